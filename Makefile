@@ -1,0 +1,40 @@
+# Two entry points for a fresh machine with only Python 3.11: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+CONSTRAINTS := docker/constraints.txt
+STAMP  := $(VENV)/.eidata-installed
+DEMO_OUT ?= demo_out
+
+.PHONY: venv demo test test-all lint bench clean
+
+venv: $(STAMP)
+
+# torch goes first from the local CPU wheel; the constraints file then keeps every later step from replacing it.
+$(STAMP): pyproject.toml $(CONSTRAINTS) docker/requirements-oracle.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c $(CONSTRAINTS) -e '.[test]'
+	# lerobot 0.3.3 is only a test oracle, run in a subprocess: its declared pins (torch<2.8, torchvision) cannot hold here.
+	$(PIP) install -q --no-deps lerobot==0.3.3
+	$(PIP) install -q -c $(CONSTRAINTS) -r docker/requirements-oracle.txt
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/eidata demo --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest --runslow $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/writer.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -1,0 +1,55 @@
+"""Errors raised while writing an episode. Each names the dataset, the episode, the feature and the frame."""
+
+from __future__ import annotations
+
+
+class EpisodeError(ValueError):
+    """Bad input for one episode. The episode is discarded; nothing of it stays on disk."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        dataset: str | None = None,
+        episode: str | None = None,
+        feature: str | None = None,
+        frame: int | None = None,
+    ) -> None:
+        self.dataset, self.episode, self.feature, self.frame = dataset, episode, feature, frame
+        self.reason = message
+        where = [f"{k} {v}" for k, v in (("dataset", dataset), ("episode", episode)) if v is not None]
+        where += [f"feature {feature!r}"] if feature is not None else []
+        where += [f"frame {frame}"] if frame is not None else []
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class UnknownFeatureError(EpisodeError):
+    """A frame carries a key the dataset does not declare, or lacks a declared one."""
+
+
+class ShapeError(EpisodeError):
+    """A value's shape differs from the declared feature shape."""
+
+
+class DtypeError(EpisodeError):
+    """A value's dtype cannot be stored losslessly as the declared dtype."""
+
+
+class NonFiniteError(EpisodeError):
+    """NaN or inf in a numeric feature."""
+
+
+class TimestampError(EpisodeError):
+    """Timestamps that are not finite, not increasing, or off the 1/fps grid lerobot checks."""
+
+
+class FrameSizeError(EpisodeError):
+    """A camera frame of a different size than the camera's earlier frames or declared shape."""
+
+
+class EmptyEpisodeError(EpisodeError):
+    """An episode committed without any frame."""
+
+
+class DatasetError(RuntimeError):
+    """The dataset on disk cannot be opened or written as asked (locked, incompatible features, corrupt meta)."""

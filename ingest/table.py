@@ -1,0 +1,62 @@
+"""The per-episode frame table: arrow schema and `huggingface` metadata exactly as lerobot 0.3.3 (datasets 3.6) writes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from schemas.lerobot import FeatureSpec
+
+_ARRAY_ND = {2: "Array2D", 3: "Array3D", 4: "Array4D", 5: "Array5D"}
+
+
+def _value_type(dtype: str) -> pa.DataType:
+    if dtype == "bool":
+        return pa.bool_()
+    return pa.from_numpy_dtype(dtype)
+
+
+def arrow_field(name: str, ft: FeatureSpec) -> pa.Field:
+    """Column type per lerobot's `get_hf_features_from_features`: (1,) scalar, 1-D fixed_size_list, 2-5-D ArrayND."""
+    vt = _value_type(ft.dtype)
+    shape = tuple(ft.shape)
+    if shape == (1,):
+        return pa.field(name, vt)
+    if len(shape) == 1:
+        return pa.field(name, pa.list_(vt, shape[0]))
+    if len(shape) in _ARRAY_ND:
+        storage: pa.DataType = vt
+        for _ in shape:
+            storage = pa.list_(storage)  # datasets stores ArrayND as variable lists
+        meta = {
+            "ARROW:extension:name": f"datasets.features.features.{_ARRAY_ND[len(shape)]}ExtensionType",
+            "ARROW:extension:metadata": json.dumps((list(shape), ft.dtype)),
+        }
+        return pa.field(name, storage, metadata=meta)
+    raise ValueError(f"feature {name!r}: shape {shape} is not storable in a LeRobot parquet (1 to 5 dims)")
+
+
+def hf_feature_json(ft: FeatureSpec) -> dict[str, Any]:
+    shape = tuple(ft.shape)
+    if shape == (1,):
+        return {"dtype": ft.dtype, "_type": "Value"}
+    if len(shape) == 1:
+        return {"feature": {"dtype": ft.dtype, "_type": "Value"}, "length": shape[0], "_type": "Sequence"}
+    return {"shape": list(shape), "dtype": ft.dtype, "_type": _ARRAY_ND[len(shape)]}
+
+
+def table_features(features: Mapping[str, FeatureSpec]) -> dict[str, FeatureSpec]:
+    """The features stored in parquet: everything but video, in feature order."""
+    for name, ft in features.items():
+        if ft.dtype in ("image", "string"):
+            raise ValueError(f"feature {name!r}: dtype {ft.dtype!r} is not supported by this writer (use video)")
+    return {k: ft for k, ft in features.items() if not ft.is_video}
+
+
+def arrow_schema(features: Mapping[str, FeatureSpec]) -> pa.Schema:
+    cols = table_features(features)
+    hf = {"info": {"features": {k: hf_feature_json(ft) for k, ft in cols.items()}}}
+    return pa.schema([arrow_field(k, ft) for k, ft in cols.items()], metadata={"huggingface": json.dumps(hf)})

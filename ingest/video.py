@@ -1,0 +1,155 @@
+"""Streaming video encoding with PyAV: frames go from the caller straight into one encoder per camera."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+import av
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.lerobot import VideoInfo
+
+# SVT-AV1 prints a ~20-line banner per file unless told otherwise; keep the user's choice if they set one.
+os.environ.setdefault("SVT_LOG", "1")
+
+
+class VideoCodec(BaseModel):
+    """Encoder settings. Defaults are lerobot 0.3.3's (`encode_video_frames`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vcodec: Literal["libsvtav1", "h264", "hevc"] = "libsvtav1"
+    pix_fmt: Literal["yuv420p", "yuv444p"] = "yuv420p"
+    g: int | None = Field(2, ge=1, description="GOP size; lerobot uses 2 so that random access is cheap")
+    crf: int | None = Field(30, ge=0, le=63)
+    preset: str | None = Field(None, description="encoder preset (SVT: 0-13, x264: ultrafast..veryslow)")
+    threads: int | None = Field(None, ge=1, description="encoder threads; None lets the codec decide")
+
+    def options(self) -> dict[str, str]:
+        opts: dict[str, str] = {}
+        if self.g is not None:
+            opts["g"] = str(self.g)
+        if self.crf is not None:
+            opts["crf"] = str(self.crf)
+        if self.preset is not None:
+            opts["preset"] = str(self.preset)
+        return opts
+
+    @classmethod
+    def h264(cls, **kw: Any) -> VideoCodec:
+        return cls(vcodec="h264", crf=kw.pop("crf", 23), **kw)
+
+
+class VideoEncoder:
+    """Encodes RGB uint8 HxWx3 frames into one mp4 at a constant frame rate (pts = frame number / fps)."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: int, codec: VideoCodec) -> None:
+        if codec.vcodec in ("libsvtav1", "hevc") and codec.pix_fmt == "yuv444p":
+            codec = codec.model_copy(update={"pix_fmt": "yuv420p"})  # as lerobot: these encoders refuse 4:4:4 here
+        self.path, self.width, self.height = Path(path), width, height
+        self._container = av.open(str(self.path), "w")
+        try:
+            self._stream = self._container.add_stream(codec.vcodec, fps, options=codec.options())
+            self._stream.pix_fmt = codec.pix_fmt
+            self._stream.width, self._stream.height = width, height
+            if codec.threads is not None:
+                self._stream.codec_context.thread_count = codec.threads
+        except Exception:
+            self._container.close()
+            raise
+        self.frames = 0
+
+    def encode(self, rgb: np.ndarray) -> None:
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = self.frames
+        self.frames += 1
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+        finally:
+            self._container.close()
+
+    def abort(self) -> None:
+        try:
+            self._container.close()
+        except Exception:  # noqa: S110 - the file is deleted by the caller anyway
+            pass
+
+
+class ThreadedVideoEncoder:
+    """A `VideoEncoder` fed through a bounded queue by one thread, so the caller's work overlaps encoding.
+
+    The queue bounds memory to `depth` frames; an encoder error surfaces on the next `encode` or on `close`.
+    """
+
+    _STOP = object()
+
+    def __init__(self, encoder: VideoEncoder, depth: int = 8) -> None:
+        self._enc = encoder
+        self._q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"encode:{encoder.path.name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def path(self) -> Path:
+        return self._enc.path
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is self._STOP:
+                return
+            if self._error is None:
+                try:
+                    self._enc.encode(item)
+                except BaseException as e:  # handed to the caller's thread
+                    self._error = e
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def encode(self, rgb: np.ndarray) -> None:
+        self._raise()
+        self._q.put(rgb)
+
+    def close(self) -> None:
+        self._q.put(self._STOP)
+        self._thread.join()
+        self._raise()
+        self._enc.close()
+
+    def abort(self) -> None:
+        self._error = self._error or RuntimeError("aborted")
+        self._q.put(self._STOP)
+        self._thread.join()
+        self._enc.abort()
+
+
+def probe_video_info(path: Path) -> VideoInfo:
+    """The `info` block lerobot's `get_video_info` derives from an mp4."""
+    with av.open(str(path), "r") as f:
+        vs = f.streams.video[0]
+        pix_fmt = vs.codec_context.pix_fmt or ""
+        channels = 1 if any(s in pix_fmt for s in ("gray", "depth", "monochrome")) else 3
+        info: dict[str, Any] = {
+            "video.height": vs.codec_context.height,
+            "video.width": vs.codec_context.width,
+            "video.codec": vs.codec.canonical_name,
+            "video.pix_fmt": pix_fmt,
+            "video.is_depth_map": False,
+            "video.fps": int(vs.base_rate),
+            "video.channels": channels,
+        }
+        info["has_audio"] = len(f.streams.audio) > 0
+    return VideoInfo.model_validate(info)

@@ -1,0 +1,31 @@
+"""Reading frames back from an mp4 by frame number (decode order = presentation order for our constant-rate files)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def decode_frames(path: Path, indices: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (frame number, HxWx3 uint8 RGB) for the wanted frames (all when `indices` is None), in order."""
+    wanted = None if indices is None else sorted(set(indices))
+    if wanted is not None and not wanted:
+        return
+    last = wanted[-1] if wanted is not None else None
+    pick = set(wanted) if wanted is not None else None
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for i, frame in enumerate(container.decode(stream)):
+            if pick is None or i in pick:
+                yield i, frame.to_ndarray(format="rgb24")
+            if last is not None and i >= last:
+                return
+
+
+def count_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.demux(container.streams.video[0]) if _.size)

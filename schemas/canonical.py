@@ -1,0 +1,115 @@
+"""The canonical feature table (DESIGN section 3): hand-centric state/action, MANO-21 keypoints, cameras, native vectors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+
+from schemas.embodiment import Embodiment
+from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+
+CANONICAL_FPS = 10
+HANDS = ("left", "right")  # index 0 = left, 1 = right
+FINGERTIPS = ("thumb", "index", "middle", "ring", "pinky")
+DIMS_PER_HAND = 25
+CANONICAL_DIM = DIMS_PER_HAND * len(HANDS)  # 50
+
+# Offsets inside one hand's 25-dim block.
+WRIST_POS = slice(0, 3)
+WRIST_ROT6D = slice(3, 9)
+GRIPPER = slice(9, 10)
+FINGERTIPS_XYZ = slice(10, 25)
+
+# MANO-21 in OpenPose/MediaPipe order (FORMATS.md 6e).
+MANO21_NAMES = (
+    "wrist",
+    "thumb1", "thumb2", "thumb3", "thumb_tip",
+    "index1", "index2", "index3", "index_tip",
+    "middle1", "middle2", "middle3", "middle_tip",
+    "ring1", "ring2", "ring3", "ring_tip",
+    "pinky1", "pinky2", "pinky3", "pinky_tip",
+)  # fmt: skip
+NUM_KEYPOINTS = len(MANO21_NAMES)
+
+
+class Camera(StrEnum):
+    """The small camera vocabulary; order here is the feature order in info.json."""
+
+    head = "head"
+    wrist_left = "wrist_left"
+    wrist_right = "wrist_right"
+    third_person = "third_person"
+
+
+STATE = "observation.state"
+ACTION = "action"
+HAND_KEYPOINTS = "observation.hand_keypoints"
+STATE_NATIVE = "observation.state.native"
+ACTION_NATIVE = "action.native"
+
+
+def image_key(camera: Camera | str) -> str:
+    return f"observation.images.{Camera(camera).value}"
+
+
+def hand_block(hand: int) -> slice:
+    """The 25 dims of hand 0 (left) or 1 (right) within the 50-dim vector."""
+    return slice(hand * DIMS_PER_HAND, (hand + 1) * DIMS_PER_HAND)
+
+
+def hand_dims(hand: int, part: slice) -> slice:
+    base = hand * DIMS_PER_HAND
+    return slice(base + part.start, base + part.stop)
+
+
+def _hand_names(hand: str, wrist: Sequence[str], rot: str, grip: str, tip_suffix: str) -> list[str]:
+    names = [f"{hand}.wrist.{a}" for a in wrist]
+    names += [f"{hand}.wrist.{rot}{i}" for i in range(6)]
+    names.append(f"{hand}.{grip}")
+    names += [f"{hand}.{tip}_tip.{a}{tip_suffix}" for tip in FINGERTIPS for a in "xyz"]
+    return names
+
+
+STATE_NAMES: tuple[str, ...] = tuple(n for h in HANDS for n in _hand_names(h, "xyz", "rot6d_", "gripper", ""))
+ACTION_NAMES: tuple[str, ...] = tuple(
+    n for h in HANDS for n in _hand_names(h, ("dx", "dy", "dz"), "drot6d_", "gripper_cmd", "_next")
+)
+assert len(STATE_NAMES) == len(ACTION_NAMES) == CANONICAL_DIM
+
+
+def canonical_features(
+    cameras: Mapping[Camera | str, tuple[int, int]],
+    embodiment: Embodiment,
+    native_state_names: Sequence[str] | None = None,
+    native_action_names: Sequence[str] | None = None,
+) -> dict[str, FeatureSpec]:
+    """Feature specs of a canonical dataset, in info.json order.
+
+    `cameras` maps a camera of the vocabulary to its (height, width). Native vectors are included only when named.
+    """
+    features: dict[str, FeatureSpec] = {}
+    for cam in Camera:
+        if cam in cameras or cam.value in cameras:
+            h, w = cameras.get(cam, cameras.get(cam.value))  # type: ignore[misc]
+            features[image_key(cam)] = FeatureSpec(dtype="video", shape=(h, w, 3), names=list(IMAGE_NAMES))
+    unknown = {str(c) for c in cameras} - {c.value for c in Camera}
+    if unknown:
+        raise ValueError(f"unknown camera name(s) {sorted(unknown)}; the vocabulary is {[c.value for c in Camera]}")
+    mask_info = {"embodiment": embodiment.name, "mask": embodiment.mask_list()}
+    features[STATE] = FeatureSpec(dtype="float32", shape=(CANONICAL_DIM,), names=list(STATE_NAMES), info=mask_info)
+    features[ACTION] = FeatureSpec(dtype="float32", shape=(CANONICAL_DIM,), names=list(ACTION_NAMES), info=mask_info)
+    features[HAND_KEYPOINTS] = FeatureSpec(
+        dtype="float32",
+        shape=(len(HANDS), NUM_KEYPOINTS, 3),
+        names=[list(HANDS), list(MANO21_NAMES), ["x", "y", "z"]],
+        info={"has_hands": list(embodiment.keypoint_hands())},
+    )
+    if native_state_names:
+        features[STATE_NATIVE] = FeatureSpec(
+            dtype="float32", shape=(len(native_state_names),), names=list(native_state_names)
+        )
+    if native_action_names:
+        features[ACTION_NATIVE] = FeatureSpec(
+            dtype="float32", shape=(len(native_action_names),), names=list(native_action_names)
+        )
+    return features

@@ -1,0 +1,72 @@
+"""The catalog row (DESIGN section 6): one per episode across every dataset of a corpus."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.tiers import QualityTier
+
+
+class CatalogRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    episode_uid: str = Field(description="stable id: source/subset/raw id")
+    source: str
+    subset: str
+    dataset: str = Field(description="dataset path relative to the corpus root")
+    episode_index: int = Field(ge=0)
+    embodiment: str
+    tier: QualityTier
+    tier_reasons: list[str] = Field(default_factory=list)
+    task: str | None = None
+    caption: str | None = None
+    num_frames: int = Field(ge=0)
+    duration_s: float = Field(ge=0)
+    has_action: bool
+    has_hands: bool
+    cameras: list[str] = Field(default_factory=list)
+    success: bool | None = None
+    raw_path: str
+    raw_fps: float | None = None
+    content_hash: str
+    pipeline_version: str
+    latents_ready: bool = False
+    caption_ready: bool = False
+    ingested_at: datetime
+
+
+CATALOG_SCHEMA = pa.schema(
+    [
+        ("episode_uid", pa.string()),
+        ("source", pa.string()),
+        ("subset", pa.string()),
+        ("dataset", pa.string()),
+        ("episode_index", pa.int64()),
+        ("embodiment", pa.string()),
+        ("tier", pa.string()),
+        ("tier_reasons", pa.list_(pa.string())),
+        ("task", pa.string()),
+        ("caption", pa.string()),
+        ("num_frames", pa.int64()),
+        ("duration_s", pa.float64()),
+        ("has_action", pa.bool_()),
+        ("has_hands", pa.bool_()),
+        ("cameras", pa.list_(pa.string())),
+        ("success", pa.bool_()),
+        ("raw_path", pa.string()),
+        ("raw_fps", pa.float64()),
+        ("content_hash", pa.string()),
+        ("pipeline_version", pa.string()),
+        ("latents_ready", pa.bool_()),
+        ("caption_ready", pa.bool_()),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+assert list(CATALOG_SCHEMA.names) == list(CatalogRow.model_fields), "catalog schema and row model disagree"
+
+
+def rows_to_table(rows: list[CatalogRow]) -> pa.Table:
+    return pa.Table.from_pylist([r.model_dump() for r in rows], schema=CATALOG_SCHEMA)

@@ -1,0 +1,156 @@
+"""The embodiment registry: which hands an embodiment has, what effector, which canonical dims are real, EEF offset."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.transform import RigidTransform
+
+
+class Effector(StrEnum):
+    gripper = "gripper"  # parallel jaw: one opening dof, no fingertips
+    dexterous = "dexterous"  # robot hand: fingertips, no gripper opening
+    human = "human"  # tracked human hand: fingertips and MANO keypoints
+
+
+Hand = Literal["left", "right"]
+_HAND_INDEX = {"left": 0, "right": 1}
+
+
+class Embodiment(BaseModel):
+    """A physical embodiment. `eef_offset` maps the source's end-effector frame to the canonical wrist point."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    hands: tuple[Hand, ...] = Field(min_length=1, max_length=2)
+    effector: Effector
+    eef_offset: RigidTransform = Field(default_factory=RigidTransform.identity)
+    offset_source: str = Field("", description="where the offset numbers come from (datasheet, URDF, calibration)")
+    description: str = ""
+
+    @field_validator("hands")
+    @classmethod
+    def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"hands must be distinct, got {v}")
+        return tuple(sorted(v, key=_HAND_INDEX.__getitem__))
+
+    def mask(self) -> np.ndarray:
+        """Boolean mask over the 50 canonical dims: True where this embodiment provides a real value."""
+        from schemas.canonical import CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
+
+        m = np.zeros(CANONICAL_DIM, dtype=bool)
+        parts = [WRIST_POS, WRIST_ROT6D]
+        parts.append(GRIPPER if self.effector is Effector.gripper else FINGERTIPS_XYZ)
+        for hand in self.hands:
+            for part in parts:
+                m[hand_dims(_HAND_INDEX[hand], part)] = True
+        return m
+
+    def mask_list(self) -> list[int]:
+        return self.mask().astype(int).tolist()
+
+    def keypoint_hands(self) -> tuple[Hand, ...]:
+        """Hands that carry MANO-21 keypoints (human hands only)."""
+        return self.hands if self.effector is Effector.human else ()
+
+
+class EmbodimentRegistry:
+    """Name -> Embodiment. Instances are explicit (no module-level mutation); `default_registry()` builds ours."""
+
+    def __init__(self, embodiments: list[Embodiment] | None = None) -> None:
+        self._by_name: dict[str, Embodiment] = {}
+        for e in embodiments or []:
+            self.register(e)
+
+    def register(self, embodiment: Embodiment) -> None:
+        if embodiment.name in self._by_name:
+            raise ValueError(f"embodiment {embodiment.name!r} is already registered")
+        self._by_name[embodiment.name] = embodiment
+
+    def get(self, name: str) -> Embodiment:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"unknown embodiment {name!r}; known: {sorted(self._by_name)}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+
+def _z_offset(metres: float) -> RigidTransform:
+    """Canonical wrist = source EEF frame moved back `metres` along its approach (z) axis."""
+    return RigidTransform(translation=(0.0, 0.0, -metres))
+
+
+def default_registry() -> EmbodimentRegistry:
+    """Embodiments of the sources we ingest. Offsets from the source EEF frame to the wrist (flange) point."""
+    return EmbodimentRegistry(
+        [
+            Embodiment(
+                name="franka",
+                hands=("right",),
+                effector=Effector.gripper,
+                eef_offset=_z_offset(0.1034),
+                offset_source="Franka Hand datasheet: flange to TCP 0.1034 m along z",
+                description="Franka Emika Panda with the Franka Hand (DROID, TACO-Play, many OXE subsets)",
+            ),
+            Embodiment(
+                name="widowx",
+                hands=("right",),
+                effector=Effector.gripper,
+                description="Trossen WidowX 250 (BridgeData)",
+            ),
+            Embodiment(
+                name="google_robot",
+                hands=("right",),
+                effector=Effector.gripper,
+                description="Everyday Robots mobile manipulator (RT-1 / fractal20220817_data)",
+            ),
+            Embodiment(
+                name="kuka_iiwa",
+                hands=("right",),
+                effector=Effector.gripper,
+                description="KUKA LBR iiwa with a parallel gripper (QT-Opt kuka subset)",
+            ),
+            Embodiment(
+                name="ur5",
+                hands=("right",),
+                effector=Effector.gripper,
+                description="Universal Robots UR5 with a Robotiq gripper (berkeley_autolab_ur5)",
+            ),
+            Embodiment(
+                name="agibot_gripper",
+                hands=("left", "right"),
+                effector=Effector.gripper,
+                description="AgiBot G1 dual arm with parallel grippers",
+            ),
+            Embodiment(
+                name="agibot_dexterous",
+                hands=("left", "right"),
+                effector=Effector.dexterous,
+                description="AgiBot G1 dual arm with dexterous hands",
+            ),
+            Embodiment(
+                name="human",
+                hands=("left", "right"),
+                effector=Effector.human,
+                offset_source="MANO joint 0 is the wrist: identity by definition",
+                description="Tracked human hands (EgoDex, HOT3D, ARCTIC, HOI4D)",
+            ),
+            Embodiment(
+                name="human_video",
+                hands=("left", "right"),
+                effector=Effector.human,
+                description="Egocentric video without hand tracking (Ego4D): actionless",
+            ),
+        ]
+    )

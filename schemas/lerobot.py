@@ -1,0 +1,313 @@
+"""LeRobot v2.1 meta files as pydantic models.
+
+Reading tolerates what real datasets carry (v2.0 `video_info`, `names` as a list, a dict or nested lists, float fps,
+extra keys); `dump_*` helpers write exactly what lerobot 0.3.3 writes (key order, `indent=4`, jsonl separators).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CODEBASE_VERSION = "v2.1"
+DEFAULT_CHUNK_SIZE = 1000
+INFO_PATH = "meta/info.json"
+EPISODES_PATH = "meta/episodes.jsonl"
+TASKS_PATH = "meta/tasks.jsonl"
+EPISODES_STATS_PATH = "meta/episodes_stats.jsonl"
+LEGACY_STATS_PATH = "meta/stats.json"
+DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
+VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
+
+# The five columns lerobot adds to every dataset, in the order it writes them.
+DEFAULT_FEATURE_DTYPES: dict[str, str] = {
+    "timestamp": "float32",
+    "frame_index": "int64",
+    "episode_index": "int64",
+    "index": "int64",
+    "task_index": "int64",
+}
+IMAGE_NAMES = ["height", "width", "channels"]
+NUMERIC_DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "bool"}
+
+_M = TypeVar("_M", bound=BaseModel)
+
+Names = list[str] | list[list[str]] | dict[str, Any] | None
+
+
+class VideoInfo(BaseModel):
+    """The `info` block lerobot probes from episode 0's mp4 (`video.*` keys)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    height: int | None = Field(None, alias="video.height")
+    width: int | None = Field(None, alias="video.width")
+    codec: str | None = Field(None, alias="video.codec")
+    pix_fmt: str | None = Field(None, alias="video.pix_fmt")
+    is_depth_map: bool = Field(False, alias="video.is_depth_map")
+    fps: float | None = Field(None, alias="video.fps")
+    channels: int | None = Field(None, alias="video.channels")
+    has_audio: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        fps = int(self.fps) if self.fps is not None and float(self.fps).is_integer() else self.fps
+        out = {
+            "video.height": self.height,
+            "video.width": self.width,
+            "video.codec": self.codec,
+            "video.pix_fmt": self.pix_fmt,
+            "video.is_depth_map": self.is_depth_map,
+            "video.fps": fps,
+            "video.channels": self.channels,
+            "has_audio": self.has_audio,
+        }
+        out.update(self.model_extra or {})
+        return out
+
+
+class FeatureSpec(BaseModel):
+    """One entry of `info.json["features"]`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    dtype: str
+    shape: tuple[int, ...]
+    names: Names = None
+    # Video features: the probed `VideoInfo`; other features may carry free-form info (e.g. the embodiment mask).
+    info: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_v20_video_info(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "video_info" in data and "info" not in data:
+            data = dict(data)
+            data["info"] = data.pop("video_info")
+        return data
+
+    @field_validator("shape", mode="before")
+    @classmethod
+    def _shape_as_tuple(cls, v: Any) -> Any:
+        return tuple(v) if isinstance(v, list) else v
+
+    @property
+    def is_video(self) -> bool:
+        return self.dtype == "video"
+
+    @property
+    def is_visual(self) -> bool:
+        return self.dtype in ("video", "image")
+
+    @property
+    def video_info(self) -> VideoInfo | None:
+        return VideoInfo.model_validate(self.info) if self.is_video and self.info else None
+
+    def flat_names(self) -> list[str] | None:
+        """Names as one flat list whatever the on-disk variant (list, {"motors": [...]}, nested lists)."""
+        return flatten_names(self.names)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"dtype": self.dtype, "shape": list(self.shape), "names": self.names}
+        if self.info is not None:
+            out["info"] = self.info
+        out.update(self.model_extra or {})
+        return out
+
+
+def flatten_names(names: Names) -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, dict):
+        return [n for v in names.values() for n in (flatten_names(v) or [])]
+    out: list[str] = []
+    for n in names:
+        if isinstance(n, list | tuple | dict):
+            out.extend(flatten_names(n) or [])  # type: ignore[arg-type]
+        else:
+            out.append(str(n))
+    return out
+
+
+def default_features() -> dict[str, FeatureSpec]:
+    return {k: FeatureSpec(dtype=d, shape=(1,), names=None) for k, d in DEFAULT_FEATURE_DTYPES.items()}
+
+
+class InfoJson(BaseModel):
+    """`meta/info.json`. Field order is lerobot's write order."""
+
+    model_config = ConfigDict(extra="allow")
+
+    codebase_version: str = CODEBASE_VERSION
+    robot_type: str | None = None
+    total_episodes: int = 0
+    total_frames: int = 0
+    total_tasks: int = 0
+    total_videos: int = 0
+    total_chunks: int = 0
+    chunks_size: int = DEFAULT_CHUNK_SIZE
+    fps: float
+    splits: dict[str, str] = Field(default_factory=dict)
+    data_path: str = DATA_PATH
+    video_path: str | None = VIDEO_PATH
+    features: dict[str, FeatureSpec]
+
+    @property
+    def video_keys(self) -> list[str]:
+        return [k for k, f in self.features.items() if f.is_video]
+
+    @property
+    def image_keys(self) -> list[str]:
+        return [k for k, f in self.features.items() if f.dtype == "image"]
+
+    def episode_chunk(self, episode_index: int) -> int:
+        return episode_index // self.chunks_size
+
+    def data_file(self, episode_index: int) -> str:
+        return self.data_path.format(episode_chunk=self.episode_chunk(episode_index), episode_index=episode_index)
+
+    def video_file(self, episode_index: int, video_key: str) -> str:
+        if self.video_path is None:
+            raise ValueError("dataset has no video_path")
+        return self.video_path.format(
+            episode_chunk=self.episode_chunk(episode_index), video_key=video_key, episode_index=episode_index
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        fps: float | int = int(self.fps) if float(self.fps).is_integer() else self.fps
+        out: dict[str, Any] = {
+            "codebase_version": self.codebase_version,
+            "robot_type": self.robot_type,
+            "total_episodes": self.total_episodes,
+            "total_frames": self.total_frames,
+            "total_tasks": self.total_tasks,
+            "total_videos": self.total_videos,
+            "total_chunks": self.total_chunks,
+            "chunks_size": self.chunks_size,
+            "fps": fps,
+            "splits": self.splits,
+            "data_path": self.data_path,
+            "video_path": self.video_path,
+            "features": {k: f.to_json() for k, f in self.features.items()},
+        }
+        out.update(self.model_extra or {})
+        return out
+
+
+class ActionSegment(BaseModel):
+    """A LingBot-VA `action_config` segment: frames [start_frame, end_frame) described by `action_text`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    start_frame: int = Field(ge=0)
+    end_frame: int
+    action_text: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ActionSegment:
+        if self.end_frame <= self.start_frame:
+            raise ValueError(f"end_frame {self.end_frame} must be greater than start_frame {self.start_frame}")
+        return self
+
+
+class EpisodeEntry(BaseModel):
+    """One line of `meta/episodes.jsonl`; extra keys (lineage, converter fields) are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    episode_index: int
+    tasks: list[str]
+    length: int
+    action_config: list[ActionSegment] | None = None
+
+    @model_validator(mode="after")
+    def _segments_inside(self) -> EpisodeEntry:
+        for seg in self.action_config or []:
+            if seg.end_frame > self.length:
+                raise ValueError(
+                    f"action_config segment [{seg.start_frame}, {seg.end_frame}) ends past the episode length {self.length}"
+                )
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"episode_index": self.episode_index, "tasks": self.tasks, "length": self.length}
+        if self.action_config is not None:
+            out["action_config"] = [s.model_dump() for s in self.action_config]
+        out.update(self.model_extra or {})
+        return out
+
+
+class TaskEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    task_index: int
+    task: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task_index": self.task_index, "task": self.task, **(self.model_extra or {})}
+
+
+StatValue = list[Any]
+
+
+class FeatureStats(BaseModel):
+    """min/max/mean/std as nested lists (shape (D,), (1,) or (3,1,1)); count = [n]."""
+
+    model_config = ConfigDict(extra="allow")
+
+    min: StatValue
+    max: StatValue
+    mean: StatValue
+    std: StatValue
+    count: list[int]
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"min": self.min, "max": self.max, "mean": self.mean, "std": self.std, "count": self.count}
+        out.update(self.model_extra or {})
+        return out
+
+
+class EpisodeStatsEntry(BaseModel):
+    episode_index: int
+    stats: dict[str, FeatureStats]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"episode_index": self.episode_index, "stats": {k: v.to_json() for k, v in self.stats.items()}}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Serialization exactly as lerobot 0.3.3 writes it.
+
+
+def dump_info(info: InfoJson) -> str:
+    return json.dumps(info.to_json(), indent=4, ensure_ascii=False)
+
+
+def dump_jsonl_line(obj: dict[str, Any]) -> str:
+    """One jsonl line as the `jsonlines` package writes it (json.dumps defaults, no ASCII escaping)."""
+    return json.dumps(obj, ensure_ascii=False) + "\n"
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-empty line; a torn last line raises with its position."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if line.strip():
+                try:
+                    yield lineno, json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from e
+
+
+def load_info(path: Path) -> InfoJson:
+    return InfoJson.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+def load_entries(path: Path, model: type[_M]) -> list[_M]:
+    return [model.model_validate(obj) for _, obj in read_jsonl(path)]
+
+
+def dump_lines(entries: Iterable[EpisodeEntry | TaskEntry | EpisodeStatsEntry]) -> str:
+    return "".join(dump_jsonl_line(e.to_json()) for e in entries)

@@ -1,0 +1,99 @@
+"""Quality tiers, LDA's four tasks, what each task noises, and the tier -> task routing table (DESIGN section 4)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class QualityTier(StrEnum):
+    high = "high"
+    low = "low"
+    actionless = "actionless"
+    rejected = "rejected"  # never written: quarantined with reasons
+
+
+class Task(StrEnum):
+    policy = "policy"
+    forward_dynamics = "forward_dynamics"
+    inverse_dynamics = "inverse_dynamics"
+    visual_forecasting = "visual_forecasting"
+
+
+# The task embedding index the model uses; fixed so checkpoints stay comparable.
+TASK_IDS: dict[Task, int] = {t: i for i, t in enumerate(Task)}
+
+Role = Literal["noised", "clean", "absent"]
+
+
+class TaskSpec(BaseModel):
+    """Per task: the role of the action chunk and of the future DINO latents, and which loss trains it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Role
+    future_latents: Role
+    loss: Literal["action", "obs"]
+
+
+TASK_SPECS: dict[Task, TaskSpec] = {
+    Task.policy: TaskSpec(action="noised", future_latents="absent", loss="action"),
+    Task.forward_dynamics: TaskSpec(action="clean", future_latents="noised", loss="obs"),
+    Task.inverse_dynamics: TaskSpec(action="noised", future_latents="clean", loss="action"),
+    Task.visual_forecasting: TaskSpec(action="absent", future_latents="noised", loss="obs"),
+}
+
+# Which tasks a tier may train: the tier's supervision signal decides, not the loader a sample came from.
+ALLOWED_TASKS: dict[QualityTier, frozenset[Task]] = {
+    QualityTier.high: frozenset(Task),
+    QualityTier.low: frozenset({Task.forward_dynamics, Task.inverse_dynamics, Task.visual_forecasting}),
+    QualityTier.actionless: frozenset({Task.visual_forecasting}),
+    QualityTier.rejected: frozenset(),
+}
+
+
+class RoutingTable(BaseModel):
+    """tier -> {task: probability}. Copied into every manifest so a run is reproducible."""
+
+    model_config = ConfigDict(frozen=True)
+
+    probabilities: dict[QualityTier, dict[Task, float]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _valid(self) -> RoutingTable:
+        for tier, row in self.probabilities.items():
+            if tier is QualityTier.rejected:
+                raise ValueError("the rejected tier trains nothing and cannot have a routing row")
+            illegal = set(row) - ALLOWED_TASKS[tier]
+            if illegal:
+                raise ValueError(f"tier {tier.value!r} cannot train {sorted(t.value for t in illegal)}")
+            if any(p < 0 for p in row.values()):
+                raise ValueError(f"tier {tier.value!r}: probabilities must be >= 0")
+            total = sum(row.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"tier {tier.value!r}: probabilities sum to {total}, not 1")
+        return self
+
+    @classmethod
+    def default(cls) -> RoutingTable:
+        """Uniform over every task a tier allows (the LDA report gives no other split)."""
+        rows = {}
+        for tier, tasks in ALLOWED_TASKS.items():
+            if tasks:
+                ordered = [t for t in Task if t in tasks]
+                rows[tier] = {t: 1.0 / len(ordered) for t in ordered}
+        return cls(probabilities=rows)
+
+    def row(self, tier: QualityTier | str) -> dict[Task, float]:
+        tier = QualityTier(tier)
+        if tier not in self.probabilities:
+            raise KeyError(f"routing table has no row for tier {tier.value!r}")
+        return self.probabilities[tier]
+
+
+def demote(tier: QualityTier, to: QualityTier) -> QualityTier:
+    """The lower of two tiers (high > low > actionless > rejected)."""
+    order = [QualityTier.high, QualityTier.low, QualityTier.actionless, QualityTier.rejected]
+    return max(tier, to, key=order.index)
