@@ -8,6 +8,7 @@ numeric rows are flushed to an Arrow IPC file every `spill_every` frames.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 from collections.abc import Mapping
@@ -287,10 +288,8 @@ class EpisodeBuilder:
         for enc in self._encoders.values():
             enc.abort()
         if self._sink is not None:
-            try:
+            with contextlib.suppress(Exception):  # the folder is removed below anyway
                 self._sink.close()
-            except Exception:  # noqa: S110 - the folder is removed below
-                pass
         shutil.rmtree(self.stage_dir, ignore_errors=True)
 
 

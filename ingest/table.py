@@ -1,4 +1,4 @@
-"""The per-episode frame table: arrow schema and `huggingface` metadata exactly as lerobot 0.3.3 (datasets 3.6) writes."""
+"""The per-episode frame table: arrow schema and `huggingface` metadata as lerobot 0.3.3 (datasets 3.6) writes them."""
 
 from __future__ import annotations
 

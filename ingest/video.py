@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -79,10 +80,8 @@ class VideoEncoder:
             self._container.close()
 
     def abort(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the caller deletes the file anyway
             self._container.close()
-        except Exception:  # noqa: S110 - the file is deleted by the caller anyway
-            pass
 
 
 class ThreadedVideoEncoder:

@@ -473,7 +473,7 @@ def _to_arrow(values: np.ndarray, typ: pa.DataType) -> pa.Array:
     if pa.types.is_fixed_size_list(typ):
         return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), type=typ.value_type), typ.list_size)
     if pa.types.is_list(typ):
-        n, *shape = values.shape
+        shape = values.shape[1:]
         inner = pa.array(values.reshape(-1), type=_leaf_type(typ))
         for size in reversed(shape):
             count = len(inner) // size

@@ -1,4 +1,4 @@
-"""The canonical feature table (DESIGN section 3): hand-centric state/action, MANO-21 keypoints, cameras, native vectors."""
+"""The canonical feature table (DESIGN section 3): hand-centric state/action, MANO-21 keypoints, cameras, natives."""
 
 from __future__ import annotations
 

@@ -227,7 +227,8 @@ class EpisodeEntry(BaseModel):
         for seg in self.action_config or []:
             if seg.end_frame > self.length:
                 raise ValueError(
-                    f"action_config segment [{seg.start_frame}, {seg.end_frame}) ends past the episode length {self.length}"
+                    f"action_config segment [{seg.start_frame}, {seg.end_frame}) ends past the episode "
+                    f"length {self.length}"
                 )
         return self
 

@@ -1,0 +1,300 @@
+"""Writer throughput: our `LeRobotWriter` vs lerobot 0.3.3's own writer vs PyAV alone (the encode ceiling).
+
+Every contestant writes the same episodes (one camera with a moving texture plus noise, 50-dim float32 state and
+action, fps 30, libsvtav1 g=2 crf=30 yuv420p) in its own subprocess, so peak RSS is per contestant. Frames are
+generated once per subprocess before the clock starts and reused for every episode. Outputs are checked afterwards
+(info.json totals, parquet rows, mp4 frame counts). Progress goes to stderr; the last stdout line is one JSON object.
+
+    .venv/bin/python benchmarks/writer.py [--episodes 10] [--frames 300] [--size 224] [--reps 1] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib.metadata
+import json
+import os
+import platform
+import pstats
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIMS = (ROOT / "tests" / "oracle" / "shim", ROOT / "benchmarks" / "_shim")  # a dir holding a `torchvision` stub
+CONTESTANTS = ("ours", "lerobot", "ceiling")
+CAMERA, DIM, FPS = "observation.images.head", 50, 30
+SVT_OPTIONS = {"g": "2", "crf": "30"}
+RESULT = "RESULT "
+
+
+def make_data(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`n` RGB frames of a smooth colour texture sliding 3 px per frame plus +-4 noise, and 50-dim state/action."""
+    rng = np.random.default_rng(seed)
+    width = size + 3 * n
+    y = np.arange(size, dtype=np.float32)[:, None]
+    x = np.arange(width, dtype=np.float32)[None, :]
+    tex = np.empty((size, width, 3), np.float32)
+    for c in range(3):
+        fx, fy, ph = rng.uniform(0.02, 0.12, size=3)
+        tex[..., c] = 128 + 70 * np.sin(fx * x + 6 * ph) * np.cos(fy * y) + 40 * np.sin(0.011 * (c + 1) * (x + 2 * y))
+    frames = np.empty((n, size, size, 3), np.uint8)
+    for i in range(n):
+        noise = rng.integers(-4, 5, size=(size, size, 3)).astype(np.float32)
+        frames[i] = np.clip(tex[:, 3 * i : 3 * i + size] + noise, 0, 255)
+    t = np.arange(n, dtype=np.float32)[:, None] / FPS
+    j = np.arange(DIM, dtype=np.float32)[None, :]
+    state = np.sin(t * (1 + j / 10) + j).astype(np.float32)
+    action = np.cos(t * (1 + j / 7) - j).astype(np.float32)
+    return frames, state, action
+
+
+def rss_now_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Clock:
+    """Marks the timed section of a child; optionally profiles it (main thread only) into stderr."""
+
+    def __init__(self, profile: bool) -> None:
+        self.profiler = cProfile.Profile() if profile else None
+        self.base_rss_mb = self.seconds = 0.0
+
+    def start(self) -> None:
+        self.base_rss_mb = rss_now_mb()
+        self.t0 = time.perf_counter()
+        if self.profiler:
+            self.profiler.enable()
+
+    def stop(self) -> None:
+        if self.profiler:
+            self.profiler.disable()
+        self.seconds = time.perf_counter() - self.t0
+        if self.profiler:
+            for key in ("tottime", "cumulative"):
+                pstats.Stats(self.profiler, stream=sys.stderr).sort_stats(key).print_stats(25)
+
+
+def log(name: str, ep: int, episodes: int, t_ep: float, frames: int) -> None:
+    print(f"[{name}] episode {ep + 1}/{episodes}: {frames} frames in {t_ep:.2f} s", file=sys.stderr, flush=True)
+
+
+def run_ours(root: Path, data: tuple[np.ndarray, ...], episodes: int, clock: Clock, threads: int) -> None:
+    from ingest.writer import LeRobotWriter
+    from schemas.lerobot import FeatureSpec
+
+    frames, state, action = data
+    n, h, w, _ = frames.shape
+    names = [f"j{i}" for i in range(DIM)]
+    features = {
+        CAMERA: FeatureSpec(dtype="video", shape=(h, w, 3), names=["height", "width", "channels"]),
+        "observation.state": FeatureSpec(dtype="float32", shape=(DIM,), names=names),
+        "action": FeatureSpec(dtype="float32", shape=(DIM,), names=names),
+    }
+    clock.start()
+    with LeRobotWriter.create(root, fps=FPS, features=features, robot_type="bench") as writer:
+        for ep in range(episodes):
+            t_ep = time.perf_counter()
+            with writer.episode(task=f"task {ep % 3}", expected_frames=n) as b:
+                for i in range(n):
+                    b.add_frame({CAMERA: frames[i], "observation.state": state[i], "action": action[i]})
+            log("ours", ep, episodes, time.perf_counter() - t_ep, n)
+    clock.stop()
+
+
+def run_lerobot(root: Path, data: tuple[np.ndarray, ...], episodes: int, clock: Clock, threads: int) -> None:
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    frames, state, action = data
+    n, h, w, _ = frames.shape
+    names = [f"j{i}" for i in range(DIM)]
+    features = {
+        CAMERA: {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]},
+        "observation.state": {"dtype": "float32", "shape": (DIM,), "names": names},
+        "action": {"dtype": "float32", "shape": (DIM,), "names": names},
+    }
+    clock.start()
+    ds = LeRobotDataset.create(
+        repo_id="bench/x", fps=FPS, features=features, root=root, robot_type="bench", use_videos=True,
+        image_writer_threads=threads,
+    )  # fmt: skip
+    for ep in range(episodes):
+        t_ep = time.perf_counter()
+        for i in range(n):
+            ds.add_frame({CAMERA: frames[i], "observation.state": state[i], "action": action[i]}, task=f"task {ep % 3}")
+        ds.save_episode()
+        log("lerobot", ep, episodes, time.perf_counter() - t_ep, n)
+    clock.stop()
+    ds.stop_image_writer()
+
+
+def run_ceiling(root: Path, data: tuple[np.ndarray, ...], episodes: int, clock: Clock, threads: int) -> None:
+    import av
+
+    frames = data[0]
+    n, h, w, _ = frames.shape
+    root.mkdir(parents=True)
+    clock.start()
+    for ep in range(episodes):
+        t_ep = time.perf_counter()
+        with av.open(str(root / f"episode_{ep:06d}.mp4"), "w") as out:
+            stream = out.add_stream("libsvtav1", FPS, options=SVT_OPTIONS)
+            stream.pix_fmt, stream.width, stream.height = "yuv420p", w, h
+            for i in range(n):
+                frame = av.VideoFrame.from_ndarray(frames[i], format="rgb24")
+                frame.pts = i
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+        log("ceiling", ep, episodes, time.perf_counter() - t_ep, n)
+    clock.stop()
+
+
+RUNNERS: dict[str, Callable[[Path, tuple[np.ndarray, ...], int, Clock, int], None]] = {
+    "ours": run_ours, "lerobot": run_lerobot, "ceiling": run_ceiling,
+}  # fmt: skip
+
+
+def child(args: argparse.Namespace) -> None:
+    data = make_data(args.frames, args.size)
+    clock = Clock(args.profile == args.child)
+    RUNNERS[args.child](Path(args.out), data, args.episodes, clock, args.lerobot_threads)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    result = {"frames": args.episodes * args.frames, "seconds": clock.seconds, "base_rss_mb": clock.base_rss_mb}
+    print(RESULT + json.dumps({**result, "peak_rss_mb": peak}), flush=True)
+
+
+def spawn(name: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(SVT_LOG="1", HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    if name == "lerobot":  # the torchvision stub only ever goes to lerobot's process
+        shim = next(s for s in SHIMS if (s / "torchvision" / "__init__.py").exists())
+        env["PYTHONPATH"] = os.pathsep.join([str(shim), str(ROOT)])
+    shutil.rmtree(out, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, __file__, "--child", name, "--out", str(out), "--episodes", str(args.episodes)]
+    cmd += ["--frames", str(args.frames), "--size", str(args.size), "--lerobot-threads", str(args.lerobot_threads)]
+    cmd += ["--profile", args.profile or ""]
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
+    if proc.returncode != 0 or not lines:
+        sys.exit(f"{name}: child failed (exit {proc.returncode})\n{proc.stdout}")
+    return json.loads(lines[-1][len(RESULT) :])
+
+
+def verify(name: str, out: Path, episodes: int, frames: int) -> dict[str, Any]:
+    """Fail loudly unless the output holds `episodes` complete episodes; return file sizes."""
+    import av
+    import pyarrow.parquet as pq
+
+    want = episodes * frames
+    mp4s, parquets = sorted(out.rglob("*.mp4")), sorted(out.rglob("*.parquet"))
+    counts = []
+    for p in mp4s:
+        with av.open(str(p)) as f:
+            counts.append(f.streams.video[0].frames or sum(1 for _ in f.decode(video=0)))
+    problems = [] if len(mp4s) == episodes and sum(counts) == want else [f"mp4s {len(mp4s)}, frames {sum(counts)}"]
+    features = None
+    if name != "ceiling":
+        info = json.loads((out / "meta" / "info.json").read_text())
+        rows = sum(pq.read_metadata(p).num_rows for p in parquets)
+        if (info["total_episodes"], info["total_frames"], rows, len(parquets)) != (episodes, want, want, episodes):
+            problems.append(f"info {info['total_episodes']} eps/{info['total_frames']} frames, parquet rows {rows}")
+        features = {k: (v["dtype"], v["shape"]) for k, v in info["features"].items()}
+    if problems:
+        sys.exit(f"{name}: invalid output in {out}: {'; '.join(problems)}")
+    return {
+        "video_mb": sum(p.stat().st_size for p in mp4s) / 2**20,
+        "data_kb": sum(p.stat().st_size for p in parquets) / 2**10,
+        "features": features,
+    }
+
+
+def driver(args: argparse.Namespace) -> None:
+    import av
+    import pyarrow
+
+    base = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="eidata-bench-"))
+    runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CONTESTANTS}
+    try:
+        for rep in range(args.reps):
+            for name in CONTESTANTS:
+                print(f"--- rep {rep + 1}/{args.reps}: {name}", file=sys.stderr, flush=True)
+                out = base / f"rep{rep}" / name
+                r = spawn(name, out, args)
+                r.update(verify(name, out, args.episodes, args.frames), rep=rep, fps=r["frames"] / r["seconds"])
+                runs[name].append(r)
+            if runs["ours"][-1]["features"] != runs["lerobot"][-1]["features"]:
+                sys.exit("ours and lerobot wrote different features; not comparable")
+    finally:
+        if not args.out:
+            shutil.rmtree(base, ignore_errors=True)
+
+    head = f"{'contestant':<10} {'rep':>3} {'frames':>6} {'seconds':>8} {'frames/s':>9} {'base RSS MB':>11}"
+    print(f"{head} {'peak RSS MB':>11} {'video MB':>8} {'parquet KB':>10}")
+    for name in CONTESTANTS:
+        for r in runs[name]:
+            print(
+                f"{name:<10} {r['rep'] + 1:>3} {r['frames']:>6} {r['seconds']:>8.2f} {r['fps']:>9.1f} "
+                f"{r['base_rss_mb']:>11.0f} {r['peak_rss_mb']:>11.0f} {r['video_mb']:>8.2f} {r['data_kb']:>10.0f}"
+            )
+    fps = {c: statistics.median(r["fps"] for r in runs[c]) for c in CONTESTANTS}
+    peak = {c: max(r["peak_rss_mb"] for r in runs[c]) for c in CONTESTANTS}
+    ratio, vs_ceiling = fps["ours"] / fps["lerobot"], fps["ours"] / fps["ceiling"]
+    print(f"ours/lerobot = {ratio:.2f}x (target >= 3)   ours/ceiling = {vs_ceiling:.0%} (target >= 80%)")
+    summary = {
+        "ours_fps": round(fps["ours"], 1),
+        "lerobot_fps": round(fps["lerobot"], 1),
+        "ratio": round(ratio, 2),
+        "encode_ceiling_fps": round(fps["ceiling"], 1),
+        "ours_peak_rss_mb": round(peak["ours"], 1),
+        "lerobot_peak_rss_mb": round(peak["lerobot"], 1),
+        "ceiling_peak_rss_mb": round(peak["ceiling"], 1),
+        "ours_vs_ceiling": round(vs_ceiling, 3),
+        "episodes": args.episodes,
+        "frames": args.frames,
+        "size": args.size,
+        "reps": args.reps,
+        "lerobot_threads": args.lerobot_threads,
+        "versions": {
+            "python": platform.python_version(),
+            "av": av.__version__,
+            "pyarrow": pyarrow.__version__,
+            "numpy": np.__version__,
+            "lerobot": importlib.metadata.version("lerobot"),
+        },
+    }
+    print(json.dumps(summary))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--frames", type=int, default=300, help="frames per episode")
+    p.add_argument("--size", type=int, default=224, help="camera height and width")
+    p.add_argument("--out", default=None, help="keep the outputs here (default: a temp dir, removed)")
+    p.add_argument("--reps", type=int, default=1, help="repetitions; each runs ours, lerobot, ceiling in turn")
+    p.add_argument("--lerobot-threads", type=int, default=0, help="lerobot's image_writer_threads")
+    p.add_argument("--profile", choices=[*CONTESTANTS, ""], default="", help="cProfile this contestant's main thread")
+    p.add_argument("--child", choices=CONTESTANTS, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        child(args)
+    else:
+        driver(args)
+
+
+if __name__ == "__main__":
+    main()

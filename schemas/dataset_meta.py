@@ -1,0 +1,373 @@
+"""A tolerant reader of a LeRobot dataset's meta on disk (v2.0, v2.1), reporting deviations from v2.1 as quirks.
+
+Severity: `error` = lerobot 0.3.3 would fail to load or iterate the dataset; `warning` = it loads but the dataset is not
+what v2.1 writes (or is wrong in a way a consumer must repair); `info` = a harmless variant. Only an unreadable
+`info.json`, a missing one, or invalid JSON in a meta file raises (`ValueError` naming the file).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ValidationError
+
+from schemas.lerobot import (
+    EPISODES_PATH,
+    EPISODES_STATS_PATH,
+    IMAGE_NAMES,
+    INFO_PATH,
+    LEGACY_STATS_PATH,
+    TASKS_PATH,
+    EpisodeEntry,
+    EpisodeStatsEntry,
+    InfoJson,
+    TaskEntry,
+    read_jsonl,
+)
+
+TOLERANCE_S = 1e-4  # lerobot's default tolerance_s
+MODALITY_PATH = "meta/modality.json"
+Severity = Literal["info", "warning", "error"]
+
+
+class Quirk(BaseModel):
+    code: str
+    severity: Severity
+    message: str
+    path: str | None = None
+
+
+def _q(code: str, severity: Severity, message: str, path: str | None = None) -> Quirk:
+    return Quirk(code=code, severity=severity, message=message, path=path)
+
+
+def _listing(items: list[Any], limit: int = 5) -> str:
+    head = ", ".join(str(i) for i in items[:limit])
+    return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: cannot read ({e})") from e
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
+
+
+def _read_entries(root: Path, rel: str, model: type[Any], quirks: list[Quirk]) -> list[Any] | None:
+    """Entries of a jsonl meta file, or None when absent. Lines that fail validation become `invalid_entry` quirks."""
+    path = root / rel
+    if not path.is_file():
+        return None
+    out = []
+    for lineno, obj in read_jsonl(path):  # invalid JSON raises ValueError naming path:line
+        try:
+            out.append(model.model_validate(obj))
+        except ValidationError as e:
+            err = e.errors()[0]
+            msg = f"{rel}:{lineno}: entry skipped, {'.'.join(map(str, err['loc'])) or 'entry'}: {err['msg']}"
+            quirks.append(_q("invalid_entry", "error", msg, rel))
+    return out
+
+
+def check_version(version: str) -> list[Quirk]:
+    if version == "v2.1":
+        return []
+    if version == "v2.0":
+        msg = "codebase_version v2.0: lerobot 0.3.3 loads it with a warning and uses global stats for every episode"
+        return [_q("legacy_version", "warning", msg, INFO_PATH)]
+    msg = f"codebase_version {version!r} is neither v2.0 nor v2.1; lerobot 0.3.3 cannot load it"
+    return [_q("unknown_version", "error", msg, INFO_PATH)]
+
+
+def check_info(raw: dict[str, Any], info: InfoJson) -> list[Quirk]:
+    """Deviations visible in info.json alone (raw dict for what the models normalise away)."""
+    q: list[Quirk] = []
+    fps = raw.get("fps")
+    if info.fps <= 0:
+        q.append(_q("fps_invalid", "error", f"info.json fps is {fps!r}", INFO_PATH))
+    elif not isinstance(fps, int) or isinstance(fps, bool):
+        sev: Severity = "info" if float(info.fps).is_integer() else "warning"
+        q.append(_q("fps_not_integer", sev, f"info.json fps is {fps!r}; v2.1 writes an int", INFO_PATH))
+    raw_feats = raw.get("features", {})
+    legacy = [k for k, f in raw_feats.items() if isinstance(f, dict) and "video_info" in f]
+    if legacy:
+        msg = f"video features {_listing(legacy)} use the v2.0 key 'video_info' instead of 'info'"
+        q.append(_q("legacy_video_info_key", "warning", msg, INFO_PATH))
+    no_info = [k for k in info.video_keys if not info.features[k].info]
+    if no_info:
+        msg = f"video features {_listing(no_info)} have no probed video info block"
+        q.append(_q("video_info_missing", "info", msg, INFO_PATH))
+    variants = []
+    for k, f in info.features.items():
+        if f.is_visual and f.names != IMAGE_NAMES:
+            variants.append(f"{k} {f.names}")
+        elif not f.is_visual and (isinstance(f.names, dict) or any(isinstance(n, list) for n in f.names or [])):
+            variants.append(f"{k} ({'dict' if isinstance(f.names, dict) else 'nested list'})")
+    if variants:
+        msg = f"'names' differ from v2.1's flat list / {IMAGE_NAMES}: {_listing(variants)}"
+        q.append(_q("names_variant", "info", msg, INFO_PATH))
+    return q
+
+
+def check_totals(info: InfoJson, episodes: list[EpisodeEntry], tasks: list[TaskEntry]) -> list[Quirk]:
+    q: list[Quirk] = []
+    n = len(episodes)
+    indices = sorted(e.episode_index for e in episodes)
+    if indices != list(range(n)):
+        msg = f"episode indices are not 0..{n - 1} (got {_listing(indices)}); lerobot indexes episodes by position"
+        q.append(_q("episode_index_gap", "error", msg, EPISODES_PATH))
+    chunks = len({info.episode_chunk(i) for i in indices})
+    checks = [
+        ("total_episodes", info.total_episodes, n, "episodes in episodes.jsonl"),
+        ("total_frames", info.total_frames, sum(e.length for e in episodes), "frames summed over episodes.jsonl"),
+        ("total_tasks", info.total_tasks, len(tasks), "entries in tasks.jsonl"),
+        ("total_chunks", info.total_chunks, chunks, f"chunk(s) used by {n} episodes"),
+    ]
+    for key, declared, actual, what in checks:
+        if declared != actual:
+            msg = f"info.json {key}={declared} but there are {actual} {what}"
+            q.append(_q(f"{key}_mismatch", "warning", msg, INFO_PATH))
+    if info.splits != {"train": f"0:{n}"}:
+        msg = f"info.json splits={info.splits} but v2.1 writes {{'train': '0:{n}'}} for {n} episodes"
+        q.append(_q("splits_mismatch", "warning", msg, INFO_PATH))
+    known = {t.task for t in tasks}
+    missing = sorted({(e.episode_index, t) for e in episodes for t in e.tasks if t not in known})
+    if missing:
+        msg = f"tasks absent from tasks.jsonl: {_listing([f'episode {i}: {t!r}' for i, t in missing])}"
+        q.append(_q("task_not_in_tasks_jsonl", "warning", msg, EPISODES_PATH))
+    return q
+
+
+def check_stats(
+    version: str, stats: list[EpisodeStatsEntry] | None, legacy: dict | None, episode_indices: list[int]
+) -> list[Quirk]:
+    if stats is None and legacy is not None:
+        # v2.0 falls back to the global stats; a v2.1 loader insists on episodes_stats.jsonl.
+        sev: Severity = "warning" if version == "v2.0" else "error"
+        msg = f"no {EPISODES_STATS_PATH}, only global {LEGACY_STATS_PATH} (v2.0); per-episode stats must be computed"
+        return [_q("global_stats_only", sev, msg, LEGACY_STATS_PATH)]
+    if stats is None:
+        msg = f"neither {EPISODES_STATS_PATH} nor {LEGACY_STATS_PATH} exists"
+        return [_q("missing_episodes_stats", "error", msg, EPISODES_STATS_PATH)]
+    absent = sorted(set(episode_indices) - {s.episode_index for s in stats})
+    if absent:
+        msg = f"{EPISODES_STATS_PATH} has no entry for episodes {_listing(absent)}"
+        return [_q("missing_episodes_stats", "warning", msg, EPISODES_STATS_PATH)]
+    return []
+
+
+def check_file_presence(root: Path, info: InfoJson, episodes: list[EpisodeEntry]) -> list[Quirk]:
+    q: list[Quirk] = []
+    absent = [e.episode_index for e in episodes if not (root / info.data_file(e.episode_index)).is_file()]
+    if absent:
+        msg = f"no parquet file for episodes {_listing(absent)} (e.g. {info.data_file(absent[0])})"
+        q.append(_q("missing_data_files", "error", msg, info.data_file(absent[0])))
+    found = 0
+    for key in info.video_keys if info.video_path else []:
+        lost = [e.episode_index for e in episodes if not (root / info.video_file(e.episode_index, key)).is_file()]
+        found += len(episodes) - len(lost)
+        if lost:
+            msg = f"video feature {key!r} is declared but has no mp4 for {len(lost)}/{len(episodes)} episodes"
+            q.append(_q("missing_video_files", "error", f"{msg} ({_listing(lost)})", info.video_file(lost[0], key)))
+    if info.total_videos != found:
+        msg = f"info.json total_videos={info.total_videos} but {found} mp4 files exist for the declared video features"
+        q.append(_q("total_videos_mismatch", "warning", msg, INFO_PATH))
+    return q
+
+
+def _is_float64(t: pa.DataType) -> bool:
+    while pa.types.is_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_large_list(t):
+        t = t.value_type
+    return pa.types.is_float64(t)
+
+
+def _timestamp_findings(ts: np.ndarray, fi: np.ndarray, fps: float) -> list[str]:
+    """Codes for one episode's timestamps, checked as lerobot does (consecutive diffs) and against frame_index/fps."""
+    out: list[str] = []
+    if fps <= 0:
+        return out  # reported as fps_invalid
+    if len(ts) and abs(ts[0]) > TOLERANCE_S:
+        out.append("timestamp_offset")
+    if len(ts) > 1 and np.any(np.abs(np.diff(ts) - 1.0 / fps) > TOLERANCE_S):
+        out.append("timestamp_sync_violation")
+    elif len(ts) and np.any(np.abs(ts - ts[0] - (fi - fi[0]) / fps) > TOLERANCE_S):
+        out.append("timestamp_mismatch")
+    return out
+
+
+class _Findings:
+    """Per-episode findings of the data pass, folded into one quirk per code."""
+
+    SPECS: ClassVar[dict[str, tuple[Severity, str]]] = {
+        "unreadable_parquet": ("error", "parquet files cannot be read"),
+        "episode_length_mismatch": ("error", "parquet row counts differ from episodes.jsonl (length vs rows)"),
+        "parquet_columns_mismatch": ("warning", "parquet columns differ from the declared non-video features"),
+        "no_frame_index_column": ("warning", "parquet files have no 'frame_index' column"),
+        "frame_index_not_contiguous": ("warning", "'frame_index' is not 0..length-1"),
+        "timestamp_offset": ("error", "timestamps do not start at 0 (video frame 0 is at 0 s)"),
+        "timestamp_sync_violation": ("error", f"consecutive timestamps differ from 1/fps by more than {TOLERANCE_S}s"),
+        "timestamp_mismatch": ("error", f"timestamps drift from frame_index/fps by more than {TOLERANCE_S}s"),
+        "task_index_unknown": ("error", "task_index values not in tasks.jsonl"),
+    }
+
+    def __init__(self) -> None:
+        self.episodes: dict[str, list[int]] = defaultdict(list)
+        self.path: dict[str, str] = {}
+        self.notes: dict[str, set[str]] = defaultdict(set)
+
+    def hit(self, code: str, ep: int, rel: str, note: str | None = None) -> None:
+        self.episodes[code].append(ep)
+        self.path.setdefault(code, rel)
+        if note:
+            self.notes[code].add(note)
+
+    def quirks(self, has_video: bool) -> list[Quirk]:
+        out = []
+        for code, (sev, what) in self.SPECS.items():
+            if code in self.episodes:
+                if code in ("timestamp_offset", "timestamp_mismatch") and not has_video:
+                    sev = "warning"  # without videos nothing is looked up by timestamp
+                extra = f" [{_listing(sorted(self.notes[code]))}]" if self.notes[code] else ""
+                msg = f"{what}: episodes {_listing(sorted(set(self.episodes[code])))}{extra}"
+                out.append(_q(code, sev, msg, self.path[code]))
+        return out
+
+
+def _float64_quirk(names: set[str]) -> list[Quirk]:
+    msg = f"float64 features (v2.1 writers use float32): {_listing(sorted(names))}"
+    return [_q("float64_features", "warning", msg, INFO_PATH)] if names else []
+
+
+def check_parquet_data(root: Path, info: InfoJson, episodes: list[EpisodeEntry], tasks: list[TaskEntry]) -> list[Quirk]:
+    """Reads only parquet footers and the timestamp / frame_index / task_index columns."""
+    found = _Findings()
+    used_tasks: set[int] = set()
+    task_ids = {t.task_index for t in tasks}
+    declared = {k for k, f in info.features.items() if not f.is_video}
+    float64 = {k for k, f in info.features.items() if f.dtype == "float64"}
+    for e in episodes:
+        ep, rel = e.episode_index, info.data_file(e.episode_index)
+        if not (root / rel).is_file():
+            continue  # reported by check_file_presence
+        try:
+            pf = pq.ParquetFile(root / rel)
+            schema, rows = pf.schema_arrow, pf.metadata.num_rows
+            cols = [c for c in ("timestamp", "frame_index", "task_index") if c in schema.names]
+            table = pf.read(columns=cols)
+        except (OSError, pa.ArrowException) as err:
+            found.hit("unreadable_parquet", ep, rel, str(err)[:120])
+            continue
+        float64 |= {f.name for f in schema if _is_float64(f.type)}
+        for name in sorted((declared ^ set(schema.names)) - {"frame_index"}):  # frame_index is reported on its own
+            found.hit("parquet_columns_mismatch", ep, rel, name)
+        if rows != e.length:
+            found.hit("episode_length_mismatch", ep, rel, f"episode {ep}: {e.length} vs {rows}")
+        fi = table["frame_index"].to_numpy() if "frame_index" in cols else np.arange(rows)
+        if "frame_index" not in cols:
+            found.hit("no_frame_index_column", ep, rel)
+        elif not np.array_equal(fi, np.arange(rows)):
+            found.hit("frame_index_not_contiguous", ep, rel)
+        if "timestamp" in cols:
+            ts = table["timestamp"].to_numpy().astype(np.float64)
+            for code in _timestamp_findings(ts, fi, info.fps):
+                found.hit(code, ep, rel, f"{ts[0]:.6g}s" if code == "timestamp_offset" else None)
+        if "task_index" in cols:
+            ids = set(np.unique(table["task_index"].to_numpy()).tolist())
+            used_tasks |= ids
+            for t in sorted(ids - task_ids):
+                found.hit("task_index_unknown", ep, rel, str(t))
+    q = found.quirks(has_video=bool(info.video_keys)) + _float64_quirk(float64)
+    unused = [f"{t.task_index}: {t.task!r}" for t in tasks if t.task_index not in used_tasks]
+    if used_tasks and unused:
+        msg = f"tasks.jsonl entries no frame uses as task_index (e.g. GR00T annotation strings): {_listing(unused)}"
+        q.append(_q("tasks_without_frames", "info", msg, TASKS_PATH))
+    return q
+
+
+def is_v3_layout(root: Path, version: str) -> bool:
+    return version.startswith("v3") or (root / "meta/tasks.parquet").exists() or (root / "meta/episodes").is_dir()
+
+
+class DatasetMeta(BaseModel):
+    root: Path
+    info: InfoJson
+    episodes: list[EpisodeEntry]
+    tasks: list[TaskEntry]
+    episodes_stats: list[EpisodeStatsEntry] | None = None
+    legacy_stats: dict | None = None
+    modality: dict | None = None
+    quirks: list[Quirk]
+
+    @classmethod
+    def load(cls, root: Path, *, check_files: bool = True, check_data: bool = True) -> DatasetMeta:
+        root = Path(root)
+        info_path = root / INFO_PATH
+        if not info_path.is_file():
+            raise ValueError(f"{info_path}: missing; not a LeRobot dataset root")
+        raw = _read_json(info_path)
+        try:
+            info = InfoJson.model_validate(raw)
+        except ValidationError as e:
+            raise ValueError(f"{info_path}: not a LeRobot info.json ({e.error_count()} errors: {e.errors()[0]})") from e
+        version = str(raw.get("codebase_version"))
+        modality_path = root / MODALITY_PATH
+        modality = _read_json(modality_path) if modality_path.is_file() else None
+        legacy_path = root / LEGACY_STATS_PATH
+        legacy = _read_json(legacy_path) if legacy_path.is_file() else None
+        common: dict[str, Any] = {"root": root, "info": info, "legacy_stats": legacy, "modality": modality}
+        if is_v3_layout(root, version):
+            msg = (
+                f"v3.0 layout (codebase_version {version!r}, meta/tasks.parquet or meta/episodes/): "
+                "many episodes per file, meta as parquet; a v2.1 reader cannot load it, convert it to v2.1 first"
+            )
+            return cls(**common, episodes=[], tasks=[], quirks=[_q("v3_layout", "error", msg, INFO_PATH)])
+
+        quirks = check_version(version) + check_info(raw, info)
+        episodes = _read_entries(root, EPISODES_PATH, EpisodeEntry, quirks)
+        tasks = _read_entries(root, TASKS_PATH, TaskEntry, quirks)
+        stats = _read_entries(root, EPISODES_STATS_PATH, EpisodeStatsEntry, quirks)
+        for rel, entries in ((EPISODES_PATH, episodes), (TASKS_PATH, tasks)):
+            if entries is None:
+                quirks.append(_q("missing_meta_file", "error", f"{rel} is missing", rel))
+        episodes, tasks = episodes or [], tasks or []
+        quirks += check_totals(info, episodes, tasks)
+        quirks += check_stats(version, stats, legacy, [e.episode_index for e in episodes])
+        if check_files:
+            quirks += check_file_presence(root, info, episodes)
+        if check_data:
+            quirks += check_parquet_data(root, info, episodes, tasks)
+        else:
+            quirks += _float64_quirk({k for k, f in info.features.items() if f.dtype == "float64"})
+        return cls(**common, episodes=episodes, tasks=tasks, episodes_stats=stats, quirks=quirks)
+
+    def codes(self, severity: Severity | None = None) -> set[str]:
+        return {q.code for q in self.quirks if severity is None or q.severity == severity}
+
+    @property
+    def has_errors(self) -> bool:
+        return any(q.severity == "error" for q in self.quirks)
+
+    def summary(self) -> str:
+        i = self.info
+        fps = int(i.fps) if float(i.fps).is_integer() else i.fps
+        frames = sum(e.length for e in self.episodes)
+        lines = [
+            f"{self.root.name}: LeRobot {i.codebase_version}, robot_type {i.robot_type}, fps {fps}",
+            f"episodes {len(self.episodes)} (info {i.total_episodes}), frames {frames} (info {i.total_frames}), "
+            f"tasks {len(self.tasks)}",
+            f"features ({len(i.features)}): "
+            + ", ".join(f"{k} {f.dtype}{list(f.shape)}" for k, f in i.features.items()),
+        ]
+        counts = {s: sum(q.severity == s for q in self.quirks) for s in ("error", "warning", "info")}
+        lines.append("quirks: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        for sev in ("error", "warning", "info"):
+            lines += [f"  [{sev}] {q.code}: {q.message}" for q in self.quirks if q.severity == sev]
+        return "\n".join(lines)

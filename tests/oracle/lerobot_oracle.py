@@ -1,0 +1,258 @@
+"""Run the real lerobot 0.3.3 as a test oracle: `python tests/oracle/lerobot_oracle.py <command> <args...>`.
+
+Must run in its own process with `PYTHONPATH=tests/oracle/shim` (a torchvision stand-in, ENVIRONMENT.md section 2)
+and `HF_HUB_OFFLINE=1`; never import this module from the pytest process. lerobot's video decoding (torchcodec, or
+torchvision's `VideoReader`) cannot work on this machine, so `decode_video_frames` is replaced by a seeking PyAV
+decoder with the same contract. Every command prints one JSON object on the last stdout line.
+
+Commands:
+  probe                              lerobot imports; prints its version and CODEBASE_VERSION
+  load ROOT [--items I,J] [--dump P] totals, lengths, features, stats keys, timestamp checks, item values, frames
+  load-delta ROOT --items I,J [--steps 16]   16-step action chunks and `action_is_pad`
+  write ROOT --spec S.json --frames F.npz    write a dataset with lerobot's own writer
+  stats ROOT                         lerobot's `compute_episode_stats` over each episode's parquet data (non-video)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("SVT_LOG", "1")
+
+import av  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+REPO_ID = "local/x"
+DECODED = {"calls": 0, "frames": 0}  # work done by the decoder, to show that it seeks
+SYNC_CALLS: list[bool] = []  # results of lerobot's own check_timestamps_sync calls
+
+
+# -- decoding -------------------------------------------------------------------------------------------------------
+def _decode_range(path: str, first: float, last: float, seek: bool) -> tuple[list[float], list[np.ndarray]]:
+    """Frames from the keyframe at or before `first` (or the start) up to the first frame at or after `last`."""
+    loaded_ts: list[float] = []
+    frames: list[np.ndarray] = []
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        if seek and first > 0:
+            container.seek(int(first / float(stream.time_base)), stream=stream, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            ts = float(frame.pts * stream.time_base)
+            loaded_ts.append(ts)
+            frames.append(frame.to_ndarray(format="rgb24"))
+            DECODED["frames"] += 1
+            if ts >= last:
+                break
+    return loaded_ts, frames
+
+
+def decode_pyav(video_path: Any, timestamps: list[float], tolerance_s: float, backend: str | None = None) -> torch.Tensor:
+    """Drop-in for lerobot's `decode_video_frames`: (len(timestamps), 3, H, W) float32 in [0, 1]."""
+    DECODED["calls"] += 1
+    first, last = min(timestamps), max(timestamps)
+    loaded_ts, frames = _decode_range(str(video_path), first, last, seek=True)
+    if not loaded_ts or loaded_ts[0] > first + tolerance_s:  # the seek overshot: read from the start
+        loaded_ts, frames = _decode_range(str(video_path), first, last, seek=False)
+    query = np.asarray(timestamps, dtype=np.float64)
+    dist = np.abs(query[:, None] - np.asarray(loaded_ts)[None, :])
+    nearest = dist.argmin(axis=1)
+    within = dist[np.arange(len(query)), nearest] < tolerance_s
+    assert within.all(), (
+        f"One or several query timestamps unexpectedly violate the tolerance ({tolerance_s=}): "
+        f"queried {query[~within].tolist()}, loaded {loaded_ts}, video {video_path}"
+    )
+    out = np.stack([frames[i] for i in nearest])
+    return torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255
+
+
+def _patch_lerobot() -> Any:
+    import lerobot.datasets.lerobot_dataset as ld
+
+    original_sync = ld.check_timestamps_sync
+
+    def counting_sync(*args: Any, **kwargs: Any) -> bool:
+        ok = original_sync(*args, **kwargs)
+        SYNC_CALLS.append(bool(ok))
+        return ok
+
+    ld.decode_video_frames = decode_pyav  # lerobot_dataset imported the name, so patch it there
+    ld.check_timestamps_sync = counting_sync
+    return ld
+
+
+# -- helpers --------------------------------------------------------------------------------------------------------
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return obj.tolist()
+    if isinstance(obj, np.ndarray | np.generic):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _emit(result: dict[str, Any]) -> None:
+    sys.stdout.flush()
+    print(json.dumps(_jsonable(result)), flush=True)
+
+
+def _items(spec: str | None) -> list[int]:
+    return [int(x) for x in spec.split(",") if x.strip()] if spec else []
+
+
+def _open(root: str, **kw: Any) -> Any:
+    ld = _patch_lerobot()
+    return ld.LeRobotDataset(REPO_ID, root=root, video_backend="pyav", **kw)
+
+
+def _explicit_sync_check(ds: Any) -> bool:
+    """lerobot's own `check_timestamps_sync` over the whole dataset, called as its `__init__` does."""
+    from lerobot.datasets.utils import check_timestamps_sync
+
+    timestamps = torch.stack(ds.hf_dataset["timestamp"]).numpy()
+    episode_indices = torch.stack(ds.hf_dataset["episode_index"]).numpy()
+    ep_index = {k: t.numpy() for k, t in ds.episode_data_index.items()}
+    return bool(check_timestamps_sync(timestamps, episode_indices, ep_index, ds.fps, ds.tolerance_s))
+
+
+def _item_record(ds: Any, idx: int, frames: dict[str, np.ndarray]) -> dict[str, Any]:
+    item = ds[idx]
+    record: dict[str, Any] = {"task": item["task"]}
+    for key, value in item.items():
+        if key in ds.meta.video_keys:
+            frames[f"{idx}:{key}"] = value.numpy()
+            record[key] = {"shape": list(value.shape), "dtype": str(value.dtype)}
+        elif isinstance(value, torch.Tensor):
+            record[key] = value.tolist()
+    return record
+
+
+# -- commands -------------------------------------------------------------------------------------------------------
+def cmd_probe(_: argparse.Namespace) -> dict[str, Any]:
+    import lerobot
+    from lerobot.datasets.lerobot_dataset import CODEBASE_VERSION
+
+    return {"lerobot": getattr(lerobot, "__version__", "?"), "codebase_version": CODEBASE_VERSION}
+
+
+def cmd_load(args: argparse.Namespace) -> dict[str, Any]:
+    ds = _open(args.root)
+    sync_on_load = list(SYNC_CALLS)
+    frames: dict[str, np.ndarray] = {}
+    items = {str(i): _item_record(ds, i, frames) for i in _items(args.items)}
+    if args.dump:
+        np.savez(args.dump, **frames)
+    return {
+        "num_episodes": ds.num_episodes,
+        "num_frames": ds.num_frames,
+        "len": len(ds),
+        "fps": ds.fps,
+        "episode_lengths": [ds.meta.episodes[i]["length"] for i in sorted(ds.meta.episodes)],
+        "episode_from": ds.episode_data_index["from"].tolist(),
+        "episode_to": ds.episode_data_index["to"].tolist(),
+        "tasks": ds.meta.tasks,
+        "features": ds.meta.features,
+        "video_keys": ds.meta.video_keys,
+        "stats_keys": sorted(ds.meta.stats),
+        "sync_checks_on_load": sync_on_load,
+        "sync_check_explicit": _explicit_sync_check(ds),
+        "index_column": torch.stack(ds.hf_dataset["index"]).tolist(),
+        "items": items,
+        "decoder": dict(DECODED),
+    }
+
+
+def cmd_load_delta(args: argparse.Namespace) -> dict[str, Any]:
+    steps = int(args.steps)
+    ld = _patch_lerobot()
+    fps = ld.LeRobotDatasetMetadata(REPO_ID, root=args.root).fps
+    ds = _open(args.root, delta_timestamps={"action": [i / fps for i in range(steps)]})
+    items = {}
+    for idx in _items(args.items):
+        item = ds[idx]
+        items[str(idx)] = {
+            "shape": list(item["action"].shape),
+            "action": item["action"].tolist(),
+            "action_is_pad": item["action_is_pad"].tolist(),
+            "episode_index": int(item["episode_index"]),
+            "frame_index": int(item["frame_index"]),
+        }
+    return {"delta_indices": ds.delta_indices, "items": items}
+
+
+def _lerobot_features(features: dict[str, Any]) -> dict[str, Any]:
+    """Features as lerobot's writer expects them in memory: shapes as tuples (its validation compares tuples)."""
+    return {k: {**ft, "shape": tuple(ft["shape"])} for k, ft in features.items()}
+
+
+def cmd_write(args: argparse.Namespace) -> dict[str, Any]:
+    ld = _patch_lerobot()
+    spec = json.loads(Path(args.spec).read_text())
+    data = np.load(args.frames)
+    features = _lerobot_features(spec["features"])
+    ds = ld.LeRobotDataset.create(
+        REPO_ID,
+        fps=spec["fps"],
+        features=features,
+        root=args.root,
+        robot_type=spec.get("robot_type"),
+        use_videos=True,
+        image_writer_threads=int(spec.get("image_writer_threads", 0)),
+    )
+    for ep, task in enumerate(spec["tasks"]):
+        n = len(data[f"{ep}:{next(iter(features))}"])
+        columns = {key: data[f"{ep}:{key}"] for key in features}
+        for i in range(n):
+            ds.add_frame({key: col[i] for key, col in columns.items()}, task=task)
+        ds.save_episode()
+    ds.stop_image_writer()
+    return {"root": args.root, "num_episodes": ds.meta.total_episodes, "num_frames": ds.meta.total_frames}
+
+
+def cmd_stats(args: argparse.Namespace) -> dict[str, Any]:
+    from lerobot.datasets.compute_stats import compute_episode_stats
+
+    ds = _open(args.root)
+    table = ds.hf_dataset.with_format("numpy")
+    keys = [k for k in ds.meta.features if k not in ds.meta.video_keys]
+    out = {}
+    for ep in range(ds.num_episodes):
+        lo, hi = int(ds.episode_data_index["from"][ep]), int(ds.episode_data_index["to"][ep])
+        rows = table[lo:hi]
+        episode_data = {k: np.asarray(rows[k]) for k in keys}
+        out[str(ep)] = compute_episode_stats(episode_data, ds.meta.features)
+    return {"stats": out}
+
+
+COMMANDS = {"probe": cmd_probe, "load": cmd_load, "load-delta": cmd_load_delta, "write": cmd_write, "stats": cmd_stats}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("root", nargs="?")
+    parser.add_argument("--items")
+    parser.add_argument("--dump")
+    parser.add_argument("--steps", default="16")
+    parser.add_argument("--spec")
+    parser.add_argument("--frames")
+    args = parser.parse_args(argv)
+    if args.command != "probe" and not args.root:
+        parser.error(f"{args.command} needs ROOT")
+    _emit(COMMANDS[args.command](args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
