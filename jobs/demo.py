@@ -48,7 +48,8 @@ RIGHT = 1
 class DemoEpisode:
     task: str
     wrist_xyz: np.ndarray  # (n, 3) metres in the robot base frame
-    wrist_rot: Rotation  # n rotations
+    wrist_rot: Rotation  # n rotations: gripper pointing down, turned by `yaw` about the vertical
+    yaw: np.ndarray  # (n,) radians
     gripper: np.ndarray  # (n,) opening 0..1
 
 
@@ -64,13 +65,13 @@ def plan_episode(task_id: int, n: int, rng: np.random.Generator) -> DemoEpisode:
     yaw = 0.3 * np.sin(2 * np.pi * t) + rng.normal(0, 0.05)
     rot = Rotation.from_euler("xz", np.stack([np.full(n, np.pi), yaw], axis=1))  # gripper pointing down
     gripper = np.where((t > 0.4) & (t < 0.95), 0.1, 1.0)
-    return DemoEpisode(TASKS[task_id], xyz, rot, gripper)
+    return DemoEpisode(TASKS[task_id], xyz, rot, yaw, gripper)
 
 
 def _project(xyz: np.ndarray, shape: tuple[int, int]) -> tuple[int, int]:
     """A fixed top-down-ish camera: x forward maps to rows, y left maps to columns."""
     h, w = shape
-    return int(w * (0.5 - xyz[1] * 1.5)), int(h * (1.1 - xyz[0] * 1.2) - xyz[2] * 120)
+    return int(w * (0.5 - xyz[1] * 2.0)), int(h * (0.45 + (xyz[0] - 0.4) * 2.5) - xyz[2] * 150)
 
 
 def render_head(ep: DemoEpisode, i: int) -> np.ndarray:
@@ -91,8 +92,7 @@ def render_head(ep: DemoEpisode, i: int) -> np.ndarray:
 def render_wrist(ep: DemoEpisode, i: int) -> np.ndarray:
     h, w = WRIST
     img = np.full((h, w, 3), (140, 110, 80), np.uint8)
-    yaw = ep.wrist_rot[i].as_euler("xz")[1]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), np.degrees(yaw), 1.0 + 2 * (0.25 - ep.wrist_xyz[i, 2]))
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), np.degrees(ep.yaw[i]), 1.0 + 2 * (0.25 - ep.wrist_xyz[i, 2]))
     for k in range(0, w, 12):
         cv2.line(img, (k, 0), (k, h), (120, 95, 70), 1)
     img = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT)
