@@ -26,6 +26,7 @@ from schemas.lerobot import (
     TASKS_PATH,
     EpisodeEntry,
     EpisodeStatsEntry,
+    FeatureSpec,
     InfoJson,
     TaskEntry,
     read_jsonl,
@@ -87,6 +88,17 @@ def check_version(version: str) -> list[Quirk]:
     return [_q("unknown_version", "error", msg, INFO_PATH)]
 
 
+def _per_axis_names(f: FeatureSpec) -> bool:
+    """An N-D feature named by one label list per axis (e.g. hand x keypoint x xyz): the natural form, not a variant."""
+    names = f.names
+    return (
+        isinstance(names, list)
+        and len(f.shape) > 1
+        and len(names) == len(f.shape)
+        and all(isinstance(n, list) and len(n) == d for n, d in zip(names, f.shape, strict=True))
+    )
+
+
 def check_info(raw: dict[str, Any], info: InfoJson) -> list[Quirk]:
     """Deviations visible in info.json alone (raw dict for what the models normalise away)."""
     q: list[Quirk] = []
@@ -109,7 +121,11 @@ def check_info(raw: dict[str, Any], info: InfoJson) -> list[Quirk]:
     for k, f in info.features.items():
         if f.is_visual and f.names != IMAGE_NAMES:
             variants.append(f"{k} {f.names}")
-        elif not f.is_visual and (isinstance(f.names, dict) or any(isinstance(n, list) for n in f.names or [])):
+        elif (
+            not f.is_visual
+            and not _per_axis_names(f)
+            and (isinstance(f.names, dict) or any(isinstance(n, list) for n in f.names or []))
+        ):
             variants.append(f"{k} ({'dict' if isinstance(f.names, dict) else 'nested list'})")
     if variants:
         msg = f"'names' differ from v2.1's flat list / {IMAGE_NAMES}: {_listing(variants)}"
@@ -253,43 +269,59 @@ def check_parquet_data(root: Path, info: InfoJson, episodes: list[EpisodeEntry],
     task_ids = {t.task_index for t in tasks}
     declared = {k for k, f in info.features.items() if not f.is_video}
     float64 = {k for k, f in info.features.items() if f.dtype == "float64"}
+    read_all = True
     for e in episodes:
         ep, rel = e.episode_index, info.data_file(e.episode_index)
         if not (root / rel).is_file():
+            read_all = False
             continue  # reported by check_file_presence
         try:
             pf = pq.ParquetFile(root / rel)
             schema, rows = pf.schema_arrow, pf.metadata.num_rows
             cols = [c for c in ("timestamp", "frame_index", "task_index") if c in schema.names]
             table = pf.read(columns=cols)
-        except (OSError, pa.ArrowException) as err:
+            arr = {c: np.asarray(table[c].to_numpy(), np.float64 if c == "timestamp" else np.int64) for c in cols}
+        except (OSError, pa.ArrowException, ValueError, TypeError) as err:  # corrupt file or odd column types
             found.hit("unreadable_parquet", ep, rel, str(err)[:120])
+            read_all = False
             continue
         float64 |= {f.name for f in schema if _is_float64(f.type)}
         for name in sorted((declared ^ set(schema.names)) - {"frame_index"}):  # frame_index is reported on its own
             found.hit("parquet_columns_mismatch", ep, rel, name)
         if rows != e.length:
             found.hit("episode_length_mismatch", ep, rel, f"episode {ep}: {e.length} vs {rows}")
-        fi = table["frame_index"].to_numpy() if "frame_index" in cols else np.arange(rows)
+        fi = arr.get("frame_index", np.arange(rows))
         if "frame_index" not in cols:
             found.hit("no_frame_index_column", ep, rel)
         elif not np.array_equal(fi, np.arange(rows)):
             found.hit("frame_index_not_contiguous", ep, rel)
         if "timestamp" in cols:
-            ts = table["timestamp"].to_numpy().astype(np.float64)
+            ts = arr["timestamp"]
             for code in _timestamp_findings(ts, fi, info.fps):
                 found.hit(code, ep, rel, f"{ts[0]:.6g}s" if code == "timestamp_offset" else None)
+        read_all &= "task_index" in cols
         if "task_index" in cols:
-            ids = set(np.unique(table["task_index"].to_numpy()).tolist())
+            ids = set(np.unique(arr["task_index"]).tolist())
             used_tasks |= ids
             for t in sorted(ids - task_ids):
                 found.hit("task_index_unknown", ep, rel, str(t))
     q = found.quirks(has_video=bool(info.video_keys)) + _float64_quirk(float64)
     unused = [f"{t.task_index}: {t.task!r}" for t in tasks if t.task_index not in used_tasks]
-    if used_tasks and unused:
+    if used_tasks and unused and read_all:  # only conclusive when every episode's task_index was seen
         msg = f"tasks.jsonl entries no frame uses as task_index (e.g. GR00T annotation strings): {_listing(unused)}"
         q.append(_q("tasks_without_frames", "info", msg, TASKS_PATH))
     return q
+
+
+def check_path_templates(info: InfoJson) -> list[Quirk]:
+    try:
+        info.data_file(0)
+        for key in info.video_keys if info.video_path else []:
+            info.video_file(0, key)
+    except (KeyError, IndexError, ValueError) as err:
+        msg = f"info.json data_path / video_path cannot be formatted ({err!r}); file and data checks skipped"
+        return [_q("bad_path_template", "error", msg, INFO_PATH)]
+    return []
 
 
 def is_v3_layout(root: Path, version: str) -> bool:
@@ -338,6 +370,9 @@ class DatasetMeta(BaseModel):
             if entries is None:
                 quirks.append(_q("missing_meta_file", "error", f"{rel} is missing", rel))
         episodes, tasks = episodes or [], tasks or []
+        if bad := check_path_templates(info):
+            quirks += bad
+            check_files = check_data = False
         quirks += check_totals(info, episodes, tasks)
         quirks += check_stats(version, stats, legacy, [e.episode_index for e in episodes])
         if check_files:

@@ -120,6 +120,8 @@ class FeatureSpec(BaseModel):
 def flatten_names(names: Names) -> list[str] | None:
     if names is None:
         return None
+    if isinstance(names, str):  # a single name as a dict value, e.g. {"gripper": "g"}: one name, not its characters
+        return [names]
     if isinstance(names, dict):
         return [n for v in names.values() for n in (flatten_names(v) or [])]
     out: list[str] = []
@@ -271,11 +273,15 @@ class FeatureStats(BaseModel):
 
 
 class EpisodeStatsEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
     episode_index: int
     stats: dict[str, FeatureStats]
 
     def to_json(self) -> dict[str, Any]:
-        return {"episode_index": self.episode_index, "stats": {k: v.to_json() for k, v in self.stats.items()}}
+        out = {"episode_index": self.episode_index, "stats": {k: v.to_json() for k, v in self.stats.items()}}
+        out.update(self.model_extra or {})
+        return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
