@@ -9,7 +9,9 @@ numeric rows are flushed to an Arrow IPC file every `spill_every` frames.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import math
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +36,7 @@ from ingest.video import ThreadedVideoEncoder, VideoCodec, VideoEncoder
 from schemas.lerobot import DEFAULT_FEATURE_DTYPES, FeatureSpec, FeatureStats
 
 FRAMES_FILE = "frames.arrow"
+OWNER_FILE = ".owner.lock"
 TIMESTAMP_TOLERANCE_S = 1e-4  # lerobot's default `tolerance_s`
 _TS64 = "__timestamp_f64"  # lerobot computes timestamp stats on the float64 values, before the float32 cast
 _TASK = "__task"
@@ -80,6 +83,7 @@ class EpisodeBuilder:
     ) -> None:
         self.stage_dir = Path(stage_dir)
         self.stage_dir.mkdir(parents=True, exist_ok=False)
+        self._owner = _hold_stage(self.stage_dir)  # tells dataset recovery this folder is alive
         self.fps, self.codec, self.dataset, self.label = fps, codec, dataset, label
         self.default_task = task
         self._features = {k: ft for k, ft in features.items() if k not in DEFAULT_FEATURE_DTYPES}
@@ -260,6 +264,7 @@ class EpisodeBuilder:
         except Exception as e:
             raise self._error(EpisodeError, f"could not finish the episode: {e}") from e
         self._state = "finished"
+        _release_stage(self._owner)
         return StagedEpisode(
             stage_dir=self.stage_dir,
             label=self.label,
@@ -291,6 +296,34 @@ class EpisodeBuilder:
             with contextlib.suppress(Exception):  # the folder is removed below anyway
                 self._sink.close()
         shutil.rmtree(self.stage_dir, ignore_errors=True)
+        _release_stage(self._owner)
+
+
+def _hold_stage(stage_dir: Path) -> int:
+    fd = os.open(stage_dir / OWNER_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _release_stage(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def is_stage_in_use(stage_dir: Path) -> bool:
+    """True while a live builder holds the staging folder (its lock dies with its process)."""
+    try:
+        fd = os.open(Path(stage_dir) / OWNER_FILE, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def read_frames(stage_dir: Path) -> pa.Table:

@@ -24,7 +24,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.episode import TASK_COLUMN, TIMESTAMP64_COLUMN, EpisodeBuilder, StagedEpisode, read_frames
+from ingest.episode import (
+    TASK_COLUMN,
+    TIMESTAMP64_COLUMN,
+    EpisodeBuilder,
+    StagedEpisode,
+    is_stage_in_use,
+    read_frames,
+)
 from ingest.errors import DatasetError, EpisodeError
 from ingest.stats import numeric_stats
 from ingest.table import arrow_schema, table_features
@@ -300,12 +307,14 @@ class LeRobotWriter:
         for key, ft in info.features.items():
             stats[key] = staged.stats[key] if ft.is_video else numeric_stats(stats_src[key])
 
-        moves = [[str(staged_parquet), str(self.root / data_rel)]]
+        # journal paths are relative to the dataset root, so a moved or copied dataset still recovers itself
+        stage_rel = self._relative(staged.stage_dir)
+        moves = [[f"{stage_rel}/data.parquet", data_rel]]
         for key, fname in staged.video_files.items():
-            moves.append([str(staged.stage_dir / fname), str(self.root / info.video_file(ep_index, key))])
+            moves.append([f"{stage_rel}/{fname}", info.video_file(ep_index, key)])
         if self.durable:
             for src, _ in moves:
-                _fsync_file(Path(src))
+                _fsync_file(self.root / src)
 
         if ep_index == 0:  # lerobot probes episode 0's mp4 for each camera's `info`
             for key, fname in staged.video_files.items():
@@ -332,7 +341,7 @@ class LeRobotWriter:
         }
         return {
             "episode_index": ep_index,
-            "stage_dir": str(staged.stage_dir),
+            "stage_dir": stage_rel,
             "moves": moves,
             "appends": {p: {"size_before": _size(self.root / p), "text": s} for p, s in appends.items()},
             "info": info.to_json(),
@@ -344,7 +353,7 @@ class LeRobotWriter:
         """Idempotent: safe to run again after a crash at any point inside it."""
         touched_dirs = set()
         for src, dst in journal["moves"]:
-            src_p, dst_p = Path(src), Path(dst)
+            src_p, dst_p = self.root / src, self.root / dst
             if src_p.exists():
                 dst_p.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src_p, dst_p)
@@ -365,7 +374,15 @@ class LeRobotWriter:
                 _fsync_dir(d)
         _atomic_write_text(self.root / INFO_PATH, json.dumps(journal["info"], indent=4, ensure_ascii=False))
         (self.root / JOURNAL).unlink(missing_ok=True)
-        shutil.rmtree(journal["stage_dir"], ignore_errors=True)
+        shutil.rmtree(self.root / journal["stage_dir"], ignore_errors=True)
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            raise DatasetError(
+                f"{path} is not inside the dataset {self.root}; stage episodes with this writer"
+            ) from None
 
     # -- recovery -----------------------------------------------------------------------------------------------
     def _recover(self) -> None:
@@ -378,6 +395,8 @@ class LeRobotWriter:
         staging = self.root / STAGING
         if staging.exists():
             for d in staging.iterdir():
+                if is_stage_in_use(d):
+                    continue  # a live builder (e.g. a parallel worker) is still writing it
                 log.warning("%s: removing unfinished episode staged in %s", self.root, d.name)
                 shutil.rmtree(d, ignore_errors=True)
         info = load_info(self.root / INFO_PATH)

@@ -8,6 +8,7 @@ decoder with the same contract. Every command prints one JSON object on the last
 Commands:
   probe                              lerobot imports; prints its version and CODEBASE_VERSION
   load ROOT [--items I,J] [--dump P] totals, lengths, features, stats keys, timestamp checks, item values, frames
+       [--stats] [--delta-items I,J] ...plus what `stats` / `load-delta` return, in the same process
   load-delta ROOT --items I,J [--steps 16]   16-step action chunks and `action_is_pad`
   write ROOT --spec S.json --frames F.npz    write a dataset with lerobot's own writer
   stats ROOT                         lerobot's `compute_episode_stats` over each episode's parquet data (non-video)
@@ -25,9 +26,9 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("SVT_LOG", "1")
 
-import av  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import av
+import numpy as np
+import torch
 
 REPO_ID = "local/x"
 DECODED = {"calls": 0, "frames": 0}  # work done by the decoder, to show that it seeks
@@ -53,7 +54,9 @@ def _decode_range(path: str, first: float, last: float, seek: bool) -> tuple[lis
     return loaded_ts, frames
 
 
-def decode_pyav(video_path: Any, timestamps: list[float], tolerance_s: float, backend: str | None = None) -> torch.Tensor:
+def decode_pyav(
+    video_path: Any, timestamps: list[float], tolerance_s: float, backend: str | None = None
+) -> torch.Tensor:
     """Drop-in for lerobot's `decode_video_frames`: (len(timestamps), 3, H, W) float32 in [0, 1]."""
     DECODED["calls"] += 1
     first, last = min(timestamps), max(timestamps)
@@ -153,7 +156,7 @@ def cmd_load(args: argparse.Namespace) -> dict[str, Any]:
     items = {str(i): _item_record(ds, i, frames) for i in _items(args.items)}
     if args.dump:
         np.savez(args.dump, **frames)
-    return {
+    result = {
         "num_episodes": ds.num_episodes,
         "num_frames": ds.num_frames,
         "len": len(ds),
@@ -171,24 +174,32 @@ def cmd_load(args: argparse.Namespace) -> dict[str, Any]:
         "items": items,
         "decoder": dict(DECODED),
     }
+    if args.stats:  # the extras save a process start (~3 s of imports) per check
+        result["stats"] = _episode_stats(ds)
+    if args.delta_items:
+        result["delta"] = _delta_chunks(args.root, _items(args.delta_items), int(args.steps))
+    return result
 
 
-def cmd_load_delta(args: argparse.Namespace) -> dict[str, Any]:
-    steps = int(args.steps)
+def _delta_chunks(root: str, items: list[int], steps: int) -> dict[str, Any]:
     ld = _patch_lerobot()
-    fps = ld.LeRobotDatasetMetadata(REPO_ID, root=args.root).fps
-    ds = _open(args.root, delta_timestamps={"action": [i / fps for i in range(steps)]})
-    items = {}
-    for idx in _items(args.items):
+    fps = ld.LeRobotDatasetMetadata(REPO_ID, root=root).fps
+    ds = _open(root, delta_timestamps={"action": [i / fps for i in range(steps)]})
+    out = {}
+    for idx in items:
         item = ds[idx]
-        items[str(idx)] = {
+        out[str(idx)] = {
             "shape": list(item["action"].shape),
             "action": item["action"].tolist(),
             "action_is_pad": item["action_is_pad"].tolist(),
             "episode_index": int(item["episode_index"]),
             "frame_index": int(item["frame_index"]),
         }
-    return {"delta_indices": ds.delta_indices, "items": items}
+    return {"delta_indices": ds.delta_indices, "items": out}
+
+
+def cmd_load_delta(args: argparse.Namespace) -> dict[str, Any]:
+    return _delta_chunks(args.root, _items(args.items), int(args.steps))
 
 
 def _lerobot_features(features: dict[str, Any]) -> dict[str, Any]:
@@ -220,19 +231,22 @@ def cmd_write(args: argparse.Namespace) -> dict[str, Any]:
     return {"root": args.root, "num_episodes": ds.meta.total_episodes, "num_frames": ds.meta.total_frames}
 
 
-def cmd_stats(args: argparse.Namespace) -> dict[str, Any]:
+def _episode_stats(ds: Any) -> dict[str, Any]:
+    """lerobot's `compute_episode_stats` on each episode's parquet columns (cameras excluded: no frames on disk)."""
     from lerobot.datasets.compute_stats import compute_episode_stats
 
-    ds = _open(args.root)
-    table = ds.hf_dataset.with_format("numpy")
     keys = [k for k in ds.meta.features if k not in ds.meta.video_keys]
     out = {}
     for ep in range(ds.num_episodes):
         lo, hi = int(ds.episode_data_index["from"][ep]), int(ds.episode_data_index["to"][ep])
-        rows = table[lo:hi]
-        episode_data = {k: np.asarray(rows[k]) for k in keys}
+        rows = ds.hf_dataset[lo:hi]  # lerobot's torch transform (datasets' numpy formatter wants torchvision.io)
+        episode_data = {k: torch.stack(rows[k]).numpy() for k in keys}
         out[str(ep)] = compute_episode_stats(episode_data, ds.meta.features)
-    return {"stats": out}
+    return out
+
+
+def cmd_stats(args: argparse.Namespace) -> dict[str, Any]:
+    return {"stats": _episode_stats(_open(args.root))}
 
 
 COMMANDS = {"probe": cmd_probe, "load": cmd_load, "load-delta": cmd_load_delta, "write": cmd_write, "stats": cmd_stats}
@@ -245,6 +259,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--items")
     parser.add_argument("--dump")
     parser.add_argument("--steps", default="16")
+    parser.add_argument("--delta-items", help="load: also return `load-delta` for these items")
+    parser.add_argument("--stats", action="store_true", help="load: also return `stats`")
     parser.add_argument("--spec")
     parser.add_argument("--frames")
     args = parser.parse_args(argv)

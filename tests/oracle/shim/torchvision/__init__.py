@@ -1,4 +1,4 @@
-"""Test-only stand-in for torchvision, so that lerobot 0.3.3 imports on a CPU-only torch 2.13 (ENVIRONMENT.md section 2).
+"""Test-only stand-in for torchvision so that lerobot 0.3.3 imports next to CPU-only torch 2.13 (ENVIRONMENT.md 2).
 
 The real torchvision wheels are CUDA builds that fail at import here. lerobot needs only `transforms.ToTensor` and
 `set_video_backend`; video decoding is replaced by the oracle script. Never put this directory on the path of a
@@ -7,7 +7,7 @@ process that imports transformers: transformers would take it for the real torch
 
 __version__ = "0.0.0+eidata-test-shim"
 
-from . import io, transforms  # noqa: E402,F401
+from . import io, transforms  # noqa: F401
 
 _backend = "pyav"
 

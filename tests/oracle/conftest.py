@@ -1,0 +1,69 @@
+"""`run_oracle`: run `lerobot_oracle.py` (the real lerobot 0.3.3) in a subprocess and return its JSON answer.
+
+lerobot needs the torchvision shim in `shim/`, which must never be importable in the pytest process itself (it breaks
+transformers, ENVIRONMENT.md section 2): the shim is put on the child's PYTHONPATH only. Test modules outside this
+folder get the fixture with `from tests.oracle.conftest import run_oracle`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ORACLE = HERE / "lerobot_oracle.py"
+SHIM = HERE / "shim"
+TIMEOUT_S = 120
+
+
+def oracle_env(cache_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(SHIM),  # the shim and nothing of ours: lerobot must read what is on disk
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        HF_DATASETS_CACHE=str(cache_dir),  # `load_dataset("parquet")` caches arrow files; keep them out of $HOME
+        SVT_LOG="1",
+    )
+    return env
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _check_lerobot_importable(env: dict[str, str]) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", "import lerobot"], env=env, capture_output=True, text=True, timeout=TIMEOUT_S
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"lerobot cannot be imported in a subprocess: {_tail(probe.stderr, 1)}")
+
+
+@pytest.fixture(scope="session")
+def run_oracle(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, Any]]:
+    """`run_oracle("load", root, "--items", "0,5")` -> the JSON object the oracle printed last."""
+    env = oracle_env(tmp_path_factory.mktemp("hf_datasets_cache"))
+    _check_lerobot_importable(env)
+
+    def run(*args: Any, timeout: float = TIMEOUT_S) -> dict[str, Any]:
+        cmd = [sys.executable, str(ORACLE), *map(str, args)]
+        try:
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            pytest.fail(f"oracle {args[:1]} timed out after {timeout} s; stderr:\n{_tail(str(e.stderr or ''))}")
+        if proc.returncode != 0:
+            pytest.fail(f"oracle {' '.join(map(str, args))} exited {proc.returncode}; stderr:\n{_tail(proc.stderr)}")
+        lines = proc.stdout.strip().splitlines()
+        if not lines:
+            pytest.fail(f"oracle {args[:1]} printed nothing; stderr:\n{_tail(proc.stderr)}")
+        return json.loads(lines[-1])
+
+    return run
