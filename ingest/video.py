@@ -66,7 +66,9 @@ class VideoEncoder:
         self.frames = 0
 
     def encode(self, rgb: np.ndarray) -> None:
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        self.encode_frame(to_video_frame(rgb))
+
+    def encode_frame(self, frame: av.VideoFrame) -> None:
         frame.pts = self.frames
         self.frames += 1
         for packet in self._stream.encode(frame):
@@ -110,7 +112,7 @@ class ThreadedVideoEncoder:
                 return
             if self._error is None:
                 try:
-                    self._enc.encode(item)
+                    self._enc.encode_frame(item)
                 except BaseException as e:  # handed to the caller's thread
                     self._error = e
 
@@ -120,7 +122,7 @@ class ThreadedVideoEncoder:
 
     def encode(self, rgb: np.ndarray) -> None:
         self._raise()
-        self._q.put(rgb)
+        self._q.put(to_video_frame(rgb))  # a copy: the caller may reuse its buffer as soon as we return
 
     def close(self) -> None:
         self._q.put(self._STOP)
@@ -133,6 +135,11 @@ class ThreadedVideoEncoder:
         self._q.put(self._STOP)
         self._thread.join()
         self._enc.abort()
+
+
+def to_video_frame(rgb: np.ndarray) -> av.VideoFrame:
+    """HxWx3 uint8 RGB -> a frame owning its own copy of the pixels."""
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
 
 
 def probe_video_info(path: Path) -> VideoInfo:
