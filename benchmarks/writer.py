@@ -36,10 +36,11 @@ CONTESTANTS = ("ours", "lerobot", "ceiling")
 CAMERA, DIM, FPS = "observation.images.head", 50, 30
 SVT_OPTIONS = {"g": "2", "crf": "30"}
 RESULT = "RESULT "
+NOISE = 12  # +-12 grey levels: SVT then runs at the speed measured in ENVIRONMENT.md section 3 (~480 fps)
 
 
 def make_data(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`n` RGB frames of a smooth colour texture sliding 3 px per frame plus +-4 noise, and 50-dim state/action."""
+    """`n` RGB frames of a smooth colour texture sliding 3 px per frame plus +-12 noise, and 50-dim state/action."""
     rng = np.random.default_rng(seed)
     width = size + 3 * n
     y = np.arange(size, dtype=np.float32)[:, None]
@@ -50,7 +51,7 @@ def make_data(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray,
         tex[..., c] = 128 + 70 * np.sin(fx * x + 6 * ph) * np.cos(fy * y) + 40 * np.sin(0.011 * (c + 1) * (x + 2 * y))
     frames = np.empty((n, size, size, 3), np.uint8)
     for i in range(n):
-        noise = rng.integers(-4, 5, size=(size, size, 3)).astype(np.float32)
+        noise = rng.integers(-NOISE, NOISE + 1, size=(size, size, 3)).astype(np.float32)
         frames[i] = np.clip(tex[:, 3 * i : 3 * i + size] + noise, 0, 255)
     t = np.arange(n, dtype=np.float32)[:, None] / FPS
     j = np.arange(DIM, dtype=np.float32)[None, :]
@@ -178,7 +179,7 @@ def child(args: argparse.Namespace) -> None:
 
 def spawn(name: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(SVT_LOG="1", HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env.update(SVT_LOG="1", HF_HUB_OFFLINE="1", HF_DATASETS_DISABLE_PROGRESS_BARS="1", PYTHONPATH=str(ROOT))
     if name == "lerobot":  # the torchvision stub only ever goes to lerobot's process
         shim = next(s for s in SHIMS if (s / "torchvision" / "__init__.py").exists())
         env["PYTHONPATH"] = os.pathsep.join([str(shim), str(ROOT)])
@@ -231,7 +232,9 @@ def driver(args: argparse.Namespace) -> None:
     try:
         for rep in range(args.reps):
             for name in CONTESTANTS:
-                print(f"--- rep {rep + 1}/{args.reps}: {name}", file=sys.stderr, flush=True)
+                load = os.getloadavg()[0]
+                busy = "  (WARNING: machine busy, figures distorted)" if load > 1.0 else ""
+                print(f"--- rep {rep + 1}/{args.reps}: {name}, load {load:.2f}{busy}", file=sys.stderr, flush=True)
                 out = base / f"rep{rep}" / name
                 r = spawn(name, out, args)
                 r.update(verify(name, out, args.episodes, args.frames), rep=rep, fps=r["frames"] / r["seconds"])

@@ -83,6 +83,9 @@ class VideoEncoder:
 
     def abort(self) -> None:
         with contextlib.suppress(Exception):  # the caller deletes the file anyway
+            for _ in self._stream.encode(None):  # end of stream, else SVT-AV1 complains on teardown
+                pass
+        with contextlib.suppress(Exception):
             self._container.close()
 
 
