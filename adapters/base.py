@@ -1,0 +1,182 @@
+"""The adapter contract: `discover` finds episodes cheaply, `read` returns one `RawEpisode` in the source's own terms.
+
+Adapters know source formats and nothing about output. A `RawEpisode` keeps every stream with its own timestamps,
+native names, units and frames; cameras are lazy (frames decoded while iterated, never a whole video in memory).
+Canonicalization (resampling, frames, hands) happens later, in `ingest/`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.canonical import Camera
+from schemas.lerobot import ActionSegment
+from schemas.tiers import QualityTier
+
+
+class AdapterError(Exception):
+    """A per-episode read failure naming the adapter, file, episode and field. Other episodes go on."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        adapter: str,
+        file: Path | str | None = None,
+        episode: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.adapter, self.file, self.episode, self.field = adapter, str(file) if file else None, episode, field
+        self.reason = message
+        where = [f"adapter {adapter}"]
+        where += [f"file {self.file}"] if self.file else []
+        where += [f"episode {episode}"] if episode else []
+        where += [f"field {field!r}"] if field else []
+        super().__init__(f"{', '.join(where)}: {message}")
+
+
+class AdapterOptions(BaseModel):
+    """Options every adapter accepts; adapters subclass this for their own (validated before any work)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subset: str | None = Field(None, description="subset name; defaults to the adapter's reading of the root")
+    cameras: list[str] | None = Field(None, description="native camera names to read (default: the adapter's)")
+    max_episodes: int | None = Field(None, ge=1, description="stop discovery after this many episodes")
+
+
+class EpisodeRef(BaseModel):
+    """A discovered episode: enough to read it later in another process. Sorted by (subset, raw_id)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    adapter: str
+    source: str
+    subset: str
+    raw_id: str = Field(description="stable id derived from the source (file path, episode id, record position)")
+    paths: tuple[str, ...] = Field(description="the raw files this episode reads")
+    locator: dict[str, Any] = Field(default_factory=dict, description="adapter-specific position (shard, offset)")
+    error: str | None = Field(None, description="set when discovery already found this episode unreadable")
+
+    @property
+    def uid(self) -> str:
+        return f"{self.source}/{self.subset}/{self.raw_id}"
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        return (self.subset, self.raw_id)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One native signal: `values[i]` was measured at `timestamps[i]` (seconds from the episode start)."""
+
+    timestamps: np.ndarray  # (T,) float64, non-decreasing
+    values: np.ndarray  # (T, ...) in native units
+    names: tuple[str, ...] | None = None  # per last-axis component, when the source names them
+    unit: str = ""  # e.g. "m", "rad", "quat_xyzw", "se3_4x4", "0..1", "m/s", "joint_rad"
+    frame: str | None = None  # coordinate frame of poses, e.g. "robot_base", "arkit_world", "camera"
+
+    def __post_init__(self) -> None:
+        if len(self.timestamps) != len(self.values):
+            raise ValueError(f"{len(self.timestamps)} timestamps for {len(self.values)} values")
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+
+class CameraSource(ABC):
+    """A lazily decoded camera. `frames()` streams HxWx3 uint8 RGB; nothing is decoded before iteration."""
+
+    def __init__(
+        self,
+        name: str,
+        canonical: Camera | None,
+        timestamps: np.ndarray,
+        height: int,
+        width: int,
+        intrinsics: np.ndarray | None = None,
+    ) -> None:
+        self.name, self.canonical = name, canonical
+        self.timestamps = np.asarray(timestamps, dtype=np.float64)
+        self.height, self.width = height, width
+        self.intrinsics = intrinsics  # 3x3 pinhole matrix when the source has one
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    @abstractmethod
+    def frames(self, indices: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (frame number, RGB frame) in increasing order, for `indices` (sorted) or all frames."""
+
+
+@dataclass(frozen=True)
+class Language:
+    """An instruction or narration, over [start_s, end_s] of the episode (None = the whole episode)."""
+
+    text: str
+    kind: str = "instruction"  # "instruction", "narration", "description", "summary"
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass
+class RawEpisode:
+    """One episode as the source has it, before any canonicalization."""
+
+    ref: EpisodeRef
+    robot_type: str | None
+    embodiment: str  # a name in the embodiment registry
+    tier: QualityTier  # the subset's default; canonicalization may demote it
+    native_fps: float | None  # the source's control / recording rate
+    states: dict[str, Stream] = field(default_factory=dict)
+    actions: dict[str, Stream] = field(default_factory=dict)
+    cameras: dict[str, CameraSource] = field(default_factory=dict)  # native camera name -> source
+    camera_poses: dict[str, Stream] = field(default_factory=dict)  # camera name -> world_from_camera 4x4 over time
+    language: list[Language] = field(default_factory=list)
+    action_config: list[ActionSegment] | None = None
+    success: bool | None = None
+    tier_reasons: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)  # anything else native worth keeping (lineage)
+
+    @property
+    def has_action(self) -> bool:
+        return bool(self.actions)
+
+    @property
+    def duration_s(self) -> float:
+        ends = [s.timestamps[-1] for s in (*self.states.values(), *self.actions.values()) if len(s)]
+        ends += [c.timestamps[-1] for c in self.cameras.values() if len(c)]
+        return float(max(ends)) if ends else 0.0
+
+
+class SourceAdapter(ABC):
+    """One source format. Subclasses set `name`, `options_model`, and implement `discover` and `read`."""
+
+    name: ClassVar[str]
+    options_model: ClassVar[type[AdapterOptions]] = AdapterOptions
+
+    def __init__(self, options: AdapterOptions | dict[str, Any] | None = None) -> None:
+        self.options = (
+            options if isinstance(options, self.options_model) else self.options_model.model_validate(options or {})
+        )
+
+    @abstractmethod
+    def discover(self, root: Path) -> Iterator[EpisodeRef]:
+        """Cheap enumeration (no video decoding), deterministic order, stable ids. Bad episodes come back with
+        `error` set instead of stopping discovery."""
+
+    @abstractmethod
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        """Read one episode; raise `AdapterError` naming file, episode and field on bad input."""
+
+    def error(self, message: str, *, file: Path | str | None = None, episode: str | None = None,
+              field: str | None = None) -> AdapterError:  # fmt: skip
+        return AdapterError(message, adapter=self.name, file=file, episode=episode, field=field)
