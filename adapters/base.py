@@ -7,6 +7,7 @@ Canonicalization (resampling, frames, hands) happens later, in `ingest/`.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -70,8 +71,14 @@ class EpisodeRef(BaseModel):
         return f"{self.source}/{self.subset}/{self.raw_id}"
 
     @property
-    def sort_key(self) -> tuple[str, str]:
-        return (self.subset, self.raw_id)
+    def sort_key(self) -> tuple[tuple[tuple[int, int | str], ...], ...]:
+        """Natural order: numbers inside ids compare as numbers (task_98 before task_327)."""
+        return (natural_key(self.subset), natural_key(self.raw_id))
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    # (kind, value) pairs keep str and int from ever being compared with each other
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
 
 
 @dataclass(frozen=True)
