@@ -1,5 +1,9 @@
-"""Source adapters: one module per source format, registered by name (see `adapters.registry`)."""
+"""Source adapters: one module per source format, registered by name (see `adapters.registry`).
 
+Importing the package registers every adapter below.
+"""
+
+from adapters import agibot, ego4d, egodex  # noqa: F401 - registration on import
 from adapters.registry import adapter_names, get_adapter, register
 
 __all__ = ["adapter_names", "get_adapter", "register"]

@@ -1,0 +1,436 @@
+"""AgiBot World raw (Alpha/Beta, untarred): task_info JSON + per-episode mp4s + `proprio_stats.h5` + camera parameters.
+
+Layout (FORMATS.md 6b): `task_info/task_<t>.json` (a list of episodes), `observations/<t>/<e>/videos/<cam>_color.mp4`,
+`proprio_stats/<t>/<e>/proprio_stats.h5`, `parameters/<t>/<e>/camera/` (or `.../parameters/camera/`). Raw id
+`<t>/<e>`; discovery yields tasks and episodes in numeric order, subset `task_<t>` (one feature set per task).
+Everything runs at 30 Hz: state row i, video frame i and `action/<group>/index` value i share the frame clock, so
+timestamps are `frame / 30` s. Stream keys are the HDF5 paths below `state/` / `action/` with `/` -> `.`.
+
+| native | canonical meaning | units | frame | rate |
+| --- | --- | --- | --- | --- |
+| `state/joint/position` (T,14) | arm joints, left `[:7]`, right `[7:]` | rad | joint space | 30 Hz |
+| `state/joint/current_value` (T,14) | arm joint motor currents | native (unverified) | - | 30 Hz |
+| `state/end/position` (T,2,3) | flange xyz, axis 1 = (left, right) | m | `robot_base` | 30 Hz |
+| `state/end/orientation` (T,2,4) | flange rotation, axis 1 = (left, right) | quat xyzw | `robot_base` | 30 Hz |
+| `state/effector/position` (T,2) | gripper opening (left, right) -> `agibot_gripper` | mm | - | 30 Hz |
+| `state/effector/position` (T,12) | hand joints, left `[:6]`, right `[6:]` -> `agibot_dexterous` | rad | - | 30 Hz |
+| `state/head/position` (T,2) | head yaw, pitch | rad | - | 30 Hz |
+| `state/waist/position` (T,2) | waist pitch (rad), lift (m) | rad, m | - | 30 Hz |
+| `state/robot/{position,orientation}` | base pose (odometry origin at power-on) | m, quat xyzw | `odometry` | 30 Hz |
+| `action/<group>/<field>` | commands, same layout as the state | as state | as state | `index` / 30 |
+| `action/effector/position` (gripper) | gripper command, 0 = open, 1 = closed | 0..1 | - | `index` / 30 |
+| `action/robot/velocity` (T,2) | base command: forward speed, yaw rate | m/s, rad/s | `robot_base` | `index` / 30 |
+| `videos/head_color.mp4` | camera `head` | RGB 480x640 | - | 30 fps (pts) |
+| `videos/hand_{left,right}_color.mp4` | cameras `wrist_left`, `wrist_right` | RGB 480x640 | - | 30 fps |
+| `videos/*_fisheye_color.mp4` | kept under their native names, no canonical camera | RGB 768x960 | - | 30 fps |
+| `<cam>_intrinsic_params.json` | 3x3 pinhole (`fx, fy, ppx, ppy`); distortion in metadata | px | - | static |
+| `<cam>_extrinsic_params_aligned.json` | `camera_poses[cam]`: base_from_camera 4x4 | m | `robot_base` | 30 Hz |
+| `task_name` / `english_task_name` | `Language` instruction (English preferred) | - | - | episode |
+| `init_scene_text` / english variant | `Language` description | - | - | episode |
+| `label_info.action_config[]` | `ActionSegment`s ([start, end), `skill` kept), timed `Language` | frames | - | 30 Hz |
+| `episode_status` | `success` (success/failed strings, unverified field) | - | - | episode |
+| `timestamp` (T,) int64 | native clock: start and max deviation from the 30 Hz grid in metadata | ns | - | 30 Hz |
+
+Quirks handled: action arrays shorter than the state are kept sparse with their own timestamps (`index / 30`, never
+filled; `metadata["sparse_actions"]` says where the index came from), an empty `action/end/index` falls back to
+`action/joint/index` (as any4lerobot does); action longer than state is a corrupt episode (any4lerobot's dirty tasks);
+empty `(0,)` datasets (force, effort, velocity...) are skipped and listed in `metadata["empty_fields"]`; task_info lists
+are unsorted; the flange (not the gripper centre) is what `end` measures (the embodiment's EEF offset applies).
+Assumptions (no official sample here): the camera-parameter JSON layout, `episode_status` values, the frames of
+`end` (robot base) and of the extrinsics (base_from_camera, as public AgiBot tooling projects with them), and
+`action_config` frames as half-open [start, end) (consecutive segments share their boundary frame in public samples).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import av
+import h5py
+import numpy as np
+from pydantic import Field, ValidationError
+
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
+from adapters.cameras import VideoFileCamera
+from adapters.registry import register
+from schemas.canonical import Camera
+from schemas.lerobot import ActionSegment
+from schemas.tiers import QualityTier
+
+log = logging.getLogger(__name__)
+
+FPS = 30.0
+CANONICAL_CAMERAS = {"head": Camera.head, "hand_left": Camera.wrist_left, "hand_right": Camera.wrist_right}
+REQUIRED_STATE = ("effector/position", "end/orientation", "end/position", "joint/position")
+_ARMS = ("left", "right")
+_QUAT = ("qx", "qy", "qz", "qw")
+_SUCCESS = {"success": True, "succeeded": True, "successful": True, "ok": True, "true": True, "1": True,
+            "fail": False, "failed": False, "failure": False, "false": False, "0": False}  # fmt: skip
+_TASK_FILE = re.compile(r"task_(\d+)\.json")
+
+
+def _per_arm(part: str, n: int) -> tuple[str, ...]:
+    return tuple(f"{arm}_{part}_{i}" for arm in _ARMS for i in range(n))
+
+
+# HDF5 path below state/ or action/ -> (component names, unit, frame). Unknown fields are kept without names.
+FIELDS: dict[str, tuple[tuple[str, ...] | None, str, str | None]] = {
+    "end/position": (("x", "y", "z"), "m", "robot_base"),
+    "end/orientation": (_QUAT, "quat_xyzw", "robot_base"),
+    "head/position": (("yaw", "pitch"), "rad", None),
+    "joint/position": (_per_arm("joint", 7), "rad", None),
+    "joint/current_value": (_per_arm("joint", 7), "", None),
+    "robot/position": (("x", "y", "z"), "m", "odometry"),
+    "robot/orientation": (_QUAT, "quat_xyzw", "odometry"),
+    "robot/velocity": (("vx", "yaw_rate"), "m/s,rad/s", "robot_base"),
+    "waist/position": (("pitch", "lift"), "rad,m", None),
+}
+EFFECTOR = {  # effector width -> (embodiment, names, state unit, action unit)
+    2: ("agibot_gripper", _ARMS, "mm", "0..1"),
+    12: ("agibot_dexterous", _per_arm("hand", 6), "rad", "rad"),
+}
+
+
+class AgibotOptions(AdapterOptions):
+    source: str = Field("agibot_world", description="source name in episode uids and the catalog")
+    task_ids: list[int] | None = Field(None, description="only these task ids (default: every task found)")
+    frame_tolerance: int = Field(2, ge=0, description="a video may have this many frames fewer than the state")
+    tier: QualityTier = Field(QualityTier.high, description="default tier: expert teleoperation")
+
+
+@register
+class AgibotAdapter(SourceAdapter):
+    name: ClassVar[str] = "agibot"
+    options_model: ClassVar[type[AdapterOptions]] = AgibotOptions
+    options: AgibotOptions
+
+    # ---------------------------------------------------------------- discovery
+
+    def discover(self, root: Path) -> Iterator[EpisodeRef]:
+        """List task_info files and episode folders; read only the task_info JSONs (no HDF5, no video)."""
+        root = Path(root).resolve()
+        task_files = {int(m.group(1)): p for p in _listdir(root / "task_info") if (m := _TASK_FILE.fullmatch(p.name))}
+        tasks = set(task_files) | _numeric_dirs(root / "observations") | _numeric_dirs(root / "proprio_stats")
+        if self.options.task_ids is not None:
+            tasks &= set(self.options.task_ids)
+        count = 0
+        for task_id in sorted(tasks):
+            for ref in self._discover_task(root, task_id, task_files.get(task_id)):
+                yield ref
+                count += 1
+                if self.options.max_episodes is not None and count >= self.options.max_episodes:
+                    return
+
+    def _discover_task(self, root: Path, task_id: int, task_file: Path | None) -> Iterator[EpisodeRef]:
+        info_path = task_file or root / "task_info" / f"task_{task_id}.json"
+        entries: dict[int, list[dict[str, Any]]] = {}
+        task_error = None
+        if task_file is None:
+            task_error = ("no task_info file for episodes on disk", "task_info")
+        else:
+            try:
+                listed = json.loads(task_file.read_text(encoding="utf-8"))
+                if not isinstance(listed, list):
+                    raise ValueError(f"expected a list of episodes, got {type(listed).__name__}")
+                for i, entry in enumerate(listed):
+                    if not isinstance(entry, dict) or not str(entry.get("episode_id", "")).isdigit():
+                        log.warning("%s: entry %d has no numeric episode_id; skipped", task_file, i)
+                        continue
+                    entries.setdefault(int(entry["episode_id"]), []).append(entry)
+            except (OSError, ValueError) as e:  # JSONDecodeError is a ValueError
+                task_error = (f"unreadable task_info: {e}", "task_info")
+        obs = _numeric_dirs(root / "observations" / str(task_id))
+        proprio = _numeric_dirs(root / "proprio_stats" / str(task_id))
+        for episode_id in sorted(set(entries) | obs | proprio):
+            raw_id = f"{task_id}/{episode_id}"
+            error, err_file = task_error, info_path
+            if error is None and episode_id not in entries:
+                error = ("episode files on disk but no entry in task_info", "episode_id")
+            elif error is None and len(entries[episode_id]) > 1:
+                error = (f"listed {len(entries[episode_id])} times in task_info", "episode_id")
+            elif error is None:
+                for kind, present in (("proprio_stats", proprio), ("observations", obs)):
+                    if episode_id not in present:
+                        err_file = root / kind / str(task_id) / str(episode_id)
+                        error = (f"listed in task_info but {kind}/{task_id}/{episode_id} does not exist", kind)
+                        break
+            locator: dict[str, Any] = {"root": str(root), "task_id": task_id, "episode_id": episode_id}
+            if error is not None:
+                locator["error"] = {"message": error[0], "field": error[1], "file": str(err_file)}
+            else:
+                locator["entry"] = entries[episode_id][0]
+            yield EpisodeRef(
+                adapter=self.name,
+                source=self.options.source,
+                subset=self.options.subset or f"task_{task_id}",
+                raw_id=raw_id,
+                paths=tuple(str(p) for p in (info_path, *self._paths(root, task_id, episode_id))),
+                locator=locator,
+                error=str(self.error(error[0], file=err_file, episode=raw_id, field=error[1])) if error else None,
+            )
+
+    @staticmethod
+    def _paths(root: Path, task_id: int, episode_id: int) -> tuple[Path, Path, Path]:
+        rel = Path(str(task_id)) / str(episode_id)
+        return root / "proprio_stats" / rel / "proprio_stats.h5", root / "observations" / rel, root / "parameters" / rel
+
+    # ---------------------------------------------------------------- reading
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        loc = ref.locator
+        if "error" in loc:
+            e = loc["error"]
+            raise self.error(e["message"], file=e["file"], episode=ref.raw_id, field=e["field"])
+        root, task_id, episode_id = Path(loc["root"]), loc["task_id"], loc["episode_id"]
+        h5_path, obs_dir, param_dir = self._paths(root, task_id, episode_id)
+        entry = loc["entry"]
+        meta: dict[str, Any] = {"task_id": task_id, "episode_id": episode_id, "native_fps": FPS}
+        meta["task_info"] = {k: v for k, v in entry.items() if k not in ("episode_id", "label_info")}
+
+        states, actions, embodiment, n = self._read_proprio(h5_path, ref.raw_id, meta)
+        cameras = self._read_cameras(obs_dir, param_dir, ref.raw_id, n, meta)
+        language, segments = self._language(entry, Path(ref.paths[0]), ref.raw_id)  # paths[0]: the task_info file
+        past_end = [i for i, seg in enumerate(segments or []) if seg.end_frame > n]
+        if past_end:  # kept as the source has them; canonicalization clips or rejects
+            meta["action_config_past_end"] = past_end
+        success = _success(entry.get("episode_status"))
+        return RawEpisode(
+            ref=ref,
+            robot_type="agibot_g1",
+            embodiment=embodiment,
+            tier=self.options.tier,
+            native_fps=FPS,
+            states=states,
+            actions=actions,
+            cameras=cameras[0],
+            camera_poses=cameras[1],
+            language=language,
+            action_config=segments,
+            success=success,
+            metadata=meta,
+        )
+
+    def _read_proprio(
+        self, path: Path, raw_id: str, meta: dict[str, Any]
+    ) -> tuple[dict[str, Stream], dict[str, Stream], str, int]:
+        def fail(message: str, field: str) -> AdapterError:
+            return self.error(message, file=path, episode=raw_id, field=field)
+
+        if not path.is_file():
+            raise fail("proprio_stats.h5 is missing", "proprio_stats.h5")
+        try:
+            f = h5py.File(path, "r")
+        except OSError as e:
+            raise fail(f"not a readable HDF5 file: {e}", "proprio_stats.h5") from e
+        with f:
+            for group in ("state", "action"):
+                if not isinstance(f.get(group), h5py.Group):
+                    raise fail(f"missing group {group}/", group)
+            for key in REQUIRED_STATE:
+                group = f"state/{key.split('/')[0]}"
+                if not isinstance(f.get(group), h5py.Group):
+                    raise fail(f"missing group {group}/", group)
+                if not isinstance(f["state"].get(key), h5py.Dataset) or f["state"][key].size == 0:
+                    raise fail(f"missing or empty dataset state/{key}", f"state/{key}")
+            n = f["state/joint/position"].shape[0]
+            width = f["state/effector/position"].shape[1:]
+            if len(width) != 1 or width[0] not in EFFECTOR:
+                raise fail(f"effector shape {f['state/effector/position'].shape}: expected (T, 2) or (T, 12)",
+                           "state/effector/position")  # fmt: skip
+            embodiment, eff_names, eff_state_unit, eff_action_unit = EFFECTOR[width[0]]
+            expected = {"end/position": (n, 2, 3), "end/orientation": (n, 2, 4), "joint/position": (n, 14)}
+            for key, shape in expected.items():
+                if f["state"][key].shape != shape:
+                    raise fail(f"shape {f['state'][key].shape}, expected {shape}", f"state/{key}")
+            grid = np.arange(n, dtype=np.float64) / FPS
+            empty: list[str] = []
+
+            def stream(kind: str, key: str, values: np.ndarray, t: np.ndarray) -> Stream:
+                names, unit, frame = FIELDS.get(key, (None, "", None))
+                if key == "effector/position":
+                    names, unit = eff_names, (eff_state_unit if kind == "state" else eff_action_unit)
+                return Stream(t, values, names, unit, frame)
+
+            states: dict[str, Stream] = {}
+            for key, ds in _datasets(f["state"]):
+                if ds.size == 0:
+                    empty.append(f"state/{key}")
+                    continue
+                if ds.shape[0] != n:
+                    raise fail(f"{ds.shape[0]} rows, state/joint/position has {n}", f"state/{key}")
+                states[key.replace("/", ".")] = stream("state", key, ds[()], grid)
+
+            actions: dict[str, Stream] = {}
+            sparse: dict[str, Any] = {}
+            for key, ds in _datasets(f["action"]):
+                if key.endswith("/index"):
+                    continue
+                if ds.size == 0:
+                    empty.append(f"action/{key}")
+                    continue
+                m = ds.shape[0]
+                if m > n:
+                    raise fail(f"action longer than state ({m} > {n} rows): corrupt episode", f"action/{key}")
+                if m == n:
+                    t = grid
+                else:
+                    index, source = self._action_index(f, key, m, n, fail)
+                    t = index / FPS
+                    sparse[key.replace("/", ".")] = {"index": source, "count": m, "state_rows": n}
+                actions[key.replace("/", ".")] = stream("action", key, ds[()], t)
+
+            meta["empty_fields"] = empty
+            meta["sparse_actions"] = sparse
+            meta["state_rows"] = n
+            if isinstance(f.get("timestamp"), h5py.Dataset) and f["timestamp"].size:
+                ns = f["timestamp"][()].astype(np.int64)
+                clock: dict[str, Any] = {"start_ns": int(ns[0]), "rows": len(ns)}
+                if len(ns) == n:
+                    clock["max_jitter_s"] = float(np.abs((ns - ns[0]) / 1e9 - grid).max())
+                meta["clock"] = clock
+        return states, actions, embodiment, n
+
+    @staticmethod
+    def _action_index(f: h5py.File, key: str, m: int, n: int, fail: Any) -> tuple[np.ndarray, str]:
+        """Frame numbers of a sparse action: `action/<group>/index`, or `action/joint/index` when that is empty."""
+        group = key.split("/")[0]
+        source = f"action/{group}/index"
+        ds = f.get(source)
+        if not isinstance(ds, h5py.Dataset) or ds.size == 0:
+            source = "action/joint/index"
+            ds = f.get(source)
+            if not isinstance(ds, h5py.Dataset) or ds.size == 0:
+                raise fail(f"{m} rows for {n} states and no action/{group}/index nor joint index", f"action/{key}")
+        index = ds[()].astype(np.int64)
+        if len(index) != m:
+            raise fail(f"{source} has {len(index)} entries for {m} action rows", f"action/{key}")
+        if len(index) and (index[0] < 0 or index[-1] >= n or np.any(np.diff(index) <= 0)):
+            raise fail(f"{source} is not strictly increasing inside [0, {n})", source)
+        return index, source
+
+    def _read_cameras(
+        self, obs_dir: Path, param_dir: Path, raw_id: str, n: int, meta: dict[str, Any]
+    ) -> tuple[dict[str, VideoFileCamera], dict[str, Stream]]:
+        videos = obs_dir / "videos"
+        found = {p.name[: -len("_color.mp4")] for p in _listdir(videos) if p.name.endswith("_color.mp4")}
+        names = self.options.cameras or sorted(found, key=lambda c: (c not in CANONICAL_CAMERAS, c))
+        if not names:
+            raise self.error("no *_color.mp4 videos", file=videos, episode=raw_id, field="videos")
+        cam_dir = next((d for d in (param_dir / "camera", param_dir / "parameters" / "camera") if d.is_dir()), None)
+        cameras: dict[str, VideoFileCamera] = {}
+        poses: dict[str, Stream] = {}
+        meta["camera_distortion"], meta["video_frames"] = {}, {}
+        for cam in names:
+            path = videos / f"{cam}_color.mp4"
+            field = f"{cam}_color"
+            if cam not in found:
+                raise self.error("video is missing", file=path, episode=raw_id, field=field)
+            intrinsics = None
+            if cam_dir is not None:
+                intrinsics = self._intrinsics(cam_dir, cam, raw_id, meta)
+                if (pose := self._extrinsics(cam_dir, cam, raw_id)) is not None:
+                    poses[cam] = pose
+            try:  # header and packets only: nothing is decoded here
+                camera = VideoFileCamera(path, cam, CANONICAL_CAMERAS.get(cam), intrinsics=intrinsics)
+            except (av.FFmpegError, OSError, ValueError, IndexError) as e:
+                raise self.error(f"unreadable mp4: {e}", file=path, episode=raw_id, field=field) from e
+            frames = len(camera)
+            if frames < n - self.options.frame_tolerance:
+                raise self.error(
+                    f"video has {frames} frames, the state stream {n} (tolerance {self.options.frame_tolerance})",
+                    file=path, episode=raw_id, field=field,
+                )  # fmt: skip
+            meta["video_frames"][cam] = frames
+            cameras[cam] = camera
+        depth = obs_dir / "depth"
+        if depth.is_dir():
+            meta["depth"] = {"dir": str(depth), "frames": sum(1 for _ in depth.glob("*.png")), "unit": "mm"}
+        return cameras, poses
+
+    def _intrinsics(self, cam_dir: Path, cam: str, raw_id: str, meta: dict[str, Any]) -> np.ndarray | None:
+        path = cam_dir / f"{cam}_intrinsic_params.json"
+        if not path.is_file():
+            return None
+        try:
+            p = json.loads(path.read_text())["intrinsic"]
+            k = np.array([[p["fx"], 0.0, p["ppx"]], [0.0, p["fy"], p["ppy"]], [0.0, 0.0, 1.0]], dtype=np.float64)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise self.error(f"unreadable intrinsics: {e!r}", file=path, episode=raw_id, field="intrinsic") from e
+        meta["camera_distortion"][cam] = {k: p[k] for k in ("k1", "k2", "k3", "p1", "p2") if k in p}
+        return k
+
+    def _extrinsics(self, cam_dir: Path, cam: str, raw_id: str) -> Stream | None:
+        path = next((p for s in ("_aligned", "") if (p := cam_dir / f"{cam}_extrinsic_params{s}.json").is_file()), None)
+        if path is None:
+            return None
+        try:
+            listed = json.loads(path.read_text())
+            listed = listed if isinstance(listed, list) else [listed]
+            poses = np.tile(np.eye(4), (len(listed), 1, 1))
+            for i, item in enumerate(listed):
+                ext = item.get("extrinsic", item)
+                poses[i, :3, :3] = np.asarray(ext["rotation_matrix"], dtype=np.float64).reshape(3, 3)
+                poses[i, :3, 3] = np.asarray(ext["translation_vector"], dtype=np.float64).reshape(3)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise self.error(f"unreadable extrinsics: {e!r}", file=path, episode=raw_id, field="extrinsic") from e
+        return Stream(np.arange(len(poses), dtype=np.float64) / FPS, poses, None, "se3_4x4", "robot_base")
+
+    def _language(
+        self, entry: dict[str, Any], path: Path, raw_id: str
+    ) -> tuple[list[Language], list[ActionSegment] | None]:
+        language = []
+        task = entry.get("english_task_name") or entry.get("task_name")
+        if task:
+            language.append(Language(str(task), "instruction"))
+        scene = entry.get("english_init_scene_text") or entry.get("init_scene_text")
+        if scene:
+            language.append(Language(str(scene), "description"))
+        config = (entry.get("label_info") or {}).get("action_config")
+        if config is None:
+            return language, None
+        segments = []
+        for i, seg in enumerate(config):
+            try:
+                segment = ActionSegment.model_validate(seg)
+            except ValidationError as e:
+                field = f"label_info.action_config[{i}]"
+                raise self.error(f"bad segment: {e.errors()[0]['msg']}", file=path, episode=raw_id, field=field) from e
+            segments.append(segment)
+            text = seg.get("english_action_text") or segment.action_text
+            language.append(Language(str(text), "instruction", segment.start_frame / FPS, segment.end_frame / FPS))
+        return language, segments
+
+
+def _success(status: Any) -> bool | None:
+    if isinstance(status, bool):
+        return status
+    return None if status is None else _SUCCESS.get(str(status).strip().lower())
+
+
+def _datasets(group: h5py.Group) -> Iterator[tuple[str, h5py.Dataset]]:
+    """(relative path, dataset) for every dataset below `group`, in sorted order."""
+    found: list[tuple[str, h5py.Dataset]] = []
+    group.visititems(lambda name, obj: found.append((name, obj)) if isinstance(obj, h5py.Dataset) else None)
+    return iter(sorted(found, key=lambda x: x[0]))
+
+
+def _listdir(path: Path) -> list[Path]:
+    try:
+        return list(path.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _numeric_dirs(path: Path) -> set[int]:
+    """Numeric sub-folder names; `scandir` reads the entry type from the listing (no stat per episode)."""
+    try:
+        with os.scandir(path) as it:
+            return {int(e.name) for e in it if e.name.isdigit() and e.is_dir()}
+    except (FileNotFoundError, NotADirectoryError):
+        return set()

@@ -1,0 +1,226 @@
+"""EgoDex (Apple): one HDF5 of ARKit poses plus one egocentric mp4 per episode (`<split>/<task>/<idx>.{hdf5,mp4}`).
+
+| native | canonical | unit, frame | rate |
+| --- | --- | --- | --- |
+| `<idx>.mp4` | camera `camera` -> `Camera.head` (lazy `VideoFileCamera`) | RGB | 30 fps, pts |
+| `camera/intrinsic` (3,3) | `cameras["camera"].intrinsics` | pixels | static |
+| `transforms/camera` (T,4,4) | `camera_poses["camera"]`, world_from_camera | `se3_4x4` (m), `arkit_world` | 30 Hz |
+| `transforms/<joint>` (T,4,4) | `states["transforms/<joint>"]`, joint pose | `se3_4x4` (m), `arkit_world` | 30 Hz |
+| `confidences/<joint>` (T,) | `states["confidences/<joint>"]` | `0..1` | 30 Hz |
+| 21 joints per hand | `states["mano21_keypoints"]` (T,2,21,3), derived, 0 = left | m, `arkit_world` | 30 Hz |
+| attr `llm_description`/`2`, `description` | `Language(kind="instruction")`, see `choose_description` | | episode |
+| every attribute (`task`, `environment`, ...) | `metadata["attrs"]` | | |
+
+Row i of every pose dataset is frame i of the mp4; EgoDex stores no clock, so timestamps are i / 30 s. Embodiment
+`human`, tier `high`. The source has no action field: actions are the hand trajectory itself (derived downstream).
+
+Quirks handled: `confidences/` missing on older episodes (no confidence streams, `metadata["has_confidences"]` False);
+older episodes carry `description` instead of the `llm_*` attributes; reversible tasks pick `llm_description2` when
+`which_llm_description` is "2" (string or int); an mp4 longer than the poses is kept (`metadata["video_frames"]`).
+Bad input (per-episode `AdapterError`): no mp4, an unreadable HDF5 or mp4, a missing `camera/intrinsic`,
+`transforms/camera` or hand joint, pose datasets of mismatched length or shape, an mp4 shorter than the poses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import av
+import h5py
+import numpy as np
+from pydantic import Field
+
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
+from adapters.cameras import VideoFileCamera
+from adapters.registry import register
+from schemas.canonical import HANDS, MANO21_NAMES, Camera
+from schemas.tiers import QualityTier
+
+WORLD = "arkit_world"
+CAMERA = "camera"  # native camera name: the mp4, posed by `transforms/camera`
+
+# EgoDex joint suffix for each MANO-21 keypoint, in `schemas.canonical.MANO21_NAMES` (OpenPose/MediaPipe) order;
+# the hand joint is the wrist and the four non-thumb metacarpals are not used (FORMATS.md 6d).
+MANO21_FROM_EGODEX: dict[str, str] = {
+    "wrist": "Hand",
+    "thumb1": "ThumbKnuckle", "thumb2": "ThumbIntermediateBase", "thumb3": "ThumbIntermediateTip",
+    "thumb_tip": "ThumbTip",
+    "index1": "IndexFingerKnuckle", "index2": "IndexFingerIntermediateBase", "index3": "IndexFingerIntermediateTip",
+    "index_tip": "IndexFingerTip",
+    "middle1": "MiddleFingerKnuckle", "middle2": "MiddleFingerIntermediateBase",
+    "middle3": "MiddleFingerIntermediateTip", "middle_tip": "MiddleFingerTip",
+    "ring1": "RingFingerKnuckle", "ring2": "RingFingerIntermediateBase", "ring3": "RingFingerIntermediateTip",
+    "ring_tip": "RingFingerTip",
+    "pinky1": "LittleFingerKnuckle", "pinky2": "LittleFingerIntermediateBase",
+    "pinky3": "LittleFingerIntermediateTip", "pinky_tip": "LittleFingerTip",
+}  # fmt: skip
+assert tuple(MANO21_FROM_EGODEX) == MANO21_NAMES
+
+# Per hand (0 = left, 1 = right), the 21 EgoDex joint names in MANO-21 order.
+MANO21_JOINTS: tuple[tuple[str, ...], ...] = tuple(
+    tuple(f"{side}{MANO21_FROM_EGODEX[k]}" for k in MANO21_NAMES) for side in HANDS
+)
+REQUIRED = ("camera/intrinsic", "transforms/camera", *(f"transforms/{j}" for hand in MANO21_JOINTS for j in hand))
+
+
+def mano21_keypoints(transforms: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(T,2,21,3) keypoints in the transforms' frame (ARKit world) from `{joint: (T,4,4) world_from_joint}`.
+
+    Index 0 is the left hand, 1 the right; keypoints in `MANO21_NAMES` order; each is the joint's translation.
+    """
+    hands = [np.stack([np.asarray(transforms[j])[:, :3, 3] for j in joints], axis=1) for joints in MANO21_JOINTS]
+    return np.stack(hands, axis=1)
+
+
+class EgoDexOptions(AdapterOptions):
+    fps: float = Field(30.0, gt=0, description="rate of the pose rows and video frames (EgoDex records at 30 Hz)")
+    check_on_discover: bool = Field(
+        True, description="open each HDF5 at discovery to check the required groups (metadata only, no datasets)"
+    )
+
+
+def _attr(value: Any) -> Any:
+    """h5py attribute -> plain Python (str for bytes, list for arrays, scalars unwrapped)."""
+    if isinstance(value, bytes | np.bytes_):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray):
+        return _attr(value.item()) if value.ndim == 0 else [_attr(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def choose_description(attrs: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(text, attribute it came from): `llm_description2` when `which_llm_description` is 2, else `llm_description`,
+    else the older `description`."""
+    which = str(attrs.get("which_llm_description", "1")).strip()
+    for key in (("llm_description2",) if which == "2" else ()) + ("llm_description", "description"):
+        text = attrs.get(key)
+        if isinstance(text, str) and text.strip():
+            return text, key
+    return None, None
+
+
+@register
+class EgoDexAdapter(SourceAdapter):
+    name: ClassVar[str] = "egodex"
+    options_model: ClassVar[type[AdapterOptions]] = EgoDexOptions
+    options: EgoDexOptions
+
+    def discover(self, root: Path) -> Iterator[EpisodeRef]:
+        root = Path(root)
+        subset = self.options.subset or "default"
+        files = sorted((p.relative_to(root).with_suffix("").as_posix(), p) for p in root.rglob("*.hdf5"))
+        for count, (raw_id, hdf5) in enumerate(files):
+            if self.options.max_episodes is not None and count >= self.options.max_episodes:
+                return
+            mp4 = hdf5.with_suffix(".mp4")
+            error = None
+            try:
+                if not mp4.is_file():
+                    raise self.error(
+                        f"no video beside the poses (expected {mp4.name})", file=mp4, episode=raw_id, field="mp4"
+                    )
+                if self.options.check_on_discover:
+                    with self._open(hdf5, raw_id) as f:
+                        self._check_groups(f, hdf5, raw_id)
+            except AdapterError as e:
+                error = str(e)
+            yield EpisodeRef(
+                adapter=self.name,
+                source=self.name,
+                subset=subset,
+                raw_id=raw_id,
+                paths=(str(hdf5), str(mp4)),
+                error=error,
+            )
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        hdf5, mp4 = Path(ref.paths[0]), Path(ref.paths[1])
+        ep = ref.raw_id
+        if not mp4.is_file():
+            raise self.error(f"no video beside the poses (expected {mp4.name})", file=mp4, episode=ep, field="mp4")
+        with self._open(hdf5, ep) as f:
+            self._check_groups(f, hdf5, ep)
+            attrs = {k: _attr(v) for k, v in f.attrs.items()}
+            intrinsic = self._dataset(f, "camera/intrinsic", hdf5, ep, shape=(3, 3))
+            cam_pose = self._dataset(f, "transforms/camera", hdf5, ep, shape=(None, 4, 4))
+            n = len(cam_pose)
+            transforms = {
+                name: self._dataset(f, f"transforms/{name}", hdf5, ep, shape=(n, 4, 4))
+                for name in sorted(f["transforms"])
+                if name != CAMERA
+            }
+            confidences = (
+                {
+                    name: self._dataset(f, f"confidences/{name}", hdf5, ep, shape=(n,))
+                    for name in sorted(f["confidences"])
+                }
+                if "confidences" in f
+                else {}
+            )
+        camera = self._camera(mp4, ep, intrinsic, n)
+        ts = np.arange(n, dtype=np.float64) / self.options.fps
+        states = {f"transforms/{k}": Stream(ts, v, unit="se3_4x4", frame=WORLD) for k, v in transforms.items()}
+        states |= {f"confidences/{k}": Stream(ts, v, unit="0..1") for k, v in confidences.items()}
+        states["mano21_keypoints"] = Stream(ts, mano21_keypoints(transforms), names=MANO21_NAMES, unit="m", frame=WORLD)
+        text, text_key = choose_description(attrs)
+        return RawEpisode(
+            ref=ref,
+            robot_type=None,
+            embodiment="human",
+            tier=QualityTier.high,
+            native_fps=self.options.fps,
+            states=states,
+            cameras={CAMERA: camera} if self._wants_camera() else {},
+            camera_poses={CAMERA: Stream(ts, cam_pose, unit="se3_4x4", frame=WORLD)},
+            language=[Language(text, kind="instruction")] if text else [],
+            metadata={
+                "attrs": attrs,
+                "task": attrs.get("task", Path(ep).parent.name),
+                "description_attr": text_key,
+                "has_confidences": bool(confidences),
+                "pose_frames": n,
+                "video_frames": len(camera),
+                "derived_streams": ["mano21_keypoints"],
+                "mano21_joints": {hand: list(j) for hand, j in zip(HANDS, MANO21_JOINTS, strict=True)},
+            },
+        )
+
+    # -- helpers ------------------------------------------------------------------------------------------------
+
+    def _wants_camera(self) -> bool:
+        return self.options.cameras is None or CAMERA in self.options.cameras
+
+    def _open(self, hdf5: Path, ep: str) -> h5py.File:
+        try:
+            return h5py.File(hdf5, "r")
+        except (OSError, ValueError) as e:
+            raise self.error(f"unreadable HDF5: {e}", file=hdf5, episode=ep) from e
+
+    def _check_groups(self, f: h5py.File, hdf5: Path, ep: str) -> None:
+        missing = [key for key in REQUIRED if key not in f]
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise self.error(f"missing {missing[0]}{more}", file=hdf5, episode=ep, field=missing[0])
+
+    def _dataset(self, f: h5py.File, key: str, hdf5: Path, ep: str, shape: tuple[int | None, ...]) -> np.ndarray:
+        node = f.get(key)
+        if not isinstance(node, h5py.Dataset):
+            raise self.error(f"{key} is not a dataset", file=hdf5, episode=ep, field=key)
+        ok = len(node.shape) == len(shape) and all(w is None or w == s for w, s in zip(shape, node.shape, strict=True))
+        if not ok:
+            want = "x".join("T" if s is None else str(s) for s in shape)
+            raise self.error(f"shape {node.shape}, expected ({want})", file=hdf5, episode=ep, field=key)
+        return node[()]
+
+    def _camera(self, mp4: Path, ep: str, intrinsic: np.ndarray, n: int) -> VideoFileCamera:
+        try:
+            camera = VideoFileCamera(mp4, CAMERA, Camera.head, intrinsics=intrinsic)
+        except (av.FFmpegError, OSError, IndexError) as e:  # broken container, no video stream
+            raise self.error(f"unreadable mp4: {e}", file=mp4, episode=ep, field="video") from e
+        if len(camera) < n:
+            raise self.error(f"mp4 has {len(camera)} frames, the poses have {n}", file=mp4, episode=ep, field="video")
+        return camera

@@ -1,0 +1,332 @@
+"""Small but faithful AgiBot World raw corpora (FORMATS.md 6b): the real layout, HDF5 keys, dtypes and quirks.
+
+```
+task_info/task_<t>.json                                   list of episodes, not sorted (the writer reverses them)
+observations/<t>/<e>/videos/<cam>_color.mp4               h264 yuv420p, 30 fps (head/hand: 480x640 in reality)
+observations/<t>/<e>/depth/head_depth_<i>.png             optional, uint16 millimetres
+proprio_stats/<t>/<e>/proprio_stats.h5                    state/..., action/..., timestamp (int64 ns)
+parameters/<t>/<e>/camera/<cam>_intrinsic_params.json     {"intrinsic": {fx, fy, ppx, ppy, k1, k2, p1, p2, k3}}
+parameters/<t>/<e>/camera/<cam>_extrinsic_params_aligned.json   [{"extrinsic": {rotation_matrix, translation_vector}}]
+```
+
+Quirks reproduced: float64 values and int64 `index` datasets; unused fields present as empty `(0,)` float32 datasets;
+action arrays sparser than state with `action/<group>/index` (`sparse_actions`); an empty `action/end/index` whose
+values follow `action/joint/index` (`end_index_missing`); gripper `(T, 2)` vs dexterous-hand `(T, 12)` effectors;
+optional `english_*` task_info fields and `episode_status`. Bad inputs are injected per episode with `Fault`.
+The camera-parameter JSON layout follows public AgiBot tooling and is an assumption (no official sample here).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import h5py
+import numpy as np
+
+FPS = 30
+DEFAULT_CAMERAS = ("head", "hand_left", "hand_right")
+FISHEYE_CAMERAS = (
+    "head_center_fisheye",
+    "head_left_fisheye",
+    "head_right_fisheye",
+    "back_left_fisheye",
+    "back_right_fisheye",
+)
+CLOCK_START_NS = 1_735_000_000_000_000_000
+SPARSE_GROUPS = ("effector", "end", "joint")  # groups whose commands are only sent on some frames
+
+# (task_name, english_task_name, init_scene_text, english_init_scene_text, [(action_text, skill), ...])
+_TASK_TEXTS = (
+    (
+        "超市取物",
+        "Pickup items in the supermarket",
+        "机器人位于超市水果架前。",
+        "The robot is positioned in front of the fruit stand in the supermarket environment.",
+        [("Retrieve cucumber from the shelf.", "Pick"), ("Place the held cucumber into the plastic bag.", "Place")],
+    ),
+    (
+        "收拾餐桌",
+        "Clear the dining table",
+        "机器人站在餐桌旁。",
+        "The robot stands next to a dining table with plates on it.",
+        [("Grasp the plate.", "Pick"), ("Put the plate into the basin.", "Place"), ("Wipe the table.", "Wipe")],
+    ),
+)
+
+
+class Fault(StrEnum):
+    """Bad inputs the writer can inject into one episode."""
+
+    missing_group = "missing_group"  # proprio_stats.h5 has no state/end group
+    short_video = "short_video"  # head_color.mp4 has 8 frames fewer than the state stream
+    garbage_video = "garbage_video"  # hand_left_color.mp4 holds random bytes
+    action_longer = "action_longer"  # action/joint/position has more rows than the state (corrupt episode)
+    no_files = "no_files"  # listed in task_info, nothing on disk
+    no_task_info = "no_task_info"  # files on disk, no task_info entry
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    task_id: int
+    episode_id: int
+    num_frames: int = 24
+    dexterous: bool = False
+    sparse_actions: bool = False
+    end_index_missing: bool = False  # action/end/index empty: its values follow action/joint/index
+    status: str | None = None  # written as task_info `episode_status` when set
+    fault: Fault | None = None
+
+    @property
+    def raw_id(self) -> str:
+        return f"{self.task_id}/{self.episode_id}"
+
+
+@dataclass
+class WrittenEpisode:
+    """What the writer put on disk, for comparisons in tests."""
+
+    spec: EpisodeSpec
+    entry: dict[str, Any] | None
+    states: dict[str, np.ndarray] = field(default_factory=dict)  # "joint/position" -> values
+    actions: dict[str, np.ndarray] = field(default_factory=dict)
+    action_index: dict[str, np.ndarray] = field(default_factory=dict)  # frame index of each action row
+    video_frames: dict[str, int] = field(default_factory=dict)  # camera -> frames written
+    intrinsics: dict[str, np.ndarray] = field(default_factory=dict)  # camera -> 3x3
+    extrinsics: dict[str, np.ndarray] = field(default_factory=dict)  # camera -> (T, 4, 4) base_from_camera
+    timestamp_ns: np.ndarray | None = None
+
+
+def default_specs(
+    num_tasks: int = 2,
+    episodes_per_task: int = 2,
+    num_frames: int = 24,
+    *,
+    dexterous_tasks: Sequence[int] = (),
+    sparse_actions: bool = False,
+) -> list[EpisodeSpec]:
+    """Task ids 98, 327, 556, ... (mixed digit counts, so string and numeric order differ); episode ids likewise."""
+    specs = []
+    for t in range(num_tasks):
+        task_id = 98 + 229 * t
+        for k in range(episodes_per_task):
+            episode_id = 99_998 + 548_644 * k
+            specs.append(EpisodeSpec(task_id, episode_id, num_frames, task_id in dexterous_tasks, sparse_actions))
+    return specs
+
+
+def frame_image(spec: EpisodeSpec, camera: str, index: int, height: int, width: int) -> np.ndarray:
+    """The RGB frame written for (episode, camera, index): a smooth pattern that moves every frame."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    seed = (spec.episode_id % 97) * 0.37 + sum(map(ord, camera)) * 0.11
+    phase = (x + 2.0 * index) / 9.0
+    r = 127 + 100 * np.sin(phase + seed)
+    g = 127 + 100 * np.sin(y / 7.0 + 0.5 * phase + seed)
+    b = 127 + 100 * np.cos((x - y) / 11.0 + 0.15 * index)
+    return np.stack([r, g, b], axis=-1).clip(0, 255).astype(np.uint8)
+
+
+def write_agibot(
+    root: Path,
+    specs: Sequence[EpisodeSpec],
+    *,
+    cameras: Sequence[str] = DEFAULT_CAMERAS,
+    height: int = 48,
+    width: int = 64,
+    english_fields: bool = False,
+    parameters: bool = True,
+    depth: bool = False,
+    seed: int = 0,
+) -> dict[str, WrittenEpisode]:
+    """Write the episodes of `specs` under `root`; returns raw id (`<task>/<episode>`) -> what was written."""
+    root = Path(root)
+    written: dict[str, WrittenEpisode] = {}
+    by_task: dict[int, list[EpisodeSpec]] = {}
+    for spec in specs:
+        by_task.setdefault(spec.task_id, []).append(spec)
+    for task_id, task_specs in by_task.items():
+        entries = []
+        for spec in task_specs:
+            rng = np.random.default_rng([seed, spec.task_id, spec.episode_id])
+            entry = _task_entry(spec, english_fields)
+            if spec.fault is not Fault.no_task_info:
+                entries.append(entry)
+            out = WrittenEpisode(spec, entry if spec.fault is not Fault.no_task_info else None)
+            if spec.fault is not Fault.no_files:
+                _write_proprio(root, spec, rng, out)
+                _write_videos(root, spec, cameras, height, width, rng, out)
+                if parameters:
+                    _write_parameters(root, spec, cameras, height, width, out)
+                if depth:
+                    _write_depth(root, spec, height, width)
+            written[spec.raw_id] = out
+        path = root / "task_info" / f"task_{task_id}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(entries[::-1], ensure_ascii=False, indent=4))
+    return written
+
+
+def _task_entry(spec: EpisodeSpec, english: bool) -> dict[str, Any]:
+    name, en_name, scene, en_scene, steps = _TASK_TEXTS[spec.task_id % len(_TASK_TEXTS)]
+    bounds = np.linspace(2, spec.num_frames, len(steps) + 1).astype(int)
+    segments = [
+        {"start_frame": int(a), "end_frame": int(b), "action_text": text, "skill": skill}
+        for (text, skill), a, b in zip(steps, bounds[:-1], bounds[1:], strict=True)
+    ]
+    entry: dict[str, Any] = {"episode_id": spec.episode_id, "label_info": {"action_config": segments}}
+    if english:
+        entry |= {"task_name": name, "english_task_name": en_name, "init_scene_text": scene,
+                  "english_init_scene_text": en_scene, "scene_name": "Supermarket", "data_type": "常规"}  # fmt: skip
+    else:
+        entry |= {"task_name": en_name, "init_scene_text": en_scene}
+    if spec.status is not None:
+        entry["episode_status"] = spec.status
+    return entry
+
+
+def _smooth(rng: np.random.Generator, t: np.ndarray, dims: int, scale: float, offset: float = 0.0) -> np.ndarray:
+    freq, phase = rng.uniform(0.5, 2.0, dims), rng.uniform(0, 2 * np.pi, dims)
+    return offset + scale * np.sin(t[:, None] * freq + phase)
+
+
+def _states(spec: EpisodeSpec, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    t = np.arange(n) / FPS
+    quat = _smooth(rng, t, 8, 0.3).reshape(n, 2, 4) + np.array([0.0, 0.0, 0.0, 1.0])
+    effector = (
+        _smooth(rng, t, 12, 0.6, 0.8) if spec.dexterous else _smooth(rng, t, 2, 55.0, 60.0)  # gripper opening, mm
+    )
+    yaw = _smooth(rng, t, 1, 0.2)[:, 0]
+    return {
+        "effector/position": effector,
+        "end/orientation": quat / np.linalg.norm(quat, axis=-1, keepdims=True),
+        "end/position": _smooth(rng, t, 6, 0.1, 0.4).reshape(n, 2, 3),
+        "head/position": _smooth(rng, t, 2, 0.1),
+        "joint/current_value": _smooth(rng, t, 14, 2.0),
+        "joint/position": _smooth(rng, t, 14, 0.5),
+        "robot/orientation": np.stack([0 * yaw, 0 * yaw, np.sin(yaw / 2), np.cos(yaw / 2)], axis=-1),
+        "robot/position": np.concatenate([_smooth(rng, t, 2, 0.05), np.zeros((n, 1))], axis=1),
+        "waist/position": _smooth(rng, t, 2, 0.05, 0.3),
+    }
+
+
+_EMPTY = {
+    "state": ("effector/force", "end/angular", "end/velocity", "end/wrench", "head/effort", "head/velocity",
+              "joint/effort", "joint/velocity", "robot/orientation_drift", "robot/position_drift", "waist/effort",
+              "waist/velocity"),
+    "action": ("effector/force", "joint/effort", "joint/velocity", "robot/angular", "robot/orientation",
+               "robot/position"),
+}  # fmt: skip
+
+
+def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out: WrittenEpisode) -> None:
+    n = spec.num_frames
+    states = _states(spec, rng, n)
+    # Commands: the next state (gripper commands as 0 = open .. 1 = closed), plus the base velocity command.
+    nxt = {k: np.concatenate([v[1:], v[-1:]]) for k, v in states.items()}
+    actions = {k: nxt[k] for k in ("end/orientation", "end/position", "head/position", "joint/position")}
+    actions["effector/position"] = (
+        nxt["effector/position"] if spec.dexterous else 1.0 - nxt["effector/position"] / 120.0
+    )
+    actions["waist/position"] = nxt["waist/position"]
+    actions["robot/velocity"] = _smooth(rng, np.arange(n) / FPS, 2, 0.02)
+    index = {g: np.arange(n) for g in ("effector", "end", "head", "joint", "robot", "waist")}
+    if spec.sparse_actions:
+        keep = np.sort(rng.choice(np.arange(1, n), size=max(2, int(0.7 * n)), replace=False))
+        for g in SPARSE_GROUPS:
+            index[g] = keep
+        actions = {k: (v[keep] if k.split("/")[0] in SPARSE_GROUPS else v) for k, v in actions.items()}
+    if spec.fault is Fault.action_longer:
+        extra = 6
+        actions["joint/position"] = np.concatenate([actions["joint/position"], actions["joint/position"][-extra:]])
+        index["joint"] = np.arange(n + extra)
+    if spec.fault is Fault.missing_group:
+        states = {k: v for k, v in states.items() if not k.startswith("end/")}
+
+    path = root / "proprio_stats" / str(spec.task_id) / str(spec.episode_id) / "proprio_stats.h5"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ts = CLOCK_START_NS + np.arange(n, dtype=np.int64) * 33_333_333 + rng.integers(-2_000_000, 2_000_000, n)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("timestamp", data=ts.astype(np.int64))
+        for kind, arrays in (("state", states), ("action", actions)):
+            for key, values in arrays.items():
+                f.create_dataset(f"{kind}/{key}", data=np.asarray(values, dtype=np.float64))
+            for key in _EMPTY[kind]:
+                if f"{kind}/{key.split('/')[0]}" in f or spec.fault is not Fault.missing_group:
+                    f.create_dataset(f"{kind}/{key}", data=np.zeros((0,), np.float32))
+        for group, idx in index.items():
+            if f"action/{group}" not in f:
+                continue
+            empty = spec.end_index_missing and group == "end"
+            f.create_dataset(f"action/{group}/index", data=np.zeros(0, np.int64) if empty else idx.astype(np.int64))
+    out.states, out.actions, out.timestamp_ns = states, actions, ts
+    out.action_index = {k: index[k.split("/")[0]] for k in actions}
+
+
+def _write_videos(
+    root: Path, spec: EpisodeSpec, cameras: Sequence[str], height: int, width: int,
+    rng: np.random.Generator, out: WrittenEpisode,
+) -> None:  # fmt: skip
+    folder = root / "observations" / str(spec.task_id) / str(spec.episode_id) / "videos"
+    folder.mkdir(parents=True, exist_ok=True)
+    for cam in cameras:
+        path = folder / f"{cam}_color.mp4"
+        if spec.fault is Fault.garbage_video and cam == "hand_left":
+            path.write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+            out.video_frames[cam] = 0
+            continue
+        n = spec.num_frames - (8 if spec.fault is Fault.short_video and cam == "head" else 0)
+        write_mp4(path, (frame_image(spec, cam, i, height, width) for i in range(n)), height, width)
+        out.video_frames[cam] = n
+
+
+def write_mp4(path: Path, frames: Any, height: int, width: int, fps: int = FPS) -> None:
+    """Encode RGB frames with libx264 (yuv420p), one thread, pts = frame number."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"crf": "16", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.thread_count = 1
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def _write_parameters(
+    root: Path, spec: EpisodeSpec, cameras: Sequence[str], height: int, width: int, out: WrittenEpisode
+) -> None:
+    folder = root / "parameters" / str(spec.task_id) / str(spec.episode_id) / "camera"
+    folder.mkdir(parents=True, exist_ok=True)
+    n = spec.num_frames
+    for i, cam in enumerate(cameras):
+        fx = 0.95 * width + i
+        k = np.array([[fx, 0, width / 2 - 0.5], [0, fx, height / 2 + 0.25], [0, 0, 1]])
+        intr = {"fx": k[0, 0], "fy": k[1, 1], "ppx": k[0, 2], "ppy": k[1, 2], "k1": 0.01, "k2": -0.002,
+                "p1": 0.0, "p2": 0.0, "k3": 0.0}  # fmt: skip
+        (folder / f"{cam}_intrinsic_params.json").write_text(json.dumps({"intrinsic": intr}, indent=4))
+        angle = 0.3 + 0.01 * i + 0.002 * np.arange(n)
+        poses = np.tile(np.eye(4), (n, 1, 1))
+        poses[:, 0, 0], poses[:, 0, 1], poses[:, 1, 0], poses[:, 1, 1] = (
+            np.cos(angle), -np.sin(angle), np.sin(angle), np.cos(angle),
+        )  # fmt: skip
+        poses[:, :3, 3] = [0.1 * i, 0.0, 1.2]
+        aligned = [
+            {"extrinsic": {"rotation_matrix": p[:3, :3].tolist(), "translation_vector": p[:3, 3].tolist()}}
+            for p in poses
+        ]
+        (folder / f"{cam}_extrinsic_params_aligned.json").write_text(json.dumps(aligned))
+        out.intrinsics[cam], out.extrinsics[cam] = k, poses
+
+
+def _write_depth(root: Path, spec: EpisodeSpec, height: int, width: int) -> None:
+    folder = root / "observations" / str(spec.task_id) / str(spec.episode_id) / "depth"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(spec.num_frames):
+        mm = np.full((height, width), 800 + i, np.uint16)
+        cv2.imwrite(str(folder / f"head_depth_{i:06d}.png"), mm)
