@@ -1,0 +1,253 @@
+"""LeRobot datasets on disk as input: where an episode's rows and frames are, for v2.x and v3.0 layouts.
+
+v2.0 / v2.1: one parquet and one mp4 per (episode, camera), paths from the `info.json` templates
+(`{episode_chunk}`, `{episode_index}`, `{video_key}`), episode list in `meta/episodes.jsonl`.
+v3.0 (lerobot >= 0.4): many episodes per file. `meta/episodes/chunk-XXX/file-XXX.parquet` rows give each episode's
+data file (`data/chunk_index`, `data/file_index`), its global row range (`dataset_from_index`, `dataset_to_index`)
+and, per camera, its mp4 (`videos/<key>/chunk_index`, `file_index`) and the span `[from_timestamp, to_timestamp)`
+of that concatenated mp4 holding it; `meta/tasks.parquet` maps task strings to `task_index`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from adapters.base import CameraSource
+from schemas.canonical import Camera
+from schemas.lerobot import InfoJson
+
+V3_EPISODES_DIR = "meta/episodes"
+V3_TASKS_PATH = "meta/tasks.parquet"
+V3_DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+V3_VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
+
+
+@dataclass(frozen=True)
+class VideoClip:
+    """Where one camera of one episode lives: a whole mp4 (v2: `end_s` None) or a span of a concatenated one (v3)."""
+
+    file: str  # relative to the dataset root
+    start_s: float = 0.0
+    end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class EpisodeLocation:
+    """One episode of a dataset: declared length and tasks, data file (and v3 row range), one clip per camera."""
+
+    episode_index: int
+    length: int
+    tasks: tuple[str, ...]
+    data_file: str
+    rows: tuple[int, int] | None = None  # v3: [dataset_from_index, dataset_to_index) global `index` range
+    videos: dict[str, VideoClip] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # other native per-episode meta (JSON-able)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# v2.x
+
+
+def v2_locations(info: InfoJson, entries: list[Any]) -> list[EpisodeLocation]:
+    """Locations from validated `episodes.jsonl` entries (`schemas.lerobot.EpisodeEntry`)."""
+    out = []
+    for e in sorted(entries, key=lambda e: e.episode_index):
+        i = e.episode_index
+        videos = {k: VideoClip(info.video_file(i, k)) for k in info.video_keys} if info.video_path else {}
+        extra = dict(e.model_extra or {})
+        if e.action_config is not None:
+            extra["action_config"] = [s.model_dump() for s in e.action_config]
+        out.append(EpisodeLocation(i, e.length, tuple(e.tasks), info.data_file(i), None, videos, extra))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# v3.0
+
+
+def read_v3_tasks(root: Path) -> dict[int, str]:
+    """`meta/tasks.parquet`: lerobot writes a pandas frame indexed by the task string (a named or unnamed index)."""
+    table = pq.read_table(root / V3_TASKS_PATH)
+    names = table.column_names
+    text_col = "task" if "task" in names else None
+    if text_col is None:
+        index_cols = (table.schema.pandas_metadata or {}).get("index_columns", [])
+        text_col = next((c for c in index_cols if isinstance(c, str) and c in names), None)
+    if text_col is None:
+        strings = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        text_col = strings[0] if strings else None
+    if text_col is None or "task_index" not in names:
+        raise ValueError(f"{V3_TASKS_PATH}: no task text column or no 'task_index' column (columns {names})")
+    idx = table["task_index"].to_pylist()
+    return {int(i): str(t) for i, t in zip(idx, table[text_col].to_pylist(), strict=True)}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def read_v3_locations(root: Path, info: InfoJson) -> list[EpisodeLocation]:
+    """Episode rows of every `meta/episodes/chunk-*/file-*.parquet` (stats columns are not read)."""
+    files = sorted((root / V3_EPISODES_DIR).glob("chunk-*/file-*.parquet"))
+    if not files:
+        raise ValueError(f"{V3_EPISODES_DIR}/: no chunk-*/file-*.parquet")
+    data_tpl = info.data_path if "{chunk_index" in info.data_path else V3_DATA_PATH
+    video_tpl = info.video_path if info.video_path and "{chunk_index" in info.video_path else V3_VIDEO_PATH
+    out = []
+    for path in files:
+        pf = pq.ParquetFile(path)
+        cols = [c for c in pf.schema_arrow.names if not c.startswith("stats/")]
+        for row in pf.read(columns=cols).to_pylist():
+            ep = int(row["episode_index"])
+            data = data_tpl.format(chunk_index=int(row["data/chunk_index"]), file_index=int(row["data/file_index"]))
+            videos = {}
+            for key in info.video_keys:
+                chunk, file_ = row.get(f"videos/{key}/chunk_index"), row.get(f"videos/{key}/file_index")
+                if chunk is None or file_ is None:
+                    continue
+                start = float(row.get(f"videos/{key}/from_timestamp") or 0.0)
+                end = row.get(f"videos/{key}/to_timestamp")
+                end = float(end) if end is not None else start + int(row["length"]) / info.fps
+                rel = video_tpl.format(video_key=key, chunk_index=int(chunk), file_index=int(file_))
+                videos[key] = VideoClip(rel, start, end)
+            known = {"episode_index", "tasks", "length", "dataset_from_index", "dataset_to_index"}
+            extra = {
+                k: _jsonable(v)
+                for k, v in row.items()
+                if k not in known and not k.startswith(("data/", "videos/", "meta/episodes/"))
+            }
+            rows = (int(row["dataset_from_index"]), int(row["dataset_to_index"]))
+            tasks = tuple(str(t) for t in row.get("tasks") or ())
+            out.append(EpisodeLocation(ep, int(row["length"]), tasks, data, rows, videos, extra))
+    return sorted(out, key=lambda e: e.episode_index)
+
+
+def read_v3_rows(path: Path, episode_index: int, rows: tuple[int, int]) -> pa.Table:
+    """The rows of one episode in a data file holding many: by `episode_index`, else by the global `index` range."""
+    names = pq.ParquetFile(path).schema_arrow.names
+    if "episode_index" in names:
+        return pq.read_table(path, filters=pc.field("episode_index") == episode_index)
+    if "index" in names:
+        return pq.read_table(path, filters=(pc.field("index") >= rows[0]) & (pc.field("index") < rows[1]))
+    raise ValueError("neither 'episode_index' nor 'index' column: cannot find the episode's rows")
+
+
+def read_info_raw(root: Path) -> dict[str, Any]:
+    return json.loads((root / "meta/info.json").read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Columns
+
+
+def column_to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A parquet column as (T, ...) in its own dtype: scalars (T,), fixed or variable lists (T, D), nested (T, A, B).
+
+    float64 stays float64 (no precision lost here). Ragged lists raise ValueError.
+    """
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(arr)
+    shape: list[int] = []
+    while pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type) or pa.types.is_fixed_size_list(arr.type):
+        if arr.null_count:
+            raise ValueError("null list entries")
+        if pa.types.is_fixed_size_list(arr.type):
+            width = arr.type.list_size
+        else:
+            lengths = np.diff(np.asarray(arr.offsets))
+            width = int(lengths[0]) if len(lengths) else 0
+            if np.any(lengths != width):
+                raise ValueError(f"ragged lists (lengths {sorted(set(lengths.tolist()))[:5]})")
+        shape.append(width)
+        arr = arr.flatten()
+    if arr.null_count:
+        raise ValueError("null values")
+    values = arr.to_numpy(zero_copy_only=False)
+    return np.asarray(values).reshape(n, *shape)
+
+
+def is_numeric(t: pa.DataType) -> bool:
+    while pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        t = t.value_type
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A camera over a span of a concatenated mp4 (v3)
+
+
+class ClipVideoCamera(CameraSource):
+    """Frames with presentation time in [start_s, end_s) of an mp4 holding several episodes back to back.
+
+    Timestamps are relative to `start_s` (the episode's first frame is at ~0 s). Opening reads packet headers of the
+    span only (seek to the keyframe before `start_s`, demux until decode times pass `end_s`); `frames()` seeks to
+    the same keyframe and decodes forward, dropping frames before the span.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        canonical: Camera | None,
+        start_s: float,
+        end_s: float,
+        *,
+        tolerance_s: float,
+    ) -> None:
+        self.path, self.start_s, self.end_s, self._tol = Path(path), float(start_s), float(end_s), tolerance_s
+        with av.open(str(self.path)) as c:
+            s = c.streams.video[0]
+            h, w = s.codec_context.height, s.codec_context.width
+            origin, tb = s.start_time or 0, float(s.time_base)
+            self._seek(c, s)
+            times = []
+            for p in c.demux(s):
+                if p.pts is None or not p.size:
+                    continue
+                if p.dts is not None and (p.dts - origin) * tb >= self.end_s - self._tol:
+                    break  # every later packet decodes after, hence shows after, the span
+                t = (p.pts - origin) * tb
+                if self.start_s - self._tol <= t < self.end_s - self._tol:
+                    times.append(t)
+        super().__init__(name, canonical, np.sort(np.asarray(times, np.float64)) - self.start_s, h, w)
+
+    def _seek(self, c: av.container.InputContainer, s: av.video.stream.VideoStream) -> None:
+        if self.start_s > self._tol:
+            target = int((self.start_s - self._tol) / float(s.time_base)) + (s.start_time or 0)
+            c.seek(target, stream=s, backward=True, any_frame=False)
+
+    def frames(self, indices: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        wanted = None if indices is None else set(indices)
+        last = None if indices is None else (max(indices) if indices else -1)
+        if last == -1:
+            return
+        with av.open(str(self.path)) as c:
+            s = c.streams.video[0]
+            origin, tb = s.start_time or 0, float(s.time_base)
+            self._seek(c, s)
+            k = 0
+            for frame in c.decode(s):
+                if frame.pts is None:
+                    continue
+                t = (frame.pts - origin) * tb
+                if t < self.start_s - self._tol:
+                    continue
+                if t >= self.end_s - self._tol:
+                    return
+                if wanted is None or k in wanted:
+                    yield k, frame.to_ndarray(format="rgb24")
+                if last is not None and k >= last:
+                    return
+                k += 1

@@ -1,0 +1,237 @@
+"""Small LeRobot v3.0 datasets in lerobot 0.4's layout, and fault injection into any LeRobot v2.x dataset.
+
+`write_lerobot_v3` writes what lerobot >= 0.4 leaves on disk (FORMATS.md 2.10): `meta/info.json` (v3 path templates,
+per-feature `fps`, `data_files_size_in_mb`, no `total_chunks` / `total_videos`), `meta/tasks.parquet` (a pandas frame
+indexed by the task string), `meta/episodes/chunk-000/file-000.parquet` (episode rows with `data/*`, `videos/<key>/*`,
+`dataset_from_index` / `dataset_to_index`, flattened `stats/<feature>/<stat>`), one `data/chunk-000/file-000.parquet`
+holding every episode's rows, and per camera one mp4 holding every episode: each episode is encoded on its own
+(libx264, yuv420p) and the files are concatenated by stream copy, as lerobot's converter does with ffmpeg's concat
+demuxer; `from_timestamp` is the running sum of episode durations. Deterministic for a seed.
+
+`inject_fault` damages a v2.x dataset (one written by `ingest.writer.LeRobotWriter`, or a copy of a real one) in
+the ways the LeRobot adapter must survive: a missing or unreadable parquet, a length mismatch, a ghost camera, a
+missing mp4.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import av
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+V3_CAMERAS: dict[str, tuple[int, int]] = {"observation.images.top": (48, 64), "observation.images.wrist_left": (48, 64)}
+V3_TASKS = ("pick up the red cube", "open the top drawer")
+
+
+@dataclass
+class WrittenV3:
+    """What `write_lerobot_v3` wrote, per episode, for comparisons."""
+
+    root: Path
+    fps: int
+    lengths: list[int]
+    states: list[np.ndarray] = field(default_factory=list)  # (T, D) float32
+    actions: list[np.ndarray] = field(default_factory=list)
+    frames: dict[str, list[np.ndarray]] = field(default_factory=dict)  # camera -> per episode (T, H, W, 3) uint8
+    tasks: list[str] = field(default_factory=list)
+
+
+def pattern(height: int, width: int, t: int, seed: int) -> np.ndarray:
+    """A smooth colour pattern that moves with t and differs per seed (so episodes are told apart)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    r = 127 + 100 * np.sin((x + 3 * t) / 14.0 + seed)
+    g = 127 + 100 * np.sin(y / 12.0 + 0.3 * t + 2 * seed)
+    b = 127 + 100 * np.cos((x - y) / 18.0 + 0.2 * t - seed)
+    return np.stack([r, g, b], axis=-1).clip(0, 255).astype(np.uint8)
+
+
+def _encode(path: Path, frames: np.ndarray, fps: int) -> None:
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps, options={"crf": "12"})
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+
+
+def _concat(parts: list[Path], out: Path) -> None:
+    """Stream-copy concatenation: each part's packets shifted by the durations of the parts before it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(out), "w") as dst:
+        ostream, offset = None, 0
+        for part in parts:
+            with av.open(str(part)) as src:
+                s = src.streams.video[0]
+                ostream = ostream or dst.add_stream_from_template(s)
+                end = offset
+                for p in src.demux(s):
+                    if p.dts is None:
+                        continue
+                    p.pts, p.dts = p.pts + offset, p.dts + offset
+                    end = max(end, p.pts + p.duration)
+                    p.stream = ostream
+                    dst.mux(p)
+                offset = end
+
+
+def _vectors(values: np.ndarray) -> pa.Array:
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
+
+
+def write_lerobot_v3(
+    root: Path,
+    lengths: tuple[int, ...] = (8, 11, 6),
+    *,
+    fps: int = 10,
+    cameras: dict[str, tuple[int, int]] = V3_CAMERAS,
+    state_dim: int = 6,
+    seed: int = 0,
+    ghost_camera: str | None = None,
+    length_mismatch_episode: int | None = None,
+) -> WrittenV3:
+    """Write a v3.0 dataset; `ghost_camera` declares a video feature without files, `length_mismatch_episode`
+    declares a wrong `length` for that episode (its rows are unchanged)."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    out = WrittenV3(root, fps, list(lengths), frames={k: [] for k in cameras})
+    n_total = sum(lengths)
+    for ep, n in enumerate(lengths):
+        base = rng.normal(size=state_dim).astype(np.float32)
+        out.states.append((base + 0.01 * np.arange(n)[:, None]).astype(np.float32))
+        out.actions.append(rng.normal(size=(n, state_dim)).astype(np.float32))
+        out.tasks.append(V3_TASKS[ep % len(V3_TASKS)])
+        for key, (h, w) in cameras.items():
+            out.frames[key].append(np.stack([pattern(h, w, t, seed * 100 + ep) for t in range(n)]))
+
+    # data/chunk-000/file-000.parquet: every episode's rows, `index` global
+    task_ids = {t: i for i, t in enumerate(V3_TASKS)}
+    data = pa.table(
+        {
+            "observation.state": _vectors(np.concatenate(out.states)),
+            "action": _vectors(np.concatenate(out.actions)),
+            "timestamp": pa.array(np.concatenate([np.arange(n) / fps for n in lengths]).astype(np.float32)),
+            "frame_index": pa.array(np.concatenate([np.arange(n) for n in lengths]).astype(np.int64)),
+            "episode_index": pa.array(np.repeat(np.arange(len(lengths)), lengths).astype(np.int64)),
+            "index": pa.array(np.arange(n_total, dtype=np.int64)),
+            "task_index": pa.array(np.repeat([task_ids[t] for t in out.tasks], lengths).astype(np.int64)),
+        }
+    )
+    (root / "data/chunk-000").mkdir(parents=True, exist_ok=True)
+    pq.write_table(data, root / "data/chunk-000/file-000.parquet")
+
+    # videos/<key>/chunk-000/file-000.mp4: episodes encoded one by one, then concatenated by stream copy
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        for key in cameras:
+            parts = []
+            for ep, frames in enumerate(out.frames[key]):
+                parts.append(Path(tmp) / f"{key}_{ep}.mp4")
+                _encode(parts[-1], frames, fps)
+            _concat(parts, root / f"videos/{key}/chunk-000/file-000.mp4")
+
+    # meta/episodes/chunk-000/file-000.parquet
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    rows: dict[str, list] = {
+        "episode_index": list(range(len(lengths))),
+        "tasks": [[t] for t in out.tasks],
+        "length": [n + (1 if ep == length_mismatch_episode else 0) for ep, n in enumerate(lengths)],
+        "data/chunk_index": [0] * len(lengths),
+        "data/file_index": [0] * len(lengths),
+        "dataset_from_index": starts.tolist(),
+        "dataset_to_index": (starts + np.asarray(lengths)).tolist(),
+    }
+    for key in [*cameras, *([ghost_camera] if ghost_camera else [])]:
+        rows[f"videos/{key}/chunk_index"] = [0] * len(lengths)
+        rows[f"videos/{key}/file_index"] = [0] * len(lengths)
+        rows[f"videos/{key}/from_timestamp"] = (starts / fps).tolist()
+        rows[f"videos/{key}/to_timestamp"] = ((starts + np.asarray(lengths)) / fps).tolist()
+    for name, values in (("observation.state", out.states), ("action", out.actions)):
+        for stat, fn in (("min", np.min), ("max", np.max), ("mean", np.mean), ("std", np.std)):
+            rows[f"stats/{name}/{stat}"] = [fn(v, axis=0).astype(np.float64).tolist() for v in values]
+        rows[f"stats/{name}/count"] = [[len(v)] for v in values]
+    rows["meta/episodes/chunk_index"] = [0] * len(lengths)
+    rows["meta/episodes/file_index"] = [0] * len(lengths)
+    (root / "meta/episodes/chunk-000").mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(rows), root / "meta/episodes/chunk-000/file-000.parquet")
+
+    # meta/tasks.parquet: as lerobot writes it, a pandas frame indexed by the task string
+    pd.DataFrame({"task_index": list(task_ids.values())}, index=list(task_ids)).to_parquet(root / "meta/tasks.parquet")
+
+    features: dict[str, dict] = {}
+    for key, (h, w) in {**cameras, **({ghost_camera: (96, 128)} if ghost_camera else {})}.items():
+        probe = {"video.height": h, "video.width": w, "video.codec": "h264", "video.pix_fmt": "yuv420p"}
+        probe |= {"video.is_depth_map": False, "video.fps": fps, "video.channels": 3, "has_audio": False}
+        features[key] = {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"], "info": probe}
+    names = [f"joint_{i}" for i in range(state_dim)]
+    for key in ("observation.state", "action"):
+        features[key] = {"dtype": "float32", "shape": [state_dim], "names": names, "fps": fps}
+    features["timestamp"] = {"dtype": "float32", "shape": [1], "names": None, "fps": fps}
+    for key in ("frame_index", "episode_index", "index", "task_index"):
+        features[key] = {"dtype": "int64", "shape": [1], "names": None, "fps": fps}
+    info = {
+        "codebase_version": "v3.0",
+        "robot_type": "so100_follower",
+        "total_episodes": len(lengths),
+        "total_frames": n_total,
+        "total_tasks": len(task_ids),
+        "chunks_size": 1000,
+        "data_files_size_in_mb": 100,
+        "video_files_size_in_mb": 200,
+        "fps": fps,
+        "splits": {"train": f"0:{len(lengths)}"},
+        "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
+        "video_path": "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4",
+        "features": features,
+    }
+    (root / "meta/info.json").write_text(json.dumps(info, indent=4), encoding="utf-8")
+    stats = {k: {"mean": np.concatenate(v).mean(0).tolist()} for k, v in (("observation.state", out.states),)}
+    (root / "meta/stats.json").write_text(json.dumps(stats, indent=4), encoding="utf-8")
+    return out
+
+
+Fault = Literal["missing_parquet", "unreadable_parquet", "length_mismatch", "ghost_camera", "missing_mp4"]
+
+
+def inject_fault(root: Path, fault: Fault, episode: int = 0) -> Path:
+    """Damage a v2.x dataset in place; returns the file touched (or info.json)."""
+    root = Path(root)
+    info = json.loads((root / "meta/info.json").read_text(encoding="utf-8"))
+    chunk = episode // info.get("chunks_size", 1000)
+    data = root / info["data_path"].format(episode_chunk=chunk, episode_index=episode)
+    if fault == "missing_parquet":
+        data.unlink()
+        return data
+    if fault == "unreadable_parquet":
+        data.write_bytes(data.read_bytes()[: len(data.read_bytes()) // 2])  # torn write: no footer
+        return data
+    if fault == "length_mismatch":
+        path = root / "meta/episodes.jsonl"
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for r in rows:
+            if r["episode_index"] == episode:
+                r["length"] += 3
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        return path
+    if fault == "ghost_camera":
+        info["features"]["observation.images.ghost_cam"] = {
+            "dtype": "video",
+            "shape": [480, 640, 3],
+            "names": ["height", "width", "channels"],
+        }
+        (root / "meta/info.json").write_text(json.dumps(info, indent=4), encoding="utf-8")
+        return root / "meta/info.json"
+    if fault == "missing_mp4":
+        key = next(k for k, f in info["features"].items() if f["dtype"] == "video")
+        mp4 = root / info["video_path"].format(episode_chunk=chunk, episode_index=episode, video_key=key)
+        mp4.unlink()
+        return mp4
+    raise ValueError(f"unknown fault {fault!r}")

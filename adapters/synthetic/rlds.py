@@ -1,0 +1,452 @@
+"""Writer of small TFDS/RLDS builder directories, faithful to the real on-disk layout, for any OXE subset in the table.
+
+`write_rlds(root, "bridge")` writes `<root>/<dataset>/<version>/` with `dataset_info.json` and `features.json` shaped
+like real TFDS ones (the Octo Bridge sample's files are the model: FeaturesDict / Dataset / Tensor / Scalar / Image /
+Text classes, `filepathTemplate`, `shardLengths`, `numBytes`) and shards `<dataset>-<split>.tfrecord-XXXXX-of-YYYYY`
+whose records are framed with masked CRC32C and hold one flat `tf.train.Example` per episode, keyed as TFDS flattens
+them: `steps/<key>` (T x shape, float64 stored as float32, bool as int64, `zlib`-encoded tensors as one compressed
+byte string per step), one encoded JPEG/PNG per step and camera, one string per step for language,
+`episode_metadata/<name>` (and kuka's top-level `success`).
+
+Every key comes from `adapters.oxe_subsets` (cameras, states, actions, language, skipped tensors such as language
+embeddings and depth, episode metadata), so each subset's builder carries that subset's native keys, with images and
+depth shrunk to `image_size`. Deterministic for a given seed. Quirk and fault switches:
+- `mark_last=False`: `is_last`/`is_terminal` never set (Octo's Bridge copy);
+- `mirror_split="val"`: a split holding the same episodes as the first split, reversed (Octo's train == val);
+  `WrittenEpisode.duplicate_of` names the original (a reader keeps whichever copy sorts first);
+- `blank_cameras`: cameras written as all-black frames (Bridge's padded `image_3`), while `has_image_*` stay 0;
+- `truncate=(split, i)`: the shard is cut in the middle of episode i's record (later records of that shard are lost);
+- `corrupt_crc=(split, i)`: one payload byte of episode i flipped (payload CRC mismatch, framing intact);
+- `corrupt_length=(split, i)`: episode i's length CRC damaged (framing lost from there to the end of the shard).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from adapters.oxe_subsets import SUBSETS, CameraSpec, OXESubset, StreamSpec, find_subset
+from adapters.tfrecord_io import build_example, frame_record
+
+_NP = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64, "bool": np.bool_}
+_CLASS = "tensorflow_datasets.core.features."
+_INSTRUCTIONS = (
+    "put carrot on plate",
+    "put cup from counter or drying rack into sink",
+    "turn lever vertical to front",
+    "flip pot upright which is in sink",
+    "pick up the red block",
+)
+_TEMPLATE = "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"
+EpisodeAt = tuple[str, int]  # (split, index of the episode within the split)
+
+
+@dataclass
+class WrittenEpisode:
+    """Ground truth for one written episode (what a correct reader must return)."""
+
+    raw_id: str  # <split>/<shard:05d>/<record:06d>, as the oxe adapter names it
+    split: str
+    index: int  # within the split
+    num_steps: int
+    tensors: dict[str, np.ndarray]  # key under steps/ -> (T, *shape), declared dtype, values as stored
+    images: dict[str, list[np.ndarray]]  # camera key under steps/ -> RGB frames before encoding
+    language: dict[str, list[str]]  # text key under steps/ -> one string per step
+    episode_metadata: dict[str, Any]  # full key -> value
+    duplicate_of: str | None = None  # raw id of the episode this one copies (mirror split)
+
+
+@dataclass
+class WrittenBuilder:
+    path: Path  # <root>/<dataset>/<version>
+    dataset: str
+    subset: OXESubset
+    episodes: list[WrittenEpisode]
+    shards: dict[str, list[Path]]
+    blank_cameras: tuple[str, ...]
+    damaged: dict[str, str] = field(default_factory=dict)  # raw id -> "truncated" | "payload_crc" | "length_crc"
+    lost: list[str] = field(default_factory=list)  # raw ids unreachable after a truncation / broken framing
+
+    def episode(self, raw_id: str) -> WrittenEpisode:
+        return next(e for e in self.episodes if e.raw_id == raw_id)
+
+
+def moving_image(height: int, width: int, t: int, seed: int) -> np.ndarray:
+    """Smooth colour gradients drifting with t (JPEG keeps them well: PSNR > 30 dB at quality 95)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    r = 127 + 90 * np.sin((x + 2 * t) / 9.0 + seed)
+    g = 127 + 90 * np.sin(y / 7.0 + 0.3 * t + 0.5 * seed)
+    b = 127 + 90 * np.cos((x - y) / 11.0 + 0.1 * t + seed)
+    return np.stack([r, g, b], axis=-1).clip(0, 255).astype(np.uint8)
+
+
+def encode_image(rgb: np.ndarray, fmt: str = "jpeg", *, store_bgr: bool = False) -> bytes:
+    """Encode an RGB frame as TFDS does; `store_bgr` reproduces sources that saved BGR pixels as if RGB."""
+    pixels = rgb if store_bgr else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # cv2 encoders take BGR
+    ok, buf = cv2.imencode(".png" if fmt == "png" else ".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    return buf.tobytes()
+
+
+def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """Plausible values for a native tensor: smooth walks, unit quaternions, 0..1 grippers, one-hot terminate."""
+    shape = (steps, *spec.shape)
+    dtype = _NP[spec.dtype]
+    if spec.key.endswith("terminate_episode"):
+        out = np.zeros(shape, dtype=np.float64)
+        if spec.shape == (3,):
+            out[:, 1], out[-1] = 1, (1, 0, 0)
+        else:
+            out[-1] = 1
+        return out.astype(dtype)
+    if spec.dtype == "bool":
+        return (np.arange(steps) % 2 == 0).reshape(-1, *([1] * len(spec.shape))) & np.ones(shape, bool)
+    walk = rng.normal(size=(1, *spec.shape)) + np.cumsum(0.05 * rng.normal(size=shape), axis=0)
+    parts = spec.parts or ()
+    for p in parts:
+        sl = walk[:, p.start : p.stop]
+        if p.unit.startswith("quat"):
+            walk[:, p.start : p.stop] = sl / np.linalg.norm(sl, axis=1, keepdims=True)
+        elif p.unit == "0..1":
+            walk[:, p.start : p.stop] = 1 / (1 + np.exp(-sl))
+        elif p.unit == "-1..1":
+            walk[:, p.start : p.stop] = np.where(sl >= 0, 1.0, -1.0)
+    if not parts and spec.unit == "0..1":
+        walk = 1 / (1 + np.exp(-walk))
+    if spec.dtype in ("int32", "int64"):
+        return np.round(walk).astype(dtype)
+    return walk.astype(np.float32).astype(dtype)  # what survives TFDS' float_list storage
+
+
+def _tensor_json(shape: Sequence[int], dtype: str, encoding: str = "none", desc: str = "") -> dict[str, Any]:
+    cls = "scalar.Scalar" if not shape else "tensor_feature.Tensor"
+    node: dict[str, Any] = {
+        "pythonClassName": _CLASS + cls,
+        "tensor": {
+            "shape": {"dimensions": [str(d) for d in shape]} if shape else {},
+            "dtype": dtype,
+            "encoding": encoding,
+        },
+    }
+    if desc:
+        node["description"] = desc
+    return node
+
+
+def _image_json(shape: Sequence[int], fmt: str, dtype: str = "uint8", desc: str = "") -> dict[str, Any]:
+    node: dict[str, Any] = {
+        "pythonClassName": _CLASS + "image_feature.Image",
+        "image": {"shape": {"dimensions": [str(d) for d in shape]}, "dtype": dtype, "encodingFormat": fmt},
+    }
+    if desc:
+        node["description"] = desc
+    return node
+
+
+def _text_json(old_style: bool, desc: str = "") -> dict[str, Any]:
+    node = _tensor_json((), "string") if old_style else {"pythonClassName": _CLASS + "text_feature.Text", "text": {}}
+    if desc:
+        node["description"] = desc
+    return node
+
+
+def _features_dict(features: dict[str, Any]) -> dict[str, Any]:
+    return {"pythonClassName": _CLASS + "features_dict.FeaturesDict", "featuresDict": {"features": features}}
+
+
+def _nest(flat: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """{'observation/state': node, 'action': node} -> nested FeaturesDicts, split at the first '/' only (kuka's
+    'clip_function_input/base_pose_tool_reached' is one feature name inside 'observation')."""
+    out: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    for key, node in flat.items():
+        if "/" in key:
+            group, rest = key.split("/", 1)
+            groups.setdefault(group, {})[rest] = node
+        else:
+            out[key] = node
+    for group, members in groups.items():
+        out[group] = _features_dict(members)
+    return out
+
+
+@dataclass
+class _Layout:
+    """The per-step features of one builder, with their (possibly shrunk) shapes."""
+
+    cameras: list[tuple[CameraSpec, tuple[int, int, int]]]
+    tensors: list[tuple[StreamSpec, tuple[int, ...]]]  # states, actions and skipped tensors
+    images_skipped: list[tuple[StreamSpec, tuple[int, ...]]]  # non-RGB image features (float depth)
+
+
+def _layout(cfg: OXESubset, image_size: tuple[int, int]) -> _Layout:
+    h, w = image_size
+    cameras = [(c, (h, w, c.shape[2])) for c in cfg.cameras]
+    tensors: list[tuple[StreamSpec, tuple[int, ...]]] = [(s, s.shape) for s in (*cfg.states, *cfg.actions)]
+    images_skipped = []
+    for s in cfg.skipped:
+        if s.feature == "image":
+            images_skipped.append((s, (h, w, s.shape[-1])))
+        elif len(s.shape) == 2:  # depth tensors: shrink like the images
+            tensors.append((s, (h // 2, w // 2)))
+        else:
+            tensors.append((s, s.shape))
+    return _Layout(cameras, tensors, images_skipped)
+
+
+def _features_json(cfg: OXESubset, layout: _Layout) -> dict[str, Any]:
+    old_style = not cfg.has_discount  # the RT-X conversions (fractal, kuka, taco, ur5): string Tensors, no discount
+    steps: dict[str, Any] = {}
+    for cam, shape in layout.cameras:
+        steps[cam.key] = _image_json(shape, cam.encoding_format, desc=cam.doc)
+    for spec, shape in layout.images_skipped:
+        steps[spec.key] = _image_json(shape, "png", dtype="float32", desc=spec.doc)
+    for spec, shape in layout.tensors:
+        steps[spec.key] = _tensor_json(shape, spec.dtype, spec.encoding, spec.doc)
+    for text in cfg.language:
+        steps[text.key] = _text_json(old_style and text.key.startswith("observation/"), text.doc)
+    for flag, doc in (
+        ("is_first", "True on first step of the episode."),
+        ("is_last", "True on last step of the episode."),
+        ("is_terminal", "True on last step of the episode if it is a terminal step."),
+    ):
+        steps[flag] = _tensor_json((), "bool", desc=doc)
+    steps["reward"] = _tensor_json((), "float32", desc="Reward if provided, 1 on final step for demos.")
+    if cfg.has_discount:
+        steps["discount"] = _tensor_json((), "float32", desc="Discount if provided, default to 1.")
+    top: dict[str, Any] = {
+        "steps": {
+            "pythonClassName": _CLASS + "dataset_feature.Dataset",
+            "sequence": {"feature": _features_dict(_nest(steps)), "length": "-1"},
+        }
+    }
+    episode_meta = {}
+    for m in cfg.episode_metadata:
+        node = _text_json(False, m.doc) if m.dtype == "string" else _tensor_json((), m.dtype, desc=m.doc)
+        if m.key.startswith("episode_metadata/"):
+            episode_meta[m.key.split("/", 1)[1]] = node
+        else:
+            top[m.key] = node
+    if cfg.success_key is not None:
+        top[cfg.success_key] = _tensor_json((), "bool")
+    if episode_meta:
+        top["episode_metadata"] = _features_dict(episode_meta)
+    return _features_dict(top)
+
+
+def _episode(
+    cfg: OXESubset,
+    dataset: str,
+    layout: _Layout,
+    split: str,
+    index: int,
+    steps: int,
+    seed: int,
+    mark_last: bool,
+    blank: tuple[str, ...],
+) -> tuple[dict[str, Any], WrittenEpisode]:
+    """One episode: the flat Example features and the ground truth."""
+    rng = np.random.default_rng([seed, index, sum(map(ord, split))])
+    feats: dict[str, Any] = {}
+    tensors: dict[str, np.ndarray] = {}
+    for spec, shape in layout.tensors:
+        values = _values(
+            spec.model_copy(update={"shape": shape, "parts": spec.parts if shape == spec.shape else ()}), steps, rng
+        )
+        if spec in cfg.skipped and spec.key.endswith("language_embedding"):
+            values = np.repeat(values[:1], steps, axis=0)  # one embedding of the episode's instruction
+        tensors[spec.key] = values
+        if spec.encoding == "none":
+            feats["steps/" + spec.key] = values
+        else:
+            raw = [v.astype(_NP[spec.dtype]).tobytes() for v in values]
+            feats["steps/" + spec.key] = [zlib.compress(b) if spec.encoding == "zlib" else b for b in raw]
+    images: dict[str, list[np.ndarray]] = {}
+    for n, (cam, (h, w, _)) in enumerate(layout.cameras):
+        if cam.key in blank:
+            frames = [np.zeros((h, w, 3), np.uint8) for _ in range(steps)]
+        else:
+            frames = [moving_image(h, w, t, seed=index * 7 + n) for t in range(steps)]
+        images[cam.key] = frames
+        feats["steps/" + cam.key] = [encode_image(f, cam.encoding_format, store_bgr=cam.bgr) for f in frames]
+    for spec, (h, w, c) in layout.images_skipped:
+        depth = rng.uniform(0.3, 2.0, size=(h, w, c)).astype(np.float32)  # TFDS: float32 pixels as 4 PNG bytes
+        ok, png = cv2.imencode(".png", np.ascontiguousarray(depth.view(np.uint8).reshape(h, w, 4 * c)))
+        assert ok
+        feats["steps/" + spec.key] = [png.tobytes()] * steps
+    language: dict[str, list[str]] = {}
+    for k, text in enumerate(cfg.language):
+        phrase = _INSTRUCTIONS[(index + k) % len(_INSTRUCTIONS)] if k == 0 or index % 2 == 0 else ""
+        language[text.key] = [phrase] * steps
+        feats["steps/" + text.key] = [phrase.encode()] * steps
+    is_first = np.zeros(steps, bool)
+    is_first[0] = True
+    is_last = np.zeros(steps, bool)
+    is_last[-1] = mark_last
+    feats["steps/is_first"], feats["steps/is_last"], feats["steps/is_terminal"] = is_first, is_last, is_last
+    reward = np.zeros(steps, np.float32)
+    reward[-1] = float(mark_last)
+    feats["steps/reward"] = reward
+    tensors["reward"] = reward
+    if cfg.has_discount:
+        feats["steps/discount"] = tensors["discount"] = np.ones(steps, np.float32)
+    success = index % 3 != 2
+    meta: dict[str, Any] = {}
+    for m in cfg.episode_metadata:
+        name = m.key.rsplit("/", 1)[-1]
+        if name == "file_path" and cfg.success_from_file_path:
+            value: Any = (
+                f"gs://xembodiment_data/r2d2/raw/LAB/{'success' if success else 'failure'}/2023-04-2"
+                f"{index % 10}/ep_{split}_{index:04d}/trajectory.h5"
+            )
+        elif name == "file_path":
+            value = f"/data/{dataset}/raw/{_INSTRUCTIONS[index % 5].replace(' ', '_')}/{split}/out.npy"
+        elif name == "recording_folderpath":
+            value = f"gs://xembodiment_data/r2d2/raw/LAB/ep_{split}_{index:04d}/recordings/MP4"
+        elif name == "episode_id":
+            value = index
+        elif name.startswith("has_image_"):
+            value = False  # Bridge quirk: the flags are 0 although the images are there
+        elif m.dtype == "bool":
+            value = True
+        else:
+            value = f"{name}_{index}" if m.dtype == "string" else index
+        meta[m.key] = value
+        feats[m.key] = [value.encode()] if isinstance(value, str) else np.asarray([value])
+    if cfg.success_key is not None:
+        meta[cfg.success_key] = success
+        feats[cfg.success_key] = np.asarray([success])
+    ep = WrittenEpisode("", split, index, steps, tensors, images, language, meta)
+    return feats, ep
+
+
+def write_rlds(
+    root: Path | str,
+    subset: str = "bridge",
+    *,
+    dataset_name: str | None = None,
+    version: str = "1.0.0",
+    episodes: int | dict[str, int] = 3,
+    steps: int = 10,
+    vary_steps: bool = True,
+    shards: int = 1,
+    image_size: tuple[int, int] = (48, 64),
+    seed: int = 0,
+    mirror_split: str | None = None,
+    mark_last: bool = True,
+    blank_cameras: Sequence[str] = (),
+    truncate: EpisodeAt | None = None,
+    corrupt_crc: EpisodeAt | None = None,
+    corrupt_length: EpisodeAt | None = None,
+) -> WrittenBuilder:
+    """Write `<root>/<dataset>/<version>/` for `subset` (a table name or alias, see `adapters.oxe_subsets`).
+
+    `episodes` per split (an int means {"train": n}); episode i of a split has `steps + i % 3` steps when
+    `vary_steps`. `shards` splits each split's episodes into that many consecutive shards."""
+    cfg = find_subset(subset)
+    if cfg is None:
+        raise KeyError(f"unknown OXE subset {subset!r}; known: {sorted(SUBSETS)}")
+    dataset = dataset_name or (cfg.aliases[0] if cfg.name == "bridge" else cfg.name)
+    path = Path(root) / dataset / version
+    path.mkdir(parents=True, exist_ok=True)
+    counts = {"train": episodes} if isinstance(episodes, int) else dict(episodes)
+    layout = _layout(cfg, image_size)
+    blank = tuple(k if k.startswith("observation/") else f"observation/{k}" for k in blank_cameras)
+
+    per_split: dict[str, list[tuple[bytes, WrittenEpisode]]] = {}
+    for split, n in counts.items():
+        per_split[split] = []
+        for i in range(n):
+            feats, ep = _episode(
+                cfg, dataset, layout, split, i, steps + (i % 3 if vary_steps else 0), seed, mark_last, blank
+            )
+            per_split[split].append((build_example(feats), ep))
+    if mirror_split is not None:
+        first = next(iter(per_split))
+        per_split[mirror_split] = [
+            (
+                payload,
+                WrittenEpisode(
+                    "", mirror_split, j, ep.num_steps, ep.tensors, ep.images, ep.language, ep.episode_metadata
+                ),
+            )
+            for j, (payload, ep) in enumerate(reversed(per_split[first]))
+        ]
+
+    written: list[WrittenEpisode] = []
+    shard_paths: dict[str, list[Path]] = {}
+    spans: dict[tuple[str, int], tuple[Path, int, int]] = {}  # (split, index) -> (shard, header offset, length)
+    info_splits = []
+    for split, items in per_split.items():
+        n_shards = max(1, min(shards, len(items))) if items else 1
+        bounds = np.linspace(0, len(items), n_shards + 1).round().astype(int)
+        shard_paths[split], lengths, num_bytes = [], [], 0
+        for s in range(n_shards):
+            name = _TEMPLATE.replace("{DATASET}", dataset).replace("{SPLIT}", split).replace("{FILEFORMAT}", "tfrecord")
+            shard = path / name.replace("{SHARD_X_OF_Y}", f"{s:05d}-of-{n_shards:05d}")
+            offset = 0
+            with open(shard, "wb") as f:
+                for record, (payload, ep) in enumerate(items[bounds[s] : bounds[s + 1]]):
+                    framed = frame_record(payload)
+                    f.write(framed)
+                    ep.raw_id = f"{split}/{s:05d}/{record:06d}"
+                    spans[(split, ep.index)] = (shard, offset, len(payload))
+                    offset += len(framed)
+                    written.append(ep)
+            shard_paths[split].append(shard)
+            lengths.append(str(bounds[s + 1] - bounds[s]))
+            num_bytes += offset
+        info_splits.append(
+            {"filepathTemplate": _TEMPLATE, "name": split, "numBytes": str(num_bytes), "shardLengths": lengths}
+        )
+    if mirror_split is not None:  # point copies at the raw id their original got
+        first = next(iter(per_split))
+        originals = {ep.index: ep.raw_id for ep in written if ep.split == first}
+        for ep in written:
+            if ep.split == mirror_split:
+                ep.duplicate_of = originals[len(per_split[first]) - 1 - ep.index]
+
+    (path / "features.json").write_text(json.dumps(_features_json(cfg, layout), indent=2))
+    info = {
+        "citation": f"// synthetic {dataset} written by adapters.synthetic.rlds",
+        "description": f"Synthetic {dataset} ({cfg.name} layout), see adapters/oxe_subsets.py.",
+        "fileFormat": "tfrecord",
+        "moduleName": f"{dataset}.{dataset}_dataset_builder",
+        "name": dataset,
+        "releaseNotes": {version: "Initial release."},
+        "splits": info_splits,
+        "version": version,
+    }
+    (path / "dataset_info.json").write_text(json.dumps(info, indent=2))
+
+    result = WrittenBuilder(path, dataset, cfg, written, shard_paths, blank)
+    by_id = {(e.split, e.index): e for e in written}
+    for at, kind in ((corrupt_crc, "payload_crc"), (corrupt_length, "length_crc"), (truncate, "truncated")):
+        if at is None:
+            continue
+        shard, offset, length = spans[at]
+        result.damaged[by_id[at].raw_id] = kind
+        if kind == "truncated":
+            with open(shard, "r+b") as f:
+                f.truncate(offset + 12 + length // 2)
+        else:
+            pos = offset + 12 + length // 2 if kind == "payload_crc" else offset + 8
+            with open(shard, "r+b") as f:
+                f.seek(pos)
+                byte = f.read(1)
+                f.seek(pos)
+                f.write(bytes([byte[0] ^ 0xFF]))
+        if kind in ("truncated", "length_crc"):
+            result.lost += [
+                e.raw_id
+                for e in written
+                if spans[(e.split, e.index)][0] == shard and spans[(e.split, e.index)][1] > offset
+            ]
+    return result
