@@ -3,7 +3,7 @@
 Importing the package registers every adapter below.
 """
 
-from adapters import agibot, ego4d, egodex, oxe  # noqa: F401 - registration on import
+from adapters import agibot, ego4d, egodex, lerobot_source, oxe  # noqa: F401 - registration on import
 from adapters.registry import adapter_names, get_adapter, register
 
 __all__ = ["adapter_names", "get_adapter", "register"]

@@ -147,6 +147,7 @@ class RawEpisode:
     actions: dict[str, Stream] = field(default_factory=dict)
     cameras: dict[str, CameraSource] = field(default_factory=dict)  # native camera name -> source
     camera_poses: dict[str, Stream] = field(default_factory=dict)  # camera name -> world_from_camera 4x4 over time
+    signals: dict[str, Stream] = field(default_factory=dict)  # other per-step signals: reward, discount, done, labels
     language: list[Language] = field(default_factory=list)
     action_config: list[ActionSegment] | None = None
     success: bool | None = None

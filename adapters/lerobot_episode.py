@@ -347,7 +347,6 @@ class EpisodeReader:
             "embodiment_from": st.embodiment_from,
             "success_from": success_from,
             "annotations": annotations,
-            "step_signals": signals,
         }
         if "index" in table.column_names:
             idx = column_to_numpy(table["index"]).reshape(-1)
@@ -367,5 +366,6 @@ class EpisodeReader:
             language=language,
             action_config=segments or None,
             success=success,
+            signals=signals,
             metadata=metadata,
         )

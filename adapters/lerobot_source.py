@@ -14,7 +14,7 @@ episode); per-episode findings are in `metadata["episode_quirks"]`.
 |                                     | `actions["action.<key>"]`                   | float64)                         |
 | other `observation.*` numeric       | `states[<column>]`                          | native                           |
 | other `action.*` numeric            | `actions[<column>]`                         | native                           |
-| `next.reward`, `next.done`,         | `metadata["step_signals"][<column>]`        | native dtype                     |
+| `next.reward`, `next.done`,         | `signals[<column>]`                         | native dtype                     |
 | `annotation.*`, other numeric       | (`Stream`s, as the OXE adapter's)           |                                  |
 | `timestamp` (else frame_index/fps)  | every stream's timestamps, float64 s        | minus the `timestamp_offset`     |
 | mp4 per video key                   | `cameras[<video key>]` (lazy PyAV)          | PTS s; v3: PTS - from_timestamp  |
@@ -96,6 +96,7 @@ EMBODIMENT_ALIASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("ur5",), "ur5"),
     (("agibotdex", "geniedex"), "agibot_dexterous"),
     (("agibot", "genie"), "agibot_gripper"),
+    (("gr1",), "gr1"),
     (("mano", "egodex", "humanhand"), "human"),
 )
 

@@ -11,7 +11,7 @@ is one episode, a flat `tf.train.Example` whose `steps/...` features hold every 
 | `action`, `action/*`, `action_dict/*` | `actions[<key>]` or `actions["<key>:<part>"]` (2) | (2) | ctrl Hz |
 | `language_instruction*`, `observation/*language_instruction` | `Language` per run of equal text (3) | | per step |
 | `is_first`, `is_last`, `is_terminal` | checked; `metadata["rlds"]` | | |
-| `reward`, `discount` | `metadata["step_signals"]` (`Stream`s) | | ctrl Hz |
+| `reward`, `discount` | `signals` (`Stream`s) | | ctrl Hz |
 | `*language_embedding`, depth tensors | not read: `metadata["skipped"]` | | |
 | `episode_metadata/*`, top-level keys | `metadata["episode_metadata"]`; `success` (4) | | episode |
 
@@ -743,7 +743,6 @@ class _EpisodeReader:
             "stream_docs": {},
             "skipped": {},
             "absent_cameras": {},
-            "step_signals": {},
             "episode_metadata": {},
             "notes": list(cfg.notes),
             "tier_reason": cfg.tier_reason,
@@ -751,6 +750,7 @@ class _EpisodeReader:
         self._rlds_flags(steps, meta)
         states: dict[str, Stream] = {}
         actions: dict[str, Stream] = {}
+        signals: dict[str, Stream] = {}
         cameras: dict[str, Any] = {}
         language: list[Language] = []
         skipped = {s.key: s.doc or "configured as not read" for s in cfg.skipped}
@@ -795,7 +795,7 @@ class _EpisodeReader:
                 continue
             values = self._tensor(info, steps)
             if key in STEP_SIGNALS:
-                meta["step_signals"][key] = Stream(t, values)
+                signals[key] = Stream(t, values)
             elif key == "action" or key.startswith(("action/", "action_dict/")):
                 self._add_stream(actions, spec, info, values, t, meta)
             else:
@@ -815,6 +815,7 @@ class _EpisodeReader:
             language=language,
             success=self._success(meta["episode_metadata"]),
             tier_reasons=[] if cfg.tier is QualityTier.high else [f"subset default {cfg.tier}: {cfg.tier_reason}"],
+            signals=signals,
             metadata=meta,
         )
 

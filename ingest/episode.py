@@ -258,6 +258,7 @@ class EpisodeBuilder:
             self._sink.close()
             for enc in self._encoders.values():
                 enc.close()
+            self._encoders.clear()  # let the codec contexts (SVT keeps tens of MB each) go now
             stats = {k: self._camera_stats(k) for k in self._video}
         except EpisodeError:
             raise
@@ -292,6 +293,7 @@ class EpisodeBuilder:
         self._state = "aborted"
         for enc in self._encoders.values():
             enc.abort()
+        self._encoders.clear()
         if self._sink is not None:
             with contextlib.suppress(Exception):  # the folder is removed below anyway
                 self._sink.close()

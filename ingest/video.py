@@ -80,6 +80,7 @@ class VideoEncoder:
                 self._container.mux(packet)
         finally:
             self._container.close()
+            del self._stream  # frees the codec context now rather than at garbage collection
 
     def abort(self) -> None:
         with contextlib.suppress(Exception):  # the caller deletes the file anyway

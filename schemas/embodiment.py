@@ -140,6 +140,12 @@ def default_registry() -> EmbodimentRegistry:
                 description="AgiBot G1 dual arm with dexterous hands",
             ),
             Embodiment(
+                name="gr1",
+                hands=("left", "right"),
+                effector=Effector.dexterous,
+                description="Fourier GR1 humanoid, arms and dexterous hands (GR00T demos)",
+            ),
+            Embodiment(
                 name="human",
                 hands=("left", "right"),
                 effector=Effector.human,
