@@ -1,4 +1,5 @@
-"""Lazy camera sources shared by adapters: an mp4 file decoded by PyAV, or a list of encoded JPEG/PNG images."""
+"""Lazy camera sources shared by adapters: an mp4 file (whole, or a time window of it) decoded by PyAV, or a list of
+encoded JPEG/PNG images; and header / packet probes that decode nothing."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class VideoFileCamera(CameraSource):
             s = c.streams.video[0]
             h, w = s.codec_context.height, s.codec_context.width
             if timestamps is None:
-                timestamps = _frame_times(c, s)
+                timestamps = packet_times(c, s)[1]
         super().__init__(name, canonical, timestamps, h, w, intrinsics)
 
     def frames(self, indices: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -47,11 +48,103 @@ class VideoFileCamera(CameraSource):
                     return
 
 
-def _frame_times(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> np.ndarray:
-    """Presentation times of every frame from the packets (demux only, no decoding)."""
-    pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
-    start = stream.start_time or 0
-    return (np.asarray(pts, dtype=np.float64) - start) * float(stream.time_base)
+class VideoClipCamera(CameraSource):
+    """Frames shown in [start_s, end_s) of a video file: a window of a long video (Ego4D) or one episode's span of an
+    mp4 holding several back to back (LeRobot v3). Both bounds move `tolerance_s` earlier, for spans whose bounds
+    are frame times written as rounded floats.
+
+    Timestamps are relative to `start_s`. Opening reads packet headers of the window only (seek to the keyframe
+    before it, demux until decode times pass its end); `frames()` seeks to the same keyframe and decodes forward,
+    dropping frames before the window. `decoded` counts the frames the last `frames()` call decoded, pre-roll from
+    the keyframe included. `average_rate` is the stream's declared frame rate (None when it has none).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        canonical: Camera | None,
+        start_s: float,
+        end_s: float,
+        *,
+        tolerance_s: float = 0.0,
+        intrinsics: np.ndarray | None = None,
+    ) -> None:
+        self.path, self.start_s, self.end_s = Path(path), float(start_s), float(end_s)
+        self._lo, self._hi = self.start_s - tolerance_s, self.end_s - tolerance_s
+        with av.open(str(self.path)) as c:
+            s = c.streams.video[0]
+            h, w = s.codec_context.height, s.codec_context.width
+            self.average_rate = stream_fps(s)
+            self._seek(c, s)
+            self._pts, times = packet_times(c, s, self._lo, self._hi)
+        self.decoded = 0
+        super().__init__(name, canonical, times - self.start_s, h, w, intrinsics)
+
+    def _seek(self, c: av.container.InputContainer, s: av.video.stream.VideoStream) -> None:
+        if self._lo > 0:
+            c.seek(int(self._lo / float(s.time_base)) + (s.start_time or 0), stream=s, backward=True, any_frame=False)
+
+    def frames(self, indices: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        wanted = None if indices is None else set(indices)
+        last = len(self) - 1 if indices is None else max(indices, default=-1)
+        self.decoded = 0
+        if last < 0:
+            return
+        index = {int(p): i for i, p in enumerate(self._pts)}
+        with av.open(str(self.path)) as c:
+            s = c.streams.video[0]
+            t0, tb = s.start_time or 0, float(s.time_base)
+            self._seek(c, s)
+            for frame in c.decode(s):
+                self.decoded += 1
+                i = index.get(frame.pts)
+                if i is None:
+                    if frame.pts is not None and (frame.pts - t0) * tb >= self._hi:
+                        return
+                    continue
+                if wanted is None or i in wanted:
+                    yield i, frame.to_ndarray(format="rgb24")
+                if i >= last:
+                    return
+
+
+def packet_times(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    start_s: float = -np.inf,
+    end_s: float = np.inf,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(pts, seconds from the stream start) of the frames shown in [start_s, end_s), sorted, from the packets alone
+    (demux only, no decoding). Demuxes from where the container is (seek first to skip what precedes the window) and
+    stops at the first packet decoded at or after `end_s`: pts >= dts, so every later packet shows later."""
+    t0, tb = stream.start_time or 0, float(stream.time_base)
+    pts = []
+    for p in container.demux(stream):
+        if p.dts is not None and (p.dts - t0) * tb >= end_s:
+            break
+        if p.pts is not None and p.size and start_s <= (p.pts - t0) * tb < end_s:
+            pts.append(p.pts)
+    ordered = np.sort(np.asarray(pts, dtype=np.int64))
+    return ordered, (ordered.astype(np.float64) - t0) * tb
+
+
+def stream_fps(stream: av.video.stream.VideoStream) -> float | None:
+    """The stream's declared average frame rate, None when the header has none."""
+    return float(stream.average_rate) if stream.average_rate else None
+
+
+def probe_video(path: Path) -> tuple[float, float | None]:
+    """(duration s, fps) of a video file from its container header; no frame is decoded."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        if s.duration is not None:
+            duration = float(s.duration * s.time_base)
+        elif c.duration is not None:
+            duration = c.duration / av.time_base
+        else:
+            raise ValueError("the container header gives no duration")
+        return duration, stream_fps(s)
 
 
 class EncodedImagesCamera(CameraSource):

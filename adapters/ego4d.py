@@ -33,7 +33,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,7 +40,8 @@ import av
 import numpy as np
 from pydantic import Field, model_validator
 
-from adapters.base import AdapterError, AdapterOptions, CameraSource, EpisodeRef, Language, RawEpisode, SourceAdapter
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter
+from adapters.cameras import VideoClipCamera, probe_video
 from adapters.registry import register
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
@@ -87,69 +87,6 @@ class Ego4DOptions(AdapterOptions):
         return self
 
 
-class WindowedVideoCamera(CameraSource):
-    """Frames of [start_s, end_s) of a (long) video file: seeks to the keyframe before `start_s`, then demuxes and
-    decodes only up to `end_s`. Timestamps are relative to `start_s`. `decoded` counts the frames the last
-    `frames()` call decoded, pre-roll from the keyframe included."""
-
-    def __init__(
-        self,
-        path: Path,
-        name: str,
-        canonical: Camera | None,
-        start_s: float,
-        end_s: float,
-        *,
-        intrinsics: np.ndarray | None = None,
-    ) -> None:
-        self.path, self.start_s, self.end_s = Path(path), float(start_s), float(end_s)
-        with av.open(str(self.path)) as c:
-            s = c.streams.video[0]
-            h, w = s.codec_context.height, s.codec_context.width
-            self.average_rate = float(s.average_rate) if s.average_rate else None
-            self._tb, self._t0 = Fraction(s.time_base), s.start_time or 0
-            self._seek(c, s)
-            pts = []
-            for p in c.demux(s):
-                if p.dts is not None and self._sec(p.dts) >= self.end_s:
-                    break  # pts >= dts: every later packet is past the window
-                if p.pts is not None and p.size and self.start_s <= self._sec(p.pts) < self.end_s:
-                    pts.append(p.pts)
-        self._pts = sorted(pts)
-        self.decoded = 0
-        times = np.array([self._sec(p) for p in self._pts], dtype=np.float64) - self.start_s
-        super().__init__(name, canonical, times, h, w, intrinsics)
-
-    def _sec(self, pts: int) -> float:
-        return float((pts - self._t0) * self._tb)
-
-    def _seek(self, c: av.container.InputContainer, s: av.video.stream.VideoStream) -> None:
-        if self.start_s > 0:
-            c.seek(int(self.start_s / self._tb) + self._t0, stream=s, backward=True, any_frame=False)
-
-    def frames(self, indices: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        wanted = None if indices is None else set(indices)
-        last = len(self) - 1 if indices is None else max(indices, default=-1)
-        self.decoded = 0
-        if last < 0:
-            return
-        index = {p: i for i, p in enumerate(self._pts)}
-        with av.open(str(self.path)) as c:
-            s = c.streams.video[0]
-            self._seek(c, s)
-            for frame in c.decode(s):
-                self.decoded += 1
-                i = index.get(frame.pts)
-                if i is None:
-                    if frame.pts is not None and self._sec(frame.pts) >= self.end_s:
-                        return
-                    continue
-                if wanted is None or i in wanted:
-                    yield i, frame.to_ndarray(format="rgb24")
-                if i >= last:
-                    return
-
-
 @dataclass(frozen=True)
 class _Span:
     """A downloaded file holding [start, end] s of a video's time; file time = video time - start."""
@@ -171,19 +108,6 @@ class _Video:
     spans: list[_Span]
     fps: float | None
     error: AdapterError | None = None
-
-
-def probe_video(path: Path) -> tuple[float, float | None]:
-    """(duration s, fps) from the container header; no frame is decoded."""
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        if s.duration is not None:
-            duration = float(s.duration * s.time_base)
-        elif c.duration is not None:
-            duration = c.duration / av.time_base
-        else:
-            raise ValueError("the container header gives no duration")
-        return duration, (float(s.average_rate) if s.average_rate else None)
 
 
 @register
@@ -361,7 +285,7 @@ class Ego4DAdapter(SourceAdapter):
         start, end = loc["window_sec"]
         offset = loc["file_start_sec"]
         try:
-            camera = WindowedVideoCamera(path, loc["video_kind"], Camera.head, start - offset, end - offset)
+            camera = VideoClipCamera(path, loc["video_kind"], Camera.head, start - offset, end - offset)
         except (av.FFmpegError, OSError, IndexError) as e:
             raise self.error(
                 f"unreadable mp4 of video {loc['video_uid']}: {e}", file=path, episode=ep, field="video"

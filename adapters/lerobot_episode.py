@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.base import AdapterError, CameraSource, EpisodeRef, Language, RawEpisode, Stream
-from adapters.cameras import EncodedImagesCamera, VideoFileCamera
-from adapters.lerobot_layout import ClipVideoCamera, EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
+from adapters.cameras import EncodedImagesCamera, VideoClipCamera, VideoFileCamera
+from adapters.lerobot_layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
 from schemas.canonical import Camera
 from schemas.dataset_meta import TOLERANCE_S, Quirk
 from schemas.lerobot import ActionSegment, InfoJson
@@ -164,7 +164,7 @@ class EpisodeReader:
             try:
                 if self.ds.is_v3:
                     end = clip.end_s if clip.end_s is not None else clip.start_s + self.loc.length / self.fps
-                    out[key] = ClipVideoCamera(path, key, canonical, clip.start_s, end, tolerance_s=0.25 / self.fps)
+                    out[key] = VideoClipCamera(path, key, canonical, clip.start_s, end, tolerance_s=0.25 / self.fps)
                 else:
                     out[key] = VideoFileCamera(path, key, canonical)
             except (OSError, av.FFmpegError, IndexError) as err:

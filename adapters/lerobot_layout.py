@@ -11,19 +11,15 @@ of that concatenated mp4 holding it; `meta/tasks.parquet` maps task strings to `
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from adapters.base import CameraSource
-from schemas.canonical import Camera
 from schemas.lerobot import InfoJson
 
 V3_EPISODES_DIR = "meta/episodes"
@@ -182,72 +178,3 @@ def is_numeric(t: pa.DataType) -> bool:
     while pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
         t = t.value_type
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# A camera over a span of a concatenated mp4 (v3)
-
-
-class ClipVideoCamera(CameraSource):
-    """Frames with presentation time in [start_s, end_s) of an mp4 holding several episodes back to back.
-
-    Timestamps are relative to `start_s` (the episode's first frame is at ~0 s). Opening reads packet headers of the
-    span only (seek to the keyframe before `start_s`, demux until decode times pass `end_s`); `frames()` seeks to
-    the same keyframe and decodes forward, dropping frames before the span.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        name: str,
-        canonical: Camera | None,
-        start_s: float,
-        end_s: float,
-        *,
-        tolerance_s: float,
-    ) -> None:
-        self.path, self.start_s, self.end_s, self._tol = Path(path), float(start_s), float(end_s), tolerance_s
-        with av.open(str(self.path)) as c:
-            s = c.streams.video[0]
-            h, w = s.codec_context.height, s.codec_context.width
-            origin, tb = s.start_time or 0, float(s.time_base)
-            self._seek(c, s)
-            times = []
-            for p in c.demux(s):
-                if p.pts is None or not p.size:
-                    continue
-                if p.dts is not None and (p.dts - origin) * tb >= self.end_s - self._tol:
-                    break  # every later packet decodes after, hence shows after, the span
-                t = (p.pts - origin) * tb
-                if self.start_s - self._tol <= t < self.end_s - self._tol:
-                    times.append(t)
-        super().__init__(name, canonical, np.sort(np.asarray(times, np.float64)) - self.start_s, h, w)
-
-    def _seek(self, c: av.container.InputContainer, s: av.video.stream.VideoStream) -> None:
-        if self.start_s > self._tol:
-            target = int((self.start_s - self._tol) / float(s.time_base)) + (s.start_time or 0)
-            c.seek(target, stream=s, backward=True, any_frame=False)
-
-    def frames(self, indices: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        wanted = None if indices is None else set(indices)
-        last = None if indices is None else (max(indices) if indices else -1)
-        if last == -1:
-            return
-        with av.open(str(self.path)) as c:
-            s = c.streams.video[0]
-            origin, tb = s.start_time or 0, float(s.time_base)
-            self._seek(c, s)
-            k = 0
-            for frame in c.decode(s):
-                if frame.pts is None:
-                    continue
-                t = (frame.pts - origin) * tb
-                if t < self.start_s - self._tol:
-                    continue
-                if t >= self.end_s - self._tol:
-                    return
-                if wanted is None or k in wanted:
-                    yield k, frame.to_ndarray(format="rgb24")
-                if last is not None and k >= last:
-                    return
-                k += 1

@@ -25,10 +25,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import h5py
 import numpy as np
+
+from adapters.synthetic.video import synthetic_frame, write_mp4
 
 FPS = 30
 DEFAULT_CAMERAS = ("head", "hand_left", "hand_right")
@@ -122,14 +123,9 @@ def default_specs(
 
 
 def frame_image(spec: EpisodeSpec, camera: str, index: int, height: int, width: int) -> np.ndarray:
-    """The RGB frame written for (episode, camera, index): a smooth pattern that moves every frame."""
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    """The RGB frame written for (episode, camera, index): `synthetic_frame` seeded by the episode and camera."""
     seed = (spec.episode_id % 97) * 0.37 + sum(map(ord, camera)) * 0.11
-    phase = (x + 2.0 * index) / 9.0
-    r = 127 + 100 * np.sin(phase + seed)
-    g = 127 + 100 * np.sin(y / 7.0 + 0.5 * phase + seed)
-    b = 127 + 100 * np.cos((x - y) / 11.0 + 0.15 * index)
-    return np.stack([r, g, b], axis=-1).clip(0, 255).astype(np.uint8)
+    return synthetic_frame(height, width, index, seed)
 
 
 def write_agibot(
@@ -281,21 +277,9 @@ def _write_videos(
             out.video_frames[cam] = 0
             continue
         n = spec.num_frames - (8 if spec.fault is Fault.short_video and cam == "head" else 0)
-        write_mp4(path, (frame_image(spec, cam, i, height, width) for i in range(n)), height, width)
+        frames = (frame_image(spec, cam, i, height, width) for i in range(n))
+        write_mp4(path, frames, FPS, crf=16, preset="veryfast", threads=1)
         out.video_frames[cam] = n
-
-
-def write_mp4(path: Path, frames: Any, height: int, width: int, fps: int = FPS) -> None:
-    """Encode RGB frames with libx264 (yuv420p), one thread, pts = frame number."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps, options={"crf": "16", "preset": "veryfast"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.thread_count = 1
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = i
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
 
 
 def _write_parameters(

@@ -8,7 +8,8 @@ Quirks reproduced: one `annotation_uid` per annotation pass (not per narration),
 `ego4d.json` lists every video (`video_metadata.video_duration_sec`, `fps`, `num_frames`) and clips
 (`video_start_sec`, `video_end_sec`), downloaded or not. Bad cases, each on an extra video: narrations for a video that
 is absent, an unreadable mp4, a narration past the end of its video. Frame `i` of video `v` is
-`synthetic_frame(h, w, i, v.seed)` (clips keep the full video's frame numbering) so tests can compare pixels.
+`adapters.synthetic.video.synthetic_frame(h, w, i, v.seed)` (clips keep the full video's frame numbering) so tests
+can compare pixels.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.synthetic.egodex import synthetic_frame, write_h264
+from adapters.synthetic.video import synthetic_frame, write_mp4
 
 PASSES = ("narration_pass_1", "narration_pass_2")
 BAD_CASES = ("missing_video", "corrupt_video", "past_end")
@@ -142,7 +143,8 @@ def write_ego4d(
             v.path.parent.mkdir(parents=True, exist_ok=True)
             v.path.write_bytes(b"\x00\x00\x00\x20ftypisom" + rng.randbytes(3000))
         elif case != "missing_video":
-            write_h264(v.path, (synthetic_frame(height, width, i, v.seed) for i in range(lo, hi)), fps=fps)
+            frames = (synthetic_frame(height, width, i, v.seed) for i in range(lo, hi))
+            write_mp4(v.path, frames, fps, gop=15, bframes=2)
         videos.append(v)
 
     narration_file = root / "v2" / "annotations" / "narration.json"

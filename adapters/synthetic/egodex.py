@@ -6,7 +6,8 @@ joints (world_from_joint in the ARKit world frame), `confidences/<joint>` (T,) f
 `llm_objects`, `task`, `environment`, `object`, `session_name`, `annotated`, `annotator_version`). The quirks are
 reproduced on demand: an old episode without `confidences/` and with `description` instead of the llm attributes, and
 one extra episode per bad-input case (a missing group, an mp4 shorter than the poses, an unreadable mp4, no mp4).
-Frames are `synthetic_frame(t, seed)` so tests can compare decoded pixels with what was written.
+Frames are `adapters.synthetic.video.synthetic_frame(h, w, t, seed)` so tests can compare decoded pixels with what
+was written.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
 import h5py
 import numpy as np
+
+from adapters.synthetic.video import synthetic_frame, write_mp4
 
 FPS = 30
 SIDES = ("left", "right")
@@ -76,37 +78,6 @@ class EgoDexFixture:
     @property
     def good(self) -> list[EgoDexEpisode]:
         return [e for e in self.episodes if e.bad is None]
-
-
-def synthetic_frame(height: int, width: int, t: int, seed: int = 0) -> np.ndarray:
-    """A smooth colour pattern moving 2 px per frame: compressible, never static, different per seed."""
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    phase = (x + 2 * t) / 9.0 + seed
-    r = 127 + 100 * np.sin(phase)
-    g = 127 + 100 * np.sin(y / 7.0 + 0.5 * phase)
-    b = 127 + 100 * np.cos((x - y) / 11.0 + 0.1 * t + seed)
-    return np.stack([r, g, b], axis=-1).clip(0, 255).astype(np.uint8)
-
-
-def write_h264(path: Path, frames: Iterable[np.ndarray], fps: int = FPS, gop: int = 15, crf: int = 18) -> int:
-    """Encode RGB frames to an h264/yuv420p mp4 with PyAV (libx264); returns the number of frames written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with av.open(str(path), "w") as container:
-        stream = None
-        for rgb in frames:
-            if stream is None:
-                stream = container.add_stream("libx264", rate=fps)
-                stream.height, stream.width = rgb.shape[:2]
-                stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": str(crf), "g": str(gop), "bf": "2"}
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame.pts = n
-            container.mux(stream.encode(frame))
-            n += 1
-        if stream is not None:
-            container.mux(stream.encode(None))
-    return n
 
 
 def _rotation(rng: np.random.Generator) -> np.ndarray:
@@ -232,6 +203,7 @@ def write_egodex(
         if case == "corrupt_video":
             ep.mp4.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(rng.integers(0, 256, 2000, dtype=np.uint8)))
         elif case != "missing_video":
-            write_h264(ep.mp4, (frame_fn(height, width, t, ep_seed) for t in range(video_frames)))
+            frames = (frame_fn(height, width, t, ep_seed) for t in range(video_frames))
+            write_mp4(ep.mp4, frames, FPS, gop=15, bframes=2)
         episodes.append(ep)
     return EgoDexFixture(root, episodes, height, width)

@@ -27,6 +27,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adapters.synthetic.video import synthetic_frame, write_mp4
+
 V3_CAMERAS: dict[str, tuple[int, int]] = {"observation.images.top": (48, 64), "observation.images.wrist_left": (48, 64)}
 V3_TASKS = ("pick up the red cube", "open the top drawer")
 
@@ -42,26 +44,6 @@ class WrittenV3:
     actions: list[np.ndarray] = field(default_factory=list)
     frames: dict[str, list[np.ndarray]] = field(default_factory=dict)  # camera -> per episode (T, H, W, 3) uint8
     tasks: list[str] = field(default_factory=list)
-
-
-def pattern(height: int, width: int, t: int, seed: int) -> np.ndarray:
-    """A smooth colour pattern that moves with t and differs per seed (so episodes are told apart)."""
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    r = 127 + 100 * np.sin((x + 3 * t) / 14.0 + seed)
-    g = 127 + 100 * np.sin(y / 12.0 + 0.3 * t + 2 * seed)
-    b = 127 + 100 * np.cos((x - y) / 18.0 + 0.2 * t - seed)
-    return np.stack([r, g, b], axis=-1).clip(0, 255).astype(np.uint8)
-
-
-def _encode(path: Path, frames: np.ndarray, fps: int) -> None:
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=fps, options={"crf": "12"})
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
 
 
 def _concat(parts: list[Path], out: Path) -> None:
@@ -111,7 +93,7 @@ def write_lerobot_v3(
         out.actions.append(rng.normal(size=(n, state_dim)).astype(np.float32))
         out.tasks.append(V3_TASKS[ep % len(V3_TASKS)])
         for key, (h, w) in cameras.items():
-            out.frames[key].append(np.stack([pattern(h, w, t, seed * 100 + ep) for t in range(n)]))
+            out.frames[key].append(np.stack([synthetic_frame(h, w, t, seed * 100 + ep) for t in range(n)]))
 
     # data/chunk-000/file-000.parquet: every episode's rows, `index` global
     task_ids = {t: i for i, t in enumerate(V3_TASKS)}
@@ -135,7 +117,7 @@ def write_lerobot_v3(
             parts = []
             for ep, frames in enumerate(out.frames[key]):
                 parts.append(Path(tmp) / f"{key}_{ep}.mp4")
-                _encode(parts[-1], frames, fps)
+                write_mp4(parts[-1], frames, fps, crf=12)
             _concat(parts, root / f"videos/{key}/chunk-000/file-000.mp4")
 
     # meta/episodes/chunk-000/file-000.parquet

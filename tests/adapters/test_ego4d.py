@@ -14,7 +14,7 @@ from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.ego4d import Ego4DAdapter, Ego4DOptions, parse_narration
 from adapters.registry import get_adapter
 from adapters.synthetic.ego4d import PASSES, Ego4DFixture, Ego4DVideo, write_ego4d
-from adapters.synthetic.egodex import synthetic_frame
+from adapters.synthetic.video import synthetic_frame
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 

@@ -18,7 +18,8 @@ from adapters.egodex import (
     mano21_keypoints,
 )
 from adapters.registry import get_adapter
-from adapters.synthetic.egodex import BAD_CASES, JOINTS, EgoDexFixture, synthetic_frame, write_egodex
+from adapters.synthetic.egodex import BAD_CASES, JOINTS, EgoDexFixture, write_egodex
+from adapters.synthetic.video import synthetic_frame
 from schemas.canonical import MANO21_NAMES, Camera
 from schemas.tiers import QualityTier
 
