@@ -36,7 +36,7 @@ CONTESTANTS = ("ours", "lerobot", "ceiling")
 CAMERA, DIM, FPS = "observation.images.head", 50, 30
 SVT_OPTIONS = {"g": "2", "crf": "30"}
 RESULT = "RESULT "
-NOISE = 12  # +-12 grey levels: SVT then runs at the speed measured in ENVIRONMENT.md section 3 (~480 fps)
+NOISE = 12  # +-12 grey levels: content hard enough for SVT to cost what ENVIRONMENT.md section 3 measured
 
 
 def make_data(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -60,6 +60,17 @@ def make_data(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray,
     return frames, state, action
 
 
+def cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process
+    return ru.ru_utime + ru.ru_stime
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy (user..steal over all cores) since boot."""
+    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_now_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -72,18 +83,18 @@ class Clock:
 
     def __init__(self, profile: bool) -> None:
         self.profiler = cProfile.Profile() if profile else None
-        self.base_rss_mb = self.seconds = 0.0
+        self.base_rss_mb = self.seconds = self.cpu_s = 0.0
 
     def start(self) -> None:
         self.base_rss_mb = rss_now_mb()
-        self.t0 = time.perf_counter()
+        self.t0, self.cpu0 = time.perf_counter(), cpu_s()
         if self.profiler:
             self.profiler.enable()
 
     def stop(self) -> None:
         if self.profiler:
             self.profiler.disable()
-        self.seconds = time.perf_counter() - self.t0
+        self.seconds, self.cpu_s = time.perf_counter() - self.t0, cpu_s() - self.cpu0
         if self.profiler:
             for key in ("tottime", "cumulative"):
                 pstats.Stats(self.profiler, stream=sys.stderr).sort_stats(key).print_stats(25)
@@ -93,11 +104,12 @@ def log(name: str, ep: int, episodes: int, t_ep: float, frames: int) -> None:
     print(f"[{name}] episode {ep + 1}/{episodes}: {frames} frames in {t_ep:.2f} s", file=sys.stderr, flush=True)
 
 
-def run_ours(root: Path, data: tuple[np.ndarray, ...], episodes: int, clock: Clock, threads: int) -> None:
+def run_ours(root: Path, data: tuple[np.ndarray, ...], args: argparse.Namespace, clock: Clock) -> None:
     from ingest.writer import LeRobotWriter
     from schemas.lerobot import FeatureSpec
 
     frames, state, action = data
+    episodes = args.episodes
     n, h, w, _ = frames.shape
     names = [f"j{i}" for i in range(DIM)]
     features = {
@@ -109,17 +121,18 @@ def run_ours(root: Path, data: tuple[np.ndarray, ...], episodes: int, clock: Clo
     with LeRobotWriter.create(root, fps=FPS, features=features, robot_type="bench") as writer:
         for ep in range(episodes):
             t_ep = time.perf_counter()
-            with writer.episode(task=f"task {ep % 3}", expected_frames=n) as b:
+            with writer.episode(task=f"task {ep % 3}", expected_frames=n, threaded_encode=args.threaded) as b:
                 for i in range(n):
                     b.add_frame({CAMERA: frames[i], "observation.state": state[i], "action": action[i]})
             log("ours", ep, episodes, time.perf_counter() - t_ep, n)
     clock.stop()
 
 
-def run_lerobot(root: Path, data: tuple[np.ndarray, ...], episodes: int, clock: Clock, threads: int) -> None:
+def run_lerobot(root: Path, data: tuple[np.ndarray, ...], args: argparse.Namespace, clock: Clock) -> None:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     frames, state, action = data
+    episodes = args.episodes
     n, h, w, _ = frames.shape
     names = [f"j{i}" for i in range(DIM)]
     features = {
@@ -130,7 +143,7 @@ def run_lerobot(root: Path, data: tuple[np.ndarray, ...], episodes: int, clock: 
     clock.start()
     ds = LeRobotDataset.create(
         repo_id="bench/x", fps=FPS, features=features, root=root, robot_type="bench", use_videos=True,
-        image_writer_threads=threads,
+        image_writer_threads=args.lerobot_threads,
     )  # fmt: skip
     for ep in range(episodes):
         t_ep = time.perf_counter()
@@ -142,10 +155,10 @@ def run_lerobot(root: Path, data: tuple[np.ndarray, ...], episodes: int, clock: 
     ds.stop_image_writer()
 
 
-def run_ceiling(root: Path, data: tuple[np.ndarray, ...], episodes: int, clock: Clock, threads: int) -> None:
+def run_ceiling(root: Path, data: tuple[np.ndarray, ...], args: argparse.Namespace, clock: Clock) -> None:
     import av
 
-    frames = data[0]
+    frames, episodes = data[0], args.episodes
     n, h, w, _ = frames.shape
     root.mkdir(parents=True)
     clock.start()
@@ -163,18 +176,26 @@ def run_ceiling(root: Path, data: tuple[np.ndarray, ...], episodes: int, clock: 
     clock.stop()
 
 
-RUNNERS: dict[str, Callable[[Path, tuple[np.ndarray, ...], int, Clock, int], None]] = {
+RUNNERS: dict[str, Callable[[Path, tuple[np.ndarray, ...], argparse.Namespace, Clock], None]] = {
     "ours": run_ours, "lerobot": run_lerobot, "ceiling": run_ceiling,
 }  # fmt: skip
+
+
+def peak_rss_mb() -> float:
+    """This process image's high-water RSS (VmHWM). ru_maxrss would carry the driver's peak across fork + exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(args: argparse.Namespace) -> None:
     data = make_data(args.frames, args.size)
     clock = Clock(args.profile == args.child)
-    RUNNERS[args.child](Path(args.out), data, args.episodes, clock, args.lerobot_threads)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    result = {"frames": args.episodes * args.frames, "seconds": clock.seconds, "base_rss_mb": clock.base_rss_mb}
-    print(RESULT + json.dumps({**result, "peak_rss_mb": peak}), flush=True)
+    RUNNERS[args.child](Path(args.out), data, args, clock)
+    peak = peak_rss_mb()
+    result = {"frames": args.episodes * args.frames, "seconds": clock.seconds, "cpu_s": clock.cpu_s}
+    print(RESULT + json.dumps({**result, "base_rss_mb": clock.base_rss_mb, "peak_rss_mb": peak}), flush=True)
 
 
 def spawn(name: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -187,12 +208,18 @@ def spawn(name: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, __file__, "--child", name, "--out", str(out), "--episodes", str(args.episodes)]
     cmd += ["--frames", str(args.frames), "--size", str(args.size), "--lerobot-threads", str(args.lerobot_threads)]
-    cmd += ["--profile", args.profile or ""]
+    cmd += ["--profile", args.profile] + (["--threaded"] if args.threaded else [])
+    busy0, kids0, t0 = machine_busy_s(), resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=False)
+    kids1, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter() - t0
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
     if proc.returncode != 0 or not lines:
         sys.exit(f"{name}: child failed (exit {proc.returncode})\n{proc.stdout}")
-    return json.loads(lines[-1][len(RESULT) :])
+    child_cpu = kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
+    other = max(machine_busy_s() - busy0 - child_cpu, 0.0) / wall  # cores used by anything else meanwhile
+    if other > 0.1:
+        print(f"WARNING: other processes used {other:.2f} cores during {name}; figures distorted", file=sys.stderr)
+    return {**json.loads(lines[-1][len(RESULT) :]), "other_load": other}
 
 
 def verify(name: str, out: Path, episodes: int, frames: int) -> dict[str, Any]:
@@ -232,9 +259,7 @@ def driver(args: argparse.Namespace) -> None:
     try:
         for rep in range(args.reps):
             for name in CONTESTANTS:
-                load = os.getloadavg()[0]
-                busy = "  (WARNING: machine busy, figures distorted)" if load > 1.0 else ""
-                print(f"--- rep {rep + 1}/{args.reps}: {name}, load {load:.2f}{busy}", file=sys.stderr, flush=True)
+                print(f"--- rep {rep + 1}/{args.reps}: {name}", file=sys.stderr, flush=True)
                 out = base / f"rep{rep}" / name
                 r = spawn(name, out, args)
                 r.update(verify(name, out, args.episodes, args.frames), rep=rep, fps=r["frames"] / r["seconds"])
@@ -245,40 +270,29 @@ def driver(args: argparse.Namespace) -> None:
         if not args.out:
             shutil.rmtree(base, ignore_errors=True)
 
-    head = f"{'contestant':<10} {'rep':>3} {'frames':>6} {'seconds':>8} {'frames/s':>9} {'base RSS MB':>11}"
-    print(f"{head} {'peak RSS MB':>11} {'video MB':>8} {'parquet KB':>10}")
+    head = f"{'contestant':<10} {'rep':>3} {'frames':>6} {'seconds':>8} {'frames/s':>9} {'CPU s':>6} {'other':>5}"
+    print(f"{head} {'base RSS MB':>11} {'peak RSS MB':>11} {'video MB':>8} {'parquet KB':>10}")
     for name in CONTESTANTS:
         for r in runs[name]:
             print(
                 f"{name:<10} {r['rep'] + 1:>3} {r['frames']:>6} {r['seconds']:>8.2f} {r['fps']:>9.1f} "
-                f"{r['base_rss_mb']:>11.0f} {r['peak_rss_mb']:>11.0f} {r['video_mb']:>8.2f} {r['data_kb']:>10.0f}"
+                f"{r['cpu_s']:>6.1f} {r['other_load']:>5.2f} {r['base_rss_mb']:>11.0f} {r['peak_rss_mb']:>11.0f} "
+                f"{r['video_mb']:>8.2f} {r['data_kb']:>10.0f}"
             )
     fps = {c: statistics.median(r["fps"] for r in runs[c]) for c in CONTESTANTS}
     peak = {c: max(r["peak_rss_mb"] for r in runs[c]) for c in CONTESTANTS}
     ratio, vs_ceiling = fps["ours"] / fps["lerobot"], fps["ours"] / fps["ceiling"]
     print(f"ours/lerobot = {ratio:.2f}x (target >= 3)   ours/ceiling = {vs_ceiling:.0%} (target >= 80%)")
-    summary = {
-        "ours_fps": round(fps["ours"], 1),
-        "lerobot_fps": round(fps["lerobot"], 1),
-        "ratio": round(ratio, 2),
-        "encode_ceiling_fps": round(fps["ceiling"], 1),
-        "ours_peak_rss_mb": round(peak["ours"], 1),
-        "lerobot_peak_rss_mb": round(peak["lerobot"], 1),
-        "ceiling_peak_rss_mb": round(peak["ceiling"], 1),
-        "ours_vs_ceiling": round(vs_ceiling, 3),
-        "episodes": args.episodes,
-        "frames": args.frames,
-        "size": args.size,
-        "reps": args.reps,
-        "lerobot_threads": args.lerobot_threads,
-        "versions": {
-            "python": platform.python_version(),
-            "av": av.__version__,
-            "pyarrow": pyarrow.__version__,
-            "numpy": np.__version__,
-            "lerobot": importlib.metadata.version("lerobot"),
-        },
-    }
+    versions = {"python": platform.python_version(), "av": av.__version__, "pyarrow": pyarrow.__version__}
+    versions.update(numpy=np.__version__, lerobot=importlib.metadata.version("lerobot"))
+    summary = {"ours_fps": fps["ours"], "lerobot_fps": fps["lerobot"], "ratio": ratio}
+    summary.update(encode_ceiling_fps=fps["ceiling"], ours_peak_rss_mb=peak["ours"])
+    summary.update(lerobot_peak_rss_mb=peak["lerobot"], ceiling_peak_rss_mb=peak["ceiling"], ours_vs_ceiling=vs_ceiling)
+    summary = {k: round(v, 3 if k in ("ratio", "ours_vs_ceiling") else 1) for k, v in summary.items()}
+    other = max(r["other_load"] for c in CONTESTANTS for r in runs[c])
+    summary.update(episodes=args.episodes, frames=args.frames, size=args.size, reps=args.reps)
+    summary.update(lerobot_threads=args.lerobot_threads, threaded=args.threaded)
+    summary.update(other_load_max=round(other, 2), versions=versions)
     print(json.dumps(summary))
 
 
@@ -290,6 +304,7 @@ def main() -> None:
     p.add_argument("--out", default=None, help="keep the outputs here (default: a temp dir, removed)")
     p.add_argument("--reps", type=int, default=1, help="repetitions; each runs ours, lerobot, ceiling in turn")
     p.add_argument("--lerobot-threads", type=int, default=0, help="lerobot's image_writer_threads")
+    p.add_argument("--threaded", action="store_true", help="ours with threaded_encode=True (diagnostic)")
     p.add_argument("--profile", choices=[*CONTESTANTS, ""], default="", help="cProfile this contestant's main thread")
     p.add_argument("--child", choices=CONTESTANTS, help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -77,7 +77,7 @@ class EpisodeBuilder:
         label: str,
         task: str | None = None,
         expected_frames: int | None = None,
-        threaded_encode: bool = True,
+        threaded_encode: bool = False,
         spill_every: int = 1024,
         timestamp_tolerance_s: float = TIMESTAMP_TOLERANCE_S,
     ) -> None:

@@ -222,7 +222,7 @@ class LeRobotWriter:
         *,
         label: str | None = None,
         expected_frames: int | None = None,
-        threaded_encode: bool = True,
+        threaded_encode: bool = False,
     ) -> _EpisodeContext:
         """A builder for the next episode; as a context manager it commits on success and aborts on error."""
         builder = self.stage(task, label=label, expected_frames=expected_frames, threaded_encode=threaded_encode)
@@ -234,7 +234,7 @@ class LeRobotWriter:
         *,
         label: str | None = None,
         expected_frames: int | None = None,
-        threaded_encode: bool = True,
+        threaded_encode: bool = False,
     ) -> EpisodeBuilder:
         return stage_episode(
             self.root,
@@ -458,7 +458,7 @@ def stage_episode(
     task: str | None,
     label: str,
     expected_frames: int | None = None,
-    threaded_encode: bool = True,
+    threaded_encode: bool = False,
 ) -> EpisodeBuilder:
     """A builder staging into `root`'s staging area; needs no lock (parallel workers stage, one writer commits)."""
     stage_dir = Path(root) / STAGING / uuid.uuid4().hex

@@ -1,0 +1,219 @@
+"""Adapter figures: AgiBot discovery over 10k episodes, read throughput per adapter, AgiBot memory vs episode length.
+
+    .venv/bin/python benchmarks/adapters.py [--discover-episodes 10000] [--long-frames 300 1800]
+
+Each read measurement runs in its own process (peak RSS is that process's). "frames/s" counts decoded camera frames
+(every camera of every episode, iterated to the end), plus the time to read every state/action stream. The last line
+is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("SVT_LOG", "1")
+
+import numpy as np  # noqa: E402
+
+from adapters.synthetic.agibot import EpisodeSpec, write_agibot  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    """This process image's high-water RSS. (ru_maxrss would carry the parent's peak across fork + exec.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- discovery ------------------------------------------------------------------------------------------------------
+def mock_agibot_tree(root: Path, episodes: int, tasks: int = 10) -> None:
+    """The AgiBot layout with empty files: discovery must list them without opening any."""
+    per_task = episodes // tasks
+    for t in range(tasks):
+        task_id = 300 + t
+        entries = []
+        for k in range(per_task):
+            eid = 600_000 + t * per_task + k
+            entries.append({"episode_id": eid, "task_name": f"task {task_id}", "init_scene_text": "a table",
+                            "label_info": {"action_config": [{"start_frame": 0, "end_frame": 30,
+                                                              "action_text": "reach", "skill": "Reach"}]}})  # fmt: skip
+            (root / f"proprio_stats/{task_id}/{eid}").mkdir(parents=True)
+            (root / f"proprio_stats/{task_id}/{eid}/proprio_stats.h5").touch()
+            videos = root / f"observations/{task_id}/{eid}/videos"
+            videos.mkdir(parents=True)
+            for cam in ("head", "hand_left", "hand_right"):
+                (videos / f"{cam}_color.mp4").touch()
+        (root / "task_info").mkdir(exist_ok=True)
+        (root / f"task_info/task_{task_id}.json").write_text(json.dumps(entries))
+
+
+def bench_discovery(episodes: int) -> dict[str, Any]:
+    import adapters
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        mock_agibot_tree(root, episodes)
+        build_s = time.perf_counter() - t0
+        adapter = adapters.get_adapter("agibot")
+        forbid = mock.Mock(side_effect=AssertionError("discovery opened a file it must only list"))
+        with mock.patch("av.open", forbid), mock.patch("h5py.File", forbid):
+            t0 = time.perf_counter()
+            refs = list(adapter.discover(root))
+            elapsed = time.perf_counter() - t0
+    bad = [r for r in refs if r.error]
+    if len(refs) != episodes or bad:
+        raise SystemExit(f"discovery found {len(refs)} episodes ({len(bad)} with errors), expected {episodes}")
+    _log(f"[discover] {episodes} AgiBot episodes (tree built in {build_s:.1f} s) discovered in {elapsed:.2f} s")
+    return {"episodes": episodes, "seconds": round(elapsed, 3), "episodes_per_s": round(episodes / elapsed)}
+
+
+# -- corpora for read throughput ------------------------------------------------------------------------------------
+def write_corpora(base: Path, size: tuple[int, int]) -> dict[str, tuple[str, Path]]:
+    """adapter name -> (adapter, root) of a small corpus per source."""
+    from adapters.synthetic.ego4d import write_ego4d
+    from adapters.synthetic.egodex import write_egodex
+    from adapters.synthetic.rlds import write_rlds
+
+    h, w = size
+    out: dict[str, tuple[str, Path]] = {}
+    write_rlds(base / "oxe", "bridge", episodes=12, steps=40, vary_steps=False, image_size=(h, w))
+    out["oxe"] = ("oxe", next((base / "oxe").rglob("dataset_info.json")).parent)
+    specs = [EpisodeSpec(327, 700_000 + k, 150) for k in range(4)]
+    write_agibot(base / "agibot", specs, height=h, width=w)
+    out["agibot"] = ("agibot", base / "agibot")
+    write_ego4d(base / "ego4d", num_videos=2, duration_s=20.0, narrations_per_video=6, height=h, width=w)
+    out["ego4d"] = ("ego4d", base / "ego4d")
+    write_egodex(base / "egodex", episodes_per_task=2, num_frames=150, height=h, width=w, old_episode=False)
+    out["egodex"] = ("egodex", base / "egodex")
+    out["lerobot"] = ("lerobot", write_lerobot_v21(base / "lerobot", 4, 150, size))
+    return out
+
+
+def write_lerobot_v21(root: Path, episodes: int, frames: int, size: tuple[int, int]) -> Path:
+    from adapters.synthetic.video import synthetic_frame
+    from ingest.writer import LeRobotWriter
+    from schemas.canonical import canonical_features
+    from schemas.embodiment import default_registry
+
+    feats = canonical_features({"head": size}, default_registry().get("franka"))
+    rng = np.random.default_rng(0)
+    with LeRobotWriter.create(root, fps=10, features=feats, robot_type="franka") as w:
+        for e in range(episodes):
+            with w.episode(task=f"task {e}", expected_frames=frames) as ep:
+                for i in range(frames):
+                    ep.add_frame({"observation.images.head": synthetic_frame(*size, i, e),
+                                  "observation.state": rng.normal(size=50).astype(np.float32),
+                                  "action": rng.normal(size=50).astype(np.float32),
+                                  "observation.hand_keypoints": np.zeros((2, 21, 3), np.float32)})  # fmt: skip
+    return root
+
+
+# -- child: read everything -----------------------------------------------------------------------------------------
+def child_read(adapter_name: str, root: Path) -> dict[str, Any]:
+    import adapters
+
+    base_rss = peak_rss_mb()
+    adapter = adapters.get_adapter(adapter_name)
+    t0 = time.perf_counter()
+    refs = [r for r in adapter.discover(root) if r.error is None]
+    frames = steps = 0
+    for ref in refs:
+        ep = adapter.read(ref)
+        steps += sum(len(s) for s in (*ep.states.values(), *ep.actions.values()))
+        for cam in ep.cameras.values():
+            for _, img in cam.frames():
+                frames += 1
+                assert img.dtype == np.uint8 and img.ndim == 3
+    elapsed = time.perf_counter() - t0
+    peak = peak_rss_mb()
+    return {"adapter": adapter_name, "episodes": len(refs), "frames": frames, "stream_rows": steps,
+            "seconds": round(elapsed, 3), "frames_per_s": round(frames / elapsed, 1),
+            "base_rss_mb": round(base_rss), "peak_rss_mb": round(peak)}  # fmt: skip
+
+
+def run_child(adapter_name: str, root: Path) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", adapter_name, "--root", str(root)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"child {adapter_name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def agibot_memory(base: Path, lengths: list[int]) -> dict[str, Any]:
+    """One AgiBot episode, 3 cameras at 480x640, read and decoded in full, for each length."""
+    out = {}
+    for n in lengths:
+        root = base / f"agibot_long_{n}"
+        t0 = time.perf_counter()
+        write_agibot(root, [EpisodeSpec(98, 900_000 + n, n)], height=480, width=640, parameters=False)
+        _log(f"[agibot-long] wrote 3 x {n} frames at 480x640 in {time.perf_counter() - t0:.1f} s")
+        res = run_child("agibot", root)
+        _log(f"[agibot-long] {n} frames x 3 cameras: peak RSS {res['peak_rss_mb']} MB, {res['frames_per_s']} frames/s")
+        out[str(n)] = res
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--discover-episodes", type=int, default=10_000)
+    p.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"))
+    p.add_argument("--long-frames", type=int, nargs="+", default=[300, 1800])
+    p.add_argument("--child")
+    p.add_argument("--root", type=Path)
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(child_read(args.child, args.root)))
+        return
+
+    discovery = bench_discovery(args.discover_episodes)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        t0 = time.perf_counter()
+        corpora = write_corpora(base, tuple(args.size))
+        _log(f"[corpora] written in {time.perf_counter() - t0:.1f} s")
+        reads = {}
+        for name, (adapter_name, root) in corpora.items():
+            reads[name] = run_child(adapter_name, root)
+            r = reads[name]
+            _log(f"[read] {name:8s} {r['episodes']:3d} episodes {r['frames']:6d} frames {r['seconds']:6.2f} s "
+                 f"{r['frames_per_s']:8.1f} frames/s  peak RSS {r['peak_rss_mb']} MB")  # fmt: skip
+        memory = agibot_memory(base, args.long_frames)
+
+    print(f"\n{'adapter':10s} {'episodes':>8s} {'frames':>7s} {'frames/s':>9s} {'peak RSS MB':>11s}")
+    for name, r in reads.items():
+        print(f"{name:10s} {r['episodes']:8d} {r['frames']:7d} {r['frames_per_s']:9.1f} {r['peak_rss_mb']:11d}")
+    print(f"AgiBot discovery: {discovery['episodes']} episodes in {discovery['seconds']} s")
+    for n, r in memory.items():
+        print(f"AgiBot one episode, 3 cameras 480x640, {n} frames: peak RSS {r['peak_rss_mb']} MB")
+    peak_long = max(r["peak_rss_mb"] for r in memory.values())
+    print(json.dumps({
+        "discover_episodes": discovery["episodes"], "discover_s": discovery["seconds"],
+        "discover_episodes_per_s": discovery["episodes_per_s"],
+        "read_frames_per_s": {k: r["frames_per_s"] for k, r in reads.items()},
+        "read_peak_rss_mb": {k: r["peak_rss_mb"] for k, r in reads.items()},
+        "agibot_long_peak_rss_mb": {k: r["peak_rss_mb"] for k, r in memory.items()},
+        "agibot_long_under_1gib": peak_long < 1024,
+        "size": list(args.size),
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Release hygiene: no private absolute paths or debugger hooks in shipped code, and ruff is clean."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = ["ingest", "adapters", "schemas", "training", "jobs", "benchmarks"]
+PRIVATE_PATH = re.compile(r"""["'](/work/|/root/|/home/\w+/|/tmp/\w)""")
+DEBUGGER = re.compile(r"^\s*(breakpoint\(\)|import pdb|pdb\.set_trace|import ipdb|debugpy\.listen)", re.M)
+
+
+def _sources() -> list[Path]:
+    return [p for d in SHIPPED for p in (REPO / d).rglob("*.py") if "_shim" not in p.parts]
+
+
+def test_no_private_absolute_paths() -> None:
+    hits = [f"{p.relative_to(REPO)}: {m.group(0)}" for p in _sources() for m in PRIVATE_PATH.finditer(p.read_text())]
+    assert not hits, "absolute machine paths in shipped code:\n" + "\n".join(hits)
+
+
+def test_no_debugger_hooks() -> None:
+    hits = [str(p.relative_to(REPO)) for p in _sources() if DEBUGGER.search(p.read_text())]
+    assert not hits, f"debugger hooks left in: {hits}"
+
+
+def test_ruff_clean() -> None:
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    for args in (["check", "."], ["format", "--check", "."]):
+        proc = subprocess.run([ruff, *args], cwd=REPO, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, f"ruff {' '.join(args)}:\n{proc.stdout}{proc.stderr}"
