@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
+import numpy as np
+
 from schemas.embodiment import Embodiment
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 
@@ -46,6 +48,7 @@ ACTION = "action"
 HAND_KEYPOINTS = "observation.hand_keypoints"
 STATE_NATIVE = "observation.state.native"
 ACTION_NATIVE = "action.native"
+INTERPOLATED = "observation.interpolated"  # True where the frame was made up by up-sampling (source below fps)
 
 
 def image_key(camera: Camera | str) -> str:
@@ -82,10 +85,14 @@ def canonical_features(
     embodiment: Embodiment,
     native_state_names: Sequence[str] | None = None,
     native_action_names: Sequence[str] | None = None,
+    *,
+    interpolated_flag: bool = False,
+    mask: Sequence[bool] | None = None,
 ) -> dict[str, FeatureSpec]:
     """Feature specs of a canonical dataset, in info.json order.
 
     `cameras` maps a camera of the vocabulary to its (height, width). Native vectors are included only when named.
+    `mask` narrows the embodiment's mask to the dims the source really fills (default: the embodiment's).
     """
     features: dict[str, FeatureSpec] = {}
     for cam in Camera:
@@ -95,7 +102,8 @@ def canonical_features(
     unknown = {str(c) for c in cameras} - {c.value for c in Camera}
     if unknown:
         raise ValueError(f"unknown camera name(s) {sorted(unknown)}; the vocabulary is {[c.value for c in Camera]}")
-    mask_info = {"embodiment": embodiment.name, "mask": embodiment.mask_list()}
+    dims = embodiment.mask() if mask is None else embodiment.mask() & np.asarray(mask, dtype=bool)
+    mask_info = {"embodiment": embodiment.name, "mask": dims.astype(int).tolist()}
     features[STATE] = FeatureSpec(dtype="float32", shape=(CANONICAL_DIM,), names=list(STATE_NAMES), info=mask_info)
     features[ACTION] = FeatureSpec(dtype="float32", shape=(CANONICAL_DIM,), names=list(ACTION_NAMES), info=mask_info)
     features[HAND_KEYPOINTS] = FeatureSpec(
@@ -112,4 +120,6 @@ def canonical_features(
         features[ACTION_NATIVE] = FeatureSpec(
             dtype="float32", shape=(len(native_action_names),), names=list(native_action_names)
         )
+    if interpolated_flag:
+        features[INTERPOLATED] = FeatureSpec(dtype="bool", shape=(1,), names=None)
     return features

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -86,74 +86,85 @@ class EmbodimentRegistry:
         return name in self._by_name
 
 
-def _z_offset(metres: float) -> RigidTransform:
-    """Canonical wrist = source EEF frame moved back `metres` along its approach (z) axis."""
-    return RigidTransform(translation=(0.0, 0.0, -metres))
+def _offset(name: str) -> dict[str, Any]:
+    from schemas.eef_offsets import EEF_OFFSETS
+
+    offset, source = EEF_OFFSETS[name]
+    return {"eef_offset": offset, "offset_source": source}
 
 
 def default_registry() -> EmbodimentRegistry:
-    """Embodiments of the sources we ingest. Offsets from the source EEF frame to the wrist (flange) point."""
+    """Embodiments of the sources we ingest, with the TCP -> wrist (flange) offset of each (`schemas.eef_offsets`).
+
+    Whether a dataset records the TCP or the flange is per dataset: use `eef_offset_for`, not `eef_offset` alone."""
     return EmbodimentRegistry(
         [
             Embodiment(
                 name="franka",
+                **_offset("franka"),
                 hands=("right",),
                 effector=Effector.gripper,
-                eef_offset=_z_offset(0.1034),
-                offset_source="Franka Hand datasheet: flange to TCP 0.1034 m along z",
                 description="Franka Emika Panda with the Franka Hand (DROID, TACO-Play, many OXE subsets)",
             ),
             Embodiment(
                 name="widowx",
+                **_offset("widowx"),
                 hands=("right",),
                 effector=Effector.gripper,
                 description="Trossen WidowX 250 (BridgeData)",
             ),
             Embodiment(
                 name="google_robot",
+                **_offset("google_robot"),
                 hands=("right",),
                 effector=Effector.gripper,
                 description="Everyday Robots mobile manipulator (RT-1 / fractal20220817_data)",
             ),
             Embodiment(
                 name="kuka_iiwa",
+                **_offset("kuka_iiwa"),
                 hands=("right",),
                 effector=Effector.gripper,
                 description="KUKA LBR iiwa with a parallel gripper (QT-Opt kuka subset)",
             ),
             Embodiment(
                 name="ur5",
+                **_offset("ur5"),
                 hands=("right",),
                 effector=Effector.gripper,
                 description="Universal Robots UR5 with a Robotiq gripper (berkeley_autolab_ur5)",
             ),
             Embodiment(
                 name="agibot_gripper",
+                **_offset("agibot_gripper"),
                 hands=("left", "right"),
                 effector=Effector.gripper,
                 description="AgiBot G1 dual arm with parallel grippers",
             ),
             Embodiment(
                 name="agibot_dexterous",
+                **_offset("agibot_dexterous"),
                 hands=("left", "right"),
                 effector=Effector.dexterous,
                 description="AgiBot G1 dual arm with dexterous hands",
             ),
             Embodiment(
                 name="gr1",
+                **_offset("gr1"),
                 hands=("left", "right"),
                 effector=Effector.dexterous,
                 description="Fourier GR1 humanoid, arms and dexterous hands (GR00T demos)",
             ),
             Embodiment(
                 name="human",
+                **_offset("human"),
                 hands=("left", "right"),
                 effector=Effector.human,
-                offset_source="MANO joint 0 is the wrist: identity by definition",
                 description="Tracked human hands (EgoDex, HOT3D, ARCTIC, HOI4D)",
             ),
             Embodiment(
                 name="human_video",
+                **_offset("human_video"),
                 hands=("left", "right"),
                 effector=Effector.human,
                 description="Egocentric video without hand tracking (Ego4D): actionless",

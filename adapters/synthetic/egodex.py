@@ -192,7 +192,15 @@ def write_egodex(
         )
         ep.transforms = _poses(rng, num_frames, JOINTS)
         if not old:
-            ep.confidences = {j: rng.uniform(0.3, 1.0, size=num_frames).astype(np.float32) for j in JOINTS}
+            # tracking is mostly confident, with a short occlusion dip in the middle of each episode
+            dip = np.zeros(num_frames, dtype=bool)
+            dip[num_frames // 2 : num_frames // 2 + max(1, num_frames // 20)] = True
+            ep.confidences = {
+                j: np.where(dip, rng.uniform(0.1, 0.4, num_frames), rng.uniform(0.8, 1.0, num_frames)).astype(
+                    np.float32
+                )
+                for j in JOINTS
+            }
         fx = 0.9 * width
         ep.intrinsic = np.array([[fx, 0, width / 2], [0, fx, height / 2], [0, 0, 1]], dtype=np.float32)
         attrs, ep.instruction = _attrs(task, idx, old, reverse=idx % 2 == 1)

@@ -181,6 +181,28 @@ def cmd_load(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def cmd_load_many(args: argparse.Namespace) -> dict[str, Any]:
+    """Load several datasets in one process (each start costs seconds of imports): totals, sync, first/last items."""
+    out = {}
+    for root in [args.root, *args.more]:
+        ds = _open(root)
+        frames: dict[str, np.ndarray] = {}
+        last = len(ds) - 1
+        items = {str(i): _item_record(ds, i, frames) for i in sorted({0, last})}
+        shapes = {k: list(v.shape) for k, v in frames.items()}
+        out[root] = {
+            "num_episodes": ds.num_episodes,
+            "num_frames": ds.num_frames,
+            "fps": ds.fps,
+            "episode_lengths": [ds.meta.episodes[i]["length"] for i in sorted(ds.meta.episodes)],
+            "sync_check_explicit": _explicit_sync_check(ds),
+            "video_keys": ds.meta.video_keys,
+            "items": items,
+            "frame_shapes": shapes,
+        }
+    return out
+
+
 def _delta_chunks(root: str, items: list[int], steps: int) -> dict[str, Any]:
     ld = _patch_lerobot()
     fps = ld.LeRobotDatasetMetadata(REPO_ID, root=root).fps
@@ -249,13 +271,21 @@ def cmd_stats(args: argparse.Namespace) -> dict[str, Any]:
     return {"stats": _episode_stats(_open(args.root))}
 
 
-COMMANDS = {"probe": cmd_probe, "load": cmd_load, "load-delta": cmd_load_delta, "write": cmd_write, "stats": cmd_stats}
+COMMANDS = {
+    "probe": cmd_probe,
+    "load": cmd_load,
+    "load-many": cmd_load_many,
+    "load-delta": cmd_load_delta,
+    "write": cmd_write,
+    "stats": cmd_stats,
+}
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("root", nargs="?")
+    parser.add_argument("more", nargs="*", help="load-many: further dataset roots")
     parser.add_argument("--items")
     parser.add_argument("--dump")
     parser.add_argument("--steps", default="16")

@@ -1,0 +1,95 @@
+"""Writing canonical episodes: the dataset's feature set and one `CanonicalEpisode` through the LeRobot writer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ingest.canonicalize import CanonicalEpisode
+from ingest.writer import LeRobotWriter
+from schemas.canonical import (
+    ACTION,
+    ACTION_NATIVE,
+    HAND_KEYPOINTS,
+    INTERPOLATED,
+    STATE,
+    STATE_NATIVE,
+    canonical_features,
+    image_key,
+)
+from schemas.embodiment import EmbodimentRegistry, default_registry
+from schemas.lerobot import EpisodeEntry, FeatureSpec
+
+
+def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None = None) -> dict[str, FeatureSpec]:
+    """The feature set of the dataset `ep` belongs to (one per source/subset), as the first episode defines it."""
+    emb = (registry or default_registry()).get(ep.embodiment)
+    cams = {name: cam.shape for name, cam in ep.cameras.items()}
+    return canonical_features(
+        cams,
+        emb,
+        ep.state_native_names or None,
+        ep.action_native_names or None,
+        interpolated_flag=True,
+        mask=ep.mask,
+    )
+
+
+def lineage(ep: CanonicalEpisode) -> dict[str, Any]:
+    """What `episodes.jsonl` keeps about an episode beyond lerobot's keys: the catalog is rebuilt from it."""
+    return {
+        "eidata": {
+            "episode_uid": ep.uid,
+            "source": ep.source,
+            "subset": ep.subset,
+            "raw_id": ep.raw_id,
+            "raw_path": ep.raw_path,
+            "raw_fps": ep.native_fps,
+            "span_s": [round(ep.span_s[0], 6), round(ep.span_s[1], 6)],
+            "embodiment": ep.embodiment,
+            "tier": ep.tier.value,
+            "tier_reasons": list(ep.tier_reasons),
+            "success": ep.success,
+            "mask": ep.mask.astype(int).tolist(),
+            "interpolated_frames": int(ep.interpolated.sum()),
+            "validity": ep.info.get("validity", {}),
+            "pipeline_version": ep.info.get("pipeline_version"),
+        }
+    }
+
+
+def episode_frames(ep: CanonicalEpisode, features: dict[str, FeatureSpec]) -> Iterator[dict[str, np.ndarray]]:
+    """Frames for `EpisodeBuilder.add_frame`: numeric rows zipped with each camera's resampled frames."""
+    cams = {image_key(name): cam.frames() for name, cam in ep.cameras.items() if image_key(name) in features}
+    for i in range(ep.num_frames):
+        frame: dict[str, Any] = {
+            STATE: ep.state[i],
+            ACTION: ep.action[i],
+            HAND_KEYPOINTS: ep.keypoints[i],
+            INTERPOLATED: np.bool_(ep.interpolated[i]),
+        }
+        if STATE_NATIVE in features and ep.state_native is not None:
+            frame[STATE_NATIVE] = ep.state_native[i]
+        if ACTION_NATIVE in features and ep.action_native is not None:
+            frame[ACTION_NATIVE] = ep.action_native[i]
+        for key, it in cams.items():
+            frame[key] = next(it)
+        yield frame
+
+
+def write_episode(writer: LeRobotWriter, ep: CanonicalEpisode) -> EpisodeEntry:
+    """Stage, fill and commit one canonical episode; any bad frame discards it whole (writer errors)."""
+    builder = writer.stage(ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames)
+    try:
+        for frame in episode_frames(ep, writer.info.features):
+            builder.add_frame(frame)
+        builder.extra = lineage(ep)
+        if ep.action_config:
+            builder.set_action_config([s.model_dump() for s in ep.action_config])
+        staged = builder.finish()
+    except BaseException:
+        builder.abort()
+        raise
+    return writer.commit(staged)

@@ -1,0 +1,331 @@
+"""Per-frame validity of a canonical episode: which frames are defective, which spans to keep, or why to reject it.
+
+Inputs are canonical arrays on the 10 Hz grid (DESIGN section 3). Only dims in the embodiment mask are looked at, so
+the zeros of an absent hand never raise a flag. Checks are vectorized over frames; the only Python loops run over
+hands (at most 2), axes and spans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+from schemas.canonical import CANONICAL_DIM, CANONICAL_FPS, FINGERTIPS_XYZ, HANDS, WRIST_POS, hand_dims
+
+# Per-frame defect checks, in report order. `static_hands` (human) and `short_span` crop rather than invalidate.
+CHECKS = ("non_finite", "timestamps", "zero_state", "truncated", "speed", "acceleration", "workspace", "low_confidence")
+CROPS = ("static_hands", "short_span")
+
+
+class Workspace(BaseModel):
+    """Axis-aligned box in the dataset's canonical frame (metres) that every real wrist position lies in."""
+
+    model_config = ConfigDict(frozen=True)
+
+    low: tuple[float, float, float]
+    high: tuple[float, float, float]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Workspace:
+        if not all(lo < hi for lo, hi in zip(self.low, self.high, strict=True)):
+            raise ValueError(f"workspace low {self.low} must be below high {self.high} on every axis")
+        return self
+
+
+class KinematicLimits(BaseModel):
+    """Limits a recorded wrist trajectory of one embodiment can never exceed; beyond them the pose is a glitch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_wrist_speed_m_s: float = Field(
+        3.0, gt=0, description="finite-difference wrist speed above which the frames of that step are invalid"
+    )
+    max_wrist_acc_m_s2: float = Field(
+        30.0, gt=0, description="second-difference wrist acceleration above which the centre frame is invalid"
+    )
+    workspace: Workspace | None = Field(
+        None, description="box the wrist must stay in (canonical frame, metres); None: not checked"
+    )
+
+
+# A 5 m cube around the canonical origin: no embodiment reaches beyond it, but millimetres stored as metres do.
+_UNIT_SANITY = Workspace(low=(-5.0, -5.0, -5.0), high=(5.0, 5.0, 5.0))
+
+
+def _default_limits() -> dict[str, KinematicLimits]:
+    return {
+        # Franka datasheet Cartesian limits (1.7 m/s, 13 m/s^2); reach 0.855 m from the base, box with margin.
+        "franka": KinematicLimits(
+            max_wrist_speed_m_s=1.7,
+            max_wrist_acc_m_s2=13.0,
+            workspace=Workspace(low=(-1.2, -1.2, -0.6), high=(1.2, 1.2, 1.6)),
+        ),
+        # Fast human hand motion peaks near 3-4 m/s; tracking jumps (identity swaps, re-detections) are faster or
+        # show as accelerations no arm produces. The first-frame camera frame moves with the person: only a unit check.
+        "human": KinematicLimits(max_wrist_speed_m_s=4.0, max_wrist_acc_m_s2=40.0, workspace=_UNIT_SANITY),
+    }
+
+
+class ValidityConfig(BaseModel):
+    """Thresholds of `check_validity`. Limits are per embodiment name, `default_limits` for unnamed embodiments."""
+
+    model_config = ConfigDict(frozen=True)
+
+    limits: dict[str, KinematicLimits] = Field(
+        default_factory=_default_limits, description="embodiment name -> kinematic limits and workspace"
+    )
+    default_limits: KinematicLimits = Field(
+        default_factory=lambda: KinematicLimits(workspace=_UNIT_SANITY),
+        description="generous limits (3 m/s, 30 m/s^2, 5 m cube) that only catch teleports and unit errors",
+    )
+    min_confidence: float = Field(
+        0.5, ge=0, le=1, description="hand-tracking confidence below which a frame is occluded (MediaPipe's default)"
+    )
+    min_length_frames: int = Field(
+        10, ge=1, description="shortest span kept (1 s at 10 Hz: one action chunk); shorter episodes are rejected"
+    )
+    min_hand_motion_m: float = Field(
+        0.04,
+        ge=0,
+        description="human: a window in which no hand's wrist or fingertips spread this far (bounding-box diagonal)"
+        " is motionless and removed; 4 cm is well above tracking jitter of a few mm",
+    )
+    motion_window_s: float = Field(
+        3.0, gt=0, description="human: length of the centred rolling window of the motion check; shorter pauses stay"
+    )
+    max_gap_fraction: float = Field(
+        0.5, gt=0, le=1, description="reject the episode when more than this fraction of its frames is invalid"
+    )
+    policy: Literal["drop", "mask"] = Field(
+        "drop",
+        description="drop: invalid frames split the episode into valid spans (LDA discards them); mask: they stay"
+        " inside spans with valid=False",
+    )
+
+    def limits_for(self, embodiment: str) -> KinematicLimits:
+        return self.limits.get(embodiment, self.default_limits)
+
+
+@dataclass(frozen=True)
+class ValidityReport:
+    valid: np.ndarray  # (N,) bool: passed every per-frame check
+    reasons: dict[str, int]  # check name -> frames flagged (a frame may count under several)
+    keep: list[tuple[int, int]]  # [start, end) spans to keep; empty when rejected
+    rejected: str | None = None  # why the whole episode is rejected
+    static: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (N,) human frames cropped as idle
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.valid)
+
+    @property
+    def invalid_fraction(self) -> float:
+        """Fraction of frames failing a per-frame check (crops of motionless fragments do not count)."""
+        return float(1.0 - self.valid.mean()) if len(self.valid) else 0.0
+
+    @property
+    def kept_frames(self) -> int:
+        return sum(e - s for s, e in self.keep)
+
+
+def runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[start, end) of the maximal runs of True in a 1-D bool array."""
+    edges = np.diff(np.concatenate([[0], np.asarray(flags, dtype=np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def present_hands(mask: np.ndarray) -> list[int]:
+    """Hands whose wrist position is real in this embodiment's mask."""
+    return [h for h in range(len(HANDS)) if mask[hand_dims(h, WRIST_POS)].all()]
+
+
+def fill_nonfinite(x: np.ndarray) -> np.ndarray:
+    """Rows with any non-finite value replaced by the previous finite row (the next one before the first)."""
+    ok = np.isfinite(x).reshape(len(x), -1).all(axis=1)
+    if ok.all() or not ok.any():
+        return x
+    idx = np.where(ok, np.arange(len(x)), -1)
+    idx = np.maximum.accumulate(idx)
+    idx[idx < 0] = np.flatnonzero(ok)[0]
+    return x[idx]
+
+
+def _dilate_pairs(step_bad: np.ndarray, n: int) -> np.ndarray:
+    """A bad step i -> i+1 flags both of its frames: which endpoint is wrong cannot be told."""
+    out = np.zeros(n, dtype=bool)
+    out[:-1] |= step_bad
+    out[1:] |= step_bad
+    return out
+
+
+def _kinematics(wrist: np.ndarray, t: np.ndarray, lim: KinematicLimits) -> tuple[np.ndarray, np.ndarray]:
+    """(speed-flagged, acceleration-flagged) frames of one hand's (N, 3) wrist track; non-finite steps are skipped."""
+    n = len(wrist)
+    speed_bad, acc_bad = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    if n < 2:
+        return speed_bad, acc_bad
+    dt = np.diff(t)
+    dt = np.where(dt > 0, dt, np.nan)  # non-increasing time is its own check; no speed is measured across it
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vel = np.diff(wrist, axis=0) / dt[:, None]
+        speed_bad = _dilate_pairs(np.linalg.norm(vel, axis=1) > lim.max_wrist_speed_m_s, n)
+        if n >= 3:
+            acc = np.diff(vel, axis=0) / (0.5 * (dt[:-1] + dt[1:]))[:, None]
+            acc_bad[1:-1] = np.linalg.norm(acc, axis=1) > lim.max_wrist_acc_m_s2
+    return speed_bad, acc_bad
+
+
+def _hand_spread(state: np.ndarray, hands: list[int], mask: np.ndarray, window: int) -> np.ndarray:
+    """Per frame, the largest window spread of any present wrist or fingertip (wrist frame: articulation counts)."""
+    spread = np.zeros(len(state))
+    for h in hands:
+        cols = [hand_dims(h, WRIST_POS)]
+        tips = hand_dims(h, FINGERTIPS_XYZ)
+        if mask[tips].all():
+            cols += [slice(tips.start + 3 * i, tips.start + 3 * i + 3) for i in range(5)]
+        pts = np.stack([state[:, c] for c in cols], axis=1)  # (N, P, 3)
+        spread = np.maximum(spread, window_spread(pts, window))
+    return spread
+
+
+def window_spread(points: np.ndarray, window: int) -> np.ndarray:
+    """(N, P, k) tracks -> (N,): the largest bounding-box diagonal of any track over a centred window of frames.
+
+    Unlike a path length it does not grow with tracking jitter, and unlike a displacement it sees out-and-back moves.
+    Non-finite frames take their previous finite value.
+    """
+    pts = fill_nonfinite(np.asarray(points, dtype=np.float64))
+    hi = maximum_filter1d(pts, size=window, axis=0, mode="nearest")
+    lo = minimum_filter1d(pts, size=window, axis=0, mode="nearest")
+    return np.linalg.norm(hi - lo, axis=2).max(axis=1)
+
+
+def _trailing(flags: np.ndarray) -> np.ndarray:
+    """The run of True that ends at the last frame."""
+    out = np.zeros_like(flags)
+    false = np.flatnonzero(~flags)
+    start = false[-1] + 1 if len(false) else 0
+    out[start:] = True
+    return out
+
+
+def check_validity(
+    state: np.ndarray,
+    *,
+    mask: np.ndarray,
+    timestamps: np.ndarray,
+    embodiment: str,
+    config: ValidityConfig,
+    action: np.ndarray | None = None,
+    keypoints: np.ndarray | None = None,
+    confidence: np.ndarray | None = None,
+    human: bool = False,
+    fps: float = CANONICAL_FPS,
+) -> ValidityReport:
+    """Flag defective frames, crop motionless human fragments, keep spans of at least `min_length_frames`.
+
+    Per-frame checks (masked dims only): non-finite state/action/keypoints, non-increasing timestamps (the later
+    frame), an all-zero masked state (no real pose has a zero rotation), trailing zero or NaN padding (truncated
+    stream), wrist speed and acceleration above the embodiment's limits (both frames of a fast step; the centre of a
+    sharp turn), wrist outside the workspace, tracking confidence below `min_confidence` for a present hand. Pass an
+    all-False mask for video-only episodes: then only timestamps and length are checked.
+    """
+    state = np.asarray(state)
+    mask = np.asarray(mask, dtype=bool)
+    t = np.asarray(timestamps, dtype=np.float64)
+    n = len(state)
+    if state.shape != (n, CANONICAL_DIM) or mask.shape != (CANONICAL_DIM,) or t.shape != (n,):
+        got = f"{state.shape}, {mask.shape}, {t.shape}"
+        raise ValueError(f"expected state (N, {CANONICAL_DIM}), mask ({CANONICAL_DIM},), timestamps (N,); got {got}")
+    empty = np.zeros(0, dtype=bool)
+    if n == 0:
+        return ValidityReport(empty, dict.fromkeys(CHECKS + CROPS, 0), [], "empty episode (0 frames)", empty)
+
+    hands = present_hands(mask)
+    lim = config.limits_for(embodiment)
+    flags = {name: np.zeros(n, dtype=bool) for name in CHECKS}
+    masked = state[:, mask]
+
+    flags["non_finite"] = ~np.isfinite(masked).all(axis=1)
+    if action is not None:
+        flags["non_finite"] |= ~np.isfinite(np.asarray(action)[:, mask]).all(axis=1)
+    if keypoints is not None and hands:
+        kp = np.asarray(keypoints)[:, hands]
+        flags["non_finite"] |= ~np.isfinite(kp.reshape(n, -1)).all(axis=1)
+
+    finite_t = np.where(np.isfinite(t), t, -np.inf)
+    flags["timestamps"] = ~np.isfinite(t)
+    flags["timestamps"][1:] |= finite_t[1:] <= np.maximum.accumulate(finite_t)[:-1]
+
+    if mask.any():
+        zero = (masked == 0).all(axis=1)
+        flags["truncated"] = _trailing(zero | ~np.isfinite(masked).any(axis=1))
+        flags["zero_state"] = zero & ~flags["truncated"]
+
+    # Padding and dropouts are not poses: no speed is measured into them, no workspace applies to them.
+    no_pose = flags["truncated"] | flags["zero_state"]
+    for h in hands:
+        wrist = state[:, hand_dims(h, WRIST_POS)].astype(np.float64)
+        wrist[no_pose] = np.nan
+        speed_bad, acc_bad = _kinematics(wrist, t, lim)
+        flags["speed"] |= speed_bad
+        flags["acceleration"] |= acc_bad
+        if lim.workspace is not None:
+            lo, hi = np.asarray(lim.workspace.low), np.asarray(lim.workspace.high)
+            flags["workspace"] |= ((wrist < lo) | (wrist > hi)).any(axis=1)
+        if confidence is not None:
+            c = np.asarray(confidence, dtype=np.float64)[:, h]
+            flags["low_confidence"] |= ~(c >= config.min_confidence)  # NaN confidence is no confidence
+
+    defect = np.logical_or.reduce(list(flags.values()))
+    valid = ~defect
+    reasons = {name: int(f.sum()) for name, f in flags.items()}
+
+    static = np.zeros(n, dtype=bool)
+    if human and hands and valid.any():
+        window = max(1, round(config.motion_window_s * fps))
+        pose = np.where(valid[:, None], state, np.nan)  # a glitch is not motion: invalid frames hold the last pose
+        static = _hand_spread(pose, hands, mask, window) < config.min_hand_motion_m
+    reasons["static_hands"] = int(static.sum())
+
+    # Candidate spans: drop removes every invalid frame; mask keeps them inside spans trimmed to valid ends.
+    if config.policy == "drop":
+        starts, ends = runs(valid & ~static)
+    else:
+        starts, ends = runs(~static & ~flags["truncated"])
+        good = np.flatnonzero(valid & ~static)
+        if len(good):
+            first = good[np.minimum(np.searchsorted(good, starts), len(good) - 1)]
+            last = good[np.maximum(np.searchsorted(good, ends) - 1, 0)]
+            has = (first >= starts) & (first < ends)
+            starts, ends = first[has], last[has] + 1
+        else:
+            starts, ends = starts[:0], ends[:0]
+    lengths = ends - starts
+    long = lengths >= config.min_length_frames
+    reasons["short_span"] = int(lengths[~long].sum())
+    keep = [(int(s), int(e)) for s, e in zip(starts[long], ends[long], strict=True)]
+
+    def _summary() -> str:
+        hit = [f"{k} {v}" for k, v in reasons.items() if v and k in CHECKS]
+        return ", ".join(hit) if hit else "no check failed"
+
+    rejected = None
+    frac = float(defect.mean())
+    if n < config.min_length_frames:
+        rejected = f"episode too short: {n} frames < min_length_frames {config.min_length_frames}"
+    elif not valid.any():
+        rejected = f"no valid frame among {n} ({_summary()})"
+    elif frac > config.max_gap_fraction:
+        rejected = f"invalid frame fraction {frac:.2f} > max_gap_fraction {config.max_gap_fraction:.2f} ({_summary()})"
+    elif not keep:
+        longest = int(lengths.max()) if len(lengths) else 0
+        rejected = (
+            f"no span of at least min_length_frames {config.min_length_frames} remains after cleaning"
+            f" (longest {longest} of {n} frames; {_summary()}, static_hands {reasons['static_hands']})"
+        )
+    return ValidityReport(valid, reasons, [] if rejected else keep, rejected, static)
