@@ -178,8 +178,11 @@ def _hand_block(
         poses = rs.resample_poses(track.wrist.timestamps, track.wrist.values.astype(np.float64), grid_abs)
         if sig.apply_offset:
             poses = apply_eef_offset(poses, offset)
-    if track.keypoints is not None:
-        kp = rs.resample_linear(track.keypoints.timestamps, track.keypoints.values.astype(np.float64), grid_abs)
+    kp_values = None if track.keypoints is None else track.keypoints.values.astype(np.float64)
+    if kp_values is not None and not np.any(np.nan_to_num(kp_values)):
+        kp_values = None  # a hand that was never tracked (all zero / NaN) is absent, not invalid
+    if kp_values is not None:
+        kp = rs.resample_linear(track.keypoints.timestamps, kp_values, grid_abs)
         if poses is None:
             poses = wrist_frames_from_keypoints(kp, "left" if hand == 0 else "right")
     if ref is not None:  # express in the decoupled reference frame (world_from_ref given)
@@ -195,7 +198,7 @@ def _hand_block(
         g = rs.resample_hold(track.gripper.timestamps, track.gripper.values.reshape(-1), grid_abs)
         out[:, GRIPPER.start] = g
         avail[GRIPPER] = True
-    if track.keypoints is not None and poses is not None:
+    if kp_values is not None and poses is not None:
         out[:, FINGERTIPS_XYZ] = fingertips_in_wrist(kp, poses)
         avail[FINGERTIPS_XYZ] = True
     return out, avail, kp, poses
@@ -327,7 +330,8 @@ def _canonicalize_span(
         return []
 
     derived = set(raw.metadata.get("derived_streams", []))
-    st_native, st_names = _resample_native(_native(raw.states, derived), grid_abs)
+    native_states = raw.states if sig.native_state_keys is None else {k: raw.states[k] for k in sig.native_state_keys}
+    st_native, st_names = _resample_native(_native(native_states, derived), grid_abs)
     ac_native, ac_names = _resample_native(_native(raw.actions, derived), grid_abs)
     if "camera_trajectory" in info:
         traj = info.pop("camera_trajectory")

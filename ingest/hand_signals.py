@@ -50,6 +50,9 @@ class HandSignals:
     camera: Stream | None = None  # world_from_camera (T,4,4) of a moving camera, for decoupling
     up_world: np.ndarray | None = None
     canonical: tuple[Stream, Stream | None, Stream | None] | None = None  # already canonical: state, action, keypoints
+    native_state_keys: list[str] | None = (
+        None  # the streams kept as `observation.state.native` (None: the default rule)
+    )
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -127,6 +130,10 @@ def from_agibot(ep: RawEpisode) -> HandSignals:
 def from_egodex(ep: RawEpisode) -> HandSignals:
     st = ep.states
     sig = HandSignals(frame="arkit_world", apply_offset=False, up_world=ARKIT_UP)
+    # 68 joints x 16 values would swamp the native vector: keep the wrists and their tracking confidence
+    sig.native_state_keys = [
+        k for side in ("left", "right") for k in (f"transforms/{side}Hand", f"confidences/{side}Hand") if k in st
+    ]
     sig.camera = ep.camera_poses.get("camera")
     kp = st.get("mano21_keypoints")
     for hand, side in ((0, "left"), (1, "right")):

@@ -104,7 +104,14 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
     parts = spec.parts or ()
     for p in parts:
         sl = walk[:, p.start : p.stop]
-        if p.unit.startswith("quat"):
+        if p.unit == "m":  # metres: a tabletop workspace for positions, millimetre steps for deltas
+            width = p.stop - p.start
+            steps_m = np.cumsum(0.003 * rng.normal(size=(steps, width)), axis=0)
+            if "delta" in p.name:
+                walk[:, p.start : p.stop] = 0.003 * rng.normal(size=(steps, width))
+            else:
+                walk[:, p.start : p.stop] = np.array([0.45, 0.0, 0.25, 0.0, 0.0, 0.0])[:width] + steps_m
+        elif p.unit.startswith("quat"):
             walk[:, p.start : p.stop] = sl / np.linalg.norm(sl, axis=1, keepdims=True)
         elif p.unit == "0..1":
             walk[:, p.start : p.stop] = 1 / (1 + np.exp(-sl))
