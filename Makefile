@@ -36,6 +36,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/writer.py
 	$(BIN)/python benchmarks/adapters.py
+	$(BIN)/python benchmarks/canonicalize.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -311,7 +311,10 @@ def _canonicalize_span(
     for s in _streams_used(sig):
         interp |= rs.interpolated_mask(s.timestamps, grid_abs, spec.interpolation_tolerance_s)
     if gaps and spec.gap_policy is rs.GapPolicy.invalidate:
-        interp |= rs.gap_mask(grid_abs, gaps)
+        # nothing was measured there: make the frames non-finite so validity drops (or masks) them like any glitch
+        in_gap = rs.gap_mask(grid_abs, gaps)
+        state[np.ix_(in_gap, mask)] = np.nan
+        action[np.ix_(in_gap, mask)] = np.nan
 
     confidence = None
     if any(h.confidence is not None for h in sig.hands.values()):

@@ -84,6 +84,16 @@ def test_a_long_gap_splits_the_episode() -> None:
     assert eps[1].span_s[0] >= 5.0
 
 
+def test_a_long_gap_can_invalidate_instead() -> None:
+    t, xyz, rpy, grip = _reach(40, 10.0)
+    t = np.where(t >= 2.0, t + 3.0, t)
+    spec = CanonicalizeSpec(gap_policy="invalidate", min_episode_s=1.0)
+    eps = canonicalize(_oxe_raw(t, xyz, rpy, grip), spec)
+    assert [ep.num_frames for ep in eps] == [20, 20]  # the 30 grid frames strictly inside (1.9, 5.0) s are dropped
+    assert all(np.isfinite(ep.state).all() for ep in eps)
+    assert eps[0].info["validity"]["non_finite"] == 30
+
+
 def test_failure_flag_demotes_with_a_reason() -> None:
     t, xyz, rpy, grip = _reach(30, 10.0)
     [ep] = canonicalize(_oxe_raw(t, xyz, rpy, grip, success=False))
