@@ -99,7 +99,9 @@ def _validate_features(features: Mapping[str, FeatureSpec]) -> None:
 class LeRobotWriter:
     """Writes one LeRobot v2.1 dataset. Use `create` for a new dataset, `open` to continue an existing one."""
 
-    def __init__(self, root: Path, info: InfoJson, codec: VideoCodec, *, durable: bool = True) -> None:
+    def __init__(
+        self, root: Path, info: InfoJson, codec: VideoCodec, *, durable: bool = True, recover: bool = True
+    ) -> None:
         self.root = Path(root)
         self.info = info
         self.codec = codec
@@ -107,7 +109,8 @@ class LeRobotWriter:
         self._lock_fd: int | None = None
         self._acquire_lock()
         try:
-            self._recover()
+            if recover:
+                self._recover()
             self.info = load_info(self.root / INFO_PATH)
             self._tasks: dict[str, int] = {}
             if (self.root / TASKS_PATH).exists():
@@ -147,7 +150,9 @@ class LeRobotWriter:
         (root / "meta").mkdir(parents=True, exist_ok=True)
         (root / STATE_DIR).mkdir(exist_ok=True)
         _atomic_write_text(root / INFO_PATH, dump_info(info))
-        return cls(root, info, codec or VideoCodec(), durable=durable)
+        # a new dataset has nothing to recover, and its staging area may already hold episodes parallel workers
+        # finished for it: they must survive until committed
+        return cls(root, info, codec or VideoCodec(), durable=durable, recover=False)
 
     @classmethod
     def open(cls, root: Path, *, codec: VideoCodec | None = None, durable: bool = True) -> LeRobotWriter:
@@ -248,33 +253,59 @@ class LeRobotWriter:
 
     def commit(self, staged: StagedEpisode) -> EpisodeEntry:
         """Make a staged episode part of the dataset under the next episode index."""
+        return self.commit_group([staged])[0]
+
+    def commit_group(self, group: list[StagedEpisode]) -> list[EpisodeEntry]:
+        """Commit several staged episodes atomically, in order: after a crash either all of them are there or none.
+
+        Used for the episodes cut from one raw episode, so that a rerun never finds half of them."""
         if self._lock_fd is None:
             raise DatasetError(f"{self.root}: writer is closed")
+        info, tasks = self.info.model_copy(deep=True), dict(self._tasks)
+        parts = []
         try:
-            journal = self._prepare(staged)
-        except EpisodeError:
-            shutil.rmtree(staged.stage_dir, ignore_errors=True)
-            raise
+            for staged in group:
+                part, info, tasks = self._prepare(staged, info, tasks)
+                parts.append(part)
         except Exception as e:
-            shutil.rmtree(staged.stage_dir, ignore_errors=True)
-            raise EpisodeError(f"commit failed: {e}", dataset=self.name, episode=staged.label) from e
+            for staged in group:
+                shutil.rmtree(staged.stage_dir, ignore_errors=True)
+            if isinstance(e, EpisodeError):
+                raise
+            raise EpisodeError(f"commit failed: {e}", dataset=self.name, episode=group[0].label) from e
+        appends: dict[str, dict[str, Any]] = {}
+        for part in parts:
+            for rel, text in part["appends"].items():
+                op = appends.setdefault(rel, {"size_before": _size(self.root / rel), "text": ""})
+                op["text"] += text
+        journal = {
+            "episode_indices": [p["episode_index"] for p in parts],
+            "stage_dirs": [p["stage_dir"] for p in parts],
+            "moves": [m for p in parts for m in p["moves"]],
+            "appends": appends,
+            "info": info.to_json(),
+            "episodes": [p["episode"] for p in parts],
+            "new_tasks": [t for p in parts for t in p["new_tasks"]],
+        }
         _atomic_write_text(self.root / JOURNAL, json.dumps(journal))
         self._apply(journal)
-        self.info = InfoJson.model_validate(journal["info"])
-        for t in journal["new_tasks"]:
-            self._tasks[t["task"]] = t["task_index"]
-        return EpisodeEntry.model_validate(journal["episode"])
+        self.info = info
+        self._tasks = tasks
+        return [EpisodeEntry.model_validate(e) for e in journal["episodes"]]
 
-    def _prepare(self, staged: StagedEpisode) -> dict[str, Any]:
-        """Everything up to the commit point: parquet written in staging, meta lines and new info computed."""
-        info = self.info.model_copy(deep=True)
+    def _prepare(
+        self, staged: StagedEpisode, info: InfoJson, tasks: dict[str, int]
+    ) -> tuple[dict[str, Any], InfoJson, dict[str, int]]:
+        """Everything up to the commit point for one episode, on top of `info`/`tasks` (the dataset as it will be
+        after the episodes before it in the group): parquet written in staging, meta lines and the next info."""
+        info = info.model_copy(deep=True)
+        tasks = dict(tasks)
         ep_index, start = info.total_episodes, info.total_frames
         frames = read_frames(staged.stage_dir)
         n = frames.num_rows
         if n != staged.length:
             raise EpisodeError(f"staged {n} rows but {staged.length} frames", dataset=self.name, episode=staged.label)
 
-        tasks = dict(self._tasks)
         new_tasks = []
         for t in staged.tasks:
             if t not in tasks:
@@ -339,15 +370,15 @@ class LeRobotWriter:
             EPISODES_STATS_PATH: dump_jsonl_line(stats_entry.to_json()),
             TASKS_PATH: "".join(dump_jsonl_line(t) for t in new_tasks),
         }
-        return {
+        part = {
             "episode_index": ep_index,
             "stage_dir": stage_rel,
             "moves": moves,
-            "appends": {p: {"size_before": _size(self.root / p), "text": s} for p, s in appends.items()},
-            "info": info.to_json(),
+            "appends": appends,
             "episode": entry.to_json(),
             "new_tasks": new_tasks,
         }
+        return part, info, tasks
 
     def _apply(self, journal: dict[str, Any]) -> None:
         """Idempotent: safe to run again after a crash at any point inside it."""
@@ -374,7 +405,8 @@ class LeRobotWriter:
                 _fsync_dir(d)
         _atomic_write_text(self.root / INFO_PATH, json.dumps(journal["info"], indent=4, ensure_ascii=False))
         (self.root / JOURNAL).unlink(missing_ok=True)
-        shutil.rmtree(self.root / journal["stage_dir"], ignore_errors=True)
+        for stage in journal["stage_dirs"]:
+            shutil.rmtree(self.root / stage, ignore_errors=True)
 
     def _relative(self, path: Path) -> str:
         try:
@@ -390,7 +422,7 @@ class LeRobotWriter:
         journal_path = self.root / JOURNAL
         if journal_path.exists():
             journal = json.loads(journal_path.read_text(encoding="utf-8"))
-            log.warning("%s: finishing the interrupted commit of episode %s", self.root, journal["episode_index"])
+            log.warning("%s: finishing the interrupted commit of episodes %s", self.root, journal["episode_indices"])
             self._apply(journal)
         staging = self.root / STAGING
         if staging.exists():

@@ -52,7 +52,7 @@ def mid_episode(root: Path) -> None:
 
 def mid_commit(root: Path) -> None:
     def die(self: LeRobotWriter, journal: dict) -> None:
-        _signal(f"JOURNAL-WRITTEN {journal['episode_index']}")
+        _signal(f"JOURNAL-WRITTEN {journal['episode_indices'][0]}")
         os.kill(os.getpid(), signal.SIGKILL)
 
     LeRobotWriter._apply = die  # only the commit in this process; recovery in the parent uses the real one

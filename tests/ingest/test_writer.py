@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.errors import DatasetError
+from ingest.errors import DatasetError, EpisodeError
 from ingest.video import VideoCodec
 from ingest.video_read import count_frames, decode_frames
 from ingest.writer import LeRobotWriter
@@ -153,3 +153,30 @@ def test_long_episode_memory_is_bounded(tmp_path: Path) -> None:
         w.commit(ep.finish())
     t = pq.read_table(tmp_path / "ds/data/chunk-000/episode_000000.parquet")
     assert t.num_rows == 300 and t.column("frame_index").to_pylist() == list(range(300))
+
+
+def test_commit_group_is_all_or_nothing(tmp_path: Path) -> None:
+    with LeRobotWriter.create(tmp_path / "ds", fps=10, features=canonical_test_features()) as w:
+        staged = []
+        for seed in range(3):
+            b = w.stage(f"part {seed}", label=f"raw/ep#span{seed}")
+            for f in canonical_frames(4, seed=seed):
+                b.add_frame(f)
+            staged.append(b.finish())
+        broken = [staged[0], staged[1].model_copy(update={"length": 99}), staged[2]]
+        with pytest.raises(EpisodeError, match="staged 4 rows but 99"):
+            w.commit_group(broken)
+        assert w.info.total_episodes == 0 and not any((w.root / "data").glob("**/*.parquet"))
+        assert all(not s.stage_dir.exists() for s in staged)
+        again = []
+        for seed in range(3):
+            b = w.stage(f"part {seed}")
+            for f in canonical_frames(4, seed=seed):
+                b.add_frame(f)
+            again.append(b.finish())
+        entries = w.commit_group(again)
+    assert [e.episode_index for e in entries] == [0, 1, 2]
+    info = load_info(tmp_path / "ds/meta/info.json")
+    assert (info.total_episodes, info.total_frames, info.total_tasks) == (3, 12, 3)
+    index = [pq.read_table(tmp_path / "ds" / info.data_file(e)).column("index").to_pylist() for e in range(3)]
+    assert index == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
