@@ -111,6 +111,11 @@ class CanonicalEpisode:
     info: dict[str, Any] = field(default_factory=dict)  # validity counts, notes, decoupling, lineage extras
 
     @property
+    def raw_uid(self) -> str:
+        """The raw episode this one was cut from (uids of cut spans carry a `#span`/`#keep` suffix)."""
+        return self.uid.split("#", 1)[0]
+
+    @property
     def num_frames(self) -> int:
         return len(self.timestamps)
 

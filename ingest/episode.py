@@ -108,6 +108,11 @@ class EpisodeBuilder:
         self.action_config: list[dict[str, Any]] | None = None
         self._state = "open"
 
+    @property
+    def feature_keys(self) -> list[str]:
+        """The keys every frame must carry (declared features minus lerobot's defaults)."""
+        return list(self._features)
+
     # ------------------------------------------------------------------------------------------------------------
     def _error(self, cls: type[EpisodeError], msg: str, feature: str | None = None) -> EpisodeError:
         self.abort()

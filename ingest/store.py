@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ingest.canonicalize import CanonicalEpisode
-from ingest.writer import LeRobotWriter
+from ingest.episode import EpisodeBuilder, StagedEpisode
+from ingest.video import VideoCodec
+from ingest.writer import LeRobotWriter, stage_episode
 from schemas.canonical import (
     ACTION,
     ACTION_NATIVE,
@@ -20,7 +23,7 @@ from schemas.canonical import (
     image_key,
 )
 from schemas.embodiment import EmbodimentRegistry, default_registry
-from schemas.lerobot import EpisodeEntry, FeatureSpec
+from schemas.lerobot import EpisodeEntry, FeatureSpec, InfoJson, default_features
 
 
 def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None = None) -> dict[str, FeatureSpec]:
@@ -42,6 +45,7 @@ def lineage(ep: CanonicalEpisode) -> dict[str, Any]:
     return {
         "eidata": {
             "episode_uid": ep.uid,
+            "raw_uid": ep.raw_uid,
             "source": ep.source,
             "subset": ep.subset,
             "raw_id": ep.raw_id,
@@ -60,7 +64,7 @@ def lineage(ep: CanonicalEpisode) -> dict[str, Any]:
     }
 
 
-def episode_frames(ep: CanonicalEpisode, features: dict[str, FeatureSpec]) -> Iterator[dict[str, np.ndarray]]:
+def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[dict[str, np.ndarray]]:
     """Frames for `EpisodeBuilder.add_frame`: numeric rows zipped with each camera's resampled frames."""
     cams = {image_key(name): cam.frames() for name, cam in ep.cameras.items() if image_key(name) in features}
     for i in range(ep.num_frames):
@@ -81,15 +85,28 @@ def episode_frames(ep: CanonicalEpisode, features: dict[str, FeatureSpec]) -> It
 
 def write_episode(writer: LeRobotWriter, ep: CanonicalEpisode) -> EpisodeEntry:
     """Stage, fill and commit one canonical episode; any bad frame discards it whole (writer errors)."""
-    builder = writer.stage(ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames)
+    return writer.commit(fill(writer.stage(ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames), ep))
+
+
+def stage_canonical(dataset_root: Path, ep: CanonicalEpisode, codec: VideoCodec, fps: int) -> StagedEpisode:
+    """Stage `ep` into `dataset_root`'s staging area without the dataset's lock (a parallel worker's half of a
+    write; the single writer commits). The dataset need not exist yet: its features come from `ep`."""
+    info = InfoJson(fps=fps, features={**dataset_features(ep), **default_features()})
+    builder = stage_episode(
+        dataset_root, info, codec, task=ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames
+    )
+    return fill(builder, ep)
+
+
+def fill(builder: EpisodeBuilder, ep: CanonicalEpisode) -> StagedEpisode:
+    """Feed every frame of `ep` with its lineage and segments; any error discards the staged episode."""
     try:
-        for frame in episode_frames(ep, writer.info.features):
+        for frame in episode_frames(ep, {k: None for k in builder.feature_keys}):
             builder.add_frame(frame)
         builder.extra = lineage(ep)
         if ep.action_config:
             builder.set_action_config([s.model_dump() for s in ep.action_config])
-        staged = builder.finish()
+        return builder.finish()
     except BaseException:
         builder.abort()
         raise
-    return writer.commit(staged)

@@ -129,7 +129,8 @@ def episode_frames(ep: DemoEpisode) -> Iterator[dict[str, np.ndarray]]:
         }
 
 
-def run_demo(out: Path, episodes: int = 6, seed: int = 0, overwrite: bool = True) -> DatasetMeta:
+def run_demo(out: Path, episodes: int = 6, seed: int = 0, overwrite: bool = True, quiet: bool = False) -> DatasetMeta:
+    """Generated episodes written straight to a canonical dataset under `out/datasets/demo/franka_cube`."""
     root = Path(out) / "datasets" / "demo" / "franka_cube"
     if overwrite and root.exists():
         shutil.rmtree(root)
@@ -146,7 +147,7 @@ def run_demo(out: Path, episodes: int = 6, seed: int = 0, overwrite: bool = True
     t0 = time.perf_counter()
     with (
         LeRobotWriter.create(root, fps=CANONICAL_FPS, features=features, robot_type=embodiment.name) as writer,
-        tqdm(total=total, unit="frame", desc="demo: writing episodes", dynamic_ncols=True) as bar,
+        tqdm(total=total, unit="frame", desc="demo: writing episodes", dynamic_ncols=True, disable=quiet) as bar,
     ):
         for plan in plans:
             with writer.episode(task=plan.task, expected_frames=len(plan.gripper)) as ep:
@@ -155,6 +156,8 @@ def run_demo(out: Path, episodes: int = 6, seed: int = 0, overwrite: bool = True
                     bar.update(1)
     elapsed = time.perf_counter() - t0
     meta = DatasetMeta.load(root)
+    if quiet:
+        return meta
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     print(f"\nwrote {root}")
     print(f"  {meta.info.total_episodes} episodes, {meta.info.total_frames} frames at {meta.info.fps:g} Hz "

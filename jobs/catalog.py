@@ -1,0 +1,436 @@
+"""The episode catalog (DESIGN section 6): rows from the datasets' meta, written as parquet parts, rebuilt on demand.
+
+The datasets are the source of truth: `rebuild_catalog` scans every dataset under `ROOT/datasets/` and replaces
+`catalog/episodes/` with one consolidated, sorted file set, so a rebuild of unchanged datasets is byte-identical.
+`catalog/quarantine/` (episodes that were never written) is the ingest job's record and is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import logging
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.canonical import ACTION, HAND_KEYPOINTS
+from schemas.catalog import CATALOG_SCHEMA, CatalogRow
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+from schemas.tiers import QualityTier
+
+log = logging.getLogger(__name__)
+
+DATASETS_DIR = "datasets"
+EPISODES_DIR = "catalog/episodes"
+QUARANTINE_DIR = "catalog/quarantine"
+LINEAGE_KEY = "eidata"  # the extras key `ingest.store.lineage` writes into each episodes.jsonl line
+CAMERA_PREFIX = "observation.images."
+NO_LINEAGE = "no eidata lineage"
+EXTERNAL_PIPELINE = "external"  # pipeline_version of datasets written by other tools
+ROWS_PER_PART = 1_000_000  # a rebuild splits the sorted catalog into parts of at most this many rows
+ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size: lets it scan one file with every thread
+HASH_CHUNK = 1 << 20
+
+Stage = Literal["discover", "read", "canonicalize", "write"]
+
+
+class CatalogError(RuntimeError):
+    """A dataset's meta and files disagree, so its catalog rows cannot be trusted."""
+
+
+class QuarantineRow(BaseModel):
+    """One rejected episode (or raw item that never became one) in `catalog/quarantine/*.parquet`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episode_uid: str | None = Field(None, description="source/subset/raw id when known (not for discover errors)")
+    source: str = Field(description="the source name, as in the catalog")
+    subset: str | None = Field(None, description="the subset name when known")
+    adapter: str = Field(description="registry name of the adapter that read it")
+    raw_path: str = Field(description="the raw file or folder it came from")
+    stage: Stage = Field(description="the pipeline step that rejected it")
+    error_class: str = Field(description="exception class name, e.g. CorruptVideoError")
+    message: str = Field(description="the error message, with the specific reason")
+    file: str | None = Field(None, description="the offending file inside the raw episode, when known")
+    field: str | None = Field(None, description="the offending field or stream, when known")
+    quarantined_at: datetime
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("episode_uid", pa.string()),
+        ("source", pa.string()),
+        ("subset", pa.string()),
+        ("adapter", pa.string()),
+        ("raw_path", pa.string()),
+        ("stage", pa.string()),
+        ("error_class", pa.string()),
+        ("message", pa.string()),
+        ("file", pa.string()),
+        ("field", pa.string()),
+        ("quarantined_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+assert list(QUARANTINE_SCHEMA.names) == list(QuarantineRow.model_fields), "quarantine schema and row model disagree"
+
+
+# -- rows of one dataset ----------------------------------------------------------------------------------------
+
+
+def _file_digest(h: Any, path: Path, rel: str) -> None:
+    """Feed one file into `h`, framed by its relative name and size so concatenations cannot collide."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: listed in the dataset's meta but missing on disk") from None
+    h.update(f"{rel}\0{size}\0".encode())
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            h.update(chunk)
+
+
+def episode_files(info: InfoJson, episode_index: int) -> list[str]:
+    """The episode's data parquet and mp4s, relative to the dataset root, in a fixed order."""
+    files = [info.data_file(episode_index)]
+    if info.video_path is not None:
+        files += [info.video_file(episode_index, key) for key in info.video_keys]
+    return files
+
+
+def content_hash(dataset_root: Path, info: InfoJson, episode_index: int) -> str:
+    """sha256 over the episode's data parquet and video bytes (streamed)."""
+    h = hashlib.sha256()
+    for rel in episode_files(info, episode_index):
+        _file_digest(h, dataset_root / rel, rel)
+    return h.hexdigest()
+
+
+def _mtime_utc(path: Path) -> datetime:
+    micros = path.stat().st_mtime_ns // 1000  # exact to the microsecond the parquet column keeps
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def _latents_ready(dataset_root: Path, info: InfoJson, episode_index: int) -> bool:
+    chunk = info.episode_chunk(episode_index)
+    return any(
+        (dataset_root / f"latents/chunk-{chunk:03d}/{key}/episode_{episode_index:06d}.safetensors").exists()
+        for key in info.video_keys
+    )
+
+
+def _has_hands(stats: dict[str, Any] | None, info: InfoJson) -> bool:
+    """True when the episode's keypoints are not all zero (an untracked hand is zeros + mask)."""
+    ft = info.features.get(HAND_KEYPOINTS)
+    if ft is None:
+        return False
+    kp = (stats or {}).get(HAND_KEYPOINTS)
+    if kp is None:  # no per-episode stats: fall back to what the dataset declares
+        return bool((ft.info or {}).get("has_hands"))
+    return bool(np.any(np.asarray(kp["min"], dtype=float) != 0) or np.any(np.asarray(kp["max"], dtype=float) != 0))
+
+
+def _has_action(lineage: dict[str, Any], info: InfoJson) -> bool:
+    mask = lineage.get("mask")
+    if mask is None:
+        ft = info.features.get(ACTION)
+        if ft is None:
+            return False
+        mask = (ft.info or {}).get("mask")
+        if mask is None:  # a foreign dataset's action vector: real unless said otherwise
+            return True
+    return bool(np.any(np.asarray(mask, dtype=bool)))
+
+
+def _caption(lineage: dict[str, Any]) -> str | None:
+    cap = lineage.get("caption")
+    if isinstance(cap, dict):  # {"text": ..., "model": ...} from a captioning job
+        cap = cap.get("text")
+    return cap if isinstance(cap, str) and cap.strip() else None
+
+
+def _folder_names(corpus_root: Path, dataset_root: Path) -> tuple[str, str, str]:
+    """(dataset path relative to the corpus, source, subset) from `datasets/<source>/<subset...>`."""
+    try:
+        rel = dataset_root.resolve().relative_to(corpus_root.resolve())
+    except ValueError:
+        raise CatalogError(f"{dataset_root} is not inside the corpus {corpus_root}") from None
+    parts = rel.parts[1:] if rel.parts and rel.parts[0] == DATASETS_DIR else rel.parts
+    source = parts[0] if parts else dataset_root.name
+    subset = "/".join(parts[1:]) if len(parts) > 1 else dataset_root.name
+    return rel.as_posix(), source, subset
+
+
+def catalog_rows_for_dataset(corpus_root: Path, dataset_root: Path) -> list[CatalogRow]:
+    """Rows of one dataset from its meta: `episodes.jsonl` lines (length, tasks, the "eidata" lineage), `info.json`
+    (fps, cameras, features), per-episode stats (hands) and the episode files (content hash, ingest time, latents).
+
+    Episodes without lineage (datasets written by other tools) get what can be known: source/subset from the folder
+    names, tier "high" with the reason "no eidata lineage" ("actionless" when the dataset has no action)."""
+    corpus_root, dataset_root = Path(corpus_root), Path(dataset_root)
+    info_path, episodes_path = dataset_root / INFO_PATH, dataset_root / EPISODES_PATH
+    if not info_path.exists():
+        raise CatalogError(f"{dataset_root}: no {INFO_PATH}; not a dataset")
+    if not episodes_path.exists():
+        if load_info(info_path).total_episodes == 0:
+            return []
+        raise CatalogError(f"{dataset_root}: no {EPISODES_PATH} (only LeRobot v2.x datasets are cataloged)")
+    info = load_info(info_path)
+    fps = float(info.fps)
+    rel, folder_source, folder_subset = _folder_names(corpus_root, dataset_root)
+    cameras = [k.removeprefix(CAMERA_PREFIX) for k in info.video_keys]
+    action_ft = info.features.get(ACTION)
+    dataset_embodiment = (action_ft.info or {}).get("embodiment") if action_ft is not None else None
+
+    stats: dict[int, dict[str, Any]] = {}
+    if (dataset_root / EPISODES_STATS_PATH).exists():
+        # only the keypoints' min/max is needed; keep that, not every feature's stats
+        for _, obj in read_jsonl(dataset_root / EPISODES_STATS_PATH):
+            kp = obj.get("stats", {}).get(HAND_KEYPOINTS)
+            stats[int(obj["episode_index"])] = {HAND_KEYPOINTS: kp} if kp is not None else {}
+
+    rows = []
+    for lineno, line in read_jsonl(episodes_path):
+        try:
+            index, length, tasks = int(line["episode_index"]), int(line["length"]), list(line.get("tasks") or [])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CatalogError(f"{episodes_path}:{lineno}: not an episode entry ({e})") from e
+        lineage: dict[str, Any] = line.get(LINEAGE_KEY) or {}
+        has_action = _has_action(lineage, info)
+        if lineage:
+            tier, reasons = QualityTier(lineage["tier"]), list(lineage.get("tier_reasons") or [])
+        elif has_action:
+            tier, reasons = QualityTier.high, [NO_LINEAGE]
+        else:
+            tier, reasons = QualityTier.actionless, [NO_LINEAGE, "no action"]
+        source = lineage.get("source") or folder_source
+        subset = lineage.get("subset") or folder_subset
+        caption = _caption(lineage)
+        raw_fps = lineage.get("raw_fps", fps) if lineage else fps
+        rows.append(
+            CatalogRow(
+                episode_uid=lineage.get("episode_uid") or f"{source}/{subset}/episode_{index:06d}",
+                source=source,
+                subset=subset,
+                dataset=rel,
+                episode_index=index,
+                embodiment=lineage.get("embodiment") or dataset_embodiment or info.robot_type or "unknown",
+                tier=tier,
+                tier_reasons=reasons,
+                task="; ".join(tasks) if tasks else None,
+                caption=caption,
+                num_frames=length,
+                duration_s=length / fps,
+                has_action=has_action,
+                has_hands=_has_hands(stats.get(index), info),
+                cameras=cameras,
+                success=lineage.get("success"),
+                raw_path=lineage.get("raw_path") or rel,
+                raw_fps=None if raw_fps is None else float(raw_fps),
+                content_hash=content_hash(dataset_root, info, index),
+                pipeline_version=lineage.get("pipeline_version") or EXTERNAL_PIPELINE,
+                latents_ready=_latents_ready(dataset_root, info, index),
+                caption_ready=caption is not None,
+                ingested_at=_mtime_utc(dataset_root / info.data_file(index)),
+            )
+        )
+    if len(rows) != info.total_episodes:
+        raise CatalogError(f"{dataset_root}: {EPISODES_PATH} has {len(rows)} episodes, info.json {info.total_episodes}")
+    return rows
+
+
+def find_datasets(corpus_root: Path) -> list[Path]:
+    """Every dataset under `ROOT/datasets/` (a folder holding meta/info.json, at any depth), sorted."""
+    base = Path(corpus_root) / DATASETS_DIR
+    found: list[Path] = []
+    for dirpath, dirnames, _ in os.walk(base):
+        here = Path(dirpath)
+        if (here / INFO_PATH).is_file():
+            found.append(here)
+            dirnames.clear()  # a dataset's own folders (data/, videos/, latents/) hold no datasets
+        else:
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    return sorted(found)
+
+
+# -- writing ----------------------------------------------------------------------------------------------------
+
+
+def catalog_table(rows: Sequence[CatalogRow]) -> pa.Table:
+    """Rows as a `CATALOG_SCHEMA` table sorted by (episode_uid, dataset, episode_index)."""
+    table = pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA)
+    return sort_catalog(table)
+
+
+def sort_catalog(table: pa.Table) -> pa.Table:
+    return table.sort_by([("episode_uid", "ascending"), ("dataset", "ascending"), ("episode_index", "ascending")])
+
+
+def _check_part(part: str) -> None:
+    if not part or "/" in part or "\\" in part or part.startswith(".") or part.endswith(".parquet"):
+        raise ValueError(f"part name {part!r} must be a plain file stem (no separators, leading dot or suffix)")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
+    """Write next to `path` under a name no `*.parquet` glob matches, fsync, then rename into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+    try:
+        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return path
+
+
+def write_catalog_table(corpus_root: Path, table: pa.Table, part: str) -> Path:
+    """`catalog/episodes/<part>.parquet` from a table with the catalog schema (sorted here)."""
+    _check_part(part)
+    table = sort_catalog(table.select(CATALOG_SCHEMA.names).cast(CATALOG_SCHEMA))
+    return write_parquet_atomic(table, Path(corpus_root) / EPISODES_DIR / f"{part}.parquet")
+
+
+def write_catalog_part(corpus_root: Path, rows: Sequence[CatalogRow], part: str) -> Path:
+    """`catalog/episodes/<part>.parquet`: the rows sorted by episode_uid, written atomically (tmp + rename)."""
+    _check_part(part)
+    return write_parquet_atomic(catalog_table(rows), Path(corpus_root) / EPISODES_DIR / f"{part}.parquet")
+
+
+def write_quarantine_part(corpus_root: Path, rows: Sequence[QuarantineRow], part: str) -> Path:
+    """`catalog/quarantine/<part>.parquet`, sorted by (source, raw_path, stage), written atomically."""
+    _check_part(part)
+    table = pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=QUARANTINE_SCHEMA)
+    table = table.sort_by([("source", "ascending"), ("raw_path", "ascending"), ("stage", "ascending")])
+    return write_parquet_atomic(table, Path(corpus_root) / QUARANTINE_DIR / f"{part}.parquet")
+
+
+def parquet_files(corpus_root: Path, rel_dir: str) -> list[Path]:
+    """The committed `*.parquet` files of a catalog folder, sorted (temp files are hidden and never match)."""
+    d = Path(corpus_root) / rel_dir
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if p.suffix == ".parquet" and not p.name.startswith(".") and p.is_file())
+
+
+def catalog_snapshot_hash(corpus_root: Path) -> str:
+    """sha256 over the sorted catalog/episodes parquet files (names, sizes and bytes)."""
+    h = hashlib.sha256()
+    for p in parquet_files(corpus_root, EPISODES_DIR):
+        _file_digest(h, p, p.name)
+    return h.hexdigest()
+
+
+# -- rebuild ----------------------------------------------------------------------------------------------------
+
+
+def _iter_tables(corpus_root: Path, datasets: list[Path]) -> Iterator[pa.Table]:
+    for ds in datasets:
+        rows = catalog_rows_for_dataset(corpus_root, ds)
+        log.debug("%s: %d episodes", ds, len(rows))
+        if rows:
+            yield pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA)
+
+
+def rebuild_catalog(corpus_root: Path) -> int:
+    """Replace `catalog/episodes/` with rows rebuilt from every dataset's meta; returns the number of rows.
+
+    The new file set is written beside the old one and swapped in by renames, so readers see the old or the new
+    catalog, and a crash leaves the old one (stale temp folders are removed by the next rebuild)."""
+    corpus_root = Path(corpus_root)
+    if not corpus_root.is_dir():
+        raise CatalogError(f"{corpus_root}: no such corpus folder")
+    catalog = corpus_root / "catalog"
+    catalog.mkdir(exist_ok=True)
+    lock_fd = os.open(catalog / ".rebuild.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CatalogError(f"{catalog}: another catalog rebuild is running") from None
+        for stale in catalog.glob(".episodes.*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+        datasets = find_datasets(corpus_root)
+        tables = list(_iter_tables(corpus_root, datasets))
+        table = sort_catalog(pa.concat_tables(tables)) if tables else CATALOG_SCHEMA.empty_table()
+        dupes = _duplicate_uids(table)
+        if dupes:
+            raise CatalogError(f"episode_uid found in more than one episode: {dupes[:5]} ({len(dupes)} in all)")
+
+        token = uuid.uuid4().hex
+        staging, old = catalog / f".episodes.new-{token}", catalog / f".episodes.old-{token}"
+        staging.mkdir()
+        for i, start in enumerate(range(0, table.num_rows, ROWS_PER_PART)):
+            write_parquet_atomic(table.slice(start, ROWS_PER_PART), staging / f"part-{i:05d}.parquet")
+        final = catalog / "episodes"
+        if final.exists():
+            os.replace(final, old)
+        os.replace(staging, final)
+        _fsync_dir(catalog)
+        shutil.rmtree(old, ignore_errors=True)
+        log.info("catalog: %d episodes from %d datasets", table.num_rows, len(datasets))
+        return table.num_rows
+    finally:
+        os.close(lock_fd)  # closing releases the flock
+
+
+def _duplicate_uids(table: pa.Table) -> list[str]:
+    if table.num_rows == 0:
+        return []
+    counts = table.group_by("episode_uid").aggregate([("episode_uid", "count")])
+    return sorted(counts.filter(pc.greater(counts["episode_uid_count"], 1))["episode_uid"].to_pylist())
+
+
+# -- CLI --------------------------------------------------------------------------------------------------------
+
+SUMMARY_SQL = """
+SELECT source, tier, count(*) AS episodes, round(sum(duration_s) / 3600, 3) AS hours,
+       count(*) FILTER (WHERE has_hands) AS with_hands, count(*) FILTER (WHERE latents_ready) AS with_latents
+FROM episodes GROUP BY ALL ORDER BY source, tier
+"""
+
+
+def cli_catalog(args: argparse.Namespace) -> int:
+    """`eidata catalog ROOT`: rebuild the catalog from the datasets, print the row count and a per-source summary.
+
+    args.root: the corpus folder. Exit 0 on success, 1 when a dataset cannot be cataloged, 2 for a missing root."""
+    from jobs.query import format_table, run_query
+
+    root = Path(args.root)
+    if not root.is_dir():
+        print(f"eidata catalog: {root}: no such corpus folder", file=sys.stderr)
+        return 2
+    try:
+        n = rebuild_catalog(root)
+    except CatalogError as e:
+        print(f"eidata catalog: {e}", file=sys.stderr)
+        return 1
+    datasets = len(find_datasets(root))
+    print(f"catalog: {n} episodes from {datasets} datasets -> {root / EPISODES_DIR}")
+    print(f"snapshot: {catalog_snapshot_hash(root)}")
+    if n:
+        print(format_table(run_query(root, SUMMARY_SQL), "table"))
+    return 0

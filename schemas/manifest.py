@@ -1,0 +1,142 @@
+"""A curated manifest (DESIGN section 7): `manifests/<name>/entries.parquet` plus `manifest.json`.
+
+The training launcher reads a manifest and nothing else about data, so everything a run needs to be reproducible is
+here: the query, the catalog snapshot it ran on, the routing table, the split rule and the sampling weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.tiers import QualityTier, RoutingTable
+
+MANIFEST_VERSION = 1
+MANIFEST_JSON = "manifest.json"
+ENTRIES_PARQUET = "entries.parquet"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+Split = Literal["train", "val"]
+Balance = Literal["none", "source", "subset"]
+
+
+def split_fraction(episode_uid: str) -> float:
+    """Where an episode falls in [0, 1): the first 8 bytes of sha256(episode_uid) as a big-endian integer / 2**64."""
+    return int.from_bytes(hashlib.sha256(episode_uid.encode("utf-8")).digest()[:8], "big") / 2**64
+
+
+def split_for(episode_uid: str, val_fraction: float) -> Split:
+    """The split of one episode: by its uid alone, so it never moves between manifests or catalog rebuilds."""
+    return "val" if split_fraction(episode_uid) < val_fraction else "train"
+
+
+class ManifestEntry(BaseModel):
+    """One row of `entries.parquet`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episode_uid: str = Field(description="the catalog's stable id (source/subset/raw id)")
+    dataset: str = Field(description="dataset folder relative to the corpus root")
+    episode_index: int = Field(ge=0, description="episode index inside that LeRobot dataset")
+    tier: QualityTier = Field(description="quality tier; the routing table maps it to tasks")
+    weight: float = Field(gt=0, description="relative sampling weight of the episode (mean 1 over the manifest)")
+    split: Split
+
+
+ENTRIES_SCHEMA = pa.schema(
+    [
+        ("episode_uid", pa.string()),
+        ("dataset", pa.string()),
+        ("episode_index", pa.int64()),
+        ("tier", pa.string()),
+        ("weight", pa.float64()),
+        ("split", pa.string()),
+    ]
+)
+assert list(ENTRIES_SCHEMA.names) == list(ManifestEntry.model_fields), "entries schema and entry model disagree"
+
+
+class SplitRule(BaseModel):
+    """How episodes were split, precisely enough to recompute it (`split_for`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["sha256-uid"] = "sha256-uid"
+    key: Literal["episode_uid"] = "episode_uid"
+    val_fraction: float = Field(ge=0, le=1, description="episodes whose uid hashes below this go to val")
+    rule: str = Field(
+        "int.from_bytes(sha256(episode_uid.encode('utf-8')).digest()[:8], 'big') / 2**64 < val_fraction -> 'val'",
+        description="the rule in Python terms",
+    )
+
+
+class MixtureEntry(BaseModel):
+    """One component of the data mixture, LDA/starVLA style: a dataset, its sampling weight and its robot type."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(description="dataset folder relative to the corpus root")
+    weight: float = Field(ge=0, le=1, description="share of the manifest's total sampling weight (all sum to 1)")
+    robot_type: str = Field(description="the embodiment of these episodes (schemas.embodiment)")
+    source: str
+    subset: str
+    episodes: int = Field(ge=1)
+    hours: float = Field(ge=0)
+
+
+class SplitCounts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    episodes: int = Field(ge=0)
+    hours: float = Field(ge=0)
+
+
+class Manifest(BaseModel):
+    """`manifest.json`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    manifest_version: int = MANIFEST_VERSION
+    name: str = Field(description="the manifest's folder name under manifests/")
+    where: str = Field(description="the user's SQL condition over the catalog view `episodes`")
+    query: str = Field(description="the full SQL that selected the entries")
+    balance: Balance = Field(description="none: weight 1 each; source/subset: equal total weight per group")
+    catalog_snapshot_hash: str = Field(description="sha256 over the catalog parquet files the query ran on")
+    routing: RoutingTable = Field(description="tier -> task probabilities the trainer uses, copied for reproducibility")
+    sampling_weights: dict[str, float] = Field(description="source -> share of the total sampling weight (sums to 1)")
+    mixture: list[MixtureEntry] = Field(description="(dataset, weight, robot_type) per dataset and embodiment")
+    split: SplitRule
+    splits: dict[Split, SplitCounts] = Field(description="episodes and hours per split")
+    tiers: dict[QualityTier, int] = Field(description="episodes per quality tier")
+    num_entries: int = Field(ge=1)
+    entries: str = Field(ENTRIES_PARQUET, description="the entries file, relative to the manifest folder")
+    created_at: datetime
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, v: str) -> str:
+        check_name(v)
+        return v
+
+    @classmethod
+    def load(cls, manifest_dir: Path) -> Manifest:
+        return cls.model_validate_json((Path(manifest_dir) / MANIFEST_JSON).read_text(encoding="utf-8"))
+
+    def dump(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+
+
+def check_name(name: str) -> None:
+    """A manifest name is one safe folder name (no separators, no leading dot)."""
+    if not NAME_PATTERN.match(name):
+        raise ValueError(
+            f"manifest name {name!r} must be 1-128 characters of letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
