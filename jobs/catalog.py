@@ -44,7 +44,8 @@ ROWS_PER_PART = 1_000_000  # a rebuild splits the sorted catalog into parts of a
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size: lets it scan one file with every thread
 HASH_CHUNK = 1 << 20
 
-Stage = Literal["discover", "read", "canonicalize", "write"]
+# "worker": the Ray task itself died past its retries (out of memory, a killed worker), whatever step it was in
+Stage = Literal["discover", "read", "canonicalize", "write", "worker"]
 
 
 class CatalogError(RuntimeError):
@@ -102,6 +103,57 @@ def _file_digest(h: Any, path: Path, rel: str) -> None:
             h.update(chunk)
 
 
+FILE_DIGEST_SCHEMA = pa.schema(
+    [("file", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64()), ("sha256", pa.string())]
+)
+
+
+class FileDigests:
+    """sha256 of one dataset's files, reused while a file's (size, mtime_ns) is unchanged, as git's index does.
+
+    A rebuild then costs a stat per file for data already cataloged, instead of rereading the whole corpus.
+    Start from `FileDigests()` to hash every byte."""
+
+    def __init__(self, known: dict[str, tuple[int, int, str]] | None = None) -> None:
+        self.known = known or {}
+        self.seen: dict[str, tuple[int, int, str]] = {}
+        self.hashed_bytes = 0
+
+    def digest(self, dataset_root: Path, rel: str) -> tuple[int, str]:
+        """(size, sha256 hex) of `dataset_root / rel`."""
+        path = dataset_root / rel
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise CatalogError(f"{path}: listed in the dataset's meta but missing on disk") from None
+        hit = self.known.get(rel)
+        if hit is not None and hit[:2] == (st.st_size, st.st_mtime_ns):
+            self.seen[rel] = hit
+            return st.st_size, hit[2]
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(HASH_CHUNK):
+                h.update(chunk)
+        self.hashed_bytes += st.st_size
+        self.seen[rel] = (st.st_size, st.st_mtime_ns, h.hexdigest())
+        return st.st_size, self.seen[rel][2]
+
+    @classmethod
+    def load(cls, path: Path) -> FileDigests:
+        """The digests a previous rebuild saved; none (hash everything) when the file is missing or unreadable."""
+        try:
+            t = pq.read_table(path, schema=FILE_DIGEST_SCHEMA).to_pydict()
+        except (OSError, pa.ArrowException):
+            return cls()
+        return cls({f: (s, m, d) for f, s, m, d in zip(t["file"], t["size"], t["mtime_ns"], t["sha256"], strict=True)})
+
+    def save(self, path: Path) -> None:
+        """The digests of the files seen (files no longer listed drop out)."""
+        items = sorted(self.seen.items())
+        cols = list(zip(*[(f, s, m, d) for f, (s, m, d) in items], strict=True)) or [[], [], [], []]
+        write_parquet_atomic(pa.table(dict(zip(FILE_DIGEST_SCHEMA.names, cols, strict=True)), FILE_DIGEST_SCHEMA), path)
+
+
 def episode_files(info: InfoJson, episode_index: int) -> list[str]:
     """The episode's data parquet and mp4s, relative to the dataset root, in a fixed order."""
     files = [info.data_file(episode_index)]
@@ -110,11 +162,14 @@ def episode_files(info: InfoJson, episode_index: int) -> list[str]:
     return files
 
 
-def content_hash(dataset_root: Path, info: InfoJson, episode_index: int) -> str:
-    """sha256 over the episode's data parquet and video bytes (streamed)."""
+def content_hash(dataset_root: Path, info: InfoJson, episode_index: int, digests: FileDigests | None = None) -> str:
+    """sha256 over one line per episode file, `<path in dataset>\\0<size>\\0<sha256 of its bytes>\\n`, for the
+    data parquet then each video in info.json's order. Files are streamed; `digests` reuses unchanged files' sums."""
+    digests = digests if digests is not None else FileDigests()
     h = hashlib.sha256()
     for rel in episode_files(info, episode_index):
-        _file_digest(h, dataset_root / rel, rel)
+        size, digest = digests.digest(dataset_root, rel)
+        h.update(f"{rel}\0{size}\0{digest}\n".encode())
     return h.hexdigest()
 
 
@@ -173,12 +228,15 @@ def _folder_names(corpus_root: Path, dataset_root: Path) -> tuple[str, str, str]
     return rel.as_posix(), source, subset
 
 
-def catalog_rows_for_dataset(corpus_root: Path, dataset_root: Path) -> list[CatalogRow]:
+def catalog_rows_for_dataset(
+    corpus_root: Path, dataset_root: Path, *, digests: FileDigests | None = None
+) -> list[CatalogRow]:
     """Rows of one dataset from its meta: `episodes.jsonl` lines (length, tasks, the "eidata" lineage), `info.json`
     (fps, cameras, features), per-episode stats (hands) and the episode files (content hash, ingest time, latents).
 
     Episodes without lineage (datasets written by other tools) get what can be known: source/subset from the folder
-    names, tier "high" with the reason "no eidata lineage" ("actionless" when the dataset has no action)."""
+    names, tier "high" with the reason "no eidata lineage" ("actionless" when the dataset has no action).
+    `digests` lets a rebuild skip rehashing files unchanged since the last one (default: hash every byte)."""
     corpus_root, dataset_root = Path(corpus_root), Path(dataset_root)
     info_path, episodes_path = dataset_root / INFO_PATH, dataset_root / EPISODES_PATH
     if not info_path.exists():
@@ -188,6 +246,7 @@ def catalog_rows_for_dataset(corpus_root: Path, dataset_root: Path) -> list[Cata
             return []
         raise CatalogError(f"{dataset_root}: no {EPISODES_PATH} (only LeRobot v2.x datasets are cataloged)")
     info = load_info(info_path)
+    digests = digests if digests is not None else FileDigests()
     fps = float(info.fps)
     rel, folder_source, folder_subset = _folder_names(corpus_root, dataset_root)
     cameras = [k.removeprefix(CAMERA_PREFIX) for k in info.video_keys]
@@ -239,7 +298,7 @@ def catalog_rows_for_dataset(corpus_root: Path, dataset_root: Path) -> list[Cata
                 success=lineage.get("success"),
                 raw_path=lineage.get("raw_path") or rel,
                 raw_fps=None if raw_fps is None else float(raw_fps),
-                content_hash=content_hash(dataset_root, info, index),
+                content_hash=content_hash(dataset_root, info, index, digests),
                 pipeline_version=lineage.get("pipeline_version") or EXTERNAL_PIPELINE,
                 latents_ready=_latents_ready(dataset_root, info, index),
                 caption_ready=caption is not None,
