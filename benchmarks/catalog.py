@@ -26,7 +26,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -166,7 +168,7 @@ def synthetic_catalog(n: int, seed: int = 0) -> pa.Table:
     return pa.table(columns).cast(CATALOG_SCHEMA)
 
 
-def _timed(fn, *args, **kw) -> tuple[float, object]:  # noqa: ANN001, ANN002, ANN003
+def _timed(fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn(*args, **kw)
     return time.perf_counter() - t0, out
@@ -221,7 +223,8 @@ def main() -> None:
         "curate_selected_fraction": round(selected / args.episodes, 3),
         "curate_first_s": round(curate_times[0], 3), "curate_median_s": round(c_med, 3),
         "curate_target_s": CURATE_TARGET_S, "curate_meets_target": c_med <= CURATE_TARGET_S,
-        "peak_rss_mb": round(peak_rss_mb), "cpus": os.cpu_count(), "duckdb": duckdb.__version__,
+        "peak_rss_mb": round(peak_rss_mb), "cpus": os.cpu_count(), "loadavg_1m_after": round(os.getloadavg()[0], 1),
+        "duckdb": duckdb.__version__,
         "pyarrow": pa.__version__, "python": platform.python_version(),
     }))  # fmt: skip
 

@@ -155,7 +155,11 @@ class LeRobotWriter:
         return cls(root, info, codec or VideoCodec(), durable=durable, recover=False)
 
     @classmethod
-    def open(cls, root: Path, *, codec: VideoCodec | None = None, durable: bool = True) -> LeRobotWriter:
+    def open(
+        cls, root: Path, *, codec: VideoCodec | None = None, durable: bool = True, recover: bool = True
+    ) -> LeRobotWriter:
+        """Continue an existing dataset. `recover=False` leaves its staging area alone: for a job that recovered
+        it already and whose parallel workers are staging into it now."""
         root = Path(root)
         if not (root / INFO_PATH).exists():
             raise DatasetError(f"{root}: no {INFO_PATH}; not a dataset (use LeRobotWriter.create)")
@@ -163,15 +167,16 @@ class LeRobotWriter:
         if info.codebase_version != CODEBASE_VERSION:
             raise DatasetError(f"{root}: codebase_version {info.codebase_version!r}, this writer appends to v2.1 only")
         (root / STATE_DIR).mkdir(exist_ok=True)
-        return cls(root, info, codec or VideoCodec(), durable=durable)
+        return cls(root, info, codec or VideoCodec(), durable=durable, recover=recover)
 
     @classmethod
     def create_or_open(cls, root: Path, **kw: Any) -> LeRobotWriter:
         """Open when a dataset with the same features and fps exists, else create it."""
         root = Path(root)
         if not (root / INFO_PATH).exists():
+            kw.pop("recover", None)
             return cls.create(root, **kw)
-        w = cls.open(root, codec=kw.get("codec"), durable=kw.get("durable", True))
+        w = cls.open(root, codec=kw.get("codec"), durable=kw.get("durable", True), recover=kw.pop("recover", True))
         want = {k: (ft.dtype, tuple(ft.shape)) for k, ft in kw["features"].items()}
         have = {k: (ft.dtype, tuple(ft.shape)) for k, ft in w.user_features.items()}
         if want != have or int(w.info.fps) != int(kw["fps"]):

@@ -16,9 +16,11 @@ import shutil
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 DATASETS_DIR = "datasets"
 EPISODES_DIR = "catalog/episodes"
 QUARANTINE_DIR = "catalog/quarantine"
+DIGESTS_DIR = ".file_digests"  # inside catalog/: per-dataset file digests a rebuild reuses
 LINEAGE_KEY = "eidata"  # the extras key `ingest.store.lineage` writes into each episodes.jsonl line
 CAMERA_PREFIX = "observation.images."
 NO_LINEAGE = "no eidata lineage"
@@ -405,55 +408,77 @@ def catalog_snapshot_hash(corpus_root: Path) -> str:
 # -- rebuild ----------------------------------------------------------------------------------------------------
 
 
-def _iter_tables(corpus_root: Path, datasets: list[Path]) -> Iterator[pa.Table]:
-    for ds in datasets:
-        rows = catalog_rows_for_dataset(corpus_root, ds)
-        log.debug("%s: %d episodes", ds, len(rows))
-        if rows:
-            yield pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA)
+@contextmanager
+def _rebuild_lock(catalog: Path) -> Iterator[None]:
+    fd = os.open(catalog / ".rebuild.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CatalogError(f"{catalog}: another catalog rebuild is running") from None
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
-def rebuild_catalog(corpus_root: Path) -> int:
+def rebuild_catalog(corpus_root: Path, *, rehash: bool = False) -> int:
     """Replace `catalog/episodes/` with rows rebuilt from every dataset's meta; returns the number of rows.
 
     The new file set is written beside the old one and swapped in by renames, so readers see the old or the new
-    catalog, and a crash leaves the old one (stale temp folders are removed by the next rebuild)."""
+    catalog, and a crash leaves the old one (stale temp folders are removed by the next rebuild). File digests are
+    kept in `catalog/.file_digests/` and reused for files whose size and mtime are unchanged; `rehash` ignores them.
+    """
     corpus_root = Path(corpus_root)
     if not corpus_root.is_dir():
         raise CatalogError(f"{corpus_root}: no such corpus folder")
     catalog = corpus_root / "catalog"
     catalog.mkdir(exist_ok=True)
-    lock_fd = os.open(catalog / ".rebuild.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CatalogError(f"{catalog}: another catalog rebuild is running") from None
-        for stale in catalog.glob(".episodes.*"):
+    with _rebuild_lock(catalog):
+        for stale in [*catalog.glob(".rebuild-*"), *catalog.glob(".replaced-*")]:
             shutil.rmtree(stale, ignore_errors=True)
-
-        datasets = find_datasets(corpus_root)
-        tables = list(_iter_tables(corpus_root, datasets))
-        table = sort_catalog(pa.concat_tables(tables)) if tables else CATALOG_SCHEMA.empty_table()
-        dupes = _duplicate_uids(table)
-        if dupes:
-            raise CatalogError(f"episode_uid found in more than one episode: {dupes[:5]} ({len(dupes)} in all)")
-
         token = uuid.uuid4().hex
-        staging, old = catalog / f".episodes.new-{token}", catalog / f".episodes.old-{token}"
-        staging.mkdir()
-        for i, start in enumerate(range(0, table.num_rows, ROWS_PER_PART)):
-            write_parquet_atomic(table.slice(start, ROWS_PER_PART), staging / f"part-{i:05d}.parquet")
-        final = catalog / "episodes"
-        if final.exists():
-            os.replace(final, old)
-        os.replace(staging, final)
-        _fsync_dir(catalog)
-        shutil.rmtree(old, ignore_errors=True)
-        log.info("catalog: %d episodes from %d datasets", table.num_rows, len(datasets))
-        return table.num_rows
-    finally:
-        os.close(lock_fd)  # closing releases the flock
+        new_episodes, new_digests = catalog / f".rebuild-{token}-episodes", catalog / f".rebuild-{token}-digests"
+        try:
+            n = _build(corpus_root, new_episodes, new_digests, rehash)
+            for final, new in ((catalog / "episodes", new_episodes), (catalog / DIGESTS_DIR, new_digests)):
+                old = catalog / f".replaced-{token}-{final.name.lstrip('.')}"
+                if final.exists():
+                    os.replace(final, old)
+                os.replace(new, final)
+                shutil.rmtree(old, ignore_errors=True)
+            _fsync_dir(catalog)
+        finally:
+            for d in catalog.glob(f".rebuild-{token}-*"):
+                shutil.rmtree(d, ignore_errors=True)
+    return n
+
+
+def _build(corpus_root: Path, episodes_dir: Path, digests_dir: Path, rehash: bool) -> int:
+    """Every dataset's rows, sorted and split into parts in `episodes_dir`; file digests into `digests_dir`."""
+    episodes_dir.mkdir()
+    digests_dir.mkdir()
+    datasets = find_datasets(corpus_root)
+    tables, hashed = [], 0
+    for ds in datasets:
+        name = quote(ds.relative_to(corpus_root).as_posix(), safe="") + ".parquet"
+        digests = FileDigests() if rehash else FileDigests.load(corpus_root / "catalog" / DIGESTS_DIR / name)
+        try:
+            rows = catalog_rows_for_dataset(corpus_root, ds, digests=digests)
+        except (ValueError, OSError) as e:  # torn jsonl, invalid lineage, unreadable file: name the dataset
+            raise CatalogError(f"{ds}: {e}") from e
+        digests.save(digests_dir / name)
+        hashed += digests.hashed_bytes
+        if rows:
+            tables.append(pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA))
+    table = sort_catalog(pa.concat_tables(tables)) if tables else CATALOG_SCHEMA.empty_table()
+    del tables
+    dupes = _duplicate_uids(table)
+    if dupes:
+        raise CatalogError(f"episode_uid found in more than one episode: {dupes[:5]} ({len(dupes)} in all)")
+    for i, start in enumerate(range(0, table.num_rows, ROWS_PER_PART)):
+        write_parquet_atomic(table.slice(start, ROWS_PER_PART), episodes_dir / f"part-{i:05d}.parquet")
+    log.info("catalog: %d episodes from %d datasets (%d bytes hashed)", table.num_rows, len(datasets), hashed)
+    return table.num_rows
 
 
 def _duplicate_uids(table: pa.Table) -> list[str]:
@@ -475,7 +500,9 @@ FROM episodes GROUP BY ALL ORDER BY source, tier
 def cli_catalog(args: argparse.Namespace) -> int:
     """`eidata catalog ROOT`: rebuild the catalog from the datasets, print the row count and a per-source summary.
 
-    args.root: the corpus folder. Exit 0 on success, 1 when a dataset cannot be cataloged, 2 for a missing root."""
+    args.root: the corpus folder; args.rehash (optional flag): hash every file again instead of reusing the digests
+    of files whose size and mtime are unchanged. Exit 0 on success, 1 when a dataset cannot be cataloged, 2 for a
+    missing root."""
     from jobs.query import format_table, run_query
 
     root = Path(args.root)
@@ -483,7 +510,7 @@ def cli_catalog(args: argparse.Namespace) -> int:
         print(f"eidata catalog: {root}: no such corpus folder", file=sys.stderr)
         return 2
     try:
-        n = rebuild_catalog(root)
+        n = rebuild_catalog(root, rehash=bool(getattr(args, "rehash", False)))
     except CatalogError as e:
         print(f"eidata catalog: {e}", file=sys.stderr)
         return 1

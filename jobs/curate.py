@@ -240,6 +240,10 @@ def cli_curate(args: argparse.Namespace) -> int:
         return 2
     try:
         routing = load_routing(Path(args.routing)) if getattr(args, "routing", None) else None
+    except (OSError, ValueError, yaml.YAMLError) as e:  # pydantic's ValidationError is a ValueError
+        print(f"eidata curate: routing table {args.routing}: {e}", file=sys.stderr)
+        return 2
+    try:
         out = curate(
             root,
             args.name,
@@ -249,20 +253,18 @@ def cli_curate(args: argparse.Namespace) -> int:
             routing=routing,
             overwrite=bool(getattr(args, "overwrite", False)),
         )
-    except (duckdb.Error, ValueError, OSError) as e:
-        # pydantic's ValidationError is a ValueError; FileExistsError (an existing manifest) is an OSError
-        print(f"eidata curate: {e}", file=sys.stderr)
-        return 1 if isinstance(e, OSError | duckdb.IOException) else 2
-    except CurateError as e:
+    except (CurateError, OSError, duckdb.IOException) as e:  # FileExistsError: the manifest exists
         print(f"eidata curate: {e}", file=sys.stderr)
         return 1
+    except (duckdb.Error, ValueError) as e:  # bad SQL, name, balance or fraction
+        print(f"eidata curate: {e}", file=sys.stderr)
+        return 2
     m = Manifest.load(out)
     print(f"manifest {m.name}: {m.num_entries} episodes -> {out}")
     for split, c in m.splits.items():
         print(f"  {split}: {c.episodes} episodes, {c.hours:.3f} h")
     print(f"  balance {m.balance}; catalog snapshot {m.catalog_snapshot_hash[:16]}")
-    mix = pa.Table.from_pylist(
-        [e.model_dump(include={"dataset", "robot_type", "weight", "episodes", "hours"}) for e in m.mixture]
-    )
-    print(format_table(mix.select(["dataset", "robot_type", "weight", "episodes", "hours"]), "table"), end="")
+    cols = ["dataset", "robot_type", "weight", "episodes", "hours"]
+    mix = pa.Table.from_pylist([e.model_dump(include=set(cols)) for e in m.mixture]).select(cols)
+    print(format_table(mix, "table"), end="")
     return 0

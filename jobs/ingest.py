@@ -254,7 +254,12 @@ class Committer:
         if dataset not in self.writers:
             root = self.spec.output / dataset
             self.writers[dataset] = LeRobotWriter.create_or_open(
-                root, fps=self.spec.canonicalize.fps, features=features, robot_type=robot_type, codec=self.spec.codec
+                root,
+                fps=self.spec.canonicalize.fps,
+                features=features,
+                robot_type=robot_type,
+                codec=self.spec.codec,
+                recover=False,  # recovered at job start; workers' finished episodes wait in its staging area now
             )
         writer = self.writers[dataset]
         have = {k: (f.dtype, tuple(f.shape)) for k, f in writer.user_features.items()}

@@ -399,6 +399,10 @@ def _message(kind: str, msg: str, loc: Loc, data: Any) -> str:
         allowed = list(model.model_fields)
         close = difflib.get_close_matches(key, allowed, n=1)
         return f"unknown key {key!r}; " + (f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}")
+    if kind == "path_type":
+        return "expected a path"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "expected a mapping (key: value lines)"
     return msg.removeprefix("Value error, ")
 
 

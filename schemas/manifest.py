@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.tiers import QualityTier, RoutingTable
@@ -140,3 +141,11 @@ def check_name(name: str) -> None:
             f"manifest name {name!r} must be 1-128 characters of letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
+
+
+def read_entries(manifest_dir: Path) -> pa.Table:
+    """A manifest's `entries.parquet`, checked against `ENTRIES_SCHEMA`."""
+    table = pq.read_table(Path(manifest_dir) / ENTRIES_PARQUET)
+    if not table.schema.equals(ENTRIES_SCHEMA):
+        raise ValueError(f"{manifest_dir}/{ENTRIES_PARQUET}: schema {table.schema} is not the entries schema")
+    return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import os
 import shutil
 from datetime import UTC, datetime
@@ -90,42 +91,31 @@ def write_dataset(
     return root
 
 
+def _ep(n: int, task: str, uid: str, embodiment: str, *, hands: bool = False, **lineage: Any) -> dict[str, Any]:
+    source, subset, _ = uid.split("/")
+    mask = lineage.pop("mask", default_registry().get(embodiment).mask_list())
+    return {"n": n, "task": task, "hands": hands, "extra": _lineage(uid, source, subset, embodiment, mask, **lineage)}
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus")
-    franka = default_registry().get("franka").mask_list()
-    human = default_registry().get("human").mask_list()
+    bridge = [
+        _ep(12, "pick the cube", "oxe/bridge/e0", "franka", success=True),
+        _ep(15, "pick the cube", "oxe/bridge/e1", "franka", tier="low", tier_reasons=["failure flag"], success=False),
+        _ep(10, "open the drawer", "oxe/bridge/e2", "franka", caption={"text": "a gripper opens a drawer"}),
+    ]
+    write_dataset(root / "datasets/oxe/bridge", "franka", bridge)
+    egodex = [
+        _ep(20, "fold", "egodex/basic/a", "human", hands=True),
+        _ep(8, "fold", "egodex/basic/b", "human", hands=True, caption="hands fold a towel"),
+    ]
+    write_dataset(root / "datasets/egodex/basic", "human", egodex)
     nothing = [0] * 50
-    write_dataset(
-        root / "datasets/oxe/bridge",
-        "franka",
-        [
-            {"n": 12, "task": "pick the cube", "extra": _lineage("oxe/bridge/e0", "oxe", "bridge", "franka", franka,
-                                                                  success=True)},
-            {"n": 15, "task": "pick the cube", "extra": _lineage("oxe/bridge/e1", "oxe", "bridge", "franka", franka,
-                                                                  tier="low", tier_reasons=["failure flag"],
-                                                                  success=False)},
-            {"n": 10, "task": "open the drawer", "extra": _lineage("oxe/bridge/e2", "oxe", "bridge", "franka", franka,
-                                                                    caption={"text": "a gripper opens a drawer"})},
-        ],
-    )  # fmt: skip
-    write_dataset(
-        root / "datasets/egodex/basic",
-        "human",
-        [
-            {"n": 20, "task": "fold", "hands": True, "extra": _lineage("egodex/basic/a", "egodex", "basic", "human",
-                                                                         human)},
-            {"n": 8, "task": "fold", "hands": True, "extra": _lineage("egodex/basic/b", "egodex", "basic", "human",
-                                                                        human, caption="hands fold a towel")},
-        ],
-    )  # fmt: skip
-    write_dataset(
-        root / "datasets/ego4d/clips",
-        "human_video",
-        [{"n": 11, "task": "cooking", "extra": _lineage("ego4d/clips/v0", "ego4d", "clips", "human_video", nothing,
-                                                         tier="actionless", tier_reasons=["no action"])}],
-        mask=nothing,
-    )  # fmt: skip
+    clip = _ep(
+        11, "cooking", "ego4d/clips/v0", "human_video", mask=nothing, tier="actionless", tier_reasons=["no action"]
+    )
+    write_dataset(root / "datasets/ego4d/clips", "human_video", [clip], mask=nothing)
     # a dataset written by another tool: no lineage, two folders deep
     write_dataset(root / "datasets/external/group/foreign", "franka", [{"n": 9, "task": "wipe"}])
     latents = root / "datasets/oxe/bridge/latents/chunk-000/observation.images.head/episode_000002.safetensors"
@@ -224,9 +214,28 @@ def test_content_hash_covers_data_and_video_bytes(corpus: Path) -> None:
     ds = corpus / "datasets/oxe/bridge"
     h = hashlib.sha256()
     for rel in ("data/chunk-000/episode_000000.parquet", "videos/chunk-000/observation.images.head/episode_000000.mp4"):
-        h.update(f"{rel}\0{(ds / rel).stat().st_size}\0".encode())
-        h.update((ds / rel).read_bytes())
+        data = (ds / rel).read_bytes()
+        h.update(f"{rel}\0{len(data)}\0{hashlib.sha256(data).hexdigest()}\n".encode())
     assert _rows(corpus, "datasets/oxe/bridge")[0].content_hash == h.hexdigest()
+
+
+def test_rebuild_reuses_digests_of_unchanged_files(corpus_copy: Path, caplog: pytest.LogCaptureFixture) -> None:
+    digests = corpus_copy / "catalog/.file_digests/datasets%2Foxe%2Fbridge.parquet"
+    assert pq.read_table(digests).num_rows == 6  # 3 episodes x (parquet + mp4)
+    video = corpus_copy / "datasets/oxe/bridge/videos/chunk-000/observation.images.head/episode_000002.mp4"
+    before = _hashes(corpus_copy)
+    with caplog.at_level(logging.INFO, logger="jobs.catalog"):
+        rebuild_catalog(corpus_copy)
+        assert "(0 bytes hashed)" in caplog.text  # nothing changed: stat only
+        caplog.clear()
+        video.write_bytes(video.read_bytes() + b"\0")  # a changed video (size and mtime) is hashed again
+        rebuild_catalog(corpus_copy)
+        assert "(0 bytes hashed)" not in caplog.text
+    after = _hashes(corpus_copy)
+    assert {u for u in before if before[u] != after[u]} == {"oxe/bridge/e2"}
+    assert rebuild_catalog(corpus_copy, rehash=True) == 7 and _hashes(corpus_copy) == after
+    leftovers = [p.name for p in (corpus_copy / "catalog").iterdir() if p.name.startswith((".rebuild-", ".replaced-"))]
+    assert leftovers == []
 
 
 def test_rebuild_writes_every_episode_sorted(corpus: Path) -> None:
@@ -334,3 +343,13 @@ def test_cli_catalog(corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert "actionless" in out and "egodex" in out
     assert cli_catalog(argparse.Namespace(root=str(tmp_path / "nowhere"))) == 2
     assert "no such corpus folder" in capsys.readouterr().err
+
+
+def test_invalid_meta_names_the_dataset(corpus_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    episodes = corpus_copy / "datasets/ego4d/clips/meta/episodes.jsonl"
+    episodes.write_text(episodes.read_text().replace('"tier": "actionless"', '"tier": "superb"'))
+    before = catalog_snapshot_hash(corpus_copy)
+    assert cli_catalog(argparse.Namespace(root=str(corpus_copy))) == 1
+    err = capsys.readouterr().err
+    assert "datasets/ego4d/clips" in err and "superb" in err
+    assert catalog_snapshot_hash(corpus_copy) == before

@@ -11,13 +11,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from jobs.catalog import QuarantineRow, write_catalog_table, write_quarantine_part
 from jobs.curate import CurateError, cli_curate, curate
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.manifest import ENTRIES_SCHEMA, Manifest, split_for
+from schemas.manifest import ENTRIES_SCHEMA, Manifest, read_entries, split_for
 from schemas.tiers import QualityTier, RoutingTable, Task
 
 # (source, subset, embodiment, episodes): deliberately unbalanced
@@ -79,7 +78,7 @@ def corpus(tmp_path: Path, catalog: pa.Table) -> Path:
 
 
 def _entries(path: Path) -> pa.Table:
-    return pq.read_table(path / "entries.parquet")
+    return read_entries(path)
 
 
 def test_split_is_deterministic_and_by_uid(corpus: Path) -> None:
@@ -237,3 +236,12 @@ def test_cli_curate(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert cli_curate(_args(corpus, name="q", where="source = 'none'")) == 1
     assert "selects no episode" in capsys.readouterr().err
     assert cli_curate(_args(tmp_path / "missing")) == 2
+
+
+def test_cli_curate_bad_routing_file_exits_2(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "routing.yaml"
+    bad.write_text("rejected: {policy: 1.0}\n")
+    assert cli_curate(_args(corpus, routing=str(bad))) == 2
+    assert "rejected tier trains nothing" in capsys.readouterr().err
+    assert cli_curate(_args(corpus, routing=str(tmp_path / "missing.yaml"))) == 2
+    assert not (corpus / "manifests").exists()

@@ -107,12 +107,12 @@ def test_dump_spec_round_trips_with_absolute_paths(job_dir: Path, tmp_path: Path
 
 def test_demo_spec_parses(tmp_path: Path) -> None:
     shutil.copy(DEMO_SPEC, tmp_path / "demo.yaml")
-    for name in ("oxe", "agibot", "ego4d", "egodex", "lerobot"):
-        (tmp_path / "raw" / name).mkdir(parents=True)
+    for root in ("bridge", "agibot", "ego4d", "egodex", "lerobot_out/datasets/demo"):  # as `make demo` writes them
+        (tmp_path / "raw" / root).mkdir(parents=True)
     spec = load_spec(tmp_path / "demo.yaml")
-    assert {s.adapter for s in spec.sources} == set(adapter_names())  # the demo shows every adapter
-    assert all(s.root.parent == tmp_path / "raw" for s in spec.sources)
-    assert spec.output == tmp_path / "corpus"
+    assert {s.adapter for s in spec.sources} == set(adapter_names())  # the example shows every adapter
+    assert all(s.root.is_relative_to(tmp_path / "raw") for s in spec.sources)
+    assert spec.output == tmp_path / "corpus_example"
 
 
 def test_programmatic_spec_is_validated_too(job_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -309,3 +309,9 @@ def test_output_inside_a_root(job_dir: Path) -> None:
 def test_empty_source_list(job_dir: Path) -> None:
     issue = one_issue(write(job_dir, "output: corpus\nsources: []\n"))
     assert (issue.loc, issue.line) == ("sources", 2) and "at least 1" in issue.message
+
+
+def test_wrong_shapes_read_plainly(job_dir: Path) -> None:
+    text = "output:\nsources:\n  - oxe\n"
+    found = [(i.loc, i.line, i.message) for i in issues(write(job_dir, text))]
+    assert found == [("output", 1, "expected a path"), ("sources[0]", 3, "expected a mapping (key: value lines)")]
