@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalog = sub.add_parser("catalog", help="rebuild catalog/episodes from the datasets' meta")
     catalog.add_argument("root", help="corpus folder")
+    catalog.add_argument("--rehash", action="store_true", help="re-read every file instead of trusting size+mtime")
     catalog.set_defaults(func=_cmd_catalog)
 
     query = sub.add_parser("query", help="run SQL (DuckDB) over the views `episodes` and `quarantine`")
