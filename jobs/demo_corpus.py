@@ -50,8 +50,10 @@ ADAPTERS = {"bridge": "oxe", "agibot": "agibot", "ego4d": "ego4d", "egodex": "eg
 def write_demo_spec(spec_path: Path, roots: dict[str, Path], output: Path, **parallelism: int) -> Path:
     """A job spec ingesting every source of `write_raw_corpus` into `output`."""
     spec = {
-        "output": str(output),
-        "sources": [{"name": name, "adapter": ADAPTERS[name], "root": str(root)} for name, root in roots.items()],
+        "output": str(Path(output).resolve()),
+        "sources": [
+            {"name": name, "adapter": ADAPTERS[name], "root": str(Path(root).resolve())} for name, root in roots.items()
+        ],
         "parallelism": {"max_in_flight": 4, **parallelism},
     }
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
