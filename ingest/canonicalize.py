@@ -286,7 +286,8 @@ def _canonicalize_span(
     if sig.canonical:
         st, ac, kp = sig.canonical
         state = rs.resample_linear(st.timestamps, st.values.astype(np.float64), grid_abs)
-        avail = np.abs(state).sum(axis=0) > 0
+        # a dim is real when any of its values is (NaN frames stay visible to validity instead of masking the dim)
+        avail = np.nanmax(np.where(np.isfinite(state), np.abs(state), 0.0), axis=0) > 0
         if ac is not None:
             action = rs.resample_linear(ac.timestamps, ac.values.astype(np.float64), grid_abs)
         if kp is not None:
@@ -307,7 +308,7 @@ def _canonicalize_span(
             if p is not None:
                 poses[hand] = p
     mask = emb.mask() & avail
-    state[:, ~mask] = 0.0
+    state[:, ~mask] = 0.0  # only dims outside the mask: NaN inside it is left for validity to flag
     if action is None:
         action = _action_from_state(state, poses)
     action[:, ~mask] = 0.0

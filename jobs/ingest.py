@@ -162,6 +162,10 @@ def discover(spec: JobSpec) -> tuple[list[WorkItem], list[QuarantineRow]]:
         except AdapterError as e:
             bad.append(_row(source, None, "discover", type(e).__name__, e.reason, file=e.file, field=e.field))
             continue
+        except Exception as e:  # an unreadable source costs that source only, never the job
+            log.exception("discovery of source %s failed", source.name)
+            bad.append(_row(source, None, "discover", type(e).__name__, str(e)))
+            continue
         for ref in refs:
             if ref.error is not None:
                 bad.append(_row(source, ref, "discover", "DiscoveryError", ref.error))

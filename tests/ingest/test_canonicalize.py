@@ -159,3 +159,23 @@ def test_action_config_segments_are_rescaled_to_10hz() -> None:
         (0, 15, "reach"),
         (15, 30, "grasp"),
     ]
+
+
+def test_nan_frames_of_a_canonical_source_are_cut_not_masked(tmp_path) -> None:
+    """A NaN inside an already-canonical state must be flagged by validity, not hide its whole dimension."""
+    import adapters
+    from jobs.demo import run_demo
+
+    root = run_demo(tmp_path, episodes=1, quiet=True).root
+    adapter = adapters.get_adapter("lerobot")
+    raw = adapter.read(next(iter(adapter.discover(root))))
+    state = raw.states["observation.state"]
+    values = state.values.copy()
+    values[10, 25] = np.nan  # right wrist x at frame 10
+    raw.states["observation.state"] = Stream(state.timestamps, values, state.names, state.unit, state.frame)
+    raw.states.pop("observation.state.native", None)
+    eps = canonicalize(raw)
+    assert eps and eps[0].mask[hand_dims(R, WRIST_POS)].all()  # the dim stays real
+    assert all(np.isfinite(ep.state).all() for ep in eps)
+    assert sum(ep.num_frames for ep in eps) < len(values)  # the NaN frame was cut
+    assert eps[0].info["validity"]["non_finite"] >= 1

@@ -1,0 +1,580 @@
+"""Ingest on Ray: 1 vs 2 workers, the pipeline against pure decode + encode, and peak RSS per worker.
+
+    .venv/bin/python benchmarks/ingest.py [--phase all|scaling|memory] [--scale 1] [--reps 1] [--workdir DIR]
+
+Corpora (written once by `adapters/synthetic/`; with `--workdir` they are kept and reused):
+
+- **mix**: the demo corpus's five sources with their cameras at 224x224 (bridge RLDS JPEG at 5 Hz; AgiBot 3 cameras
+  and EgoDex at 30 Hz, h264; Ego4D 30 fps h264 cut into narration windows; the LeRobot demo dataset, AV1 120x160 and
+  96x96), no corrupt episodes. About 30 s of work for one worker at `--scale 1`.
+- **demo**: `jobs.demo_corpus.write_raw_corpus(scale=--demo-scale, corrupt=False)`, the demo's own 48x64 frames.
+- **long**: AgiBot episodes of 3 cameras at 480x640, 1800 frames each (one minute at 30 Hz).
+
+Runs, each in its own process (so peak RSS is per run), each waiting first for the machine to be quiet:
+
+- **pipeline**: `jobs.ingest.run_ingest` on embedded Ray with `parallelism.num_cpus` = 1 or 2 and `codec.threads` = 1
+  (one encoder thread per worker: process-level parallelism) or the codec default. Ray is started first (with the
+  job's own `_init_ray`) so its start-up is timed apart: `job_s` is `run_ingest` alone (discovery, every task,
+  commits, catalog rebuild); `total_s` adds the Ray start-up.
+- **baseline**: the same videos decoded and encoded and nothing else, in P = 1 or 2 forked processes (the same CPU
+  budget as P Ray workers). Each process opens its share of the raw episodes with the adapters (untimed), waits at a
+  barrier, then (timed) for every camera the job keeps decodes it with the adapter's own camera (every source frame up
+  to the last one used; RGB for the frames used), picks the frame at or before each 10 Hz grid time (the canonical
+  grid; nothing else is resampled) and encodes them with `VideoEncoder` and the same codec settings. Wall time = from
+  the barrier to the last process done.
+- overhead = (pipeline s per camera frame) / (baseline s per camera frame) - 1, at the same parallelism and threads.
+
+A sampler thread in each pipeline process reads VmRSS, VmHWM and CPU ticks of every descendant process (Ray's raylet,
+GCS, agents and workers) from /proc every 0.2 s. Workers are the `ray::` / `default_worker.py` processes. Their VmHWM
+is read before `ray.shutdown()`. "other" is the cores used by anything else on the machine during the run (/proc/stat
+minus this run's processes). Progress goes to stderr; the last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+# This file is named like the `ingest` package: drop its folder from the path (Ray then keeps it out of the workers').
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(REPO))
+ENV = {"SVT_LOG": "1", "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(REPO)}
+os.environ.update({k: v for k, v in ENV.items() if k != "PYTHONPATH"})
+
+RESULT = "RESULT "
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+ADAPTERS = {"bridge": "oxe", "agibot": "agibot", "ego4d": "ego4d", "egodex": "egodex", "lerobot": "lerobot"}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- corpora --------------------------------------------------------------------------------------------------------
+def _write_source(job: tuple[str, str, int]) -> tuple[str, str]:
+    """One source of one corpus (runs in a pool process). Returns (source name, adapter root)."""
+    kind, raw, scale = job[0], Path(job[1]), job[2]
+    from adapters.synthetic.agibot import EpisodeSpec, write_agibot
+
+    if kind == "bridge":
+        from adapters.synthetic.rlds import write_rlds
+
+        write_rlds(raw / "bridge", "bridge", episodes=8 * scale, steps=50, vary_steps=True, image_size=(224, 224))
+        return "bridge", str(next((raw / "bridge").rglob("dataset_info.json")).parent)
+    if kind == "agibot":
+        specs = [EpisodeSpec(327, 700_000 + k, 300) for k in range(6 * scale)]
+        write_agibot(raw / "agibot", specs, height=224, width=224)
+        return "agibot", str(raw / "agibot")
+    if kind == "ego4d":
+        from adapters.synthetic.ego4d import write_ego4d
+
+        write_ego4d(raw / "ego4d", num_videos=2 * scale, duration_s=30.0, narrations_per_video=6, height=224, width=224)
+        return "ego4d", str(raw / "ego4d")
+    if kind == "egodex":
+        from adapters.synthetic.egodex import write_egodex
+
+        write_egodex(raw / "egodex", episodes_per_task=3 * scale, num_frames=300, height=224, width=224,
+                     old_episode=False)  # fmt: skip
+        return "egodex", str(raw / "egodex")
+    if kind == "lerobot":
+        from jobs.demo import run_demo
+
+        return "lerobot", str(run_demo(raw / "lerobot_out", episodes=4 * scale, quiet=True).root.parent)
+    if kind.startswith("long"):  # one long AgiBot episode per task id, so pool processes never share a task_info file
+        k = int(kind[4:])
+        write_agibot(raw / "agibot", [EpisodeSpec(400 + k, 800_000 + k, scale)], height=480, width=640)
+        return "agibot", str(raw / "agibot")
+    raise ValueError(kind)
+
+
+def write_corpus(name: str, raw: Path, args: argparse.Namespace) -> dict[str, str]:
+    """Write corpus `name` under `raw` (or reuse a complete one there). Returns source name -> adapter root."""
+    done = raw / "roots.json"
+    if done.exists():
+        log(f"[corpus] {name}: reusing {raw}")
+        return json.loads(done.read_text())
+    shutil.rmtree(raw, ignore_errors=True)
+    raw.mkdir(parents=True)
+    t0 = time.perf_counter()
+    if name == "demo":
+        from jobs.demo_corpus import write_raw_corpus
+
+        roots = {k: str(v) for k, v in write_raw_corpus(raw, scale=args.demo_scale, corrupt=False).items()}
+    else:
+        if name == "mix":
+            jobs = [(k, str(raw), args.scale) for k in ("agibot", "ego4d", "egodex", "bridge", "lerobot")]
+        else:
+            jobs = [(f"long{k}", str(raw), args.long_frames) for k in range(args.long_episodes)]
+        with mp.get_context("spawn").Pool(min(len(jobs), os.cpu_count() or 1)) as pool:
+            roots = dict(pool.map(_write_source, jobs))
+    done.write_text(json.dumps(roots))
+    log(f"[corpus] {name}: written in {time.perf_counter() - t0:.1f} s")
+    return roots
+
+
+def job_spec(roots: dict[str, str], output: Path, cpus: int, threads: int | None, in_flight: int) -> dict[str, Any]:
+    return {
+        "output": str(output),
+        "sources": [{"name": n, "adapter": ADAPTERS[n], "root": r} for n, r in roots.items()],
+        "codec": {"threads": threads},
+        "parallelism": {"num_cpus": cpus, "max_in_flight": in_flight},
+    }
+
+
+# -- measuring ------------------------------------------------------------------------------------------------------
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy (all but idle and iowait) since boot."""
+    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(v) - v[3] - v[4]) / CLOCK_TICK
+
+
+def status_kb(pid: int | str, *keys: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            k = line.split(":", 1)[0]
+            if k in keys:
+                out[k] = int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return out
+
+
+def wait_quiet(max_cores: float, max_wait_s: float) -> dict[str, float]:
+    """Wait (at most `max_wait_s`) until other processes use under `max_cores` cores over a 3 s window. Nothing of
+    ours runs while we wait, so the busy cores measured are other sessions'."""
+    t0 = time.perf_counter()
+    while True:
+        b0 = machine_busy_s()
+        time.sleep(3)
+        busy = (machine_busy_s() - b0) / 3
+        load1 = float(Path("/proc/loadavg").read_text().split()[0])
+        waited = time.perf_counter() - t0
+        if busy < max_cores or waited >= max_wait_s:
+            if busy >= max_cores:
+                log(f"  WARNING: machine still busy ({busy:.2f} cores) after {waited:.0f} s; measuring anyway")
+            return {"busy_cores_before": round(busy, 2), "loadavg_1m_before": load1, "waited_s": round(waited)}
+
+
+class TreeSampler(threading.Thread):
+    """Every `interval` s: VmRSS, VmHWM and CPU ticks of every descendant of this process, by pid."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.interval, self.root = interval, os.getpid()
+        self.procs: dict[int, dict[str, Any]] = {}
+        self.max_tree_rss_kb = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def descendants(self) -> list[int]:
+        children: dict[int, list[int]] = defaultdict(list)
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    stat = Path(f"/proc/{d}/stat").read_text()
+                except OSError:
+                    continue
+                children[int(stat.rsplit(")", 1)[1].split()[1])].append(int(d))
+        out, todo = [], list(children[self.root])
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            todo += children[pid]
+        return out
+
+    def sample(self) -> None:
+        with self._lock:
+            tree = 0
+            for pid in self.descendants():
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    mem = status_kb(pid, "VmRSS", "VmHWM")
+                    if pid not in self.procs:
+                        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+                        self.procs[pid] = {"kind": _kind(cmd), "rss_kb": 0, "hwm_kb": 0, "cpu_s": 0.0}
+                except OSError:
+                    continue
+                p = self.procs[pid]
+                p["rss_kb"] = max(p["rss_kb"], mem.get("VmRSS", 0))
+                p["hwm_kb"] = max(p["hwm_kb"], mem.get("VmHWM", 0))
+                p["cpu_s"] = (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+                tree += mem.get("VmRSS", 0)
+            self.max_tree_rss_kb = max(self.max_tree_rss_kb, tree)
+
+    def cpu_s(self) -> float:
+        with self._lock:
+            return sum(p["cpu_s"] for p in self.procs.values())
+
+    def run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.join()
+
+
+def _kind(cmd: str) -> str:
+    if cmd.startswith("ray::") or "default_worker.py" in cmd:
+        return "worker"
+    parts = cmd.split()
+    script = next((Path(p).name for p in parts if p.endswith(".py")), None)
+    return script or (Path(parts[0]).name if parts else "?")
+
+
+def self_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def dataset_sizes(output: Path) -> list[dict[str, Any]]:
+    """Per output dataset: rows, camera frames (rows x video features), video and parquet bytes."""
+    out = []
+    for info_path in sorted(output.glob("datasets/*/*/meta/info.json")):
+        root = info_path.parent.parent
+        info = json.loads(info_path.read_text())
+        videos = {k: f["shape"][:2] for k, f in info["features"].items() if f["dtype"] == "video"}
+        rows = info["total_frames"]
+        video_bytes = sum(p.stat().st_size for p in root.glob("videos/**/*.mp4"))
+        data_bytes = sum(p.stat().st_size for p in root.glob("data/**/*.parquet"))
+        out.append({
+            "dataset": str(root.relative_to(output / "datasets")), "episodes": info["total_episodes"], "rows": rows,
+            "cameras": videos, "camera_frames": rows * len(videos), "video_bytes": video_bytes,
+            "parquet_bytes": data_bytes,
+            "video_bytes_per_camera_frame": round(video_bytes / max(rows * len(videos), 1)),
+            "parquet_bytes_per_row": round(data_bytes / max(rows, 1)),
+        })  # fmt: skip
+    return out
+
+
+# -- children -------------------------------------------------------------------------------------------------------
+def child_pipeline(cfg: dict[str, Any]) -> dict[str, Any]:
+    import ray
+
+    from jobs.ingest import _init_ray, run_ingest
+    from jobs.spec import JobSpec
+
+    spec = JobSpec.model_validate(cfg["spec"])
+    sampler = TreeSampler()
+    sampler.start()
+    busy0, cpu0, t0 = machine_busy_s(), self_cpu_s(), time.perf_counter()
+    _init_ray(spec, None)  # the job's own settings; started here so that start-up is timed apart from the job
+    init_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    report = run_ingest(spec, progress=False)
+    job_s = time.perf_counter() - t1
+    wall = time.perf_counter() - t0
+    sampler.sample()  # workers are alive until shutdown: their VmHWM now is their peak
+    tree_cpu, own_cpu, busy = sampler.cpu_s(), self_cpu_s() - cpu0, machine_busy_s() - busy0
+    sampler.stop()
+    t2 = time.perf_counter()
+    ray.shutdown()
+    shutdown_s = time.perf_counter() - t2
+    workers = [p for p in sampler.procs.values() if p["kind"] == "worker"]
+    others: dict[str, int] = defaultdict(int)
+    for p in sampler.procs.values():
+        if p["kind"] != "worker":
+            others[p["kind"]] = max(others[p["kind"]], p["hwm_kb"])
+    frames = sum(t.frames for t in report.tallies.values())
+    return {
+        "init_s": init_s, "job_s": job_s, "total_s": init_s + job_s, "shutdown_s": shutdown_s, "rows": frames,
+        "episodes": sum(t.written for t in report.tallies.values()), "quarantined": report.quarantined,
+        "datasets": dataset_sizes(spec.output), "cpu_s": tree_cpu + own_cpu,
+        "other_cores": max(busy - tree_cpu - own_cpu, 0.0) / wall,
+        "workers": len(workers), "worker_peak_rss_mb": sorted(round(p["hwm_kb"] / 1024) for p in workers),
+        "worker_max_sampled_rss_mb": round(max((p["rss_kb"] for p in workers), default=0) / 1024),
+        "driver_peak_rss_mb": round(status_kb("self", "VmHWM")["VmHWM"] / 1024),
+        "ray_processes_peak_rss_mb": {k: round(v / 1024) for k, v in sorted(others.items())},
+        "tree_max_rss_mb": round(sampler.max_tree_rss_kb / 1024),
+    }  # fmt: skip
+
+
+def _prepare(spec_json: dict[str, Any]) -> dict[str, list[tuple[Any, Any]]]:
+    """Every raw episode opened with its adapter (nothing decoded yet), by uid: for every camera the job keeps, the
+    source frame shown at each 10 Hz grid time (the canonical grid over the camera's own time span)."""
+    import numpy as np
+
+    from adapters import get_adapter
+    from ingest import resample as rs
+    from jobs.ingest import discover
+    from jobs.spec import JobSpec
+
+    spec = JobSpec.model_validate(spec_json)
+    fps, keep = spec.canonicalize.fps, spec.canonicalize.cameras
+    out: dict[str, list[tuple[Any, Any]]] = {}
+    for it in discover(spec)[0]:
+        raw = get_adapter(it.source.adapter, it.source.options).read(it.ref)
+        out[it.uid] = []
+        for cam in raw.cameras.values():
+            if cam.canonical is None or (keep is not None and cam.canonical not in keep) or not len(cam):
+                continue
+            t = cam.timestamps
+            grid = t[0] + np.arange(int(np.floor((t[-1] - t[0]) * fps + 1e-6)) + 1) / fps
+            out[it.uid].append((cam, rs.nearest_at_or_before(t, grid)))
+    return out
+
+
+def _baseline_share(cams: list[tuple[Any, Any]], codec_json: dict[str, Any], fps: int, out_dir: str, barrier: Any,
+                    queue: Any) -> None:  # fmt: skip
+    """One process's share: decode and encode, timed from the barrier (cameras were opened before the fork)."""
+    from ingest.canonicalize import ResampledCamera
+    from ingest.video import VideoCodec, VideoEncoder
+
+    codec = VideoCodec.model_validate(codec_json)
+    barrier.wait()
+    t0, c0 = time.perf_counter(), self_cpu_s()
+    frames = 0
+    for n, (cam, idx) in enumerate(cams):
+        enc = VideoEncoder(Path(out_dir) / f"{os.getpid()}-{n}.mp4", cam.width, cam.height, fps, codec)
+        for rgb in ResampledCamera(cam, idx).frames():  # the pipeline's own frame picking (repeats when up-sampling)
+            enc.encode(rgb)
+        enc.close()
+        frames += enc.frames
+    queue.put({"seconds": time.perf_counter() - t0, "cpu_s": self_cpu_s() - c0, "camera_frames": frames,
+               "end": time.perf_counter()})  # fmt: skip
+
+
+def child_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Decode + encode of the pipeline's camera frames in `processes` forked processes, episodes split evenly."""
+    spec_json, procs = cfg["spec"], cfg["processes"]
+    prepared = _prepare(spec_json)
+    # split by work (grid frames x pixels), largest episode first to the least loaded process
+    cost = {u: sum(len(i) * c.width * c.height for c, i in cams) for u, cams in prepared.items()}
+    shares: list[list[tuple[Any, Any]]] = [[] for _ in range(procs)]
+    load = [0] * procs
+    for u in sorted(prepared, key=lambda u: -cost[u]):
+        k = load.index(min(load))
+        shares[k] += prepared[u]
+        load[k] += cost[u]
+    out_dir = Path(spec_json["output"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = mp.get_context("fork")  # the children inherit the opened episodes
+    barrier, queue = ctx.Barrier(procs + 1), ctx.Queue()
+    fps = spec_json.get("canonicalize", {}).get("fps", 10)
+    args = [(s, spec_json["codec"], fps, str(out_dir), barrier, queue) for s in shares]
+    workers = [ctx.Process(target=_baseline_share, args=a) for a in args]
+    for w in workers:
+        w.start()
+    barrier.wait()
+    busy0, t0 = machine_busy_s(), time.perf_counter()
+    results = [queue.get() for _ in workers]
+    wall = max(r["end"] for r in results) - t0
+    busy = machine_busy_s() - busy0
+    for w in workers:
+        w.join()
+    cpu = sum(r["cpu_s"] for r in results)
+    return {
+        "seconds": wall, "camera_frames": sum(r["camera_frames"] for r in results), "cpu_s": cpu,
+        "per_process_s": [round(r["seconds"], 2) for r in results], "other_cores": max(busy - cpu, 0.0) / wall,
+        "video_bytes": sum(p.stat().st_size for p in out_dir.glob("*.mp4")),
+    }  # fmt: skip
+
+
+CHILDREN = {"pipeline": child_pipeline, "baseline": child_baseline}
+
+
+def spawn(kind: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    quiet = wait_quiet(args.quiet_cores, args.max_wait)
+    log(f"  machine before: {quiet}")
+    shutil.rmtree(cfg["spec"]["output"], ignore_errors=True)
+    env = {**os.environ, **ENV}
+    cmd = [sys.executable, __file__, "--child", kind, "--config", json.dumps(cfg)]
+    proc = subprocess.run(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
+    if proc.returncode != 0 or not lines:
+        sys.exit(f"{kind}: child failed (exit {proc.returncode})\n{proc.stdout}")
+    result = {**json.loads(lines[-1][len(RESULT) :]), **quiet}
+    if result["other_cores"] > 0.15:
+        log(f"  WARNING: other processes used {result['other_cores']:.2f} cores during the run; figures distorted")
+    if not args.keep_outputs:
+        shutil.rmtree(cfg["spec"]["output"], ignore_errors=True)
+    return result
+
+
+# -- driver ---------------------------------------------------------------------------------------------------------
+def _camera_frames(r: dict[str, Any]) -> int:
+    return r["camera_frames"] if "camera_frames" in r else sum(d["camera_frames"] for d in r["datasets"])
+
+
+def _seconds(r: dict[str, Any]) -> float:
+    return r["job_s"] if "job_s" in r else r["seconds"]
+
+
+def _med(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def run_scaling(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    roots = write_corpus("mix", work / "raw_mix", args)
+    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    plan = [("pipeline", 1, 1), ("baseline", 1, 1), ("pipeline", 2, 1), ("baseline", 2, 1)]
+    if not args.no_default_threads:
+        plan += [("pipeline", 1, None), ("pipeline", 2, None), ("baseline", 1, None)]
+    for rep in range(args.reps):
+        for kind, n, threads in plan:
+            name = f"{kind} x{n} threads={threads or 'default'}"
+            log(f"--- rep {rep + 1}/{args.reps}: mix, {name}")
+            spec = job_spec(roots, work / "out" / kind, n, threads, args.max_in_flight)
+            cfg = {"spec": spec, "processes": n}
+            r = spawn(kind, cfg, args)
+            log(f"  {_seconds(r):.1f} s, {_camera_frames(r)} camera frames, other {r['other_cores']:.2f} cores")
+            runs[name].append(r)
+    if args.demo_scale:
+        demo_roots = write_corpus("demo", work / "raw_demo", args)
+        for rep in range(args.reps):
+            for n in (1, 2):
+                log(f"--- rep {rep + 1}/{args.reps}: demo corpus, pipeline x{n} threads=1")
+                r = spawn("pipeline", {"spec": job_spec(demo_roots, work / "out" / "demo", n, 1, args.max_in_flight)},
+                          args)  # fmt: skip
+                log(f"  {r['job_s']:.1f} s, {r['rows']} rows, other {r['other_cores']:.2f} cores")
+                runs[f"demo pipeline x{n} threads=1"].append(r)
+    return runs
+
+
+def run_memory(args: argparse.Namespace, work: Path) -> dict[str, list[dict[str, Any]]]:
+    roots = write_corpus("long", work / f"raw_long_{args.long_episodes}x{args.long_frames}", args)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for threads in (None, 1):
+        name = f"long pipeline x2 threads={threads or 'default'}"
+        log(f"--- long AgiBot episodes, {name}")
+        r = spawn("pipeline", {"spec": job_spec(roots, work / "out" / "long", 2, threads, args.max_in_flight)}, args)
+        peaks = f"workers' peak RSS {r['worker_peak_rss_mb']} MB, driver {r['driver_peak_rss_mb']} MB"
+        log(f"  {r['job_s']:.1f} s, {peaks}")
+        runs[name] = [r]
+    return runs
+
+
+def summarize(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> dict[str, Any]:
+    rows = []
+    for name, rs in runs.items():
+        s, cf = _med(rs, "job_s" if "pipeline" in name else "seconds"), _camera_frames(rs[0])
+        cpus = 2 if "x2" in name else 1
+        row = {"run": name, "seconds": round(s, 2), "camera_frames": cf, "camera_fps": round(cf / s, 1),
+               "cpu_s": round(_med(rs, "cpu_s"), 1), "other_cores_max": round(max(r["other_cores"] for r in rs), 2),
+               "loadavg_1m_before_max": max(r["loadavg_1m_before"] for r in rs)}  # fmt: skip
+        if "pipeline" in name:
+            total = _med(rs, "total_s")
+            row.update(total_s=round(total, 2), ray_init_s=round(_med(rs, "init_s"), 2), rows=rs[0]["rows"],
+                       rows_per_s=round(rs[0]["rows"] / s, 1), rows_per_s_per_core=round(rs[0]["rows"] / s / cpus, 1),
+                       camera_fps_per_core=round(cf / s / cpus, 1), workers=rs[0]["workers"],
+                       worker_peak_rss_mb=max(max(r["worker_peak_rss_mb"], default=0) for r in rs),
+                       driver_peak_rss_mb=max(r["driver_peak_rss_mb"] for r in rs),
+                       tree_max_rss_mb=max(r["tree_max_rss_mb"] for r in rs))  # fmt: skip
+        rows.append(row)
+    by = {r["run"]: r for r in rows}
+    out: dict[str, Any] = {"runs": rows}
+
+    def speedup(a: str, b: str, key: str = "seconds") -> float | None:
+        return round(by[a][key] / by[b][key], 3) if a in by and b in by else None
+
+    def overhead(p: str, b: str) -> float | None:
+        if p not in by or b not in by:
+            return None
+        per_p = by[p]["seconds"] / by[p]["camera_frames"]
+        return round(per_p / (by[b]["seconds"] / by[b]["camera_frames"]) - 1, 3)
+
+    p1, p2 = "pipeline x1 threads=1", "pipeline x2 threads=1"
+    if p1 in by:
+        out.update(
+            speedup_2v1_threads1=speedup(p1, p2), speedup_2v1_threads1_with_ray_init=speedup(p1, p2, "total_s"),
+            speedup_2v1_default_threads=speedup("pipeline x1 threads=default", "pipeline x2 threads=default"),
+            speedup_2v1_demo_corpus=speedup("demo pipeline x1 threads=1", "demo pipeline x2 threads=1"),
+            speedup_target=1.8,
+            overhead_x1_threads1=overhead(p1, "baseline x1 threads=1"),
+            overhead_x2_threads1=overhead(p2, "baseline x2 threads=1"),
+            overhead_x1_default_threads=overhead("pipeline x1 threads=default", "baseline x1 threads=default"),
+            overhead_target=0.25,
+            camera_fps_per_core=by[p2]["camera_fps_per_core"], rows_per_s_per_core=by[p2]["rows_per_s_per_core"],
+            mix_datasets=[{k: d[k] for k in ("dataset", "cameras", "rows", "video_bytes_per_camera_frame",
+                                            "parquet_bytes_per_row")} for d in runs[p2][0]["datasets"]],
+        )  # fmt: skip
+        out["meets_speedup_target"] = out["speedup_2v1_threads1"] >= 1.8
+        out["meets_overhead_target"] = out["overhead_x2_threads1"] <= 0.25
+    longs = [n for n in by if n.startswith("long")]
+    if longs:
+        out["long"] = {"episodes": args.long_episodes, "frames": args.long_frames, "cameras": 3, "size": [480, 640]}
+        out["long_worker_peak_rss_mb"] = {n: by[n]["worker_peak_rss_mb"] for n in longs}
+        out["long_driver_peak_rss_mb"] = {n: by[n]["driver_peak_rss_mb"] for n in longs}
+        out["long_ray_processes_peak_rss_mb"] = runs[longs[0]][0]["ray_processes_peak_rss_mb"]
+        out["long_camera_fps_per_core"] = {n: by[n]["camera_fps_per_core"] for n in longs}
+        out["long_video_bytes_per_camera_frame"] = runs[longs[0]][0]["datasets"][0]["video_bytes_per_camera_frame"]
+        out["rss_target_mb"] = 1536
+        out["meets_rss_target"] = max(by[n]["worker_peak_rss_mb"] for n in longs) <= 1536
+    return out
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    head = f"{'run':<36} {'s':>7} {'+ray s':>7} {'cam frames':>10} {'cam f/s':>8} {'f/s/core':>8} {'CPU s':>6}"
+    print(f"{head} {'other':>5} {'load':>5} {'worker MB':>9} {'driver MB':>9}")
+    for r in rows:
+        print(f"{r['run']:<36} {r['seconds']:>7.1f} {r.get('total_s', r['seconds']):>7.1f} {r['camera_frames']:>10} "
+              f"{r['camera_fps']:>8.0f} {r.get('camera_fps_per_core', float('nan')):>8.0f} {r['cpu_s']:>6.0f} "
+              f"{r['other_cores_max']:>5.2f} {r['loadavg_1m_before_max']:>5.2f} "
+              f"{r.get('worker_peak_rss_mb', '-'):>9} {r.get('driver_peak_rss_mb', '-'):>9}")  # fmt: skip
+
+
+def driver(args: argparse.Namespace) -> None:
+    import av
+    import ray
+
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="eidata-bench-ingest-"))
+    runs: dict[str, list[dict[str, Any]]] = {}
+    try:
+        if args.phase in ("all", "scaling"):
+            runs.update(run_scaling(args, work))
+        if args.phase in ("all", "memory"):
+            runs.update(run_memory(args, work))
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    summary = summarize(runs, args)
+    print_table(summary["runs"])
+    summary.update(scale=args.scale, demo_scale=args.demo_scale, reps=args.reps, max_in_flight=args.max_in_flight,
+                   cpus=os.cpu_count(), versions={"python": platform.python_version(), "ray": ray.__version__,
+                                                  "av": av.__version__})  # fmt: skip
+    print(json.dumps(summary))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--phase", choices=("all", "scaling", "memory"), default="all",
+                   help="scaling: 1 vs 2 workers, decode+encode baseline; memory: long AgiBot episodes")  # fmt: skip
+    p.add_argument("--scale", type=int, default=1, help="multiplies the mix corpus's episodes")
+    p.add_argument("--demo-scale", type=int, default=4, help="write_raw_corpus scale for the demo corpus (0: skip)")
+    p.add_argument("--reps", type=int, default=1, help="repetitions of every scaling run (medians reported)")
+    p.add_argument("--max-in-flight", type=int, default=8, help="parallelism.max_in_flight of every job")
+    p.add_argument("--long-episodes", type=int, default=3)
+    p.add_argument("--long-frames", type=int, default=1800, help="frames per long AgiBot episode (30 Hz)")
+    p.add_argument("--no-default-threads", action="store_true", help="skip the runs with the codec's default threads")
+    p.add_argument("--workdir", default=None, help="keep corpora here and reuse them (default: a temp dir, removed)")
+    p.add_argument("--keep-outputs", action="store_true", help="keep each run's output corpus (in --workdir)")
+    p.add_argument("--quiet-cores", type=float, default=0.5, help="wait until others use fewer cores than this")
+    p.add_argument("--max-wait", type=float, default=240, help="at most this many seconds of waiting per run")
+    p.add_argument("--child", choices=tuple(CHILDREN), help=argparse.SUPPRESS)
+    p.add_argument("--config", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        result = CHILDREN[args.child](json.loads(args.config))
+        print(RESULT + json.dumps(result), flush=True)
+    else:
+        driver(args)
+
+
+if __name__ == "__main__":
+    main()
