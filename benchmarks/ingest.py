@@ -120,8 +120,10 @@ def write_corpus(name: str, raw: Path, args: argparse.Namespace) -> dict[str, st
             jobs = [(k, str(raw), args.scale) for k in ("agibot", "ego4d", "egodex", "bridge", "lerobot")]
         else:
             jobs = [(f"long{k}", str(raw), args.long_frames) for k in range(args.long_episodes)]
-        with mp.get_context("spawn").Pool(min(len(jobs), os.cpu_count() or 1)) as pool:
-            roots = dict(pool.map(_write_source, jobs))
+        pool = mp.get_context("spawn").Pool(min(len(jobs), os.cpu_count() or 1))
+        roots = dict(pool.map(_write_source, jobs))
+        pool.close()
+        pool.join()
     done.write_text(json.dumps(roots))
     log(f"[corpus] {name}: written in {time.perf_counter() - t0:.1f} s")
     return roots
@@ -179,7 +181,7 @@ class TreeSampler(threading.Thread):
         self.interval, self.root = interval, os.getpid()
         self.procs: dict[int, dict[str, Any]] = {}
         self.max_tree_rss_kb = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._lock = threading.Lock()
 
     def descendants(self) -> list[int]:
@@ -222,11 +224,11 @@ class TreeSampler(threading.Thread):
             return sum(p["cpu_s"] for p in self.procs.values())
 
     def run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._halt.wait(self.interval):
             self.sample()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 
@@ -534,6 +536,14 @@ def driver(args: argparse.Namespace) -> None:
     import ray
 
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="eidata-bench-ingest-"))
+    if args.write_only:  # corpora only (e.g. while the machine is busy), into --workdir for the timed runs
+        if args.phase in ("all", "scaling"):
+            write_corpus("mix", work / "raw_mix", args)
+            if args.demo_scale:
+                write_corpus("demo", work / "raw_demo", args)
+        if args.phase in ("all", "memory"):
+            write_corpus("long", work / f"raw_long_{args.long_episodes}x{args.long_frames}", args)
+        return
     runs: dict[str, list[dict[str, Any]]] = {}
     try:
         if args.phase in ("all", "scaling"):
@@ -563,12 +573,15 @@ def main() -> None:
     p.add_argument("--long-frames", type=int, default=1800, help="frames per long AgiBot episode (30 Hz)")
     p.add_argument("--no-default-threads", action="store_true", help="skip the runs with the codec's default threads")
     p.add_argument("--workdir", default=None, help="keep corpora here and reuse them (default: a temp dir, removed)")
+    p.add_argument("--write-only", action="store_true", help="only write the corpora into --workdir")
     p.add_argument("--keep-outputs", action="store_true", help="keep each run's output corpus (in --workdir)")
     p.add_argument("--quiet-cores", type=float, default=0.5, help="wait until others use fewer cores than this")
     p.add_argument("--max-wait", type=float, default=240, help="at most this many seconds of waiting per run")
     p.add_argument("--child", choices=tuple(CHILDREN), help=argparse.SUPPRESS)
     p.add_argument("--config", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.write_only and not args.workdir:
+        p.error("--write-only needs --workdir")
     if args.child:
         result = CHILDREN[args.child](json.loads(args.config))
         print(RESULT + json.dumps(result), flush=True)

@@ -168,10 +168,21 @@ def discover(spec: JobSpec) -> tuple[list[WorkItem], list[QuarantineRow]]:
             continue
         for ref in refs:
             if ref.error is not None:
-                bad.append(_row(source, ref, "discover", "DiscoveryError", ref.error))
+                bad.append(_discovery_row(adapter, source, ref))
             else:
                 items.append(WorkItem(len(items), source, ref))
     return items, bad
+
+
+def _discovery_row(adapter: Any, source: SourceSpec, ref: EpisodeRef) -> QuarantineRow:
+    """A ref discovery flagged: reading it re-raises the adapter's error with its file and field as columns."""
+    try:
+        adapter.read(ref)
+    except AdapterError as e:
+        return _row(source, ref, "discover", "DiscoveryError", e.reason, file=e.file, field=e.field)
+    except Exception:  # fall back to the message discovery recorded
+        pass
+    return _row(source, ref, "discover", "DiscoveryError", ref.error or "flagged by discovery")
 
 
 def _row(source: SourceSpec, ref: EpisodeRef | None, stage: str, error_class: str, message: str,
