@@ -1,31 +1,34 @@
 """Ingest on Ray: 1 vs 2 workers, the pipeline against pure decode + encode, and peak RSS per worker.
 
-    .venv/bin/python benchmarks/ingest.py [--phase all|scaling|memory] [--scale 1] [--reps 1] [--workdir DIR]
+    .venv/bin/python benchmarks/ingest.py [--phase all|scaling|memory] [--scale 2] [--reps 1] [--workdir DIR]
 
 Corpora (written once by `adapters/synthetic/`; with `--workdir` they are kept and reused):
 
-- **mix**: the demo corpus's five sources with their cameras at 224x224 (bridge RLDS JPEG at 5 Hz; AgiBot 3 cameras
-  and EgoDex at 30 Hz, h264; Ego4D 30 fps h264 cut into narration windows; the LeRobot demo dataset, AV1 120x160 and
-  96x96), no corrupt episodes. About 30 s of work for one worker at `--scale 1`.
+- **mix**: the demo corpus's five sources with their cameras at 224x224, no corrupt episodes: bridge RLDS (JPEG,
+  5 Hz, 2 cameras), AgiBot (3 cameras, 30 Hz, h264, 30 s episodes), Ego4D (30 fps h264 cut into narration windows),
+  EgoDex (30 Hz h264, 10 s episodes) and the LeRobot demo dataset (AV1, 120x160 and 96x96).
 - **demo**: `jobs.demo_corpus.write_raw_corpus(scale=--demo-scale, corrupt=False)`, the demo's own 48x64 frames.
 - **long**: AgiBot episodes of 3 cameras at 480x640, 1800 frames each (one minute at 30 Hz).
 
-Runs, each in its own process (so peak RSS is per run), each waiting first for the machine to be quiet:
+Runs, each in its own process (so peak RSS is per run), each after waiting for the machine to be quiet. "Nw/Mc": N Ray
+workers (`parallelism.num_cpus`) whose whole process tree (driver, Ray's daemons, workers) may use M cores
+(`sched_setaffinity`). The core budget is set by affinity because `codec.threads` does not reach SVT-AV1: it spawns
+its own threads for every core it sees, so without it one worker already uses both cores here.
 
-- **pipeline**: `jobs.ingest.run_ingest` on embedded Ray with `parallelism.num_cpus` = 1 or 2 and `codec.threads` = 1
-  (one encoder thread per worker: process-level parallelism) or the codec default. Ray is started first (with the
-  job's own `_init_ray`) so its start-up is timed apart: `job_s` is `run_ingest` alone (discovery, every task,
-  commits, catalog rebuild); `total_s` adds the Ray start-up.
-- **baseline**: the same videos decoded and encoded and nothing else, in P = 1 or 2 forked processes (the same CPU
-  budget as P Ray workers). Each process opens its share of the raw episodes with the adapters (untimed), waits at a
-  barrier, then (timed) for every camera the job keeps decodes it with the adapter's own camera (every source frame up
-  to the last one used; RGB for the frames used), picks the frame at or before each 10 Hz grid time (the canonical
-  grid; nothing else is resampled) and encodes them with `VideoEncoder` and the same codec settings. Wall time = from
-  the barrier to the last process done.
-- overhead = (pipeline s per camera frame) / (baseline s per camera frame) - 1, at the same parallelism and threads.
+- **pipeline**: `jobs.ingest.run_ingest` on embedded Ray, `codec.threads=1` unless "threads=default". Ray is started
+  first (with the job's own `_init_ray`) so its start-up is timed apart: "s" is `run_ingest` alone (discovery, every
+  task, commits, catalog rebuild); "+ray s" adds the Ray start-up. Every task's start and end are recorded (the task
+  function is wrapped) for the timeline: first task start, tail after the last task, worker-seconds in tasks.
+- **baseline**: the same videos decoded and encoded and nothing else, in N forked processes on the same M cores. The
+  raw episodes are opened with the adapters before the clock (no frame is decoded by opening); then, from a barrier,
+  every camera the job keeps is decoded with the adapter's own camera (every source frame up to the last one used;
+  RGB conversion only for the frames used), the frame at or before each 10 Hz grid time is picked (the canonical
+  grid; nothing else is resampled) and encoded with `VideoEncoder` and the same codec settings.
+- overhead = (pipeline s per camera frame) / (baseline s per camera frame) - 1, on the same cores; the task overhead
+  compares worker-seconds in tasks with baseline process-seconds, which leaves out start-up and the tail.
 
 A sampler thread in each pipeline process reads VmRSS, VmHWM and CPU ticks of every descendant process (Ray's raylet,
-GCS, agents and workers) from /proc every 0.2 s. Workers are the `ray::` / `default_worker.py` processes. Their VmHWM
+GCS, agents and workers) from /proc every 0.2 s. Workers are the `ray::` / `default_worker.py` processes; their VmHWM
 is read before `ray.shutdown()`. "other" is the cores used by anything else on the machine during the run (/proc/stat
 minus this run's processes). Progress goes to stderr; the last stdout line is one JSON object.
 """
@@ -77,7 +80,7 @@ def _write_source(job: tuple[str, str, int]) -> tuple[str, str]:
         write_rlds(raw / "bridge", "bridge", episodes=8 * scale, steps=50, vary_steps=True, image_size=(224, 224))
         return "bridge", str(next((raw / "bridge").rglob("dataset_info.json")).parent)
     if kind == "agibot":
-        specs = [EpisodeSpec(327, 700_000 + k, 300) for k in range(6 * scale)]
+        specs = [EpisodeSpec(327, 700_000 + k, 900) for k in range(3 * scale)]
         write_agibot(raw / "agibot", specs, height=224, width=224)
         return "agibot", str(raw / "agibot")
     if kind == "ego4d":
@@ -107,7 +110,7 @@ def write_corpus(name: str, raw: Path, args: argparse.Namespace) -> dict[str, st
     done = raw / "roots.json"
     if done.exists():
         log(f"[corpus] {name}: reusing {raw}")
-        return json.loads(done.read_text())
+        return {k: str(raw / v) for k, v in json.loads(done.read_text()).items()}
     shutil.rmtree(raw, ignore_errors=True)
     raw.mkdir(parents=True)
     t0 = time.perf_counter()
@@ -124,7 +127,7 @@ def write_corpus(name: str, raw: Path, args: argparse.Namespace) -> dict[str, st
         roots = dict(pool.map(_write_source, jobs))
         pool.close()
         pool.join()
-    done.write_text(json.dumps(roots))
+    done.write_text(json.dumps({k: str(Path(v).relative_to(raw)) for k, v in roots.items()}))  # movable
     log(f"[corpus] {name}: written in {time.perf_counter() - t0:.1f} s")
     return roots
 
@@ -209,7 +212,8 @@ class TreeSampler(threading.Thread):
                     mem = status_kb(pid, "VmRSS", "VmHWM")
                     if pid not in self.procs:
                         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-                        self.procs[pid] = {"kind": _kind(cmd), "rss_kb": 0, "hwm_kb": 0, "cpu_s": 0.0}
+                        cpus = sorted(os.sched_getaffinity(pid))
+                        self.procs[pid] = {"kind": _kind(cmd), "rss_kb": 0, "hwm_kb": 0, "cpu_s": 0.0, "cpus": cpus}
                 except OSError:
                     continue
                 p = self.procs[pid]
@@ -266,19 +270,52 @@ def dataset_sizes(output: Path) -> list[dict[str, Any]]:
 
 
 # -- children -------------------------------------------------------------------------------------------------------
+def timed_process_episode(item: dict[str, Any]) -> dict[str, Any]:
+    """`jobs.ingest.process_episode` with its start and end (epoch s) and worker pid added to the result."""
+    from jobs.ingest import process_episode  # the worker's own, unpatched module; imported before the clock
+
+    t0 = time.time()
+    result = process_episode(item)
+    return {**result, "_bench": (t0, time.time(), os.getpid())}
+
+
+def timeline(results: list[tuple[float, float, int]], start: float, end: float) -> dict[str, Any]:
+    """When the workers were busy: from the job's start, the first task's start; to the job's end, the last task's
+    end; the sum of task times (worker busy seconds)."""
+    if not results:
+        return {}
+    first, last = min(r[0] for r in results), max(r[1] for r in results)
+    busy = sum(r[1] - r[0] for r in results)
+    return {"first_task_start_s": first - start, "last_task_end_s": last - start, "tail_s": end - last,
+            "task_busy_s": busy, "tasks": len(results), "worker_pids_used": len({r[2] for r in results})}  # fmt: skip
+
+
 def child_pipeline(cfg: dict[str, Any]) -> dict[str, Any]:
     import ray
 
+    import jobs.ingest
     from jobs.ingest import _init_ray, run_ingest
     from jobs.spec import JobSpec
 
+    os.sched_setaffinity(0, cfg["cores"])  # inherited by Ray's processes: the job's CPU budget
     spec = JobSpec.model_validate(cfg["spec"])
+    # every task's start and end, for the timeline (the driver looks the task function up when it submits)
+    jobs.ingest.process_episode = timed_process_episode
+    marks: list[tuple[float, float, int]] = []
+    accept = jobs.ingest.Committer.accept
+
+    def accept_marked(self: Any, item: Any, result: dict[str, Any]) -> None:
+        if "_bench" in result:
+            marks.append(result.pop("_bench"))
+        accept(self, item, result)
+
+    jobs.ingest.Committer.accept = accept_marked
     sampler = TreeSampler()
     sampler.start()
     busy0, cpu0, t0 = machine_busy_s(), self_cpu_s(), time.perf_counter()
     _init_ray(spec, None)  # the job's own settings; started here so that start-up is timed apart from the job
     init_s = time.perf_counter() - t0
-    t1 = time.perf_counter()
+    t1, epoch1 = time.perf_counter(), time.time()
     report = run_ingest(spec, progress=False)
     job_s = time.perf_counter() - t1
     wall = time.perf_counter() - t0
@@ -290,16 +327,21 @@ def child_pipeline(cfg: dict[str, Any]) -> dict[str, Any]:
     shutdown_s = time.perf_counter() - t2
     workers = [p for p in sampler.procs.values() if p["kind"] == "worker"]
     others: dict[str, int] = defaultdict(int)
+    cpu_by_kind: dict[str, float] = defaultdict(float, {"driver": own_cpu})
     for p in sampler.procs.values():
+        cpu_by_kind["workers" if p["kind"] == "worker" else "ray daemons"] += p["cpu_s"]
         if p["kind"] != "worker":
             others[p["kind"]] = max(others[p["kind"]], p["hwm_kb"])
     frames = sum(t.frames for t in report.tallies.values())
     return {
         "init_s": init_s, "job_s": job_s, "total_s": init_s + job_s, "shutdown_s": shutdown_s, "rows": frames,
+        "timeline": timeline(marks, epoch1, epoch1 + job_s),
         "episodes": sum(t.written for t in report.tallies.values()), "quarantined": report.quarantined,
         "datasets": dataset_sizes(spec.output), "cpu_s": tree_cpu + own_cpu,
+        "cpu_s_by_process": {k: round(v, 1) for k, v in cpu_by_kind.items()},
         "other_cores": max(busy - tree_cpu - own_cpu, 0.0) / wall,
-        "workers": len(workers), "worker_peak_rss_mb": sorted(round(p["hwm_kb"] / 1024) for p in workers),
+        "workers": len(workers), "worker_cpus": sorted({c for p in workers for c in p["cpus"]}),
+        "worker_peak_rss_mb": sorted(round(p["hwm_kb"] / 1024) for p in workers),
         "worker_max_sampled_rss_mb": round(max((p["rss_kb"] for p in workers), default=0) / 1024),
         "driver_peak_rss_mb": round(status_kb("self", "VmHWM")["VmHWM"] / 1024),
         "ray_processes_peak_rss_mb": {k: round(v / 1024) for k, v in sorted(others.items())},
@@ -354,6 +396,7 @@ def _baseline_share(cams: list[tuple[Any, Any]], codec_json: dict[str, Any], fps
 
 def child_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
     """Decode + encode of the pipeline's camera frames in `processes` forked processes, episodes split evenly."""
+    os.sched_setaffinity(0, cfg["cores"])  # inherited by the forked processes
     spec_json, procs = cfg["spec"], cfg["processes"]
     prepared = _prepare(spec_json)
     # split by work (grid frames x pixels), largest episode first to the least loaded process
@@ -422,43 +465,48 @@ def _med(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
-def run_scaling(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    roots = write_corpus("mix", work / "raw_mix", args)
+def _name(kind: str, n: int, cores: int, threads: int | None) -> str:
+    unit = "w" if "pipeline" in kind else "p"
+    return f"{kind} {n}{unit}/{cores}c" + ("" if threads == 1 else " threads=default")
+
+
+def _run(kind: str, name: str, roots: dict[str, str], out: Path, n: int, cores: int, threads: int | None,
+         args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]], rep: int) -> None:  # fmt: skip
+    log(f"--- rep {rep + 1}/{args.reps}: {name}")
+    cfg = {"spec": job_spec(roots, out, n, threads, args.max_in_flight), "processes": n, "cores": list(range(cores))}
+    r = spawn(kind.split()[-1], cfg, args)
+    log(f"  {_seconds(r):.1f} s, {_camera_frames(r)} camera frames, other {r['other_cores']:.2f} cores")
+    runs[name].append(r)
+
+
+def run_scaling(args: argparse.Namespace, work: Path) -> dict[str, list[dict[str, Any]]]:
+    roots = write_corpus("mix", work / f"raw_mix_x{args.scale}", args)
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    plan = [("pipeline", 1, 1), ("baseline", 1, 1), ("pipeline", 2, 1), ("baseline", 2, 1)]
+    # (kind, workers or processes, cores it may use, codec threads)
+    plan = [("pipeline", 1, 1, 1), ("baseline", 1, 1, 1), ("pipeline", 2, 2, 1), ("baseline", 2, 2, 1),
+            ("pipeline", 1, 2, 1)]  # fmt: skip
     if not args.no_default_threads:
-        plan += [("pipeline", 1, None), ("pipeline", 2, None), ("baseline", 1, None)]
+        plan.append(("pipeline", 2, 2, None))
     for rep in range(args.reps):
-        for kind, n, threads in plan:
-            name = f"{kind} x{n} threads={threads or 'default'}"
-            log(f"--- rep {rep + 1}/{args.reps}: mix, {name}")
-            spec = job_spec(roots, work / "out" / kind, n, threads, args.max_in_flight)
-            cfg = {"spec": spec, "processes": n}
-            r = spawn(kind, cfg, args)
-            log(f"  {_seconds(r):.1f} s, {_camera_frames(r)} camera frames, other {r['other_cores']:.2f} cores")
-            runs[name].append(r)
+        for kind, n, cores, threads in plan:
+            _run(kind, _name(kind, n, cores, threads), roots, work / "out" / kind, n, cores, threads, args, runs, rep)
     if args.demo_scale:
-        demo_roots = write_corpus("demo", work / "raw_demo", args)
+        demo = write_corpus("demo", work / f"raw_demo_x{args.demo_scale}", args)
         for rep in range(args.reps):
             for n in (1, 2):
-                log(f"--- rep {rep + 1}/{args.reps}: demo corpus, pipeline x{n} threads=1")
-                r = spawn("pipeline", {"spec": job_spec(demo_roots, work / "out" / "demo", n, 1, args.max_in_flight)},
-                          args)  # fmt: skip
-                log(f"  {r['job_s']:.1f} s, {r['rows']} rows, other {r['other_cores']:.2f} cores")
-                runs[f"demo pipeline x{n} threads=1"].append(r)
+                _run("demo pipeline", _name("demo pipeline", n, n, 1), demo, work / "out" / "demo", n, n, 1, args,
+                     runs, rep)  # fmt: skip
     return runs
 
 
 def run_memory(args: argparse.Namespace, work: Path) -> dict[str, list[dict[str, Any]]]:
     roots = write_corpus("long", work / f"raw_long_{args.long_episodes}x{args.long_frames}", args)
-    runs: dict[str, list[dict[str, Any]]] = {}
-    for threads in (None, 1):
-        name = f"long pipeline x2 threads={threads or 'default'}"
-        log(f"--- long AgiBot episodes, {name}")
-        r = spawn("pipeline", {"spec": job_spec(roots, work / "out" / "long", 2, threads, args.max_in_flight)}, args)
-        peaks = f"workers' peak RSS {r['worker_peak_rss_mb']} MB, driver {r['driver_peak_rss_mb']} MB"
-        log(f"  {r['job_s']:.1f} s, {peaks}")
-        runs[name] = [r]
+    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    threads = None if args.memory_threads == 0 else args.memory_threads  # the codec default unless told
+    name = _name("long pipeline", 2, 2, threads)
+    _run("long pipeline", name, roots, work / "out" / "long", 2, 2, threads, args, runs, 0)
+    r = runs[name][0]
+    log(f"  workers' peak RSS {r['worker_peak_rss_mb']} MB, driver {r['driver_peak_rss_mb']} MB")
     return runs
 
 
@@ -466,23 +514,29 @@ def summarize(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
     rows = []
     for name, rs in runs.items():
         s, cf = _med(rs, "job_s" if "pipeline" in name else "seconds"), _camera_frames(rs[0])
-        cpus = 2 if "x2" in name else 1
+        cores = int(name.split("/")[1].split("c")[0])
         row = {"run": name, "seconds": round(s, 2), "camera_frames": cf, "camera_fps": round(cf / s, 1),
-               "cpu_s": round(_med(rs, "cpu_s"), 1), "other_cores_max": round(max(r["other_cores"] for r in rs), 2),
-               "loadavg_1m_before_max": max(r["loadavg_1m_before"] for r in rs)}  # fmt: skip
+               "camera_fps_per_core": round(cf / s / cores, 1), "cpu_s": round(_med(rs, "cpu_s"), 1),
+               "other_cores_max": round(max(r["other_cores"] for r in rs), 2),
+               "loadavg_1m_before_max": max(r["loadavg_1m_before"] for r in rs),
+               "busy_cores_before_max": max(r["busy_cores_before"] for r in rs)}  # fmt: skip
         if "pipeline" in name:
-            total = _med(rs, "total_s")
-            row.update(total_s=round(total, 2), ray_init_s=round(_med(rs, "init_s"), 2), rows=rs[0]["rows"],
-                       rows_per_s=round(rs[0]["rows"] / s, 1), rows_per_s_per_core=round(rs[0]["rows"] / s / cpus, 1),
-                       camera_fps_per_core=round(cf / s / cpus, 1), workers=rs[0]["workers"],
+            row.update(total_s=round(_med(rs, "total_s"), 2), ray_init_s=round(_med(rs, "init_s"), 2),
+                       rows=rs[0]["rows"], rows_per_s_per_core=round(rs[0]["rows"] / s / cores, 1),
+                       workers=rs[0]["workers"], worker_cpus=rs[0]["worker_cpus"],
                        worker_peak_rss_mb=max(max(r["worker_peak_rss_mb"], default=0) for r in rs),
                        driver_peak_rss_mb=max(r["driver_peak_rss_mb"] for r in rs),
-                       tree_max_rss_mb=max(r["tree_max_rss_mb"] for r in rs))  # fmt: skip
+                       tree_max_rss_mb=max(r["tree_max_rss_mb"] for r in rs),
+                       cpu_s_by_process=rs[0]["cpu_s_by_process"],
+                       **{k: round(statistics.median(r["timeline"][k] for r in rs), 2)
+                          for k in ("first_task_start_s", "tail_s", "task_busy_s")})  # fmt: skip
+        else:
+            row["process_s_sum"] = round(statistics.median(sum(r["per_process_s"]) for r in rs), 2)
         rows.append(row)
     by = {r["run"]: r for r in rows}
     out: dict[str, Any] = {"runs": rows}
 
-    def speedup(a: str, b: str, key: str = "seconds") -> float | None:
+    def ratio(a: str, b: str, key: str = "seconds") -> float | None:
         return round(by[a][key] / by[b][key], 3) if a in by and b in by else None
 
     def overhead(p: str, b: str) -> float | None:
@@ -491,33 +545,43 @@ def summarize(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
         per_p = by[p]["seconds"] / by[p]["camera_frames"]
         return round(per_p / (by[b]["seconds"] / by[b]["camera_frames"]) - 1, 3)
 
-    p1, p2 = "pipeline x1 threads=1", "pipeline x2 threads=1"
-    if p1 in by:
+    def worker_overhead(p: str, b: str) -> float | None:
+        """Worker-seconds in tasks against baseline process-seconds, per camera frame: the steady-state overhead."""
+        if p not in by or b not in by:
+            return None
+        per_p = by[p]["task_busy_s"] / by[p]["camera_frames"]
+        return round(per_p / (by[b]["process_s_sum"] / by[b]["camera_frames"]) - 1, 3)
+
+    p1, p2 = "pipeline 1w/1c", "pipeline 2w/2c"
+    if p1 in by and p2 in by:
         out.update(
-            speedup_2v1_threads1=speedup(p1, p2), speedup_2v1_threads1_with_ray_init=speedup(p1, p2, "total_s"),
-            speedup_2v1_default_threads=speedup("pipeline x1 threads=default", "pipeline x2 threads=default"),
-            speedup_2v1_demo_corpus=speedup("demo pipeline x1 threads=1", "demo pipeline x2 threads=1"),
+            speedup_2w2c_vs_1w1c=ratio(p1, p2), speedup_2w2c_vs_1w1c_with_ray_init=ratio(p1, p2, "total_s"),
+            speedup_2w_vs_1w_both_on_2c=ratio("pipeline 1w/2c", p2),
+            speedup_demo_corpus_2w2c_vs_1w1c=ratio("demo pipeline 1w/1c", "demo pipeline 2w/2c"),
             speedup_target=1.8,
-            overhead_x1_threads1=overhead(p1, "baseline x1 threads=1"),
-            overhead_x2_threads1=overhead(p2, "baseline x2 threads=1"),
-            overhead_x1_default_threads=overhead("pipeline x1 threads=default", "baseline x1 threads=default"),
+            overhead_1w1c=overhead(p1, "baseline 1p/1c"), overhead_2w2c=overhead(p2, "baseline 2p/2c"),
             overhead_target=0.25,
+            task_overhead_1w1c=worker_overhead(p1, "baseline 1p/1c"),
+            task_overhead_2w2c=worker_overhead(p2, "baseline 2p/2c"),
+            baseline_speedup_2p2c_vs_1p1c=ratio("baseline 1p/1c", "baseline 2p/2c"),
             camera_fps_per_core=by[p2]["camera_fps_per_core"], rows_per_s_per_core=by[p2]["rows_per_s_per_core"],
             mix_datasets=[{k: d[k] for k in ("dataset", "cameras", "rows", "video_bytes_per_camera_frame",
                                             "parquet_bytes_per_row")} for d in runs[p2][0]["datasets"]],
         )  # fmt: skip
-        out["meets_speedup_target"] = out["speedup_2v1_threads1"] >= 1.8
-        out["meets_overhead_target"] = out["overhead_x2_threads1"] <= 0.25
+        out["meets_speedup_target"] = out["speedup_2w2c_vs_1w1c"] >= 1.8
+        out["meets_overhead_target"] = out["overhead_2w2c"] <= 0.25
     longs = [n for n in by if n.startswith("long")]
     if longs:
+        r0 = runs[longs[0]][0]
         out["long"] = {"episodes": args.long_episodes, "frames": args.long_frames, "cameras": 3, "size": [480, 640]}
-        out["long_worker_peak_rss_mb"] = {n: by[n]["worker_peak_rss_mb"] for n in longs}
-        out["long_driver_peak_rss_mb"] = {n: by[n]["driver_peak_rss_mb"] for n in longs}
-        out["long_ray_processes_peak_rss_mb"] = runs[longs[0]][0]["ray_processes_peak_rss_mb"]
-        out["long_camera_fps_per_core"] = {n: by[n]["camera_fps_per_core"] for n in longs}
-        out["long_video_bytes_per_camera_frame"] = runs[longs[0]][0]["datasets"][0]["video_bytes_per_camera_frame"]
+        out["long_worker_peak_rss_mb"] = r0["worker_peak_rss_mb"]
+        out["long_driver_peak_rss_mb"] = r0["driver_peak_rss_mb"]
+        out["long_ray_processes_peak_rss_mb"] = r0["ray_processes_peak_rss_mb"]
+        out["long_tree_max_rss_mb"] = r0["tree_max_rss_mb"]
+        out["long_camera_fps_per_core"] = by[longs[0]]["camera_fps_per_core"]
+        out["long_video_bytes_per_camera_frame"] = r0["datasets"][0]["video_bytes_per_camera_frame"]
         out["rss_target_mb"] = 1536
-        out["meets_rss_target"] = max(by[n]["worker_peak_rss_mb"] for n in longs) <= 1536
+        out["meets_rss_target"] = max(r0["worker_peak_rss_mb"], default=0) <= 1536
     return out
 
 
@@ -538,9 +602,9 @@ def driver(args: argparse.Namespace) -> None:
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="eidata-bench-ingest-"))
     if args.write_only:  # corpora only (e.g. while the machine is busy), into --workdir for the timed runs
         if args.phase in ("all", "scaling"):
-            write_corpus("mix", work / "raw_mix", args)
+            write_corpus("mix", work / f"raw_mix_x{args.scale}", args)
             if args.demo_scale:
-                write_corpus("demo", work / "raw_demo", args)
+                write_corpus("demo", work / f"raw_demo_x{args.demo_scale}", args)
         if args.phase in ("all", "memory"):
             write_corpus("long", work / f"raw_long_{args.long_episodes}x{args.long_frames}", args)
         return
@@ -565,13 +629,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--phase", choices=("all", "scaling", "memory"), default="all",
                    help="scaling: 1 vs 2 workers, decode+encode baseline; memory: long AgiBot episodes")  # fmt: skip
-    p.add_argument("--scale", type=int, default=1, help="multiplies the mix corpus's episodes")
+    p.add_argument("--scale", type=int, default=2, help="multiplies the mix corpus's episodes")
     p.add_argument("--demo-scale", type=int, default=4, help="write_raw_corpus scale for the demo corpus (0: skip)")
     p.add_argument("--reps", type=int, default=1, help="repetitions of every scaling run (medians reported)")
     p.add_argument("--max-in-flight", type=int, default=8, help="parallelism.max_in_flight of every job")
     p.add_argument("--long-episodes", type=int, default=3)
     p.add_argument("--long-frames", type=int, default=1800, help="frames per long AgiBot episode (30 Hz)")
-    p.add_argument("--no-default-threads", action="store_true", help="skip the runs with the codec's default threads")
+    p.add_argument("--no-default-threads", action="store_true", help="skip the run with the codec's default threads")
+    p.add_argument("--memory-threads", type=int, default=0, help="codec.threads of the memory run (0: the default)")
     p.add_argument("--workdir", default=None, help="keep corpora here and reuse them (default: a temp dir, removed)")
     p.add_argument("--write-only", action="store_true", help="only write the corpora into --workdir")
     p.add_argument("--keep-outputs", action="store_true", help="keep each run's output corpus (in --workdir)")
