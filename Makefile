@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/writer.py
 	$(BIN)/python benchmarks/adapters.py
 	$(BIN)/python benchmarks/canonicalize.py
+	$(BIN)/python benchmarks/ingest.py --scale 1 --reps 1 --long-episodes 2
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -1,6 +1,7 @@
 """Ingest on Ray: 1 vs 2 workers, the pipeline against pure decode + encode, and peak RSS per worker.
 
     .venv/bin/python benchmarks/ingest.py [--phase all|scaling|memory] [--scale 2] [--reps 1] [--workdir DIR]
+    (the recorded figures: --scale 2 --reps 2 --long-episodes 6; see BENCHMARKS.md)
 
 Corpora (written once by `adapters/synthetic/`; with `--workdir` they are kept and reused):
 
@@ -8,7 +9,8 @@ Corpora (written once by `adapters/synthetic/`; with `--workdir` they are kept a
   5 Hz, 2 cameras), AgiBot (3 cameras, 30 Hz, h264, 30 s episodes), Ego4D (30 fps h264 cut into narration windows),
   EgoDex (30 Hz h264, 10 s episodes) and the LeRobot demo dataset (AV1, 120x160 and 96x96).
 - **demo**: `jobs.demo_corpus.write_raw_corpus(scale=--demo-scale, corrupt=False)`, the demo's own 48x64 frames.
-- **long**: AgiBot episodes of 3 cameras at 480x640, 1800 frames each (one minute at 30 Hz).
+- **long**: AgiBot episodes of 3 cameras at 480x640, 1800 frames each (one minute at 30 Hz), ingested by
+  `--memory-workers` workers on 2 cores with the codec's default threads; each task also reports its worker's VmRSS.
 
 Runs, each in its own process (so peak RSS is per run), each after waiting for the machine to be quiet. "Nw/Mc": N Ray
 workers (`parallelism.num_cpus`) whose whole process tree (driver, Ray's daemons, workers) may use M cores
@@ -23,7 +25,10 @@ its own threads for every core it sees, so without it one worker already uses bo
   raw episodes are opened with the adapters before the clock (no frame is decoded by opening); then, from a barrier,
   every camera the job keeps is decoded with the adapter's own camera (every source frame up to the last one used;
   RGB conversion only for the frames used), the frame at or before each 10 Hz grid time is picked (the canonical
-  grid; nothing else is resampled) and encoded with `VideoEncoder` and the same codec settings.
+  grid; nothing else is resampled) and encoded with `VideoEncoder` and the same codec settings, an episode's cameras
+  at once as in the pipeline (`--sequential-baseline`: one after another).
+- **inprocess**: `jobs.ingest.process_episode` (everything a Ray task does) in N forked processes with the baseline's
+  split of episodes: no Ray, no driver, no commits, no catalog. It separates the pipeline's own work from Ray's cost.
 - overhead = (pipeline s per camera frame) / (baseline s per camera frame) - 1, on the same cores; the task overhead
   compares worker-seconds in tasks with baseline process-seconds, which leaves out start-up and the tail.
 
@@ -276,18 +281,21 @@ def timed_process_episode(item: dict[str, Any]) -> dict[str, Any]:
 
     t0 = time.time()
     result = process_episode(item)
-    return {**result, "_bench": (t0, time.time(), os.getpid())}
+    return {**result, "_bench": (t0, time.time(), os.getpid(), status_kb("self", "VmRSS")["VmRSS"] // 1024)}
 
 
-def timeline(results: list[tuple[float, float, int]], start: float, end: float) -> dict[str, Any]:
+def timeline(results: list[tuple[float, float, int, int]], start: float, end: float) -> dict[str, Any]:
     """When the workers were busy: from the job's start, the first task's start; to the job's end, the last task's
-    end; the sum of task times (worker busy seconds)."""
+    end; the sum of task times (worker busy seconds); each worker's RSS (MB) after each of its tasks, in order."""
     if not results:
         return {}
     first, last = min(r[0] for r in results), max(r[1] for r in results)
     busy = sum(r[1] - r[0] for r in results)
+    rss: dict[int, list[int]] = defaultdict(list)
+    for r in sorted(results, key=lambda r: r[1]):
+        rss[r[2]].append(r[3])
     return {"first_task_start_s": first - start, "last_task_end_s": last - start, "tail_s": end - last,
-            "task_busy_s": busy, "tasks": len(results), "worker_pids_used": len({r[2] for r in results})}  # fmt: skip
+            "task_busy_s": busy, "tasks": len(results), "rss_mb_after_each_task": list(rss.values())}  # fmt: skip
 
 
 def child_pipeline(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -301,7 +309,7 @@ def child_pipeline(cfg: dict[str, Any]) -> dict[str, Any]:
     spec = JobSpec.model_validate(cfg["spec"])
     # every task's start and end, for the timeline (the driver looks the task function up when it submits)
     jobs.ingest.process_episode = timed_process_episode
-    marks: list[tuple[float, float, int]] = []
+    marks: list[tuple[float, float, int, int]] = []
     accept = jobs.ingest.Committer.accept
 
     def accept_marked(self: Any, item: Any, result: dict[str, Any]) -> None:
@@ -374,64 +382,125 @@ def _prepare(spec_json: dict[str, Any]) -> dict[str, list[tuple[Any, Any]]]:
     return out
 
 
-def _baseline_share(cams: list[tuple[Any, Any]], codec_json: dict[str, Any], fps: int, out_dir: str, barrier: Any,
-                    queue: Any) -> None:  # fmt: skip
-    """One process's share: decode and encode, timed from the barrier (cameras were opened before the fork)."""
+def _baseline_share(episodes: list[list[tuple[Any, Any]]], codec_json: dict[str, Any], fps: int, interleave: bool,
+                    out_dir: str, barrier: Any, queue: Any) -> None:  # fmt: skip
+    """One process's share: decode and encode, timed from the barrier (cameras were opened before the fork).
+    `interleave`: an episode's cameras are encoded at once, frame by frame, as the pipeline does; else one by one."""
     from ingest.canonicalize import ResampledCamera
     from ingest.video import VideoCodec, VideoEncoder
 
     codec = VideoCodec.model_validate(codec_json)
     barrier.wait()
     t0, c0 = time.perf_counter(), self_cpu_s()
-    frames = 0
-    for n, (cam, idx) in enumerate(cams):
-        enc = VideoEncoder(Path(out_dir) / f"{os.getpid()}-{n}.mp4", cam.width, cam.height, fps, codec)
-        for rgb in ResampledCamera(cam, idx).frames():  # the pipeline's own frame picking (repeats when up-sampling)
-            enc.encode(rgb)
-        enc.close()
-        frames += enc.frames
+    frames = n = 0
+    for cams in episodes:
+        groups = [cams] if interleave else [[c] for c in cams]
+        for group in groups:
+            streams = []
+            for cam, idx in group:
+                n += 1
+                enc = VideoEncoder(Path(out_dir) / f"{os.getpid()}-{n}.mp4", cam.width, cam.height, fps, codec)
+                streams.append((ResampledCamera(cam, idx).frames(), enc))  # the pipeline's own frame picking
+            while streams:
+                for it, enc in list(streams):
+                    rgb = next(it, None)
+                    if rgb is None:
+                        enc.close()
+                        frames += enc.frames
+                        streams.remove((it, enc))
+                    else:
+                        enc.encode(rgb)
     queue.put({"seconds": time.perf_counter() - t0, "cpu_s": self_cpu_s() - c0, "camera_frames": frames,
                "end": time.perf_counter()})  # fmt: skip
 
 
-def child_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Decode + encode of the pipeline's camera frames in `processes` forked processes, episodes split evenly."""
-    os.sched_setaffinity(0, cfg["cores"])  # inherited by the forked processes
-    spec_json, procs = cfg["spec"], cfg["processes"]
-    prepared = _prepare(spec_json)
-    # split by work (grid frames x pixels), largest episode first to the least loaded process
-    cost = {u: sum(len(i) * c.width * c.height for c, i in cams) for u, cams in prepared.items()}
-    shares: list[list[tuple[Any, Any]]] = [[] for _ in range(procs)]
-    load = [0] * procs
-    for u in sorted(prepared, key=lambda u: -cost[u]):
+def _inprocess_share(items: list[dict[str, Any]], barrier: Any, queue: Any) -> None:
+    """One process's share of `jobs.ingest.process_episode` calls (read, canonicalize, stage), without Ray."""
+    import adapters  # noqa: F401 - every adapter, imported before the clock as a warm Ray worker has them
+    import ingest.store  # noqa: F401
+    from jobs.ingest import process_episode
+
+    barrier.wait()
+    t0, c0 = time.perf_counter(), self_cpu_s()
+    frames = 0
+    for item in items:
+        for ep in process_episode(item).get("episodes", []):
+            videos = sum(1 for f in ep["features"].values() if f["dtype"] == "video")
+            frames += ep["staged"]["length"] * videos
+    queue.put({"seconds": time.perf_counter() - t0, "cpu_s": self_cpu_s() - c0, "camera_frames": frames,
+               "end": time.perf_counter()})  # fmt: skip
+
+
+def _split(cost: dict[str, int], n: int) -> list[list[str]]:
+    """Largest first, each to the least loaded of `n` shares."""
+    shares: list[list[str]] = [[] for _ in range(n)]
+    load = [0] * n
+    for u in sorted(cost, key=lambda u: -cost[u]):
         k = load.index(min(load))
-        shares[k] += prepared[u]
+        shares[k].append(u)
         load[k] += cost[u]
-    out_dir = Path(spec_json["output"])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ctx = mp.get_context("fork")  # the children inherit the opened episodes
-    barrier, queue = ctx.Barrier(procs + 1), ctx.Queue()
-    fps = spec_json.get("canonicalize", {}).get("fps", 10)
-    args = [(s, spec_json["codec"], fps, str(out_dir), barrier, queue) for s in shares]
-    workers = [ctx.Process(target=_baseline_share, args=a) for a in args]
-    for w in workers:
-        w.start()
+    return shares
+
+
+def _forked(target: Any, shares: list[Any], extra: tuple[Any, ...]) -> dict[str, Any]:
+    """`target(share, *extra, barrier, queue)` in one forked process per share; timed from a common barrier to the
+    last one done."""
+    ctx = mp.get_context("fork")  # the children inherit what was opened before
+    barrier, queue = ctx.Barrier(len(shares) + 1), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(s, *extra, barrier, queue)) for s in shares]
+    for p in procs:
+        p.start()
     barrier.wait()
     busy0, t0 = machine_busy_s(), time.perf_counter()
-    results = [queue.get() for _ in workers]
+    results = [queue.get() for _ in procs]
     wall = max(r["end"] for r in results) - t0
     busy = machine_busy_s() - busy0
-    for w in workers:
-        w.join()
+    for p in procs:
+        p.join()
     cpu = sum(r["cpu_s"] for r in results)
     return {
         "seconds": wall, "camera_frames": sum(r["camera_frames"] for r in results), "cpu_s": cpu,
         "per_process_s": [round(r["seconds"], 2) for r in results], "other_cores": max(busy - cpu, 0.0) / wall,
-        "video_bytes": sum(p.stat().st_size for p in out_dir.glob("*.mp4")),
     }  # fmt: skip
 
 
-CHILDREN = {"pipeline": child_pipeline, "baseline": child_baseline}
+def _shares(cfg: dict[str, Any]) -> tuple[dict[str, list[tuple[Any, Any]]], list[list[str]]]:
+    """The opened episodes and their split over the processes by work (grid frames x pixels)."""
+    prepared = _prepare(cfg["spec"])
+    cost = {u: sum(len(i) * c.width * c.height for c, i in cams) for u, cams in prepared.items()}
+    return prepared, _split(cost, cfg["processes"])
+
+
+def child_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Decode + encode of the pipeline's camera frames in `processes` forked processes."""
+    os.sched_setaffinity(0, cfg["cores"])  # inherited by the forked processes
+    spec_json = cfg["spec"]
+    prepared, shares = _shares(cfg)
+    out_dir = Path(spec_json["output"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fps = spec_json.get("canonicalize", {}).get("fps", 10)
+    extra = (spec_json["codec"], fps, cfg.get("interleave", True), str(out_dir))
+    result = _forked(_baseline_share, [[prepared[u] for u in share] for share in shares], extra)
+    return {**result, "video_bytes": sum(p.stat().st_size for p in out_dir.glob("*.mp4"))}
+
+
+def child_inprocess(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's per-episode work (`process_episode`) without Ray, driver, commits or catalog, in `processes`
+    forked processes with the baseline's split."""
+    from jobs.ingest import discover
+    from jobs.spec import JobSpec
+
+    os.sched_setaffinity(0, cfg["cores"])
+    spec = JobSpec.model_validate(cfg["spec"])
+    _, shares = _shares(cfg)
+    payload = {"canonicalize": spec.canonicalize.model_dump(mode="json"), "codec": spec.codec.model_dump(mode="json"),
+               "output": str(spec.output)}  # fmt: skip
+    items = {it.uid: {**payload, "uid": it.uid, "source": it.source.model_dump(mode="json"),
+                      "ref": it.ref.model_dump(mode="json")} for it in discover(spec)[0]}  # fmt: skip
+    return _forked(_inprocess_share, [[items[u] for u in share] for share in shares], ())
+
+
+CHILDREN = {"pipeline": child_pipeline, "baseline": child_baseline, "inprocess": child_inprocess}
 
 
 def spawn(kind: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -473,7 +542,8 @@ def _name(kind: str, n: int, cores: int, threads: int | None) -> str:
 def _run(kind: str, name: str, roots: dict[str, str], out: Path, n: int, cores: int, threads: int | None,
          args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]], rep: int) -> None:  # fmt: skip
     log(f"--- rep {rep + 1}/{args.reps}: {name}")
-    cfg = {"spec": job_spec(roots, out, n, threads, args.max_in_flight), "processes": n, "cores": list(range(cores))}
+    cfg = {"spec": job_spec(roots, out, n, threads, args.max_in_flight), "processes": n, "cores": list(range(cores)),
+           "interleave": not args.sequential_baseline}  # fmt: skip
     r = spawn(kind.split()[-1], cfg, args)
     log(f"  {_seconds(r):.1f} s, {_camera_frames(r)} camera frames, other {r['other_cores']:.2f} cores")
     runs[name].append(r)
@@ -483,8 +553,8 @@ def run_scaling(args: argparse.Namespace, work: Path) -> dict[str, list[dict[str
     roots = write_corpus("mix", work / f"raw_mix_x{args.scale}", args)
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     # (kind, workers or processes, cores it may use, codec threads)
-    plan = [("pipeline", 1, 1, 1), ("baseline", 1, 1, 1), ("pipeline", 2, 2, 1), ("baseline", 2, 2, 1),
-            ("pipeline", 1, 2, 1)]  # fmt: skip
+    plan = [("pipeline", 1, 1, 1), ("baseline", 1, 1, 1), ("inprocess", 1, 1, 1), ("pipeline", 2, 2, 1),
+            ("baseline", 2, 2, 1), ("inprocess", 2, 2, 1), ("pipeline", 1, 2, 1)]  # fmt: skip
     if not args.no_default_threads:
         plan.append(("pipeline", 2, 2, None))
     for rep in range(args.reps):
@@ -503,8 +573,9 @@ def run_memory(args: argparse.Namespace, work: Path) -> dict[str, list[dict[str,
     roots = write_corpus("long", work / f"raw_long_{args.long_episodes}x{args.long_frames}", args)
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     threads = None if args.memory_threads == 0 else args.memory_threads  # the codec default unless told
-    name = _name("long pipeline", 2, 2, threads)
-    _run("long pipeline", name, roots, work / "out" / "long", 2, 2, threads, args, runs, 0)
+    n = args.memory_workers  # on 2 cores either way: one worker then runs every episode
+    name = _name("long pipeline", n, 2, threads)
+    _run("long pipeline", name, roots, work / "out" / "long", n, 2, threads, args, runs, 0)
     r = runs[name][0]
     log(f"  workers' peak RSS {r['worker_peak_rss_mb']} MB, driver {r['driver_peak_rss_mb']} MB")
     return runs
@@ -561,6 +632,9 @@ def summarize(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
             speedup_target=1.8,
             overhead_1w1c=overhead(p1, "baseline 1p/1c"), overhead_2w2c=overhead(p2, "baseline 2p/2c"),
             overhead_target=0.25,
+            inprocess_overhead_1p1c=overhead("inprocess 1p/1c", "baseline 1p/1c"),
+            inprocess_overhead_2p2c=overhead("inprocess 2p/2c", "baseline 2p/2c"),
+            inprocess_speedup_2p2c_vs_1p1c=ratio("inprocess 1p/1c", "inprocess 2p/2c"),
             task_overhead_1w1c=worker_overhead(p1, "baseline 1p/1c"),
             task_overhead_2w2c=worker_overhead(p2, "baseline 2p/2c"),
             baseline_speedup_2p2c_vs_1p1c=ratio("baseline 1p/1c", "baseline 2p/2c"),
@@ -578,6 +652,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
         out["long_driver_peak_rss_mb"] = r0["driver_peak_rss_mb"]
         out["long_ray_processes_peak_rss_mb"] = r0["ray_processes_peak_rss_mb"]
         out["long_tree_max_rss_mb"] = r0["tree_max_rss_mb"]
+        out["long_rss_mb_after_each_task"] = r0["timeline"]["rss_mb_after_each_task"]
         out["long_camera_fps_per_core"] = by[longs[0]]["camera_fps_per_core"]
         out["long_video_bytes_per_camera_frame"] = r0["datasets"][0]["video_bytes_per_camera_frame"]
         out["rss_target_mb"] = 1536
@@ -636,8 +711,14 @@ def main() -> None:
     p.add_argument("--long-episodes", type=int, default=3)
     p.add_argument("--long-frames", type=int, default=1800, help="frames per long AgiBot episode (30 Hz)")
     p.add_argument("--no-default-threads", action="store_true", help="skip the run with the codec's default threads")
+    p.add_argument("--memory-workers", type=int, default=2, help="Ray workers of the memory run (on 2 cores)")
     p.add_argument("--memory-threads", type=int, default=0, help="codec.threads of the memory run (0: the default)")
     p.add_argument("--workdir", default=None, help="keep corpora here and reuse them (default: a temp dir, removed)")
+    p.add_argument(
+        "--sequential-baseline",
+        action="store_true",
+        help="baseline encodes an episode's cameras one after another (default: at once, as the pipeline)",
+    )
     p.add_argument("--write-only", action="store_true", help="only write the corpora into --workdir")
     p.add_argument("--keep-outputs", action="store_true", help="keep each run's output corpus (in --workdir)")
     p.add_argument("--quiet-cores", type=float, default=0.5, help="wait until others use fewer cores than this")
