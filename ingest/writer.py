@@ -170,13 +170,12 @@ class LeRobotWriter:
         return cls(root, info, codec or VideoCodec(), durable=durable, recover=recover)
 
     @classmethod
-    def create_or_open(cls, root: Path, **kw: Any) -> LeRobotWriter:
-        """Open when a dataset with the same features and fps exists, else create it."""
+    def create_or_open(cls, root: Path, *, recover: bool = True, **kw: Any) -> LeRobotWriter:
+        """Open when a dataset with the same features and fps exists (see `open` for `recover`), else create it."""
         root = Path(root)
         if not (root / INFO_PATH).exists():
-            kw.pop("recover", None)
             return cls.create(root, **kw)
-        w = cls.open(root, codec=kw.get("codec"), durable=kw.get("durable", True), recover=kw.pop("recover", True))
+        w = cls.open(root, codec=kw.get("codec"), durable=kw.get("durable", True), recover=recover)
         want = {k: (ft.dtype, tuple(ft.shape)) for k, ft in kw["features"].items()}
         have = {k: (ft.dtype, tuple(ft.shape)) for k, ft in w.user_features.items()}
         if want != have or int(w.info.fps) != int(kw["fps"]):

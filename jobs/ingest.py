@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef
 from ingest.canonicalize import CanonicalizeSpec, canonicalize
@@ -31,7 +33,14 @@ from ingest.errors import DatasetError, EpisodeError
 from ingest.store import dataset_features, stage_canonical
 from ingest.video import VideoCodec
 from ingest.writer import STAGING, LeRobotWriter
-from jobs.catalog import QuarantineRow, rebuild_catalog, write_quarantine_part
+from jobs.catalog import (
+    QUARANTINE_DIR,
+    QuarantineRow,
+    find_datasets,
+    parquet_files,
+    rebuild_catalog,
+    write_quarantine_part,
+)
 from jobs.progress import Progress
 from jobs.spec import JobSpec, SourceSpec, dump_spec
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, FeatureSpec, read_jsonl
@@ -198,19 +207,15 @@ def _row(source: SourceSpec, ref: EpisodeRef | None, stage: str, error_class: st
 def done_uids(output: Path) -> set[str]:
     """Raw episodes an earlier run finished: their episodes are committed, or they are quarantined."""
     done: set[str] = set()
-    for info in (output / "datasets").glob("*/*/" + INFO_PATH):
-        episodes = info.parent.parent / EPISODES_PATH
+    for dataset in find_datasets(output):
+        episodes = dataset / EPISODES_PATH
         if episodes.exists():
             for _, line in read_jsonl(episodes):
                 lineage = line.get("eidata", {})
                 if "raw_uid" in lineage:
                     done.add(lineage["raw_uid"])
-    qdir = output / "catalog" / "quarantine"
-    if qdir.exists():
-        import pyarrow.parquet as pq
-
-        for part in sorted(qdir.glob("*.parquet")):
-            done.update(pq.read_table(part, columns=["episode_uid"]).column("episode_uid").to_pylist())
+    for part in parquet_files(output, QUARANTINE_DIR):  # committed parts only, never a crashed run's temp file
+        done.update(pq.read_table(part, columns=["episode_uid"]).column("episode_uid").to_pylist())
     return done
 
 
