@@ -29,7 +29,9 @@ class VideoCodec(BaseModel):
     g: int | None = Field(2, ge=1, description="GOP size; lerobot uses 2 so that random access is cheap")
     crf: int | None = Field(30, ge=0, le=63)
     preset: str | None = Field(None, description="encoder preset (SVT: 0-13, x264: ultrafast..veryslow)")
-    threads: int | None = Field(None, ge=1, description="encoder threads; None lets the codec decide")
+    threads: int | None = Field(
+        None, ge=1, description="encoder threads (SVT-AV1: its `lp` level of parallelism); None lets the codec decide"
+    )
 
     def options(self) -> dict[str, str]:
         opts: dict[str, str] = {}
@@ -39,6 +41,10 @@ class VideoCodec(BaseModel):
             opts["crf"] = str(self.crf)
         if self.preset is not None:
             opts["preset"] = str(self.preset)
+        if self.threads is not None and self.vcodec == "libsvtav1":
+            # SVT-AV1 ignores the codec context's thread_count and sizes its pools from the machine's cores unless
+            # told `lp`; its output is bit-identical for any lp, so this only trades speed for CPU and memory.
+            opts["svtav1-params"] = f"lp={self.threads}"
         return opts
 
     @classmethod

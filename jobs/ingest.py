@@ -355,7 +355,10 @@ def _in_order(todo: list[WorkItem], task: Any, spec: JobSpec) -> Iterator[tuple[
     """Submit with at most `max_in_flight` outstanding; yield results in submission order (deterministic commits)."""
     import ray
 
-    payload = {"canonicalize": spec.canonicalize.model_dump(mode="json"), "codec": spec.codec.model_dump(mode="json"),
+    codec = spec.codec
+    if codec.threads is None and spec.parallelism.encoder_threads is not None:
+        codec = codec.model_copy(update={"threads": spec.parallelism.encoder_threads})  # same bytes, fewer threads
+    payload = {"canonicalize": spec.canonicalize.model_dump(mode="json"), "codec": codec.model_dump(mode="json"),
                "output": str(spec.output)}  # fmt: skip
     pending: dict[Any, int] = {}
     results: dict[int, dict[str, Any]] = {}

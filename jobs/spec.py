@@ -228,6 +228,12 @@ class ParallelismSpec(BaseModel):
     )
     object_store_mb: int = Field(512, ge=64, description="object store of an embedded Ray cluster, MiB")
     task_retries: int = Field(3, ge=0, description="Ray retries of a task whose worker died")
+    encoder_threads: int | None = Field(
+        1,
+        ge=1,
+        description="video encoder threads per camera inside one episode task when `codec.threads` is unset; 1 keeps"
+        " a task within its one-CPU Ray reservation (N tasks on N cores); None lets the encoder use every core",
+    )
 
 
 class JobSpec(BaseModel):

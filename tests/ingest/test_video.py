@@ -91,3 +91,25 @@ def test_codecs_round_trip(tmp_path: Path, codec: VideoCodec) -> None:
     enc.close()
     decoded = [f for _, f in decode_frames(path)]
     assert len(decoded) == 6 and min(_psnr(a, b) for a, b in zip(frames, decoded, strict=True)) > 30
+
+
+def _encode_counting_threads(path: Path, codec: VideoCodec) -> int:
+    """Encodes a few frames; returns how many OS threads the encoder added to this process."""
+    before = len(list(Path("/proc/self/task").iterdir()))
+    enc = VideoEncoder(path, 64, 48, 10, codec)
+    for t in range(6):
+        enc.encode(moving_texture(48, 64, t))
+    added = len(list(Path("/proc/self/task").iterdir())) - before
+    enc.close()
+    return added
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to count threads")
+def test_svt_threads_limit_its_pools_without_changing_output(tmp_path: Path) -> None:
+    """SVT-AV1 ignores thread_count; `threads` reaches it as `lp` and the bitstream stays identical."""
+    assert VideoCodec(threads=1).options()["svtav1-params"] == "lp=1"
+    assert "svtav1-params" not in VideoCodec.h264(threads=1).options()
+    default = _encode_counting_threads(tmp_path / "default.mp4", VideoCodec())
+    one = _encode_counting_threads(tmp_path / "lp1.mp4", VideoCodec(threads=1))
+    assert one < default
+    assert (tmp_path / "default.mp4").read_bytes() == (tmp_path / "lp1.mp4").read_bytes()
