@@ -20,6 +20,12 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return cli_ingest(args)
 
 
+def _cmd_latents(args: argparse.Namespace) -> int:
+    from jobs.latents import cli_latents
+
+    return cli_latents(args)
+
+
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from jobs.catalog import cli_catalog
 
@@ -46,6 +52,24 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 1 if any(q.severity == "error" for q in meta.quirks) else 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from jobs.export import cli_export
+
+    return cli_export(args)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from jobs.validate import cli_validate
+
+    return cli_validate(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from jobs.report import cli_report
+
+    return cli_report(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eidata", description="Ingest and curate embodied-AI corpora (LeRobot v2.1).")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -61,6 +85,25 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--address", default=None, help="an existing Ray cluster (default: embedded Ray)")
     ingest.add_argument("--strict", action="store_true", help="any quarantined episode fails the job (exit 1)")
     ingest.set_defaults(func=_cmd_ingest)
+
+    lat = sub.add_parser("latents", help="DINOv3 patch latents of every episode that lacks them (Ray, GPU actors)")
+    lat.add_argument("root", help="corpus folder")
+    lat.add_argument("--model", default=None, help="local DINOv3 ViT weights folder (config.json + model.safetensors)")
+    lat.add_argument("--random-init", action="store_true", dest="random_init",
+                     help="FOR TESTS/BENCHMARKS ONLY: random-weight ViT-S/16 instead of --model")  # fmt: skip
+    lat.add_argument("--rate", type=float, default=3.0, help="latent frames per second (default: 3)")
+    lat.add_argument("--camera", default="main",
+                     help="'main' (head, else third_person, wrist_right, wrist_left, else the first camera), "
+                          "'all', or comma-separated camera names (default: main)")  # fmt: skip
+    lat.add_argument("--dtype", choices=["bfloat16", "float16"], default="bfloat16", help="stored dtype")
+    lat.add_argument("--batch", type=int, default=256, help="frames per forward pass (default: 256)")
+    lat.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto", help="auto: cuda when Ray has GPUs")
+    lat.add_argument("--actors", type=int, default=None, help="encoder actors (default: one per GPU, 1 on CPU)")
+    lat.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs")
+    lat.add_argument("--compile", action="store_true", help="torch.compile the encoder (CUDA)")
+    lat.add_argument("--overwrite", action="store_true", help="recompute latents that exist")
+    lat.add_argument("--address", default=None, help="an existing Ray cluster (default: embedded Ray)")
+    lat.set_defaults(func=_cmd_latents)
 
     catalog = sub.add_parser("catalog", help="rebuild catalog/episodes from the datasets' meta")
     catalog.add_argument("root", help="corpus folder")
@@ -86,6 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="summarize a LeRobot dataset's meta and report its quirks")
     inspect.add_argument("root", help="dataset folder (holding meta/info.json)")
     inspect.set_defaults(func=_cmd_inspect)
+
+    export = sub.add_parser("export", help="write another model family's view of a corpus (gr00t: meta/modality.json)")
+    export.add_argument("root", help="corpus folder")
+    export.add_argument("--format", required=True, help="gr00t")
+    export.add_argument("--out", default=None, help="output folder, for formats that write a new dataset")
+    export.add_argument("--dry-run", action="store_true", dest="dry_run", help="check and print, write nothing")
+    export.set_defaults(func=_cmd_export)
+
+    validate = sub.add_parser("validate", help="report what a loader would trip on in a LeRobot v2.0/v2.1/v3.0 dataset")
+    validate.add_argument("path", help="dataset folder (meta/info.json), or a folder of datasets")
+    validate.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    validate.add_argument("--no-data", action="store_true", dest="no_data", help="meta and file presence only")
+    validate.add_argument("--json", action="store_true", help="machine-readable report")
+    validate.set_defaults(func=_cmd_validate)
+
+    report = sub.add_parser("report", help="one self-contained HTML page of plots about a corpus")
+    report.add_argument("root", help="corpus folder (with a catalog)")
+    report.add_argument("--out", default=None, help="HTML file (default: ROOT/report.html)")
+    report.set_defaults(func=_cmd_report)
     return p
 
 

@@ -12,12 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.writer import LeRobotWriter
 from jobs.catalog import (
     EPISODES_DIR,
     NO_LINEAGE,
@@ -35,66 +33,11 @@ from jobs.catalog import (
 )
 from jobs.curate import curate
 from jobs.query import run_query
-from schemas.canonical import ACTION, HAND_KEYPOINTS, INTERPOLATED, STATE, canonical_features
+from schemas.canonical import STATE
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.embodiment import default_registry
 from schemas.manifest import Manifest
-
-CAMERA = (32, 48)
-
-
-def _lineage(uid: str, source: str, subset: str, embodiment: str, mask: list[int], **kw: Any) -> dict[str, Any]:
-    out = {
-        "episode_uid": uid,
-        "source": source,
-        "subset": subset,
-        "raw_id": uid.rsplit("/", 1)[-1],
-        "raw_path": f"/raw/{source}/{uid.rsplit('/', 1)[-1]}",
-        "raw_fps": 30.0,
-        "span_s": [0.0, 1.0],
-        "embodiment": embodiment,
-        "tier": "high",
-        "tier_reasons": [],
-        "success": None,
-        "mask": mask,
-        "interpolated_frames": 0,
-        "validity": {},
-        "pipeline_version": "eidata-canon-1",
-    }
-    out.update(kw)
-    return {"eidata": out}
-
-
-def write_dataset(
-    root: Path, embodiment: str, episodes: list[dict[str, Any]], *, mask: list[int] | None = None
-) -> Path:
-    """One dataset; each episode: n frames, task, hands (non-zero keypoints), extra (episodes.jsonl extras)."""
-    emb = default_registry().get(embodiment)
-    feats = canonical_features({"head": CAMERA}, emb, interpolated_flag=True, mask=mask)
-    with LeRobotWriter.create(root, fps=10, features=feats, robot_type=embodiment) as w:
-        for k, ep in enumerate(episodes):
-            rng = np.random.default_rng(k)
-            with w.episode(task=ep["task"]) as b:
-                for i in range(ep["n"]):
-                    kp = rng.normal(size=(2, 21, 3)) if ep.get("hands") else np.zeros((2, 21, 3))
-                    b.add_frame(
-                        {
-                            "observation.images.head": np.full((*CAMERA, 3), (20 * i + 40 * k) % 255, np.uint8),
-                            STATE: rng.normal(size=50).astype(np.float32),
-                            ACTION: rng.normal(size=50).astype(np.float32),
-                            HAND_KEYPOINTS: kp.astype(np.float32),
-                            INTERPOLATED: np.bool_(False),
-                        }
-                    )
-                if ep.get("extra"):
-                    b.extra = ep["extra"]
-    return root
-
-
-def _ep(n: int, task: str, uid: str, embodiment: str, *, hands: bool = False, **lineage: Any) -> dict[str, Any]:
-    source, subset, _ = uid.split("/")
-    mask = lineage.pop("mask", default_registry().get(embodiment).mask_list())
-    return {"n": n, "task": task, "hands": hands, "extra": _lineage(uid, source, subset, embodiment, mask, **lineage)}
+from tests.fixtures.corpus import episode as _ep
+from tests.fixtures.corpus import write_dataset
 
 
 @pytest.fixture(scope="module")
