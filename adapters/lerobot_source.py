@@ -210,8 +210,13 @@ class LeRobotSource(SourceAdapter):
 
     def report(self, root: Path) -> list[dict[str, Any]]:
         """The validation report of one dataset root: DatasetMeta's quirks plus this adapter's, as dicts."""
+        return [q.model_dump() for q in self.dataset(root).quirks]
+
+    def dataset(self, root: Path) -> LoadedDataset:
+        """One dataset root as this adapter loads it (quirks, episode locations, cameras read, per-episode problems);
+        cached per instance. Raises ValueError / OSError when its meta cannot be read."""
         root = Path(root)
-        return [q.model_dump() for q in self._dataset(root, self.options.subset or root.name).quirks]
+        return self._dataset(root, self.options.subset or root.name)
 
     # -- reading --------------------------------------------------------------------------------------------------
     def read(self, ref: EpisodeRef) -> RawEpisode:

@@ -205,7 +205,7 @@ def _is_float64(t: pa.DataType) -> bool:
     return pa.types.is_float64(t)
 
 
-def _timestamp_findings(ts: np.ndarray, fi: np.ndarray, fps: float) -> list[str]:
+def timestamp_findings(ts: np.ndarray, fi: np.ndarray, fps: float) -> list[str]:
     """Codes for one episode's timestamps, checked as lerobot does (consecutive diffs) and against frame_index/fps."""
     out: list[str] = []
     if fps <= 0:
@@ -219,7 +219,7 @@ def _timestamp_findings(ts: np.ndarray, fi: np.ndarray, fps: float) -> list[str]
     return out
 
 
-class _Findings:
+class EpisodeFindings:
     """Per-episode findings of the data pass, folded into one quirk per code."""
 
     SPECS: ClassVar[dict[str, tuple[Severity, str]]] = {
@@ -264,7 +264,7 @@ def _float64_quirk(names: set[str]) -> list[Quirk]:
 
 def check_parquet_data(root: Path, info: InfoJson, episodes: list[EpisodeEntry], tasks: list[TaskEntry]) -> list[Quirk]:
     """Reads only parquet footers and the timestamp / frame_index / task_index columns."""
-    found = _Findings()
+    found = EpisodeFindings()
     used_tasks: set[int] = set()
     task_ids = {t.task_index for t in tasks}
     declared = {k for k, f in info.features.items() if not f.is_video}
@@ -297,7 +297,7 @@ def check_parquet_data(root: Path, info: InfoJson, episodes: list[EpisodeEntry],
             found.hit("frame_index_not_contiguous", ep, rel)
         if "timestamp" in cols:
             ts = arr["timestamp"]
-            for code in _timestamp_findings(ts, fi, info.fps):
+            for code in timestamp_findings(ts, fi, info.fps):
                 found.hit(code, ep, rel, f"{ts[0]:.6g}s" if code == "timestamp_offset" else None)
         read_all &= "task_index" in cols
         if "task_index" in cols:

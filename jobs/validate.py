@@ -1,0 +1,95 @@
+"""`eidata validate PATH`: what a loader would trip on in a LeRobot v2.0 / v2.1 / v3.0 dataset, with an exit code.
+
+The report is the LeRobot adapter's validation (`DatasetMeta`'s quirks for v2.x, the adapter's v3 reading, ghost
+cameras) plus `adapters.lerobot_checks` (stats shapes, default columns, v3 rows, video frame counts, GR00T modality).
+Exit code: 0 clean (infos and warnings allowed), 1 when any dataset has an error (or a warning with `--strict`),
+2 when PATH holds no dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+from pydantic import BaseModel
+
+from adapters.lerobot_checks import loader_checks
+from adapters.lerobot_source import LeRobotSource
+from schemas.dataset_meta import Quirk, Severity
+
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+
+
+class ValidationReport(BaseModel):
+    """The findings for one dataset root."""
+
+    root: str
+    version: str
+    episodes: int
+    frames: int
+    fps: float | None = None
+    quirks: list[Quirk]
+
+    def count(self, severity: Severity) -> int:
+        return sum(q.severity == severity for q in self.quirks)
+
+    def codes(self) -> set[tuple[str, str]]:
+        return {(q.code, q.severity) for q in self.quirks}
+
+    def failed(self, strict: bool = False) -> bool:
+        return self.count("error") > 0 or (strict and self.count("warning") > 0)
+
+    def render(self, strict: bool = False) -> str:
+        fps = "?" if self.fps is None else (int(self.fps) if float(self.fps).is_integer() else self.fps)
+        lines = [f"{self.root}: LeRobot {self.version}, {self.episodes} episodes, {self.frames} frames, fps {fps}"]
+        for sev in SEVERITIES:
+            for q in (q for q in self.quirks if q.severity == sev):
+                lines.append(f"  {sev.upper():7s} {q.code}: {q.message}" + (f"  [{q.path}]" if q.path else ""))
+        counts = ", ".join(f"{self.count(s)} {s}" for s in SEVERITIES)
+        verdict = "FAIL" if self.failed(strict) else "ok"
+        lines.append(f"  {counts} -> {verdict}" + (" (strict: warnings fail)" if strict and verdict == "FAIL" else ""))
+        return "\n".join(lines)
+
+
+def validate_dataset(root: Path, *, data: bool = True, videos: bool = True) -> ValidationReport:
+    """One dataset root. An unreadable `info.json` or episodes meta is itself the report (one error)."""
+    root = Path(root)
+    adapter = LeRobotSource({"validate_data": data})
+    try:
+        ds = adapter.dataset(root)
+    except (ValueError, OSError, KeyError, pa.ArrowException) as err:
+        q = Quirk(code="unreadable_meta", severity="error", message=str(err), path="meta/info.json")
+        return ValidationReport(root=str(root), version="?", episodes=0, frames=0, quirks=[q])
+    quirks = list(ds.quirks) + loader_checks(ds, data=data, videos=videos)
+    return ValidationReport(
+        root=str(root),
+        version=ds.version,
+        episodes=len(ds.episodes),
+        frames=sum(loc.length for loc in ds.episodes.values()),
+        fps=ds.info.fps,
+        quirks=quirks,
+    )
+
+
+def validate_path(path: Path, *, data: bool = True, videos: bool = True) -> list[ValidationReport]:
+    """A dataset root, or every dataset one or two levels below `path` (the adapter's discovery rule)."""
+    roots = [r for _, r in LeRobotSource().dataset_roots(Path(path))]  # ValueError: no dataset there
+    return [validate_dataset(r, data=data, videos=videos) for r in roots]
+
+
+def cli_validate(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    try:
+        reports = validate_path(path, data=not getattr(args, "no_data", False))
+    except (ValueError, OSError) as err:
+        print(f"eidata validate: {err}", file=sys.stderr)
+        return 2
+    strict = bool(getattr(args, "strict", False))
+    if getattr(args, "json", False):
+        print(json.dumps([r.model_dump() | {"failed": r.failed(strict)} for r in reports], indent=2))
+    else:
+        print("\n\n".join(r.render(strict) for r in reports))
+    return 1 if any(r.failed(strict) for r in reports) else 0
