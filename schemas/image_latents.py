@@ -1,0 +1,62 @@
+"""Image latents (DESIGN section 5): one safetensors file per episode and camera, mirroring `videos/`.
+
+`latents/chunk-XXX/<video_key>/episode_XXXXXX.safetensors` holds
+- `latents` [N, P, D] bfloat16 or float16: the patch tokens (P = 196 = 14x14 for ViT-S/16 at 224, D = 384),
+- `cls_registers` [N, 1 + R, D], same dtype: the CLS token then the R register tokens (R = 4 for DINOv3 ViT-S/16),
+- `frame_index` [N] int64: which frame of the episode's `fps` stream each row encodes, strictly increasing,
+and string metadata validated by `LatentsMeta`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.lerobot import InfoJson
+
+LATENTS_FORMAT = "eidata-latents-1"
+LATENTS_DIR = "latents"
+LATENTS_PATH = LATENTS_DIR + "/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.safetensors"
+LATENTS_KEY, CLS_REGISTERS_KEY, FRAME_INDEX_KEY = "latents", "cls_registers", "frame_index"
+TENSOR_KEYS = (LATENTS_KEY, CLS_REGISTERS_KEY, FRAME_INDEX_KEY)
+
+StoredDtype = Literal["bfloat16", "float16"]
+
+
+def latents_file(info: InfoJson, episode_index: int, video_key: str) -> str:
+    """The latents file of one episode's camera, relative to the dataset root."""
+    return LATENTS_PATH.format(
+        episode_chunk=info.episode_chunk(episode_index), video_key=video_key, episode_index=episode_index
+    )
+
+
+class LatentsMeta(BaseModel):
+    """The safetensors metadata of a latents file (safetensors stores str -> str; ints and floats are parsed)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    format: Literal["eidata-latents-1"] = LATENTS_FORMAT
+    model: str = Field(description="the encoder: its local weights folder, or 'random-init:<config>' in tests")
+    image_size: int = Field(224, gt=0, description="side of the square frame fed to the encoder")
+    rate_hz: float = Field(gt=0, description="frames per second encoded (nearest frames of the episode's stream)")
+    dtype: StoredDtype
+    video_key: str
+    episode_index: int = Field(ge=0)
+    patch_size: int = Field(16, gt=0)
+    num_register_tokens: int = Field(4, ge=0)
+
+    @field_validator("rate_hz")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError("rate_hz must be finite")
+        return v
+
+    def to_metadata(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.model_dump(mode="json").items()}
+
+    def same_encoding(self, other: LatentsMeta) -> bool:
+        """True when two files were made with the same encoder, size, rate and dtype (the episode may differ)."""
+        keys = ("format", "model", "image_size", "rate_hz", "dtype", "patch_size", "num_register_tokens")
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
