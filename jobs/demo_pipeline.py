@@ -1,5 +1,5 @@
 """`make demo` / `eidata demo`: a multi-source raw corpus in real formats -> `eidata ingest` on embedded Ray ->
-three catalog queries -> a curated manifest, printing what each step did."""
+three catalog queries -> a curated manifest -> an HTML report, printing what each step did."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from jobs.curate import curate
 from jobs.demo_corpus import write_demo_spec, write_raw_corpus
 from jobs.ingest import run_ingest
 from jobs.query import format_table, run_query
+from jobs.report import build_report
 from jobs.spec import load_spec
 
 QUERIES = {
@@ -40,5 +41,7 @@ def run_pipeline_demo(out: Path, scale: int = 1) -> int:
         print(format_table(run_query(out / "corpus", sql), "table"))
     manifest = curate(out / "corpus", "demo_train", "tier <> 'actionless'", balance="subset", val_fraction=0.2)
     print(f"\n4. eidata curate --name demo_train --where \"tier <> 'actionless'\" --balance subset -> {manifest}")
+    report_path = build_report(out / "corpus", out / "report.html")
+    print(f"\n5. eidata report {out / 'corpus'} --out {report_path}  (open it in a browser)")
     print(f"\ndone in {time.perf_counter() - t0:.1f} s; corpus at {out / 'corpus'}")
     return 0

@@ -15,6 +15,9 @@ def test_demo_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     for step in ("1. writing a raw corpus", "2. eidata ingest", "hours by source x tier", "quarantine reasons", "4."):
         assert step in out
+    report = tmp_path / "demo/report.html"
+    assert f"5. eidata report {tmp_path / 'demo/corpus'} --out {report}" in out
+    assert 'data-section="frames"' in report.read_text()
     manifest_dir = tmp_path / "demo/corpus/manifests/demo_train"
     manifest = Manifest.load(manifest_dir)
     entries = read_entries(manifest_dir)
