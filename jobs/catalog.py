@@ -271,7 +271,7 @@ def catalog_rows_for_dataset(
             raise CatalogError(f"{episodes_path}:{lineno}: not an episode entry ({e})") from e
         lineage: dict[str, Any] = line.get(LINEAGE_KEY) or {}
         has_action = _has_action(lineage, info)
-        if lineage:
+        if lineage.get("tier") is not None:  # a foreign dataset's lineage may hold only a caption
             tier, reasons = QualityTier(lineage["tier"]), list(lineage.get("tier_reasons") or [])
         elif has_action:
             tier, reasons = QualityTier.high, [NO_LINEAGE]

@@ -26,6 +26,18 @@ def _cmd_latents(args: argparse.Namespace) -> int:
     return cli_latents(args)
 
 
+def _cmd_caption(args: argparse.Namespace) -> int:
+    from jobs.caption import cli_caption
+
+    return cli_caption(args)
+
+
+def _cmd_text_embed(args: argparse.Namespace) -> int:
+    from jobs.text_embed import cli_text_embed
+
+    return cli_text_embed(args)
+
+
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from jobs.catalog import cli_catalog
 
@@ -104,6 +116,37 @@ def build_parser() -> argparse.ArgumentParser:
     lat.add_argument("--overwrite", action="store_true", help="recompute latents that exist")
     lat.add_argument("--address", default=None, help="an existing Ray cluster (default: embedded Ray)")
     lat.set_defaults(func=_cmd_latents)
+
+    cap = sub.add_parser("caption", help="one imperative instruction per episode: Qwen3-VL on Ray actors, else rules")
+    cap.add_argument("root", help="corpus folder")
+    cap.add_argument("--model", default=None, help="local Qwen3-VL folder (default: rule-based captions, text only)")
+    cap.add_argument("--camera", default=None, help="camera shown to the VLM (default: head, else the first camera)")
+    cap.add_argument("--frames", type=int, default=4, help="frames per episode shown to the VLM (default: 4)")
+    cap.add_argument("--max-pixels", type=int, default=448 * 448, dest="max_pixels", help="pixel budget per frame")
+    cap.add_argument("--batch", type=int, default=8, help="episodes per model call (default: 8)")
+    cap.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto", help="auto: cuda when Ray has GPUs")
+    cap.add_argument("--actors", type=int, default=None, help="VLM actors (default: one per GPU, 1 on CPU)")
+    cap.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs")
+    cap.add_argument("--force", "--recaption", action="store_true", dest="force",
+                     help="redo episodes this model (or, without --model, the rules) captioned already")  # fmt: skip
+    cap.add_argument("--text-embeddings", action="store_true", dest="text_embeddings",
+                     help="then embed every task with the same model, as `eidata text-embed`")  # fmt: skip
+    cap.add_argument("--layer", type=int, default=-1, help="hidden-state index for --text-embeddings (default: -1)")
+    cap.add_argument("--address", default=None, help="an existing Ray cluster (default: embedded Ray)")
+    cap.set_defaults(func=_cmd_caption)
+
+    emb = sub.add_parser("text-embed", help="VLM hidden states of every task text into latents/text/ (Ray actors)")
+    emb.add_argument("root", help="corpus folder")
+    emb.add_argument("--model", default=None, help="local Qwen3-VL folder (required)")
+    emb.add_argument("--layer", type=int, default=-1, help="hidden-state index: 0 embeddings, -1 last (default: -1)")
+    emb.add_argument("--dtype", choices=["bfloat16", "float16"], default="bfloat16", help="stored dtype")
+    emb.add_argument("--batch", type=int, default=64, help="texts per model call (default: 64)")
+    emb.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto", help="auto: cuda when Ray has GPUs")
+    emb.add_argument("--actors", type=int, default=None, help="model actors (default: one per GPU, 1 on CPU)")
+    emb.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs")
+    emb.add_argument("--force", action="store_true", help="recompute embeddings that are up to date")
+    emb.add_argument("--address", default=None, help="an existing Ray cluster (default: embedded Ray)")
+    emb.set_defaults(func=_cmd_text_embed)
 
     catalog = sub.add_parser("catalog", help="rebuild catalog/episodes from the datasets' meta")
     catalog.add_argument("root", help="corpus folder")

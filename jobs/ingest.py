@@ -10,7 +10,6 @@ stops the job. At most `max_in_flight` episodes are in flight (backpressure), so
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
@@ -41,18 +40,14 @@ from jobs.catalog import (
     rebuild_catalog,
     write_quarantine_part,
 )
+from jobs.job_lock import JOB_DIR, JobLock, JobLockedError
 from jobs.progress import Progress
 from jobs.spec import JobSpec, SourceSpec, dump_spec
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, FeatureSpec, read_jsonl
 
 log = logging.getLogger(__name__)
 
-JOB_DIR = "job"
 QUARANTINE_FLUSH = 200  # quarantine rows buffered before they are written out
-
-
-class JobLockedError(RuntimeError):
-    """Another ingest job holds this output."""
 
 
 @dataclass(frozen=True)
@@ -139,27 +134,6 @@ def _quarantined(item: dict[str, Any], stage: str, error_class: str, message: st
 
 
 # -- driver side --------------------------------------------------------------------------------------------------
-class JobLock:
-    """One ingest job per output folder (flock: released by the kernel if the job dies)."""
-
-    def __init__(self, output: Path) -> None:
-        path = output / JOB_DIR / "lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            os.close(self.fd)
-            raise JobLockedError(f"{output}: another ingest job (pid {holder}) is writing this output") from None
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
-
-    def release(self) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-
-
 def discover(spec: JobSpec) -> tuple[list[WorkItem], list[QuarantineRow]]:
     """Every source's episodes in a deterministic order; those discovery already found bad become quarantine rows."""
     items: list[WorkItem] = []

@@ -1,0 +1,65 @@
+"""Ray plumbing shared by the model jobs (captions, text embeddings): start or join Ray, and size an actor pool.
+
+Placement: on CUDA one actor per GPU (`num_gpus=1`), on CPU one actor (by default) that takes all CPUs but one (the
+CPU tasks feeding it keep a slot) and runs torch on that many threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+class PoolError(RuntimeError):
+    """The pool cannot be placed as asked (e.g. --device cuda on a cluster without GPUs)."""
+
+
+def init_ray(address: str | None, num_cpus: int | None, object_store_mb: int) -> bool:
+    """Join `address`, or start embedded Ray, unless this process already runs Ray; True when it started one."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
+                 object_store_memory=object_store_mb * 1024**2)  # fmt: skip
+    return True
+
+
+def quiet_ray_data() -> None:
+    """No per-operator progress bars or INFO lines: the job reports progress itself. Batches keep input order, so
+    a rerun groups the same episodes (greedy decoding in bf16 can depend on what shares a batch)."""
+    from ray.data import DataContext
+
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.execution_options.preserve_order = True
+
+
+@dataclass(frozen=True)
+class Placement:
+    device: Literal["cpu", "cuda"]
+    actors: int
+    resources: dict[str, Any]  # ray remote args of one actor
+    threads: int | None  # torch threads of a CPU actor (None on CUDA)
+
+
+def place_actors(device: Device, actors: int | None, resources: dict[str, float]) -> Placement:
+    """Where the model actors run, given the cluster's `resources` (`ray.cluster_resources()`)."""
+    gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
+    chosen: Literal["cpu", "cuda"] = ("cuda" if gpus else "cpu") if device == "auto" else device
+    if chosen == "cuda":
+        if not gpus:
+            raise PoolError("--device cuda, but the Ray cluster has no GPU")
+        return Placement("cuda", actors or gpus, {"num_gpus": 1, "num_cpus": 1}, None)
+    n = actors or 1
+    per_actor = max((cpus - 1) // n, 0)  # all CPUs but one, shared by the actors
+    return Placement("cpu", n, {"num_cpus": per_actor}, max(1, per_actor))
