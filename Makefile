@@ -15,7 +15,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml $(CONSTRAINTS) docker/requirements-oracle.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c $(CONSTRAINTS) -e '.[test]'
+	$(PIP) install -q -c $(CONSTRAINTS) -e '.[test,lingbot]'
 	# lerobot 0.3.3 is only a test oracle, run in a subprocess: its declared pins (torch<2.8, torchvision) cannot hold here.
 	$(PIP) install -q --no-deps lerobot==0.3.3
 	$(PIP) install -q -c $(CONSTRAINTS) -r docker/requirements-oracle.txt

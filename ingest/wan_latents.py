@@ -1,0 +1,210 @@
+"""Wan2.2 encoders for LingBot-VA latents: the video VAE (diffusers' `AutoencoderKLWan`) and the UMT5 text encoder.
+
+Video, as LingBot-VA's own server prepares observations (`wan_va/wan_va_server.py`): frames resized to H x W with
+bilinear interpolation (`align_corners=False`, no antialias, no crop), scaled to [-1, 1] (`x / 255 * 2 - 1`), encoded
+by the VAE; the latent is the posterior mean normalized per channel with the VAE config's `latents_mean` and
+`latents_std` (`(mu - mean) / std`, as Wan's own `vae.encode` returns it), flattened `(f h w) c` and stored bf16.
+Wan's VAE is causal in time with 4x temporal compression: 1 + 4k frames give 1 + k latent frames, so
+`sample_frame_ids` trims a segment's strided frames to the largest 1 + 4k (the frame ids record exactly which frames).
+
+Text, as Wan's pipelines encode a prompt (`_get_t5_prompt_embeds`): `prompt_clean`, tokens up to `text_len` with the
+tokenizer's special tokens, the encoder run with the attention mask, hidden states past the real tokens set to zero,
+so `text_emb` is [text_len, D] (512 x 4096 for Wan2.2's umt5-xxl).
+
+Weights are local folders only (diffusers / transformers `save_pretrained` layouts); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+TEXT_LEN = 512  # Wan2.2's text_len
+RESIZE_CHUNK = 16  # frames resized at once: bounds float memory for long, large-frame segments
+
+# The released Wan2.2 VAE (Wan-AI/Wan2.2-TI2V-5B-Diffusers, vae/config.json): 48 latent channels, 2x2 patchify then 8x
+# downsampling (16x spatial), 4x causal temporal compression, and its per-channel latent statistics.
+WAN22_VAE_CONFIG: dict[str, Any] = {
+    "base_dim": 160,
+    "decoder_base_dim": 256,
+    "z_dim": 48,
+    "dim_mult": [1, 2, 4, 4],
+    "num_res_blocks": 2,
+    "attn_scales": [],
+    "temperal_downsample": [False, True, True],
+    "dropout": 0.0,
+    "is_residual": True,
+    "in_channels": 12,
+    "out_channels": 12,
+    "patch_size": 2,
+    "scale_factor_temporal": 4,
+    "scale_factor_spatial": 16,
+    "latents_mean": [
+        -0.2289, -0.0052, -0.1323, -0.2339, -0.2799, 0.0174, 0.1838, 0.1557,
+        -0.1382, 0.0542, 0.2813, 0.0891, 0.1570, -0.0098, 0.0375, -0.1825,
+        -0.2246, -0.1207, -0.0698, 0.5109, 0.2665, -0.2108, -0.2158, 0.2502,
+        -0.2055, -0.0322, 0.1109, 0.1567, -0.0729, 0.0899, -0.2799, -0.1230,
+        -0.0313, -0.1649, 0.0117, 0.0723, -0.2839, -0.2083, -0.0520, 0.3748,
+        0.0152, 0.1957, 0.1433, -0.2944, 0.3573, -0.0548, -0.1681, -0.0667,
+    ],
+    "latents_std": [
+        0.4765, 1.0364, 0.4514, 1.1677, 0.5313, 0.4990, 0.4818, 0.5013,
+        0.8158, 1.0344, 0.5894, 1.0901, 0.6885, 0.6165, 0.8454, 0.4978,
+        0.5759, 0.3523, 0.7135, 0.6804, 0.5833, 1.4146, 0.8986, 0.5659,
+        0.7069, 0.5338, 0.4889, 0.4917, 0.4069, 0.4999, 0.6866, 0.4093,
+        0.5709, 0.6065, 0.6415, 0.4944, 0.5726, 1.2042, 0.5458, 1.6887,
+        0.3971, 1.0600, 0.3943, 0.5537, 0.5444, 0.4089, 0.7468, 0.7744,
+    ],
+}  # fmt: skip
+# What makes a VAE produce Wan2.2 latents (LingBot-VA's 48-channel, 16x/4x grid); widths may differ (tests shrink them).
+WAN22_STRUCTURE = ("z_dim", "is_residual", "in_channels", "patch_size", "scale_factor_temporal",
+                   "scale_factor_spatial", "temperal_downsample")  # fmt: skip
+
+
+class WanModelError(ValueError):
+    """A model folder is missing, unreadable or not the Wan2.2 model the export needs."""
+
+
+def wan22_vae_config(**overrides: Any) -> dict[str, Any]:
+    """The Wan2.2 VAE config with `overrides` (e.g. small `base_dim` for a random test model)."""
+    return {**WAN22_VAE_CONFIG, **overrides}
+
+
+def read_model_config(path: Path | None, what: str, flag: str) -> dict[str, Any]:
+    """`path/config.json` as a dict; a clear error when no folder was given or it holds no model."""
+    if path is None:
+        raise WanModelError(f"no {what} given: pass {flag} PATH (a local folder; nothing is downloaded)")
+    cfg = Path(path) / "config.json"
+    if not cfg.is_file():
+        raise WanModelError(f"{flag} {path}: no config.json there; expected a {what} saved with save_pretrained")
+    try:
+        return json.loads(cfg.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise WanModelError(f"{cfg}: not valid JSON ({e.msg})") from None
+
+
+def check_wan22_vae(config: Mapping[str, Any], where: str = "VAE") -> None:
+    """Raise unless `config` has the Wan2.2 VAE's structure (a Wan2.1 VAE, for one, gives 16-channel 8x latents)."""
+    if config.get("_class_name", "AutoencoderKLWan") != "AutoencoderKLWan":
+        raise WanModelError(f"{where}: class {config.get('_class_name')!r}, expected AutoencoderKLWan")
+    wrong = {k: config.get(k) for k in WAN22_STRUCTURE if config.get(k) != WAN22_VAE_CONFIG[k]}
+    if wrong:
+        want = {k: WAN22_VAE_CONFIG[k] for k in wrong}
+        raise WanModelError(f"{where}: not a Wan2.2 VAE: {wrong} where Wan2.2 has {want}")
+
+
+def latent_grid(num_frames: int, height: int, width: int, vae_config: Mapping[str, Any]) -> tuple[int, int, int]:
+    """(latent frames, latent height, latent width) the VAE gives for a (1 + 4k)-frame H x W video."""
+    t, s = vae_config["scale_factor_temporal"], vae_config["scale_factor_spatial"]
+    if (num_frames - 1) % t or height % s or width % s:
+        raise ValueError(f"video {num_frames}x{height}x{width} needs 1 + {t}k frames and sides divisible by {s}")
+    return (num_frames - 1) // t + 1, height // s, width // s
+
+
+def sample_frame_ids(start: int, end: int, stride: int, temporal: int = 4) -> list[int]:
+    """Every `stride`-th frame of [start, end), trimmed to the largest 1 + `temporal`*k (k >= 1); [] when too short."""
+    ids = list(range(start, end, stride))
+    k = (len(ids) - 1) // temporal
+    return ids[: temporal * k + 1] if k >= 1 else []
+
+
+def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(F, h, w, 3) uint8 -> (F, height, width, 3) uint8: bilinear on float values, rounded back for transport
+    (at most 0.5/255 from the float result, far below the bf16 latent's precision)."""
+    out = np.empty((len(frames), height, width, 3), dtype=np.uint8)
+    for a in range(0, len(frames), RESIZE_CHUNK):
+        x = torch.from_numpy(np.ascontiguousarray(frames[a : a + RESIZE_CHUNK])).permute(0, 3, 1, 2).float()
+        if x.shape[-2:] != (height, width):
+            x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)
+        out[a : a + RESIZE_CHUNK] = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return out
+
+
+def to_vae_input(frames: np.ndarray | torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(F, H, W, 3) uint8 -> (1, 3, F, H, W) in [-1, 1]."""
+    x = torch.as_tensor(frames)
+    return (x.permute(3, 0, 1, 2).unsqueeze(0).to(dtype) / 255.0 * 2.0 - 1.0).contiguous()
+
+
+@torch.inference_mode()
+def encode_video(vae: torch.nn.Module, frames: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
+    """(F, H, W, 3) uint8 frames -> (latent [f*h*w, C] bf16 on CPU, (f, h, w)), normalized as Wan does."""
+    param = next(vae.parameters())
+    x = to_vae_input(torch.as_tensor(frames).to(param.device), param.dtype)
+    mu = vae.encode(x).latent_dist.mode().float()  # (1, C, f, h, w); the posterior mean, not a sample
+    cfg = vae.config
+    if cfg.get("latents_mean") is not None and cfg.get("latents_std") is not None:
+        shape = (1, -1, 1, 1, 1)
+        mean = torch.tensor(cfg["latents_mean"], device=mu.device).view(shape)
+        std = torch.tensor(cfg["latents_std"], device=mu.device).view(shape)
+        mu = (mu - mean) / std
+    _, c, f, h, w = mu.shape
+    latent = mu[0].permute(1, 2, 3, 0).reshape(f * h * w, c)
+    return latent.to(torch.bfloat16).cpu().contiguous(), (f, h, w)
+
+
+def clean_prompt(text: str) -> str:
+    from diffusers.pipelines.wan.pipeline_wan import prompt_clean  # Wan's own cleaning (html unescape, whitespace)
+
+    return prompt_clean(text)
+
+
+@torch.inference_mode()
+def encode_text(model: torch.nn.Module, tokenizer: Any, text: str, text_len: int = TEXT_LEN) -> torch.Tensor:
+    """One prompt -> [text_len, D] bf16 on CPU: real tokens' hidden states, zeros after them."""
+    tok = tokenizer([clean_prompt(text)], padding="max_length", max_length=text_len, truncation=True,
+                    add_special_tokens=True, return_attention_mask=True, return_tensors="pt")  # fmt: skip
+    device = next(model.parameters()).device
+    mask = tok.attention_mask.to(device)
+    hidden = model(tok.input_ids.to(device), attention_mask=mask).last_hidden_state[0].float()
+    hidden[int(mask[0].sum()) :] = 0.0
+    return hidden.to(torch.bfloat16).cpu().contiguous()
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise WanModelError(f"device {requested!r} asked for, but CUDA is not available")
+    return device
+
+
+def compute_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on GPU (how Wan and LingBot-VA run these models); fp32 on CPU, where bf16 convolutions crawl."""
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+def load_vae(path: Path, device: torch.device) -> torch.nn.Module:
+    from diffusers import AutoencoderKLWan
+
+    check_wan22_vae(read_model_config(path, "Wan2.2 VAE", "--vae"), where=str(path))
+    # low_cpu_mem_usage needs `accelerate`, which the export does not require
+    vae = AutoencoderKLWan.from_pretrained(str(path), torch_dtype=compute_dtype(device), low_cpu_mem_usage=False)
+    return vae.to(device).eval().requires_grad_(False)
+
+
+def tokenizer_dir(text_encoder: Path, tokenizer: Path | None = None) -> Path:
+    """The tokenizer folder: `tokenizer` if given, else the text encoder's own folder when it holds tokenizer files,
+    else its sibling `tokenizer/` (the diffusers Wan layout: text_encoder/ and tokenizer/ side by side)."""
+    if tokenizer is not None:
+        return Path(tokenizer)
+    for cand in (Path(text_encoder), Path(text_encoder).parent / "tokenizer"):
+        if (cand / "tokenizer_config.json").is_file() or (cand / "tokenizer.json").is_file():
+            return cand
+    raise WanModelError(f"no tokenizer in {text_encoder} or beside it; pass --tokenizer PATH")
+
+
+def load_text_encoder(path: Path, tokenizer: Path | None, device: torch.device) -> tuple[torch.nn.Module, Any]:
+    from transformers import AutoTokenizer, UMT5EncoderModel
+
+    read_model_config(path, "UMT5 text encoder", "--text-encoder")
+    model = UMT5EncoderModel.from_pretrained(str(path), dtype=compute_dtype(device))
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir(path, tokenizer)))
+    return model.to(device).eval().requires_grad_(False), tok
