@@ -124,7 +124,7 @@ def test_frame_sampling_spreads_over_the_episode() -> None:
 
 
 def test_folders_that_are_not_a_qwen3_vl(tmp_path: Path) -> None:
-    with pytest.raises(VLMError, match="no config.json"):
+    with pytest.raises(VLMError, match=r"no config\.json"):
         QwenVL(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(VLMError, match="model_type 'bert'"):
