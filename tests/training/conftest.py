@@ -1,0 +1,26 @@
+"""Training tests: one small canonical corpus per session (real writer, catalog, curate) and one CPU thread.
+
+Two threads on a shared two-core machine make small matmuls up to 10x slower (OpenMP spin-waits), hence one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.training.corpus import build_corpus
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_corpus(tmp_path_factory.mktemp("training") / "corpus")

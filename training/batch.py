@@ -1,0 +1,75 @@
+"""The batch format shared by the dataset, the objective, eval and the benchmark: one dict of tensors per batch.
+
+Every key is stacked from the samples in the same order, so row i of every tensor is sample i; `task` travels in
+the batch with the sample it was drawn for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from training.config import ModelConfig
+
+# key -> what one sample holds (P = latent_grid^2 raw patches, C = latent width, A = action dims)
+SAMPLE_KEYS = {
+    "hist_latents": "[H, P, C] DINO latents of the history frames (bf16/fp16 as stored)",
+    "cur_latents": "[P, C] latents at the sample's frame t",
+    "fut_latents": "[P, C] latents of the future frame (target)",
+    "hist_actions": "[H, A] normalized actions at the history frames (0 before the episode start)",
+    "state": "[A] normalized observation.state at t",
+    "actions": "[K, A] normalized action chunk t .. t+K-1",
+    "action_mask": "[A] float 1/0: the embodiment's real dims",
+    "task": "[] long task id (schemas.tiers.TASK_IDS), drawn from the tier's routing row",
+    "tier": "[] long index into TIERS",
+    "dataset": "[] long index into the sample index's dataset list",
+    "episode": "[] long index into the sample index's episode list",
+    "frame": "[] long frame t in the 10 Hz episode",
+}
+TEXT_KEYS = ("text", "text_mask")  # [L, Dt] per sample, padded to [B, Lmax, Dt] + [B, Lmax] bool by `collate`
+
+
+def collate(samples: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    batch = {k: torch.stack([s[k] for s in samples]) for k in SAMPLE_KEYS}
+    lengths = [s["text"].shape[0] for s in samples]
+    width, dtype = samples[0]["text"].shape[1], samples[0]["text"].dtype
+    text = torch.zeros(len(samples), max(lengths), width, dtype=dtype)
+    mask = torch.zeros(len(samples), max(lengths), dtype=torch.bool)
+    for i, (s, n) in enumerate(zip(samples, lengths, strict=True)):
+        text[i, :n] = s["text"]
+        mask[i, :n] = True
+    batch["text"], batch["text_mask"] = text, mask
+    return batch
+
+
+def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def random_batch(
+    cfg: ModelConfig, batch_size: int, *, text_tokens: int = 16, generator: torch.Generator | None = None
+) -> dict[str, torch.Tensor]:
+    """A batch of the right shapes and dtypes with random content (benchmarks, FLOP counts, shape tests)."""
+    g = generator or torch.Generator().manual_seed(0)
+    b, h, p, c, a = batch_size, cfg.history, cfg.latent_grid**2, cfg.latent_dim, cfg.action_dim
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g)
+
+    return {
+        "hist_latents": rand(b, h, p, c).bfloat16(),
+        "cur_latents": rand(b, p, c).bfloat16(),
+        "fut_latents": rand(b, p, c).bfloat16(),
+        "hist_actions": rand(b, h, a),
+        "state": rand(b, a),
+        "actions": rand(b, cfg.chunk, a),
+        "action_mask": torch.ones(b, a),
+        "task": torch.arange(b) % 4,
+        "tier": torch.zeros(b, dtype=torch.long),
+        "dataset": torch.zeros(b, dtype=torch.long),
+        "episode": torch.arange(b),
+        "frame": torch.zeros(b, dtype=torch.long),
+        "text": rand(b, text_tokens, cfg.text_dim).bfloat16(),
+        "text_mask": torch.ones(b, text_tokens, dtype=torch.bool),
+    }

@@ -1,0 +1,204 @@
+"""Training configuration as data: typed pydantic models per component and the size presets (`tiny`, `lda-1b`).
+
+Nothing here imports torch, so the CLI can validate a run before paying for the import. A run's whole config is
+written to `<run>/config.json` and into every checkpoint, which is what makes a resume or an eval self-contained.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.canonical import CANONICAL_DIM
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelConfig(_Frozen):
+    """The MM-DiT (LDA-1B README table; report section 9.2)."""
+
+    depth: int = Field(ge=2, description="transformer blocks (LARA aligns the second-to-last one)")
+    hidden: int = Field(ge=8, description="width of every token stream")
+    heads: int = Field(ge=1, description="attention heads (hidden must divide evenly)")
+    mlp_ratio: float = Field(4.0, gt=0, description="MLP width / hidden")
+    latent_dim: int = Field(384, description="DINOv3 ViT-S/16 patch feature width")
+    latent_grid: int = Field(14, description="patch grid side (224 / 16)")
+    latent_pool: int = Field(1, ge=1, description="average-pool the patch grid by this factor (tiny: 2 -> 7x7)")
+    action_dim: int = Field(CANONICAL_DIM, description="canonical action/state width")
+    chunk: int = Field(16, ge=1, description="action chunk length at 10 Hz")
+    history: int = Field(2, ge=0, description="past (latents, action) steps given as context")
+    text_dim: int = Field(ge=1, description="width of the text hidden states (replaced by the data's own width)")
+    qk_norm: bool = Field(True, description="RMS-normalize queries and keys per head (bf16 stability at depth)")
+    time_freq_dim: int = Field(256, description="sinusoidal features of the diffusion time")
+
+    @model_validator(mode="after")
+    def _shapes(self) -> ModelConfig:
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden {self.hidden} is not divisible by heads {self.heads}")
+        if self.latent_grid % self.latent_pool:
+            raise ValueError(f"latent_grid {self.latent_grid} is not divisible by latent_pool {self.latent_pool}")
+        return self
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden // self.heads
+
+    @property
+    def patches(self) -> int:
+        """Image tokens per frame after pooling."""
+        return (self.latent_grid // self.latent_pool) ** 2
+
+    @property
+    def image_tokens(self) -> int:
+        """History frames + current + future, each `patches` tokens."""
+        return (self.history + 2) * self.patches
+
+    @property
+    def action_tokens(self) -> int:
+        """History actions + one state token + the action chunk."""
+        return self.history + 1 + self.chunk
+
+
+class LamConfig(_Frozen):
+    """LARA's latent action model (appendix A.1), over DINO latents instead of a pixel ViT."""
+
+    hidden: int = Field(ge=8)
+    heads: int = Field(ge=1)
+    idm_layers: int = Field(ge=1, description="M-Former layers (inverse dynamics)")
+    fdm_layers: int = Field(ge=1, description="decoder layers (forward dynamics)")
+    queries: int = Field(8, ge=1, description="M-Former learnable queries")
+    codes: int = Field(128, ge=2, description="VQ codebook size")
+    code_dim: int = Field(ge=2, description="width of one code")
+    commitment: float = Field(0.25, ge=0, description="VQ-VAE commitment weight beta")
+
+    @property
+    def latent_size(self) -> int:
+        """Width of the flattened continuous latent action (the alignment target)."""
+        return self.queries * self.code_dim
+
+
+class LaraConfig(_Frozen):
+    """LARA alignment: `joint` trains the LAM with the DiT, `frozen` aligns to a loaded LAM, `off` drops both."""
+
+    mode: Literal["joint", "frozen", "off"] = "joint"
+    align_weight: float = Field(0.01, ge=0, description="weight of 1 - cos(projector(h), z)")
+    lam_weight: float = Field(0.01, ge=0, description="weight of the LAM's reconstruction + VQ loss")
+    weights: str | None = Field(None, description="LAM weights (.safetensors or a training checkpoint)")
+
+    @model_validator(mode="after")
+    def _frozen_needs_weights(self) -> LaraConfig:
+        if self.mode == "frozen" and not self.weights:
+            raise ValueError("lara mode 'frozen' aligns to a trained LAM: give its weights (--lam-weights PATH)")
+        return self
+
+
+class FlowConfig(_Frozen):
+    """Flow matching: x_t = t x + (1 - t) noise, velocity target x - noise, t = 1 is clean data."""
+
+    beta_alpha: float = Field(1.5, gt=0, description="u ~ Beta(alpha, 1); t = (s - u) / s")
+    s: float = Field(0.999, gt=0, le=1, description="keeps t away from exactly 0")
+    inference_steps: int = Field(4, ge=1, description="Euler steps from noise to data")
+
+
+class DataConfig(_Frozen):
+    cameras: tuple[str, ...] = Field(
+        ("head", "third_person", "wrist_right", "wrist_left"),
+        description="an episode uses the first of these cameras that has latents; none -> the episode is skipped",
+    )
+    future_offset: int = Field(16, ge=1, description="future latents: first latent frame at or after t + this")
+    num_workers: int = Field(4, ge=0, description="DataLoader worker processes per rank")
+
+
+class OptimConfig(_Frozen):
+    """AdamW and a cosine schedule (LDA report 9.2)."""
+
+    lr: float = Field(1e-4, gt=0)
+    min_lr: float = Field(5e-7, ge=0)
+    weight_decay: float = Field(1e-5, ge=0)
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-8
+    warmup_steps: int = Field(0, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+
+
+class TrainConfig(_Frozen):
+    """One training run; `schedule_steps` is the cosine horizon, fixed at the start and kept on resume."""
+
+    preset: str
+    model: ModelConfig
+    lam: LamConfig
+    lara: LaraConfig = LaraConfig()
+    flow: FlowConfig = FlowConfig()
+    data: DataConfig = DataConfig()
+    optim: OptimConfig = OptimConfig()
+    manifest: str = Field(description="the manifest folder the run trains on")
+    batch_size: int = Field(ge=1, description="samples per rank per step")
+    schedule_steps: int = Field(ge=1)
+    seed: int = 0
+    log_every: int = Field(10, ge=1)
+    ckpt_every: int = Field(500, ge=1)
+    keep_checkpoints: int = Field(3, ge=1)
+    compile: bool = False
+    peak_tflops: float | None = Field(None, gt=0, description="per-device peak for MFU; None: known GPUs only")
+
+    def dump(self) -> str:
+        return self.model_dump_json(indent=2) + "\n"
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+class Preset(_Frozen):
+    model: ModelConfig
+    lam: LamConfig
+    batch_size: int
+    steps: int
+    warmup_steps: int = 0
+
+
+PRESETS: dict[str, Preset] = {
+    # Seconds per step on two CPU cores: 7x7 pooled patches, two narrow blocks, a one-layer LAM.
+    "tiny": Preset(
+        model=ModelConfig(depth=2, hidden=64, heads=4, mlp_ratio=2.0, latent_pool=2, text_dim=32),
+        lam=LamConfig(hidden=32, heads=2, idm_layers=1, fdm_layers=1, queries=4, code_dim=8),
+        batch_size=8,
+        steps=200,
+    ),
+    # LDA-1B: 16 layers, hidden 1536, 32 heads; Qwen3-VL-4B text width 2560; LARA's LAM (M-Former 4 layers,
+    # 8 queries, 128 codes; a 12-layer 768-wide decoder). Per-GPU batch 32 (pretraining used 32 x 48 GPUs).
+    "lda-1b": Preset(
+        model=ModelConfig(depth=16, hidden=1536, heads=32, text_dim=2560),
+        lam=LamConfig(hidden=768, heads=12, idm_layers=4, fdm_layers=12, queries=8, code_dim=32),
+        batch_size=32,
+        steps=400_000,
+        warmup_steps=1000,
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; known: {sorted(PRESETS)}") from None
+
+
+def config_from_preset(name: str, manifest: Path | str, **overrides: object) -> TrainConfig:
+    """A run config from a preset; `overrides` are TrainConfig fields (e.g. batch_size, lara, data)."""
+    p = get_preset(name)
+    base: dict[str, object] = {
+        "preset": name,
+        "model": p.model,
+        "lam": p.lam,
+        "manifest": str(manifest),
+        "batch_size": p.batch_size,
+        "schedule_steps": p.steps,
+        "optim": OptimConfig(warmup_steps=p.warmup_steps),
+    }
+    base.update(overrides)
+    return TrainConfig.model_validate(base)

@@ -1,0 +1,135 @@
+"""Samples of a manifest split as tensors: history, current and future DINO latents, the action chunk with its
+embodiment mask, the state, the text embedding, and the task drawn from the episode tier's routing row.
+
+An item is addressed by `(sample index, global draw number)` (see `training.sampler`); the task draw is seeded by
+(run seed, draw number) alone, so it is the same whichever worker or rank reads the sample, and resuming at a draw
+number replays the same tasks. History steps before the episode start repeat the first latent frame and carry zero
+actions. Files are opened per read (safetensors slices are memory-mapped: only the rows needed are read) and a small
+per-worker cache keeps the recently used episodes' action/state arrays.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+from safetensors import safe_open
+
+from schemas.canonical import ACTION, CANONICAL_DIM, STATE
+from schemas.tiers import QualityTier, RoutingTable
+from training.config import ModelConfig
+from training.episodes import TIERS, DataError, EpisodeRecord, SampleIndex
+from training.normalize import NormStats, normalize
+from training.routing import draw_task, routing_arrays
+
+TABLE_CACHE = 32  # episodes per worker
+
+
+def _vectors(table: object, key: str, path: Path) -> np.ndarray:
+    try:
+        col = table.column(key).combine_chunks()  # type: ignore[attr-defined]
+        values = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
+        return values.reshape(len(col), CANONICAL_DIM)
+    except (KeyError, ValueError) as e:
+        raise DataError(f"{path}: column {key!r} is not a {CANONICAL_DIM}-dim vector column ({e})") from e
+
+
+class ManifestDataset(torch.utils.data.Dataset):
+    def __init__(
+        self, index: SampleIndex, stats: NormStats, model: ModelConfig, routing: RoutingTable, *, seed: int = 0
+    ) -> None:
+        self.index, self.cfg, self.seed = index, model, seed
+        self.text_dim = index.text_dim or model.text_dim
+        if self.text_dim != model.text_dim:
+            raise DataError(f"text embeddings are {self.text_dim} wide, the model expects {model.text_dim}")
+        self.probs = routing_arrays(routing)
+        missing = {routed_tier(e).value for e in index.episodes} - set(self.probs)
+        if missing:
+            raise DataError(f"the manifest's routing table has no row for tier(s) {sorted(missing)}")
+        self.norms = {
+            i: (*stats.get(rel, ACTION), *stats.get(rel, STATE)) for i, rel in enumerate(index.datasets)
+        }  # fmt: skip
+        self._tables: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _table(self, episode_id: int, ep: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]:
+        """Normalized, masked (actions, states) [T, A] of one episode."""
+        hit = self._tables.get(episode_id)
+        if hit is not None:
+            self._tables.move_to_end(episode_id)
+            return hit
+        try:
+            table = pq.read_table(ep.data_path, columns=[ACTION, STATE])
+        except (OSError, KeyError, ValueError) as e:
+            raise DataError(f"{ep.data_path}: cannot read {ACTION}/{STATE} (episode {ep.uid}): {e}") from e
+        if table.num_rows != ep.length:
+            raise DataError(f"{ep.data_path}: {table.num_rows} rows, episodes.jsonl says {ep.length} ({ep.uid})")
+        a_mean, a_std, s_mean, s_std = self.norms[ep.dataset_id]
+        out = (
+            normalize(_vectors(table, ACTION, ep.data_path), a_mean, a_std, ep.mask),
+            normalize(_vectors(table, STATE, ep.data_path), s_mean, s_std, ep.mask),
+        )
+        self._tables[episode_id] = out
+        if len(self._tables) > TABLE_CACHE:
+            self._tables.popitem(last=False)
+        return out
+
+    def _latents(self, ep: EpisodeRecord, rows: list[int]) -> torch.Tensor:
+        with safe_open(str(ep.latents_path), framework="pt") as f:
+            sl = f.get_slice("latents")
+            return torch.cat([sl[r : r + 1] for r in rows])
+
+    def _text(self, ep: EpisodeRecord) -> torch.Tensor:
+        if ep.text_path is None:
+            return torch.zeros(0, self.text_dim, dtype=torch.bfloat16)
+        with safe_open(str(ep.text_path), framework="pt") as f:
+            return f.get_tensor("hidden_states")
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
+        i, draw = key if isinstance(key, tuple) else (int(key), int(key))
+        episode_id = int(self.index.sample_episode[i])
+        ep = self.index.episodes[episode_id]
+        k, j = int(self.index.sample_anchor[i]), int(self.index.sample_future[i])
+        h, chunk = self.cfg.history, self.cfg.chunk
+        frames, t = ep.latent_frames, int(ep.latent_frames[k])
+        past = [k - s for s in range(h, 0, -1)]  # oldest first
+        latents = self._latents(ep, [max(r, 0) for r in past] + [k, j])
+        actions, states = self._table(episode_id, ep)
+        hist_actions = np.zeros((h, CANONICAL_DIM), np.float32)
+        for s, r in enumerate(past):
+            if r >= 0:
+                hist_actions[s] = actions[frames[r]]
+        task = draw_task(self.probs[routed_tier(ep).value], np.random.default_rng([self.seed, draw]))
+        return {
+            "hist_latents": latents[:h],
+            "cur_latents": latents[h],
+            "fut_latents": latents[h + 1],
+            "hist_actions": torch.from_numpy(hist_actions),
+            "state": torch.from_numpy(states[t]),
+            "actions": torch.from_numpy(actions[t : t + chunk]),
+            "action_mask": torch.from_numpy(ep.mask.astype(np.float32)),
+            "task": torch.tensor(task),
+            "tier": torch.tensor(TIERS.index(ep.tier)),
+            "dataset": torch.tensor(ep.dataset_id),
+            "episode": torch.tensor(episode_id),
+            "frame": torch.tensor(t),
+            "text": self._text(ep),
+        }
+
+
+def routed_tier(ep: EpisodeRecord) -> QualityTier:
+    """The tier whose routing row an episode draws from: an episode without any action dim can only forecast."""
+    return ep.tier if ep.mask.any() else QualityTier.actionless
+
+
+def seed_worker(worker_id: int) -> None:
+    """Global RNGs of a DataLoader worker from torch's per-worker seed (loader generator seeded per rank)."""
+    s = torch.initial_seed() % 2**32
+    np.random.seed(s)
+    random.seed(s)

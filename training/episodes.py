@@ -1,0 +1,288 @@
+"""The sample index of a manifest split: which episodes train, from which files, and every (episode, t) sample.
+
+A sample is anchored at a frame t that has image latents (latents are stored at a lower rate than the 10 Hz
+stream, DESIGN section 5). It needs the action chunk t .. t+K-1 inside the episode and a future latent frame at or
+after t + future_offset; anchors without both are not samples. Episodes are skipped, never failed, when they cannot
+give a sample: no latents for any configured camera, or too short. Each skip is counted with its reason in the
+`IndexReport`, logged, and the build fails only when nothing is left. An episode without a text-embedding file still
+trains: its text is absent and the model attends only to its learned null text token.
+Corpus root = manifest folder's grandparent (`<corpus>/manifests/<name>/`); dataset paths in the manifest are
+relative to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import safe_open
+
+from jobs.catalog import LINEAGE_KEY
+from jobs.progress import Progress
+from schemas.canonical import ACTION, CANONICAL_DIM, Camera, image_key
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson, load_info, read_jsonl
+from schemas.manifest import Manifest, Split, read_entries
+from schemas.tiers import QualityTier
+from training.config import DataConfig, ModelConfig
+
+log = logging.getLogger(__name__)
+
+LATENTS_FORMAT = "eidata-latents-1"
+TEXT_FORMAT = "eidata-text-1"
+TIERS: list[QualityTier] = [QualityTier.high, QualityTier.low, QualityTier.actionless]
+
+
+class DataError(ValueError):
+    """A file the manifest points at is missing or does not hold what the contract says; names file and field."""
+
+
+def latents_path(dataset_root: Path, info: InfoJson, episode_index: int, video_key: str) -> Path:
+    chunk = info.episode_chunk(episode_index)
+    return dataset_root / f"latents/chunk-{chunk:03d}/{video_key}/episode_{episode_index:06d}.safetensors"
+
+
+def text_path(dataset_root: Path, task_index: int) -> Path:
+    return dataset_root / f"latents/text/task_{task_index:06d}.safetensors"
+
+
+@dataclass(frozen=True)
+class EpisodeRecord:
+    uid: str
+    dataset_id: int
+    episode_index: int
+    tier: QualityTier
+    weight: float
+    length: int
+    mask: np.ndarray  # [A] bool
+    data_path: Path
+    latents_path: Path
+    camera: str
+    latent_frames: np.ndarray  # [N] int64 frame index of each stored latent
+    text_path: Path | None
+
+
+@dataclass
+class IndexReport:
+    episodes: int = 0
+    samples: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    skipped_examples: dict[str, list[str]] = field(default_factory=dict)
+    without_text: int = 0
+    no_action_dims: int = 0  # episodes whose mask is empty: routed as actionless whatever their tier
+    cameras: Counter[str] = field(default_factory=Counter)
+
+    def skip(self, reason: str, uid: str) -> None:
+        self.skipped[reason] += 1
+        self.skipped_examples.setdefault(reason, [])
+        if len(self.skipped_examples[reason]) < 3:
+            self.skipped_examples[reason].append(uid)
+
+    def summary(self) -> str:
+        parts = [f"{self.episodes} episodes, {self.samples} samples", f"cameras {dict(self.cameras)}"]
+        if self.without_text:
+            parts.append(f"{self.without_text} without a text file (null text)")
+        if self.no_action_dims:
+            parts.append(f"{self.no_action_dims} with no action dims (routed as actionless)")
+        for reason, n in sorted(self.skipped.items()):
+            parts.append(f"skipped {n}: {reason} (e.g. {', '.join(self.skipped_examples[reason])})")
+        return "; ".join(parts)
+
+
+@dataclass
+class SampleIndex:
+    corpus_root: Path
+    manifest: Manifest
+    split: Split
+    datasets: list[str]  # relative to the corpus root; dataset_id indexes this list
+    episodes: list[EpisodeRecord]
+    sample_episode: np.ndarray  # [N] int64
+    sample_anchor: np.ndarray  # [N] int64 index into the episode's latent_frames (frame t)
+    sample_future: np.ndarray  # [N] int64 index of the future latent
+    text_dim: int | None
+    report: IndexReport
+
+    def __len__(self) -> int:
+        return len(self.sample_episode)
+
+    def sample_weights(self) -> np.ndarray:
+        """Sampling mass per sample: the manifest weights episodes, samples within an episode share it equally."""
+        counts = np.bincount(self.sample_episode, minlength=len(self.episodes))
+        w = np.array([e.weight for e in self.episodes])
+        return w[self.sample_episode] / counts[self.sample_episode]
+
+
+def anchors(frames: np.ndarray, length: int, chunk: int, future_offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """(anchor, future) latent indices: t = frames[anchor] has t + chunk <= length and a latent frame at or after
+    t + future_offset (the first such one is the future)."""
+    fut = np.searchsorted(frames, frames + future_offset, side="left")
+    ok = (frames + chunk <= length) & (fut < len(frames))
+    idx = np.flatnonzero(ok)
+    return idx, fut[idx]
+
+
+def _read_latents_header(path: Path, model: ModelConfig) -> np.ndarray:
+    """The stored frame indices, after checking the file against the latents contract and the model's shapes."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            shape = tuple(f.get_slice("latents").get_shape())
+            frames = f.get_tensor("frame_index").numpy().astype(np.int64)
+    except (OSError, KeyError, RuntimeError, ValueError) as e:
+        raise DataError(f"{path}: unreadable latents file ({e})") from e
+    if meta.get("format") != LATENTS_FORMAT:
+        raise DataError(f"{path}: metadata format {meta.get('format')!r}, expected {LATENTS_FORMAT!r}")
+    want = (len(frames), model.latent_grid**2, model.latent_dim)
+    if shape != want:
+        raise DataError(f"{path}: latents shape {shape}, expected {want} (frame_index has {len(frames)} rows)")
+    if len(frames) and np.any(np.diff(frames) <= 0):
+        raise DataError(f"{path}: frame_index is not strictly increasing")
+    return frames
+
+
+def read_text_width(path: Path) -> int:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            shape = tuple(f.get_slice("hidden_states").get_shape())
+    except (OSError, KeyError, RuntimeError, ValueError) as e:
+        raise DataError(f"{path}: unreadable text-embedding file ({e})") from e
+    if meta.get("format") != TEXT_FORMAT:
+        raise DataError(f"{path}: metadata format {meta.get('format')!r}, expected {TEXT_FORMAT!r}")
+    if len(shape) != 2:
+        raise DataError(f"{path}: hidden_states shape {shape}, expected [tokens, width]")
+    return int(shape[1])
+
+
+def _episode_mask(line: dict[str, Any], info: InfoJson) -> np.ndarray:
+    mask = (line.get(LINEAGE_KEY) or {}).get("mask")
+    if mask is None:
+        ft = info.features.get(ACTION)
+        mask = (ft.info or {}).get("mask") if ft is not None else [0] * CANONICAL_DIM
+    mask = np.asarray(mask if mask is not None else [1] * CANONICAL_DIM, dtype=bool)
+    if mask.shape != (CANONICAL_DIM,):
+        raise DataError(f"episode mask has shape {mask.shape}, expected ({CANONICAL_DIM},)")
+    return mask
+
+
+def _text_task_index(line: dict[str, Any], tasks: dict[str, int]) -> int | None:
+    """The caption's task if a caption job added one, else the episode's first task (common brief's contract)."""
+    caption = (line.get(LINEAGE_KEY) or {}).get("caption")
+    if isinstance(caption, dict) and caption.get("task_index") is not None:
+        return int(caption["task_index"])
+    first = (line.get("tasks") or [None])[0]
+    return tasks.get(first) if first is not None else None
+
+
+class _DatasetMeta:
+    """What the index needs from one dataset's meta, read once."""
+
+    def __init__(self, root: Path) -> None:
+        if not (root / INFO_PATH).is_file():
+            raise DataError(f"{root}: no {INFO_PATH}; the manifest names a dataset that is not there")
+        self.root = root
+        self.info = load_info(root / INFO_PATH)
+        self.lines = {int(obj["episode_index"]): obj for _, obj in read_jsonl(root / EPISODES_PATH)}
+        self.tasks: dict[str, int] = {}
+        if (root / TASKS_PATH).is_file():
+            self.tasks = {obj["task"]: int(obj["task_index"]) for _, obj in read_jsonl(root / TASKS_PATH)}
+
+
+def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: DataConfig) -> SampleIndex:
+    manifest_dir = Path(manifest_dir)
+    manifest = Manifest.load(manifest_dir)
+    corpus_root = manifest_dir.resolve().parent.parent
+    cameras = [Camera(c) for c in data.cameras]
+    entries = [e for e in read_entries(manifest_dir).to_pylist() if e["split"] == split]
+    if not entries:
+        raise DataError(f"{manifest_dir}: no entries in split {split!r}")
+    metas: dict[str, _DatasetMeta] = {}
+    datasets: list[str] = []
+    episodes: list[EpisodeRecord] = []
+    per_episode: list[tuple[np.ndarray, np.ndarray]] = []
+    text_widths: dict[Path, int] = {}
+    report = IndexReport()
+    bar = Progress(len(entries), f"index {manifest.name}/{split}", unit="episodes")
+    for e in entries:
+        bar.update(1)
+        uid, rel = e["episode_uid"], e["dataset"]
+        if rel not in metas:
+            metas[rel] = _DatasetMeta(corpus_root / rel)
+            datasets.append(rel)
+        meta = metas[rel]
+        line = meta.lines.get(int(e["episode_index"]))
+        if line is None:
+            raise DataError(f"{meta.root / EPISODES_PATH}: no episode {e['episode_index']} (manifest entry {uid})")
+        found = [
+            (cam.value, p)
+            for cam in cameras
+            if image_key(cam) in meta.info.video_keys
+            and (p := latents_path(meta.root, meta.info, int(e["episode_index"]), image_key(cam))).is_file()
+        ]
+        if not found:
+            report.skip(f"no latents for cameras {[c.value for c in cameras]}", uid)
+            continue
+        camera, lat_path = found[0]
+        frames = _read_latents_header(lat_path, model)
+        length = int(line["length"])
+        anchor, future = anchors(frames, length, model.chunk, data.future_offset)
+        if not len(anchor):
+            report.skip(f"too short for a {model.chunk}-step chunk and a +{data.future_offset} future", uid)
+            continue
+        task_index = _text_task_index(line, meta.tasks)
+        tpath = text_path(meta.root, task_index) if task_index is not None else None
+        if tpath is not None and not tpath.is_file():
+            tpath = None
+        if tpath is None:
+            report.without_text += 1
+        elif tpath not in text_widths:
+            text_widths[tpath] = read_text_width(tpath)
+        try:
+            mask = _episode_mask(line, meta.info)
+        except DataError as err:
+            raise DataError(f"{meta.root / EPISODES_PATH}: episode {e['episode_index']}: {err}") from None
+        report.no_action_dims += int(not mask.any())
+        report.cameras[camera] += 1
+        episodes.append(
+            EpisodeRecord(
+                uid=uid,
+                dataset_id=datasets.index(rel),
+                episode_index=int(e["episode_index"]),
+                tier=QualityTier(e["tier"]),
+                weight=float(e["weight"]),
+                length=length,
+                mask=mask,
+                data_path=meta.root / meta.info.data_file(int(e["episode_index"])),
+                latents_path=lat_path,
+                camera=camera,
+                latent_frames=frames,
+                text_path=tpath,
+            )
+        )
+        per_episode.append((anchor, future))
+    bar.close()
+    widths = set(text_widths.values())
+    if len(widths) > 1:
+        raise DataError(f"text embeddings of different widths {sorted(widths)} in one manifest: {manifest_dir}")
+    report.episodes = len(episodes)
+    if not episodes:
+        raise DataError(f"{manifest_dir}/{split}: no episode can give a sample ({report.summary()})")
+    sample_episode = np.concatenate([np.full(len(a), i, dtype=np.int64) for i, (a, _) in enumerate(per_episode)])
+    index = SampleIndex(
+        corpus_root=corpus_root,
+        manifest=manifest,
+        split=split,
+        datasets=datasets,
+        episodes=episodes,
+        sample_episode=sample_episode,
+        sample_anchor=np.concatenate([a for a, _ in per_episode]).astype(np.int64),
+        sample_future=np.concatenate([f for _, f in per_episode]).astype(np.int64),
+        text_dim=widths.pop() if widths else None,
+        report=report,
+    )
+    report.samples = len(index)
+    (log.warning if report.skipped else log.info)("index %s/%s: %s", manifest.name, split, report.summary())
+    return index

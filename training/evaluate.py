@@ -1,0 +1,192 @@
+"""`eidata eval`: open-loop evaluation of a checkpoint on a manifest split.
+
+For evenly spaced samples of the split:
+- actions: the policy task samples the action chunk from noise (Euler, the run's inference steps) given the
+  observation; L1 and MSE against the recorded chunk over the embodiment's real dims, in normalized units (comparable
+  across dims and datasets: LDA's scaling proxy) and L1 in the data's own units. Samples without actions are left out.
+- future latents: forward dynamics (the recorded actions given) where the episode has actions, visual forecasting
+  where it has none; cosine similarity of the predicted and the recorded future DINO tokens (after the model's latent
+  normalization), beside the copy-the-current-frame baseline's, which a useful model must beat.
+Reported per (dataset, tier), per tier and overall, printed as a table and written as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from jobs.atomic import write_text_atomic
+from schemas.canonical import ACTION
+from schemas.tiers import TASK_IDS, Task
+from training.batch import collate, to_device
+from training.checkpoint import CheckpointError, checkpoint_config, load_checkpoint
+from training.dataset import ManifestDataset
+from training.episodes import TIERS, DataError, SampleIndex, build_index
+from training.flow import euler
+from training.normalize import NormStats, compute_stats, merged
+from training.objective import LDAObjective, Prepared, dit_inputs, prepare
+
+log = logging.getLogger(__name__)
+
+METRICS = ("l1", "mse", "l1_raw", "latent_cos", "latent_cos_copy")
+
+
+def _stats_for(index: SampleIndex, stats: NormStats) -> NormStats:
+    unknown = [d for d in index.datasets if d not in stats.datasets]
+    if not unknown:
+        return stats
+    log.warning("datasets unseen in training, normalized with their own split's stats: %s", unknown)
+    return merged(stats, compute_stats(index))
+
+
+def _predict(objective: LDAObjective, batch: dict[str, torch.Tensor], lat: Prepared, steps: int,
+             gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    dit, b = objective.dit, batch["task"].shape[0]
+    dev = batch["task"].device
+    yes, no = torch.ones(b, dtype=torch.bool, device=dev), torch.zeros(b, dtype=torch.bool, device=dev)
+    has_action = batch["action_mask"].bool().any(dim=1)
+
+    def policy(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        task = torch.full((b,), TASK_IDS[Task.policy], device=dev)
+        inp = dit_inputs(batch, lat, act_in=x, act_absent=no, fut_in=torch.zeros_like(lat.fut), fut_absent=yes,
+                         t=t, task=task)  # fmt: skip
+        return dit(inp).action
+
+    task = torch.where(has_action, TASK_IDS[Task.forward_dynamics], TASK_IDS[Task.visual_forecasting])
+    given = torch.where(has_action[:, None, None], batch["actions"], torch.zeros_like(batch["actions"]))
+
+    def forecast(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        inp = dit_inputs(batch, lat, act_in=given, act_absent=~has_action, fut_in=x, fut_absent=no, t=t, task=task)
+        return dit(inp).latent
+
+    act_noise = torch.randn(batch["actions"].shape, generator=gen, device=dev)
+    lat_noise = torch.randn(lat.fut.shape, generator=gen, device=dev)
+    return euler(policy, act_noise, steps), euler(forecast, lat_noise, steps)
+
+
+def _rows(index: SampleIndex, stats: NormStats, batch: dict[str, torch.Tensor], lat: Prepared,
+          actions: torch.Tensor, latents: torch.Tensor) -> list[dict[str, Any]]:  # fmt: skip
+    mask = batch["action_mask"].unsqueeze(1)
+    count = (mask.sum(dim=(1, 2)) * actions.shape[1]).clamp_min(1)
+    err = (actions.float() - batch["actions"].float()) * mask
+    std = torch.stack([torch.from_numpy(stats.get(index.datasets[int(d)], ACTION)[1]) for d in batch["dataset"]])
+    raw = err.abs() * std.to(err.device).unsqueeze(1)
+    out = {
+        "l1": err.abs().sum(dim=(1, 2)) / count,
+        "mse": err.square().sum(dim=(1, 2)) / count,
+        "l1_raw": raw.sum(dim=(1, 2)) / count,
+        "latent_cos": F.cosine_similarity(latents.float(), lat.fut, dim=-1).mean(dim=1),
+        "latent_cos_copy": F.cosine_similarity(lat.cur, lat.fut, dim=-1).mean(dim=1),
+    }
+    vals = {k: v.cpu().numpy() for k, v in out.items()}
+    has_action = batch["action_mask"].bool().any(dim=1).cpu().numpy()
+    return [
+        {
+            "dataset": index.datasets[int(batch["dataset"][i])],
+            "tier": TIERS[int(batch["tier"][i])].value,
+            "has_action": bool(has_action[i]),
+            **{k: float(v[i]) for k, v in vals.items()},
+        }
+        for i in range(len(has_action))
+    ]
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Mean metrics per group; action metrics over samples with actions only (None when a group has none)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, group in _groups(rows).items():
+        acted = [r for r in group if r["has_action"]]
+        entry: dict[str, Any] = {"samples": len(group), "action_samples": len(acted)}
+        for m in METRICS:
+            src = acted if m in ("l1", "mse", "l1_raw") else group
+            entry[m] = float(np.mean([r[m] for r in src])) if src else None
+        out[key] = entry
+    return out
+
+
+def _groups(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups["overall"].append(r)
+        groups[f"tier={r['tier']}"].append(r)
+        groups[f"{r['dataset']} [{r['tier']}]"].append(r)
+    return dict(sorted(groups.items(), key=lambda kv: (kv[0] != "overall", not kv[0].startswith("tier="), kv[0])))
+
+
+@torch.no_grad()
+def evaluate(
+    checkpoint: Path,
+    manifest_dir: Path,
+    split: str = "val",
+    *,
+    max_samples: int = 2048,
+    batch_size: int = 32,
+    device: str | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    num_workers: int = 0,
+) -> dict[str, Any]:
+    state = load_checkpoint(Path(checkpoint))
+    cfg, stats = checkpoint_config(state)
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    index = build_index(Path(manifest_dir), split, cfg.model, cfg.data)  # type: ignore[arg-type]
+    stats = _stats_for(index, stats)
+    dataset = ManifestDataset(index, stats, cfg.model, index.manifest.routing, seed=seed)
+    picks = np.unique(np.linspace(0, len(index) - 1, min(len(index), max_samples)).round().astype(int))
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=[(int(i), int(i)) for i in picks],
+                        collate_fn=collate, num_workers=num_workers)  # fmt: skip
+    objective = LDAObjective(cfg)
+    objective.load_state_dict(state["model"])
+    objective.to(dev).eval()
+    gen = torch.Generator(dev).manual_seed(seed)
+    n_steps = steps or cfg.flow.inference_steps
+    rows: list[dict[str, Any]] = []
+    for batch in loader:
+        batch = to_device(batch, dev)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            lat = prepare(objective.dit, batch)
+            actions, latents = _predict(objective, batch, lat, n_steps, gen)
+        rows += _rows(index, stats, batch, lat, actions, latents)
+    return {
+        "checkpoint": str(checkpoint),
+        "step": int(state["step"]),
+        "manifest": str(manifest_dir),
+        "split": split,
+        "samples": len(rows),
+        "inference_steps": n_steps,
+        "metrics": summarize(rows),
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    from jobs.query import format_table
+
+    rows = [{"group": k, **v} for k, v in report["metrics"].items()]
+    return format_table(pa.Table.from_pylist(rows), "table")
+
+
+def cli_eval(args: argparse.Namespace) -> int:
+    """`eidata eval --checkpoint PATH --manifest DIR [--split val]`: exit 0, 1 for data/checkpoint problems."""
+    ckpt = Path(args.checkpoint)
+    try:
+        report = evaluate(ckpt, Path(args.manifest), args.split, max_samples=args.max_samples,
+                          batch_size=args.batch_size, device=args.device, steps=args.steps)  # fmt: skip
+    except (DataError, CheckpointError, FileNotFoundError) as e:
+        print(f"eidata eval: {e}", file=sys.stderr)
+        return 1
+    out = Path(args.out) if args.out else ckpt.parent / f"eval_{args.split}_step{report['step']:08d}.json"
+    write_text_atomic(out, json.dumps(report, indent=2) + "\n")
+    print(f"eval {report['split']} at step {report['step']}: {report['samples']} samples -> {out}")
+    print(format_report(report), end="")
+    return 0

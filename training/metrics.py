@@ -1,0 +1,116 @@
+"""Training metrics over a logging interval: losses (total, per objective, per task), throughput, data-wait
+fraction and MFU; one line to the log and one JSON object per interval to `<run>/metrics.jsonl`.
+
+Sums are all-reduced across ranks at each log step, so per-task losses are over the global batch. data_wait is the
+fraction of the interval's wall time this rank spent blocked on the DataLoader (rank 0 reports its own).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from jobs.atomic import write_text_atomic
+from training.distributed import all_reduce_sum
+from training.flow import per_task_sums
+from training.objective import Losses
+from training.routing import TASKS_BY_ID
+
+log = logging.getLogger("eidata.train")
+
+SCALARS = ("total", "action", "latent", "align", "lam")
+
+
+class Meter:
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.reset()
+
+    def reset(self) -> None:
+        self.t0 = time.perf_counter()
+        self.steps = 0
+        self.samples = 0
+        self.data_wait = 0.0
+        self.text_tokens = 0.0
+        # [scalar sums..., per-task sums (4), per-task counts (4)], reduced in one all_reduce
+        self._sums = torch.zeros(len(SCALARS) + 2 * len(TASKS_BY_ID), device=self.device)
+
+    def add(self, losses: Losses, task: torch.Tensor, text_mask: torch.Tensor, data_wait: float) -> None:
+        self.steps += 1
+        self.samples += int(task.shape[0])
+        self.data_wait += data_wait
+        self.text_tokens += float(text_mask.sum()) / max(int(task.shape[0]), 1)
+        values = [getattr(losses, k) for k in SCALARS]
+        scalars = torch.stack([v.detach().float() if v is not None else torch.zeros((), device=self.device)
+                               for v in values])  # fmt: skip
+        sums, counts = per_task_sums(losses.per_sample, task, len(TASKS_BY_ID))
+        self._sums += torch.cat([scalars, sums, counts])
+
+    def flush(self, world_size: int) -> dict[str, Any]:
+        """Interval averages (global over ranks), then a fresh interval."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)  # the interval's kernels are done before reading the clock
+        elapsed = time.perf_counter() - self.t0
+        sums = all_reduce_sum(self._sums.clone()).cpu().tolist()
+        n = len(SCALARS)
+        scalar, task_sum, task_n = sums[:n], sums[n : n + len(TASKS_BY_ID)], sums[n + len(TASKS_BY_ID) :]
+        steps = max(self.steps, 1)
+        out: dict[str, Any] = {f"loss_{k}" if k != "total" else "loss": v / (steps * world_size)
+                               for k, v in zip(SCALARS, scalar, strict=True)}  # fmt: skip
+        for task, s, c in zip(TASKS_BY_ID, task_sum, task_n, strict=True):
+            out[f"loss_task/{task.value}"] = s / c if c else None
+            out[f"samples_task/{task.value}"] = int(c)
+        out.update(
+            samples_per_s=self.samples * world_size / elapsed,
+            step_time_s=elapsed / steps,
+            data_wait=self.data_wait / elapsed,
+            text_tokens=self.text_tokens / steps,
+        )
+        self.reset()
+        return out
+
+
+class JsonlLog:
+    """Appends one JSON object per line; `truncate_after(step)` drops lines a resumed run will write again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def append(self, record: dict[str, Any]) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({k: _finite(v) for k, v in record.items()}, allow_nan=False) + "\n")
+
+    def truncate_after(self, step: int) -> None:
+        if not self.path.is_file():
+            return
+        keep = [ln for ln in self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+                if 0 <= _line_step(ln) <= step]  # fmt: skip
+        write_text_atomic(self.path, "".join(keep))
+
+
+def _line_step(line: str) -> int:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return -1  # a torn last line from a killed run: dropped
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def format_record(r: dict[str, Any]) -> str:
+    tasks = " ".join(f"{t.value[:3]}={r[f'loss_task/{t.value}']:.4f}" for t in TASKS_BY_ID
+                     if r.get(f"loss_task/{t.value}") is not None)  # fmt: skip
+    mfu = f" mfu={100 * r['mfu']:.1f}%" if r.get("mfu") is not None else ""
+    return (
+        f"step {r['step']} lr={r['lr']:.2e} loss={r['loss']:.4f} act={r['loss_action']:.4f} "
+        f"lat={r['loss_latent']:.4f} [{tasks}] {r['samples_per_s']:.1f} samples/s "
+        f"data_wait={100 * r['data_wait']:.0f}%{mfu}"
+    )

@@ -1,0 +1,224 @@
+"""The LDA MM-DiT: image and action tokens with their own weights (modality experts) in one shared self-attention,
+text through cross-attention, AdaLN-Zero from diffusion time + task, registers for an absent modality, two heads.
+
+Token streams (per sample):
+  image  [history frames, current, future] x patches   DINO latents; the future frame is noised, clean or absent
+  action [history actions, state, chunk]                canonical 50-dim vectors with their embodiment mask
+Cross-attention query side: the README's table makes the VLM tokens the queries, its public code the image/action
+tokens. We make the image/action tokens the queries and the text the keys/values: the heads read the image/action
+stream, so only queries on that stream carry the instruction to them; text-side queries would update text tokens
+that no head reads (or make the frozen text features a third trained stream). It also keeps the cost linear in the
+text length, and one kernel call serves both cross-attention streams since queries attend independently.
+AdaLN: the time+task conditioning goes through one modulation MLP per modality, plus a learned per-block offset
+(PixArt-alpha's adaLN-single): the full per-block adaLN of DiT would add 12 hidden^2 per block, 0.45 B parameters
+at LDA-1B size, for conditioning that is one vector per sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from training.attention import KeyMask, attention
+from training.config import ModelConfig
+from training.layers import Mlp, TimestepEmbedder, modulate, sincos_2d, split_heads
+
+IMAGE, ACTION = 0, 1  # stream order in the joint sequence
+NUM_TASKS = 4
+
+
+@dataclass
+class DiTInputs:
+    """One batch, already routed (see `training.routing`). Latents are `MMDiT.prepare_latents` outputs."""
+
+    hist_latents: torch.Tensor  # [B, H, P, C]
+    cur_latents: torch.Tensor  # [B, P, C]
+    fut_in: torch.Tensor  # [B, P, C]  noised, clean, or ignored where fut_absent
+    fut_absent: torch.Tensor  # [B] bool
+    hist_actions: torch.Tensor  # [B, H, A]
+    state: torch.Tensor  # [B, A]
+    act_in: torch.Tensor  # [B, K, A]  noised, clean, or ignored where act_absent
+    act_absent: torch.Tensor  # [B] bool
+    action_mask: torch.Tensor  # [B, A] float, 1 where the embodiment has the dim
+    text: torch.Tensor  # [B, L, Dt] (L may be 0)
+    text_mask: torch.Tensor  # [B, L] bool
+    t: torch.Tensor  # [B] flow time of the noised modality
+    task: torch.Tensor  # [B] long, schemas.tiers.TASK_IDS
+
+
+@dataclass
+class DiTOutputs:
+    action: torch.Tensor  # [B, K, A] velocity
+    latent: torch.Tensor  # [B, P, C] velocity
+    align: torch.Tensor  # [B, D] action-stream hidden of block depth-2 at the last chunk token (LARA)
+
+
+class ModalityExpert(nn.Module):
+    """Everything one modality owns inside a block: norms, QKV/out projections, cross-attention queries, MLP."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        d, hd = cfg.hidden, cfg.head_dim
+        self.norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.q_norm = nn.RMSNorm(hd) if cfg.qk_norm else nn.Identity()
+        self.k_norm = nn.RMSNorm(hd) if cfg.qk_norm else nn.Identity()
+        self.proj = nn.Linear(d, d)
+        self.norm_cross = nn.LayerNorm(d, eps=1e-6)
+        self.cross_q = nn.Linear(d, d)
+        self.cross_q_norm = nn.RMSNorm(hd) if cfg.qk_norm else nn.Identity()
+        self.cross_proj = nn.Linear(d, d)
+        self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.mlp = Mlp(d, cfg.mlp_ratio)
+        self.table = nn.Parameter(torch.zeros(6, d))  # this block's offset on the shared modulation
+
+
+class MMDiTBlock(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.heads = cfg.heads
+        self.experts = nn.ModuleList([ModalityExpert(cfg), ModalityExpert(cfg)])
+        self.cross_kv = nn.Linear(cfg.hidden, 2 * cfg.hidden)  # text keys/values, shared by both streams
+        self.cross_k_norm = nn.RMSNorm(cfg.head_dim) if cfg.qk_norm else nn.Identity()
+
+    def forward(
+        self, xs: list[torch.Tensor], mods: list[torch.Tensor], text: torch.Tensor, text_mask: KeyMask
+    ) -> list[torch.Tensor]:
+        sizes = [x.shape[1] for x in xs]
+        params = [(m + e.table).unbind(1) for m, e in zip(mods, self.experts, strict=True)]
+        # 1. joint self-attention: per-modality QKV, one attention over the concatenated sequence
+        qs, ks, vs = [], [], []
+        for x, e, p in zip(xs, self.experts, params, strict=True):
+            q, k, v = (split_heads(t, self.heads) for t in e.qkv(modulate(e.norm1(x), p[0], p[1])).chunk(3, -1))
+            qs.append(e.q_norm(q))
+            ks.append(e.k_norm(k))
+            vs.append(v)
+        out = attention(torch.cat(qs, 1), torch.cat(ks, 1), torch.cat(vs, 1)).flatten(2).split(sizes, 1)
+        xs = [x + p[2].unsqueeze(1) * e.proj(o) for x, e, p, o in zip(xs, self.experts, params, out, strict=True)]
+        # 2. cross-attention to the text: image/action queries, text keys/values
+        k, v = (split_heads(t, self.heads) for t in self.cross_kv(text).chunk(2, -1))
+        qs = [
+            e.cross_q_norm(split_heads(e.cross_q(e.norm_cross(x)), self.heads))
+            for x, e in zip(xs, self.experts, strict=True)
+        ]
+        out = attention(torch.cat(qs, 1), self.cross_k_norm(k), v, text_mask).flatten(2).split(sizes, 1)
+        xs = [x + e.cross_proj(o) for x, e, o in zip(xs, self.experts, out, strict=True)]
+        # 3. per-modality MLP
+        return [
+            x + p[5].unsqueeze(1) * e.mlp(modulate(e.norm2(x), p[3], p[4]))
+            for x, e, p in zip(xs, self.experts, params, strict=True)
+        ]
+
+
+class FinalLayer(nn.Module):
+    def __init__(self, hidden: int, out: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+        self.adaln = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 2 * hidden))
+        self.linear = nn.Linear(hidden, out)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift, scale = self.adaln(c).chunk(2, dim=-1)
+        return self.linear(modulate(self.norm(x), shift, scale))
+
+
+class MMDiT(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d, a = cfg.hidden, cfg.action_dim
+        self.latent_in = nn.Linear(cfg.latent_dim, d)
+        self.register_buffer("patch_pos", sincos_2d(d, cfg.latent_grid // cfg.latent_pool), persistent=False)
+        self.frame_emb = nn.Parameter(torch.zeros(cfg.history + 2, d))
+        self.action_in = nn.Linear(2 * a, d)  # (value * mask, mask): the model sees which dims are real
+        self.state_in = nn.Linear(2 * a, d)
+        self.action_pos = nn.Parameter(torch.zeros(cfg.action_tokens, d))
+        self.register_obs = nn.Parameter(torch.zeros(d))  # stands in for absent future latents
+        self.register_act = nn.Parameter(torch.zeros(d))  # stands in for an absent action chunk
+        self.text_proj = nn.Linear(cfg.text_dim, d)
+        self.null_text = nn.Parameter(torch.zeros(1, d))  # always attendable: no text -> only this token
+        self.time_emb = TimestepEmbedder(d, cfg.time_freq_dim)
+        self.task_emb = nn.Embedding(NUM_TASKS, d)
+        self.adaln = nn.ModuleList([nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d)) for _ in range(2)])
+        self.blocks = nn.ModuleList([MMDiTBlock(cfg) for _ in range(cfg.depth)])
+        self.action_head = FinalLayer(d, a)
+        self.latent_head = FinalLayer(d, cfg.latent_dim)
+        # LARA aligns "layer L-2" (its table) = "the second-to-last layer" (its text): 0-based index depth - 2.
+        self.align_block = cfg.depth - 2
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        for p in (self.frame_emb, self.action_pos, self.register_obs, self.register_act, self.null_text):
+            nn.init.normal_(p, std=0.02)
+        nn.init.normal_(self.task_emb.weight, std=0.02)
+        for mlp in self.time_emb.mlp[::2]:
+            nn.init.normal_(mlp.weight, std=0.02)
+        # AdaLN-Zero: every residual branch and both heads start at zero, so each block starts as the identity
+        zero = [*self.adaln, self.action_head.adaln, self.latent_head.adaln]
+        for m in [*(s[-1] for s in zero), self.action_head.linear, self.latent_head.linear]:
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+        for block in self.blocks:
+            for e in block.experts:
+                nn.init.zeros_(e.cross_proj.weight)
+                nn.init.zeros_(e.cross_proj.bias)
+
+    def prepare_latents(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw DINO patch latents [..., grid^2, C] -> pooled, per-token layer-normed float [..., patches, C].
+
+        Layer norm makes inputs and targets scale-free whatever the encoder's feature norms."""
+        x = x.float()
+        p, g = self.cfg.latent_pool, self.cfg.latent_grid
+        if p > 1:
+            lead, c = x.shape[:-2], x.shape[-1]
+            x = x.reshape(*lead, g // p, p, g // p, p, c).mean(dim=(-4, -2)).reshape(*lead, -1, c)
+        return F.layer_norm(x, (x.shape[-1],))
+
+    def _image_tokens(self, inp: DiTInputs) -> torch.Tensor:
+        b = inp.cur_latents.shape[0]
+        past = self.latent_in(torch.cat([inp.hist_latents, inp.cur_latents.unsqueeze(1)], dim=1))
+        fut = self.latent_in(inp.fut_in)
+        fut = torch.where(inp.fut_absent[:, None, None], self.register_obs.to(fut.dtype).expand_as(fut), fut)
+        x = torch.cat([past, fut.unsqueeze(1)], dim=1)  # [B, H + 2, P, D]
+        x = x + self.patch_pos.to(x.dtype) + self.frame_emb.to(x.dtype)[None, :, None]
+        return x.reshape(b, -1, x.shape[-1])
+
+    def _action_tokens(self, inp: DiTInputs) -> torch.Tensor:
+        m = inp.action_mask
+
+        def with_mask(v: torch.Tensor) -> torch.Tensor:
+            mm = m.unsqueeze(1).expand_as(v) if v.dim() == 3 else m
+            return torch.cat([v * mm, mm], dim=-1)
+
+        hist = self.action_in(with_mask(inp.hist_actions))
+        state = self.state_in(with_mask(inp.state)).unsqueeze(1)
+        chunk = self.action_in(with_mask(inp.act_in))
+        chunk = torch.where(inp.act_absent[:, None, None], self.register_act.to(chunk.dtype).expand_as(chunk), chunk)
+        return torch.cat([hist, state, chunk], dim=1) + self.action_pos.to(chunk.dtype)
+
+    def forward(self, inp: DiTInputs) -> DiTOutputs:
+        b = inp.t.shape[0]
+        c = self.time_emb(inp.t) + self.task_emb(inp.task)
+        mods = [f(c).view(b, 6, -1) for f in self.adaln]
+        text = torch.cat([self.null_text.expand(b, 1, -1), self.text_proj(inp.text.float())], dim=1)
+        text_mask = KeyMask(F.pad(inp.text_mask.bool(), (1, 0), value=True))
+        xs = [self._image_tokens(inp), self._action_tokens(inp)]
+        align = None
+        for i, block in enumerate(self.blocks):
+            xs = block(xs, mods, text, text_mask)
+            if i == self.align_block:
+                align = xs[ACTION][:, -1]
+        assert align is not None
+        k, p = self.cfg.chunk, self.cfg.patches
+        return DiTOutputs(
+            action=self.action_head(xs[ACTION][:, -k:], c),
+            latent=self.latent_head(xs[IMAGE][:, -p:], c),
+            align=align,
+        )

@@ -1,0 +1,139 @@
+"""The training objective as one module (what DDP wraps): MM-DiT flow-matching losses routed per sample, plus the
+optional LARA terms (latent action model loss and the alignment of DiT block L-2 with the LAM's latent action).
+
+Total = action flow loss + latent flow loss + align_weight * (1 - cos) + lam_weight * (reconstruction + VQ).
+The flow losses are means over the samples whose task puts the loss on that modality, each sample's error a mean
+over its own real action dims (embodiment mask) or latent tokens. The alignment applies where the DiT predicts
+actions (policy, inverse dynamics); the LAM learns from every sample, actionless video included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from training.config import FlowConfig, ModelConfig, TrainConfig
+from training.flow import action_loss, latent_loss, sample_time, weighted_mean
+from training.lam import LatentActionModel
+from training.layers import Mlp
+from training.model import DiTInputs, MMDiT
+from training.routing import route
+
+
+@dataclass
+class Noise:
+    t: torch.Tensor  # [B]
+    action: torch.Tensor  # [B, K, A]
+    latent: torch.Tensor  # [B, P, C]
+
+
+@dataclass
+class Losses:
+    total: torch.Tensor
+    action: torch.Tensor
+    latent: torch.Tensor
+    per_sample: torch.Tensor  # [B] each sample's flow loss (on whichever modality its task trains)
+    align: torch.Tensor | None = None
+    lam: torch.Tensor | None = None
+
+
+def draw_noise(batch_size: int, cfg: ModelConfig, flow: FlowConfig, generator: torch.Generator) -> Noise:
+    """Flow time and noise for one batch, from `generator` alone (the trainer seeds it per step)."""
+    device = generator.device
+    t = sample_time(batch_size, flow, generator, device)
+    act = torch.randn(batch_size, cfg.chunk, cfg.action_dim, generator=generator, device=device)
+    lat = torch.randn(batch_size, cfg.patches, cfg.latent_dim, generator=generator, device=device)
+    return Noise(t=t, action=act, latent=lat)
+
+
+@dataclass
+class Prepared:
+    hist: torch.Tensor
+    cur: torch.Tensor
+    fut: torch.Tensor
+
+
+def prepare(model: MMDiT, batch: dict[str, torch.Tensor]) -> Prepared:
+    return Prepared(
+        hist=model.prepare_latents(batch["hist_latents"]),
+        cur=model.prepare_latents(batch["cur_latents"]),
+        fut=model.prepare_latents(batch["fut_latents"]),
+    )
+
+
+def dit_inputs(
+    batch: dict[str, torch.Tensor],
+    lat: Prepared,
+    *,
+    act_in: torch.Tensor,
+    act_absent: torch.Tensor,
+    fut_in: torch.Tensor,
+    fut_absent: torch.Tensor,
+    t: torch.Tensor,
+    task: torch.Tensor,
+) -> DiTInputs:
+    return DiTInputs(
+        hist_latents=lat.hist,
+        cur_latents=lat.cur,
+        fut_in=fut_in,
+        fut_absent=fut_absent,
+        hist_actions=batch["hist_actions"],
+        state=batch["state"],
+        act_in=act_in,
+        act_absent=act_absent,
+        action_mask=batch["action_mask"],
+        text=batch["text"],
+        text_mask=batch["text_mask"],
+        t=t,
+        task=task,
+    )
+
+
+class LDAObjective(nn.Module):
+    def __init__(self, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.lara = cfg.lara
+        self.dit = MMDiT(cfg.model)
+        self.lam: LatentActionModel | None = None
+        self.projector: Mlp | None = None
+        if cfg.lara.mode != "off":
+            self.lam = LatentActionModel(cfg.lam, cfg.model)
+            self.projector = Mlp(cfg.model.hidden, 1.0, out=cfg.lam.latent_size)
+            if cfg.lara.mode == "frozen":
+                self.lam.requires_grad_(False)
+
+    def forward(self, batch: dict[str, torch.Tensor], noise: Noise) -> Losses:
+        lat = prepare(self.dit, batch)
+        task = batch["task"]
+        r = route(batch["actions"], lat.fut, task, noise.t, noise.action, noise.latent)
+        out = self.dit(
+            dit_inputs(
+                batch, lat, act_in=r.act_in, act_absent=r.act_absent, fut_in=r.fut_in, fut_absent=r.fut_absent,
+                t=noise.t, task=task,
+            )
+        )  # fmt: skip
+        la = action_loss(out.action, r.act_target, batch["action_mask"])
+        ll = latent_loss(out.latent, r.fut_target)
+        losses = Losses(
+            total=torch.zeros((), device=la.device),
+            action=weighted_mean(la, r.act_weight),
+            latent=weighted_mean(ll, r.fut_weight),
+            per_sample=la * r.act_weight + ll * r.fut_weight,
+        )
+        losses.total = losses.action + losses.latent
+        if self.lam is not None and self.projector is not None:
+            if self.lara.mode == "frozen":
+                with torch.no_grad():
+                    z = self.lam.eval().encode(lat.cur, lat.fut)
+            else:
+                lam_out = self.lam(lat.cur, lat.fut)
+                z = lam_out.z
+                losses.lam = lam_out.recon.mean() + lam_out.vq
+                losses.total = losses.total + self.lara.lam_weight * losses.lam
+            cos = F.cosine_similarity(self.projector(out.align).float(), z.flatten(1).float(), dim=-1)
+            losses.align = weighted_mean(1 - cos, r.act_weight)
+            losses.total = losses.total + self.lara.align_weight * losses.align
+        return losses

@@ -1,0 +1,232 @@
+"""The training loop: manifest -> sample index -> DataLoader -> LDAObjective (DDP when launched distributed) ->
+AdamW + cosine, bf16 autocast on CUDA, metrics every `log_every` steps, checkpoints every `ckpt_every`.
+
+Exact resume: the model, optimizer, scheduler and step come from the checkpoint; the sampler restarts at the number
+of samples drawn; the flow noise of step s is drawn from a generator seeded (seed, rank, s). The step after a resume
+is therefore the step an uninterrupted run takes (same world size; bit-exact where the kernels are deterministic).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from jobs.atomic import write_text_atomic
+from training import flops
+from training.batch import collate, to_device
+from training.checkpoint import (
+    CheckpointError,
+    checkpoint_config,
+    latest_checkpoint,
+    load_checkpoint,
+    load_lam_weights,
+    save_checkpoint,
+    unwrap,
+)
+from training.config import TrainConfig
+from training.dataset import ManifestDataset, seed_worker
+from training.distributed import DistInfo, barrier, derive_seed, init_distributed
+from training.episodes import SampleIndex, build_index
+from training.metrics import JsonlLog, Meter, format_record
+from training.normalize import NormStats, compute_stats
+from training.objective import LDAObjective, draw_noise
+from training.optim import build_optimizer, build_scheduler
+from training.sampler import StreamSampler
+
+log = logging.getLogger(__name__)
+
+METRICS = "metrics.jsonl"
+CONFIG = "config.json"
+NORM_STATS = "norm_stats.json"
+# what a resumed run must share with its checkpoint; the rest (workers, logging, compile) may change
+RESUME_FIXED = ("preset", "model", "lam", "lara", "flow", "optim", "batch_size", "schedule_steps", "seed", "manifest")
+RESUME_FREE = ("data", "log_every", "ckpt_every", "keep_checkpoints", "compile", "peak_tflops")
+
+
+@dataclass
+class TrainResult:
+    step: int
+    loss: float  # total loss of the last step
+    checkpoint: Path | None
+    run_dir: Path
+
+
+def resolve_resume(run_dir: Path, resume: str | Path | None) -> Path | None:
+    """`latest` -> the run's newest checkpoint; a path -> that checkpoint; None -> a fresh run."""
+    if resume is None:
+        return None
+    path = latest_checkpoint(run_dir) if str(resume) == "latest" else Path(resume)
+    if path is None or not path.is_file():
+        raise CheckpointError(f"nothing to resume: no checkpoint {'in ' + str(run_dir) if path is None else path}")
+    return path
+
+
+def _check_resumable(cfg: TrainConfig, saved: TrainConfig, path: Path) -> None:
+    diff = [k for k in RESUME_FIXED if getattr(cfg, k) != getattr(saved, k)]
+    if diff:
+        raise CheckpointError(f"{path}: the run config differs from the checkpoint's in {diff}; resume with the same")
+
+
+def _with_text_width(cfg: TrainConfig, width: int | None) -> TrainConfig:
+    if width is None or width == cfg.model.text_dim:
+        return cfg
+    log.info("text embeddings are %d wide: model text_dim %d -> %d", width, cfg.model.text_dim, width)
+    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"text_dim": width})})
+
+
+def train(
+    cfg: TrainConfig,
+    run_dir: Path,
+    *,
+    stop_step: int | None = None,
+    resume: str | Path | None = None,
+    device: str | None = None,
+) -> TrainResult:
+    dist = init_distributed(device)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stop = stop_step or cfg.schedule_steps
+    ckpt_path = resolve_resume(run_dir, resume)
+    state = load_checkpoint(ckpt_path) if ckpt_path else None
+
+    index = build_index(Path(cfg.manifest), "train", cfg.model, cfg.data)
+    if state is None:
+        cfg = _with_text_width(cfg, index.text_dim)
+        stats = compute_stats(index)
+    else:
+        saved, stats = checkpoint_config(state)
+        _check_resumable(_with_text_width(cfg, index.text_dim), saved, ckpt_path)
+        cfg = saved.model_copy(update={k: getattr(cfg, k) for k in RESUME_FREE})
+    if dist.is_main:
+        write_text_atomic(run_dir / CONFIG, cfg.dump())
+        stats.save(run_dir / NORM_STATS)
+
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
+    objective = LDAObjective(cfg).to(dist.device)
+    if cfg.lara.mode == "frozen" and objective.lam is not None:
+        load_lam_weights(objective.lam, cfg.lara.weights or "")
+    optimizer = build_optimizer(objective, cfg.optim, fused=dist.device.type == "cuda")
+    scheduler = build_scheduler(optimizer, cfg.optim, cfg.schedule_steps)
+    step, drawn = 0, 0
+    if state is not None:
+        objective.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng_torch"])
+        step, drawn = int(state["step"]), int(state["samples_drawn"])
+        if drawn % (cfg.batch_size * dist.world_size):
+            log.warning("resuming with another world size: the sample stream continues, not bit-exactly")
+        log.info("resumed from %s at step %d", ckpt_path, step)
+    if dist.is_main:
+        JsonlLog(run_dir / METRICS).truncate_after(step)
+
+    module: torch.nn.Module = objective
+    if dist.world_size > 1:
+        ids = [dist.local_rank] if dist.device.type == "cuda" else None
+        module = DistributedDataParallel(objective, device_ids=ids)
+    if cfg.compile:
+        module = torch.compile(module)
+    loader = _loader(cfg, index, stats, dist, start=drawn // dist.world_size)
+    return _loop(cfg, dist, module, objective, optimizer, scheduler, loader, step, stop, run_dir, stats)
+
+
+def _loader(cfg: TrainConfig, index: SampleIndex, stats: NormStats, dist: DistInfo, start: int) -> DataLoader:
+    dataset = ManifestDataset(index, stats, cfg.model, index.manifest.routing, seed=cfg.seed)
+    sampler = StreamSampler(
+        index.sample_weights(), seed=cfg.seed, rank=dist.rank, world_size=dist.world_size, start=start
+    )
+    workers = cfg.data.num_workers
+    return DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=dist.device.type == "cuda",
+        worker_init_fn=seed_worker,
+        generator=torch.Generator().manual_seed(derive_seed(cfg.seed, dist.rank)),
+        persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,
+    )
+
+
+def _loop(
+    cfg: TrainConfig,
+    dist: DistInfo,
+    module: torch.nn.Module,
+    objective: LDAObjective,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    loader: DataLoader,
+    step: int,
+    stop: int,
+    run_dir: Path,
+    stats: NormStats,
+) -> TrainResult:
+    cuda = dist.device.type == "cuda"
+    peak = flops.peak_flops(torch.cuda.get_device_name(dist.device) if cuda else None, cfg.peak_tflops)
+    noise_gen = torch.Generator(dist.device)
+    meter, jsonl = Meter(dist.device), JsonlLog(run_dir / METRICS)
+    params = [p for p in objective.parameters() if p.requires_grad]
+    loss, saved = float("nan"), None
+    batches = iter(loader)
+    objective.train()
+    while step < stop:
+        t0 = time.perf_counter()
+        batch = next(batches)
+        wait = time.perf_counter() - t0
+        batch = to_device(batch, dist.device)
+        noise_gen.manual_seed(derive_seed(cfg.seed, dist.rank, step))
+        noise = draw_noise(batch["task"].shape[0], cfg.model, cfg.flow, noise_gen)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
+            losses = module(batch, noise)
+        optimizer.zero_grad(set_to_none=True)
+        losses.total.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        meter.add(losses, batch["task"], batch["text_mask"], wait)
+        if step % cfg.log_every == 0 or step == stop:
+            loss = float(losses.total.detach())
+            record = meter.flush(dist.world_size)
+            per_sample = flops.train_per_sample(cfg, record["text_tokens"])
+            record = {
+                "step": step,
+                "epoch": loader.sampler.epoch(step * cfg.batch_size),  # type: ignore[attr-defined]
+                "lr": scheduler.get_last_lr()[0],
+                **record,
+                "grad_norm": float(grad_norm),
+                "tflops_per_device": per_sample * record["samples_per_s"] / dist.world_size / 1e12,
+                "mfu": flops.mfu(per_sample, record["samples_per_s"], peak, dist.world_size),
+                "max_memory_gb": torch.cuda.max_memory_allocated(dist.device) / 2**30 if cuda else None,
+            }
+            if dist.is_main:
+                jsonl.append(record)
+                print(format_record(record), flush=True)
+        if step % cfg.ckpt_every == 0 or step == stop:
+            if dist.is_main:
+                saved = save_checkpoint(
+                    run_dir,
+                    {
+                        "step": step,
+                        "samples_drawn": step * cfg.batch_size * dist.world_size,
+                        "world_size": dist.world_size,
+                        "config": cfg.model_dump_json(),
+                        "norm_stats": stats.model_dump_json(),
+                        "model": unwrap(module).state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "rng_torch": torch.get_rng_state(),
+                    },
+                    step,
+                    cfg.keep_checkpoints,
+                )
+            barrier()
+    return TrainResult(step=step, loss=loss, checkpoint=saved, run_dir=run_dir)
