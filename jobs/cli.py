@@ -56,6 +56,18 @@ def _cmd_curate(args: argparse.Namespace) -> int:
     return cli_curate(args)
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from training.launch import cli_train
+
+    return cli_train(args)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from training.evaluate import cli_eval
+
+    return cli_eval(args)
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from schemas.dataset_meta import DatasetMeta
 
@@ -168,6 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
     curate.add_argument("--routing", default=None, help="routing table JSON (default: uniform over allowed tasks)")
     curate.add_argument("--overwrite", action="store_true")
     curate.set_defaults(func=_cmd_curate)
+
+    from training.launch import add_eval_arguments, add_train_arguments  # light: pydantic configs, no torch
+
+    train = sub.add_parser("train", help="train the LDA MM-DiT on a manifest (torchrun -m jobs.cli train for DDP)")
+    add_train_arguments(train)
+    train.set_defaults(func=_cmd_train)
+
+    evaluate = sub.add_parser("eval", help="open-loop action L1/MSE and future-latent cosine of a checkpoint")
+    add_eval_arguments(evaluate)
+    evaluate.set_defaults(func=_cmd_eval)
 
     inspect = sub.add_parser("inspect", help="summarize a LeRobot dataset's meta and report its quirks")
     inspect.add_argument("root", help="dataset folder (holding meta/info.json)")
