@@ -114,7 +114,7 @@ def remove_stale_temps(dataset_root: Path) -> int:
     base = Path(dataset_root) / LATENTS_DIR
     n = 0
     if base.is_dir():
-        for p in base.glob(f"chunk-*/*/.*{TEMP_MARK}*"):
+        for p in base.glob(f"chunk-*/*/.episode_*.safetensors{TEMP_MARK}*"):  # ours only: others share latents/
             p.unlink(missing_ok=True)
             n += 1
     return n

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.canonical import ACTION, HAND_KEYPOINTS
 from schemas.catalog import CATALOG_SCHEMA, CatalogRow
+from schemas.image_latents import latents_file
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.tiers import QualityTier
 
@@ -182,11 +183,8 @@ def _mtime_utc(path: Path) -> datetime:
 
 
 def _latents_ready(dataset_root: Path, info: InfoJson, episode_index: int) -> bool:
-    chunk = info.episode_chunk(episode_index)
-    return any(
-        (dataset_root / f"latents/chunk-{chunk:03d}/{key}/episode_{episode_index:06d}.safetensors").exists()
-        for key in info.video_keys
-    )
+    """True when any camera of the episode has its image latents file (written atomically: present means whole)."""
+    return any((dataset_root / latents_file(info, episode_index, key)).exists() for key in info.video_keys)
 
 
 def _has_hands(stats: dict[str, Any] | None, info: InfoJson) -> bool:
