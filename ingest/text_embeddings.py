@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from schemas.captions import HIDDEN_KEY, INPUT_IDS_KEY, TEXT_DIR, TextEmbeddingMeta, text_embedding_file
@@ -73,7 +73,7 @@ def read_text_meta(path: Path) -> TextEmbeddingMeta:
     try:
         with safe_open(str(path), framework="pt") as sf:
             raw = sf.metadata() or {}
-    except (OSError, RuntimeError, ValueError) as e:
+    except (OSError, SafetensorError) as e:
         raise TextEmbeddingError(f"{path}: not a readable safetensors file ({e})") from e
     try:
         return TextEmbeddingMeta.model_validate(raw)

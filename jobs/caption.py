@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest.caption_rules import RULES_VERSION, normalize_instruction
 from jobs.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
@@ -66,6 +66,12 @@ class CaptionJob(BaseModel):
     layer: int = Field(-1, description="hidden-state layer for --text-embeddings")
     num_cpus: int | None = Field(None, gt=0, description="embedded Ray's CPUs (default: all)")
     object_store_mb: int = Field(1024, gt=0)
+
+    @model_validator(mode="after")
+    def _embeddings_need_a_model(self) -> CaptionJob:
+        if self.text_embeddings and self.model is None:
+            raise ValueError("text_embeddings needs a model (the VLM whose hidden states embed the tasks)")
+        return self
 
 
 @dataclass
@@ -228,22 +234,27 @@ def run_caption(job: CaptionJob, *, address: str | None = None, progress: bool |
         from ingest.qwen_vl import model_name
 
         report.kind, report.model = "vlm", model_name(job.model)
+    text_job = None
+    if job.text_embeddings and job.model is not None:
+        from jobs.text_embed import TextEmbedJob, check_layer
+
+        text_job = TextEmbedJob(root=job.root, model=job.model, layer=job.layer, device=job.device, actors=job.actors,
+                                num_cpus=job.num_cpus, object_store_mb=job.object_store_mb)  # fmt: skip
+        check_layer(text_job)  # before any captioning
     with JobLock(job.root, "caption"):
         work, report.skipped = plan(job, report.kind, report.model)
         pending = _Pending(job, report)
         if job.model is None:
             _caption_by_rules(work, pending, report)
-        started = init_ray(address, job.num_cpus, job.object_store_mb) if job.model is not None else False
+        started = init_ray(address, job.num_cpus, job.object_store_mb) if job.model is not None and work else False
         try:
             if job.model is not None and work:
                 _caption_by_vlm(job, work, pending, report, progress)
             pending.flush()
-            if job.text_embeddings and job.model is not None:
-                from jobs.text_embed import TextEmbedJob, run_text_embed
+            if text_job is not None:  # in the same Ray session when captioning started one
+                from jobs.text_embed import run_text_embed
 
-                text_job = TextEmbedJob(root=job.root, model=job.model, layer=job.layer, device=job.device,
-                                        actors=job.actors)  # fmt: skip
-                report.text = run_text_embed(text_job, progress=progress)
+                report.text = run_text_embed(text_job, address=address, progress=progress)
         finally:
             if started:
                 import ray
