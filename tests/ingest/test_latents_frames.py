@@ -57,6 +57,15 @@ def test_preprocess_bicubic_matches_pil() -> None:
     np.testing.assert_allclose(preprocess(img[None], cfg)[0].numpy(), _pil_reference(img, cfg), atol=2e-3, rtol=0)
 
 
+def test_resizing_before_rescaling_changes_only_float_rounding() -> None:
+    frames = np.random.default_rng(5).integers(0, 256, (3, 240, 320, 3), dtype=np.uint8)
+    cfg = PreprocessConfig()
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous() * cfg.rescale_factor  # the processor's order
+    x = torch.nn.functional.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False, antialias=True)
+    ref = (x - torch.tensor(cfg.image_mean).view(-1, 1, 1)) / torch.tensor(cfg.image_std).view(-1, 1, 1)
+    torch.testing.assert_close(preprocess(frames, cfg), ref, atol=2e-6, rtol=0)
+
+
 def test_constant_frame_gives_known_values() -> None:
     img = np.full((37, 53, 3), (0, 128, 255), dtype=np.uint8)
     got = preprocess(img[None], PreprocessConfig())[0]
@@ -97,7 +106,7 @@ def test_defaults_are_the_dinov3_processors() -> None:
     assert attrs["image_mean"] == "IMAGENET_DEFAULT_MEAN" and cfg.image_mean == tuple(IMAGENET_DEFAULT_MEAN)
     assert attrs["image_std"] == "IMAGENET_DEFAULT_STD" and cfg.image_std == tuple(IMAGENET_DEFAULT_STD)
     assert attrs["do_resize"] == attrs["do_rescale"] == attrs["do_normalize"] == "True"
-    body = attrs["_preprocess"]  # rescale -> resize (antialias) -> normalize, the order reproduced here
+    body = attrs["_preprocess"]  # rescale -> resize (antialias) -> normalize; `preprocess` resizes first (linear)
     assert body.index("self.rescale(") < body.index("self.resize(") < body.index("self.normalize(")
     assert "antialias=True" in body
 
