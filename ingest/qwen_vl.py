@@ -93,11 +93,8 @@ def pad_batch(seqs: list[list[int]], pad_id: int, *, left: bool) -> tuple[torch.
     return ids, mask
 
 
-def default_device() -> tuple[torch.device, torch.dtype]:
-    """CUDA in bfloat16 when there is a GPU, else CPU in float32 (bf16 matmuls are slow on most CPUs)."""
-    if torch.cuda.is_available():
-        return torch.device("cuda"), torch.bfloat16
-    return torch.device("cpu"), torch.float32
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def model_name(path: Path) -> str:
@@ -123,8 +120,9 @@ class QwenVL:
         config = AutoConfig.from_pretrained(self.path)
         if config.model_type not in SUPPORTED_MODEL_TYPES:
             raise VLMError(f"{self.path}: model_type {config.model_type!r}, expected one of {SUPPORTED_MODEL_TYPES}")
-        dev, dt = default_device()
-        self.device, self.dtype = torch.device(device) if device is not None else dev, dtype or dt
+        self.device = torch.device(device) if device is not None else default_device()
+        # bf16 on CUDA; float32 on CPU, where bf16 matmuls are slow on most processors
+        self.dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
         self.model = AutoModelForImageTextToText.from_pretrained(self.path, dtype=self.dtype).to(self.device).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         self.image_config = QwenImageConfig.from_model_dir(self.path, config.vision_config)

@@ -26,9 +26,13 @@ from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
 
 
 @pytest.fixture(scope="module")
-def vlm(tmp_path_factory: pytest.TempPathFactory) -> QwenVL:
-    torch.manual_seed(0)
-    return QwenVL(write_tiny_qwen3_vl(tmp_path_factory.mktemp("qwen3vl-tiny")), device="cpu")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_qwen3_vl(tmp_path_factory.mktemp("qwen3vl-tiny"))
+
+
+@pytest.fixture(scope="module")
+def vlm(model_dir: Path) -> QwenVL:
+    return QwenVL(model_dir, device="cpu")
 
 
 def _vision(vlm: QwenVL, sizes: list[tuple[int, int]], seed: int) -> VisionInput:
@@ -129,3 +133,21 @@ def test_folders_that_are_not_a_qwen3_vl(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(VLMError, match="model_type 'bert'"):
         QwenVL(tmp_path)
+
+
+@pytest.mark.gpu
+def test_cuda_runs_in_bfloat16_close_to_cpu_float32(model_dir: Path, vlm: QwenVL) -> None:
+    gpu = QwenVL(model_dir)  # the default on a CUDA machine
+    assert (gpu.device.type, gpu.dtype, next(gpu.model.parameters()).dtype) == ("cuda", torch.bfloat16, torch.bfloat16)
+    reqs = _requests(vlm)
+    answers = gpu.generate_ids(reqs, max_new_tokens=8)
+    assert answers == gpu.generate_ids(reqs, max_new_tokens=8)  # greedy: deterministic for a fixed batch
+    assert all(0 < len(a) <= 8 for a in answers[:2])
+    batched = gpu.embed(TEXTS, layer=-1)
+    for text, (ids, hidden) in zip(TEXTS, batched, strict=True):
+        ids_alone, alone = gpu.embed([text], layer=-1)[0]
+        _, reference = vlm.embed([text], layer=-1)[0]
+        assert ids.tolist() == ids_alone.tolist() and hidden.dtype == torch.bfloat16 and hidden.device.type == "cpu"
+        torch.testing.assert_close(hidden, alone, rtol=2e-2, atol=2e-2)
+        rel = (hidden.float() - reference).norm() / reference.norm()
+        assert rel < 0.05, (text, float(rel))  # bf16 weights and activations vs float32

@@ -135,6 +135,16 @@ def test_rerun_is_a_noop(captioned: tuple[Path, CaptionReport], model: Path) -> 
     assert _meta_bytes(root) == before
 
 
+@pytest.mark.gpu
+def test_gpu_actors_caption_in_bfloat16(model: Path, tmp_path: Path) -> None:
+    root = _corpus(tmp_path)
+    job = CaptionJob(root=root, model=model, device="cuda", text_embeddings=True, object_store_mb=256)
+    report = run_caption(job, progress=False)
+    assert (report.vlm + report.rule, report.failed, report.text.failed) == (5, [], [])
+    e = load_text_embedding(root / "datasets/egodex/basic", 0)
+    assert e.hidden_states.dtype == torch.bfloat16 and e.meta.model == "qwen3vl-tiny"
+
+
 @pytest.mark.oracle
 def test_lerobot_loads_the_captioned_dataset(captioned: tuple[Path, CaptionReport], run_oracle: Any) -> None:  # noqa: F811
     root, _ = captioned
