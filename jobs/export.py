@@ -14,6 +14,7 @@ import sys
 # format name -> module implementing it
 EXPORT_FORMATS: dict[str, str] = {
     "gr00t": "jobs.export_gr00t",
+    "lingbot-va": "jobs.export_lingbot",
 }
 
 
