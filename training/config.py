@@ -100,7 +100,7 @@ class FlowConfig(_Frozen):
     """Flow matching: x_t = t x + (1 - t) noise, velocity target x - noise, t = 1 is clean data."""
 
     beta_alpha: float = Field(1.5, gt=0, description="u ~ Beta(alpha, 1); t = (s - u) / s")
-    s: float = Field(0.999, gt=0, le=1, description="keeps t away from exactly 0")
+    s: float = Field(0.999, gt=0, le=1, description="t = (s - u) / s; draws with u > s are clamped to t = 0")
     inference_steps: int = Field(4, ge=1, description="Euler steps from noise to data")
 
 

@@ -16,10 +16,11 @@ from training.config import FlowConfig
 def sample_time(n: int, cfg: FlowConfig, generator: torch.Generator, device: torch.device | str) -> torch.Tensor:
     """t = (s - u) / s with u ~ Beta(alpha, 1), drawn by inverse CDF (u = U^(1/alpha)), which takes a generator.
 
-    alpha = 1.5 puts u near 1, i.e. t near 0: training sees mostly heavily noised inputs."""
+    alpha = 1.5 puts u near 1, i.e. t near 0: training sees mostly heavily noised inputs. The draws with u > s
+    (0.15 % for s = 0.999) would give a t just below 0; they are clamped to pure noise, t = 0."""
     uniform = torch.rand(n, generator=generator, device=device)
     u = uniform.pow(1.0 / cfg.beta_alpha)
-    return (cfg.s - u) / cfg.s
+    return ((cfg.s - u) / cfg.s).clamp_min(0.0)
 
 
 def action_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

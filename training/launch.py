@@ -120,5 +120,6 @@ def cli_train(args: argparse.Namespace) -> int:
         return 1
     finally:
         shutdown()
-    print(f"trained to step {result.step}; last loss {result.loss:.4f}; checkpoint {result.checkpoint}")
+    if result.is_main:
+        print(f"trained to step {result.step}; last loss {result.loss:.4f}; checkpoint {result.checkpoint}")
     return 0

@@ -55,6 +55,7 @@ class TrainResult:
     loss: float  # total loss of the last step
     checkpoint: Path | None
     run_dir: Path
+    is_main: bool = True  # rank 0 (the one that writes logs and checkpoints)
 
 
 def resolve_resume(run_dir: Path, resume: str | Path | None) -> Path | None:
@@ -229,4 +230,4 @@ def _loop(
                     cfg.keep_checkpoints,
                 )
             barrier()
-    return TrainResult(step=step, loss=loss, checkpoint=saved, run_dir=run_dir)
+    return TrainResult(step=step, loss=loss, checkpoint=saved, run_dir=run_dir, is_main=dist.is_main)

@@ -3,6 +3,7 @@ image latents and text embeddings in the formats of the common contract (DESIGN 
 
 Each episode has a hidden world state x (6 numbers) that the recorded actions move: x_{t+1} = x_t + M a_t. The DINO
 latents of frame t are base + U x_t, so the future latents depend on the actions (what forward dynamics learns).
+Actions are a per-episode command plus jitter, so the history predicts the chunk (what a policy learns).
 Latents are stored every second frame (5 Hz) to exercise the frame_index mapping.
 
 Datasets and the cases they cover:
@@ -71,7 +72,9 @@ def world(seed: int = 1234) -> dict[str, np.ndarray]:
 
 def _episode_arrays(ep_seed: int, length: int, mask: np.ndarray, w: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(ep_seed)
-    actions = (rng.normal(size=(length, CANONICAL_DIM)) * mask).astype(np.float32)
+    # smooth actions: a per-episode command plus jitter, so past actions tell a policy what comes next
+    command = rng.normal(size=CANONICAL_DIM)
+    actions = ((command + 0.2 * rng.normal(size=(length, CANONICAL_DIM))) * mask).astype(np.float32)
     driving = actions if mask.any() else rng.normal(size=(length, CANONICAL_DIM)).astype(np.float32)
     x = np.zeros((length, HIDDEN), np.float32)
     x[0] = rng.normal(size=HIDDEN)

@@ -1,0 +1,43 @@
+"""`eidata train` and `eidata eval` through the real command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jobs.cli import main
+
+COMMON = ["--preset", "tiny", "--num-workers", "0", "--device", "cpu", "--lara", "off", "--log-every", "1"]
+
+
+def test_train_resume_eval(manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--manifest", str(manifest), "--steps", "3", "--out", str(run), *COMMON]) == 0
+    assert "trained to step 3" in capsys.readouterr().out
+    # resume with a later stop step: the config (horizon included) comes from the checkpoint
+    assert main(["train", "--manifest", str(manifest), "--resume", "--steps", "4", "--out", str(run),
+                 "--num-workers", "0", "--device", "cpu"]) == 0  # fmt: skip
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3, 4]
+    assert json.loads((run / "config.json").read_text())["schedule_steps"] == 3
+    assert main(["train", "--manifest", str(manifest), "--resume", "--out", str(run), "--batch-size", "3"]) == 2
+    assert "differs from the checkpoint" in capsys.readouterr().err
+
+    ckpt = run / "checkpoints/step_00000004.pt"
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--checkpoint", str(ckpt), "--manifest", str(manifest), "--max-samples", "8",
+                 "--out", str(out), "--device", "cpu"]) == 0  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["step"] == 4 and "tier=high" in report["metrics"]
+    assert "tier=high" in capsys.readouterr().out
+
+
+def test_bad_arguments(manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--manifest", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert "not a manifest folder" in capsys.readouterr().err
+    assert main(["train", "--manifest", str(manifest), "--preset", "huge", "--out", str(tmp_path / "r")]) == 2
+    assert main(["train", "--manifest", str(manifest), "--lara", "frozen", "--out", str(tmp_path / "r")]) == 2
+    assert "--lam-weights" in capsys.readouterr().err
+    assert main(["eval", "--checkpoint", str(tmp_path / "none.pt"), "--manifest", str(manifest)]) == 1

@@ -1,0 +1,37 @@
+"""Two processes under torchrun (Gloo on CPU): DDP through the real launcher, one global batch per step."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes(manifest: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+           "-m", "jobs.cli", "train", "--manifest", str(manifest), "--steps", "2", "--out", str(run),
+           "--num-workers", "0", "--device", "cpu", "--log-every", "1", "--batch-size", "4"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("trained to step 2") == 1  # rank 0 only
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
+    assert sum(v for k, v in records[-1].items() if k.startswith("samples_task/")) == 8  # 2 ranks x 4 samples
+    assert records[-1]["epoch"] == pytest.approx(16 / 72)
+    assert (run / "checkpoints/step_00000002.pt").is_file()
