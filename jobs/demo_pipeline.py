@@ -1,5 +1,5 @@
 """`make demo` / `eidata demo`: a multi-source raw corpus in real formats -> `eidata ingest` on embedded Ray ->
-three catalog queries -> a curated manifest -> an HTML report, printing what each step did."""
+rule-based captions -> catalog queries -> a curated manifest -> an HTML report, printing what each step did."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
+from jobs.caption import CaptionJob, run_caption
 from jobs.curate import curate
 from jobs.demo_corpus import write_demo_spec, write_raw_corpus
 from jobs.ingest import run_ingest
@@ -20,6 +21,8 @@ QUERIES = {
     "episodes with hands": "SELECT source, subset, episode_index, num_frames, task FROM episodes "
     "WHERE has_hands ORDER BY ALL",
     "quarantine reasons": "SELECT source, stage, error_class, left(message, 80) AS reason FROM quarantine ORDER BY ALL",
+    "captions that differ from their task": "SELECT source, task, caption FROM episodes WHERE caption <> task "
+    "ORDER BY ALL",
 }
 
 
@@ -36,6 +39,9 @@ def run_pipeline_demo(out: Path, scale: int = 1) -> int:
     print(f"2. eidata ingest {spec_path}  (embedded Ray)")
     report = run_ingest(load_spec(spec_path))
     print(report.table())
+    print(f"\n2b. eidata caption {out / 'corpus'}  (no --model: the rule-based normalizer; a Qwen3-VL folder gives "
+          "VLM captions)")  # fmt: skip
+    print(run_caption(CaptionJob(root=out / "corpus"), progress=False).summary())
     for title, sql in QUERIES.items():
         print(f"\n3. eidata query {out / 'corpus'}  -- {title}")
         print(format_table(run_query(out / "corpus", sql), "table"))

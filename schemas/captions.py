@@ -3,7 +3,7 @@
 Caption: a caption job appends the caption text as a task to `meta/tasks.jsonl` (deduplicated by exact text, as the
 writer does) and records it in the episode's lineage, `episodes.jsonl` -> `"eidata": {"caption": CaptionRecord}`. The
 episode's own `tasks` and the parquet `task_index` are never changed: the original text stays beside the caption.
-The text of an episode for training is its caption task when present, else its own first task (`episode_text`).
+The text of an episode for training is its caption task when present, else its own first task.
 
 Text embedding: `latents/text/task_XXXXXX.safetensors` per task of `meta/tasks.jsonl`, holding `hidden_states` [L, D]
 (bfloat16 or float16, L = the text's tokens, no padding) and `input_ids` [L] int64, with `TextEmbeddingMeta`.
@@ -65,16 +65,3 @@ class TextEmbeddingMeta(BaseModel):
 
     def to_metadata(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.model_dump(mode="json").items()}
-
-
-def episode_text(episode: dict[str, Any]) -> tuple[str, int | None] | None:
-    """(text, task index or None) an episode is trained on: its caption when it has one, else its first task.
-
-    `episode` is one `meta/episodes.jsonl` object; the task index of an uncaptioned episode is looked up by its text
-    in `meta/tasks.jsonl` by the caller (None here). None when the episode has no text at all."""
-    caption = (episode.get("eidata") or {}).get(CAPTION_KEY)
-    if isinstance(caption, dict):
-        record = CaptionRecord.model_validate(caption)
-        return record.text, record.task_index
-    tasks = episode.get("tasks") or []
-    return (tasks[0], None) if tasks else None

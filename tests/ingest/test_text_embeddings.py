@@ -20,7 +20,7 @@ from ingest.text_embeddings import (
     text_embedding_path,
     write_text_embedding,
 )
-from schemas.captions import TextEmbeddingMeta, episode_text
+from schemas.captions import TextEmbeddingMeta
 
 
 def _meta(**kw: object) -> TextEmbeddingMeta:
@@ -80,12 +80,3 @@ def test_stale_temps_are_removed(tmp_path: Path) -> None:
     stale.write_bytes(b"half")
     assert remove_stale_temps(tmp_path) == 1
     assert [p.name for p in (tmp_path / "latents/text").iterdir()] == ["task_000000.safetensors"]
-
-
-def test_episode_text_prefers_the_caption() -> None:
-    captioned = {"tasks": ["#C C picks up the cup"], "eidata": {"caption": {
-        "text": "pick up the cup", "task_index": 3, "kind": "rule", "model": "eidata-rules-1",
-        "original": "#C C picks up the cup"}}}  # fmt: skip
-    assert episode_text(captioned) == ("pick up the cup", 3)
-    assert episode_text({"tasks": ["lift the lid", "close it"], "eidata": {}}) == ("lift the lid", None)
-    assert episode_text({"tasks": []}) is None
