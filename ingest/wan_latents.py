@@ -136,7 +136,8 @@ def to_vae_input(frames: np.ndarray | torch.Tensor, dtype: torch.dtype = torch.f
 def encode_video(vae: torch.nn.Module, frames: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
     """(F, H, W, 3) uint8 frames -> (latent [f*h*w, C] bf16 on CPU, (f, h, w)), normalized as Wan does."""
     param = next(vae.parameters())
-    x = to_vae_input(torch.as_tensor(frames).to(param.device), param.dtype)
+    frames = torch.from_numpy(np.array(frames)) if isinstance(frames, np.ndarray) else frames  # Ray's are read-only
+    x = to_vae_input(frames.to(param.device), param.dtype)
     mu = vae.encode(x).latent_dist.mode().float()  # (1, C, f, h, w); the posterior mean, not a sample
     cfg = vae.config
     if cfg.get("latents_mean") is not None and cfg.get("latents_std") is not None:

@@ -283,3 +283,20 @@ def test_export_loads_in_lerobot(exported: dict[str, Any], run_oracle: Any) -> N
         for stat in ("min", "max", "mean", "std"):
             np.testing.assert_allclose(theirs[ACTION][stat], ours[int(ep)][stat], rtol=1e-5, atol=1e-6)
     assert json.loads((dataset / INFO_PATH).read_text())["features"][ACTION]["shape"] == [30]
+
+
+@pytest.mark.gpu
+def test_cuda_actors_write_the_same_files_within_bf16(exported: dict[str, Any], models: dict[str, Path],
+                                                      tmp_path: Path) -> None:  # fmt: skip
+    out = tmp_path / "out"
+    report = run_lingbot_export(_spec(exported["root"], out, models, device="cuda"), progress=False)
+    assert report.errors == 0
+    cpu_files = _pth_files(exported["out"])
+    assert [p.relative_to(exported["out"]) for p in cpu_files] == [p.relative_to(out) for p in _pth_files(out)]
+    for path in cpu_files:
+        a = torch.load(path, weights_only=True)
+        b = torch.load(out / path.relative_to(exported["out"]), weights_only=True)
+        assert {k: v for k, v in a.items() if k not in ("latent", "text_emb")} == {
+            k: v for k, v in b.items() if k not in ("latent", "text_emb")}  # fmt: skip
+        torch.testing.assert_close(b["latent"].float(), a["latent"].float(), atol=0.15, rtol=0.05)
+        torch.testing.assert_close(b["text_emb"].float(), a["text_emb"].float(), atol=0.05, rtol=0.05)
