@@ -1,0 +1,188 @@
+"""The latents stage at the real DINOv3 ViT-S/16 size (random weights, 4 registers): images/s of the model alone,
+of decode + preprocess per CPU core, of one file write, and of the whole `eidata latents` job end to end.
+
+- model: `encode()` (the job's forward: chunking, autocast on CUDA, cast to the stored dtype, copy to host) on random
+  pixel values, after warm-up, for at least `--seconds`.
+- decode + preprocess: `decode_pixels()` on a 480x640 AV1 episode (the ingest job's codec settings, GOP 2) at the
+  latent rate; "per core" is frames per second of process CPU time (PyAV decodes on several threads), which is what
+  sizes the CPU tasks that must feed a GPU: cores = GPU images/s / per-core rate.
+- write: `write_latents()` of one episode's file (temp + fsync + rename).
+- end to end: `run_latents()` over a corpus of such episodes with Ray already up (so Ray's start is excluded; the
+  actor start, the model load and the catalog rebuild are included).
+
+    .venv/bin/python benchmarks/latents.py                                    # CPU: batch 16, fp32 compute
+    .venv/bin/python benchmarks/latents.py --device cuda --batch 256 --dtype bf16 --episodes 32 --episode-s 60
+
+The last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("SVT_LOG", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from adapters.synthetic.video import synthetic_frame  # noqa: E402
+from ingest.latents_frames import PreprocessConfig, decode_pixels, latent_frame_indices, preprocess  # noqa: E402
+from ingest.latents_model import EncoderSpec, encode, load_encoder  # noqa: E402
+from ingest.latents_store import LatentsFile, write_latents  # noqa: E402
+from ingest.video_read import decode_frames  # noqa: E402
+from ingest.writer import LeRobotWriter  # noqa: E402
+from jobs.latents import LatentsJob, expected_meta, run_latents  # noqa: E402
+from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE, canonical_features  # noqa: E402
+from schemas.embodiment import default_registry  # noqa: E402
+
+FPS, HEIGHT, WIDTH = 10, 480, 640
+GPU_TARGET = 10_000  # images/s of the model on an H100-class GPU (issue 6)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def bench_model(spec: EncoderSpec, seconds: float) -> dict[str, Any]:
+    model = load_encoder(spec)
+    pixels = torch.randn(spec.batch_size, 3, 224, 224)
+    if spec.device == "cuda":
+        pixels = pixels.to(torch.bfloat16 if spec.amp_dtype is not None else torch.float32)
+    for _ in range(2 if spec.device == "cpu" else 5):  # warm-up (cuDNN/cuBLAS choice, torch.compile)
+        encode(model, pixels, spec)
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
+    while n < 3 or time.perf_counter() - t0 < seconds:
+        encode(model, pixels, spec)
+        n += 1
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    # per CPU-second: what one core gives when the machine is shared (wall figures then depend on the neighbours)
+    return {"model_img_s": n * spec.batch_size / dt, "model_img_s_per_cpu_s": n * spec.batch_size / cpu,
+            "model_batches": n, "model_s": dt}  # fmt: skip
+
+
+def write_corpus(root: Path, episodes: int, episode_s: float) -> int:
+    """One dataset of `episodes` head-camera episodes of `episode_s` s at 480x640 (the ingest job's writer)."""
+    length = int(episode_s * FPS)
+    features = canonical_features({"head": (HEIGHT, WIDTH)}, default_registry().get("franka"))
+    rng = np.random.default_rng(0)
+    with LeRobotWriter.create(root / "datasets/bench/head", fps=FPS, features=features, robot_type="franka") as w:
+        for ep in range(episodes):
+            with w.episode(task="pick up the cup") as b:
+                for t in range(length):
+                    b.add_frame({"observation.images.head": synthetic_frame(HEIGHT, WIDTH, t, seed=ep),
+                                 STATE: rng.normal(size=50).astype(np.float32),
+                                 ACTION: rng.normal(size=50).astype(np.float32),
+                                 HAND_KEYPOINTS: np.zeros((2, 21, 3), np.float32)})  # fmt: skip
+    return length
+
+
+def bench_decode(video: Path, length: int, rate: float) -> dict[str, Any]:
+    torch.set_num_threads(1)  # as in a Ray task with num_cpus=1 (OMP_NUM_THREADS=1)
+    idx = latent_frame_indices(length, FPS, rate)
+    cfg = PreprocessConfig()
+    c0, t0 = time.process_time(), time.perf_counter()
+    decode_pixels(video, idx, cfg)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    c0 = time.process_time()
+    frames = [f for _, f in decode_frames(video, idx.tolist())]
+    decode_cpu = time.process_time() - c0
+    c0 = time.process_time()
+    for i in range(0, len(frames), 16):
+        preprocess(np.stack(frames[i : i + 16]), cfg)
+    pre_cpu = time.process_time() - c0
+    n = len(idx)
+    return {"decode_preprocess_img_s_per_core": n / cpu, "decode_preprocess_img_s_wall": n / wall,
+            "decode_only_img_s_per_core": n / decode_cpu, "preprocess_only_img_s_per_core": n / pre_cpu,
+            "stream_frames_decoded_per_latent": length / n}  # fmt: skip
+
+
+def bench_write(tmp: Path, n: int, spec: EncoderSpec, job: LatentsJob) -> dict[str, Any]:
+    meta = expected_meta(job).model_copy(update={"video_key": "observation.images.head"})
+    dtype = torch.bfloat16 if spec.stored_dtype == "bfloat16" else torch.float16
+    f = LatentsFile(torch.randn(n, 196, 384).to(dtype), torch.randn(n, 5, 384).to(dtype), torch.arange(n) * 3, meta)
+    times = []
+    for i in range(5):
+        t0 = time.perf_counter()
+        write_latents(tmp / f"w{i}.safetensors", f)
+        times.append(time.perf_counter() - t0)
+    ms = float(np.median(times)) * 1e3
+    return {"write_ms_per_file": ms, "write_frames_per_file": n, "write_img_s": n / (ms / 1e3)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--batch", type=int, default=None, help="frames per forward (default: 16 on CPU, 256 on CUDA)")
+    p.add_argument("--dtype", choices=["fp32", "bf16"], default=None, help="compute (default: fp32 CPU, bf16 CUDA)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
+    p.add_argument("--seconds", type=float, default=None, help="model timing (default: 20 on CPU, 10 on CUDA)")
+    p.add_argument("--episodes", type=int, default=4, help="episodes of the end-to-end corpus")
+    p.add_argument("--episode-s", type=float, default=12.0, dest="episode_s", help="seconds per episode")
+    p.add_argument("--rate", type=float, default=3.0)
+    p.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs (default: all)")
+    args = p.parse_args()
+    cuda = args.device == "cuda"
+    batch = args.batch or (256 if cuda else 16)
+    dtype = args.dtype or ("bf16" if cuda else "fp32")
+    if dtype == "bf16" and not cuda:
+        p.error("bf16 compute is the CUDA autocast path; CPU runs fp32")
+    spec = EncoderSpec(random_init=True, device=args.device, batch_size=batch, autocast=dtype == "bf16",
+                       compile=args.compile)  # fmt: skip
+    torch.set_num_threads(os.cpu_count() or 1)
+    result: dict[str, Any] = {"benchmark": "latents", "load_avg_1m": os.getloadavg()[0],
+                              "device": args.device, "batch": batch, "compute_dtype": dtype,
+                              "stored_dtype": spec.stored_dtype, "model": "dinov3-vit-s16+4reg (random weights)",
+                              "params_m": 21.6, "rate_hz": args.rate, "cpus": os.cpu_count(),
+                              "torch": torch.__version__, "python": platform.python_version()}  # fmt: skip
+    if cuda:
+        result["gpu"] = torch.cuda.get_device_name(0)
+
+    log(f"model alone: batch {batch}, {dtype} ...")
+    result |= bench_model(spec, args.seconds or (10.0 if cuda else 20.0))
+    log(f"  {result['model_img_s']:.1f} img/s")
+
+    with tempfile.TemporaryDirectory(prefix="bench-latents-") as tmp_s:
+        tmp = Path(tmp_s)
+        log(f"writing {args.episodes} episodes of {args.episode_s:.0f} s at {WIDTH}x{HEIGHT} (AV1) ...")
+        length = write_corpus(tmp / "corpus", args.episodes, args.episode_s)
+        video = next((tmp / "corpus/datasets/bench/head/videos").rglob("*.mp4"))
+        result |= bench_decode(video, length, args.rate)
+        log(f"  decode+preprocess {result['decode_preprocess_img_s_per_core']:.1f} img/s per core")
+        job = LatentsJob(root=tmp / "corpus", encoder=spec, rate_hz=args.rate,
+                         device=args.device, num_cpus=args.num_cpus)  # fmt: skip
+        result |= bench_write(tmp, len(latent_frame_indices(length, FPS, args.rate)), spec, job)
+
+        import ray
+
+        ray.init(num_cpus=args.num_cpus, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
+                 object_store_memory=2 * 1024**3)  # fmt: skip
+        try:
+            log("end to end (eidata latents) ...")
+            report = run_latents(job, progress=False)
+        finally:
+            ray.shutdown()
+        assert report.written == args.episodes and not report.failed, report.summary()
+        result |= {"e2e_img_s": report.frames / report.seconds, "e2e_frames": report.frames,
+                   "e2e_s": report.seconds, "e2e_episodes": report.written}  # fmt: skip
+    per_core = result["decode_preprocess_img_s_per_core"]
+    result["cores_to_feed_model"] = result["model_img_s"] / per_core
+    result["cores_to_feed_10k"] = GPU_TARGET / per_core
+    log(f"end to end {result['e2e_img_s']:.1f} img/s over {result['e2e_frames']} frames; decode cores to feed "
+        f"10k img/s: {result['cores_to_feed_10k']:.0f}")  # fmt: skip
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
+
+
+if __name__ == "__main__":
+    main()
