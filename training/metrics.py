@@ -37,20 +37,19 @@ class Meter:
         self.steps = 0
         self.samples = 0
         self.data_wait = 0.0
-        self.text_tokens = 0.0
-        # [scalar sums..., per-task sums (4), per-task counts (4)], reduced in one all_reduce
-        self._sums = torch.zeros(len(SCALARS) + 2 * len(TASKS_BY_ID), device=self.device)
+        # [scalar sums..., per-task sums (4), per-task counts (4), text tokens], one all_reduce, no per-step sync
+        self._sums = torch.zeros(len(SCALARS) + 2 * len(TASKS_BY_ID) + 1, device=self.device)
 
     def add(self, losses: Losses, task: torch.Tensor, text_mask: torch.Tensor, data_wait: float) -> None:
         self.steps += 1
         self.samples += int(task.shape[0])
         self.data_wait += data_wait
-        self.text_tokens += float(text_mask.sum()) / max(int(task.shape[0]), 1)
         values = [getattr(losses, k) for k in SCALARS]
         scalars = torch.stack([v.detach().float() if v is not None else torch.zeros((), device=self.device)
                                for v in values])  # fmt: skip
         sums, counts = per_task_sums(losses.per_sample, task, len(TASKS_BY_ID))
-        self._sums += torch.cat([scalars, sums, counts])
+        text = text_mask.sum(dtype=torch.float32).reshape(1)
+        self._sums += torch.cat([scalars, sums, counts, text])
 
     def flush(self, world_size: int) -> dict[str, Any]:
         """Interval averages (global over ranks), then a fresh interval."""
@@ -59,7 +58,8 @@ class Meter:
         elapsed = time.perf_counter() - self.t0
         sums = all_reduce_sum(self._sums.clone()).cpu().tolist()
         n = len(SCALARS)
-        scalar, task_sum, task_n = sums[:n], sums[n : n + len(TASKS_BY_ID)], sums[n + len(TASKS_BY_ID) :]
+        k = len(TASKS_BY_ID)
+        scalar, task_sum, task_n, text = sums[:n], sums[n : n + k], sums[n + k : n + 2 * k], sums[-1]
         steps = max(self.steps, 1)
         out: dict[str, Any] = {f"loss_{k}" if k != "total" else "loss": v / (steps * world_size)
                                for k, v in zip(SCALARS, scalar, strict=True)}  # fmt: skip
@@ -70,7 +70,7 @@ class Meter:
             samples_per_s=self.samples * world_size / elapsed,
             step_time_s=elapsed / steps,
             data_wait=self.data_wait / elapsed,
-            text_tokens=self.text_tokens / steps,
+            text_tokens=text / max(sum(task_n), 1),  # mean real text tokens per sample
         )
         self.reset()
         return out

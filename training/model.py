@@ -93,18 +93,19 @@ class MMDiTBlock(nn.Module):
         qs, ks, vs = [], [], []
         for x, e, p in zip(xs, self.experts, params, strict=True):
             q, k, v = (split_heads(t, self.heads) for t in e.qkv(modulate(e.norm1(x), p[0], p[1])).chunk(3, -1))
-            qs.append(e.q_norm(q))
-            ks.append(e.k_norm(k))
+            # autocast may run the norms in float32: cast back so the fused kernels get one dtype
+            qs.append(e.q_norm(q).to(v.dtype))
+            ks.append(e.k_norm(k).to(v.dtype))
             vs.append(v)
         out = attention(torch.cat(qs, 1), torch.cat(ks, 1), torch.cat(vs, 1)).flatten(2).split(sizes, 1)
         xs = [x + p[2].unsqueeze(1) * e.proj(o) for x, e, p, o in zip(xs, self.experts, params, out, strict=True)]
         # 2. cross-attention to the text: image/action queries, text keys/values
         k, v = (split_heads(t, self.heads) for t in self.cross_kv(text).chunk(2, -1))
         qs = [
-            e.cross_q_norm(split_heads(e.cross_q(e.norm_cross(x)), self.heads))
+            e.cross_q_norm(split_heads(e.cross_q(e.norm_cross(x)), self.heads)).to(v.dtype)
             for x, e in zip(xs, self.experts, strict=True)
         ]
-        out = attention(torch.cat(qs, 1), self.cross_k_norm(k), v, text_mask).flatten(2).split(sizes, 1)
+        out = attention(torch.cat(qs, 1), self.cross_k_norm(k).to(v.dtype), v, text_mask).flatten(2).split(sizes, 1)
         xs = [x + e.cross_proj(o) for x, e, o in zip(xs, self.experts, out, strict=True)]
         # 3. per-modality MLP
         return [
