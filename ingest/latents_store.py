@@ -7,15 +7,13 @@ rerun deciding what is done) sees the whole file or none. Temp files a killed jo
 
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors import safe_open
 
+from ingest.safetensors_file import TEMP_MARK, read_header, save_atomic
 from schemas.image_latents import (
     CLS_REGISTERS_KEY,
     FRAME_INDEX_KEY,
@@ -25,7 +23,6 @@ from schemas.image_latents import (
     LatentsMeta,
 )
 
-TEMP_MARK = ".tmp-"
 TORCH_DTYPES: dict[str, torch.dtype] = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -65,35 +62,13 @@ def check_latents(f: LatentsFile, where: str = "latents") -> None:
 def write_latents(path: Path, f: LatentsFile) -> Path:
     """Check `f` against the contract and write it to `path` atomically (temp + fsync + rename)."""
     check_latents(f, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}{TEMP_MARK}{uuid.uuid4().hex}")
-    tensors = {LATENTS_KEY: f.latents.contiguous(), CLS_REGISTERS_KEY: f.cls_registers.contiguous(),
-               FRAME_INDEX_KEY: f.frame_index.contiguous()}  # fmt: skip
-    try:
-        save_file(tensors, str(tmp), metadata=f.meta.to_metadata())
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    tensors = {LATENTS_KEY: f.latents, CLS_REGISTERS_KEY: f.cls_registers, FRAME_INDEX_KEY: f.frame_index}
+    return save_atomic(path, tensors, f.meta.to_metadata())
 
 
 def read_meta(path: Path) -> LatentsMeta:
     """The metadata alone (reads the header, not the tensors)."""
-    try:
-        with safe_open(str(path), framework="pt") as sf:
-            raw = sf.metadata() or {}
-    except (OSError, SafetensorError) as e:
-        raise LatentsFileError(f"{path}: not a readable safetensors file ({e})") from e
-    try:
-        return LatentsMeta.model_validate(raw)
-    except ValueError as e:
-        raise LatentsFileError(f"{path}: bad latents metadata ({e})") from e
+    return read_header(path, LatentsMeta, LatentsFileError, "latents")
 
 
 def read_latents(path: Path) -> LatentsFile:

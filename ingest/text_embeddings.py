@@ -1,24 +1,19 @@
-"""Reading and writing per-task text embedding files (`schemas.captions`: `latents/text/task_XXXXXX.safetensors`).
-
-Files are written under a hidden temp name beside their final name, fsynced and renamed, so a reader (or a rerun
-deciding what is done) sees a whole file or none. `load_text_embedding` is what training reads.
+"""Reading and writing per-task text embedding files (`schemas.captions`: `latents/text/task_XXXXXX.safetensors`),
+atomically (`ingest.safetensors_file`): a reader, or a rerun deciding what is done, sees a whole file or none.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors import safe_open
 
+from ingest.safetensors_file import TEMP_MARK, read_header, save_atomic
 from schemas.captions import HIDDEN_KEY, INPUT_IDS_KEY, TEXT_DIR, TextEmbeddingMeta, text_embedding_file
 
-TEMP_MARK = ".tmp-"
 STORED_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -55,30 +50,12 @@ def write_text_embedding(path: Path, input_ids: np.ndarray, hidden: torch.Tensor
     e = TextEmbedding(hidden.detach().to("cpu", STORED_DTYPES[meta.dtype]).contiguous(),
                       torch.as_tensor(np.asarray(input_ids, dtype=np.int64)), meta)  # fmt: skip
     _check(e, str(path))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}{TEMP_MARK}{uuid.uuid4().hex}")
-    try:
-        save_file({HIDDEN_KEY: e.hidden_states, INPUT_IDS_KEY: e.input_ids}, str(tmp), metadata=meta.to_metadata())
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return save_atomic(Path(path), {HIDDEN_KEY: e.hidden_states, INPUT_IDS_KEY: e.input_ids}, meta.to_metadata())
 
 
 def read_text_meta(path: Path) -> TextEmbeddingMeta:
     """The metadata alone (the header, not the tensors)."""
-    try:
-        with safe_open(str(path), framework="pt") as sf:
-            raw = sf.metadata() or {}
-    except (OSError, SafetensorError) as e:
-        raise TextEmbeddingError(f"{path}: not a readable safetensors file ({e})") from e
-    try:
-        return TextEmbeddingMeta.model_validate(raw)
-    except ValueError as e:
-        raise TextEmbeddingError(f"{path}: bad text embedding metadata ({e})") from e
+    return read_header(path, TextEmbeddingMeta, TextEmbeddingError, "text embedding")
 
 
 def load_text_embedding(dataset_root: Path, task_index: int) -> TextEmbedding:
@@ -108,7 +85,7 @@ def is_current(path: Path, model: str, layer: int, text: str) -> bool:
 def remove_stale_temps(dataset_root: Path) -> int:
     """Delete temp files a killed job left in `latents/text/`; returns how many. Call only when no job writes."""
     base = Path(dataset_root) / TEXT_DIR
-    stale = list(base.glob(f".*{TEMP_MARK}*")) if base.is_dir() else []
+    stale = list(base.glob(f".task_*.safetensors{TEMP_MARK}*")) if base.is_dir() else []
     for p in stale:
         p.unlink(missing_ok=True)
     return len(stale)

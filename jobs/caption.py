@@ -283,7 +283,7 @@ def _caption_by_vlm(job: CaptionJob, work: list[CaptionWork], pending: _Pending,
                     progress: bool | None) -> None:  # fmt: skip
     import ray
 
-    quiet_ray_data()
+    quiet_ray_data(preserve_order=True)
     by_key = {(w.dataset, w.episode_index): w for w in work}
     bar = Progress(len(work), "caption", unit="ep", enabled=progress)
     for out in _vlm_stream(job, work, ray.cluster_resources()):
@@ -328,10 +328,10 @@ def cli_caption(args: argparse.Namespace) -> int:
 
     try:
         report = run_caption(job, address=args.address)
-    except VLMError as e:
+    except (VLMError, PoolError) as e:  # a model folder or a placement that cannot work: usage
         print(f"eidata caption: {e}", file=sys.stderr)
         return 2
-    except (PoolError, JobLockedError, CaptionStoreError, CatalogError) as e:
+    except (JobLockedError, CaptionStoreError, CatalogError) as e:
         print(f"eidata caption: {e}", file=sys.stderr)
         return 1
     print(report.summary())

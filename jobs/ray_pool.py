@@ -33,15 +33,16 @@ def init_ray(address: str | None, num_cpus: int | None, object_store_mb: int) ->
     return True
 
 
-def quiet_ray_data() -> None:
-    """No per-operator progress bars or INFO lines: the job reports progress itself. Batches keep input order, so
-    a rerun groups the same episodes (greedy decoding in bf16 can depend on what shares a batch)."""
+def quiet_ray_data(*, preserve_order: bool = False) -> None:
+    """No per-operator progress bars or INFO lines: the job reports progress itself. `preserve_order` keeps batches
+    in input order, so a rerun groups the same rows (greedy decoding in bf16 can depend on what shares a batch), at
+    some cost in throughput (a slow block holds back those behind it)."""
     from ray.data import DataContext
 
     logging.getLogger("ray.data").setLevel(logging.ERROR)
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = False
-    ctx.execution_options.preserve_order = True
+    ctx.execution_options.preserve_order = preserve_order
 
 
 @dataclass(frozen=True)

@@ -190,10 +190,10 @@ def cli_text_embed(args: argparse.Namespace) -> int:
                        force=args.force, device=args.device, actors=args.actors, num_cpus=args.num_cpus)  # fmt: skip
     try:
         report = run_text_embed(job, address=args.address)
-    except VLMError as e:
+    except (VLMError, PoolError) as e:  # a model folder, a layer or a placement that cannot work: usage
         print(f"eidata text-embed: {e}", file=sys.stderr)
         return 2
-    except (PoolError, JobLockedError) as e:
+    except JobLockedError as e:
         print(f"eidata text-embed: {e}", file=sys.stderr)
         return 1
     print(report.summary())
