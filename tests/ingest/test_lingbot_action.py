@@ -122,4 +122,3 @@ def test_bad_input_is_refused() -> None:
         to_lingbot_actions(state[:, :30], action[:, :30], _mask("franka"))
     with pytest.raises(ValueError, match="mask"):
         lingbot_mask(np.ones(30))
-

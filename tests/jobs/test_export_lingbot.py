@@ -21,17 +21,8 @@ from ingest.stats import numeric_stats
 from ingest.video_read import decode_frames
 from ingest.wan_latents import encode_video, load_vae, resize_frames
 from jobs.cli import main as eidata
-from jobs.export_lingbot import (
-    EMPTY_EMB,
-    DatasetTally,
-    ExportReport,
-    LingbotExportSpec,
-    _accept,
-    check_models,
-    plan_dataset,
-    run_lingbot_export,
-    work_item,
-)
+from jobs.export_lingbot import ExportReport, _accept, run_lingbot_export
+from jobs.export_lingbot_plan import EMPTY_EMB, DatasetTally, LingbotExportSpec, check_models, plan_dataset, work_item
 from jobs.export_lingbot_work import prepare_episode
 from schemas.canonical import ACTION, STATE
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, load_info, read_jsonl
@@ -148,8 +139,8 @@ def test_segments_come_from_the_source_else_caption_else_task(exported: dict[str
     for dataset, episodes in ((AGIBOT, agibot), (FRANKA, franka)):
         for e in episodes:
             for s in e["action_config"]:
-                pth = out / dataset / (f"latents/chunk-000/observation.images.head/"
-                                       f"episode_{e['episode_index']:06d}_{s['start_frame']}_{s['end_frame']}.pth")
+                name = f"episode_{e['episode_index']:06d}_{s['start_frame']}_{s['end_frame']}.pth"
+                pth = out / dataset / "latents/chunk-000/observation.images.head" / name
                 if e["length"] >= 9:
                     assert torch.load(pth, weights_only=True)["text"] == s["action_text"]
                 else:
