@@ -131,6 +131,7 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=4, help="episodes of the end-to-end corpus")
     p.add_argument("--episode-s", type=float, default=12.0, dest="episode_s", help="seconds per episode")
     p.add_argument("--rate", type=float, default=3.0)
+    p.add_argument("--threads", type=int, default=None, help="torch threads of the model-alone run (default: all CPUs)")
     p.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs (default: all)")
     args = p.parse_args()
     cuda = args.device == "cuda"
@@ -140,12 +141,13 @@ def main() -> None:
         p.error("bf16 compute is the CUDA autocast path; CPU runs fp32")
     spec = EncoderSpec(random_init=True, device=args.device, batch_size=batch, autocast=dtype == "bf16",
                        compile=args.compile)  # fmt: skip
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
     result: dict[str, Any] = {"benchmark": "latents", "load_avg_1m": os.getloadavg()[0],
                               "device": args.device, "batch": batch, "compute_dtype": dtype,
                               "stored_dtype": spec.stored_dtype, "model": "dinov3-vit-s16+4reg (random weights)",
                               "params_m": 21.6, "rate_hz": args.rate, "cpus": os.cpu_count(),
                               "torch": torch.__version__, "python": platform.python_version()}  # fmt: skip
+    result["threads"] = torch.get_num_threads()
     if cuda:
         result["gpu"] = torch.cuda.get_device_name(0)
 
