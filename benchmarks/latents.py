@@ -3,9 +3,9 @@ of decode + preprocess per CPU core, of one file write, and of the whole `eidata
 
 - model: `encode()` (the job's forward: chunking, autocast on CUDA, cast to the stored dtype, copy to host) on random
   pixel values, after warm-up, for at least `--seconds`.
-- decode + preprocess: `decode_pixels()` on a 480x640 AV1 episode (the ingest job's codec settings, GOP 2) at the
-  latent rate; "per core" is frames per second of process CPU time (PyAV decodes on several threads), which is what
-  sizes the CPU tasks that must feed a GPU: cores = GPU images/s / per-core rate.
+- decode + preprocess: `decode_pixels()` on an AV1 episode (`--frame`, 480x640 by default; the ingest job's codec
+  settings, GOP 2) at the latent rate; "per core" is frames per second of process CPU time (PyAV decodes on several
+  threads), which sizes the CPU tasks that must feed a GPU: cores = GPU images/s / per-core rate.
 - write: `write_latents()` of one episode's file (temp + fsync + rename).
 - end to end: `run_latents()` over a corpus of such episodes with Ray already up (so Ray's start is excluded; the
   actor start, the model load and the catalog rebuild are included).
@@ -47,7 +47,7 @@ from jobs.latents import LatentsJob, expected_meta, run_latents  # noqa: E402
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE, canonical_features  # noqa: E402
 from schemas.embodiment import default_registry  # noqa: E402
 
-FPS, HEIGHT, WIDTH = 10, 480, 640
+FPS = 10
 GPU_TARGET = 10_000  # images/s of the model on an H100-class GPU (issue 6)
 
 
@@ -72,16 +72,16 @@ def bench_model(spec: EncoderSpec, seconds: float) -> dict[str, Any]:
             "model_batches": n, "model_s": dt}  # fmt: skip
 
 
-def write_corpus(root: Path, episodes: int, episode_s: float) -> int:
-    """One dataset of `episodes` head-camera episodes of `episode_s` s at 480x640 (the ingest job's writer)."""
+def write_corpus(root: Path, episodes: int, episode_s: float, size: tuple[int, int]) -> int:
+    """One dataset of `episodes` head-camera episodes of `episode_s` s at `size` (the ingest job's writer)."""
     length = int(episode_s * FPS)
-    features = canonical_features({"head": (HEIGHT, WIDTH)}, default_registry().get("franka"))
+    features = canonical_features({"head": size}, default_registry().get("franka"))
     rng = np.random.default_rng(0)
     with LeRobotWriter.create(root / "datasets/bench/head", fps=FPS, features=features, robot_type="franka") as w:
         for ep in range(episodes):
             with w.episode(task="pick up the cup") as b:
                 for t in range(length):
-                    b.add_frame({"observation.images.head": synthetic_frame(HEIGHT, WIDTH, t, seed=ep),
+                    b.add_frame({"observation.images.head": synthetic_frame(*size, t, seed=ep),
                                  STATE: rng.normal(size=50).astype(np.float32),
                                  ACTION: rng.normal(size=50).astype(np.float32),
                                  HAND_KEYPOINTS: np.zeros((2, 21, 3), np.float32)})  # fmt: skip
@@ -131,6 +131,7 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=4, help="episodes of the end-to-end corpus")
     p.add_argument("--episode-s", type=float, default=12.0, dest="episode_s", help="seconds per episode")
     p.add_argument("--rate", type=float, default=3.0)
+    p.add_argument("--frame", default="480x640", help="HxW of the episodes' video (default: 480x640)")
     p.add_argument("--threads", type=int, default=None, help="torch threads of the model-alone run (default: all CPUs)")
     p.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs (default: all)")
     args = p.parse_args()
@@ -145,7 +146,7 @@ def main() -> None:
     result: dict[str, Any] = {"benchmark": "latents", "load_avg_1m": os.getloadavg()[0],
                               "device": args.device, "batch": batch, "compute_dtype": dtype,
                               "stored_dtype": spec.stored_dtype, "model": "dinov3-vit-s16+4reg (random weights)",
-                              "params_m": 21.6, "rate_hz": args.rate, "cpus": os.cpu_count(),
+                              "params_m": 21.6, "rate_hz": args.rate, "frame": args.frame, "cpus": os.cpu_count(),
                               "torch": torch.__version__, "python": platform.python_version()}  # fmt: skip
     result["threads"] = torch.get_num_threads()
     if cuda:
@@ -157,8 +158,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-latents-") as tmp_s:
         tmp = Path(tmp_s)
-        log(f"writing {args.episodes} episodes of {args.episode_s:.0f} s at {WIDTH}x{HEIGHT} (AV1) ...")
-        length = write_corpus(tmp / "corpus", args.episodes, args.episode_s)
+        size = tuple(int(v) for v in args.frame.lower().split("x"))
+        log(f"writing {args.episodes} episodes of {args.episode_s:.0f} s at {args.frame} (AV1) ...")
+        length = write_corpus(tmp / "corpus", args.episodes, args.episode_s, size)  # type: ignore[arg-type]
         video = next((tmp / "corpus/datasets/bench/head/videos").rglob("*.mp4"))
         result |= bench_decode(video, length, args.rate)
         log(f"  decode+preprocess {result['decode_preprocess_img_s_per_core']:.1f} img/s per core")
