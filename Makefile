@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/adapters.py
 	$(BIN)/python benchmarks/canonicalize.py
 	$(BIN)/python benchmarks/ingest.py --scale 1 --reps 1 --long-episodes 2
+	$(BIN)/python benchmarks/train_step.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache
