@@ -25,6 +25,7 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,21 +118,28 @@ def run_lingbot_export(spec: LingbotExportSpec, *, address: str | None = None, p
     if not sources:
         raise ExportError(f"no dataset under {spec.root / 'datasets'}")
     report = ExportReport(spec.out, dry_run=dry_run)
+    settings = settings_record(spec, models)
+    check_settings(spec.out, settings, write=False)
     if dry_run:
-        check_settings(spec.out, settings_record(spec, models), write=False)
         _plan_all(spec, models, sources, report)
         report.seconds = time.perf_counter() - t0
         return report
     spec.out.mkdir(parents=True, exist_ok=True)
     with JobLock(spec.out, "export-lingbot-va"):
-        check_settings(spec.out, settings_record(spec, models))
         plans, works = _plan_all(spec, models, sources, report)
         for plan in plans:
             if not plan.pending:
                 write_meta(plan)
         if works or not (spec.out / EMPTY_EMB).exists():
             by_rel = {p.rel: p for p in plans}
-            _run_on_ray(spec, models, works, lambda r: _accept(by_rel[r["dataset"]], report, r), address, progress)
+
+            def accept(result: dict[str, Any]) -> None:
+                _accept(by_rel[result["dataset"]], report, result)
+
+            # the settings are recorded once the models have loaded, before anything is encoded with them
+            _run_on_ray(spec, models, works, accept, address, progress, lambda: check_settings(spec.out, settings))
+        else:
+            check_settings(spec.out, settings)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -179,8 +187,8 @@ def _accept(plan: DatasetPlan, report: ExportReport, result: dict[str, Any]) -> 
             write_meta(plan)
 
 
-def _run_on_ray(spec: LingbotExportSpec, models: Models, works: list[dict[str, Any]], accept: Any,
-                address: str | None, progress: bool | None) -> None:  # fmt: skip
+def _run_on_ray(spec: LingbotExportSpec, models: Models, works: list[dict[str, Any]], accept: Callable[[dict], None],
+                address: str | None, progress: bool | None, on_ready: Callable[[], None]) -> None:  # fmt: skip
     import ray
 
     from jobs.export_lingbot_work import LatentEncoder, prepare_episode
@@ -192,8 +200,13 @@ def _run_on_ray(spec: LingbotExportSpec, models: Models, works: list[dict[str, A
         actors = [actor_cls.options(**place.resources).remote(  # type: ignore[attr-defined]
             str(spec.vae), str(spec.text_encoder), str(models.tokenizer), device=place.device,
             text_len=spec.text_len, threads=place.threads) for _ in range(place.actors)]  # fmt: skip
-        devices = ray.get([a.ready.remote() for a in actors])  # a model that fails to load stops the job here
+        try:
+            devices = ray.get([a.ready.remote() for a in actors])
+        except ray.exceptions.RayActorError as e:  # a model that fails to load stops the job here, not per episode
+            cause = str(e).strip().splitlines()[-1]  # the exception line of the actor's traceback
+            raise ExportError(f"the encoder actors did not start: {cause}") from None
         log.info("%d encoder actor(s) on %s", len(actors), ", ".join(devices))
+        on_ready()
         if not (spec.out / EMPTY_EMB).exists():
             ray.get(actors[0].write_empty_embedding.remote(str(spec.out / EMPTY_EMB)))
         task = ray.remote(num_cpus=1, max_retries=spec.task_retries)(prepare_episode)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,8 @@ class Models:
 
 def check_models(spec: LingbotExportSpec) -> Models:
     """Read and check the model folders' configs before any work: a clear error instead of a dead actor."""
+    if importlib.util.find_spec("diffusers") is None:
+        raise WanModelError("diffusers is not installed; the Wan2.2 VAE needs the extra: pip install 'eidata[lingbot]'")
     vae = read_model_config(spec.vae, "Wan2.2 VAE", "--vae")
     check_wan22_vae(vae, where=f"--vae {spec.vae}")
     text = read_model_config(spec.text_encoder, "UMT5 text encoder", "--text-encoder")
