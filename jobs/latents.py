@@ -46,9 +46,11 @@ from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
 
 log = logging.getLogger(__name__)
 
-NO_MODEL = ("eidata latents: no encoder weights. Pass --model DIR, a local DINOv3 ViT-S/16 folder holding config.json "
-            "and model.safetensors (e.g. facebook/dinov3-vits16-pretrain-lvd1689m saved with save_pretrained); "
-            "nothing is downloaded. (--random-init, random weights, exists for tests and benchmarks only.)")
+NO_MODEL = (
+    "eidata latents: no encoder weights. Pass --model DIR, a local DINOv3 ViT-S/16 folder holding config.json "
+    "and model.safetensors (e.g. facebook/dinov3-vits16-pretrain-lvd1689m saved with save_pretrained); "
+    "nothing is downloaded. (--random-init, random weights, exists for tests and benchmarks only.)"
+)
 # `--camera main`: the first of these a dataset has, else its first camera
 MAIN_CAMERA_ORDER = ("head", "third_person", "wrist_right", "wrist_left")
 FRAMES_PER_CALL = 4  # x batch_size frames per actor call: the short last chunk of a call costs <= 1/4 of a batch
@@ -79,8 +81,12 @@ class LatentsJob(BaseModel):
     overwrite: bool = Field(False, description="recompute episodes whose file exists")
     device: Device = "auto"
     actors: int | None = Field(None, gt=0, description="encoder actors (default: one per GPU, or 1 on CPU)")
-    frames_per_call: int | None = Field(None, gt=0, description="frames an actor gets per call, in whole episodes "
-                                        "(default: 4 x batch_size on CUDA, batch_size on CPU)")
+    frames_per_call: int | None = Field(
+        None,
+        gt=0,
+        description="frames an actor gets per call, in whole episodes "
+        "(default: 4 x batch_size on CUDA, batch_size on CPU)",
+    )
     num_cpus: int | None = Field(None, gt=0, description="embedded Ray's CPUs (default: all)")
     object_store_mb: int = Field(2048, gt=0, description="embedded Ray's object store")
 
