@@ -138,12 +138,15 @@ def encode_chunks(model: torch.nn.Module, pixels: torch.Tensor, spec: EncoderSpe
     device = torch.device(spec.device)
     for start in range(0, pixels.shape[0], spec.batch_size):
         x = pixels[start : start + spec.batch_size]
+        n = x.shape[0]
+        if spec.compile and n < spec.batch_size:  # one static shape: a short chunk must not trigger a recompile
+            x = torch.cat([x, x.new_zeros((spec.batch_size - n, *x.shape[1:]))])
         with torch.inference_mode():
             if device.type == "cuda":
                 x = x.pin_memory().to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=spec.amp_dtype or torch.float32,
                                 enabled=spec.amp_dtype is not None):  # fmt: skip
-                hidden = model(pixel_values=x).last_hidden_state
+                hidden = model(pixel_values=x).last_hidden_state[:n]
             hidden = hidden.to(out_dtype).cpu()  # a blocking copy: the chunk is final when yielded
         yield start, Encoded(hidden[:, prefix:].contiguous(), hidden[:, :prefix].contiguous())
 

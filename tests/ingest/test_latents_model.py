@@ -60,6 +60,22 @@ def test_batched_equals_one_by_one(tiny: Path, pixels: torch.Tensor, stored: str
     torch.testing.assert_close(batched.patches, whole.patches, atol=1e-2, rtol=1e-2)
 
 
+@pytest.mark.slow  # an inductor compile: about 20 s on 2 CPUs
+def test_compiled_encoder_pads_short_chunks_to_one_shape(tiny: Path, pixels: torch.Tensor) -> None:
+    spec = EncoderSpec(model=str(tiny), batch_size=4, compile=True)
+    model = load_encoder(spec)
+    shapes: list[int] = []
+    hook = model._orig_mod.register_forward_pre_hook(lambda _m, args, kw: shapes.append(kw["pixel_values"].shape[0]),
+                                                     with_kwargs=True)  # fmt: skip
+    try:
+        out = encode(model, pixels[:6], spec)  # chunks of 4 and 2 (padded to 4)
+    finally:
+        hook.remove()
+    assert out.patches.shape == (6, 196, 384) and set(shapes) == {4}
+    plain = encode(load_encoder(spec.model_copy(update={"compile": False})), pixels[:6], spec)
+    torch.testing.assert_close(out.patches, plain.patches, atol=1e-2, rtol=1e-2)
+
+
 def test_no_frames_gives_empty_tensors(tiny: Path) -> None:
     spec = EncoderSpec(model=str(tiny))
     enc = encode(load_encoder(spec), torch.zeros(0, 3, 224, 224), spec)
