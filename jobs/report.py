@@ -187,11 +187,11 @@ def render_page(root: Path, sections: list[Section], summary: str) -> str:
     body = "".join(f'<section id="{s.key}" data-section="{s.key}"><h2>{_e(s.title)}</h2>{s.body}</section>'
                    for s in sections)  # fmt: skip
     return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>eidata report: {_e(root.name)}</title><style>{STYLE}</style></head>"
-        f"<body data-report-status=\"pending\" data-expected-sections=\"{_e(expected)}\">"
-        f"<h1>eidata corpus report: {_e(root.name)}</h1><p class=\"meta\">{_e(summary)}</p>"
-        f"<p id=\"report-status\">report check: pending</p>{body}<script>{CHECK_SCRIPT}</script></body></html>\n"
+        f'<body data-report-status="pending" data-expected-sections="{_e(expected)}">'
+        f'<h1>eidata corpus report: {_e(root.name)}</h1><p class="meta">{_e(summary)}</p>'
+        f'<p id="report-status">report check: pending</p>{body}<script>{CHECK_SCRIPT}</script></body></html>\n'
     )
 
 

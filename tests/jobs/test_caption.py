@@ -30,8 +30,11 @@ EGODEX = ["Put the lid on the jar.", "put the lid on the jar"]
 def _corpus(base: Path) -> Path:
     root = base / "corpus"
     lengths = [12, 8, 9]
-    write_dataset(root / "datasets/ego4d/default", "human",
-                  [episode(lengths[i], t, f"ego4d/default/{i}", "human") for i, t in enumerate(EGO4D)])
+    write_dataset(
+        root / "datasets/ego4d/default",
+        "human",
+        [episode(lengths[i], t, f"ego4d/default/{i}", "human") for i, t in enumerate(EGO4D)],
+    )
     write_dataset(root / "datasets/egodex/basic", "human",
                   [episode(10, t, f"egodex/basic/{i}", "human") for i, t in enumerate(EGODEX)])  # fmt: skip
     return root

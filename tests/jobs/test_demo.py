@@ -13,8 +13,16 @@ from schemas.manifest import Manifest, read_entries
 def test_demo_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_pipeline_demo(tmp_path / "demo") == 0
     out = capsys.readouterr().out
-    for step in ("1. writing a raw corpus", "2. eidata ingest", "2b. eidata caption", "by the rules",
-                 "hours by source x tier", "quarantine reasons", "pick up the cup from the table", "4."):
+    for step in (
+        "1. writing a raw corpus",
+        "2. eidata ingest",
+        "2b. eidata caption",
+        "by the rules",
+        "hours by source x tier",
+        "quarantine reasons",
+        "pick up the cup from the table",
+        "4.",
+    ):
         assert step in out
     report = tmp_path / "demo/report.html"
     assert f"5. eidata report {tmp_path / 'demo/corpus'} --out {report}" in out
