@@ -87,18 +87,20 @@ def _flash(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: KeyMask 
 
 _IMPLS: dict[Backend, Callable[..., torch.Tensor]] = {"flash": _flash, "sdpa": _sdpa, "reference": reference_attention}
 _forced: Backend | None = None
+_chosen: dict[str, Backend] = {}  # device type -> backend, filled once (a plain dict: torch.compile guards on it)
 
 
 def flash_available() -> bool:
     return importlib.util.find_spec("flash_attn") is not None
 
 
-@functools.cache
 def backend_for(device_type: str) -> Backend:
-    """The backend for a device type, decided on first use and kept for the life of the process."""
-    chosen: Backend = "flash" if device_type == "cuda" and flash_available() else "sdpa"
-    log.info("attention backend for %s: %s", device_type, chosen)
-    return chosen
+    """The backend for a device type, decided on first use and kept for the life of the process. The trainer calls
+    this before compiling, so the decision is never traced."""
+    if device_type not in _chosen:
+        _chosen[device_type] = "flash" if device_type == "cuda" and flash_available() else "sdpa"
+        log.info("attention backend for %s: %s", device_type, _chosen[device_type])
+    return _chosen[device_type]
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: KeyMask | None = None) -> torch.Tensor:

@@ -170,7 +170,8 @@ PRESETS: dict[str, Preset] = {
         steps=200,
     ),
     # LDA-1B: 16 layers, hidden 1536, 32 heads; Qwen3-VL-4B text width 2560; LARA's LAM (M-Former 4 layers,
-    # 8 queries, 128 codes; a 12-layer 768-wide decoder). Per-GPU batch 32 (pretraining used 32 x 48 GPUs).
+    # 8 queries, 128 codes; a 12-layer 768-wide decoder). Per-GPU batch 32 (pretraining used 32 x 48 GPUs) and
+    # 400k steps as the report; the 1000-step warm-up is ours (the report names none).
     "lda-1b": Preset(
         model=ModelConfig(depth=16, hidden=1536, heads=32, text_dim=2560),
         lam=LamConfig(hidden=768, heads=12, idm_layers=4, fdm_layers=12, queries=8, code_dim=32),

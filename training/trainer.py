@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from jobs.atomic import write_text_atomic
 from training import flops
+from training.attention import backend_for
 from training.batch import collate, to_device
 from training.checkpoint import (
     CheckpointError,
@@ -124,6 +125,9 @@ def train(
         if drawn % (cfg.batch_size * dist.world_size):
             log.warning("resuming with another world size: the sample stream continues, not bit-exactly")
         log.info("resumed from %s at step %d", ckpt_path, step)
+    if step >= stop:
+        log.info("the checkpoint is at step %d already; nothing to train up to step %d", step, stop)
+        return TrainResult(step=step, loss=float("nan"), checkpoint=ckpt_path, run_dir=run_dir, is_main=dist.is_main)
     if dist.is_main:
         JsonlLog(run_dir / METRICS).truncate_after(step)
 
@@ -131,6 +135,7 @@ def train(
     if dist.world_size > 1:
         ids = [dist.local_rank] if dist.device.type == "cuda" else None
         module = DistributedDataParallel(objective, device_ids=ids)
+    backend_for(dist.device.type)  # decide (and log) the attention kernel once, outside any compiled graph
     if cfg.compile:
         module = torch.compile(module)
     loader = _loader(cfg, index, stats, dist, start=drawn // dist.world_size)

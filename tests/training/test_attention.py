@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from training import attention as attention_module
 from training.attention import KeyMask, attention, backend_for, forced_backend, reference_attention
 
 
@@ -19,9 +20,17 @@ def _mask(b: int = 3, sk: int = 9, device: str = "cpu") -> KeyMask:
     return KeyMask((torch.arange(sk)[None] < lengths[:, None]).to(device))
 
 
-def test_cpu_selects_sdpa_once() -> None:
+def test_cpu_selects_sdpa_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert backend_for("cpu") == "sdpa"
-    assert backend_for.cache_info().currsize >= 1  # cached: later calls do not re-decide
+    monkeypatch.setattr("training.attention.flash_available", lambda: True)
+    assert backend_for("cpu") == "sdpa"  # decided: later calls do not re-decide
+
+
+def test_cuda_prefers_flash_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    for installed, expected in ((True, "flash"), (False, "sdpa")):
+        monkeypatch.setattr(attention_module, "_chosen", {})
+        monkeypatch.setattr(attention_module, "flash_available", lambda installed=installed: installed)
+        assert backend_for("cuda") == expected
 
 
 def test_reference_is_softmax_attention() -> None:
