@@ -228,6 +228,7 @@ def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: Data
         camera, lat_path = found[0]
         frames = _read_latents_header(lat_path, model)
         length = int(line["length"])
+        bar.update(0, frames=length)
         anchor, future = anchors(frames, length, model.chunk, data.future_offset)
         if not len(anchor):
             report.skip(f"too short for a {model.chunk}-step chunk and a +{data.future_offset} future", uid)
