@@ -24,6 +24,8 @@ from safetensors import safe_open
 from jobs.catalog import LINEAGE_KEY
 from jobs.progress import Progress
 from schemas.canonical import ACTION, CANONICAL_DIM, Camera, image_key
+from schemas.captions import TEXT_FORMAT, text_embedding_file
+from schemas.image_latents import LATENTS_FORMAT, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson, load_info, read_jsonl
 from schemas.manifest import Manifest, Split, read_entries
 from schemas.tiers import QualityTier
@@ -31,8 +33,6 @@ from training.config import DataConfig, ModelConfig
 
 log = logging.getLogger(__name__)
 
-LATENTS_FORMAT = "eidata-latents-1"
-TEXT_FORMAT = "eidata-text-1"
 TIERS: list[QualityTier] = [QualityTier.high, QualityTier.low, QualityTier.actionless]
 
 
@@ -41,12 +41,11 @@ class DataError(ValueError):
 
 
 def latents_path(dataset_root: Path, info: InfoJson, episode_index: int, video_key: str) -> Path:
-    chunk = info.episode_chunk(episode_index)
-    return dataset_root / f"latents/chunk-{chunk:03d}/{video_key}/episode_{episode_index:06d}.safetensors"
+    return dataset_root / latents_file(info, episode_index, video_key)
 
 
 def text_path(dataset_root: Path, task_index: int) -> Path:
-    return dataset_root / f"latents/text/task_{task_index:06d}.safetensors"
+    return dataset_root / text_embedding_file(task_index)
 
 
 @dataclass(frozen=True)
