@@ -326,7 +326,10 @@ def _run_on_ray(spec: JobSpec, todo: list[WorkItem], committer: Committer, addre
 
 
 def _in_order(todo: list[WorkItem], task: Any, spec: JobSpec) -> Iterator[tuple[WorkItem, dict[str, Any]]]:
-    """Submit with at most `max_in_flight` outstanding; yield results in submission order (deterministic commits)."""
+    """Submit with at most `max_in_flight` running; yield results in submission order (deterministic commits).
+
+    Finished results wait for the head of the line (up to `commit_window` of them), so one long episode does not
+    leave the other workers idle; only running episodes hold frames in memory."""
     import ray
 
     codec = spec.codec
@@ -337,9 +340,9 @@ def _in_order(todo: list[WorkItem], task: Any, spec: JobSpec) -> Iterator[tuple[
     pending: dict[Any, int] = {}
     results: dict[int, dict[str, Any]] = {}
     next_submit = next_yield = 0
-    limit = spec.parallelism.max_in_flight
+    running, window = spec.parallelism.max_in_flight, spec.parallelism.commit_window
     while next_yield < len(todo):
-        while next_submit < len(todo) and len(pending) + len(results) < limit:
+        while next_submit < len(todo) and len(pending) < running and len(pending) + len(results) < window:
             it = todo[next_submit]
             item = {**payload, "uid": it.uid, "source": it.source.model_dump(mode="json"),
                     "ref": it.ref.model_dump(mode="json")}  # fmt: skip

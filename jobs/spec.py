@@ -226,6 +226,12 @@ class ParallelismSpec(BaseModel):
     max_in_flight: int = Field(
         8, ge=1, description="episodes read/canonicalized/encoded at once: the backpressure bound on memory"
     )
+    commit_window: int = Field(
+        64,
+        ge=1,
+        description="finished episodes that may wait for an earlier, slower one to be committed (commits go in"
+        " discovery order): a few KiB each in memory, their files in staging; keeps workers busy behind a long episode",
+    )
     object_store_mb: int = Field(512, ge=64, description="object store of an embedded Ray cluster, MiB")
     task_retries: int = Field(3, ge=0, description="Ray retries of a task whose worker died")
     encoder_threads: int | None = Field(

@@ -150,3 +150,41 @@ def test_strict_turns_quarantine_into_failure(raw: dict[str, Path], tmp_path: Pa
     res = _cli("ingest", str(_spec(tmp_path, raw)), "--strict")
     assert res.returncode == 1 and "quarantined" in res.stderr
     assert _hashes(tmp_path / "corpus") == _hashes(reference)  # the work itself is done all the same
+
+
+def _slow_head(item: dict) -> dict:
+    """A stand-in task body with known durations: the first raw episode is slow, the rest quick; returns timings."""
+    start = time.time()
+    time.sleep(2.0 if item["uid"] == item["head_uid"] else 0.05)
+    return {"status": "timing", "start": start, "end": time.time()}
+
+
+@pytest.mark.parametrize("window", [64, 2])
+def test_finished_episodes_wait_for_a_slow_head_without_idling_workers(
+    raw: dict[str, Path], tmp_path: Path, window: int
+) -> None:
+    """Commits go in discovery order, but workers keep taking episodes while a slow one holds the head of the line
+    (up to `commit_window`); with a window of 2 they must wait for it."""
+    import ray
+
+    from jobs.ingest import _in_order, _init_ray, discover
+
+    spec = load_spec(_spec(tmp_path, raw))
+    spec = spec.model_copy(
+        update={"parallelism": spec.parallelism.model_copy(update={"max_in_flight": 2, "commit_window": window})}
+    )
+    todo = discover(spec)[0][:8]
+    _init_ray(spec, None)
+    try:
+        head = todo[0].uid
+        task = ray.remote(num_cpus=1)(lambda item: _slow_head({**item, "head_uid": head}))
+        out = list(_in_order(todo, task, spec))
+    finally:
+        ray.shutdown()
+    assert [it.uid for it, _ in out] == [it.uid for it in todo]  # still yielded in discovery order
+    head_end = out[0][1]["end"]
+    started_before_head_ended = sum(r["start"] < head_end for _, r in out[1:])
+    if window == 64:
+        assert started_before_head_ended == len(todo) - 1
+    else:
+        assert started_before_head_ended == 1  # only the one submitted beside the head
