@@ -14,10 +14,11 @@ Corpora (written once by `adapters/synthetic/`; with `--workdir` they are kept a
 
 Runs, each in its own process (so peak RSS is per run), each after waiting for the machine to be quiet. "Nw/Mc": N Ray
 workers (`parallelism.num_cpus`) whose whole process tree (driver, Ray's daemons, workers) may use M cores
-(`sched_setaffinity`). The core budget is set by affinity because `codec.threads` does not reach SVT-AV1: it spawns
-its own threads for every core it sees, so without it one worker already uses both cores here.
+(`sched_setaffinity`). The core budget is set by affinity, which bounds every thread of the run; SVT-AV1's own pools
+are sized by `codec.threads` (passed as `lp`) or, when unset, by the job's `parallelism.encoder_threads` (default 1).
 
-- **pipeline**: `jobs.ingest.run_ingest` on embedded Ray, `codec.threads=1` unless "threads=default". Ray is started
+- **pipeline**: `jobs.ingest.run_ingest` on embedded Ray, `codec.threads=1` unless "threads=default" (unset: the
+  job's defaults). Ray is started
   first (with the job's own `_init_ray`) so its start-up is timed apart: "s" is `run_ingest` alone (discovery, every
   task, commits, catalog rebuild); "+ray s" adds the Ray start-up. Every task's start and end are recorded (the task
   function is wrapped) for the timeline: first task start, tail after the last task, worker-seconds in tasks.
