@@ -21,12 +21,11 @@ from ingest.errors import DatasetError
 from ingest.writer import LeRobotWriter
 from jobs.atomic import write_text_atomic
 from jobs.catalog import CAMERA_PREFIX, LINEAGE_KEY
+from schemas.canonical import MAIN_CAMERA_ORDER
 from schemas.captions import CAPTION_KEY, CaptionKind, CaptionRecord
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, dump_info, dump_jsonl_line, load_info, read_jsonl
 
 log = logging.getLogger(__name__)
-
-MAIN_CAMERAS = ("head", "third_person", "wrist_right", "wrist_left")  # the view that shows the task best first
 
 
 class CaptionStoreError(RuntimeError):
@@ -59,9 +58,9 @@ class NewCaption:
 
 
 def main_video_key(video_keys: list[str], camera: str | None = None) -> str | None:
-    """The camera whose frames the VLM sees: `camera` when the dataset has it, else the first of `MAIN_CAMERAS`
+    """The camera whose frames the VLM sees: `camera` when the dataset has it, else the first of `MAIN_CAMERA_ORDER`
     it has, else its first camera; None without video."""
-    for name in ((camera,) if camera else ()) + MAIN_CAMERAS:
+    for name in ((camera,) if camera else ()) + MAIN_CAMERA_ORDER:
         key = name if name.startswith(CAMERA_PREFIX) else CAMERA_PREFIX + name
         if key in video_keys:
             return key

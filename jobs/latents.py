@@ -41,6 +41,7 @@ from jobs.catalog import CAMERA_PREFIX, EPISODES_DIR, CatalogError, find_dataset
 from jobs.job_lock import JobLock, JobLockedError
 from jobs.progress import Progress
 from jobs.ray_pool import Device, PoolError, init_ray, place_actors, quiet_ray_data
+from schemas.canonical import MAIN_CAMERA_ORDER
 from schemas.image_latents import LatentsMeta, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
 
@@ -51,8 +52,6 @@ NO_MODEL = (
     "and model.safetensors (e.g. facebook/dinov3-vits16-pretrain-lvd1689m saved with save_pretrained); "
     "nothing is downloaded. (--random-init, random weights, exists for tests and benchmarks only.)"
 )
-# `--camera main`: the first of these a dataset has, else its first camera
-MAIN_CAMERA_ORDER = ("head", "third_person", "wrist_right", "wrist_left")
 FRAMES_PER_CALL = 4  # x batch_size frames per actor call: the short last chunk of a call costs <= 1/4 of a batch
 WRITE_THREADS = 4
 # scheduling reservation per decode task: a 3-minute episode at 3 Hz is 540 frames, 325 MB of fp32 pixel values

@@ -43,6 +43,12 @@ class Camera(StrEnum):
     third_person = "third_person"
 
 
+# The view that shows the task best first: the camera the latents stage, the captioner and training pick by default.
+MAIN_CAMERA_ORDER: tuple[str, ...] = tuple(
+    c.value for c in (Camera.head, Camera.third_person, Camera.wrist_right, Camera.wrist_left)
+)
+
+
 STATE = "observation.state"
 ACTION = "action"
 HAND_KEYPOINTS = "observation.hand_keypoints"

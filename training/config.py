@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.canonical import CANONICAL_DIM
+from schemas.canonical import CANONICAL_DIM, MAIN_CAMERA_ORDER
 
 
 class _Frozen(BaseModel):
@@ -106,7 +106,7 @@ class FlowConfig(_Frozen):
 
 class DataConfig(_Frozen):
     cameras: tuple[str, ...] = Field(
-        ("head", "third_person", "wrist_right", "wrist_left"),
+        MAIN_CAMERA_ORDER,
         description="an episode uses the first of these cameras that has latents; none -> the episode is skipped",
     )
     future_offset: int = Field(16, ge=1, description="future latents: first latent frame at or after t + this")
