@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
-from ingest.safetensors_file import TEMP_MARK, read_header, save_atomic
+from ingest.atomic import TEMP_MARK
+from ingest.safetensors_file import read_header, save_atomic
 from schemas.image_latents import (
     CLS_REGISTERS_KEY,
     FRAME_INDEX_KEY,

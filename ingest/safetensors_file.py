@@ -1,14 +1,11 @@
 """Safetensors files written atomically, and headers read into a pydantic model, with errors naming the file.
 
-A file is written under a hidden temp name in its final folder (`.<name>.tmp-<uuid>`), fsynced, then renamed into
-place: a reader, or a rerun deciding what is done, sees a whole file or none. Temp names never match the files'
-own glob patterns, so a killed writer's leftovers are only ever found by looking for `TEMP_MARK`.
+Files are written with `ingest.atomic` (hidden temp name, fsync, rename): a reader, or a rerun deciding what is done,
+sees a whole file or none; a killed writer's leftovers are only ever found by looking for `TEMP_MARK`.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,25 +14,14 @@ from pydantic import BaseModel
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-TEMP_MARK = ".tmp-"
+from ingest.atomic import atomic_write
+
 M = TypeVar("M", bound=BaseModel)
 
 
 def save_atomic(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}{TEMP_MARK}{uuid.uuid4().hex}")
-    try:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    contiguous = {k: v.contiguous() for k, v in tensors.items()}
+    return atomic_write(path, lambda tmp: save_file(contiguous, str(tmp), metadata=metadata))
 
 
 def read_header(path: Path, model: type[M], error: type[Exception], what: str) -> M:

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from safetensors import safe_open
 
-from ingest.safetensors_file import TEMP_MARK, read_header, save_atomic
+from ingest.atomic import TEMP_MARK
+from ingest.safetensors_file import read_header, save_atomic
 from schemas.captions import HIDDEN_KEY, INPUT_IDS_KEY, TEXT_DIR, TextEmbeddingMeta, text_embedding_file
 
 STORED_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}

@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingest.atomic import fsync_path, write_text_atomic
 from ingest.episode import (
     TASK_COLUMN,
     TIMESTAMP64_COLUMN,
@@ -61,28 +62,6 @@ STATE_DIR = ".eidata"
 JOURNAL = f"{STATE_DIR}/commit.json"
 STAGING = f"{STATE_DIR}/staging"
 LOCK = f"{STATE_DIR}/writer.lock"
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    _fsync_file(path)  # directories open read-only on Linux, which is enough for fsync
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 def _validate_features(features: Mapping[str, FeatureSpec]) -> None:
@@ -149,7 +128,7 @@ class LeRobotWriter:
         )
         (root / "meta").mkdir(parents=True, exist_ok=True)
         (root / STATE_DIR).mkdir(exist_ok=True)
-        _atomic_write_text(root / INFO_PATH, dump_info(info))
+        write_text_atomic(root / INFO_PATH, dump_info(info))
         # a new dataset has nothing to recover, and its staging area may already hold episodes parallel workers
         # finished for it: they must survive until committed
         return cls(root, info, codec or VideoCodec(), durable=durable, recover=False)
@@ -291,7 +270,7 @@ class LeRobotWriter:
             "episodes": [p["episode"] for p in parts],
             "new_tasks": [t for p in parts for t in p["new_tasks"]],
         }
-        _atomic_write_text(self.root / JOURNAL, json.dumps(journal))
+        write_text_atomic(self.root / JOURNAL, json.dumps(journal))
         self._apply(journal)
         self.info = info
         self._tasks = tasks
@@ -349,7 +328,7 @@ class LeRobotWriter:
             moves.append([f"{stage_rel}/{fname}", info.video_file(ep_index, key)])
         if self.durable:
             for src, _ in moves:
-                _fsync_file(self.root / src)
+                fsync_path(self.root / src)
 
         if ep_index == 0:  # lerobot probes episode 0's mp4 for each camera's `info`
             for key, fname in staged.video_files.items():
@@ -406,8 +385,8 @@ class LeRobotWriter:
                     os.fsync(f.fileno())
         if self.durable:
             for d in touched_dirs:
-                _fsync_dir(d)
-        _atomic_write_text(self.root / INFO_PATH, json.dumps(journal["info"], indent=4, ensure_ascii=False))
+                fsync_path(d)
+        write_text_atomic(self.root / INFO_PATH, json.dumps(journal["info"], indent=4, ensure_ascii=False))
         (self.root / JOURNAL).unlink(missing_ok=True)
         for stage in journal["stage_dirs"]:
             shutil.rmtree(self.root / stage, ignore_errors=True)

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.atomic import write_text_atomic
 from ingest.errors import DatasetError
 from ingest.writer import LeRobotWriter
-from jobs.atomic import write_text_atomic
 from jobs.catalog import CAMERA_PREFIX, LINEAGE_KEY
 from schemas.canonical import MAIN_CAMERA_ORDER
 from schemas.captions import CAPTION_KEY, CaptionKind, CaptionRecord

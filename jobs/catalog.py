@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.atomic import atomic_write, fsync_path
 from schemas.canonical import ACTION, HAND_KEYPOINTS
 from schemas.catalog import CATALOG_SCHEMA, CatalogRow
 from schemas.image_latents import latents_file
@@ -343,27 +344,9 @@ def _check_part(part: str) -> None:
         raise ValueError(f"part name {part!r} must be a plain file stem (no separators, leading dot or suffix)")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
     """Write next to `path` under a name no `*.parquet` glob matches, fsync, then rename into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
-    try:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-    return path
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE))
 
 
 def write_catalog_table(corpus_root: Path, table: pa.Table, part: str) -> Path:
@@ -444,7 +427,7 @@ def rebuild_catalog(corpus_root: Path, *, rehash: bool = False) -> int:
                     os.replace(final, old)
                 os.replace(new, final)
                 shutil.rmtree(old, ignore_errors=True)
-            _fsync_dir(catalog)
+            fsync_path(catalog)
         finally:
             for d in catalog.glob(f".rebuild-{token}-*"):
                 shutil.rmtree(d, ignore_errors=True)

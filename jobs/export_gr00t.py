@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from jobs.atomic import write_text_atomic
+from ingest.atomic import write_text_atomic
 from jobs.catalog import LINEAGE_KEY, _caption, find_datasets
 from jobs.progress import Progress
 from schemas.canonical import (

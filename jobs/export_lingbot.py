@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.atomic import write_text_atomic
 from ingest.lingbot_dataset import NotCanonicalError
 from ingest.wan_latents import WanModelError
-from jobs.atomic import write_text_atomic
 from jobs.catalog import find_datasets
 from jobs.export_lingbot_plan import (
     EMPTY_EMB,

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.atomic import write_text_atomic
 from ingest.lingbot_action import lingbot_mask
 from ingest.lingbot_dataset import NotCanonicalError, dataset_mask, english_segments, episode_mask, lingbot_info
 from ingest.lingbot_store import record_matches
@@ -23,7 +24,6 @@ from ingest.wan_latents import (
     sample_frame_ids,
     tokenizer_dir,
 )
-from jobs.atomic import write_text_atomic
 from jobs.catalog import LINEAGE_KEY, _caption
 from jobs.ray_pool import Device
 from schemas.canonical import ACTION

@@ -16,8 +16,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
+from ingest.atomic import atomic_write
 from ingest.lingbot_dataset import lingbot_table, vectors
-from ingest.lingbot_store import atomic_write, write_record
+from ingest.lingbot_store import write_record
 from ingest.stats import numeric_stats
 from ingest.video_read import decode_frames
 from ingest.wan_latents import encode_text, encode_video, load_text_encoder, load_vae, pick_device, resize_frames

@@ -37,11 +37,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingest.latents_frames import LatentsInputError, PreprocessConfig, decode_pixels, latent_frame_indices
 from ingest.latents_model import EncoderLoadError, EncoderSpec, encode_chunks, encoder_config, load_encoder
 from ingest.latents_store import LatentsFile, LatentsFileError, read_meta, remove_stale_temps, write_latents
+from jobs.caption_store import main_video_key
 from jobs.catalog import CAMERA_PREFIX, EPISODES_DIR, CatalogError, find_datasets, rebuild_catalog
 from jobs.job_lock import JobLock, JobLockedError
 from jobs.progress import Progress
 from jobs.ray_pool import Device, PoolError, init_ray, place_actors, quiet_ray_data
-from schemas.canonical import MAIN_CAMERA_ORDER
 from schemas.image_latents import LatentsMeta, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
 
@@ -116,10 +116,8 @@ def select_video_keys(video_keys: list[str], camera: str) -> list[str]:
     if camera == "all":
         return list(video_keys)
     if camera == "main":
-        for name in MAIN_CAMERA_ORDER:
-            if CAMERA_PREFIX + name in video_keys:
-                return [CAMERA_PREFIX + name]
-        return list(video_keys[:1])
+        key = main_video_key(video_keys)
+        return [key] if key else []
     wanted = [c.strip() for c in camera.split(",") if c.strip()]
     keys = [c if c.startswith(CAMERA_PREFIX) else CAMERA_PREFIX + c for c in wanted]
     return [k for k in keys if k in video_keys]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.atomic import write_text_atomic
+from ingest.atomic import write_text_atomic
 from jobs.catalog import catalog_snapshot_hash
 from jobs.progress import Progress
 from jobs.report_data import (

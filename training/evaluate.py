@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from jobs.atomic import write_text_atomic
+from ingest.atomic import write_text_atomic
 from schemas.canonical import ACTION
 from schemas.tiers import TASK_IDS, Task
 from training.batch import collate, to_device
