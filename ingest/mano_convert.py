@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
-import os
 import pickle
 import sys
 from collections.abc import Mapping
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+from ingest.atomic import atomic_write
 
 # Keys smplx's MANO reads, with their expected shapes (None = any size); V vertices, J = 16 joints.
 NUM_VERTICES, NUM_JOINTS, NUM_FACES = 778, 16, 1538
@@ -204,12 +205,12 @@ def save_model(arrays: Mapping[str, np.ndarray], dst: Path | str) -> Path:
     if dst.suffix != ".npz":
         raise ValueError(f"{dst}: the output must end in .npz")
     arrays = validate_model(arrays, source=str(dst))
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, dst)
-    return dst
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to the temp name
+            np.savez(f, **arrays)
+
+    return atomic_write(dst, save)
 
 
 def convert(src: Path | str, dst: Path | str) -> Path:
