@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.canonical import Camera
+from schemas.corpus import episode_uid
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
 
@@ -68,7 +69,7 @@ class EpisodeRef(BaseModel):
 
     @property
     def uid(self) -> str:
-        return f"{self.source}/{self.subset}/{self.raw_id}"
+        return episode_uid(self.source, self.subset, self.raw_id)
 
     @property
     def sort_key(self) -> tuple[tuple[tuple[int, int | str], ...], ...]:

@@ -109,11 +109,10 @@ def write_corpora(base: Path, size: tuple[int, int]) -> dict[str, tuple[str, Pat
 
 def write_lerobot_v21(root: Path, episodes: int, frames: int, size: tuple[int, int]) -> Path:
     from adapters.synthetic.video import synthetic_frame
-    from ingest.writer import LeRobotWriter
-    from schemas.canonical import canonical_features
+    from ingest.lerobot.writer import LeRobotWriter
     from schemas.embodiment import default_registry
 
-    feats = canonical_features({"head": size}, default_registry().get("franka"))
+    feats = default_registry().get("franka").features({"head": size})
     rng = np.random.default_rng(0)
     with LeRobotWriter.create(root, fps=10, features=feats, robot_type="franka") as w:
         for e in range(episodes):

@@ -29,8 +29,8 @@ from adapters.synthetic.agibot import EpisodeSpec, write_agibot  # noqa: E402
 from adapters.synthetic.egodex import write_egodex  # noqa: E402
 from adapters.synthetic.rlds import write_rlds  # noqa: E402
 from adapters.synthetic.video import synthetic_frame  # noqa: E402
-from ingest.canonicalize import CanonicalizeSpec, canonicalize  # noqa: E402
-from ingest.video import VideoCodec, VideoEncoder  # noqa: E402
+from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize  # noqa: E402
+from ingest.lerobot.video import VideoCodec, VideoEncoder  # noqa: E402
 
 SIZE = (224, 224)
 

@@ -3,7 +3,7 @@
 The catalog is generated vectorized (numpy/pyarrow, no per-row Python) with realistic shapes: 50 (source, subset)
 groups of Zipf-like sizes over OXE, AgiBot, DROID, EgoDex, Ego4D and LeRobot-style sources, each with its embodiment,
 cameras, raw rate, a log-normal episode length, tier demotions with reasons, optional captions and success flags.
-It is written by `jobs.catalog.write_catalog_table` (the writer the ingest job and the rebuild use), so the file
+It is written by `jobs.catalog.build.write_catalog_table` (the writer the ingest job and the rebuild use), so the file
 layout (zstd, DuckDB-sized row groups) is the production one.
 
 Timings: `run_query` includes connecting, creating the views and reading the parquet; "cold" is the first call in
@@ -38,10 +38,11 @@ import pyarrow.compute as pc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jobs.catalog import EPISODES_DIR, parquet_files, write_catalog_table  # noqa: E402
-from jobs.curate import curate  # noqa: E402
-from jobs.query import format_table, run_query  # noqa: E402
+from jobs.catalog.build import write_catalog_table  # noqa: E402
+from jobs.catalog.curate import curate  # noqa: E402
+from jobs.catalog.query import format_table, run_query  # noqa: E402
 from schemas.catalog import CATALOG_SCHEMA  # noqa: E402
+from schemas.corpus import EPISODES_DIR, parquet_files  # noqa: E402
 
 QUERY = """
 SELECT source, embodiment, tier, count(*) AS episodes, round(sum(duration_s) / 3600, 1) AS hours,

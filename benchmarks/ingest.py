@@ -8,7 +8,7 @@ Corpora (written once by `adapters/synthetic/`; with `--workdir` they are kept a
 - **mix**: the demo corpus's five sources with their cameras at 224x224, no corrupt episodes: bridge RLDS (JPEG,
   5 Hz, 2 cameras), AgiBot (3 cameras, 30 Hz, h264, 30 s episodes), Ego4D (30 fps h264 cut into narration windows),
   EgoDex (30 Hz h264, 10 s episodes) and the LeRobot demo dataset (AV1, 120x160 and 96x96).
-- **demo**: `jobs.demo_corpus.write_raw_corpus(scale=--demo-scale, corrupt=False)`, the demo's own 48x64 frames.
+- **demo**: `jobs.demo.corpus.write_raw_corpus(scale=--demo-scale, corrupt=False)`, the demo's own 48x64 frames.
 - **long**: AgiBot episodes of 3 cameras at 480x640, 1800 frames each (one minute at 30 Hz), ingested by
   `--memory-workers` workers on 2 cores with the codec's default threads; each task also reports its worker's VmRSS.
 
@@ -101,7 +101,7 @@ def _write_source(job: tuple[str, str, int]) -> tuple[str, str]:
                      old_episode=False)  # fmt: skip
         return "egodex", str(raw / "egodex")
     if kind == "lerobot":
-        from jobs.demo import run_demo
+        from jobs.demo.robot import run_demo
 
         return "lerobot", str(run_demo(raw / "lerobot_out", episodes=4 * scale, quiet=True).root.parent)
     if kind.startswith("long"):  # one long AgiBot episode per task id, so pool processes never share a task_info file
@@ -121,7 +121,7 @@ def write_corpus(name: str, raw: Path, args: argparse.Namespace) -> dict[str, st
     raw.mkdir(parents=True)
     t0 = time.perf_counter()
     if name == "demo":
-        from jobs.demo_corpus import write_raw_corpus
+        from jobs.demo.corpus import write_raw_corpus
 
         roots = {k: str(v) for k, v in write_raw_corpus(raw, scale=args.demo_scale, corrupt=False).items()}
     else:
@@ -364,7 +364,7 @@ def _prepare(spec_json: dict[str, Any]) -> dict[str, list[tuple[Any, Any]]]:
     import numpy as np
 
     from adapters import get_adapter
-    from ingest import resample as rs
+    from ingest.canonical import resample as rs
     from jobs.ingest import discover
     from jobs.spec import JobSpec
 
@@ -387,8 +387,8 @@ def _baseline_share(episodes: list[list[tuple[Any, Any]]], codec_json: dict[str,
                     out_dir: str, barrier: Any, queue: Any) -> None:  # fmt: skip
     """One process's share: decode and encode, timed from the barrier (cameras were opened before the fork).
     `interleave`: an episode's cameras are encoded at once, frame by frame, as the pipeline does; else one by one."""
-    from ingest.canonicalize import ResampledCamera
-    from ingest.video import VideoCodec, VideoEncoder
+    from ingest.canonical.canonicalize import ResampledCamera
+    from ingest.lerobot.video import VideoCodec, VideoEncoder
 
     codec = VideoCodec.model_validate(codec_json)
     barrier.wait()
@@ -418,7 +418,7 @@ def _baseline_share(episodes: list[list[tuple[Any, Any]]], codec_json: dict[str,
 def _inprocess_share(items: list[dict[str, Any]], barrier: Any, queue: Any) -> None:
     """One process's share of `jobs.ingest.process_episode` calls (read, canonicalize, stage), without Ray."""
     import adapters  # noqa: F401 - every adapter, imported before the clock as a warm Ray worker has them
-    import ingest.store  # noqa: F401
+    import ingest.canonical.store  # noqa: F401
     from jobs.ingest import process_episode
 
     barrier.wait()

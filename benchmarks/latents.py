@@ -38,13 +38,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from adapters.synthetic.video import synthetic_frame  # noqa: E402
-from ingest.latents_frames import PreprocessConfig, decode_pixels, latent_frame_indices, preprocess  # noqa: E402
-from ingest.latents_model import EncoderSpec, encode, load_encoder  # noqa: E402
-from ingest.latents_store import LatentsFile, write_latents  # noqa: E402
-from ingest.video_read import decode_frames  # noqa: E402
-from ingest.writer import LeRobotWriter  # noqa: E402
-from jobs.latents import LatentsJob, expected_meta, run_latents  # noqa: E402
-from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE, canonical_features  # noqa: E402
+from ingest.encoders.dinov3 import EncoderSpec, encode, load_encoder  # noqa: E402
+from ingest.encoders.dinov3_frames import PreprocessConfig, decode_pixels, latent_frame_indices, preprocess  # noqa: E402
+from ingest.files.latents import LatentsFile, write_latents  # noqa: E402
+from ingest.lerobot.video_read import decode_frames  # noqa: E402
+from ingest.lerobot.writer import LeRobotWriter  # noqa: E402
+from jobs.stages.latents import LatentsJob, expected_meta, run_latents  # noqa: E402
+from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE  # noqa: E402
 from schemas.embodiment import default_registry  # noqa: E402
 
 FPS = 10
@@ -75,7 +75,7 @@ def bench_model(spec: EncoderSpec, seconds: float) -> dict[str, Any]:
 def write_corpus(root: Path, episodes: int, episode_s: float, size: tuple[int, int]) -> int:
     """One dataset of `episodes` head-camera episodes of `episode_s` s at `size` (the ingest job's writer)."""
     length = int(episode_s * FPS)
-    features = canonical_features({"head": size}, default_registry().get("franka"))
+    features = default_registry().get("franka").features({"head": size})
     rng = np.random.default_rng(0)
     with LeRobotWriter.create(root / "datasets/bench/head", fps=FPS, features=features, robot_type="franka") as w:
         for ep in range(episodes):

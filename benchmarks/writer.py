@@ -105,7 +105,7 @@ def log(name: str, ep: int, episodes: int, t_ep: float, frames: int) -> None:
 
 
 def run_ours(root: Path, data: tuple[np.ndarray, ...], args: argparse.Namespace, clock: Clock) -> None:
-    from ingest.writer import LeRobotWriter
+    from ingest.lerobot.writer import LeRobotWriter
     from schemas.lerobot import FeatureSpec
 
     frames, state, action = data

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from jobs.demo_pipeline import run_pipeline_demo
+    from jobs.demo.pipeline import run_pipeline_demo
 
     return run_pipeline_demo(Path(args.out), scale=args.scale)
 
@@ -21,49 +21,49 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_latents(args: argparse.Namespace) -> int:
-    from jobs.latents import cli_latents
+    from jobs.stages.latents import cli_latents
 
     return cli_latents(args)
 
 
 def _cmd_caption(args: argparse.Namespace) -> int:
-    from jobs.caption import cli_caption
+    from jobs.stages.caption import cli_caption
 
     return cli_caption(args)
 
 
 def _cmd_text_embed(args: argparse.Namespace) -> int:
-    from jobs.text_embed import cli_text_embed
+    from jobs.stages.text_embed import cli_text_embed
 
     return cli_text_embed(args)
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
-    from jobs.catalog import cli_catalog
+    from jobs.catalog.build import cli_catalog
 
     return cli_catalog(args)
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from jobs.query import cli_query
+    from jobs.catalog.query import cli_query
 
     return cli_query(args)
 
 
 def _cmd_curate(args: argparse.Namespace) -> int:
-    from jobs.curate import cli_curate
+    from jobs.catalog.curate import cli_curate
 
     return cli_curate(args)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from training.launch import cli_train
+    from jobs.train import cli_train
 
     return cli_train(args)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from training.evaluate import cli_eval
+    from jobs.train import cli_eval
 
     return cli_eval(args)
 
@@ -89,7 +89,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from jobs.report import cli_report
+    from jobs.report.page import cli_report
 
     return cli_report(args)
 
@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     curate.add_argument("--overwrite", action="store_true")
     curate.set_defaults(func=_cmd_curate)
 
-    from training.launch import add_eval_arguments, add_train_arguments  # light: pydantic configs, no torch
+    from jobs.train import add_eval_arguments, add_train_arguments  # light: pydantic configs, no torch
 
     train = sub.add_parser("train", help="train the LDA MM-DiT on a manifest (torchrun -m jobs.cli train for DDP)")
     add_train_arguments(train)

@@ -26,23 +26,26 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef
-from ingest.canonicalize import CanonicalizeSpec, canonicalize
-from ingest.episode import StagedEpisode
-from ingest.errors import DatasetError, EpisodeError
-from ingest.store import dataset_features, stage_canonical
-from ingest.video import VideoCodec
-from ingest.writer import STAGING, LeRobotWriter
-from jobs.catalog import (
+from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.canonical.store import dataset_features, stage_canonical
+from ingest.lerobot.errors import DatasetError, EpisodeError
+from ingest.lerobot.staging import StagedEpisode
+from ingest.lerobot.video import VideoCodec
+from ingest.lerobot.writer import STAGING, LeRobotWriter
+from ingest.progress import Progress
+from jobs.catalog.build import rebuild_catalog, write_quarantine_part
+from jobs.runtime.job_lock import JobLock, JobLockedError
+from jobs.spec import JobSpec, SourceSpec, dump_spec
+from schemas.corpus import (
+    JOB_DIR,
     QUARANTINE_DIR,
+    EpisodeLineage,
     QuarantineRow,
+    dataset_dir,
+    episode_uid,
     find_datasets,
     parquet_files,
-    rebuild_catalog,
-    write_quarantine_part,
 )
-from jobs.job_lock import JOB_DIR, JobLock, JobLockedError
-from jobs.progress import Progress
-from jobs.spec import JobSpec, SourceSpec, dump_spec
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, FeatureSpec, read_jsonl
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,7 @@ class WorkItem:
 
     @property
     def uid(self) -> str:
-        return f"{self.source.name}/{self.ref.subset}/{self.ref.raw_id}"
+        return episode_uid(self.source.name, self.ref.subset, self.ref.raw_id)
 
 
 @dataclass
@@ -103,16 +106,14 @@ def process_episode(item: dict[str, Any]) -> dict[str, Any]:
         if source.tier is not None:
             raw.tier = source.tier
         stage = "canonicalize"
-        episodes = canonicalize(raw, spec)
+        episodes = canonicalize(raw, spec, source=source.name)
         if not episodes:
             reason = "; ".join(raw.tier_reasons) or "no span of the episode survived validity"
             return _quarantined(item, stage, "RejectedEpisode", reason)
         stage = "write"
         out = []
         for ep in episodes:
-            ep.source = source.name
-            ep.uid = f"{source.name}/{ep.subset}/{ep.raw_id}"
-            dataset = f"datasets/{source.name}/{ep.subset}"
+            dataset = dataset_dir(source.name, ep.subset)
             st = stage_canonical(output / dataset, ep, codec, spec.fps)
             staged.append(st)
             features = {k: v.to_json() for k, v in dataset_features(ep).items()}
@@ -170,7 +171,7 @@ def _discovery_row(adapter: Any, source: SourceSpec, ref: EpisodeRef) -> Quarant
 
 def _row(source: SourceSpec, ref: EpisodeRef | None, stage: str, error_class: str, message: str,
          **extra: Any) -> QuarantineRow:  # fmt: skip
-    uid = f"{source.name}/{ref.subset}/{ref.raw_id}" if ref else f"{source.name}/*"
+    uid = episode_uid(source.name, ref.subset, ref.raw_id) if ref else f"{source.name}/*"
     return QuarantineRow(
         episode_uid=uid, source=source.name, subset=ref.subset if ref else "", adapter=source.adapter,
         raw_path=ref.paths[0] if ref and ref.paths else str(source.root), stage=stage, error_class=error_class,
@@ -185,9 +186,9 @@ def done_uids(output: Path) -> set[str]:
         episodes = dataset / EPISODES_PATH
         if episodes.exists():
             for _, line in read_jsonl(episodes):
-                lineage = line.get("eidata", {})
-                if "raw_uid" in lineage:
-                    done.add(lineage["raw_uid"])
+                raw_uid = EpisodeLineage.of(line).raw_uid
+                if raw_uid is not None:
+                    done.add(raw_uid)
     for part in parquet_files(output, QUARANTINE_DIR):  # committed parts only, never a crashed run's temp file
         done.update(pq.read_table(part, columns=["episode_uid"]).column("episode_uid").to_pylist())
     return done

@@ -32,8 +32,8 @@ from pydantic_core import PydanticCustomError
 
 import adapters  # noqa: F401 - importing the package registers every adapter
 from adapters.registry import adapter_names, get_adapter
-from ingest.canonicalize import CanonicalizeSpec
-from ingest.video import VideoCodec
+from ingest.canonical.canonicalize import CanonicalizeSpec
+from ingest.lerobot.video import VideoCodec
 from schemas.tiers import QualityTier
 
 Loc = tuple[str | int, ...]

@@ -1,7 +1,7 @@
 """`eidata validate PATH`: what a loader would trip on in a LeRobot v2.0 / v2.1 / v3.0 dataset, with an exit code.
 
 The report is the LeRobot adapter's validation (`DatasetMeta`'s quirks for v2.x, the adapter's v3 reading, ghost
-cameras) plus `adapters.lerobot_checks` (stats shapes, default columns, v3 rows, video frame counts, GR00T modality).
+cameras) plus `adapters.lerobot.checks` (stats shapes, default columns, v3 rows, video frame counts, GR00T modality).
 Exit code: 0 clean (infos and warnings allowed), 1 when any dataset has an error (or a warning with `--strict`),
 2 when PATH holds no dataset.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import BaseModel
 
-from adapters.lerobot_checks import loader_checks
-from adapters.lerobot_source import LeRobotSource
+from adapters.lerobot.checks import loader_checks
+from adapters.lerobot.source import LeRobotSource
 from schemas.dataset_meta import Quirk, Severity
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")

@@ -7,7 +7,6 @@ from enum import StrEnum
 
 import numpy as np
 
-from schemas.embodiment import Embodiment
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 
 CANONICAL_FPS = 10
@@ -57,8 +56,21 @@ ACTION_NATIVE = "action.native"
 INTERPOLATED = "observation.interpolated"  # True where the frame was made up by up-sampling (source below fps)
 
 
+IMAGE_PREFIX = "observation.images."
+
+
 def image_key(camera: Camera | str) -> str:
-    return f"observation.images.{Camera(camera).value}"
+    return IMAGE_PREFIX + Camera(camera).value
+
+
+def main_video_key(video_keys: Sequence[str], camera: str | None = None) -> str | None:
+    """The camera a stage looks at: `camera` when the dataset has it, else the first of `MAIN_CAMERA_ORDER` it has,
+    else its first camera; None without video."""
+    for name in ((camera,) if camera else ()) + MAIN_CAMERA_ORDER:
+        key = name if name.startswith(IMAGE_PREFIX) else IMAGE_PREFIX + name
+        if key in video_keys:
+            return key
+    return video_keys[0] if video_keys else None
 
 
 def hand_block(hand: int) -> slice:
@@ -88,17 +100,18 @@ assert len(STATE_NAMES) == len(ACTION_NAMES) == CANONICAL_DIM
 
 def canonical_features(
     cameras: Mapping[Camera | str, tuple[int, int]],
-    embodiment: Embodiment,
+    embodiment: str,
+    mask: Sequence[bool],
+    keypoint_hands: Sequence[str] = (),
     native_state_names: Sequence[str] | None = None,
     native_action_names: Sequence[str] | None = None,
     *,
     interpolated_flag: bool = False,
-    mask: Sequence[bool] | None = None,
 ) -> dict[str, FeatureSpec]:
-    """Feature specs of a canonical dataset, in info.json order.
+    """Feature specs of a canonical dataset, in info.json order (`Embodiment.features` fills the embodiment's part).
 
-    `cameras` maps a camera of the vocabulary to its (height, width). Native vectors are included only when named.
-    `mask` narrows the embodiment's mask to the dims the source really fills (default: the embodiment's).
+    `cameras` maps a camera of the vocabulary to its (height, width); `mask` marks the 50 dims that hold real data;
+    `keypoint_hands` are the hands with MANO-21 keypoints. Native vectors are included only when named.
     """
     features: dict[str, FeatureSpec] = {}
     for cam in Camera:
@@ -108,15 +121,14 @@ def canonical_features(
     unknown = {str(c) for c in cameras} - {c.value for c in Camera}
     if unknown:
         raise ValueError(f"unknown camera name(s) {sorted(unknown)}; the vocabulary is {[c.value for c in Camera]}")
-    dims = embodiment.mask() if mask is None else embodiment.mask() & np.asarray(mask, dtype=bool)
-    mask_info = {"embodiment": embodiment.name, "mask": dims.astype(int).tolist()}
+    mask_info = {"embodiment": embodiment, "mask": np.asarray(mask, dtype=bool).astype(int).tolist()}
     features[STATE] = FeatureSpec(dtype="float32", shape=(CANONICAL_DIM,), names=list(STATE_NAMES), info=mask_info)
     features[ACTION] = FeatureSpec(dtype="float32", shape=(CANONICAL_DIM,), names=list(ACTION_NAMES), info=mask_info)
     features[HAND_KEYPOINTS] = FeatureSpec(
         dtype="float32",
         shape=(len(HANDS), NUM_KEYPOINTS, 3),
         names=[list(HANDS), list(MANO21_NAMES), ["x", "y", "z"]],
-        info={"has_hands": list(embodiment.keypoint_hands())},
+        info={"has_hands": list(keypoint_hands)},
     )
     if native_state_names:
         features[STATE_NATIVE] = FeatureSpec(

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.canonical import (
+    CANONICAL_DIM,
+    FINGERTIPS_XYZ,
+    GRIPPER,
+    WRIST_POS,
+    WRIST_ROT6D,
+    canonical_features,
+    hand_dims,
+)
+from schemas.lerobot import FeatureSpec
 from schemas.transform import RigidTransform
 
 
@@ -42,8 +53,6 @@ class Embodiment(BaseModel):
 
     def mask(self) -> np.ndarray:
         """Boolean mask over the 50 canonical dims: True where this embodiment provides a real value."""
-        from schemas.canonical import CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
-
         m = np.zeros(CANONICAL_DIM, dtype=bool)
         parts = [WRIST_POS, WRIST_ROT6D]
         parts.append(GRIPPER if self.effector is Effector.gripper else FINGERTIPS_XYZ)
@@ -58,6 +67,21 @@ class Embodiment(BaseModel):
     def keypoint_hands(self) -> tuple[Hand, ...]:
         """Hands that carry MANO-21 keypoints (human hands only)."""
         return self.hands if self.effector is Effector.human else ()
+
+    def features(
+        self,
+        cameras: Mapping[str, tuple[int, int]],
+        native_state_names: Sequence[str] | None = None,
+        native_action_names: Sequence[str] | None = None,
+        *,
+        interpolated_flag: bool = False,
+        mask: Sequence[bool] | None = None,
+    ) -> dict[str, FeatureSpec]:
+        """`canonical_features` of a dataset of this embodiment; `mask` narrows this embodiment's mask to the dims
+        the source really fills."""
+        dims = self.mask() if mask is None else self.mask() & np.asarray(mask, dtype=bool)
+        return canonical_features(cameras, self.name, dims, self.keypoint_hands(), native_state_names,
+                                  native_action_names, interpolated_flag=interpolated_flag)  # fmt: skip
 
 
 class EmbodimentRegistry:

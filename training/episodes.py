@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 from safetensors import safe_open
 
-from jobs.catalog import LINEAGE_KEY
-from jobs.progress import Progress
+from ingest.progress import Progress
 from schemas.canonical import ACTION, CANONICAL_DIM, Camera, image_key
 from schemas.captions import TEXT_FORMAT, text_embedding_file
+from schemas.corpus import EpisodeLineage
 from schemas.image_latents import LATENTS_FORMAT, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson, load_info, read_jsonl
 from schemas.manifest import Manifest, Split, read_entries
@@ -157,7 +157,7 @@ def read_text_width(path: Path) -> int:
 
 
 def _episode_mask(line: dict[str, Any], info: InfoJson) -> np.ndarray:
-    mask = (line.get(LINEAGE_KEY) or {}).get("mask")
+    mask = EpisodeLineage.of(line).mask
     if mask is None:
         ft = info.features.get(ACTION)
         mask = (ft.info or {}).get("mask") if ft is not None else [0] * CANONICAL_DIM
@@ -169,7 +169,7 @@ def _episode_mask(line: dict[str, Any], info: InfoJson) -> np.ndarray:
 
 def _text_task_index(line: dict[str, Any], tasks: dict[str, int]) -> int | None:
     """The caption's task if a caption job added one, else the episode's first task (common brief's contract)."""
-    caption = (line.get(LINEAGE_KEY) or {}).get("caption")
+    caption = EpisodeLineage.of(line).caption
     if isinstance(caption, dict) and caption.get("task_index") is not None:
         return int(caption["task_index"])
     first = (line.get("tasks") or [None])[0]

@@ -12,27 +12,22 @@ Reported per (dataset, tier), per tier and overall, printed as a table and writt
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from ingest.atomic import write_text_atomic
 from schemas.canonical import ACTION
 from schemas.tiers import TASK_IDS, Task
 from training.batch import collate, to_device
-from training.checkpoint import CheckpointError, checkpoint_config, load_checkpoint
+from training.checkpoint import checkpoint_config, load_checkpoint
 from training.dataset import ManifestDataset
-from training.episodes import TIERS, DataError, SampleIndex, build_index
+from training.episodes import TIERS, SampleIndex, build_index
 from training.flow import euler
 from training.normalize import NormStats, compute_stats, merged
 from training.objective import LDAObjective, Prepared, dit_inputs, prepare
@@ -167,26 +162,3 @@ def evaluate(
         "inference_steps": n_steps,
         "metrics": summarize(rows),
     }
-
-
-def format_report(report: dict[str, Any]) -> str:
-    from jobs.query import format_table
-
-    rows = [{"group": k, **v} for k, v in report["metrics"].items()]
-    return format_table(pa.Table.from_pylist(rows), "table")
-
-
-def cli_eval(args: argparse.Namespace) -> int:
-    """`eidata eval --checkpoint PATH --manifest DIR [--split val]`: exit 0, 1 for data/checkpoint problems."""
-    ckpt = Path(args.checkpoint)
-    try:
-        report = evaluate(ckpt, Path(args.manifest), args.split, max_samples=args.max_samples,
-                          batch_size=args.batch_size, device=args.device, steps=args.steps)  # fmt: skip
-    except (DataError, CheckpointError, FileNotFoundError) as e:
-        print(f"eidata eval: {e}", file=sys.stderr)
-        return 1
-    out = Path(args.out) if args.out else ckpt.parent / f"eval_{args.split}_step{report['step']:08d}.json"
-    write_text_atomic(out, json.dumps(report, indent=2) + "\n")
-    print(f"eval {report['split']} at step {report['step']}: {report['samples']} samples -> {out}")
-    print(format_report(report), end="")
-    return 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ingest.atomic import write_text_atomic
+from ingest.files.atomic import write_text_atomic
 from training.distributed import all_reduce_sum
 from training.flow import per_task_sums
 from training.objective import Losses

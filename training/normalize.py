@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from ingest.atomic import write_text_atomic
+from ingest.files.atomic import write_text_atomic
 from schemas.canonical import ACTION, STATE
 from schemas.lerobot import EPISODES_STATS_PATH, read_jsonl
 from training.episodes import DataError, SampleIndex

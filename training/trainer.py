@@ -17,7 +17,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from ingest.atomic import write_text_atomic
+from ingest.files.atomic import write_text_atomic
 from training import flops
 from training.attention import backend_for
 from training.batch import collate, to_device

@@ -8,7 +8,7 @@ holding every episode's rows, and per camera one mp4 holding every episode: each
 (libx264, yuv420p) and the files are concatenated by stream copy, as lerobot's converter does with ffmpeg's concat
 demuxer; `from_timestamp` is the running sum of episode durations. Deterministic for a seed.
 
-`inject_fault` damages a v2.x dataset (one written by `ingest.writer.LeRobotWriter`, or a copy of a real one) in
+`inject_fault` damages a v2.x dataset (one written by `ingest.lerobot.writer.LeRobotWriter`, or a copy of a real one) in
 the ways the LeRobot adapter must survive: a missing or unreadable parquet, a length mismatch, a ghost camera, a
 missing mp4.
 """

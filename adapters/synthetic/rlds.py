@@ -8,7 +8,7 @@ them: `steps/<key>` (T x shape, float64 stored as float32, bool as int64, `zlib`
 byte string per step), one encoded JPEG/PNG per step and camera, one string per step for language,
 `episode_metadata/<name>` (and kuka's top-level `success`).
 
-Every key comes from `adapters.oxe_subsets` (cameras, states, actions, language, skipped tensors such as language
+Every key comes from `adapters.oxe.subsets` (cameras, states, actions, language, skipped tensors such as language
 embeddings and depth, episode metadata), so each subset's builder carries that subset's native keys, with images and
 depth shrunk to `image_size`. Deterministic for a given seed. Quirk and fault switches:
 - `mark_last=False`: `is_last`/`is_terminal` never set (Octo's Bridge copy);
@@ -32,9 +32,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from adapters.oxe_subsets import SUBSETS, CameraSpec, OXESubset, StreamSpec, find_subset
+from adapters.oxe.subsets import SUBSETS, CameraSpec, OXESubset, StreamSpec, find_subset
+from adapters.oxe.tfrecord import build_example, frame_record
 from adapters.synthetic.video import synthetic_frame
-from adapters.tfrecord_io import build_example, frame_record
 
 _NP = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64, "bool": np.bool_}
 _CLASS = "tensorflow_datasets.core.features."
@@ -345,7 +345,7 @@ def write_rlds(
     corrupt_crc: EpisodeAt | None = None,
     corrupt_length: EpisodeAt | None = None,
 ) -> WrittenBuilder:
-    """Write `<root>/<dataset>/<version>/` for `subset` (a table name or alias, see `adapters.oxe_subsets`).
+    """Write `<root>/<dataset>/<version>/` for `subset` (a table name or alias, see `adapters.oxe.subsets`).
 
     `episodes` per split (an int means {"train": n}); episode i of a split has `steps + i % 3` steps when
     `vary_steps`. `shards` splits each split's episodes into that many consecutive shards."""
@@ -415,7 +415,7 @@ def write_rlds(
     (path / "features.json").write_text(json.dumps(_features_json(cfg, layout), indent=2))
     info = {
         "citation": f"// synthetic {dataset} written by adapters.synthetic.rlds",
-        "description": f"Synthetic {dataset} ({cfg.name} layout), see adapters/oxe_subsets.py.",
+        "description": f"Synthetic {dataset} ({cfg.name} layout), see adapters/oxe/subsets.py.",
         "fileFormat": "tfrecord",
         "moduleName": f"{dataset}.{dataset}_dataset_builder",
         "name": dataset,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.demo_corpus import write_demo_spec, write_raw_corpus
+from jobs.catalog.query import run_query
+from jobs.demo.corpus import write_demo_spec, write_raw_corpus
 from jobs.ingest import JobLock, run_ingest
-from jobs.query import run_query
 from jobs.spec import load_spec
 
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}

@@ -20,10 +20,10 @@ import yaml
 
 from adapters.synthetic.agibot import EpisodeSpec, Fault, write_agibot
 from adapters.synthetic.rlds import write_rlds
-from ingest.writer import STAGING
-from jobs.demo import run_demo
+from ingest.lerobot.writer import STAGING
+from jobs.catalog.query import run_query
+from jobs.demo.robot import run_demo
 from jobs.ingest import IngestReport, run_ingest
-from jobs.query import run_query
 from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from tests.fixtures import corrupt

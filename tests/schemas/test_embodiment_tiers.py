@@ -17,7 +17,6 @@ from schemas.canonical import (
     STATE_NAMES,
     STATE_NATIVE,
     Camera,
-    canonical_features,
     image_key,
 )
 from schemas.catalog import CATALOG_SCHEMA, CatalogRow
@@ -179,7 +178,7 @@ def test_demote_keeps_the_lower_tier(tier: QualityTier, to: QualityTier, result:
 def test_canonical_features_order_and_shapes() -> None:
     franka = default_registry().get("franka")
     cams = {"third_person": (224, 320), Camera.wrist_right: (128, 128), "head": (480, 640)}  # not vocabulary order
-    feats = canonical_features(cams, franka)
+    feats = franka.features(cams)
     assert list(feats) == [
         image_key("head"),
         image_key("wrist_right"),
@@ -203,18 +202,18 @@ def test_canonical_features_order_and_shapes() -> None:
 
 def test_canonical_features_native_only_when_named() -> None:
     human = default_registry().get("human")
-    feats = canonical_features({}, human, native_state_names=["a", "b"], native_action_names=["c", "d", "e"])
+    feats = human.features({}, native_state_names=["a", "b"], native_action_names=["c", "d", "e"])
     assert list(feats) == [STATE, ACTION, HAND_KEYPOINTS, STATE_NATIVE, ACTION_NATIVE]
     assert feats[STATE_NATIVE].shape == (2,) and feats[ACTION_NATIVE].shape == (3,)
     assert feats[HAND_KEYPOINTS].info == {"has_hands": ["left", "right"]}
     assert feats[STATE].info["mask"] == human.mask_list()
-    no_native = canonical_features({}, human, native_state_names=[], native_action_names=None)
+    no_native = human.features({}, native_state_names=[], native_action_names=None)
     assert STATE_NATIVE not in no_native and ACTION_NATIVE not in no_native
 
 
 def test_canonical_features_reject_unknown_camera() -> None:
     with pytest.raises(ValueError, match="fisheye"):
-        canonical_features({"head": (64, 64), "fisheye": (64, 64)}, default_registry().get("franka"))
+        default_registry().get("franka").features({"head": (64, 64), "fisheye": (64, 64)})
 
 
 def test_catalog_schema_matches_row_model() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ingest.lingbot_store import read_record, record_matches, write_record
+from ingest.files.lingbot import read_record, record_matches, write_record
 from schemas.lerobot import InfoJson
 from schemas.lingbot import LATENT_KEYS, LINGBOT_ACTION_NAMES, LatentPlan, LatentRecord, latent_file
 

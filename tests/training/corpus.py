@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from ingest.writer import LeRobotWriter
-from jobs.catalog import rebuild_catalog
-from jobs.curate import curate
-from schemas.canonical import ACTION, CANONICAL_DIM, HAND_KEYPOINTS, STATE, canonical_features, image_key
+from ingest.lerobot.writer import LeRobotWriter
+from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.curate import curate
+from schemas.canonical import ACTION, CANONICAL_DIM, HAND_KEYPOINTS, STATE, image_key
 from schemas.embodiment import default_registry
 from schemas.lerobot import TASKS_PATH, load_info, read_jsonl
 from tests.fixtures.episodes import moving_texture
@@ -90,7 +90,7 @@ def _write_dataset(root: Path, source: str, subset: str, embodiment: str, episod
                    w: dict[str, np.ndarray], actions: bool) -> list[dict[str, np.ndarray]]:  # fmt: skip
     emb = default_registry().get(embodiment)
     mask = emb.mask() if actions else np.zeros(CANONICAL_DIM, dtype=bool)  # as ingest masks video without poses
-    features = canonical_features({CAMERA: (64, 64)}, emb, mask=mask)
+    features = emb.features({CAMERA: (64, 64)}, mask=mask)
     arrays = []
     with LeRobotWriter.create(root, fps=10, features=features, robot_type=embodiment) as writer:
         for k, ep in enumerate(episodes):

@@ -1,0 +1,1 @@
+"""LeRobot v2.x/v3 datasets as a source: layout, episode reading, format checks."""

@@ -1,0 +1,307 @@
+"""What a LeRobot loader trips on beyond `DatasetMeta`'s and the adapter's own findings, for `eidata validate`.
+
+Each check takes a `LoadedDataset` (the LeRobot adapter's view of one root, v2.x or v3.0) and returns quirks, one per
+code (and severity), naming the file and a few episodes:
+- stats shapes: `episodes_stats.jsonl`, v2.0 `meta/stats.json`, v3 `meta/stats.json` and the `stats/*` columns of
+  `meta/episodes/`: min/max/mean/std (and extra stats) must have the feature's shape ((3,1,1) for cameras, (1,) for
+  scalars), `count` one value; lerobot aggregates and normalizes with them (`stats_shape_mismatch`,
+  `stats_not_finite`);
+- default columns in the data parquet: `timestamp`, `episode_index`, `task_index` are read for every item
+  (`missing_default_column`, error), `index` less so (warning); v3 `frame_index` (`no_frame_index_column`);
+- v3 rows: timestamps per episode against `frame_index / fps` (as `DatasetMeta` does for v2), task indices, and the
+  rows an episode has against its `[dataset_from_index, dataset_to_index)` (`episode_rows_mismatch`);
+- video frame counts from packet headers (no decoding) against the rows a loader indexes (v2 parquet rows, v3 index
+  range), in the episode's span of the file for v3: fewer frames fail a loader at the last timestamps
+  (`video_too_short`), more are a warning (`video_frame_count_mismatch`); a v3 mp4 missing for any episode, ghost
+  cameras included (`missing_video_files`; v2: `DatasetMeta` reports it);
+- `meta/modality.json` (GR00T) against info.json (`schemas.modality.check_modality`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from adapters.cameras import packet_times
+from adapters.lerobot.episode import LoadedDataset, Severity, quirk
+from adapters.lerobot.layout import V3_EPISODES_DIR
+from schemas.dataset_meta import EpisodeFindings, Quirk, timestamp_findings
+from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, NUMERIC_DTYPES, FeatureSpec, read_jsonl
+from schemas.modality import ModalityJson, check_modality
+
+# lerobot reads these for every item; `index` only for bookkeeping
+DEFAULT_COLUMNS: dict[str, Severity] = {
+    "timestamp": "error",
+    "episode_index": "error",
+    "task_index": "error",
+    "index": "warning",
+}
+CORE_STATS = ("min", "max", "mean", "std")
+
+
+def _listing(items: Iterable[Any], limit: int = 5) -> str:
+    items = list(items)
+    head = ", ".join(str(i) for i in items[:limit])
+    return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+# -- stats ------------------------------------------------------------------------------------------------------
+
+
+def expected_stats_shape(ft: FeatureSpec) -> tuple[int, ...] | None:
+    """Shape lerobot's `compute_episode_stats` gives a feature's min/max/mean/std; None: no stats expected."""
+    if ft.is_visual:
+        return (3, 1, 1)
+    if ft.dtype in NUMERIC_DTYPES:
+        return tuple(ft.shape)
+    return None
+
+
+def _stat_findings(stats: dict[str, Any], features: dict[str, FeatureSpec]) -> tuple[list[str], list[str]]:
+    """(shape problems, non-finite values) of one stats block `{feature: {stat: values}}`."""
+    shapes, nonfinite = [], []
+    for name, block in stats.items():
+        ft = features.get(name)
+        want = expected_stats_shape(ft) if ft is not None else None
+        if want is None or not isinstance(block, dict):
+            continue  # stats of undeclared features or of strings are never read
+        for stat, value in block.items():
+            try:
+                arr = np.asarray(value, dtype=np.float64)
+            except (ValueError, TypeError):
+                shapes.append(f"{name}.{stat} ragged")
+                continue
+            need = (1,) if stat == "count" else want
+            if arr.shape != need:
+                shapes.append(f"{name}.{stat} {list(arr.shape)} != {list(need)}")
+            elif stat in CORE_STATS and not np.isfinite(arr).all():
+                nonfinite.append(f"{name}.{stat}")
+    return shapes, nonfinite
+
+
+def _stats_sources(ds: LoadedDataset) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    """(file, where in it, stats block) of every stats record the dataset has."""
+    root = ds.root
+    for rel in ("meta/stats.json",) if ds.is_v3 else (LEGACY_STATS_PATH,):
+        if (root / rel).is_file():
+            yield rel, "global", json.loads((root / rel).read_text(encoding="utf-8"))
+    if not ds.is_v3 and (root / EPISODES_STATS_PATH).is_file():
+        for _, obj in read_jsonl(root / EPISODES_STATS_PATH):
+            yield EPISODES_STATS_PATH, f"episode {obj.get('episode_index')}", obj.get("stats") or {}
+    for path in sorted((root / V3_EPISODES_DIR).glob("chunk-*/file-*.parquet")) if ds.is_v3 else []:
+        pf = pq.ParquetFile(path)
+        cols = [c for c in pf.schema_arrow.names if c.startswith("stats/")]
+        rows = pf.read(columns=[*cols, "episode_index"]).to_pylist() if cols else []
+        for row in rows:
+            block: dict[str, dict[str, Any]] = defaultdict(dict)
+            for c in cols:
+                _, feature, stat = c.rsplit("/", 2) if c.count("/") >= 2 else (c, c, c)
+                if row[c] is not None:
+                    block[feature][stat] = row[c]
+            yield path.relative_to(root).as_posix(), f"episode {row['episode_index']}", dict(block)
+
+
+def check_stats(ds: LoadedDataset) -> list[Quirk]:
+    shapes: dict[str, list[str]] = defaultdict(list)
+    nonfinite: dict[str, list[str]] = defaultdict(list)
+    try:
+        for rel, where, stats in _stats_sources(ds):
+            bad, nan = _stat_findings(stats, ds.info.features)
+            shapes[rel] += [f"{where}: {b}" for b in bad]
+            nonfinite[rel] += [f"{where}: {n}" for n in nan]
+    except (OSError, ValueError, pa.ArrowException) as err:  # invalid JSON / parquet (DatasetMeta names jsonl ones)
+        return [quirk("unreadable_stats", "error", f"stats cannot be read ({err})")]
+    out = []
+    for rel, items in shapes.items():
+        if items:
+            msg = f"{rel}: stats whose shape is not the feature's: {_listing(items)}"
+            out.append(quirk("stats_shape_mismatch", "error", msg, rel))
+    for rel, items in nonfinite.items():
+        if items:
+            msg = f"{rel}: NaN/inf stats (normalization yields NaN): {_listing(items)}"
+            out.append(quirk("stats_not_finite", "warning", msg, rel))
+    return out
+
+
+# -- data parquet -----------------------------------------------------------------------------------------------
+
+
+def _data_files(ds: LoadedDataset) -> dict[str, list[int]]:
+    """Readable data files -> the episodes they hold (problem files are reported already)."""
+    files: dict[str, list[int]] = defaultdict(list)
+    for ep, loc in sorted(ds.episodes.items()):
+        if ep not in ds.problems or ds.problems[ep][2] != "data_path":
+            files[loc.data_file].append(ep)
+    return files
+
+
+def check_default_columns(ds: LoadedDataset) -> list[Quirk]:
+    missing: dict[str, list[int]] = defaultdict(list)
+    first: dict[str, str] = {}
+    wanted = {**DEFAULT_COLUMNS, **({"frame_index": "warning"} if ds.is_v3 else {})}
+    for rel, eps in _data_files(ds).items():
+        try:
+            names = set(pq.read_schema(ds.root / rel).names)
+        except (OSError, pa.ArrowException):
+            continue  # unreadable_parquet is reported by DatasetMeta / the adapter
+        for col in wanted:
+            if col not in names:
+                missing[col] += eps
+                first.setdefault(col, rel)
+    out = []
+    if "frame_index" in missing:
+        msg = f"parquet files have no 'frame_index' column: episodes {_listing(missing.pop('frame_index'))}"
+        out.append(quirk("no_frame_index_column", "warning", msg, first["frame_index"]))
+    for sev in ("error", "warning"):
+        cols = [c for c in missing if wanted[c] == sev]
+        if cols:
+            what = "; ".join(f"{c} (episodes {_listing(missing[c])})" for c in cols)
+            msg = f"data parquet lacks lerobot's default column(s): {what}"
+            out.append(quirk("missing_default_column", sev, msg, first[cols[0]]))  # type: ignore[arg-type]
+    return out
+
+
+def check_v3_rows(ds: LoadedDataset) -> list[Quirk]:
+    """v3: per episode of each shared data file, timestamps / frame_index / task_index / row count."""
+    if not ds.is_v3:
+        return []
+    found = EpisodeFindings()
+    rows_off: list[str] = []
+    first_rel = None
+    for rel, eps in _data_files(ds).items():
+        try:
+            pf = pq.ParquetFile(ds.root / rel)
+            wanted = ("episode_index", "timestamp", "frame_index", "task_index")
+            cols = [c for c in wanted if c in pf.schema_arrow.names]
+            table = pf.read(columns=cols)
+        except (OSError, pa.ArrowException):
+            continue
+        if "episode_index" not in cols:
+            continue  # missing_default_column
+        by_ep = np.asarray(table["episode_index"].to_numpy(), np.int64)
+        for ep in eps:
+            sel = np.flatnonzero(by_ep == ep)
+            loc = ds.episodes[ep]
+            if loc.rows is not None and len(sel) != loc.rows[1] - loc.rows[0]:
+                rows_off.append(f"episode {ep}: {len(sel)} rows, [{loc.rows[0]}, {loc.rows[1]}) in meta")
+                first_rel = first_rel or rel
+            if not len(sel):
+                continue
+            fi = np.asarray(table["frame_index"].to_numpy(), np.int64)[sel] if "frame_index" in cols else None
+            if fi is not None and not np.array_equal(fi, np.arange(len(sel))):
+                found.hit("frame_index_not_contiguous", ep, rel)
+            if "timestamp" in cols:
+                ts = np.asarray(table["timestamp"].to_numpy(), np.float64)[sel]
+                for code in timestamp_findings(ts, fi if fi is not None else np.arange(len(sel)), ds.info.fps):
+                    found.hit(code, ep, rel, f"{ts[0]:.6g}s" if code == "timestamp_offset" else None)
+            if "task_index" in cols and ds.tasks:
+                ids = set(np.unique(np.asarray(table["task_index"].to_numpy())[sel]).tolist())
+                for t in sorted(ids - set(ds.tasks)):
+                    found.hit("task_index_unknown", ep, rel, str(t))
+    out = found.quirks(has_video=bool(ds.info.video_keys))
+    if rows_off:
+        msg = f"rows of the data file differ from the episode's index range: {_listing(rows_off)}"
+        out.append(quirk("episode_rows_mismatch", "error", msg, first_rel))
+    return out
+
+
+# -- videos -----------------------------------------------------------------------------------------------------
+
+
+def _frame_times(path: Path) -> np.ndarray:
+    with av.open(str(path)) as c:
+        return packet_times(c, c.streams.video[0])[1]
+
+
+def _rows(ds: LoadedDataset, ep: int, cache: dict[str, int | None]) -> int | None:
+    """Rows a loader indexes for the episode: v3 its index range, v2 its parquet's row count (footer only)."""
+    loc = ds.episodes[ep]
+    if loc.rows is not None:
+        return loc.rows[1] - loc.rows[0]
+    if loc.data_file not in cache:
+        try:
+            cache[loc.data_file] = pq.read_metadata(ds.root / loc.data_file).num_rows
+        except (OSError, pa.ArrowException):
+            cache[loc.data_file] = None  # missing / unreadable: reported elsewhere
+    return cache[loc.data_file]
+
+
+def check_videos(ds: LoadedDataset) -> list[Quirk]:
+    """Frames each episode's clip holds (packet headers only) against its length; v3 clips missing per episode."""
+    short: list[str] = []
+    long: list[str] = []
+    missing: dict[str, list[int]] = defaultdict(list)
+    unreadable: list[str] = []
+    first: dict[str, str] = {}
+    times: dict[str, np.ndarray | None] = {}
+    row_counts: dict[str, int | None] = {}
+    tol = 0.25 / ds.info.fps if ds.info.fps > 0 else 0.0
+    for key in ds.info.video_keys:  # ghost cameras too: a loader decodes every declared one
+        for ep, loc in sorted(ds.episodes.items()):
+            clip = loc.videos.get(key)
+            if clip is None or not (ds.root / clip.file).is_file():
+                missing[key].append(ep)
+                first.setdefault("missing", clip.file if clip else key)
+                continue
+            if clip.file not in times:
+                try:
+                    times[clip.file] = _frame_times(ds.root / clip.file)
+                except (OSError, av.FFmpegError, IndexError) as err:
+                    times[clip.file] = None
+                    unreadable.append(f"{clip.file} ({err})")
+            t = times[clip.file]
+            if t is None:
+                continue
+            rows = _rows(ds, ep, row_counts)
+            if rows is None:
+                continue
+            end = np.inf if clip.end_s is None else clip.end_s - tol
+            n = int(np.count_nonzero((t >= clip.start_s - tol) & (t < end)))
+            note = f"episode {ep} {key}: {n} frames for {rows} rows"
+            if n != rows:
+                (short if n < rows else long).append(note)
+                first.setdefault("short" if n < rows else "long", clip.file)
+    out = []
+    if ds.is_v3 and missing:  # v2: DatasetMeta's missing_video_files
+        what = "; ".join(f"{k} (episodes {_listing(eps)})" for k, eps in missing.items())
+        out.append(quirk("missing_video_files", "error", f"no mp4 for {what}", first["missing"]))
+    if unreadable:
+        out.append(quirk("unreadable_video", "error", f"mp4 files PyAV cannot open: {_listing(unreadable)}"))
+    if short:
+        msg = f"videos with fewer frames than the episode has rows (a loader fails at the last ones): {_listing(short)}"
+        out.append(quirk("video_too_short", "error", msg, first["short"]))
+    if long:
+        msg = f"videos with more frames than the episode has rows: {_listing(long)}"
+        out.append(quirk("video_frame_count_mismatch", "warning", msg, first["long"]))
+    return out
+
+
+# -- GR00T modality ---------------------------------------------------------------------------------------------
+
+
+def check_modality_file(ds: LoadedDataset) -> list[Quirk]:
+    if ds.modality is None:
+        return []
+    try:
+        modality = ModalityJson.parse(ds.modality)
+    except ValueError as err:
+        return [quirk("modality_invalid", "error", str(err), "meta/modality.json")]
+    return check_modality(modality, ds.info)
+
+
+def loader_checks(ds: LoadedDataset, *, data: bool = True, videos: bool = True) -> list[Quirk]:
+    """Every check above; `data` reads parquet footers and v3 rows, `videos` demuxes every mp4 once."""
+    out = check_stats(ds) + check_modality_file(ds)
+    if data:
+        out += check_default_columns(ds) + check_v3_rows(ds)
+    if videos:
+        out += check_videos(ds)
+    return out

@@ -1,0 +1,398 @@
+"""Existing LeRobot datasets (v2.0, v2.1, v3.0) as a source, GR00T `meta/modality.json` understood when present.
+
+`discover(root)` takes a dataset root (`meta/info.json`) or a folder with datasets one or two levels down (one subset
+per dataset folder, named after it; the `subset` option renames a single dataset or picks one in a folder). Layouts
+are in `adapters.lerobot.layout`, the episode read in `adapters.lerobot.episode`. The dataset's validation report
+is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapter's (`report(root)`, and `metadata["quirks"]` of every
+episode); per-episode findings are in `metadata["episode_quirks"]`.
+
+| native (column / file)              | canonical                                   | units, frame, rate               |
+| ----------------------------------- | ------------------------------------------- | -------------------------------- |
+| `observation.state`                 | `states["observation.state"]`; with         | native (LeRobot has no units),   |
+|                                     | modality.json `states["state.<key>"]`       | names from `features.*.names`    |
+| `action`                            | `actions["action"]`; with modality.json     | as stored (float64 stays         |
+|                                     | `actions["action.<key>"]`                   | float64)                         |
+| other `observation.*` numeric       | `states[<column>]`                          | native                           |
+| other `action.*` numeric            | `actions[<column>]`                         | native                           |
+| `next.reward`, `next.done`,         | `signals[<column>]`                         | native dtype                     |
+| `annotation.*`, other numeric       | (`Stream`s, as the OXE adapter's)           |                                  |
+| `timestamp` (else frame_index/fps)  | every stream's timestamps, float64 s        | minus the `timestamp_offset`     |
+| mp4 per video key                   | `cameras[<video key>]` (lazy PyAV)          | PTS s; v3: PTS - from_timestamp  |
+| `dtype: image` parquet column       | `cameras[<column>]` (lazy decode)           | parquet timestamps               |
+| `task_index` -> tasks               | `language`, kind `instruction`, per run     | [first, last] s of the run; None |
+|                                     |                                             | when it covers the episode       |
+| `annotation.<src>.<type>` -> tasks  | `language` (`instruction` when the name     | label types (validity, quality,  |
+|                                     | says task/instruction/prompt/action, else   | success, reward) go to           |
+|                                     | `description`)                              | `metadata["annotations"]`        |
+| `next.success`, `success`,          | `success` (true on any frame); else an      | `next.done` is never read as     |
+| `is_success`, `episode_success`     | episode meta `success` bool; else None      | success (it ends every episode)  |
+| episodes.jsonl `action_config`      | `action_config`                             | frames                           |
+| `robot_type`, `fps`                 | `robot_type`, `native_fps`, `embodiment`    | fps as declared (may be float)   |
+| modality.json                       | `metadata["modality"]` (rotation_type,      | slices in                        |
+|                                     | absolute, ...) as given                     | `metadata["stream_layout"]`      |
+
+Cameras map to the canonical vocabulary by `camera_map`, else by name (`canonical_camera`): wrist / hand / gripper /
+eye_in_hand -> `wrist_left` or `wrist_right` by the side named (no side: `wrist_right`, the hand a one-armed robot
+fills); ego / head / high / top / front -> `head`; third / side / low / exterior / external / agentview / scene /
+static -> `third_person`; a lone unmatched camera is the `head`; a camera on an already taken slot stays None.
+Embodiment: the `embodiment` option, else `robot_type` equal to a registry name or containing an alias
+(`EMBODIMENT_ALIASES`), else a guess from the state layout (left+right -> agibot_gripper / agibot_dexterous when
+hands or fingers are named, otherwise franka), recorded in `metadata["embodiment_from"]`. Default tier: `high`.
+
+Quirks handled. Per dataset (one quirk in the report, reading goes on):
+- ghost camera: a video feature with no mp4 for any episode (GR00T's `observation.images.egoview`) is skipped,
+  quirk `ghost_camera` (a camera asked for by the `cameras` option and absent fails every episode instead);
+- everything `DatasetMeta` reports (v2.0 stats / `video_info`, float fps, totals, splits, float64, ...); for v3.0
+  `check_info`, totals, and `[dataset_from_index, dataset_to_index)` vs `length`;
+- an unreadable `info.json` / episodes meta fails the dataset: discovery yields one ref `meta` with `error` set and
+  goes on with the other datasets of the folder; an unreadable v3 `meta/tasks.parquet` is a quirk (no language).
+Per episode, `AdapterError` (discovery yields the episode with `error` set; the others go on):
+- data parquet missing or unreadable (footer at discovery, rows at read; a shared v3 file fails each of its
+  episodes), field `data_path`; a vector column ragged or null, field = the column;
+- a camera that has mp4s for other episodes but not this one (field = the video key); an mp4 PyAV cannot open.
+Per episode, quirk in `metadata["episode_quirks"]` (the episode is read):
+- `episode_length_mismatch`: episodes.jsonl / v3 `length` differs from the parquet rows (the rows are read);
+- `timestamp_offset_corrected`: with `timestamp_offset="auto"` the offset parquet - video PTS over the aligned
+  frames, when constant within half a frame, is subtracted so the first timestamp is the first PTS (GR00T: 0.05 s,
+  one frame late); without video the first row moves to 0 s. Not constant: `timestamp_video_drift`, unchanged;
+- `no_frame_index` (GR00T: row order is frame order), `no_timestamp`, `video_frame_count_mismatch`,
+  `index_range_mismatch` (v3), `modality_invalid` (slices that do not fit: the vector is kept whole).
+float64 columns stay float64 (the writer casts later); v3.0 rows are selected from the shared data file by
+`episode_index` and frames from the shared mp4 by `[from_timestamp, to_timestamp)`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import Field, field_validator
+
+from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
+from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings, quirk
+from adapters.lerobot.layout import read_info_raw, read_v3_locations, read_v3_tasks, v2_locations
+from adapters.registry import register
+from schemas.canonical import Camera
+from schemas.dataset_meta import DatasetMeta, check_info
+from schemas.embodiment import default_registry
+from schemas.lerobot import INFO_PATH
+from schemas.tiers import QualityTier
+
+_WRIST = ("*wrist*", "*eye_in_hand*", "*hand*", "*gripper*")
+_HEAD = ("*ego*", "*head*", "*high*", "*top*", "*front*")
+_THIRD = ("*third*", "*side*", "*low*", "*exterior*", "*external*", "*agentview*", "*scene*", "*static*")
+
+# robot_type (lower case, alphanumerics only) substrings -> embodiment registry name
+EMBODIMENT_ALIASES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("franka", "panda", "fr3"), "franka"),
+    (("widowx", "wx250", "bridge"), "widowx"),
+    (("googlerobot", "fractal", "rt1", "everyday"), "google_robot"),
+    (("kuka", "iiwa"), "kuka_iiwa"),
+    (("ur5",), "ur5"),
+    (("agibotdex", "geniedex"), "agibot_dexterous"),
+    (("agibot", "genie"), "agibot_gripper"),
+    (("gr1",), "gr1"),
+    (("mano", "egodex", "humanhand"), "human"),
+)
+
+
+def short_camera_name(key: str) -> str:
+    for prefix in ("observation.images.", "observation.image.", "observation."):
+        if key.startswith(prefix):
+            return key[len(prefix) :]
+    return key
+
+
+def canonical_camera(name: str) -> Camera | None:
+    """Canonical camera of a native camera name by case-insensitive glob patterns (wrist, then head, then third)."""
+    n = name.lower()
+    if any(fnmatch.fnmatch(n, p) for p in _WRIST):
+        return Camera.wrist_left if "left" in n and "right" not in n else Camera.wrist_right
+    if any(fnmatch.fnmatch(n, p) for p in _HEAD):
+        return Camera.head
+    if any(fnmatch.fnmatch(n, p) for p in _THIRD):
+        return Camera.third_person
+    return None
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", s.lower())
+
+
+class LeRobotOptions(AdapterOptions):
+    """Options of the LeRobot source. The base option `cameras` selects video keys (full key, short name like
+    `ego_view`, or a GR00T modality alias); default: every declared camera that has files."""
+
+    camera_map: dict[str, Camera | None] = Field(
+        default_factory=dict,
+        description="video key (full or short) -> canonical camera (null: none); overrides the name heuristics",
+    )
+    robot_type: str | None = Field(None, description="robot_type to report instead of info.json's")
+    embodiment: str | None = Field(None, description="embodiment registry name; default: from robot_type")
+    tier: QualityTier = Field(QualityTier.high, description="default tier of the subset (teleoperated demos: high)")
+    timestamp_offset: Literal["auto", "none"] | float = Field(
+        "auto",
+        description="'auto': detect a constant parquet-vs-video offset and subtract it; a number: subtract it; "
+        "'none': keep the parquet timestamps",
+    )
+    split_modality: bool = Field(True, description="split state/action by meta/modality.json slices when present")
+    validate_data: bool = Field(
+        True, description="report pass over every v2.x parquet (timestamps, columns); turn off for huge datasets"
+    )
+
+    @field_validator("embodiment")
+    @classmethod
+    def _known_embodiment(cls, v: str | None) -> str | None:
+        if v is not None and v not in default_registry():
+            raise ValueError(f"unknown embodiment {v!r}; known: {default_registry().names()}")
+        return v
+
+
+@register
+class LeRobotSource(SourceAdapter):
+    name: ClassVar[str] = "lerobot"
+    options_model: ClassVar[type[AdapterOptions]] = LeRobotOptions
+    options: LeRobotOptions
+
+    def __init__(self, options: AdapterOptions | dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self._cache: dict[Path, LoadedDataset] = {}
+
+    # -- discovery ------------------------------------------------------------------------------------------------
+    def dataset_roots(self, root: Path) -> list[tuple[str, Path]]:
+        """(subset, dataset root) pairs under `root`, sorted by subset."""
+        root = Path(root)
+        if (root / INFO_PATH).is_file():
+            return [(self.options.subset or root.name, root)]
+        found = {p.parent.parent for p in [*root.glob("*/meta/info.json"), *root.glob("*/*/meta/info.json")]}
+        pairs = sorted((p.name, p) for p in found)
+        if self.options.subset:
+            pairs = [(s, p) for s, p in pairs if s == self.options.subset]
+        if not pairs:
+            raise ValueError(f"{root}: no LeRobot dataset (no meta/info.json here or one or two levels below)")
+        return pairs
+
+    def discover(self, root: Path) -> Iterator[EpisodeRef]:
+        count = 0
+        for subset, ds_root in self.dataset_roots(root):
+            try:
+                ds = self._dataset(ds_root, subset)
+            except (ValueError, OSError, KeyError, pa.ArrowException) as err:
+                yield self._ref(
+                    subset,
+                    "meta",
+                    (str(ds_root / INFO_PATH),),
+                    {"root": str(ds_root)},
+                    f"dataset meta unreadable: {err}",
+                )
+                continue
+            for ep, loc in sorted(ds.episodes.items()):
+                if self.options.max_episodes is not None and count >= self.options.max_episodes:
+                    return
+                count += 1
+                paths = [str(ds_root / loc.data_file)]
+                paths += [str(ds_root / loc.videos[k].file) for k in ds.cameras if k in loc.videos]
+                locator: dict[str, Any] = {"root": str(ds_root), "episode_index": ep}
+                problem = ds.problems.get(ep)
+                if problem:
+                    locator |= {"error_file": problem[1], "error_field": problem[2]}
+                yield self._ref(subset, f"episode_{ep:06d}", tuple(paths), locator, problem[0] if problem else None)
+
+    def _ref(self, subset: str, raw_id: str, paths: tuple[str, ...], locator: dict, error: str | None) -> EpisodeRef:
+        return EpisodeRef(
+            adapter=self.name, source=self.name, subset=subset, raw_id=raw_id, paths=paths, locator=locator, error=error
+        )
+
+    def report(self, root: Path) -> list[dict[str, Any]]:
+        """The validation report of one dataset root: DatasetMeta's quirks plus this adapter's, as dicts."""
+        return [q.model_dump() for q in self.dataset(root).quirks]
+
+    def dataset(self, root: Path) -> LoadedDataset:
+        """One dataset root as this adapter loads it (quirks, episode locations, cameras read, per-episode problems);
+        cached per instance. Raises ValueError / OSError when its meta cannot be read."""
+        root = Path(root)
+        return self._dataset(root, self.options.subset or root.name)
+
+    # -- reading --------------------------------------------------------------------------------------------------
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        root, ep = Path(ref.locator["root"]), ref.locator.get("episode_index")
+        if ref.error:
+            file = ref.locator.get("error_file") or (ref.paths[0] if ref.paths else None)
+            raise self.error(ref.error, file=file, episode=ref.raw_id, field=ref.locator.get("error_field"))
+        try:
+            ds = self._dataset(root, ref.subset)
+        except (ValueError, OSError, KeyError, pa.ArrowException) as err:
+            raise self.error(f"dataset meta unreadable: {err}", file=root / INFO_PATH, episode=ref.raw_id) from err
+        loc = ds.episodes.get(int(ep))
+        if loc is None:
+            raise self.error("episode not listed in the dataset meta", file=root, episode=ref.raw_id)
+        if int(ep) in ds.problems:
+            msg, file, fld = ds.problems[int(ep)]
+            raise self.error(msg, file=file, episode=ref.raw_id, field=fld)
+        robot_type = self.options.robot_type or ds.info.robot_type
+        embodiment, embodiment_from = self.resolve_embodiment(robot_type, ds)
+        settings = ReadSettings(
+            timestamp_offset=self.options.timestamp_offset,
+            split_modality=self.options.split_modality,
+            robot_type=robot_type,
+            embodiment=embodiment,
+            embodiment_from=embodiment_from,
+            tier=self.options.tier,
+        )
+        return EpisodeReader(ds, loc, ref, settings, self.error).read()
+
+    def resolve_embodiment(self, robot_type: str | None, ds: LoadedDataset) -> tuple[str, str]:
+        """(registry name, how it was chosen)."""
+        if self.options.embodiment:
+            return self.options.embodiment, "embodiment option"
+        norm = _norm(robot_type or "")
+        for name in default_registry().names():
+            if norm and norm == _norm(name):
+                return name, f"robot_type {robot_type!r}"
+        for needles, name in EMBODIMENT_ALIASES:
+            if norm and any(n in norm for n in needles):
+                return name, f"robot_type {robot_type!r} (alias)"
+        state = ds.info.features.get("observation.state")
+        words = " ".join([*((ds.modality or {}).get("state") or {}), *((state.flat_names() or []) if state else [])])
+        two = "left" in words.lower() and "right" in words.lower()
+        dex = any(w in words.lower() for w in ("hand", "finger", "dex"))
+        name = ("agibot_dexterous" if dex else "agibot_gripper") if two else "franka"
+        return name, f"guessed from the state layout (two arms: {two}, hands: {dex}); robot_type {robot_type!r}"
+
+    # -- a dataset's meta, once per instance ----------------------------------------------------------------------
+    def _dataset(self, root: Path, subset: str) -> LoadedDataset:
+        root = Path(root)
+        if root not in self._cache:
+            self._cache[root] = self._load(root, subset)
+        return self._cache[root]
+
+    def _load(self, root: Path, subset: str) -> LoadedDataset:
+        meta = DatasetMeta.load(root, check_files=True, check_data=self.options.validate_data)  # ValueError: bad info
+        info, raw = meta.info, read_info_raw(root)
+        version = str(raw.get("codebase_version"))
+        if "v3_layout" in meta.codes():
+            quirks = [
+                quirk("v3_layout", "info", f"codebase_version {version!r}: v3.0 layout, read natively", INFO_PATH)
+            ]
+            quirks += check_info(raw, info)
+            try:
+                tasks = read_v3_tasks(root)
+            except (OSError, ValueError, pa.ArrowException) as err:
+                tasks = {}
+                quirks.append(quirk("unreadable_tasks", "error", f"meta/tasks.parquet: {err}", "meta/tasks.parquet"))
+            locations = read_v3_locations(root, info)
+            if info.total_episodes != len(locations):
+                msg = f"info.json total_episodes={info.total_episodes} but meta/episodes lists {len(locations)}"
+                quirks.append(quirk("total_episodes_mismatch", "warning", msg, INFO_PATH))
+        else:
+            quirks = list(meta.quirks)
+            tasks = {t.task_index: t.task for t in meta.tasks}
+            locations = v2_locations(info, meta.episodes)
+        episodes = {e.episode_index: e for e in locations}
+        is_v3 = "v3_layout" in meta.codes()
+        ds = LoadedDataset(root, subset, version, is_v3, info, meta.modality, tasks, episodes, quirks)
+        self._check_data_files(ds)
+        self._select_cameras(ds)
+        return ds
+
+    def _check_data_files(self, ds: LoadedDataset) -> None:
+        """Per episode: the data parquet exists and its footer reads (once per file: v3 files are shared)."""
+        footers: dict[str, str | None] = {}
+        for ep, loc in ds.episodes.items():
+            path = ds.root / loc.data_file
+            if loc.data_file not in footers:
+                footers[loc.data_file] = None
+                if not path.is_file():
+                    footers[loc.data_file] = "data parquet file is missing"
+                else:
+                    try:
+                        pq.read_metadata(path)
+                    except (OSError, pa.ArrowException) as err:
+                        footers[loc.data_file] = f"unreadable parquet ({err})"
+            if footers[loc.data_file]:
+                ds.problems[ep] = (footers[loc.data_file], str(path), "data_path")  # type: ignore[assignment]
+        if not ds.is_v3:
+            return  # DatasetMeta reported these for v2.x
+        for what, code in (
+            ("data parquet file is missing", "missing_data_files"),
+            ("unreadable", "unreadable_parquet"),
+        ):
+            eps = sorted(e for e, p in ds.problems.items() if p[0].startswith(what))
+            if eps:
+                ds.quirks.append(quirk(code, "error", f"{what}: episodes {eps[:5]}", ds.episodes[eps[0]].data_file))
+        short = [e for e, loc in ds.episodes.items() if loc.rows and loc.rows[1] - loc.rows[0] != loc.length]
+        if short:
+            msg = f"dataset_to_index - dataset_from_index != length for episodes {sorted(short)[:5]}"
+            ds.quirks.append(quirk("episode_length_mismatch", "warning", msg, "meta/episodes"))
+
+    def _select_cameras(self, ds: LoadedDataset) -> None:
+        """Cameras to read: asked for (or all), minus ghosts; episodes lacking a camera's file get a problem."""
+        visual = [k for k, f in ds.info.features.items() if f.is_visual]
+        aliases = {short_camera_name(k): k for k in visual}
+        for alias, spec in ((ds.modality or {}).get("video") or {}).items():
+            if isinstance(spec, dict) and spec.get("original_key") in visual:
+                aliases[alias] = spec["original_key"]
+        requested = self.options.cameras
+        chosen: list[str] = []
+        for name in requested if requested is not None else visual:
+            key = name if name in visual else aliases.get(name)
+            if key is None:
+                for ep in ds.episodes:
+                    ds.problems.setdefault(ep, (f"camera {name!r} is not declared in info.json", None, name))
+            elif key not in chosen:
+                chosen.append(key)
+        kept: list[str] = []
+        for key in chosen:
+            if ds.info.features[key].dtype == "image":
+                kept.append(key)  # bytes in the parquet rows
+                continue
+            files = {loc.videos[key].file for loc in ds.episodes.values() if key in loc.videos}
+            present = {f for f in files if (ds.root / f).is_file()}
+            if not present and ds.episodes:
+                msg = f"video feature {key!r} is declared but no episode has an mp4 for it: skipped"
+                ds.quirks.append(quirk("ghost_camera", "warning", msg, INFO_PATH))
+                ds.camera_notes[key] = "ghost camera: declared, no files"
+                if requested is not None:
+                    for ep in ds.episodes:
+                        ds.problems.setdefault(ep, (f"requested camera {key!r} has no video files", None, key))
+                continue
+            kept.append(key)
+            for ep, loc in ds.episodes.items():
+                clip = loc.videos.get(key)
+                if clip is None or clip.file not in present:
+                    ds.problems.setdefault(
+                        ep, (f"no mp4 for camera {key!r}", str(ds.root / clip.file) if clip else None, key)
+                    )
+        ds.cameras = self._canonical_map(kept, ds)
+
+    def _canonical_map(self, keys: list[str], ds: LoadedDataset) -> dict[str, Camera | None]:
+        explicit = self.options.camera_map
+        videos = ((ds.modality or {}).get("video") or {}).items()
+        aliases = {s.get("original_key"): a for a, s in videos if isinstance(s, dict)}
+        out: dict[str, Camera | None] = {}
+        for key in keys:  # explicit entries first: they take their slot whatever the order
+            short = short_camera_name(key)
+            if key in explicit or short in explicit:
+                out[key] = explicit[key] if key in explicit else explicit[short]
+        taken = {c for c in out.values() if c is not None}
+        for key in keys:
+            if key in out:
+                continue
+            short = short_camera_name(key)
+            cam = canonical_camera(short) or (canonical_camera(aliases[key]) if key in aliases else None)
+            if cam is not None and cam in taken:
+                ds.camera_notes[key] = f"{cam.value} already taken by another camera: left unmapped"
+                cam = None
+            out[key] = cam
+            taken |= {cam} if cam else set()
+        unmatched = [k for k, c in out.items() if c is None and k not in ds.camera_notes]
+        explicit_none = [k for k in unmatched if k in explicit or short_camera_name(k) in explicit]
+        if Camera.head not in taken and len(unmatched) == 1 and not explicit_none:
+            out[unmatched[0]] = Camera.head
+            ds.camera_notes[unmatched[0]] = "the only unmatched camera: taken as the head (main) camera"
+        return {k: out[k] for k in keys}  # info.json order

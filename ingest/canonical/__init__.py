@@ -1,0 +1,1 @@
+"""Canonicalization: raw episodes to the canonical 10 Hz hand-centric space, validity and quality."""

@@ -1,0 +1,394 @@
+"""`canonicalize(raw, spec)`: one `RawEpisode` in, zero or more `CanonicalEpisode`s out (DESIGN sections 3-4).
+
+Steps: pick the hand signals (`hand_signals`), find the common time span and its gaps, resample onto the 10 Hz grid
+(positions linearly, rotations by SLERP, gripper by hold, video by the frame at or before), move source EEF poses to
+the canonical wrist (embodiment offsets), decouple a moving camera, build the 50-dim state, recompute deltas for the
+action, check validity, cut the kept spans into episodes, and assign the quality tier. Native vectors are kept
+beside the canonical ones. Pure: no I/O beyond the lazy camera reads the writer drives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.base import CameraSource, RawEpisode, Stream
+from ingest.canonical import resample as rs
+from ingest.canonical.decouple import decouple
+from ingest.canonical.frames import (
+    apply_eef_offset,
+    compose,
+    pose_deltas,
+    pose_to_pos_rot6d,
+    se3_inverse,
+    transform_points,
+)
+from ingest.canonical.hand_signals import HandSignals, extract
+from ingest.canonical.hands import fingertips_in_wrist, wrist_frames_from_keypoints
+from ingest.canonical.quality import QualityConfig, assess_quality
+from ingest.canonical.validity import ValidityConfig, check_validity
+from schemas.canonical import (
+    CANONICAL_DIM,
+    FINGERTIPS_XYZ,
+    GRIPPER,
+    NUM_KEYPOINTS,
+    WRIST_POS,
+    WRIST_ROT6D,
+    Camera,
+    hand_dims,
+)
+from schemas.corpus import episode_uid
+from schemas.eef_offsets import eef_offset_for
+from schemas.embodiment import Effector, Embodiment, EmbodimentRegistry, default_registry
+from schemas.lerobot import ActionSegment
+from schemas.tiers import QualityTier
+from schemas.transform import RigidTransform
+
+PIPELINE_VERSION = "eidata-canon-1"
+MAX_NATIVE_STREAM_DIMS = 64  # wider per-step tensors (depth, embeddings, full skeletons) stay out of `*.native`
+
+
+class CanonicalizeSpec(BaseModel):
+    """How raw episodes become canonical ones. Part of a job spec; every threshold is data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fps: int = Field(10, ge=1, description="the canonical rate; output timestamps are exactly frame_index / fps")
+    max_gap_s: float = Field(0.5, gt=0, description="a pause longer than this between samples of a stream is a gap")
+    gap_policy: rs.GapPolicy = Field(rs.GapPolicy.split, description="split the episode at gaps or invalidate frames")
+    interpolation_tolerance_s: float = Field(
+        0.02, ge=0, description="a grid time within this of a native sample is not flagged as interpolated"
+    )
+    min_episode_s: float = Field(1.0, ge=0, description="spans shorter than this after splitting are dropped")
+    cameras: list[Camera] | None = Field(None, description="canonical cameras to keep (default: every mapped one)")
+    validity: ValidityConfig = Field(default_factory=ValidityConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+
+
+@dataclass
+class ResampledCamera:
+    """A camera on the canonical grid: grid frame k shows source frame `indices[k]` (repeats when up-sampling)."""
+
+    source: CameraSource
+    indices: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.source.height, self.source.width
+
+    def frames(self) -> Iterator[np.ndarray]:
+        wanted = sorted(set(int(i) for i in self.indices))
+        it = self.source.frames(wanted)
+        current_idx, current = -1, None
+        for target in self.indices:
+            while current_idx < target:
+                current_idx, current = next(it)
+            yield current
+
+
+@dataclass
+class CanonicalEpisode:
+    uid: str
+    source: str
+    subset: str
+    raw_id: str
+    raw_path: str
+    embodiment: str
+    mask: np.ndarray  # (50,) bool: dims that carry real values
+    timestamps: np.ndarray  # (N,) = frame_index / fps
+    state: np.ndarray  # (N, 50) float32
+    action: np.ndarray  # (N, 50) float32
+    keypoints: np.ndarray  # (N, 2, 21, 3) float32
+    interpolated: np.ndarray  # (N,) bool
+    cameras: dict[str, ResampledCamera]
+    task: str
+    tier: QualityTier
+    tier_reasons: list[str]
+    native_fps: float | None
+    success: bool | None
+    state_native: np.ndarray | None = None
+    state_native_names: list[str] = field(default_factory=list)
+    action_native: np.ndarray | None = None
+    action_native_names: list[str] = field(default_factory=list)
+    action_config: list[ActionSegment] | None = None
+    span_s: tuple[float, float] = (0.0, 0.0)  # where this episode lies in the raw episode's clock
+    info: dict[str, Any] = field(default_factory=dict)  # validity counts, notes, decoupling, lineage extras
+
+    @property
+    def raw_uid(self) -> str:
+        """The raw episode this one was cut from (uids of cut spans carry a `#span`/`#keep` suffix)."""
+        return self.uid.split("#", 1)[0]
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.timestamps)
+
+    @property
+    def has_action(self) -> bool:
+        return bool(self.mask.any())
+
+    @property
+    def has_hands(self) -> bool:
+        return bool(np.any(self.keypoints))
+
+
+def _task_text(raw: RawEpisode) -> str:
+    for kind in ("instruction", "narration", "description", "summary"):
+        for lang in raw.language:
+            if lang.kind == kind and lang.text.strip():
+                return lang.text.strip()
+    return ""
+
+
+def _streams_used(sig: HandSignals) -> list[Stream]:
+    if sig.canonical:
+        return [s for s in sig.canonical if s is not None]
+    out = [s for h in sig.hands.values() for s in (h.wrist, h.gripper, h.keypoints) if s is not None]
+    return out + ([sig.camera] if sig.camera is not None else [])
+
+
+def _native(streams: dict[str, Stream], derived: set[str]) -> list[tuple[str, Stream]]:
+    out = []
+    for key in sorted(streams):
+        s = streams[key]
+        width = int(np.prod(s.values.shape[1:])) if s.values.ndim > 1 else 1
+        if key in derived or s.values.dtype.kind not in "fiub" or width > MAX_NATIVE_STREAM_DIMS or not len(s):
+            continue
+        out.append((key, s))
+    return out
+
+
+def _resample_native(items: list[tuple[str, Stream]], grid_abs: np.ndarray) -> tuple[np.ndarray | None, list[str]]:
+    if not items:
+        return None, []
+    cols, names = [], []
+    for key, s in items:
+        v = s.values.reshape(len(s), -1)
+        fn = rs.resample_linear if v.dtype.kind == "f" else rs.resample_hold
+        cols.append(fn(s.timestamps, v.astype(np.float64), grid_abs))
+        comp = list(s.names or ())
+        names += [f"{key}.{comp[i]}" if len(comp) == v.shape[1] else f"{key}.{i}" for i in range(v.shape[1])]
+    return np.concatenate(cols, axis=1).astype(np.float32), names
+
+
+def _hand_block(
+    sig: HandSignals, hand: int, grid_abs: np.ndarray, offset: RigidTransform, ref: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Canonical state dims of one hand (N,25), their availability mask (25,), keypoints (N,21,3), poses."""
+    n = len(grid_abs)
+    out = np.zeros((n, 25))
+    avail = np.zeros(25, dtype=bool)
+    kp = np.zeros((n, NUM_KEYPOINTS, 3))
+    track = sig.hands.get(hand)
+    if track is None:
+        return out, avail, kp, None
+    poses = None
+    if track.wrist is not None:
+        poses = rs.resample_poses(track.wrist.timestamps, track.wrist.values.astype(np.float64), grid_abs)
+        if sig.apply_offset:
+            poses = apply_eef_offset(poses, offset)
+    kp_values = None if track.keypoints is None else track.keypoints.values.astype(np.float64)
+    if kp_values is not None and not np.any(np.nan_to_num(kp_values)):
+        kp_values = None  # a hand that was never tracked (all zero / NaN) is absent, not invalid
+    if kp_values is not None:
+        kp = rs.resample_linear(track.keypoints.timestamps, kp_values, grid_abs)
+        if poses is None:
+            poses = wrist_frames_from_keypoints(kp, "left" if hand == 0 else "right")
+    if ref is not None:  # express in the decoupled reference frame (world_from_ref given)
+        ref_inv = se3_inverse(ref)
+        if poses is not None:
+            poses = compose(ref_inv, poses)
+        kp = transform_points(ref_inv, kp)
+    if poses is not None:
+        p9 = pose_to_pos_rot6d(poses)
+        out[:, WRIST_POS], out[:, WRIST_ROT6D] = p9[:, :3], p9[:, 3:]
+        avail[WRIST_POS] = avail[WRIST_ROT6D] = True
+    if track.gripper is not None:
+        g = rs.resample_hold(track.gripper.timestamps, track.gripper.values.reshape(-1), grid_abs)
+        out[:, GRIPPER.start] = g
+        avail[GRIPPER] = True
+    if kp_values is not None and poses is not None:
+        out[:, FINGERTIPS_XYZ] = fingertips_in_wrist(kp, poses)
+        avail[FINGERTIPS_XYZ] = True
+    return out, avail, kp, poses
+
+
+def _action_from_state(state: np.ndarray, poses: dict[int, np.ndarray]) -> np.ndarray:
+    """Deltas recomputed on the grid: wrist delta (in the canonical frame), gripper and fingertips at t+1."""
+    action = np.zeros_like(state)
+    nxt = np.concatenate([state[1:], state[-1:]], axis=0)
+    for hand, p in poses.items():
+        d9 = pose_deltas(p)
+        action[:, hand_dims(hand, WRIST_POS)] = d9[:, :3]
+        action[:, hand_dims(hand, WRIST_ROT6D)] = d9[:, 3:]
+    for hand in (0, 1):
+        action[:, hand_dims(hand, GRIPPER)] = nxt[:, hand_dims(hand, GRIPPER)]
+        action[:, hand_dims(hand, FINGERTIPS_XYZ)] = nxt[:, hand_dims(hand, FINGERTIPS_XYZ)]
+    return action
+
+
+def _segments(raw: RawEpisode, native_fps: float | None, start_s: float, n: int, fps: int) -> list[ActionSegment]:
+    out = []
+    for seg in raw.action_config or []:
+        if not native_fps:
+            break
+        a = max(0, round((seg.start_frame / native_fps - start_s) * fps))
+        b = min(n, round((seg.end_frame / native_fps - start_s) * fps))
+        if b > a:
+            extra = {k: v for k, v in (seg.model_extra or {}).items()}
+            out.append(ActionSegment(start_frame=a, end_frame=b, action_text=seg.action_text, **extra))
+    return out
+
+
+def canonicalize(
+    raw: RawEpisode,
+    spec: CanonicalizeSpec | None = None,
+    registry: EmbodimentRegistry | None = None,
+    *,
+    source: str | None = None,
+) -> list[CanonicalEpisode]:
+    """Every kept span of `raw` as a canonical episode; an empty list when nothing valid remains (see `rejection`).
+
+    `source` is the name the episodes are filed under (a job's source name; default: the adapter's)."""
+    spec = spec or CanonicalizeSpec()
+    source = source or raw.ref.source
+    emb = (registry or default_registry()).get(raw.embodiment)
+    sig = extract(raw)
+    cams = {
+        c.canonical.value: c
+        for c in raw.cameras.values()
+        if c.canonical is not None and (spec.cameras is None or c.canonical in spec.cameras) and len(c)
+    }
+    used = _streams_used(sig) or [Stream(c.timestamps, np.zeros(len(c))) for c in cams.values()]
+    if not used:
+        raise ValueError(f"{raw.ref.uid}: nothing to canonicalize (no hand signals and no camera)")
+    t0, t1 = rs.common_span([s.timestamps for s in used] + [c.timestamps for c in cams.values()])
+    gaps = sorted({g for s in used for g in rs.find_gaps(s.timestamps, spec.max_gap_s)})
+    spans = [(t0, t1)]
+    if gaps and spec.gap_policy is rs.GapPolicy.split:
+        spans = rs.segments_without_gaps(t0, t1, gaps, spec.min_episode_s)
+    episodes: list[CanonicalEpisode] = []
+    for k, (a, b) in enumerate(spans):
+        suffix = f"#span{k}" if len(spans) > 1 else ""
+        episodes += _canonicalize_span(raw, source, sig, emb, cams, spec, a, b, gaps, suffix)
+    return episodes
+
+
+def _canonicalize_span(
+    raw: RawEpisode,
+    source: str,
+    sig: HandSignals,
+    emb: Embodiment,
+    cams: dict[str, CameraSource],
+    spec: CanonicalizeSpec,
+    t_start: float,
+    t_end: float,
+    gaps: list[tuple[float, float]],
+    suffix: str,
+) -> list[CanonicalEpisode]:
+    grid = rs.make_grid(t_start, t_end, spec.fps)
+    grid_abs = t_start + grid
+    n = len(grid)
+    info: dict[str, Any] = {"notes": list(sig.notes), "pipeline_version": PIPELINE_VERSION}
+    state = np.zeros((n, CANONICAL_DIM))
+    avail = np.zeros(CANONICAL_DIM, dtype=bool)
+    keypoints = np.zeros((n, 2, NUM_KEYPOINTS, 3))
+    poses: dict[int, np.ndarray] = {}
+    action: np.ndarray | None = None
+    if sig.canonical:
+        st, ac, kp = sig.canonical
+        state = rs.resample_linear(st.timestamps, st.values.astype(np.float64), grid_abs)
+        # a dim is real when any of its values is (NaN frames stay visible to validity instead of masking the dim)
+        avail = np.nanmax(np.where(np.isfinite(state), np.abs(state), 0.0), axis=0) > 0
+        if ac is not None:
+            action = rs.resample_linear(ac.timestamps, ac.values.astype(np.float64), grid_abs)
+        if kp is not None:
+            keypoints = rs.resample_linear(kp.timestamps, kp.values.astype(np.float64), grid_abs)
+    else:
+        ref = None
+        if sig.camera is not None:
+            cam_poses = rs.resample_poses(sig.camera.timestamps, sig.camera.values.astype(np.float64), grid_abs)
+            _, ref_from_cam, ref = decouple(cam_poses, cam_poses, sig.up_world)
+            info["camera_trajectory"] = pose_to_pos_rot6d(ref_from_cam).astype(np.float32)
+        offset, why = eef_offset_for(emb.name, raw.ref.subset, raw.ref.source)
+        info["eef_offset"] = why
+        for hand in (0, 1):
+            block, hav, kp, p = _hand_block(sig, hand, grid_abs, offset, ref)
+            state[:, hand_dims(hand, slice(0, 25))] = block
+            avail[hand_dims(hand, slice(0, 25))] = hav
+            keypoints[:, hand] = kp
+            if p is not None:
+                poses[hand] = p
+    mask = emb.mask() & avail
+    state[:, ~mask] = 0.0  # only dims outside the mask: NaN inside it is left for validity to flag
+    if action is None:
+        action = _action_from_state(state, poses)
+    action[:, ~mask] = 0.0
+
+    interp = np.zeros(n, dtype=bool)
+    for s in _streams_used(sig):
+        interp |= rs.interpolated_mask(s.timestamps, grid_abs, spec.interpolation_tolerance_s)
+    if gaps and spec.gap_policy is rs.GapPolicy.invalidate:
+        # nothing was measured there: make the frames non-finite so validity drops (or masks) them like any glitch
+        in_gap = rs.gap_mask(grid_abs, gaps)
+        state[np.ix_(in_gap, mask)] = np.nan
+        action[np.ix_(in_gap, mask)] = np.nan
+
+    confidence = None
+    if any(h.confidence is not None for h in sig.hands.values()):
+        confidence = np.ones((n, 2))
+        for hand, h in sig.hands.items():
+            if h.confidence is not None:
+                confidence[:, hand] = rs.resample_linear(h.confidence.timestamps, h.confidence.values, grid_abs)
+    human = emb.effector is Effector.human
+    report = check_validity(
+        state.astype(np.float32), mask=mask, timestamps=grid, embodiment=emb.name, config=spec.validity,
+        action=action.astype(np.float32), keypoints=keypoints if human else None, confidence=confidence, human=human,
+    )  # fmt: skip
+    info["validity"] = dict(report.reasons)
+    if report.rejected:
+        raw.tier_reasons.append(f"span [{t_start:.2f}, {t_end:.2f}] s rejected: {report.rejected}")
+        return []
+
+    derived = set(raw.metadata.get("derived_streams", []))
+    native_states = raw.states if sig.native_state_keys is None else {k: raw.states[k] for k in sig.native_state_keys}
+    st_native, st_names = _resample_native(_native(native_states, derived), grid_abs)
+    ac_native, ac_names = _resample_native(_native(raw.actions, derived), grid_abs)
+    if "camera_trajectory" in info:
+        traj = info.pop("camera_trajectory")
+        cam_names = [f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6)))]
+        st_native = traj if st_native is None else np.concatenate([st_native, traj], axis=1)
+        st_names += cam_names
+    cameras = {name: ResampledCamera(c, rs.nearest_at_or_before(c.timestamps, grid_abs)) for name, c in cams.items()}
+    task = _task_text(raw)
+    episodes = []
+    keep = report.keep if report.keep else [(0, n)]
+    for j, (a, b) in enumerate(keep):
+        m = b - a
+        sub_t0 = t_start + a / spec.fps
+        tier, reasons = assess_quality(
+            raw.tier, success=raw.success, has_action=bool(mask.any()), state=state[a:b].astype(np.float32),
+            mask=mask, validity=report, config=spec.quality, fps=spec.fps,
+        )  # fmt: skip
+        tag = suffix + (f"#keep{j}" if len(keep) > 1 else "")
+        episodes.append(
+            CanonicalEpisode(
+                uid=episode_uid(source, raw.ref.subset, raw.ref.raw_id) + tag, source=source, subset=raw.ref.subset,
+                raw_id=raw.ref.raw_id + tag,
+                raw_path=raw.ref.paths[0] if raw.ref.paths else "", embodiment=emb.name, mask=mask,
+                timestamps=(np.arange(m) / spec.fps), state=state[a:b].astype(np.float32),
+                action=action[a:b].astype(np.float32), keypoints=keypoints[a:b].astype(np.float32),
+                interpolated=interp[a:b], task=task, tier=tier, tier_reasons=[*raw.tier_reasons, *reasons],
+                native_fps=raw.native_fps, success=raw.success,
+                cameras={k: ResampledCamera(c.source, c.indices[a:b]) for k, c in cameras.items()},
+                state_native=None if st_native is None else st_native[a:b], state_native_names=st_names,
+                action_native=None if ac_native is None else ac_native[a:b], action_native_names=ac_names,
+                action_config=_segments(raw, raw.native_fps, sub_t0, m, spec.fps) or None,
+                span_s=(sub_t0, sub_t0 + (m - 1) / spec.fps), info=info,
+            )
+        )  # fmt: skip
+    return episodes

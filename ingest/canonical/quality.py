@@ -1,0 +1,165 @@
+"""Quality tier of a canonical episode: the source's default tier lowered by signals, each demotion with its reason.
+
+A tier is only ever lowered (`schemas.tiers.demote`). Reasons are stable strings naming the signal, the measured
+value and the threshold, so a catalog query can group episodes by why they were demoted (DESIGN section 4).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.signal import find_peaks
+
+from ingest.canonical.validity import ValidityReport, fill_nonfinite, present_hands, window_spread
+from schemas.canonical import CANONICAL_FPS, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims
+from schemas.tiers import QualityTier, demote
+
+
+class QualityConfig(BaseModel):
+    """Thresholds of `assess_quality`. Defaults flag what LDA calls low quality: pauses, retries, failures."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idle_speed_m_s: float = Field(
+        0.02,
+        gt=0,
+        description="a frame is idle when no wrist or fingertip moves more than this rate times the idle window"
+        " (2 cm in 1 s: well below any purposeful move, above mm tracking jitter)",
+    )
+    idle_gripper_per_s: float = Field(
+        0.05, gt=0, description="gripper opening change per second below which the gripper is idle"
+    )
+    idle_window_s: float = Field(
+        1.0,
+        gt=0,
+        description="centred window over which motion is the bounding-box spread: jitter does not add up, and an"
+        " out-and-back move within the window still counts",
+    )
+    max_idle_ratio: float = Field(0.5, ge=0, le=1, description="demote to low above this fraction of idle frames")
+    max_reversals_per_s: float = Field(
+        2.0,
+        gt=0,
+        description="oscillation: wrist direction reversals per second above which the trajectory counts as retries"
+        " or jitter. Purposeful reaching reverses well under once a second; intentional periodic tasks (wiping) can"
+        " exceed it, raise it per source",
+    )
+    reversal_min_amplitude_m: float = Field(
+        0.015, gt=0, description="a reversal counts only if the wrist travelled this far along the axis (prominence)"
+    )
+    max_invalid_fraction: float = Field(
+        0.2, ge=0, le=1, description="demote to low above this fraction of frames failing a validity check"
+    )
+    min_frames: int = Field(
+        5, ge=2, description="motion signals (idle, oscillation) are not measured on fewer kept frames"
+    )
+
+
+def _idle(state: np.ndarray, mask: np.ndarray, hands: list[int], cfg: QualityConfig, fps: float) -> tuple[int, int]:
+    """(idle frames, measured frames) of one contiguous block: within the centred window no present effector point
+    (wrist, fingertips, gripper opening) moves more than its idle rate times the window."""
+    window = max(2, round(cfg.idle_window_s * fps) + 1)
+    seconds = (window - 1) / fps
+    measured = np.isfinite(state[:, mask]).all(axis=1)
+    idle = np.ones(len(state), dtype=bool)
+    for h in hands:
+        parts = [(state[:, hand_dims(h, WRIST_POS)][:, None, :], cfg.idle_speed_m_s)]
+        tips, grip = hand_dims(h, FINGERTIPS_XYZ), hand_dims(h, GRIPPER)
+        if mask[tips].all():
+            parts.append((state[:, tips].reshape(len(state), 5, 3), cfg.idle_speed_m_s))
+        if mask[grip].all():
+            parts.append((state[:, grip][:, None, :], cfg.idle_gripper_per_s))
+        for pts, rate in parts:
+            idle &= window_spread(pts, window) < rate * seconds
+    return int((idle & measured).sum()), int(measured.sum())
+
+
+def _reversals(state: np.ndarray, hands: list[int], cfg: QualityConfig) -> int:
+    """Direction reversals of one block: per hand and axis, turning points with at least the minimum amplitude."""
+    most = 0
+    for h in hands:
+        wrist = fill_nonfinite(state[:, hand_dims(h, WRIST_POS)].astype(np.float64))
+        if not np.isfinite(wrist).all():
+            continue
+        for axis in range(3):
+            x = wrist[:, axis]
+            peaks, _ = find_peaks(x, prominence=cfg.reversal_min_amplitude_m)
+            troughs, _ = find_peaks(-x, prominence=cfg.reversal_min_amplitude_m)
+            most = max(most, len(peaks) + len(troughs))
+    return most
+
+
+def motion_signals(
+    state: np.ndarray, mask: np.ndarray, spans: list[tuple[int, int]], config: QualityConfig, fps: float
+) -> tuple[float, float] | None:
+    """(idle ratio, reversals per second) over the spans, or None when too few frames or no present hand."""
+    hands = present_hands(mask)
+    spans = [(s, e) for s, e in spans if e - s >= 2]
+    if not hands or sum(e - s for s, e in spans) < config.min_frames:
+        return None
+    idle = measured = reversals = 0
+    duration = 0.0
+    for s, e in spans:  # per span: a join of two spans is not motion
+        block = np.asarray(state[s:e], dtype=np.float64)
+        i, m = _idle(block, mask, hands, config, fps)
+        idle, measured = idle + i, measured + m
+        reversals += _reversals(block, hands, config)
+        duration += (e - s - 1) / fps
+    ratio = idle / measured if measured else 0.0
+    return ratio, reversals / duration if duration > 0 else 0.0
+
+
+def assess_quality(
+    default_tier: QualityTier,
+    *,
+    success: bool | None,
+    has_action: bool,
+    state: np.ndarray | None,
+    mask: np.ndarray,
+    validity: ValidityReport | None,
+    config: QualityConfig,
+    fps: float = CANONICAL_FPS,
+) -> tuple[QualityTier, list[str]]:
+    """The default tier lowered by every signal that fires, with one reason per signal. Never raises a tier.
+
+    Signals: validity rejection -> rejected; success False -> low; no actions -> actionless; idle ratio, wrist
+    oscillation, invalid-frame fraction above their thresholds -> low. `state` is the array given to `check_validity`
+    (motion is then measured over `validity.keep`) or one already cropped to the frames to write.
+    """
+    tier = QualityTier(default_tier)
+    reasons: list[str] = []
+
+    def lower(to: QualityTier, reason: str) -> None:
+        nonlocal tier
+        tier = demote(tier, to)
+        reasons.append(reason)
+
+    if validity is not None and validity.rejected:
+        lower(QualityTier.rejected, f"rejected by validity: {validity.rejected}")
+    if success is False:
+        lower(QualityTier.low, "failed episode (success=False)")
+    if not has_action:
+        lower(QualityTier.actionless, "missing actions (has_action=False)")
+    if validity is not None and validity.invalid_fraction > config.max_invalid_fraction:
+        lower(
+            QualityTier.low,
+            f"invalid frame fraction {validity.invalid_fraction:.2f} > max_invalid_fraction"
+            f" {config.max_invalid_fraction:.2f}",
+        )
+    if state is not None:
+        n = len(state)
+        spans = validity.keep if validity is not None and validity.n_frames == n else [(0, n)]
+        signals = motion_signals(state, np.asarray(mask, dtype=bool), spans, config, fps)
+        if signals is not None:
+            ratio, rate = signals
+            if ratio > config.max_idle_ratio:
+                lower(
+                    QualityTier.low,
+                    f"idle ratio {ratio:.2f} > max_idle_ratio {config.max_idle_ratio:.2f}"
+                    f" (speed < {config.idle_speed_m_s:g} m/s)",
+                )
+            if rate > config.max_reversals_per_s:
+                lower(
+                    QualityTier.low,
+                    f"oscillation {rate:.2f} reversals/s > max_reversals_per_s {config.max_reversals_per_s:.2f}",
+                )
+    return tier, reasons

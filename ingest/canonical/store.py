@@ -1,0 +1,109 @@
+"""Writing canonical episodes: the dataset's feature set and one `CanonicalEpisode` through the LeRobot writer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.canonical.canonicalize import CanonicalEpisode
+from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
+from ingest.lerobot.video import VideoCodec
+from ingest.lerobot.writer import LeRobotWriter, stage_episode
+from schemas.canonical import (
+    ACTION,
+    ACTION_NATIVE,
+    HAND_KEYPOINTS,
+    INTERPOLATED,
+    STATE,
+    STATE_NATIVE,
+    image_key,
+)
+from schemas.corpus import LINEAGE_KEY, EpisodeLineage
+from schemas.embodiment import EmbodimentRegistry, default_registry
+from schemas.lerobot import EpisodeEntry, FeatureSpec, InfoJson, default_features
+
+
+def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None = None) -> dict[str, FeatureSpec]:
+    """The feature set of the dataset `ep` belongs to (one per source/subset), as the first episode defines it."""
+    emb = (registry or default_registry()).get(ep.embodiment)
+    cams = {name: cam.shape for name, cam in ep.cameras.items()}
+    return emb.features(
+        cams,
+        ep.state_native_names or None,
+        ep.action_native_names or None,
+        interpolated_flag=True,
+        mask=ep.mask,
+    )
+
+
+def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
+    """What `episodes.jsonl` keeps about an episode beyond lerobot's keys: the catalog is rebuilt from it."""
+    return EpisodeLineage(
+        episode_uid=ep.uid,
+        raw_uid=ep.raw_uid,
+        source=ep.source,
+        subset=ep.subset,
+        raw_id=ep.raw_id,
+        raw_path=ep.raw_path,
+        raw_fps=ep.native_fps,
+        span_s=[round(ep.span_s[0], 6), round(ep.span_s[1], 6)],
+        embodiment=ep.embodiment,
+        tier=ep.tier,
+        tier_reasons=list(ep.tier_reasons),
+        success=ep.success,
+        mask=ep.mask.astype(int).tolist(),
+        interpolated_frames=int(ep.interpolated.sum()),
+        validity=ep.info.get("validity", {}),
+        pipeline_version=ep.info.get("pipeline_version"),
+    )
+
+
+def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[dict[str, np.ndarray]]:
+    """Frames for `EpisodeBuilder.add_frame`: numeric rows zipped with each camera's resampled frames."""
+    cams = {image_key(name): cam.frames() for name, cam in ep.cameras.items() if image_key(name) in features}
+    for i in range(ep.num_frames):
+        frame: dict[str, Any] = {
+            STATE: ep.state[i],
+            ACTION: ep.action[i],
+            HAND_KEYPOINTS: ep.keypoints[i],
+            INTERPOLATED: np.bool_(ep.interpolated[i]),
+        }
+        if STATE_NATIVE in features and ep.state_native is not None:
+            frame[STATE_NATIVE] = ep.state_native[i]
+        if ACTION_NATIVE in features and ep.action_native is not None:
+            frame[ACTION_NATIVE] = ep.action_native[i]
+        for key, it in cams.items():
+            frame[key] = next(it)
+        yield frame
+
+
+def write_episode(writer: LeRobotWriter, ep: CanonicalEpisode) -> EpisodeEntry:
+    """Stage, fill and commit one canonical episode; any bad frame discards it whole (writer errors)."""
+    return writer.commit(fill(writer.stage(ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames), ep))
+
+
+def stage_canonical(dataset_root: Path, ep: CanonicalEpisode, codec: VideoCodec, fps: int) -> StagedEpisode:
+    """Stage `ep` into `dataset_root`'s staging area without the dataset's lock (a parallel worker's half of a
+    write; the single writer commits). The dataset need not exist yet: its features come from `ep`."""
+    info = InfoJson(fps=fps, features={**dataset_features(ep), **default_features()})
+    builder = stage_episode(
+        dataset_root, info, codec, task=ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames
+    )
+    return fill(builder, ep)
+
+
+def fill(builder: EpisodeBuilder, ep: CanonicalEpisode) -> StagedEpisode:
+    """Feed every frame of `ep` with its lineage and segments; any error discards the staged episode."""
+    try:
+        for frame in episode_frames(ep, {k: None for k in builder.feature_keys}):
+            builder.add_frame(frame)
+        builder.extra = {LINEAGE_KEY: lineage(ep).to_json()}
+        if ep.action_config:
+            builder.set_action_config([s.model_dump() for s in ep.action_config])
+        return builder.finish()
+    except BaseException:
+        builder.abort()
+        raise

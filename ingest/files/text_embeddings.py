@@ -1,0 +1,92 @@
+"""Reading and writing per-task text embedding files (`schemas.captions`: `latents/text/task_XXXXXX.safetensors`),
+atomically (`ingest.files.safetensors_file`): a reader, or a rerun deciding what is done, sees a whole file or none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+
+from ingest.files.atomic import TEMP_MARK
+from ingest.files.safetensors_file import read_header, save_atomic
+from schemas.captions import HIDDEN_KEY, INPUT_IDS_KEY, TEXT_DIR, TextEmbeddingMeta, text_embedding_file
+
+STORED_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class TextEmbeddingError(ValueError):
+    """A text embedding file that breaks the contract (tensors, shapes, dtype or metadata)."""
+
+
+@dataclass
+class TextEmbedding:
+    hidden_states: torch.Tensor  # [L, D] bfloat16 or float16
+    input_ids: torch.Tensor  # [L] int64
+    meta: TextEmbeddingMeta
+
+
+def text_embedding_path(dataset_root: Path, task_index: int) -> Path:
+    return Path(dataset_root) / text_embedding_file(task_index)
+
+
+def _check(e: TextEmbedding, where: str) -> None:
+    h, ids = e.hidden_states, e.input_ids
+    problems = []
+    if ids.dtype != torch.int64 or ids.ndim != 1 or ids.shape[0] == 0:
+        problems.append(f"input_ids must be int64 [L] with L > 0, got {ids.dtype} {tuple(ids.shape)}")
+    if h.dtype != STORED_DTYPES[e.meta.dtype] or h.ndim != 2 or h.shape[0] != ids.shape[0]:
+        problems.append(f"hidden_states must be {e.meta.dtype} [{ids.shape[0]}, D], got {h.dtype} {tuple(h.shape)}")
+    elif not bool(torch.isfinite(h).all()):
+        problems.append("hidden_states hold non-finite values")
+    if problems:
+        raise TextEmbeddingError(f"{where}: " + "; ".join(problems))
+
+
+def write_text_embedding(path: Path, input_ids: np.ndarray, hidden: torch.Tensor, meta: TextEmbeddingMeta) -> Path:
+    """Store `hidden` [L, D] (cast to the metadata's dtype) and `input_ids` [L] at `path`, atomically."""
+    e = TextEmbedding(hidden.detach().to("cpu", STORED_DTYPES[meta.dtype]).contiguous(),
+                      torch.as_tensor(np.asarray(input_ids, dtype=np.int64)), meta)  # fmt: skip
+    _check(e, str(path))
+    return save_atomic(Path(path), {HIDDEN_KEY: e.hidden_states, INPUT_IDS_KEY: e.input_ids}, meta.to_metadata())
+
+
+def read_text_meta(path: Path) -> TextEmbeddingMeta:
+    """The metadata alone (the header, not the tensors)."""
+    return read_header(path, TextEmbeddingMeta, TextEmbeddingError, "text embedding")
+
+
+def load_text_embedding(dataset_root: Path, task_index: int) -> TextEmbedding:
+    """The embedding of task `task_index` of a dataset, checked against the contract."""
+    path = text_embedding_path(dataset_root, task_index)
+    meta = read_text_meta(path)
+    with safe_open(str(path), framework="pt") as sf:
+        if set(sf.keys()) != {HIDDEN_KEY, INPUT_IDS_KEY}:
+            raise TextEmbeddingError(f"{path}: tensors {sorted(sf.keys())}, expected {[HIDDEN_KEY, INPUT_IDS_KEY]}")
+        e = TextEmbedding(sf.get_tensor(HIDDEN_KEY), sf.get_tensor(INPUT_IDS_KEY), meta)
+    _check(e, str(path))
+    return e
+
+
+def is_current(path: Path, model: str, layer: int, text: str) -> bool:
+    """True when `path` holds the embedding of `text` by `model` at `layer` (a task's text never changes, but a
+    dataset rebuilt from scratch may renumber its tasks, so the text is compared too)."""
+    if not path.exists():
+        return False
+    try:
+        meta = read_text_meta(path)
+    except TextEmbeddingError:
+        return False
+    return (meta.model, meta.layer, meta.text) == (model, layer, text)
+
+
+def remove_stale_temps(dataset_root: Path) -> int:
+    """Delete temp files a killed job left in `latents/text/`; returns how many. Call only when no job writes."""
+    base = Path(dataset_root) / TEXT_DIR
+    stale = list(base.glob(f".task_*.safetensors{TEMP_MARK}*")) if base.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)

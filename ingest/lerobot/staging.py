@@ -1,0 +1,343 @@
+"""Stage one episode: validate each frame, stream camera frames into their encoders, spill numeric columns to disk.
+
+An `EpisodeBuilder` works in its own staging folder inside the dataset and knows nothing of episode indices: the
+dataset writer assigns those at commit, so episodes can be staged in parallel (one process each) and committed in a
+deterministic order. Memory is bounded whatever the episode length: camera frames leave as soon as they are encoded,
+numeric rows are flushed to an Arrow IPC file every `spill_every` frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import math
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+from ingest.lerobot.errors import (
+    DtypeError,
+    EmptyEpisodeError,
+    EpisodeError,
+    FrameSizeError,
+    NonFiniteError,
+    ShapeError,
+    TimestampError,
+    UnknownFeatureError,
+)
+from ingest.lerobot.stats import ImageStats
+from ingest.lerobot.video import ThreadedVideoEncoder, VideoCodec, VideoEncoder
+from schemas.lerobot import DEFAULT_FEATURE_DTYPES, FeatureSpec, FeatureStats
+
+FRAMES_FILE = "frames.arrow"
+OWNER_FILE = ".owner.lock"
+TIMESTAMP_TOLERANCE_S = 1e-4  # lerobot's default `tolerance_s`
+_TS64 = "__timestamp_f64"  # lerobot computes timestamp stats on the float64 values, before the float32 cast
+_TASK = "__task"
+
+
+class StagedEpisode(BaseModel):
+    """A complete episode waiting in its staging folder for the dataset writer to commit it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage_dir: Path
+    label: str
+    length: int
+    tasks: list[str]  # unique, in order of first appearance
+    video_files: dict[str, str]  # video key -> file name inside stage_dir
+    stats: dict[str, FeatureStats]  # camera stats (numeric stats are computed at commit from the frames file)
+    extra: dict[str, Any] = {}
+    action_config: list[dict[str, Any]] | None = None
+
+
+def _column_type(ft: FeatureSpec) -> pa.DataType:
+    vt = pa.bool_() if ft.dtype == "bool" else pa.from_numpy_dtype(ft.dtype)
+    size = math.prod(ft.shape)
+    return vt if tuple(ft.shape) == (1,) else pa.list_(vt, size)  # N-D values are stored flat while staging
+
+
+class EpisodeBuilder:
+    """Frames in, a `StagedEpisode` out. Any bad frame aborts the episode and deletes its staging folder."""
+
+    def __init__(
+        self,
+        stage_dir: Path,
+        features: Mapping[str, FeatureSpec],
+        *,
+        fps: int,
+        codec: VideoCodec,
+        dataset: str,
+        label: str,
+        task: str | None = None,
+        expected_frames: int | None = None,
+        threaded_encode: bool = False,
+        spill_every: int = 1024,
+        timestamp_tolerance_s: float = TIMESTAMP_TOLERANCE_S,
+    ) -> None:
+        self.stage_dir = Path(stage_dir)
+        self.stage_dir.mkdir(parents=True, exist_ok=False)
+        self._owner = _hold_stage(self.stage_dir)  # tells dataset recovery this folder is alive
+        self.fps, self.codec, self.dataset, self.label = fps, codec, dataset, label
+        self.default_task = task
+        self._features = {k: ft for k, ft in features.items() if k not in DEFAULT_FEATURE_DTYPES}
+        self._video = {k: ft for k, ft in self._features.items() if ft.is_video}
+        self._numeric = {k: ft for k, ft in self._features.items() if not ft.is_video}
+        self._expected_frames = expected_frames
+        self._threaded = threaded_encode
+        self._spill_every = spill_every
+        self._tol = timestamp_tolerance_s
+        self._encoders: dict[str, VideoEncoder | ThreadedVideoEncoder] = {}
+        self._image_stats: dict[str, ImageStats] = {}
+        self._rows: dict[str, list[Any]] = {k: [] for k in [*self._numeric, "timestamp", _TS64, _TASK]}
+        self._schema = pa.schema(
+            [(k, _column_type(ft)) for k, ft in self._numeric.items()]
+            + [("timestamp", pa.float32()), (_TS64, pa.float64()), (_TASK, pa.string())]
+        )
+        self._sink: pa.ipc.RecordBatchStreamWriter | None = None
+        self._tasks: dict[str, None] = {}
+        self._last_ts: float | None = None
+        self.frames = 0
+        self.extra: dict[str, Any] = {}
+        self.action_config: list[dict[str, Any]] | None = None
+        self._state = "open"
+
+    @property
+    def feature_keys(self) -> list[str]:
+        """The keys every frame must carry (declared features minus lerobot's defaults)."""
+        return list(self._features)
+
+    # ------------------------------------------------------------------------------------------------------------
+    def _error(self, cls: type[EpisodeError], msg: str, feature: str | None = None) -> EpisodeError:
+        self.abort()
+        return cls(msg, dataset=self.dataset, episode=self.label, feature=feature, frame=self.frames)
+
+    def add_frame(self, frame: Mapping[str, Any], task: str | None = None, timestamp: float | None = None) -> None:
+        """Add one frame: every declared feature (cameras as HxWx3 uint8 RGB), no default columns."""
+        if self._state != "open":
+            raise RuntimeError(f"episode {self.label} is {self._state}")
+        unknown = set(frame) - set(self._features)
+        if unknown:
+            raise self._error(UnknownFeatureError, f"unknown feature key(s) {sorted(unknown)}", sorted(unknown)[0])
+        missing = set(self._features) - set(frame)
+        if missing:
+            raise self._error(UnknownFeatureError, f"missing feature key(s) {sorted(missing)}", sorted(missing)[0])
+        task = task if task is not None else self.default_task
+        if not task:
+            raise self._error(EpisodeError, "no task given for this frame and no default task for the episode")
+
+        numeric = {k: self._check_numeric(k, ft, frame[k]) for k, ft in self._numeric.items()}
+        images = {k: self._check_image(k, ft, frame[k]) for k, ft in self._video.items()}
+        ts = self._check_timestamp(timestamp)
+
+        for k, v in numeric.items():
+            self._rows[k].append(v)
+        self._rows["timestamp"].append(ts)
+        self._rows[_TS64].append(ts)
+        self._rows[_TASK].append(task)
+        self._tasks.setdefault(task)
+        for k, img in images.items():
+            self._encode(k, img)
+        self.frames += 1
+        if len(self._rows[_TASK]) >= self._spill_every:
+            self._spill()
+
+    def _check_numeric(self, key: str, ft: FeatureSpec, value: Any) -> Any:
+        if isinstance(value, np.ndarray | np.generic):
+            arr = np.asarray(value)
+            if not np.can_cast(arr.dtype, ft.dtype, "safe"):
+                raise self._error(DtypeError, f"dtype {arr.dtype} cannot be stored losslessly as {ft.dtype}", key)
+            arr = arr.astype(ft.dtype, copy=False)
+        else:
+            try:
+                arr = np.asarray(value, dtype=ft.dtype)
+            except (TypeError, ValueError) as e:
+                raise self._error(DtypeError, f"value {value!r:.60} is not {ft.dtype}: {e}", key) from None
+        shape = tuple(ft.shape)
+        if arr.shape != shape and not (shape == (1,) and arr.shape == ()):
+            raise self._error(ShapeError, f"shape {arr.shape} differs from the declared {shape}", key)
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            bad = np.flatnonzero(~np.isfinite(arr.ravel()))
+            raise self._error(NonFiniteError, f"non-finite value(s) at flat position(s) {bad[:8].tolist()}", key)
+        return arr.item() if shape == (1,) else arr.ravel()
+
+    def _check_image(self, key: str, ft: FeatureSpec, value: Any) -> np.ndarray:
+        if not isinstance(value, np.ndarray):
+            raise self._error(DtypeError, f"expected an HxWx3 uint8 numpy array, got {type(value).__name__}", key)
+        if value.dtype != np.uint8:
+            raise self._error(DtypeError, f"camera frames must be uint8 RGB, got {value.dtype}", key)
+        if value.ndim != 3 or value.shape[2] != 3:
+            raise self._error(ShapeError, f"camera frames must be HxWx3 (RGB), got shape {value.shape}", key)
+        if value.shape != tuple(ft.shape):
+            seen = f" (earlier frames were {tuple(ft.shape)})" if self.frames else ""
+            raise self._error(
+                FrameSizeError, f"frame size {value.shape} differs from the declared {tuple(ft.shape)}{seen}", key
+            )
+        return value
+
+    def _check_timestamp(self, timestamp: float | None) -> float:
+        expected = self.frames / self.fps
+        if timestamp is None:
+            ts = expected
+        else:
+            ts = float(timestamp)
+            if not math.isfinite(ts):
+                raise self._error(TimestampError, f"timestamp {ts} is not finite", "timestamp")
+            if self._last_ts is not None and ts <= self._last_ts:
+                raise self._error(
+                    TimestampError, f"timestamp {ts} is not after the previous {self._last_ts} (non-monotonic)",
+                    "timestamp",
+                )  # fmt: skip
+            if abs(ts - expected) > self._tol:
+                raise self._error(
+                    TimestampError,
+                    f"timestamp {ts} is off frame_index/fps = {expected} by more than {self._tol} s; "
+                    "lerobot would reject it (resample onto the fps grid first)",
+                    "timestamp",
+                )
+        # lerobot checks float32 timestamps; past ~30 min at 10 fps float32 spacing alone exceeds its tolerance
+        if self._last_ts is not None:
+            step = float(np.float32(ts)) - float(np.float32(self._last_ts))
+            if abs(step - 1.0 / self.fps) > self._tol:
+                raise self._error(
+                    TimestampError,
+                    f"float32 timestamp step {step:.6f} s deviates from 1/fps by more than {self._tol} s "
+                    "(episode too long for float32 timestamps; split it)",
+                    "timestamp",
+                )
+        self._last_ts = ts
+        return ts
+
+    def _encode(self, key: str, img: np.ndarray) -> None:
+        enc = self._encoders.get(key)
+        if enc is None:
+            h, w, _ = img.shape
+            base = VideoEncoder(self.stage_dir / f"{key}.mp4", w, h, self.fps, self.codec)
+            enc = ThreadedVideoEncoder(base) if self._threaded else base
+            self._encoders[key] = enc
+            self._image_stats[key] = ImageStats(h, w, self._expected_frames)
+        self._image_stats[key].add(img)
+        try:
+            enc.encode(img)
+        except Exception as e:
+            raise self._error(EpisodeError, f"video encoder failed: {e}", key) from e
+
+    def _spill(self) -> None:
+        if not self._rows[_TASK]:
+            return
+        arrays = []
+        for name in self._schema.names:
+            vals = self._rows[name]
+            typ = self._schema.field(name).type
+            if pa.types.is_fixed_size_list(typ):
+                flat = np.concatenate(vals) if vals else np.empty(0)
+                arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(flat, type=typ.value_type), typ.list_size))
+            else:
+                arrays.append(pa.array(vals, type=typ))
+        batch = pa.RecordBatch.from_arrays(arrays, schema=self._schema)
+        if self._sink is None:
+            self._sink = pa.ipc.new_stream(str(self.stage_dir / FRAMES_FILE), self._schema)
+        self._sink.write_batch(batch)
+        for v in self._rows.values():
+            v.clear()
+
+    # ------------------------------------------------------------------------------------------------------------
+    def set_action_config(self, segments: list[dict[str, Any]] | None) -> None:
+        self.action_config = segments
+
+    def finish(self) -> StagedEpisode:
+        """Flush encoders and rows; the episode is then complete on disk in its staging folder."""
+        if self._state != "open":
+            raise RuntimeError(f"episode {self.label} is {self._state}")
+        if self.frames == 0:
+            raise self._error(EmptyEpisodeError, "episode has no frames")
+        try:
+            self._spill()
+            assert self._sink is not None
+            self._sink.close()
+            for enc in self._encoders.values():
+                enc.close()
+            self._encoders.clear()  # let the codec contexts (SVT keeps tens of MB each) go now
+            stats = {k: self._camera_stats(k) for k in self._video}
+        except EpisodeError:
+            raise
+        except Exception as e:
+            raise self._error(EpisodeError, f"could not finish the episode: {e}") from e
+        self._state = "finished"
+        _release_stage(self._owner)
+        return StagedEpisode(
+            stage_dir=self.stage_dir,
+            label=self.label,
+            length=self.frames,
+            tasks=list(self._tasks),
+            video_files={k: f"{k}.mp4" for k in self._video},
+            stats=stats,
+            extra=self.extra,
+            action_config=self.action_config,
+        )
+
+    def _camera_stats(self, key: str) -> FeatureStats:
+        st = self._image_stats[key]
+        missing = st.missing()
+        if missing:  # the episode ended at another length than announced: measure those frames from the video
+            from ingest.lerobot.video_read import decode_frames
+
+            st.refill(decode_frames(self.stage_dir / f"{key}.mp4", missing))
+        return st.finish()
+
+    def abort(self) -> None:
+        """Discard everything of this episode."""
+        if self._state == "aborted":
+            return
+        self._state = "aborted"
+        for enc in self._encoders.values():
+            enc.abort()
+        self._encoders.clear()
+        if self._sink is not None:
+            with contextlib.suppress(Exception):  # the folder is removed below anyway
+                self._sink.close()
+        shutil.rmtree(self.stage_dir, ignore_errors=True)
+        _release_stage(self._owner)
+
+
+def _hold_stage(stage_dir: Path) -> int:
+    fd = os.open(stage_dir / OWNER_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _release_stage(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def is_stage_in_use(stage_dir: Path) -> bool:
+    """True while a live builder holds the staging folder (its lock dies with its process)."""
+    try:
+        fd = os.open(Path(stage_dir) / OWNER_FILE, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def read_frames(stage_dir: Path) -> pa.Table:
+    """The staged numeric rows (memory-mapped)."""
+    with pa.memory_map(str(Path(stage_dir) / FRAMES_FILE)) as src:
+        return pa.ipc.open_stream(src).read_all()
+
+
+TIMESTAMP64_COLUMN = _TS64
+TASK_COLUMN = _TASK

@@ -1,0 +1,1 @@
+"""Per-episode conversion for the LingBot-VA export."""

@@ -1,0 +1,1 @@
+"""The DuckDB catalog over the corpus: build, query, curate."""

@@ -1,0 +1,270 @@
+"""`eidata curate`: a SQL selection over the catalog -> `manifests/<name>/` (DESIGN section 7).
+
+Entries are sorted by episode_uid and their split depends on the uid alone, so the same selection gives the same
+`entries.parquet` bytes under any name; `manifest.json` adds what a run needs to be reproduced (query, catalog
+snapshot hash, routing table, split rule, weights, mixture).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import yaml
+
+from jobs.catalog.build import catalog_snapshot_hash
+from jobs.catalog.query import connect, format_table
+from schemas.corpus import MANIFESTS_DIR
+from schemas.manifest import (
+    ENTRIES_PARQUET,
+    ENTRIES_SCHEMA,
+    MANIFEST_JSON,
+    Balance,
+    Manifest,
+    MixtureEntry,
+    SplitCounts,
+    SplitRule,
+    check_name,
+)
+from schemas.tiers import QualityTier, RoutingTable
+
+BALANCES: tuple[Balance, ...] = ("none", "source", "subset")
+
+SELECT_SQL = """SELECT e.episode_uid, e.dataset, e.episode_index, e.tier, e.source, e.subset, e.embodiment, e.duration_s
+FROM (SELECT * FROM episodes WHERE ({where})) AS e
+WHERE e.tier <> 'rejected'
+  AND NOT EXISTS (SELECT 1 FROM quarantine AS q WHERE q.episode_uid = e.episode_uid)
+ORDER BY e.episode_uid, e.dataset, e.episode_index"""
+
+
+class CurateError(RuntimeError):
+    """The selection cannot become a manifest (empty, duplicated uids, a tier the routing table lacks, ...)."""
+
+
+def split_fractions(uids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """`schemas.manifest.split_fraction` for many uids at once."""
+    digest = hashlib.sha256
+    raw = b"".join(digest(u.encode("utf-8")).digest()[:8] for u in uids.to_pylist())
+    return np.frombuffer(raw, dtype=">u8").astype(np.float64) / 2.0**64
+
+
+def balance_weights(groups: pa.Array | pa.ChunkedArray, n: int) -> np.ndarray:
+    """Per-episode weights giving every group the same total weight, with mean weight 1 (total = n)."""
+    codes = pc.dictionary_encode(groups).combine_chunks().indices.to_numpy(zero_copy_only=False)
+    counts = np.bincount(codes)
+    return n / (len(counts) * counts[codes].astype(np.float64))
+
+
+def _group_keys(selected: pa.Table, balance: Balance) -> pa.ChunkedArray | None:
+    if balance == "none":
+        return None
+    if balance == "source":
+        return selected["source"]
+    return pc.binary_join_element_wise(selected["source"], selected["subset"], "/")
+
+
+def _select(corpus_root: Path, where: str) -> tuple[str, pa.Table]:
+    if not where.strip():
+        raise ValueError("the where clause is empty; use 'true' to select every episode")
+    sql = SELECT_SQL.format(where=where)
+    con = connect(corpus_root)
+    try:
+        return sql, con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _check_selection(selected: pa.Table, routing: RoutingTable) -> None:
+    if selected.num_rows == 0:
+        raise CurateError("the where clause selects no episode (rejected and quarantined ones never count)")
+    uids = selected["episode_uid"].combine_chunks()
+    same = pc.equal(uids.slice(1), uids.slice(0, len(uids) - 1))  # sorted: duplicates are neighbours
+    if pc.any(same).as_py():
+        dupes = sorted(set(uids.slice(1).filter(same).to_pylist()))
+        raise CurateError(f"episode_uid listed more than once in the catalog: {dupes[:5]} ({len(dupes)} in all)")
+    missing = set(pc.unique(selected["tier"]).to_pylist()) - {t.value for t in routing.probabilities}
+    if missing:
+        raise CurateError(f"the routing table has no row for tier(s) {sorted(missing)} present in the selection")
+
+
+def _share(values: np.ndarray, total: float) -> float:
+    return float(values.sum() / total) if total else 0.0
+
+
+def _mixture(selected: pa.Table, weights: np.ndarray) -> list[MixtureEntry]:
+    t = selected.select(["dataset", "embodiment", "source", "subset", "duration_s"]).append_column(
+        "weight", pa.array(weights)
+    )
+    agg = t.group_by(["dataset", "embodiment", "source", "subset"], use_threads=False).aggregate(
+        [("weight", "sum"), ("duration_s", "sum"), ("dataset", "count")]
+    )
+    agg = agg.sort_by([("dataset", "ascending"), ("embodiment", "ascending")])
+    total = float(weights.sum())
+    return [
+        MixtureEntry(
+            dataset=r["dataset"],
+            weight=r["weight_sum"] / total,
+            robot_type=r["embodiment"],
+            source=r["source"],
+            subset=r["subset"],
+            episodes=r["dataset_count"],
+            hours=r["duration_s_sum"] / 3600,
+        )
+        for r in agg.to_pylist()
+    ]
+
+
+def _write_atomic(final: Path, entries: pa.Table, manifest: Manifest, overwrite: bool) -> None:
+    """Write into a hidden sibling folder and rename it into place; an existing manifest is replaced only on request."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex
+    tmp, old = final.with_name(f".{final.name}.tmp-{token}"), final.with_name(f".{final.name}.old-{token}")
+    tmp.mkdir()
+    try:
+        pq.write_table(entries, tmp / ENTRIES_PARQUET, compression="zstd")
+        (tmp / MANIFEST_JSON).write_text(manifest.dump(), encoding="utf-8")
+        for name in (ENTRIES_PARQUET, MANIFEST_JSON):
+            with open(tmp / name, "rb") as f:
+                os.fsync(f.fileno())
+        if final.exists():
+            if not overwrite:
+                raise FileExistsError(f"{final} already exists; pass overwrite=True (--overwrite) to replace it")
+            os.rename(final, old)
+        os.rename(tmp, final)  # refuses a non-empty target: a manifest created meanwhile is never clobbered
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def curate(
+    corpus_root: Path,
+    name: str,
+    where: str,
+    *,
+    balance: Balance = "none",
+    val_fraction: float = 0.05,
+    routing: RoutingTable | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Select episodes with `where` (SQL over the `episodes` view) and write `manifests/<name>/`; returns that folder.
+
+    Rejected and quarantined episodes are never selected. Split: sha256 of episode_uid (`schemas.manifest.split_for`).
+    balance="subset" gives every (source, subset) the same total weight (LARA), "source" every source, "none" weight
+    1 each. Refuses to replace an existing manifest unless `overwrite`."""
+    corpus_root = Path(corpus_root)
+    check_name(name)
+    if balance not in BALANCES:
+        raise ValueError(f"balance must be one of {BALANCES}, got {balance!r}")
+    if not 0.0 <= val_fraction <= 1.0:
+        raise ValueError(f"val_fraction must be within [0, 1], got {val_fraction}")
+    routing = routing or RoutingTable.default()
+    final = corpus_root / MANIFESTS_DIR / name
+    if final.exists() and not overwrite:
+        raise FileExistsError(f"{final} already exists; pass overwrite=True (--overwrite) to replace it")
+
+    snapshot = catalog_snapshot_hash(corpus_root)
+    sql, selected = _select(corpus_root, where)
+    if catalog_snapshot_hash(corpus_root) != snapshot:
+        raise CurateError("the catalog changed while the query ran; run curate again")
+    _check_selection(selected, routing)
+
+    n = selected.num_rows
+    keys = _group_keys(selected, balance)
+    weights = np.ones(n) if keys is None else balance_weights(keys, n)
+    is_val = split_fractions(selected["episode_uid"]) < val_fraction
+    entries = pa.table(
+        {
+            "episode_uid": selected["episode_uid"],
+            "dataset": selected["dataset"],
+            "episode_index": selected["episode_index"],
+            "tier": selected["tier"],
+            "weight": pa.array(weights),
+            "split": pa.array(np.where(is_val, "val", "train")),
+        },
+        schema=ENTRIES_SCHEMA,
+    )
+
+    duration = selected["duration_s"].to_numpy()
+    total_w = float(weights.sum())
+    src_codes = pc.dictionary_encode(selected["source"]).combine_chunks()
+    src_names, src_idx = src_codes.dictionary.to_pylist(), src_codes.indices.to_numpy(zero_copy_only=False)
+    per_source = np.bincount(src_idx, weights=weights, minlength=len(src_names))
+    tier_counts = pc.value_counts(selected["tier"]).to_pylist()
+    manifest = Manifest(
+        name=name,
+        where=where,
+        query=sql,
+        balance=balance,
+        catalog_snapshot_hash=snapshot,
+        routing=routing,
+        sampling_weights={s: float(w / total_w) for s, w in sorted(zip(src_names, per_source, strict=True))},
+        mixture=_mixture(selected, weights),
+        split=SplitRule(val_fraction=val_fraction),
+        splits={
+            "train": SplitCounts(episodes=int((~is_val).sum()), hours=float(duration[~is_val].sum() / 3600)),
+            "val": SplitCounts(episodes=int(is_val.sum()), hours=float(duration[is_val].sum() / 3600)),
+        },
+        tiers={QualityTier(c["values"]): int(c["counts"]) for c in sorted(tier_counts, key=lambda c: c["values"])},
+        num_entries=n,
+        created_at=datetime.now(UTC),
+    )
+    _write_atomic(final, entries, manifest, overwrite)
+    return final
+
+
+def load_routing(path: Path) -> RoutingTable:
+    """A routing table from YAML or JSON: the model form ({probabilities: {tier: {task: p}}}) or the bare map."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if isinstance(data, dict) and "probabilities" not in data:
+        data = {"probabilities": data}
+    return RoutingTable.model_validate(data)
+
+
+def cli_curate(args: argparse.Namespace) -> int:
+    """`eidata curate ROOT --name NAME --where SQL [--balance none|source|subset] [--val-fraction F]
+    [--routing FILE] [--overwrite]`. Exit 0 on success, 1 when nothing can be written, 2 for bad SQL or arguments."""
+    root = Path(args.root)
+    if not root.is_dir():
+        print(f"eidata curate: {root}: no such corpus folder", file=sys.stderr)
+        return 2
+    try:
+        routing = load_routing(Path(args.routing)) if getattr(args, "routing", None) else None
+    except (OSError, ValueError, yaml.YAMLError) as e:  # pydantic's ValidationError is a ValueError
+        print(f"eidata curate: routing table {args.routing}: {e}", file=sys.stderr)
+        return 2
+    try:
+        out = curate(
+            root,
+            args.name,
+            args.where,
+            balance=args.balance,
+            val_fraction=args.val_fraction,
+            routing=routing,
+            overwrite=bool(getattr(args, "overwrite", False)),
+        )
+    except (CurateError, OSError, duckdb.IOException) as e:  # FileExistsError: the manifest exists
+        print(f"eidata curate: {e}", file=sys.stderr)
+        return 1
+    except (duckdb.Error, ValueError) as e:  # bad SQL, name, balance or fraction
+        print(f"eidata curate: {e}", file=sys.stderr)
+        return 2
+    m = Manifest.load(out)
+    print(f"manifest {m.name}: {m.num_entries} episodes -> {out}")
+    for split, c in m.splits.items():
+        print(f"  {split}: {c.episodes} episodes, {c.hours:.3f} h")
+    print(f"  balance {m.balance}; catalog snapshot {m.catalog_snapshot_hash[:16]}")
+    cols = ["dataset", "robot_type", "weight", "episodes", "hours"]
+    mix = pa.Table.from_pylist([e.model_dump(include=set(cols)) for e in m.mixture]).select(cols)
+    print(format_table(mix, "table"), end="")
+    return 0

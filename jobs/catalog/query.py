@@ -1,0 +1,180 @@
+"""`eidata query ROOT "SQL"`: DuckDB over the catalog, with views `episodes` and `quarantine`.
+
+A connection is in memory and reads the parquet parts directly: nothing is imported or cached, so a query always
+sees the catalog files as they are when it connects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import math
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+
+from schemas.catalog import CATALOG_SCHEMA
+from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, parquet_files
+
+Format = Literal["table", "csv", "json"]
+FORMATS: tuple[Format, ...] = ("table", "csv", "json")
+VIEWS = {"episodes": (EPISODES_DIR, CATALOG_SCHEMA), "quarantine": (QUARANTINE_DIR, QUARANTINE_SCHEMA)}
+MAX_CELL = 60  # characters of one cell in the human table; longer text is cut with an ellipsis
+MAX_TABLE_ROWS = 200  # rows the human table shows; csv and json print everything
+
+
+def _sql_string(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _create_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path], schema: pa.Schema) -> None:
+    if files:
+        # the files are listed, not globbed: a corpus path with glob characters stays literal
+        listed = ", ".join(_sql_string(str(p)) for p in files)
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)")
+        return
+    # no file yet: an empty view with the schema's columns, so queries bind and return no rows
+    types = con.from_arrow(schema.empty_table()).types
+    cols = ", ".join(f'CAST(NULL AS {t}) AS "{f.name}"' for f, t in zip(schema, types, strict=True))
+    con.execute(f"CREATE VIEW {name} AS SELECT {cols} LIMIT 0")
+
+
+def connect(corpus_root: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with views `episodes` and `quarantine` over the catalog's parquet parts."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC whatever the machine's zone
+    for name, (rel, schema) in VIEWS.items():
+        _create_view(con, name, parquet_files(Path(corpus_root), rel), schema)
+    return con
+
+
+def run_query(corpus_root: Path, sql: str) -> pa.Table:
+    """Run `sql` over the catalog views; a statement that returns nothing gives an empty table."""
+    con = connect(corpus_root)
+    try:
+        rel = con.sql(sql)
+        return pa.table({}) if rel is None else rel.to_arrow_table()
+    finally:
+        con.close()
+
+
+# -- formatting -------------------------------------------------------------------------------------------------
+
+
+def _plain(v: Any) -> Any:
+    """A JSON-ready value: ISO timestamps, finite floats (NaN/inf as null), lists and structs recursively."""
+    if isinstance(v, dt.datetime | dt.date | dt.time):
+        return v.isoformat()
+    if isinstance(v, dt.timedelta):
+        return v.total_seconds()
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    return v
+
+
+def _cell(v: Any) -> str:
+    """One value as text for csv and the human table."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, list | tuple | dict):
+        return json.dumps(_plain(v), ensure_ascii=False)
+    return str(_plain(v))
+
+
+def _human(v: Any) -> str:
+    if v is None:
+        return "NULL"
+    if isinstance(v, float):
+        return "NaN" if math.isnan(v) else f"{v:.6g}"
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ", timespec="seconds")
+    text = _cell(v).replace("\n", " ")
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def _is_numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+def _columns(table: pa.Table, limit: int | None = None) -> list[list[Any]]:
+    part = table if limit is None else table.slice(0, limit)
+    return [col.to_pylist() for col in part.columns]
+
+
+def format_table(table: pa.Table, fmt: Format, *, max_rows: int = MAX_TABLE_ROWS) -> str:
+    """`table`: aligned text for humans (numbers right-aligned, long cells cut, at most `max_rows` rows);
+    `csv`: RFC 4180 with a header, lists as JSON; `json`: an array of row objects, one per line."""
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(table.column_names)
+        w.writerows(zip(*([_cell(v) for v in col] for col in _columns(table)), strict=True))
+        return out.getvalue()
+    if fmt == "json":
+        names = table.column_names
+        lines = [
+            json.dumps(dict(zip(names, map(_plain, row), strict=True)), ensure_ascii=False, allow_nan=False)
+            for row in zip(*_columns(table), strict=True)
+        ]
+        return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
+    if fmt != "table":
+        raise ValueError(f"unknown format {fmt!r}; choose one of {FORMATS}")
+
+    shown = min(table.num_rows, max_rows)
+    cols = [[_human(v) for v in col] for col in _columns(table, shown)]
+    names = table.column_names
+    widths = [max([len(n), *(len(c) for c in col)]) for n, col in zip(names, cols, strict=True)]
+    right = [_is_numeric(f.type) for f in table.schema]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    out = [line(names), "  ".join("-" * w for w in widths)]
+    out += [line(row) for row in zip(*cols, strict=True)] if cols else []
+    more = table.num_rows - shown
+    rows = f"({table.num_rows} row{'s' if table.num_rows != 1 else ''}"
+    out.append(rows + (f", {more} not shown; use --format csv or json for all)" if more else ")"))
+    return "\n".join(out) + "\n"
+
+
+def cli_query(args: argparse.Namespace) -> int:
+    """`eidata query ROOT "SQL" [--format table|csv|json]`: print the result; exit 2 for bad SQL or a missing root.
+
+    args.root: the corpus folder; args.sql: the query; args.format: one of FORMATS (default table)."""
+    root = Path(args.root)
+    if not root.is_dir():
+        print(f"eidata query: {root}: no such corpus folder", file=sys.stderr)
+        return 2
+    try:
+        table = run_query(root, args.sql)
+    except duckdb.IOException as e:  # a catalog file that cannot be read is not the query's fault
+        print(f"eidata query: {e}", file=sys.stderr)
+        return 1
+    except duckdb.Error as e:
+        print(f"eidata query: {e}", file=sys.stderr)
+        return 2
+    sys.stdout.write(format_table(table, getattr(args, "format", None) or "table"))
+    return 0

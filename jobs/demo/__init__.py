@@ -1,0 +1,1 @@
+"""`eidata demo`: the multi-source raw corpus and the whole pipeline over it."""

@@ -1,0 +1,26 @@
+"""`eidata export ROOT --format FORMAT`: hand a curated corpus to another model family's data layer.
+
+One module per format, imported only when asked for (a format may pull heavy optional extras). Each module
+exposes `cli(args) -> int` over the arguments of the `export` subcommand (`root`, `format`, `out`, and any the
+format adds to the parser) and returns the process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# format name -> module implementing it
+EXPORT_FORMATS: dict[str, str] = {
+    "gr00t": "jobs.export.gr00t",
+    "lingbot-va": "jobs.export.lingbot",
+}
+
+
+def cli_export(args: argparse.Namespace) -> int:
+    module_name = EXPORT_FORMATS.get(args.format)
+    if module_name is None:
+        print(f"eidata export: unknown format {args.format!r}; known: {sorted(EXPORT_FORMATS)}", file=sys.stderr)
+        return 2
+    return int(importlib.import_module(module_name).cli(args))

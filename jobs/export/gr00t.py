@@ -1,0 +1,234 @@
+"""`eidata export ROOT --format gr00t`: a GR00T `meta/modality.json` beside every canonical dataset of a corpus.
+
+The 50-dim canonical `observation.state` / `action` (DESIGN section 3) are cut into named per-hand slices, the key
+names LDA / starVLA configs use: `{hand}_eef_position` (3), `{hand}_eef_rotation` (6, `rotation_6d`),
+`{hand}_gripper` (1), `{hand}_fingertips` (15, five tips xyz in the wrist frame). Only parts some episode of the
+dataset really fills are declared (the union of the episodes' lineage masks; without lineage, info.json's mask), so
+a one-armed robot has no `left_*` keys and an actionless dataset none at all. Action wrist slices are deltas
+(`absolute: false`); gripper command and fingertips at t+1 are absolute. Cameras get their short name as alias.
+
+Language: GR00T reads annotations per frame from integer columns indexing `tasks.jsonl`. The task is the `task_index`
+column itself (`annotation.human.action.task_description`). A caption (the caption job's lineage contract) is declared
+as `annotation.eidata.caption` only when the dataset has that per-frame column: captions that live only in
+`episodes.jsonl` lineage cannot be read by GR00T, and the export says how many episodes that leaves out.
+
+Every slice is checked against the features it names (column exists, 1-D numeric, `[start, end)` in range, dtype,
+the canonical names it covers) before the file is written atomically and read back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from ingest.files.atomic import write_text_atomic
+from ingest.progress import Progress
+from schemas.canonical import (
+    ACTION,
+    ACTION_NAMES,
+    CANONICAL_DIM,
+    FINGERTIPS_XYZ,
+    GRIPPER,
+    HANDS,
+    STATE,
+    STATE_NAMES,
+    WRIST_POS,
+    WRIST_ROT6D,
+    hand_dims,
+)
+from schemas.corpus import EpisodeLineage, find_datasets
+from schemas.dataset_meta import MODALITY_PATH
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+from schemas.modality import VIDEO_PREFIX, AnnotationSpec, ModalityJson, SliceSpec, VideoSpec, check_modality
+
+log = logging.getLogger(__name__)
+
+# (key suffix, dims inside one hand's block, rotation type, action value absolute?)
+PARTS: tuple[tuple[str, slice, str | None, bool], ...] = (
+    ("eef_position", WRIST_POS, None, False),
+    ("eef_rotation", WRIST_ROT6D, "rotation_6d", False),
+    ("gripper", GRIPPER, None, True),
+    ("fingertips", FINGERTIPS_XYZ, None, True),
+)
+TASK_ANNOTATION = "human.action.task_description"  # GR00T's usual language key, mapped onto `task_index`
+CAPTION_ANNOTATION = "eidata.caption"  # column `annotation.eidata.caption`, when a dataset has one
+Status = Literal["written", "unchanged", "skipped", "error"]
+
+
+class ExportError(ValueError):
+    """The modality built for a dataset does not fit its features (names the dataset and the slice)."""
+
+
+class DatasetExport(BaseModel):
+    """What the export did for one dataset."""
+
+    dataset: str
+    status: Status
+    state: list[str] = []
+    action: list[str] = []
+    video: list[str] = []
+    annotation: list[str] = []
+    notes: list[str] = []
+
+
+# -- pure: the modality of one dataset --------------------------------------------------------------------------
+
+
+def is_canonical(info: InfoJson) -> bool:
+    """A dataset with our 50-dim layout (names included): anything else has no meaning for these slices."""
+    state, action = info.features.get(STATE), info.features.get(ACTION)
+    return (
+        state is not None
+        and action is not None
+        and state.flat_names() == list(STATE_NAMES)
+        and action.flat_names() == list(ACTION_NAMES)
+    )
+
+
+def used_dims(info: InfoJson, episode_masks: list[list[int]]) -> np.ndarray:
+    """(50,) bool: dims any episode fills (its lineage mask); without lineage, info.json's mask; else all."""
+    if episode_masks:
+        return np.any(np.asarray(episode_masks, dtype=bool), axis=0)
+    mask = (info.features[ACTION].info or {}).get("mask")
+    return np.asarray(mask, dtype=bool) if mask is not None else np.ones(CANONICAL_DIM, dtype=bool)
+
+
+def build_modality(info: InfoJson, used: np.ndarray) -> tuple[ModalityJson, dict[tuple[str, str], list[str]]]:
+    """The modality of a canonical dataset and, per (group, key), the canonical names its slice must cover."""
+    state: dict[str, SliceSpec] = {}
+    action: dict[str, SliceSpec] = {}
+    expected: dict[tuple[str, str], list[str]] = {}
+    for h, hand in enumerate(HANDS):
+        for part, dims, rotation, action_absolute in PARTS:
+            sl = hand_dims(h, dims)
+            if not used[sl].any():
+                continue
+            key = f"{hand}_{part}"
+            common: dict[str, Any] = {"start": sl.start, "end": sl.stop, "rotation_type": rotation}
+            state[key] = SliceSpec(**common, dtype=info.features[STATE].dtype)
+            action[key] = SliceSpec(**common, absolute=action_absolute, dtype=info.features[ACTION].dtype)
+            expected[("state", key)] = list(STATE_NAMES[sl])
+            expected[("action", key)] = list(ACTION_NAMES[sl])
+    video = {
+        (k.removeprefix(VIDEO_PREFIX) if k.startswith(VIDEO_PREFIX) else k.replace(".", "_")): VideoSpec(original_key=k)
+        for k in info.video_keys
+    }
+    annotation = {TASK_ANNOTATION: AnnotationSpec(original_key="task_index")}
+    if f"annotation.{CAPTION_ANNOTATION}" in info.features:
+        annotation[CAPTION_ANNOTATION] = AnnotationSpec()
+    return ModalityJson(state=state, action=action, video=video, annotation=annotation), expected
+
+
+# -- one dataset on disk -----------------------------------------------------------------------------------------
+
+
+def _lineages(root: Path) -> list[EpisodeLineage]:
+    if not (root / EPISODES_PATH).is_file():
+        return []
+    return [EpisodeLineage.of(line) for _, line in read_jsonl(root / EPISODES_PATH)]
+
+
+def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False) -> DatasetExport:
+    """Build, check and (unless `dry_run`) atomically write `meta/modality.json` of one dataset."""
+    root = Path(root)
+    name = name or root.name
+    try:
+        info = load_info(root / INFO_PATH)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(map(str, err["loc"])) + ": " if err["loc"] else ""
+        raise ExportError(f"{root / INFO_PATH}: not a LeRobot info.json ({where}{err['msg']})") from e
+    except OSError as e:
+        raise ExportError(f"{root / INFO_PATH}: cannot read ({e})") from e
+    if not is_canonical(info):
+        why = "not a canonical eidata dataset (observation.state / action are not the 50-dim canonical layout)"
+        return DatasetExport(dataset=name, status="skipped", notes=[why])
+    lineages = _lineages(root)
+    masks = [lin.mask for lin in lineages if lin.mask is not None]
+    modality, expected = build_modality(info, used_dims(info, masks))
+    problems = check_modality(modality, info, expected)
+    if any(p.severity == "error" for p in problems):
+        raise ExportError(f"{root}: modality does not fit the features: " + "; ".join(p.message for p in problems))
+    notes = [f"{p.severity}: {p.message}" for p in problems]
+    captions = sum(lin.caption_text() is not None for lin in lineages)
+    if captions and CAPTION_ANNOTATION not in modality.annotation:
+        notes.append(
+            f"{captions} captioned episode(s): the caption is in episodes.jsonl lineage only, GR00T reads language "
+            f"from a per-frame column (annotation.{CAPTION_ANNOTATION}), so it is not declared"
+        )
+    if not modality.state:
+        notes.append("no state/action part is filled (actionless): video and language only")
+    path = root / MODALITY_PATH
+    text = modality.dumps()
+    status: Status = "unchanged" if path.is_file() and path.read_text(encoding="utf-8") == text else "written"
+    if status == "written" and not dry_run:
+        write_text_atomic(path, text)
+        if ModalityJson.load(path) != modality:  # what GR00T will read is what was checked
+            raise ExportError(f"{path}: reads back different from what was written")
+    return DatasetExport(
+        dataset=name,
+        status=status,
+        state=list(modality.state),
+        action=list(modality.action),
+        video=list(modality.video),
+        annotation=list(modality.annotation),
+        notes=notes,
+    )
+
+
+# -- a corpus ----------------------------------------------------------------------------------------------------
+
+
+def export_gr00t(corpus_root: Path, *, dry_run: bool = False, progress: bool | None = None) -> list[DatasetExport]:
+    """Every dataset under `ROOT/datasets/`; a dataset that fails its checks is reported, the others go on."""
+    corpus_root = Path(corpus_root)
+    datasets = find_datasets(corpus_root)
+    bar = Progress(len(datasets), "export gr00t", unit="dataset", enabled=progress)
+    out = []
+    try:
+        for ds in datasets:
+            rel = ds.relative_to(corpus_root).as_posix()
+            try:
+                out.append(export_dataset(ds, rel, dry_run=dry_run))
+            except (ValueError, OSError) as e:  # ExportError, unreadable meta: name the dataset, keep going
+                out.append(DatasetExport(dataset=rel, status="error", notes=[str(e)]))
+            bar.update(1)
+    finally:
+        bar.close()
+    return out
+
+
+def format_results(results: list[DatasetExport]) -> str:
+    lines = []
+    for r in results:
+        lines.append(f"{r.status:9s} {r.dataset}")
+        if r.status in ("written", "unchanged"):
+            lines.append(f"          state/action: {', '.join(r.state) or '-'}")
+            lines.append(f"          video: {', '.join(r.video) or '-'}; annotation: {', '.join(r.annotation)}")
+        lines += [f"          note: {n}" for n in r.notes]
+    return "\n".join(lines)
+
+
+def cli(args: argparse.Namespace) -> int:
+    """Exit 0 when every canonical dataset has a valid modality.json, 1 when one failed, 2 for a bad call."""
+    root = Path(args.root)
+    if getattr(args, "out", None):
+        print("eidata export: --format gr00t writes meta/modality.json in place; --out is not used", file=sys.stderr)
+        return 2
+    if not root.is_dir():
+        print(f"eidata export: {root}: no such corpus folder", file=sys.stderr)
+        return 2
+    results = export_gr00t(root, dry_run=bool(getattr(args, "dry_run", False)))
+    if not results:
+        print(f"eidata export: no dataset under {root / 'datasets'}", file=sys.stderr)
+        return 1
+    print(format_results(results))
+    counts = {s: sum(r.status == s for r in results) for s in ("written", "unchanged", "skipped", "error")}
+    print("gr00t: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    return 1 if counts["error"] else 0

@@ -1,0 +1,243 @@
+"""Planning the LingBot-VA export (`jobs.export.lingbot`): the job's settings, what each dataset's episodes need
+(segments, frame table, video links, latent files) and what an earlier run already made."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest.encoders.wan import (
+    TEXT_LEN,
+    WanModelError,
+    check_wan22_vae,
+    latent_grid,
+    read_model_config,
+    sample_frame_ids,
+    tokenizer_dir,
+)
+from ingest.files.atomic import write_text_atomic
+from ingest.files.lingbot import record_matches
+from ingest.lingbot.action import lingbot_mask
+from ingest.lingbot.dataset import NotCanonicalError, dataset_mask, english_segments, episode_mask, lingbot_info
+from jobs.runtime.ray_pool import Device
+from schemas.canonical import ACTION
+from schemas.corpus import EpisodeLineage
+from schemas.lerobot import (
+    EPISODES_PATH,
+    EPISODES_STATS_PATH,
+    INFO_PATH,
+    ActionSegment,
+    EpisodeEntry,
+    EpisodeStatsEntry,
+    InfoJson,
+    load_entries,
+    load_info,
+)
+from schemas.lingbot import LINGBOT_ACTION_DIM, LatentPlan, latent_file
+
+FORMAT = "lingbot-va"
+EMPTY_EMB = "empty_emb.pt"
+SETTINGS_PATH = "job/lingbot_export.json"
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt", ".model", ".json")
+
+
+class ExportError(ValueError):
+    """The export cannot start as asked (bad folders, settings that differ from an earlier run)."""
+
+
+class LingbotExportSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    root: Path = Field(description="the corpus (ROOT/datasets/...)")
+    out: Path = Field(description="where the LingBot-VA datasets go (DIR/datasets/...)")
+    vae: Path | None = Field(None, description="local Wan2.2 VAE folder (diffusers AutoencoderKLWan)")
+    text_encoder: Path | None = Field(None, description="local UMT5 encoder folder (Wan2.2's text_encoder)")
+    tokenizer: Path | None = Field(None, description="tokenizer folder (default: in or beside the text encoder)")
+    fps: int = Field(5, ge=1, description="latent sampling rate; must divide the dataset fps (10 -> 10, 5, 2, 1)")
+    height: int = Field(256, ge=1)
+    width: int = Field(256, ge=1)
+    text_len: int = Field(TEXT_LEN, ge=1, description="text tokens kept; text_emb is zero-padded to this length")
+    cameras: list[str] | None = Field(None, description="video keys or short names (default: every camera)")
+    device: Device = "auto"
+    actors: int | None = Field(None, ge=1, description="encoder actors (default: one per GPU, 1 on CPU)")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of an embedded Ray cluster")
+    max_in_flight: int = Field(4, ge=1, description="episodes decoded or encoded at once (memory bound)")
+    object_store_mb: int = Field(1024, ge=64)
+    task_retries: int = Field(3, ge=0)
+
+
+@dataclass
+class DatasetTally:
+    episodes: int = 0
+    segments: int = 0
+    written: int = 0  # latent files made by this run
+    kept: int = 0  # latent files an earlier run made
+    short: int = 0  # segment x camera pairs too short for a latent file
+    skipped: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DatasetPlan:
+    rel: str
+    src: Path
+    out: Path
+    info_src: InfoJson
+    info_out: InfoJson
+    entries: list[EpisodeEntry]
+    cameras: list[str]
+    latents: dict[int, list[LatentPlan]]
+    action_stats: dict[int, dict[str, Any]]  # episode -> 30-dim action stats already exported
+    pending: set[int] = field(default_factory=set)
+    failed: bool = False
+
+
+def export_segments(entry: EpisodeEntry) -> list[ActionSegment]:
+    """The source's own segments (English text where given), else one [0, length) with the caption or task."""
+    if entry.action_config:
+        return english_segments(entry.action_config)
+    text = EpisodeLineage.of(entry.model_extra or {}).caption_text() or (entry.tasks[0] if entry.tasks else "")
+    return [ActionSegment(start_frame=0, end_frame=entry.length, action_text=text)]
+
+
+def resolve_cameras(info: InfoJson, wanted: list[str] | None) -> list[str]:
+    keys = info.video_keys
+    if not wanted:
+        return keys
+    full = [w if w in keys else f"observation.images.{w}" for w in wanted]
+    return [k for k in full if k in keys]
+
+
+def model_fingerprint(folder: Path) -> dict[str, Any]:
+    """What identifies a model folder without hashing gigabytes: its config and its files' names and sizes."""
+    folder = Path(folder)
+    files = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in WEIGHT_SUFFIXES}
+    return {"path": str(folder.resolve()), "files": files}
+
+
+@dataclass(frozen=True)
+class Models:
+    vae: dict[str, Any]
+    text_dim: int
+    tokenizer: Path
+
+
+def check_models(spec: LingbotExportSpec) -> Models:
+    """Read and check the model folders' configs before any work: a clear error instead of a dead actor."""
+    if importlib.util.find_spec("diffusers") is None:
+        raise WanModelError("diffusers is not installed; the Wan2.2 VAE needs the extra: pip install 'eidata[lingbot]'")
+    vae = read_model_config(spec.vae, "Wan2.2 VAE", "--vae")
+    check_wan22_vae(vae, where=f"--vae {spec.vae}")
+    text = read_model_config(spec.text_encoder, "UMT5 text encoder", "--text-encoder")
+    if "d_model" not in text:
+        raise WanModelError(f"--text-encoder {spec.text_encoder}: config.json has no d_model; not a (U)MT5 encoder")
+    s = vae["scale_factor_spatial"]
+    if spec.height % s or spec.width % s:
+        raise WanModelError(f"--size {spec.height}x{spec.width}: both sides must be multiples of {s} (Wan2.2 VAE)")
+    return Models(vae=vae, text_dim=int(text["d_model"]), tokenizer=tokenizer_dir(spec.text_encoder, spec.tokenizer))
+
+
+def settings_record(spec: LingbotExportSpec, models: Models) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "fps": spec.fps,
+        "size": [spec.height, spec.width],
+        "text_len": spec.text_len,
+        "vae": model_fingerprint(spec.vae),  # type: ignore[arg-type]
+        "text_encoder": model_fingerprint(spec.text_encoder),  # type: ignore[arg-type]
+        "tokenizer": model_fingerprint(models.tokenizer),
+    }
+
+
+def check_settings(out: Path, settings: dict[str, Any], *, write: bool = True) -> None:
+    """First run: record the settings. Later runs: they must be the same (model paths may move, contents not)."""
+    path = out / SETTINGS_PATH
+    if not path.exists():
+        if write:
+            write_text_atomic(path, json.dumps(settings, indent=2) + "\n")
+        return
+    old = json.loads(path.read_text(encoding="utf-8"))
+
+    def comparable(s: dict[str, Any]) -> dict[str, Any]:
+        return {k: ({**v, "path": None} if isinstance(v, dict) else v) for k, v in s.items()}
+
+    a, b = comparable(old), comparable(settings)
+    diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    if diff:
+        raise ExportError(f"{out} holds an export made with other {', '.join(diff)} ({path}); use another --out")
+    if old != settings and write:  # same models, moved: keep the record current
+        write_text_atomic(path, json.dumps(settings, indent=2) + "\n")
+
+
+def _exported_action_stats(out: Path) -> dict[int, dict[str, Any]]:
+    path = out / EPISODES_STATS_PATH
+    if not path.exists():
+        return {}
+    found = {}
+    for e in load_entries(path, EpisodeStatsEntry):
+        st = e.stats.get(ACTION)
+        if st is not None and len(st.mean) == LINGBOT_ACTION_DIM:
+            found[e.episode_index] = st.to_json()
+    return found
+
+
+def plan_dataset(src: Path, rel: str, spec: LingbotExportSpec, models: Models, tally: DatasetTally) -> DatasetPlan:
+    """Segments and latent plans of every episode; raises `NotCanonicalError`/`ValueError` to skip the dataset."""
+    info = load_info(src / INFO_PATH)
+    if not lingbot_mask(dataset_mask(info)).any():
+        raise NotCanonicalError("actionless: no EEF or gripper dims to export")
+    if not float(info.fps).is_integer() or int(info.fps) % spec.fps:
+        raise ValueError(f"--fps {spec.fps} does not divide the dataset's {info.fps} fps")
+    ori_fps, stride = int(info.fps), int(info.fps) // spec.fps
+    cameras = resolve_cameras(info, spec.cameras)
+    if not cameras:
+        raise ValueError(f"none of the cameras {spec.cameras} in {info.video_keys}")
+    out = spec.out / rel
+    entries, latents = [], {}
+    temporal = models.vae["scale_factor_temporal"]
+    for entry in load_entries(src / EPISODES_PATH, EpisodeEntry):
+        segments = export_segments(entry)
+        entries.append(entry.model_copy(update={"action_config": segments}))
+        plans = []
+        for seg in segments:
+            ids = sample_frame_ids(seg.start_frame, seg.end_frame, stride, temporal)
+            for key in cameras:
+                if not ids:
+                    tally.short += 1
+                    continue
+                f, h, w = latent_grid(len(ids), spec.height, spec.width, models.vae)
+                vh, vw = info.features[key].shape[:2]
+                plans.append(LatentPlan(
+                    path=latent_file(info, entry.episode_index, key, seg.start_frame, seg.end_frame), video_key=key,
+                    text=seg.action_text, frame_ids=ids, start_frame=seg.start_frame, end_frame=seg.end_frame,
+                    fps=spec.fps, ori_fps=ori_fps, video_height=vh, video_width=vw, latent_num_frames=f,
+                    latent_height=h, latent_width=w, latent_channels=models.vae["z_dim"],
+                    text_emb_shape=(spec.text_len, models.text_dim),
+                ))  # fmt: skip
+        latents[entry.episode_index] = plans
+        tally.episodes += 1
+        tally.segments += len(segments)
+    return DatasetPlan(rel, src, out, info, lingbot_info(info), entries, cameras, latents, _exported_action_stats(out))
+
+
+def work_item(plan: DatasetPlan, entry: EpisodeEntry, spec: LingbotExportSpec, tally: DatasetTally) -> dict | None:
+    """What is left of one episode (None: nothing), as the payload of `prepare_episode`."""
+    ep = entry.episode_index
+    write_table = not (plan.out / plan.info_src.data_file(ep)).exists()
+    links = [k for k in plan.info_src.video_keys if not (plan.out / plan.info_src.video_file(ep, k)).exists()]
+    todo = [p for p in plan.latents[ep] if not record_matches(plan.out / p.path, p)]
+    tally.kept += len(plan.latents[ep]) - len(todo)
+    if not (write_table or links or todo or ep not in plan.action_stats):
+        return None
+    lineage = EpisodeLineage.of(entry.model_extra or {})
+    return {
+        "dataset": plan.rel, "src": str(plan.src), "out": str(plan.out), "episode_index": ep,
+        "info_src": plan.info_src.to_json(), "info_out": plan.info_out.to_json(),
+        "mask": episode_mask(lineage, plan.info_src).astype(int).tolist(), "write_table": write_table,
+        "link_videos": links, "latents": [p.model_dump(mode="json") for p in todo], "size": [spec.height, spec.width],
+    }  # fmt: skip

@@ -1,0 +1,140 @@
+"""The Ray side of the LingBot-VA export: one task per episode (its 30-dim frame table, its videos, the frames of
+every latent file still to make) feeding encoder actors that hold the Wan2.2 VAE and text encoder and write the
+latent files. Payloads are plain dicts; a task never raises for bad input, its error travels with the episode."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+from collections import OrderedDict, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from ingest.encoders.wan import encode_text, encode_video, load_text_encoder, load_vae, pick_device, resize_frames
+from ingest.files.atomic import atomic_write
+from ingest.files.lingbot import write_record
+from ingest.lerobot.stats import numeric_stats
+from ingest.lerobot.video_read import decode_frames
+from ingest.lingbot.dataset import lingbot_table, vectors
+from jobs.catalog.build import write_parquet_atomic
+from schemas.canonical import ACTION
+from schemas.lerobot import InfoJson
+from schemas.lingbot import LINGBOT_ACTION_DIM, LatentPlan
+
+log = logging.getLogger(__name__)
+
+TEXT_CACHE = 32  # text embeddings kept per actor (512 x 4096 bf16 = 4 MiB each for Wan2.2)
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link `src` to `dst` (same bytes, no space); copy atomically across file systems."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
+
+
+def _decode_resized(video: Path, frame_ids: set[int], height: int, width: int) -> dict[int, np.ndarray]:
+    """The wanted frames of one mp4, each resized as soon as it is decoded (memory: resized frames only)."""
+    out = {i: resize_frames(rgb[None], height, width)[0] for i, rgb in decode_frames(video, frame_ids)}
+    missing = sorted(frame_ids - set(out))
+    if missing:
+        raise ValueError(f"{video}: frames {missing[:5]} are past the end of the video ({len(out)} decoded)")
+    return out
+
+
+def prepare_episode(item: dict[str, Any]) -> dict[str, Any]:
+    """Frame table (when not yet exported), video links, and resized frames of each latent plan of one episode."""
+    src, out, ep = Path(item["src"]), Path(item["out"]), int(item["episode_index"])
+    info_src = InfoJson.model_validate(item["info_src"])
+    result: dict[str, Any] = {"dataset": item["dataset"], "out": item["out"], "episode_index": ep,
+                              "latents": [], "stats": None, "error": None}  # fmt: skip
+    stage = "table"
+    try:
+        data_rel = info_src.data_file(ep)
+        if item["write_table"]:
+            info_out = InfoJson.model_validate(item["info_out"])
+            table, actions = lingbot_table(pq.read_table(src / data_rel), info_out, np.asarray(item["mask"], bool))
+            write_parquet_atomic(table, out / data_rel)
+        else:
+            actions = vectors(pq.read_table(out / data_rel, columns=[ACTION]), ACTION, LINGBOT_ACTION_DIM)
+        result["stats"] = numeric_stats(actions.astype(np.float32)).to_json()
+        stage = "videos"
+        for key in item["link_videos"]:
+            rel = info_src.video_file(ep, key)
+            link_or_copy(src / rel, out / rel)
+        stage = "frames"
+        plans = [LatentPlan.model_validate(p) for p in item["latents"]]
+        by_key: dict[str, list[LatentPlan]] = defaultdict(list)
+        for p in plans:
+            by_key[p.video_key].append(p)
+        height, width = item["size"]
+        for key, key_plans in by_key.items():
+            frames = _decode_resized(src / info_src.video_file(ep, key), {i for p in key_plans for i in p.frame_ids},
+                                     height, width)  # fmt: skip
+            for p in key_plans:
+                result["latents"].append({"plan": p.model_dump(mode="json"),
+                                          "pixels": np.stack([frames[i] for i in p.frame_ids])})  # fmt: skip
+    except Exception as e:  # this episode only: the job reports it and goes on
+        result["error"] = f"{stage}: {type(e).__name__}: {e}"
+        result["latents"] = []
+    return result
+
+
+class LatentEncoder:
+    """Ray actor: Wan2.2 VAE + UMT5 loaded once; `encode` turns an episode's prepared frames into latent files."""
+
+    def __init__(self, vae: str, text_encoder: str, tokenizer: str | None, *, device: str = "auto",
+                 text_len: int = 512, threads: int | None = None) -> None:  # fmt: skip
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = pick_device(device)
+        self.vae = load_vae(Path(vae), self.device)
+        self.text_model, self.tokenizer = load_text_encoder(Path(text_encoder), tokenizer and Path(tokenizer),
+                                                            self.device)  # fmt: skip
+        self.text_len = text_len
+        self._texts: OrderedDict[str, torch.Tensor] = OrderedDict()
+
+    def ready(self) -> str:
+        return str(self.device)
+
+    def text_embedding(self, text: str) -> torch.Tensor:
+        emb = self._texts.pop(text, None)
+        if emb is None:
+            emb = encode_text(self.text_model, self.tokenizer, text, self.text_len)
+        self._texts[text] = emb
+        while len(self._texts) > TEXT_CACHE:
+            self._texts.popitem(last=False)
+        return emb
+
+    def encode(self, prepared: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in prepared.items() if k != "latents"}
+        written = frames = 0
+        if prepared["error"] is None:
+            try:
+                for job in prepared["latents"]:
+                    plan = LatentPlan.model_validate(job["plan"])
+                    latent, _ = encode_video(self.vae, job["pixels"])
+                    write_record(Path(prepared["out"]) / plan.path, plan.record(latent, self.text_embedding(plan.text)))
+                    written += 1
+                    frames += len(plan.frame_ids)
+            except Exception as e:
+                out["error"] = f"encode: {type(e).__name__}: {e}"
+        out.update(written=written, frames=frames)
+        return out
+
+    def write_empty_embedding(self, path: str) -> None:
+        """LingBot-VA's `empty_emb_path`: the embedding of "" that replaces the text for classifier-free guidance."""
+        emb = encode_text(self.text_model, self.tokenizer, "", self.text_len)
+        atomic_write(Path(path), lambda tmp: torch.save(emb, tmp))

@@ -1,0 +1,1 @@
+"""The HTML report: page, data, plots, keypoint overlays."""

@@ -1,0 +1,237 @@
+"""What the corpus report plots, read from the catalog (DuckDB views) and the datasets' own files.
+
+Aggregations run in SQL over the catalog; per-episode arrays (masks, wrist trajectories, a few frames) come from the
+datasets, read one dataset or one episode at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from ingest.lerobot.video_read import decode_frames
+from jobs.catalog.query import run_query
+from jobs.report.keypoints import CameraModel, camera_model, project
+from schemas.canonical import (
+    ACTION,
+    HAND_KEYPOINTS,
+    HANDS,
+    STATE,
+    STATE_NATIVE,
+    WRIST_POS,
+    Camera,
+    hand_dims,
+    image_key,
+)
+from schemas.corpus import EPISODES_DIR, EpisodeLineage, find_datasets, parquet_files
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+
+
+class ReportError(RuntimeError):
+    """The corpus cannot be reported on (no catalog, unreadable dataset meta)."""
+
+
+# -- catalog aggregates -----------------------------------------------------------------------------------------
+
+
+def require_catalog(root: Path) -> None:
+    if not parquet_files(root, EPISODES_DIR):
+        raise ReportError(f"{root}: no catalog ({EPISODES_DIR}/*.parquet); run `eidata catalog {root}` first")
+
+
+def hours_by_source_tier(root: Path) -> list[dict[str, Any]]:
+    sql = """SELECT source, tier, sum(duration_s) / 3600 AS hours, count(*) AS episodes
+             FROM episodes GROUP BY ALL ORDER BY source, tier"""
+    return run_query(root, sql).to_pylist()
+
+
+def durations_by_source(root: Path) -> dict[str, np.ndarray]:
+    rows = run_query(root, "SELECT source, list(duration_s) AS d FROM episodes GROUP BY source ORDER BY source")
+    return {r["source"]: np.asarray(r["d"], np.float64) for r in rows.to_pylist()}
+
+
+def quarantine_reasons(root: Path) -> list[dict[str, Any]]:
+    sql = """SELECT source, stage, error_class, count(*) AS n, min(left(message, 160)) AS example
+             FROM quarantine GROUP BY ALL ORDER BY n DESC, source, stage, error_class"""
+    return run_query(root, sql).to_pylist()
+
+
+def coverage_by_source(root: Path) -> list[dict[str, Any]]:
+    sql = """SELECT source, count(*) AS episodes, count(*) FILTER (WHERE latents_ready) AS latents,
+                    count(*) FILTER (WHERE caption_ready) AS captions
+             FROM episodes GROUP BY source ORDER BY source"""
+    return run_query(root, sql).to_pylist()
+
+
+# -- per dataset ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DatasetView:
+    """One dataset's meta as the report needs it (episodes.jsonl lines with their lineage)."""
+
+    root: Path
+    name: str  # relative to the corpus root
+    info: InfoJson
+    episodes: list[dict[str, Any]]
+
+    def lineage(self, i: int) -> EpisodeLineage:
+        return EpisodeLineage.of(self.episodes[i])
+
+    @property
+    def embodiment(self) -> str:
+        ft = self.info.features.get(ACTION)
+        return str((ft.info or {}).get("embodiment") if ft is not None and ft.info else self.info.robot_type)
+
+    def mask(self, i: int) -> np.ndarray | None:
+        m = self.lineage(i).mask
+        if m is None and self.info.features.get(ACTION) is not None:
+            m = (self.info.features[ACTION].info or {}).get("mask")
+        return None if m is None else np.asarray(m, bool)
+
+    def columns(self, i: int, names: list[str]) -> dict[str, np.ndarray]:
+        ep = int(self.episodes[i]["episode_index"])
+        path = self.root / self.info.data_file(ep)
+        have = [n for n in names if n in pq.read_schema(path).names]
+        table = pq.read_table(path, columns=have)
+        return {n: np.asarray(table[n].to_pylist(), np.float64) for n in have}
+
+
+def load_datasets(root: Path) -> list[DatasetView]:
+    out = []
+    for ds in find_datasets(root):
+        try:
+            info = load_info(ds / INFO_PATH)
+            lines = [line for _, line in read_jsonl(ds / EPISODES_PATH)] if (ds / EPISODES_PATH).is_file() else []
+        except (ValueError, OSError) as err:
+            raise ReportError(f"{ds}: unreadable meta ({err})") from err
+        out.append(DatasetView(ds, ds.relative_to(root).as_posix(), info, lines))
+    return out
+
+
+def mask_coverage(datasets: list[DatasetView]) -> dict[str, tuple[int, np.ndarray]]:
+    """embodiment -> (episodes, (50,) fraction of them whose action mask has the dim)."""
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    for ds in datasets:
+        for i in range(len(ds.episodes)):
+            m = ds.mask(i)
+            if m is None:
+                continue
+            emb = ds.lineage(i).embodiment or ds.embodiment
+            sums[emb] = sums.get(emb, np.zeros(len(m))) + m
+            counts[emb] = counts.get(emb, 0) + 1
+    return {e: (counts[e], sums[e] / counts[e]) for e in sorted(sums)}
+
+
+def has_hands(info: InfoJson) -> bool:
+    """Human hand data: the dataset declares hands with MANO keypoints (`info.has_hands` of the keypoint feature)."""
+    ft = info.features.get(HAND_KEYPOINTS)
+    return ft is not None and bool((ft.info or {}).get("has_hands"))
+
+
+# -- wrist trajectories -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Trajectory:
+    label: str
+    frame: str  # what the xyz are relative to
+    wrists: dict[str, np.ndarray]  # hand -> (T,3)
+
+
+def wrist_trajectories(datasets: list[DatasetView], limit: int = 6) -> list[Trajectory]:
+    """The first episode of each dataset whose mask has a wrist position (in turn, up to `limit`)."""
+    out = []
+    for ds in datasets:
+        if len(out) >= limit:
+            break
+        for i in range(len(ds.episodes)):
+            m = ds.mask(i)
+            hands = [h for k, h in enumerate(HANDS) if m is not None and m[hand_dims(k, WRIST_POS)].all()]
+            if not hands or ds.info.features.get(STATE) is None:
+                continue
+            state = ds.columns(i, [STATE])[STATE]
+            wrists = {h: state[:, hand_dims(HANDS.index(h), WRIST_POS)] for h in hands}
+            frame = "first camera pose, gravity-aligned" if has_hands(ds.info) else "robot base"
+            out.append(Trajectory(f"{ds.name} #{ds.episodes[i]['episode_index']}", frame, wrists))
+            break
+    return out
+
+
+# -- frame strips -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Strip:
+    """Sampled frames of one episode, with the keypoints drawn on them or beside them."""
+
+    dataset: str
+    episode: int
+    camera: str
+    frame_indices: list[int]
+    frames: list[np.ndarray]
+    keypoints: np.ndarray | None = None  # (K,2,21,3) at the sampled frames, hands with data only
+    hands: list[int] = field(default_factory=list)
+    projected: list[np.ndarray] | None = None  # per frame (2,21,2) pixels, NaN where not drawable
+    method: str = "none"  # "projected" | "side panel" | "none"
+    note: str = ""
+
+
+def _main_camera(info: InfoJson) -> str | None:
+    for cam in Camera:
+        if image_key(cam) in info.video_keys:
+            return image_key(cam)
+    return info.video_keys[0] if info.video_keys else None
+
+
+def frame_strip(ds: DatasetView, count: int = 6) -> Strip | None:
+    """`count` evenly spaced frames of the dataset's first episode, main camera; keypoints for human data."""
+    key = _main_camera(ds.info)
+    if key is None or not ds.episodes:
+        return None
+    ep = int(ds.episodes[0]["episode_index"])
+    n = int(ds.episodes[0]["length"])
+    idx = sorted({round(float(x)) for x in np.linspace(0, n - 1, min(count, n))})
+    frames = dict(decode_frames(ds.root / ds.info.video_file(ep, key), idx))
+    idx = [i for i in idx if i in frames]
+    strip = Strip(ds.name, ep, key, idx, [frames[i] for i in idx])
+    if not has_hands(ds.info):
+        strip.note = "no hand keypoints: not human hand data"
+        return strip
+    cols = ds.columns(0, [HAND_KEYPOINTS, STATE_NATIVE])
+    kp = cols[HAND_KEYPOINTS].reshape(-1, 2, 21, 3)
+    strip.hands = [h for h in range(2) if np.any(kp[:, h])]
+    if not strip.hands:
+        strip.note = "keypoints are all zero: the source tracks no hands (video only)"
+        return strip
+    strip.keypoints = kp[idx]
+    h, w = strip.frames[0].shape[:2]
+    cam, why = camera_model(ds.info, ds.lineage(0), cols.get(STATE_NATIVE), (w, h))
+    _place_keypoints(strip, cam, why)
+    return strip
+
+
+def _place_keypoints(strip: Strip, cam: CameraModel | None, why: str) -> None:
+    """Projected when the camera is known and the points fall in front of it; else a side panel with the reason."""
+    if cam is None:
+        strip.method, strip.note = "side panel", f"side panel: {why}"
+        return
+    assert strip.keypoints is not None
+    projected, visible = [], 0
+    for k, t in enumerate(strip.frame_indices):
+        uv = np.full((2, 21, 2), np.nan)
+        for h in strip.hands:
+            uv[h], front = project(strip.keypoints[k, h], cam.ref_from_camera[t], cam.K)
+            visible += int(front.sum())
+        projected.append(uv)
+    if visible == 0:
+        strip.method = "side panel"
+        strip.note = "side panel: with the stored camera trajectory and intrinsics every keypoint is behind the camera"
+        return
+    strip.method, strip.projected = "projected", projected
+    strip.note = f"projected with {cam.source} and the stored camera trajectory"

@@ -1,0 +1,229 @@
+"""`eidata report ROOT --out report.html`: one self-contained HTML page of plots about a corpus.
+
+Sections (`SECTIONS`): hours by source x tier, episode-length histograms per source, quarantine reasons, action-mask
+coverage per embodiment, a strip of sampled frames per dataset (MANO keypoints on human data, see
+`jobs.report.keypoints`), canonical wrist trajectories in 3D, latents / caption coverage. Every image is a PNG data
+URI; the page loads nothing from anywhere. A small script checks on load that every expected section is there and
+that each of its images decoded, and records the verdict in `<body data-report-status>` ("ok" or "broken") and on the
+console, so a headless browser can tell a page that renders from one that does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.files.atomic import write_text_atomic
+from ingest.progress import Progress
+from jobs.catalog.build import catalog_snapshot_hash
+from jobs.report.data import (
+    DatasetView,
+    ReportError,
+    coverage_by_source,
+    durations_by_source,
+    frame_strip,
+    hours_by_source_tier,
+    load_datasets,
+    mask_coverage,
+    quarantine_reasons,
+    require_catalog,
+    wrist_trajectories,
+)
+from jobs.report.plots import (
+    coverage_figure,
+    hours_figure,
+    lengths_figure,
+    mask_figure,
+    png_data_uri,
+    quarantine_figure,
+    strip_figure,
+    trajectories_figure,
+)
+
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("hours", "Hours by source × tier"),
+    ("lengths", "Episode lengths per source"),
+    ("quarantine", "Quarantine reasons"),
+    ("masks", "Action-mask coverage per embodiment"),
+    ("frames", "Sampled frames per dataset"),
+    ("trajectories", "Canonical wrist trajectories"),
+    ("coverage", "Latents and caption coverage"),
+)
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1150px; color: #212529; }
+h1 { margin-bottom: .2rem; } .meta { color: #666; font-size: .9rem; }
+section { margin: 2.2rem 0; } figure { margin: .8rem 0; } img { max-width: 100%; }
+figcaption, .note { color: #555; font-size: .85rem; }
+table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0; }
+td, th { border: 1px solid #dee2e6; padding: .2rem .5rem; text-align: left; }
+#report-status { color: #888; font-size: .8rem; }
+"""
+
+# Runs on load: every expected section present, every image in it decoded; verdict on <body> and the console.
+CHECK_SCRIPT = """
+window.addEventListener("load", () => {
+  const expected = JSON.parse(document.body.dataset.expectedSections);
+  const problems = [];
+  for (const id of expected) {
+    const section = document.querySelector(`section[data-section="${id}"]`);
+    if (!section) { problems.push(`section ${id} missing`); continue; }
+    const images = section.querySelectorAll("img");
+    if (!images.length) problems.push(`section ${id} has no image`);
+    images.forEach((img, i) => {
+      if (!img.complete || img.naturalWidth === 0) problems.push(`section ${id} image ${i} did not decode`);
+    });
+  }
+  document.body.dataset.reportStatus = problems.length ? "broken" : "ok";
+  document.body.dataset.sectionsRendered = String(expected.length - new Set(problems.map(p => p.split(" ")[1])).size);
+  document.getElementById("report-status").textContent =
+    problems.length ? "report check: " + problems.join("; ") : `report check: all ${expected.length} sections ok`;
+  if (problems.length) console.error("eidata report broken: " + problems.join("; "));
+});
+"""
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    body: str  # HTML
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _figure(uri: str, alt: str, caption: str = "") -> str:
+    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+    return f'<figure><img alt="{_e(alt)}" src="{uri}">{cap}</figure>'
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+# -- sections ---------------------------------------------------------------------------------------------------
+
+
+def _hours(root: Path, _: list[DatasetView]) -> str:
+    rows = hours_by_source_tier(root)
+    table = _table(["source", "tier", "episodes", "hours"],
+                   [[r["source"], r["tier"], r["episodes"], f"{r['hours']:.4f}"] for r in rows])  # fmt: skip
+    return _figure(png_data_uri(hours_figure(rows)), "hours by source and tier") + table
+
+
+def _lengths(root: Path, _: list[DatasetView]) -> str:
+    return _figure(png_data_uri(lengths_figure(durations_by_source(root))), "episode length histograms")
+
+
+def _quarantine(root: Path, _: list[DatasetView]) -> str:
+    rows = quarantine_reasons(root)
+    table = _table(["source", "stage", "error", "episodes", "example"],
+                   [[r["source"], r["stage"], r["error_class"], r["n"], r["example"]] for r in rows])  # fmt: skip
+    return _figure(png_data_uri(quarantine_figure(rows)), "quarantine reasons") + (table if rows else "")
+
+
+def _masks(_: Path, datasets: list[DatasetView]) -> str:
+    caption = ("Per embodiment, the fraction of episodes whose action mask has each canonical dim "
+               "(L/R hand: wrist position, rotation 6D, gripper, fingertips).")  # fmt: skip
+    return _figure(png_data_uri(mask_figure(mask_coverage(datasets))), "action mask coverage", caption)
+
+
+def _frames(_: Path, datasets: list[DatasetView]) -> str:
+    parts = []
+    bar = Progress(len(datasets), "report frames", unit="dataset")
+    try:
+        for ds in datasets:
+            strip = frame_strip(ds)
+            bar.update(1)
+            if strip is None:
+                parts.append(f'<p class="note">{_e(ds.name)}: no video or no episode</p>')
+                continue
+            caption = f"{ds.name}, episode {strip.episode}, {strip.camera}" + (f" — {strip.note}" if strip.note else "")
+            parts.append(_figure(png_data_uri(strip_figure(strip)), f"frames of {ds.name}", caption))
+    finally:
+        bar.close()
+    return "".join(parts)
+
+
+def _trajectories(_: Path, datasets: list[DatasetView]) -> str:
+    caption = "Wrist positions of the canonical state (o: start, x: end), in each dataset's canonical frame."
+    return _figure(png_data_uri(trajectories_figure(wrist_trajectories(datasets))), "wrist trajectories", caption)
+
+
+def _coverage(root: Path, _: list[DatasetView]) -> str:
+    rows = coverage_by_source(root)
+    table = _table(["source", "episodes", "latents ready", "caption ready"],
+                   [[r["source"], r["episodes"], r["latents"], r["captions"]] for r in rows])  # fmt: skip
+    return _figure(png_data_uri(coverage_figure(rows)), "latents and caption coverage") + table
+
+
+BUILDERS: dict[str, Callable[[Path, list[DatasetView]], str]] = {
+    "hours": _hours,
+    "lengths": _lengths,
+    "quarantine": _quarantine,
+    "masks": _masks,
+    "frames": _frames,
+    "trajectories": _trajectories,
+    "coverage": _coverage,
+}
+assert list(BUILDERS) == [k for k, _ in SECTIONS]
+
+
+# -- page -------------------------------------------------------------------------------------------------------
+
+
+def render_page(root: Path, sections: list[Section], summary: str) -> str:
+    expected = json.dumps([k for k, _ in SECTIONS])
+    body = "".join(f'<section id="{s.key}" data-section="{s.key}"><h2>{_e(s.title)}</h2>{s.body}</section>'
+                   for s in sections)  # fmt: skip
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>eidata report: {_e(root.name)}</title><style>{STYLE}</style></head>"
+        f'<body data-report-status="pending" data-expected-sections="{_e(expected)}">'
+        f'<h1>eidata corpus report: {_e(root.name)}</h1><p class="meta">{_e(summary)}</p>'
+        f'<p id="report-status">report check: pending</p>{body}<script>{CHECK_SCRIPT}</script></body></html>\n'
+    )
+
+
+def build_report(root: Path, out: Path) -> Path:
+    """Render every section and write the page atomically to `out`."""
+    root = Path(root)
+    require_catalog(root)
+    datasets = load_datasets(root)
+    sections = []
+    bar = Progress(len(SECTIONS), "report", unit="section")
+    try:
+        for key, title in SECTIONS:
+            sections.append(Section(key, title, BUILDERS[key](root, datasets)))
+            bar.update(1)
+    finally:
+        bar.close()
+    episodes = sum(len(d.episodes) for d in datasets)
+    summary = (f"{len(datasets)} datasets, {episodes} episodes; catalog snapshot {catalog_snapshot_hash(root)[:12]}; "
+               f"generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")  # fmt: skip
+    return write_text_atomic(Path(out), render_page(root, sections, summary))
+
+
+def cli_report(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    if not root.is_dir():
+        print(f"eidata report: {root}: no such corpus folder", file=sys.stderr)
+        return 2
+    out = Path(args.out) if getattr(args, "out", None) else root / "report.html"
+    try:
+        path = build_report(root, out)
+    except ReportError as err:
+        print(f"eidata report: {err}", file=sys.stderr)
+        return 1
+    print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0

@@ -1,0 +1,340 @@
+"""`eidata caption ROOT`: one normalized imperative instruction per episode, next to its original text.
+
+With `--model DIR` (a local Qwen3-VL folder) a Ray Data pipeline captions with the VLM:
+
+    work rows (episodes without a caption by this model, from each dataset's meta)
+      -> map(decode_for_caption)     CPU tasks: a few frames spread over the episode, Qwen-preprocessed
+      -> map_batches(CaptionActor)   actor pool, one model per GPU (bf16) or one CPU actor (fp32): greedy answers
+      -> driver                      normalize each answer (ingest.encoders.caption_rules), write captions per dataset
+                                     under its writer lock every `flush_every` episodes, then the catalog
+
+The VLM sees the frames and the episode's original text (instruction or narration, as the rules clean it: no
+"#C C" tags, no "unspecified") and answers one instruction; the same rules then normalize its answer, so both kinds
+read alike. An empty answer falls back
+to the rules (kind "rule", `fallback_from` the VLM). Without `--model` the rules alone caption, on the driver (text
+only, no Ray). Resumable: episodes captioned by the same model and kind are skipped (`--force` redoes them), and a
+rule run never replaces a VLM caption. `--text-embeddings` then runs `eidata text-embed` with the same model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
+from ingest.progress import Progress
+from jobs.catalog.build import CatalogError, rebuild_catalog
+from jobs.runtime.job_lock import JobLock, JobLockedError
+from jobs.runtime.ray_pool import Device, PoolError, init_ray, place_actors, quiet_ray_data
+from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
+from schemas.corpus import EPISODES_DIR, find_datasets
+
+log = logging.getLogger(__name__)
+
+NO_MODEL = ("eidata caption: no --model given, so captions come from the rule-based normalizer alone (kind 'rule', "
+            "text only). For VLM captions pass --model DIR, a local Qwen3-VL folder (config.json, weights, tokenizer, "
+            "preprocessor_config.json as save_pretrained writes them); nothing is downloaded.")  # fmt: skip
+
+
+class CaptionJob(BaseModel):
+    """Everything a caption run needs; validated before any work starts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: Path = Field(description="corpus folder (holding datasets/)")
+    model: Path | None = Field(None, description="local Qwen3-VL folder; None: rule-based captions only")
+    camera: str | None = Field(None, description="camera shown to the VLM (default: head, else the first camera)")
+    frames: int = Field(4, ge=0, le=32, description="frames per episode shown to the VLM, spread over the episode")
+    max_pixels: int = Field(448 * 448, gt=0, description="pixel budget per frame (caps the model's own setting)")
+    max_new_tokens: int = Field(32, gt=0, le=256)
+    batch_size: int = Field(8, gt=0, description="episodes per model call")
+    device: Device = "auto"
+    actors: int | None = Field(None, gt=0, description="model actors (default: one per GPU, or 1 on CPU)")
+    force: bool = Field(False, description="recaption episodes this model (or the rules) captioned already")
+    flush_every: int = Field(256, gt=0, description="write a dataset's captions every this many episodes")
+    lock_timeout_s: float = Field(60.0, ge=0, description="how long to wait for a dataset another writer holds")
+    text_embeddings: bool = Field(False, description="then embed every task with the same model (text-embed)")
+    layer: int = Field(-1, description="hidden-state layer for --text-embeddings")
+    num_cpus: int | None = Field(None, gt=0, description="embedded Ray's CPUs (default: all)")
+    object_store_mb: int = Field(1024, gt=0)
+
+    @model_validator(mode="after")
+    def _embeddings_need_a_model(self) -> CaptionJob:
+        if self.text_embeddings and self.model is None:
+            raise ValueError("text_embeddings needs a model (the VLM whose hidden states embed the tasks)")
+        return self
+
+
+@dataclass
+class CaptionReport:
+    root: Path
+    kind: Literal["vlm", "rule"] = "rule"
+    model: str = RULES_VERSION
+    vlm: int = 0  # captions written by the VLM
+    rule: int = 0  # captions written by the rules (all of them without a model; fallbacks with one)
+    no_text: int = 0  # episodes neither could caption (no original text, empty answer)
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+    catalog_rows: int | None = None
+    seconds: float = 0.0
+    text: Any = None  # the TextEmbedReport of --text-embeddings
+
+    def summary(self) -> str:
+        head = f"caption ({self.kind}: {self.model}): {self.vlm} by the VLM, {self.rule} by the rules"
+        lines = [f"{head}, {self.skipped} already done, {self.no_text} without any text, {len(self.failed)} failed, "
+                 f"{self.seconds:.1f} s"]  # fmt: skip
+        lines += [f"  failed: {m}" for m in self.failed[:20]]
+        if self.text is not None:
+            lines.append(self.text.summary())
+        return "\n".join(lines)
+
+
+# -- planning and writing (driver) ----------------------------------------------------------------------------------
+def plan(job: CaptionJob, kind: Literal["vlm", "rule"], model: str) -> tuple[list[CaptionWork], int]:
+    work, skipped = [], 0
+    for ds in find_datasets(job.root):
+        rows, n = plan_dataset(ds, kind, model, force=job.force, camera=job.camera)
+        work += rows
+        skipped += n
+    return work, skipped
+
+
+class _Pending:
+    """Captions waiting to be written, per dataset; a dataset is written when it has `flush_every` of them."""
+
+    def __init__(self, job: CaptionJob, report: CaptionReport) -> None:
+        self.job, self.report = job, report
+        self.by_dataset: dict[str, list[NewCaption]] = defaultdict(list)
+
+    def add(self, dataset: str, caption: NewCaption) -> None:
+        self.by_dataset[dataset].append(caption)
+        if caption.kind == "vlm":
+            self.report.vlm += 1
+        else:
+            self.report.rule += 1
+        if len(self.by_dataset[dataset]) >= self.job.flush_every:
+            self.flush(dataset)
+
+    def flush(self, dataset: str | None = None) -> None:
+        for ds in [dataset] if dataset else list(self.by_dataset):
+            captions = self.by_dataset.pop(ds, [])
+            try:
+                apply_captions(Path(ds), captions, lock_timeout_s=self.job.lock_timeout_s)
+            except (CaptionStoreError, OSError, ValueError) as e:
+                self.report.failed.append(f"{ds}: {len(captions)} captions not written ({e})")
+                self.report.vlm -= sum(c.kind == "vlm" for c in captions)
+                self.report.rule -= sum(c.kind == "rule" for c in captions)
+
+
+def rule_caption(w: CaptionWork, fallback_from: str | None = None) -> NewCaption | None:
+    text = normalize_instruction(w.original)
+    if text is None:
+        return None
+    return NewCaption(w.episode_index, text, "rule", RULES_VERSION, w.original, fallback_from)
+
+
+# -- Ray stages -----------------------------------------------------------------------------------------------------
+def decode_for_caption(row: dict[str, Any], *, frames: int, image: dict[str, Any]) -> dict[str, Any]:
+    """CPU stage: the episode's frames as the VLM's pixel inputs (none without video); errors travel as text."""
+    from ingest.encoders.qwen_vl import episode_vision_input
+    from ingest.encoders.qwen_vl_image import QwenImageConfig
+
+    cfg = QwenImageConfig.model_validate(image)
+    try:
+        video = Path(row["video"]) if row.get("video") else None
+        vision = episode_vision_input(video, int(row["length"]), frames, cfg)
+        error = ""
+    except Exception as e:  # an unreadable video costs this episode only
+        vision, error = episode_vision_input(None, 0, 0, cfg), f"{row['video']}: {type(e).__name__}: {e}"
+    return {**row, "pixel_values": vision.pixel_values, "grid_thw": vision.grid_thw, "error": error}
+
+
+class CaptionActor:
+    """One VLM per actor: greedy answers for a batch of episodes (rows with a decode error pass through)."""
+
+    def __init__(self, model: str, device: str, max_new_tokens: int, threads: int | None) -> None:
+        import torch
+        from transformers.utils import logging as hf_logging
+
+        from ingest.encoders.qwen_vl import QwenVL
+
+        hf_logging.disable_progress_bar()
+        if threads:
+            torch.set_num_threads(threads)
+        self.vlm = QwenVL(Path(model), device=device)
+        self.max_new_tokens = max_new_tokens
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from ingest.encoders.qwen_vl import VisionInput
+
+        n = len(batch["episode_index"])
+        ok = [i for i in range(n) if not batch["error"][i]]
+        requests = []
+        for i in ok:
+            pixels = np.asarray(batch["pixel_values"][i], np.float32)
+            vision = VisionInput(pixels, np.asarray(batch["grid_thw"][i], np.int64).reshape(-1, 3))
+            requests.append((batch["hint"][i] or None, vision))
+        answers = [""] * n
+        errors = [str(e) for e in batch["error"]]
+        try:
+            for i, a in zip(ok, self.vlm.generate(requests, self.max_new_tokens), strict=True):
+                answers[i] = a
+        except Exception as e:  # a batch the model cannot take (e.g. out of memory) fails its episodes only
+            for i in ok:
+                errors[i] = f"{type(e).__name__}: {e}"
+        frames = [len(np.asarray(batch["grid_thw"][i]).reshape(-1, 3)) for i in range(n)]
+        return {"dataset": batch["dataset"], "episode_index": batch["episode_index"], "frames": np.array(frames),
+                "answer": np.array(answers, dtype=object), "error": np.array(errors, dtype=object)}  # fmt: skip
+
+
+def _vlm_stream(job: CaptionJob, work: list[CaptionWork], resources: dict[str, float]) -> Iterator[dict[str, Any]]:
+    import ray.data
+    from transformers import AutoConfig
+
+    from ingest.encoders.qwen_vl_image import QwenImageConfig
+
+    placement = place_actors(job.device, job.actors, resources)
+    cfg = QwenImageConfig.from_model_dir(job.model, AutoConfig.from_pretrained(job.model).vision_config)
+    cfg = cfg.model_copy(update={"max_pixels": min(cfg.max_pixels, job.max_pixels),
+                                 "min_pixels": min(cfg.min_pixels, job.max_pixels)})  # fmt: skip
+    log.info("caption: %d episodes on %s, %d actor(s), %d per call", len(work), placement.device, placement.actors,
+             job.batch_size)  # fmt: skip
+    ds = (
+        # the VLM is told the original text after the rules cleaned it (no "#C C", no "unspecified")
+        ray.data.from_items([{**w.as_row(), "hint": normalize_instruction(w.original)} for w in work])
+        .map(decode_for_caption, num_cpus=1, fn_kwargs={"frames": job.frames, "image": cfg.model_dump()})
+        .map_batches(CaptionActor, batch_size=job.batch_size, batch_format="numpy",
+                     compute=ray.data.ActorPoolStrategy(size=placement.actors),
+                     fn_constructor_kwargs={"model": str(job.model), "device": placement.device,
+                                            "max_new_tokens": job.max_new_tokens, "threads": placement.threads},
+                     **placement.resources)
+    )  # fmt: skip
+    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        for i in range(len(batch["episode_index"])):
+            yield {k: batch[k][i] for k in ("dataset", "episode_index", "frames", "answer", "error")}
+
+
+# -- driver ---------------------------------------------------------------------------------------------------------
+def run_caption(job: CaptionJob, *, address: str | None = None, progress: bool | None = None) -> CaptionReport:
+    """Plan, caption (VLM on Ray, or rules), write per dataset, refresh the catalog; optionally embed the tasks."""
+    t0 = time.perf_counter()
+    if not (job.root / "datasets").is_dir():
+        raise PoolError(f"{job.root}: no datasets/ folder; not a corpus")
+    report = CaptionReport(job.root)
+    if job.model is not None:
+        from ingest.encoders.qwen_vl import model_name
+
+        report.kind, report.model = "vlm", model_name(job.model)
+    text_job = None
+    if job.text_embeddings and job.model is not None:
+        from jobs.stages.text_embed import TextEmbedJob, check_layer
+
+        text_job = TextEmbedJob(root=job.root, model=job.model, layer=job.layer, device=job.device, actors=job.actors,
+                                num_cpus=job.num_cpus, object_store_mb=job.object_store_mb)  # fmt: skip
+        check_layer(text_job)  # before any captioning
+    with JobLock(job.root, "caption"):
+        work, report.skipped = plan(job, report.kind, report.model)
+        pending = _Pending(job, report)
+        if job.model is None:
+            _caption_by_rules(work, pending, report)
+        started = init_ray(address, job.num_cpus, job.object_store_mb) if job.model is not None and work else False
+        try:
+            if job.model is not None and work:
+                _caption_by_vlm(job, work, pending, report, progress)
+            pending.flush()
+            if text_job is not None:  # in the same Ray session when captioning started one
+                from jobs.stages.text_embed import run_text_embed
+
+                report.text = run_text_embed(text_job, address=address, progress=progress)
+        finally:
+            if started:
+                import ray
+
+                ray.shutdown()
+        if report.vlm or report.rule or not (job.root / EPISODES_DIR).exists():
+            try:
+                report.catalog_rows = rebuild_catalog(job.root)
+            except CatalogError as e:
+                log.warning("captions written, but the catalog was not updated (%s); run `eidata catalog %s`",
+                            e, job.root)  # fmt: skip
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _caption_by_rules(work: list[CaptionWork], pending: _Pending, report: CaptionReport) -> None:
+    for w in work:
+        caption = rule_caption(w)
+        if caption is None:
+            report.no_text += 1
+        else:
+            pending.add(w.dataset, caption)
+
+
+def _caption_by_vlm(job: CaptionJob, work: list[CaptionWork], pending: _Pending, report: CaptionReport,
+                    progress: bool | None) -> None:  # fmt: skip
+    import ray
+
+    quiet_ray_data(preserve_order=True)
+    by_key = {(w.dataset, w.episode_index): w for w in work}
+    bar = Progress(len(work), "caption", unit="ep", enabled=progress)
+    for out in _vlm_stream(job, work, ray.cluster_resources()):
+        w = by_key[(str(out["dataset"]), int(out["episode_index"]))]
+        bar.update(1, frames=int(out["frames"]))
+        if out["error"]:
+            report.failed.append(f"{w.dataset} episode {w.episode_index}: {out['error']}")
+            continue
+        text = normalize_instruction(str(out["answer"]))
+        if text is not None:
+            pending.add(w.dataset, NewCaption(w.episode_index, text, "vlm", report.model, w.original))
+        elif (fallback := rule_caption(w, fallback_from=report.model)) is not None:
+            pending.add(w.dataset, fallback)
+        else:
+            report.no_text += 1
+    bar.close()
+
+
+# -- CLI ------------------------------------------------------------------------------------------------------------
+def cli_caption(args: argparse.Namespace) -> int:
+    """`eidata caption ROOT` (arguments in jobs/cli.py). Exit 0 when every planned episode was captioned or had no
+    text, 1 when some failed or the job could not run, 2 for usage errors (no corpus, a model folder that is not
+    one, --text-embeddings without a model)."""
+    root = Path(args.root)
+    if not (root / "datasets").is_dir():
+        print(f"eidata caption: {root}: no datasets/ folder; not a corpus", file=sys.stderr)
+        return 2
+    if args.model is None:
+        if args.text_embeddings:
+            print("eidata caption: --text-embeddings needs --model (the VLM whose hidden states embed the tasks)",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        print(NO_MODEL, file=sys.stderr)
+    elif not (Path(args.model) / "config.json").is_file():
+        print(f"eidata caption: {args.model}: not a model folder (no config.json)", file=sys.stderr)
+        return 2
+    job = CaptionJob(root=root, model=Path(args.model) if args.model else None, camera=args.camera,
+                     frames=args.frames, max_pixels=args.max_pixels, batch_size=args.batch, device=args.device,
+                     actors=args.actors, num_cpus=args.num_cpus, force=args.force,
+                     text_embeddings=args.text_embeddings, layer=args.layer)  # fmt: skip
+    from ingest.encoders.qwen_vl import VLMError
+
+    try:
+        report = run_caption(job, address=args.address)
+    except (VLMError, PoolError) as e:  # a model folder or a placement that cannot work: usage
+        print(f"eidata caption: {e}", file=sys.stderr)
+        return 2
+    except (JobLockedError, CaptionStoreError, CatalogError) as e:
+        print(f"eidata caption: {e}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    failed = report.failed or (report.text is not None and report.text.failed)
+    return 1 if failed else 0

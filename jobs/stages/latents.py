@@ -1,0 +1,378 @@
+"""`eidata latents ROOT`: DINOv3 patch latents for every episode that lacks them, as a Ray Data pipeline.
+
+    work rows (one per episode and camera, from each dataset's meta)
+      -> map(decode_episode)            CPU tasks: decode frames at the latent rate, preprocess (latents_frames)
+      -> map_batches(LatentsEncoder)    actor pool, one model per GPU (or one CPU actor): encode, write the files
+      -> driver                         progress, failures, then the catalog's latents_ready
+
+A row of the stream is a whole episode (its frames as one ragged tensor), so an actor always holds every frame of
+the episodes it writes: a file is complete by construction and written atomically. GPU throughput comes from the
+actor concatenating the frames of all episodes of its batch (`episodes_per_call` rows, chosen from the mean episode
+length to give about `4 x batch_size` frames) and running the model on fixed `batch_size` chunks across episode
+boundaries; only the last chunk of a call is short. Files are written by a small thread pool as soon as an
+episode's last chunk is done, overlapping the writes with the encoding of the next chunks.
+
+Resumable: an episode whose file exists is skipped (files are written atomically, so an existing one is whole); a
+file made with another model, rate, dtype or size stops the job unless `--overwrite`. Decode failures (unreadable or
+short videos) cost that episode only and are reported, exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest.encoders.dinov3 import EncoderLoadError, EncoderSpec, encode_chunks, encoder_config, load_encoder
+from ingest.encoders.dinov3_frames import LatentsInputError, PreprocessConfig, decode_pixels, latent_frame_indices
+from ingest.files.latents import LatentsFile, LatentsFileError, read_meta, remove_stale_temps, write_latents
+from ingest.progress import Progress
+from jobs.catalog.build import CatalogError, rebuild_catalog
+from jobs.runtime.job_lock import JobLock, JobLockedError
+from jobs.runtime.ray_pool import Device, PoolError, init_ray, place_actors, quiet_ray_data
+from schemas.canonical import IMAGE_PREFIX, main_video_key
+from schemas.corpus import EPISODES_DIR, find_datasets
+from schemas.image_latents import LatentsMeta, latents_file
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
+
+log = logging.getLogger(__name__)
+
+NO_MODEL = (
+    "eidata latents: no encoder weights. Pass --model DIR, a local DINOv3 ViT-S/16 folder holding config.json "
+    "and model.safetensors (e.g. facebook/dinov3-vits16-pretrain-lvd1689m saved with save_pretrained); "
+    "nothing is downloaded. (--random-init, random weights, exists for tests and benchmarks only.)"
+)
+FRAMES_PER_CALL = 4  # x batch_size frames per actor call: the short last chunk of a call costs <= 1/4 of a batch
+WRITE_THREADS = 4
+# scheduling reservation per decode task: a 3-minute episode at 3 Hz is 540 frames, 325 MB of fp32 pixel values
+DECODE_TASK_MEMORY = 512 * 1024**2
+Wire = Literal["float32", "bfloat16"]
+
+
+class LatentsJobError(RuntimeError):
+    """The job cannot run: files made with another encoding are in the way."""
+
+
+class LatentsUsageError(LatentsJobError):
+    """The request itself is wrong: not a corpus, a rate above a dataset's fps."""
+
+
+class LatentsJob(BaseModel):
+    """Everything a latents run needs; validated before any work starts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: Path = Field(description="corpus folder (holding datasets/)")
+    encoder: EncoderSpec
+    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
+    rate_hz: float = Field(3.0, gt=0, description="latent frames per second: nearest frames of the episode stream")
+    camera: str = Field("main", description="'main', 'all', or comma-separated camera names / video keys")
+    overwrite: bool = Field(False, description="recompute episodes whose file exists")
+    device: Device = "auto"
+    actors: int | None = Field(None, gt=0, description="encoder actors (default: one per GPU, or 1 on CPU)")
+    frames_per_call: int | None = Field(
+        None,
+        gt=0,
+        description="frames an actor gets per call, in whole episodes "
+        "(default: 4 x batch_size on CUDA, batch_size on CPU)",
+    )
+    num_cpus: int | None = Field(None, gt=0, description="embedded Ray's CPUs (default: all)")
+    object_store_mb: int = Field(2048, gt=0, description="embedded Ray's object store")
+
+
+@dataclass
+class LatentsReport:
+    root: Path
+    written: int = 0
+    frames: int = 0
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+    catalog_rows: int | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        rate = self.frames / self.seconds if self.seconds else 0.0
+        lines = [f"latents: {self.written} episodes written ({self.frames} frames, {rate:.1f} frames/s), "
+                 f"{self.skipped} already done, {len(self.failed)} failed, {self.seconds:.1f} s"]  # fmt: skip
+        lines += [f"  failed: {m}" for m in self.failed[:20]]
+        if len(self.failed) > 20:
+            lines.append(f"  ... and {len(self.failed) - 20} more")
+        return "\n".join(lines)
+
+
+# -- planning (driver) --------------------------------------------------------------------------------------------
+def select_video_keys(video_keys: list[str], camera: str) -> list[str]:
+    """The cameras to encode in a dataset with `video_keys` (info.json order) for the `--camera` choice."""
+    if camera == "all":
+        return list(video_keys)
+    if camera == "main":
+        key = main_video_key(video_keys)
+        return [key] if key else []
+    wanted = [c.strip() for c in camera.split(",") if c.strip()]
+    keys = [c if c.startswith(IMAGE_PREFIX) else IMAGE_PREFIX + c for c in wanted]
+    return [k for k in keys if k in video_keys]
+
+
+@dataclass
+class Plan:
+    rows: list[dict[str, Any]]  # work rows: one per (episode, camera) to encode
+    skipped: int
+    stale: list[str]  # existing files made with another encoding
+
+
+def plan(job: LatentsJob, expected: LatentsMeta) -> Plan:
+    """Work rows for every (episode, selected camera) whose latents file is missing (or stale, with overwrite).
+
+    `expected` is the metadata this run writes (episode fields are placeholders); an existing file is done when its
+    encoding matches."""
+    rows: list[dict[str, Any]] = []
+    skipped, stale = 0, []
+    for ds in find_datasets(job.root):
+        info = load_info(ds / INFO_PATH)
+        if info.video_path is None or not (ds / EPISODES_PATH).exists():
+            log.warning("%s: no videos or no %s; skipped", ds, EPISODES_PATH)
+            continue
+        keys = select_video_keys(info.video_keys, job.camera)
+        if not keys:
+            log.warning("%s: no camera matches --camera %s (has %s); skipped", ds, job.camera, info.video_keys)
+            continue
+        if job.rate_hz > info.fps:
+            raise LatentsUsageError(f"{ds}: --rate {job.rate_hz} Hz is above the dataset's {info.fps} fps")
+        remove_stale_temps(ds)
+        rel = ds.relative_to(job.root).as_posix()
+        for _, line in read_jsonl(ds / EPISODES_PATH):
+            index, length = int(line["episode_index"]), int(line["length"])
+            for key in keys:
+                out = ds / latents_file(info, index, key)
+                if out.exists() and not job.overwrite:
+                    try:
+                        have = read_meta(out)
+                    except LatentsFileError as e:
+                        stale.append(str(e))
+                        continue
+                    if have.same_encoding(expected):
+                        skipped += 1
+                    else:
+                        stale.append(f"{out}: made with model {have.model}, {have.rate_hz} Hz, {have.dtype}, "
+                                     f"{have.image_size} px; this run: {expected.model}, {expected.rate_hz} Hz, "
+                                     f"{expected.dtype}, {expected.image_size} px")  # fmt: skip
+                    continue
+                rows.append({"dataset": rel, "episode_index": index, "video_key": key, "length": length,
+                             "fps": float(info.fps), "video": str(ds / info.video_file(index, key)),
+                             "out": str(out)})  # fmt: skip
+    return Plan(rows, skipped, stale)
+
+
+# -- decode tasks (CPU) -------------------------------------------------------------------------------------------
+def pack_pixels(pixels: torch.Tensor, wire: Wire) -> np.ndarray:
+    """Pixel values for the object store. bf16 (what CUDA autocast feeds the patch embedding anyway, so results are
+    unchanged) travels as its int16 bit pattern: numpy has no bfloat16, and it halves the bytes moved."""
+    if wire == "bfloat16":
+        return pixels.to(torch.bfloat16).view(torch.int16).numpy()
+    return pixels.numpy()
+
+
+def unpack_pixels(array: np.ndarray, wire: Wire) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(array))
+    return t.view(torch.bfloat16) if wire == "bfloat16" else t
+
+
+def decode_episode(row: dict[str, Any], *, rate_hz: float, preprocess: dict[str, Any], wire: Wire) -> dict[str, Any]:
+    """One episode's frames at the latent rate, preprocessed. A bad video becomes an `error`, never an exception."""
+    cfg = PreprocessConfig.model_validate(preprocess)
+    out = {k: row[k] for k in ("dataset", "episode_index", "video_key", "out")}
+    try:
+        idx = latent_frame_indices(int(row["length"]), float(row["fps"]), rate_hz)
+        if idx.size == 0:
+            raise LatentsInputError(f"{row['video']}: the episode has no frames")
+        pixels = pack_pixels(decode_pixels(Path(row["video"]), idx, cfg), wire)
+        return {**out, "frame_index": idx, "pixels": pixels, "error": ""}
+    except (LatentsInputError, ValueError, OSError) as e:
+        empty = np.zeros((0, 3, cfg.size, cfg.size), dtype=np.int16 if wire == "bfloat16" else np.float32)
+        return {**out, "frame_index": np.zeros(0, dtype=np.int64), "pixels": empty, "error": str(e)}
+
+
+# -- encoder actors -----------------------------------------------------------------------------------------------
+class LatentsEncoder:
+    """Ray Data callable class: one model per actor (per GPU), loaded once; encodes and writes whole episodes."""
+
+    def __init__(self, encoder: dict[str, Any], meta: dict[str, Any], wire: Wire, threads: int | None) -> None:
+        if threads:
+            torch.set_num_threads(threads)
+        self.spec = EncoderSpec.model_validate(encoder)
+        self.meta = meta
+        self.wire = wire
+        self.model = load_encoder(self.spec)
+        self.pool = ThreadPoolExecutor(max_workers=WRITE_THREADS)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n = len(batch["out"])
+        errors = [str(e) for e in batch["error"]]
+        good = [i for i in range(n) if not errors[i]]
+        sizes = [int(np.asarray(batch["frame_index"][i]).shape[0]) for i in good]
+        ends = np.cumsum([0, *sizes])
+        pixels = [unpack_pixels(batch["pixels"][i], self.wire) for i in good]
+        writes: dict[int, Future[Any]] = {}
+        if good:
+            allpix = torch.cat(pixels) if len(pixels) > 1 else pixels[0]
+            patches = cls = None
+            nxt = 0  # next episode (position in `good`) whose file is not yet submitted
+            for start, enc in encode_chunks(self.model, allpix, self.spec):
+                if patches is None:  # output buffers shaped by the model: [F, P, D] and [F, 1 + R, D]
+                    patches = enc.patches.new_empty((int(ends[-1]), *enc.patches.shape[1:]))
+                    cls = enc.cls_registers.new_empty((int(ends[-1]), *enc.cls_registers.shape[1:]))
+                stop = start + enc.patches.shape[0]
+                patches[start:stop], cls[start:stop] = enc.patches, enc.cls_registers
+                while nxt < len(good) and ends[nxt + 1] <= stop:
+                    writes[good[nxt]] = self._submit(batch, good[nxt], patches, cls, int(ends[nxt]), int(ends[nxt + 1]))
+                    nxt += 1
+        for i, fut in writes.items():
+            try:
+                fut.result()
+            except (OSError, LatentsFileError) as e:
+                errors[i] = f"{batch['out'][i]}: cannot write ({e})"
+        frames = np.array([np.asarray(f).shape[0] for f in batch["frame_index"]], dtype=np.int64)
+        keys = ("dataset", "episode_index", "video_key")
+        return {**{k: np.asarray(batch[k]) for k in keys}, "frames": frames, "error": np.array(errors, dtype=object)}
+
+    def _submit(self, batch: dict[str, np.ndarray], i: int, patches: Any, cls: Any, a: int, b: int) -> Future[Any]:
+        frame_index = torch.from_numpy(np.asarray(batch["frame_index"][i], dtype=np.int64).copy())
+        meta = LatentsMeta.model_validate({**self.meta, "video_key": str(batch["video_key"][i]),
+                                           "episode_index": int(batch["episode_index"][i])})  # fmt: skip
+        f = LatentsFile(patches[a:b], cls[a:b], frame_index, meta)
+        return self.pool.submit(write_latents, Path(str(batch["out"][i])), f)
+
+
+# -- driver -------------------------------------------------------------------------------------------------------
+def expected_meta(job: LatentsJob) -> LatentsMeta:
+    """The metadata this run writes (episode fields are filled per file). Raises EncoderLoadError."""
+    cfg = encoder_config(job.encoder)
+    patch = cfg.patch_size if isinstance(cfg.patch_size, int) else cfg.patch_size[0]
+    return LatentsMeta(model=job.encoder.model_name, image_size=job.preprocess.size, rate_hz=job.rate_hz,
+                       dtype=job.encoder.stored_dtype, video_key="", episode_index=0, patch_size=patch,
+                       num_register_tokens=cfg.num_register_tokens)  # fmt: skip
+
+
+def run_latents(job: LatentsJob, *, address: str | None = None, progress: bool | None = None) -> LatentsReport:
+    """Plan, encode on Ray, update the catalog. Raises LatentsJobError / EncoderLoadError before any work."""
+    t0 = time.perf_counter()
+    report = LatentsReport(job.root)
+    if not (job.root / "datasets").is_dir():
+        raise LatentsUsageError(f"{job.root}: no datasets/ folder; not a corpus")
+    lock = JobLock(job.root, "latents")
+    try:
+        expected = expected_meta(job)
+        work = plan(job, expected)
+        if work.stale:
+            shown = "\n  ".join(work.stale[:5])
+            raise LatentsJobError(f"{len(work.stale)} latents files were made differently; rerun with --overwrite "
+                                  f"to recompute them, or with their settings:\n  {shown}")  # fmt: skip
+        report.skipped = work.skipped
+        if work.rows:
+            _run_on_ray(job, work.rows, expected, report, address, progress)
+        if report.written or not (job.root / EPISODES_DIR).exists():
+            try:
+                report.catalog_rows = rebuild_catalog(job.root)
+            except CatalogError as e:
+                log.warning("latents written, but the catalog was not updated (%s); run `eidata catalog %s`",
+                            e, job.root)  # fmt: skip
+    finally:
+        lock.release()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _run_on_ray(job: LatentsJob, rows: list[dict[str, Any]], expected: LatentsMeta, report: LatentsReport,
+                address: str | None, progress: bool | None) -> None:  # fmt: skip
+    import ray
+
+    started = init_ray(address, job.num_cpus, job.object_store_mb)
+    try:
+        quiet_ray_data()
+        bar = Progress(len(rows), "latents", unit="ep", enabled=progress)
+        for out in _stream(job, rows, expected, ray.cluster_resources()):
+            for err, frames in zip(out["error"], out["frames"], strict=True):
+                if err:
+                    report.failed.append(str(err))
+                else:
+                    report.written += 1
+                    report.frames += int(frames)
+            bar.update(len(out["error"]), frames=int(np.sum(out["frames"])))
+        bar.close()
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _stream(job: LatentsJob, rows: list[dict[str, Any]], expected: LatentsMeta,
+            resources: dict[str, float]) -> Iterator[dict[str, np.ndarray]]:  # fmt: skip
+    """The pipeline over `rows`; yields the actors' per-episode summaries as they finish."""
+    import pyarrow as pa
+    import ray
+
+    place = place_actors(job.device, job.actors, resources)
+    device = place.device
+    encoder = job.encoder.model_copy(update={"device": device})
+    wire: Wire = "bfloat16" if encoder.amp_dtype is not None else "float32"
+    mean_frames = np.mean([len(latent_frame_indices(r["length"], r["fps"], job.rate_hz)) for r in rows])
+    per_call = job.frames_per_call or (FRAMES_PER_CALL * encoder.batch_size if device == "cuda" else encoder.batch_size)
+    episodes_per_call = max(1, round(per_call / max(float(mean_frames), 1.0)))
+    # input blocks of a few episodes: decode parallelism without one object per episode on huge corpora
+    per_block = max(1, math.ceil(len(rows) / 20_000))
+    table = pa.Table.from_pylist(rows)
+    blocks = [table.slice(i, per_block) for i in range(0, len(rows), per_block)]
+    log.info("latents: %d episodes on %s, %d actor(s), %d episodes (~%.0f frames) per call", len(rows), device,
+             place.actors, episodes_per_call, episodes_per_call * mean_frames)  # fmt: skip
+    meta = expected.model_dump(exclude={"video_key", "episode_index"})
+    ds = (
+        ray.data.from_arrow(blocks)
+        # the memory reservation also keeps Ray Data from fusing decoding into the actors (it fuses maps with
+        # equal resource args): decoding must stay in CPU tasks that scale apart from the GPUs
+        .map(decode_episode, num_cpus=1, memory=DECODE_TASK_MEMORY,
+             fn_kwargs={"rate_hz": job.rate_hz, "preprocess": job.preprocess.model_dump(), "wire": wire})
+        .map_batches(LatentsEncoder, batch_size=episodes_per_call, batch_format="numpy",
+                     compute=ray.data.ActorPoolStrategy(size=place.actors),
+                     fn_constructor_kwargs={"encoder": encoder.model_dump(), "meta": meta, "wire": wire,
+                                            "threads": place.threads}, **place.resources)
+    )  # fmt: skip
+    yield from ds.iter_batches(batch_size=None, batch_format="numpy")
+
+
+# -- CLI ----------------------------------------------------------------------------------------------------------
+def cli_latents(args: argparse.Namespace) -> int:
+    """`eidata latents ROOT`: exit 0 when every episode has its latents, 1 when some failed or the job could not run
+    (locked corpus, stale files), 2 for usage errors (no corpus, no --model, rate above a dataset's fps)."""
+    root = Path(args.root)
+    if not (root / "datasets").is_dir():
+        print(f"eidata latents: {root}: no datasets/ folder; not a corpus", file=sys.stderr)
+        return 2
+    if args.model is None and not args.random_init:
+        print(NO_MODEL, file=sys.stderr)
+        return 2
+    try:
+        encoder = EncoderSpec(model=args.model, random_init=args.random_init, stored_dtype=args.dtype,
+                              batch_size=args.batch, compile=args.compile)  # fmt: skip
+        preprocess = PreprocessConfig.from_model_dir(Path(args.model) if args.model else None)
+        job = LatentsJob(root=root, encoder=encoder, preprocess=preprocess, rate_hz=args.rate, camera=args.camera,
+                         overwrite=args.overwrite, device=args.device, actors=args.actors,
+                         num_cpus=args.num_cpus)  # fmt: skip
+        report = run_latents(job, address=args.address)
+    except (EncoderLoadError, LatentsUsageError, PoolError, ValueError) as e:
+        print(f"eidata latents: {e}", file=sys.stderr)
+        return 2
+    except (LatentsJobError, JobLockedError) as e:
+        print(f"eidata latents: {e}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 1 if report.failed else 0

@@ -1,0 +1,209 @@
+"""`eidata text-embed ROOT --model DIR [--layer -1]`: the VLM's hidden states of every task text, for training.
+
+Every task of every dataset's `meta/tasks.jsonl` (original instructions and captions alike) gets
+`latents/text/task_XXXXXX.safetensors` (`schemas.captions`): the text alone, tokenized without a chat template or
+special tokens, through the VLM's text model; the hidden states at `--layer` (an index into the L+1 hidden states:
+0 the token embeddings, -1 the last layer after its final norm) are stored in bfloat16 without padding. A Ray actor
+pool (one model per GPU, or one CPU actor) embeds batches of texts sorted by length (little padding) and writes each
+file atomically itself. Resumable: a file made by the same model and layer for the same text is skipped (`--force`
+redoes them); one made otherwise is replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest.files.text_embeddings import is_current, remove_stale_temps, text_embedding_path
+from ingest.progress import Progress
+from jobs.runtime.job_lock import JobLock, JobLockedError
+from jobs.runtime.ray_pool import Device, PoolError, init_ray, place_actors, quiet_ray_data
+from schemas.corpus import find_datasets
+from schemas.lerobot import TASKS_PATH, read_jsonl
+
+log = logging.getLogger(__name__)
+
+NO_MODEL = ("eidata text-embed: text embeddings need a model. Pass --model DIR, a local Qwen3-VL folder (the VLM "
+            "whose text hidden states embed each task); nothing is downloaded.")  # fmt: skip
+
+
+class TextEmbedJob(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: Path = Field(description="corpus folder (holding datasets/)")
+    model: Path = Field(description="local Qwen3-VL folder")
+    layer: int = Field(-1, description="index into the text model's hidden states (0: embeddings, -1: last, normed)")
+    dtype: Literal["bfloat16", "float16"] = "bfloat16"
+    batch_size: int = Field(64, gt=0, description="texts per model call")
+    force: bool = Field(False, description="recompute files that are up to date")
+    device: Device = "auto"
+    actors: int | None = Field(None, gt=0)
+    num_cpus: int | None = Field(None, gt=0, description="embedded Ray's CPUs (default: all)")
+    object_store_mb: int = Field(1024, gt=0)
+
+
+@dataclass
+class TextEmbedReport:
+    root: Path
+    model: str = ""
+    layer: int = -1
+    written: int = 0
+    tokens: int = 0
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [f"text-embed ({self.model}, layer {self.layer}): {self.written} tasks written ({self.tokens} tokens), "
+                 f"{self.skipped} up to date, {len(self.failed)} failed, {self.seconds:.1f} s"]  # fmt: skip
+        return "\n".join(lines + [f"  failed: {m}" for m in self.failed[:20]])
+
+
+def plan(root: Path, model: str, layer: int, force: bool) -> tuple[list[dict[str, Any]], int]:
+    """(rows {path, text}, how many are up to date) over every task of every dataset, shortest texts first."""
+    rows, skipped = [], 0
+    for ds in find_datasets(root):
+        if not (ds / TASKS_PATH).exists():
+            continue
+        remove_stale_temps(ds)
+        for _, t in read_jsonl(ds / TASKS_PATH):
+            path, text = text_embedding_path(ds, int(t["task_index"])), str(t["task"])
+            if not force and is_current(path, model, layer, text):
+                skipped += 1
+            else:
+                rows.append({"path": str(path), "text": text})
+    rows.sort(key=lambda r: (len(r["text"]), r["path"]))
+    return rows, skipped
+
+
+class TextEmbedActor:
+    """One VLM per actor: embeds a batch of texts and writes their files."""
+
+    def __init__(self, model: str, device: str, layer: int, dtype: str, threads: int | None) -> None:
+        import torch
+        from transformers.utils import logging as hf_logging
+
+        from ingest.encoders.qwen_vl import QwenVL
+
+        hf_logging.disable_progress_bar()
+        if threads:
+            torch.set_num_threads(threads)
+        self.vlm = QwenVL(Path(model), device=device)
+        self.vlm.check_layer(layer)
+        self.layer, self.dtype = layer, dtype
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from ingest.files.text_embeddings import write_text_embedding
+        from schemas.captions import TextEmbeddingMeta
+
+        texts = [str(t) for t in batch["text"]]
+        tokens, errors = [0] * len(texts), [""] * len(texts)
+        try:
+            embedded = self.vlm.embed(texts, self.layer)
+        except Exception as e:  # one bad batch (e.g. a text with no tokens) costs its texts only
+            embedded, errors = [], [f"{type(e).__name__}: {e}"] * len(texts)
+        for i, (ids, hidden) in enumerate(embedded):
+            meta = TextEmbeddingMeta(model=self.vlm.name, layer=self.layer, text=texts[i], dtype=self.dtype)
+            try:
+                write_text_embedding(Path(str(batch["path"][i])), ids, hidden, meta)
+                tokens[i] = len(ids)
+            except (OSError, ValueError) as e:
+                errors[i] = f"{type(e).__name__}: {e}"
+        return {"path": batch["path"], "tokens": np.array(tokens, dtype=np.int64),
+                "error": np.array(errors, dtype=object)}  # fmt: skip
+
+
+def _stream(job: TextEmbedJob, rows: list[dict[str, Any]], resources: dict[str, float]) -> Iterator[dict[str, Any]]:
+    import ray.data
+
+    placement = place_actors(job.device, job.actors, resources)
+    ds = ray.data.from_items(rows).map_batches(
+        TextEmbedActor, batch_size=job.batch_size, batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=placement.actors),
+        fn_constructor_kwargs={"model": str(job.model), "device": placement.device, "layer": job.layer,
+                               "dtype": job.dtype, "threads": placement.threads},
+        **placement.resources,
+    )  # fmt: skip
+    yield from ds.iter_batches(batch_size=None, batch_format="numpy")
+
+
+def run_text_embed(job: TextEmbedJob, *, address: str | None = None, progress: bool | None = None) -> TextEmbedReport:
+    """Embed every task whose file is missing or stale; joins the running Ray session when there is one."""
+    import ray
+
+    from ingest.encoders.qwen_vl import model_name
+
+    t0 = time.perf_counter()
+    if not (job.root / "datasets").is_dir():
+        raise PoolError(f"{job.root}: no datasets/ folder; not a corpus")
+    check_layer(job)
+    report = TextEmbedReport(job.root, model=model_name(job.model), layer=job.layer)
+    with JobLock(job.root, "text-embed"):
+        rows, report.skipped = plan(job.root, report.model, job.layer, job.force)
+        if rows:
+            started = init_ray(address, job.num_cpus, job.object_store_mb)
+            try:
+                quiet_ray_data()
+                bar = Progress(len(rows), "text-embed", unit="task", enabled=progress)
+                for out in _stream(job, rows, ray.cluster_resources()):
+                    for path, tokens, err in zip(out["path"], out["tokens"], out["error"], strict=True):
+                        if err:
+                            report.failed.append(f"{path}: {err}")
+                        else:
+                            report.written += 1
+                            report.tokens += int(tokens)
+                    bar.update(len(out["path"]))
+                bar.close()
+            finally:
+                if started:
+                    ray.shutdown()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def cli_text_embed(args: argparse.Namespace) -> int:
+    """`eidata text-embed ROOT --model DIR` (arguments in jobs/cli.py). Exit 0 when every task has its embedding,
+    1 when some failed or the job could not run, 2 for usage errors (no corpus, no --model, a folder that is not a
+    model, a layer the model does not have)."""
+    from ingest.encoders.qwen_vl import VLMError
+
+    root = Path(args.root)
+    if not (root / "datasets").is_dir():
+        print(f"eidata text-embed: {root}: no datasets/ folder; not a corpus", file=sys.stderr)
+        return 2
+    if args.model is None:
+        print(NO_MODEL, file=sys.stderr)
+        return 2
+    if not (Path(args.model) / "config.json").is_file():
+        print(f"eidata text-embed: {args.model}: not a model folder (no config.json)", file=sys.stderr)
+        return 2
+    job = TextEmbedJob(root=root, model=Path(args.model), layer=args.layer, dtype=args.dtype, batch_size=args.batch,
+                       force=args.force, device=args.device, actors=args.actors, num_cpus=args.num_cpus)  # fmt: skip
+    try:
+        report = run_text_embed(job, address=args.address)
+    except (VLMError, PoolError) as e:  # a model folder, a layer or a placement that cannot work: usage
+        print(f"eidata text-embed: {e}", file=sys.stderr)
+        return 2
+    except JobLockedError as e:
+        print(f"eidata text-embed: {e}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+def check_layer(job: TextEmbedJob) -> None:
+    """Fail before starting Ray when the model has no such layer (reads config.json only)."""
+    from transformers import AutoConfig
+
+    from ingest.encoders.qwen_vl import check_layer
+
+    check_layer(job.layer, int(AutoConfig.from_pretrained(job.model).text_config.num_hidden_layers), str(job.model))

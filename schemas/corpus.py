@@ -1,0 +1,150 @@
+"""The corpus on disk (DESIGN section 6): its folders, the episode uid, the lineage record, the quarantine row.
+
+    CORPUS/datasets/<source>/<subset>/      one LeRobot v2.1 dataset per source/subset (the source of truth)
+    CORPUS/catalog/episodes/*.parquet       the catalog, rebuilt from the datasets' meta
+    CORPUS/catalog/quarantine/*.parquet     episodes that were never written, one `QuarantineRow` each
+    CORPUS/manifests/<name>/                curated training manifests
+    CORPUS/job/                             the running job's lock and spec
+
+Every `meta/episodes.jsonl` line we write carries, beside lerobot's own keys, the episode's lineage under
+`LINEAGE_KEY`: an `EpisodeLineage`. Datasets written by other tools have none (or only a caption), so every field
+is optional when read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.lerobot import INFO_PATH
+from schemas.tiers import QualityTier
+
+DATASETS_DIR = "datasets"
+EPISODES_DIR = "catalog/episodes"
+QUARANTINE_DIR = "catalog/quarantine"
+MANIFESTS_DIR = "manifests"
+JOB_DIR = "job"
+
+LINEAGE_KEY = "eidata"  # the key of an episode's lineage in its `episodes.jsonl` line
+NO_LINEAGE = "no eidata lineage"  # tier reason of an episode written by another tool
+EXTERNAL_PIPELINE = "external"  # pipeline_version of datasets written by other tools
+
+
+def episode_uid(source: str, subset: str, raw_id: str) -> str:
+    """The stable id of an episode across reruns and corpora: `source/subset/raw id` (cut spans add `#...`)."""
+    return f"{source}/{subset}/{raw_id}"
+
+
+def dataset_dir(source: str, subset: str) -> str:
+    """Where the episodes of one source/subset are written, relative to the corpus root."""
+    return f"{DATASETS_DIR}/{source}/{subset}"
+
+
+class EpisodeLineage(BaseModel):
+    """Where an episode came from and what ingest decided about it: `episodes.jsonl` -> `"eidata": {...}`.
+
+    Dumped with `exclude_unset`, so a record read from disk and written back keeps exactly the keys it had."""
+
+    model_config = ConfigDict(extra="allow")
+
+    episode_uid: str | None = Field(None, description="`episode_uid(source, subset, raw_id)` of this episode")
+    raw_uid: str | None = Field(None, description="the raw episode it was cut from (the uid without `#...`)")
+    source: str | None = Field(None, description="the job's source name")
+    subset: str | None = None
+    raw_id: str | None = Field(None, description="the adapter's stable id inside the subset")
+    raw_path: str | None = Field(None, description="the first raw file or folder it was read from")
+    raw_fps: int | float | None = Field(None, description="the source's native rate (Hz)")
+    span_s: list[float] | None = Field(None, description="[start, end] of this episode in the raw episode's clock")
+    embodiment: str | None = None
+    tier: QualityTier | None = None
+    tier_reasons: list[str] | None = None
+    success: bool | None = None
+    mask: list[int] | None = Field(None, description="1 for each of the 50 canonical dims that holds real data")
+    interpolated_frames: int | None = None
+    validity: dict[str, Any] | None = Field(None, description="frames dropped or flagged, per reason")
+    pipeline_version: str | None = None
+    caption: dict[str, Any] | str | None = Field(
+        None, description="a `schemas.captions.CaptionRecord` (ours) or a bare string (another tool's)"
+    )
+
+    @classmethod
+    def of(cls, line: Mapping[str, Any]) -> EpisodeLineage:
+        """The lineage of one `episodes.jsonl` line (or an `EpisodeEntry`'s extras); empty when it has none."""
+        return cls.model_validate(line.get(LINEAGE_KEY) or {})
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    def caption_text(self) -> str | None:
+        cap = self.caption
+        if isinstance(cap, dict):  # {"text": ..., "model": ...} from a captioning job
+            cap = cap.get("text")
+        return cap if isinstance(cap, str) and cap.strip() else None
+
+
+# "worker": the Ray task itself died past its retries (out of memory, a killed worker), whatever step it was in
+Stage = Literal["discover", "read", "canonicalize", "write", "worker"]
+
+
+class QuarantineRow(BaseModel):
+    """One rejected episode (or raw item that never became one) in `catalog/quarantine/*.parquet`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episode_uid: str | None = Field(None, description="source/subset/raw id when known (not for discover errors)")
+    source: str = Field(description="the source name, as in the catalog")
+    subset: str | None = Field(None, description="the subset name when known")
+    adapter: str = Field(description="registry name of the adapter that read it")
+    raw_path: str = Field(description="the raw file or folder it came from")
+    stage: Stage = Field(description="the pipeline step that rejected it")
+    error_class: str = Field(description="exception class name, e.g. CorruptVideoError")
+    message: str = Field(description="the error message, with the specific reason")
+    file: str | None = Field(None, description="the offending file inside the raw episode, when known")
+    field: str | None = Field(None, description="the offending field or stream, when known")
+    quarantined_at: datetime
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("episode_uid", pa.string()),
+        ("source", pa.string()),
+        ("subset", pa.string()),
+        ("adapter", pa.string()),
+        ("raw_path", pa.string()),
+        ("stage", pa.string()),
+        ("error_class", pa.string()),
+        ("message", pa.string()),
+        ("file", pa.string()),
+        ("field", pa.string()),
+        ("quarantined_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+assert list(QUARANTINE_SCHEMA.names) == list(QuarantineRow.model_fields), "quarantine schema and row model disagree"
+
+
+def find_datasets(corpus_root: Path) -> list[Path]:
+    """Every dataset under `ROOT/datasets/` (a folder holding meta/info.json, at any depth), sorted."""
+    base = Path(corpus_root) / DATASETS_DIR
+    found: list[Path] = []
+    for dirpath, dirnames, _ in os.walk(base):
+        here = Path(dirpath)
+        if (here / INFO_PATH).is_file():
+            found.append(here)
+            dirnames.clear()  # a dataset's own folders (data/, videos/, latents/) hold no datasets
+        else:
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    return sorted(found)
+
+
+def parquet_files(corpus_root: Path, rel_dir: str) -> list[Path]:
+    """The committed `*.parquet` files of a catalog folder, sorted (temp files are hidden and never match)."""
+    d = Path(corpus_root) / rel_dir
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if p.suffix == ".parquet" and not p.name.startswith(".") and p.is_file())

@@ -1,0 +1,394 @@
+"""The `oxe` adapter on synthetic TFDS builder directories of every subset in the table, good and bad."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.base import AdapterError, EpisodeRef
+from adapters.oxe.adapter import OXEAdapter, parse_features
+from adapters.oxe.subsets import SUBSETS
+from adapters.oxe.tfrecord import build_example, frame_record, parse_example, scan_records
+from adapters.registry import get_adapter
+from adapters.synthetic.rlds import WrittenBuilder, write_rlds
+from schemas.embodiment import default_registry
+from schemas.tiers import QualityTier
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def _adapter(**options) -> OXEAdapter:
+    a = get_adapter("oxe", options)
+    assert isinstance(a, OXEAdapter)
+    return a
+
+
+def _native(ep, key: str) -> np.ndarray:
+    """Reassemble a native tensor from its stream or its per-part streams (in order)."""
+    streams = {**ep.states, **ep.actions}
+    if key in streams:
+        return streams[key].values
+    layout = ep.metadata["layouts"][key]
+    return np.concatenate([streams[p["stream"]].values for p in layout], axis=1)
+
+
+def _check_episode(a: OXEAdapter, ref: EpisodeRef, wb: WrittenBuilder, frames_checked: int = 2) -> None:
+    w = wb.episode(ref.raw_id)
+    cfg = wb.subset
+    ep = a.read(ref)
+    t = np.arange(w.num_steps) / cfg.control_hz
+    assert ep.native_fps == cfg.control_hz and ep.embodiment == cfg.embodiment and ep.tier == cfg.tier
+    assert ep.robot_type == cfg.robot_type and ep.embodiment in default_registry()
+    for key, arr in w.tensors.items():
+        if key in ("reward", "discount"):
+            sig = ep.signals[key]
+            assert np.array_equal(sig.values, arr) and np.array_equal(sig.timestamps, t)
+        elif key in ep.metadata["skipped"]:
+            assert any(key == s.key for s in cfg.skipped)
+        else:
+            got = _native(ep, key)
+            assert got.dtype == arr.dtype, key
+            assert np.array_equal(got.reshape(arr.shape), arr), key
+    for s in (*ep.states.values(), *ep.actions.values()):
+        assert s.timestamps.dtype == np.float64 and np.allclose(s.timestamps, t)
+    # units and frames from the table
+    for spec in (*cfg.states, *cfg.actions):
+        for part in spec.parts:
+            stream = {**ep.states, **ep.actions}[f"{spec.key}:{part.name}"]
+            assert (stream.unit, stream.frame, stream.names) == (part.unit, part.frame, part.names)
+    # language
+    texts = {(lang.text, lang.kind) for lang in ep.language}
+    for spec in cfg.language:
+        phrase = w.language[spec.key][0]
+        assert ((phrase, spec.kind) in texts) == bool(phrase)
+    assert all(lang.start_s is None and lang.end_s is None for lang in ep.language)  # constant over the episode
+    # cameras: present, canonical from the table, frames match what was encoded
+    for cam in cfg.cameras:
+        name = cam.key.rsplit("/", 1)[-1]
+        if cam.key in wb.blank_cameras:
+            assert name not in ep.cameras and cam.key in ep.metadata["absent_cameras"]
+            continue
+        source = ep.cameras[name]
+        assert source.canonical == cam.canonical and len(source) == w.num_steps
+        assert np.allclose(source.timestamps, t)
+        picks = sorted({0, w.num_steps - 1})[:frames_checked]
+        for i, frame in source.frames(picks):
+            assert frame.shape == w.images[cam.key][i].shape and frame.dtype == np.uint8
+            assert _psnr(frame, w.images[cam.key][i]) > 30, (cam.key, i)
+    for key, value in w.episode_metadata.items():
+        assert ep.metadata["episode_metadata"][key] == value
+
+
+@pytest.mark.parametrize("subset", sorted(SUBSETS))
+def test_each_subset_round_trip(tmp_path: Path, subset: str) -> None:
+    wb = write_rlds(tmp_path, subset, episodes={"train": 3, "test": 1}, seed=1)
+    a = _adapter()
+    refs = list(a.discover(tmp_path))
+    again = [r.raw_id for r in _adapter().discover(tmp_path)]
+    assert [r.raw_id for r in refs] == again  # stable ids
+    assert [r.sort_key for r in refs] == sorted(r.sort_key for r in refs)  # sorted order
+    assert [r.raw_id for r in refs] == [
+        "test/00000/000000",
+        "train/00000/000000",
+        "train/00000/000001",
+        "train/00000/000002",
+    ]
+    assert all(r.error is None and r.subset == wb.dataset and r.source == "oxe" for r in refs)
+    assert len({r.locator["content_hash"] for r in refs}) == 4
+    for ref in refs:
+        _check_episode(a, ref, wb)
+
+
+def test_features_json_matches_tfds_shape(tmp_path: Path, realdata: Path) -> None:
+    """The writer's features.json parses like the real Bridge one (same classes, keys)."""
+    wb = write_rlds(tmp_path, "bridge", episodes=1)
+    ours = parse_features(json.loads((wb.path / "features.json").read_text()))
+    real = realdata / "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
+    theirs = parse_features(json.loads((real / "features.json").read_text()))
+    assert set(ours) == set(theirs)
+    for key, info in theirs.items():
+        assert (ours[key].kind, ours[key].dtype, ours[key].encoding) == (info.kind, info.dtype, info.encoding), key
+    info = json.loads((wb.path / "dataset_info.json").read_text())
+    assert info["splits"][0]["filepathTemplate"] == "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"
+    assert info["splits"][0]["shardLengths"] == ["1"] and info["fileFormat"] == "tfrecord"
+
+
+def test_bgr_wrist_camera_is_flipped(tmp_path: Path) -> None:
+    wb = write_rlds(tmp_path, "berkeley_autolab_ur5", episodes=1)
+    ref = next(_adapter().discover(tmp_path))
+    ep = _adapter().read(ref)
+    w = wb.episode(ref.raw_id)
+    _, frame = next(ep.cameras["hand_image"].frames([0]))
+    assert _psnr(frame, w.images["observation/hand_image"][0]) > 30
+    assert _psnr(frame[..., ::-1], w.images["observation/hand_image"][0]) < 20  # unflipped would be wrong
+    _, main = next(ep.cameras["image"].frames([0]))
+    assert _psnr(main, w.images["observation/image"][0]) > 30
+
+
+def test_kuka_zlib_success_and_low_tier(tmp_path: Path) -> None:
+    write_rlds(tmp_path, "kuka", episodes=3)
+    a = _adapter()
+    eps = [a.read(r) for r in a.discover(tmp_path)]
+    assert [e.success for e in eps] == [True, True, False]  # writer: index % 3 != 2
+    assert all(e.tier is QualityTier.low and e.tier_reasons and "QT-Opt" in e.tier_reasons[0] for e in eps)
+    features = json.loads((tmp_path / "kuka/1.0.0/features.json").read_text())
+    obs = features["featuresDict"]["features"]["steps"]["sequence"]["feature"]["featuresDict"]["features"]
+    pose = obs["observation"]["featuresDict"]["features"]["clip_function_input/base_pose_tool_reached"]
+    assert pose["tensor"]["encoding"] == "zlib"
+    quat = eps[0].states["observation/clip_function_input/base_pose_tool_reached:eef_quat"].values
+    assert np.allclose(np.linalg.norm(quat, axis=1), 1, atol=1e-5)
+
+
+def test_droid_success_from_file_path_and_float64(tmp_path: Path) -> None:
+    write_rlds(tmp_path, "droid", episodes=3)
+    a = _adapter()
+    eps = [a.read(r) for r in a.discover(tmp_path)]
+    assert [e.success for e in eps] == [True, True, False]
+    assert "/failure/" in eps[2].metadata["episode_metadata"]["episode_metadata/file_path"]
+    assert eps[0].actions["action_dict/joint_velocity"].values.dtype == np.float64
+    assert eps[0].native_fps == 15 and eps[0].embodiment == "franka"
+
+
+def test_is_last_missing_is_accepted_and_recorded(tmp_path: Path) -> None:
+    write_rlds(tmp_path / "a", "bridge", episodes=2, mark_last=False)
+    write_rlds(tmp_path / "b", "bridge", episodes=2, mark_last=True)
+    a = _adapter()
+    missing = [a.read(r).metadata["rlds"] for r in a.discover(tmp_path / "a")]
+    marked = [a.read(r).metadata["rlds"] for r in a.discover(tmp_path / "b")]
+    assert all(m["is_last_missing"] and not m["is_terminal"] for m in missing)
+    assert all(not m["is_last_missing"] and m["is_terminal"] for m in marked)
+    assert [m["num_steps"] for m in missing] == [10, 11]
+
+
+def test_blank_camera_is_absent(tmp_path: Path) -> None:
+    wb = write_rlds(tmp_path, "bridge", episodes=2, blank_cameras=("image_3",))
+    a = _adapter()
+    for ref in a.discover(tmp_path):
+        ep = a.read(ref)
+        assert sorted(ep.cameras) == ["image_0", "image_1", "image_2"]
+        assert "constant" in ep.metadata["absent_cameras"]["observation/image_3"]
+        assert ep.metadata["episode_metadata"]["episode_metadata/has_image_0"] is False  # wrong flag, camera there
+        _check_episode(a, ref, wb, frames_checked=1)
+
+
+def test_duplicates_across_splits(tmp_path: Path) -> None:
+    wb = write_rlds(tmp_path, "bridge", episodes={"train": 3}, mirror_split="val")
+    refs = list(_adapter().discover(tmp_path))
+    assert len(refs) == 6
+    kept = [r for r in refs if r.error is None]
+    dups = [r for r in refs if r.error is not None]
+    assert [r.locator["split"] for r in kept] == ["train"] * 3 and len(dups) == 3
+    for r in dups:
+        w = wb.episode(r.raw_id)
+        assert r.locator["duplicate_of"] == w.duplicate_of and "duplicate of episode" in r.error
+        assert f"episode {r.raw_id}" in r.error and "adapter oxe" in r.error
+        with pytest.raises(AdapterError) as e:
+            _adapter().read(r)
+        assert e.value.field == "content_hash" and e.value.episode == r.raw_id
+    skipping = _adapter(duplicates="skip")
+    assert [r.raw_id for r in skipping.discover(tmp_path)] == [r.raw_id for r in kept]
+    assert sorted(d["raw_id"] for d in skipping.duplicates) == sorted(r.raw_id for r in dups)
+    keeping = _adapter(duplicates="keep")
+    both = list(keeping.discover(tmp_path))
+    assert len(both) == 6 and all(r.error is None for r in both)
+    assert np.array_equal(_native(keeping.read(both[3]), "action"), wb.episode(both[3].raw_id).tensors["action"])
+
+
+def test_several_shards_and_options(tmp_path: Path) -> None:
+    wb = write_rlds(tmp_path, "fractal20220817_data", episodes={"train": 5, "val": 2}, shards=2)
+    assert len(wb.shards["train"]) == 2
+    refs = list(_adapter().discover(tmp_path))
+    assert [r.raw_id for r in refs] == [
+        "train/00000/000000",
+        "train/00000/000001",
+        "train/00001/000000",
+        "train/00001/000001",
+        "train/00001/000002",
+        "val/00000/000000",
+        "val/00001/000000",
+    ]
+    assert Path(refs[2].paths[0]).name == "fractal20220817_data-train.tfrecord-00001-of-00002"
+    assert [r.raw_id for r in _adapter(splits=["val"]).discover(tmp_path)] == ["val/00000/000000", "val/00001/000000"]
+    assert len(list(_adapter(max_episodes=3).discover(tmp_path))) == 3
+    assert len(list(_adapter(subset="rt1").discover(tmp_path))) == 7  # alias
+    ep = _adapter(cameras=["wrist"]).read(refs[4])
+    assert ep.cameras == {}
+    _check_episode(_adapter(), refs[4], wb)
+
+
+def test_highest_version_unless_asked(tmp_path: Path) -> None:
+    old = write_rlds(tmp_path, "bridge", episodes=1, version="1.0.0", seed=1)
+    new = write_rlds(tmp_path, "bridge", episodes=2, version="1.0.1", seed=2)
+    refs = list(_adapter().discover(tmp_path / "bridge_dataset"))
+    assert len(refs) == 2 and all(r.locator["builder_dir"] == str(new.path) for r in refs)
+    refs = list(_adapter(version="1.0.0").discover(tmp_path))
+    assert len(refs) == 1 and refs[0].locator["builder_dir"] == str(old.path)
+    _check_episode(_adapter(), refs[0], old, frames_checked=1)
+
+
+def test_registered() -> None:
+    from adapters.registry import adapter_names
+
+    assert "oxe" in adapter_names() and type(get_adapter("oxe")) is OXEAdapter
+
+
+def test_unknown_dataset_needs_options(tmp_path: Path) -> None:
+    write_rlds(tmp_path, "taco_play", dataset_name="my_franka_set", episodes=1)
+    with pytest.raises(AdapterError, match="not in the OXE subset table"):
+        list(_adapter().discover(tmp_path))
+    a = _adapter(control_hz=20, embodiment="franka")
+    ref = next(a.discover(tmp_path))
+    ep = a.read(ref)
+    assert ep.native_fps == 20 and ep.tier is QualityTier.low and ep.tier_reasons
+    assert ep.states["observation/robot_obs"].values.shape[1] == 15 and ep.states["observation/robot_obs"].unit == ""
+    assert set(ep.cameras) == {"rgb_static", "rgb_gripper"} and all(c.canonical is None for c in ep.cameras.values())
+
+
+# --- bad input -------------------------------------------------------------------------------------------------
+
+
+def _assert_named(err: AdapterError, shard: Path, raw_id: str, field: str) -> None:
+    assert err.adapter == "oxe" and err.file == str(shard) and err.episode == raw_id and err.field == field
+    assert f"adapter oxe, file {shard}, episode {raw_id}" in str(err)
+
+
+def test_truncated_shard(tmp_path: Path) -> None:
+    wb = write_rlds(tmp_path, "bridge", episodes={"train": 4, "val": 2}, truncate=("train", 2))
+    shard = wb.shards["train"][0]
+    a = _adapter()
+    refs = {r.raw_id: r for r in a.discover(tmp_path)}
+    assert len(refs) == 6  # counted from shardLengths: the cut record and the lost one are reported too
+    cut, lost = refs["train/00000/000002"], refs["train/00000/000003"]
+    assert wb.damaged == {cut.raw_id: "truncated"} and wb.lost == [lost.raw_id]
+    assert "truncated TFRecord" in cut.error and f"episode {cut.raw_id}" in cut.error and str(shard) in cut.error
+    assert "not reachable" in lost.error
+    for ref in (cut, lost):
+        with pytest.raises(AdapterError) as e:
+            a.read(ref)
+        _assert_named(e.value, shard, ref.raw_id, "tfrecord:truncated")
+    for raw_id in ("train/00000/000000", "train/00000/000001", "val/00000/000000", "val/00000/000001"):
+        assert refs[raw_id].error is None
+        _check_episode(a, refs[raw_id], wb, frames_checked=1)
+
+
+def test_crc_corrupt_record(tmp_path: Path) -> None:
+    wb = write_rlds(tmp_path, "taco_play", episodes=4, corrupt_crc=("train", 1))
+    shard = wb.shards["train"][0]
+    a = _adapter()
+    refs = list(a.discover(tmp_path))
+    assert [r.error is None for r in refs] == [True, False, True, True]
+    bad = refs[1]
+    assert "CRC mismatch" in bad.error and "byte offset" in bad.error
+    with pytest.raises(AdapterError) as e:
+        a.read(bad)
+    _assert_named(e.value, shard, "train/00000/000001", "tfrecord:payload_crc")
+    for ref in (refs[0], refs[2], refs[3]):
+        _check_episode(a, ref, wb, frames_checked=1)
+    # without CRC checks the damaged record is handed to the parser (and may or may not parse): no silent pass here
+    assert len(list(_adapter(verify_crc=False, duplicates="keep").discover(tmp_path))) == 4
+
+
+def test_corrupt_length_loses_rest_of_shard_only(tmp_path: Path) -> None:
+    wb = write_rlds(tmp_path, "droid", episodes={"train": 4}, shards=2, corrupt_length=("train", 0))
+    a = _adapter()
+    refs = list(a.discover(tmp_path))
+    assert [r.raw_id for r in refs] == [
+        "train/00000/000000",
+        "train/00000/000001",
+        "train/00001/000000",
+        "train/00001/000001",
+    ]
+    assert [r.error is None for r in refs] == [False, False, True, True]
+    assert "length field" in refs[0].error and "not reachable" in refs[1].error
+    with pytest.raises(AdapterError) as e:
+        a.read(refs[0])
+    _assert_named(e.value, wb.shards["train"][0], "train/00000/000000", "tfrecord:length_crc")
+    _check_episode(a, refs[2], wb, frames_checked=1)
+
+
+def test_missing_shard_file(tmp_path: Path) -> None:
+    wb = write_rlds(tmp_path, "bridge", episodes={"train": 2, "val": 1})
+    wb.shards["train"][0].unlink()
+    refs = list(_adapter().discover(tmp_path))
+    assert [r.error is not None for r in refs] == [True, True, False]
+    assert "missing" in refs[0].error
+    with pytest.raises(AdapterError) as e:
+        _adapter().read(refs[0])
+    _assert_named(e.value, wb.shards["train"][0], "train/00000/000000", "tfrecord:missing")
+    _check_episode(_adapter(), refs[2], wb, frames_checked=1)
+
+
+def test_damage_after_discovery_is_caught_on_read(tmp_path: Path) -> None:
+    wb = write_rlds(tmp_path, "bridge", episodes=2)
+    a = _adapter()
+    refs = list(a.discover(tmp_path))
+    shard = wb.shards["train"][0]
+    data = bytearray(shard.read_bytes())
+    data[refs[1].locator["offset"] + 40] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(AdapterError) as e:
+        a.read(refs[1])
+    _assert_named(e.value, shard, refs[1].raw_id, "tfrecord:payload_crc")
+    _check_episode(a, refs[0], wb, frames_checked=1)
+
+
+def _rewrite(shard: Path, index: int, edit) -> None:
+    """Re-frame a shard with record `index`'s Example features edited (valid CRCs: a well-framed bad episode)."""
+    records = [parse_example(r.payload) for r in scan_records(shard)]
+    records[index] = edit(records[index])
+    shard.write_bytes(b"".join(frame_record(build_example(r)) for r in records))
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "message"),
+    [
+        (
+            lambda ex: {**ex, "steps/observation/state": ex["steps/observation/state"][:-3]},
+            "steps/observation/state",
+            "expected",
+        ),
+        (lambda ex: {**ex, "steps/is_first": np.roll(ex["steps/is_first"], 2)}, "steps/is_first", "step 0"),
+        (lambda ex: {**ex, "steps/is_first": np.ones_like(ex["steps/is_first"])}, "steps/is_first", "several episodes"),
+        (lambda ex: {**ex, "steps/is_last": np.roll(ex["steps/is_last"], 1)}, "steps/is_last", "final step"),
+        (lambda ex: {k: v for k, v in ex.items() if k != "steps/action"}, "steps/action", "missing from the record"),
+        (
+            lambda ex: {**ex, "steps/observation/image_1": [b"not a jpeg"] * len(ex["steps/observation/image_1"])},
+            "steps/observation/image_1",
+            "undecodable",
+        ),
+        (
+            lambda ex: {**ex, "steps/observation/image_2": [b"", *ex["steps/observation/image_2"][1:]]},
+            "steps/observation/image_2",
+            "partly missing",
+        ),
+    ],
+)
+def test_bad_episode_content(tmp_path: Path, edit, field: str, message: str) -> None:
+    wb = write_rlds(tmp_path, "bridge", episodes=3, vary_steps=False)
+    shard = wb.shards["train"][0]
+    _rewrite(shard, 1, edit)
+    a = _adapter()
+    refs = list(a.discover(tmp_path))
+    assert len(refs) == 3 and all(r.error is None for r in refs)
+    with pytest.raises(AdapterError, match=message) as e:
+        a.read(refs[1])
+    _assert_named(e.value, shard, "train/00000/000001", field)
+    for ref in (refs[0], refs[2]):
+        _check_episode(a, ref, wb, frames_checked=1)
+
+
+def test_not_an_example(tmp_path: Path) -> None:
+    wb = write_rlds(tmp_path, "bridge", episodes=2)
+    shard = wb.shards["train"][0]
+    good = [r.payload for r in scan_records(shard)]
+    shard.write_bytes(frame_record(b"\xff\xff\xff\xff garbage") + frame_record(good[1]))
+    refs = list(_adapter().discover(tmp_path))
+    assert "not a tf.train.Example" in refs[0].error and refs[1].error is None
+    ep = _adapter().read(refs[1])
+    assert np.array_equal(_native(ep, "action"), wb.episodes[1].tensors["action"])

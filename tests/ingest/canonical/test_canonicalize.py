@@ -1,0 +1,181 @@
+"""canonicalize() as a whole, on hand-built raw episodes: properties, not the formulas again."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from adapters.base import EpisodeRef, Language, RawEpisode, Stream
+from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.canonical.frames import rot6d_to_matrix
+from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.lerobot import ActionSegment
+from schemas.tiers import QualityTier
+
+R = 1  # the right hand
+
+
+def _oxe_raw(t: np.ndarray, xyz: np.ndarray, rpy: np.ndarray, grip: np.ndarray, *, subset: str = "kuka",
+             success: bool | None = None, embodiment: str = "kuka_iiwa") -> RawEpisode:  # fmt: skip
+    ref = EpisodeRef(adapter="oxe", source="oxe", subset=subset, raw_id="ep0", paths=("x.tfrecord",))
+    states = {
+        "observation/state:eef_xyz": Stream(t, xyz, unit="m", frame="robot_base"),
+        "observation/state:eef_rpy": Stream(t, rpy, unit="rad", frame="robot_base"),
+        "observation/state:gripper": Stream(t, grip[:, None], names=("gripper_open",), unit="0..1"),
+    }
+    return RawEpisode(ref=ref, robot_type="x", embodiment=embodiment, tier=QualityTier.high, native_fps=None,
+                      states=states, language=[Language("pick the block")], success=success)  # fmt: skip
+
+
+def _reach(n: int, fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    t = np.arange(n) / fps
+    s = np.linspace(0, 1, n)[:, None]
+    xyz = np.array([0.4, -0.1, 0.3]) + s * np.array([0.15, 0.2, -0.15])
+    rpy = np.column_stack([np.full(n, np.pi), np.zeros(n), 0.6 * s[:, 0]])
+    grip = np.where(s[:, 0] < 0.6, 1.0, 0.2)
+    return t, xyz, rpy, grip
+
+
+def test_a_10hz_source_keeps_its_values() -> None:
+    t, xyz, rpy, grip = _reach(40, 10.0)
+    [ep] = canonicalize(_oxe_raw(t, xyz, rpy, grip))
+    assert ep.num_frames == 40 and not ep.interpolated.any()
+    np.testing.assert_allclose(ep.state[:, hand_dims(R, WRIST_POS)], xyz, atol=1e-6)  # kuka: unknown point, no offset
+    rot = rot6d_to_matrix(ep.state[:, hand_dims(R, WRIST_ROT6D)])
+    np.testing.assert_allclose(rot, Rotation.from_euler("xyz", rpy).as_matrix(), atol=1e-5)
+    np.testing.assert_allclose(ep.state[:, hand_dims(R, GRIPPER)].ravel(), grip, atol=1e-6)
+    assert not ep.state[:, hand_dims(0, slice(0, 25))].any()  # the absent left hand stays zero
+
+
+def test_actions_are_deltas_that_rebuild_the_trajectory() -> None:
+    t, xyz, rpy, grip = _reach(30, 10.0)
+    [ep] = canonicalize(_oxe_raw(t, xyz, rpy, grip))
+    pos = ep.state[:, hand_dims(R, WRIST_POS)]
+    rebuilt = pos[0] + np.cumsum(ep.action[:-1, hand_dims(R, WRIST_POS)], axis=0)
+    np.testing.assert_allclose(rebuilt, pos[1:], atol=1e-5)
+    np.testing.assert_allclose(ep.action[:-1, hand_dims(R, GRIPPER)], ep.state[1:, hand_dims(R, GRIPPER)])
+
+
+def test_tcp_offset_applied_only_where_the_dataset_records_the_tcp() -> None:
+    """bridge records the WidowX TCP: its canonical wrist sits behind it; kuka's recorded point is unknown."""
+    t, xyz, rpy, grip = _reach(20, 10.0)
+    [bridge] = canonicalize(_oxe_raw(t, xyz, rpy, grip, subset="bridge", embodiment="widowx"))
+    [kuka] = canonicalize(_oxe_raw(t, xyz, rpy, grip, subset="kuka", embodiment="kuka_iiwa"))
+    moved = np.linalg.norm(bridge.state[:, hand_dims(R, WRIST_POS)] - xyz, axis=1)
+    np.testing.assert_allclose(moved, 0.093575, atol=1e-5)  # a rigid offset: the same distance every frame
+    np.testing.assert_allclose(kuka.state[:, hand_dims(R, WRIST_POS)], xyz, atol=1e-6)
+    assert "TCP" in bridge.info["eef_offset"] and "no offset" in kuka.info["eef_offset"]
+
+
+def test_up_sampling_flags_and_native_rate() -> None:
+    t, xyz, rpy, grip = _reach(16, 5.0)  # 3 s at 5 Hz
+    [ep] = canonicalize(_oxe_raw(t, xyz, rpy, grip))
+    assert ep.num_frames == 31
+    assert ep.interpolated.tolist() == [k % 2 == 1 for k in range(31)]
+    np.testing.assert_allclose(ep.state[::2, hand_dims(R, WRIST_POS)], xyz, atol=1e-6)  # the real samples survive
+
+
+def test_a_long_gap_splits_the_episode() -> None:
+    t, xyz, rpy, grip = _reach(40, 10.0)
+    t = np.where(t >= 2.0, t + 3.0, t)  # 3 s without samples after 2 s
+    eps = canonicalize(_oxe_raw(t, xyz, rpy, grip), CanonicalizeSpec(min_episode_s=1.0))
+    assert [ep.num_frames for ep in eps] == [20, 20]
+    assert eps[0].uid.endswith("#span0") and eps[1].uid.endswith("#span1")
+    assert eps[1].span_s[0] >= 5.0
+
+
+def test_a_long_gap_can_invalidate_instead() -> None:
+    t, xyz, rpy, grip = _reach(40, 10.0)
+    t = np.where(t >= 2.0, t + 3.0, t)
+    spec = CanonicalizeSpec(gap_policy="invalidate", min_episode_s=1.0)
+    eps = canonicalize(_oxe_raw(t, xyz, rpy, grip), spec)
+    assert [ep.num_frames for ep in eps] == [20, 20]  # the 30 grid frames strictly inside (1.9, 5.0) s are dropped
+    assert all(np.isfinite(ep.state).all() for ep in eps)
+    assert eps[0].info["validity"]["non_finite"] == 30
+
+
+def test_failure_flag_demotes_with_a_reason() -> None:
+    t, xyz, rpy, grip = _reach(30, 10.0)
+    [ep] = canonicalize(_oxe_raw(t, xyz, rpy, grip, success=False))
+    assert ep.tier is QualityTier.low and any("success=False" in r for r in ep.tier_reasons)
+
+
+def test_a_teleport_is_cut_out() -> None:
+    t, xyz, rpy, grip = _reach(60, 10.0)
+    xyz = xyz.copy()
+    xyz[30] += 5.0  # one frame five metres away: tracking glitch
+    eps = canonicalize(_oxe_raw(t, xyz, rpy, grip))
+    assert len(eps) == 2 and sum(ep.num_frames for ep in eps) < 60
+    assert all(np.abs(ep.state[:, hand_dims(R, WRIST_POS)]).max() < 2 for ep in eps)
+
+
+def _human_raw(n: int, camera_moves: bool) -> RawEpisode:
+    """A still right hand (keypoints fixed in the world) filmed by a head camera that walks and turns."""
+    t = np.arange(n) / 30.0
+    rng = np.random.default_rng(0)
+    hand = np.zeros((21, 3))
+    hand[1:] = rng.normal(0, 0.01, (20, 3)) + np.array([0.0, 0.0, 0.08]) * (np.arange(1, 21)[:, None] % 4 + 1) / 4
+    hand[9] = [0.0, 0.0, 0.09]  # middle knuckle: the wrist z axis
+    hand[5], hand[17] = [0.02, 0.0, 0.085], [-0.02, 0.0, 0.075]  # index1, pinky1: the palm plane
+    kp = np.zeros((n, 2, 21, 3))
+    kp[:, 1] = hand + np.array([0.3, 1.0, -0.4])
+    cam = np.tile(np.eye(4), (n, 1, 1))
+    if camera_moves:
+        cam[:, :3, :3] = Rotation.from_euler("y", np.linspace(0, 0.8, n)[:, None]).as_matrix()
+        cam[:, :3, 3] = np.column_stack([np.linspace(0, 0.5, n), np.full(n, 1.6), np.zeros(n)])
+    ref = EpisodeRef(adapter="egodex", source="egodex", subset="part1", raw_id="task/0", paths=("0.hdf5",))
+    return RawEpisode(
+        ref=ref, robot_type=None, embodiment="human", tier=QualityTier.high, native_fps=30.0,
+        states={"mano21_keypoints": Stream(t, kp.astype(np.float32), unit="m", frame="arkit_world")},
+        camera_poses={"camera": Stream(t, cam, unit="se3_4x4", frame="arkit_world")},
+        language=[Language("hold still")],
+    )  # fmt: skip
+
+
+def test_camera_motion_does_not_appear_as_hand_motion() -> None:
+    spec = CanonicalizeSpec(validity={"min_hand_motion_m": 0.0})
+    [moving] = canonicalize(_human_raw(60, camera_moves=True), spec)
+    assert moving.mask[hand_dims(R, FINGERTIPS_XYZ)].all()
+    np.testing.assert_allclose(moving.action[:-1, hand_dims(R, WRIST_POS)], 0.0, atol=1e-6)
+    np.testing.assert_allclose(moving.action[:, hand_dims(R, WRIST_ROT6D)], [[1, 0, 0, 0, 1, 0]] * 20, atol=1e-6)
+    cols = [moving.state_native_names.index(f"camera.{a}") for a in "xyz"]
+    cam = moving.state_native[:, cols]  # the camera trajectory itself is kept, in the decoupled frame
+    np.testing.assert_allclose(cam[0], 0.0, atol=1e-6)  # the reference sits at the first camera position
+    assert np.linalg.norm(cam[-1] - cam[0]) > 0.3
+
+
+def test_static_human_hands_are_removed() -> None:
+    assert canonicalize(_human_raw(90, camera_moves=True)) == []  # default: fragments without hand motion go
+
+
+def test_action_config_segments_are_rescaled_to_10hz() -> None:
+    t, xyz, rpy, grip = _reach(90, 30.0)
+    raw = _oxe_raw(t, xyz, rpy, grip)
+    raw.native_fps = 30.0
+    raw.action_config = [ActionSegment(start_frame=0, end_frame=45, action_text="reach"),
+                         ActionSegment(start_frame=45, end_frame=90, action_text="grasp")]  # fmt: skip
+    [ep] = canonicalize(raw)
+    assert [(s.start_frame, s.end_frame, s.action_text) for s in ep.action_config] == [
+        (0, 15, "reach"),
+        (15, 30, "grasp"),
+    ]
+
+
+def test_nan_frames_of_a_canonical_source_are_cut_not_masked(tmp_path) -> None:
+    """A NaN inside an already-canonical state must be flagged by validity, not hide its whole dimension."""
+    import adapters
+    from jobs.demo.robot import run_demo
+
+    root = run_demo(tmp_path, episodes=1, quiet=True).root
+    adapter = adapters.get_adapter("lerobot")
+    raw = adapter.read(next(iter(adapter.discover(root))))
+    state = raw.states["observation.state"]
+    values = state.values.copy()
+    values[10, 25] = np.nan  # right wrist x at frame 10
+    raw.states["observation.state"] = Stream(state.timestamps, values, state.names, state.unit, state.frame)
+    raw.states.pop("observation.state.native", None)
+    eps = canonicalize(raw)
+    assert eps and eps[0].mask[hand_dims(R, WRIST_POS)].all()  # the dim stays real
+    assert all(np.isfinite(ep.state).all() for ep in eps)
+    assert sum(ep.num_frames for ep in eps) < len(values)  # the NaN frame was cut
+    assert eps[0].info["validity"]["non_finite"] >= 1

@@ -1,0 +1,73 @@
+"""A writer process for `test_crash.py` to kill: `python tests/ingest/lerobot/_crash_writer.py <mode> ROOT`.
+
+Modes (each prints a line naming the point it reached, then either waits to be killed or kills itself):
+  mid-episode   create ROOT, commit 2 episodes, stage a third with some frames, print MID-EPISODE, wait
+  mid-commit    open ROOT, commit one episode whose journal is written but never applied (SIGKILL inside `_apply`)
+  hold          open ROOT and keep the writer (and its lock) until killed, after printing HOLDING
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from ingest.lerobot.writer import LeRobotWriter
+from tests.fixtures.episodes import canonical_frames, canonical_test_features
+
+FPS = 10
+COMPLETE_LENGTH = 20
+PARTIAL_FRAMES = 7
+COMMIT_LENGTH = 24
+COMMIT_SEED = 40
+
+
+def _signal(line: str) -> None:
+    print(line, flush=True)
+
+
+def _wait_for_kill() -> None:
+    time.sleep(120)
+    sys.exit("not killed within 120 s")
+
+
+def _write_episode(w: LeRobotWriter, n: int, seed: int, task: str) -> None:
+    with w.episode(task=task) as b:
+        for frame in canonical_frames(n, seed=seed):
+            b.add_frame(frame)
+
+
+def mid_episode(root: Path) -> None:
+    with LeRobotWriter.create(root, fps=FPS, features=canonical_test_features(), robot_type="franka") as w:
+        for ep in range(2):
+            _write_episode(w, COMPLETE_LENGTH, seed=ep, task=f"task {ep}")
+        b = w.stage(task="the killed episode")
+        for frame in canonical_frames(PARTIAL_FRAMES, seed=99):
+            b.add_frame(frame)
+        _signal("MID-EPISODE")
+        _wait_for_kill()
+
+
+def mid_commit(root: Path) -> None:
+    def die(self: LeRobotWriter, journal: dict) -> None:
+        _signal(f"JOURNAL-WRITTEN {journal['episode_indices'][0]}")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    LeRobotWriter._apply = die  # only the commit in this process; recovery in the parent uses the real one
+    with LeRobotWriter.open(root) as w:
+        _write_episode(w, COMMIT_LENGTH, seed=COMMIT_SEED, task="committed while crashing")
+    sys.exit("_apply returned; the process should have been killed")
+
+
+def hold(root: Path) -> None:
+    with LeRobotWriter.open(root):
+        _signal("HOLDING")
+        _wait_for_kill()
+
+
+MODES = {"mid-episode": mid_episode, "mid-commit": mid_commit, "hold": hold}
+
+if __name__ == "__main__":
+    MODES[sys.argv[1]](Path(sys.argv[2]))

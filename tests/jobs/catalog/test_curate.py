@@ -1,0 +1,248 @@
+"""`eidata curate` over synthetic catalogs written as real parquet: deterministic splits, balancing, exclusions,
+the manifest contract (`schemas.manifest`) and atomic, non-clobbering writes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from jobs.catalog.build import write_catalog_table, write_quarantine_part
+from jobs.catalog.curate import CurateError, cli_curate, curate
+from schemas.catalog import CATALOG_SCHEMA
+from schemas.corpus import QuarantineRow
+from schemas.manifest import ENTRIES_SCHEMA, Manifest, read_entries, split_for
+from schemas.tiers import QualityTier, RoutingTable, Task
+
+# (source, subset, embodiment, episodes): deliberately unbalanced
+GROUPS = [
+    ("oxe", "bridge", "widowx", 500),
+    ("oxe", "fractal", "google_robot", 200),
+    ("agibot", "gripper", "agibot_gripper", 150),
+    ("egodex", "basic", "human", 100),
+    ("ego4d", "clips", "human_video", 50),
+]
+TIERS = {"ego4d": "actionless"}
+
+
+def synthetic_catalog(groups: list[tuple[str, str, str, int]] = GROUPS, seed: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for source, subset, embodiment, n in groups:
+        for i in range(n):
+            frames = int(rng.integers(20, 600))
+            tier = TIERS.get(source) or ("low" if rng.random() < 0.3 else "high")
+            rows.append(
+                {
+                    "episode_uid": f"{source}/{subset}/raw-{i:05d}",
+                    "source": source,
+                    "subset": subset,
+                    "dataset": f"datasets/{source}/{subset}",
+                    "episode_index": i,
+                    "embodiment": embodiment,
+                    "tier": tier,
+                    "tier_reasons": [] if tier == "high" else ["a reason"],
+                    "task": "t",
+                    "num_frames": frames,
+                    "duration_s": frames / 10,
+                    "has_action": tier != "actionless",
+                    "has_hands": source == "egodex",
+                    "cameras": ["head"],
+                    "raw_path": f"/raw/{source}/{i}",
+                    "raw_fps": 10.0,
+                    "content_hash": "0" * 64,
+                    "pipeline_version": "eidata-canon-1",
+                    "ingested_at": datetime(2024, 1, 1, tzinfo=UTC),
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=CATALOG_SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> pa.Table:
+    return synthetic_catalog()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, catalog: pa.Table) -> Path:
+    root = tmp_path / "corpus"
+    half = catalog.num_rows // 2
+    write_catalog_table(root, catalog.slice(0, half), "part-a")  # two parts, as several ingest jobs leave them
+    write_catalog_table(root, catalog.slice(half), "part-b")
+    return root
+
+
+def _entries(path: Path) -> pa.Table:
+    return read_entries(path)
+
+
+def test_split_is_deterministic_and_by_uid(corpus: Path) -> None:
+    a = curate(corpus, "a", "true", val_fraction=0.1)
+    b = curate(corpus, "b", "true", val_fraction=0.1)
+    assert (a / "entries.parquet").read_bytes() == (b / "entries.parquet").read_bytes()
+    entries = _entries(a)
+    assert entries.schema.equals(ENTRIES_SCHEMA)
+    uids = entries["episode_uid"].to_pylist()
+    assert uids == sorted(uids) and len(uids) == 1000
+    assert entries["split"].to_pylist() == [split_for(u, 0.1) for u in uids]
+    # a narrower selection keeps each episode's split
+    c = _entries(curate(corpus, "c", "source = 'oxe'", val_fraction=0.1))
+    split_of = dict(zip(uids, entries["split"].to_pylist(), strict=True))
+    assert all(split_of[u] == s for u, s in zip(c["episode_uid"].to_pylist(), c["split"].to_pylist(), strict=True))
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.2, 0.5])
+def test_val_fraction_is_respected(corpus: Path, fraction: float) -> None:
+    split = _entries(curate(corpus, f"f{fraction}", "true", val_fraction=fraction))["split"].to_numpy(
+        zero_copy_only=False
+    )
+    sd = np.sqrt(fraction * (1 - fraction) / len(split))
+    assert abs((split == "val").mean() - fraction) < 4 * sd
+    m = Manifest.load(Path(corpus / "manifests" / f"f{fraction}"))
+    assert m.splits["val"].episodes == int((split == "val").sum()) and m.split.val_fraction == fraction
+
+
+def test_no_val_split_at_zero(corpus: Path) -> None:
+    assert set(_entries(curate(corpus, "z", "true", val_fraction=0.0))["split"].to_pylist()) == {"train"}
+
+
+@pytest.mark.parametrize(("balance", "key"), [("subset", ("source", "subset")), ("source", ("source",))])
+def test_balance_gives_every_group_the_same_total_weight(
+    corpus: Path, catalog: pa.Table, balance: str, key: tuple[str, ...]
+) -> None:
+    out = curate(corpus, balance, "true", balance=balance)  # type: ignore[arg-type]
+    entries = _entries(out).join(catalog.select(["episode_uid", "source", "subset"]), "episode_uid")
+    totals = entries.group_by(list(key)).aggregate([("weight", "sum")])["weight_sum"].to_numpy()
+    assert len(totals) == (5 if balance == "subset" else 4)
+    assert np.allclose(totals, totals[0]) and np.isclose(entries["weight"].to_numpy().mean(), 1.0)
+    m = Manifest.load(out)
+    assert m.balance == balance
+    if balance == "source":
+        assert m.sampling_weights == pytest.approx({s: 0.25 for s in ("agibot", "ego4d", "egodex", "oxe")})
+    else:
+        assert [e.weight for e in m.mixture] == pytest.approx([0.2] * 5)
+
+
+def test_no_balance_weighs_every_episode_one(corpus: Path) -> None:
+    out = curate(corpus, "plain", "true")
+    assert set(_entries(out)["weight"].to_pylist()) == {1.0}
+    m = Manifest.load(out)
+    assert m.sampling_weights["oxe"] == pytest.approx(0.7)  # 700 of 1000 episodes
+
+
+def test_manifest_json_validates_and_describes_the_mixture(corpus: Path) -> None:
+    custom = RoutingTable(
+        probabilities={
+            QualityTier.high: {Task.policy: 0.7, Task.inverse_dynamics: 0.3},
+            QualityTier.low: {Task.forward_dynamics: 1.0},
+            QualityTier.actionless: {Task.visual_forecasting: 1.0},
+        }
+    )
+    out = curate(corpus, "mix", "num_frames >= 100", balance="subset", val_fraction=0.1, routing=custom)
+    raw = json.loads((out / "manifest.json").read_text())
+    m = Manifest.model_validate(raw)
+    assert m.routing == custom and raw["routing"]["probabilities"]["high"] == {"policy": 0.7, "inverse_dynamics": 0.3}
+    assert m.name == "mix" and m.where == "num_frames >= 100" and "num_frames >= 100" in m.query
+    assert len(m.catalog_snapshot_hash) == 64 and m.created_at.tzinfo is not None
+    assert m.entries == "entries.parquet" and m.num_entries == _entries(out).num_rows
+    assert sum(m.sampling_weights.values()) == pytest.approx(1.0)
+    assert sum(e.weight for e in m.mixture) == pytest.approx(1.0)
+    assert {(e.dataset, e.robot_type) for e in m.mixture} == {(f"datasets/{s}/{b}", r) for s, b, r, _ in GROUPS}
+    assert m.splits["train"].episodes + m.splits["val"].episodes == m.num_entries
+    assert sum(m.tiers.values()) == m.num_entries and set(m.tiers) == {"high", "low", "actionless"}
+
+
+def test_where_clause_is_applied(corpus: Path, catalog: pa.Table) -> None:
+    where = "has_hands OR (source = 'oxe' AND duration_s > 30)"
+    entries = _entries(curate(corpus, "w", where))
+    expected = duckdb.sql(f"SELECT episode_uid FROM catalog WHERE {where} ORDER BY 1").to_arrow_table()
+    assert entries["episode_uid"].to_pylist() == expected["episode_uid"].to_pylist()
+
+
+def test_rejected_and_quarantined_are_never_selected(tmp_path: Path, catalog: pa.Table) -> None:
+    tier = catalog["tier"].to_pylist()
+    tier[:10] = ["rejected"] * 10
+    table = catalog.set_column(catalog.schema.get_field_index("tier"), "tier", pa.array(tier))
+    write_catalog_table(tmp_path, table, "all")
+    quarantined = table["episode_uid"][20].as_py()
+    write_quarantine_part(
+        tmp_path,
+        [
+            QuarantineRow(episode_uid=quarantined, source="oxe", adapter="oxe", raw_path="/r", stage="write",
+                          error_class="EpisodeError", message="m", quarantined_at=datetime.now(UTC)),
+            QuarantineRow(source="oxe", adapter="oxe", raw_path="/r2", stage="discover",  # no uid: excludes nothing
+                          error_class="DiscoverError", message="m", quarantined_at=datetime.now(UTC)),
+        ],
+        "q",
+    )  # fmt: skip
+    uids = set(_entries(curate(tmp_path, "all", "true"))["episode_uid"].to_pylist())
+    rejected = set(table["episode_uid"].to_pylist()[:10])
+    assert len(uids) == 1000 - 10 - 1 and not uids & rejected and quarantined not in uids
+    with pytest.raises(CurateError, match="selects no episode"):
+        curate(tmp_path, "only-rejected", "tier = 'rejected'")
+
+
+def test_refuses_to_overwrite(corpus: Path) -> None:
+    out = curate(corpus, "keep", "source = 'oxe'")
+    before = (out / "manifest.json").read_bytes()
+    with pytest.raises(FileExistsError, match="already exists"):
+        curate(corpus, "keep", "true")
+    assert (out / "manifest.json").read_bytes() == before
+    curate(corpus, "keep", "source = 'egodex'", overwrite=True)
+    assert Manifest.load(out).num_entries == 100
+    assert sorted(p.name for p in (corpus / "manifests").iterdir()) == ["keep"]  # no temp or old folder left
+
+
+def test_bad_inputs(corpus: Path, catalog: pa.Table, tmp_path: Path) -> None:
+    with pytest.raises(duckdb.Error):
+        curate(corpus, "bad", "nope = 1")
+    with pytest.raises(ValueError, match="manifest name"):
+        curate(corpus, "../escape", "true")
+    with pytest.raises(ValueError, match="val_fraction"):
+        curate(corpus, "x", "true", val_fraction=1.5)
+    no_actionless = RoutingTable(
+        probabilities={QualityTier.high: {Task.policy: 1.0}, QualityTier.low: {Task.forward_dynamics: 1.0}}
+    )
+    with pytest.raises(CurateError, match="actionless"):
+        curate(corpus, "x", "true", routing=no_actionless)
+    write_catalog_table(tmp_path, catalog.slice(0, 5), "a")
+    write_catalog_table(tmp_path, catalog.slice(3, 5), "b")  # two parts list the same episodes
+    with pytest.raises(CurateError, match="more than once"):
+        curate(tmp_path, "dup", "true")
+    assert not (corpus / "manifests" / "x").exists() and not (tmp_path / "manifests" / "dup").exists()
+
+
+def _args(root: Path, **kw: object) -> argparse.Namespace:
+    base = {"root": str(root), "name": "cli", "where": "true", "balance": "none", "val_fraction": 0.05}
+    return argparse.Namespace(**{**base, **kw})
+
+
+def test_cli_curate(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("high: {policy: 1.0}\nlow: {inverse_dynamics: 1.0}\nactionless: {visual_forecasting: 1.0}\n")
+    assert cli_curate(_args(corpus, balance="subset", routing=str(routing))) == 0
+    out = capsys.readouterr().out
+    assert "manifest cli: 1000 episodes" in out and "datasets/oxe/bridge" in out and "widowx" in out
+    assert Manifest.load(corpus / "manifests/cli").routing.row("high") == {Task.policy: 1.0}
+    assert cli_curate(_args(corpus)) == 1  # exists
+    assert "already exists" in capsys.readouterr().err
+    assert cli_curate(_args(corpus, name="q", where="nope = 1")) == 2
+    assert 'Referenced column "nope"' in capsys.readouterr().err
+    assert cli_curate(_args(corpus, name="q", where="source = 'none'")) == 1
+    assert "selects no episode" in capsys.readouterr().err
+    assert cli_curate(_args(tmp_path / "missing")) == 2
+
+
+def test_cli_curate_bad_routing_file_exits_2(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "routing.yaml"
+    bad.write_text("rejected: {policy: 1.0}\n")
+    assert cli_curate(_args(corpus, routing=str(bad))) == 2
+    assert "rejected tier trains nothing" in capsys.readouterr().err
+    assert cli_curate(_args(corpus, routing=str(tmp_path / "missing.yaml"))) == 2
+    assert not (corpus / "manifests").exists()

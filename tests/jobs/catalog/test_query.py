@@ -1,0 +1,194 @@
+"""`eidata query`: DuckDB views over catalog parquet parts written by `jobs.catalog.build`, and the three output
+formats."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from jobs.catalog.build import write_catalog_part, write_quarantine_part
+from jobs.catalog.query import cli_query, connect, format_table, run_query
+from schemas.catalog import CATALOG_SCHEMA, CatalogRow
+from schemas.corpus import QuarantineRow
+
+T0 = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+
+
+def row(source: str, subset: str, i: int, *, tier: str = "high", frames: int = 100, **kw: object) -> CatalogRow:
+    fields: dict[str, object] = {
+        "episode_uid": f"{source}/{subset}/{i:04d}",
+        "source": source,
+        "subset": subset,
+        "dataset": f"datasets/{source}/{subset}",
+        "episode_index": i,
+        "embodiment": "human" if source == "egodex" else "franka",
+        "tier": tier,
+        "tier_reasons": [] if tier == "high" else ["idle ratio 0.61 > 0.5"],
+        "task": "pick the cube",
+        "num_frames": frames,
+        "duration_s": frames / 10,
+        "has_action": tier != "actionless",
+        "has_hands": source == "egodex",
+        "cameras": ["head", "wrist_right"],
+        "raw_path": f"/raw/{source}/{i}",
+        "raw_fps": 30.0,
+        "content_hash": f"{i:064x}",
+        "pipeline_version": "eidata-canon-1",
+        "ingested_at": T0,
+    }
+    fields.update(kw)
+    return CatalogRow.model_validate(fields)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    write_catalog_part(root, [row("oxe", "bridge", i, frames=36_000) for i in range(3)], "oxe")
+    write_catalog_part(
+        root,
+        [row("egodex", "basic", 0, frames=18_000), row("egodex", "basic", 1, tier="low", frames=72_000, caption=None)],
+        "egodex",
+    )
+    write_quarantine_part(
+        root,
+        [
+            QuarantineRow(source="oxe", subset="bridge", adapter="oxe", raw_path="/raw/oxe/9", stage="read",
+                          error_class="CorruptRecordError", message="CRC mismatch", quarantined_at=T0),
+            QuarantineRow(source="egodex", adapter="egodex", raw_path="/raw/egodex/x.hdf5", stage="discover",
+                          error_class="MissingGroupError", message="no /transforms group", field="transforms",
+                          quarantined_at=T0),
+        ],
+        "job",
+    )  # fmt: skip
+    return root
+
+
+def test_views_span_every_part(corpus: Path) -> None:
+    got = run_query(
+        corpus,
+        "SELECT source, tier, sum(duration_s)/3600 AS hours, count(*) AS n FROM episodes GROUP BY ALL ORDER BY ALL",
+    )
+    assert got.to_pylist() == [
+        {"source": "egodex", "tier": "high", "hours": 0.5, "n": 1},
+        {"source": "egodex", "tier": "low", "hours": 2.0, "n": 1},
+        {"source": "oxe", "tier": "high", "hours": 3.0, "n": 3},
+    ]
+    lists = run_query(corpus, "SELECT list_contains(cameras, 'head') AS h, ingested_at FROM episodes LIMIT 1")
+    assert lists.to_pylist() == [{"h": True, "ingested_at": T0}]
+    assert lists.schema.field("ingested_at").type.tz in ("UTC", "Etc/UTC")
+
+
+def test_quarantine_view(corpus: Path) -> None:
+    got = run_query(corpus, "SELECT stage, error_class, field FROM quarantine ORDER BY stage").to_pylist()
+    assert got == [
+        {"stage": "discover", "error_class": "MissingGroupError", "field": "transforms"},
+        {"stage": "read", "error_class": "CorruptRecordError", "field": None},
+    ]
+
+
+def test_empty_corpus_has_queryable_empty_views(tmp_path: Path) -> None:
+    for view in ("episodes", "quarantine"):
+        assert run_query(tmp_path, f"SELECT count(*) AS n FROM {view}").to_pylist() == [{"n": 0}]
+    assert run_query(tmp_path, "SELECT source, sum(duration_s) FROM episodes GROUP BY ALL").num_rows == 0
+    con = connect(tmp_path)
+    try:
+        empty = con.sql("SELECT * FROM episodes").to_arrow_table()
+        described = {name: typ for name, typ, *_ in con.sql("DESCRIBE quarantine").fetchall()}
+    finally:
+        con.close()
+    assert empty.schema.names == CATALOG_SCHEMA.names
+    assert empty.schema.field("cameras").type == pa.list_(pa.string())
+    assert described["quarantined_at"] == "TIMESTAMP WITH TIME ZONE" and described["stage"] == "VARCHAR"
+
+
+def test_quarantine_view_is_empty_when_only_episodes_exist(tmp_path: Path) -> None:
+    write_catalog_part(tmp_path, [row("oxe", "bridge", 0)], "p")
+    assert run_query(tmp_path, "SELECT count(*) AS n FROM quarantine").to_pylist() == [{"n": 0}]
+    assert run_query(tmp_path, "SELECT count(*) AS n FROM episodes").to_pylist() == [{"n": 1}]
+
+
+def test_paths_with_glob_and_quote_characters(tmp_path: Path) -> None:
+    root = tmp_path / "it's [a] corpus*"
+    write_catalog_part(root, [row("oxe", "bridge", 0)], "p")
+    assert run_query(root, "SELECT episode_uid FROM episodes").to_pylist() == [{"episode_uid": "oxe/bridge/0000"}]
+
+
+def test_statement_without_result_gives_an_empty_table(corpus: Path) -> None:
+    assert run_query(corpus, "SET threads = 1").num_rows == 0
+
+
+def test_csv_round_trips(corpus: Path) -> None:
+    table = run_query(corpus, "SELECT episode_uid, duration_s, cameras, caption, has_hands FROM episodes ORDER BY 1")
+    rows = list(csv.DictReader(io.StringIO(format_table(table, "csv"))))
+    assert len(rows) == 5
+    assert rows[0] == {
+        "episode_uid": "egodex/basic/0000",
+        "duration_s": "1800.0",
+        "cameras": '["head", "wrist_right"]',
+        "caption": "",
+        "has_hands": "true",
+    }
+
+
+def test_json_round_trips(corpus: Path) -> None:
+    table = run_query(corpus, "SELECT episode_uid, tier_reasons, ingested_at, success FROM episodes ORDER BY 1")
+    got = json.loads(format_table(table, "json"))
+    assert got[1] == {
+        "episode_uid": "egodex/basic/0001",
+        "tier_reasons": ["idle ratio 0.61 > 0.5"],
+        "ingested_at": "2024-05-01T12:30:00+00:00",
+        "success": None,
+    }
+    assert json.loads(format_table(table.slice(0, 0), "json")) == []
+
+
+def test_human_table_is_aligned(corpus: Path) -> None:
+    table = run_query(corpus, "SELECT source, count(*) AS episodes, sum(duration_s)/3600 AS hours FROM episodes "
+                              "GROUP BY ALL ORDER BY source")  # fmt: skip
+    lines = format_table(table, "table").splitlines()
+    assert lines[0].split() == ["source", "episodes", "hours"]
+    assert set(lines[1]) == {"-", " "}
+    assert lines[2].split() == ["egodex", "2", "2.5"] and lines[3].split() == ["oxe", "3", "3"]
+    assert len(lines[2]) == len(lines[3]) == len(lines[1])  # numbers right-aligned to the column's edge
+    assert lines[-1] == "(2 rows)"
+    nulls = format_table(run_query(corpus, "SELECT NULL AS caption, repeat('x', 100) AS long"), "table")
+    assert "NULL" in nulls and "x" * 59 + "…" in nulls and "x" * 60 not in nulls
+
+
+def test_human_table_caps_rows() -> None:
+    out = format_table(pa.table({"i": list(range(10))}), "table", max_rows=3).splitlines()
+    assert [s.strip() for s in out[2:5]] == ["0", "1", "2"]
+    assert out[-1] == "(10 rows, 7 not shown; use --format csv or json for all)"
+
+
+def test_cli_query(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ns = argparse.Namespace(root=str(corpus), sql="SELECT count(*) AS n FROM episodes WHERE has_hands", format="csv")
+    assert cli_query(ns) == 0
+    assert capsys.readouterr().out == "n\n2\n"
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [("SELEC 1", "Parser Error"), ("SELECT nope FROM episodes", 'Referenced column "nope" not found')],
+)
+def test_bad_sql_exits_2_with_duckdbs_message(
+    corpus: Path, sql: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_query(argparse.Namespace(root=str(corpus), sql=sql, format="table")) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+    with pytest.raises(duckdb.Error):
+        run_query(corpus, sql)
+
+
+def test_missing_root_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_query(argparse.Namespace(root=str(tmp_path / "nope"), sql="SELECT 1", format="table")) == 2
+    assert "no such corpus folder" in capsys.readouterr().err

@@ -1,0 +1,209 @@
+"""`eidata export --format gr00t`: modality.json round-trips against our features and data; the real GR00T sample's
+own modality.json parses losslessly and validates against its info.json; broken slices are caught."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.cli import main
+from jobs.export.gr00t import CAPTION_ANNOTATION, TASK_ANNOTATION, build_modality, export_gr00t, is_canonical
+from schemas.canonical import ACTION, STATE, hand_block
+from schemas.dataset_meta import MODALITY_PATH
+from schemas.lerobot import FeatureSpec, load_info
+from schemas.modality import ModalityJson, check_modality
+from tests.fixtures.corpus import episode, write_dataset
+
+GR00T = "gr00t_robot_sim_picknplace"
+FRANKA = ["right_eef_position", "right_eef_rotation", "right_gripper"]
+HUMAN = [f"{h}_{p}" for h in ("left", "right") for p in ("eef_position", "eef_rotation", "fingertips")]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, realdata: Path) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    write_dataset(
+        root / "datasets/oxe/bridge",
+        "franka",
+        [
+            episode(6, "pick the cube", "oxe/bridge/e0", "franka"),
+            episode(5, "open the drawer", "oxe/bridge/e1", "franka", caption={"text": "a gripper opens a drawer"}),
+        ],
+    )
+    right_only = [0] * 25 + default_human_mask()[25:]
+    write_dataset(
+        root / "datasets/egodex/basic",
+        "human",
+        [
+            episode(7, "fold", "egodex/basic/a", "human", hands=True),
+            episode(5, "fold", "egodex/basic/b", "human", hands=True, mask=right_only),
+        ],
+    )
+    right = [episode(5, "wave", "egodex/right/a", "human", mask=right_only)]
+    write_dataset(root / "datasets/egodex/right", "human", right)
+    nothing = [0] * 50
+    clip = episode(5, "cooking", "ego4d/clips/v0", "human_video", mask=nothing, tier="actionless")
+    write_dataset(root / "datasets/ego4d/clips", "human_video", [clip], mask=nothing)
+    shutil.copytree(realdata / GR00T, root / "datasets/gr00t/picknplace")  # foreign layout: left alone
+    return root
+
+
+def default_human_mask() -> list[int]:
+    from schemas.embodiment import default_registry
+
+    return default_registry().get("human").mask_list()
+
+
+@pytest.fixture(scope="module")
+def exported(corpus: Path) -> dict[str, object]:
+    return {r.dataset: r for r in export_gr00t(corpus, progress=False)}
+
+
+def _state_table(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    t = pq.read_table(root / "data/chunk-000/episode_000000.parquet", columns=[STATE, ACTION])
+    return np.asarray(t[STATE].to_pylist(), np.float32), np.asarray(t[ACTION].to_pylist(), np.float32)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "keys"),
+    [("oxe/bridge", FRANKA), ("egodex/basic", HUMAN), ("egodex/right", HUMAN[3:]), ("ego4d/clips", [])],
+)
+def test_modality_round_trips_against_features_and_data(
+    corpus: Path, exported: dict, dataset: str, keys: list[str]
+) -> None:
+    root = corpus / "datasets" / dataset
+    result = exported[f"datasets/{dataset}"]
+    assert result.status == "written" and result.state == keys == result.action
+    info = load_info(root / "meta/info.json")
+    m = ModalityJson.load(root / MODALITY_PATH)
+    assert check_modality(m, info) == []
+    assert list(m.state) == keys and list(m.action) == keys
+    assert m.video["head"].original_key == "observation.images.head" and m.video_column("head") in info.features
+    assert m.annotation_column(TASK_ANNOTATION) == "task_index"
+    # the declared slices, concatenated, are exactly the dims the episodes fill, in canonical order
+    state, action = _state_table(root)
+    lineages = [json.loads(line)["eidata"]["mask"] for line in (root / "meta/episodes.jsonl").read_text().splitlines()]
+    used = np.flatnonzero(np.any(np.asarray(lineages, bool), axis=0))
+    dims = [i for s in m.state.values() for i in range(s.start, s.end)]
+    assert dims == used.tolist()
+    np.testing.assert_array_equal(np.concatenate([state[:, s.start : s.end] for s in m.state.values()] or
+                                                 [state[:, :0]], axis=1), state[:, used])  # fmt: skip
+    for key, s in m.state.items():
+        hand, part = key.split("_", 1)
+        names = info.features[STATE].flat_names()[s.start : s.end]
+        assert all(n.startswith(f"{hand}.") for n in names), (key, names)
+        assert s.rotation_type == ("rotation_6d" if part == "eef_rotation" else None)
+        assert m.action[key].absolute is (part in ("gripper", "fingertips"))
+        assert (s.start, s.end) == (m.action[key].start, m.action[key].end)
+        block = hand_block(0 if hand == "left" else 1)
+        assert block.start <= s.start < s.end <= block.stop
+    del action
+
+
+def test_caption_in_lineage_only_is_reported_not_declared(exported: dict) -> None:
+    bridge = exported["datasets/oxe/bridge"]
+    assert bridge.annotation == [TASK_ANNOTATION]
+    assert any("1 captioned episode(s)" in n for n in bridge.notes)
+    assert "actionless" in " ".join(exported["datasets/ego4d/clips"].notes)
+
+
+def test_caption_column_is_declared_when_the_dataset_has_one(corpus: Path) -> None:
+    info = load_info(corpus / "datasets/oxe/bridge/meta/info.json")
+    info.features[f"annotation.{CAPTION_ANNOTATION}"] = FeatureSpec(dtype="int64", shape=(1,))
+    m, expected = build_modality(info, np.ones(50, bool))
+    assert m.annotation_column(CAPTION_ANNOTATION) == "annotation.eidata.caption"
+    assert check_modality(m, info, expected) == []
+    info.features[f"annotation.{CAPTION_ANNOTATION}"] = FeatureSpec(dtype="float32", shape=(1,))
+    assert [q.code for q in check_modality(m, info)] == ["modality_annotation_not_index"]
+
+
+def test_foreign_dataset_is_skipped_and_untouched(corpus: Path, exported: dict, realdata: Path) -> None:
+    result = exported["datasets/gr00t/picknplace"]
+    assert result.status == "skipped" and "not a canonical" in result.notes[0]
+    ours = corpus / "datasets/gr00t/picknplace" / MODALITY_PATH
+    assert ours.read_bytes() == (realdata / GR00T / MODALITY_PATH).read_bytes()
+    assert not is_canonical(load_info(ours.parent / "info.json"))
+
+
+def test_rerun_is_unchanged_and_repairs_a_tampered_file(corpus: Path, exported: dict) -> None:
+    path = corpus / "datasets/oxe/bridge" / MODALITY_PATH
+    before = path.read_bytes()
+    again = {r.dataset: r.status for r in export_gr00t(corpus, progress=False)}
+    assert again["datasets/oxe/bridge"] == "unchanged" and again["datasets/gr00t/picknplace"] == "skipped"
+    path.write_text("{}")
+    assert {r.dataset: r.status for r in export_gr00t(corpus, dry_run=True, progress=False)}[
+        "datasets/oxe/bridge"
+    ] == "written"
+    assert path.read_text() == "{}"  # dry run writes nothing
+    export_gr00t(corpus, progress=False)
+    assert path.read_bytes() == before
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp file left behind
+
+
+def test_cli_exit_codes(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(corpus), "--format", "gr00t"]) == 0
+    assert "gr00t: 0 written, 4 unchanged, 1 skipped, 0 error" in capsys.readouterr().out
+    assert main(["export", str(corpus), "--format", "gr00t", "--out", str(tmp_path)]) == 2
+    assert main(["export", str(tmp_path / "nope"), "--format", "gr00t"]) == 2
+    assert main(["export", str(corpus), "--format", "nope"]) == 2
+    broken = tmp_path / "broken"
+    shutil.copytree(corpus / "datasets/oxe", broken / "datasets/oxe")
+    shutil.copytree(corpus / "datasets/ego4d", broken / "datasets/ego4d")
+    (broken / "datasets/oxe/bridge/meta/info.json").write_text("{not json")
+    from jobs.export import cli_export
+
+    assert cli_export(argparse.Namespace(root=str(broken), format="gr00t", out=None, dry_run=False)) == 1
+    out = capsys.readouterr().out
+    assert "error     datasets/oxe/bridge" in out and "info.json" in out and "unchanged datasets/ego4d/clips" in out
+
+
+# -- the real GR00T sample ---------------------------------------------------------------------------------------
+
+
+def test_real_sample_modality_parses_losslessly_and_validates(realdata: Path) -> None:
+    root = realdata / GR00T
+    raw = json.loads((root / MODALITY_PATH).read_text())
+    m = ModalityJson.load(root / MODALITY_PATH)
+    assert m.to_json() == raw and json.loads(m.dumps()) == raw
+    info = load_info(root / "meta/info.json")
+    assert check_modality(m, info) == []
+    spans = sorted((s.start, s.end) for s in m.state.values())
+    assert spans[0][0] == 0 and spans[-1][1] == 44 and all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    assert m.video_column("ego_view") == "observation.images.ego_view"
+    assert m.annotation_column("human.validity") == "annotation.human.validity"
+    assert m.annotation_column("human.coarse_action") == "annotation.human.action.task_description"
+
+
+def test_check_modality_catches_what_a_loader_trips_on(realdata: Path) -> None:
+    root = realdata / GR00T
+    info = load_info(root / "meta/info.json")
+    raw = json.loads((root / MODALITY_PATH).read_text())
+    raw["state"]["waist"]["end"] = 45  # past the 44-dim vector
+    raw["state"]["neck"]["rotation_type"] = "rotation_6d"  # 3 values
+    raw["action"]["left_arm"]["original_key"] = "action.missing"
+    raw["action"]["right_arm"]["start"] = 20  # overlaps neck [19, 22)
+    raw["action"]["left_leg"]["dtype"] = "float32"  # stored as float64
+    raw["video"]["ghost"] = {"original_key": "observation.images.nowhere"}
+    raw["annotation"]["reward"] = {"original_key": "next.reward"}  # a float, not a task index
+    problems = {(q.code, q.severity) for q in check_modality(ModalityJson.parse(raw), info)}
+    assert problems == {
+        ("modality_slice_out_of_range", "error"),
+        ("modality_rotation_type", "error"),
+        ("modality_unknown_column", "error"),
+        ("modality_slices_overlap", "warning"),
+        ("modality_dtype_mismatch", "warning"),
+        ("modality_video_not_video", "error"),
+        ("modality_annotation_not_index", "error"),
+    }
+    m = ModalityJson.load(root / MODALITY_PATH)
+    wrong = {("state", "neck"): ["motor_0", "motor_1", "motor_2"]}
+    assert [q.code for q in check_modality(m, info, wrong)] == ["modality_names_mismatch"]
+    with pytest.raises(ValueError, match=r"state\.neck\.start"):
+        ModalityJson.parse({"state": {"neck": {"end": 3}}})

@@ -1,0 +1,234 @@
+"""`eidata latents` on embedded Ray with a tiny random DINOv3 (real layout: 384 wide, 4 registers): every file
+follows the contract, the batched pipeline equals one-by-one model calls, a broken video costs its episode only,
+reruns do only what is missing, temp files never count, and the catalog's latents_ready follows the files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from ingest.encoders.dinov3 import EncoderSpec, load_encoder
+from ingest.encoders.dinov3_frames import PreprocessConfig, latent_frame_indices, preprocess
+from ingest.files.latents import read_latents
+from ingest.lerobot.video_read import decode_frames
+from jobs.catalog.query import run_query
+from jobs.cli import main
+from jobs.runtime.job_lock import JobLock, JobLockedError
+from jobs.stages.latents import (
+    LatentsJob,
+    LatentsJobError,
+    expected_meta,
+    pack_pixels,
+    plan,
+    run_latents,
+    select_video_keys,
+    unpack_pixels,
+)
+from schemas.image_latents import latents_file
+from schemas.lerobot import load_info
+from tests.fixtures.dinov3 import write_tiny_dinov3
+from tests.fixtures.episodes import write_canonical_dataset
+
+LENGTHS = {"datasets/alpha/one": [23, 12], "datasets/beta/two": [17, 9]}
+CAMERAS = ["observation.images.head", "observation.images.wrist_right"]
+BROKEN = ("datasets/beta/two", 1, "observation.images.head")
+
+
+@pytest.fixture(scope="module")
+def ray_session(tmp_path_factory: pytest.TempPathFactory):
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
+             object_store_memory=256 * 1024**2, _temp_dir=str(tmp_path_factory.mktemp("ray")))  # fmt: skip
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_dinov3(tmp_path_factory.mktemp("model") / "dinov3-tiny")
+
+
+def _job(root: Path, model_dir: Path, **kw: object) -> LatentsJob:
+    # batches of 7 frames over calls of ~30 frames: chunks cross episode boundaries inside a call
+    enc = EncoderSpec(model=str(model_dir), batch_size=7)
+    return LatentsJob(root=root, encoder=enc, camera="all", frames_per_call=30, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, ray_session: None) -> tuple[Path, object, bytes]:
+    """A two-dataset corpus whose one head video is cut short, after a first latents run (and that run's report)."""
+    root = tmp_path_factory.mktemp("corpus")
+    for rel, lengths in LENGTHS.items():
+        write_canonical_dataset(root / rel, lengths)
+    ds, index, key = BROKEN
+    video = root / ds / load_info(root / ds / "meta/info.json").video_file(index, key)
+    original = video.read_bytes()
+    video.write_bytes(original[: len(original) // 3])
+    report = run_latents(_job(root, model_dir), progress=False)
+    return root, report, original
+
+
+def _files(root: Path) -> dict[tuple[str, int, str], Path]:
+    out = {}
+    for rel, lengths in LENGTHS.items():
+        info = load_info(root / rel / "meta/info.json")
+        for index in range(len(lengths)):
+            for key in CAMERAS:
+                out[(rel, index, key)] = root / rel / latents_file(info, index, key)
+    return out
+
+
+def test_every_episode_gets_its_file_and_a_broken_video_only_its_own(corpus: tuple) -> None:
+    root, report, _ = corpus
+    files = _files(root)
+    assert {k for k, p in files.items() if p.exists()} == set(files) - {BROKEN}
+    assert report.written == 7 and report.skipped == 0 and len(report.failed) == 1
+    assert "episode_000001.mp4" in report.failed[0] and "observation.images.head" in report.failed[0]
+    assert report.frames == sum(len(latent_frame_indices(n, 10, 3)) for n in [23, 12, 17, 9]) * 2 - 3
+
+
+def test_files_follow_the_contract(corpus: tuple, model_dir: Path) -> None:
+    root, _, _ = corpus
+    for (rel, index, key), path in _files(root).items():
+        if (rel, index, key) == BROKEN:
+            continue
+        want = latent_frame_indices(LENGTHS[rel][index], 10, 3)
+        with safe_open(str(path), framework="pt") as sf:
+            assert sorted(sf.keys()) == ["cls_registers", "frame_index", "latents"]
+            meta = sf.metadata()
+        assert meta == {"format": "eidata-latents-1", "model": str(model_dir.resolve()), "image_size": "224",
+                        "rate_hz": "3.0", "dtype": "bfloat16", "video_key": key, "episode_index": str(index),
+                        "patch_size": "16", "num_register_tokens": "4"}  # fmt: skip
+        f = read_latents(path)
+        assert f.latents.shape == (len(want), 196, 384) and f.latents.dtype == torch.bfloat16
+        assert f.cls_registers.shape == (len(want), 5, 384) and f.cls_registers.dtype == torch.bfloat16
+        assert f.frame_index.dtype == torch.int64 and f.frame_index.tolist() == want.tolist()
+
+
+def test_batched_pipeline_equals_one_by_one_model_calls(corpus: tuple, model_dir: Path) -> None:
+    root, _, _ = corpus
+    model = load_encoder(EncoderSpec(model=str(model_dir)))
+    cfg = PreprocessConfig()
+    for (rel, index, key), path in _files(root).items():
+        if (rel, index, key) == BROKEN:
+            continue
+        f = read_latents(path)
+        video = root / rel / load_info(root / rel / "meta/info.json").video_file(index, key)
+        with torch.inference_mode():
+            ref = torch.cat([model(pixel_values=preprocess(frame[None], cfg)).last_hidden_state
+                             for _, frame in decode_frames(video, f.frame_index.tolist())])  # fmt: skip
+        # each frame alone through the fp32 model, rounded once to bf16: equal within bf16 rounding
+        torch.testing.assert_close(f.latents, ref[:, 5:].bfloat16(), atol=1e-2, rtol=1e-2)
+        torch.testing.assert_close(f.cls_registers, ref[:, :5].bfloat16(), atol=1e-2, rtol=1e-2)
+
+
+def test_catalog_follows_the_files(corpus: tuple) -> None:
+    root, _, _ = corpus
+    rows = run_query(root, "SELECT dataset, episode_index, latents_ready FROM episodes ORDER BY ALL").to_pylist()
+    assert len(rows) == 4 and all(r["latents_ready"] for r in rows)  # the broken episode has its wrist latents
+
+
+def test_rerun_does_only_what_is_missing_then_nothing(corpus: tuple, model_dir: Path) -> None:
+    root, _, original = corpus
+    ds, index, key = BROKEN
+    video = root / ds / load_info(root / ds / "meta/info.json").video_file(index, key)
+    video.write_bytes(original)  # the video repaired
+    before = {k: p.stat().st_mtime_ns for k, p in _files(root).items() if p.exists()}
+    report = run_latents(_job(root, model_dir), progress=False)
+    assert (report.written, report.skipped, report.failed) == (1, 7, [])
+    after = {k: p.stat().st_mtime_ns for k, p in _files(root).items()}
+    assert set(after) == set(_files(root)) and all(after[k] == t for k, t in before.items())
+    again = run_latents(_job(root, model_dir), progress=False)
+    assert (again.written, again.skipped, again.failed) == (0, 8, [])
+    assert {k: p.stat().st_mtime_ns for k, p in _files(root).items()} == after
+
+
+def test_a_temp_file_never_counts_as_done(corpus: tuple, model_dir: Path, tmp_path: Path) -> None:
+    root, _, _ = corpus
+    job = _job(root, model_dir)
+    path = _files(root)[("datasets/alpha/one", 1, CAMERAS[0])]
+    saved = path.read_bytes()
+    path.unlink()
+    temp = path.with_name(f".{path.name}.tmp-deadbeef")
+    temp.write_bytes(saved[: len(saved) // 2])  # what a job killed mid-write leaves
+    try:
+        work = plan(job, expected_meta(job))
+        assert [(r["dataset"], r["episode_index"], r["video_key"]) for r in work.rows] == [
+            ("datasets/alpha/one", 1, CAMERAS[0])
+        ]
+        assert not temp.exists()  # swept by the planner (under the job lock)
+    finally:
+        path.write_bytes(saved)
+
+
+def test_files_of_another_encoding_stop_the_job_unless_overwrite(corpus: tuple, model_dir: Path) -> None:
+    root, _, _ = corpus
+    with pytest.raises(LatentsJobError, match=r"8 latents files were made differently.*--overwrite") as e:
+        run_latents(_job(root, model_dir, rate_hz=2.0), progress=False)
+    assert "3.0 Hz" in str(e.value) and "2.0 Hz" in str(e.value)
+    job = _job(root, model_dir, rate_hz=2.0, overwrite=True)
+    assert len(plan(job, expected_meta(job)).rows) == 8
+
+
+def test_cli_usage_errors(corpus: tuple, model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root, _, _ = corpus
+    assert main(["latents", str(root)]) == 2
+    assert "no encoder weights. Pass --model DIR" in capsys.readouterr().err
+    assert main(["latents", str(root), "--model", str(model_dir), "--rate", "20"]) == 2
+    assert "above the dataset's 10.0 fps" in capsys.readouterr().err
+    assert main(["latents", str(root / "nowhere"), "--model", str(model_dir)]) == 2
+    assert main(["latents", str(root), "--model", str(root)]) == 2
+    assert "no config.json" in capsys.readouterr().err
+    assert main(["latents", str(root), "--model", str(model_dir), "--camera", "all"]) == 0  # all done: no work
+    assert "0 episodes written" in capsys.readouterr().out
+
+
+def test_camera_selection() -> None:
+    keys = ["observation.images.wrist_right", "observation.images.third_person", "observation.images.head"]
+    assert select_video_keys(keys, "main") == ["observation.images.head"]
+    assert select_video_keys(keys[:2], "main") == ["observation.images.third_person"]
+    assert select_video_keys(["observation.images.cam_x"], "main") == ["observation.images.cam_x"]
+    assert select_video_keys(keys, "all") == keys
+    assert select_video_keys(keys, "wrist_right,head") == ["observation.images.wrist_right", "observation.images.head"]
+    assert select_video_keys(keys, "observation.images.head") == ["observation.images.head"]
+    assert select_video_keys(keys, "wrist_left") == []
+
+
+def test_one_job_per_corpus(corpus: tuple, model_dir: Path) -> None:
+    root, _, _ = corpus
+    with JobLock(root, "latents"), pytest.raises(JobLockedError, match="another latents job"):
+        run_latents(_job(root, model_dir), progress=False)
+    assert np.isfinite(run_latents(_job(root, model_dir), progress=False).seconds)
+
+
+def test_pixels_travel_as_bf16_bits_or_fp32_unchanged() -> None:
+    pixels = torch.randn(3, 3, 224, 224, generator=torch.Generator().manual_seed(2))
+    wire = pack_pixels(pixels, "bfloat16")
+    assert wire.dtype == np.int16 and wire.nbytes == pixels.numel() * 2  # numpy has no bfloat16: its bit pattern
+    assert torch.equal(unpack_pixels(wire, "bfloat16"), pixels.to(torch.bfloat16))
+    assert torch.equal(unpack_pixels(pack_pixels(pixels, "float32"), "float32"), pixels)
+
+
+@pytest.mark.gpu
+def test_cuda_actors_match_the_cpu_files(corpus: tuple, model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root, _, _ = corpus
+    gpu_root = tmp_path / "corpus"
+    shutil.copytree(root, gpu_root, ignore=shutil.ignore_patterns("job"))
+    enc = EncoderSpec(model=str(model_dir), batch_size=256)
+    job = LatentsJob(root=gpu_root, encoder=enc, camera="all", device="cuda", overwrite=True)
+    report = run_latents(job, progress=False)
+    done = {k: p for k, p in _files(root).items() if p.exists()}  # the broken video, unless repaired, has no file
+    assert report.written == len(done) and report.written + len(report.failed) == 8
+    for key, path in done.items():
+        cpu, gpu = read_latents(path), read_latents(_files(gpu_root)[key])
+        assert torch.equal(cpu.frame_index, gpu.frame_index) and gpu.meta.model == cpu.meta.model
+        # bf16 autocast against fp32: a few bf16 ulps on LayerNorm-scale outputs
+        torch.testing.assert_close(gpu.latents.float(), cpu.latents.float(), atol=0.1, rtol=0.05)
