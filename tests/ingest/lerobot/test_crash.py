@@ -28,7 +28,7 @@ from ingest.lerobot.video_read import count_frames
 from ingest.lerobot.writer import JOURNAL, STAGING, LeRobotWriter, stage_episode
 from schemas.canonical import STATE
 from tests.fixtures.episodes import CAMERAS, canonical_frames, write_canonical_dataset
-from tests.ingest import _crash_writer as child
+from tests.ingest.lerobot import _crash_writer as child
 from tests.oracle.conftest import run_oracle  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[3]
