@@ -56,7 +56,17 @@ import h5py
 import numpy as np
 from pydantic import Field, ValidationError
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
+from adapters.base import (
+    AdapterError,
+    AdapterOptions,
+    EpisodeRef,
+    HandSignals,
+    HandTrack,
+    Language,
+    RawEpisode,
+    SourceAdapter,
+    Stream,
+)
 from adapters.cameras import VideoFileCamera
 from adapters.registry import register
 from schemas.canonical import Camera
@@ -66,6 +76,7 @@ from schemas.tiers import QualityTier
 log = logging.getLogger(__name__)
 
 FPS = 30.0
+GRIPPER_STROKE_MM = 120.0  # assumption: the effector position runs 0 (open) .. 120 mm (closed)
 CANONICAL_CAMERAS = {"head": Camera.head, "hand_left": Camera.wrist_left, "hand_right": Camera.wrist_right}
 REQUIRED_STATE = ("effector/position", "end/orientation", "end/position", "joint/position")
 _ARMS = ("left", "right")
@@ -214,6 +225,7 @@ class AgibotAdapter(SourceAdapter):
             action_config=segments,
             success=success,
             metadata=meta,
+            hands=hand_signals(states),
         )
 
     def _read_proprio(
@@ -405,6 +417,26 @@ class AgibotAdapter(SourceAdapter):
             text = seg.get("english_action_text") or segment.action_text
             language.append(Language(str(text), "instruction", segment.start_frame / FPS, segment.end_frame / FPS))
         return language, segments
+
+
+def hand_signals(states: dict[str, Stream]) -> HandSignals:
+    """Both arms in the robot base, index 0 = left: `end.position` (T,2,3) m with `end.orientation` (T,2,4) xyzw,
+    gripper variant opening 1 - `effector.position` / `GRIPPER_STROKE_MM`. Base-relative poses: no decoupling."""
+    sig = HandSignals(frame="robot_base")
+    pos, ori = states.get("end.position"), states.get("end.orientation")
+    eff = states.get("effector.position")
+    for hand in (0, 1):
+        track = HandTrack()
+        if pos is not None and ori is not None:
+            track.position = Stream(pos.timestamps, pos.values[:, hand], unit="m", frame="robot_base")
+            track.rotation = Stream(ori.timestamps, ori.values[:, hand], unit="quat_xyzw", frame="robot_base")
+        if eff is not None and eff.values.shape[1:] == (2,):
+            opening = 1.0 - eff.values[:, hand].astype(np.float64) / GRIPPER_STROKE_MM
+            track.gripper = Stream(eff.timestamps, np.clip(opening, 0, 1))
+        sig.hands[hand] = track
+    if pos is None or ori is None:
+        sig.notes.append("no state/end pose: canonical wrist dims unavailable")
+    return sig
 
 
 def _success(status: Any) -> bool | None:

@@ -2,7 +2,9 @@
 
 Adapters know source formats and nothing about output. A `RawEpisode` keeps every stream with its own timestamps,
 native names, units and frames; cameras are lazy (frames decoded while iterated, never a whole video in memory).
-Canonicalization (resampling, frames, hands) happens later, in `ingest/`.
+Each adapter also declares in `RawEpisode.hands` which of its streams carry the hands (`HandSignals`): that is the
+only source knowledge canonicalization needs. Canonicalization (resampling, poses, frames, hands) happens later, in
+`ingest/canonical/`, and knows no adapter by name.
 """
 
 from __future__ import annotations
@@ -100,6 +102,56 @@ class Stream:
         return len(self.timestamps)
 
 
+# How a wrist rotation stream is given: a quaternion (x, y, z, w), roll/pitch/yaw in radians about the fixed x, y, z
+# axes, or whole 4x4 poses (then the track has no separate position stream).
+WRIST_ROTATION_UNITS = ("quat_xyzw", "euler_xyz", "se3_4x4")
+
+
+@dataclass
+class HandTrack:
+    """One hand's native signals, on their own timestamps, in `HandSignals.frame`.
+
+    The wrist is declared, not built: `position` (T,3) metres plus `rotation` in one of `WRIST_ROTATION_UNITS`
+    (`ingest.canonical` turns them into poses). `gripper` is the opening 0 (closed) .. 1 (open), already converted
+    from the source's own unit by the adapter; `keypoints` are MANO-21 points (T,21,3) in metres."""
+
+    position: Stream | None = None
+    rotation: Stream | None = None
+    gripper: Stream | None = None
+    keypoints: Stream | None = None
+    confidence: Stream | None = None  # (T,) tracking confidence 0..1
+
+    def __post_init__(self) -> None:
+        if self.rotation is not None and self.rotation.unit not in WRIST_ROTATION_UNITS:
+            raise ValueError(f"wrist rotation unit {self.rotation.unit!r} is not one of {WRIST_ROTATION_UNITS}")
+        if self.position is None and self.rotation is not None and self.rotation.unit != "se3_4x4":
+            raise ValueError(f"a {self.rotation.unit} wrist rotation needs a position stream")
+
+    @property
+    def has_wrist(self) -> bool:
+        return self.rotation is not None and (self.position is not None or self.rotation.unit == "se3_4x4")
+
+
+@dataclass
+class HandSignals:
+    """Which streams of an episode are the hands (0 = left, 1 = right), and how to read them."""
+
+    hands: dict[int, HandTrack] = field(default_factory=dict)
+    frame: str = "robot_base"
+    apply_offset: bool = True  # poses are at the source's EEF point: move them to the canonical wrist
+    camera: Stream | None = None  # world_from_camera (T,4,4) of a moving camera, for decoupling
+    up_world: np.ndarray | None = None  # the world's up axis, for decoupling
+    canonical: tuple[Stream, Stream | None, Stream | None] | None = None  # already canonical: state, action, keypoints
+    native_state_keys: list[str] | None = None  # the streams kept as `observation.state.native` (None: every one)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.canonical and not any(
+            h.has_wrist or h.keypoints is not None or h.gripper is not None for h in self.hands.values()
+        )
+
+
 class CameraSource(ABC):
     """A lazily decoded camera. `frames()` streams HxWx3 uint8 RGB; nothing is decoded before iteration."""
 
@@ -154,6 +206,7 @@ class RawEpisode:
     success: bool | None = None
     tier_reasons: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)  # anything else native worth keeping (lineage)
+    hands: HandSignals = field(default_factory=HandSignals)  # filled by the adapter's `read`
 
     @property
     def has_action(self) -> bool:

@@ -30,7 +30,6 @@ a narration timestamp missing, negative or past the video end, an empty window.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +39,11 @@ import av
 import numpy as np
 from pydantic import Field, model_validator
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode, SourceAdapter
 from adapters.cameras import VideoClipCamera, probe_video
 from adapters.registry import register
 from schemas.canonical import Camera
+from schemas.narration import parse_narration
 from schemas.tiers import QualityTier
 
 NARRATION_FILES = (
@@ -53,19 +53,6 @@ NARRATION_FILES = (
     "annotations/narration.json",
 )
 METADATA_FILES = ("ego4d.json", "v2/ego4d.json", "v1/ego4d.json")
-_TAG = re.compile(r"^\s*#([A-Za-z])\b\s*")
-_UNSURE = re.compile(r"#unsure\b", re.IGNORECASE)
-
-
-def parse_narration(text: str) -> dict[str, Any]:
-    """`#C C picks the #unsure` -> subject "C", unsure True, clean "C picks the". The raw text is never altered."""
-    tag = _TAG.match(text)
-    clean = _UNSURE.sub(" ", text[tag.end() :] if tag else text)
-    return {
-        "subject": tag.group(1).upper() if tag else None,
-        "unsure": bool(_UNSURE.search(text)),
-        "clean": " ".join(clean.split()),
-    }
 
 
 class Ego4DOptions(AdapterOptions):
@@ -323,6 +310,7 @@ class Ego4DAdapter(SourceAdapter):
             native_fps=loc["fps"] or camera.average_rate,
             cameras=cameras,
             language=language,
+            hands=HandSignals(notes=["video without hand signals"]),
             metadata={
                 "video_uid": loc["video_uid"],
                 "narration_pass": loc["pass"],

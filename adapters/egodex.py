@@ -32,7 +32,17 @@ import h5py
 import numpy as np
 from pydantic import Field
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
+from adapters.base import (
+    AdapterError,
+    AdapterOptions,
+    EpisodeRef,
+    HandSignals,
+    HandTrack,
+    Language,
+    RawEpisode,
+    SourceAdapter,
+    Stream,
+)
 from adapters.cameras import VideoFileCamera
 from adapters.registry import register
 from schemas.canonical import HANDS, MANO21_NAMES, Camera
@@ -40,6 +50,7 @@ from schemas.tiers import QualityTier
 
 WORLD = "arkit_world"
 CAMERA = "camera"  # native camera name: the mp4, posed by `transforms/camera`
+ARKIT_UP = np.array([0.0, 1.0, 0.0])  # ARKit's world frame is gravity-aligned with +y up
 
 # EgoDex joint suffix for each MANO-21 keypoint, in `schemas.canonical.MANO21_NAMES` (OpenPose/MediaPipe) order;
 # the hand joint is the wrist and the four non-thumb metacarpals are not used (FORMATS.md 6d).
@@ -72,6 +83,24 @@ def mano21_keypoints(transforms: Mapping[str, np.ndarray]) -> np.ndarray:
     """
     hands = [np.stack([np.asarray(transforms[j])[:, :3, 3] for j in joints], axis=1) for joints in MANO21_JOINTS]
     return np.stack(hands, axis=1)
+
+
+def hand_signals(states: Mapping[str, Stream], camera: Stream | None) -> HandSignals:
+    """Both hands as MANO-21 keypoints in the ARKit world (the wrist frames are built from them, z = wrist -> middle
+    knuckle, as for every human source, rather than from ARKit's own joint axes; the raw transforms stay in the
+    natives), each with its tracking confidence, and the moving camera with up = +y for decoupling; no gripper."""
+    sig = HandSignals(frame=WORLD, apply_offset=False, up_world=ARKIT_UP, camera=camera)
+    # 68 joints x 16 values would swamp the native vector: keep the wrists and their tracking confidence
+    sig.native_state_keys = [
+        k for side in ("left", "right") for k in (f"transforms/{side}Hand", f"confidences/{side}Hand") if k in states
+    ]
+    kp = states.get("mano21_keypoints")
+    for hand, side in ((0, "left"), (1, "right")):
+        track = HandTrack(confidence=states.get(f"confidences/{side}Hand"))
+        if kp is not None:
+            track.keypoints = Stream(kp.timestamps, kp.values[:, hand].astype(np.float64), unit="m", frame=kp.frame)
+        sig.hands[hand] = track
+    return sig
 
 
 class EgoDexOptions(AdapterOptions):
@@ -166,6 +195,7 @@ class EgoDexAdapter(SourceAdapter):
         states = {f"transforms/{k}": Stream(ts, v, unit="se3_4x4", frame=WORLD) for k, v in transforms.items()}
         states |= {f"confidences/{k}": Stream(ts, v, unit="0..1") for k, v in confidences.items()}
         states["mano21_keypoints"] = Stream(ts, mano21_keypoints(transforms), names=MANO21_NAMES, unit="m", frame=WORLD)
+        camera_poses = {CAMERA: Stream(ts, cam_pose, unit="se3_4x4", frame=WORLD)}
         text, text_key = choose_description(attrs)
         return RawEpisode(
             ref=ref,
@@ -175,7 +205,7 @@ class EgoDexAdapter(SourceAdapter):
             native_fps=self.options.fps,
             states=states,
             cameras={CAMERA: camera} if self._wants_camera() else {},
-            camera_poses={CAMERA: Stream(ts, cam_pose, unit="se3_4x4", frame=WORLD)},
+            camera_poses=camera_poses,
             language=[Language(text, kind="instruction")] if text else [],
             metadata={
                 "attrs": attrs,
@@ -187,6 +217,7 @@ class EgoDexAdapter(SourceAdapter):
                 "derived_streams": ["mano21_keypoints"],
                 "mano21_joints": {hand: list(j) for hand, j in zip(HANDS, MANO21_JOINTS, strict=True)},
             },
+            hands=hand_signals(states, camera_poses[CAMERA]),
         )
 
     # -- helpers ------------------------------------------------------------------------------------------------

@@ -17,10 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.base import AdapterError, CameraSource, EpisodeRef, Language, RawEpisode, Stream
+from adapters.base import AdapterError, CameraSource, EpisodeRef, HandSignals, Language, RawEpisode, Stream
 from adapters.cameras import EncodedImagesCamera, VideoClipCamera, VideoFileCamera
 from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
-from schemas.canonical import Camera
+from schemas.canonical import CANONICAL_DIM, STATE_NAMES, Camera
 from schemas.dataset_meta import TOLERANCE_S, Quirk
 from schemas.lerobot import ActionSegment, InfoJson
 from schemas.tiers import QualityTier
@@ -368,4 +368,16 @@ class EpisodeReader:
             success=success,
             signals=signals,
             metadata=metadata,
+            hands=hand_signals(states, actions),
         )
+
+
+def hand_signals(states: dict[str, Stream], actions: dict[str, Stream]) -> HandSignals:
+    """Datasets already in our canonical layout (ours, or converted to it) pass through: `observation.state` with the
+    50 canonical names, `action`, `observation.hand_keypoints`. Other layouts keep their natives only."""
+    state = states.get("observation.state")
+    names = tuple(state.names or ()) if state is not None else ()
+    if state is not None and state.values.shape[1:] == (CANONICAL_DIM,) and names == STATE_NAMES:
+        return HandSignals(canonical=(state, actions.get("action"), states.get("observation.hand_keypoints")),
+                           apply_offset=False)  # fmt: skip
+    return HandSignals(notes=["no canonical end-effector layout in this LeRobot dataset: natives only"])

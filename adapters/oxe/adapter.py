@@ -79,6 +79,7 @@ from pydantic import Field
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import EncodedImagesCamera, decode_image
+from adapters.oxe.hands import hand_signals
 from adapters.oxe.subsets import OXESubset, StreamSpec, find_subset
 from adapters.oxe.tfrecord import FeatureValue, TFRecordError, parse_example, read_record, scan_records
 from adapters.registry import register
@@ -817,6 +818,7 @@ class _EpisodeReader:
             tier_reasons=[] if cfg.tier is QualityTier.high else [f"subset default {cfg.tier}: {cfg.tier_reason}"],
             signals=signals,
             metadata=meta,
+            hands=hand_signals(states),
         )
 
     def _episode_value(self, info: FeatureInfo) -> Any:

@@ -1,10 +1,11 @@
 """`canonicalize(raw, spec)`: one `RawEpisode` in, zero or more `CanonicalEpisode`s out (DESIGN sections 3-4).
 
-Steps: pick the hand signals (`hand_signals`), find the common time span and its gaps, resample onto the 10 Hz grid
-(positions linearly, rotations by SLERP, gripper by hold, video by the frame at or before), move source EEF poses to
-the canonical wrist (embodiment offsets), decouple a moving camera, build the 50-dim state, recompute deltas for the
-action, check validity, cut the kept spans into episodes, and assign the quality tier. Native vectors are kept
-beside the canonical ones. Pure: no I/O beyond the lazy camera reads the writer drives.
+Steps: build the wrist poses the adapter declared in `RawEpisode.hands`, find the common time span and its gaps,
+resample onto the 10 Hz grid (positions linearly, rotations by SLERP, gripper by hold, video by the frame at or
+before), move source EEF poses to the canonical wrist (embodiment offsets), decouple a moving camera, build the 50-dim
+state, recompute deltas for the action, check validity, cut the kept spans into episodes, and assign the quality tier.
+Native vectors are kept beside the canonical ones. Pure: no I/O beyond the lazy camera reads the writer drives. No
+adapter is known by name here.
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.base import CameraSource, RawEpisode, Stream
+from adapters.base import CameraSource, HandSignals, HandTrack, RawEpisode, Stream
 from ingest.canonical import resample as rs
 from ingest.canonical.decouple import decouple
 from ingest.canonical.frames import (
     apply_eef_offset,
     compose,
     pose_deltas,
+    pose_from_pos_euler,
+    pose_from_pos_quat,
     pose_to_pos_rot6d,
     se3_inverse,
     transform_points,
 )
-from ingest.canonical.hand_signals import HandSignals, extract
 from ingest.canonical.hands import fingertips_in_wrist, wrist_frames_from_keypoints
 from ingest.canonical.quality import QualityConfig, assess_quality
 from ingest.canonical.validity import ValidityConfig, check_validity
@@ -144,10 +146,31 @@ def _task_text(raw: RawEpisode) -> str:
     return ""
 
 
-def _streams_used(sig: HandSignals) -> list[Stream]:
+def _flat(s: Stream) -> np.ndarray:
+    return s.values.reshape(len(s), -1).astype(np.float64)
+
+
+def wrist_poses(track: HandTrack) -> Stream | None:
+    """The declared wrist as (T,4,4) poses on the position stream's clock (None: the track has no wrist)."""
+    if not track.has_wrist:
+        return None
+    rot = track.rotation
+    assert rot is not None
+    if rot.unit == "se3_4x4":
+        return rot
+    assert track.position is not None
+    pos = _flat(track.position)
+    if rot.unit == "quat_xyzw":
+        poses = pose_from_pos_quat(pos, _flat(rot))
+    else:  # euler_xyz: roll, pitch, yaw about fixed axes
+        poses = pose_from_pos_euler(pos, _flat(rot), seq="xyz")
+    return Stream(track.position.timestamps, poses, unit="se3_4x4", frame=track.position.frame)
+
+
+def _streams_used(sig: HandSignals, wrists: dict[int, Stream]) -> list[Stream]:
     if sig.canonical:
         return [s for s in sig.canonical if s is not None]
-    out = [s for h in sig.hands.values() for s in (h.wrist, h.gripper, h.keypoints) if s is not None]
+    out = [s for hand, h in sig.hands.items() for s in (wrists.get(hand), h.gripper, h.keypoints) if s is not None]
     return out + ([sig.camera] if sig.camera is not None else [])
 
 
@@ -176,7 +199,12 @@ def _resample_native(items: list[tuple[str, Stream]], grid_abs: np.ndarray) -> t
 
 
 def _hand_block(
-    sig: HandSignals, hand: int, grid_abs: np.ndarray, offset: RigidTransform, ref: np.ndarray | None
+    sig: HandSignals,
+    wrists: dict[int, Stream],
+    hand: int,
+    grid_abs: np.ndarray,
+    offset: RigidTransform,
+    ref: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Canonical state dims of one hand (N,25), their availability mask (25,), keypoints (N,21,3), poses."""
     n = len(grid_abs)
@@ -187,8 +215,9 @@ def _hand_block(
     if track is None:
         return out, avail, kp, None
     poses = None
-    if track.wrist is not None:
-        poses = rs.resample_poses(track.wrist.timestamps, track.wrist.values.astype(np.float64), grid_abs)
+    wrist = wrists.get(hand)
+    if wrist is not None:
+        poses = rs.resample_poses(wrist.timestamps, wrist.values.astype(np.float64), grid_abs)
         if sig.apply_offset:
             poses = apply_eef_offset(poses, offset)
     kp_values = None if track.keypoints is None else track.keypoints.values.astype(np.float64)
@@ -257,13 +286,14 @@ def canonicalize(
     spec = spec or CanonicalizeSpec()
     source = source or raw.ref.source
     emb = (registry or default_registry()).get(raw.embodiment)
-    sig = extract(raw)
+    sig = raw.hands
+    wrists = {hand: w for hand, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
     cams = {
         c.canonical.value: c
         for c in raw.cameras.values()
         if c.canonical is not None and (spec.cameras is None or c.canonical in spec.cameras) and len(c)
     }
-    used = _streams_used(sig) or [Stream(c.timestamps, np.zeros(len(c))) for c in cams.values()]
+    used = _streams_used(sig, wrists) or [Stream(c.timestamps, np.zeros(len(c))) for c in cams.values()]
     if not used:
         raise ValueError(f"{raw.ref.uid}: nothing to canonicalize (no hand signals and no camera)")
     t0, t1 = rs.common_span([s.timestamps for s in used] + [c.timestamps for c in cams.values()])
@@ -274,7 +304,7 @@ def canonicalize(
     episodes: list[CanonicalEpisode] = []
     for k, (a, b) in enumerate(spans):
         suffix = f"#span{k}" if len(spans) > 1 else ""
-        episodes += _canonicalize_span(raw, source, sig, emb, cams, spec, a, b, gaps, suffix)
+        episodes += _canonicalize_span(raw, source, sig, wrists, emb, cams, spec, a, b, gaps, suffix)
     return episodes
 
 
@@ -282,6 +312,7 @@ def _canonicalize_span(
     raw: RawEpisode,
     source: str,
     sig: HandSignals,
+    wrists: dict[int, Stream],
     emb: Embodiment,
     cams: dict[str, CameraSource],
     spec: CanonicalizeSpec,
@@ -317,7 +348,7 @@ def _canonicalize_span(
         offset, why = eef_offset_for(emb.name, raw.ref.subset, raw.ref.source)
         info["eef_offset"] = why
         for hand in (0, 1):
-            block, hav, kp, p = _hand_block(sig, hand, grid_abs, offset, ref)
+            block, hav, kp, p = _hand_block(sig, wrists, hand, grid_abs, offset, ref)
             state[:, hand_dims(hand, slice(0, 25))] = block
             avail[hand_dims(hand, slice(0, 25))] = hav
             keypoints[:, hand] = kp
@@ -330,7 +361,7 @@ def _canonicalize_span(
     action[:, ~mask] = 0.0
 
     interp = np.zeros(n, dtype=bool)
-    for s in _streams_used(sig):
+    for s in _streams_used(sig, wrists):
         interp |= rs.interpolated_mask(s.timestamps, grid_abs, spec.interpolation_tolerance_s)
     if gaps and spec.gap_policy is rs.GapPolicy.invalidate:
         # nothing was measured there: make the frames non-finite so validity drops (or masks) them like any glitch

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from adapters.ego4d import parse_narration
+from schemas.narration import parse_narration
 
 RULES_VERSION = "eidata-rules-1"
 

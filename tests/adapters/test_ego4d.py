@@ -11,11 +11,12 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.base import AdapterError, EpisodeRef, RawEpisode
-from adapters.ego4d import Ego4DAdapter, Ego4DOptions, parse_narration
+from adapters.ego4d import Ego4DAdapter, Ego4DOptions
 from adapters.registry import get_adapter
 from adapters.synthetic.ego4d import PASSES, Ego4DFixture, Ego4DVideo, write_ego4d
 from adapters.synthetic.video import synthetic_frame
 from schemas.canonical import Camera
+from schemas.narration import parse_narration
 from schemas.tiers import QualityTier
 
 BOTH = {"passes": list(PASSES)}

@@ -6,6 +6,9 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from adapters.base import EpisodeRef, Language, RawEpisode, Stream
+from adapters.egodex import hand_signals as egodex_hand_signals
+from adapters.lerobot.episode import hand_signals as lerobot_hand_signals
+from adapters.oxe.hands import hand_signals as oxe_hand_signals
 from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
 from ingest.canonical.frames import rot6d_to_matrix
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
@@ -24,7 +27,8 @@ def _oxe_raw(t: np.ndarray, xyz: np.ndarray, rpy: np.ndarray, grip: np.ndarray, 
         "observation/state:gripper": Stream(t, grip[:, None], names=("gripper_open",), unit="0..1"),
     }
     return RawEpisode(ref=ref, robot_type="x", embodiment=embodiment, tier=QualityTier.high, native_fps=None,
-                      states=states, language=[Language("pick the block")], success=success)  # fmt: skip
+                      states=states, language=[Language("pick the block")], success=success,
+                      hands=oxe_hand_signals(states))  # fmt: skip
 
 
 def _reach(n: int, fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -124,11 +128,12 @@ def _human_raw(n: int, camera_moves: bool) -> RawEpisode:
         cam[:, :3, :3] = Rotation.from_euler("y", np.linspace(0, 0.8, n)[:, None]).as_matrix()
         cam[:, :3, 3] = np.column_stack([np.linspace(0, 0.5, n), np.full(n, 1.6), np.zeros(n)])
     ref = EpisodeRef(adapter="egodex", source="egodex", subset="part1", raw_id="task/0", paths=("0.hdf5",))
+    states = {"mano21_keypoints": Stream(t, kp.astype(np.float32), unit="m", frame="arkit_world")}
+    camera = Stream(t, cam, unit="se3_4x4", frame="arkit_world")
     return RawEpisode(
         ref=ref, robot_type=None, embodiment="human", tier=QualityTier.high, native_fps=30.0,
-        states={"mano21_keypoints": Stream(t, kp.astype(np.float32), unit="m", frame="arkit_world")},
-        camera_poses={"camera": Stream(t, cam, unit="se3_4x4", frame="arkit_world")},
-        language=[Language("hold still")],
+        states=states, camera_poses={"camera": camera}, language=[Language("hold still")],
+        hands=egodex_hand_signals(states, camera),
     )  # fmt: skip
 
 
@@ -174,6 +179,7 @@ def test_nan_frames_of_a_canonical_source_are_cut_not_masked(tmp_path) -> None:
     values[10, 25] = np.nan  # right wrist x at frame 10
     raw.states["observation.state"] = Stream(state.timestamps, values, state.names, state.unit, state.frame)
     raw.states.pop("observation.state.native", None)
+    raw.hands = lerobot_hand_signals(raw.states, raw.actions)  # the adapter's declaration, over the edited stream
     eps = canonicalize(raw)
     assert eps and eps[0].mask[hand_dims(R, WRIST_POS)].all()  # the dim stays real
     assert all(np.isfinite(ep.state).all() for ep in eps)
