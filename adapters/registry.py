@@ -1,7 +1,12 @@
-"""Adapters by name. Each adapter module registers its class with `@register`; `adapters/__init__.py` imports them."""
+"""Adapters by name. Each adapter module registers its class with `@register`; `adapters/__init__.py` imports them.
+
+An adapter that lives outside this package (a team's own source) is named by its import path, `package.module:Class`:
+the module is imported where the name is resolved (the job's driver and every Ray worker), so nothing here changes.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from adapters.base import AdapterOptions, SourceAdapter
@@ -21,9 +26,21 @@ def adapter_names() -> list[str]:
     return sorted(_ADAPTERS)
 
 
-def get_adapter(name: str, options: AdapterOptions | dict[str, Any] | None = None) -> SourceAdapter:
+def adapter_class(name: str) -> type[SourceAdapter]:
+    """The class registered as `name`, or the `SourceAdapter` subclass at import path `package.module:Class`."""
+    if name in _ADAPTERS:
+        return _ADAPTERS[name]
+    if ":" not in name:
+        raise KeyError(f"unknown adapter {name!r}; known: {adapter_names()}")
+    module, _, attr = name.partition(":")
     try:
-        cls = _ADAPTERS[name]
-    except KeyError:
-        raise KeyError(f"unknown adapter {name!r}; known: {adapter_names()}") from None
-    return cls(options)
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise KeyError(f"adapter {name!r}: cannot import it ({type(e).__name__}: {e})") from None
+    if not (isinstance(cls, type) and issubclass(cls, SourceAdapter)):
+        raise KeyError(f"adapter {name!r} is not a SourceAdapter subclass")
+    return cls
+
+
+def get_adapter(name: str, options: AdapterOptions | dict[str, Any] | None = None) -> SourceAdapter:
+    return adapter_class(name)(options)

@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 import adapters  # noqa: F401 - importing the package registers every adapter
-from adapters.registry import adapter_names, get_adapter
+from adapters.registry import adapter_class, get_adapter
 from ingest.canonical.canonicalize import CanonicalizeSpec
 from ingest.lerobot.video import VideoCodec
 from schemas.tiers import QualityTier
@@ -155,7 +155,10 @@ class SourceSpec(BaseModel):
         description="this source's name in the job: episode uids and the output folder datasets/<name>/<subset>/ "
         "use it; lower-case letters, digits and _"
     )
-    adapter: str = Field(description="adapter registry name (adapters.adapter_names())")
+    adapter: str = Field(
+        description="adapter registry name (adapters.adapter_names()), or the import path package.module:Class of "
+        "an adapter outside the package"
+    )
     root: Path = Field(description="the raw data folder the adapter reads; relative to the spec file; must exist")
     tier: QualityTier | None = Field(
         None, description="override of the adapter's default quality tier (canonicalization may still demote)"
@@ -174,8 +177,10 @@ class SourceSpec(BaseModel):
     @field_validator("adapter")
     @classmethod
     def _adapter(cls, v: str) -> str:
-        if v not in adapter_names():
-            raise ValueError(f"unknown adapter {v!r}; known: {adapter_names()}")
+        try:
+            adapter_class(v)
+        except KeyError as e:
+            raise ValueError(e.args[0]) from None
         return v
 
     @field_validator("root")

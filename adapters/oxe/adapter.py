@@ -63,13 +63,9 @@ naming adapter, shard file, episode (raw id) and field (`tfrecord:<kind>` or the
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -79,243 +75,25 @@ from pydantic import Field
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import EncodedImagesCamera, decode_image
+from adapters.oxe.builder import (
+    ADAPTER,
+    MAX_GENERIC_STATE,
+    RLDS_FLAGS,
+    STEP_SIGNALS,
+    STEPS,
+    Builder,
+    FeatureInfo,
+    find_builders,
+    load_builder,
+    version_key,
+)
+from adapters.oxe.decode import content_hash, decode_tensor, text_runs, texts_of
 from adapters.oxe.hands import hand_signals
 from adapters.oxe.subsets import OXESubset, StreamSpec, find_subset
 from adapters.oxe.tfrecord import FeatureValue, TFRecordError, parse_example, read_record, scan_records
 from adapters.registry import register
 from schemas.embodiment import default_registry
 from schemas.tiers import QualityTier
-
-ADAPTER = "oxe"
-STEPS = "steps/"
-RLDS_FLAGS = ("is_first", "is_last", "is_terminal")
-STEP_SIGNALS = ("reward", "discount")
-MAX_GENERIC_STATE = 64  # unconfigured per-step tensors larger than this (embeddings, depth) are not read
-_NP_DTYPES = {
-    "float32": np.float32,
-    "float64": np.float64,
-    "int32": np.int32,
-    "int64": np.int64,
-    "bool": np.bool_,
-    "uint8": np.uint8,
-}
-
-
-# --- features.json and dataset_info.json ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FeatureInfo:
-    """One leaf of a TFDS FeaturesDict, flattened: `key` as in the `tf.train.Example`."""
-
-    key: str
-    kind: Literal["tensor", "image", "text", "unknown"]
-    shape: tuple[int | None, ...]
-    dtype: str
-    encoding: str = "none"
-    image_format: str | None = None
-    description: str = ""
-
-    @property
-    def in_steps(self) -> bool:
-        return self.key.startswith(STEPS)
-
-    @property
-    def rel(self) -> str:
-        return self.key[len(STEPS) :] if self.in_steps else self.key
-
-
-def _shape(d: Mapping[str, Any]) -> tuple[int | None, ...]:
-    dims = (d.get("shape") or {}).get("dimensions") or []
-    return tuple(None if int(x) < 0 else int(x) for x in dims)
-
-
-def parse_features(doc: Mapping[str, Any]) -> dict[str, FeatureInfo]:
-    """TFDS `features.json` -> {flattened key: FeatureInfo} (nested FeaturesDict/Dataset names joined by '/')."""
-    out: dict[str, FeatureInfo] = {}
-
-    def walk(node: Mapping[str, Any], prefix: str) -> None:
-        cls = node.get("pythonClassName", "")
-        desc = node.get("description", "")
-        if "featuresDict" in node:
-            for name, child in node["featuresDict"].get("features", {}).items():
-                walk(child, f"{prefix}{name}/")
-        elif "sequence" in node:  # Dataset (RLDS steps) or Sequence
-            walk(node["sequence"]["feature"], prefix)
-        elif "image" in node:
-            img = node["image"]
-            out[prefix[:-1]] = FeatureInfo(
-                prefix[:-1],
-                "image",
-                _shape(img),
-                img.get("dtype", "uint8"),
-                image_format=img.get("encodingFormat"),
-                description=desc,
-            )
-        elif "text" in node or cls.endswith("Text"):
-            out[prefix[:-1]] = FeatureInfo(prefix[:-1], "text", (), "string", description=desc)
-        elif "tensor" in node:
-            t = node["tensor"]
-            kind = "text" if t.get("dtype") == "string" else "tensor"
-            out[prefix[:-1]] = FeatureInfo(
-                prefix[:-1],
-                kind,
-                _shape(t),
-                t.get("dtype", "float32"),
-                encoding=t.get("encoding", "none"),
-                description=desc,
-            )
-        elif "classLabel" in node:
-            out[prefix[:-1]] = FeatureInfo(prefix[:-1], "tensor", (), "int64", description=desc)
-        else:
-            out[prefix[:-1]] = FeatureInfo(prefix[:-1], "unknown", (), "", description=desc)
-
-    walk(doc, "")
-    return out
-
-
-@dataclass(frozen=True)
-class SplitInfo:
-    name: str
-    shards: tuple[Path, ...]
-    shard_lengths: tuple[int, ...] | None  # episodes per shard, from dataset_info.json
-
-
-@dataclass(frozen=True)
-class Builder:
-    """A TFDS builder directory `<dataset>/<version>/`."""
-
-    path: Path
-    name: str
-    version: str
-    splits: tuple[SplitInfo, ...]
-    features: dict[str, FeatureInfo] = field(repr=False)
-
-
-def _version_key(v: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in re.findall(r"\d+", v)) or (0,)
-
-
-def _shard_name(template: str, dataset: str, split: str, fmt: str, i: int, n: int) -> str:
-    return (
-        template.replace("{DATASET}", dataset)
-        .replace("{SPLIT}", split)
-        .replace("{FILEFORMAT}", fmt)
-        .replace("{SHARD_X_OF_Y}", f"{i:05d}-of-{n:05d}")
-        .replace("{SHARD_INDEX}", f"{i:05d}")
-        .replace("{NUM_SHARDS}", f"{n:05d}")
-    )
-
-
-@lru_cache(maxsize=64)
-def load_builder(path: Path) -> Builder:
-    """Read `dataset_info.json` and `features.json` of one builder directory (cached per path)."""
-    try:
-        info = json.loads((path / "dataset_info.json").read_text())
-    except (OSError, ValueError) as e:
-        raise AdapterError(
-            f"unreadable dataset_info.json: {e}", adapter=ADAPTER, file=path / "dataset_info.json"
-        ) from e
-    try:
-        features = parse_features(json.loads((path / "features.json").read_text()))
-    except (OSError, ValueError, KeyError) as e:
-        raise AdapterError(f"unreadable features.json: {e}", adapter=ADAPTER, file=path / "features.json") from e
-    name = info.get("name") or path.parent.name
-    fmt = info.get("fileFormat", "tfrecord")
-    splits = []
-    for s in info.get("splits", []):
-        template = s.get("filepathTemplate", "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}")
-        lengths = tuple(int(x) for x in s["shardLengths"]) if s.get("shardLengths") else None
-        if lengths is not None:
-            shards = tuple(
-                path / _shard_name(template, name, s["name"], fmt, i, len(lengths)) for i in range(len(lengths))
-            )
-        else:  # no shard list: whatever matches the template on disk
-            pattern = _shard_name(template, name, s["name"], fmt, 0, 0).replace("00000-of-00000", "*-of-*")
-            shards = tuple(sorted(path.glob(pattern)))
-        splits.append(SplitInfo(s["name"], shards, lengths))
-    splits.sort(key=lambda s: s.name)
-    return Builder(path, name, str(info.get("version", path.name)), tuple(splits), features)
-
-
-def find_builders(root: Path, max_depth: int = 3) -> list[Path]:
-    """Builder directories at or under `root` (each holding a dataset_info.json), sorted."""
-    if (root / "dataset_info.json").is_file():
-        return [root]
-    found = []
-    for depth in range(1, max_depth + 1):
-        found += [p.parent for p in root.glob("/".join(["*"] * depth) + "/dataset_info.json")]
-    return sorted(set(found))
-
-
-# --- value decoding ---------------------------------------------------------------------------------------------
-
-
-def decode_tensor(info: FeatureInfo, raw: FeatureValue, steps: int | None) -> np.ndarray:
-    """Stored values of one tensor feature -> array (T, *shape) (or shape, outside steps) in its declared dtype.
-
-    Raises ValueError with a specific message when the stored size does not match."""
-    dtype = _NP_DTYPES.get(info.dtype, np.float32)
-    lead = (steps,) if steps is not None else ()
-    if info.encoding in ("bytes", "zlib"):
-        if not isinstance(raw, list):
-            raise ValueError(f"encoding {info.encoding!r} expects a bytes list, found numbers")
-        if steps is not None and len(raw) != steps:
-            raise ValueError(f"{len(raw)} encoded values for {steps} steps")
-        chunks = [zlib.decompress(b) if info.encoding == "zlib" else b for b in raw]
-        flat = np.frombuffer(b"".join(chunks), dtype=dtype)
-    else:
-        if isinstance(raw, list):
-            raise ValueError(f"expected numbers for a {info.dtype} tensor, found a bytes list")
-        flat = raw
-    per = [d for d in info.shape]
-    n = flat.size // (steps or 1) if steps else flat.size
-    if None in per:  # one unknown dimension: infer it
-        known = int(np.prod([d for d in per if d is not None])) if any(d is not None for d in per) else 1
-        if known == 0 or n % known:
-            raise ValueError(f"{flat.size} values do not fit {steps} steps of shape {info.shape}")
-        per = [n // known if d is None else d for d in per]
-    expected = int(np.prod(per)) * (steps or 1) if per else (steps or 1)
-    if flat.size != expected:
-        raise ValueError(
-            f"holds {flat.size} values, expected {expected} ({steps} steps x shape {tuple(per)})"
-            if steps is not None
-            else f"holds {flat.size} values, expected shape {tuple(per)}"
-        )
-    return flat.reshape((*lead, *per)).astype(dtype, copy=False)
-
-
-def _texts(raw: FeatureValue) -> list[str]:
-    return [b.decode("utf-8", errors="replace") for b in raw] if isinstance(raw, list) else []
-
-
-def content_hash(example: Mapping[str, FeatureValue], features: Mapping[str, FeatureInfo]) -> str:
-    """Hash of an episode's numbers and text (not its image bytes, which a re-encode changes)."""
-    h = hashlib.sha256()
-    for key in sorted(example):
-        info = features.get(key)
-        if not key.startswith(STEPS) or key.endswith("language_embedding") or (info and info.kind == "image"):
-            continue
-        raw = example[key]
-        if isinstance(raw, list):
-            if info is not None and info.kind != "text" and info.encoding == "none":
-                continue  # unknown bytes feature (e.g. an image without features.json entry)
-            h.update(key.encode() + b"\0" + b"\0".join(raw))
-        else:
-            h.update(key.encode() + b"\0" + np.ascontiguousarray(raw).tobytes())
-    return h.hexdigest()
-
-
-def _runs(texts: list[str]) -> list[tuple[str, int, int]]:
-    """(text, first step, last step) for each run of identical non-empty text."""
-    out: list[tuple[str, int, int]] = []
-    for i, t in enumerate(texts):
-        if out and out[-1][0] == t and out[-1][2] == i - 1:
-            out[-1] = (t, out[-1][1], i)
-        elif t.strip():
-            out.append((t, i, i))
-    return out
-
 
 # --- the adapter ------------------------------------------------------------------------------------------------
 
@@ -409,7 +187,7 @@ class OXEAdapter(SourceAdapter):
             if self.options.version is not None:
                 versions = [b for b in versions if self.options.version in (b.version, b.path.name)]
             if versions:
-                chosen.append(max(versions, key=lambda b: _version_key(b.version)))
+                chosen.append(max(versions, key=lambda b: version_key(b.version)))
         if not chosen:
             raise self.error(
                 f"no builder matches subset={self.options.subset!r} version={self.options.version!r}", file=root
@@ -775,7 +553,7 @@ class _EpisodeReader:
                     cameras[key.rsplit("/", 1)[-1]] = cam
                 continue
             if info.kind == "text":
-                for text, i0, i1 in _runs(_texts(self._raw(info.key))):
+                for text, i0, i1 in text_runs(texts_of(self._raw(info.key))):
                     whole = i0 == 0 and i1 == steps - 1
                     language.append(
                         Language(
@@ -826,7 +604,7 @@ class _EpisodeReader:
         if raw is None:
             return None
         if info.kind == "text" or (isinstance(raw, list) and info.encoding == "none"):
-            texts = _texts(raw)
+            texts = texts_of(raw)
             return texts[0] if len(texts) == 1 else texts
         values = self._tensor(info, None)
         return values.item() if values.size == 1 else values.tolist()

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from adapters.base import AdapterError, EpisodeRef
-from adapters.oxe.adapter import OXEAdapter, parse_features
+from adapters.oxe.adapter import OXEAdapter
+from adapters.oxe.builder import parse_features
 from adapters.oxe.subsets import SUBSETS
 from adapters.oxe.tfrecord import build_example, frame_record, parse_example, scan_records
 from adapters.registry import get_adapter
