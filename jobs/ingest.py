@@ -11,7 +11,6 @@ stops the job. At most `max_in_flight` episodes are in flight (backpressure), so
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import sys
 import time
@@ -20,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow.parquet as pq
 
@@ -35,6 +34,7 @@ from ingest.lerobot.writer import STAGING, LeRobotWriter
 from ingest.progress import Progress
 from jobs.catalog.build import rebuild_catalog, write_quarantine_part
 from jobs.runtime.job_lock import JobLock, JobLockedError
+from jobs.runtime.ray_pool import init_ray
 from jobs.spec import JobSpec, SourceSpec, dump_spec
 from schemas.corpus import (
     JOB_DIR,
@@ -311,13 +311,11 @@ def _run_on_ray(spec: JobSpec, todo: list[WorkItem], committer: Committer, addre
                 progress: bool | None) -> None:  # fmt: skip
     import ray
 
-    started = not ray.is_initialized()
-    if started:
-        _init_ray(spec, address)
+    started = _init_ray(spec, address)
     try:
         task = ray.remote(max_retries=spec.parallelism.task_retries, num_cpus=1)(process_episode)
         bar = Progress(len(todo), "ingest", unit="ep", enabled=progress)
-        for item, result in _in_order(todo, task, spec):
+        for item, result in _in_order(todo, RayTasks(task), spec):
             committer.accept(item, result)
             bar.update(1, frames=sum(e["staged"]["length"] for e in result.get("episodes", [])))
         bar.close()
@@ -326,13 +324,39 @@ def _run_on_ray(spec: JobSpec, todo: list[WorkItem], committer: Committer, addre
             ray.shutdown()
 
 
-def _in_order(todo: list[WorkItem], task: Any, spec: JobSpec) -> Iterator[tuple[WorkItem, dict[str, Any]]]:
+class Tasks(Protocol):
+    """What `_in_order` needs of a task system: Ray in a job (`RayTasks`), a scripted fake in tests."""
+
+    def submit(self, item: dict[str, Any]) -> Any: ...  # starts a task; returns its handle
+
+    def wait(self, handles: list[Any]) -> list[Any]: ...  # blocks until some of `handles` finish; returns those
+
+    def get(self, handle: Any) -> dict[str, Any]: ...  # a finished task's result; raises if the task died
+
+
+@dataclass(frozen=True)
+class RayTasks:
+    task: Any  # a `ray.remote` function
+
+    def submit(self, item: dict[str, Any]) -> Any:
+        return self.task.remote(item)
+
+    def wait(self, handles: list[Any]) -> list[Any]:
+        import ray
+
+        return ray.wait(handles, num_returns=1)[0]
+
+    def get(self, handle: Any) -> dict[str, Any]:
+        import ray
+
+        return ray.get(handle)
+
+
+def _in_order(todo: list[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[tuple[WorkItem, dict[str, Any]]]:
     """Submit with at most `max_in_flight` running; yield results in submission order (deterministic commits).
 
     Finished results wait for the head of the line (up to `commit_window` of them), so one long episode does not
     leave the other workers idle; only running episodes hold frames in memory."""
-    import ray
-
     codec = spec.codec
     if codec.threads is None and spec.parallelism.encoder_threads is not None:
         codec = codec.model_copy(update={"threads": spec.parallelism.encoder_threads})  # same bytes, fewer threads
@@ -347,38 +371,24 @@ def _in_order(todo: list[WorkItem], task: Any, spec: JobSpec) -> Iterator[tuple[
             it = todo[next_submit]
             item = {**payload, "uid": it.uid, "source": it.source.model_dump(mode="json"),
                     "ref": it.ref.model_dump(mode="json")}  # fmt: skip
-            pending[task.remote(item)] = next_submit
+            pending[tasks.submit(item)] = next_submit
             next_submit += 1
         if next_yield in results:
             yield todo[next_yield], results.pop(next_yield)
             next_yield += 1
             continue
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        for ref in ready:
-            pos = pending.pop(ref)
+        for handle in tasks.wait(list(pending)):
+            pos = pending.pop(handle)
             try:
-                results[pos] = ray.get(ref)
+                results[pos] = tasks.get(handle)
             except Exception as e:  # the task itself died past its retries: this episode only
                 results[pos] = _quarantined({"uid": todo[pos].uid}, "worker", type(e).__name__, str(e)[:2000])
 
 
-def _init_ray(spec: JobSpec, address: str | None) -> None:
-    import ray
-
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("SVT_LOG", "1")
-    if address:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-        return
+def _init_ray(spec: JobSpec, address: str | None) -> bool:
+    """Ray as every job starts it, with SVT-AV1's log level on every worker; True when this call started it."""
     par = spec.parallelism
-    ray.init(
-        num_cpus=par.num_cpus,
-        include_dashboard=False,
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-        object_store_memory=par.object_store_mb * 1024**2,
-        runtime_env={"env_vars": {"SVT_LOG": "1"}},
-    )
+    return init_ray(address, par.num_cpus, par.object_store_mb, env={"SVT_LOG": "1"})
 
 
 def cli_ingest(args: Any) -> int:

@@ -1,4 +1,4 @@
-"""Ray plumbing shared by the model jobs (captions, text embeddings): start or join Ray, and size an actor pool.
+"""Ray plumbing shared by the jobs: start or join Ray (every job, ingest included), and size an actor pool.
 
 Placement: on CUDA one actor per GPU (`num_gpus=1`), on CPU one actor (by default) that takes all CPUs but one (the
 CPU tasks feeding it keep a slot) and runs torch on that many threads.
@@ -18,18 +18,24 @@ class PoolError(RuntimeError):
     """The pool cannot be placed as asked (e.g. --device cuda on a cluster without GPUs)."""
 
 
-def init_ray(address: str | None, num_cpus: int | None, object_store_mb: int) -> bool:
-    """Join `address`, or start embedded Ray, unless this process already runs Ray; True when it started one."""
+def init_ray(address: str | None, num_cpus: int | None, object_store_mb: int, *,
+             env: dict[str, str] | None = None) -> bool:  # fmt: skip
+    """Join `address`, or start embedded Ray, unless this process already runs Ray; True when it started one.
+
+    `env` is set in this process where unset and, on embedded Ray, forced on every worker (`runtime_env`)."""
     import ray
 
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    for key, value in (env or {}).items():
+        os.environ.setdefault(key, value)
     if address:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
-                 object_store_memory=object_store_mb * 1024**2)  # fmt: skip
+                 object_store_memory=object_store_mb * 1024**2,
+                 runtime_env={"env_vars": dict(env)} if env else None)  # fmt: skip
     return True
 
 

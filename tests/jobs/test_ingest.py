@@ -1,9 +1,12 @@
 """The Ray ingest job, for real (embedded Ray, real writer, real DuckDB): quarantine, exactly-once resume after a
-SIGKILL of the driver, a killed worker, one job per output, bad specs."""
+SIGKILL of the driver, a killed worker, one job per output, bad specs. Crashes are put at chosen points by the hooks
+of `tests/jobs/ingest_hooks.py`, never by timing; the commit order itself is tested in `test_ingest_order.py`."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -13,10 +16,14 @@ from pathlib import Path
 
 import pytest
 
+import jobs.ingest
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import write_demo_spec, write_raw_corpus
-from jobs.ingest import JobLock, run_ingest
+from jobs.ingest import JobLock, discover, run_ingest
 from jobs.spec import load_spec
+from tests.jobs import ingest_hooks
+
+REPO = Path(__file__).resolve().parents[2]
 
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
 
@@ -65,15 +72,21 @@ def test_every_corrupt_episode_is_quarantined_with_its_reason(reference: Path) -
     }  # fmt: skip
 
 
-def test_rerun_of_a_finished_job_is_a_noop(reference: Path, raw: dict[str, Path]) -> None:
+def _no_ray(*args: object) -> None:
+    raise AssertionError("a finished job's rerun submitted work to Ray")
+
+
+def test_rerun_of_a_finished_job_is_a_noop(reference: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = load_spec(reference.parent / "corpus.yaml")
-    before = _hashes(reference)
-    t0 = time.perf_counter()
+    kept = [p for p in sorted(reference.rglob("*")) if p.is_file() and "job" not in p.relative_to(reference).parts]
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in kept}
+    monkeypatch.setattr(jobs.ingest, "_run_on_ray", _no_ray)  # no Ray start-up, no task submitted
     report = run_ingest(spec, progress=False)
-    assert time.perf_counter() - t0 < 5
     assert report.skipped == 15 and report.quarantined == 0  # 15 raw episodes discovered fine, all done before
     assert sum(t.written for t in report.tallies.values()) == 0
-    assert _hashes(reference) == before
+    after = [p for p in sorted(reference.rglob("*")) if p.is_file() and "job" not in p.relative_to(reference).parts]
+    assert after == kept  # no file added or removed (datasets, catalog, quarantine)
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in kept} == before  # nothing rewritten, not even in place
 
 
 def test_output_is_deterministic(reference: Path, raw: dict[str, Path], tmp_path: Path) -> None:
@@ -83,46 +96,51 @@ def test_output_is_deterministic(reference: Path, raw: dict[str, Path], tmp_path
     assert _hashes(tmp_path / "corpus") == _hashes(reference)
 
 
-@pytest.mark.parametrize("kill_after_episodes", [1, 5])
+@pytest.mark.parametrize("kill_after", [1, 5])
 def test_sigkill_of_the_driver_then_rerun_gives_identical_files(
-    reference: Path, raw: dict[str, Path], tmp_path: Path, kill_after_episodes: int
+    reference: Path, raw: dict[str, Path], tmp_path: Path, kill_after: int
 ) -> None:
+    """The driver is killed once it has committed exactly `kill_after` raw episodes: the episodes after them are held
+    in their workers (`ingest_hooks.HOLD_ENV`), so the job cannot run past the kill point however slow the kill is."""
     spec_path = _spec(tmp_path, raw)
     corpus = tmp_path / "corpus"
-    proc = subprocess.Popen([sys.executable, "-m", "jobs.cli", "ingest", str(spec_path)], env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        committed = sum(len(p.read_text().splitlines()) for p in corpus.glob("datasets/*/*/meta/episodes.jsonl"))
-        if committed >= kill_after_episodes:
-            break
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its embedded Ray die together
-    proc.wait()
-    assert _hashes(corpus) != _hashes(reference), "killed too late: nothing left to resume"
+    uids = [it.uid for it in discover(load_spec(spec_path))[0]]
+    committed_log = tmp_path / "committed.txt"
+    env = {**ENV, ingest_hooks.HOLD_ENV: json.dumps(uids[kill_after:])}
+    cmd = [sys.executable, "-m", "tests.jobs.ingest_hooks", str(spec_path), str(committed_log)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while _lines(committed_log) < kill_after and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # polls an event (the driver's own log of commits); the kill point does not depend on it
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the driver and its embedded Ray die together
+        _, err = proc.communicate()
+    assert committed_log.read_text().split() == uids[:kill_after], err[-2000:]
+    assert _hashes(corpus) != _hashes(reference)
     done = _cli("ingest", str(spec_path))
     assert done.returncode == 0, done.stderr[-2000:]
     assert _hashes(corpus) == _hashes(reference)
     assert not list(corpus.glob("datasets/*/*/.eidata/staging/*"))
 
 
-def test_a_killed_worker_is_retried(reference: Path, raw: dict[str, Path], tmp_path: Path) -> None:
-    spec_path = _spec(tmp_path, raw)
-    proc = subprocess.Popen([sys.executable, "-m", "jobs.cli", "ingest", str(spec_path)], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
-    killed = None
-    deadline = time.monotonic() + 120
-    while killed is None and proc.poll() is None and time.monotonic() < deadline:
-        ps = subprocess.run(["pgrep", "-f", "ray::process_episode"], capture_output=True, text=True, check=False)
-        pids = [int(p) for p in ps.stdout.split()]
-        if pids:
-            os.kill(pids[0], signal.SIGKILL)
-            killed = pids[0]
-        time.sleep(0.02)
-    out, _ = proc.communicate(timeout=300)
-    assert killed is not None, "no worker was seen running a task"
-    assert proc.returncode == 0, out[-2000:]
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_a_killed_worker_is_retried(
+    reference: Path, raw: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker of the first raw episode SIGKILLs itself after staging it (`ingest_hooks`): the worker is
+    this run's own, found by its own pid, never by a process-name search that could hit another run's workers."""
+    spec = load_spec(_spec(tmp_path, raw))
+    marker = tmp_path / "killed.pid"
+    monkeypatch.setenv(ingest_hooks.DIE_ONCE_ENV, json.dumps({"uid": discover(spec)[0][0].uid, "marker": str(marker)}))
+    monkeypatch.setattr(jobs.ingest, "process_episode", ingest_hooks.dying_process_episode)
+    run_ingest(spec, progress=False)
+    assert int(marker.read_text()) != os.getpid(), "the hook ran in the driver, not in a worker"
     assert _hashes(tmp_path / "corpus") == _hashes(reference)
     stages = run_query(tmp_path / "corpus", "SELECT DISTINCT stage FROM quarantine").column("stage").to_pylist()
     assert "worker" not in stages  # retried, not quarantined
@@ -150,41 +168,3 @@ def test_strict_turns_quarantine_into_failure(raw: dict[str, Path], tmp_path: Pa
     res = _cli("ingest", str(_spec(tmp_path, raw)), "--strict")
     assert res.returncode == 1 and "quarantined" in res.stderr
     assert _hashes(tmp_path / "corpus") == _hashes(reference)  # the work itself is done all the same
-
-
-def _slow_head(item: dict) -> dict:
-    """A stand-in task body with known durations: the first raw episode is slow, the rest quick; returns timings."""
-    start = time.time()
-    time.sleep(2.0 if item["uid"] == item["head_uid"] else 0.05)
-    return {"status": "timing", "start": start, "end": time.time()}
-
-
-@pytest.mark.parametrize("window", [64, 2])
-def test_finished_episodes_wait_for_a_slow_head_without_idling_workers(
-    raw: dict[str, Path], tmp_path: Path, window: int
-) -> None:
-    """Commits go in discovery order, but workers keep taking episodes while a slow one holds the head of the line
-    (up to `commit_window`); with a window of 2 they must wait for it."""
-    import ray
-
-    from jobs.ingest import _in_order, _init_ray, discover
-
-    spec = load_spec(_spec(tmp_path, raw))
-    spec = spec.model_copy(
-        update={"parallelism": spec.parallelism.model_copy(update={"max_in_flight": 2, "commit_window": window})}
-    )
-    todo = discover(spec)[0][:8]
-    _init_ray(spec, None)
-    try:
-        head = todo[0].uid
-        task = ray.remote(num_cpus=1)(lambda item: _slow_head({**item, "head_uid": head}))
-        out = list(_in_order(todo, task, spec))
-    finally:
-        ray.shutdown()
-    assert [it.uid for it, _ in out] == [it.uid for it in todo]  # still yielded in discovery order
-    head_end = out[0][1]["end"]
-    started_before_head_ended = sum(r["start"] < head_end for _, r in out[1:])
-    if window == 64:
-        assert started_before_head_ended == len(todo) - 1
-    else:
-        assert started_before_head_ended == 1  # only the one submitted beside the head

@@ -1,0 +1,69 @@
+"""Stand-ins for `jobs.ingest.process_episode` that put a crash at a chosen point of a real ingest job.
+
+Ray workers unpickle the stand-in by reference (so it lives in an importable module) and read their settings from the
+environment, which they inherit from the driver that starts embedded Ray:
+
+- `HOLD_ENV` (a JSON list of raw episode uids): those episodes never finish, so the driver cannot commit past them;
+- `DIE_ONCE_ENV` (JSON `{"uid": ..., "marker": ...}`): the task of `uid` stages its episodes, then SIGKILLs its own
+  worker, once (the marker file, created atomically, holds the pid); its retry and every other task run normally.
+
+`python -m tests.jobs.ingest_hooks SPEC LOG` runs `eidata ingest SPEC` with `HOLD_ENV` honoured, appending the uid of
+each raw episode the driver has committed (or quarantined) to the file `LOG`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import jobs.ingest
+from jobs.ingest import Committer, WorkItem, process_episode
+
+HOLD_ENV = "EIDATA_TEST_HOLD"
+DIE_ONCE_ENV = "EIDATA_TEST_DIE_ONCE"
+
+
+def held_process_episode(item: dict[str, Any]) -> dict[str, Any]:
+    if item["uid"] in json.loads(os.environ.get(HOLD_ENV, "[]")):
+        threading.Event().wait()  # until the test kills the job
+    return process_episode(item)
+
+
+def dying_process_episode(item: dict[str, Any]) -> dict[str, Any]:
+    result = process_episode(item)
+    die = json.loads(os.environ[DIE_ONCE_ENV])
+    if item["uid"] != die["uid"]:
+        return result
+    try:
+        fd = os.open(die["marker"], os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:  # the retry
+        return result
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable: the worker killed itself")
+
+
+def _main(spec: str, log: str) -> int:
+    from jobs.cli import main
+    from tests.jobs import ingest_hooks  # workers import the stand-in by this name; from `__main__` they could not
+
+    accept = Committer.accept
+
+    def logged_accept(self: Committer, item: WorkItem, result: dict[str, Any]) -> None:
+        accept(self, item, result)
+        with Path(log).open("a") as f:
+            f.write(item.uid + "\n")
+
+    jobs.ingest.process_episode = ingest_hooks.held_process_episode  # what `_run_on_ray` submits to Ray
+    Committer.accept = logged_accept
+    return main(["ingest", spec])
+
+
+if __name__ == "__main__":
+    sys.exit(_main(*sys.argv[1:]))

@@ -1,0 +1,129 @@
+"""The ingest job's commit order (`jobs.ingest._in_order`) on a scripted task system: tasks finish in an order the
+test chooses, so the commit window and the backpressure bound are checked event by event, with no clock and no Ray."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.base import EpisodeRef
+from jobs.ingest import WorkItem, _in_order
+from jobs.spec import JobSpec, ParallelismSpec, SourceSpec
+
+N = 8
+
+
+@dataclass
+class ScriptedTasks:
+    """Tasks that finish in `finish_order` (uids): `wait` returns the first still-running one in that order.
+
+    Every submit, finish and (by the test) commit is appended to `log`, so the test reads back what ran when."""
+
+    finish_order: list[str]
+    died: frozenset[str] = frozenset()
+    log: list[tuple[str, str]] = field(default_factory=list)
+
+    def submit(self, item: dict[str, Any]) -> str:
+        self.log.append(("submit", item["uid"]))
+        return item["uid"]
+
+    def wait(self, handles: list[str]) -> list[str]:
+        uid = next(u for u in self.finish_order if u in handles)
+        self.log.append(("finish", uid))
+        return [uid]
+
+    def get(self, handle: str) -> dict[str, Any]:
+        if handle in self.died:
+            raise RuntimeError(f"worker of {handle} died past its retries")
+        return {"status": "staged", "uid": handle, "episodes": []}
+
+
+def _job(tmp_path: Path, max_in_flight: int, window: int) -> tuple[JobSpec, list[WorkItem]]:
+    (tmp_path / "raw").mkdir(exist_ok=True)
+    source = SourceSpec(name="s", adapter="oxe", root=tmp_path / "raw")
+    par = ParallelismSpec(max_in_flight=max_in_flight, commit_window=window)
+    spec = JobSpec(output=tmp_path / "out", sources=[source], parallelism=par)
+    refs = [EpisodeRef(adapter="oxe", source="s", subset="x", raw_id=f"{i:03d}", paths=()) for i in range(N)]
+    return spec, [WorkItem(i, source, ref) for i, ref in enumerate(refs)]
+
+
+def _run(tasks: ScriptedTasks, spec: JobSpec, todo: list[WorkItem]) -> list[tuple[WorkItem, dict[str, Any]]]:
+    out = []
+    for item, result in _in_order(todo, tasks, spec):
+        tasks.log.append(("commit", item.uid))
+        out.append((item, result))
+    return out
+
+
+def _check_bounds(log: list[tuple[str, str]], max_in_flight: int, window: int) -> None:
+    """At every event: at most `max_in_flight` running, at most `window` submitted and not yet committed."""
+    running = uncommitted = 0
+    for event, _ in log:
+        running += {"submit": 1, "finish": -1}.get(event, 0)
+        uncommitted += {"submit": 1, "commit": -1}.get(event, 0)
+        assert running <= max_in_flight and uncommitted <= window, log
+
+
+def _submitted_before_head_finished(log: list[tuple[str, str]], head: str) -> list[str]:
+    return [uid for event, uid in log[: log.index(("finish", head))] if event == "submit" and uid != head]
+
+
+@pytest.mark.parametrize("window", [64, 2])
+def test_finished_episodes_wait_for_a_slow_head_without_idling_workers(tmp_path: Path, window: int) -> None:
+    """Commits go in discovery order, but workers keep taking episodes while a slow one holds the head of the line
+    (up to `commit_window`); with a window of 2 they must wait for it."""
+    spec, todo = _job(tmp_path, max_in_flight=2, window=window)
+    uids = [it.uid for it in todo]
+    tasks = ScriptedTasks(finish_order=uids[1:] + uids[:1])  # the head finishes after every other running task
+    out = _run(tasks, spec, todo)
+    assert [it.uid for it, _ in out] == uids  # still committed in discovery order
+    assert [r["uid"] for _, r in out] == uids  # each with its own result
+    _check_bounds(tasks.log, max_in_flight=2, window=window)
+    early = _submitted_before_head_finished(tasks.log, uids[0])
+    if window == 64:
+        assert early == uids[1:]  # the other worker took every other episode meanwhile
+        assert tasks.log[-N - 1 :] == [("finish", uids[0])] + [("commit", u) for u in uids]
+    else:
+        assert early == uids[1:2]  # only the one submitted beside the head
+        assert tasks.log[:4] == [("submit", uids[0]), ("submit", uids[1]), ("finish", uids[1]), ("finish", uids[0])]
+
+
+def test_in_order_finishing_tasks_commit_as_they_finish(tmp_path: Path) -> None:
+    spec, todo = _job(tmp_path, max_in_flight=3, window=3)
+    uids = [it.uid for it in todo]
+    tasks = ScriptedTasks(finish_order=uids)
+    _run(tasks, spec, todo)
+    _check_bounds(tasks.log, max_in_flight=3, window=3)
+    for uid in uids:  # nothing waits: each commit follows its own finish
+        assert tasks.log.index(("commit", uid)) == tasks.log.index(("finish", uid)) + 1
+
+
+def test_a_task_that_died_past_its_retries_quarantines_its_episode_only(tmp_path: Path) -> None:
+    spec, todo = _job(tmp_path, max_in_flight=2, window=4)
+    uids = [it.uid for it in todo]
+    tasks = ScriptedTasks(finish_order=list(reversed(uids)), died=frozenset({uids[3]}))
+    out = _run(tasks, spec, todo)
+    assert [it.uid for it, _ in out] == uids
+    statuses = [r["status"] for _, r in out]
+    assert statuses == ["staged"] * 3 + ["quarantined"] + ["staged"] * (N - 4)
+    assert out[3][1]["stage"] == "worker" and "died past its retries" in out[3][1]["message"]
+    _check_bounds(tasks.log, max_in_flight=2, window=4)
+
+
+def test_tasks_are_handed_the_job_payload(tmp_path: Path) -> None:
+    spec, todo = _job(tmp_path, max_in_flight=1, window=1)
+    seen: list[dict[str, Any]] = []
+
+    class Recording(ScriptedTasks):
+        def submit(self, item: dict[str, Any]) -> str:
+            seen.append(item)
+            return super().submit(item)
+
+    _run(Recording(finish_order=[it.uid for it in todo]), spec, todo)
+    assert [s["uid"] for s in seen] == [it.uid for it in todo]
+    assert {s["output"] for s in seen} == {str(spec.output)}
+    assert seen[0]["codec"]["threads"] == spec.parallelism.encoder_threads  # encoder threads fill an unset codec
+    assert EpisodeRef.model_validate(seen[5]["ref"]) == todo[5].ref
