@@ -25,6 +25,7 @@ from ingest.lerobot.writer import LeRobotWriter
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from schemas.canonical import ACTION, CANONICAL_DIM, HAND_KEYPOINTS, STATE, image_key
+from schemas.corpus import LINEAGE_KEY, EpisodeLineage, episode_uid
 from schemas.embodiment import default_registry
 from schemas.lerobot import TASKS_PATH, load_info, read_jsonl
 from tests.fixtures.episodes import moving_texture
@@ -103,19 +104,13 @@ def _write_dataset(root: Path, source: str, subset: str, embodiment: str, episod
                     ACTION: a["actions"][t],
                     HAND_KEYPOINTS: np.zeros((2, 21, 3), np.float32),
                 })  # fmt: skip
-            builder.extra = {
-                "eidata": {
-                    "episode_uid": f"{source}/{subset}/{ep.name}",
-                    "source": source,
-                    "subset": subset,
-                    "raw_path": f"synthetic/{ep.name}",
-                    "embodiment": embodiment,
-                    "tier": ep.tier,
-                    "tier_reasons": [] if ep.tier == "high" else ["synthetic"],
-                    "mask": mask.astype(int).tolist(),
-                    "pipeline_version": "test",
-                }
-            }
+            record = EpisodeLineage(
+                episode_uid=episode_uid(source, subset, ep.name), source=source, subset=subset,
+                raw_path=f"synthetic/{ep.name}", embodiment=embodiment, tier=ep.tier,
+                tier_reasons=[] if ep.tier == "high" else ["synthetic"], mask=mask.astype(int).tolist(),
+                pipeline_version="test",
+            )  # fmt: skip
+            builder.extra = {LINEAGE_KEY: record.to_json()}
             writer.commit(builder.finish())
             arrays.append(a)
     return arrays

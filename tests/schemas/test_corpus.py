@@ -1,0 +1,108 @@
+"""The corpus contract (`schemas.corpus`): the lineage record through a real `episodes.jsonl`, the uid formula every
+room uses, the quarantine row's arrow schema, and how datasets and committed parquet parts are found."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from adapters.base import EpisodeRef
+from ingest.lerobot.writer import LeRobotWriter
+from jobs.catalog.build import write_quarantine_part
+from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
+from schemas.corpus import (
+    LINEAGE_KEY,
+    QUARANTINE_DIR,
+    QUARANTINE_SCHEMA,
+    EpisodeLineage,
+    QuarantineRow,
+    dataset_dir,
+    episode_uid,
+    find_datasets,
+    parquet_files,
+)
+from schemas.embodiment import default_registry
+from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.tiers import QualityTier
+
+LINEAGE = EpisodeLineage(
+    episode_uid="bridge/bridge_dataset/train/00000/000001#span1", raw_uid="bridge/bridge_dataset/train/00000/000001",
+    source="bridge", subset="bridge_dataset", raw_id="train/00000/000001#span1", raw_path="/raw/bridge.tfrecord",
+    raw_fps=5, span_s=[0.4, 2.2], embodiment="widowx", tier=QualityTier.low, tier_reasons=["short"], success=None,
+    mask=[1] * 10 + [0] * 40, interpolated_frames=3, validity={"speed": 1}, pipeline_version="eidata-canon-1",
+)  # fmt: skip
+
+
+def _write(root: Path, extra: dict) -> dict:
+    features = default_registry().get("widowx").features({})
+    with LeRobotWriter.create(root, fps=10, features=features, robot_type="widowx") as w:
+        b = w.stage("pick", label="ep", expected_frames=2)
+        for _ in range(2):
+            b.add_frame({STATE: np.zeros(50, np.float32), ACTION: np.zeros(50, np.float32),
+                         HAND_KEYPOINTS: np.zeros((2, 21, 3), np.float32)})  # fmt: skip
+        b.extra = extra
+        w.commit(b.finish())
+    [(_, line)] = list(read_jsonl(root / EPISODES_PATH))
+    return line
+
+
+def test_lineage_round_trips_through_episodes_jsonl(tmp_path: Path) -> None:
+    line = _write(tmp_path / "ds", {LINEAGE_KEY: LINEAGE.to_json()})
+    back = EpisodeLineage.of(line)
+    assert back == LINEAGE and back.tier is QualityTier.low
+    assert list(line[LINEAGE_KEY]) == list(EpisodeLineage.model_fields)[:-1]  # every field but the caption, in order
+    assert isinstance(line[LINEAGE_KEY]["raw_fps"], int)  # an integer rate stays an integer on disk
+
+
+def test_a_record_written_back_keeps_exactly_its_keys() -> None:
+    foreign = {"episode_index": 0, LINEAGE_KEY: {"caption": "wipe the table", "their_key": [1, 2]}}
+    lin = EpisodeLineage.of(foreign)
+    assert lin.caption_text() == "wipe the table" and lin.tier is None and lin.mask is None
+    assert lin.to_json() == {"caption": "wipe the table", "their_key": [1, 2]}
+    lin.caption = {"text": "wipe the table", "task_index": 2}
+    assert lin.to_json() == {"caption": {"text": "wipe the table", "task_index": 2}, "their_key": [1, 2]}
+    assert EpisodeLineage.of({"episode_index": 0}).to_json() == {}  # no lineage at all: nothing invented
+
+
+@pytest.mark.parametrize("caption", [None, "", "  ", {"text": ""}, {"model": "x"}, 3])
+def test_no_caption_text_without_a_real_caption(caption: object) -> None:
+    assert EpisodeLineage.model_validate({"caption": caption} if caption != 3 else {}).caption_text() is None
+
+
+def test_the_uid_formula_is_the_one_every_room_uses() -> None:
+    ref = EpisodeRef(adapter="oxe", source="bridge", subset="bridge_dataset", raw_id="train/00000/000001", paths=())
+    assert ref.uid == episode_uid("bridge", "bridge_dataset", "train/00000/000001")
+    assert ref.uid == "bridge/bridge_dataset/train/00000/000001"
+    assert dataset_dir("bridge", "bridge_dataset") == "datasets/bridge/bridge_dataset"
+
+
+def test_quarantine_rows_are_written_with_the_contract_schema(tmp_path: Path) -> None:
+    row = QuarantineRow(episode_uid="ego4d/default/v1/0", source="ego4d", subset="default", adapter="ego4d",
+                        raw_path="/raw/v1.mp4", stage="read", error_class="CorruptVideoError",
+                        message="unreadable mp4", file="/raw/v1.mp4",
+                        quarantined_at=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+    path = write_quarantine_part(tmp_path, [row], "part-0")
+    assert path.parent == tmp_path / QUARANTINE_DIR
+    table = pq.read_table(path)
+    assert table.schema.equals(QUARANTINE_SCHEMA)
+    assert table.to_pylist()[0]["message"] == "unreadable mp4"
+    with pytest.raises(ValueError):
+        QuarantineRow.model_validate({**row.model_dump(), "stage": "train"})  # not a pipeline step
+
+
+def test_datasets_and_committed_parts_are_found_and_nothing_else(tmp_path: Path) -> None:
+    for rel in ("datasets/a/x", "datasets/b/y/z", "datasets/.hidden/q", "datasets/a/x/videos/nested"):
+        (tmp_path / rel / "meta").mkdir(parents=True)
+        (tmp_path / rel / "meta/info.json").write_text(json.dumps({}))
+    assert find_datasets(tmp_path) == [tmp_path / "datasets/a/x", tmp_path / "datasets/b/y/z"]
+    part_dir = tmp_path / QUARANTINE_DIR
+    part_dir.mkdir(parents=True)
+    for name in ("b.parquet", "a.parquet", ".a.parquet.tmp-1", "notes.txt"):
+        (part_dir / name).write_bytes(b"")
+    assert [p.name for p in parquet_files(tmp_path, QUARANTINE_DIR)] == ["a.parquet", "b.parquet"]
+    assert parquet_files(tmp_path, "catalog/none") == []
