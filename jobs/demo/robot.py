@@ -1,8 +1,8 @@
-"""`eidata demo`: write a small canonical dataset from generated episodes and print what was written.
+"""A small canonical robot dataset from generated episodes (`run_demo`): the LeRobot source of the demo corpus
+(`jobs.demo.corpus`) and a fixture of the writer and canonicalization tests.
 
 The episodes are a one-armed gripper robot moving a cube on a table, rendered with OpenCV from a fixed head camera and
-a wrist camera: enough structure to exercise every canonical feature, the codec and the stats. Later stages grow this
-into the full multi-source pipeline.
+a wrist camera: enough structure to exercise every canonical feature, the codec and the stats.
 """
 
 from __future__ import annotations
