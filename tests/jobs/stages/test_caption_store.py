@@ -19,7 +19,6 @@ from jobs.stages.caption_store import (
     apply_captions,
     plan_dataset,
 )
-from schemas.canonical import main_video_key
 from schemas.corpus import NO_LINEAGE
 from schemas.lerobot import load_info
 from tests.fixtures.corpus import episode, write_dataset
@@ -131,12 +130,3 @@ def test_dataset_without_lineage_is_cataloged_with_its_caption(tmp_path: Path) -
     (row,) = catalog_rows_for_dataset(tmp_path / "corpus", root)
     assert (row.caption, row.caption_ready, row.task, row.tier_reasons) == ("lift the lid", True, "Lift the lid.",
                                                                            [NO_LINEAGE])  # fmt: skip
-
-
-def test_main_video_key() -> None:
-    keys = ["observation.images.wrist_left", "observation.images.head", "observation.images.top"]
-    assert main_video_key(keys) == "observation.images.head"
-    assert main_video_key(keys, "top") == "observation.images.top"
-    assert main_video_key(keys, "missing") == "observation.images.head"
-    assert main_video_key(["observation.images.top"]) == "observation.images.top"
-    assert main_video_key([]) is None

@@ -8,6 +8,14 @@ from pathlib import Path
 import pytest
 
 from jobs.cli import main
+from tests.training.conftest import _one_thread  # noqa: F401 - autouse: one torch thread, as for the training tests
+from tests.training.corpus import build_corpus
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_corpus(tmp_path_factory.mktemp("training") / "corpus")
+
 
 COMMON = ["--preset", "tiny", "--num-workers", "0", "--device", "cpu", "--lara", "off", "--log-every", "1"]
 
