@@ -31,6 +31,7 @@ from schemas.lerobot import (
     TaskEntry,
     read_jsonl,
 )
+from schemas.lfs import unreadable
 
 TOLERANCE_S = 1e-4  # lerobot's default tolerance_s
 MODALITY_PATH = "meta/modality.json"
@@ -282,7 +283,7 @@ def check_parquet_data(root: Path, info: InfoJson, episodes: list[EpisodeEntry],
             table = pf.read(columns=cols)
             arr = {c: np.asarray(table[c].to_numpy(), np.float64 if c == "timestamp" else np.int64) for c in cols}
         except (OSError, pa.ArrowException, ValueError, TypeError) as err:  # corrupt file or odd column types
-            found.hit("unreadable_parquet", ep, rel, str(err)[:120])
+            found.hit("unreadable_parquet", ep, rel, unreadable("parquet", root / rel, err)[:120])
             read_all = False
             continue
         float64 |= {f.name for f in schema if _is_float64(f.type)}

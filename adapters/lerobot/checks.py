@@ -35,6 +35,7 @@ from adapters.lerobot.episode import LoadedDataset, Severity, quirk
 from adapters.lerobot.layout import V3_EPISODES_DIR
 from schemas.dataset_meta import EpisodeFindings, Quirk, timestamp_findings
 from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, NUMERIC_DTYPES, FeatureSpec, read_jsonl
+from schemas.lfs import lfs_pointer_message
 from schemas.modality import ModalityJson, check_modality
 
 # lerobot reads these for every item; `index` only for bookkeeping
@@ -256,7 +257,7 @@ def check_videos(ds: LoadedDataset) -> list[Quirk]:
                     times[clip.file] = _frame_times(ds.root / clip.file)
                 except (OSError, av.FFmpegError, IndexError) as err:
                     times[clip.file] = None
-                    unreadable.append(f"{clip.file} ({err})")
+                    unreadable.append(f"{clip.file} ({lfs_pointer_message(ds.root / clip.file) or err})")
             t = times[clip.file]
             if t is None:
                 continue

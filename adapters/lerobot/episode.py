@@ -23,6 +23,7 @@ from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric
 from schemas.canonical import CANONICAL_DIM, STATE_NAMES, Camera
 from schemas.dataset_meta import TOLERANCE_S, Quirk
 from schemas.lerobot import ActionSegment, InfoJson
+from schemas.lfs import unreadable
 from schemas.tiers import QualityTier
 
 BOOKKEEPING = ("timestamp", "frame_index", "episode_index", "index", "task_index")
@@ -106,7 +107,7 @@ class EpisodeReader:
                 return read_v3_rows(self.data_path, self.loc.episode_index, self.loc.rows or (0, 0))
             return pq.read_table(self.data_path)
         except (OSError, ValueError, pa.ArrowException) as err:
-            raise self.fail(f"unreadable parquet ({err})", field="data_path") from err
+            raise self.fail(unreadable("parquet", self.data_path, err), field="data_path") from err
 
     def timestamps(self, table: pa.Table) -> np.ndarray:
         n = table.num_rows
@@ -168,7 +169,7 @@ class EpisodeReader:
                 else:
                     out[key] = VideoFileCamera(path, key, canonical)
             except (OSError, av.FFmpegError, IndexError) as err:
-                raise self.fail(f"unreadable mp4 ({err})", file=path, field=key) from err
+                raise self.fail(unreadable("mp4", path, err), file=path, field=key) from err
             if len(out[key]) != table.num_rows:
                 msg = f"{key}: {len(out[key])} video frames for {table.num_rows} parquet rows"
                 self.note("video_frame_count_mismatch", "warning", msg)

@@ -48,7 +48,8 @@ Quirks handled. Per dataset (one quirk in the report, reading goes on):
   goes on with the other datasets of the folder; an unreadable v3 `meta/tasks.parquet` is a quirk (no language).
 Per episode, `AdapterError` (discovery yields the episode with `error` set; the others go on):
 - data parquet missing or unreadable (footer at discovery, rows at read; a shared v3 file fails each of its
-  episodes), field `data_path`; a vector column ragged or null, field = the column;
+  episodes), field `data_path`; a vector column ragged or null, field = the column; a parquet or mp4 that is a Git
+  LFS pointer (a clone without `git lfs`) says so and names `git lfs pull`;
 - a camera that has mp4s for other episodes but not this one (field = the video key); an mp4 PyAV cannot open.
 Per episode, quirk in `metadata["episode_quirks"]` (the episode is read):
 - `episode_length_mismatch`: episodes.jsonl / v3 `length` differs from the parquet rows (the rows are read);
@@ -81,6 +82,7 @@ from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info
 from schemas.embodiment import default_registry
 from schemas.lerobot import INFO_PATH
+from schemas.lfs import unreadable
 from schemas.tiers import QualityTier
 
 _WRIST = ("*wrist*", "*eye_in_hand*", "*hand*", "*gripper*")
@@ -313,7 +315,7 @@ class LeRobotSource(SourceAdapter):
                     try:
                         pq.read_metadata(path)
                     except (OSError, pa.ArrowException) as err:
-                        footers[loc.data_file] = f"unreadable parquet ({err})"
+                        footers[loc.data_file] = unreadable("parquet", path, err)
             if footers[loc.data_file]:
                 ds.problems[ep] = (footers[loc.data_file], str(path), "data_path")  # type: ignore[assignment]
         if not ds.is_v3:

@@ -1,0 +1,44 @@
+"""Git LFS pointer files: what a dataset cloned without `git lfs` holds instead of its parquet and mp4 files.
+
+The pointer format is Git LFS's own spec (git-lfs/git-lfs `docs/spec.md`, "The Pointer"): a small UTF-8 text file
+whose first line is `version https://git-lfs.github.com/spec/v1` (`https://hawser.github.com/spec/v1` in early
+clients), followed by sorted `key value` lines, `oid sha256:<hex>` and `size <bytes>` among them. Git LFS itself
+never treats a blob of 1024 bytes or more as a pointer, so neither do we.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+POINTER_VERSIONS = (b"version https://git-lfs.github.com/spec/v1", b"version https://hawser.github.com/spec/v1")
+MAX_POINTER_BYTES = 1024
+
+
+def lfs_pointer_size(path: Path | str) -> int | None:
+    """The size of the object `path` stands for when it is a Git LFS pointer file (-1: size unstated), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(MAX_POINTER_BYTES)
+    except OSError:
+        return None
+    if len(head) >= MAX_POINTER_BYTES or not head.startswith(POINTER_VERSIONS):
+        return None
+    for line in head.splitlines()[1:]:
+        key, _, value = line.partition(b" ")
+        if key == b"size" and value.strip().isdigit():
+            return int(value)
+    return -1
+
+
+def lfs_pointer_message(path: Path | str) -> str | None:
+    """What to tell a user whose file is a Git LFS pointer (None when it is not one)."""
+    size = lfs_pointer_size(path)
+    if size is None:
+        return None
+    of = f" for a {size:,}-byte object" if size >= 0 else ""
+    return f"Git LFS pointer file{of}, not the data: run `git lfs pull` in the dataset's repository"
+
+
+def unreadable(kind: str, path: Path | str, err: BaseException) -> str:
+    """The reason a file cannot be read: the Git LFS pointer it is, else `unreadable <kind> (<error>)`."""
+    return lfs_pointer_message(path) or f"unreadable {kind} ({err})"
