@@ -1,4 +1,5 @@
-"""Shared test configuration: markers for slow and GPU checks, quiet third-party libraries, real-data paths."""
+"""Shared test configuration: markers for slow and GPU checks, quiet third-party libraries, the lerobot oracle
+fixture (`run_oracle`, a plugin), and the real third-party samples (`realdata`, `shared_realdata`)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.oracle.fixture"]
+
 os.environ.setdefault("SVT_LOG", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-REALDATA = SHARED / "realdata"
+REALDATA = REPO / "tests" / "data" / "real"  # redistributable samples, in the repository (see its README)
+SHARED_REALDATA = REPO.parent / "shared" / "realdata"  # samples without a licence to redistribute them
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,6 +42,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def realdata() -> Path:
-    if not REALDATA.exists():
-        pytest.skip(f"real sample data not found at {REALDATA}")
+    """The real samples kept in the repository (`tests/data/real/`): there on every clone, never skipped."""
     return REALDATA
+
+
+@pytest.fixture(scope="session")
+def shared_realdata() -> Path:
+    """Real samples whose licence does not allow redistribution: only on this team's machines (`../shared/`)."""
+    if not SHARED_REALDATA.is_dir():
+        pytest.skip(
+            f"this real sample has no licence to redistribute it, so it is not in the repository; it is read from "
+            f"{SHARED_REALDATA}, which this machine lacks (CI has no shared/ folder, so it skips there too)"
+        )
+    return SHARED_REALDATA

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.needs import tool_missing
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = ["ingest", "adapters", "schemas", "training", "jobs", "benchmarks"]
@@ -33,7 +33,7 @@ def test_no_debugger_hooks() -> None:
 def test_ruff_clean() -> None:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if ruff is None:
-        pytest.skip("ruff is not installed")
+        tool_missing("ruff", "not in this Python's bin folder nor on PATH (pip install -e '.[test]')")
     for args in (["check", "."], ["format", "--check", "."]):
         proc = subprocess.run([ruff, *args], cwd=REPO, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, f"ruff {' '.join(args)}:\n{proc.stdout}{proc.stderr}"

@@ -21,7 +21,6 @@ from ingest.lerobot.writer import LeRobotWriter
 from jobs.demo.robot import run_demo
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.tiers import QualityTier
-from tests.oracle.conftest import run_oracle  # noqa: F401 - fixture
 
 SPEC = CanonicalizeSpec(min_episode_s=0.3)
 
@@ -109,7 +108,7 @@ def test_canonical_lerobot_passes_through(corpus: dict[str, list[CanonicalEpisod
 
 
 @pytest.mark.oracle
-def test_lerobot_loads_every_canonical_dataset(written: dict[str, Path], run_oracle) -> None:  # noqa: F811
+def test_lerobot_loads_every_canonical_dataset(written: dict[str, Path], run_oracle) -> None:
     roots = sorted(written.values())
     out = run_oracle("load-many", *roots, timeout=300)
     assert len(out) == len(roots)

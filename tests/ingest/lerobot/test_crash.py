@@ -29,7 +29,6 @@ from ingest.lerobot.writer import JOURNAL, STAGING, LeRobotWriter, stage_episode
 from schemas.canonical import STATE
 from tests.fixtures.episodes import CAMERAS, canonical_frames, write_canonical_dataset
 from tests.ingest.lerobot import _crash_writer as child
-from tests.oracle.conftest import run_oracle  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[3]
 HELPER = Path(__file__).with_name("_crash_writer.py")
@@ -156,7 +155,7 @@ def test_reopen_after_kill_mid_episode_leaves_no_trace(after_kill: SimpleNamespa
 
 
 @pytest.mark.oracle
-def test_lerobot_loads_dataset_reopened_after_kill(after_kill: SimpleNamespace, run_oracle) -> None:  # noqa: F811
+def test_lerobot_loads_dataset_reopened_after_kill(after_kill: SimpleNamespace, run_oracle) -> None:
     out = run_oracle("load", after_kill.root, "--items", "39,40,64")
     assert (out["num_episodes"], out["num_frames"]) == (3, 65)
     assert out["episode_lengths"] == [20, 20, AFTER_LENGTH]
@@ -202,7 +201,7 @@ def test_reopen_rolls_an_interrupted_commit_forward(rolled_forward: SimpleNamesp
 
 
 @pytest.mark.oracle
-def test_lerobot_loads_rolled_forward_commit(rolled_forward: SimpleNamespace, run_oracle) -> None:  # noqa: F811
+def test_lerobot_loads_rolled_forward_commit(rolled_forward: SimpleNamespace, run_oracle) -> None:
     last = 2 * child.COMPLETE_LENGTH + child.COMMIT_LENGTH - 1
     out = run_oracle("load", rolled_forward.root, "--items", f"40,{last}")
     assert (out["num_episodes"], out["num_frames"]) == (3, last + 1)

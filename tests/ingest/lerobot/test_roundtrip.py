@@ -21,7 +21,7 @@ import pytest
 
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
 from tests.fixtures.episodes import CAMERAS, canonical_test_features, write_canonical_dataset
-from tests.oracle.conftest import SHIM, run_oracle  # noqa: F401 - fixture
+from tests.oracle.fixture import SHIM
 
 pytestmark = pytest.mark.oracle
 
@@ -68,7 +68,7 @@ def ours(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 
 
 @pytest.fixture(scope="module")
-def loaded(ours: SimpleNamespace, run_oracle, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:  # noqa: F811
+def loaded(ours: SimpleNamespace, run_oracle, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     dump = tmp_path_factory.mktemp("dump") / "frames.npz"
     out = run_oracle(
         "load", ours.root, "--items", ",".join(map(str, ITEMS)), "--dump", dump,
@@ -80,7 +80,7 @@ def loaded(ours: SimpleNamespace, run_oracle, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="module")
-def theirs(ours: SimpleNamespace, run_oracle, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+def theirs(ours: SimpleNamespace, run_oracle, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same frames and tasks written by lerobot's own `create` / `add_frame` / `save_episode`."""
     work = tmp_path_factory.mktemp("theirs")
     features = {k: ft.to_json() for k, ft in canonical_test_features().items()}

@@ -29,7 +29,6 @@ from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, load_
 from schemas.lingbot import LATENT_KEYS, LINGBOT_ACTION_NAMES
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.wan import TEXT_DIM, write_tiny_wan
-from tests.oracle.conftest import run_oracle  # noqa: F401  (fixture)
 
 AGIBOT, FRANKA, EGO = "datasets/agibot/task_1", "datasets/franka/pick", "datasets/ego4d/clips"
 SEGMENTS = [
@@ -262,7 +261,7 @@ def test_missing_models_or_output_exit_2(tmp_path: Path, models: dict[str, Path]
 
 
 @pytest.mark.oracle
-def test_export_loads_in_lerobot(exported: dict[str, Any], run_oracle: Any) -> None:  # noqa: F811
+def test_export_loads_in_lerobot(exported: dict[str, Any], run_oracle: Any) -> None:
     dataset = exported["out"] / AGIBOT
     got = run_oracle("load", dataset, "--items", "0,25", "--stats")
     assert got["num_episodes"] == 2 and got["episode_lengths"] == [20, 14]

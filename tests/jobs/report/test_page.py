@@ -26,6 +26,7 @@ from jobs.report.page import SECTIONS, build_report
 from schemas.corpus import QuarantineRow
 from schemas.embodiment import default_registry
 from tests.fixtures.corpus import episode, write_dataset
+from tests.needs import tool_missing
 
 CAMERA = (48, 64)  # stored video (height, width)
 RAW_SIZE = (128, 96)  # raw mp4 (width, height): twice the stored size
@@ -175,7 +176,7 @@ def _chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if path := shutil.which(name):
             return path
-    pytest.skip("no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it when apt is available)")
+    tool_missing("chromium", "not on PATH (Debian: apt-get install chromium; .ci/run installs it with apt)")
 
 
 def render(page: Path, tmp_path: Path) -> tuple[str, list[str]]:

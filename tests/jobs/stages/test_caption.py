@@ -21,7 +21,6 @@ from jobs.cli import main
 from jobs.stages.caption import NO_MODEL, CaptionJob, CaptionReport, run_caption
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
-from tests.oracle.conftest import run_oracle  # noqa: F401  (the fixture)
 
 EGO4D = ["#C C picks up the cup from the table", "#O man X hands a knife to C", "unspecified"]
 EGODEX = ["Put the lid on the jar.", "put the lid on the jar"]
@@ -149,7 +148,7 @@ def test_gpu_actors_caption_in_bfloat16(model: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.oracle
-def test_lerobot_loads_the_captioned_dataset(captioned: tuple[Path, CaptionReport], run_oracle: Any) -> None:  # noqa: F811
+def test_lerobot_loads_the_captioned_dataset(captioned: tuple[Path, CaptionReport], run_oracle: Any) -> None:
     root, _ = captioned
     ds = root / "datasets/ego4d/default"
     out = run_oracle("load", ds, "--items", "0,12")

@@ -1,8 +1,9 @@
-"""`run_oracle`: run `lerobot_oracle.py` (the real lerobot 0.3.3) in a subprocess and return its JSON answer.
+"""The `run_oracle` fixture: run `lerobot_oracle.py` (the real lerobot 0.3.3) in a subprocess, return its JSON answer.
 
-lerobot needs the torchvision shim in `shim/`, which must never be importable in the pytest process itself (it breaks
-transformers, ENVIRONMENT.md section 2): the shim is put on the child's PYTHONPATH only. Test modules outside this
-folder get the fixture with `from tests.oracle.conftest import run_oracle`.
+A pytest plugin, registered for every test by `pytest_plugins` in `tests/conftest.py`: a test asks for `run_oracle`
+by name and imports nothing. lerobot needs the torchvision shim in `shim/`, which must never be importable in the
+pytest process itself (it breaks transformers, ENVIRONMENT.md section 2): the shim is put on the child's PYTHONPATH
+only. Without an importable lerobot the tests that use the fixture skip, or fail under `CI=true` (`tests/needs.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.needs import tool_missing
 
 HERE = Path(__file__).resolve().parent
 ORACLE = HERE / "lerobot_oracle.py"
@@ -44,7 +47,7 @@ def _check_lerobot_importable(env: dict[str, str]) -> None:
         [sys.executable, "-c", "import lerobot"], env=env, capture_output=True, text=True, timeout=TIMEOUT_S
     )
     if probe.returncode != 0:
-        pytest.skip(f"lerobot cannot be imported in a subprocess: {_tail(probe.stderr, 1)}")
+        tool_missing("lerobot (the test oracle)", f"it cannot be imported in a subprocess: {_tail(probe.stderr, 1)}")
 
 
 @pytest.fixture(scope="session")
