@@ -105,20 +105,21 @@ def test_sigkill_of_the_driver_then_rerun_gives_identical_files(
     spec_path = _spec(tmp_path, raw)
     corpus = tmp_path / "corpus"
     uids = [it.uid for it in discover(load_spec(spec_path))[0]]
-    committed_log = tmp_path / "committed.txt"
+    committed_log, err = tmp_path / "committed.txt", tmp_path / "driver.err"
     env = {**ENV, ingest_hooks.HOLD_ENV: json.dumps(uids[kill_after:])}
     cmd = [sys.executable, "-m", "tests.jobs.ingest_hooks", str(spec_path), str(committed_log)]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
+    with err.open("w") as stderr:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+                                start_new_session=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 180
-        while _lines(committed_log) < kill_after and proc.poll() is None and time.monotonic() < deadline:
+        while len(_logged(committed_log)) < kill_after and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)  # polls an event (the driver's own log of commits); the kill point does not depend on it
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # the driver and its embedded Ray die together
-        _, err = proc.communicate()
-    assert committed_log.read_text().split() == uids[:kill_after], err[-2000:]
+        proc.wait()
+    assert _logged(committed_log) == uids[:kill_after], err.read_text()[-2000:]
     assert _hashes(corpus) != _hashes(reference)
     done = _cli("ingest", str(spec_path))
     assert done.returncode == 0, done.stderr[-2000:]
@@ -126,8 +127,8 @@ def test_sigkill_of_the_driver_then_rerun_gives_identical_files(
     assert not list(corpus.glob("datasets/*/*/.eidata/staging/*"))
 
 
-def _lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
+def _logged(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
 
 
 def test_a_killed_worker_is_retried(
@@ -135,6 +136,9 @@ def test_a_killed_worker_is_retried(
 ) -> None:
     """The worker of the first raw episode SIGKILLs itself after staging it (`ingest_hooks`): the worker is
     this run's own, found by its own pid, never by a process-name search that could hit another run's workers."""
+    import ray
+
+    assert not ray.is_initialized(), "the hook reaches the workers through the environment of the Ray run_ingest starts"
     spec = load_spec(_spec(tmp_path, raw))
     marker = tmp_path / "killed.pid"
     monkeypatch.setenv(ingest_hooks.DIE_ONCE_ENV, json.dumps({"uid": discover(spec)[0][0].uid, "marker": str(marker)}))
