@@ -2,17 +2,42 @@
 
 A file is written under a hidden temp name in its final folder (`.<name>.tmp-<uuid>`), fsynced, renamed into place,
 and the folder is fsynced so the rename itself survives a power loss. Temp names never match a `*.<suffix>` glob, so
-readers and reruns deciding what is done see whole files only; a killed writer's leftovers carry `TEMP_MARK`.
+readers and reruns deciding what is done see whole files only; a killed writer's leftovers carry `TEMP_MARK`, and
+`remove_temp_files` clears them (only them) from a folder once its owner holds it again.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 TEMP_MARK = ".tmp-"
+_TEMP_NAME = re.compile(rf"\..+{re.escape(TEMP_MARK)}[0-9a-f]{{32}}")  # what `temp_path` names, and nothing else
+
+
+def temp_path(path: Path) -> Path:
+    """The hidden, unique name `atomic_write` writes `path` under before the rename."""
+    return path.with_name(f".{path.name}{TEMP_MARK}{uuid.uuid4().hex}")
+
+
+def is_temp_path(path: Path) -> bool:
+    return _TEMP_NAME.fullmatch(Path(path).name) is not None
+
+
+def remove_temp_files(folder: Path) -> list[Path]:
+    """Delete the temp files a killed `atomic_write` left directly in `folder` and return them; every other file
+    stays. Call it only while no one can be writing there (e.g. under the folder's lock): a live write's temp file
+    looks the same."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = sorted(p for p in folder.iterdir() if is_temp_path(p) and p.is_file())
+    for p in removed:
+        p.unlink(missing_ok=True)
+    return removed
 
 
 def fsync_path(path: Path) -> None:
@@ -28,7 +53,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     """`write(tmp)` beside `path` under a hidden unique name, fsync, rename into place, fsync the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}{TEMP_MARK}{uuid.uuid4().hex}")
+    tmp = temp_path(path)
     try:
         write(tmp)
         fsync_path(tmp)

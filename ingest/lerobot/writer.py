@@ -1,11 +1,11 @@
 """A LeRobot v2.1 dataset writer with atomic episodes.
 
-Episodes are staged in `.eidata/staging/<id>/` (see `ingest.lerobot.staging`). A commit assigns the next episode index,
-writes
-the parquet, then records every remaining step (file moves, jsonl appends, the new info.json) in a journal written
-atomically: the journal is the commit point. Applying a journal is idempotent, so a crash while applying is rolled
-forward when the dataset is next opened, and a crash before it leaves only a staging folder, which opening removes.
-A dataset has one writer at a time (an exclusive lock on `.eidata/writer.lock`).
+Episodes are staged in `.eidata/staging/<id>/` (see `ingest.lerobot.staging`). A commit assigns the next episode
+index, writes the parquet, then records every remaining step (file moves, jsonl appends, the new info.json) in a
+journal written atomically: the journal is the commit point. Applying a journal is idempotent, so a crash while
+applying is rolled forward when the dataset is next opened, and a crash before it leaves only a staging folder, which
+opening removes, as it removes the temp files of atomic writes that a crash cut short. A dataset has one writer at a
+time (an exclusive lock on `.eidata/writer.lock`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.files.atomic import fsync_path, write_text_atomic
+from ingest.files.atomic import fsync_path, remove_temp_files, write_text_atomic
 from ingest.lerobot.errors import DatasetError, EpisodeError
 from ingest.lerobot.staging import (
     TASK_COLUMN,
@@ -89,6 +89,7 @@ class LeRobotWriter:
         self._lock_fd: int | None = None
         self._acquire_lock()
         try:
+            self._remove_temp_files()
             if recover:
                 self._recover()
             self.info = load_info(self.root / INFO_PATH)
@@ -401,6 +402,13 @@ class LeRobotWriter:
             ) from None
 
     # -- recovery -----------------------------------------------------------------------------------------------
+    def _remove_temp_files(self) -> None:
+        """A writer killed inside an atomic write (its journal or info.json, or a caption run's meta files, all
+        written under this lock) leaves a hidden temp file behind; holding the lock, nobody is writing one now."""
+        for folder in (self.root / "meta", self.root / STATE_DIR):
+            for p in remove_temp_files(folder):
+                log.warning("%s: removing %s, left by a writer that was killed", self.root, p.relative_to(self.root))
+
     def _recover(self) -> None:
         """Finish an interrupted commit, drop unfinished episodes and anything past the committed totals."""
         journal_path = self.root / JOURNAL

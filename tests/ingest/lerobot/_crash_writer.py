@@ -3,6 +3,8 @@
 Modes (each prints a line naming the point it reached, then either waits to be killed or kills itself):
   mid-episode   create ROOT, commit 2 episodes, stage a third with some frames, print MID-EPISODE, wait
   mid-commit    open ROOT, commit one episode whose journal is written but never applied (SIGKILL inside `_apply`)
+  mid-info      open ROOT, commit one episode and die inside the atomic write of its info.json (temp file written,
+                not yet renamed), after printing INFO-TEMP-WRITTEN
   hold          open ROOT and keep the writer (and its lock) until killed, after printing HOLDING
 """
 
@@ -61,13 +63,28 @@ def mid_commit(root: Path) -> None:
     sys.exit("_apply returned; the process should have been killed")
 
 
+def mid_info(root: Path) -> None:
+    replace = os.replace
+
+    def die_before_info(src: Path, dst: Path) -> None:
+        if Path(dst).name == "info.json":  # `_apply`'s last step: journal, moves and appends are done
+            _signal(f"INFO-TEMP-WRITTEN {Path(src).name}")
+            os.kill(os.getpid(), signal.SIGKILL)
+        replace(src, dst)
+
+    with LeRobotWriter.open(root) as w:
+        os.replace = die_before_info
+        _write_episode(w, COMMIT_LENGTH, seed=COMMIT_SEED, task="committed while crashing")
+    sys.exit("info.json was written; the process should have been killed")
+
+
 def hold(root: Path) -> None:
     with LeRobotWriter.open(root):
         _signal("HOLDING")
         _wait_for_kill()
 
 
-MODES = {"mid-episode": mid_episode, "mid-commit": mid_commit, "hold": hold}
+MODES = {"mid-episode": mid_episode, "mid-commit": mid_commit, "mid-info": mid_info, "hold": hold}
 
 if __name__ == "__main__":
     MODES[sys.argv[1]](Path(sys.argv[2]))

@@ -228,6 +228,30 @@ def test_roll_forward_after_the_dataset_was_moved(tmp_path: Path) -> None:
         _assert_consistent(ds, [child.COMPLETE_LENGTH, child.COMMIT_LENGTH])
 
 
+def test_reopen_after_a_kill_inside_an_atomic_write_gives_the_uninterrupted_files(tmp_path: Path) -> None:
+    """Killed between writing `meta/.info.json.tmp-<hex>` and renaming it: reopening rolls the commit forward and
+    removes the temp file, so the dataset is byte for byte the one an uninterrupted commit writes."""
+    root, log = tmp_path / "ds", tmp_path / "child.err"
+    write_canonical_dataset(root, [child.COMPLETE_LENGTH])
+    proc = _start("mid-info", root, log)
+    line = _wait_for(proc, "INFO-TEMP-WRITTEN", log)
+    assert _reap(proc) == -signal.SIGKILL
+    temp = root / "meta" / line.split()[1]
+    assert temp.name.startswith(".info.json.tmp-") and temp.exists()
+    LeRobotWriter.open(root).close()
+    assert not temp.exists()
+    _assert_consistent(root, [child.COMPLETE_LENGTH, child.COMMIT_LENGTH])
+
+    clean = tmp_path / "clean"
+    write_canonical_dataset(clean, [child.COMPLETE_LENGTH])
+    with LeRobotWriter.open(clean) as w:
+        child._write_episode(w, child.COMMIT_LENGTH, seed=child.COMMIT_SEED, task="committed while crashing")
+    files = _files(root) - {".eidata/writer.lock"}  # the lock file holds its last holder's pid
+    assert files == _files(clean) - {".eidata/writer.lock"}
+    differ = [f for f in sorted(files) if (root / f).read_bytes() != (clean / f).read_bytes()]
+    assert differ == []
+
+
 def test_recovery_spares_a_live_builder(tmp_path: Path) -> None:
     """Opening the dataset removes abandoned staging folders, never one a live builder still writes."""
     root = tmp_path / "ds"
