@@ -299,6 +299,8 @@ def run_ingest(spec: JobSpec, *, address: str | None = None, progress: bool | No
             _clean_orphans(output)
             _run_on_ray(spec, todo, committer, address, progress)
         committer.close()
+        if todo:  # a worker killed mid-episode left its staging behind; the retry wrote the episode
+            _clean_orphans(output)
         if todo or discovery_bad or not (output / "catalog" / "episodes").exists():
             rebuild_catalog(output)
         report.seconds = time.perf_counter() - t0

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import jobs.ingest
+from ingest.lerobot.writer import STAGING
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import write_demo_spec, write_raw_corpus
 from jobs.ingest import JobLock, discover, run_ingest
@@ -148,6 +149,8 @@ def test_a_killed_worker_is_retried(
     assert _hashes(tmp_path / "corpus") == _hashes(reference)
     stages = run_query(tmp_path / "corpus", "SELECT DISTINCT stage FROM quarantine").column("stage").to_pylist()
     assert "worker" not in stages  # retried, not quarantined
+    left = list((tmp_path / "corpus/datasets").glob(f"*/*/{STAGING}/*"))
+    assert left == [], "the killed attempt's staging must not outlive the job"
 
 
 def test_a_second_job_on_the_same_output_is_refused(raw: dict[str, Path], tmp_path: Path) -> None:
