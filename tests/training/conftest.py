@@ -4,21 +4,16 @@ Two threads on a shared two-core machine make small matmuls up to 10x slower (Op
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from tests.training.corpus import build_corpus
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread: None) -> None:
+    """Every training test runs on one torch thread (`one_torch_thread`)."""
 
 
 @pytest.fixture(scope="session")
