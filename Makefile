@@ -33,12 +33,14 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# Benchmarks run as modules (`-m`): as scripts, benchmarks/ingest.py would hide the `ingest` package.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/writer.py
-	$(BIN)/python benchmarks/adapters.py
-	$(BIN)/python benchmarks/canonicalize.py
-	$(BIN)/python benchmarks/ingest.py --scale 1 --reps 1 --long-episodes 2
-	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python -m benchmarks.writer
+	$(BIN)/python -m benchmarks.adapters
+	$(BIN)/python -m benchmarks.canonicalize
+	$(BIN)/python -m benchmarks.episode_checks
+	$(BIN)/python -m benchmarks.ingest --scale 1 --reps 1 --long-episodes 2
+	$(BIN)/python -m benchmarks.train_step
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

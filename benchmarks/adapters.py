@@ -1,6 +1,7 @@
 """Adapter figures: AgiBot discovery over 10k episodes, read throughput per adapter, AgiBot memory vs episode length.
 
-    .venv/bin/python benchmarks/adapters.py [--discover-episodes 10000] [--long-frames 300 1800]
+    .venv/bin/python -m benchmarks.adapters [--discover-episodes 10000] [--long-frames 300 1800]
+    .venv/bin/python -m benchmarks.adapters --smoke     # tiny corpora and trees: runs, measures nothing
 
 Each read measurement runs in its own process (peak RSS is that process's). "frames/s" counts decoded camera frames
 (every camera of every episode, iterated to the end), plus the time to read every state/action stream. The last line
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -21,25 +21,12 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("SVT_LOG", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from adapters.synthetic.agibot import EpisodeSpec, write_agibot  # noqa: E402
-
-
-def peak_rss_mb() -> float:
-    """This process image's high-water RSS. (ru_maxrss would carry the parent's peak across fork + exec.)"""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+from adapters.synthetic.agibot import EpisodeSpec, write_agibot
+from benchmarks._machine import ROOT, log, peak_rss_mb
 
 
 # -- discovery ------------------------------------------------------------------------------------------------------
@@ -81,29 +68,32 @@ def bench_discovery(episodes: int) -> dict[str, Any]:
     bad = [r for r in refs if r.error]
     if len(refs) != episodes or bad:
         raise SystemExit(f"discovery found {len(refs)} episodes ({len(bad)} with errors), expected {episodes}")
-    _log(f"[discover] {episodes} AgiBot episodes (tree built in {build_s:.1f} s) discovered in {elapsed:.2f} s")
+    log(f"[discover] {episodes} AgiBot episodes (tree built in {build_s:.1f} s) discovered in {elapsed:.2f} s")
     return {"episodes": episodes, "seconds": round(elapsed, 3), "episodes_per_s": round(episodes / elapsed)}
 
 
 # -- corpora for read throughput ------------------------------------------------------------------------------------
-def write_corpora(base: Path, size: tuple[int, int]) -> dict[str, tuple[str, Path]]:
-    """adapter name -> (adapter, root) of a small corpus per source."""
+def write_corpora(base: Path, size: tuple[int, int], frames: int = 150) -> dict[str, tuple[str, Path]]:
+    """adapter name -> (adapter, root) of a small corpus per source, `frames` per episode (150: the recorded size;
+    Bridge episodes and Ego4D videos scale with it)."""
     from adapters.synthetic.ego4d import write_ego4d
     from adapters.synthetic.egodex import write_egodex
     from adapters.synthetic.rlds import write_rlds
 
     h, w = size
     out: dict[str, tuple[str, Path]] = {}
-    write_rlds(base / "oxe", "bridge", episodes=12, steps=40, vary_steps=False, image_size=(h, w))
+    steps = max(frames * 40 // 150, 4)
+    write_rlds(base / "oxe", "bridge", episodes=12, steps=steps, vary_steps=False, image_size=(h, w))
     out["oxe"] = ("oxe", next((base / "oxe").rglob("dataset_info.json")).parent)
-    specs = [EpisodeSpec(327, 700_000 + k, 150) for k in range(4)]
+    specs = [EpisodeSpec(327, 700_000 + k, frames) for k in range(4)]
     write_agibot(base / "agibot", specs, height=h, width=w)
     out["agibot"] = ("agibot", base / "agibot")
-    write_ego4d(base / "ego4d", num_videos=2, duration_s=20.0, narrations_per_video=6, height=h, width=w)
+    seconds = max(20.0 * frames / 150, 2.0)
+    write_ego4d(base / "ego4d", num_videos=2, duration_s=seconds, narrations_per_video=6, height=h, width=w)
     out["ego4d"] = ("ego4d", base / "ego4d")
-    write_egodex(base / "egodex", episodes_per_task=2, num_frames=150, height=h, width=w, old_episode=False)
+    write_egodex(base / "egodex", episodes_per_task=2, num_frames=frames, height=h, width=w, old_episode=False)
     out["egodex"] = ("egodex", base / "egodex")
-    out["lerobot"] = ("lerobot", write_lerobot_v21(base / "lerobot", 4, 150, size))
+    out["lerobot"] = ("lerobot", write_lerobot_v21(base / "lerobot", 4, frames, size))
     return out
 
 
@@ -149,8 +139,8 @@ def child_read(adapter_name: str, root: Path) -> dict[str, Any]:
 
 
 def run_child(adapter_name: str, root: Path) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", adapter_name, "--root", str(root)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    cmd = [sys.executable, "-m", __spec__.name, "--child", adapter_name, "--root", str(root)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"child {adapter_name} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -163,9 +153,9 @@ def agibot_memory(base: Path, lengths: list[int]) -> dict[str, Any]:
         root = base / f"agibot_long_{n}"
         t0 = time.perf_counter()
         write_agibot(root, [EpisodeSpec(98, 900_000 + n, n)], height=480, width=640, parameters=False)
-        _log(f"[agibot-long] wrote 3 x {n} frames at 480x640 in {time.perf_counter() - t0:.1f} s")
+        log(f"[agibot-long] wrote 3 x {n} frames at 480x640 in {time.perf_counter() - t0:.1f} s")
         res = run_child("agibot", root)
-        _log(f"[agibot-long] {n} frames x 3 cameras: peak RSS {res['peak_rss_mb']} MB, {res['frames_per_s']} frames/s")
+        log(f"[agibot-long] {n} frames x 3 cameras: peak RSS {res['peak_rss_mb']} MB, {res['frames_per_s']} frames/s")
         out[str(n)] = res
     return out
 
@@ -175,9 +165,13 @@ def main() -> None:
     p.add_argument("--discover-episodes", type=int, default=10_000)
     p.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"))
     p.add_argument("--long-frames", type=int, nargs="+", default=[300, 1800])
+    p.add_argument("--frames", type=int, default=150, help="frames per episode of the read corpora")
+    p.add_argument("--smoke", action="store_true", help="100 episodes to discover, 10-frame 32x32 corpora: runs only")
     p.add_argument("--child")
     p.add_argument("--root", type=Path)
     args = p.parse_args()
+    if args.smoke:
+        args.discover_episodes, args.size, args.frames, args.long_frames = 100, (32, 32), 10, [10]
     if args.child:
         print(json.dumps(child_read(args.child, args.root)))
         return
@@ -186,13 +180,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         t0 = time.perf_counter()
-        corpora = write_corpora(base, tuple(args.size))
-        _log(f"[corpora] written in {time.perf_counter() - t0:.1f} s")
+        corpora = write_corpora(base, tuple(args.size), args.frames)
+        log(f"[corpora] written in {time.perf_counter() - t0:.1f} s")
         reads = {}
         for name, (adapter_name, root) in corpora.items():
             reads[name] = run_child(adapter_name, root)
             r = reads[name]
-            _log(f"[read] {name:8s} {r['episodes']:3d} episodes {r['frames']:6d} frames {r['seconds']:6.2f} s "
+            log(f"[read] {name:8s} {r['episodes']:3d} episodes {r['frames']:6d} frames {r['seconds']:6.2f} s "
                  f"{r['frames_per_s']:8.1f} frames/s  peak RSS {r['peak_rss_mb']} MB")  # fmt: skip
         memory = agibot_memory(base, args.long_frames)
 

@@ -1,6 +1,7 @@
 """canonicalize() throughput per source, against the video encode rate it must never hold back (target >= 20x).
 
-    .venv/bin/python benchmarks/canonicalize.py [--frames 900] [--reps 3]
+    .venv/bin/python -m benchmarks.canonicalize [--frames 900] [--reps 3]
+    .venv/bin/python -m benchmarks.canonicalize --smoke     # 60 native steps, 1 rep: runs, measures nothing
 
 Raw episodes are written by `adapters/synthetic/` and read once before timing; the clock covers `canonicalize(raw)`
 alone (cameras are lazy, so no video is decoded or encoded in it). frames/s counts canonical 10 Hz output frames.
@@ -18,19 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("SVT_LOG", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import adapters  # noqa: E402
-from adapters.synthetic.agibot import EpisodeSpec, write_agibot  # noqa: E402
-from adapters.synthetic.egodex import write_egodex  # noqa: E402
-from adapters.synthetic.rlds import write_rlds  # noqa: E402
-from adapters.synthetic.video import synthetic_frame  # noqa: E402
-from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize  # noqa: E402
-from ingest.lerobot.video import VideoCodec, VideoEncoder  # noqa: E402
+import adapters
+from adapters.synthetic.agibot import EpisodeSpec, write_agibot
+from adapters.synthetic.egodex import write_egodex
+from adapters.synthetic.rlds import write_rlds
+from adapters.synthetic.video import synthetic_frame
+from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.lerobot.video import VideoCodec, VideoEncoder
 
 SIZE = (224, 224)
 
@@ -65,7 +64,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=900, help="native steps per episode")
     p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--smoke", action="store_true", help="60 native steps, 1 rep")
     args = p.parse_args()
+    if args.smoke:
+        args.frames, args.reps = 60, 1
     spec = CanonicalizeSpec()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,7 +11,8 @@ the process (file pages are already in the OS cache: the file was just written a
 then the median of `--reps` runs. `curate` (balance=subset) covers two snapshot hashes, the query, the uid-hash
 split, weights, the mixture and the atomic write. Progress goes to stderr; the last stdout line is one JSON object.
 
-    .venv/bin/python benchmarks/catalog.py [--episodes 1000000] [--reps 7] [--out DIR]
+    .venv/bin/python -m benchmarks.catalog [--episodes 1000000] [--reps 7] [--out DIR]
+    .venv/bin/python -m benchmarks.catalog --smoke     # 2,000 episodes, 1 run each: runs, measures nothing
 """
 
 from __future__ import annotations
@@ -35,14 +36,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from jobs.catalog.build import write_catalog_table  # noqa: E402
-from jobs.catalog.curate import curate  # noqa: E402
-from jobs.catalog.query import format_table, run_query  # noqa: E402
-from schemas.catalog import CATALOG_SCHEMA  # noqa: E402
-from schemas.corpus import EPISODES_DIR, parquet_files  # noqa: E402
+from jobs.catalog.build import write_catalog_table
+from jobs.catalog.curate import curate
+from jobs.catalog.query import format_table, run_query
+from schemas.catalog import CATALOG_SCHEMA
+from schemas.corpus import EPISODES_DIR, parquet_files
 
 QUERY = """
 SELECT source, embodiment, tier, count(*) AS episodes, round(sum(duration_s) / 3600, 1) AS hours,
@@ -181,7 +179,10 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=7, help="warm runs of the query (the median is reported)")
     p.add_argument("--curate-reps", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="corpus folder (default: a temp folder, removed)")
+    p.add_argument("--smoke", action="store_true", help="2,000 episodes, one query and one curate run")
     args = p.parse_args()
+    if args.smoke:
+        args.episodes, args.reps, args.curate_reps = 2000, 1, 1
 
     tmp = None if args.out else tempfile.mkdtemp(prefix="eidata-catalog-bench-")
     root = args.out or Path(tmp)

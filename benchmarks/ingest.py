@@ -1,7 +1,8 @@
 """Ingest on Ray: 1 vs 2 workers, the pipeline against pure decode + encode, and peak RSS per worker.
 
-    .venv/bin/python benchmarks/ingest.py [--phase all|scaling|memory] [--scale 2] [--reps 1] [--workdir DIR]
+    .venv/bin/python -m benchmarks.ingest [--phase all|scaling|memory] [--scale 2] [--reps 1] [--workdir DIR]
     (the recorded figures: --scale 2 --reps 2 --long-episodes 6; see BENCHMARKS.md)
+    .venv/bin/python -m benchmarks.ingest --smoke    # a tiny corpus, 1 worker on 1 core: runs, measures nothing
 
 Corpora (written once by `adapters/synthetic/`; with `--workdir` they are kept and reused):
 
@@ -57,21 +58,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-# This file is named like the `ingest` package: drop its folder from the path (Ray then keeps it out of the workers').
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.path.insert(0, str(REPO))
-ENV = {"SVT_LOG": "1", "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(REPO)}
+from benchmarks._machine import CLOCK_TICK, ROOT, log, machine_busy_s, status_kb, wait_quiet
+
+ENV = {"SVT_LOG": "1", "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT)}
 os.environ.update({k: v for k, v in ENV.items() if k != "PYTHONPATH"})
 
 RESULT = "RESULT "
-CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 ADAPTERS = {"bridge": "oxe", "agibot": "agibot", "ego4d": "ego4d", "egodex": "egodex", "lerobot": "lerobot"}
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # -- corpora --------------------------------------------------------------------------------------------------------
@@ -111,6 +104,16 @@ def _write_source(job: tuple[str, str, int]) -> tuple[str, str]:
     raise ValueError(kind)
 
 
+def _write_tiny(raw: Path) -> dict[str, str]:
+    """The smoke corpus: two sources, three short 64x64 episodes, written in this process."""
+    from adapters.synthetic.agibot import EpisodeSpec, write_agibot
+    from adapters.synthetic.rlds import write_rlds
+
+    write_rlds(raw / "bridge", "bridge", episodes=2, steps=10, image_size=(64, 64))
+    write_agibot(raw / "agibot", [EpisodeSpec(327, 700_000, 20)], height=64, width=64)
+    return {"bridge": str(next((raw / "bridge").rglob("dataset_info.json")).parent), "agibot": str(raw / "agibot")}
+
+
 def write_corpus(name: str, raw: Path, args: argparse.Namespace) -> dict[str, str]:
     """Write corpus `name` under `raw` (or reuse a complete one there). Returns source name -> adapter root."""
     done = raw / "roots.json"
@@ -124,6 +127,8 @@ def write_corpus(name: str, raw: Path, args: argparse.Namespace) -> dict[str, st
         from jobs.demo.corpus import write_raw_corpus
 
         roots = {k: str(v) for k, v in write_raw_corpus(raw, scale=args.demo_scale, corrupt=False).items()}
+    elif name == "tiny":
+        roots = _write_tiny(raw)
     else:
         if name == "mix":
             jobs = [(k, str(raw), args.scale) for k in ("agibot", "ego4d", "egodex", "bridge", "lerobot")]
@@ -148,40 +153,6 @@ def job_spec(roots: dict[str, str], output: Path, cpus: int, threads: int | None
 
 
 # -- measuring ------------------------------------------------------------------------------------------------------
-def machine_busy_s() -> float:
-    """CPU seconds the whole machine spent busy (all but idle and iowait) since boot."""
-    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(v) - v[3] - v[4]) / CLOCK_TICK
-
-
-def status_kb(pid: int | str, *keys: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            k = line.split(":", 1)[0]
-            if k in keys:
-                out[k] = int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        pass
-    return out
-
-
-def wait_quiet(max_cores: float, max_wait_s: float) -> dict[str, float]:
-    """Wait (at most `max_wait_s`) until other processes use under `max_cores` cores over a 3 s window. Nothing of
-    ours runs while we wait, so the busy cores measured are other sessions'."""
-    t0 = time.perf_counter()
-    while True:
-        b0 = machine_busy_s()
-        time.sleep(3)
-        busy = (machine_busy_s() - b0) / 3
-        load1 = float(Path("/proc/loadavg").read_text().split()[0])
-        waited = time.perf_counter() - t0
-        if busy < max_cores or waited >= max_wait_s:
-            if busy >= max_cores:
-                log(f"  WARNING: machine still busy ({busy:.2f} cores) after {waited:.0f} s; measuring anyway")
-            return {"busy_cores_before": round(busy, 2), "loadavg_1m_before": load1, "waited_s": round(waited)}
-
-
 class TreeSampler(threading.Thread):
     """Every `interval` s: VmRSS, VmHWM and CPU ticks of every descendant of this process, by pid."""
 
@@ -412,7 +383,7 @@ def _baseline_share(episodes: list[list[tuple[Any, Any]]], codec_json: dict[str,
                     else:
                         enc.encode(rgb)
     queue.put({"seconds": time.perf_counter() - t0, "cpu_s": self_cpu_s() - c0, "camera_frames": frames,
-               "end": time.perf_counter()})  # fmt: skip
+               "start": t0, "end": time.perf_counter()})  # fmt: skip
 
 
 def _inprocess_share(items: list[dict[str, Any]], barrier: Any, queue: Any) -> None:
@@ -429,7 +400,7 @@ def _inprocess_share(items: list[dict[str, Any]], barrier: Any, queue: Any) -> N
             videos = sum(1 for f in ep["features"].values() if f["dtype"] == "video")
             frames += ep["staged"]["length"] * videos
     queue.put({"seconds": time.perf_counter() - t0, "cpu_s": self_cpu_s() - c0, "camera_frames": frames,
-               "end": time.perf_counter()})  # fmt: skip
+               "start": t0, "end": time.perf_counter()})  # fmt: skip
 
 
 def _split(cost: dict[str, int], n: int) -> list[list[str]]:
@@ -454,7 +425,8 @@ def _forked(target: Any, shares: list[Any], extra: tuple[Any, ...]) -> dict[str,
     barrier.wait()
     busy0, t0 = machine_busy_s(), time.perf_counter()
     results = [queue.get() for _ in procs]
-    wall = max(r["end"] for r in results) - t0
+    # from the first start: on few cores a short share can be done before this process is scheduled again
+    wall = max(r["end"] for r in results) - min(t0, *(r["start"] for r in results))
     busy = machine_busy_s() - busy0
     for p in procs:
         p.join()
@@ -509,8 +481,8 @@ def spawn(kind: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[str,
     log(f"  machine before: {quiet}")
     shutil.rmtree(cfg["spec"]["output"], ignore_errors=True)
     env = {**os.environ, **ENV}
-    cmd = [sys.executable, __file__, "--child", kind, "--config", json.dumps(cfg)]
-    proc = subprocess.run(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True, check=False)
+    cmd = [sys.executable, "-m", __spec__.name, "--child", kind, "--config", json.dumps(cfg)]
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
     if proc.returncode != 0 or not lines:
         sys.exit(f"{kind}: child failed (exit {proc.returncode})\n{proc.stdout}")
@@ -551,12 +523,17 @@ def _run(kind: str, name: str, roots: dict[str, str], out: Path, n: int, cores: 
 
 
 def run_scaling(args: argparse.Namespace, work: Path) -> dict[str, list[dict[str, Any]]]:
-    roots = write_corpus("mix", work / f"raw_mix_x{args.scale}", args)
+    if args.smoke:
+        roots = write_corpus("tiny", work / "raw_tiny", args)
+    else:
+        roots = write_corpus("mix", work / f"raw_mix_x{args.scale}", args)
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     # (kind, workers or processes, cores it may use, codec threads)
     plan = [("pipeline", 1, 1, 1), ("baseline", 1, 1, 1), ("inprocess", 1, 1, 1), ("pipeline", 2, 2, 1),
             ("baseline", 2, 2, 1), ("inprocess", 2, 2, 1), ("pipeline", 1, 2, 1)]  # fmt: skip
-    if not args.no_default_threads:
+    if args.smoke:
+        plan = plan[:3]
+    elif not args.no_default_threads:
         plan.append(("pipeline", 2, 2, None))
     for rep in range(args.reps):
         for kind, n, cores, threads in plan:
@@ -724,9 +701,13 @@ def main() -> None:
     p.add_argument("--keep-outputs", action="store_true", help="keep each run's output corpus (in --workdir)")
     p.add_argument("--quiet-cores", type=float, default=0.5, help="wait until others use fewer cores than this")
     p.add_argument("--max-wait", type=float, default=240, help="at most this many seconds of waiting per run")
+    p.add_argument("--smoke", action="store_true",
+                   help="3 tiny episodes; pipeline, baseline, inprocess on 1 core; no quiet wait")  # fmt: skip
     p.add_argument("--child", choices=tuple(CHILDREN), help=argparse.SUPPRESS)
     p.add_argument("--config", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.smoke:
+        args.phase, args.reps, args.demo_scale, args.max_wait = "scaling", 1, 0, 0
     if args.write_only and not args.workdir:
         p.error("--write-only needs --workdir")
     if args.child:

@@ -10,8 +10,9 @@ of decode + preprocess per CPU core, of one file write, and of the whole `eidata
 - end to end: `run_latents()` over a corpus of such episodes with Ray already up (so Ray's start is excluded; the
   actor start, the model load and the catalog rebuild are included).
 
-    .venv/bin/python benchmarks/latents.py                                    # CPU: batch 16, fp32 compute
-    .venv/bin/python benchmarks/latents.py --device cuda --batch 256 --dtype bf16 --episodes 32 --episode-s 60
+    .venv/bin/python -m benchmarks.latents                                    # CPU: batch 16, fp32 compute
+    .venv/bin/python -m benchmarks.latents --device cuda --batch 256 --dtype bf16 --episodes 32 --episode-s 60
+    .venv/bin/python -m benchmarks.latents --smoke     # batch 2, one 1 s episode at 32x32: runs, measures nothing
 
 The last stdout line is one JSON object.
 """
@@ -29,23 +30,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("SVT_LOG", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from adapters.synthetic.video import synthetic_frame  # noqa: E402
-from ingest.encoders.dinov3 import EncoderSpec, encode, load_encoder  # noqa: E402
-from ingest.encoders.dinov3_frames import PreprocessConfig, decode_pixels, latent_frame_indices, preprocess  # noqa: E402
-from ingest.files.latents import LatentsFile, write_latents  # noqa: E402
-from ingest.lerobot.video_read import decode_frames  # noqa: E402
-from ingest.lerobot.writer import LeRobotWriter  # noqa: E402
-from jobs.stages.latents import LatentsJob, expected_meta, run_latents  # noqa: E402
-from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE  # noqa: E402
-from schemas.embodiment import default_registry  # noqa: E402
+from adapters.synthetic.video import synthetic_frame
+from ingest.encoders.dinov3 import EncoderSpec, encode, load_encoder
+from ingest.encoders.dinov3_frames import PreprocessConfig, decode_pixels, latent_frame_indices, preprocess
+from ingest.files.latents import LatentsFile, write_latents
+from ingest.lerobot.video_read import decode_frames
+from ingest.lerobot.writer import LeRobotWriter
+from jobs.stages.latents import LatentsJob, expected_meta, run_latents
+from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
+from schemas.embodiment import default_registry
 
 FPS = 10
 GPU_TARGET = 10_000  # images/s of the model on an H100-class GPU (issue 6)
@@ -134,7 +133,11 @@ def main() -> None:
     p.add_argument("--frame", default="480x640", help="HxW of the episodes' video (default: 480x640)")
     p.add_argument("--threads", type=int, default=None, help="torch threads of the model-alone run (default: all CPUs)")
     p.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs (default: all)")
+    p.add_argument("--smoke", action="store_true", help="batch 2, one 1 s episode at 32x32, 1 torch thread")
     args = p.parse_args()
+    if args.smoke:
+        args.batch, args.seconds, args.episodes, args.episode_s, args.frame = 2, 0.1, 1, 1.0, "32x32"
+        args.threads = 1
     cuda = args.device == "cuda"
     batch = args.batch or (256 if cuda else 16)
     dtype = args.dtype or ("bf16" if cuda else "fp32")

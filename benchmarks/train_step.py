@@ -7,7 +7,8 @@ unless `--lara off`), backward, gradient clipping and AdamW. Batches are random 
 `--warmup`. FLOPs per sample are the analytic model FLOPs of `training/flops.py` (3 x forward matmul FLOPs), for
 `--text-tokens` text tokens. Progress goes to stderr; the last stdout line is one JSON object.
 
-    .venv/bin/python benchmarks/train_step.py [--threads 1] [--steps 20] [--lara joint] [--gpu-batch 32]
+    .venv/bin/python -m benchmarks.train_step [--threads 1] [--steps 20] [--lara joint] [--gpu-batch 32]
+    .venv/bin/python -m benchmarks.train_step --smoke     # 1 warm-up and 2 timed steps (also lda-1b's on CUDA)
 """
 
 from __future__ import annotations
@@ -18,20 +19,16 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from training import flops  # noqa: E402
-from training.attention import backend_for  # noqa: E402
-from training.batch import random_batch, to_device  # noqa: E402
-from training.config import LaraConfig, TrainConfig, config_from_preset  # noqa: E402
-from training.objective import LDAObjective, draw_noise  # noqa: E402
-from training.optim import build_optimizer  # noqa: E402
+from training import flops
+from training.attention import backend_for
+from training.batch import random_batch, to_device
+from training.config import LaraConfig, TrainConfig, config_from_preset
+from training.objective import LDAObjective, draw_noise
+from training.optim import build_optimizer
 
 
 def _config(preset: str, lara: str, batch: int | None = None) -> TrainConfig:
@@ -109,7 +106,10 @@ def main() -> int:
     p.add_argument("--lara", choices=["joint", "frozen", "off"], default="joint")
     p.add_argument("--text-tokens", type=int, default=32, dest="text_tokens")
     p.add_argument("--gpu-batch", type=int, default=32, dest="gpu_batch")
+    p.add_argument("--smoke", action="store_true", help="1 warm-up and 2 timed steps, lda-1b batch 2 on CUDA")
     args = p.parse_args()
+    if args.smoke:
+        args.steps, args.warmup, args.gpu_batch = 2, 1, 2
     torch.set_num_threads(args.threads)
     tiny = _config("tiny", args.lara)
     big = _config("lda-1b", args.lara, args.gpu_batch)

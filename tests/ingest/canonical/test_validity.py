@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -20,6 +18,7 @@ from ingest.canonical.validity import (
 )
 from schemas.canonical import CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_block, hand_dims
 from schemas.embodiment import default_registry
+from tests.fixtures.motion import two_hands
 
 REG = default_registry()
 FRANKA = REG.get("franka").mask()
@@ -36,23 +35,6 @@ def robot(n: int = 100) -> np.ndarray:
     s[:, hand_dims(RIGHT, WRIST_POS)] = np.stack([0.4 + 0.1 * np.sin(w), 0.1 * np.cos(w), 0.3 + 0.05 * np.sin(w)], 1)
     s[:, hand_dims(RIGHT, WRIST_ROT6D)] = [1, 0, 0, 0, 1, 0]
     s[:, hand_dims(RIGHT, GRIPPER)] = (0.5 + 0.4 * np.sin(w))[:, None]
-    return s
-
-
-def human(n: int = 300, frozen: tuple[int, int] | None = None) -> np.ndarray:
-    """Two tracked hands moving; within `frozen` [start, end) frames both hands hold still (time stops)."""
-    u = np.arange(n, dtype=np.float64)
-    if frozen is not None:
-        a, b = frozen
-        u = np.where(u < a, u, np.where(u < b, a, u - (b - a)))
-    u /= 10.0
-    s = np.zeros((n, CANONICAL_DIM), dtype=np.float32)
-    for h, sign in ((0, -1.0), (1, 1.0)):
-        w = 2 * np.pi * u / 4.0
-        s[:, hand_dims(h, WRIST_POS)] = np.stack([sign * 0.2 + 0.1 * np.sin(w), 0.1 * np.cos(w), 0.5 + 0 * w], 1)
-        s[:, hand_dims(h, WRIST_ROT6D)] = [1, 0, 0, 0, 1, 0]
-        tips = np.tile([0.0, 0.08, 0.0], 5) + 0.01 * np.sin(w)[:, None]
-        s[:, hand_dims(h, FINGERTIPS_XYZ)] = tips
     return s
 
 
@@ -153,7 +135,7 @@ def test_out_of_workspace() -> None:
 
 
 def test_low_confidence_only_for_present_hands() -> None:
-    s, c = human(), np.ones((300, 2))
+    s, c = two_hands(), np.ones((300, 2))
     c[20:25, 1] = 0.2
     c[40, 0] = np.nan
     r = check(s, HUMAN, "human", confidence=c, human=True)
@@ -199,7 +181,7 @@ def test_unmasked_dims_never_flag() -> None:
 
 
 def test_motionless_human_fragment_is_removed_and_the_rest_kept() -> None:
-    s = human(300, frozen=(100, 200))
+    s = two_hands(300, frozen=(100, 200))
     r = check(s, HUMAN, "human", human=True)
     assert r.valid.all() and r.rejected is None and r.invalid_fraction == 0.0
     (s0, e0), (s1, e1) = r.keep
@@ -208,14 +190,14 @@ def test_motionless_human_fragment_is_removed_and_the_rest_kept() -> None:
     assert r.reasons["static_hands"] == r.static.sum() >= 70
     # Only human data is cropped; a brief pause (shorter than the window) stays.
     assert check(s, HUMAN, "human", human=False).keep == [(0, 300)]
-    assert check(human(300, frozen=(100, 115)), HUMAN, "human", human=True).keep == [(0, 300)]
+    assert check(two_hands(300, frozen=(100, 115)), HUMAN, "human", human=True).keep == [(0, 300)]
 
 
 def test_moving_fingers_with_a_still_wrist_are_motion() -> None:
-    s = human(300, frozen=(0, 300))
+    s = two_hands(300, frozen=(0, 300))
     s[:, hand_dims(1, FINGERTIPS_XYZ)] += (0.05 * np.sin(np.arange(300) / 5.0))[:, None]
     assert check(s, HUMAN, "human", human=True).keep == [(0, 300)]
-    assert check(human(300, frozen=(0, 300)), HUMAN, "human", human=True).rejected is not None
+    assert check(two_hands(300, frozen=(0, 300)), HUMAN, "human", human=True).rejected is not None
 
 
 def test_too_short_episode_is_rejected_with_a_reason() -> None:
@@ -301,7 +283,7 @@ def test_spans_are_sorted_disjoint_long_and_consistent(bad: list[int], policy: s
 def test_report_is_invariant_to_a_rigid_shift_without_workspace(shift: tuple[float, float, float], k: int) -> None:
     """Speed and acceleration depend on differences only; a teleport is a teleport wherever it happens."""
     no_box = ValidityConfig(limits={"human": KinematicLimits(workspace=None)})
-    s = human(100)
+    s = two_hands(100)
     s[k, hand_dims(0, WRIST_POS)] += 1.0
     moved = s.copy()
     for h in (0, 1):
@@ -312,11 +294,10 @@ def test_report_is_invariant_to_a_rigid_shift_without_workspace(shift: tuple[flo
     assert flagged(a) == {k - 1, k, k + 1}
 
 
-def test_one_hour_of_human_data_is_fast() -> None:
+def test_one_hour_of_human_data_splits_at_its_freeze() -> None:
+    """One hour at 10 Hz with a 200 s freeze keeps both moving stretches (speed: benchmarks/episode_checks.py)."""
     n = 36_000
-    s, c = human(n, frozen=(10_000, 12_000)), np.ones((n, 2))
+    s, c = two_hands(n, frozen=(10_000, 12_000)), np.ones((n, 2))
     kp = np.zeros((n, 2, 21, 3), np.float32)
-    t0 = time.perf_counter()
     r = check(s, HUMAN, "human", confidence=c, keypoints=kp, action=s, human=True)
-    elapsed = time.perf_counter() - t0
-    assert len(r.keep) == 2 and elapsed < 2.0, elapsed
+    assert len(r.keep) == 2
