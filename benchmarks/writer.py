@@ -96,8 +96,14 @@ def log(name: str, ep: int, episodes: int, t_ep: float, frames: int) -> None:
 
 
 def run_ours(root: Path, data: tuple[np.ndarray, ...], args: argparse.Namespace, clock: Clock) -> None:
+    import pyarrow as pa
+
     from ingest.lerobot.writer import LeRobotWriter
     from schemas.lerobot import FeatureSpec
+
+    # pyarrow imports pandas (about 0.5 s) on its first array: an import, so before the clock, as lerobot's imports
+    # (pandas among them, through `datasets`) are before its clock
+    pa.array([0])
 
     frames, state, action = data
     episodes = args.episodes

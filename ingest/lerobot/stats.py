@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+import cv2
 import numpy as np
 
 from schemas.lerobot import FeatureStats
@@ -42,6 +43,9 @@ def numeric_stats(values: np.ndarray) -> FeatureStats:
     )
 
 
+_LEVELS = np.arange(256, dtype=np.int64)
+
+
 class ImageStats:
     """Exact per-frame channel histograms moments of a streamed camera, reduced over lerobot's sample at the end.
 
@@ -64,17 +68,15 @@ class ImageStats:
             self._per_frame[i] = self.measure(rgb)
 
     def measure(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per channel of a uint8 frame: min, max, sum and sum of squares, exact, from its 256-level histogram."""
         x = rgb[:: self.stride, :: self.stride] if self.stride > 1 else rgb
         self._pixels = x.shape[0] * x.shape[1]
-        levels = np.arange(256, dtype=np.int64)
-        mins, maxs, sums, sqs = (np.empty(3, dtype=np.int64) for _ in range(4))
-        for c in range(3):
-            hist = np.bincount(x[..., c].ravel(), minlength=256)
-            nz = np.flatnonzero(hist)
-            mins[c], maxs[c] = nz[0], nz[-1]
-            sums[c] = hist @ levels
-            sqs[c] = hist @ (levels * levels)
-        return mins, maxs, sums, sqs
+        # OpenCV's histogram is ~3x faster than a bincount per channel; its float32 counts are exact below 2**24
+        hist = np.stack([cv2.calcHist([x], [c], None, [256], [0, 256]).reshape(256) for c in range(3)])
+        hist = hist.astype(np.int64)
+        seen = hist > 0
+        mins, maxs = seen.argmax(axis=1), 255 - seen[:, ::-1].argmax(axis=1)
+        return mins, maxs, hist @ _LEVELS, hist @ (_LEVELS * _LEVELS)
 
     def missing(self) -> list[int]:
         """Sample indices of the final length that were not measured (to be re-read and passed to `refill`)."""
