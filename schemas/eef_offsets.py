@@ -106,6 +106,7 @@ EEF_OFFSETS: dict[str, tuple[RigidTransform, str]] = {
     ),
     "human": (RigidTransform.identity(), "MANO joint 0 is the wrist: identity by definition"),
     "human_video": (RigidTransform.identity(), "no poses (actionless video): identity"),
+    "unknown": (RigidTransform.identity(), "unknown robot: no pose is read, identity"),
 }
 
 # Which point a dataset's recorded EEF pose measures. Keys: OXE subset names, else adapter source names.

@@ -26,9 +26,11 @@ class Effector(StrEnum):
     gripper = "gripper"  # parallel jaw: one opening dof, no fingertips
     dexterous = "dexterous"  # robot hand: fingertips, no gripper opening
     human = "human"  # tracked human hand: fingertips and MANO keypoints
+    unknown = "unknown"  # a robot we have no description of: no canonical dim is filled, natives are kept
 
 
 Hand = Literal["left", "right"]
+UNKNOWN_EMBODIMENT = "unknown"  # what a source names when it cannot say which robot recorded it
 _HAND_INDEX = {"left": 0, "right": 1}
 
 
@@ -54,6 +56,8 @@ class Embodiment(BaseModel):
     def mask(self) -> np.ndarray:
         """Boolean mask over the 50 canonical dims: True where this embodiment provides a real value."""
         m = np.zeros(CANONICAL_DIM, dtype=bool)
+        if self.effector is Effector.unknown:
+            return m
         parts = [WRIST_POS, WRIST_ROT6D]
         parts.append(GRIPPER if self.effector is Effector.gripper else FINGERTIPS_XYZ)
         for hand in self.hands:
@@ -185,6 +189,13 @@ def default_registry() -> EmbodimentRegistry:
                 hands=("left", "right"),
                 effector=Effector.human,
                 description="Tracked human hands (EgoDex, HOT3D, ARCTIC, HOI4D)",
+            ),
+            Embodiment(
+                name=UNKNOWN_EMBODIMENT,
+                **_offset(UNKNOWN_EMBODIMENT),
+                hands=("left", "right"),
+                effector=Effector.unknown,
+                description="A robot whose robot_type names no embodiment we know: natives only, never a guess",
             ),
             Embodiment(
                 name="human_video",

@@ -22,6 +22,7 @@ from adapters.cameras import EncodedImagesCamera, VideoClipCamera, VideoFileCame
 from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
 from schemas.canonical import CANONICAL_DIM, STATE_NAMES, Camera
 from schemas.dataset_meta import TOLERANCE_S, Quirk
+from schemas.embodiment import UNKNOWN_EMBODIMENT
 from schemas.lerobot import ActionSegment, InfoJson
 from schemas.lfs import unreadable
 from schemas.tiers import QualityTier
@@ -369,6 +370,7 @@ class EpisodeReader:
             success=success,
             signals=signals,
             metadata=metadata,
+            tier_reasons=[f"unknown robot: {st.embodiment_from}"] if st.embodiment == UNKNOWN_EMBODIMENT else [],
             hands=hand_signals(states, actions),
         )
 

@@ -36,8 +36,9 @@ eye_in_hand -> `wrist_left` or `wrist_right` by the side named (no side: `wrist_
 fills); ego / head / high / top / front -> `head`; third / side / low / exterior / external / agentview / scene /
 static -> `third_person`; a lone unmatched camera is the `head`; a camera on an already taken slot stays None.
 Embodiment: the `embodiment` option, else `robot_type` equal to a registry name or containing an alias
-(`EMBODIMENT_ALIASES`), else a guess from the state layout (left+right -> agibot_gripper / agibot_dexterous when
-hands or fingers are named, otherwise franka), recorded in `metadata["embodiment_from"]`. Default tier: `high`.
+(`EMBODIMENT_ALIASES`), else the embodiment a canonical dataset declares in `features.action.info`, else `unknown`
+(never a guess from the state layout: natives are kept, no canonical dim is filled, and the episode says so), recorded
+in `metadata["embodiment_from"]`. Default tier: `high`.
 
 Quirks handled. Per dataset (one quirk in the report, reading goes on):
 - ghost camera: a video feature with no mp4 for any episode (GR00T's `observation.images.egoview`) is skipped,
@@ -80,7 +81,7 @@ from adapters.lerobot.layout import read_info_raw, read_v3_locations, read_v3_ta
 from adapters.registry import register
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info
-from schemas.embodiment import default_registry
+from schemas.embodiment import UNKNOWN_EMBODIMENT, default_registry
 from schemas.lerobot import INFO_PATH
 from schemas.lfs import unreadable
 from schemas.tiers import QualityTier
@@ -259,12 +260,12 @@ class LeRobotSource(SourceAdapter):
         for needles, name in EMBODIMENT_ALIASES:
             if norm and any(n in norm for n in needles):
                 return name, f"robot_type {robot_type!r} (alias)"
-        state = ds.info.features.get("observation.state")
-        words = " ".join([*((ds.modality or {}).get("state") or {}), *((state.flat_names() or []) if state else [])])
-        two = "left" in words.lower() and "right" in words.lower()
-        dex = any(w in words.lower() for w in ("hand", "finger", "dex"))
-        name = ("agibot_dexterous" if dex else "agibot_gripper") if two else "franka"
-        return name, f"guessed from the state layout (two arms: {two}, hands: {dex}); robot_type {robot_type!r}"
+        action = ds.info.features.get("action")
+        declared = (action.info or {}).get("embodiment") if action is not None else None
+        if declared in default_registry().names():  # a canonical dataset names its embodiment beside its mask
+            return declared, f"features.action.info.embodiment {declared!r}"
+        # Never a guess from the state layout: a Unitree G1 with two arms and hands is no AgiBot.
+        return UNKNOWN_EMBODIMENT, f"robot_type {robot_type!r} names no known embodiment: set the `embodiment` option"
 
     # -- a dataset's meta, once per instance ----------------------------------------------------------------------
     def _dataset(self, root: Path, subset: str) -> LoadedDataset:

@@ -1,0 +1,60 @@
+"""A LeRobot dataset from a robot we have no description of is named `unknown`, never guessed: a Unitree G1 layout
+(two 7-DoF arms and two 6-DoF hands, joint names as Unitree's own datasets write them) is no AgiBot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.lerobot.source import LeRobotSource
+from ingest.canonical.canonicalize import canonicalize
+from ingest.lerobot.writer import LeRobotWriter
+from schemas.embodiment import UNKNOWN_EMBODIMENT, default_registry
+from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+
+ARM = ["ShoulderPitch", "ShoulderRoll", "ShoulderYaw", "Elbow", "WristRoll", "WristPitch", "WristYaw"]
+HAND = ["Thumb0", "Thumb1", "Thumb2", "Middle0", "Middle1", "Index0"]
+NAMES = [f"k{side}{j}" for side in ("Left", "Right") for j in ARM] + [
+    f"k{side}Hand{j}" for side in ("Left", "Right") for j in HAND
+]
+
+
+def _g1(root: Path, robot_type: str | None) -> Path:
+    vec = FeatureSpec(dtype="float32", shape=(len(NAMES),), names=NAMES)
+    cam = FeatureSpec(dtype="video", shape=(32, 32, 3), names=list(IMAGE_NAMES))
+    features = {"observation.images.ego_view": cam, "observation.state": vec, "action": vec}
+    with LeRobotWriter.create(root, fps=30, features=features, robot_type=robot_type) as w:
+        with w.episode(task="pick the cup") as ep:
+            for t in range(30):
+                q = np.sin(np.linspace(0, 1, len(NAMES)) + t / 10).astype(np.float32)
+                frame = np.full((32, 32, 3), 8 * t, np.uint8)
+                ep.add_frame({"observation.images.ego_view": frame, "observation.state": q, "action": q})
+    return root
+
+
+@pytest.mark.parametrize("robot_type", ["unitree_g1", None])
+def test_an_unknown_robot_is_named_unknown_not_guessed(tmp_path: Path, robot_type: str | None) -> None:
+    adapter = LeRobotSource()
+    [ref] = adapter.discover(_g1(tmp_path / "g1", robot_type))
+    raw = adapter.read(ref)
+    assert raw.embodiment == UNKNOWN_EMBODIMENT
+    assert "names no known embodiment" in raw.metadata["embodiment_from"]
+    assert any("unknown robot" in r and "embodiment` option" in r for r in raw.tier_reasons)
+    [ep] = canonicalize(raw)
+    assert not ep.mask.any()  # nothing canonical is made up ...
+    assert ep.state_native is not None and ep.state_native.shape[1] == len(NAMES)  # ... and the joints are kept
+    assert any("unknown robot" in r for r in ep.tier_reasons)
+
+
+def test_the_embodiment_option_names_it(tmp_path: Path) -> None:
+    adapter = LeRobotSource({"embodiment": "gr1"})
+    [ref] = adapter.discover(_g1(tmp_path / "g1", "unitree_g1"))
+    raw = adapter.read(ref)
+    assert raw.embodiment == "gr1" and raw.metadata["embodiment_from"] == "embodiment option"
+    assert not [r for r in raw.tier_reasons if "unknown robot" in r]
+
+
+def test_unknown_fills_no_canonical_dim() -> None:
+    assert not default_registry().get(UNKNOWN_EMBODIMENT).mask().any()
