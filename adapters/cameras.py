@@ -1,5 +1,6 @@
 """Lazy camera sources shared by adapters: an mp4 file (whole, or a time window of it) decoded by PyAV, or a list of
-encoded JPEG/PNG images; and header / packet probes that decode nothing."""
+encoded JPEG/PNG images, or the left eye of a side-by-side stereo source; and header / packet probes that decode
+nothing."""
 
 from __future__ import annotations
 
@@ -176,3 +177,27 @@ def decode_image(data: bytes, *, bgr: bool = False) -> np.ndarray:
     if arr is None:
         raise ValueError(f"not a decodable image ({len(data)} bytes)")
     return arr if bgr else cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+
+
+class StereoLeftCamera(CameraSource):
+    """The left eye of a side-by-side stereo source: the left half of each frame of `inner`, decoded lazily with it.
+
+    Ego4D's own feature pipeline keeps `v[..., 0 : W // 2]` of `is_stereo` videos, and resizes that half to
+    (H, W) = (W // 2, H // 2) when the source frame is narrower than tall ("incorrectly encoded from source"); this
+    camera does both (facebookresearch/Ego4d, ego4d/features/dataset.py `CropIfStereo`). Intrinsics stay those of
+    `inner` for the plain crop (the left half keeps its principal point) and are dropped for the resized case."""
+
+    def __init__(self, inner: CameraSource) -> None:
+        self.inner = inner
+        h, w = inner.height, inner.width
+        self.resized = w < h
+        out_h, out_w = (w // 2, h // 2) if self.resized else (h, w // 2)
+        intrinsics = None if self.resized else inner.intrinsics
+        super().__init__(inner.name, inner.canonical, inner.timestamps, out_h, out_w, intrinsics)
+
+    def frames(self, indices: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        for i, rgb in self.inner.frames(indices):
+            half = rgb[:, : rgb.shape[1] // 2]
+            if self.resized:
+                half = cv2.resize(half, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+            yield i, np.ascontiguousarray(half)

@@ -10,6 +10,22 @@
 | `<pass>.summaries` overlapping the window | `Language(kind="summary")` over their span, clipped | s | |
 | `ego4d.json` `video_metadata.video_duration_sec` | window clipping, past-end check (else mp4 header) | s | |
 | `ego4d.json` `video_metadata.fps`, `clips[]` | `native_fps`; clip -> video time mapping | Hz, s | |
+| `ego4d.json` `videos[].is_stereo` | side-by-side frames: the camera is the left eye (half width) | px | |
+| `ego4d.json` `video_metadata.video_start_sec` | `metadata`; checked against the mp4's first frame | s | |
+
+Time: narration `timestamp_sec` (and every window) counts from the video's first frame. The mp4's first frame is
+shown at pts time `video_start_sec` (often 0.021 s: `canonical_video_start_pts` 323 at time base 1/15360 in the
+official "Examples Notebook"), so pts time = narration time + `video_start_sec`. Ego4D's own readers apply it
+through the stream start: pytorchvideo `secs_to_pts(t, time_base, start_pts)` with the stream's `start_time`
+(MomentsWorkshop notebook), and `ego4d/features/dataset.py` decodes `t + stream.start_time`. The cameras here do
+the same (frame times are pts minus the stream's start), so the offset is applied once, by the file that holds the
+frames; `metadata["video_start_sec"]` keeps the ego4d.json value and `start_mismatch` says when the mp4's first
+frame is not where ego4d.json puts it (a re-encoded copy: the windows still count frames from its first frame).
+
+Stereo: `videos[].is_stereo` videos hold both eyes side by side in one double-width frame. Ego4D's feature pipeline
+keeps the left half (`ego4d/features/dataset.py` `CropIfStereo`, reading `is_stereo` from ego4d.json in
+`ego4d/features/config.py`), and the moments notebook skips stereo videos; here the camera is the left eye
+(`adapters.cameras.StereoLeftCamera`), so frames come out at the width of one eye.
 
 No actions or states: embodiment `human_video`, tier `actionless`. raw_id `<video_uid>/<pass>/<index>` with the
 narration's position in its pass's list zero-padded to 5 digits (`annotation_uid` is shared by a whole pass, so it
@@ -39,8 +55,17 @@ import av
 import numpy as np
 from pydantic import Field, model_validator
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode, SourceAdapter
-from adapters.cameras import VideoClipCamera, probe_video
+from adapters.base import (
+    AdapterError,
+    AdapterOptions,
+    CameraSource,
+    EpisodeRef,
+    HandSignals,
+    Language,
+    RawEpisode,
+    SourceAdapter,
+)
+from adapters.cameras import StereoLeftCamera, VideoClipCamera, probe_video
 from adapters.registry import register
 from schemas.canonical import Camera
 from schemas.narration import parse_narration
@@ -94,7 +119,9 @@ class _Video:
     expected: str  # where the full-scale mp4 was looked for first
     spans: list[_Span]
     fps: float | None
+    is_stereo: bool = False  # ego4d.json videos[].is_stereo: side-by-side eyes in one frame
     error: AdapterError | None = None
+    start_sec: float | None = None  # ego4d.json video_metadata.video_start_sec: pts time of the first frame
 
 
 @register
@@ -150,10 +177,13 @@ class Ego4DAdapter(SourceAdapter):
     def _video(self, root: Path, narration_file: Path, uid: str, meta: dict, clips: list[dict]) -> _Video:
         """Where the video is on disk: its full-scale file, else the downloaded clips of it (from ego4d.json)."""
         looked = [root / d / f"{uid}.mp4" for d in self.options.video_dirs]
-        video = _Video(uid, narration_file, str(looked[0]), [], (meta.get("video_metadata") or {}).get("fps"))
+        vmeta = meta.get("video_metadata") or {}
+        video = _Video(uid, narration_file, str(looked[0]), [], vmeta.get("fps"), meta.get("is_stereo") is True)
+        if isinstance(vmeta.get("video_start_sec"), int | float):
+            video.start_sec = float(vmeta["video_start_sec"])
         path = next((p for p in looked if p.is_file()), None)
         if path is not None:
-            duration = (meta.get("video_metadata") or {}).get("video_duration_sec") or meta.get("duration_sec")
+            duration = vmeta.get("video_duration_sec") or meta.get("duration_sec")
             if duration is None:
                 try:
                     duration, video.fps = probe_video(path)
@@ -247,6 +277,8 @@ class Ego4DAdapter(SourceAdapter):
             "window_sec": [start, end],
             "video_end_sec": span.end,
             "fps": video.fps,
+            "is_stereo": video.is_stereo,
+            "video_start_sec": video.start_sec,
             "narrations": narrs,
             "summaries": overlapping,
         }
@@ -271,8 +303,12 @@ class Ego4DAdapter(SourceAdapter):
             raise self.error(f"video {loc['video_uid']} is not on disk", file=path, episode=ep, field="video")
         start, end = loc["window_sec"]
         offset = loc["file_start_sec"]
+        meta: dict[str, Any] = {"is_stereo": bool(loc.get("is_stereo")), "video_start_sec": loc.get("video_start_sec")}
         try:
-            camera = VideoClipCamera(path, loc["video_kind"], Camera.head, start - offset, end - offset)
+            clip = VideoClipCamera(path, loc["video_kind"], Camera.head, start - offset, end - offset)
+            camera: CameraSource = StereoLeftCamera(clip) if meta["is_stereo"] else clip
+            if loc["video_kind"] == "full_scale" and meta["video_start_sec"] is not None:
+                meta |= _start_check(path, meta["video_start_sec"], loc["fps"])
         except (av.FFmpegError, OSError, IndexError) as e:
             raise self.error(
                 f"unreadable mp4 of video {loc['video_uid']}: {e}", file=path, episode=ep, field="video"
@@ -307,7 +343,7 @@ class Ego4DAdapter(SourceAdapter):
             robot_type=None,
             embodiment="human_video",
             tier=QualityTier.actionless,
-            native_fps=loc["fps"] or camera.average_rate,
+            native_fps=loc["fps"] or clip.average_rate,
             cameras=cameras,
             language=language,
             hands=HandSignals(notes=["video without hand signals"]),
@@ -319,8 +355,21 @@ class Ego4DAdapter(SourceAdapter):
                 "window_sec": [start, end],
                 "video_end_sec": loc["video_end_sec"],
                 "narrations": [{**n, **parse_narration(n["narration_text"])} for n in loc["narrations"]],
+                **meta,
             },
         )
+
+
+def _start_check(path: Path, video_start_sec: float, fps: float | None) -> dict[str, Any]:
+    """The mp4's first-frame time (its video stream's start, header only) next to ego4d.json's `video_start_sec`;
+    `start_mismatch` when they differ by more than half a frame (windows count from the mp4's first frame anyway)."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        first = float((s.start_time or 0) * s.time_base) if s.time_base else 0.0
+    out: dict[str, Any] = {"stream_start_sec": first}
+    if abs(first - video_start_sec) > 0.5 / (fps or 30.0):
+        out["start_mismatch"] = f"mp4 first frame at {first:.3f} s, ego4d.json video_start_sec {video_start_sec:.3f} s"
+    return out
 
 
 def _num(x: Any) -> float:

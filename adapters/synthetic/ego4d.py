@@ -5,11 +5,16 @@
 "narration_text", "annotation_uid"}], "summaries": [{"start_sec", "end_sec", "summary_text", "annotation_uid"}]},
 "narration_pass_2": {...}}}`; texts use the `#C C ...` (camera wearer) / `#O ...` (other person) tags and `#unsure`.
 Quirks reproduced: one `annotation_uid` per annotation pass (not per narration), pass 2 not sorted by time.
-`ego4d.json` lists every video (`video_metadata.video_duration_sec`, `fps`, `num_frames`) and clips
-(`video_start_sec`, `video_end_sec`), downloaded or not. Bad cases, each on an extra video: narrations for a video that
-is absent, an unreadable mp4, a narration past the end of its video. Frame `i` of video `v` is
-`adapters.synthetic.video.synthetic_frame(h, w, i, v.seed)` (clips keep the full video's frame numbering) so tests
-can compare pixels.
+`ego4d.json` lists every video (`is_stereo`, `video_metadata.video_duration_sec`, `video_start_sec`, `fps`,
+`num_frames`) and clips (`video_start_sec`, `video_end_sec`), downloaded or not. Bad cases, each on an extra video:
+narrations for a video that is absent, an unreadable mp4, a narration past the end of its video. Frame `i` of video
+`v` is `adapters.synthetic.video.synthetic_frame(h, w, i, v.seed)` (clips keep the full video's frame numbering) so
+tests can compare pixels; a stereo video holds it as its left eye, side by side with a different right eye
+(`right_eye_frame`), in a double-width frame as Ego4D's `is_stereo` videos do.
+
+`video_start_sec` writes the full-scale mp4s as Ego4D's canonical files are: time base 1/15360 and the first frame at
+pts `round(video_start_sec * 15360)` (323, i.e. 0.021 s, in the official "Examples Notebook"), while narration times
+count from the first frame.
 """
 
 from __future__ import annotations
@@ -19,12 +24,17 @@ import random
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
+
+import numpy as np
 
 from adapters.synthetic.video import synthetic_frame, write_mp4
 
 PASSES = ("narration_pass_1", "narration_pass_2")
 BAD_CASES = ("missing_video", "corrupt_video", "past_end")
+TIME_BASE = Fraction(1, 15360)  # canonical_video_base_denominator of the Ego4D full-scale mp4s (Examples Notebook)
+RIGHT_EYE_SEED = 3.7  # seed offset of the right eye: a different picture, so a wrong half shows
 TEXTS = (
     "#C C picks up the cup from the table",
     "#C C opens the drawer with his left hand",
@@ -49,6 +59,8 @@ class Ego4DVideo:
     clip_uid: str | None = None
     clip_start_frame: int = 0  # first video frame held by the clip
     clip_frames: int = 0
+    is_stereo: bool = False  # written side by side: left eye `synthetic_frame`, right eye `right_eye_frame`
+    start_sec: float = 0.0  # pts time of the first frame of the full-scale mp4 (`video_start_sec`)
 
     @property
     def duration_s(self) -> float:
@@ -66,6 +78,11 @@ class Ego4DFixture:
 
     def video(self, uid: str) -> Ego4DVideo:
         return next(v for v in self.videos if v.uid == uid)
+
+
+def right_eye_frame(height: int, width: int, index: int, seed: float) -> np.ndarray:
+    """The right eye of a stereo video's frame `index` (its left eye is `synthetic_frame` with the same seed)."""
+    return synthetic_frame(height, width, index, seed + RIGHT_EYE_SEED)
 
 
 def _uid(rng: random.Random) -> str:
@@ -86,12 +103,15 @@ def write_ego4d(
     metadata: bool = True,
     clip_video: bool = False,
     bad: Iterable[str] = (),
+    stereo: Iterable[int] = (),
+    video_start_sec: float = 0.0,
 ) -> Ego4DFixture:
     """Write `num_videos` narrated videos (+ one extra video per `bad` case) and their annotations under `root`.
 
     `clip_video` stores the last good video only as a clip (`v2/clips/<clip_uid>.mp4`, its middle 60 %, narrations
     inside it), mapped through `ego4d.json` `clips`. `metadata=False` leaves `ego4d.json` out: durations then come
-    from the mp4 headers.
+    from the mp4 headers. `stereo`: indices of the good videos written side by side (`is_stereo`, double width).
+    `video_start_sec`: pts time of the first frame of every full-scale mp4, recorded in `ego4d.json`.
     """
     bad = list(bad)
     unknown = set(bad) - set(BAD_CASES)
@@ -105,6 +125,7 @@ def write_ego4d(
     for k, case in enumerate(cases):
         uid = _uid(rng)
         v = Ego4DVideo(uid, root / "v2" / "full_scale" / f"{uid}.mp4", n_frames, fps, seed * 100 + k, bad=case)
+        v.is_stereo = case is None and k in set(stereo)
         lo, hi = 0, n_frames
         if clip_video and k == num_videos - 1:
             v.clip_uid = _uid(rng)
@@ -143,8 +164,13 @@ def write_ego4d(
             v.path.parent.mkdir(parents=True, exist_ok=True)
             v.path.write_bytes(b"\x00\x00\x00\x20ftypisom" + rng.randbytes(3000))
         elif case != "missing_video":
-            frames = (synthetic_frame(height, width, i, v.seed) for i in range(lo, hi))
-            write_mp4(v.path, frames, fps, gop=15, bframes=2)
+            frames = (_frame(v, height, width, i) for i in range(lo, hi))
+            if v.clip_uid is None and video_start_sec:
+                v.start_sec = video_start_sec
+                start = round(video_start_sec / TIME_BASE)
+                write_mp4(v.path, frames, fps, gop=15, bframes=2, time_base=TIME_BASE, start_pts=start)
+            else:
+                write_mp4(v.path, frames, fps, gop=15, bframes=2)
         videos.append(v)
 
     narration_file = root / "v2" / "annotations" / "narration.json"
@@ -165,11 +191,13 @@ def write_ego4d(
                     "video_uid": v.uid,
                     "duration_sec": v.duration_s,
                     "scenarios": ["Cooking"],
+                    "is_stereo": v.is_stereo,
                     "video_metadata": {
                         "fps": float(fps),
                         "num_frames": v.num_frames,
                         "video_duration_sec": v.duration_s,
-                        "display_resolution_width": width,
+                        "video_start_sec": v.start_sec,
+                        "display_resolution_width": width * (2 if v.is_stereo else 1),
                         "display_resolution_height": height,
                         "video_codec": "h264",
                     },
@@ -191,3 +219,8 @@ def write_ego4d(
         }
         metadata_file.write_text(json.dumps(meta, indent=1))
     return Ego4DFixture(root, narration_file, metadata_file, videos, height, width)
+
+
+def _frame(v: Ego4DVideo, height: int, width: int, index: int) -> np.ndarray:
+    left = synthetic_frame(height, width, index, v.seed)
+    return np.concatenate([left, right_eye_frame(height, width, index, v.seed)], axis=1) if v.is_stereo else left

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -31,10 +32,13 @@ def write_mp4(
     bframes: int | None = None,
     preset: str | None = None,
     threads: int | None = None,
+    time_base: Fraction | None = None,
+    start_pts: int = 0,
 ) -> int:
     """Encode RGB frames (HxWx3 uint8, size taken from the first) to a yuv420p mp4, pts = frame number; creates the
     parent folder. `gop` / `bframes` / `preset`: encoder defaults when None; `threads=1` for a single encoding thread.
-    Returns the number of frames written (0: a container without a stream)."""
+    `time_base` / `start_pts`: frame n at pts `start_pts + n / fps / time_base` (a stream whose first frame is not at
+    0). Returns the number of frames written (0: a container without a stream)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     options = {"crf": str(crf)}
@@ -51,8 +55,12 @@ def write_mp4(
                 stream.pix_fmt = "yuv420p"
                 if threads is not None:
                     stream.codec_context.thread_count = threads
+                if time_base is not None:
+                    stream.codec_context.time_base = stream.time_base = time_base
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame.pts = n
+            frame.pts = start_pts + (n if time_base is None else round(Fraction(n, fps) / time_base))
+            if time_base is not None:
+                frame.time_base = time_base
             container.mux(stream.encode(frame))
             n += 1
         if stream is not None:
