@@ -7,14 +7,18 @@ except the WidowX's `ee_gripper_link` (x = approach), whose offset therefore als
 
 `EEF_OFFSETS[embodiment] = (eef_from_wrist, source)`: the transform that maps canonical-wrist points into the frame a
 source records when it records the TCP (tool centre point, between the fingertips), so that
-`ingest.canonical.frames.apply_eef_offset(base_from_tcp, eef_from_wrist) = base_from_wrist`. A pure translation (0, 0,
--L)
-moves back along the approach axis by the tool length L.
+`ingest.canonical.frames.apply_eef_offset(base_from_tcp, eef_from_wrist) = base_from_wrist`. A pure translation
+(0, 0, -L) moves back along the approach axis by the tool length L.
 
 Whether a dataset records the TCP or the flange is a property of the dataset, not of the robot (DROID and TACO-Play are
 both Frankas; DROID records the flange): `RECORDED_POINT` says which, per source or OXE subset, and `eef_offset_for`
-combines both. Numbers marked "(estimate: ...)" or "(unverified ...)" are not from the manufacturer; replace them when
-a better source turns up.
+combines both. Episodes name their dataset as the files do (the TFDS builder name: `bridge_dataset`, `droid_100`,
+`rt1`, ...; AgiBot's source `agibot_world`): `DATASET_ALIASES` maps those names, as data, onto the keys of
+`RECORDED_POINT`. Its OXE entries mirror `adapters.oxe.subsets` (checked by
+tests/ingest/canonical/test_eef_offset_lookup.py), so this module imports no adapter.
+
+Numbers marked "(estimate: ...)" or "(unverified ...)" are not from the manufacturer; replace them when a better source
+turns up.
 """
 
 from __future__ import annotations
@@ -45,8 +49,11 @@ _FRANKA = (
 
 # WidowX 250 6DOF (interbotix_xsarm_descriptions wx250s.urdf.xacro): wrist_rotate joint -> gripper_link, then
 # gripper_link -> ee_arm_link x 0.043, gripper_bar_link -> fingers_link x 0.023, fingers_link -> ee_gripper_link
-# x 0.027575: 0.093575 m along x. Bridge records ee_gripper_link (x = approach, fingers slide along y), so the offset
-# also rotates +90 deg about y: wrist z = EEF x, wrist y = EEF y, wrist x = -EEF z.
+# x 0.027575: 0.093575 m along x. The pose this applies to is the ee_gripper_link frame (x = approach, fingers slide
+# along y): Bridge stores its orientation relative to a top-down default rotation, and the oxe adapter declares the
+# frame itself (R_state · D, adapters/oxe/subsets.py BRIDGE_DEFAULT_ROTATION). The offset also rotates +90 deg about y:
+# wrist z = EEF x, wrist y = EEF y, wrist x = -EEF z. With rpy = 0 (gripper straight down) the wrist is 0.093575 m
+# above the TCP, its z axis pointing down.
 _WIDOWX = (
     RigidTransform(translation=(-0.093575, 0.0, 0.0), rotation_xyzw=(0.0, _H, 0.0, _H)),
     "WidowX 250 6DOF ee_gripper_link -> gripper_link (wrist_rotate joint) 0.093575 m back along x "
@@ -114,7 +121,8 @@ RECORDED_POINT: dict[str, tuple[RecordedPoint, str]] = {
     "bridge": (
         "tcp",
         "bridge_data_robot widowx_controller.get_cartesian_pose = FKinSpace(robot_des.M, ...); interbotix M for "
-        "wx250s is (0.458325, 0, 0.36065) = the URDF chain to ee_gripper_link",
+        "wx250s is (0.458325, 0, 0.36065) = the URDF chain to ee_gripper_link; state orientation relative to "
+        "DEFAULT_ROTATION, undone by the adapter",
     ),
     "fractal20220817_data": (
         "tcp",
@@ -142,9 +150,25 @@ RECORDED_POINT: dict[str, tuple[RecordedPoint, str]] = {
 }
 
 
+# Names episodes carry -> the RECORDED_POINT key they stand for. OXE: the TFDS builder names of the same data
+# (`OXESubset.aliases` in adapters/oxe/subsets.py: Octo/rail's `bridge_dataset`, OpenVLA's `bridge_orig`, `droid_100`,
+# DROID's old name `r2d2`, `rt1` / `fractal`); AgiBot: the adapter's default source name (AgibotOptions.source).
+DATASET_ALIASES: dict[str, str] = {
+    "bridge_dataset": "bridge",
+    "bridge_orig": "bridge",
+    "fractal": "fractal20220817_data",
+    "rt1": "fractal20220817_data",
+    "droid_100": "droid",
+    "r2d2": "droid",
+    "agibot_world": "agibot",
+}
+
+
 def recorded_point(dataset: str, source: str | None = None) -> tuple[RecordedPoint, str]:
-    """Which point `dataset` (an OXE subset name; else its `source`) records; ('unknown', ...) if not listed."""
-    for key in (dataset, source):
+    """Which point `dataset` (an OXE subset name or alias; else its `source`) records; ('unknown', ...) if neither is
+    listed."""
+    for name in (dataset, source):
+        key = DATASET_ALIASES.get(name, name) if name is not None else None
         if key is not None and key in RECORDED_POINT:
             return RECORDED_POINT[key]
     return "unknown", f"(unknown: {dataset!r} is not in schemas.eef_offsets.RECORDED_POINT)"

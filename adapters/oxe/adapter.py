@@ -18,14 +18,15 @@ is one episode, a flat `tf.train.Example` whose `steps/...` features hold every 
 (1) Canonical camera per subset: bridge `image_0` third_person, `image_3` wrist_right (`image_1`, `image_2` native
 only); fractal `image` head; kuka `image` third_person; taco_play `rgb_static` third_person, `rgb_gripper`
 wrist_right; droid `exterior_image_1_left` third_person, `wrist_image_left` wrist_right; berkeley_autolab_ur5 `image`
-third_person, `hand_image` wrist_right (stored BGR: flipped).
+third_person, `hand_image` wrist_right (BGR in the raw 480x640 copy: flipped; RGB in re-encoded copies).
 (2) Slices with their own unit and frame, from `adapters.oxe.subsets`: bridge `observation/state` = `eef_xyz` (m,
-robot_base) + `eef_rpy` (rad) + `gripper` (0..1, 1 open), `action` = `delta_xyz` (m) + `delta_rpy` (rad) +
-`gripper` (0..1); fractal/kuka `base_pose_tool_reached` = `eef_xyz` + `eef_quat`, actions `action/world_vector` (m),
-`action/rotation_delta` (rad), `action/gripper_closedness_action` (-1..1 relative); taco_play `robot_obs` = tcp
-xyz/euler, gripper width, 7 joints, gripper action, actions `action/rel_actions_world` (+ absolute and gripper-frame
-variants); droid `observation/cartesian_position` (xyz + Euler), `joint_position`, `gripper_position` and
-`action_dict/*`; berkeley_autolab_ur5 `robot_state` = 6 joints + eef xyz + quaternion + gripper.
+robot_base) + `eef_rpy` (rad, relative to a top-down default rotation) + `gripper` (0..1, 1 open), `action` =
+`delta_xyz` (m) + `delta_rpy` (rad) + `gripper` (0..1); fractal/kuka `base_pose_tool_reached` = `eef_xyz` +
+`eef_quat`, actions `action/world_vector` (m), `action/rotation_delta` (rad), `action/gripper_closedness_action`
+(-1..1 relative); taco_play `robot_obs` = tcp xyz/euler, gripper width (m), 7 joints, gripper action (+1 open),
+actions `action/rel_actions_world` (normalized: / 0.02 m, / 0.05 rad; + absolute and gripper-frame variants); droid
+`observation/cartesian_position` (xyz + Euler), `joint_position`, `gripper_position` and `action_dict/*` (velocities
+normalized); berkeley_autolab_ur5 `robot_state` = 6 joints + eef xyz + quaternion + gripper.
 (3) Whole episode when constant; `structured_language_instruction` (taco_play) has kind "description".
 (4) kuka's top-level `success`; droid's `/success/` or `/failure/` in `episode_metadata/file_path`.
 
@@ -51,8 +52,11 @@ Quirks handled:
 - `has_image_*` flags are wrong (all 0 in the real sample): a camera is present when its bytes are; a camera whose
   images are all empty, or constant (first, middle and last frames one flat colour: a padded dummy view such as
   Bridge's `image_3`), is left out and listed in `metadata["absent_cameras"]`.
-- BGR-stored cameras (berkeley_autolab_ur5 `hand_image`) are flipped; features.json descriptions that are template
-  text (Bridge's state/action) are ignored in favour of the table.
+- BGR-stored cameras (berkeley_autolab_ur5 `hand_image` when features.json declares the raw 480x640, or the cameras
+  named by option `bgr_cameras`) are flipped; the decision is in `metadata["notes"]`. features.json descriptions
+  that are template text (Bridge's state/action) are ignored in favour of the table.
+- A state orientation stored relative to a reference rotation (Bridge) is declared to canonicalization as the
+  end-effector frame, `R_state · D` (`adapters.oxe.hands`); the native stream keeps the stored angles.
 
 Bad input (per episode, other episodes go on): a truncated shard (the cut record and every record after it in that
 shard, counted from `shardLengths`), a payload CRC mismatch (that record only), a corrupt length CRC (framing lost for
@@ -89,7 +93,7 @@ from adapters.oxe.builder import (
 )
 from adapters.oxe.decode import content_hash, decode_tensor, text_runs, texts_of
 from adapters.oxe.hands import hand_signals
-from adapters.oxe.subsets import OXESubset, StreamSpec, find_subset
+from adapters.oxe.subsets import CameraSpec, OXESubset, StreamSpec, find_subset
 from adapters.oxe.tfrecord import FeatureValue, TFRecordError, parse_example, read_record, scan_records
 from adapters.registry import register
 from schemas.embodiment import default_registry
@@ -113,6 +117,11 @@ class OXEOptions(AdapterOptions):
     )
     embodiment: str | None = Field(None, description="override the embodiment (required for an unknown dataset)")
     tier: QualityTier | None = Field(None, description="override the subset's default tier")
+    bgr_cameras: list[str] | None = Field(
+        None,
+        description="camera names (or keys under steps/) whose pixels are stored BGR, replacing the subset table's "
+        "rule (berkeley_autolab_ur5 hand_image: BGR only when features.json declares 480x640); [] flips none",
+    )
 
 
 @dataclass
@@ -596,7 +605,7 @@ class _EpisodeReader:
             tier_reasons=[] if cfg.tier is QualityTier.high else [f"subset default {cfg.tier}: {cfg.tier_reason}"],
             signals=signals,
             metadata=meta,
-            hands=hand_signals(states),
+            hands=hand_signals(states, cfg.eef_reference_rotation),
         )
 
     def _episode_value(self, info: FeatureInfo) -> Any:
@@ -621,6 +630,19 @@ class _EpisodeReader:
                 return False
         return None
 
+    def _stores_bgr(self, info: FeatureInfo, spec: CameraSpec | None, meta: dict[str, Any]) -> bool:
+        """BGR-stored pixels: by the `bgr_cameras` option, else the table's rule on the declared image shape."""
+        key = info.rel
+        if self.options.bgr_cameras is not None:
+            bgr = key in self.options.bgr_cameras or key.rsplit("/", 1)[-1] in self.options.bgr_cameras
+            why = "option bgr_cameras"
+        else:
+            bgr = spec is not None and spec.stores_bgr(info.shape)
+            why = f"features.json declares {list(info.shape)}"
+        if bgr or (spec is not None and spec.bgr_at_shape is not None):
+            meta["notes"].append(f"{key}: {'BGR, channels flipped' if bgr else 'RGB, not flipped'} ({why})")
+        return bgr
+
     def _camera(self, info: FeatureInfo, t: np.ndarray, meta: dict[str, Any]) -> EncodedImagesCamera | None:
         key = info.rel
         raw = self._raw(info.key)
@@ -635,7 +657,7 @@ class _EpisodeReader:
         if empty:
             raise self.fail(f"empty image bytes at steps {empty[:10]} of {len(raw)} (partly missing camera)", info.key)
         spec = self.cfg.camera(key)
-        bgr = spec.bgr if spec is not None else False
+        bgr = self._stores_bgr(info, spec, meta)
         if self.options.detect_blank_cameras:
             probes = sorted({0, len(raw) // 2, len(raw) - 1})
             frames = []

@@ -2,18 +2,24 @@
 `adapters.oxe.subsets` (robot base frame, the right hand of a one-armed robot, a fixed camera).
 
 - wrist: `*:eef_xyz` / `*:tcp_xyz` (m) with `*:eef_quat` (xyzw) or `*:eef_rpy` / `*:eef_euler` / `*:tcp_euler`
-  (roll, pitch, yaw about fixed axes);
-- gripper opening 0..1: a slice named `gripper_open` as is; `*gripper_closed*` and droid's `gripper_position`
-  inverted; `gripper_width` / `gripper_opening_width` over the Franka Hand's 0.08 m stroke.
+  (roll, pitch, yaw about fixed axes, R = Rz·Ry·Rx). When the subset declares `eef_reference_rotation` D (Bridge: the
+  state stores R_ee·Dᵀ), the declared rotation is R_state·D, the end-effector frame itself, as a quaternion (xyzw).
+- gripper opening 0 (closed) .. 1 (open), matched on whole component or key names, first rule first:
+  a width in metres (`gripper_width`, `gripper_opening_width`, unit "m") over the Franka Hand's 0.08 m stroke;
+  `gripper_open` as is; `gripper_closed` and droid's `gripper_position` inverted.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from adapters.base import HandSignals, HandTrack, Stream
 
-FRANKA_MAX_WIDTH_M = 0.08  # Franka Hand maximum opening (datasheet)
+FRANKA_MAX_WIDTH_M = 0.08  # Franka Hand maximum opening (datasheet); octo's taco transform also divides by 0.08
+_WIDTH_NAMES = {"gripper_width", "gripper_opening_width"}
+_OPEN_NAMES = {"gripper_open"}
+_CLOSED_NAMES = {"gripper_closed", "gripper_position"}
 
 
 def _find(streams: dict[str, Stream], *suffixes: str) -> Stream | None:
@@ -28,20 +34,40 @@ def _with_unit(s: Stream, unit: str) -> Stream:
     return Stream(s.timestamps, s.values, s.names, unit, s.frame)
 
 
+def _names(key: str, s: Stream) -> set[str]:
+    """Whole names a stream answers to: its components and the last word of its key ('observation/x:part')."""
+    return set(s.names or ()) | {key.rsplit("/", 1)[-1].rsplit(":", 1)[-1]}
+
+
 def gripper_opening(states: dict[str, Stream]) -> Stream | None:
+    """The canonical opening 0..1 from the first state stream that is a gripper, else None.
+
+    Whole-name matches only: a substring test took taco_play's `gripper_opening_width` (metres) for an opening, and
+    fractal's `gripper_closedness_commanded` (a command) for the measured `gripper_closed`."""
     for key, s in states.items():
-        names = " ".join(s.names or ()) + " " + key
+        names = _names(key, s)
         v = s.values.reshape(len(s), -1).astype(np.float64)[:, 0] if len(s) else np.empty(0)
-        if "gripper_open" in names:
-            return Stream(s.timestamps, np.clip(v, 0, 1))
-        if "gripper_closed" in names or key.endswith("gripper_position"):
-            return Stream(s.timestamps, np.clip(1.0 - v, 0, 1))
-        if "gripper_width" in key or "gripper_opening_width" in names:
+        if names & _WIDTH_NAMES and s.unit in ("m", ""):
             return Stream(s.timestamps, np.clip(v / FRANKA_MAX_WIDTH_M, 0, 1))
+        if names & _OPEN_NAMES:
+            return Stream(s.timestamps, np.clip(v, 0, 1))
+        if names & _CLOSED_NAMES:
+            return Stream(s.timestamps, np.clip(1.0 - v, 0, 1))
     return None
 
 
-def hand_signals(states: dict[str, Stream]) -> HandSignals:
+def _referenced(rotation: Stream, reference: np.ndarray) -> Stream:
+    """R_state · D as quaternions (xyzw): the end-effector frame of a state stored relative to D."""
+    values = rotation.values.reshape(len(rotation), -1).astype(np.float64)
+    # roll, pitch, yaw about fixed axes (R = Rz·Ry·Rx) is scipy's extrinsic "xyz"
+    r = Rotation.from_quat(values) if rotation.unit == "quat_xyzw" else Rotation.from_euler("xyz", values)
+    quat = (r * Rotation.from_matrix(reference)).as_quat()  # scipy composes p * q as the matrix P @ Q
+    return Stream(rotation.timestamps, quat, ("qx", "qy", "qz", "qw"), "quat_xyzw", rotation.frame)
+
+
+def hand_signals(states: dict[str, Stream], eef_reference_rotation: np.ndarray | None = None) -> HandSignals:
+    """The hand declaration of one OXE episode; `eef_reference_rotation` is the subset's D (None: the state stores
+    the end-effector orientation itself)."""
     xyz = _find(states, ":eef_xyz", ":tcp_xyz")
     quat = _find(states, ":eef_quat")
     euler = _find(states, ":eef_rpy", ":eef_euler", ":tcp_euler")
@@ -50,6 +76,9 @@ def hand_signals(states: dict[str, Stream]) -> HandSignals:
     if xyz is not None and (quat is not None or euler is not None):
         track.position = xyz
         track.rotation = _with_unit(quat, "quat_xyzw") if quat is not None else _with_unit(euler, "euler_xyz")
+        if eef_reference_rotation is not None:
+            track.rotation = _referenced(track.rotation, np.asarray(eef_reference_rotation, dtype=np.float64))
+            sig.notes.append("wrist rotation = state rotation · the reference rotation the state is stored relative to")
     else:
         sig.notes.append("no end-effector pose stream: canonical wrist dims unavailable")
     sig.hands[1] = track  # one-armed robots fill the right hand

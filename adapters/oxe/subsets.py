@@ -14,8 +14,14 @@ Sources (reference, checked against each other):
 - Component layouts: octo-models/octo `octo/data/oxe/oxe_standardization_transforms.py` and openvla
   `prismatic/vla/datasets/rlds/oxe/configs.py` (which slices are EEF pose / gripper), CALVIN's `robot_obs` layout for
   taco_play, droid-dataset/droid issue #9 (Cartesian poses are xyz + Euler, velocities in the robot base frame).
-- BGR quirk: huggingface/lerobot issue #435 (berkeley_autolab_ur5 wrist camera).
+- BGR quirk: huggingface/lerobot issue #435 (berkeley_autolab_ur5 wrist camera, raw copy); the re-encoded copies
+  (kpertsch/rlds_dataset_mod) are already RGB: `CameraSpec.bgr_at_shape`.
+- Bridge's EEF orientation is stored relative to a top-down default rotation (rail-berkeley/bridge_data_robot):
+  `OXESubset.eef_reference_rotation`.
 Where a fact could not be checked it says "(unverified)" in its `doc`.
+
+Conventions: positions in metres, angles in radians, Euler angles about fixed axes x then y then z (R = Rz·Ry·Rx);
+unit "normalized" marks a command scaled by the robot stack to about [-1, 1], not a physical quantity.
 
 Keys configured here but absent from a dataset's `features.json` are reported by the adapter, and keys present there
 but not configured are still read (unit unknown): the files on disk stay the authority on what exists.
@@ -26,13 +32,16 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 
 TFDSDtype = Literal["float32", "float64", "int32", "int64", "bool", "uint8", "string"]
+Matrix3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
 ROBOT_BASE = "robot_base"
+NORMALIZED = "normalized"  # a command scaled to about [-1, 1] by the robot stack (see each doc for the scale)
 
 
 class _Frozen(BaseModel):
@@ -98,8 +107,16 @@ class CameraSpec(_Frozen):
     canonical: Camera | None = Field(description="canonical camera, None for an extra view kept natively only")
     shape: tuple[int, int, int] = Field(description="native (height, width, channels)")
     encoding_format: Literal["jpeg", "png"] = "jpeg"
-    bgr: bool = Field(False, description="pixels were stored BGR as if RGB: flip channels after decoding")
+    bgr_at_shape: tuple[int, int, int] | None = Field(
+        None,
+        description="pixels were stored BGR as if RGB when features.json declares this (height, width, channels): "
+        "flip channels after decoding; copies re-encoded at another size were flipped back to RGB",
+    )
     doc: str = ""
+
+    def stores_bgr(self, shape: tuple[int | None, ...]) -> bool:
+        """Whether a builder whose features.json declares `shape` for this camera holds BGR pixels."""
+        return self.bgr_at_shape is not None and tuple(shape) == self.bgr_at_shape
 
 
 class TextSpec(_Frozen):
@@ -139,7 +156,20 @@ class OXESubset(_Frozen):
     episode_metadata: tuple[MetaSpec, ...] = ()
     success_key: str | None = Field(None, description="episode-level success flag key")
     success_from_file_path: bool = Field(False, description="'/success/' or '/failure/' in episode_metadata/file_path")
+    eef_reference_rotation: Matrix3 | None = Field(
+        None,
+        description="the state's EEF orientation R_state is stored relative to this rotation D (R_state = R_eef·Dᵀ): "
+        "the hand declaration recovers the end-effector frame as R_eef = R_state·D",
+    )
     notes: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_reference(self) -> OXESubset:
+        if self.eef_reference_rotation is not None:
+            d = np.asarray(self.eef_reference_rotation, dtype=np.float64)
+            if not (np.allclose(d @ d.T, np.eye(3), atol=1e-9) and np.isclose(np.linalg.det(d), 1.0)):
+                raise ValueError(f"{self.name}: eef_reference_rotation is not a rotation matrix: {d.tolist()}")
+        return self
 
     def matches(self, dataset_name: str) -> bool:
         return dataset_name == self.name or dataset_name in self.aliases
@@ -209,6 +239,19 @@ def _rt1_actions() -> tuple[StreamSpec, ...]:
     )
 
 
+# BridgeData V2 state orientation (rail-berkeley/bridge_data_robot, https://github.com/rail-berkeley/bridge_data_robot):
+# `widowx_envs/widowx_envs/base/robot_base_env.py` get_full_state() stores
+# `transform2state(eep, gripper, controller.default_rot)`, and `transform2state`
+# (widowx_envs/widowx_envs/utils/transformation_utils.py) takes the Euler angles of `R_eep · default_rotationᵀ`,
+# decomposed as R = Rz·Ry·Rx (its eulerAnglesToRotationMatrix). `eep` is FKinSpace(robot_des.M, ...), the
+# interbotix ee_gripper_link; `default_rot = Rz(normal_base_angle) · DEFAULT_ROTATION` with DEFAULT_ROTATION =
+# [[0,0,1],[0,1,0],[-1,0,0]] = Ry(+90°) (widowx_controller/src/widowx_controller/widowx_controller.py) and
+# normal_base_angle = env param workspace_rotation_angle_z, 0 by default. So rpy = 0 is the gripper pointing straight
+# down. SimplerEnv and open-pi-zero convert simulator poses the same way ("EE pose in Bridge data was relative to a
+# top-down pose, instead of robot base"). Checked on the real Octo sample: with R_state·D the approach axis (ee x)
+# points down in 250 of 250 frames (tests/adapters/oxe/test_real_bridge.py).
+BRIDGE_DEFAULT_ROTATION: Matrix3 = ((0.0, 0.0, 1.0), (0.0, 1.0, 0.0), (-1.0, 0.0, 0.0))
+
 BRIDGE = OXESubset(
     name="bridge",
     aliases=("bridge_dataset", "bridge_orig"),
@@ -245,13 +288,23 @@ BRIDGE = OXESubset(
             shape=(7,),
             parts=(
                 _eef_xyz(),
-                Part(name="eef_rpy", start=3, stop=6, unit="rad", frame=ROBOT_BASE, names=RPY),
+                Part(
+                    name="eef_rpy",
+                    start=3,
+                    stop=6,
+                    unit="rad",
+                    frame=ROBOT_BASE,
+                    names=RPY,
+                    doc="Euler angles (R = Rz·Ry·Rx) of R_ee·Dᵀ, i.e. relative to the top-down default rotation D "
+                    "(bridge_data_robot transform2state; see eef_reference_rotation), not of the ee_gripper_link frame",
+                ),
                 Part(name="gripper", start=6, stop=7, unit="0..1", names=("gripper_open",), doc="1 = open"),
             ),
             doc="EEF xyz + roll/pitch/yaw + gripper opening (octo bridge transform: [:6] EEF, [-1:] gripper); the "
             "features.json description ('7x robot joint angles...') is the RLDS template text and is wrong",
         ),
     ),
+    eef_reference_rotation=BRIDGE_DEFAULT_ROTATION,
     actions=(
         StreamSpec(
             key="action",
@@ -289,7 +342,13 @@ BRIDGE = OXESubset(
         "has_image_* flags are wrong in real data (all 0 while every image stream carries JPEGs): camera presence is "
         "decided from the bytes (empty or constant images = absent)",
         "Octo's debug copy never sets is_last/is_terminal and holds the same 25 episodes in train and val",
-        "OXE's own 'bridge' 0.1.0 copy has other keys (observation/image, action/world_vector ...): read generically",
+        "OXE's 'bridge' 0.1.0 has been listed with two layouts: the current TFDS catalog page shows this one "
+        "(image_0..3, action (7,)); older listings show observation/image (480x640), observation/state (7,) and an "
+        "action dict (world_vector, rotation_delta, open_gripper): their state is read with the same slices and "
+        "reference rotation, the rest generically",
+        "the state orientation is relative to a top-down default rotation (bridge_data_robot); a setup run with "
+        "workspace_rotation_angle_z = a != 0 stored R_ee·Dᵀ·Rz(-a), which the data does not record: the recovered "
+        "approach axis stays right, the fingers turn by a about it",
     ),
 )
 
@@ -347,7 +406,8 @@ KUKA = OXESubset(
     embodiment="kuka_iiwa",
     robot_type="kuka_iiwa",
     tier=QualityTier.low,
-    tier_reason="QT-Opt grasping data collected by scripted and RL policies (not expert teleoperation), with failures",
+    tier_reason="QT-Opt grasping data collected by scripted and RL policies (not expert teleoperation); the raw copy "
+    "keeps failed grasps (episode success flag), the rlds_dataset_mod copy only successes (filter_success)",
     cameras=(
         CameraSpec(
             key="observation/image",
@@ -391,7 +451,16 @@ KUKA = OXESubset(
     notes=("episode-level 'success' flag (top-level key, not under episode_metadata)",),
 )
 
-_TACO_GRIPPER_DOC = "-1 = open, 1 = close (TFDS description)"
+# TACO-Play was recorded with the CALVIN stack (mees/robot_io). Its makers' README (ErickRosete/tacorl
+# dataset/README.md, the real-world TACO data; mees/calvin dataset/README.md for CALVIN) says gripper_action is
+# "binary (close = -1, open = 1)" and the relative actions are "normalized and clipped to (-1, 1) with scaling factor
+# 50" (position) / "20" (orientation); mees/robot_io examples/preprocess_data.py divides by MAX_REL_POS = 0.02 m and
+# MAX_REL_ORN = 0.05 rad (its clip is commented out there, so |value| can exceed 1 slightly). Octo's
+# taco_play_dataset_transform clips the gripper to 0..1 as "+1 = open, 0 = close". The TFDS feature description
+# ("-1 = open") has the sign backwards. robot_obs[6] is "gripper opening width (1): in meter".
+_TACO_GRIPPER_DOC = "+1 = open, -1 = close (CALVIN/TACO-RL dataset README, octo taco_play_dataset_transform)"
+_TACO_REL_POS_DOC = "tcp displacement / 0.02 m (CALVIN/TACO 'scaling factor 50', robot_io MAX_REL_POS)"
+_TACO_REL_ORN_DOC = "Euler-angle change / 0.05 rad (CALVIN/TACO 'scaling factor 20', robot_io MAX_REL_ORN)"
 TACO_PLAY = OXESubset(
     name="taco_play",
     control_hz=15,
@@ -419,7 +488,14 @@ TACO_PLAY = OXESubset(
                     names=("ex", "ey", "ez"),
                     doc="Euler angles (CALVIN robot_obs)",
                 ),
-                Part(name="gripper_width", start=6, stop=7, unit="m", names=("gripper_opening_width",)),
+                Part(
+                    name="gripper_width",
+                    start=6,
+                    stop=7,
+                    unit="m",
+                    names=("gripper_opening_width",),
+                    doc="gripper opening width in metres, 0..0.08 (CALVIN README 'in meter'; Franka Hand stroke)",
+                ),
                 Part(name="joints", start=7, stop=14, unit="rad", names=tuple(f"joint_{i}" for i in range(7))),
                 Part(
                     name="gripper_action",
@@ -438,19 +514,27 @@ TACO_PLAY = OXESubset(
             key="action/rel_actions_world",
             shape=(7,),
             parts=(
-                Part(name="delta_xyz", start=0, stop=3, unit="m", frame=ROBOT_BASE, names=XYZ),
+                Part(
+                    name="delta_xyz",
+                    start=0,
+                    stop=3,
+                    unit=NORMALIZED,
+                    frame=ROBOT_BASE,
+                    names=XYZ,
+                    doc=_TACO_REL_POS_DOC,
+                ),
                 Part(
                     name="delta_euler",
                     start=3,
                     stop=6,
-                    unit="rad",
+                    unit=NORMALIZED,
                     frame=ROBOT_BASE,
                     names=("yaw", "pitch", "roll"),
-                    doc="TFDS description orders them yaw, pitch, roll",
+                    doc=f"{_TACO_REL_ORN_DOC}; TFDS description orders them yaw, pitch, roll",
                 ),
                 Part(name="gripper", start=6, stop=7, unit="-1..1", names=("open_gripper",), doc=_TACO_GRIPPER_DOC),
             ),
-            doc="relative actions in the robot base frame (the one octo/openvla train on)",
+            doc="relative actions in the robot base frame, scaled (the one octo/openvla train on)",
         ),
         StreamSpec(
             key="action/actions",
@@ -466,23 +550,33 @@ TACO_PLAY = OXESubset(
             key="action/rel_actions_gripper",
             shape=(7,),
             parts=(
-                Part(name="delta_xyz", start=0, stop=3, unit="m", frame="gripper_camera", names=XYZ),
+                Part(
+                    name="delta_xyz",
+                    start=0,
+                    stop=3,
+                    unit=NORMALIZED,
+                    frame="gripper_camera",
+                    names=XYZ,
+                    doc=_TACO_REL_POS_DOC,
+                ),
                 Part(
                     name="delta_euler",
                     start=3,
                     stop=6,
-                    unit="rad",
+                    unit=NORMALIZED,
                     frame="gripper_camera",
                     names=("yaw", "pitch", "roll"),
+                    doc=_TACO_REL_ORN_DOC,
                 ),
                 Part(name="gripper", start=6, stop=7, unit="-1..1", names=("open_gripper",), doc=_TACO_GRIPPER_DOC),
             ),
-            doc="relative actions in the gripper camera frame",
+            doc="relative actions in the gripper camera frame, scaled",
         ),
         StreamSpec(key="action/terminate_episode", shape=(), unit="0..1"),
     ),
-    action_semantics="action/rel_actions_world: EEF delta xyz + delta Euler in the robot base frame + gripper "
-    "(-1 open, 1 close); absolute and gripper-frame variants kept beside it",
+    action_semantics="action/rel_actions_world: EEF delta xyz / 0.02 m + delta Euler / 0.05 rad in the robot base "
+    "frame (normalized to about [-1, 1]) + gripper (+1 open, -1 close); absolute (m, rad) and gripper-frame variants "
+    "kept beside it",
     language=(
         TextSpec(key="observation/natural_language_instruction"),
         TextSpec(key="observation/structured_language_instruction", kind="description"),
@@ -494,6 +588,12 @@ TACO_PLAY = OXESubset(
     ),
     has_discount=False,
 )
+
+# DROID's velocity actions are unitless commands: droid-dataset/droid droid/robot_ik/robot_ik_solver.py
+# (cartesian_velocity_to_delta, joint_velocity_to_delta, gripper_velocity_to_delta) clip them to unit size and
+# multiply by a per-step maximum (max_lin_delta 0.075 m, max_rot_delta 0.15 rad, max_joint_delta 0.2 rad,
+# max_gripper_delta 0.25) at control_hz 15; the *_delta_to_velocity functions invert that.
+_DROID_VELOCITY_DOC = "a normalized command, not m/s or rad/s (droid robot_ik_solver.py *_velocity_to_delta)"
 
 DROID = OXESubset(
     name="droid",
@@ -557,21 +657,36 @@ DROID = OXESubset(
             shape=(6,),
             dtype="float64",
             parts=(
-                Part(name="linear", start=0, stop=3, unit="m/s", frame=ROBOT_BASE, names=XYZ),
+                Part(
+                    name="linear",
+                    start=0,
+                    stop=3,
+                    unit=NORMALIZED,
+                    frame=ROBOT_BASE,
+                    names=XYZ,
+                    doc="norm clipped to 1, times max_lin_delta 0.075 m per 15 Hz step (robot_ik_solver.py)",
+                ),
                 Part(
                     name="angular",
                     start=3,
                     stop=6,
-                    unit="rad/s",
+                    unit=NORMALIZED,
                     frame=ROBOT_BASE,
                     names=RPY,
-                    doc="delta Euler rates (droid issue #9)",
+                    doc="norm clipped to 1, times max_rot_delta 0.15 rad per 15 Hz step (robot_ik_solver.py); delta "
+                    "Euler rates (droid issue #9)",
                 ),
             ),
-            doc="commanded Cartesian velocity in the robot base frame",
+            doc=f"commanded Cartesian velocity in the robot base frame, {_DROID_VELOCITY_DOC}",
         ),
         StreamSpec(key="action_dict/gripper_position", shape=(1,), dtype="float64", unit="0..1", doc="1 = closed"),
-        StreamSpec(key="action_dict/gripper_velocity", shape=(1,), dtype="float64"),
+        StreamSpec(
+            key="action_dict/gripper_velocity",
+            shape=(1,),
+            dtype="float64",
+            unit=NORMALIZED,
+            doc=f"clipped to 1, times max_gripper_delta 0.25 per 15 Hz step; {_DROID_VELOCITY_DOC}",
+        ),
         StreamSpec(
             key="action_dict/joint_position",
             shape=(7,),
@@ -583,12 +698,13 @@ DROID = OXESubset(
             key="action_dict/joint_velocity",
             shape=(7,),
             dtype="float64",
-            unit="rad/s",
+            unit=NORMALIZED,
             names=tuple(f"joint_{i}" for i in range(7)),
+            doc=f"largest |component| clipped to 1, times max_joint_delta 0.2 rad per step; {_DROID_VELOCITY_DOC}",
         ),
     ),
-    action_semantics="action_dict: commanded absolute EEF pose, Cartesian velocity (base frame), joint positions and "
-    "velocities, gripper position (1 = closed); 'action' is the RLDS default kept as is",
+    action_semantics="action_dict: commanded absolute EEF pose, normalized Cartesian velocity (base frame), joint "
+    "positions, normalized joint velocities, gripper position (1 = closed); 'action' is the RLDS default kept as is",
     language=(
         TextSpec(key="language_instruction"),
         TextSpec(key="language_instruction_2", doc="alternative phrasing"),
@@ -612,12 +728,16 @@ BERKELEY_AUTOLAB_UR5 = OXESubset(
     tier_reason="teleoperated demonstrations",
     cameras=(
         CameraSpec(key="observation/image", canonical=Camera.third_person, shape=(480, 640, 3)),
+        # The raw OXE copy (gs://gresearch/robotics/berkeley_autolab_ur5/0.1.0, hand_image (480, 640, 3)) stores BGR
+        # (lerobot issue #435). kpertsch/rlds_dataset_mod prepare_open_x.sh re-encodes it with
+        # "resize_and_jpeg_encode,flip_wrist_image_channels" (mod_functions.py: every image to 256x256, hand_image
+        # channels reversed) under the same builder name and version, so that copy is RGB: flip only at 480x640.
         CameraSpec(
             key="observation/hand_image",
             canonical=Camera.wrist_right,
             shape=(480, 640, 3),
-            bgr=True,
-            doc="stored BGR (lerobot issue #435)",
+            bgr_at_shape=(480, 640, 3),
+            doc="stored BGR in the raw 480x640 copy (lerobot issue #435); RGB in re-encoded copies (rlds_dataset_mod)",
         ),
     ),
     states=(
@@ -674,7 +794,11 @@ BERKELEY_AUTOLAB_UR5 = OXESubset(
         StreamSpec(key="observation/natural_language_embedding", shape=(512,)),
     ),
     has_discount=False,
-    notes=("the wrist camera (hand_image) stores BGR pixels: flipped after decoding",),
+    notes=(
+        "the wrist camera (hand_image) stores BGR pixels in the raw 480x640 copy: flipped after decoding; the "
+        "rlds_dataset_mod copy (256x256, same name and version) is RGB and is not flipped (option bgr_cameras "
+        "overrides)",
+    ),
 )
 
 SUBSETS: dict[str, OXESubset] = {s.name: s for s in (BRIDGE, FRACTAL, KUKA, TACO_PLAY, DROID, BERKELEY_AUTOLAB_UR5)}

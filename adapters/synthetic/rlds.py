@@ -10,7 +10,10 @@ byte string per step), one encoded JPEG/PNG per step and camera, one string per 
 
 Every key comes from `adapters.oxe.subsets` (cameras, states, actions, language, skipped tensors such as language
 embeddings and depth, episode metadata), so each subset's builder carries that subset's native keys, with images and
-depth shrunk to `image_size`. Deterministic for a given seed. Quirk and fault switches:
+depth shrunk to `image_size`. Values follow each key's declared unit; grippers close and reopen once over their full
+native range. A camera with `bgr_at_shape` is stored BGR only when written at that shape: berkeley_autolab_ur5 at
+`image_size=(480, 640)` is the raw OXE copy (BGR wrist images), at `(256, 256)` the rlds_dataset_mod copy (RGB).
+Deterministic for a given seed. Quirk and fault switches:
 - `mark_last=False`: `is_last`/`is_terminal` never set (Octo's Bridge copy);
 - `mirror_split="val"`: a split holding the same episodes as the first split, reversed (Octo's train == val);
   `WrittenEpisode.duplicate_of` names the original (a reader keeps whichever copy sorts first);
@@ -32,7 +35,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from adapters.oxe.subsets import SUBSETS, CameraSpec, OXESubset, StreamSpec, find_subset
+from adapters.oxe.hands import FRANKA_MAX_WIDTH_M
+from adapters.oxe.subsets import NORMALIZED, SUBSETS, CameraSpec, OXESubset, Part, StreamSpec, find_subset
 from adapters.oxe.tfrecord import build_example, frame_record
 from adapters.synthetic.video import synthetic_frame
 
@@ -87,8 +91,19 @@ def encode_image(rgb: np.ndarray, fmt: str = "jpeg", *, store_bgr: bool = False)
     return buf.tobytes()
 
 
+def _gripper_cycle(steps: int) -> np.ndarray:
+    """(steps,) 1 -> 0 -> 1: a grasp that uses the whole stroke, so a reader's scale shows in its output range."""
+    return 0.5 + 0.5 * np.cos(2 * np.pi * np.arange(steps) / max(steps - 1, 1))
+
+
+def _is_gripper_width(p: Part) -> bool:
+    return "width" in p.name and p.unit == "m"
+
+
 def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarray:
-    """Plausible values for a native tensor: smooth walks, unit quaternions, 0..1 grippers, one-hot terminate."""
+    """Plausible values for a native tensor: smooth walks, unit quaternions, one-hot terminate, normalized commands
+    within [-1, 1], and grippers that close and reopen over their full native range (0..1, or taco_play's width
+    0..0.08 m)."""
     shape = (steps, *spec.shape)
     dtype = _NP[spec.dtype]
     if spec.key.endswith("terminate_episode"):
@@ -104,7 +119,11 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
     parts = spec.parts or ()
     for p in parts:
         sl = walk[:, p.start : p.stop]
-        if p.unit == "m":  # metres: a tabletop workspace for positions, millimetre steps for deltas
+        if _is_gripper_width(p):  # CALVIN robot_obs 'gripper opening width (1): in meter', Franka Hand 0..0.08
+            walk[:, p.start : p.stop] = FRANKA_MAX_WIDTH_M * _gripper_cycle(steps)[:, None]
+        elif p.unit == "0..1" and "gripper" in p.name:
+            walk[:, p.start : p.stop] = _gripper_cycle(steps)[:, None]
+        elif p.unit == "m":  # metres: a tabletop workspace for positions, millimetre steps for deltas
             width = p.stop - p.start
             steps_m = np.cumsum(0.003 * rng.normal(size=(steps, width)), axis=0)
             if "delta" in p.name:
@@ -117,8 +136,13 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
             walk[:, p.start : p.stop] = 1 / (1 + np.exp(-sl))
         elif p.unit == "-1..1":
             walk[:, p.start : p.stop] = np.where(sl >= 0, 1.0, -1.0)
+        elif p.unit == NORMALIZED:
+            walk[:, p.start : p.stop] = np.clip(sl, -1.0, 1.0)
+    if not parts and spec.unit == NORMALIZED:
+        walk = np.clip(walk, -1.0, 1.0)
     if not parts and spec.unit == "0..1":
-        walk = 1 / (1 + np.exp(-walk))
+        gripper = "gripper" in spec.key.rsplit("/", 1)[-1] and spec.shape == (1,)
+        walk = _gripper_cycle(steps)[:, None] if gripper else 1 / (1 + np.exp(-walk))
     if spec.dtype in ("int32", "int64"):
         return np.round(walk).astype(dtype)
     return walk.astype(np.float32).astype(dtype)  # what survives TFDS' float_list storage
@@ -274,7 +298,8 @@ def _episode(
         else:
             frames = [synthetic_frame(h, w, t, seed=index * 7 + n) for t in range(steps)]
         images[cam.key] = frames
-        feats["steps/" + cam.key] = [encode_image(f, cam.encoding_format, store_bgr=cam.bgr) for f in frames]
+        bgr = cam.stores_bgr((h, w, 3))  # raw berkeley_autolab_ur5 at 480x640 only, as the two real copies differ
+        feats["steps/" + cam.key] = [encode_image(f, cam.encoding_format, store_bgr=bgr) for f in frames]
     for spec, (h, w, c) in layout.images_skipped:
         depth = rng.uniform(0.3, 2.0, size=(h, w, c)).astype(np.float32)  # TFDS: float32 pixels as 4 PNG bytes
         ok, png = cv2.imencode(".png", np.ascontiguousarray(depth.view(np.uint8).reshape(h, w, 4 * c)))

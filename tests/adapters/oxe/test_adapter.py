@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from adapters.base import AdapterError, EpisodeRef
+from adapters.cameras import decode_image
 from adapters.oxe.adapter import OXEAdapter
 from adapters.oxe.builder import parse_features
 from adapters.oxe.subsets import SUBSETS
-from adapters.oxe.tfrecord import build_example, frame_record, parse_example, scan_records
+from adapters.oxe.tfrecord import build_example, frame_record, parse_example, read_record, scan_records
 from adapters.registry import get_adapter
 from adapters.synthetic.rlds import WrittenBuilder, write_rlds
 from schemas.embodiment import default_registry
@@ -120,16 +121,40 @@ def test_features_json_matches_tfds_shape(tmp_path: Path, realdata: Path) -> Non
     assert info["splits"][0]["shardLengths"] == ["1"] and info["fileFormat"] == "tfrecord"
 
 
-def test_bgr_wrist_camera_is_flipped(tmp_path: Path) -> None:
-    wb = write_rlds(tmp_path, "berkeley_autolab_ur5", episodes=1)
-    ref = next(_adapter().discover(tmp_path))
-    ep = _adapter().read(ref)
-    w = wb.episode(ref.raw_id)
+def _ur5_wrist(tmp_path: Path, size: tuple[int, int], **options) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """(frame the adapter yields, frame the writer encoded, the stored bytes decoded as RGB, episode notes)."""
+    wb = write_rlds(tmp_path, "berkeley_autolab_ur5", episodes=1, steps=2, vary_steps=False, image_size=size)
+    a = _adapter(**options)
+    ref = next(a.discover(tmp_path))
+    ep = a.read(ref)
     _, frame = next(ep.cameras["hand_image"].frames([0]))
-    assert _psnr(frame, w.images["observation/hand_image"][0]) > 30
-    assert _psnr(frame[..., ::-1], w.images["observation/hand_image"][0]) < 20  # unflipped would be wrong
-    _, main = next(ep.cameras["image"].frames([0]))
-    assert _psnr(main, w.images["observation/image"][0]) > 30
+    payload = read_record(Path(ref.paths[0]), ref.locator["offset"], index=0)
+    stored = decode_image(parse_example(payload)["steps/observation/hand_image"][0])
+    return frame, wb.episode(ref.raw_id).images["observation/hand_image"][0], stored, ep.metadata["notes"]
+
+
+def test_ur5_raw_copy_wrist_camera_is_bgr_and_flipped(tmp_path: Path) -> None:
+    """The raw OXE copy (hand_image declared 480x640) stores BGR (lerobot#435): the adapter flips it back."""
+    frame, truth, stored, notes = _ur5_wrist(tmp_path, (480, 640))
+    assert _psnr(stored[..., ::-1], truth) > 30 and _psnr(stored, truth) < 20  # the fixture really stores BGR
+    assert _psnr(frame, truth) > 30
+    assert any("hand_image: BGR, channels flipped" in n and "[480, 640, 3]" in n for n in notes)
+
+
+def test_ur5_reencoded_copy_wrist_camera_is_rgb_and_kept(tmp_path: Path) -> None:
+    """rlds_dataset_mod's copy (same name and version, resized to 256x256, wrist channels already flipped) is RGB:
+    flipping it again would swap red and blue."""
+    frame, truth, stored, notes = _ur5_wrist(tmp_path, (256, 256))
+    assert _psnr(stored, truth) > 30  # the fixture stores RGB
+    assert _psnr(frame, truth) > 30 and _psnr(frame[..., ::-1], truth) < 20
+    assert any("hand_image: RGB, not flipped" in n for n in notes)
+
+
+def test_bgr_cameras_option_overrides_the_shape_rule(tmp_path: Path) -> None:
+    frame, truth, _, notes = _ur5_wrist(tmp_path / "a", (256, 256), bgr_cameras=["hand_image"])
+    assert _psnr(frame[..., ::-1], truth) > 30 and any("option bgr_cameras" in n for n in notes)
+    frame, truth, _, _ = _ur5_wrist(tmp_path / "b", (480, 640), bgr_cameras=[])
+    assert _psnr(frame[..., ::-1], truth) > 30  # told the raw copy is RGB: left as stored
 
 
 def test_kuka_zlib_success_and_low_tier(tmp_path: Path) -> None:

@@ -20,7 +20,9 @@ from adapters.base import AdapterError, EpisodeRef
 from adapters.oxe.adapter import OXEAdapter
 from adapters.oxe.tfrecord import example_pb2
 from adapters.registry import get_adapter
-from schemas.canonical import Camera
+from ingest.canonical.canonicalize import canonicalize
+from ingest.canonical.frames import rot6d_to_matrix
+from schemas.canonical import WRIST_POS, WRIST_ROT6D, Camera, hand_dims
 from schemas.tiers import QualityTier
 
 BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
@@ -154,3 +156,26 @@ def test_discovery_is_stable_and_cheap(root: Path, refs: list[EpisodeRef]) -> No
     # the builder directory itself, or the dataset directory, work as roots too
     assert len(list(get_adapter("oxe").discover(root / BUILDER.split("/", 1)[1]))) == 50
     assert len(list(get_adapter("oxe").discover(root / "bridge_dataset"))) == 50
+
+
+def test_canonical_wrist_points_down_and_sits_behind_the_tcp(refs: list[EpisodeRef]) -> None:
+    """Bridge grasps are top-down: the canonical approach axis (wrist z) points down, and the wrist is the WidowX
+    flange, 0.093575 m behind the recorded TCP along that axis (above it). The state's Euler angles are relative to
+    bridge_data_robot's top-down DEFAULT_ROTATION, and the real builder is named `bridge_dataset`, not `bridge`."""
+    a = get_adapter("oxe")
+    approach_z, lift, gap = [], [], []
+    for ref in (r for r in refs if r.error is None):
+        raw = a.read(ref)
+        [ep] = canonicalize(raw)
+        tcp_raw = raw.states["observation/state:eef_xyz"]
+        tcp = np.column_stack([np.interp(ep.timestamps, tcp_raw.timestamps, c) for c in tcp_raw.values.T])
+        wrist = ep.state[:, hand_dims(1, WRIST_POS)]
+        rot = rot6d_to_matrix(ep.state[:, hand_dims(1, WRIST_ROT6D)])
+        approach_z += rot[:, 2, 2].tolist()
+        lift += (wrist[:, 2] - tcp[:, 2]).tolist()
+        gap += np.linalg.norm(wrist - tcp, axis=1).tolist()
+        assert "records the TCP" in ep.info["eef_offset"], ep.info["eef_offset"]
+    assert len(approach_z) > 400
+    assert np.median(approach_z) < -0.7 and np.mean(np.asarray(approach_z) < -0.7) > 0.9
+    np.testing.assert_allclose(gap, 0.093575, atol=2e-4)  # a rigid offset (float32 state)
+    assert np.median(lift) > 0.07  # fingertips below the wrist

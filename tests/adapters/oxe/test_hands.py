@@ -1,0 +1,56 @@
+"""The oxe hand declaration: the canonical gripper opening 0 (closed) .. 1 (open) from each subset's native gripper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.base import Stream
+from adapters.oxe.hands import gripper_opening
+from adapters.oxe.subsets import SUBSETS
+from adapters.registry import get_adapter
+from adapters.synthetic.rlds import write_rlds
+from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from schemas.canonical import GRIPPER, hand_dims
+
+
+def _robot_obs_width(width_m: list[float]) -> dict[str, Stream]:
+    """taco_play's robot_obs[6] as the oxe adapter slices it (CALVIN: 'gripper opening width (1): in meter')."""
+    t = np.arange(len(width_m)) / 15.0
+    return {
+        "observation/robot_obs:gripper_width": Stream(t, np.asarray(width_m)[:, None], ("gripper_opening_width",), "m"),
+    }
+
+
+def test_taco_width_in_metres_is_scaled_by_the_franka_stroke() -> None:
+    opening = gripper_opening(_robot_obs_width([0.08, 0.08, 0.04, 0.0]))
+    assert opening is not None
+    np.testing.assert_allclose(opening.values, [1.0, 1.0, 0.5, 0.0])
+
+
+def test_a_command_is_not_taken_for_the_measured_gripper() -> None:
+    t = np.arange(3) / 3.0
+    states = {  # fractal: the commanded closedness first, the measured state second
+        "observation/gripper_closedness_commanded": Stream(t, np.ones((3, 1)), unit="0..1"),
+        "observation/gripper_closed": Stream(t, np.array([[0.0], [0.5], [1.0]]), unit="0..1"),
+    }
+    opening = gripper_opening(states)
+    assert opening is not None
+    np.testing.assert_allclose(opening.values, [1.0, 0.5, 0.0])
+
+
+@pytest.mark.parametrize("subset", sorted(SUBSETS))
+def test_a_full_native_stroke_spans_the_canonical_opening(tmp_path: Path, subset: str) -> None:
+    """The fixture's gripper closes and reopens over its whole native range (0..1, or 0..0.08 m for taco_play): the
+    canonical opening must cover most of [0, 1] whatever the native unit."""
+    write_rlds(tmp_path, subset, episodes=1, steps=16, vary_steps=False)
+    a = get_adapter("oxe")
+    [ref] = list(a.discover(tmp_path))
+    raw = a.read(ref)
+    assert raw.hands.hands[1].gripper is not None, subset
+    eps = canonicalize(raw, CanonicalizeSpec(min_episode_s=0.3))
+    g = np.concatenate([ep.state[:, hand_dims(1, GRIPPER)].ravel() for ep in eps])
+    assert g.max() - g.min() > 0.5, (subset, g.min(), g.max())
+    assert g.min() >= 0.0 and g.max() <= 1.0

@@ -1,0 +1,75 @@
+"""Facts of the OXE subset table that the makers' code settles: signs, units, reference rotations, BGR copies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from adapters.oxe.subsets import (
+    BERKELEY_AUTOLAB_UR5,
+    BRIDGE,
+    DROID,
+    NORMALIZED,
+    SUBSETS,
+    TACO_PLAY,
+    OXESubset,
+    Part,
+    StreamSpec,
+)
+
+
+def _parts(spec: StreamSpec) -> list[tuple[str, Part | StreamSpec]]:
+    return [(f"{spec.key}:{p.name}", p) for p in spec.parts] or [(spec.key, spec)]
+
+
+def _all(cfg: OXESubset) -> dict[str, Part | StreamSpec]:
+    return {k: v for s in (*cfg.states, *cfg.actions) for k, v in _parts(s)}
+
+
+def test_taco_gripper_sign_is_plus_one_open() -> None:
+    """CALVIN / TACO-RL dataset README: gripper_action 'binary (close = -1, open = 1)'."""
+    docs = {k: v.doc for k, v in _all(TACO_PLAY).items() if "gripper" in k and v.unit == "-1..1"}
+    assert len(docs) == 4  # robot_obs[14] and the gripper of the three action vectors
+    assert all("+1 = open" in d and "-1 = open" not in d for d in docs.values()), docs
+    assert "+1 open" in TACO_PLAY.action_semantics
+
+
+def test_taco_relative_actions_are_normalized_and_absolute_ones_physical() -> None:
+    streams = _all(TACO_PLAY)
+    for key in ("action/rel_actions_world", "action/rel_actions_gripper"):
+        for part in ("delta_xyz", "delta_euler"):
+            assert streams[f"{key}:{part}"].unit == NORMALIZED, (key, part)
+        assert "0.02 m" in streams[f"{key}:delta_xyz"].doc and "0.05 rad" in streams[f"{key}:delta_euler"].doc
+    assert (streams["action/actions:abs_xyz"].unit, streams["action/actions:abs_euler"].unit) == ("m", "rad")
+    assert streams["observation/robot_obs:gripper_width"].unit == "m"
+
+
+def test_droid_velocities_are_normalized_commands() -> None:
+    """droid robot_ik_solver.py: *_velocity_to_delta clip to unit size and scale by a per-step maximum."""
+    velocities = {k: v for k, v in _all(DROID).items() if "velocity" in k}
+    assert set(velocities) == {
+        "action_dict/cartesian_velocity:linear",
+        "action_dict/cartesian_velocity:angular",
+        "action_dict/gripper_velocity",
+        "action_dict/joint_velocity",
+    }
+    assert all(v.unit == NORMALIZED for v in velocities.values()), {k: v.unit for k, v in velocities.items()}
+    assert not any(v.unit.endswith("/s") for cfg in SUBSETS.values() for v in _all(cfg).values())
+
+
+def test_bridge_reference_rotation_is_the_top_down_default() -> None:
+    """bridge_data_robot DEFAULT_ROTATION: the end-effector x axis (approach) points down at rpy = 0."""
+    d = np.asarray(BRIDGE.eef_reference_rotation)
+    np.testing.assert_allclose(d @ [1.0, 0.0, 0.0], [0.0, 0.0, -1.0])  # approach down
+    np.testing.assert_allclose(d @ [0.0, 1.0, 0.0], [0.0, 1.0, 0.0])  # fingers' axis level
+    assert all(s.eef_reference_rotation is None for s in SUBSETS.values() if s is not BRIDGE)
+    with pytest.raises(ValidationError, match="not a rotation"):
+        OXESubset.model_validate({**BRIDGE.model_dump(), "eef_reference_rotation": ((2, 0, 0), (0, 2, 0), (0, 0, 2))})
+
+
+def test_ur5_wrist_is_bgr_only_in_the_raw_480x640_copy() -> None:
+    cam = BERKELEY_AUTOLAB_UR5.camera("observation/hand_image")
+    assert cam is not None and cam.stores_bgr((480, 640, 3))
+    assert not cam.stores_bgr((256, 256, 3)) and not cam.stores_bgr((None, None, 3))
+    assert not any(c.stores_bgr(c.shape) for s in SUBSETS.values() for c in s.cameras if c is not cam)
