@@ -164,7 +164,10 @@ def synthetic_catalog(n: int, seed: int = 0) -> pa.Table:
         "caption_ready": pa.array(captioned),
         "ingested_at": pa.array(ingested, type=pa.timestamp("us", tz="UTC")),
     }
-    return pa.table(columns).cast(CATALOG_SCHEMA)
+    unknown = set(columns) - set(CATALOG_SCHEMA.names)
+    assert not unknown, f"columns the catalog schema no longer has: {sorted(unknown)}"
+    # columns not generated here (nullable ones added to the schema later) are null, as for older episodes
+    return pa.table({f.name: columns.get(f.name, pa.nulls(n, f.type)) for f in CATALOG_SCHEMA}).cast(CATALOG_SCHEMA)
 
 
 def _timed(fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[float, Any]:
