@@ -9,11 +9,20 @@ parameters/<t>/<e>/camera/<cam>_intrinsic_params.json     {"intrinsic": {fx, fy,
 parameters/<t>/<e>/camera/<cam>_extrinsic_params_aligned.json   [{"extrinsic": {rotation_matrix, translation_vector}}]
 ```
 
+Gripper as the real robot records it (`adapters/agibot/hands.py` has the sources): the command
+`action/*effector/position` is 0 = open, 1 = close, in open / close / open phases, and the state follows it a few
+frames late in mm, higher = more closed, from about 35 (open, AgiBot-World issue #133) to about 118 (closed); on
+the real sample the two correlate at +0.9, and so do they here.
+
 Quirks reproduced: float64 values and int64 `index` datasets; unused fields present as empty `(0,)` float32 datasets;
 action arrays sparser than state with `action/<group>/index` (`sparse_actions`); an empty `action/end/index` whose
-values follow `action/joint/index` (`end_index_missing`); gripper `(T, 2)` vs dexterous-hand `(T, 12)` effectors;
-optional `english_*` task_info fields and `episode_status`. Bad inputs are injected per episode with `Fault`.
-The camera-parameter JSON layout follows public AgiBot tooling and is an assumption (no official sample here).
+values follow `action/joint/index` (`end_index_missing`); action arrays as long as the state whose `joint` and `end`
+index is a strict subset, the other rows holding the state (`index_subset`, as in the real sample); int64 ns
+timestamps jittering by up to 15 ms (`irregular_clock`, the real sample's steps run 14..53 ms); gripper `(T, 2)` vs
+dexterous-hand `(T, 12)` effectors; the layouts of `Layout` (the docs' `state/effector`, the real sample's
+`state/{left,right}_effector`, a Digital World / Genie Sim export); `label_info` under either spelling or none
+(`label_key`); optional `english_*` task_info fields and `episode_status`. Bad inputs are injected per episode with
+`Fault`. The camera-parameter JSON layout follows public AgiBot tooling and is an assumption (no official sample).
 """
 
 from __future__ import annotations
@@ -40,8 +49,12 @@ FISHEYE_CAMERAS = (
     "back_left_fisheye",
     "back_right_fisheye",
 )
+# Dexterous-hand tasks: wrist cameras as fisheyes only (any4lerobot AgiBotWorld_BETA_DEXHAND_CONFIG)
+DEXHAND_CAMERAS = ("head", "hand_left_fisheye", "hand_right_fisheye")
 CLOCK_START_NS = 1_735_000_000_000_000_000
-SPARSE_GROUPS = ("effector", "end", "joint")  # groups whose commands are only sent on some frames
+SPARSE_GROUPS = ("effector", "left_effector", "right_effector", "end", "joint")  # commands sent on some frames only
+SUBSET_GROUPS = ("end", "joint")  # `index_subset`: the groups whose index misses frames (as in the real sample)
+GRIPPER_OPEN_MM, GRIPPER_CLOSED_MM = 35.0, 118.0  # resting states of the gripper (issue #133)
 
 # (task_name, english_task_name, init_scene_text, english_init_scene_text, [(action_text, skill), ...])
 _TASK_TEXTS = (
@@ -60,6 +73,14 @@ _TASK_TEXTS = (
         [("Grasp the plate.", "Pick"), ("Put the plate into the basin.", "Place"), ("Wipe the table.", "Wipe")],
     ),
 )
+
+
+class Layout(StrEnum):
+    """Where `proprio_stats.h5` puts the grippers, and whose conventions it follows."""
+
+    alpha = "alpha"  # `state/effector/position` (T, 2) or (T, 12): the HF card's h5 table
+    split_effector = "split_effector"  # `state/{left,right}_effector/position` (T, 1) each: the real sample
+    digital_world = "digital_world"  # Genie Sim export: 34 joints, wxyz quaternions, float32 seconds (sim card)
 
 
 class Fault(StrEnum):
@@ -83,6 +104,10 @@ class EpisodeSpec:
     end_index_missing: bool = False  # action/end/index empty: its values follow action/joint/index
     status: str | None = None  # written as task_info `episode_status` when set
     fault: Fault | None = None
+    layout: Layout = Layout.alpha
+    index_subset: bool = False  # joint/end actions as long as the state, their index a strict subset
+    irregular_clock: bool = False  # timestamps jitter by up to 15 ms around the 30 Hz grid
+    label_key: str | None = "label_info"  # "lable_info" as the HF card example spells it; None: no label entry
 
     @property
     def raw_id(self) -> str:
@@ -175,7 +200,9 @@ def _task_entry(spec: EpisodeSpec, english: bool) -> dict[str, Any]:
         {"start_frame": int(a), "end_frame": int(b), "action_text": text, "skill": skill}
         for (text, skill), a, b in zip(steps, bounds[:-1], bounds[1:], strict=True)
     ]
-    entry: dict[str, Any] = {"episode_id": spec.episode_id, "label_info": {"action_config": segments}}
+    entry: dict[str, Any] = {"episode_id": spec.episode_id}
+    if spec.label_key is not None:
+        entry[spec.label_key] = {"action_config": segments}
     if english:
         entry |= {"task_name": name, "english_task_name": en_name, "init_scene_text": scene,
                   "english_init_scene_text": en_scene, "scene_name": "Supermarket", "data_type": "常规"}  # fmt: skip
@@ -191,14 +218,31 @@ def _smooth(rng: np.random.Generator, t: np.ndarray, dims: int, scale: float, of
     return offset + scale * np.sin(t[:, None] * freq + phase)
 
 
-def _states(spec: EpisodeSpec, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+def _gripper(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(state mm, command 0..1), (n, 2): open / close / open commands, the state following each a few frames late."""
+    command = np.zeros((n, 2))
+    for arm in range(2):
+        close = int(rng.integers(n // 5, n // 3 + 1))
+        command[close : close + max(2, n // 2), arm] = 1.0
+    target = GRIPPER_OPEN_MM + command * (GRIPPER_CLOSED_MM - GRIPPER_OPEN_MM)
+    state = np.empty((n, 2))
+    state[0] = target[0]
+    for t in range(1, n):  # the fingers move toward the previous frame's command
+        state[t] = state[t - 1] + 0.6 * (target[t - 1] - state[t - 1])
+    return state + rng.normal(0, 0.2, (n, 2)), command
+
+
+def _states(spec: EpisodeSpec, rng: np.random.Generator, n: int) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The states, and the gripper command (None for dexterous hands)."""
     t = np.arange(n) / FPS
     quat = _smooth(rng, t, 8, 0.3).reshape(n, 2, 4) + np.array([0.0, 0.0, 0.0, 1.0])
-    effector = (
-        _smooth(rng, t, 12, 0.6, 0.8) if spec.dexterous else _smooth(rng, t, 2, 55.0, 60.0)  # gripper opening, mm
-    )
+    command = None
+    if spec.dexterous:
+        effector = _smooth(rng, t, 12, 0.6, 0.8)  # hand joints, rad
+    else:
+        effector, command = _gripper(rng, n)
     yaw = _smooth(rng, t, 1, 0.2)[:, 0]
-    return {
+    states = {
         "effector/position": effector,
         "end/orientation": quat / np.linalg.norm(quat, axis=-1, keepdims=True),
         "end/position": _smooth(rng, t, 6, 0.1, 0.4).reshape(n, 2, 3),
@@ -209,6 +253,16 @@ def _states(spec: EpisodeSpec, rng: np.random.Generator, n: int) -> dict[str, np
         "robot/position": np.concatenate([_smooth(rng, t, 2, 0.05), np.zeros((n, 1))], axis=1),
         "waist/position": _smooth(rng, t, 2, 0.05, 0.3),
     }
+    return states, command
+
+
+def _split_effector(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """`effector/position` (T, 2k) -> `left_effector/position`, `right_effector/position` (T, k), as real files."""
+    out = {k: v for k, v in arrays.items() if k != "effector/position"}
+    both = arrays["effector/position"]
+    half = both.shape[1] // 2
+    out["left_effector/position"], out["right_effector/position"] = both[:, :half], both[:, half:]
+    return out
 
 
 _EMPTY = {
@@ -222,21 +276,28 @@ _EMPTY = {
 
 def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out: WrittenEpisode) -> None:
     n = spec.num_frames
-    states = _states(spec, rng, n)
-    # Commands: the next state (gripper commands as 0 = open .. 1 = closed), plus the base velocity command.
+    states, command = _states(spec, rng, n)
+    # Commands: the next state (the gripper: its 0 = open .. 1 = close command), plus the base velocity command.
     nxt = {k: np.concatenate([v[1:], v[-1:]]) for k, v in states.items()}
     actions = {k: nxt[k] for k in ("end/orientation", "end/position", "head/position", "joint/position")}
-    actions["effector/position"] = (
-        nxt["effector/position"] if spec.dexterous else 1.0 - nxt["effector/position"] / 120.0
-    )
+    actions["effector/position"] = nxt["effector/position"] if command is None else command
     actions["waist/position"] = nxt["waist/position"]
     actions["robot/velocity"] = _smooth(rng, np.arange(n) / FPS, 2, 0.02)
-    index = {g: np.arange(n) for g in ("effector", "end", "head", "joint", "robot", "waist")}
+    if spec.layout is Layout.split_effector:
+        states, actions = _split_effector(states), _split_effector(actions)
+    index = {k.split("/")[0]: np.arange(n) for k in actions}
     if spec.sparse_actions:
         keep = np.sort(rng.choice(np.arange(1, n), size=max(2, int(0.7 * n)), replace=False))
-        for g in SPARSE_GROUPS:
+        for g in set(SPARSE_GROUPS) & set(index):
             index[g] = keep
         actions = {k: (v[keep] if k.split("/")[0] in SPARSE_GROUPS else v) for k, v in actions.items()}
+    if spec.index_subset:  # first frames and a gap unsent; those rows repeat the state, as in the real sample
+        keep = np.setdiff1d(np.arange(n), np.r_[0:4, n // 2 : n // 2 + 2])
+        for g in SUBSET_GROUPS:
+            index[g] = keep
+            for k in [k for k in actions if k.startswith(f"{g}/")]:
+                actions[k] = states[k].copy()
+                actions[k][keep] = nxt[k][keep]
     if spec.fault is Fault.action_longer:
         extra = 6
         actions["joint/position"] = np.concatenate([actions["joint/position"], actions["joint/position"][-extra:]])
@@ -246,13 +307,20 @@ def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out:
 
     path = root / "proprio_stats" / str(spec.task_id) / str(spec.episode_id) / "proprio_stats.h5"
     path.parent.mkdir(parents=True, exist_ok=True)
-    ts = CLOCK_START_NS + np.arange(n, dtype=np.int64) * 33_333_333 + rng.integers(-2_000_000, 2_000_000, n)
+    jitter = 15_000_000 if spec.irregular_clock else 2_000_000
+    ts = CLOCK_START_NS + np.arange(n, dtype=np.int64) * 33_333_333 + rng.integers(-jitter, jitter, n)
+    written = {"state": states, "action": actions}
+    if spec.layout is Layout.digital_world:
+        written = {kind: _digital_world(arrays, rng) for kind, arrays in written.items()}
     with h5py.File(path, "w") as f:
-        f.create_dataset("timestamp", data=ts.astype(np.int64))
-        for kind, arrays in (("state", states), ("action", actions)):
+        if spec.layout is Layout.digital_world:  # "seconds ... in simulation time", float32
+            f.create_dataset("timestamp", data=(0.2 + np.arange(n) / 60.0).astype(np.float32))
+        else:
+            f.create_dataset("timestamp", data=ts.astype(np.int64))
+        for kind, arrays in written.items():
             for key, values in arrays.items():
                 f.create_dataset(f"{kind}/{key}", data=np.asarray(values, dtype=np.float64))
-            for key in _EMPTY[kind]:
+            for key in _empty(kind, spec.layout):
                 if f"{kind}/{key.split('/')[0]}" in f or spec.fault is not Fault.missing_group:
                     f.create_dataset(f"{kind}/{key}", data=np.zeros((0,), np.float32))
         for group, idx in index.items():
@@ -262,6 +330,24 @@ def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out:
             f.create_dataset(f"action/{group}/index", data=np.zeros(0, np.int64) if empty else idx.astype(np.int64))
     out.states, out.actions, out.timestamp_ns = states, actions, ts
     out.action_index = {k: index[k.split("/")[0]] for k in actions}
+
+
+def _empty(kind: str, layout: Layout) -> tuple[str, ...]:
+    if layout is not Layout.split_effector:
+        return _EMPTY[kind]
+    arms = tuple(f"{arm}_effector/force" for arm in ("left", "right"))
+    return tuple(k for k in _EMPTY[kind] if k != "effector/force") + arms
+
+
+def _digital_world(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The Genie Sim export of the same motion: 34 joints (head, waist, arms, gripper joints), wxyz quaternions."""
+    out = dict(arrays)
+    arm = arrays["joint/position"]
+    out["joint/position"] = np.concatenate([rng.normal(0, 0.1, (len(arm), 4)), arm, np.zeros((len(arm), 16))], axis=1)
+    for key in ("end/orientation", "robot/orientation"):
+        if key in arrays:
+            out[key] = np.roll(arrays[key], 1, axis=-1)  # xyzw -> wxyz
+    return out
 
 
 def _write_videos(

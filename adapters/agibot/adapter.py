@@ -12,30 +12,35 @@ timestamps are `frame / 30` s. Stream keys are the HDF5 paths below `state/` / `
 | `state/joint/current_value` (T,14) | arm joint motor currents | native (unverified) | - | 30 Hz |
 | `state/end/position` (T,2,3) | flange xyz, axis 1 = (left, right) | m | `robot_base` | 30 Hz |
 | `state/end/orientation` (T,2,4) | flange rotation, axis 1 = (left, right) | quat xyzw | `robot_base` | 30 Hz |
-| `state/effector/position` (T,2) | gripper opening (left, right) -> `agibot_gripper` | mm | - | 30 Hz |
+| `state/effector/position` (T,2) | gripper (left, right), higher = more closed -> `agibot_gripper` | mm | - | 30 Hz |
+| `state/{left,right}_effector/position` (T,1) | the same gripper, one dataset per arm (real files) | mm | - | 30 Hz |
 | `state/effector/position` (T,12) | hand joints, left `[:6]`, right `[6:]` -> `agibot_dexterous` | rad | - | 30 Hz |
 | `state/head/position` (T,2) | head yaw, pitch | rad | - | 30 Hz |
 | `state/waist/position` (T,2) | waist pitch (rad), lift (m) | rad, m | - | 30 Hz |
 | `state/robot/{position,orientation}` | base pose (odometry origin at power-on) | m, quat xyzw | `odometry` | 30 Hz |
 | `action/<group>/<field>` | commands, same layout as the state | as state | as state | `index` / 30 |
-| `action/effector/position` (gripper) | gripper command, 0 = open, 1 = closed | 0..1 | - | `index` / 30 |
+| `action/{,left_,right_}effector/position` (gripper) | gripper command, 0 = open, 1 = closed | 0..1 | - | index |
 | `action/robot/velocity` (T,2) | base command: forward speed, yaw rate | m/s, rad/s | `robot_base` | `index` / 30 |
 | `videos/head_color.mp4` | camera `head` | RGB 480x640 | - | 30 fps (pts) |
 | `videos/hand_{left,right}_color.mp4` | cameras `wrist_left`, `wrist_right` | RGB 480x640 | - | 30 fps |
-| `videos/*_fisheye_color.mp4` | kept under their native names, no canonical camera | RGB 768x960 | - | 30 fps |
+| `videos/hand_{left,right}_fisheye_color.mp4` | wrist cameras if no `hand_*` video (dexhand) | 768x960 | - | 30 fps |
+| `videos/*_fisheye_color.mp4` (others) | kept under their native names, no canonical camera | 768x960 | - | 30 fps |
 | `<cam>_intrinsic_params.json` | 3x3 pinhole (`fx, fy, ppx, ppy`); distortion in metadata | px | - | static |
 | `<cam>_extrinsic_params_aligned.json` | `camera_poses[cam]`: base_from_camera 4x4 | m | `robot_base` | 30 Hz |
 | `task_name` / `english_task_name` | `Language` instruction (English preferred) | - | - | episode |
 | `init_scene_text` / english variant | `Language` description | - | - | episode |
-| `label_info.action_config[]` | `ActionSegment`s ([start, end), `skill` kept), timed `Language` | frames | - | 30 Hz |
+| `label_info.action_config[]` (or `lable_info`) | `ActionSegment`s ([start, end)), timed `Language` | frames | - | - |
 | `episode_status` | `success` (success/failed strings, unverified field) | - | - | episode |
-| `timestamp` (T,) int64 | native clock: start and max deviation from the 30 Hz grid in metadata | ns | - | 30 Hz |
+| `timestamp` (T,) int64 | native clock: start, rate and deviation from the 30 Hz grid in metadata | ns | - | 30 Hz |
 
-Quirks handled: action arrays shorter than the state are kept sparse with their own timestamps (`index / 30`, never
-filled; `metadata["sparse_actions"]` says where the index came from), an empty `action/end/index` falls back to
-`action/joint/index` (as any4lerobot does); action longer than state is a corrupt episode (any4lerobot's dirty tasks);
-empty `(0,)` datasets (force, effort, velocity...) are skipped and listed in `metadata["empty_fields"]`; task_info lists
-are unsorted; the flange (not the gripper centre) is what `end` measures (the embodiment's EEF offset applies).
+The gripper convention and its sources are in `adapters/agibot/hands.py`; the HDF5 quirks (action index, split
+effectors, empty placeholders, the native clock, Digital World exports) in `adapters/agibot/proprio.py`.
+
+Quirks handled here: task_info lists are unsorted; `lable_info`, as the HF card's task_info example spells it, is
+read like `label_info` (a warning when an entry has neither); dexterous-hand tasks record their wrist cameras as
+`hand_{left,right}_fisheye` only (any4lerobot `AgiBotWorld_BETA_DEXHAND_CONFIG`), mapped to the wrist cameras when
+no `hand_{left,right}` video exists; the flange (not the gripper centre) is what `end` measures (the embodiment's
+EEF offset applies).
 Assumptions (no official sample here): the camera-parameter JSON layout, `episode_status` values, the frames of
 `end` (robot base) and of the extrinsics (base_from_camera, as public AgiBot tooling projects with them), and
 `action_config` frames as half-open [start, end) (consecutive segments share their boundary frame in public samples).
@@ -52,21 +57,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import av
-import h5py
 import numpy as np
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
-from adapters.base import (
-    AdapterError,
-    AdapterOptions,
-    EpisodeRef,
-    HandSignals,
-    HandTrack,
-    Language,
-    RawEpisode,
-    SourceAdapter,
-    Stream,
-)
+from adapters.agibot.hands import GRIPPER_CLOSED_MM, GRIPPER_OPEN_MM, hand_signals
+from adapters.agibot.proprio import FPS, read_proprio
+from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.registry import register
 from schemas.canonical import Camera
@@ -75,37 +71,15 @@ from schemas.tiers import QualityTier
 
 log = logging.getLogger(__name__)
 
-FPS = 30.0
-GRIPPER_STROKE_MM = 120.0  # assumption: the effector position runs 0 (open) .. 120 mm (closed)
 CANONICAL_CAMERAS = {"head": Camera.head, "hand_left": Camera.wrist_left, "hand_right": Camera.wrist_right}
-REQUIRED_STATE = ("effector/position", "end/orientation", "end/position", "joint/position")
-_ARMS = ("left", "right")
-_QUAT = ("qx", "qy", "qz", "qw")
+# Dexterous-hand tasks record their wrist cameras as fisheyes only (any4lerobot agibot2lerobot/agibot_utils/config.py
+# AgiBotWorld_BETA_DEXHAND_CONFIG: hand_{left,right}_fisheye, 768x960, no hand_left / hand_right).
+WRIST_FISHEYES = {"hand_left_fisheye": ("hand_left", Camera.wrist_left),
+                  "hand_right_fisheye": ("hand_right", Camera.wrist_right)}  # fmt: skip
+LABEL_KEYS = ("label_info", "lable_info")  # the HF card's task_info example spells it "lable_info"
 _SUCCESS = {"success": True, "succeeded": True, "successful": True, "ok": True, "true": True, "1": True,
             "fail": False, "failed": False, "failure": False, "false": False, "0": False}  # fmt: skip
 _TASK_FILE = re.compile(r"task_(\d+)\.json")
-
-
-def _per_arm(part: str, n: int) -> tuple[str, ...]:
-    return tuple(f"{arm}_{part}_{i}" for arm in _ARMS for i in range(n))
-
-
-# HDF5 path below state/ or action/ -> (component names, unit, frame). Unknown fields are kept without names.
-FIELDS: dict[str, tuple[tuple[str, ...] | None, str, str | None]] = {
-    "end/position": (("x", "y", "z"), "m", "robot_base"),
-    "end/orientation": (_QUAT, "quat_xyzw", "robot_base"),
-    "head/position": (("yaw", "pitch"), "rad", None),
-    "joint/position": (_per_arm("joint", 7), "rad", None),
-    "joint/current_value": (_per_arm("joint", 7), "", None),
-    "robot/position": (("x", "y", "z"), "m", "odometry"),
-    "robot/orientation": (_QUAT, "quat_xyzw", "odometry"),
-    "robot/velocity": (("vx", "yaw_rate"), "m/s,rad/s", "robot_base"),
-    "waist/position": (("pitch", "lift"), "rad,m", None),
-}
-EFFECTOR = {  # effector width -> (embodiment, names, state unit, action unit)
-    2: ("agibot_gripper", _ARMS, "mm", "0..1"),
-    12: ("agibot_dexterous", _per_arm("hand", 6), "rad", "rad"),
-}
 
 
 class AgibotOptions(AdapterOptions):
@@ -113,6 +87,17 @@ class AgibotOptions(AdapterOptions):
     task_ids: list[int] | None = Field(None, description="only these task ids (default: every task found)")
     frame_tolerance: int = Field(2, ge=0, description="a video may have this many frames fewer than the state")
     tier: QualityTier = Field(QualityTier.high, description="default tier: expert teleoperation")
+    gripper_open_mm: float = Field(GRIPPER_OPEN_MM, description="gripper state (mm) read as fully open (opening 1)")
+    gripper_closed_mm: float = Field(GRIPPER_CLOSED_MM, description="gripper state (mm) read as closed (opening 0)")
+
+    @model_validator(mode="after")
+    def _gripper_range(self) -> AgibotOptions:
+        if self.gripper_closed_mm <= self.gripper_open_mm:
+            raise ValueError(
+                f"gripper_closed_mm ({self.gripper_closed_mm}) must exceed gripper_open_mm ({self.gripper_open_mm}): "
+                "the AgiBot gripper state rises as it closes"
+            )
+        return self
 
 
 @register
@@ -202,11 +187,15 @@ class AgibotAdapter(SourceAdapter):
         h5_path, obs_dir, param_dir = self._paths(root, task_id, episode_id)
         entry = loc["entry"]
         meta: dict[str, Any] = {"task_id": task_id, "episode_id": episode_id, "native_fps": FPS}
-        meta["task_info"] = {k: v for k, v in entry.items() if k not in ("episode_id", "label_info")}
+        meta["task_info"] = {k: v for k, v in entry.items() if k != "episode_id" and k not in LABEL_KEYS}
 
-        states, actions, embodiment, n = self._read_proprio(h5_path, ref.raw_id, meta)
+        proprio = read_proprio(
+            h5_path, lambda msg, field: self.error(msg, file=h5_path, episode=ref.raw_id, field=field)
+        )
+        meta |= proprio.metadata
+        n = proprio.rows
         cameras = self._read_cameras(obs_dir, param_dir, ref.raw_id, n, meta)
-        language, segments = self._language(entry, Path(ref.paths[0]), ref.raw_id)  # paths[0]: the task_info file
+        language, segments = self._language(entry, Path(ref.paths[0]), ref.raw_id, meta)  # paths[0]: task_info
         past_end = [i for i, seg in enumerate(segments or []) if seg.end_frame > n]
         if past_end:  # kept as the source has them; canonicalization clips or rejects
             meta["action_config_past_end"] = past_end
@@ -214,124 +203,30 @@ class AgibotAdapter(SourceAdapter):
         return RawEpisode(
             ref=ref,
             robot_type="agibot_g1",
-            embodiment=embodiment,
+            embodiment=proprio.embodiment,
             tier=self.options.tier,
             native_fps=FPS,
-            states=states,
-            actions=actions,
+            states=proprio.states,
+            actions=proprio.actions,
             cameras=cameras[0],
             camera_poses=cameras[1],
             language=language,
             action_config=segments,
             success=success,
             metadata=meta,
-            hands=hand_signals(states),
+            hands=hand_signals(proprio.states, self.options.gripper_open_mm, self.options.gripper_closed_mm),
         )
-
-    def _read_proprio(
-        self, path: Path, raw_id: str, meta: dict[str, Any]
-    ) -> tuple[dict[str, Stream], dict[str, Stream], str, int]:
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=path, episode=raw_id, field=field)
-
-        if not path.is_file():
-            raise fail("proprio_stats.h5 is missing", "proprio_stats.h5")
-        try:
-            f = h5py.File(path, "r")
-        except OSError as e:
-            raise fail(f"not a readable HDF5 file: {e}", "proprio_stats.h5") from e
-        with f:
-            for group in ("state", "action"):
-                if not isinstance(f.get(group), h5py.Group):
-                    raise fail(f"missing group {group}/", group)
-            for key in REQUIRED_STATE:
-                group = f"state/{key.split('/')[0]}"
-                if not isinstance(f.get(group), h5py.Group):
-                    raise fail(f"missing group {group}/", group)
-                if not isinstance(f["state"].get(key), h5py.Dataset) or f["state"][key].size == 0:
-                    raise fail(f"missing or empty dataset state/{key}", f"state/{key}")
-            n = f["state/joint/position"].shape[0]
-            width = f["state/effector/position"].shape[1:]
-            if len(width) != 1 or width[0] not in EFFECTOR:
-                raise fail(f"effector shape {f['state/effector/position'].shape}: expected (T, 2) or (T, 12)",
-                           "state/effector/position")  # fmt: skip
-            embodiment, eff_names, eff_state_unit, eff_action_unit = EFFECTOR[width[0]]
-            expected = {"end/position": (n, 2, 3), "end/orientation": (n, 2, 4), "joint/position": (n, 14)}
-            for key, shape in expected.items():
-                if f["state"][key].shape != shape:
-                    raise fail(f"shape {f['state'][key].shape}, expected {shape}", f"state/{key}")
-            grid = np.arange(n, dtype=np.float64) / FPS
-            empty: list[str] = []
-
-            def stream(kind: str, key: str, values: np.ndarray, t: np.ndarray) -> Stream:
-                names, unit, frame = FIELDS.get(key, (None, "", None))
-                if key == "effector/position":
-                    names, unit = eff_names, (eff_state_unit if kind == "state" else eff_action_unit)
-                return Stream(t, values, names, unit, frame)
-
-            states: dict[str, Stream] = {}
-            for key, ds in _datasets(f["state"]):
-                if ds.size == 0:
-                    empty.append(f"state/{key}")
-                    continue
-                if ds.shape[0] != n:
-                    raise fail(f"{ds.shape[0]} rows, state/joint/position has {n}", f"state/{key}")
-                states[key.replace("/", ".")] = stream("state", key, ds[()], grid)
-
-            actions: dict[str, Stream] = {}
-            sparse: dict[str, Any] = {}
-            for key, ds in _datasets(f["action"]):
-                if key.endswith("/index"):
-                    continue
-                if ds.size == 0:
-                    empty.append(f"action/{key}")
-                    continue
-                m = ds.shape[0]
-                if m > n:
-                    raise fail(f"action longer than state ({m} > {n} rows): corrupt episode", f"action/{key}")
-                if m == n:
-                    t = grid
-                else:
-                    index, source = self._action_index(f, key, m, n, fail)
-                    t = index / FPS
-                    sparse[key.replace("/", ".")] = {"index": source, "count": m, "state_rows": n}
-                actions[key.replace("/", ".")] = stream("action", key, ds[()], t)
-
-            meta["empty_fields"] = empty
-            meta["sparse_actions"] = sparse
-            meta["state_rows"] = n
-            if isinstance(f.get("timestamp"), h5py.Dataset) and f["timestamp"].size:
-                ns = f["timestamp"][()].astype(np.int64)
-                clock: dict[str, Any] = {"start_ns": int(ns[0]), "rows": len(ns)}
-                if len(ns) == n:
-                    clock["max_jitter_s"] = float(np.abs((ns - ns[0]) / 1e9 - grid).max())
-                meta["clock"] = clock
-        return states, actions, embodiment, n
-
-    @staticmethod
-    def _action_index(f: h5py.File, key: str, m: int, n: int, fail: Any) -> tuple[np.ndarray, str]:
-        """Frame numbers of a sparse action: `action/<group>/index`, or `action/joint/index` when that is empty."""
-        group = key.split("/")[0]
-        source = f"action/{group}/index"
-        ds = f.get(source)
-        if not isinstance(ds, h5py.Dataset) or ds.size == 0:
-            source = "action/joint/index"
-            ds = f.get(source)
-            if not isinstance(ds, h5py.Dataset) or ds.size == 0:
-                raise fail(f"{m} rows for {n} states and no action/{group}/index nor joint index", f"action/{key}")
-        index = ds[()].astype(np.int64)
-        if len(index) != m:
-            raise fail(f"{source} has {len(index)} entries for {m} action rows", f"action/{key}")
-        if len(index) and (index[0] < 0 or index[-1] >= n or np.any(np.diff(index) <= 0)):
-            raise fail(f"{source} is not strictly increasing inside [0, {n})", source)
-        return index, source
 
     def _read_cameras(
         self, obs_dir: Path, param_dir: Path, raw_id: str, n: int, meta: dict[str, Any]
     ) -> tuple[dict[str, VideoFileCamera], dict[str, Stream]]:
         videos = obs_dir / "videos"
         found = {p.name[: -len("_color.mp4")] for p in _listdir(videos) if p.name.endswith("_color.mp4")}
-        names = self.options.cameras or sorted(found, key=lambda c: (c not in CANONICAL_CAMERAS, c))
+        canonical = dict(CANONICAL_CAMERAS)
+        for fisheye, (plain, wrist) in WRIST_FISHEYES.items():
+            if fisheye in found and plain not in found:
+                canonical[fisheye] = wrist
+        names = self.options.cameras or sorted(found, key=lambda c: (c not in canonical, c))
         if not names:
             raise self.error("no *_color.mp4 videos", file=videos, episode=raw_id, field="videos")
         cam_dir = next((d for d in (param_dir / "camera", param_dir / "parameters" / "camera") if d.is_dir()), None)
@@ -349,7 +244,7 @@ class AgibotAdapter(SourceAdapter):
                 if (pose := self._extrinsics(cam_dir, cam, raw_id)) is not None:
                     poses[cam] = pose
             try:  # header and packets only: nothing is decoded here
-                camera = VideoFileCamera(path, cam, CANONICAL_CAMERAS.get(cam), intrinsics=intrinsics)
+                camera = VideoFileCamera(path, cam, canonical.get(cam), intrinsics=intrinsics)
             except (av.FFmpegError, OSError, ValueError, IndexError) as e:
                 raise self.error(f"unreadable mp4: {e}", file=path, episode=raw_id, field=field) from e
             frames = len(camera)
@@ -394,7 +289,7 @@ class AgibotAdapter(SourceAdapter):
         return Stream(np.arange(len(poses), dtype=np.float64) / FPS, poses, None, "se3_4x4", "robot_base")
 
     def _language(
-        self, entry: dict[str, Any], path: Path, raw_id: str
+        self, entry: dict[str, Any], path: Path, raw_id: str, meta: dict[str, Any]
     ) -> tuple[list[Language], list[ActionSegment] | None]:
         language = []
         task = entry.get("english_task_name") or entry.get("task_name")
@@ -403,7 +298,16 @@ class AgibotAdapter(SourceAdapter):
         scene = entry.get("english_init_scene_text") or entry.get("init_scene_text")
         if scene:
             language.append(Language(str(scene), "description"))
-        config = (entry.get("label_info") or {}).get("action_config")
+        label_key = next((k for k in LABEL_KEYS if k in entry), None)
+        if label_key is None:
+            log.warning("%s: episode %s has neither label_info nor lable_info: no action segments", path, raw_id)
+            meta["label_info"] = "missing"
+            return language, None
+        label = entry[label_key] if isinstance(entry[label_key], dict) else {}
+        meta["label_info"] = label_key
+        if label.get("key_frame"):
+            meta["key_frame"] = label["key_frame"]
+        config = label.get("action_config")
         if config is None:
             return language, None
         segments = []
@@ -411,7 +315,7 @@ class AgibotAdapter(SourceAdapter):
             try:
                 segment = ActionSegment.model_validate(seg)
             except ValidationError as e:
-                field = f"label_info.action_config[{i}]"
+                field = f"{label_key}.action_config[{i}]"
                 raise self.error(f"bad segment: {e.errors()[0]['msg']}", file=path, episode=raw_id, field=field) from e
             segments.append(segment)
             text = seg.get("english_action_text") or segment.action_text
@@ -419,37 +323,10 @@ class AgibotAdapter(SourceAdapter):
         return language, segments
 
 
-def hand_signals(states: dict[str, Stream]) -> HandSignals:
-    """Both arms in the robot base, index 0 = left: `end.position` (T,2,3) m with `end.orientation` (T,2,4) xyzw,
-    gripper variant opening 1 - `effector.position` / `GRIPPER_STROKE_MM`. Base-relative poses: no decoupling."""
-    sig = HandSignals(frame="robot_base")
-    pos, ori = states.get("end.position"), states.get("end.orientation")
-    eff = states.get("effector.position")
-    for hand in (0, 1):
-        track = HandTrack()
-        if pos is not None and ori is not None:
-            track.position = Stream(pos.timestamps, pos.values[:, hand], unit="m", frame="robot_base")
-            track.rotation = Stream(ori.timestamps, ori.values[:, hand], unit="quat_xyzw", frame="robot_base")
-        if eff is not None and eff.values.shape[1:] == (2,):
-            opening = 1.0 - eff.values[:, hand].astype(np.float64) / GRIPPER_STROKE_MM
-            track.gripper = Stream(eff.timestamps, np.clip(opening, 0, 1))
-        sig.hands[hand] = track
-    if pos is None or ori is None:
-        sig.notes.append("no state/end pose: canonical wrist dims unavailable")
-    return sig
-
-
 def _success(status: Any) -> bool | None:
     if isinstance(status, bool):
         return status
     return None if status is None else _SUCCESS.get(str(status).strip().lower())
-
-
-def _datasets(group: h5py.Group) -> Iterator[tuple[str, h5py.Dataset]]:
-    """(relative path, dataset) for every dataset below `group`, in sorted order."""
-    found: list[tuple[str, h5py.Dataset]] = []
-    group.visititems(lambda name, obj: found.append((name, obj)) if isinstance(obj, h5py.Dataset) else None)
-    return iter(sorted(found, key=lambda x: x[0]))
 
 
 def _listdir(path: Path) -> list[Path]:

@@ -1,0 +1,7 @@
+"""AgiBot World raw episodes: `adapter` (discovery, cameras, language), `proprio` (`proprio_stats.h5`), `hands`
+(the hand declaration and the gripper convention)."""
+
+from adapters.agibot.adapter import AgibotAdapter, AgibotOptions
+from adapters.agibot.hands import GRIPPER_CLOSED_MM, GRIPPER_OPEN_MM, gripper_opening, hand_signals
+
+__all__ = ["GRIPPER_CLOSED_MM", "GRIPPER_OPEN_MM", "AgibotAdapter", "AgibotOptions", "gripper_opening", "hand_signals"]

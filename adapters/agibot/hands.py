@@ -1,0 +1,53 @@
+"""AgiBot World hand declaration: both flanges in the robot base and the gripper opening.
+
+Gripper: the state rises as the gripper closes, the reverse of the HF card's "gripper open range in mm". On the real
+sample (`../shared/realdata/agibot_proprio_stats_real`) `state/*_effector/position` follows the close command
+(`action/*_effector/position`, 0 = open, 1 = close: correlation +0.9) from 0 to 120; OpenDriveLab/AgiBot-World
+issue #133 reads about 118 with the gripper almost closed and about 35 almost open; AgibotTech's EnerVerse-AC
+(`lvdm/models/ddpm3d.py`: "Gripper Range in AgiBotWorld < 120"; `lvdm/data/get_actions.py` divides by 120) bounds
+it by 120. The opening 0 (closed) .. 1 (open) is `(closed_mm - v) / (closed_mm - open_mm)`, clipped, with `open_mm`
+35 and `closed_mm` 120 (adapter options): an open phase reads > 0.9 whether the gripper rests at 35 (issue #133) or
+at 0 (the sample), a closed one about 0. Where a given robot's open stop lies between 0 and 35 is not known.
+Dexterous hands declare no gripper (their 6 joints stay in the natives).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adapters.base import HandSignals, HandTrack, Stream
+
+GRIPPER_OPEN_MM = 35.0  # issue #133: "almost fully open" about 35
+GRIPPER_CLOSED_MM = 120.0  # EnerVerse-AC: "Gripper Range in AgiBotWorld < 120"; real sample max 120.0
+_ARMS = ("left", "right")
+
+
+def gripper_opening(
+    mm: np.ndarray, open_mm: float = GRIPPER_OPEN_MM, closed_mm: float = GRIPPER_CLOSED_MM
+) -> np.ndarray:
+    """Gripper state in mm (higher = more closed) -> opening 0 (closed) .. 1 (open)."""
+    return np.clip((closed_mm - np.asarray(mm, dtype=np.float64)) / (closed_mm - open_mm), 0.0, 1.0)
+
+
+def hand_signals(
+    states: dict[str, Stream], open_mm: float = GRIPPER_OPEN_MM, closed_mm: float = GRIPPER_CLOSED_MM
+) -> HandSignals:
+    """Both arms in the robot base, index 0 = left: `end.position` (T,2,3) m with `end.orientation` (T,2,4) xyzw;
+    the gripper opening from `effector.position` (T,2) or `{left,right}_effector.position` (T,1), mm. Base-relative
+    poses: no decoupling."""
+    sig = HandSignals(frame="robot_base")
+    pos, ori = states.get("end.position"), states.get("end.orientation")
+    for hand, arm in enumerate(_ARMS):
+        track = HandTrack()
+        if pos is not None and ori is not None:
+            track.position = Stream(pos.timestamps, pos.values[:, hand], unit="m", frame="robot_base")
+            track.rotation = Stream(ori.timestamps, ori.values[:, hand], unit="quat_xyzw", frame="robot_base")
+        both, own = states.get("effector.position"), states.get(f"{arm}_effector.position")
+        if both is not None and both.values.shape[1:] == (2,):
+            track.gripper = Stream(both.timestamps, gripper_opening(both.values[:, hand], open_mm, closed_mm))
+        elif own is not None and own.values.shape[1:] == (1,):
+            track.gripper = Stream(own.timestamps, gripper_opening(own.values[:, 0], open_mm, closed_mm))
+        sig.hands[hand] = track
+    if pos is None or ori is None:
+        sig.notes.append("no state/end pose: canonical wrist dims unavailable")
+    return sig

@@ -1,0 +1,129 @@
+"""AgiBot layouts beyond the HF card's table: split per-arm grippers, action index shorter than its data, an irregular
+native clock, dexhand fisheye wrist cameras, `lable_info`, and Digital World exports refused by name."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.agibot import AgibotAdapter
+from adapters.base import AdapterError, EpisodeRef
+from adapters.synthetic.agibot import (
+    DEFAULT_CAMERAS,
+    DEXHAND_CAMERAS,
+    EpisodeSpec,
+    Layout,
+    WrittenEpisode,
+    write_agibot,
+)
+from schemas.canonical import Camera
+
+H, W = 32, 48
+
+
+def _write(root: Path, *specs: EpisodeSpec, **kwargs: object) -> dict[str, WrittenEpisode]:
+    return write_agibot(root, list(specs), height=H, width=W, **{"parameters": False, **kwargs})
+
+
+def _ref(root: Path, raw_id: str) -> EpisodeRef:
+    return next(r for r in AgibotAdapter().discover(root) if r.raw_id == raw_id)
+
+
+def test_split_effectors_as_real_files(tmp_path: Path) -> None:
+    """No `state/effector`: one (T, 1) gripper per arm, read as the gripper embodiment with both hands' openings."""
+    w = _write(tmp_path, EpisodeSpec(5, 1, 20, layout=Layout.split_effector))["5/1"]
+    ep = AgibotAdapter().read(_ref(tmp_path, "5/1"))
+    assert ep.embodiment == "agibot_gripper" and "effector.position" not in ep.states
+    for arm in ("left", "right"):
+        s, a = ep.states[f"{arm}_effector.position"], ep.actions[f"{arm}_effector.position"]
+        assert (s.names, s.unit, s.values.shape) == ((arm,), "mm", (20, 1))
+        assert (a.names, a.unit) == ((arm,), "0..1")
+        np.testing.assert_array_equal(s.values, w.states[f"{arm}_effector/position"])
+    assert "state/left_effector/force" in ep.metadata["empty_fields"]  # (0,) placeholders skipped
+    assert all(ep.hands.hands[h].gripper is not None and len(ep.hands.hands[h].gripper) == 20 for h in (0, 1))
+
+
+def test_index_strict_subset_of_equal_length_action_masks_the_other_rows(tmp_path: Path) -> None:
+    """The real sample: 1990 joint/end action rows, 1925 index entries; the rows outside repeat the state."""
+    w = _write(tmp_path, EpisodeSpec(5, 1, 30, index_subset=True))["5/1"]
+    keep = w.action_index["joint/position"]
+    assert len(w.actions["joint/position"]) == 30 and len(keep) == 24  # as long as the state, index shorter
+    ep = AgibotAdapter().read(_ref(tmp_path, "5/1"))
+    for key in ("joint/position", "end/position", "end/orientation"):
+        a = ep.actions[key.replace("/", ".")]
+        np.testing.assert_allclose(a.timestamps, keep / 30.0)  # only the frames the controller sent
+        np.testing.assert_array_equal(a.values, w.actions[key][keep])
+        note = ep.metadata["sparse_actions"][key.replace("/", ".")]
+        assert note == {"index": f"action/{key.split('/')[0]}/index", "count": 24, "state_rows": 30, "masked_rows": 6}
+    dropped = np.setdiff1d(np.arange(30), keep)
+    np.testing.assert_array_equal(w.actions["joint/position"][dropped], w.states["joint/position"][dropped])
+    assert len(ep.actions["head.position"]) == 30 and "head.position" not in ep.metadata["sparse_actions"]
+
+
+def test_index_longer_than_equal_length_action_is_an_error(tmp_path: Path) -> None:
+    import h5py
+
+    _write(tmp_path, EpisodeSpec(5, 1, 12))
+    h5 = tmp_path / "proprio_stats/5/1/proprio_stats.h5"
+    with h5py.File(h5, "a") as f:
+        del f["action/head/index"]
+        f["action/head/index"] = np.arange(14, dtype=np.int64)
+    with pytest.raises(AdapterError, match="action/head/index has 14 entries for 12 action rows") as info:
+        AgibotAdapter().read(_ref(tmp_path, "5/1"))
+    assert (info.value.field, info.value.episode) == ("action/head/position", "5/1")
+
+
+def test_irregular_ns_clock_is_recorded_rows_stay_on_the_frame_grid(tmp_path: Path) -> None:
+    w = _write(tmp_path, EpisodeSpec(5, 1, 60, irregular_clock=True))["5/1"]
+    ep = AgibotAdapter().read(_ref(tmp_path, "5/1"))
+    clock = ep.metadata["clock"]
+    steps = np.diff(w.timestamp_ns) / 1e9
+    assert steps.min() < 0.025 and steps.max() > 0.042  # irregular like the real sample's 14..53 ms
+    assert clock["start_ns"] == int(w.timestamp_ns[0]) and clock["rate_hz"] == pytest.approx(30.0, abs=1.0)
+    assert 0.005 < clock["max_jitter_s"] < 1 / 30 and clock["median_dt_s"] == pytest.approx(1 / 30, abs=0.005)
+    np.testing.assert_allclose(ep.states["joint.position"].timestamps, np.arange(60) / 30.0)
+
+
+def test_dexhand_fisheye_wrist_cameras(tmp_path: Path) -> None:
+    _write(tmp_path, EpisodeSpec(5, 1, 10, dexterous=True), cameras=DEXHAND_CAMERAS)
+    _write(tmp_path, EpisodeSpec(6, 1, 10), cameras=(*DEFAULT_CAMERAS, "hand_left_fisheye"))
+    ep = AgibotAdapter().read(_ref(tmp_path, "5/1"))
+    assert ep.embodiment == "agibot_dexterous"
+    canonical = {name: cam.canonical for name, cam in ep.cameras.items()}
+    assert canonical == {"head": Camera.head, "hand_left_fisheye": Camera.wrist_left,
+                         "hand_right_fisheye": Camera.wrist_right}  # fmt: skip
+    both = AgibotAdapter().read(_ref(tmp_path, "6/1")).cameras  # plain hand cameras win; the fisheye stays native
+    assert both["hand_left"].canonical is Camera.wrist_left and both["hand_left_fisheye"].canonical is None
+
+
+def test_lable_info_spelling_and_missing_labels(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    written = _write(tmp_path, EpisodeSpec(5, 1, 12, label_key="lable_info"), EpisodeSpec(5, 2, 12, label_key=None))
+    with caplog.at_level(logging.WARNING, logger="adapters.agibot"):
+        ep = AgibotAdapter().read(_ref(tmp_path, "5/1"))
+        bare = AgibotAdapter().read(_ref(tmp_path, "5/2"))
+    segments = written["5/1"].entry["lable_info"]["action_config"]
+    assert [s.model_dump() for s in ep.action_config] == segments and ep.metadata["label_info"] == "lable_info"
+    assert "lable_info" not in ep.metadata["task_info"]
+    assert bare.action_config is None and bare.metadata["label_info"] == "missing"
+    assert "episode 5/2 has neither label_info nor lable_info" in caplog.text
+    assert "5/1" not in caplog.text  # either spelling is enough
+
+
+def test_digital_world_export_is_refused_by_name(tmp_path: Path) -> None:
+    _write(tmp_path, EpisodeSpec(5, 1, 12, layout=Layout.digital_world), EpisodeSpec(5, 2, 12),
+           EpisodeSpec(5, 3, 12, layout=Layout.digital_world))  # fmt: skip
+    h5 = tmp_path / "proprio_stats/5/1/proprio_stats.h5"
+    with pytest.raises(AdapterError) as info:
+        AgibotAdapter().read(_ref(tmp_path, "5/1"))
+    err = info.value
+    assert (err.file, err.episode, err.field) == (str(h5.resolve()), "5/1", "state/joint/position")
+    assert "Digital World" in err.reason and "34 joints" in err.reason and "wxyz" in err.reason
+    renamed = tmp_path / "proprio_stats/5/3/proprio_stats.h5"
+    renamed.rename(renamed.with_name("proprio_states.h5"))  # the file name third-party readers of its sample find
+    with pytest.raises(AdapterError, match=r"Digital World.*proprio_states\.h5") as info:
+        AgibotAdapter().read(_ref(tmp_path, "5/3"))
+    assert info.value.field == "proprio_stats.h5"
+    assert AgibotAdapter().read(_ref(tmp_path, "5/2")).embodiment == "agibot_gripper"  # the job goes on
