@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -102,6 +102,9 @@ class Stream:
         return len(self.timestamps)
 
 
+# Axis convention of a camera pose (see `HandSignals.camera_convention`).
+CameraConvention = Literal["opencv", "opengl"]
+
 # How a wrist rotation stream is given: a quaternion (x, y, z, w), roll/pitch/yaw in radians about the fixed x, y, z
 # axes, or whole 4x4 poses (then the track has no separate position stream).
 WRIST_ROTATION_UNITS = ("quat_xyzw", "euler_xyz", "se3_4x4")
@@ -140,6 +143,11 @@ class HandSignals:
     frame: str = "robot_base"
     apply_offset: bool = True  # poses are at the source's EEF point: move them to the canonical wrist
     camera: Stream | None = None  # world_from_camera (T,4,4) of a moving camera, for decoupling
+    # The axes of `camera`'s poses, as the source's own code uses them: "opencv" looks along +z with x right, y down
+    # (EgoDex); "opengl" looks along -z with x right, y up (ARKit's camera API, the default: keeps sources that
+    # declare none as they were). Canonicalize takes the wearer's heading from it and stores the camera trajectory
+    # in OpenCV axes.
+    camera_convention: CameraConvention = "opengl"
     up_world: np.ndarray | None = None  # the world's up axis, for decoupling
     canonical: tuple[Stream, Stream | None, Stream | None] | None = None  # already canonical: state, action, keypoints
     native_state_keys: list[str] | None = None  # the streams kept as `observation.state.native` (None: every one)

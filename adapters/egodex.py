@@ -4,12 +4,22 @@
 | --- | --- | --- | --- |
 | `<idx>.mp4` | camera `camera` -> `Camera.head` (lazy `VideoFileCamera`) | RGB | 30 fps, pts |
 | `camera/intrinsic` (3,3) | `cameras["camera"].intrinsics` | pixels | static |
-| `transforms/camera` (T,4,4) | `camera_poses["camera"]`, world_from_camera | `se3_4x4` (m), `arkit_world` | 30 Hz |
+| `transforms/camera` (T,4,4) | `camera_poses["camera"]`, world_from_camera, OpenCV | `se3_4x4`, `arkit_world` | 30 Hz |
 | `transforms/<joint>` (T,4,4) | `states["transforms/<joint>"]`, joint pose | `se3_4x4` (m), `arkit_world` | 30 Hz |
 | `confidences/<joint>` (T,) | `states["confidences/<joint>"]` | `0..1` | 30 Hz |
 | 21 joints per hand | `states["mano21_keypoints"]` (T,2,21,3), derived, 0 = left | m, `arkit_world` | 30 Hz |
 | attr `llm_description`/`2`, `description` | `Language(kind="instruction")`, see `choose_description` | | episode |
 | every attribute (`task`, `environment`, ...) | `metadata["attrs"]` | | |
+
+Camera convention (the maker's code, not our reading of docs): `transforms/camera` is world_from_camera with OpenCV
+axes, x right, y down, looking along +z. Apple's own EgoDex code (https://github.com/apple/ml-egodex) takes a joint into
+the camera frame as `inv(cam_ext) @ tfs` (`utils/data_utils.py` `convert_to_camera_frame`) and `visualize_2d.py` draws
+it with `cv2.projectPoints(point, eye(3), zeros(3), intrinsic, ...)` (`utils/draw_utils.py` `draw_line`), no axis
+flip: the skeleton lands on the hands only if +z is the viewing direction and +y points down the image.
+`pxxq25/egodex-dexhand-retargeting` `src/egodex_dexhand/data.py` calls the same quantity `joints_camera_cv`, "OpenCV
+camera coordinates (right, down, forward)", and keeps joints with z > 0.05. `camera/intrinsic` is in pixels of the
+mp4 (Apple's `utils/data_utils.py` `get_camera_intrinsics`: fx = fy = 736.6339, cx = 960, cy = 540 for 1920x1080).
+World up = +y (ARKit's gravity-aligned world) remains an assumption of ours, unchecked on a real file.
 
 Row i of every pose dataset is frame i of the mp4; EgoDex stores no clock, so timestamps are i / 30 s. Embodiment
 `human`, tier `high`. The source has no action field: actions are the hand trajectory itself (derived downstream).
@@ -17,7 +27,7 @@ Row i of every pose dataset is frame i of the mp4; EgoDex stores no clock, so ti
 Quirks handled: `confidences/` missing on older episodes (no confidence streams, `metadata["has_confidences"]` False);
 older episodes carry `description` instead of the `llm_*` attributes; reversible tasks pick `llm_description2` when
 `which_llm_description` is "2" (string or int); an mp4 longer than the poses is kept (`metadata["video_frames"]`).
-Bad input (per-episode `AdapterError`): no mp4, an unreadable HDF5 or mp4, a missing `camera/intrinsic`,
+Bad input (per-episode `AdapterError`): no mp4, an unreadable HDF5 or mp4, a missing or non-finite `camera/intrinsic`,
 `transforms/camera` or hand joint, pose datasets of mismatched length or shape, an mp4 shorter than the poses.
 """
 
@@ -45,11 +55,12 @@ from adapters.base import (
 )
 from adapters.cameras import VideoFileCamera
 from adapters.registry import register
-from schemas.canonical import HANDS, MANO21_NAMES, Camera
+from schemas.canonical import HANDS, MANO21_NAMES, Camera, intrinsics_info
 from schemas.tiers import QualityTier
 
 WORLD = "arkit_world"
 CAMERA = "camera"  # native camera name: the mp4, posed by `transforms/camera`
+CAMERA_CONVENTION = "opencv"  # `transforms/camera` axes: x right, y down, looking along +z (module docstring)
 ARKIT_UP = np.array([0.0, 1.0, 0.0])  # ARKit's world frame is gravity-aligned with +y up
 
 # EgoDex joint suffix for each MANO-21 keypoint, in `schemas.canonical.MANO21_NAMES` (OpenPose/MediaPipe) order;
@@ -88,8 +99,11 @@ def mano21_keypoints(transforms: Mapping[str, np.ndarray]) -> np.ndarray:
 def hand_signals(states: Mapping[str, Stream], camera: Stream | None) -> HandSignals:
     """Both hands as MANO-21 keypoints in the ARKit world (the wrist frames are built from them, z = wrist -> middle
     knuckle, as for every human source, rather than from ARKit's own joint axes; the raw transforms stay in the
-    natives), each with its tracking confidence, and the moving camera with up = +y for decoupling; no gripper."""
-    sig = HandSignals(frame=WORLD, apply_offset=False, up_world=ARKIT_UP, camera=camera)
+    natives), each with its tracking confidence, and the moving camera (OpenCV axes) with up = +y for decoupling; no
+    gripper."""
+    sig = HandSignals(
+        frame=WORLD, apply_offset=False, up_world=ARKIT_UP, camera=camera, camera_convention=CAMERA_CONVENTION
+    )
     # 68 joints x 16 values would swamp the native vector: keep the wrists and their tracking confidence
     sig.native_state_keys = [
         k for side in ("left", "right") for k in (f"transforms/{side}Hand", f"confidences/{side}Hand") if k in states
@@ -175,6 +189,10 @@ class EgoDexAdapter(SourceAdapter):
             self._check_groups(f, hdf5, ep)
             attrs = {k: _attr(v) for k, v in f.attrs.items()}
             intrinsic = self._dataset(f, "camera/intrinsic", hdf5, ep, shape=(3, 3))
+            try:
+                intrinsics_info(intrinsic)  # finite, positive focal lengths: what the dataset will carry
+            except ValueError as e:
+                raise self.error(f"not a pinhole matrix: {e}", file=hdf5, episode=ep, field="camera/intrinsic") from e
             cam_pose = self._dataset(f, "transforms/camera", hdf5, ep, shape=(None, 4, 4))
             n = len(cam_pose)
             transforms = {

@@ -63,6 +63,37 @@ def image_key(camera: Camera | str) -> str:
     return IMAGE_PREFIX + Camera(camera).value
 
 
+# A camera feature's `info` may carry its 3x3 pinhole intrinsics (row-major, pixels of the feature's (height, width)),
+# beside the `video.*` keys lerobot probes: written at ingest from the source (e.g. EgoDex `camera/intrinsic`), so
+# nothing downstream re-opens raw files.
+INTRINSICS_KEY = "camera.intrinsics"
+
+
+def intrinsics_info(K: np.ndarray) -> dict[str, list[list[float]]]:
+    """The feature-info entry for a 3x3 pinhole matrix; ValueError unless finite with positive focal lengths."""
+    K = np.asarray(K, dtype=np.float64)
+    if K.shape != (3, 3) or not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise ValueError(f"intrinsics must be a finite 3x3 matrix with positive fx, fy, got {K.tolist()}")
+    return {INTRINSICS_KEY: K.tolist()}
+
+
+def feature_intrinsics(info: Mapping[str, object] | None) -> np.ndarray | None:
+    """The 3x3 intrinsics a camera feature's `info` carries, or None (absent or malformed)."""
+    raw = (info or {}).get(INTRINSICS_KEY)
+    try:
+        K = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return K if K.shape == (3, 3) and np.isfinite(K).all() else None
+
+
+def scale_intrinsics(K: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:
+    """K for frames resized from (height, width) `from_hw` to `to_hw`: fx, cx scale with the width, fy, cy with the
+    height (within half a pixel of the exact resize, whichever pixel-centre convention the source used)."""
+    sy, sx = to_hw[0] / from_hw[0], to_hw[1] / from_hw[1]
+    return np.diag([sx, sy, 1.0]) @ np.asarray(K, dtype=np.float64)
+
+
 def main_video_key(video_keys: Sequence[str], camera: str | None = None) -> str | None:
     """The camera a stage looks at: `camera` when the dataset has it, else the first of `MAIN_CAMERA_ORDER` it has,
     else its first camera; None without video."""

@@ -1,13 +1,20 @@
 """Small but faithful EgoDex corpora: `<split>/<task>/<idx>.hdf5` + `<idx>.mp4`, ARKit poses at 30 Hz (FORMATS.md 6d).
 
 Each HDF5 holds `camera/intrinsic` (3,3) float32, `transforms/<name>` (T,4,4) float32 for the camera and the 68 tracked
-joints (world_from_joint in the ARKit world frame), `confidences/<joint>` (T,) float32 and the string attributes
+joints (world_from_joint in the ARKit world frame, +y up), `confidences/<joint>` (T,) float32 and the string attributes
 (`llm_description`, `llm_description2`, `which_llm_description` "1"/"2" for reversible tasks, `llm_type`, `llm_verbs`,
 `llm_objects`, `task`, `environment`, `object`, `session_name`, `annotated`, `annotator_version`). The quirks are
 reproduced on demand: an old episode without `confidences/` and with `description` instead of the llm attributes, and
 one extra episode per bad-input case (a missing group, an mp4 shorter than the poses, an unreadable mp4, no mp4).
 Frames are `adapters.synthetic.video.synthetic_frame(h, w, t, seed)` so tests can compare decoded pixels with what
 was written.
+
+Geometry as Apple's own code reads it (https://github.com/apple/ml-egodex, see `adapters/egodex.py`):
+`transforms/camera` is world_from_camera with OpenCV axes (x right, y down, looking along +z), and
+`inv(T_world_cam) @ T_world_joint` projected with `camera/intrinsic` alone lands the hands on the image. The wearer
+looks 30-40 degrees down from 1.5-1.7 m; both hands (an adult hand, `synthetic/hand.py`) are 35-50 cm in front of the
+eyes, below the line of sight, each on its own side, palm down, moving a few centimetres. Joint orientations are the
+fixture's own (the adapter uses only the joints' positions for keypoints).
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from adapters.egodex import MANO21_FROM_EGODEX
+from adapters.synthetic.hand import hand_layout
 from adapters.synthetic.video import synthetic_frame, write_mp4
 
 FPS = 30
@@ -80,33 +89,101 @@ class EgoDexFixture:
         return [e for e in self.episodes if e.bad is None]
 
 
-def _rotation(rng: np.random.Generator) -> np.ndarray:
-    q = rng.normal(size=4)
-    w, x, y, z = q / np.linalg.norm(q)
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
+# Apple's `utils/data_utils.py` `get_camera_intrinsics` (https://github.com/apple/ml-egodex): the same for every
+# episode, in pixels of the 1920x1080 mp4. The fixture scales fx to its own width and centres the principal point.
+APPLE_FX_1920 = 736.6339
+
+_MIRROR = np.diag([-1.0, 1.0, 1.0])  # camera x -> -x: a right hand seen in a mirror is a left hand
+
+
+def intrinsic_for(height: int, width: int) -> np.ndarray:
+    """EgoDex's intrinsics for a (height, width) video: Apple's focal length scaled to the width, centred."""
+    fx = APPLE_FX_1920 * width / 1920
+    return np.array([[fx, 0, width / 2], [0, fx, height / 2], [0, 0, 1]], dtype=np.float32)
+
+
+def _hand_points() -> dict[str, np.ndarray]:
+    """The right hand's EgoDex joints (suffixes "Hand", "IndexFingerKnuckle", ...) in its own frame (x towards the
+    fingertips, y towards the thumb, z the back of the hand): the synthetic adult hand, with the four finger
+    metacarpals EgoDex also tracks midway up the palm."""
+    layout = hand_layout("right")
+    out = {suffix: layout[name] for name, suffix in MANO21_FROM_EGODEX.items()}
+    out |= {f"{finger}Metacarpal": 0.5 * out[f"{finger}Knuckle"] for finger in FINGERS[1:]}
+    return out
+
+
+def _se3(R: np.ndarray, p: np.ndarray) -> np.ndarray:
+    out = np.zeros((*p.shape[:-1], 4, 4))
+    out[..., :3, :3], out[..., :3, 3], out[..., 3, 3] = R, p, 1.0
+    return out
+
+
+def _frame(forward: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """(n,3,3) rotations with columns x, y, z: an OpenCV-style frame looking along `forward`, y towards `down`."""
+    z = forward / np.linalg.norm(forward, axis=-1, keepdims=True)
+    y = down - np.sum(down * z, axis=-1, keepdims=True) * z
+    y /= np.linalg.norm(y, axis=-1, keepdims=True)
+    return np.stack([np.cross(y, z), y, z], axis=-1)
+
+
+def _camera(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n,4,4) world_from_camera in the ARKit world (+y up) with OpenCV camera axes (x right, y down, +z the
+    viewing direction), as Apple's code reads `transforms/camera`: eyes at 1.5-1.7 m, a random heading, looking
+    30-40 degrees down at the workspace, the head turning and bobbing a little."""
+    t = np.arange(n) / FPS
+    yaw = rng.uniform(0, 2 * np.pi) + 0.15 * np.sin(0.8 * t + rng.uniform(0, 6))
+    pitch = rng.uniform(0.52, 0.70) + 0.05 * np.sin(1.1 * t + rng.uniform(0, 6))
+    heading = np.stack([np.sin(yaw), np.zeros(n), -np.cos(yaw)], axis=-1)  # horizontal; yaw 0 = ARKit's -z
+    forward = np.cos(pitch)[:, None] * heading - np.sin(pitch)[:, None] * np.array([0.0, 1.0, 0.0])
+    pos = np.array([rng.uniform(-1, 1), rng.uniform(1.5, 1.7), rng.uniform(-1, 1)]) + 0.02 * np.sin(
+        t[:, None] * rng.uniform(0.5, 2.0, 3) + rng.uniform(0, 6, 3)
     )
+    return _se3(_frame(forward, np.array([0.0, -1.0, 0.0])), pos)
 
 
-def _trajectory(rng: np.random.Generator, n: int, center: np.ndarray) -> np.ndarray:
-    """(n,4,4) float32 world_from_joint: a fixed random rotation and a smooth drift around `center` (metres)."""
-    out = np.tile(np.eye(4), (n, 1, 1))
-    out[:, :3, :3] = _rotation(rng)
+def _hand_in_camera(rng: np.random.Generator, n: int, side: str) -> dict[str, np.ndarray]:
+    """{EgoDex joint: (n,4,4) camera_from_joint}: the hand 35-50 cm in front of the eyes, below the line of sight,
+    on its own side, palm down, fingers pointing away and slightly inwards, moving a few centimetres."""
     t = np.arange(n)[:, None] / FPS
-    out[:, :3, 3] = center + 0.05 * np.sin(t * rng.uniform(0.5, 2.0, size=3) + rng.uniform(0, 6, size=3))
-    return out.astype(np.float32)
-
-
-def _poses(rng: np.random.Generator, n: int, joints: Iterable[str]) -> dict[str, np.ndarray]:
-    poses = {"camera": _trajectory(rng, n, np.array([0.0, 1.5, 0.0]))}
-    for j in joints:
-        side = -0.2 if j.startswith("left") else (0.2 if j.startswith("right") else 0.0)
-        poses[j] = _trajectory(rng, n, np.array([side, 1.2, -0.4]) + rng.normal(scale=0.03, size=3))
+    wrist = np.array([0.14, 0.16, 0.40]) + 0.03 * np.sin(t * rng.uniform(0.5, 2.0, 3) + rng.uniform(0, 6, 3))
+    fingers = np.array([-0.25, -0.15, 1.0]) + 0.1 * np.sin(t * rng.uniform(0.5, 2.0, 3) + rng.uniform(0, 6, 3))
+    to_camera = _frame(fingers, np.array([0.0, 1.0, 0.0]))  # columns: across the hand, palm normal, fingers
+    # hand frame (fingers, thumb side, back) in camera axes: fingers forward, back of the hand up, thumb inwards
+    R = np.stack([to_camera[..., 2], -to_camera[..., 0], -to_camera[..., 1]], axis=-1)
+    poses = {f"{side}{k}": _se3(R, wrist + R @ p) for k, p in _hand_points().items()}
+    if side == "left":  # mirror a right hand: positions x -> -x, rotations M R M (still proper rotations)
+        poses = {k: _se3(_MIRROR @ v[..., :3, :3] @ _MIRROR, v[..., :3, 3] @ _MIRROR) for k, v in poses.items()}
     return poses
+
+
+def _body_in_world(cam: np.ndarray, hands: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The upper-body joints under the eyes (gravity-aligned, facing the heading), arms reaching to the wrists."""
+    up = np.array([0.0, 1.0, 0.0])
+    fwd = cam[:, :3, 2] - (cam[:, :3, 2] @ up)[:, None] * up
+    fwd /= np.linalg.norm(fwd, axis=-1, keepdims=True)
+    right = np.cross(fwd, up)
+    R = np.stack([right, up[None].repeat(len(cam), 0), -fwd], axis=-1)  # body frame: x right, y up, z back
+    eye = cam[:, :3, 3] - 0.08 * fwd
+    drop = {"neck4": 0.10, "neck3": 0.13, "neck2": 0.16, "neck1": 0.19, "hip": 0.80}
+    drop |= {f"spine{i}": 0.75 - 0.07 * (i - 1) for i in range(1, 8)}
+    out = {name: _se3(R, eye - d * up) for name, d in drop.items()}
+    for side, sign in (("left", -1.0), ("right", 1.0)):
+        out[f"{side}Shoulder"] = _se3(R, eye - 0.22 * up + sign * 0.07 * right)
+        out[f"{side}Arm"] = _se3(R, eye - 0.25 * up + sign * 0.19 * right)
+        wrist = hands[f"{side}Hand"][:, :3, 3]
+        elbow = 0.5 * (out[f"{side}Arm"][:, :3, 3] + wrist) - 0.12 * up + sign * 0.06 * right
+        out[f"{side}Forearm"] = _se3(R, elbow)
+    return out
+
+
+def _poses(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Every transform of an episode, world_from_joint (float32) as EgoDex stores it: hands placed in the camera
+    frame, then carried into the world by the camera pose (joint = camera @ camera_from_joint)."""
+    cam = _camera(rng, n)
+    hands = {k: cam @ v for side in SIDES for k, v in _hand_in_camera(rng, n, side).items()}
+    poses = {"camera": cam, **hands, **_body_in_world(cam, hands)}
+    assert set(poses) == {"camera", *JOINTS}
+    return {k: v.astype(np.float32) for k, v in poses.items()}
 
 
 def _write_hdf5(path: Path, ep: EgoDexEpisode, attrs: dict[str, object], drop: str | None) -> None:
@@ -190,7 +267,7 @@ def write_egodex(
             old=old,
             bad=case,
         )
-        ep.transforms = _poses(rng, num_frames, JOINTS)
+        ep.transforms = _poses(rng, num_frames)
         if not old:
             # tracking is mostly confident, with a short occlusion dip in the middle of each episode
             dip = np.zeros(num_frames, dtype=bool)
@@ -201,8 +278,7 @@ def write_egodex(
                 )
                 for j in JOINTS
             }
-        fx = 0.9 * width
-        ep.intrinsic = np.array([[fx, 0, width / 2], [0, fx, height / 2], [0, 0, 1]], dtype=np.float32)
+        ep.intrinsic = intrinsic_for(height, width)
         attrs, ep.instruction = _attrs(task, idx, old, reverse=idx % 2 == 1)
         drop = {"missing_camera": "transforms/camera", "missing_hand_joint": "transforms/leftIndexFingerTip"}.get(
             case or ""

@@ -4,8 +4,9 @@ Steps: build the wrist poses the adapter declared in `RawEpisode.hands`, find th
 resample onto the 10 Hz grid (positions linearly, rotations by SLERP, gripper by hold, video by the frame at or
 before), move source EEF poses to the canonical wrist (embodiment offsets), decouple a moving camera, build the 50-dim
 state, recompute deltas for the action, check validity, cut the kept spans into episodes, and assign the quality tier.
-Native vectors are kept beside the canonical ones. Pure: no I/O beyond the lazy camera reads the writer drives. No
-adapter is known by name here.
+Native vectors are kept beside the canonical ones; a moving camera's trajectory among them (`camera.{x,y,z,rot6d_*}`,
+ref_from_camera in OpenCV axes: x right, y down, looking along +z), and each camera keeps its intrinsics. Pure: no I/O
+beyond the lazy camera reads the writer drives. No adapter is known by name here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.base import CameraSource, HandSignals, HandTrack, RawEpisode, Stream
 from ingest.canonical import resample as rs
-from ingest.canonical.decouple import decouple
+from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
 from ingest.canonical.frames import (
     apply_eef_offset,
     compose,
@@ -81,6 +82,12 @@ class ResampledCamera:
     @property
     def shape(self) -> tuple[int, int]:
         return self.source.height, self.source.width
+
+    @property
+    def intrinsics(self) -> np.ndarray | None:
+        """The source's 3x3 pinhole matrix, in pixels of the frames this camera yields (`shape`), or None."""
+        K = self.source.intrinsics
+        return None if K is None else np.asarray(K, dtype=np.float64)
 
     def frames(self) -> Iterator[np.ndarray]:
         wanted = sorted(set(int(i) for i in self.indices))
@@ -343,8 +350,9 @@ def _canonicalize_span(
         ref = None
         if sig.camera is not None:
             cam_poses = rs.resample_poses(sig.camera.timestamps, sig.camera.values.astype(np.float64), grid_abs)
-            _, ref_from_cam, ref = decouple(cam_poses, cam_poses, sig.up_world)
-            info["camera_trajectory"] = pose_to_pos_rot6d(ref_from_cam).astype(np.float32)
+            conv = sig.camera_convention  # the heading is where the camera looks: its forward axis is the source's
+            _, ref_from_cam, ref = decouple(cam_poses, cam_poses, sig.up_world, FORWARD_AXIS[conv])
+            info["camera_trajectory"] = pose_to_pos_rot6d(as_opencv(ref_from_cam, conv)).astype(np.float32)
         offset, why = eef_offset_for(emb.name, raw.ref.subset, raw.ref.source)
         info["eef_offset"] = why
         for hand in (0, 1):

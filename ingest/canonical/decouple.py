@@ -1,6 +1,6 @@
 """Camera-motion decoupling: express hand/EEF poses in a frame that does not move with the wearer's head.
 
-A moving egocentric camera (EgoDex's ARKit `transforms/camera`, an AgiBot head camera) films hands that are tracked in
+A moving egocentric camera (EgoDex's `transforms/camera`, an AgiBot head camera) films hands that are tracked in
 some world frame. Expressed per frame in the camera (`camera_frame_poses`), a hand held still moves whenever the head
 turns. `decouple` instead expresses everything in ONE reference frame fixed at the first camera pose: hand motion stays
 hand motion, and the camera trajectory itself is kept, expressed in the same reference frame.
@@ -10,8 +10,12 @@ Reference frame (`gravity_aligned_frame`): origin at the first camera position. 
 direction projected onto the horizontal plane (the wearer's heading at t0), y = z x x. Otherwise it is the first camera
 frame itself.
 
-Camera axis conventions: ARKit (and OpenGL) cameras look along -z with +y up and +x right (`OPENGL_FORWARD`); OpenCV
-cameras look along +z with +y down (`OPENCV_FORWARD`). Callers pass the camera's viewing axis as `forward_axis`.
+Camera axis conventions: OpenGL cameras (ARKit's camera API) look along -z with +y up and +x right (`OPENGL_FORWARD`);
+OpenCV cameras look along +z with +y down (`OPENCV_FORWARD`; EgoDex's `transforms/camera`, see `adapters.egodex`).
+Which one a pose stream uses is the source's fact, declared by its adapter (`HandSignals.camera_convention`); callers
+pass the viewing axis as `forward_axis` (`FORWARD_AXIS[convention]`). A wrong one turns the heading around: hands in
+front of the wearer come out behind, mirrored left/right. `as_opencv` re-expresses camera poses in OpenCV axes, the
+one convention the canonical camera trajectory is stored in.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ ARKIT_UP = np.array([0.0, 1.0, 0.0])  # ARKit world frame: +y up (gravity), x/z 
 Z_UP = np.array([0.0, 0.0, 1.0])  # robot bases, ROS REP-103 worlds
 OPENGL_FORWARD = np.array([0.0, 0.0, -1.0])  # ARKit / OpenGL camera: looks along -z, +y up
 OPENCV_FORWARD = np.array([0.0, 0.0, 1.0])  # OpenCV camera: looks along +z, +y down
+FORWARD_AXIS: dict[str, np.ndarray] = {"opencv": OPENCV_FORWARD, "opengl": OPENGL_FORWARD}
+# camera_from_opencv axes per convention: an OpenGL camera's y and z are the OpenCV camera's -y and -z
+_FROM_OPENCV: dict[str, np.ndarray] = {"opencv": np.eye(4), "opengl": np.diag([1.0, -1.0, -1.0, 1.0])}
 
 _EPS = 1e-6
 
@@ -80,6 +87,14 @@ def decouple(
     world_from_ref = gravity_aligned_frame(cams[int(np.argmax(finite))], up_world, forward_axis)
     ref_from_world = se3_inverse(world_from_ref)
     return compose(ref_from_world, poses), compose(ref_from_world, cams), world_from_ref
+
+
+def as_opencv(world_from_camera: np.ndarray, convention: str) -> np.ndarray:
+    """(..., 4, 4) camera poses of the given convention ("opencv" or "opengl") as poses of the same physical camera
+    in OpenCV axes (x right, y down, looking along +z): the position is kept, the axes are re-labelled."""
+    if convention not in _FROM_OPENCV:
+        raise ValueError(f"unknown camera convention {convention!r}; known: {sorted(_FROM_OPENCV)}")
+    return np.asarray(world_from_camera, dtype=np.float64) @ _FROM_OPENCV[convention]
 
 
 def camera_frame_poses(world_from_poses: np.ndarray, world_from_camera: np.ndarray) -> np.ndarray:

@@ -1,4 +1,7 @@
-"""Writing canonical episodes: the dataset's feature set and one `CanonicalEpisode` through the LeRobot writer."""
+"""Writing canonical episodes: the dataset's feature set and one `CanonicalEpisode` through the LeRobot writer.
+
+A camera with intrinsics gets them in its feature info (`schemas.canonical.INTRINSICS_KEY`, pixels of the stored
+video), as the dataset's first episode has them."""
 
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from schemas.canonical import (
     STATE,
     STATE_NATIVE,
     image_key,
+    intrinsics_info,
+    scale_intrinsics,
 )
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.embodiment import EmbodimentRegistry, default_registry
@@ -30,13 +35,19 @@ def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None =
     """The feature set of the dataset `ep` belongs to (one per source/subset), as the first episode defines it."""
     emb = (registry or default_registry()).get(ep.embodiment)
     cams = {name: cam.shape for name, cam in ep.cameras.items()}
-    return emb.features(
+    features = emb.features(
         cams,
         ep.state_native_names or None,
         ep.action_native_names or None,
         interpolated_flag=True,
         mask=ep.mask,
     )
+    for name, cam in ep.cameras.items():  # each camera's intrinsics ride in its feature info (pixels of its video)
+        ft = features.get(image_key(name))
+        if ft is not None and cam.intrinsics is not None:
+            K = scale_intrinsics(cam.intrinsics, cam.shape, ft.shape[:2])
+            ft.info = {**(ft.info or {}), **intrinsics_info(K)}
+    return features
 
 
 def lineage(ep: CanonicalEpisode) -> EpisodeLineage:

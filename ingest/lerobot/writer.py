@@ -332,9 +332,11 @@ class LeRobotWriter:
             for src, _ in moves:
                 fsync_path(self.root / src)
 
-        if ep_index == 0:  # lerobot probes episode 0's mp4 for each camera's `info`
+        if ep_index == 0:  # lerobot probes episode 0's mp4 for each camera's `info`; keys declared beside it stay
             for key, fname in staged.video_files.items():
-                info.features[key].info = probe_video_info(staged.stage_dir / fname).to_json()
+                probed = probe_video_info(staged.stage_dir / fname).to_json()
+                declared = {k: v for k, v in (info.features[key].info or {}).items() if k not in probed}
+                info.features[key].info = {**probed, **declared}
         info.total_episodes += 1
         info.total_frames += n
         info.total_tasks = len(tasks)

@@ -211,7 +211,7 @@ def frame_strip(ds: DatasetView, count: int = 6) -> Strip | None:
         return strip
     strip.keypoints = kp[idx]
     h, w = strip.frames[0].shape[:2]
-    cam, why = camera_model(ds.info, ds.lineage(0), cols.get(STATE_NATIVE), (w, h))
+    cam, why = camera_model(ds.info, key, cols.get(STATE_NATIVE), (w, h))
     _place_keypoints(strip, cam, why)
     return strip
 

@@ -136,6 +136,40 @@ def test_read_returns_written_poses_streams_and_intrinsics(corpus: EgoDexFixture
         assert raw.metadata["pose_frames"] == raw.metadata["video_frames"] == ep.num_frames
 
 
+def test_fixture_camera_is_opencv_as_apples_code_reads_it(corpus: EgoDexFixture) -> None:
+    """The fixture writes `transforms/camera` as Apple's code reads it: `inv(T_world_cam) @ T_world_joint`
+    (`convert_to_camera_frame`) puts the hands at z > 0, and K alone (`draw_line`'s `cv2.projectPoints`, no axis
+    flip) projects them inside the image, the left hand on the image's left."""
+    for ep in corpus.good:
+        K = ep.intrinsic.astype(np.float64)
+        cam = ep.transforms["camera"].astype(np.float64)
+        for side in ("left", "right"):
+            p = (np.linalg.inv(cam) @ ep.transforms[f"{side}Hand"].astype(np.float64))[:, :3, 3]
+            assert np.median(p[:, 2]) > 0.2
+            uv = p[:, :2] / p[:, 2:] @ K[:2, :2].T + K[:2, 2]
+            assert ((uv >= 0) & (uv < [corpus.width, corpus.height])).all()
+            assert (uv[:, 0] < corpus.width / 2).all() == (side == "left")
+
+
+def test_hand_signals_declare_the_opencv_camera(corpus: EgoDexFixture, adapter: EgoDexAdapter) -> None:
+    ref = next(r for r in adapter.discover(corpus.root) if r.error is None)
+    sig = adapter.read(ref).hands
+    assert sig.camera_convention == "opencv" and sig.camera is not None
+    np.testing.assert_allclose(sig.up_world, [0, 1, 0])
+
+
+def test_non_finite_intrinsic_names_its_field(tmp_path: Path) -> None:
+    corpus = write_egodex(tmp_path, tasks=("basic_pick_place",), episodes_per_task=1, old_episode=False)
+    ep = corpus.episodes[0]
+    with h5py.File(ep.hdf5, "a") as f:
+        f["camera/intrinsic"][0, 0] = np.nan
+    adapter = EgoDexAdapter()
+    (ref,) = adapter.discover(corpus.root)
+    with pytest.raises(AdapterError, match="pinhole") as info:
+        adapter.read(ref)
+    assert (info.value.field, info.value.file) == ("camera/intrinsic", str(ep.hdf5))
+
+
 def test_language_follows_which_llm_description_and_old_description(
     corpus: EgoDexFixture, adapter: EgoDexAdapter
 ) -> None:

@@ -11,9 +11,11 @@ from scipy.spatial.transform import Rotation
 
 from ingest.canonical.decouple import (
     ARKIT_UP,
+    FORWARD_AXIS,
     OPENCV_FORWARD,
     OPENGL_FORWARD,
     Z_UP,
+    as_opencv,
     camera_frame_poses,
     decouple,
     gravity_aligned_frame,
@@ -130,6 +132,40 @@ def test_opencv_forward_axis_gives_the_same_frame_for_the_same_physical_camera()
     np.testing.assert_allclose(
         gravity_aligned_frame(cam_gl, Z_UP, OPENGL_FORWARD), gravity_aligned_frame(cam_cv, Z_UP, OPENCV_FORWARD)
     )
+
+
+def _opencv_camera_looking_at(target: np.ndarray, eye: np.ndarray) -> np.ndarray:
+    """world_from_camera (ARKit world, +y up) of an OpenCV camera (x right, y down, +z forward) at `eye`."""
+    z = (target - eye) / np.linalg.norm(target - eye)
+    x = np.cross(z, ARKIT_UP)  # right of the viewing direction, horizontal
+    x /= np.linalg.norm(x)
+    return se3(np.stack([x, np.cross(z, x), z], axis=-1), eye)
+
+
+@pytest.mark.parametrize("convention", ["opencv", "opengl"])
+def test_the_declared_convention_puts_a_hand_in_front_of_the_wearer(convention: str) -> None:
+    eye, hand = np.array([0.3, 1.6, 0.2]), np.array([-0.2, 1.2, -0.3])  # hand ahead and below, at ARKit -z
+    cam = _opencv_camera_looking_at(hand, eye)
+    if convention == "opengl":  # the same physical camera, its poses written with OpenGL axes
+        cam = cam @ np.diag([1.0, -1.0, -1.0, 1.0])
+    ref = gravity_aligned_frame(cam, ARKIT_UP, FORWARD_AXIS[convention])
+    x, _, z = (se3_inverse(ref) @ np.r_[hand, 1.0])[:3]
+    assert x > 0.4 and z < -0.3  # ahead and below the eyes
+    other = "opengl" if convention == "opencv" else "opencv"
+    assert (se3_inverse(gravity_aligned_frame(cam, ARKIT_UP, FORWARD_AXIS[other])) @ np.r_[hand, 1.0])[0] < -0.4
+
+
+def test_as_opencv_relabels_the_axes_of_the_same_camera() -> None:
+    gl = se3(Rotation.random(random_state=3).as_matrix(), [1.0, 2.0, 3.0])
+    cv = as_opencv(gl, "opengl")
+    np.testing.assert_allclose(cv[:3, 3], gl[:3, 3])
+    ahead = gl @ np.array([0.1, 0.2, -1.0, 1.0])  # 1 m ahead of the OpenGL camera (it looks along -z), up and right
+    in_cv = se3_inverse(cv) @ ahead
+    np.testing.assert_allclose(in_cv[:3], [0.1, -0.2, 1.0], atol=1e-12)  # OpenCV: in front (+z), above (-y)
+    np.testing.assert_allclose(as_opencv(cv, "opencv"), cv)
+    assert is_rotation(cv[:3, :3], atol=1e-12)
+    with pytest.raises(ValueError, match="unknown camera convention"):
+        as_opencv(gl, "directx")
 
 
 def test_reference_anchors_on_the_first_finite_camera_pose() -> None:

@@ -11,17 +11,15 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 from PIL import Image
 
-from adapters.synthetic.video import synthetic_frame, write_mp4
 from ingest.canonical.frames import matrix_to_rot6d, se3
 from jobs.catalog.build import rebuild_catalog, write_quarantine_part
 from jobs.cli import main
 from jobs.report.data import ReportError, frame_strip, load_datasets, mask_coverage, wrist_trajectories
-from jobs.report.keypoints import CAMERA_COLUMNS, project
+from jobs.report.keypoints import CAMERA_COLUMNS, project, stored_intrinsics
 from jobs.report.page import SECTIONS, build_report
 from schemas.corpus import QuarantineRow
 from schemas.embodiment import default_registry
@@ -29,30 +27,26 @@ from tests.fixtures.corpus import episode, write_dataset
 from tests.needs import tool_missing
 
 CAMERA = (48, 64)  # stored video (height, width)
-RAW_SIZE = (128, 96)  # raw mp4 (width, height): twice the stored size
-K_RAW = np.array([[100.0, 0.0, 64.0], [0.0, 100.0, 48.0], [0.0, 0.0, 1.0]])
+K = np.array([[50.0, 0.0, 32.0], [0.0, 50.0, 24.0], [0.0, 0.0, 1.0]])  # in the stored video's pixels
 
 
 def _hand(n: int, offset: float) -> np.ndarray:
-    """(n,21,3) keypoints 1 m in front of an OpenGL camera at the origin (looking along -z)."""
+    """(n,21,3) keypoints 1 m in front of an OpenCV camera at the origin (looking along +z, y down)."""
     rng = np.random.default_rng(7)
     xy = rng.uniform(-0.1, 0.1, (21, 2))
     xy[:, 0] += offset
-    base = np.c_[xy, np.full(21, -1.0)]
+    base = np.c_[xy, np.full(21, 1.0)]
     return np.repeat(base[None], n, axis=0)
 
 
-def _human_dataset(root: Path, raw: Path, n: int = 8) -> Path:
-    """EgoDex-like: keypoints, the camera trajectory in `camera.*` natives, raw HDF5 + mp4 with the intrinsics."""
-    raw.mkdir(parents=True, exist_ok=True)
-    with h5py.File(raw / "0.hdf5", "w") as f:
-        f.create_dataset("camera/intrinsic", data=K_RAW)
-    write_mp4(raw / "0.mp4", [synthetic_frame(RAW_SIZE[1], RAW_SIZE[0], t) for t in range(3)], 30)
+def _human_dataset(root: Path, n: int = 8) -> Path:
+    """EgoDex-like: keypoints, the camera trajectory in `camera.*` natives, the intrinsics in info.json; its raw
+    files named by the lineage do not exist (the report must not need them)."""
     pose = np.r_[0.0, 0.0, 0.0, matrix_to_rot6d(np.eye(3))]  # camera at the reference frame's origin
     kp = np.stack([_hand(n, -0.15), _hand(n, 0.15)], axis=1)
-    ep = episode(n, "fold", "egodex/basic/a", "human", hands=True, raw_path=str(raw / "0.hdf5"))
+    ep = episode(n, "fold", "egodex/basic/a", "human", hands=True, raw_path="/nowhere/egodex/0.hdf5")
     ep |= {"keypoints": kp, "native": np.repeat(pose[None], n, axis=0)}
-    return write_dataset(root, "human", [ep], camera=CAMERA, native_state_names=list(CAMERA_COLUMNS))
+    return write_dataset(root, "human", [ep], camera=CAMERA, native_state_names=list(CAMERA_COLUMNS), intrinsics=K)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +61,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         camera=CAMERA,
     )
-    _human_dataset(root / "datasets/egodex/basic", root.parent / "raw_egodex")
+    _human_dataset(root / "datasets/egodex/basic")
     nothing = [0] * 50
     clip = episode(10, "cooking", "ego4d/clips/v0", "human_video", mask=nothing, tier="actionless")
     write_dataset(root / "datasets/ego4d/clips", "human_video", [clip], mask=nothing, camera=CAMERA)
@@ -121,40 +115,48 @@ def test_plotted_numbers(corpus: Path) -> None:
     assert trajectories[1].wrists["right"].shape == (12, 3) and trajectories[1].frame == "robot base"
 
 
-def test_keypoints_are_projected_with_the_raw_intrinsics(corpus: Path) -> None:
+def test_keypoints_are_projected_with_the_stored_intrinsics(corpus: Path) -> None:
     ds = next(d for d in load_datasets(corpus) if d.name == "datasets/egodex/basic")
     strip = frame_strip(ds, count=4)
     assert strip is not None and strip.method == "projected" and strip.hands == [0, 1]
-    assert "camera/intrinsic of 0.hdf5 (128x96 -> 64x48)" in strip.note
+    assert "camera.intrinsics of observation.images.head in info.json" in strip.note
     kp = strip.keypoints[0]
-    # OpenGL camera at the origin looking -z, points at z = -1: u = fx x + cx, v = -fy y + cy, at half resolution
-    want = np.stack([100 * kp[..., 0] + 64, -100 * kp[..., 1] + 48], axis=-1) / 2
+    # OpenCV camera at the origin looking +z, points at z = 1: u = fx x + cx, v = fy y + cy
+    want = np.stack([50 * kp[..., 0] + 32, 50 * kp[..., 1] + 24], axis=-1)
     np.testing.assert_allclose(strip.projected[0], want, atol=1e-4)
     assert np.all((want[..., 0] > 0) & (want[..., 0] < CAMERA[1]) & (want[..., 1] > 0) & (want[..., 1] < CAMERA[0]))
 
 
-def test_other_data_strips_and_the_side_panel_fallback(corpus: Path, tmp_path: Path) -> None:
+def test_intrinsics_are_scaled_to_the_decoded_frames(corpus: Path) -> None:
+    info = next(d for d in load_datasets(corpus) if d.name == "datasets/egodex/basic").info
+    K2, where = stored_intrinsics(info, "observation.images.head", (CAMERA[1] * 2, CAMERA[0] * 2))
+    np.testing.assert_allclose(K2, np.diag([2.0, 2.0, 1.0]) @ K)
+    assert "(64x48 -> 128x96)" in where
+
+
+def test_other_data_strips_and_the_side_panel_fallback(corpus: Path) -> None:
     views = {d.name: d for d in load_datasets(corpus)}
     clip = frame_strip(views["datasets/ego4d/clips"])
     assert clip.method == "none" and "all zero" in clip.note
     robot = frame_strip(views["datasets/oxe/bridge"])
     assert robot.method == "none" and len(robot.frames) == 6 and robot.frames[0].shape == (*CAMERA, 3)
-    moved = views["datasets/egodex/basic"]
-    moved.episodes[0]["eidata"]["raw_path"] = str(tmp_path / "moved/0.hdf5")  # raw corpus no longer there
-    strip = frame_strip(moved)
-    assert strip.method == "side panel" and "not reachable" in strip.note and strip.projected is None
+    human = views["datasets/egodex/basic"]
+    human.info.features["observation.images.head"].info = None  # a dataset written before intrinsics were kept
+    strip = frame_strip(human)
+    assert strip.method == "side panel" and "stores no intrinsics" in strip.note and strip.projected is None
 
 
 def test_projection_geometry() -> None:
     K = np.array([[200.0, 0, 50], [0, 200.0, 40], [0, 0, 1]])
     rot = np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])  # camera turned 90 degrees about z, moved
     ref_from_cam = se3(rot, np.array([1.0, 2.0, 3.0]))
-    cam_pts = np.array([[0.0, 0.0, -2.0], [0.1, -0.2, -1.0], [0.0, 0.0, 1.0]])  # ahead, off-axis, behind
+    # OpenCV camera: ahead on the axis, ahead right and down, behind
+    cam_pts = np.array([[0.0, 0.0, 2.0], [0.1, 0.2, 1.0], [0.0, 0.0, -1.0]])
     ref_pts = cam_pts @ rot.T + [1.0, 2.0, 3.0]
     uv, front = project(ref_pts, ref_from_cam, K)
     assert front.tolist() == [True, True, False]
     np.testing.assert_allclose(uv[0], [50, 40])
-    np.testing.assert_allclose(uv[1], [50 + 200 * 0.1, 40 + 200 * 0.2])
+    np.testing.assert_allclose(uv[1], [50 + 200 * 0.1, 40 + 200 * 0.2])  # right of and below the centre
     assert np.isnan(uv[2]).all()
 
 

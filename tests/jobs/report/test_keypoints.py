@@ -1,0 +1,62 @@
+"""The report's keypoint strips on EgoDex ingested end to end (fixture written the way Apple's code reads it ->
+adapter -> canonicalize -> writer): the keypoints land on the frames, in front of the camera and inside the image,
+with the camera trajectory and intrinsics the dataset itself stores; the raw files are gone before the report runs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.registry import get_adapter
+from adapters.synthetic.egodex import EgoDexFixture, write_egodex
+from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.canonical.store import dataset_features, write_episode
+from ingest.lerobot.writer import LeRobotWriter
+from jobs.report.data import frame_strip, load_datasets
+from jobs.report.keypoints import camera_trajectory, project
+
+HEIGHT, WIDTH = 96, 128
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, EgoDexFixture]:
+    base = tmp_path_factory.mktemp("egodex")
+    raw = write_egodex(base / "raw", episodes_per_task=1, num_frames=60, height=HEIGHT, width=WIDTH,
+                       old_episode=False)  # fmt: skip
+    adapter = get_adapter("egodex")
+    episodes = [ep for ref in adapter.discover(raw.root) for ep in canonicalize(adapter.read(ref), CanonicalizeSpec())]
+    root = base / "corpus"
+    dataset = root / "datasets/egodex/default"
+    with LeRobotWriter.create(dataset, fps=10, features=dataset_features(episodes[0]), robot_type="human") as w:
+        for ep in episodes:
+            write_episode(w, ep)
+    shutil.rmtree(raw.root)  # nothing may re-open the raw files
+    return root, raw
+
+
+def test_strip_is_projected_with_what_the_dataset_stores(corpus: tuple[Path, EgoDexFixture]) -> None:
+    root, _ = corpus
+    (ds,) = load_datasets(root)
+    strip = frame_strip(ds, count=6)
+    assert strip is not None and strip.method == "projected", strip.note if strip else None
+    assert strip.hands == [0, 1] and "in info.json" in strip.note
+    uv = np.stack(strip.projected)  # (frames, 2 hands, 21, 2)
+    inside = (uv[..., 0] >= 0) & (uv[..., 0] < WIDTH) & (uv[..., 1] >= 0) & (uv[..., 1] < HEIGHT)
+    assert inside.all(axis=(1, 2)).mean() >= 0.9  # every keypoint of both hands on the image, in most frames
+    # the left hand on the left of the image, the right on the right
+    assert np.median(uv[:, 0, :, 0]) < WIDTH / 2 < np.median(uv[:, 1, :, 0])
+
+
+def test_every_frame_of_every_episode_projects_in_front(corpus: tuple[Path, EgoDexFixture]) -> None:
+    root, _ = corpus
+    (ds,) = load_datasets(root)
+    for i in range(len(ds.episodes)):
+        cols = ds.columns(i, ["observation.hand_keypoints", "observation.state.native"])
+        kp = cols["observation.hand_keypoints"].reshape(-1, 2, 21, 3)
+        cams = camera_trajectory(ds.info, cols["observation.state.native"])
+        K = np.asarray(ds.info.features["observation.images.head"].info["camera.intrinsics"])
+        front = [project(kp[t].reshape(-1, 3), cams[t], K)[1].all() for t in range(len(kp))]
+        assert np.mean(front) == 1.0
