@@ -26,6 +26,7 @@ os.environ.setdefault("SVT_LOG", "1")
 import numpy as np
 
 from adapters.synthetic.agibot import EpisodeSpec, write_agibot
+from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log, peak_rss_mb
 
 
@@ -166,12 +167,10 @@ def main() -> None:
     p.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"))
     p.add_argument("--long-frames", type=int, nargs="+", default=[300, 1800])
     p.add_argument("--frames", type=int, default=150, help="frames per episode of the read corpora")
-    p.add_argument("--smoke", action="store_true", help="100 episodes to discover, 10-frame 32x32 corpora: runs only")
     p.add_argument("--child")
     p.add_argument("--root", type=Path)
-    args = p.parse_args()
-    if args.smoke:
-        args.discover_episodes, args.size, args.frames, args.long_frames = 100, (32, 32), 10, [10]
+    smoke = {"discover_episodes": 100, "size": (32, 32), "frames": 10, "long_frames": [10]}
+    args = parse_args(p, smoke, "100 episodes to discover, corpora of 10-frame 32x32 episodes")
     if args.child:
         print(json.dumps(child_read(args.child, args.root)))
         return

@@ -36,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from benchmarks._cli import parse_args
 from jobs.catalog.build import write_catalog_table
 from jobs.catalog.curate import curate
 from jobs.catalog.query import format_table, run_query
@@ -182,10 +183,7 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=7, help="warm runs of the query (the median is reported)")
     p.add_argument("--curate-reps", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="corpus folder (default: a temp folder, removed)")
-    p.add_argument("--smoke", action="store_true", help="2,000 episodes, one query and one curate run")
-    args = p.parse_args()
-    if args.smoke:
-        args.episodes, args.reps, args.curate_reps = 2000, 1, 1
+    args = parse_args(p, {"episodes": 2000, "reps": 1, "curate_reps": 1}, "2,000 episodes, one query and one curate")
 
     tmp = None if args.out else tempfile.mkdtemp(prefix="eidata-catalog-bench-")
     root = args.out or Path(tmp)

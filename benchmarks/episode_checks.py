@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks._cli import parse_args
 from benchmarks._machine import log
 from ingest.canonical.quality import QualityConfig, assess_quality
 from ingest.canonical.validity import ValidityConfig, check_validity
@@ -77,10 +78,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--hours", type=float, default=1.0, help="episode length in hours at 10 Hz")
     p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--smoke", action="store_true", help="one minute of data, 1 rep")
-    args = p.parse_args()
-    if args.smoke:
-        args.hours, args.reps = 1 / 60, 1
+    args = parse_args(p, {"hours": 1 / 60, "reps": 1}, "one minute of data, 1 repetition")
     n = round(args.hours * 3600 * FPS)
     result: dict[str, Any] = {"frames": n, "hours": round(args.hours, 4), "reps": args.reps}
     for name, make in (("validity", validity_run), ("quality", quality_run)):

@@ -58,6 +58,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from benchmarks._cli import parse_args
 from benchmarks._machine import CLOCK_TICK, ROOT, log, machine_busy_s, status_kb, wait_quiet
 
 ENV = {"SVT_LOG": "1", "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT)}
@@ -701,13 +702,10 @@ def main() -> None:
     p.add_argument("--keep-outputs", action="store_true", help="keep each run's output corpus (in --workdir)")
     p.add_argument("--quiet-cores", type=float, default=0.5, help="wait until others use fewer cores than this")
     p.add_argument("--max-wait", type=float, default=240, help="at most this many seconds of waiting per run")
-    p.add_argument("--smoke", action="store_true",
-                   help="3 tiny episodes; pipeline, baseline, inprocess on 1 core; no quiet wait")  # fmt: skip
     p.add_argument("--child", choices=tuple(CHILDREN), help=argparse.SUPPRESS)
     p.add_argument("--config", help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.smoke:
-        args.phase, args.reps, args.demo_scale, args.max_wait = "scaling", 1, 0, 0
+    smoke = {"phase": "scaling", "reps": 1, "demo_scale": 0, "max_wait": 0}
+    args = parse_args(p, smoke, "3 tiny episodes; pipeline, baseline and inprocess on 1 core; no quiet wait")
     if args.write_only and not args.workdir:
         p.error("--write-only needs --workdir")
     if args.child:

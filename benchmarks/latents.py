@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from adapters.synthetic.video import synthetic_frame
+from benchmarks._cli import parse_args
 from ingest.encoders.dinov3 import EncoderSpec, encode, load_encoder
 from ingest.encoders.dinov3_frames import PreprocessConfig, decode_pixels, latent_frame_indices, preprocess
 from ingest.files.latents import LatentsFile, write_latents
@@ -133,11 +134,8 @@ def main() -> None:
     p.add_argument("--frame", default="480x640", help="HxW of the episodes' video (default: 480x640)")
     p.add_argument("--threads", type=int, default=None, help="torch threads of the model-alone run (default: all CPUs)")
     p.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs (default: all)")
-    p.add_argument("--smoke", action="store_true", help="batch 2, one 1 s episode at 32x32, 1 torch thread")
-    args = p.parse_args()
-    if args.smoke:
-        args.batch, args.seconds, args.episodes, args.episode_s, args.frame = 2, 0.1, 1, 1.0, "32x32"
-        args.threads = 1
+    smoke = {"batch": 2, "seconds": 0.1, "episodes": 1, "episode_s": 1.0, "frame": "32x32", "threads": 1}
+    args = parse_args(p, smoke, "batch 2, one 1 s episode at 32x32, 1 torch thread")
     cuda = args.device == "cuda"
     batch = args.batch or (256 if cuda else 16)
     dtype = args.dtype or ("bf16" if cuda else "fp32")

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from benchmarks._cli import parse_args
 from training import flops
 from training.attention import backend_for
 from training.batch import random_batch, to_device
@@ -106,10 +107,7 @@ def main() -> int:
     p.add_argument("--lara", choices=["joint", "frozen", "off"], default="joint")
     p.add_argument("--text-tokens", type=int, default=32, dest="text_tokens")
     p.add_argument("--gpu-batch", type=int, default=32, dest="gpu_batch")
-    p.add_argument("--smoke", action="store_true", help="1 warm-up and 2 timed steps, lda-1b batch 2 on CUDA")
-    args = p.parse_args()
-    if args.smoke:
-        args.steps, args.warmup, args.gpu_batch = 2, 1, 2
+    args = parse_args(p, {"steps": 2, "warmup": 1, "gpu_batch": 2}, "1 warm-up and 2 timed steps, lda-1b batch 2")
     torch.set_num_threads(args.threads)
     tiny = _config("tiny", args.lara)
     big = _config("lda-1b", args.lara, args.gpu_batch)

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, machine_busy_s, peak_rss_mb, rss_mb, wait_quiet
 
 SHIM = ROOT / "tests" / "oracle" / "shim"  # the oracle's `torchvision` stand-in, for lerobot's process only
@@ -300,11 +301,9 @@ def main() -> None:
     p.add_argument("--profile", choices=[*CONTESTANTS, ""], default="", help="cProfile this contestant's main thread")
     p.add_argument("--quiet-cores", type=float, default=0.3, help="before each run, wait until others use fewer")
     p.add_argument("--max-wait", type=float, default=120, help="at most this many seconds of waiting per run (0: none)")
-    p.add_argument("--smoke", action="store_true", help="2 episodes of 10 frames at 64x64, 1 rep, no wait: runs only")
     p.add_argument("--child", choices=CONTESTANTS, help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.smoke:
-        args.episodes, args.frames, args.size, args.reps, args.max_wait = 2, 10, 64, 1, 0
+    smoke = {"episodes": 2, "frames": 10, "size": 64, "reps": 1, "max_wait": 0}
+    args = parse_args(p, smoke, "2 episodes of 10 frames at 64x64, 1 repetition, no quiet wait")
     if args.child:
         child(args)
     else:
