@@ -23,6 +23,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.lerobot import INFO_PATH
+from schemas.qa import QARecord
 from schemas.tiers import QualityTier
 
 DATASETS_DIR = "datasets"
@@ -69,6 +70,7 @@ class EpisodeLineage(BaseModel):
     interpolated_frames: int | None = None
     validity: dict[str, Any] | None = Field(None, description="frames dropped or flagged, per reason")
     pipeline_version: str | None = None
+    qa: QARecord | None = Field(None, description="geometry QA (`ingest.canonical.qa`), measured fields only")
     caption: dict[str, Any] | str | None = Field(
         None, description="a `schemas.captions.CaptionRecord` (ours) or a bare string (another tool's)"
     )

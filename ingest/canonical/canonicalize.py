@@ -32,6 +32,7 @@ from ingest.canonical.frames import (
     transform_points,
 )
 from ingest.canonical.hands import fingertips_in_wrist, wrist_frames_from_keypoints
+from ingest.canonical.qa import CameraView, measure
 from ingest.canonical.quality import QualityConfig, assess_quality
 from ingest.canonical.validity import ValidityConfig, check_validity
 from schemas.canonical import (
@@ -48,6 +49,7 @@ from schemas.corpus import episode_uid
 from schemas.eef_offsets import eef_offset_for
 from schemas.embodiment import Effector, Embodiment, EmbodimentRegistry, default_registry
 from schemas.lerobot import ActionSegment
+from schemas.qa import QAConfig, QARecord
 from schemas.tiers import QualityTier
 from schemas.transform import RigidTransform
 
@@ -70,6 +72,7 @@ class CanonicalizeSpec(BaseModel):
     cameras: list[Camera] | None = Field(None, description="canonical cameras to keep (default: every mapped one)")
     validity: ValidityConfig = Field(default_factory=ValidityConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    qa: QAConfig = Field(default_factory=QAConfig, description="geometry QA thresholds (`ingest.canonical.qa`)")
 
 
 @dataclass
@@ -126,6 +129,7 @@ class CanonicalEpisode:
     action_config: list[ActionSegment] | None = None
     span_s: tuple[float, float] = (0.0, 0.0)  # where this episode lies in the raw episode's clock
     info: dict[str, Any] = field(default_factory=dict)  # validity counts, notes, decoupling, lineage extras
+    qa: QARecord | None = None  # geometry QA of this episode's arrays (`ingest.canonical.qa.measure`)
 
     @property
     def raw_uid(self) -> str:
@@ -430,4 +434,22 @@ def _canonicalize_span(
                 span_s=(sub_t0, sub_t0 + (m - 1) / spec.fps), info=info,
             )
         )  # fmt: skip
+    # Geometry QA on the arrays just built (one pass, no I/O): the camera is the stored trajectory (OpenCV axes, the
+    # last 9 natives) with the intrinsics of the camera it poses.
+    posed = _posed_camera(raw, sig) if st_names[-9:][:1] == ["camera.x"] else None
+    for ep in episodes:
+        view = None
+        if posed is not None and posed.intrinsics is not None and ep.state_native is not None:
+            view = CameraView.from_trajectory(posed.intrinsics, posed.width, posed.height, ep.state_native[:, -9:])
+        ep.qa = measure(ep.state, ep.action, ep.keypoints, mask, fps=spec.fps,
+                        limits=spec.validity.limits_for(emb.name), config=spec.qa, camera=view)  # fmt: skip
     return episodes
+
+
+def _posed_camera(raw: RawEpisode, sig: HandSignals) -> CameraSource | None:
+    """The camera whose poses `sig.camera` are (the same stream in `raw.camera_poses`), when it has intrinsics."""
+    for name, poses in raw.camera_poses.items():
+        cam = raw.cameras.get(name)
+        if poses is sig.camera and cam is not None and cam.intrinsics is not None:
+            return cam
+    return None

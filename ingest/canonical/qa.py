@@ -1,0 +1,242 @@
+"""Geometry QA of one canonical episode: physical invariants measured on the arrays canonicalize just built.
+
+Each invariant is a pure function of arrays; `measure` runs them all and returns a `schemas.qa.QARecord` (None where
+an invariant does not apply). Inputs follow the canonical layout (`schemas.canonical`): state and action (N, 50) with
+the embodiment mask, keypoints (N, 2, 21, 3) MANO-21 in metres, a grid of `fps` frames per second, positions in a
+frame with z up and y left.
+
+Camera convention: OpenCV axes (x right, y down, +z the viewing direction), the one canonicalize stores a moving
+camera's trajectory in whatever the source's own convention (`ingest.canonical.decouple.as_opencv`). `view_fractions`
+takes points already in that camera frame, `K` a pinhole matrix in pixels of an image `width` x `height` with pixel
+centres at integer coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.canonical.frames import se3, se3_inverse
+from ingest.canonical.validity import KinematicLimits, present_hands
+from schemas.canonical import GRIPPER, MANO21_NAMES, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.qa import APPROACH_BIN_DEG, APPROACH_BINS, QAConfig, QARecord
+
+# MANO-21 (OpenPose order) bones: wrist -> each finger's first joint, then along the finger.
+BONES: tuple[tuple[int, int], ...] = tuple(
+    (0 if j == 0 else 1 + 4 * f + j - 1, 1 + 4 * f + j) for f in range(5) for j in range(4)
+)
+MIDDLE_CHAIN = tuple(range(4 * 2, 4 * 3))  # the middle finger's bones: wrist -> middle1 -> ... -> middle_tip
+assert MANO21_NAMES[BONES[MIDDLE_CHAIN[-1]][1]] == "middle_tip" and BONES[MIDDLE_CHAIN[0]][0] == 0
+
+
+@dataclass(frozen=True)
+class CameraView:
+    """The camera that filmed the hands: intrinsics, image size and its pose per frame in the keypoints' frame."""
+
+    K: np.ndarray  # (3,3) pixels
+    width: int
+    height: int
+    ref_from_camera: np.ndarray  # (N,4,4) in OpenCV axes
+
+    @classmethod
+    def from_trajectory(cls, K: np.ndarray, width: int, height: int, trajectory: np.ndarray) -> CameraView:
+        """From a stored (N, 9) camera trajectory (position + 6D rotation, OpenCV axes) and the camera's intrinsics."""
+        traj = np.asarray(trajectory, np.float64)
+        poses = se3(rotations(traj[:, 3:]), traj[:, :3])  # a degenerate rotation is a NaN pose: that frame is skipped
+        return cls(np.asarray(K, np.float64), int(width), int(height), poses)
+
+    def points_in_camera(self, points_ref: np.ndarray) -> np.ndarray:
+        """(N, ..., 3) points of the reference frame -> the same points in the OpenCV camera frame of each frame."""
+        cam_from_ref = se3_inverse(self.ref_from_camera)
+        pts = np.asarray(points_ref, np.float64).reshape(len(cam_from_ref), -1, 3)
+        cam = pts @ np.swapaxes(cam_from_ref[:, :3, :3], 1, 2) + cam_from_ref[:, None, :3, 3]  # batched, no einsum
+        return cam.reshape(np.shape(points_ref))
+
+
+# -- invariants ---------------------------------------------------------------------------------------------------
+
+
+def view_fractions(
+    points_cam: np.ndarray, valid: np.ndarray, K: np.ndarray, width: int, height: int, min_depth: float = 0.01
+) -> tuple[float | None, float | None]:
+    """(fraction of frames whose valid points are mostly in front of the camera, fraction whose valid points mostly
+    project inside the image) for (N, P, 3) OpenCV camera-frame points; frames without a valid point do not count.
+    None when no frame has one."""
+    z = points_cam[..., 2]
+    counted = valid.any(axis=1)
+    if not counted.any():
+        return None, None
+    front = valid & (z > min_depth)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = K[0, 0] * points_cam[..., 0] / z + K[0, 1] * points_cam[..., 1] / z + K[0, 2]
+        v = K[1, 1] * points_cam[..., 1] / z + K[1, 2]
+    inside = front & (u >= -0.5) & (u < width - 0.5) & (v >= -0.5) & (v < height - 0.5)
+    n_valid = valid.sum(axis=1)[counted]
+    in_front = 2 * front.sum(axis=1)[counted] > n_valid
+    in_image = 2 * inside.sum(axis=1)[counted] > n_valid
+    return float(in_front.mean()), float(in_image.mean())
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a x b over the last axis (np.cross costs more in axis bookkeeping than in arithmetic at these sizes)."""
+    ax, ay, az = a[..., 0], a[..., 1], a[..., 2]
+    bx, by, bz = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
+
+
+def rotations(rot6d: np.ndarray) -> np.ndarray:
+    """(..., 6) -> (..., 3, 3) by the Gram-Schmidt of `frames.rot6d_to_matrix`, but NaN for a non-finite, zero or
+    parallel-column row instead of an error: one bad frame is one NaN, not a failed episode."""
+    a1, a2 = np.asarray(rot6d[..., :3], np.float64), np.asarray(rot6d[..., 3:], np.float64)
+    n1 = np.linalg.norm(a1, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b1 = a1 / np.where(n1 > 1e-9, n1, np.nan)
+        a2 = a2 - np.sum(b1 * a2, axis=-1, keepdims=True) * b1
+        n2 = np.linalg.norm(a2, axis=-1, keepdims=True)
+        b2 = a2 / np.where(n2 > 1e-9, n2, np.nan)
+    return np.stack([b1, b2, _cross(b1, b2)], axis=-1)
+
+
+def approach_axes(rot6d: np.ndarray) -> np.ndarray:
+    """(N, 6) canonical wrist rotations -> (N, 3) unit approach axes, the wrist frame's z column; non-finite or
+    degenerate rows give NaN."""
+    return rotations(rot6d)[..., 2]
+
+
+def approach_stats(axes: np.ndarray, top_down_max_deg: float) -> tuple[float, float, float, list[int]] | None:
+    """(down, side, up fractions, histogram of the angle from straight down in `APPROACH_BIN_DEG` bins) of (N, 3)
+    approach axes in a z-up frame; None without a finite axis."""
+    axes = axes[np.isfinite(axes).all(axis=1)]
+    if not len(axes):
+        return None
+    angle = np.degrees(np.arccos(np.clip(-axes[:, 2], -1.0, 1.0)))  # 0 = straight down
+    hist = np.bincount(np.minimum((angle // APPROACH_BIN_DEG).astype(int), APPROACH_BINS - 1), minlength=APPROACH_BINS)
+    down = float(np.mean(angle <= top_down_max_deg))
+    up = float(np.mean(angle >= 180.0 - top_down_max_deg))
+    return down, 1.0 - down - up, up, hist.tolist()
+
+
+def speeds_and_accelerations(positions: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Finite-difference speeds (N-1,) and accelerations (N-2,) of an (N, 3) track on a uniform grid; steps that
+    touch a non-finite position are dropped."""
+    vel = np.diff(positions.astype(np.float64), axis=0) * fps
+    acc = np.diff(vel, axis=0) * fps
+    speed, accel = np.linalg.norm(vel, axis=1), np.linalg.norm(acc, axis=1)
+    return speed[np.isfinite(speed)], accel[np.isfinite(accel)]
+
+
+def bone_lengths(keypoints: np.ndarray) -> np.ndarray:
+    """(N, 21, 3) MANO-21 keypoints -> (N, 20) bone lengths in `BONES` order."""
+    a, b = np.array(BONES).T
+    return np.linalg.norm(keypoints[:, b] - keypoints[:, a], axis=-1)
+
+
+def hand_size(keypoints: np.ndarray, tracked: np.ndarray) -> tuple[float, float] | None:
+    """(median wrist -> middle fingertip chain length, median over bones of length std / mean) of (N, 2, 21, 3)
+    keypoints over the (N, 2) tracked hand-frames; None when no hand is tracked. The chain sums its bones, so finger
+    flexion does not shorten it."""
+    if not tracked.any():
+        return None
+    cvs, chains = [], []
+    for h in range(keypoints.shape[1]):
+        kp = keypoints[tracked[:, h], h].astype(np.float64)
+        if not len(kp):
+            continue
+        bones = bone_lengths(kp)
+        chains.append(bones[:, list(MIDDLE_CHAIN)].sum(axis=1))
+        mean = bones.mean(axis=0)
+        cvs.append(np.where(mean > 0, bones.std(axis=0) / np.where(mean > 0, mean, 1.0), np.inf))
+    return float(np.median(np.concatenate(chains))), float(np.median(np.concatenate(cvs)))
+
+
+def action_errors(state: np.ndarray, action: np.ndarray, hands: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per step and hand, the position error (m) and rotation angle (deg) between the wrist of state t with the delta
+    action t applied and the wrist of state t+1. The delta is applied as `frames.apply_delta` inverts
+    `frames.pose_deltas`: position + dp in the canonical frame, R_t @ dR in the wrist frame. Steps with a non-finite
+    or degenerate pose are dropped."""
+    pos = np.stack([state[:, hand_dims(h, WRIST_POS)] for h in hands], axis=1).astype(np.float64)  # (N, H, 3)
+    R = rotations(np.stack([state[:, hand_dims(h, WRIST_ROT6D)] for h in hands], axis=1))  # (N, H, 3, 3)
+    dp = np.stack([action[:-1, hand_dims(h, WRIST_POS)] for h in hands], axis=1).astype(np.float64)
+    dR = rotations(np.stack([action[:-1, hand_dims(h, WRIST_ROT6D)] for h in hands], axis=1))
+    pos_err = np.linalg.norm(pos[:-1] + dp - pos[1:], axis=-1).ravel()
+    # angle of pred^T @ actual from its trace, sum(pred * actual) over both matrix axes
+    cos = (np.sum((R[:-1] @ dR) * R[1:], axis=(-2, -1)).ravel() - 1.0) / 2.0
+    ok = np.isfinite(pos_err) & np.isfinite(cos)
+    return pos_err[ok], np.degrees(np.arccos(np.clip(cos[ok], -1.0, 1.0)))
+
+
+def left_of_right(state: np.ndarray) -> float | None:
+    """Fraction of frames whose left wrist lies to the left (+y) of the right wrist; None without a finite pair."""
+    dy = state[:, hand_dims(0, WRIST_POS)][:, 1] - state[:, hand_dims(1, WRIST_POS)][:, 1]
+    dy = dy[np.isfinite(dy)]
+    return float(np.mean(dy > 0)) if len(dy) else None
+
+
+def _percentiles(x: np.ndarray, qs: tuple[int, ...]) -> list[float]:
+    return [float(v) for v in np.percentile(x, qs)]
+
+
+# -- one episode --------------------------------------------------------------------------------------------------
+
+
+def measure(
+    state: np.ndarray,
+    action: np.ndarray,
+    keypoints: np.ndarray,
+    mask: np.ndarray,
+    *,
+    fps: float,
+    limits: KinematicLimits,
+    config: QAConfig,
+    camera: CameraView | None = None,
+) -> QARecord:
+    """Every invariant of one canonical episode (arrays as `CanonicalEpisode` holds them). Costs one pass over arrays
+    already in memory: no I/O, no per-frame Python loop."""
+    n = len(state)
+    out: dict[str, object] = {"frames": n}
+    hands = present_hands(mask)
+    rot_hands = [h for h in hands if mask[hand_dims(h, WRIST_ROT6D)].all()]
+
+    kp = np.asarray(keypoints)
+    tracked = np.isfinite(kp).all(axis=(2, 3)) & (np.abs(np.nan_to_num(kp)).sum(axis=(2, 3)) > 0)  # (N, 2)
+    if camera is not None and tracked.any():
+        pts = camera.points_in_camera(kp.astype(np.float64)).reshape(n, -1, 3)
+        valid = np.repeat(tracked, kp.shape[2], axis=1) & np.isfinite(pts).all(axis=2)  # no camera pose: skipped
+        front, image = view_fractions(pts, valid, camera.K, camera.width, camera.height, config.min_depth_m)
+        out.update(hands_in_front=front, hands_in_image=image)
+
+    if rot_hands:
+        axes = approach_axes(np.concatenate([state[:, hand_dims(h, WRIST_ROT6D)] for h in rot_hands]))
+        stats = approach_stats(axes, config.top_down_max_deg)
+        if stats is not None:
+            out.update(zip(("approach_down", "approach_side", "approach_up", "approach_hist"), stats, strict=True))
+
+    if hands and n >= 3:
+        tracks = [speeds_and_accelerations(state[:, hand_dims(h, WRIST_POS)], fps) for h in hands]
+        speed, acc = np.concatenate([s for s, _ in tracks]), np.concatenate([a for _, a in tracks])
+        if len(acc):
+            out.update(zip(("speed_p50", "speed_p95", "speed_p99"), _percentiles(speed, (50, 95, 99)), strict=True))
+            out.update(zip(("acc_p50", "acc_p95", "acc_p99"), _percentiles(acc, (50, 95, 99)), strict=True))
+            out.update(speed_limit=limits.max_wrist_speed_m_s, acc_limit=limits.max_wrist_acc_m_s2)
+
+    size = hand_size(kp, tracked)
+    if size is not None:
+        out.update(hand_length=size[0], bone_length_cv=size[1])
+
+    grip_hands = [h for h in range(2) if mask[hand_dims(h, GRIPPER)].all()]
+    if grip_hands:
+        g = state[:, [hand_dims(h, GRIPPER).start for h in grip_hands]].astype(np.float64).ravel()
+        g = g[np.isfinite(g)]
+        if len(g):
+            lo, p5, p95, hi = _percentiles(g, (0, 5, 95, 100))
+            out.update(gripper_min=lo, gripper_p5=p5, gripper_p95=p95, gripper_max=hi)
+
+    if rot_hands and n >= 2:
+        pos_err, rot_err = action_errors(state, action, rot_hands)
+        if len(pos_err):
+            out.update(action_pos_err=_percentiles(pos_err, (95,))[0], action_rot_err=_percentiles(rot_err, (95,))[0])
+
+    if hands == [0, 1]:
+        out["left_of_right"] = left_of_right(state)
+    return QARecord(**{k: v for k, v in out.items() if v is not None})

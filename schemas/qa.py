@@ -1,0 +1,161 @@
+"""Geometry QA: the thresholds (`QAConfig`, data in a job spec) and one episode's measured invariants (`QARecord`).
+
+A `QARecord` is stored in the episode's lineage (`EpisodeLineage.qa`) and flattened into the catalog as one nullable
+`qa_<field>` column per field (`catalog_fields`), so `eidata query ROOT "SELECT dataset, avg(qa_hands_in_front) FROM
+episodes GROUP BY 1"` answers it. A field is absent (None) when its invariant does not apply to the episode: no camera
+pose or intrinsics, no wrist rotation, no gripper, one hand only.
+
+Frames: positions and axes are in the episode's canonical frame (robot base, or for a moving egocentric camera the
+gravity-aligned first camera pose), both with z up and y to the left (`ingest.canonical.decouple`). The approach axis
+is the canonical wrist frame's z axis (wrist -> fingertips, `schemas.eef_offsets`); its angle from straight down is
+0 deg for a top-down grasp, 90 deg for a side grasp and 180 deg for a gripper pointing up.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Union, get_args, get_origin
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+APPROACH_BIN_DEG = 10  # width of one bin of `QARecord.approach_hist`
+APPROACH_BINS = 180 // APPROACH_BIN_DEG
+
+# Adult hand length (distal wrist crease to the tip of the middle finger) averages 0.193 m for men and 0.173 m for
+# women: NASA Man-Systems Integration Standards (NASA-STD-3000) Vol. I section 3, Anthropometry and Biomechanics,
+# http://msis.jsc.nasa.gov/sections/section03.htm (7.6 in and 6.8 in). The band below is wide on purpose (0.8x the
+# female mean to 1.25x the male mean): MANO's wrist joint is not the crease, the chain of bones sums a flexed finger's
+# length, and trackers scale skeletons; a hand outside it is a unit or skeleton error, not a small or large person.
+HUMAN_HAND_LENGTH_M = (0.14, 0.24)
+
+
+class QAConfig(BaseModel):
+    """Thresholds of the geometry QA; a dataset whose measured value falls outside one gets a warning naming it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_depth_m: float = Field(
+        0.01, gt=0, description="a keypoint nearer than this along the camera's viewing axis is not in front of it"
+    )
+    min_in_front_fraction: float = Field(
+        0.9, ge=0, le=1, description="frames whose hand keypoints lie (mostly) in front of the camera, at least"
+    )
+    min_in_image_fraction: float = Field(
+        0.5, ge=0, le=1, description="frames whose hand keypoints project (mostly) inside the image, at least"
+    )
+    top_down_max_deg: float = Field(
+        45.0, gt=0, lt=90, description="approach axis within this angle of straight down is top-down, of straight up"
+        " is up, else side",
+    )  # fmt: skip
+    max_approach_up_fraction: float = Field(
+        0.5, ge=0, le=1, description="frames whose approach axis points up, at most (a tool reaching at the ceiling"
+        " most of the time is a rotation convention error)",
+    )  # fmt: skip
+    max_speed_ratio: float = Field(
+        1.0, gt=0, description="p99 wrist speed over the embodiment's validity speed limit, at most"
+    )
+    max_acc_ratio: float = Field(
+        1.0, gt=0, description="p99 wrist acceleration over the embodiment's validity acceleration limit, at most"
+    )
+    hand_length_m: tuple[float, float] = Field(
+        HUMAN_HAND_LENGTH_M, description="[low, high] of the median wrist -> middle fingertip bone chain (metres)"
+    )
+    max_bone_length_cv: float = Field(
+        0.1, gt=0, description="median coefficient of variation of a bone's length over frames, at most (bones are"
+        " rigid; tracking jitter stays well below 10%)",
+    )  # fmt: skip
+    min_gripper_opening: float = Field(
+        0.5, ge=0, le=1, description="a gripper that never opens past this (0 closed .. 1 open) is suspect: a width in"
+        " metres or a scale error",
+    )  # fmt: skip
+    gripper_tolerance: float = Field(0.02, ge=0, description="how far outside 0..1 a gripper opening may stray")
+    max_action_pos_err_m: float = Field(
+        1e-3, gt=0, description="p95 error of state t + position delta against state t+1, at most (metres)"
+    )
+    max_action_rot_err_deg: float = Field(
+        1.0, gt=0, description="p95 angle between state t composed with the rotation delta and state t+1, at most"
+    )
+    min_left_of_right_fraction: float = Field(
+        0.5, ge=0, le=1, description="two-handed data: frames with the left wrist to the left (+y) of the right one"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QAConfig:
+        lo, hi = self.hand_length_m
+        if not 0 < lo < hi:
+            raise ValueError(f"hand_length_m must be [low, high] with 0 < low < high, got {list(self.hand_length_m)}")
+        return self
+
+
+class QARecord(BaseModel):
+    """One episode's measured invariants; None where the invariant does not apply (see the module docstring).
+
+    Unknown keys are ignored, so a lineage a newer version wrote (more invariants) still reads."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    frames: int | None = Field(None, ge=0, description="frames of the episode")
+    hands_in_front: float | None = Field(
+        None, description="fraction of frames with hand keypoints and a posed camera whose keypoints are mostly in"
+        " front of it",
+    )  # fmt: skip
+    hands_in_image: float | None = Field(
+        None, description="fraction of those frames whose keypoints mostly project inside the image"
+    )
+    approach_down: float | None = Field(None, description="fraction of wrist frames whose approach axis is top-down")
+    approach_side: float | None = Field(None, description="fraction of wrist frames approaching from the side")
+    approach_up: float | None = Field(None, description="fraction of wrist frames whose approach axis points up")
+    approach_hist: list[int] | None = Field(
+        None, description=f"wrist frames per {APPROACH_BIN_DEG} deg bin of the approach axis's angle from straight down"
+    )
+    speed_p50: float | None = Field(None, description="median wrist speed (m/s)")
+    speed_p95: float | None = Field(None, description="95th percentile wrist speed (m/s)")
+    speed_p99: float | None = Field(None, description="99th percentile wrist speed (m/s)")
+    speed_limit: float | None = Field(None, description="the embodiment's validity speed limit (m/s)")
+    acc_p50: float | None = Field(None, description="median wrist acceleration (m/s^2)")
+    acc_p95: float | None = Field(None, description="95th percentile wrist acceleration (m/s^2)")
+    acc_p99: float | None = Field(None, description="99th percentile wrist acceleration (m/s^2)")
+    acc_limit: float | None = Field(None, description="the embodiment's validity acceleration limit (m/s^2)")
+    hand_length: float | None = Field(None, description="median wrist -> middle fingertip bone chain (m)")
+    bone_length_cv: float | None = Field(None, description="median over bones of their length's std / mean")
+    gripper_min: float | None = Field(None, description="smallest gripper opening (0 closed .. 1 open)")
+    gripper_p5: float | None = None
+    gripper_p95: float | None = None
+    gripper_max: float | None = None
+    action_pos_err: float | None = Field(None, description="p95 |state t + action delta - state t+1| (m)")
+    action_rot_err: float | None = Field(None, description="p95 rotation angle between them (deg)")
+    left_of_right: float | None = Field(
+        None, description="fraction of two-handed frames with the left wrist to the left (+y) of the right one"
+    )
+
+    def values(self) -> dict[str, Any]:
+        """The measured fields only (what lineage stores)."""
+        return self.model_dump(exclude_none=True)
+
+
+CATALOG_PREFIX = "qa_"
+
+
+def _arrow_type(annotation: Any) -> pa.DataType:
+    """float -> float64, int -> int64, list[int] -> list<int64> (Optional stripped)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is list:
+        return pa.list_(_arrow_type(get_args(annotation)[0]))
+    return {float: pa.float64(), int: pa.int64()}[annotation]
+
+
+def catalog_fields() -> list[tuple[str, Any, pa.DataType, str | None]]:
+    """(column, python type, arrow type, description) of every `qa_*` catalog column, in `QARecord` order."""
+    return [
+        (CATALOG_PREFIX + name, f.annotation, _arrow_type(f.annotation), f.description)
+        for name, f in QARecord.model_fields.items()
+    ]
+
+
+def record_from_columns(row: dict[str, Any]) -> QARecord | None:
+    """The `QARecord` of a catalog row's `qa_*` columns; None when it has none measured."""
+    n = len(CATALOG_PREFIX)
+    values = {k[n:]: v for k, v in row.items() if k.startswith(CATALOG_PREFIX) and v is not None}
+    return QARecord(**values) if values else None
