@@ -1,16 +1,20 @@
-"""The catalog row (DESIGN section 6): one per episode across every dataset of a corpus."""
+"""The catalog row (DESIGN section 6): one per episode across every dataset of a corpus.
+
+Beside the episode's identity, tier and readiness, one nullable `qa_<field>` column per `schemas.qa.QARecord` field
+carries its geometry QA (null where an invariant does not apply, or for episodes ingested before QA existed)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from schemas.qa import catalog_fields
 from schemas.tiers import QualityTier
 
 
-class CatalogRow(BaseModel):
+class _CatalogCore(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     episode_uid: str = Field(description="stable id: source/subset/raw id")
@@ -38,6 +42,14 @@ class CatalogRow(BaseModel):
     ingested_at: datetime
 
 
+CatalogRow = create_model(
+    "CatalogRow",
+    __base__=_CatalogCore,
+    __module__=__name__,
+    **{name: (py | None, Field(None, description=doc)) for name, py, _, doc in catalog_fields()},  # type: ignore[call-overload]
+)
+
+
 CATALOG_SCHEMA = pa.schema(
     [
         ("episode_uid", pa.string()),
@@ -63,6 +75,7 @@ CATALOG_SCHEMA = pa.schema(
         ("latents_ready", pa.bool_()),
         ("caption_ready", pa.bool_()),
         ("ingested_at", pa.timestamp("us", tz="UTC")),
+        *((name, arrow) for name, _, arrow, _ in catalog_fields()),
     ]
 )
 assert list(CATALOG_SCHEMA.names) == list(CatalogRow.model_fields), "catalog schema and row model disagree"

@@ -45,6 +45,7 @@ from schemas.corpus import (
 )
 from schemas.image_latents import latents_file
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+from schemas.qa import CATALOG_PREFIX
 from schemas.tiers import QualityTier
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,11 @@ def _has_action(lineage: EpisodeLineage, info: InfoJson) -> bool:
     return bool(np.any(np.asarray(mask, dtype=bool)))
 
 
+def _qa_columns(lineage: EpisodeLineage) -> dict[str, Any]:
+    """The lineage's geometry QA as `qa_*` catalog columns (none for episodes ingested without QA)."""
+    return {CATALOG_PREFIX + k: v for k, v in (lineage.qa.values() if lineage.qa is not None else {}).items()}
+
+
 def _folder_names(corpus_root: Path, dataset_root: Path) -> tuple[str, str, str]:
     """(dataset path relative to the corpus, source, subset) from `datasets/<source>/<subset...>`."""
     try:
@@ -264,6 +270,7 @@ def catalog_rows_for_dataset(
                 latents_ready=_latents_ready(dataset_root, info, index),
                 caption_ready=caption is not None,
                 ingested_at=_mtime_utc(dataset_root / info.data_file(index)),
+                **_qa_columns(lineage),
             )
         )
     if len(rows) != info.total_episodes:
