@@ -1,7 +1,10 @@
 """`eidata validate PATH`: what a loader would trip on in a LeRobot v2.0 / v2.1 / v3.0 dataset, with an exit code.
 
 The report is the LeRobot adapter's validation (`DatasetMeta`'s quirks for v2.x, the adapter's v3 reading, ghost
-cameras) plus `adapters.lerobot.checks` (stats shapes, default columns, v3 rows, video frame counts, GR00T modality).
+cameras) plus `adapters.lerobot.checks` (stats shapes, default columns, v3 rows, video frame counts, GR00T modality),
+plus for datasets eidata wrote the geometry QA of their episodes (`jobs.qa_findings`): an info line with the measured
+invariants and a `qa_*` warning for each invariant that fails its threshold (the `canonicalize.qa` section of the
+spec the corpus was ingested with, else the defaults).
 Exit code: 0 clean (infos and warnings allowed), 1 when any dataset has an error (or a warning with `--strict`),
 2 when PATH holds no dataset.
 """
@@ -18,7 +21,11 @@ from pydantic import BaseModel
 
 from adapters.lerobot.checks import loader_checks
 from adapters.lerobot.source import LeRobotSource
+from jobs.qa_findings import corpus_qa_config, findings, overview, summarize
+from schemas.corpus import EpisodeLineage
 from schemas.dataset_meta import Quirk, Severity
+from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.qa import QAConfig
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
@@ -54,8 +61,31 @@ class ValidationReport(BaseModel):
         return "\n".join(lines)
 
 
-def validate_dataset(root: Path, *, data: bool = True, videos: bool = True) -> ValidationReport:
-    """One dataset root. An unreadable `info.json` or episodes meta is itself the report (one error)."""
+def qa_quirks(root: Path, config: QAConfig | None = None) -> list[Quirk]:
+    """The geometry QA of a dataset eidata wrote (its episodes' lineage `qa`), as quirks; none for other datasets.
+    `config`: the thresholds (default: those the dataset's corpus was ingested with)."""
+    path = Path(root) / EPISODES_PATH
+    if not path.is_file():
+        return []
+    try:
+        summary = summarize(Path(root).name, [EpisodeLineage.of(line).qa for _, line in read_jsonl(path)])
+    except ValueError as err:  # a torn line is the loader's finding; an invalid lineage is ours
+        return [Quirk(code="qa_unreadable", severity="warning", message=f"geometry QA not read: {err}",
+                      path=EPISODES_PATH)]  # fmt: skip
+    if summary is None:
+        return []
+    config = config if config is not None else corpus_qa_config(Path(root))
+    out = [Quirk(code="qa_summary", severity="info", message=f"geometry QA: {overview(summary)}", path=EPISODES_PATH)]
+    return out + [
+        Quirk(code=f.code, severity="warning", message=f.message, path=EPISODES_PATH) for f in findings(summary, config)
+    ]
+
+
+def validate_dataset(
+    root: Path, *, data: bool = True, videos: bool = True, qa: QAConfig | None = None
+) -> ValidationReport:
+    """One dataset root. An unreadable `info.json` or episodes meta is itself the report (one error). `qa`: the
+    geometry QA thresholds (default: those of the corpus's ingest spec, else `QAConfig()`)."""
     root = Path(root)
     adapter = LeRobotSource({"validate_data": data})
     try:
@@ -63,7 +93,7 @@ def validate_dataset(root: Path, *, data: bool = True, videos: bool = True) -> V
     except (ValueError, OSError, KeyError, pa.ArrowException) as err:
         q = Quirk(code="unreadable_meta", severity="error", message=str(err), path="meta/info.json")
         return ValidationReport(root=str(root), version="?", episodes=0, frames=0, quirks=[q])
-    quirks = list(ds.quirks) + loader_checks(ds, data=data, videos=videos)
+    quirks = list(ds.quirks) + loader_checks(ds, data=data, videos=videos) + qa_quirks(root, qa)
     return ValidationReport(
         root=str(root),
         version=ds.version,
