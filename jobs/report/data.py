@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from ingest.lerobot.video_read import decode_frames
 from jobs.catalog.query import run_query
+from jobs.qa_findings import DatasetQA, Finding, corpus_qa_config, findings, summarize
 from jobs.report.keypoints import CameraModel, camera_model, project
 from schemas.canonical import (
     ACTION,
@@ -29,6 +30,7 @@ from schemas.canonical import (
 )
 from schemas.corpus import EPISODES_DIR, EpisodeLineage, find_datasets, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+from schemas.qa import CATALOG_PREFIX, QAConfig, QARecord, record_from_columns
 
 
 class ReportError(RuntimeError):
@@ -235,3 +237,31 @@ def _place_keypoints(strip: Strip, cam: CameraModel | None, why: str) -> None:
         return
     strip.method, strip.projected = "projected", projected
     strip.note = f"projected with {cam.source} and the stored camera trajectory"
+
+
+# -- geometry QA ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class QAView:
+    """The geometry QA of every dataset (pooled from the catalog's `qa_*` columns) and what fails."""
+
+    config: QAConfig
+    summaries: list[DatasetQA]
+    failed: dict[str, list[Finding]]  # dataset -> failed invariants
+
+
+def qa_by_dataset(root: Path) -> QAView:
+    """Each dataset's pooled QA (`jobs.qa_findings.summarize`) from the catalog, with its findings against the
+    thresholds the corpus was ingested with. Datasets without QA (other tools', older ingests) are left out."""
+    config = corpus_qa_config(root)
+    names = run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names
+    cols = [n for n in names if n.startswith(CATALOG_PREFIX)]
+    if not cols:  # a catalog built before QA existed
+        return QAView(config, [], {})
+    rows = run_query(root, f"SELECT dataset, {', '.join(cols)} FROM episodes ORDER BY dataset, episode_index")
+    by_dataset: dict[str, list[QARecord | None]] = {}
+    for row in rows.to_pylist():
+        by_dataset.setdefault(row["dataset"], []).append(record_from_columns(row))
+    summaries = [s for name, recs in by_dataset.items() if (s := summarize(name, recs)) is not None]
+    return QAView(config, summaries, {s.dataset: findings(s, config) for s in summaries})

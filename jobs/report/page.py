@@ -2,10 +2,11 @@
 
 Sections (`SECTIONS`): hours by source x tier, episode-length histograms per source, quarantine reasons, action-mask
 coverage per embodiment, a strip of sampled frames per dataset (MANO keypoints on human data, see
-`jobs.report.keypoints`), canonical wrist trajectories in 3D, latents / caption coverage. Every image is a PNG data
-URI; the page loads nothing from anywhere. A small script checks on load that every expected section is there and
-that each of its images decoded, and records the verdict in `<body data-report-status>` ("ok" or "broken") and on the
-console, so a headless browser can tell a page that renders from one that does not.
+`jobs.report.keypoints`), canonical wrist trajectories in 3D, the geometry QA per dataset (`jobs.qa_findings`: failed
+invariants, approach-axis histograms and invariants against their thresholds), latents / caption coverage. Every image
+is a PNG data URI; the page loads nothing from anywhere. A small script checks on load that every expected section is
+there and that each of its images decoded, and records the verdict in `<body data-report-status>` ("ok" or "broken")
+and on the console, so a headless browser can tell a page that renders from one that does not.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
 from jobs.catalog.build import catalog_snapshot_hash
+from jobs.qa_findings import overview as qa_overview
 from jobs.report.data import (
     DatasetView,
     ReportError,
@@ -31,6 +33,7 @@ from jobs.report.data import (
     hours_by_source_tier,
     load_datasets,
     mask_coverage,
+    qa_by_dataset,
     quarantine_reasons,
     require_catalog,
     wrist_trajectories,
@@ -41,6 +44,7 @@ from jobs.report.plots import (
     lengths_figure,
     mask_figure,
     png_data_uri,
+    qa_figure,
     quarantine_figure,
     strip_figure,
     trajectories_figure,
@@ -53,6 +57,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("masks", "Action-mask coverage per embodiment"),
     ("frames", "Sampled frames per dataset"),
     ("trajectories", "Canonical wrist trajectories"),
+    ("qa", "Geometry QA per dataset"),
     ("coverage", "Latents and caption coverage"),
 )
 
@@ -160,6 +165,19 @@ def _trajectories(_: Path, datasets: list[DatasetView]) -> str:
     return _figure(png_data_uri(trajectories_figure(wrist_trajectories(datasets))), "wrist trajectories", caption)
 
 
+def _qa(root: Path, _: list[DatasetView]) -> str:
+    view = qa_by_dataset(root)
+    failed = [[d, f.code, f"{f.value:.4g}", f"{f.threshold:.4g}", f.message]
+              for d, fs in view.failed.items() for f in fs]  # fmt: skip
+    verdict = (_table(["dataset", "invariant", "measured", "threshold", "finding"], failed) if failed
+               else '<p class="note">every dataset passes every invariant</p>')  # fmt: skip
+    overview = _table(["dataset", "measured invariants"], [[s.dataset, qa_overview(s)] for s in view.summaries])
+    caption = ("Measured invariants per dataset, pooled over its episodes from the catalog's qa_* columns, against "
+               "their thresholds (dashed). The approach axis is the canonical wrist's z (wrist -> fingertips); "
+               f"top-down within {view.config.top_down_max_deg:g} deg of straight down.")  # fmt: skip
+    return verdict + _figure(png_data_uri(qa_figure(view.summaries, view.config)), "geometry QA", caption) + overview
+
+
 def _coverage(root: Path, _: list[DatasetView]) -> str:
     rows = coverage_by_source(root)
     table = _table(["source", "episodes", "latents ready", "caption ready"],
@@ -174,6 +192,7 @@ BUILDERS: dict[str, Callable[[Path, list[DatasetView]], str]] = {
     "masks": _masks,
     "frames": _frames,
     "trajectories": _trajectories,
+    "qa": _qa,
     "coverage": _coverage,
 }
 assert list(BUILDERS) == [k for k, _ in SECTIONS]

@@ -9,9 +9,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from jobs.qa_findings import DatasetQA
 from jobs.report.data import Strip, Trajectory
 from jobs.report.keypoints import BONES
 from schemas.canonical import DIMS_PER_HAND, FINGERTIPS_XYZ, GRIPPER, HANDS, WRIST_POS, WRIST_ROT6D
+from schemas.qa import APPROACH_BINS, QAConfig
 
 TIER_COLORS = {"high": "#2b8a3e", "low": "#f08c00", "actionless": "#1971c2"}
 HAND_COLORS = ("#1c7ed6", "#e8590c")  # left, right
@@ -175,4 +177,98 @@ def trajectories_figure(trajectories: list[Trajectory]) -> Figure:
         ax.set_title(f"{tr.label}\n({tr.frame})", fontsize=8)
         ax.tick_params(labelsize=6)
         ax.legend(fontsize=7, loc="upper left")
+    return fig
+
+
+# -- geometry QA --------------------------------------------------------------------------------------------------
+
+
+def _dataset_panel(ax: Any, names: list[str], title: str) -> None:
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_ylim(len(names) - 0.5, -0.5)  # one row per dataset, top to bottom, aligned across panels
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis="x", labelsize=7)
+
+
+def qa_figure(summaries: list[DatasetQA], config: QAConfig) -> Figure:
+    """Per dataset (rows), the approach-axis histogram and each invariant against its threshold (dashed lines; the
+    shaded band: the human hand-length range)."""
+    summaries = [s for s in summaries if set(s.record.values()) - {"frames"}]
+    fig = Figure(figsize=(14, 1.8 + 0.6 * max(len(summaries), 1)), layout="constrained")
+    if not summaries:
+        return _empty(fig, "no dataset with a measured invariant (no wrist, hands or gripper, or no QA)")
+    names = [s.dataset.removeprefix("datasets/") for s in summaries]
+    y = np.arange(len(names))
+    recs = [s.record for s in summaries]
+
+    def values(name: str) -> np.ndarray:
+        return np.array([np.nan if getattr(r, name) is None else getattr(r, name) for r in recs], float)
+
+    grid = fig.add_gridspec(2, 4)
+    ax = fig.add_subplot(grid[0, :2])
+    hist = np.array([r.approach_hist or [0] * APPROACH_BINS for r in recs], float)
+    hist /= np.maximum(hist.sum(axis=1, keepdims=True), 1)
+    im = ax.imshow(hist, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest",
+                   extent=(0, 180, len(names) - 0.5, -0.5))  # fmt: skip
+    for edge in (config.top_down_max_deg, 180 - config.top_down_max_deg):
+        ax.axvline(edge, color="white", ls="--", lw=0.8)
+    ax.set_xticks([0, 45, 90, 135, 180])
+    ax.set_yticks(y, [f"{n}  ({r.approach_down or 0:.0%} / {r.approach_side or 0:.0%} / {r.approach_up or 0:.0%})"
+                      for n, r in zip(names, recs, strict=True)], fontsize=7)  # fmt: skip
+    ax.set_xlabel("approach axis from straight down (deg): top-down / side / up", fontsize=7)
+    ax.set_title("wrist approach axis, fraction of frames per 10 deg", fontsize=9)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+
+    ax = fig.add_subplot(grid[0, 2])
+    for k, (name, color) in enumerate((("hands_in_front", "#1971c2"), ("hands_in_image", "#5f3dc4"),
+                                       ("left_of_right", "#e8590c"))):  # fmt: skip
+        ax.barh(y + (k - 1) * 0.27, values(name), 0.27, color=color, label=name.replace("_", " "))
+    for t in (config.min_in_front_fraction, config.min_in_image_fraction, config.min_left_of_right_fraction):
+        ax.axvline(t, color="#868e96", ls="--", lw=0.8)
+    ax.set_xlim(0, 1.05)
+    ax.legend(fontsize=6, loc="lower right")
+    _dataset_panel(ax, names, "fraction of frames")
+
+    ax = fig.add_subplot(grid[0, 3])
+    for k, (name, color) in enumerate((("speed", "#2b8a3e"), ("acc", "#f08c00"))):
+        ax.barh(y + (k - 0.5) * 0.38, values(f"{name}_p99") / values(f"{name}_limit"), 0.38, color=color,
+                label=f"p99 {name} / limit")  # fmt: skip
+    ax.axvline(config.max_speed_ratio, color="#2b8a3e", ls="--", lw=0.8)
+    ax.axvline(config.max_acc_ratio, color="#f08c00", ls="--", lw=0.8)
+    ax.legend(fontsize=6, loc="lower right")
+    _dataset_panel(ax, names, "wrist kinematics / embodiment limit")
+
+    ax = fig.add_subplot(grid[1, 0])
+    lo, hi = config.hand_length_m
+    ax.axvspan(lo, hi, color="#2b8a3e", alpha=0.15, lw=0, label="human range")
+    ax.scatter(values("hand_length"), y, color="#212529", zorder=3, s=14)
+    ax.legend(fontsize=6, loc="lower right")
+    _dataset_panel(ax, names, "hand length, wrist -> middle tip (m)")
+
+    ax = fig.add_subplot(grid[1, 1])
+    ax.barh(y, values("bone_length_cv"), color="#495057")
+    ax.axvline(config.max_bone_length_cv, color="#868e96", ls="--", lw=0.8)
+    _dataset_panel(ax, names, "bone length std / mean over frames")
+
+    ax = fig.add_subplot(grid[1, 2])
+    for i, r in enumerate(recs):
+        if r.gripper_min is not None:
+            ax.plot([r.gripper_min, r.gripper_max], [i, i], color="#adb5bd", lw=2)
+            ax.plot([r.gripper_p5, r.gripper_p95], [i, i], color="#1971c2", lw=5)
+    ax.axvline(config.min_gripper_opening, color="#868e96", ls="--", lw=0.8)
+    ax.set_xlim(-0.05, 1.1)
+    _dataset_panel(ax, names, "gripper opening: min..max, p5..p95")
+
+    ax = fig.add_subplot(grid[1, 3])
+    for k, (name, scale, color, threshold) in enumerate(
+        (("action_pos_err", 1e3, "#1971c2", config.max_action_pos_err_m * 1e3),
+         ("action_rot_err", 1.0, "#e8590c", config.max_action_rot_err_deg))
+    ):  # fmt: skip
+        ax.barh(y + (k - 0.5) * 0.38, np.maximum(values(name) * scale, 1.1e-6), 0.38, color=color,
+                label="position (mm)" if k == 0 else "rotation (deg)")  # fmt: skip
+        ax.axvline(threshold, color=color, ls="--", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlim(1e-6, None)  # float32 round-off of a consistent dataset sits near 1e-5
+    ax.legend(fontsize=6, loc="lower right")
+    _dataset_panel(ax, names, "state t + action t vs state t+1 (p95)")
     return fig
