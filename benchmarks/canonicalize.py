@@ -34,13 +34,14 @@ from ingest.lerobot.video import VideoCodec, VideoEncoder
 SIZE = (224, 224)
 
 
-def corpora(base: Path, frames: int) -> dict[str, tuple[str, Path]]:
-    """One long episode per source at its native rate (`frames` native steps)."""
-    write_rlds(base / "bridge", "bridge", episodes=1, steps=frames, vary_steps=False, image_size=(64, 64))
-    write_rlds(base / "droid", "droid", episodes=1, steps=frames, vary_steps=False, image_size=(64, 64))
-    write_agibot(base / "agibot", [EpisodeSpec(327, 700_001, frames)], height=64, width=64, parameters=False)
+def corpora(base: Path, frames: int, size: tuple[int, int] = (64, 64)) -> dict[str, tuple[str, Path]]:
+    """One long episode per source at its native rate (`frames` native steps), cameras of `size` (height, width)."""
+    h, w = size
+    write_rlds(base / "bridge", "bridge", episodes=1, steps=frames, vary_steps=False, image_size=(h, w))
+    write_rlds(base / "droid", "droid", episodes=1, steps=frames, vary_steps=False, image_size=(h, w))
+    write_agibot(base / "agibot", [EpisodeSpec(327, 700_001, frames)], height=h, width=w, parameters=False)
     write_egodex(base / "egodex", tasks=("basic_pick_place",), episodes_per_task=1, num_frames=frames,
-                 height=64, width=64, old_episode=False)  # fmt: skip
+                 height=h, width=w, old_episode=False)  # fmt: skip
     return {
         "oxe/bridge (5 Hz)": ("oxe", next((base / "bridge").rglob("dataset_info.json")).parent),
         "oxe/droid (15 Hz)": ("oxe", next((base / "droid").rglob("dataset_info.json")).parent),
