@@ -72,6 +72,36 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+# Invariants with one bound: (code, QARecord field, QAConfig field, "min" or "max", message). The message formats
+# `v` (measured) and `t` (threshold); percentages for fractions.
+BOUNDS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("hands_in_front", "hands_in_front", "min_in_front_fraction", "min",
+     "hand keypoints are in front of the camera in {v:.0%} of frames (expected at least {t:.0%}): check the camera's"
+     " axis convention (OpenCV +z or OpenGL -z forward)"),
+    ("hands_in_image", "hands_in_image", "min_in_image_fraction", "min",
+     "hand keypoints project inside the image in {v:.0%} of frames (expected at least {t:.0%}): check the intrinsics,"
+     " the image size and the camera pose"),
+    ("approach_up", "approach_up", "max_approach_up_fraction", "max",
+     "the wrist approach axis (z) points up in {v:.0%} of frames (at most {t:.0%} expected): check the source's"
+     " rotation convention"),
+    ("bone_length_cv", "bone_length_cv", "max_bone_length_cv", "max",
+     "bone lengths vary by {v:.0%} over frames (median std/mean; at most {t:.0%} expected): the keypoints are not a"
+     " rigid skeleton"),
+    ("gripper_max", "gripper_max", "min_gripper_opening", "min",
+     "the gripper never opens past {v:.3g} (0 closed .. 1 open; expected at least {t:g}): is the source's unit a"
+     " width in metres?"),
+    ("action_pos_err", "action_pos_err", "max_action_pos_err_m", "max",
+     "state t + the action's position delta misses state t+1 by {v:.3g} m (p95, worst episode; at most {t:g} m"
+     " expected)"),
+    ("action_rot_err", "action_rot_err", "max_action_rot_err_deg", "max",
+     "state t composed with the action's rotation delta misses state t+1 by {v:.3g} deg (p95, worst episode; at most"
+     " {t:g} deg expected)"),
+    ("left_of_right", "left_of_right", "min_left_of_right_fraction", "min",
+     "the left wrist is left of the right one in {v:.0%} of two-handed frames (expected at least {t:.0%}): hands"
+     " swapped or the frame mirrored"),
+)  # fmt: skip
+
+
 def findings(summary: DatasetQA, config: QAConfig) -> list[Finding]:
     """Every invariant the dataset fails, each naming the measured value and the threshold."""
     r, c = summary.record, config
@@ -80,19 +110,10 @@ def findings(summary: DatasetQA, config: QAConfig) -> list[Finding]:
     def fail(code: str, value: float, threshold: float, message: str) -> None:
         out.append(Finding(code=f"qa_{code}", message=message, value=value, threshold=threshold))
 
-    if r.hands_in_front is not None and r.hands_in_front < c.min_in_front_fraction:
-        fail("hands_in_front", r.hands_in_front, c.min_in_front_fraction,
-             f"hand keypoints are in front of the camera in {_pct(r.hands_in_front)} of frames (expected at least "
-             f"{_pct(c.min_in_front_fraction)}): check the camera's axis convention (OpenCV +z or OpenGL -z forward)"
-             )  # fmt: skip
-    if r.hands_in_image is not None and r.hands_in_image < c.min_in_image_fraction:
-        fail("hands_in_image", r.hands_in_image, c.min_in_image_fraction,
-             f"hand keypoints project inside the image in {_pct(r.hands_in_image)} of frames (expected at least "
-             f"{_pct(c.min_in_image_fraction)}): check the intrinsics, the image size and the camera pose")  # fmt: skip
-    if r.approach_up is not None and r.approach_up > c.max_approach_up_fraction:
-        fail("approach_up", r.approach_up, c.max_approach_up_fraction,
-             f"the wrist approach axis (z) points up in {_pct(r.approach_up)} of frames (at most "
-             f"{_pct(c.max_approach_up_fraction)} expected): check the source's rotation convention")  # fmt: skip
+    for code, field, limit, kind, message in BOUNDS:
+        v, t = getattr(r, field), getattr(c, limit)
+        if v is not None and (v < t if kind == "min" else v > t):
+            fail(code, v, t, message.format(v=v, t=t))
     for name, limit, ratio, unit in (("speed", r.speed_limit, c.max_speed_ratio, "m/s"),
                                      ("acc", r.acc_limit, c.max_acc_ratio, "m/s^2")):  # fmt: skip
         p99 = getattr(r, f"{name}_p99")
@@ -106,32 +127,12 @@ def findings(summary: DatasetQA, config: QAConfig) -> list[Finding]:
         fail("hand_length", r.hand_length, lo if r.hand_length < lo else hi,
              f"median wrist -> middle fingertip length {r.hand_length:.3f} m is outside the human range "
              f"[{lo:.2f}, {hi:.2f}] m: check the keypoint unit and skeleton")  # fmt: skip
-    if r.bone_length_cv is not None and r.bone_length_cv > c.max_bone_length_cv:
-        fail("bone_length_cv", r.bone_length_cv, c.max_bone_length_cv,
-             f"bone lengths vary by {_pct(r.bone_length_cv)} over frames (median std/mean; at most "
-             f"{_pct(c.max_bone_length_cv)} expected): the keypoints are not a rigid skeleton")  # fmt: skip
-    if r.gripper_max is not None and r.gripper_max < c.min_gripper_opening:
-        fail("gripper_max", r.gripper_max, c.min_gripper_opening,
-             f"the gripper never opens past {r.gripper_max:.3g} (0 closed .. 1 open; expected at least "
-             f"{c.min_gripper_opening:g}): is the source's unit a width in metres?")  # fmt: skip
     tol = c.gripper_tolerance
     if r.gripper_min is not None and r.gripper_max is not None and (r.gripper_min < -tol or r.gripper_max > 1 + tol):
         bad = r.gripper_min if r.gripper_min < -tol else r.gripper_max
         fail("gripper_range", bad, -tol if bad < 0 else 1 + tol,
              f"gripper opening spans [{r.gripper_min:.3g}, {r.gripper_max:.3g}], outside 0..1: the source's scale "
              "is not converted")  # fmt: skip
-    if r.action_pos_err is not None and r.action_pos_err > c.max_action_pos_err_m:
-        fail("action_pos_err", r.action_pos_err, c.max_action_pos_err_m,
-             f"state t + the action's position delta misses state t+1 by {r.action_pos_err:.3g} m (p95, worst "
-             f"episode; at most {c.max_action_pos_err_m:g} m expected)")  # fmt: skip
-    if r.action_rot_err is not None and r.action_rot_err > c.max_action_rot_err_deg:
-        fail("action_rot_err", r.action_rot_err, c.max_action_rot_err_deg,
-             f"state t composed with the action's rotation delta misses state t+1 by {r.action_rot_err:.3g} deg "
-             f"(p95, worst episode; at most {c.max_action_rot_err_deg:g} deg expected)")  # fmt: skip
-    if r.left_of_right is not None and r.left_of_right < c.min_left_of_right_fraction:
-        fail("left_of_right", r.left_of_right, c.min_left_of_right_fraction,
-             f"the left wrist is left of the right one in {_pct(r.left_of_right)} of two-handed frames (expected "
-             f"at least {_pct(c.min_left_of_right_fraction)}): hands swapped or the frame mirrored")  # fmt: skip
     return out
 
 

@@ -19,15 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.canonical.frames import pos_rot6d_to_pose, se3_inverse, transform_points
+from ingest.canonical.qa import BONES
 from schemas.canonical import INTRINSICS_KEY, MANO21_NAMES, STATE_NATIVE, feature_intrinsics, scale_intrinsics
 from schemas.lerobot import InfoJson
 
 CAMERA_COLUMNS = tuple(f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6))))
-# MANO-21 bones in OpenPose order (schemas.canonical.MANO21_NAMES): wrist -> each finger's 4 joints
-BONES: tuple[tuple[int, int], ...] = tuple(
-    (0 if j == 0 else 1 + 4 * f + j - 1, 1 + 4 * f + j) for f in range(5) for j in range(4)
-)
-assert len(MANO21_NAMES) == 21 and len(BONES) == 20
+assert len(MANO21_NAMES) == 21 and len(BONES) == 20  # MANO-21 bones, the geometry QA's (wrist -> each finger)
 
 
 @dataclass(frozen=True)
