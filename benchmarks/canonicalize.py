@@ -28,6 +28,7 @@ from adapters.synthetic.agibot import EpisodeSpec, write_agibot
 from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.rlds import write_rlds
 from adapters.synthetic.video import synthetic_frame
+from benchmarks._cli import parse_args
 from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
 from ingest.lerobot.video import VideoCodec, VideoEncoder
 
@@ -65,10 +66,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=900, help="native steps per episode")
     p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--smoke", action="store_true", help="60 native steps, 1 rep")
-    args = p.parse_args()
-    if args.smoke:
-        args.frames, args.reps = 60, 1
+    args = parse_args(p, {"frames": 60, "reps": 1}, "60 native steps, 1 repetition")
     spec = CanonicalizeSpec()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
