@@ -22,7 +22,8 @@ from schemas.qa import APPROACH_BINS, QAConfig, QARecord
 
 log = logging.getLogger(__name__)
 
-FRACTIONS = ("hands_in_front", "hands_in_image", "approach_down", "approach_side", "approach_up", "left_of_right")
+FRACTIONS = ("hands_in_front", "hands_in_image", "hands_ahead", "hands_below_eyes", "approach_down", "approach_side",
+             "approach_up", "left_of_right")  # fmt: skip
 MEDIANS = ("speed_p50", "speed_p95", "speed_p99", "acc_p50", "acc_p95", "acc_p99", "hand_length", "bone_length_cv",
            "gripper_p5", "gripper_p95", "speed_limit", "acc_limit")  # fmt: skip
 
@@ -81,6 +82,12 @@ BOUNDS: tuple[tuple[str, str, str, str, str], ...] = (
     ("hands_in_image", "hands_in_image", "min_in_image_fraction", "min",
      "hand keypoints project inside the image in {v:.0%} of frames (expected at least {t:.0%}): check the intrinsics,"
      " the image size and the camera pose"),
+    ("hands_ahead", "hands_ahead", "min_ahead_fraction", "min",
+     "the wrists are ahead of the wearer in {v:.0%} of tracked frames (expected at least {t:.0%}): the heading is"
+     " turned around (camera axis convention?)"),
+    ("hands_below_eyes", "hands_below_eyes", "min_below_eyes_fraction", "min",
+     "the wrists are below the eyes in {v:.0%} of tracked frames (expected at least {t:.0%}): check the world's up"
+     " axis"),
     ("approach_up", "approach_up", "max_approach_up_fraction", "max",
      "the wrist approach axis (z) points up in {v:.0%} of frames (at most {t:.0%} expected): check the source's"
      " rotation convention"),
@@ -141,7 +148,9 @@ def overview(summary: DatasetQA) -> str:
     r = summary.record
     parts = [f"{summary.episodes} episodes, {r.frames} frames"]
     if r.hands_in_front is not None:
-        parts.append(f"hands in front {_pct(r.hands_in_front)}, in image {_pct(r.hands_in_image or 0.0)}")
+        parts.append(f"hands in front of the camera {_pct(r.hands_in_front)}, in the image "
+                     f"{_pct(r.hands_in_image or 0.0)}, ahead of the wearer {_pct(r.hands_ahead or 0.0)}, below the "
+                     f"eyes {_pct(r.hands_below_eyes or 0.0)}")  # fmt: skip
     if r.approach_down is not None:
         parts.append(f"approach down/side/up {_pct(r.approach_down)}/{_pct(r.approach_side or 0)}/"
                      f"{_pct(r.approach_up or 0)}")  # fmt: skip

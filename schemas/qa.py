@@ -44,6 +44,14 @@ class QAConfig(BaseModel):
     min_in_image_fraction: float = Field(
         0.5, ge=0, le=1, description="frames whose hand keypoints project (mostly) inside the image, at least"
     )
+    min_ahead_fraction: float = Field(
+        0.5, ge=0, le=1, description="egocentric: tracked wrists ahead of the wearer (+x of the first camera pose's"
+        " heading), at least",
+    )  # fmt: skip
+    min_below_eyes_fraction: float = Field(
+        0.5, ge=0, le=1, description="egocentric: tracked wrists below the eyes (-z of the first camera position),"
+        " at least",
+    )  # fmt: skip
     top_down_max_deg: float = Field(
         45.0, gt=0, lt=90, description="approach axis within this angle of straight down is top-down, of straight up"
         " is up, else side",
@@ -102,6 +110,12 @@ class QARecord(BaseModel):
     )  # fmt: skip
     hands_in_image: float | None = Field(
         None, description="fraction of those frames whose keypoints mostly project inside the image"
+    )
+    hands_ahead: float | None = Field(
+        None, description="egocentric: fraction of tracked wrists ahead of the wearer (x > 0 in the reference frame)"
+    )
+    hands_below_eyes: float | None = Field(
+        None, description="egocentric: fraction of tracked wrists below the first camera position (z < 0)"
     )
     approach_down: float | None = Field(None, description="fraction of wrist frames whose approach axis is top-down")
     approach_side: float | None = Field(None, description="fraction of wrist frames approaching from the side")

@@ -205,6 +205,9 @@ def measure(
         valid = np.repeat(tracked, kp.shape[2], axis=1) & np.isfinite(pts).all(axis=2)  # no camera pose: skipped
         front, image = view_fractions(pts, valid, camera.K, camera.width, camera.height, config.min_depth_m)
         out.update(hands_in_front=front, hands_in_image=image)
+        # the reference frame is the wearer's at t0 (gravity-aligned: x heading, z up), origin at the eyes
+        wrists = kp[:, :, 0][tracked]
+        out.update(hands_ahead=float(np.mean(wrists[:, 0] > 0)), hands_below_eyes=float(np.mean(wrists[:, 2] < 0)))
 
     if rot_hands:
         axes = approach_axes(np.concatenate([state[:, hand_dims(h, WRIST_ROT6D)] for h in rot_hands]))

@@ -220,10 +220,12 @@ def qa_figure(summaries: list[DatasetQA], config: QAConfig) -> Figure:
     fig.colorbar(im, ax=ax, shrink=0.8)
 
     ax = fig.add_subplot(grid[0, 2])
-    for k, (name, color) in enumerate((("hands_in_front", "#1971c2"), ("hands_in_image", "#5f3dc4"),
-                                       ("left_of_right", "#e8590c"))):  # fmt: skip
-        ax.barh(y + (k - 1) * 0.27, values(name), 0.27, color=color, label=name.replace("_", " "))
-    for t in (config.min_in_front_fraction, config.min_in_image_fraction, config.min_left_of_right_fraction):
+    shares = (("hands_in_front", "#1971c2"), ("hands_in_image", "#5f3dc4"), ("hands_ahead", "#0c8599"),
+              ("hands_below_eyes", "#2b8a3e"), ("left_of_right", "#e8590c"))  # fmt: skip
+    for k, (name, color) in enumerate(shares):
+        ax.barh(y + (k - 2) * 0.16, values(name), 0.16, color=color, label=name.replace("_", " "))
+    for t in {config.min_in_front_fraction, config.min_in_image_fraction, config.min_ahead_fraction,
+              config.min_below_eyes_fraction, config.min_left_of_right_fraction}:  # fmt: skip
         ax.axvline(t, color="#868e96", ls="--", lw=0.8)
     ax.set_xlim(0, 1.05)
     ax.legend(fontsize=6, loc="lower right")

@@ -36,13 +36,15 @@ def test_every_written_episode_carries_its_qa_in_the_lineage(corpus: Path) -> No
 
 def test_the_catalog_answers_the_invariants_in_sql(corpus: Path) -> None:
     sql = """SELECT dataset, avg(qa_hands_in_front) AS front, avg(qa_hands_in_image) AS image,
+                    avg(qa_hands_ahead) AS ahead, avg(qa_hands_below_eyes) AS below,
                     avg(qa_hand_length) AS hand, avg(qa_left_of_right) AS lr, avg(qa_approach_down) AS down,
                     max(qa_speed_p99) AS speed, max(qa_action_pos_err) AS action, max(qa_gripper_max) AS grip
              FROM episodes GROUP BY 1 ORDER BY 1"""
     rows = {r["dataset"].split("/")[1]: r for r in run_query(corpus, sql).to_pylist()}
     assert set(rows) == set(SOURCES)
     human = rows["egodex"]
-    assert human["front"] == 1.0 and human["image"] == 1.0 and human["lr"] == 1.0  # hands ahead, left on the left
+    assert human["front"] == 1.0 and human["image"] == 1.0  # in front of the camera and in its image
+    assert human["ahead"] == 1.0 and human["below"] == 1.0 and human["lr"] == 1.0  # of the wearer, left on the left
     assert 0.14 < human["hand"] < 0.24 and human["grip"] is None
     for robot in ("bridge", "lerobot"):
         r = rows[robot]

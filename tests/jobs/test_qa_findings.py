@@ -14,7 +14,8 @@ from schemas.qa import APPROACH_BINS, QAConfig, QARecord
 CFG = QAConfig()
 # A plausible two-handed human dataset: every invariant passes.
 CLEAN = dict(
-    frames=100, hands_in_front=1.0, hands_in_image=0.9, approach_down=0.6, approach_side=0.4, approach_up=0.0,
+    frames=100, hands_in_front=1.0, hands_in_image=0.9, hands_ahead=1.0, hands_below_eyes=0.98, approach_down=0.6,
+    approach_side=0.4, approach_up=0.0,
     speed_p50=0.2, speed_p95=0.8, speed_p99=1.0, speed_limit=4.0, acc_p50=1.0, acc_p95=5.0, acc_p99=8.0,
     acc_limit=40.0, hand_length=0.185, bone_length_cv=0.01, gripper_min=0.0, gripper_p5=0.05, gripper_p95=0.95,
     gripper_max=1.0, action_pos_err=1e-7, action_rot_err=1e-5, left_of_right=0.97,
@@ -36,6 +37,8 @@ def test_a_clean_dataset_has_no_finding() -> None:
     [
         ({"hands_in_front": 0.0, "hands_in_image": 0.0}, ["qa_hands_in_front", "qa_hands_in_image"]),  # behind
         ({"hands_in_image": 0.3}, ["qa_hands_in_image"]),
+        ({"hands_ahead": 0.0, "left_of_right": 0.0}, ["qa_hands_ahead", "qa_left_of_right"]),  # heading turned around
+        ({"hands_below_eyes": 0.1}, ["qa_hands_below_eyes"]),  # up is not up
         ({"approach_down": 0.0, "approach_side": 0.03, "approach_up": 0.97}, ["qa_approach_up"]),  # Bridge's old bug
         ({"speed_p99": 5.0}, ["qa_wrist_speed"]),
         ({"acc_p99": 90.0}, ["qa_wrist_acceleration"]),
@@ -86,7 +89,8 @@ def test_episodes_are_pooled_as_documented() -> None:
 
 def test_overview_line() -> None:
     text = overview(summarize("d", [QARecord(**CLEAN)]))
-    assert "hands in front 100%" in text and "hand length 0.185 m" in text and "left hand on the left 97%" in text
+    assert "hands in front of the camera 100%" in text and "ahead of the wearer 100%" in text
+    assert "hand length 0.185 m" in text and "left hand on the left 97%" in text
     assert "no invariant applies" in overview(summarize("d", [QARecord(frames=5)]))
 
 

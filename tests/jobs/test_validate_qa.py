@@ -44,7 +44,7 @@ def test_a_dataset_passing_every_invariant_gets_an_info_line_only(written: Path,
     report = validate_dataset(root)
     assert report.codes() == {("qa_summary", "info")}
     assert main(["validate", str(root), "--strict"]) == 0
-    assert "geometry QA: 2 episodes, 11 frames; hands in front 100%" in capsys.readouterr().out
+    assert "geometry QA: 2 episodes, 11 frames; hands in front of the camera 100%" in capsys.readouterr().out
 
 
 def test_a_too_large_hand_warns_and_fails_only_when_strict(written: Path, tmp_path: Path, capsys) -> None:

@@ -213,7 +213,15 @@ def test_measure_a_human_episode_with_a_camera() -> None:
     rec = measure(s, delta_action(s, (0, 1)), kp, HUMAN, fps=10, limits=ValidityConfig().limits_for("human"),
                   config=CFG, camera=camera)  # fmt: skip
     assert (rec.hands_in_front, rec.hands_in_image, rec.left_of_right) == (1.0, 1.0, 1.0)
+    assert (rec.hands_ahead, rec.hands_below_eyes) == (1.0, 1.0)  # 30 cm ahead of the wearer, 10 cm below the eyes
     assert rec.hand_length == pytest.approx(0.185, abs=1e-4) and rec.approach_down == 1.0
+    turned = np.diag([-1.0, -1.0, 1.0])  # a heading turned around (x, y negated): what a wrong camera axis gives
+    s_turned = s.copy()
+    for h in (0, 1):
+        s_turned[:, hand_dims(h, WRIST_POS)] = s[:, hand_dims(h, WRIST_POS)] @ turned
+    rec = measure(s_turned, delta_action(s_turned, (0, 1)), kp @ turned, HUMAN, fps=10,
+                  limits=ValidityConfig().limits_for("human"), config=CFG, camera=camera)  # fmt: skip
+    assert (rec.hands_ahead, rec.left_of_right, rec.hands_below_eyes) == (0.0, 0.0, 1.0)
     behind = CameraView(K, 320, 240, np.tile(se3(-LOOK_FORWARD @ np.diag([1, -1, 1.0]), np.zeros(3)), (n, 1, 1)))
     rec = measure(s, delta_action(s, (0, 1)), kp, HUMAN, fps=10, limits=ValidityConfig().limits_for("human"),
                   config=CFG, camera=behind)  # fmt: skip
