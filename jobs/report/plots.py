@@ -228,7 +228,7 @@ def qa_figure(summaries: list[DatasetQA], config: QAConfig) -> Figure:
               config.min_below_eyes_fraction, config.min_left_of_right_fraction}:  # fmt: skip
         ax.axvline(t, color="#868e96", ls="--", lw=0.8)
     ax.set_xlim(0, 1.05)
-    ax.legend(fontsize=6, loc="lower right")
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)  # below: the bars stay readable
     _dataset_panel(ax, names, "fraction of frames")
 
     ax = fig.add_subplot(grid[0, 3])
