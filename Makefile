@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.episode_checks
 	$(BIN)/python -m benchmarks.ingest --scale 1 --reps 1 --long-episodes 2
 	$(BIN)/python -m benchmarks.train_step
+	$(BIN)/python -m benchmarks.qa
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -143,7 +143,7 @@ RECORDED_POINT: dict[str, tuple[RecordedPoint, str]] = {
     "berkeley_autolab_ur5": ("unknown", "(unknown: robot_state EEF pose point not documented; UR TCP config unknown)"),
     "agibot": (
         "flange",
-        "state/end is the arm end (flange) frame (adapters/agibot.py; OpenDriveLab/AgiBot-World issue #77 "
+        "state/end is the arm end (flange) frame (adapters/agibot/; OpenDriveLab/AgiBot-World issue #77 "
         "'End-effector (flange) frame definition'; unverified by AgiBot documentation)",
     ),
     "egodex": ("wrist", "ARKit hand joint 'wrist' = MANO joint 0"),

@@ -232,10 +232,16 @@ def _gripper(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     return state + rng.normal(0, 0.2, (n, 2)), command
 
 
+REAL_END_POSITION_M = np.array([[0.625, 0.318, 0.647], [0.707, -0.176, 0.655]])
+REAL_END_QUAT_XYZW = np.array([[0.062, 0.826, -0.549, 0.112], [-0.720, 0.019, 0.032, 0.505]])
+
+
 def _states(spec: EpisodeSpec, rng: np.random.Generator, n: int) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """The states, and the gripper command (None for dexterous hands)."""
     t = np.arange(n) / FPS
-    quat = _smooth(rng, t, 8, 0.3).reshape(n, 2, 4) + np.array([0.0, 0.0, 0.0, 1.0])
+    # Around the real arms' pose (medians of ../shared/realdata/agibot_proprio_stats_real, state/end, base frame):
+    # left arm at y > 0 and right at y < 0, flanges ahead at chest height, approach axes pointing forward and down.
+    quat = _smooth(rng, t, 8, 0.15).reshape(n, 2, 4) + REAL_END_QUAT_XYZW
     command = None
     if spec.dexterous:
         effector = _smooth(rng, t, 12, 0.6, 0.8)  # hand joints, rad
@@ -245,7 +251,7 @@ def _states(spec: EpisodeSpec, rng: np.random.Generator, n: int) -> tuple[dict[s
     states = {
         "effector/position": effector,
         "end/orientation": quat / np.linalg.norm(quat, axis=-1, keepdims=True),
-        "end/position": _smooth(rng, t, 6, 0.1, 0.4).reshape(n, 2, 3),
+        "end/position": _smooth(rng, t, 6, 0.1).reshape(n, 2, 3) + REAL_END_POSITION_M,
         "head/position": _smooth(rng, t, 2, 0.1),
         "joint/current_value": _smooth(rng, t, 14, 2.0),
         "joint/position": _smooth(rng, t, 14, 0.5),
