@@ -32,7 +32,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="run folder (default runs/<manifest>-<preset>)")
     p.add_argument("--batch-size", type=int, default=None, dest="batch_size", help="samples per process per step")
     p.add_argument("--lara", choices=["joint", "frozen", "off"], default=None, help="LARA alignment (default joint)")
-    p.add_argument("--lam-weights", default=None, dest="lam_weights", help="LAM weights for --lara frozen")
+    p.add_argument(
+        "--lam-weights", default=None, dest="lam_weights", help="LAM weights (.safetensors or checkpoint) to start from"
+    )
     p.add_argument("--num-workers", type=int, default=None, dest="num_workers", help="DataLoader workers per process")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -79,6 +81,8 @@ def build_config(args: argparse.Namespace, manifest: Path, resume_from: Path | N
                 )
         if args.lara is not None and args.lara != saved.lara.mode:
             raise ValueError(f"--lara {args.lara} differs from the checkpoint's {saved.lara.mode}")
+        if args.lam_weights is not None and args.lam_weights != saved.lara.weights:
+            raise ValueError(f"--lam-weights {args.lam_weights}: a resume continues the checkpoint's LAM")
         return saved.model_copy(update=_runtime(args, saved))
     fields: dict[str, object] = {}
     if args.batch_size is not None:
@@ -89,6 +93,8 @@ def build_config(args: argparse.Namespace, manifest: Path, resume_from: Path | N
         fields["schedule_steps"] = args.steps
     if args.lara is not None or args.lam_weights is not None:
         fields["lara"] = LaraConfig(mode=args.lara or "joint", weights=args.lam_weights)
+        if args.lam_weights is not None and not Path(args.lam_weights).is_file():
+            raise ValueError(f"--lam-weights {args.lam_weights}: no such file")
     cfg = config_from_preset(args.preset or "tiny", manifest.resolve(), **fields)
     return cfg.model_copy(update=_runtime(args, cfg))
 

@@ -82,7 +82,10 @@ class LamConfig(_Frozen):
 
 
 class LaraConfig(_Frozen):
-    """LARA alignment: `joint` trains the LAM with the DiT, `frozen` aligns to a loaded LAM, `off` drops both."""
+    """LARA alignment: `joint` trains the LAM with the DiT, `frozen` aligns to a loaded LAM, `off` drops both.
+
+    `weights` are loaded in both `joint` (the start of the fine-tune, LARA's pretrained-LAM-then-joint recipe) and
+    `frozen`."""
 
     mode: Literal["joint", "frozen", "off"] = "joint"
     align_weight: float = Field(0.01, ge=0, description="weight of 1 - cos(projector(h), z)")
@@ -90,9 +93,12 @@ class LaraConfig(_Frozen):
     weights: str | None = Field(None, description="LAM weights (.safetensors or a training checkpoint)")
 
     @model_validator(mode="after")
-    def _frozen_needs_weights(self) -> LaraConfig:
+    def _weights_match_mode(self) -> LaraConfig:
         if self.mode == "frozen" and not self.weights:
             raise ValueError("lara mode 'frozen' aligns to a trained LAM: give its weights (--lam-weights PATH)")
+        if self.mode == "off" and self.weights:
+            # with no LAM the weights would be recorded in config.json and never read
+            raise ValueError(f"lara mode 'off' has no LAM to load weights {self.weights} into: drop --lam-weights")
         return self
 
 

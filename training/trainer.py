@@ -111,8 +111,9 @@ def train(
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
     objective = LDAObjective(cfg).to(dist.device)
-    if cfg.lara.mode == "frozen" and objective.lam is not None:
-        load_lam_weights(objective.lam, cfg.lara.weights or "")
+    if cfg.lara.weights and objective.lam is not None and state is None:
+        # joint starts from them, frozen keeps them; on resume the checkpoint holds the LAM as trained so far
+        load_lam_weights(objective.lam, cfg.lara.weights)
     optimizer = build_optimizer(objective, cfg.optim, fused=dist.device.type == "cuda")
     scheduler = build_scheduler(optimizer, cfg.optim, cfg.schedule_steps)
     step, drawn = 0, 0

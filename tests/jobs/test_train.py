@@ -6,9 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import save_file
 
 from jobs.cli import main
 from tests.training.corpus import build_corpus
+from training.config import config_from_preset
+from training.lam import LatentActionModel
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -18,7 +22,8 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_corpus(tmp_path_factory.mktemp("training") / "corpus")
 
 
-COMMON = ["--preset", "tiny", "--num-workers", "0", "--device", "cpu", "--lara", "off", "--log-every", "1"]
+BASE = ["--preset", "tiny", "--num-workers", "0", "--device", "cpu"]
+COMMON = [*BASE, "--lara", "off", "--log-every", "1"]
 
 
 def test_train_resume_eval(manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,3 +55,35 @@ def test_bad_arguments(manifest: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["train", "--manifest", str(manifest), "--lara", "frozen", "--out", str(tmp_path / "r")]) == 2
     assert "--lam-weights" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(tmp_path / "none.pt"), "--manifest", str(manifest)]) == 1
+
+
+def _lam_weights(path: Path, seed: int) -> dict[str, torch.Tensor]:
+    """A tiny LAM's weights, initialised from `seed` (not the run's), saved as safetensors."""
+    cfg = config_from_preset("tiny", "unused")
+    torch.manual_seed(seed)
+    weights = LatentActionModel(cfg.lam, cfg.model).state_dict()
+    save_file(weights, str(path))
+    return weights
+
+
+def test_joint_training_starts_from_lam_weights(manifest: Path, tmp_path: Path) -> None:
+    weights = _lam_weights(tmp_path / "lam.safetensors", seed=123)
+    run = tmp_path / "run"
+    args = ["train", "--manifest", str(manifest), "--steps", "1", "--out", str(run), *BASE]
+    assert main([*args, "--lara", "joint", "--lam-weights", str(tmp_path / "lam.safetensors")]) == 0
+    state = torch.load(run / "checkpoints/step_00000001.pt", weights_only=True)["model"]
+    # one AdamW step moves a parameter by about lr = 1e-4; a fresh (seed 0) LAM differs from the file by ~0.1
+    for name, w in weights.items():
+        assert (state[f"lam.{name}"] - w).abs().max() < 1e-3, name
+    assert json.loads((run / "config.json").read_text())["lara"]["weights"] == str(tmp_path / "lam.safetensors")
+
+
+def test_lam_weights_usage_errors(manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _lam_weights(tmp_path / "lam.safetensors", seed=123)
+    args = ["train", "--manifest", str(manifest), "--steps", "1", "--out", str(tmp_path / "r"), *BASE]
+    assert main([*args, "--lara", "off", "--lam-weights", str(tmp_path / "lam.safetensors")]) == 2
+    assert "'off'" in capsys.readouterr().err
+    missing = tmp_path / "missing.safetensors"
+    assert main([*args, "--lara", "joint", "--lam-weights", str(missing)]) == 2
+    assert f"{missing}: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
