@@ -26,6 +26,12 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 Split = Literal["train", "val"]
 Balance = Literal["none", "source", "subset"]
+# What an entry's weight weighs. frame: the weights of a balance group (the whole manifest for balance "none") set the
+# group's total mass, spread over the group's frames in proportion to each episode's weight, so with equal weights
+# every frame of a group is equally likely and, for balance "none", sources are sampled by their hours (LDA/GR00T
+# draw a dataset by weight, then a step uniformly in it). episode: every episode gets its weight as its total mass
+# whatever its length (the behaviour before weight_unit existed, kept for reproducing old runs).
+WeightUnit = Literal["frame", "episode"]
 
 
 def split_fraction(episode_uid: str) -> float:
@@ -109,6 +115,10 @@ class Manifest(BaseModel):
     where: str = Field(description="the user's SQL condition over the catalog view `episodes`")
     query: str = Field(description="the full SQL that selected the entries")
     balance: Balance = Field(description="none: weight 1 each; source/subset: equal total weight per group")
+    weight_unit: WeightUnit = Field(
+        "frame",
+        description="frame: a group's weight spread over its frames; episode: each episode's weight is its mass",
+    )
     catalog_snapshot_hash: str = Field(description="sha256 over the catalog parquet files the query ran on")
     routing: RoutingTable = Field(description="tier -> task probabilities the trainer uses, copied for reproducibility")
     sampling_weights: dict[str, float] = Field(description="source -> share of the total sampling weight (sums to 1)")

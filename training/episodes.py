@@ -108,10 +108,40 @@ class SampleIndex:
         return len(self.sample_episode)
 
     def sample_weights(self) -> np.ndarray:
-        """Sampling mass per sample: the manifest weights episodes, samples within an episode share it equally."""
+        """Sampling mass per sample, by the manifest's `weight_unit` (schemas.manifest.WeightUnit).
+
+        frame: each balance group keeps the total of its episodes' weights (the share curate reports) and spreads it
+        over its samples in proportion to their episode's weight, so with equal weights every anchor of a group is
+        equally likely whatever its episode's length. episode: an episode's weight is its total mass, shared by its
+        samples (short episodes' anchors drawn length-ratio times as often)."""
         counts = np.bincount(self.sample_episode, minlength=len(self.episodes))
         w = np.array([e.weight for e in self.episodes])
-        return w[self.sample_episode] / counts[self.sample_episode]
+        if self.manifest.weight_unit == "episode":
+            return w[self.sample_episode] / counts[self.sample_episode]
+        groups = np.unique([balance_group(e.uid, self.manifest.balance) for e in self.episodes], return_inverse=True)[1]
+        group_weight = np.bincount(groups, weights=w)  # the group's mass
+        group_density = np.bincount(groups, weights=w * counts)  # sum of per-sample densities in the group
+        return (w * group_weight[groups] / group_density[groups])[self.sample_episode]
+
+    def source_shares(self) -> dict[str, tuple[float, float]]:
+        """source -> (share of the sampling mass, share of the episode frames): what a run trains on vs the hours."""
+        mass = np.bincount(self.sample_episode, weights=self.sample_weights(), minlength=len(self.episodes))
+        sources = [e.uid.split("/", 1)[0] for e in self.episodes]
+        frames = np.array([e.length for e in self.episodes], dtype=np.float64)
+        return {
+            s: (float(mass[m].sum() / mass.sum()), float(frames[m].sum() / frames.sum()))
+            for s in sorted(set(sources))
+            for m in [np.array([x == s for x in sources])]
+        }
+
+
+def balance_group(uid: str, balance: str) -> str:
+    """The group an episode's weight was balanced in by curate: its source, its source/subset, or the whole manifest
+    (uid = source/subset/raw id, schemas.corpus.episode_uid)."""
+    if balance == "none":
+        return ""
+    parts = uid.split("/", 2)
+    return parts[0] if balance == "source" else "/".join(parts[:2])
 
 
 def anchors(frames: np.ndarray, length: int, chunk: int, future_offset: int) -> tuple[np.ndarray, np.ndarray]:
@@ -284,5 +314,7 @@ def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: Data
         report=report,
     )
     report.samples = len(index)
+    shares = ", ".join(f"{s} {m:.1%} of samples / {f:.1%} of frames" for s, (m, f) in index.source_shares().items())
+    log.info("index %s/%s: %s weights; %s", manifest.name, split, manifest.weight_unit, shares)
     (log.warning if report.skipped else log.info)("index %s/%s: %s", manifest.name, split, report.summary())
     return index
