@@ -21,7 +21,7 @@ class _Frozen(BaseModel):
 class ModelConfig(_Frozen):
     """The MM-DiT (LDA-1B README table; report section 9.2)."""
 
-    depth: int = Field(ge=2, description="transformer blocks (LARA aligns the second-to-last one)")
+    depth: int = Field(ge=2, description="transformer blocks")
     hidden: int = Field(ge=8, description="width of every token stream")
     heads: int = Field(ge=1, description="attention heads (hidden must divide evenly)")
     mlp_ratio: float = Field(4.0, gt=0, description="MLP width / hidden")
@@ -34,6 +34,13 @@ class ModelConfig(_Frozen):
     text_dim: int = Field(ge=1, description="width of the text hidden states (replaced by the data's own width)")
     qk_norm: bool = Field(True, description="RMS-normalize queries and keys per head (bf16 stability at depth)")
     time_freq_dim: int = Field(256, description="sinusoidal features of the diffusion time")
+    # LARA's code collects all_hidden_states = [input, output of each block] and reads
+    # all_hidden_states[latent_motion_hidden_layer], default -3: the output of block depth-3 (0-based), "DiT layer
+    # L-2" in its table (github.com/lmy1001/LARA@bd0701a, LARA_full/lara_full/model/action_head/
+    # cross_attention_dit.py DiT.forward and flow_matching_action_head.py FlowmatchingActionHeadConfig / forward).
+    align_hidden: int = Field(
+        -3, description="LARA aligns hidden state [input, block_0 out, ..., block_{depth-1} out][align_hidden]"
+    )
 
     @model_validator(mode="after")
     def _shapes(self) -> ModelConfig:
@@ -41,7 +48,19 @@ class ModelConfig(_Frozen):
             raise ValueError(f"hidden {self.hidden} is not divisible by heads {self.heads}")
         if self.latent_grid % self.latent_pool:
             raise ValueError(f"latent_grid {self.latent_grid} is not divisible by latent_pool {self.latent_pool}")
+        n = self.depth + 1  # hidden states: the input, then each block's output
+        if not -n <= self.align_hidden < n or self.align_hidden % n == 0:
+            # the input state (index 0) has passed no block: aligning it would only train the action embedding
+            raise ValueError(
+                f"align_hidden {self.align_hidden} must name a block output of the {self.depth} blocks: "
+                f"1..{self.depth} or -{self.depth}..-1"
+            )
         return self
+
+    @property
+    def align_block(self) -> int:
+        """0-based index of the block whose output `align_hidden` names."""
+        return self.align_hidden % (self.depth + 1) - 1
 
     @property
     def head_dim(self) -> int:
@@ -170,7 +189,8 @@ class Preset(_Frozen):
 PRESETS: dict[str, Preset] = {
     # Seconds per step on two CPU cores: 7x7 pooled patches, two narrow blocks, a one-layer LAM.
     "tiny": Preset(
-        model=ModelConfig(depth=2, hidden=64, heads=4, mlp_ratio=2.0, latent_pool=2, text_dim=32),
+        # two blocks: LARA's -3 would be the input, so align the output of block 0 (the last but one)
+        model=ModelConfig(depth=2, hidden=64, heads=4, mlp_ratio=2.0, latent_pool=2, text_dim=32, align_hidden=-2),
         lam=LamConfig(hidden=32, heads=2, idm_layers=1, fdm_layers=1, queries=4, code_dim=8),
         batch_size=8,
         steps=200,

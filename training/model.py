@@ -53,7 +53,7 @@ class DiTInputs:
 class DiTOutputs:
     action: torch.Tensor  # [B, K, A] velocity
     latent: torch.Tensor  # [B, P, C] velocity
-    align: torch.Tensor  # [B, D] action-stream hidden of block depth-2 at the last chunk token (LARA)
+    align: torch.Tensor  # [B, D] action-stream output of block cfg.align_block at the last chunk token (LARA)
 
 
 class ModalityExpert(nn.Module):
@@ -147,8 +147,8 @@ class MMDiT(nn.Module):
         self.blocks = nn.ModuleList([MMDiTBlock(cfg) for _ in range(cfg.depth)])
         self.action_head = FinalLayer(d, a)
         self.latent_head = FinalLayer(d, cfg.latent_dim)
-        # LARA aligns "layer L-2" (its table) = "the second-to-last layer" (its text): 0-based index depth - 2.
-        self.align_block = cfg.depth - 2
+        # LARA's hidden state -3 of [input, block outputs] = block depth-3 (see ModelConfig.align_hidden)
+        self.align_block = cfg.align_block
         self._init_weights()
 
     def _init_weights(self) -> None:

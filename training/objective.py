@@ -1,5 +1,6 @@
 """The training objective as one module (what DDP wraps): MM-DiT flow-matching losses routed per sample, plus the
-optional LARA terms (latent action model loss and the alignment of DiT block L-2 with the LAM's latent action).
+optional LARA terms (latent action model loss and the alignment of a DiT hidden state, `ModelConfig.align_hidden`,
+with the LAM's latent action).
 
 Total = action flow loss + latent flow loss + align_weight * (1 - cos) + lam_weight * (reconstruction + VQ).
 The flow losses are means over the samples whose task puts the loss on that modality, each sample's error a mean

@@ -6,16 +6,19 @@ import torch
 
 from schemas.tiers import TASK_IDS, Task
 from training.batch import random_batch
-from training.config import LaraConfig, TrainConfig, config_from_preset
+from training.config import LaraConfig, ModelConfig, TrainConfig, config_from_preset
 from training.objective import LDAObjective, Noise, draw_noise
 
 TASKS = list(Task)
 
 
-def objective(lara: str = "joint", seed: int = 0, randomize: bool = True) -> tuple[LDAObjective, TrainConfig]:
-    """A tiny objective; `randomize` replaces the zero-initialised (AdaLN-Zero) weights by small random ones so
-    that every path carries signal, as after some training."""
-    cfg = config_from_preset("tiny", "unused", lara=LaraConfig(mode=lara, weights="x" if lara == "frozen" else None))
+def objective(
+    lara: str = "joint", seed: int = 0, randomize: bool = True, model: ModelConfig | None = None
+) -> tuple[LDAObjective, TrainConfig]:
+    """A tiny objective (or one of `model`'s shape); `randomize` replaces the zero-initialised (AdaLN-Zero) weights
+    by small random ones so that every path carries signal, as after some training."""
+    lara_cfg = LaraConfig(mode=lara, weights="x" if lara == "frozen" else None)
+    cfg = config_from_preset("tiny", "unused", lara=lara_cfg, **({"model": model} if model else {}))
     torch.manual_seed(seed)
     obj = LDAObjective(cfg)
     if randomize:

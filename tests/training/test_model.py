@@ -86,7 +86,7 @@ def test_lda_1b_preset_is_the_readme_size() -> None:
     assert (cfg.depth, cfg.hidden, cfg.heads, cfg.chunk, cfg.history) == (16, 1536, 32, 16, 2)
     with torch.device("meta"):
         dit = MMDiT(cfg)
-    assert len(dit.blocks) == 16 and dit.align_block == 14
+    assert len(dit.blocks) == 16 and dit.align_block == 13  # LARA's hidden state -3 (test_align_depth.py)
     params = sum(p.numel() for p in dit.parameters())
     assert 1.0e9 < params < 1.3e9, params  # two 12*d^2 experts per block ~ 0.91 B, plus cross-attention
 
