@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -23,19 +22,10 @@ from schemas.canonical import ACTION, CANONICAL_DIM, STATE
 from schemas.tiers import QualityTier, RoutingTable
 from training.config import ModelConfig
 from training.episodes import TIERS, DataError, EpisodeRecord, SampleIndex
-from training.normalize import NormStats, normalize
+from training.normalize import NormStats, normalize, read_vectors
 from training.routing import draw_task, routing_arrays
 
 TABLE_CACHE = 32  # episodes per worker
-
-
-def _vectors(table: object, key: str, path: Path) -> np.ndarray:
-    try:
-        col = table.column(key).combine_chunks()  # type: ignore[attr-defined]
-        values = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
-        return values.reshape(len(col), CANONICAL_DIM)
-    except (KeyError, ValueError) as e:
-        raise DataError(f"{path}: column {key!r} is not a {CANONICAL_DIM}-dim vector column ({e})") from e
 
 
 class ManifestDataset(torch.utils.data.Dataset):
@@ -70,10 +60,10 @@ class ManifestDataset(torch.utils.data.Dataset):
             raise DataError(f"{ep.data_path}: cannot read {ACTION}/{STATE} (episode {ep.uid}): {e}") from e
         if table.num_rows != ep.length:
             raise DataError(f"{ep.data_path}: {table.num_rows} rows, episodes.jsonl says {ep.length} ({ep.uid})")
-        a_mean, a_std, s_mean, s_std = self.norms[ep.dataset_id]
+        a_center, a_half, s_center, s_half = self.norms[ep.dataset_id]
         out = (
-            normalize(_vectors(table, ACTION, ep.data_path), a_mean, a_std, ep.mask),
-            normalize(_vectors(table, STATE, ep.data_path), s_mean, s_std, ep.mask),
+            normalize(read_vectors(table, ACTION, ep.data_path), a_center, a_half, ep.mask),
+            normalize(read_vectors(table, STATE, ep.data_path), s_center, s_half, ep.mask),
         )
         self._tables[episode_id] = out
         if len(self._tables) > TABLE_CACHE:

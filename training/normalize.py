@@ -1,25 +1,37 @@
-"""Normalization statistics of actions and states, per dataset, pooled from `meta/episodes_stats.jsonl`.
+"""Normalization statistics of actions and states, per dataset, and the normalization itself.
 
-A dataset is one (source, subset) and one embodiment, so it gets its own mean/std, pooled exactly (parallel-variance
-formula) over the episodes of the run's training split. Dims outside the embodiment mask are set to 0 whatever
-their stats say. The statistics are saved with the run (`norm_stats.json`, and in every checkpoint) so eval and a
-resumed run normalize exactly as training did.
+A dataset is one (source, subset) and one embodiment, so it gets its own statistics over the episodes of the run's
+training split. Values are mapped min-max by the 1st and 99th percentiles to [-1, 1] and clipped there, as GR00T's
+"q99" mode does (NVIDIA/Isaac-GR00T gr00t/data/transform/state_action.py, `Normalizer.forward`:
+2 * (x - q01) / (q99 - q01) - 1, clamped to [-1, 1];
+https://github.com/NVIDIA/Isaac-GR00T/blob/main/gr00t/data/transform/state_action.py), so a dim that hardly moves
+cannot blow a small change up to hundreds (mean/std with a 1e-6 floor did). A dim whose q01 and q99 agree is
+constant in training: it normalizes to 0 (GR00T's min_max mode does the same for min == max) and is logged as a
+warning. q01/q99 are computed from the episodes' data files (episodes_stats.jsonl may lack quantiles and per-episode
+quantiles do not pool); mean/std are pooled from `meta/episodes_stats.jsonl` for the record. Dims outside the
+embodiment mask are set to 0 whatever their stats say. The statistics are saved with the run (`norm_stats.json`, and
+in every checkpoint) so eval and a resumed run normalize exactly as training did.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from ingest.files.atomic import write_text_atomic
-from schemas.canonical import ACTION, STATE
+from schemas.canonical import ACTION, CANONICAL_DIM, STATE
 from schemas.lerobot import EPISODES_STATS_PATH, read_jsonl
 from training.episodes import DataError, SampleIndex
 
+log = logging.getLogger(__name__)
+
 KEYS = (ACTION, STATE)
-STD_FLOOR = 1e-6  # constant dims (a gripper that never moves) normalize to 0 instead of dividing by 0
+QUANTILES = (0.01, 0.99)
+RANGE_FLOOR = 1e-6  # a q01..q99 range below this is a constant dim (a gripper that never moves): normalized to 0
 
 
 class FeatureNorm(BaseModel):
@@ -28,21 +40,31 @@ class FeatureNorm(BaseModel):
     mean: list[float]
     std: list[float]
     count: int
+    q01: list[float] | None = None  # None only in statistics saved before quantile normalization
+    q99: list[float] | None = None
 
 
 class NormStats(BaseModel):
-    """dataset (relative to the corpus) -> feature key -> pooled mean/std."""
+    """dataset (relative to the corpus) -> feature key -> q01/q99 and pooled mean/std."""
 
     model_config = ConfigDict(frozen=True)
 
     datasets: dict[str, dict[str, FeatureNorm]]
 
     def get(self, dataset: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(center, half-range) of the q01..q99 interval; half-range 0 marks a constant dim."""
         try:
             f = self.datasets[dataset][key]
         except KeyError:
             raise DataError(f"no normalization statistics for {key!r} of dataset {dataset!r}") from None
-        return np.asarray(f.mean, dtype=np.float32), np.maximum(np.asarray(f.std, dtype=np.float32), STD_FLOOR)
+        if f.q01 is None or f.q99 is None:
+            raise DataError(
+                f"normalization statistics of {key!r} of dataset {dataset!r} have no q01/q99 (saved before quantile "
+                "normalization): start a new run"
+            )
+        lo, hi = np.asarray(f.q01, dtype=np.float64), np.asarray(f.q99, dtype=np.float64)
+        half = (hi - lo) / 2
+        return ((lo + hi) / 2).astype(np.float32), np.where(hi - lo < RANGE_FLOOR, 0.0, half).astype(np.float32)
 
     def save(self, path: Path) -> None:
         write_text_atomic(path, self.model_dump_json(indent=1) + "\n")
@@ -60,10 +82,45 @@ def pool(means: np.ndarray, stds: np.ndarray, counts: np.ndarray) -> tuple[np.nd
     return mean, np.sqrt(np.maximum(var, 0.0))
 
 
+def read_vectors(table: object, key: str, path: Path) -> np.ndarray:
+    """[T, CANONICAL_DIM] float32 of one vector column of an episode's data table."""
+    try:
+        col = table.column(key).combine_chunks()  # type: ignore[attr-defined]
+        values = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
+        return values.reshape(len(col), CANONICAL_DIM)
+    except (KeyError, ValueError) as e:
+        raise DataError(f"{path}: column {key!r} is not a {CANONICAL_DIM}-dim vector column ({e})") from e
+
+
+def _quantiles(index: SampleIndex, dataset_id: int) -> dict[str, np.ndarray]:
+    """key -> [2, D] q01/q99 over every frame of the dataset's episodes in the index."""
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in KEYS}
+    for ep in index.episodes:
+        if ep.dataset_id != dataset_id:
+            continue
+        try:
+            table = pq.read_table(ep.data_path, columns=list(KEYS))
+        except (OSError, KeyError, ValueError) as e:
+            raise DataError(f"{ep.data_path}: cannot read {ACTION}/{STATE} (episode {ep.uid}): {e}") from e
+        for key in KEYS:
+            rows[key].append(read_vectors(table, key, ep.data_path))
+    return {k: np.quantile(np.concatenate(v).astype(np.float64), QUANTILES, axis=0) for k, v in rows.items()}
+
+
+def _warn_constant(rel: str, key: str, q: np.ndarray, mask: np.ndarray) -> None:
+    for d in np.flatnonzero(mask & (q[1] - q[0] < RANGE_FLOOR)):
+        log.warning(
+            "%s: %s dim %d is constant in training (q01 %g, q99 %g): normalized to 0, so any change there is unseen",
+            rel, key, d, q[0, d], q[1, d],
+        )  # fmt: skip
+
+
 def compute_stats(index: SampleIndex) -> NormStats:
     wanted: dict[int, set[int]] = {}
+    masks: dict[int, np.ndarray] = {}
     for ep in index.episodes:
         wanted.setdefault(ep.dataset_id, set()).add(ep.episode_index)
+        masks[ep.dataset_id] = masks.get(ep.dataset_id, np.zeros_like(ep.mask)) | ep.mask
     out: dict[str, dict[str, FeatureNorm]] = {}
     for dataset_id, episode_indices in sorted(wanted.items()):
         rel = index.datasets[dataset_id]
@@ -85,17 +142,24 @@ def compute_stats(index: SampleIndex) -> NormStats:
         missing = sorted(episode_indices - seen)
         if missing:
             raise DataError(f"{path}: no stats for episodes {missing[:5]}")
+        quantiles = _quantiles(index, dataset_id)
         out[rel] = {}
         for key in KEYS:
             means, stds, counts = (np.asarray(v, dtype=np.float64) for v in zip(*rows[key], strict=True))
             mean, std = pool(means, stds, counts)
-            out[rel][key] = FeatureNorm(mean=mean.tolist(), std=std.tolist(), count=int(counts.sum()))
+            q = quantiles[key]
+            _warn_constant(rel, key, q, masks[dataset_id])
+            out[rel][key] = FeatureNorm(
+                mean=mean.tolist(), std=std.tolist(), count=int(counts.sum()), q01=q[0].tolist(), q99=q[1].tolist()
+            )
     return NormStats(datasets=out)
 
 
-def normalize(x: np.ndarray, mean: np.ndarray, std: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(x - mean) / std on the embodiment's real dims, 0 elsewhere."""
-    return np.where(mask, (x - mean) / std, 0.0).astype(np.float32)
+def normalize(x: np.ndarray, center: np.ndarray, half: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(x - center) / half clipped to [-1, 1] on the embodiment's real dims; 0 on constant dims (half 0) and
+    elsewhere."""
+    live = mask & (half > 0)
+    return np.where(live, np.clip((x - center) / np.where(live, half, 1.0), -1.0, 1.0), 0.0).astype(np.float32)
 
 
 def merged(primary: NormStats, extra: NormStats) -> NormStats:

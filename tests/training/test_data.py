@@ -1,4 +1,4 @@
-"""The data side from a real manifest: the sample index and its skips, pooled normalization statistics, samples
+"""The data side from a real manifest: the sample index and its skips, normalization statistics, samples
 that match the files they come from, tasks drawn within each tier's routing row, rows aligned through a DataLoader."""
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ def test_normalization_stats_pool_the_training_episodes(index: SampleIndex) -> N
             np.testing.assert_allclose(f.mean, rows.mean(0), atol=1e-5)
             np.testing.assert_allclose(f.std, rows.std(0), atol=1e-5)
             assert f.count == len(rows)
+            # quantiles from the data files themselves (episodes_stats.jsonl has none)
+            np.testing.assert_allclose([f.q01, f.q99], np.quantile(rows, [0.01, 0.99], axis=0), atol=1e-6)
 
 
 def test_a_sample_is_what_its_files_hold(index: SampleIndex, dataset: ManifestDataset) -> None:
@@ -86,13 +88,15 @@ def test_a_sample_is_what_its_files_hold(index: SampleIndex, dataset: ManifestDa
     fut = int(np.flatnonzero(frames >= t + 16)[0])
     torch.testing.assert_close(s["fut_latents"], lat[fut])
     rel = index.datasets[ep.dataset_id]
-    mean, std = dataset.norms[ep.dataset_id][:2]
+    f = compute_stats(index).datasets[rel][ACTION]
+    lo, hi = np.asarray(f.q01), np.asarray(f.q99)
     actions = _vectors(ep.data_path, ACTION)
-    expected = np.where(ep.mask, (actions[t : t + 16] - mean) / std, 0.0)
-    np.testing.assert_allclose(s["actions"].numpy(), expected, atol=1e-5)
-    np.testing.assert_allclose(
-        s["hist_actions"][1].numpy(), np.where(ep.mask, (actions[frames[k - 1]] - mean) / std, 0)
-    )
+
+    def q99_norm(x: np.ndarray) -> np.ndarray:  # GR00T's q99 mode: 2 (x - q01) / (q99 - q01) - 1, clipped
+        return np.where(ep.mask, np.clip(2 * (x - lo) / np.where(ep.mask, hi - lo, 1) - 1, -1, 1), 0.0)
+
+    np.testing.assert_allclose(s["actions"].numpy(), q99_norm(actions[t : t + 16]), atol=1e-5)
+    np.testing.assert_allclose(s["hist_actions"][1].numpy(), q99_norm(actions[frames[k - 1]]), atol=1e-5)
     assert s["text"].shape[1] == TEXT_DIM and s["action_mask"].tolist() == ep.mask.astype(float).tolist()
     assert rel == "datasets/sim/arm" or s["action_mask"].sum() == 0
 

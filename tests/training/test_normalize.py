@@ -1,0 +1,59 @@
+"""Bounded normalization (issue 15 item 5, audit S4): q01/q99 min-max to [-1, 1] with a clip, as GR00T's q99 mode;
+constant dims warn and map to 0; the statistics travel with the run."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from schemas.canonical import ACTION, CANONICAL_DIM, STATE
+from tests.training.corpus import TEXT_DIM
+from training.config import PRESETS, DataConfig
+from training.episodes import DataError, build_index
+from training.normalize import FeatureNorm, NormStats, compute_stats, normalize
+
+MODEL = PRESETS["tiny"].model.model_copy(update={"text_dim": TEXT_DIM})
+
+
+def _stats(rows: np.ndarray) -> NormStats:
+    """Statistics of one dataset whose training frames are `rows` [T, D], as compute_stats stores them."""
+    q = np.quantile(rows, [0.01, 0.99], axis=0)
+    f = FeatureNorm(mean=rows.mean(0).tolist(), std=rows.std(0).tolist(), count=len(rows), q01=q[0].tolist(),
+                    q99=q[1].tolist())  # fmt: skip
+    return NormStats(datasets={"d": {ACTION: f}})
+
+
+def test_a_near_constant_dim_stays_bounded() -> None:
+    rng = np.random.default_rng(0)
+    rows = np.stack([rng.normal(size=1000), 0.5 + 1e-5 * rng.normal(size=1000)], axis=1)  # a gripper that hardly moves
+    center, half = _stats(rows).get("d", ACTION)
+    frame = np.array([[0.0, 0.52]])  # the gripper moves by 0.02 in eval
+    out = normalize(frame, center, half, np.ones(2, bool))
+    assert np.abs(out).max() <= 1.0  # mean/std with a 1e-6 floor gave ~2000
+    inside = normalize(rows, center, half, np.ones(2, bool))
+    assert np.abs(inside).max() <= 1.0 and np.mean(np.abs(inside[:, 0]) < 1) > 0.97  # the bulk is not clipped
+
+
+def test_a_constant_dim_maps_to_0_and_warns(manifest: Path, caplog: pytest.LogCaptureFixture) -> None:
+    index = build_index(manifest, "train", MODEL, DataConfig(num_workers=0))
+    with caplog.at_level(logging.WARNING, logger="training.normalize"):
+        stats = compute_stats(index)
+    constant = [r for r in caplog.records if "constant in training" in r.getMessage()]
+    # the corpus' franka state fills dims 0..11 (x and x**2); the other masked state dims are constant 0
+    arm = next(e for e in index.episodes if index.datasets[e.dataset_id] == "datasets/sim/arm")
+    expected = {d for d in np.flatnonzero(arm.mask) if d >= 12}
+    assert expected and {int(r.args[2]) for r in constant if r.args[1] == STATE} == expected
+    assert all(r.args[1] != ACTION for r in constant)  # every real action dim moves
+    center, half = stats.get("datasets/sim/arm", STATE)
+    assert (half[sorted(expected)] == 0).all()
+    x = np.full((1, CANONICAL_DIM), 3.0, np.float32)
+    assert (normalize(x, center, half, arm.mask)[0, sorted(expected)] == 0).all()
+
+
+def test_statistics_without_quantiles_are_refused() -> None:
+    old = NormStats(datasets={"d": {ACTION: FeatureNorm(mean=[0.0], std=[1.0], count=3)}})  # a pre-q99 run
+    with pytest.raises(DataError, match=r"no q01/q99.*start a new run"):
+        old.get("d", ACTION)
