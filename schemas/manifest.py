@@ -27,10 +27,14 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 Split = Literal["train", "val"]
 Balance = Literal["none", "source", "subset"]
 # What an entry's weight weighs. frame: the weights of a balance group (the whole manifest for balance "none") set the
-# group's total mass, spread over the group's frames in proportion to each episode's weight, so with equal weights
-# every frame of a group is equally likely and, for balance "none", sources are sampled by their hours (LDA/GR00T
-# draw a dataset by weight, then a step uniformly in it). episode: every episode gets its weight as its total mass
-# whatever its length (the behaviour before weight_unit existed, kept for reproducing old runs).
+# group's total mass, spread over the group's samples (anchor frames) in proportion to each episode's weight, so with
+# equal weights every anchor of a group is equally likely and, for balance "none", sources are sampled by their hours
+# (LDA/GR00T draw a dataset by weight, then a step uniformly in it: GR00T's LeRobotSingleDataset indexes `all_steps`,
+# one (trajectory, base index) per frame; NVIDIA/Isaac-GR00T gr00t/data/dataset.py,
+# https://github.com/NVIDIA/Isaac-GR00T/blob/main/gr00t/data/dataset.py). Frames that cannot anchor a sample (the last
+# chunk of an episode, training.episodes.anchors) are not drawn, so very short episodes still fall a little short of
+# their hours. episode: every episode gets its weight as its total mass whatever its length (the behaviour before
+# weight_unit existed, kept for reproducing old runs).
 WeightUnit = Literal["frame", "episode"]
 
 

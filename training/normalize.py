@@ -7,10 +7,12 @@ training split. Values are mapped min-max by the 1st and 99th percentiles to [-1
 https://github.com/NVIDIA/Isaac-GR00T/blob/main/gr00t/data/transform/state_action.py), so a dim that hardly moves
 cannot blow a small change up to hundreds (mean/std with a 1e-6 floor did). A dim whose q01 and q99 agree is
 constant in training: it normalizes to 0 (GR00T's min_max mode does the same for min == max) and is logged as a
-warning. q01/q99 are computed from the episodes' data files (episodes_stats.jsonl may lack quantiles and per-episode
-quantiles do not pool); mean/std are pooled from `meta/episodes_stats.jsonl` for the record. Dims outside the
-embodiment mask are set to 0 whatever their stats say. The statistics are saved with the run (`norm_stats.json`, and
-in every checkpoint) so eval and a resumed run normalize exactly as training did.
+warning. q01/q99 are np.quantile over every frame of the dataset's training episodes' data files, as GR00T's
+`calculate_dataset_statistics` (gr00t/data/dataset.py) computes them over a dataset's parquet files
+(episodes_stats.jsonl may lack quantiles, and per-episode quantiles do not pool); mean/std are pooled from
+`meta/episodes_stats.jsonl` for the record. Dims outside the embodiment mask are set to 0 whatever their stats say.
+The statistics are saved with the run (`norm_stats.json`, and in every checkpoint) so eval and a resumed run
+normalize exactly as training did.
 """
 
 from __future__ import annotations
