@@ -31,7 +31,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", nargs="?", const="latest", default=None, help="continue the run (or from CKPT)")
     p.add_argument("--out", default=None, help="run folder (default runs/<manifest>-<preset>)")
     p.add_argument("--batch-size", type=int, default=None, dest="batch_size", help="samples per process per step")
-    p.add_argument("--lara", choices=["joint", "frozen", "off"], default=None, help="LARA alignment (default joint)")
+    p.add_argument("--lara", choices=["joint", "frozen", "off", "pretrain"], default=None,
+                   help="LARA (default joint); pretrain: the LAM alone, for a later --lam-weights")  # fmt: skip
+    p.add_argument("--lam-stride", type=int, default=None, dest="lam_stride",
+                   help="--lara pretrain: frames between the LAM's pair (default 5, LARA's)")  # fmt: skip
     p.add_argument(
         "--lam-weights", default=None, dest="lam_weights", help="LAM weights (.safetensors or checkpoint) to start from"
     )
@@ -91,8 +94,11 @@ def build_config(args: argparse.Namespace, manifest: Path, resume_from: Path | N
         fields["seed"] = args.seed
     if args.steps is not None:
         fields["schedule_steps"] = args.steps
+    if args.lam_stride is not None and args.lara != "pretrain":
+        raise ValueError("--lam-stride sets the LAM's pretraining pairs: it needs --lara pretrain")
     if args.lara is not None or args.lam_weights is not None:
-        fields["lara"] = LaraConfig(mode=args.lara or "joint", weights=args.lam_weights)
+        stride = {} if args.lam_stride is None else {"stride": args.lam_stride}
+        fields["lara"] = LaraConfig(mode=args.lara or "joint", weights=args.lam_weights, **stride)
         if args.lam_weights is not None and not Path(args.lam_weights).is_file():
             raise ValueError(f"--lam-weights {args.lam_weights}: no such file")
     cfg = config_from_preset(args.preset or "tiny", manifest.resolve(), **fields)

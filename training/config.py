@@ -101,15 +101,19 @@ class LamConfig(_Frozen):
 
 
 class LaraConfig(_Frozen):
-    """LARA alignment: `joint` trains the LAM with the DiT, `frozen` aligns to a loaded LAM, `off` drops both.
+    """LARA alignment: `joint` trains the LAM with the DiT, `frozen` aligns to a loaded LAM, `off` drops both;
+    `pretrain` trains the LAM alone (reconstruction + VQ) on latent pairs `stride` frames apart.
 
-    `weights` are loaded in both `joint` (the start of the fine-tune, LARA's pretrained-LAM-then-joint recipe) and
-    `frozen`."""
+    LARA's recipe: pretrain the LAM, then `joint` from its weights (`weights`: the pretraining run's checkpoint).
+    `weights` are loaded in every mode that has a LAM."""
 
-    mode: Literal["joint", "frozen", "off"] = "joint"
+    mode: Literal["joint", "frozen", "off", "pretrain"] = "joint"
     align_weight: float = Field(0.01, ge=0, description="weight of 1 - cos(projector(h), z)")
     lam_weight: float = Field(0.01, ge=0, description="weight of the LAM's reconstruction + VQ loss")
     weights: str | None = Field(None, description="LAM weights (.safetensors or a training checkpoint)")
+    stride: int = Field(
+        5, ge=1, description="pretrain: the LAM's pair is (t, first latent frame at or after t + stride); LARA: 5"
+    )
 
     @model_validator(mode="after")
     def _weights_match_mode(self) -> LaraConfig:

@@ -79,6 +79,8 @@ def forward_per_sample(cfg: TrainConfig, text_tokens: float) -> float:
 
 
 def train_per_sample(cfg: TrainConfig, text_tokens: float) -> float:
+    if cfg.lara.mode == "pretrain":  # the LAM alone
+        return 3 * lam_forward(cfg.lam, cfg.model)
     f = 3 * dit_forward(cfg.model, text_tokens)
     if cfg.lara.mode == "joint":
         f += 3 * (lam_forward(cfg.lam, cfg.model) + projector_forward(cfg))

@@ -2,7 +2,8 @@
 
 Inverse dynamics: an M-Former (learnable queries in a transformer over the current and future latent tokens) turns
 the change between two frames into a continuous latent action z [B, queries, code_dim]. A VQ codebook of 128 codes
-quantizes it (straight-through, VQ-VAE codebook + commitment losses). Forward dynamics: a transformer over the
+quantizes it (straight-through, VQ-VAE codebook + commitment losses; cosine lookup and dead-code restarts keep the
+codebook in use, see `VectorQuantizer`). Forward dynamics: a transformer over the
 current tokens and the quantized queries reconstructs the future latents. The continuous z (before quantization) is
 what LARA aligns the DiT's action representation with. LARA's encoder is a frozen pixel ViT; here the frozen DINOv3
 latents the corpus already stores play that role.
@@ -13,10 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 from training.config import LamConfig, ModelConfig
+from training.distributed import all_reduce_sum
 from training.layers import TransformerBlock, sincos_2d
 
 
@@ -28,21 +31,56 @@ class LamOutputs:
     vq: torch.Tensor  # [] codebook + commitment loss
 
 
+def _gather_rows(t: torch.Tensor) -> torch.Tensor:
+    """Every rank's rows, in rank order (equal batch sizes), so that every rank restarts codes alike."""
+    if not dist.is_initialized():
+        return t
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts)
+
+
 class VectorQuantizer(nn.Module):
-    def __init__(self, codes: int, dim: int, commitment: float) -> None:
+    """Nearest code by cosine similarity (z and codes l2-normalized, ViT-VQGAN's factorized codes), and dead codes
+    restarted on the batch's z: a code no sample chose for `restart_after` training steps moves to one of them.
+
+    Without the restart the tiny preset's codebook collapsed to one active code of 128 within 50 steps (joint and
+    LAM-only pretraining alike): at init z hardly depends on the input, so every z picks the same code and the rest
+    never receive a gradient. The restart is deterministic (evenly spaced picks from the gathered batch, no RNG) and
+    identical on every rank, so resume stays exact and DDP replicas stay equal."""
+
+    def __init__(self, codes: int, dim: int, commitment: float, restart_after: int = 5) -> None:
         super().__init__()
         self.commitment = commitment
+        self.restart_after = restart_after
         self.codebook = nn.Embedding(codes, dim)
-        nn.init.uniform_(self.codebook.weight, -1.0 / codes, 1.0 / codes)
+        nn.init.normal_(self.codebook.weight)  # directions uniform on the sphere
+        self.register_buffer("idle", torch.zeros(codes, dtype=torch.long))  # training steps since last chosen
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        flat = z.reshape(-1, z.shape[-1]).float()
-        book = self.codebook.weight.float()
-        dist = flat.square().sum(1, keepdim=True) - 2 * flat @ book.T + book.square().sum(1)[None]
-        idx = dist.argmin(dim=1)
-        zq = self.codebook(idx).view_as(z).to(z.dtype)
-        loss = F.mse_loss(zq.float(), z.detach().float()) + self.commitment * F.mse_loss(z.float(), zq.detach().float())
-        return z + (zq - z).detach(), idx.view(z.shape[:-1]), loss
+        flat = F.normalize(z.reshape(-1, z.shape[-1]).float(), dim=-1)
+        train = self.training and torch.is_grad_enabled()
+        if train:
+            self._restart_dead(flat.detach())  # before the lookup: the graph must not see an in-place change
+        book = F.normalize(self.codebook.weight.float(), dim=-1)
+        idx = (flat @ book.T).argmax(dim=1)
+        if train:
+            used = all_reduce_sum(torch.bincount(idx, minlength=self.idle.numel()))
+            self.idle.copy_(torch.where(used > 0, torch.zeros_like(self.idle), self.idle + 1))
+        zq = book[idx]
+        loss = F.mse_loss(zq, flat.detach()) + self.commitment * F.mse_loss(flat, zq.detach())
+        out = flat + (zq - flat).detach()  # straight-through
+        return out.view_as(z).to(z.dtype), idx.view(z.shape[:-1]), loss
+
+    @torch.no_grad()
+    def _restart_dead(self, flat: torch.Tensor) -> None:
+        dead = (self.idle >= self.restart_after).nonzero().squeeze(1)
+        if dead.numel() == 0:
+            return
+        pool = _gather_rows(flat)
+        pick = torch.linspace(0, pool.shape[0] - 1, dead.numel(), device=pool.device).long()
+        self.codebook.weight[dead] = pool[pick].to(self.codebook.weight.dtype)
+        self.idle[dead] = 0
 
 
 class LatentActionModel(nn.Module):

@@ -25,11 +25,17 @@ from training.routing import TASKS_BY_ID
 log = logging.getLogger("eidata.train")
 
 SCALARS = ("total", "action", "latent", "align", "lam")
+# LAM collapse: this few distinct codes in a log interval, or z this constant across the batch (mean per-dim std)
+COLLAPSE_ACTIVE_CODES = 8
+COLLAPSE_Z_STD = 1e-3
 
 
 class Meter:
-    def __init__(self, device: torch.device) -> None:
+    """`codes`: the LAM's codebook size (0: no LAM), for codebook usage over the interval."""
+
+    def __init__(self, device: torch.device, codes: int = 0) -> None:
         self.device = device
+        self.codes = codes
         self.reset()
 
     def reset(self) -> None:
@@ -39,6 +45,8 @@ class Meter:
         self.data_wait = 0.0
         # [scalar sums..., per-task sums (4), per-task counts (4), text tokens], one all_reduce, no per-step sync
         self._sums = torch.zeros(len(SCALARS) + 2 * len(TASKS_BY_ID) + 1, device=self.device)
+        # LAM: code histogram, then (sum of z's mean per-dim std over the batch, batches counted)
+        self._lam = torch.zeros(self.codes + 2, device=self.device)
 
     def add(self, losses: Losses, task: torch.Tensor, text_mask: torch.Tensor, data_wait: float) -> None:
         self.steps += 1
@@ -50,6 +58,11 @@ class Meter:
         sums, counts = per_task_sums(losses.per_sample, task, len(TASKS_BY_ID))
         text = text_mask.sum(dtype=torch.float32).reshape(1)
         self._sums += torch.cat([scalars, sums, counts, text])
+        if losses.codes is not None and self.codes:
+            self._lam[: self.codes] += torch.bincount(losses.codes.flatten(), minlength=self.codes)[: self.codes]
+        if losses.z is not None and losses.z.shape[0] > 1:
+            self._lam[-2] += losses.z.float().std(dim=0).mean()
+            self._lam[-1] += 1
 
     def flush(self, world_size: int) -> dict[str, Any]:
         """Interval averages (global over ranks), then a fresh interval."""
@@ -57,6 +70,7 @@ class Meter:
             torch.cuda.synchronize(self.device)  # the interval's kernels are done before reading the clock
         elapsed = time.perf_counter() - self.t0
         sums = all_reduce_sum(self._sums.clone()).cpu().tolist()
+        lam = all_reduce_sum(self._lam.clone()).cpu()
         n = len(SCALARS)
         k = len(TASKS_BY_ID)
         scalar, task_sum, task_n, text = sums[:n], sums[n : n + k], sums[n + k : n + 2 * k], sums[-1]
@@ -71,9 +85,30 @@ class Meter:
             step_time_s=elapsed / steps,
             data_wait=self.data_wait / elapsed,
             text_tokens=text / max(sum(task_n), 1),  # mean real text tokens per sample
+            **codebook_usage(lam[: self.codes]),
+            lam_z_std=float(lam[-2] / lam[-1]) if lam[-1] > 0 else None,
         )
         self.reset()
         return out
+
+
+def codebook_usage(hist: torch.Tensor) -> dict[str, Any]:
+    """Active codes and perplexity exp(H) of a code histogram (perplexity = codebook size when used evenly)."""
+    total = float(hist.sum())
+    if total == 0:
+        return {"lam_active_codes": None, "lam_perplexity": None}
+    p = hist[hist > 0] / total
+    return {"lam_active_codes": int((hist > 0).sum()), "lam_perplexity": math.exp(float(-(p * p.log()).sum()))}
+
+
+def collapse_warning(record: dict[str, Any]) -> str | None:
+    """A warning when the LAM's codes or its continuous z have collapsed in this interval, else None."""
+    active, z_std = record.get("lam_active_codes"), record.get("lam_z_std")
+    if active is not None and active <= COLLAPSE_ACTIVE_CODES:
+        return f"LAM codebook collapse at step {record['step']}: {active} active codes in the interval"
+    if z_std is not None and z_std < COLLAPSE_Z_STD:
+        return f"LAM latent action collapse at step {record['step']}: z spread {z_std:.2e} across the batch"
+    return None
 
 
 class JsonlLog:

@@ -39,6 +39,8 @@ class Losses:
     per_sample: torch.Tensor  # [B] each sample's flow loss (on whichever modality its task trains)
     align: torch.Tensor | None = None
     lam: torch.Tensor | None = None
+    codes: torch.Tensor | None = None  # [B, queries] the LAM's code indices (codebook usage)
+    z: torch.Tensor | None = None  # [B, queries * code_dim] the continuous latent action, detached (its spread)
 
 
 def draw_noise(batch_size: int, cfg: ModelConfig, flow: FlowConfig, generator: torch.Generator) -> Noise:
@@ -105,9 +107,14 @@ class LDAObjective(nn.Module):
             self.projector = Mlp(cfg.model.hidden, 1.0, out=cfg.lam.latent_size)
             if cfg.lara.mode == "frozen":
                 self.lam.requires_grad_(False)
+            if cfg.lara.mode == "pretrain":  # the LAM alone: no DiT step, no projector
+                self.dit.requires_grad_(False)
+                self.projector.requires_grad_(False)
 
     def forward(self, batch: dict[str, torch.Tensor], noise: Noise) -> Losses:
         lat = prepare(self.dit, batch)
+        if self.lara.mode == "pretrain":
+            return self._pretrain(lat)
         task = batch["task"]
         r = route(batch["actions"], lat.fut, task, noise.t, noise.action, noise.latent)
         out = self.dit(
@@ -134,7 +141,20 @@ class LDAObjective(nn.Module):
                 z = lam_out.z
                 losses.lam = lam_out.recon.mean() + lam_out.vq
                 losses.total = losses.total + self.lara.lam_weight * losses.lam
+                losses.codes = lam_out.codes
+            losses.z = z.detach().flatten(1)
             cos = F.cosine_similarity(self.projector(out.align).float(), z.flatten(1).float(), dim=-1)
             losses.align = weighted_mean(1 - cos, r.act_weight)
             losses.total = losses.total + self.lara.align_weight * losses.align
         return losses
+
+    def _pretrain(self, lat: Prepared) -> Losses:
+        """LARA's LAM pretraining: reconstruction + VQ of the future latent from the current one and the code."""
+        assert self.lam is not None
+        out = self.lam(lat.cur, lat.fut)
+        lam = out.recon.mean() + out.vq
+        zero = torch.zeros((), device=lam.device)
+        return Losses(
+            total=lam, action=zero, latent=zero, per_sample=out.recon.detach(), lam=lam, codes=out.codes,
+            z=out.z.detach().flatten(1),
+        )  # fmt: skip

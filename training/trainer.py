@@ -30,11 +30,11 @@ from training.checkpoint import (
     save_checkpoint,
     unwrap,
 )
-from training.config import TrainConfig
+from training.config import DataConfig, TrainConfig
 from training.dataset import ManifestDataset, seed_worker
 from training.distributed import DistInfo, barrier, derive_seed, init_distributed
 from training.episodes import SampleIndex, build_index
-from training.metrics import JsonlLog, Meter, format_record
+from training.metrics import JsonlLog, Meter, collapse_warning, format_record
 from training.normalize import NormStats, compute_stats
 from training.objective import LDAObjective, draw_noise
 from training.optim import build_optimizer, build_scheduler
@@ -82,6 +82,13 @@ def _with_text_width(cfg: TrainConfig, width: int | None) -> TrainConfig:
     return cfg.model_copy(update={"model": cfg.model.model_copy(update={"text_dim": width})})
 
 
+def _data_config(cfg: TrainConfig) -> DataConfig:
+    """LAM pretraining pairs each frame with the first latent `stride` frames on (LARA: 5), not the chunk's end."""
+    if cfg.lara.mode != "pretrain":
+        return cfg.data
+    return cfg.data.model_copy(update={"future_offset": cfg.lara.stride})
+
+
 def train(
     cfg: TrainConfig,
     run_dir: Path,
@@ -97,7 +104,7 @@ def train(
     ckpt_path = resolve_resume(run_dir, resume)
     state = load_checkpoint(ckpt_path) if ckpt_path else None
 
-    index = build_index(Path(cfg.manifest), "train", cfg.model, cfg.data)
+    index = build_index(Path(cfg.manifest), "train", cfg.model, _data_config(cfg))
     if state is None:
         cfg = _with_text_width(cfg, index.text_dim)
         stats = compute_stats(index)
@@ -179,7 +186,8 @@ def _loop(
     cuda = dist.device.type == "cuda"
     peak = flops.peak_flops(torch.cuda.get_device_name(dist.device) if cuda else None, cfg.peak_tflops)
     noise_gen = torch.Generator(dist.device)
-    meter, jsonl = Meter(dist.device), JsonlLog(run_dir / METRICS)
+    meter = Meter(dist.device, codes=cfg.lam.codes if objective.lam is not None else 0)
+    jsonl = JsonlLog(run_dir / METRICS)
     params = [p for p in objective.parameters() if p.requires_grad]
     loss, saved = float("nan"), None
     batches = iter(loader)
@@ -217,6 +225,8 @@ def _loop(
             if dist.is_main:
                 jsonl.append(record)
                 print(format_record(record), flush=True)
+                if warning := collapse_warning(record):
+                    log.warning(warning)
         if step % cfg.ckpt_every == 0 or step == stop:
             if dist.is_main:
                 saved = save_checkpoint(

@@ -11,8 +11,9 @@ from safetensors.torch import save_file
 
 from jobs.cli import main
 from tests.training.corpus import build_corpus
-from training.config import config_from_preset
+from training.config import LaraConfig, config_from_preset
 from training.lam import LatentActionModel
+from training.objective import LDAObjective
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -74,6 +75,8 @@ def test_joint_training_starts_from_lam_weights(manifest: Path, tmp_path: Path) 
     state = torch.load(run / "checkpoints/step_00000001.pt", weights_only=True)["model"]
     # one AdamW step moves a parameter by about lr = 1e-4; a fresh (seed 0) LAM differs from the file by ~0.1
     for name, w in weights.items():
+        if not w.is_floating_point():
+            continue  # the codebook's idle-step counters
         assert (state[f"lam.{name}"] - w).abs().max() < 1e-3, name
     assert json.loads((run / "config.json").read_text())["lara"]["weights"] == str(tmp_path / "lam.safetensors")
 
@@ -87,3 +90,29 @@ def test_lam_weights_usage_errors(manifest: Path, tmp_path: Path, capsys: pytest
     assert main([*args, "--lara", "joint", "--lam-weights", str(missing)]) == 2
     assert f"{missing}: no such file" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_lam_pretraining_then_joint_from_its_checkpoint(manifest: Path, tmp_path: Path) -> None:
+    """LARA's recipe: the LAM alone (reconstruction + VQ, pairs `--lam-stride` frames apart), then joint from it."""
+    pre = tmp_path / "pre"
+    args = ["train", "--manifest", str(manifest), "--steps", "2", "--out", str(pre), *BASE, "--log-every", "1"]
+    assert main([*args, "--lara", "pretrain", "--lam-stride", "3"]) == 0
+    lara = json.loads((pre / "config.json").read_text())["lara"]
+    assert (lara["mode"], lara["stride"]) == ("pretrain", 3)
+    records = [json.loads(x) for x in (pre / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["loss_lam"] > 0 and r["lam_active_codes"] >= 1 and r["loss_action"] == 0 for r in records)
+    ckpt = pre / "checkpoints/step_00000002.pt"
+    trained = torch.load(ckpt, weights_only=True)["model"]
+    torch.manual_seed(0)  # the run's initial weights: only the LAM has moved
+    init = LDAObjective(config_from_preset("tiny", "unused", lara=LaraConfig(mode="pretrain"))).state_dict()
+    assert all(torch.equal(trained[k], init[k]) for k in init if not k.startswith("lam."))
+    assert not torch.equal(trained["lam.inp.weight"], init["lam.inp.weight"])
+
+    joint = tmp_path / "joint"
+    args = ["train", "--manifest", str(manifest), "--steps", "1", "--out", str(joint), *BASE]
+    assert main([*args, "--lara", "joint", "--lam-weights", str(ckpt)]) == 0
+    state = torch.load(joint / "checkpoints/step_00000001.pt", weights_only=True)["model"]
+    for k, w in trained.items():
+        if k.startswith("lam.") and w.is_floating_point() and k != "lam.vq.codebook.weight":  # (dead codes restart)
+            assert (state[k].float() - w.float()).abs().max() < 1e-3, k
+    assert main([*args, "--lara", "joint", "--lam-stride", "3"]) == 2  # the stride is pretraining's
