@@ -74,6 +74,22 @@ def _group_keys(selected: pa.Table, balance: Balance) -> pa.ChunkedArray | None:
     return pc.binary_join_element_wise(selected["source"], selected["subset"], "/")
 
 
+def sampled_mass(weights: np.ndarray, duration_s: np.ndarray, keys: pa.ChunkedArray | None) -> np.ndarray:
+    """Each episode's share of the training draws under `weight_unit: frame` (what the trainer does, see
+    `schemas.manifest.WeightUnit`): a balance group keeps its total weight, spread over its frames in proportion to
+    weight x length. With balance "none" the whole manifest is one group, so sources are drawn by their hours."""
+    if keys is None:
+        codes = np.zeros(len(weights), dtype=np.int64)
+    else:
+        codes = pc.dictionary_encode(keys).combine_chunks().indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    per_frame = weights * duration_s
+    group_weight = np.bincount(codes, weights=weights)
+    group_frames = np.bincount(codes, weights=per_frame)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mass = np.where(group_frames[codes] > 0, group_weight[codes] * per_frame / group_frames[codes], 0.0)
+    return mass
+
+
 def _select(corpus_root: Path, where: str) -> tuple[str, pa.Table]:
     if not where.strip():
         raise ValueError("the where clause is empty; use 'true' to select every episode")
@@ -196,10 +212,11 @@ def curate(
     )
 
     duration = selected["duration_s"].to_numpy()
-    total_w = float(weights.sum())
+    mass = sampled_mass(weights, duration, keys)  # what the trainer draws (weight_unit frame), not episode counts
+    total_w = float(mass.sum())
     src_codes = pc.dictionary_encode(selected["source"]).combine_chunks()
     src_names, src_idx = src_codes.dictionary.to_pylist(), src_codes.indices.to_numpy(zero_copy_only=False)
-    per_source = np.bincount(src_idx, weights=weights, minlength=len(src_names))
+    per_source = np.bincount(src_idx, weights=mass, minlength=len(src_names))
     tier_counts = pc.value_counts(selected["tier"]).to_pylist()
     manifest = Manifest(
         name=name,
@@ -209,7 +226,7 @@ def curate(
         catalog_snapshot_hash=snapshot,
         routing=routing,
         sampling_weights={s: float(w / total_w) for s, w in sorted(zip(src_names, per_source, strict=True))},
-        mixture=_mixture(selected, weights),
+        mixture=_mixture(selected, mass),
         split=SplitRule(val_fraction=val_fraction),
         splits={
             "train": SplitCounts(episodes=int((~is_val).sum()), hours=float(duration[~is_val].sum() / 3600)),

@@ -133,7 +133,11 @@ def test_no_balance_weighs_every_episode_one(corpus: Path) -> None:
     out = curate(corpus, "plain", "true")
     assert set(_entries(out)["weight"].to_pylist()) == {1.0}
     m = Manifest.load(out)
-    assert m.sampling_weights["oxe"] == pytest.approx(0.7)  # 700 of 1000 episodes
+    # weight_unit frame: sources are drawn by their hours, not by their episode counts (700 of 1000 episodes)
+    hours = {s: sum(e.hours for e in m.mixture if e.source == s) for s in m.sampling_weights}
+    assert m.weight_unit == "frame"
+    assert m.sampling_weights == pytest.approx({s: h / sum(hours.values()) for s, h in hours.items()})
+    assert m.sampling_weights["oxe"] != pytest.approx(0.7, abs=1e-3)
 
 
 def test_manifest_json_validates_and_describes_the_mixture(corpus: Path) -> None:
