@@ -3,9 +3,12 @@ embodiment mask, the state, the text embedding, and the task drawn from the epis
 
 An item is addressed by `(sample index, global draw number)` (see `training.sampler`); the task draw is seeded by
 (run seed, draw number) alone, so it is the same whichever worker or rank reads the sample, and resuming at a draw
-number replays the same tasks. History steps before the episode start repeat the first latent frame and carry zero
-actions. Files are opened per read (safetensors slices are memory-mapped: only the rows needed are read) and a small
-per-worker cache keeps the recently used episodes' action/state arrays.
+number replays the same tasks. History steps before the episode start repeat the first latent frame, carry zero
+actions and have `hist_mask` 0 (padding, not data). An anchor without a future latent (`sample_future` -1) draws only
+the tasks that never see it (renormalized within its tier's row); its `fut_latents` repeat the current frame with
+`future_mask` 0. Chunk steps past the episode's end repeat the last action (GR00T's edge padding) with `chunk_mask` 0,
+so they give no loss. Files are opened per read (safetensors slices are memory-mapped: only the rows needed are
+read) and a small per-worker cache keeps the recently used episodes' action/state arrays.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from schemas.tiers import QualityTier, RoutingTable
 from training.config import ModelConfig
 from training.episodes import TIERS, DataError, EpisodeRecord, SampleIndex
 from training.normalize import NormStats, normalize, read_vectors
-from training.routing import draw_task, routing_arrays
+from training.routing import NO_FUTURE, draw_task, routing_arrays
 
 TABLE_CACHE = 32  # episodes per worker
 
@@ -89,20 +92,26 @@ class ManifestDataset(torch.utils.data.Dataset):
         h, chunk = self.cfg.history, self.cfg.chunk
         frames, t = ep.latent_frames, int(ep.latent_frames[k])
         past = [k - s for s in range(h, 0, -1)]  # oldest first
-        latents = self._latents(ep, [max(r, 0) for r in past] + [k, j])
+        latents = self._latents(ep, [max(r, 0) for r in past] + [k, j if j >= 0 else k])
         actions, states = self._table(episode_id, ep)
         hist_actions = np.zeros((h, CANONICAL_DIM), np.float32)
+        hist_mask = np.array([r >= 0 for r in past], np.float32)
         for s, r in enumerate(past):
             if r >= 0:
                 hist_actions[s] = actions[frames[r]]
-        task = draw_task(self.probs[routed_tier(ep).value], np.random.default_rng([self.seed, draw]))
+        steps = np.arange(t, t + chunk)
+        probs = self.probs[routed_tier(ep).value]
+        task = draw_task(probs if j >= 0 else probs * NO_FUTURE, np.random.default_rng([self.seed, draw]))
         return {
             "hist_latents": latents[:h],
             "cur_latents": latents[h],
             "fut_latents": latents[h + 1],
             "hist_actions": torch.from_numpy(hist_actions),
+            "hist_mask": torch.from_numpy(hist_mask),
             "state": torch.from_numpy(states[t]),
-            "actions": torch.from_numpy(actions[t : t + chunk]),
+            "actions": torch.from_numpy(actions[np.minimum(steps, ep.length - 1)]),
+            "chunk_mask": torch.from_numpy((steps < ep.length).astype(np.float32)),
+            "future_mask": torch.tensor(float(j >= 0)),
             "action_mask": torch.from_numpy(ep.mask.astype(np.float32)),
             "task": torch.tensor(task),
             "tier": torch.tensor(TIERS.index(ep.tier)),

@@ -1,8 +1,12 @@
 """The sample index of a manifest split: which episodes train, from which files, and every (episode, t) sample.
 
 A sample is anchored at a frame t that has image latents (latents are stored at a lower rate than the 10 Hz
-stream, DESIGN section 5). It needs the action chunk t .. t+K-1 inside the episode and a future latent frame at or
-after t + future_offset; anchors without both are not samples. Episodes are skipped, never failed, when they cannot
+stream, DESIGN section 5). A task that uses the future latent (forward/inverse dynamics, forecasting) needs the action
+chunk t .. t+K-1 inside the episode and a future latent frame at or after t + future_offset. When the episode's
+routing row gives mass to a task without the future latent (policy, `training.routing.NO_FUTURE`), every latent frame
+up to the episode's last is an anchor (as GR00T's loader, which pads past-the-end action indices, LDA audit S7); such
+an anchor without a future has `sample_future = -1`, draws only those tasks, and its chunk's steps past the end are
+masked in the loss (`training.dataset`). Episodes are skipped, never failed, when they cannot
 give a sample: no latents for any configured camera, or too short. Each skip is counted with its reason in the
 `IndexReport`, logged, and the build fails only when nothing is left. An episode without a text-embedding file still
 trains: its text is absent and the model attends only to its learned null text token.
@@ -30,6 +34,7 @@ from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson, load
 from schemas.manifest import Manifest, Split, read_entries
 from schemas.tiers import QualityTier
 from training.config import DataConfig, ModelConfig
+from training.routing import anchors_to_end
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +105,7 @@ class SampleIndex:
     episodes: list[EpisodeRecord]
     sample_episode: np.ndarray  # [N] int64
     sample_anchor: np.ndarray  # [N] int64 index into the episode's latent_frames (frame t)
-    sample_future: np.ndarray  # [N] int64 index of the future latent
+    sample_future: np.ndarray  # [N] int64 index of the future latent, -1 where none (policy-only anchor)
     text_dim: int | None
     report: IndexReport
 
@@ -144,13 +149,16 @@ def balance_group(uid: str, balance: str) -> str:
     return parts[0] if balance == "source" else "/".join(parts[:2])
 
 
-def anchors(frames: np.ndarray, length: int, chunk: int, future_offset: int) -> tuple[np.ndarray, np.ndarray]:
-    """(anchor, future) latent indices: t = frames[anchor] has t + chunk <= length and a latent frame at or after
-    t + future_offset (the first such one is the future)."""
+def anchors(
+    frames: np.ndarray, length: int, chunk: int, future_offset: int, *, to_end: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """(anchor, future) latent indices. An anchor t = frames[anchor] with t + chunk <= length and a latent frame at or
+    after t + future_offset has that first frame as its future; with `to_end` every t < length is also an anchor,
+    with future -1 where it has none (it can only train tasks without the future latent)."""
     fut = np.searchsorted(frames, frames + future_offset, side="left")
-    ok = (frames + chunk <= length) & (fut < len(frames))
-    idx = np.flatnonzero(ok)
-    return idx, fut[idx]
+    has_future = (frames + chunk <= length) & (fut < len(frames))
+    idx = np.flatnonzero((frames < length) if to_end else has_future)
+    return idx, np.where(has_future[idx], fut[idx], -1)
 
 
 def _read_latents_header(path: Path, model: ModelConfig) -> np.ndarray:
@@ -258,9 +266,16 @@ def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: Data
         frames = _read_latents_header(lat_path, model)
         length = int(line["length"])
         bar.update(0, frames=length)
-        anchor, future = anchors(frames, length, model.chunk, data.future_offset)
+        try:
+            mask = _episode_mask(line, meta.info)
+        except DataError as err:
+            raise DataError(f"{meta.root / EPISODES_PATH}: episode {e['episode_index']}: {err}") from None
+        tier = QualityTier(e["tier"]) if mask.any() else QualityTier.actionless  # the routed tier
+        to_end = anchors_to_end(manifest.routing, tier)
+        anchor, future = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end)
         if not len(anchor):
-            report.skip(f"too short for a {model.chunk}-step chunk and a +{data.future_offset} future", uid)
+            need = f"a {model.chunk}-step chunk and a +{data.future_offset} future"
+            report.skip("no latent frame inside the episode" if to_end else f"too short for {need}", uid)
             continue
         task_index = _text_task_index(line, meta.tasks)
         tpath = text_path(meta.root, task_index) if task_index is not None else None
@@ -270,10 +285,6 @@ def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: Data
             report.without_text += 1
         elif tpath not in text_widths:
             text_widths[tpath] = read_text_width(tpath)
-        try:
-            mask = _episode_mask(line, meta.info)
-        except DataError as err:
-            raise DataError(f"{meta.root / EPISODES_PATH}: episode {e['episode_index']}: {err}") from None
         report.no_action_dims += int(not mask.any())
         report.cameras[camera] += 1
         episodes.append(

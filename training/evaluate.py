@@ -72,8 +72,8 @@ def _predict(objective: LDAObjective, batch: dict[str, torch.Tensor], lat: Prepa
 
 def _rows(index: SampleIndex, stats: NormStats, batch: dict[str, torch.Tensor], lat: Prepared,
           actions: torch.Tensor, latents: torch.Tensor) -> list[dict[str, Any]]:  # fmt: skip
-    mask = batch["action_mask"].unsqueeze(1)
-    count = (mask.sum(dim=(1, 2)) * actions.shape[1]).clamp_min(1)
+    mask = batch["action_mask"].unsqueeze(1) * batch["chunk_mask"].unsqueeze(-1)  # steps past the end: no error
+    count = mask.sum(dim=(1, 2)).clamp_min(1)
     err = (actions.float() - batch["actions"].float()) * mask
     std = torch.stack([torch.from_numpy(stats.get(index.datasets[int(d)], ACTION)[1]) for d in batch["dataset"]])
     raw = err.abs() * std.to(err.device).unsqueeze(1)
@@ -86,11 +86,13 @@ def _rows(index: SampleIndex, stats: NormStats, batch: dict[str, torch.Tensor], 
     }
     vals = {k: v.cpu().numpy() for k, v in out.items()}
     has_action = batch["action_mask"].bool().any(dim=1).cpu().numpy()
+    has_future = batch["future_mask"].bool().cpu().numpy()
     return [
         {
             "dataset": index.datasets[int(batch["dataset"][i])],
             "tier": TIERS[int(batch["tier"][i])].value,
             "has_action": bool(has_action[i]),
+            "has_future": bool(has_future[i]),
             **{k: float(v[i]) for k, v in vals.items()},
         }
         for i in range(len(has_action))
@@ -104,7 +106,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         acted = [r for r in group if r["has_action"]]
         entry: dict[str, Any] = {"samples": len(group), "action_samples": len(acted)}
         for m in METRICS:
-            src = acted if m in ("l1", "mse", "l1_raw") else group
+            src = acted if m in ("l1", "mse", "l1_raw") else [r for r in group if r.get("has_future", True)]
             entry[m] = float(np.mean([r[m] for r in src])) if src else None
         out[key] = entry
     return out

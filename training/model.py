@@ -39,6 +39,7 @@ class DiTInputs:
     fut_in: torch.Tensor  # [B, P, C]  noised, clean, or ignored where fut_absent
     fut_absent: torch.Tensor  # [B] bool
     hist_actions: torch.Tensor  # [B, H, A]
+    hist_mask: torch.Tensor  # [B, H] float, 0 for history padding before the episode start (its mask input is 0)
     state: torch.Tensor  # [B, A]
     act_in: torch.Tensor  # [B, K, A]  noised, clean, or ignored where act_absent
     act_absent: torch.Tensor  # [B] bool
@@ -198,7 +199,7 @@ class MMDiT(nn.Module):
             mm = m.unsqueeze(1).expand_as(v) if v.dim() == 3 else m
             return torch.cat([v * mm, mm], dim=-1)
 
-        hist = self.action_in(with_mask(inp.hist_actions))
+        hist = self.action_in(with_mask(inp.hist_actions) * inp.hist_mask.unsqueeze(-1))  # padding: values and mask 0
         state = self.state_in(with_mask(inp.state)).unsqueeze(1)
         chunk = self.action_in(with_mask(inp.act_in))
         chunk = torch.where(inp.act_absent[:, None, None], self.register_act.to(chunk.dtype).expand_as(chunk), chunk)

@@ -4,8 +4,10 @@ with the LAM's latent action).
 
 Total = action flow loss + latent flow loss + align_weight * (1 - cos) + lam_weight * (reconstruction + VQ).
 The flow losses are means over the samples whose task puts the loss on that modality, each sample's error a mean
-over its own real action dims (embodiment mask) or latent tokens. The alignment applies where the DiT predicts
-actions (policy, inverse dynamics); the LAM learns from every sample, actionless video included.
+over its own real action dims (embodiment mask) and chunk steps inside the episode (`chunk_mask`: steps past the end
+give zero loss and zero gradient) or latent tokens. The alignment applies where the DiT predicts actions (policy,
+inverse dynamics) and a future frame exists; the LAM learns from every sample with a future frame (`future_mask`),
+actionless video included.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from training.config import FlowConfig, ModelConfig, TrainConfig
-from training.flow import action_loss, latent_loss, sample_time, weighted_mean
+from training.flow import latent_loss, sample_time, weighted_mean
 from training.lam import LatentActionModel
 from training.layers import Mlp
 from training.model import DiTInputs, MMDiT
@@ -52,6 +54,16 @@ def draw_noise(batch_size: int, cfg: ModelConfig, flow: FlowConfig, generator: t
     return Noise(t=t, action=act, latent=lat)
 
 
+def chunk_loss(
+    pred: torch.Tensor, target: torch.Tensor, action_mask: torch.Tensor, chunk_mask: torch.Tensor
+) -> torch.Tensor:
+    """Per-sample mean squared error over the real dims of the chunk steps inside the episode: [B, K, A] x2, [B, A],
+    [B, K] -> [B] (`flow.action_loss` when every step is inside). Nothing to learn gives 0, never NaN."""
+    m = chunk_mask.unsqueeze(-1) * action_mask.unsqueeze(1)
+    se = (pred.float() - target.float()).square() * m
+    return se.sum(dim=(1, 2)) / m.sum(dim=(1, 2)).clamp_min(1)
+
+
 @dataclass
 class Prepared:
     hist: torch.Tensor
@@ -84,6 +96,7 @@ def dit_inputs(
         fut_in=fut_in,
         fut_absent=fut_absent,
         hist_actions=batch["hist_actions"],
+        hist_mask=batch["hist_mask"],
         state=batch["state"],
         act_in=act_in,
         act_absent=act_absent,
@@ -114,16 +127,19 @@ class LDAObjective(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor], noise: Noise) -> Losses:
         lat = prepare(self.dit, batch)
         if self.lara.mode == "pretrain":
-            return self._pretrain(lat)
+            return self._pretrain(lat, batch["future_mask"])
         task = batch["task"]
-        r = route(batch["actions"], lat.fut, task, noise.t, noise.action, noise.latent)
+        # steps past the episode's end: zero, so neither the model's input nor any loss depends on their values
+        actions = batch["actions"] * batch["chunk_mask"].unsqueeze(-1).to(batch["actions"].dtype)
+        r = route(actions, lat.fut, task, noise.t, noise.action, noise.latent)
         out = self.dit(
             dit_inputs(
                 batch, lat, act_in=r.act_in, act_absent=r.act_absent, fut_in=r.fut_in, fut_absent=r.fut_absent,
                 t=noise.t, task=task,
             )
         )  # fmt: skip
-        la = action_loss(out.action, r.act_target, batch["action_mask"])
+        la = chunk_loss(out.action, r.act_target, batch["action_mask"], batch["chunk_mask"])
+        has_future = batch["future_mask"].to(la.dtype)
         ll = latent_loss(out.latent, r.fut_target)
         losses = Losses(
             total=torch.zeros((), device=la.device),
@@ -139,20 +155,20 @@ class LDAObjective(nn.Module):
             else:
                 lam_out = self.lam(lat.cur, lat.fut)
                 z = lam_out.z
-                losses.lam = lam_out.recon.mean() + lam_out.vq
+                losses.lam = weighted_mean(lam_out.recon, has_future) + lam_out.vq
                 losses.total = losses.total + self.lara.lam_weight * losses.lam
                 losses.codes = lam_out.codes
             losses.z = z.detach().flatten(1)
             cos = F.cosine_similarity(self.projector(out.align).float(), z.flatten(1).float(), dim=-1)
-            losses.align = weighted_mean(1 - cos, r.act_weight)
+            losses.align = weighted_mean(1 - cos, r.act_weight * has_future)
             losses.total = losses.total + self.lara.align_weight * losses.align
         return losses
 
-    def _pretrain(self, lat: Prepared) -> Losses:
+    def _pretrain(self, lat: Prepared, future_mask: torch.Tensor) -> Losses:
         """LARA's LAM pretraining: reconstruction + VQ of the future latent from the current one and the code."""
         assert self.lam is not None
         out = self.lam(lat.cur, lat.fut)
-        lam = out.recon.mean() + out.vq
+        lam = weighted_mean(out.recon, future_mask.to(out.recon.dtype)) + out.vq
         zero = torch.zeros((), device=lam.device)
         return Losses(
             total=lam, action=zero, latent=zero, per_sample=out.recon.detach(), lam=lam, codes=out.codes,

@@ -20,6 +20,8 @@ _ROLE = {"noised": NOISED, "clean": CLEAN, "absent": ABSENT}
 TASKS_BY_ID: list[Task] = sorted(TASK_IDS, key=TASK_IDS.__getitem__)
 ACTION_ROLE = torch.tensor([_ROLE[TASK_SPECS[t].action] for t in TASKS_BY_ID])
 FUTURE_ROLE = torch.tensor([_ROLE[TASK_SPECS[t].future_latents] for t in TASKS_BY_ID])
+# Tasks that never see the future latent (policy): the only ones an anchor without a future latent can train.
+NO_FUTURE = np.array([TASK_SPECS[t].future_latents == "absent" for t in TASKS_BY_ID])
 
 # One diffusion time per sample is enough only because every task noises exactly one modality, and the loss is
 # on that modality; the AdaLN time is then that modality's time.
@@ -81,6 +83,12 @@ def routing_arrays(routing: RoutingTable) -> dict[str, np.ndarray]:
             p[TASK_IDS[task]] = prob
         out[QualityTier(tier).value] = p / p.sum()
     return out
+
+
+def anchors_to_end(routing: RoutingTable, tier: QualityTier) -> bool:
+    """Whether a tier's routing row gives any mass to a task without the future latent, so its episodes may anchor
+    up to their last frame (the chunk's missing steps masked)."""
+    return bool((routing_arrays(routing).get(tier.value, np.zeros(len(TASKS_BY_ID))) * NO_FUTURE).any())
 
 
 def draw_task(probs: np.ndarray, rng: np.random.Generator) -> int:

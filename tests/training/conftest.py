@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.corpus import build_corpus
+from tests.training.corpus import TEXT_DIM, build_corpus
+from training.config import PRESETS, DataConfig
+from training.dataset import ManifestDataset
+from training.episodes import SampleIndex, build_index
+from training.normalize import compute_stats
+
+MODEL = PRESETS["tiny"].model.model_copy(update={"text_dim": TEXT_DIM})
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +25,14 @@ def _one_thread(one_torch_thread: None) -> None:
 @pytest.fixture(scope="session")
 def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_corpus(tmp_path_factory.mktemp("training") / "corpus")
+
+
+@pytest.fixture(scope="module")
+def index(manifest: Path) -> SampleIndex:
+    """The corpus's train split, indexed for the tiny model."""
+    return build_index(manifest, "train", MODEL, DataConfig(num_workers=0))
+
+
+@pytest.fixture(scope="module")
+def dataset(index: SampleIndex) -> ManifestDataset:
+    return ManifestDataset(index, compute_stats(index), MODEL, index.manifest.routing, seed=0)

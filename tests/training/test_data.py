@@ -15,26 +15,15 @@ from torch.utils.data import DataLoader
 
 from schemas.canonical import ACTION, STATE
 from schemas.tiers import ALLOWED_TASKS, QualityTier
+from tests.training.conftest import MODEL
 from tests.training.corpus import TEXT_DIM
 from training.batch import collate
-from training.config import PRESETS, DataConfig
+from training.config import DataConfig
 from training.dataset import ManifestDataset
 from training.episodes import TIERS, DataError, SampleIndex, _read_latents_header, anchors, build_index
 from training.normalize import compute_stats
 from training.routing import TASKS_BY_ID
 from training.sampler import StreamSampler
-
-MODEL = PRESETS["tiny"].model.model_copy(update={"text_dim": TEXT_DIM})
-
-
-@pytest.fixture(scope="module")
-def index(manifest: Path) -> SampleIndex:
-    return build_index(manifest, "train", MODEL, DataConfig(num_workers=0))
-
-
-@pytest.fixture(scope="module")
-def dataset(index: SampleIndex) -> ManifestDataset:
-    return ManifestDataset(index, compute_stats(index), MODEL, index.manifest.routing, seed=0)
 
 
 def _vectors(path: Path, key: str) -> np.ndarray:
@@ -51,11 +40,14 @@ def test_anchors_need_a_chunk_and_a_future() -> None:
 
 def test_index_reports_its_skips(index: SampleIndex) -> None:
     r = index.report
-    assert r.episodes == 6 and len(index) == sum(12 if e.length == 40 else 10 for e in index.episodes)
-    assert r.skipped == {
-        "no latents for cameras ['head', 'third_person', 'wrist_right', 'wrist_left']": 1,
-        "too short for a 16-step chunk and a +16 future": 1,
-    }
+    # high-tier episodes with actions route to policy, which anchors at every latent frame up to the end (the short
+    # episode included); the others need a full chunk and a +16 future (12 anchors at length 40, 10 at 36)
+    to_end = [e.tier is QualityTier.high and e.mask.any() for e in index.episodes]
+    assert r.episodes == 7 and len(index) == sum(
+        len(e.latent_frames) if end else 12 if e.length == 40 else 10
+        for e, end in zip(index.episodes, to_end, strict=True)
+    )
+    assert r.skipped == {"no latents for cameras ['head', 'third_person', 'wrist_right', 'wrist_left']": 1}
     assert r.without_text == 1 and r.no_action_dims == 2 and index.text_dim == TEXT_DIM
     assert {e.uid for e in index.episodes if e.text_path is None} == {"sim/arm/arm-5"}  # NO_TEXT_TASK's episode
 
@@ -123,10 +115,8 @@ def test_tasks_stay_within_their_tier_and_rows_stay_aligned(index: SampleIndex, 
             assert TASKS_BY_ID[int(batch["task"][row])] in allowed
             seen.add((tier, int(batch["task"][row])))
             # the row's tensors all belong to its own (episode, frame)
-            i = int(np.flatnonzero(
-                (index.sample_episode == int(batch["episode"][row]))
-                & (ep.latent_frames[index.sample_anchor] == int(batch["frame"][row]))
-            )[0])  # fmt: skip
+            own = np.flatnonzero(index.sample_episode == int(batch["episode"][row]))
+            i = int(own[ep.latent_frames[index.sample_anchor[own]] == int(batch["frame"][row])][0])
             alone = dataset[(i, 0)]
             for key in ("cur_latents", "fut_latents", "actions", "state", "hist_actions", "action_mask"):
                 torch.testing.assert_close(batch[key][row], alone[key])
