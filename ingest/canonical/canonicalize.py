@@ -401,13 +401,15 @@ def _canonicalize_span(
     native_states = raw.states if sig.native_state_keys is None else {k: raw.states[k] for k in sig.native_state_keys}
     st_native, st_names = _resample_native(_native(native_states, derived), grid_abs)
     ac_native, ac_names = _resample_native(_native(raw.actions, derived), grid_abs)
-    if "camera_trajectory" in info:
-        traj = info.pop("camera_trajectory")
+    traj = info.pop("camera_trajectory", None)  # ref_from_camera, OpenCV axes: stored natives and the QA's view
+    if traj is not None:
         cam_names = [f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6)))]
         st_native = traj if st_native is None else np.concatenate([st_native, traj], axis=1)
         st_names += cam_names
     cameras = {name: ResampledCamera(c, rs.nearest_at_or_before(c.timestamps, grid_abs)) for name, c in cams.items()}
     task = _task_text(raw)
+    posed = _posed_camera(raw, sig) if traj is not None else None
+    limits = spec.validity.limits_for(emb.name)
     episodes = []
     keep = report.keep if report.keep else [(0, n)]
     for j, (a, b) in enumerate(keep):
@@ -418,31 +420,28 @@ def _canonicalize_span(
             mask=mask, validity=report, config=spec.quality, fps=spec.fps,
         )  # fmt: skip
         tag = suffix + (f"#keep{j}" if len(keep) > 1 else "")
-        episodes.append(
-            CanonicalEpisode(
-                uid=episode_uid(source, raw.ref.subset, raw.ref.raw_id) + tag, source=source, subset=raw.ref.subset,
-                raw_id=raw.ref.raw_id + tag,
-                raw_path=raw.ref.paths[0] if raw.ref.paths else "", embodiment=emb.name, mask=mask,
-                timestamps=(np.arange(m) / spec.fps), state=state[a:b].astype(np.float32),
-                action=action[a:b].astype(np.float32), keypoints=keypoints[a:b].astype(np.float32),
-                interpolated=interp[a:b], task=task, tier=tier, tier_reasons=[*raw.tier_reasons, *reasons],
-                native_fps=raw.native_fps, success=raw.success,
-                cameras={k: ResampledCamera(c.source, c.indices[a:b]) for k, c in cameras.items()},
-                state_native=None if st_native is None else st_native[a:b], state_native_names=st_names,
-                action_native=None if ac_native is None else ac_native[a:b], action_native_names=ac_names,
-                action_config=_segments(raw, raw.native_fps, sub_t0, m, spec.fps) or None,
-                span_s=(sub_t0, sub_t0 + (m - 1) / spec.fps), info=info,
-            )
+        ep = CanonicalEpisode(
+            uid=episode_uid(source, raw.ref.subset, raw.ref.raw_id) + tag, source=source, subset=raw.ref.subset,
+            raw_id=raw.ref.raw_id + tag,
+            raw_path=raw.ref.paths[0] if raw.ref.paths else "", embodiment=emb.name, mask=mask,
+            timestamps=(np.arange(m) / spec.fps), state=state[a:b].astype(np.float32),
+            action=action[a:b].astype(np.float32), keypoints=keypoints[a:b].astype(np.float32),
+            interpolated=interp[a:b], task=task, tier=tier, tier_reasons=[*raw.tier_reasons, *reasons],
+            native_fps=raw.native_fps, success=raw.success,
+            cameras={k: ResampledCamera(c.source, c.indices[a:b]) for k, c in cameras.items()},
+            state_native=None if st_native is None else st_native[a:b], state_native_names=st_names,
+            action_native=None if ac_native is None else ac_native[a:b], action_native_names=ac_names,
+            action_config=_segments(raw, raw.native_fps, sub_t0, m, spec.fps) or None,
+            span_s=(sub_t0, sub_t0 + (m - 1) / spec.fps), info=info,
         )  # fmt: skip
-    # Geometry QA on the arrays just built (one pass, no I/O): the camera is the stored trajectory (OpenCV axes, the
-    # last 9 natives) with the intrinsics of the camera it poses.
-    posed = _posed_camera(raw, sig) if st_names[-9:][:1] == ["camera.x"] else None
-    for ep in episodes:
+        # Geometry QA on the arrays just built (one pass, no I/O): the camera is the stored trajectory with the
+        # intrinsics of the camera it poses.
         view = None
-        if posed is not None and posed.intrinsics is not None and ep.state_native is not None:
-            view = CameraView.from_trajectory(posed.intrinsics, posed.width, posed.height, ep.state_native[:, -9:])
-        ep.qa = measure(ep.state, ep.action, ep.keypoints, mask, fps=spec.fps,
-                        limits=spec.validity.limits_for(emb.name), config=spec.qa, camera=view)  # fmt: skip
+        if posed is not None and traj is not None:
+            view = CameraView.from_trajectory(posed.intrinsics, posed.width, posed.height, traj[a:b])
+        ep.qa = measure(ep.state, ep.action, ep.keypoints, mask, fps=spec.fps, limits=limits, config=spec.qa,
+                        camera=view)  # fmt: skip
+        episodes.append(ep)
     return episodes
 
 
