@@ -1,0 +1,60 @@
+"""The KinematicModel API: shapes, dtype, joint order, base frames, assemble and its errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ingest.kinematics import DescriptionError, load_model
+
+
+def test_load_model_is_cached_and_cites_its_source() -> None:
+    m = load_model("panda")
+    assert load_model("panda") is m
+    assert "frankaemika/franka_ros/franka_description/robots/panda_arm.xacro@" in m.source
+    assert m.joint_names[:7] == tuple(f"panda_joint{i}" for i in range(1, 8))
+    assert m.links[0] == m.root == "panda_link0"
+    assert m.lower.dtype == np.float64 and m.lower.shape == (m.dof,) and not m.lower.flags.writeable
+
+
+def test_missing_description_names_the_file() -> None:
+    with pytest.raises(DescriptionError, match=r"no_such_arm\.urdf: no such robot description"):
+        load_model("no_such_arm")
+    with pytest.raises(DescriptionError, match="not a file stem"):
+        load_model("../panda")
+
+
+def test_forward_shape_dtype_and_base() -> None:
+    m = load_model("panda")
+    rng = np.random.default_rng(0)
+    q = rng.uniform(m.lower, m.upper, size=(5, m.dof))
+    out = m.forward(q, ["panda_link8", "panda_hand_tcp"])
+    assert out.shape == (5, 2, 4, 4) and out.dtype == np.float64
+    np.testing.assert_array_equal(out[:, :, 3], np.broadcast_to([0.0, 0.0, 0.0, 1.0], (5, 2, 4)))
+    # a pose in another base is the root pose composed with that base's inverse
+    in_link8 = m.forward(q, ["panda_hand_tcp"], base="panda_link8")[:, 0]
+    np.testing.assert_allclose(np.linalg.inv(out[:, 0]) @ out[:, 1], in_link8, atol=1e-12)
+    # the TCP is fixed in the flange: 0.1034 m along z, whatever the joints
+    np.testing.assert_allclose(in_link8[:, :3, 3], np.broadcast_to([0.0, 0.0, 0.1034], (5, 3)), atol=1e-12)
+    assert m.forward(q[:0], ["panda_link8"]).shape == (0, 1, 4, 4)
+
+
+def test_forward_rejects_bad_shapes_and_unknown_links() -> None:
+    m = load_model("panda")
+    with pytest.raises(ValueError, match=r"expected \[N, 9\]"):
+        m.forward(np.zeros((3, 7)), ["panda_link8"])
+    with pytest.raises(KeyError, match="unknown link 'panda_link9'"):
+        m.forward(np.zeros((3, 9)), ["panda_link9"])
+
+
+def test_assemble_fills_zeros_mimics_and_refuses_unknown_joints() -> None:
+    m = load_model("panda")
+    q = m.assemble({"panda_joint2": np.array([0.1, 0.2]), "panda_finger_joint1": np.array([0.01, 0.03])}, 2)
+    assert q.shape == (2, 9)
+    np.testing.assert_array_equal(q[:, 1], [0.1, 0.2])
+    np.testing.assert_array_equal(q[:, [0, 2, 3, 4, 5, 6]], 0.0)
+    np.testing.assert_array_equal(q[:, 8], [0.01, 0.03])  # finger_joint2 mimics finger_joint1 (multiplier 1)
+    with pytest.raises(KeyError, match=r"unknown joint\(s\) \['kLeftShoulderPitch'\]"):
+        m.assemble({"kLeftShoulderPitch": np.zeros(2)}, 2)
+    with pytest.raises(ValueError, match="expected \\(2,\\)"):
+        m.assemble({"panda_joint1": np.zeros(3)}, 2)
