@@ -166,5 +166,8 @@ def cli_eval(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else ckpt.parent / f"eval_{args.split}_step{report['step']:08d}.json"
     write_text_atomic(out, json.dumps(report, indent=2) + "\n")
     print(f"eval {report['split']} at step {report['step']}: {report['samples']} samples -> {out}")
+    own = sorted(d for d, s in report["normalization"].items() if s != "train")
+    if own:
+        print(f"unseen in training, normalized with their own split's statistics: {', '.join(own)}")
     print(format_report(report), end="")
     return 0

@@ -2,7 +2,8 @@
 
 A sample is anchored at a frame t that has image latents (latents are stored at a lower rate than the 10 Hz
 stream, DESIGN section 5). A task that uses the future latent (forward/inverse dynamics, forecasting) needs the action
-chunk t .. t+K-1 inside the episode and a future latent frame at or after t + future_offset. When the episode's
+chunk t .. t+K-1 inside the episode and a future latent frame exactly at its end, t + future_offset (`exact_future`,
+audit S13). When the episode's
 routing row gives mass to a task without the future latent (policy, `training.routing.NO_FUTURE`), every latent frame
 up to the episode's last is an anchor (as GR00T's loader, which pads past-the-end action indices, LDA audit S7); such
 an anchor without a future has `sample_future = -1`, draws only those tasks, and its chunk's steps past the end are
@@ -28,7 +29,7 @@ from safetensors import safe_open
 from ingest.progress import Progress
 from schemas.canonical import ACTION, CANONICAL_DIM, Camera, image_key
 from schemas.captions import TEXT_FORMAT, text_embedding_file
-from schemas.corpus import EpisodeLineage
+from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.image_latents import LATENTS_FORMAT, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson, load_info, read_jsonl
 from schemas.manifest import Manifest, Split, read_entries
@@ -77,6 +78,7 @@ class IndexReport:
     skipped_examples: dict[str, list[str]] = field(default_factory=dict)
     without_text: int = 0
     no_action_dims: int = 0  # episodes whose mask is empty: routed as actionless whatever their tier
+    inexact_future: int = 0  # anchors without a latent frame exactly at the chunk's end (`exact_future`)
     cameras: Counter[str] = field(default_factory=Counter)
 
     def skip(self, reason: str, uid: str) -> None:
@@ -89,6 +91,8 @@ class IndexReport:
         parts = [f"{self.episodes} episodes, {self.samples} samples", f"cameras {dict(self.cameras)}"]
         if self.without_text:
             parts.append(f"{self.without_text} without a text file (null text)")
+        if self.inexact_future:
+            parts.append(f"{self.inexact_future} anchors without a latent frame at the chunk's end (no future latent)")
         if self.no_action_dims:
             parts.append(f"{self.no_action_dims} with no action dims (routed as actionless)")
         for reason, n in sorted(self.skipped.items()):
@@ -150,15 +154,38 @@ def balance_group(uid: str, balance: str) -> str:
 
 
 def anchors(
-    frames: np.ndarray, length: int, chunk: int, future_offset: int, *, to_end: bool = False
+    frames: np.ndarray, length: int, chunk: int, future_offset: int, *, to_end: bool = False, exact: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(anchor, future) latent indices. An anchor t = frames[anchor] with t + chunk <= length and a latent frame at or
-    after t + future_offset has that first frame as its future; with `to_end` every t < length is also an anchor,
-    with future -1 where it has none (it can only train tasks without the future latent)."""
-    fut = np.searchsorted(frames, frames + future_offset, side="left")
-    has_future = (frames + chunk <= length) & (fut < len(frames))
+    """(anchor, future) latent indices. An anchor t = frames[anchor] with t + chunk <= length and a latent frame at
+    t + future_offset (`exact`) or at or after it has that frame as its future; with `to_end` every t < length is also
+    an anchor, with future -1 where it has none (it can only train tasks without the future latent)."""
+    target = frames + future_offset
+    fut = np.searchsorted(frames, target, side="left")
+    found = fut < len(frames)
+    if exact:
+        found &= frames[np.minimum(fut, len(frames) - 1)] == target
+    has_future = (frames + chunk <= length) & found
     idx = np.flatnonzero((frames < length) if to_end else has_future)
     return idx, np.where(has_future[idx], fut[idx], -1)
+
+
+def exact_future(model: ModelConfig, data: DataConfig) -> bool:
+    """Whether the future latent must sit exactly `future_offset` frames after the anchor: yes when it is the frame
+    the action chunk ends on (future_offset == chunk, the default 16).
+
+    Chunks end on latent frames (audit S13), as in LDA: its forward dynamics is p(o_{t+1:t+k} | o_t, a_{t+1:t+k})
+    (seed 001, section 4: the future observation is where the given chunk ends), and its action head encodes the
+    future image from frames the loader decodes at run time (`encode_future_img` in
+    lda/model/modules/action_model/MMDiT_ActionHeader.py, read in the Coldilger/LDA-1B fork of jiangranlv/LDA-1B),
+    picked by one run-wide integer `future_obs_index` (16 in the post-training scripts of the forks we read; its unit
+    in LDA's loader is not verified here): one gap for every sample. Our latents are stored at a lower rate (3 Hz
+    nearest frames of the 10 Hz stream: strides 3, 4, 3), where "the first latent at or after t + 16" is 16 to 19
+    frames on, a gap the model is not told and the chunk does not cover. So a future-latent sample anchors only where
+    a latent frame sits exactly at t + 16: the gap is constant and needs no model input. The cost: at 3 Hz one anchor
+    in three has such a frame (latents at 5 or 2.5 Hz, whose strides divide 16, keep them all); policy-only anchors
+    are unaffected. Another offset (LAM pretraining pairs, `--lam-stride`, LARA's stride) keeps the first latent at or
+    after it: a pair has no action chunk whose end it must match."""
+    return data.future_offset == model.chunk
 
 
 def _read_latents_header(path: Path, model: ModelConfig) -> np.ndarray:
@@ -195,11 +222,20 @@ def read_text_width(path: Path) -> int:
 
 
 def _episode_mask(line: dict[str, Any], info: InfoJson) -> np.ndarray:
+    """Which of the 50 action dims are real: the episode's lineage mask, else info.json's
+    `features.action.info.mask` (DESIGN section 3); a dataset without an action feature has none. Neither given is
+    an error: taking all 50 dims as real would train padded dims as data (audit S10)."""
     mask = EpisodeLineage.of(line).mask
     if mask is None:
         ft = info.features.get(ACTION)
         mask = (ft.info or {}).get("mask") if ft is not None else [0] * CANONICAL_DIM
-    mask = np.asarray(mask if mask is not None else [1] * CANONICAL_DIM, dtype=bool)
+    if mask is None:
+        raise DataError(
+            f"no action mask: neither the episode's lineage ('{LINEAGE_KEY}.mask') nor {INFO_PATH} "
+            f"features.{ACTION}.info.mask says which of the {CANONICAL_DIM} action dims are real; re-ingest the "
+            "dataset (ingest writes the embodiment's mask) or add the mask to info.json"
+        )
+    mask = np.asarray(mask, dtype=bool)
     if mask.shape != (CANONICAL_DIM,):
         raise DataError(f"episode mask has shape {mask.shape}, expected ({CANONICAL_DIM},)")
     return mask
@@ -242,6 +278,7 @@ def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: Data
     per_episode: list[tuple[np.ndarray, np.ndarray]] = []
     text_widths: dict[Path, int] = {}
     report = IndexReport()
+    exact = exact_future(model, data)
     bar = Progress(len(entries), f"index {manifest.name}/{split}", unit="episodes")
     for e in entries:
         bar.update(1)
@@ -269,12 +306,15 @@ def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: Data
         try:
             mask = _episode_mask(line, meta.info)
         except DataError as err:
-            raise DataError(f"{meta.root / EPISODES_PATH}: episode {e['episode_index']}: {err}") from None
+            raise DataError(f"{meta.root / EPISODES_PATH}: episode {e['episode_index']} ({uid}): {err}") from None
         tier = QualityTier(e["tier"]) if mask.any() else QualityTier.actionless  # the routed tier
         to_end = anchors_to_end(manifest.routing, tier)
-        anchor, future = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end)
+        anchor, future = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end, exact=exact)
+        if exact:
+            loose = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end)[1]
+            report.inexact_future += int((loose >= 0).sum() - (future >= 0).sum())
         if not len(anchor):
-            need = f"a {model.chunk}-step chunk and a +{data.future_offset} future"
+            need = f"a {model.chunk}-step chunk and a latent frame at exactly +{data.future_offset}"
             report.skip("no latent frame inside the episode" if to_end else f"too short for {need}", uid)
             continue
         task_index = _text_task_index(line, meta.tasks)

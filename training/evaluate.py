@@ -7,7 +7,9 @@ For evenly spaced samples of the split:
 - future latents: forward dynamics (the recorded actions given) where the episode has actions, visual forecasting
   where it has none; cosine similarity of the predicted and the recorded future DINO tokens (after the model's latent
   normalization), beside the copy-the-current-frame baseline's, which a useful model must beat.
-Reported per (dataset, tier), per tier and overall, printed as a table and written as JSON.
+Reported per (dataset, tier), per tier and overall, printed as a table and written as JSON, with the statistics each
+dataset was normalized with (`normalization`: the run's training statistics, or its own split's for a dataset the
+training split never saw).
 """
 
 from __future__ import annotations
@@ -37,12 +39,23 @@ log = logging.getLogger(__name__)
 METRICS = ("l1", "mse", "l1_raw", "latent_cos", "latent_cos_copy")
 
 
-def _stats_for(index: SampleIndex, stats: NormStats) -> NormStats:
-    unknown = [d for d in index.datasets if d not in stats.datasets]
+TRAIN_STATS, OWN_SPLIT_STATS = "train", "own split (unseen in training)"
+
+
+def _stats_for(index: SampleIndex, stats: NormStats) -> tuple[NormStats, dict[str, str]]:
+    """The run's training statistics (saved with the checkpoint, as in the run's norm_stats.json) and, per dataset of
+    the split, which statistics normalize it. A dataset the training split never saw has none: it is normalized with
+    its own split's statistics, which leak the evaluated data into its inputs (audit S11), so the report says so per
+    dataset and a warning names them."""
+    source = {d: TRAIN_STATS if d in stats.datasets else OWN_SPLIT_STATS for d in index.datasets}
+    unknown = [d for d, s in source.items() if s == OWN_SPLIT_STATS]
     if not unknown:
-        return stats
-    log.warning("datasets unseen in training, normalized with their own split's stats: %s", unknown)
-    return merged(stats, compute_stats(index))
+        return stats, source
+    log.warning(
+        "datasets unseen in training, normalized with their own %s split's statistics (their metrics are not "
+        "comparable with trained datasets'): %s", index.split, unknown,
+    )  # fmt: skip
+    return merged(stats, compute_stats(index)), source
 
 
 def _predict(objective: LDAObjective, batch: dict[str, torch.Tensor], lat: Prepared, steps: int,
@@ -138,7 +151,7 @@ def evaluate(
     cfg, stats = checkpoint_config(state)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     index = build_index(Path(manifest_dir), split, cfg.model, cfg.data)  # type: ignore[arg-type]
-    stats = _stats_for(index, stats)
+    stats, normalization = _stats_for(index, stats)
     dataset = ManifestDataset(index, stats, cfg.model, index.manifest.routing, seed=seed)
     picks = np.unique(np.linspace(0, len(index) - 1, min(len(index), max_samples)).round().astype(int))
     loader = DataLoader(dataset, batch_size=batch_size, sampler=[(int(i), int(i)) for i in picks],
@@ -162,5 +175,6 @@ def evaluate(
         "split": split,
         "samples": len(rows),
         "inference_steps": n_steps,
+        "normalization": normalization,  # dataset -> "train" or "own split (unseen in training)"
         "metrics": summarize(rows),
     }

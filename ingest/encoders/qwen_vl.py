@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ingest.encoders.qwen_vl_image import QwenImageConfig, preprocess_frames
+from ingest.encoders.qwen_vl_image import QwenImageConfig, VLMError, preprocess_frames
 from ingest.lerobot.video_read import decode_frames
 
 log = logging.getLogger(__name__)
@@ -27,10 +27,6 @@ log = logging.getLogger(__name__)
 IM_START, IM_END, END_OF_TEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
 VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD = "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"
 SUPPORTED_MODEL_TYPES = ("qwen3_vl", "qwen3_vl_moe")
-
-
-class VLMError(RuntimeError):
-    """The model folder cannot be used (missing files, another architecture, a tokenizer without Qwen's tokens)."""
 
 
 @dataclass
@@ -121,12 +117,12 @@ class QwenVL:
         config = AutoConfig.from_pretrained(self.path)
         if config.model_type not in SUPPORTED_MODEL_TYPES:
             raise VLMError(f"{self.path}: model_type {config.model_type!r}, expected one of {SUPPORTED_MODEL_TYPES}")
+        self.image_config = QwenImageConfig.from_model_dir(self.path, config.vision_config)  # before the weights load
         self.device = torch.device(device) if device is not None else default_device()
         # bf16 on CUDA; float32 on CPU, where bf16 matmuls are slow on most processors
         self.dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
         self.model = AutoModelForImageTextToText.from_pretrained(self.path, dtype=self.dtype).to(self.device).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)
-        self.image_config = QwenImageConfig.from_model_dir(self.path, config.vision_config)
         self.name = model_name(self.path)
         self.image_token_id = int(config.image_token_id)
         vocab = self.tokenizer.get_vocab()

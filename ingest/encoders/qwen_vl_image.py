@@ -4,7 +4,7 @@ The processors of transformers cannot all be built here (ENVIRONMENT.md section 
 `Qwen3VLProcessor` fails), so frames become model inputs here: resize to a multiple of patch x merge within the
 pixel budget (`smart_resize`, PIL bicubic on uint8), rescale in float64 then float32, normalize, and cut into
 `temporal_patch_size` copies of each patch, flattened in the order the vision tower expects. The settings come from
-the model folder's `preprocessor_config.json` when it has one. Pure functions of arrays.
+the model folder's `preprocessor_config.json`, which must be there. Pure functions of arrays.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 PREPROCESSOR_CONFIG = "preprocessor_config.json"
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # the processor's defaults (OPENAI_CLIP_MEAN / _STD)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class VLMError(RuntimeError):
+    """The model folder cannot be used (missing files, another architecture, a tokenizer without Qwen's tokens)."""
 
 
 class QwenImageConfig(BaseModel):
@@ -68,14 +72,25 @@ class QwenImageConfig(BaseModel):
 
     @classmethod
     def from_model_dir(cls, path: Path, vision_config: Any = None) -> QwenImageConfig:
-        """The folder's `preprocessor_config.json`, else the processor defaults with the vision tower's patch sizes."""
+        """The folder's `preprocessor_config.json`; keys it leaves out are the processor's defaults, patch sizes the
+        vision tower's. A folder without the file is an error, not the defaults: those are Qwen2-VL's CLIP mean/std,
+        and Qwen3-VL's release normalizes with 0.5/0.5 (audit S14), so every frame would reach the model shifted."""
         fallback = {}
         if vision_config is not None:
             v = vision_config
             fallback = {"patch_size": v.patch_size, "temporal_patch_size": v.temporal_patch_size,
                         "merge_size": v.spatial_merge_size}  # fmt: skip
         file = Path(path) / PREPROCESSOR_CONFIG
-        raw = json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
+        if not file.is_file():
+            raise VLMError(
+                f"{Path(path)}: no {PREPROCESSOR_CONFIG}; the image mean/std and pixel budget come from it (without it "
+                "the processor's defaults would be Qwen2-VL's CLIP mean/std, not Qwen3-VL's 0.5/0.5): copy "
+                f"{PREPROCESSOR_CONFIG} from the model's release into the folder"
+            )
+        try:
+            raw = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise VLMError(f"{file}: unreadable ({e})") from e
         return cls.from_processor_json(raw, **fallback)
 
 

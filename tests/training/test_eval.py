@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.training.corpus import tiny_config
-from training.evaluate import evaluate, summarize
+from training.checkpoint import load_checkpoint
+from training.evaluate import OWN_SPLIT_STATS, TRAIN_STATS, evaluate, summarize
+from training.normalize import NormStats
 from training.trainer import train
 
 
@@ -33,6 +37,25 @@ def test_eval_reports_per_tier(checkpoint: Path, manifest: Path) -> None:
     assert sum(m[f"tier={t}"]["samples"] for t in ("high", "low", "actionless")) == m["overall"]["samples"]
     for row in m.values():
         assert -1 <= row["latent_cos"] <= 1 and -1 <= row["latent_cos_copy"] <= 1
+
+
+def test_eval_says_which_statistics_normalized_each_dataset(
+    checkpoint: Path, manifest: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run's training statistics where the run has them; a dataset the run never trained on is normalized with its
+    own split's statistics, and the report and a warning say so (audit S11)."""
+    report = evaluate(checkpoint, manifest, "val", max_samples=8, batch_size=8)
+    assert report["normalization"] == {"datasets/sim/arm": TRAIN_STATS, "datasets/ego/video": TRAIN_STATS}
+    state = dict(load_checkpoint(checkpoint))
+    stats = NormStats.model_validate_json(state["norm_stats"])
+    unseen = NormStats(datasets={k: v for k, v in stats.datasets.items() if k != "datasets/ego/video"})
+    state["norm_stats"] = unseen.model_dump_json()
+    trimmed = tmp_path / "unseen_ego.pt"
+    torch.save(state, trimmed)
+    with caplog.at_level(logging.WARNING, logger="training.evaluate"):
+        report = evaluate(trimmed, manifest, "val", max_samples=8, batch_size=8)
+    assert report["normalization"] == {"datasets/sim/arm": TRAIN_STATS, "datasets/ego/video": OWN_SPLIT_STATS}
+    assert any("unseen in training" in r.message and "datasets/ego/video" in r.message for r in caplog.records)
 
 
 def test_eval_is_deterministic(checkpoint: Path, manifest: Path) -> None:

@@ -4,6 +4,7 @@ generation, and batching equivalence (batched == one by one) for both, with left
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,15 @@ def test_folders_that_are_not_a_qwen3_vl(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(VLMError, match="model_type 'bert'"):
         QwenVL(tmp_path)
+
+
+def test_a_folder_without_its_preprocessor_config_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    """Without preprocessor_config.json the captioner would normalize with Qwen2-VL's CLIP mean/std (audit S14)."""
+    folder = tmp_path / "no-preprocessor"
+    shutil.copytree(model_dir, folder)
+    (folder / "preprocessor_config.json").unlink()
+    with pytest.raises(VLMError, match=rf"{folder}: no preprocessor_config\.json"):
+        QwenVL(folder, device="cpu")
 
 
 @pytest.mark.gpu

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ingest.encoders.qwen_vl_image import QwenImageConfig, patchify, preprocess_frames, smart_resize
+from ingest.encoders.qwen_vl_image import QwenImageConfig, VLMError, patchify, preprocess_frames, smart_resize
 
 SETTINGS: list[tuple[tuple[int, int], dict[str, Any]]] = [
     ((96, 128), {"patch_size": 16, "merge_size": 2, "min_pixels": 64 * 64, "max_pixels": 160 * 160}),  # upscale
@@ -67,7 +67,14 @@ def test_config_from_model_folder(tmp_path: Path) -> None:
     class Vision:
         patch_size, temporal_patch_size, spatial_merge_size = 16, 2, 2
 
-    fallback = QwenImageConfig.from_model_dir(tmp_path, Vision())  # no preprocessor_config.json
+    # no preprocessor_config.json: an error naming the folder and the file, never the processor's CLIP mean/std
+    with pytest.raises(VLMError, match=rf"{tmp_path}: no preprocessor_config\.json.*CLIP"):
+        QwenImageConfig.from_model_dir(tmp_path, Vision())
+    (tmp_path / "preprocessor_config.json").write_text("{not json")
+    with pytest.raises(VLMError, match="unreadable"):
+        QwenImageConfig.from_model_dir(tmp_path, Vision())
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({}))
+    fallback = QwenImageConfig.from_model_dir(tmp_path, Vision())  # keys the file leaves out: the processor's own
     assert (fallback.patch_size, fallback.merge_size, fallback.min_pixels) == (16, 2, 56 * 56)
     (tmp_path / "preprocessor_config.json").write_text(json.dumps({"min_pixels": 1024, "max_pixels": 4096,
                                                                     "image_mean": [0.5] * 3}))  # fmt: skip
