@@ -43,6 +43,28 @@ _DOUBLED = frozenset(  # one-syllable verbs that double their last consonant bef
 )  # fmt: skip
 _IRREGULAR_3RD = {"has": "have", "does": "do", "goes": "go", "is": "be", "are": "be"}
 
+# EPIC-KITCHENS-100 narrations ("open drawer", "still washing courgette", "dicing courgette", "take carrots and"):
+# single-word keys of its verb classes (epic-kitchens/epic-kitchens-100-annotations `EPIC_100_verb_classes.csv`)
+# and their common instances that the list above lacks
+EPIC_VERBS = frozenset(
+    re.findall(
+        r"\w+",
+        """
+    bake beat blend blow chew coat crack crumble crush dab dice divide drain drizzle finish flatten form grate grind
+    halve juice knead ladle lock mash peel pierce poke prepare rinse rip scatter scrape season serve sharpen sieve
+    skim slice smell soak spoon sprinkle spray squash stab steam strain stretch swirl taste toast trim uncover unlock
+    unroll wait whisk wring
+    """,
+    )
+)
+VERBS = VERBS | EPIC_VERBS
+_DOUBLED = _DOUBLED | frozenset({"stab", "trim", "rip", "dab", "skim"})
+_STILL = re.compile(r"^(?:still|continue|keep|keeps|continues)\s+(?=\w+ing\b)", re.IGNORECASE)
+# a leading "cutting"/"washing" that names a thing, not an action ("cutting board on the table")
+_GERUND_COMPOUNDS = frozenset({"board", "boards", "machine", "pan", "pans", "water", "liquid"})
+# a narration cut off mid-sentence ("take carrots and"): the dangling word is dropped
+_DANGLING = re.compile(r"\s+(?:and|or|then|with|to|from|into|onto)$", re.IGNORECASE)
+
 # subjects a generic text may start with ("The robot picks ..."): removed only when a verb follows
 _SUBJECT = re.compile(
     r"^(?:(?:the|a)\s+)?(?:robot(?:\s+arm)?|robotic\s+arm|person|user|man|woman|human|camera\s+wearer|gripper|arm|"
@@ -97,9 +119,22 @@ def normalize_instruction(text: str | None) -> str | None:
         rest = text[plural.end() :]
         if plural.group(1).lower() in VERBS or _AUX.match(rest):
             text, subject_removed = rest, True
+    text = _ongoing(text)
     text = _imperative(text, subject_removed)
+    text = _DANGLING.sub("", text)
     text = _lower_first(text)
     return None if text.lower() in PLACEHOLDERS else text
+
+
+def _ongoing(text: str) -> str:
+    """EPIC-style ongoing actions -> the action itself: "still washing courgette" and "dicing courgette" ->
+    "washing ..." -> "wash courgette", "dice courgette" (a leading gerund of a listed verb, unless it names a thing)."""
+    text = _STILL.sub("", text)
+    first, _, rest = text.partition(" ")
+    base = gerund_base(first)
+    if base is None or rest.split(" ", 1)[0].lower() in _GERUND_COMPOUNDS:
+        return text
+    return f"{base} {rest}" if rest else base
 
 
 def _printable(text: str) -> str:
