@@ -6,6 +6,8 @@ XML comment, before `<robot>`, must cite where each number came from, one line p
 
     source: <owner>/<repo> <path inside the repo> @ <40-hex commit>
 
+(`Source: owner/repo, path, commit <sha>` reads the same.)
+
 A file without such a line is refused: an uncited chain is a guess, and a guessed wrist pose is worse than none.
 """
 
@@ -21,7 +23,10 @@ from pathlib import Path
 import numpy as np
 
 _HEADER = re.compile(r"\A\s*(?:<\?xml[^>]*\?>\s*)?<!--(.*?)-->", re.DOTALL)
-_SOURCE = re.compile(r"^\s*source:\s*(\S+/\S+)\s+(\S+)\s+@\s+([0-9a-f]{40})\s*$", re.MULTILINE)
+# "source: owner/repo path @ commit"; commas between the parts and "commit <sha>" for "@ <sha>" are accepted too
+_SOURCE = re.compile(
+    r"^\s*source:\s*([\w.-]+/[\w.-]+),?\s+(\S+?),?\s+(?:@\s*|commit\s+)?([0-9a-f]{40})\b", re.MULTILINE | re.IGNORECASE
+)
 _NAME = re.compile(r"\A[A-Za-z0-9_.-]+\Z")
 MOVABLE = ("revolute", "continuous", "prismatic")
 SUPPORTED = (*MOVABLE, "fixed")
