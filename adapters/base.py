@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.canonical import Camera
 from schemas.corpus import episode_uid
+from schemas.image_size import FrameFit
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
 
@@ -181,8 +182,9 @@ class CameraSource(ABC):
         return len(self.timestamps)
 
     @abstractmethod
-    def frames(self, indices: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield (frame number, RGB frame) in increasing order, for `indices` (sorted) or all frames."""
+    def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (frame number, RGB frame) in increasing order, for `indices` (sorted) or all frames; at the stored
+        size `fit` plans (`schemas.image_size`) when given, else native."""
 
 
 @dataclass(frozen=True)

@@ -297,6 +297,19 @@ class JobSpec(BaseModel):
         return out
 
     @model_validator(mode="after")
+    def _image_sources_exist(self) -> JobSpec:
+        # a per-source stored size under a name no source has would silently leave that source at the default
+        names = [s.name for s in self.sources]
+        issues = [
+            (("canonicalize", "image", "sources", key), "value_error", f"no source named {key!r}; sources: {names}")
+            for key in self.canonicalize.image.sources
+            if key not in names
+        ]
+        if issues:
+            raise _nested(issues)
+        return self
+
+    @model_validator(mode="after")
     def _output_outside_roots(self) -> JobSpec:
         # Output inside a raw root would be rediscovered as raw data by adapters that walk their root.
         for i, src in enumerate(self.sources):

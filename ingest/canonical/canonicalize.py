@@ -48,6 +48,7 @@ from schemas.canonical import (
 from schemas.corpus import episode_uid
 from schemas.eef_offsets import eef_offset_for
 from schemas.embodiment import Effector, Embodiment, EmbodimentRegistry, default_registry
+from schemas.image_size import FrameFit, ImageSpec
 from schemas.lerobot import ActionSegment
 from schemas.qa import QAConfig, QARecord
 from schemas.tiers import QualityTier
@@ -73,28 +74,36 @@ class CanonicalizeSpec(BaseModel):
     validity: ValidityConfig = Field(default_factory=ValidityConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     qa: QAConfig = Field(default_factory=QAConfig, description="geometry QA thresholds (`ingest.canonical.qa`)")
+    image: ImageSpec = Field(
+        default_factory=ImageSpec,
+        description="stored camera size per source / camera (`schemas.image_size`): native, or e.g. 224x224 pad",
+    )
 
 
 @dataclass
 class ResampledCamera:
-    """A camera on the canonical grid: grid frame k shows source frame `indices[k]` (repeats when up-sampling)."""
+    """A camera on the canonical grid: grid frame k shows source frame `indices[k]` (repeats when up-sampling), at
+    the stored size `fit` plans (None: native). Only the frames the grid shows are converted and resized."""
 
     source: CameraSource
     indices: np.ndarray
+    fit: FrameFit | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.source.height, self.source.width
+        return self.fit.out_hw if self.fit is not None else (self.source.height, self.source.width)
 
     @property
     def intrinsics(self) -> np.ndarray | None:
         """The source's 3x3 pinhole matrix, in pixels of the frames this camera yields (`shape`), or None."""
         K = self.source.intrinsics
-        return None if K is None else np.asarray(K, dtype=np.float64)
+        if K is None:
+            return None
+        return self.fit.intrinsics(K) if self.fit is not None else np.asarray(K, dtype=np.float64)
 
     def frames(self) -> Iterator[np.ndarray]:
         wanted = sorted(set(int(i) for i in self.indices))
-        it = self.source.frames(wanted)
+        it = self.source.frames(wanted, self.fit) if self.fit is not None else self.source.frames(wanted)
         current_idx, current = -1, None
         for target in self.indices:
             while current_idx < target:
@@ -406,7 +415,14 @@ def _canonicalize_span(
         cam_names = [f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6)))]
         st_native = traj if st_native is None else np.concatenate([st_native, traj], axis=1)
         st_names += cam_names
-    cameras = {name: ResampledCamera(c, rs.nearest_at_or_before(c.timestamps, grid_abs)) for name, c in cams.items()}
+    cameras = {
+        name: ResampledCamera(
+            c,
+            rs.nearest_at_or_before(c.timestamps, grid_abs),
+            spec.image.resolve(source, name).plan((c.height, c.width)),
+        )
+        for name, c in cams.items()
+    }
     task = _task_text(raw)
     posed = _posed_camera(raw, sig) if traj is not None else None
     limits = spec.validity.limits_for(emb.name)
@@ -428,17 +444,19 @@ def _canonicalize_span(
             action=action[a:b].astype(np.float32), keypoints=keypoints[a:b].astype(np.float32),
             interpolated=interp[a:b], task=task, tier=tier, tier_reasons=[*raw.tier_reasons, *reasons],
             native_fps=raw.native_fps, success=raw.success,
-            cameras={k: ResampledCamera(c.source, c.indices[a:b]) for k, c in cameras.items()},
+            cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in cameras.items()},
             state_native=None if st_native is None else st_native[a:b], state_native_names=st_names,
             action_native=None if ac_native is None else ac_native[a:b], action_native_names=ac_names,
             action_config=_segments(raw, raw.native_fps, sub_t0, m, spec.fps) or None,
             span_s=(sub_t0, sub_t0 + (m - 1) / spec.fps), info=info,
         )  # fmt: skip
         # Geometry QA on the arrays just built (one pass, no I/O): the camera is the stored trajectory with the
-        # intrinsics of the camera it poses.
+        # intrinsics of the camera it poses, as stored (resized, padded or cropped like its frames).
         view = None
         if posed is not None and traj is not None:
-            view = CameraView.from_trajectory(posed.intrinsics, posed.width, posed.height, traj[a:b])
+            stored = next((c for c in cameras.values() if c.source is posed), ResampledCamera(posed, np.zeros(0, int)))
+            K, (h, w) = stored.intrinsics, stored.shape
+            view = CameraView.from_trajectory(K, w, h, traj[a:b])
         ep.qa = measure(ep.state, ep.action, ep.keypoints, mask, fps=spec.fps, limits=limits, config=spec.qa,
                         camera=view)  # fmt: skip
         episodes.append(ep)

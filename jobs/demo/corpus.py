@@ -7,6 +7,7 @@ written by `adapters/synthetic/`, plus the job spec that ingests them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -47,14 +48,19 @@ def write_raw_corpus(raw: Path, *, scale: int = 1, corrupt: bool = True) -> dict
 ADAPTERS = {"bridge": "oxe", "agibot": "agibot", "ego4d": "ego4d", "egodex": "egodex", "lerobot": "lerobot"}
 
 
-def write_demo_spec(spec_path: Path, roots: dict[str, Path], output: Path, **parallelism: int) -> Path:
-    """A job spec ingesting every source of `write_raw_corpus` into `output`."""
-    spec = {
+def write_demo_spec(
+    spec_path: Path, roots: dict[str, Path], output: Path, image: dict[str, Any] | None = None, **parallelism: int
+) -> Path:
+    """A job spec ingesting every source of `write_raw_corpus` into `output`; `image` is `canonicalize.image` (the
+    stored camera size, e.g. {"size": "224x224", "fit": "pad"}; None: native)."""
+    spec: dict[str, Any] = {
         "output": str(Path(output).resolve()),
         "sources": [
             {"name": name, "adapter": ADAPTERS[name], "root": str(Path(root).resolve())} for name, root in roots.items()
         ],
         "parallelism": {"max_in_flight": 4, **parallelism},
     }
+    if image is not None:
+        spec["canonicalize"] = {"image": image}
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return spec_path

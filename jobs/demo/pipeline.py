@@ -15,6 +15,9 @@ from jobs.report.page import build_report
 from jobs.spec import load_spec
 from jobs.stages.caption import CaptionJob, run_caption
 
+# Frames stored at the size the DINOv3 latents and LDA consume, letterboxed like LLaVA's expand2square
+TRAINING_SIZE = {"size": "224x224", "fit": "pad"}
+
 QUERIES = {
     "hours by source x tier": "SELECT source, tier, count(*) AS episodes, round(sum(duration_s) / 3600, 4) AS hours "
     "FROM episodes GROUP BY ALL ORDER BY ALL",
@@ -35,7 +38,7 @@ def run_pipeline_demo(out: Path, scale: int = 1) -> int:
     roots = write_raw_corpus(out / "raw", scale=scale)
     for name, root in roots.items():
         print(f"   {name:8s} {root}")
-    spec_path = write_demo_spec(out / "job.yaml", roots, out / "corpus")
+    spec_path = write_demo_spec(out / "job.yaml", roots, out / "corpus", image=TRAINING_SIZE)
     print(f"2. eidata ingest {spec_path}  (embedded Ray)")
     report = run_ingest(load_spec(spec_path))
     print(report.table())
