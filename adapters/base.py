@@ -124,6 +124,9 @@ class HandTrack:
     gripper: Stream | None = None
     keypoints: Stream | None = None
     confidence: Stream | None = None  # (T,) tracking confidence 0..1
+    # (T,5,3) thumb..pinky tips in the wrist frame, metres: a robot hand's by its kinematics (no MANO keypoints);
+    # a finger the hand lacks is NaN throughout and stays out of the mask
+    fingertips: Stream | None = None
 
     def __post_init__(self) -> None:
         if self.rotation is not None and self.rotation.unit not in WRIST_ROTATION_UNITS:
@@ -157,7 +160,8 @@ class HandSignals:
     @property
     def empty(self) -> bool:
         return not self.canonical and not any(
-            h.has_wrist or h.keypoints is not None or h.gripper is not None for h in self.hands.values()
+            h.has_wrist or h.keypoints is not None or h.gripper is not None or h.fingertips is not None
+            for h in self.hands.values()
         )
 
 

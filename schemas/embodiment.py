@@ -18,6 +18,7 @@ from schemas.canonical import (
     canonical_features,
     hand_dims,
 )
+from schemas.joint_space import JointSpaceSpec
 from schemas.lerobot import FeatureSpec
 from schemas.transform import RigidTransform
 
@@ -45,6 +46,9 @@ class Embodiment(BaseModel):
     eef_offset: RigidTransform = Field(default_factory=RigidTransform.identity)
     offset_source: str = Field("", description="where the offset numbers come from (datasheet, URDF, calibration)")
     description: str = ""
+    joint_space: JointSpaceSpec | None = Field(
+        None, description="how joint-angle recordings reach the canonical hands by FK (None: no kinematic description)"
+    )
 
     @field_validator("hands")
     @classmethod
@@ -121,15 +125,30 @@ def _offset(name: str) -> dict[str, Any]:
     return {"eef_offset": offset, "offset_source": source}
 
 
+def _joint_space(name: str, hands: tuple[Hand, ...], effector: Effector, description: str) -> Embodiment:
+    """A joint-space-only robot: no recorded EEF offset (its wrist comes from FK, `schemas.robot_joints`)."""
+    from schemas.robot_joints import JOINT_SPACE
+
+    spec = JOINT_SPACE[name]
+    why = f"joint space: wrist by FK of {spec.description} (schemas.robot_joints)"
+    return Embodiment(name=name, hands=hands, effector=effector, description=description, joint_space=spec,
+                      offset_source=why)  # fmt: skip
+
+
 def default_registry() -> EmbodimentRegistry:
     """Embodiments of the sources we ingest, with the TCP -> wrist (flange) offset of each (`schemas.eef_offsets`).
 
-    Whether a dataset records the TCP or the flange is per dataset: use `eef_offset_for`, not `eef_offset` alone."""
+    Whether a dataset records the TCP or the flange is per dataset: use `eef_offset_for`, not `eef_offset` alone.
+    Robots that record joint angles carry a `joint_space` spec (`schemas.robot_joints`): franka, widowx and gr1 have
+    both (EEF recordings and joint recordings reach the same canonical wrist)."""
+    from schemas.robot_joints import JOINT_SPACE
+
     return EmbodimentRegistry(
         [
             Embodiment(
                 name="franka",
                 **_offset("franka"),
+                joint_space=JOINT_SPACE["franka"],
                 hands=("right",),
                 effector=Effector.gripper,
                 description="Franka Emika Panda with the Franka Hand (DROID, TACO-Play, many OXE subsets)",
@@ -137,6 +156,7 @@ def default_registry() -> EmbodimentRegistry:
             Embodiment(
                 name="widowx",
                 **_offset("widowx"),
+                joint_space=JOINT_SPACE["widowx"],
                 hands=("right",),
                 effector=Effector.gripper,
                 description="Trossen WidowX 250 (BridgeData)",
@@ -179,6 +199,7 @@ def default_registry() -> EmbodimentRegistry:
             Embodiment(
                 name="gr1",
                 **_offset("gr1"),
+                joint_space=JOINT_SPACE["gr1"],
                 hands=("left", "right"),
                 effector=Effector.dexterous,
                 description="Fourier GR1 humanoid, arms and dexterous hands (GR00T demos)",
@@ -204,5 +225,8 @@ def default_registry() -> EmbodimentRegistry:
                 effector=Effector.human,
                 description="Egocentric video without hand tracking (Ego4D): actionless",
             ),
+            _joint_space("so100", ("right",), Effector.gripper, "SO-100 arm (LeRobot), joint angles"),
+            _joint_space("so101", ("right",), Effector.gripper, "SO-101 arm (LeRobot), joint angles"),
+            _joint_space("aloha", ("left", "right"), Effector.gripper, "ALOHA: two ViperX 300 6DOF arms"),
         ]
     )

@@ -370,9 +370,15 @@ class EpisodeReader:
             success=success,
             signals=signals,
             metadata=metadata,
-            tier_reasons=[f"unknown robot: {st.embodiment_from}"] if st.embodiment == UNKNOWN_EMBODIMENT else [],
+            tier_reasons=[_unknown_reason(st)] if st.embodiment == UNKNOWN_EMBODIMENT else [],
             hands=hand_signals(states, actions),
         )
+
+
+def _unknown_reason(st: ReadSettings) -> str:
+    return (
+        f"no kinematic description for robot_type {st.robot_type!r} (unknown robot: {st.embodiment_from}): natives only"
+    )
 
 
 def hand_signals(states: dict[str, Stream], actions: dict[str, Stream]) -> HandSignals:

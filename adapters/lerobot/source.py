@@ -82,6 +82,7 @@ from adapters.registry import register
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info
 from schemas.embodiment import UNKNOWN_EMBODIMENT, default_registry
+from schemas.joint_space import METADATA_KEY, JointSpaceOptions
 from schemas.lerobot import INFO_PATH
 from schemas.lfs import unreadable
 from schemas.tiers import QualityTier
@@ -91,7 +92,13 @@ _HEAD = ("*ego*", "*head*", "*high*", "*top*", "*front*")
 _THIRD = ("*third*", "*side*", "*low*", "*exterior*", "*external*", "*agentview*", "*scene*", "*static*")
 
 # robot_type (lower case, alphanumerics only) substrings -> embodiment registry name
+# robot_type as the recorders write it: lerobot `so100` / `so100_follower` / `so101_follower` / `koch_follower` /
+# `aloha` (Robot.name, src/lerobot/robots/*), Unitree `Unitree_G1_Dex3` / `Unitree_G1_Inspire` (unitree_lerobot
+# constants.py ROBOT_CONFIGS), GR00T `GR1ArmsOnly`. More specific names first: the first substring that matches wins.
 EMBODIMENT_ALIASES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("so101",), "so101"),
+    (("so100",), "so100"),
+    (("aloha",), "aloha"),
     (("franka", "panda", "fr3"), "franka"),
     (("widowx", "wx250", "bridge"), "widowx"),
     (("googlerobot", "fractal", "rt1", "everyday"), "google_robot"),
@@ -144,6 +151,9 @@ class LeRobotOptions(AdapterOptions):
         "'none': keep the parquet timestamps",
     )
     split_modality: bool = Field(True, description="split state/action by meta/modality.json slices when present")
+    joint_space: JointSpaceOptions | None = Field(
+        None, description="joint units, a lerobot calibration or a native -> joint map for forward kinematics"
+    )
     validate_data: bool = Field(
         True, description="report pass over every v2.x parquet (timestamps, columns); turn off for huge datasets"
     )
@@ -247,7 +257,10 @@ class LeRobotSource(SourceAdapter):
             embodiment_from=embodiment_from,
             tier=self.options.tier,
         )
-        return EpisodeReader(ds, loc, ref, settings, self.error).read()
+        raw = EpisodeReader(ds, loc, ref, settings, self.error).read()
+        if self.options.joint_space is not None:
+            raw.metadata[METADATA_KEY] = self.options.joint_space.model_dump()
+        return raw
 
     def resolve_embodiment(self, robot_type: str | None, ds: LoadedDataset) -> tuple[str, str]:
         """(registry name, how it was chosen)."""

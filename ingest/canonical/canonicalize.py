@@ -32,6 +32,7 @@ from ingest.canonical.frames import (
     transform_points,
 )
 from ingest.canonical.hands import fingertips_in_wrist, wrist_frames_from_keypoints
+from ingest.canonical.joint_space import joint_space_hands
 from ingest.canonical.qa import CameraView, measure
 from ingest.canonical.quality import QualityConfig, assess_quality
 from ingest.canonical.validity import ValidityConfig, check_validity
@@ -263,6 +264,11 @@ def _hand_block(
     if kp_values is not None and poses is not None:
         out[:, FINGERTIPS_XYZ] = fingertips_in_wrist(kp, poses)
         avail[FINGERTIPS_XYZ] = True
+    elif track.fingertips is not None:  # a robot hand's tips, already in the wrist frame; absent fingers are NaN
+        tips = track.fingertips.values.reshape(len(track.fingertips), -1).astype(np.float64)
+        present = np.repeat(np.isfinite(tips).reshape(len(tips), 5, 3).all(axis=(0, 2)), 3)
+        out[:, FINGERTIPS_XYZ] = rs.resample_linear(track.fingertips.timestamps, np.where(present, tips, 0.0), grid_abs)
+        avail[FINGERTIPS_XYZ] = present
     return out, avail, kp, poses
 
 
@@ -306,7 +312,7 @@ def canonicalize(
     spec = spec or CanonicalizeSpec()
     source = source or raw.ref.source
     emb = (registry or default_registry()).get(raw.embodiment)
-    sig = raw.hands
+    sig = joint_space_hands(raw, emb) if raw.hands.empty else raw.hands  # joint angles -> wrists by FK
     wrists = {hand: w for hand, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
     cams = {
         c.canonical.value: c
@@ -366,7 +372,11 @@ def _canonicalize_span(
             conv = sig.camera_convention  # the heading is where the camera looks: its forward axis is the source's
             _, ref_from_cam, ref = decouple(cam_poses, cam_poses, sig.up_world, FORWARD_AXIS[conv])
             info["camera_trajectory"] = pose_to_pos_rot6d(as_opencv(ref_from_cam, conv)).astype(np.float32)
-        offset, why = eef_offset_for(emb.name, raw.ref.subset, raw.ref.source)
+        offset, why = (
+            eef_offset_for(emb.name, raw.ref.subset, raw.ref.source)
+            if sig.apply_offset
+            else (RigidTransform.identity(), "the source's wrist poses are canonical already: no offset applied")
+        )
         info["eef_offset"] = why
         for hand in (0, 1):
             block, hav, kp, p = _hand_block(sig, wrists, hand, grid_abs, offset, ref)

@@ -13,6 +13,7 @@ from ingest.canonical.canonicalize import canonicalize
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.embodiment import UNKNOWN_EMBODIMENT, default_registry
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.tiers import QualityTier
 
 ARM = ["ShoulderPitch", "ShoulderRoll", "ShoulderYaw", "Elbow", "WristRoll", "WristPitch", "WristYaw"]
 HAND = ["Thumb0", "Thumb1", "Thumb2", "Middle0", "Middle1", "Index0"]
@@ -41,11 +42,13 @@ def test_an_unknown_robot_is_named_unknown_not_guessed(tmp_path: Path, robot_typ
     raw = adapter.read(ref)
     assert raw.embodiment == UNKNOWN_EMBODIMENT
     assert "names no known embodiment" in raw.metadata["embodiment_from"]
-    assert any("unknown robot" in r and "embodiment` option" in r for r in raw.tier_reasons)
+    assert any(r.startswith(f"no kinematic description for robot_type {robot_type!r}") and "embodiment` option" in r
+               for r in raw.tier_reasons)  # fmt: skip
     [ep] = canonicalize(raw)
     assert not ep.mask.any()  # nothing canonical is made up ...
     assert ep.state_native is not None and ep.state_native.shape[1] == len(NAMES)  # ... and the joints are kept
-    assert any("unknown robot" in r for r in ep.tier_reasons)
+    assert any("no kinematic description" in r for r in ep.tier_reasons)
+    assert ep.tier is QualityTier.actionless  # no canonical action: trains visual forecasting only
 
 
 def test_the_embodiment_option_names_it(tmp_path: Path) -> None:
@@ -53,7 +56,7 @@ def test_the_embodiment_option_names_it(tmp_path: Path) -> None:
     [ref] = adapter.discover(_g1(tmp_path / "g1", "unitree_g1"))
     raw = adapter.read(ref)
     assert raw.embodiment == "gr1" and raw.metadata["embodiment_from"] == "embodiment option"
-    assert not [r for r in raw.tier_reasons if "unknown robot" in r]
+    assert not [r for r in raw.tier_reasons if "no kinematic description" in r]
 
 
 def test_unknown_fills_no_canonical_dim() -> None:

@@ -19,7 +19,7 @@ from ingest.canonical.canonicalize import CanonicalEpisode, CanonicalizeSpec, ca
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.demo.robot import run_demo
-from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
+from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims
 from schemas.tiers import QualityTier
 
 SPEC = CanonicalizeSpec(min_episode_s=0.3)
@@ -96,8 +96,9 @@ def test_masks_and_tiers_per_source(corpus: dict[str, list[CanonicalEpisode]]) -
     egodex = corpus["egodex"][0]
     assert egodex.has_hands and egodex.mask[hand_dims(0, WRIST_POS)].all()
     assert all(ep.tier is QualityTier.actionless for ep in corpus["ego4d"])
-    gr00t = corpus["gr00t"][0]  # joint-space humanoid: natives only, nothing canonical to act on
-    assert not gr00t.mask.any() and gr00t.tier is QualityTier.actionless
+    gr00t = corpus["gr00t"][0]  # joint-space humanoid: wrists and fingertips by forward kinematics, natives kept
+    assert gr00t.embodiment == "gr1" and gr00t.tier is QualityTier.high
+    assert gr00t.mask[hand_dims(0, WRIST_POS)].all() and gr00t.mask[hand_dims(1, FINGERTIPS_XYZ)].all()
     assert gr00t.state_native is not None and gr00t.state_native.shape[1] >= 44
 
 

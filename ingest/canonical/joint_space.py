@@ -1,0 +1,313 @@
+"""Joint-space episodes -> the hand signals canonicalization builds poses from, by forward kinematics.
+
+`joint_space_signals(raw, embodiment)` reads the episode's native joint vectors (by name, GR00T modality slice or an
+explicit map; `schemas.joint_space`), converts them to radians, and computes for the whole episode at once (one
+batched FK call per description, never per frame):
+
+- per arm, the wrist pose: `canonical_from_base @ base_from_link @ link_from_wrist`, the link the embodiment names
+  moved to the canonical wrist frame (flange point, z = approach, y = the closing axis of parallel fingers), as an
+  `se3_4x4` stream the resampler SLERPs like any recorded EEF pose (no EEF offset is applied again);
+- a parallel gripper's opening 0..1 from its joint, linear between the maker's closed and open values;
+- a dexterous hand's five fingertips in the wrist frame by the hand's own kinematics (`schemas/robots/hands.yaml`);
+  fingers a hand lacks are NaN and stay out of the mask;
+- the commanded wrist pose from the action's absolute joint targets, by the same FK: its distance to the next
+  recorded state goes to the notes (`command_tracking`), while the canonical action stays the state delta every EEF
+  source gets (`canonicalize._action_from_state`), so state t + action t is state t+1 exactly.
+
+Natives stay as they were (`observation.state.native` / `action.native`). What cannot be resolved is a
+`JointSpaceError` naming the dataset, the field and the missing joints; `canonicalize` keeps the natives, fills no
+canonical dim and records the reason (the tier is the source's otherwise: joint space is never a demotion).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from adapters.base import HandSignals, HandTrack, RawEpisode, Stream
+from ingest.canonical.frames import compose, offset_matrix, se3_inverse
+from schemas.embodiment import UNKNOWN_EMBODIMENT, Effector, Embodiment
+from schemas.joint_space import (
+    METADATA_KEY,
+    ArmMap,
+    GripperMap,
+    JointSpaceOptions,
+    JointSpaceSpec,
+    JointUnit,
+    name_key,
+)
+
+STATE_STREAMS = ("observation.state", "state.")  # searched first: velocity / effort vectors share the motor names
+ACTION_STREAMS = ("action", "action.")
+
+
+class JointSpaceError(ValueError):
+    """The joints an embodiment needs are not all in the episode (or not convertible): the message names them."""
+
+
+@dataclass(frozen=True)
+class Column:
+    stream: str
+    index: int
+    name: str  # the native component name (or `<stream>.<index>`)
+
+
+def _columns(streams: Mapping[str, Stream], first: tuple[str, ...]) -> list[tuple[str, Stream, list[str]]]:
+    """(key, stream, component names) of the 2-D float streams, the ones named like `first` ahead of the others."""
+    out = []
+    preferred = lambda k: not any(k == p or (p.endswith(".") and k.startswith(p)) for p in first)  # noqa: E731
+    for key in sorted(streams, key=lambda k: (preferred(k), k)):
+        s = streams[key]
+        if s.values.ndim != 2 or s.values.dtype.kind not in "fiu" or not len(s):
+            continue
+        width = s.values.shape[1]
+        names = list(s.names) if s.names and len(s.names) == width else [f"{key}.{i}" for i in range(width)]
+        out.append((key, s, names))
+    return out
+
+
+class _Resolver:
+    """Finds each needed joint's column in one group of streams (states or actions)."""
+
+    def __init__(self, streams: Mapping[str, Stream], first: tuple[str, ...], group: str, opts: JointSpaceOptions):
+        self.streams, self.group, self.opts = streams, group, opts
+        self.table = _columns(streams, first)
+        self.by_key: dict[str, Column] = {}
+        self.by_urdf: dict[str, Column] = {}
+        explicit = dict(opts.joint_map)
+        for key, _, names in self.table:
+            for i, n in enumerate(names):
+                self.by_key.setdefault(name_key(n), Column(key, i, n))
+                if n in explicit:
+                    self.by_urdf.setdefault(explicit[n], Column(key, i, n))
+
+    def modality(self, slice_key: str | None, width: int) -> list[Column] | None:
+        """The columns of a GR00T modality slice (`state.left_arm` / `action.left_arm`) of exactly `width` values."""
+        if slice_key is None:
+            return None
+        key = f"{self.group}.{slice_key}"
+        s = self.streams.get(key)
+        if s is None or s.values.ndim != 2 or s.values.shape[1] != width:
+            return None
+        names = list(s.names) if s.names and len(s.names) == width else [f"{key}.{i}" for i in range(width)]
+        return [Column(key, i, names[i]) for i in range(width)]
+
+    def find(self, joints, prefixes: tuple[str, ...], slice_key: str | None) -> tuple[list[Column | None], list[str]]:
+        """Columns of `joints` in order (None where missing) and the missing URDF names."""
+        cols: list[Column | None] = [self.by_urdf.get(j.urdf) for j in joints]
+        sliced = self.modality(slice_key, len(joints))
+        for i, j in enumerate(joints):
+            if cols[i] is None and sliced is not None:
+                cols[i] = sliced[i]
+            if cols[i] is None:
+                cols[i] = next((self.by_key[k] for k in sorted(j.keys(prefixes)) if k in self.by_key), None)
+        return cols, [j.urdf for j, c in zip(joints, cols, strict=True) if c is None]
+
+    def values(self, cols: list[Column]) -> tuple[np.ndarray, np.ndarray]:
+        """(timestamps, (T, len(cols)) float64) of columns that must share one clock."""
+        clocks = {c.stream for c in cols}
+        ts = self.streams[cols[0].stream].timestamps
+        for key in clocks:
+            other = self.streams[key].timestamps
+            if len(other) != len(ts) or not np.array_equal(other, ts):
+                raise JointSpaceError(f"{self.group} joints come from streams on different clocks: {sorted(clocks)}")
+        return ts, np.stack([self.streams[c.stream].values[:, c.index].astype(np.float64) for c in cols], axis=1)
+
+
+def to_radians(values: np.ndarray, names: list[str], unit: JointUnit, opts: JointSpaceOptions) -> np.ndarray:
+    """Arm joint values as a dataset records them -> radians (`schemas.joint_space.JointUnit`)."""
+    if unit == "rad":
+        return values
+    if unit == "deg":
+        return np.radians(values)
+    calib = {name_key(k): c for k, c in (opts.calibration or {}).items()}
+    missing = [n for n in names if name_key(n) not in calib]
+    if missing:
+        raise JointSpaceError(
+            f"joints {missing} are in lerobot's RANGE_M100_100 (-100..100 of the calibrated range): give the arm's "
+            "calibration file (option joint_space.calibration) or, if it was recorded with use_degrees=True, "
+            "joint_space.units='deg'"
+        )
+    out = np.empty_like(values)
+    for i, n in enumerate(names):
+        c = calib[name_key(n)]
+        v = -values[:, i] if c.drive_mode else values[:, i]
+        steps_from_mid = v / 100.0 * (c.range_max - c.range_min) / 2.0  # inverse of MotorsBus._normalize
+        out[:, i] = steps_from_mid * 2.0 * np.pi / (opts.resolution - 1)  # as DEGREES: * 360 / max_res
+    return out
+
+
+def gripper_opening(raw_value: np.ndarray, grip: GripperMap, unit: str, arm_unit: JointUnit, name: str,
+                    opts: JointSpaceOptions) -> np.ndarray:  # fmt: skip
+    """A gripper value -> opening 0 (closed) .. 1 (open), clipped."""
+    if unit == "percent":
+        opening = raw_value / 100.0
+    elif unit == "fraction":
+        opening = raw_value
+    else:
+        q = to_radians(raw_value[:, None], [name], arm_unit, opts)[:, 0]
+        opening = (q - grip.closed_q) / (grip.open_q - grip.closed_q)
+    return np.clip(opening, 0.0, 1.0)
+
+
+def _wrist_poses(spec: JointSpaceSpec, named: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """side -> (n,4,4) canonical wrist poses, one batched FK call for every arm."""
+    from ingest.kinematics import load_model
+
+    model = load_model(spec.description)
+    q = model.assemble(named, n)
+    links = [a.link for a in spec.arms]
+    poses = model.forward(q, links, base=spec.base_link)  # (n, arms, 4, 4) float64
+    canon = offset_matrix(spec.canonical_from_base)
+    return {
+        a.side: compose(canon, compose(poses[:, k], offset_matrix(a.link_from_wrist))) for k, a in enumerate(spec.arms)
+    }
+
+
+def _fingertips(spec: JointSpaceSpec, arm: ArmMap, q: np.ndarray) -> np.ndarray:
+    """(n, k) hand joint angles (rad, the dataset's order) -> (n, 5, 3) fingertips in the canonical wrist frame, NaN
+    for a finger the hand lacks. One batched FK call of the hand's description."""
+    from ingest.kinematics import load_model
+
+    hand = arm.hand
+    assert hand is not None
+    model = load_model(hand.description)
+    qh = model.assemble({j.urdf: q[:, i] for i, j in enumerate(hand.joints)}, len(q))
+    links = [t for t in hand.tip_links if t is not None]
+    tips = model.forward(qh, links, base=hand.base_link)[..., :3, 3]  # (n, k, 3) in the hand base frame
+    wrist_from_base = _wrist_from_hand_base(spec, arm)
+    tips = tips @ wrist_from_base[:3, :3].T + wrist_from_base[:3, 3]
+    out = np.full((len(q), 5, 3), np.nan)
+    out[:, [i for i, t in enumerate(hand.tip_links) if t is not None]] = tips
+    return out
+
+
+def _wrist_from_hand_base(spec: JointSpaceSpec, arm: ArmMap) -> np.ndarray:
+    """The fixed transform from the hand's base (= `mount_link` of the arm description) to the canonical wrist."""
+    from ingest.kinematics import load_model
+
+    assert arm.hand is not None
+    model = load_model(spec.description)
+    probe = np.stack([np.zeros(model.dof), np.clip(np.full(model.dof, 0.3), model.lower, model.upper)])
+    poses = model.forward(probe, [arm.link, arm.hand.mount_link])
+    link_from_mount = se3_inverse(poses[:, 0]) @ poses[:, 1]
+    if not np.allclose(link_from_mount[0], link_from_mount[1], atol=1e-9):
+        raise JointSpaceError(f"{spec.description}: {arm.hand.mount_link} is not rigidly attached to {arm.link}")
+    return se3_inverse(offset_matrix(arm.link_from_wrist)) @ link_from_mount[0]
+
+
+@dataclass
+class _Arm:
+    arm: ArmMap
+    cols: list[Column]
+    ts: np.ndarray
+    q: np.ndarray  # (T, dof) rad
+
+
+def _read_arms(res: _Resolver, spec: JointSpaceSpec, units: JointUnit, where: str) -> list[_Arm]:
+    arms, missing = [], []
+    for arm in spec.arms:
+        cols, miss = res.find(arm.joints, arm.prefixes, arm.modality_arm)
+        missing += [f"{arm.side}: {m}" for m in miss]
+        if not miss:
+            ts, raw = res.values([c for c in cols if c is not None])
+            arms.append(_Arm(arm, cols, ts, to_radians(raw, [c.name for c in cols], units, res.opts)))  # type: ignore[misc]
+    if missing:
+        have = [n for _, _, names in res.table for n in names][:40]
+        raise JointSpaceError(f"{where}: joints {missing} not found by name, modality slice or joint_map; native "
+                              f"names: {have}")  # fmt: skip
+    if len({len(a.ts) for a in arms}) > 1 or any(not np.array_equal(a.ts, arms[0].ts) for a in arms):
+        raise JointSpaceError(f"{where}: the arms' joints are on different clocks")
+    return arms
+
+
+def _fk(spec: JointSpaceSpec, arms: list[_Arm]) -> dict[str, np.ndarray]:
+    named = {j.urdf: a.q[:, i] for a in arms for i, j in enumerate(a.arm.joints)}
+    return _wrist_poses(spec, named, len(arms[0].ts))
+
+
+def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> HandSignals:
+    """The hand signals of a joint-space episode (see the module docstring); JointSpaceError names what is missing."""
+    opts = JointSpaceOptions.model_validate(raw.metadata.get(METADATA_KEY) or {})
+    dataset = raw.metadata.get("dataset", raw.ref.subset)
+    units = opts.units or spec.units
+    states = _Resolver(raw.states, STATE_STREAMS, "state", opts)
+    arms = _read_arms(states, spec, units, f"dataset {dataset}, episode {raw.ref.raw_id}, field observation.state")
+    poses = _fk(spec, arms)
+    tracks: dict[int, HandTrack] = {}
+    notes = [f"joint space: wrists by forward kinematics of {spec.description} ({units}); {spec.source}"]
+    where = f"dataset {dataset}, episode {raw.ref.raw_id}, field observation.state"
+    for a in arms:
+        ts = a.ts
+        track = HandTrack(rotation=Stream(ts, poses[a.arm.side], unit="se3_4x4", frame="robot_base"))
+        if a.arm.gripper is not None:
+            track.gripper = _gripper(states, a.arm, units, opts, where)
+        if a.arm.hand is not None:
+            track.fingertips = _hand(states, spec, a.arm, where)
+        tracks[0 if a.arm.side == "left" else 1] = track
+    notes += _command_tracking(raw, spec, units, opts, arms, poses)
+    return HandSignals(hands=tracks, frame="robot_base", apply_offset=False, notes=notes)
+
+
+def _gripper(res: _Resolver, arm: ArmMap, units: JointUnit, opts: JointSpaceOptions, where: str) -> Stream:
+    grip = arm.gripper
+    assert grip is not None
+    [col], missing = res.find((grip.joint,), arm.prefixes, arm.modality_hand)
+    if missing or col is None:
+        raise JointSpaceError(f"{where}: {arm.side} gripper joint {grip.joint.urdf!r} not found")
+    ts, v = res.values([col])
+    unit = opts.gripper_unit or grip.unit
+    return Stream(ts, gripper_opening(v[:, 0], grip, unit, units, col.name, opts), unit="0..1")
+
+
+def _hand(res: _Resolver, spec: JointSpaceSpec, arm: ArmMap, where: str) -> Stream:
+    hand = arm.hand
+    assert hand is not None
+    cols, missing = res.find(hand.joints, arm.prefixes, arm.modality_hand)
+    if missing:
+        raise JointSpaceError(f"{where}: {arm.side} hand joints {missing} not found")
+    ts, v = res.values([c for c in cols if c is not None])
+    if hand.unit != "rad":
+        raise JointSpaceError(f"{where}: {arm.side} hand values in {hand.unit!r} are not converted to angles yet")
+    return Stream(ts, _fingertips(spec, arm, v), unit="m", frame="wrist")
+
+
+def _command_tracking(raw: RawEpisode, spec: JointSpaceSpec, units: JointUnit, opts: JointSpaceOptions,
+                      arms: list[_Arm], state_poses: dict[str, np.ndarray]) -> list[str]:  # fmt: skip
+    """The wrist the action's joint targets command, by FK, against the next recorded state (a note)."""
+    if not raw.actions:
+        return ["joint space: no action stream; canonical actions are state deltas"]
+    res = _Resolver(raw.actions, ACTION_STREAMS, "action", opts)
+    try:
+        cmd = _read_arms(res, spec, units, "action")
+    except JointSpaceError as err:
+        return [f"joint space: action joints not read ({err}); canonical actions are state deltas"]
+    if len(cmd[0].ts) != len(arms[0].ts) or len(cmd[0].ts) < 2:
+        return ["joint space: action and state lengths differ; canonical actions are state deltas"]
+    cmd_poses = _fk(spec, cmd)
+    errs = [np.linalg.norm(cmd_poses[s][:-1, :3, 3] - state_poses[s][1:, :3, 3], axis=1) for s in cmd_poses]
+    e = np.concatenate(errs)
+    return [
+        f"joint space: command_tracking median {np.median(e) * 1000:.1f} mm, p95 {np.percentile(e, 95) * 1000:.1f} mm"
+        " (commanded wrist by FK of the action vs the next state); canonical actions are state deltas"
+    ]
+
+
+def joint_space_hands(raw: RawEpisode, emb: Embodiment) -> HandSignals:
+    """`raw.hands` when the episode declares none: the FK hand signals of a joint-space embodiment, else the empty
+    signals with the reason in `raw.tier_reasons` (a robot that records joints but has no description, or joints
+    that do not resolve: natives only, no canonical dim, never a guess)."""
+    if emb.joint_space is None:
+        if raw.states and emb.effector not in (Effector.human, Effector.unknown) and emb.name != UNKNOWN_EMBODIMENT:
+            raw.tier_reasons.append(
+                f"no kinematic description for robot_type {raw.robot_type!r} (embodiment {emb.name!r} has none): "
+                "natives only"
+            )
+        return raw.hands
+    try:
+        return joint_space_signals(raw, emb.joint_space)
+    except JointSpaceError as err:
+        raw.tier_reasons.append(f"joint space ({emb.name}): {err}")
+        return raw.hands

@@ -1,0 +1,186 @@
+"""Joint-space embodiments: which kinematic description, which native joints, which link is the canonical wrist.
+
+A dataset that records joint angles (LeRobot SO-100/101, Koch, ALOHA, Unitree G1, GR00T GR1, ...) reaches the
+canonical hand space by forward kinematics (`ingest.canonical.joint_space`). This module says, as data, how:
+
+- `JointSpaceSpec.description`: the stem of `schemas/robots/<name>.urdf` (`ingest.kinematics.load_model`), the link
+  its poses are expressed in (`base_link`) and where that base sits in the canonical robot frame (x forward, y left,
+  z up: `canonical_from_base`).
+- per arm (`ArmMap`): the chain's joints in order (URDF name + the names real datasets give them), the link whose
+  frame becomes the wrist and `link_from_wrist`, the rigid transform from that link to the canonical wrist frame
+  (flange point, z = approach, y = the axis parallel fingers close along: `schemas.eef_offsets`), the GR00T
+  `modality.json` keys of its slices, and its hand: a parallel gripper (`GripperMap`, opening 0..1 from the joint)
+  or a dexterous hand (`DexHandMap`, fingertips by the hand's own kinematics).
+- `JointSpaceOptions`: what a dataset may override (units, a lerobot calibration, an explicit native -> joint map).
+
+Native names are matched by `name_key`, tolerant of the spellings real datasets use for one joint: Unitree's
+`kLeftShoulderPitch` (and its `kLeftWristyaw`), URDF `left_shoulder_pitch_joint`, lerobot >= 0.2's motor features
+`shoulder_pan.pos`, lerobot < 0.2's `main_shoulder_pan` (arm name `main` + motor), ALOHA's `left_waist`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.transform import RigidTransform
+
+Side = Literal["left", "right"]
+METADATA_KEY = "joint_space"  # RawEpisode.metadata[METADATA_KEY]: a source's `JointSpaceOptions` for the dataset
+# How a dataset records arm joints. lerobot's MotorsBus._normalize (src/lerobot/motors/motors_bus.py): DEGREES is
+# (steps - mid) * 360 / (resolution - 1) with mid the middle of the calibrated range; RANGE_M100_100 maps
+# [range_min, range_max] steps linearly onto -100..100 (negated when drive_mode is 1), so only the calibration file
+# turns it back into an angle. so100/so101_follower default to RANGE_M100_100 (`use_degrees: bool = False`,
+# config_so101_follower.py); lerobot < 0.2's ManipulatorRobot recorded degrees.
+JointUnit = Literal["rad", "deg", "range_m100_100"]
+# A gripper value: a joint angle in the arm's unit ("joint"), lerobot's RANGE_0_100 percent, or a 0..1 fraction.
+GripperUnit = Literal["joint", "percent", "fraction"]
+
+_AFFIX_TOKENS = frozenset({"pos", "position", "joint", "q", "qpos", "angle", "main", "follower"})
+_SIDE_TOKENS = {"l": "left", "r": "right", "left": "left", "right": "right"}
+
+
+def name_key(name: str) -> str:
+    """A spelling-insensitive key of a joint name: camelCase split, Unitree's `k` prefix, a `.pos`/`_joint`/`main_`
+    affix and `l`/`r` side abbreviations removed, then lower case letters and digits only.
+
+    `kLeftShoulderPitch`, `left_shoulder_pitch_joint`, `l_shoulder_pitch` -> `leftshoulderpitch`;
+    `shoulder_pan.pos`, `main_shoulder_pan` -> `shoulderpan`."""
+    s = re.sub(r"^k(?=[A-Z])", "", name.strip())
+    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", s).lower()
+    tokens = [t for t in re.split(r"[^a-z0-9]+", s) if t]
+    while len(tokens) > 1 and tokens[-1] in _AFFIX_TOKENS:
+        tokens.pop()
+    while len(tokens) > 1 and tokens[0] in _AFFIX_TOKENS:
+        tokens.pop(0)
+    if tokens and tokens[0] in _SIDE_TOKENS:
+        tokens[0] = _SIDE_TOKENS[tokens[0]]
+    return "".join(tokens)
+
+
+class JointMap(BaseModel):
+    """One joint: its name in the description and the names datasets give it (without the arm's side prefix)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    urdf: str = Field(min_length=1, description="joint name in the description")
+    native: tuple[str, ...] = Field((), description="names datasets use for it, besides the URDF name")
+
+    def keys(self, prefixes: Iterable[str]) -> set[str]:
+        """Every `name_key` a native name of this joint may have, with each side prefix of its arm."""
+        names = (self.urdf, *self.native)
+        return {name_key(f"{p}_{n}" if p else n) for p in prefixes for n in names}
+
+
+class GripperMap(BaseModel):
+    """A parallel gripper: one native value -> opening 0 (closed) .. 1 (open), linear between `closed` and `open`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    joint: JointMap
+    unit: GripperUnit = Field("joint", description="how datasets of this robot record it by default")
+    closed_q: float = Field(description="joint value (rad, or m if prismatic) when closed; percent/fraction: 0")
+    open_q: float = Field(description="joint value when fully open (unit 'joint'); percent: 100, fraction: 1")
+    source: str = Field(min_length=1, description="where the direction and the end values come from")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> GripperMap:
+        if self.closed_q == self.open_q:
+            raise ValueError(f"gripper {self.joint.urdf!r}: closed and open are both {self.open_q}")
+        return self
+
+
+class DexHandMap(BaseModel):
+    """A dexterous hand: its joints in the dataset's order, fingertips by FK of the hand's own description."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str = Field(min_length=1, description="stem of the hand's schemas/robots/<name>.urdf")
+    base_link: str = Field(min_length=1, description="the hand description's root link")
+    mount_link: str = Field(min_length=1, description="the link of the arm's description the hand base sits on")
+    tip_links: tuple[str | None, str | None, str | None, str | None, str | None] = Field(
+        description="thumb, index, middle, ring, pinky tip links of the hand description (None: no such finger)"
+    )
+    joints: tuple[JointMap, ...] = Field(min_length=1, description="the hand's native joints in the dataset's order")
+    unit: Literal["rad", "inspire_0_1"] = Field(
+        "rad", description="rad: joint angles; inspire_0_1: Inspire's normalized actuator value, 1 = open"
+    )
+
+
+class ArmMap(BaseModel):
+    """One arm of a joint-space embodiment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    side: Side
+    joints: tuple[JointMap, ...] = Field(min_length=1, description="the chain's joints, base to flange")
+    link: str = Field(min_length=1, description="the link whose frame, moved by link_from_wrist, is the wrist")
+    link_from_wrist: RigidTransform = Field(default_factory=RigidTransform.identity)
+    prefixes: tuple[str, ...] = Field(("",), description="side prefixes of native names ('' for a lone arm)")
+    modality_arm: str | None = Field(None, description="GR00T modality.json key of this arm's joint slice")
+    modality_hand: str | None = Field(None, description="GR00T modality.json key of this hand's slice")
+    gripper: GripperMap | None = None
+    hand: DexHandMap | None = None
+
+    @model_validator(mode="after")
+    def _one_effector(self) -> ArmMap:
+        if self.gripper is not None and self.hand is not None:
+            raise ValueError(f"{self.side} arm: a gripper or a dexterous hand, not both")
+        return self
+
+
+class JointSpaceSpec(BaseModel):
+    """How a joint-space embodiment's joints become canonical hands (see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str = Field(min_length=1, description="stem of schemas/robots/<name>.urdf")
+    base_link: str | None = Field(None, description="frame the wrist poses are expressed in (None: the root)")
+    canonical_from_base: RigidTransform = Field(default_factory=RigidTransform.identity)
+    units: JointUnit = Field("rad", description="how datasets of this robot record arm joints by default")
+    arms: tuple[ArmMap, ...] = Field(min_length=1, max_length=2)
+    source: str = Field(min_length=1, description="where the names, units, links and offsets come from")
+
+    @model_validator(mode="after")
+    def _sides(self) -> JointSpaceSpec:
+        sides = [a.side for a in self.arms]
+        if len(set(sides)) != len(sides):
+            raise ValueError(f"arms must have distinct sides, got {sides}")
+        return self
+
+
+class LerobotCalibration(BaseModel):
+    """One motor of a lerobot calibration file (`<calibration dir>/robots/<type>/<id>.json`: motor -> these)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int | None = None
+    drive_mode: int = 0
+    homing_offset: int = 0
+    range_min: int
+    range_max: int
+
+    @model_validator(mode="after")
+    def _range(self) -> LerobotCalibration:
+        if self.range_min == self.range_max:
+            raise ValueError(f"range_min == range_max == {self.range_min}")
+        return self
+
+
+class JointSpaceOptions(BaseModel):
+    """A dataset's overrides of its embodiment's joint conventions (a source option, validated per field)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    units: JointUnit | None = Field(None, description="how this dataset records arm joints (default: the robot's)")
+    gripper_unit: GripperUnit | None = Field(None, description="how it records the gripper (default: the robot's)")
+    calibration: dict[str, LerobotCalibration] | None = Field(
+        None, description="lerobot calibration (motor -> range_min/range_max/drive_mode), needed by range_m100_100"
+    )
+    resolution: int = Field(4096, gt=1, description="encoder steps per turn of the motors (Feetech STS3215: 4096)")
+    joint_map: dict[str, str] = Field(
+        default_factory=dict, description="native name (as the dataset names it, e.g. motor_3) -> URDF joint name"
+    )

@@ -1,0 +1,229 @@
+"""The joint-space half of the embodiment registry: per robot, its description, native joint names and wrist frame.
+
+Data only (`schemas.joint_space` defines the fields). Each canonical wrist frame was derived from the description
+itself and is re-derived by tests/ingest/canonical/test_joint_space_frames.py: origin at the flange (the last arm
+joint's axis, where the tool mounts), z = approach (flange -> TCP or the fingers), y = the axis a parallel gripper
+closes along (its moving jaw's motion, towards the fixed jaw) or a robot hand's palm normal (the direction its fingers
+flex), as `schemas.eef_offsets` defines the wrist for recorded EEF poses. Base frames are turned so that x points
+where the arm reaches at its zero (mid-range) pose, z up, y left.
+
+Native names, as the makers' recording code writes them (each cited where it is used):
+- lerobot >= 0.2 motor features `<motor>.pos` (`SO101Follower._motors_ft`, src/lerobot/robots/so101_follower/
+  so101_follower.py: shoulder_pan, shoulder_lift, elbow_flex, wrist_flex, wrist_roll, gripper), lerobot < 0.2
+  `<arm>_<motor>` (arm `main` for SO-100/Koch, `left`/`right` for ALOHA);
+- Unitree (unitreerobotics/unitree_lerobot unitree_lerobot/utils/constants.py @ 529a0702: G1_DEX3_CONFIG,
+  G1_INSPIRE_CONFIG motors `kLeftShoulderPitch` .. `kRightWristYaw` then the hands);
+- GR00T (`meta/modality.json` slices `left_arm`, `left_hand`, ...; the columns are `motor_<i>`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from schemas.joint_space import ArmMap, DexHandMap, GripperMap, JointMap, JointSpaceSpec
+from schemas.transform import RigidTransform
+
+_H = math.sqrt(0.5)
+
+
+def _rot(x: float, y: float, z: float, w: float) -> RigidTransform:
+    return RigidTransform(rotation_xyzw=(x, y, z, w))
+
+
+def _joints(*names: str) -> tuple[JointMap, ...]:
+    return tuple(JointMap(urdf=n) for n in names)
+
+
+# -- LeRobot arms (Feetech / Dynamixel servos) ---------------------------------------------------------------------
+_LEROBOT_ARM = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll")
+# lerobot's RANGE_0_100 gripper (MotorNormMode, motors_bus.py): 0 at range_min; larger is more open as lerobot's own
+# end-effector control commands it (so101_follower_end_effector.py: target = current + (action - 1) * max_gripper_pos,
+# action 2 = open, clipped to [5, max_gripper_pos]).
+_LEROBOT_GRIPPER_SOURCE = (
+    "lerobot MotorNormMode.RANGE_0_100 (0 = range_min) and so101_follower_end_effector.py (higher = more open); "
+    "as a joint: the description's gripper joint, 0 rad closed"
+)
+
+SO101 = JointSpaceSpec(
+    description="so101",
+    base_link="base",
+    canonical_from_base=_rot(0.0, 0.0, _H, _H),  # the arm reaches along the base's -y at zero: Rz(+90 deg)
+    units="range_m100_100",  # so101_follower's default (use_degrees=False)
+    arms=(
+        ArmMap(
+            side="right",
+            joints=_joints(*_LEROBOT_ARM),
+            link="gripper",  # wrist_roll's child: the flange, carrying the fixed jaw
+            # z = -z_gripper (towards the maker's gripperframe TCP, 0.098 m along -z), y = -x_gripper (the moving jaw,
+            # pivoting about -y at x = +0.02, closes towards -x)
+            link_from_wrist=_rot(_H, -_H, 0.0, 0.0),
+            gripper=GripperMap(
+                joint=JointMap(urdf="gripper"),
+                unit="percent",
+                closed_q=0.0,
+                open_q=1.74533,
+                source=_LEROBOT_GRIPPER_SOURCE,
+            ),
+        ),
+    ),
+    source="TheRobotStudio/SO-ARM100 so101_new_calib.urdf (zero = the middle of each joint's range, as lerobot's "
+    "calibration); lerobot so101_follower.py motor names; config_so101_follower.py use_degrees=False",
+)
+
+SO100 = JointSpaceSpec(
+    description="so100",
+    base_link="base",
+    canonical_from_base=_rot(0.0, 0.0, _H, _H),
+    units="deg",  # lerobot < 0.2 (robot_type so100) recorded degrees; so100_follower datasets set units per dataset
+    arms=(
+        ArmMap(
+            side="right",
+            joints=_joints(*_LEROBOT_ARM),
+            link="gripper",
+            # (estimate) z = -y_gripper (wrist_roll's axis is y; the jaw pivots on the -y side), y = +x_gripper
+            link_from_wrist=_rot(0.5, 0.5, -0.5, 0.5),
+            gripper=GripperMap(
+                joint=JointMap(urdf="gripper"), unit="joint", closed_q=0.0, open_q=2.0, source=_LEROBOT_GRIPPER_SOURCE
+            ),
+        ),
+    ),
+    source="TheRobotStudio/SO-ARM100 Simulation/SO100/so100.urdf (old-calibration zeros: unverified against a "
+    "recording); lerobot motor names",
+)
+
+# -- Interbotix arms (ALOHA: ViperX 300 6DOF; Bridge: WidowX 250 6DOF) ---------------------------------------------
+_INTERBOTIX = ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate")
+# gripper_link sits on wrist_rotate's axis; its x points to ee_gripper_link (the TCP), fingers slide along y: the
+# canonical wrist is gripper_link turned +90 deg about y (z = x_link), the same frame schemas.eef_offsets gives
+# Bridge's recorded ee_gripper_link poses.
+_INTERBOTIX_WRIST = _rot(0.0, _H, 0.0, _H)
+
+
+def _interbotix(robot: str, side: str, prefixes: tuple[str, ...], grip: GripperMap) -> ArmMap:
+    return ArmMap(
+        side=side,
+        joints=_joints(*_INTERBOTIX),
+        link=f"{robot}/gripper_link",  # type: ignore[arg-type]
+        link_from_wrist=_INTERBOTIX_WRIST,
+        prefixes=prefixes,
+        gripper=grip,
+    )
+
+
+# ALOHA records the gripper normalized 0 (closed) .. 1 (open): tonyzhaozh/act constants.py
+# PUPPET_GRIPPER_POSITION_NORMALIZE_FN over PUPPET_GRIPPER_POSITION_CLOSE/OPEN (finger position in metres).
+_ALOHA_GRIP = GripperMap(
+    joint=JointMap(urdf="gripper"),
+    unit="fraction",
+    closed_q=0.021,
+    open_q=0.057,
+    source="tonyzhaozh/act constants.py: normalized puppet gripper position, 1 = open",
+)
+ALOHA = JointSpaceSpec(
+    description="vx300s",
+    units="rad",
+    arms=(
+        _interbotix("vx300s", "left", ("left",), _ALOHA_GRIP),
+        _interbotix("vx300s", "right", ("right",), _ALOHA_GRIP),
+    ),
+    # (assumption) both arms in one frame: each arm's own base, the left one 0.5 m to the left (ALOHA's arms face
+    # each other across the table; not modelled: both are placed facing +x)
+    source="Interbotix vx300s.urdf.xacro; ALOHA state names left_waist .. right_gripper (lerobot aloha datasets); "
+    "arms share one base frame (assumption: inter-arm placement not modelled)",
+)
+
+WIDOWX = JointSpaceSpec(
+    description="wx250s",
+    units="rad",
+    arms=(
+        _interbotix(
+            "wx250s",
+            "right",
+            ("",),
+            GripperMap(
+                joint=JointMap(urdf="left_finger", native=("gripper",)),
+                unit="joint",
+                closed_q=0.015,
+                open_q=0.037,
+                source="interbotix wx250s.urdf.xacro left_finger limits 0.015 .. 0.037 m",
+            ),
+        ),
+    ),
+    source="Interbotix wx250s.urdf.xacro (joint-space WidowX recordings; Bridge's EEF state is read by adapters/oxe)",
+)
+
+FRANKA = JointSpaceSpec(
+    description="panda",
+    units="rad",
+    arms=(
+        ArmMap(
+            side="right",
+            joints=tuple(JointMap(urdf=f"panda_joint{i}", native=(f"joint{i}", f"joint_{i}")) for i in range(1, 8)),
+            link="panda_hand",  # the Franka Hand frame on the flange: z = approach, fingers along y (eef_offsets)
+            gripper=GripperMap(
+                joint=JointMap(urdf="panda_finger_joint1", native=("gripper", "finger_joint1")),
+                unit="joint",
+                closed_q=0.0,
+                open_q=0.04,
+                source="franka_description hand.xacro panda_finger_joint1 0 .. 0.04 m per finger",
+            ),
+        ),
+    ),
+    source="franka_ros franka_description panda_arm.xacro + hand.xacro",
+)
+
+# -- Fourier GR1 (GR00T robot_sim.PickNPlace) ------------------------------------------------------------------------
+_GR1_ARM = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow_pitch", "wrist_yaw", "wrist_roll", "wrist_pitch")
+# The 6 values of a GR00T `left_hand` / `right_hand` slice: robosuite FourierLeftHand.format_action
+# (robosuite/models/grippers/fourier_hands.py @ 02779c5f) copies action[i] onto the MJCF actuators in the order
+# fourier_left_hand.xml lists them (pinky, ring, middle, index, thumb bend, thumb yaw; intermediate and distal joints
+# follow their proximal one, mimics in the description).
+_GR1_HAND = (
+    "pinky_proximal",
+    "ring_proximal",
+    "middle_proximal",
+    "index_proximal",
+    "thumb_proximal_pitch",
+    "thumb_proximal_yaw",
+)
+
+
+def _gr1_arm(side: str) -> ArmMap:
+    s = side[0].upper()
+    return ArmMap(
+        side=side,  # type: ignore[arg-type]
+        joints=tuple(JointMap(urdf=f"{side}_{j}_joint") for j in _GR1_ARM),
+        link=f"{side}_hand_pitch_link",  # wrist pitch/roll axes cross here; the hand mounts here (all offsets 0)
+        # z = -z_link (forearm -> fingers), y = palm normal: -y_link on the left, +y_link on the right (the fingers
+        # flex that way in gr1_fourier_hand_*.urdf): Rx(180 deg) / Ry(180 deg)
+        link_from_wrist=_rot(1.0, 0.0, 0.0, 0.0) if side == "left" else _rot(0.0, 1.0, 0.0, 0.0),
+        prefixes=(side,),
+        modality_arm=f"{side}_arm",
+        modality_hand=f"{side}_hand",
+        hand=DexHandMap(
+            description=f"gr1_fourier_hand_{side}",
+            base_link=f"{s}_hand_base_link",
+            mount_link=f"{side}_hand_mount",
+            tip_links=tuple(f"{s}_{f}_tip_link" for f in ("thumb", "index", "middle", "ring", "pinky")),
+            joints=tuple(JointMap(urdf=f"{s}_{j}_joint") for j in _GR1_HAND),
+        ),
+    )
+
+
+GR1 = JointSpaceSpec(
+    description="gr1_arms",
+    base_link="base",  # the pelvis: +x forward, +y left, +z up (gr1_arms.urdf header)
+    units="rad",
+    arms=(_gr1_arm("left"), _gr1_arm("right")),
+    source="gr1_arms.urdf (FFTAI/Wiki-MJCF gr1t1.xml, robosuite GR1 hand mounts) and gr1_fourier_hand_*.urdf "
+    "(robosuite fourier hands); GR00T modality.json slices left_arm/left_hand/right_arm/right_hand",
+)
+
+JOINT_SPACE: dict[str, JointSpaceSpec] = {
+    "so101": SO101,
+    "so100": SO100,
+    "aloha": ALOHA,
+    "widowx": WIDOWX,
+    "franka": FRANKA,
+    "gr1": GR1,
+}
