@@ -1,0 +1,289 @@
+"""Egocentric video without actions (Egocentric-10K, Something-Something v2, RH20T-human, Taste-Rob, ...): a folder of
+videos or WebDataset `.tar` shards of them, each clip an actionless episode (or several, cut into windows).
+
+| native | canonical | unit | rate |
+| --- | --- | --- | --- |
+| `<key>.mp4` (a file, or a shard member read in place) | camera `video` -> `Camera.head`, lazy | RGB | pts |
+| captions table row (`captions_file`: csv / parquet / json list) | `Language(kind="description")` | | episode |
+| `<key>.txt` sidecar | the caption when no table row names the key | | |
+| `<key>.json` sidecar `caption`/`text`/`label`/... | the caption when neither of the above has one | | |
+| `<key>.json` `start_sec`/`end_sec` (or `start`/`end`) | the clip's window in the video | s | |
+| `<key>.json` `duration_sec` (or `duration`) | windows and the minimum length without opening the video | s | |
+| the whole sidecar | `metadata["sidecar"]` | | |
+
+Layouts: `layout: webdataset` reads every `*.tar` / `*.tar.gz` under the root (Egocentric-10K ships
+`factory_XXX/workers/worker_YYY/factoryXXX_workerYYY_partNN.tar`, each sample an H.265 mp4 and a json, per its dataset
+card); members are grouped into samples as webdataset does (`adapters/egovideo/shards.py`). `layout: folder` reads
+every video file under the root with sidecars beside it (`<key>.json`, `<key>.txt`). `auto` picks webdataset when the
+root holds a shard. raw_id: `<key>` (folder) or `<shard path without suffix>/<key>`, plus `/clipNNNN` when cut.
+
+Windows: a sidecar's own window wins; else `clip_s` cuts the video into consecutive windows (stride `clip_stride_s`);
+else the whole video. Windows shorter than `min_duration_s` are skipped. Discovery reads tar headers and sidecars and,
+for a video whose sidecar gives no duration, its container header: it never decodes a frame.
+
+Still assumptions: the sidecar field names (no Egocentric-10K / RH20T / Taste-Rob sidecar was opened here; the names
+are options); that a caption table row describes the whole clip. Bad input (per-episode `AdapterError` naming the
+shard or file, the key and the field): an unreadable shard, a sample without a video member or with a member twice,
+an unparseable sidecar, a window outside the video, an unreadable video.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tarfile
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import av
+import numpy as np
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from pydantic import Field, model_validator
+
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode, SourceAdapter
+from adapters.cameras import VideoClipCamera, probe_video
+from adapters.egovideo.camera import StreamVideoCamera
+from adapters.egovideo.shards import SHARD_SUFFIXES, index_shard, is_shard, open_member, read_member
+from adapters.registry import register
+from schemas.canonical import Camera
+from schemas.tiers import QualityTier
+
+CAMERA = "video"
+WINDOW_FIELDS = (("start_sec", "end_sec"), ("start", "end"))
+DURATION_FIELDS = ("duration_sec", "duration")
+
+
+class EgoVideoOptions(AdapterOptions):
+    layout: Literal["auto", "folder", "webdataset"] = Field("auto", description="folder of videos or tar shards")
+    video_extensions: list[str] = Field(["mp4", "webm", "mkv", "mov", "avi"], min_length=1)
+    captions_file: str | None = Field(None, description="key -> caption table (csv, parquet, json list) in the root")
+    captions_key_column: str = Field("key", description="the table's key column (SSV2 labels: id)")
+    captions_text_column: str = Field("caption", description="the table's caption column (SSV2 labels: label)")
+    caption_fields: list[str] = Field(["caption", "text", "description", "narration", "label", "instruction"])
+    clip_s: float | None = Field(None, gt=0, description="cut each video into windows of this length")
+    clip_stride_s: float | None = Field(None, gt=0, description="start-to-start step of the windows (default clip_s)")
+    min_duration_s: float = Field(1.0, ge=0, description="windows shorter than this are skipped")
+    embodiment: str = Field("human_video", description="the embodiment the episodes declare")
+
+    @model_validator(mode="after")
+    def _stride(self) -> EgoVideoOptions:
+        if self.clip_stride_s is not None and self.clip_s is None:
+            raise ValueError("clip_stride_s needs clip_s")
+        return self
+
+
+@register
+class EgoVideoAdapter(SourceAdapter):
+    name: ClassVar[str] = "ego_video"
+    options_model: ClassVar[type[AdapterOptions]] = EgoVideoOptions
+    options: EgoVideoOptions
+
+    # -- discovery ------------------------------------------------------------------------------------------------
+
+    def discover(self, root: Path) -> Iterator[EpisodeRef]:
+        root = Path(root)
+        captions = self._captions(root) if self.options.captions_file else {}
+        shards = sorted(p for p in root.rglob("*") if is_shard(p))
+        layout = self.options.layout
+        if layout == "auto":
+            layout = "webdataset" if shards else "folder"
+        refs = self._shard_refs(root, shards, captions) if layout == "webdataset" else self._folder_refs(root, captions)
+        for count, ref in enumerate(sorted(refs, key=lambda r: r.sort_key)):
+            if self.options.max_episodes is not None and count >= self.options.max_episodes:
+                return
+            yield ref
+
+    def _captions(self, root: Path) -> dict[str, str]:
+        path = root / str(self.options.captions_file)
+        key_col, text_col = self.options.captions_key_column, self.options.captions_text_column
+        try:
+            if path.suffix.lower() == ".json":
+                rows = json.loads(path.read_text())
+                if not isinstance(rows, list):
+                    raise ValueError("expected a JSON list of objects")
+                return {str(r[key_col]): str(r[text_col]) for r in rows if isinstance(r, dict) and key_col in r}
+            table = pq.read_table(path) if path.suffix.lower() == ".parquet" else pacsv.read_csv(path)
+        except (OSError, ValueError, KeyError) as e:
+            raise self.error(f"unreadable captions table: {e}", file=path, field="captions_file") from e
+        missing = [c for c in (key_col, text_col) if c not in table.column_names]
+        if missing:
+            raise self.error(f"no column {missing[0]!r} (has {table.column_names})", file=path, field=missing[0])
+        keys, texts = table.column(key_col).to_pylist(), table.column(text_col).to_pylist()
+        return {str(k): str(t) for k, t in zip(keys, texts, strict=True) if k is not None and t is not None}
+
+    def _folder_refs(self, root: Path, captions: dict[str, str]) -> Iterator[EpisodeRef]:
+        exts = {"." + e.lower() for e in self.options.video_extensions}
+        for video in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts):
+            key = video.relative_to(root).with_suffix("").as_posix()
+            side = {}
+            try:
+                for ext in ("json", "txt"):
+                    sidecar = video.with_suffix("." + ext)
+                    if sidecar.is_file():
+                        side[ext] = self._sidecar(sidecar.read_bytes(), ext, sidecar, key)
+                duration = self._duration(side.get("json"), partial(probe_video, video), video, key)
+            except AdapterError as e:
+                yield self._error_ref(key, (str(video),), e)
+                continue
+            loc = {"kind": "folder", "key": key}
+            yield from self._window_refs(key, (str(video),), loc, side, duration, captions, video)
+
+    def _shard_refs(self, root: Path, shards: list[Path], captions: dict[str, str]) -> Iterator[EpisodeRef]:
+        for shard in shards:
+            stem = _strip_suffix(shard.relative_to(root).as_posix())
+            try:
+                samples = index_shard(shard)
+            except (tarfile.TarError, OSError, EOFError) as e:
+                yield self._error_ref(stem, (str(shard),), self.error(f"unreadable shard: {e}", file=shard,
+                                                                       episode=stem, field="shard"))  # fmt: skip
+                continue
+            for sample in samples:
+                raw_id = f"{stem}/{sample.key}"
+                try:
+                    if sample.error:
+                        raise self.error(sample.error, file=shard, episode=raw_id, field="members")
+                    ext = next((e for e in self.options.video_extensions if e.lower() in sample.members), None)
+                    if ext is None:
+                        has = ", ".join(sorted(sample.members))
+                        raise self.error(f"sample {sample.key!r} has no video member (has {has})", file=shard,
+                                         episode=raw_id, field="video")  # fmt: skip
+                    side = {e: self._sidecar(read_member(shard, sample.members[e][0]), e, shard, raw_id)
+                            for e in ("json", "txt") if e in sample.members}  # fmt: skip
+                    offset = sample.members[ext.lower()][0]
+                    duration = self._duration(side.get("json"), partial(_probe_member, shard, offset), shard, raw_id)
+                except AdapterError as e:
+                    yield self._error_ref(raw_id, (str(shard),), e)
+                    continue
+                loc = {"kind": "shard", "key": sample.key, "offset": offset, "member": f"{sample.key}.{ext}"}
+                yield from self._window_refs(raw_id, (str(shard),), loc, side, duration, captions, shard,
+                                             caption_key=sample.key)  # fmt: skip
+
+    def _sidecar(self, data: bytes, ext: str, file: Path, episode: str) -> Any:
+        try:
+            text = data.decode("utf-8")
+            return json.loads(text) if ext == "json" else text.strip()
+        except (UnicodeDecodeError, ValueError) as e:
+            raise self.error(f"unreadable {ext} sidecar: {e}", file=file, episode=episode, field=ext) from e
+
+    def _duration(self, meta: Any, probe: Any, file: Path, episode: str) -> float:
+        """The video's duration: the sidecar's when it gives one, else its container header (nothing decoded)."""
+        for key in DURATION_FIELDS:
+            value = meta.get(key) if isinstance(meta, dict) else None
+            if isinstance(value, int | float) and math.isfinite(value) and value > 0:
+                return float(value)
+        try:
+            return float(probe()[0])
+        except (av.FFmpegError, OSError, IndexError, ValueError, tarfile.TarError) as e:
+            raise self.error(f"unreadable video: {e}", file=file, episode=episode, field="video") from e
+
+    def _window_refs(self, raw_id: str, paths: tuple[str, ...], loc: dict, side: dict, duration: float,
+                     captions: dict[str, str], file: Path, caption_key: str | None = None,
+                     ) -> Iterator[EpisodeRef]:  # fmt: skip
+        caption, source = self._caption(side, captions, caption_key or loc["key"])
+        meta = side.get("json") if isinstance(side.get("json"), dict) else {}
+        try:
+            windows = self._windows(meta, duration, file, raw_id)
+        except AdapterError as e:
+            yield self._error_ref(raw_id, paths, e)
+            return
+        for k, (start, end) in enumerate(windows):
+            if end - start < self.options.min_duration_s:
+                continue
+            rid = f"{raw_id}/clip{k:04d}" if self.options.clip_s and len(windows) > 1 else raw_id
+            locator = {**loc, "window_sec": [start, end], "duration_sec": duration, "caption": caption,
+                       "caption_source": source, "sidecar": meta or side.get("json")}  # fmt: skip
+            yield self._ref(rid, paths, None, locator)
+
+    def _caption(self, side: dict, captions: dict[str, str], key: str) -> tuple[str | None, str | None]:
+        for k in (key, key.rsplit("/", 1)[-1]):  # the key, or its basename (SSV2's labels name videos by id)
+            if captions.get(k, "").strip():
+                return captions[k].strip(), "captions_file"
+        if isinstance(side.get("txt"), str) and side["txt"]:
+            return side["txt"], "txt"
+        meta = side.get("json")
+        for name in self.options.caption_fields if isinstance(meta, dict) else ():
+            if isinstance(meta.get(name), str) and meta[name].strip():
+                return meta[name].strip(), f"json.{name}"
+        return None, None
+
+    def _windows(self, meta: dict, duration: float, file: Path, episode: str) -> list[tuple[float, float]]:
+        for lo, hi in WINDOW_FIELDS:
+            if lo in meta or hi in meta:
+                start, end = meta.get(lo, 0.0), meta.get(hi, duration)
+                ok = all(isinstance(v, int | float) and math.isfinite(v) for v in (start, end))
+                if not ok or not 0 <= start < end <= duration + 1e-3:
+                    msg = f"window [{start}, {end}] is not inside the video (0 to {duration:.3f} s)"
+                    raise self.error(msg, file=file, episode=episode, field=f"json.{lo}")
+                return [(float(start), float(min(end, duration)))]
+        if self.options.clip_s is None:
+            return [(0.0, duration)]
+        step = self.options.clip_stride_s or self.options.clip_s
+        starts = np.arange(0.0, duration, step)
+        return [(float(s), float(min(s + self.options.clip_s, duration))) for s in starts]
+
+    def _error_ref(self, raw_id: str, paths: tuple[str, ...], e: AdapterError) -> EpisodeRef:
+        return self._ref(raw_id, paths, str(e), {"error": {"message": e.reason, "file": e.file, "field": e.field}})
+
+    def _ref(self, raw_id: str, paths: tuple[str, ...], error: str | None, locator: dict) -> EpisodeRef:
+        return EpisodeRef(adapter=self.name, source=self.name, subset=self.options.subset or "default", raw_id=raw_id,
+                          paths=paths, error=error, locator=locator)  # fmt: skip
+
+    # -- reading --------------------------------------------------------------------------------------------------
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        loc, ep = ref.locator, ref.raw_id
+        if "error" in loc:
+            err = loc["error"]
+            raise self.error(err["message"], file=err["file"], episode=ep, field=err["field"])
+        path = Path(ref.paths[0])
+        start, end = loc["window_sec"]
+        try:
+            if loc["kind"] == "shard":
+                camera = StreamVideoCamera(partial(open_member, path, loc["offset"]), CAMERA, Camera.head, start, end)
+            else:
+                camera = VideoClipCamera(path, CAMERA, Camera.head, start, end)
+        except (av.FFmpegError, OSError, IndexError, tarfile.TarError) as e:
+            raise self.error(f"unreadable video: {e}", file=path, episode=ep, field="video") from e
+        if not len(camera):
+            raise self.error(f"no frame in [{start:.3f}, {end:.3f}) s", file=path, episode=ep, field="video")
+        wanted = self.options.cameras is None or CAMERA in self.options.cameras
+        text = loc["caption"]
+        return RawEpisode(
+            ref=ref,
+            robot_type=None,
+            embodiment=self.options.embodiment,
+            tier=QualityTier.actionless,
+            native_fps=camera.average_rate,
+            cameras={CAMERA: camera} if wanted else {},
+            language=[Language(text, kind="description", start_s=0.0, end_s=end - start)] if text else [],
+            hands=HandSignals(notes=["video without hand signals"]),
+            metadata={
+                "key": loc["key"],
+                "layout": loc["kind"],
+                "member": loc.get("member"),
+                "file": str(path),
+                "window_sec": [start, end],
+                "duration_sec": loc["duration_sec"],
+                "caption_source": loc["caption_source"],
+                "sidecar": loc["sidecar"],
+            },
+        )
+
+
+def _probe_member(shard: Path, offset: int) -> tuple[float, float | None]:
+    """(duration s, fps) of a shard member's video from its container header; nothing is decoded."""
+    with open_member(shard, offset) as f, av.open(f) as c:
+        s = c.streams.video[0]
+        if s.duration is not None:
+            return float(s.duration * s.time_base), float(s.average_rate) if s.average_rate else None
+        if c.duration is not None:
+            return c.duration / av.time_base, float(s.average_rate) if s.average_rate else None
+        raise ValueError("the container header gives no duration")
+
+
+def _strip_suffix(name: str) -> str:
+    lower = name.lower()
+    return next((name[: -len(s)] for s in SHARD_SUFFIXES if lower.endswith(s)), name)

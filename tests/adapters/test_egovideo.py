@@ -1,0 +1,156 @@
+"""Egocentric video without actions: WebDataset shards streamed in place (never extracted), folders of videos,
+captions tables, sidecar windows and fixed clips, bad samples."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from adapters.base import AdapterError
+from adapters.egovideo.adapter import EgoVideoAdapter
+from adapters.egovideo.shards import base_plus_ext, index_shard
+from adapters.registry import get_adapter
+from adapters.synthetic.egovideo import BAD_CASES, EgoFixture, write_ego_folder, write_ego_shards
+from adapters.synthetic.video import synthetic_frame, write_mp4
+from schemas.tiers import QualityTier
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> EgoFixture:
+    return write_ego_shards(tmp_path_factory.mktemp("ego10k"), window_clip=True, gzip_last=True, bad=BAD_CASES)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+def files_under(*roots: Path) -> set[Path]:
+    return {p for r in roots for p in r.rglob("*")}
+
+
+def test_keys_split_as_webdataset_splits_them() -> None:
+    assert base_plus_ext("a/b/factory001_worker001_00001.mp4") == ("a/b/factory001_worker001_00001", "mp4")
+    assert base_plus_ext("x/clip.seg1.JSON") == ("x/clip", "seg1.json")  # up to the first dot, extension lower-cased
+    assert base_plus_ext("noext") is None
+
+
+def test_shard_index_reads_headers_in_tar_order(shards: EgoFixture) -> None:
+    shard = next(c.file for c in shards.clips if c.bad is None)
+    samples = index_shard(shard)
+    assert [s.key for s in samples] == [c.key for c in shards.clips if c.file == shard]
+    assert all({"mp4", "json", "txt"} <= s.members.keys() for s in samples)
+
+
+def test_discovery_lists_every_sample_and_decodes_nothing(shards: EgoFixture) -> None:
+    adapter = get_adapter("ego_video")
+    with mock.patch("av.open", side_effect=AssertionError("discovery opened a video")):
+        refs = list(adapter.discover(shards.root))  # every sidecar gives duration_sec: no header probed either
+    assert refs == list(adapter.discover(shards.root))
+    good = {r.raw_id for r in refs if r.error is None}
+    assert good == {c.raw_id for c in shards.clips if c.bad in (None, "corrupt_video")}
+    assert [r.raw_id for r in refs] == sorted((r.raw_id for r in refs), key=lambda s: s)  # natural = text here
+
+
+def test_every_bad_sample_names_shard_key_and_field(shards: EgoFixture) -> None:
+    refs = {r.raw_id: r for r in EgoVideoAdapter().discover(shards.root)}
+    expected = {"no_video": ("video", "no video member"), "bad_json": ("json", "unreadable json sidecar"),
+                "duplicate_member": ("members", "repeats extension 'json'"),
+                "bad_window": ("json.start_sec", "not inside the video"),
+                "corrupt_shard": ("shard", "unreadable shard"),
+                "corrupt_video": ("video", "unreadable video")}  # fmt: skip
+    for clip in shards.clips:
+        if clip.bad is None:
+            continue
+        field, why = expected[clip.bad]
+        ref = refs[clip.raw_id]
+        if clip.bad != "corrupt_video":  # its sidecar gives the duration: found out at read
+            assert ref.error and why in ref.error and f"field {field!r}" in ref.error, (clip.bad, ref.error)
+            assert str(clip.file) in ref.error and f"episode {clip.raw_id}" in ref.error
+        with pytest.raises(AdapterError, match=why):
+            EgoVideoAdapter().read(ref)
+
+
+def test_frames_stream_from_the_shard_with_no_file_written(
+    shards: EgoFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plain and gzip shards: every frame of every good clip, pixel for pixel, and nothing new on disk anywhere."""
+    adapter = EgoVideoAdapter()
+    refs = {r.raw_id: r for r in adapter.discover(shards.root) if r.error is None}
+    scratch = tmp_path / "tmp"  # this process's temp dir for the test: anything written there would show
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    before = {p: p.stat().st_size for p in files_under(shards.root)}
+    decoded = 0
+    for clip in shards.good:
+        raw = adapter.read(refs[clip.raw_id])
+        assert raw.tier == QualityTier.actionless and raw.embodiment == "human_video" and not raw.has_action
+        cam = raw.cameras["video"]
+        start, end = clip.window or (0.0, clip.duration_s)
+        assert len(cam) == round((end - start) * clip.fps) and raw.native_fps == clip.fps
+        for i, rgb in cam.frames():
+            frame_no = round((cam.timestamps[i] + start) * clip.fps)
+            assert psnr(rgb, synthetic_frame(shards.height, shards.width, frame_no, clip.seed)) > 30
+            decoded += 1
+        assert [lang.text for lang in raw.language] == [clip.caption]
+    assert decoded == sum(round(((c.window or (0, c.duration_s))[1] - (c.window or (0, 0))[0]) * c.fps)
+                          for c in shards.good)  # fmt: skip
+    assert any(str(c.file).endswith(".tar.gz") for c in shards.good)
+    assert {p: p.stat().st_size for p in files_under(shards.root)} == before  # nothing extracted beside the shards
+    assert os.listdir(scratch) == []
+
+
+def test_a_member_is_read_through_the_shard_not_copied(tmp_path: Path) -> None:
+    """A noisy 600 KB mp4 in a shard is demuxed from a window on the tar file in small requests (PyAV's buffer),
+    never read whole; every frame still comes out."""
+    rng = np.random.default_rng(0)
+    video = tmp_path / "noise.mp4"
+    write_mp4(video, (rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(60)), 30, crf=10)
+    root = tmp_path / "shards"
+    root.mkdir()
+    with tarfile.open(root / "part0.tar", "w") as tf:
+        tf.add(video, "clip_00000.mp4")
+    size = video.stat().st_size
+    assert size > 200_000
+    ref = next(EgoVideoAdapter().discover(root))
+    reads: list[int] = []
+    real_read = tarfile.ExFileObject.read
+
+    def counting_read(self: tarfile.ExFileObject, n: int = -1) -> bytes:
+        data = real_read(self, n)
+        reads.append(len(data))
+        return data
+
+    with mock.patch.object(tarfile.ExFileObject, "read", counting_read):
+        raw = EgoVideoAdapter().read(ref)
+        assert len(list(raw.cameras["video"].frames())) == 60
+    assert max(reads) <= 64 * 1024 < size
+
+
+def test_folder_with_ssv2_labels_csv_captions_and_fixed_clips(tmp_path: Path) -> None:
+    fx = write_ego_folder(tmp_path / "ssv2", clips=2)
+    ssv2 = {"captions_file": "labels.json", "captions_key_column": "id", "captions_text_column": "label"}
+    refs = [r for r in get_adapter("ego_video", ssv2).discover(fx.root)]
+    assert [(r.raw_id, r.locator["caption"], r.error) for r in refs] == [(c.raw_id, c.caption, None) for c in fx.clips]
+    clipped = get_adapter("ego_video", {"captions_file": "captions.csv", "clip_s": 0.8, "min_duration_s": 0.3})
+    refs = list(clipped.discover(fx.root))
+    assert [r.raw_id for r in refs][:3] == ["videos/1000/clip0000", "videos/1000/clip0001", "videos/1000/clip0002"]
+    assert [r.locator["window_sec"] for r in refs][:3] == [[0.0, 0.8], [0.8, 1.6], [1.6, 2.0]]
+    raw = clipped.read(refs[1])
+    first = next(iter(raw.cameras["video"].frames()))[1]
+    assert psnr(first, synthetic_frame(fx.height, fx.width, 24, fx.clips[0].seed)) > 30  # 0.8 s at 30 fps
+    assert len(list(get_adapter("ego_video", {"clip_s": 0.8, "min_duration_s": 0.6}).discover(fx.root))) == 4
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(ValueError, match="clip_stride_s needs clip_s"):
+        get_adapter("ego_video", {"clip_stride_s": 1.0})
+    with pytest.raises(ValueError):
+        get_adapter("ego_video", {"layout": "zip"})
