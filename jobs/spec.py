@@ -237,6 +237,12 @@ class ParallelismSpec(BaseModel):
         description="finished episodes that may wait for an earlier, slower one to be committed (commits go in"
         " discovery order): a few KiB each in memory, their files in staging; keeps workers busy behind a long episode",
     )
+    committers: int = Field(
+        4,
+        ge=1,
+        description="committer actors on the driver's node, each owning some datasets: datasets commit in parallel,"
+        " each in discovery order (one committer writes the same bytes)",
+    )
     object_store_mb: int = Field(512, ge=64, description="object store of an embedded Ray cluster, MiB")
     task_retries: int = Field(3, ge=0, description="Ray retries of a task whose worker died")
     encoder_threads: int | None = Field(

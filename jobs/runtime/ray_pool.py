@@ -1,7 +1,8 @@
 """Ray plumbing shared by the jobs: start or join Ray (every job, ingest included), and size an actor pool.
 
 Placement: on CUDA one actor per GPU (`num_gpus=1`), on CPU one actor (by default) that takes all CPUs but one (the
-CPU tasks feeding it keep a slot) and runs torch on that many threads.
+CPU tasks feeding it keep a slot), at most one node's CPUs (an actor runs on one node), and runs torch on that many
+threads.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def init_ray(address: str | None, num_cpus: int | None, object_store_mb: int, *,
              env: dict[str, str] | None = None) -> bool:  # fmt: skip
     """Join `address`, or start embedded Ray, unless this process already runs Ray; True when it started one.
 
-    `env` is set in this process where unset and, on embedded Ray, forced on every worker (`runtime_env`)."""
+    `env` is set in this process where unset and forced on every worker of this job (`runtime_env`), embedded or on
+    a cluster (whose workers otherwise get the environment their node's `ray start` had)."""
     import ray
 
     if ray.is_initialized():
@@ -31,10 +33,12 @@ def init_ray(address: str | None, num_cpus: int | None, object_store_mb: int, *,
     for key, value in (env or {}).items():
         os.environ.setdefault(key, value)
     if address:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
+                 runtime_env={"env_vars": dict(env)} if env else None)  # fmt: skip
     else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
-                 object_store_memory=object_store_mb * 1024**2,
+        # "local": a new embedded Ray, never a cluster found through RAY_ADDRESS or the last `ray start`'s address file
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
+                 log_to_driver=False, object_store_memory=object_store_mb * 1024**2,
                  runtime_env={"env_vars": dict(env)} if env else None)  # fmt: skip
     return True
 
@@ -59,8 +63,23 @@ class Placement:
     threads: int | None  # torch threads of a CPU actor (None on CUDA)
 
 
+NODE_CPUS = "node_CPU_max"  # the largest alive node's CPUs, as `cluster_resources` adds it
+
+
+def cluster_resources() -> dict[str, float]:
+    """`ray.cluster_resources()` plus `NODE_CPUS`: on a cluster of several nodes no actor can take more CPUs than
+    the largest node has."""
+    import ray
+
+    res = dict(ray.cluster_resources())
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    res[NODE_CPUS] = max((float(r.get("CPU", 0)) for r in nodes), default=float(res.get("CPU", 1)))
+    return res
+
+
 def place_actors(device: Device, actors: int | None, resources: dict[str, float]) -> Placement:
-    """Where the model actors run, given the cluster's `resources` (`ray.cluster_resources()`)."""
+    """Where the model actors run, given the cluster's `resources` (`cluster_resources()`, or
+    `ray.cluster_resources()` for one node)."""
     gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
     chosen: Literal["cpu", "cuda"] = ("cuda" if gpus else "cpu") if device == "auto" else device
     if chosen == "cuda":
@@ -69,4 +88,5 @@ def place_actors(device: Device, actors: int | None, resources: dict[str, float]
         return Placement("cuda", actors or gpus, {"num_gpus": 1, "num_cpus": 1}, None)
     n = actors or 1
     per_actor = max((cpus - 1) // n, 0)  # all CPUs but one, shared by the actors
+    per_actor = min(per_actor, int(resources.get(NODE_CPUS, per_actor)))  # each on one node
     return Placement("cpu", n, {"num_cpus": per_actor}, max(1, per_actor))

@@ -35,7 +35,8 @@ from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from ingest.progress import Progress
 from jobs.catalog.build import CatalogError, rebuild_catalog
 from jobs.runtime.job_lock import JobLock, JobLockedError
-from jobs.runtime.ray_pool import Device, PoolError, init_ray, place_actors, quiet_ray_data
+from jobs.runtime.ray_pool import Device, PoolError, cluster_resources, init_ray, place_actors, quiet_ray_data
+from jobs.runtime.shared_fs import SharedFsError, check_shared_output
 from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
 from schemas.corpus import EPISODES_DIR, find_datasets
 
@@ -282,12 +283,11 @@ def _caption_by_rules(work: list[CaptionWork], pending: _Pending, report: Captio
 
 def _caption_by_vlm(job: CaptionJob, work: list[CaptionWork], pending: _Pending, report: CaptionReport,
                     progress: bool | None) -> None:  # fmt: skip
-    import ray
-
+    check_shared_output(job.root)  # every node reads the corpus's videos
     quiet_ray_data(preserve_order=True)
     by_key = {(w.dataset, w.episode_index): w for w in work}
     bar = Progress(len(work), "caption", unit="ep", enabled=progress)
-    for out in _vlm_stream(job, work, ray.cluster_resources()):
+    for out in _vlm_stream(job, work, cluster_resources()):
         w = by_key[(str(out["dataset"]), int(out["episode_index"]))]
         bar.update(1, frames=int(out["frames"]))
         if out["error"]:
@@ -332,7 +332,7 @@ def cli_caption(args: argparse.Namespace) -> int:
     except (VLMError, PoolError) as e:  # a model folder or a placement that cannot work: usage
         print(f"eidata caption: {e}", file=sys.stderr)
         return 2
-    except (JobLockedError, CaptionStoreError, CatalogError) as e:
+    except (JobLockedError, CaptionStoreError, CatalogError, SharedFsError) as e:
         print(f"eidata caption: {e}", file=sys.stderr)
         return 1
     print(report.summary())

@@ -1,0 +1,291 @@
+"""Discovery as a stream: each source is discovered by its own Ray task into a sorted work file; the driver reads the
+work files a batch at a time, so it never holds the corpus's work list.
+
+A discovery task iterates the adapter's refs in batches into a parquet file (sort key, uid, ref as JSON), then lets
+DuckDB drop the raw episodes an earlier run finished (their lineage's `raw_uid` in the source's `episodes.jsonl`
+files, or their uid in the quarantine parts, both scanned by DuckDB, never loaded as Python objects) and sort the rest
+by the ref's natural order, out of core. The driver streams the sources' files round-robin (`interleave`): episodes
+of one source stay in their sorted order (commits per dataset are what must be deterministic), and episodes of
+different sources, hence datasets, are in flight together, so their committers work in parallel.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from adapters import get_adapter
+from adapters.base import AdapterError, EpisodeRef, natural_key
+from jobs.spec import JobSpec, SourceSpec
+from schemas.corpus import DATASETS_DIR, JOB_DIR, QUARANTINE_DIR, QuarantineRow, episode_uid, parquet_files
+from schemas.lerobot import EPISODES_PATH
+
+log = logging.getLogger(__name__)
+
+WORK_DIR = f"{JOB_DIR}/work"
+BATCH = 8192  # refs per parquet batch, in the discovery task and in the driver's reads
+_SCHEMA = pa.schema([("seq", pa.int64()), ("key", pa.binary()), ("uid", pa.string()), ("ref", pa.string()),
+                     ("error", pa.string())])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    position: int  # the ref's place in its source's sorted discovery order
+    source: SourceSpec
+    ref: EpisodeRef
+
+    @property
+    def uid(self) -> str:
+        return episode_uid(self.source.name, self.ref.subset, self.ref.raw_id)
+
+
+def sort_bytes(ref: EpisodeRef) -> bytes:
+    """`ref.sort_key` as bytes that compare the same way (so DuckDB sorts refs out of core as `sorted` would).
+
+    A number is tagged 0x02 and written with its digit count first, a text 0x03 and ends with 0x00; 0x01 ends each of
+    the two tuples, so a tuple that is a prefix of another sorts first, as in Python."""
+    out = bytearray()
+    for part in (ref.subset, ref.raw_id):
+        for kind, value in natural_key(part):
+            if kind == 0:
+                digits = str(value)
+                out += b"\x02" + f"{len(digits):04d}".encode() + digits.encode()
+            else:
+                out += b"\x03" + str(value).encode() + b"\x00"
+        out += b"\x01"
+    return bytes(out)
+
+
+def quarantine_row(source: SourceSpec, ref: EpisodeRef | None, stage: str, error_class: str, message: str,
+                   **extra: Any) -> QuarantineRow:  # fmt: skip
+    uid = episode_uid(source.name, ref.subset, ref.raw_id) if ref else f"{source.name}/*"
+    return QuarantineRow(
+        episode_uid=uid, source=source.name, subset=ref.subset if ref else "", adapter=source.adapter,
+        raw_path=ref.paths[0] if ref and ref.paths else str(source.root), stage=stage, error_class=error_class,
+        message=message, file=extra.get("file"), field=extra.get("field"), quarantined_at=datetime.now(UTC),
+    )  # fmt: skip
+
+
+def discovery_row(source: SourceSpec, ref: EpisodeRef) -> QuarantineRow:
+    """A ref discovery flagged: reading it re-raises the adapter's error with its file and field as columns."""
+    try:
+        get_adapter(source.adapter, source.options).read(ref)
+    except AdapterError as e:
+        return quarantine_row(source, ref, "discover", "DiscoveryError", e.reason, file=e.file, field=e.field)
+    except Exception:  # fall back to the message discovery recorded
+        pass
+    return quarantine_row(source, ref, "discover", "DiscoveryError", ref.error or "flagged by discovery")
+
+
+def discover_source(source_json: dict[str, Any], output: str, work: str) -> dict[str, Any]:
+    """One source's discovery (a Ray task): its not-yet-done refs, sorted, into the parquet file `work`.
+
+    Returns counts (`found`: refs discovery did not flag; `todo`: rows of the work file, flagged ones included;
+    `todo_readable`: those not flagged), and the source's own quarantine row (JSON) when its discovery failed."""
+    source = SourceSpec.model_validate(source_json)
+    work_path = Path(work)
+    unsorted = work_path.with_suffix(".unsorted.parquet")
+    try:
+        found = _write_refs(source, unsorted)
+    except Exception as e:  # an unreadable source costs that source only, never the job
+        if not isinstance(e, AdapterError):
+            log.exception("discovery of source %s failed", source.name)
+        unsorted.unlink(missing_ok=True)
+        extra = {"file": e.file, "field": e.field} if isinstance(e, AdapterError) else {}
+        row = quarantine_row(source, None, "discover", type(e).__name__, getattr(e, "reason", None) or str(e), **extra)
+        done = row.episode_uid in _done_table(Path(output), source.name, [row.episode_uid])
+        error = None if done else row.model_dump(mode="json")
+        return {"source": source.name, "found": 0, "todo": 0, "todo_readable": 0, "error": error}
+    try:
+        todo, todo_readable = _sort_todo(Path(output), source.name, unsorted, work_path)
+    finally:
+        unsorted.unlink(missing_ok=True)
+    return {"source": source.name, "found": found, "todo": todo, "todo_readable": todo_readable, "error": None}
+
+
+def _write_refs(source: SourceSpec, path: Path) -> int:
+    """Every ref into `path`, a batch at a time; returns how many discovery did not flag."""
+    adapter = get_adapter(source.adapter, source.options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = readable = 0
+    with pq.ParquetWriter(path, _SCHEMA) as writer:
+        batch: list[EpisodeRef] = []
+        for ref in adapter.discover(source.root):
+            batch.append(ref)
+            readable += ref.error is None
+            if len(batch) == BATCH:
+                writer.write_batch(_batch(source, batch, n))
+                n += len(batch)
+                batch = []
+        if batch or not n:
+            writer.write_batch(_batch(source, batch, n))
+            n += len(batch)
+    return readable
+
+
+def _batch(source: SourceSpec, refs: list[EpisodeRef], start: int) -> pa.RecordBatch:
+    return pa.record_batch(
+        [pa.array(range(start, start + len(refs)), pa.int64()), pa.array([sort_bytes(r) for r in refs], pa.binary()),
+         pa.array([episode_uid(source.name, r.subset, r.raw_id) for r in refs], pa.string()),
+         pa.array([r.model_dump_json() for r in refs], pa.string()), pa.array([r.error for r in refs], pa.string())],
+        schema=_SCHEMA,
+    )  # fmt: skip
+
+
+def _done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
+    """SQL (and its parameters) for the uids an earlier run finished for `source`: lineage `raw_uid` of its committed
+    episodes, and quarantined uids (committed parts only, never a crashed run's temp file)."""
+    parts, params = [], []
+    episodes = sorted((output / DATASETS_DIR / source).glob(f"**/{EPISODES_PATH}"))
+    if episodes:
+        parts.append("SELECT eidata.raw_uid AS uid FROM read_json(?, format='newline_delimited', "
+                     "columns={'eidata': 'STRUCT(raw_uid VARCHAR)'})")  # fmt: skip
+        params.append([str(p) for p in episodes])
+    quarantine = parquet_files(output, QUARANTINE_DIR)
+    if quarantine:
+        parts.append("SELECT episode_uid AS uid FROM read_parquet(?) WHERE source = ?")
+        params += [[str(p) for p in quarantine], source]
+    if not parts:
+        return "SELECT NULL::VARCHAR AS uid WHERE false", []
+    return " UNION ALL ".join(parts), params
+
+
+def _connect(tmp: Path) -> Any:
+    import duckdb
+
+    con = duckdb.connect()
+    tmp.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = '{tmp}'; SET memory_limit = '512MB'; SET threads = 1")
+    return con
+
+
+def _done_table(output: Path, source: str, uids: list[str]) -> set[str]:
+    sql, params = _done_sql(output, source)
+    con = _connect(output / WORK_DIR / f"{source}.tmp")
+    try:
+        rows = con.execute(f"SELECT uid FROM ({sql}) WHERE uid IN (SELECT unnest(?))", [*params, uids]).fetchall()
+    finally:
+        con.close()
+        shutil.rmtree(output / WORK_DIR / f"{source}.tmp", ignore_errors=True)
+    return {r[0] for r in rows}
+
+
+def _sort_todo(output: Path, source: str, unsorted: Path, work: Path) -> tuple[int, int]:
+    sql, params = _done_sql(output, source)
+    tmp = work.with_suffix(".tmp")
+    con = _connect(tmp)
+    try:
+        con.execute(
+            f"COPY (SELECT seq, uid, ref, error FROM read_parquet(?) WHERE uid NOT IN ({sql}) ORDER BY key, seq) "
+            "TO ? (FORMAT parquet, ROW_GROUP_SIZE 8192)",
+            [str(unsorted), *params, str(work)],
+        )
+        todo, readable = con.execute("SELECT count(*), count(*) FILTER (error IS NULL) FROM read_parquet(?)",
+                                     [str(work)]).fetchone()  # fmt: skip
+    finally:
+        con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return int(todo), int(readable)
+
+
+@dataclass
+class DiscoveryPlan:
+    """The sources' work files after discovery: counts, and each source's failure as a quarantine row."""
+
+    output: Path
+    files: dict[str, Path] = field(default_factory=dict)  # source name -> work file (sources with something to do)
+    found: int = 0
+    todo: int = 0  # work rows, flagged refs included (each becomes a quarantine row)
+    todo_readable: int = 0
+    errors: list[QuarantineRow] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return self.found - self.todo_readable
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.output / WORK_DIR, ignore_errors=True)
+
+
+def discover_all(spec: JobSpec) -> DiscoveryPlan:
+    """Every source discovered at once, one Ray task each (on any node: sources live on the shared filesystem)."""
+    import ray
+
+    plan = DiscoveryPlan(spec.output)
+    plan.cleanup()  # a killed run's work files are stale
+    task = ray.remote(num_cpus=1, max_retries=spec.parallelism.task_retries)(discover_source)
+    refs = {}
+    for s in spec.sources:
+        work = spec.output / WORK_DIR / f"{_safe(s.name)}.parquet"
+        refs[s.name] = (task.remote(s.model_dump(mode="json"), str(spec.output), str(work)), work)
+    for s in spec.sources:
+        ref, work = refs[s.name]
+        try:
+            res = ray.get(ref)
+        except Exception as e:  # the discovery task itself died past its retries
+            plan.errors.append(quarantine_row(s, None, "discover", type(e).__name__, str(e)[:2000]))
+            continue
+        plan.found, plan.todo, plan.todo_readable = (plan.found + res["found"], plan.todo + res["todo"],
+                                                     plan.todo_readable + res["todo_readable"])  # fmt: skip
+        if res["error"] is not None:
+            plan.errors.append(QuarantineRow.model_validate(res["error"]))
+        if res["todo"]:
+            plan.files[s.name] = work
+    return plan
+
+
+def _safe(name: str) -> str:
+    return name.replace(os.sep, "_")
+
+
+def read_work(source: SourceSpec, path: Path) -> Iterator[WorkItem]:
+    """A source's work file, a batch at a time."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=["seq", "ref"]):
+        for seq, ref in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
+            yield WorkItem(seq, source, EpisodeRef.model_validate_json(ref))
+
+
+def interleave(streams: list[Iterator[WorkItem]]) -> Iterator[WorkItem]:
+    """Round-robin over the sources' streams: each keeps its order, and every source has episodes in flight."""
+    live = list(streams)
+    while live:
+        for s in list(live):
+            item = next(s, None)
+            if item is None:
+                live.remove(s)
+            else:
+                yield item
+
+
+def stream_plan(spec: JobSpec, plan: DiscoveryPlan) -> Iterator[WorkItem]:
+    return interleave([read_work(s, plan.files[s.name]) for s in spec.sources if s.name in plan.files])
+
+
+def discover(spec: JobSpec) -> tuple[list[WorkItem], list[QuarantineRow]]:
+    """Every source's episodes in sorted order, in memory and in this process: for small corpora, tests and
+    benchmarks. The job itself streams (`discover_all`)."""
+    items: list[WorkItem] = []
+    bad: list[QuarantineRow] = []
+    for source in spec.sources:
+        try:
+            refs = sorted(get_adapter(source.adapter, source.options).discover(source.root), key=lambda r: r.sort_key)
+        except Exception as e:
+            extra = {"file": e.file, "field": e.field} if isinstance(e, AdapterError) else {}
+            reason = getattr(e, "reason", None) or str(e)
+            bad.append(quarantine_row(source, None, "discover", type(e).__name__, reason, **extra))
+            continue
+        for ref in refs:
+            if ref.error is not None:
+                bad.append(discovery_row(source, ref))
+            else:
+                items.append(WorkItem(len(items), source, ref))
+    return items, bad

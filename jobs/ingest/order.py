@@ -1,0 +1,106 @@
+"""Episode tasks submitted from a stream under a bound, results handed back in each source's discovery order.
+
+Commits must be deterministic per dataset; a dataset belongs to one source, so each source's results are yielded in
+that source's order, and one source's slow episode holds back only that source's later ones (up to `commit_window`
+episodes in all), not the other sources'.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from jobs.ingest.discovery import WorkItem
+from jobs.spec import JobSpec
+
+
+class Tasks(Protocol):
+    """What `in_order` needs of a task system: Ray in a job (`RayTasks`), a scripted fake in tests."""
+
+    def submit(self, item: dict[str, Any]) -> Any: ...  # starts a task; returns its handle
+
+    def wait(self, handles: list[Any]) -> list[Any]: ...  # blocks until some of `handles` finish; returns those
+
+    def get(self, handle: Any) -> dict[str, Any]: ...  # a finished task's result; raises if the task died
+
+
+@dataclass(frozen=True)
+class RayTasks:
+    task: Any  # a `ray.remote` function
+
+    def submit(self, item: dict[str, Any]) -> Any:
+        return self.task.remote(item)
+
+    def wait(self, handles: list[Any]) -> list[Any]:
+        import ray
+
+        ready, _ = ray.wait(handles, num_returns=len(handles), timeout=0)  # everything already done, in one call
+        return ready or ray.wait(handles, num_returns=1)[0]
+
+    def get(self, handle: Any) -> dict[str, Any]:
+        import ray
+
+        return ray.get(handle)
+
+
+def task_payload(spec: JobSpec) -> dict[str, Any]:
+    """What every episode task gets besides its own source and ref."""
+    codec = spec.codec
+    if codec.threads is None and spec.parallelism.encoder_threads is not None:
+        codec = codec.model_copy(update={"threads": spec.parallelism.encoder_threads})  # same bytes, fewer threads
+    return {"canonicalize": spec.canonicalize.model_dump(mode="json"), "codec": codec.model_dump(mode="json"),
+            "output": str(spec.output)}  # fmt: skip
+
+
+def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[tuple[WorkItem, dict[str, Any]]]:
+    """Submit with at most `max_in_flight` running; yield each source's results in its submission order.
+
+    Finished results wait for the head of their source's line (at most `commit_window` episodes submitted and not
+    yet yielded), so one long episode does not leave the other workers idle; only running episodes hold frames in
+    memory, and the stream `todo` is read only as far as the window reaches."""
+    payload = task_payload(spec)
+    stream = iter(todo)
+    running, window = spec.parallelism.max_in_flight, spec.parallelism.commit_window
+    pending: dict[Any, int] = {}  # task handle -> submission number
+    items: dict[int, WorkItem] = {}  # submitted, not yet yielded
+    results: dict[int, dict[str, Any]] = {}
+    lines: dict[str, deque[int]] = {}  # per source: submission numbers not yet yielded, in order
+    submitted, exhausted = 0, False
+    while True:
+        while not exhausted and len(pending) < running and len(items) < window:
+            it = next(stream, None)
+            if it is None:
+                exhausted = True
+                break
+            item = {**payload, "uid": it.uid, "source": it.source.model_dump(mode="json"),
+                    "ref": it.ref.model_dump(mode="json")}  # fmt: skip
+            pending[tasks.submit(item)] = submitted
+            items[submitted] = it
+            lines.setdefault(it.source.name, deque()).append(submitted)
+            submitted += 1
+        yielded = False
+        for line in lines.values():
+            while line and line[0] in results:
+                n = line.popleft()
+                yield items.pop(n), results.pop(n)
+                yielded = True
+        if yielded:
+            continue
+        if not pending:
+            if exhausted:
+                return
+            continue
+        for handle in tasks.wait(list(pending)):
+            n = pending.pop(handle)
+            try:
+                results[n] = tasks.get(handle)
+            except Exception as e:  # the task itself died past its retries: this episode only
+                results[n] = quarantined({"uid": items[n].uid}, "worker", type(e).__name__, str(e)[:2000])
+
+
+def quarantined(item: dict[str, Any], stage: str, error_class: str, message: str, **extra: Any) -> dict[str, Any]:
+    """A task's result for an episode it could not stage."""
+    return {"status": "quarantined", "uid": item["uid"], "stage": stage, "error_class": error_class,
+            "message": message, **{k: v for k, v in extra.items() if v is not None}}  # fmt: skip
