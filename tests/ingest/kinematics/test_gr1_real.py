@@ -135,3 +135,17 @@ def test_closing_the_recorded_hands_brings_fingertips_to_the_palm(sample) -> Non
 
 def _neg(axis: str) -> list[str]:
     return ["0" if a == "0" else (a[1:] if a.startswith("-") else "-" + a) for a in axis.split()]
+
+
+def test_the_right_palm_faces_down_when_each_grasp_starts(sample) -> None:
+    """The hand mount (Fourier's GR1T1_fourier_hand_6dof.urdf: hand base = wrist pitch frame, 0.021 m down the forearm)
+    puts the palm (the side the right fingers flex to, +y of R_hand_base_link) towards the counter at the first
+    'close' command of every episode: normal z -0.12 .. -0.74. A palm turned -90 deg about the forearm (robosuite's
+    left-hand eef composition, robot.xml @2742deef) would face up in 4 of the 5 episodes."""
+    state, action = sample
+    model = load_model("gr1_arms")
+    q = arm_q(model, state)
+    starts = np.flatnonzero(np.diff((action["right_hand"][:, 0] > 0).astype(int), prepend=0) == 1)
+    assert len(starts) >= 5  # one grasp per episode at least
+    normal = model.forward(q[starts], ["right_hand_mount"])[:, 0, :3, 1]
+    assert np.all(normal[:, 2] < -0.1), normal
