@@ -2,20 +2,25 @@
 
 `load_model("<stem>")` reads `schemas/robots/<stem>.urdf` (a trimmed URDF transcribed from its maker's published
 description, citing repo, path and commit in its header) and returns a `KinematicModel` whose `forward(q, links)`
-gives float64 link poses for a whole episode at once.
+gives float64 link poses for a whole episode in one call.
 
-Why pytorch-kinematics (`pytorch-kinematics` 0.10) and not pinocchio (`pin`) or mujoco, measured on this repository's
-machine (figures and commands in BENCHMARKS.md, "Forward kinematics"):
+The evaluation is our own batched kernel (`forward.py`, Rodrigues over [3, 3, N] numpy arrays, only along the
+requested links' ancestors), checked against pinocchio on every link of every description (tests) and against MuJoCo
+on the Panda. We measured the libraries first (BENCHMARKS.md, "Forward kinematics", same run, one core, Panda flange):
 
-- Batched: one call computes every frame of an episode as a few batched torch matmuls per tree depth. pinocchio and
-  mujoco compute one configuration per call from Python (`pin.forwardKinematics` / `mj_kinematics`), so an episode
-  is a Python loop, slower per frame than the batched path by the factor BENCHMARKS.md records.
-- Install weight: pure Python on torch, which we already depend on (~0.6 MB plus lxml, absl-py,
-  arm_pytorch_utilities, pytorch_seed); `pin` brings ~380 MB of cmeel C++ wheels (boost, coal, assimp, urdfdom),
-  mujoco ~a C engine and its own wheel. pinocchio stays in the `test` extra as the independent implementation the
-  tests compare against.
-- Maintenance: pytorch-kinematics (UM-ARM-Lab) parses URDF and MJCF and is released regularly; we pin 0.10.x and
-  guard the one internal we rely on (see `model._float64_chain`).
+- pytorch-kinematics 0.10, the batched torch library we meant to build on, evaluates every frame of the tree as
+  4x4 matrices under masks: about 4x slower than ours and, on the full Panda + hand tree, under the 50k frames/s
+  target on this shared machine. It also builds each joint origin from float32 numbers (its urdf.py), ~1e-7 m off.
+  Keeping it would have meant patching its private tensors to float64 and calling its private kernel on a pruned
+  tree, for a kernel still slower than a Python loop over pinocchio.
+- pinocchio (`pin` 4.1) is exact and fast per configuration, but an episode is a Python loop of one call per frame,
+  and the wheel set is ~350 MB (cmeel boost, coal, assimp, eigenpy). It stays in the `test` extra as the
+  independent implementation the tests compare against.
+- MuJoCo 4.0 (32 MB) loads the URDF too, but is also one `mj_kinematics` call per frame from Python, and brings a
+  physics engine we do not need.
+
+The URDF parser (`description.py`) is ours as well: it is what refuses uncited files, reads mimic joints, and names
+the file and element in every error; pinocchio's independent parser (urdfdom) reading the same files is what checks it.
 """
 
 from ingest.kinematics.description import DescriptionError, robots_dir

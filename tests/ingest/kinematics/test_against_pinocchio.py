@@ -38,7 +38,8 @@ def pinocchio_fk(path: Path, joint_names: tuple[str, ...], q: np.ndarray, links:
         slots.append((col[name], joint.idx_q, joint.nq))
     assert len(slots) == len(joint_names), (model.names, joint_names)
     frame_ids = [model.getFrameId(link, pin.FrameType.BODY) for link in links]
-    assert all(f < model.nframes for f in frame_ids), [ln for ln, f in zip(links, frame_ids) if f >= model.nframes]
+    missing = [link for link, f in zip(links, frame_ids, strict=True) if f >= model.nframes]
+    assert not missing, f"pinocchio has no body frame for {missing}"
     out = np.empty((len(q), len(links), 4, 4))
     for i, row in enumerate(q):
         qp = pin.neutral(model)

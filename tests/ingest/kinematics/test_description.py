@@ -23,6 +23,12 @@ def test_a_cited_description_parses() -> None:
     assert d.root == "base" and [j.name for j in d.joints] == ["j1"]
 
 
+def test_the_comma_form_of_a_citation_parses_too() -> None:
+    header = "<!--\n  Source: FFTAI/Wiki-MJCF, models/gr1t1.xml, commit " + "b" * 40 + "\n-->\n"
+    d = parse_description(header + ARM.format(kind="revolute"), Path("arm.urdf"), "arm")
+    assert d.sources == ("FFTAI/Wiki-MJCF/models/gr1t1.xml@" + "b" * 40,)
+
+
 @pytest.mark.parametrize(
     "header",
     [

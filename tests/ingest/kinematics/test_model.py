@@ -43,8 +43,10 @@ def test_forward_rejects_bad_shapes_and_unknown_links() -> None:
     m = load_model("panda")
     with pytest.raises(ValueError, match=r"expected \[N, 9\]"):
         m.forward(np.zeros((3, 7)), ["panda_link8"])
-    with pytest.raises(KeyError, match="unknown link 'panda_link9'"):
+    with pytest.raises(KeyError, match=r"unknown link\(s\) \['panda_link9'\]"):
         m.forward(np.zeros((3, 9)), ["panda_link9"])
+    with pytest.raises(KeyError, match=r"unknown link\(s\) \['world'\]"):
+        m.forward(np.zeros((3, 9)), ["panda_link8"], base="world")
 
 
 def test_assemble_fills_zeros_mimics_and_refuses_unknown_joints() -> None:
@@ -58,3 +60,12 @@ def test_assemble_fills_zeros_mimics_and_refuses_unknown_joints() -> None:
         m.assemble({"kLeftShoulderPitch": np.zeros(2)}, 2)
     with pytest.raises(ValueError, match="expected \\(2,\\)"):
         m.assemble({"panda_joint1": np.zeros(3)}, 2)
+
+
+def test_a_nan_frame_gives_a_nan_pose_and_leaves_the_others_alone() -> None:
+    m = load_model("panda")
+    q = np.zeros((3, m.dof))
+    q[1, 3] = np.nan
+    out = m.forward(q, ["panda_link8", "panda_link2"])
+    assert np.isnan(out[1, 0]).any() and not np.isnan(out[1, 1]).any()  # link2 is above joint4: unaffected
+    np.testing.assert_array_equal(out[0], out[2])
