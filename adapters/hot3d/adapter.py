@@ -1,0 +1,260 @@
+"""HOT3D (Aria and Quest 3): ground-truth hands (MANO and UmeTrack), headset trajectory, camera calibration and object
+poses of a recording, one episode per sequence folder.
+
+| native | canonical | unit, frame | rate |
+| --- | --- | --- | --- |
+| `mano_hand_pose_trajectory.jsonl` `pose` (15 PCA), `betas`, `wrist_xform` | MANO-21 by `ManoHand` | m, world | 30 Hz |
+| `umetrack_hand_pose_trajectory.jsonl` `joint_angles`, `wrist_xform` | MANO-21 by UmeTrack skinning | m, world | |
+| `umetrack_hand_user_profile.json` `hand_model` | the UmeTrack hand (mm, a left hand) | | static |
+| `headset_trajectory.csv` T_world_device | `states["headset/T_world_device"]` | `se3_4x4`, world | ~30 Hz |
+| RGB (Aria) / SLAM-left (Quest 3) `T_Device_Camera` | `camera_poses[<label>]` = T_world_device · T_device_camera | | |
+| `dynamic_objects.csv` T_world_object per `object_uid` | `states["objects/<uid>"]` (natives not kept) | `se3_4x4` | |
+| `metadata.json` `headset`, `participant_id`, `gt_available_status` | subset (`aria` / `quest3`), `metadata` | | |
+
+File formats and conventions are the maker's (`adapters/hot3d/files.py`): quaternions w first, timestamps in ns.
+Hands: with the licensed MANO files (`mano_model_dir`, converted once by `python -m ingest.canonical.mano_convert`)
+the MANO poses go through `ingest.canonical.hands.ManoHand` as the maker's `MANOHandModel` + `MANOHandDataProvider`
+use smplx: 15 PCA coefficients with the mean pose added (`use_pca=True, num_pca_comps=15`, smplx's default
+`flat_hand_mean=False`), `global_orient` = the wrist rotation as axis-angle, `transl` = `t_xyz`, one shared `betas`;
+MANO_LEFT's shapedirs fixed as they do. Without them, the UmeTrack poses go through the profile
+(`adapters/hot3d/umetrack.py`). With neither, the episode is quarantined naming what is missing.
+
+Frames and camera (checked on the maker's real sample, `hot3d/data_loaders/tests/data_sample/Aria/P0003_c701bd11`,
+and in `tests/adapters/test_hot3d.py`): the world is Z-up (the upright RGB image's up direction is +0.74 z there);
+T_world_device composed with the MPS `camera-rgb` T_Device_Camera gives a camera that has both wrists in front
+(z 0.18 and 0.37 m), the left one on the image's left once the image is turned upright, both below its centre. The
+camera frame is the sensor's, OpenCV axes (`HandSignals.camera_convention = "opencv"`, heading = its +z). The Aria
+RGB camera is a fisheye (`FisheyeRadTanThinPrism`: f, cx, cy, 12 distortion terms), so no pinhole matrix is given:
+the model and its parameters go to `metadata["camera_calibration"]`.
+
+Video is not read. `projectaria-tools` installs from PyPI (2.3.0, with rerun-sdk, moviepy, imageio-ffmpeg) but cannot
+write a VRS file, so no fixture could hold a recording; its documented export (`projectaria_tools/utils/
+vrs_to_mp4_utils.py`) turns the RGB stream upright (`np.rot90(img, -1)`) and tags frames with DEVICE_TIME, while
+HOT3D's ground truth is stamped in TIME_CODE (the sample's poses at 56752 s, its MPS device clock at 113585 s), so
+exported frames cannot be matched to the poses without the recording's own time-sync stream. Episodes carry hands,
+headset and camera trajectory; `metadata["video"]` says why there are no frames.
+
+Bad input (per-episode `AdapterError` naming file, episode and field): a missing or unreadable metadata, trajectory,
+calibration, pose or profile file, a malformed line (named), a non-unit quaternion, no usable hand source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+from scipy.spatial.transform import Rotation
+
+from adapters.base import (
+    AdapterError,
+    AdapterOptions,
+    EpisodeRef,
+    HandSignals,
+    HandTrack,
+    RawEpisode,
+    SourceAdapter,
+    Stream,
+)
+from adapters.hot3d.files import (
+    CameraCalibration,
+    read_aria_calibration,
+    read_hand_jsonl,
+    read_json,
+    read_pose_csv,
+    read_quest_calibration,
+)
+from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
+from adapters.registry import register
+from schemas.canonical import MANO21_NAMES
+from schemas.tiers import QualityTier
+
+WORLD = "hot3d_world"
+Z_UP = np.array([0.0, 0.0, 1.0])
+MANO_FILE, UMETRACK_FILE = "mano_hand_pose_trajectory.jsonl", "umetrack_hand_pose_trajectory.jsonl"
+PROFILE_FILE, HEADSET_FILE = "umetrack_hand_user_profile.json", "headset_trajectory.csv"
+OBJECTS_FILE = "dynamic_objects.csv"
+ARIA_CALIBRATION, QUEST_CALIBRATION = "mps/slam/online_calibration.jsonl", "camera_models.json"
+SIDES = ("left", "right")
+NO_VIDEO = "VRS frames not read: no VRS writer for fixtures, and vrs_to_mp4 exports carry DEVICE_TIME, not TIME_CODE"
+
+
+class Hot3DOptions(AdapterOptions):
+    mano_model_dir: str | None = Field(None, description="folder with MANO_LEFT.npz / MANO_RIGHT.npz (licensed)")
+    hands_from: Literal["auto", "mano", "umetrack"] = Field("auto", description="which annotation gives keypoints")
+    mano_tips: Literal["manopth", "smplx"] = Field("manopth", description="fingertip vertices (smplx: the maker's)")
+    fps: float = Field(30.0, gt=0, description="the recording's frame rate (HOT3D's ground truth is per frame)")
+
+
+@register
+class Hot3DAdapter(SourceAdapter):
+    name: ClassVar[str] = "hot3d"
+    options_model: ClassVar[type[AdapterOptions]] = Hot3DOptions
+    options: Hot3DOptions
+
+    def discover(self, root: Path) -> Iterator[EpisodeRef]:
+        root = Path(root)
+        refs = []
+        for meta in sorted(root.rglob("metadata.json")):
+            seq = meta.parent
+            if not (seq / HEADSET_FILE).is_file() and not any((seq / f).is_file() for f in (MANO_FILE, UMETRACK_FILE)):
+                continue  # a metadata.json of something else (e.g. an MPS folder)
+            raw_id = seq.relative_to(root).as_posix()
+            error, subset = None, self.options.subset or "default"
+            try:
+                headset = str(self._json(meta, raw_id, "metadata.json").get("headset", ""))
+                subset = self.options.subset or (headset.lower().replace(" ", "") or "default")
+                if not (seq / HEADSET_FILE).is_file():
+                    raise self.error(f"no {HEADSET_FILE}", file=seq / HEADSET_FILE, episode=raw_id, field="headset")
+            except AdapterError as e:
+                error = str(e)
+            refs.append(EpisodeRef(adapter=self.name, source=self.name, subset=subset, raw_id=raw_id,
+                                   paths=(str(seq),), error=error))  # fmt: skip
+        for count, ref in enumerate(sorted(refs, key=lambda r: r.sort_key)):
+            if self.options.max_episodes is not None and count >= self.options.max_episodes:
+                return
+            yield ref
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        seq, ep = Path(ref.paths[0]), ref.raw_id
+        meta = self._json(seq / "metadata.json", ep, "metadata.json")
+        headset = str(meta.get("headset", ""))
+        device = self._poses(seq / HEADSET_FILE, ep, "headset")
+        if len(device) != 1:
+            raise self.error(f"{len(device)} objects tracked, expected the headset alone", file=seq / HEADSET_FILE,
+                             episode=ep, field="object_uid")  # fmt: skip
+        dev_ts, world_from_device = next(iter(device.values()))
+        calib = self._calibration(seq, headset, ep)
+        source, tracks = self._hands(seq, ep)
+        t0 = min([int(dev_ts[0])] + [int(t["timestamps"][0]) for t in tracks.values()])
+
+        def secs(ns: np.ndarray) -> np.ndarray:
+            return (ns - t0).astype(np.float64) / 1e9
+
+        states: dict[str, Stream] = {"headset/T_world_device": Stream(secs(dev_ts), world_from_device, unit="se3_4x4",
+                                                                      frame=WORLD)}  # fmt: skip
+        camera = Stream(secs(dev_ts), world_from_device @ calib.device_from_camera, unit="se3_4x4", frame=WORLD)
+        signals = HandSignals(frame=WORLD, apply_offset=False, up_world=Z_UP, camera=camera, camera_convention="opencv")
+        for hand, side in enumerate(SIDES):
+            if hand not in tracks:
+                continue
+            t = tracks[hand]
+            ts = secs(t["timestamps"])
+            states[f"hands/{side}/wrist_xform"] = Stream(ts, t["wrist"], unit="se3_4x4", frame=WORLD)
+            states[f"hands/{side}/{source}_params"] = Stream(ts, t["params"])
+            kp = Stream(ts, t["keypoints"], names=MANO21_NAMES, unit="m", frame=WORLD)
+            states[f"mano21_keypoints/{side}"] = kp
+            conf = Stream(ts, t["confidence"], unit="0..1") if "confidence" in t else None
+            signals.hands[hand] = HandTrack(keypoints=kp, confidence=conf)
+        signals.native_state_keys = ["headset/T_world_device", *(f"hands/{s}/wrist_xform" for s in SIDES)]
+        objects = self._poses(seq / OBJECTS_FILE, ep, "objects") if (seq / OBJECTS_FILE).is_file() else {}
+        for uid, (ts, poses) in objects.items():
+            states[f"objects/{uid}"] = Stream(secs(ts), poses, unit="se3_4x4", frame=WORLD)
+        return RawEpisode(
+            ref=ref,
+            robot_type=None,
+            embodiment="human",
+            tier=QualityTier.high,
+            native_fps=self.options.fps,
+            states=states,
+            camera_poses={calib.label: camera},
+            hands=signals,
+            metadata={
+                "headset": headset,
+                "participant_id": meta.get("participant_id"),
+                "recording_name": meta.get("recording_name", seq.name),
+                "gt_available_status": meta.get("gt_available_status"),
+                "hands_from": source,
+                "start_timestamp_ns": t0,
+                "camera_calibration": {
+                    "label": calib.label,
+                    "model": calib.model,
+                    "params": list(calib.params),
+                    "T_device_camera": calib.device_from_camera.tolist(),
+                },
+                "objects": sorted(objects),
+                "video": NO_VIDEO,
+                "derived_streams": [f"mano21_keypoints/{s}" for s in SIDES],
+            },
+        )
+
+    # -- pieces ---------------------------------------------------------------------------------------------------
+
+    def _json(self, path: Path, ep: str, field: str) -> dict[str, Any]:
+        try:
+            return dict(read_json(path))
+        except (OSError, ValueError) as e:
+            raise self.error(f"unreadable {path.name}: {e}", file=path, episode=ep, field=field) from e
+
+    def _poses(self, path: Path, ep: str, field: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        try:
+            poses = read_pose_csv(path)
+        except (OSError, ValueError) as e:
+            raise self.error(f"unreadable {path.name}: {e}", file=path, episode=ep, field=field) from e
+        if not poses:
+            raise self.error(f"{path.name} has no rows", file=path, episode=ep, field=field)
+        return poses
+
+    def _calibration(self, seq: Path, headset: str, ep: str) -> CameraCalibration:
+        quest = headset.lower().startswith("quest")
+        path = seq / (QUEST_CALIBRATION if quest else ARIA_CALIBRATION)
+        try:
+            return read_quest_calibration(path) if quest else read_aria_calibration(path)
+        except (OSError, ValueError) as e:
+            raise self.error(f"camera calibration: {e}", file=path, episode=ep, field="calibration") from e
+
+    def _hands(self, seq: Path, ep: str) -> tuple[str, dict[int, dict[str, np.ndarray]]]:
+        """("mano" | "umetrack", hand index -> arrays with (T,21,3) `keypoints`), or the reason there are none."""
+        want, mano_dir = self.options.hands_from, self.options.mano_model_dir
+        mano_ok = mano_dir is not None and (seq / MANO_FILE).is_file()
+        ume_ok = (seq / UMETRACK_FILE).is_file() and (seq / PROFILE_FILE).is_file()
+        if want == "mano" or (want == "auto" and mano_ok):
+            if not mano_ok:
+                why = "no mano_model_dir option" if mano_dir is None else f"no {MANO_FILE}"
+                raise self.error(f"MANO hands asked for, but {why}", file=seq / MANO_FILE, episode=ep, field="hands")
+            return "mano", self._mano(seq / MANO_FILE, Path(mano_dir), ep)
+        if ume_ok and want in ("auto", "umetrack"):
+            return "umetrack", self._umetrack(seq, ep)
+        missing = [f for f in (UMETRACK_FILE, PROFILE_FILE) if not (seq / f).is_file()]
+        msg = ("no hand keypoints: MANO poses need the licensed MANO files (option mano_model_dir"
+               f"{'' if (seq / MANO_FILE).is_file() else f'; and no {MANO_FILE}'}), UmeTrack poses need "
+               f"{' and '.join(missing) or 'hands_from auto/umetrack'}")  # fmt: skip
+        raise self.error(msg, file=seq, episode=ep, field="hands")
+
+    def _track_file(self, path: Path, kind: str, ep: str) -> dict[int, dict[str, np.ndarray]]:
+        try:
+            tracks = read_hand_jsonl(path, kind)
+        except (OSError, ValueError) as e:
+            raise self.error(f"unreadable {path.name}: {e}", file=path, episode=ep, field=f"{kind}_hands") from e
+        if not tracks:
+            raise self.error(f"{path.name} annotates no hand", file=path, episode=ep, field=f"{kind}_hands")
+        return tracks
+
+    def _mano(self, path: Path, model_dir: Path, ep: str) -> dict[int, dict[str, np.ndarray]]:
+        from ingest.canonical.hands import ManoHand
+        from ingest.canonical.mano_convert import MANOModelError
+
+        tracks = self._track_file(path, "mano", ep)
+        for hand, t in tracks.items():
+            side = SIDES[hand]
+            try:
+                layer = ManoHand.load(model_dir, side, num_pca_comps=15, tips=self.options.mano_tips)
+            except (OSError, MANOModelError, ValueError) as e:
+                raise self.error(f"MANO {side} model: {e}", file=model_dir, episode=ep, field="mano_model_dir") from e
+            rotvec = Rotation.from_matrix(t["wrist"][:, :3, :3]).as_rotvec()
+            t["keypoints"] = layer.keypoints(rotvec, t["params"], t["betas"], t["wrist"][:, :3, 3])
+        return tracks
+
+    def _umetrack(self, seq: Path, ep: str) -> dict[int, dict[str, np.ndarray]]:
+        profile_doc = self._json(seq / PROFILE_FILE, ep, "umetrack_profile")
+        try:
+            profile = UmeTrackProfile(profile_doc.get("hand_model") or {})
+        except ValueError as e:
+            raise self.error(f"UmeTrack profile: {e}", file=seq / PROFILE_FILE, episode=ep, field="hand_model") from e
+        tracks = self._track_file(seq / UMETRACK_FILE, "umetrack", ep)
+        for hand, t in tracks.items():
+            wrist = mirror_right(t["wrist"]) if hand == 1 else t["wrist"]
+            t["keypoints"] = profile.mano21(t["params"][:, :20], wrist)
+        return tracks

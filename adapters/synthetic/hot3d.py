@@ -1,0 +1,229 @@
+"""Small HOT3D sequences in the release's folder layout, written as the maker's loaders read them
+(`adapters/hot3d/files.py`): `metadata.json`, `headset_trajectory.csv`, `mano_hand_pose_trajectory.jsonl`,
+`umetrack_hand_pose_trajectory.jsonl`, `umetrack_hand_user_profile.json`, `dynamic_objects.csv`, and the camera
+calibration (Aria: MPS `mps/slam/online_calibration.jsonl`; Quest 3: `camera_models.json`).
+
+Reproduced from the real sample (`hot3d/data_loaders/tests/data_sample/`): two ground-truth timestamps per frame about
+90 us apart with the same headset pose, in the TIME_CODE range (~5.7e13 ns); quaternions w first; UmeTrack
+`joint_angles` of 22 values (20 DoF + 2 zeros) and `hand_confidence`; MANO `pose` of 15 PCA coefficients and 10
+`betas` repeated on every line; the real sample's camera-rgb `T_Device_Camera` and projection parameters (Aria) and
+camera-slam-left ones (Quest 3); hands keyed "0" (left) / "1" (right); the UmeTrack profile in millimetres for a left
+hand (a right hand's wrist transform has its x column negated by the reader).
+
+Geometry (a Z-up world, as the real sample's): the camera at 1.6 m looks ahead and 35 degrees down, turning its head
+a little; both hands 40-45 cm ahead of it, 12 cm either side of its axis, below it, palms down, fingers forward,
+fingers flexing slowly. The UmeTrack profile and the synthetic MANO model of the tests are the same adult hand
+(`synthetic/hand.py`), so either source gives the same wrist and fingertips up to the MANO shape (betas).
+Bad sequences (`bad`): `no_hand_source` (MANO poses only), `bad_quaternion` (a headset row of norm 2),
+`missing_calibration`, `bad_hand_line` (a UmeTrack line without `wrist_xform`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from adapters.synthetic.hand import hand_layout
+
+BAD_CASES = ("no_hand_source", "bad_quaternion", "missing_calibration", "bad_hand_line")
+FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+# the real sample's calibrations (P0003_c701bd11 online_calibration.jsonl camera-rgb; P0002_273c2819 camera-slam-left)
+ARIA_RGB_T_DEVICE_CAMERA = ((0.9431785122262992, 0.3286754082265991, 0.03767550810144332, 0.031101867965789714),
+                            (-0.0038260073816772273, -0.01272303558927869, -0.0031469770875251555))  # fmt: skip
+ARIA_RGB_PARAMS = (609.3602294921875, 706.2735595703125, 704.17626953125, 0.38424140214920044, -0.3806401193141937,
+                   -0.12207936495542526, 1.555517315864563, -1.9891928434371948, 0.7251640558242798,
+                   -0.0009960847673937678, 0.00020426079572644085, 0.0022028556559234858, -0.0004090230504516512,
+                   -0.001457472681067884, 0.0002504018775653094)  # fmt: skip
+QUEST_SLAM_LEFT_T_DEVICE_CAMERA = ((-0.44995020258640295, 0.4002398518639525, -0.5571697905977196, 0.5717645499833561),
+                                   (0.02676488494873047, -0.1293854675292969, -0.03089171028137207))  # fmt: skip
+T0_NS = 56_752_108_188_860  # the sample's first ground-truth timestamp
+PAIR_NS = 90_813  # the second timestamp of each frame
+
+
+@dataclass
+class Hot3DSequence:
+    raw_id: str
+    path: Path
+    headset: str
+    frames: int
+    bad: str | None = None
+    wrists: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # hand -> (T,4,4) true wrist poses
+    world_from_camera: np.ndarray | None = field(default=None, repr=False)  # (T,4,4)
+
+
+@dataclass
+class Hot3DFixture:
+    root: Path
+    sequences: list[Hot3DSequence]
+
+    @property
+    def good(self) -> list[Hot3DSequence]:
+        return [s for s in self.sequences if s.bad is None]
+
+
+def _se3(R: np.ndarray, p: np.ndarray) -> np.ndarray:
+    out = np.tile(np.eye(4), (*p.shape[:-1], 1, 1))
+    out[..., :3, :3], out[..., :3, 3] = R, p
+    return out
+
+
+def _wxyz(T: np.ndarray) -> tuple[list[float], list[float]]:
+    x, y, z, w = Rotation.from_matrix(T[:3, :3]).as_quat()
+    return [float(w), float(x), float(y), float(z)], [float(v) for v in T[:3, 3]]
+
+
+def _from_wxyz(q: tuple[float, ...], t: tuple[float, ...]) -> np.ndarray:
+    return _se3(Rotation.from_quat([q[1], q[2], q[3], q[0]]).as_matrix(), np.asarray(t))
+
+
+def camera_track(frames: int, fps: float = 30.0) -> np.ndarray:
+    """(T,4,4) world_from_camera, OpenCV axes: 1.6 m up, heading +x turning +-8 degrees, 35 degrees down."""
+    t = np.arange(frames) / fps
+    yaw = np.deg2rad(8.0) * np.sin(2 * np.pi * t / 3.0)
+    pitch = np.deg2rad(35.0)
+    out = []
+    for k, a in enumerate(yaw):
+        f = np.array([np.cos(a), np.sin(a), 0.0])
+        z = np.cos(pitch) * f + np.array([0.0, 0.0, -np.sin(pitch)])  # viewing direction
+        x = np.cross(z, [0.0, 0.0, 1.0])
+        x /= np.linalg.norm(x)  # image right
+        y = np.cross(z, x)  # image down
+        out.append(_se3(np.column_stack([x, y, z]), np.array([0.02 * t[k], 0.0, 1.6])))
+    return np.stack(out)
+
+
+def hand_track(camera: np.ndarray, hand: int, fps: float = 30.0) -> np.ndarray:
+    """(T,4,4) a hand's wrist in the world: 40-45 cm ahead of the camera, 12 cm to its side, palm down, fingers along
+    the heading. The rotation carries the hand's own layout (`synthetic/hand.py`; a left hand is mirrored in x)."""
+    n = len(camera)
+    t = np.arange(n) / fps
+    side = -1.0 if hand == 0 else 1.0
+    out = []
+    for k in range(n):
+        in_cam = np.array([side * 0.12, 0.14 + 0.01 * np.sin(t[k]), 0.42 + 0.02 * np.sin(2 * t[k])])
+        p = camera[k, :3, :3] @ in_cam + camera[k, :3, 3]
+        f = camera[k, :3, 2].copy()
+        f[2] = 0.0
+        f /= np.linalg.norm(f)
+        x = f if hand == 1 else -f  # a right hand's fingers run along +x of its layout, a left hand's along -x
+        z = np.array([0.0, 0.0, 1.0])  # the back of the hand up
+        out.append(_se3(np.column_stack([x, np.cross(z, x), z]), p))
+    return np.stack(out)
+
+
+def umetrack_profile() -> dict:
+    """A `hand_model` for the synthetic adult left hand, millimetres: 20 DoF (abduction + flexion at the first joint,
+    flexion at the next two), 21 landmarks each bound to one skinning frame."""
+    lay = hand_layout("left")
+    rest, axes = [], []
+    for finger in FINGERS:
+        j1, j2, j3 = (lay[f"{finger}{i}"] for i in (1, 2, 3))
+        rest += [j1, j1, j2, j3]
+        axes += [[0.0, 0.0, 1.0], [0.0, -1.0, 0.0], [0.0, -1.0, 0.0], [0.0, -1.0, 0.0]]  # -y: towards the palm
+    landmarks = [lay[f"{f}_tip"] for f in FINGERS] + [lay["wrist"], lay["thumb2"], lay["thumb3"]]
+    bones = [4 + 3 * i for i in range(5)] + [1, 2, 3]  # tips: last finger frame; wrist; thumb2/3: thumb frames 0/1
+    for i, finger in enumerate(FINGERS[1:], start=1):
+        landmarks += [lay[f"{finger}1"], lay[f"{finger}2"], lay[f"{finger}3"]]
+        bones += [2 + 3 * i, 2 + 3 * i, 3 + 3 * i]
+    landmarks.append(np.mean([lay["index1"], lay["pinky1"], lay["wrist"]], axis=0))  # palm centre
+    bones.append(1)
+    mm = 1000.0
+    return {"hand_model": {
+        "joint_rotation_axes": np.asarray(axes).tolist(), "joint_rest_positions": (np.asarray(rest) * mm).tolist(),
+        "joint_frame_index": list(range(2, 22)), "joint_parent": [-1] * 20, "joint_first_child": [-1] * 20,
+        "joint_next_sibling": [-1] * 20, "landmark_rest_positions": (np.asarray(landmarks) * mm).tolist(),
+        "landmark_rest_bone_weights": [[1.0, 0.0]] * 21, "landmark_rest_bone_indices": [[b, 0] for b in bones],
+        "hand_scale": 1.0,
+    }}  # fmt: skip
+
+
+def write_hot3d(root: Path, *, frames: int = 45, quest: bool = True, bad: tuple[str, ...] = ()) -> Hot3DFixture:
+    """One Aria sequence (+ one Quest 3 sequence with `quest`), + one sequence per bad case, under `root`."""
+    unknown = set(bad) - set(BAD_CASES)
+    if unknown:
+        raise ValueError(f"unknown bad case(s) {sorted(unknown)}; known: {BAD_CASES}")
+    root = Path(root)
+    specs = [("P0003_c701bd11", "Aria", None)] + ([("P0002_273c2819", "Quest3", None)] if quest else [])
+    specs += [(f"P0099_bad{k:02d}", "Aria", case) for k, case in enumerate(bad)]
+    seqs = [_write_sequence(root / name, name, headset, frames, case) for name, headset, case in specs]
+    return Hot3DFixture(root, seqs)
+
+
+def _write_sequence(path: Path, name: str, headset: str, frames: int, bad: str | None) -> Hot3DSequence:
+    path.mkdir(parents=True, exist_ok=True)
+    seq = Hot3DSequence(name, path, headset, frames, bad)
+    cam = camera_track(frames)
+    seq.world_from_camera = cam
+    quest = headset == "Quest3"
+    device_from_camera = _from_wxyz(*(QUEST_SLAM_LEFT_T_DEVICE_CAMERA if quest else ARIA_RGB_T_DEVICE_CAMERA))
+    device = cam @ np.linalg.inv(device_from_camera)
+    stamps = [T0_NS + round(k * 1e9 / 30) + d for k in range(frames) for d in (0, PAIR_NS)]
+    (path / "metadata.json").write_text(json.dumps({
+        "gt_available_status": {"mano_hand_pose_gt": True, "umetrack_hand_pose_gt": True, "object_pose_gt": True},
+        "headset": headset, "participant_id": name.split("_")[0], "recording_name": name}, indent=4))  # fmt: skip
+    rows = ["object_uid,timestamp[ns],t_wo_x[m],t_wo_y[m],t_wo_z[m],q_wo_w,q_wo_x,q_wo_y,q_wo_z"]
+    for i, ts in enumerate(stamps):
+        q, t = _wxyz(device[i // 2])
+        if bad == "bad_quaternion" and i == 5:
+            q = [2 * v for v in q]
+        rows.append(",".join(map(str, ["5411364721403", ts, *t, *q])))
+    (path / "headset_trajectory.csv").write_text("\n".join(rows) + "\n")
+    objects = ["object_uid,timestamp[ns],t_wo_x[m],t_wo_y[m],t_wo_z[m],q_wo_w,q_wo_x,q_wo_y,q_wo_z"]
+    for uid, xy in (("194930206998778", (0.45, 0.1)), ("225397651484143", (0.5, -0.15))):
+        objects += [",".join(map(str, [uid, ts, xy[0], xy[1], 0.78, 1.0, 0.0, 0.0, 0.0])) for ts in stamps[::2]]
+    (path / "dynamic_objects.csv").write_text("\n".join(objects) + "\n")
+    seq.wrists = {h: hand_track(cam, h) for h in (0, 1)}
+    _write_hands(path, seq, stamps, bad)
+    if bad != "missing_calibration":
+        _write_calibration(path, quest)
+    return seq
+
+
+def _write_hands(path: Path, seq: Hot3DSequence, stamps: list[int], bad: str | None) -> None:
+    betas = [0.3, -0.2, 0.1, 0.0, 0.05, -0.05, 0.0, 0.02, 0.0, -0.01]
+    mano, ume = [], []
+    for i, ts in enumerate(stamps):
+        k = i // 2
+        flex = 0.25 + 0.15 * np.sin(2 * np.pi * k / 30)
+        mano_hands, ume_hands = {}, {}
+        for hand in (0, 1):
+            q, t = _wxyz(seq.wrists[hand][k])
+            pose = [0.3 * flex * np.cos(j) for j in range(15)]
+            mano_hands[str(hand)] = {"pose": pose, "wrist_xform": {"t_xyz": t, "q_wxyz": q}, "betas": betas}
+            angles = [0.0 if d % 4 == 0 else flex for d in range(20)] + [0.0, 0.0]
+            wrist = {"t_xyz": t, "q_wxyz": q}
+            ume_hands[str(hand)] = {"wrist_xform": wrist, "joint_angles": angles, "hand_confidence": 1.0}
+            if bad == "bad_hand_line" and i == 3:
+                del ume_hands[str(hand)]["wrist_xform"]
+        mano.append(json.dumps({"timestamp_ns": ts, "hand_poses": mano_hands}))
+        ume.append(json.dumps({"timestamp_ns": ts, "hand_poses": ume_hands}))
+    (path / "mano_hand_pose_trajectory.jsonl").write_text("\n".join(mano) + "\n")
+    if bad != "no_hand_source":
+        (path / "umetrack_hand_pose_trajectory.jsonl").write_text("\n".join(ume) + "\n")
+        (path / "umetrack_hand_user_profile.json").write_text(json.dumps(umetrack_profile(), indent=4))
+
+
+def _write_calibration(path: Path, quest: bool) -> None:
+    if quest:
+        (q, t) = QUEST_SLAM_LEFT_T_DEVICE_CAMERA
+        cams = [{"T_Device_Camera": {"quaternion_wxyz": list(q), "translation_xyz": list(t)}, "imageHeight": 1024,
+                 "imageWidth": 1280, "label": "camera-slam-left", "maxSolidAngle": 1.48,
+                 "projectionModelType": "CameraModelType.FISHEYE624",
+                 "projectionParams": [504.59, 504.59, 638.39, 509.42] + [0.0] * 12, "stream_id": "1201-1"}]  # fmt: skip
+        (path / "camera_models.json").write_text(json.dumps(cams, indent=4))
+        return
+    (q, t) = ARIA_RGB_T_DEVICE_CAMERA
+    cams = [{"Calibrated": True, "Label": "camera-slam-left",
+             "T_Device_Camera": {"Translation": [0.0, 0.0, 0.0], "UnitQuaternion": [1.0, [0.0, 0.0, 0.0]]},
+             "Projection": {"Name": "FisheyeRadTanThinPrism", "Params": [241.5, 318.4, 237.4] + [0.0] * 12}},
+            {"Calibrated": True, "Label": "camera-rgb",
+             "T_Device_Camera": {"Translation": list(t), "UnitQuaternion": [q[0], list(q[1:])]},
+             "Projection": {"Name": "FisheyeRadTanThinPrism", "Params": list(ARIA_RGB_PARAMS)}}]  # fmt: skip
+    line = {"utc_timestamp_ns": -1, "tracking_timestamp_us": 113585202412, "ImuCalibrations": [],
+            "CameraCalibrations": cams}  # fmt: skip
+    (path / "mps" / "slam").mkdir(parents=True, exist_ok=True)
+    (path / "mps/slam/online_calibration.jsonl").write_text(json.dumps(line) + "\n" + json.dumps(line) + "\n")
