@@ -228,5 +228,12 @@ def default_registry() -> EmbodimentRegistry:
             _joint_space("so100", ("right",), Effector.gripper, "SO-100 arm (LeRobot), joint angles"),
             _joint_space("so101", ("right",), Effector.gripper, "SO-101 arm (LeRobot), joint angles"),
             _joint_space("aloha", ("left", "right"), Effector.gripper, "ALOHA: two ViperX 300 6DOF arms"),
+            _joint_space("koch", ("right",), Effector.gripper, "Koch low-cost arm (LeRobot), joint angles"),
+            _joint_space("ur5e", ("right",), Effector.gripper, "Universal Robots UR5e, joint angles (no gripper)"),
+            _joint_space("piper", ("right",), Effector.gripper, "AgileX PiPER, joint angles (gripper not mapped)"),
+            _joint_space("fr3", ("right",), Effector.gripper, "Franka Research 3 with the Franka Hand, joints"),
+            _joint_space("unitree_g1", ("left", "right"), Effector.dexterous, "Unitree G1 arms, hands not mapped"),
+            _joint_space("unitree_g1_dex3", ("left", "right"), Effector.dexterous, "Unitree G1 + Dex3-1 hands"),
+            _joint_space("unitree_g1_inspire", ("left", "right"), Effector.dexterous, "Unitree G1 + Inspire hands"),
         ]
     )

@@ -26,6 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.robots_hands import HandSpec, load_hands
 from schemas.transform import RigidTransform
 
 Side = Literal["left", "right"]
@@ -70,9 +71,14 @@ class JointMap(BaseModel):
     native: tuple[str, ...] = Field((), description="names datasets use for it, besides the URDF name")
 
     def keys(self, prefixes: Iterable[str]) -> set[str]:
-        """Every `name_key` a native name of this joint may have, with each side prefix of its arm."""
-        names = (self.urdf, *self.native)
-        return {name_key(f"{p}_{n}" if p else n) for p in prefixes for n in names}
+        """Every `name_key` a native name of this joint may have, with each side prefix of its arm (a name that
+        already starts with the side, like `left_shoulder_pitch_joint`, is not prefixed twice)."""
+        out = set()
+        for p in prefixes:
+            for n in (self.urdf, *self.native):
+                k, side = name_key(n), name_key(p) if p else ""
+                out.add(k if k.startswith(side) else name_key(f"{p}_{n}"))
+        return out
 
 
 class GripperMap(BaseModel):
@@ -94,20 +100,23 @@ class GripperMap(BaseModel):
 
 
 class DexHandMap(BaseModel):
-    """A dexterous hand: its joints in the dataset's order, fingertips by FK of the hand's own description."""
+    """A dexterous hand: an entry of `schemas/robots/hands.yaml` (`schemas.robots_hands`: its description, fingertip
+    links, the dataset's joint order and unit, where it mounts on the arm)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    description: str = Field(min_length=1, description="stem of the hand's schemas/robots/<name>.urdf")
-    base_link: str = Field(min_length=1, description="the hand description's root link")
-    mount_link: str = Field(min_length=1, description="the link of the arm's description the hand base sits on")
-    tip_links: tuple[str | None, str | None, str | None, str | None, str | None] = Field(
-        description="thumb, index, middle, ring, pinky tip links of the hand description (None: no such finger)"
-    )
-    joints: tuple[JointMap, ...] = Field(min_length=1, description="the hand's native joints in the dataset's order")
-    unit: Literal["rad", "inspire_0_1"] = Field(
-        "rad", description="rad: joint angles; inspire_0_1: Inspire's normalized actuator value, 1 = open"
-    )
+    hand: str = Field(min_length=1, description="key of the hand in schemas/robots/hands.yaml")
+
+    def spec(self) -> HandSpec:
+        hands = load_hands().hands
+        if self.hand not in hands:
+            raise KeyError(f"hand {self.hand!r} is not in schemas/robots/hands.yaml; known: {sorted(hands)}")
+        return hands[self.hand]
+
+    def joints(self) -> tuple[JointMap, ...]:
+        """The hand's native joints in the dataset's order, with the names datasets give them."""
+        h = self.spec()
+        return tuple(JointMap(urdf=j, native=(n,)) for j, n in zip(h.native_order, h.native_names, strict=True))
 
 
 class ArmMap(BaseModel):

@@ -174,22 +174,10 @@ FRANKA = JointSpaceSpec(
 
 # -- Fourier GR1 (GR00T robot_sim.PickNPlace) ------------------------------------------------------------------------
 _GR1_ARM = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow_pitch", "wrist_yaw", "wrist_roll", "wrist_pitch")
-# The 6 values of a GR00T `left_hand` / `right_hand` slice: robosuite FourierLeftHand.format_action
-# (robosuite/models/grippers/fourier_hands.py @ 02779c5f) copies action[i] onto the MJCF actuators in the order
-# fourier_left_hand.xml lists them (pinky, ring, middle, index, thumb bend, thumb yaw; intermediate and distal joints
-# follow their proximal one, mimics in the description).
-_GR1_HAND = (
-    "pinky_proximal",
-    "ring_proximal",
-    "middle_proximal",
-    "index_proximal",
-    "thumb_proximal_pitch",
-    "thumb_proximal_yaw",
-)
 
 
 def _gr1_arm(side: str) -> ArmMap:
-    s = side[0].upper()
+    # the hand's 6 slice values, their order and unit: hands.yaml gr1_fourier_hand_* (robosuite / robocasa)
     return ArmMap(
         side=side,  # type: ignore[arg-type]
         joints=tuple(JointMap(urdf=f"{side}_{j}_joint") for j in _GR1_ARM),
@@ -200,13 +188,7 @@ def _gr1_arm(side: str) -> ArmMap:
         prefixes=(side,),
         modality_arm=f"{side}_arm",
         modality_hand=f"{side}_hand",
-        hand=DexHandMap(
-            description=f"gr1_fourier_hand_{side}",
-            base_link=f"{s}_hand_base_link",
-            mount_link=f"{side}_hand_mount",
-            tip_links=tuple(f"{s}_{f}_tip_link" for f in ("thumb", "index", "middle", "ring", "pinky")),
-            joints=tuple(JointMap(urdf=f"{s}_{j}_joint") for j in _GR1_HAND),
-        ),
+        hand=DexHandMap(hand=f"gr1_fourier_hand_{side}"),
     )
 
 
@@ -219,7 +201,140 @@ GR1 = JointSpaceSpec(
     "(robosuite fourier hands); GR00T modality.json slices left_arm/left_hand/right_arm/right_hand",
 )
 
+
+# -- Unitree G1 (29-DoF) arms, Inspire RH56 or Dex3-1 hands ----------------------------------------------------------
+def _g1_arm(side: str, hand: str | None) -> ArmMap:
+    return ArmMap(
+        side=side,  # type: ignore[arg-type]
+        joints=tuple(JointMap(urdf=f"{side}_{j}_joint") for j in _G1_ARM),
+        link=f"{side}_wrist_yaw_link",  # the last arm joint's link: the hands mount 0.0415 m along its +x
+        # z = +x_link (wrist -> fingers), y = palm normal (-y_link left, +y_link right: where both hands' fingers
+        # flex in inspire_hand_* / dex3_hand_*): left x = z_link, right x = -z_link
+        link_from_wrist=_rot(_H, 0.0, _H, 0.0) if side == "left" else _rot(0.0, _H, 0.0, _H),
+        prefixes=(side,),
+        hand=DexHandMap(hand=f"{hand}_hand_{side}") if hand else None,
+    )
+
+
+# kLeftShoulderPitch .. kLeftWristYaw (Unitree's spelling, also `kLeftWristyaw` in its episode json) = URDF
+# left_shoulder_pitch_joint .. left_wrist_yaw_joint; radians (unitree_lerobot records the arm's q as read from the SDK)
+_G1_ARM = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_roll", "wrist_pitch", "wrist_yaw")
+_G1_SOURCE = (
+    "g1_arms.urdf (unitreerobotics/unitree_ros g1_29dof_rev_1_0 and the hand-mount URDFs); unitreerobotics/"
+    "unitree_lerobot utils/constants.py @ 529a0702 motor names and robot_types; hands: hands.yaml"
+)
+G1_DEX3 = JointSpaceSpec(
+    description="g1_arms",
+    base_link="pelvis",
+    units="rad",
+    arms=(_g1_arm("left", "dex3"), _g1_arm("right", "dex3")),
+    source=_G1_SOURCE,
+)
+G1_INSPIRE = JointSpaceSpec(
+    description="g1_arms",
+    base_link="pelvis",
+    units="rad",
+    arms=(_g1_arm("left", "inspire"), _g1_arm("right", "inspire")),
+    source=_G1_SOURCE,
+)
+G1_ARMS = JointSpaceSpec(
+    description="g1_arms",
+    base_link="pelvis",
+    units="rad",
+    arms=(_g1_arm("left", None), _g1_arm("right", None)),
+    source=_G1_SOURCE,
+)
+
+# -- Other arms ------------------------------------------------------------------------------------------------------
+KOCH = JointSpaceSpec(
+    description="koch",
+    base_link="base_link",
+    canonical_from_base=_rot(0.0, 0.0, -_H, _H),  # the arm reaches along the base's +y at zero: Rz(-90 deg)
+    units="deg",  # lerobot < 0.2 (robot_type koch) recorded degrees (assumption: its zero is this model's zero)
+    arms=(
+        ArmMap(
+            side="right",
+            joints=tuple(JointMap(urdf=f"joint{i}", native=(m,)) for i, m in enumerate(_LEROBOT_ARM, start=1)),
+            link="joint5",  # wrist roll output, carrying the static jaw
+            # z = +y_link (the finger pads sit 0.07 m along +y), y = +x_link (the moving jaw pivots about -z at
+            # x = -0.009 and closes towards +x)
+            link_from_wrist=_rot(0.5, 0.5, 0.5, -0.5),
+            gripper=GripperMap(
+                joint=JointMap(urdf="joint6", native=("gripper",)),
+                unit="joint",
+                closed_q=0.0,
+                open_q=-1.52,
+                source="(estimate) low_cost_robot.xml actuator ctrlrange -1.52 .. 0.032 rad, 0 taken as closed",
+            ),
+        ),
+    ),
+    source="AlexanderKoch-Koch/low_cost_robot low_cost_robot.xml; lerobot koch motor names (main_shoulder_pan ..)",
+)
+
+UR5E = JointSpaceSpec(
+    description="ur5e",
+    base_link="base_link",  # REP-103: x forward, y left, z up (the arm stretches along +x at zero)
+    units="rad",
+    arms=(
+        ArmMap(
+            side="right",
+            joints=_joints(
+                "shoulder_pan_joint",
+                "shoulder_lift_joint",
+                "elbow_joint",
+                "wrist_1_joint",
+                "wrist_2_joint",
+                "wrist_3_joint",
+            ),
+            link="tool0",  # the flange with z out of it; no gripper in the description (wrist only)
+        ),
+    ),
+    source="Universal_Robots_ROS2_Description ur5e (via ur5e.urdf); no gripper: the gripper dims stay masked",
+)
+
+PIPER = JointSpaceSpec(
+    description="piper",
+    base_link="base_link",
+    units="rad",
+    arms=(
+        ArmMap(
+            side="right",
+            joints=_joints("joint1", "joint2", "joint3", "joint4", "joint5", "joint6"),
+            link="link6",  # the flange (gripper base); the fingers are 0.135 m along its +z
+            link_from_wrist=_rot(0.0, 0.0, -_H, _H),  # y = +x_link6: joint8's finger opens along -x, closes along +x
+        ),
+    ),
+    source="agilexrobotics/Piper_ros piper_description.urdf; the gripper's recorded unit is not established: masked",
+)
+
+FR3 = JointSpaceSpec(
+    description="fr3",
+    units="rad",
+    arms=(
+        ArmMap(
+            side="right",
+            joints=tuple(JointMap(urdf=f"fr3_joint{i}", native=(f"joint{i}", f"joint_{i}")) for i in range(1, 8)),
+            link="fr3_hand",
+            gripper=GripperMap(
+                joint=JointMap(urdf="fr3_finger_joint1", native=("gripper", "finger_joint1")),
+                unit="joint",
+                closed_q=0.0,
+                open_q=0.04,
+                source="franka_description fr3 hand fr3_finger_joint1 0 .. 0.04 m per finger",
+            ),
+        ),
+    ),
+    source="franka_description fr3 (via fr3.urdf)",
+)
+
 JOINT_SPACE: dict[str, JointSpaceSpec] = {
+    "koch": KOCH,
+    "ur5e": UR5E,
+    "piper": PIPER,
+    "fr3": FR3,
+    "unitree_g1": G1_ARMS,
+    "unitree_g1_dex3": G1_DEX3,
+    "unitree_g1_inspire": G1_INSPIRE,
     "so101": SO101,
     "so100": SO100,
     "aloha": ALOHA,

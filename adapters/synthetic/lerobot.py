@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -80,17 +81,28 @@ def write_lerobot_v3(
     seed: int = 0,
     ghost_camera: str | None = None,
     length_mismatch_episode: int | None = None,
+    names: list[str] | None = None,
+    robot_type: str = "so100_follower",
+    vectors: Callable[[int, int], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> WrittenV3:
     """Write a v3.0 dataset; `ghost_camera` declares a video feature without files, `length_mismatch_episode`
-    declares a wrong `length` for that episode (its rows are unchanged)."""
+    declares a wrong `length` for that episode (its rows are unchanged). `names` are the state/action component
+    names (default `joint_<i>`), `vectors(episode, n)` gives an episode's (state, action) rows (default: random)."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     out = WrittenV3(root, fps, list(lengths), frames={k: [] for k in cameras})
     n_total = sum(lengths)
+    state_dim = len(names) if names is not None else state_dim
     for ep, n in enumerate(lengths):
-        base = rng.normal(size=state_dim).astype(np.float32)
-        out.states.append((base + 0.01 * np.arange(n)[:, None]).astype(np.float32))
-        out.actions.append(rng.normal(size=(n, state_dim)).astype(np.float32))
+        if vectors is not None:
+            state, action = vectors(ep, n)
+            out.states.append(np.asarray(state, np.float32))
+            out.actions.append(np.asarray(action, np.float32))
+            assert out.states[-1].shape == out.actions[-1].shape == (n, state_dim)
+        else:
+            base = rng.normal(size=state_dim).astype(np.float32)
+            out.states.append((base + 0.01 * np.arange(n)[:, None]).astype(np.float32))
+            out.actions.append(rng.normal(size=(n, state_dim)).astype(np.float32))
         out.tasks.append(V3_TASKS[ep % len(V3_TASKS)])
         for key, (h, w) in cameras.items():
             out.frames[key].append(np.stack([synthetic_frame(h, w, t, seed * 100 + ep) for t in range(n)]))
@@ -153,7 +165,7 @@ def write_lerobot_v3(
         probe = {"video.height": h, "video.width": w, "video.codec": "h264", "video.pix_fmt": "yuv420p"}
         probe |= {"video.is_depth_map": False, "video.fps": fps, "video.channels": 3, "has_audio": False}
         features[key] = {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"], "info": probe}
-    names = [f"joint_{i}" for i in range(state_dim)]
+    names = names if names is not None else [f"joint_{i}" for i in range(state_dim)]
     for key in ("observation.state", "action"):
         features[key] = {"dtype": "float32", "shape": [state_dim], "names": names, "fps": fps}
     features["timestamp"] = {"dtype": "float32", "shape": [1], "names": None, "fps": fps}
@@ -161,7 +173,7 @@ def write_lerobot_v3(
         features[key] = {"dtype": "int64", "shape": [1], "names": None, "fps": fps}
     info = {
         "codebase_version": "v3.0",
-        "robot_type": "so100_follower",
+        "robot_type": robot_type,
         "total_episodes": len(lengths),
         "total_frames": n_total,
         "total_tasks": len(task_ids),

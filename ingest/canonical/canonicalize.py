@@ -374,8 +374,8 @@ def _canonicalize_span(
             info["camera_trajectory"] = pose_to_pos_rot6d(as_opencv(ref_from_cam, conv)).astype(np.float32)
         offset, why = (
             eef_offset_for(emb.name, raw.ref.subset, raw.ref.source)
-            if sig.apply_offset
-            else (RigidTransform.identity(), "the source's wrist poses are canonical already: no offset applied")
+            if sig.apply_offset and not sig.empty
+            else (RigidTransform.identity(), "no source EEF pose to move (canonical already, or none): no offset")
         )
         info["eef_offset"] = why
         for hand in (0, 1):

@@ -38,6 +38,7 @@ from schemas.joint_space import (
     JointUnit,
     name_key,
 )
+from schemas.robots_hands import FINGERS
 
 STATE_STREAMS = ("observation.state", "state.")  # searched first: velocity / effort vectors share the motor names
 ACTION_STREAMS = ("action", "action.")
@@ -171,30 +172,30 @@ def _fingertips(spec: JointSpaceSpec, arm: ArmMap, q: np.ndarray) -> np.ndarray:
     for a finger the hand lacks. One batched FK call of the hand's description."""
     from ingest.kinematics import load_model
 
-    hand = arm.hand
-    assert hand is not None
+    assert arm.hand is not None
+    hand = arm.hand.spec()
     model = load_model(hand.description)
-    qh = model.assemble({j.urdf: q[:, i] for i, j in enumerate(hand.joints)}, len(q))
-    links = [t for t in hand.tip_links if t is not None]
-    tips = model.forward(qh, links, base=hand.base_link)[..., :3, 3]  # (n, k, 3) in the hand base frame
-    wrist_from_base = _wrist_from_hand_base(spec, arm)
-    tips = tips @ wrist_from_base[:3, :3].T + wrist_from_base[:3, 3]
+    qh = model.assemble({j: q[:, i] for i, j in enumerate(hand.native_order)}, len(q))
+    tips = [hand.fingertips[f] for f in FINGERS]
+    links = [t for t in tips if t is not None]
+    pos = model.forward(qh, links, base=hand.base_link)[..., :3, 3]  # (n, k, 3) in the hand base frame
+    wrist_from_base = _wrist_from_hand_base(spec, arm, hand.mount.mount_link)
+    pos = pos @ wrist_from_base[:3, :3].T + wrist_from_base[:3, 3]
     out = np.full((len(q), 5, 3), np.nan)
-    out[:, [i for i, t in enumerate(hand.tip_links) if t is not None]] = tips
+    out[:, [i for i, t in enumerate(tips) if t is not None]] = pos
     return out
 
 
-def _wrist_from_hand_base(spec: JointSpaceSpec, arm: ArmMap) -> np.ndarray:
+def _wrist_from_hand_base(spec: JointSpaceSpec, arm: ArmMap, mount_link: str) -> np.ndarray:
     """The fixed transform from the hand's base (= `mount_link` of the arm description) to the canonical wrist."""
     from ingest.kinematics import load_model
 
-    assert arm.hand is not None
     model = load_model(spec.description)
     probe = np.stack([np.zeros(model.dof), np.clip(np.full(model.dof, 0.3), model.lower, model.upper)])
-    poses = model.forward(probe, [arm.link, arm.hand.mount_link])
+    poses = model.forward(probe, [arm.link, mount_link])
     link_from_mount = se3_inverse(poses[:, 0]) @ poses[:, 1]
     if not np.allclose(link_from_mount[0], link_from_mount[1], atol=1e-9):
-        raise JointSpaceError(f"{spec.description}: {arm.hand.mount_link} is not rigidly attached to {arm.link}")
+        raise JointSpaceError(f"{spec.description}: {mount_link} is not rigidly attached to {arm.link}")
     return se3_inverse(offset_matrix(arm.link_from_wrist)) @ link_from_mount[0]
 
 
@@ -263,14 +264,15 @@ def _gripper(res: _Resolver, arm: ArmMap, units: JointUnit, opts: JointSpaceOpti
 
 
 def _hand(res: _Resolver, spec: JointSpaceSpec, arm: ArmMap, where: str) -> Stream:
-    hand = arm.hand
-    assert hand is not None
-    cols, missing = res.find(hand.joints, arm.prefixes, arm.modality_hand)
+    assert arm.hand is not None
+    hand = arm.hand.spec()
+    cols, missing = res.find(arm.hand.joints(), arm.prefixes, arm.modality_hand)
     if missing:
         raise JointSpaceError(f"{where}: {arm.side} hand joints {missing} not found")
     ts, v = res.values([c for c in cols if c is not None])
-    if hand.unit != "rad":
-        raise JointSpaceError(f"{where}: {arm.side} hand values in {hand.unit!r} are not converted to angles yet")
+    if hand.native_unit == "inspire_0_1":  # 1 = open, 0 = closed, linear in between (hands.yaml ranges)
+        r = [hand.ranges[j] for j in hand.native_order]
+        v = np.array([x.closed for x in r]) + v * np.array([x.open - x.closed for x in r])
     return Stream(ts, _fingertips(spec, arm, v), unit="m", frame="wrist")
 
 

@@ -1,5 +1,7 @@
-"""A LeRobot dataset from a robot we have no description of is named `unknown`, never guessed: a Unitree G1 layout
-(two 7-DoF arms and two 6-DoF hands, joint names as Unitree's own datasets write them) is no AgiBot."""
+"""A LeRobot dataset from a robot we have no description of is named `unknown`, never guessed: a G1-like layout (two
+7-DoF arms and two 6-DoF hands, joint names as Unitree's own datasets write them) under a robot_type we do not know
+is no AgiBot and no G1. Under `unitree_g1` (a G1 whose hand the robot_type does not name) the arms are read by
+forward kinematics and the hands stay native (before issue 14 the whole episode was `unknown`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 from adapters.lerobot.source import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
 from ingest.lerobot.writer import LeRobotWriter
+from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, hand_dims
 from schemas.embodiment import UNKNOWN_EMBODIMENT, default_registry
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.tiers import QualityTier
@@ -35,7 +38,7 @@ def _g1(root: Path, robot_type: str | None) -> Path:
     return root
 
 
-@pytest.mark.parametrize("robot_type", ["unitree_g1", None])
+@pytest.mark.parametrize("robot_type", ["acme_biped_v2", None])
 def test_an_unknown_robot_is_named_unknown_not_guessed(tmp_path: Path, robot_type: str | None) -> None:
     adapter = LeRobotSource()
     [ref] = adapter.discover(_g1(tmp_path / "g1", robot_type))
@@ -49,6 +52,16 @@ def test_an_unknown_robot_is_named_unknown_not_guessed(tmp_path: Path, robot_typ
     assert ep.state_native is not None and ep.state_native.shape[1] == len(NAMES)  # ... and the joints are kept
     assert any("no kinematic description" in r for r in ep.tier_reasons)
     assert ep.tier is QualityTier.actionless  # no canonical action: trains visual forecasting only
+
+
+def test_a_g1_without_a_named_hand_gets_its_wrists_only(tmp_path: Path) -> None:
+    adapter = LeRobotSource()
+    [ref] = adapter.discover(_g1(tmp_path / "g1", "unitree_g1"))
+    [ep] = canonicalize(adapter.read(ref))
+    assert ep.embodiment == "unitree_g1" and ep.tier is not QualityTier.actionless  # (its toy motion oscillates: low)
+    assert not [r for r in ep.tier_reasons if "joint space" in r or "kinematic" in r]
+    for h in (0, 1):
+        assert ep.mask[hand_dims(h, WRIST_POS)].all() and not ep.mask[hand_dims(h, FINGERTIPS_XYZ)].any()
 
 
 def test_the_embodiment_option_names_it(tmp_path: Path) -> None:
