@@ -1,13 +1,16 @@
 """Training-step figures: `tiny` step time and samples/s on CPU; `lda-1b` parameter count and FLOPs per sample; on a
-CUDA device also `lda-1b` in bf16 with the fused attention (samples/s, MFU, peak memory).
+CUDA device also `lda-1b` in bf16 (samples/s, MFU, peak memory). `--compile` times the torch.compiled step beside
+the eager one in the same run (CPU and CUDA).
 
 A step is what the trainer does per batch: routed forward of the whole objective (DiT + LARA's LAM and projector
 unless `--lara off`), backward, gradient clipping and AdamW. Batches are random tensors of the real shapes
-(`training.batch.random_batch`): the data path is not timed here. Median over `--steps` timed steps after
-`--warmup`. FLOPs per sample are the analytic model FLOPs of `training/flops.py` (3 x forward matmul FLOPs), for
-`--text-tokens` text tokens. Progress goes to stderr; the last stdout line is one JSON object.
+(`training.batch.random_batch`, text padded to the trainer's 64-key bucket): the data path is not timed here. Median
+over `--steps` timed steps after `--warmup` (a compiled run's first step, the compile, is reported as `compile_s`).
+FLOPs per sample are the analytic model FLOPs of `training/flops.py` (3 x forward matmul FLOPs), for `--text-tokens`
+text tokens. Progress goes to stderr; the last stdout line is one JSON object.
 
-    .venv/bin/python -m benchmarks.train_step [--threads 1] [--steps 20] [--lara joint] [--gpu-batch 32]
+    .venv/bin/python -m benchmarks.train_step [--threads 1] [--steps 20] [--lara joint] [--gpu-batch 32] [--compile]
+        [--checkpointing] [--attention-backend auto|sdpa|flash|reference] [--per-block-adaln] [--image-layout channel]
     .venv/bin/python -m benchmarks.train_step --smoke     # 1 warm-up and 2 timed steps (also lda-1b's on CUDA)
 """
 
@@ -25,16 +28,17 @@ import torch
 
 from benchmarks._cli import parse_args
 from training import flops
-from training.attention import backend_for
+from training.attention import choose_backend, pad_text
 from training.batch import random_batch, to_device
-from training.config import LaraConfig, TrainConfig, config_from_preset
+from training.config import LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 from training.objective import LDAObjective, draw_noise
 from training.optim import build_optimizer
 
 
-def _config(preset: str, lara: str, batch: int | None = None) -> TrainConfig:
+def _config(preset: str, lara: str, model: dict[str, Any], batch: int | None = None) -> TrainConfig:
     weights = "unused" if lara == "frozen" else None
-    cfg = config_from_preset(preset, "benchmark", lara=LaraConfig(mode=lara, weights=weights))
+    m = ModelConfig.model_validate({**get_preset(preset).model.model_dump(), **model})
+    cfg = config_from_preset(preset, "benchmark", lara=LaraConfig(mode=lara, weights=weights), model=m)
     return cfg if batch is None else cfg.model_copy(update={"batch_size": batch})
 
 
@@ -42,45 +46,71 @@ def _params(module: torch.nn.Module | None) -> int:
     return 0 if module is None else sum(p.numel() for p in module.parameters())
 
 
-def time_steps(cfg: TrainConfig, device: torch.device, steps: int, warmup: int, text_tokens: int) -> dict[str, Any]:
+def time_steps(
+    cfg: TrainConfig,
+    device: torch.device,
+    steps: int,
+    warmup: int,
+    text_tokens: int,
+    *,
+    compiled: bool = False,
+    checkpointing: bool = False,
+) -> dict[str, Any]:
     torch.manual_seed(0)
     obj = LDAObjective(cfg).to(device)
+    obj.dit.checkpointing = checkpointing
+    step_fn = torch.compile(obj, dynamic=False) if compiled else obj
     cuda = device.type == "cuda"
     opt = build_optimizer(obj, cfg.optim, fused=cuda)
     params = [p for p in obj.parameters() if p.requires_grad]
-    batch = to_device(random_batch(cfg.model, cfg.batch_size, text_tokens=text_tokens), device)
+    batch = random_batch(cfg.model, cfg.batch_size, text_tokens=text_tokens)
+    batch = to_device(pad_text(batch, cfg.text_bucket, cfg.text_max), device)
     gen = torch.Generator(device).manual_seed(0)
     times = []
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
+    label = "compiled" if compiled else "eager"
     for i in range(warmup + steps):
         t0 = time.perf_counter()
         noise = draw_noise(cfg.batch_size, cfg.model, cfg.flow, gen)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
-            loss = obj(batch, noise).total
+            loss = step_fn(batch, noise).total
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
         opt.step()
         if cuda:
             torch.cuda.synchronize(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-        print(f"  step {i + 1}/{warmup + steps}: {time.perf_counter() - t0:.3f} s", file=sys.stderr)
-    step_s = statistics.median(times)
+        took = time.perf_counter() - t0
+        times.append(took)
+        print(f"  {label} step {i + 1}/{warmup + steps}: {took:.3f} s", file=sys.stderr)
+    step_s = statistics.median(times[warmup:])
     out = {
         "batch": cfg.batch_size,
         "step_s": round(step_s, 4),
         "samples_per_s": round(cfg.batch_size / step_s, 2),
-        "attention": backend_for(device.type),
+        "first_step_s": round(times[0], 2),  # the compile, for a compiled run
+        "compiled": compiled,
+        "checkpointing": checkpointing,
+        "attention": cfg.attention,
     }
     if cuda:
-        peak = flops.peak_flops(torch.cuda.get_device_name(device))
+        peak = flops.device_peak(device)
         per_sample = flops.train_per_sample(cfg, text_tokens)
         out["mfu"] = flops.mfu(per_sample, out["samples_per_s"], peak, 1)
         out["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
         out["device_name"] = torch.cuda.get_device_name(device)
     return out
+
+
+def time_variants(cfg: TrainConfig, device: torch.device, args: argparse.Namespace) -> dict[str, Any]:
+    """Eager, and with `--compile` the compiled step beside it (same batch, same weights)."""
+    run = {"steps": args.steps, "warmup": args.warmup, "text_tokens": args.text_tokens}
+    eager = time_steps(cfg, device, **run, checkpointing=args.checkpointing)
+    if not args.compile:
+        return eager
+    compiled = time_steps(cfg, device, **run, compiled=True, checkpointing=args.checkpointing)
+    return {**eager, "compiled": compiled, "compiled_speedup": round(eager["step_s"] / compiled["step_s"], 3)}
 
 
 def model_figures(cfg: TrainConfig, text_tokens: int) -> dict[str, Any]:
@@ -107,22 +137,38 @@ def main() -> int:
     p.add_argument("--lara", choices=["joint", "frozen", "off"], default="joint")
     p.add_argument("--text-tokens", type=int, default=32, dest="text_tokens")
     p.add_argument("--gpu-batch", type=int, default=32, dest="gpu_batch")
+    p.add_argument("--compile", action="store_true", help="also time the torch.compiled step (beside eager)")
+    p.add_argument("--checkpointing", action="store_true", help="per-block activation checkpointing")
+    p.add_argument("--attention-backend", default="auto", dest="attention",
+                   choices=["auto", "sdpa", "flash", "reference"], help="TrainConfig.attention")  # fmt: skip
+    p.add_argument("--per-block-adaln", action="store_true", dest="per_block_adaln", help="LDA's per-block AdaLN")
+    p.add_argument("--image-layout", choices=["token", "channel"], default="token", dest="image_layout")
+    p.add_argument("--image-registers", type=int, default=0, dest="image_registers")
     args = parse_args(p, {"steps": 2, "warmup": 1, "gpu_batch": 2}, "1 warm-up and 2 timed steps, lda-1b batch 2")
     torch.set_num_threads(args.threads)
-    tiny = _config("tiny", args.lara)
-    big = _config("lda-1b", args.lara, args.gpu_batch)
+    model = {k: getattr(args, k) for k in ("per_block_adaln", "image_layout", "image_registers")}
+    tiny = _config("tiny", args.lara, model).model_copy(update={"attention": args.attention})
+    big = _config("lda-1b", args.lara, model, args.gpu_batch).model_copy(update={"attention": args.attention})
     print(f"tiny on CPU, {args.threads} thread(s), batch {tiny.batch_size}", file=sys.stderr)
-    tiny_cpu = time_steps(tiny, torch.device("cpu"), args.steps, args.warmup, args.text_tokens)
+    choose_backend("cpu", "sdpa" if args.attention == "flash" else args.attention)  # flash is CUDA-only
+    tiny_cpu = time_variants(tiny, torch.device("cpu"), args)
     tiny_cpu.update(model_figures(tiny, args.text_tokens), threads=args.threads)
     result: dict[str, Any] = {"tiny_cpu": tiny_cpu, "lda_1b": model_figures(big, args.text_tokens), "lara": args.lara}
     if torch.cuda.is_available():
         print(f"lda-1b on {torch.cuda.get_device_name()}, bf16, batch {args.gpu_batch}", file=sys.stderr)
-        result["lda_1b"].update(time_steps(big, torch.device("cuda"), args.steps, args.warmup, args.text_tokens))
+        choose_backend("cuda", args.attention)
+        result["lda_1b"].update(time_variants(big, torch.device("cuda"), args))
     else:
-        result["lda_1b"]["gpu"] = "no CUDA device: samples/s, MFU and peak memory not measured"
+        result["lda_1b"]["gpu"] = "no CUDA device: step time, samples/s, MFU and peak memory not measured"
+    result["model_options"] = model
     result["versions"] = {"python": platform.python_version(), "torch": torch.__version__}
+    if torch.cuda.is_available():
+        result["versions"].update(cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
     t, b = result["tiny_cpu"], result["lda_1b"]
-    print(f"tiny CPU: {t['step_s'] * 1000:.0f} ms/step, {t['samples_per_s']:.1f} samples/s (batch {t['batch']})")
+    line = f"tiny CPU: {t['step_s'] * 1000:.0f} ms/step eager, {t['samples_per_s']:.1f} samples/s (batch {t['batch']})"
+    if "compiled" in t:
+        line += f"; compiled {t['compiled']['step_s'] * 1000:.0f} ms/step ({t['compiled_speedup']:.2f}x)"
+    print(line)
     total = b["params_dit"] + b["params_lam"] + b["params_projector"]
     print(f"lda-1b: {b['params_dit'] / 1e9:.3f} B DiT params ({total / 1e9:.3f} B with LARA), "
           f"{b['train_flops_per_sample'] / 1e12:.2f} TFLOP per training sample")  # fmt: skip

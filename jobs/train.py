@@ -18,10 +18,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from training.config import DataConfig, LaraConfig, TrainConfig, config_from_preset
+from training.config import DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 
 # flags that define the run: on resume they must match the checkpoint's config when given
 _FIXED_FLAGS = {"preset": "preset", "batch_size": "batch_size", "seed": "seed"}
+_MODEL_FLAGS = ("per_block_adaln", "image_layout", "image_registers")  # ModelConfig fields (LDA's choices)
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,7 +44,18 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--log-every", type=int, default=None, dest="log_every")
     p.add_argument("--ckpt-every", type=int, default=None, dest="ckpt_every")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--compile", choices=["auto", "on", "off"], default=None,
+                   help="torch.compile the objective (default auto: on CUDA devices)")  # fmt: skip
+    p.add_argument("--checkpointing", action="store_true", default=None,
+                   help="recompute each MM-DiT block in backward (less activation memory)")  # fmt: skip
+    p.add_argument("--attention", choices=["auto", "sdpa", "flash", "reference"], default=None,
+                   help="attention kernel (default auto: SDPA, cuDNN first on CUDA)")  # fmt: skip
+    p.add_argument("--per-block-adaln", action="store_true", default=None, dest="per_block_adaln",
+                   help="LDA's per-block AdaLN instead of adaLN-single (+0.45 B parameters at lda-1b)")  # fmt: skip
+    p.add_argument("--image-layout", choices=["token", "channel"], default=None, dest="image_layout",
+                   help="channel: LDA's frames-along-channels image tokens (2.4x fewer FLOPs at lda-1b)")  # fmt: skip
+    p.add_argument("--image-registers", type=int, default=None, dest="image_registers",
+                   help="learned register tokens in the image stream (LDA: 32)")  # fmt: skip
     p.add_argument("--peak-tflops", type=float, default=None, dest="peak_tflops", help="device peak for MFU")
 
 
@@ -60,10 +72,10 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
 
 def _runtime(args: argparse.Namespace, cfg: TrainConfig) -> dict[str, object]:
     """Fields a run may change between launches (resume included)."""
-    out: dict[str, object] = {"compile": bool(args.compile) or cfg.compile}
+    out: dict[str, object] = {}
     if args.num_workers is not None:
         out["data"] = DataConfig(**{**cfg.data.model_dump(), "num_workers": args.num_workers})
-    for key in ("log_every", "ckpt_every", "peak_tflops"):
+    for key in ("log_every", "ckpt_every", "peak_tflops", "compile", "checkpointing", "attention"):
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)
     return out
@@ -82,6 +94,10 @@ def build_config(args: argparse.Namespace, manifest: Path, resume_from: Path | N
                 raise ValueError(
                     f"--{flag.replace('_', '-')} {given} differs from the checkpoint's {getattr(saved, field)}"
                 )
+        for flag in _MODEL_FLAGS:
+            given = getattr(args, flag)
+            if given is not None and given != getattr(saved.model, flag):
+                raise ValueError(f"--{flag.replace('_', '-')} {given} differs from the checkpoint's model")
         if args.lara is not None and args.lara != saved.lara.mode:
             raise ValueError(f"--lara {args.lara} differs from the checkpoint's {saved.lara.mode}")
         if args.lam_weights is not None and args.lam_weights != saved.lara.weights:
@@ -94,6 +110,9 @@ def build_config(args: argparse.Namespace, manifest: Path, resume_from: Path | N
         fields["seed"] = args.seed
     if args.steps is not None:
         fields["schedule_steps"] = args.steps
+    model = {k: getattr(args, k) for k in _MODEL_FLAGS if getattr(args, k) is not None}
+    if model:
+        fields["model"] = ModelConfig.model_validate({**get_preset(args.preset or "tiny").model.model_dump(), **model})
     if args.lam_stride is not None and args.lara != "pretrain":
         raise ValueError("--lam-stride sets the LAM's pretraining pairs: it needs --lara pretrain")
     if args.lara is not None or args.lam_weights is not None:

@@ -1,17 +1,22 @@
 """One attention function for every attention in the package, its backend chosen once per device type.
 
-`attention(q, k, v, key_mask)` takes q [B, Sq, H, D], k/v [B, Sk, H, D] (FlashAttention's layout) and an optional
-`KeyMask` over the keys (True = attend). On a CUDA device with `flash_attn` installed it runs FlashAttention-2
-(the varlen kernel when keys are padded); everywhere else PyTorch's `scaled_dot_product_attention`, which itself
-dispatches to cuDNN / flash / memory-efficient kernels on Hopper. The choice is made on first use per device type,
-logged, and cached: a model never mixes kernels between layers. `reference_attention` is the plain softmax(QK^T)V
-the others are tested against.
+`attention(q, k, v, key_mask)` takes q [B, Sq, H, D], k/v [B, Sk, H, D] and an optional `KeyMask` over the keys
+(True = attend). The default backend is PyTorch's `scaled_dot_product_attention` with a dense boolean mask; on CUDA
+it asks for cuDNN first, then flash, then memory-efficient attention (`sdpa_kernel(..., set_priority=True)`): cuDNN
+runs at about twice FlashAttention-2's rate on Hopper and takes the mask, flash and memory-efficient cover the rest.
+Padded keys stay in place (fixed shapes, `pad_text`) and nothing reads a tensor's values on the host, so the step
+has no host sync and `torch.compile` traces it in one graph.
+
+`flash` (FlashAttention-2, opt-in where measured faster) runs only unmasked attention; masked attention goes to SDPA
+with its dense mask rather than through FA2's varlen unpadding, whose `k[mask]` and `int(lengths.max())` sync the host
+and break the compiled graph at every block. `reference_attention` is the plain softmax(QK^T)V the others are tested
+against. The choice is made outside any compiled graph (the trainer calls `choose_backend` first), logged, and kept:
+a model never mixes kernels between layers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.util
 import logging
 import math
@@ -21,10 +26,18 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 log = logging.getLogger(__name__)
 
 Backend = Literal["flash", "sdpa", "reference"]
+# cuDNN's fused attention is the fastest on Hopper and supports the boolean key mask; flash has no mask input
+CUDA_SDPA_ORDER = [
+    SDPBackend.CUDNN_ATTENTION,
+    SDPBackend.FLASH_ATTENTION,
+    SDPBackend.EFFICIENT_ATTENTION,
+    SDPBackend.MATH,
+]
 
 
 @dataclass
@@ -32,18 +45,6 @@ class KeyMask:
     """Which keys each sample may attend to: `mask` [B, Sk] bool. Every row must keep at least one key."""
 
     mask: torch.Tensor
-
-    @functools.cached_property
-    def lengths(self) -> torch.Tensor:
-        return self.mask.sum(dim=1, dtype=torch.int32)
-
-    @functools.cached_property
-    def cu_seqlens(self) -> torch.Tensor:
-        return F.pad(self.lengths.cumsum(0, dtype=torch.int32), (1, 0))
-
-    @functools.cached_property
-    def max_len(self) -> int:
-        return int(self.lengths.max())  # one host sync per forward, shared by every layer
 
 
 def reference_attention(
@@ -59,30 +60,18 @@ def reference_attention(
 
 def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: KeyMask | None = None) -> torch.Tensor:
     mask = None if key_mask is None else key_mask.mask[:, None, None, :]
-    out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
+    priority = sdpa_kernel(CUDA_SDPA_ORDER, set_priority=True) if q.is_cuda else contextlib.nullcontext()
+    with priority:
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
     return out.transpose(1, 2)
 
 
 def _flash(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: KeyMask | None = None) -> torch.Tensor:
-    from flash_attn import flash_attn_func, flash_attn_varlen_func
+    if key_mask is not None or q.dtype not in (torch.float16, torch.bfloat16):
+        return _sdpa(q, k, v, key_mask)  # no unpadding (host syncs); FA2 has no float32 kernel
+    from flash_attn import flash_attn_func
 
-    if q.dtype not in (torch.float16, torch.bfloat16):
-        return _sdpa(q, k, v, key_mask)  # FlashAttention has no float32 kernel (runs outside autocast)
-    if key_mask is None:
-        return flash_attn_func(q, k, v)
-    b, sq, h, d = q.shape
-    # Queries are never padded here: unpad only the keys and give every sample its own key range.
-    cu_q = torch.arange(0, (b + 1) * sq, sq, dtype=torch.int32, device=q.device)
-    out = flash_attn_varlen_func(
-        q.reshape(b * sq, h, d),
-        k[key_mask.mask],
-        v[key_mask.mask],
-        cu_seqlens_q=cu_q,
-        cu_seqlens_k=key_mask.cu_seqlens,
-        max_seqlen_q=sq,
-        max_seqlen_k=key_mask.max_len,
-    )
-    return out.reshape(b, sq, h, d)
+    return flash_attn_func(q, k, v)
 
 
 _IMPLS: dict[Backend, Callable[..., torch.Tensor]] = {"flash": _flash, "sdpa": _sdpa, "reference": reference_attention}
@@ -94,13 +83,27 @@ def flash_available() -> bool:
     return importlib.util.find_spec("flash_attn") is not None
 
 
+def choose_backend(device_type: str, requested: str = "auto") -> Backend:
+    """Fix the backend for a device type (`TrainConfig.attention`): auto is SDPA everywhere; flash needs a CUDA
+    device and the flash_attn package. Called before compiling, so the decision is never traced."""
+    if requested == "auto":
+        name: Backend = "sdpa"
+    elif requested in _IMPLS:
+        name = requested  # type: ignore[assignment]
+    else:
+        raise ValueError(f"attention: unknown backend {requested!r}; known: auto, {', '.join(sorted(_IMPLS))}")
+    if name == "flash" and (device_type != "cuda" or not flash_available()):
+        raise ValueError(f"attention: flash needs a CUDA device and the flash_attn package (device {device_type})")
+    if _chosen.get(device_type) != name:
+        log.info("attention backend for %s: %s", device_type, name)
+    _chosen[device_type] = name
+    return name
+
+
 def backend_for(device_type: str) -> Backend:
-    """The backend for a device type, decided on first use and kept for the life of the process. The trainer calls
-    this before compiling, so the decision is never traced."""
-    if device_type not in _chosen:
-        _chosen[device_type] = "flash" if device_type == "cuda" and flash_available() else "sdpa"
-        log.info("attention backend for %s: %s", device_type, _chosen[device_type])
-    return _chosen[device_type]
+    """The backend chosen for a device type: SDPA unless `choose_backend` said otherwise (a pure lookup, so that a
+    traced forward neither logs nor mutates state)."""
+    return _chosen.get(device_type, "sdpa")
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: KeyMask | None = None) -> torch.Tensor:
@@ -118,3 +121,22 @@ def forced_backend(name: Backend) -> Iterator[None]:
         yield
     finally:
         _forced = previous
+
+
+def text_keys(length: int, bucket: int, most: int) -> int:
+    """Text keys for `length` text tokens: the null token plus the text, rounded up to a multiple of `bucket`, so
+    that batches whose longest text falls in the same bucket have one shape (no recompiles, one kernel plan)."""
+    keys = -(-(length + 1) // bucket) * bucket
+    if keys > most:
+        raise ValueError(f"{length} text tokens exceed text_max {most} keys (with the null token): raise text_max")
+    return keys
+
+
+def pad_text(batch: dict[str, torch.Tensor], bucket: int, most: int) -> dict[str, torch.Tensor]:
+    """`batch` with `text` [B, L, Dt] and `text_mask` [B, L] zero/False-padded to `text_keys(L) - 1` tokens (the
+    model adds the null token). Runs on the host, before the batch moves to the device."""
+    text, mask = batch["text"], batch["text_mask"]
+    pad = text_keys(text.shape[1], bucket, most) - 1 - text.shape[1]
+    if pad == 0:
+        return batch
+    return {**batch, "text": F.pad(text, (0, 0, 0, pad)), "text_mask": F.pad(mask, (0, pad), value=False)}

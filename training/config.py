@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from schemas.canonical import CANONICAL_DIM, MAIN_CAMERA_ORDER
 
@@ -41,6 +41,22 @@ class ModelConfig(_Frozen):
     align_hidden: int = Field(
         -3, description="LARA aligns hidden state [input, block_0 out, ..., block_{depth-1} out][align_hidden]"
     )
+    # Where we differ from LDA only in cost, LDA's choice is an option (README "Where we differ from LDA"). LDA's
+    # blocks each own a to_cond Linear (jiangranlv/LDA-1B@6d82091, lda/model/modules/action_model/flow_matching_head/
+    # mmdit/mmdit/mmdit_cross_attn.py MMDiTBlock.to_cond); its image stream is one token per patch with the frames
+    # concatenated along channels (MMDiT_ActionHeader.py: rearrange "(b v t) n c -> b (v n) (c t)", obs_merger)
+    # plus num_target_vision_tokens = 32 learned register tokens.
+    per_block_adaln: bool = Field(
+        False,
+        description="each block computes its own (t, task) modulation (LDA, DiT) instead of a shared MLP plus a "
+        "per-block offset (adaLN-single; 12 hidden^2 fewer parameters per block)",
+    )
+    image_layout: Literal["token", "channel"] = Field(
+        "token",
+        description="token: one token per patch per frame ((history + 2) x patches); channel: one token per patch "
+        "with every frame's latents concatenated along channels (LDA's layout, (history + 2) x fewer image tokens)",
+    )
+    image_registers: int = Field(0, ge=0, description="learned register tokens in the image stream (LDA: 32)")
 
     @model_validator(mode="after")
     def _shapes(self) -> ModelConfig:
@@ -72,9 +88,15 @@ class ModelConfig(_Frozen):
         return (self.latent_grid // self.latent_pool) ** 2
 
     @property
+    def frames(self) -> int:
+        """Image frames a sample shows the model: history, current, future."""
+        return self.history + 2
+
+    @property
     def image_tokens(self) -> int:
-        """History frames + current + future, each `patches` tokens."""
-        return (self.history + 2) * self.patches
+        """Registers, then the patches of every frame (token layout) or one token per patch (channel layout)."""
+        per_patch = self.frames if self.image_layout == "token" else 1
+        return self.image_registers + per_patch * self.patches
 
     @property
     def action_tokens(self) -> int:
@@ -171,8 +193,37 @@ class TrainConfig(_Frozen):
     log_every: int = Field(10, ge=1)
     ckpt_every: int = Field(500, ge=1)
     keep_checkpoints: int = Field(3, ge=1)
-    compile: bool = False
+    compile: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="torch.compile the objective; auto: on CUDA devices only (CPU compiles cost more than they save)",
+    )
+    checkpointing: bool = Field(
+        False,
+        description="recompute each MM-DiT block in the backward pass (less activation memory, ~1/3 more compute)",
+    )
+    attention: Literal["auto", "sdpa", "flash", "reference"] = Field(
+        "auto",
+        description="attention kernel: auto = PyTorch SDPA (cuDNN, then flash, then memory-efficient on CUDA); flash = "
+        "FlashAttention-2 for unmasked attention (opt-in: slower than cuDNN SDPA on Hopper)",
+    )
+    text_bucket: int = Field(
+        64, ge=1, description="text keys (null token included) are padded to a multiple of this: fixed shapes"
+    )
+    text_max: int = Field(1024, ge=1, description="the most text keys a batch may have (a multiple of text_bucket)")
     peak_tflops: float | None = Field(None, gt=0, description="per-device peak for MFU; None: known GPUs only")
+
+    @field_validator("compile", mode="before")
+    @classmethod
+    def _compile_from_bool(cls, v: object) -> object:
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v  # configs written before auto
+
+    @field_validator("text_max")
+    @classmethod
+    def _text_max_in_buckets(cls, v: int, info: ValidationInfo) -> int:
+        bucket = info.data.get("text_bucket")
+        if bucket and v % bucket:
+            raise ValueError(f"text_max {v} is not a multiple of text_bucket {bucket}")
+        return v
 
     def dump(self) -> str:
         return self.model_dump_json(indent=2) + "\n"

@@ -2,22 +2,38 @@
 
 Counted: every matrix multiply of the forward pass at 2 FLOPs per multiply-accumulate — each Linear on the tokens it
 sees, and attention's two products (Q K^T and P V: 4 * queries * keys * hidden). Not counted: norms, softmax,
-activations, elementwise ops (a few percent, memory-bound), and activation recomputation (none is done).
+activations, elementwise ops (a few percent, memory-bound), and activation recomputation (see below).
 Training FLOPs = 3 x forward for trained parts (backward computes gradients for inputs and weights, 2 x forward);
 a frozen LAM runs its encoder forward only. `tests/training/test_flops.py` checks the forward count against
 torch's FlopCounterMode.
 
     MFU = train_flops_per_sample * samples_per_second / (peak_flops_per_device * devices)
 
-with the devices' dense bf16 peak (NVIDIA datasheets; `--peak-tflops` for others). None on CPU.
+with the devices' dense bf16 peak (NVIDIA datasheets, H100 SXM / PCIe / NVL told apart; `--peak-tflops` for
+others). None on CPU. Activation checkpointing recomputes the blocks' forward: hardware FLOPs rise by about a third,
+model FLOPs (what MFU counts) do not.
 """
 
 from __future__ import annotations
 
 from training.config import LamConfig, ModelConfig, TrainConfig
 
-# dense bf16 tensor-core peak per device, FLOP/s, matched against torch.cuda.get_device_name()
-PEAK_BF16 = {"H200": 989.4e12, "H100": 989.4e12, "H800": 989.4e12, "H20": 148e12, "A100": 312e12, "A800": 312e12}
+# Dense bf16 tensor-core peak per device, FLOP/s (NVIDIA datasheets: half the "with sparsity" figure). First match
+# wins, so the PCIe/NVL variants come before their SXM family name: an H100 PCIe (114 SMs, 350 W) peaks at 756.5
+# TFLOP/s and an H100/H200 NVL at 835, not the SXM's 989.4.
+PEAK_BF16: tuple[tuple[str, float], ...] = (
+    ("H100 PCIe", 756.5e12),
+    ("H100 NVL", 835.5e12),
+    ("H200 NVL", 835.5e12),
+    ("H100", 989.4e12),
+    ("H200", 989.4e12),
+    ("H800", 989.4e12),
+    ("H20", 148.0e12),
+    ("A100", 312.0e12),
+    ("A800", 312.0e12),
+)
+# an H100 whose name says neither (e.g. "NVIDIA H100"): the SM count tells the PCIe card (114) from SXM/NVL (132)
+H100_PCIE_SMS = 114
 
 
 def _linear(tokens: float, fan_in: int, fan_out: int) -> float:
@@ -41,10 +57,14 @@ def dit_forward(cfg: ModelConfig, text_tokens: float) -> float:
     n = cfg.image_tokens + cfg.action_tokens
     keys = text_tokens + 1
     inner = int(d * cfg.mlp_ratio)
-    f = _linear((h + 2) * p, c, d) + _linear(h + k, 2 * a, d) + _linear(1, 2 * a, d)  # latents, actions, state
+    # latents (the same FLOPs whether (H + 2) P tokens of C or P tokens of (H + 2) C channels), actions, state
+    f = _linear((h + 2) * p, c, d) + _linear(h + k, 2 * a, d) + _linear(1, 2 * a, d)
     f += _linear(text_tokens, cfg.text_dim, d)
-    f += _linear(1, cfg.time_freq_dim, d) + _linear(1, d, d) + 2 * _linear(1, d, 6 * d)
-    block = _linear(n, d, 3 * d) + _attention(n, n, d) + _linear(n, d, d)  # joint self-attention
+    f += _linear(1, cfg.time_freq_dim, d) + _linear(1, d, d)
+    adaln = 2 * _linear(1, d, 6 * d)  # both modalities' (t, task) -> 6 d: once (adaLN-single) or in every block
+    f += 0 if cfg.per_block_adaln else adaln
+    block = adaln if cfg.per_block_adaln else 0.0
+    block += _linear(n, d, 3 * d) + _attention(n, n, d) + _linear(n, d, d)  # joint self-attention
     block += _linear(keys, d, 2 * d) + 2 * _linear(n, d, d) + _attention(n, keys, d)  # cross-attention
     block += _linear(n, d, inner) + _linear(n, inner, d)  # MLP
     f += cfg.depth * block
@@ -89,16 +109,33 @@ def train_per_sample(cfg: TrainConfig, text_tokens: float) -> float:
     return f
 
 
-def peak_flops(device_name: str | None, override_tflops: float | None = None) -> float | None:
-    """Per-device peak FLOP/s: the override, else a known GPU's bf16 dense peak, else None (no MFU)."""
+def peak_flops(
+    device_name: str | None, override_tflops: float | None = None, sm_count: int | None = None
+) -> float | None:
+    """Per-device peak FLOP/s: the override, else a known GPU's bf16 dense peak (`torch.cuda.get_device_name()`,
+    with `multi_processor_count` for an ambiguous H100 name), else None (no MFU)."""
     if override_tflops is not None:
         return override_tflops * 1e12
     if not device_name:
         return None
-    for key, value in PEAK_BF16.items():
-        if key in device_name:
+    name = device_name.replace("-", " ")
+    if "H100" in name and sm_count == H100_PCIE_SMS and "PCIe" not in name and "NVL" not in name:
+        name += " PCIe"
+    for key, value in PEAK_BF16:
+        if key in name:
             return value
     return None
+
+
+def device_peak(device: object, override_tflops: float | None = None) -> float | None:
+    """`peak_flops` of a torch CUDA device (None for CPU without an override)."""
+    import torch
+
+    dev = torch.device(device)  # type: ignore[call-overload]
+    if dev.type != "cuda":
+        return peak_flops(None, override_tflops)
+    props = torch.cuda.get_device_properties(dev)
+    return peak_flops(props.name, override_tflops, props.multi_processor_count)
 
 
 def mfu(train_flops_per_sample: float, samples_per_s: float, peak: float | None, devices: int) -> float | None:

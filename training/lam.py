@@ -65,7 +65,7 @@ class VectorQuantizer(nn.Module):
         book = F.normalize(self.codebook.weight.float(), dim=-1)
         idx = (flat @ book.T).argmax(dim=1)
         if train:
-            used = all_reduce_sum(torch.bincount(idx, minlength=self.idle.numel()))
+            used = all_reduce_sum(torch.zeros_like(self.idle).scatter_add_(0, idx, torch.ones_like(idx)))
             self.idle.copy_(torch.where(used > 0, torch.zeros_like(self.idle), self.idle + 1))
         zq = book[idx]
         loss = F.mse_loss(zq, flat.detach()) + self.commitment * F.mse_loss(flat, zq.detach())
@@ -74,13 +74,15 @@ class VectorQuantizer(nn.Module):
 
     @torch.no_grad()
     def _restart_dead(self, flat: torch.Tensor) -> None:
-        dead = (self.idle >= self.restart_after).nonzero().squeeze(1)
-        if dead.numel() == 0:
-            return
+        """Dead code i (the r-th dead one of n) takes row floor(r (N - 1) / (n - 1)) of the gathered batch's N rows.
+        Dense over the whole codebook, with no host-side branch or `nonzero`: no sync, one compiled graph."""
+        dead = self.idle >= self.restart_after
         pool = _gather_rows(flat)
-        pick = torch.linspace(0, pool.shape[0] - 1, dead.numel(), device=pool.device).long()
-        self.codebook.weight[dead] = pool[pick].to(self.codebook.weight.dtype)
-        self.idle[dead] = 0
+        rank = dead.cumsum(0) - 1
+        pick = (rank * (pool.shape[0] - 1) // (dead.sum() - 1).clamp_min(1)).clamp_min(0)
+        weight = self.codebook.weight
+        weight.copy_(torch.where(dead[:, None], pool[pick].to(weight.dtype), weight))
+        self.idle.masked_fill_(dead, 0)
 
 
 class LatentActionModel(nn.Module):

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from training.attention import KeyMask, attention
@@ -14,6 +15,25 @@ from training.attention import KeyMask, attention
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """AdaLN: x [B, S, D] scaled and shifted per sample ([B, D])."""
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+def norm_modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """`modulate(LayerNorm(x))` with an affine-free LayerNorm and the scale/shift in one fused multiply-add."""
+    return torch.addcmul(shift.unsqueeze(1), F.layer_norm(x, x.shape[-1:], eps=eps), 1 + scale.unsqueeze(1))
+
+
+class HeadRMSNorm(nn.RMSNorm):
+    """RMSNorm over the last dim in the input's dtype (float32 statistics inside the kernel).
+
+    Autocast would run `rms_norm` in float32 and, with a float32 weight on bf16 input, torch falls back to the
+    unfused implementation; here the weight is cast to the input's dtype so the fused kernel runs, and the output
+    stays in the input's dtype for the attention kernel. eps is float32's (what autocast's float32 run used)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        eps = torch.finfo(torch.float32).eps if self.eps is None else self.eps
+        weight = None if self.weight is None else self.weight.to(x.dtype)
+        with torch.autocast(x.device.type, enabled=False):
+            return F.rms_norm(x, self.normalized_shape, weight, eps)
 
 
 class TimestepEmbedder(nn.Module):

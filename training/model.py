@@ -9,9 +9,14 @@ tokens. We make the image/action tokens the queries and the text the keys/values
 stream, so only queries on that stream carry the instruction to them; text-side queries would update text tokens
 that no head reads (or make the frozen text features a third trained stream). It also keeps the cost linear in the
 text length, and one kernel call serves both cross-attention streams since queries attend independently.
-AdaLN: the time+task conditioning goes through one modulation MLP per modality, plus a learned per-block offset
-(PixArt-alpha's adaLN-single): the full per-block adaLN of DiT would add 12 hidden^2 per block, 0.45 B parameters
-at LDA-1B size, for conditioning that is one vector per sample.
+AdaLN: by default the time+task conditioning goes through one modulation MLP per modality, plus a learned per-block
+offset (PixArt-alpha's adaLN-single): the full per-block adaLN of DiT and LDA would add 12 hidden^2 per block, 0.45 B
+parameters at LDA-1B size, for conditioning that is one vector per sample. `per_block_adaln` gives LDA's choice.
+Image layout: `token` gives every frame its own patch tokens; `channel` (LDA's) concatenates the frames' latents
+along channels into one token per patch, the latent head reading the future frame off the same tokens.
+Dtypes: under bf16 autocast the token streams are bf16 from the input projections on, and each block's modulation is
+cast to the stream's dtype once, so the residual stays bf16 (as in LDA) instead of turning float32 at block 0.
+Activation checkpointing (`checkpointing`, set by the trainer) recomputes each block in the backward pass.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from training.attention import KeyMask, attention
 from training.config import ModelConfig
-from training.layers import Mlp, TimestepEmbedder, modulate, sincos_2d, split_heads
+from training.layers import HeadRMSNorm, Mlp, TimestepEmbedder, modulate, norm_modulate, sincos_2d, split_heads
 
 IMAGE, ACTION = 0, 1  # stream order in the joint sequence
 NUM_TASKS = 4
@@ -58,23 +64,30 @@ class DiTOutputs:
 
 
 class ModalityExpert(nn.Module):
-    """Everything one modality owns inside a block: norms, QKV/out projections, cross-attention queries, MLP."""
+    """Everything one modality owns inside a block: norms, QKV/out projections, cross-attention queries, MLP, and
+    its modulation (a per-block offset on the shared one, or with `per_block_adaln` its own (t, task) Linear)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         d, hd = cfg.hidden, cfg.head_dim
-        self.norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.qkv = nn.Linear(d, 3 * d)
-        self.q_norm = nn.RMSNorm(hd) if cfg.qk_norm else nn.Identity()
-        self.k_norm = nn.RMSNorm(hd) if cfg.qk_norm else nn.Identity()
+        self.q_norm = HeadRMSNorm(hd) if cfg.qk_norm else nn.Identity()
+        self.k_norm = HeadRMSNorm(hd) if cfg.qk_norm else nn.Identity()
         self.proj = nn.Linear(d, d)
         self.norm_cross = nn.LayerNorm(d, eps=1e-6)
         self.cross_q = nn.Linear(d, d)
-        self.cross_q_norm = nn.RMSNorm(hd) if cfg.qk_norm else nn.Identity()
+        self.cross_q_norm = HeadRMSNorm(hd) if cfg.qk_norm else nn.Identity()
         self.cross_proj = nn.Linear(d, d)
-        self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.mlp = Mlp(d, cfg.mlp_ratio)
-        self.table = nn.Parameter(torch.zeros(6, d))  # this block's offset on the shared modulation
+        if cfg.per_block_adaln:
+            self.adaln = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
+        else:
+            self.table = nn.Parameter(torch.zeros(6, d))  # this block's offset on the shared modulation
+
+    def modulation(self, shared: torch.Tensor | None, c: torch.Tensor, dtype: torch.dtype) -> list[torch.Tensor]:
+        """shift/scale/gate (attention), shift/scale/gate (MLP), each [B, D] in `dtype`: one add and one cast."""
+        m = self.adaln(c).unflatten(-1, (6, -1)) if shared is None else shared + self.table
+        return list(m.to(dtype).unbind(1))
 
 
 class MMDiTBlock(nn.Module):
@@ -83,34 +96,44 @@ class MMDiTBlock(nn.Module):
         self.heads = cfg.heads
         self.experts = nn.ModuleList([ModalityExpert(cfg), ModalityExpert(cfg)])
         self.cross_kv = nn.Linear(cfg.hidden, 2 * cfg.hidden)  # text keys/values, shared by both streams
-        self.cross_k_norm = nn.RMSNorm(cfg.head_dim) if cfg.qk_norm else nn.Identity()
+        self.cross_k_norm = HeadRMSNorm(cfg.head_dim) if cfg.qk_norm else nn.Identity()
 
     def forward(
-        self, xs: list[torch.Tensor], mods: list[torch.Tensor], text: torch.Tensor, text_mask: KeyMask
+        self,
+        xs: list[torch.Tensor],
+        shared: list[torch.Tensor] | None,
+        c: torch.Tensor,
+        text: torch.Tensor,
+        text_mask: KeyMask,
     ) -> list[torch.Tensor]:
         sizes = [x.shape[1] for x in xs]
-        params = [(m + e.table).unbind(1) for m, e in zip(mods, self.experts, strict=True)]
+        params = [
+            e.modulation(None if shared is None else s, c, x.dtype)
+            for e, s, x in zip(self.experts, shared or [None, None], xs, strict=True)
+        ]
         # 1. joint self-attention: per-modality QKV, one attention over the concatenated sequence
         qs, ks, vs = [], [], []
         for x, e, p in zip(xs, self.experts, params, strict=True):
-            q, k, v = (split_heads(t, self.heads) for t in e.qkv(modulate(e.norm1(x), p[0], p[1])).chunk(3, -1))
-            # autocast may run the norms in float32: cast back so the fused kernels get one dtype
-            qs.append(e.q_norm(q).to(v.dtype))
-            ks.append(e.k_norm(k).to(v.dtype))
+            q, k, v = (split_heads(t, self.heads) for t in e.qkv(norm_modulate(x, p[0], p[1])).chunk(3, -1))
+            qs.append(e.q_norm(q))
+            ks.append(e.k_norm(k))
             vs.append(v)
         out = attention(torch.cat(qs, 1), torch.cat(ks, 1), torch.cat(vs, 1)).flatten(2).split(sizes, 1)
-        xs = [x + p[2].unsqueeze(1) * e.proj(o) for x, e, p, o in zip(xs, self.experts, params, out, strict=True)]
+        xs = [
+            torch.addcmul(x, p[2].unsqueeze(1), e.proj(o))
+            for x, e, p, o in zip(xs, self.experts, params, out, strict=True)
+        ]
         # 2. cross-attention to the text: image/action queries, text keys/values
         k, v = (split_heads(t, self.heads) for t in self.cross_kv(text).chunk(2, -1))
         qs = [
-            e.cross_q_norm(split_heads(e.cross_q(e.norm_cross(x)), self.heads)).to(v.dtype)
+            e.cross_q_norm(split_heads(e.cross_q(e.norm_cross(x)), self.heads))
             for x, e in zip(xs, self.experts, strict=True)
         ]
-        out = attention(torch.cat(qs, 1), self.cross_k_norm(k).to(v.dtype), v, text_mask).flatten(2).split(sizes, 1)
+        out = attention(torch.cat(qs, 1), self.cross_k_norm(k), v, text_mask).flatten(2).split(sizes, 1)
         xs = [x + e.cross_proj(o) for x, e, o in zip(xs, self.experts, out, strict=True)]
         # 3. per-modality MLP
         return [
-            x + p[5].unsqueeze(1) * e.mlp(modulate(e.norm2(x), p[3], p[4]))
+            torch.addcmul(x, p[5].unsqueeze(1), e.mlp(norm_modulate(x, p[3], p[4])))
             for x, e, p in zip(xs, self.experts, params, strict=True)
         ]
 
@@ -132,24 +155,32 @@ class MMDiT(nn.Module):
         super().__init__()
         self.cfg = cfg
         d, a = cfg.hidden, cfg.action_dim
-        self.latent_in = nn.Linear(cfg.latent_dim, d)
+        self.channel = cfg.image_layout == "channel"
+        # channel layout: one token per patch from every frame's latents side by side
+        self.latent_in = nn.Linear(cfg.latent_dim * (cfg.frames if self.channel else 1), d)
         self.register_buffer("patch_pos", sincos_2d(d, cfg.latent_grid // cfg.latent_pool), persistent=False)
-        self.frame_emb = nn.Parameter(torch.zeros(cfg.history + 2, d))
+        if not self.channel:
+            self.frame_emb = nn.Parameter(torch.zeros(cfg.frames, d))
+        if cfg.image_registers:
+            self.image_registers = nn.Parameter(torch.zeros(cfg.image_registers, d))
         self.action_in = nn.Linear(2 * a, d)  # (value * mask, mask): the model sees which dims are real
         self.state_in = nn.Linear(2 * a, d)
         self.action_pos = nn.Parameter(torch.zeros(cfg.action_tokens, d))
-        self.register_obs = nn.Parameter(torch.zeros(d))  # stands in for absent future latents
+        # stands in for absent future latents: a token (token layout) or the future frame's channels (channel)
+        self.register_obs = nn.Parameter(torch.zeros(cfg.latent_dim if self.channel else d))
         self.register_act = nn.Parameter(torch.zeros(d))  # stands in for an absent action chunk
         self.text_proj = nn.Linear(cfg.text_dim, d)
         self.null_text = nn.Parameter(torch.zeros(1, d))  # always attendable: no text -> only this token
         self.time_emb = TimestepEmbedder(d, cfg.time_freq_dim)
         self.task_emb = nn.Embedding(NUM_TASKS, d)
-        self.adaln = nn.ModuleList([nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d)) for _ in range(2)])
+        if not cfg.per_block_adaln:  # adaLN-single: one modulation MLP per modality, blocks add their offsets
+            self.adaln = nn.ModuleList([nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d)) for _ in range(2)])
         self.blocks = nn.ModuleList([MMDiTBlock(cfg) for _ in range(cfg.depth)])
         self.action_head = FinalLayer(d, a)
         self.latent_head = FinalLayer(d, cfg.latent_dim)
         # LARA's hidden state -3 of [input, block outputs] = block depth-3 (see ModelConfig.align_hidden)
         self.align_block = cfg.align_block
+        self.checkpointing = False  # runtime choice (TrainConfig.checkpointing): recompute blocks in backward
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -157,20 +188,22 @@ class MMDiT(nn.Module):
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
-        for p in (self.frame_emb, self.action_pos, self.register_obs, self.register_act, self.null_text):
-            nn.init.normal_(p, std=0.02)
+        for name in ("frame_emb", "image_registers", "action_pos", "register_obs", "register_act", "null_text"):
+            if hasattr(self, name):
+                nn.init.normal_(getattr(self, name), std=0.02)
         nn.init.normal_(self.task_emb.weight, std=0.02)
         for mlp in self.time_emb.mlp[::2]:
             nn.init.normal_(mlp.weight, std=0.02)
         # AdaLN-Zero: every residual branch and both heads start at zero, so each block starts as the identity
-        zero = [*self.adaln, self.action_head.adaln, self.latent_head.adaln]
+        experts = [e for block in self.blocks for e in block.experts]
+        shared = [*self.adaln] if hasattr(self, "adaln") else [e.adaln for e in experts]
+        zero = [*shared, self.action_head.adaln, self.latent_head.adaln]
         for m in [*(s[-1] for s in zero), self.action_head.linear, self.latent_head.linear]:
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
-        for block in self.blocks:
-            for e in block.experts:
-                nn.init.zeros_(e.cross_proj.weight)
-                nn.init.zeros_(e.cross_proj.bias)
+        for e in experts:
+            nn.init.zeros_(e.cross_proj.weight)
+            nn.init.zeros_(e.cross_proj.bias)
 
     def prepare_latents(self, x: torch.Tensor) -> torch.Tensor:
         """Raw DINO patch latents [..., grid^2, C] -> pooled, per-token layer-normed float [..., patches, C].
@@ -185,12 +218,21 @@ class MMDiT(nn.Module):
 
     def _image_tokens(self, inp: DiTInputs) -> torch.Tensor:
         b = inp.cur_latents.shape[0]
-        past = self.latent_in(torch.cat([inp.hist_latents, inp.cur_latents.unsqueeze(1)], dim=1))
-        fut = self.latent_in(inp.fut_in)
-        fut = torch.where(inp.fut_absent[:, None, None], self.register_obs.to(fut.dtype).expand_as(fut), fut)
-        x = torch.cat([past, fut.unsqueeze(1)], dim=1)  # [B, H + 2, P, D]
-        x = x + self.patch_pos.to(x.dtype) + self.frame_emb.to(x.dtype)[None, :, None]
-        return x.reshape(b, -1, x.shape[-1])
+        if self.channel:  # [B, P, (H + 2) C]: frames side by side on each patch, the future's channels last
+            fut = torch.where(inp.fut_absent[:, None, None], self.register_obs.to(inp.fut_in.dtype), inp.fut_in)
+            frames = torch.cat([inp.hist_latents, inp.cur_latents.unsqueeze(1), fut.unsqueeze(1)], dim=1)
+            x = self.latent_in(frames.transpose(1, 2).flatten(2))
+            x = x + self.patch_pos.to(x.dtype)
+        else:
+            past = self.latent_in(torch.cat([inp.hist_latents, inp.cur_latents.unsqueeze(1)], dim=1))
+            fut = self.latent_in(inp.fut_in)
+            fut = torch.where(inp.fut_absent[:, None, None], self.register_obs.to(fut.dtype).expand_as(fut), fut)
+            x = torch.cat([past, fut.unsqueeze(1)], dim=1)  # [B, H + 2, P, D]
+            x = x + self.patch_pos.to(x.dtype) + self.frame_emb.to(x.dtype)[None, :, None]
+            x = x.reshape(b, -1, x.shape[-1])
+        if self.cfg.image_registers:  # first, so the future frame's tokens stay last in either layout
+            x = torch.cat([self.image_registers.to(x.dtype).expand(b, -1, -1), x], dim=1)
+        return x
 
     def _action_tokens(self, inp: DiTInputs) -> torch.Tensor:
         m = inp.action_mask
@@ -208,13 +250,17 @@ class MMDiT(nn.Module):
     def forward(self, inp: DiTInputs) -> DiTOutputs:
         b = inp.t.shape[0]
         c = self.time_emb(inp.t) + self.task_emb(inp.task)
-        mods = [f(c).view(b, 6, -1) for f in self.adaln]
+        shared = [f(c).view(b, 6, -1) for f in self.adaln] if hasattr(self, "adaln") else None
         text = torch.cat([self.null_text.expand(b, 1, -1), self.text_proj(inp.text.float())], dim=1)
         text_mask = KeyMask(F.pad(inp.text_mask.bool(), (1, 0), value=True))
         xs = [self._image_tokens(inp), self._action_tokens(inp)]
         align = None
+        recompute = self.checkpointing and self.training and torch.is_grad_enabled()
         for i, block in enumerate(self.blocks):
-            xs = block(xs, mods, text, text_mask)
+            if recompute:
+                xs = checkpoint(block, xs, shared, c, text, text_mask, use_reentrant=False)
+            else:
+                xs = block(xs, shared, c, text, text_mask)
             if i == self.align_block:
                 align = xs[ACTION][:, -1]
         assert align is not None

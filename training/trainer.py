@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from ingest.files.atomic import write_text_atomic
 from training import flops
-from training.attention import backend_for
+from training.attention import choose_backend, pad_text
 from training.batch import collate, to_device
 from training.checkpoint import (
     CheckpointError,
@@ -32,7 +31,7 @@ from training.checkpoint import (
 )
 from training.config import DataConfig, TrainConfig
 from training.dataset import ManifestDataset, seed_worker
-from training.distributed import DistInfo, barrier, derive_seed, init_distributed
+from training.distributed import DistInfo, barrier, derive_seed, init_distributed, wrap_ddp
 from training.episodes import SampleIndex, build_index
 from training.metrics import JsonlLog, Meter, collapse_warning, format_record
 from training.normalize import NormStats, compute_stats
@@ -45,9 +44,12 @@ log = logging.getLogger(__name__)
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
 NORM_STATS = "norm_stats.json"
-# what a resumed run must share with its checkpoint; the rest (workers, logging, compile) may change
+# what a resumed run must share with its checkpoint; the rest (workers, logging, kernels, memory) may change
 RESUME_FIXED = ("preset", "model", "lam", "lara", "flow", "optim", "batch_size", "schedule_steps", "seed", "manifest")
-RESUME_FREE = ("data", "log_every", "ckpt_every", "keep_checkpoints", "compile", "peak_tflops")
+RESUME_FREE = (
+    "data", "log_every", "ckpt_every", "keep_checkpoints", "compile", "checkpointing", "attention", "text_bucket",
+    "text_max", "peak_tflops",
+)  # fmt: skip
 
 
 @dataclass
@@ -139,15 +141,19 @@ def train(
     if dist.is_main:
         JsonlLog(run_dir / METRICS).truncate_after(step)
 
-    module: torch.nn.Module = objective
-    if dist.world_size > 1:
-        ids = [dist.local_rank] if dist.device.type == "cuda" else None
-        module = DistributedDataParallel(objective, device_ids=ids)
-    backend_for(dist.device.type)  # decide (and log) the attention kernel once, outside any compiled graph
-    if cfg.compile:
-        module = torch.compile(module)
+    objective.dit.checkpointing = cfg.checkpointing
+    module: torch.nn.Module = wrap_ddp(objective, dist) if dist.world_size > 1 else objective
+    choose_backend(dist.device.type, cfg.attention)  # decided (and logged) once, outside any compiled graph
+    if compile_enabled(cfg.compile, dist.device.type):
+        # static shapes: text comes in fixed buckets (pad_text), so each bucket compiles once
+        module = torch.compile(module, dynamic=False)
     loader = _loader(cfg, index, stats, dist, start=drawn // dist.world_size)
     return _loop(cfg, dist, module, objective, optimizer, scheduler, loader, step, stop, run_dir, stats)
+
+
+def compile_enabled(setting: str, device_type: str) -> bool:
+    """`TrainConfig.compile`: on, off, or auto = on CUDA devices (on CPU, compiling costs more than it saves)."""
+    return setting == "on" or (setting == "auto" and device_type == "cuda")
 
 
 def _loader(cfg: TrainConfig, index: SampleIndex, stats: NormStats, dist: DistInfo, start: int) -> DataLoader:
@@ -184,7 +190,7 @@ def _loop(
     stats: NormStats,
 ) -> TrainResult:
     cuda = dist.device.type == "cuda"
-    peak = flops.peak_flops(torch.cuda.get_device_name(dist.device) if cuda else None, cfg.peak_tflops)
+    peak = flops.device_peak(dist.device, cfg.peak_tflops)
     noise_gen = torch.Generator(dist.device)
     meter = Meter(dist.device, codes=cfg.lam.codes if objective.lam is not None else 0)
     jsonl = JsonlLog(run_dir / METRICS)
@@ -196,7 +202,7 @@ def _loop(
         t0 = time.perf_counter()
         batch = next(batches)
         wait = time.perf_counter() - t0
-        batch = to_device(batch, dist.device)
+        batch = to_device(pad_text(batch, cfg.text_bucket, cfg.text_max), dist.device)
         noise_gen.manual_seed(derive_seed(cfg.seed, dist.rank, step))
         noise = draw_noise(batch["task"].shape[0], cfg.model, cfg.flow, noise_gen)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):

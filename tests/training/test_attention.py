@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from training import attention as attention_module
-from training.attention import KeyMask, attention, backend_for, forced_backend, reference_attention
+from training.attention import KeyMask, attention, backend_for, choose_backend, forced_backend, reference_attention
 
 
 def _qkv(b: int = 3, sq: int = 7, sk: int = 9, h: int = 4, d: int = 16, dtype: torch.dtype = torch.float32,
@@ -20,17 +20,28 @@ def _mask(b: int = 3, sk: int = 9, device: str = "cpu") -> KeyMask:
     return KeyMask((torch.arange(sk)[None] < lengths[:, None]).to(device))
 
 
-def test_cpu_selects_sdpa_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert backend_for("cpu") == "sdpa"
-    monkeypatch.setattr("training.attention.flash_available", lambda: True)
-    assert backend_for("cpu") == "sdpa"  # decided: later calls do not re-decide
+def test_auto_is_sdpa_on_every_device_and_flash_is_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FlashAttention-2 runs at about half of cuDNN SDPA on Hopper: installed is not a reason to use it."""
+    monkeypatch.setattr(attention_module, "_chosen", {})
+    monkeypatch.setattr(attention_module, "flash_available", lambda: True)
+    assert backend_for("cuda") == "sdpa" and choose_backend("cuda") == "sdpa" and choose_backend("cpu") == "sdpa"
+    assert choose_backend("cuda", "flash") == "flash" and backend_for("cuda") == "flash"
+    with pytest.raises(ValueError, match="flash needs a CUDA device"):
+        choose_backend("cpu", "flash")
+    monkeypatch.setattr(attention_module, "flash_available", lambda: False)
+    with pytest.raises(ValueError, match="flash_attn package"):
+        choose_backend("cuda", "flash")
+    with pytest.raises(ValueError, match="unknown backend"):
+        choose_backend("cuda", "cudnn")
 
 
-def test_cuda_prefers_flash_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    for installed, expected in ((True, "flash"), (False, "sdpa")):
-        monkeypatch.setattr(attention_module, "_chosen", {})
-        monkeypatch.setattr(attention_module, "flash_available", lambda installed=installed: installed)
-        assert backend_for("cuda") == expected
+def test_flash_never_unpads() -> None:
+    """Masked attention on the flash backend is SDPA with the dense mask (FA2's varlen unpadding synced the host)."""
+    q, k, v = (t.detach() for t in _qkv(dtype=torch.bfloat16))
+    mask = _mask()
+    with forced_backend("flash"):
+        out = attention(q, k, v, mask)  # bf16 with a mask: SDPA, so flash_attn is never imported (nor needed)
+    torch.testing.assert_close(out.float(), reference_attention(q, k, v, mask).float(), atol=2e-2, rtol=2e-2)
 
 
 def test_reference_is_softmax_attention() -> None:
@@ -78,7 +89,7 @@ def test_forced_backend_restores() -> None:
 @pytest.mark.gpu
 @pytest.mark.parametrize("masked", [False, True])
 def test_cuda_backend_matches_reference_in_bf16(masked: bool) -> None:
-    """FlashAttention (or SDPA's fused kernels without it) against the float32 reference on the same inputs."""
+    """SDPA's fused kernels (cuDNN first) against the float32 reference on the same inputs."""
     mask = _mask(device="cuda") if masked else None
     q, k, v = _qkv(b=3, sq=64, sk=40, h=8, d=64, dtype=torch.bfloat16, device="cuda")
     out = attention(q, k, v, mask)

@@ -35,3 +35,25 @@ def test_torchrun_two_processes(manifest: Path, tmp_path: Path) -> None:
     assert sum(v for k, v in records[-1].items() if k.startswith("samples_task/")) == 8  # 2 ranks x 4 samples
     assert records[-1]["epoch"] == pytest.approx(16 / 72)
     assert (run / "checkpoints/step_00000002.pt").is_file()
+
+
+def test_ddp_wrapper_uses_bucket_views_and_no_buffer_broadcast(tmp_path: Path) -> None:
+    """The trainer's DDP wrapper on a one-process Gloo group: gradients are views into the all-reduce buckets (no
+    1.3 B-element copy per step) and the fixed sin-cos buffers are not re-broadcast each step."""
+    import torch
+    import torch.distributed as dist
+
+    from tests.training.helpers import TASKS, batch_with_tasks, objective
+    from training.distributed import DistInfo, wrap_ddp
+
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        obj, cfg = objective(lara="off")
+        ddp = wrap_ddp(obj, DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu")))
+        assert ddp.gradient_as_bucket_view and not ddp.forward_sync_buffers and not ddp.broadcast_buffers
+        batch, noise = batch_with_tasks(cfg, TASKS)
+        ddp(batch, noise).total.backward()
+        assert all(p.grad is not None for p in obj.parameters() if p.requires_grad)
+    finally:
+        dist.destroy_process_group()

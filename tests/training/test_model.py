@@ -81,6 +81,20 @@ def test_text_padding_is_ignored_and_no_text_is_fine() -> None:
     assert torch.isfinite(obj.dit(inp).action).all()
 
 
+def test_residual_stays_in_the_autocast_dtype() -> None:
+    """Under bf16 autocast every block hands on bf16 streams: the modulation is cast once per block, not a float32
+    table added to bf16 (which made the whole residual float32 from block 0 on)."""
+    obj, cfg = objective()
+    batch, noise = batch_with_tasks(cfg, TASKS)
+    dtypes = []
+    for block in obj.dit.blocks:
+        block.register_forward_hook(lambda _m, _i, out: dtypes.extend(x.dtype for x in out))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = obj(batch, noise)
+    assert dtypes == [torch.bfloat16] * 2 * cfg.model.depth
+    assert torch.isfinite(losses.total)
+
+
 def test_lda_1b_preset_is_the_readme_size() -> None:
     cfg = PRESETS["lda-1b"].model
     assert (cfg.depth, cfg.hidden, cfg.heads, cfg.chunk, cfg.history) == (16, 1536, 32, 16, 2)
