@@ -126,3 +126,10 @@ def test_option_trains_and_resumes_identically(option: str, manifest: Path, tmp_
     assert [(r["loss"], r["lr"]) for r in a[12:]] == [(r["loss"], r["lr"]) for r in b]
     end_b = load_checkpoint(tmp_path / "b/checkpoints/step_00000024.pt")["model"]
     assert end_a.keys() == end_b.keys() and all(torch.equal(end_a[k], end_b[k]) for k in end_a)
+
+
+def test_readme_states_each_difference_from_lda() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Where we differ from LDA", 1)[1].split("\n## ", 1)[0]
+    for needle in ("adaLN-single", "--per-block-adaln", "--image-layout channel --image-registers 32", "chat template"):
+        assert needle in section, needle
