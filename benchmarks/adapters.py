@@ -95,7 +95,25 @@ def write_corpora(base: Path, size: tuple[int, int], frames: int = 150) -> dict[
     write_egodex(base / "egodex", episodes_per_task=2, num_frames=frames, height=h, width=w, old_episode=False)
     out["egodex"] = ("egodex", base / "egodex")
     out["lerobot"] = ("lerobot", write_lerobot_v21(base / "lerobot", 4, frames, size))
+    out |= write_egocentric_corpora(base, size, frames)
     return out
+
+
+def write_egocentric_corpora(base: Path, size: tuple[int, int], frames: int) -> dict[str, tuple[str, Path]]:
+    """EPIC-KITCHENS-100 (5 videos at 59.94/50/29.97/47.95/90 fps, 2 segments each, windows cut from long mp4s),
+    Egocentric-10K-style WebDataset shards (2 shards x 3 clips, each mp4 demuxed from inside its tar), `frames` per
+    clip at 30 fps (EPIC: the same seconds), and 2 HOT3D sequences of `frames` (UmeTrack hands skinned in `read`)."""
+    from adapters.synthetic.egovideo import write_ego_shards
+    from adapters.synthetic.epic_kitchens import write_epic_kitchens
+    from adapters.synthetic.hot3d import write_hot3d
+
+    h, w = size
+    seconds = max(frames / 30, 1.0)
+    write_epic_kitchens(base / "epic", duration_s=2 * seconds, segments_per_video=2, height=h, width=w)
+    write_ego_shards(base / "ego_video", workers=2, clips_per_shard=3, seconds=seconds, height=h, width=w)
+    write_hot3d(base / "hot3d", frames=frames)  # hands, headset, objects: no camera frames (see adapters/hot3d)
+    return {"epic_kitchens": ("epic_kitchens", base / "epic"), "ego_video": ("ego_video", base / "ego_video"),
+            "hot3d": ("hot3d", base / "hot3d")}  # fmt: skip
 
 
 def write_lerobot_v21(root: Path, episodes: int, frames: int, size: tuple[int, int]) -> Path:
@@ -161,12 +179,43 @@ def agibot_memory(base: Path, lengths: list[int]) -> dict[str, Any]:
     return out
 
 
+def print_reads(reads: dict[str, dict[str, Any]]) -> None:
+    head = ("adapter", "episodes", "frames", "frames/s", "rows", "s", "peak RSS MB")
+    print("\n{:14s} {:>8s} {:>7s} {:>9s} {:>7s} {:>7s} {:>11s}".format(*head))
+    for name, r in reads.items():
+        print(
+            f"{name:14s} {r['episodes']:8d} {r['frames']:7d} {r['frames_per_s']:9.1f} {r['stream_rows']:7d} "
+            f"{r['seconds']:7.2f} {r['peak_rss_mb']:11d}"
+        )
+
+
+def bench_only(names: list[str], size: tuple[int, int], frames: int) -> None:
+    """Read throughput of the named corpora alone (same corpora and child processes as the full run)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        corpora = write_corpora(Path(tmp), size, frames)
+        unknown = sorted(set(names) - set(corpora))
+        if unknown:
+            raise SystemExit(f"no corpus {unknown}; known: {sorted(corpora)}")
+        reads = {n: run_child(*corpora[n]) for n in names}
+    print_reads(reads)
+    print(
+        json.dumps(
+            {
+                "read_frames_per_s": {k: r["frames_per_s"] for k, r in reads.items()},
+                "read_peak_rss_mb": {k: r["peak_rss_mb"] for k, r in reads.items()},
+                "size": list(size),
+            }
+        )
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--discover-episodes", type=int, default=10_000)
     p.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"))
     p.add_argument("--long-frames", type=int, nargs="+", default=[300, 1800])
     p.add_argument("--frames", type=int, default=150, help="frames per episode of the read corpora")
+    p.add_argument("--only", nargs="+", metavar="ADAPTER", help="read these corpora only (no discovery/memory runs)")
     p.add_argument("--child")
     p.add_argument("--root", type=Path)
     smoke = {"discover_episodes": 100, "size": (32, 32), "frames": 10, "long_frames": [10]}
@@ -175,6 +224,9 @@ def main() -> None:
         print(json.dumps(child_read(args.child, args.root)))
         return
 
+    if args.only:
+        bench_only(args.only, tuple(args.size), args.frames)
+        return
     discovery = bench_discovery(args.discover_episodes)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -189,9 +241,7 @@ def main() -> None:
                  f"{r['frames_per_s']:8.1f} frames/s  peak RSS {r['peak_rss_mb']} MB")  # fmt: skip
         memory = agibot_memory(base, args.long_frames)
 
-    print(f"\n{'adapter':10s} {'episodes':>8s} {'frames':>7s} {'frames/s':>9s} {'peak RSS MB':>11s}")
-    for name, r in reads.items():
-        print(f"{name:10s} {r['episodes']:8d} {r['frames']:7d} {r['frames_per_s']:9.1f} {r['peak_rss_mb']:11d}")
+    print_reads(reads)
     print(f"AgiBot discovery: {discovery['episodes']} episodes in {discovery['seconds']} s")
     for n, r in memory.items():
         print(f"AgiBot one episode, 3 cameras 480x640, {n} frames: peak RSS {r['peak_rss_mb']} MB")
