@@ -1,0 +1,80 @@
+"""The makers also publish their arms as Denavit-Hartenberg tables: a second statement of the same kinematics, in
+another convention, independent of the URDF files we transcribed. Our FK of the shipped URDF must reproduce it at
+random configurations.
+
+- Franka (Panda and FR3), Craig's modified DH, link i frames = the URDF's link i, flange = link8: Franka's
+  documentation, https://frankaemika.github.io/docs/control_parameters.html ("Denavit-Hartenberg parameters").
+- UR5e, standard DH from the controller's Base frame to the tool flange (ur_description's `base` and `tool0`):
+  Universal Robots, "Parameters for calculations of kinematics and dynamics" (FAQ 45257),
+  https://www.universal-robots.com/how-tos-and-faqs/faq/ur-faq/parameters-for-calculations-of-kinematics-and-dynamics-45257/
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ingest.kinematics import load_model
+
+HALF_PI = np.pi / 2
+# (a, d, alpha) per joint, theta = q; then the fixed flange
+FRANKA_MDH = [(0, 0.333, 0), (0, 0, -HALF_PI), (0, 0.316, HALF_PI), (0.0825, 0, HALF_PI), (-0.0825, 0.384, -HALF_PI),
+              (0, 0, HALF_PI), (0.088, 0, HALF_PI)]  # fmt: skip
+FRANKA_FLANGE = (0, 0.107, 0)
+UR5E_DH = [(0, 0.1625, HALF_PI), (-0.425, 0, 0), (-0.3922, 0, 0), (0, 0.1333, HALF_PI), (0, 0.0997, -HALF_PI),
+           (0, 0.0996, 0)]  # fmt: skip
+
+
+def rot_x(t: float) -> np.ndarray:
+    c, s = np.cos(t), np.sin(t)
+    return np.array([[1, 0, 0, 0], [0, c, -s, 0], [0, s, c, 0], [0, 0, 0, 1.0]])
+
+
+def rot_z(t: float) -> np.ndarray:
+    c, s = np.cos(t), np.sin(t)
+    return np.array([[c, -s, 0, 0], [s, c, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]])
+
+
+def trans(x: float, y: float, z: float) -> np.ndarray:
+    t = np.eye(4)
+    t[:3, 3] = x, y, z
+    return t
+
+
+def craig(a: float, d: float, alpha: float, theta: float) -> np.ndarray:
+    return rot_x(alpha) @ trans(a, 0, 0) @ rot_z(theta) @ trans(0, 0, d)
+
+
+def standard(a: float, d: float, alpha: float, theta: float) -> np.ndarray:
+    return rot_z(theta) @ trans(0, 0, d) @ trans(a, 0, 0) @ rot_x(alpha)
+
+
+def random_q(name: str, n: int) -> np.ndarray:
+    m = load_model(name)
+    return np.random.default_rng(7).uniform(m.lower, m.upper, size=(n, m.dof))
+
+
+@pytest.mark.parametrize("name", ["panda", "fr3"])
+def test_franka_urdf_reproduces_the_makers_dh_table(name: str) -> None:
+    m = load_model(name)
+    q = random_q(name, 32)
+    links = [f"{name}_link{i}" for i in range(1, 9)]
+    ours = m.forward(q, links, base=f"{name}_link0")
+    for row, poses in zip(q, ours, strict=True):
+        t = np.eye(4)
+        for i, (a, d, alpha) in enumerate(FRANKA_MDH):
+            t = t @ craig(a, d, alpha, row[i])
+            np.testing.assert_allclose(poses[i], t, atol=1e-12, err_msg=f"{name} link{i + 1}")
+        np.testing.assert_allclose(poses[7], t @ craig(*FRANKA_FLANGE, 0.0), atol=1e-12, err_msg=f"{name} flange")
+
+
+def test_ur5e_urdf_reproduces_the_makers_dh_table() -> None:
+    m = load_model("ur5e")
+    q = random_q("ur5e", 32)
+    ours = m.forward(q, ["tool0"], base="base")[:, 0]
+    for row, pose in zip(q, ours, strict=True):
+        t = np.eye(4)
+        for i, (a, d, alpha) in enumerate(UR5E_DH):
+            t = t @ standard(a, d, alpha, row[i])
+        # the description's default kinematics write pi/2 to 9-10 digits and carry 2e-11 m offsets
+        np.testing.assert_allclose(pose, t, atol=1e-8)
