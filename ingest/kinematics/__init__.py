@@ -9,10 +9,10 @@ requested links' ancestors), checked against pinocchio on every link of every de
 on the Panda. We measured the libraries first (BENCHMARKS.md, "Forward kinematics", same run, one core, Panda flange):
 
 - pytorch-kinematics 0.10, the batched torch library we meant to build on, evaluates every frame of the tree as
-  4x4 matrices under masks: about 4x slower than ours and, on the full Panda + hand tree, under the 50k frames/s
-  target on this shared machine. It also builds each joint origin from float32 numbers (its urdf.py), ~1e-7 m off.
-  Keeping it would have meant patching its private tensors to float64 and calling its private kernel on a pruned
-  tree, for a kernel still slower than a Python loop over pinocchio.
+  4x4 matrices under masks: 8 to 13x slower than ours in the recorded runs and, on the full Panda + hand tree,
+  under the 50k frames/s target on this shared machine. It also builds each joint origin from float32 numbers (its
+  urdf.py), 2.5e-8 m off here. Keeping it would have meant patching its private tensors to float64 and calling its
+  private kernel on a pruned tree, for a kernel still slower than a Python loop over pinocchio.
 - pinocchio (`pin` 4.1) is exact and fast per configuration, but an episode is a Python loop of one call per frame,
   and the wheel set is ~350 MB (cmeel boost, coal, assimp, eigenpy). It stays in the `test` extra as the
   independent implementation the tests compare against.
