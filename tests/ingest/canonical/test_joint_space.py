@@ -1,0 +1,93 @@
+"""`ingest.canonical.joint_space`: lerobot's joint normalization inverted, gripper openings, FK batched over the
+episode, and robots without a description keeping their natives with the reason (never a guess)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.lerobot.source import LeRobotSource
+from ingest.canonical.canonicalize import canonicalize
+from ingest.canonical.joint_space import gripper_opening, to_radians
+from ingest.kinematics import KinematicModel
+from ingest.lerobot.writer import LeRobotWriter
+from schemas.joint_space import GripperMap, JointMap, JointSpaceOptions
+from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.tiers import QualityTier
+
+
+@pytest.mark.parametrize("drive_mode", [0, 1])
+def test_range_m100_100_inverts_lerobots_normalization(drive_mode: int) -> None:
+    """MotorsBus._normalize: RANGE_M100_100 = (steps - min) / (max - min) * 200 - 100, negated for drive_mode 1;
+    DEGREES = (steps - mid) * 360 / 4095. The inverse must give the DEGREES value of the same steps."""
+    lo, hi = 812, 3301
+    steps = np.array([812.0, 1500.0, 2056.5, 3301.0])
+    norm = (steps - lo) / (hi - lo) * 200 - 100
+    norm = -norm if drive_mode else norm
+    opts = JointSpaceOptions(calibration={"elbow_flex": {"range_min": lo, "range_max": hi, "drive_mode": drive_mode}})
+    got = to_radians(norm[:, None], ["elbow_flex.pos"], "range_m100_100", opts)[:, 0]
+    degrees = (steps - (lo + hi) / 2) * 360 / 4095
+    assert np.allclose(np.degrees(got), degrees, atol=1e-9)
+
+
+def test_gripper_openings_by_unit() -> None:
+    grip = GripperMap(joint=JointMap(urdf="g"), closed_q=0.0, open_q=0.04, source="test")
+    opts = JointSpaceOptions()
+    assert np.allclose(gripper_opening(np.array([0.0, 0.02, 0.05]), grip, "joint", "rad", "g", opts), [0, 0.5, 1])
+    assert np.allclose(gripper_opening(np.array([0.0, 25.0, 100.0]), grip, "percent", "rad", "g", opts), [0, 0.25, 1])
+    assert np.allclose(gripper_opening(np.array([0.3]), grip, "fraction", "rad", "g", opts), [0.3])
+    deg = GripperMap(joint=JointMap(urdf="g"), closed_q=0.0, open_q=np.pi / 2, source="test")
+    assert np.allclose(gripper_opening(np.array([45.0]), deg, "joint", "deg", "g", opts), [0.5])
+
+
+def _dataset(root: Path, robot_type: str, names: list[str], n: int = 40) -> Path:
+    vec = FeatureSpec(dtype="float32", shape=(len(names),), names=names)
+    cam = FeatureSpec(dtype="video", shape=(16, 16, 3), names=list(IMAGE_NAMES))
+    features = {"observation.images.top": cam, "observation.state": vec, "action": vec}
+    q = 0.2 * np.sin(np.linspace(0, 1, n + 1)[:, None] + np.arange(len(names)))
+    with LeRobotWriter.create(root, fps=20, features=features, robot_type=robot_type) as w:
+        with w.episode(task="wave") as ep:
+            for i in range(n):
+                state, action = q[i].astype(np.float32), q[i + 1].astype(np.float32)
+                ep.add_frame({"observation.images.top": np.zeros((16, 16, 3), np.uint8),
+                              "observation.state": state, "action": action})  # fmt: skip
+    return root
+
+
+def test_a_known_robot_without_a_description_keeps_its_natives_with_the_reason(tmp_path: Path) -> None:
+    root = _dataset(tmp_path / "kuka", "kuka_iiwa", [f"iiwa_joint_{i}" for i in range(1, 8)])
+    source = LeRobotSource()
+    [ref] = source.discover(root)
+    [ep] = canonicalize(source.read(ref))
+    assert ep.embodiment == "kuka_iiwa" and not ep.mask.any()
+    assert ep.state_native is not None and ep.state_native.shape[1] == 7
+    assert "no kinematic description for robot_type 'kuka_iiwa' (embodiment 'kuka_iiwa' has none)" in " ".join(
+        ep.tier_reasons
+    )
+
+
+def test_fk_runs_once_per_episode_not_per_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 40- and a 160-frame episode cost the same number of FK calls (each over every frame at once)."""
+    names = ["main_shoulder_pan", "main_shoulder_lift", "main_elbow_flex", "main_wrist_flex", "main_wrist_roll",
+             "main_gripper"]  # fmt: skip
+    calls: list[int] = []
+    forward = KinematicModel.forward
+
+    def counting(self: KinematicModel, q: np.ndarray, links, base=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+        calls.append(len(q))
+        return forward(self, q, links, base)
+
+    monkeypatch.setattr(KinematicModel, "forward", counting)
+    per_episode = []
+    for n in (40, 160):
+        root = _dataset(tmp_path / f"so100_{n}", "so100", names, n)  # lerobot < 0.2 SO-100: degrees
+        source = LeRobotSource()
+        [ref] = source.discover(root)
+        calls.clear()
+        [ep] = canonicalize(source.read(ref))
+        assert ep.embodiment == "so100" and ep.mask.any() and ep.tier is not QualityTier.actionless, ep.tier_reasons
+        per_episode.append(list(calls))
+    assert len(per_episode[0]) == len(per_episode[1]) == 2  # the state's wrist, the action's commanded wrist
+    assert per_episode[1] == [160, 160]

@@ -1,0 +1,76 @@
+"""The joint-space registry as data: native-name variants real datasets use resolve to one joint, every registered
+spec names joints and links its description has, and bad config fails on the field."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from ingest.kinematics import load_model
+from schemas.embodiment import default_registry
+from schemas.joint_space import ArmMap, GripperMap, JointMap, JointSpaceOptions, JointSpaceSpec, name_key
+from schemas.robot_joints import JOINT_SPACE
+
+
+@pytest.mark.parametrize(
+    ("native", "joint", "prefixes"),
+    [
+        ("kLeftShoulderPitch", "left_shoulder_pitch_joint", ("left",)),  # Unitree (unitree_lerobot constants.py)
+        ("kLeftWristyaw", "left_wrist_yaw_joint", ("left",)),  # Unitree's own typo (its episode json joint_names)
+        ("kLeftShoulderPitch.q", "left_shoulder_pitch_joint", ("left",)),
+        ("left_shoulder_pitch", "left_shoulder_pitch_joint", ("left",)),
+        ("l_shoulder_pitch", "left_shoulder_pitch_joint", ("left",)),  # robosuite / RoboCasa GR1 joint names
+        ("shoulder_pan.pos", "shoulder_pan", ("",)),  # lerobot >= 0.2 motor features (so101_follower)
+        ("main_shoulder_pan", "shoulder_pan", ("",)),  # lerobot < 0.2 (arm `main` + motor)
+        ("left_waist", "waist", ("left",)),  # ALOHA
+        ("right_wrist_rotate", "wrist_rotate", ("right",)),
+        ("shoulder_pan_joint", "shoulder_pan_joint", ("",)),  # UR
+    ],
+)
+def test_name_variants_resolve_to_the_joint(native: str, joint: str, prefixes: tuple[str, ...]) -> None:
+    assert name_key(native) in JointMap(urdf=joint).keys(prefixes)
+
+
+@pytest.mark.parametrize(
+    ("native", "joint", "prefixes"),
+    [
+        ("kRightShoulderPitch", "left_shoulder_pitch_joint", ("left",)),  # the other arm
+        ("right_waist", "waist", ("left",)),
+        ("shoulder_lift.pos", "shoulder_pan", ("",)),
+        ("waist", "waist", ("left",)),  # an unsided name never picks an arm of a two-armed robot
+    ],
+)
+def test_other_joints_do_not_resolve(native: str, joint: str, prefixes: tuple[str, ...]) -> None:
+    assert name_key(native) not in JointMap(urdf=joint).keys(prefixes)
+
+
+def test_every_registered_spec_names_joints_and_links_its_descriptions_have() -> None:
+    registry = default_registry()
+    for name, spec in JOINT_SPACE.items():
+        assert registry.get(name).joint_space == spec, name
+        model = load_model(spec.description)
+        assert spec.base_link is None or spec.base_link in model.links, name
+        for arm in spec.arms:
+            assert {j.urdf for j in arm.joints} <= set(model.joint_names), (name, arm.side)
+            assert arm.link in model.links, (name, arm.link)
+            if arm.gripper is not None:
+                assert arm.gripper.joint.urdf in model.joint_names, name
+            if arm.hand is not None:
+                hand = arm.hand.spec()
+                assert hand.mount.arm == spec.description and hand.mount.mount_link in model.links, name
+                assert hand.side == arm.side
+                assert set(hand.native_order) <= set(load_model(hand.description).joint_names)
+
+
+def test_bad_config_fails_on_the_field() -> None:
+    with pytest.raises(ValidationError, match="units"):
+        JointSpaceOptions(units="grad")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="range_min"):
+        JointSpaceOptions(calibration={"shoulder_pan": {"range_max": 10}})  # type: ignore[dict-item]
+    with pytest.raises(ValidationError, match="closed and open"):
+        GripperMap(joint=JointMap(urdf="g"), closed_q=0.1, open_q=0.1, source="x")
+    arm = ArmMap(side="left", joints=(JointMap(urdf="a"),), link="l")
+    with pytest.raises(ValidationError, match="distinct sides"):
+        JointSpaceSpec(description="d", arms=(arm, arm), source="x")
+    with pytest.raises(ValidationError, match="extra"):
+        JointSpaceOptions(unit="deg")  # type: ignore[call-arg]
