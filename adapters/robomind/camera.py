@@ -1,0 +1,76 @@
+"""A RoboMIND camera: per-step images inside the episode's HDF5 (`observations/rgb_images/<camera>`), read lazily.
+
+Each element of the variable-length uint8 dataset is one frame. The maker decodes it with `cv2.imdecode` and, when
+that fails, takes the bytes as a raw HxWx3 buffer of 720x1280 or 480x640 (`static/quick_start.ipynb` @ 2433e72b,
+`decoder_image`; any4lerobot `robomind2lerobot/robomind_uitls/robomind_uitls.py` does the same). Which channel order
+the decoded array has depends on the release (`layouts.RobotLayout.rgb_in_bgr_jpeg`): Franka and UR arrays come out
+of cv2 as BGR (a normal JPEG), AgileX and Tien Kung arrays come out of cv2 already RGB (the recorder encoded RGB
+arrays as if they were BGR). Frames are read one at a time from the open file and decoded in memory (no temp files);
+the file is opened once per `frames()` pass, never held between passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+
+from adapters.base import CameraSource
+from adapters.cameras import fit_rgb
+from schemas.canonical import Camera
+from schemas.image_size import FrameFit
+
+RAW_SHAPES = {720 * 1280 * 3: (720, 1280, 3), 480 * 640 * 3: (480, 640, 3)}  # the maker's raw-buffer fallback
+
+
+class FrameDecodeError(ValueError):
+    """One stored frame is neither a decodable image nor a raw buffer of a known size."""
+
+
+def decode_frame(data: np.ndarray, *, rgb_in_bgr_jpeg: bool) -> np.ndarray:
+    """One stored element (uint8 bytes) -> HxWx3 uint8 RGB, as the maker's reader decodes it."""
+    buf = np.asarray(data, dtype=np.uint8).reshape(-1)
+    arr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
+    if arr is None:
+        shape = RAW_SHAPES.get(buf.size)
+        if shape is None:
+            raise FrameDecodeError(f"neither a JPEG/PNG nor a raw 720x1280/480x640 buffer ({buf.size} bytes)")
+        arr = buf.reshape(shape)  # raw arrays are in the order cv2 would have decoded them to (the maker's code)
+    return arr if rgb_in_bgr_jpeg else cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+
+
+class HDF5ImagesCamera(CameraSource):
+    """Frames of `observations/rgb_images/<name>` in `path`, decoded while iterated."""
+
+    def __init__(
+        self,
+        path: Path,
+        dataset: str,
+        name: str,
+        canonical: Camera | None,
+        timestamps: np.ndarray,
+        first: np.ndarray,
+        *,
+        rgb_in_bgr_jpeg: bool,
+        intrinsics: np.ndarray | None = None,
+    ) -> None:
+        self.path, self.dataset, self.rgb_in_bgr_jpeg = Path(path), dataset, rgb_in_bgr_jpeg
+        super().__init__(name, canonical, timestamps, first.shape[0], first.shape[1], intrinsics)
+
+    def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        with h5py.File(self.path, "r") as f:
+            ds = f[self.dataset]
+            for i in range(len(self)) if indices is None else indices:
+                try:
+                    rgb = decode_frame(ds[i], rgb_in_bgr_jpeg=self.rgb_in_bgr_jpeg)
+                except FrameDecodeError as e:
+                    raise FrameDecodeError(f"{self.path}: {self.dataset}[{i}]: {e}") from None
+                if rgb.shape[:2] != (self.height, self.width):
+                    raise FrameDecodeError(
+                        f"{self.path}: {self.dataset}[{i}] is {rgb.shape[1]}x{rgb.shape[0]}, frame 0 "
+                        f"{self.width}x{self.height}"
+                    )
+                yield i, fit_rgb(rgb, fit)

@@ -1,0 +1,191 @@
+"""RoboMIND's per-robot HDF5 layouts, as data: which datasets hold what, their column names, cameras and embodiment.
+
+Sources (X-Humanoid, the maker; cited by repository, path and commit):
+- x-humanoid-robomind/x-humanoid-robomind.github.io `static/all_robot_h5_info.md` @ 24d1fe21 and
+  `static/all_robot_h5_info_v1.2.md` @ a4baab8a: groups `puppet/` (the follower robot: the state) and `master/`
+  (the teleoperation leader: the command) per robot, shapes, the column meaning ("joint_position (8d): [base link,
+  ..., end_effector link, gripper]"), units (end_effector xyz m, rpy rad; joint_position rad; depth mm or m).
+- the same repository's `static/robomind.yaml` @ fb4488e3 (`camera_names`, `qpos_arm_key` / `action_arm_key`,
+  `bgr2rgb`) and `static/quick_start.ipynb` @ 2433e72b (which releases' images decode as BGR, the raw-buffer fallback,
+  the controls each release has).
+- Open-X-Humanoid/RoboMIND-dataset-utils `README.md` @ 11d3800e and `eepose/joint2pose.py` @ ff94d938: the recorded
+  `puppet/end_effector` is stuck (almost constant) in h5_ur_1rgb and the simulation releases; the maker's own remedy is
+  forward kinematics of `joint_position` (Franka to `panda_hand_tcp` from `panda_link0`, UR5e `ee_link` from
+  `base_link`, AgileX `fl_link6` / `fr_link6` from `body_Link` of its `aloha_new.urdf`).
+
+Why the hands come from the joints (FK through `schemas.robot_joints`) and never from `end_effector`: the maker names
+no frame or TCP for `end_effector` (only "[x, y, z, r, p, y]"), its angle convention is unstated, the AgileX
+`end_effector_*` is documented twice differently (v1.1: xyz + quaternion xyzw; v1.2: xyz + rpy + gripper), UR's is
+stuck, and the maker itself recomputes it from the joints. `end_effector` stays a native state stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schemas.canonical import Camera
+
+PANDA = tuple(f"joint{i}" for i in range(1, 8))  # schemas.robot_joints FRANKA / FR3 native names
+UR5E = ("shoulder_pan_joint", "shoulder_lift_joint", "elbow_joint", "wrist_1_joint", "wrist_2_joint", "wrist_3_joint")
+PIPER = tuple(f"joint{i}" for i in range(1, 7))
+TIENKUNG_ARM = tuple(f"arm_joint{i}" for i in range(1, 8))  # "[base link, ..., end_effector link]": no names given
+# Tien Kung Xsens `end_effector` (12d) holds the two hands: "[little finger, ring finger, middle finger, index finger,
+# thumb0 for bending, thumb1 for rotation]" per hand (all_robot_h5_info_v1.2.md).
+INSPIRE6 = ("little", "ring", "middle", "index", "thumb_bend", "thumb_rotation")
+EEF6 = ("x", "y", "z", "roll", "pitch", "yaw")
+
+
+@dataclass(frozen=True)
+class Vector:
+    """One HDF5 dataset under `puppet/` and `master/`: its name and the names of its columns."""
+
+    dataset: str
+    names: tuple[str, ...] | None  # None: columns keep index names (meaning not established by the maker)
+    unit: str
+
+
+@dataclass(frozen=True)
+class RobotLayout:
+    """A release folder `h5_<robot>`: the robot, its vectors, cameras and how it reaches the canonical hands."""
+
+    robot_type: str
+    embodiment: str  # a name in schemas.embodiment.default_registry()
+    vectors: tuple[Vector, ...]
+    cameras: dict[str, Camera | None]
+    # Images whose JPEG bytes hold RGB pixels in a file that says BGR (cv2.imencode of an RGB array): the maker's
+    # quick_start converts BGR->RGB only for franka / ur / franka_fr3_dual; "other embodiments image data are
+    # recorded in RGB" as cv2 decodes them (robomind.yaml `bgr2rgb` False for agilex and tienkung).
+    rgb_in_bgr_jpeg: bool
+    # explicit native -> URDF joint map (JointSpaceOptions.joint_map) where the names alone do not say it
+    joint_map: dict[str, str] = field(default_factory=dict)
+    why: str = ""  # how the hands are reached (or why not), recorded in metadata and the tier reasons
+    simulation: bool = False
+
+
+def _arm(prefix: str, joints: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{prefix}{j}" for j in joints)
+
+
+def _dual(dataset: str, joints: tuple[str, ...], unit: str, *, suffix: str = "") -> tuple[Vector, Vector]:
+    """AgileX's per-arm datasets `<name>_left` / `<name>_right`, columns prefixed with the side."""
+    return tuple(  # type: ignore[return-value]
+        Vector(f"{dataset}_{side}", tuple(f"{side}_{j}{suffix}" for j in joints), unit) for side in ("left", "right")
+    )
+
+
+_FRANKA_VECTORS = (
+    Vector("joint_position", (*PANDA, "gripper"), "rad (gripper: native, unverified)"),
+    Vector("end_effector", EEF6, "m, rad"),
+)
+_FRANKA_CAMERAS = {"camera_top": Camera.head, "camera_left": Camera.third_person, "camera_right": None}
+_AGILEX_JOINTS = (*PIPER, "gripper")
+_RIGHT_ARM = "the right arm by FK of its joints (joint_map right_joint<i> -> joint<i>)"
+
+ROBOTS: dict[str, RobotLayout] = {
+    "franka_1rgb": RobotLayout(
+        "franka",
+        "franka",
+        _FRANKA_VECTORS,
+        _FRANKA_CAMERAS,
+        rgb_in_bgr_jpeg=False,
+        why="wrist by FK of the 7 arm joints (Panda); gripper from joint_position[7] as a finger joint in m",
+    ),
+    "franka_3rgb": RobotLayout(
+        "franka",
+        "franka",
+        _FRANKA_VECTORS,
+        _FRANKA_CAMERAS,
+        rgb_in_bgr_jpeg=False,
+        why="wrist by FK of the 7 arm joints (Panda); gripper from joint_position[7] as a finger joint in m",
+    ),
+    "franka_fr3_dual": RobotLayout(
+        "franka_fr3_dual",
+        "fr3",
+        (
+            Vector(
+                "joint_position",
+                (*_arm("left_", (*PANDA, "gripper")), *_arm("right_", (*PANDA, "gripper"))),
+                "rad (gripper: native, unverified)",
+            ),
+            Vector("end_effector", (*_arm("left_", EEF6), *_arm("right_", EEF6)), "m, rad"),
+        ),
+        {"camera_top": Camera.head, "camera_front": Camera.third_person, "camera_left": None, "camera_right": None},
+        rgb_in_bgr_jpeg=False,
+        joint_map={**{f"right_joint{i}": f"fr3_joint{i}" for i in range(1, 8)}, "right_gripper": "fr3_finger_joint1"},
+        why="right arm by FK (fr3, one arm): no two-arm FR3 description is registered, the left arm stays native",
+    ),
+    "ur_1rgb": RobotLayout(
+        "ur5e",
+        "ur5e",
+        (
+            Vector("joint_position", (*UR5E, "gripper"), "rad (gripper: native, unverified)"),
+            Vector("end_effector", EEF6, "m, rad"),
+        ),
+        {"camera_top": Camera.head},
+        rgb_in_bgr_jpeg=False,
+        why="wrist by FK of the 6 joints (ur5e, tool0); the gripper column stays native (no gripper description)",
+    ),
+    "agilex_3rgb": RobotLayout(
+        "agilex_cobot_magic",
+        "piper",
+        (
+            *_dual("joint_position", _AGILEX_JOINTS, "rad"),
+            *_dual("end_effector", tuple(f"e{i}" for i in range(7)), ""),
+            *_dual("joint_velocity", _AGILEX_JOINTS, "rad/s", suffix=".vel"),
+            *_dual("joint_effort", _AGILEX_JOINTS, "native", suffix=".effort"),
+        ),
+        {"camera_front": Camera.head, "camera_left_wrist": Camera.wrist_left, "camera_right_wrist": Camera.wrist_right},
+        rgb_in_bgr_jpeg=True,
+        joint_map={f"right_joint{i}": f"joint{i}" for i in range(1, 7)},
+        why=f"{_RIGHT_ARM}: the registry's piper is one arm; the left arm stays native",
+    ),
+    "tienkung_gello_1rgb": RobotLayout(
+        "tienkung_gello",
+        "unknown",
+        (
+            Vector(
+                "joint_position",
+                (
+                    *_arm("left_", TIENKUNG_ARM),
+                    "left_hand_closure",
+                    *_arm("right_", TIENKUNG_ARM),
+                    "right_hand_closure",
+                ),
+                "rad",
+            ),
+        ),
+        {"camera_top": Camera.head},
+        rgb_in_bgr_jpeg=True,
+    ),
+    "tienkung_prod1_gello_1rgb": RobotLayout(
+        "tienkung_prod1_gello",
+        "unknown",
+        (
+            Vector(
+                "joint_position",
+                (
+                    *_arm("left_", TIENKUNG_ARM),
+                    "left_hand_closure",
+                    *_arm("right_", TIENKUNG_ARM),
+                    "right_hand_closure",
+                ),
+                "rad",
+            ),
+        ),
+        {"camera_top": Camera.head},
+        rgb_in_bgr_jpeg=True,
+    ),
+    "tienkung_xsens_1rgb": RobotLayout(
+        "tienkung_xsens",
+        "unknown",
+        (
+            Vector("joint_position", (*_arm("left_", TIENKUNG_ARM), *_arm("right_", TIENKUNG_ARM)), "rad"),
+            Vector("end_effector", (*_arm("left_", INSPIRE6), *_arm("right_", INSPIRE6)), "native (hand joints)"),
+        ),
+        {"camera_top": Camera.head},
+        rgb_in_bgr_jpeg=True,
+    ),
+}
+# Isaac Sim releases: other groups (`franka/`, `tiangong/`), cameras sampled at a quarter of the state rate with
+# `sim_time_seq` (all_robot_h5_info_v1.2.md): refused per episode by name, not read as if they were real.
+SIMULATION = ("simulation", "sim_franka_3rgb", "sim_tienkung_1rgb")
