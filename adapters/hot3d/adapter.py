@@ -148,7 +148,8 @@ class Hot3DAdapter(SourceAdapter):
             states[f"mano21_keypoints/{side}"] = kp
             conf = Stream(ts, t["confidence"], unit="0..1") if "confidence" in t else None
             signals.hands[hand] = HandTrack(keypoints=kp, confidence=conf)
-        signals.native_state_keys = ["headset/T_world_device", *(f"hands/{s}/wrist_xform" for s in SIDES)]
+        wrists = [f"hands/{s}/wrist_xform" for s in SIDES if f"hands/{s}/wrist_xform" in states]
+        signals.native_state_keys = ["headset/T_world_device", *wrists]  # objects and parameters stay out
         objects = self._poses(seq / OBJECTS_FILE, ep, "objects") if (seq / OBJECTS_FILE).is_file() else {}
         for uid, (ts, poses) in objects.items():
             states[f"objects/{uid}"] = Stream(secs(ts), poses, unit="se3_4x4", frame=WORLD)
