@@ -265,9 +265,21 @@ class LeRobotSource(SourceAdapter):
             tier=self.options.tier,
         )
         raw = EpisodeReader(ds, loc, ref, settings, self.error).read()
-        if self.options.joint_space is not None:
-            raw.metadata[METADATA_KEY] = self.options.joint_space.model_dump()
+        joints = self.joint_options(robot_type)
+        if joints is not None:
+            raw.metadata[METADATA_KEY] = joints.model_dump()
         return raw
+
+    def joint_options(self, robot_type: str | None) -> JointSpaceOptions | None:
+        """The dataset's joint conventions: the option, over lerobot >= 0.2's defaults for its `<arm>_follower`
+        robots (so100/so101/koch_follower: body joints RANGE_M100_100 unless recorded with use_degrees=True, the
+        gripper RANGE_0_100; src/lerobot/robots/*_follower/*.py), which lerobot < 0.2's `so100` / `koch` (degrees)
+        do not share."""
+        opts = self.options.joint_space
+        if not (robot_type or "").lower().endswith("_follower"):
+            return opts
+        given = {} if opts is None else opts.model_dump(exclude_unset=True)
+        return JointSpaceOptions.model_validate({"units": "range_m100_100", "gripper_unit": "percent", **given})
 
     def resolve_embodiment(self, robot_type: str | None, ds: LoadedDataset) -> tuple[str, str]:
         """(registry name, how it was chosen)."""

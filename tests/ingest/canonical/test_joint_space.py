@@ -91,3 +91,14 @@ def test_fk_runs_once_per_episode_not_per_frame(tmp_path: Path, monkeypatch: pyt
         per_episode.append(list(calls))
     assert len(per_episode[0]) == len(per_episode[1]) == 2  # the state's wrist, the action's commanded wrist
     assert per_episode[1] == [160, 160]
+
+
+def test_lerobot_followers_default_to_range_m100_100_and_use_degrees_is_an_option(tmp_path: Path) -> None:
+    """so100 (lerobot < 0.2) recorded degrees; so100_follower records RANGE_M100_100 unless use_degrees=True."""
+    names = [f"{m}.pos" for m in ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")]
+    root = _dataset(tmp_path / "so100_follower", "so100_follower", names)
+    [ref] = LeRobotSource().discover(root)
+    [ep] = canonicalize(LeRobotSource().read(ref))
+    assert not ep.mask.any() and "RANGE_M100_100" in " ".join(ep.tier_reasons)
+    [ep] = canonicalize(LeRobotSource({"joint_space": {"units": "deg"}}).read(ref))
+    assert ep.embodiment == "so100" and ep.mask.any() and ep.tier is not QualityTier.actionless
