@@ -1,17 +1,22 @@
-"""The latents stage at the real DINOv3 ViT-S/16 size (random weights, 4 registers): images/s of the model alone,
-of decode + preprocess per CPU core, of one file write, and of the whole `eidata latents` job end to end.
+"""The latents stage at the real DINOv3 ViT-S/16 size (random weights, 4 registers): images/s of the model alone and
+of the encoder actor's path, of decode + resize per CPU core, of one file write, and of the whole `eidata latents` job.
 
-- model: `encode()` (the job's forward: chunking, autocast on CUDA, cast to the stored dtype, copy to host) on random
-  pixel values, after warm-up, for at least `--seconds`.
-- decode + preprocess: `decode_pixels()` on an AV1 episode (`--frame`, 480x640 by default; the ingest job's codec
-  settings, GOP 2) at the latent rate; "per core" is frames per second of process CPU time (PyAV decodes on several
-  threads), which sizes the CPU tasks that must feed a GPU: cores = GPU images/s / per-core rate.
+- model alone: `PixelEncoder` (normalization, the ViT, the cast to the stored dtype; compiled with `--compile`) on a
+  uint8 batch already on the device, after warm-up, for at least `--seconds`: the ceiling of the GPU.
+- actor path: `LatentsEncoder.__call__` itself (no Ray) on in-memory episodes of uint8 frames, as the object store
+  hands them to it: gathering batches into the staging buffers, host -> device, the model, device -> host into the
+  output buffer, and the file writes (4 threads, to a temp folder). Side by side with the model alone: the share of
+  the model's rate the actor keeps (the target on an H100 is >= 80 %).
+- decode + resize: `decode_resized()` (the job's decode task: uint8 frames) on an AV1 episode (`--frame`, 480x640 by
+  default; the ingest codec, GOP 2) at the latent rate, beside `decode_pixels()` (the float32 processor path the job
+  used before); "per core" is frames per second of process CPU time, which sizes the CPU tasks that must feed a GPU:
+  cores = GPU images/s / per-core rate.
 - write: `write_latents()` of one episode's file (temp + fsync + rename).
-- end to end: `run_latents()` over a corpus of such episodes with Ray already up (so Ray's start is excluded; the
-  actor start, the model load and the catalog rebuild are included).
+- end to end: `run_latents()` over a corpus of such episodes with Ray already up (Ray's start excluded; the actor
+  start, the model load and the catalog rebuild included).
 
     .venv/bin/python -m benchmarks.latents                                    # CPU: batch 16, fp32 compute
-    .venv/bin/python -m benchmarks.latents --device cuda --batch 256 --dtype bf16 --episodes 32 --episode-s 60
+    .venv/bin/python -m benchmarks.latents --device cuda --batch 256 --compile on --episodes 32 --episode-s 60
     .venv/bin/python -m benchmarks.latents --smoke     # batch 2, one 1 s episode at 32x32: runs, measures nothing
 
 The last stdout line is one JSON object.
@@ -24,6 +29,7 @@ import json
 import logging
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,38 +44,93 @@ import torch
 
 from adapters.synthetic.video import synthetic_frame
 from benchmarks._cli import parse_args
-from ingest.encoders.dinov3 import EncoderSpec, encode, load_encoder
-from ingest.encoders.dinov3_frames import PreprocessConfig, decode_pixels, latent_frame_indices, preprocess
+from ingest.encoders.dinov3 import EncoderSpec
+from ingest.encoders.dinov3_frames import (
+    PreprocessConfig,
+    decode_pixels,
+    decode_resized,
+    latent_frame_indices,
+    preprocess,
+    resize_frames,
+)
 from ingest.files.latents import LatentsFile, write_latents
 from ingest.lerobot.video_read import decode_frames
 from ingest.lerobot.writer import LeRobotWriter
-from jobs.stages.latents import LatentsJob, expected_meta, run_latents
+from jobs.stages.latents import LatentsEncoder, LatentsJob, expected_meta, run_latents
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
 from schemas.embodiment import default_registry
 
 FPS = 10
-GPU_TARGET = 10_000  # images/s of the model on an H100-class GPU (issue 6)
+GPU_TARGET = 10_000  # images/s of the model on an H100-class GPU (issues 6 and 17)
 
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def bench_model(spec: EncoderSpec, seconds: float) -> dict[str, Any]:
-    model = load_encoder(spec)
-    pixels = torch.randn(spec.batch_size, 3, 224, 224)
+def _driver() -> str | None:
+    """The NVIDIA driver version (torch does not report it)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10, check=True)  # fmt: skip
+        return out.stdout.strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
+
+
+def _sync(spec: EncoderSpec) -> None:
     if spec.device == "cuda":
-        pixels = pixels.to(torch.bfloat16 if spec.amp_dtype is not None else torch.float32)
-    for _ in range(2 if spec.device == "cpu" else 5):  # warm-up (cuDNN/cuBLAS choice, torch.compile)
-        encode(model, pixels, spec)
+        torch.cuda.synchronize()
+
+
+def _timed(step: Any, spec: EncoderSpec, seconds: float) -> tuple[int, float, float]:
+    """(calls, wall s, process CPU s) of `step()` repeated for at least `seconds` after warm-up."""
+    for _ in range(1 if spec.device == "cpu" else 5):  # warm-up (cuDNN/cuBLAS choice, torch.compile)
+        step()
+    _sync(spec)
     n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while n < 3 or time.perf_counter() - t0 < seconds:
-        encode(model, pixels, spec)
+        step()
         n += 1
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    # per CPU-second: what one core gives when the machine is shared (wall figures then depend on the neighbours)
-    return {"model_img_s": n * spec.batch_size / dt, "model_img_s_per_cpu_s": n * spec.batch_size / cpu,
-            "model_batches": n, "model_s": dt}  # fmt: skip
+    _sync(spec)
+    return n, time.perf_counter() - t0, time.process_time() - c0
+
+
+def bench_model_and_actor(spec: EncoderSpec, job: LatentsJob, tmp: Path, seconds: float) -> dict[str, Any]:
+    """The model alone on a device-resident batch, then the actor's whole call on episodes of uint8 frames."""
+    meta = expected_meta(job).model_dump(exclude={"video_key", "episode_index"})
+    actor = LatentsEncoder(spec.model_dump(), job.preprocess.model_dump(), meta, threads=None)
+    enc = actor.encoder
+    size = job.preprocess.size
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.integers(0, 256, (spec.batch_size, 3, size, size), dtype=np.uint8)).to(spec.device)
+
+    def model_step() -> None:
+        enc._forward(x, spec.batch_size)
+
+    n, dt, cpu = _timed(model_step, spec, seconds)
+    out: dict[str, Any] = {"model_img_s": n * spec.batch_size / dt, "model_img_s_per_cpu_s": n * spec.batch_size / cpu,
+                           "model_batches": n, "model_s": dt}  # fmt: skip
+    # the actor: about 4 batches' worth of frames per call (the job's default on CUDA) in episodes of up to 36
+    # frames (12 s at 3 Hz), so batches cross episode boundaries and the last one is short
+    per_ep = min(36, 4 * spec.batch_size)
+    eps = max(1, round(4 * spec.batch_size / per_ep))
+    frames = [rng.integers(0, 256, (per_ep, 3, size, size), dtype=np.uint8) for _ in range(eps)]
+    outs = np.array([str(tmp / f"actor_{i}.safetensors") for i in range(eps)])
+    batch = {"dataset": np.array(["bench"] * eps), "episode_index": np.arange(eps),
+             "video_key": np.array(["observation.images.head"] * eps), "out": outs,
+             "error": np.array([""] * eps, dtype=object), "frame_index": [np.arange(per_ep) * 3] * eps,
+             "frames": frames}  # fmt: skip
+
+    def actor_step() -> None:
+        result = actor(batch)
+        assert not any(result["error"]), result["error"]
+
+    n, dt, cpu = _timed(actor_step, spec, seconds)
+    imgs = n * eps * per_ep
+    out |= {"actor_img_s": imgs / dt, "actor_img_s_per_cpu_s": imgs / cpu, "actor_calls": n,
+            "actor_frames_per_call": eps * per_ep, "actor_vs_model": imgs / dt / out["model_img_s"]}  # fmt: skip
+    return out
 
 
 def write_corpus(root: Path, episodes: int, episode_s: float, size: tuple[int, int]) -> int:
@@ -93,18 +154,26 @@ def bench_decode(video: Path, length: int, rate: float) -> dict[str, Any]:
     idx = latent_frame_indices(length, FPS, rate)
     cfg = PreprocessConfig()
     c0, t0 = time.process_time(), time.perf_counter()
-    decode_pixels(video, idx, cfg)
+    decode_resized(video, idx, cfg)  # the job's decode task: uint8 frames
     cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    c0 = time.process_time()
+    decode_pixels(video, idx, cfg)  # the float32 processor path the task ran before
+    float_cpu = time.process_time() - c0
     c0 = time.process_time()
     frames = [f for _, f in decode_frames(video, idx.tolist())]
     decode_cpu = time.process_time() - c0
     c0 = time.process_time()
     for i in range(0, len(frames), 16):
+        resize_frames(np.stack(frames[i : i + 16]), cfg)
+    resize_cpu = time.process_time() - c0
+    c0 = time.process_time()
+    for i in range(0, len(frames), 16):
         preprocess(np.stack(frames[i : i + 16]), cfg)
     pre_cpu = time.process_time() - c0
     n = len(idx)
-    return {"decode_preprocess_img_s_per_core": n / cpu, "decode_preprocess_img_s_wall": n / wall,
-            "decode_only_img_s_per_core": n / decode_cpu, "preprocess_only_img_s_per_core": n / pre_cpu,
+    return {"decode_resize_img_s_per_core": n / cpu, "decode_resize_img_s_wall": n / wall,
+            "decode_float_preprocess_img_s_per_core": n / float_cpu, "decode_only_img_s_per_core": n / decode_cpu,
+            "resize_uint8_img_s_per_core": n / resize_cpu, "preprocess_float_img_s_per_core": n / pre_cpu,
             "stream_frames_decoded_per_latent": length / n}  # fmt: skip
 
 
@@ -126,7 +195,8 @@ def main() -> None:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--batch", type=int, default=None, help="frames per forward (default: 16 on CPU, 256 on CUDA)")
     p.add_argument("--dtype", choices=["fp32", "bf16"], default=None, help="compute (default: fp32 CPU, bf16 CUDA)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
+    p.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
+                   help="torch.compile the encoder with static shapes (default auto: on CUDA, as the job)")  # fmt: skip
     p.add_argument("--seconds", type=float, default=None, help="model timing (default: 20 on CPU, 10 on CUDA)")
     p.add_argument("--episodes", type=int, default=4, help="episodes of the end-to-end corpus")
     p.add_argument("--episode-s", type=float, default=12.0, dest="episode_s", help="seconds per episode")
@@ -142,7 +212,7 @@ def main() -> None:
     if dtype == "bf16" and not cuda:
         p.error("bf16 compute is the CUDA autocast path; CPU runs fp32")
     spec = EncoderSpec(random_init=True, device=args.device, batch_size=batch, autocast=dtype == "bf16",
-                       compile=args.compile)  # fmt: skip
+                       compile={"on": True, "off": False}.get(args.compile))  # fmt: skip
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     result: dict[str, Any] = {"benchmark": "latents", "load_avg_1m": os.getloadavg()[0],
                               "device": args.device, "batch": batch, "compute_dtype": dtype,
@@ -150,23 +220,25 @@ def main() -> None:
                               "params_m": 21.6, "rate_hz": args.rate, "frame": args.frame, "cpus": os.cpu_count(),
                               "torch": torch.__version__, "python": platform.python_version()}  # fmt: skip
     result["threads"] = torch.get_num_threads()
+    result["compiled"] = spec.compiled
     if cuda:
-        result["gpu"] = torch.cuda.get_device_name(0)
-
-    log(f"model alone: batch {batch}, {dtype} ...")
-    result |= bench_model(spec, args.seconds or (10.0 if cuda else 20.0))
-    log(f"  {result['model_img_s']:.1f} img/s")
+        result |= {"gpu": torch.cuda.get_device_name(0), "cuda": torch.version.cuda, "driver": _driver()}
 
     with tempfile.TemporaryDirectory(prefix="bench-latents-") as tmp_s:
         tmp = Path(tmp_s)
+        job = LatentsJob(root=tmp / "corpus", encoder=spec, rate_hz=args.rate,
+                         device=args.device, num_cpus=args.num_cpus)  # fmt: skip
+        log(f"model alone and the actor path: batch {batch}, {dtype}, compiled {spec.compiled} ...")
+        result |= bench_model_and_actor(spec, job, tmp, args.seconds or (10.0 if cuda else 20.0))
+        log(f"  model {result['model_img_s']:.1f} img/s, actor {result['actor_img_s']:.1f} img/s "
+            f"({result['actor_vs_model']:.0%} of the model's)")  # fmt: skip
         size = tuple(int(v) for v in args.frame.lower().split("x"))
         log(f"writing {args.episodes} episodes of {args.episode_s:.0f} s at {args.frame} (AV1) ...")
         length = write_corpus(tmp / "corpus", args.episodes, args.episode_s, size)  # type: ignore[arg-type]
         video = next((tmp / "corpus/datasets/bench/head/videos").rglob("*.mp4"))
         result |= bench_decode(video, length, args.rate)
-        log(f"  decode+preprocess {result['decode_preprocess_img_s_per_core']:.1f} img/s per core")
-        job = LatentsJob(root=tmp / "corpus", encoder=spec, rate_hz=args.rate,
-                         device=args.device, num_cpus=args.num_cpus)  # fmt: skip
+        log(f"  decode+resize {result['decode_resize_img_s_per_core']:.1f} img/s per core (float path "
+            f"{result['decode_float_preprocess_img_s_per_core']:.1f})")  # fmt: skip
         result |= bench_write(tmp, len(latent_frame_indices(length, FPS, args.rate)), spec, job)
 
         import ray
@@ -181,8 +253,9 @@ def main() -> None:
         assert report.written == args.episodes and not report.failed, report.summary()
         result |= {"e2e_img_s": report.frames / report.seconds, "e2e_frames": report.frames,
                    "e2e_s": report.seconds, "e2e_episodes": report.written}  # fmt: skip
-    per_core = result["decode_preprocess_img_s_per_core"]
+    per_core = result["decode_resize_img_s_per_core"]
     result["cores_to_feed_model"] = result["model_img_s"] / per_core
+    result["cores_to_feed_actor"] = result["actor_img_s"] / per_core
     result["cores_to_feed_10k"] = GPU_TARGET / per_core
     log(f"end to end {result['e2e_img_s']:.1f} img/s over {result['e2e_frames']} frames; decode cores to feed "
         f"10k img/s: {result['cores_to_feed_10k']:.0f}")  # fmt: skip

@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     lat.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto", help="auto: cuda when Ray has GPUs")
     lat.add_argument("--actors", type=int, default=None, help="encoder actors (default: one per GPU, 1 on CPU)")
     lat.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs")
-    lat.add_argument("--compile", action="store_true", help="torch.compile the encoder (CUDA)")
+    lat.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
+                     help="torch.compile the encoder with static shapes (default auto: on CUDA)")  # fmt: skip
     lat.add_argument("--overwrite", action="store_true", help="recompute latents that exist")
     lat.add_argument("--address", default=None, help="an existing Ray cluster (default: embedded Ray)")
     lat.set_defaults(func=_cmd_latents)

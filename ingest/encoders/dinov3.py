@@ -3,14 +3,12 @@
 `last_hidden_state` of `DINOv3ViTModel` is [B, 1 + R + P, D]: the CLS token, R register tokens, then P patch
 tokens in raster order (196 = 14x14 for a 224 frame and patch 16), after the final LayerNorm. On CUDA the forward
 runs under bf16 autocast with fp32 weights (autocast keeps LayerNorm in fp32); on CPU in fp32. Either way the
-outputs are cast to the stored dtype at the end.
+outputs are cast to the stored dtype at the end. Running it over frames is `ingest.encoders.dinov3_stream`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -18,7 +16,6 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from safetensors import SafetensorError
 
-from ingest.files.latents import TORCH_DTYPES
 from schemas.image_latents import StoredDtype
 
 if TYPE_CHECKING:  # transformers is imported where a model is built: the CLI stays quick to answer
@@ -45,7 +42,9 @@ class EncoderSpec(BaseModel):
     stored_dtype: StoredDtype = "bfloat16"
     batch_size: int = Field(256, gt=0, description="frames per forward pass")
     autocast: bool = Field(True, description="bf16 autocast on CUDA (ignored on CPU, which runs fp32)")
-    compile: bool = Field(False, description="torch.compile the model (CUDA; pays a warm-up once per actor)")
+    compile: bool | None = Field(
+        None, description="torch.compile with static shapes (default: on CUDA; pays a warm-up once per actor)"
+    )
 
     @property
     def model_name(self) -> str:
@@ -55,6 +54,10 @@ class EncoderSpec(BaseModel):
         if self.model is None:
             raise EncoderLoadError("no encoder: pass --model DIR (a local DINOv3 ViT weights folder)")
         return str(Path(self.model).resolve())
+
+    @property
+    def compiled(self) -> bool:
+        return self.device == "cuda" if self.compile is None else self.compile
 
     @property
     def amp_dtype(self) -> torch.dtype | None:
@@ -92,7 +95,8 @@ def encoder_config(spec: EncoderSpec) -> DINOv3ViTConfig:
 
 
 def load_encoder(spec: EncoderSpec) -> torch.nn.Module:
-    """The encoder in eval mode on `spec.device`, fp32 weights. Raises EncoderLoadError with the reason."""
+    """The encoder in eval mode on `spec.device`, fp32 weights, not compiled (`dinov3_stream.FrameEncoder` compiles it
+    with its normalization). Raises EncoderLoadError with the reason."""
     from transformers import DINOv3ViTModel
 
     config = encoder_config(spec)
@@ -105,18 +109,7 @@ def load_encoder(spec: EncoderSpec) -> torch.nn.Module:
                                                    dtype=torch.float32)  # fmt: skip
         except (OSError, ValueError, RuntimeError, SafetensorError) as e:
             raise EncoderLoadError(f"{spec.model}: cannot load the weights ({e})") from e
-    model = model.to(spec.device).eval()
-    if spec.compile:
-        model = torch.compile(model, dynamic=False)
-    return model
-
-
-@dataclass
-class Encoded:
-    """Per frame: patch tokens [N, P, D] and CLS + register tokens [N, 1 + R, D], in the stored dtype, on CPU."""
-
-    patches: torch.Tensor
-    cls_registers: torch.Tensor
+    return model.to(spec.device).eval()
 
 
 def model_config(model: torch.nn.Module) -> DINOv3ViTConfig:
@@ -126,38 +119,3 @@ def model_config(model: torch.nn.Module) -> DINOv3ViTConfig:
 def num_prefix_tokens(model: torch.nn.Module) -> int:
     """CLS + register tokens before the patches in `last_hidden_state`."""
     return 1 + int(model_config(model).num_register_tokens)
-
-
-def encode_chunks(model: torch.nn.Module, pixels: torch.Tensor, spec: EncoderSpec) -> Iterator[tuple[int, Encoded]]:
-    """(first row, outputs) for pixel values [N, 3, S, S] in consecutive batches of `spec.batch_size` frames.
-
-    A frame's result does not depend on the other frames of its batch beyond dtype rounding (no padding, no
-    cross-frame op): tests check batched against one-by-one calls."""
-    prefix = num_prefix_tokens(model)
-    out_dtype = TORCH_DTYPES[spec.stored_dtype]
-    device = torch.device(spec.device)
-    for start in range(0, pixels.shape[0], spec.batch_size):
-        x = pixels[start : start + spec.batch_size]
-        n = x.shape[0]
-        if spec.compile and n < spec.batch_size:  # one static shape: a short chunk must not trigger a recompile
-            x = torch.cat([x, x.new_zeros((spec.batch_size - n, *x.shape[1:]))])
-        with torch.inference_mode():
-            if device.type == "cuda":
-                x = x.pin_memory().to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=spec.amp_dtype or torch.float32,
-                                enabled=spec.amp_dtype is not None):  # fmt: skip
-                hidden = model(pixel_values=x).last_hidden_state[:n]
-            hidden = hidden.to(out_dtype).cpu()  # a blocking copy: the chunk is final when yielded
-        yield start, Encoded(hidden[:, prefix:].contiguous(), hidden[:, :prefix].contiguous())
-
-
-def encode(model: torch.nn.Module, pixels: torch.Tensor, spec: EncoderSpec) -> Encoded:
-    """Outputs for all frames of `pixels` [N, 3, S, S], computed in batches of `spec.batch_size`."""
-    parts = [enc for _, enc in encode_chunks(model, pixels, spec)]
-    if not parts:
-        cfg = model_config(model)
-        grid = (pixels.shape[-2] // cfg.patch_size) * (pixels.shape[-1] // cfg.patch_size)
-        dtype = TORCH_DTYPES[spec.stored_dtype]
-        return Encoded(torch.empty((0, grid, cfg.hidden_size), dtype=dtype),
-                       torch.empty((0, num_prefix_tokens(model), cfg.hidden_size), dtype=dtype))  # fmt: skip
-    return Encoded(torch.cat([p.patches for p in parts]), torch.cat([p.cls_registers for p in parts]))

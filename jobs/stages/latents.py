@@ -5,12 +5,18 @@
       -> map_batches(LatentsEncoder)    actor pool, one model per GPU (or one CPU actor): encode, write the files
       -> driver                         progress, failures, then the catalog's latents_ready
 
-A row of the stream is a whole episode (its frames as one ragged tensor), so an actor always holds every frame of
-the episodes it writes: a file is complete by construction and written atomically. GPU throughput comes from the
-actor concatenating the frames of all episodes of its batch (`episodes_per_call` rows, chosen from the mean episode
-length to give about `4 x batch_size` frames) and running the model on fixed `batch_size` chunks across episode
-boundaries; only the last chunk of a call is short. Files are written by a small thread pool as soon as an
-episode's last chunk is done, overlapping the writes with the encoding of the next chunks.
+A row of the stream is a whole episode (its frames as one ragged array), so an actor always holds every frame of
+the episodes it writes: a file is complete by construction and written atomically. Frames travel resized, as uint8
+[n, 3, 224, 224] (150 KB a frame); the actor normalizes them on its device (`ingest.encoders.dinov3_stream`). GPU
+throughput comes from an actor taking `episodes_per_call` rows (chosen from the mean episode length to give about
+`4 x batch_size` frames) and running the model on fixed `batch_size` batches across episode boundaries, gathered
+straight from the rows' arrays (no concatenation of the call), with the copies to and from the GPU on a second CUDA
+stream beside the model. Results land in one output buffer (pinned on CUDA) at their final rows, and a small thread
+pool writes each episode's file from it as soon as its last batch is on the host.
+
+Placement: decode tasks ask for one CPU and no GPU, an encoder actor for one GPU (and one CPU) on CUDA, so on a
+cluster joined with `--address` Ray runs the decoding on any node with free CPUs, CPU-only nodes included, and the
+actors only on GPU nodes (`DECODE_RESOURCES`, `jobs.runtime.ray_pool.place_actors`).
 
 Resumable: an episode whose file exists is skipped (files are written atomically, so an existing one is whole); a
 file made with another model, rate, dtype or size stops the job unless `--overwrite`. Decode failures (unreadable or
@@ -24,23 +30,25 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.encoders.dinov3 import EncoderLoadError, EncoderSpec, encode_chunks, encoder_config, load_encoder
-from ingest.encoders.dinov3_frames import LatentsInputError, PreprocessConfig, decode_pixels, latent_frame_indices
+from ingest.encoders.dinov3 import EncoderLoadError, EncoderSpec, encoder_config
+from ingest.encoders.dinov3_frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
+from ingest.encoders.dinov3_stream import FrameEncoder
 from ingest.files.latents import LatentsFile, LatentsFileError, read_meta, remove_stale_temps, write_latents
 from ingest.progress import Progress
 from jobs.catalog.build import CatalogError, rebuild_catalog
 from jobs.runtime.job_lock import JobLock, JobLockedError
-from jobs.runtime.ray_pool import Device, PoolError, init_ray, place_actors, quiet_ray_data
+from jobs.runtime.ray_pool import Device, PoolError, cluster_resources, init_ray, place_actors, quiet_ray_data
+from jobs.runtime.shared_fs import SharedFsError, check_shared_output
 from schemas.canonical import IMAGE_PREFIX, main_video_key
 from schemas.corpus import EPISODES_DIR, find_datasets
 from schemas.image_latents import LatentsMeta, latents_file
@@ -55,9 +63,11 @@ NO_MODEL = (
 )
 FRAMES_PER_CALL = 4  # x batch_size frames per actor call: the short last chunk of a call costs <= 1/4 of a batch
 WRITE_THREADS = 4
-# scheduling reservation per decode task: a 3-minute episode at 3 Hz is 540 frames, 325 MB of fp32 pixel values
-DECODE_TASK_MEMORY = 512 * 1024**2
-Wire = Literal["float32", "bfloat16"]
+# scheduling reservation per decode task: a 3-minute episode at 3 Hz is 540 frames, 81 MB of uint8 224x224 frames,
+# plus the decoder's own buffers
+DECODE_TASK_MEMORY = 256 * 1024**2
+# a decode task's Ray resources: no GPU, so on a cluster decoding also runs on CPU-only nodes
+DECODE_RESOURCES: dict[str, Any] = {"num_cpus": 1, "memory": DECODE_TASK_MEMORY}
 
 
 class LatentsJobError(RuntimeError):
@@ -175,83 +185,66 @@ def plan(job: LatentsJob, expected: LatentsMeta) -> Plan:
 
 
 # -- decode tasks (CPU) -------------------------------------------------------------------------------------------
-def pack_pixels(pixels: torch.Tensor, wire: Wire) -> np.ndarray:
-    """Pixel values for the object store. bf16 (what CUDA autocast feeds the patch embedding anyway, so results are
-    unchanged) travels as its int16 bit pattern: numpy has no bfloat16, and it halves the bytes moved."""
-    if wire == "bfloat16":
-        return pixels.to(torch.bfloat16).view(torch.int16).numpy()
-    return pixels.numpy()
-
-
-def unpack_pixels(array: np.ndarray, wire: Wire) -> torch.Tensor:
-    t = torch.from_numpy(np.ascontiguousarray(array))
-    return t.view(torch.bfloat16) if wire == "bfloat16" else t
-
-
-def decode_episode(row: dict[str, Any], *, rate_hz: float, preprocess: dict[str, Any], wire: Wire) -> dict[str, Any]:
-    """One episode's frames at the latent rate, preprocessed. A bad video becomes an `error`, never an exception."""
+def decode_episode(row: dict[str, Any], *, rate_hz: float, preprocess: dict[str, Any]) -> dict[str, Any]:
+    """One episode's frames at the latent rate, resized to uint8 [n, 3, S, S] (the wire format). A bad video becomes
+    an `error`, never an exception."""
     cfg = PreprocessConfig.model_validate(preprocess)
     out = {k: row[k] for k in ("dataset", "episode_index", "video_key", "out")}
     try:
         idx = latent_frame_indices(int(row["length"]), float(row["fps"]), rate_hz)
         if idx.size == 0:
             raise LatentsInputError(f"{row['video']}: the episode has no frames")
-        pixels = pack_pixels(decode_pixels(Path(row["video"]), idx, cfg), wire)
-        return {**out, "frame_index": idx, "pixels": pixels, "error": ""}
+        frames = decode_resized(Path(row["video"]), idx, cfg).numpy()
+        return {**out, "frame_index": idx, "frames": frames, "error": ""}
     except (LatentsInputError, ValueError, OSError) as e:
-        empty = np.zeros((0, 3, cfg.size, cfg.size), dtype=np.int16 if wire == "bfloat16" else np.float32)
-        return {**out, "frame_index": np.zeros(0, dtype=np.int64), "pixels": empty, "error": str(e)}
+        empty = np.zeros((0, 3, cfg.size, cfg.size), dtype=np.uint8)
+        return {**out, "frame_index": np.zeros(0, dtype=np.int64), "frames": empty, "error": str(e)}
 
 
 # -- encoder actors -----------------------------------------------------------------------------------------------
 class LatentsEncoder:
     """Ray Data callable class: one model per actor (per GPU), loaded once; encodes and writes whole episodes."""
 
-    def __init__(self, encoder: dict[str, Any], meta: dict[str, Any], wire: Wire, threads: int | None) -> None:
+    def __init__(self, encoder: dict[str, Any], preprocess: dict[str, Any], meta: dict[str, Any],
+                 threads: int | None) -> None:  # fmt: skip
         if threads:
             torch.set_num_threads(threads)
         self.spec = EncoderSpec.model_validate(encoder)
         self.meta = meta
-        self.wire = wire
-        self.model = load_encoder(self.spec)
+        self.encoder = FrameEncoder(self.spec, PreprocessConfig.model_validate(preprocess))
         self.pool = ThreadPoolExecutor(max_workers=WRITE_THREADS)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = len(batch["out"])
         errors = [str(e) for e in batch["error"]]
         good = [i for i in range(n) if not errors[i]]
-        sizes = [int(np.asarray(batch["frame_index"][i]).shape[0]) for i in good]
-        ends = np.cumsum([0, *sizes])
-        pixels = [unpack_pixels(batch["pixels"][i], self.wire) for i in good]
+        frames = [batch["frames"][i] for i in good]
+        ends = np.cumsum([0, *(int(f.shape[0]) for f in frames)])
+        patches, cls = self.encoder.outputs(int(ends[-1]))
         writes: dict[int, Future[Any]] = {}
-        if good:
-            allpix = torch.cat(pixels) if len(pixels) > 1 else pixels[0]
-            patches = cls = None
-            nxt = 0  # next episode (position in `good`) whose file is not yet submitted
-            for start, enc in encode_chunks(self.model, allpix, self.spec):
-                if patches is None:  # output buffers shaped by the model: [F, P, D] and [F, 1 + R, D]
-                    patches = enc.patches.new_empty((int(ends[-1]), *enc.patches.shape[1:]))
-                    cls = enc.cls_registers.new_empty((int(ends[-1]), *enc.cls_registers.shape[1:]))
-                stop = start + enc.patches.shape[0]
-                patches[start:stop], cls[start:stop] = enc.patches, enc.cls_registers
-                while nxt < len(good) and ends[nxt + 1] <= stop:
-                    writes[good[nxt]] = self._submit(batch, good[nxt], patches, cls, int(ends[nxt]), int(ends[nxt + 1]))
-                    nxt += 1
-        for i, fut in writes.items():
+        nxt = 0  # next episode (position in `good`) whose file is not yet submitted
+        for stop, ready in self.encoder.encode(frames):
+            while nxt < len(good) and ends[nxt + 1] <= stop:
+                a, b = int(ends[nxt]), int(ends[nxt + 1])
+                writes[good[nxt]] = self.pool.submit(self._write, batch, good[nxt], patches[a:b], cls[a:b], ready)
+                nxt += 1
+        for i, fut in writes.items():  # all done before the output buffer is reused by the next call
             try:
                 fut.result()
             except (OSError, LatentsFileError) as e:
                 errors[i] = f"{batch['out'][i]}: cannot write ({e})"
-        frames = np.array([np.asarray(f).shape[0] for f in batch["frame_index"]], dtype=np.int64)
+        counts = np.array([np.asarray(f).shape[0] for f in batch["frame_index"]], dtype=np.int64)
         keys = ("dataset", "episode_index", "video_key")
-        return {**{k: np.asarray(batch[k]) for k in keys}, "frames": frames, "error": np.array(errors, dtype=object)}
+        return {**{k: np.asarray(batch[k]) for k in keys}, "frames": counts, "error": np.array(errors, dtype=object)}
 
-    def _submit(self, batch: dict[str, np.ndarray], i: int, patches: Any, cls: Any, a: int, b: int) -> Future[Any]:
+    def _write(self, batch: dict[str, np.ndarray], i: int, patches: torch.Tensor, cls: torch.Tensor,
+               ready: Callable[[], None]) -> Path:  # fmt: skip
+        """Write episode `i` once its rows are on the host (`ready`), straight from the output buffer's rows."""
         frame_index = torch.from_numpy(np.asarray(batch["frame_index"][i], dtype=np.int64).copy())
         meta = LatentsMeta.model_validate({**self.meta, "video_key": str(batch["video_key"][i]),
                                            "episode_index": int(batch["episode_index"][i])})  # fmt: skip
-        f = LatentsFile(patches[a:b], cls[a:b], frame_index, meta)
-        return self.pool.submit(write_latents, Path(str(batch["out"][i])), f)
+        ready()
+        return write_latents(Path(str(batch["out"][i])), LatentsFile(patches, cls, frame_index, meta))
 
 
 # -- driver -------------------------------------------------------------------------------------------------------
@@ -299,9 +292,10 @@ def _run_on_ray(job: LatentsJob, rows: list[dict[str, Any]], expected: LatentsMe
 
     started = init_ray(address, job.num_cpus, job.object_store_mb)
     try:
+        check_shared_output(job.root)  # every node writes latents into the corpus
         quiet_ray_data()
         bar = Progress(len(rows), "latents", unit="ep", enabled=progress)
-        for out in _stream(job, rows, expected, ray.cluster_resources()):
+        for out in _stream(job, rows, expected, cluster_resources()):
             for err, frames in zip(out["error"], out["frames"], strict=True):
                 if err:
                     report.failed.append(str(err))
@@ -324,7 +318,6 @@ def _stream(job: LatentsJob, rows: list[dict[str, Any]], expected: LatentsMeta,
     place = place_actors(job.device, job.actors, resources)
     device = place.device
     encoder = job.encoder.model_copy(update={"device": device})
-    wire: Wire = "bfloat16" if encoder.amp_dtype is not None else "float32"
     mean_frames = np.mean([len(latent_frame_indices(r["length"], r["fps"], job.rate_hz)) for r in rows])
     per_call = job.frames_per_call or (FRAMES_PER_CALL * encoder.batch_size if device == "cuda" else encoder.batch_size)
     episodes_per_call = max(1, round(per_call / max(float(mean_frames), 1.0)))
@@ -339,12 +332,12 @@ def _stream(job: LatentsJob, rows: list[dict[str, Any]], expected: LatentsMeta,
         ray.data.from_arrow(blocks)
         # the memory reservation also keeps Ray Data from fusing decoding into the actors (it fuses maps with
         # equal resource args): decoding must stay in CPU tasks that scale apart from the GPUs
-        .map(decode_episode, num_cpus=1, memory=DECODE_TASK_MEMORY,
-             fn_kwargs={"rate_hz": job.rate_hz, "preprocess": job.preprocess.model_dump(), "wire": wire})
+        .map(decode_episode, **DECODE_RESOURCES,
+             fn_kwargs={"rate_hz": job.rate_hz, "preprocess": job.preprocess.model_dump()})
         .map_batches(LatentsEncoder, batch_size=episodes_per_call, batch_format="numpy",
                      compute=ray.data.ActorPoolStrategy(size=place.actors),
-                     fn_constructor_kwargs={"encoder": encoder.model_dump(), "meta": meta, "wire": wire,
-                                            "threads": place.threads}, **place.resources)
+                     fn_constructor_kwargs={"encoder": encoder.model_dump(), "preprocess": job.preprocess.model_dump(),
+                                            "meta": meta, "threads": place.threads}, **place.resources)
     )  # fmt: skip
     yield from ds.iter_batches(batch_size=None, batch_format="numpy")
 
@@ -362,7 +355,7 @@ def cli_latents(args: argparse.Namespace) -> int:
         return 2
     try:
         encoder = EncoderSpec(model=args.model, random_init=args.random_init, stored_dtype=args.dtype,
-                              batch_size=args.batch, compile=args.compile)  # fmt: skip
+                              batch_size=args.batch, compile={"on": True, "off": False}.get(args.compile))  # fmt: skip
         preprocess = PreprocessConfig.from_model_dir(Path(args.model) if args.model else None)
         job = LatentsJob(root=root, encoder=encoder, preprocess=preprocess, rate_hz=args.rate, camera=args.camera,
                          overwrite=args.overwrite, device=args.device, actors=args.actors,
@@ -371,7 +364,7 @@ def cli_latents(args: argparse.Namespace) -> int:
     except (EncoderLoadError, LatentsUsageError, PoolError, ValueError) as e:
         print(f"eidata latents: {e}", file=sys.stderr)
         return 2
-    except (LatentsJobError, JobLockedError) as e:
+    except (LatentsJobError, JobLockedError, SharedFsError) as e:
         print(f"eidata latents: {e}", file=sys.stderr)
         return 1
     print(report.summary())

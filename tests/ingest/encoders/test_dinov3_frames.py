@@ -21,8 +21,11 @@ from ingest.encoders.dinov3_frames import (
     LatentsInputError,
     PreprocessConfig,
     decode_pixels,
+    decode_resized,
     latent_frame_indices,
+    normalize_frames,
     preprocess,
+    resize_frames,
 )
 from ingest.lerobot.video_read import decode_frames
 
@@ -162,6 +165,39 @@ def test_frame_indices_reject_bad_rates() -> None:
         latent_frame_indices(10, 10, 0)
 
 
+# -- the latents job's wire: uint8 frames resized on the CPU, normalized on the encoder's device ----------------------
+@pytest.mark.parametrize("resample", [2, 3])
+def test_uint8_resize_is_the_processors_rounded(resample: int) -> None:
+    """Resized to uint8 (DINOv3's reference transform resizes the uint8 image): at most one level (bilinear, torch's
+    fixed-point kernel) or half a level (bicubic, float then rounded) from the processor's float resize, clipped to
+    [0, 255]."""
+    cfg = PreprocessConfig(resample=resample)
+    rng = np.random.default_rng(resample)
+    frames = np.stack([rng.integers(0, 256, (120, 160, 3), dtype=np.uint8), synthetic_frame(120, 160, t=2)])
+    got = resize_frames(frames, cfg)
+    assert got.dtype == torch.uint8 and got.shape == (2, 3, 224, 224) and got.is_contiguous()
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+    mode = {2: "bilinear", 3: "bicubic"}[resample]
+    ref = torch.nn.functional.interpolate(x, size=(224, 224), mode=mode, align_corners=False, antialias=True)
+    step = (got.float() - ref.clamp(0, 255)).abs().max().item()
+    assert step <= (1.0 if resample == 2 else 0.5) + 1e-3
+    if resample == 2:  # bilinear never overshoots [0, 255]: at most one level, rescale / std (0.0175 at most)
+        pixel = (normalize_frames(got, cfg) - preprocess(frames, cfg)).abs().amax(dim=(0, 2, 3))
+        levels = torch.tensor([cfg.rescale_factor / s for s in cfg.image_std])
+        assert (pixel <= levels + 1e-4).all() and pixel.max() > 0
+    else:  # bicubic overshoots at edges; a uint8 image (the reference transform's too) clips there
+        assert (ref < 0).any() or (ref > 255).any()
+
+
+def test_frames_at_the_model_size_pass_through_exactly() -> None:
+    """No resize, so the device normalization gives the processor's float32 values bit for bit."""
+    frames = np.random.default_rng(5).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
+    cfg = PreprocessConfig()
+    got = resize_frames(frames, cfg)
+    assert torch.equal(got, torch.from_numpy(frames).permute(0, 3, 1, 2))
+    assert torch.equal(normalize_frames(got, cfg), preprocess(frames, cfg))
+
+
 # -- decoding -----------------------------------------------------------------------------------------------------
 def test_decode_pixels_matches_decode_then_preprocess(tmp_path: Path) -> None:
     video = tmp_path / "ep.mp4"
@@ -172,6 +208,19 @@ def test_decode_pixels_matches_decode_then_preprocess(tmp_path: Path) -> None:
     frames = dict(decode_frames(video, idx.tolist()))
     want = torch.stack([preprocess(frames[i][None], cfg)[0] for i in idx.tolist()])
     assert torch.equal(got, want)  # chunked conversion equals one frame at a time
+
+
+def test_decode_resized_matches_decode_then_resize(tmp_path: Path) -> None:
+    video = tmp_path / "ep.mp4"
+    write_mp4(video, (synthetic_frame(72, 96, t) for t in range(40)), fps=10)
+    idx = latent_frame_indices(40, 10, 3)
+    cfg = PreprocessConfig()
+    got = decode_resized(video, idx, cfg)
+    frames = dict(decode_frames(video, idx.tolist()))
+    assert got.dtype == torch.uint8 and got.nbytes == len(idx) * 3 * 224 * 224  # a quarter of fp32 pixel values
+    assert torch.equal(got, torch.cat([resize_frames(frames[i][None], cfg) for i in idx.tolist()]))
+    with pytest.raises(LatentsInputError, match=r"missing\.mp4"):
+        decode_resized(tmp_path / "missing.mp4", [0], cfg)
 
 
 def test_decode_pixels_names_the_file_when_the_video_is_short_or_broken(tmp_path: Path) -> None:

@@ -13,21 +13,29 @@ import torch
 from safetensors import safe_open
 
 from ingest.encoders.dinov3 import EncoderSpec, load_encoder
-from ingest.encoders.dinov3_frames import PreprocessConfig, latent_frame_indices, preprocess
+from ingest.encoders.dinov3_frames import (
+    PreprocessConfig,
+    latent_frame_indices,
+    normalize_frames,
+    preprocess,
+    resize_frames,
+)
 from ingest.files.latents import read_latents
 from ingest.lerobot.video_read import decode_frames
 from jobs.catalog.query import run_query
 from jobs.cli import main
 from jobs.runtime.job_lock import JobLock, JobLockedError
+from jobs.runtime.ray_pool import place_actors
 from jobs.stages.latents import (
+    DECODE_RESOURCES,
+    LatentsEncoder,
     LatentsJob,
     LatentsJobError,
+    decode_episode,
     expected_meta,
-    pack_pixels,
     plan,
     run_latents,
     select_video_keys,
-    unpack_pixels,
 )
 from schemas.image_latents import latents_file
 from schemas.lerobot import load_info
@@ -121,8 +129,9 @@ def test_batched_pipeline_equals_one_by_one_model_calls(corpus: tuple, model_dir
         f = read_latents(path)
         video = root / rel / load_info(root / rel / "meta/info.json").video_file(index, key)
         with torch.inference_mode():
-            ref = torch.cat([model(pixel_values=preprocess(frame[None], cfg)).last_hidden_state
-                             for _, frame in decode_frames(video, f.frame_index.tolist())])  # fmt: skip
+            pixels = [normalize_frames(resize_frames(frame[None], cfg), cfg)  # the wire's uint8, normalized
+                      for _, frame in decode_frames(video, f.frame_index.tolist())]  # fmt: skip
+            ref = torch.cat([model(pixel_values=x).last_hidden_state for x in pixels])
         # each frame alone through the fp32 model, rounded once to bf16: equal within bf16 rounding
         torch.testing.assert_close(f.latents, ref[:, 5:].bfloat16(), atol=1e-2, rtol=1e-2)
         torch.testing.assert_close(f.cls_registers, ref[:, :5].bfloat16(), atol=1e-2, rtol=1e-2)
@@ -207,12 +216,50 @@ def test_one_job_per_corpus(corpus: tuple, model_dir: Path) -> None:
     assert np.isfinite(run_latents(_job(root, model_dir), progress=False).seconds)
 
 
-def test_pixels_travel_as_bf16_bits_or_fp32_unchanged() -> None:
-    pixels = torch.randn(3, 3, 224, 224, generator=torch.Generator().manual_seed(2))
-    wire = pack_pixels(pixels, "bfloat16")
-    assert wire.dtype == np.int16 and wire.nbytes == pixels.numel() * 2  # numpy has no bfloat16: its bit pattern
-    assert torch.equal(unpack_pixels(wire, "bfloat16"), pixels.to(torch.bfloat16))
-    assert torch.equal(unpack_pixels(pack_pixels(pixels, "float32"), "float32"), pixels)
+def test_frames_travel_as_uint8_and_decode_tasks_ask_for_no_gpu(corpus: tuple) -> None:
+    root, _, _ = corpus
+    rel = "datasets/alpha/one"
+    info = load_info(root / rel / "meta/info.json")
+    row = {"dataset": rel, "episode_index": 0, "video_key": CAMERAS[0], "length": 23, "fps": 10.0,
+           "video": str(root / rel / info.video_file(0, CAMERAS[0])), "out": "unused"}  # fmt: skip
+    out = decode_episode(row, rate_hz=3.0, preprocess=PreprocessConfig().model_dump())
+    n = len(latent_frame_indices(23, 10, 3))
+    assert out["error"] == "" and out["frames"].dtype == np.uint8 and out["frames"].shape == (n, 3, 224, 224)
+    assert out["frames"].nbytes == n * 150_528  # 150 KB a frame: half of bf16 pixel values, a quarter of fp32
+    # placement on a cluster (`--address`): decode on any node with a free CPU, encoders only where a GPU is
+    assert DECODE_RESOURCES["num_cpus"] == 1 and not DECODE_RESOURCES.get("num_gpus")
+    gpu = place_actors("auto", None, {"CPU": 64.0, "GPU": 2.0})
+    assert gpu.device == "cuda" and gpu.actors == 2 and gpu.resources == {"num_gpus": 1, "num_cpus": 1}
+
+
+def test_actor_writes_what_host_normalization_gave_bit_for_bit(model_dir: Path, tmp_path: Path) -> None:
+    """The actor (no Ray: the callable itself) on uint8 frames at the model's size writes exactly the tensors the
+    job wrote before: float32 pixel values normalized on the host, concatenated over the call, cut into batches of
+    `batch_size`, cast to bf16. (The files' headers may list the metadata in another order: safetensors writes its
+    metadata map in hash order, so bytes are compared tensor by tensor.)"""
+    rng = np.random.default_rng(7)
+    sizes = [5, 2, 6]
+    frames = [rng.integers(0, 256, (n, 224, 224, 3), dtype=np.uint8) for n in sizes]
+    spec = EncoderSpec(model=str(model_dir), batch_size=4)  # 13 frames: batches 4, 4, 4, 1 across the episodes
+    job = LatentsJob(root=tmp_path, encoder=spec)
+    meta = expected_meta(job).model_dump(exclude={"video_key", "episode_index"})
+    actor = LatentsEncoder(spec.model_dump(), job.preprocess.model_dump(), meta, threads=1)
+    outs = [tmp_path / f"ep{i}.safetensors" for i in range(3)]
+    batch = {"dataset": np.array(["d"] * 3), "episode_index": np.arange(3), "video_key": np.array([CAMERAS[0]] * 3),
+             "out": np.array([str(p) for p in outs]), "error": np.array(["", "", ""], dtype=object),
+             "frame_index": [np.arange(n) * 3 for n in sizes],
+             "frames": [resize_frames(f, job.preprocess).numpy() for f in frames]}  # fmt: skip
+    result = actor(batch)
+    assert list(result["error"]) == ["", "", ""] and result["frames"].tolist() == sizes
+    pixels = torch.cat([preprocess(f, job.preprocess) for f in frames])  # the old path: fp32 wire
+    with torch.inference_mode():
+        ref = torch.cat([actor.encoder.net.model(pixel_values=pixels[i : i + 4]).last_hidden_state
+                         for i in range(0, 13, 4)]).bfloat16()  # fmt: skip
+    ends = np.cumsum([0, *sizes])
+    for i, path in enumerate(outs):
+        f = read_latents(path)
+        assert torch.equal(f.latents, ref[ends[i] : ends[i + 1], 5:])
+        assert torch.equal(f.cls_registers, ref[ends[i] : ends[i + 1], :5])
 
 
 @pytest.mark.gpu
