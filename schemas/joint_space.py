@@ -129,6 +129,10 @@ class ArmMap(BaseModel):
     link: str = Field(min_length=1, description="the link whose frame, moved by link_from_wrist, is the wrist")
     link_from_wrist: RigidTransform = Field(default_factory=RigidTransform.identity)
     prefixes: tuple[str, ...] = Field(("",), description="side prefixes of native names ('' for a lone arm)")
+    base_from_arm: RigidTransform = Field(
+        default_factory=RigidTransform.identity,
+        description="where this arm's `base_link` sits in the robot's base frame (two separate arms, e.g. ALOHA)",
+    )
     modality_arm: str | None = Field(None, description="GR00T modality.json key of this arm's joint slice")
     modality_hand: str | None = Field(None, description="GR00T modality.json key of this hand's slice")
     gripper: GripperMap | None = None

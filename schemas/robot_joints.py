@@ -99,14 +99,17 @@ _INTERBOTIX = ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wri
 _INTERBOTIX_WRIST = _rot(0.0, _H, 0.0, _H)
 
 
-def _interbotix(robot: str, side: str, prefixes: tuple[str, ...], grip: GripperMap) -> ArmMap:
+def _interbotix(
+    robot: str, side: str, prefixes: tuple[str, ...], grip: GripperMap, placed: RigidTransform | None = None
+) -> ArmMap:
     return ArmMap(
-        side=side,
+        side=side,  # type: ignore[arg-type]
         joints=_joints(*_INTERBOTIX),
-        link=f"{robot}/gripper_link",  # type: ignore[arg-type]
+        link=f"{robot}/gripper_link",
         link_from_wrist=_INTERBOTIX_WRIST,
         prefixes=prefixes,
         gripper=grip,
+        base_from_arm=placed or RigidTransform.identity(),
     )
 
 
@@ -119,17 +122,31 @@ _ALOHA_GRIP = GripperMap(
     open_q=0.057,
     source="tonyzhaozh/act constants.py: normalized puppet gripper position, 1 = open",
 )
+# ALOHA's two ViperX face each other across the table: ACT's simulated rig (tonyzhaozh/act assets, vx300s_left.xml /
+# vx300s_right.xml as in MarkFzp/act-plus-plus @ 60d0da09) puts the left arm's base at world (-0.469, 0.5, 0) facing
+# +x and the right one at (0.469, 0.5, 0) turned by pi. The canonical frame: origin midway, x = world +y (so the left
+# arm is on the left), each arm's base turned to face the other.
 ALOHA = JointSpaceSpec(
     description="vx300s",
     units="rad",
     arms=(
-        _interbotix("vx300s", "left", ("left",), _ALOHA_GRIP),
-        _interbotix("vx300s", "right", ("right",), _ALOHA_GRIP),
+        _interbotix(
+            "vx300s",
+            "left",
+            ("left",),
+            _ALOHA_GRIP,
+            RigidTransform(translation=(0.0, 0.469, 0.0), rotation_xyzw=(0.0, 0.0, -_H, _H)),
+        ),
+        _interbotix(
+            "vx300s",
+            "right",
+            ("right",),
+            _ALOHA_GRIP,
+            RigidTransform(translation=(0.0, -0.469, 0.0), rotation_xyzw=(0.0, 0.0, _H, _H)),
+        ),
     ),
-    # (assumption) both arms in one frame: each arm's own base, the left one 0.5 m to the left (ALOHA's arms face
-    # each other across the table; not modelled: both are placed facing +x)
     source="Interbotix vx300s.urdf.xacro; ALOHA state names left_waist .. right_gripper (lerobot aloha datasets); "
-    "arms share one base frame (assumption: inter-arm placement not modelled)",
+    "arm placement from ACT's simulated rig (assumption: the real rig's spacing is the simulation's)",
 )
 
 WIDOWX = JointSpaceSpec(

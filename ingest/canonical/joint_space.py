@@ -162,9 +162,11 @@ def _wrist_poses(spec: JointSpaceSpec, named: dict[str, np.ndarray], n: int) -> 
     links = [a.link for a in spec.arms]
     poses = model.forward(q, links, base=spec.base_link)  # (n, arms, 4, 4) float64
     canon = offset_matrix(spec.canonical_from_base)
-    return {
-        a.side: compose(canon, compose(poses[:, k], offset_matrix(a.link_from_wrist))) for k, a in enumerate(spec.arms)
-    }
+    out = {}
+    for k, a in enumerate(spec.arms):
+        base_from_link = compose(offset_matrix(a.base_from_arm), poses[:, k])
+        out[a.side] = compose(canon, compose(base_from_link, offset_matrix(a.link_from_wrist)))
+    return out
 
 
 def _fingertips(spec: JointSpaceSpec, arm: ArmMap, q: np.ndarray) -> np.ndarray:

@@ -102,3 +102,30 @@ def test_lerobot_followers_default_to_range_m100_100_and_use_degrees_is_an_optio
     assert not ep.mask.any() and "RANGE_M100_100" in " ".join(ep.tier_reasons)
     [ep] = canonicalize(LeRobotSource({"joint_space": {"units": "deg"}}).read(ref))
     assert ep.embodiment == "so100" and ep.mask.any() and ep.tier is not QualityTier.actionless
+
+
+def test_aloha_arms_face_each_other_with_the_left_one_on_the_left(tmp_path: Path) -> None:
+    """ALOHA state names (left_waist .. right_gripper, the gripper normalized 1 = open as ACT records it), both arms
+    reaching to the middle of the table: the left wrist stays left of the right one and between the two bases."""
+    joints = ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper")
+    names = [f"{side}_{j}" for side in ("left", "right") for j in joints]
+    n = 60
+    t = np.linspace(0, 1, n + 1)[:, None]
+    arm = np.array([0.0, -0.2, 0.3, 0.0, 0.6, 0.0]) + 0.15 * np.sin(2 * np.pi * t) * [0.5, 1, -1, 0.2, 0.5, 0.3]
+    grip = 0.5 + 0.4 * np.cos(2 * np.pi * t)
+    q = np.concatenate([arm, grip, arm * [-1, 1, 1, -1, 1, -1], grip], axis=1).astype(np.float32)
+    vec = FeatureSpec(dtype="float32", shape=(len(names),), names=names)
+    cam = FeatureSpec(dtype="video", shape=(16, 16, 3), names=list(IMAGE_NAMES))
+    root = tmp_path / "aloha_sim"
+    with LeRobotWriter.create(root, fps=50, features={"observation.images.top": cam, "observation.state": vec,
+                                                      "action": vec}, robot_type="aloha") as w:  # fmt: skip
+        with w.episode(task="transfer the cube") as ep:
+            for i in range(n):
+                ep.add_frame({"observation.images.top": np.zeros((16, 16, 3), np.uint8), "observation.state": q[i],
+                              "action": q[i + 1]})  # fmt: skip
+    [ref] = LeRobotSource().discover(root)
+    [ep] = canonicalize(LeRobotSource().read(ref))
+    assert ep.embodiment == "aloha" and ep.tier is not QualityTier.actionless, ep.tier_reasons
+    left, right = ep.state[:, 0:3], ep.state[:, 25:28]
+    assert (left[:, 1] > right[:, 1]).all() and (np.abs(ep.state[:, [1, 26]]) < 0.469).all()
+    assert np.allclose(ep.state[:, [9, 34]].min(), 0.1, atol=0.02) and ep.state[:, [9, 34]].max() > 0.85
