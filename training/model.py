@@ -251,7 +251,8 @@ class MMDiT(nn.Module):
         b = inp.t.shape[0]
         c = self.time_emb(inp.t) + self.task_emb(inp.task)
         shared = [f(c).view(b, 6, -1) for f in self.adaln] if hasattr(self, "adaln") else None
-        text = torch.cat([self.null_text.expand(b, 1, -1), self.text_proj(inp.text.float())], dim=1)
+        text = self.text_proj(inp.text.float())
+        text = torch.cat([self.null_text.to(text.dtype).expand(b, 1, -1), text], dim=1)
         text_mask = KeyMask(F.pad(inp.text_mask.bool(), (1, 0), value=True))
         xs = [self._image_tokens(inp), self._action_tokens(inp)]
         align = None

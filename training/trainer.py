@@ -8,6 +8,7 @@ is therefore the step an uninterrupted run takes (same world size; bit-exact whe
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -156,6 +157,11 @@ def compile_enabled(setting: str, device_type: str) -> bool:
     return setting == "on" or (setting == "auto" and device_type == "cuda")
 
 
+def collate_bucketed(samples: list[dict[str, torch.Tensor]], bucket: int, most: int) -> dict[str, torch.Tensor]:
+    """`collate`, text padded to its fixed bucket in the loader worker (so the padded batch is what gets pinned)."""
+    return pad_text(collate(samples), bucket, most)
+
+
 def _loader(cfg: TrainConfig, index: SampleIndex, stats: NormStats, dist: DistInfo, start: int) -> DataLoader:
     dataset = ManifestDataset(index, stats, cfg.model, index.manifest.routing, seed=cfg.seed)
     sampler = StreamSampler(
@@ -167,7 +173,7 @@ def _loader(cfg: TrainConfig, index: SampleIndex, stats: NormStats, dist: DistIn
         batch_size=cfg.batch_size,
         sampler=sampler,
         num_workers=workers,
-        collate_fn=collate,
+        collate_fn=functools.partial(collate_bucketed, bucket=cfg.text_bucket, most=cfg.text_max),
         pin_memory=dist.device.type == "cuda",
         worker_init_fn=seed_worker,
         generator=torch.Generator().manual_seed(derive_seed(cfg.seed, dist.rank)),
@@ -202,7 +208,7 @@ def _loop(
         t0 = time.perf_counter()
         batch = next(batches)
         wait = time.perf_counter() - t0
-        batch = to_device(pad_text(batch, cfg.text_bucket, cfg.text_max), dist.device)
+        batch = to_device(batch, dist.device)
         noise_gen.manual_seed(derive_seed(cfg.seed, dist.rank, step))
         noise = draw_noise(batch["task"].shape[0], cfg.model, cfg.flow, noise_gen)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):

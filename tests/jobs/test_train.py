@@ -116,3 +116,24 @@ def test_lam_pretraining_then_joint_from_its_checkpoint(manifest: Path, tmp_path
         if k.startswith("lam.") and w.is_floating_point() and k != "lam.vq.codebook.weight":  # (dead codes restart)
             assert (state[k].float() - w.float()).abs().max() < 1e-3, k
     assert main([*args, "--lara", "joint", "--lam-stride", "3"]) == 2  # the stride is pretraining's
+
+
+def test_lda_options_and_step_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """LDA's choices and the step's runtime flags reach the config; a bad value is a usage error naming the field."""
+    import argparse
+
+    from jobs.train import add_train_arguments, build_config
+
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    flags = ["--per-block-adaln", "--image-layout", "channel", "--image-registers", "32", "--compile", "off",
+             "--checkpointing", "--attention", "reference"]  # fmt: skip
+    cfg = build_config(parser.parse_args(["--manifest", str(tmp_path), *flags]), tmp_path, None)
+    m = cfg.model
+    assert (m.per_block_adaln, m.image_layout, m.image_registers) == (True, "channel", 32)
+    assert (cfg.compile, cfg.checkpointing, cfg.attention) == ("off", True, "reference")
+    plain = build_config(parser.parse_args(["--manifest", str(tmp_path)]), tmp_path, None)
+    assert (plain.model.per_block_adaln, plain.model.image_layout, plain.compile) == (False, "token", "auto")
+    (tmp_path / "manifest.json").write_text("{}")
+    assert main(["train", "--manifest", str(tmp_path), "--image-registers", "-1", "--out", str(tmp_path / "r")]) == 2
+    assert "image_registers" in capsys.readouterr().err

@@ -3,15 +3,21 @@ fixed buckets (one compile per bucket, outputs as without padding), compiled = e
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch._dynamo.testing import CompileCounter
 
 from schemas.tiers import Task
+from tests.training.corpus import tiny_config
 from tests.training.helpers import TASKS, batch_with_tasks, objective
 from training.attention import choose_backend, forced_backend, pad_text, text_keys
 from training.config import PRESETS
-from training.trainer import compile_enabled
+from training.distributed import DistInfo
+from training.episodes import build_index
+from training.normalize import compute_stats
+from training.trainer import _loader, compile_enabled
 
 OPTIONS = PRESETS["tiny"].model.model_copy(
     update={"per_block_adaln": True, "image_layout": "channel", "image_registers": 4}
@@ -101,3 +107,13 @@ def test_compiled_step_equals_eager() -> None:
 def test_compile_auto_is_on_for_cuda_only() -> None:
     assert [compile_enabled("auto", d) for d in ("cuda", "cpu")] == [True, False]
     assert compile_enabled("on", "cpu") and not compile_enabled("off", "cuda")
+
+
+def test_trainer_batches_come_in_text_buckets(manifest: Path) -> None:
+    """The loader pads in its collate (before pinning), so every step sees a bucketed text width."""
+    cfg = tiny_config(manifest, text_bucket=16, text_max=64)
+    index = build_index(manifest, "train", cfg.model, cfg.data)
+    dist = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    loader = _loader(cfg, index, compute_stats(index), dist, start=0)
+    for _, batch in zip(range(3), loader, strict=False):
+        assert (batch["text"].shape[1] + 1) % 16 == 0 and batch["text_mask"].shape == batch["text"].shape[:2]
