@@ -169,25 +169,34 @@ WIDOWX = JointSpaceSpec(
     source="Interbotix wx250s.urdf.xacro (joint-space WidowX recordings; Bridge's EEF state is read by adapters/oxe)",
 )
 
-FRANKA = JointSpaceSpec(
-    description="panda",
-    units="rad",
-    arms=(
-        ArmMap(
-            side="right",
-            joints=tuple(JointMap(urdf=f"panda_joint{i}", native=(f"joint{i}", f"joint_{i}")) for i in range(1, 8)),
-            link="panda_hand",  # the Franka Hand frame on the flange: z = approach, fingers along y (eef_offsets)
-            gripper=GripperMap(
-                joint=JointMap(urdf="panda_finger_joint1", native=("gripper", "finger_joint1")),
-                unit="joint",
-                closed_q=0.0,
-                open_q=0.04,
-                source="franka_description hand.xacro panda_finger_joint1 0 .. 0.04 m per finger",
+
+def _franka(robot: str, source: str) -> JointSpaceSpec:
+    """Panda or FR3 with the Franka Hand: the `<robot>_hand` frame on the flange is the wrist (z = approach, fingers
+    along y, as schemas/eef_offsets.py); the gripper value is one finger's travel, 0 .. 0.04 m (hand.xacro)."""
+    return JointSpaceSpec(
+        description=robot,
+        units="rad",
+        arms=(
+            ArmMap(
+                side="right",
+                joints=tuple(
+                    JointMap(urdf=f"{robot}_joint{i}", native=(f"joint{i}", f"joint_{i}")) for i in range(1, 8)
+                ),
+                link=f"{robot}_hand",
+                gripper=GripperMap(
+                    joint=JointMap(urdf=f"{robot}_finger_joint1", native=("gripper", "finger_joint1")),
+                    unit="joint",
+                    closed_q=0.0,
+                    open_q=0.04,
+                    source=f"franka_description {robot}_finger_joint1 0 .. 0.04 m per finger",
+                ),
             ),
         ),
-    ),
-    source="franka_ros franka_description panda_arm.xacro + hand.xacro",
-)
+        source=source,
+    )
+
+
+FRANKA = _franka("panda", "franka_ros franka_description panda_arm.xacro + hand.xacro")
 
 # -- Fourier GR1 (GR00T robot_sim.PickNPlace) ------------------------------------------------------------------------
 _GR1_ARM = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow_pitch", "wrist_yaw", "wrist_roll", "wrist_pitch")
@@ -240,27 +249,14 @@ _G1_SOURCE = (
     "g1_arms.urdf (unitreerobotics/unitree_ros g1_29dof_rev_1_0 and the hand-mount URDFs); unitreerobotics/"
     "unitree_lerobot utils/constants.py @ 529a0702 motor names and robot_types; hands: hands.yaml"
 )
-G1_DEX3 = JointSpaceSpec(
-    description="g1_arms",
-    base_link="pelvis",
-    units="rad",
-    arms=(_g1_arm("left", "dex3"), _g1_arm("right", "dex3")),
-    source=_G1_SOURCE,
-)
-G1_INSPIRE = JointSpaceSpec(
-    description="g1_arms",
-    base_link="pelvis",
-    units="rad",
-    arms=(_g1_arm("left", "inspire"), _g1_arm("right", "inspire")),
-    source=_G1_SOURCE,
-)
-G1_ARMS = JointSpaceSpec(
-    description="g1_arms",
-    base_link="pelvis",
-    units="rad",
-    arms=(_g1_arm("left", None), _g1_arm("right", None)),
-    source=_G1_SOURCE,
-)
+
+
+def _g1(hand: str | None) -> JointSpaceSpec:
+    arms = (_g1_arm("left", hand), _g1_arm("right", hand))
+    return JointSpaceSpec(description="g1_arms", base_link="pelvis", units="rad", arms=arms, source=_G1_SOURCE)
+
+
+G1_DEX3, G1_INSPIRE, G1_ARMS = _g1("dex3"), _g1("inspire"), _g1(None)
 
 # -- Other arms ------------------------------------------------------------------------------------------------------
 KOCH = JointSpaceSpec(
@@ -324,25 +320,7 @@ PIPER = JointSpaceSpec(
     source="agilexrobotics/Piper_ros piper_description.urdf; the gripper's recorded unit is not established: masked",
 )
 
-FR3 = JointSpaceSpec(
-    description="fr3",
-    units="rad",
-    arms=(
-        ArmMap(
-            side="right",
-            joints=tuple(JointMap(urdf=f"fr3_joint{i}", native=(f"joint{i}", f"joint_{i}")) for i in range(1, 8)),
-            link="fr3_hand",
-            gripper=GripperMap(
-                joint=JointMap(urdf="fr3_finger_joint1", native=("gripper", "finger_joint1")),
-                unit="joint",
-                closed_q=0.0,
-                open_q=0.04,
-                source="franka_description fr3 hand fr3_finger_joint1 0 .. 0.04 m per finger",
-            ),
-        ),
-    ),
-    source="franka_description fr3 (via fr3.urdf)",
-)
+FR3 = _franka("fr3", "franka_description fr3 (via fr3.urdf)")
 
 JOINT_SPACE: dict[str, JointSpaceSpec] = {
     "koch": KOCH,
