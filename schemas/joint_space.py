@@ -195,5 +195,7 @@ class JointSpaceOptions(BaseModel):
     )
     resolution: int = Field(4096, gt=1, description="encoder steps per turn of the motors (Feetech STS3215: 4096)")
     joint_map: dict[str, str] = Field(
-        default_factory=dict, description="native name (as the dataset names it, e.g. motor_3) -> URDF joint name"
+        default_factory=dict,
+        description="native name -> URDF joint name: as the dataset names it (motor_3), or `<stream>.<index>` "
+        "(observation.state.3) for a vector without names",
     )
