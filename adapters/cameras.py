@@ -62,7 +62,12 @@ def fit_rgb(rgb: np.ndarray, fit: FrameFit | None) -> np.ndarray:
 
 
 class VideoFileCamera(CameraSource):
-    """Frames of a video file, decoded one at a time while iterated (one decode thread: many small videos)."""
+    """Frames of a video file, decoded one at a time while iterated (one decode thread: many small videos).
+
+    Frame i is the i-th in presentation order. When the first wanted frame is not the first of the file (the later
+    spans of an episode cut at a gap), `frames()` seeks to the keyframe before it and numbers frames by their pts, as
+    `VideoClipCamera` does, instead of decoding everything before it again. `decoded` counts the frames the last
+    `frames()` call decoded."""
 
     def __init__(
         self,
@@ -74,26 +79,58 @@ class VideoFileCamera(CameraSource):
         intrinsics: np.ndarray | None = None,
     ) -> None:
         self.path = Path(path)
-        with av.open(str(self.path)) as c:  # header only: no frame is decoded here
+        with av.open(str(self.path)) as c:  # header and packets only: no frame is decoded here
             s = c.streams.video[0]
             h, w = s.codec_context.height, s.codec_context.width
+            self._pts, times = packet_times(c, s)
             if timestamps is None:
-                timestamps = packet_times(c, s)[1]
+                timestamps = times
+        # seeking needs one distinct pts per frame; otherwise frames are counted from the start
+        self._seekable = len(self._pts) == len(timestamps) and len(np.unique(self._pts)) == len(self._pts)
+        self.decoded = 0
         super().__init__(name, canonical, timestamps, h, w, intrinsics)
 
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
         wanted = None if indices is None else set(indices)
         last = None if indices is None else (max(indices) if indices else -1)
+        self.decoded = 0
         if last == -1:
             return
+        first = 0 if indices is None else min(indices)
         convert = frame_converter(fit)
         c, s = open_decoder(self.path)
         with c:
+            if first > 0 and self._seekable:
+                yield from self._frames_from(c, s, first, wanted, last, convert)
+                return
             for i, frame in enumerate(c.decode(s)):
+                self.decoded += 1
                 if wanted is None or i in wanted:
                     yield i, convert(frame)
                 if last is not None and i >= last:
                     return
+
+    def _frames_from(
+        self,
+        c: av.container.InputContainer,
+        s: av.video.stream.VideoStream,
+        first: int,
+        wanted: set[int] | None,
+        last: int | None,
+        convert: Callable[[av.VideoFrame], np.ndarray],
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Seek to the keyframe at or before frame `first`, decode forward, number frames by pts."""
+        index = {int(p): i for i, p in enumerate(self._pts)}
+        c.seek(int(self._pts[first]), stream=s, backward=True, any_frame=False)
+        for frame in c.decode(s):
+            self.decoded += 1
+            i = index.get(frame.pts) if frame.pts is not None else None
+            if i is None or i < first:
+                continue  # pre-roll from the keyframe
+            if wanted is None or i in wanted:
+                yield i, convert(frame)
+            if last is not None and i >= last:
+                return
 
 
 class VideoClipCamera(CameraSource):
