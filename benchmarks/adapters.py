@@ -96,7 +96,35 @@ def write_corpora(base: Path, size: tuple[int, int], frames: int = 150) -> dict[
     out["egodex"] = ("egodex", base / "egodex")
     out["lerobot"] = ("lerobot", write_lerobot_v21(base / "lerobot", 4, frames, size))
     out |= write_egocentric_corpora(base, size, frames)
+    out["robomind"] = ("robomind", write_robomind_corpus(base / "robomind", size, frames))
     return out
+
+
+def write_robomind_corpus(root: Path, size: tuple[int, int], frames: int) -> Path:
+    """RoboMIND: 2 Franka 3RGB, 1 UR5e and 1 AgileX episode of `frames` (10 cameras in all, JPEGs inside the HDF5)."""
+    from adapters.synthetic.robomind import EpisodeSpec, write_robomind
+
+    specs = [EpisodeSpec("franka_3rgb", "bread_in_basket", f"1014_14460{k}", frames) for k in range(2)]
+    specs += [EpisodeSpec("ur_1rgb", "open_drawer", "1014_150000", frames),
+              EpisodeSpec("agilex_3rgb", "10_packplate", "2024_09_18-10_40_22", frames)]  # fmt: skip
+    write_robomind(root, specs, size=size)
+    return root
+
+
+def robomind_floor(root: Path) -> dict[str, Any]:
+    """The floor under RoboMIND's read: every camera's JPEG bytes already in memory, decoded by cv2 and nothing else."""
+    import cv2
+    import h5py
+
+    blobs = []
+    for path in sorted(root.rglob("*.hdf5")):
+        with h5py.File(path, "r") as f:
+            blobs += [b for cam in f["observations/rgb_images"].values() for b in cam[()]]
+    t0 = time.perf_counter()
+    for b in blobs:
+        cv2.imdecode(b, cv2.IMREAD_COLOR)
+    elapsed = time.perf_counter() - t0
+    return {"frames": len(blobs), "seconds": round(elapsed, 3), "frames_per_s": round(len(blobs) / elapsed, 1)}
 
 
 def write_egocentric_corpora(base: Path, size: tuple[int, int], frames: int) -> dict[str, tuple[str, Path]]:
@@ -197,7 +225,10 @@ def bench_only(names: list[str], size: tuple[int, int], frames: int) -> None:
         if unknown:
             raise SystemExit(f"no corpus {unknown}; known: {sorted(corpora)}")
         reads = {n: run_child(*corpora[n]) for n in names}
+        floor = robomind_floor(corpora["robomind"][1]) if "robomind" in names else None
     print_reads(reads)
+    if floor is not None:
+        print(f"robomind floor (cv2.imdecode of the same JPEGs, in memory): {floor['frames_per_s']} frames/s")
     print(
         json.dumps(
             {
