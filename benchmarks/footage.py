@@ -207,8 +207,9 @@ def egodex_episode(root: Path, video: Path, h: int, w: int, n: int) -> None:
         f["camera/intrinsic"][...] = intrinsic_for(h, w)
 
 
-def pipeline(root: Path, stage_root: Path, image: dict[str, Any]) -> int:
-    """Adapter read -> canonicalize (10 Hz, `image`) -> stage (encode + parquet), as one ingest task runs it."""
+def pipeline(root: Path, stage_root: Path, image: dict[str, Any], video_bytes: list[int] | None = None) -> int:
+    """Adapter read -> canonicalize (10 Hz, `image`) -> stage (encode + parquet), as one ingest task runs it; the
+    staged videos' sizes go to `video_bytes`."""
     adapter = get_adapter("egodex")
     spec = CanonicalizeSpec(image=image, fps=OUT_HZ)
     codec = VideoCodec(threads=1)
@@ -217,6 +218,8 @@ def pipeline(root: Path, stage_root: Path, image: dict[str, Any]) -> int:
         for ep in canonicalize(adapter.read(ref), spec, source="egodex"):
             st = stage_canonical(stage_root, ep, codec, OUT_HZ)
             frames += st.length
+            if video_bytes is not None:
+                video_bytes += [(st.stage_dir / name).stat().st_size for name in st.video_files.values()]
     shutil.rmtree(stage_root, ignore_errors=True)
     return frames
 
@@ -250,6 +253,7 @@ def main() -> None:
     p.add_argument("--fit", default="pad", choices=["pad", "crop", "squash"])
     p.add_argument("--no-native", action="store_true", help="skip the native-size pipeline run (slow at 1080p)")
     p.add_argument("--job", action="store_true", help="also run the real ingest job before/after the size option")
+    p.add_argument("--job-episodes", type=int, default=6, help="episodes the --job runs ingest")
     p.add_argument("--out", type=Path, default=None, help="keep inputs here (reused when present)")
     p.add_argument("--quiet-cores", type=float, default=0.5, help="wait for the machine to be this quiet")
     p.add_argument("--max-wait", type=float, default=60)
@@ -282,7 +286,9 @@ def main() -> None:
                 row["quiet"] = wait_quiet(args.quiet_cores, args.max_wait)
                 row["decode"] = _measured(lambda src=src: bare_decode(src))
                 row["decode+encode"] = _measured(lambda src=src: bare_decode_encode(src, work / "bare.mp4"))
-                row["pipeline"] = _measured(lambda r=ep_root: pipeline(r, work / "stage", image))
+                stored: list[int] = []
+                row["pipeline"] = _measured(lambda r=ep_root, b=stored: pipeline(r, work / "stage", image, b))
+                row["stored_bytes_per_frame"] = round(sum(stored) / max(row["pipeline"]["out_frames"], 1))
                 if not args.no_native and kind == "mpeg4" and h >= 1080:
                     row["pipeline-native"] = _measured(lambda r=ep_root: pipeline(r, work / "stage", {}))
                 rate = {k: row[k]["out_fps_per_core"] for k in ("decode", "decode+encode", "pipeline")}
@@ -296,7 +302,7 @@ def main() -> None:
                     job_root = work / "job_in"
                     shutil.rmtree(job_root, ignore_errors=True)
                     job_root.mkdir()
-                    for k in range(2):  # two episodes: one per Ray worker
+                    for k in range(args.job_episodes):  # copies of the episode, spread over the Ray workers
                         shutil.copytree(ep_root / "part1", job_root / f"part{k + 1}")
                     for label, img in (("native", None), ("224x224", image)):
                         log(f"ingest job, {label}")
