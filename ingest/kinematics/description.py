@@ -225,17 +225,3 @@ def _depth_first(root: str, specs: list[JointSpec], path: Path) -> list[str]:
     if len(order) != len(specs) + 1:
         raise DescriptionError(f"{path}: the joints do not form one tree from the root {root!r} (a cycle?)")
     return order
-
-
-def origin_matrix(spec: JointSpec) -> np.ndarray:
-    """The joint's fixed transform parent <- child at q = 0, in float64 (URDF: R = Rz(y) Ry(p) Rx(r))."""
-    r, p, y = spec.rpy
-    cr, sr, cp, sp, cy, sy = math.cos(r), math.sin(r), math.cos(p), math.sin(p), math.cos(y), math.sin(y)
-    m = np.eye(4)
-    m[:3, :3] = [
-        [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-        [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-        [-sp, cp * sr, cp * cr],
-    ]
-    m[:3, 3] = spec.xyz
-    return m

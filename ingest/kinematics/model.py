@@ -1,4 +1,5 @@
-"""A shipped robot description as a batched forward-kinematics model, float64 throughout."""
+"""A shipped robot description as a forward-kinematics model over whole episodes, float64 throughout (MuJoCo computes
+the poses: `engine.py`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ingest.kinematics.description import MOVABLE, Description, description_path, read_description
-from ingest.kinematics.forward import compile_steps, needed, poses, relative, to_matrices
+from ingest.kinematics.engine import Engine
 
 
 class KinematicModel:
@@ -38,7 +39,7 @@ class KinematicModel:
         self.parent: Mapping[str, str] = MappingProxyType({j.child: j.parent for j in desc.joints})
         self._col = {name: i for i, name in enumerate(self.joint_names)}
         self._order = {link: i for i, link in enumerate(self.links)}
-        self._steps = compile_steps(desc, self._col)
+        self._engine = Engine(desc, self.joint_names)
 
     @property
     def dof(self) -> int:
@@ -62,11 +63,15 @@ class KinematicModel:
         if unknown:
             raise KeyError(f"{self.description}: unknown link(s) {unknown}; links: {self.links}")
         base = base or self.root
-        frames = poses(q, needed([*links, base], self._steps, self._order), self._steps)
-        out = np.empty((q.shape[0], len(links), 4, 4))
-        for k, link in enumerate(links):
-            pose = frames[link] if base == self.root else relative(frames[base], frames[link])
-            out[:, k] = to_matrices(*pose)
+        rot, pos = self._engine.poses(q, [*links, base])
+        if base != self.root:  # T_base_link = T_base^-1 T_link, with the exact inverse of a rotation (its transpose)
+            rb_t = np.swapaxes(rot[:, -1:], -1, -2)
+            rot = rb_t @ rot
+            pos = (rb_t @ (pos - pos[:, -1:])[..., None])[..., 0]
+        out = np.zeros((q.shape[0], len(links), 4, 4))
+        out[..., :3, :3] = rot[:, : len(links)]
+        out[..., :3, 3] = pos[:, : len(links)]
+        out[..., 3, 3] = 1.0
         return out
 
     def assemble(self, named: Mapping[str, np.ndarray], n: int) -> np.ndarray:
