@@ -35,7 +35,7 @@ Cameras map to the canonical vocabulary by `camera_map`, else by name (`canonica
 eye_in_hand -> `wrist_left` or `wrist_right` by the side named (no side: `wrist_right`, the hand a one-armed robot
 fills); ego / head / high / top / front -> `head`; third / side / low / exterior / external / agentview / scene /
 static -> `third_person`; a lone unmatched camera is the `head`; a camera on an already taken slot stays None.
-Embodiment: the `embodiment` option, else `robot_type` equal to a registry name or containing an alias
+Embodiment: the `embodiment` option, else `robot_type` equal to a registry name or whose tokens spell an alias
 (`EMBODIMENT_ALIASES`), else the embodiment a canonical dataset declares in `features.action.info`, else `unknown`
 (never a guess from the state layout: natives are kept, no canonical dim is filled, and the episode says so), recorded
 in `metadata["embodiment_from"]`. Default tier: `high`.
@@ -91,10 +91,12 @@ _WRIST = ("*wrist*", "*eye_in_hand*", "*hand*", "*gripper*")
 _HEAD = ("*ego*", "*head*", "*high*", "*top*", "*front*")
 _THIRD = ("*third*", "*side*", "*low*", "*exterior*", "*external*", "*agentview*", "*scene*", "*static*")
 
-# robot_type (lower case, alphanumerics only) substrings -> embodiment registry name
+# robot_type aliases -> embodiment registry name. An alias matches a run of whole tokens of the robot_type
+# (`robot_type_tokens`: split at non-alphanumerics, case changes and letter/digit changes), never a bare substring:
+# `mano` names `mano_hands` but not `humanoid` / `Unitree_H1_humanoid`, `ur5` not `ur5e`.
 # robot_type as the recorders write it: lerobot `so100` / `so100_follower` / `so101_follower` / `koch_follower` /
 # `aloha` (Robot.name, src/lerobot/robots/*), Unitree `Unitree_G1_Dex3` / `Unitree_G1_Inspire` (unitree_lerobot
-# constants.py ROBOT_CONFIGS), GR00T `GR1ArmsOnly`. More specific names first: the first substring that matches wins.
+# constants.py ROBOT_CONFIGS), GR00T `GR1ArmsOnly`. More specific names first: the first alias that matches wins.
 EMBODIMENT_ALIASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("so101",), "so101"),
     (("so100",), "so100"),
@@ -107,7 +109,7 @@ EMBODIMENT_ALIASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("unitreeg1inspire",), "unitree_g1_inspire"),
     (("unitreeg1",), "unitree_g1"),
     (("franka", "panda"), "franka"),
-    (("widowx", "wx250", "bridge"), "widowx"),
+    (("widowx", "wx250", "wx250s", "bridge"), "widowx"),
     (("googlerobot", "fractal", "rt1", "everyday"), "google_robot"),
     (("kuka", "iiwa"), "kuka_iiwa"),
     (("ur5",), "ur5"),
@@ -139,6 +141,31 @@ def canonical_camera(name: str) -> Camera | None:
 
 def _norm(s: str) -> str:
     return re.sub(r"[^a-z0-9]", "", s.lower())
+
+
+_TOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def robot_type_tokens(robot_type: str) -> list[str]:
+    """`Unitree_G1_Dex3` -> [unitree, g, 1, dex, 3]; `GR1ArmsOnly` -> [gr, 1, arms, only]: lower-case tokens split at
+    non-alphanumerics, lower -> upper case changes and letter/digit changes (an acronym stays whole)."""
+    return [t.lower() for part in re.split(r"[^A-Za-z0-9]+", robot_type) for t in _TOKEN.findall(part)]
+
+
+def alias_matches(robot_type: str, alias: str) -> bool:
+    """True when `alias` (lower case, alphanumerics) spells a contiguous run of whole tokens of `robot_type`."""
+    tokens = robot_type_tokens(robot_type)
+    joined = "".join(tokens)
+    bounds = {0}
+    for t in tokens:
+        bounds.add(max(bounds) + len(t))
+    return any(joined.startswith(alias, b) and b + len(alias) in bounds for b in bounds)
+
+
+def alias_embodiment(robot_type: str) -> str | None:
+    """The registry name the first matching `EMBODIMENT_ALIASES` entry gives `robot_type`, or None."""
+    return next((name for needles, name in EMBODIMENT_ALIASES if any(alias_matches(robot_type, n) for n in needles)),
+                None)  # fmt: skip
 
 
 class LeRobotOptions(AdapterOptions):
@@ -289,9 +316,9 @@ class LeRobotSource(SourceAdapter):
         for name in default_registry().names():
             if norm and norm == _norm(name):
                 return name, f"robot_type {robot_type!r}"
-        for needles, name in EMBODIMENT_ALIASES:
-            if norm and any(n in norm for n in needles):
-                return name, f"robot_type {robot_type!r} (alias)"
+        alias = alias_embodiment(robot_type) if norm and robot_type else None
+        if alias is not None:
+            return alias, f"robot_type {robot_type!r} (alias)"
         action = ds.info.features.get("action")
         declared = (action.info or {}).get("embodiment") if action is not None else None
         if declared in default_registry().names():  # a canonical dataset names its embodiment beside its mask
