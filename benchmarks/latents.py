@@ -96,7 +96,8 @@ def _timed(step: Any, spec: EncoderSpec, seconds: float) -> tuple[int, float, fl
     return n, time.perf_counter() - t0, time.process_time() - c0
 
 
-def bench_model_and_actor(spec: EncoderSpec, job: LatentsJob, tmp: Path, seconds: float) -> dict[str, Any]:
+def bench_model_and_actor(spec: EncoderSpec, job: LatentsJob, tmp: Path, seconds: float,
+                          call_frames: int) -> dict[str, Any]:  # fmt: skip
     """The model alone on a device-resident batch, then the actor's whole call on episodes of uint8 frames."""
     meta = expected_meta(job).model_dump(exclude={"video_key", "episode_index"})
     actor = LatentsEncoder(spec.model_dump(), job.preprocess.model_dump(), meta, threads=None)
@@ -111,10 +112,10 @@ def bench_model_and_actor(spec: EncoderSpec, job: LatentsJob, tmp: Path, seconds
     n, dt, cpu = _timed(model_step, spec, seconds)
     out: dict[str, Any] = {"model_img_s": n * spec.batch_size / dt, "model_img_s_per_cpu_s": n * spec.batch_size / cpu,
                            "model_batches": n, "model_s": dt}  # fmt: skip
-    # the actor: about 4 batches' worth of frames per call (the job's default on CUDA) in episodes of up to 36
-    # frames (12 s at 3 Hz), so batches cross episode boundaries and the last one is short
-    per_ep = min(36, 4 * spec.batch_size)
-    eps = max(1, round(4 * spec.batch_size / per_ep))
+    # the actor: `call_frames` per call (the job's default on CUDA: 4 batches) in episodes of up to 36 frames
+    # (12 s at 3 Hz), so batches cross episode boundaries and the last one of a call is short
+    per_ep = min(36, call_frames)
+    eps = max(1, round(call_frames / per_ep))
     frames = [rng.integers(0, 256, (per_ep, 3, size, size), dtype=np.uint8) for _ in range(eps)]
     outs = np.array([str(tmp / f"actor_{i}.safetensors") for i in range(eps)])
     batch = {"dataset": np.array(["bench"] * eps), "episode_index": np.arange(eps),
@@ -198,13 +199,16 @@ def main() -> None:
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
                    help="torch.compile the encoder with static shapes (default auto: on CUDA, as the job)")  # fmt: skip
     p.add_argument("--seconds", type=float, default=None, help="model timing (default: 20 on CPU, 10 on CUDA)")
+    p.add_argument("--call-frames", type=int, default=None, dest="call_frames",
+                   help="frames per actor call (default: 4 x batch, the job's default on CUDA)")  # fmt: skip
     p.add_argument("--episodes", type=int, default=4, help="episodes of the end-to-end corpus")
     p.add_argument("--episode-s", type=float, default=12.0, dest="episode_s", help="seconds per episode")
     p.add_argument("--rate", type=float, default=3.0)
     p.add_argument("--frame", default="480x640", help="HxW of the episodes' video (default: 480x640)")
     p.add_argument("--threads", type=int, default=None, help="torch threads of the model-alone run (default: all CPUs)")
     p.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs (default: all)")
-    smoke = {"batch": 2, "seconds": 0.1, "episodes": 1, "episode_s": 1.0, "frame": "32x32", "threads": 1}
+    smoke = {"batch": 2, "seconds": 0.1, "episodes": 1, "episode_s": 1.0, "frame": "32x32", "threads": 1,
+             "call_frames": 3}  # fmt: skip
     args = parse_args(p, smoke, "batch 2, one 1 s episode at 32x32, 1 torch thread")
     cuda = args.device == "cuda"
     batch = args.batch or (256 if cuda else 16)
@@ -229,7 +233,8 @@ def main() -> None:
         job = LatentsJob(root=tmp / "corpus", encoder=spec, rate_hz=args.rate,
                          device=args.device, num_cpus=args.num_cpus)  # fmt: skip
         log(f"model alone and the actor path: batch {batch}, {dtype}, compiled {spec.compiled} ...")
-        result |= bench_model_and_actor(spec, job, tmp, args.seconds or (10.0 if cuda else 20.0))
+        seconds = args.seconds or (10.0 if cuda else 20.0)
+        result |= bench_model_and_actor(spec, job, tmp, seconds, args.call_frames or 4 * batch)
         log(f"  model {result['model_img_s']:.1f} img/s, actor {result['actor_img_s']:.1f} img/s "
             f"({result['actor_vs_model']:.0%} of the model's)")  # fmt: skip
         size = tuple(int(v) for v in args.frame.lower().split("x"))

@@ -199,28 +199,21 @@ def test_frames_at_the_model_size_pass_through_exactly() -> None:
 
 
 # -- decoding -----------------------------------------------------------------------------------------------------
-def test_decode_pixels_matches_decode_then_preprocess(tmp_path: Path) -> None:
+@pytest.mark.parametrize("wire", ["float32", "uint8"])
+def test_decoding_equals_decode_then_convert(tmp_path: Path, wire: str) -> None:
+    """`decode_pixels` (the processor's float32 values) and `decode_resized` (the latents job's uint8 frames, a quarter
+    of the bytes) convert in chunks what converting one frame at a time gives."""
     video = tmp_path / "ep.mp4"
     write_mp4(video, (synthetic_frame(72, 96, t) for t in range(40)), fps=10)
     idx = latent_frame_indices(40, 10, 3)
     cfg = PreprocessConfig()
-    got = decode_pixels(video, idx, cfg)
+    decode, convert = (decode_pixels, preprocess) if wire == "float32" else (decode_resized, resize_frames)
+    got = decode(video, idx, cfg)
     frames = dict(decode_frames(video, idx.tolist()))
-    want = torch.stack([preprocess(frames[i][None], cfg)[0] for i in idx.tolist()])
-    assert torch.equal(got, want)  # chunked conversion equals one frame at a time
-
-
-def test_decode_resized_matches_decode_then_resize(tmp_path: Path) -> None:
-    video = tmp_path / "ep.mp4"
-    write_mp4(video, (synthetic_frame(72, 96, t) for t in range(40)), fps=10)
-    idx = latent_frame_indices(40, 10, 3)
-    cfg = PreprocessConfig()
-    got = decode_resized(video, idx, cfg)
-    frames = dict(decode_frames(video, idx.tolist()))
-    assert got.dtype == torch.uint8 and got.nbytes == len(idx) * 3 * 224 * 224  # a quarter of fp32 pixel values
-    assert torch.equal(got, torch.cat([resize_frames(frames[i][None], cfg) for i in idx.tolist()]))
+    assert str(got.dtype) == f"torch.{wire}" and got.nbytes == len(idx) * 3 * 224 * 224 * got.element_size()
+    assert torch.equal(got, torch.cat([convert(frames[i][None], cfg) for i in idx.tolist()]))
     with pytest.raises(LatentsInputError, match=r"missing\.mp4"):
-        decode_resized(tmp_path / "missing.mp4", [0], cfg)
+        decode(tmp_path / "missing.mp4", [0], cfg)
 
 
 def test_decode_pixels_names_the_file_when_the_video_is_short_or_broken(tmp_path: Path) -> None:
