@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,7 @@ def test_demo_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     entries = read_entries(manifest_dir)
     assert manifest.name == "demo_train" and entries.num_rows > 0
     assert "actionless" not in set(entries.column("tier").to_pylist())
+    # every camera is stored at the training size (`canonicalize.image` 224x224 pad), whatever the source recorded
+    infos = sorted((tmp_path / "demo/corpus/datasets").glob("*/*/meta/info.json"))
+    videos = [ft for p in infos for ft in json.loads(p.read_text())["features"].values() if ft["dtype"] == "video"]
+    assert len(infos) >= 5 and videos and all(ft["shape"] == [224, 224, 3] for ft in videos)
