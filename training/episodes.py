@@ -368,4 +368,11 @@ def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: Data
     shares = ", ".join(f"{s} {m:.1%} of samples / {f:.1%} of frames" for s, (m, f) in index.source_shares().items())
     log.info("index %s/%s: %s weights; %s", manifest.name, split, manifest.weight_unit, shares)
     (log.warning if report.skipped else log.info)("index %s/%s: %s", manifest.name, split, report.summary())
+    with_future = int((index.sample_future >= 0).sum())
+    if report.inexact_future > with_future:
+        log.warning(
+            "index %s/%s: %d anchors have a latent frame exactly +%d frames on and %d do not: latents stored at a "
+            "rate whose frame stride divides %d (5 or 2.5 Hz of 10 Hz) would give every anchor its future",
+            manifest.name, split, with_future, data.future_offset, report.inexact_future, data.future_offset,
+        )  # fmt: skip
     return index
