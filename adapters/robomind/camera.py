@@ -23,6 +23,10 @@ from adapters.cameras import fit_rgb
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 
+# Elements are read in slices of up to this many rows: one h5py read of a variable-length element costs about as much
+# as a slice of six (1.2-1.4 ms vs 0.2-0.25 ms per element on 240x320 JPEGs, this machine), so a slice pays off even
+# when the resampler keeps every third frame.
+BLOCK = 32
 RAW_SHAPES = {720 * 1280 * 3: (720, 1280, 3), 480 * 640 * 3: (480, 640, 3)}  # the maker's raw-buffer fallback
 
 
@@ -62,10 +66,9 @@ class HDF5ImagesCamera(CameraSource):
 
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
         with h5py.File(self.path, "r") as f:
-            ds = f[self.dataset]
-            for i in range(len(self)) if indices is None else indices:
+            for i, data in _elements(f[self.dataset], list(range(len(self))) if indices is None else list(indices)):
                 try:
-                    rgb = decode_frame(ds[i], rgb_in_bgr_jpeg=self.rgb_in_bgr_jpeg)
+                    rgb = decode_frame(data, rgb_in_bgr_jpeg=self.rgb_in_bgr_jpeg)
                 except FrameDecodeError as e:
                     raise FrameDecodeError(f"{self.path}: {self.dataset}[{i}]: {e}") from None
                 if rgb.shape[:2] != (self.height, self.width):
@@ -74,3 +77,16 @@ class HDF5ImagesCamera(CameraSource):
                         f"{self.width}x{self.height}"
                     )
                 yield i, fit_rgb(rgb, fit)
+
+
+def _elements(ds: h5py.Dataset, indices: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, stored bytes) for sorted `indices`, read in slices spanning at most BLOCK rows."""
+    k = 0
+    while k < len(indices):
+        start, end = indices[k], k
+        while end + 1 < len(indices) and indices[end + 1] - start < BLOCK:
+            end += 1
+        block = ds[start : indices[end] + 1]
+        for i in indices[k : end + 1]:
+            yield i, block[i - start]
+        k = end + 1
