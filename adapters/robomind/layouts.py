@@ -79,6 +79,14 @@ _FRANKA_VECTORS = (
 )
 _FRANKA_CAMERAS = {"camera_top": Camera.head, "camera_left": Camera.third_person, "camera_right": None}
 _AGILEX_JOINTS = (*PIPER, "gripper")
+# Tien Kung Gello (and Prod1 Gello): "[left arm (7d), left hand closure (1d), right arm (7d), right hand closure (1d)]"
+_GELLO_VECTORS = (
+    Vector(
+        "joint_position",
+        (*_arm("left_", TIENKUNG_ARM), "left_hand_closure", *_arm("right_", TIENKUNG_ARM), "right_hand_closure"),
+        "rad",
+    ),
+)
 _RIGHT_ARM = "the right arm by FK of its joints (joint_map right_joint<i> -> joint<i>)"
 
 ROBOTS: dict[str, RobotLayout] = {
@@ -142,36 +150,14 @@ ROBOTS: dict[str, RobotLayout] = {
     "tienkung_gello_1rgb": RobotLayout(
         "tienkung_gello",
         "unknown",
-        (
-            Vector(
-                "joint_position",
-                (
-                    *_arm("left_", TIENKUNG_ARM),
-                    "left_hand_closure",
-                    *_arm("right_", TIENKUNG_ARM),
-                    "right_hand_closure",
-                ),
-                "rad",
-            ),
-        ),
+        _GELLO_VECTORS,
         {"camera_top": Camera.head},
         rgb_in_bgr_jpeg=True,
     ),
     "tienkung_prod1_gello_1rgb": RobotLayout(
         "tienkung_prod1_gello",
         "unknown",
-        (
-            Vector(
-                "joint_position",
-                (
-                    *_arm("left_", TIENKUNG_ARM),
-                    "left_hand_closure",
-                    *_arm("right_", TIENKUNG_ARM),
-                    "right_hand_closure",
-                ),
-                "rad",
-            ),
-        ),
+        _GELLO_VECTORS,
         {"camera_top": Camera.head},
         rgb_in_bgr_jpeg=True,
     ),
