@@ -11,6 +11,7 @@ text tokens. Progress goes to stderr; the last stdout line is one JSON object.
 
     .venv/bin/python -m benchmarks.train_step [--threads 1] [--steps 20] [--lara joint] [--gpu-batch 32] [--compile]
         [--checkpointing] [--attention-backend auto|sdpa|flash|reference] [--per-block-adaln] [--image-layout channel]
+        [--gpu-only]
     .venv/bin/python -m benchmarks.train_step --smoke     # 1 warm-up and 2 timed steps (also lda-1b's on CUDA)
 """
 
@@ -144,14 +145,18 @@ def main() -> int:
     p.add_argument("--per-block-adaln", action="store_true", dest="per_block_adaln", help="LDA's per-block AdaLN")
     p.add_argument("--image-layout", choices=["token", "channel"], default="token", dest="image_layout")
     p.add_argument("--image-registers", type=int, default=0, dest="image_registers")
+    p.add_argument("--gpu-only", action="store_true", dest="gpu_only",
+                   help="skip timing tiny on the CPU (spend a lent GPU's minutes on lda-1b)")  # fmt: skip
     args = parse_args(p, {"steps": 2, "warmup": 1, "gpu_batch": 2}, "1 warm-up and 2 timed steps, lda-1b batch 2")
     torch.set_num_threads(args.threads)
     model = {k: getattr(args, k) for k in ("per_block_adaln", "image_layout", "image_registers")}
     tiny = _config("tiny", args.lara, model).model_copy(update={"attention": args.attention})
     big = _config("lda-1b", args.lara, model, args.gpu_batch).model_copy(update={"attention": args.attention})
-    print(f"tiny on CPU, {args.threads} thread(s), batch {tiny.batch_size}", file=sys.stderr)
-    choose_backend("cpu", "sdpa" if args.attention == "flash" else args.attention)  # flash is CUDA-only
-    tiny_cpu = time_variants(tiny, torch.device("cpu"), args)
+    tiny_cpu: dict[str, Any] = {}
+    if not args.gpu_only:
+        print(f"tiny on CPU, {args.threads} thread(s), batch {tiny.batch_size}", file=sys.stderr)
+        choose_backend("cpu", "sdpa" if args.attention == "flash" else args.attention)  # flash is CUDA-only
+        tiny_cpu = time_variants(tiny, torch.device("cpu"), args)
     tiny_cpu.update(model_figures(tiny, args.text_tokens), threads=args.threads)
     result: dict[str, Any] = {"tiny_cpu": tiny_cpu, "lda_1b": model_figures(big, args.text_tokens), "lara": args.lara}
     if torch.cuda.is_available():
@@ -165,10 +170,15 @@ def main() -> int:
     if torch.cuda.is_available():
         result["versions"].update(cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
     t, b = result["tiny_cpu"], result["lda_1b"]
-    line = f"tiny CPU: {t['step_s'] * 1000:.0f} ms/step eager, {t['samples_per_s']:.1f} samples/s (batch {t['batch']})"
-    if "compiled" in t:
-        line += f"; compiled {t['compiled']['step_s'] * 1000:.0f} ms/step ({t['compiled_speedup']:.2f}x)"
-    print(line)
+    for name, r in (("tiny CPU", t), ("lda-1b GPU", b)):
+        if "step_s" not in r:
+            continue
+        line = (
+            f"{name}: {r['step_s'] * 1000:.0f} ms/step eager, {r['samples_per_s']:.1f} samples/s (batch {r['batch']})"
+        )
+        if "compiled" in r:
+            line += f"; compiled {r['compiled']['step_s'] * 1000:.0f} ms/step ({r['compiled_speedup']:.2f}x)"
+        print(line)
     total = b["params_dit"] + b["params_lam"] + b["params_projector"]
     print(f"lda-1b: {b['params_dit'] / 1e9:.3f} B DiT params ({total / 1e9:.3f} B with LARA), "
           f"{b['train_flops_per_sample'] / 1e12:.2f} TFLOP per training sample")  # fmt: skip
