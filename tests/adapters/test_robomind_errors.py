@@ -89,3 +89,17 @@ def test_a_bad_frame_later_in_the_episode_names_its_index(tmp_path: Path) -> Non
     assert len(list(cam.frames([0, 3]))) == 2
     with pytest.raises(FrameDecodeError, match=r"observations/rgb_images/camera_front\[4\]: neither"):
         list(cam.frames())
+
+
+def test_a_franka_3rgb_episode_without_its_top_camera_reads_the_other_two(tmp_path: Path) -> None:
+    """675 Franka 3RGB trajectories hold only the left and right cameras (the maker's README): not an error."""
+    import h5py
+
+    [w] = write_robomind(tmp_path, [EpisodeSpec("franka_3rgb", "2024_09_20_close_cabinet", "0920_142729", 6)]).values()
+    with h5py.File(w.path, "a") as f:
+        del f["observations/rgb_images/camera_top"], f["observations/depth_images/camera_top"]
+    raw = RoboMINDAdapter().read(next(RoboMINDAdapter().discover(tmp_path)))
+    assert sorted(raw.cameras) == ["camera_left", "camera_right"] and raw.metadata["cameras_missing"] == ["camera_top"]
+    with pytest.raises(AdapterError, match="camera is missing") as info:
+        RoboMINDAdapter({"cameras": ["camera_top"]}).read(next(RoboMINDAdapter().discover(tmp_path)))
+    assert info.value.field == "observations/rgb_images/camera_top"
