@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from typing import Any, Literal
 
 import numpy as np
 
@@ -129,6 +130,53 @@ ACTION_NAMES: tuple[str, ...] = tuple(
 assert len(STATE_NAMES) == len(ACTION_NAMES) == CANONICAL_DIM
 
 
+# `observation.hand_keypoints` feature info. `has_hands`: the hands whose keypoints are tracked human hands (MANO-21);
+# `robot_hands`: the hands whose keypoints are a dexterous robot hand's links by forward kinematics (written only when
+# there are some); `mask`: (2, 21) 0/1 per hand and MANO-21 slot, 1 where the slot holds a real point. A human hand
+# fills every slot; a robot hand only the slots its `schemas/robots/hands.yaml` entry names a link for (Dex3 has no
+# ring / pinky, the Fourier and Inspire hands no DIP joints); an unfilled slot holds 0. Datasets written before the
+# mask existed have none: `keypoint_slot_mask` reads them as every slot of the `has_hands` hands.
+KEYPOINT_HUMAN_HANDS = "has_hands"
+KEYPOINT_ROBOT_HANDS = "robot_hands"
+KEYPOINT_MASK = "mask"
+KeypointKind = Literal["human", "robot", "none"]
+
+
+def keypoint_info(human_hands: Sequence[str], robot_hands: Sequence[str], slots: np.ndarray | None) -> dict[str, Any]:
+    """The keypoint feature's info; `slots` (2, 21) bool, default every slot of the human hands."""
+    if slots is None:
+        slots = np.zeros((len(HANDS), NUM_KEYPOINTS), dtype=bool)
+        slots[[HANDS.index(h) for h in human_hands]] = True
+    slots = np.asarray(slots, dtype=bool)
+    if slots.shape != (len(HANDS), NUM_KEYPOINTS):
+        raise ValueError(f"keypoint slot mask must be {(len(HANDS), NUM_KEYPOINTS)}, got {slots.shape}")
+    info: dict[str, Any] = {KEYPOINT_HUMAN_HANDS: list(human_hands)}
+    if robot_hands:
+        info[KEYPOINT_ROBOT_HANDS] = list(robot_hands)
+    info[KEYPOINT_MASK] = slots.astype(int).tolist()
+    return info
+
+
+def keypoint_kind(info: Mapping[str, Any] | None) -> KeypointKind:
+    """Whose keypoints a dataset's `observation.hand_keypoints` feature info declares."""
+    info = info or {}
+    if info.get(KEYPOINT_HUMAN_HANDS):
+        return "human"
+    return "robot" if info.get(KEYPOINT_ROBOT_HANDS) else "none"
+
+
+def keypoint_slot_mask(info: Mapping[str, Any] | None) -> np.ndarray:
+    """(2, 21) bool: the slots a dataset's keypoint feature info declares real (see `keypoint_info`)."""
+    info = info or {}
+    raw = info.get(KEYPOINT_MASK)
+    if raw is None:
+        raw = keypoint_info(info.get(KEYPOINT_HUMAN_HANDS) or (), (), None)[KEYPOINT_MASK]
+    m = np.asarray(raw, dtype=bool)
+    if m.shape != (len(HANDS), NUM_KEYPOINTS):
+        raise ValueError(f"keypoint feature {KEYPOINT_MASK} must be {(len(HANDS), NUM_KEYPOINTS)}, got {m.shape}")
+    return m
+
+
 def canonical_features(
     cameras: Mapping[Camera | str, tuple[int, int]],
     embodiment: str,
@@ -138,11 +186,15 @@ def canonical_features(
     native_action_names: Sequence[str] | None = None,
     *,
     interpolated_flag: bool = False,
+    robot_keypoint_hands: Sequence[str] = (),
+    keypoint_slots: np.ndarray | None = None,
 ) -> dict[str, FeatureSpec]:
     """Feature specs of a canonical dataset, in info.json order (`Embodiment.features` fills the embodiment's part).
 
     `cameras` maps a camera of the vocabulary to its (height, width); `mask` marks the 50 dims that hold real data;
-    `keypoint_hands` are the hands with MANO-21 keypoints. Native vectors are included only when named.
+    `keypoint_hands` are the hands with human MANO-21 keypoints, `robot_keypoint_hands` those with a robot hand's
+    MANO-21-style keypoints, `keypoint_slots` the (2, 21) slots that hold real points (`keypoint_info`). Native
+    vectors are included only when named.
     """
     features: dict[str, FeatureSpec] = {}
     for cam in Camera:
@@ -159,7 +211,7 @@ def canonical_features(
         dtype="float32",
         shape=(len(HANDS), NUM_KEYPOINTS, 3),
         names=[list(HANDS), list(MANO21_NAMES), ["x", "y", "z"]],
-        info={"has_hands": list(keypoint_hands)},
+        info=keypoint_info(keypoint_hands, robot_keypoint_hands, keypoint_slots),
     )
     if native_state_names:
         features[STATE_NATIVE] = FeatureSpec(

@@ -13,6 +13,7 @@ from schemas.canonical import (
     CANONICAL_DIM,
     FINGERTIPS_XYZ,
     GRIPPER,
+    NUM_KEYPOINTS,
     WRIST_POS,
     WRIST_ROT6D,
     canonical_features,
@@ -73,8 +74,30 @@ class Embodiment(BaseModel):
         return self.mask().astype(int).tolist()
 
     def keypoint_hands(self) -> tuple[Hand, ...]:
-        """Hands that carry MANO-21 keypoints (human hands only)."""
+        """Hands that carry human MANO-21 keypoints (human hands only)."""
         return self.hands if self.effector is Effector.human else ()
+
+    def keypoint_slots(self, mask: Sequence[bool] | None = None) -> np.ndarray:
+        """(2, 21) bool: the MANO-21 slots of `observation.hand_keypoints` this embodiment fills. A human hand: every
+        slot. A dexterous robot hand: the slots its `schemas/robots/hands.yaml` entry names a link for, when the
+        dataset's `mask` fills that hand's fingertips (its joints resolved, so FK ran). Anything else: none."""
+        slots = np.zeros((2, NUM_KEYPOINTS), dtype=bool)
+        if self.effector is Effector.human:
+            slots[[_HAND_INDEX[h] for h in self.hands]] = True
+        elif self.effector is Effector.dexterous and self.joint_space is not None:
+            dims = self.mask() if mask is None else self.mask() & np.asarray(mask, dtype=bool)
+            for arm in self.joint_space.arms:
+                h = _HAND_INDEX[arm.side]
+                if arm.hand is not None and dims[hand_dims(h, FINGERTIPS_XYZ)].any():
+                    slots[h] = [link is not None for link in arm.hand.spec().keypoints]
+        return slots
+
+    def robot_keypoint_hands(self, mask: Sequence[bool] | None = None) -> tuple[Hand, ...]:
+        """Hands that carry a robot hand's MANO-21-style keypoints by forward kinematics (`keypoint_slots`)."""
+        if self.effector is Effector.human:
+            return ()
+        slots = self.keypoint_slots(mask)
+        return tuple(h for h in self.hands if slots[_HAND_INDEX[h]].any())
 
     def features(
         self,
@@ -89,7 +112,9 @@ class Embodiment(BaseModel):
         the source really fills."""
         dims = self.mask() if mask is None else self.mask() & np.asarray(mask, dtype=bool)
         return canonical_features(cameras, self.name, dims, self.keypoint_hands(), native_state_names,
-                                  native_action_names, interpolated_flag=interpolated_flag)  # fmt: skip
+                                  native_action_names, interpolated_flag=interpolated_flag,
+                                  robot_keypoint_hands=self.robot_keypoint_hands(dims),
+                                  keypoint_slots=self.keypoint_slots(dims))  # fmt: skip
 
 
 class EmbodimentRegistry:

@@ -241,13 +241,16 @@ def _hand_block(
         poses = rs.resample_poses(wrist.timestamps, wrist.values.astype(np.float64), grid_abs)
         if sig.apply_offset:
             poses = apply_eef_offset(poses, offset)
-    kp_values = None if track.keypoints is None else track.keypoints.values.astype(np.float64)
+    robot_kp = track.keypoints is not None and track.keypoints.frame == "wrist"  # a robot hand's, by FK
+    kp_values = None if track.keypoints is None or robot_kp else track.keypoints.values.astype(np.float64)
     if kp_values is not None and not np.any(np.nan_to_num(kp_values)):
         kp_values = None  # a hand that was never tracked (all zero / NaN) is absent, not invalid
     if kp_values is not None:
         kp = rs.resample_linear(track.keypoints.timestamps, kp_values, grid_abs)
         if poses is None:
             poses = wrist_frames_from_keypoints(kp, "left" if hand == 0 else "right")
+    if robot_kp and poses is not None:  # wrist-frame points resampled like the fingertips, then posed on the grid
+        kp = _robot_keypoints(track.keypoints, poses, grid_abs)  # type: ignore[arg-type]
     if ref is not None:  # express in the decoupled reference frame (world_from_ref given)
         ref_inv = se3_inverse(ref)
         if poses is not None:
@@ -270,6 +273,19 @@ def _hand_block(
         out[:, FINGERTIPS_XYZ] = rs.resample_linear(track.fingertips.timestamps, np.where(present, tips, 0.0), grid_abs)
         avail[FINGERTIPS_XYZ] = present
     return out, avail, kp, poses
+
+
+def _robot_keypoints(keypoints: Stream, poses: np.ndarray, grid_abs: np.ndarray) -> np.ndarray:
+    """A robot hand's (T, 21, 3) wrist-frame keypoints (NaN where the hand has no link) -> (N, 21, 3) in the frame of
+    the wrist `poses`, where human keypoints are stored; a slot the hand lacks holds 0 (the feature's slot mask says
+    which). Resampled in the wrist frame exactly as `_hand_block` resamples the fingertips, so a tip slot is the
+    state's fingertip moved by the state's wrist pose."""
+    v = keypoints.values.reshape(len(keypoints), -1).astype(np.float64)
+    present = np.isfinite(v).all(axis=0)
+    kp = rs.resample_linear(keypoints.timestamps, np.where(present, v, 0.0), grid_abs).reshape(len(grid_abs), -1, 3)
+    out = transform_points(poses[:, None], kp)
+    out[:, ~present.reshape(-1, 3).all(axis=1)] = 0.0
+    return out
 
 
 def _action_from_state(state: np.ndarray, poses: dict[int, np.ndarray]) -> np.ndarray:
@@ -468,7 +484,7 @@ def _canonicalize_span(
             K, (h, w) = stored.intrinsics, stored.shape
             view = CameraView.from_trajectory(K, w, h, traj[a:b])
         ep.qa = measure(ep.state, ep.action, ep.keypoints, mask, fps=spec.fps, limits=limits, config=spec.qa,
-                        camera=view)  # fmt: skip
+                        camera=view, keypoint_slots=None if human else emb.keypoint_slots(mask))  # fmt: skip
         episodes.append(ep)
     return episodes
 

@@ -10,6 +10,9 @@ batched FK call per description, never per frame):
 - a parallel gripper's opening 0..1 from its joint, linear between the maker's closed and open values;
 - a dexterous hand's five fingertips in the wrist frame by the hand's own kinematics (`schemas/robots/hands.yaml`);
   fingers a hand lacks are NaN and stay out of the mask;
+- the same hand's MANO-21-style keypoints (the links `hands.yaml` names per slot, same FK call), in the wrist frame
+  (`Stream.frame == "wrist"`), NaN in the slots the hand has no link for: canonicalize moves them into the frame human
+  keypoints are stored in and records the slot mask (`Embodiment.keypoint_slots`);
 - the commanded wrist pose from the action's absolute joint targets, by the same FK: its distance to the next
   recorded state goes to the notes (`command_tracking`), while the canonical action stays the state delta every EEF
   source gets (`canonicalize._action_from_state`), so state t + action t is state t+1 exactly.
@@ -169,9 +172,10 @@ def _wrist_poses(spec: JointSpaceSpec, named: dict[str, np.ndarray], n: int) -> 
     return out
 
 
-def _fingertips(spec: JointSpaceSpec, arm: ArmMap, q: np.ndarray) -> np.ndarray:
-    """(n, k) hand joint angles (rad, the dataset's order) -> (n, 5, 3) fingertips in the canonical wrist frame, NaN
-    for a finger the hand lacks. One batched FK call of the hand's description."""
+def _hand_points(spec: JointSpaceSpec, arm: ArmMap, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) hand joint angles (rad, the dataset's order) -> ((n, 5, 3) fingertips, (n, 21, 3) MANO-21 keypoints),
+    both in the canonical wrist frame, NaN for a finger / keypoint link the hand lacks (`hands.yaml`). One batched FK
+    call of the hand's description: a tip keypoint is the same FK value as its fingertip (hands.yaml ties the links)."""
     from ingest.kinematics import load_model
 
     assert arm.hand is not None
@@ -179,13 +183,20 @@ def _fingertips(spec: JointSpaceSpec, arm: ArmMap, q: np.ndarray) -> np.ndarray:
     model = load_model(hand.description)
     qh = model.assemble({j: q[:, i] for i, j in enumerate(hand.native_order)}, len(q))
     tips = [hand.fingertips[f] for f in FINGERS]
-    links = [t for t in tips if t is not None]
+    links = sorted({t for t in (*tips, *hand.keypoints) if t is not None})
     pos = model.forward(qh, links, base=hand.base_link)[..., :3, 3]  # (n, k, 3) in the hand base frame
     wrist_from_base = _wrist_from_hand_base(spec, arm, hand.mount.mount_link)
     pos = pos @ wrist_from_base[:3, :3].T + wrist_from_base[:3, 3]
-    out = np.full((len(q), 5, 3), np.nan)
-    out[:, [i for i, t in enumerate(tips) if t is not None]] = pos
-    return out
+    col = {link: i for i, link in enumerate(links)}
+    out_tips = np.full((len(q), len(FINGERS), 3), np.nan)
+    out_kp = np.full((len(q), len(hand.keypoints), 3), np.nan)
+    for i, t in enumerate(tips):
+        if t is not None:
+            out_tips[:, i] = pos[:, col[t]]
+    for i, k in enumerate(hand.keypoints):
+        if k is not None:
+            out_kp[:, i] = pos[:, col[k]]
+    return out_tips, out_kp
 
 
 def _wrist_from_hand_base(spec: JointSpaceSpec, arm: ArmMap, mount_link: str) -> np.ndarray:
@@ -248,7 +259,7 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> HandSignals:
         if a.arm.gripper is not None:
             track.gripper = _gripper(states, a.arm, units, opts, where)
         if a.arm.hand is not None:
-            track.fingertips = _hand(states, spec, a.arm, where)
+            track.fingertips, track.keypoints = _hand(states, spec, a.arm, where)
         tracks[0 if a.arm.side == "left" else 1] = track
     notes += _command_tracking(raw, spec, units, opts, arms, poses)
     return HandSignals(hands=tracks, frame="robot_base", apply_offset=False, notes=notes)
@@ -265,7 +276,8 @@ def _gripper(res: _Resolver, arm: ArmMap, units: JointUnit, opts: JointSpaceOpti
     return Stream(ts, gripper_opening(v[:, 0], grip, unit, units, col.name, opts), unit="0..1")
 
 
-def _hand(res: _Resolver, spec: JointSpaceSpec, arm: ArmMap, where: str) -> Stream:
+def _hand(res: _Resolver, spec: JointSpaceSpec, arm: ArmMap, where: str) -> tuple[Stream, Stream]:
+    """(fingertips, MANO-21 keypoints) streams of one dexterous hand, both in the wrist frame (`frame="wrist"`)."""
     assert arm.hand is not None
     hand = arm.hand.spec()
     cols, missing = res.find(arm.hand.joints(), arm.prefixes, arm.modality_hand)
@@ -275,7 +287,8 @@ def _hand(res: _Resolver, spec: JointSpaceSpec, arm: ArmMap, where: str) -> Stre
     if hand.native_unit == "inspire_0_1":  # 1 = open, 0 = closed, linear in between (hands.yaml ranges)
         r = [hand.ranges[j] for j in hand.native_order]
         v = np.array([x.closed for x in r]) + v * np.array([x.open - x.closed for x in r])
-    return Stream(ts, _fingertips(spec, arm, v), unit="m", frame="wrist")
+    tips, keypoints = _hand_points(spec, arm, v)
+    return Stream(ts, tips, unit="m", frame="wrist"), Stream(ts, keypoints, unit="m", frame="wrist")
 
 
 def _command_tracking(raw: RawEpisode, spec: JointSpaceSpec, units: JointUnit, opts: JointSpaceOptions,

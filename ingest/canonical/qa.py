@@ -150,6 +150,21 @@ def hand_size(keypoints: np.ndarray, tracked: np.ndarray) -> tuple[float, float]
     return float(np.median(np.concatenate(chains))), float(np.median(np.concatenate(cvs)))
 
 
+def robot_bone_cv(keypoints: np.ndarray, tracked: np.ndarray, slots: np.ndarray) -> float | None:
+    """Median over a robot hand's bones (both ends real slots) of length std / mean over the tracked frames; None
+    when no such bone is tracked."""
+    cvs = []
+    for h in range(keypoints.shape[1]):
+        bones = [k for k, (a, b) in enumerate(BONES) if slots[h, a] and slots[h, b]]
+        kp = keypoints[tracked[:, h], h].astype(np.float64)
+        if not bones or not len(kp):
+            continue
+        lengths = bone_lengths(kp)[:, bones]
+        mean = lengths.mean(axis=0)
+        cvs.append(np.where(mean > 0, lengths.std(axis=0) / np.where(mean > 0, mean, 1.0), np.inf))
+    return float(np.median(np.concatenate(cvs))) if cvs else None
+
+
 def action_errors(state: np.ndarray, action: np.ndarray, hands: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Per step and hand, the position error (m) and rotation angle (deg) between the wrist of state t with the delta
     action t applied and the wrist of state t+1. The delta is applied as `frames.apply_delta` inverts
@@ -190,9 +205,16 @@ def measure(
     limits: KinematicLimits,
     config: QAConfig,
     camera: CameraView | None = None,
+    keypoint_slots: np.ndarray | None = None,
 ) -> QARecord:
     """Every invariant of one canonical episode (arrays as `CanonicalEpisode` holds them). Costs one pass over arrays
-    already in memory: no I/O, no per-frame Python loop."""
+    already in memory: no I/O, no per-frame Python loop.
+
+    `keypoint_slots` (2, 21) bool marks a robot hand's keypoints (`Embodiment.keypoint_slots`; None: human hands,
+    every slot real). A robot hand is not held to the human hand-length band (`hand_length` stays None: its size is
+    the maker's, not ours to judge), and its bone rigidity is measured over the bones whose two ends are real slots:
+    forward kinematics makes a bone between a link and its parent's origin exactly rigid, so a non-zero CV there is a
+    wrong link table or a broken FK."""
     n = len(state)
     out: dict[str, object] = {"frames": n}
     hands = present_hands(mask)
@@ -223,9 +245,12 @@ def measure(
             out.update(zip(("acc_p50", "acc_p95", "acc_p99"), _percentiles(acc, (50, 95, 99)), strict=True))
             out.update(speed_limit=limits.max_wrist_speed_m_s, acc_limit=limits.max_wrist_acc_m_s2)
 
-    size = hand_size(kp, tracked)
-    if size is not None:
-        out.update(hand_length=size[0], bone_length_cv=size[1])
+    if keypoint_slots is None:
+        size = hand_size(kp, tracked)
+        if size is not None:
+            out.update(hand_length=size[0], bone_length_cv=size[1])
+    else:
+        out["bone_length_cv"] = robot_bone_cv(kp, tracked, np.asarray(keypoint_slots, dtype=bool))
 
     grip_hands = [h for h in range(2) if mask[hand_dims(h, GRIPPER)].all()]
     if grip_hands:

@@ -197,7 +197,7 @@ def test_canonical_features_order_and_shapes() -> None:
     kp = feats[HAND_KEYPOINTS]
     assert kp.shape == (2, 21, 3) and kp.flat_names()[:2] == ["left", "right"]
     assert kp.names[1] == list(MANO21_NAMES)
-    assert kp.info == {"has_hands": []}
+    assert kp.info == {"has_hands": [], "mask": [[0] * 21] * 2}  # a gripper robot: no keypoint slot
 
 
 def test_canonical_features_native_only_when_named() -> None:
@@ -205,7 +205,7 @@ def test_canonical_features_native_only_when_named() -> None:
     feats = human.features({}, native_state_names=["a", "b"], native_action_names=["c", "d", "e"])
     assert list(feats) == [STATE, ACTION, HAND_KEYPOINTS, STATE_NATIVE, ACTION_NATIVE]
     assert feats[STATE_NATIVE].shape == (2,) and feats[ACTION_NATIVE].shape == (3,)
-    assert feats[HAND_KEYPOINTS].info == {"has_hands": ["left", "right"]}
+    assert feats[HAND_KEYPOINTS].info == {"has_hands": ["left", "right"], "mask": [[1] * 21] * 2}  # every slot
     assert feats[STATE].info["mask"] == human.mask_list()
     no_native = human.features({}, native_state_names=[], native_action_names=None)
     assert STATE_NATIVE not in no_native and ACTION_NATIVE not in no_native
