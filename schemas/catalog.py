@@ -30,7 +30,13 @@ class _CatalogCore(BaseModel):
     num_frames: int = Field(ge=0)
     duration_s: float = Field(ge=0)
     has_action: bool
-    has_hands: bool
+    has_hands: bool = Field(description="the episode has tracked human hand keypoints (MANO-21); see hand_keypoints")
+    hand_keypoints: str | None = Field(
+        None,
+        description="whose keypoints observation.hand_keypoints holds in this episode: human (tracked MANO-21, "
+        "= has_hands), robot (a dexterous robot hand's links by FK, masked slots in the feature info) or none; null "
+        "for episodes cataloged before robot keypoints existed",
+    )
     cameras: list[str] = Field(default_factory=list)
     success: bool | None = None
     raw_path: str
@@ -66,6 +72,7 @@ CATALOG_SCHEMA = pa.schema(
         ("duration_s", pa.float64()),
         ("has_action", pa.bool_()),
         ("has_hands", pa.bool_()),
+        ("hand_keypoints", pa.string()),
         ("cameras", pa.list_(pa.string())),
         ("success", pa.bool_()),
         ("raw_path", pa.string()),

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingest.files.atomic import atomic_write, fsync_path
-from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX
+from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, KeypointKind, keypoint_kind
 from schemas.catalog import CATALOG_SCHEMA, CatalogRow
 from schemas.corpus import (
     DATASETS_DIR,
@@ -155,15 +155,21 @@ def _latents_ready(dataset_root: Path, info: InfoJson, episode_index: int) -> bo
     return any((dataset_root / latents_file(info, episode_index, key)).exists() for key in info.video_keys)
 
 
-def _has_hands(stats: dict[str, Any] | None, info: InfoJson) -> bool:
-    """True when the episode's keypoints are not all zero (an untracked hand is zeros + mask)."""
+def _hand_keypoints(stats: dict[str, Any] | None, info: InfoJson) -> KeypointKind:
+    """Whose keypoints the episode holds: the kind the dataset declares (`schemas.canonical.keypoint_kind`: human
+    MANO-21 or a robot hand's FK links), or "none" when the episode's keypoints are all zero (an untracked hand is
+    zeros + mask)."""
     ft = info.features.get(HAND_KEYPOINTS)
     if ft is None:
-        return False
+        return "none"
+    kind = keypoint_kind(ft.info)
     kp = (stats or {}).get(HAND_KEYPOINTS)
-    if kp is None:  # no per-episode stats: fall back to what the dataset declares
-        return bool((ft.info or {}).get("has_hands"))
-    return bool(np.any(np.asarray(kp["min"], dtype=float) != 0) or np.any(np.asarray(kp["max"], dtype=float) != 0))
+    if kp is None:  # no per-episode stats: what the dataset declares
+        return kind
+    zero = not (np.any(np.asarray(kp["min"], dtype=float) != 0) or np.any(np.asarray(kp["max"], dtype=float) != 0))
+    if zero:
+        return "none"
+    return "human" if kind == "none" else kind  # keypoints nobody declared: human, as the catalog always read them
 
 
 def _has_action(lineage: EpisodeLineage, info: InfoJson) -> bool:
@@ -235,6 +241,7 @@ def catalog_rows_for_dataset(
             raise CatalogError(f"{episodes_path}:{lineno}: not an episode entry ({e})") from e
         lineage = EpisodeLineage.of(line)
         has_action = _has_action(lineage, info)
+        kind = _hand_keypoints(stats.get(index), info)
         if lineage.tier is not None:  # a foreign dataset's lineage may hold only a caption
             tier, reasons = lineage.tier, list(lineage.tier_reasons or [])
         elif has_action:
@@ -260,7 +267,8 @@ def catalog_rows_for_dataset(
                 num_frames=length,
                 duration_s=length / fps,
                 has_action=has_action,
-                has_hands=_has_hands(stats.get(index), info),
+                has_hands=kind == "human",  # as before robot keypoints: `WHERE has_hands` means human hands
+                hand_keypoints=kind,
                 cameras=cameras,
                 success=lineage.success,
                 raw_path=lineage.raw_path or rel,
