@@ -91,7 +91,7 @@ def time_steps(
         "step_s": round(step_s, 4),
         "samples_per_s": round(cfg.batch_size / step_s, 2),
         "first_step_s": round(times[0], 2),  # the compile, for a compiled run
-        "compiled": compiled,
+        "mode": "compiled" if compiled else "eager",
         "checkpointing": checkpointing,
         "attention": cfg.attention,
     }
