@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from ingest.lerobot.video_read import decode_frames
 from jobs.catalog.query import run_query
 from jobs.qa_findings import DatasetQA, Finding, corpus_qa_config, findings, summarize
-from jobs.report.keypoints import CameraModel, camera_model, project
+from jobs.report.keypoints import CameraModel, camera_model, drawable_keypoints, project
 from schemas.canonical import (
     ACTION,
     HAND_KEYPOINTS,
@@ -27,6 +27,7 @@ from schemas.canonical import (
     Camera,
     hand_dims,
     image_key,
+    keypoint_kind,
 )
 from schemas.corpus import EPISODES_DIR, EpisodeLineage, find_datasets, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
@@ -202,12 +203,13 @@ def frame_strip(ds: DatasetView, count: int = 6) -> Strip | None:
     frames = dict(decode_frames(ds.root / ds.info.video_file(ep, key), idx))
     idx = [i for i in idx if i in frames]
     strip = Strip(ds.name, ep, key, idx, [frames[i] for i in idx])
-    if not has_hands(ds.info):
-        strip.note = "no hand keypoints: not human hand data"
+    ft = ds.info.features.get(HAND_KEYPOINTS)
+    if ft is None or keypoint_kind(ft.info) == "none":
+        strip.note = "no hand keypoints: neither human hands nor a robot hand's"
         return strip
     cols = ds.columns(0, [HAND_KEYPOINTS, STATE_NATIVE])
-    kp = cols[HAND_KEYPOINTS].reshape(-1, 2, 21, 3)
-    strip.hands = [h for h in range(2) if np.any(kp[:, h])]
+    kp = drawable_keypoints(ds.info, cols[HAND_KEYPOINTS].reshape(-1, 2, 21, 3))  # masked slots: NaN, not drawn
+    strip.hands = [h for h in range(2) if np.any(np.nan_to_num(kp[:, h]))]
     if not strip.hands:
         strip.note = "keypoints are all zero: the source tracks no hands (video only)"
         return strip

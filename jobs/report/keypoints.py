@@ -1,4 +1,5 @@
-"""MANO-21 keypoints of human episodes onto their video frames, for the report's frame strips.
+"""MANO-21 keypoints of human episodes (and a robot hand's MANO-21-style keypoints) onto their video frames, for the
+report's frame strips.
 
 A canonical dataset stores the keypoints (`observation.hand_keypoints`, (T,2,21,3)) in the episode's reference frame:
 the first camera pose, gravity-aligned (`ingest.canonical.decouple`). Drawing them on frame t needs where the camera
@@ -10,6 +11,8 @@ was at t in that frame and the camera's intrinsics, both read from the dataset i
   of the stored video), scaled here to the decoded frames' size should it differ.
 When any piece is missing (no camera trajectory, a camera without intrinsics, keypoints behind the camera) the
 projection is not faithful, and the strip draws the keypoints in a side panel instead, saying why.
+A slot the dataset's keypoint slot mask marks unfilled (a robot hand without that link: `schemas.canonical.
+keypoint_info`) becomes NaN here (`drawable_keypoints`), so neither it nor a bone touching it is drawn.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ import numpy as np
 
 from ingest.canonical.frames import pos_rot6d_to_pose, se3_inverse, transform_points
 from ingest.canonical.qa import BONES
-from schemas.canonical import INTRINSICS_KEY, MANO21_NAMES, STATE_NATIVE, feature_intrinsics, scale_intrinsics
+from schemas.canonical import (
+    HAND_KEYPOINTS,
+    INTRINSICS_KEY,
+    MANO21_NAMES,
+    STATE_NATIVE,
+    feature_intrinsics,
+    keypoint_slot_mask,
+    scale_intrinsics,
+)
 from schemas.lerobot import InfoJson
 
 CAMERA_COLUMNS = tuple(f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6))))
@@ -46,6 +57,18 @@ def project(points_ref: np.ndarray, ref_from_camera: np.ndarray, K: np.ndarray) 
         uv = (cam[:, :2] / z[:, None]) @ np.asarray(K[:2, :2], np.float64).T + np.asarray(K[:2, 2], np.float64)
     uv[~in_front] = np.nan
     return uv, in_front
+
+
+def drawable_keypoints(info: InfoJson, keypoints: np.ndarray) -> np.ndarray:
+    """(..., 2, 21, 3) stored keypoints with the slots the dataset declares unfilled set to NaN (the drawing skips NaN
+    points and every bone with a NaN end)."""
+    ft = info.features.get(HAND_KEYPOINTS)
+    slots = keypoint_slot_mask(ft.info if ft is not None else None)
+    out = np.array(keypoints, dtype=np.float64)
+    if not slots.any():  # nothing declared (a foreign dataset): draw what is there
+        return out
+    out[..., ~slots, :] = np.nan
+    return out
 
 
 def camera_trajectory(info: InfoJson, native: np.ndarray | None) -> np.ndarray | None:
