@@ -30,15 +30,16 @@ def _fresh_dynamo() -> None:
 
 
 @pytest.mark.parametrize(
-    ("backend", "lara", "model"),
-    [("sdpa", "joint", None), ("reference", "joint", None), ("sdpa", "off", OPTIONS)],
-    ids=["sdpa", "reference", "sdpa-lda-options"],
+    ("backend", "lara", "model", "checkpointing"),
+    [("sdpa", "joint", None, False), ("reference", "joint", None, False), ("sdpa", "off", OPTIONS, True)],
+    ids=["sdpa", "reference", "sdpa-lda-options-checkpointing"],
 )
-def test_forward_and_loss_trace_in_one_graph(backend: str, lara: str, model: object) -> None:
+def test_forward_and_loss_trace_in_one_graph(backend: str, lara: str, model: object, checkpointing: bool) -> None:
     """The whole objective (DiT, routing, the LAM with a dead-code restart due) has no graph break: no host sync,
     no data-dependent shape. The FlashAttention varlen path this replaces gave 12 breaks for 2 blocks."""
     choose_backend("cpu", backend)
     obj, cfg = objective(lara=lara, model=model)  # type: ignore[arg-type]
+    obj.dit.checkpointing = checkpointing
     if obj.lam is not None:
         obj.lam.vq.idle[:5] = 100  # five dead codes: the restart runs inside the traced step
     batch, noise = batch_with_tasks(cfg, TASKS * 2)
