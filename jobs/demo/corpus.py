@@ -1,51 +1,130 @@
 """A small multi-source raw corpus in the sources' real on-disk formats, with one corrupt episode per source.
 
-Used by `make demo` and the job tests: OXE RLDS (bridge), AgiBot World, Ego4D, EgoDex and a LeRobot v2.1 dataset,
-written by `adapters/synthetic/`, plus the job spec that ingests them.
+Used by `make demo` and the job tests: OXE RLDS (bridge), AgiBot World, Ego4D, EgoDex and a LeRobot v2.1 dataset
+(`BASE_SOURCES`, what the job tests count on), and with `sources=SOURCES` also EPIC-KITCHENS-100, an Egocentric-10K
+style WebDataset (ego_video), HOT3D, RoboMIND and a joint-space SO-101 LeRobot v3.0 recording (beside the LeRobot
+v2.1 dataset, read by the same source), each written by its own `adapters/synthetic/` writer, plus the job spec that
+ingests them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from adapters.synthetic.agibot import EpisodeSpec, Fault, write_agibot
 from adapters.synthetic.ego4d import write_ego4d
 from adapters.synthetic.egodex import write_egodex
-from adapters.synthetic.lerobot import inject_fault
+from adapters.synthetic.egovideo import write_ego_shards
+from adapters.synthetic.epic_kitchens import write_epic_kitchens
+from adapters.synthetic.hot3d import write_hot3d
+from adapters.synthetic.lerobot import inject_fault, write_lerobot_v3
 from adapters.synthetic.rlds import write_rlds
+from adapters.synthetic.robomind import EpisodeSpec as RoboMindEpisode
+from adapters.synthetic.robomind import write_robomind
+
+BASE_SOURCES = ("bridge", "agibot", "ego4d", "egodex", "lerobot")
+SOURCES = (*BASE_SOURCES, "epic_kitchens", "ego_video", "hot3d", "robomind", "so101")
+# source -> adapter: each source is named after its adapter but OXE's bridge (so101 is a dataset of the lerobot source)
+ADAPTERS = {"bridge": "oxe"} | {name: name for name in SOURCES if name not in ("bridge", "so101")}
+# The SO-101 recording was made with use_degrees=True: lerobot's SO101Follower.__init__ (src/lerobot/robots/
+# so101_follower/so101_follower.py; SOFollower in so_follower/ later) then puts the body motors in MotorNormMode.DEGREES
+# and keeps the gripper in RANGE_0_100, so no calibration file is needed. Harmless to franka_cube (no joints).
+OPTIONS: dict[str, dict[str, Any]] = {"lerobot": {"joint_space": {"units": "deg"}}}
+SO101_MOTORS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll")
 
 
-def write_raw_corpus(raw: Path, *, scale: int = 1, corrupt: bool = True) -> dict[str, Path]:
-    """Write every source under `raw/`; `scale` multiplies episodes. Returns source name -> adapter root."""
+def _so101_vectors(episode: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A reach-and-grasp as lerobot >= 0.2 records it with use_degrees=True: `<motor>.pos` in degrees about the
+    middle of each calibrated range (the URDF zero), the gripper in percent; the action is the next row's target."""
+    t = np.linspace(0.0, 1.0, n + 1)[:, None]
+    body = np.array([25.0, 30.0, -35.0, 40.0, 15.0]) * np.sin(np.pi * t + 0.3 * episode)
+    grip = 10 + 70 * (0.5 + 0.5 * np.cos(2 * np.pi * t))  # open, closed on the object, open again
+    rows = np.concatenate([body, grip], axis=1)
+    return rows[:-1], rows[1:]
+
+
+def _write_so101(lerobot_folder: Path, scale: int) -> None:
+    names = [f"{m}.pos" for m in (*SO101_MOTORS, "gripper")]
+    cameras = {"observation.images.front": (48, 64), "observation.images.wrist": (48, 64)}
+    write_lerobot_v3(lerobot_folder / "so101_pick", (45, 36) * scale, fps=30, cameras=cameras, names=names,
+                     robot_type="so101_follower", vectors=_so101_vectors)  # fmt: skip
+
+
+def _new_sources(raw: Path, scale: int, corrupt: bool) -> dict[str, Callable[[], Path]]:
+    """The sources beyond `BASE_SOURCES`: each a writer returning its adapter root (two short episodes, one bad)."""
+
+    def epic() -> Path:
+        write_epic_kitchens(raw / "epic_kitchens", videos=scale, duration_s=3.0, segments_per_video=2,
+                            bad=("corrupt_video",) if corrupt else ())  # fmt: skip
+        return raw / "epic_kitchens"
+
+    def ego_video() -> Path:
+        write_ego_shards(raw / "ego_video", workers=scale, clips_per_shard=2, seconds=2.0,
+                         bad=("corrupt_video",) if corrupt else ())  # fmt: skip
+        return raw / "ego_video"
+
+    def hot3d() -> Path:
+        write_hot3d(raw / "hot3d", frames=45, quest=True, bad=("bad_quaternion",) if corrupt else ())
+        return raw / "hot3d"
+
+    def robomind() -> Path:
+        specs = [RoboMindEpisode(robot, f"pick_{robot}", f"1014_1446{k:02d}", 40)
+                 for k in range(scale) for robot in ("franka_3rgb", "agilex_3rgb")]  # fmt: skip
+        if corrupt:
+            specs.append(RoboMindEpisode("franka_3rgb", "pick_franka_3rgb", "1014_151731", 40, bad="truncated"))
+        write_robomind(raw / "robomind", specs)
+        return raw / "robomind"
+
+    return {"epic_kitchens": epic, "ego_video": ego_video, "hot3d": hot3d, "robomind": robomind}
+
+
+def write_raw_corpus(
+    raw: Path, *, scale: int = 1, corrupt: bool = True, sources: Iterable[str] = BASE_SOURCES
+) -> dict[str, Path]:
+    """Write `sources` (names of `SOURCES`) under `raw/`; `scale` multiplies episodes. Returns source name -> adapter
+    root ("so101" adds its dataset to the LeRobot folder: no root of its own)."""
     from jobs.demo.robot import run_demo  # the canonical demo dataset doubles as a LeRobot source
 
-    raw = Path(raw)
+    raw, wanted = Path(raw), set(sources)
+    if unknown := wanted - set(SOURCES):
+        raise ValueError(f"unknown demo source(s) {sorted(unknown)}; known: {SOURCES}")
+    if "so101" in wanted and "lerobot" not in wanted:
+        raise ValueError("the so101 recording lives in the lerobot source's folder: ask for 'lerobot' too")
     roots: dict[str, Path] = {}
-    write_rlds(raw / "bridge", "bridge", episodes=3 * scale, steps=20, vary_steps=True,
-               corrupt_crc=("train", 1) if corrupt else None)  # fmt: skip
-    roots["bridge"] = next((raw / "bridge").rglob("dataset_info.json")).parent
-    specs = [EpisodeSpec(327, 700_000 + k, 60) for k in range(2 * scale)]
-    if corrupt:
-        specs.append(EpisodeSpec(327, 790_000, 60, fault=Fault.action_longer))
-    write_agibot(raw / "agibot", specs)
-    roots["agibot"] = raw / "agibot"
-    write_ego4d(raw / "ego4d", num_videos=scale, duration_s=8.0, narrations_per_video=3,
-                bad=("corrupt_video",) if corrupt else ())  # fmt: skip
-    roots["ego4d"] = raw / "ego4d"
-    write_egodex(raw / "egodex", episodes_per_task=scale, num_frames=60, old_episode=False,
-                 bad=("missing_camera",) if corrupt else ())  # fmt: skip
-    roots["egodex"] = raw / "egodex"
-    lerobot_root = run_demo(raw / "lerobot_out", episodes=2 + scale, quiet=True).root
-    if corrupt:
-        inject_fault(lerobot_root, "unreadable_parquet", episode=1)
-    roots["lerobot"] = lerobot_root.parent
+    if "bridge" in wanted:
+        write_rlds(raw / "bridge", "bridge", episodes=3 * scale, steps=20, vary_steps=True,
+                   corrupt_crc=("train", 1) if corrupt else None)  # fmt: skip
+        roots["bridge"] = next((raw / "bridge").rglob("dataset_info.json")).parent
+    if "agibot" in wanted:
+        specs = [EpisodeSpec(327, 700_000 + k, 60) for k in range(2 * scale)]
+        if corrupt:
+            specs.append(EpisodeSpec(327, 790_000, 60, fault=Fault.action_longer))
+        write_agibot(raw / "agibot", specs)
+        roots["agibot"] = raw / "agibot"
+    if "ego4d" in wanted:
+        write_ego4d(raw / "ego4d", num_videos=scale, duration_s=8.0, narrations_per_video=3,
+                    bad=("corrupt_video",) if corrupt else ())  # fmt: skip
+        roots["ego4d"] = raw / "ego4d"
+    if "egodex" in wanted:
+        write_egodex(raw / "egodex", episodes_per_task=scale, num_frames=60, old_episode=False,
+                     bad=("missing_camera",) if corrupt else ())  # fmt: skip
+        roots["egodex"] = raw / "egodex"
+    if "lerobot" in wanted:
+        lerobot_root = run_demo(raw / "lerobot_out", episodes=2 + scale, quiet=True).root
+        if corrupt:
+            inject_fault(lerobot_root, "unreadable_parquet", episode=1)
+        roots["lerobot"] = lerobot_root.parent
+        if "so101" in wanted:
+            _write_so101(lerobot_root.parent, scale)
+    for name, write in _new_sources(raw, scale, corrupt).items():
+        if name in wanted:
+            roots[name] = write()
     return roots
-
-
-ADAPTERS = {"bridge": "oxe", "agibot": "agibot", "ego4d": "ego4d", "egodex": "egodex", "lerobot": "lerobot"}
 
 
 def write_demo_spec(
@@ -53,11 +132,15 @@ def write_demo_spec(
 ) -> Path:
     """A job spec ingesting every source of `write_raw_corpus` into `output`; `image` is `canonicalize.image` (the
     stored camera size, e.g. {"size": "224x224", "fit": "pad"}; None: native)."""
+    sources = []
+    for name, root in roots.items():
+        source = {"name": name, "adapter": ADAPTERS[name], "root": str(Path(root).resolve())}
+        if name in OPTIONS:
+            source["options"] = OPTIONS[name]
+        sources.append(source)
     spec: dict[str, Any] = {
         "output": str(Path(output).resolve()),
-        "sources": [
-            {"name": name, "adapter": ADAPTERS[name], "root": str(Path(root).resolve())} for name, root in roots.items()
-        ],
+        "sources": sources,
         "parallelism": {"max_in_flight": 4, **parallelism},
     }
     if image is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jobs.catalog.curate import curate
 from jobs.catalog.query import format_table, run_query
-from jobs.demo.corpus import write_demo_spec, write_raw_corpus
+from jobs.demo.corpus import SOURCES, write_demo_spec, write_raw_corpus
 from jobs.ingest import run_ingest
 from jobs.report.page import build_report
 from jobs.spec import load_spec
@@ -21,6 +21,8 @@ TRAINING_SIZE = {"size": "224x224", "fit": "pad"}
 QUERIES = {
     "hours by source x tier": "SELECT source, tier, count(*) AS episodes, round(sum(duration_s) / 3600, 4) AS hours "
     "FROM episodes GROUP BY ALL ORDER BY ALL",
+    "embodiments and actions": "SELECT source, subset, embodiment, tier, count(*) AS episodes, "
+    "count(*) FILTER (WHERE has_action) AS with_action FROM episodes GROUP BY ALL ORDER BY ALL",
     "episodes with hands": "SELECT source, subset, episode_index, num_frames, task FROM episodes "
     "WHERE has_hands ORDER BY ALL",
     "quarantine reasons": "SELECT source, stage, error_class, left(message, 80) AS reason FROM quarantine ORDER BY ALL",
@@ -35,9 +37,10 @@ def run_pipeline_demo(out: Path, scale: int = 1) -> int:
         shutil.rmtree(out)
     t0 = time.perf_counter()
     print(f"1. writing a raw corpus in the sources' own formats under {out / 'raw'} (one corrupt episode each)")
-    roots = write_raw_corpus(out / "raw", scale=scale)
+    roots = write_raw_corpus(out / "raw", scale=scale, sources=SOURCES)
     for name, root in roots.items():
-        print(f"   {name:8s} {root}")
+        print(f"   {name:13s} {root}")
+    print(f"   {'':13s} + so101_pick beside franka_cube: an SO-101 in joint space (lerobot v3.0), hands by FK")
     spec_path = write_demo_spec(out / "job.yaml", roots, out / "corpus", image=TRAINING_SIZE)
     print(f"2. eidata ingest {spec_path}  (embedded Ray)")
     report = run_ingest(load_spec(spec_path))
