@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.training.conftest import MODEL
+from training.config import DataConfig
+from training.episodes import build_index
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -33,7 +37,8 @@ def test_torchrun_two_processes(manifest: Path, tmp_path: Path) -> None:
     records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2]
     assert sum(v for k, v in records[-1].items() if k.startswith("samples_task/")) == 8  # 2 ranks x 4 samples
-    assert records[-1]["epoch"] == pytest.approx(16 / 72)
+    anchors = len(build_index(manifest, "train", MODEL, DataConfig(num_workers=0)))  # what the sampler cycles
+    assert records[-1]["epoch"] == pytest.approx(16 / anchors)  # 2 steps x 2 ranks x 4 samples
     assert (run / "checkpoints/step_00000002.pt").is_file()
 
 
