@@ -42,6 +42,12 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.ingest --scale 1 --reps 1 --long-episodes 2
 	$(BIN)/python -m benchmarks.train_step
 	$(BIN)/python -m benchmarks.qa
+	$(BIN)/python -m benchmarks.kinematics
+	$(BIN)/python -m benchmarks.joint_space
+	$(BIN)/python -m benchmarks.footage
+	$(BIN)/python -m benchmarks.commit
+	$(BIN)/python -m benchmarks.discovery
+	$(BIN)/python -m benchmarks.latents
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache
