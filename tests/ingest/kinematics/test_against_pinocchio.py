@@ -1,7 +1,8 @@
 """Every shipped description against an independent implementation: pinocchio (C++, its own URDF parser, urdfdom)
 loads the same file; `load_model`'s FK (MuJoCo, on the model engine.py builds from our parse) and pinocchio's must
-agree on every link to 1e-6 m and 1e-6 rad at random configurations within the limits. Mimic joints are free columns on both sides (pinocchio builds them as independent joints by
-default), so a wrong axis or origin anywhere in the tree shows up."""
+agree on every link to 1e-6 m and 1e-6 rad at random configurations within the limits. Mimic joints are free
+columns on both sides (pinocchio builds them as independent joints by default), so a wrong axis or origin anywhere in
+the tree shows up."""
 
 from __future__ import annotations
 
