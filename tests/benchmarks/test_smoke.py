@@ -28,7 +28,7 @@ BENCHMARKS = sorted(p.stem for p in (REPO / "benchmarks").glob("*.py") if not p.
 TIMEOUT_S = 240
 MARKS = {"writer": [pytest.mark.oracle]}  # lerobot 0.3.3 is one of its contestants
 GPU_RUNS = {"latents": ["--device", "cuda"]}  # train_step times lda-1b by itself when CUDA is there
-RAY = {"ingest", "latents"}  # each starts a Ray cluster of its own
+RAY = {"ingest", "latents", "commit", "discovery"}  # each starts a Ray cluster of its own
 FIRST = ("latents", "ingest")  # the longest, so that the short ones fill the other core meanwhile
 _ray_lock = threading.Lock()
 
