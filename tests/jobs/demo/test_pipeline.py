@@ -9,14 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.registry import get_adapter
 from jobs.catalog.query import run_query
 from jobs.demo.pipeline import run_pipeline_demo
+from jobs.spec import load_spec
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.manifest import Manifest, read_entries
 
 # episodes written per source: one corrupt raw episode each is quarantined (Ego4D's corrupt video holds 3 narrations)
 WRITTEN = {"agibot": 2, "bridge": 2, "ego4d": 3, "ego_video": 2, "egodex": 2, "epic_kitchens": 2, "hot3d": 2,
            "lerobot": 4, "robomind": 2}  # fmt: skip
+
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +85,19 @@ def test_the_manifest_leaves_actionless_out_and_cameras_are_stored_at_training_s
     infos = sorted((corpus / "datasets").glob("*/*/meta/info.json"))
     videos = [ft for p in infos for ft in json.loads(p.read_text())["features"].values() if ft["dtype"] == "video"]
     assert len(infos) == 12 and videos and all(ft["shape"] == [224, 224, 3] for ft in videos)
+
+
+def test_the_commented_example_spec_finds_the_new_sources_in_the_demo_corpus(demo: tuple[Path, str]) -> None:
+    """jobs/specs/demo.yaml runs on `make demo`'s output as it is (its header says so): the sources it roots at raw/
+    itself pick out their own files there, two good raw episodes and the corrupt one each, and nothing else."""
+    out = demo[0]
+    (out / "demo.yaml").write_text((REPO / "jobs/specs/demo.yaml").read_text())
+    spec = load_spec(out / "demo.yaml")
+    found = {}
+    for source in spec.sources:
+        refs = list(get_adapter(source.adapter, source.options).discover(source.root))
+        found[source.name] = (len(refs), sum(ref.error is not None for ref in refs), {ref.subset for ref in refs})
+    assert found["epic_kitchens"][:2] == (3, 1)  # the corrupt video is refused at discovery, the others at read
+    assert found["ego_video"][:2] == found["hot3d"][:2] == found["robomind"][:2] == (3, 0)
+    assert found["hot3d"][2] == {"aria", "quest3"} and found["robomind"][2] == {"agilex_3rgb", "franka_3rgb"}
+    assert found["lerobot"] == (5, 1, {"franka_cube", "so101_pick"})
