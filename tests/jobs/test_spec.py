@@ -107,7 +107,9 @@ def test_dump_spec_round_trips_with_absolute_paths(job_dir: Path, tmp_path: Path
 
 def test_demo_spec_parses(tmp_path: Path) -> None:
     shutil.copy(DEMO_SPEC, tmp_path / "demo.yaml")
-    for root in ("bridge", "agibot", "ego4d", "egodex", "lerobot_out/datasets/demo"):  # as `make demo` writes them
+    roots = ("bridge", "agibot", "ego4d", "egodex", "lerobot_out/datasets/demo", "epic_kitchens", "ego_video", "hot3d",
+             "robomind")  # as `make demo` writes them
+    for root in roots:
         (tmp_path / "raw" / root).mkdir(parents=True)
     spec = load_spec(tmp_path / "demo.yaml")
     assert {s.adapter for s in spec.sources} == set(adapter_names())  # the example shows every adapter

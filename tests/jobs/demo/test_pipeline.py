@@ -88,8 +88,8 @@ def test_the_manifest_leaves_actionless_out_and_cameras_are_stored_at_training_s
 
 
 def test_the_commented_example_spec_finds_the_new_sources_in_the_demo_corpus(demo: tuple[Path, str]) -> None:
-    """jobs/specs/demo.yaml runs on `make demo`'s output as it is (its header says so): the sources it roots at raw/
-    itself pick out their own files there, two good raw episodes and the corrupt one each, and nothing else."""
+    """jobs/specs/demo.yaml runs on `make demo`'s output as it is (its header says so): each new source, rooted at its
+    own raw/<name>/ folder, finds two good raw episodes and the corrupt one, and nothing else."""
     out = demo[0]
     (out / "demo.yaml").write_text((REPO / "jobs/specs/demo.yaml").read_text())
     spec = load_spec(out / "demo.yaml")
