@@ -257,6 +257,8 @@ def default_registry() -> EmbodimentRegistry:
             _joint_space("ur5e", ("right",), Effector.gripper, "Universal Robots UR5e, joint angles (no gripper)"),
             _joint_space("piper", ("right",), Effector.gripper, "AgileX PiPER, joint angles (gripper not mapped)"),
             _joint_space("fr3", ("right",), Effector.gripper, "Franka Research 3 with the Franka Hand, joints"),
+            _joint_space("piper_dual", ("left", "right"), Effector.gripper, "AgileX Cobot Magic: two PiPER arms"),
+            _joint_space("fr3_dual", ("left", "right"), Effector.gripper, "Two Franka Research 3 arms (RoboMIND)"),
             _joint_space("unitree_g1", ("left", "right"), Effector.dexterous, "Unitree G1 arms, hands not mapped"),
             _joint_space("unitree_g1_dex3", ("left", "right"), Effector.dexterous, "Unitree G1 + Dex3-1 hands"),
             _joint_space("unitree_g1_inspire", ("left", "right"), Effector.dexterous, "Unitree G1 + Inspire hands"),

@@ -170,30 +170,29 @@ WIDOWX = JointSpaceSpec(
 )
 
 
-def _franka(robot: str, source: str) -> JointSpaceSpec:
+def _franka_arm(
+    robot: str, side: str = "right", prefixes: tuple[str, ...] = ("",), placed: RigidTransform | None = None
+) -> ArmMap:
     """Panda or FR3 with the Franka Hand: the `<robot>_hand` frame on the flange is the wrist (z = approach, fingers
     along y, as schemas/eef_offsets.py); the gripper value is one finger's travel, 0 .. 0.04 m (hand.xacro)."""
-    return JointSpaceSpec(
-        description=robot,
-        units="rad",
-        arms=(
-            ArmMap(
-                side="right",
-                joints=tuple(
-                    JointMap(urdf=f"{robot}_joint{i}", native=(f"joint{i}", f"joint_{i}")) for i in range(1, 8)
-                ),
-                link=f"{robot}_hand",
-                gripper=GripperMap(
-                    joint=JointMap(urdf=f"{robot}_finger_joint1", native=("gripper", "finger_joint1")),
-                    unit="joint",
-                    closed_q=0.0,
-                    open_q=0.04,
-                    source=f"franka_description {robot}_finger_joint1 0 .. 0.04 m per finger",
-                ),
-            ),
+    return ArmMap(
+        side=side,  # type: ignore[arg-type]
+        joints=tuple(JointMap(urdf=f"{robot}_joint{i}", native=(f"joint{i}", f"joint_{i}")) for i in range(1, 8)),
+        link=f"{robot}_hand",
+        prefixes=prefixes,
+        base_from_arm=placed or RigidTransform.identity(),
+        gripper=GripperMap(
+            joint=JointMap(urdf=f"{robot}_finger_joint1", native=("gripper", "finger_joint1")),
+            unit="joint",
+            closed_q=0.0,
+            open_q=0.04,
+            source=f"franka_description {robot}_finger_joint1 0 .. 0.04 m per finger",
         ),
-        source=source,
     )
+
+
+def _franka(robot: str, source: str) -> JointSpaceSpec:
+    return JointSpaceSpec(description=robot, units="rad", arms=(_franka_arm(robot),), source=source)
 
 
 FRANKA = _franka("panda", "franka_ros franka_description panda_arm.xacro + hand.xacro")
@@ -305,28 +304,70 @@ UR5E = JointSpaceSpec(
     source="Universal_Robots_ROS2_Description ur5e (via ur5e.urdf); no gripper: the gripper dims stay masked",
 )
 
+
+def _piper_arm(side: str = "right", prefixes: tuple[str, ...] = ("",), placed: RigidTransform | None = None) -> ArmMap:
+    return ArmMap(
+        side=side,  # type: ignore[arg-type]
+        joints=_joints("joint1", "joint2", "joint3", "joint4", "joint5", "joint6"),
+        link="link6",  # the flange (gripper base); the fingers are 0.135 m along its +z
+        link_from_wrist=_rot(0.0, 0.0, -_H, _H),  # y = +x_link6: joint8's finger opens along -x, closes along +x
+        prefixes=prefixes,
+        base_from_arm=placed or RigidTransform.identity(),
+    )
+
+
 PIPER = JointSpaceSpec(
     description="piper",
     base_link="base_link",
     units="rad",
-    arms=(
-        ArmMap(
-            side="right",
-            joints=_joints("joint1", "joint2", "joint3", "joint4", "joint5", "joint6"),
-            link="link6",  # the flange (gripper base); the fingers are 0.135 m along its +z
-            link_from_wrist=_rot(0.0, 0.0, -_H, _H),  # y = +x_link6: joint8's finger opens along -x, closes along +x
-        ),
-    ),
+    arms=(_piper_arm(),),
     source="agilexrobotics/Piper_ros piper_description.urdf; the gripper's recorded unit is not established: masked",
 )
 
 FR3 = _franka("fr3", "franka_description fr3 (via fr3.urdf)")
+
+
+def _beside(y: float) -> RigidTransform:
+    """An arm base `y` m left of the canonical origin, facing forward (+x) like the canonical frame."""
+    return RigidTransform(translation=(0.0, y, 0.0))
+
+
+# -- Two-arm rigs of single-arm descriptions (RoboMIND: AgileX Cobot Magic, Franka FR3 dual) --------------------------
+# Cobot Magic: the maker's own model of the rig, agilexrobotics/mobile_aloha_sim aloha_new_description/urdf/
+# aloha_new.urdf @ 3767e570 (the file RoboMIND's eepose/joint2pose.py names for AgileX FK), puts fl_base_link at
+# (0.23875, +0.3, 0.775) and fr_base_link at (0.23875, -0.3, 0.775) of body_Link, unrotated (body_Link: x forward,
+# fl_* = front-left on +y). The canonical origin here is midway between the two arm bases, at their height, as ALOHA's.
+# Native names left_joint1 .. right_joint6 (RoboMIND all_robot_h5_info*.md, per-arm datasets `joint_position_left`).
+# Known gap (adapters/README.md): aloha_new.urdf's arm chain turns joints 4 and 6 the other way round than
+# piper_description.urdf and sets joint5's zero 5 degrees apart; this entry reads the values on piper_description.
+PIPER_DUAL = JointSpaceSpec(
+    description="piper",
+    base_link="base_link",
+    units="rad",
+    arms=(_piper_arm("left", ("left",), _beside(0.3)), _piper_arm("right", ("right",), _beside(-0.3))),
+    source="agilexrobotics/Piper_ros piper_description.urdf per arm; arm bases 0.6 m apart, both facing forward, from "
+    "agilexrobotics/mobile_aloha_sim aloha_new.urdf @ 3767e570 (fl/fr_base_joint); grippers: unit not established",
+)
+
+# FR3 dual (RoboMIND h5_franka_fr3_dual): the maker publishes no rig geometry. Assumption: Franka's own two-arm
+# example, frankaemika/franka_ros franka_description/robots/dual_panda/dual_panda_example.urdf.xacro @ b2a62ff (both
+# arms on one table, facing +x, at y = +0.5 (left) and -0.5 (right)). Only the y spacing matters to the canonical
+# wrists; both wrists are exact in their own arm's frame whatever the spacing.
+FR3_DUAL = JointSpaceSpec(
+    description="fr3",
+    units="rad",
+    arms=(_franka_arm("fr3", "left", ("left",), _beside(0.5)), _franka_arm("fr3", "right", ("right",), _beside(-0.5))),
+    source="franka_description fr3 (via fr3.urdf) per arm; arm spacing ASSUMED from franka_ros "
+    "dual_panda_example.urdf.xacro @ b2a62ff (+-0.5 m, facing forward): RoboMIND states no rig geometry",
+)
 
 JOINT_SPACE: dict[str, JointSpaceSpec] = {
     "koch": KOCH,
     "ur5e": UR5E,
     "piper": PIPER,
     "fr3": FR3,
+    "piper_dual": PIPER_DUAL,
+    "fr3_dual": FR3_DUAL,
     "unitree_g1": G1_ARMS,
     "unitree_g1_dex3": G1_DEX3,
     "unitree_g1_inspire": G1_INSPIRE,

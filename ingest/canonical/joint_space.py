@@ -238,8 +238,17 @@ def _read_arms(res: _Resolver, spec: JointSpaceSpec, units: JointUnit, where: st
 
 
 def _fk(spec: JointSpaceSpec, arms: list[_Arm]) -> dict[str, np.ndarray]:
-    named = {j.urdf: a.q[:, i] for a in arms for i, j in enumerate(a.arm.joints)}
-    return _wrist_poses(spec, named, len(arms[0].ts))
+    n = len(arms[0].ts)
+    urdf = [j.urdf for a in arms for j in a.arm.joints]
+    if len(set(urdf)) == len(urdf):  # one description holding both arms (GR1, G1): one batched call
+        return _wrist_poses(spec, {j.urdf: a.q[:, i] for a in arms for i, j in enumerate(a.arm.joints)}, n)
+    # Two arms placed on one single-arm description (ALOHA, piper_dual, fr3_dual) share its joint names: one call per
+    # arm, or the last arm's values would drive both.
+    out: dict[str, np.ndarray] = {}
+    for a in arms:
+        one = spec.model_copy(update={"arms": (a.arm,)})
+        out |= _wrist_poses(one, {j.urdf: a.q[:, i] for i, j in enumerate(a.arm.joints)}, n)
+    return out
 
 
 def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> HandSignals:
