@@ -87,7 +87,6 @@ _GELLO_VECTORS = (
         "rad",
     ),
 )
-_RIGHT_ARM = "the right arm by FK of its joints (joint_map right_joint<i> -> joint<i>)"
 
 ROBOTS: dict[str, RobotLayout] = {
     "franka_1rgb": RobotLayout(
@@ -108,19 +107,19 @@ ROBOTS: dict[str, RobotLayout] = {
     ),
     "franka_fr3_dual": RobotLayout(
         "franka_fr3_dual",
-        "fr3",
+        "fr3_dual",
         (
             Vector(
                 "joint_position",
                 (*_arm("left_", (*PANDA, "gripper")), *_arm("right_", (*PANDA, "gripper"))),
-                "rad (gripper: native, unverified)",
+                "rad (gripper: m per finger, unverified)",
             ),
             Vector("end_effector", (*_arm("left_", EEF6), *_arm("right_", EEF6)), "m, rad"),
         ),
         {"camera_top": Camera.head, "camera_front": Camera.third_person, "camera_left": None, "camera_right": None},
         rgb_in_bgr_jpeg=False,
-        joint_map={**{f"right_joint{i}": f"fr3_joint{i}" for i in range(1, 8)}, "right_gripper": "fr3_finger_joint1"},
-        why="right arm by FK (fr3, one arm): no two-arm FR3 description is registered, the left arm stays native",
+        why="both arms by FK (fr3_dual: fr3 per arm, bases 1 m apart as Franka's dual-arm example, an assumption); "
+        "grippers as one finger's travel in m like franka",
     ),
     "ur_1rgb": RobotLayout(
         "ur5e",
@@ -135,7 +134,7 @@ ROBOTS: dict[str, RobotLayout] = {
     ),
     "agilex_3rgb": RobotLayout(
         "agilex_cobot_magic",
-        "piper",
+        "piper_dual",
         (
             *_dual("joint_position", _AGILEX_JOINTS, "rad"),
             *_dual("end_effector", tuple(f"e{i}" for i in range(7)), ""),
@@ -144,8 +143,8 @@ ROBOTS: dict[str, RobotLayout] = {
         ),
         {"camera_front": Camera.head, "camera_left_wrist": Camera.wrist_left, "camera_right_wrist": Camera.wrist_right},
         rgb_in_bgr_jpeg=True,
-        joint_map={f"right_joint{i}": f"joint{i}" for i in range(1, 7)},
-        why=f"{_RIGHT_ARM}: the registry's piper is one arm; the left arm stays native",
+        why="both arms by FK (piper_dual: PiPER per arm, bases 0.6 m apart as aloha_new.urdf); grippers native "
+        "(their recorded unit is not established)",
     ),
     "tienkung_gello_1rgb": RobotLayout(
         "tienkung_gello",

@@ -165,23 +165,46 @@ def _canonical(root: Path, robot: str):
     return ep
 
 
-@pytest.mark.parametrize("robot", ["franka_1rgb", "franka_fr3_dual", "ur_1rgb", "agilex_3rgb"])
-def test_joint_space_robots_reach_the_canonical_right_hand(
+# robot folder -> (hands FK fills, y of each arm base in the canonical frame (schemas.robot_joints), gripper mapped)
+_JOINT_SPACE = {
+    "franka_1rgb": ((1,), (0.0,), True),
+    "ur_1rgb": ((1,), (0.0,), False),
+    "franka_fr3_dual": ((0, 1), (0.5, -0.5), True),
+    "agilex_3rgb": ((0, 1), (0.3, -0.3), False),
+}
+
+
+@pytest.mark.parametrize("robot", sorted(_JOINT_SPACE))
+def test_joint_space_robots_reach_the_canonical_hands(
     release: tuple[Path, dict[str, WrittenEpisode]], robot: str
 ) -> None:
+    """Every arm the robot has comes out by FK: ahead of its own base and within its reach, moving with its joints;
+    on a two-arm rig the left wrist stays left of the right one (QA's left_of_right) in every frame."""
+    hands, base_y, gripper = _JOINT_SPACE[robot]
     ep = _canonical(release[0], robot)
     assert ep.tier is QualityTier.high, ep.tier_reasons
-    assert ep.mask[hand_dims(1, WRIST_POS)].all() and ep.mask[hand_dims(1, WRIST_ROT6D)].all()
-    assert not ep.mask[hand_dims(0, WRIST_POS)].any()  # the left arm of AgileX / FR3 dual stays native
-    assert ep.mask[hand_dims(1, GRIPPER)].all() == robot.startswith("franka")
-    wrist = ep.state[:, hand_dims(1, WRIST_POS)]
-    assert (wrist[:, 0] > 0.05).all() and (np.linalg.norm(wrist, axis=1) < 1.0).all()  # ahead, within reach
-    assert np.ptp(wrist, axis=0).max() > 0.01  # it moves with the joints
+    for h in (0, 1):
+        assert ep.mask[hand_dims(h, WRIST_POS)].all() == (h in hands)
+        assert ep.mask[hand_dims(h, WRIST_ROT6D)].all() == (h in hands)
+        assert ep.mask[hand_dims(h, GRIPPER)].all() == (gripper and h in hands)
+    for h, y in zip(hands, base_y, strict=True):
+        wrist = ep.state[:, hand_dims(h, WRIST_POS)] - np.array([0.0, y, 0.0])  # from this arm's own base
+        assert (wrist[:, 0] > 0.05).all() and (np.linalg.norm(wrist, axis=1) < 1.0).all()  # ahead, within reach
+        assert np.ptp(wrist, axis=0).max() > 0.01  # it moves with the joints
     assert ep.qa is not None and ep.qa.action_pos_err < 1e-5
+    assert ep.qa.left_of_right == (1.0 if len(hands) == 2 else None)
     summary = summarize(robot, [ep.qa])
     assert summary is not None and findings(summary, QAConfig()) == []
     natives = RoboMINDAdapter().read(_ref(release[0], robot)).states
     assert ep.state_native is not None and ep.state_native.shape[1] == sum(s.values.shape[1] for s in natives.values())
+
+
+def test_dual_arm_grippers_follow_each_finger_joint(release: tuple[Path, dict[str, WrittenEpisode]]) -> None:
+    """FR3 dual: left_gripper and right_gripper each become their own hand's opening (1 open .. 0 closed .. 1)."""
+    ep = _canonical(release[0], "franka_fr3_dual")
+    for h in (0, 1):
+        g = ep.state[:, hand_dims(h, GRIPPER)][:, 0]
+        assert g[0] > 0.95 and g[len(g) // 2] < 0.1 and g[-1] > 0.9
 
 
 def test_franka_gripper_opening_follows_the_finger_joint(release: tuple[Path, dict[str, WrittenEpisode]]) -> None:

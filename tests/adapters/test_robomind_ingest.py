@@ -23,7 +23,7 @@ from schemas.qa import QAConfig
 EXPECTED = {  # subset -> (embodiment, tier, has_action)
     "franka_3rgb": ("franka", "high", True),
     "ur_1rgb": ("ur5e", "high", True),
-    "agilex_3rgb": ("piper", "high", True),
+    "agilex_3rgb": ("piper_dual", "high", True),
     "tienkung_xsens_1rgb": ("unknown", "actionless", False),
 }
 
@@ -61,12 +61,13 @@ def test_joint_space_datasets_have_fk_masks_and_pass_qa(corpus: Path) -> None:
     for subset, (emb, _, _) in EXPECTED.items():
         root = corpus / "datasets/robomind" / subset
         mask = yaml.safe_load((root / INFO_PATH).read_text())["features"]["action"]["info"]["mask"]
-        right = [d for part in (WRIST_POS, WRIST_ROT6D) for d in range(50)[hand_dims(1, part)]]
         if emb == "unknown":
             assert sum(mask) == 0
             continue
+        hands = (0, 1) if emb == "piper_dual" else (1,)  # AgileX: both PiPER arms; their grippers stay native
+        wrists = [d for h in hands for part in (WRIST_POS, WRIST_ROT6D) for d in range(50)[hand_dims(h, part)]]
         grip = list(range(50)[hand_dims(1, GRIPPER)]) if emb == "franka" else []
-        assert [i for i, m in enumerate(mask) if m] == sorted(right + grip), subset
+        assert [i for i, m in enumerate(mask) if m] == sorted(wrists + grip), subset
         records = [EpisodeLineage.of(line).qa for _, line in read_jsonl(root / EPISODES_PATH)]
         summary = summarize(subset, records)
         assert summary is not None and findings(summary, QAConfig()) == [], subset
