@@ -102,7 +102,7 @@ def child(kind: str, spec_json: dict[str, Any]) -> dict[str, Any]:
 
     spec = JobSpec.model_validate(spec_json)
     base = rss_mb()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     if kind == "job":
         report = run_ingest(spec, progress=False)
         out = {"skipped": report.skipped, "quarantined": report.quarantined}
@@ -113,7 +113,8 @@ def child(kind: str, spec_json: dict[str, Any]) -> dict[str, Any]:
             done.update(pq.read_table(part, columns=["episode_uid"]).column("episode_uid").to_pylist())
         todo = [it for it in items if it.uid not in done]
         out = {"skipped": len(items) - len(todo), "todo": len(todo)}
-    return {"contestant": kind, "seconds": round(time.perf_counter() - t0, 1), "rss_mb_after_imports": round(base),
+    return {"contestant": kind, "seconds": round(time.perf_counter() - t0, 1),
+            "driver_cpu_s": round(time.process_time() - cpu0, 1), "rss_mb_after_imports": round(base),
             "driver_peak_rss_mb": round(peak_rss_mb()), **out}  # fmt: skip
 
 
