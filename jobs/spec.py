@@ -239,9 +239,10 @@ class ParallelismSpec(BaseModel):
     )
     committers: int = Field(
         4,
-        ge=1,
-        description="committer actors on the driver's node, each owning some datasets: datasets commit in parallel,"
-        " each in discovery order (one committer writes the same bytes)",
+        ge=0,
+        description="committer actors on the driver's node, each owning some datasets (one actor per dataset up to"
+        " this many): datasets commit in parallel, each in discovery order, the same bytes as one committer; 0 commits"
+        " in the driver itself",
     )
     object_store_mb: int = Field(512, ge=64, description="object store of an embedded Ray cluster, MiB")
     task_retries: int = Field(3, ge=0, description="Ray retries of a task whose worker died")

@@ -177,7 +177,7 @@ def _run_on_ray(spec: JobSpec, plan: Any, committer: Committer, progress: bool |
                 committer.add_quarantine(discovery_row(item.source, item.ref))
                 bar.update(1)
 
-    for item, result in in_order(readable(), RayTasks(task), spec):
+    for item, result in in_order(readable(), RayTasks(task, idle=committer.poll), spec):
         committer.accept(item, result)
         bar.update(1, frames=sum(e["staged"]["length"] for e in result.get("episodes", [])))
     bar.close()

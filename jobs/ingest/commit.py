@@ -118,10 +118,11 @@ class Committer:
 
     spec: JobSpec
     tallies: dict[str, SourceTally]
-    committers: int | None = None  # default: spec.parallelism.committers
+    committers: int | None = None  # default: spec.parallelism.committers; 0: commit in the driver
     max_outstanding: int = 256  # commit calls sent and not yet reported back
     quarantine: list[QuarantineRow] = field(default_factory=list)
     actors: list[Any] = field(default_factory=list)
+    local: DatasetCommitter | None = None  # committers: 0
     route: dict[str, int] = field(default_factory=dict)  # dataset -> actor
     outstanding: dict[Any, _Sent] = field(default_factory=dict)  # call -> its raw episode
     _parts: int = 0
@@ -132,12 +133,17 @@ class Committer:
         if result["status"] != "staged":
             tally.quarantined += 1
             self._quarantine(item, result)
+            self.finished(item)
             return
         by_actor: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for ep in result["episodes"]:
             by_actor[self._actor_of(ep["dataset"])].append(ep)
         sent = _Sent(item, len(result["episodes"]), sum(e["staged"]["length"] for e in result["episodes"]),
                      len(by_actor))  # fmt: skip
+        if self.local is not None:  # committers: 0, the commit in the driver itself
+            for eps in by_actor.values():
+                self._booked(sent, self.local.commit(eps))
+            return
         for actor, eps in by_actor.items():
             self.outstanding[self.actors[actor].commit.remote(eps)] = sent
         self._reap(block=len(self.outstanding) > self.max_outstanding)
@@ -149,24 +155,31 @@ class Committer:
             self.flush()
 
     def _actor_of(self, dataset: str) -> int:
+        """A new dataset gets a new actor while there are fewer than `committers`, then the least loaded one."""
         if dataset not in self.route:
-            if not self.actors:
-                self._start_actors()
+            n = self.spec.parallelism.committers if self.committers is None else self.committers
+            if n == 0:
+                self.local = self.local or DatasetCommitter(*self._args())
+                return 0
+            if len(self.actors) < n:
+                self.start_actor()
             loads = [0] * len(self.actors)
             for a in self.route.values():
                 loads[a] += 1
             self.route[dataset] = loads.index(min(loads))
         return self.route[dataset]
 
-    def _start_actors(self) -> None:
+    def _args(self) -> tuple[str, int, dict[str, Any]]:
+        return str(self.spec.output), self.spec.canonicalize.fps, self.spec.codec.model_dump(mode="json")
+
+    def start_actor(self) -> None:
+        """One more committer actor, on the driver's node."""
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         actor = ray.remote(num_cpus=0, max_restarts=0)(DatasetCommitter).options(scheduling_strategy=here)
-        n = self.committers or self.spec.parallelism.committers
-        self.actors = [actor.remote(str(self.spec.output), self.spec.canonicalize.fps,
-                                    self.spec.codec.model_dump(mode="json")) for _ in range(n)]  # fmt: skip
+        self.actors.append(actor.remote(*self._args()))
 
     def _reap(self, *, block: bool = False, everything: bool = False) -> None:
         """Book the calls already answered; `block`: until at most `max_outstanding` are out; `everything`: all."""
@@ -198,6 +211,15 @@ class Committer:
         else:
             tally.quarantined += 1
             self._quarantine(sent.item, {"stage": "write", **sent.failure})
+        self.finished(sent.item)
+
+    def finished(self, item: WorkItem) -> None:
+        """Called once per raw episode when it is committed (its files in its datasets) or quarantined: the point
+        tests and benchmarks hook."""
+
+    def poll(self) -> None:
+        """Book the commits answered so far (the driver calls this while it waits for episode tasks)."""
+        self._reap()
 
     def _quarantine(self, item: WorkItem, result: dict[str, Any]) -> None:
         row = quarantine_row(item.source, item.ref, result["stage"], result["error_class"], result["message"],
@@ -220,6 +242,8 @@ class Committer:
             self._reap(everything=True)
             if self.actors:
                 ray.get([a.close.remote() for a in self.actors])
+            if self.local is not None:
+                self.local.close()
         finally:
             for a in self.actors:
                 ray.kill(a)

@@ -4,9 +4,10 @@ work files a batch at a time, so it never holds the corpus's work list.
 A discovery task iterates the adapter's refs in batches into a parquet file (sort key, uid, ref as JSON), then lets
 DuckDB drop the raw episodes an earlier run finished (their lineage's `raw_uid` in the source's `episodes.jsonl`
 files, or their uid in the quarantine parts, both scanned by DuckDB, never loaded as Python objects) and sort the rest
-by the ref's natural order, out of core. The driver streams the sources' files round-robin (`interleave`): episodes
-of one source stay in their sorted order (commits per dataset are what must be deterministic), and episodes of
-different sources, hence datasets, are in flight together, so their committers work in parallel.
+out of core: each subset (one dataset, `datasets/<source>/<subset>`) in the ref's natural order, the subsets
+interleaved. The driver streams the sources' files round-robin (`interleave`). Commits must be deterministic per
+dataset only, so every dataset keeps its sorted order while the episodes of many datasets are in flight together and
+their committers work in parallel.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ log = logging.getLogger(__name__)
 
 WORK_DIR = f"{JOB_DIR}/work"
 BATCH = 8192  # refs per parquet batch, in the discovery task and in the driver's reads
-_SCHEMA = pa.schema([("seq", pa.int64()), ("key", pa.binary()), ("uid", pa.string()), ("ref", pa.string()),
-                     ("error", pa.string())])  # fmt: skip
+_SCHEMA = pa.schema([("seq", pa.int64()), ("subset", pa.binary()), ("key", pa.binary()), ("uid", pa.string()),
+                     ("ref", pa.string()), ("error", pa.string())])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,21 +49,24 @@ class WorkItem:
         return episode_uid(self.source.name, self.ref.subset, self.ref.raw_id)
 
 
-def sort_bytes(ref: EpisodeRef) -> bytes:
-    """`ref.sort_key` as bytes that compare the same way (so DuckDB sorts refs out of core as `sorted` would).
+def natural_bytes(text: str) -> bytes:
+    """`natural_key(text)` as bytes that compare the same way (so DuckDB sorts refs out of core as `sorted` would).
 
-    A number is tagged 0x02 and written with its digit count first, a text 0x03 and ends with 0x00; 0x01 ends each of
-    the two tuples, so a tuple that is a prefix of another sorts first, as in Python."""
+    A number is tagged 0x02 and written with its digit count first, a text 0x03 and ends with 0x00; 0x01 ends the
+    tuple, so a tuple that is a prefix of another sorts first, as in Python."""
     out = bytearray()
-    for part in (ref.subset, ref.raw_id):
-        for kind, value in natural_key(part):
-            if kind == 0:
-                digits = str(value)
-                out += b"\x02" + f"{len(digits):04d}".encode() + digits.encode()
-            else:
-                out += b"\x03" + str(value).encode() + b"\x00"
-        out += b"\x01"
-    return bytes(out)
+    for kind, value in natural_key(text):
+        if kind == 0:
+            digits = str(value)
+            out += b"\x02" + f"{len(digits):04d}".encode() + digits.encode()
+        else:
+            out += b"\x03" + str(value).encode() + b"\x00"
+    return bytes(out + b"\x01")
+
+
+def sort_bytes(ref: EpisodeRef) -> bytes:
+    """`ref.sort_key` as bytes that compare the same way."""
+    return natural_bytes(ref.subset) + natural_bytes(ref.raw_id)
 
 
 def quarantine_row(source: SourceSpec, ref: EpisodeRef | None, stage: str, error_class: str, message: str,
@@ -134,7 +138,9 @@ def _write_refs(source: SourceSpec, path: Path) -> int:
 
 def _batch(source: SourceSpec, refs: list[EpisodeRef], start: int) -> pa.RecordBatch:
     return pa.record_batch(
-        [pa.array(range(start, start + len(refs)), pa.int64()), pa.array([sort_bytes(r) for r in refs], pa.binary()),
+        [pa.array(range(start, start + len(refs)), pa.int64()),
+         pa.array([natural_bytes(r.subset) for r in refs], pa.binary()),
+         pa.array([sort_bytes(r) for r in refs], pa.binary()),
          pa.array([episode_uid(source.name, r.subset, r.raw_id) for r in refs], pa.string()),
          pa.array([r.model_dump_json() for r in refs], pa.string()), pa.array([r.error for r in refs], pa.string())],
         schema=_SCHEMA,
@@ -156,7 +162,8 @@ def _done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
         params += [[str(p) for p in quarantine], source]
     if not parts:
         return "SELECT NULL::VARCHAR AS uid WHERE false", []
-    return " UNION ALL ".join(parts), params
+    # an episode without lineage has no raw_uid: a NULL in `NOT IN` would make every comparison unknown
+    return f"SELECT uid FROM ({' UNION ALL '.join(parts)}) WHERE uid IS NOT NULL", params
 
 
 def _connect(tmp: Path) -> Any:
@@ -185,7 +192,11 @@ def _sort_todo(output: Path, source: str, unsorted: Path, work: Path) -> tuple[i
     con = _connect(tmp)
     try:
         con.execute(
-            f"COPY (SELECT seq, uid, ref, error FROM read_parquet(?) WHERE uid NOT IN ({sql}) ORDER BY key, seq) "
+            # each subset (a dataset) in sorted order, the subsets interleaved: its n-th ref after every subset's
+            # (n-1)-th, so all of a source's datasets are in flight together, each on its committer
+            "COPY (SELECT seq, uid, ref, error FROM (SELECT *, "
+            "row_number() OVER (PARTITION BY subset ORDER BY key, seq) AS rank"
+            f" FROM read_parquet(?) WHERE uid NOT IN ({sql})) ORDER BY rank, subset) "
             "TO ? (FORMAT parquet, ROW_GROUP_SIZE 8192)",
             [str(unsorted), *params, str(work)],
         )

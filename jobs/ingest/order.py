@@ -1,14 +1,14 @@
 """Episode tasks submitted from a stream under a bound, results handed back in each source's discovery order.
 
-Commits must be deterministic per dataset; a dataset belongs to one source, so each source's results are yielded in
-that source's order, and one source's slow episode holds back only that source's later ones (up to `commit_window`
-episodes in all), not the other sources'.
+Commits must be deterministic per dataset, and a raw episode's canonical episodes all go to the dataset of its
+source and subset (`datasets/<source>/<subset>`), so the results of each (source, subset) are yielded in submission
+order, and one slow episode holds back only its own dataset's later ones (up to `commit_window` episodes in all).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +29,8 @@ class Tasks(Protocol):
 @dataclass(frozen=True)
 class RayTasks:
     task: Any  # a `ray.remote` function
+    idle: Callable[[], None] | None = None  # called about every `idle_s` while waiting (the committers' bookkeeping)
+    idle_s: float = 0.5
 
     def submit(self, item: dict[str, Any]) -> Any:
         return self.task.remote(item)
@@ -37,7 +39,11 @@ class RayTasks:
         import ray
 
         ready, _ = ray.wait(handles, num_returns=len(handles), timeout=0)  # everything already done, in one call
-        return ready or ray.wait(handles, num_returns=1)[0]
+        while not ready:
+            ready, _ = ray.wait(handles, num_returns=1, timeout=self.idle_s if self.idle else None)
+            if not ready and self.idle:
+                self.idle()
+        return ready
 
     def get(self, handle: Any) -> dict[str, Any]:
         import ray
@@ -55,7 +61,7 @@ def task_payload(spec: JobSpec) -> dict[str, Any]:
 
 
 def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[tuple[WorkItem, dict[str, Any]]]:
-    """Submit with at most `max_in_flight` running; yield each source's results in its submission order.
+    """Submit with at most `max_in_flight` running; yield each dataset's results in its submission order.
 
     Finished results wait for the head of their source's line (at most `commit_window` episodes submitted and not
     yet yielded), so one long episode does not leave the other workers idle; only running episodes hold frames in
@@ -66,7 +72,7 @@ def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[
     pending: dict[Any, int] = {}  # task handle -> submission number
     items: dict[int, WorkItem] = {}  # submitted, not yet yielded
     results: dict[int, dict[str, Any]] = {}
-    lines: dict[str, deque[int]] = {}  # per source: submission numbers not yet yielded, in order
+    lines: dict[tuple[str, str], deque[int]] = {}  # per dataset: submission numbers not yet yielded, in order
     submitted, exhausted = 0, False
     while True:
         while not exhausted and len(pending) < running and len(items) < window:
@@ -78,7 +84,7 @@ def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[
                     "ref": it.ref.model_dump(mode="json")}  # fmt: skip
             pending[tasks.submit(item)] = submitted
             items[submitted] = it
-            lines.setdefault(it.source.name, deque()).append(submitted)
+            lines.setdefault((it.source.name, it.ref.subset), deque()).append(submitted)
             submitted += 1
         yielded = False
         for line in lines.values():

@@ -10,7 +10,7 @@ environment, which the ingest job forwards to every worker (`EIDATA_*`, embedded
   worker, once (the marker file, created atomically, holds the pid); its retry and every other task run normally.
 
 `python -m tests.jobs.ingest_hooks SPEC LOG [ARGS...]` runs `eidata ingest SPEC [ARGS...]` with `HOLD_ENV` honoured,
-appending the uid of each raw episode the driver has handed to its committers (or quarantined) to the file `LOG`,
+appending the uid of each raw episode committed (its committer answered) or quarantined to the file `LOG`,
 and the driver's Ray node id to `LOG.node`.
 """
 
@@ -67,10 +67,10 @@ def _main(spec: str, log: str, *args: str) -> int:
     from jobs.cli import main
     from tests.jobs import ingest_hooks  # workers import the stand-in by this name; from `__main__` they could not
 
-    accept = Committer.accept
+    finished = Committer.finished
 
-    def logged_accept(self: Committer, item: WorkItem, result: dict[str, Any]) -> None:
-        accept(self, item, result)
+    def logged_finished(self: Committer, item: WorkItem) -> None:
+        finished(self, item)
         with Path(log).open("a") as f:
             f.write(item.uid + "\n")
         driver_node = Path(f"{log}.node")
@@ -80,7 +80,7 @@ def _main(spec: str, log: str, *args: str) -> int:
             driver_node.write_text(ray.get_runtime_context().get_node_id())
 
     jobs.ingest.process_episode = ingest_hooks.held_process_episode  # what `_run_on_ray` submits to Ray
-    Committer.accept = logged_accept
+    Committer.finished = logged_finished
     return main(["ingest", spec, *args])
 
 

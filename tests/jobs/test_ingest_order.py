@@ -127,3 +127,24 @@ def test_tasks_are_handed_the_job_payload(tmp_path: Path) -> None:
     assert {s["output"] for s in seen} == {str(spec.output)}
     assert seen[0]["codec"]["threads"] == spec.parallelism.encoder_threads  # encoder threads fill an unset codec
     assert EpisodeRef.model_validate(seen[5]["ref"]) == todo[5].ref
+
+
+def test_a_slow_episode_holds_back_only_its_own_dataset(tmp_path: Path) -> None:
+    """Two subsets of one source are two datasets: the slow head of one does not hold back the other's commits,
+    and each still commits in its own order."""
+    spec, _ = _job(tmp_path, max_in_flight=2, window=8)
+    source = spec.sources[0]
+    refs = [EpisodeRef(adapter="oxe", source="s", subset=sub, raw_id=f"{i:03d}", paths=())
+            for i in range(3) for sub in ("a", "b")]  # fmt: skip
+    todo = [WorkItem(i, source, ref) for i, ref in enumerate(refs)]
+    uids = [it.uid for it in todo]  # a/000, b/000, a/001, b/001, a/002, b/002
+    slow = uids[0]
+    tasks = ScriptedTasks(finish_order=[u for u in uids if u != slow] + [slow])
+    out = _run(tasks, spec, todo)
+    committed = [it.uid for it, _ in out]
+    assert sorted(committed) == sorted(uids)
+    for sub in ("a", "b"):
+        assert [u for u in committed if f"/{sub}/" in u] == [u for u in uids if f"/{sub}/" in u]
+    b_commits = [tasks.log.index(("commit", u)) for u in uids if "/b/" in u]
+    assert max(b_commits) < tasks.log.index(("finish", slow))  # all of b committed while a's head still ran
+    _check_bounds(tasks.log, max_in_flight=2, window=8)

@@ -21,21 +21,33 @@ NODE_ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.ge
 ENV = {**os.environ, **NODE_ENV, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
 
 
-def start_cluster(workers: int = 2) -> tuple[object, list[object]]:
-    """A head (1 CPU) and `workers` worker nodes (1 CPU each); the test process is not connected to it."""
+def start_cluster(workers: int = 2, attempts: int = 3) -> tuple[object, list[object]]:
+    """A head (1 CPU) and `workers` worker nodes (1 CPU each); the test process is not connected to it.
+
+    Ray gives a starting raylet 30 s to register (hard-coded): on a machine loaded far past its cores that can pass,
+    so a cluster that failed to start is torn down and started again."""
     from unittest import mock
 
     from ray.cluster_utils import Cluster
 
-    # Cluster would record its address in /tmp/ray/ray_current_cluster, where any `ray.init()` without an address on
-    # this machine (other test processes' embedded Ray) would find it and join it: its address goes to the tests only
-    with mock.patch("ray._private.utils.write_ray_address"):
-        head = {"num_cpus": 1, "object_store_memory": NODE_MEMORY, "include_dashboard": False, "env_vars": NODE_ENV}
-        cluster = Cluster(initialize_head=True, head_node_args=head)
-        nodes = [cluster.add_node(num_cpus=1, object_store_memory=NODE_MEMORY, env_vars=NODE_ENV)
-                 for _ in range(workers)]  # fmt: skip
-        cluster.wait_for_nodes()
-    return cluster, nodes
+    for attempt in range(attempts):
+        cluster = Cluster()
+        try:
+            # Cluster would record its address in /tmp/ray/ray_current_cluster, where any `ray.init()` without an
+            # address on this machine (other test processes' embedded Ray) would find and join it
+            with mock.patch("ray._private.utils.write_ray_address"):
+                head = {"num_cpus": 1, "object_store_memory": NODE_MEMORY, "include_dashboard": False,
+                        "env_vars": NODE_ENV}  # fmt: skip
+                cluster.add_node(**head)
+                nodes = [cluster.add_node(num_cpus=1, object_store_memory=NODE_MEMORY, env_vars=NODE_ENV)
+                         for _ in range(workers)]  # fmt: skip
+                cluster.wait_for_nodes()
+            return cluster, nodes
+        except Exception:
+            cluster.shutdown()
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="session")

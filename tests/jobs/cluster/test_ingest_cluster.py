@@ -53,6 +53,11 @@ def test_ingest_on_three_nodes_is_byte_identical_to_embedded(
     assert run_query(tmp_path / "corpus", q).to_pylist() == run_query(reference, q).to_pylist()
 
 
+def _committed_raw_uids(corpus: Path) -> set[str]:
+    lines = [json.loads(x) for p in corpus.glob("datasets/*/*/meta/episodes.jsonl") for x in p.read_text().splitlines()]
+    return {line["eidata"]["raw_uid"] for line in lines}
+
+
 def _logged(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
@@ -94,10 +99,13 @@ def test_driver_killed_then_rerun_against_the_same_cluster(
         proc.wait()
     assert sorted(_logged(log)) == sorted(first), (tmp_path / "driver.err").read_text()[-2000:]
     corpus = tmp_path / "corpus"
+    durable = _committed_raw_uids(corpus)  # its quarantine rows were still buffered: only commits are kept
+    assert durable and durable <= set(first)
     assert hashes(corpus) != hashes(reference)
     cmd = [sys.executable, "-m", "jobs.cli", "ingest", str(spec_path), "--address", address]
     done = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=400, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "3 Ray nodes, each saw the output folder" in done.stdout
+    assert f"{len(durable)} raw episodes already done" in done.stdout  # the rerun kept the killed run's commits
     assert hashes(corpus) == hashes(reference)
     assert not list(corpus.glob("datasets/*/*/.eidata/staging/*"))
