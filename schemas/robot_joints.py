@@ -305,22 +305,22 @@ UR5E = JointSpaceSpec(
 )
 
 
-def _piper_arm(side: str = "right", prefixes: tuple[str, ...] = ("",), placed: RigidTransform | None = None) -> ArmMap:
-    return ArmMap(
-        side=side,  # type: ignore[arg-type]
-        joints=_joints("joint1", "joint2", "joint3", "joint4", "joint5", "joint6"),
-        link="link6",  # the flange (gripper base); the fingers are 0.135 m along its +z
-        link_from_wrist=_rot(0.0, 0.0, -_H, _H),  # y = +x_link6: joint8's finger opens along -x, closes along +x
-        prefixes=prefixes,
-        base_from_arm=placed or RigidTransform.identity(),
-    )
-
+# PiPER's link6 is the flange (gripper base), the fingers 0.135 m along its +z; y = +x_link6: piper.urdf's joint8
+# finger opens along -x, closes along +x
+_PIPER_WRIST = _rot(0.0, 0.0, -_H, _H)
 
 PIPER = JointSpaceSpec(
     description="piper",
     base_link="base_link",
     units="rad",
-    arms=(_piper_arm(),),
+    arms=(
+        ArmMap(
+            side="right",
+            joints=_joints("joint1", "joint2", "joint3", "joint4", "joint5", "joint6"),
+            link="link6",
+            link_from_wrist=_PIPER_WRIST,
+        ),
+    ),
     source="agilexrobotics/Piper_ros piper_description.urdf; the gripper's recorded unit is not established: masked",
 )
 
@@ -332,21 +332,39 @@ def _beside(y: float) -> RigidTransform:
     return RigidTransform(translation=(0.0, y, 0.0))
 
 
-# -- Two-arm rigs of single-arm descriptions (RoboMIND: AgileX Cobot Magic, Franka FR3 dual) --------------------------
-# Cobot Magic: the maker's own model of the rig, agilexrobotics/mobile_aloha_sim aloha_new_description/urdf/
-# aloha_new.urdf @ 3767e570 (the file RoboMIND's eepose/joint2pose.py names for AgileX FK), puts fl_base_link at
-# (0.23875, +0.3, 0.775) and fr_base_link at (0.23875, -0.3, 0.775) of body_Link, unrotated (body_Link: x forward,
-# fl_* = front-left on +y). The canonical origin here is midway between the two arm bases, at their height, as ALOHA's.
+# -- Two-arm rigs (RoboMIND: AgileX Cobot Magic, Franka FR3 dual) ---------------------------------------------------
+# Cobot Magic: RoboMIND's own FK for this release (Open-X-Humanoid/RoboMIND-dataset-utils eepose/joint2pose.py
+# @ ff94d938, _MODEL_FRAME_CONFIG["agilex"]) reads fl_link6 / fr_link6 from body_Link of AgileX's aloha_new.urdf with
+# left = fl_joint1..6, right = fr_joint1..6: agilex_cobot_magic.urdf is that file's two front arms (its header). Its
+# arm chain is not piper.urdf's (joints 4 and 6 turn the other way, joint5's zero 0.087266 rad apart), so the recorded
+# values are read on the maker's chain. The canonical origin stays midway between the two arm bases at their height,
+# as ALOHA's: fl/fr_base_link sit at (0.23875, +-0.3, 0.775) of body_Link, unrotated (x forward, fl = left on +y).
 # Native names left_joint1 .. right_joint6 (RoboMIND all_robot_h5_info*.md, per-arm datasets `joint_position_left`).
-# Known gap (adapters/README.md): aloha_new.urdf's arm chain turns joints 4 and 6 the other way round than
-# piper_description.urdf and sets joint5's zero 5 degrees apart; this entry reads the values on piper_description.
+_COBOT_MAGIC_BODY_TO_MID = RigidTransform(translation=(-0.23875, 0.0, -0.775))  # body_Link origin, canonical frame
+
+
+def _cobot_magic_arm(side: str) -> ArmMap:
+    p = "fl" if side == "left" else "fr"
+    return ArmMap(
+        side=side,  # type: ignore[arg-type]
+        joints=tuple(JointMap(urdf=f"{p}_joint{i}", native=(f"joint{i}",)) for i in range(1, 7)),
+        # the flange joint2pose.py reads: piper.urdf's link6 frame (tests/ingest/kinematics/test_agilex_cobot_magic.py),
+        # fingers on the same origins; aloha_new.urdf's finger limits have the other sign, the wrist y is PIPER's
+        link=f"{p}_link6",
+        link_from_wrist=_PIPER_WRIST,
+        prefixes=(side,),
+    )
+
+
 PIPER_DUAL = JointSpaceSpec(
-    description="piper",
-    base_link="base_link",
+    description="agilex_cobot_magic",
+    base_link="body_Link",
+    canonical_from_base=_COBOT_MAGIC_BODY_TO_MID,
     units="rad",
-    arms=(_piper_arm("left", ("left",), _beside(0.3)), _piper_arm("right", ("right",), _beside(-0.3))),
-    source="agilexrobotics/Piper_ros piper_description.urdf per arm; arm bases 0.6 m apart, both facing forward, from "
-    "agilexrobotics/mobile_aloha_sim aloha_new.urdf @ 3767e570 (fl/fr_base_joint); grippers: unit not established",
+    arms=(_cobot_magic_arm("left"), _cobot_magic_arm("right")),
+    source="agilexrobotics/mobile_aloha_sim aloha_new.urdf @ 3767e570 (via agilex_cobot_magic.urdf), the file and "
+    "frames RoboMIND-dataset-utils eepose/joint2pose.py @ ff94d938 uses for AgileX; canonical origin midway between "
+    "the arm bases; grippers: unit not established",
 )
 
 # FR3 dual (RoboMIND h5_franka_fr3_dual): the maker publishes no rig geometry. Assumption: Franka's own two-arm

@@ -23,12 +23,14 @@ No timestamps are stored: row i is at i / 30 s (any4lerobot robomind2lerobot `ro
 the option `fps` overrides it). How each robot reaches the canonical hands, and why from its joints, is in
 `layouts.py`; images and their channel order in `camera.py`.
 
-Assumptions (no real RoboMIND file opened here): 30 Hz; that AgileX Cobot Magic's arms are PiPER arms with
-`piper.urdf`'s joint signs (the maker's FK names AgileX's `aloha_new.urdf`, whose joints 4 and 6 turn the other way
-and whose joint 5 zero differs by 0.087 rad: only a real AgileX file can settle it); the Franka gripper column as one
-finger's joint
-in metres (0..0.04; `metadata["gripper_range"]` records what an episode holds); the column order inside each
-vector as the maker's docs list it; Tien Kung has no kinematic description here (natives only).
+AgileX Cobot Magic's joints are read on the chains RoboMIND's own FK (`eepose/joint2pose.py`) reads them on: AgileX's
+`aloha_new.urdf` (schemas/robots/agilex_cobot_magic.urdf; its joints 4 and 6 turn opposite to `piper.urdf`'s and its
+joint 5 zero is 0.087 rad apart).
+
+Assumptions (no real RoboMIND file opened here): 30 Hz; that RoboMIND's own copy of `aloha_new.urdf` (not in our
+mirror) is mobile_aloha_sim's; the Franka gripper column as one finger's joint in metres (0..0.04;
+`metadata["gripper_range"]` records what an episode holds); the column order inside each vector as the maker's docs
+list it; Tien Kung has no kinematic description here (natives only).
 """
 
 from __future__ import annotations

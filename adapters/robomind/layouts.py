@@ -143,8 +143,8 @@ ROBOTS: dict[str, RobotLayout] = {
         ),
         {"camera_front": Camera.head, "camera_left_wrist": Camera.wrist_left, "camera_right_wrist": Camera.wrist_right},
         rgb_in_bgr_jpeg=True,
-        why="both arms by FK (piper_dual: PiPER per arm, bases 0.6 m apart as aloha_new.urdf); grippers native "
-        "(their recorded unit is not established)",
+        why="both arms by FK on the maker's aloha_new.urdf chains (piper_dual: fl/fr_link6 from body_Link, as "
+        "RoboMIND's joint2pose.py); grippers native (their recorded unit is not established)",
     ),
     "tienkung_gello_1rgb": RobotLayout(
         "tienkung_gello",

@@ -240,9 +240,9 @@ def _read_arms(res: _Resolver, spec: JointSpaceSpec, units: JointUnit, where: st
 def _fk(spec: JointSpaceSpec, arms: list[_Arm]) -> dict[str, np.ndarray]:
     n = len(arms[0].ts)
     urdf = [j.urdf for a in arms for j in a.arm.joints]
-    if len(set(urdf)) == len(urdf):  # one description holding both arms (GR1, G1): one batched call
+    if len(set(urdf)) == len(urdf):  # one description holding both arms (GR1, G1, piper_dual): one batched call
         return _wrist_poses(spec, {j.urdf: a.q[:, i] for a in arms for i, j in enumerate(a.arm.joints)}, n)
-    # Two arms placed on one single-arm description (ALOHA, piper_dual, fr3_dual) share its joint names: one call per
+    # Two arms placed on one single-arm description (ALOHA, fr3_dual) share its joint names: one call per
     # arm, or the last arm's values would drive both.
     out: dict[str, np.ndarray] = {}
     for a in arms:
