@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from adapters.registry import adapter_names
@@ -107,10 +108,8 @@ def test_dump_spec_round_trips_with_absolute_paths(job_dir: Path, tmp_path: Path
 
 def test_demo_spec_parses(tmp_path: Path) -> None:
     shutil.copy(DEMO_SPEC, tmp_path / "demo.yaml")
-    roots = ("bridge", "agibot", "ego4d", "egodex", "lerobot_out/datasets/demo", "epic_kitchens", "ego_video", "hot3d",
-             "robomind")  # as `make demo` writes them
-    for root in roots:
-        (tmp_path / "raw" / root).mkdir(parents=True)
+    for source in yaml.safe_load(DEMO_SPEC.read_text())["sources"]:  # the roots `make demo` writes
+        (tmp_path / source["root"]).mkdir(parents=True)
     spec = load_spec(tmp_path / "demo.yaml")
     assert {s.adapter for s in spec.sources} == set(adapter_names())  # the example shows every adapter
     assert all(s.root.is_relative_to(tmp_path / "raw") for s in spec.sources)

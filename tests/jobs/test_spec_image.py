@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from jobs.spec import SpecError, load_spec
 from schemas.image_size import Fit
@@ -55,8 +56,8 @@ def test_bad_image_options_name_field_and_line(tmp_path: Path, image: str, loc: 
 
 def test_the_demo_stores_the_training_size(tmp_path: Path) -> None:
     text = (REPO / "jobs" / "specs" / "demo.yaml").read_text()
-    for root in ("bridge", "agibot", "ego4d", "egodex", "lerobot_out/datasets/demo"):
-        (tmp_path / "raw" / root).mkdir(parents=True)
+    for source in yaml.safe_load(text)["sources"]:  # the roots `make demo` writes
+        (tmp_path / source["root"]).mkdir(parents=True)
     (tmp_path / "demo.yaml").write_text(text)
     image = load_spec(tmp_path / "demo.yaml").canonicalize.image
     assert image.hw == (224, 224) and image.fit is Fit.pad and image.pad_color == (123, 116, 103)
