@@ -97,7 +97,7 @@ def test_output_is_deterministic(reference: Path, raw: dict[str, Path], tmp_path
     assert _hashes(tmp_path / "corpus") == _hashes(reference)
 
 
-@pytest.mark.parametrize("kill_after", [1, 5])
+@pytest.mark.parametrize("kill_after", [1, pytest.param(5, marks=pytest.mark.slow)])  # 5: ~50 s, same path as 1
 def test_sigkill_of_the_driver_then_rerun_gives_identical_files(
     reference: Path, raw: dict[str, Path], tmp_path: Path, kill_after: int
 ) -> None:
