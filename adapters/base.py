@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -248,6 +249,10 @@ class SourceAdapter(ABC):
     def discover(self, root: Path) -> Iterator[EpisodeRef]:
         """Cheap enumeration (no video decoding), deterministic order, stable ids. Bad episodes come back with
         `error` set instead of stopping discovery."""
+
+    def capped(self, refs: Iterable[EpisodeRef]) -> Iterator[EpisodeRef]:
+        """The first `max_episodes` of `refs` (all when unset), pulled lazily: discovery stops reading there."""
+        return islice(refs, self.options.max_episodes)
 
     @abstractmethod
     def read(self, ref: EpisodeRef) -> RawEpisode:

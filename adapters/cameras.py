@@ -1,6 +1,6 @@
-"""Lazy camera sources shared by adapters: an mp4 file (whole, or a time window of it) decoded by PyAV, or a list of
-encoded JPEG/PNG images, or the left eye of a side-by-side stereo source; and header / packet probes that decode
-nothing.
+"""Lazy camera sources shared by adapters: an mp4 file (whole, or a time window of it, on a path or on a binary file
+object such as a tar member read in place) decoded by PyAV, or a list of encoded JPEG/PNG images, or the left eye of a
+side-by-side stereo source; and header / packet probes that decode nothing.
 
 Every `frames(indices, fit)` can store frames at another size (`schemas.image_size.FrameFit`). For video the resize is
 part of the colour conversion the frame needs anyway: one libswscale call (PyAV `VideoReformatter`, kept for the whole
@@ -11,7 +11,9 @@ video needs them) but never converted."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import IO
 
 import av
 import cv2
@@ -27,11 +29,19 @@ _SWS = {"area": "AREA", "bilinear": "BILINEAR", "bicubic": "BICUBIC", "lanczos":
 _CV2 = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
 
 
-def open_decoder(path: Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+# Opens a video that has no path of its own (a member of an uncompressed tar shard): a context manager yielding a
+# seekable binary file object, entered anew on each read so that no handle outlives an iteration.
+Opener = Callable[[], AbstractContextManager[IO[bytes]]]
+
+
+def open_decoder(
+    video: Path | str | IO[bytes],
+) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
     """The container and its first video stream, decoded on this thread only. An ingest task holds one core (N tasks
     on N cores), where decoder threads only add work: at 1080p AV1, libdav1d's automatic threads took 12 % more CPU
-    and 4x the wall time on a loaded 2-core machine; H.264 and MPEG-4 Part 2 decode the same either way."""
-    c = av.open(str(path))
+    and 4x the wall time on a loaded 2-core machine; H.264 and MPEG-4 Part 2 decode the same either way. A path goes
+    to FFmpeg's own file protocol; a file object is demuxed in place through PyAV's Python IO."""
+    c = av.open(str(video) if isinstance(video, (str, Path)) else video)
     s = c.streams.video[0]
     s.thread_type, s.codec_context.thread_count = "NONE", 1
     return c, s
@@ -134,9 +144,9 @@ class VideoFileCamera(CameraSource):
 
 
 class VideoClipCamera(CameraSource):
-    """Frames shown in [start_s, end_s) of a video file: a window of a long video (Ego4D) or one episode's span of an
-    mp4 holding several back to back (LeRobot v3). Both bounds move `tolerance_s` earlier, for spans whose bounds
-    are frame times written as rounded floats.
+    """Frames shown in [start_s, end_s) of a video: a window of a long video (Ego4D) or one episode's span of an mp4
+    holding several back to back (LeRobot v3), or a clip streamed from a WebDataset shard (`video` an `Opener`).
+    Both bounds move `tolerance_s` earlier, for spans whose bounds are frame times written as rounded floats.
 
     Timestamps are relative to `start_s`. Opening reads packet headers of the window only (seek to the keyframe
     before it, demux until decode times pass its end); `frames()` seeks to the same keyframe and decodes forward,
@@ -146,7 +156,7 @@ class VideoClipCamera(CameraSource):
 
     def __init__(
         self,
-        path: Path,
+        video: Path | str | Opener,
         name: str,
         canonical: Camera | None,
         start_s: float,
@@ -155,16 +165,23 @@ class VideoClipCamera(CameraSource):
         tolerance_s: float = 0.0,
         intrinsics: np.ndarray | None = None,
     ) -> None:
-        self.path, self.start_s, self.end_s = Path(path), float(start_s), float(end_s)
+        self.video: Path | Opener = video if callable(video) else Path(video)
+        self.start_s, self.end_s = float(start_s), float(end_s)
         self._lo, self._hi = self.start_s - tolerance_s, self.end_s - tolerance_s
-        with av.open(str(self.path)) as c:
-            s = c.streams.video[0]
+        with self._opened() as (c, s):  # header and the window's packets only: no frame is decoded here
             h, w = s.codec_context.height, s.codec_context.width
             self.average_rate = stream_fps(s)
             self._seek(c, s)
             self._pts, times = packet_times(c, s, self._lo, self._hi)
         self.decoded = 0
         super().__init__(name, canonical, times - self.start_s, h, w, intrinsics)
+
+    @contextmanager
+    def _opened(self) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+        with self.video() if callable(self.video) else nullcontext(self.video) as f:
+            c, s = open_decoder(f)
+            with c:
+                yield c, s
 
     def _seek(self, c: av.container.InputContainer, s: av.video.stream.VideoStream) -> None:
         if self._lo > 0:
@@ -178,8 +195,7 @@ class VideoClipCamera(CameraSource):
             return
         convert = frame_converter(fit)
         index = {int(p): i for i, p in enumerate(self._pts)}
-        c, s = open_decoder(self.path)
-        with c:
+        with self._opened() as (c, s):
             t0, tb = s.start_time or 0, float(s.time_base)
             self._seek(c, s)
             for frame in c.decode(s):

@@ -140,14 +140,13 @@ class Ego4DAdapter(SourceAdapter):
             raise self.error("expected an object keyed by video_uid", file=narration_file, field="narration.json")
         meta_file = self._find(root, self.options.metadata_file, METADATA_FILES, None)
         videos, clips = self._load_metadata(meta_file) if meta_file else ({}, {})
-        count = 0
-        for uid in sorted(narrations):
-            video = self._video(root, narration_file, uid, videos.get(uid, {}), clips.get(uid, []))
-            for ref in sorted(self._video_refs(video, narrations[uid]), key=lambda r: r.raw_id):
-                if self.options.max_episodes is not None and count >= self.options.max_episodes:
-                    return
-                count += 1
-                yield ref
+
+        def refs() -> Iterator[EpisodeRef]:  # video by video: a capped discovery looks for no further video
+            for uid in sorted(narrations):
+                video = self._video(root, narration_file, uid, videos.get(uid, {}), clips.get(uid, []))
+                yield from sorted(self._video_refs(video, narrations[uid]), key=lambda r: r.raw_id)
+
+        yield from self.capped(refs())
 
     def _find(self, root: Path, given: str | None, candidates: tuple[str, ...], required: str | None) -> Path | None:
         looked = (given,) if given else candidates

@@ -136,11 +136,7 @@ class EpicKitchensAdapter(SourceAdapter):
                 ref = self._row_ref(root, csv_file, subset, line, row, info, videos)
                 if ref is not None:
                     refs.append(ref)
-        refs.sort(key=lambda r: r.sort_key)
-        for count, ref in enumerate(refs):
-            if self.options.max_episodes is not None and count >= self.options.max_episodes:
-                return
-            yield ref
+        yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
 
     def _find(self, root: Path, name: str) -> Path | None:
         return next((root / d / name for d in ANNOTATION_DIRS if (root / d / name).is_file()), None)

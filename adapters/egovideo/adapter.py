@@ -45,7 +45,6 @@ from pydantic import Field, model_validator
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode, SourceAdapter
 from adapters.cameras import VideoClipCamera, probe_video
-from adapters.egovideo.camera import StreamVideoCamera
 from adapters.egovideo.shards import SHARD_SUFFIXES, index_shard, is_shard, open_member, read_member
 from adapters.registry import register
 from schemas.canonical import Camera
@@ -91,10 +90,7 @@ class EgoVideoAdapter(SourceAdapter):
         if layout == "auto":
             layout = "webdataset" if shards else "folder"
         refs = self._shard_refs(root, shards, captions) if layout == "webdataset" else self._folder_refs(root, captions)
-        for count, ref in enumerate(sorted(refs, key=lambda r: r.sort_key)):
-            if self.options.max_episodes is not None and count >= self.options.max_episodes:
-                return
-            yield ref
+        yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
 
     def _captions(self, root: Path) -> dict[str, str]:
         path = root / str(self.options.captions_file)
@@ -241,10 +237,9 @@ class EgoVideoAdapter(SourceAdapter):
         path = Path(ref.paths[0])
         start, end = loc["window_sec"]
         try:
-            if loc["kind"] == "shard":
-                camera = StreamVideoCamera(partial(open_member, path, loc["offset"]), CAMERA, Camera.head, start, end)
-            else:
-                camera = VideoClipCamera(path, CAMERA, Camera.head, start, end)
+            # a shard member is demuxed in place on the tar file, never extracted
+            video = partial(open_member, path, loc["offset"]) if loc["kind"] == "shard" else path
+            camera = VideoClipCamera(video, CAMERA, Camera.head, start, end)
         except (av.FFmpegError, OSError, IndexError, tarfile.TarError) as e:
             raise self.error(f"unreadable video: {e}", file=path, episode=ep, field="video") from e
         if not len(camera):

@@ -280,3 +280,9 @@ def test_narration_without_a_timestamp(tmp_path: Path) -> None:
         Ego4DAdapter().read(refs[1])
     assert info.value.field == f"{uid}.narration_pass_1.narrations[1].timestamp_sec"
     assert_others_readable(corpus, refs, {refs[1].raw_id})
+
+
+def test_max_episodes_keeps_the_first_episodes_in_order(corpus: Ego4DFixture) -> None:
+    full = [r.raw_id for r in Ego4DAdapter().discover(corpus.root)]
+    for n in (1, 3, len(full) + 1):
+        assert [r.raw_id for r in Ego4DAdapter({"max_episodes": n}).discover(corpus.root)] == full[:n]

@@ -154,3 +154,9 @@ def test_options_are_validated() -> None:
         get_adapter("ego_video", {"clip_stride_s": 1.0})
     with pytest.raises(ValueError):
         get_adapter("ego_video", {"layout": "zip"})
+
+
+def test_max_episodes_keeps_the_first_episodes_in_order(shards: EgoFixture) -> None:
+    full = [r.raw_id for r in EgoVideoAdapter().discover(shards.root)]
+    for n in (1, 3, len(full) + 1):
+        assert [r.raw_id for r in EgoVideoAdapter({"max_episodes": n}).discover(shards.root)] == full[:n]
