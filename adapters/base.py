@@ -47,6 +47,10 @@ class AdapterError(Exception):
         where += [f"field {field!r}"] if field else []
         super().__init__(f"{', '.join(where)}: {message}")
 
+    def locator(self) -> dict[str, Any]:
+        """The error as an `EpisodeRef.locator` keeps it, for `SourceAdapter.raise_discovered` to raise at read."""
+        return {"error": {"message": self.reason, "file": self.file, "field": self.field}}
+
 
 class AdapterOptions(BaseModel):
     """Options every adapter accepts; adapters subclass this for their own (validated before any work)."""
@@ -249,6 +253,12 @@ class SourceAdapter(ABC):
     def discover(self, root: Path) -> Iterator[EpisodeRef]:
         """Cheap enumeration (no video decoding), deterministic order, stable ids. Bad episodes come back with
         `error` set instead of stopping discovery."""
+
+    def raise_discovered(self, ref: EpisodeRef) -> None:
+        """Raise the error discovery found for `ref` (`AdapterError.locator`), naming its episode; else nothing."""
+        err = ref.locator.get("error")
+        if err is not None:
+            raise self.error(err["message"], file=err["file"], episode=ref.raw_id, field=err["field"])
 
     def capped(self, refs: Iterable[EpisodeRef]) -> Iterator[EpisodeRef]:
         """The first `max_episodes` of `refs` (all when unset), pulled lazily: discovery stops reading there."""

@@ -213,8 +213,7 @@ class Ego4DAdapter(SourceAdapter):
                 try:
                     t, span = self._locate(video, n, f"{video.uid}.{pass_name}.narrations[{i}]", raw_id)
                 except AdapterError as e:
-                    locator = {"error": {"message": e.reason, "file": e.file, "field": e.field}}
-                    yield self._new_ref(raw_id, (video.expected, str(video.narration_file)), str(e), locator)
+                    yield self._new_ref(raw_id, (video.expected, str(video.narration_file)), str(e), e.locator())
                     continue
                 items.append((i, t, n, span))
             summaries = [s for s in block.get("summaries", []) if isinstance(s, dict)]
@@ -293,10 +292,8 @@ class Ego4DAdapter(SourceAdapter):
     # -- reading --------------------------------------------------------------------------------------------------
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
+        self.raise_discovered(ref)
         loc, ep = ref.locator, ref.raw_id
-        if "error" in loc:
-            err = loc["error"]
-            raise self.error(err["message"], file=err["file"], episode=ep, field=err["field"])
         path = Path(ref.paths[0])
         if not path.is_file():
             raise self.error(f"video {loc['video_uid']} is not on disk", file=path, episode=ep, field="video")

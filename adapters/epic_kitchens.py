@@ -168,8 +168,7 @@ class EpicKitchensAdapter(SourceAdapter):
             paths = (video.looked, str(csv_file))
             self._check_window(csv_file, line, raw_id, seg, video)
         except AdapterError as e:
-            return self._ref(subset, raw_id, paths, str(e), {"error": {"message": e.reason, "file": e.file,
-                                                                       "field": e.field}})  # fmt: skip
+            return self._ref(subset, raw_id, paths, str(e), e.locator())
         if seg["stop_s"] - seg["start_s"] < self.options.min_duration_s:
             return None
         locator = {**seg, "csv": str(csv_file), "line": line, "fps": video.fps, "video_duration_s": video.duration,
@@ -272,10 +271,8 @@ class EpicKitchensAdapter(SourceAdapter):
     # -- reading --------------------------------------------------------------------------------------------------
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
+        self.raise_discovered(ref)
         loc, ep = ref.locator, ref.raw_id
-        if "error" in loc:
-            err = loc["error"]
-            raise self.error(err["message"], file=err["file"], episode=ep, field=err["field"])
         path = Path(ref.paths[0])
         if not path.is_file():
             raise self.error(f"video {loc['video_id']} is not on disk", file=path, episode=ep, field="video")

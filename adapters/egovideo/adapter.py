@@ -221,7 +221,7 @@ class EgoVideoAdapter(SourceAdapter):
         return [(float(s), float(min(s + self.options.clip_s, duration))) for s in starts]
 
     def _error_ref(self, raw_id: str, paths: tuple[str, ...], e: AdapterError) -> EpisodeRef:
-        return self._ref(raw_id, paths, str(e), {"error": {"message": e.reason, "file": e.file, "field": e.field}})
+        return self._ref(raw_id, paths, str(e), e.locator())
 
     def _ref(self, raw_id: str, paths: tuple[str, ...], error: str | None, locator: dict) -> EpisodeRef:
         return EpisodeRef(adapter=self.name, source=self.name, subset=self.options.subset or "default", raw_id=raw_id,
@@ -230,10 +230,8 @@ class EgoVideoAdapter(SourceAdapter):
     # -- reading --------------------------------------------------------------------------------------------------
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
+        self.raise_discovered(ref)
         loc, ep = ref.locator, ref.raw_id
-        if "error" in loc:
-            err = loc["error"]
-            raise self.error(err["message"], file=err["file"], episode=ep, field=err["field"])
         path = Path(ref.paths[0])
         start, end = loc["window_sec"]
         try:
