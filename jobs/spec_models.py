@@ -1,0 +1,217 @@
+"""The job spec's models: the sources to read, the parallelism, and the job that holds them with canonicalization
+and codec settings. Validation checks everything that can be checked before work starts (adapters and their options,
+roots that exist, unique source names); relative paths resolve against the folder named by the `BASE_DIR` context key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+
+import adapters  # noqa: F401 - importing the package registers every adapter
+from adapters.registry import adapter_class, get_adapter
+from ingest.canonical.canonicalize import CanonicalizeSpec
+from ingest.lerobot.video import VideoCodec
+from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
+from schemas.tiers import QualityTier
+
+_SOURCE_NAME = re.compile(r"[a-z0-9_]+")
+BASE_DIR = "base_dir"  # validation-context key: the folder relative paths resolve against
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    """Absolute and normalized, relative to the spec file's folder (or the working directory without one)."""
+    base = Path((info.context or {}).get(BASE_DIR) or Path.cwd())
+    return Path(os.path.normpath(base / value.expanduser()))
+
+
+class SourceSpec(BaseModel):
+    """One raw source to ingest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        description="this source's name in the job: episode uids and the output folder datasets/<name>/<subset>/ "
+        "use it; lower-case letters, digits and _"
+    )
+    adapter: str = Field(
+        description="adapter registry name (adapters.adapter_names()), or the import path package.module:Class of "
+        "an adapter outside the package"
+    )
+    root: Path = Field(description="the raw data folder the adapter reads; relative to the spec file; must exist")
+    tier: QualityTier | None = Field(
+        None, description="override of the adapter's default quality tier (canonicalization may still demote)"
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="the adapter's own options (its options_model), validated here"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _SOURCE_NAME.fullmatch(v):
+            raise ValueError(f"{v!r} must be lower-case letters, digits and _ (it names folders and episode uids)")
+        return v
+
+    @field_validator("adapter")
+    @classmethod
+    def _adapter(cls, v: str) -> str:
+        try:
+            adapter_class(v)
+        except KeyError as e:
+            raise ValueError(e.args[0]) from None
+        return v
+
+    @field_validator("root")
+    @classmethod
+    def _root(cls, v: Path, info: ValidationInfo) -> Path:
+        v = _resolve(v, info)
+        if not v.exists():
+            raise ValueError(f"root does not exist: {v}")
+        return v
+
+    @field_validator("tier", mode="before")
+    @classmethod
+    def _tier(cls, v: Any) -> Any:
+        # `rejected` is a verdict, never a tier to ingest at
+        allowed = [t.value for t in QualityTier if t is not QualityTier.rejected]
+        if v is not None and v not in allowed:
+            raise ValueError(
+                f"tier must be one of {', '.join(allowed)} (or absent for the adapter's default), got {v!r}"
+            )
+        return v
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options_null(cls, v: Any) -> Any:
+        return {} if v is None else v  # `options:` with nothing under it
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        name = info.data.get("adapter")
+        if name is None:
+            return v  # the adapter itself is already reported
+        try:
+            get_adapter(name, v)
+        except ValidationError as e:
+            raise nested_error(flat_errors(e)) from e
+        except Exception as e:  # an adapter's own consistency check
+            raise ValueError(f"adapter {name!r} refuses these options: {e}") from e
+        return v
+
+
+class ParallelismSpec(BaseModel):
+    """How much runs at once on Ray."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of an embedded Ray cluster (None: all of this machine)")
+    max_in_flight: int = Field(
+        8, ge=1, description="episodes read/canonicalized/encoded at once: the backpressure bound on memory"
+    )
+    commit_window: int = Field(
+        64,
+        ge=1,
+        description="finished episodes that may wait for an earlier, slower one to be committed (commits go in"
+        " discovery order): a few KiB each in memory, their files in staging; keeps workers busy behind a long episode",
+    )
+    committers: int = Field(
+        4,
+        ge=0,
+        description="committer actors on the driver's node, each owning some datasets (one actor per dataset up to"
+        " this many): datasets commit in parallel, each in discovery order, the same bytes as one committer; 0 commits"
+        " in the driver itself",
+    )
+    object_store_mb: int = Field(512, ge=64, description="object store of an embedded Ray cluster, MiB")
+    task_retries: int = Field(3, ge=0, description="Ray retries of a task whose worker died")
+    encoder_threads: int | None = Field(
+        1,
+        ge=1,
+        description="video encoder threads per camera inside one episode task when `codec.threads` is unset; 1 keeps"
+        " a task within its one-CPU Ray reservation (N tasks on N cores); None lets the encoder use every core",
+    )
+
+
+class JobSpec(BaseModel):
+    """An ingestion job: where to write, what to read, and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    output: Path = Field(description="the corpus folder (datasets/, catalog/, manifests/, job/); relative to the spec")
+    sources: list[SourceSpec] = Field(min_length=1, description="raw sources; names unique")
+    canonicalize: Annotated[CanonicalizeSpec, no_unknown_keys(CanonicalizeSpec)] = Field(
+        default_factory=CanonicalizeSpec, description="rates, cameras, gaps, validity and quality thresholds"
+    )
+    codec: Annotated[VideoCodec, no_unknown_keys(VideoCodec)] = Field(
+        default_factory=VideoCodec, description="video encoder settings"
+    )
+    parallelism: ParallelismSpec = Field(default_factory=ParallelismSpec, description="Ray parallelism and retries")
+    strict: bool = Field(False, description="any quarantined episode fails the job (exit code 1)")
+
+    @field_validator("output")
+    @classmethod
+    def _output(cls, v: Path, info: ValidationInfo) -> Path:
+        v = _resolve(v, info)
+        if v.exists() and not v.is_dir():
+            raise ValueError(f"output exists and is not a folder: {v}")
+        return v
+
+    @field_validator("sources", mode="wrap")
+    @classmethod
+    def _unique_names(cls, v: Any, handler: ValidatorFunctionWrapHandler) -> list[SourceSpec]:
+        # Checked on the raw items, so a duplicate is reported in the same pass as the sources' other errors.
+        first: dict[str, int] = {}
+        issues: list[tuple[Loc, str, str]] = []
+        for i, item in enumerate(v if isinstance(v, list) else []):
+            name = item.get("name") if isinstance(item, dict) else getattr(item, "name", None)
+            if not isinstance(name, str):
+                continue
+            if name in first:
+                issues.append(
+                    ((i, "name"), "duplicate", f"duplicate source name {name!r} (also sources[{first[name]}])")
+                )
+            first.setdefault(name, i)
+        try:
+            out = handler(v)
+        except ValidationError as e:
+            if not issues:
+                raise
+            raise nested_error(flat_errors(e) + issues) from e
+        if issues:
+            raise nested_error(issues)
+        return out
+
+    @model_validator(mode="after")
+    def _image_sources_exist(self) -> JobSpec:
+        # a per-source stored size under a name no source has would silently leave that source at the default
+        names = [s.name for s in self.sources]
+        issues = [
+            (("canonicalize", "image", "sources", key), "value_error", f"no source named {key!r}; sources: {names}")
+            for key in self.canonicalize.image.sources
+            if key not in names
+        ]
+        if issues:
+            raise nested_error(issues)
+        return self
+
+    @model_validator(mode="after")
+    def _output_outside_roots(self) -> JobSpec:
+        # Output inside a raw root would be rediscovered as raw data by adapters that walk their root.
+        for i, src in enumerate(self.sources):
+            if self.output.is_relative_to(src.root):
+                raise nested_error([(("output",), "value_error", f"output lies inside sources[{i}].root ({src.root})")])
+        return self
