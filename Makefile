@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) docker/requirements-oracle.txt
 	$(PIP) install -q -c $(CONSTRAINTS) -e '.[test,lingbot]'
 	# lerobot 0.3.3 is only a test oracle, run in a subprocess: its declared pins (torch<2.8, torchvision) cannot hold here.
 	$(PIP) install -q --no-deps lerobot==0.3.3
+	# HOT3D video (adapters/hot3d/video.py): projectaria-tools' VRS reader imports only numpy; its declared deps
+	# (jupyter, rerun-sdk[notebook], moviepy: pillow<11) cannot be resolved beside our pillow>=13, hence no extra.
+	$(PIP) install -q --no-deps projectaria-tools==2.3.0
 	$(PIP) install -q -c $(CONSTRAINTS) -r docker/requirements-oracle.txt
 	touch $(STAMP)
 

@@ -10,6 +10,7 @@ poses of a recording, one episode per sequence folder.
 | RGB (Aria) / SLAM-left (Quest 3) `T_Device_Camera` | `camera_poses[<label>]` = T_world_device · T_device_camera | | |
 | `dynamic_objects.csv` T_world_object per `object_uid` | `states["objects/<uid>"]` (natives not kept) | `se3_4x4` | |
 | `metadata.json` `headset`, `participant_id`, `gt_available_status` | subset (`aria` / `quest3`), `metadata` | | |
+| `recording.vrs` (Aria) stream 214-1, JPEG | camera `camera-rgb` -> `Camera.head`, lazy | RGB, as sensed | TIME_CODE |
 
 File formats and conventions are the maker's (`adapters/hot3d/files.py`): quaternions w first, timestamps in ns.
 Hands: with the licensed MANO files (`mano_model_dir`, converted once by `python -m ingest.canonical.mano_convert`)
@@ -27,20 +28,24 @@ camera frame is the sensor's, OpenCV axes (`HandSignals.camera_convention = "ope
 RGB camera is a fisheye (`FisheyeRadTanThinPrism`: f, cx, cy, 12 distortion terms), so no pinhole matrix is given:
 the model and its parameters go to `metadata["camera_calibration"]`.
 
-Video is not read. `projectaria-tools` installs from PyPI (2.3.0, with rerun-sdk, moviepy, imageio-ffmpeg) but cannot
-write a VRS file, so no fixture could hold a recording; its documented export (`projectaria_tools/utils/
-vrs_to_mp4_utils.py`) turns the RGB stream upright (`np.rot90(img, -1)`) and tags frames with DEVICE_TIME, while
-HOT3D's ground truth is stamped in TIME_CODE (the sample's poses at 56752 s, its MPS device clock at 113585 s), so
-exported frames cannot be matched to the poses without the recording's own time-sync stream. Episodes carry hands,
-headset and camera trajectory; `metadata["video"]` says why there are no frames.
+Video (`adapters/hot3d/video.py`): an Aria sequence with `recording.vrs` (the maker's `PathProvider.VRS_FILE`) gets
+its RGB stream 214-1 as camera `camera-rgb` (`Camera.head`), read through projectaria_tools as HOT3D's
+`AriaDataProvider` reads it: frame times in TIME_CODE, the ground truth's clock, mapped from the device clock by the
+recording's time-code stream; frames within half a frame of the ground truth's span; pixels in the sensor's
+orientation, the one the camera pose has (no `rot90`: that is `vrs_to_mp4`'s display turn). No fisheye undistortion:
+the calibration stays in `metadata["camera_calibration"]`. `projectaria-tools` (installed `--no-deps`, Makefile) is
+imported only then. Quest 3 recordings are not read (HOT3D reads them with pyvrs, not installable here), nor are
+Aria sequences without a recording: `metadata["video"]` says why, and the episode keeps its ground truth.
 
 Bad input (per-episode `AdapterError` naming file, episode and field): a missing or unreadable metadata, trajectory,
-calibration, pose or profile file, a malformed line (named), a non-unit quaternion, no usable hand source.
+calibration, pose or profile file, a malformed line (named), a non-unit quaternion, no usable hand source; a
+recording projectaria_tools cannot open, without the RGB or time-code stream, or whose frames do not cover the
+ground truth (a truncated file: VRS rebuilds the lost index from the records left), or projectaria-tools missing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -51,6 +56,7 @@ from scipy.spatial.transform import Rotation
 from adapters.base import (
     AdapterError,
     AdapterOptions,
+    CameraSource,
     EpisodeRef,
     HandSignals,
     HandTrack,
@@ -67,6 +73,7 @@ from adapters.hot3d.files import (
     read_quest_calibration,
 )
 from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
+from adapters.hot3d.video import RGB_STREAM, VRS_FILE, AriaRgbCamera, VideoError, rgb_frames
 from adapters.registry import register
 from schemas.canonical import MANO21_NAMES
 from schemas.tiers import QualityTier
@@ -78,7 +85,10 @@ PROFILE_FILE, HEADSET_FILE = "umetrack_hand_user_profile.json", "headset_traject
 OBJECTS_FILE = "dynamic_objects.csv"
 ARIA_CALIBRATION, QUEST_CALIBRATION = "mps/slam/online_calibration.jsonl", "camera_models.json"
 SIDES = ("left", "right")
-NO_VIDEO = "VRS frames not read: no VRS writer for fixtures, and vrs_to_mp4 exports carry DEVICE_TIME, not TIME_CODE"
+NO_RECORDING = f"no {VRS_FILE} in the sequence folder: ground truth only"
+# hot3d/data_loaders/QuestDataProvider.py reads Quest 3 recordings with pyvrs (SyncVRSReader, the record timestamps,
+# the two largest grey image streams), not projectaria_tools; pyvrs does not install here (its PyPI sdist is empty)
+QUEST_NO_VIDEO = f"Quest 3 {VRS_FILE} not read: HOT3D reads it with pyvrs, which is not installable here"
 
 
 class Hot3DOptions(AdapterOptions):
@@ -136,6 +146,7 @@ class Hot3DAdapter(SourceAdapter):
         states: dict[str, Stream] = {"headset/T_world_device": Stream(secs(dev_ts), world_from_device, unit="se3_4x4",
                                                                       frame=WORLD)}  # fmt: skip
         camera = Stream(secs(dev_ts), world_from_device @ calib.device_from_camera, unit="se3_4x4", frame=WORLD)
+        cameras, video = self._video(seq, ep, headset, calib.label, int(dev_ts[0]), int(dev_ts[-1]), secs)
         signals = HandSignals(frame=WORLD, apply_offset=False, up_world=Z_UP, camera=camera, camera_convention="opencv")
         for hand, side in enumerate(SIDES):
             if hand not in tracks:
@@ -160,6 +171,7 @@ class Hot3DAdapter(SourceAdapter):
             tier=QualityTier.high,
             native_fps=self.options.fps,
             states=states,
+            cameras=cameras,
             camera_poses={calib.label: camera},
             hands=signals,
             metadata={
@@ -176,7 +188,7 @@ class Hot3DAdapter(SourceAdapter):
                     "T_device_camera": calib.device_from_camera.tolist(),
                 },
                 "objects": sorted(objects),
-                "video": NO_VIDEO,
+                "video": video,
                 "derived_streams": [f"mano21_keypoints/{s}" for s in SIDES],
             },
         )
@@ -197,6 +209,25 @@ class Hot3DAdapter(SourceAdapter):
         if not poses:
             raise self.error(f"{path.name} has no rows", file=path, episode=ep, field=field)
         return poses
+
+    def _video(
+        self, seq: Path, ep: str, headset: str, label: str, first_ns: int, last_ns: int, secs: Callable
+    ) -> tuple[dict[str, CameraSource], str | dict[str, Any]]:
+        """The RGB camera of an Aria `recording.vrs` over the ground truth's span, and what `metadata["video"]`
+        says: the stream read, or why there is none."""
+        path = seq / VRS_FILE
+        if headset.lower().startswith("quest"):
+            return {}, QUEST_NO_VIDEO if path.is_file() else NO_RECORDING
+        if not path.is_file():
+            return {}, NO_RECORDING
+        try:
+            index, codes, height, width = rgb_frames(path, first_ns, last_ns, self.options.fps)
+        except VideoError as e:
+            raise self.error(f"{VRS_FILE}: {e}", file=path, episode=ep, field=e.field) from e
+        camera = AriaRgbCamera(path, index, secs(codes), height, width)
+        info = {"file": VRS_FILE, "stream": RGB_STREAM, "label": label, "frames": len(index),
+                "time_domain": "TIME_CODE", "size": [height, width]}  # fmt: skip
+        return {camera.name: camera}, info
 
     def _calibration(self, seq: Path, headset: str, ep: str) -> CameraCalibration:
         quest = headset.lower().startswith("quest")

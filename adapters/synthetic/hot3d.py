@@ -14,8 +14,12 @@ Geometry (a Z-up world, as the real sample's): the camera at 1.6 m looks ahead a
 a little; both hands 40-45 cm ahead of it, 12 cm either side of its axis, below it, palms down, fingers forward,
 fingers flexing slowly. The UmeTrack profile and the synthetic MANO model of the tests are the same adult hand
 (`synthetic/hand.py`), so either source gives the same wrist and fingertips up to the MANO shape (betas).
+With `video`, each good Aria sequence also has its RGB recording `recording.vrs` (`synthetic/hot3d_video.py`: the
+sensor binned to 352 px, its calibration scaled to match, frames on the ground truth's TIME_CODE through the
+recording's time-code stream). Quest 3 sequences get none (the adapter reads no Quest video).
 Bad sequences (`bad`): `no_hand_source` (MANO poses only), `bad_quaternion` (a headset row of norm 2),
-`missing_calibration`, `bad_hand_line` (a UmeTrack line without `wrist_xform`).
+`missing_calibration`, `bad_hand_line` (a UmeTrack line without `wrist_xform`), `truncated_video` (a recording cut
+to 60 % of its bytes: its index is lost and its frames end before the ground truth does).
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from adapters.synthetic import hot3d_video
 from adapters.synthetic.hand import hand_layout
 
-BAD_CASES = ("no_hand_source", "bad_quaternion", "missing_calibration", "bad_hand_line")
+BAD_CASES = ("no_hand_source", "bad_quaternion", "missing_calibration", "bad_hand_line", "truncated_video")
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 # the real sample's calibrations (P0003_c701bd11 online_calibration.jsonl camera-rgb; P0002_273c2819 camera-slam-left)
 ARIA_RGB_T_DEVICE_CAMERA = ((0.9431785122262992, 0.3286754082265991, 0.03767550810144332, 0.031101867965789714),
@@ -53,6 +58,8 @@ class Hot3DSequence:
     bad: str | None = None
     wrists: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # hand -> (T,4,4) true wrist poses
     world_from_camera: np.ndarray | None = field(default=None, repr=False)  # (T,4,4)
+    rgb_params: tuple[float, ...] = ARIA_RGB_PARAMS  # the camera-rgb projection its calibration file carries
+    video_pixels: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # hand -> (T,2), with a recording
 
 
 @dataclass
@@ -141,19 +148,22 @@ def umetrack_profile() -> dict:
     }}  # fmt: skip
 
 
-def write_hot3d(root: Path, *, frames: int = 45, quest: bool = True, bad: tuple[str, ...] = ()) -> Hot3DFixture:
-    """One Aria sequence (+ one Quest 3 sequence with `quest`), + one sequence per bad case, under `root`."""
+def write_hot3d(
+    root: Path, *, frames: int = 45, quest: bool = True, bad: tuple[str, ...] = (), video: bool = False
+) -> Hot3DFixture:
+    """One Aria sequence (+ one Quest 3 sequence with `quest`), + one sequence per bad case, under `root`; with
+    `video`, the good Aria sequences' `recording.vrs`."""
     unknown = set(bad) - set(BAD_CASES)
     if unknown:
         raise ValueError(f"unknown bad case(s) {sorted(unknown)}; known: {BAD_CASES}")
     root = Path(root)
     specs = [("P0003_c701bd11", "Aria", None)] + ([("P0002_273c2819", "Quest3", None)] if quest else [])
     specs += [(f"P0099_bad{k:02d}", "Aria", case) for k, case in enumerate(bad)]
-    seqs = [_write_sequence(root / name, name, headset, frames, case) for name, headset, case in specs]
+    seqs = [_write_sequence(root / name, name, headset, frames, case, video) for name, headset, case in specs]
     return Hot3DFixture(root, seqs)
 
 
-def _write_sequence(path: Path, name: str, headset: str, frames: int, bad: str | None) -> Hot3DSequence:
+def _write_sequence(path: Path, name: str, headset: str, frames: int, bad: str | None, video: bool) -> Hot3DSequence:
     path.mkdir(parents=True, exist_ok=True)
     seq = Hot3DSequence(name, path, headset, frames, bad)
     cam = camera_track(frames)
@@ -178,8 +188,15 @@ def _write_sequence(path: Path, name: str, headset: str, frames: int, bad: str |
     (path / "dynamic_objects.csv").write_text("\n".join(objects) + "\n")
     seq.wrists = {h: hand_track(cam, h) for h in (0, 1)}
     _write_hands(path, seq, stamps, bad)
+    recording = not quest and ((video and bad is None) or bad == "truncated_video")
+    if recording:
+        seq.rgb_params = hot3d_video.scale_params(ARIA_RGB_PARAMS, hot3d_video.SIDE / hot3d_video.SENSOR)
+        vrs = path / "recording.vrs"
+        seq.video_pixels = hot3d_video.write_recording(vrs, cam, seq.wrists, seq.rgb_params, T0_NS)
+        if bad == "truncated_video":
+            vrs.write_bytes(vrs.read_bytes()[: int(0.6 * vrs.stat().st_size)])
     if bad != "missing_calibration":
-        _write_calibration(path, quest)
+        _write_calibration(path, quest, seq.rgb_params)
     return seq
 
 
@@ -207,7 +224,7 @@ def _write_hands(path: Path, seq: Hot3DSequence, stamps: list[int], bad: str | N
         (path / "umetrack_hand_user_profile.json").write_text(json.dumps(umetrack_profile(), indent=4))
 
 
-def _write_calibration(path: Path, quest: bool) -> None:
+def _write_calibration(path: Path, quest: bool, rgb_params: tuple[float, ...]) -> None:
     if quest:
         (q, t) = QUEST_SLAM_LEFT_T_DEVICE_CAMERA
         cams = [{"T_Device_Camera": {"quaternion_wxyz": list(q), "translation_xyz": list(t)}, "imageHeight": 1024,
@@ -222,7 +239,7 @@ def _write_calibration(path: Path, quest: bool) -> None:
              "Projection": {"Name": "FisheyeRadTanThinPrism", "Params": [241.5, 318.4, 237.4] + [0.0] * 12}},
             {"Calibrated": True, "Label": "camera-rgb",
              "T_Device_Camera": {"Translation": list(t), "UnitQuaternion": [q[0], list(q[1:])]},
-             "Projection": {"Name": "FisheyeRadTanThinPrism", "Params": list(ARIA_RGB_PARAMS)}}]  # fmt: skip
+             "Projection": {"Name": "FisheyeRadTanThinPrism", "Params": list(rgb_params)}}]  # fmt: skip
     line = {"utc_timestamp_ns": -1, "tracking_timestamp_us": 113585202412, "ImuCalibrations": [],
             "CameraCalibrations": cams}  # fmt: skip
     (path / "mps" / "slam").mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,8 @@ def test_every_bad_sequence_names_file_episode_and_field(fixture: Hot3DFixture) 
     refs = {r.raw_id: r for r in Hot3DAdapter().discover(fixture.root)}
     expected = {"no_hand_source": ("hands", "mano_model_dir"), "bad_quaternion": ("headset", "quaternion norm 2"),
                 "missing_calibration": ("calibration", "online_calibration.jsonl"),
-                "bad_hand_line": ("umetrack_hands", "line 4: hand 0: no 'wrist_xform'")}  # fmt: skip
+                "bad_hand_line": ("umetrack_hands", "line 4: hand 0: no 'wrist_xform'"),
+                "truncated_video": ("video/camera-rgb", "do not cover the ground truth")}  # fmt: skip
     for seq in fixture.sequences:
         if seq.bad is None:
             continue

@@ -1,0 +1,91 @@
+"""HOT3D Aria video: the RGB frames of a sequence's `recording.vrs`, read through `projectaria_tools` as the maker's
+loader reads them (facebookresearch/hot3d `hot3d/data_loaders/PathProvider.py` `VRS_FILE = "recording.vrs"`;
+`AriaDataProvider.py`: stream "214-1", frame times `get_timestamps_ns(stream, TimeDomain.TIME_CODE)`, images
+`image[0].to_numpy_array()` with no rotation).
+
+HOT3D's ground truth is stamped in TIME_CODE, the VRS records in the device clock; projectaria_tools maps one to the
+other through the recording's time-code stream (285-1). A camera frame's timestamp here is its TIME_CODE, on the same
+clock as the poses, and its pixels stay in the sensor's orientation: the camera pose (`T_world_device ·
+T_device_camera` of `camera-rgb`) is the sensor's, so no `rot90` (that is `vrs_to_mp4`'s display convention).
+`projectaria_tools` is imported only when a sequence has a recording; errors are `VideoError`s naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adapters.base import CameraSource
+from adapters.cameras import fit_rgb
+from schemas.canonical import Camera
+from schemas.image_size import FrameFit
+
+VRS_FILE = "recording.vrs"
+RGB_STREAM, RGB_LABEL = "214-1", "camera-rgb"
+PACKAGE = "projectaria-tools"
+
+
+class VideoError(ValueError):
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def open_recording(path: Path) -> tuple[Any, Any, Any]:
+    """(VrsDataProvider, RGB StreamId, the TimeDomain enum) of a recording, or a VideoError saying why not."""
+    try:
+        from projectaria_tools.core import data_provider
+        from projectaria_tools.core.sensor_data import TimeDomain
+        from projectaria_tools.core.stream_id import StreamId
+    except ImportError as e:
+        raise VideoError(f"reading {VRS_FILE} needs the {PACKAGE} package (pip install 'projectaria-tools==2.3.*' "
+                         f"--no-deps; its core reader needs only numpy): {e}", "video") from e  # fmt: skip
+    provider = data_provider.create_vrs_data_provider(str(path))
+    if provider is None:
+        raise VideoError("not a readable VRS file (projectaria_tools could not open it)", "video")
+    stream = StreamId(RGB_STREAM)
+    if stream not in provider.get_all_streams():
+        raise VideoError(f"no RGB stream {RGB_STREAM} ({RGB_LABEL})", "video/camera-rgb")
+    return provider, stream, TimeDomain
+
+
+def rgb_frames(path: Path, first_ns: int, last_ns: int, fps: float) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(VRS frame indices, their TIME_CODE ns, height, width) of the RGB frames within half a frame of the ground
+    truth's [first_ns, last_ns]. A recording that ends early (truncated: VRS rebuilds a lost index from the records
+    it still has) or has no time code is an error."""
+    provider, stream, time_domain = open_recording(path)
+    if not provider.supports_time_domain(stream, time_domain.TIME_CODE):
+        raise VideoError("no TIME_CODE stream (285-1): frames cannot be put on the ground truth's clock",
+                         "video/time_code")  # fmt: skip
+    codes = np.asarray(provider.get_timestamps_ns(stream, time_domain.TIME_CODE), dtype=np.int64)
+    half = round(0.5e9 / fps)
+    if not len(codes) or codes[0] > first_ns + half or codes[-1] < last_ns - half:
+        span = f"[{codes[0]}, {codes[-1]}]" if len(codes) else "none"
+        raise VideoError(f"{len(codes)} RGB frames, TIME_CODE {span} ns, do not cover the ground truth "
+                         f"[{first_ns}, {last_ns}] ns (truncated recording?)", "video/camera-rgb")  # fmt: skip
+    keep = np.flatnonzero((codes >= first_ns - half) & (codes <= last_ns + half))
+    config = provider.get_configuration(stream).image_configuration()
+    return keep, codes[keep], int(config.image_height), int(config.image_width)
+
+
+class AriaRgbCamera(CameraSource):
+    """The RGB frames `vrs_index` of a recording, decoded (JPEG) by projectaria_tools while iterated."""
+
+    def __init__(self, path: Path, vrs_index: np.ndarray, timestamps: np.ndarray, height: int, width: int) -> None:
+        super().__init__(RGB_LABEL, Camera.head, timestamps, height, width)
+        self.path = Path(path)
+        self.vrs_index = np.asarray(vrs_index, dtype=np.int64)
+
+    def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        provider, stream, _ = open_recording(self.path)
+        for i in range(len(self.vrs_index)) if indices is None else indices:
+            image, _ = provider.get_image_data_by_index(stream, int(self.vrs_index[i]))
+            if not image.is_valid():
+                raise VideoError(f"RGB frame {self.vrs_index[i]} does not decode", "video/camera-rgb")
+            rgb = image.to_numpy_array()
+            if rgb.shape != (self.height, self.width, 3):
+                raise VideoError(f"RGB frame {self.vrs_index[i]} is {rgb.shape}, the stream declares "
+                                 f"{(self.height, self.width, 3)}", "video/camera-rgb")  # fmt: skip
+            yield i, fit_rgb(rgb, fit)

@@ -1,0 +1,83 @@
+"""The RGB recording of a synthetic HOT3D Aria sequence (`recording.vrs`, `synthetic/aria_recording.py`), consistent
+with its ground truth:
+
+- Clocks: the ground truth is in TIME_CODE (the real sample's ~56752 s), the VRS records in the device clock (the
+  sample's MPS clock, ~113585 s), running 20 ppm fast against the time code; the time-code stream pairs the two every
+  100 ms from 1 s before the first frame to 1 s after the last. RGB frame k (30 Hz) has the TIME_CODE of ground-truth
+  frame k; the recording starts `LEAD` frames before the ground truth and ends `LEAD` frames after it.
+- Pixels: the sensor's orientation (no rotation), `SIDE` x `SIDE` (the 1408 px RGB sensor binned by 4, its MPS
+  calibration scaled as projectaria_tools' `FisheyeRadTanThinPrism::scaleParams` does: f x s, c -> s (c + 0.5) - 0.5).
+  A background whose red grows to the right and green downwards, blue 40 + 3 k (the frame's number), a white disc
+  where the left wrist projects and a black one where the right wrist does, through the Aria RGB fisheye model
+  (projectaria_tools `core/calibration/camera_projections/FisheyeRadTanThinPrism.h`, 6 radial terms, tangential
+  and thin-prism terms, one focal length)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from adapters.synthetic.aria_recording import write_aria_rgb
+
+SENSOR, SIDE = 1408, 352
+LEAD = 5
+DEVICE_T0_NS = 113_585_202_412_000  # the sample's online_calibration tracking_timestamp_us, in ns
+DRIFT = 20e-6
+DISC_PX = 7
+
+
+def scale_params(params: tuple[float, ...], scale: float) -> tuple[float, ...]:
+    f, cx, cy, *rest = params
+    return (f * scale, scale * (cx + 0.5) - 0.5, scale * (cy + 0.5) - 0.5, *rest)
+
+
+def project(params: tuple[float, ...], p_cam: np.ndarray) -> np.ndarray:
+    """(N,3) points in the camera frame (z ahead) -> (N,2) pixels (u right, v down), FISHEYE624 with one focal."""
+    f, cx, cy = params[:3]
+    k, p, s = np.asarray(params[3:9]), np.asarray(params[9:11]), np.asarray(params[11:15])
+    ab = p_cam[:, :2] / p_cam[:, 2:3]
+    r = np.linalg.norm(ab, axis=1, keepdims=True)
+    th = np.arctan(r)
+    radial = 1 + sum(k[i] * th ** (2 * i + 2) for i in range(6))
+    xr = radial * np.where(r > 1e-12, th / np.maximum(r, 1e-12), 1.0) * ab
+    rd2 = np.sum(xr**2, axis=1, keepdims=True)
+    uv = xr + 2 * (xr @ p)[:, None] * xr + rd2 * p
+    uv[:, 0] += s[0] * rd2[:, 0] + s[1] * rd2[:, 0] ** 2
+    uv[:, 1] += s[2] * rd2[:, 0] + s[3] * rd2[:, 0] ** 2
+    return f * uv + np.array([cx, cy])
+
+
+def device_ns(timecode_ns: int, t0_ns: int) -> int:
+    return DEVICE_T0_NS + round((timecode_ns - t0_ns) * (1 + DRIFT))
+
+
+def frame_image(k: int, wrist_px: dict[int, np.ndarray] | None) -> np.ndarray:
+    """Frame k: the gradient background, blue 40 + 3 k, and the wrist discs (left white, right black)."""
+    u = np.linspace(30, 220, SIDE, dtype=np.float32)
+    img = np.empty((SIDE, SIDE, 3), np.uint8)
+    img[..., 0] = u[None, :]
+    img[..., 1] = u[:, None]
+    img[..., 2] = 40 + 3 * k
+    for hand, px in (wrist_px or {}).items():
+        colour = (255, 255, 255) if hand == 0 else (0, 0, 0)
+        cv2.circle(img, (round(px[0]), round(px[1])), DISC_PX, colour, thickness=-1, lineType=cv2.LINE_AA)
+    return img
+
+
+def write_recording(
+    path: Path, world_from_camera: np.ndarray, wrists: dict[int, np.ndarray], params: tuple[float, ...], t0_ns: int
+) -> dict[int, np.ndarray]:
+    """Write `path`; return hand -> (T,2) wrist pixels of ground-truth frames 0..T-1."""
+    n = len(world_from_camera)
+    pixels = {}
+    for hand, wrist in wrists.items():
+        p = np.einsum("tji,tj->ti", world_from_camera[:, :3, :3], wrist[:, :3, 3] - world_from_camera[:, :3, 3])
+        pixels[hand] = project(params, p)
+    codes = [t0_ns + round(k * 1e9 / 30) for k in range(-LEAD, n + LEAD)]
+    images = [frame_image(k, {h: px[k] for h, px in pixels.items()} if 0 <= k < n else None)
+              for k in range(-LEAD, n + LEAD)]  # fmt: skip
+    pair_codes = range(codes[0] - 1_000_000_000, codes[-1] + 1_000_000_001, 100_000_000)
+    write_aria_rgb(path, images, [device_ns(c, t0_ns) for c in codes], [(device_ns(c, t0_ns), c) for c in pair_codes])
+    return pixels
