@@ -130,7 +130,8 @@ def robomind_floor(root: Path) -> dict[str, Any]:
 def write_egocentric_corpora(base: Path, size: tuple[int, int], frames: int) -> dict[str, tuple[str, Path]]:
     """EPIC-KITCHENS-100 (5 videos at 59.94/50/29.97/47.95/90 fps, 2 segments each, windows cut from long mp4s),
     Egocentric-10K-style WebDataset shards (2 shards x 3 clips, each mp4 demuxed from inside its tar), `frames` per
-    clip at 30 fps (EPIC: the same seconds), and 2 HOT3D sequences of `frames` (UmeTrack hands skinned in `read`)."""
+    clip at 30 fps (EPIC: the same seconds), and 2 HOT3D sequences of `frames` (UmeTrack hands skinned in `read`; the
+    Aria one with its RGB recording, decoded by projectaria_tools)."""
     from adapters.synthetic.egovideo import write_ego_shards
     from adapters.synthetic.epic_kitchens import write_epic_kitchens
     from adapters.synthetic.hot3d import write_hot3d
@@ -139,7 +140,7 @@ def write_egocentric_corpora(base: Path, size: tuple[int, int], frames: int) -> 
     seconds = max(frames / 30, 1.0)
     write_epic_kitchens(base / "epic", duration_s=2 * seconds, segments_per_video=2, height=h, width=w)
     write_ego_shards(base / "ego_video", workers=2, clips_per_shard=3, seconds=seconds, height=h, width=w)
-    write_hot3d(base / "hot3d", frames=frames)  # hands, headset, objects: no camera frames (see adapters/hot3d)
+    write_hot3d(base / "hot3d", frames=frames, video=True)  # Aria: recording.vrs (352x352 JPEG); Quest 3: GT only
     return {"epic_kitchens": ("epic_kitchens", base / "epic"), "ego_video": ("ego_video", base / "ego_video"),
             "hot3d": ("hot3d", base / "hot3d")}  # fmt: skip
 

@@ -7,10 +7,10 @@ with its ground truth:
   frame k; the recording starts `LEAD` frames before the ground truth and ends `LEAD` frames after it.
 - Pixels: the sensor's orientation (no rotation), `SIDE` x `SIDE` (the 1408 px RGB sensor binned by 4, its MPS
   calibration scaled as projectaria_tools' `FisheyeRadTanThinPrism::scaleParams` does: f x s, c -> s (c + 0.5) - 0.5).
-  A background whose red grows to the right and green downwards, blue 40 + 3 k (the frame's number), a white disc
-  where the left wrist projects and a black one where the right wrist does, through the Aria RGB fisheye model
-  (projectaria_tools `core/calibration/camera_projections/FisheyeRadTanThinPrism.h`, 6 radial terms, tangential
-  and thin-prism terms, one focal length)."""
+  A background whose red grows to the right and green downwards, blue 40 + (3 k mod 210) (the frame's number), a
+  white disc where the left wrist projects and a black one where the right wrist does, through the Aria RGB fisheye
+  model (projectaria_tools `core/calibration/camera_projections/FisheyeRadTanThinPrism.h`, 6 radial terms,
+  tangential and thin-prism terms, one focal length)."""
 
 from __future__ import annotations
 
@@ -54,12 +54,12 @@ def device_ns(timecode_ns: int, t0_ns: int) -> int:
 
 
 def frame_image(k: int, wrist_px: dict[int, np.ndarray] | None) -> np.ndarray:
-    """Frame k: the gradient background, blue 40 + 3 k, and the wrist discs (left white, right black)."""
+    """Frame k: the gradient background, blue 40 + (3 k mod 210), the wrist discs (left white, right black)."""
     u = np.linspace(30, 220, SIDE, dtype=np.float32)
     img = np.empty((SIDE, SIDE, 3), np.uint8)
     img[..., 0] = u[None, :]
     img[..., 1] = u[:, None]
-    img[..., 2] = 40 + 3 * k
+    img[..., 2] = 40 + (3 * k) % 210
     for hand, px in (wrist_px or {}).items():
         colour = (255, 255, 255) if hand == 0 else (0, 0, 0)
         cv2.circle(img, (round(px[0]), round(px[1])), DISC_PX, colour, thickness=-1, lineType=cv2.LINE_AA)
