@@ -69,7 +69,8 @@ def _new_sources(raw: Path, scale: int, corrupt: bool) -> dict[str, Callable[[],
         return raw / "ego_video"
 
     def hot3d() -> Path:
-        write_hot3d(raw / "hot3d", frames=45, quest=True, bad=("bad_quaternion",) if corrupt else ())
+        # the Aria sequence with its RGB recording (read through projectaria-tools, which `make venv` installs)
+        write_hot3d(raw / "hot3d", frames=45, quest=True, video=True, bad=("bad_quaternion",) if corrupt else ())
         return raw / "hot3d"
 
     def robomind() -> Path:
