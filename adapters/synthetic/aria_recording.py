@@ -53,7 +53,7 @@ def write_aria_rgb(
     quality: int = 95,
 ) -> None:
     """`frames` (HxWx3 uint8 RGB, the sensor's orientation) captured at `device_ns`; `time_pairs` (device ns, time
-    code ns) for the time-code stream."""
+    code ns) for the time-code stream (none: a recording without one)."""
     h, w = frames[0].shape[:2]
     vrs = VrsWriter({"device_type": "Aria"})
     vrs.add_stream(RGB_TYPE_ID, 1, [
@@ -61,17 +61,18 @@ def write_aria_rgb(
         RecordKind(RecordType.DATA, IMAGE_VERSION, f"data_layout/size={IMAGE_DATA.fixed_size}+image/jpg",
                    {0: IMAGE_DATA}),
     ])  # fmt: skip
-    vrs.add_stream(TIME_TYPE_ID, 1, [
-        RecordKind(RecordType.CONFIGURATION, TIME_VERSION, "data_layout", {0: TIME_CONFIG}),
-        RecordKind(RecordType.DATA, TIME_VERSION, f"data_layout/size={TIME_DATA.fixed_size}", {0: TIME_DATA}),
-    ])  # fmt: skip
-    start = min(int(device_ns[0]), int(time_pairs[0][0])) / 1e9
+    start = min([int(device_ns[0])] + [int(d) for d, _ in time_pairs[:1]]) / 1e9
     config = {"device_type": "Aria", "device_version": "Gen1", "camera_id": 0, "sensor_model": "synthetic",
               "nominal_rate": fps, "image_width": w, "image_height": h, "image_stride": 3 * w,
               "image_pixel_format": PIXEL_RGB8, "gamma_factor": 1.0, "description": "camera-rgb"}  # fmt: skip
     vrs.add_record(RGB_TYPE_ID, 1, RecordType.CONFIGURATION, start, IMAGE_CONFIG.pack(config))
-    vrs.add_record(TIME_TYPE_ID, 1, RecordType.CONFIGURATION, start,
-                   TIME_CONFIG.pack({"stream_id": 0, "sample_rate_hz": fps, "mode": "TIMECODE"}))  # fmt: skip
+    if time_pairs:
+        vrs.add_stream(TIME_TYPE_ID, 1, [
+            RecordKind(RecordType.CONFIGURATION, TIME_VERSION, "data_layout", {0: TIME_CONFIG}),
+            RecordKind(RecordType.DATA, TIME_VERSION, f"data_layout/size={TIME_DATA.fixed_size}", {0: TIME_DATA}),
+        ])  # fmt: skip
+        vrs.add_record(TIME_TYPE_ID, 1, RecordType.CONFIGURATION, start,
+                       TIME_CONFIG.pack({"stream_id": 0, "sample_rate_hz": fps, "mode": "TIMECODE"}))  # fmt: skip
     for k, (rgb, t_ns) in enumerate(zip(frames, device_ns, strict=True)):
         ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:

@@ -129,6 +129,10 @@ def test_bad_recordings_name_file_episode_and_field(tmp_path: Path, monkeypatch:
     assert err.value.episode == bad.raw_id and str(err.value.file).endswith("P0099_bad00/recording.vrs")
     good = fx.good[0]
     vrs = good.path / "recording.vrs"
+    write_aria_rgb(vrs, [_pattern(k) for k in range(3)], [10**9 * k for k in range(3)], [])  # no time-code stream
+    with pytest.raises(AdapterError, match="no TIME_CODE stream") as err:
+        adapter.read(refs[good.raw_id])
+    assert err.value.field == "video/time_code"
     vrs.write_bytes(b"not a vrs file" * 10)
     with pytest.raises(AdapterError, match="not a readable VRS file") as err:
         adapter.read(refs[good.raw_id])
