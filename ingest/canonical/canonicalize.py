@@ -7,53 +7,38 @@ state, recompute deltas for the action, check validity, cut the kept spans into 
 Native vectors are kept beside the canonical ones; a moving camera's trajectory among them (`camera.{x,y,z,rot6d_*}`,
 ref_from_camera in OpenCV axes: x right, y down, looking along +z), and each camera keeps its intrinsics. Pure: no I/O
 beyond the lazy camera reads the writer drives. No adapter is known by name here.
+
+The output records are in `episode.py`, each hand's canonical state block and the action from it in `hand_state.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.base import CameraSource, HandSignals, HandTrack, RawEpisode, Stream
+from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
 from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
-from ingest.canonical.frames import (
-    apply_eef_offset,
-    compose,
-    pose_deltas,
-    pose_from_pos_euler,
-    pose_from_pos_quat,
-    pose_to_pos_rot6d,
-    se3_inverse,
-    transform_points,
-)
-from ingest.canonical.hands import fingertips_in_wrist, wrist_frames_from_keypoints
+from ingest.canonical.episode import CanonicalEpisode, ResampledCamera
+from ingest.canonical.frames import pose_to_pos_rot6d
+from ingest.canonical.hand_state import action_from_state, hand_block, streams_used, wrist_poses
 from ingest.canonical.joint_space import joint_space_hands
 from ingest.canonical.qa import CameraView, measure
 from ingest.canonical.quality import QualityConfig, assess_quality
 from ingest.canonical.validity import ValidityConfig, check_validity
-from schemas.canonical import (
-    CANONICAL_DIM,
-    FINGERTIPS_XYZ,
-    GRIPPER,
-    NUM_KEYPOINTS,
-    WRIST_POS,
-    WRIST_ROT6D,
-    Camera,
-    hand_dims,
-)
+from schemas.canonical import CANONICAL_DIM, NUM_KEYPOINTS, Camera, hand_dims
 from schemas.corpus import episode_uid
 from schemas.eef_offsets import eef_offset_for
 from schemas.embodiment import Effector, Embodiment, EmbodimentRegistry, default_registry
-from schemas.image_size import FrameFit, ImageSpec
+from schemas.image_size import ImageSpec
 from schemas.lerobot import ActionSegment
-from schemas.qa import QAConfig, QARecord
-from schemas.tiers import QualityTier
+from schemas.qa import QAConfig
 from schemas.transform import RigidTransform
+
+# the records and the hand-state builder canonicalization used to hold, still importable from here
+__all__ = ["CanonicalEpisode", "CanonicalizeSpec", "ResampledCamera", "canonicalize", "wrist_poses"]
 
 PIPELINE_VERSION = "eidata-canon-1"
 MAX_NATIVE_STREAM_DIMS = 64  # wider per-step tensors (depth, embeddings, full skeletons) stay out of `*.native`
@@ -81,118 +66,12 @@ class CanonicalizeSpec(BaseModel):
     )
 
 
-@dataclass
-class ResampledCamera:
-    """A camera on the canonical grid: grid frame k shows source frame `indices[k]` (repeats when up-sampling), at
-    the stored size `fit` plans (None: native). Only the frames the grid shows are converted and resized."""
-
-    source: CameraSource
-    indices: np.ndarray
-    fit: FrameFit | None = None
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.fit.out_hw if self.fit is not None else (self.source.height, self.source.width)
-
-    @property
-    def intrinsics(self) -> np.ndarray | None:
-        """The source's 3x3 pinhole matrix, in pixels of the frames this camera yields (`shape`), or None."""
-        K = self.source.intrinsics
-        if K is None:
-            return None
-        return self.fit.intrinsics(K) if self.fit is not None else np.asarray(K, dtype=np.float64)
-
-    def frames(self) -> Iterator[np.ndarray]:
-        wanted = sorted(set(int(i) for i in self.indices))
-        it = self.source.frames(wanted, self.fit) if self.fit is not None else self.source.frames(wanted)
-        current_idx, current = -1, None
-        for target in self.indices:
-            while current_idx < target:
-                current_idx, current = next(it)
-            yield current
-
-
-@dataclass
-class CanonicalEpisode:
-    uid: str
-    source: str
-    subset: str
-    raw_id: str
-    raw_path: str
-    embodiment: str
-    mask: np.ndarray  # (50,) bool: dims that carry real values
-    timestamps: np.ndarray  # (N,) = frame_index / fps
-    state: np.ndarray  # (N, 50) float32
-    action: np.ndarray  # (N, 50) float32
-    keypoints: np.ndarray  # (N, 2, 21, 3) float32
-    interpolated: np.ndarray  # (N,) bool
-    cameras: dict[str, ResampledCamera]
-    task: str
-    tier: QualityTier
-    tier_reasons: list[str]
-    native_fps: float | None
-    success: bool | None
-    state_native: np.ndarray | None = None
-    state_native_names: list[str] = field(default_factory=list)
-    action_native: np.ndarray | None = None
-    action_native_names: list[str] = field(default_factory=list)
-    action_config: list[ActionSegment] | None = None
-    span_s: tuple[float, float] = (0.0, 0.0)  # where this episode lies in the raw episode's clock
-    info: dict[str, Any] = field(default_factory=dict)  # validity counts, notes, decoupling, lineage extras
-    qa: QARecord | None = None  # geometry QA of this episode's arrays (`ingest.canonical.qa.measure`)
-
-    @property
-    def raw_uid(self) -> str:
-        """The raw episode this one was cut from (uids of cut spans carry a `#span`/`#keep` suffix)."""
-        return self.uid.split("#", 1)[0]
-
-    @property
-    def num_frames(self) -> int:
-        return len(self.timestamps)
-
-    @property
-    def has_action(self) -> bool:
-        return bool(self.mask.any())
-
-    @property
-    def has_hands(self) -> bool:
-        return bool(np.any(self.keypoints))
-
-
 def _task_text(raw: RawEpisode) -> str:
     for kind in ("instruction", "narration", "description", "summary"):
         for lang in raw.language:
             if lang.kind == kind and lang.text.strip():
                 return lang.text.strip()
     return ""
-
-
-def _flat(s: Stream) -> np.ndarray:
-    return s.values.reshape(len(s), -1).astype(np.float64)
-
-
-def wrist_poses(track: HandTrack) -> Stream | None:
-    """The declared wrist as (T,4,4) poses on the position stream's clock (None: the track has no wrist)."""
-    if not track.has_wrist:
-        return None
-    rot = track.rotation
-    assert rot is not None
-    if rot.unit == "se3_4x4":
-        return rot
-    assert track.position is not None
-    pos = _flat(track.position)
-    if rot.unit == "quat_xyzw":
-        poses = pose_from_pos_quat(pos, _flat(rot))
-    else:  # euler_xyz: roll, pitch, yaw about fixed axes
-        poses = pose_from_pos_euler(pos, _flat(rot), seq="xyz")
-    return Stream(track.position.timestamps, poses, unit="se3_4x4", frame=track.position.frame)
-
-
-def _streams_used(sig: HandSignals, wrists: dict[int, Stream]) -> list[Stream]:
-    if sig.canonical:
-        return [s for s in sig.canonical if s is not None]
-    out = [s for hand, h in sig.hands.items() for s in (wrists.get(hand), h.gripper, h.keypoints) if s is not None]
-    return out + ([sig.camera] if sig.camera is not None else [])
 
 
 def _native(streams: dict[str, Stream], derived: set[str]) -> list[tuple[str, Stream]]:
@@ -217,89 +96,6 @@ def _resample_native(items: list[tuple[str, Stream]], grid_abs: np.ndarray) -> t
         comp = list(s.names or ())
         names += [f"{key}.{comp[i]}" if len(comp) == v.shape[1] else f"{key}.{i}" for i in range(v.shape[1])]
     return np.concatenate(cols, axis=1).astype(np.float32), names
-
-
-def _hand_block(
-    sig: HandSignals,
-    wrists: dict[int, Stream],
-    hand: int,
-    grid_abs: np.ndarray,
-    offset: RigidTransform,
-    ref: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Canonical state dims of one hand (N,25), their availability mask (25,), keypoints (N,21,3), poses."""
-    n = len(grid_abs)
-    out = np.zeros((n, 25))
-    avail = np.zeros(25, dtype=bool)
-    kp = np.zeros((n, NUM_KEYPOINTS, 3))
-    track = sig.hands.get(hand)
-    if track is None:
-        return out, avail, kp, None
-    poses = None
-    wrist = wrists.get(hand)
-    if wrist is not None:
-        poses = rs.resample_poses(wrist.timestamps, wrist.values.astype(np.float64), grid_abs)
-        if sig.apply_offset:
-            poses = apply_eef_offset(poses, offset)
-    robot_kp = track.keypoints is not None and track.keypoints.frame == "wrist"  # a robot hand's, by FK
-    kp_values = None if track.keypoints is None or robot_kp else track.keypoints.values.astype(np.float64)
-    if kp_values is not None and not np.any(np.nan_to_num(kp_values)):
-        kp_values = None  # a hand that was never tracked (all zero / NaN) is absent, not invalid
-    if kp_values is not None:
-        kp = rs.resample_linear(track.keypoints.timestamps, kp_values, grid_abs)
-        if poses is None:
-            poses = wrist_frames_from_keypoints(kp, "left" if hand == 0 else "right")
-    if robot_kp and poses is not None:  # wrist-frame points resampled like the fingertips, then posed on the grid
-        kp = _robot_keypoints(track.keypoints, poses, grid_abs)  # type: ignore[arg-type]
-    if ref is not None:  # express in the decoupled reference frame (world_from_ref given)
-        ref_inv = se3_inverse(ref)
-        if poses is not None:
-            poses = compose(ref_inv, poses)
-        kp = transform_points(ref_inv, kp)
-    if poses is not None:
-        p9 = pose_to_pos_rot6d(poses)
-        out[:, WRIST_POS], out[:, WRIST_ROT6D] = p9[:, :3], p9[:, 3:]
-        avail[WRIST_POS] = avail[WRIST_ROT6D] = True
-    if track.gripper is not None:
-        g = rs.resample_hold(track.gripper.timestamps, track.gripper.values.reshape(-1), grid_abs)
-        out[:, GRIPPER.start] = g
-        avail[GRIPPER] = True
-    if kp_values is not None and poses is not None:
-        out[:, FINGERTIPS_XYZ] = fingertips_in_wrist(kp, poses)
-        avail[FINGERTIPS_XYZ] = True
-    elif track.fingertips is not None:  # a robot hand's tips, already in the wrist frame; absent fingers are NaN
-        tips = track.fingertips.values.reshape(len(track.fingertips), -1).astype(np.float64)
-        present = np.repeat(np.isfinite(tips).reshape(len(tips), 5, 3).all(axis=(0, 2)), 3)
-        out[:, FINGERTIPS_XYZ] = rs.resample_linear(track.fingertips.timestamps, np.where(present, tips, 0.0), grid_abs)
-        avail[FINGERTIPS_XYZ] = present
-    return out, avail, kp, poses
-
-
-def _robot_keypoints(keypoints: Stream, poses: np.ndarray, grid_abs: np.ndarray) -> np.ndarray:
-    """A robot hand's (T, 21, 3) wrist-frame keypoints (NaN where the hand has no link) -> (N, 21, 3) in the frame of
-    the wrist `poses`, where human keypoints are stored; a slot the hand lacks holds 0 (the feature's slot mask says
-    which). Resampled in the wrist frame exactly as `_hand_block` resamples the fingertips, so a tip slot is the
-    state's fingertip moved by the state's wrist pose."""
-    v = keypoints.values.reshape(len(keypoints), -1).astype(np.float64)
-    present = np.isfinite(v).all(axis=0)
-    kp = rs.resample_linear(keypoints.timestamps, np.where(present, v, 0.0), grid_abs).reshape(len(grid_abs), -1, 3)
-    out = transform_points(poses[:, None], kp)
-    out[:, ~present.reshape(-1, 3).all(axis=1)] = 0.0
-    return out
-
-
-def _action_from_state(state: np.ndarray, poses: dict[int, np.ndarray]) -> np.ndarray:
-    """Deltas recomputed on the grid: wrist delta (in the canonical frame), gripper and fingertips at t+1."""
-    action = np.zeros_like(state)
-    nxt = np.concatenate([state[1:], state[-1:]], axis=0)
-    for hand, p in poses.items():
-        d9 = pose_deltas(p)
-        action[:, hand_dims(hand, WRIST_POS)] = d9[:, :3]
-        action[:, hand_dims(hand, WRIST_ROT6D)] = d9[:, 3:]
-    for hand in (0, 1):
-        action[:, hand_dims(hand, GRIPPER)] = nxt[:, hand_dims(hand, GRIPPER)]
-        action[:, hand_dims(hand, FINGERTIPS_XYZ)] = nxt[:, hand_dims(hand, FINGERTIPS_XYZ)]
-    return action
 
 
 def _segments(raw: RawEpisode, native_fps: float | None, start_s: float, n: int, fps: int) -> list[ActionSegment]:
@@ -335,7 +131,7 @@ def canonicalize(
         for c in raw.cameras.values()
         if c.canonical is not None and (spec.cameras is None or c.canonical in spec.cameras) and len(c)
     }
-    used = _streams_used(sig, wrists) or [Stream(c.timestamps, np.zeros(len(c))) for c in cams.values()]
+    used = streams_used(sig, wrists) or [Stream(c.timestamps, np.zeros(len(c))) for c in cams.values()]
     if not used:
         raise ValueError(f"{raw.ref.uid}: nothing to canonicalize (no hand signals and no camera)")
     t0, t1 = rs.common_span([s.timestamps for s in used] + [c.timestamps for c in cams.values()])
@@ -395,7 +191,7 @@ def _canonicalize_span(
         )
         info["eef_offset"] = why
         for hand in (0, 1):
-            block, hav, kp, p = _hand_block(sig, wrists, hand, grid_abs, offset, ref)
+            block, hav, kp, p = hand_block(sig, wrists, hand, grid_abs, offset, ref)
             state[:, hand_dims(hand, slice(0, 25))] = block
             avail[hand_dims(hand, slice(0, 25))] = hav
             keypoints[:, hand] = kp
@@ -404,11 +200,11 @@ def _canonicalize_span(
     mask = emb.mask() & avail
     state[:, ~mask] = 0.0  # only dims outside the mask: NaN inside it is left for validity to flag
     if action is None:
-        action = _action_from_state(state, poses)
+        action = action_from_state(state, poses)
     action[:, ~mask] = 0.0
 
     interp = np.zeros(n, dtype=bool)
-    for s in _streams_used(sig, wrists):
+    for s in streams_used(sig, wrists):
         interp |= rs.interpolated_mask(s.timestamps, grid_abs, spec.interpolation_tolerance_s)
     if gaps and spec.gap_policy is rs.GapPolicy.invalidate:
         # nothing was measured there: make the frames non-finite so validity drops (or masks) them like any glitch

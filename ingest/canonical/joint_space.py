@@ -15,7 +15,7 @@ batched FK call per description, never per frame):
   keypoints are stored in and records the slot mask (`Embodiment.keypoint_slots`);
 - the commanded wrist pose from the action's absolute joint targets, by the same FK: its distance to the next
   recorded state goes to the notes (`command_tracking`), while the canonical action stays the state delta every EEF
-  source gets (`canonicalize._action_from_state`), so state t + action t is state t+1 exactly.
+  source gets (`hand_state.action_from_state`), so state t + action t is state t+1 exactly.
 
 Natives stay as they were (`observation.state.native` / `action.native`). What cannot be resolved is a
 `JointSpaceError` naming the dataset, the field and the missing joints; `canonicalize` keeps the natives, fills no

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.canonical.canonicalize import CanonicalEpisode
+from ingest.canonical.episode import CanonicalEpisode
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter, stage_episode

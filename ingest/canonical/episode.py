@@ -1,0 +1,94 @@
+"""The canonical episode as canonicalization hands it to the writer: arrays on the grid, natives beside them, and
+cameras that are still lazy (`ResampledCamera`: which source frame each grid frame shows, at which stored size)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from adapters.base import CameraSource
+from schemas.image_size import FrameFit
+from schemas.lerobot import ActionSegment
+from schemas.qa import QARecord
+from schemas.tiers import QualityTier
+
+
+@dataclass
+class ResampledCamera:
+    """A camera on the canonical grid: grid frame k shows source frame `indices[k]` (repeats when up-sampling), at
+    the stored size `fit` plans (None: native). Only the frames the grid shows are converted and resized."""
+
+    source: CameraSource
+    indices: np.ndarray
+    fit: FrameFit | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.fit.out_hw if self.fit is not None else (self.source.height, self.source.width)
+
+    @property
+    def intrinsics(self) -> np.ndarray | None:
+        """The source's 3x3 pinhole matrix, in pixels of the frames this camera yields (`shape`), or None."""
+        K = self.source.intrinsics
+        if K is None:
+            return None
+        return self.fit.intrinsics(K) if self.fit is not None else np.asarray(K, dtype=np.float64)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        wanted = sorted(set(int(i) for i in self.indices))
+        it = self.source.frames(wanted, self.fit) if self.fit is not None else self.source.frames(wanted)
+        current_idx, current = -1, None
+        for target in self.indices:
+            while current_idx < target:
+                current_idx, current = next(it)
+            yield current
+
+
+@dataclass
+class CanonicalEpisode:
+    uid: str
+    source: str
+    subset: str
+    raw_id: str
+    raw_path: str
+    embodiment: str
+    mask: np.ndarray  # (50,) bool: dims that carry real values
+    timestamps: np.ndarray  # (N,) = frame_index / fps
+    state: np.ndarray  # (N, 50) float32
+    action: np.ndarray  # (N, 50) float32
+    keypoints: np.ndarray  # (N, 2, 21, 3) float32
+    interpolated: np.ndarray  # (N,) bool
+    cameras: dict[str, ResampledCamera]
+    task: str
+    tier: QualityTier
+    tier_reasons: list[str]
+    native_fps: float | None
+    success: bool | None
+    state_native: np.ndarray | None = None
+    state_native_names: list[str] = field(default_factory=list)
+    action_native: np.ndarray | None = None
+    action_native_names: list[str] = field(default_factory=list)
+    action_config: list[ActionSegment] | None = None
+    span_s: tuple[float, float] = (0.0, 0.0)  # where this episode lies in the raw episode's clock
+    info: dict[str, Any] = field(default_factory=dict)  # validity counts, notes, decoupling, lineage extras
+    qa: QARecord | None = None  # geometry QA of this episode's arrays (`ingest.canonical.qa.measure`)
+
+    @property
+    def raw_uid(self) -> str:
+        """The raw episode this one was cut from (uids of cut spans carry a `#span`/`#keep` suffix)."""
+        return self.uid.split("#", 1)[0]
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.timestamps)
+
+    @property
+    def has_action(self) -> bool:
+        return bool(self.mask.any())
+
+    @property
+    def has_hands(self) -> bool:
+        return bool(np.any(self.keypoints))

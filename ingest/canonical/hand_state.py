@@ -1,0 +1,135 @@
+"""The canonical 25 dims of each hand on the grid (wrist position and 6D rotation, gripper, fingertips in the wrist
+frame) with its keypoints, built from the signals an adapter declared in `HandSignals`; and the action as deltas of
+that state."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adapters.base import HandSignals, HandTrack, Stream
+from ingest.canonical import resample as rs
+from ingest.canonical.frames import (
+    apply_eef_offset,
+    compose,
+    pose_deltas,
+    pose_from_pos_euler,
+    pose_from_pos_quat,
+    pose_to_pos_rot6d,
+    se3_inverse,
+    transform_points,
+)
+from ingest.canonical.hands import fingertips_in_wrist, wrist_frames_from_keypoints
+from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, NUM_KEYPOINTS, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.transform import RigidTransform
+
+
+def _flat(s: Stream) -> np.ndarray:
+    return s.values.reshape(len(s), -1).astype(np.float64)
+
+
+def wrist_poses(track: HandTrack) -> Stream | None:
+    """The declared wrist as (T,4,4) poses on the position stream's clock (None: the track has no wrist)."""
+    if not track.has_wrist:
+        return None
+    rot = track.rotation
+    assert rot is not None
+    if rot.unit == "se3_4x4":
+        return rot
+    assert track.position is not None
+    pos = _flat(track.position)
+    if rot.unit == "quat_xyzw":
+        poses = pose_from_pos_quat(pos, _flat(rot))
+    else:  # euler_xyz: roll, pitch, yaw about fixed axes
+        poses = pose_from_pos_euler(pos, _flat(rot), seq="xyz")
+    return Stream(track.position.timestamps, poses, unit="se3_4x4", frame=track.position.frame)
+
+
+def streams_used(sig: HandSignals, wrists: dict[int, Stream]) -> list[Stream]:
+    """The streams that set the canonical span, its gaps and which grid frames are interpolated."""
+    if sig.canonical:
+        return [s for s in sig.canonical if s is not None]
+    out = [s for hand, h in sig.hands.items() for s in (wrists.get(hand), h.gripper, h.keypoints) if s is not None]
+    return out + ([sig.camera] if sig.camera is not None else [])
+
+
+def hand_block(
+    sig: HandSignals,
+    wrists: dict[int, Stream],
+    hand: int,
+    grid_abs: np.ndarray,
+    offset: RigidTransform,
+    ref: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Canonical state dims of one hand (N,25), their availability mask (25,), keypoints (N,21,3), poses."""
+    n = len(grid_abs)
+    out = np.zeros((n, 25))
+    avail = np.zeros(25, dtype=bool)
+    kp = np.zeros((n, NUM_KEYPOINTS, 3))
+    track = sig.hands.get(hand)
+    if track is None:
+        return out, avail, kp, None
+    poses = None
+    wrist = wrists.get(hand)
+    if wrist is not None:
+        poses = rs.resample_poses(wrist.timestamps, wrist.values.astype(np.float64), grid_abs)
+        if sig.apply_offset:
+            poses = apply_eef_offset(poses, offset)
+    robot_kp = track.keypoints is not None and track.keypoints.frame == "wrist"  # a robot hand's, by FK
+    kp_values = None if track.keypoints is None or robot_kp else track.keypoints.values.astype(np.float64)
+    if kp_values is not None and not np.any(np.nan_to_num(kp_values)):
+        kp_values = None  # a hand that was never tracked (all zero / NaN) is absent, not invalid
+    if kp_values is not None:
+        kp = rs.resample_linear(track.keypoints.timestamps, kp_values, grid_abs)
+        if poses is None:
+            poses = wrist_frames_from_keypoints(kp, "left" if hand == 0 else "right")
+    if robot_kp and poses is not None:  # wrist-frame points resampled like the fingertips, then posed on the grid
+        kp = robot_keypoints(track.keypoints, poses, grid_abs)  # type: ignore[arg-type]
+    if ref is not None:  # express in the decoupled reference frame (world_from_ref given)
+        ref_inv = se3_inverse(ref)
+        if poses is not None:
+            poses = compose(ref_inv, poses)
+        kp = transform_points(ref_inv, kp)
+    if poses is not None:
+        p9 = pose_to_pos_rot6d(poses)
+        out[:, WRIST_POS], out[:, WRIST_ROT6D] = p9[:, :3], p9[:, 3:]
+        avail[WRIST_POS] = avail[WRIST_ROT6D] = True
+    if track.gripper is not None:
+        g = rs.resample_hold(track.gripper.timestamps, track.gripper.values.reshape(-1), grid_abs)
+        out[:, GRIPPER.start] = g
+        avail[GRIPPER] = True
+    if kp_values is not None and poses is not None:
+        out[:, FINGERTIPS_XYZ] = fingertips_in_wrist(kp, poses)
+        avail[FINGERTIPS_XYZ] = True
+    elif track.fingertips is not None:  # a robot hand's tips, already in the wrist frame; absent fingers are NaN
+        tips = track.fingertips.values.reshape(len(track.fingertips), -1).astype(np.float64)
+        present = np.repeat(np.isfinite(tips).reshape(len(tips), 5, 3).all(axis=(0, 2)), 3)
+        out[:, FINGERTIPS_XYZ] = rs.resample_linear(track.fingertips.timestamps, np.where(present, tips, 0.0), grid_abs)
+        avail[FINGERTIPS_XYZ] = present
+    return out, avail, kp, poses
+
+
+def robot_keypoints(keypoints: Stream, poses: np.ndarray, grid_abs: np.ndarray) -> np.ndarray:
+    """A robot hand's (T, 21, 3) wrist-frame keypoints (NaN where the hand has no link) -> (N, 21, 3) in the frame of
+    the wrist `poses`, where human keypoints are stored; a slot the hand lacks holds 0 (the feature's slot mask says
+    which). Resampled in the wrist frame exactly as `hand_block` resamples the fingertips, so a tip slot is the
+    state's fingertip moved by the state's wrist pose."""
+    v = keypoints.values.reshape(len(keypoints), -1).astype(np.float64)
+    present = np.isfinite(v).all(axis=0)
+    kp = rs.resample_linear(keypoints.timestamps, np.where(present, v, 0.0), grid_abs).reshape(len(grid_abs), -1, 3)
+    out = transform_points(poses[:, None], kp)
+    out[:, ~present.reshape(-1, 3).all(axis=1)] = 0.0
+    return out
+
+
+def action_from_state(state: np.ndarray, poses: dict[int, np.ndarray]) -> np.ndarray:
+    """Deltas recomputed on the grid: wrist delta (in the canonical frame), gripper and fingertips at t+1."""
+    action = np.zeros_like(state)
+    nxt = np.concatenate([state[1:], state[-1:]], axis=0)
+    for hand, p in poses.items():
+        d9 = pose_deltas(p)
+        action[:, hand_dims(hand, WRIST_POS)] = d9[:, :3]
+        action[:, hand_dims(hand, WRIST_ROT6D)] = d9[:, 3:]
+    for hand in (0, 1):
+        action[:, hand_dims(hand, GRIPPER)] = nxt[:, hand_dims(hand, GRIPPER)]
+        action[:, hand_dims(hand, FINGERTIPS_XYZ)] = nxt[:, hand_dims(hand, FINGERTIPS_XYZ)]
+    return action
