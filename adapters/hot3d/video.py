@@ -82,10 +82,13 @@ class AriaRgbCamera(CameraSource):
         provider, stream, _ = open_recording(self.path)
         for i in range(len(self.vrs_index)) if indices is None else indices:
             image, _ = provider.get_image_data_by_index(stream, int(self.vrs_index[i]))
-            if not image.is_valid():
-                raise VideoError(f"RGB frame {self.vrs_index[i]} does not decode", "video/camera-rgb")
-            rgb = image.to_numpy_array()
+            try:  # a JPEG that does not decode leaves an empty optional: RuntimeError("bad optional access")
+                rgb = image.to_numpy_array() if image.is_valid() else None
+            except RuntimeError:
+                rgb = None
+            if rgb is None:
+                raise VideoError(f"{self.path}: RGB frame {self.vrs_index[i]} does not decode", "video/camera-rgb")
             if rgb.shape != (self.height, self.width, 3):
-                raise VideoError(f"RGB frame {self.vrs_index[i]} is {rgb.shape}, the stream declares "
+                raise VideoError(f"{self.path}: RGB frame {self.vrs_index[i]} is {rgb.shape}, the stream declares "
                                  f"{(self.height, self.width, 3)}", "video/camera-rgb")  # fmt: skip
             yield i, fit_rgb(rgb, fit)

@@ -129,7 +129,9 @@ class VrsWriter:
         self._kinds: dict[tuple[int, int, RecordType], int] = {}
         self._records: list[_Record] = []
 
-    def add_stream(self, type_id: int, instance: int, kinds: list[RecordKind], tags: dict[str, str] | None = None):
+    def add_stream(
+        self, type_id: int, instance: int, kinds: list[RecordKind], tags: dict[str, str] | None = None
+    ) -> None:
         vrs_tags = {}
         for k in kinds:
             vrs_tags[f"RF:{TYPE_NAMES[k.type]}:{k.version}"] = k.record_format
