@@ -2,9 +2,10 @@
 
 `discover(root)` takes a dataset root (`meta/info.json`) or a folder with datasets one or two levels down (one subset
 per dataset folder, named after it; the `subset` option renames a single dataset or picks one in a folder). Layouts
-are in `adapters.lerobot.layout`, the episode read in `adapters.lerobot.episode`. The dataset's validation report
-is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapter's (`report(root)`, and `metadata["quirks"]` of every
-episode); per-episode findings are in `metadata["episode_quirks"]`.
+are in `adapters.lerobot.layout`, the episode read in `adapters.lerobot.episode`, the cameras chosen and mapped in
+`adapters.lerobot.cameras`, the embodiment and joint conventions in `adapters.lerobot.embodiment`. The dataset's
+validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapter's (`report(root)`, and
+`metadata["quirks"]` of every episode); per-episode findings are in `metadata["episode_quirks"]`.
 
 | native (column / file)              | canonical                                   | units, frame, rate               |
 | ----------------------------------- | ------------------------------------------- | -------------------------------- |
@@ -65,8 +66,6 @@ float64 columns stay float64 (the writer casts later); v3.0 rows are selected fr
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -76,96 +75,37 @@ import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
 from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
+from adapters.lerobot.cameras import canonical_camera, select_cameras, short_camera_name
+from adapters.lerobot.embodiment import (
+    EMBODIMENT_ALIASES,
+    alias_embodiment,
+    alias_matches,
+    joint_options,
+    resolve_embodiment,
+    robot_type_tokens,
+)
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings, quirk
 from adapters.lerobot.layout import read_info_raw, read_v3_locations, read_v3_tasks, v2_locations
 from adapters.registry import register
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info
-from schemas.embodiment import UNKNOWN_EMBODIMENT, default_registry
+from schemas.embodiment import default_registry
 from schemas.joint_space import METADATA_KEY, JointSpaceOptions
 from schemas.lerobot import INFO_PATH
 from schemas.lfs import unreadable
 from schemas.tiers import QualityTier
 
-_WRIST = ("*wrist*", "*eye_in_hand*", "*hand*", "*gripper*")
-_HEAD = ("*ego*", "*head*", "*high*", "*top*", "*front*")
-_THIRD = ("*third*", "*side*", "*low*", "*exterior*", "*external*", "*agentview*", "*scene*", "*static*")
-
-# robot_type aliases -> embodiment registry name. An alias matches a run of whole tokens of the robot_type
-# (`robot_type_tokens`: split at non-alphanumerics, case changes and letter/digit changes), never a bare substring:
-# `mano` names `mano_hands` but not `humanoid` / `Unitree_H1_humanoid`, `ur5` not `ur5e`.
-# robot_type as the recorders write it: lerobot `so100` / `so100_follower` / `so101_follower` / `koch_follower` /
-# `aloha` (Robot.name, src/lerobot/robots/*), Unitree `Unitree_G1_Dex3` / `Unitree_G1_Inspire` (unitree_lerobot
-# constants.py ROBOT_CONFIGS), GR00T `GR1ArmsOnly`. More specific names first: the first alias that matches wins.
-EMBODIMENT_ALIASES: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("so101",), "so101"),
-    (("so100",), "so100"),
-    (("koch",), "koch"),
-    (("aloha",), "aloha"),
-    (("piper",), "piper"),
-    (("ur5e",), "ur5e"),
-    (("fr3",), "fr3"),
-    (("unitreeg1dex3",), "unitree_g1_dex3"),
-    (("unitreeg1inspire",), "unitree_g1_inspire"),
-    (("unitreeg1",), "unitree_g1"),
-    (("franka", "panda"), "franka"),
-    (("widowx", "wx250", "wx250s", "bridge"), "widowx"),
-    (("googlerobot", "fractal", "rt1", "everyday"), "google_robot"),
-    (("kuka", "iiwa"), "kuka_iiwa"),
-    (("ur5",), "ur5"),
-    (("agibotdex", "geniedex"), "agibot_dexterous"),
-    (("agibot", "genie"), "agibot_gripper"),
-    (("gr1",), "gr1"),
-    (("mano", "egodex", "humanhand"), "human"),
-)
-
-
-def short_camera_name(key: str) -> str:
-    for prefix in ("observation.images.", "observation.image.", "observation."):
-        if key.startswith(prefix):
-            return key[len(prefix) :]
-    return key
-
-
-def canonical_camera(name: str) -> Camera | None:
-    """Canonical camera of a native camera name by case-insensitive glob patterns (wrist, then head, then third)."""
-    n = name.lower()
-    if any(fnmatch.fnmatch(n, p) for p in _WRIST):
-        return Camera.wrist_left if "left" in n and "right" not in n else Camera.wrist_right
-    if any(fnmatch.fnmatch(n, p) for p in _HEAD):
-        return Camera.head
-    if any(fnmatch.fnmatch(n, p) for p in _THIRD):
-        return Camera.third_person
-    return None
-
-
-def _norm(s: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", s.lower())
-
-
-_TOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-
-
-def robot_type_tokens(robot_type: str) -> list[str]:
-    """`Unitree_G1_Dex3` -> [unitree, g, 1, dex, 3]; `GR1ArmsOnly` -> [gr, 1, arms, only]: lower-case tokens split at
-    non-alphanumerics, lower -> upper case changes and letter/digit changes (an acronym stays whole)."""
-    return [t.lower() for part in re.split(r"[^A-Za-z0-9]+", robot_type) for t in _TOKEN.findall(part)]
-
-
-def alias_matches(robot_type: str, alias: str) -> bool:
-    """True when `alias` (lower case, alphanumerics) spells a contiguous run of whole tokens of `robot_type`."""
-    tokens = robot_type_tokens(robot_type)
-    joined = "".join(tokens)
-    bounds = {0}
-    for t in tokens:
-        bounds.add(max(bounds) + len(t))
-    return any(joined.startswith(alias, b) and b + len(alias) in bounds for b in bounds)
-
-
-def alias_embodiment(robot_type: str) -> str | None:
-    """The registry name the first matching `EMBODIMENT_ALIASES` entry gives `robot_type`, or None."""
-    return next((name for needles, name in EMBODIMENT_ALIASES if any(alias_matches(robot_type, n) for n in needles)),
-                None)  # fmt: skip
+# camera names and robot types, read in their own modules, still importable from here
+__all__ = [
+    "EMBODIMENT_ALIASES",
+    "LeRobotOptions",
+    "LeRobotSource",
+    "alias_embodiment",
+    "alias_matches",
+    "canonical_camera",
+    "robot_type_tokens",
+    "short_camera_name",
+]
 
 
 class LeRobotOptions(AdapterOptions):
@@ -298,33 +238,12 @@ class LeRobotSource(SourceAdapter):
         return raw
 
     def joint_options(self, robot_type: str | None) -> JointSpaceOptions | None:
-        """The dataset's joint conventions: the option, over lerobot >= 0.2's defaults for its `<arm>_follower`
-        robots (so100/so101/koch_follower: body joints RANGE_M100_100 unless recorded with use_degrees=True, the
-        gripper RANGE_0_100; src/lerobot/robots/*_follower/*.py), which lerobot < 0.2's `so100` / `koch` (degrees)
-        do not share."""
-        opts = self.options.joint_space
-        if not (robot_type or "").lower().endswith("_follower"):
-            return opts
-        given = {} if opts is None else opts.model_dump(exclude_unset=True)
-        return JointSpaceOptions.model_validate({"units": "range_m100_100", "gripper_unit": "percent", **given})
+        """The dataset's joint conventions (`adapters.lerobot.embodiment.joint_options`)."""
+        return joint_options(robot_type, self.options.joint_space)
 
     def resolve_embodiment(self, robot_type: str | None, ds: LoadedDataset) -> tuple[str, str]:
-        """(registry name, how it was chosen)."""
-        if self.options.embodiment:
-            return self.options.embodiment, "embodiment option"
-        norm = _norm(robot_type or "")
-        for name in default_registry().names():
-            if norm and norm == _norm(name):
-                return name, f"robot_type {robot_type!r}"
-        alias = alias_embodiment(robot_type) if norm and robot_type else None
-        if alias is not None:
-            return alias, f"robot_type {robot_type!r} (alias)"
-        action = ds.info.features.get("action")
-        declared = (action.info or {}).get("embodiment") if action is not None else None
-        if declared in default_registry().names():  # a canonical dataset names its embodiment beside its mask
-            return declared, f"features.action.info.embodiment {declared!r}"
-        # Never a guess from the state layout: a Unitree G1 with two arms and hands is no AgiBot.
-        return UNKNOWN_EMBODIMENT, f"robot_type {robot_type!r} names no known embodiment: set the `embodiment` option"
+        """(registry name, how it was chosen) (`adapters.lerobot.embodiment.resolve_embodiment`)."""
+        return resolve_embodiment(robot_type, ds, self.options.embodiment)
 
     # -- a dataset's meta, once per instance ----------------------------------------------------------------------
     def _dataset(self, root: Path, subset: str) -> LoadedDataset:
@@ -359,7 +278,7 @@ class LeRobotSource(SourceAdapter):
         is_v3 = "v3_layout" in meta.codes()
         ds = LoadedDataset(root, subset, version, is_v3, info, meta.modality, tasks, episodes, quirks)
         self._check_data_files(ds)
-        self._select_cameras(ds)
+        select_cameras(ds, self.options.cameras, self.options.camera_map)
         return ds
 
     def _check_data_files(self, ds: LoadedDataset) -> None:
@@ -391,70 +310,3 @@ class LeRobotSource(SourceAdapter):
         if short:
             msg = f"dataset_to_index - dataset_from_index != length for episodes {sorted(short)[:5]}"
             ds.quirks.append(quirk("episode_length_mismatch", "warning", msg, "meta/episodes"))
-
-    def _select_cameras(self, ds: LoadedDataset) -> None:
-        """Cameras to read: asked for (or all), minus ghosts; episodes lacking a camera's file get a problem."""
-        visual = [k for k, f in ds.info.features.items() if f.is_visual]
-        aliases = {short_camera_name(k): k for k in visual}
-        for alias, spec in ((ds.modality or {}).get("video") or {}).items():
-            if isinstance(spec, dict) and spec.get("original_key") in visual:
-                aliases[alias] = spec["original_key"]
-        requested = self.options.cameras
-        chosen: list[str] = []
-        for name in requested if requested is not None else visual:
-            key = name if name in visual else aliases.get(name)
-            if key is None:
-                for ep in ds.episodes:
-                    ds.problems.setdefault(ep, (f"camera {name!r} is not declared in info.json", None, name))
-            elif key not in chosen:
-                chosen.append(key)
-        kept: list[str] = []
-        for key in chosen:
-            if ds.info.features[key].dtype == "image":
-                kept.append(key)  # bytes in the parquet rows
-                continue
-            files = {loc.videos[key].file for loc in ds.episodes.values() if key in loc.videos}
-            present = {f for f in files if (ds.root / f).is_file()}
-            if not present and ds.episodes:
-                msg = f"video feature {key!r} is declared but no episode has an mp4 for it: skipped"
-                ds.quirks.append(quirk("ghost_camera", "warning", msg, INFO_PATH))
-                ds.camera_notes[key] = "ghost camera: declared, no files"
-                if requested is not None:
-                    for ep in ds.episodes:
-                        ds.problems.setdefault(ep, (f"requested camera {key!r} has no video files", None, key))
-                continue
-            kept.append(key)
-            for ep, loc in ds.episodes.items():
-                clip = loc.videos.get(key)
-                if clip is None or clip.file not in present:
-                    ds.problems.setdefault(
-                        ep, (f"no mp4 for camera {key!r}", str(ds.root / clip.file) if clip else None, key)
-                    )
-        ds.cameras = self._canonical_map(kept, ds)
-
-    def _canonical_map(self, keys: list[str], ds: LoadedDataset) -> dict[str, Camera | None]:
-        explicit = self.options.camera_map
-        videos = ((ds.modality or {}).get("video") or {}).items()
-        aliases = {s.get("original_key"): a for a, s in videos if isinstance(s, dict)}
-        out: dict[str, Camera | None] = {}
-        for key in keys:  # explicit entries first: they take their slot whatever the order
-            short = short_camera_name(key)
-            if key in explicit or short in explicit:
-                out[key] = explicit[key] if key in explicit else explicit[short]
-        taken = {c for c in out.values() if c is not None}
-        for key in keys:
-            if key in out:
-                continue
-            short = short_camera_name(key)
-            cam = canonical_camera(short) or (canonical_camera(aliases[key]) if key in aliases else None)
-            if cam is not None and cam in taken:
-                ds.camera_notes[key] = f"{cam.value} already taken by another camera: left unmapped"
-                cam = None
-            out[key] = cam
-            taken |= {cam} if cam else set()
-        unmatched = [k for k, c in out.items() if c is None and k not in ds.camera_notes]
-        explicit_none = [k for k in unmatched if k in explicit or short_camera_name(k) in explicit]
-        if Camera.head not in taken and len(unmatched) == 1 and not explicit_none:
-            out[unmatched[0]] = Camera.head
-            ds.camera_notes[unmatched[0]] = "the only unmatched camera: taken as the head (main) camera"
-        return {k: out[k] for k in keys}  # info.json order
