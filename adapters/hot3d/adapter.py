@@ -224,7 +224,7 @@ class Hot3DAdapter(SourceAdapter):
             index, codes, height, width = rgb_frames(path, first_ns, last_ns, self.options.fps)
         except VideoError as e:
             raise self.error(f"{VRS_FILE}: {e}", file=path, episode=ep, field=e.field) from e
-        camera = AriaRgbCamera(path, index, secs(codes), height, width)
+        camera = AriaRgbCamera(path, index, secs(codes), height, width, episode=ep)
         info = {"file": VRS_FILE, "stream": RGB_STREAM, "label": label, "frames": len(index),
                 "time_domain": "TIME_CODE", "size": [height, width]}  # fmt: skip
         return {camera.name: camera}, info

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import CameraSource
+from adapters.base import AdapterError, CameraSource
 from adapters.cameras import fit_rgb
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
@@ -71,15 +71,21 @@ def rgb_frames(path: Path, first_ns: int, last_ns: int, fps: float) -> tuple[np.
 
 
 class AriaRgbCamera(CameraSource):
-    """The RGB frames `vrs_index` of a recording, decoded (JPEG) by projectaria_tools while iterated."""
+    """The RGB frames `vrs_index` of a recording, decoded (JPEG) by projectaria_tools while iterated. A frame that
+    does not decode, or not at the stream's size, is an `AdapterError` naming the recording, `episode` and field."""
 
-    def __init__(self, path: Path, vrs_index: np.ndarray, timestamps: np.ndarray, height: int, width: int) -> None:
+    def __init__(
+        self, path: Path, vrs_index: np.ndarray, timestamps: np.ndarray, height: int, width: int, episode: str = ""
+    ) -> None:
         super().__init__(RGB_LABEL, Camera.head, timestamps, height, width)
-        self.path = Path(path)
+        self.path, self.episode = Path(path), episode
         self.vrs_index = np.asarray(vrs_index, dtype=np.int64)
 
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        provider, stream, _ = open_recording(self.path)
+        try:
+            provider, stream, _ = open_recording(self.path)
+        except VideoError as e:
+            raise self._error(str(e), e.field) from e
         for i in range(len(self.vrs_index)) if indices is None else indices:
             image, _ = provider.get_image_data_by_index(stream, int(self.vrs_index[i]))
             try:  # a JPEG that does not decode leaves an empty optional: RuntimeError("bad optional access")
@@ -87,8 +93,12 @@ class AriaRgbCamera(CameraSource):
             except RuntimeError:
                 rgb = None
             if rgb is None:
-                raise VideoError(f"{self.path}: RGB frame {self.vrs_index[i]} does not decode", "video/camera-rgb")
+                raise self._error(f"RGB frame {self.vrs_index[i]} does not decode", "video/camera-rgb")
             if rgb.shape != (self.height, self.width, 3):
-                raise VideoError(f"{self.path}: RGB frame {self.vrs_index[i]} is {rgb.shape}, the stream declares "
-                                 f"{(self.height, self.width, 3)}", "video/camera-rgb")  # fmt: skip
+                raise self._error(f"RGB frame {self.vrs_index[i]} is {rgb.shape}, the stream declares "
+                                  f"{(self.height, self.width, 3)}", "video/camera-rgb")  # fmt: skip
             yield i, fit_rgb(rgb, fit)
+
+    def _error(self, message: str, field: str) -> AdapterError:
+        where = {"file": self.path, "episode": self.episode, "field": field}
+        return AdapterError(f"{VRS_FILE}: {message}", adapter="hot3d", **where)

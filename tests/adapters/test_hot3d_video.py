@@ -13,7 +13,7 @@ import pytest
 
 from adapters.base import AdapterError
 from adapters.hot3d.adapter import NO_RECORDING, QUEST_NO_VIDEO, Hot3DAdapter
-from adapters.hot3d.video import AriaRgbCamera, VideoError
+from adapters.hot3d.video import AriaRgbCamera
 from adapters.synthetic.aria_recording import write_aria_rgb
 from adapters.synthetic.hot3d import Hot3DFixture, write_hot3d
 from adapters.synthetic.hot3d_video import SIDE, frame_image
@@ -137,10 +137,11 @@ def test_bad_recordings_name_file_episode_and_field(tmp_path: Path, monkeypatch:
     data = bytearray(vrs.read_bytes())
     start = data.index(b"\xff\xd8", len(data) // 2)  # a JPEG's start of image: blank its header
     data[start : start + 64] = bytes(64)
-    camera = AriaRgbCamera(vrs, np.arange(3), np.arange(3) / 30, 48, 80)
+    camera = AriaRgbCamera(vrs, np.arange(3), np.arange(3) / 30, 48, 80, episode=good.raw_id)
     vrs.write_bytes(bytes(data))
-    with pytest.raises(VideoError, match="does not decode"):
+    with pytest.raises(AdapterError, match="does not decode") as err:
         list(camera.frames())
+    assert err.value.field == "video/camera-rgb" and err.value.episode == good.raw_id and err.value.file == str(vrs)
     vrs.write_bytes(b"not a vrs file" * 10)
     with pytest.raises(AdapterError, match="not a readable VRS file") as err:
         adapter.read(refs[good.raw_id])
