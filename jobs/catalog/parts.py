@@ -1,0 +1,57 @@
+"""The catalog's parquet parts: rows as a sorted `CATALOG_SCHEMA` table, and `catalog/episodes/<part>.parquet` /
+`catalog/quarantine/<part>.parquet` written atomically (tmp + fsync + rename), in DuckDB-sized row groups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingest.files.atomic import atomic_write
+from schemas.catalog import CATALOG_SCHEMA, CatalogRow
+from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow
+
+ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size: lets it scan one file with every thread
+
+
+def catalog_table(rows: Sequence[CatalogRow]) -> pa.Table:
+    """Rows as a `CATALOG_SCHEMA` table sorted by (episode_uid, dataset, episode_index)."""
+    table = pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA)
+    return sort_catalog(table)
+
+
+def sort_catalog(table: pa.Table) -> pa.Table:
+    return table.sort_by([("episode_uid", "ascending"), ("dataset", "ascending"), ("episode_index", "ascending")])
+
+
+def _check_part(part: str) -> None:
+    if not part or "/" in part or "\\" in part or part.startswith(".") or part.endswith(".parquet"):
+        raise ValueError(f"part name {part!r} must be a plain file stem (no separators, leading dot or suffix)")
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
+    """Write next to `path` under a name no `*.parquet` glob matches, fsync, then rename into place."""
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE))
+
+
+def write_catalog_table(corpus_root: Path, table: pa.Table, part: str) -> Path:
+    """`catalog/episodes/<part>.parquet` from a table with the catalog schema (sorted here)."""
+    _check_part(part)
+    table = sort_catalog(table.select(CATALOG_SCHEMA.names).cast(CATALOG_SCHEMA))
+    return write_parquet_atomic(table, Path(corpus_root) / EPISODES_DIR / f"{part}.parquet")
+
+
+def write_catalog_part(corpus_root: Path, rows: Sequence[CatalogRow], part: str) -> Path:
+    """`catalog/episodes/<part>.parquet`: the rows sorted by episode_uid, written atomically (tmp + rename)."""
+    _check_part(part)
+    return write_parquet_atomic(catalog_table(rows), Path(corpus_root) / EPISODES_DIR / f"{part}.parquet")
+
+
+def write_quarantine_part(corpus_root: Path, rows: Sequence[QuarantineRow], part: str) -> Path:
+    """`catalog/quarantine/<part>.parquet`, sorted by (source, raw_path, stage), written atomically."""
+    _check_part(part)
+    table = pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=QUARANTINE_SCHEMA)
+    table = table.sort_by([("source", "ascending"), ("raw_path", "ascending"), ("stage", "ascending")])
+    return write_parquet_atomic(table, Path(corpus_root) / QUARANTINE_DIR / f"{part}.parquet")

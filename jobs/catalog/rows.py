@@ -1,0 +1,255 @@
+"""Catalog rows of one dataset, from its meta (`episodes.jsonl` lineage, `info.json`, per-episode stats) and its files:
+each episode's content hash streams the bytes of its data parquet and videos, with `FileDigests` reusing the sums of
+files unchanged since the last rebuild."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from jobs.catalog.parts import write_parquet_atomic
+from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, KeypointKind, keypoint_kind
+from schemas.catalog import CatalogRow
+from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, NO_LINEAGE, EpisodeLineage, episode_uid
+from schemas.image_latents import latents_file
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+from schemas.qa import CATALOG_PREFIX
+from schemas.tiers import QualityTier
+
+HASH_CHUNK = 1 << 20
+
+
+class CatalogError(RuntimeError):
+    """A dataset's meta and files disagree, so its catalog rows cannot be trusted."""
+
+
+def file_digest(h: Any, path: Path, rel: str) -> None:
+    """Feed one file into `h`, framed by its relative name and size so concatenations cannot collide."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: listed in the dataset's meta but missing on disk") from None
+    h.update(f"{rel}\0{size}\0".encode())
+    _hash_bytes(h, path)
+
+
+def _hash_bytes(h: Any, path: Path) -> None:
+    """Stream a file's bytes into `h` (a file of many GiB never sits in memory)."""
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            h.update(chunk)
+
+
+FILE_DIGEST_SCHEMA = pa.schema(
+    [("file", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64()), ("sha256", pa.string())]
+)
+
+
+class FileDigests:
+    """sha256 of one dataset's files, reused while a file's (size, mtime_ns) is unchanged, as git's index does.
+
+    A rebuild then costs a stat per file for data already cataloged, instead of rereading the whole corpus.
+    Start from `FileDigests()` to hash every byte."""
+
+    def __init__(self, known: dict[str, tuple[int, int, str]] | None = None) -> None:
+        self.known = known or {}
+        self.seen: dict[str, tuple[int, int, str]] = {}
+        self.hashed_bytes = 0
+
+    def digest(self, dataset_root: Path, rel: str) -> tuple[int, str]:
+        """(size, sha256 hex) of `dataset_root / rel`."""
+        path = dataset_root / rel
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise CatalogError(f"{path}: listed in the dataset's meta but missing on disk") from None
+        hit = self.known.get(rel)
+        if hit is not None and hit[:2] == (st.st_size, st.st_mtime_ns):
+            self.seen[rel] = hit
+            return st.st_size, hit[2]
+        h = hashlib.sha256()
+        _hash_bytes(h, path)
+        self.hashed_bytes += st.st_size
+        self.seen[rel] = (st.st_size, st.st_mtime_ns, h.hexdigest())
+        return st.st_size, self.seen[rel][2]
+
+    @classmethod
+    def load(cls, path: Path) -> FileDigests:
+        """The digests a previous rebuild saved; none (hash everything) when the file is missing or unreadable."""
+        try:
+            t = pq.read_table(path, schema=FILE_DIGEST_SCHEMA).to_pydict()
+        except (OSError, pa.ArrowException):
+            return cls()
+        return cls({f: (s, m, d) for f, s, m, d in zip(t["file"], t["size"], t["mtime_ns"], t["sha256"], strict=True)})
+
+    def save(self, path: Path) -> None:
+        """The digests of the files seen (files no longer listed drop out)."""
+        items = sorted(self.seen.items())
+        cols = list(zip(*[(f, s, m, d) for f, (s, m, d) in items], strict=True)) or [[], [], [], []]
+        write_parquet_atomic(pa.table(dict(zip(FILE_DIGEST_SCHEMA.names, cols, strict=True)), FILE_DIGEST_SCHEMA), path)
+
+
+def episode_files(info: InfoJson, episode_index: int) -> list[str]:
+    """The episode's data parquet and mp4s, relative to the dataset root, in a fixed order."""
+    files = [info.data_file(episode_index)]
+    if info.video_path is not None:
+        files += [info.video_file(episode_index, key) for key in info.video_keys]
+    return files
+
+
+def content_hash(dataset_root: Path, info: InfoJson, episode_index: int, digests: FileDigests | None = None) -> str:
+    """sha256 over one line per episode file, `<path in dataset>\\0<size>\\0<sha256 of its bytes>\\n`, for the
+    data parquet then each video in info.json's order. Files are streamed; `digests` reuses unchanged files' sums."""
+    digests = digests if digests is not None else FileDigests()
+    h = hashlib.sha256()
+    for rel in episode_files(info, episode_index):
+        size, digest = digests.digest(dataset_root, rel)
+        h.update(f"{rel}\0{size}\0{digest}\n".encode())
+    return h.hexdigest()
+
+
+def _mtime_utc(path: Path) -> datetime:
+    micros = path.stat().st_mtime_ns // 1000  # exact to the microsecond the parquet column keeps
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def _latents_ready(dataset_root: Path, info: InfoJson, episode_index: int) -> bool:
+    """True when any camera of the episode has its image latents file (written atomically: present means whole)."""
+    return any((dataset_root / latents_file(info, episode_index, key)).exists() for key in info.video_keys)
+
+
+def _hand_keypoints(stats: dict[str, Any] | None, info: InfoJson) -> KeypointKind:
+    """Whose keypoints the episode holds: the kind the dataset declares (`schemas.canonical.keypoint_kind`: human
+    MANO-21 or a robot hand's FK links), or "none" when the episode's keypoints are all zero (an untracked hand is
+    zeros + mask)."""
+    ft = info.features.get(HAND_KEYPOINTS)
+    if ft is None:
+        return "none"
+    kind = keypoint_kind(ft.info)
+    kp = (stats or {}).get(HAND_KEYPOINTS)
+    if kp is None:  # no per-episode stats: what the dataset declares
+        return kind
+    zero = not (np.any(np.asarray(kp["min"], dtype=float) != 0) or np.any(np.asarray(kp["max"], dtype=float) != 0))
+    if zero:
+        return "none"
+    return "human" if kind == "none" else kind  # keypoints nobody declared: human, as the catalog always read them
+
+
+def _has_action(lineage: EpisodeLineage, info: InfoJson) -> bool:
+    mask = lineage.mask
+    if mask is None:
+        ft = info.features.get(ACTION)
+        if ft is None:
+            return False
+        mask = (ft.info or {}).get("mask")
+        if mask is None:  # a foreign dataset's action vector: real unless said otherwise
+            return True
+    return bool(np.any(np.asarray(mask, dtype=bool)))
+
+
+def _qa_columns(lineage: EpisodeLineage) -> dict[str, Any]:
+    """The lineage's geometry QA as `qa_*` catalog columns (none for episodes ingested without QA)."""
+    return {CATALOG_PREFIX + k: v for k, v in (lineage.qa.values() if lineage.qa is not None else {}).items()}
+
+
+def _folder_names(corpus_root: Path, dataset_root: Path) -> tuple[str, str, str]:
+    """(dataset path relative to the corpus, source, subset) from `datasets/<source>/<subset...>`."""
+    try:
+        rel = dataset_root.resolve().relative_to(corpus_root.resolve())
+    except ValueError:
+        raise CatalogError(f"{dataset_root} is not inside the corpus {corpus_root}") from None
+    parts = rel.parts[1:] if rel.parts and rel.parts[0] == DATASETS_DIR else rel.parts
+    source = parts[0] if parts else dataset_root.name
+    subset = "/".join(parts[1:]) if len(parts) > 1 else dataset_root.name
+    return rel.as_posix(), source, subset
+
+
+def catalog_rows_for_dataset(
+    corpus_root: Path, dataset_root: Path, *, digests: FileDigests | None = None
+) -> list[CatalogRow]:
+    """Rows of one dataset from its meta: `episodes.jsonl` lines (length, tasks, the "eidata" lineage), `info.json`
+    (fps, cameras, features), per-episode stats (hands) and the episode files (content hash, ingest time, latents).
+
+    Episodes without lineage (datasets written by other tools) get what can be known: source/subset from the folder
+    names, tier "high" with the reason "no eidata lineage" ("actionless" when the dataset has no action).
+    `digests` lets a rebuild skip rehashing files unchanged since the last one (default: hash every byte)."""
+    corpus_root, dataset_root = Path(corpus_root), Path(dataset_root)
+    info_path, episodes_path = dataset_root / INFO_PATH, dataset_root / EPISODES_PATH
+    if not info_path.exists():
+        raise CatalogError(f"{dataset_root}: no {INFO_PATH}; not a dataset")
+    if not episodes_path.exists():
+        if load_info(info_path).total_episodes == 0:
+            return []
+        raise CatalogError(f"{dataset_root}: no {EPISODES_PATH} (only LeRobot v2.x datasets are cataloged)")
+    info = load_info(info_path)
+    digests = digests if digests is not None else FileDigests()
+    fps = float(info.fps)
+    rel, folder_source, folder_subset = _folder_names(corpus_root, dataset_root)
+    cameras = [k.removeprefix(IMAGE_PREFIX) for k in info.video_keys]
+    action_ft = info.features.get(ACTION)
+    dataset_embodiment = (action_ft.info or {}).get("embodiment") if action_ft is not None else None
+
+    stats: dict[int, dict[str, Any]] = {}
+    if (dataset_root / EPISODES_STATS_PATH).exists():
+        # only the keypoints' min/max is needed; keep that, not every feature's stats
+        for _, obj in read_jsonl(dataset_root / EPISODES_STATS_PATH):
+            kp = obj.get("stats", {}).get(HAND_KEYPOINTS)
+            stats[int(obj["episode_index"])] = {HAND_KEYPOINTS: kp} if kp is not None else {}
+
+    rows = []
+    for lineno, line in read_jsonl(episodes_path):
+        try:
+            index, length, tasks = int(line["episode_index"]), int(line["length"]), list(line.get("tasks") or [])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CatalogError(f"{episodes_path}:{lineno}: not an episode entry ({e})") from e
+        lineage = EpisodeLineage.of(line)
+        has_action = _has_action(lineage, info)
+        kind = _hand_keypoints(stats.get(index), info)
+        if lineage.tier is not None:  # a foreign dataset's lineage may hold only a caption
+            tier, reasons = lineage.tier, list(lineage.tier_reasons or [])
+        elif has_action:
+            tier, reasons = QualityTier.high, [NO_LINEAGE]
+        else:
+            tier, reasons = QualityTier.actionless, [NO_LINEAGE, "no action"]
+        source = lineage.source or folder_source
+        subset = lineage.subset or folder_subset
+        caption = lineage.caption_text()
+        raw_fps = lineage.raw_fps if "raw_fps" in lineage.model_fields_set else fps
+        rows.append(
+            CatalogRow(
+                episode_uid=lineage.episode_uid or episode_uid(source, subset, f"episode_{index:06d}"),
+                source=source,
+                subset=subset,
+                dataset=rel,
+                episode_index=index,
+                embodiment=lineage.embodiment or dataset_embodiment or info.robot_type or "unknown",
+                tier=tier,
+                tier_reasons=reasons,
+                task="; ".join(tasks) if tasks else None,
+                caption=caption,
+                num_frames=length,
+                duration_s=length / fps,
+                has_action=has_action,
+                has_hands=kind == "human",  # as before robot keypoints: `WHERE has_hands` means human hands
+                hand_keypoints=kind,
+                cameras=cameras,
+                success=lineage.success,
+                raw_path=lineage.raw_path or rel,
+                raw_fps=None if raw_fps is None else float(raw_fps),
+                content_hash=content_hash(dataset_root, info, index, digests),
+                pipeline_version=lineage.pipeline_version or EXTERNAL_PIPELINE,
+                latents_ready=_latents_ready(dataset_root, info, index),
+                caption_ready=caption is not None,
+                ingested_at=_mtime_utc(dataset_root / info.data_file(index)),
+                **_qa_columns(lineage),
+            )
+        )
+    if len(rows) != info.total_episodes:
+        raise CatalogError(f"{dataset_root}: {EPISODES_PATH} has {len(rows)} episodes, info.json {info.total_episodes}")
+    return rows
