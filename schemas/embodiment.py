@@ -262,5 +262,8 @@ def default_registry() -> EmbodimentRegistry:
             _joint_space("unitree_g1", ("left", "right"), Effector.dexterous, "Unitree G1 arms, hands not mapped"),
             _joint_space("unitree_g1_dex3", ("left", "right"), Effector.dexterous, "Unitree G1 + Dex3-1 hands"),
             _joint_space("unitree_g1_inspire", ("left", "right"), Effector.dexterous, "Unitree G1 + Inspire hands"),
+            _joint_space(
+                "tienkung", ("left", "right"), Effector.dexterous, "X-Humanoid Tien Kung Pro arms, hands not mapped"
+            ),
         ]
     )

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 
-from schemas.joint_space import ArmMap, DexHandMap, GripperMap, JointMap, JointSpaceSpec
+from schemas.joint_space import ArmMap, GripperMap, JointMap, JointSpaceSpec
+from schemas.robot_joints_humanoids import G1_ARMS, G1_DEX3, G1_INSPIRE, GR1, TIENKUNG
 from schemas.transform import RigidTransform
 
 _H = math.sqrt(0.5)
@@ -197,66 +198,6 @@ def _franka(robot: str, source: str) -> JointSpaceSpec:
 
 FRANKA = _franka("panda", "franka_ros franka_description panda_arm.xacro + hand.xacro")
 
-# -- Fourier GR1 (GR00T robot_sim.PickNPlace) ------------------------------------------------------------------------
-_GR1_ARM = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow_pitch", "wrist_yaw", "wrist_roll", "wrist_pitch")
-
-
-def _gr1_arm(side: str) -> ArmMap:
-    # the hand's 6 slice values, their order and unit: hands.yaml gr1_fourier_hand_* (robosuite / robocasa)
-    return ArmMap(
-        side=side,  # type: ignore[arg-type]
-        joints=tuple(JointMap(urdf=f"{side}_{j}_joint") for j in _GR1_ARM),
-        link=f"{side}_hand_pitch_link",  # wrist pitch/roll axes cross here; the hand mounts here (all offsets 0)
-        # z = -z_link (forearm -> fingers), y = palm normal: -y_link on the left, +y_link on the right (the fingers
-        # flex that way in gr1_fourier_hand_*.urdf): Rx(180 deg) / Ry(180 deg)
-        link_from_wrist=_rot(1.0, 0.0, 0.0, 0.0) if side == "left" else _rot(0.0, 1.0, 0.0, 0.0),
-        prefixes=(side,),
-        modality_arm=f"{side}_arm",
-        modality_hand=f"{side}_hand",
-        hand=DexHandMap(hand=f"gr1_fourier_hand_{side}"),
-    )
-
-
-GR1 = JointSpaceSpec(
-    description="gr1_arms",
-    base_link="base",  # the pelvis: +x forward, +y left, +z up (gr1_arms.urdf header)
-    units="rad",
-    arms=(_gr1_arm("left"), _gr1_arm("right")),
-    source="gr1_arms.urdf (FFTAI/Wiki-MJCF gr1t1.xml, robosuite GR1 hand mounts) and gr1_fourier_hand_*.urdf "
-    "(robosuite fourier hands); GR00T modality.json slices left_arm/left_hand/right_arm/right_hand",
-)
-
-
-# -- Unitree G1 (29-DoF) arms, Inspire RH56 or Dex3-1 hands ----------------------------------------------------------
-def _g1_arm(side: str, hand: str | None) -> ArmMap:
-    return ArmMap(
-        side=side,  # type: ignore[arg-type]
-        joints=tuple(JointMap(urdf=f"{side}_{j}_joint") for j in _G1_ARM),
-        link=f"{side}_wrist_yaw_link",  # the last arm joint's link: the hands mount 0.0415 m along its +x
-        # z = +x_link (wrist -> fingers), y = palm normal (-y_link left, +y_link right: where both hands' fingers
-        # flex in inspire_hand_* / dex3_hand_*): left x = z_link, right x = -z_link
-        link_from_wrist=_rot(_H, 0.0, _H, 0.0) if side == "left" else _rot(0.0, _H, 0.0, _H),
-        prefixes=(side,),
-        hand=DexHandMap(hand=f"{hand}_hand_{side}") if hand else None,
-    )
-
-
-# kLeftShoulderPitch .. kLeftWristYaw (Unitree's spelling, also `kLeftWristyaw` in its episode json) = URDF
-# left_shoulder_pitch_joint .. left_wrist_yaw_joint; radians (unitree_lerobot records the arm's q as read from the SDK)
-_G1_ARM = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_roll", "wrist_pitch", "wrist_yaw")
-_G1_SOURCE = (
-    "g1_arms.urdf (unitreerobotics/unitree_ros g1_29dof_rev_1_0 and the hand-mount URDFs); unitreerobotics/"
-    "unitree_lerobot utils/constants.py @ 529a0702 motor names and robot_types; hands: hands.yaml"
-)
-
-
-def _g1(hand: str | None) -> JointSpaceSpec:
-    arms = (_g1_arm("left", hand), _g1_arm("right", hand))
-    return JointSpaceSpec(description="g1_arms", base_link="pelvis", units="rad", arms=arms, source=_G1_SOURCE)
-
-
-G1_DEX3, G1_INSPIRE, G1_ARMS = _g1("dex3"), _g1("inspire"), _g1(None)
-
 # -- Other arms ------------------------------------------------------------------------------------------------------
 KOCH = JointSpaceSpec(
     description="koch",
@@ -395,4 +336,5 @@ JOINT_SPACE: dict[str, JointSpaceSpec] = {
     "widowx": WIDOWX,
     "franka": FRANKA,
     "gr1": GR1,
+    "tienkung": TIENKUNG,
 }

@@ -30,7 +30,8 @@ joint 5 zero is 0.087 rad apart).
 Assumptions (no real RoboMIND file opened here): 30 Hz; that RoboMIND's own copy of `aloha_new.urdf` (not in our
 mirror) is mobile_aloha_sim's; the Franka gripper column as one finger's joint in metres (0..0.04;
 `metadata["gripper_range"]` records what an episode holds); the column order inside each vector as the maker's docs
-list it; Tien Kung has no kinematic description here (natives only).
+list it; Tien Kung as the first-generation Pro of TienKung_URDF (`tienkung`, the file and frames RoboMIND's FK names
+for `tiangong1pro`; RoboMIND's own copy is not in our mirror), its hand values native (unit not stated).
 """
 
 from __future__ import annotations
@@ -186,8 +187,7 @@ class RoboMINDAdapter(SourceAdapter):
             meta[METADATA_KEY] = JointSpaceOptions(joint_map=layout.joint_map).model_dump()
         reasons = []
         if layout.embodiment == "unknown":
-            reasons.append(f"no kinematic description for robot_type {layout.robot_type!r} (no Tien Kung description "
-                           "in schemas/robots): natives only")  # fmt: skip
+            reasons.append(f"no kinematic description for robot_type {layout.robot_type!r}: natives only")
         return RawEpisode(
             ref=ref,
             robot_type=layout.robot_type,

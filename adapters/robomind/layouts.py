@@ -28,10 +28,13 @@ from schemas.canonical import Camera
 PANDA = tuple(f"joint{i}" for i in range(1, 8))  # schemas.robot_joints FRANKA / FR3 native names
 UR5E = ("shoulder_pan_joint", "shoulder_lift_joint", "elbow_joint", "wrist_1_joint", "wrist_2_joint", "wrist_3_joint")
 PIPER = tuple(f"joint{i}" for i in range(1, 7))
-TIENKUNG_ARM = tuple(f"arm_joint{i}" for i in range(1, 8))  # "[base link, ..., end_effector link]": no names given
+# Tien Kung: "arm (7d): [base link, ..., end_effector link]" (no names given): the chain order RoboMIND's own FK reads
+# them in (RoboMIND-dataset-utils eepose/joint2pose.py @ ff94d938, "tiangong1pro": left_joint1, shoulder_roll_l_joint,
+# left_joint3, elbow_l_joint, left_joint5..7 of humanoid.urdf); schemas.robot_joints "tienkung" maps arm_joint<i>.
+TIENKUNG_ARM = tuple(f"arm_joint{i}" for i in range(1, 8))
 # Tien Kung Xsens `end_effector` (12d) holds the two hands: "[little finger, ring finger, middle finger, index finger,
 # thumb0 for bending, thumb1 for rotation]" per hand (all_robot_h5_info_v1.2.md).
-INSPIRE6 = ("little", "ring", "middle", "index", "thumb_bend", "thumb_rotation")
+INSPIRE6 = ("little", "ring", "middle", "index", "thumb_bend", "thumb_rotation")  # unit not stated by the maker: native
 EEF6 = ("x", "y", "z", "roll", "pitch", "yaw")
 
 
@@ -86,6 +89,11 @@ _GELLO_VECTORS = (
         (*_arm("left_", TIENKUNG_ARM), "left_hand_closure", *_arm("right_", TIENKUNG_ARM), "right_hand_closure"),
         "rad",
     ),
+)
+
+_GELLO_WHY = (
+    "both arms by FK on the maker's Tien Kung Pro humanoid.urdf (tienkung: L/R_hand_base_link from pelvis, as "
+    "RoboMIND's joint2pose.py 'tiangong1pro'); hand closure native (its unit is not established)"
 )
 
 ROBOTS: dict[str, RobotLayout] = {
@@ -148,27 +156,31 @@ ROBOTS: dict[str, RobotLayout] = {
     ),
     "tienkung_gello_1rgb": RobotLayout(
         "tienkung_gello",
-        "unknown",
+        "tienkung",
         _GELLO_VECTORS,
         {"camera_top": Camera.head},
         rgb_in_bgr_jpeg=True,
+        why=_GELLO_WHY,
     ),
     "tienkung_prod1_gello_1rgb": RobotLayout(
         "tienkung_prod1_gello",
-        "unknown",
+        "tienkung",
         _GELLO_VECTORS,
         {"camera_top": Camera.head},
         rgb_in_bgr_jpeg=True,
+        why=_GELLO_WHY,
     ),
     "tienkung_xsens_1rgb": RobotLayout(
         "tienkung_xsens",
-        "unknown",
+        "tienkung",
         (
             Vector("joint_position", (*_arm("left_", TIENKUNG_ARM), *_arm("right_", TIENKUNG_ARM)), "rad"),
             Vector("end_effector", (*_arm("left_", INSPIRE6), *_arm("right_", INSPIRE6)), "native (hand joints)"),
         ),
         {"camera_top": Camera.head},
         rgb_in_bgr_jpeg=True,
+        why="both arms by FK on the maker's Tien Kung Pro humanoid.urdf (tienkung, as for Gello); the 12 Inspire hand "
+        "values in end_effector native (their unit is not stated)",
     ),
 }
 # Isaac Sim releases: other groups (`franka/`, `tiangong/`), cameras sampled at a quarter of the state rate with

@@ -23,6 +23,7 @@ import numpy as np
 
 from adapters.robomind.layouts import ROBOTS
 
+_TIENKUNG_LEFT = [-0.3, 0.15, -1.2, -1.3, 1.2, 0.0, 0.0]
 # robot folder -> the arm pose (rad) the motion is centred on, per arm, and the gripper column's (closed, open)
 HOME: dict[str, tuple[list[float], tuple[float, float]]] = {
     "franka_1rgb": ([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785], (0.0, 0.04)),
@@ -30,9 +31,11 @@ HOME: dict[str, tuple[list[float], tuple[float, float]]] = {
     "franka_fr3_dual": ([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785], (0.0, 0.04)),
     "ur_1rgb": ([0.0, -1.7, 1.7, -1.57, -1.57, 0.0], (0.0, 1.0)),
     "agilex_3rgb": ([0.0, 1.0, -1.0, 0.0, 0.8, 0.0], (0.0, 0.07)),
-    "tienkung_gello_1rgb": ([0.2, 0.1, 0.0, -0.8, 0.0, 0.0, 0.0], (0.0, 1.0)),
-    "tienkung_prod1_gello_1rgb": ([0.2, 0.1, 0.0, -0.8, 0.0, 0.0, 0.0], (0.0, 1.0)),
-    "tienkung_xsens_1rgb": ([0.2, 0.1, 0.0, -0.8, 0.0, 0.0, 0.0], (0.0, 1.0)),
+    # Tien Kung's left arm (humanoid.urdf: shoulder forward, upper arm turned so the bent elbow points the forearm
+    # ahead, forearm rolled): the hand 0.38 m ahead of the pelvis, palm facing in; the right arm mirrors it (_vectors)
+    "tienkung_gello_1rgb": (_TIENKUNG_LEFT, (0.0, 1.0)),
+    "tienkung_prod1_gello_1rgb": (_TIENKUNG_LEFT, (0.0, 1.0)),
+    "tienkung_xsens_1rgb": (_TIENKUNG_LEFT, (0.0, 1.0)),
 }
 RED = (230, 20, 20)  # RGB of the patch every frame carries top-left: what a reader must decode as red
 
@@ -103,6 +106,7 @@ def _vectors(robot: str, n: int) -> dict[str, np.ndarray]:
                     f"joint_effort_{side}": 0.1 * jp, f"end_effector_{side}": np.full((n, 7), 0.2)}  # fmt: skip
         return out
     (ql, gl), (qr, gr) = _motion(robot, n, -1.0), _motion(robot, n)
+    qr = -qr  # Tien Kung: humanoid.urdf's right arm is the left's mirror image, joint for joint with the sign flipped
     if robot == "tienkung_xsens_1rgb":
         hands = np.tile(np.linspace(0.2, 1.5, n)[:, None], (1, 12))
         return {"joint_position": np.column_stack([ql, qr]), "end_effector": hands}

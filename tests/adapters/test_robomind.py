@@ -16,6 +16,7 @@ from adapters.robomind.adapter import RoboMINDAdapter
 from adapters.robomind.layouts import ROBOTS
 from adapters.synthetic.robomind import RED, EpisodeSpec, WrittenEpisode, default_specs, write_robomind
 from ingest.canonical.canonicalize import canonicalize
+from ingest.canonical.frames import rot6d_to_matrix
 from jobs.qa_findings import findings, summarize
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, Camera, hand_dims
 from schemas.qa import QAConfig
@@ -171,6 +172,8 @@ _JOINT_SPACE = {
     "ur_1rgb": ((1,), (0.0,), False),
     "franka_fr3_dual": ((0, 1), (0.5, -0.5), True),
     "agilex_3rgb": ((0, 1), (0.3, -0.3), False),
+    "tienkung_gello_1rgb": ((0, 1), (0.15911, -0.15911), False),  # the arm mounts (humanoid.urdf left/right_link0)
+    "tienkung_xsens_1rgb": ((0, 1), (0.15911, -0.15911), False),
 }
 
 
@@ -216,14 +219,41 @@ def test_franka_gripper_opening_follows_the_finger_joint(release: tuple[Path, di
     assert raw.metadata["gripper_range"] == pytest.approx([0.0, 0.04], abs=2e-3)
 
 
-@pytest.mark.parametrize("robot", ["tienkung_gello_1rgb", "tienkung_xsens_1rgb"])
-def test_tien_kung_keeps_its_natives_and_says_why(release: tuple[Path, dict[str, WrittenEpisode]], robot: str) -> None:
+# humanoid.urdf (tienkung_pro.urdf), by hand: the left shoulder (shoulder_roll_l_link's origin, on joint 1's axis) in
+# the pelvis frame = waist (-0.024, 0, 0.0062) + mount (0, 0.15911, 0.42582) + 0.0767 along the mount's z, which is
+# (0, sin 1.3083, cos 1.3083); the longest reach from it to the hand base: upper arm 0.253 + forearm 0.2355 + flange
+# 0.1115 m
+_TIENKUNG_SHOULDER = np.array([-0.024, 0.15911 + 0.0767 * np.sin(1.3083), 0.0062 + 0.42582 + 0.0767 * np.cos(1.3083)])
+_TIENKUNG_REACH = 0.253 + 0.2355 + 0.1115
+
+
+@pytest.mark.parametrize("robot", ["tienkung_gello_1rgb", "tienkung_prod1_gello_1rgb", "tienkung_xsens_1rgb"])
+def test_tien_kung_hands_by_fk_and_the_hand_values_stay_native(
+    release: tuple[Path, dict[str, WrittenEpisode]], robot: str
+) -> None:
+    """Both Tien Kung wrists by FK on the Pro description: ahead of the torso, the left one left of the right in every
+    frame, each within its arm's reach of its own shoulder, palms facing in as the fixture holds them; the hand
+    closure (Gello) and the 12 Inspire values (Xsens) have no established unit, so no opening is made up: the
+    gripper dims stay masked and the values stay in the natives."""
     raw = RoboMINDAdapter().read(_ref(release[0], robot))
-    assert raw.embodiment == "unknown" and raw.cameras["camera_top"].canonical is Camera.head
-    [ep] = canonicalize(raw)
-    assert not ep.mask.any()
-    assert any(r.startswith(f"no kinematic description for robot_type {raw.robot_type!r}") for r in ep.tier_reasons)
-    assert ep.state_native is not None and ep.state_native.shape[1] >= 14
+    assert raw.embodiment == "tienkung" and raw.cameras["camera_top"].canonical is Camera.head
+    ep = _canonical(release[0], robot)
+    assert ep.tier is QualityTier.high and not any("kinematic" in r for r in ep.tier_reasons), ep.tier_reasons
+    left, right = (ep.state[:, hand_dims(h, WRIST_POS)] for h in (0, 1))
+    assert (left[:, 0] > 0.2).all() and (right[:, 0] > 0.2).all()  # pelvis origin: 0.2 m ahead of it at least
+    assert (left[:, 1] > right[:, 1] + 0.2).all()
+    for wrist, y in ((left, 1.0), (right, -1.0)):
+        to_shoulder = np.linalg.norm(wrist - _TIENKUNG_SHOULDER * [1.0, y, 1.0], axis=1)
+        assert (to_shoulder < _TIENKUNG_REACH).all() and (to_shoulder > 0.2).all()
+    rot = [rot6d_to_matrix(ep.state[:, hand_dims(h, WRIST_ROT6D)]) for h in (0, 1)]
+    assert (rot[0][:, 1, 1] < -0.5).all() and (rot[1][:, 1, 1] > 0.5).all()  # palm normals (wrist y) point inwards
+    assert (rot[0][:, 0, 2] > 0.5).all() and (rot[1][:, 0, 2] > 0.5).all()  # fingers (wrist z) point forward
+    assert not ep.mask[hand_dims(0, GRIPPER)].any() and not ep.mask[hand_dims(1, GRIPPER)].any()
+    hands = raw.states["puppet.end_effector" if "xsens" in robot else "puppet.joint_position"]
+    assert ep.state_native is not None and ep.state_native.shape[1] == sum(
+        s.values.shape[1] for s in raw.states.values()
+    )
+    assert (hands.names or ())[-1] == ("right_thumb_rotation" if "xsens" in robot else "right_hand_closure")
 
 
 def test_sliced_reads_return_the_requested_frames(release: tuple[Path, dict[str, WrittenEpisode]]) -> None:

@@ -24,7 +24,7 @@ EXPECTED = {  # subset -> (embodiment, tier, has_action)
     "franka_3rgb": ("franka", "high", True),
     "ur_1rgb": ("ur5e", "high", True),
     "agilex_3rgb": ("piper_dual", "high", True),
-    "tienkung_xsens_1rgb": ("unknown", "actionless", False),
+    "tienkung_xsens_1rgb": ("tienkung", "high", True),
 }
 
 
@@ -61,10 +61,7 @@ def test_joint_space_datasets_have_fk_masks_and_pass_qa(corpus: Path) -> None:
     for subset, (emb, _, _) in EXPECTED.items():
         root = corpus / "datasets/robomind" / subset
         mask = yaml.safe_load((root / INFO_PATH).read_text())["features"]["action"]["info"]["mask"]
-        if emb == "unknown":
-            assert sum(mask) == 0
-            continue
-        hands = (0, 1) if emb == "piper_dual" else (1,)  # AgileX: both PiPER arms; their grippers stay native
+        hands = (0, 1) if emb in ("piper_dual", "tienkung") else (1,)  # two arms; their grippers/hands stay native
         wrists = [d for h in hands for part in (WRIST_POS, WRIST_ROT6D) for d in range(50)[hand_dims(h, part)]]
         grip = list(range(50)[hand_dims(1, GRIPPER)]) if emb == "franka" else []
         assert [i for i, m in enumerate(mask) if m] == sorted(wrists + grip), subset

@@ -1,4 +1,4 @@
-"""Known poses of the humanoid and dexterous-hand descriptions (GR1, G1, Fourier / Inspire / Dex3-1 hands).
+"""Known poses of the humanoid and dexterous-hand descriptions (GR1, G1, Tien Kung, Fourier / Inspire / Dex3-1 hands).
 
 Every movable joint, moved alone by +90 degrees, turns exactly its subtree about the axis the maker wrote, expressed
 in the base frame through the joint origin (frames from the file's origins alone, `test_known_poses.chain_product`;
@@ -28,6 +28,7 @@ HUMANOIDS = [
     "inspire_hand_right",
     "dex3_hand_left",
     "dex3_hand_right",
+    "tienkung_pro",
 ]
 
 
