@@ -83,7 +83,8 @@ G1_DEX3, G1_INSPIRE, G1_ARMS = _g1("dex3"), _g1("inspire"), _g1(None)
 # humanoid.urdf, L_hand_base_link / R_hand_base_link from pelvis, each arm's 7 values in this chain order (RoboMIND's
 # "arm (7d): [base link, ..., end_effector link]"); tienkung_pro.urdf is TienKung_URDF's file of that name. The hand
 # base is the wrist: the Inspire fingers extend along its -y and flex towards its -x on both sides (humanoid.urdf's
-# finger origins and axes), so z = -y_link, y = -x_link (palm normal), x = +z_link.
+# finger origins and axes), so z = -y_link, y = -x_link (palm normal), x = +z_link
+# (tests/ingest/kinematics/test_tienkung.py).
 def _tienkung_arm(side: str) -> ArmMap:
     s = side[0]  # humanoid.urdf's names: left_joint1, shoulder_roll_l_joint, left_joint3, elbow_l_joint, left_joint5..7
     urdf = (
