@@ -186,7 +186,13 @@ def child_read(adapter_name: str, root: Path) -> dict[str, Any]:
             "base_rss_mb": round(base_rss), "peak_rss_mb": round(peak)}  # fmt: skip
 
 
+IN_PROCESS = False  # --smoke: read in this process (no figure is kept; a child per corpus is most of its time)
+
+
 def run_child(adapter_name: str, root: Path) -> dict[str, Any]:
+    """The read in a child of its own, so that its peak RSS is the adapter's alone."""
+    if IN_PROCESS:
+        return child_read(adapter_name, root)
     cmd = [sys.executable, "-m", __spec__.name, "--child", adapter_name, "--root", str(root)]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -252,6 +258,8 @@ def main() -> None:
     p.add_argument("--root", type=Path)
     smoke = {"discover_episodes": 100, "size": (32, 32), "frames": 10, "long_frames": [10]}
     args = parse_args(p, smoke, "100 episodes to discover, corpora of 10-frame 32x32 episodes")
+    global IN_PROCESS
+    IN_PROCESS = args.smoke
     if args.child:
         print(json.dumps(child_read(args.child, args.root)))
         return

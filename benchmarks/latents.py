@@ -248,8 +248,10 @@ def main() -> None:
 
         import ray
 
-        ray.init(num_cpus=args.num_cpus, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
-                 object_store_memory=2 * 1024**3)  # fmt: skip
+        # "local": a Ray of its own, never one another process on this machine runs (its head records its address
+        # in /tmp/ray/ray_current_cluster, which a bare ray.init() joins)
+        ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False, logging_level=logging.ERROR,
+                 log_to_driver=False, object_store_memory=2 * 1024**3)  # fmt: skip
         try:
             log("end to end (eidata latents) ...")
             report = run_latents(job, progress=False)

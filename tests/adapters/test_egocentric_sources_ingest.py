@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from adapters.synthetic.egovideo import write_ego_shards
@@ -15,6 +16,8 @@ from jobs.catalog.query import run_query
 from jobs.ingest import run_ingest
 from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
+
+pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
 
 
 def test_epic_egocentric_shards_and_hot3d_are_ingested_end_to_end(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ from schemas.corpus import EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, read_jsonl
 from schemas.qa import QAConfig
 
+pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
+
 EXPECTED = {  # subset -> (embodiment, tier, has_action)
     "franka_3rgb": ("franka", "high", True),
     "ur_1rgb": ("ur5e", "high", True),

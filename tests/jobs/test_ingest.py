@@ -5,7 +5,6 @@ of `tests/jobs/ingest_hooks.py`, never by timing; the commit order itself is tes
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -16,43 +15,18 @@ from pathlib import Path
 
 import pytest
 
+import jobs.cli
 import jobs.ingest
 from ingest.lerobot.writer import STAGING
 from jobs.catalog.query import run_query
-from jobs.demo.corpus import write_demo_spec, write_raw_corpus
 from jobs.ingest import JobLock, discover, run_ingest
 from jobs.spec import load_spec
 from tests.jobs import ingest_hooks
+from tests.jobs.demo_reference import demo_spec, hashes
 
 REPO = Path(__file__).resolve().parents[2]
 
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
-
-
-@pytest.fixture(scope="module")
-def raw(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return write_raw_corpus(tmp_path_factory.mktemp("raw"))
-
-
-def _spec(tmp: Path, raw: dict[str, Path], name: str = "corpus") -> Path:
-    return write_demo_spec(tmp / f"{name}.yaml", raw, tmp / name, num_cpus=2)
-
-
-def _hashes(corpus: Path) -> dict[str, str]:
-    """Every file of every dataset (what training reads): the job's own state and the catalog are left out."""
-    base = corpus / "datasets"
-    return {
-        str(p.relative_to(base)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(base.rglob("*"))
-        if p.is_file() and ".eidata" not in p.parts
-    }
-
-
-@pytest.fixture(scope="module")
-def reference(raw: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("ref")
-    run_ingest(load_spec(_spec(tmp, raw)), progress=False)
-    return tmp / "corpus"
 
 
 def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -60,6 +34,7 @@ def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout, check=False)
 
 
+@pytest.mark.shared_ray  # tests/ray_scope.py
 def test_every_corrupt_episode_is_quarantined_with_its_reason(reference: Path) -> None:
     q = run_query(reference, "SELECT source, stage, error_class, message FROM quarantine ORDER BY ALL").to_pylist()
     by_source = {r["source"] for r in q}
@@ -77,6 +52,7 @@ def _no_ray(*args: object) -> None:
     raise AssertionError("a finished job's rerun submitted work to Ray")
 
 
+@pytest.mark.shared_ray  # tests/ray_scope.py
 def test_rerun_of_a_finished_job_is_a_noop(reference: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = load_spec(reference.parent / "corpus.yaml")
     kept = [p for p in sorted(reference.rglob("*")) if p.is_file() and "job" not in p.relative_to(reference).parts]
@@ -90,11 +66,21 @@ def test_rerun_of_a_finished_job_is_a_noop(reference: Path, monkeypatch: pytest.
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in kept} == before  # nothing rewritten, not even in place
 
 
+@pytest.mark.shared_ray  # tests/ray_scope.py
 def test_output_is_deterministic(reference: Path, raw: dict[str, Path], tmp_path: Path) -> None:
-    spec = load_spec(_spec(tmp_path, raw))
+    spec = load_spec(demo_spec(tmp_path, raw))
     run_ingest(spec.model_copy(update={"parallelism": spec.parallelism.model_copy(update={"max_in_flight": 1})}),
                progress=False)  # fmt: skip
-    assert _hashes(tmp_path / "corpus") == _hashes(reference)
+    assert hashes(tmp_path / "corpus") == hashes(reference)
+
+
+@pytest.mark.shared_ray  # tests/ray_scope.py; the CLI in this process (its exit codes), on the shared Ray
+def test_strict_turns_quarantine_into_failure(
+    raw: dict[str, Path], tmp_path: Path, reference: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = jobs.cli.main(["ingest", str(demo_spec(tmp_path, raw)), "--strict"])
+    assert code == 1 and "quarantined" in capsys.readouterr().err
+    assert hashes(tmp_path / "corpus") == hashes(reference)  # the work itself is done all the same
 
 
 @pytest.mark.parametrize("kill_after", [1, pytest.param(5, marks=pytest.mark.slow)])  # 5: ~50 s, same path as 1
@@ -104,7 +90,7 @@ def test_sigkill_of_the_driver_then_rerun_gives_identical_files(
     """The driver is killed once it has committed exactly `kill_after` raw episodes, the first of as many sources
     (the first episodes the job submits: it takes the sources in turn); every other episode is held in its worker
     (`ingest_hooks.HOLD_ENV`), so the job cannot run past the kill point however slow the kill is."""
-    spec_path = _spec(tmp_path, raw)
+    spec_path = demo_spec(tmp_path, raw)
     corpus = tmp_path / "corpus"
     uids = [it.uid for it in discover(load_spec(spec_path))[0]]
     firsts = list({uid.split("/")[0]: uid for uid in reversed(uids)}.values())[::-1]  # each source's first
@@ -124,10 +110,10 @@ def test_sigkill_of_the_driver_then_rerun_gives_identical_files(
             os.killpg(proc.pid, signal.SIGKILL)  # the driver and its embedded Ray die together
         proc.wait()
     assert sorted(_logged(committed_log)) == sorted(run), err.read_text()[-2000:]
-    assert _hashes(corpus) != _hashes(reference)
+    assert hashes(corpus) != hashes(reference)
     done = _cli("ingest", str(spec_path))
     assert done.returncode == 0, done.stderr[-2000:]
-    assert _hashes(corpus) == _hashes(reference)
+    assert hashes(corpus) == hashes(reference)
     assert not list(corpus.glob("datasets/*/*/.eidata/staging/*"))
 
 
@@ -143,13 +129,13 @@ def test_a_killed_worker_is_retried(
     import ray
 
     assert not ray.is_initialized(), "the hook reaches the workers through the environment of the Ray run_ingest starts"
-    spec = load_spec(_spec(tmp_path, raw))
+    spec = load_spec(demo_spec(tmp_path, raw))
     marker = tmp_path / "killed.pid"
     monkeypatch.setenv(ingest_hooks.DIE_ONCE_ENV, json.dumps({"uid": discover(spec)[0][0].uid, "marker": str(marker)}))
     monkeypatch.setattr(jobs.ingest, "process_episode", ingest_hooks.dying_process_episode)
     run_ingest(spec, progress=False)
     assert int(marker.read_text()) != os.getpid(), "the hook ran in the driver, not in a worker"
-    assert _hashes(tmp_path / "corpus") == _hashes(reference)
+    assert hashes(tmp_path / "corpus") == hashes(reference)
     stages = run_query(tmp_path / "corpus", "SELECT DISTINCT stage FROM quarantine").column("stage").to_pylist()
     assert "worker" not in stages  # retried, not quarantined
     left = list((tmp_path / "corpus/datasets").glob(f"*/*/{STAGING}/*"))
@@ -157,7 +143,7 @@ def test_a_killed_worker_is_retried(
 
 
 def test_a_second_job_on_the_same_output_is_refused(raw: dict[str, Path], tmp_path: Path) -> None:
-    spec_path = _spec(tmp_path, raw)
+    spec_path = demo_spec(tmp_path, raw)
     lock = JobLock(tmp_path / "corpus")
     try:
         res = _cli("ingest", str(spec_path), timeout=60)
@@ -172,9 +158,3 @@ def test_a_bad_spec_exits_2_naming_the_field(tmp_path: Path) -> None:
     res = _cli("ingest", str(spec), timeout=60)
     assert res.returncode == 2
     assert "sources[0].adapter" in res.stderr and ":4:" in res.stderr
-
-
-def test_strict_turns_quarantine_into_failure(raw: dict[str, Path], tmp_path: Path, reference: Path) -> None:
-    res = _cli("ingest", str(_spec(tmp_path, raw)), "--strict")
-    assert res.returncode == 1 and "quarantined" in res.stderr
-    assert _hashes(tmp_path / "corpus") == _hashes(reference)  # the work itself is done all the same

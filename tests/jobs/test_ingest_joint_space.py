@@ -16,6 +16,8 @@ from jobs.ingest import run_ingest
 from jobs.spec import load_spec
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, WRIST_ROT6D, hand_dims
 
+pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
+
 SAMPLE = "gr00t_robot_sim_picknplace"
 # Ray start-up and encoding the five episodes' video: about 6 minutes on the shared 2-core machine
 pytestmark = pytest.mark.slow

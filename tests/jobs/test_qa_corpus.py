@@ -17,6 +17,8 @@ from jobs.validate import validate_dataset
 from schemas.corpus import EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 
+pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
+
 SOURCES = ("bridge", "egodex", "lerobot")  # a robot arm, two human hands with a posed camera, canonical input
 
 

@@ -28,6 +28,8 @@ from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from tests.fixtures import corrupt
 
+pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
+
 AGIBOT_FRAMES = 45  # 1.5 s at 30 Hz: 15 canonical frames, past min_length_frames
 TASK = 327  # the AgiBot task holding the good episodes and the per-episode faults
 AGIBOT_GOOD = (700_000, 700_001)

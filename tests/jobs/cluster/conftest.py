@@ -1,18 +1,13 @@
 """A real multi-node Ray cluster on this machine (`ray.cluster_utils.Cluster`: a head and worker nodes, each its own
-raylet and object store with its own CPUs), the demo's raw corpus, and its embedded-Ray ingest as the reference."""
+raylet and object store with its own CPUs); the demo corpus and its reference ingest are `tests/jobs/conftest.py`'s."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from jobs.demo.corpus import write_demo_spec, write_raw_corpus
-from jobs.ingest import run_ingest
-from jobs.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[3]
 NODE_MEMORY = 80 * 1024**2  # object store per node: the demo's results are a few KiB each
@@ -56,30 +51,3 @@ def cluster() -> Iterator[object]:
     c, _ = start_cluster()
     yield c
     c.shutdown()
-
-
-def hashes(corpus: Path) -> dict[str, str]:
-    """Every file of every dataset (what training reads): the job's own state and the catalog are left out."""
-    base = corpus / "datasets"
-    return {
-        str(p.relative_to(base)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(base.rglob("*"))
-        if p.is_file() and ".eidata" not in p.parts
-    }
-
-
-@pytest.fixture(scope="session")
-def raw(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return write_raw_corpus(tmp_path_factory.mktemp("raw"))
-
-
-def demo_spec(tmp: Path, raw: dict[str, Path], name: str = "corpus", **parallelism: int) -> Path:
-    return write_demo_spec(tmp / f"{name}.yaml", raw, tmp / name, **{"num_cpus": 2, **parallelism})
-
-
-@pytest.fixture(scope="session")
-def reference(raw: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo corpus ingested on embedded Ray (one node)."""
-    tmp = tmp_path_factory.mktemp("ref")
-    run_ingest(load_spec(demo_spec(tmp, raw)), progress=False)
-    return tmp / "corpus"

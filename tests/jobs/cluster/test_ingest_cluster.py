@@ -21,7 +21,8 @@ from jobs.catalog.query import run_query
 from jobs.ingest import discover, run_ingest
 from jobs.spec import load_spec
 from tests.jobs import ingest_hooks
-from tests.jobs.cluster.conftest import ENV, REPO, demo_spec, hashes
+from tests.jobs.cluster.conftest import ENV, REPO
+from tests.jobs.demo_reference import demo_spec, hashes
 
 
 def _first_of_each_source(spec_path: Path) -> tuple[list[str], list[str]]:

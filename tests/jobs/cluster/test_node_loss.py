@@ -13,8 +13,9 @@ import signal
 from pathlib import Path
 
 from jobs.catalog.query import run_query
-from tests.jobs.cluster.conftest import demo_spec, hashes, start_cluster
+from tests.jobs.cluster.conftest import start_cluster
 from tests.jobs.cluster.test_ingest_cluster import _first_of_each_source, _logged, start_driver, wait_for
+from tests.jobs.demo_reference import demo_spec, hashes
 
 
 def _alive(pid: int) -> bool:

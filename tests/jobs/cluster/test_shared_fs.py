@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.jobs.cluster.conftest import ENV, REPO, demo_spec, start_cluster
+from tests.jobs.cluster.conftest import ENV, REPO, start_cluster
+from tests.jobs.demo_reference import demo_spec
 from tests.needs import tool_missing
 
 RAY = Path(sys.executable).parent / "ray"

@@ -16,6 +16,8 @@ from jobs.spec import load_spec
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.manifest import Manifest, read_entries
 
+pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
+
 # episodes written per source: one corrupt raw episode each is quarantined (Ego4D's corrupt video holds 3 narrations)
 WRITTEN = {"agibot": 2, "bridge": 2, "ego4d": 3, "ego_video": 2, "egodex": 2, "epic_kitchens": 2, "hot3d": 2,
            "lerobot": 4, "robomind": 2}  # fmt: skip

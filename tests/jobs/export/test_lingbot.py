@@ -30,6 +30,8 @@ from schemas.lingbot import LATENT_KEYS, LINGBOT_ACTION_NAMES
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.wan import TEXT_DIM, write_tiny_wan
 
+pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
+
 AGIBOT, FRANKA, EGO = "datasets/agibot/task_1", "datasets/franka/pick", "datasets/ego4d/clips"
 SEGMENTS = [
     {"start_frame": 0, "end_frame": 10, "action_text": "抓取立方体", "english_action_text": "grasp the cube",

@@ -26,6 +26,8 @@ from schemas.embodiment import default_registry
 from tests.fixtures.corpus import episode, write_dataset
 from tests.needs import tool_missing
 
+pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
+
 CAMERA = (48, 64)  # stored video (height, width)
 K = np.array([[50.0, 0.0, 32.0], [0.0, 50.0, 24.0], [0.0, 0.0, 1.0]])  # in the stored video's pixels
 

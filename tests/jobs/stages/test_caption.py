@@ -22,6 +22,8 @@ from jobs.stages.caption import NO_MODEL, CaptionJob, CaptionReport, run_caption
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
 
+pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
+
 EGO4D = ["#C C picks up the cup from the table", "#O man X hands a knife to C", "unspecified"]
 EGODEX = ["Put the lid on the jar.", "put the lid on the jar"]
 

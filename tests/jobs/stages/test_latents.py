@@ -4,7 +4,6 @@ reruns do only what is missing, temp files never count, and the catalog's latent
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -42,19 +41,11 @@ from schemas.lerobot import load_info
 from tests.fixtures.dinov3 import write_tiny_dinov3
 from tests.fixtures.episodes import write_canonical_dataset
 
+pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
+
 LENGTHS = {"datasets/alpha/one": [23, 12], "datasets/beta/two": [17, 9]}
 CAMERAS = ["observation.images.head", "observation.images.wrist_right"]
 BROKEN = ("datasets/beta/two", 1, "observation.images.head")
-
-
-@pytest.fixture(scope="module")
-def ray_session(tmp_path_factory: pytest.TempPathFactory):
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
-             object_store_memory=256 * 1024**2, _temp_dir=str(tmp_path_factory.mktemp("ray")))  # fmt: skip
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +60,7 @@ def _job(root: Path, model_dir: Path, **kw: object) -> LatentsJob:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, ray_session: None) -> tuple[Path, object, bytes]:
+def corpus(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> tuple[Path, object, bytes]:
     """A two-dataset corpus whose one head video is cut short, after a first latents run (and that run's report)."""
     root = tmp_path_factory.mktemp("corpus")
     for rel, lengths in LENGTHS.items():

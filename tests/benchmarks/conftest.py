@@ -1,0 +1,31 @@
+"""The benchmarks' smoke runs start once collection is over and their tests come last in the session
+(`tests/benchmarks/smoke_runs.py`): the runs have the whole suite's time on the core it leaves idle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.benchmarks import smoke_runs
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """This folder's tests last (a stable sort keeps every other test in its place)."""
+    items.sort(key=lambda item: item.path.is_relative_to(HERE))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    names = {
+        item.callspec.params["name"]
+        for item in session.items
+        if getattr(item, "originalname", None) == smoke_runs.TEST_NAME
+    }
+    if names:
+        smoke_runs.start(names)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    smoke_runs.stop()

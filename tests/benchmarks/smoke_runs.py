@@ -1,0 +1,54 @@
+"""The benchmarks' smoke runs, started in the background as soon as the session knows which it will check.
+
+Each is `python -m benchmarks.<name> --smoke` in a subprocess from the repository root, as `make bench` runs it. They
+start when collection ends (`tests/benchmarks/conftest.py`), one at a time, beside the rest of the suite, and their
+tests come last: most tests run on one core, so the runs take the idle one instead of holding the suite up.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BENCHMARKS = sorted(p.stem for p in (REPO / "benchmarks").glob("*.py") if not p.stem.startswith("_"))
+TIMEOUT_S = 240
+TEST_NAME = "test_benchmark_runs"
+FIRST = ("latents", "ingest", "adapters")  # the longest first, so that the short ones are not the last to finish
+
+_pool: ThreadPoolExecutor | None = None
+_runs: dict[str, Future[subprocess.CompletedProcess[str]]] = {}
+
+
+def lerobot_missing() -> bool:
+    return importlib.util.find_spec("lerobot") is None
+
+
+def run(name: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SVT_LOG": "1", "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
+    cmd = [sys.executable, "-m", f"benchmarks.{name}", "--smoke", *flags]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+
+
+def start(names: set[str]) -> dict[str, Future[subprocess.CompletedProcess[str]]]:
+    """Queue the smoke run of each of `names` not queued yet (once per session), the longest first."""
+    global _pool
+    if lerobot_missing():
+        names = names - {"writer"}  # its test skips (or fails under CI) without running it
+    new = [n for n in FIRST if n in names] + sorted(names - set(FIRST))
+    new = [n for n in new if n not in _runs]
+    if new and _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smoke")
+    for name in new:
+        _runs[name] = _pool.submit(run, name)
+    return _runs
+
+
+def stop() -> None:
+    """Drop the runs not started; the one running ends by itself (its own timeout)."""
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
