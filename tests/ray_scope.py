@@ -1,28 +1,29 @@
-"""One embedded Ray for the tests that may share it (a plugin of `tests/conftest.py`).
+"""One embedded Ray shared by the tests (a plugin of `tests/conftest.py`).
 
 Starting embedded Ray and shutting it down costs 12-20 s here (seven processes start one after another: GCS,
-monitor, dashboard, log monitor, raylet, its two agents), and nearly every job test used to pay it once or more. A
-test marked `shared_ray` runs with one Ray that stays up until a test without the mark comes: the jobs find it running
-(`jobs.runtime.ray_pool.init_ray` joins a running Ray) and leave it up. Every other test gets no Ray at all, as
-before, so tests that start their own (clusters, a worker environment of their own, asserting that no Ray runs) see
-exactly what they saw; pytest runs a module's tests together, so Ray restarts a few times per session.
+monitor, dashboard, log monitor, raylet, its two agents), and nearly every job test paid it once or more. The first
+test marked `shared_ray` starts one Ray and it stays up, through the tests that follow, until a test marked `own_ray`
+comes: the jobs find it running (`jobs.runtime.ray_pool.init_ray` joins the Ray its process runs, whatever address
+it is given, so a cluster test must not find one) and leave it up.
 
-Only tests whose outcome does not depend on the Ray they run on take the mark: not those setting `EIDATA_*` for the
-workers (a running Ray's workers keep the environment it started with) or loading code the workers must import
-from outside the repository.
+`own_ray` is for the tests that must not run on it: those starting their own Ray or cluster (every test under
+`tests/jobs/cluster/`), those giving the workers an environment of their own (a running Ray's workers keep the one it
+started with) and those asserting that no Ray runs. An unmarked test that runs a job uses the shared Ray when it is
+up and starts its own when it is not; either way is the same job.
 """
 
 from __future__ import annotations
 
 import pytest
 
-MARK = "shared_ray"
+MARK, OWN = "shared_ray", "own_ray"
 NUM_CPUS, OBJECT_STORE_MB = 2, 512  # this machine's cores; ParallelismSpec's default object store
 _started = False
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", f"{MARK}: may run on the session's embedded Ray (tests/ray_scope.py)")
+    config.addinivalue_line("markers", f"{MARK}: runs on the session's embedded Ray (tests/ray_scope.py)")
+    config.addinivalue_line("markers", f"{OWN}: runs with no Ray started in the test process (tests/ray_scope.py)")
 
 
 def _stop() -> None:
@@ -38,9 +39,9 @@ def _stop() -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before any fixture of the test is set up, module-scoped corpus builders included."""
     global _started
-    if item.get_closest_marker(MARK) is None:
+    if item.get_closest_marker(OWN) is not None:
         _stop()
-    elif not _started:
+    elif item.get_closest_marker(MARK) is not None and not _started:
         from jobs.runtime.ray_pool import init_ray
 
         _started = init_ray(None, NUM_CPUS, OBJECT_STORE_MB, env={"SVT_LOG": "1"})

@@ -121,6 +121,7 @@ def _logged(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
+@pytest.mark.own_ray  # the hook reaches the workers through the environment of the Ray that run_ingest starts
 def test_a_killed_worker_is_retried(
     reference: Path, raw: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

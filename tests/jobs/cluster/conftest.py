@@ -16,6 +16,14 @@ NODE_ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.ge
 ENV = {**os.environ, **NODE_ENV, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here runs with no Ray in the test process (`tests/ray_scope.py`): its jobs join the cluster."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.own_ray)
+
+
 def start_cluster(workers: int = 2, attempts: int = 3) -> tuple[object, list[object]]:
     """A head (1 CPU) and `workers` worker nodes (1 CPU each); the test process is not connected to it.
 
