@@ -1,0 +1,173 @@
+"""Discovery of the episodes of one TFDS builder: a ref per TFRecord record, shard by shard.
+
+Every record is read once (CRC check, protobuf parse, no image decoding) to hash its content, so an episode found
+again later in the walk (e.g. in another split) is reported, skipped or kept by option `duplicates`. A broken shard
+yields a ref with `error` set for each record it costs (see `adapters.oxe.adapter` for the cases).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from adapters.base import AdapterError, EpisodeRef
+from adapters.oxe.builder import ADAPTER, Builder
+from adapters.oxe.decode import content_hash
+from adapters.oxe.options import OXEOptions
+from adapters.oxe.tfrecord import parse_example, scan_records
+
+
+@dataclass(frozen=True)
+class ShardAt:
+    """One shard file of a split: what a raw id and a ref's locator name."""
+
+    split: str
+    index: int
+    path: Path
+
+    def raw_id(self, record: int) -> str:
+        return f"{self.split}/{self.index:05d}/{record:06d}"
+
+
+class RecordDiscovery:
+    """One walk over a builder's shards: a ref per record; later copies of an episode go to `duplicates` or an
+    error ref."""
+
+    def __init__(
+        self,
+        builder: Builder,
+        options: OXEOptions,
+        error: Callable[..., AdapterError],
+        duplicates: list[dict[str, str]],
+    ) -> None:
+        self.builder, self.options, self.error, self.duplicates = builder, options, error, duplicates
+        self.seen: dict[str, str] = {}  # content hash -> raw id of the kept copy
+
+    def _ref(self, at: ShardAt, index: int, *, error: tuple[str, str] | None = None, **locator: Any) -> EpisodeRef:
+        builder = self.builder
+        raw_id = at.raw_id(index)
+        loc = {"builder_dir": str(builder.path), "split": at.split, "shard": at.index, "record": index, **locator}
+        message = None
+        if error is not None:
+            reason, fld = error
+            loc.update(error_reason=reason, error_field=fld)
+            message = str(self.error(reason, file=at.path, episode=raw_id, field=fld))
+        return EpisodeRef(
+            adapter=ADAPTER,
+            source=ADAPTER,
+            subset=builder.name,
+            raw_id=raw_id,
+            paths=(str(at.path), str(builder.path / "features.json")),
+            locator=loc,
+            error=message,
+        )
+
+    def discover_shard(self, split: str, shard_idx: int, shard: Path, expected: int | None) -> Iterator[EpisodeRef]:
+        at = ShardAt(split, shard_idx, shard)
+        if not shard.is_file():
+            for i in range(expected or 0):
+                yield self._ref(
+                    at,
+                    i,
+                    error=("shard file listed in dataset_info.json is missing", "tfrecord:missing"),
+                )
+            return
+        hashing = self.options.duplicates != "keep"
+        found = 0
+        for rec in scan_records(shard, read_payloads=hashing, verify=self.options.verify_crc):
+            if rec.span is None:  # framing lost: this record and every later one in the shard are unreadable
+                err = rec.error
+                assert err is not None
+                index = err.index if err.index is not None else found
+                yield self._ref(
+                    at,
+                    index,
+                    offset=err.offset,
+                    error=(f"{err.reason} (byte offset {err.offset})", f"tfrecord:{err.kind}"),
+                )
+                for later in range(index + 1, expected or 0):
+                    yield self._ref(
+                        at,
+                        later,
+                        error=(
+                            f"record not reachable: the shard's framing breaks at byte offset {err.offset} "
+                            f"(record {index}: {err.kind}); dataset_info.json lists {expected} records",
+                            f"tfrecord:{err.kind}",
+                        ),
+                    )
+                return
+            span = rec.span
+            found = span.index + 1
+            where = {"offset": span.offset, "length": span.length}
+            if rec.error is not None:
+                yield self._ref(
+                    at,
+                    span.index,
+                    **where,
+                    error=(f"{rec.error.reason} (byte offset {span.offset})", f"tfrecord:{rec.error.kind}"),
+                )
+                continue
+            if not hashing:
+                yield self._ref(at, span.index, **where)
+                continue
+            assert rec.payload is not None
+            yield from self._record(at, span.index, rec.payload, where)
+        for missing in range(found, expected or 0):
+            yield self._ref(
+                at,
+                missing,
+                error=(
+                    f"shard ends after {found} records, dataset_info.json lists {expected} (truncated at a record "
+                    "boundary)",
+                    "tfrecord:truncated",
+                ),
+            )
+
+    def _record(self, at: ShardAt, index: int, payload: bytes, where: dict[str, Any]) -> Iterator[EpisodeRef]:
+        builder = self.builder
+        try:
+            ex = parse_example(payload)
+        except DecodeError as e:
+            yield self._ref(
+                at,
+                index,
+                **where,
+                error=(f"record is not a tf.train.Example: {e}", "tf.train.Example"),
+            )
+            return
+        meta: dict[str, Any] = dict(where)
+        fp = ex.get("episode_metadata/file_path")
+        if isinstance(fp, list) and fp:
+            meta["file_path"] = fp[0].decode("utf-8", errors="replace")
+        eid = ex.get("episode_metadata/episode_id")
+        if isinstance(eid, np.ndarray) and eid.size:
+            meta["episode_id"] = int(eid[0])
+        first = ex.get("steps/is_first")
+        if isinstance(first, np.ndarray):
+            meta["num_steps"] = int(first.size)
+        digest = content_hash(ex, builder.features)
+        meta["content_hash"] = digest
+        raw_id = at.raw_id(index)
+        kept = self.seen.get(digest)
+        if kept is None:
+            self.seen[digest] = raw_id
+            yield self._ref(at, index, **meta)
+        elif self.options.duplicates == "skip":
+            self.duplicates.append({"subset": builder.name, "raw_id": raw_id, "duplicate_of": kept})
+        else:
+            yield self._ref(
+                at,
+                index,
+                **meta,
+                duplicate_of=kept,
+                error=(
+                    f"duplicate of episode {kept} (same actions, states and language; content hash {digest[:12]}): "
+                    "not counted twice",
+                    "content_hash",
+                ),
+            )

@@ -1,0 +1,285 @@
+"""One OXE episode read: a parsed `tf.train.Example` turned into a `RawEpisode` by features.json and the subset table.
+
+Step tensors are reshaped and cast back to their declared dtype, sliced into streams by the subset table's parts,
+RLDS flags are checked, language runs, episode metadata and success are collected, and cameras that are empty or
+one flat colour are left out (see `adapters.oxe.adapter` for the native -> canonical table).
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+
+from adapters.base import EpisodeRef, Language, RawEpisode, Stream
+from adapters.cameras import EncodedImagesCamera, decode_image
+from adapters.oxe.builder import MAX_GENERIC_STATE, RLDS_FLAGS, STEP_SIGNALS, STEPS, Builder, FeatureInfo
+from adapters.oxe.decode import decode_tensor, text_runs, texts_of
+from adapters.oxe.hands import hand_signals
+from adapters.oxe.options import OXEOptions
+from adapters.oxe.subsets import CameraSpec, OXESubset, StreamSpec
+from adapters.oxe.tfrecord import FeatureValue
+from schemas.tiers import QualityTier
+
+
+class EpisodeReader:
+    """Turns one parsed Example into a RawEpisode following features.json and the subset table."""
+
+    def __init__(
+        self,
+        options: OXEOptions,
+        ref: EpisodeRef,
+        builder: Builder,
+        cfg: OXESubset,
+        ex: dict[str, FeatureValue],
+        fail: Any,
+    ) -> None:
+        self.options, self.ref, self.builder, self.cfg, self.ex, self.fail = options, ref, builder, cfg, ex, fail
+
+    def _raw(self, key: str) -> FeatureValue:
+        if key not in self.ex:
+            raise self.fail("declared in features.json but missing from the record", key)
+        return self.ex[key]
+
+    def _num_steps(self) -> int:
+        first = self.ex.get("steps/is_first")
+        if isinstance(first, np.ndarray) and first.size:
+            return int(first.size)
+        for info in self.builder.features.values():  # no is_first: any fixed-shape step tensor tells T
+            raw = self.ex.get(info.key)
+            if info.in_steps and info.kind == "tensor" and None not in info.shape and isinstance(raw, np.ndarray):
+                return raw.size // max(1, int(np.prod(info.shape)))
+        raise self.fail("no steps: the record has neither steps/is_first nor a step tensor", "steps/is_first")
+
+    def _wanted(self, camera: str) -> bool:
+        wanted = self.options.cameras
+        return wanted is None or camera.rsplit("/", 1)[-1] in wanted or camera in wanted
+
+    def _tensor(self, info: FeatureInfo, steps: int | None) -> np.ndarray:
+        try:
+            return decode_tensor(info, self._raw(info.key), steps)
+        except (ValueError, zlib.error) as e:
+            raise self.fail(f"{info.dtype}{list(info.shape)} tensor {e}", info.key) from e
+
+    def _rlds_flags(self, steps: int, meta: dict[str, Any]) -> None:
+        flags: dict[str, Any] = {}
+        for name in RLDS_FLAGS:
+            key = STEPS + name
+            if key not in self.ex:
+                continue
+            arr = np.asarray(self.ex[key]).astype(bool).ravel()
+            if arr.size != steps:
+                raise self.fail(f"{arr.size} values for {steps} steps", key)
+            flags[name] = arr
+        first = flags.get("is_first")
+        if first is not None:
+            where = np.flatnonzero(first).tolist()
+            if where != [0]:
+                raise self.fail(
+                    f"is_first must mark step 0 only, found it at steps {where} of {steps}"
+                    + (" (several episodes in one record)" if len(where) > 1 else ""),
+                    "steps/is_first",
+                )
+        last = flags.get("is_last")
+        rlds: dict[str, Any] = {"num_steps": steps, "is_last_missing": True, "is_terminal": False}
+        if last is not None and last.any():
+            where = np.flatnonzero(last).tolist()
+            if where != [steps - 1]:
+                raise self.fail(
+                    f"is_last must mark the final step {steps - 1} only, found it at steps {where}", "steps/is_last"
+                )
+            rlds["is_last_missing"] = False
+        term = flags.get("is_terminal")
+        if term is not None:
+            rlds["is_terminal"] = bool(term[-1])
+        meta["rlds"] = rlds
+
+    def _add_stream(
+        self,
+        target: dict[str, Stream],
+        spec: StreamSpec | None,
+        info: FeatureInfo,
+        values: np.ndarray,
+        t: np.ndarray,
+        meta: dict[str, Any],
+    ) -> None:
+        key = info.rel
+        if spec is None:
+            target[key] = Stream(t, values)
+            return
+        if spec.parts and values.ndim == 2 and values.shape[1] == spec.shape[0]:
+            layout = []
+            for p in spec.parts:
+                name = f"{key}:{p.name}"
+                target[name] = Stream(t, values[:, p.start : p.stop], p.names, p.unit, p.frame)
+                layout.append({"stream": name, "start": p.start, "stop": p.stop, "doc": p.doc})
+            meta["layouts"][key] = layout
+        else:
+            target[key] = Stream(t, values, spec.names, spec.unit, spec.frame)
+        if spec.doc:
+            meta["stream_docs"][key] = spec.doc
+
+    def build(self) -> RawEpisode:
+        cfg = self.cfg
+        steps = self._num_steps()
+        if steps == 0:
+            raise self.fail("episode has no steps", "steps/is_first")
+        t = np.arange(steps, dtype=np.float64) / cfg.control_hz
+        meta: dict[str, Any] = {
+            "dataset": self.builder.name,
+            "version": self.builder.version,
+            "subset_config": cfg.name,
+            "control_hz_source": cfg.hz_source,
+            "action_semantics": cfg.action_semantics,
+            "layouts": {},
+            "stream_docs": {},
+            "skipped": {},
+            "absent_cameras": {},
+            "episode_metadata": {},
+            "notes": list(cfg.notes),
+            "tier_reason": cfg.tier_reason,
+        }
+        self._rlds_flags(steps, meta)
+        states: dict[str, Stream] = {}
+        actions: dict[str, Stream] = {}
+        signals: dict[str, Stream] = {}
+        cameras: dict[str, Any] = {}
+        language: list[Language] = []
+        skipped = {s.key: s.doc or "configured as not read" for s in cfg.skipped}
+        text_kinds = {s.key: s.kind for s in cfg.language}
+        for info in sorted(self.builder.features.values(), key=lambda f: f.key):
+            key = info.rel
+            if not info.in_steps:
+                if info.kind in ("tensor", "text"):
+                    meta["episode_metadata"][info.key] = self._episode_value(info)
+                continue
+            if key in RLDS_FLAGS:
+                continue
+            if info.kind == "image":
+                if key in skipped or info.dtype != "uint8":
+                    meta["skipped"][key] = skipped.get(key, f"{info.dtype} image (not RGB)")
+                    continue
+                if not self._wanted(key):
+                    continue
+                cam = self._camera(info, t, meta)
+                if cam is not None:
+                    cameras[key.rsplit("/", 1)[-1]] = cam
+                continue
+            if info.kind == "text":
+                for text, i0, i1 in text_runs(texts_of(self._raw(info.key))):
+                    whole = i0 == 0 and i1 == steps - 1
+                    language.append(
+                        Language(
+                            text,
+                            text_kinds.get(key, "instruction"),
+                            None if whole else float(t[i0]),
+                            None if whole else float(t[i1]),
+                        )
+                    )
+                continue
+            if info.kind != "tensor":
+                meta["skipped"][key] = f"unsupported feature type {info.kind}"
+                continue
+            spec = cfg.stream(key)
+            large = None not in info.shape and int(np.prod(info.shape)) > MAX_GENERIC_STATE
+            if spec is None and (key in skipped or large):
+                meta["skipped"][key] = skipped.get(key, f"large per-step tensor {list(info.shape)} (not a state)")
+                continue
+            values = self._tensor(info, steps)
+            if key in STEP_SIGNALS:
+                signals[key] = Stream(t, values)
+            elif key == "action" or key.startswith(("action/", "action_dict/")):
+                self._add_stream(actions, spec, info, values, t, meta)
+            else:
+                self._add_stream(states, spec, info, values, t, meta)
+        configured = [s.key for s in (*cfg.states, *cfg.actions)] + [c.key for c in cfg.cameras]
+        configured += [s.key for s in cfg.language]
+        meta["missing_keys"] = [k for k in configured if STEPS + k not in self.builder.features]
+        return RawEpisode(
+            ref=self.ref,
+            robot_type=cfg.robot_type,
+            embodiment=cfg.embodiment,
+            tier=cfg.tier,
+            native_fps=float(cfg.control_hz),
+            states=states,
+            actions=actions,
+            cameras=cameras,
+            language=language,
+            success=self._success(meta["episode_metadata"]),
+            tier_reasons=[] if cfg.tier is QualityTier.high else [f"subset default {cfg.tier}: {cfg.tier_reason}"],
+            signals=signals,
+            metadata=meta,
+            hands=hand_signals(states, cfg.eef_reference_rotation),
+        )
+
+    def _episode_value(self, info: FeatureInfo) -> Any:
+        raw = self.ex.get(info.key)
+        if raw is None:
+            return None
+        if info.kind == "text" or (isinstance(raw, list) and info.encoding == "none"):
+            texts = texts_of(raw)
+            return texts[0] if len(texts) == 1 else texts
+        values = self._tensor(info, None)
+        return values.item() if values.size == 1 else values.tolist()
+
+    def _success(self, episode_meta: dict[str, Any]) -> bool | None:
+        cfg = self.cfg
+        if cfg.success_key is not None and cfg.success_key in episode_meta:
+            return bool(episode_meta[cfg.success_key])
+        if cfg.success_from_file_path:
+            fp = str(episode_meta.get("episode_metadata/file_path") or "")
+            if "/success/" in fp:
+                return True
+            if "/failure/" in fp:
+                return False
+        return None
+
+    def _stores_bgr(self, info: FeatureInfo, spec: CameraSpec | None, meta: dict[str, Any]) -> bool:
+        """BGR-stored pixels: by the `bgr_cameras` option, else the table's rule on the declared image shape."""
+        key = info.rel
+        if self.options.bgr_cameras is not None:
+            bgr = key in self.options.bgr_cameras or key.rsplit("/", 1)[-1] in self.options.bgr_cameras
+            why = "option bgr_cameras"
+        else:
+            bgr = spec is not None and spec.stores_bgr(info.shape)
+            why = f"features.json declares {list(info.shape)}"
+        if bgr or (spec is not None and spec.bgr_at_shape is not None):
+            meta["notes"].append(f"{key}: {'BGR, channels flipped' if bgr else 'RGB, not flipped'} ({why})")
+        return bgr
+
+    def _camera(self, info: FeatureInfo, t: np.ndarray, meta: dict[str, Any]) -> EncodedImagesCamera | None:
+        key = info.rel
+        raw = self._raw(info.key)
+        if not isinstance(raw, list):
+            raise self.fail("image feature stored as numbers, expected encoded bytes", info.key)
+        if len(raw) != len(t):
+            raise self.fail(f"{len(raw)} images for {len(t)} steps", info.key)
+        empty = [i for i, b in enumerate(raw) if not b]
+        if len(empty) == len(raw):
+            meta["absent_cameras"][key] = "every image is empty"
+            return None
+        if empty:
+            raise self.fail(f"empty image bytes at steps {empty[:10]} of {len(raw)} (partly missing camera)", info.key)
+        spec = self.cfg.camera(key)
+        bgr = self._stores_bgr(info, spec, meta)
+        if self.options.detect_blank_cameras:
+            probes = sorted({0, len(raw) // 2, len(raw) - 1})
+            frames = []
+            for i in probes:
+                try:
+                    frames.append(decode_image(raw[i]))
+                except ValueError as e:
+                    raise self.fail(f"undecodable image at step {i}: {e}", info.key) from e
+            if all(int(f.max()) == int(f.min()) for f in frames):
+                meta["absent_cameras"][key] = (
+                    f"constant images (value {int(frames[0].flat[0])} at steps {probes}): a padded dummy view"
+                )
+                return None
+        try:
+            cam = EncodedImagesCamera(raw, key.rsplit("/", 1)[-1], spec.canonical if spec else None, t, bgr=bgr)
+        except ValueError as e:
+            raise self.fail(f"undecodable image at step 0: {e}", info.key) from e
+        if spec is not None and spec.doc:
+            meta["stream_docs"][key] = spec.doc
+        return cam
