@@ -1,4 +1,5 @@
-"""The per-episode frame table: arrow schema and `huggingface` metadata as lerobot 0.3.3 (datasets 3.6) writes them."""
+"""The per-episode frame table: arrow schema and `huggingface` metadata as lerobot 0.3.3 (datasets 3.6) writes them,
+and its columns between numpy arrays and arrow arrays of those types."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from schemas.lerobot import FeatureSpec
@@ -60,3 +62,31 @@ def arrow_schema(features: Mapping[str, FeatureSpec]) -> pa.Schema:
     cols = table_features(features)
     hf = {"info": {"features": {k: hf_feature_json(ft) for k, ft in cols.items()}}}
     return pa.schema([arrow_field(k, ft) for k, ft in cols.items()], metadata={"huggingface": json.dumps(hf)})
+
+
+def column_numpy(col: pa.ChunkedArray, ft: FeatureSpec) -> np.ndarray:
+    arr = col.combine_chunks()
+    if tuple(ft.shape) == (1,):
+        return arr.to_numpy(zero_copy_only=False)
+    values = arr.values.to_numpy(zero_copy_only=False)
+    return values.reshape(len(arr), *ft.shape)
+
+
+def to_arrow(values: np.ndarray, typ: pa.DataType) -> pa.Array:
+    """Numpy column -> the parquet column type (scalar, fixed_size_list, or nested lists for ArrayND)."""
+    if pa.types.is_fixed_size_list(typ):
+        return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), type=typ.value_type), typ.list_size)
+    if pa.types.is_list(typ):
+        shape = values.shape[1:]
+        inner = pa.array(values.reshape(-1), type=_leaf_type(typ))
+        for size in reversed(shape):
+            count = len(inner) // size
+            inner = pa.ListArray.from_arrays(pa.array(np.arange(count + 1, dtype=np.int32) * size), inner)
+        return inner
+    return pa.array(values, type=typ)
+
+
+def _leaf_type(typ: pa.DataType) -> pa.DataType:
+    while pa.types.is_list(typ) or pa.types.is_fixed_size_list(typ):
+        typ = typ.value_type
+    return typ

@@ -1,0 +1,81 @@
+"""Opening a dataset after a crash: finish an interrupted commit, drop what no commit owns.
+
+Run by the writer holding the dataset's lock, so no other writer is mid-write: a journal left behind is rolled
+forward, staged episodes no live builder holds are removed, jsonl lines past info.json's totals are cut, episode
+files numbered past them are deleted, and temp files of atomic writes that a kill cut short are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from pathlib import Path
+
+from ingest.files.atomic import remove_temp_files
+from ingest.lerobot.errors import DatasetError
+from ingest.lerobot.journal import apply_journal
+from ingest.lerobot.staging import is_stage_in_use
+from ingest.lerobot.writer_dir import JOURNAL, STAGING, STATE_DIR
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, InfoJson, load_info
+
+log = logging.getLogger(__name__)
+
+
+def remove_killed_temp_files(root: Path) -> None:
+    """A writer killed inside an atomic write (its journal or info.json, or a caption run's meta files, all
+    written under this lock) leaves a hidden temp file behind; holding the lock, nobody is writing one now."""
+    for folder in (root / "meta", root / STATE_DIR):
+        for p in remove_temp_files(folder):
+            log.warning("%s: removing %s, left by a writer that was killed", root, p.relative_to(root))
+
+
+def recover(root: Path, *, durable: bool) -> None:
+    """Finish an interrupted commit, drop unfinished episodes and anything past the committed totals."""
+    journal_path = root / JOURNAL
+    if journal_path.exists():
+        journal = json.loads(journal_path.read_text(encoding="utf-8"))
+        log.warning("%s: finishing the interrupted commit of episodes %s", root, journal["episode_indices"])
+        apply_journal(root, journal, durable=durable)
+    staging = root / STAGING
+    if staging.exists():
+        for d in staging.iterdir():
+            if is_stage_in_use(d):
+                continue  # a live builder (e.g. a parallel worker) is still writing it
+            log.warning("%s: removing unfinished episode staged in %s", root, d.name)
+            shutil.rmtree(d, ignore_errors=True)
+    info = load_info(root / INFO_PATH)
+    _truncate_jsonl(root, EPISODES_PATH, info.total_episodes)
+    _truncate_jsonl(root, EPISODES_STATS_PATH, info.total_episodes)
+    _truncate_jsonl(root, TASKS_PATH, info.total_tasks)
+    _remove_orphans(root, info)
+
+
+def _truncate_jsonl(root: Path, rel: str, keep: int) -> None:
+    path = root / rel
+    if not path.exists():
+        return
+    with open(path, "r+b") as f:
+        offset = 0
+        for _ in range(keep):
+            line = f.readline()
+            if not line.endswith(b"\n"):
+                raise DatasetError(f"{path}: holds fewer complete lines than info.json counts ({keep})")
+            offset += len(line)
+        if f.readline():
+            log.warning("%s: dropping lines past the %d committed entries", path, keep)
+            f.truncate(offset)
+
+
+def _remove_orphans(root: Path, info: InfoJson) -> None:
+    pattern = re.compile(r"episode_(\d{6})\.(parquet|mp4)$")
+    for top in ("data", "videos"):
+        base = root / top
+        if not base.exists():
+            continue
+        for p in base.rglob("episode_*"):
+            m = pattern.search(p.name)
+            if m and int(m.group(1)) >= info.total_episodes:
+                log.warning("%s: removing %s, which belongs to no committed episode", root, p)
+                p.unlink()
