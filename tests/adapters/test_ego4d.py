@@ -205,9 +205,12 @@ def test_window_must_be_ordered() -> None:
 
 
 def test_missing_narration_file_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(AdapterError, match=r"no narration\.json") as info:
-        list(Ego4DAdapter().discover(tmp_path))
-    assert info.value.adapter == "ego4d" and info.value.field == "narration.json"
+    with pytest.raises(AdapterError, match=r"no narration\.json and no goalstep_\*\.json") as info:
+        list(Ego4DAdapter().discover(tmp_path))  # default: every kind found, and none is
+    assert info.value.adapter == "ego4d" and info.value.field == "annotations"
+    with pytest.raises(AdapterError, match=r"no narration\.json under the root") as info:
+        list(Ego4DAdapter({"annotations": ["narration"]}).discover(tmp_path))
+    assert info.value.field == "narration.json"
 
 
 # -- bad input -------------------------------------------------------------------------------------------------------
