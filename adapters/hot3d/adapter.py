@@ -20,13 +20,18 @@ use smplx: 15 PCA coefficients with the mean pose added (`use_pca=True, num_pca_
 MANO_LEFT's shapedirs fixed as they do. Without them, the UmeTrack poses go through the profile
 (`adapters/hot3d/umetrack.py`). With neither, the episode is quarantined naming what is missing.
 
-Frames and camera (checked on the maker's real sample, `hot3d/data_loaders/tests/data_sample/Aria/P0003_c701bd11`,
-and in `tests/adapters/test_hot3d.py`): the world is Z-up (the upright RGB image's up direction is +0.74 z there);
-T_world_device composed with the MPS `camera-rgb` T_Device_Camera gives a camera that has both wrists in front
-(z 0.18 and 0.37 m), the left one on the image's left once the image is turned upright, both below its centre. The
-camera frame is the sensor's, OpenCV axes (`HandSignals.camera_convention = "opencv"`, heading = its +z). The Aria
-RGB camera is a fisheye (`FisheyeRadTanThinPrism`: f, cx, cy, 12 distortion terms), so no pinhole matrix is given:
-the model and its parameters go to `metadata["camera_calibration"]`.
+World and camera, per headset (`WORLD_UP`; checked on the maker's real samples,
+`hot3d/data_loaders/tests/data_sample/{Aria/P0003_c701bd11,Quest3/P0002_273c2819}`, in `tests/adapters/test_hot3d.py`
+and `test_hot3d_quest.py`): the Aria world is Z-up, the Quest 3 world Y-up (`HandSignals.up_world`, and
+`metadata["world_up"]`). On Aria, T_world_device composed with the MPS `camera-rgb` T_Device_Camera gives a camera
+that has both wrists in front (z 0.18 and 0.37 m), the left one on the image's left once the image is turned upright,
+both below its centre, and the upright image's up is +0.74 z. On Quest 3, with `camera-slam-left` (mounted turned a
+quarter, as Aria's), the wrists are in front (z 0.33 and 0.38 m) and 0.4 m below the headset, the left one at smaller
+world x; the six tracked objects lie at y 0.72..0.77 while they spread 0.47 m in x and 0.30 m in z. The camera frame
+is the sensor's, OpenCV axes (`HandSignals.camera_convention = "opencv"`, heading = its +z). The cameras are fisheyes
+(Aria `FisheyeRadTanThinPrism`: f, cx, cy, 12 distortion terms; Quest 3 `FISHEYE624`: fx, fy, cx, cy, 12), so no
+pinhole matrix is given: the model and its parameters go to `metadata["camera_calibration"]`. A headset other than
+Aria or Quest 3 is refused (field `headset`): its world's up axis is not known.
 
 Video (`adapters/hot3d/video.py`): an Aria sequence with `recording.vrs` (the maker's `PathProvider.VRS_FILE`) gets
 its RGB stream 214-1 as camera `camera-rgb` (`Camera.head`), read through projectaria_tools as HOT3D's
@@ -79,7 +84,13 @@ from schemas.canonical import MANO21_NAMES
 from schemas.tiers import QualityTier
 
 WORLD = "hot3d_world"
-Z_UP = np.array([0.0, 0.0, 1.0])
+# The world's up axis per headset (metadata.json `headset`, the maker's `Headset` enum names lower-cased). Settled by
+# the maker's viewer, facebookresearch/hot3d hot3d/Hot3DReRunVisualizer.py `log_static_assets` (commit 1acc5f46):
+# `rr.ViewCoordinates.RIGHT_HAND_Z_UP` for `Headset.Aria`, `RIGHT_HAND_Y_UP` otherwise (`Headset.Quest3`); and by the
+# real samples' first rows (hot3d/data_loaders/tests/data_sample/, commits 322bbffc / eb3413ff): Aria P0003_c701bd11's
+# dynamic_objects.csv at z -0.43..-0.33 under the headset at z 0.006; Quest3 P0002_273c2819's six objects at
+# y 0.718..0.769 (spread 0.47 m in x, 0.30 m in z) under the headset at y 1.17, the wrists at y 0.75.
+WORLD_UP = {"aria": np.array([0.0, 0.0, 1.0]), "quest3": np.array([0.0, 1.0, 0.0])}
 MANO_FILE, UMETRACK_FILE = "mano_hand_pose_trajectory.jsonl", "umetrack_hand_pose_trajectory.jsonl"
 PROFILE_FILE, HEADSET_FILE = "umetrack_hand_user_profile.json", "headset_trajectory.csv"
 OBJECTS_FILE = "dynamic_objects.csv"
@@ -89,6 +100,11 @@ NO_RECORDING = f"no {VRS_FILE} in the sequence folder: ground truth only"
 # hot3d/data_loaders/QuestDataProvider.py reads Quest 3 recordings with pyvrs (SyncVRSReader, the record timestamps,
 # the two largest grey image streams), not projectaria_tools; pyvrs does not install here (its PyPI sdist is empty)
 QUEST_NO_VIDEO = f"Quest 3 {VRS_FILE} not read: HOT3D reads it with pyvrs, which is not installable here"
+
+
+def headset_kind(headset: str) -> str:
+    """metadata.json's `headset` ("Aria", "Quest3") as the subset and `WORLD_UP` key."""
+    return headset.lower().replace(" ", "").replace("_", "")
 
 
 class Hot3DOptions(AdapterOptions):
@@ -115,7 +131,7 @@ class Hot3DAdapter(SourceAdapter):
             error, subset = None, self.options.subset or "default"
             try:
                 headset = str(self._json(meta, raw_id, "metadata.json").get("headset", ""))
-                subset = self.options.subset or (headset.lower().replace(" ", "") or "default")
+                subset = self.options.subset or (headset_kind(headset) or "default")
                 if not (seq / HEADSET_FILE).is_file():
                     raise self.error(f"no {HEADSET_FILE}", file=seq / HEADSET_FILE, episode=raw_id, field="headset")
             except AdapterError as e:
@@ -131,6 +147,10 @@ class Hot3DAdapter(SourceAdapter):
         seq, ep = Path(ref.paths[0]), ref.raw_id
         meta = self._json(seq / "metadata.json", ep, "metadata.json")
         headset = str(meta.get("headset", ""))
+        up = WORLD_UP.get(headset_kind(headset))
+        if up is None:
+            raise self.error(f"headset {headset!r} is not one HOT3D records with ({', '.join(WORLD_UP)}): its world's "
+                             "up axis is unknown", file=seq / "metadata.json", episode=ep, field="headset")  # fmt: skip
         device = self._poses(seq / HEADSET_FILE, ep, "headset")
         if len(device) != 1:
             raise self.error(f"{len(device)} objects tracked, expected the headset alone", file=seq / HEADSET_FILE,
@@ -147,7 +167,7 @@ class Hot3DAdapter(SourceAdapter):
                                                                       frame=WORLD)}  # fmt: skip
         camera = Stream(secs(dev_ts), world_from_device @ calib.device_from_camera, unit="se3_4x4", frame=WORLD)
         cameras, video = self._video(seq, ep, headset, calib.label, int(dev_ts[0]), int(dev_ts[-1]), secs)
-        signals = HandSignals(frame=WORLD, apply_offset=False, up_world=Z_UP, camera=camera, camera_convention="opencv")
+        signals = HandSignals(frame=WORLD, apply_offset=False, up_world=up, camera=camera, camera_convention="opencv")
         for hand, side in enumerate(SIDES):
             if hand not in tracks:
                 continue
@@ -176,6 +196,7 @@ class Hot3DAdapter(SourceAdapter):
             hands=signals,
             metadata={
                 "headset": headset,
+                "world_up": up.tolist(),
                 "participant_id": meta.get("participant_id"),
                 "recording_name": meta.get("recording_name", seq.name),
                 "gt_available_status": meta.get("gt_available_status"),
@@ -216,7 +237,7 @@ class Hot3DAdapter(SourceAdapter):
         """The RGB camera of an Aria `recording.vrs` over the ground truth's span, and what `metadata["video"]`
         says: the stream read, or why there is none."""
         path = seq / VRS_FILE
-        if headset.lower().startswith("quest"):
+        if headset_kind(headset) == "quest3":
             return {}, QUEST_NO_VIDEO if path.is_file() else NO_RECORDING
         if not path.is_file():
             return {}, NO_RECORDING
@@ -230,7 +251,7 @@ class Hot3DAdapter(SourceAdapter):
         return {camera.name: camera}, info
 
     def _calibration(self, seq: Path, headset: str, ep: str) -> CameraCalibration:
-        quest = headset.lower().startswith("quest")
+        quest = headset_kind(headset) == "quest3"
         path = seq / (QUEST_CALIBRATION if quest else ARIA_CALIBRATION)
         try:
             return read_quest_calibration(path) if quest else read_aria_calibration(path)

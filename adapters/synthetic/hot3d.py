@@ -3,16 +3,21 @@
 `umetrack_hand_pose_trajectory.jsonl`, `umetrack_hand_user_profile.json`, `dynamic_objects.csv`, and the camera
 calibration (Aria: MPS `mps/slam/online_calibration.jsonl`; Quest 3: `camera_models.json`).
 
-Reproduced from the real sample (`hot3d/data_loaders/tests/data_sample/`): two ground-truth timestamps per frame about
-90 us apart with the same headset pose, in the TIME_CODE range (~5.7e13 ns); quaternions w first; UmeTrack
+Reproduced from the real samples (`hot3d/data_loaders/tests/data_sample/`): quaternions w first; UmeTrack
 `joint_angles` of 22 values (20 DoF + 2 zeros) and `hand_confidence`; MANO `pose` of 15 PCA coefficients and 10
-`betas` repeated on every line; the real sample's camera-rgb `T_Device_Camera` and projection parameters (Aria) and
-camera-slam-left ones (Quest 3); hands keyed "0" (left) / "1" (right); the UmeTrack profile in millimetres for a left
-hand (a right hand's wrist transform has its x column negated by the reader).
-
-Geometry (a Z-up world, as the real sample's): the camera at 1.6 m looks ahead and 35 degrees down, turning its head
-a little; both hands 40-45 cm ahead of it, 12 cm either side of its axis, below it, palms down, fingers forward,
-fingers flexing slowly. The UmeTrack profile and the synthetic MANO model of the tests are the same adult hand
+`betas` repeated on every line; hands keyed "0" (left) / "1" (right); the UmeTrack profile in millimetres for a left
+hand (a right hand's wrist transform has its x column negated by the reader). Per headset, as its sample:
+- Aria (P0003_c701bd11): two ground-truth timestamps per frame about 90 us apart with the same headset pose, in the
+  TIME_CODE range (~5.7e13 ns); the sample's camera-rgb `T_Device_Camera` and projection. A Z-up world: the camera at
+  1.6 m looks ahead and 35 degrees down, turning its head a little; both hands 40-45 cm ahead of it, 12 cm either side
+  of its axis, below it, palms down, fingers forward, fingers flexing slowly; two objects at z 0.78.
+- Quest 3 (P0002_273c2819): one timestamp per frame (33 333 333 ns apart, from 43 124 400 000 000), every file on the
+  same stamps; the sample's headset uid, its first headset pose (y 1.17, the SLAM cameras looking 68 degrees down),
+  turning its head +-8 degrees about the world's y; its `camera_models.json` (both SLAM cameras, FISHEYE624); its
+  UmeTrack wrists' first positions (y 0.75, 0.32 m apart), moving a few cm, palms down (+y), fingers along the
+  wearer's heading; its six objects' uids and first poses (y 0.72..0.77: the table), one of them sliding. A Y-up
+  world, as the maker's viewer declares it (`adapters/hot3d/adapter.py` `WORLD_UP`).
+The UmeTrack profile and the synthetic MANO model of the tests are the same adult hand
 (`synthetic/hand.py`), so either source gives the same wrist and fingertips up to the MANO shape (betas).
 With `video`, each good Aria sequence also has its RGB recording `recording.vrs` (`synthetic/hot3d_video.py`: the
 sensor binned to 352 px, its calibration scaled to match, frames on the ground truth's TIME_CODE through the
@@ -43,8 +48,56 @@ ARIA_RGB_PARAMS = (609.3602294921875, 706.2735595703125, 704.17626953125, 0.3842
                    -0.12207936495542526, 1.555517315864563, -1.9891928434371948, 0.7251640558242798,
                    -0.0009960847673937678, 0.00020426079572644085, 0.0022028556559234858, -0.0004090230504516512,
                    -0.001457472681067884, 0.0002504018775653094)  # fmt: skip
-QUEST_SLAM_LEFT_T_DEVICE_CAMERA = ((-0.44995020258640295, 0.4002398518639525, -0.5571697905977196, 0.5717645499833561),
-                                   (0.02676488494873047, -0.1293854675292969, -0.03089171028137207))  # fmt: skip
+# Quest3/P0002_273c2819 (commit 322bbffc): camera_models.json as written there (both SLAM cameras), the first row of
+# headset_trajectory.csv (uid, t_wo, q_wo w x y z), of umetrack_hand_pose_trajectory.jsonl (wrist t_xyz of "0", "1"),
+# and of dynamic_objects.csv (commit eb3413ff; uid, t_wo, q_wo w x y z)
+QUEST_CAMERAS = (
+    {"T_Device_Camera": {"quaternion_wxyz": [-0.44995020258640295, 0.4002398518639525, -0.5571697905977196,
+                                             0.5717645499833561],
+                         "translation_xyz": [0.02676488494873047, -0.1293854675292969, -0.03089171028137207]},
+     "imageHeight": 1024, "imageWidth": 1280, "label": "camera-slam-left", "maxSolidAngle": 1.4847613418777272,
+     "projectionModelType": "CameraModelType.FISHEYE624",
+     "projectionParams": [504.5934753417969, 504.5934753417969, 638.3945922851562, 509.4228515625,
+                          0.043982941657304764, -0.0448598638176918, 0.01613209955394268, -0.010928832925856113,
+                          0.003512823488563299, -0.0005242147017270327, 0.00047754947445355356,
+                          -4.744782927446067e-05, 0.0, 0.0, 0.0, 0.0],
+     "serialNumber": "21367848_11:mono10bit", "stream_id": "1201-1"},
+    {"T_Device_Camera": {"quaternion_wxyz": [-0.43742901420997415, 0.40850468341688273, -0.5546791775025043,
+                                             0.578023175312987],
+                         "translation_xyz": [0.023434097290039063, -0.13131076049804688, 0.03267765808105469]},
+     "imageHeight": 1024, "imageWidth": 1280, "label": "camera-slam-right", "maxSolidAngle": 2.7419263469963275,
+     "projectionModelType": "CameraModelType.FISHEYE624",
+     "projectionParams": [503.17462158203125, 503.17462158203125, 636.9581909179688, 511.8325500488281,
+                          0.043429020792245865, -0.046074334532022476, 0.02290933020412922, -0.01852448284626007,
+                          0.007009806111454964, -0.001104349852539599, -2.9515178539440967e-05, 0.000159201052156277,
+                          0.0, 0.0, 0.0, 0.0],
+     "serialNumber": "21366312_12:mono10bit", "stream_id": "1201-2"},
+)  # fmt: skip
+QUEST_SLAM_LEFT_T_DEVICE_CAMERA = (tuple(QUEST_CAMERAS[0]["T_Device_Camera"]["quaternion_wxyz"]),
+                                   tuple(QUEST_CAMERAS[0]["T_Device_Camera"]["translation_xyz"]))  # fmt: skip
+QUEST_HEADSET_UID = "58635154735610"
+QUEST_DEVICE = ((0.6316699154608774, -0.334256056968385, 0.6353578507409454, -0.29255154722449),
+                (0.0034970109462738, 1.1696090087890625, -0.0776387786865234))  # fmt: skip
+QUEST_WRISTS = {0: (-0.12991822814941406, 0.7555054931640625, -0.13133995056152345),
+                1: (0.18956837463378906, 0.7504779052734375, -0.17308558654785156)}  # fmt: skip
+QUEST_OBJECTS = {
+    "37787722328019": ((0.8021131110324647, 0.0297153821486208, 0.5957549674520484, -0.0284178100808396),
+                       (-0.2398117437530548, 0.731738851708539, -0.2668892691211174)),
+    "223371871635142": ((0.469852918667422, -0.024769650045392, 0.8823366061227406, -0.0103350255025068),
+                        (0.0949329075629214, 0.7181370923639753, -0.5339562221777642)),
+    "228358276546933": ((0.971517042744242, -0.0083091064145848, -0.2367657791673367, 0.0052497831724262),
+                        (0.2290927770604534, 0.7218466525043389, -0.5623583023125276)),
+    "106957734975303": ((0.6503499513488693, -0.6721468555510232, -0.2717118220604752, -0.2267955711780365),
+                        (0.2276835731046791, 0.7686022223752406, -0.4001916052647579)),
+    "5462893327580": ((-0.0086129855711802, 0.0687320861664311, 0.0152206305572327, 0.99748185407866),
+                      (0.2422222559761161, 0.729988931907435, -0.4380059301567447)),
+    "265826671143948": ((0.9624536007709772, -0.0514439561185022, 0.2662653026325973, 0.0118056916709429),
+                        (0.1181436197872359, 0.7478515193401646, -0.3097789008786182)),
+}  # fmt: skip
+QUEST_SLIDING = "265826671143948"  # the object that moves in the sample (z -0.31 -> -0.29 in half a second)
+QUEST_T0_NS = 43_124_400_000_000
+Y_UP = np.array([0.0, 1.0, 0.0])
+POSE_HEADER = "object_uid,timestamp[ns],t_wo_x[m],t_wo_y[m],t_wo_z[m],q_wo_w,q_wo_x,q_wo_y,q_wo_z"
 T0_NS = 56_752_108_188_860  # the sample's first ground-truth timestamp
 PAIR_NS = 90_813  # the second timestamp of each frame
 
@@ -60,6 +113,9 @@ class Hot3DSequence:
     world_from_camera: np.ndarray | None = field(default=None, repr=False)  # (T,4,4)
     rgb_params: tuple[float, ...] = ARIA_RGB_PARAMS  # the camera-rgb projection its calibration file carries
     video_pixels: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # hand -> (T,2), with a recording
+    per_frame: int = 2  # ground-truth timestamps per frame (Aria 2, Quest 3 1)
+    up: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 1.0]), repr=False)  # the world's up axis
+    objects: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # uid -> (T,3) true positions
 
 
 @dataclass
@@ -104,8 +160,8 @@ def camera_track(frames: int, fps: float = 30.0) -> np.ndarray:
 
 
 def hand_track(camera: np.ndarray, hand: int, fps: float = 30.0) -> np.ndarray:
-    """(T,4,4) a hand's wrist in the world: 40-45 cm ahead of the camera, 12 cm to its side, palm down, fingers along
-    the heading. The rotation carries the hand's own layout (`synthetic/hand.py`; a left hand is mirrored in x)."""
+    """(T,4,4) a hand's wrist in a Z-up world: 40-45 cm ahead of the camera, 12 cm to its side, palm down, fingers
+    along the heading."""
     n = len(camera)
     t = np.arange(n) / fps
     side = -1.0 if hand == 0 else 1.0
@@ -116,10 +172,35 @@ def hand_track(camera: np.ndarray, hand: int, fps: float = 30.0) -> np.ndarray:
         f = camera[k, :3, 2].copy()
         f[2] = 0.0
         f /= np.linalg.norm(f)
-        x = f if hand == 1 else -f  # a right hand's fingers run along +x of its layout, a left hand's along -x
-        z = np.array([0.0, 0.0, 1.0])  # the back of the hand up
-        out.append(_se3(np.column_stack([x, np.cross(z, x), z]), p))
+        out.append(_se3(_palm_down(f, np.array([0.0, 0.0, 1.0]), hand), p))
     return np.stack(out)
+
+
+def _palm_down(heading: np.ndarray, up: np.ndarray, hand: int) -> np.ndarray:
+    """A wrist rotation with the back of the hand up and the fingers along the horizontal `heading`, in the hand's
+    own layout (`synthetic/hand.py`: a right hand's fingers run along +x, a left hand's, mirrored, along -x)."""
+    x = heading if hand == 1 else -heading
+    return np.column_stack([x, np.cross(up, x), up])
+
+
+def quest_device_track(frames: int, fps: float = 30.0) -> np.ndarray:
+    """(T,4,4) T_world_device in the Quest 3 sample's Y-up world: its first pose, the head turning +-8 degrees about
+    the world's y and drifting 2 cm/s along x."""
+    t = np.arange(frames) / fps
+    start = _from_wxyz(*QUEST_DEVICE)
+    yaw = Rotation.from_rotvec(np.outer(np.deg2rad(8.0) * np.sin(2 * np.pi * t / 3.0), Y_UP)).as_matrix()
+    return _se3(yaw @ start[:3, :3], start[:3, 3] + np.outer(0.02 * t, [1.0, 0.0, 0.0]))
+
+
+def quest_hand_track(camera0: np.ndarray, hand: int, frames: int, fps: float = 30.0) -> np.ndarray:
+    """(T,4,4) a hand's wrist in the Quest 3 world: from the sample's first wrist position, moving 2 cm along the
+    wearer's heading (the first camera's view, made horizontal) and 1 cm across it, palm down, fingers along it."""
+    t = np.arange(frames) / fps
+    heading = camera0[:3, 2] - (camera0[:3, 2] @ Y_UP) * Y_UP
+    heading /= np.linalg.norm(heading)
+    across = np.cross(Y_UP, heading)
+    p = np.asarray(QUEST_WRISTS[hand]) + np.outer(0.02 * np.sin(2 * t), heading) + np.outer(0.01 * np.sin(t), across)
+    return _se3(np.broadcast_to(_palm_down(heading, Y_UP, hand), (frames, 3, 3)), p)
 
 
 def umetrack_profile() -> dict:
@@ -166,27 +247,32 @@ def write_hot3d(
 def _write_sequence(path: Path, name: str, headset: str, frames: int, bad: str | None, video: bool) -> Hot3DSequence:
     path.mkdir(parents=True, exist_ok=True)
     seq = Hot3DSequence(name, path, headset, frames, bad)
-    cam = camera_track(frames)
-    seq.world_from_camera = cam
     quest = headset == "Quest3"
     device_from_camera = _from_wxyz(*(QUEST_SLAM_LEFT_T_DEVICE_CAMERA if quest else ARIA_RGB_T_DEVICE_CAMERA))
-    device = cam @ np.linalg.inv(device_from_camera)
-    stamps = [T0_NS + round(k * 1e9 / 30) + d for k in range(frames) for d in (0, PAIR_NS)]
+    if quest:
+        device = quest_device_track(frames)
+        cam = device @ device_from_camera
+        seq.wrists = {h: quest_hand_track(cam[0], h, frames) for h in (0, 1)}
+        seq.per_frame, seq.up, headset_uid = 1, Y_UP, QUEST_HEADSET_UID
+        stamps = [QUEST_T0_NS + k * 100_000_000 // 3 for k in range(frames)]
+    else:
+        cam = camera_track(frames)
+        device = cam @ np.linalg.inv(device_from_camera)
+        seq.wrists = {h: hand_track(cam, h) for h in (0, 1)}
+        headset_uid = "5411364721403"
+        stamps = [T0_NS + round(k * 1e9 / 30) + d for k in range(frames) for d in (0, PAIR_NS)]
+    seq.world_from_camera = cam
     (path / "metadata.json").write_text(json.dumps({
         "gt_available_status": {"mano_hand_pose_gt": True, "umetrack_hand_pose_gt": True, "object_pose_gt": True},
         "headset": headset, "participant_id": name.split("_")[0], "recording_name": name}, indent=4))  # fmt: skip
-    rows = ["object_uid,timestamp[ns],t_wo_x[m],t_wo_y[m],t_wo_z[m],q_wo_w,q_wo_x,q_wo_y,q_wo_z"]
+    rows = [POSE_HEADER]
     for i, ts in enumerate(stamps):
-        q, t = _wxyz(device[i // 2])
+        q, t = _wxyz(device[i // seq.per_frame])
         if bad == "bad_quaternion" and i == 5:
             q = [2 * v for v in q]
-        rows.append(",".join(map(str, ["5411364721403", ts, *t, *q])))
+        rows.append(",".join(map(str, [headset_uid, ts, *t, *q])))
     (path / "headset_trajectory.csv").write_text("\n".join(rows) + "\n")
-    objects = ["object_uid,timestamp[ns],t_wo_x[m],t_wo_y[m],t_wo_z[m],q_wo_w,q_wo_x,q_wo_y,q_wo_z"]
-    for uid, xy in (("194930206998778", (0.45, 0.1)), ("225397651484143", (0.5, -0.15))):
-        objects += [",".join(map(str, [uid, ts, xy[0], xy[1], 0.78, 1.0, 0.0, 0.0, 0.0])) for ts in stamps[::2]]
-    (path / "dynamic_objects.csv").write_text("\n".join(objects) + "\n")
-    seq.wrists = {h: hand_track(cam, h) for h in (0, 1)}
+    _write_objects(path, seq, stamps[:: seq.per_frame], quest)
     _write_hands(path, seq, stamps, bad)
     recording = not quest and ((video and bad is None) or bad == "truncated_video")
     if recording:
@@ -200,11 +286,30 @@ def _write_sequence(path: Path, name: str, headset: str, frames: int, bad: str |
     return seq
 
 
+def _write_objects(path: Path, seq: Hot3DSequence, stamps: list[int], quest: bool) -> None:
+    """`dynamic_objects.csv`: Aria two objects at z 0.78, row by object; Quest 3 the sample's six, row by timestamp
+    as there, one of them sliding 4 cm/s along z."""
+    rows = [POSE_HEADER]
+    if not quest:
+        for uid, xy in (("194930206998778", (0.45, 0.1)), ("225397651484143", (0.5, -0.15))):
+            rows += [",".join(map(str, [uid, ts, xy[0], xy[1], 0.78, 1.0, 0.0, 0.0, 0.0])) for ts in stamps]
+            seq.objects[uid] = np.tile([xy[0], xy[1], 0.78], (len(stamps), 1))
+        (path / "dynamic_objects.csv").write_text("\n".join(rows) + "\n")
+        return
+    t = np.arange(len(stamps)) / 30.0
+    for uid, (_, pos) in QUEST_OBJECTS.items():
+        slide = 0.04 * t if uid == QUEST_SLIDING else 0.0 * t
+        seq.objects[uid] = np.asarray(pos) + np.outer(slide, [0.0, 0.0, 1.0])
+    for k, ts in enumerate(stamps):
+        rows += [",".join(map(str, [uid, ts, *seq.objects[uid][k], *q])) for uid, (q, _) in QUEST_OBJECTS.items()]
+    (path / "dynamic_objects.csv").write_text("\n".join(rows) + "\n")
+
+
 def _write_hands(path: Path, seq: Hot3DSequence, stamps: list[int], bad: str | None) -> None:
     betas = [0.3, -0.2, 0.1, 0.0, 0.05, -0.05, 0.0, 0.02, 0.0, -0.01]
     mano, ume = [], []
     for i, ts in enumerate(stamps):
-        k = i // 2
+        k = i // seq.per_frame
         flex = 0.25 + 0.15 * np.sin(2 * np.pi * k / 30)
         mano_hands, ume_hands = {}, {}
         for hand in (0, 1):
@@ -226,12 +331,7 @@ def _write_hands(path: Path, seq: Hot3DSequence, stamps: list[int], bad: str | N
 
 def _write_calibration(path: Path, quest: bool, rgb_params: tuple[float, ...]) -> None:
     if quest:
-        (q, t) = QUEST_SLAM_LEFT_T_DEVICE_CAMERA
-        cams = [{"T_Device_Camera": {"quaternion_wxyz": list(q), "translation_xyz": list(t)}, "imageHeight": 1024,
-                 "imageWidth": 1280, "label": "camera-slam-left", "maxSolidAngle": 1.48,
-                 "projectionModelType": "CameraModelType.FISHEYE624",
-                 "projectionParams": [504.59, 504.59, 638.39, 509.42] + [0.0] * 12, "stream_id": "1201-1"}]  # fmt: skip
-        (path / "camera_models.json").write_text(json.dumps(cams, indent=4))
+        (path / "camera_models.json").write_text(json.dumps(list(QUEST_CAMERAS), indent=4))
         return
     (q, t) = ARIA_RGB_T_DEVICE_CAMERA
     cams = [{"Calibrated": True, "Label": "camera-slam-left",

@@ -1,5 +1,7 @@
 """HOT3D: conventions checked on numbers of the maker's real sample, the files read as the maker reads them, UmeTrack
-and MANO hands, bad sequences, the canonical geometry (hands ahead, below the eyes, left on the left, human size)."""
+and MANO hands, bad sequences, the canonical geometry on both headsets (hands ahead, below the eyes, left on the left,
+human size, the table's objects at one height along the canonical up), which reading Quest 3's Y-up world as Z-up
+breaks. Quest 3's world on the real sample's numbers: `test_hot3d_quest.py`."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.base import AdapterError
+from adapters.base import AdapterError, RawEpisode
+from adapters.hot3d import adapter as hot3d_adapter
 from adapters.hot3d.adapter import Hot3DAdapter
 from adapters.hot3d.files import se3_from_wxyz
 from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
@@ -86,13 +89,16 @@ def test_umetrack_hands_and_camera_come_out_where_they_were_written(fixture: Hot
         raw = adapter.read(ref)
         assert raw.metadata["hands_from"] == "umetrack" and raw.embodiment == "human"
         cam = next(iter(raw.camera_poses.values()))
-        np.testing.assert_allclose(cam.values[::2], seq.world_from_camera, atol=1e-9)  # two stamps per frame
+        every = seq.per_frame  # Aria: two stamps per frame; Quest 3: one
+        np.testing.assert_allclose(cam.values[::every], seq.world_from_camera, atol=1e-9)
         for hand, side in enumerate(("left", "right")):
             kp = raw.states[f"mano21_keypoints/{side}"].values
-            np.testing.assert_allclose(kp[::2, WRIST], seq.wrists[hand][:, :3, 3], atol=1e-9)
+            np.testing.assert_allclose(kp[::every, WRIST], seq.wrists[hand][:, :3, 3], atol=1e-9)
             bones = np.linalg.norm(kp[:, 1:] - kp[:, [0]], axis=-1)
             assert bones.std(axis=0).max() < 0.02  # rigid-ish hand while fingers flex
-        assert raw.hands.up_world.tolist() == [0.0, 0.0, 1.0] and raw.hands.camera_convention == "opencv"
+        assert raw.hands.up_world.tolist() == seq.up.tolist() and raw.hands.camera_convention == "opencv"
+        for uid, true in seq.objects.items():
+            np.testing.assert_allclose(raw.states[f"objects/{uid}"].values[:, :3, 3], true, atol=1e-12)
 
 
 def test_umetrack_skinning_mirrors_the_right_hand_and_flexes_towards_the_palm() -> None:
@@ -122,22 +128,54 @@ def test_mano_hands_through_the_mano_path(fixture: Hot3DFixture, tmp_path: Path)
         Hot3DAdapter({"hands_from": "mano"}).read(ref)
 
 
-@pytest.fixture(scope="module")
-def canonical(fixture: Hot3DFixture) -> list[CanonicalEpisode]:
+def _canonical(root: Path, raw_ids: set[str]) -> list[tuple[RawEpisode, CanonicalEpisode]]:
     adapter = get_adapter("hot3d")
-    good = {s.raw_id for s in fixture.good}
-    refs = [r for r in adapter.discover(fixture.root) if r.raw_id in good]
-    return [ep for ref in refs for ep in canonicalize(adapter.read(ref), CanonicalizeSpec())]
+    raws = [adapter.read(ref) for ref in adapter.discover(root) if ref.raw_id in raw_ids]
+    return [(raw, ep) for raw in raws for ep in canonicalize(raw, CanonicalizeSpec())]
 
 
-def test_canonical_hands_ahead_below_the_eyes_left_on_the_left_human_sized(canonical: list[CanonicalEpisode]) -> None:
-    assert len(canonical) == 2
-    for ep in canonical:
-        eyes = ep.state_native[:, ep.state_native_names.index("camera.z")]
-        for hand in (0, 1):
-            wrist = ep.state[:, hand_dims(hand, WRIST_POS)]
-            assert np.median(wrist[:, 0]) > 0.2 and (wrist[:, 2] < eyes).all(), (ep.uid, hand)
-        left, right = (np.median(ep.state[:, hand_dims(h, WRIST_POS)][:, 1]) for h in (0, 1))
-        assert left > right
-        assert ep.qa is not None and ep.qa.left_of_right == 1.0
-        assert 0.15 < ep.qa.hand_length < 0.22 and ep.qa.bone_length_cv < 0.05
+@pytest.fixture(scope="module")
+def canonical(fixture: Hot3DFixture) -> list[tuple[RawEpisode, CanonicalEpisode]]:
+    return _canonical(fixture.root, {s.raw_id for s in fixture.good})
+
+
+def physical_violations(raw: RawEpisode, ep: CanonicalEpisode) -> list[str]:
+    """What is physically wrong in a canonical HOT3D episode: hands not in front of the headset that films them or not
+    below its eyes, the left hand not on the left, hands not human-sized, the table's objects not at one height along
+    the canonical up or above the hands (heights relative to the first camera, as the canonical frame's origin)."""
+    out = []
+    eyes = ep.state_native[:, ep.state_native_names.index("camera.z")]
+    wrists = {h: ep.state[:, hand_dims(h, WRIST_POS)] for h in (0, 1)}
+    for hand, w in wrists.items():
+        if not np.median(w[:, 0]) > 0.05:
+            out.append(f"hand {hand} not in front: {np.median(w[:, 0]):.2f} m ahead")
+        if not (w[:, 2] < eyes - 0.15).all():
+            out.append(f"hand {hand} not below the eyes")
+    if not (np.median(wrists[0][:, 1]) > np.median(wrists[1][:, 1]) and ep.qa.left_of_right == 1.0):
+        out.append(f"left hand not left of the right one (QA left_of_right {ep.qa.left_of_right})")
+    if not (0.15 < ep.qa.hand_length < 0.22 and ep.qa.bone_length_cv < 0.05):
+        out.append(f"hand not human-sized: {ep.qa.hand_length:.3f} m")
+    cam0 = next(iter(raw.camera_poses.values())).values[0, :3, 3]
+    objects = np.stack([raw.states[f"objects/{uid}"].values[:, :3, 3] for uid in raw.metadata["objects"]], axis=1)
+    heights = (objects - cam0) @ raw.hands.up_world  # (T, objects) along the canonical up
+    spread = float((heights.max(axis=1) - heights.min(axis=1)).max())
+    if spread > 0.1:
+        out.append(f"objects not at one height along the canonical up: {spread:.2f} m apart")
+    if np.median(heights) > min(np.median(w[:, 2]) for w in wrists.values()) + 0.05:
+        out.append("the table's objects above the hands")
+    return out
+
+
+def test_canonical_hands_ahead_below_the_eyes_left_on_the_left_human_sized(
+    canonical: list[tuple[RawEpisode, CanonicalEpisode]],
+) -> None:
+    assert sorted(raw.metadata["headset"] for raw, _ in canonical) == ["Aria", "Quest3"]
+    for raw, ep in canonical:
+        assert physical_violations(raw, ep) == [], ep.uid
+
+
+def test_quest3_read_as_z_up_breaks_the_invariants(fixture: Hot3DFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(hot3d_adapter.WORLD_UP, "quest3", hot3d_adapter.WORLD_UP["aria"])
+    (raw, ep), *_ = _canonical(fixture.root, {s.raw_id for s in fixture.good if s.headset == "Quest3"})
+    found = physical_violations(raw, ep)
+    assert any("left hand not left" in v for v in found) and any("not at one height" in v for v in found), found
