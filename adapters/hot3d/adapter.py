@@ -27,7 +27,7 @@ and `test_hot3d_quest.py`): the Aria world is Z-up, the Quest 3 world Y-up (`Han
 that has both wrists in front (z 0.18 and 0.37 m), the left one on the image's left once the image is turned upright,
 both below its centre, and the upright image's up is +0.74 z. On Quest 3, with `camera-slam-left` (mounted turned a
 quarter, as Aria's), the wrists are in front (z 0.33 and 0.38 m) and 0.4 m below the headset, the left one at smaller
-world x; the six tracked objects lie at y 0.72..0.77 while they spread 0.47 m in x and 0.30 m in z. The camera frame
+world x; the six tracked objects lie at y 0.72..0.77 while they spread 0.48 m in x and 0.30 m in z. The camera frame
 is the sensor's, OpenCV axes (`HandSignals.camera_convention = "opencv"`, heading = its +z). The cameras are fisheyes
 (Aria `FisheyeRadTanThinPrism`: f, cx, cy, 12 distortion terms; Quest 3 `FISHEYE624`: fx, fy, cx, cy, 12), so no
 pinhole matrix is given: the model and its parameters go to `metadata["camera_calibration"]`. A headset other than
@@ -89,7 +89,7 @@ WORLD = "hot3d_world"
 # `rr.ViewCoordinates.RIGHT_HAND_Z_UP` for `Headset.Aria`, `RIGHT_HAND_Y_UP` otherwise (`Headset.Quest3`); and by the
 # real samples' first rows (hot3d/data_loaders/tests/data_sample/, commits 322bbffc / eb3413ff): Aria P0003_c701bd11's
 # dynamic_objects.csv at z -0.43..-0.33 under the headset at z 0.006; Quest3 P0002_273c2819's six objects at
-# y 0.718..0.769 (spread 0.47 m in x, 0.30 m in z) under the headset at y 1.17, the wrists at y 0.75.
+# y 0.718..0.769 (spread 0.48 m in x, 0.30 m in z) under the headset at y 1.17, the wrists at y 0.75.
 WORLD_UP = {"aria": np.array([0.0, 0.0, 1.0]), "quest3": np.array([0.0, 1.0, 0.0])}
 MANO_FILE, UMETRACK_FILE = "mano_hand_pose_trajectory.jsonl", "umetrack_hand_pose_trajectory.jsonl"
 PROFILE_FILE, HEADSET_FILE = "umetrack_hand_user_profile.json", "headset_trajectory.csv"
