@@ -53,13 +53,16 @@ import logging
 import os
 import re
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import av
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
+from adapters.agibot.genie import read_genie
+from adapters.agibot.genie_files import genie_refs
 from adapters.agibot.hands import GRIPPER_CLOSED_MM, GRIPPER_OPEN_MM, hand_signals
 from adapters.agibot.proprio import FPS, read_proprio
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
@@ -89,6 +92,13 @@ class AgibotOptions(AdapterOptions):
     tier: QualityTier = Field(QualityTier.high, description="default tier: expert teleoperation")
     gripper_open_mm: float = Field(GRIPPER_OPEN_MM, description="gripper state (mm) read as fully open (opening 1)")
     gripper_closed_mm: float = Field(GRIPPER_CLOSED_MM, description="gripper state (mm) read as closed (opening 0)")
+    genie_source: str = Field("agibot_genie_sim", description="source name of Genie Sim / A2D export episodes")
+    genie_quaternion: Literal["auto", "xyzw", "wxyz"] = Field(
+        "auto", description="order of an export's end quaternions; auto: measured per episode (agibot/genie_quat.py)"
+    )
+    genie_embodiment: str | None = Field(
+        None, description="embodiment for an export whose robot_type is not the G1's 'A2D' (default: refused)"
+    )
 
     @model_validator(mode="after")
     def _gripper_range(self) -> AgibotOptions:
@@ -109,19 +119,28 @@ class AgibotAdapter(SourceAdapter):
     # ---------------------------------------------------------------- discovery
 
     def discover(self, root: Path) -> Iterator[EpisodeRef]:
-        """List task_info files and episode folders; read only the task_info JSONs (no HDF5, no video)."""
+        """AgiBot World raw episodes (task_info JSONs read, no HDF5, no video), then Genie Sim / A2D export episodes
+        (`<job>/<sn>/<episode>/` with `aligned_joints.h5`, `meta_info.json`, `data_info.json`; `genie_files.py`).
+        Finding neither is logged with what was looked for."""
         root = Path(root).resolve()
+        count = 0
+        for ref in chain(self._discover_world(root), genie_refs(self, root)):
+            yield ref
+            count += 1
+            if self.options.max_episodes is not None and count >= self.options.max_episodes:
+                return
+        if count == 0:
+            log.warning("%s: no AgiBot World episodes (task_info/, observations/, proprio_stats/) and no Genie Sim / "
+                        "A2D export episodes (<job>/<sn>/<episode>/aligned_joints.h5, meta_info.json, "
+                        "data_info.json)", root)  # fmt: skip
+
+    def _discover_world(self, root: Path) -> Iterator[EpisodeRef]:
         task_files = {int(m.group(1)): p for p in _listdir(root / "task_info") if (m := _TASK_FILE.fullmatch(p.name))}
         tasks = set(task_files) | _numeric_dirs(root / "observations") | _numeric_dirs(root / "proprio_stats")
         if self.options.task_ids is not None:
             tasks &= set(self.options.task_ids)
-        count = 0
         for task_id in sorted(tasks):
-            for ref in self._discover_task(root, task_id, task_files.get(task_id)):
-                yield ref
-                count += 1
-                if self.options.max_episodes is not None and count >= self.options.max_episodes:
-                    return
+            yield from self._discover_task(root, task_id, task_files.get(task_id))
 
     def _discover_task(self, root: Path, task_id: int, task_file: Path | None) -> Iterator[EpisodeRef]:
         info_path = task_file or root / "task_info" / f"task_{task_id}.json"
@@ -183,6 +202,8 @@ class AgibotAdapter(SourceAdapter):
         if "error" in loc:
             e = loc["error"]
             raise self.error(e["message"], file=e["file"], episode=ref.raw_id, field=e["field"])
+        if loc.get("layout") == "genie_sim":
+            return read_genie(self, ref)
         root, task_id, episode_id = Path(loc["root"]), loc["task_id"], loc["episode_id"]
         h5_path, obs_dir, param_dir = self._paths(root, task_id, episode_id)
         entry = loc["entry"]

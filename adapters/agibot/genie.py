@@ -1,0 +1,271 @@
+"""One AgiBot Genie Sim / A2D export episode (`<job>/<sn>/<episode>/`) read into a `RawEpisode`, or refused by name.
+
+What the files must carry for canonical hands: both end poses (`state/end/position`, `state/end/orientation`) in the
+robot base, with a quaternion order this episode's own numbers settle (`genie_quat.py`), and a G1 (`robot_type`
+"A2D") with 1-wide grippers or 6-joint hands per arm. Anything short of that is refused with the file, the episode,
+the field and the measured cause; nothing is read past a refusal. No FK description of the G1 arms exists in
+`schemas/robots/`, so the 14 arm joints stay natives and the end poses are the hands.
+
+Tier: the simulator's exports (`meta_info.json`: `sw_version` "genie-sim", `text` '{"description":"SIM"]}') are
+motion-planned, scripted trajectories: `low` (DESIGN section 4: "scripted, non-expert, failed or retried"), with the
+reason recorded; injected error frames (`label_info.key_frame.dual`) go to the metadata and the reasons. Real A2D
+platform exports keep the adapter's tier.
+
+Grippers: the converter writes the state as `min(120, max(0, 1.28 * 120 * (0.78 - g)))` of the simulated joint `g`
+(`omnipicker_reverse_relabel_gripper`) and the action as 0 (open) .. 1 (closed) (`omnipicker_sim_to_real`, taken
+from the state joint): the real robot's scales (higher = more closed), read with `hands.gripper_opening`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import av
+import numpy as np
+
+from adapters.agibot.genie_files import H5_NAME, INFO_NAME, META_NAME, error_frames, inclusive_segments, is_simulation
+from adapters.agibot.genie_h5 import AlignedJoints, read_aligned_joints
+from adapters.agibot.genie_quat import QuatOrder, decide, evidence, to_xyzw
+from adapters.agibot.hands import hand_signals
+from adapters.base import AdapterError, EpisodeRef, Language, RawEpisode, Stream
+from adapters.cameras import VideoFileCamera
+from schemas.canonical import Camera
+from schemas.tiers import QualityTier
+
+if TYPE_CHECKING:
+    from adapters.agibot.adapter import AgibotAdapter
+
+log = logging.getLogger(__name__)
+
+CAMERAS = {"head": Camera.head, "hand_left": Camera.wrist_left, "hand_right": Camera.wrist_right}
+VIDEO_DIRS = (".", "observations/videos", "videos")  # converter's renamed mp4s; the extractor's observations/videos
+# converter `process_camera_parameter_file_name`: head -> head_front_rgbd, hand_* -> hand_*_rgbd
+PARAM_NAMES = {"head": "head_front", "hand_left": "hand_left", "hand_right": "hand_right"}
+G1_ROBOT_TYPES = ("A2D",)  # converter: robot_type "A2D" unless G2 ("G2A"); sn_code "A2D0015AB00061"
+EFFECTOR_EMBODIMENT = {1: "agibot_gripper", 6: "agibot_dexterous"}
+XYZ = ("x", "y", "z")
+# path below state/ or action/ -> (unit, frame); quaternion units are filled in once the order is known
+UNITS: dict[str, tuple[str, str | None]] = {
+    "joint/position": ("rad", None), "joint/velocity": ("rad/s", None), "head/position": ("rad", None),
+    "end/position": ("m", "robot_base"), "end/arm_position": ("m", "arm_base"), "robot/position": ("m", "world"),
+    "robot/velocity": ("m/s,rad/s", "robot_base"),
+}  # fmt: skip
+QUATS = {"end/orientation": "robot_base", "end/arm_orientation": "arm_base", "robot/orientation": "world"}
+
+
+def read_genie(adapter: AgibotAdapter, ref: EpisodeRef) -> RawEpisode:
+    opts, folder, raw_id = adapter.options, Path(ref.locator["dir"]), ref.raw_id
+
+    def fail_at(path: Path) -> Callable[[str, str], AdapterError]:
+        return lambda msg, field: adapter.error(msg, file=path, episode=raw_id, field=field)
+
+    meta, info = ref.locator["meta_info"], ref.locator["data_info"]
+    h5_path = folder / H5_NAME
+    robot_type = str(meta.get("robot_type") or info.get("sn_code", "")[:3])
+    if opts.genie_embodiment is None and robot_type not in G1_ROBOT_TYPES:
+        raise fail_at(folder / META_NAME)(
+            f"robot_type {robot_type!r}: only the G1 ('A2D') has an embodiment here (set genie_embodiment to read "
+            "another robot's end poses)", "robot_type")  # fmt: skip
+    h5 = read_aligned_joints(h5_path, fail_at(h5_path))
+    order, order_meta = _quaternion_order(h5, is_simulation(meta), opts.genie_quaternion, fail_at(h5_path))
+    states, actions = _streams(h5, "state", order), _streams(h5, "action", order)
+    width = _effector_width(h5, fail_at(h5_path))
+    embodiment = opts.genie_embodiment or EFFECTOR_EMBODIMENT[width]
+    fps = round(1.0 / h5.clock["median_dt_s"], 2) if "median_dt_s" in h5.clock else None
+
+    metadata: dict[str, Any] = {
+        "layout": "genie_sim_export", "h5_layout": h5.layout, "clock": h5.clock, "empty_fields": h5.empty,
+        "meta_info": meta, "data_info": {k: v for k, v in info.items() if k != "label_info"},
+        "quaternion_order": order, "quaternion_evidence": order_meta, "native_fps": fps, "robot_type": robot_type,
+        "action_config_ends": "inclusive in data_info.json; stored half-open [start, end + 1)",
+    }  # fmt: skip
+    tier, reasons = opts.tier, []
+    if is_simulation(meta):
+        tier = max(opts.tier, QualityTier.low, key=_TIER_RANK.__getitem__)
+        reasons.append("Genie Sim simulation (meta_info sw_version/text): motion-planned, scripted trajectories")
+    injected = error_frames(info)
+    if injected:
+        metadata["error_frames"] = injected
+        spans = ", ".join(f"{_cause(e)} frames {e.get('start')}..{e.get('end')}" for e in injected)
+        reasons.append(f"simulator injected {len(injected)} error span(s): {spans}")
+
+    segments = inclusive_segments(info, folder / INFO_NAME, raw_id, adapter.name)
+    language = _language(info, segments, fps)
+    if segments and any(s.end_frame > h5.rows for s in segments):
+        metadata["action_config_past_end"] = [i for i, s in enumerate(segments) if s.end_frame > h5.rows]
+    cameras, poses = _cameras(adapter, folder, raw_id, h5, metadata)
+    signals = {f"timestamp.camera.{cam}": Stream(h5.times_s, t, unit="s") for cam, t in h5.camera_times_s.items()}
+    hands = hand_signals(_hand_states(states, order), opts.gripper_open_mm, opts.gripper_closed_mm)
+    return RawEpisode(
+        ref=ref, robot_type=f"agibot_{robot_type.lower()}", embodiment=embodiment, tier=tier, native_fps=fps,
+        states=states, actions=actions, cameras=cameras, camera_poses=poses, signals=signals, language=language,
+        action_config=segments, success=None, tier_reasons=reasons, metadata=metadata, hands=hands,
+    )  # fmt: skip
+
+
+_TIER_RANK = {QualityTier.high: 0, QualityTier.low: 1, QualityTier.actionless: 2, QualityTier.rejected: 3}
+
+
+def _cause(err: dict[str, Any]) -> str:
+    detail = err.get("frame_detail")
+    return str(detail.get("error_cause_english") or "error") if isinstance(detail, dict) else "error"
+
+
+def _quaternion_order(h5: AlignedJoints, simulation: bool, option: str, fail: Any) -> tuple[QuatOrder, dict]:
+    cols = h5.columns
+    for key, shape in (("state/end/position", (2, 3)), ("state/end/orientation", (2, 4))):
+        if key not in cols:
+            raise fail(f"no {key}: no end poses, and no FK description of the G1 arms to build them", key)
+        if cols[key].shape[1:] != shape:
+            raise fail(f"shape {cols[key].shape}, expected (T, {shape[0]}, {shape[1]})", key)
+    if option != "auto":
+        return option, {"from": "option genie_quaternion"}  # type: ignore[return-value]
+    arm = ("state/end/arm_position", "state/end/arm_orientation")
+    if all(k in cols and cols[k].shape[1:] == cols[k.replace("arm_", "")].shape[1:] for k in arm):
+        found = evidence(cols["state/end/position"], cols["state/end/orientation"], cols[arm[0]], cols[arm[1]])
+        chosen = decide(found)
+        if chosen is None:
+            raise fail(f"quaternion order of state/end/orientation undecided: the same pose in the arm base "
+                       f"(state/end/arm_*) is consistent under neither or both readings {_fmt(found)}; set "
+                       "option genie_quaternion", "state/end/orientation")  # fmt: skip
+        return chosen, {"from": "state/end vs state/end/arm_* (genie_quat.py)", **found}
+    if not simulation:  # real A2D platform: AgiBot World's own convention (adapters/agibot/proprio.py)
+        return "xyzw", {"from": "real-robot export: AgiBot World's xyzw"}
+    raise fail("quaternion order of state/end/orientation cannot be settled from this file: Genie Sim's extractors "
+               "wrote xyzw (current) or wxyz (earlier), and there is no state/end/arm_position / arm_orientation "
+               "to measure it against; set option genie_quaternion", "state/end/orientation")  # fmt: skip
+
+
+def _fmt(found: dict[str, dict[str, float | None]]) -> str:
+    return "; ".join(f"{o}: spread {v['spread_rad']:.3g} rad, kabsch {v['kabsch_rad']} rad" for o, v in found.items())
+
+
+def _streams(h5: AlignedJoints, kind: str, order: QuatOrder) -> dict[str, Stream]:
+    out = {}
+    for path, values in h5.columns.items():
+        if not path.startswith(kind + "/"):
+            continue
+        key = path[len(kind) + 1 :]
+        unit, frame = UNITS.get(key, ("", None))
+        names = h5.names.get(f"{kind}/{key.rsplit('/', 1)[0]}") if "/" in key else None
+        if key in QUATS:
+            unit, frame = f"quat_{order}", QUATS[key]
+        if key.endswith("effector/position"):
+            unit = "mm (0..120, higher = closed)" if kind == "state" else "0..1 (1 = close)"
+        last = values.shape[-1] if values.ndim > 1 else 1
+        if key in QUATS:
+            names = tuple(order)
+        elif key in UNITS and unit == "m":
+            names = XYZ
+        elif names is not None and (len(names) != last or values.ndim != 2):
+            names = None  # `end`'s name attribute ("left", "right") names axis 1, not the components
+        out[key.replace("/", ".")] = Stream(h5.times_s, values, names, unit, frame)
+    return out
+
+
+def _effector_width(h5: AlignedJoints, fail: Any) -> int:
+    cols = [h5.columns.get(f"state/{arm}_effector/position") for arm in ("left", "right")]
+    if any(c is None for c in cols):
+        raise fail("no state/left_effector/position or state/right_effector/position", "state/left_effector/position")
+    widths = {c.reshape(len(c), -1).shape[1] for c in cols if c is not None}
+    if len(widths) != 1 or next(iter(widths)) not in EFFECTOR_EMBODIMENT:
+        raise fail(f"effector widths {sorted(widths)}: expected 1 (gripper) or 6 (hand) per arm",
+                   "state/left_effector/position")  # fmt: skip
+    return next(iter(widths))
+
+
+def _hand_states(states: dict[str, Stream], order: QuatOrder) -> dict[str, Stream]:
+    """The streams `hands.hand_signals` reads, with the end orientation as xyzw and grippers as (T, 1)."""
+    out = dict(states)
+    ori = states["end.orientation"]
+    out["end.orientation"] = Stream(ori.timestamps, to_xyzw(ori.values, order), ("qx", "qy", "qz", "qw"),
+                                    "quat_xyzw", ori.frame)  # fmt: skip
+    for arm in ("left", "right"):
+        s = states.get(f"{arm}_effector.position")
+        if s is not None:
+            out[f"{arm}_effector.position"] = Stream(s.timestamps, s.values.reshape(len(s), -1), s.names, s.unit)
+    return out
+
+
+def _language(info: dict[str, Any], segments: list | None, fps: float | None) -> list[Language]:
+    out = []
+    if task := info.get("english_task_name") or info.get("task_name"):
+        out.append(Language(str(task), "instruction"))
+    if scene := info.get("english_init_scene_text") or info.get("init_scene_text"):
+        out.append(Language(str(scene), "description"))
+    for seg in segments or []:
+        if seg.action_text and fps:
+            out.append(Language(seg.action_text, "instruction", seg.start_frame / fps, seg.end_frame / fps))
+    return out
+
+
+def _cameras(
+    adapter: AgibotAdapter, folder: Path, raw_id: str, h5: AlignedJoints, meta: dict[str, Any]
+) -> tuple[dict[str, VideoFileCamera], dict[str, Stream]]:
+    found: dict[str, Path] = {}
+    others: list[str] = []
+    for sub in VIDEO_DIRS:
+        for p in sorted((folder / sub).glob("*.mp4")):
+            cam = p.name[: -len("_color.mp4")] if p.name.endswith("_color.mp4") else None
+            if cam is None:
+                others.append(str(p.relative_to(folder)))
+            else:
+                found.setdefault(cam, p)
+    meta["videos_not_read"] = others  # depth and unnamed videos: listed, no camera
+    cameras, poses = {}, {}
+    for cam in adapter.options.cameras or sorted(found, key=lambda c: (c not in CAMERAS, c)):
+        path = found.get(cam, folder / f"{cam}_color.mp4")
+        if cam not in found:
+            raise adapter.error("video is missing", file=path, episode=raw_id, field=f"{cam}_color")
+        try:
+            camera = VideoFileCamera(path, cam, CAMERAS.get(cam), intrinsics=_intrinsics(folder, cam))
+        except (av.FFmpegError, OSError, ValueError, IndexError, KeyError) as e:
+            raise adapter.error(f"unreadable video or intrinsics: {e!r}", file=path, episode=raw_id,
+                                field=f"{cam}_color") from e  # fmt: skip
+        if len(camera) < h5.rows - adapter.options.frame_tolerance:
+            raise adapter.error(f"video has {len(camera)} frames, aligned_joints.h5 {h5.rows} rows (tolerance "
+                                f"{adapter.options.frame_tolerance})", file=path, episode=raw_id,
+                                field=f"{cam}_color")  # fmt: skip
+        cameras[cam] = camera
+        try:
+            pose = _extrinsics(folder, cam, h5.times_s)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise adapter.error(f"unreadable extrinsics: {e!r}", file=folder / "parameters" / "sensor",
+                                episode=raw_id, field=f"extrinsic {cam}") from e  # fmt: skip
+        if pose is not None:
+            poses[cam] = pose
+    if not cameras:
+        log.warning("%s: episode %s has no *_color.mp4 (looked in %s)", folder, raw_id, ", ".join(VIDEO_DIRS))
+        meta["no_video"] = f"no *_color.mp4 in {', '.join(VIDEO_DIRS)}"
+    return cameras, poses
+
+
+def _intrinsics(folder: Path, cam: str) -> np.ndarray | None:
+    """converter `convert_parameters`: `parameters/sensor/intrinsic_<name>_rgb.json` with Fx, Fy, Cx, Cy."""
+    path = folder / "parameters" / "sensor" / f"intrinsic_{PARAM_NAMES.get(cam, cam)}_rgb.json"
+    if not path.is_file():
+        return None
+    p = json.loads(path.read_text())
+    return np.array([[p["Fx"], 0.0, p["Cx"]], [0.0, p["Fy"], p["Cy"]], [0.0, 0.0, 1.0]], dtype=np.float64)
+
+
+def _extrinsics(folder: Path, cam: str, times: np.ndarray) -> Stream | None:
+    """converter: `extrinsic_end_T_<name>_rgbd_aligned.json`, one robot_from_camera per row (`world_to_robot @
+    cam_pose_world`, the camera pose already turned 180 deg about x by the extractor); entries `{"extrinsic":
+    {"rotation_matrix", "translation_vector"}}` (or `{"rotation", "translation"}` in the earlier converter)."""
+    path = folder / "parameters" / "sensor" / f"extrinsic_end_T_{PARAM_NAMES.get(cam, cam)}_rgbd_aligned.json"
+    if not path.is_file():
+        return None
+    listed = json.loads(path.read_text())
+    poses = np.tile(np.eye(4), (len(listed), 1, 1))
+    for i, item in enumerate(listed):
+        ext = item.get("extrinsic", item)
+        poses[i, :3, :3] = np.asarray(ext.get("rotation_matrix", ext.get("rotation")), dtype=np.float64)
+        poses[i, :3, 3] = np.asarray(ext.get("translation_vector", ext.get("translation")), dtype=np.float64)
+    if len(poses) != len(times):
+        raise ValueError(f"{path.name}: {len(poses)} poses for {len(times)} rows")
+    return Stream(times, poses, None, "se3_4x4", "robot_base")

@@ -1,0 +1,144 @@
+"""AgiBot Genie Sim / A2D exports on disk: where the episodes are, what their JSON files say, and `action_config`.
+
+Layout (the maker's converter, AgibotTech/genie_sim `source/data_collection/server/recording/sim_data_converter.py`,
+read in fork zmf2022/genie_sim @ dd75b06; the folder names from NVIDIA GR00T's AgiBot converter, whose comments give
+"job_id directories like 3335477", "robot_id directories like A2D0015AB00061", "episode_id directories like
+12052353"): `<job>/<sn>/<episode>/` holding
+- `aligned_joints.h5` (`genie_h5.py`),
+- `meta_info.json`: `job_id`, `episode_id`, `task_id`, `robot_type` ("A2D" for the G1, "G2A"), `sw_version`
+  ("genie-sim" from the simulator), `text` ('{"description":"SIM"]}', not valid JSON, kept as a string),
+  `ee_list` (the grippers, e.g. "zhiyuan_gripper_omnipicker"), `clip_start_time` / `clip_end_time` (s), `duration`,
+- `data_info.json`: `task_name` / `english_task_name`, `init_scene_text`, `sn_code`, `job_id`, `episode_id`,
+  `label_info.action_config` and `label_info.key_frame.dual` (injected error frames with `start` / `end`),
+- `parameters/sensor/`, `camera/<frame>/`, `logs/`, `record/`, `post_proc/` and the `*_color.mp4` videos.
+
+`action_config` ends are inclusive: the converter closes a segment at `end_frame - 1` where `end_frame` is the first
+frame of the next one (`genrate_data_info`), so consecutive segments [0, 9], [10, 19] tile the frames. They become
+half-open `ActionSegment`s [start, end + 1); the segment's other keys (`skill`, `english_action_text`) are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from adapters.base import AdapterError, EpisodeRef, natural_key
+from schemas.lerobot import ActionSegment
+
+H5_NAME, META_NAME, INFO_NAME = "aligned_joints.h5", "meta_info.json", "data_info.json"
+MARKERS = (H5_NAME, META_NAME, INFO_NAME)
+LAYOUT_DEPTH = 3  # <job>/<sn>/<episode>
+WORLD_DIRS = frozenset({"task_info", "observations", "proprio_stats", "parameters"})  # AgiBot World raw, not exports
+
+
+def episode_dirs(root: Path) -> Iterator[Path]:
+    """Folders up to `<job>/<sn>/<episode>` below `root` (or `root` itself) holding any of the export's three files,
+    in natural order; nothing below an episode folder is searched (its `record/`, `camera/`)."""
+
+    def walk(folder: Path, depth: int) -> Iterator[Path]:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: natural_key(e.name))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return
+        names = {e.name for e in entries if e.is_file()}
+        if names & set(MARKERS):
+            yield folder
+            return
+        if depth >= LAYOUT_DEPTH:
+            return
+        for e in entries:
+            if e.is_dir() and not (depth == 0 and e.name in WORLD_DIRS):
+                yield from walk(Path(e.path), depth + 1)
+
+    yield from walk(root, 0)
+
+
+def read_json(path: Path, fail: Any) -> dict[str, Any]:
+    """A JSON object from `path`; `fail(message, field)` raises for a missing, unreadable or non-object file."""
+    if not path.is_file():
+        raise fail(f"{path.name} is missing", path.name)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise fail(f"unreadable {path.name}: {e}", path.name) from e
+    if not isinstance(data, dict):
+        raise fail(f"{path.name} holds a {type(data).__name__}, expected an object", path.name)
+    return data
+
+
+def is_simulation(meta: dict[str, Any]) -> bool:
+    """The simulator's mark in meta_info.json: `sw_version` "genie-sim" or the description "SIM" in `text`."""
+    return "sim" in str(meta.get("sw_version", "")).lower() or '"sim"' in str(meta.get("text", "")).lower()
+
+
+def inclusive_segments(info: dict[str, Any], path: Path, raw_id: str, adapter: str) -> list[ActionSegment] | None:
+    """`label_info.action_config` with inclusive ends -> half-open segments; None when the file has none."""
+    label = info.get("label_info")
+    config = label.get("action_config") if isinstance(label, dict) else None
+    if config is None:
+        return None
+    if not isinstance(config, list):
+        raise AdapterError(f"action_config is a {type(config).__name__}, expected a list", adapter=adapter,
+                           file=path, episode=raw_id, field="label_info.action_config")  # fmt: skip
+    segments = []
+    for i, seg in enumerate(config):
+        field = f"label_info.action_config[{i}]"
+        try:
+            start, end = int(seg["start_frame"]), int(seg["end_frame"])
+            text = seg.get("english_action_text") or seg.get("action_text") or ""
+            extra = {k: v for k, v in seg.items() if k not in ("start_frame", "end_frame", "action_text")}
+            segments.append(ActionSegment(start_frame=start, end_frame=end + 1, action_text=str(text), **extra))
+        except (KeyError, TypeError, ValueError, ValidationError) as e:
+            why = e.errors()[0]["msg"] if isinstance(e, ValidationError) else repr(e)
+            raise AdapterError(f"bad segment (inclusive end): {why}", adapter=adapter, file=path, episode=raw_id,
+                               field=field) from e  # fmt: skip
+    return segments
+
+
+def error_frames(info: dict[str, Any]) -> list[dict[str, Any]]:
+    """`label_info.key_frame.dual`: the frames where the simulator injected an error (drop, missed grasp...)."""
+    label = info.get("label_info")
+    key_frame = label.get("key_frame") if isinstance(label, dict) else None
+    dual = key_frame.get("dual") if isinstance(key_frame, dict) else None
+    return [d for d in dual if isinstance(d, dict)] if isinstance(dual, list) else []
+
+
+def genie_refs(adapter: Any, root: Path) -> Iterator[EpisodeRef]:
+    """One ref per export episode below `root`; a missing or unreadable file makes that episode's ref carry the
+    error (file, episode, field), the others go on. Reads only the two small JSON files."""
+    opts = adapter.options
+    for folder in episode_dirs(root):
+        rel = folder.relative_to(root)
+        raw_id = rel.as_posix() if rel.parts else folder.name
+        locator: dict[str, Any] = {"root": str(root), "dir": str(folder), "layout": "genie_sim"}
+        error = None
+
+        def fail(msg: str, field: str, p: Path = folder, ep: str = raw_id) -> AdapterError:
+            return AdapterError(msg, adapter=adapter.name, file=p / field, episode=ep, field=field)
+
+        try:
+            if not (folder / H5_NAME).is_file():
+                raise fail(f"{H5_NAME} is missing (found {', '.join(m for m in MARKERS if (folder / m).is_file())})",
+                           H5_NAME)  # fmt: skip
+            locator["meta_info"] = read_json(folder / META_NAME, fail)
+            locator["data_info"] = read_json(folder / INFO_NAME, fail)
+        except AdapterError as e:
+            error = e
+            locator["error"] = {"message": e.reason, "field": e.field, "file": e.file}
+        parts = rel.parts
+        job = parts[0] if len(parts) == LAYOUT_DEPTH else str(locator.get("meta_info", {}).get("job_id", "export"))
+        yield EpisodeRef(
+            adapter=adapter.name,
+            source=opts.genie_source,
+            subset=opts.subset or f"job_{job}",
+            raw_id=raw_id,
+            paths=tuple(str(folder / m) for m in MARKERS),
+            locator=locator,
+            error=str(error) if error else None,
+        )

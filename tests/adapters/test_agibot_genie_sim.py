@@ -1,0 +1,174 @@
+"""AgiBot Genie Sim / A2D exports (`<job>/<sn>/<episode>/aligned_joints.h5`, `meta_info.json`, `data_info.json`),
+written as the maker's converter writes them (`adapters/synthetic/agibot_genie_sim.py`): discovered by their files,
+ns clock converted exactly, quaternion order measured per episode and checked by the gripper approach axis,
+inclusive `action_config` ends, every dataset kept, canonical ingest at the `low` tier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from adapters.agibot import AgibotAdapter
+from adapters.base import EpisodeRef
+from adapters.synthetic.agibot import EpisodeSpec, write_agibot
+from adapters.synthetic.agibot_genie_sim import BAG_START_NS, GenieSpec, write_genie_sim
+from ingest.canonical.canonicalize import canonicalize
+from schemas.tiers import QualityTier
+
+SPECS = {
+    "3335477/A2D0015AB00061/12052353": GenieSpec(),
+    "3335477/A2D0015AB00061/12052354": GenieSpec(episode="12052354", quat_order="wxyz", error_span=(10, 14)),
+    "3335477/A2D0015AB00072/9": GenieSpec(sn="A2D0015AB00072", episode="9", videos=False),
+    "3400001/A2D0015AB00061/100": GenieSpec(job="3400001", episode="100", simulation=False, videos=False),
+}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("genie")
+    written = write_genie_sim(root, list(SPECS.values()))
+    write_agibot(root, [EpisodeSpec(327, 1, 12)], height=32, width=48)  # an AgiBot World episode beside them
+    root.joinpath("written.npz").write_bytes(b"")  # a stray file at the top: not an episode
+    pytest.written = written  # type: ignore[attr-defined]
+    return root.resolve()
+
+
+def _refs(root: Path) -> dict[str, EpisodeRef]:
+    return {r.raw_id: r for r in AgibotAdapter().discover(root)}
+
+
+def test_discovery_finds_every_export_episode_by_its_files(root: Path) -> None:
+    refs = list(AgibotAdapter().discover(root))
+    assert [r.raw_id for r in refs] == ["327/1", *sorted(SPECS, key=lambda k: [int(p) if p.isdigit() else p for p in
+                                                                               k.split("/")])]  # fmt: skip
+    genie = [r for r in refs if r.raw_id in SPECS]
+    assert all(r.error is None and r.source == "agibot_genie_sim" for r in genie)
+    assert {r.subset for r in genie} == {"job_3335477", "job_3400001"}
+    assert all(r.locator["meta_info"]["sw_version"] for r in genie)  # JSON read at discovery, no HDF5
+
+
+def test_ns_timestamps_are_converted_from_integers(root: Path) -> None:
+    raw_id = "3335477/A2D0015AB00061/12052353"
+    ep = AgibotAdapter().read(_refs(root)[raw_id])
+    with h5py.File(root / raw_id / "aligned_joints.h5") as f:
+        stamps = np.array([f[str(i)]["main_timestamp"][()] for i in range(24)])
+    assert stamps.dtype == np.uint64 and stamps[0] > BAG_START_NS
+    exact = (stamps.astype(np.int64) - np.int64(stamps[0])).astype(np.float64) / 1e9
+    t = ep.states["joint.position"].timestamps
+    np.testing.assert_array_equal(t, exact)
+    lossy = (stamps.astype(np.float64) - float(stamps[0])) / 1e9  # what a float-first conversion gives
+    assert np.abs(lossy - exact).max() > 0  # the precision the integer path keeps
+    assert np.abs(t - np.arange(24) / 30).max() < 2e-6  # float32 sim seconds, truncated to microseconds
+    assert ep.metadata["clock"]["start_ns"] == int(stamps[0]) and ep.native_fps == 30.0
+    np.testing.assert_array_equal(ep.signals["timestamp.camera.head_color"].values, exact)
+
+
+@pytest.mark.parametrize("raw_id", ["3335477/A2D0015AB00061/12052353", "3335477/A2D0015AB00061/12052354"])
+def test_quaternion_order_measured_and_the_grippers_point_at_the_table(root: Path, raw_id: str) -> None:
+    ep = AgibotAdapter().read(_refs(root)[raw_id])
+    order = SPECS[raw_id].quat_order
+    assert ep.metadata["quaternion_order"] == order
+    assert ep.states["end.orientation"].unit == f"quat_{order}"  # the native keeps the file's order
+    truth = pytest.written[raw_id]  # type: ignore[attr-defined]
+    for hand in (0, 1):
+        rot = ep.hands.hands[hand].rotation
+        assert rot.unit == "quat_xyzw" and rot.frame == "robot_base"
+        approach = Rotation.from_quat(rot.values).as_matrix()[:, :, 2]  # gripper z: link7 -> gripper centre
+        assert (approach[:, 2] < -0.9).all()  # top-down grasps: the approach axis points at the table
+        gap = (Rotation.from_quat(rot.values).inv() * Rotation.from_quat(truth.end_quat_xyzw[:, hand])).magnitude()
+        assert gap.max() < 1e-5
+        np.testing.assert_allclose(ep.hands.hands[hand].position.values, truth.end_position[:, hand], atol=1e-6)
+
+
+def test_a_wrong_reading_would_fail_the_invariant(root: Path) -> None:
+    """The invariant can fail: the w-first file read as xyzw points the grippers elsewhere."""
+    ep = AgibotAdapter({"genie_quaternion": "xyzw"}).read(_refs(root)["3335477/A2D0015AB00061/12052354"])
+    approach = Rotation.from_quat(ep.hands.hands[0].rotation.values).as_matrix()[:, :, 2]
+    assert not (approach[:, 2] < -0.9).all()
+
+
+def test_action_config_inclusive_ends_cover_every_frame_once(root: Path) -> None:
+    raw_id = "3335477/A2D0015AB00061/12052353"
+    ep = AgibotAdapter().read(_refs(root)[raw_id])
+    source = pytest.written[raw_id].segments  # type: ignore[attr-defined]
+    assert [(s["start_frame"], s["end_frame"]) for s in source] == [(0, 7), (8, 15), (16, 23)]  # inclusive
+    assert [(s.start_frame, s.end_frame) for s in ep.action_config] == [(0, 8), (8, 16), (16, 24)]
+    covered = np.zeros(24, dtype=int)
+    for seg in ep.action_config:
+        covered[seg.start_frame : seg.end_frame] += 1
+    assert (covered == 1).all()  # frame 23, the last inclusive end, is covered; none twice
+    assert ep.action_config[0].model_extra["skill"] == "Pick"
+    timed = [lang for lang in ep.language if lang.start_s is not None]
+    assert [(lang.start_s, lang.end_s) for lang in timed] == [(0.0, 8 / 30), (8 / 30, 16 / 30), (16 / 30, 24 / 30)]
+    assert ep.language[0].text == "Put the cup on the tray" and ep.language[0].start_s is None
+
+
+def test_single_frame_segment_is_one_frame(tmp_path: Path) -> None:
+    write_genie_sim(tmp_path, [GenieSpec(videos=False, segments=((0, 4, "reach"), (5, 5, "touch"),
+                                                                  (6, 23, "lift")))])  # fmt: skip
+    ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
+    assert [(s.start_frame, s.end_frame) for s in ep.action_config] == [(0, 5), (5, 6), (6, 24)]
+
+
+def test_every_dataset_survives_as_a_native(root: Path) -> None:
+    raw_id = "3335477/A2D0015AB00061/12052353"
+    ep = AgibotAdapter().read(_refs(root)[raw_id])
+    with h5py.File(root / raw_id / "aligned_joints.h5") as f:
+        paths: list[str] = []
+        f["0"].visititems(lambda n, o: paths.append(n) if isinstance(o, h5py.Dataset) else None)
+        first = f["0"]
+        for path in paths:
+            kind, _, rest = path.partition("/")
+            key = rest.replace("/", ".")
+            if path == "main_timestamp":
+                continue
+            if kind == "timestamp":
+                assert f"timestamp.{key}" in ep.signals, path
+            elif first[path].size == 0:
+                assert path in ep.metadata["empty_fields"], path
+            else:
+                stream = (ep.states if kind == "state" else ep.actions)[key]
+                np.testing.assert_array_equal(stream.values[0], first[path][()], err_msg=path)
+    assert ep.states["joint.position"].names[0] == "idx21_arm_l_joint1"  # the group's name attribute
+    assert ep.states["joint.position"].names[7] == "idx61_arm_r_joint1"
+
+
+def test_gripper_opening_follows_the_close_command(root: Path) -> None:
+    ep = AgibotAdapter().read(_refs(root)["3335477/A2D0015AB00061/12052353"])
+    opening = ep.hands.hands[1].gripper.values
+    command = ep.actions["right_effector.position"].values.reshape(-1)  # 0 open .. 1 close (converter)
+    state = ep.states["right_effector.position"].values.reshape(-1)  # 0..120, higher = more closed
+    assert opening[command == 0.0].min() > 0.9  # open command: open
+    assert opening[state == state.max()].max() < 0.05  # the simulated joint fully shut: closed
+    assert np.corrcoef(opening, command)[0, 1] < -0.7  # the command is a threshold of the same joint
+
+
+def test_tiers_simulation_low_real_kept(root: Path) -> None:
+    refs = _refs(root)
+    sim = AgibotAdapter().read(refs["3335477/A2D0015AB00061/12052354"])
+    assert sim.tier is QualityTier.low and "Genie Sim simulation" in sim.tier_reasons[0]
+    assert "Drop frames 10..14" in sim.tier_reasons[1] and sim.metadata["error_frames"][0]["start"] == 10
+    real = AgibotAdapter().read(refs["3400001/A2D0015AB00061/100"])
+    assert real.tier is QualityTier.high and not real.tier_reasons
+    assert real.metadata["quaternion_order"] == "xyzw"  # measured here too: the file has state/end/arm_*
+
+
+def test_cameras_and_intrinsics(root: Path) -> None:
+    ep = AgibotAdapter().read(_refs(root)["3335477/A2D0015AB00061/12052353"])
+    assert set(ep.cameras) == {"head", "hand_left", "hand_right"}
+    assert ep.cameras["hand_left"].canonical.value == "wrist_left" and len(ep.cameras["head"]) == 24
+    assert ep.cameras["head"].intrinsics[0, 2] == 24.0  # intrinsic_head_front_rgb.json Cx
+    none = AgibotAdapter().read(_refs(root)["3335477/A2D0015AB00072/9"])
+    assert none.cameras == {} and "no *_color.mp4" in none.metadata["no_video"]
+
+
+def test_canonical_ingest_keeps_segments_on_the_10hz_grid(tmp_path: Path) -> None:
+    write_genie_sim(tmp_path, [GenieSpec(num_frames=90, videos=False)])
+    ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
+    (out,) = canonicalize(ep)
+    assert out.tier is QualityTier.low
+    assert [(s.start_frame, s.end_frame) for s in out.action_config] == [(0, 10), (10, 20), (20, 30)]
