@@ -43,11 +43,11 @@ TEXT_KEY = {"goal": "goal_description", "step": "step_description", "substep": "
 
 def index_videos(doc: Any, split: str) -> dict[str, list[tuple[int, Any]]]:
     """Goal entries by video_uid, in file order, each with its position in `videos` (for reasons); an entry
-    without a video_uid is kept under `goalstep_<split>.videos[<k>]` so discovery refuses it by name."""
+    without a video_uid is kept under `no-video-uid-<k>` so discovery refuses it by name."""
     out: dict[str, list[tuple[int, Any]]] = {}
     for k, entry in enumerate(doc.get("videos") or []):
         uid = entry.get("video_uid") if isinstance(entry, dict) else None
-        key = uid if isinstance(uid, str) and uid else f"goalstep_{split}.videos[{k:05d}]"
+        key = uid if isinstance(uid, str) and uid else f"no-video-uid-{k:05d}"
         out.setdefault(key, []).append((k, entry))
     return out
 
@@ -145,18 +145,19 @@ def _segment_ref(
     return adapter.new_ref(raw_id, (str(span.path), str(video.annotation_file)), None, locator)
 
 
-def _times(seg: Any, level: str) -> tuple[str | None, float, float, str | None]:
-    """(text, start, end, the first problem as "key: reason") of a segment, as the maker's parser checks it."""
+def _times(seg: Any, level: str) -> tuple[str | None, float, float, tuple[str, str] | None]:
+    """(text, start, end, the first problem as (key, reason)) of a segment, as the maker's parser checks it."""
     if not isinstance(seg, dict):
-        return None, np.nan, np.nan, f"segment: expected an object, got {type(seg).__name__}"
-    text, s, e = seg.get(TEXT_KEY[level]), seg.get("start_time"), seg.get("end_time")
+        return None, np.nan, np.nan, ("", f"expected an object, got {type(seg).__name__}")
+    key = TEXT_KEY[level]
+    text, s, e = seg.get(key), seg.get("start_time"), seg.get("end_time")
     if not isinstance(text, str) or not text.strip():
-        return None, np.nan, np.nan, f"{TEXT_KEY[level]}: is {text!r}"
+        return None, np.nan, np.nan, (key, f"{key} is {text!r}")
     for key, t in (("start_time", s), ("end_time", e)):
         if isinstance(t, bool) or not isinstance(t, int | float) or not np.isfinite(t) or t < 0:
-            return text, np.nan, np.nan, f"{key}: is {t!r}"
+            return text, np.nan, np.nan, (key, f"{key} is {t!r}")
     if e <= s:
-        return text, float(s), float(e), f"end_time: {e} is not after start_time {s}"
+        return text, float(s), float(e), ("end_time", f"end_time {e} is not after start_time {s}")
     return text, float(s), float(e), None
 
 
@@ -168,16 +169,19 @@ def _window(
     where = {"file": video.annotation_file, "episode": raw_id}
     _, s, e, problem = _times(seg, level)
     if problem:
-        key, _, why = problem.partition(": ")
-        sub = "" if key == "segment" else f".{key}"
-        raise adapter.error(f"{why} (video {video.uid}, {level})", **where, field=f"{field}{sub}")
+        key, why = problem
+        raise adapter.error(f"{why} (video {video.uid}, {level})", **where, field=f"{field}.{key}".rstrip("."))
     try:
         usable(adapter, video, raw_id)
     except AdapterError as err:
         msg = f"{err.reason}; named by {video.annotation_file.name} {field}"
         raise adapter.error(msg, file=err.file, episode=raw_id, field=err.field) from None
     tol = adapter.options.goalstep_end_tolerance_s
-    span = next((sp for sp in video.spans if sp.start - tol <= s < sp.end and e <= sp.end + tol), None)
+    # only the video's own end has a tolerance (goal ends at video_start_sec + duration); a clip holds a segment whole
+    span = next((sp for sp in video.spans if sp.start <= s and e <= sp.end), None)
+    full = video.spans[0]
+    if span is None and full.kind == "full_scale" and s < full.end and e <= full.end + tol:
+        span = full
     if span is None and video.spans[0].kind == "full_scale":
         end = video.spans[0].end
         key, t = ("start_time", s) if s >= end else ("end_time", e)
@@ -207,7 +211,7 @@ def goalstep_parts(loc: dict[str, Any], fps: float) -> tuple[list[Language], lis
             a, b = round((max(s, start) - start) * fps), min(n_frames, round((min(e, end) - start) * fps))
             problem = None if b > a else f"[{s}, {e}] s lies outside the episode [{start}, {end}] s"
         if problem is not None:
-            left_out.append({"field": nested["field"], "reason": problem})
+            left_out.append({"field": nested["field"], "reason": problem if isinstance(problem, str) else problem[1]})
             continue
         extra = {k: v for k, v in nested.items() if k != "step_description"}
         config.append(ActionSegment(start_frame=a, end_frame=b, action_text=text, **extra))

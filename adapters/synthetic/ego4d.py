@@ -224,3 +224,143 @@ def write_ego4d(
 def _frame(v: Ego4DVideo, height: int, width: int, index: int) -> np.ndarray:
     left = synthetic_frame(height, width, index, v.seed)
     return np.concatenate([left, right_eye_frame(height, width, index, v.seed)], axis=1) if v.is_stereo else left
+
+
+# -- Goal-Step -------------------------------------------------------------------------------------------------------
+
+GOALSTEP_BAD_CASES = ("end_before_start", "no_description", "past_end", "no_video_uid")
+# (start, end) as fractions of the video, description, category, is_relevant, substeps as (start, end, description):
+# a substep ending past its step and one starting before it, integer times, a step without substeps, descriptions
+# with a trailing blank and with "\n-", as in the maker's val file (facebookresearch/ego4d-goalstep data/).
+STEPS = (
+    ((0.0, 0.25), "Toast bread", "General cooking activity: Toast bread", "essential",
+     ((0.0, 0.12), (0.12, 0.26)), ("preheat the stove-top", "toast bread")),
+    ((0.3, 0.5), "Organize the table ", "General kitchen activity: Set the dining table", "optional", (), ()),
+    ((0.55, 0.95), "remove groceries from bag\n- arrange grocery items", "Bake: Shape the dough", "irrelevant",
+     ((0.54, 0.7), (0.7, 0.82), (0.82, 0.95)), ("weigh the dough", "shape dough ", "place dough in baking sheet")),
+)  # fmt: skip
+
+
+@dataclass
+class GoalStepSegment:
+    """One Goal-Step episode as written: its raw id, video seconds, text, nested (start, end, text) and, for a bad
+    one, the field its reason must name."""
+
+    raw_id: str
+    uid: str
+    level: str
+    start: float
+    end: float
+    text: str
+    nested: list[tuple[float, float, str]] = field(default_factory=list)
+    bad_field: str | None = None
+
+
+@dataclass
+class GoalStepFixture:
+    files: dict[str, Path]  # split -> file
+    segments: list[GoalStepSegment]
+
+    @property
+    def good(self) -> list[GoalStepSegment]:
+        return [s for s in self.segments if s.bad_field is None]
+
+
+def _seg(start: float, end: float, text: str, category: str, relevant: str, **more: object) -> dict:
+    return {"start_time": start, "end_time": end, "step_category": category, "step_description": text,
+            "is_continued": False, "is_procedural": bool(more.get("segments")), "is_relevant": relevant,
+            "summary": [text.strip()] if more.get("segments") else [], **more}  # fmt: skip
+
+
+def write_goalstep(corpus: Ego4DFixture, *, val: Iterable[int] = (), bad: Iterable[str] = ()) -> GoalStepFixture:
+    """Goal-Step annotations of `corpus`'s videos, in the maker's schema, under `v2/annotations/`:
+    `goalstep_train.json` (videos not in `val`), `goalstep_valid.json` (indices in `val`) and an unlabelled
+    `goalstep_test.json` (`step_segments` only) naming the first video. Each video gets one goal covering
+    `[video_start_sec, video_start_sec + duration]` (the real files' goal span) with the `STEPS` layout; `bad` cases
+    go into the first good video's goal: a step and a substep with end < start, a blank description, a step past the
+    video end; `no_video_uid` adds an entry without `video_uid`. Videos of `corpus` written bad (`missing_video`)
+    get a goal too."""
+    bad = list(bad)
+    unknown = set(bad) - set(GOALSTEP_BAD_CASES)
+    if unknown:
+        raise ValueError(f"unknown Goal-Step bad case(s) {sorted(unknown)}; known: {GOALSTEP_BAD_CASES}")
+    val, docs = set(val), {"train": [], "val": []}
+    segments: list[GoalStepSegment] = []
+    first_good = next(k for k, v in enumerate(corpus.videos) if v.bad is None)
+    for k, v in enumerate(corpus.videos):
+        split = "val" if k in val else "train"
+        d, base, gfield = v.duration_s, f"{v.uid}/goalstep_{split}", f"videos[{len(docs[split])}]"
+        steps = []
+        for i, ((a, b), text, cat, rel, subs, sub_texts) in enumerate(STEPS):
+            nested = [(round(sa * d, 5), round(sb * d, 5), t) for (sa, sb), t in zip(subs, sub_texts, strict=True)]
+            subsegs = [_seg(sa, sb, t, cat, "essential") for sa, sb, t in nested]  # no segments key, as written
+            start, end = (0 if i == 0 else round(a * d, 5)), round(b * d, 5)  # an integer time, as written
+            steps.append(_seg(start, end, text, cat, rel, segments=subsegs))
+            bad_field = None if v.bad is None else "video"
+            segments.append(GoalStepSegment(f"{base}/{i:03d}", v.uid, "step", start, end, text, nested, bad_field))
+            segments += [GoalStepSegment(f"{base}/{i:03d}/{j:03d}", v.uid, "substep", sa, sb, t, [], bad_field)
+                         for j, (sa, sb, t) in enumerate(nested)]  # fmt: skip
+        if k == first_good:
+            steps += _bad_steps(bad, steps, d, base, gfield, v.uid, segments)
+        docs[split].append({
+            "video_uid": v.uid, "start_time": v.start_sec, "end_time": v.start_sec + d,
+            "goal_category": "COOKING:MAKE_BREAD", "goal_description": "Makes the bread",
+            "goal_wikihow_url": "https://www.wikihow.com/Make-a-Quick-Homemade-Bread",
+            "summary": [s["step_description"] for s in steps[:3]], "is_procedural": True, "segments": steps,
+        })  # fmt: skip
+    if "no_video_uid" in bad:
+        docs["val"].append({"start_time": 0, "end_time": 1.0, "goal_description": "Makes tea", "segments": []})
+        k = len(docs["val"]) - 1
+        raw_id, why = f"no-video-uid-{k:05d}/goalstep_val", f"videos[{k}].video_uid"
+        segments.append(GoalStepSegment(raw_id, "", "goal", 0, 1, "", [], why))
+    files = {}
+    for split, name in (("train", "goalstep_train.json"), ("val", "goalstep_valid.json")):
+        doc = {"version": "1.0", "date": "231129", "description": f"Ego4D Goal-Step ({split})", "split": split,
+               "videos": docs[split]}  # fmt: skip
+        files[split] = corpus.root / "v2" / "annotations" / name
+        files[split].write_text(json.dumps(doc, indent=2))
+    test = {"version": "1.0", "date": "231129", "description": "Ego4D Goal-Step (test)", "split": "test",
+            "videos": [{"video_uid": corpus.videos[0].uid, "step_segments": [
+                {"step_description": t, "segment_count": 1} for _, t, *_ in STEPS]}]}  # fmt: skip
+    files["test"] = corpus.root / "v2" / "annotations" / "goalstep_test.json"
+    files["test"].write_text(json.dumps(test, indent=2))
+    return GoalStepFixture(files, segments)
+
+
+def _bad_steps(
+    bad: list[str], steps: list[dict], d: float, base: str, gfield: str, uid: str, segments: list[GoalStepSegment]
+) -> list[dict]:
+    """The bad steps appended to a good goal (and a bad substep put into its first step), recorded in `segments`."""
+    out = []
+
+    def add(step: dict, why: str) -> None:
+        i = len(steps) + len(out)
+        out.append(step)
+        segments.append(GoalStepSegment(f"{base}/{i:03d}", uid, "step", step["start_time"], step["end_time"],
+                                        step["step_description"], [], f"{gfield}.segments[{i}].{why}"))  # fmt: skip
+
+    if "end_before_start" in bad:
+        add(_seg(round(0.6 * d, 5), round(0.4 * d, 5), "Wash bowl", "Clean: Wash bowls", "unsure", segments=[]),
+            "end_time")  # fmt: skip
+        sub = _seg(round(0.2 * d, 5), round(0.1 * d, 5), "trash kitchen waste", "Clean: Dispose", "essential")
+        steps[0]["segments"].append(sub)
+        j = len(steps[0]["segments"]) - 1
+        segments.append(
+            GoalStepSegment(
+                f"{base}/000/{j:03d}",
+                uid,
+                "substep",
+                sub["start_time"],
+                sub["end_time"],
+                sub["step_description"],
+                [],
+                f"{gfield}.segments[0].segments[{j}].end_time",
+            )
+        )
+    if "no_description" in bad:
+        add(_seg(round(0.1 * d, 5), round(0.2 * d, 5), "  ", "General activity: Use phone", "unsure", segments=[]),
+            "step_description")  # fmt: skip
+    if "past_end" in bad:
+        add(_seg(round(0.9 * d, 5), round(d + 2.0, 5), "Clean floor with mop", "Clean: Floor", "unsure", segments=[]),
+            "end_time")  # fmt: skip
+    return out

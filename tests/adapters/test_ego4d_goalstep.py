@@ -1,0 +1,218 @@
+"""Ego4D Goal-Step: steps and substeps as episodes over their [start, end] (frames inside it, the description as the
+task, substeps as `action_config`, the goal in the metadata) and every bad entry refused by file, video and field."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from adapters.base import AdapterError, EpisodeRef
+from adapters.ego4d import Ego4DAdapter, Ego4DOptions
+from adapters.synthetic.ego4d import (
+    GOALSTEP_BAD_CASES,
+    Ego4DFixture,
+    GoalStepFixture,
+    GoalStepSegment,
+    write_ego4d,
+    write_goalstep,
+)
+from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from tests.adapters.test_ego4d import check_frames
+
+GOALSTEP = {"annotations": ["goalstep"]}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ego4DFixture, GoalStepFixture]:
+    videos = write_ego4d(tmp_path_factory.mktemp("goalstep"), num_videos=2, duration_s=12.0, narrations_per_video=2,
+                         bad=["missing_video"])  # fmt: skip
+    return videos, write_goalstep(videos, val=[1], bad=GOALSTEP_BAD_CASES)
+
+
+def refs_by_id(root: Path, options: dict | None = None) -> dict[str, EpisodeRef]:
+    return {r.raw_id: r for r in Ego4DAdapter(GOALSTEP if options is None else options).discover(root)}
+
+
+def file_segment(path: Path, field: str) -> dict:
+    """The segment at `videos[k].segments[i]...` in the written file, as written."""
+    node: object = json.loads(path.read_text())
+    for part in field.replace("]", "").split("."):
+        key, _, index = part.partition("[")
+        node = node[key][int(index)]  # type: ignore[index]
+    return node  # type: ignore[return-value]
+
+
+def test_every_written_segment_is_one_episode_or_one_named_refusal(corpus: tuple) -> None:
+    videos, gs = corpus
+    refs = list(Ego4DAdapter(GOALSTEP).discover(videos.root))
+    assert refs == list(Ego4DAdapter(GOALSTEP).discover(videos.root))  # stable
+    ids = [r.raw_id for r in refs]
+    assert ids == sorted(ids) and sorted(ids) == sorted(s.raw_id for s in gs.segments)  # nothing skipped, no extra
+    assert {r.raw_id for r in refs if r.error is None} == {s.raw_id for s in gs.good}
+    assert len(gs.good) == 16 and len(gs.segments) - len(gs.good) == 13  # 2 good videos x 8; 8 missing-video + 5
+
+
+def test_default_reads_every_kind_found_and_names_the_unread_test_file(
+    corpus: tuple, caplog: pytest.LogCaptureFixture
+) -> None:
+    videos, gs = corpus
+    with caplog.at_level(logging.WARNING, logger="adapters.ego4d.adapter"):
+        ids = list(refs_by_id(videos.root, {}))
+    assert any("goalstep_test.json" in r.getMessage() and "no step times" in r.getMessage() for r in caplog.records)
+    assert {i for i in ids if "/goalstep_" in i or i.startswith("no-video-uid")} == {s.raw_id for s in gs.segments}
+    assert {i for i in ids if "/narration_pass_1/" in i} == set(refs_by_id(videos.root, {"annotations": ["narration"]}))
+    assert len(ids) == len(gs.segments) + 2 * len(videos.videos)  # + 2 narrations per video (pass 1)
+
+
+def test_step_and_substep_frames_lie_in_their_window_and_the_task_is_the_description(corpus: tuple) -> None:
+    videos, gs = corpus
+    refs, adapter = refs_by_id(videos.root), Ego4DAdapter(GOALSTEP)
+    for seg in gs.good:
+        raw = adapter.read(refs[seg.raw_id])
+        video = videos.video(seg.uid)
+        assert raw.metadata["window_sec"] == pytest.approx([seg.start, min(seg.end, video.duration_s)])
+        cam = raw.cameras["full_scale"]
+        times = cam.timestamps + seg.start  # video seconds of the frames
+        assert times[0] >= seg.start - 1e-6 and times[-1] < seg.end + 1e-6
+        assert len(cam) == pytest.approx((seg.end - seg.start) * video.fps, abs=1.01)
+        assert check_frames(raw, video, videos) == len(cam)  # the written frames at those video times
+        assert raw.language[0].kind == "instruction" and raw.language[0].text == seg.text  # verbatim
+        (ep,) = canonicalize(raw, CanonicalizeSpec())
+        assert ep.task == seg.text.strip() and ep.tier.value == "actionless"
+        assert raw.metadata["goalstep_level"] == seg.level and raw.metadata["video_uid"] == seg.uid
+
+
+def test_substeps_are_the_steps_action_config_and_survive_canonicalization(corpus: tuple) -> None:
+    videos, gs = corpus
+    refs, adapter = refs_by_id(videos.root), Ego4DAdapter(GOALSTEP)
+    steps = [s for s in gs.good if s.level == "step"]
+    assert {len(s.nested) for s in steps} == {0, 2, 3}
+    for seg in steps:
+        raw = adapter.read(refs[seg.raw_id])
+        fps = raw.native_fps
+        path = Path(refs[seg.raw_id].paths[1])
+        written = file_segment(path, raw.metadata["goalstep_field"])
+        assert raw.metadata["segment"] == {k: v for k, v in written.items() if k != "segments"}
+        assert [{k: v for k, v in n.items() if k not in ("level", "field", "step_index")}
+                for n in raw.metadata["nested_segments"]] == written["segments"]  # fmt: skip
+        good_nested = [n for n in seg.nested if n[1] > n[0]]
+        config = raw.action_config or []
+        assert [c.action_text for c in config] == [t for _, _, t in good_nested]
+        for c, (s, e, _) in zip(config, good_nested, strict=True):
+            assert c.start_frame == round((max(s, seg.start) - seg.start) * fps)  # clipped to the step
+            assert c.end_frame == min(round((min(e, seg.end) - seg.start) * fps), round((seg.end - seg.start) * fps))
+            assert (c.model_extra["start_time"], c.model_extra["end_time"]) == (s, e)  # video seconds kept
+            assert c.model_extra["level"] == "substep" and "step_category" in c.model_extra
+        if config:
+            (ep,) = canonicalize(raw, CanonicalizeSpec())
+            assert [c.action_text for c in ep.action_config] == [c.action_text for c in config]
+            for c, (s, _, _) in zip(ep.action_config, good_nested, strict=True):  # at the 10 Hz grid
+                assert c.start_frame == pytest.approx((max(s, seg.start) - seg.start) * 10, abs=1)
+                assert c.end_frame <= ep.num_frames
+    clipped = [s for s in steps if any(n[0] < s.start or n[1] > s.end for n in s.nested)]
+    assert len(clipped) == 4  # both quirks (a substep before its step, one past it) on both videos
+
+
+def test_substep_keeps_its_parent_step_and_the_goal(corpus: tuple) -> None:
+    videos, gs = corpus
+    refs, adapter = refs_by_id(videos.root), Ego4DAdapter(GOALSTEP)
+    seg = next(s for s in gs.good if s.level == "substep")
+    raw = adapter.read(refs[seg.raw_id])
+    path = Path(refs[seg.raw_id].paths[1])
+    goal_field = raw.metadata["goalstep_field"].split(".")[0]
+    goal = file_segment(path, goal_field)
+    assert raw.metadata["goal"] == {k: v for k, v in goal.items() if k != "segments"}
+    parent = file_segment(path, raw.metadata["goalstep_field"].rsplit(".", 1)[0])
+    assert raw.metadata["parent_step"] == {k: v for k, v in parent.items() if k != "segments"}
+    assert raw.action_config is None and raw.metadata["nested_segments"] == []
+    assert [(lang.kind, lang.text) for lang in raw.language] == [("instruction", seg.text),
+                                                                 ("description", goal["goal_description"])]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", [c for c in GOALSTEP_BAD_CASES] + ["missing_video"])
+def test_bad_entries_are_refused_naming_file_video_and_field(corpus: tuple, case: str) -> None:
+    videos, gs = corpus
+    refs, adapter = refs_by_id(videos.root), Ego4DAdapter(GOALSTEP)
+    missing = next(v for v in videos.videos if v.bad == "missing_video")
+    first = next(v for v in videos.videos if v.bad is None)
+    bad: list[GoalStepSegment] = [s for s in gs.segments if s.bad_field is not None]
+    if case == "missing_video":
+        chosen = [s for s in bad if s.uid == missing.uid]
+    elif case == "no_video_uid":
+        chosen = [s for s in bad if not s.uid]
+    else:
+        suffix = {"end_before_start": ".end_time", "no_description": ".step_description", "past_end": ".end_time"}
+        chosen = [s for s in bad if s.uid == first.uid and s.bad_field.endswith(suffix[case])]
+        chosen = [s for s in chosen if (s.end < s.start) == (case == "end_before_start")]
+    assert chosen
+    for seg in chosen:
+        assert refs[seg.raw_id].error
+        with pytest.raises(AdapterError) as info:
+            adapter.read(refs[seg.raw_id])
+        err = info.value
+        assert err.episode == seg.raw_id and err.adapter == "ego4d"
+        if case == "missing_video":
+            assert (err.field, err.file) == ("video", str(missing.path))
+            assert missing.uid in err.reason and "not on disk" in err.reason and "goalstep_train.json" in err.reason
+        else:
+            assert err.field == seg.bad_field and err.file.endswith(("goalstep_train.json", "goalstep_valid.json"))
+            assert seg.uid in err.reason or case == "no_video_uid"
+    if case == "end_before_start":  # the bad substep is named in its step's metadata, not cut into action_config
+        step = adapter.read(refs[f"{first.uid}/goalstep_train/000"])
+        (left,) = step.metadata["not_in_action_config"]
+        assert left["field"] == "videos[0].segments[0].segments[2]" and "not after start_time" in left["reason"]
+
+
+def test_goal_level_spans_the_video_and_holds_steps_and_substeps(tmp_path: Path) -> None:
+    videos = write_ego4d(tmp_path, num_videos=1, duration_s=4.0, narrations_per_video=1, video_start_sec=0.021)
+    write_goalstep(videos)
+    (video,) = videos.videos
+    ((raw_id, ref),) = refs_by_id(tmp_path, {**GOALSTEP, "goalstep_levels": ["goal"]}).items()
+    assert raw_id == f"{video.uid}/goalstep_train" and ref.error is None
+    raw = Ego4DAdapter(GOALSTEP).read(ref)
+    assert raw.metadata["window_sec"] == pytest.approx([0.021, 4.0])  # written to 4.021 (start + duration), clipped
+    assert raw.metadata["clipped_end_sec"] == pytest.approx(0.021)
+    assert raw.language[0].text == "Makes the bread"
+    levels = [c.model_extra["level"] for c in raw.action_config]
+    assert levels == ["step"] * 3 + ["substep"] * 5
+    assert check_frames(raw, video, videos) > 100
+
+
+def test_steps_outside_a_downloaded_clip_are_refused_the_others_read_from_it(tmp_path: Path) -> None:
+    videos = write_ego4d(tmp_path, num_videos=1, duration_s=12.0, narrations_per_video=1, clip_video=True)
+    gs = write_goalstep(videos)
+    (video,) = videos.videos
+    lo, hi = video.clip_start_frame / video.fps, (video.clip_start_frame + video.clip_frames) / video.fps
+    refs = refs_by_id(tmp_path)
+    for seg in gs.segments:
+        inside = seg.start >= lo and seg.end <= hi
+        assert (refs[seg.raw_id].error is None) == inside, seg.raw_id
+        if inside:
+            raw = Ego4DAdapter(GOALSTEP).read(refs[seg.raw_id])
+            assert raw.metadata["clip_uid"] == video.clip_uid and check_frames(raw, video, videos) > 10
+        else:
+            assert "no downloaded clip" in refs[seg.raw_id].error and video.uid in refs[seg.raw_id].error
+    assert sum(r.error is None for r in refs.values()) == 2  # in the clip (20-80 %): step 30-50 %, substep 54-70 %
+
+
+def test_test_split_has_no_times_and_each_video_is_refused_by_name(corpus: tuple) -> None:
+    videos, _ = corpus
+    refs = refs_by_id(videos.root, {**GOALSTEP, "goalstep_splits": ["test"]})
+    (ref,) = refs.values()
+    assert ref.raw_id == f"{videos.videos[0].uid}/goalstep_test"
+    assert "no step times" in ref.error and "videos[0].step_segments" in ref.error
+    assert ref.error.count("goalstep_test.json") == 1
+
+
+def test_options_and_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="unknown split"):
+        Ego4DOptions(goalstep_files={"dev": "x.json"})
+    write_ego4d(tmp_path, num_videos=1, duration_s=1.0, narrations_per_video=1)
+    with pytest.raises(AdapterError, match=r"no Goal-Step train file .*goalstep_train\.json") as info:
+        list(Ego4DAdapter(GOALSTEP).discover(tmp_path))
+    assert info.value.field == "goalstep_train"
+    assert all("/narration_pass_1/" in r.raw_id for r in Ego4DAdapter().discover(tmp_path))  # none found: narrations
