@@ -1,0 +1,93 @@
+"""AgiBot Genie Sim / A2D exports, bad input: every broken episode is still discovered and refused with a specific
+`AdapterError` naming adapter, file, episode and field; the good episodes beside it still read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.agibot import AgibotAdapter
+from adapters.base import AdapterError, EpisodeRef
+from adapters.synthetic.agibot_genie_sim import Fault, GenieSpec, write_genie_sim
+
+GOOD = "7/A2D0015AB00061/1"
+# episode -> (spec changes, file below the episode folder, field, words in the reason, found by discovery)
+CASES = {
+    "2": ({"fault": Fault.missing_h5}, "aligned_joints.h5", "aligned_joints.h5", "is missing", True),
+    "3": ({"fault": Fault.bad_data_info}, "data_info.json", "data_info.json", "unreadable data_info.json", True),
+    "4": ({"fault": Fault.frame_shape}, "aligned_joints.h5", "12/state/joint/effort", "frame 0 has (14,)", False),
+    "5": (
+        {"fault": Fault.missing_frame_field},
+        "aligned_joints.h5",
+        "12/state/end/orientation",
+        "frame 12 has no",
+        False,
+    ),
+    "6": ({"fault": Fault.stale_timestamp}, "aligned_joints.h5", "main_timestamp", "do not increase at row 12", False),
+    "7": ({"fault": Fault.bad_segment}, "data_info.json", "label_info.action_config[1]", "greater than", False),
+    "8": ({"fault": Fault.g2}, "meta_info.json", "robot_type", "'G2A'", False),
+    "9": (
+        {"arm_frames": False, "quat_order": "wxyz"},
+        "aligned_joints.h5",
+        "state/end/orientation",
+        "cannot be settled",
+        False,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("genie_bad")
+    specs = [GenieSpec(job="7", episode="1", videos=False)]
+    specs += [GenieSpec(job="7", episode=ep, videos=False, **changes) for ep, (changes, *_) in CASES.items()]
+    write_genie_sim(root, specs)
+    return root.resolve()
+
+
+def _refs(root: Path) -> dict[str, EpisodeRef]:
+    return {r.raw_id: r for r in AgibotAdapter().discover(root)}
+
+
+def test_every_episode_discovered_none_skipped(root: Path) -> None:
+    raw_ids = [r.raw_id for r in AgibotAdapter().discover(root)]
+    assert raw_ids == [GOOD] + [f"7/A2D0015AB00061/{ep}" for ep in CASES]
+
+
+@pytest.mark.parametrize("episode", list(CASES))
+def test_refused_by_name_with_the_cause(root: Path, episode: str) -> None:
+    _, file, field, words, at_discovery = CASES[episode]
+    raw_id = f"7/A2D0015AB00061/{episode}"
+    ref = _refs(root)[raw_id]
+    assert (ref.error is not None) is at_discovery
+    with pytest.raises(AdapterError) as info:
+        AgibotAdapter().read(ref)
+    err = info.value
+    assert (err.adapter, err.file, err.episode, err.field) == ("agibot", str(root / raw_id / file), raw_id, field)
+    assert words in err.reason, err.reason
+    assert f"episode {raw_id}" in str(err) and f"field {field!r}" in str(err)
+
+
+def test_good_episode_reads_beside_the_broken_ones(root: Path) -> None:
+    ep = AgibotAdapter().read(_refs(root)[GOOD])
+    assert ep.states["joint.position"].values.shape == (24, 14) and ep.hands.hands[0].has_wrist
+
+
+def test_undecidable_order_is_read_when_the_option_names_it(root: Path) -> None:
+    ref = _refs(root)["7/A2D0015AB00061/9"]
+    ep = AgibotAdapter({"genie_quaternion": "wxyz"}).read(ref)
+    assert ep.metadata["quaternion_evidence"] == {"from": "option genie_quaternion"}
+    assert ep.states["end.orientation"].unit == "quat_wxyz" and "end.arm_orientation" not in ep.states
+
+
+def test_g2_read_only_with_an_explicit_embodiment(root: Path) -> None:
+    ep = AgibotAdapter({"genie_embodiment": "agibot_gripper"}).read(_refs(root)["7/A2D0015AB00061/8"])
+    assert ep.robot_type == "agibot_g2a" and ep.embodiment == "agibot_gripper"
+
+
+def test_a_root_with_nothing_says_what_it_looked_for(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "job" / "sn" / "ep").mkdir(parents=True)
+    (tmp_path / "job" / "sn" / "ep" / "notes.txt").write_text("no export files")
+    assert list(AgibotAdapter().discover(tmp_path)) == []
+    assert "aligned_joints.h5" in caplog.text and "task_info" in caplog.text
