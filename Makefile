@@ -5,9 +5,13 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 CONSTRAINTS := docker/constraints.txt
 STAMP  := $(VENV)/.eidata-installed
+# lerobot 0.6.1 (LeRobot v3.0), the second format oracle: Python >= 3.12 and its own torch, so its own venv
+ORACLE_V30_PYTHON ?= env PYENV_VERSION=3.12.1 python3.12  # pyenv here; a plain python3.12 elsewhere
+ORACLE_V30 := .venv-oracle-v30
+ORACLE_V30_STAMP := $(ORACLE_V30)/.eidata-installed
 DEMO_OUT ?= demo_out
 
-.PHONY: venv demo test test-all lint bench clean
+.PHONY: venv oracle-v30 demo test test-all lint bench clean
 
 venv: $(STAMP)
 
@@ -24,13 +28,21 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) docker/requirements-oracle.txt
 	$(PIP) install -q -c $(CONSTRAINTS) -r docker/requirements-oracle.txt
 	touch $(STAMP)
 
+oracle-v30: $(ORACLE_V30_STAMP)
+
+# tests/oracle/fixture_v30.py runs tests/oracle/lerobot_v30_oracle.py with it (a subprocess, never imported by pytest)
+$(ORACLE_V30_STAMP):
+	test -x $(ORACLE_V30)/bin/python || $(ORACLE_V30_PYTHON) -m venv $(ORACLE_V30)
+	$(ORACLE_V30)/bin/pip install -q --disable-pip-version-check 'lerobot[dataset]==0.6.1'
+	touch $(ORACLE_V30_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/eidata demo --out $(DEMO_OUT)
 
-test: $(STAMP)
+test: $(STAMP) $(ORACLE_V30_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-all: $(STAMP)
+test-all: $(STAMP) $(ORACLE_V30_STAMP)
 	$(BIN)/python -m pytest --runslow $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -53,4 +65,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.latents
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(ORACLE_V30) $(DEMO_OUT) .pytest_cache .ruff_cache

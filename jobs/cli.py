@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="write another model family's view of a corpus (gr00t: meta/modality.json)")
     export.add_argument("root", help="corpus folder")
-    export.add_argument("--format", required=True, help="gr00t | lingbot-va")
+    export.add_argument("--format", required=True, help="gr00t | lingbot-va | lerobot-v3")
     export.add_argument("--out", default=None, help="output folder, for formats that write a new dataset")
     export.add_argument("--dry-run", action="store_true", dest="dry_run", help="check and print, write nothing")
     lb = export.add_argument_group("lingbot-va", "LeRobot datasets + Wan2.2 latents for LingBot-VA post-training (Ray)")
@@ -214,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs")
     lb.add_argument("--max-in-flight", type=int, default=4, dest="max_in_flight", help="episodes at once (memory)")
     lb.add_argument("--address", default=None, help="an existing Ray cluster (default: embedded Ray)")
+    v3 = export.add_argument_group("lerobot-v3", "LeRobot v3.0 datasets for lerobot >= 0.4 (--cameras: as above)")
+    v3.add_argument("--manifest", default=None, help="export this manifest's episodes as ONE dataset OUT/NAME")
+    v3.add_argument("--data-file-size-mb", type=int, default=None, dest="data_file_size_mb",
+                    help="data parquet file size limit (default: lerobot's 100)")  # fmt: skip
+    v3.add_argument("--video-file-size-mb", type=int, default=None, dest="video_file_size_mb",
+                    help="video file size limit (default: lerobot's 200)")  # fmt: skip
     export.set_defaults(func=_cmd_export)
 
     validate = sub.add_parser("validate", help="report what a loader would trip on in a LeRobot v2.0/v2.1/v3.0 dataset")

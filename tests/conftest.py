@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.oracle.fixture", "tests.ray_scope"]
+pytest_plugins = ["tests.oracle.fixture", "tests.oracle.fixture_v30", "tests.ray_scope"]
 
 os.environ.setdefault("SVT_LOG", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -15,6 +15,7 @@ import sys
 EXPORT_FORMATS: dict[str, str] = {
     "gr00t": "jobs.export.gr00t",
     "lingbot-va": "jobs.export.lingbot",
+    "lerobot-v3": "jobs.export.lerobot_v3",
 }
 
 

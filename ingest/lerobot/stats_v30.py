@@ -1,0 +1,164 @@
+"""Per-episode statistics with quantiles, computed as lerobot 0.6.1 computes them, and their aggregation.
+
+Definitions (lerobot 0.6.1, `src/lerobot/datasets/compute_stats.py`, read from the installed wheel):
+- `compute_episode_stats` -> `get_feature_stats(values, axis=0, keepdims=values.ndim == 1)`: a 1-D column becomes
+  (N, 1); any other array is flattened by `RunningQuantileStats.update` to (-1, last_dim), so a (N, 2, 21, 3) feature
+  gets stats of shape (3,) (pooled over the other axes) while `count` stays N. Values are promoted to
+  `result_type(dtype, float32)` (float32 stays float32, int64 -> float64, bool -> float32).
+- min / max; mean and mean of squares by `np.mean` in that dtype; std = sqrt(max(0, E[x^2] - mean^2)).
+- quantiles q01 q10 q50 q90 q99 from a 5000-bin histogram per dimension, edges
+  `np.linspace(min - 1e-10, max + 1e-10, 5001)`, counted as `np.histogram` counts; the quantile is the edge-interpolated
+  position of `q * count` in the cumulative counts (`_compute_single_quantile`). Fewer than 2 rows: numpy's
+  min/max/mean/std over axis 0 and every quantile = mean (`_compute_basic_stats`).
+- `aggregate_stats`: min of mins, max of maxes, count-weighted mean, pooled variance, count-weighted mean of each
+  quantile.
+
+The histogram is never built: the quantile needs only the bin of the k-th smallest value and the counts below and in
+that bin, which a sort of the episode's values gives. The edges are computed one by one with the exact float
+operations `np.linspace` performs (numpy `_core/function_base.py`, unchanged between numpy 2.2 and 2.4), so the
+results equal lerobot's bit for bit (`tests/ingest/lerobot/test_stats_v30.py` checks them against lerobot 0.6.1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+QUANTILES: tuple[float, ...] = (0.01, 0.10, 0.50, 0.90, 0.99)  # lerobot's DEFAULT_QUANTILES
+QUANTILE_KEYS: tuple[str, ...] = tuple(f"q{int(q * 100):02d}" for q in QUANTILES)
+NUM_BINS = 5000  # RunningQuantileStats(num_quantile_bins=5000)
+EDGE_PAD = 1e-10
+
+Stats = dict[str, np.ndarray]
+
+
+def _edges_at(start: np.ndarray, stop: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """`np.linspace(start[d], stop[d], NUM_BINS + 1)[j[..., d]]` for every d, with linspace's own float operations."""
+    dt = start.dtype.type
+    delta = np.subtract(stop, start, dtype=dt)
+    step = delta / dt(NUM_BINS)  # linspace: step = delta / div, in the result dtype
+    jf = j.astype(start.dtype)
+    # linspace multiplies by step unless some step is 0 (denormals); it decides per call, here one call per dimension
+    y = np.where(step == 0, (jf / dt(NUM_BINS)) * delta, jf * step)
+    y = y + start
+    return np.where(j >= NUM_BINS, stop, y)  # linspace sets the endpoint to `stop`
+
+
+def _bin_of(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """The `np.histogram` bin of one value per dimension: the largest j with e[j] <= v (the last bin is closed)."""
+    lo = np.zeros(values.shape, dtype=np.int64)  # e[0] = min - pad <= v always
+    hi = np.full(values.shape, NUM_BINS - 1, dtype=np.int64)
+    while (lo < hi).any():  # bisection: exact even where float32 rounding repeats an edge many times
+        mid = (lo + hi + 1) // 2
+        ok = _edges_at(start, stop, mid) <= values
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid - 1)
+    return lo
+
+
+def _quantiles(flat: np.ndarray, start: np.ndarray, stop: np.ndarray) -> list[np.ndarray]:
+    """lerobot's `_compute_quantiles` over a (rows, dims) batch, without building its histogram.
+
+    The first cumulative count >= q * n is reached in the bin of the k-th smallest value (k = ceil(q * n)); the
+    counts below and inside that bin are the values below its two edges, found in the sorted column."""
+    n, dims = flat.shape
+    cols = np.sort(np.ascontiguousarray(flat.T), axis=1)  # one sorted row per dimension
+    per_q = []
+    for q in QUANTILES:
+        target = q * n  # RunningQuantileStats: q * self._count, a python float
+        idx = _bin_of(cols[:, math.ceil(target) - 1], start, stop)
+        lo = _edges_at(start, stop, idx)
+        hi = _edges_at(start, stop, idx + 1)
+        per_q.append((target, idx, lo, hi))
+    # counts of values below each queried edge, one searchsorted per dimension
+    queries = np.stack([e for _, _, lo, hi in per_q for e in (lo, hi)], axis=1)  # (dims, 2 * len(QUANTILES))
+    below = np.stack([np.searchsorted(cols[d], queries[d], side="left") for d in range(dims)])
+    out = []
+    for i, (target, idx, lo, hi) in enumerate(per_q):
+        before = below[:, 2 * i].astype(np.float64)
+        through = np.where(idx == NUM_BINS - 1, n, below[:, 2 * i + 1]).astype(np.float64)
+        fraction = (target - before) / (through - before)
+        value = lo.astype(np.float64) + fraction * (hi - lo).astype(np.float64)  # width in the edges' dtype
+        if (idx == 0).all():  # bin 0 returns edges[0] as is: np.array of float32 scalars stays float32
+            out.append(lo.copy())
+        else:
+            out.append(np.where(idx == 0, lo.astype(np.float64), value))
+    return out
+
+
+def feature_stats(values: np.ndarray) -> Stats:
+    """lerobot 0.6.1 `get_feature_stats(values, axis=0, keepdims=values.ndim == 1)` of one numeric feature."""
+    values = np.asarray(values)
+    keepdims = values.ndim == 1
+    arr = values.reshape(-1, 1) if keepdims else values
+    n = arr.shape[0]
+    if n < 2:  # _compute_basic_stats: numpy over axis 0 of the (possibly N-D) array, quantiles = mean
+        mean = np.mean(arr, axis=0)
+        stats = {"min": np.min(arr, axis=0), "max": np.max(arr, axis=0), "mean": mean, "std": np.std(arr, axis=0)}
+        stats["count"] = np.array([n])
+        stats.update({q: mean.copy() for q in QUANTILE_KEYS})
+    else:
+        flat = arr.reshape(-1, arr.shape[-1])
+        flat = flat.astype(np.result_type(flat.dtype, np.float32), copy=False)
+        mean = np.mean(flat, axis=0)
+        mean_sq = np.mean(flat**2, axis=0)
+        lo, hi = np.min(flat, axis=0), np.max(flat, axis=0)
+        stats = {"min": lo.copy(), "max": hi.copy(), "mean": mean, "std": np.sqrt(np.maximum(0, mean_sq - mean**2))}
+        stats["count"] = np.array([n])
+        for key, qv in zip(QUANTILE_KEYS, _quantiles(flat, lo - EDGE_PAD, hi + EDGE_PAD), strict=True):
+            stats[key] = qv
+    if keepdims:  # _reshape_for_vector_stats: a 1-D feature keeps shape (1,)
+        stats = {k: v if k == "count" else np.asarray(v).reshape(1) for k, v in stats.items()}
+    return stats
+
+
+def episode_stats(columns: Mapping[str, np.ndarray]) -> dict[str, Stats]:
+    """`compute_episode_stats` over an episode's numeric columns (name -> (N, *shape) array)."""
+    return {name: feature_stats(values) for name, values in columns.items()}
+
+
+def aggregate_feature_stats(stats: Sequence[Mapping[str, np.ndarray]]) -> Stats:
+    """lerobot 0.6.1 `aggregate_feature_stats`: pooled over episodes, quantiles as count-weighted means."""
+    means = np.stack([np.asarray(s["mean"]) for s in stats])
+    variances = np.stack([np.asarray(s["std"]) ** 2 for s in stats])
+    counts = np.stack([np.asarray(s["count"]) for s in stats])
+    total = counts.sum(axis=0)
+    while counts.ndim < means.ndim:
+        counts = np.expand_dims(counts, axis=-1)
+    mean = (means * counts).sum(axis=0) / total
+    variance = ((variances + (means - mean) ** 2) * counts).sum(axis=0) / total
+    out: Stats = {
+        "min": np.min(np.stack([np.asarray(s["min"]) for s in stats]), axis=0),
+        "max": np.max(np.stack([np.asarray(s["max"]) for s in stats]), axis=0),
+        "mean": mean,
+        "std": np.sqrt(variance),
+        "count": total,
+    }
+    for key in [k for k in stats[0] if k.startswith("q") and k[1:].isdigit()]:
+        if all(key in s for s in stats):
+            out[key] = (np.stack([np.asarray(s[key]) for s in stats]) * counts).sum(axis=0) / total
+    return out
+
+
+def aggregate_stats(stats_list: Iterable[Mapping[str, Mapping[str, np.ndarray]]]) -> dict[str, Stats]:
+    """lerobot 0.6.1 `aggregate_stats`: the union of features, each aggregated over the episodes that have it."""
+    stats_list = list(stats_list)
+    keys = {k for s in stats_list for k in s}
+    return {k: aggregate_feature_stats([s[k] for s in stats_list if k in s]) for k in sorted(keys)}
+
+
+def as_numpy(stats: Mapping[str, Mapping[str, object]]) -> dict[str, Stats]:
+    """Stats read from JSON -> arrays, as lerobot's `cast_stats_to_numpy` (at least 1-D)."""
+    return {f: {k: np.atleast_1d(np.array(v)) for k, v in s.items()} for f, s in stats.items()}
+
+
+def flat_columns(ep_stats: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, object]:
+    """`flatten_dict({"stats": ep_stats})` with values as lists: the `stats/<feature>/<stat>` episode columns."""
+    return {f"stats/{f}/{k}": np.asarray(v).tolist() for f, s in ep_stats.items() for k, v in s.items()}
+
+
+def jsonable(stats: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, dict[str, object]]:
+    """lerobot's `serialize_dict` of stats: arrays as nested lists (meta/stats.json)."""
+    return {f: {k: np.asarray(v).tolist() for k, v in s.items()} for f, s in stats.items()}

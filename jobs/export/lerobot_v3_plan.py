@@ -1,0 +1,188 @@
+"""What one LeRobot v3.0 export holds: a whole canonical dataset, or a curated manifest's episodes across sources.
+
+A manifest becomes ONE dataset, so every episode must have the same features:
+- numeric features: those every selected dataset declares with the same dtype, shape and names (the canonical
+  state/action/keypoints and lerobot's index columns); a source's native columns differ by robot and are left out
+  (counted per feature in the plan's notes). Their per-dataset `info` (e.g. the action's embodiment mask) is dropped:
+  it is no longer one value for the whole dataset; the episode's embodiment is an episode column instead;
+- cameras: `--cameras` (video keys or short names, `none` for no video); by default the camera most episodes have, plus
+  every other camera all of those episodes have. An episode whose dataset lacks a chosen camera, or holds it at
+  another size, is skipped and counted (a black stand-in would teach a policy that the camera went dark);
+- tasks: merged by text, numbered in order of first appearance;
+- per-episode columns: source, subset, tier, embodiment, episode_uid, split, weight and the v2.1 dataset and
+  episode it came from, so a trainer can filter or weight by them (lerobot keeps extra episode columns: they are
+  returned by `meta.episodes[i]` and usable in its `episodes` filter);
+- split: train episodes first, then val; `info.json` `splits` = {"train": "0:T", "val": "T:N"} (lerobot's range form).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from jobs.export.lerobot_v3_write import EpisodeRef, SourceDataset
+from schemas.corpus import EpisodeLineage
+from schemas.lerobot_v3 import features_v30
+from schemas.manifest import ENTRIES_PARQUET
+
+IMAGE_PREFIX = "observation.images."
+
+
+class PlanError(ValueError):
+    """The selection cannot become one v3.0 dataset (names the manifest or dataset and the cause)."""
+
+
+@dataclass
+class ExportPlan:
+    name: str
+    fps: int
+    features: dict[str, Any]
+    robot_type: str | None
+    episodes: list[EpisodeRef]
+    keep_tasks: dict[int, str] | None = None  # a single dataset keeps its task indices
+    splits: dict[str, str] | None = None
+    notes: list[str] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    sources: list[Path] = field(default_factory=list)
+
+
+def resolve_cameras(wanted: list[str] | None, available: list[str]) -> list[str] | None:
+    """Video keys from keys or short names (`head` -> `observation.images.head`); None = not chosen."""
+    if wanted is None:
+        return None
+    if [w.lower() for w in wanted] == ["none"]:
+        return []
+    out = []
+    for w in wanted:
+        key = w if w.startswith(IMAGE_PREFIX) else IMAGE_PREFIX + w
+        if key not in available:
+            raise PlanError(f"camera {w!r} is not among {sorted(available)}")
+        out.append(key)
+    return out
+
+
+def dataset_plan(root: Path, name: str, cameras: list[str] | None) -> ExportPlan:
+    """A whole dataset, its features as they are (natives included), its task indices and splits kept."""
+    src = SourceDataset(root)
+    videos = [k for k, ft in src.features.items() if ft["dtype"] == "video"]
+    chosen = resolve_cameras(cameras, videos)
+    chosen = videos if chosen is None else chosen
+    feats = {k: ft for k, ft in src.features.items() if ft["dtype"] != "video" or k in chosen}
+    fps = int(src.info["fps"])
+    eps = [EpisodeRef(src, i) for i in sorted(src.episodes)]
+    return ExportPlan(
+        name=name,
+        fps=fps,
+        features=features_v30(feats, fps),
+        robot_type=src.info.get("robot_type"),
+        episodes=eps,
+        keep_tasks=src.tasks,
+        splits=src.info.get("splits") or None,
+        sources=[src.root],
+    )
+
+
+def _same(ft: dict[str, Any], other: dict[str, Any]) -> bool:
+    return (ft["dtype"], list(ft["shape"]), ft.get("names")) == (
+        other["dtype"],
+        list(other["shape"]),
+        other.get("names"),
+    )
+
+
+def _common_features(sources: list[SourceDataset], notes: list[str]) -> dict[str, Any]:
+    first = sources[0].features
+    out = {}
+    dropped: set[str] = set()
+    declared: Counter[str] = Counter()
+    for src in sources:
+        for key, ft in src.features.items():
+            if ft["dtype"] != "video":
+                declared[key] += 1
+                if not all(key in s.features and _same(ft, s.features[key]) for s in sources):
+                    dropped.add(key)
+    for key, ft in first.items():
+        if ft["dtype"] != "video" and key not in dropped:
+            out[key] = {k: v for k, v in ft.items() if k != "info"}
+    for key in sorted(dropped):
+        notes.append(f"feature {key} left out: {declared[key]} of {len(sources)} datasets declare it, not identically")
+    return out
+
+
+def _default_cameras(entries: list[tuple[SourceDataset, int]]) -> list[str]:
+    have = [frozenset(k for k, ft in s.features.items() if ft["dtype"] == "video") for s, _ in entries]
+    counts = Counter(k for cams in have for k in cams)
+    if not counts:
+        return []
+    top = max(sorted(counts), key=lambda k: counts[k])  # most episodes; ties by name
+    with_top = [cams for cams in have if top in cams]
+    return sorted(frozenset.intersection(*with_top), key=lambda k: (k != top, k))
+
+
+def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]:
+    line = src.episodes.get(index, {})
+    lineage = EpisodeLineage.of(line)
+    action = src.features.get("action", {})
+    folder = Path(rel).parts
+    # as the catalog decides them (jobs/catalog/rows.py): lineage first, then the dataset's own declarations
+    embodiment = lineage.embodiment or (action.get("info") or {}).get("embodiment") or src.info.get("robot_type")
+    return {
+        "source": lineage.source or (folder[-2] if len(folder) >= 2 else folder[-1]),
+        "subset": lineage.subset or folder[-1],
+        "embodiment": embodiment or "unknown",
+    }
+
+
+def manifest_plan(corpus_root: Path, name: str, cameras: list[str] | None) -> ExportPlan:
+    mdir = Path(corpus_root) / "manifests" / name
+    if not (mdir / ENTRIES_PARQUET).is_file():
+        raise PlanError(f"{mdir}: no {ENTRIES_PARQUET}; run `eidata curate ROOT --name {name}` first")
+    rows = pq.read_table(mdir / ENTRIES_PARQUET).to_pylist()
+    if not rows:
+        raise PlanError(f"manifest {name}: no episodes")
+    sources: dict[str, SourceDataset] = {}
+    for r in rows:
+        if r["dataset"] not in sources:
+            sources[r["dataset"]] = SourceDataset(Path(corpus_root) / r["dataset"])
+    fps_set = {int(s.info["fps"]) for s in sources.values()}
+    if len(fps_set) != 1:
+        raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")
+    fps = fps_set.pop()
+    notes: list[str] = []
+    feats = _common_features(list(sources.values()), notes)
+    entries = [(sources[r["dataset"]], r["episode_index"]) for r in rows]
+    all_cams = sorted({k for s in sources.values() for k, ft in s.features.items() if ft["dtype"] == "video"})
+    chosen = resolve_cameras(cameras, all_cams)
+    chosen = _default_cameras(entries) if chosen is None else chosen
+    shapes = {k: Counter(tuple(s.features[k]["shape"]) for s, _ in entries if k in s.features) for k in chosen}
+    shape = {k: c.most_common(1)[0][0] for k, c in shapes.items()}
+    video_feats = {}
+    for k in chosen:
+        first = next(s for s, _ in entries if k in s.features and tuple(s.features[k]["shape"]) == shape[k])
+        video_feats[k] = first.features[k]
+    plan = ExportPlan(name, fps, {}, None, [], notes=notes, sources=[s.root for s in sources.values()])
+    kept: dict[str, list[EpisodeRef]] = {"train": [], "val": []}
+    for r, (src, index) in zip(rows, entries, strict=True):
+        missing = [k for k in chosen if k not in src.features]
+        resized = [k for k in chosen if k in src.features and tuple(src.features[k]["shape"]) != shape[k]]
+        if missing or resized or index not in src.episodes:
+            why = f"no camera {','.join(missing)}" if missing else f"camera size {','.join(resized)}"
+            plan.skipped[why if index in src.episodes else "episode not in its dataset"] += 1
+            continue
+        extra = _lineage_columns(src, index, r["dataset"])
+        extra |= {"tier": r["tier"], "episode_uid": r["episode_uid"], "split": r["split"], "weight": r["weight"]}
+        extra |= {"source_dataset": r["dataset"], "source_episode_index": int(index)}
+        kept.setdefault(r["split"], []).append(EpisodeRef(src, index, extra))
+    plan.episodes = kept["train"] + kept["val"] + [e for s, v in kept.items() if s not in ("train", "val") for e in v]
+    if not plan.episodes:
+        raise PlanError(f"manifest {name}: every episode was skipped ({dict(plan.skipped)})")
+    n_train = len(kept["train"])
+    plan.splits = {"train": f"0:{n_train}"} | ({"val": f"{n_train}:{len(plan.episodes)}"} if kept["val"] else {})
+    robot_types = {src.info.get("robot_type") for src in sources.values()}
+    plan.robot_type = robot_types.pop() if len(robot_types) == 1 else None  # mixed: per-episode `embodiment`
+    plan.features = features_v30(video_feats | feats, fps)
+    return plan

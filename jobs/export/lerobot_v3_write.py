@@ -1,0 +1,336 @@
+"""Write one LeRobot v3.0 dataset from episodes of canonical v2.1 datasets, as lerobot 0.6.1 lays one out.
+
+Per episode (lerobot 0.6.1 `src/lerobot/datasets/dataset_writer.py` `save_episode` / `_save_episode_data`, and
+`dataset_metadata.py` `save_episode` / `_save_episode_metadata`):
+- its frames go into the current `data/chunk-CCC/file-FFF.parquet`, one row group per episode, with `index` running
+  over the whole dataset and `episode_index` renumbered 0..N-1; a new file starts when the file's size plus the
+  episode's would reach `data_files_size_in_mb` (the v2.1 episode's uncompressed parquet size, as the converter
+  `convert_data` measures it);
+- each camera's mp4 is stream-copied after the previous ones (`lerobot_v3_video.py`), a new file when
+  `video_files_size_in_mb` would be reached;
+- one row of `meta/episodes/`: episode_index, tasks, length, data/chunk_index, data/file_index, dataset_from_index,
+  dataset_to_index, videos/<key>/{chunk_index, file_index, from_timestamp, to_timestamp}, `stats/<feature>/<stat>`,
+  then our own columns (a manifest's source, subset, tier, ...), then meta/episodes/{chunk_index, file_index};
+- stats of every numeric column recomputed with lerobot 0.6.1's definitions (quantiles included,
+  `ingest/lerobot/stats_v30.py`); a camera keeps the v2.1 episode stats (min/max/mean/std/count: quantiles of video
+  pixels would need the frames decoded, which a stream copy does not do), and `meta/stats.json` aggregates the
+  episodes one by one as lerobot's writer does (`aggregate_stats([stats, episode_stats])`).
+Memory stays bounded: one episode's columns, one buffered batch of episode rows, and the running stats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingest.lerobot.stats_v30 import aggregate_stats, as_numpy, episode_stats, flat_columns, jsonable
+from ingest.lerobot.table import hf_feature_json
+from jobs.export.lerobot_v3_video import VideoFileWriter, probe
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
+from schemas.lerobot_v3 import (
+    DATA_FILE_SIZE_IN_MB,
+    DATA_PATH_V30,
+    EPISODES_PATH_V30,
+    INFO_PATH_V30,
+    STATS_PATH_V30,
+    TASKS_PATH_V30,
+    VIDEO_FILE_SIZE_IN_MB,
+    VIDEO_PATH_V30,
+    info_v30,
+    next_chunk_file,
+)
+
+MB = 1024**2
+EPISODE_ROWS_PER_BATCH = 256
+
+
+class SourceDataset:
+    """A canonical v2.1 dataset read for export: info, tasks, episodes and episode stats, loaded once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.info: dict[str, Any] = json.loads((self.root / INFO_PATH).read_text(encoding="utf-8"))
+        self.tasks = {o["task_index"]: o["task"] for _, o in read_jsonl(self.root / TASKS_PATH)}
+        self.episodes = {o["episode_index"]: o for _, o in read_jsonl(self.root / EPISODES_PATH)}
+        stats_path = self.root / EPISODES_STATS_PATH
+        self.stats = {o["episode_index"]: o["stats"] for _, o in read_jsonl(stats_path)} if stats_path.exists() else {}
+
+    @property
+    def features(self) -> dict[str, Any]:
+        return self.info["features"]
+
+    def chunk(self, episode_index: int) -> int:
+        return episode_index // int(self.info.get("chunks_size", 1000))
+
+    def data_file(self, episode_index: int) -> Path:
+        rel = fill_path_template(self.info["data_path"], episode_index, self.chunk(episode_index))
+        return self.root / rel
+
+    def video_file(self, episode_index: int, key: str) -> Path:
+        rel = fill_path_template(self.info["video_path"], episode_index, self.chunk(episode_index), key)
+        return self.root / rel
+
+
+@dataclass
+class EpisodeRef:
+    """One episode to export: its dataset, its index there, and extra episode columns (str/int/float values)."""
+
+    source: SourceDataset
+    episode_index: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _hf_metadata(features: Mapping[str, Any]) -> bytes:
+    """The `huggingface` schema metadata as datasets 4 writes it (1-D sequences are `List` there, `Sequence` in 3.6)."""
+    from schemas.lerobot import FeatureSpec
+
+    cols = {}
+    for key, ft in features.items():
+        spec = hf_feature_json(FeatureSpec.model_validate(ft))
+        if spec.get("_type") == "Sequence":
+            spec["_type"] = "List"
+        cols[key] = spec
+    return json.dumps({"info": {"features": cols}}).encode()
+
+
+@dataclass
+class _Rolling:
+    """The chunk/file a stream of files is at, and how full the current file is."""
+
+    chunk: int = 0
+    file: int = 0
+    bytes: int = 0
+    started: bool = False
+
+    def place(self, size: int, limit_mb: int) -> bool:
+        """Where the next item of `size` bytes goes; True when it opens a new file (lerobot: `>=` the limit)."""
+        if not self.started:
+            self.started, self.bytes = True, size
+            return True
+        if (self.bytes + size) / MB >= limit_mb:
+            self.chunk, self.file = next_chunk_file(self.chunk, self.file)
+            self.bytes = size
+            return True
+        self.bytes += size
+        return False
+
+
+class V30Writer:
+    """Accumulates episodes into a v3.0 dataset at `root` (a fresh folder); `finish()` writes the meta last."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        fps: int,
+        features: dict[str, Any],
+        robot_type: str | None,
+        data_mb: int = DATA_FILE_SIZE_IN_MB,
+        video_mb: int = VIDEO_FILE_SIZE_IN_MB,
+    ) -> None:
+        self.root = Path(root)
+        self.fps, self.features, self.robot_type = fps, features, robot_type
+        self.data_mb, self.video_mb = data_mb, video_mb
+        self.cameras = [k for k, ft in features.items() if ft["dtype"] == "video"]
+        self.columns = [k for k, ft in features.items() if ft["dtype"] != "video"]
+        self.tasks: dict[str, int] = {}
+        self.num_episodes = 0
+        self.num_frames = 0
+        self.stats: dict[str, dict[str, np.ndarray]] | None = None
+        self._data = _Rolling()
+        self._data_writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self._videos: dict[str, VideoFileWriter] = {}
+        self._video_place = {k: _Rolling() for k in self.cameras}
+        self._meta = _Rolling()
+        self._rows: list[dict[str, Any]] = []
+        self._meta_writer: pq.ParquetWriter | None = None
+
+    # -- tasks ---------------------------------------------------------------------------------------------------
+    def use_tasks(self, tasks: Mapping[int, str]) -> None:
+        """Keep a single source's task indices (the converter keeps v2.1's `tasks.jsonl` as is)."""
+        self.tasks = {t: i for i, t in sorted(tasks.items())}
+
+    def _task_index(self, task: str) -> int:
+        return self.tasks.setdefault(task, len(self.tasks))
+
+    # -- data ----------------------------------------------------------------------------------------------------
+    def _table(self, ref: EpisodeRef, start: int) -> pa.Table:
+        path = ref.source.data_file(ref.episode_index)
+        table = pq.read_table(path, columns=self.columns)
+        n = table.num_rows
+        src_tasks = ref.source.tasks
+        old = table.column("task_index").to_numpy()
+        remap = {int(t): self._task_index(src_tasks[int(t)]) for t in np.unique(old)}
+        cols = {
+            "episode_index": pa.array(np.full(n, self.num_episodes, dtype=np.int64)),
+            "index": pa.array(np.arange(start, start + n, dtype=np.int64)),
+            "task_index": pa.array(np.array([remap[int(t)] for t in old], dtype=np.int64)),
+        }
+        for name, arr in cols.items():
+            table = table.set_column(table.schema.get_field_index(name), table.schema.field(name), arr)
+        if self._schema is None:
+            self._schema = table.schema.with_metadata({b"huggingface": _hf_metadata(self.features_table())})
+        return table.cast(self._schema)
+
+    def features_table(self) -> dict[str, Any]:
+        return {k: self.features[k] for k in self.columns}
+
+    def _write_data(self, ref: EpisodeRef, table: pa.Table) -> tuple[int, int]:
+        size = pq.read_metadata(ref.source.data_file(ref.episode_index))
+        uncompressed = sum(
+            size.row_group(g).column(c).total_uncompressed_size
+            for g in range(size.num_row_groups)
+            for c in range(size.num_columns)
+        )
+        if self._data.place(uncompressed, self.data_mb) and self._data_writer is not None:
+            self._data_writer.close()
+            self._data_writer = None
+        if self._data_writer is None:
+            path = self.root / DATA_PATH_V30.format(chunk_index=self._data.chunk, file_index=self._data.file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._data_writer = pq.ParquetWriter(path, self._schema, compression="snappy", use_dictionary=True)
+        self._data_writer.write_table(table)  # one row group per episode
+        return self._data.chunk, self._data.file
+
+    # -- videos --------------------------------------------------------------------------------------------------
+    def _write_video(self, key: str, src: Path) -> dict[str, Any]:
+        place = self._video_place[key]
+        current = self._videos.get(key)
+        sig = probe(src)[0]
+        new_file = place.place(src.stat().st_size, self.video_mb)
+        if current is not None and current.signature != sig and not new_file:  # codec/size change: a new file
+            place.chunk, place.file = next_chunk_file(place.chunk, place.file)
+            place.bytes = src.stat().st_size
+            new_file = True
+        if new_file and current is not None:
+            current.close()
+            current = None
+        if current is None:
+            path = self.root / VIDEO_PATH_V30.format(video_key=key, chunk_index=place.chunk, file_index=place.file)
+            current = self._videos[key] = VideoFileWriter(path, sig)
+        start, end = current.append(src)
+        return {
+            f"videos/{key}/chunk_index": place.chunk,
+            f"videos/{key}/file_index": place.file,
+            f"videos/{key}/from_timestamp": start,
+            f"videos/{key}/to_timestamp": end,
+        }
+
+    # -- episodes ------------------------------------------------------------------------------------------------
+    def add(self, ref: EpisodeRef) -> None:
+        start = self.num_frames
+        table = self._table(ref, start)
+        n = table.num_rows
+        chunk, file = self._write_data(ref, table)
+        row: dict[str, Any] = {"episode_index": self.num_episodes}
+        entry = ref.source.episodes.get(ref.episode_index, {})
+        tasks = entry.get("tasks") or sorted({ref.source.tasks[int(t)] for t in np.unique(table["task_index"])})
+        row |= {"tasks": list(tasks), "length": n, "data/chunk_index": chunk, "data/file_index": file}
+        row |= {"dataset_from_index": start, "dataset_to_index": start + n}
+        for key in self.cameras:
+            row |= self._write_video(key, ref.source.video_file(ref.episode_index, key))
+        stats = self._episode_stats(ref, table)
+        row |= flat_columns(stats)
+        row |= ref.extra
+        self._append_row(row)
+        self.stats = stats if self.stats is None else aggregate_stats([self.stats, stats])
+        self.num_episodes += 1
+        self.num_frames += n
+
+    def _episode_stats(self, ref: EpisodeRef, table: pa.Table) -> dict[str, dict[str, np.ndarray]]:
+        cols = {}
+        for key in self.columns:
+            ft = self.features[key]
+            arr = table.column(key).combine_chunks()
+            shape = tuple(ft["shape"])
+            while pa.types.is_list(arr.type) or pa.types.is_fixed_size_list(arr.type):
+                arr = arr.flatten()
+            values = arr.to_numpy(zero_copy_only=False)
+            cols[key] = values if shape == (1,) else values.reshape(table.num_rows, *shape)
+        stats = episode_stats(cols)
+        old = as_numpy(ref.source.stats.get(ref.episode_index, {}))
+        for key in self.cameras:  # the v2.1 camera stats (see the module doc)
+            if key not in old:
+                raise ValueError(f"{ref.source.root}: episode {ref.episode_index} has no stats for camera {key!r}")
+            stats[key] = old[key]
+        return {k: stats[k] for k in self.features if k in stats}
+
+    def _append_row(self, row: dict[str, Any]) -> None:
+        size = len(json.dumps(row))
+        if self._meta.place(size, self.data_mb):
+            self._flush_rows()
+            if self._meta_writer is not None:
+                self._meta_writer.close()
+                self._meta_writer = None
+        row["meta/episodes/chunk_index"] = self._meta.chunk
+        row["meta/episodes/file_index"] = self._meta.file
+        self._rows.append(row)
+        if len(self._rows) >= EPISODE_ROWS_PER_BATCH:
+            self._flush_rows()
+
+    def _flush_rows(self) -> None:
+        if not self._rows:
+            return
+        table = pa.Table.from_pylist(self._rows)
+        if self._meta_writer is None:
+            first = self._rows[0]
+            path = self.root / EPISODES_PATH_V30.format(
+                chunk_index=first["meta/episodes/chunk_index"], file_index=first["meta/episodes/file_index"]
+            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._meta_writer = pq.ParquetWriter(path, table.schema, compression="snappy", use_dictionary=True)
+        self._meta_writer.write_table(table.cast(self._meta_writer.schema))
+        self._rows = []
+
+    # -- end -----------------------------------------------------------------------------------------------------
+    def finish(self, splits: dict[str, str] | None = None) -> dict[str, Any]:
+        """Close every file and write tasks, stats and info (info last); returns the info written."""
+        if self.num_episodes == 0:
+            raise ValueError("no episode to export")
+        self._flush_rows()
+        for w in (self._meta_writer, self._data_writer):
+            if w is not None:
+                w.close()
+        for v in self._videos.values():
+            v.close()
+        order = sorted(self.tasks.items(), key=lambda kv: kv[1])
+        tasks = pa.table({"task_index": [i for _, i in order], "task": [t for t, _ in order]})
+        index_meta = {"index_columns": ["task"], "column_indexes": [], "columns": [], "pandas_version": "2.3.3"}
+        index_meta["columns"] = [
+            {"name": "task_index", "field_name": "task_index", "pandas_type": "int64", "numpy_type": "int64"},
+            {"name": "task", "field_name": "task", "pandas_type": "unicode", "numpy_type": "object"},
+        ]
+        # pandas metadata so `pd.read_parquet` restores `task` as the index (lerobot `load_tasks`)
+        pq.write_table(tasks.replace_schema_metadata({b"pandas": json.dumps(index_meta).encode()}),
+                       self.root / TASKS_PATH_V30)  # fmt: skip
+        (self.root / STATS_PATH_V30).write_text(json.dumps(jsonable(self.stats or {}), indent=4), encoding="utf-8")
+        info = info_v30(
+            fps=self.fps,
+            features=self.features,
+            total_episodes=self.num_episodes,
+            total_frames=self.num_frames,
+            total_tasks=len(self.tasks),
+            robot_type=self.robot_type,
+            splits=splits or {"train": f"0:{self.num_episodes}"},
+            data_files_size_in_mb=self.data_mb,
+            video_files_size_in_mb=self.video_mb,
+        )
+        (self.root / INFO_PATH_V30).write_text(json.dumps(info, indent=4, ensure_ascii=False), encoding="utf-8")
+        return info
+
+    def abort(self) -> None:
+        for v in self._videos.values():
+            v.abort()
+        for w in (self._meta_writer, self._data_writer):
+            if w is not None:
+                with contextlib.suppress(Exception):  # the folder is removed by the caller
+                    w.close()

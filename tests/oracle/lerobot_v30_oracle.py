@@ -1,0 +1,184 @@
+"""Run the real lerobot 0.6.1 (LeRobot v3.0) as a test oracle, in its own venv (`.venv-oracle-v30`, Python 3.12):
+`.venv-oracle-v30/bin/python tests/oracle/lerobot_v30_oracle.py <command> <args...>`. Never import it from pytest.
+
+torchcodec cannot load on these machines (ENVIRONMENT.md section 12): `LeRobotDataset` is opened with
+`video_backend="pyav"` (lerobot's own `decode_video_frames_pyav`), and `StreamingLeRobotDataset`, which calls
+`decode_video_frames_torchcodec` unconditionally for RGB cameras, gets lerobot's own PyAV decoder in its place (same
+timestamps, same tolerance). Every command prints one JSON object on the last stdout line.
+
+Commands:
+  probe                                   lerobot's version and CODEBASE_VERSION
+  feature-stats IN.npz OUT.pkl            lerobot's `compute_episode_stats` of each array (numeric features)
+  check ROOT... --dump DIR [--items-per-episode K]
+        for each v3.0 dataset: `LeRobotDataset` (totals, episodes metadata, tasks, every numeric column, items
+        decoded at first/middle/last frame of each episode), `StreamingLeRobotDataset` (every item, unshuffled),
+        lerobot's `compute_episode_stats` per episode and its `aggregate_stats` over them; arrays go to DIR/<i>.npz
+  convert ROOT                            `convert_dataset_v21_to_v30` on ROOT in place; prints the error if it fails
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("SVT_LOG", "1")
+
+import numpy as np
+import torch
+
+REPO_ID = "local/x"
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor | np.ndarray | np.generic):
+        return obj.tolist()
+    return obj
+
+
+def cmd_probe(_: argparse.Namespace) -> dict[str, Any]:
+    import lerobot
+    from lerobot.datasets import CODEBASE_VERSION
+
+    return {"lerobot": lerobot.__version__, "codebase_version": CODEBASE_VERSION}
+
+
+def cmd_feature_stats(args: argparse.Namespace) -> dict[str, Any]:
+    from lerobot.datasets.compute_stats import compute_episode_stats
+
+    data = np.load(args.roots[0])
+    out = {}
+    for key in data.files:
+        v = data[key]
+        ft = {"dtype": "bool" if v.dtype == bool else str(v.dtype), "shape": v.shape[1:] or (1,)}
+        out[key] = compute_episode_stats({key: v}, {key: ft})[key]
+    with open(args.roots[1], "wb") as f:
+        pickle.dump(out, f)
+    return {"features": len(out)}
+
+
+def _patch_streaming() -> None:
+    import lerobot.datasets.streaming_dataset as sd
+    from lerobot.datasets.video_utils import decode_video_frames_pyav
+
+    def pyav(video_path, timestamps, tolerance_s, decoder_cache=None, return_uint8=False, **_: Any):
+        return decode_video_frames_pyav(video_path, timestamps, tolerance_s, return_uint8=return_uint8)
+
+    sd.decode_video_frames_torchcodec = pyav
+
+
+def _sample(ds: Any, k: int) -> list[int]:
+    out = []
+    for i in range(ds.num_episodes):
+        ep = ds.meta.episodes[i]
+        lo, hi = int(ep["dataset_from_index"]), int(ep["dataset_to_index"])
+        out += sorted({lo, (lo + hi - 1) // 2, hi - 1}) if k >= 3 else [lo]
+    return out
+
+
+def _check_one(root: str, dump: Path, k: int) -> dict[str, Any]:
+    from lerobot.datasets import LeRobotDataset, StreamingLeRobotDataset, aggregate_stats
+    from lerobot.datasets.compute_stats import compute_episode_stats
+
+    ds = LeRobotDataset(REPO_ID, root=root, video_backend="pyav")
+    arrays: dict[str, np.ndarray] = {}
+    numeric = [key for key, ft in ds.meta.features.items() if ft["dtype"] not in ("video", "image", "string")]
+    as_numpy = ds.hf_dataset.with_format("numpy")
+    for key in numeric:
+        shape = tuple(ds.meta.features[key]["shape"])
+        vals = np.asarray(as_numpy[key])
+        arrays[f"col:{key}"] = vals.reshape(len(vals)) if shape == (1,) else vals.reshape(len(vals), *shape)
+    items = {}
+    for idx in _sample(ds, k):
+        item = ds[idx]
+        items[str(idx)] = {"task": item["task"], "episode_index": int(item["episode_index"])}
+        for key in ds.meta.video_keys:
+            arrays[f"frame:{idx}:{key}"] = (item[key].numpy() * 255).round().astype(np.uint8)
+        for key in numeric:
+            arrays[f"item:{idx}:{key}"] = np.asarray(item[key])
+    episodes = [{c: _jsonable(v) for c, v in ds.meta.episodes[i].items()} for i in range(ds.meta.total_episodes)]
+    # lerobot's own stats of the data it loaded, episode by episode, aggregated as its writer does
+    ep_stats = []
+    for i in range(ds.num_episodes):
+        lo, hi = int(episodes[i]["dataset_from_index"]), int(episodes[i]["dataset_to_index"])
+        ep_stats.append(compute_episode_stats({c: arrays[f"col:{c}"][lo:hi] for c in numeric}, ds.meta.features))
+    running = None
+    for s in ep_stats:
+        running = s if running is None else aggregate_stats([running, s])
+    # streaming: every item once, in file order
+    _patch_streaming()
+    sds = StreamingLeRobotDataset(REPO_ID, root=root, shuffle=False, buffer_size=1)
+    seen = []
+    wanted = set(items)
+    for item in sds:
+        idx = int(item["index"])
+        seen.append(idx)
+        for key in numeric:
+            arrays[f"stream:{idx}:{key}"] = np.asarray(item[key])
+        if str(idx) in wanted:
+            for key in ds.meta.video_keys:
+                arrays[f"sframe:{idx}:{key}"] = (item[key].numpy() * 255).round().astype(np.uint8)
+    np.savez(dump, **arrays)
+    with open(str(dump) + ".stats.pkl", "wb") as f:
+        pickle.dump({"episodes": ep_stats, "aggregate": running, "meta_stats": ds.meta.stats}, f)
+    return {
+        "num_episodes": ds.num_episodes,
+        "num_frames": ds.num_frames,
+        "len": len(ds),
+        "fps": ds.fps,
+        "video_keys": ds.meta.video_keys,
+        "features": ds.meta.features,
+        "tasks": ds.meta.tasks.reset_index().to_dict(orient="list"),
+        "episodes": episodes,
+        "items": items,
+        "streaming_len": sds.num_frames,
+        "streaming_seen": seen,
+        "info_splits": ds.meta.info.splits,
+    }
+
+
+def cmd_check(args: argparse.Namespace) -> dict[str, Any]:
+    dump = Path(args.dump)
+    dump.mkdir(parents=True, exist_ok=True)
+    return {root: _check_one(root, dump / f"{i}.npz", args.items_per_episode) for i, root in enumerate(args.roots)}
+
+
+def cmd_convert(args: argparse.Namespace) -> dict[str, Any]:
+    from lerobot.scripts.convert_dataset_v21_to_v30 import convert_dataset
+
+    try:
+        convert_dataset(REPO_ID, root=args.roots[0], push_to_hub=False)
+    except Exception as e:
+        tb = traceback.extract_tb(e.__traceback__)
+        return {"ok": False, "error": f"{type(e).__name__}: {e}", "where": [f"{f.filename}:{f.name}" for f in tb]}
+    return {"ok": True}
+
+
+COMMANDS = {"probe": cmd_probe, "feature-stats": cmd_feature_stats, "check": cmd_check, "convert": cmd_convert}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("roots", nargs="*")
+    parser.add_argument("--dump")
+    parser.add_argument("--items-per-episode", type=int, default=3, dest="items_per_episode")
+    args = parser.parse_args(argv)
+    result = COMMANDS[args.command](args)
+    sys.stdout.flush()
+    print(json.dumps(_jsonable(result)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
