@@ -153,24 +153,33 @@ class Ego4DAdapter(SourceAdapter):
         return None
 
     def _goalstep_files(self, root: Path, required: bool) -> dict[str, Path]:
-        """The Goal-Step file of each asked split that is there; one asked for by name must be there. A test file
-        found but not asked for is named in a warning: it holds no times, nothing to cut."""
+        """The Goal-Step file of each asked split that is there. A split named in `goalstep_splits` or
+        `goalstep_files` must be there; of the default splits, at least one when Goal-Step was asked for by name
+        (the others missing are named in a warning). A file found but not asked for is named in a warning."""
         out: dict[str, Path] = {}
         o = self.options
-        given = o.goalstep_files or {}
+        given, named = o.goalstep_files or {}, "goalstep_splits" in o.model_fields_set
+        missing = []
         for split in sorted(GOALSTEP_FILES):
             looked = (given[split],) if split in given else tuple(
                 f"{d}/{name}".lstrip("/") for d in ANNOTATION_DIRS for name in GOALSTEP_FILES[split]
             )  # fmt: skip
             path = next((root / rel for rel in looked if (root / rel).is_file()), None)
-            if split in self.options.goalstep_splits and path is not None:
+            if split in o.goalstep_splits and path is not None:
                 out[split] = path
             elif path is not None:
                 why = "; it has no step times" if split == "test" else ""
                 log.warning("%s: Goal-Step %s not read (goalstep_splits %s)%s", path, split, o.goalstep_splits, why)
-            elif split in given or (required and split in self.options.goalstep_splits and split != "test"):
+            elif split in given or (named and split in o.goalstep_splits):
                 msg = f"no Goal-Step {split} file under the root (looked for {', '.join(looked)})"
                 raise self.error(msg, file=root, field=f"goalstep_{split}")
+            elif split in o.goalstep_splits:
+                missing.append((split, looked))
+        if required and not out:
+            looked = ", ".join(rel for _, rels in missing for rel in rels)
+            raise self.error(f"no Goal-Step file under the root (looked for {looked})", file=root, field="goalstep")
+        for split, rels in missing if out else ():
+            log.warning("%s: no Goal-Step %s file (looked for %s)", root, split, ", ".join(rels))
         return out
 
     def _video(self, root: Path, uid: str, meta: dict, clips: list[dict]) -> Video:

@@ -212,7 +212,10 @@ def test_options_and_missing_files(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="unknown split"):
         Ego4DOptions(goalstep_files={"dev": "x.json"})
     write_ego4d(tmp_path, num_videos=1, duration_s=1.0, narrations_per_video=1)
-    with pytest.raises(AdapterError, match=r"no Goal-Step train file .*goalstep_train\.json") as info:
+    with pytest.raises(AdapterError, match=r"no Goal-Step file .*goalstep_train\.json.*goalstep_valid\.json") as info:
         list(Ego4DAdapter(GOALSTEP).discover(tmp_path))
-    assert info.value.field == "goalstep_train"
+    assert info.value.field == "goalstep"
+    with pytest.raises(AdapterError, match=r"no Goal-Step val file .*goalstep_val\.json") as info:
+        list(Ego4DAdapter({"goalstep_splits": ["val"]}).discover(tmp_path))  # a split named must be there
+    assert info.value.field == "goalstep_val"
     assert all("/narration_pass_1/" in r.raw_id for r in Ego4DAdapter().discover(tmp_path))  # none found: narrations
