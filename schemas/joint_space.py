@@ -11,11 +11,14 @@ canonical hand space by forward kinematics (`ingest.canonical.joint_space`). Thi
   (flange point, z = approach, y = the axis parallel fingers close along: `schemas.eef_offsets`), the GR00T
   `modality.json` keys of its slices, and its hand: a parallel gripper (`GripperMap`, opening 0..1 from the joint)
   or a dexterous hand (`DexHandMap`, fingertips by the hand's own kinematics).
-- `JointSpaceOptions`: what a dataset may override (units, a lerobot calibration, an explicit native -> joint map).
+- `JointSpaceOptions`: what a dataset may override (units, a lerobot calibration, an explicit native -> joint map,
+  which side a numbered arm prefix is). Which unit a dataset's values are in is settled by the values against the
+  description's joint limits (`ingest.canonical.joint_units`); the robot's default unit only breaks a tie.
 
 Native names are matched by `name_key`, tolerant of the spellings real datasets use for one joint: Unitree's
 `kLeftShoulderPitch` (and its `kLeftWristyaw`), URDF `left_shoulder_pitch_joint`, lerobot >= 0.2's motor features
-`shoulder_pan.pos`, lerobot < 0.2's `main_shoulder_pan` (arm name `main` + motor), ALOHA's `left_waist`.
+`shoulder_pan.pos`, lerobot < 0.2's `main_shoulder_pan` (arm name `main` + motor), ALOHA's `left_waist`, lerobot's
+two-arm `left_shoulder_pan.pos` (bi_so100_follower.py `_motors_ft`), PiPER plugins' `joint_1.pos` for URDF `joint1`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.robots_hands import HandSpec, load_hands
 from schemas.transform import RigidTransform
@@ -35,8 +38,10 @@ METADATA_KEY = "joint_space"  # RawEpisode.metadata[METADATA_KEY]: a source's `J
 # (steps - mid) * 360 / (resolution - 1) with mid the middle of the calibrated range; RANGE_M100_100 maps
 # [range_min, range_max] steps linearly onto -100..100 (negated when drive_mode is 1), so only the calibration file
 # turns it back into an angle. so100/so101_follower default to RANGE_M100_100 (`use_degrees: bool = False`,
-# config_so101_follower.py); lerobot < 0.2's ManipulatorRobot recorded degrees.
-JointUnit = Literal["rad", "deg", "range_m100_100"]
+# config_so101_follower.py); lerobot < 0.2's ManipulatorRobot recorded degrees. "ticks": raw encoder steps as the
+# servo reports Present_Position (Feetech STS3215 / Dynamixel: 4096 a turn, 0..4095; on Feetech the homing offset is
+# already subtracted by the motor, feetech.py `_get_half_turn_homings`), turned into angles as DEGREES does.
+JointUnit = Literal["rad", "deg", "range_m100_100", "ticks"]
 # A gripper value: a joint angle in the arm's unit ("joint"), lerobot's RANGE_0_100 percent, or a 0..1 fraction.
 GripperUnit = Literal["joint", "percent", "fraction"]
 
@@ -49,14 +54,18 @@ def name_key(name: str) -> str:
     affix and `l`/`r` side abbreviations removed, then lower case letters and digits only.
 
     `kLeftShoulderPitch`, `left_shoulder_pitch_joint`, `l_shoulder_pitch` -> `leftshoulderpitch`;
-    `shoulder_pan.pos`, `main_shoulder_pan` -> `shoulderpan`."""
+    `shoulder_pan.pos`, `main_shoulder_pan` -> `shoulderpan`; `joint_1.pos`, `joint1` -> `joint1`;
+    `left_shoulder_pan.pos`, `shoulder_pan_left.pos` -> `leftshoulderpan`."""
     s = re.sub(r"^k(?=[A-Z])", "", name.strip())
     s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", s).lower()
     tokens = [t for t in re.split(r"[^a-z0-9]+", s) if t]
     while len(tokens) > 1 and tokens[-1] in _AFFIX_TOKENS:
         tokens.pop()
-    while len(tokens) > 1 and tokens[0] in _AFFIX_TOKENS:
+    # an affix before a bare number is the joint's name: `joint_1.pos` is URDF `joint1`, not `1`
+    while len(tokens) > 1 and tokens[0] in _AFFIX_TOKENS and not tokens[1].isdigit():
         tokens.pop(0)
+    if len(tokens) > 1 and tokens[-1] in ("left", "right"):  # a side as a suffix: `shoulder_pan_left.pos`
+        tokens.insert(0, tokens.pop())
     if tokens and tokens[0] in _SIDE_TOKENS:
         tokens[0] = _SIDE_TOKENS[tokens[0]]
     return "".join(tokens)
@@ -188,10 +197,20 @@ class JointSpaceOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    units: JointUnit | None = Field(None, description="how this dataset records arm joints (default: the robot's)")
+    units: JointUnit | None = Field(
+        None, description="how this dataset records arm joints; unset: inferred from the values and joint limits"
+    )
+    recorder_units: JointUnit | None = Field(
+        None, description="the unit the dataset's recorder writes by default (from its robot_type): a tie-break only"
+    )
     gripper_unit: GripperUnit | None = Field(None, description="how it records the gripper (default: the robot's)")
     calibration: dict[str, LerobotCalibration] | None = Field(
-        None, description="lerobot calibration (motor -> range_min/range_max/drive_mode), needed by range_m100_100"
+        None,
+        description="lerobot calibration (motor -> range_min/range_max/drive_mode), needed by range_m100_100 and "
+        "ticks; a two-arm robot's as {side: {motor: ...}} (lerobot's `<id>_left.json` / `<id>_right.json`)",
+    )
+    sides: dict[str, Side] = Field(
+        default_factory=dict, description="native name prefix -> arm side, e.g. {arm1: left, arm2: right}"
     )
     resolution: int = Field(4096, gt=1, description="encoder steps per turn of the motors (Feetech STS3215: 4096)")
     joint_map: dict[str, str] = Field(
@@ -199,3 +218,15 @@ class JointSpaceOptions(BaseModel):
         description="native name -> URDF joint name: as the dataset names it (motor_3), or `<stream>.<index>` "
         "(observation.state.3) for a vector without names",
     )
+
+    @field_validator("calibration", mode="before")
+    @classmethod
+    def _per_side(cls, v: object) -> object:
+        """{side: {motor: calibration}} (one lerobot file per arm) -> {`<side>_<motor>`: calibration}."""
+        if not isinstance(v, dict):
+            return v
+        out: dict[str, object] = {}
+        for key, val in v.items():
+            nested = isinstance(val, dict) and val and all(isinstance(x, dict) for x in val.values())
+            out |= {f"{key}_{m}": c for m, c in val.items()} if nested else {key: val}
+        return out

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 from schemas.joint_space import ArmMap, GripperMap, JointMap, JointSpaceSpec
+from schemas.robot_joints_bimanual import PIPER_SPACING, SO_SPACING, pair
 from schemas.robot_joints_humanoids import G1_ARMS, G1_DEX3, G1_INSPIRE, GR1, TIENKUNG
 from schemas.transform import RigidTransform
 
@@ -320,6 +321,11 @@ FR3_DUAL = JointSpaceSpec(
     "dual_panda_example.urdf.xacro @ b2a62ff (+-0.5 m, facing forward): RoboMIND states no rig geometry",
 )
 
+# -- Two of a one-armed robot on one table (schemas/robot_joints_bimanual.py: naming, placement ASSUMED) -------------
+SO101_BIMANUAL = pair(SO101, SO_SPACING, "two SO-101 (lerobot bi_so100_follower naming); spacing +-0.2 m ASSUMED")
+SO100_BIMANUAL = pair(SO100, SO_SPACING, "two SO-100 (lerobot bi_so100_follower); spacing +-0.2 m ASSUMED")
+PIPER_BIMANUAL = pair(PIPER, PIPER_SPACING, "two PiPER on piper.urdf's chain; spacing +-0.3 m as aloha_new.urdf")
+
 JOINT_SPACE: dict[str, JointSpaceSpec] = {
     "koch": KOCH,
     "ur5e": UR5E,
@@ -332,6 +338,9 @@ JOINT_SPACE: dict[str, JointSpaceSpec] = {
     "unitree_g1_inspire": G1_INSPIRE,
     "so101": SO101,
     "so100": SO100,
+    "so101_bimanual": SO101_BIMANUAL,
+    "so100_bimanual": SO100_BIMANUAL,
+    "piper_bimanual": PIPER_BIMANUAL,
     "aloha": ALOHA,
     "widowx": WIDOWX,
     "franka": FRANKA,

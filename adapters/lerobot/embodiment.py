@@ -1,20 +1,37 @@
 """Which robot a LeRobot dataset holds: its embodiment from the `embodiment` option, the `robot_type` (a registry name
-or an alias of one), or what a canonical dataset declares; and the joint conventions its recorder implies."""
+or an alias of one), or what a canonical dataset declares; and the joint conventions its recorder implies.
+
+Robots by evidence, never by resemblance:
+- an alias maps a robot_type only when every other token of it is one that does not change the robot (a role such as
+  `follower`, a maker's name, a model number, `single_cam`, ...: `BENIGN_TOKENS`). `so101_custom_xl` resembles
+  `so101` and stays `unknown` (natives kept, the reason says what it resembles) unless the `embodiment` option says;
+- a token that names two arms (`bi`, `bimanual`, `dual`, ...: `TWO_ARM_TOKENS`) maps to the two-arm embodiment of the
+  alias (`BIMANUAL`: lerobot's `bi_so100_follower` / `bi_so101_follower`, a hand-made `so101_bimanual` or
+  `dual_so101`, `bi_piper`), never to the one-armed one; a robot with no two-arm entry stays `unknown`;
+- a one-armed robot_type whose state names hold the arm's joints twice, once per side (`left_` / `right_` prefixes as
+  lerobot's BiSO100Follower writes them, `_left` / `_right` suffixes, or numbered `arm1_` / `arm2_` prefixes) becomes
+  its two-arm embodiment; the names alone never pick a robot.
+Numbered arm prefixes get their side from the `joint_space.sides` option, else from the dataset card (README.md in the
+dataset folder or the one above it, a line that ties the prefix to one side: `arm1 (RHS)`), else FK says which
+prefixes lack a side. Every decision is recorded in `metadata["embodiment_from"]`.
+"""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from adapters.lerobot.episode import LoadedDataset
 from schemas.embodiment import UNKNOWN_EMBODIMENT, default_registry
-from schemas.joint_space import JointSpaceOptions
+from schemas.joint_space import JointSpaceOptions, Side, name_key
 
 # robot_type aliases -> embodiment registry name. An alias matches a run of whole tokens of the robot_type
 # (`robot_type_tokens`: split at non-alphanumerics, case changes and letter/digit changes), never a bare substring:
 # `mano` names `mano_hands` but not `humanoid` / `Unitree_H1_humanoid`, `ur5` not `ur5e`.
 # robot_type as the recorders write it: lerobot `so100` / `so100_follower` / `so101_follower` / `koch_follower` /
-# `aloha` (Robot.name, src/lerobot/robots/*), Unitree `Unitree_G1_Dex3` / `Unitree_G1_Inspire` (unitree_lerobot
-# constants.py ROBOT_CONFIGS), GR00T `GR1ArmsOnly`. More specific names first: the first alias that matches wins.
+# `aloha` / `bi_so100_follower` (Robot.name, src/lerobot/robots/*), Unitree `Unitree_G1_Dex3` / `Unitree_G1_Inspire`
+# (unitree_lerobot constants.py ROBOT_CONFIGS), GR00T `GR1ArmsOnly`. More specific names first: the first alias that
+# matches wins.
 EMBODIMENT_ALIASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("so101",), "so101"),
     (("so100",), "so100"),
@@ -36,6 +53,16 @@ EMBODIMENT_ALIASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("gr1",), "gr1"),
     (("mano", "egodex", "humanhand"), "human"),
 )
+# Tokens that say "two arms" (lerobot's `bi_` robots: src/lerobot/robots/bi_so100_follower, Robot.name
+# "bi_so100_follower"; community `so101_bimanual`, `dual_so101`) and the two-arm embodiment of each one-armed one.
+TWO_ARM_TOKENS = frozenset({"bi", "bimanual", "dual", "two", "twin", "double", "biarm"})
+BIMANUAL = {"so101": "so101_bimanual", "so100": "so100_bimanual", "piper": "piper_bimanual"}
+# Tokens beside an alias that leave the robot as it is: roles, makers, the recording set-up, the data's own words.
+BENIGN_TOKENS = frozenset(
+    {"follower", "leader", "robot", "robots", "arm", "arms", "only", "data", "dataset", "real", "sim", "single",
+     "cam", "cams", "camera", "cameras", "hand", "hands", "human", "agilex", "unitree", "franka", "emika", "trossen",
+     "interbotix", "fourier", "google", "lerobot", "kinova", "universal"}
+)  # fmt: skip
 
 
 def _norm(s: str) -> str:
@@ -51,20 +78,101 @@ def robot_type_tokens(robot_type: str) -> list[str]:
     return [t.lower() for part in re.split(r"[^A-Za-z0-9]+", robot_type) for t in _TOKEN.findall(part)]
 
 
+def _span(tokens: list[str], alias: str) -> tuple[int, int] | None:
+    """[first, last) token indices that spell `alias` exactly, or None."""
+    for i in range(len(tokens)):
+        joined = ""
+        for j in range(i, len(tokens)):
+            joined += tokens[j]
+            if joined == alias:
+                return i, j + 1
+            if not alias.startswith(joined):
+                break
+    return None
+
+
 def alias_matches(robot_type: str, alias: str) -> bool:
     """True when `alias` (lower case, alphanumerics) spells a contiguous run of whole tokens of `robot_type`."""
-    tokens = robot_type_tokens(robot_type)
-    joined = "".join(tokens)
-    bounds = {0}
-    for t in tokens:
-        bounds.add(max(bounds) + len(t))
-    return any(joined.startswith(alias, b) and b + len(alias) in bounds for b in bounds)
+    return _span(robot_type_tokens(robot_type), alias) is not None
 
 
 def alias_embodiment(robot_type: str) -> str | None:
-    """The registry name the first matching `EMBODIMENT_ALIASES` entry gives `robot_type`, or None."""
+    """The registry name the first matching `EMBODIMENT_ALIASES` entry gives `robot_type`, or None (whatever the other
+    tokens: `resolve_embodiment` judges those)."""
     return next((name for needles, name in EMBODIMENT_ALIASES if any(alias_matches(robot_type, n) for n in needles)),
                 None)  # fmt: skip
+
+
+def _by_alias(robot_type: str) -> tuple[str, str] | None:
+    """(embodiment, how) from the alias and the robot_type's other tokens, or None when no alias matches."""
+    tokens = robot_type_tokens(robot_type)
+    for needles, name in EMBODIMENT_ALIASES:
+        spans = [s for n in needles if (s := _span(tokens, n)) is not None]
+        if not spans:
+            continue
+        covered = {i for a, b in spans for i in range(a, b)}
+        rest = [t for i, t in enumerate(tokens) if i not in covered]
+        two = [t for t in rest if t in TWO_ARM_TOKENS]
+        odd = [t for t in rest if t not in TWO_ARM_TOKENS and t not in BENIGN_TOKENS and not t.isdigit() and len(t) > 1]
+        if odd:
+            return UNKNOWN_EMBODIMENT, (
+                f"robot_type {robot_type!r} resembles {name!r} but also says {odd}: never mapped by resemblance; "
+                "set the `embodiment` option"
+            )
+        if not two:
+            return name, f"robot_type {robot_type!r} (alias of {name})"
+        if len(default_registry().get(name).hands) == 2:
+            return name, f"robot_type {robot_type!r} (alias of {name}, already two arms)"
+        if name in BIMANUAL:
+            return BIMANUAL[name], f"robot_type {robot_type!r}: token {two[0]!r} names two {name} arms"
+        return UNKNOWN_EMBODIMENT, (
+            f"robot_type {robot_type!r} names two {name} arms and no two-arm {name} is registered: set the "
+            "`embodiment` option"
+        )
+    return None
+
+
+_NUMBERED = re.compile(r"^([A-Za-z]+_?[0-9]+)_(?=[A-Za-z])")  # arm1_j1, arm2_shoulder_pan: a numbered arm prefix
+
+
+def state_names(ds: LoadedDataset) -> list[str]:
+    """The component names of `observation.state` (a list, or lerobot's {"motors": [...]} form)."""
+    f = ds.info.features.get("observation.state")
+    out: list[str] = []
+    stack = [f.names if f is not None else None]
+    while stack:  # a list, lerobot's {"motors": [...]}, or Unitree's [[...]]
+        x = stack.pop()
+        if isinstance(x, dict):
+            stack += reversed(list(x.values()))
+        elif isinstance(x, list | tuple):
+            stack += reversed(list(x))
+        elif x is not None:
+            out.append(str(x))
+    return out
+
+
+def arm_groups(names: list[str]) -> dict[str, list[str]]:
+    """Names grouped by the arm they name: `left` / `right` (prefix or suffix) or a numbered prefix (`arm1`)."""
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        key = name_key(n)
+        side = next((s for s in ("left", "right") if key.startswith(s) or key.endswith(s)), None)
+        m = _NUMBERED.match(n)
+        group = side or (m.group(1).lower() if m else None)
+        if group:
+            groups.setdefault(group, []).append(n)
+    return groups
+
+
+def _two_arms_by_names(name: str, ds: LoadedDataset) -> tuple[str, str] | None:
+    """A one-armed embodiment whose state names carry two arms' worth of joints -> its two-arm embodiment."""
+    if name not in BIMANUAL:
+        return None
+    dof = len(default_registry().get(name).joint_space.arms[0].joints)  # type: ignore[union-attr]
+    groups = {g: ns for g, ns in arm_groups(state_names(ds)).items() if len(ns) >= dof}
+    if len(groups) != 2:
+        return None
+    return BIMANUAL[name], f"{name} x2: observation.state names two arms ({', '.join(sorted(groups))})"
 
 
 def resolve_embodiment(robot_type: str | None, ds: LoadedDataset, option: str | None) -> tuple[str, str]:
@@ -72,12 +180,14 @@ def resolve_embodiment(robot_type: str | None, ds: LoadedDataset, option: str | 
     if option:
         return option, "embodiment option"
     norm = _norm(robot_type or "")
+    found: tuple[str, str] | None = None
     for name in default_registry().names():
         if norm and norm == _norm(name):
-            return name, f"robot_type {robot_type!r}"
-    alias = alias_embodiment(robot_type) if norm and robot_type else None
-    if alias is not None:
-        return alias, f"robot_type {robot_type!r} (alias)"
+            found = name, f"robot_type {robot_type!r}"
+    if found is None and norm and robot_type:
+        found = _by_alias(robot_type)
+    if found is not None:
+        return _two_arms_by_names(found[0], ds) or found
     action = ds.info.features.get("action")
     declared = (action.info or {}).get("embodiment") if action is not None else None
     if declared in default_registry().names():  # a canonical dataset names its embodiment beside its mask
@@ -86,12 +196,51 @@ def resolve_embodiment(robot_type: str | None, ds: LoadedDataset, option: str | 
     return UNKNOWN_EMBODIMENT, f"robot_type {robot_type!r} names no known embodiment: set the `embodiment` option"
 
 
-def joint_options(robot_type: str | None, opts: JointSpaceOptions | None) -> JointSpaceOptions | None:
-    """The dataset's joint conventions: the `joint_space` option `opts`, over lerobot >= 0.2's defaults for its
-    `<arm>_follower` robots (so100/so101/koch_follower: body joints RANGE_M100_100 unless recorded with
+_SIDE_WORDS = {"left": "left", "lhs": "left", "right": "right", "rhs": "right"}
+
+
+def card_sides(text: str, prefixes: list[str]) -> dict[str, Side] | None:
+    """{prefix: side} from a dataset card that ties each numbered prefix to one side right after it (`arm1 (RHS)`,
+    `arm2: left arm`); None unless every prefix gets exactly one side and the sides differ."""
+    found: dict[str, set[str]] = {}
+    for p in prefixes:
+        pattern = rf"\b{re.escape(p)}\b\W{{0,4}}(left|right|lhs|rhs)\b"
+        found[p] = {_SIDE_WORDS[m.group(1).lower()] for m in re.finditer(pattern, text, re.IGNORECASE)}
+    if any(len(s) != 1 for s in found.values()) or len({next(iter(s)) for s in found.values()}) != len(found):
+        return None
+    return {p: next(iter(s)) for p, s in found.items()}  # type: ignore[misc]
+
+
+def _card(root: Path) -> Path | None:
+    """The dataset card: README.md in the dataset folder, else in the folder above (a dataset kept in a repo)."""
+    return next((p for p in (root / "README.md", root.parent / "README.md") if p.is_file()), None)
+
+
+def sides_from_card(ds: LoadedDataset) -> tuple[dict[str, Side], str] | None:
+    """The numbered arm prefixes' sides from the dataset card, with where they were read."""
+    numbered = sorted(g for g in arm_groups(state_names(ds)) if g not in ("left", "right"))
+    card = _card(ds.root) if len(numbered) == 2 else None
+    if card is None:
+        return None
+    sides = card_sides(card.read_text(encoding="utf-8", errors="replace"), numbered)
+    return (sides, str(card)) if sides else None
+
+
+def joint_options(robot_type: str | None, opts: JointSpaceOptions | None,
+                  ds: LoadedDataset | None = None) -> JointSpaceOptions | None:  # fmt: skip
+    """The dataset's joint conventions: the `joint_space` option `opts`, over what the dataset says of itself (the
+    sides of numbered arm prefixes from its card) and lerobot >= 0.2's defaults for its `<arm>_follower` robots
+    (so100/so101/koch_follower and their `bi_` pairs: body joints RANGE_M100_100 unless recorded with
     use_degrees=True, the gripper RANGE_0_100; src/lerobot/robots/*_follower/*.py), which lerobot < 0.2's `so100` /
-    `koch` (degrees) do not share."""
-    if not (robot_type or "").lower().endswith("_follower"):
-        return opts
+    `koch` (degrees) do not share. The follower's unit is a tie-break (`recorder_units`): the values decide
+    (`ingest.canonical.joint_units`)."""
     given = {} if opts is None else opts.model_dump(exclude_unset=True)
-    return JointSpaceOptions.model_validate({"units": "range_m100_100", "gripper_unit": "percent", **given})
+    base: dict = {}
+    if (robot_type or "").lower().endswith("_follower"):
+        base |= {"recorder_units": "range_m100_100", "gripper_unit": "percent"}
+    card = sides_from_card(ds) if ds is not None and "sides" not in given else None
+    if card is not None:
+        base["sides"] = card[0]
+    if not base:
+        return opts
+    return JointSpaceOptions.model_validate({**base, **given})

@@ -232,14 +232,14 @@ class LeRobotSource(SourceAdapter):
             tier=self.options.tier,
         )
         raw = EpisodeReader(ds, loc, ref, settings, self.error).read()
-        joints = self.joint_options(robot_type)
+        joints = self.joint_options(robot_type, ds)
         if joints is not None:
             raw.metadata[METADATA_KEY] = joints.model_dump()
         return raw
 
-    def joint_options(self, robot_type: str | None) -> JointSpaceOptions | None:
+    def joint_options(self, robot_type: str | None, ds: LoadedDataset | None = None) -> JointSpaceOptions | None:
         """The dataset's joint conventions (`adapters.lerobot.embodiment.joint_options`)."""
-        return joint_options(robot_type, self.options.joint_space)
+        return joint_options(robot_type, self.options.joint_space, ds)
 
     def resolve_embodiment(self, robot_type: str | None, ds: LoadedDataset) -> tuple[str, str]:
         """(registry name, how it was chosen) (`adapters.lerobot.embodiment.resolve_embodiment`)."""

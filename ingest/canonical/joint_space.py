@@ -24,6 +24,7 @@ canonical dim and records the reason (the tier is the source's otherwise: joint 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ import numpy as np
 
 from adapters.base import HandSignals, HandTrack, RawEpisode, Stream
 from ingest.canonical.frames import compose, offset_matrix, se3_inverse
+from ingest.canonical.joint_units import RECORD_KEY, CalibrationMissing, UnitDecision, infer_units
+from ingest.canonical.joint_units import to_radians as units_to_radians
 from schemas.embodiment import UNKNOWN_EMBODIMENT, Effector, Embodiment
 from schemas.joint_space import (
     METADATA_KEY,
@@ -45,6 +48,7 @@ from schemas.robots_hands import FINGERS
 
 STATE_STREAMS = ("observation.state", "state.")  # searched first: velocity / effort vectors share the motor names
 ACTION_STREAMS = ("action", "action.")
+_NUMBERED = re.compile(r"^([A-Za-z]+_?[0-9]+)_(?=[A-Za-z])")  # arm1_shoulder_pan, arm_2.joint1: a numbered arm prefix
 
 
 class JointSpaceError(ValueError):
@@ -99,14 +103,17 @@ class _Resolver:
         return [Column(key, i, names[i]) for i in range(width)]
 
     def find(self, joints, prefixes: tuple[str, ...], slice_key: str | None) -> tuple[list[Column | None], list[str]]:
-        """Columns of `joints` in order (None where missing) and the missing URDF names."""
+        """Columns of `joints` in order (None where missing) and the missing URDF names. A `joint_map` entry whose
+        key is no column is a name of the joint without its arm prefix (`j1` -> shoulder_pan reads `arm1_j1`)."""
         cols: list[Column | None] = [self.by_urdf.get(j.urdf) for j in joints]
         sliced = self.modality(slice_key, len(joints))
         for i, j in enumerate(joints):
             if cols[i] is None and sliced is not None:
                 cols[i] = sliced[i]
             if cols[i] is None:
-                cols[i] = next((self.by_key[k] for k in sorted(j.keys(prefixes)) if k in self.by_key), None)
+                aliases = tuple(n for n, u in self.opts.joint_map.items() if u == j.urdf)
+                keys = j.model_copy(update={"native": (*j.native, *aliases)}).keys(prefixes)
+                cols[i] = next((self.by_key[k] for k in sorted(keys) if k in self.by_key), None)
         return cols, [j.urdf for j, c in zip(joints, cols, strict=True) if c is None]
 
     def values(self, cols: list[Column]) -> tuple[np.ndarray, np.ndarray]:
@@ -121,31 +128,19 @@ class _Resolver:
 
 
 def to_radians(values: np.ndarray, names: list[str], unit: JointUnit, opts: JointSpaceOptions) -> np.ndarray:
-    """Arm joint values as a dataset records them -> radians (`schemas.joint_space.JointUnit`)."""
-    if unit == "rad":
-        return values
-    if unit == "deg":
-        return np.radians(values)
-    calib = {name_key(k): c for k, c in (opts.calibration or {}).items()}
-    missing = [n for n in names if name_key(n) not in calib]
-    if missing:
-        raise JointSpaceError(
-            f"joints {missing} are in lerobot's RANGE_M100_100 (-100..100 of the calibrated range): give the arm's "
-            "calibration file (option joint_space.calibration) or, if it was recorded with use_degrees=True, "
-            "joint_space.units='deg'"
-        )
-    out = np.empty_like(values)
-    for i, n in enumerate(names):
-        c = calib[name_key(n)]
-        v = -values[:, i] if c.drive_mode else values[:, i]
-        steps_from_mid = v / 100.0 * (c.range_max - c.range_min) / 2.0  # inverse of MotorsBus._normalize
-        out[:, i] = steps_from_mid * 2.0 * np.pi / (opts.resolution - 1)  # as DEGREES: * 360 / max_res
-    return out
+    """Arm joint values as a dataset records them -> radians (`ingest.canonical.joint_units.to_radians`)."""
+    try:
+        return units_to_radians(values, names, unit, opts)
+    except CalibrationMissing as err:
+        raise JointSpaceError(str(err)) from None
 
 
 def gripper_opening(raw_value: np.ndarray, grip: GripperMap, unit: str, arm_unit: JointUnit, name: str,
                     opts: JointSpaceOptions) -> np.ndarray:  # fmt: skip
     """A gripper value -> opening 0 (closed) .. 1 (open), clipped."""
+    if arm_unit == "ticks" and unit != "joint":  # raw steps -> lerobot's RANGE_0_100 by the gripper's calibration
+        raw_value = _ticks_percent(raw_value, name, opts)
+        unit = "percent" if unit == "fraction" else unit
     if unit == "percent":
         opening = raw_value / 100.0
     elif unit == "fraction":
@@ -154,6 +149,17 @@ def gripper_opening(raw_value: np.ndarray, grip: GripperMap, unit: str, arm_unit
         q = to_radians(raw_value[:, None], [name], arm_unit, opts)[:, 0]
         opening = (q - grip.closed_q) / (grip.open_q - grip.closed_q)
     return np.clip(opening, 0.0, 1.0)
+
+
+def _ticks_percent(steps: np.ndarray, name: str, opts: JointSpaceOptions) -> np.ndarray:
+    """Raw gripper steps -> RANGE_0_100 as MotorsBus._normalize computes it (clamped, 100 - x for drive_mode 1)."""
+    calib = {name_key(k): c for k, c in (opts.calibration or {}).items()}
+    c = calib.get(name_key(name))
+    if c is None:
+        raise JointSpaceError(f"gripper {name!r} is in raw encoder ticks: its calibration is needed (joint_space."
+                              "calibration)")  # fmt: skip
+    pct = (np.clip(steps, c.range_min, c.range_max) - c.range_min) / (c.range_max - c.range_min) * 100.0
+    return 100.0 - pct if c.drive_mode else pct
 
 
 def _wrist_poses(spec: JointSpaceSpec, named: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
@@ -217,37 +223,72 @@ class _Arm:
     arm: ArmMap
     cols: list[Column]
     ts: np.ndarray
-    q: np.ndarray  # (T, dof) rad
+    raw: np.ndarray  # (T, dof) as recorded
+    q: np.ndarray | None = None  # (T, dof) rad, once the unit is settled
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.cols]
 
 
-def _read_arms(res: _Resolver, spec: JointSpaceSpec, units: JointUnit, where: str) -> list[_Arm]:
+def _prefixes(arm: ArmMap, opts: JointSpaceOptions) -> tuple[str, ...]:
+    """The arm's own side prefixes plus the dataset's numbered ones for its side (`sides`: arm1 -> left)."""
+    return (*arm.prefixes, *(p for p, side in opts.sides.items() if side == arm.side))
+
+
+def _read_arms(res: _Resolver, spec: JointSpaceSpec, where: str) -> list[_Arm]:
     arms, missing = [], []
     for arm in spec.arms:
-        cols, miss = res.find(arm.joints, arm.prefixes, arm.modality_arm)
+        cols, miss = res.find(arm.joints, _prefixes(arm, res.opts), arm.modality_arm)
         missing += [f"{arm.side}: {m}" for m in miss]
         if not miss:
             ts, raw = res.values([c for c in cols if c is not None])
-            arms.append(_Arm(arm, cols, ts, to_radians(raw, [c.name for c in cols], units, res.opts)))  # type: ignore[misc]
+            arms.append(_Arm(arm, cols, ts, raw))  # type: ignore[arg-type]
     if missing:
         have = [n for _, _, names in res.table for n in names][:40]
         raise JointSpaceError(f"{where}: joints {missing} not found by name, modality slice or joint_map; native "
-                              f"names: {have}")  # fmt: skip
+                              f"names: {have}{_unsided(res, spec)}")  # fmt: skip
     if len({len(a.ts) for a in arms}) > 1 or any(not np.array_equal(a.ts, arms[0].ts) for a in arms):
         raise JointSpaceError(f"{where}: the arms' joints are on different clocks")
     return arms
 
 
+def _unsided(res: _Resolver, spec: JointSpaceSpec) -> str:
+    """A hint when the names carry numbered arm prefixes (arm1_, arm2_) no side was given for."""
+    if len(spec.arms) < 2:
+        return ""
+    found = sorted({m.group(1) for _, _, names in res.table for n in names if (m := _NUMBERED.match(n))})
+    given = {name_key(p) for p in res.opts.sides}
+    unknown = [p for p in found if name_key(p) not in given]
+    if not unknown:
+        return ""
+    return f"; arm prefixes {unknown} have no side: set joint_space.sides (e.g. {{{unknown[0]}: left}})"
+
+
+def _decide(spec: JointSpaceSpec, arms: list[_Arm], opts: JointSpaceOptions) -> UnitDecision:
+    """The unit of the arms' values, by their fit to the description's joint limits (`joint_units`)."""
+    from ingest.kinematics import load_model
+
+    model = load_model(spec.description)
+    col = {n: i for i, n in enumerate(model.joint_names)}
+    idx = [col[j.urdf] for a in arms for j in a.arm.joints]
+    values = np.concatenate([a.raw for a in arms], axis=1)
+    names = [n for a in arms for n in a.names]
+    return infer_units(values, names, model.lower[idx], model.upper[idx], opts, spec.units)
+
+
 def _fk(spec: JointSpaceSpec, arms: list[_Arm]) -> dict[str, np.ndarray]:
     n = len(arms[0].ts)
     urdf = [j.urdf for a in arms for j in a.arm.joints]
+    q = {id(a): a.q for a in arms if a.q is not None}
     if len(set(urdf)) == len(urdf):  # one description holding both arms (GR1, G1, piper_dual): one batched call
-        return _wrist_poses(spec, {j.urdf: a.q[:, i] for a in arms for i, j in enumerate(a.arm.joints)}, n)
+        return _wrist_poses(spec, {j.urdf: q[id(a)][:, i] for a in arms for i, j in enumerate(a.arm.joints)}, n)
     # Two arms placed on one single-arm description (ALOHA, fr3_dual) share its joint names: one call per
     # arm, or the last arm's values would drive both.
     out: dict[str, np.ndarray] = {}
     for a in arms:
         one = spec.model_copy(update={"arms": (a.arm,)})
-        out |= _wrist_poses(one, {j.urdf: a.q[:, i] for i, j in enumerate(a.arm.joints)}, n)
+        out |= _wrist_poses(one, {j.urdf: q[id(a)][:, i] for i, j in enumerate(a.arm.joints)}, n)
     return out
 
 
@@ -255,13 +296,21 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> HandSignals:
     """The hand signals of a joint-space episode (see the module docstring); JointSpaceError names what is missing."""
     opts = JointSpaceOptions.model_validate(raw.metadata.get(METADATA_KEY) or {})
     dataset = raw.metadata.get("dataset", raw.ref.subset)
-    units = opts.units or spec.units
+    where = f"dataset {dataset}, episode {raw.ref.raw_id}, field observation.state"
     states = _Resolver(raw.states, STATE_STREAMS, "state", opts)
-    arms = _read_arms(states, spec, units, f"dataset {dataset}, episode {raw.ref.raw_id}, field observation.state")
+    arms = _read_arms(states, spec, where)
+    decision = _decide(spec, arms, opts)
+    raw.metadata[RECORD_KEY] = decision.record()
+    if not decision.fk:
+        raise JointSpaceError(f"{where}: {decision.reason()}")
+    units = decision.unit
+    assert units is not None
+    for a in arms:
+        a.q = to_radians(a.raw, a.names, units, opts)
     poses = _fk(spec, arms)
     tracks: dict[int, HandTrack] = {}
-    notes = [f"joint space: wrists by forward kinematics of {spec.description} ({units}); {spec.source}"]
-    where = f"dataset {dataset}, episode {raw.ref.raw_id}, field observation.state"
+    notes = [f"joint space: wrists by forward kinematics of {spec.description} ({units}); {spec.source}",
+             decision.summary(), *decision.notes]  # fmt: skip
     for a in arms:
         ts = a.ts
         track = HandTrack(rotation=Stream(ts, poses[a.arm.side], unit="se3_4x4", frame="robot_base"))
@@ -277,7 +326,7 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> HandSignals:
 def _gripper(res: _Resolver, arm: ArmMap, units: JointUnit, opts: JointSpaceOptions, where: str) -> Stream:
     grip = arm.gripper
     assert grip is not None
-    [col], missing = res.find((grip.joint,), arm.prefixes, arm.modality_hand)
+    [col], missing = res.find((grip.joint,), _prefixes(arm, opts), arm.modality_hand)
     if missing or col is None:
         raise JointSpaceError(f"{where}: {arm.side} gripper joint {grip.joint.urdf!r} not found")
     ts, v = res.values([col])
@@ -289,7 +338,7 @@ def _hand(res: _Resolver, spec: JointSpaceSpec, arm: ArmMap, where: str) -> tupl
     """(fingertips, MANO-21 keypoints) streams of one dexterous hand, both in the wrist frame (`frame="wrist"`)."""
     assert arm.hand is not None
     hand = arm.hand.spec()
-    cols, missing = res.find(arm.hand.joints(), arm.prefixes, arm.modality_hand)
+    cols, missing = res.find(arm.hand.joints(), _prefixes(arm, res.opts), arm.modality_hand)
     if missing:
         raise JointSpaceError(f"{where}: {arm.side} hand joints {missing} not found")
     ts, v = res.values([c for c in cols if c is not None])
@@ -307,7 +356,9 @@ def _command_tracking(raw: RawEpisode, spec: JointSpaceSpec, units: JointUnit, o
         return ["joint space: no action stream; canonical actions are state deltas"]
     res = _Resolver(raw.actions, ACTION_STREAMS, "action", opts)
     try:
-        cmd = _read_arms(res, spec, units, "action")
+        cmd = _read_arms(res, spec, "action")
+        for a in cmd:  # the action shares the state's recorder, hence its unit
+            a.q = to_radians(a.raw, a.names, units, opts)
     except JointSpaceError as err:
         return [f"joint space: action joints not read ({err}); canonical actions are state deltas"]
     if len(cmd[0].ts) != len(arms[0].ts) or len(cmd[0].ts) < 2:
@@ -333,7 +384,9 @@ def joint_space_hands(raw: RawEpisode, emb: Embodiment) -> HandSignals:
             )
         return raw.hands
     try:
-        return joint_space_signals(raw, emb.joint_space)
+        sig = joint_space_signals(raw, emb.joint_space)
     except JointSpaceError as err:
         raw.tier_reasons.append(f"joint space ({emb.name}): {err}")
         return raw.hands
+    raw.tier_reasons += [n for n in sig.notes if n.startswith("joint units:") or n.startswith("joint_space.units")]
+    return sig

@@ -42,11 +42,11 @@ def test_gripper_openings_by_unit() -> None:
     assert np.allclose(gripper_opening(np.array([45.0]), deg, "joint", "deg", "g", opts), [0.5])
 
 
-def _dataset(root: Path, robot_type: str, names: list[str], n: int = 40) -> Path:
+def _dataset(root: Path, robot_type: str, names: list[str], n: int = 40, amplitude: float = 0.2) -> Path:
     vec = FeatureSpec(dtype="float32", shape=(len(names),), names=names)
     cam = FeatureSpec(dtype="video", shape=(16, 16, 3), names=list(IMAGE_NAMES))
     features = {"observation.images.top": cam, "observation.state": vec, "action": vec}
-    q = 0.2 * np.sin(np.linspace(0, 1, n + 1)[:, None] + np.arange(len(names)))
+    q = amplitude * np.sin(np.linspace(0, 1, n + 1)[:, None] + np.arange(len(names)))
     with LeRobotWriter.create(root, fps=20, features=features, robot_type=robot_type) as w:
         with w.episode(task="wave") as ep:
             for i in range(n):
@@ -82,7 +82,7 @@ def test_fk_runs_once_per_episode_not_per_frame(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(KinematicModel, "forward", counting)
     per_episode = []
     for n in (40, 160):
-        root = _dataset(tmp_path / f"so100_{n}", "so100", names, n)  # lerobot < 0.2 SO-100: degrees
+        root = _dataset(tmp_path / f"so100_{n}", "so100", names, n, 30.0)  # lerobot < 0.2 SO-100: degrees
         source = LeRobotSource()
         [ref] = source.discover(root)
         calls.clear()
@@ -94,9 +94,11 @@ def test_fk_runs_once_per_episode_not_per_frame(tmp_path: Path, monkeypatch: pyt
 
 
 def test_lerobot_followers_default_to_range_m100_100_and_use_degrees_is_an_option(tmp_path: Path) -> None:
-    """so100 (lerobot < 0.2) recorded degrees; so100_follower records RANGE_M100_100 unless use_degrees=True."""
+    """so100 (lerobot < 0.2) recorded degrees; so100_follower records RANGE_M100_100 unless use_degrees=True. Values
+    of a follower's size (tens): not radians by their size, degrees and -100..100 fit alike, the recorder's default
+    decides."""
     names = [f"{m}.pos" for m in ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")]
-    root = _dataset(tmp_path / "so100_follower", "so100_follower", names)
+    root = _dataset(tmp_path / "so100_follower", "so100_follower", names, amplitude=30.0)
     [ref] = LeRobotSource().discover(root)
     [ep] = canonicalize(LeRobotSource().read(ref))
     assert not ep.mask.any() and "RANGE_M100_100" in " ".join(ep.tier_reasons)
