@@ -25,6 +25,7 @@ import adapters  # noqa: F401 - importing the package registers every adapter
 from adapters.registry import adapter_class, get_adapter
 from ingest.canonical.canonicalize import CanonicalizeSpec
 from ingest.lerobot.video import VideoCodec
+from jobs.runtime.deadline import TaskDeadline
 from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
 from schemas.tiers import QualityTier
 
@@ -143,6 +144,17 @@ class ParallelismSpec(BaseModel):
         ge=1,
         description="video encoder threads per camera inside one episode task when `codec.threads` is unset; 1 keeps"
         " a task within its one-CPU Ray reservation (N tasks on N cores); None lets the encoder use every core",
+    )
+    pin_tasks: bool = Field(
+        True,
+        description="hold each episode task to the one CPU it books from Ray (CPU affinity, jobs.runtime.cpu_slots):"
+        " a task's encoders run their pipelines in threads of their own, one per camera, which would otherwise keep"
+        " more cores busy than Ray booked",
+    )
+    deadline: TaskDeadline = Field(
+        default_factory=TaskDeadline,
+        description="per-episode deadline on decode + encode, from the episode's pixels; past it the worker is"
+        " killed, the episode retried, then quarantined (jobs.runtime.deadline)",
     )
 
 

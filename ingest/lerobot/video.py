@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import av
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.lerobot import VideoInfo
 
@@ -19,19 +19,47 @@ from schemas.lerobot import VideoInfo
 os.environ.setdefault("SVT_LOG", "1")
 
 
+# Per-codec defaults for the keys a spec leaves out, chosen by `benchmarks/codec.py` on camera-like footage at 224x224
+# with one encoder thread (BENCHMARKS.md, "Codec settings"):
+# - libsvtav1: lerobot 0.6.1's own settings (lerobot/configs/video.py: crf 30, LIBSVTAV1_DEFAULT_PRESET = 12). Left
+#   unset, SVT-AV1 4.1's default preset costs 2.6x the CPU (106 vs 280 frames/s per core) for -2 % bytes, +0.4 dB;
+#   presets 11 and 13 write the same bytes as 12 at this size, and the slower presets at the crf that matches 12's
+#   PSNR (30.59 dB) are 0.41x (preset 8) and 0.56x (preset 10) its speed.
+# - h264 (libx264): veryfast at crf 21 matches the library default (medium) at crf 23 in PSNR (30.05 vs 29.82 dB) at
+#   1.9x its speed for +16 % bytes; superfast would be 2.2x for +21 %, ultrafast 4.7x for +49 %.
+CODEC_DEFAULTS: dict[str, dict[str, Any]] = {
+    "libsvtav1": {"crf": 30, "preset": "12"},
+    "h264": {"crf": 21, "preset": "veryfast"},
+}
+
+
 class VideoCodec(BaseModel):
-    """Encoder settings. Defaults are lerobot 0.3.3's (`encode_video_frames`)."""
+    """Encoder settings: lerobot's (g=2, yuv420p, libsvtav1 crf 30) with a measured preset (`CODEC_DEFAULTS`)."""
 
     model_config = ConfigDict(frozen=True)
 
     vcodec: Literal["libsvtav1", "h264", "hevc"] = "libsvtav1"
     pix_fmt: Literal["yuv420p", "yuv444p"] = "yuv420p"
     g: int | None = Field(2, ge=1, description="GOP size; lerobot uses 2 so that random access is cheap")
-    crf: int | None = Field(30, ge=0, le=63)
-    preset: str | None = Field(None, description="encoder preset (SVT: 0-13, x264: ultrafast..veryslow)")
+    crf: int | None = Field(
+        30, ge=0, le=63, description="quality (lower: better, larger); left out: the codec's CODEC_DEFAULTS entry"
+    )
+    preset: str | None = Field(
+        None,
+        description="encoder preset (SVT: 0-13, x264: ultrafast..veryslow); left out: the codec's CODEC_DEFAULTS"
+        " entry (libsvtav1 12, h264 veryfast); null: the library's own default",
+    )
     threads: int | None = Field(
         None, ge=1, description="encoder threads (SVT-AV1: its `lp` level of parallelism); None lets the codec decide"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _codec_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            defaults = CODEC_DEFAULTS.get(data.get("vcodec", "libsvtav1"), {})
+            data = {**defaults, **data}  # only what the caller left out
+        return data
 
     def options(self) -> dict[str, str]:
         opts: dict[str, str] = {}
@@ -49,7 +77,7 @@ class VideoCodec(BaseModel):
 
     @classmethod
     def h264(cls, **kw: Any) -> VideoCodec:
-        return cls(vcodec="h264", crf=kw.pop("crf", 23), **kw)
+        return cls(vcodec="h264", **kw)
 
 
 class VideoEncoder:

@@ -14,6 +14,7 @@ A worker node lost mid-job costs only the tasks it was running: Ray runs them ag
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -36,6 +37,16 @@ from jobs.catalog.build import rebuild_catalog
 from jobs.ingest.commit import Committer, SourceTally, open_writer
 from jobs.ingest.discovery import WorkItem, discover, discover_all, discovery_row, stream_plan
 from jobs.ingest.order import RayTasks, Tasks, in_order, quarantined
+from jobs.runtime.cpu_slots import held_to_cpus
+from jobs.runtime.deadline import (
+    TIMEOUT_CLASS,
+    TaskDeadline,
+    clear_markers,
+    episode_pixels,
+    hung_attempts,
+    timeout_message,
+    watchdog,
+)
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.ray_pool import init_ray
 from jobs.runtime.shared_fs import SharedFsError, check_shared_output
@@ -81,6 +92,16 @@ def process_episode(item: dict[str, Any]) -> dict[str, Any]:
     spec = CanonicalizeSpec.model_validate(item["canonicalize"])
     codec = VideoCodec.model_validate(item["codec"])
     output = Path(item["output"])
+    deadline = TaskDeadline.model_validate(item.get("deadline") or {"enabled": False})
+    hung = hung_attempts(output, item["uid"]) if deadline.enabled else []
+    if len(hung) > deadline.retries:  # killed by its deadline on every attempt allowed: no further try
+        return quarantined(item, "write", TIMEOUT_CLASS, timeout_message(hung))
+    with held_to_cpus(item["pin_cpus"]) if item.get("pin_cpus") else contextlib.nullcontext():
+        return _process_episode(item, source, ref, spec, codec, output, deadline)
+
+
+def _process_episode(item: dict[str, Any], source: SourceSpec, ref: EpisodeRef, spec: CanonicalizeSpec,
+                     codec: VideoCodec, output: Path, deadline: TaskDeadline) -> dict[str, Any]:  # fmt: skip
     stage = "read"
     staged: list[StagedEpisode] = []
     try:
@@ -94,13 +115,15 @@ def process_episode(item: dict[str, Any]) -> dict[str, Any]:
             return quarantined(item, stage, "RejectedEpisode", reason)
         stage = "write"
         out = []
-        for ep in episodes:
-            dataset = dataset_dir(source.name, ep.subset)
-            st = stage_canonical(output / dataset, ep, codec, spec.fps)
-            staged.append(st)
-            features = {k: v.to_json() for k, v in dataset_features(ep).items()}
-            out.append({"dataset": dataset, "staged": st.model_dump(mode="json"), "robot_type": ep.embodiment,
-                        "features": features})  # fmt: skip
+        limit = deadline.seconds(*episode_pixels(episodes))
+        with watchdog(limit, output, item["uid"]) if deadline.enabled else contextlib.nullcontext():
+            for ep in episodes:
+                dataset = dataset_dir(source.name, ep.subset)
+                st = stage_canonical(output / dataset, ep, codec, spec.fps)
+                staged.append(st)
+                features = {k: v.to_json() for k, v in dataset_features(ep).items()}
+                out.append({"dataset": dataset, "staged": st.model_dump(mode="json"), "robot_type": ep.embodiment,
+                            "features": features})  # fmt: skip
         return {"status": "staged", "uid": item["uid"], "episodes": out}
     except Exception as e:  # bad input of any kind is this episode's problem only
         for st in staged:
@@ -144,6 +167,7 @@ def run_ingest(spec: JobSpec, *, address: str | None = None, progress: bool | No
         try:
             if plan.todo:
                 _clean_orphans(output)
+                clear_markers(output)
                 _run_on_ray(spec, plan, committer, progress)
         finally:
             committer.close()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from jobs.ingest.discovery import WorkItem
+from jobs.runtime.deadline import TIMEOUT_CLASS, hung_attempts, timeout_message
 from jobs.spec import JobSpec
 
 
@@ -56,8 +57,10 @@ def task_payload(spec: JobSpec) -> dict[str, Any]:
     codec = spec.codec
     if codec.threads is None and spec.parallelism.encoder_threads is not None:
         codec = codec.model_copy(update={"threads": spec.parallelism.encoder_threads})  # same bytes, fewer threads
+    par = spec.parallelism
     return {"canonicalize": spec.canonicalize.model_dump(mode="json"), "codec": codec.model_dump(mode="json"),
-            "output": str(spec.output)}  # fmt: skip
+            "output": str(spec.output), "deadline": par.deadline.model_dump(mode="json"),
+            "pin_cpus": 1 if par.pin_tasks else None}  # fmt: skip
 
 
 def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[tuple[WorkItem, dict[str, Any]]]:
@@ -103,7 +106,12 @@ def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[
             try:
                 results[n] = tasks.get(handle)
             except Exception as e:  # the task itself died past its retries: this episode only
-                results[n] = quarantined({"uid": items[n].uid}, "worker", type(e).__name__, str(e)[:2000])
+                uid = items[n].uid
+                hung = hung_attempts(spec.output, uid)
+                if hung:  # its attempts were killed by their deadline before one could quarantine the episode
+                    results[n] = quarantined({"uid": uid}, "write", TIMEOUT_CLASS, timeout_message(hung))
+                else:
+                    results[n] = quarantined({"uid": uid}, "worker", type(e).__name__, str(e)[:2000])
 
 
 def quarantined(item: dict[str, Any], stage: str, error_class: str, message: str, **extra: Any) -> dict[str, Any]:

@@ -1,0 +1,128 @@
+"""A deadline on an episode task's write stage (decode + encode), from the episode's size, so a hung encoder cannot
+stall a job.
+
+SVT-AV1 has hung inside the encoder under heavy load (once for 6 minutes, stack captured; issue 25). A thread stuck
+in C cannot be interrupted, so the task's watchdog kills its own worker (SIGKILL) once the deadline passes, after
+leaving a marker under `<output>/job/hung/`; Ray then runs the task again (its killed attempt's staging is cleaned up
+like any killed worker's). An attempt that finds `retries + 1` markers of its episode does not try again: it
+quarantines the episode with "encoder did not finish in N s", and so does the driver when Ray gives up on the task
+first (a job with fewer `task_retries`). The job goes on; the episode is done (quarantined) exactly once.
+
+Outside a Ray worker (the benchmarks' in-process runs, tests calling `process_episode`) the watchdog only logs: it
+never kills a process it does not own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.corpus import JOB_DIR
+
+log = logging.getLogger(__name__)
+
+HUNG_DIR = "hung"  # under <output>/job/: one marker per attempt that passed its deadline
+TIMEOUT_CLASS = "EncoderTimeout"
+
+
+class TaskDeadline(BaseModel):
+    """How long an episode's write stage may take: `base_s` plus its pixels at conservative rates.
+
+    The rates are about 25x below what one loaded core of the benchmark VM does (BENCHMARKS.md, "Codec settings":
+    SVT-AV1 preset 12 encodes 13.5 Mpx/s per core at 224x224; decoding runs at 50-300 Mpx/s), so only a stall, not
+    a slow machine, reaches them: a 300-frame 224x224 episode decoded from 480x640 at 30 fps gets 60 + 30 + 55 s."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="False: no deadline (a hung encoder then stalls its task forever)")
+    base_s: float = Field(60.0, gt=0, description="seconds every episode gets (start-up, parquet, stats)")
+    encode_mpx_per_s: float = Field(0.5, gt=0, description="stored pixels (frames x height x width) per second")
+    decode_mpx_per_s: float = Field(5.0, gt=0, description="source pixels decoded per second")
+    retries: int = Field(1, ge=0, description="attempts after the first one that passed its deadline")
+
+    def seconds(self, encoded_px: int, decoded_px: int) -> int:
+        encode_s = encoded_px / (self.encode_mpx_per_s * 1e6)
+        return math.ceil(self.base_s + encode_s + decoded_px / (self.decode_mpx_per_s * 1e6))
+
+
+def episode_pixels(episodes: Iterable[Any]) -> tuple[int, int]:
+    """(stored, decoded) pixels of canonical episodes: every grid frame of every camera at its stored size, and every
+    source frame up to the last one shown (inter-coded video decodes them all) at the source's size."""
+    stored = decoded = 0
+    for ep in episodes:
+        for cam in ep.cameras.values():
+            h, w = cam.shape
+            stored += len(cam.indices) * h * w
+            last = int(max(cam.indices)) + 1 if len(cam.indices) else 0
+            decoded += last * cam.source.height * cam.source.width
+    return stored, decoded
+
+
+def _key(uid: str) -> str:
+    return hashlib.sha1(uid.encode()).hexdigest()[:20]  # uids hold `/` and `:`; a marker is one flat file name
+
+
+def hung_attempts(output: Path, uid: str) -> list[int]:
+    """The deadlines (s) of this episode's earlier attempts that did not finish in time."""
+    out = []
+    for p in sorted((output / JOB_DIR / HUNG_DIR).glob(f"{_key(uid)}.*.json")):
+        try:
+            out.append(int(json.loads(p.read_text())["deadline_s"]))
+        except (OSError, ValueError, KeyError):  # a marker cut short by the kill still counts
+            out.append(0)
+    return out
+
+
+def timeout_message(deadlines: list[int]) -> str:
+    return f"encoder did not finish in {max(deadlines)} s ({len(deadlines)} attempts, each killed with its worker)"
+
+
+def clear_markers(output: Path) -> None:
+    """At job start: a new run gives every episode its full attempts again (finished ones are skipped anyway)."""
+    shutil.rmtree(output / JOB_DIR / HUNG_DIR, ignore_errors=True)
+
+
+def _in_ray_worker() -> bool:
+    try:
+        from ray._private import worker
+    except ImportError:
+        return False
+    return bool(worker.global_worker.mode == worker.WORKER_MODE)
+
+
+@contextmanager
+def watchdog(seconds: int, output: Path, uid: str) -> Iterator[None]:
+    """Kill this Ray worker if the block runs past `seconds`, after leaving this episode's marker."""
+
+    def expire() -> None:
+        key = _key(uid)
+        folder = output / JOB_DIR / HUNG_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"uid": uid, "deadline_s": seconds, "pid": os.getpid()}))
+        tmp.rename(folder / f"{key}.{os.getpid()}-{threading.get_native_id()}.json")
+        if _in_ray_worker():
+            log.error("episode %s: write stage past its %d s deadline; killing worker %d", uid, seconds, os.getpid())
+            os.kill(os.getpid(), signal.SIGKILL)
+        else:
+            log.error("episode %s: write stage past its %d s deadline (not a Ray worker: left running)", uid, seconds)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
