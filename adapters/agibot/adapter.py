@@ -1,4 +1,6 @@
-"""AgiBot World raw (Alpha/Beta, untarred): task_info JSON + per-episode mp4s + `proprio_stats.h5` + camera parameters.
+"""AgiBot World raw (Alpha/Beta, untarred): task_info JSON + per-episode mp4s + `proprio_stats.h5` + camera parameters;
+and, under the same root or their own, Genie Sim / A2D exports (`<job>/<sn>/<episode>/aligned_joints.h5`, read by
+`genie.py`, `genie_files.py`, `genie_h5.py`, `genie_quat.py`; options `genie_*`).
 
 Layout (FORMATS.md 6b): `task_info/task_<t>.json` (a list of episodes), `observations/<t>/<e>/videos/<cam>_color.mp4`,
 `proprio_stats/<t>/<e>/proprio_stats.h5`, `parameters/<t>/<e>/camera/` (or `.../parameters/camera/`). Raw id

@@ -19,7 +19,7 @@ Real files (the sample above) also have grippers as `state/{left,right}_effector
 listed in `metadata["empty_fields"]`; int64 ns timestamps, irregular (dt 14..53 ms) but within 19 ms of the frame
 grid and 30.003 Hz on average, recorded as start, rate, median step and largest deviation from the grid.
 
-AgiBot Digital World / Genie Sim exports share the group layout but not its conventions (agibot-world/
+AgiBot Digital World files placed in this layout share the group layout but not its conventions (agibot-world/
 AgiBotDigitalWorld card: 34 joints, wxyz quaternions, simulation-seconds timestamps; third-party readers of its
 sample find the file named `proprio_states.h5`): refused per episode with that reason instead of a shape error.
 A (T,6) per-arm split of dexterous hands is an assumption (no such sample).
@@ -45,7 +45,7 @@ ARMS = ("left", "right")
 REQUIRED_STATE = ("end/orientation", "end/position", "joint/position")
 DIGITAL_WORLD_JOINTS = 34  # agibot-world/AgiBotDigitalWorld: 2 head, 2 waist, 2x7 arm, 2x8 gripper joints
 DIGITAL_WORLD = (
-    "AgiBot Digital World / Genie Sim export ({why}): its quaternions are wxyz and its timestamps simulation seconds "
+    "AgiBot Digital World file ({why}): its quaternions are wxyz and its timestamps simulation seconds "
     "(agibot-world/AgiBotDigitalWorld card), not the real-robot AgiBot World layout this adapter reads "
     "(14 arm joints, xyzw, int64 ns); convert it or read it with a Digital World reader"
 )
