@@ -85,6 +85,9 @@ class LayoutRecord(BaseModel):
     v3_episodes_per_file: int | None = Field(None, description="v3: episodes per data / video file (default: all)")
     timestamp_hz: float | None = Field(None, description="the rate the real timestamps run at when not `fps`")
     no_episodes_stats: bool = Field(False, description="v2.1 without meta/episodes_stats.jsonl (stats.json instead)")
+    undeclared_columns: list[str] = Field(
+        default_factory=list, description="bookkeeping columns the real parquet has and `features` does not declare"
+    )
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,8 @@ def materialize(case: Case, root: Path, *, episodes: int = 2, seconds: float = 1
     feats = features(info)
     lengths = [max(2, math.ceil((seconds + 0.2 * ep) * fps)) for ep in range(episodes)]
     out = Written(root, fps, lengths)
-    ts_dtype = next((np.dtype(f.dtype) for f in feats if f.key == "timestamp"), np.dtype(np.float32))
+    # an undeclared timestamp column: float64, what pandas writes for Python floats (an assumption)
+    ts_dtype = next((np.dtype(f.dtype) for f in feats if f.key == "timestamp"), np.dtype(np.float64))
     hz = rec.timestamp_hz or fps
     rows_per_ep: list[dict[str, pa.Array]] = []
     camera_frames: dict[str, list[np.ndarray]] = {}
@@ -258,7 +262,7 @@ def materialize(case: Case, root: Path, *, episodes: int = 2, seconds: float = 1
         book = {"timestamp": ts, "frame_index": np.arange(n), "episode_index": np.full(n, ep),
                 "index": np.arange(start, start + n), "task_index": np.full(n, ep % len(TASKS))}  # fmt: skip
         for key, v in book.items():
-            if any(f.key == key for f in feats):
+            if any(f.key == key for f in feats) or key in rec.undeclared_columns:
                 cols[key] = pa.array(v if key == "timestamp" else v.astype(np.int64))
         rows_per_ep.append(cols)
         start += n
