@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.benchmarks.smoke_runs import BENCHMARKS, REPO, TIMEOUT_S, lerobot_missing, run, start
+from tests.benchmarks.smoke_runs import BENCHMARKS, REPO, TIMEOUT_S, lerobot_v30_missing, run, start
 from tests.needs import tool_missing
 
-MARKS = {"writer": [pytest.mark.oracle]}  # lerobot 0.3.3 is one of its contestants
+MARKS = {"writer": [pytest.mark.oracle]}  # lerobot 0.6.1 (its own venv) is one of its contestants
 GPU_RUNS = {"latents": ["--device", "cuda"]}  # train_step times lda-1b by itself when CUDA is there
 
 
@@ -31,8 +31,8 @@ def _check(name: str, run: Callable[[], subprocess.CompletedProcess[str]]) -> di
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=MARKS.get(n, [])) for n in BENCHMARKS])
 def test_benchmark_runs(name: str) -> None:
-    if name == "writer" and lerobot_missing():
-        tool_missing("lerobot 0.3.3", "the writer benchmark runs it (pip install --no-deps lerobot==0.3.3)")
+    if name == "writer" and lerobot_v30_missing():
+        tool_missing("lerobot 0.6.1", "the writer benchmark runs it from its own venv (make oracle-v30)")
     assert isinstance(_check(name, start({name})[name].result), dict)  # started when collection ended
 
 
