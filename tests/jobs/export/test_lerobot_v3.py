@@ -1,0 +1,199 @@
+"""`eidata export --format lerobot-v3` checked by lerobot 0.6.1 itself (the v3.0 oracle, one subprocess for all).
+
+Every dataset of the demo reference corpus (`tests/jobs/conftest.py`), exported to v3.0, and a manifest over several
+sources exported as ONE dataset, are loaded by `LeRobotDataset` and `StreamingLeRobotDataset`; every numeric value
+they return must equal the v2.1 source's, and the frames they decode at the items' timestamps must equal the v2.1
+episode video's frames bit for bit (a stream copy moves packets, never pixels). Stats: lerobot's own
+`compute_episode_stats` on the data it loaded must equal the exported `stats/...` episode columns, and its writer's
+running `aggregate_stats` must equal `meta/stats.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ingest.lerobot.video_read import decode_frames
+from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.curate import curate
+from jobs.cli import main
+from jobs.export.lerobot_v3 import MARKER, PARTIAL, export_corpus
+from jobs.export.lerobot_v3_write import SourceDataset
+from schemas.corpus import find_datasets
+from schemas.lerobot_v3 import INFO_KEYS
+
+MANIFEST = "mix"
+pytestmark = pytest.mark.shared_ray  # the reference corpus is ingested on the shared Ray (tests/ray_scope.py)
+
+
+@pytest.fixture(scope="module")
+def exported(reference: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A copy of the reference corpus (catalog and manifest are written into the copy only) and its v3.0 exports."""
+    tmp = tmp_path_factory.mktemp("v3")
+    corpus = tmp / "corpus"
+    shutil.copytree(reference, corpus)
+    rebuild_catalog(corpus)
+    curate(corpus, MANIFEST, "tier <> 'actionless'", balance="subset", val_fraction=0.3)
+    out = tmp / "out"
+    assert main(["export", str(corpus), "--format", "lerobot-v3", "--out", str(out)]) == 0
+    assert main(["export", str(corpus), "--format", "lerobot-v3", "--out", str(out), "--manifest", MANIFEST]) == 0
+    # the same selection without video: no episode lacks anything, every source stays
+    argv = ["export", str(corpus), "--format", "lerobot-v3", "--out", str(out / "nocam"), "--manifest", MANIFEST]
+    assert main([*argv, "--cameras", "none"]) == 0
+    return corpus, out
+
+
+@cache
+def _frames(path: str) -> list[np.ndarray]:
+    return [f for _, f in decode_frames(Path(path))]
+
+
+def _episode_map(corpus: Path, out: Path, root: str, result: dict[str, Any]) -> list[tuple[SourceDataset, int]]:
+    eps = result["episodes"]
+    if Path(root).name == MANIFEST:
+        srcs = {d: SourceDataset(corpus / d) for d in {e["source_dataset"] for e in eps}}
+        return [(srcs[e["source_dataset"]], int(e["source_episode_index"])) for e in eps]
+    src = SourceDataset(corpus / "datasets" / Path(root).relative_to(out))
+    return [(src, i) for i in range(len(eps))]
+
+
+def _check_values(result: dict[str, Any], arrays: Any, sources: list[tuple[SourceDataset, int]]) -> None:
+    tasks = dict(zip(result["tasks"]["task_index"], result["tasks"]["task"], strict=True))
+    numeric = [k for k, ft in result["features"].items() if ft["dtype"] != "video"]
+    for e, (src, k) in enumerate(sources):
+        ep = result["episodes"][e]
+        lo, hi = ep["dataset_from_index"], ep["dataset_to_index"]
+        table = pq.read_table(src.data_file(k))
+        for key in numeric:
+            got = arrays[f"col:{key}"][lo:hi]
+            if key == "index":
+                assert got.tolist() == list(range(lo, hi))
+            elif key == "episode_index":
+                assert (got == e).all()
+            elif key == "task_index":
+                expected = [src.tasks[t] for t in table.column("task_index").to_pylist()]
+                assert [tasks[t] for t in got.tolist()] == expected
+            else:
+                col = table.column(key).combine_chunks()
+                while pa.types.is_list(col.type) or pa.types.is_fixed_size_list(col.type):
+                    col = col.flatten()
+                want = col.to_numpy(zero_copy_only=False).reshape(got.shape)
+                assert np.array_equal(got, want), (src.root, k, key)
+        for idx in range(lo, hi):  # streaming returned every item with the same values
+            for key in numeric:
+                assert np.array_equal(arrays[f"stream:{idx}:{key}"], arrays[f"col:{key}"][idx]), (idx, key)
+        for idx_s, item in result["items"].items():
+            idx = int(idx_s)
+            if not lo <= idx < hi:
+                continue
+            assert item["task"] == tasks[int(arrays["col:task_index"][idx])]
+            for key in result["video_keys"]:
+                want = _frames(str(src.video_file(k, key)))[idx - lo].transpose(2, 0, 1)
+                assert np.array_equal(arrays[f"frame:{idx}:{key}"], want), (src.root, k, idx, key)
+                assert np.array_equal(arrays[f"sframe:{idx}:{key}"], want), (src.root, k, idx, key, "streaming")
+
+
+def _check_stats(root: Path, result: dict[str, Any], theirs: dict[str, Any]) -> None:
+    numeric = [k for k, ft in result["features"].items() if ft["dtype"] != "video"]
+    rows = pq.read_table(root / "meta" / "episodes").to_pylist()
+    for e, row in enumerate(rows):
+        for key in numeric:
+            for stat, value in theirs["episodes"][e][key].items():
+                assert row[f"stats/{key}/{stat}"] == np.asarray(value).tolist(), (root, e, key, stat)
+        for key in result["video_keys"]:  # cameras keep their v2.1 stats (no quantiles: the frames are not decoded)
+            assert f"stats/{key}/mean" in row and f"stats/{key}/q01" not in row
+    ours = json.loads((root / "meta" / "stats.json").read_text())
+    for key in numeric:
+        for stat, value in theirs["aggregate"][key].items():
+            assert np.allclose(ours[key][stat], value, rtol=1e-12, atol=0), (root, key, stat)
+        assert set(theirs["meta_stats"][key]) >= {"q01", "q10", "q50", "q90", "q99"}
+
+
+def test_every_export_loads_in_lerobot_061(exported: tuple[Path, Path], run_oracle_v30, tmp_path: Path) -> None:
+    corpus, out = exported
+    roots = [str(out / d.relative_to(corpus / "datasets")) for d in find_datasets(corpus)]
+    roots += [str(out / MANIFEST), str(out / "nocam" / MANIFEST)]
+    assert all(Path(r, "meta", "info.json").exists() for r in roots)
+    results = run_oracle_v30("check", *roots, "--dump", tmp_path, timeout=600)
+    for i, root in enumerate(roots):
+        result = results[root]
+        sources = _episode_map(corpus, out, root, result)
+        assert result["num_episodes"] == len(sources)
+        assert result["num_frames"] == sum(len(s.episodes) and s.episodes[k]["length"] for s, k in sources)
+        assert sorted(result["streaming_seen"]) == list(range(result["num_frames"]))
+        arrays = np.load(tmp_path / f"{i}.npz")
+        _check_values(result, arrays, sources)
+        theirs = pickle.loads((tmp_path / f"{i}.npz.stats.pkl").read_bytes())
+        _check_stats(Path(root), result, theirs)
+    # the manifest: several sources as one dataset, their columns kept per episode, the split kept
+    entries = pq.read_table(corpus / "manifests" / MANIFEST / "entries.parquet").num_rows
+    for root, cams in ((out / MANIFEST, ["observation.images.head"]), (out / "nocam" / MANIFEST, [])):
+        mix = results[str(root)]
+        eps = mix["episodes"]
+        assert {"subset", "tier", "embodiment", "split", "episode_uid", "weight"} <= set(eps[0])
+        n_train = sum(e["split"] == "train" for e in eps)
+        assert [e["split"] for e in eps] == ["train"] * n_train + ["val"] * (len(eps) - n_train)
+        assert mix["info_splits"] == {"train": f"0:{n_train}"} | (
+            {"val": f"{n_train}:{len(eps)}"} if n_train < len(eps) else {}
+        )
+        assert mix["video_keys"] == cams
+        report = json.loads((root / MARKER).read_text())
+        assert len(eps) + sum(report["skipped"].values()) == entries  # every skipped episode is counted
+    nocam = results[str(out / "nocam" / MANIFEST)]
+    assert nocam["num_episodes"] == entries and len({e["source"] for e in nocam["episodes"]}) >= 3
+    assert len({e["source"] for e in results[str(out / MANIFEST)]["episodes"]}) >= 2
+
+
+def test_layout_matches_lerobot_writer(exported: tuple[Path, Path]) -> None:
+    """The v3.0 files and columns lerobot 0.6.1's writer produces (seen on a dataset it wrote, LEROBOT_V3 in README)."""
+    _, out = exported
+    root = out / "agibot" / "task_327"
+    info = json.loads((root / "meta" / "info.json").read_text())
+    assert tuple(info) == INFO_KEYS and info["codebase_version"] == "v3.0"
+    assert info["data_path"] == "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+    assert all("fps" in ft for ft in info["features"].values() if ft["dtype"] != "video")
+    cols = pq.read_schema(root / "meta" / "episodes" / "chunk-000" / "file-000.parquet").names
+    head = ["episode_index", "tasks", "length", "data/chunk_index", "data/file_index", "dataset_from_index"]
+    assert cols[:6] == head and cols[-2:] == ["meta/episodes/chunk_index", "meta/episodes/file_index"]
+    data = pq.ParquetFile(root / "data" / "chunk-000" / "file-000.parquet")
+    assert data.metadata.num_row_groups == info["total_episodes"]  # one row group per episode, as the writer
+    hf = json.loads(data.schema_arrow.metadata[b"huggingface"])["info"]["features"]
+    assert hf["action"]["_type"] == "List" and hf["observation.hand_keypoints"]["_type"] == "Array3D"
+
+
+def test_rerun_skips_and_kill_leaves_nothing_complete(exported: tuple[Path, Path], monkeypatch) -> None:
+    corpus, out = exported
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("info.json")}
+    assert all(s == "unchanged" for s, _ in export_corpus(corpus, out).values())
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("info.json")} == before
+    # a killed run leaves only a hidden partial folder; the rerun deletes it
+    partial = out / "agibot" / f".task_327{PARTIAL}deadbeef"
+    (partial / "meta").mkdir(parents=True)
+    assert export_corpus(corpus, out)["agibot/task_327"][0] == "unchanged"
+    assert not partial.exists()
+    # a failure mid-export: no dataset at the final path, no partial folder left
+    import jobs.export.lerobot_v3_write as w
+
+    calls = {"n": 0}
+    original = w.V30Writer.add
+
+    def failing(self, ref):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return original(self, ref)
+
+    monkeypatch.setattr(w.V30Writer, "add", failing)
+    target = out / "again"
+    with pytest.raises(OSError, match="disk full"):
+        export_corpus(corpus, target, manifest=MANIFEST)
+    assert not (target / MANIFEST).exists() and not list(target.glob(f".{MANIFEST}{PARTIAL}*"))
