@@ -203,3 +203,13 @@ def test_flat_layout_reads_the_same_streams(tmp_path: Path, seconds: bool) -> No
     np.testing.assert_allclose(flat.states["joint.position"].timestamps, per_frame.states["joint.position"].timestamps,
                                atol=1e-6 if seconds else 0)  # fmt: skip
     assert flat.metadata["quaternion_order"] == "xyzw"
+
+
+def test_ref_round_trips_through_json(root: Path) -> None:
+    ref = _refs(root)["3335477/A2D0015AB00061/12052354"]
+    again = EpisodeRef.model_validate_json(ref.model_dump_json())  # as sent to a Ray worker
+    assert again == ref
+    np.testing.assert_array_equal(
+        AgibotAdapter().read(again).states["end.orientation"].values,
+        AgibotAdapter().read(ref).states["end.orientation"].values,
+    )
