@@ -1,4 +1,5 @@
-"""Errors raised while writing an episode. Each names the dataset, the episode, the feature and the frame."""
+"""Errors of the LeRobot writer: an episode's bad input (naming dataset, episode, feature and frame), or a dataset
+that cannot be opened or written as asked (`DatasetError`; `WriterLockedError` when another writer holds it)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,11 @@ class EmptyEpisodeError(EpisodeError):
 
 class DatasetError(RuntimeError):
     """The dataset on disk cannot be opened or written as asked (locked, incompatible features, corrupt meta)."""
+
+
+class WriterLockedError(DatasetError):
+    """Another writer holds the dataset's lock. Callers that may wait for it catch this class, never the message."""
+
+    def __init__(self, root: object, holder: str) -> None:
+        self.root, self.holder = root, holder  # holder: the pid the lock file names, or "unknown"
+        super().__init__(f"{root}: another writer (pid {holder}) holds this dataset")

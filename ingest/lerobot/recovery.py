@@ -1,8 +1,9 @@
-"""Opening a dataset after a crash: finish an interrupted commit, drop what no commit owns.
+"""Opening a dataset after a crash: finish an interrupted commit or meta update, drop what no commit owns.
 
-Run by the writer holding the dataset's lock, so no other writer is mid-write: a journal left behind is rolled
-forward, staged episodes no live builder holds are removed, jsonl lines past info.json's totals are cut, episode
-files numbered past them are deleted, and temp files of atomic writes that a kill cut short are removed.
+Run by the writer holding the dataset's lock, so no other writer is mid-write: a journal left behind (of an episode
+commit or a meta update, `ingest.lerobot.journal`) is rolled forward, staged episodes no live builder holds are
+removed, jsonl lines past info.json's totals are cut, episode files numbered past them are deleted, and temp files of
+atomic writes that a kill cut short are removed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from ingest.files.atomic import remove_temp_files
 from ingest.lerobot.errors import DatasetError
-from ingest.lerobot.journal import apply_journal
+from ingest.lerobot.journal import apply_journal, describe
 from ingest.lerobot.staging import is_stage_in_use
 from ingest.lerobot.writer_dir import JOURNAL, STAGING, STATE_DIR
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, InfoJson, load_info
@@ -24,19 +25,19 @@ log = logging.getLogger(__name__)
 
 
 def remove_killed_temp_files(root: Path) -> None:
-    """A writer killed inside an atomic write (its journal or info.json, or a caption run's meta files, all
-    written under this lock) leaves a hidden temp file behind; holding the lock, nobody is writing one now."""
+    """A writer killed inside an atomic write (its journal, info.json or a rewritten episodes.jsonl, all written
+    under this lock) leaves a hidden temp file behind; holding the lock, nobody is writing one now."""
     for folder in (root / "meta", root / STATE_DIR):
         for p in remove_temp_files(folder):
             log.warning("%s: removing %s, left by a writer that was killed", root, p.relative_to(root))
 
 
 def recover(root: Path, *, durable: bool) -> None:
-    """Finish an interrupted commit, drop unfinished episodes and anything past the committed totals."""
+    """Finish an interrupted commit or meta update, drop unfinished episodes and anything past the committed totals."""
     journal_path = root / JOURNAL
     if journal_path.exists():
         journal = json.loads(journal_path.read_text(encoding="utf-8"))
-        log.warning("%s: finishing the interrupted commit of episodes %s", root, journal["episode_indices"])
+        log.warning("%s: finishing the interrupted %s", root, describe(journal))
         apply_journal(root, journal, durable=durable)
     staging = root / STAGING
     if staging.exists():

@@ -5,7 +5,11 @@ index, writes the parquet, then records every remaining step (file moves, jsonl 
 journal written atomically: the journal is the commit point. Applying a journal is idempotent, so a crash while
 applying is rolled forward when the dataset is next opened, and a crash before it leaves only a staging folder, which
 opening removes, as it removes the temp files of atomic writes that a crash cut short. A dataset has one writer at a
-time (an exclusive lock on `.eidata/writer.lock`).
+time (an exclusive lock on `.eidata/writer.lock`; `lock_wait_s` waits for it, `WriterLockedError` says it is held).
+
+The writer is the only owner of a dataset's meta: stages that annotate episodes (captions) do not write
+`info.json`, `tasks.jsonl` or `episodes.jsonl` themselves but ask for a meta update (`meta_update` / `commit_meta`),
+journaled and rolled forward exactly like a commit.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ingest.files.atomic import write_text_atomic
 from ingest.lerobot.commit_part import prepare_part
 from ingest.lerobot.errors import DatasetError, EpisodeError
 from ingest.lerobot.journal import apply_journal, build_journal
+from ingest.lerobot.meta_update import MetaUpdate
 from ingest.lerobot.recovery import recover as recover_dataset
 from ingest.lerobot.recovery import remove_killed_temp_files
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
@@ -60,13 +65,20 @@ class LeRobotWriter:
     """Writes one LeRobot v2.1 dataset. Use `create` for a new dataset, `open` to continue an existing one."""
 
     def __init__(
-        self, root: Path, info: InfoJson, codec: VideoCodec, *, durable: bool = True, recover: bool = True
+        self,
+        root: Path,
+        info: InfoJson,
+        codec: VideoCodec,
+        *,
+        durable: bool = True,
+        recover: bool = True,
+        lock_wait_s: float = 0.0,
     ) -> None:
         self.root = Path(root)
         self.info = info
         self.codec = codec
         self.durable = durable
-        self._lock_fd: int | None = acquire_lock(self.root)
+        self._lock_fd: int | None = acquire_lock(self.root, wait_s=lock_wait_s)
         try:
             remove_killed_temp_files(self.root)
             if recover:
@@ -91,6 +103,7 @@ class LeRobotWriter:
         codec: VideoCodec | None = None,
         chunks_size: int = DEFAULT_CHUNK_SIZE,
         durable: bool = True,
+        lock_wait_s: float = 0.0,
     ) -> LeRobotWriter:
         root = Path(root)
         if (root / INFO_PATH).exists():
@@ -112,14 +125,21 @@ class LeRobotWriter:
         write_text_atomic(root / INFO_PATH, dump_info(info))
         # a new dataset has nothing to recover, and its staging area may already hold episodes parallel workers
         # finished for it: they must survive until committed
-        return cls(root, info, codec or VideoCodec(), durable=durable, recover=False)
+        return cls(root, info, codec or VideoCodec(), durable=durable, recover=False, lock_wait_s=lock_wait_s)
 
     @classmethod
     def open(
-        cls, root: Path, *, codec: VideoCodec | None = None, durable: bool = True, recover: bool = True
+        cls,
+        root: Path,
+        *,
+        codec: VideoCodec | None = None,
+        durable: bool = True,
+        recover: bool = True,
+        lock_wait_s: float = 0.0,
     ) -> LeRobotWriter:
         """Continue an existing dataset. `recover=False` leaves its staging area alone: for a job that recovered
-        it already and whose parallel workers are staging into it now."""
+        it already and whose parallel workers are staging into it now. `lock_wait_s`: how long to wait for another
+        writer to let go of the dataset before `WriterLockedError`."""
         root = Path(root)
         if not (root / INFO_PATH).exists():
             raise DatasetError(f"{root}: no {INFO_PATH}; not a dataset (use LeRobotWriter.create)")
@@ -127,15 +147,18 @@ class LeRobotWriter:
         if info.codebase_version != CODEBASE_VERSION:
             raise DatasetError(f"{root}: codebase_version {info.codebase_version!r}, this writer appends to v2.1 only")
         (root / STATE_DIR).mkdir(exist_ok=True)
-        return cls(root, info, codec or VideoCodec(), durable=durable, recover=recover)
+        return cls(root, info, codec or VideoCodec(), durable=durable, recover=recover, lock_wait_s=lock_wait_s)
 
     @classmethod
-    def create_or_open(cls, root: Path, *, recover: bool = True, **kw: Any) -> LeRobotWriter:
-        """Open when a dataset with the same features and fps exists (see `open` for `recover`), else create it."""
+    def create_or_open(cls, root: Path, *, recover: bool = True, lock_wait_s: float = 0.0, **kw: Any) -> LeRobotWriter:
+        """Open when a dataset with the same features and fps exists (see `open` for `recover` and `lock_wait_s`),
+        else create it."""
         root = Path(root)
         if not (root / INFO_PATH).exists():
-            return cls.create(root, **kw)
-        w = cls.open(root, codec=kw.get("codec"), durable=kw.get("durable", True), recover=recover)
+            return cls.create(root, lock_wait_s=lock_wait_s, **kw)
+        w = cls.open(
+            root, codec=kw.get("codec"), durable=kw.get("durable", True), recover=recover, lock_wait_s=lock_wait_s
+        )
         want = {k: (ft.dtype, tuple(ft.shape)) for k, ft in kw["features"].items()}
         have = {k: (ft.dtype, tuple(ft.shape)) for k, ft in w.user_features.items()}
         if want != have or int(w.info.fps) != int(kw["fps"]):
@@ -231,8 +254,27 @@ class LeRobotWriter:
         self._tasks = tasks
         return [EpisodeEntry.model_validate(e) for e in journal["episodes"]]
 
+    # -- meta -----------------------------------------------------------------------------------------------------
+    def meta_update(self) -> MetaUpdate:
+        """An empty update of this dataset's meta (tasks to add, episode lines to edit) for `commit_meta`."""
+        if self._lock_fd is None:
+            raise DatasetError(f"{self.root}: writer is closed")
+        return MetaUpdate(self.root, self.info, self._tasks)
+
+    def commit_meta(self, update: MetaUpdate) -> int:
+        """Journal and apply `update` (all of it or, after a crash, all of it on the next open); returns how many
+        episode lines it rewrote. An episode it names that is not in the dataset: `DatasetError`, nothing written."""
+        if self._lock_fd is None:
+            raise DatasetError(f"{self.root}: writer is closed")
+        journal, info, changed = update.journal()
+        write_text_atomic(self.root / JOURNAL, json.dumps(journal))
+        self._apply(journal)
+        self.info = info
+        self._tasks = dict(update.tasks)
+        return changed
+
     def _apply(self, journal: dict[str, Any]) -> None:
-        """Apply this commit's journal (a method so the crash tests can kill a writer inside it)."""
+        """Apply a journal, of a commit or a meta update (a method so the crash tests can kill a writer inside it)."""
         apply_journal(self.root, journal, durable=self.durable)
 
 

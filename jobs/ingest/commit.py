@@ -11,7 +11,6 @@ node going away ends the job anyway. They reserve no CPU: a commit is mostly fil
 from __future__ import annotations
 
 import shutil
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,16 +41,9 @@ class SourceTally:
 def open_writer(root: Path, *, wait_s: float = LOCK_WAIT_S, **kw: Any) -> LeRobotWriter:
     """`LeRobotWriter.create_or_open`, waiting up to `wait_s` for a writer of a killed run (a committer actor of a
     dead driver, not yet reaped by Ray) to let go of the dataset's lock."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            if kw:
-                return LeRobotWriter.create_or_open(root, **kw)
-            return LeRobotWriter.open(root)
-        except DatasetError as e:
-            if "another writer" not in str(e) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    if kw:
+        return LeRobotWriter.create_or_open(root, lock_wait_s=wait_s, **kw)
+    return LeRobotWriter.open(root, lock_wait_s=wait_s)
 
 
 class DatasetCommitter:

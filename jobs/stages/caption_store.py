@@ -1,29 +1,26 @@
-"""Captions in a dataset's meta: which episodes need one, and writing them (`schemas.captions` has the contract).
+"""Captions in a dataset's meta: which episodes need one, and what to record (`schemas.captions` has the contract).
 
-Writing holds the dataset's writer lock (`LeRobotWriter.open`, which also rolls forward an interrupted ingest commit
-first), appends new caption texts to `meta/tasks.jsonl` (an existing identical text is reused), then rewrites
-`info.json` (`total_tasks`) and `meta/episodes.jsonl`, each atomically and in that order. A crash between two of
-them leaves a valid dataset: extra task lines past `total_tasks` are dropped by the writer's recovery, and tasks no
-episode names yet are harmless (the rerun finds the text and reuses it). Lines of episodes not captioned are kept
-byte for byte.
+This module chooses; the dataset's writer writes. `apply_captions` opens the writer (its lock held, any interrupted
+commit or meta update finished first) and hands it one meta update: each new caption text as a task (an existing
+identical text is reused) and each captioned episode's lineage. The writer journals and applies it like a commit
+(`ingest.lerobot.meta_update`), so a run killed at any point leaves the dataset as before or, on the next open, as
+after; lines of episodes not captioned keep their bytes.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ingest.files.atomic import write_text_atomic
-from ingest.lerobot.errors import DatasetError
+from ingest.lerobot.errors import DatasetError, WriterLockedError
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import main_video_key
 from schemas.captions import CaptionKind, CaptionRecord
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, dump_info, dump_jsonl_line, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -91,71 +88,39 @@ def plan_dataset(
     return work, skipped
 
 
-def open_locked(dataset_root: Path, timeout_s: float) -> LeRobotWriter:
-    """The dataset's writer (its lock held, any interrupted commit finished), waiting up to `timeout_s` for another
-    writer (an ingest job) to let go."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return LeRobotWriter.open(dataset_root)
-        except DatasetError as e:
-            if "another writer" not in str(e) or time.monotonic() >= deadline:
-                raise CaptionStoreError(f"{dataset_root}: cannot take the writer lock ({e})") from e
-            time.sleep(0.5)
-
-
 def apply_captions(dataset_root: Path, captions: list[NewCaption], *, lock_timeout_s: float = 60.0) -> int:
-    """Record `captions` in the dataset's meta (see the module docstring); returns how many episodes changed."""
+    """Record `captions` in the dataset's meta through its writer (see the module docstring), waiting up to
+    `lock_timeout_s` for another writer (an ingest job) to let go; returns how many episodes changed."""
     dataset_root = Path(dataset_root)
     if not captions:
         return 0
-    writer = open_locked(dataset_root, lock_timeout_s)
     try:
-        return _apply(dataset_root, captions)
+        writer = LeRobotWriter.open(dataset_root, lock_wait_s=lock_timeout_s)
+    except WriterLockedError as e:
+        raise CaptionStoreError(f"{dataset_root}: cannot take the writer lock ({e})") from e
+    try:
+        update = writer.meta_update()
+        for c in {c.episode_index: c for c in captions}.values():
+            record = CaptionRecord(
+                text=c.text,
+                task_index=update.add_task(c.text),
+                kind=c.kind,
+                model=c.model,
+                original=c.original,
+                fallback_from=c.fallback_from,
+            )
+            update.edit_episode(c.episode_index, partial(_with_caption, record))
+        changed = writer.commit_meta(update)
+    except DatasetError as e:
+        raise CaptionStoreError(str(e)) from e
     finally:
         writer.close()
-
-
-def _apply(root: Path, captions: list[NewCaption]) -> int:
-    info = load_info(root / INFO_PATH)
-    task_lines = [obj for _, obj in read_jsonl(root / TASKS_PATH)] if (root / TASKS_PATH).exists() else []
-    if len(task_lines) != info.total_tasks:
-        raise CaptionStoreError(f"{root}: {TASKS_PATH} has {len(task_lines)} tasks, info.json {info.total_tasks}")
-    tasks = {str(t["task"]): int(t["task_index"]) for t in task_lines}
-    by_episode = {c.episode_index: c for c in captions}
-    new_tasks: list[dict[str, Any]] = []
-    records: dict[int, CaptionRecord] = {}
-    for c in by_episode.values():
-        if c.text not in tasks:
-            tasks[c.text] = len(tasks)
-            new_tasks.append({"task_index": tasks[c.text], "task": c.text})
-        records[c.episode_index] = CaptionRecord(text=c.text, task_index=tasks[c.text], kind=c.kind, model=c.model,
-                                                 original=c.original, fallback_from=c.fallback_from)  # fmt: skip
-
-    episodes_path = root / EPISODES_PATH
-    lines = episodes_path.read_text(encoding="utf-8").splitlines(keepends=True)
-    changed = 0
-    for i, raw in enumerate(lines):
-        if not raw.strip():
-            continue
-        line = json.loads(raw)
-        record = records.get(int(line["episode_index"]))
-        if record is None:
-            continue
-        lineage = EpisodeLineage.of(line)
-        lineage.caption = record.to_lineage()
-        lines[i] = dump_jsonl_line({**line, LINEAGE_KEY: lineage.to_json()})
-        changed += 1
-    if changed != len(records):
-        missing = sorted(set(records) - {int(json.loads(x)["episode_index"]) for x in lines if x.strip()})
-        raise CaptionStoreError(f"{episodes_path}: no episodes {missing[:5]} to caption")
-
-    if new_tasks:  # tasks first, then info.json's count, then the episodes naming them (see the module docstring)
-        old = (root / TASKS_PATH).read_text(encoding="utf-8") if (root / TASKS_PATH).exists() else ""
-        old += "\n" if old and not old.endswith("\n") else ""
-        write_text_atomic(root / TASKS_PATH, old + "".join(dump_jsonl_line(t) for t in new_tasks))
-        info.total_tasks = len(tasks)
-        write_text_atomic(root / INFO_PATH, dump_info(info))
-    write_text_atomic(episodes_path, "".join(lines))
-    log.debug("%s: %d captions, %d new tasks", root, changed, len(new_tasks))
+    log.debug("%s: %d captions", dataset_root, changed)
     return changed
+
+
+def _with_caption(record: CaptionRecord, line: dict[str, Any]) -> dict[str, Any]:
+    """The episode's line with `record` as its lineage's caption; every other key kept."""
+    lineage = EpisodeLineage.of(line)
+    lineage.caption = record.to_lineage()
+    return {**line, LINEAGE_KEY: lineage.to_json()}

@@ -6,6 +6,8 @@ Modes (each prints a line naming the point it reached, then either waits to be k
   mid-info      open ROOT, commit one episode and die inside the atomic write of its info.json (temp file written,
                 not yet renamed), after printing INFO-TEMP-WRITTEN
   hold          open ROOT and keep the writer (and its lock) until killed, after printing HOLDING
+  meta-POINT    open ROOT and commit `META_TASKS` / `META_EDITS` as one meta update, killed at POINT (`KILL_POINTS`)
+                after printing KILLED-AT POINT
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.lerobot.writer_dir import JOURNAL
 from tests.fixtures.episodes import canonical_frames, canonical_test_features
 
 FPS = 10
@@ -84,7 +88,63 @@ def hold(root: Path) -> None:
         _wait_for_kill()
 
 
+# -- a meta update killed at each of its steps ---------------------------------------------------------------------
+# point -> the atomic rename it dies in (the temp file written, not yet renamed), or None: inside `_apply`, with the
+# journal written and nothing of it applied. Appends (tasks.jsonl) come before the episodes.jsonl rewrite, which
+# comes before info.json: "episodes" dies with the tasks appended, "info" with everything but info.json done.
+KILL_POINTS = {
+    "journal": Path(JOURNAL).name,
+    "applied-nothing": None,
+    "episodes": "episodes.jsonl",
+    "info": "info.json",
+}
+META_TASKS = {0: "wipe the table", 1: "task 0"}  # episode -> task text named in its line; "task 0" exists already
+
+
+def meta_edit(task: str, index: int) -> Callable[[dict], dict]:
+    return lambda line: {**line, "note": {"task": task, "task_index": index}}
+
+
+def update_meta(w: LeRobotWriter) -> int:
+    """The meta update every meta test makes: a new task, an existing one, two episode lines edited."""
+    update = w.meta_update()
+    for ep, text in META_TASKS.items():
+        update.edit_episode(ep, meta_edit(text, update.add_task(text)))
+    return w.commit_meta(update)
+
+
+def kill_at(point: str) -> None:
+    """Arm this process to SIGKILL itself at `point` of the next journaled write."""
+    target = KILL_POINTS[point]
+
+    def die() -> None:
+        _signal(f"KILLED-AT {point}")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if target is None:
+        LeRobotWriter._apply = lambda self, journal: die()
+        return
+    replace = os.replace
+
+    def die_before(src: Path, dst: Path) -> None:
+        if Path(dst).name == target:
+            die()
+        replace(src, dst)
+
+    os.replace = die_before
+
+
+def meta(root: Path, point: str) -> None:
+    with LeRobotWriter.open(root) as w:
+        kill_at(point)
+        update_meta(w)
+    sys.exit(f"the meta update finished; the process should have been killed at {point}")
+
+
 MODES = {"mid-episode": mid_episode, "mid-commit": mid_commit, "mid-info": mid_info, "hold": hold}
 
 if __name__ == "__main__":
-    MODES[sys.argv[1]](Path(sys.argv[2]))
+    if sys.argv[1].startswith("meta-"):
+        meta(Path(sys.argv[2]), sys.argv[1].removeprefix("meta-"))
+    else:
+        MODES[sys.argv[1]](Path(sys.argv[2]))

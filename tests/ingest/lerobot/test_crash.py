@@ -8,12 +8,8 @@ commit, and the result is checked on disk and, for the oracle-marked tests, load
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,53 +18,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.lerobot.errors import DatasetError
+from ingest.lerobot.errors import WriterLockedError
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.video_read import count_frames
-from ingest.lerobot.writer import JOURNAL, STAGING, LeRobotWriter, stage_episode
+from ingest.lerobot.writer import LeRobotWriter, stage_episode
+from ingest.lerobot.writer_dir import JOURNAL, STAGING
 from schemas.canonical import STATE
 from tests.fixtures.episodes import CAMERAS, canonical_frames, write_canonical_dataset
 from tests.ingest.lerobot import _crash_writer as child
+from tests.ingest.lerobot.crash_child import reap, start, wait_for
 
-REPO = Path(__file__).resolve().parents[3]
-HELPER = Path(__file__).with_name("_crash_writer.py")
 VIDEO_KEYS = [f"observation.images.{cam}" for cam in CAMERAS]
 AFTER_LENGTH, AFTER_SEED = 25, 7
-
-
-def _start(mode: str, root: Path, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "SVT_LOG": "1"}
-    with open(log, "w") as err:
-        return subprocess.Popen(
-            [sys.executable, str(HELPER), mode, str(root)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
-
-
-def _wait_for(proc: subprocess.Popen, marker: str, log: Path, timeout: float = 60) -> str:
-    """The child's stdout line starting with `marker`; the child is killed if it takes longer than `timeout`."""
-    watchdog = threading.Timer(timeout, proc.kill)
-    watchdog.start()
-    try:
-        for line in proc.stdout:
-            if line.startswith(marker):
-                return line.strip()
-    finally:
-        watchdog.cancel()
-    proc.wait()
-    pytest.fail(f"child exited {proc.returncode} before printing {marker!r}; stderr:\n{log.read_text()[-3000:]}")
-
-
-def _reap(proc: subprocess.Popen, kill: bool = False) -> int:
-    if kill:
-        proc.send_signal(signal.SIGKILL)
-    code = proc.wait(timeout=30)
-    proc.stdout.close()
-    return code
 
 
 def _files(root: Path) -> set[str]:
@@ -123,9 +84,9 @@ def _episode_states(root: Path, ep: int) -> np.ndarray:
 def after_kill(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     work = tmp_path_factory.mktemp("killed_mid_episode")
     root, log = work / "ds", work / "child.err"
-    proc = _start("mid-episode", root, log)
-    _wait_for(proc, "MID-EPISODE", log)
-    assert _reap(proc, kill=True) == -signal.SIGKILL
+    proc = start("mid-episode", root, log)
+    wait_for(proc, "MID-EPISODE", log)
+    assert reap(proc, kill=True) == -signal.SIGKILL
     staged_before = {d.name: sorted(f.name for f in d.iterdir()) for d in (root / STAGING).iterdir()}
     info_before = json.loads((root / "meta/info.json").read_text())
     frames = list(canonical_frames(AFTER_LENGTH, seed=AFTER_SEED))
@@ -174,9 +135,9 @@ def rolled_forward(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     work = tmp_path_factory.mktemp("killed_mid_commit")
     root, log = work / "ds", work / "child.err"
     write_canonical_dataset(root, [child.COMPLETE_LENGTH, child.COMPLETE_LENGTH])
-    proc = _start("mid-commit", root, log)
-    line = _wait_for(proc, "JOURNAL-WRITTEN", log)
-    assert _reap(proc) == -signal.SIGKILL  # killed itself inside `_apply`
+    proc = start("mid-commit", root, log)
+    line = wait_for(proc, "JOURNAL-WRITTEN", log)
+    assert reap(proc) == -signal.SIGKILL  # killed itself inside `_apply`
     before = SimpleNamespace(
         line=line,
         journal=(root / JOURNAL).exists(),
@@ -217,9 +178,9 @@ def test_lerobot_loads_rolled_forward_commit(rolled_forward: SimpleNamespace, ru
 def test_roll_forward_after_the_dataset_was_moved(tmp_path: Path) -> None:
     root, log = tmp_path / "ds", tmp_path / "child.err"
     write_canonical_dataset(root, [child.COMPLETE_LENGTH])
-    proc = _start("mid-commit", root, log)
-    _wait_for(proc, "JOURNAL-WRITTEN", log)
-    assert _reap(proc) == -signal.SIGKILL
+    proc = start("mid-commit", root, log)
+    wait_for(proc, "JOURNAL-WRITTEN", log)
+    assert reap(proc) == -signal.SIGKILL
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)
     moved = root.rename(tmp_path / "moved")
@@ -233,9 +194,9 @@ def test_reopen_after_a_kill_inside_an_atomic_write_gives_the_uninterrupted_file
     removes the temp file, so the dataset is byte for byte the one an uninterrupted commit writes."""
     root, log = tmp_path / "ds", tmp_path / "child.err"
     write_canonical_dataset(root, [child.COMPLETE_LENGTH])
-    proc = _start("mid-info", root, log)
-    line = _wait_for(proc, "INFO-TEMP-WRITTEN", log)
-    assert _reap(proc) == -signal.SIGKILL
+    proc = start("mid-info", root, log)
+    line = wait_for(proc, "INFO-TEMP-WRITTEN", log)
+    assert reap(proc) == -signal.SIGKILL
     temp = root / "meta" / line.split()[1]
     assert temp.name.startswith(".info.json.tmp-") and temp.exists()
     LeRobotWriter.open(root).close()
@@ -276,12 +237,12 @@ def test_recovery_spares_a_live_builder(tmp_path: Path) -> None:
 def test_second_writer_is_refused_while_the_first_holds_the_dataset(tmp_path: Path) -> None:
     root, log = tmp_path / "ds", tmp_path / "child.err"
     write_canonical_dataset(root, [5])
-    proc = _start("hold", root, log)
+    proc = start("hold", root, log)
     try:
-        _wait_for(proc, "HOLDING", log)
-        with pytest.raises(DatasetError, match="another writer") as err:
+        wait_for(proc, "HOLDING", log)
+        with pytest.raises(WriterLockedError) as err:
             LeRobotWriter.open(root)
-        assert str(proc.pid) in str(err.value)
+        assert err.value.holder == str(proc.pid)
     finally:
-        _reap(proc, kill=True)
+        reap(proc, kill=True)
     LeRobotWriter.open(root).close()  # the lock dies with its holder

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ingest.files.atomic import temp_path
-from ingest.lerobot.writer import STATE_DIR, LeRobotWriter
+from ingest.lerobot.writer import LeRobotWriter
+from ingest.lerobot.writer_dir import STATE_DIR
 from tests.fixtures.episodes import canonical_test_features, write_canonical_dataset
 
 OPENERS: dict[str, Callable[[Path], LeRobotWriter]] = {
@@ -23,7 +24,7 @@ def _plant(root: Path) -> tuple[list[Path], list[Path]]:
     """Temp files as `atomic_write` names them in the folders the writer's lock guards, and files it never names."""
     ours = [
         temp_path(root / "meta/info.json"),
-        temp_path(root / "meta/episodes.jsonl"),  # a caption run writes meta/ under the same lock
+        temp_path(root / "meta/episodes.jsonl"),  # a meta update (captions) rewrites it atomically
         temp_path(root / STATE_DIR / "commit.json"),
     ]
     foreign = [

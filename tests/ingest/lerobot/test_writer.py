@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.lerobot.errors import DatasetError, EpisodeError
+from ingest.lerobot.errors import DatasetError, EpisodeError, WriterLockedError
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.video_read import count_frames, decode_frames
 from ingest.lerobot.writer import LeRobotWriter
@@ -87,8 +88,9 @@ def test_reopen_continues_at_next_index(tmp_path: Path) -> None:
 def test_second_writer_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     with LeRobotWriter.create(root, fps=10, features=canonical_test_features()):
-        with pytest.raises(DatasetError, match="another writer"):
+        with pytest.raises(WriterLockedError) as err:
             LeRobotWriter.open(root)
+        assert err.value.holder == str(os.getpid())  # the lock file names its holder
     LeRobotWriter.open(root).close()  # free again once the first one is closed
 
 

@@ -17,7 +17,8 @@ from ingest.lerobot.errors import (
     TimestampError,
     UnknownFeatureError,
 )
-from ingest.lerobot.writer import STAGING, LeRobotWriter
+from ingest.lerobot.writer import LeRobotWriter
+from ingest.lerobot.writer_dir import STAGING
 from schemas.canonical import ACTION, STATE
 from tests.fixtures.episodes import canonical_frames, canonical_test_features
 

@@ -1,10 +1,14 @@
 """Captions written into a real dataset's meta (no Ray): the contract of `schemas.captions`, task deduplication,
-untouched bytes elsewhere, resumability rules, the writer lock, and recovery from a run killed mid-write."""
+untouched bytes elsewhere, resumability rules, the writer lock, and a run SIGKILLed at each step of the writer's
+journaled meta update, which the next open rolls forward (a caption store writing meta itself would leave no
+journal to roll forward, and the kill points inside the writer would never be reached)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -12,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.lerobot.writer_dir import JOURNAL
 from jobs.catalog.build import catalog_rows_for_dataset
 from jobs.stages.caption_store import (
     CaptionStoreError,
@@ -22,6 +27,9 @@ from jobs.stages.caption_store import (
 from schemas.corpus import NO_LINEAGE
 from schemas.lerobot import load_info
 from tests.fixtures.corpus import episode, write_dataset
+from tests.ingest.lerobot._crash_writer import KILL_POINTS
+from tests.ingest.lerobot.crash_child import reap, start, wait_for
+from tests.jobs.stages import _crash_captions
 
 TASKS = ["#C C picks up the cup from the table", "#O man X hands a knife to C", "put the lid on the jar"]
 
@@ -130,3 +138,26 @@ def test_dataset_without_lineage_is_cataloged_with_its_caption(tmp_path: Path) -
     (row,) = catalog_rows_for_dataset(tmp_path / "corpus", root)
     assert (row.caption, row.caption_ready, row.task, row.tier_reasons) == ("lift the lid", True, "Lift the lid.",
                                                                            [NO_LINEAGE])  # fmt: skip
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "writer.lock"}  # fmt: skip
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_a_run_killed_anywhere_in_the_writers_journal_reruns_to_the_same_bytes(
+    point: str, dataset: Path, tmp_path: Path
+) -> None:
+    clean = tmp_path / "clean"
+    shutil.copytree(dataset, clean)
+    assert apply_captions(clean, _crash_captions.CAPTIONS) == 2
+    before, log = _tree(dataset), tmp_path / "child.err"
+    proc = start(point, dataset, log, helper=Path(_crash_captions.__file__))
+    assert wait_for(proc, "KILLED-AT", log) == f"KILLED-AT {point}"  # the captions went through the writer's journal
+    assert reap(proc) == -signal.SIGKILL
+    assert (dataset / JOURNAL).exists() == (point != "journal")
+    LeRobotWriter.open(dataset).close()  # what the next caption or ingest run does first
+    assert _tree(dataset) == (_tree(clean) if point != "journal" else before)
+    assert apply_captions(dataset, _crash_captions.CAPTIONS) == 2  # the rerun
+    assert _tree(dataset) == _tree(clean)
