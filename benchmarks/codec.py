@@ -134,6 +134,10 @@ def main() -> None:
         ref = {"setting": "lerobot 0.6.1 default", **LEROBOT_061,
                **encode(VideoCodec(**LEROBOT_061, **one), frames, work / "ref.mp4", args.reps)}  # fmt: skip
         log(f"reference {ref}")
+        before = {"setting": "SVT-AV1 default preset (eidata before issue 25)", "crf": 30,
+                  **encode(VideoCodec(preset=None, **one), frames, work / "before.mp4", args.reps)}  # fmt: skip
+        before["fps_vs_ref"] = round(before["fps_per_core"] / ref["fps_per_core"], 3)
+        log(f"library default preset {before}")
         svt = sweep("svt", {"vcodec": "libsvtav1", **one}, svt_presets, SVT_CRFS, ref, frames, work, args.reps)
         x264_ref = {"setting": "libx264 medium crf 23",
                     **encode(VideoCodec.h264(preset="medium", **one), frames, work / "x.mp4", args.reps)}  # fmt: skip
@@ -141,7 +145,8 @@ def main() -> None:
     wall = time.perf_counter() - t0
     other = max(0.0, (machine_busy_s() - busy0 - _cpu_s()) / wall)  # rough: this process's CPU since start
     print(json.dumps({"benchmark": "codec", "frames": args.frames, "size": args.size, "reps": args.reps,
-                      "reference": ref, "svtav1": svt, "x264_reference": x264_ref, "x264": x264,
+                      "reference": ref, "svt_default_preset": before, "svtav1": svt, "x264_reference": x264_ref,
+                      "x264": x264,
                       "machine": {"cpus": os.cpu_count(), "loadavg": os.getloadavg(), "other_cores": round(other, 2),
                                   "python": platform.python_version(), "av": av.__version__}}))  # fmt: skip
 
