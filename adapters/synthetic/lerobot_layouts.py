@@ -83,6 +83,9 @@ class LayoutRecord(BaseModel):
     video_dir: str | None = Field(None, description="the folder the real mp4s are in when it is not `videos`")
     videos_absent: bool = Field(False, description="video features declared, no mp4 in the real dataset")
     v3_episodes_per_file: int | None = Field(None, description="v3: episodes per data / video file (default: all)")
+    v3_video_episodes_per_file: dict[str, int] = Field(
+        default_factory=dict, description="v3: a camera whose mp4s split at other episodes than the data files"
+    )
     timestamp_hz: float | None = Field(None, description="the rate the real timestamps run at when not `fps`")
     no_episodes_stats: bool = Field(False, description="v2.1 without meta/episodes_stats.jsonl (stats.json instead)")
     undeclared_columns: list[str] = Field(
@@ -318,6 +321,10 @@ def _write_v2(
         (meta / "stats.json").write_text(json.dumps(stats, indent=4), encoding="utf-8")
 
 
+def _groups(n_eps: int, per_file: int) -> list[list[int]]:
+    return [list(range(first, min(first + per_file, n_eps))) for first in range(0, n_eps, per_file)]
+
+
 def _write_v3(
     root: Path,
     info: dict[str, Any],
@@ -328,40 +335,45 @@ def _write_v3(
     camera_frames: dict[str, list[np.ndarray]],
 ) -> None:
     n_eps = len(out.lengths)
-    per_file = rec.v3_episodes_per_file or n_eps
     data_tpl, video_tpl = info["data_path"], info.get("video_path")
-    keys = ("episode_index", "tasks", "length", "data/chunk_index", "data/file_index")
-    ep_rows: dict[str, list] = {k: [] for k in (*keys, "dataset_from_index", "dataset_to_index")}
     starts = np.concatenate([[0], np.cumsum(out.lengths)[:-1]]).astype(int)
-    for file_index, first in enumerate(range(0, n_eps, per_file)):
-        group = list(range(first, min(first + per_file, n_eps)))
-        place = {"chunk_index": 0, "episode_chunk": 0, "file_index": file_index}
-        path = root / _fill(data_tpl, **place)
+    ep_rows: dict[str, list] = {
+        "episode_index": list(range(n_eps)),
+        "tasks": [[TASKS[ep % len(TASKS)]] for ep in range(n_eps)],
+        "length": list(out.lengths),
+        "data/chunk_index": [0] * n_eps,
+        "data/file_index": [0] * n_eps,
+        "dataset_from_index": starts.tolist(),
+        "dataset_to_index": (starts + np.asarray(out.lengths)).tolist(),
+    }
+    for file_index, group in enumerate(_groups(n_eps, rec.v3_episodes_per_file or n_eps)):
+        path = root / _fill(data_tpl, chunk_index=0, episode_chunk=0, file_index=file_index)
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.concat_tables([pa.table(rows_per_ep[ep]) for ep in group]), path)
-        offset = 0.0
         for ep in group:
-            n = out.lengths[ep]
-            ep_rows["episode_index"].append(ep)
-            ep_rows["tasks"].append([TASKS[ep % len(TASKS)]])
-            ep_rows["length"].append(n)
-            ep_rows["data/chunk_index"].append(0)
-            ep_rows["data/file_index"].append(file_index)
-            ep_rows["dataset_from_index"].append(int(starts[ep]))
-            ep_rows["dataset_to_index"].append(int(starts[ep] + n))
-            for key in camera_frames:
-                ep_rows.setdefault(f"videos/{key}/chunk_index", []).append(0)
-                ep_rows.setdefault(f"videos/{key}/file_index", []).append(file_index)
-                ep_rows.setdefault(f"videos/{key}/from_timestamp", []).append(offset)
-                ep_rows.setdefault(f"videos/{key}/to_timestamp", []).append(offset + n / out.fps)
-            offset += n / out.fps
-        for key, frames in camera_frames.items():
+            ep_rows["data/file_index"][ep] = file_index
+    # each camera in its own files (lerobot splits a camera's mp4 at video_files_size_in_mb on its own)
+    for key, frames in camera_frames.items():
+        per_file = rec.v3_video_episodes_per_file.get(key) or rec.v3_episodes_per_file or n_eps
+        cols = {
+            f"videos/{key}/{c}": [0.0] * n_eps for c in ("chunk_index", "file_index", "from_timestamp", "to_timestamp")
+        }
+        for file_index, group in enumerate(_groups(n_eps, per_file)):
+            offset = 0.0
+            for ep in group:
+                cols[f"videos/{key}/file_index"][ep] = file_index
+                cols[f"videos/{key}/from_timestamp"][ep] = offset
+                offset += out.lengths[ep] / out.fps
+                cols[f"videos/{key}/to_timestamp"][ep] = offset
             if rec.videos_absent or video_tpl is None:
                 continue
             codec = next(f.codec for f in feats if f.key == key)
-            rel = _video_rel(rec, _fill(video_tpl, video_key=key, **place))
+            rel = _video_rel(
+                rec, _fill(video_tpl, video_key=key, chunk_index=0, episode_chunk=0, file_index=file_index)
+            )
             _encode(root / rel, np.concatenate([frames[ep] for ep in group]), out.fps, codec)
             out.video_files.append(rel)
+        ep_rows |= {c: [int(x) for x in v] if c.endswith("_index") else v for c, v in cols.items()}
     for key, values in out.columns.items():
         for stat in ("min", "max", "mean", "std"):
             ep_rows[f"stats/{key}/{stat}"] = [_stats(v)[stat] for v in values]
