@@ -219,3 +219,21 @@ def test_options_and_missing_files(tmp_path: Path) -> None:
         list(Ego4DAdapter({"goalstep_splits": ["val"]}).discover(tmp_path))  # a split named must be there
     assert info.value.field == "goalstep_val"
     assert all("/narration_pass_1/" in r.raw_id for r in Ego4DAdapter().discover(tmp_path))  # none found: narrations
+
+
+def test_val_file_under_either_name_and_a_video_with_two_goals(tmp_path: Path) -> None:
+    videos = write_ego4d(tmp_path, num_videos=1, duration_s=12.0, narrations_per_video=1)
+    gs = write_goalstep(videos, val=[0])
+    doc = json.loads(gs.files["val"].read_text())
+    second = {**doc["videos"][0], "goal_description": "Cleans up", "segments": doc["videos"][0]["segments"][1:2]}
+    doc["videos"].append(second)  # the same video_uid twice in one file: both goals kept, apart by `.1`
+    gs.files["val"].unlink()
+    (gs.files["val"].parent / "goalstep_val.json").write_text(json.dumps(doc))
+    uid = videos.videos[0].uid
+    found = refs_by_id(tmp_path, {**GOALSTEP, "goalstep_levels": ["step"]})
+    assert sorted(found) == [f"{uid}/goalstep_val.1/000", *(f"{uid}/goalstep_val/{i:03d}" for i in range(3))]
+    raw = Ego4DAdapter(GOALSTEP).read(found[f"{uid}/goalstep_val.1/000"])
+    assert raw.metadata["goal"]["goal_description"] == "Cleans up" and raw.metadata["goalstep_field"] == (
+        "videos[1].segments[0]"
+    )
+    assert raw.language[0].text == doc["videos"][0]["segments"][1]["step_description"]
