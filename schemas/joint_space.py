@@ -40,7 +40,8 @@ METADATA_KEY = "joint_space"  # RawEpisode.metadata[METADATA_KEY]: a source's `J
 # turns it back into an angle. so100/so101_follower default to RANGE_M100_100 (`use_degrees: bool = False`,
 # config_so101_follower.py); lerobot < 0.2's ManipulatorRobot recorded degrees. "ticks": raw encoder steps as the
 # servo reports Present_Position (Feetech STS3215 / Dynamixel: 4096 a turn, 0..4095; on Feetech the homing offset is
-# already subtracted by the motor, feetech.py `_get_half_turn_homings`), turned into angles as DEGREES does.
+# already subtracted by the motor, huggingface/lerobot src/lerobot/motors/feetech/feetech.py @ 16777626
+# `_get_half_turn_homings`), turned into angles as DEGREES does.
 JointUnit = Literal["rad", "deg", "range_m100_100", "ticks"]
 # A gripper value: a joint angle in the arm's unit ("joint"), lerobot's RANGE_0_100 percent, or a 0..1 fraction.
 GripperUnit = Literal["joint", "percent", "fraction"]

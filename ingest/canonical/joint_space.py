@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -226,9 +226,15 @@ class _Arm:
     raw: np.ndarray  # (T, dof) as recorded
     q: np.ndarray | None = None  # (T, dof) rad, once the unit is settled
 
-    @property
-    def names(self) -> list[str]:
-        return [c.name for c in self.cols]
+    names: list[str] = field(default_factory=list)  # per column, the name its calibration is found under
+
+
+def _cal_name(col: str, urdf: str, side: str, two_arms: bool, opts: JointSpaceOptions) -> str:
+    """The name a column's motor calibration is keyed by: the column's own (`shoulder_pan.pos`, `motor_0`), else the
+    arm's side and joint (`right_shoulder_pan`, lerobot's per-arm files given as {right: {...}}); else the column."""
+    keys = {name_key(k) for k in opts.calibration or {}}
+    options = (col, f"{side}_{urdf}" if two_arms else urdf, urdf if not two_arms else col)
+    return next((n for n in options if name_key(n) in keys), col)
 
 
 def _prefixes(arm: ArmMap, opts: JointSpaceOptions) -> tuple[str, ...]:
@@ -243,7 +249,9 @@ def _read_arms(res: _Resolver, spec: JointSpaceSpec, where: str) -> list[_Arm]:
         missing += [f"{arm.side}: {m}" for m in miss]
         if not miss:
             ts, raw = res.values([c for c in cols if c is not None])
-            arms.append(_Arm(arm, cols, ts, raw))  # type: ignore[arg-type]
+            two = len(spec.arms) > 1
+            names = [_cal_name(c.name, j.urdf, arm.side, two, res.opts) for c, j in zip(cols, arm.joints, strict=True)]  # type: ignore[union-attr]
+            arms.append(_Arm(arm, cols, ts, raw, names=names))  # type: ignore[arg-type]
     if missing:
         have = [n for _, _, names in res.table for n in names][:40]
         raise JointSpaceError(f"{where}: joints {missing} not found by name, modality slice or joint_map; native "
@@ -331,7 +339,8 @@ def _gripper(res: _Resolver, arm: ArmMap, units: JointUnit, opts: JointSpaceOpti
         raise JointSpaceError(f"{where}: {arm.side} gripper joint {grip.joint.urdf!r} not found")
     ts, v = res.values([col])
     unit = opts.gripper_unit or grip.unit
-    return Stream(ts, gripper_opening(v[:, 0], grip, unit, units, col.name, opts), unit="0..1")
+    name = _cal_name(col.name, grip.joint.urdf, arm.side, len(arm.prefixes) > 0 and arm.prefixes != ("",), opts)
+    return Stream(ts, gripper_opening(v[:, 0], grip, unit, units, name, opts), unit="0..1")
 
 
 def _hand(res: _Resolver, spec: JointSpaceSpec, arm: ArmMap, where: str) -> tuple[Stream, Stream]:

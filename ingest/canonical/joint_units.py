@@ -9,9 +9,10 @@ code (huggingface/lerobot src/lerobot/motors/motors_bus.py @ 049856c7 `MotorsBus
 - RANGE_M100_100 = (steps - range_min) / (range_max - range_min) * 200 - 100, steps first clamped to
   [range_min, range_max], so a recorded value never leaves -100..100; negated for drive_mode 1;
 - DEGREES = (steps - mid) * 360 / (resolution - 1), mid = (range_min + range_max) / 2 (not clamped);
-- ticks: `MODEL_RESOLUTION["sts3215"] = 4096` (src/lerobot/motors/feetech/tables.py), integers 0..4095, the
-  calibration's homing offset already applied by the motor (feetech.py `_get_half_turn_homings`:
-  Present_Position = Actual_Position - Homing_Offset, 2047 at the calibration pose).
+- ticks: `MODEL_RESOLUTION["sts3215"] = 4096` (src/lerobot/motors/feetech/tables.py @ 0558acc9), integers
+  0..4095, the calibration's homing offset already applied by the motor (feetech.py @ 16777626
+  `_get_half_turn_homings`: Present_Position = Actual_Position - Homing_Offset, 2047 at the calibration pose), so
+  range_min / range_max are in the same steps as the recorded values.
 
 `infer_units` reads the values under every unit (`READINGS`), counts the share of joint values (frames x joints)
 inside the description's limits (with a margin of `MARGIN` of each joint's range), and decides. Per value, not per
@@ -19,10 +20,11 @@ frame: limits are copied, not trusted (the real GR00T GR1 sample holds a wrist a
 while a wrong unit misses by 10x to 60x on most joints at once.
 
 1. an explicit `units` option is taken as given (its fit is still measured and reported);
-2. a reading fits when at least `FIT_MIN` of the values are inside. A reading is set aside when a reading that turns
-   each value into a 10x larger angle fits at least `FIT_DOMINATES` of the frames: values that fit as radians would,
-   read as degrees or -100..100, keep the arm within a 57th of its motion (the usual "larger than 2 pi is degrees"
-   test, made per robot);
+2. a reading fits when at least `FIT_MIN` of the values are inside and at least `DOMAIN_MIN` can be of the unit at
+   all (a value beyond -100..100 is no lerobot RANGE_M100_100, a fraction no encoder step). A reading is set aside
+   when a reading that turns each value into a 10x larger angle fits at least `FIT_DOMINATES` of the values: values
+   that fit as radians would, read as degrees or -100..100, keep the arm within a 57th of its motion (the usual
+   "larger than 2 pi is degrees" test, made per robot);
 3. one reading left: chosen by evidence. Several (degrees and -100..100 have nearly the same scale): the recorder's
    default (`recorder_units` from the robot_type, else the embodiment's unit) if it is one of them, else none;
    none left: none.
@@ -42,6 +44,7 @@ from schemas.joint_space import JointSpaceOptions, JointUnit, name_key
 
 READINGS: tuple[JointUnit, ...] = ("rad", "deg", "range_m100_100", "ticks")
 FIT_MIN = 0.9  # share of values inside the limits for a reading to fit
+DOMAIN_MIN = 0.99  # share of values a unit's own range must hold (lerobot clamps -100..100; steps are whole)
 FIT_DOMINATES = 0.5  # a 10x larger reading fitting this share rules a smaller one out
 MARGIN = 0.15  # of each joint's range, outside its limits: calibrations and URDFs differ by a few degrees
 RECORD_KEY = "joint_units"  # RawEpisode.metadata / the episode lineage: the decision, `UnitDecision.record()`
@@ -120,6 +123,7 @@ class Reading:
     fit: float  # share of the joint values (frames x joints) inside the limits and the unit's domain
     convertible: bool  # the values can be turned into angles (a calibration where one is needed)
     why: str = ""  # why not convertible
+    domain: float = 1.0  # share of values the unit can hold at all
 
 
 @dataclass
@@ -164,12 +168,13 @@ def measure(values: np.ndarray, names: Sequence[str], unit: JointUnit, lower: np
             opts: JointSpaceOptions) -> Reading:  # fmt: skip
     """The share of joint values inside the limits when `values` (T, J) are read as `unit`."""
     ok = _domain(values, unit, opts)
+    domain = float(ok.mean()) if ok.size else 0.0
     try:
         q = to_radians(values, names, unit, opts)
     except CalibrationMissing as err:
-        return Reading(unit, float(ok.mean()) if len(ok) else 0.0, False, str(err))
+        return Reading(unit, domain, False, str(err), domain)
     ok &= _inside(q, lower, upper)
-    return Reading(unit, float(ok.mean()) if len(ok) else 0.0, True)
+    return Reading(unit, float(ok.mean()) if ok.size else 0.0, True, domain=domain)
 
 
 def infer_units(values: np.ndarray, names: Sequence[str], lower: np.ndarray, upper: np.ndarray,
@@ -185,7 +190,7 @@ def infer_units(values: np.ndarray, names: Sequence[str], lower: np.ndarray, upp
             d.notes.append(f"joint_space.units={opts.units!r} fits only {readings[opts.units].fit:.0%} of values")
         return d
     scale = {u: _scale(u, lower, upper, opts) for u in READINGS}
-    fitting = [u for u in READINGS if readings[u].fit >= FIT_MIN]
+    fitting = [u for u in READINGS if readings[u].fit >= FIT_MIN and readings[u].domain >= DOMAIN_MIN]
     left = [u for u in fitting
             if not any(scale[b] >= 10 * scale[u] and readings[b].fit >= FIT_DOMINATES for b in READINGS)]  # fmt: skip
     if len(left) == 1:

@@ -1,0 +1,217 @@
+"""Two-arm robots by evidence (issue 23, item 4), on real layouts and real calibration files.
+
+The hand-made bimanual SO-101 dataset of tests/fixtures/lerobot_layouts/so101_bimanual_chunk_index_v21
+(WangzyNicole/Bimanual-Cloth-Manipulation @ 6a17ec3b: robot_type `so101_bimanual`, state `arm1_j1` .. `arm2_j6` in
+raw STS3215 steps, 20 Hz, cameras cam0/cam1). Its repository's README (@ 4c2af680) says which arm is which
+(`arm1 (RHS)`, `arm2 (LHS)`), that j1..j6 are the servo ids 1..6 in the order shoulder_pan .. gripper, and ships the two
+calibration files lerobot-calibrate wrote (`arm1.json`, `arm2.json` @ 97fde6ec, copied below). The steps are made from
+joint angles as the servo reports them (`Present_Position`, about the middle of each calibrated range, as lerobot's
+DEGREES mode reads them), so FK must give back two wrists, each ahead of its own base and within reach, the left one
+on the left.
+
+lerobot's own two-arm naming (`left_shoulder_pan.pos`, src/lerobot/robots/bi_so100_follower/bi_so100_follower.py
+@ 183b2ca0) and the `<motor>_left.pos` naming of the real `dual_so101` layout resolve the same way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.lerobot.embodiment import card_sides, resolve_embodiment
+from adapters.lerobot.source import LeRobotSource
+from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
+from ingest.canonical.joint_units import RECORD_KEY
+from ingest.lerobot.writer import LeRobotWriter
+from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
+from schemas.embodiment import UNKNOWN_EMBODIMENT
+from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+
+LAYOUTS = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
+MOTORS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
+ARM1 = {  # WangzyNicole/Bimanual-Cloth-Manipulation arm1.json @ 97fde6ec (the right arm)
+    "shoulder_pan": {"id": 1, "drive_mode": 0, "homing_offset": -1937, "range_min": 737, "range_max": 3483},
+    "shoulder_lift": {"id": 2, "drive_mode": 0, "homing_offset": -1347, "range_min": 875, "range_max": 3185},
+    "elbow_flex": {"id": 3, "drive_mode": 0, "homing_offset": -1950, "range_min": 871, "range_max": 3145},
+    "wrist_flex": {"id": 4, "drive_mode": 0, "homing_offset": -1808, "range_min": 876, "range_max": 3148},
+    "wrist_roll": {"id": 5, "drive_mode": 0, "homing_offset": 821, "range_min": 0, "range_max": 4095},
+    "gripper": {"id": 6, "drive_mode": 0, "homing_offset": 2031, "range_min": 1425, "range_max": 2913},
+}
+ARM2 = {  # arm2.json @ 97fde6ec (the left arm)
+    "shoulder_pan": {"id": 1, "drive_mode": 0, "homing_offset": 1808, "range_min": 687, "range_max": 3324},
+    "shoulder_lift": {"id": 2, "drive_mode": 0, "homing_offset": -1465, "range_min": 907, "range_max": 3220},
+    "elbow_flex": {"id": 3, "drive_mode": 0, "homing_offset": 971, "range_min": 912, "range_max": 3133},
+    "wrist_flex": {"id": 4, "drive_mode": 0, "homing_offset": 1923, "range_min": 801, "range_max": 3205},
+    "wrist_roll": {"id": 5, "drive_mode": 0, "homing_offset": -1805, "range_min": 0, "range_max": 4095},
+    "gripper": {"id": 6, "drive_mode": 0, "homing_offset": -2030, "range_min": 1457, "range_max": 2873},
+}
+# The card's facts, in the notation it uses for them (ports of arm1 / arm2, the joint order within an arm)
+CARD = """# Bimanual cloth folding with two SO-101 arms
+
+- two wrist cameras (cam0 = RHS, cam1 = LHS)
+
+Default serial ports:
+arm1 (RHS): /dev/cu.usbmodem5AE60581371
+arm2 (LHS): /dev/cu.usbmodem5AE60846081
+
+Columns arm1_j1 .. arm1_j6 and arm2_j1 .. arm2_j6 are servo ticks (IDs 1-6), in each arm the order
+shoulder_pan, shoulder_lift, elbow_flex, wrist_flex, wrist_roll, gripper.
+"""
+JOINT_MAP = {f"j{i}": m for i, m in enumerate(MOTORS, start=1)}  # the card's joint order
+FPS, N = 20, 60
+
+
+def _reach(n: int, inward: float) -> np.ndarray:
+    """Degrees about each calibrated range's middle: a reach towards the cloth in the middle and back. `inward` is
+    the sign of shoulder_pan that turns this arm towards the other (+ turns an SO-101 clockwise seen from above:
+    so101_new_calib.urdf's pan axis is z of a frame rolled by -pi, pointing down; for the left arm, towards -y)."""
+    t = np.linspace(0, 1, n)[:, None]
+    amp = np.array([30.0 * inward, -30.0, 35.0, 30.0, 20.0])
+    return amp * np.sin(np.pi * t + np.array([0, 0.2, 0.4, 0.6, 0.8]))
+
+
+def _steps(deg: np.ndarray, calib: dict, grip: np.ndarray) -> np.ndarray:
+    """Angles -> the whole steps Present_Position reports; the gripper's opening 0..1 across its calibrated range."""
+    out = [np.round((calib[m]["range_min"] + calib[m]["range_max"]) / 2 + deg[:, i] * 4095 / 360)
+           for i, m in enumerate(MOTORS[:5])]  # fmt: skip
+    g = calib["gripper"]
+    out.append(np.round(g["range_min"] + grip * (g["range_max"] - g["range_min"])))
+    return np.stack(out, axis=1)
+
+
+def _write(root: Path, robot_type: str, names: list[str], rows: np.ndarray, cameras: tuple[str, ...] = ()) -> Path:
+    cam = FeatureSpec(dtype="video", shape=(16, 16, 3), names=list(IMAGE_NAMES))
+    vec = FeatureSpec(dtype="float32", shape=(len(names),), names=names)
+    features = {**{f"observation.images.{c}": cam for c in cameras}, "observation.state": vec, "action": vec}
+    with LeRobotWriter.create(root, fps=FPS, features=features, robot_type=robot_type) as w:
+        with w.episode(task="fold the cloth") as ep:
+            for i in range(len(rows) - 1):
+                frame = {f"observation.images.{c}": np.full((16, 16, 3), 3 * i % 255, np.uint8) for c in cameras}
+                ep.add_frame({**frame, "observation.state": rows[i].astype(np.float32),
+                              "action": rows[i + 1].astype(np.float32)})  # fmt: skip
+    return root
+
+
+@pytest.fixture(scope="module")
+def bimanual(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dataset under `dataset/` of a repository whose README.md is the card, as the real one is kept."""
+    info = json.loads((LAYOUTS / "so101_bimanual_chunk_index_v21" / "info.json").read_text())
+    names = info["features"]["observation.state"]["names"]
+    repo = tmp_path_factory.mktemp("Bimanual-Cloth-Manipulation")
+    (repo / "README.md").write_text(CARD)
+    grip = 0.3 + 0.5 * np.sin(np.linspace(0, np.pi, N + 1))
+    rows = np.concatenate([_steps(_reach(N + 1, -1.0), ARM1, grip), _steps(_reach(N + 1, 1.0), ARM2, grip)], axis=1)
+    return _write(repo / "dataset", info["robot_type"], names, rows, ("cam0", "cam1"))
+
+
+def _ingest(root: Path, options: dict) -> tuple[dict, str, CanonicalEpisode]:
+    source = LeRobotSource(options)
+    [ref] = source.discover(root)
+    raw = source.read(ref)
+    [ep] = canonicalize(raw)
+    return raw.metadata, raw.embodiment, ep
+
+
+OPTIONS = {"joint_space": {"joint_map": JOINT_MAP, "calibration": {"right": ARM1, "left": ARM2}}}
+
+
+def test_so101_bimanual_in_raw_ticks_gives_two_wrists_the_left_one_on_the_left(bimanual: Path) -> None:
+    meta, embodiment, ep = _ingest(bimanual, OPTIONS)
+    assert embodiment == "so101_bimanual" and "so101_bimanual" in meta["embodiment_from"]
+    assert meta["joint_space"]["sides"] == {"arm1": "right", "arm2": "left"}  # read from the card
+    units = meta[RECORD_KEY]
+    assert units["unit"] == "ticks" and units["basis"] == "evidence" and units["fk"], units
+    assert units["fit"]["ticks"] > 0.95 and units["fit"]["rad"] == units["fit"]["deg"] == 0.0
+    for h in (0, 1):
+        assert ep.mask[hand_dims(h, WRIST_POS)].all() and ep.mask[hand_dims(h, GRIPPER)].all(), ep.tier_reasons
+    left, right = ep.state[:, hand_dims(0, WRIST_POS)], ep.state[:, hand_dims(1, WRIST_POS)]
+    assert (left[:, 1] > right[:, 1]).all()
+    # the recorded pans turn each arm towards the other: only the right arm1 / left arm2 reading puts both inwards
+    assert left[:, 1].min() < 0.2 - 0.05 and right[:, 1].max() > -0.2 + 0.05
+    for wrist, base_y in ((left, 0.2), (right, -0.2)):
+        rel = wrist - np.array([0.0, base_y, 0.0])
+        assert (rel[:, 0] > 0.05).all()  # ahead of its own base
+        assert (np.linalg.norm(rel, axis=1) < 0.45).all()  # within an SO-101's reach
+    for h in (0, 1):
+        g = ep.state[:, hand_dims(h, GRIPPER)][:, 0]
+        assert g.min() > 0.25 and g.max() < 0.85 and g.max() - g.min() > 0.3  # the steps' opening, 0.3 .. 0.8
+
+
+def test_raw_ticks_without_the_calibration_stay_native_with_the_reason(bimanual: Path) -> None:
+    meta, _, ep = _ingest(bimanual, {"joint_space": {"joint_map": JOINT_MAP}})
+    assert not ep.mask.any() and ep.state_native is not None and ep.state_native.shape[1] == 12
+    [reason] = [r for r in ep.tier_reasons if r.startswith("joint space (so101_bimanual)")]
+    assert "joint units: ticks (evidence)" in reason and "raw encoder ticks" in reason and "calibration" in reason
+    assert meta[RECORD_KEY]["unit"] == "ticks" and not meta[RECORD_KEY]["fk"]
+
+
+def test_without_a_card_the_numbered_arms_say_they_have_no_side(bimanual: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = shutil.copytree(bimanual, tmp_path / "no_card" / "dataset")
+    _, embodiment, ep = _ingest(copy, OPTIONS)
+    assert embodiment == "so101_bimanual" and not ep.mask.any()
+    [reason] = [r for r in ep.tier_reasons if r.startswith("joint space (so101_bimanual)")]
+    assert "['arm1', 'arm2'] have no side" in reason and "joint_space.sides" in reason
+    sides = {"arm1": "right", "arm2": "left"}
+    _, _, ep = _ingest(copy, {"joint_space": {**OPTIONS["joint_space"], "sides": sides}})
+    assert ep.mask[hand_dims(0, WRIST_POS)].all() and ep.mask[hand_dims(1, WRIST_POS)].all()
+
+
+def test_card_sides_need_one_side_per_prefix() -> None:
+    assert card_sides("arm1 (RHS), arm2 (LHS)", ["arm1", "arm2"]) == {"arm1": "right", "arm2": "left"}
+    assert card_sides("arm1: left arm\narm2: right arm", ["arm1", "arm2"]) == {"arm1": "left", "arm2": "right"}
+    assert card_sides("arm1 (RHS), arm2 (RHS)", ["arm1", "arm2"]) is None  # both right: not a side each
+    assert card_sides("arm1 (RHS) or left?", ["arm1", "arm2"]) is None  # arm2 unnamed
+    assert card_sides("the arm10 (LHS)", ["arm1", "arm2"]) is None  # arm10 is not arm1
+
+
+def test_lerobot_bi_so101_follower_naming_in_range_m100_100(tmp_path: Path) -> None:
+    """lerobot's BiSO100Follower features `left_<motor>.pos` / `right_<motor>.pos`, each arm RANGE_M100_100 with its
+    own calibration file (`<id>_left.json`, `<id>_right.json`)."""
+    names = [f"{side}_{m}.pos" for side in ("left", "right") for m in MOTORS]
+    grip = 0.3 + 0.5 * np.sin(np.linspace(0, np.pi, N + 1))
+    cols = []
+    for calib, mirror in ((ARM2, 1.0), (ARM1, -1.0)):
+        steps = _steps(_reach(N + 1, mirror), calib, grip)
+        lo = np.array([calib[m]["range_min"] for m in MOTORS])
+        hi = np.array([calib[m]["range_max"] for m in MOTORS])
+        norm = (np.clip(steps, lo, hi) - lo) / (hi - lo)
+        cols.append(np.concatenate([norm[:, :5] * 200 - 100, norm[:, 5:] * 100], axis=1))  # MotorsBus._normalize
+    root = _write(tmp_path / "bi_so101", "bi_so101_follower", names, np.concatenate(cols, axis=1))
+    meta, embodiment, ep = _ingest(root, {"joint_space": {"calibration": {"left": ARM2, "right": ARM1}}})
+    assert embodiment == "so101_bimanual" and meta[RECORD_KEY]["unit"] == "range_m100_100", meta[RECORD_KEY]
+    left, right = ep.state[:, hand_dims(0, WRIST_POS)], ep.state[:, hand_dims(1, WRIST_POS)]
+    assert ep.mask[hand_dims(0, WRIST_POS)].all() and (left[:, 1] > right[:, 1]).all()
+
+
+def _resolved(tmp_path: Path, robot_type: str, names: list[str]) -> tuple[str, str]:
+    root = _write(tmp_path / robot_type, robot_type, names, np.zeros((3, len(names))))
+    return resolve_embodiment(robot_type, LeRobotSource().dataset(root), None)
+
+
+ONE_ARM = [f"{m}.pos" for m in MOTORS]
+
+
+@pytest.mark.parametrize(
+    ("robot_type", "names", "expected"),
+    [
+        ("so101_bimanual", [f"arm{a}_j{i}" for a in (1, 2) for i in range(1, 7)], "so101_bimanual"),  # real layout
+        ("dual_so101", [f"{m}_{s}.pos" for s in ("left", "right") for m in MOTORS], "so101_bimanual"),  # real layout
+        ("bi_so100_follower", [f"{s}_{m}.pos" for s in ("left", "right") for m in MOTORS], "so100_bimanual"),
+        ("bi_so101_follower", [f"{s}_{m}.pos" for s in ("left", "right") for m in MOTORS], "so101_bimanual"),
+        ("bi_piper", [f"{s}_joint_{i}.pos" for s in ("left", "right") for i in range(1, 8)], "piper_bimanual"),
+        ("so101_follower", [f"{s}_{m}.pos" for s in ("left", "right") for m in MOTORS], "so101_bimanual"),  # names
+        ("so101_follower", ONE_ARM, "so101"),
+        ("so101_custom_xl", ONE_ARM, UNKNOWN_EMBODIMENT),  # resembles so101: never mapped without the option
+        ("koch_bimanual", ONE_ARM, UNKNOWN_EMBODIMENT),  # two Koch arms: none registered
+        ("aloha", [f"{s}_waist" for s in ("left", "right")], "aloha"),  # already two arms
+    ],
+)
+def test_robots_by_evidence(tmp_path: Path, robot_type: str, names: list[str], expected: str) -> None:
+    name, how = _resolved(tmp_path, robot_type, names)
+    assert name == expected, how
+    if expected == UNKNOWN_EMBODIMENT:
+        assert "`embodiment` option" in how
