@@ -93,10 +93,11 @@ def write_corpus(name: str, raw: Path, args: argparse.Namespace) -> dict[str, st
     return roots
 
 
-def job_spec(roots: dict[str, str], output: Path, cpus: int, threads: int | None, in_flight: int) -> dict[str, Any]:
+def job_spec(roots: dict[str, str], output: Path, cpus: int, threads: int | None, in_flight: int, *,
+             pin: bool = True) -> dict[str, Any]:  # fmt: skip
     return {
         "output": str(output),
         "sources": [{"name": n, "adapter": ADAPTERS[n], "root": r} for n, r in roots.items()],
         "codec": {"threads": threads},
-        "parallelism": {"num_cpus": cpus, "max_in_flight": in_flight},
+        "parallelism": {"num_cpus": cpus, "max_in_flight": in_flight, "pin_tasks": pin},
     }

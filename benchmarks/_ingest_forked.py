@@ -147,13 +147,13 @@ def child_inprocess(cfg: dict[str, Any]) -> dict[str, Any]:
     """The pipeline's per-episode work (`process_episode`) without Ray, driver, commits or catalog, in `processes`
     forked processes with the baseline's split."""
     from jobs.ingest import discover
+    from jobs.ingest.order import task_payload
     from jobs.spec import JobSpec
 
     os.sched_setaffinity(0, cfg["cores"])
     spec = JobSpec.model_validate(cfg["spec"])
     _, shares = _shares(cfg)
-    payload = {"canonicalize": spec.canonicalize.model_dump(mode="json"), "codec": spec.codec.model_dump(mode="json"),
-               "output": str(spec.output)}  # fmt: skip
+    payload = task_payload(spec)  # what a Ray task gets: the codec, the CPU it holds to, the deadline
     items = {it.uid: {**payload, "uid": it.uid, "source": it.source.model_dump(mode="json"),
                       "ref": it.ref.model_dump(mode="json")} for it in discover(spec)[0]}  # fmt: skip
     return _forked(_inprocess_share, [[items[u] for u in share] for share in shares], ())

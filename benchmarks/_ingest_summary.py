@@ -62,6 +62,8 @@ def summarize(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
         out.update(
             speedup_2w2c_vs_1w1c=ratio(p1, p2), speedup_2w2c_vs_1w1c_with_ray_init=ratio(p1, p2, "total_s"),
             speedup_2w_vs_1w_both_on_2c=ratio("pipeline 1w/2c", p2),
+            speedup_unpinned_2w2c_vs_1w1c=ratio(p1, "unpinned pipeline 2w/2c"),
+            speedup_unpinned_2w_vs_1w_both_on_2c=ratio("unpinned pipeline 1w/2c", "unpinned pipeline 2w/2c"),
             speedup_demo_corpus_2w2c_vs_1w1c=ratio("demo pipeline 1w/1c", "demo pipeline 2w/2c"),
             speedup_target=1.8,
             overhead_1w1c=overhead(p1, "baseline 1p/1c"), overhead_2w2c=overhead(p2, "baseline 2p/2c"),

@@ -19,10 +19,11 @@ workers (`parallelism.num_cpus`) whose whole process tree (driver, Ray's daemons
 are sized by `codec.threads` (passed as `lp`) or, when unset, by the job's `parallelism.encoder_threads` (default 1).
 
 - **pipeline**: `jobs.ingest.run_ingest` on embedded Ray, `codec.threads=1` unless "threads=default" (unset: the
-  job's defaults). Ray is started
-  first (with the job's own `_init_ray`) so its start-up is timed apart: "s" is `run_ingest` alone (discovery, every
-  task, commits, catalog rebuild); "+ray s" adds the Ray start-up. Every task's start and end are recorded (the task
-  function is wrapped) for the timeline: first task start, tail after the last task, worker-seconds in tasks.
+  job's defaults); each task held to one CPU (`parallelism.pin_tasks`) unless "unpinned" (`--compare-unpinned`).
+  Ray is started first (with the job's own `_init_ray`) so its start-up is timed apart: "s" is `run_ingest` alone
+  (discovery, every task, commits, catalog rebuild); "+ray s" adds the Ray start-up. Every task's start and end are
+  recorded (the task function is wrapped) for the timeline: first task start, tail after the last task,
+  worker-seconds in tasks.
 - **baseline**: the same videos decoded and encoded and nothing else, in N forked processes on the same M cores. The
   raw episodes are opened with the adapters before the clock (no frame is decoded by opening); then, from a barrier,
   every camera the job keeps is decoded with the adapter's own camera (every source frame up to the last one used;
@@ -104,8 +105,8 @@ def _name(kind: str, n: int, cores: int, threads: int | None) -> str:
 def _run(kind: str, name: str, roots: dict[str, str], out: Path, n: int, cores: int, threads: int | None,
          args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]], rep: int) -> None:  # fmt: skip
     log(f"--- rep {rep + 1}/{args.reps}: {name}")
-    cfg = {"spec": job_spec(roots, out, n, threads, args.max_in_flight), "processes": n, "cores": list(range(cores)),
-           "interleave": not args.sequential_baseline}  # fmt: skip
+    spec = job_spec(roots, out, n, threads, args.max_in_flight, pin=not kind.startswith("unpinned"))
+    cfg = {"spec": spec, "processes": n, "cores": list(range(cores)), "interleave": not args.sequential_baseline}
     r = spawn(kind.split()[-1], cfg, args)
     log(f"  {_seconds(r):.1f} s, {camera_frames(r)} camera frames, other {r['other_cores']:.2f} cores")
     runs[name].append(r)
@@ -124,6 +125,8 @@ def run_scaling(args: argparse.Namespace, work: Path) -> dict[str, list[dict[str
         plan = plan[:3]
     elif not args.no_default_threads:
         plan.append(("pipeline", 2, 2, None))
+    if args.compare_unpinned and not args.smoke:  # tasks not held to their CPU (parallelism.pin_tasks: false)
+        plan += [("unpinned pipeline", 2, 2, 1), ("unpinned pipeline", 1, 2, 1)]
     for rep in range(args.reps):
         for kind, n, cores, threads in plan:
             _run(kind, _name(kind, n, cores, threads), roots, work / "out" / kind, n, cores, threads, args, runs, rep)
@@ -189,6 +192,8 @@ def main() -> None:
     p.add_argument("--long-episodes", type=int, default=3)
     p.add_argument("--long-frames", type=int, default=1800, help="frames per long AgiBot episode (30 Hz)")
     p.add_argument("--no-default-threads", action="store_true", help="skip the run with the codec's default threads")
+    p.add_argument("--compare-unpinned", action="store_true",
+                   help="also run the pipeline 2w/2c and 1w/2c with parallelism.pin_tasks false")  # fmt: skip
     p.add_argument("--memory-workers", type=int, default=2, help="Ray workers of the memory run (on 2 cores)")
     p.add_argument("--memory-threads", type=int, default=0, help="codec.threads of the memory run (0: the default)")
     p.add_argument("--workdir", default=None, help="keep corpora here and reuse them (default: a temp dir, removed)")
