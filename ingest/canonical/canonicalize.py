@@ -163,6 +163,8 @@ def _canonicalize_span(
     grid_abs = t_start + grid
     n = len(grid)
     info: dict[str, Any] = {"notes": list(sig.notes), "pipeline_version": PIPELINE_VERSION}
+    if "joint_units" in raw.metadata:  # the joint unit read and its fit (ingest.canonical.joint_units), to the lineage
+        info["joint_units"] = raw.metadata["joint_units"]
     state = np.zeros((n, CANONICAL_DIM))
     avail = np.zeros(CANONICAL_DIM, dtype=bool)
     keypoints = np.zeros((n, 2, NUM_KEYPOINTS, 3))

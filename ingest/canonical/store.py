@@ -69,6 +69,7 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         interpolated_frames=int(ep.interpolated.sum()),
         validity=ep.info.get("validity", {}),
         pipeline_version=ep.info.get("pipeline_version"),
+        **({"joint_units": ep.info["joint_units"]} if "joint_units" in ep.info else {}),  # ingest.canonical.joint_units
         **({"qa": ep.qa} if ep.qa is not None else {}),  # unset, not null, without QA: `to_json` drops unset keys
     )
 

@@ -16,6 +16,7 @@ import pytest
 from adapters.lerobot.source import LeRobotSource
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.joint_units import RECORD_KEY
+from ingest.canonical.store import lineage
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
@@ -84,6 +85,7 @@ def test_piper_in_range_m100_100_is_read_as_such_and_kept_native_without_a_calib
     record = meta[RECORD_KEY]
     assert record["unit"] == "range_m100_100" and record["fk"] is False
     assert record["fit"]["range_m100_100"] == 1.0 and record["fit"]["rad"] < 0.5  # tens are no radians on a PiPER
+    assert lineage(ep).to_json()[RECORD_KEY] == record  # what episodes.jsonl carries for the episode
 
 
 def test_an_explicit_unit_overrides_the_evidence_and_its_poor_fit_is_said(piper: Path) -> None:
