@@ -12,7 +12,9 @@ crf=30, `LIBSVTAV1_DEFAULT_PRESET = 12`, `svtav1-params` `fast-decode=0`). For e
 crf whose PSNR is the closest at or above the reference's, so presets are compared at equal quality; each setting is
 timed `--reps` times and the fastest CPU time is kept (the machine is shared). H.264 (libx264, `VideoCodec.h264()`'s
 crf 23) is swept over its presets against its library default (`medium`), which lerobot 0.6.1 uses when asked for
-h264 (preset None). Progress goes to stderr; the last stdout line is one JSON object.
+h264 (preset None). Last, one and three cameras encoded at once (as an ingest task feeds an episode's cameras, each
+encoder at `lp=1`), unpinned and held to one CPU (`jobs.runtime.cpu_slots`): the cores they keep busy. Progress
+goes to stderr; the last stdout line is one JSON object.
 
     .venv/bin/python -m benchmarks.codec [--frames 300] [--size 224x224] [--reps 3]
     .venv/bin/python -m benchmarks.codec --smoke     # 20 frames at 64x64: checks that it runs, measures nothing
@@ -21,6 +23,7 @@ h264 (preset None). Progress goes to stderr; the last stdout line is one JSON ob
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -85,6 +88,25 @@ def encode(codec: VideoCodec, frames: np.ndarray, path: Path, reps: int) -> dict
             "bytes_per_frame": round(path.stat().st_size / n), "psnr_db": round(psnr(path, frames), 3)}  # fmt: skip
 
 
+def cameras_at_once(frames: np.ndarray, work: Path, cameras: int, pin: bool) -> dict[str, Any]:
+    """`cameras` encoders fed frame by frame in turn, as an ingest task feeds an episode's cameras (`lp=1` each):
+    the cores they keep busy (CPU / wall), unpinned or held to one CPU as a pinned task is (`held_to_cpus`)."""
+    from jobs.runtime.cpu_slots import held_to_cpus
+
+    n, h, w, _ = frames.shape
+    with held_to_cpus(1, work / "slots") if pin else contextlib.nullcontext() as cpus:
+        c0, t0 = _cpu_s(), time.perf_counter()
+        encs = [VideoEncoder(work / f"cam{k}.mp4", w, h, FPS, VideoCodec(threads=1)) for k in range(cameras)]
+        for f in frames:
+            for enc in encs:
+                enc.encode(f)
+        for enc in encs:
+            enc.close()
+        cpu, wall = _cpu_s() - c0, time.perf_counter() - t0
+    return {"cameras": cameras, "pinned_to": cpus, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3),
+            "cores_busy": round(cpu / wall, 2), "fps_per_core": round(cameras * n / cpu, 1)}  # fmt: skip
+
+
 def at_quality(rows: list[dict[str, Any]], target_db: float) -> dict[str, Any]:
     """The row whose PSNR is the lowest at or above `target_db` (the highest-PSNR row if none reaches it)."""
     ok = [r for r in rows if r["psnr_db"] >= target_db - 0.005]
@@ -142,11 +164,14 @@ def main() -> None:
         x264_ref = {"setting": "libx264 medium crf 23",
                     **encode(VideoCodec.h264(preset="medium", **one), frames, work / "x.mp4", args.reps)}  # fmt: skip
         x264 = sweep("x264", {"vcodec": "h264", **one}, x264_presets, X264_CRFS, x264_ref, frames, work, args.reps)
+        threads = [cameras_at_once(frames, work, k, pin) for k, pin in ((1, False), (3, False), (3, True))]
+        for row in threads:
+            log(f"{row['cameras']} camera(s) at once, pinned to {row['pinned_to']}: {row['cores_busy']} cores busy")
     wall = time.perf_counter() - t0
     other = max(0.0, (machine_busy_s() - busy0 - _cpu_s()) / wall)  # rough: this process's CPU since start
     print(json.dumps({"benchmark": "codec", "frames": args.frames, "size": args.size, "reps": args.reps,
                       "reference": ref, "svt_default_preset": before, "svtav1": svt, "x264_reference": x264_ref,
-                      "x264": x264,
+                      "x264": x264, "cameras_at_once": threads,
                       "machine": {"cpus": os.cpu_count(), "loadavg": os.getloadavg(), "other_cores": round(other, 2),
                                   "python": platform.python_version(), "av": av.__version__}}))  # fmt: skip
 
