@@ -1,4 +1,4 @@
-"""The catalog row (DESIGN section 6): one per episode across every dataset of a corpus.
+"""The catalog row (DESIGN.md section 6): one per episode across every dataset of a corpus.
 
 Beside the episode's identity, tier and readiness, one nullable `qa_<field>` column per `schemas.qa.QARecord` field
 carries its geometry QA (null where an invariant does not apply, or for episodes ingested before QA existed)."""

@@ -1,4 +1,4 @@
-"""The corpus on disk (DESIGN section 6): its folders, the episode uid, the lineage record, the quarantine row.
+"""The corpus on disk (DESIGN.md section 6): its folders, the episode uid, the lineage record, the quarantine row.
 
     CORPUS/datasets/<source>/<subset>/      one LeRobot v2.1 dataset per source/subset (the source of truth)
     CORPUS/catalog/episodes/*.parquet       the catalog, rebuilt from the datasets' meta

@@ -1,4 +1,4 @@
-"""Image latents (DESIGN section 5): one safetensors file per episode and camera, mirroring `videos/`.
+"""Image latents (DESIGN.md section 5): one safetensors file per episode and camera, mirroring `videos/`.
 
 `latents/chunk-XXX/<video_key>/episode_XXXXXX.safetensors` holds
 - `latents` [N, P, D] bfloat16 or float16: the patch tokens (P = 196 = 14x14 for ViT-S/16 at 224, D = 384),

@@ -1,4 +1,4 @@
-"""A curated manifest (DESIGN section 7): `manifests/<name>/entries.parquet` plus `manifest.json`.
+"""A curated manifest (DESIGN.md section 7): `manifests/<name>/entries.parquet` plus `manifest.json`.
 
 The training launcher reads a manifest and nothing else about data, so everything a run needs to be reproducible is
 here: the query, the catalog snapshot it ran on, the routing table, the split rule and the sampling weights.

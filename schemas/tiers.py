@@ -1,4 +1,4 @@
-"""Quality tiers, LDA's four tasks, what each task noises, and the tier -> task routing table (DESIGN section 4)."""
+"""Quality tiers, LDA's four tasks, what each task noises, and the tier -> task routing table (DESIGN.md section 4)."""
 
 from __future__ import annotations
 

@@ -1,18 +1,16 @@
 """The sample index of a manifest split: which episodes train, from which files, and every (episode, t) sample.
 
-A sample is anchored at a frame t that has image latents (latents are stored at a lower rate than the 10 Hz
-stream, DESIGN section 5). A task that uses the future latent (forward/inverse dynamics, forecasting) needs the action
-chunk t .. t+K-1 inside the episode and a future latent frame exactly at its end, t + future_offset (`exact_future`,
-audit S13). When the episode's
-routing row gives mass to a task without the future latent (policy, `training.routing.NO_FUTURE`), every latent frame
-up to the episode's last is an anchor (as GR00T's loader, which pads past-the-end action indices, LDA audit S7); such
-an anchor without a future has `sample_future = -1`, draws only those tasks, and its chunk's steps past the end are
-masked in the loss (`training.dataset`). Episodes are skipped, never failed, when they cannot
-give a sample: no latents for any configured camera, or too short. Each skip is counted with its reason in the
-`IndexReport`, logged, and the build fails only when nothing is left. An episode without a text-embedding file still
-trains: its text is absent and the model attends only to its learned null text token.
-Corpus root = manifest folder's grandparent (`<corpus>/manifests/<name>/`); dataset paths in the manifest are
-relative to it.
+A sample is anchored at a frame t that has image latents (latents are stored at a lower rate than the 10 Hz stream,
+DESIGN.md section 5). A task that uses the future latent (forward/inverse dynamics, forecasting) needs the action chunk
+t .. t+K-1 inside the episode and a future latent frame exactly at its end, t + future_offset (`exact_future`, audit
+S13). When the episode's routing row gives mass to a task without the future latent (policy,
+`training.routing.NO_FUTURE`), every latent frame up to the episode's last is an anchor (as GR00T's loader, which pads
+past-the-end action indices, LDA audit S7); such an anchor without a future has `sample_future = -1`, draws only those
+tasks, and its chunk's steps past the end are masked in the loss (`training.dataset`). Episodes are skipped, never
+failed, when they cannot give a sample: no latents for any configured camera, or too short. Each skip is counted with
+its reason in the `IndexReport`, logged, and the build fails only when nothing is left. An episode without a
+text-embedding file still trains: its text is absent and the model attends only to its learned null text token. Corpus
+root = manifest folder's grandparent (`<corpus>/manifests/<name>/`); dataset paths in the manifest are relative to it.
 """
 
 from __future__ import annotations
@@ -223,7 +221,7 @@ def read_text_width(path: Path) -> int:
 
 def _episode_mask(line: dict[str, Any], info: InfoJson) -> np.ndarray:
     """Which of the 50 action dims are real: the episode's lineage mask, else info.json's
-    `features.action.info.mask` (DESIGN section 3); a dataset without an action feature has none. Neither given is
+    `features.action.info.mask` (DESIGN.md section 3); a dataset without an action feature has none. Neither given is
     an error: taking all 50 dims as real would train padded dims as data (audit S10)."""
     mask = EpisodeLineage.of(line).mask
     if mask is None:

@@ -1,4 +1,5 @@
-"""Per-sample task routing (DESIGN section 4) on tensors: what each sample's task noises, gives clean or leaves absent.
+"""Per-sample task routing (DESIGN.md section 4) on tensors: what each sample's task noises, gives clean or leaves
+absent.
 
 Every sample carries its own task id, drawn from its tier's routing row when the sample was read
 (`training.dataset`), so a batch mixes tasks freely. The role tables below come from `schemas.tiers.TASK_SPECS`,

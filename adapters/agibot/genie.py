@@ -7,7 +7,7 @@ the field and the measured cause; nothing is read past a refusal. No FK descript
 `schemas/robots/`, so the 14 arm joints stay natives and the end poses are the hands.
 
 Tier: the simulator's exports (`meta_info.json`: `sw_version` "genie-sim", `text` '{"description":"SIM"]}') are
-motion-planned, scripted trajectories: `low` (DESIGN section 4: "scripted, non-expert, failed or retried"), with the
+motion-planned, scripted trajectories: `low` (DESIGN.md section 4: "scripted, non-expert, failed or retried"), with the
 reason recorded; injected error frames (`label_info.key_frame.dual`) go to the metadata and the reasons. Real A2D
 platform exports keep the adapter's tier.
 

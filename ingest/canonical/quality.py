@@ -1,7 +1,7 @@
 """Quality tier of a canonical episode: the source's default tier lowered by signals, each demotion with its reason.
 
 A tier is only ever lowered (`schemas.tiers.demote`). Reasons are stable strings naming the signal, the measured
-value and the threshold, so a catalog query can group episodes by why they were demoted (DESIGN section 4).
+value and the threshold, so a catalog query can group episodes by why they were demoted (DESIGN.md section 4).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Per-frame validity of a canonical episode: which frames are defective, which spans to keep, or why to reject it.
 
-Inputs are canonical arrays on the 10 Hz grid (DESIGN section 3). Only dims in the embodiment mask are looked at, so
+Inputs are canonical arrays on the 10 Hz grid (DESIGN.md section 3). Only dims in the embodiment mask are looked at, so
 the zeros of an absent hand never raise a flag. Checks are vectorized over frames; the only Python loops run over
 hands (at most 2), axes and spans.
 """

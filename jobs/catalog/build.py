@@ -1,4 +1,4 @@
-"""The episode catalog (DESIGN section 6): rows from the datasets' meta, written as parquet parts, rebuilt on demand.
+"""The episode catalog (DESIGN.md section 6): rows from the datasets' meta, written as parquet parts, rebuilt on demand.
 
 The datasets are the source of truth: `rebuild_catalog` scans every dataset under `ROOT/datasets/` and replaces
 `catalog/episodes/` with one consolidated, sorted file set, so a rebuild of unchanged datasets is byte-identical.

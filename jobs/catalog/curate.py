@@ -1,4 +1,4 @@
-"""`eidata curate`: a SQL selection over the catalog -> `manifests/<name>/` (DESIGN section 7).
+"""`eidata curate`: a SQL selection over the catalog -> `manifests/<name>/` (DESIGN.md section 7).
 
 Entries are sorted by episode_uid and their split depends on the uid alone, so the same selection gives the same
 `entries.parquet` bytes under any name; `manifest.json` adds what a run needs to be reproduced (query, catalog

@@ -1,6 +1,6 @@
 """`eidata export ROOT --format gr00t`: a GR00T `meta/modality.json` beside every canonical dataset of a corpus.
 
-The 50-dim canonical `observation.state` / `action` (DESIGN section 3) are cut into named per-hand slices, the key
+The 50-dim canonical `observation.state` / `action` (DESIGN.md section 3) are cut into named per-hand slices, the key
 names LDA / starVLA configs use: `{hand}_eef_position` (3), `{hand}_eef_rotation` (6, `rotation_6d`),
 `{hand}_gripper` (1), `{hand}_fingertips` (15, five tips xyz in the wrist frame). Only parts some episode of the
 dataset really fills are declared (the union of the episodes' lineage masks; without lineage, info.json's mask), so

@@ -1,5 +1,5 @@
 """A small canonical corpus for the training tests, written through the real writer, catalog and curate, with
-image latents and text embeddings in the formats of the common contract (DESIGN section 5).
+image latents and text embeddings in the formats of the common contract (DESIGN.md section 5).
 
 Each episode has a hidden world state x (6 numbers) that the recorded actions move: x_{t+1} = x_t + M a_t. The DINO
 latents of frame t are base + U x_t, so the future latents depend on the actions (what forward dynamics learns).

@@ -77,7 +77,7 @@ def test_episode_unit_keeps_the_per_episode_mass() -> None:
 
 def test_source_shares_follow_the_hours_when_lengths_differ_tenfold() -> None:
     eps = [(f"short/x/{i}", 400, 1.0) for i in range(3)] + [(f"long/y/{i}", 4000, 1.0) for i in range(3)]
-    index = _index(eps, stride=3, unit="frame")  # latents at ~3.3 Hz as DESIGN section 5 stores them
+    index = _index(eps, stride=3, unit="frame")  # latents at ~3.3 Hz as DESIGN.md section 5 stores them
     draws = _draws(index)
     hours_short = 400 / 4400
     assert draws[:3].sum() / draws.sum() == pytest.approx(hours_short, rel=0.05)  # per episode: 0.5
