@@ -1,4 +1,5 @@
-"""The canonical feature table (DESIGN section 3): hand-centric state/action, MANO-21 keypoints, cameras, natives."""
+"""The canonical feature table (DESIGN.md section 3): hand-centric state/action, MANO-21 keypoints, cameras,
+natives."""
 
 from __future__ import annotations
 

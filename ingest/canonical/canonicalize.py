@@ -1,4 +1,4 @@
-"""`canonicalize(raw, spec)`: one `RawEpisode` in, zero or more `CanonicalEpisode`s out (DESIGN sections 3-4).
+"""`canonicalize(raw, spec)`: one `RawEpisode` in, zero or more `CanonicalEpisode`s out (DESIGN.md sections 3-4).
 
 Steps: build the wrist poses the adapter declared in `RawEpisode.hands`, find the common time span and its gaps,
 resample onto the 10 Hz grid (positions linearly, rotations by SLERP, gripper by hold, video by the frame at or
