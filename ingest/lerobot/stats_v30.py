@@ -30,32 +30,71 @@ QUANTILES: tuple[float, ...] = (0.01, 0.10, 0.50, 0.90, 0.99)  # lerobot's DEFAU
 QUANTILE_KEYS: tuple[str, ...] = tuple(f"q{int(q * 100):02d}" for q in QUANTILES)
 NUM_BINS = 5000  # RunningQuantileStats(num_quantile_bins=5000)
 EDGE_PAD = 1e-10
+BISECT_STEPS = math.ceil(math.log2(NUM_BINS))  # halvings that narrow 5000 bins to one
 
 Stats = dict[str, np.ndarray]
 
 
-def _edges_at(start: np.ndarray, stop: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """`np.linspace(start[d], stop[d], NUM_BINS + 1)[j[..., d]]` for every d, with linspace's own float operations."""
-    dt = start.dtype.type
-    delta = np.subtract(stop, start, dtype=dt)
-    step = delta / dt(NUM_BINS)  # linspace: step = delta / div, in the result dtype
-    jf = j.astype(start.dtype)
-    # linspace multiplies by step unless some step is 0 (denormals); it decides per call, here one call per dimension
-    y = np.where(step == 0, (jf / dt(NUM_BINS)) * delta, jf * step)
-    y = y + start
-    return np.where(j >= NUM_BINS, stop, y)  # linspace sets the endpoint to `stop`
+class _Edges:
+    """`np.linspace(start[d], stop[d], NUM_BINS + 1)` per dimension d, any element on demand, with linspace's own float
+    operations (step = delta / div in the result dtype; y = j * step + start, or (j / div) * delta when a step is 0;
+    the endpoint set to `stop`)."""
+
+    def __init__(self, start: np.ndarray, stop: np.ndarray) -> None:
+        self.start, self.stop = start, stop
+        self.dt = start.dtype.type
+        self.delta = np.subtract(stop, start, dtype=self.dt)
+        self.step = self.delta / self.dt(NUM_BINS)
+        # linspace decides per call (here one per dimension): multiply by step unless it is 0 (denormals, gh-5437)
+        self.zero_step = self.step == 0
+        self.any_zero = bool(self.zero_step.any())
+
+    def at(self, j: np.ndarray) -> np.ndarray:
+        jf = j.astype(self.start.dtype)
+        y = jf * self.step
+        if self.any_zero:
+            y = np.where(self.zero_step, (jf / self.dt(NUM_BINS)) * self.delta, y)
+        y = y + self.start
+        return np.where(j >= NUM_BINS, self.stop, y)
 
 
-def _bin_of(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    """The `np.histogram` bin of one value per dimension: the largest j with e[j] <= v (the last bin is closed)."""
+def _bin_of(values: np.ndarray, edges: _Edges) -> np.ndarray:
+    """The `np.histogram` bin of values (any leading axes x dims): the largest j with e[j] <= v (last bin closed).
+
+    A float64 guess, checked against the exact edges and nudged by one bin; where float32 rounding repeats an edge
+    many times the guess can be further off, and a bisection over the 5000 edges (13 halvings) settles it."""
+    span = edges.stop.astype(np.float64) - edges.start
+    with np.errstate(divide="ignore", invalid="ignore"):
+        guess = np.floor((values - edges.start.astype(np.float64)) / span * NUM_BINS)
+    j = np.clip(np.nan_to_num(guess, nan=NUM_BINS - 1), 0, NUM_BINS - 1).astype(np.int64)
+    for _ in range(2):
+        j = j - (edges.at(j) > values) + ((j < NUM_BINS - 1) & (edges.at(j + 1) <= values))
+    if ((edges.at(j) <= values) & ((j == NUM_BINS - 1) | (edges.at(j + 1) > values))).all():
+        return j
     lo = np.zeros(values.shape, dtype=np.int64)  # e[0] = min - pad <= v always
     hi = np.full(values.shape, NUM_BINS - 1, dtype=np.int64)
-    while (lo < hi).any():  # bisection: exact even where float32 rounding repeats an edge many times
-        mid = (lo + hi + 1) // 2
-        ok = _edges_at(start, stop, mid) <= values
+    for _ in range(BISECT_STEPS):
+        mid = (lo + hi + 1) >> 1
+        ok = edges.at(mid) <= values
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid - 1)
     return lo
+
+
+def _order_keys(values: np.ndarray) -> np.ndarray:
+    """float32 -> int64 keys ordered as the floats (-0.0 as 0.0), the dimension (last axis) in the high bits."""
+    i = (values + np.float32(0)).view(np.int32)
+    ordered = (i ^ ((i >> 31) & np.int32(0x7FFFFFFF))).astype(np.int64)  # sign-magnitude -> two's complement order
+    return ordered + (np.arange(values.shape[-1], dtype=np.int64) << 32)
+
+
+def _count_below(cols: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """For sorted rows `cols` (dims, n) and `queries` (k, dims): how many values of each row are < each query."""
+    dims, n = cols.shape
+    if cols.dtype == np.float32:  # one searchsorted over all rows: order-preserving integer keys
+        flat = _order_keys(cols.T).T.reshape(-1)
+        return np.searchsorted(flat, _order_keys(queries), side="left") - np.arange(dims) * n
+    return np.stack([np.searchsorted(cols[d], queries[:, d], side="left") for d in range(dims)], axis=1)
 
 
 def _quantiles(flat: np.ndarray, start: np.ndarray, stop: np.ndarray) -> list[np.ndarray]:
@@ -63,28 +102,25 @@ def _quantiles(flat: np.ndarray, start: np.ndarray, stop: np.ndarray) -> list[np
 
     The first cumulative count >= q * n is reached in the bin of the k-th smallest value (k = ceil(q * n)); the
     counts below and inside that bin are the values below its two edges, found in the sorted column."""
-    n, dims = flat.shape
+    n = flat.shape[0]
     cols = np.sort(np.ascontiguousarray(flat.T), axis=1)  # one sorted row per dimension
-    per_q = []
-    for q in QUANTILES:
-        target = q * n  # RunningQuantileStats: q * self._count, a python float
-        idx = _bin_of(cols[:, math.ceil(target) - 1], start, stop)
-        lo = _edges_at(start, stop, idx)
-        hi = _edges_at(start, stop, idx + 1)
-        per_q.append((target, idx, lo, hi))
-    # counts of values below each queried edge, one searchsorted per dimension
-    queries = np.stack([e for _, _, lo, hi in per_q for e in (lo, hi)], axis=1)  # (dims, 2 * len(QUANTILES))
-    below = np.stack([np.searchsorted(cols[d], queries[d], side="left") for d in range(dims)])
+    targets = [q * n for q in QUANTILES]  # RunningQuantileStats: q * self._count, a python float
+    kth = cols[:, [math.ceil(t) - 1 for t in targets]].T  # (quantiles, dims)
+    edges = _Edges(start, stop)
+    idx = _bin_of(kth, edges)
+    lo = edges.at(idx)
+    hi = edges.at(idx + 1)
+    below = _count_below(cols, np.concatenate([lo, hi]))
+    before = below[: len(QUANTILES)].astype(np.float64)
+    through = np.where(idx == NUM_BINS - 1, n, below[len(QUANTILES) :]).astype(np.float64)
     out = []
-    for i, (target, idx, lo, hi) in enumerate(per_q):
-        before = below[:, 2 * i].astype(np.float64)
-        through = np.where(idx == NUM_BINS - 1, n, below[:, 2 * i + 1]).astype(np.float64)
-        fraction = (target - before) / (through - before)
-        value = lo.astype(np.float64) + fraction * (hi - lo).astype(np.float64)  # width in the edges' dtype
-        if (idx == 0).all():  # bin 0 returns edges[0] as is: np.array of float32 scalars stays float32
-            out.append(lo.copy())
-        else:
-            out.append(np.where(idx == 0, lo.astype(np.float64), value))
+    for i, target in enumerate(targets):
+        if (idx[i] == 0).all():  # bin 0 returns edges[0] as is: np.array of float32 scalars stays float32
+            out.append(lo[i].copy())
+            continue
+        fraction = (target - before[i]) / (through[i] - before[i])
+        value = lo[i].astype(np.float64) + fraction * (hi[i] - lo[i]).astype(np.float64)  # width in edge dtype
+        out.append(np.where(idx[i] == 0, lo[i].astype(np.float64), value))
     return out
 
 
