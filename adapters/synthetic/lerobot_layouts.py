@@ -133,6 +133,7 @@ class Written:
     timestamps: list[np.ndarray] = field(default_factory=list)
     columns: dict[str, list[np.ndarray]] = field(default_factory=dict)  # numeric feature -> per episode (T, *shape)
     cameras: dict[str, tuple[int, int]] = field(default_factory=dict)  # camera key -> (height, width)
+    ends: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)  # camera -> (first, last) frames
     video_files: list[str] = field(default_factory=list)  # relative paths of the mp4s written
 
 
@@ -254,6 +255,7 @@ def materialize(case: Case, root: Path, *, episodes: int = 2, seconds: float = 1
                 h, w = ft.hw
                 out.cameras[ft.key] = (h, w)
                 frames = np.stack([synthetic_frame(h, w, t, seed * 100 + ep + i) for t in range(n)])
+                out.ends.setdefault(ft.key, []).append((frames[0], frames[-1]))
                 if ft.dtype == "image":
                     cols[ft.key] = _png_column(frames)
                 else:
