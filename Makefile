@@ -63,6 +63,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.commit
 	$(BIN)/python -m benchmarks.discovery
 	$(BIN)/python -m benchmarks.latents
+	$(BIN)/python -m benchmarks.export_v3
+	$(BIN)/python -m benchmarks.quantile_stats
 
 clean:
 	rm -rf $(VENV) $(ORACLE_V30) $(DEMO_OUT) .pytest_cache .ruff_cache
