@@ -31,7 +31,7 @@ from ingest.lerobot.recovery import remove_killed_temp_files
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.table import table_features
 from ingest.lerobot.video import VideoCodec
-from ingest.lerobot.writer_dir import JOURNAL, LOCK, STAGING, STATE_DIR, acquire_lock, release_lock
+from ingest.lerobot.writer_dir import JOURNAL, STAGING, STATE_DIR, acquire_lock, release_lock
 from schemas.lerobot import (
     CODEBASE_VERSION,
     DEFAULT_CHUNK_SIZE,
@@ -46,8 +46,6 @@ from schemas.lerobot import (
     load_entries,
     load_info,
 )
-
-__all__ = ["JOURNAL", "LOCK", "STAGING", "STATE_DIR", "LeRobotWriter", "stage_episode"]
 
 
 def _validate_features(features: Mapping[str, FeatureSpec]) -> None:
@@ -73,12 +71,14 @@ class LeRobotWriter:
         durable: bool = True,
         recover: bool = True,
         lock_wait_s: float = 0.0,
+        lock_fd: int | None = None,
     ) -> None:
+        """Takes the dataset's lock (`lock_fd`: already taken by the caller, as `create` does) and recovers it."""
         self.root = Path(root)
         self.info = info
         self.codec = codec
         self.durable = durable
-        self._lock_fd: int | None = acquire_lock(self.root, wait_s=lock_wait_s)
+        self._lock_fd: int | None = acquire_lock(self.root, wait_s=lock_wait_s) if lock_fd is None else lock_fd
         try:
             remove_killed_temp_files(self.root)
             if recover:
@@ -120,12 +120,19 @@ class LeRobotWriter:
             video_path=InfoJson.model_fields["video_path"].default if has_video else None,
             features={**{k: ft.model_copy(deep=True) for k, ft in features.items()}, **default_features()},
         )
-        (root / "meta").mkdir(parents=True, exist_ok=True)
-        (root / STATE_DIR).mkdir(exist_ok=True)
-        write_text_atomic(root / INFO_PATH, dump_info(info))
+        fd = acquire_lock(root, wait_s=lock_wait_s)  # the lock comes before the first byte of meta
+        try:
+            if (root / INFO_PATH).exists():  # created by the writer that held the lock before us
+                raise DatasetError(f"{root}: a dataset already exists here; use LeRobotWriter.open to continue it")
+            (root / "meta").mkdir(parents=True, exist_ok=True)
+            (root / STATE_DIR).mkdir(exist_ok=True)
+            write_text_atomic(root / INFO_PATH, dump_info(info))
+        except BaseException:
+            release_lock(fd)
+            raise
         # a new dataset has nothing to recover, and its staging area may already hold episodes parallel workers
         # finished for it: they must survive until committed
-        return cls(root, info, codec or VideoCodec(), durable=durable, recover=False, lock_wait_s=lock_wait_s)
+        return cls(root, info, codec or VideoCodec(), durable=durable, recover=False, lock_fd=fd)
 
     @classmethod
     def open(

@@ -13,7 +13,7 @@ import pytest
 from ingest.lerobot.errors import DatasetError, WriterLockedError
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import acquire_lock, release_lock
-from tests.fixtures.episodes import write_canonical_dataset
+from tests.fixtures.episodes import canonical_test_features, write_canonical_dataset
 
 REPO = Path(__file__).resolve().parents[3]
 SHIPPED = ("adapters", "ingest", "jobs", "training", "schemas", "benchmarks")
@@ -47,6 +47,20 @@ def test_waiting_takes_the_lock_once_the_holder_lets_go(tmp_path: Path) -> None:
         assert 0.4 <= time.monotonic() - t0 < 5
     finally:
         holder.close()
+
+
+def test_create_takes_the_lock_before_it_writes_meta(tmp_path: Path) -> None:
+    """A second writer creating the same dataset gets the lock error with nothing of its own on disk."""
+    root = tmp_path / "ds"
+    fd = acquire_lock(root)
+    try:
+        with pytest.raises(WriterLockedError):
+            LeRobotWriter.create(root, fps=10, features=canonical_test_features())
+        assert not (root / "meta").exists()
+    finally:
+        release_lock(fd)
+    LeRobotWriter.create(root, fps=10, features=canonical_test_features()).close()
+    assert (root / "meta/info.json").is_file()
 
 
 def test_no_code_recognises_the_lock_error_by_its_message() -> None:
