@@ -62,7 +62,9 @@ IMAGE_PREFIX = "observation.images."
 
 
 def image_key(camera: Camera | str) -> str:
-    return IMAGE_PREFIX + Camera(camera).value
+    """`observation.images.<slot>`; a camera the source could not place keeps its own name (a source camera is
+    never dropped: `ingest.canonical.canonicalize.native_camera_name`)."""
+    return IMAGE_PREFIX + (Camera(camera).value if camera in set(Camera) else str(camera))
 
 
 # A camera feature's `info` may carry its 3x3 pinhole intrinsics (row-major, pixels of the feature's (height, width)),
@@ -202,9 +204,11 @@ def canonical_features(
         if cam in cameras or cam.value in cameras:
             h, w = cameras.get(cam, cameras.get(cam.value))  # type: ignore[misc]
             features[image_key(cam)] = FeatureSpec(dtype="video", shape=(h, w, 3), names=list(IMAGE_NAMES))
-    unknown = {str(c) for c in cameras} - {c.value for c in Camera}
-    if unknown:
-        raise ValueError(f"unknown camera name(s) {sorted(unknown)}; the vocabulary is {[c.value for c in Camera]}")
+    for name in sorted({str(c) for c in cameras} - {c.value for c in Camera}):  # unplaced cameras, own names
+        if not name.replace("_", "").isalnum() or name != name.lower():
+            raise ValueError(f"camera name {name!r}: a vocabulary slot {[c.value for c in Camera]} or [a-z0-9_]")
+        h, w = cameras[name]  # type: ignore[index]
+        features[image_key(name)] = FeatureSpec(dtype="video", shape=(h, w, 3), names=list(IMAGE_NAMES))
     mask_info = {"embodiment": embodiment, "mask": np.asarray(mask, dtype=bool).astype(int).tolist()}
     features[STATE] = FeatureSpec(dtype="float32", shape=(CANONICAL_DIM,), names=list(STATE_NAMES), info=mask_info)
     features[ACTION] = FeatureSpec(dtype="float32", shape=(CANONICAL_DIM,), names=list(ACTION_NAMES), info=mask_info)

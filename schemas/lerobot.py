@@ -137,6 +137,35 @@ def default_features() -> dict[str, FeatureSpec]:
     return {k: FeatureSpec(dtype=d, shape=(1,), names=None) for k, d in DEFAULT_FEATURE_DTYPES.items()}
 
 
+# The placeholders lerobot's own path templates use: v2.0/v2.1 `{episode_chunk}`, `{episode_index}`, `{video_key}`
+# (huggingface/lerobot lerobot/common/datasets/utils.py @000e447 DEFAULT_PARQUET_PATH / DEFAULT_VIDEO_PATH); v3.0
+# `{chunk_index}`, `{file_index}`, `{video_key}`, and `{image_key}` for images (src/lerobot/datasets/utils.py @00448aa
+# DEFAULT_DATA_PATH / DEFAULT_VIDEO_PATH / DEFAULT_IMAGE_PATH, which keeps the v2.1 ones as LEGACY_*). Hand-made
+# per-episode datasets mix them (`data/chunk-{chunk_index:03d}/episode_{episode_index:06d}.parquet` under v2.1).
+CHUNK_PLACEHOLDERS = ("episode_chunk", "chunk_index")
+
+
+def fill_path_template(
+    template: str, episode_index: int, chunk: int, video_key: str | None = None, file_index: int | None = None
+) -> str:
+    """A per-episode path from a template in any of lerobot's spellings: the chunk under either name, the camera
+    as `{video_key}` or `{image_key}`. `{file_index}` (v3.0's file within a chunk) is only filled when given; any
+    other placeholder raises ValueError naming the template and the placeholders it knows."""
+    values: dict[str, Any] = dict.fromkeys(CHUNK_PLACEHOLDERS, chunk) | {"episode_index": episode_index}
+    if video_key is not None:
+        values |= {"video_key": video_key, "image_key": video_key}
+    if file_index is not None:
+        values["file_index"] = file_index
+    try:
+        return template.format(**values)
+    except KeyError as err:
+        raise ValueError(
+            f"path template {template!r}: placeholder {{{err.args[0]}}} is none of {sorted(values)}"
+        ) from None
+    except (IndexError, ValueError) as err:
+        raise ValueError(f"path template {template!r} cannot be filled ({err})") from None
+
+
 class InfoJson(BaseModel):
     """`meta/info.json`. Field order is lerobot's write order."""
 
@@ -168,14 +197,12 @@ class InfoJson(BaseModel):
         return episode_index // self.chunks_size
 
     def data_file(self, episode_index: int) -> str:
-        return self.data_path.format(episode_chunk=self.episode_chunk(episode_index), episode_index=episode_index)
+        return fill_path_template(self.data_path, episode_index, self.episode_chunk(episode_index))
 
     def video_file(self, episode_index: int, video_key: str) -> str:
         if self.video_path is None:
             raise ValueError("dataset has no video_path")
-        return self.video_path.format(
-            episode_chunk=self.episode_chunk(episode_index), video_key=video_key, episode_index=episode_index
-        )
+        return fill_path_template(self.video_path, episode_index, self.episode_chunk(episode_index), video_key)
 
     def to_json(self) -> dict[str, Any]:
         fps: float | int = int(self.fps) if float(self.fps).is_integer() else self.fps

@@ -3,15 +3,29 @@ visual feature minus ghosts, then the `camera_map` option over name heuristics (
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
 
 from adapters.lerobot.episode import LoadedDataset, quirk
 from schemas.canonical import Camera
 from schemas.lerobot import INFO_PATH
 
-_WRIST = ("*wrist*", "*eye_in_hand*", "*hand*", "*gripper*")
-_HEAD = ("*ego*", "*head*", "*high*", "*top*", "*front*")
-_THIRD = ("*third*", "*side*", "*low*", "*exterior*", "*external*", "*agentview*", "*scene*", "*static*")
+# The rule table: (case-insensitive glob on the short camera name, slot), first match wins. "wrist" takes its side
+# from the name (`left` without `right`: wrist_left, else wrist_right, the hand a one-armed robot fills); "none" keeps
+# the camera under its own key. Names seen in real datasets: ALOHA `cam_high` / `cam_low` / `cam_left_wrist` /
+# `cam_right_wrist`; lerobot's SO-100 / Koch examples `laptop` / `phone` (two fixed cameras); LIBERO ports `image` /
+# `wrist_image` (openpi examples/libero/convert_libero_data_to_lerobot.py; `image` alone matches no rule, a lone
+# unmatched camera is the head); GR00T `ego_view`; numbered `cam0` / `cam1` say nothing of their view (no rule).
+CAMERA_RULES: tuple[tuple[str, str], ...] = (
+    *((p, "wrist") for p in ("*wrist*", "*eye_in_hand*", "*hand*", "*gripper*")),
+    *((p, "head") for p in ("*ego*", "*head*", "*high*", "*top*", "*front*")),
+    *((p, "third_person") for p in ("*third*", "*side*", "*low*", "*exterior*", "*external*", "*agentview*")),
+    *((p, "third_person") for p in ("*scene*", "*static*", "laptop", "phone")),
+)
+SLOTS = ("wrist", "none", *(c.value for c in Camera))
+FIXED = (Camera.head, Camera.third_person)  # views that do not move with a hand: one takes the other's free slot
 
 
 def short_camera_name(key: str) -> str:
@@ -21,20 +35,43 @@ def short_camera_name(key: str) -> str:
     return key
 
 
-def canonical_camera(name: str) -> Camera | None:
-    """Canonical camera of a native camera name by case-insensitive glob patterns (wrist, then head, then third)."""
+def canonical_camera(name: str, rules: Sequence[tuple[str, str]] = ()) -> Camera | None:
+    """Canonical camera of a native camera name by the first matching rule (`rules` before `CAMERA_RULES`)."""
     n = name.lower()
-    if any(fnmatch.fnmatch(n, p) for p in _WRIST):
-        return Camera.wrist_left if "left" in n and "right" not in n else Camera.wrist_right
-    if any(fnmatch.fnmatch(n, p) for p in _HEAD):
-        return Camera.head
-    if any(fnmatch.fnmatch(n, p) for p in _THIRD):
-        return Camera.third_person
+    for pattern, slot in (*rules, *CAMERA_RULES):
+        if fnmatch.fnmatch(n, pattern.lower()):
+            if slot == "wrist":
+                return Camera.wrist_left if "left" in n and "right" not in n else Camera.wrist_right
+            return None if slot == "none" else Camera(slot)
     return None
 
 
-def select_cameras(ds: LoadedDataset, requested: list[str] | None, camera_map: dict[str, Camera | None]) -> None:
-    """Cameras to read: asked for (or all), minus ghosts; episodes lacking a camera's file get a problem."""
+def relocate_video(root: Path, declared: str, key: str, index: list[str]) -> str | None:
+    """Where an mp4 the template names is, when it is not there: the one file of `index` (every mp4 under the root,
+    relative) with the declared file name and chunk folder, under a folder named after the camera (full or short
+    key). Real case: info.json declares `videos/{video_key}/...`, the files are under `video/image/...`."""
+    want = PurePosixPath(declared)
+    chunk = [p for p in want.parts[:-1] if p.startswith("chunk-")]
+    names = {key, short_camera_name(key)}
+    hits = [
+        rel
+        for rel in index
+        if (p := PurePosixPath(rel)).name == want.name
+        and all(c in p.parts[:-1] for c in chunk)
+        and names & set(p.parts[:-1])
+        and rel != declared
+    ]
+    return hits[0] if len(hits) == 1 and (root / hits[0]).is_file() else None
+
+
+def select_cameras(
+    ds: LoadedDataset,
+    requested: list[str] | None,
+    camera_map: dict[str, Camera | None],
+    rules: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Cameras to read: asked for (or all), mp4s found where they are when the template misses them, minus ghosts;
+    episodes lacking a camera's file get a problem (naming the path expected)."""
     visual = [k for k, f in ds.info.features.items() if f.is_visual]
     aliases = {short_camera_name(k): k for k in visual}
     for alias, spec in ((ds.modality or {}).get("video") or {}).items():
@@ -55,6 +92,8 @@ def select_cameras(ds: LoadedDataset, requested: list[str] | None, camera_map: d
             continue
         files = {loc.videos[key].file for loc in ds.episodes.values() if key in loc.videos}
         present = {f for f in files if (ds.root / f).is_file()}
+        if files - present:
+            present |= relocate_camera(ds, key, files - present)
         if not present and ds.episodes:
             msg = f"video feature {key!r} is declared but no episode has an mp4 for it: skipped"
             ds.quirks.append(quirk("ghost_camera", "warning", msg, INFO_PATH))
@@ -70,12 +109,39 @@ def select_cameras(ds: LoadedDataset, requested: list[str] | None, camera_map: d
                 ds.problems.setdefault(
                     ep, (f"no mp4 for camera {key!r}", str(ds.root / clip.file) if clip else None, key)
                 )
-    ds.cameras = canonical_map(kept, ds, camera_map)
+    ds.cameras = canonical_map(kept, ds, camera_map, rules)
 
 
-def canonical_map(keys: list[str], ds: LoadedDataset, explicit: dict[str, Camera | None]) -> dict[str, Camera | None]:
-    """Canonical slot of each kept camera: `explicit` (the `camera_map` option) first, then the name heuristics
-    (`canonical_camera`, on the key or its GR00T modality alias); a lone unmatched camera is the head."""
+def relocate_camera(ds: LoadedDataset, key: str, missing: set[str]) -> set[str]:
+    """Each missing mp4 of `key` found elsewhere (`relocate_video`) replaces the declared path in the episodes'
+    clips; one warning names both paths. Returns the files now present."""
+    if ds.mp4_index is None:
+        ds.mp4_index = sorted(p.relative_to(ds.root).as_posix() for p in ds.root.rglob("*.mp4"))
+    moved = {f: new for f in sorted(missing) if (new := relocate_video(ds.root, f, key, ds.mp4_index))}
+    if not moved:
+        return set()
+    for loc in ds.episodes.values():
+        clip = loc.videos.get(key)
+        if clip is not None and clip.file in moved:
+            loc.videos[key] = dataclasses.replace(clip, file=moved[clip.file])
+    first = next(iter(moved))
+    msg = (
+        f"{key}: the declared video_path names {first}, which does not exist; the mp4 is at {moved[first]} "
+        f"({len(moved)} of {len(missing)} missing files found elsewhere, read from there)"
+    )
+    ds.quirks.append(quirk("video_path_relocated", "warning", msg, first))
+    if len(moved) == len(missing):  # DatasetMeta (v2.x) looked only where the template points
+        ds.quirks[:] = [q for q in ds.quirks if not (q.code == "missing_video_files" and f"{key!r}" in q.message)]
+    return set(moved.values())
+
+
+def canonical_map(
+    keys: list[str], ds: LoadedDataset, explicit: dict[str, Camera | None], rules: Sequence[tuple[str, str]] = ()
+) -> dict[str, Camera | None]:
+    """Canonical slot of each kept camera: `explicit` (the `camera_map` option) first, then the rule table
+    (`rules` before `CAMERA_RULES`, on the key or its GR00T modality alias). A fixed view whose slot is taken takes
+    the other fixed slot when free; a lone unmatched camera is the head. Every camera left without a slot is kept
+    under its own key (canonicalization writes it as `observation.images.<short name>`), with a note saying why."""
     videos = ((ds.modality or {}).get("video") or {}).items()
     aliases = {s.get("original_key"): a for a, s in videos if isinstance(s, dict)}
     out: dict[str, Camera | None] = {}
@@ -83,20 +149,28 @@ def canonical_map(keys: list[str], ds: LoadedDataset, explicit: dict[str, Camera
         short = short_camera_name(key)
         if key in explicit or short in explicit:
             out[key] = explicit[key] if key in explicit else explicit[short]
+            if out[key] is None:
+                ds.camera_notes[key] = "camera_map: no canonical slot; kept under its own key"
     taken = {c for c in out.values() if c is not None}
     for key in keys:
         if key in out:
             continue
         short = short_camera_name(key)
-        cam = canonical_camera(short) or (canonical_camera(aliases[key]) if key in aliases else None)
+        cam = canonical_camera(short, rules) or (canonical_camera(aliases[key], rules) if key in aliases else None)
         if cam is not None and cam in taken:
-            ds.camera_notes[key] = f"{cam.value} already taken by another camera: left unmapped"
-            cam = None
+            other = next((f for f in FIXED if cam in FIXED and f not in taken), None)
+            if other is not None:
+                ds.camera_notes[key] = f"{cam.value} already taken by another camera: the free fixed slot {other.value}"
+            else:
+                ds.camera_notes[key] = f"{cam.value} already taken by another camera: kept under its own key"
+            cam = other
         out[key] = cam
         taken |= {cam} if cam else set()
     unmatched = [k for k, c in out.items() if c is None and k not in ds.camera_notes]
-    explicit_none = [k for k in unmatched if k in explicit or short_camera_name(k) in explicit]
-    if Camera.head not in taken and len(unmatched) == 1 and not explicit_none:
+    if Camera.head not in taken and len(unmatched) == 1:
         out[unmatched[0]] = Camera.head
         ds.camera_notes[unmatched[0]] = "the only unmatched camera: taken as the head (main) camera"
+    for key in unmatched:
+        if out[key] is None:
+            ds.camera_notes[key] = "no camera rule matches its name: kept under its own key (camera_map places it)"
     return {k: out[k] for k in keys}  # info.json order

@@ -56,6 +56,7 @@ class LoadedDataset:
     cameras: dict[str, Camera | None] = field(default_factory=dict)  # video / image keys read -> canonical camera
     problems: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)  # ep -> msg, file, field
     camera_notes: dict[str, str] = field(default_factory=dict)
+    mp4_index: list[str] | None = None  # every mp4 under the root, relative; listed once when a template misses
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,10 @@ class EpisodeReader:
 
     # -- numeric streams ----------------------------------------------------------------------------------------
     def streams(self, table: pa.Table, ts: np.ndarray) -> tuple[dict[str, Stream], ...]:
-        """(states, actions, signals): `observation.*` -> states, `action*` -> actions, other numeric -> signals."""
+        """(states, actions, signals) of every numeric column that is not bookkeeping or a camera, whatever it is
+        called: `observation.*` and `state*` -> states, `action*` / `actions*` -> actions
+        (`is_action_column`), the rest (`next.reward`, `next.done`, `annotation.*` task indexes, ...) -> signals.
+        Canonicalization keeps all three as natives."""
         states: dict[str, Stream] = {}
         actions: dict[str, Stream] = {}
         signals: dict[str, Stream] = {}
@@ -210,10 +214,10 @@ class EpisodeReader:
             names = spec.flat_names() if spec is not None else None
             names = tuple(names) if names and values.ndim == 2 and len(names) == values.shape[1] else None
             stream = Stream(ts, values, names)
-            if col.startswith("observation."):
-                states.update(self.split("state", col, stream))
-            elif col.split(".")[0] == "action":
+            if is_action_column(col):
                 actions.update(self.split("action", col, stream))
+            elif col.startswith("observation.") or col.split(".")[0] == "state":
+                states.update(self.split("state", col, stream))
             else:
                 signals[col] = stream
         return states, actions, signals
@@ -373,6 +377,14 @@ class EpisodeReader:
             tier_reasons=[_unknown_reason(st)] if st.embodiment == UNKNOWN_EMBODIMENT else [],
             hands=hand_signals(states, actions),
         )
+
+
+def is_action_column(col: str) -> bool:
+    """`action`, `actions` and their sub-keys (`action.joint_pos`, `actions.gripper`): what the robot was told to do.
+    openpi's LIBERO / ALOHA ports name them `actions` beside `state` (openpi examples/libero/
+    convert_libero_data_to_lerobot.py); lerobot's own recorder writes `action` (src/lerobot/datasets/utils.py
+    hw_to_dataset_features)."""
+    return col.split(".")[0] in ("action", "actions")
 
 
 def _unknown_reason(st: ReadSettings) -> str:

@@ -1,7 +1,8 @@
 """LeRobot datasets on disk as input: where an episode's rows and frames are, for v2.x and v3.0 layouts.
 
 v2.0 / v2.1: one parquet and one mp4 per (episode, camera), paths from the `info.json` templates
-(`{episode_chunk}`, `{episode_index}`, `{video_key}`), episode list in `meta/episodes.jsonl`.
+(`{episode_chunk}`, `{episode_index}`, `{video_key}`; hand-made datasets write `{chunk_index}` for the chunk:
+`schemas.lerobot.fill_path_template` takes every spelling lerobot uses), episode list in `meta/episodes.jsonl`.
 v3.0 (lerobot >= 0.4): many episodes per file. `meta/episodes/chunk-XXX/file-XXX.parquet` rows give each episode's
 data file (`data/chunk_index`, `data/file_index`), its global row range (`dataset_from_index`, `dataset_to_index`)
 and, per camera, its mp4 (`videos/<key>/chunk_index`, `file_index`) and the span `[from_timestamp, to_timestamp)`
@@ -20,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas.lerobot import InfoJson
+from schemas.lerobot import InfoJson, fill_path_template
 
 V3_EPISODES_DIR = "meta/episodes"
 V3_TASKS_PATH = "meta/tasks.parquet"
@@ -99,15 +100,15 @@ def read_v3_locations(root: Path, info: InfoJson) -> list[EpisodeLocation]:
     files = sorted((root / V3_EPISODES_DIR).glob("chunk-*/file-*.parquet"))
     if not files:
         raise ValueError(f"{V3_EPISODES_DIR}/: no chunk-*/file-*.parquet")
-    data_tpl = info.data_path if "{chunk_index" in info.data_path else V3_DATA_PATH
-    video_tpl = info.video_path if info.video_path and "{chunk_index" in info.video_path else V3_VIDEO_PATH
+    data_tpl = info.data_path or V3_DATA_PATH
+    video_tpl = info.video_path or V3_VIDEO_PATH
     out = []
     for path in files:
         pf = pq.ParquetFile(path)
         cols = [c for c in pf.schema_arrow.names if not c.startswith("stats/")]
         for row in pf.read(columns=cols).to_pylist():
             ep = int(row["episode_index"])
-            data = data_tpl.format(chunk_index=int(row["data/chunk_index"]), file_index=int(row["data/file_index"]))
+            data = fill_path_template(data_tpl, ep, int(row["data/chunk_index"]), None, int(row["data/file_index"]))
             videos = {}
             for key in info.video_keys:
                 chunk, file_ = row.get(f"videos/{key}/chunk_index"), row.get(f"videos/{key}/file_index")
@@ -116,7 +117,7 @@ def read_v3_locations(root: Path, info: InfoJson) -> list[EpisodeLocation]:
                 start = float(row.get(f"videos/{key}/from_timestamp") or 0.0)
                 end = row.get(f"videos/{key}/to_timestamp")
                 end = float(end) if end is not None else start + int(row["length"]) / info.fps
-                rel = video_tpl.format(video_key=key, chunk_index=int(chunk), file_index=int(file_))
+                rel = fill_path_template(video_tpl, ep, int(chunk), key, int(file_))
                 videos[key] = VideoClip(rel, start, end)
             known = {"episode_index", "tasks", "length", "dataset_from_index", "dataset_to_index"}
             extra = {

@@ -13,10 +13,10 @@ validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapt
 |                                     | modality.json `states["state.<key>"]`       | names from `features.*.names`    |
 | `action`                            | `actions["action"]`; with modality.json     | as stored (float64 stays         |
 |                                     | `actions["action.<key>"]`                   | float64)                         |
-| other `observation.*` numeric       | `states[<column>]`                          | native                           |
-| other `action.*` numeric            | `actions[<column>]`                         | native                           |
-| `next.reward`, `next.done`,         | `signals[<column>]`                         | native dtype                     |
-| `annotation.*`, other numeric       | (`Stream`s, as the OXE adapter's)           |                                  |
+| other `observation.*`, `state*`     | `states[<column>]`                          | native                           |
+| other `action*`, `actions*`         | `actions[<column>]` (openpi's `actions`)    | native                           |
+| `next.reward`, `next.done`,         | `signals[<column>]`; every numeric column   | native dtype                     |
+| `annotation.*`, any other numeric   | survives as a native (canonicalize)         |                                  |
 | `timestamp` (else frame_index/fps)  | every stream's timestamps, float64 s        | minus the `timestamp_offset`     |
 | mp4 per video key                   | `cameras[<video key>]` (lazy PyAV)          | PTS s; v3: PTS - from_timestamp  |
 | `dtype: image` parquet column       | `cameras[<column>]` (lazy decode)           | parquet timestamps               |
@@ -32,10 +32,16 @@ validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapt
 | modality.json                       | `metadata["modality"]` (rotation_type,      | slices in                        |
 |                                     | absolute, ...) as given                     | `metadata["stream_layout"]`      |
 
-Cameras map to the canonical vocabulary by `camera_map`, else by name (`canonical_camera`): wrist / hand / gripper /
+Path templates are filled in any of lerobot's spellings (`{episode_chunk}` or `{chunk_index}`, `{file_index}`,
+`{video_key}` / `{image_key}`: `schemas.lerobot.fill_path_template`); an mp4 missing where the template points is
+looked for under a folder named after its camera with the same chunk folder and file name (quirk
+`video_path_relocated`, naming both paths). Cameras map to the canonical vocabulary by `camera_map`, else by the rule
+table (`camera_rules` option first, then `adapters.lerobot.cameras.CAMERA_RULES`): wrist / hand / gripper /
 eye_in_hand -> `wrist_left` or `wrist_right` by the side named (no side: `wrist_right`, the hand a one-armed robot
 fills); ego / head / high / top / front -> `head`; third / side / low / exterior / external / agentview / scene /
-static -> `third_person`; a lone unmatched camera is the `head`; a camera on an already taken slot stays None.
+static / laptop / phone -> `third_person`; a fixed view whose slot is taken takes the other fixed slot when free; a
+lone unmatched camera is the `head`; any other camera (`cam0`, `cam1`, ...) has no slot and is kept under its own key
+(`observation.images.cam0` in the canonical dataset), with a note in `metadata["camera_notes"]`.
 Embodiment: the `embodiment` option, else `robot_type` equal to a registry name or whose tokens spell an alias
 (`EMBODIMENT_ALIASES`), else the embodiment a canonical dataset declares in `features.action.info`, else `unknown`
 (never a guess from the state layout: natives are kept, no canonical dim is filled, and the episode says so), recorded
@@ -115,6 +121,14 @@ class LeRobotOptions(AdapterOptions):
     camera_map: dict[str, Camera | None] = Field(
         default_factory=dict,
         description="video key (full or short) -> canonical camera (null: none); overrides the name heuristics",
+    )
+    camera_rules: list[tuple[str, Literal["wrist", "none", "head", "wrist_left", "wrist_right", "third_person"]]] = (
+        Field(
+            default_factory=list,
+            description="(glob on the short camera name, slot) rules tried before the built-in table "
+            "(`adapters.lerobot.cameras.CAMERA_RULES`); 'wrist' takes the side from the name, 'none' keeps the "
+            "camera under its own key",
+        )
     )
     robot_type: str | None = Field(None, description="robot_type to report instead of info.json's")
     embodiment: str | None = Field(None, description="embodiment registry name; default: from robot_type")
@@ -278,7 +292,7 @@ class LeRobotSource(SourceAdapter):
         is_v3 = "v3_layout" in meta.codes()
         ds = LoadedDataset(root, subset, version, is_v3, info, meta.modality, tasks, episodes, quirks)
         self._check_data_files(ds)
-        select_cameras(ds, self.options.cameras, self.options.camera_map)
+        select_cameras(ds, self.options.cameras, self.options.camera_map, self.options.camera_rules)
         return ds
 
     def _check_data_files(self, ds: LoadedDataset) -> None:

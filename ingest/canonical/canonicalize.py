@@ -4,7 +4,11 @@ Steps: build the wrist poses the adapter declared in `RawEpisode.hands`, find th
 resample onto the 10 Hz grid (positions linearly, rotations by SLERP, gripper by hold, video by the frame at or
 before), move source EEF poses to the canonical wrist (embodiment offsets), decouple a moving camera, build the 50-dim
 state, recompute deltas for the action, check validity, cut the kept spans into episodes, and assign the quality tier.
-Native vectors are kept beside the canonical ones; a moving camera's trajectory among them (`camera.{x,y,z,rot6d_*}`,
+Native vectors (every numeric state, signal and action stream, resampled linearly when float, else by hold; what is
+too wide named in a tier reason) are kept beside the canonical ones; an episode whose canonical dims cannot be filled
+is still written, natives and cameras (a camera without a canonical slot under its own name), with the first specific
+cause as its first tier reason (`_no_canonical_dims`); only an episode with nothing at all raises, saying what was
+looked for. A moving camera's trajectory among them (`camera.{x,y,z,rot6d_*}`,
 ref_from_camera in OpenCV axes: x right, y down, looking along +z), and each camera keeps its intrinsics. Pure: no I/O
 beyond the lazy camera reads the writer drives. No adapter is known by name here.
 
@@ -13,6 +17,7 @@ The output records are in `episode.py`, each hand's canonical state block and th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -28,7 +33,7 @@ from ingest.canonical.joint_space import joint_space_hands
 from ingest.canonical.qa import CameraView, measure
 from ingest.canonical.quality import QualityConfig, assess_quality
 from ingest.canonical.validity import ValidityConfig, check_validity
-from schemas.canonical import CANONICAL_DIM, NUM_KEYPOINTS, Camera, hand_dims
+from schemas.canonical import CANONICAL_DIM, IMAGE_PREFIX, NUM_KEYPOINTS, Camera, hand_dims
 from schemas.corpus import episode_uid
 from schemas.eef_offsets import eef_offset_for
 from schemas.embodiment import Effector, Embodiment, EmbodimentRegistry, default_registry
@@ -41,7 +46,10 @@ from schemas.transform import RigidTransform
 __all__ = ["CanonicalEpisode", "CanonicalizeSpec", "ResampledCamera", "canonicalize", "wrist_poses"]
 
 PIPELINE_VERSION = "eidata-canon-1"
-MAX_NATIVE_STREAM_DIMS = 64  # wider per-step tensors (depth, embeddings, full skeletons) stay out of `*.native`
+MAX_NATIVE_STREAM_DIMS = 64  # wider per-step tensors (T, A, B, ...) (depth, full skeletons) stay out of `*.native`
+# A per-step vector (T, D) is a source column (a 96-dim xvla state, 168-dim Isaac teleop hands): kept up to this
+# width; wider ones (sentence embeddings, 512+) stay out. Either way what is left out is named in a tier reason.
+MAX_NATIVE_VECTOR_DIMS = 256
 
 
 class CanonicalizeSpec(BaseModel):
@@ -74,15 +82,32 @@ def _task_text(raw: RawEpisode) -> str:
     return ""
 
 
+def _too_wide(s: Stream) -> bool:
+    return _width(s) > (MAX_NATIVE_VECTOR_DIMS if s.values.ndim <= 2 else MAX_NATIVE_STREAM_DIMS)
+
+
 def _native(streams: dict[str, Stream], derived: set[str]) -> list[tuple[str, Stream]]:
     out = []
     for key in sorted(streams):
         s = streams[key]
-        width = int(np.prod(s.values.shape[1:])) if s.values.ndim > 1 else 1
-        if key in derived or s.values.dtype.kind not in "fiub" or width > MAX_NATIVE_STREAM_DIMS or not len(s):
+        if key in derived or s.values.dtype.kind not in "fiub" or _too_wide(s) or not len(s):
             continue
         out.append((key, s))
     return out
+
+
+def _left_out(raw: RawEpisode) -> None:
+    """Numeric streams too wide for `*.native`, named in a tier reason (nothing is dropped without a word)."""
+    derived = set(raw.metadata.get("derived_streams", []))
+    wide = [
+        f"{k} ({_width(s)} dims)"
+        for k, s in sorted({**raw.signals, **raw.states, **raw.actions}.items())
+        if k not in derived and s.values.dtype.kind in "fiub" and _too_wide(s)
+    ]
+    limits = f"vectors over {MAX_NATIVE_VECTOR_DIMS}, tensors over {MAX_NATIVE_STREAM_DIMS} dims"
+    reason = f"not kept as natives ({limits}): "
+    if wide and not any(r.startswith(reason) for r in raw.tier_reasons):
+        raw.tier_reasons.append(reason + ", ".join(wide))
 
 
 def _resample_native(items: list[tuple[str, Stream]], grid_abs: np.ndarray) -> tuple[np.ndarray | None, list[str]]:
@@ -96,6 +121,54 @@ def _resample_native(items: list[tuple[str, Stream]], grid_abs: np.ndarray) -> t
         comp = list(s.names or ())
         names += [f"{key}.{comp[i]}" if len(comp) == v.shape[1] else f"{key}.{i}" for i in range(v.shape[1])]
     return np.concatenate(cols, axis=1).astype(np.float32), names
+
+
+def _cameras(raw: RawEpisode, spec: CanonicalizeSpec) -> dict[str, CameraSource]:
+    """The cameras written: each in its canonical slot, a camera without one under its own name
+    (`native_camera_name`) unless `spec.cameras` picks slots; never dropped without a word."""
+    cams: dict[str, CameraSource] = {}
+    for c in raw.cameras.values():
+        if c.canonical is not None and (spec.cameras is None or c.canonical in spec.cameras) and len(c):
+            cams[c.canonical.value] = c
+    for c in raw.cameras.values():
+        if c.canonical is None and spec.cameras is None and len(c):
+            cams[native_camera_name(c.name, set(cams))] = c
+    return cams
+
+
+def native_camera_name(name: str, taken: set[str]) -> str:
+    """A camera's own key in the canonical dataset: its source name without `observation.images.`, in
+    `[a-z0-9_]`, never a vocabulary slot's name nor one already taken."""
+    base = re.sub(r"[^a-z0-9_]+", "_", name.removeprefix(IMAGE_PREFIX).lower()).strip("_") or "camera"
+    out = base if base not in {c.value for c in Camera} else f"native_{base}"
+    k = 1
+    while out in taken:
+        k += 1
+        out = f"{base}_{k}"
+    return out
+
+
+def _no_canonical_dims(
+    raw: RawEpisode, sig: HandSignals, natives: list[tuple[str, Stream]], cams: dict[str, CameraSource]
+) -> None:
+    """Why an episode has no canonical dim, as its first tier reason: the first specific cause recorded (names that
+    did not resolve, units that did not fit, an unknown robot), else the signals' note. Raises ValueError, with the
+    same cause and what was looked for, when there is nothing at all to write."""
+    cause = next(iter(raw.tier_reasons), None) or next(iter(sig.notes), None) or "the source declares no hand signal"
+    if not natives and not cams:
+        what = "no hand signals, no camera, no numeric state or action column"
+        skipped = [k for k, s in [*raw.states.items(), *raw.actions.items()] if not len(s)]
+        raise ValueError(
+            f"{raw.ref.uid}: nothing to canonicalize ({what}{f'; empty: {skipped}' if skipped else ''}): {cause}"
+        )
+    kept = f"{sum(_width(s) for _, s in natives)} native dims and {len(cams)} camera(s) kept"
+    reason = f"no canonical dims ({kept}): {cause}"
+    if not raw.tier_reasons or not raw.tier_reasons[0].startswith("no canonical dims"):
+        raw.tier_reasons.insert(0, reason)  # the recorded cause stays too, as its recorder wrote it
+
+
+def _width(s: Stream) -> int:
+    return int(np.prod(s.values.shape[1:])) if s.values.ndim > 1 else 1
 
 
 def _segments(raw: RawEpisode, native_fps: float | None, start_s: float, n: int, fps: int) -> list[ActionSegment]:
@@ -126,14 +199,15 @@ def canonicalize(
     emb = (registry or default_registry()).get(raw.embodiment)
     sig = joint_space_hands(raw, emb) if raw.hands.empty else raw.hands  # joint angles -> wrists by FK
     wrists = {hand: w for hand, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
-    cams = {
-        c.canonical.value: c
-        for c in raw.cameras.values()
-        if c.canonical is not None and (spec.cameras is None or c.canonical in spec.cameras) and len(c)
-    }
+    cams = _cameras(raw, spec)
+    derived = set(raw.metadata.get("derived_streams", []))
+    natives = _native({**raw.signals, **raw.states}, derived) + _native(raw.actions, derived)
     used = streams_used(sig, wrists) or [Stream(c.timestamps, np.zeros(len(c))) for c in cams.values()]
-    if not used:
-        raise ValueError(f"{raw.ref.uid}: nothing to canonicalize (no hand signals and no camera)")
+    if sig.empty and sig.camera is None and (natives or not cams):  # video-only sources: nothing was lost
+        _no_canonical_dims(raw, sig, natives, cams)
+    _left_out(raw)
+    if not used:  # natives only: their own time base (a dataset without cameras whose dims cannot be filled)
+        used = [s for _, s in natives]
     t0, t1 = rs.common_span([s.timestamps for s in used] + [c.timestamps for c in cams.values()])
     gaps = sorted({g for s in used for g in rs.find_gaps(s.timestamps, spec.max_gap_s)})
     spans = [(t0, t1)]
@@ -232,6 +306,7 @@ def _canonicalize_span(
 
     derived = set(raw.metadata.get("derived_streams", []))
     native_states = raw.states if sig.native_state_keys is None else {k: raw.states[k] for k in sig.native_state_keys}
+    native_states = {**{k: v for k, v in raw.signals.items() if k not in native_states}, **native_states}
     st_native, st_names = _resample_native(_native(native_states, derived), grid_abs)
     ac_native, ac_names = _resample_native(_native(raw.actions, derived), grid_abs)
     traj = info.pop("camera_trajectory", None)  # ref_from_camera, OpenCV axes: stored natives and the QA's view

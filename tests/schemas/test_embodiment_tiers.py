@@ -211,9 +211,13 @@ def test_canonical_features_native_only_when_named() -> None:
     assert STATE_NATIVE not in no_native and ACTION_NATIVE not in no_native
 
 
-def test_canonical_features_reject_unknown_camera() -> None:
-    with pytest.raises(ValueError, match="fisheye"):
-        default_registry().get("franka").features({"head": (64, 64), "fisheye": (64, 64)})
+def test_canonical_features_keep_an_unplaced_camera_under_its_own_key() -> None:
+    # a source camera without a canonical slot is never dropped (issue 23): it keeps its own [a-z0-9_] name
+    features = default_registry().get("franka").features({"head": (64, 64), "fisheye": (48, 64)})
+    assert features["observation.images.fisheye"].shape == (48, 64, 3)
+    assert list(features).index("observation.images.head") < list(features).index("observation.images.fisheye")
+    with pytest.raises(ValueError, match="Fish Eye"):
+        default_registry().get("franka").features({"head": (64, 64), "Fish Eye": (64, 64)})
 
 
 def test_catalog_schema_matches_row_model() -> None:

@@ -35,7 +35,10 @@ def test_every_episode_is_gr1_with_wrists_and_fingertips_and_keeps_its_tier(epis
             for part in (WRIST_POS, WRIST_ROT6D, FINGERTIPS_XYZ):
                 assert ep.mask[hand_dims(hand, part)].all()
             assert not ep.mask[hand_dims(hand, GRIPPER)].any()  # a dexterous hand has no gripper opening
-        assert ep.state_native is not None and ep.state_native.shape[1] == 44  # the joints stay beside
+        # the 44 joints stay beside, and so do the sample's other numeric columns (nothing lost: issue 23)
+        signals = ("annotation.human.action.task_description", "annotation.human.validity", "next.done", "next.reward")
+        assert ep.state_native is not None and ep.state_native.shape[1] == 44 + len(signals)
+        assert set(signals) <= {n.rsplit(".", 1)[0] for n in ep.state_native_names}
         assert any("forward kinematics of gr1_arms" in n for n in ep.info["notes"])
 
 
