@@ -125,3 +125,17 @@ def test_so101_follower_in_range_m100_100_gets_its_wrist_ahead_of_the_base_withi
     assert (np.linalg.norm(wrist, axis=1) < 0.45).all()  # within the SO-101's reach (~0.4 m)
     grip = ep.state[:, hand_dims(1, GRIPPER)][:, 0]
     assert grip.min() > 0.15 and grip.max() < 0.85  # RANGE_0_100 / 100
+
+
+def test_values_of_no_unit_stay_native_with_every_readings_fit_in_the_reason(tmp_path: Path) -> None:
+    """Columns named as an SO-101's that hold no joint angle in any unit (hundreds, signed, fractional): no reading
+    fits, FK does not run, and the reason carries each reading's measured share."""
+    names = [f"{m}.pos" for m in SO101]
+    v = np.random.default_rng(7).normal(0.0, 400.0, size=(61, 6))
+    root = _write(tmp_path / "so101_noise", 30, "so101_follower", (names, v[:-1]), (names, v[1:]), ("front",))
+    meta, ep = _ingest(root, {"joint_space": {"calibration": FOLLOWER}})
+    assert ep.embodiment == "so101" and not ep.mask.any() and ep.state_native is not None
+    [reason] = [r for r in ep.tier_reasons if r.startswith("joint space (so101)")]
+    assert "joint units: not settled" in reason and "natives only" in reason
+    for unit, fit in meta[RECORD_KEY]["fit"].items():
+        assert f"{unit} {fit:.0%}" in reason
