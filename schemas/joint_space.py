@@ -213,6 +213,7 @@ class JointSpaceOptions(BaseModel):
     sides: dict[str, Side] = Field(
         default_factory=dict, description="native name prefix -> arm side, e.g. {arm1: left, arm2: right}"
     )
+    sides_from: str | None = Field(None, description="where `sides` was read when the dataset said it (its card)")
     resolution: int = Field(4096, gt=1, description="encoder steps per turn of the motors (Feetech STS3215: 4096)")
     joint_map: dict[str, str] = Field(
         default_factory=dict,

@@ -240,7 +240,7 @@ def joint_options(robot_type: str | None, opts: JointSpaceOptions | None,
         base |= {"recorder_units": "range_m100_100", "gripper_unit": "percent"}
     card = sides_from_card(ds) if ds is not None and "sides" not in given else None
     if card is not None:
-        base["sides"] = card[0]
+        base |= {"sides": card[0], "sides_from": f"dataset card {card[1]}"}
     if not base:
         return opts
     return JointSpaceOptions.model_validate({**base, **given})

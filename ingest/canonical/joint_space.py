@@ -319,6 +319,8 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> HandSignals:
     tracks: dict[int, HandTrack] = {}
     notes = [f"joint space: wrists by forward kinematics of {spec.description} ({units}); {spec.source}",
              decision.summary(), *decision.notes]  # fmt: skip
+    if opts.sides:
+        notes.append(f"arm sides {opts.sides} from {opts.sides_from or 'the joint_space.sides option'}")
     for a in arms:
         ts = a.ts
         track = HandTrack(rotation=Stream(ts, poses[a.arm.side], unit="se3_4x4", frame="robot_base"))

@@ -120,7 +120,9 @@ OPTIONS = {"joint_space": {"joint_map": JOINT_MAP, "calibration": {"right": ARM1
 def test_so101_bimanual_in_raw_ticks_gives_two_wrists_the_left_one_on_the_left(bimanual: Path) -> None:
     meta, embodiment, ep = _ingest(bimanual, OPTIONS)
     assert embodiment == "so101_bimanual" and "so101_bimanual" in meta["embodiment_from"]
-    assert meta["joint_space"]["sides"] == {"arm1": "right", "arm2": "left"}  # read from the card
+    assert meta["joint_space"]["sides"] == {"arm1": "right", "arm2": "left"}  # read from the card ...
+    assert meta["joint_space"]["sides_from"] == f"dataset card {bimanual.parent / 'README.md'}"  # ... and said so
+    assert any(n.startswith("arm sides {'arm1': 'right', 'arm2': 'left'} from dataset card") for n in ep.info["notes"])
     units = meta[RECORD_KEY]
     assert units["unit"] == "ticks" and units["basis"] == "evidence" and units["fk"], units
     assert units["fit"]["ticks"] > 0.95 and units["fit"]["rad"] == units["fit"]["deg"] == 0.0
