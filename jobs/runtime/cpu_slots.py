@@ -5,9 +5,10 @@ up to ~2 cores busy: SVT-AV1 runs its pipeline in its own threads even at `lp=1`
 runs three pipelines at once (1.9 cores measured here, 1.0 for one camera; BENCHMARKS.md, "Codec settings"). SVT-AV1
 4.1 has no `pin` parameter left (it is not in the library's option table), so the task pins itself: it takes free
 CPU slots of its node, each an flock on a file in a per-user folder of the node's temp dir (the kernel drops the
-lock when the worker dies), and sets the affinity of its own thread to those CPUs. Threads started inside the block
-(the encoders' pools, decoders) inherit it; the previous affinity comes back at the end. With no free slot (more
-tasks than CPUs, e.g. other jobs on the node) the task runs unpinned and says so in the log.
+lock when the worker dies), and sets the affinity of every thread of its worker process to those CPUs. Threads
+started inside the block (the encoders' pools, decoders) inherit it; the previous affinity comes back at the end.
+With no free slot (more tasks than CPUs, e.g. other jobs on the node) the task runs unpinned and says so in the log.
+One task per process at a time, as Ray runs them: the whole process follows the holder.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ log = logging.getLogger(__name__)
 
 def slot_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"eidata-cpu-slots-{os.getuid()}"
+
+
+def _set_process_affinity(cpus: list[int]) -> None:
+    """Every thread of this process, not only the caller's: pools a library started on first use in an earlier task
+    (OpenCV's, pyarrow's) live on in the worker and must follow it to the CPU it holds now."""
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            os.sched_setaffinity(int(tid), cpus)
 
 
 @contextlib.contextmanager
@@ -55,11 +64,11 @@ def held_to_cpus(n: int, folder: Path | None = None) -> Iterator[list[int] | Non
             yield None
             return
         cpus = sorted(c for c, _ in held)
-        os.sched_setaffinity(0, cpus)
+        _set_process_affinity(cpus)
         try:
             yield cpus
         finally:
-            os.sched_setaffinity(0, allowed)
+            _set_process_affinity(allowed)
     finally:
         for _, fd in held:
             os.close(fd)  # closing the descriptor drops its flock
