@@ -83,6 +83,10 @@ def read_genie(adapter: AgibotAdapter, ref: EpisodeRef) -> RawEpisode:
         "quaternion_order": order, "quaternion_evidence": order_meta, "native_fps": fps, "robot_type": robot_type,
         "action_config_ends": "inclusive in data_info.json; stored half-open [start, end + 1)",
     }  # fmt: skip
+    ids = {"folder": folder.name, "meta_info": meta.get("episode_id"), "data_info": info.get("episode_id")}
+    if len({str(v) for v in ids.values() if v is not None}) > 1:  # kept as found; the folder names the episode
+        log.warning("%s: episode ids disagree: %s", folder, ids)
+        metadata["episode_id_mismatch"] = ids
     tier, reasons = opts.tier, []
     if is_simulation(meta):
         tier = max(opts.tier, QualityTier.low, key=_TIER_RANK.__getitem__)
@@ -161,6 +165,9 @@ def _streams(h5: AlignedJoints, kind: str, order: QuatOrder) -> dict[str, Stream
             names = tuple(order)
         elif key in UNITS and unit == "m":
             names = XYZ
+        elif key == "end/pose" and last == 14:  # converter: left arm_position, arm_orientation, then right
+            names = tuple(f"{arm}_{c}" for arm in ("left", "right") for c in (*XYZ, *(f"q{a}" for a in order)))
+            unit, frame = f"m,quat_{order}", "arm_base"
         elif names is not None and (len(names) != last or values.ndim != 2):
             names = None  # `end`'s name attribute ("left", "right") names axis 1, not the components
         out[key.replace("/", ".")] = Stream(h5.times_s, values, names, unit, frame)

@@ -5,6 +5,7 @@ inclusive `action_config` ends, every dataset kept, canonical ingest at the `low
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -135,6 +136,9 @@ def test_every_dataset_survives_as_a_native(root: Path) -> None:
                 np.testing.assert_array_equal(stream.values[0], first[path][()], err_msg=path)
     assert ep.states["joint.position"].names[0] == "idx21_arm_l_joint1"  # the group's name attribute
     assert ep.states["joint.position"].names[7] == "idx61_arm_r_joint1"
+    pose = ep.states["end.pose"]  # converter: left arm_position + arm_orientation, then right
+    assert pose.names[:7] == ("left_x", "left_y", "left_z", "left_qx", "left_qy", "left_qz", "left_qw")
+    np.testing.assert_array_equal(pose.values[:, 7:10], ep.states["end.arm_position"].values[:, 1])
 
 
 def test_gripper_opening_follows_the_close_command(root: Path) -> None:
@@ -213,3 +217,13 @@ def test_ref_round_trips_through_json(root: Path) -> None:
         AgibotAdapter().read(again).states["end.orientation"].values,
         AgibotAdapter().read(ref).states["end.orientation"].values,
     )
+
+
+def test_disagreeing_episode_ids_are_recorded(tmp_path: Path) -> None:
+    write_genie_sim(tmp_path, [GenieSpec(videos=False)])
+    info_path = tmp_path / "3335477" / "A2D0015AB00061" / "12052353" / "data_info.json"
+    info = json.loads(info_path.read_text())
+    info["episode_id"] = "999"
+    info_path.write_text(json.dumps(info))
+    ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
+    assert ep.metadata["episode_id_mismatch"] == {"folder": "12052353", "meta_info": "12052353", "data_info": "999"}
