@@ -1,0 +1,75 @@
+"""Behaviour findings of one episode and the tier they route it to: which measured value demotes to `low`, which
+quarantines (`rejected`), each with the value and the threshold in a stable message a catalog query can group by.
+
+`findings` compares a `BehaviourRecord` with a `BehaviourConfig`; `route` lowers a tier by them (never raises one),
+returning the reasons in the form `ingest.canonical.quality.assess_quality` gives its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.tiers import QualityTier, demote
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str  # qa_<field> it reads
+    tier: QualityTier  # low or rejected
+    value: float
+    threshold: float
+    message: str
+
+
+def _over(code: str, value: float | None, threshold: float, tier: QualityTier, text: str) -> list[Finding]:
+    if value is None or not value > threshold:
+        return []
+    return [Finding(code, tier, float(value), float(threshold), text.format(v=value, t=threshold))]
+
+
+def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
+    """Every threshold the record crosses; quarantining findings first."""
+    low, rej = QualityTier.low, QualityTier.rejected
+    degenerate = max(r.cam_dark_fraction or 0.0, r.cam_bright_fraction or 0.0, r.cam_flat_fraction or 0.0)
+    has_cam = r.cam_dark_fraction is not None
+    out = [
+        *_over("qa_nonfinite", r.nonfinite, c.nonfinite_quarantine - 0.5, rej,
+               "{v:.0f} NaN/Inf values in the natives (quarantine at {t:.0f}+)"),
+        *_over("qa_cam_frozen_fraction", r.cam_frozen_fraction, c.frozen_camera_fraction_quarantine, rej,
+               "camera frozen over {v:.0%} of the moving frames > {t:.0%}"),
+        *_over("qa_cam_degenerate", degenerate if has_cam else None, c.degenerate_fraction_quarantine, rej,
+               "near-black, near-white or flat frames {v:.0%} > {t:.0%}"),
+        *_over("qa_jump_range_fraction", r.jump_range_fraction, c.jump_range_fraction_quarantine, rej,
+               "a one-frame step of {v:.0%} of a joint's range > {t:.0%} (encoder wrap-around or teleport)"),
+        *_over("qa_cam_frozen_s", r.cam_frozen_s, c.frozen_camera_s_low, low,
+               "camera frozen {v:.2f} s while the robot moves > {t:.2f} s"),
+        *_over("qa_cam_degenerate", degenerate if has_cam else None, c.degenerate_fraction_low, low,
+               "near-black, near-white or flat frames {v:.0%} > {t:.0%}"),
+        *_over("qa_state_frozen_s", r.state_frozen_s, c.frozen_state_s_low, low,
+               "state frozen {v:.2f} s mid-episode > {t:.2f} s"),
+        *_over("qa_dead_dims", len(r.dead_dims) if r.dead_dims is not None else None, 0, low,
+               f"dead dims {r.dead_dims}: in use by the dataset, motionless here while others move"),
+        *_over("qa_saturated_fraction", r.saturated_fraction, c.saturated_fraction_low, low,
+               "a joint at its limit in {v:.0%} of frames > {t:.0%}" + f" (dims {r.saturated_dims})"),
+        *_over("qa_jump_sigma", r.jump_sigma, c.jump_sigma_low, low,
+               "a one-frame jump of {v:.0f} sigmas > {t:.0f}" + f" at frame {r.jump_frame}"),
+        *_over("qa_jump_rad_s", r.jump_rad_s, c.max_joint_speed_rad_s, low,
+               "a joint stepped at {v:.1f} rad/s > {t:.1f} rad/s"),
+        *_over("qa_jump_m_s", r.jump_m_s, c.max_step_speed_m_s, low, "a point stepped at {v:.2f} m/s > {t:.2f} m/s"),
+    ]  # fmt: skip
+    if r.tracking_corr is not None and r.tracking_corr < c.tracking_corr_low:
+        text = f"state follows the action with correlation {r.tracking_corr:.2f} < {c.tracking_corr_low:.2f}"
+        out.append(Finding("qa_tracking_corr", low, r.tracking_corr, c.tracking_corr_low, text))
+    if not c.idle_trim:
+        out += _over("qa_idle_start_s", r.idle_start_s, c.idle_s_low, low, "idle start {v:.1f} s > {t:.1f} s")
+        out += _over("qa_idle_end_s", r.idle_end_s, c.idle_s_low, low, "idle end {v:.1f} s > {t:.1f} s")
+    return out
+
+
+def route(tier: QualityTier, found: list[Finding]) -> tuple[QualityTier, list[str]]:
+    """The tier lowered by every finding, and one reason per finding."""
+    out = QualityTier(tier)
+    for f in found:
+        out = demote(out, f.tier)
+    return out, [f"{f.code}: {f.message}" for f in found]

@@ -1,0 +1,180 @@
+"""Behaviour QA: the thresholds (`BehaviourConfig`, data in a job spec) and one episode's values (`BehaviourRecord`).
+
+The geometry QA (`schemas.qa`) asks whether the numbers are physically right; behaviour QA asks whether the recording
+behaved: a camera that froze, a state that stopped updating, a joint that never moves or sits at its limit, a jump no
+motor makes, idle stretches at the start and end, actions the state does not follow, NaN/Inf, the same demonstration
+stored twice. Every check measures a value (`ingest.behaviour.*`); `ingest.behaviour.findings` compares the record with
+the config and says which finding demotes the episode to `low` and which quarantines it, naming value and threshold.
+
+A `BehaviourRecord` is flattened into the catalog beside the geometry QA as one nullable `qa_<field>` column per field
+(`catalog_fields`); a field is None where its check does not apply (no camera, no native state, no action).
+
+Default thresholds were measured on real samples (`tests/data/real/`, `../shared/realdata/`): the numbers each clean
+episode gives are in `tests/ingest/behaviour/test_real_samples.py`, and each default sits clear of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.qa import CATALOG_PREFIX, _arrow_type
+
+
+class BehaviourConfig(BaseModel):
+    """Thresholds of the behaviour checks. `*_low` demotes the episode to `low`; `*_quarantine` quarantines it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # -- cameras -----------------------------------------------------------------------------------------------------
+    static_pair_diff: float = Field(
+        0.5 / 255, gt=0, description="two consecutive frames whose mean absolute grey difference (0..1) is below this"
+        " are the same picture (lerobot-lint's FROZEN_CAMERA bound; decoded AV1/H.264 of a moving scene stays above)",
+    )  # fmt: skip
+    frozen_drift: float = Field(
+        16 / 255, gt=0, description="a run of same pictures is frozen only if its last frame still matches its first"
+        " within this grey level everywhere (H.264 re-encoding noise of a repeated picture stays under 14/255; a slow"
+        " arm drifts far past it)",
+    )  # fmt: skip
+    frozen_camera_s_low: float = Field(
+        1.0, gt=0, description="a camera showing the same picture this long (s) while the state moves demotes to low;"
+        " a repeat cadence (a 15 Hz camera stored at 30 fps repeats every other frame) never reaches it",
+    )  # fmt: skip
+    frozen_camera_fraction_quarantine: float = Field(
+        0.5, gt=0, le=1, description="a camera frozen over more than this fraction of the moving frames quarantines"
+    )
+    dark_level: float = Field(10 / 255, gt=0, lt=1, description="a frame whose mean grey (0..1) is below is near-black")
+    bright_level: float = Field(245 / 255, gt=0, lt=1, description="a frame whose mean grey is above is near-white")
+    flat_std: float = Field(
+        2 / 255, gt=0, description="a frame whose grey standard deviation (0..1) is below is flat (a dead feed, a cap)"
+    )
+    degenerate_fraction_low: float = Field(
+        0.1, ge=0, le=1, description="near-black, near-white or flat frames above this fraction demote to low"
+    )
+    degenerate_fraction_quarantine: float = Field(
+        0.9, ge=0, le=1, description="near-black, near-white or flat frames above this fraction quarantine"
+    )
+    # -- state -------------------------------------------------------------------------------------------------------
+    frozen_state_s_low: float = Field(
+        0.5, gt=0, description="identical state rows mid-episode (not touching start or end) this long (s) demote to"
+        " low: a recorder hiccup or serial dropout (lerobot-lint: 15 frames at 30 fps)",
+    )  # fmt: skip
+    dead_range_fraction: float = Field(
+        1e-4, gt=0, description="a dim in use whose range over the episode is below this fraction of its limit range"
+        " is dead (a 12-bit encoder's one tick is 2.4e-4 of a turn: a dead motor reads a constant)",
+    )  # fmt: skip
+    moving_range_fraction: float = Field(
+        0.01, gt=0, description="a dim moves when its range exceeds this fraction of its limit range; a dead dim counts"
+        " only in an episode where another dim moves",
+    )  # fmt: skip
+    min_move_rad: float = Field(0.02, ge=0, description="a radian dim moves only when its range exceeds this too")
+    min_move_m: float = Field(0.005, ge=0, description="a metre dim moves only when its range exceeds this too")
+    saturation_tolerance: float = Field(
+        0.01, ge=0, description="a value within this fraction of the limit range of a limit is at the limit"
+    )
+    saturated_fraction_low: float = Field(
+        0.9, gt=0, le=1, description="a dim at one of its limits in more than this fraction of frames demotes to low;"
+        " a dexterous hand's fingers resting open at their range end for half an episode are not saturated",
+    )  # fmt: skip
+    max_joint_speed_rad_s: float = Field(
+        10.0, gt=0, description="a radian dim stepping faster than this between two frames jumped (lerobot-lint: 8"
+        " rad/s for hobby servos; industrial arms peak near 3 rad/s)",
+    )  # fmt: skip
+    max_step_speed_m_s: float = Field(
+        3.0, gt=0, description="a metre dim stepping faster than this jumped (the validity default wrist speed limit)"
+    )
+    jump_sigma_low: float = Field(
+        150.0, gt=0, description="a one-frame step whose acceleration spikes in and out this many robust sigmas of the"
+        " dim's own accelerations (1.4826 MAD over moving frames) demotes to low (clean GR00T arms: 25-62)",
+    )  # fmt: skip
+    jump_range_fraction_quarantine: float = Field(
+        0.5, gt=0, le=1, description="a single step over this fraction of the limit range quarantines (an encoder"
+        " wrap-around, a teleport: lerobot-lint's DISCONTINUITY)",
+    )  # fmt: skip
+    nonfinite_quarantine: int = Field(1, ge=1, description="this many NaN/Inf values in the natives quarantine")
+    # -- idle --------------------------------------------------------------------------------------------------------
+    idle_range_fraction: float = Field(
+        0.01, gt=0, description="the robot is idle while no moving dim has left its first (last) value by this fraction"
+        " of its limit range",
+    )  # fmt: skip
+    idle_trim: bool = Field(True, description="return trim ranges cutting idle starts and ends past idle_keep_s")
+    idle_keep_s: float = Field(0.5, ge=0, description="seconds of an idle start or end kept before the motion")
+    idle_s_low: float = Field(
+        10.0, gt=0, description="an idle start or end longer than this (s) demotes to low when not trimmed"
+    )
+    idle_fraction_quarantine: float = Field(
+        0.95, gt=0, le=1, description="an episode idle over more than this fraction of its frames quarantines"
+    )
+    # -- tracking ----------------------------------------------------------------------------------------------------
+    tracking_max_lag_s: float = Field(0.5, gt=0, description="the state follows the command within this lag")
+    tracking_corr_low: float = Field(
+        0.5, ge=-1, le=1, description="a moving dim whose state correlates with its action below this at the best lag"
+        " demotes to low (lerobot-lint: 0.8 at lag 0)",
+    )  # fmt: skip
+    # -- duplicates --------------------------------------------------------------------------------------------------
+    fingerprint_rate_hz: float = Field(2.0, gt=0, description="the fingerprint samples the signal at this rate")
+    fingerprint_step: float = Field(
+        0.02, gt=0, description="quantisation step of the fingerprint in units of each dim's limit range"
+    )
+    fingerprint_hashes: int = Field(32, ge=4, description="min-hash values per episode")
+    fingerprint_bands: int = Field(8, ge=1, description="LSH bands (hashes / bands rows each)")
+    duplicate_similarity_quarantine: float = Field(
+        0.75,
+        gt=0,
+        le=1,
+        description="a later episode this similar (estimated Jaccard) to an earlier one quarantines"
+        " (GR00T PickNPlace: distinct demonstrations of one task 0.28-0.53, a copy trimmed by 7 frames 0.84-1.0)",
+    )
+    # -- dataset -----------------------------------------------------------------------------------------------------
+    policy_window_frames: int = Field(
+        16, ge=1, description="observation + action chunk frames a policy needs: a shorter episode is too short"
+    )
+    task_imbalance_ratio: float = Field(
+        10.0, gt=1, description="a dataset whose largest task has this many times the episodes of its smallest is"
+        " imbalanced (lerobot-doctor: 10x)",
+    )  # fmt: skip
+
+
+class BehaviourRecord(BaseModel):
+    """One episode's measured behaviour; None where a check does not apply. Unknown keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    cam_frozen_s: float | None = Field(None, description="longest same-picture stretch while the state moves (s)")
+    cam_frozen_fraction: float | None = Field(None, description="moving frames whose picture did not change")
+    cam_repeat_period: int | None = Field(
+        None, description="frames per new picture (2: a 15 Hz camera stored at 30 fps repeats every other frame)"
+    )
+    cam_dark_fraction: float | None = Field(None, description="near-black frames, worst camera")
+    cam_bright_fraction: float | None = Field(None, description="near-white frames, worst camera")
+    cam_flat_fraction: float | None = Field(None, description="flat (featureless) frames, worst camera")
+    state_frozen_s: float | None = Field(None, description="longest stretch of identical state rows mid-episode (s)")
+    dead_dims: list[int] | None = Field(None, description="dims in use that never move while another does")
+    saturated_dims: list[int] | None = Field(None, description="dims at a limit above saturated_fraction_low")
+    saturated_fraction: float | None = Field(None, description="largest fraction of frames a dim sits at a limit")
+    jump_sigma: float | None = Field(None, description="largest step in robust sigmas of its dim's steps")
+    jump_range_fraction: float | None = Field(None, description="largest step as a fraction of its dim's limit range")
+    jump_rad_s: float | None = Field(None, description="largest radian step over the frame interval (rad/s)")
+    jump_m_s: float | None = Field(None, description="largest metre step over the frame interval (m/s)")
+    jump_frame: int | None = Field(None, description="frame the largest (sigma) step lands on")
+    nonfinite: int | None = Field(None, description="NaN/Inf values in the natives")
+    idle_start_s: float | None = Field(None, description="seconds before the first motion")
+    idle_end_s: float | None = Field(None, description="seconds after the last motion")
+    trim_start: int | None = Field(None, description="first frame kept after trimming the idle start")
+    trim_stop: int | None = Field(None, description="frame after the last kept one")
+    tracking_corr: float | None = Field(None, description="worst moving dim's action/state correlation at best lag")
+    tracking_lag_s: float | None = Field(None, description="median best lag of the state behind the action (s)")
+    fingerprint: list[int] | None = Field(None, description="min-hash content fingerprint (uint32 values)")
+
+    def values(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+def catalog_fields() -> list[tuple[str, Any, pa.DataType, str | None]]:
+    """(column, python type, arrow type, description) of every behaviour `qa_*` catalog column."""
+    return [
+        (CATALOG_PREFIX + name, f.annotation, _arrow_type(f.annotation), f.description)
+        for name, f in BehaviourRecord.model_fields.items()
+    ]
