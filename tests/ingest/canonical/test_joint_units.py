@@ -130,3 +130,67 @@ def test_an_explicit_unit_is_taken_and_its_poor_fit_said(unit: str) -> None:
     d = infer_units(values, NAMES, LOWER, UPPER, JointSpaceOptions(units=unit), "range_m100_100")
     assert d.unit == unit and d.basis == "option"
     assert (unit == "rad") == bool(d.notes)  # tens as radians fit badly: said; as degrees they fit
+
+
+ARM_FILES = {  # WangzyNicole/Bimanual-Cloth-Manipulation arm1.json / arm2.json @ 97fde6ec (range_min, range_max)
+    "right": dict(zip(SO101_JOINTS, ((737, 3483), (875, 3185), (871, 3145), (876, 3148), (0, 4095)), strict=True)),
+    "left": dict(zip(SO101_JOINTS, ((687, 3324), (907, 3220), (912, 3133), (801, 3205), (0, 4095)), strict=True)),
+}
+
+
+@pytest.mark.parametrize(
+    ("layout", "embodiment", "options", "expected"),
+    [
+        ("piper_joint_pos_v30", "piper", {}, ("range_m100_100", "evidence")),
+        ("so100_front_1080p_v30", "so100", {"recorder_units": "range_m100_100"}, ("range_m100_100", "evidence")),
+        ("so101_front_top_v30", "so101", {"recorder_units": "range_m100_100"}, ("range_m100_100", "recorder")),
+        ("g1_inspire_v21", "unitree_g1_inspire", {}, ("rad", "evidence")),
+        (
+            "so101_bimanual_chunk_index_v21",
+            "so101_bimanual",
+            {
+                "sides": {"arm1": "right", "arm2": "left"},
+                "joint_map": {f"j{i}": j for i, j in enumerate(SO101_JOINTS, start=1)},
+                "calibration": {
+                    side: {j: {"range_min": a, "range_max": b} for j, (a, b) in arm.items()}
+                    for side, arm in ARM_FILES.items()
+                },
+            },
+            ("ticks", "evidence"),
+        ),
+    ],
+)
+def test_real_layouts_stats_read_in_their_unit(layout: str, embodiment: str, options: dict, expected: tuple) -> None:
+    """Each layout's real stats.json min/max per joint, walked through, read against its robot's limits: the unit
+    its recorder writes (lerobot followers RANGE_M100_100, Unitree radians, the hand-made bimanual raw steps)."""
+    from ingest.canonical.joint_space import _cal_name
+    from schemas.embodiment import default_registry
+    from schemas.joint_space import name_key
+
+    info = json.loads((LAYOUTS / layout / "info.json").read_text())
+    ranges = json.loads((LAYOUTS / layout / "layout.json").read_text())["value_ranges"]["observation.state"]
+    names = info["features"]["observation.state"]["names"]
+    while isinstance(names, dict) or isinstance(names[0], list):  # {"motors": [...]}, Unitree's [[...]]
+        names = next(iter(names.values())) if isinstance(names, dict) else names[0]
+    opts = JointSpaceOptions.model_validate(options)
+    spec = default_registry().get(embodiment).joint_space
+    assert spec is not None
+    keys = {name_key(n): i for i, n in enumerate(names)}
+    cols, joints, cal = [], [], []
+    for arm in spec.arms:
+        prefixes = (*arm.prefixes, *(p for p, s in opts.sides.items() if s == arm.side))
+        aliases = {u: tuple(n for n, v in opts.joint_map.items() if v == u) for u in (j.urdf for j in arm.joints)}
+        for j in arm.joints:
+            found = j.model_copy(update={"native": (*j.native, *aliases[j.urdf])}).keys(prefixes) & set(keys)
+            assert len(found) == 1, (j.urdf, arm.side)
+            cols.append(keys[found.pop()])
+            joints.append(j.urdf)
+            cal.append(_cal_name(names[cols[-1]], j.urdf, arm.side, len(spec.arms) > 1, opts))
+    lo, hi = np.array(ranges["min"])[cols], np.array(ranges["max"])[cols]
+    t = (0.5 - 0.5 * np.cos(np.linspace(0, 2 * np.pi, 400)))[:, None]
+    lower, upper = _limits(spec.description, tuple(joints))
+    values = lo + (hi - lo) * t
+    if expected[0] == "ticks":  # its recorder stores int32 steps (the card's column table): frames are whole
+        values = np.round(values)
+    d = infer_units(values, cal, lower, upper, opts, spec.units)
+    assert (d.unit, d.basis.split(" ")[0]) == expected, d.summary()
