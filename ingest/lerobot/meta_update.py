@@ -27,6 +27,7 @@ class MetaUpdate:
         if len(tasks) != info.total_tasks:
             raise DatasetError(f"{root}: {TASKS_PATH} has {len(tasks)} tasks, info.json {info.total_tasks}")
         self.root, self.info = root, info
+        self.base = (info.total_episodes, info.total_tasks)  # the dataset this update was planned on
         self.tasks = dict(tasks)
         self.new_tasks: list[dict[str, Any]] = []
         self.edits: dict[int, EpisodeEdit] = {}

@@ -273,6 +273,8 @@ class LeRobotWriter:
         episode lines it rewrote. An episode it names that is not in the dataset: `DatasetError`, nothing written."""
         if self._lock_fd is None:
             raise DatasetError(f"{self.root}: writer is closed")
+        if update.base != (self.info.total_episodes, self.info.total_tasks):  # its task indices would be wrong
+            raise DatasetError(f"{self.root}: this meta update was planned before a later commit; plan it again")
         journal, info, changed = update.journal()
         write_text_atomic(self.root / JOURNAL, json.dumps(journal))
         self._apply(journal)

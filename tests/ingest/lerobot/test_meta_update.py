@@ -102,6 +102,21 @@ def test_unknown_episode_is_refused_and_nothing_is_written(base: Path, tmp_path:
     assert _tree(root) == before
 
 
+def test_an_update_planned_before_a_commit_is_refused(base: Path, tmp_path: Path) -> None:
+    """A task index handed out before a commit that added tasks would name another text: refused, nothing written."""
+    root = _copy(base, tmp_path / "ds")
+    with LeRobotWriter.open(root) as w:
+        update = w.meta_update()
+        update.edit_episode(0, child.meta_edit("wipe the table", update.add_task("wipe the table")))
+        with w.episode(task="a task of the new episode") as b:
+            for f in canonical_frames(4, seed=3):
+                b.add_frame(f)
+        before = _tree(root)
+        with pytest.raises(DatasetError, match="planned before a later commit"):
+            w.commit_meta(update)
+    assert _tree(root) == before
+
+
 def test_tasks_out_of_step_with_info_are_refused(base: Path, tmp_path: Path) -> None:
     root = _copy(base, tmp_path / "ds")
     info = json.loads((root / "meta/info.json").read_text())
