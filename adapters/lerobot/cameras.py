@@ -15,9 +15,10 @@ from schemas.lerobot import INFO_PATH
 # The rule table: (case-insensitive glob on the short camera name, slot), first match wins. "wrist" takes its side
 # from the name (`left` without `right`: wrist_left, else wrist_right, the hand a one-armed robot fills); "none" keeps
 # the camera under its own key. Names seen in real datasets: ALOHA `cam_high` / `cam_low` / `cam_left_wrist` /
-# `cam_right_wrist`; lerobot's SO-100 / Koch examples `laptop` / `phone` (two fixed cameras); LIBERO ports `image` /
-# `wrist_image` (openpi examples/libero/convert_libero_data_to_lerobot.py; `image` alone matches no rule, a lone
-# unmatched camera is the head); GR00T `ego_view`; numbered `cam0` / `cam1` say nothing of their view (no rule).
+# `cam_right_wrist`; lerobot's `laptop` / `phone`, two fixed cameras (the default `cameras` of So100RobotConfig and
+# KochRobotConfig, lerobot/common/robot_devices/robots/configs.py); LIBERO ports `image` / `wrist_image`
+# (Physical-Intelligence/openpi examples/libero/convert_libero_data_to_lerobot.py @f735421; `image` alone matches no
+# rule, a lone unmatched camera is the head); GR00T `ego_view`; numbered `cam0` / `cam1` say nothing of their view.
 CAMERA_RULES: tuple[tuple[str, str], ...] = (
     *((p, "wrist") for p in ("*wrist*", "*eye_in_hand*", "*hand*", "*gripper*")),
     *((p, "head") for p in ("*ego*", "*head*", "*high*", "*top*", "*front*")),
@@ -95,7 +96,8 @@ def select_cameras(
         if files - present:
             present |= relocate_camera(ds, key, files - present)
         if not present and ds.episodes:
-            msg = f"video feature {key!r} is declared but no episode has an mp4 for it: skipped"
+            where = f" (expected e.g. {min(files)}, nor found under a folder named after it)" if files else ""
+            msg = f"video feature {key!r} is declared but no episode has an mp4 for it{where}: skipped"
             ds.quirks.append(quirk("ghost_camera", "warning", msg, INFO_PATH))
             ds.camera_notes[key] = "ghost camera: declared, no files"
             if requested is not None:
@@ -106,8 +108,9 @@ def select_cameras(
         for ep, loc in ds.episodes.items():
             clip = loc.videos.get(key)
             if clip is None or clip.file not in present:
+                expected = f" (expected at {clip.file})" if clip else " (no video entry in the episode meta)"
                 ds.problems.setdefault(
-                    ep, (f"no mp4 for camera {key!r}", str(ds.root / clip.file) if clip else None, key)
+                    ep, (f"no mp4 for camera {key!r}{expected}", str(ds.root / clip.file) if clip else None, key)
                 )
     ds.cameras = canonical_map(kept, ds, camera_map, rules)
 
