@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RESULT_NAME = "task_result.json"
 CAMERAS = {"head": Camera.head, "hand_left": Camera.wrist_left, "hand_right": Camera.wrist_right}
 VIDEO_DIRS = (".", "observations/videos", "videos")  # converter's renamed mp4s; the extractor's observations/videos
 # converter `process_camera_parameter_file_name`: head -> head_front_rgbd, hand_* -> hand_*_rgbd
@@ -97,6 +98,10 @@ def read_genie(adapter: AgibotAdapter, ref: EpisodeRef) -> RawEpisode:
         spans = ", ".join(f"{_cause(e)} frames {e.get('start')}..{e.get('end')}" for e in injected)
         reasons.append(f"simulator injected {len(injected)} error span(s): {spans}")
 
+    success = _task_result(folder, metadata, reasons)
+    read = {H5_NAME, META_NAME, INFO_NAME, RESULT_NAME}
+    metadata["files_not_read"] = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in read
+                                        and not p.name.endswith("_color.mp4"))  # fmt: skip
     segments = inclusive_segments(info, folder / INFO_NAME, raw_id, adapter.name)
     language = _language(info, segments, fps)
     if segments and any(s.end_frame > h5.rows for s in segments):
@@ -107,11 +112,30 @@ def read_genie(adapter: AgibotAdapter, ref: EpisodeRef) -> RawEpisode:
     return RawEpisode(
         ref=ref, robot_type=f"agibot_{robot_type.lower()}", embodiment=embodiment, tier=tier, native_fps=fps,
         states=states, actions=actions, cameras=cameras, camera_poses=poses, signals=signals, language=language,
-        action_config=segments, success=None, tier_reasons=reasons, metadata=metadata, hands=hands,
+        action_config=segments, success=success, tier_reasons=reasons, metadata=metadata, hands=hands,
     )  # fmt: skip
 
 
 _TIER_RANK = {QualityTier.high: 0, QualityTier.low: 1, QualityTier.actionless: 2, QualityTier.rejected: 3}
+
+
+def _task_result(folder: Path, metadata: dict[str, Any], reasons: list[str]) -> bool | None:
+    """`task_result.json` (extract_and_convert_data.py: `task_status` = the data filter's verdict, `metric_status`,
+    `return_code`): the episode's success; absent -> unknown."""
+    path = folder / RESULT_NAME
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        metadata["task_result"] = f"unreadable: {e}"
+        log.warning("%s: %s", path, metadata["task_result"])
+        return None
+    metadata["task_result"] = result
+    status = result.get("task_status") if isinstance(result, dict) else None
+    if status is False:
+        reasons.append(f"task_result.json: task_status false ({result.get('metric_status')!r})")
+    return status if isinstance(status, bool) else None
 
 
 def _cause(err: dict[str, Any]) -> str:

@@ -5,7 +5,8 @@ sim_data_converter.py` (read in fork zmf2022/genie_sim @ dd75b06; `convert_h5`, 
 `process_action_data`, `process_timestamp_data`, `convert_meta_info`, `genrate_data_info`, `convert_parameters`) and
 `extract_ros_bag.py` @ 2a1854e (float32 simulation seconds, end poses in the robot base and in the arm base, the arm
 joint names of `config/robot_cfg/robot_joint_names.json`). Layout `<job>/<sn>/<episode>/` as NVIDIA GR00T's AgiBot
-converter walks it.
+converter walks it; `extract_and_convert_data.py` runs the extractor and the converter on one folder, so the
+extractor's `observations/videos/*_color.mp4`, `state.json` and its `task_result.json` sit beside the export.
 
 The motion is physical: both grippers approach the table top-down (the gripper z axis, which the G01 URDF runs from
 arm_*_link7 to the gripper centre, points down in the robot base) while yawing, dipping and moving sideways; the arm
@@ -61,6 +62,7 @@ class GenieSpec:
     arm_frames: bool = True  # state/end/arm_* (current extractor); False with the earlier one
     simulation: bool = True  # meta_info sw_version "genie-sim"
     videos: bool = True
+    success: bool = True  # task_result.json task_status
     fault: Fault | None = None
     segments: tuple[tuple[int, int, str], ...] = ()  # inclusive (start, end, text); default: three tiling the rows
     error_span: tuple[int, int] | None = None  # key_frame.dual: an injected "Drop" over these frames
@@ -98,10 +100,17 @@ def write_genie_sim(root: Path, specs: list[GenieSpec], height: int = 32, width:
         if spec.fault is not Fault.missing_h5:
             _write_h5(folder / "aligned_joints.h5", spec, truth)
         _write_parameters(folder, height, width)
-        if spec.videos:
+        status = "success" if spec.success else "object not on target"
+        result = {"task_name": "put_the_cup_on_the_tray", "fail_stage_step": None, "fps": FPS,
+                  "task_status": spec.success, "camera_info": None, "return_code": 0 if spec.success else 3,
+                  "metric_status": status, "playback_times": 0}  # fmt: skip
+        (folder / "task_result.json").write_text(json.dumps(result))  # extract_and_convert_data.py
+        (folder / "state.json").write_text(json.dumps({"schema": "v6", "fps": FPS, "frames": []}))  # extractor's
+        if spec.videos:  # the extractor encodes camera/%d/<cam>_color.jpg to observations/videos/<cam>_color.mp4
             for k, cam in enumerate(CAMERAS):
                 frames = (synthetic_frame(height, width, i, seed=k) for i in range(spec.num_frames))
-                write_mp4(folder / f"{cam}_color.mp4", frames, FPS, crf=20, preset="veryfast", threads=1)
+                path = folder / "observations" / "videos" / f"{cam}_color.mp4"
+                write_mp4(path, frames, FPS, crf=20, preset="veryfast", threads=1)
     return out
 
 

@@ -22,7 +22,9 @@ from schemas.tiers import QualityTier
 
 SPECS = {
     "3335477/A2D0015AB00061/12052353": GenieSpec(),
-    "3335477/A2D0015AB00061/12052354": GenieSpec(episode="12052354", quat_order="wxyz", error_span=(10, 14)),
+    "3335477/A2D0015AB00061/12052354": GenieSpec(
+        episode="12052354", quat_order="wxyz", error_span=(10, 14), success=False
+    ),
     "3335477/A2D0015AB00072/9": GenieSpec(sn="A2D0015AB00072", episode="9", videos=False),
     "3400001/A2D0015AB00061/100": GenieSpec(job="3400001", episode="100", simulation=False, videos=False),
 }
@@ -159,6 +161,15 @@ def test_tiers_simulation_low_real_kept(root: Path) -> None:
     real = AgibotAdapter().read(refs["3400001/A2D0015AB00061/100"])
     assert real.tier is QualityTier.high and not real.tier_reasons
     assert real.metadata["quaternion_order"] == "xyzw"  # measured here too: the file has state/end/arm_*
+
+
+def test_success_from_task_result_and_unread_files_listed(root: Path) -> None:
+    refs = _refs(root)
+    failed = AgibotAdapter().read(refs["3335477/A2D0015AB00061/12052354"])
+    assert failed.success is False and "task_status false ('object not on target')" in failed.tier_reasons[2]
+    good = AgibotAdapter().read(refs["3335477/A2D0015AB00061/12052353"])
+    assert good.success is True and good.metadata["task_result"]["metric_status"] == "success"
+    assert good.metadata["files_not_read"] == ["state.json"]  # the extractor's scene log, named not dropped
 
 
 def test_cameras_and_intrinsics(root: Path) -> None:
