@@ -32,7 +32,7 @@ import numpy as np
 
 from adapters.base import HandSignals, HandTrack, RawEpisode, Stream
 from ingest.canonical.frames import compose, offset_matrix, se3_inverse
-from ingest.canonical.joint_units import RECORD_KEY, CalibrationMissing, UnitDecision, infer_units
+from ingest.canonical.joint_units import RECORD_KEY, CalibrationMissing, UnitDecision, infer_units, ticks_percent
 from ingest.canonical.joint_units import to_radians as units_to_radians
 from schemas.embodiment import UNKNOWN_EMBODIMENT, Effector, Embodiment
 from schemas.joint_space import (
@@ -139,7 +139,10 @@ def gripper_opening(raw_value: np.ndarray, grip: GripperMap, unit: str, arm_unit
                     opts: JointSpaceOptions) -> np.ndarray:  # fmt: skip
     """A gripper value -> opening 0 (closed) .. 1 (open), clipped."""
     if arm_unit == "ticks" and unit != "joint":  # raw steps -> lerobot's RANGE_0_100 by the gripper's calibration
-        raw_value = _ticks_percent(raw_value, name, opts)
+        try:
+            raw_value = ticks_percent(raw_value, name, opts)
+        except CalibrationMissing as err:
+            raise JointSpaceError(str(err)) from None
         unit = "percent" if unit == "fraction" else unit
     if unit == "percent":
         opening = raw_value / 100.0
@@ -149,17 +152,6 @@ def gripper_opening(raw_value: np.ndarray, grip: GripperMap, unit: str, arm_unit
         q = to_radians(raw_value[:, None], [name], arm_unit, opts)[:, 0]
         opening = (q - grip.closed_q) / (grip.open_q - grip.closed_q)
     return np.clip(opening, 0.0, 1.0)
-
-
-def _ticks_percent(steps: np.ndarray, name: str, opts: JointSpaceOptions) -> np.ndarray:
-    """Raw gripper steps -> RANGE_0_100 as MotorsBus._normalize computes it (clamped, 100 - x for drive_mode 1)."""
-    calib = {name_key(k): c for k, c in (opts.calibration or {}).items()}
-    c = calib.get(name_key(name))
-    if c is None:
-        raise JointSpaceError(f"gripper {name!r} is in raw encoder ticks: its calibration is needed (joint_space."
-                              "calibration)")  # fmt: skip
-    pct = (np.clip(steps, c.range_min, c.range_max) - c.range_min) / (c.range_max - c.range_min) * 100.0
-    return 100.0 - pct if c.drive_mode else pct
 
 
 def _wrist_poses(spec: JointSpaceSpec, named: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:

@@ -87,6 +87,13 @@ def to_radians(values: np.ndarray, names: Sequence[str], unit: JointUnit, opts: 
     return out
 
 
+def ticks_percent(steps: np.ndarray, name: str, opts: JointSpaceOptions) -> np.ndarray:
+    """Raw gripper steps -> RANGE_0_100 as MotorsBus._normalize computes it (clamped, 100 - x for drive_mode 1)."""
+    [c] = _calibrations([name], opts, "ticks")
+    pct = (np.clip(steps, c.range_min, c.range_max) - c.range_min) / (c.range_max - c.range_min) * 100.0
+    return 100.0 - pct if c.drive_mode else pct
+
+
 def _inside(q: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """(T, J) True where a joint value lies within its limits widened by MARGIN of the range."""
     span = np.where(np.isfinite(upper - lower), upper - lower, 0.0)
