@@ -84,6 +84,9 @@ def read_genie(adapter: AgibotAdapter, ref: EpisodeRef) -> RawEpisode:
         "quaternion_order": order, "quaternion_evidence": order_meta, "native_fps": fps, "robot_type": robot_type,
         "action_config_ends": "inclusive in data_info.json; stored half-open [start, end + 1)",
     }  # fmt: skip
+    label = info.get("label_info")
+    if isinstance(label, dict):  # error_label, key_frame, cloud_post_processing_result: kept beside the segments
+        metadata["label_info"] = {k: v for k, v in label.items() if k != "action_config"}
     ids = {"folder": folder.name, "meta_info": meta.get("episode_id"), "data_info": info.get("episode_id")}
     if len({str(v) for v in ids.values() if v is not None}) > 1:  # kept as found; the folder names the episode
         log.warning("%s: episode ids disagree: %s", folder, ids)

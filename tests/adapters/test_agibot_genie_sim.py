@@ -170,6 +170,8 @@ def test_success_from_task_result_and_unread_files_listed(root: Path) -> None:
     good = AgibotAdapter().read(refs["3335477/A2D0015AB00061/12052353"])
     assert good.success is True and good.metadata["task_result"]["metric_status"] == "success"
     assert good.metadata["files_not_read"] == ["state.json"]  # the extractor's scene log, named not dropped
+    post = good.metadata["label_info"]["cloud_post_processing_result"]
+    assert post == {"data_valid": True, "drop_frame_rate": 0.0, "filter_frame_rate": 0.0}
 
 
 def test_cameras_and_intrinsics(root: Path) -> None:
