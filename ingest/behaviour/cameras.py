@@ -46,11 +46,11 @@ def thumbnails(frames: np.ndarray) -> np.ndarray:
     return small.astype(np.float32) / 255.0
 
 
-def frame_signals(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mean grey per frame, grey std per frame, mean |difference| to the previous frame, N-1) of thumbnails."""
+def frame_signals(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(mean grey per frame, grey std per frame, mean and max |difference| to the previous frame (N-1 each))."""
     flat = thumbs.reshape(len(thumbs), -1)
-    diff = np.abs(np.diff(flat, axis=0)).mean(axis=1) if len(flat) > 1 else np.zeros(0, np.float32)
-    return flat.mean(axis=1), flat.std(axis=1), diff
+    delta = np.abs(np.diff(flat, axis=0)) if len(flat) > 1 else np.zeros((0, flat.shape[1]), np.float32)
+    return flat.mean(axis=1), flat.std(axis=1), delta.mean(axis=1), delta.max(axis=1, initial=0.0)
 
 
 def repeat_period(same: np.ndarray, max_period: int = 4) -> int:
@@ -65,23 +65,19 @@ def repeat_period(same: np.ndarray, max_period: int = 4) -> int:
 
 
 def _frozen_runs(
-    thumbs: np.ndarray, same: np.ndarray, period: int, config: BehaviourConfig, moving: np.ndarray | None
+    thumbs: np.ndarray, same: np.ndarray, period: int, config: BehaviourConfig, moving: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """[start, end) frame ranges of frozen runs: consecutive same pictures beyond the cadence whose first and last
-    frame still match (a slow move shows small consecutive differences but drifts away from its first frame) and,
-    with `moving`, over which the robot moved."""
+    """(first frame, frozen frames) of each frozen run: consecutive same pictures whose first and last frame still
+    match (a slow move shows small consecutive differences but drifts away from its first frame); its frozen frames
+    are the run's moving frames beyond the cadence's own `period` (a still robot's still picture is not frozen)."""
     starts, ends = runs(same)  # pair runs s..e-1 -> frames s..e
-    lengths = ends - starts - (period - 1)
-    keep = lengths > 0
-    starts, ends = starts[keep], ends[keep]
-    if len(starts):
-        drift = np.abs(thumbs[ends] - thumbs[starts]).reshape(len(starts), -1).max(axis=1)
-        keep = drift < config.frozen_drift
-        if moving is not None:
-            csum = np.concatenate([[0], np.cumsum(moving)])
-            keep &= csum[ends + 1] - csum[starts] > 0
-        starts, ends = starts[keep], ends[keep]
-    return starts, ends + 1
+    if not len(starts):
+        return starts, starts
+    drift = np.abs(thumbs[ends] - thumbs[starts]).reshape(len(starts), -1).max(axis=1)
+    csum = np.concatenate([[0], np.cumsum(moving)])
+    frozen = csum[ends + 1] - csum[starts] - period
+    keep = (drift < config.frozen_drift) & (frozen > 0)
+    return starts[keep], frozen[keep]
 
 
 def camera_behaviour(
@@ -91,14 +87,14 @@ def camera_behaviour(
     every frame counts as moving."""
     thumbs = thumbnails(frames)
     n = len(thumbs)
-    mean, std, diff = frame_signals(thumbs)
-    same = diff < config.static_pair_diff
+    mean, std, diff, peak = frame_signals(thumbs)
+    same = (diff < config.static_pair_diff) & (peak < config.frozen_drift)  # a slow arm: small mean, large peak
     period = repeat_period(same)
-    starts, stops = _frozen_runs(thumbs, same, period, config, moving)
-    lengths = stops - starts - period  # frames beyond the cadence's own repeats
+    moving = np.ones(n, bool) if moving is None else np.asarray(moving, bool)
+    starts, lengths = _frozen_runs(thumbs, same, period, config, moving)
     longest = int(lengths.max()) if len(lengths) else 0
     flat = (std < config.flat_std) & (mean >= config.dark_level) & (mean <= config.bright_level)  # not black/white
-    counted = int(moving.sum()) if moving is not None else n
+    counted = int(moving.sum())
     return CameraBehaviour(
         frames=n,
         repeat_period=period,

@@ -12,6 +12,7 @@ episode measure 0.5 and pass; a joint clamped at its limit most of the episode d
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -120,7 +121,8 @@ def _robust_sigma(steps: np.ndarray, floor: np.ndarray) -> np.ndarray:
     the scale to nothing); at least `floor`."""
     a = np.abs(steps)
     moving = a > floor
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():  # a dim that never moves has an all-NaN column: its scale is the floor
+        warnings.simplefilter("ignore", RuntimeWarning)
         med = np.nanmedian(np.where(moving, a, np.nan), axis=0)
     return np.maximum(np.nan_to_num(1.4826 * med, nan=0.0), floor)
 
