@@ -146,12 +146,20 @@ CHUNK_PLACEHOLDERS = ("episode_chunk", "chunk_index")
 
 
 def fill_path_template(
-    template: str, episode_index: int, chunk: int, video_key: str | None = None, file_index: int | None = None
+    template: str,
+    episode_index: int,
+    chunk: int,
+    video_key: str | None = None,
+    file_index: int | None = None,
+    total_episodes: int | None = None,
 ) -> str:
     """A per-episode path from a template in any of lerobot's spellings: the chunk under either name, the camera
-    as `{video_key}` or `{image_key}`. `{file_index}` (v3.0's file within a chunk) is only filled when given; any
-    other placeholder raises ValueError naming the template and the placeholders it knows."""
+    as `{video_key}` or `{image_key}`, the pre-release v2.0 `{total_episodes}` (`train-{episode_index:05d}-of-
+    {total_episodes:05d}.parquet`). `{file_index}` (v3.0's file within a chunk) is only filled when given; any other
+    placeholder raises ValueError naming the template and the placeholders it knows."""
     values: dict[str, Any] = dict.fromkeys(CHUNK_PLACEHOLDERS, chunk) | {"episode_index": episode_index}
+    if total_episodes is not None:
+        values["total_episodes"] = total_episodes
     if video_key is not None:
         values |= {"video_key": video_key, "image_key": video_key}
     if file_index is not None:
@@ -197,12 +205,45 @@ class InfoJson(BaseModel):
         return episode_index // self.chunks_size
 
     def data_file(self, episode_index: int) -> str:
-        return fill_path_template(self.data_path, episode_index, self.episode_chunk(episode_index))
+        chunk = self.episode_chunk(episode_index)
+        return fill_path_template(self.data_path, episode_index, chunk, total_episodes=self.total_episodes)
 
     def video_file(self, episode_index: int, video_key: str) -> str:
         if self.video_path is None:
             raise ValueError("dataset has no video_path")
-        return fill_path_template(self.video_path, episode_index, self.episode_chunk(episode_index), video_key)
+        chunk = self.episode_chunk(episode_index)
+        return fill_path_template(self.video_path, episode_index, chunk, video_key, total_episodes=self.total_episodes)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_prerelease_v20(cls, data: Any) -> Any:
+        """lerobot's pre-release v2.0 info.json has no `features`: `keys` (vectors), `video_keys`, `image_keys`,
+        `shapes` (an int per vector, {height, width, channels} per camera), `names`, and `videos` holding
+        `videos_path` and each camera's probe (lerobot's pre-release lerobot_dataset.py, CODEBASE_VERSION "v2.0":
+        `info["keys"]`, `info["videos"]["videos_path"]`, `data_path.format(episode_index=, total_episodes=)`; code
+        index id 25242877893). Read as the features it describes; the vectors' dtype is not stated (float32 assumed,
+        the parquet's own type is what the reader uses)."""
+        if not isinstance(data, dict) or "features" in data or not isinstance(data.get("keys"), list):
+            return data
+        shapes, names, videos = data.get("shapes") or {}, data.get("names") or {}, data.get("videos") or {}
+        features: dict[str, Any] = {}
+        for key in data["keys"]:
+            width = shapes.get(key, 1)
+            features[key] = {"dtype": "float32", "shape": list(width) if isinstance(width, list) else [int(width)],
+                             "names": names.get(key)}  # fmt: skip
+        for dtype, keys in (("video", data.get("video_keys") or []), ("image", data.get("image_keys") or [])):
+            for key in keys:
+                hw = shapes.get(key) or {}
+                shape = [hw.get("height", 0), hw.get("width", 0), hw.get("channels", 3)] if isinstance(hw, dict) else hw
+                features[key] = {"dtype": dtype, "shape": shape, "names": list(IMAGE_NAMES)}
+                if dtype == "video" and isinstance(videos.get(key), dict):
+                    features[key]["info"] = videos[key]
+        for key, dtype in DEFAULT_FEATURE_DTYPES.items():
+            features.setdefault(key, {"dtype": dtype, "shape": [1], "names": None})
+        out = {**data, "features": features}
+        if "video_path" not in data:
+            out["video_path"] = videos.get("videos_path") if data.get("video_keys") else None
+        return out
 
     def to_json(self) -> dict[str, Any]:
         fps: float | int = int(self.fps) if float(self.fps).is_integer() else self.fps
