@@ -117,6 +117,7 @@ class Case:
     root: Path  # the case folder
     info: dict[str, Any]
     record: LayoutRecord
+    meta: dict[str, str] = field(default_factory=dict)  # the real dataset's other meta/ files (modality.json)
 
     @property
     def name(self) -> str:
@@ -141,7 +142,8 @@ def load_case(folder: Path) -> Case:
     folder = Path(folder)
     info = json.loads((folder / "info.json").read_text(encoding="utf-8"))
     record = LayoutRecord.model_validate_json((folder / "layout.json").read_text(encoding="utf-8"))
-    return Case(folder, info, record)
+    meta = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.json"))}
+    return Case(folder, info, record, {k: v for k, v in meta.items() if k not in ("info.json", "layout.json")})
 
 
 def load_cases(folder: Path) -> list[Case]:
@@ -274,6 +276,8 @@ def materialize(case: Case, root: Path, *, episodes: int = 2, seconds: float = 1
     writer = _write_v3 if version.startswith("v3") else _write_v2
     writer(root, info, rec, feats, out, rows_per_ep, camera_frames)
     _write_info(root, info, out, len(camera_frames) if not rec.videos_absent else 0)
+    for name, text in case.meta.items():
+        (root / "meta" / name).write_text(text, encoding="utf-8")
     return out
 
 
