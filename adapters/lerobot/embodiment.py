@@ -165,14 +165,21 @@ def arm_groups(names: list[str]) -> dict[str, list[str]]:
 
 
 def _two_arms_by_names(name: str, ds: LoadedDataset) -> tuple[str, str] | None:
-    """A one-armed embodiment whose state names carry two arms' worth of joints -> its two-arm embodiment."""
-    if name not in BIMANUAL:
+    """A one-armed embodiment whose state names carry two arms' worth of joints -> its two-arm embodiment (`unknown`
+    when none is registered: never the one arm)."""
+    emb = default_registry().get(name) if name in default_registry() else None
+    if emb is None or emb.joint_space is None or len(emb.joint_space.arms) != 1:
         return None
-    dof = len(default_registry().get(name).joint_space.arms[0].joints)  # type: ignore[union-attr]
-    groups = {g: ns for g, ns in arm_groups(state_names(ds)).items() if len(ns) >= dof}
+    dof = len(emb.joint_space.arms[0].joints)
+    groups = sorted(g for g, ns in arm_groups(state_names(ds)).items() if len(ns) >= dof)
     if len(groups) != 2:
         return None
-    return BIMANUAL[name], f"{name} x2: observation.state names two arms ({', '.join(sorted(groups))})"
+    if name not in BIMANUAL:
+        return UNKNOWN_EMBODIMENT, (
+            f"observation.state names two {name} arms ({', '.join(groups)}) and no two-arm {name} is registered: set "
+            "the `embodiment` option"
+        )
+    return BIMANUAL[name], f"{name} x2: observation.state names two arms ({', '.join(groups)})"
 
 
 def resolve_embodiment(robot_type: str | None, ds: LoadedDataset, option: str | None) -> tuple[str, str]:

@@ -209,6 +209,8 @@ ONE_ARM = [f"{m}.pos" for m in MOTORS]
         ("so101_follower", ONE_ARM, "so101"),
         ("so101_custom_xl", ONE_ARM, UNKNOWN_EMBODIMENT),  # resembles so101: never mapped without the option
         ("koch_bimanual", ONE_ARM, UNKNOWN_EMBODIMENT),  # two Koch arms: none registered
+        ("koch_follower", [f"{s}_{m}.pos" for s in ("left", "right") for m in MOTORS], UNKNOWN_EMBODIMENT),  # names
+        ("franka", ["left_finger", "right_finger", *(f"joint{i}" for i in range(1, 8))], "franka"),  # fingers: one arm
         ("aloha", [f"{s}_waist" for s in ("left", "right")], "aloha"),  # already two arms
     ],
 )
