@@ -29,7 +29,7 @@ import numpy as np
 
 from adapters.agibot.genie_files import H5_NAME, INFO_NAME, META_NAME, error_frames, inclusive_segments, is_simulation
 from adapters.agibot.genie_h5 import AlignedJoints, read_aligned_joints
-from adapters.agibot.genie_quat import QuatOrder, decide, evidence, to_xyzw
+from adapters.agibot.genie_quat import QuatOrder, decide, evidence, still_rows, to_xyzw
 from adapters.agibot.hands import hand_signals
 from adapters.base import AdapterError, EpisodeRef, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
@@ -157,13 +157,16 @@ def _quaternion_order(h5: AlignedJoints, simulation: bool, option: str, fail: An
         return option, {"from": "option genie_quaternion"}  # type: ignore[return-value]
     arm = ("state/end/arm_position", "state/end/arm_orientation")
     if all(k in cols and cols[k].shape[1:] == cols[k.replace("arm_", "")].shape[1:] for k in arm):
-        found = evidence(cols["state/end/position"], cols["state/end/orientation"], cols[arm[0]], cols[arm[1]])
+        rows = still_rows(cols.get("state/waist/position"))
+        found = evidence(cols["state/end/position"][rows], cols["state/end/orientation"][rows], cols[arm[0]][rows],
+                         cols[arm[1]][rows])  # fmt: skip
         chosen = decide(found)
         if chosen is None:
             raise fail(f"quaternion order of state/end/orientation undecided: the same pose in the arm base "
                        f"(state/end/arm_*) is consistent under neither or both readings {_fmt(found)}; set "
                        "option genie_quaternion", "state/end/orientation")  # fmt: skip
-        return chosen, {"from": "state/end vs state/end/arm_* (genie_quat.py)", **found}
+        used = [rows.start or 0, rows.stop if rows.stop is not None else h5.rows]
+        return chosen, {"from": "state/end vs state/end/arm_* (genie_quat.py)", "rows": used, **found}
     if not simulation:  # real A2D platform: AgiBot World's own convention (adapters/agibot/proprio.py)
         return "xyzw", {"from": "real-robot export: AgiBot World's xyzw"}
     raise fail("quaternion order of state/end/orientation cannot be settled from this file: Genie Sim's extractors "

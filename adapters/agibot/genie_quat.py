@@ -13,7 +13,8 @@ fixed to each other while the waist holds still, so under the right reading
 - that rotation maps the arm-frame positions onto the base-frame ones (Kabsch on the positions, which involve no
   quaternion at all, gives the same rotation).
 Under the wrong reading neither holds while the hand turns or moves. `evidence` measures both for each reading;
-`decide` picks the reading that passes when the other fails, else None (the caller refuses with the numbers).
+`decide` picks the reading that passes when the other fails, else None (the caller refuses with the numbers). The two
+frames stay fixed to each other only while the waist holds still: `still_rows` picks the longest such run.
 """
 
 from __future__ import annotations
@@ -28,6 +29,24 @@ ORDERS: tuple[QuatOrder, ...] = ("xyzw", "wxyz")
 CONSISTENT_RAD = 0.02  # spread / Kabsch gap below this: the reading is consistent (float32 storage: ~1e-6 rad)
 INCONSISTENT_RAD = 0.2  # the other reading must be at least this far off for the evidence to decide
 MIN_SPREAD_M = 0.005  # positions must span this (RMS along their 2nd principal axis) for Kabsch to be defined
+
+
+WAIST_STILL = 1e-4  # rad or m: a waist joint moving less than this from the run's first row holds still
+
+
+def still_rows(waist: np.ndarray | None, min_rows: int = 10) -> slice:
+    """The longest run of rows in which no waist joint moved (all rows when there is no waist stream, or when no run
+    reaches `min_rows`: the evidence then says whether the frames stayed fixed)."""
+    if waist is None or len(waist) < 2:
+        return slice(None)
+    w = waist.reshape(len(waist), -1).astype(np.float64)
+    best, start = (0, 0), 0
+    for i in range(1, len(w) + 1):
+        if i == len(w) or np.abs(w[i] - w[start]).max() > WAIST_STILL:
+            if i - start > best[1] - best[0]:
+                best = (start, i)
+            start = i
+    return slice(*best) if best[1] - best[0] >= min_rows else slice(None)
 
 
 def to_xyzw(quat: np.ndarray, order: QuatOrder) -> np.ndarray:

@@ -60,6 +60,7 @@ class GenieSpec:
     num_frames: int = 24
     quat_order: str = "xyzw"  # the current extractor (scipy); "wxyz": the earlier one
     arm_frames: bool = True  # state/end/arm_* (current extractor); False with the earlier one
+    waist_moves: bool = False  # the waist pitches over the first third of the rows, turning the arm base with it
     simulation: bool = True  # meta_info sw_version "genie-sim"
     videos: bool = True
     success: bool = True  # task_result.json task_status
@@ -140,7 +141,10 @@ def _motion(n: int) -> WrittenGenie:
 
 def _write_h5(path: Path, spec: GenieSpec, w: WrittenGenie) -> None:
     n = spec.num_frames
-    rot_ab, t_ab = ARM_BASE
+    base_rot, t_ab = ARM_BASE
+    pitch = np.zeros(n)
+    if spec.waist_moves:
+        pitch[: n // 3] = 0.3 * (1 - np.arange(n // 3) / (n // 3))
     t = np.linspace(0.0, 1.0, n)[:, None]
     joints = (0.3 * np.sin(2 * np.pi * t + np.arange(14) * 0.4)).astype(np.float32)
 
@@ -160,6 +164,7 @@ def _write_h5(path: Path, spec: GenieSpec, w: WrittenGenie) -> None:
             for cam in TIMESTAMP_CAMERAS:
                 g.create_dataset(f"timestamp/camera/{cam}", data=np.uint64(stamp))
             st, ac = g.create_group("state"), g.create_group("action")
+            rot_ab = base_rot * Rotation.from_euler("y", pitch[i])  # the body pitches the arm base
             arm_pos = rot_ab.inv().apply(w.end_position[i] - t_ab)
             arm_rot = (rot_ab.inv() * Rotation.from_quat(w.end_quat_xyzw[i])).as_quat()
             end = st.create_group("end")
@@ -177,9 +182,9 @@ def _write_h5(path: Path, spec: GenieSpec, w: WrittenGenie) -> None:
             end.create_dataset("velocity", data=np.zeros((12, 1), dtype=np.float32))
             end.create_dataset("wrench", data=np.zeros((12, 1), dtype=np.float32))
             width = 13 if spec.fault is Fault.frame_shape and i == n // 2 else 14
-            for name, names, values in (("head", HEAD_JOINTS, np.array([0.1, 0.35], np.float32)),
-                                        ("joint", ARM_JOINTS, joints[i, :width]),
-                                        ("waist", WAIST_JOINTS, np.array([0.2, 0.0], np.float32))):  # fmt: skip
+            head, waist = np.array([0.1, 0.35], np.float32), np.array([0.2 + pitch[i], 0.0], np.float32)
+            for name, names, values in (("head", HEAD_JOINTS, head), ("joint", ARM_JOINTS, joints[i, :width]),
+                                        ("waist", WAIST_JOINTS, waist)):  # fmt: skip
                 grp = st.create_group(name)
                 grp.attrs["name"] = list(names)
                 grp.create_dataset("effort", data=np.zeros_like(values))

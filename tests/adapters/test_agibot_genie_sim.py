@@ -14,6 +14,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from adapters.agibot import AgibotAdapter
+from adapters.agibot.genie_quat import decide, evidence, still_rows
 from adapters.base import EpisodeRef
 from adapters.synthetic.agibot import EpisodeSpec, write_agibot
 from adapters.synthetic.agibot_genie_sim import BAG_START_NS, GenieSpec, write_genie_sim
@@ -240,3 +241,19 @@ def test_disagreeing_episode_ids_are_recorded(tmp_path: Path) -> None:
     info_path.write_text(json.dumps(info))
     ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
     assert ep.metadata["episode_id_mismatch"] == {"folder": "12052353", "meta_info": "12052353", "data_info": "999"}
+
+
+def test_order_measured_while_the_waist_holds_still(tmp_path: Path) -> None:
+    """A pitching waist turns the arm base: only the rows after it stops tie the two frames together."""
+    write_genie_sim(tmp_path, [GenieSpec(num_frames=36, videos=False, quat_order="wxyz", waist_moves=True)])
+    ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
+    assert ep.metadata["quaternion_order"] == "wxyz" and ep.metadata["quaternion_evidence"]["rows"] == [12, 36]
+    whole = evidence(*(ep.states[k].values for k in ("end.position", "end.orientation", "end.arm_position",
+                                                     "end.arm_orientation")))  # fmt: skip
+    assert decide(whole) is None  # over every row the arm base moved: no reading is consistent
+
+
+def test_still_rows() -> None:
+    waist = np.array([[0.0, 0.1], [0.05, 0.1], [0.1, 0.1], [0.1, 0.1], [0.1, 0.1], [0.2, 0.1]])
+    assert still_rows(waist, min_rows=3) == slice(2, 5)
+    assert still_rows(waist, min_rows=4) == slice(None) and still_rows(None) == slice(None)
