@@ -192,6 +192,11 @@ class LeRobotWriter:
         return {k: ft for k, ft in self.info.features.items() if k not in defaults}
 
     @property
+    def tasks(self) -> dict[str, int]:
+        """task text -> task index, as `meta/tasks.jsonl` holds them (a copy)."""
+        return dict(self._tasks)
+
+    @property
     def num_episodes(self) -> int:
         return self.info.total_episodes
 
