@@ -187,6 +187,7 @@ def test_lerobot_bi_so101_follower_naming_in_range_m100_100(tmp_path: Path) -> N
     assert embodiment == "so101_bimanual" and meta[RECORD_KEY]["unit"] == "range_m100_100", meta[RECORD_KEY]
     left, right = ep.state[:, hand_dims(0, WRIST_POS)], ep.state[:, hand_dims(1, WRIST_POS)]
     assert ep.mask[hand_dims(0, WRIST_POS)].all() and (left[:, 1] > right[:, 1]).all()
+    assert left[:, 1].min() < 0.2 - 0.05 and right[:, 1].max() > -0.2 + 0.05  # left_ data drives the left arm
 
 
 def _resolved(tmp_path: Path, robot_type: str, names: list[str]) -> tuple[str, str]:
