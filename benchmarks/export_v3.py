@@ -1,6 +1,6 @@
 """LeRobot v3.0 export throughput: ours (`eidata export --format lerobot-v3`) vs lerobot 0.6.1's own converter
-(`python -m lerobot.scripts.convert_dataset_v21_to_v30`) vs copying the bytes (`cp -r`), on one v2.1 dataset all can
-read.
+(`python -m lerobot.scripts.convert_dataset_v21_to_v30`) vs copying the bytes (read + write), on one v2.1 dataset
+all can read.
 
 The converter cannot read a v2.1 dataset with a multi-dimensional feature (README, "LeRobot v3.0"), so the dataset has
 only 1-D features: a 224x224 camera (camera-like footage, `benchmarks.footage`, encoded once as lerobot 0.3.3 does:
@@ -42,6 +42,14 @@ from schemas.lerobot import FeatureSpec
 VENV_V30 = Path(os.environ.get("EIDATA_ORACLE_V30_VENV", ROOT / ".venv-oracle-v30"))
 FPS = 10
 CAM = "observation.images.head"
+# the byte-copy floor: every file read and written (`cp` may clone extents on a copy-on-write filesystem instead)
+COPY = (
+    "import pathlib, sys\n"
+    "src, dst = map(pathlib.Path, sys.argv[1:])\n"
+    "for p in src.rglob('*'):\n"
+    "    if p.is_file():\n"
+    "        q = dst / p.relative_to(src); q.parent.mkdir(parents=True, exist_ok=True); q.write_bytes(p.read_bytes())\n"
+)
 
 
 def _features(size: int) -> dict[str, FeatureSpec]:
@@ -137,8 +145,8 @@ def main() -> None:
         size_mb = sum(p.stat().st_size for p in src.rglob("*") if p.is_file()) / 2**20
         hours = frames / FPS / 3600
         runs: dict[str, object] = {}
-        log("copy (cp -r)")
-        runs["copy"] = _timed(["cp", "-r", str(src), str(tmp / "copied")])
+        log("copy (read + write every byte)")
+        runs["copy"] = _timed([sys.executable, "-c", COPY, str(src), str(tmp / "copied")])
         log("ours")
         runs["ours"] = _timed([sys.executable, "-m", "jobs.cli", "export", str(tmp / "corpus"), "--format",
                                "lerobot-v3", "--out", str(tmp / "ours")], cwd=ROOT)  # fmt: skip

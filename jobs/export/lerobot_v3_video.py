@@ -62,9 +62,10 @@ class VideoFileWriter:
         self.seconds = 0.0  # lerobot's running float sum of durations
         self.bytes_in = 0
 
-    def append(self, path: Path) -> tuple[float, float]:
-        """Copy one episode's packets after what is written; returns its (from_timestamp, to_timestamp)."""
-        sig, ticks, seconds = probe(path)
+    def append(self, path: Path, probed: tuple[StreamSignature, int, float] | None = None) -> tuple[float, float]:
+        """Copy one episode's packets after what is written; returns its (from_timestamp, to_timestamp).
+        `probed`: what `probe(path)` returned, when the caller has it already."""
+        sig, ticks, seconds = probed or probe(path)
         if sig != self.signature:
             raise ValueError(
                 f"{path}: stream {sig} differs from the file's {self.signature}; it cannot be stream-copied"

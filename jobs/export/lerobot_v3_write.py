@@ -205,7 +205,8 @@ class V30Writer:
     def _write_video(self, key: str, src: Path) -> dict[str, Any]:
         place = self._video_place[key]
         current = self._videos.get(key)
-        sig = probe(src)[0]
+        probed = probe(src)
+        sig = probed[0]
         new_file = place.place(src.stat().st_size, self.video_mb)
         if current is not None and current.signature != sig and not new_file:  # codec/size change: a new file
             place.chunk, place.file = next_chunk_file(place.chunk, place.file)
@@ -217,7 +218,7 @@ class V30Writer:
         if current is None:
             path = self.root / VIDEO_PATH_V30.format(video_key=key, chunk_index=place.chunk, file_index=place.file)
             current = self._videos[key] = VideoFileWriter(path, sig)
-        start, end = current.append(src)
+        start, end = current.append(src, probed)
         return {
             f"videos/{key}/chunk_index": place.chunk,
             f"videos/{key}/file_index": place.file,
