@@ -12,7 +12,8 @@ Two layouts, both the maker's:
   orientation}`; `action/joint/position`, `action/{head,waist}/position`, `action/end/{position,orientation}`,
   `action/{left,right}_effector/position` (1,) and `action/robot/velocity` (2,).
 - flat (the extractor's `aligned_joints_all.h5`, `extract_ros_bag.py` @ 2a1854e, and the real A2D platform's files
-  as GR00T's AgiBot converter reads them): `timestamp` (T,) plus `state/...`, `action/...` datasets with T rows.
+  as a third-party AgiBot -> GR00T LeRobot converter reads them): `timestamp` (T,) plus `state/...`, `action/...`
+  datasets with T rows.
   Integer timestamps are ns, float ones seconds (the extractor's float32 simulation seconds).
 
 Every numeric dataset becomes a column named by its path; empty ones (`errmsg` is `np.empty(0)`) are listed, not

@@ -4,9 +4,9 @@ Source of every key, dtype and formula: AgibotTech/genie_sim `source/data_collec
 sim_data_converter.py` (read in fork zmf2022/genie_sim @ dd75b06; `convert_h5`, `process_state_data`,
 `process_action_data`, `process_timestamp_data`, `convert_meta_info`, `genrate_data_info`, `convert_parameters`) and
 `extract_ros_bag.py` @ 2a1854e (float32 simulation seconds, end poses in the robot base and in the arm base, the arm
-joint names of `config/robot_cfg/robot_joint_names.json`). Layout `<job>/<sn>/<episode>/` as NVIDIA GR00T's AgiBot
-converter walks it; `extract_and_convert_data.py` runs the extractor and the converter on one folder, so the
-extractor's `observations/videos/*_color.mp4`, `state.json` and its `task_result.json` sit beside the export.
+joint names of `config/robot_cfg/robot_joint_names.json`). Layout `<job>/<sn>/<episode>/` as a third-party AgiBot ->
+GR00T LeRobot converter walks it; `extract_and_convert_data.py` runs the extractor and the converter on one folder,
+so the extractor's `observations/videos/*_color.mp4`, `state.json` and its `task_result.json` sit beside the export.
 
 The motion is physical: both grippers approach the table top-down (the gripper z axis, which the G01 URDF runs from
 arm_*_link7 to the gripper centre, points down in the robot base) while yawing, dipping and moving sideways; the arm
