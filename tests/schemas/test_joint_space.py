@@ -25,6 +25,9 @@ from schemas.robot_joints import JOINT_SPACE
         ("left_waist", "waist", ("left",)),  # ALOHA
         ("right_wrist_rotate", "wrist_rotate", ("right",)),
         ("shoulder_pan_joint", "shoulder_pan_joint", ("",)),  # UR
+        ("joint_1.pos", "joint1", ("",)),  # lerobot PiPER plugins (`joint_1.pos` .. `joint_6.pos`), URDF joint1
+        ("left_shoulder_pan.pos", "shoulder_pan", ("left",)),  # lerobot bi_so100_follower.py `_motors_ft`
+        ("shoulder_pan_left.pos", "shoulder_pan", ("left",)),  # the real dual_so101 layout: the side as a suffix
     ],
 )
 def test_name_variants_resolve_to_the_joint(native: str, joint: str, prefixes: tuple[str, ...]) -> None:
@@ -38,6 +41,8 @@ def test_name_variants_resolve_to_the_joint(native: str, joint: str, prefixes: t
         ("right_waist", "waist", ("left",)),
         ("shoulder_lift.pos", "shoulder_pan", ("",)),
         ("waist", "waist", ("left",)),  # an unsided name never picks an arm of a two-armed robot
+        ("joint_1.pos", "joint2", ("",)),  # the number is the joint's name: never stripped to `1`
+        ("shoulder_pan_right.pos", "shoulder_pan", ("left",)),
     ],
 )
 def test_other_joints_do_not_resolve(native: str, joint: str, prefixes: tuple[str, ...]) -> None:
@@ -74,3 +79,14 @@ def test_bad_config_fails_on_the_field() -> None:
         JointSpaceSpec(description="d", arms=(arm, arm), source="x")
     with pytest.raises(ValidationError, match="extra"):
         JointSpaceOptions(unit="deg")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="sides"):
+        JointSpaceOptions(sides={"arm1": "middle"})  # type: ignore[dict-item]
+
+
+def test_a_calibration_per_arm_is_keyed_by_side_and_motor() -> None:
+    """lerobot writes one calibration file per arm (`<id>_left.json`, `<id>_right.json`, bi_so100_follower.py)."""
+    arm = {"shoulder_pan": {"id": 1, "drive_mode": 0, "homing_offset": 0, "range_min": 700, "range_max": 3400}}
+    opts = JointSpaceOptions(calibration={"left": arm, "right": arm})
+    assert set(opts.calibration or {}) == {"left_shoulder_pan", "right_shoulder_pan"}
+    flat = JointSpaceOptions(calibration=arm)
+    assert set(flat.calibration or {}) == {"shoulder_pan"}
