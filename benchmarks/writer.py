@@ -196,6 +196,9 @@ def run_lerobot061(root: Path, data: tuple[np.ndarray, ...], args: argparse.Name
     ds = LeRobotDataset.create(
         repo_id="bench/x", fps=FPS, features=features, root=root, robot_type="bench", use_videos=True,
         image_writer_threads=args.lerobot_threads, streaming_encoding=streaming,
+        # lerobot drops a frame when its encoder queue stays full for 0.1 s (StreamingVideoEncoder.feed_frame; 1 of
+        # 3000 at the default 30 under this machine's load): a queue as long as the episode keeps every frame
+        encoder_queue_maxsize=max(30, n),
     )  # fmt: skip
     for ep in range(episodes):
         t_ep = time.perf_counter()
