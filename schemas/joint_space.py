@@ -163,7 +163,9 @@ class JointSpaceSpec(BaseModel):
     description: str = Field(min_length=1, description="stem of schemas/robots/<name>.urdf")
     base_link: str | None = Field(None, description="frame the wrist poses are expressed in (None: the root)")
     canonical_from_base: RigidTransform = Field(default_factory=RigidTransform.identity)
-    units: JointUnit = Field("rad", description="how datasets of this robot record arm joints by default")
+    units: JointUnit = Field(
+        "rad", description="how datasets of this robot usually record arm joints: a tie-break when values fit several"
+    )
     arms: tuple[ArmMap, ...] = Field(min_length=1, max_length=2)
     source: str = Field(min_length=1, description="where the names, units, links and offsets come from")
 
