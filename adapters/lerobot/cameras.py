@@ -20,10 +20,12 @@ from schemas.lerobot import INFO_PATH
 # (Physical-Intelligence/openpi examples/libero/convert_libero_data_to_lerobot.py @f735421; `image` alone matches no
 # rule, a lone unmatched camera is the head); GR00T `ego_view`; numbered `cam0` / `cam1` say nothing of their view.
 CAMERA_RULES: tuple[tuple[str, str], ...] = (
+    ("laptop", "third_person"),  # whole names before the globs: `laptop` is no `*top*` camera
+    ("phone", "third_person"),
     *((p, "wrist") for p in ("*wrist*", "*eye_in_hand*", "*hand*", "*gripper*")),
     *((p, "head") for p in ("*ego*", "*head*", "*high*", "*top*", "*front*")),
     *((p, "third_person") for p in ("*third*", "*side*", "*low*", "*exterior*", "*external*", "*agentview*")),
-    *((p, "third_person") for p in ("*scene*", "*static*", "laptop", "phone")),
+    *((p, "third_person") for p in ("*scene*", "*static*")),
 )
 SLOTS = ("wrist", "none", *(c.value for c in Camera))
 FIXED = (Camera.head, Camera.third_person)  # views that do not move with a hand: one takes the other's free slot

@@ -1,0 +1,113 @@
+"""LeRobot files found where they are (issue 23 item 2): template spellings, moved mp4s, cameras of any name.
+
+Template placeholders are lerobot's own (v2.1 `lerobot/common/datasets/utils.py`, v3.0 `src/lerobot/datasets/utils.py`,
+the pre-release v2.0 `lerobot_dataset.py`; cited in `schemas/lerobot.py`). A moved mp4 is taken only when exactly one
+file has the declared name and chunk folder under a folder named after the camera; anything else stays missing
+(a ghost camera, or the episode's problem naming the path expected), never a guess.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from adapters.lerobot.cameras import canonical_camera, relocate_video
+from adapters.lerobot.source import LeRobotSource
+from adapters.synthetic.lerobot import write_lerobot_v3
+from schemas.canonical import Camera
+from schemas.lerobot import fill_path_template
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet", "data/chunk-001/episode_001234.parquet"),
+        ("data/chunk-{chunk_index:03d}/episode_{episode_index:06d}.parquet", "data/chunk-001/episode_001234.parquet"),
+        (
+            "videos/chunk-{chunk_index:03d}/{video_key}/episode_{episode_index:06d}.mp4",
+            "videos/chunk-001/observation.images.cam0/episode_001234.mp4",
+        ),
+        (
+            "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4",
+            "videos/observation.images.cam0/chunk-001/file-007.mp4",
+        ),
+        ("images/{image_key}/episode_{episode_index:06d}.png", "images/observation.images.cam0/episode_001234.png"),
+        ("data/train-{episode_index:05d}-of-{total_episodes:05d}.parquet", "data/train-01234-of-02000.parquet"),
+    ],
+)
+def test_every_lerobot_placeholder_spelling_is_filled(template: str, expected: str) -> None:
+    got = fill_path_template(template, 1234, 1, "observation.images.cam0", file_index=7, total_episodes=2000)
+    assert got == expected
+
+
+def test_an_unknown_placeholder_is_a_value_error_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"placeholder \{episode_chunk_idx\}"):
+        fill_path_template("data/chunk-{episode_chunk_idx:03d}/x.parquet", 0, 0)
+
+
+def test_relocation_takes_exactly_one_match_under_the_cameras_folder(tmp_path: Path) -> None:
+    declared = "videos/observation.images.top/chunk-000/file-000.mp4"
+    index = [
+        "video/top/chunk-000/file-000.mp4",
+        "video/wrist/chunk-000/file-000.mp4",
+        "video/top/chunk-001/file-000.mp4",
+    ]
+    for rel in index:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    assert relocate_video(tmp_path, declared, "observation.images.top", index) == index[0]
+    # another camera's file, another chunk, or two candidates: not taken
+    assert relocate_video(tmp_path, declared, "observation.images.side", index) is None
+    assert relocate_video(tmp_path, declared.replace("chunk-000", "chunk-002"), "observation.images.top", index) is None
+    twin = [*index, "backup/top/chunk-000/file-000.mp4"]
+    assert relocate_video(tmp_path, declared, "observation.images.top", twin) is None
+
+
+def test_v3_videos_moved_to_another_folder_are_read_and_a_partial_move_names_the_missing_path(tmp_path: Path) -> None:
+    root = write_lerobot_v3(tmp_path / "ds", (6, 7)).root
+    shutil.move(root / "videos", root / "video")
+    adapter = LeRobotSource()
+    refs = list(adapter.discover(root))
+    assert [r.error for r in refs] == [None, None]
+    moved = [q for q in adapter.report(root) if q["code"] == "video_path_relocated"]
+    assert len(moved) == 2 and all(q["severity"] == "warning" for q in moved)
+    raw = adapter.read(refs[1])
+    assert {k: len(c) for k, c in raw.cameras.items()} == {
+        "observation.images.top": 7,
+        "observation.images.wrist_left": 7,
+    }
+    # with the wrist camera's file gone everywhere it is a ghost whose warning names the path it expected
+    (root / "video/observation.images.wrist_left/chunk-000/file-000.mp4").unlink()
+    ghost = next(q for q in LeRobotSource().report(root) if q["code"] == "ghost_camera")
+    assert "expected e.g. videos/observation.images.wrist_left/chunk-000/file-000.mp4" in ghost["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "camera"),
+    [
+        ("cam_high", Camera.head),
+        ("cam_low", Camera.third_person),
+        ("cam_left_wrist", Camera.wrist_left),
+        ("cam_right_wrist", Camera.wrist_right),
+        ("top", Camera.head),
+        ("front", Camera.head),
+        ("wrist", Camera.wrist_right),
+        ("laptop", Camera.third_person),
+        ("phone", Camera.third_person),
+        ("cam0", None),
+        ("cam1", None),
+        ("image", None),
+    ],
+)
+def test_the_camera_rule_table(name: str, camera: Camera | None) -> None:
+    assert canonical_camera(name) == camera
+
+
+def test_rules_given_as_an_option_come_first() -> None:
+    rules = [("cam0", "head"), ("cam_*", "none"), ("*wrist*", "wrist_left")]
+    assert canonical_camera("cam0", rules) is Camera.head
+    assert canonical_camera("cam_high", rules) is None  # 'none': kept under its own key
+    assert canonical_camera("right_wrist", rules) is Camera.wrist_left
+    assert canonical_camera("laptop", rules) is Camera.third_person  # the table still answers the rest

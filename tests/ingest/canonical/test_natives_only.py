@@ -1,0 +1,83 @@
+"""Canonicalization never loses a source's numbers: natives-only episodes are written with the cause (issue 23).
+
+An episode whose canonical dims cannot be filled (no hand signals) and that has no camera is still written, its
+native streams on their own time base; its first tier reason says why there is no canonical dim, carrying the first
+specific cause recorded before (never the generic fallback alone). Only an episode with nothing at all raises, and
+the error says what was looked for and the same cause. Signals (rewards, flags, any other column) are natives too;
+a camera without a canonical slot is written under its own name.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from adapters.base import EpisodeRef, RawEpisode, Stream
+from adapters.cameras import EncodedImagesCamera
+from adapters.synthetic.video import synthetic_frame
+from ingest.canonical.canonicalize import MAX_NATIVE_VECTOR_DIMS, canonicalize, native_camera_name
+from schemas.tiers import QualityTier
+
+CAUSE = "joint space (piper): joints ['joint_1.pos'] do not resolve to ['joint1']"
+
+
+def _raw(n: int = 40, fps: float = 30.0, *, states: bool = True, cameras: bool = False) -> RawEpisode:
+    t = np.arange(n) / fps
+    ref = EpisodeRef(adapter="lerobot", source="lerobot", subset="piper", raw_id="episode_000000", paths=("d.pq",))
+    raw = RawEpisode(ref=ref, robot_type="piper", embodiment="unknown", tier=QualityTier.high, native_fps=fps)
+    if states:
+        raw.states["observation.state"] = Stream(t, np.sin(t)[:, None] * np.arange(1, 8), names=tuple("abcdefg"))
+        raw.actions["action"] = Stream(t, np.cos(t)[:, None] * np.arange(1, 7))
+        raw.signals["next.done"] = Stream(t, (np.arange(n) == n - 1))
+        raw.signals["next.reward"] = Stream(t, np.linspace(0, 1, n))
+    if cameras:
+        frames = [cv2.imencode(".png", synthetic_frame(16, 24, i))[1].tobytes() for i in range(n)]
+        raw.cameras["observation.images.cam0"] = EncodedImagesCamera(frames, "observation.images.cam0", None, t)
+    raw.tier_reasons.append(CAUSE)
+    return raw
+
+
+def test_without_cameras_the_natives_are_written_with_the_first_cause() -> None:
+    [ep] = canonicalize(_raw())
+    assert not ep.mask.any() and ep.cameras == {}
+    assert ep.tier_reasons[0] == f"no canonical dims (15 native dims and 0 camera(s) kept): {CAUSE}"
+    assert CAUSE in ep.tier_reasons[1:]  # the recorder's own reason stays as written
+    assert ep.num_frames == 14  # 0 .. 1.3 s (39 / 30) at 10 Hz: the natives' own time base
+    names = ep.state_native_names
+    assert names[:2] == ["next.done.0", "next.reward.0"] and names[2:] == [f"observation.state.{c}" for c in "abcdefg"]
+    grid = ep.span_s[0] + ep.timestamps
+    t = np.arange(40) / 30.0
+    np.testing.assert_allclose(ep.state_native[:, 1], np.interp(grid, t, np.linspace(0, 1, 40)), atol=1e-6)
+    np.testing.assert_allclose(ep.state_native[:, 2:], np.sin(grid)[:, None] * np.arange(1, 8), atol=1e-5)
+    held = (np.arange(40) == 39)[np.searchsorted(t, grid + 1e-6, side="right") - 1]
+    np.testing.assert_array_equal(ep.state_native[:, 0], held.astype(np.float32))
+    np.testing.assert_allclose(ep.action_native, np.cos(grid)[:, None] * np.arange(1, 7), atol=1e-5)
+
+
+def test_an_unplaced_camera_is_written_under_its_own_name() -> None:
+    [ep] = canonicalize(_raw(cameras=True))
+    assert set(ep.cameras) == {"cam0"}
+    assert ep.tier_reasons[0].startswith("no canonical dims (15 native dims and 1 camera(s) kept): joint space")
+    assert native_camera_name("observation.images.head", set()) == "native_head"  # never a vocabulary slot's name
+    assert native_camera_name("observation.images.Cam-0", {"cam_0"}) == "cam_0_2"
+
+
+def test_nothing_at_all_raises_saying_what_was_looked_for_and_the_cause() -> None:
+    with pytest.raises(ValueError) as err:
+        canonicalize(_raw(states=False))
+    msg = str(err.value)
+    assert "nothing to canonicalize (no hand signals, no camera, no numeric state or action column)" in msg
+    assert msg.endswith(CAUSE)
+
+
+def test_a_vector_wider_than_the_native_limit_is_named_not_dropped_silently() -> None:
+    raw = _raw()
+    t = raw.states["observation.state"].timestamps
+    raw.signals["language_embedding"] = Stream(t, np.zeros((len(t), MAX_NATIVE_VECTOR_DIMS + 1)))
+    raw.states["observation.effort"] = Stream(t, np.ones((len(t), 96)))  # a wide proprio vector is kept
+    [ep] = canonicalize(raw)
+    assert sum(n.startswith("observation.effort.") for n in ep.state_native_names) == 96
+    assert not any(n.startswith("language_embedding") for n in ep.state_native_names)
+    [left_out] = [r for r in ep.tier_reasons if r.startswith("not kept as natives")]
+    assert f"language_embedding ({MAX_NATIVE_VECTOR_DIMS + 1} dims)" in left_out
