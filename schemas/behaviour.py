@@ -9,8 +9,9 @@ the config and says which finding demotes the episode to `low` and which quarant
 A `BehaviourRecord` is flattened into the catalog beside the geometry QA as one nullable `qa_<field>` column per field
 (`catalog_fields`); a field is None where its check does not apply (no camera, no native state, no action).
 
-Default thresholds were measured on real samples (`tests/data/real/`, `../shared/realdata/`): the numbers each clean
-episode gives are in `tests/ingest/behaviour/test_real_samples.py`, and each default sits clear of them.
+Default thresholds were measured on real samples: the GR00T PickNPlace episodes (`tests/data/real/`, tested in
+`tests/ingest/behaviour/test_planted.py`) and a real AgiBot arm log (`../shared/realdata/`, `test_real_agibot.py`);
+each default sits clear of what the clean episodes give (the figures are in the field descriptions).
 """
 
 from __future__ import annotations

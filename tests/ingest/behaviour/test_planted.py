@@ -46,7 +46,7 @@ def test_frozen_camera_found_with_its_duration() -> None:
 def test_15hz_camera_stored_at_30fps_is_a_cadence_not_a_freeze() -> None:
     ep = g.episode(0)
     repeated = np.repeat(ep.frames[::2], 2, axis=0)[: len(ep.frames)]
-    found, tier, rec = codes(plant.Episode(ep.state, ep.action, repeated, ep.fps))
+    found, _, rec = codes(plant.Episode(ep.state, ep.action, repeated, ep.fps))
     # the sim's own still moments (identical renders a frame apart) measure 0.1 s beyond the cadence, far below 1 s
     assert rec.cam_repeat_period == 2 and rec.cam_frozen_s <= 0.1 and found == set()
     frozen = plant.frozen_camera(plant.Episode(ep.state, ep.action, repeated, ep.fps), seconds=2.0)
@@ -96,6 +96,7 @@ def test_wraparound_quarantines() -> None:
     p = plant.wraparound(g.episode(1), ELBOW, size=0.8 * span)
     found, tier, rec = codes(p.episode)
     assert "qa_jump_range_fraction" in found and tier == QualityTier.rejected
+    assert rec.jump_range_fraction == pytest.approx(0.8, abs=0.05)
 
 
 def test_idle_start_and_end_measured_and_trimmed() -> None:
