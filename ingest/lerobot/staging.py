@@ -191,9 +191,10 @@ class EpisodeBuilder:
                 raise self._error(TimestampError, f"timestamp {ts} is not finite", "timestamp")
             if self._last_ts is not None and ts <= self._last_ts:
                 raise self._error(
-                    TimestampError, f"timestamp {ts} is not after the previous {self._last_ts} (non-monotonic)",
+                    TimestampError,
+                    f"timestamp {ts} is not after the previous {self._last_ts} (non-monotonic)",
                     "timestamp",
-                )  # fmt: skip
+                )
             if abs(ts - expected) > self._tol:
                 raise self._error(
                     TimestampError,

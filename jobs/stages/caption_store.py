@@ -10,7 +10,7 @@ after; lines of episodes not captioned keep their bytes.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -40,8 +40,7 @@ class CaptionWork:
     video: str | None  # the mp4 of the camera shown to the VLM (None: the dataset has no video)
 
     def as_row(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "episode_index": self.episode_index, "length": self.length,
-                "original": self.original, "video": self.video}  # fmt: skip
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -71,9 +71,18 @@ def ours(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 def loaded(ours: SimpleNamespace, run_oracle, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     dump = tmp_path_factory.mktemp("dump") / "frames.npz"
     out = run_oracle(
-        "load", ours.root, "--items", ",".join(map(str, ITEMS)), "--dump", dump,
-        "--stats", "--delta-items", ",".join(map(str, DELTA_ITEMS)), "--steps", CHUNK,
-    )  # fmt: skip
+        "load",
+        ours.root,
+        "--items",
+        ",".join(map(str, ITEMS)),
+        "--dump",
+        dump,
+        "--stats",
+        "--delta-items",
+        ",".join(map(str, DELTA_ITEMS)),
+        "--steps",
+        CHUNK,
+    )
     with np.load(dump) as npz:
         decoded = {name: npz[name] for name in npz.files}
     return SimpleNamespace(**out, decoded=decoded)

@@ -70,11 +70,14 @@ def _fail_at(w: LeRobotWriter, bad_frame: int, mutate, **add_kw) -> EpisodeError
         (lambda f: f.__setitem__(HEAD, np.zeros((96, 120, 3), np.uint8)), FrameSizeError, HEAD),
         (lambda f: f.__setitem__(HEAD, np.zeros((96, 128, 3), np.float32)), DtypeError, HEAD),
         (lambda f: f.__setitem__(HEAD, np.zeros((96, 128), np.uint8)), ShapeError, HEAD),
-        (lambda f: f.__setitem__("observation.images.top", np.zeros((8, 8, 3), np.uint8)), UnknownFeatureError,
-         "observation.images.top"),
+        (
+            lambda f: f.__setitem__("observation.images.top", np.zeros((8, 8, 3), np.uint8)),
+            UnknownFeatureError,
+            "observation.images.top",
+        ),
         (lambda f: f.pop(ACTION), UnknownFeatureError, ACTION),
     ],
-)  # fmt: skip
+)
 def test_bad_value_names_episode_feature_frame(writer: LeRobotWriter, mutate, cls, feature) -> None:
     before = _files(writer.root)
     err = _fail_at(writer, 3, mutate)

@@ -46,8 +46,10 @@ def _lines(root: Path, rel: str) -> list[dict]:
 
 
 def _data_hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted([*root.glob("data/**/*.parquet"), *root.glob("videos/**/*.mp4")])}  # fmt: skip
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted([*root.glob("data/**/*.parquet"), *root.glob("videos/**/*.mp4")])
+    }
 
 
 def _rule(index: int, text: str, original: str) -> NewCaption:
@@ -57,8 +59,7 @@ def _rule(index: int, text: str, original: str) -> NewCaption:
 def test_captions_follow_the_contract(dataset: Path) -> None:
     before_lines = (dataset / "meta/episodes.jsonl").read_text().splitlines(keepends=True)
     before_data = _data_hashes(dataset)
-    captions = [_rule(0, "pick up the cup from the table", TASKS[0]),
-                _rule(2, "put the lid on the jar", TASKS[2])]  # fmt: skip
+    captions = [_rule(0, "pick up the cup from the table", TASKS[0]), _rule(2, "put the lid on the jar", TASKS[2])]
     assert apply_captions(dataset, captions) == 2
 
     tasks = _lines(dataset, "meta/tasks.jsonl")
@@ -66,8 +67,13 @@ def test_captions_follow_the_contract(dataset: Path) -> None:
     assert load_info(dataset / "meta/info.json").total_tasks == 4
     eps = _lines(dataset, "meta/episodes.jsonl")
     assert [e["tasks"] for e in eps] == [[t] for t in TASKS]  # originals kept
-    assert eps[0]["eidata"]["caption"] == {"text": "pick up the cup from the table", "task_index": 3, "kind": "rule",
-                                           "model": "eidata-rules-1", "original": TASKS[0]}  # fmt: skip
+    assert eps[0]["eidata"]["caption"] == {
+        "text": "pick up the cup from the table",
+        "task_index": 3,
+        "kind": "rule",
+        "model": "eidata-rules-1",
+        "original": TASKS[0],
+    }
     assert eps[2]["eidata"]["caption"]["task_index"] == 2  # an identical text is reused, not appended
     assert eps[0]["eidata"]["episode_uid"] == "ego4d/default/0"  # the rest of the lineage is kept
     after_lines = (dataset / "meta/episodes.jsonl").read_text().splitlines(keepends=True)
@@ -97,7 +103,10 @@ def test_which_episodes_a_run_redoes(dataset: Path) -> None:
     cap = _lines(dataset, "meta/episodes.jsonl")[0]["eidata"]["caption"]
     assert (cap["kind"], cap["text"], cap["original"]) == ("vlm", "grab the cup", TASKS[0])
     assert [t["task"] for t in _lines(dataset, "meta/tasks.jsonl")][3:] == [
-        "pick up the cup from the table", "hand over the knife", "grab the cup"]  # old captions stay tasks  # fmt: skip
+        "pick up the cup from the table",
+        "hand over the knife",
+        "grab the cup",
+    ]  # old captions stay tasks
 
 
 def test_waits_for_the_writer_lock_then_writes(dataset: Path) -> None:
@@ -136,13 +145,20 @@ def test_dataset_without_lineage_is_cataloged_with_its_caption(tmp_path: Path) -
     root = write_dataset(tmp_path / "corpus/datasets/other/set", "franka", [{"n": 5, "task": "Lift the lid."}])
     apply_captions(root, [_rule(0, "lift the lid", "Lift the lid.")])
     (row,) = catalog_rows_for_dataset(tmp_path / "corpus", root)
-    assert (row.caption, row.caption_ready, row.task, row.tier_reasons) == ("lift the lid", True, "Lift the lid.",
-                                                                           [NO_LINEAGE])  # fmt: skip
+    assert (row.caption, row.caption_ready, row.task, row.tier_reasons) == (
+        "lift the lid",
+        True,
+        "Lift the lid.",
+        [NO_LINEAGE],
+    )
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "writer.lock"}  # fmt: skip
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "writer.lock"
+    }
 
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))
