@@ -20,7 +20,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from adapters.lerobot.checks import loader_checks
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.source import LeRobotSource, meta_error
 from jobs.qa_findings import corpus_qa_config, findings, overview, summarize
 from schemas.corpus import EpisodeLineage
 from schemas.dataset_meta import Quirk, Severity
@@ -91,7 +91,7 @@ def validate_dataset(
     try:
         ds = adapter.dataset(root)
     except (ValueError, OSError, KeyError, pa.ArrowException) as err:
-        q = Quirk(code="unreadable_meta", severity="error", message=str(err), path="meta/info.json")
+        q = Quirk(code="unreadable_meta", severity="error", message=meta_error(err), path="meta/info.json")
         return ValidationReport(root=str(root), version="?", episodes=0, frames=0, quirks=[q])
     quirks = list(ds.quirks) + loader_checks(ds, data=data, videos=videos) + qa_quirks(root, qa)
     return ValidationReport(

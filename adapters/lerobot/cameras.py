@@ -115,6 +115,10 @@ def select_cameras(
                     ep, (f"no mp4 for camera {key!r}{expected}", str(ds.root / clip.file) if clip else None, key)
                 )
     ds.cameras = canonical_map(kept, ds, camera_map, rules)
+    unplaced = [k for k, c in ds.cameras.items() if c is None]
+    if unplaced:
+        msg = f"cameras with no canonical slot, kept under their own keys (camera_map places them): {unplaced}"
+        ds.quirks.append(quirk("camera_without_slot", "info", msg, INFO_PATH))
 
 
 def relocate_camera(ds: LoadedDataset, key: str, missing: set[str]) -> set[str]:

@@ -154,6 +154,14 @@ class LeRobotOptions(AdapterOptions):
         return v
 
 
+def meta_error(err: BaseException) -> str:
+    """The cause of an unreadable dataset meta, said in words: a bare KeyError prints only the key (the issue's
+    "dataset meta unreadable: 'chunk_index'")."""
+    if isinstance(err, KeyError):
+        return f"missing key {err.args[0]!r} ({type(err).__name__} while reading meta/info.json or the episodes meta)"
+    return str(err)
+
+
 @register
 class LeRobotSource(SourceAdapter):
     name: ClassVar[str] = "lerobot"
@@ -189,7 +197,7 @@ class LeRobotSource(SourceAdapter):
                     "meta",
                     (str(ds_root / INFO_PATH),),
                     {"root": str(ds_root)},
-                    f"dataset meta unreadable: {err}",
+                    f"dataset meta unreadable: {meta_error(err)}",
                 )
                 continue
             for ep, loc in sorted(ds.episodes.items()):
@@ -228,7 +236,8 @@ class LeRobotSource(SourceAdapter):
         try:
             ds = self._dataset(root, ref.subset)
         except (ValueError, OSError, KeyError, pa.ArrowException) as err:
-            raise self.error(f"dataset meta unreadable: {err}", file=root / INFO_PATH, episode=ref.raw_id) from err
+            msg = f"dataset meta unreadable: {meta_error(err)}"
+            raise self.error(msg, file=root / INFO_PATH, episode=ref.raw_id) from err
         loc = ds.episodes.get(int(ep))
         if loc is None:
             raise self.error("episode not listed in the dataset meta", file=root, episode=ref.raw_id)

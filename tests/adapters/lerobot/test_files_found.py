@@ -11,11 +11,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from adapters.lerobot.cameras import canonical_camera, relocate_video
 from adapters.lerobot.source import LeRobotSource
 from adapters.synthetic.lerobot import write_lerobot_v3
+from jobs.validate import validate_dataset
 from schemas.canonical import Camera
 from schemas.lerobot import fill_path_template
 
@@ -111,3 +113,15 @@ def test_rules_given_as_an_option_come_first() -> None:
     assert canonical_camera("cam_high", rules) is None  # 'none': kept under its own key
     assert canonical_camera("right_wrist", rules) is Camera.wrist_left
     assert canonical_camera("laptop", rules) is Camera.third_person  # the table still answers the rest
+
+
+def test_an_episodes_meta_without_a_key_says_which_key_is_missing(tmp_path: Path) -> None:
+    root = write_lerobot_v3(tmp_path / "ds", (5, 6)).root
+    path = root / "meta/episodes/chunk-000/file-000.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["data/chunk_index"]), path)
+    [ref] = LeRobotSource().discover(root)
+    assert ref.raw_id == "meta"
+    assert ref.error is not None and "missing key 'data/chunk_index'" in ref.error
+    report = validate_dataset(root)
+    assert [(q.code, q.severity) for q in report.quirks] == [("unreadable_meta", "error")]
+    assert "missing key 'data/chunk_index'" in report.quirks[0].message

@@ -161,3 +161,6 @@ def test_so101_bimanual_chunk_index_template_and_numbered_cameras(cases: dict[st
     report = validate_dataset(case.written.root)
     assert report.version == "v2.1" and report.episodes == 2
     assert "bad_path_template" not in {c for c, _ in report.codes()}
+    # validate says what ingest did with the cameras
+    [unplaced] = [q.message for q in report.quirks if q.code == "camera_without_slot"]
+    assert "observation.images.cam0" in unplaced and "observation.images.cam1" in unplaced
