@@ -16,6 +16,7 @@ from tests.needs import tool_missing
 
 MARKS = {"writer": [pytest.mark.oracle]}  # lerobot 0.6.1 (its own venv) is one of its contestants
 GPU_RUNS = {"latents": ["--device", "cuda"]}  # train_step times lda-1b by itself when CUDA is there
+V30_CONTESTANT = {"writer", "export_v3", "quantile_stats"}  # lerobot 0.6.1 (.venv-oracle-v30) is a contestant
 
 
 def _check(name: str, run: Callable[[], subprocess.CompletedProcess[str]]) -> dict:
@@ -31,8 +32,8 @@ def _check(name: str, run: Callable[[], subprocess.CompletedProcess[str]]) -> di
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=MARKS.get(n, [])) for n in BENCHMARKS])
 def test_benchmark_runs(name: str) -> None:
-    if name == "writer" and lerobot_v30_missing():
-        tool_missing("lerobot 0.6.1", "the writer benchmark runs it from its own venv (make oracle-v30)")
+    if name in V30_CONTESTANT and lerobot_v30_missing():
+        tool_missing("lerobot 0.6.1", f"the {name} benchmark runs it from its own venv (make oracle-v30)")
     assert isinstance(_check(name, start({name})[name].result), dict)  # started when collection ended
 
 
