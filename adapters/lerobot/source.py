@@ -49,7 +49,9 @@ in `metadata["embodiment_from"]`. Default tier: `high`.
 
 Quirks handled. Per dataset (one quirk in the report, reading goes on):
 - ghost camera: a video feature with no mp4 for any episode (GR00T's `observation.images.egoview`) is skipped,
-  quirk `ghost_camera` (a camera asked for by the `cameras` option and absent fails every episode instead);
+  quirk `ghost_camera` naming the path expected (a camera asked for by the `cameras` option and absent fails every
+  episode instead); `video_path_relocated` (warning): the mp4s are read where they are, not where the template
+  says; `camera_without_slot` (info): cameras kept under their own keys;
 - everything `DatasetMeta` reports (v2.0 stats / `video_info`, float fps, totals, splits, float64, ...); for v3.0
   `check_info`, totals, and `[dataset_from_index, dataset_to_index)` vs `length`;
 - an unreadable `info.json` / episodes meta fails the dataset: discovery yields one ref `meta` with `error` set and
@@ -58,7 +60,8 @@ Per episode, `AdapterError` (discovery yields the episode with `error` set; the 
 - data parquet missing or unreadable (footer at discovery, rows at read; a shared v3 file fails each of its
   episodes), field `data_path`; a vector column ragged or null, field = the column; a parquet or mp4 that is a Git
   LFS pointer (a clone without `git lfs`) says so and names `git lfs pull`;
-- a camera that has mp4s for other episodes but not this one (field = the video key); an mp4 PyAV cannot open.
+- a camera that has mp4s for other episodes but not this one (field = the video key, the path expected in the
+  message); an mp4 PyAV cannot open.
 Per episode, quirk in `metadata["episode_quirks"]` (the episode is read):
 - `episode_length_mismatch`: episodes.jsonl / v3 `length` differs from the parquet rows (the rows are read);
 - `timestamp_offset_corrected`: with `timestamp_offset="auto"` the offset parquet - video PTS over the aligned

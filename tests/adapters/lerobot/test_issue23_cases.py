@@ -23,7 +23,6 @@ import pytest
 
 from adapters.lerobot.source import LeRobotSource
 from adapters.synthetic.lerobot_layouts import Written, load_case, materialize
-from ingest.canonical import resample as rs
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
@@ -62,8 +61,8 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Ingested]:
 def _expected(ts: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """The natives' rule: floats linearly between samples, integers and flags held from the sample at or before."""
     v = values.reshape(len(values), -1)
-    if v.dtype.kind == "f":
-        return rs.resample_linear(ts, v.astype(np.float64), grid)
+    if v.dtype.kind == "f":  # np.interp, not the pipeline's own resampler: an independent reading of the rule
+        return np.stack([np.interp(grid, ts, v[:, j].astype(np.float64)) for j in range(v.shape[1])], axis=1)
     return v[np.clip(np.searchsorted(ts, grid + 1e-6, side="right") - 1, 0, len(ts) - 1)].astype(np.float64)
 
 
