@@ -170,8 +170,14 @@ def _two_arms_by_names(name: str, ds: LoadedDataset) -> tuple[str, str] | None:
     emb = default_registry().get(name) if name in default_registry() else None
     if emb is None or emb.joint_space is None or len(emb.joint_space.arms) != 1:
         return None
-    dof = len(emb.joint_space.arms[0].joints)
-    groups = sorted(g for g, ns in arm_groups(state_names(ds)).items() if len(ns) >= dof)
+    arm = emb.joint_space.arms[0]
+    names = state_names(ds)
+    keys = {name_key(n) for n in names}
+    # a side counts when each of the arm's joints is named with it (so a canonical dataset's `left.wrist.x` .. is no
+    # arm); a numbered prefix (`arm1_j1`, names without the joints') when it carries at least the arm's joint count
+    sided = [s for s in ("left", "right") if all(j.keys((s,)) & keys for j in arm.joints)]
+    numbered = [g for g, ns in arm_groups(names).items() if g not in ("left", "right") and len(ns) >= len(arm.joints)]
+    groups = sided if len(sided) == 2 else sorted(numbered)
     if len(groups) != 2:
         return None
     if name not in BIMANUAL:

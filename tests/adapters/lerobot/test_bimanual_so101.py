@@ -212,6 +212,15 @@ ONE_ARM = [f"{m}.pos" for m in MOTORS]
         ("koch_bimanual", ONE_ARM, UNKNOWN_EMBODIMENT),  # two Koch arms: none registered
         ("koch_follower", [f"{s}_{m}.pos" for s in ("left", "right") for m in MOTORS], UNKNOWN_EMBODIMENT),  # names
         ("franka", ["left_finger", "right_finger", *(f"joint{i}" for i in range(1, 8))], "franka"),  # fingers: one arm
+        (
+            "franka",
+            [
+                f"{s}.{p}"
+                for s in ("left", "right")
+                for p in ("wrist.x", "wrist.y", "wrist.z", "gripper", "a", "b", "c", "d")
+            ],
+            "franka",
+        ),  # canonical names
         ("aloha", [f"{s}_waist" for s in ("left", "right")], "aloha"),  # already two arms
     ],
 )
