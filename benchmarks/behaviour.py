@@ -1,0 +1,162 @@
+"""Behaviour QA's cost per frame against the video encode per core, and the near-duplicate search at catalog scale.
+
+    .venv/bin/python -m benchmarks.behaviour [--reps 3] [--scale 1] [--rows 1000000] [--pairwise-rows 1000]
+    .venv/bin/python -m benchmarks.behaviour --smoke     # one episode, 5000 rows: runs, measures nothing
+
+Per-frame cost: the real GR00T PickNPlace episodes (`tests/data/real/gr00t_robot_sim_picknplace`, 44-dim state and
+action at 20 fps, one 256x256 camera; `--scale k` repeats pixels to k*256 square), in this one process (one core):
+
+- encode: the episode's frames through the writer's encoder (`VideoEncoder`, libsvtav1 at lerobot's g=2 crf=30,
+  one thread: `lp=1`) into a temporary mp4, what ingest pays per camera frame at the least;
+- checks: `ingest.behaviour.episode.measure_episode` on the same episode (state, action, camera), every check plus
+  the fingerprint.
+
+Near-duplicate search at `--rows` catalog rows: random 32-value signatures with 1000 planted copies (each with 0-4
+of its 32 hashes changed), searched by `near_duplicates` (LSH, 8 bands); recall of the planted pairs and the seconds.
+Beside it, the reference: lerobot-doctor 0.2's near-duplicate check (`checks/anomalies.py`
+`_check_near_duplicate_episodes`: every pair of episodes, `np.allclose` of a 41-value fingerprint) timed at
+`--pairwise-rows` and extrapolated to `--rows` by its n^2 pairs. Medians over `--reps`; the last stdout line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("SVT_LOG", "1")
+
+import av
+import numpy as np
+import pyarrow.parquet as pq
+
+from benchmarks._cli import parse_args
+from benchmarks._machine import log
+from ingest.behaviour.duplicates import near_duplicates
+from ingest.behaviour.episode import measure_episode
+from ingest.behaviour.state import DimLimits
+from ingest.lerobot.video import VideoCodec, VideoEncoder
+from schemas.behaviour import BehaviourConfig
+
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "gr00t_robot_sim_picknplace"
+FPS = 20
+
+
+def load(index: int, scale: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    table = pq.read_table(SAMPLE / "data" / "chunk-000" / f"episode_{index:06d}.parquet")
+    n = table.num_rows
+    state = table["observation.state"].combine_chunks().flatten().to_numpy().reshape(n, -1).astype(np.float64)
+    action = table["action"].combine_chunks().flatten().to_numpy().reshape(n, -1).astype(np.float64)
+    video = SAMPLE / "videos" / "chunk-000" / "observation.images.ego_view" / f"episode_{index:06d}.mp4"
+    with av.open(str(video)) as c:
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    if scale > 1:
+        frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    return state, action, frames
+
+
+def limits() -> DimLimits:
+    stats = json.loads((SAMPLE / "meta" / "stats.json").read_text())["observation.state"]
+    modality = json.loads((SAMPLE / "meta" / "modality.json").read_text())["state"]
+    rest = np.zeros(len(stats["min"]), bool)
+    for part in ("left_hand", "right_hand"):
+        rest[modality[part]["start"] : modality[part]["end"]] = True
+    return DimLimits(np.array(stats["min"]), np.array(stats["max"]), ("rad",) * len(rest), rest)
+
+
+def encode_s(frames: np.ndarray, out: Path) -> float:
+    t0 = time.perf_counter()
+    enc = VideoEncoder(out, frames.shape[2], frames.shape[1], FPS, VideoCodec(threads=1))
+    for f in frames:
+        enc.encode(f)
+    enc.close()
+    return time.perf_counter() - t0
+
+
+def checks_s(state: np.ndarray, action: np.ndarray, frames: np.ndarray, lim: DimLimits) -> float:
+    t0 = time.perf_counter()
+    measure_episode(state, FPS, lim, BehaviourConfig(), action=action, cameras={"ego": frames})
+    return time.perf_counter() - t0
+
+
+def planted_signatures(rows: int, copies: int, m: int, seed: int = 0) -> tuple[np.ndarray, set[tuple[int, int]]]:
+    rng = np.random.default_rng(seed)
+    sig = rng.integers(0, 2**32, (rows, m), dtype=np.uint64).astype(np.uint32)
+    src = rng.choice(rows // 2, copies, replace=False)
+    dst = rows // 2 + rng.choice(rows - rows // 2, copies, replace=False)
+    sig[dst] = sig[src]
+    for k, d in enumerate(dst):  # 0..4 of the 32 values differ: similarity 1.0 .. 0.875
+        changed = rng.choice(m, k % 5, replace=False)
+        sig[d, changed] ^= np.uint32(0x5BD1E995)
+    return sig, {(int(a), int(b)) for a, b in zip(src, dst, strict=True)}
+
+
+def doctor_pairwise_s(rows: int, seed: int = 1) -> float:
+    """lerobot-doctor 0.2's loop over every pair (`_check_near_duplicate_episodes`), on 41-value fingerprints."""
+    fps = [(i, fp) for i, fp in enumerate(np.random.default_rng(seed).normal(size=(rows, 41)))]
+    t0 = time.perf_counter()
+    dup = []
+    for i in range(len(fps)):
+        for j in range(i + 1, len(fps)):
+            if len(fps[i][1]) == len(fps[j][1]) and np.allclose(fps[i][1], fps[j][1], atol=1e-6):
+                dup.append((i, j))
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--scale", type=int, default=1, help="pixel repeat of the 256x256 camera (2: 512x512)")
+    p.add_argument("--episodes", type=int, default=5, help="GR00T episodes measured (1..5)")
+    p.add_argument("--rows", type=int, default=1_000_000, help="catalog rows for the near-duplicate search")
+    p.add_argument("--pairwise-rows", type=int, default=1000, help="rows lerobot-doctor's pairwise loop is timed at")
+    args = parse_args(p, {"reps": 1, "episodes": 1, "rows": 5000, "pairwise_rows": 100},
+                      "one episode, 5000 catalog rows, 100 pairwise rows")  # fmt: skip
+    lim, cfg = limits(), BehaviourConfig()
+    per_episode = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for e in range(args.episodes):
+            state, action, frames = load(e, args.scale)
+            checks_s(state, action, frames, lim)  # imports, first calls
+            enc = statistics.median(encode_s(frames, Path(tmp) / f"e{e}_{r}.mp4") for r in range(args.reps))
+            chk = statistics.median(checks_s(state, action, frames, lim) for _ in range(args.reps))
+            n = len(frames)
+            row = {"frames": n, "encode_ms_per_frame": round(enc / n * 1e3, 4),
+                   "checks_us_per_frame": round(chk / n * 1e6, 2), "share": round(chk / enc, 5)}  # fmt: skip
+            per_episode.append(row)
+            log(f"[behaviour] episode {e} {n} frames {frames.shape[1]}px: encode {enc / n * 1e3:.3f} ms/frame,"
+                f" checks {chk / n * 1e6:.1f} us/frame = {100 * chk / enc:.2f} %")  # fmt: skip
+    sig, planted = planted_signatures(args.rows, min(1000, args.rows // 10), cfg.fingerprint_hashes)
+    near_duplicates(sig[:1000], cfg)  # first calls
+    t0 = time.perf_counter()
+    pairs = near_duplicates(sig, cfg, threshold=0.85)
+    search = time.perf_counter() - t0
+    found = {(int(a), int(b)) for a, b in zip(pairs.first, pairs.second, strict=True)}
+    recall = len(found & planted) / len(planted)
+    doctor = doctor_pairwise_s(args.pairwise_rows)
+    doctor_at_rows = doctor * (args.rows * (args.rows - 1)) / (args.pairwise_rows * (args.pairwise_rows - 1))
+    log(f"[behaviour] near-duplicates at {args.rows} rows: {search:.2f} s, recall {recall:.3f}, {len(found)} pairs"
+        f" ({len(found - planted)} not planted); lerobot-doctor pairwise {doctor:.2f} s at {args.pairwise_rows} rows"
+        f" -> {doctor_at_rows / 3600:.1f} h at {args.rows}")  # fmt: skip
+    share = max(r["share"] for r in per_episode)
+    print(f"{'episode':>8s} {'frames':>6s} {'encode ms/f':>11s} {'checks us/f':>11s} {'share':>7s}")
+    for e, r in enumerate(per_episode):
+        print(f"{e:8d} {r['frames']:6d} {r['encode_ms_per_frame']:11.3f} {r['checks_us_per_frame']:11.1f}"
+              f" {100 * r['share']:6.2f}%")  # fmt: skip
+    print(json.dumps({
+        "episodes": per_episode, "max_share": share, "size": 256 * args.scale, "reps": args.reps,
+        "rows": args.rows, "search_s": round(search, 3), "recall": recall, "pairs": len(found),
+        "false_pairs": len(found - planted), "skipped_buckets": pairs.skipped_buckets,
+        "doctor_pairwise_rows": args.pairwise_rows, "doctor_pairwise_s": round(doctor, 3),
+        "doctor_extrapolated_s": round(doctor_at_rows, 1), "cpus": os.cpu_count(),
+        "loadavg_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(), "numpy": np.__version__,
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

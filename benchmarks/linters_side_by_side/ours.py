@@ -1,0 +1,43 @@
+"""eidata's behaviour QA on every case: per episode, the findings' codes; per case, near-duplicate pairs.
+
+    .venv/bin/python -m benchmarks.linters_side_by_side.ours > /tmp/ours.json
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from benchmarks.linters_side_by_side.cases import CASES, SAMPLE, episodes
+from ingest.behaviour.duplicates import near_duplicates
+from ingest.behaviour.episode import measure_episode
+from ingest.behaviour.findings import findings
+from ingest.behaviour.state import DimLimits
+from schemas.behaviour import BehaviourConfig
+
+
+def limits() -> DimLimits:
+    stats = json.loads((SAMPLE / "meta" / "stats.json").read_text())["observation.state"]
+    modality = json.loads((SAMPLE / "meta" / "modality.json").read_text())["state"]
+    rest = np.zeros(len(stats["min"]), bool)
+    for part in ("left_hand", "right_hand"):
+        rest[modality[part]["start"] : modality[part]["end"]] = True
+    return DimLimits(np.array(stats["min"]), np.array(stats["max"]), ("rad",) * len(rest), rest)
+
+
+def main() -> None:
+    cfg, lim, out = BehaviourConfig(), limits(), {}
+    for case in CASES:
+        eps = episodes(case)
+        recs = [measure_episode(e.state, e.fps, lim, cfg, action=e.action, cameras={"ego": e.frames}) for e in eps]
+        pairs = near_duplicates(np.array([r.fingerprint for r in recs], np.uint32), cfg)
+        out[case] = {
+            "episodes": {i: sorted({f.code for f in findings(r, cfg)}) for i, r in enumerate(recs)},
+            "duplicates": [[int(a), int(b), float(s)] for a, b, s in zip(pairs.first, pairs.second, pairs.similarity, strict=True)],
+        }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
