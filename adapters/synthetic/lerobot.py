@@ -8,9 +8,9 @@ holding every episode's rows, and per camera one mp4 holding every episode: each
 (libx264, yuv420p) and the files are concatenated by stream copy, as lerobot's converter does with ffmpeg's concat
 demuxer; `from_timestamp` is the running sum of episode durations. Deterministic for a seed.
 
-`inject_fault` damages a v2.x dataset (one written by `ingest.lerobot.writer.LeRobotWriter`, or a copy of a real one) in
-the ways the LeRobot adapter must survive: a missing or unreadable parquet, a length mismatch, a ghost camera, a
-missing mp4.
+`inject_fault` damages a v2.x dataset (one written by `ingest.lerobot.writer.LeRobotWriter`, or a copy of a real one,
+whatever spelling its path templates use) in the ways the LeRobot adapter must survive: a missing or unreadable
+parquet, a length mismatch, a ghost camera, a missing mp4.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.synthetic.video import synthetic_frame, write_mp4
+from schemas.lerobot import fill_path_template
 
 V3_CAMERAS: dict[str, tuple[int, int]] = {"observation.images.top": (48, 64), "observation.images.wrist_left": (48, 64)}
 V3_TASKS = ("pick up the red cube", "open the top drawer")
@@ -200,7 +201,7 @@ def inject_fault(root: Path, fault: Fault, episode: int = 0) -> Path:
     root = Path(root)
     info = json.loads((root / "meta/info.json").read_text(encoding="utf-8"))
     chunk = episode // info.get("chunks_size", 1000)
-    data = root / info["data_path"].format(episode_chunk=chunk, episode_index=episode)
+    data = root / fill_path_template(info["data_path"], episode, chunk)
     if fault == "missing_parquet":
         data.unlink()
         return data
@@ -225,7 +226,7 @@ def inject_fault(root: Path, fault: Fault, episode: int = 0) -> Path:
         return root / "meta/info.json"
     if fault == "missing_mp4":
         key = next(k for k, f in info["features"].items() if f["dtype"] == "video")
-        mp4 = root / info["video_path"].format(episode_chunk=chunk, episode_index=episode, video_key=key)
+        mp4 = root / fill_path_template(info["video_path"], episode, chunk, key)
         mp4.unlink()
         return mp4
     raise ValueError(f"unknown fault {fault!r}")

@@ -16,7 +16,8 @@ import pytest
 
 from adapters.lerobot.cameras import canonical_camera, relocate_video
 from adapters.lerobot.source import LeRobotSource
-from adapters.synthetic.lerobot import write_lerobot_v3
+from adapters.synthetic.lerobot import inject_fault, write_lerobot_v3
+from adapters.synthetic.lerobot_layouts import load_case, materialize
 from jobs.validate import validate_dataset
 from schemas.canonical import Camera
 from schemas.lerobot import fill_path_template
@@ -125,3 +126,18 @@ def test_an_episodes_meta_without_a_key_says_which_key_is_missing(tmp_path: Path
     report = validate_dataset(root)
     assert [(q.code, q.severity) for q in report.quirks] == [("unreadable_meta", "error")]
     assert "missing key 'data/chunk_index'" in report.quirks[0].message
+
+
+def test_a_missing_mp4_of_a_chunk_index_dataset_is_the_episode_reason_with_its_expected_path(tmp_path: Path) -> None:
+    """The real hand-made v2.1 layout (`{chunk_index}` templates, tests/fixtures/lerobot_layouts) with one mp4 gone:
+    that episode alone fails, its reason naming the camera and the path expected; validate names the same file."""
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
+    root = materialize(load_case(fixtures / "so101_bimanual_chunk_index_v21"), tmp_path / "ds").root
+    gone = inject_fault(root, "missing_mp4", episode=1)
+    expected = "videos/chunk-000/observation.images.cam0/episode_000001.mp4"
+    assert gone == root / expected
+    refs = list(LeRobotSource().discover(root))
+    assert len(refs) == 2 and refs[0].error is None
+    assert refs[1].error == f"no mp4 for camera 'observation.images.cam0' (expected at {expected})"
+    missing = [q for q in validate_dataset(root).quirks if q.code == "missing_video_files"]
+    assert len(missing) == 1 and missing[0].path == expected
