@@ -1,6 +1,6 @@
 """eidata's behaviour QA on every case: per episode, the findings' codes; per case, near-duplicate pairs.
 
-    .venv/bin/python -m benchmarks.linters_side_by_side.ours > /tmp/ours.json
+.venv/bin/python -m benchmarks.linters_side_by_side.ours > /tmp/ours.json
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ def main() -> None:
         eps = episodes(case)
         recs = [measure_episode(e.state, e.fps, lim, cfg, action=e.action, cameras={"ego": e.frames}) for e in eps]
         pairs = near_duplicates(np.array([r.fingerprint for r in recs], np.uint32), cfg)
+        dup = zip(pairs.first, pairs.second, pairs.similarity, strict=True)
         out[case] = {
             "episodes": {i: sorted({f.code for f in findings(r, cfg)}) for i, r in enumerate(recs)},
-            "duplicates": [[int(a), int(b), float(s)] for a, b, s in zip(pairs.first, pairs.second, pairs.similarity, strict=True)],
+            "duplicates": [[int(a), int(b), float(s)] for a, b, s in dup],
         }
     print(json.dumps(out))
 
