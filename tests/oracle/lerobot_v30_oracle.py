@@ -9,7 +9,7 @@ timestamps, same tolerance). Every command prints one JSON object on the last st
 Commands:
   probe                                   lerobot's version and CODEBASE_VERSION
   feature-stats IN.npz OUT.pkl            lerobot's `compute_episode_stats` of each array (numeric features)
-  check ROOT... --dump DIR [--items-per-episode K]
+  check ROOT... --dump DIR [--items-per-episode K] [--no-streaming]
         for each v3.0 dataset: `LeRobotDataset` (totals, episodes metadata, tasks, every numeric column, items
         decoded at first/middle/last frame of each episode), `StreamingLeRobotDataset` (every item, unshuffled),
         lerobot's `compute_episode_stats` per episode and its `aggregate_stats` over them; arrays go to DIR/<i>.npz
@@ -86,7 +86,7 @@ def _sample(ds: Any, k: int) -> list[int]:
     return out
 
 
-def _check_one(root: str, dump: Path, k: int) -> dict[str, Any]:
+def _check_one(root: str, dump: Path, k: int, streaming: bool = True) -> dict[str, Any]:
     from lerobot.datasets import LeRobotDataset, StreamingLeRobotDataset, aggregate_stats
     from lerobot.datasets.compute_stats import compute_episode_stats
 
@@ -115,12 +115,13 @@ def _check_one(root: str, dump: Path, k: int) -> dict[str, Any]:
     running = None
     for s in ep_stats:
         running = s if running is None else aggregate_stats([running, s])
-    # streaming: every item once, in file order
+    # streaming: every item once, in file order (it places a frame at index / fps in the episode's video file, which
+    # holds only while each camera is one file: `--no-streaming` for datasets cut into several files)
     _patch_streaming()
     sds = StreamingLeRobotDataset(REPO_ID, root=root, shuffle=False, buffer_size=1)
     seen = []
     wanted = set(items)
-    for item in sds:
+    for item in sds if streaming else []:
         idx = int(item["index"])
         seen.append(idx)
         for key in numeric:
@@ -150,7 +151,10 @@ def _check_one(root: str, dump: Path, k: int) -> dict[str, Any]:
 def cmd_check(args: argparse.Namespace) -> dict[str, Any]:
     dump = Path(args.dump)
     dump.mkdir(parents=True, exist_ok=True)
-    return {root: _check_one(root, dump / f"{i}.npz", args.items_per_episode) for i, root in enumerate(args.roots)}
+    return {
+        root: _check_one(root, dump / f"{i}.npz", args.items_per_episode, not args.no_streaming)
+        for i, root in enumerate(args.roots)
+    }
 
 
 def cmd_convert(args: argparse.Namespace) -> dict[str, Any]:
@@ -173,6 +177,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("roots", nargs="*")
     parser.add_argument("--dump")
     parser.add_argument("--items-per-episode", type=int, default=3, dest="items_per_episode")
+    parser.add_argument("--no-streaming", action="store_true", dest="no_streaming")
     args = parser.parse_args(argv)
     result = COMMANDS[args.command](args)
     sys.stdout.flush()

@@ -197,3 +197,40 @@ def test_rerun_skips_and_kill_leaves_nothing_complete(exported: tuple[Path, Path
     with pytest.raises(OSError, match="disk full"):
         export_corpus(corpus, target, manifest=MANIFEST)
     assert not (target / MANIFEST).exists() and not list(target.glob(f".{MANIFEST}{PARTIAL}*"))
+
+
+def test_files_roll_over_at_the_size_limits(exported: tuple[Path, Path], run_oracle_v30, tmp_path: Path, monkeypatch):
+    """Limits of 1 "MB" of 1 kB each: every episode starts a new data file, video file and episodes file, as
+    lerobot's `>=` rule does; lerobot 0.6.1 still reads every value and frame (`LeRobotDataset`; its streaming reader
+    assumes one video file per camera, `lerobot_v30_oracle.py`)."""
+    import jobs.export.lerobot_v3_write as w
+
+    corpus, _ = exported
+    monkeypatch.setattr(w, "MB", 1024)
+    out = tmp_path / "rolled"
+    export_corpus(corpus, out, manifest=MANIFEST, data_mb=1, video_mb=1)
+    root = out / MANIFEST
+    rows = pq.read_table(root / "meta" / "episodes").to_pylist()
+    n = len(rows)
+    assert n >= 2
+    assert [(r["data/chunk_index"], r["data/file_index"]) for r in rows] == [(0, i) for i in range(n)]
+    assert [r["meta/episodes/file_index"] for r in rows] == list(range(n))
+    key = "observation.images.head"
+    assert [r[f"videos/{key}/file_index"] for r in rows] == list(range(n))
+    assert all(r[f"videos/{key}/from_timestamp"] == 0.0 for r in rows)
+    for r in rows:
+        video = root / f"videos/{key}/chunk-000/file-{r[f'videos/{key}/file_index']:03d}.mp4"
+        assert len(_frames(str(video))) == r["length"]
+    result = run_oracle_v30("check", root, "--dump", tmp_path / "dump", "--no-streaming")[str(root)]
+    sources = _episode_map(corpus, out, str(root), result)
+    for i in range(n):  # no streaming items: compare the LeRobotDataset side only
+        lo, hi = result["episodes"][i]["dataset_from_index"], result["episodes"][i]["dataset_to_index"]
+        assert hi - lo == rows[i]["length"]
+    arrays = dict(np.load(tmp_path / "dump" / "0.npz"))
+    for idx in range(result["num_frames"]):  # stand in for the streaming values the helper also checks
+        for k in [k for k, ft in result["features"].items() if ft["dtype"] != "video"]:
+            arrays[f"stream:{idx}:{k}"] = arrays[f"col:{k}"][idx]
+        for k in result["video_keys"]:
+            if f"frame:{idx}:{k}" in arrays:
+                arrays[f"sframe:{idx}:{k}"] = arrays[f"frame:{idx}:{k}"]
+    _check_values(result, arrays, sources)
