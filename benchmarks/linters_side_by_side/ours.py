@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from benchmarks.linters_side_by_side.cases import CASES, SAMPLE, episodes
+from benchmarks.linters_side_by_side.cases import CASES, PLANTED_IN, SAMPLE, episodes
 from ingest.behaviour.duplicates import near_duplicates
 from ingest.behaviour.episode import measure_episode
 from ingest.behaviour.findings import findings
@@ -36,6 +36,7 @@ def main() -> None:
         out[case] = {
             "episodes": {i: sorted({f.code for f in findings(r, cfg)}) for i, r in enumerate(recs)},
             "duplicates": [[int(a), int(b), float(s)] for a, b, s in dup],
+            "planted_values": recs[PLANTED_IN].model_dump(exclude={"fingerprint"}, exclude_none=True),
         }
     print(json.dumps(out))
 

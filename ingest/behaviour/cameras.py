@@ -90,10 +90,12 @@ def camera_behaviour(
     mean, std, diff, peak = frame_signals(thumbs)
     same = (diff < config.static_pair_diff) & (peak < config.frozen_drift)  # a slow arm: small mean, large peak
     period = repeat_period(same)
+    dark, bright = mean < config.dark_level, mean > config.bright_level
+    flat = (std < config.flat_std) & ~dark & ~bright
+    blank = dark | bright | flat  # a capped or dead feed is reported as degenerate, not again as frozen
     moving = np.ones(n, bool) if moving is None else np.asarray(moving, bool)
-    starts, lengths = _frozen_runs(thumbs, same, period, config, moving)
+    starts, lengths = _frozen_runs(thumbs, same & ~blank[1:] & ~blank[:-1], period, config, moving)
     longest = int(lengths.max()) if len(lengths) else 0
-    flat = (std < config.flat_std) & (mean >= config.dark_level) & (mean <= config.bright_level)  # not black/white
     counted = int(moving.sum())
     return CameraBehaviour(
         frames=n,
@@ -102,7 +104,7 @@ def camera_behaviour(
         frozen_s=longest / fps,
         frozen_fraction=min(1.0, float(lengths.sum()) / counted) if counted and len(lengths) else 0.0,
         frozen_start=int(starts[np.argmax(lengths)]) if longest else None,
-        dark_fraction=float(np.mean(mean < config.dark_level)) if n else 0.0,
-        bright_fraction=float(np.mean(mean > config.bright_level)) if n else 0.0,
+        dark_fraction=float(np.mean(dark)) if n else 0.0,
+        bright_fraction=float(np.mean(bright)) if n else 0.0,
         flat_fraction=float(np.mean(flat)) if n else 0.0,
     )

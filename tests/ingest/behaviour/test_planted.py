@@ -56,7 +56,7 @@ def test_15hz_camera_stored_at_30fps_is_a_cadence_not_a_freeze() -> None:
 def test_black_frames_found_with_their_fraction() -> None:
     p = plant.black_frames(g.episode(1), fraction=0.3)
     found, tier, rec = codes(p.episode)
-    assert "qa_cam_degenerate" in found and tier == QualityTier.low
+    assert found == {"qa_cam_degenerate"} and tier == QualityTier.low  # not frozen as well
     assert rec.cam_dark_fraction == pytest.approx(p.expect, abs=1e-9)
     assert codes(plant.black_frames(g.episode(1), fraction=0.95).episode)[1] == QualityTier.rejected
 
