@@ -146,14 +146,31 @@ class EpisodeReader:
         d = ts[:m] - vt[:m]
         off = float(d[0])
         if np.max(np.abs(d - off)) > 0.5 / self.fps:
-            msg = f"parquet - {key} PTS is not constant ({d.min():.6g}..{d.max():.6g}s): timestamps left as they are"
-            self.note("timestamp_video_drift", "warning", msg)
+            msg = f"parquet - {key} PTS is not constant ({d.min():.6g}..{d.max():.6g}s): parquet timestamps kept"
+            self.note("timestamp_video_drift", "warning", msg + self.retime(ts, cams))
             return 0.0
         if abs(off) <= TOLERANCE_S:
             return 0.0
         msg = f"parquet timestamps are {off:.6g}s after the {key} PTS over {m} frames: subtracted"
         self.note("timestamp_offset_corrected", "info", msg)
         return off
+
+    def retime(self, ts: np.ndarray, cams: dict[str, CameraSource]) -> str:
+        """With a drifting clock (a hand-made recorder writing wall-clock timestamps at 18.8 Hz into a dataset whose
+        mp4s play at the declared 20), a video holding exactly one frame per row gets the rows' timestamps: lerobot
+        records an observation's images and state in one frame (`LeRobotDataset.add_frame`) and encodes the episode's
+        images in that order, so frame i is row i (huggingface/lerobot lerobot/common/datasets/lerobot_dataset.py).
+        Other videos keep their PTS. Returns the words for the drift quirk."""
+        same = sorted(k for k, c in cams.items() if not isinstance(c, EncodedImagesCamera) and len(c) == len(ts))
+        for k in same:
+            cams[k].timestamps = np.asarray(ts, dtype=np.float64)
+        if len(ts) > 1 and ts[-1] > ts[0]:
+            rate = f" (rows at {(len(ts) - 1) / (ts[-1] - ts[0]):.4g} Hz, declared {self.fps:g})"
+        else:
+            rate = ""
+        if not same:
+            return f"{rate}; videos left on their PTS (no video has one frame per row)"
+        return f"{rate}; {same} hold one frame per row: frame i takes row i's timestamp"
 
     # -- cameras ------------------------------------------------------------------------------------------------
     def cameras(self, table: pa.Table, ts_rows: np.ndarray) -> dict[str, CameraSource]:

@@ -66,7 +66,8 @@ Per episode, quirk in `metadata["episode_quirks"]` (the episode is read):
 - `episode_length_mismatch`: episodes.jsonl / v3 `length` differs from the parquet rows (the rows are read);
 - `timestamp_offset_corrected`: with `timestamp_offset="auto"` the offset parquet - video PTS over the aligned
   frames, when constant within half a frame, is subtracted so the first timestamp is the first PTS (GR00T: 0.05 s,
-  one frame late); without video the first row moves to 0 s. Not constant: `timestamp_video_drift`, unchanged;
+  one frame late); without video the first row moves to 0 s. Not constant: `timestamp_video_drift`, the parquet
+  timestamps unchanged, and a video with exactly one frame per row takes the rows' timestamps (frame i is row i);
 - `no_frame_index` (GR00T: row order is frame order), `no_timestamp`, `video_frame_count_mismatch`,
   `index_range_mismatch` (v3), `modality_invalid` (slices that do not fit: the vector is kept whole).
 float64 columns stay float64 (the writer casts later); v3.0 rows are selected from the shared data file by

@@ -147,6 +147,14 @@ def test_so101_bimanual_chunk_index_template_and_numbered_cameras(cases: dict[st
         }
         assert "kept under its own key" in raw.metadata["camera_notes"]["observation.images.cam0"]
         assert set(eps[0].cameras) == {"cam0", "cam1"}
+    # rows at 18.78 Hz (wall clock), mp4s at the declared 20: each video has one frame per row, so frame i takes
+    # row i's time instead of drifting up to (1 - 18.78 / 20) of the episode away from its state
+    for ep_i, raw in enumerate(case.raws):
+        rows = case.written.timestamps[ep_i].astype(np.float64)
+        for cam in raw.cameras.values():
+            np.testing.assert_array_equal(cam.timestamps, rows)
+        [drift] = [q["message"] for q in raw.metadata["episode_quirks"] if q["code"] == "timestamp_video_drift"]
+        assert "rows at 18.78 Hz, declared 20" in drift and "frame i takes row i's timestamp" in drift
     info = (case.out / "meta/info.json").read_text(encoding="utf-8")
     assert '"observation.images.cam0"' in info and '"observation.images.cam1"' in info
     # the rule table is overridable per source: the same dataset with cam0 as the head, cam1 as the third person
