@@ -6,7 +6,6 @@ Per-episode findings become quirks in `metadata["episode_quirks"]`; what makes t
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,22 +16,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.base import AdapterError, CameraSource, EpisodeRef, HandSignals, Language, RawEpisode, Stream
+from adapters.base import AdapterError, CameraSource, EpisodeRef, Language, RawEpisode, Stream
 from adapters.cameras import EncodedImagesCamera, VideoClipCamera, VideoFileCamera
+from adapters.lerobot.columns import (
+    BOOKKEEPING,
+    INSTRUCTION_ANNOTATION,
+    LABEL_ANNOTATION,
+    MODALITY_DEFAULT,
+    SUCCESS_COLUMNS,
+    hand_signals,
+    is_action_column,
+    runs,
+)
 from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
-from schemas.canonical import CANONICAL_DIM, STATE_NAMES, Camera
+from schemas.canonical import Camera
 from schemas.dataset_meta import TOLERANCE_S, Quirk
 from schemas.embodiment import UNKNOWN_EMBODIMENT
 from schemas.lerobot import ActionSegment, InfoJson
 from schemas.lfs import unreadable
 from schemas.tiers import QualityTier
 
-BOOKKEEPING = ("timestamp", "frame_index", "episode_index", "index", "task_index")
-SUCCESS_COLUMNS = ("next.success", "success", "is_success", "episode_success")
-# annotation.<source>.<type>: a type naming one of these is a label, not a text (GR00T `annotation.human.validity`)
-LABEL_ANNOTATION = ("validity", "valid", "quality", "success", "reward")
-INSTRUCTION_ANNOTATION = ("task", "instruction", "prompt", "action_text", "language", "action")
-MODALITY_DEFAULT = {"state": "observation.state", "action": "action"}
 Severity = Literal["info", "warning", "error"]
 
 
@@ -69,14 +72,6 @@ class ReadSettings:
     embodiment: str
     embodiment_from: str
     tier: QualityTier
-
-
-def runs(values: np.ndarray) -> list[tuple[int, int, Any]]:
-    """[start, end) runs of equal consecutive values."""
-    if not len(values):
-        return []
-    change = [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist(), len(values)]
-    return [(s, e, values[s]) for s, e in itertools.pairwise(change)]
 
 
 class EpisodeReader:
@@ -396,26 +391,7 @@ class EpisodeReader:
         )
 
 
-def is_action_column(col: str) -> bool:
-    """`action`, `actions` and their sub-keys (`action.joint_pos`, `actions.gripper`): what the robot was told to do.
-    openpi's LIBERO port names them `actions` beside `state` (Physical-Intelligence/openpi @f735421 examples/libero/
-    convert_libero_data_to_lerobot.py); lerobot's own recorder writes `action` (src/lerobot/datasets/utils.py
-    hw_to_dataset_features)."""
-    return col.split(".")[0] in ("action", "actions")
-
-
 def _unknown_reason(st: ReadSettings) -> str:
     return (
         f"no kinematic description for robot_type {st.robot_type!r} (unknown robot: {st.embodiment_from}): natives only"
     )
-
-
-def hand_signals(states: dict[str, Stream], actions: dict[str, Stream]) -> HandSignals:
-    """Datasets already in our canonical layout (ours, or converted to it) pass through: `observation.state` with the
-    50 canonical names, `action`, `observation.hand_keypoints`. Other layouts keep their natives only."""
-    state = states.get("observation.state")
-    names = tuple(state.names or ()) if state is not None else ()
-    if state is not None and state.values.shape[1:] == (CANONICAL_DIM,) and names == STATE_NAMES:
-        return HandSignals(canonical=(state, actions.get("action"), states.get("observation.hand_keypoints")),
-                           apply_offset=False)  # fmt: skip
-    return HandSignals(notes=["no canonical end-effector layout in this LeRobot dataset: natives only"])
