@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,7 +40,7 @@ PARTIAL = ".partial-"
 Status = Literal["written", "unchanged", "error"]
 
 
-def fingerprint(plan: ExportPlan, options: dict[str, Any], extra_files: list[Path] = ()) -> str:  # type: ignore[assignment]
+def fingerprint(plan: ExportPlan, options: dict[str, Any], extra_files: Sequence[Path] = ()) -> str:
     """What the export depends on: the sources' meta files (size, mtime) and the options."""
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
     for root in sorted(plan.sources):
@@ -96,7 +97,7 @@ def write_plan(plan: ExportPlan, final: Path, fp: str, data_mb: int, video_mb: i
     return info
 
 
-def export_plan(plan: ExportPlan, final: Path, options: dict[str, Any], extra: list[Path] = ()) -> Status:  # type: ignore[assignment]
+def export_plan(plan: ExportPlan, final: Path, options: dict[str, Any], extra: Sequence[Path] = ()) -> Status:
     fp = fingerprint(plan, options, list(extra))
     if is_complete(final, fp):
         _clear_partials(final)
