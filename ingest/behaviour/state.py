@@ -145,7 +145,8 @@ def state_behaviour(values: np.ndarray, fps: float, limits: DimLimits, config: B
     rng = v.max(axis=0) - v.min(axis=0) if n else np.zeros(d)
     rel = np.where(span > 0, rng / np.where(span > 0, span, 1.0), 0.0)
     anything_moves = bool((use & (rel > config.moving_range_fraction) & (rng > min_move(limits, config))).any())
-    dead = np.flatnonzero(use & (rel < config.dead_range_fraction)) if anything_moves else np.zeros(0, int)
+    still = use & ~limits.resting & (rel < config.dead_range_fraction)  # a gripper unused in a push task is fine
+    dead = np.flatnonzero(still) if anything_moves else np.zeros(0, int)
 
     tol = config.saturation_tolerance * span
     at_limit = (v <= limits.lower + tol) | (v >= limits.upper - tol)
