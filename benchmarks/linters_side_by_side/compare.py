@@ -42,25 +42,30 @@ def main() -> None:
     rows = []
     for case in ours:
         ep = PLANTED.get(case, 1)
-        doc = doctor_messages(linters[case]["doctor"]["report"]) - clean_doc if case != "clean" else clean_doc
-        clean_lint = lint_findings(linters["clean"]["lint"]["report"], ep)
-        lint = lint_findings(linters[case]["lint"]["report"], ep)
-        lint = lint - clean_lint if case != "clean" else lint
-        per_ep = ours[case]["episodes"]
-        mine = per_ep[str(ep)] if case != "clean" else [c for v in per_ep.values() for c in v]
+        doc_report, lint_report = linters[case]["doctor"]["report"], linters[case]["lint"]["report"]
+        if case == "clean":  # everything they report on the clean real data, every episode
+            doc = doctor_messages(doc_report)
+            every = (lint_report or {}).get("findings", [])
+            lint = {(f["check"], f"{f.get('episode')}/{f.get('joint')}") for f in every if f["severity"] != "info"}
+            mine = [c for v in ours[case]["episodes"].values() for c in v]
+        else:
+            doc = doctor_messages(doc_report) - clean_doc
+            lint = lint_findings(lint_report, ep) - lint_findings(linters["clean"]["lint"]["report"], ep)
+            mine = list(ours[case]["episodes"][str(ep)])
         if case == "duplicate":
-            mine = [*mine, *(f"near-duplicate {a}~{b} ({s:.2f})" for a, b, s in ours[case]["duplicates"])]
+            mine += [f"near-duplicate {a}~{b} ({s:.2f})" for a, b, s in ours[case]["duplicates"]]
         if case == "idle_ends":
             v = ours[case]["planted_values"]
-            mine = [*mine, f"idle {v['idle_start_s']:.1f} s + {v['idle_end_s']:.1f} s, trim [{v['trim_start']},"
-                           f" {v['trim_stop']})"]  # fmt: skip
-        rows.append((case, sorted(Counter(c for c, _ in doc).items()), sorted(Counter(c for c, _ in lint).items()),
-                     mine, linters[case]["lint"]["rc"]))  # fmt: skip
+            mine.append(
+                f"idle {v['idle_start_s']:.1f} s + {v['idle_end_s']:.1f} s, trim [{v['trim_start']}, {v['trim_stop']})"
+            )
+        loaded = lint_report is not None
+        rows.append((case, Counter(c for c, _ in doc), Counter(c for c, _ in lint), mine, loaded))
     print("| case | lerobot-doctor 0.2.0 (new WARN/FAIL, by check) | lerobot-lint 0.1.1 (new findings) | eidata |")
     print("| --- | --- | --- | --- |")
-    for case, doc, lint, mine, rc in rows:
-        d = ", ".join(f"{c} x{n}" for c, n in doc) or "-"
-        li = ", ".join(f"{c} x{n}" for c, n in lint) or ("- (load failed)" if rc not in (0, 1) and not lint else "-")
+    for case, doc, lint, mine, loaded in rows:
+        d = ", ".join(f"{c} x{n}" for c, n in sorted(doc.items())) or "-"
+        li = ", ".join(f"{c} x{n}" for c, n in sorted(lint.items())) or ("-" if loaded else "(did not load)")
         print(f"| {case} | {d} | {li} | {', '.join(mine) or '-'} |")
 
 
