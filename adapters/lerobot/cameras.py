@@ -115,10 +115,27 @@ def select_cameras(
                     ep, (f"no mp4 for camera {key!r}{expected}", str(ds.root / clip.file) if clip else None, key)
                 )
     ds.cameras = canonical_map(kept, ds, camera_map, rules)
+    if any(q.code == "video_path_relocated" for q in ds.quirks):
+        _recount_videos(ds)
     unplaced = [k for k, c in ds.cameras.items() if c is None]
     if unplaced:
         msg = f"cameras with no canonical slot, kept under their own keys (camera_map places them): {unplaced}"
         ds.quirks.append(quirk("camera_without_slot", "info", msg, INFO_PATH))
+
+
+def _recount_videos(ds: LoadedDataset) -> None:
+    """DatasetMeta (v2.x) counted the mp4s where the template points; with files found elsewhere its
+    `total_videos_mismatch` is recounted on the files read."""
+    found = sum(
+        (ds.root / loc.videos[k].file).is_file()
+        for loc in ds.episodes.values()
+        for k in ds.info.video_keys
+        if k in loc.videos
+    )
+    ds.quirks[:] = [q for q in ds.quirks if q.code != "total_videos_mismatch"]
+    if not ds.is_v3 and ds.info.total_videos != found:
+        msg = f"info.json total_videos={ds.info.total_videos} but {found} mp4 files exist (relocated ones counted)"
+        ds.quirks.append(quirk("total_videos_mismatch", "warning", msg, INFO_PATH))
 
 
 def relocate_camera(ds: LoadedDataset, key: str, missing: set[str]) -> set[str]:

@@ -21,6 +21,7 @@ from adapters.synthetic.lerobot_layouts import load_case, materialize
 from jobs.validate import validate_dataset
 from schemas.canonical import Camera
 from schemas.lerobot import fill_path_template
+from tests.fixtures.episodes import write_canonical_dataset
 
 
 @pytest.mark.parametrize(
@@ -141,3 +142,16 @@ def test_a_missing_mp4_of_a_chunk_index_dataset_is_the_episode_reason_with_its_e
     assert refs[1].error == f"no mp4 for camera 'observation.images.cam0' (expected at {expected})"
     missing = [q for q in validate_dataset(root).quirks if q.code == "missing_video_files"]
     assert len(missing) == 1 and missing[0].path == expected
+
+
+def test_v21_videos_moved_are_read_and_validate_no_longer_calls_them_missing(tmp_path: Path) -> None:
+    root = tmp_path / "franka_demo"
+    write_canonical_dataset(root, [12, 7])
+    shutil.move(root / "videos", root / "video")  # video/chunk-000/<key>/episode_*.mp4, declared under videos/
+    adapter = LeRobotSource()
+    refs = list(adapter.discover(root))
+    assert [r.error for r in refs] == [None, None]
+    assert {len(c) for c in adapter.read(refs[0]).cameras.values()} == {12}
+    codes = {c for c, _ in validate_dataset(root).codes()}
+    assert "video_path_relocated" in codes
+    assert not codes & {"missing_video_files", "ghost_camera", "total_videos_mismatch"}  # recounted where they are
