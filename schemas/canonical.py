@@ -194,7 +194,8 @@ def canonical_features(
 ) -> dict[str, FeatureSpec]:
     """Feature specs of a canonical dataset, in info.json order (`Embodiment.features` fills the embodiment's part).
 
-    `cameras` maps a camera of the vocabulary to its (height, width); `mask` marks the 50 dims that hold real data;
+    `cameras` maps a camera of the vocabulary (or a source camera without a slot, by its own `[a-z0-9_]` name, after
+    the vocabulary's) to its (height, width); `mask` marks the 50 dims that hold real data;
     `keypoint_hands` are the hands with human MANO-21 keypoints, `robot_keypoint_hands` those with a robot hand's
     MANO-21-style keypoints, `keypoint_slots` the (2, 21) slots that hold real points (`keypoint_info`). Native
     vectors are included only when named.
