@@ -262,7 +262,10 @@ def spawn(name: str, out: Path, data: Path, args: argparse.Namespace) -> dict[st
     cmd += ["--lerobot-threads", str(args.lerobot_threads)]
     cmd += ["--profile", args.profile] + (["--threaded"] if args.threaded else [])
     busy0, kids0, t0 = machine_busy_s(), resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=False)
+    try:  # SVT-AV1 has hung here under heavy load (all threads in sem_wait; BENCHMARKS.md "Codec settings")
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=False, timeout=args.child_timeout)
+    except subprocess.TimeoutExpired:
+        sys.exit(f"{name}: child ran past --child-timeout {args.child_timeout} s (a hung encoder?)")
     kids1, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter() - t0
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
     if proc.returncode != 0 or not lines:
@@ -408,6 +411,7 @@ def main() -> None:
         help="camera-like footage (default) or the older sliding texture with uniform noise",
     )
     p.add_argument("--data", help=argparse.SUPPRESS)
+    p.add_argument("--child-timeout", type=float, default=900, help="seconds a contestant may run")
     p.add_argument("--lerobot-threads", type=int, default=0, help="lerobot's image_writer_threads")
     p.add_argument("--threaded", action="store_true", help="ours with threaded_encode=True (diagnostic)")
     p.add_argument("--profile", choices=[*CONTESTANTS, ""], default="", help="cProfile this contestant's main thread")
