@@ -110,6 +110,10 @@ class BehaviourConfig(BaseModel):
     )
     # -- tracking ----------------------------------------------------------------------------------------------------
     tracking_max_lag_s: float = Field(0.5, gt=0, description="the state follows the command within this lag")
+    tracking_min_frames: int = Field(
+        30, ge=8, description="tracking is measured on episodes of at least this many frames: a correlation over fewer"
+        " is noise (the real 10-step Bridge episodes measure 0.23 to 0.81 for their delta actions)",
+    )  # fmt: skip
     tracking_corr_low: float = Field(
         0.5, ge=-1, le=1, description="a moving dim whose state correlates with its action below this at the best lag"
         " demotes to low (lerobot-lint: 0.8 at lag 0)",

@@ -48,7 +48,7 @@ def tracking_behaviour(
     moving &= np.isfinite(a).all(axis=0) & np.isfinite(s).all(axis=0)
     cols = np.flatnonzero(moving)
     max_lag = max(0, min(round(config.tracking_max_lag_s * fps), n // 4))
-    if not len(cols) or n < 8:
+    if not len(cols) or n < config.tracking_min_frames:
         return TrackingBehaviour(0, None, None, None)
     a, s = a[:, cols], s[:, cols]
     target = np.diff(s, axis=0) if delta else s
