@@ -14,60 +14,85 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from training.config import DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
+from jobs.runtime.options import Arg, Opt, add_options, job_values
+from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 
 # flags that define the run: on resume they must match the checkpoint's config when given
 _FIXED_FLAGS = {"preset": "preset", "batch_size": "batch_size", "seed": "seed"}
 _MODEL_FLAGS = ("per_block_adaln", "image_layout", "image_registers")  # ModelConfig fields (LDA's choices)
 
 
+DEFAULT_PRESET = "tiny"
+
+
+def _train(field: str, *flags: str, **kw: Any) -> Opt:
+    """A `TrainConfig` flag: not given (None) unless passed, since on resume a given flag must match the checkpoint."""
+    return Opt(TrainConfig, field, flags=flags, unset=True, **kw)
+
+
+# `eidata train`, in the flags' order
+TRAIN_OPTIONS: tuple[Opt | Arg, ...] = (
+    Opt(TrainConfig, "manifest", required=True, unset=True, help="manifest folder (CORPUS/manifests/NAME)"),
+    _train("preset", help=f"model size: {' or '.join(PRESETS)} (default {DEFAULT_PRESET})"),
+    _train("schedule_steps", "--steps", help="train to this step (fresh run: also the cosine horizon)"),
+    Arg(("--resume",), {"nargs": "?", "const": "latest", "default": None, "help": "continue the run (or from CKPT)"}),
+    Arg(("--out",), {"default": None, "help": "run folder (default runs/<manifest>-<preset>)"}),
+    _train("batch_size", "--batch-size"),
+    _train("lara.mode", "--lara", help="LARA; pretrain: the LAM alone, for a later --lam-weights"),
+    _train("lara.stride", "--lam-stride"),
+    _train("lara.weights", "--lam-weights"),
+    _train("data.num_workers", "--num-workers"),
+    _train("seed"),
+    Arg(("--device",), {"default": None, "help": "cpu or cuda (default: cuda when available)"}),
+    _train("log_every"),
+    _train("ckpt_every"),
+    _train("compile"),
+    _train("checkpointing"),
+    _train("attention"),
+    _train("model.per_block_adaln"),
+    _train("model.image_layout"),
+    _train("model.image_registers"),
+    _train("peak_tflops"),
+)
+
+
+class EvalJob(BaseModel):
+    """`eidata eval`: open-loop metrics of a checkpoint on a manifest's split."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    checkpoint: Path = Field(description="a training checkpoint (.pt)")
+    manifest: Path = Field(description="manifest folder")
+    split: Literal["train", "val"] = Field("val", description="the manifest's split to score")
+    out: Path | None = Field(None, description="report JSON (default: beside the checkpoint)")
+    max_samples: int = Field(2048, description="evenly spaced samples")
+    batch_size: int = Field(32, description="samples per forward pass")
+    steps: int | None = Field(None, description="Euler steps (default: the run's, 4)")
+    device: str | None = Field(None, description="cpu or cuda (default: cuda when available)")
+
+
+EVAL_OPTIONS = (
+    Opt(EvalJob, "checkpoint", required=True),
+    Opt(EvalJob, "manifest", required=True),
+    Opt(EvalJob, "split"),
+    Opt(EvalJob, "out"),
+    Opt(EvalJob, "max_samples"),
+    Opt(EvalJob, "batch_size"),
+    Opt(EvalJob, "steps"),
+    Opt(EvalJob, "device"),
+)
+
+
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--manifest", required=True, help="manifest folder (CORPUS/manifests/NAME)")
-    p.add_argument("--preset", default=None, help="model size: tiny or lda-1b (default tiny)")
-    p.add_argument("--steps", type=int, default=None, help="train to this step (fresh run: also the cosine horizon)")
-    p.add_argument("--resume", nargs="?", const="latest", default=None, help="continue the run (or from CKPT)")
-    p.add_argument("--out", default=None, help="run folder (default runs/<manifest>-<preset>)")
-    p.add_argument("--batch-size", type=int, default=None, dest="batch_size", help="samples per process per step")
-    p.add_argument("--lara", choices=["joint", "frozen", "off", "pretrain"], default=None,
-                   help="LARA (default joint); pretrain: the LAM alone, for a later --lam-weights")  # fmt: skip
-    p.add_argument("--lam-stride", type=int, default=None, dest="lam_stride",
-                   help="--lara pretrain: frames between the LAM's pair (default 5, LARA's)")  # fmt: skip
-    p.add_argument(
-        "--lam-weights", default=None, dest="lam_weights", help="LAM weights (.safetensors or checkpoint) to start from"
-    )
-    p.add_argument("--num-workers", type=int, default=None, dest="num_workers", help="DataLoader workers per process")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--log-every", type=int, default=None, dest="log_every")
-    p.add_argument("--ckpt-every", type=int, default=None, dest="ckpt_every")
-    p.add_argument("--compile", choices=["auto", "on", "off"], default=None,
-                   help="torch.compile the objective (default auto: on CUDA devices)")  # fmt: skip
-    p.add_argument("--checkpointing", action="store_true", default=None,
-                   help="recompute each MM-DiT block in backward (less activation memory)")  # fmt: skip
-    p.add_argument("--attention", choices=["auto", "sdpa", "flash", "reference"], default=None,
-                   help="attention kernel (default auto: SDPA, cuDNN first on CUDA)")  # fmt: skip
-    p.add_argument("--per-block-adaln", action="store_true", default=None, dest="per_block_adaln",
-                   help="LDA's per-block AdaLN instead of adaLN-single (+0.45 B parameters at lda-1b)")  # fmt: skip
-    p.add_argument("--image-layout", choices=["token", "channel"], default=None, dest="image_layout",
-                   help="channel: LDA's frames-along-channels image tokens (2.4x fewer FLOPs at lda-1b)")  # fmt: skip
-    p.add_argument("--image-registers", type=int, default=None, dest="image_registers",
-                   help="learned register tokens in the image stream (LDA: 32)")  # fmt: skip
-    p.add_argument("--peak-tflops", type=float, default=None, dest="peak_tflops", help="device peak for MFU")
+    add_options(p, TRAIN_OPTIONS)
 
 
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="a training checkpoint (.pt)")
-    p.add_argument("--manifest", required=True, help="manifest folder")
-    p.add_argument("--split", choices=["train", "val"], default="val")
-    p.add_argument("--out", default=None, help="report JSON (default: beside the checkpoint)")
-    p.add_argument("--max-samples", type=int, default=2048, dest="max_samples", help="evenly spaced samples")
-    p.add_argument("--batch-size", type=int, default=32, dest="batch_size")
-    p.add_argument("--steps", type=int, default=None, help="Euler steps (default: the run's, 4)")
-    p.add_argument("--device", default=None)
+    add_options(p, EVAL_OPTIONS)
 
 
 def _runtime(args: argparse.Namespace, cfg: TrainConfig) -> dict[str, object]:
@@ -112,7 +137,8 @@ def build_config(args: argparse.Namespace, manifest: Path, resume_from: Path | N
         fields["schedule_steps"] = args.steps
     model = {k: getattr(args, k) for k in _MODEL_FLAGS if getattr(args, k) is not None}
     if model:
-        fields["model"] = ModelConfig.model_validate({**get_preset(args.preset or "tiny").model.model_dump(), **model})
+        preset = get_preset(args.preset or DEFAULT_PRESET)
+        fields["model"] = ModelConfig.model_validate({**preset.model.model_dump(), **model})
     if args.lam_stride is not None and args.lara != "pretrain":
         raise ValueError("--lam-stride sets the LAM's pretraining pairs: it needs --lara pretrain")
     if args.lara is not None or args.lam_weights is not None:
@@ -120,7 +146,7 @@ def build_config(args: argparse.Namespace, manifest: Path, resume_from: Path | N
         fields["lara"] = LaraConfig(mode=args.lara or "joint", weights=args.lam_weights, **stride)
         if args.lam_weights is not None and not Path(args.lam_weights).is_file():
             raise ValueError(f"--lam-weights {args.lam_weights}: no such file")
-    cfg = config_from_preset(args.preset or "tiny", manifest.resolve(), **fields)
+    cfg = config_from_preset(args.preset or DEFAULT_PRESET, manifest.resolve(), **fields)
     return cfg.model_copy(update=_runtime(args, cfg))
 
 
@@ -136,7 +162,8 @@ def cli_train(args: argparse.Namespace) -> int:
     if not (manifest / MANIFEST_JSON).is_file():
         print(f"eidata train: {manifest}: no {MANIFEST_JSON}; not a manifest folder", file=sys.stderr)
         return 2
-    run_dir = Path(args.out) if args.out else Path("runs") / f"{manifest.resolve().name}-{args.preset or 'tiny'}"
+    preset = args.preset or DEFAULT_PRESET
+    run_dir = Path(args.out) if args.out else Path("runs") / f"{manifest.resolve().name}-{preset}"
     try:
         resume_from = resolve_resume(run_dir, args.resume)
         cfg = build_config(args, manifest, resume_from)
@@ -175,14 +202,15 @@ def cli_eval(args: argparse.Namespace) -> int:
     from training.episodes import DataError
     from training.evaluate import evaluate
 
-    ckpt = Path(args.checkpoint)
+    job = EvalJob.model_validate(job_values(args, EVAL_OPTIONS, EvalJob))
+    ckpt = job.checkpoint
     try:
-        report = evaluate(ckpt, Path(args.manifest), args.split, max_samples=args.max_samples,
-                          batch_size=args.batch_size, device=args.device, steps=args.steps)  # fmt: skip
+        report = evaluate(ckpt, job.manifest, job.split, max_samples=job.max_samples, batch_size=job.batch_size,
+                          device=job.device, steps=job.steps)  # fmt: skip
     except (DataError, CheckpointError, FileNotFoundError) as e:
         print(f"eidata eval: {e}", file=sys.stderr)
         return 1
-    out = Path(args.out) if args.out else ckpt.parent / f"eval_{args.split}_step{report['step']:08d}.json"
+    out = job.out if args.out else ckpt.parent / f"eval_{job.split}_step{report['step']:08d}.json"
     write_text_atomic(out, json.dumps(report, indent=2) + "\n")
     print(f"eval {report['split']} at step {report['step']}: {report['samples']} samples -> {out}")
     own = sorted(d for d, s in report["normalization"].items() if s != "train")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import os
 import shutil
 import sys
@@ -25,6 +26,7 @@ import yaml
 
 from jobs.catalog.build import catalog_snapshot_hash
 from jobs.catalog.query import connect, format_table
+from jobs.runtime.options import Arg
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import (
     ENTRIES_PARQUET,
@@ -246,6 +248,22 @@ def load_routing(path: Path) -> RoutingTable:
     if isinstance(data, dict) and "probabilities" not in data:
         data = {"probabilities": data}
     return RoutingTable.model_validate(data)
+
+
+def _default(name: str) -> object:
+    return inspect.signature(curate).parameters[name].default
+
+
+# `eidata curate`, in the flags' order; the defaults are `curate`'s own
+OPTIONS = (
+    Arg(("root",), {"help": "corpus folder"}),
+    Arg(("--name",), {"required": True}),
+    Arg(("--where",), {"required": True, "help": "SQL condition over the `episodes` view"}),
+    Arg(("--balance",), {"choices": list(BALANCES), "default": _default("balance")}),
+    Arg(("--val-fraction",), {"type": float, "default": _default("val_fraction")}),
+    Arg(("--routing",), {"default": None, "help": "routing table JSON (default: uniform over allowed tasks)"}),
+    Arg(("--overwrite",), {"action": "store_true"}),
+)
 
 
 def cli_curate(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
+from jobs.runtime.options import Arg
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, parquet_files
 
@@ -158,6 +159,14 @@ def format_table(table: pa.Table, fmt: Format, *, max_rows: int = MAX_TABLE_ROWS
     rows = f"({table.num_rows} row{'s' if table.num_rows != 1 else ''}"
     out.append(rows + (f", {more} not shown; use --format csv or json for all)" if more else ")"))
     return "\n".join(out) + "\n"
+
+
+# `eidata query ROOT SQL`, in the flags' order; the formats are FORMATS, the first one the default
+OPTIONS = (
+    Arg(("root",), {"help": "corpus folder"}),
+    Arg(("sql",)),
+    Arg(("--format",), {"choices": list(FORMATS), "default": FORMATS[0]}),
+)
 
 
 def cli_query(args: argparse.Namespace) -> int:

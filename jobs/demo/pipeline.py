@@ -3,6 +3,8 @@ rule-based captions -> catalog queries -> a curated manifest -> an HTML report, 
 
 from __future__ import annotations
 
+import argparse
+import inspect
 import shutil
 import time
 from pathlib import Path
@@ -12,6 +14,7 @@ from jobs.catalog.query import format_table, run_query
 from jobs.demo.corpus import SOURCES, write_demo_spec, write_raw_corpus
 from jobs.ingest import run_ingest
 from jobs.report.page import build_report
+from jobs.runtime.options import Arg
 from jobs.spec import load_spec
 from jobs.stages.caption import CaptionJob, run_caption
 
@@ -57,3 +60,21 @@ def run_pipeline_demo(out: Path, scale: int = 1) -> int:
     print(f"\n5. eidata report {out / 'corpus'} --out {report_path}  (open it in a browser)")
     print(f"\ndone in {time.perf_counter() - t0:.1f} s; corpus at {out / 'corpus'}")
     return 0
+
+
+# `eidata demo`: the scale's default is run_pipeline_demo's own
+OPTIONS = (
+    Arg(("--out",), {"default": "demo_out", "help": "working folder"}),
+    Arg(
+        ("--scale",),
+        {
+            "type": int,
+            "default": inspect.signature(run_pipeline_demo).parameters["scale"].default,
+            "help": "multiplies the number of episodes per source",
+        },
+    ),
+)
+
+
+def cli_demo(args: argparse.Namespace) -> int:
+    return run_pipeline_demo(Path(args.out), scale=args.scale)

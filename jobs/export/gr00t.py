@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
+from jobs.runtime.stage import Failed, Stage, Usage
 from schemas.canonical import (
     ACTION,
     ACTION_NAMES,
@@ -215,20 +215,29 @@ def format_results(results: list[DatasetExport]) -> str:
     return "\n".join(lines)
 
 
-def cli(args: argparse.Namespace) -> int:
-    """Exit 0 when every canonical dataset has a valid modality.json, 1 when one failed, 2 for a bad call."""
+def _root(args: argparse.Namespace) -> Path:
     root = Path(args.root)
     if getattr(args, "out", None):
-        print("eidata export: --format gr00t writes meta/modality.json in place; --out is not used", file=sys.stderr)
-        return 2
+        raise Usage("eidata export: --format gr00t writes meta/modality.json in place; --out is not used")
     if not root.is_dir():
-        print(f"eidata export: {root}: no such corpus folder", file=sys.stderr)
-        return 2
+        raise Usage(f"eidata export: {root}: no such corpus folder")
+    return root
+
+
+def _export(root: Path, args: argparse.Namespace) -> list[DatasetExport]:
     results = export_gr00t(root, dry_run=bool(getattr(args, "dry_run", False)))
     if not results:
-        print(f"eidata export: no dataset under {root / 'datasets'}", file=sys.stderr)
-        return 1
-    print(format_results(results))
-    counts = {s: sum(r.status == s for r in results) for s in ("written", "unchanged", "skipped", "error")}
-    print("gr00t: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-    return 1 if counts["error"] else 0
+        raise Failed(f"eidata export: no dataset under {root / 'datasets'}")
+    return results
+
+
+def _counts(results: list[DatasetExport]) -> dict[str, int]:
+    return {s: sum(r.status == s for r in results) for s in ("written", "unchanged", "skipped", "error")}
+
+
+def _summary(results: list[DatasetExport]) -> str:
+    return format_results(results) + "\ngr00t: " + ", ".join(f"{n} {s}" for s, n in _counts(results).items())
+
+
+# Exit 0 when every canonical dataset has a valid modality.json, 1 when one failed, 2 for a bad call
+cli = Stage("export", _root, _export, _summary, lambda results: bool(_counts(results)["error"]))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,7 +48,9 @@ from jobs.export.lingbot_plan import (
     work_item,
 )
 from jobs.runtime.job_lock import JobLock, JobLockedError
-from jobs.runtime.ray_pool import PoolError, init_ray, place_actors
+from jobs.runtime.options import Opt, job_values
+from jobs.runtime.ray_pool import PoolError, place_actors
+from jobs.runtime.stage import ADDRESS, Stage, Usage, placement_options, ray_session
 from schemas.canonical import ACTION
 from schemas.corpus import find_datasets
 from schemas.lerobot import (
@@ -193,8 +194,7 @@ def _run_on_ray(spec: LingbotExportSpec, models: Models, works: list[dict[str, A
 
     from jobs.export.lingbot_work import LatentEncoder, prepare_episode
 
-    started = init_ray(address, spec.num_cpus, spec.object_store_mb)
-    try:
+    with ray_session(address, spec.num_cpus, spec.object_store_mb, preserve_order=None):
         place = place_actors(spec.device, spec.actors, ray.cluster_resources())
         actor_cls = ray.remote(LatentEncoder)
         actors = [actor_cls.options(**place.resources).remote(  # type: ignore[attr-defined]
@@ -232,9 +232,6 @@ def _run_on_ray(spec: LingbotExportSpec, models: Models, works: list[dict[str, A
         while pending:
             collect()
         bar.close()
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -242,22 +239,41 @@ def _size(text: str) -> tuple[int, int]:
     return int(h), int(w or h)
 
 
-def cli(args: argparse.Namespace) -> int:
-    """Exit 0 when every dataset exported fully, 1 when an episode or dataset failed, 2 for a bad call."""
+# the lingbot-va group of `eidata export`, in the flags' order (root, --out, --dry-run are the command's own)
+OPTIONS = (
+    Opt(LingbotExportSpec, "vae", help="local Wan2.2 VAE folder (diffusers AutoencoderKLWan; required)"),
+    Opt(LingbotExportSpec, "text_encoder", help="local UMT5 encoder folder (required)"),
+    Opt(LingbotExportSpec, "tokenizer"),
+    Opt(LingbotExportSpec, "fps"),
+    Opt(
+        LingbotExportSpec,
+        ("height", "width"),
+        flags=("--size",),
+        parse=_size,
+        show="{}x{}".format,
+        help="frame size HxW, multiples of 16",
+    ),
+    Opt(LingbotExportSpec, "text_len"),
+    Opt(LingbotExportSpec, "cameras"),
+    *placement_options(LingbotExportSpec),
+    Opt(LingbotExportSpec, "max_in_flight"),
+    ADDRESS,
+)
+
+
+def build_spec(args: argparse.Namespace) -> LingbotExportSpec:
     if not getattr(args, "out", None):
-        print(f"eidata export: --format {FORMAT} needs --out DIR", file=sys.stderr)
-        return 2
-    try:
-        height, width = _size(args.size)
-        spec = LingbotExportSpec(
-            root=Path(args.root), out=Path(args.out), vae=args.vae, text_encoder=args.text_encoder,
-            tokenizer=args.tokenizer, fps=args.fps, height=height, width=width, text_len=args.text_len,
-            cameras=args.cameras, device=args.device, actors=args.actors, num_cpus=args.num_cpus,
-            max_in_flight=args.max_in_flight,
-        )  # fmt: skip
-        report = run_lingbot_export(spec, address=args.address, dry_run=bool(getattr(args, "dry_run", False)))
-    except (ExportError, WanModelError, PoolError, JobLockedError, ValueError) as e:
-        print(f"eidata export: {e}", file=sys.stderr)
-        return 2
-    print(report.table())
-    return 1 if report.errors else 0
+        raise Usage(f"eidata export: --format {FORMAT} needs --out DIR")
+    values = job_values(args, OPTIONS, LingbotExportSpec)
+    return LingbotExportSpec.model_validate({"root": Path(args.root), "out": Path(args.out), **values})
+
+
+# Exit 0 when every dataset exported fully, 1 when an episode or dataset failed, 2 for a bad call
+cli = Stage(
+    "export",
+    build_spec,
+    lambda spec, args: run_lingbot_export(spec, address=args.address, dry_run=bool(getattr(args, "dry_run", False))),
+    ExportReport.table,
+    lambda report: bool(report.errors),
+    usage_errors=(ExportError, WanModelError, PoolError, JobLockedError, ValueError),
+)

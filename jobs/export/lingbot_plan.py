@@ -63,7 +63,7 @@ class LingbotExportSpec(BaseModel):
     width: int = Field(256, ge=1)
     text_len: int = Field(TEXT_LEN, ge=1, description="text tokens kept; text_emb is zero-padded to this length")
     cameras: list[str] | None = Field(None, description="video keys or short names (default: every camera)")
-    device: Device = "auto"
+    device: Device = Field("auto", description="auto: cuda when Ray has GPUs")
     actors: int | None = Field(None, ge=1, description="encoder actors (default: one per GPU, 1 on CPU)")
     num_cpus: int | None = Field(None, ge=1, description="CPUs of an embedded Ray cluster")
     max_in_flight: int = Field(4, ge=1, description="episodes decoded or encoded at once (memory bound)")

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Device = Literal["auto", "cpu", "cuda"]
+Device = Literal["auto", "cuda", "cpu"]  # the CLI shows the choices in this order
 
 
 class PoolError(RuntimeError):

@@ -24,6 +24,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,13 +33,23 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
-from ingest.progress import Progress
-from jobs.catalog.build import CatalogError, rebuild_catalog
+from jobs.catalog.build import CatalogError
 from jobs.runtime.job_lock import JobLock, JobLockedError
-from jobs.runtime.ray_pool import Device, PoolError, cluster_resources, init_ray, place_actors, quiet_ray_data
-from jobs.runtime.shared_fs import SharedFsError, check_shared_output
+from jobs.runtime.options import Opt
+from jobs.runtime.ray_pool import Device, PoolError, cluster_resources, place_actors
+from jobs.runtime.shared_fs import SharedFsError
+from jobs.runtime.stage import (
+    ADDRESS,
+    Stage,
+    Usage,
+    corpus_job_values,
+    drain,
+    placement_options,
+    ray_session,
+    refresh_catalog,
+)
 from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
-from schemas.corpus import EPISODES_DIR, find_datasets
+from schemas.corpus import find_datasets
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +70,7 @@ class CaptionJob(BaseModel):
     max_pixels: int = Field(448 * 448, gt=0, description="pixel budget per frame (caps the model's own setting)")
     max_new_tokens: int = Field(32, gt=0, le=256)
     batch_size: int = Field(8, gt=0, description="episodes per model call")
-    device: Device = "auto"
+    device: Device = Field("auto", description="auto: cuda when Ray has GPUs")
     actors: int | None = Field(None, gt=0, description="model actors (default: one per GPU, or 1 on CPU)")
     force: bool = Field(False, description="recaption episodes this model (or the rules) captioned already")
     flush_every: int = Field(256, gt=0, description="write a dataset's captions every this many episodes")
@@ -248,26 +259,19 @@ def run_caption(job: CaptionJob, *, address: str | None = None, progress: bool |
         pending = _Pending(job, report)
         if job.model is None:
             _caption_by_rules(work, pending, report)
-        started = init_ray(address, job.num_cpus, job.object_store_mb) if job.model is not None and work else False
-        try:
-            if job.model is not None and work:
+        on_ray = job.model is not None and bool(work)
+        # every node reads the corpus's videos; batches in input order, so a rerun groups the same episodes
+        session = (ray_session(address, job.num_cpus, job.object_store_mb, shared_output=job.root,
+                               preserve_order=True) if on_ray else nullcontext())  # fmt: skip
+        with session:
+            if on_ray:
                 _caption_by_vlm(job, work, pending, report, progress)
             pending.flush()
             if text_job is not None:  # in the same Ray session when captioning started one
                 from jobs.stages.text_embed import run_text_embed
 
                 report.text = run_text_embed(text_job, address=address, progress=progress)
-        finally:
-            if started:
-                import ray
-
-                ray.shutdown()
-        if report.vlm or report.rule or not (job.root / EPISODES_DIR).exists():
-            try:
-                report.catalog_rows = rebuild_catalog(job.root)
-            except CatalogError as e:
-                log.warning("captions written, but the catalog was not updated (%s); run `eidata catalog %s`",
-                            e, job.root)  # fmt: skip
+        report.catalog_rows = refresh_catalog(job.root, bool(report.vlm or report.rule), "captions", log)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -283,58 +287,70 @@ def _caption_by_rules(work: list[CaptionWork], pending: _Pending, report: Captio
 
 def _caption_by_vlm(job: CaptionJob, work: list[CaptionWork], pending: _Pending, report: CaptionReport,
                     progress: bool | None) -> None:  # fmt: skip
-    check_shared_output(job.root)  # every node reads the corpus's videos
-    quiet_ray_data(preserve_order=True)
     by_key = {(w.dataset, w.episode_index): w for w in work}
-    bar = Progress(len(work), "caption", unit="ep", enabled=progress)
-    for out in _vlm_stream(job, work, cluster_resources()):
+
+    def take(out: dict[str, Any]) -> tuple[int, int]:
         w = by_key[(str(out["dataset"]), int(out["episode_index"]))]
-        bar.update(1, frames=int(out["frames"]))
         if out["error"]:
             report.failed.append(f"{w.dataset} episode {w.episode_index}: {out['error']}")
-            continue
-        text = normalize_instruction(str(out["answer"]))
-        if text is not None:
+        elif (text := normalize_instruction(str(out["answer"]))) is not None:
             pending.add(w.dataset, NewCaption(w.episode_index, text, "vlm", report.model, w.original))
         elif (fallback := rule_caption(w, fallback_from=report.model)) is not None:
             pending.add(w.dataset, fallback)
         else:
             report.no_text += 1
-    bar.close()
+        return 1, int(out["frames"])
+
+    drain(_vlm_stream(job, work, cluster_resources()), len(work), "caption", "ep", progress, take)
 
 
 # -- CLI ------------------------------------------------------------------------------------------------------------
-def cli_caption(args: argparse.Namespace) -> int:
-    """`eidata caption ROOT` (arguments in jobs/cli.py). Exit 0 when every planned episode was captioned or had no
-    text, 1 when some failed or the job could not run, 2 for usage errors (no corpus, a model folder that is not
-    one, --text-embeddings without a model)."""
-    root = Path(args.root)
-    if not (root / "datasets").is_dir():
-        print(f"eidata caption: {root}: no datasets/ folder; not a corpus", file=sys.stderr)
-        return 2
-    if args.model is None:
-        if args.text_embeddings:
-            print("eidata caption: --text-embeddings needs --model (the VLM whose hidden states embed the tasks)",
-                  file=sys.stderr)  # fmt: skip
-            return 2
+# `eidata caption ROOT`, in the flags' order. Exit 0 when every planned episode was captioned or had no text, 1 when
+# some failed or the job could not run, 2 for usage errors (no corpus, a model folder that is not one,
+# --text-embeddings without a model)
+OPTIONS = (
+    Opt(CaptionJob, "root", flags=("root",)),
+    Opt(CaptionJob, "model"),
+    Opt(CaptionJob, "camera"),
+    Opt(CaptionJob, "frames"),
+    Opt(CaptionJob, "max_pixels"),
+    Opt(CaptionJob, "batch_size", flags=("--batch",)),
+    *placement_options(CaptionJob),
+    Opt(CaptionJob, "force", flags=("--force", "--recaption")),
+    Opt(CaptionJob, "text_embeddings"),
+    Opt(CaptionJob, "layer"),
+    ADDRESS,
+)
+
+
+def build_job(args: argparse.Namespace) -> CaptionJob:
+    values = corpus_job_values("caption", args, OPTIONS, CaptionJob)
+    model = values["model"]
+    if model is None:
+        if values["text_embeddings"]:
+            raise Usage("eidata caption: --text-embeddings needs --model (the VLM whose hidden states embed the tasks)")
         print(NO_MODEL, file=sys.stderr)
-    elif not (Path(args.model) / "config.json").is_file():
-        print(f"eidata caption: {args.model}: not a model folder (no config.json)", file=sys.stderr)
-        return 2
-    job = CaptionJob(root=root, model=Path(args.model) if args.model else None, camera=args.camera,
-                     frames=args.frames, max_pixels=args.max_pixels, batch_size=args.batch, device=args.device,
-                     actors=args.actors, num_cpus=args.num_cpus, force=args.force,
-                     text_embeddings=args.text_embeddings, layer=args.layer)  # fmt: skip
+    elif not (Path(model) / "config.json").is_file():
+        raise Usage(f"eidata caption: {model}: not a model folder (no config.json)")
+    return CaptionJob.model_validate(values)
+
+
+def _run(job: CaptionJob, args: argparse.Namespace) -> CaptionReport:
+    return run_caption(job, address=args.address)
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
     from ingest.encoders.qwen_vl import VLMError
 
-    try:
-        report = run_caption(job, address=args.address)
-    except (VLMError, PoolError) as e:  # a model folder or a placement that cannot work: usage
-        print(f"eidata caption: {e}", file=sys.stderr)
-        return 2
-    except (JobLockedError, CaptionStoreError, CatalogError, SharedFsError) as e:
-        print(f"eidata caption: {e}", file=sys.stderr)
-        return 1
-    print(report.summary())
-    failed = report.failed or (report.text is not None and report.text.failed)
-    return 1 if failed else 0
+    return (VLMError, PoolError)  # a model folder or a placement that cannot work
+
+
+STAGE = Stage(
+    "caption",
+    build_job,
+    _run,
+    CaptionReport.summary,
+    lambda report: bool(report.failed or (report.text is not None and report.text.failed)),
+    usage_errors=_usage_errors,
+    job_errors=(JobLockedError, CaptionStoreError, CatalogError, SharedFsError),
+)

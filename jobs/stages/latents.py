@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,13 +43,22 @@ from ingest.encoders.dinov3 import EncoderLoadError, EncoderSpec, encoder_config
 from ingest.encoders.dinov3_frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
 from ingest.encoders.dinov3_stream import FrameEncoder
 from ingest.files.latents import LatentsFile, LatentsFileError, read_meta, remove_stale_temps, write_latents
-from ingest.progress import Progress
-from jobs.catalog.build import CatalogError, rebuild_catalog
 from jobs.runtime.job_lock import JobLock, JobLockedError
-from jobs.runtime.ray_pool import Device, PoolError, cluster_resources, init_ray, place_actors, quiet_ray_data
-from jobs.runtime.shared_fs import SharedFsError, check_shared_output
+from jobs.runtime.options import Opt
+from jobs.runtime.ray_pool import Device, PoolError, cluster_resources, place_actors
+from jobs.runtime.shared_fs import SharedFsError
+from jobs.runtime.stage import (
+    ADDRESS,
+    Stage,
+    Usage,
+    corpus_job_values,
+    drain,
+    placement_options,
+    ray_session,
+    refresh_catalog,
+)
 from schemas.canonical import IMAGE_PREFIX, main_video_key
-from schemas.corpus import EPISODES_DIR, find_datasets
+from schemas.corpus import find_datasets
 from schemas.image_latents import LatentsMeta, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
 
@@ -89,7 +97,7 @@ class LatentsJob(BaseModel):
     rate_hz: float = Field(3.0, gt=0, description="latent frames per second: nearest frames of the episode stream")
     camera: str = Field("main", description="'main', 'all', or comma-separated camera names / video keys")
     overwrite: bool = Field(False, description="recompute episodes whose file exists")
-    device: Device = "auto"
+    device: Device = Field("auto", description="auto: cuda when Ray has GPUs")
     actors: int | None = Field(None, gt=0, description="encoder actors (default: one per GPU, or 1 on CPU)")
     frames_per_call: int | None = Field(
         None,
@@ -263,8 +271,7 @@ def run_latents(job: LatentsJob, *, address: str | None = None, progress: bool |
     report = LatentsReport(job.root)
     if not (job.root / "datasets").is_dir():
         raise LatentsUsageError(f"{job.root}: no datasets/ folder; not a corpus")
-    lock = JobLock(job.root, "latents")
-    try:
+    with JobLock(job.root, "latents"):
         expected = expected_meta(job)
         work = plan(job, expected)
         if work.stale:
@@ -273,40 +280,23 @@ def run_latents(job: LatentsJob, *, address: str | None = None, progress: bool |
                                   f"to recompute them, or with their settings:\n  {shown}")  # fmt: skip
         report.skipped = work.skipped
         if work.rows:
-            _run_on_ray(job, work.rows, expected, report, address, progress)
-        if report.written or not (job.root / EPISODES_DIR).exists():
-            try:
-                report.catalog_rows = rebuild_catalog(job.root)
-            except CatalogError as e:
-                log.warning("latents written, but the catalog was not updated (%s); run `eidata catalog %s`",
-                            e, job.root)  # fmt: skip
-    finally:
-        lock.release()
+            # every node writes latents into the corpus
+            with ray_session(address, job.num_cpus, job.object_store_mb, shared_output=job.root):
+                drain(_stream(job, work.rows, expected, cluster_resources()), len(work.rows), "latents", "ep",
+                      progress, lambda out: _take(out, report))  # fmt: skip
+        report.catalog_rows = refresh_catalog(job.root, bool(report.written), "latents", log)
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _run_on_ray(job: LatentsJob, rows: list[dict[str, Any]], expected: LatentsMeta, report: LatentsReport,
-                address: str | None, progress: bool | None) -> None:  # fmt: skip
-    import ray
-
-    started = init_ray(address, job.num_cpus, job.object_store_mb)
-    try:
-        check_shared_output(job.root)  # every node writes latents into the corpus
-        quiet_ray_data()
-        bar = Progress(len(rows), "latents", unit="ep", enabled=progress)
-        for out in _stream(job, rows, expected, cluster_resources()):
-            for err, frames in zip(out["error"], out["frames"], strict=True):
-                if err:
-                    report.failed.append(str(err))
-                else:
-                    report.written += 1
-                    report.frames += int(frames)
-            bar.update(len(out["error"]), frames=int(np.sum(out["frames"])))
-        bar.close()
-    finally:
-        if started:
-            ray.shutdown()
+def _take(out: dict[str, np.ndarray], report: LatentsReport) -> tuple[int, int]:
+    for err, frames in zip(out["error"], out["frames"], strict=True):
+        if err:
+            report.failed.append(str(err))
+        else:
+            report.written += 1
+            report.frames += int(frames)
+    return len(out["error"]), int(np.sum(out["frames"]))
 
 
 def _stream(job: LatentsJob, rows: list[dict[str, Any]], expected: LatentsMeta,
@@ -343,29 +333,39 @@ def _stream(job: LatentsJob, rows: list[dict[str, Any]], expected: LatentsMeta,
 
 
 # -- CLI ----------------------------------------------------------------------------------------------------------
-def cli_latents(args: argparse.Namespace) -> int:
-    """`eidata latents ROOT`: exit 0 when every episode has its latents, 1 when some failed or the job could not run
-    (locked corpus, stale files), 2 for usage errors (no corpus, no --model, rate above a dataset's fps)."""
-    root = Path(args.root)
-    if not (root / "datasets").is_dir():
-        print(f"eidata latents: {root}: no datasets/ folder; not a corpus", file=sys.stderr)
-        return 2
-    if args.model is None and not args.random_init:
-        print(NO_MODEL, file=sys.stderr)
-        return 2
-    try:
-        encoder = EncoderSpec(model=args.model, random_init=args.random_init, stored_dtype=args.dtype,
-                              batch_size=args.batch, compile={"on": True, "off": False}.get(args.compile))  # fmt: skip
-        preprocess = PreprocessConfig.from_model_dir(Path(args.model) if args.model else None)
-        job = LatentsJob(root=root, encoder=encoder, preprocess=preprocess, rate_hz=args.rate, camera=args.camera,
-                         overwrite=args.overwrite, device=args.device, actors=args.actors,
-                         num_cpus=args.num_cpus)  # fmt: skip
-        report = run_latents(job, address=args.address)
-    except (EncoderLoadError, LatentsUsageError, PoolError, ValueError) as e:
-        print(f"eidata latents: {e}", file=sys.stderr)
-        return 2
-    except (LatentsJobError, JobLockedError, SharedFsError) as e:
-        print(f"eidata latents: {e}", file=sys.stderr)
-        return 1
-    print(report.summary())
-    return 1 if report.failed else 0
+# `eidata latents ROOT`, in the flags' order; exit 0 when every episode has its latents, 1 when some failed or the job
+# could not run (locked corpus, stale files), 2 for usage errors (no corpus, no --model, rate above a dataset's fps)
+OPTIONS = (
+    Opt(LatentsJob, "root", flags=("root",)),
+    Opt(LatentsJob, "encoder.model"),
+    Opt(LatentsJob, "encoder.random_init"),
+    Opt(LatentsJob, "rate_hz", flags=("--rate",)),
+    Opt(LatentsJob, "camera"),
+    Opt(LatentsJob, "encoder.stored_dtype", flags=("--dtype",)),
+    Opt(LatentsJob, "encoder.batch_size", flags=("--batch",)),
+    *placement_options(LatentsJob),
+    Opt(LatentsJob, "encoder.compile", words={"auto": None, "on": True, "off": False}),
+    Opt(LatentsJob, "overwrite"),
+    ADDRESS,
+)
+
+
+def build_job(args: argparse.Namespace) -> LatentsJob:
+    values = corpus_job_values("latents", args, OPTIONS, LatentsJob)
+    encoder = values["encoder"]
+    if encoder["model"] is None and not encoder["random_init"]:
+        raise Usage(NO_MODEL)
+    model = encoder["model"]
+    preprocess = PreprocessConfig.from_model_dir(Path(model) if model else None)
+    return LatentsJob.model_validate({**values, "preprocess": preprocess})
+
+
+STAGE = Stage(
+    "latents",
+    build_job,
+    lambda job, args: run_latents(job, address=args.address),
+    LatentsReport.summary,
+    lambda report: bool(report.failed),
+    usage_errors=(EncoderLoadError, LatentsUsageError, PoolError, ValueError),
+    job_errors=(LatentsJobError, JobLockedError, SharedFsError),
+)

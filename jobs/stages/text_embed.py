@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,9 +23,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.files.text_embeddings import is_current, remove_stale_temps, text_embedding_path
-from ingest.progress import Progress
 from jobs.runtime.job_lock import JobLock, JobLockedError
-from jobs.runtime.ray_pool import Device, PoolError, init_ray, place_actors, quiet_ray_data
+from jobs.runtime.options import Opt
+from jobs.runtime.ray_pool import Device, PoolError, place_actors
+from jobs.runtime.stage import ADDRESS, Stage, Usage, corpus_job_values, drain, placement_options, ray_session
 from schemas.corpus import find_datasets
 from schemas.lerobot import TASKS_PATH, read_jsonl
 
@@ -42,11 +42,11 @@ class TextEmbedJob(BaseModel):
     root: Path = Field(description="corpus folder (holding datasets/)")
     model: Path = Field(description="local Qwen3-VL folder")
     layer: int = Field(-1, description="index into the text model's hidden states (0: embeddings, -1: last, normed)")
-    dtype: Literal["bfloat16", "float16"] = "bfloat16"
+    dtype: Literal["bfloat16", "float16"] = Field("bfloat16", description="stored dtype")
     batch_size: int = Field(64, gt=0, description="texts per model call")
     force: bool = Field(False, description="recompute files that are up to date")
-    device: Device = "auto"
-    actors: int | None = Field(None, gt=0)
+    device: Device = Field("auto", description="auto: cuda when Ray has GPUs")
+    actors: int | None = Field(None, gt=0, description="model actors (default: one per GPU, or 1 on CPU)")
     num_cpus: int | None = Field(None, gt=0, description="embedded Ray's CPUs (default: all)")
     object_store_mb: int = Field(1024, gt=0)
 
@@ -150,54 +150,62 @@ def run_text_embed(job: TextEmbedJob, *, address: str | None = None, progress: b
     with JobLock(job.root, "text-embed"):
         rows, report.skipped = plan(job.root, report.model, job.layer, job.force)
         if rows:
-            started = init_ray(address, job.num_cpus, job.object_store_mb)
-            try:
-                quiet_ray_data()
-                bar = Progress(len(rows), "text-embed", unit="task", enabled=progress)
-                for out in _stream(job, rows, ray.cluster_resources()):
-                    for path, tokens, err in zip(out["path"], out["tokens"], out["error"], strict=True):
-                        if err:
-                            report.failed.append(f"{path}: {err}")
-                        else:
-                            report.written += 1
-                            report.tokens += int(tokens)
-                    bar.update(len(out["path"]))
-                bar.close()
-            finally:
-                if started:
-                    ray.shutdown()
+            with ray_session(address, job.num_cpus, job.object_store_mb):
+                drain(_stream(job, rows, ray.cluster_resources()), len(rows), "text-embed", "task", progress,
+                      lambda out: _take(out, report))  # fmt: skip
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def cli_text_embed(args: argparse.Namespace) -> int:
-    """`eidata text-embed ROOT --model DIR` (arguments in jobs/cli.py). Exit 0 when every task has its embedding,
-    1 when some failed or the job could not run, 2 for usage errors (no corpus, no --model, a folder that is not a
-    model, a layer the model does not have)."""
+def _take(out: dict[str, np.ndarray], report: TextEmbedReport) -> tuple[int, int]:
+    for path, tokens, err in zip(out["path"], out["tokens"], out["error"], strict=True):
+        if err:
+            report.failed.append(f"{path}: {err}")
+        else:
+            report.written += 1
+            report.tokens += int(tokens)
+    return len(out["path"]), 0
+
+
+# `eidata text-embed ROOT --model DIR`, in the flags' order. Exit 0 when every task has its embedding, 1 when some
+# failed or the job could not run, 2 for usage errors (no corpus, no --model, a folder that is not a model, a layer
+# the model does not have)
+OPTIONS = (
+    Opt(TextEmbedJob, "root", flags=("root",)),
+    Opt(TextEmbedJob, "model"),
+    Opt(TextEmbedJob, "layer"),
+    Opt(TextEmbedJob, "dtype"),
+    Opt(TextEmbedJob, "batch_size", flags=("--batch",)),
+    *placement_options(TextEmbedJob),
+    Opt(TextEmbedJob, "force"),
+    ADDRESS,
+)
+
+
+def build_job(args: argparse.Namespace) -> TextEmbedJob:
+    values = corpus_job_values("text-embed", args, OPTIONS, TextEmbedJob)
+    if values["model"] is None:
+        raise Usage(NO_MODEL)
+    if not (Path(values["model"]) / "config.json").is_file():
+        raise Usage(f"eidata text-embed: {values['model']}: not a model folder (no config.json)")
+    return TextEmbedJob.model_validate(values)
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
     from ingest.encoders.qwen_vl import VLMError
 
-    root = Path(args.root)
-    if not (root / "datasets").is_dir():
-        print(f"eidata text-embed: {root}: no datasets/ folder; not a corpus", file=sys.stderr)
-        return 2
-    if args.model is None:
-        print(NO_MODEL, file=sys.stderr)
-        return 2
-    if not (Path(args.model) / "config.json").is_file():
-        print(f"eidata text-embed: {args.model}: not a model folder (no config.json)", file=sys.stderr)
-        return 2
-    job = TextEmbedJob(root=root, model=Path(args.model), layer=args.layer, dtype=args.dtype, batch_size=args.batch,
-                       force=args.force, device=args.device, actors=args.actors, num_cpus=args.num_cpus)  # fmt: skip
-    try:
-        report = run_text_embed(job, address=args.address)
-    except (VLMError, PoolError) as e:  # a model folder, a layer or a placement that cannot work: usage
-        print(f"eidata text-embed: {e}", file=sys.stderr)
-        return 2
-    except JobLockedError as e:
-        print(f"eidata text-embed: {e}", file=sys.stderr)
-        return 1
-    print(report.summary())
-    return 1 if report.failed else 0
+    return (VLMError, PoolError)  # a model folder, a layer or a placement that cannot work
+
+
+STAGE = Stage(
+    "text-embed",
+    build_job,
+    lambda job, args: run_text_embed(job, address=args.address),
+    TextEmbedReport.summary,
+    lambda report: bool(report.failed),
+    usage_errors=_usage_errors,
+    job_errors=(JobLockedError,),
+)
 
 
 def check_layer(job: TextEmbedJob) -> None:
