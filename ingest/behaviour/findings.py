@@ -2,13 +2,18 @@
 quarantines (`rejected`), each with the value and the threshold in a stable message a catalog query can group by.
 
 `findings` compares a `BehaviourRecord` with a `BehaviourConfig`; `route` lowers a tier by them (never raises one),
-returning the reasons in the form `ingest.canonical.quality.assess_quality` gives its own.
+returning the reasons in the form `ingest.canonical.quality.assess_quality` gives its own. `dataset_findings` does the
+same over one dataset's episodes (task imbalance, too-short episodes, near-duplicate pairs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from ingest.behaviour.dataset import short_episodes, task_balance
+from ingest.behaviour.duplicates import near_duplicates
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.tiers import QualityTier, demote
 
@@ -73,3 +78,37 @@ def route(tier: QualityTier, found: list[Finding]) -> tuple[QualityTier, list[st
     for f in found:
         out = demote(out, f.tier)
     return out, [f"{f.code}: {f.message}" for f in found]
+
+
+@dataclass(frozen=True)
+class DatasetFinding:
+    code: str
+    value: float
+    threshold: float
+    message: str
+    episodes: tuple[int, ...]  # the episodes it names (positions in the dataset), empty for the whole dataset
+
+
+def dataset_findings(
+    tasks: list[str], lengths: list[int], signatures: np.ndarray | None, config: BehaviourConfig
+) -> list[DatasetFinding]:
+    """One dataset's findings over its episodes (in order): task imbalance, episodes shorter than the policy window,
+    and near-duplicate pairs (the later episode of each pair is the one to quarantine)."""
+    out: list[DatasetFinding] = []
+    balance = task_balance(tasks, config)
+    if balance.imbalanced:
+        out.append(DatasetFinding("qa_task_imbalance", balance.ratio, config.task_imbalance_ratio,
+                                  f"largest task has {balance.ratio:.1f}x the episodes of the smallest"
+                                  f" (>= {config.task_imbalance_ratio:g}x; {balance.tasks} tasks)", ()))  # fmt: skip
+    short = short_episodes(lengths, config)
+    if short:
+        out.append(DatasetFinding("qa_short_episodes", len(short), 0,
+                                  f"{len(short)} episodes shorter than the policy window of"
+                                  f" {config.policy_window_frames} frames", tuple(short)))  # fmt: skip
+    if signatures is not None and len(signatures) > 1:
+        pairs = near_duplicates(np.asarray(signatures, np.uint32), config)
+        for a, b, s in zip(pairs.first, pairs.second, pairs.similarity, strict=True):
+            out.append(DatasetFinding("qa_duplicate", float(s), config.duplicate_similarity_quarantine,
+                                      f"episode {b} repeats episode {a} (similarity {s:.2f} >="
+                                      f" {config.duplicate_similarity_quarantine:.2f})", (int(a), int(b))))  # fmt: skip
+    return out

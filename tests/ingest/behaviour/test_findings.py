@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ingest.behaviour.findings import findings, route
+import numpy as np
+
+from ingest.behaviour.findings import dataset_findings, findings, route
 from schemas.behaviour import BehaviourConfig, BehaviourRecord, catalog_fields
 from schemas.qa import catalog_fields as qa_catalog_fields
 from schemas.tiers import QualityTier
@@ -29,3 +31,15 @@ def test_low_and_quarantine_routing_with_value_and_threshold() -> None:
 def test_catalog_columns_do_not_collide_with_the_geometry_qa() -> None:
     ours = {name for name, *_ in catalog_fields()}
     assert all(n.startswith("qa_") for n in ours) and not ours & {name for name, *_ in qa_catalog_fields()}
+
+
+def test_dataset_findings_name_the_episodes() -> None:
+    rng = np.random.default_rng(0)
+    sigs = rng.integers(0, 2**32, (4, CFG.fingerprint_hashes), dtype=np.uint64).astype(np.uint32)
+    sigs[3] = sigs[1]
+    found = dataset_findings(["a"] * 30 + ["b"] * 2, [40, 10, 40, 40], sigs, CFG)
+    by = {f.code: f for f in found}
+    assert by["qa_task_imbalance"].value == 15.0 and by["qa_short_episodes"].episodes == (1,)
+    dup = by["qa_duplicate"]
+    assert dup.episodes == (1, 3) and dup.message.startswith("episode 3 repeats episode 1")
+    assert dataset_findings(["a", "b"], [40, 40], sigs[:2], CFG) == []

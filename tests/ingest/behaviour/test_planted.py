@@ -16,7 +16,7 @@ from schemas.tiers import QualityTier
 from tests.ingest.behaviour import gr00t_sample as g
 
 CFG = BehaviourConfig()
-ELBOW = 25  # right_arm slice 22..29: shoulder pitch, roll, yaw, elbow pitch (schemas/robot_joints_humanoids.py)
+ELBOW = 25  # right_arm slice 22..29: shoulder pitch, roll, yaw, elbow pitch (schemas/robots/humanoids.py)
 
 
 def measure(ep: plant.Episode, config: BehaviourConfig = CFG):
