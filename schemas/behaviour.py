@@ -36,7 +36,7 @@ class BehaviourConfig(BaseModel):
     )  # fmt: skip
     frozen_drift: float = Field(
         16 / 255, gt=0, description="a run of same pictures is frozen only if its last frame still matches its first"
-        " within this grey level everywhere (H.264 re-encoding noise of a repeated picture stays under 14/255; a slow"
+        " within this grey level everywhere (H.264 noise on a repeated picture measured up to 14/255, AV1 0; a slow"
         " arm drifts far past it)",
     )  # fmt: skip
     frozen_camera_s_low: float = Field(

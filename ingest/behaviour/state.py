@@ -6,7 +6,7 @@ the unit's own terms (rad/s, m/s), against the limit range and in robust sigmas 
 
 A dim "in use" is one the dataset moves somewhere (range > 0 over its stats): an unused dim (a humanoid's legs in an
 arms-only dataset, exactly 0 throughout) is never dead. A dead dim is one in use that does not move in this episode
-while another dim does. Saturation counts frames within a tolerance of either limit: fingers resting open half an
+while another dim does; rest dims (grippers, fingers) are never dead (a gripper unused in a push is not broken). Saturation counts frames within a tolerance of either limit: fingers resting open half an
 episode measure 0.5 and pass; a joint clamped at its limit most of the episode does not.
 """
 
