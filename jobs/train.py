@@ -61,7 +61,8 @@ TRAIN_OPTIONS: tuple[Opt | Arg, ...] = (
 
 
 class EvalJob(BaseModel):
-    """`eidata eval`: open-loop metrics of a checkpoint on a manifest's split."""
+    """`eidata eval`: open-loop metrics of a checkpoint on a manifest's split; the defaults of
+    `training.evaluate.evaluate`, which takes every one of them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -71,7 +72,7 @@ class EvalJob(BaseModel):
     out: Path | None = Field(None, description="report JSON (default: beside the checkpoint)")
     max_samples: int = Field(2048, description="evenly spaced samples")
     batch_size: int = Field(32, description="samples per forward pass")
-    steps: int | None = Field(None, description="Euler steps (default: the run's, 4)")
+    steps: int | None = Field(None, description="Euler steps (default: the run's flow.inference_steps)")
     device: str | None = Field(None, description="cpu or cuda (default: cuda when available)")
 
 

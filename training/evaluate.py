@@ -138,10 +138,10 @@ def _groups(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 def evaluate(
     checkpoint: Path,
     manifest_dir: Path,
-    split: str = "val",
+    split: str,
     *,
-    max_samples: int = 2048,
-    batch_size: int = 32,
+    max_samples: int,
+    batch_size: int,
     device: str | None = None,
     steps: int | None = None,
     seed: int = 0,
