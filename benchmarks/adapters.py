@@ -148,7 +148,7 @@ def write_egocentric_corpora(base: Path, size: tuple[int, int], frames: int) -> 
 def write_lerobot_v21(root: Path, episodes: int, frames: int, size: tuple[int, int]) -> Path:
     from adapters.synthetic.video import synthetic_frame
     from ingest.lerobot.writer import LeRobotWriter
-    from schemas.embodiment import default_registry
+    from schemas.robots.registry import default_registry
 
     feats = default_registry().get("franka").features({"head": size})
     rng = np.random.default_rng(0)

@@ -58,7 +58,7 @@ from ingest.lerobot.video_read import decode_frames
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.stages.latents import LatentsEncoder, LatentsJob, expected_meta, run_latents
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
-from schemas.embodiment import default_registry
+from schemas.robots.registry import default_registry
 
 FPS = 10
 GPU_TARGET = 10_000  # images/s of the model on an H100-class GPU (issues 6 and 17)

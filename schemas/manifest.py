@@ -95,7 +95,7 @@ class MixtureEntry(BaseModel):
 
     dataset: str = Field(description="dataset folder relative to the corpus root")
     weight: float = Field(ge=0, le=1, description="share of the manifest's total sampling weight (all sum to 1)")
-    robot_type: str = Field(description="the embodiment of these episodes (schemas.embodiment)")
+    robot_type: str = Field(description="the embodiment of these episodes (schemas.robots.registry)")
     source: str
     subset: str
     episodes: int = Field(ge=1)

@@ -7,7 +7,7 @@ pose or intrinsics, no wrist rotation, no gripper, one hand only.
 
 Frames: positions and axes are in the episode's canonical frame (robot base, or for a moving egocentric camera the
 gravity-aligned first camera pose), both with z up and y to the left (`ingest.canonical.decouple`). The approach axis
-is the canonical wrist frame's z axis (wrist -> fingertips, `schemas.eef_offsets`); its angle from straight down is
+is the canonical wrist frame's z axis (wrist -> fingertips, `robots.eef_offsets`); its angle from straight down is
 0 deg for a top-down grasp, 90 deg for a side grasp and 180 deg for a gripper pointing up.
 """
 

@@ -22,8 +22,8 @@ import re
 from pathlib import Path
 
 from adapters.lerobot.episode import LoadedDataset
-from schemas.embodiment import UNKNOWN_EMBODIMENT, default_registry
-from schemas.joint_space import JointSpaceOptions, Side, name_key
+from schemas.robots.joint_space import JointSpaceOptions, Side, name_key
+from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 
 # robot_type aliases -> embodiment registry name. An alias matches a run of whole tokens of the robot_type
 # (`robot_type_tokens`: split at non-alphanumerics, case changes and letter/digit changes), never a bare substring:

@@ -31,9 +31,9 @@ from adapters.lerobot.columns import (
 from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
 from schemas.canonical import Camera
 from schemas.dataset_meta import TOLERANCE_S, Quirk
-from schemas.embodiment import UNKNOWN_EMBODIMENT
 from schemas.lerobot import ActionSegment, InfoJson
 from schemas.lfs import unreadable
+from schemas.robots.registry import UNKNOWN_EMBODIMENT
 from schemas.tiers import QualityTier
 
 Severity = Literal["info", "warning", "error"]

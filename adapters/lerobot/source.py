@@ -99,10 +99,10 @@ from adapters.lerobot.layout import read_info_raw, read_v3_locations, read_v3_ta
 from adapters.registry import register
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info
-from schemas.embodiment import default_registry
-from schemas.joint_space import METADATA_KEY, JointSpaceOptions
 from schemas.lerobot import INFO_PATH
 from schemas.lfs import unreadable
+from schemas.robots.joint_space import METADATA_KEY, JointSpaceOptions
+from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 
 # camera names and robot types, read in their own modules, still importable from here

@@ -82,7 +82,7 @@ from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import OXESubset, find_subset
 from adapters.oxe.tfrecord import TFRecordError, parse_example, read_record
 from adapters.registry import register
-from schemas.embodiment import default_registry
+from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 
 __all__ = ["OXEAdapter", "OXEOptions"]

@@ -3,7 +3,7 @@
 Each `OXESubset` names the native per-step keys (relative to `steps/`, as flattened in the `tf.train.Example`), their
 per-step shape, TFDS dtype and encoding, what they mean (unit, frame, component names, slices with their own units),
 which camera is which canonical camera (and which stores BGR pixels), where the language is, the control frequency,
-the embodiment (a name in `schemas.embodiment.default_registry()`) and the default quality tier. The same table drives
+the embodiment (a name in `schemas.robots.registry`) and the default quality tier. The same table drives
 the fixture writer `adapters.synthetic.rlds`, so the synthetic builder directories carry exactly these keys.
 
 Sources (reference, checked against each other):
@@ -142,7 +142,7 @@ class OXESubset(_Frozen):
     aliases: tuple[str, ...] = ()
     control_hz: float = Field(gt=0)
     hz_source: str
-    embodiment: str = Field(description="name in schemas.embodiment.default_registry()")
+    embodiment: str = Field(description="name in schemas.robots.registry.default_registry()")
     robot_type: str
     tier: QualityTier
     tier_reason: str

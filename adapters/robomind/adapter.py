@@ -24,7 +24,7 @@ the option `fps` overrides it). How each robot reaches the canonical hands, and 
 `layouts.py`; images and their channel order in `camera.py`.
 
 AgileX Cobot Magic's joints are read on the chains RoboMIND's own FK (`eepose/joint2pose.py`) reads them on: AgileX's
-`aloha_new.urdf` (schemas/robots/agilex_cobot_magic.urdf; its joints 4 and 6 turn opposite to `piper.urdf`'s and its
+`aloha_new.urdf` (our descriptions/agilex_cobot_magic.urdf; its joints 4 and 6 turn opposite to `piper.urdf`'s and its
 joint 5 zero is 0.087 rad apart).
 
 Assumptions (no real RoboMIND file opened here): 30 Hz; that RoboMIND's own copy of `aloha_new.urdf` (not in our
@@ -54,8 +54,8 @@ from adapters.registry import register
 from adapters.robomind.camera import FrameDecodeError, HDF5ImagesCamera, decode_frame
 from adapters.robomind.intrinsics import intrinsics_for
 from adapters.robomind.layouts import ROBOTS, SIMULATION, RobotLayout
-from schemas.joint_space import METADATA_KEY, JointSpaceOptions
 from schemas.lfs import lfs_pointer_message
+from schemas.robots.joint_space import METADATA_KEY, JointSpaceOptions
 from schemas.tiers import QualityTier
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ Sources (X-Humanoid, the maker; cited by repository, path and commit):
   forward kinematics of `joint_position` (Franka to `panda_hand_tcp` from `panda_link0`, UR5e `ee_link` from
   `base_link`, AgileX `fl_link6` / `fr_link6` from `body_Link` of its `aloha_new.urdf`).
 
-Why the hands come from the joints (FK through `schemas.robot_joints`) and never from `end_effector`: the maker names
+Why the hands come from the joints (FK through `schemas.robots`) and never from `end_effector`: the maker names
 no frame or TCP for `end_effector` (only "[x, y, z, r, p, y]"), its angle convention is unstated, the AgileX
 `end_effector_*` is documented twice differently (v1.1: xyz + quaternion xyzw; v1.2: xyz + rpy + gripper), UR's is
 stuck, and the maker itself recomputes it from the joints. `end_effector` stays a native state stream.
@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 
 from schemas.canonical import Camera
 
-PANDA = tuple(f"joint{i}" for i in range(1, 8))  # schemas.robot_joints FRANKA / FR3 native names
+PANDA = tuple(f"joint{i}" for i in range(1, 8))  # schemas.robots.arms FRANKA / FR3 native names
 UR5E = ("shoulder_pan_joint", "shoulder_lift_joint", "elbow_joint", "wrist_1_joint", "wrist_2_joint", "wrist_3_joint")
 PIPER = tuple(f"joint{i}" for i in range(1, 7))
 # Tien Kung: "arm (7d): [base link, ..., end_effector link]" (no names given): the chain order RoboMIND's own FK reads
 # them in (RoboMIND-dataset-utils eepose/joint2pose.py @ ff94d938, "tiangong1pro": left_joint1, shoulder_roll_l_joint,
-# left_joint3, elbow_l_joint, left_joint5..7 of humanoid.urdf); schemas.robot_joints "tienkung" maps arm_joint<i>.
+# left_joint3, elbow_l_joint, left_joint5..7 of humanoid.urdf); schemas.robots.humanoids TIENKUNG maps arm_joint<i>.
 TIENKUNG_ARM = tuple(f"arm_joint{i}" for i in range(1, 8))
 # Tien Kung Xsens `end_effector` (12d) holds the two hands: "[little finger, ring finger, middle finger, index finger,
 # thumb0 for bending, thumb1 for rotation]" per hand (all_robot_h5_info_v1.2.md).
@@ -52,7 +52,7 @@ class RobotLayout:
     """A release folder `h5_<robot>`: the robot, its vectors, cameras and how it reaches the canonical hands."""
 
     robot_type: str
-    embodiment: str  # a name in schemas.embodiment.default_registry()
+    embodiment: str  # a name in schemas.robots.registry.default_registry()
     vectors: tuple[Vector, ...]
     cameras: dict[str, Camera | None]
     # Images whose JPEG bytes hold RGB pixels in a file that says BGR (cv2.imencode of an RGB array): the maker's

@@ -35,11 +35,11 @@ from ingest.canonical.quality import QualityConfig, assess_quality
 from ingest.canonical.validity import ValidityConfig, check_validity
 from schemas.canonical import CANONICAL_DIM, IMAGE_PREFIX, NUM_KEYPOINTS, Camera, hand_dims
 from schemas.corpus import episode_uid
-from schemas.eef_offsets import eef_offset_for
-from schemas.embodiment import Effector, Embodiment, EmbodimentRegistry, default_registry
 from schemas.image_size import ImageSpec
 from schemas.lerobot import ActionSegment
 from schemas.qa import QAConfig
+from schemas.robots.eef_offsets import eef_offset_for
+from schemas.robots.registry import Effector, Embodiment, EmbodimentRegistry, default_registry
 from schemas.transform import RigidTransform
 
 # the records and the hand-state builder canonicalization used to hold, still importable from here

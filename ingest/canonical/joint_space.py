@@ -1,7 +1,7 @@
 """Joint-space episodes -> the hand signals canonicalization builds poses from, by forward kinematics.
 
 `joint_space_signals(raw, embodiment)` reads the episode's native joint vectors (by name, GR00T modality slice or an
-explicit map; `schemas.joint_space`), converts them to radians, and computes for the whole episode at once (one
+explicit map; `schemas.robots.joint_space`), converts them to radians, and computes for the whole episode at once (one
 batched FK call per description, never per frame):
 
 - per arm, the wrist pose: `canonical_from_base @ base_from_link @ link_from_wrist`, the link the embodiment names
@@ -34,8 +34,8 @@ from adapters.base import HandSignals, HandTrack, RawEpisode, Stream
 from ingest.canonical.frames import compose, offset_matrix, se3_inverse
 from ingest.canonical.joint_units import RECORD_KEY, CalibrationMissing, UnitDecision, infer_units, ticks_percent
 from ingest.canonical.joint_units import to_radians as units_to_radians
-from schemas.embodiment import UNKNOWN_EMBODIMENT, Effector, Embodiment
-from schemas.joint_space import (
+from schemas.robots.hands import FINGERS
+from schemas.robots.joint_space import (
     METADATA_KEY,
     ArmMap,
     GripperMap,
@@ -44,7 +44,7 @@ from schemas.joint_space import (
     JointUnit,
     name_key,
 )
-from schemas.robots_hands import FINGERS
+from schemas.robots.registry import UNKNOWN_EMBODIMENT, Effector, Embodiment
 
 STATE_STREAMS = ("observation.state", "state.")  # searched first: velocity / effort vectors share the motor names
 ACTION_STREAMS = ("action", "action.")

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from schemas.joint_space import JointSpaceOptions, JointUnit, name_key
+from schemas.robots.joint_space import JointSpaceOptions, JointUnit, name_key
 
 READINGS: tuple[JointUnit, ...] = ("rad", "deg", "range_m100_100", "ticks")
 FIT_MIN = 0.9  # share of values inside the limits for a reading to fit

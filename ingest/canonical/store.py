@@ -27,8 +27,8 @@ from schemas.canonical import (
     scale_intrinsics,
 )
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
-from schemas.embodiment import EmbodimentRegistry, default_registry
 from schemas.lerobot import EpisodeEntry, FeatureSpec, InfoJson, default_features
+from schemas.robots.registry import EmbodimentRegistry, default_registry
 
 
 def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None = None) -> dict[str, FeatureSpec]:

@@ -1,6 +1,6 @@
-"""Forward kinematics over the robot descriptions shipped in `schemas/robots/`.
+"""Forward kinematics over the robot descriptions shipped in `schemas/robots/descriptions/`.
 
-`load_model("<stem>")` reads `schemas/robots/<stem>.urdf` (a trimmed URDF transcribed from its maker's published
+`load_model("<stem>")` reads `schemas/robots/descriptions/<stem>.urdf` (trimmed URDF from its maker's published
 description, citing repo, path and commit in its header) and returns a `KinematicModel` whose `forward(q, links)`
 gives float64 link poses for a whole episode in one call.
 

@@ -1,5 +1,5 @@
-"""Robot descriptions shipped in `schemas/robots/<name>.urdf`: locating, refusing uncited or unsupported files, and
-reading the joint tree in float64.
+"""Robot descriptions shipped in `schemas/robots/descriptions/<name>.urdf`: locating, refusing uncited or unsupported
+files, and reading the joint tree in float64.
 
 A description is a trimmed URDF (links and joints only) transcribed from its maker's published URDF/MJCF. Its first
 XML comment, before `<robot>`, must cite where each number came from, one line per maker file:
@@ -66,7 +66,7 @@ class Description:
 
 def robots_dir() -> Path:
     """The folder of shipped descriptions, wherever `schemas` is installed (a checkout or a wheel)."""
-    return Path(str(resources.files("schemas") / "robots"))
+    return Path(str(resources.files("schemas") / "robots" / "descriptions"))
 
 
 def description_path(name: str) -> Path:

@@ -97,7 +97,7 @@ class KinematicModel:
 
 @functools.cache  # lru_cache without a bound: one model per description per process
 def load_model(description: str) -> KinematicModel:
-    """The model of `schemas/robots/<description>.urdf`, built once per process."""
+    """The model of `schemas/robots/descriptions/<description>.urdf`, built once per process."""
     return KinematicModel(read_description(description_path(description)))
 
 

@@ -35,7 +35,7 @@ from schemas.canonical import (
     image_key,
 )
 from schemas.dataset_meta import DatasetMeta
-from schemas.embodiment import default_registry
+from schemas.robots.registry import default_registry
 
 TASKS = ("push the red cube to the left", "push the red cube to the right", "lift the red cube")
 HEAD = (120, 160)

@@ -166,7 +166,7 @@ def _canonical(root: Path, robot: str):
     return ep
 
 
-# robot folder -> (hands FK fills, y of each arm base in the canonical frame (schemas.robot_joints), gripper mapped)
+# robot folder -> (hands FK fills, y of each arm base in the canonical frame (schemas.robots), gripper mapped)
 _JOINT_SPACE = {
     "franka_1rgb": ((1,), (0.0,), True),
     "ur_1rgb": ((1,), (0.0,), False),

@@ -26,9 +26,9 @@ from schemas.corpus import (
     find_datasets,
     parquet_files,
 )
-from schemas.embodiment import default_registry
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.qa import QARecord
+from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 
 LINEAGE = EpisodeLineage(

@@ -20,7 +20,7 @@ from schemas.canonical import (
     image_key,
 )
 from schemas.catalog import CATALOG_SCHEMA, CatalogRow
-from schemas.embodiment import Effector, Embodiment, EmbodimentRegistry, default_registry
+from schemas.robots.registry import Effector, Embodiment, EmbodimentRegistry, default_registry
 from schemas.tiers import ALLOWED_TASKS, QualityTier, RoutingTable, Task, demote
 from schemas.transform import RigidTransform
 

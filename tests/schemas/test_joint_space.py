@@ -7,9 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from ingest.kinematics import load_model
-from schemas.embodiment import default_registry
-from schemas.joint_space import ArmMap, GripperMap, JointMap, JointSpaceOptions, JointSpaceSpec, name_key
-from schemas.robot_joints import JOINT_SPACE
+from schemas.robots.joint_space import ArmMap, GripperMap, JointMap, JointSpaceOptions, JointSpaceSpec, name_key
+from schemas.robots.registry import JOINT_SPACE, default_registry
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from scipy.spatial.transform import Rotation
 
 from ingest.kinematics import load_model
 from schemas.canonical import MANO21_NAMES
-from schemas.robots_hands import FINGERS, HandSpec, load_hands, parse_hands
+from schemas.robots.hands import FINGERS, HandSpec, load_hands, parse_hands
 
 HANDS = load_hands().hands
 NAMES = sorted(HANDS)

@@ -26,8 +26,8 @@ from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from schemas.canonical import ACTION, CANONICAL_DIM, HAND_KEYPOINTS, STATE, image_key
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage, episode_uid
-from schemas.embodiment import default_registry
 from schemas.lerobot import TASKS_PATH, load_info, read_jsonl
+from schemas.robots.registry import default_registry
 from tests.fixtures.episodes import moving_texture
 from training.config import DataConfig, LaraConfig, OptimConfig, TrainConfig, config_from_preset
 from training.episodes import LATENTS_FORMAT, TEXT_FORMAT, latents_path, text_path

@@ -26,8 +26,8 @@ from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.joint_units import RECORD_KEY
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
-from schemas.embodiment import UNKNOWN_EMBODIMENT
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.robots.registry import UNKNOWN_EMBODIMENT
 
 LAYOUTS = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
 MOTORS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")

@@ -22,7 +22,7 @@ from jobs.qa_findings import findings, summarize
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.qa import QAConfig
-from schemas.robots_hands import load_hands
+from schemas.robots.hands import load_hands
 from schemas.tiers import QualityTier
 
 ARM = ["ShoulderPitch", "ShoulderRoll", "ShoulderYaw", "Elbow", "WristRoll", "WristPitch", "WristYaw"]

@@ -26,7 +26,7 @@ from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.lerobot.source import LeRobotSource
 from adapters.synthetic.lerobot_layouts import BOOKKEEPING, Case, Written, features, load_cases, materialize
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
-from schemas.embodiment import default_registry
+from schemas.robots.registry import default_registry
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
 CASES = {c.name: c for c in load_cases(FIXTURES)}

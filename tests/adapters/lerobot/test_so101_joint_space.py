@@ -25,7 +25,7 @@ from ingest.lerobot.writer import LeRobotWriter
 from jobs.qa_findings import findings, summarize
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.qa import QAConfig
-from schemas.robot_joints import SO101
+from schemas.robots.arms import SO101
 from schemas.tiers import QualityTier
 
 MOTORS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")

@@ -14,8 +14,8 @@ from adapters.lerobot.source import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, hand_dims
-from schemas.embodiment import UNKNOWN_EMBODIMENT, default_registry
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 from schemas.tiers import QualityTier
 
 ARM = ["ShoulderPitch", "ShoulderRoll", "ShoulderYaw", "Elbow", "WristRoll", "WristPitch", "WristYaw"]

@@ -16,7 +16,7 @@ from adapters.oxe.subsets import SUBSETS
 from adapters.oxe.tfrecord import build_example, frame_record, parse_example, read_record, scan_records
 from adapters.registry import get_adapter
 from adapters.synthetic.rlds import WrittenBuilder, write_rlds
-from schemas.embodiment import default_registry
+from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 
 

@@ -1,5 +1,5 @@
 """Two-arm rigs (`piper_dual` on the maker's two-arm `agilex_cobot_magic`, `fr3_dual` as one single-arm description
-placed twice, in `schemas.robot_joints`): every joint and link exists, `left_*` / `right_*` names reach only their own
+placed twice, in `schemas.robots.arms`): every joint and link exists, `left_*` / `right_*` names reach only their own
 arm, the left arm sits on the left at a neutral pose, and each arm's wrist comes from that arm's own joints (fr3_dual's
 arms share the description's joint names, so one arm's values must never stand in for the other's)."""
 
@@ -16,8 +16,8 @@ from ingest.canonical.frames import compose, offset_matrix
 from ingest.canonical.joint_space import joint_space_signals
 from ingest.kinematics import load_model
 from ingest.kinematics.description import description_path, read_description
-from schemas.joint_space import name_key
-from schemas.robot_joints import JOINT_SPACE
+from schemas.robots.joint_space import name_key
+from schemas.robots.registry import JOINT_SPACE
 
 DUAL = ("piper_dual", "fr3_dual")
 # A neutral pose per description: PiPER's zero (inside every limit), Franka's "ready" pose (franka_ros

@@ -1,4 +1,4 @@
-"""`schemas.eef_offsets` looked up by the names episodes really carry: TFDS builder names (OXE aliases) and the AgiBot
+"""`robots.eef_offsets` looked up by the names episodes really carry: TFDS builder names (OXE aliases) and the AgiBot
 adapter's source name. canonicalize passes `ref.subset` (the builder name) and `ref.source`."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from adapters.agibot import AgibotOptions
 from adapters.oxe.subsets import SUBSETS
-from schemas.eef_offsets import DATASET_ALIASES, RECORDED_POINT, eef_offset_for, recorded_point
+from schemas.robots.eef_offsets import DATASET_ALIASES, RECORDED_POINT, eef_offset_for, recorded_point
 from schemas.transform import RigidTransform
 
 ALIASES = [(s.name, alias) for s in SUBSETS.values() for alias in s.aliases]

@@ -1,5 +1,5 @@
 """Properties of `ingest.canonical.frames` (SE(3), 6D rotation, EEF offsets, deltas) and the table
-`schemas.eef_offsets`."""
+`schemas.robots.eef_offsets`."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ from ingest.canonical.frames import (
     se3_inverse,
     transform_points,
 )
-from schemas.eef_offsets import EEF_OFFSETS, RECORDED_POINT, eef_offset_for, recorded_point
-from schemas.embodiment import default_registry
+from schemas.robots.eef_offsets import EEF_OFFSETS, RECORDED_POINT, eef_offset_for, recorded_point
+from schemas.robots.registry import default_registry
 from schemas.transform import RigidTransform
 
 settings.register_profile("frames", max_examples=60, deadline=None)

@@ -13,8 +13,8 @@ from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.joint_space import gripper_opening, to_radians
 from ingest.kinematics import KinematicModel
 from ingest.lerobot.writer import LeRobotWriter
-from schemas.joint_space import GripperMap, JointMap, JointSpaceOptions
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.robots.joint_space import GripperMap, JointMap, JointSpaceOptions
 from schemas.tiers import QualityTier
 
 

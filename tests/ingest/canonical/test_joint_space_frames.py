@@ -1,4 +1,4 @@
-"""The canonical wrist frames of `schemas.robot_joints`, re-derived from the descriptions themselves: z points from
+"""The canonical wrist frames of `schemas.robots`, re-derived from the descriptions themselves: z points from
 the flange to the tool (the maker's TCP, the fingers), y along the jaw's travel or out of the palm (where the fingers
 flex), and joint-space FK lands on the same wrist as the EEF path for robots that have both (WidowX, Franka)."""
 
@@ -9,9 +9,9 @@ import pytest
 
 from ingest.canonical.frames import apply_eef_offset, compose, offset_matrix
 from ingest.kinematics import load_model
-from schemas.eef_offsets import EEF_OFFSETS
-from schemas.robot_joints import JOINT_SPACE
-from schemas.robots_hands import FINGERS
+from schemas.robots.eef_offsets import EEF_OFFSETS
+from schemas.robots.hands import FINGERS
+from schemas.robots.registry import JOINT_SPACE
 
 
 def _random_q(description: str, n: int = 64, seed: int = 0) -> np.ndarray:

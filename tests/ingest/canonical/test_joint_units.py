@@ -15,7 +15,7 @@ import pytest
 
 from ingest.canonical.joint_units import FIT_MIN, infer_units, to_radians
 from ingest.kinematics import load_model
-from schemas.joint_space import JointSpaceOptions
+from schemas.robots.joint_space import JointSpaceOptions
 
 SO101_JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll")
 # tjadams/Learning-DeepLearning Robotics/SO-ARM-101/scripts/calibration/so-101-follower-calibration-backup.json
@@ -167,8 +167,8 @@ def test_real_layouts_stats_read_in_their_unit(layout: str, embodiment: str, opt
     """Each layout's real stats.json min/max per joint, walked through, read against its robot's limits: the unit
     its recorder writes (lerobot followers RANGE_M100_100, Unitree radians, the hand-made bimanual raw steps)."""
     from ingest.canonical.joint_space import _cal_name
-    from schemas.embodiment import default_registry
-    from schemas.joint_space import name_key
+    from schemas.robots.joint_space import name_key
+    from schemas.robots.registry import default_registry
 
     info = json.loads((LAYOUTS / layout / "info.json").read_text())
     ranges = json.loads((LAYOUTS / layout / "layout.json").read_text())["value_ranges"]["observation.state"]

@@ -20,8 +20,8 @@ from ingest.canonical.qa import (
 )
 from ingest.canonical.validity import ValidityConfig
 from schemas.canonical import CANONICAL_DIM, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
-from schemas.embodiment import default_registry
 from schemas.qa import APPROACH_BINS, QAConfig
+from schemas.robots.registry import default_registry
 from tests.fixtures.mano import template_keypoints
 
 REG = default_registry()

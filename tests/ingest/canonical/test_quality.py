@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ingest.canonical.quality import QualityConfig, assess_quality, motion_signals
 from ingest.canonical.validity import ValidityConfig, ValidityReport, check_validity
 from schemas.canonical import CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
-from schemas.embodiment import default_registry
+from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 from tests.fixtures.motion import franka_reach
 

@@ -29,8 +29,8 @@ from schemas.canonical import (
     keypoint_kind,
     keypoint_slot_mask,
 )
-from schemas.embodiment import default_registry
 from schemas.qa import QAConfig
+from schemas.robots.registry import default_registry
 from tests.adapters.lerobot.test_g1_joint_space import _write as write_g1
 
 GR1 = "gr00t_robot_sim_picknplace"

@@ -17,7 +17,7 @@ from ingest.canonical.validity import (
     runs,
 )
 from schemas.canonical import CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_block, hand_dims
-from schemas.embodiment import default_registry
+from schemas.robots.registry import default_registry
 from tests.fixtures.motion import two_hands
 
 REG = default_registry()

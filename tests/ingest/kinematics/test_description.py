@@ -64,5 +64,5 @@ def test_floating_joints_and_broken_trees_are_refused(tmp_path: Path) -> None:
 def test_shipped_descriptions_are_package_data(tmp_path: Path) -> None:
     """The .urdf files are declared package data, so a wheel carries them next to `schemas`."""
     pyproject = (Path(__file__).resolve().parents[3] / "pyproject.toml").read_text()
-    assert '"robots/*.urdf"' in pyproject.split("[tool.setuptools.package-data]", 1)[1].split("\n[", 1)[0]
+    assert '"descriptions/*.urdf"' in pyproject.split("[tool.setuptools.package-data]", 1)[1].split("\n[", 1)[0]
     assert sorted(robots_dir().glob("*.urdf")), robots_dir()

@@ -25,7 +25,7 @@ import pytest
 
 from ingest.kinematics import KinematicModel, load_model
 from ingest.kinematics.description import description_path, parse_description
-from schemas.robots_hands import load_hands
+from schemas.robots.hands import load_hands
 
 SAMPLE = "gr00t_robot_sim_picknplace"
 ARM = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow_pitch", "wrist_yaw", "wrist_roll", "wrist_pitch")

@@ -11,7 +11,7 @@ import pytest
 
 from ingest.canonical.frames import offset_matrix
 from ingest.kinematics import load_model
-from schemas.robot_joints import JOINT_SPACE
+from schemas.robots.registry import JOINT_SPACE
 
 # Open-X-Humanoid/RoboMIND-dataset-utils eepose/joint2pose.py @ ff94d938, _MODEL_FRAME_CONFIG["tiangong1pro"]
 JOINT2POSE = {

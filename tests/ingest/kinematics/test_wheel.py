@@ -29,8 +29,10 @@ def test_every_description_loads_from_a_built_wheel(tmp_path: Path) -> None:
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = tmp_path.glob("eidata-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    shipped = sorted(Path(n).stem for n in names if n.startswith("schemas/robots/") and n.endswith(".urdf"))
-    assert shipped == sorted(p.stem for p in (REPO / "schemas" / "robots").glob("*.urdf"))
+    shipped = sorted(
+        Path(n).stem for n in names if n.startswith("schemas/robots/descriptions/") and n.endswith(".urdf")
+    )
+    assert shipped == sorted(p.stem for p in (REPO / "schemas" / "robots" / "descriptions").glob("*.urdf"))
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     probe = (

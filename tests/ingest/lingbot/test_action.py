@@ -11,8 +11,8 @@ from scipy.spatial.transform import Rotation
 from ingest.canonical.frames import matrix_to_rot6d, pose_deltas, se3
 from ingest.lingbot.action import continuous_quaternions, lingbot_mask, to_lingbot_actions
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
-from schemas.embodiment import default_registry
 from schemas.lingbot import LINGBOT_ACTION_NAMES, eef_dims, gripper_dim, joint_dims
+from schemas.robots.registry import default_registry
 
 LEFT, RIGHT = 0, 1
 

@@ -56,7 +56,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, realdata: Path) -> Path:
 
 
 def default_human_mask() -> list[int]:
-    from schemas.embodiment import default_registry
+    from schemas.robots.registry import default_registry
 
     return default_registry().get("human").mask_list()
 

@@ -22,7 +22,7 @@ from jobs.report.data import ReportError, frame_strip, load_datasets, mask_cover
 from jobs.report.keypoints import CAMERA_COLUMNS, project, stored_intrinsics
 from jobs.report.page import SECTIONS, build_report
 from schemas.corpus import QuarantineRow
-from schemas.embodiment import default_registry
+from schemas.robots.registry import default_registry
 from tests.fixtures.corpus import episode, write_dataset
 from tests.needs import tool_missing
 

@@ -1,10 +1,10 @@
 """The joint-space half of the embodiment registry: per robot, its description, native joint names and wrist frame.
 
-Data only (`schemas.joint_space` defines the fields). Each canonical wrist frame was derived from the description
+Data only (`schemas.robots.joint_space` defines the fields). Each canonical wrist frame was derived from the description
 itself and is re-derived by tests/ingest/canonical/test_joint_space_frames.py: origin at the flange (the last arm
 joint's axis, where the tool mounts), z = approach (flange -> TCP or the fingers), y = the axis a parallel gripper
 closes along (its moving jaw's motion, towards the fixed jaw) or a robot hand's palm normal (the direction its fingers
-flex), as `schemas.eef_offsets` defines the wrist for recorded EEF poses. Base frames are turned so that x points
+flex), as `schemas.robots.eef_offsets` defines the wrist for recorded EEF poses. Base frames are turned so that x points
 where the arm reaches at its zero (mid-range) pose, z up, y left.
 
 Native names, as the makers' recording code writes them (each cited where it is used):
@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import math
 
-from schemas.joint_space import ArmMap, GripperMap, JointMap, JointSpaceSpec
-from schemas.robot_joints_bimanual import PIPER_SPACING, SO_SPACING, pair
-from schemas.robot_joints_humanoids import G1_ARMS, G1_DEX3, G1_INSPIRE, GR1, TIENKUNG
+from schemas.robots.joint_space import ArmMap, GripperMap, JointMap, JointSpaceSpec
 from schemas.transform import RigidTransform
 
 _H = math.sqrt(0.5)
@@ -96,7 +94,7 @@ SO100 = JointSpaceSpec(
 # -- Interbotix arms (ALOHA: ViperX 300 6DOF; Bridge: WidowX 250 6DOF) ---------------------------------------------
 _INTERBOTIX = ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate")
 # gripper_link sits on wrist_rotate's axis; its x points to ee_gripper_link (the TCP), fingers slide along y: the
-# canonical wrist is gripper_link turned +90 deg about y (z = x_link), the same frame schemas.eef_offsets gives
+# canonical wrist is gripper_link turned +90 deg about y (z = x_link), the same frame schemas.robots.eef_offsets gives
 # Bridge's recorded ee_gripper_link poses.
 _INTERBOTIX_WRIST = _rot(0.0, _H, 0.0, _H)
 
@@ -176,7 +174,7 @@ def _franka_arm(
     robot: str, side: str = "right", prefixes: tuple[str, ...] = ("",), placed: RigidTransform | None = None
 ) -> ArmMap:
     """Panda or FR3 with the Franka Hand: the `<robot>_hand` frame on the flange is the wrist (z = approach, fingers
-    along y, as schemas/eef_offsets.py); the gripper value is one finger's travel, 0 .. 0.04 m (hand.xacro)."""
+    along y, as schemas/robots/eef_offsets.py); the gripper value is one finger's travel, 0 .. 0.04 m (hand.xacro)."""
     return ArmMap(
         side=side,  # type: ignore[arg-type]
         joints=tuple(JointMap(urdf=f"{robot}_joint{i}", native=(f"joint{i}", f"joint_{i}")) for i in range(1, 8)),
@@ -320,30 +318,3 @@ FR3_DUAL = JointSpaceSpec(
     source="franka_description fr3 (via fr3.urdf) per arm; arm spacing ASSUMED from franka_ros "
     "dual_panda_example.urdf.xacro @ b2a62ff (+-0.5 m, facing forward): RoboMIND states no rig geometry",
 )
-
-# -- Two of a one-armed robot on one table (schemas/robot_joints_bimanual.py: naming, placement ASSUMED) -------------
-SO101_BIMANUAL = pair(SO101, SO_SPACING, "two SO-101 (lerobot bi_so100_follower naming); spacing +-0.2 m ASSUMED")
-SO100_BIMANUAL = pair(SO100, SO_SPACING, "two SO-100 (lerobot bi_so100_follower); spacing +-0.2 m ASSUMED")
-PIPER_BIMANUAL = pair(PIPER, PIPER_SPACING, "two PiPER on piper.urdf's chain; spacing +-0.3 m as aloha_new.urdf")
-
-JOINT_SPACE: dict[str, JointSpaceSpec] = {
-    "koch": KOCH,
-    "ur5e": UR5E,
-    "piper": PIPER,
-    "fr3": FR3,
-    "piper_dual": PIPER_DUAL,
-    "fr3_dual": FR3_DUAL,
-    "unitree_g1": G1_ARMS,
-    "unitree_g1_dex3": G1_DEX3,
-    "unitree_g1_inspire": G1_INSPIRE,
-    "so101": SO101,
-    "so100": SO100,
-    "so101_bimanual": SO101_BIMANUAL,
-    "so100_bimanual": SO100_BIMANUAL,
-    "piper_bimanual": PIPER_BIMANUAL,
-    "aloha": ALOHA,
-    "widowx": WIDOWX,
-    "franka": FRANKA,
-    "gr1": GR1,
-    "tienkung": TIENKUNG,
-}

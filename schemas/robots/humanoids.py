@@ -1,13 +1,13 @@
-"""Joint-space humanoids (`schemas.robot_joints` registers them): Fourier GR1, Unitree G1, X-Humanoid Tien Kung.
+"""Joint-space humanoids (`registry.JOINT_SPACE` registers them): Fourier GR1, Unitree G1, X-Humanoid Tien Kung.
 
-Data only, as `schemas.robot_joints` (its docstring says how the wrist frames are chosen and checked).
+Data only, as `schemas.robots.arms` (its docstring says how the wrist frames are chosen and checked).
 """
 
 from __future__ import annotations
 
 import math
 
-from schemas.joint_space import ArmMap, DexHandMap, JointMap, JointSpaceSpec
+from schemas.robots.joint_space import ArmMap, DexHandMap, JointMap, JointSpaceSpec
 from schemas.transform import RigidTransform
 
 _H = math.sqrt(0.5)

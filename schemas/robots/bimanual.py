@@ -1,7 +1,7 @@
-"""Two-arm rigs built from one-armed LeRobot robots (`schemas.robot_joints` builds and registers them with `pair`): two
-SO-101, two SO-100, two PiPER on one table.
+"""Two-arm rigs built from one-armed LeRobot robots (`pair`, over the specs of `schemas.robots.arms`): two SO-101, two
+SO-100, two PiPER on one table.
 
-Data only, as `schemas.robot_joints`. lerobot's own two-arm robot (huggingface/lerobot
+Data only, as `schemas.robots.arms`. lerobot's own two-arm robot (huggingface/lerobot
 src/lerobot/robots/bi_so100_follower/bi_so100_follower.py @ 183b2ca0, `BiSO100Follower._motors_ft`) is two
 SO100Follower buses whose motor features are prefixed `left_` / `right_` (`left_shoulder_pan.pos` ..
 `right_gripper.pos`), each arm with its own calibration file (`<id>_left.json`, `<id>_right.json`); community rigs
@@ -17,7 +17,8 @@ arm stays on the left.
 
 from __future__ import annotations
 
-from schemas.joint_space import ArmMap, JointSpaceSpec
+from schemas.robots.arms import PIPER, SO100, SO101
+from schemas.robots.joint_space import ArmMap, JointSpaceSpec
 from schemas.transform import RigidTransform
 
 SO_SPACING = 0.2  # ASSUMED (see the docstring)
@@ -41,3 +42,8 @@ def pair(one: JointSpaceSpec, spacing: float, source: str) -> JointSpaceSpec:
         arms=(placed("left", spacing), placed("right", -spacing)),
         source=f"{source}; each arm as {one.description!r}: {one.source}",
     )
+
+
+SO101_BIMANUAL = pair(SO101, SO_SPACING, "two SO-101 (lerobot bi_so100_follower naming); spacing +-0.2 m ASSUMED")
+SO100_BIMANUAL = pair(SO100, SO_SPACING, "two SO-100 (lerobot bi_so100_follower); spacing +-0.2 m ASSUMED")
+PIPER_BIMANUAL = pair(PIPER, PIPER_SPACING, "two PiPER on piper.urdf's chain; spacing +-0.3 m as aloha_new.urdf")

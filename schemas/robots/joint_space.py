@@ -3,12 +3,12 @@
 A dataset that records joint angles (LeRobot SO-100/101, Koch, ALOHA, Unitree G1, GR00T GR1, ...) reaches the
 canonical hand space by forward kinematics (`ingest.canonical.joint_space`). This module says, as data, how:
 
-- `JointSpaceSpec.description`: the stem of `schemas/robots/<name>.urdf` (`ingest.kinematics.load_model`), the link
+- `JointSpaceSpec.description`: the stem of `descriptions/<name>.urdf` (`ingest.kinematics.load_model`), the link
   its poses are expressed in (`base_link`) and where that base sits in the canonical robot frame (x forward, y left,
   z up: `canonical_from_base`).
 - per arm (`ArmMap`): the chain's joints in order (URDF name + the names real datasets give them), the link whose
   frame becomes the wrist and `link_from_wrist`, the rigid transform from that link to the canonical wrist frame
-  (flange point, z = approach, y = the axis parallel fingers close along: `schemas.eef_offsets`), the GR00T
+  (flange point, z = approach, y = the axis parallel fingers close along: `schemas.robots.eef_offsets`), the GR00T
   `modality.json` keys of its slices, and its hand: a parallel gripper (`GripperMap`, opening 0..1 from the joint)
   or a dexterous hand (`DexHandMap`, fingertips by the hand's own kinematics).
 - `JointSpaceOptions`: what a dataset may override (units, a lerobot calibration, an explicit native -> joint map,
@@ -29,7 +29,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schemas.robots_hands import HandSpec, load_hands
+from schemas.robots.hands import HandSpec, load_hands
 from schemas.transform import RigidTransform
 
 Side = Literal["left", "right"]
@@ -110,7 +110,7 @@ class GripperMap(BaseModel):
 
 
 class DexHandMap(BaseModel):
-    """A dexterous hand: an entry of `schemas/robots/hands.yaml` (`schemas.robots_hands`: its description, fingertip
+    """A dexterous hand: an entry of `schemas/robots/hands.yaml` (`schemas.robots.hands`: its description, fingertip
     links, the dataset's joint order and unit, where it mounts on the arm)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -160,7 +160,7 @@ class JointSpaceSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    description: str = Field(min_length=1, description="stem of schemas/robots/<name>.urdf")
+    description: str = Field(min_length=1, description="stem of schemas/robots/descriptions/<name>.urdf")
     base_link: str | None = Field(None, description="frame the wrist poses are expressed in (None: the root)")
     canonical_from_base: RigidTransform = Field(default_factory=RigidTransform.identity)
     units: JointUnit = Field(

@@ -19,9 +19,37 @@ from schemas.canonical import (
     canonical_features,
     hand_dims,
 )
-from schemas.joint_space import JointSpaceSpec
 from schemas.lerobot import FeatureSpec
+from schemas.robots.arms import ALOHA, FR3, FR3_DUAL, FRANKA, KOCH, PIPER, PIPER_DUAL, SO100, SO101, UR5E, WIDOWX
+from schemas.robots.bimanual import PIPER_BIMANUAL, SO100_BIMANUAL, SO101_BIMANUAL
+from schemas.robots.eef_offsets import EEF_OFFSETS
+from schemas.robots.humanoids import G1_ARMS, G1_DEX3, G1_INSPIRE, GR1, TIENKUNG
+from schemas.robots.joint_space import JointSpaceSpec
 from schemas.transform import RigidTransform
+
+# Every joint-space robot by embodiment name: its description, native joint names and wrist frame (the data modules
+# `arms`, `humanoids`, `bimanual`; the fields in `joint_space`).
+JOINT_SPACE: dict[str, JointSpaceSpec] = {
+    "koch": KOCH,
+    "ur5e": UR5E,
+    "piper": PIPER,
+    "fr3": FR3,
+    "piper_dual": PIPER_DUAL,
+    "fr3_dual": FR3_DUAL,
+    "unitree_g1": G1_ARMS,
+    "unitree_g1_dex3": G1_DEX3,
+    "unitree_g1_inspire": G1_INSPIRE,
+    "so101": SO101,
+    "so100": SO100,
+    "so101_bimanual": SO101_BIMANUAL,
+    "so100_bimanual": SO100_BIMANUAL,
+    "piper_bimanual": PIPER_BIMANUAL,
+    "aloha": ALOHA,
+    "widowx": WIDOWX,
+    "franka": FRANKA,
+    "gr1": GR1,
+    "tienkung": TIENKUNG,
+}
 
 
 class Effector(StrEnum):
@@ -144,30 +172,24 @@ class EmbodimentRegistry:
 
 
 def _offset(name: str) -> dict[str, Any]:
-    from schemas.eef_offsets import EEF_OFFSETS
-
     offset, source = EEF_OFFSETS[name]
     return {"eef_offset": offset, "offset_source": source}
 
 
 def _joint_space(name: str, hands: tuple[Hand, ...], effector: Effector, description: str) -> Embodiment:
-    """A joint-space-only robot: no recorded EEF offset (its wrist comes from FK, `schemas.robot_joints`)."""
-    from schemas.robot_joints import JOINT_SPACE
-
+    """A joint-space-only robot: no recorded EEF offset (its wrist comes from FK, `JOINT_SPACE`)."""
     spec = JOINT_SPACE[name]
-    why = f"joint space: wrist by FK of {spec.description} (schemas.robot_joints)"
+    why = f"joint space: wrist by FK of {spec.description} (schemas.robots.registry.JOINT_SPACE)"
     return Embodiment(name=name, hands=hands, effector=effector, description=description, joint_space=spec,
                       offset_source=why)  # fmt: skip
 
 
 def default_registry() -> EmbodimentRegistry:
-    """Embodiments of the sources we ingest, with the TCP -> wrist (flange) offset of each (`schemas.eef_offsets`).
+    """Embodiments of the sources we ingest, with the TCP -> wrist (flange) offset of each (`eef_offsets`).
 
     Whether a dataset records the TCP or the flange is per dataset: use `eef_offset_for`, not `eef_offset` alone.
-    Robots that record joint angles carry a `joint_space` spec (`schemas.robot_joints`): franka, widowx and gr1 have
-    both (EEF recordings and joint recordings reach the same canonical wrist)."""
-    from schemas.robot_joints import JOINT_SPACE
-
+    Robots that record joint angles carry a `joint_space` spec (`JOINT_SPACE`): franka, widowx and gr1 have both (EEF
+    recordings and joint recordings reach the same canonical wrist)."""
     return EmbodimentRegistry(
         [
             Embodiment(

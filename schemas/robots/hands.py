@@ -1,4 +1,4 @@
-"""Dexterous robot hands as data: which links of a hand description (`schemas/robots/<name>.urdf`) are its fingertips
+"""Dexterous robot hands as data: which links of a hand description (`descriptions/<name>.urdf`) are its fingertips
 and its MANO-21-style keypoints, how datasets order its joints, which way each joint opens, and where the hand sits on
 its arm. The numbers live in `schemas/robots/hands.yaml` (each entry citing its maker files); this module is the
 contract that validates them. Forward kinematics over these links is `ingest.kinematics`' job, not this module's.
@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from schemas.canonical import MANO21_NAMES
 
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
-HANDS_YAML = Path(__file__).parent / "robots" / "hands.yaml"
+HANDS_YAML = Path(__file__).parent / "hands.yaml"
 Vec3 = tuple[float, float, float]
 
 
@@ -56,7 +56,7 @@ class JointRange(BaseModel):
 class HandSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    description: str = Field(min_length=1, description="stem of schemas/robots/<name>.urdf")
+    description: str = Field(min_length=1, description="stem of schemas/robots/descriptions/<name>.urdf")
     side: Literal["left", "right"]
     base_link: str = Field(min_length=1)
     fingertips: dict[str, str | None]

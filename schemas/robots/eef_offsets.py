@@ -171,7 +171,7 @@ def recorded_point(dataset: str, source: str | None = None) -> tuple[RecordedPoi
         key = DATASET_ALIASES.get(name, name) if name is not None else None
         if key is not None and key in RECORDED_POINT:
             return RECORDED_POINT[key]
-    return "unknown", f"(unknown: {dataset!r} is not in schemas.eef_offsets.RECORDED_POINT)"
+    return "unknown", f"(unknown: {dataset!r} is not in schemas.robots.eef_offsets.RECORDED_POINT)"
 
 
 def eef_offset_for(embodiment: str, dataset: str, source: str | None = None) -> tuple[RigidTransform, str]:
