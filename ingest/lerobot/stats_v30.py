@@ -97,15 +97,16 @@ def _count_below(cols: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return np.stack([np.searchsorted(cols[d], queries[:, d], side="left") for d in range(dims)], axis=1)
 
 
-def _quantiles(flat: np.ndarray, start: np.ndarray, stop: np.ndarray) -> list[np.ndarray]:
-    """lerobot's `_compute_quantiles` over a (rows, dims) batch, without building its histogram.
+def _quantile_parts(flat: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """lerobot's `_compute_quantiles` over a (rows, dims) batch, without building its histogram: per quantile and
+    dimension, the bin, its lower edge and the interpolated value (float64), every dimension on its own.
 
     The first cumulative count >= q * n is reached in the bin of the k-th smallest value (k = ceil(q * n)); the
     counts below and inside that bin are the values below its two edges, found in the sorted column."""
     n = flat.shape[0]
     cols = np.sort(np.ascontiguousarray(flat.T), axis=1)  # one sorted row per dimension
-    targets = [q * n for q in QUANTILES]  # RunningQuantileStats: q * self._count, a python float
-    kth = cols[:, [math.ceil(t) - 1 for t in targets]].T  # (quantiles, dims)
+    targets = np.array([q * n for q in QUANTILES])[:, None]  # RunningQuantileStats: q * self._count (python floats)
+    kth = cols[:, [math.ceil(t) - 1 for t in targets[:, 0]]].T  # (quantiles, dims)
     edges = _Edges(start, stop)
     idx = _bin_of(kth, edges)
     lo = edges.at(idx)
@@ -113,46 +114,80 @@ def _quantiles(flat: np.ndarray, start: np.ndarray, stop: np.ndarray) -> list[np
     below = _count_below(cols, np.concatenate([lo, hi]))
     before = below[: len(QUANTILES)].astype(np.float64)
     through = np.where(idx == NUM_BINS - 1, n, below[len(QUANTILES) :]).astype(np.float64)
-    out = []
-    for i, target in enumerate(targets):
-        if (idx[i] == 0).all():  # bin 0 returns edges[0] as is: np.array of float32 scalars stays float32
-            out.append(lo[i].copy())
-            continue
-        fraction = (target - before[i]) / (through[i] - before[i])
-        value = lo[i].astype(np.float64) + fraction * (hi[i] - lo[i]).astype(np.float64)  # width in edge dtype
-        out.append(np.where(idx[i] == 0, lo[i].astype(np.float64), value))
+    fraction = (targets - before) / (through - before)
+    value = lo.astype(np.float64) + fraction * (hi - lo).astype(np.float64)  # the bin width in the edges' dtype
+    return idx, lo, np.where(idx == 0, lo.astype(np.float64), value)  # bin 0 returns edges[0] uninterpolated
+
+
+def _quantile_stats(idx: np.ndarray, lo: np.ndarray, value: np.ndarray) -> dict[str, np.ndarray]:
+    out = {}
+    for i, key in enumerate(QUANTILE_KEYS):
+        # lerobot builds np.array from per-dimension scalars: all edges[0] (float32 scalars) stay float32
+        out[key] = lo[i].copy() if (idx[i] == 0).all() else value[i]
     return out
 
 
-def feature_stats(values: np.ndarray) -> Stats:
-    """lerobot 0.6.1 `get_feature_stats(values, axis=0, keepdims=values.ndim == 1)` of one numeric feature."""
-    values = np.asarray(values)
+def _basic(values: np.ndarray) -> tuple[Stats, np.ndarray | None]:
+    """Everything but the quantiles, and the (rows, last dim) batch the quantiles are taken over (None: < 2 rows)."""
     keepdims = values.ndim == 1
     arr = values.reshape(-1, 1) if keepdims else values
     n = arr.shape[0]
     if n < 2:  # _compute_basic_stats: numpy over axis 0 of the (possibly N-D) array, quantiles = mean
         mean = np.mean(arr, axis=0)
         stats = {"min": np.min(arr, axis=0), "max": np.max(arr, axis=0), "mean": mean, "std": np.std(arr, axis=0)}
-        stats["count"] = np.array([n])
         stats.update({q: mean.copy() for q in QUANTILE_KEYS})
-    else:
-        flat = arr.reshape(-1, arr.shape[-1])
-        flat = flat.astype(np.result_type(flat.dtype, np.float32), copy=False)
-        mean = np.mean(flat, axis=0)
-        mean_sq = np.mean(flat**2, axis=0)
-        lo, hi = np.min(flat, axis=0), np.max(flat, axis=0)
-        stats = {"min": lo.copy(), "max": hi.copy(), "mean": mean, "std": np.sqrt(np.maximum(0, mean_sq - mean**2))}
         stats["count"] = np.array([n])
-        for key, qv in zip(QUANTILE_KEYS, _quantiles(flat, lo - EDGE_PAD, hi + EDGE_PAD), strict=True):
-            stats[key] = qv
-    if keepdims:  # _reshape_for_vector_stats: a 1-D feature keeps shape (1,)
+        return stats, None
+    flat = arr.reshape(-1, arr.shape[-1])
+    flat = flat.astype(np.result_type(flat.dtype, np.float32), copy=False)
+    mean = np.mean(flat, axis=0)
+    mean_sq = np.mean(flat**2, axis=0)
+    stats = {"min": np.min(flat, axis=0), "max": np.max(flat, axis=0), "mean": mean}
+    stats["std"] = np.sqrt(np.maximum(0, mean_sq - mean**2))
+    stats["count"] = np.array([n])
+    return stats, flat
+
+
+def _finish(stats: Stats, ndim: int) -> Stats:
+    order = ("min", "max", "mean", "std", "count", *QUANTILE_KEYS)  # RunningQuantileStats.get_statistics order
+    stats = {k: stats[k] for k in order}
+    if ndim == 1:  # _reshape_for_vector_stats: a 1-D feature keeps shape (1,)
         stats = {k: v if k == "count" else np.asarray(v).reshape(1) for k, v in stats.items()}
     return stats
 
 
+def feature_stats(values: np.ndarray) -> Stats:
+    """lerobot 0.6.1 `get_feature_stats(values, axis=0, keepdims=values.ndim == 1)` of one numeric feature."""
+    values = np.asarray(values)
+    stats, flat = _basic(values)
+    if flat is not None:
+        stats |= _quantile_stats(*_quantile_parts(flat, stats["min"] - EDGE_PAD, stats["max"] + EDGE_PAD))
+    return _finish(stats, values.ndim)
+
+
 def episode_stats(columns: Mapping[str, np.ndarray]) -> dict[str, Stats]:
-    """`compute_episode_stats` over an episode's numeric columns (name -> (N, *shape) array)."""
-    return {name: feature_stats(values) for name, values in columns.items()}
+    """`compute_episode_stats` over an episode's numeric columns (name -> (N, *shape) array), equal to
+    `feature_stats` of each. Every dimension's quantiles are independent, so columns of one dtype and row count are
+    sorted and searched together (one pass instead of one per feature: the per-call overhead dominates short
+    episodes); min/max/mean/std stay per feature, as numpy's sums depend on the array's layout."""
+    done: dict[str, Stats] = {}
+    groups: dict[tuple[np.dtype, int], list[tuple[str, np.ndarray]]] = {}
+    for name, values in columns.items():
+        stats, flat = _basic(np.asarray(values))
+        done[name] = stats
+        if flat is not None:
+            groups.setdefault((flat.dtype, flat.shape[0]), []).append((name, flat))
+    for members in groups.values():
+        flat = np.concatenate([f for _, f in members], axis=1) if len(members) > 1 else members[0][1]
+        start = np.concatenate([done[m]["min"] - EDGE_PAD for m, _ in members])
+        stop = np.concatenate([done[m]["max"] + EDGE_PAD for m, _ in members])
+        idx, lo, value = _quantile_parts(flat, start, stop)
+        at = 0
+        for name, f in members:
+            cut = slice(at, at + f.shape[1])
+            at += f.shape[1]
+            done[name] |= _quantile_stats(idx[:, cut], lo[:, cut], value[:, cut])
+    return {name: _finish(done[name], np.asarray(values).ndim) for name, values in columns.items()}
 
 
 def aggregate_feature_stats(stats: Sequence[Mapping[str, np.ndarray]]) -> Stats:

@@ -168,6 +168,7 @@ def cmd_load(args: argparse.Namespace) -> dict[str, Any]:
         "features": ds.meta.features,
         "video_keys": ds.meta.video_keys,
         "stats_keys": sorted(ds.meta.stats),
+        "stat_names": {k: sorted(v) for k, v in ds.meta.stats.items()},
         "sync_checks_on_load": sync_on_load,
         "sync_check_explicit": _explicit_sync_check(ds),
         "index_column": torch.stack(ds.hf_dataset["index"]).tolist(),

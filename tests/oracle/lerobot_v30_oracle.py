@@ -14,6 +14,7 @@ Commands:
         decoded at first/middle/last frame of each episode), `StreamingLeRobotDataset` (every item, unshuffled),
         lerobot's `compute_episode_stats` per episode and its `aggregate_stats` over them; arrays go to DIR/<i>.npz
   convert ROOT                            `convert_dataset_v21_to_v30` on ROOT in place; prints the error if it fails
+  write-ref ROOT                          a small v3.0 dataset written by lerobot's own writer (the layout reference)
 """
 
 from __future__ import annotations
@@ -157,6 +158,30 @@ def cmd_check(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def cmd_write_ref(args: argparse.Namespace) -> dict[str, Any]:
+    """A small dataset written by lerobot 0.6.1's own writer: a camera, a 1-D, a 2-D and a bool feature, 3 episodes."""
+    from lerobot.datasets import LeRobotDataset
+
+    features = {
+        "observation.images.head": {"dtype": "video", "shape": (32, 32, 3), "names": ["height", "width", "channels"]},
+        "observation.state": {"dtype": "float32", "shape": (7,), "names": [f"j{i}" for i in range(7)]},
+        "observation.kp": {"dtype": "float32", "shape": (2, 3), "names": None},
+        "observation.flag": {"dtype": "bool", "shape": (1,), "names": None},
+    }
+    ds = LeRobotDataset.create(REPO_ID, fps=10, features=features, root=args.roots[0], robot_type="testbot",
+                               use_videos=True, image_writer_threads=0)  # fmt: skip
+    rng = np.random.default_rng(0)
+    for ep, task in enumerate(["pick", "place", "pick"]):
+        for i in range(12 + ep):
+            ds.add_frame({"observation.images.head": rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
+                          "observation.state": rng.normal(size=7).astype(np.float32),
+                          "observation.kp": rng.normal(size=(2, 3)).astype(np.float32),
+                          "observation.flag": np.array([i % 3 == 0]), "task": task})  # fmt: skip
+        ds.save_episode()
+    ds.finalize()
+    return {"root": args.roots[0]}
+
+
 def cmd_convert(args: argparse.Namespace) -> dict[str, Any]:
     from lerobot.scripts.convert_dataset_v21_to_v30 import convert_dataset
 
@@ -168,7 +193,13 @@ def cmd_convert(args: argparse.Namespace) -> dict[str, Any]:
     return {"ok": True}
 
 
-COMMANDS = {"probe": cmd_probe, "feature-stats": cmd_feature_stats, "check": cmd_check, "convert": cmd_convert}
+COMMANDS = {
+    "probe": cmd_probe,
+    "feature-stats": cmd_feature_stats,
+    "check": cmd_check,
+    "convert": cmd_convert,
+    "write-ref": cmd_write_ref,
+}
 
 
 def main(argv: list[str]) -> int:

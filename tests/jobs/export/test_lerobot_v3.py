@@ -153,21 +153,59 @@ def test_every_export_loads_in_lerobot_061(exported: tuple[Path, Path], run_orac
     assert len({e["source"] for e in results[str(out / MANIFEST)]["episodes"]}) >= 2
 
 
-def test_layout_matches_lerobot_writer(exported: tuple[Path, Path]) -> None:
-    """The v3.0 files and columns lerobot 0.6.1's writer produces (seen on a dataset it wrote, LEROBOT_V3 in README)."""
+def _kind(column: str, features: dict[str, Any]) -> str:
+    """A column's role, comparable across datasets: `stats/<camera|vector|nd|scalar>/<stat>` or the column itself."""
+    if column.startswith("videos/"):
+        return "videos/*/" + column.rsplit("/", 1)[1]
+    if column.startswith("stats/"):
+        _, feature, stat = column.rsplit("/", 2)
+        ft = features[feature]
+        shape = list(ft["shape"])
+        kind = (
+            "camera" if ft["dtype"] == "video" else "scalar" if shape == [1] else "vector" if len(shape) == 1 else "nd"
+        )
+        return f"stats/{kind}/{stat if stat == 'count' or not stat.startswith('q') else 'q'}"
+    return column
+
+
+def test_layout_matches_lerobot_writer(exported: tuple[Path, Path], run_oracle_v30, tmp_path: Path) -> None:
+    """Our files against a dataset lerobot 0.6.1's own writer produced (the oracle's `write-ref`): info keys, the
+    episodes columns and their arrow types by role, the data schema's `huggingface` types, tasks.parquet."""
     _, out = exported
-    root = out / "agibot" / "task_327"
-    info = json.loads((root / "meta" / "info.json").read_text())
-    assert tuple(info) == INFO_KEYS and info["codebase_version"] == "v3.0"
-    assert info["data_path"] == "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+    ref = tmp_path / "ref"
+    run_oracle_v30("write-ref", ref)
+    ours = out / "agibot" / "task_327"
+    info, ref_info = (json.loads((r / "meta" / "info.json").read_text()) for r in (ours, ref))
+    assert tuple(info) == tuple(ref_info) == INFO_KEYS and info["codebase_version"] == "v3.0"
+    for key in ("data_path", "video_path", "chunks_size", "data_files_size_in_mb", "video_files_size_in_mb"):
+        assert info[key] == ref_info[key], key
     assert all("fps" in ft for ft in info["features"].values() if ft["dtype"] != "video")
-    cols = pq.read_schema(root / "meta" / "episodes" / "chunk-000" / "file-000.parquet").names
-    head = ["episode_index", "tasks", "length", "data/chunk_index", "data/file_index", "dataset_from_index"]
-    assert cols[:6] == head and cols[-2:] == ["meta/episodes/chunk_index", "meta/episodes/file_index"]
-    data = pq.ParquetFile(root / "data" / "chunk-000" / "file-000.parquet")
+
+    def roles(root: Path, features: dict[str, Any]) -> dict[str, str]:
+        schema = pq.read_schema(root / "meta" / "episodes" / "chunk-000" / "file-000.parquet")
+        return {_kind(f.name, features): str(f.type) for f in schema}
+
+    ours_roles, ref_roles = roles(ours, info["features"]), roles(ref, ref_info["features"])
+    camera_quantiles = {k for k in ref_roles if k == "stats/camera/q"}  # ours keep v2.1 camera stats (no quantiles)
+    assert {k: v for k, v in ours_roles.items() if k in ref_roles} == {
+        k: v for k, v in ref_roles.items() if k not in camera_quantiles
+    }
+    assert set(ref_roles) - set(ours_roles) == camera_quantiles
+    cols = pq.read_schema(ours / "meta" / "episodes" / "chunk-000" / "file-000.parquet").names
+    ref_cols = pq.read_schema(ref / "meta" / "episodes" / "chunk-000" / "file-000.parquet").names
+    assert cols[:7] == ref_cols[:7] and cols[-2:] == ref_cols[-2:]
+    data = pq.ParquetFile(ours / "data" / "chunk-000" / "file-000.parquet")
+    ref_data = pq.ParquetFile(ref / "data" / "chunk-000" / "file-000.parquet")
     assert data.metadata.num_row_groups == info["total_episodes"]  # one row group per episode, as the writer
     hf = json.loads(data.schema_arrow.metadata[b"huggingface"])["info"]["features"]
-    assert hf["action"]["_type"] == "List" and hf["observation.hand_keypoints"]["_type"] == "Array3D"
+    ref_hf = json.loads(ref_data.schema_arrow.metadata[b"huggingface"])["info"]["features"]
+    assert hf["action"]["_type"] == ref_hf["observation.state"]["_type"] == "List"
+    assert hf["observation.hand_keypoints"]["_type"] == "Array3D" and ref_hf["observation.kp"]["_type"] == "Array2D"
+    assert hf["timestamp"] == ref_hf["timestamp"]
+    tasks, ref_tasks = (pq.read_table(r / "meta" / "tasks.parquet") for r in (ours, ref))
+    assert tasks.schema.names == ref_tasks.schema.names
+    for t in (tasks, ref_tasks):
+        assert json.loads(t.schema.metadata[b"pandas"])["index_columns"] == ["task"]
 
 
 def test_rerun_skips_and_kill_leaves_nothing_complete(exported: tuple[Path, Path], monkeypatch) -> None:
@@ -234,3 +272,21 @@ def test_files_roll_over_at_the_size_limits(exported: tuple[Path, Path], run_ora
             if f"frame:{idx}:{k}" in arrays:
                 arrays[f"sframe:{idx}:{k}"] = arrays[f"frame:{idx}:{k}"]
     _check_values(result, arrays, sources)
+
+
+def test_lerobot_033_loads_but_drops_quantiles_in_v21_stats(exported: tuple[Path, Path], run_oracle, tmp_path: Path):
+    """Why the v2.1 files keep their stats without quantiles (README "LeRobot v3.0"): lerobot 0.3.3 loads a v2.1
+    dataset whose episode stats carry q01..q99, but its aggregation keeps only min/max/mean/std/count."""
+    corpus, _ = exported
+    src = next(d for d in find_datasets(corpus) if (d / "meta" / "episodes_stats.jsonl").exists())
+    root = tmp_path / "q21"
+    shutil.copytree(src, root, ignore=shutil.ignore_patterns(".eidata"))
+    path = root / "meta" / "episodes_stats.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:
+        for st in line["stats"].values():
+            st.update({q: st["mean"] for q in ("q01", "q10", "q50", "q90", "q99")})
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    loaded = run_oracle("load", root, "--items", "0")
+    assert loaded["num_frames"] > 0
+    assert all(names == ["count", "max", "mean", "min", "std"] for names in loaded["stat_names"].values())
