@@ -44,7 +44,6 @@ class Opt:
     parse: Callable[[str], tuple[Any, ...]] | None = None
     show: Callable[..., str] | None = None
     help: str | None = None  # only where the field's description is written for the model, not for a user
-    const: Any = None  # nargs="?" flags: the value given bare
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -126,8 +125,6 @@ def argparse_kwargs(opt: Opt) -> dict[str, Any]:
         kw["nargs"] = "+"
     elif kind in (int, float) and opt.parse is None:
         kw["type"] = kind
-    if opt.const is not None:
-        kw.update(nargs="?", const=opt.const)
     if opt.required:
         kw["required"] = True
     return {**kw, "default": default}
