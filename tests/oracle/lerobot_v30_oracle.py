@@ -9,7 +9,7 @@ timestamps, same tolerance). Every command prints one JSON object on the last st
 Commands:
   probe                                   lerobot's version and CODEBASE_VERSION
   feature-stats IN.npz OUT.pkl            lerobot's `compute_episode_stats` of each array (numeric features)
-  check ROOT... --dump DIR [--items-per-episode K] [--no-streaming]
+  check ROOT... --dump DIR [--items-per-episode K] [--no-streaming-for ROOT]... [--write-ref DIR]
         for each v3.0 dataset: `LeRobotDataset` (totals, episodes metadata, tasks, every numeric column, items
         decoded at first/middle/last frame of each episode), `StreamingLeRobotDataset` (every item, unshuffled),
         lerobot's `compute_episode_stats` per episode and its `aggregate_stats` over them; arrays go to DIR/<i>.npz
@@ -152,13 +152,21 @@ def _check_one(root: str, dump: Path, k: int, streaming: bool = True) -> dict[st
 def cmd_check(args: argparse.Namespace) -> dict[str, Any]:
     dump = Path(args.dump)
     dump.mkdir(parents=True, exist_ok=True)
+    if args.write_ref:  # one process for both: each start costs seconds of imports
+        _write_ref(args.write_ref)
+    plain = set(args.no_streaming_for or [])
     return {
-        root: _check_one(root, dump / f"{i}.npz", args.items_per_episode, not args.no_streaming)
+        root: _check_one(root, dump / f"{i}.npz", args.items_per_episode, root not in plain)
         for i, root in enumerate(args.roots)
     }
 
 
 def cmd_write_ref(args: argparse.Namespace) -> dict[str, Any]:
+    _write_ref(args.roots[0])
+    return {"root": args.roots[0]}
+
+
+def _write_ref(root: str) -> None:
     """A small dataset written by lerobot 0.6.1's own writer: a camera, a 1-D, a 2-D and a bool feature, 3 episodes."""
     from lerobot.datasets import LeRobotDataset
 
@@ -168,7 +176,7 @@ def cmd_write_ref(args: argparse.Namespace) -> dict[str, Any]:
         "observation.kp": {"dtype": "float32", "shape": (2, 3), "names": None},
         "observation.flag": {"dtype": "bool", "shape": (1,), "names": None},
     }
-    ds = LeRobotDataset.create(REPO_ID, fps=10, features=features, root=args.roots[0], robot_type="testbot",
+    ds = LeRobotDataset.create(REPO_ID, fps=10, features=features, root=root, robot_type="testbot",
                                use_videos=True, image_writer_threads=0)  # fmt: skip
     rng = np.random.default_rng(0)
     for ep, task in enumerate(["pick", "place", "pick"]):
@@ -179,7 +187,6 @@ def cmd_write_ref(args: argparse.Namespace) -> dict[str, Any]:
                           "observation.flag": np.array([i % 3 == 0]), "task": task})  # fmt: skip
         ds.save_episode()
     ds.finalize()
-    return {"root": args.roots[0]}
 
 
 def cmd_convert(args: argparse.Namespace) -> dict[str, Any]:
@@ -208,7 +215,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("roots", nargs="*")
     parser.add_argument("--dump")
     parser.add_argument("--items-per-episode", type=int, default=3, dest="items_per_episode")
-    parser.add_argument("--no-streaming", action="store_true", dest="no_streaming")
+    parser.add_argument("--no-streaming-for", action="append", dest="no_streaming_for", help="check: a root to load "
+                        "with LeRobotDataset only (its streaming reader wants one video file per camera)")  # fmt: skip
+    parser.add_argument("--write-ref", dest="write_ref", help="check: first write-ref into this folder")
     args = parser.parse_args(argv)
     result = COMMANDS[args.command](args)
     sys.stdout.flush()

@@ -15,6 +15,7 @@ import pickle
 import shutil
 from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,26 @@ def exported(reference: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     argv = ["export", str(corpus), "--format", "lerobot-v3", "--out", str(out / "nocam"), "--manifest", MANIFEST]
     assert main([*argv, "--cameras", "none"]) == 0
     return corpus, out
+
+
+@pytest.fixture(scope="module")
+def checked(exported: tuple[Path, Path], run_oracle_v30, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """One lerobot 0.6.1 process for the module (each start costs seconds of imports): it writes its own reference
+    dataset, then loads every export, the manifest exported with 1 kB file-size limits included."""
+    import jobs.export.lerobot_v3_write as w
+
+    corpus, out = exported
+    with pytest.MonkeyPatch.context() as mp:  # limits of 1 "MB" of 1 kB: every episode opens new files
+        mp.setattr(w, "MB", 1024)
+        export_corpus(corpus, out / "rolled", manifest=MANIFEST, data_mb=1, video_mb=1)
+    rolled = out / "rolled" / MANIFEST
+    roots = [str(out / d.relative_to(corpus / "datasets")) for d in find_datasets(corpus)]
+    roots += [str(out / MANIFEST), str(out / "nocam" / MANIFEST)]
+    tmp = tmp_path_factory.mktemp("oracle_v30")
+    argv = [*roots, str(rolled), "--dump", tmp / "dump", "--no-streaming-for", rolled, "--write-ref", tmp / "ref"]
+    results = run_oracle_v30("check", *argv, timeout=600)
+    return SimpleNamespace(corpus=corpus, out=out, roots=roots, rolled=rolled, results=results,
+                           dump=tmp / "dump", ref=tmp / "ref", all_roots=[*roots, str(rolled)])  # fmt: skip
 
 
 @cache
@@ -118,12 +139,9 @@ def _check_stats(root: Path, result: dict[str, Any], theirs: dict[str, Any]) -> 
         assert set(theirs["meta_stats"][key]) >= {"q01", "q10", "q50", "q90", "q99"}
 
 
-def test_every_export_loads_in_lerobot_061(exported: tuple[Path, Path], run_oracle_v30, tmp_path: Path) -> None:
-    corpus, out = exported
-    roots = [str(out / d.relative_to(corpus / "datasets")) for d in find_datasets(corpus)]
-    roots += [str(out / MANIFEST), str(out / "nocam" / MANIFEST)]
+def test_every_export_loads_in_lerobot_061(checked: SimpleNamespace) -> None:
+    corpus, out, roots, results, tmp_path = checked.corpus, checked.out, checked.roots, checked.results, checked.dump
     assert all(Path(r, "meta", "info.json").exists() for r in roots)
-    results = run_oracle_v30("check", *roots, "--dump", tmp_path, timeout=600)
     for i, root in enumerate(roots):
         result = results[root]
         sources = _episode_map(corpus, out, root, result)
@@ -168,13 +186,10 @@ def _kind(column: str, features: dict[str, Any]) -> str:
     return column
 
 
-def test_layout_matches_lerobot_writer(exported: tuple[Path, Path], run_oracle_v30, tmp_path: Path) -> None:
+def test_layout_matches_lerobot_writer(checked: SimpleNamespace) -> None:
     """Our files against a dataset lerobot 0.6.1's own writer produced (the oracle's `write-ref`): info keys, the
     episodes columns and their arrow types by role, the data schema's `huggingface` types, tasks.parquet."""
-    _, out = exported
-    ref = tmp_path / "ref"
-    run_oracle_v30("write-ref", ref)
-    ours = out / "agibot" / "task_327"
+    ref, ours = checked.ref, checked.out / "agibot" / "task_327"
     info, ref_info = (json.loads((r / "meta" / "info.json").read_text()) for r in (ours, ref))
     assert tuple(info) == tuple(ref_info) == INFO_KEYS and info["codebase_version"] == "v3.0"
     for key in ("data_path", "video_path", "chunks_size", "data_files_size_in_mb", "video_files_size_in_mb"):
@@ -237,17 +252,11 @@ def test_rerun_skips_and_kill_leaves_nothing_complete(exported: tuple[Path, Path
     assert not (target / MANIFEST).exists() and not list(target.glob(f".{MANIFEST}{PARTIAL}*"))
 
 
-def test_files_roll_over_at_the_size_limits(exported: tuple[Path, Path], run_oracle_v30, tmp_path: Path, monkeypatch):
+def test_files_roll_over_at_the_size_limits(checked: SimpleNamespace) -> None:
     """Limits of 1 "MB" of 1 kB each: every episode starts a new data file, video file and episodes file, as
     lerobot's `>=` rule does; lerobot 0.6.1 still reads every value and frame (`LeRobotDataset`; its streaming reader
     assumes one video file per camera, `lerobot_v30_oracle.py`)."""
-    import jobs.export.lerobot_v3_write as w
-
-    corpus, _ = exported
-    monkeypatch.setattr(w, "MB", 1024)
-    out = tmp_path / "rolled"
-    export_corpus(corpus, out, manifest=MANIFEST, data_mb=1, video_mb=1)
-    root = out / MANIFEST
+    root = checked.rolled
     rows = pq.read_table(root / "meta" / "episodes").to_pylist()
     n = len(rows)
     assert n >= 2
@@ -259,13 +268,12 @@ def test_files_roll_over_at_the_size_limits(exported: tuple[Path, Path], run_ora
     for r in rows:
         video = root / f"videos/{key}/chunk-000/file-{r[f'videos/{key}/file_index']:03d}.mp4"
         assert len(_frames(str(video))) == r["length"]
-    result = run_oracle_v30("check", root, "--dump", tmp_path / "dump", "--no-streaming")[str(root)]
-    sources = _episode_map(corpus, out, str(root), result)
-    for i in range(n):  # no streaming items: compare the LeRobotDataset side only
-        lo, hi = result["episodes"][i]["dataset_from_index"], result["episodes"][i]["dataset_to_index"]
-        assert hi - lo == rows[i]["length"]
-    arrays = dict(np.load(tmp_path / "dump" / "0.npz"))
-    for idx in range(result["num_frames"]):  # stand in for the streaming values the helper also checks
+    i = checked.all_roots.index(str(root))
+    result = checked.results[str(root)]
+    sources = _episode_map(checked.corpus, checked.out / "rolled", str(root), result)
+    assert [e["dataset_to_index"] - e["dataset_from_index"] for e in result["episodes"]] == [r["length"] for r in rows]
+    arrays = dict(np.load(checked.dump / f"{i}.npz"))
+    for idx in range(result["num_frames"]):  # no streaming here: stand in its values with LeRobotDataset's
         for k in [k for k, ft in result["features"].items() if ft["dtype"] != "video"]:
             arrays[f"stream:{idx}:{k}"] = arrays[f"col:{k}"][idx]
         for k in result["video_keys"]:
