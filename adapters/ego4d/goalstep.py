@@ -227,5 +227,15 @@ def goalstep_parts(loc: dict[str, Any], fps: float) -> tuple[list[Language], lis
         "nested_segments": loc["nested"],
         **({"not_in_action_config": left_out} if left_out else {}),
         **({"clipped_end_sec": loc["clipped_end_sec"]} if loc.get("clipped_end_sec") else {}),
+        # what the episode lineage keeps (canonicalize -> EpisodeLineage.source_annotation): the goal it serves
+        "source_annotation": {
+            "kind": "ego4d_goalstep",
+            "level": loc["level"],
+            "split": loc["split"],
+            "file": loc["file"],
+            "field": loc["field"],
+            "goal": goal,
+            "parent_step": loc.get("parent"),
+        },
     }
     return language, config or None, meta

@@ -239,6 +239,8 @@ def _canonicalize_span(
     info: dict[str, Any] = {"notes": list(sig.notes), "pipeline_version": PIPELINE_VERSION}
     if "joint_units" in raw.metadata:  # the joint unit read and its fit (ingest.canonical.joint_units), to the lineage
         info["joint_units"] = raw.metadata["joint_units"]
+    if "source_annotation" in raw.metadata:  # an adapter's annotation of the episode (an Ego4D Goal-Step goal)
+        info["source_annotation"] = raw.metadata["source_annotation"]
     state = np.zeros((n, CANONICAL_DIM))
     avail = np.zeros(CANONICAL_DIM, dtype=bool)
     keypoints = np.zeros((n, 2, NUM_KEYPOINTS, 3))

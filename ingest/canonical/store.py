@@ -70,6 +70,7 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         validity=ep.info.get("validity", {}),
         pipeline_version=ep.info.get("pipeline_version"),
         **({"joint_units": ep.info["joint_units"]} if "joint_units" in ep.info else {}),  # ingest.canonical.joint_units
+        **({"source_annotation": ep.info["source_annotation"]} if "source_annotation" in ep.info else {}),
         **({"qa": ep.qa} if ep.qa is not None else {}),  # unset, not null, without QA: `to_json` drops unset keys
     )
 

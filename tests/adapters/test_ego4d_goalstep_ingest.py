@@ -39,6 +39,11 @@ def test_goalstep_steps_and_substeps_are_ingested_and_bad_entries_quarantined(tm
         assert texts == [t for s, e, t in seg.nested if e > s]  # the bad substep (end < start) is not cut in
         for c in line.get("action_config") or []:
             assert 0 <= c["start_frame"] < c["end_frame"] <= line["length"] and c["level"] == "substep"
+        # the goal the segment serves rides in the lineage, as the maker wrote it, with the segment's own place
+        note = line["eidata"]["source_annotation"]
+        assert note["kind"] == "ego4d_goalstep" and note["level"] == seg.level
+        assert note["goal"]["goal_description"] == "Makes the bread" and "segments" not in note["goal"]
+        assert note["file"].endswith("goalstep_train.json") and note["field"].startswith("videos[")
 
     sql = "SELECT episode_uid, field, file, message FROM quarantine ORDER BY 1"
     rows = run_query(tmp_path / "corpus", sql).to_pylist()
