@@ -57,21 +57,26 @@ def _listing(items: Iterable[Any], limit: int = 5) -> str:
 # -- stats ------------------------------------------------------------------------------------------------------
 
 
-def expected_stats_shape(ft: FeatureSpec) -> tuple[int, ...] | None:
-    """Shape lerobot's `compute_episode_stats` gives a feature's min/max/mean/std; None: no stats expected."""
+def expected_stats_shape(ft: FeatureSpec, *, v3: bool = False) -> tuple[int, ...] | None:
+    """Shape lerobot's `compute_episode_stats` gives a feature's min/max/mean/std; None: no stats expected.
+
+    v3.0 (lerobot 0.6.1 `compute_stats.py`: `RunningQuantileStats.update` reduces a multi-dimensional feature to its
+    last axis) gives `(shape[-1],)` where v2.1 (0.3.3, `np.min(axis=0)`) gives the feature's whole shape."""
     if ft.is_visual:
         return (3, 1, 1)
     if ft.dtype in NUMERIC_DTYPES:
-        return tuple(ft.shape)
+        return (tuple(ft.shape)[-1],) if v3 and len(ft.shape) > 1 else tuple(ft.shape)
     return None
 
 
-def _stat_findings(stats: dict[str, Any], features: dict[str, FeatureSpec]) -> tuple[list[str], list[str]]:
+def _stat_findings(
+    stats: dict[str, Any], features: dict[str, FeatureSpec], *, v3: bool = False
+) -> tuple[list[str], list[str]]:
     """(shape problems, non-finite values) of one stats block `{feature: {stat: values}}`."""
     shapes, nonfinite = [], []
     for name, block in stats.items():
         ft = features.get(name)
-        want = expected_stats_shape(ft) if ft is not None else None
+        want = expected_stats_shape(ft, v3=v3) if ft is not None else None
         if want is None or not isinstance(block, dict):
             continue  # stats of undeclared features or of strings are never read
         for stat, value in block.items():
@@ -115,7 +120,7 @@ def check_stats(ds: LoadedDataset) -> list[Quirk]:
     nonfinite: dict[str, list[str]] = defaultdict(list)
     try:
         for rel, where, stats in _stats_sources(ds):
-            bad, nan = _stat_findings(stats, ds.info.features)
+            bad, nan = _stat_findings(stats, ds.info.features, v3=ds.is_v3)
             shapes[rel] += [f"{where}: {b}" for b in bad]
             nonfinite[rel] += [f"{where}: {n}" for n in nan]
     except (OSError, ValueError, pa.ArrowException) as err:  # invalid JSON / parquet (DatasetMeta names jsonl ones)

@@ -29,6 +29,7 @@ from jobs.catalog.curate import curate
 from jobs.cli import main
 from jobs.export.lerobot_v3 import MARKER, PARTIAL, export_corpus
 from jobs.export.lerobot_v3_write import SourceDataset
+from jobs.validate import validate_dataset
 from schemas.corpus import find_datasets
 from schemas.lerobot_v3 import INFO_KEYS
 
@@ -298,3 +299,11 @@ def test_lerobot_033_loads_but_drops_quantiles_in_v21_stats(exported: tuple[Path
     loaded = run_oracle("load", root, "--items", "0")
     assert loaded["num_frames"] > 0
     assert all(names == ["count", "max", "mean", "min", "std"] for names in loaded["stat_names"].values())
+
+
+def test_validate_accepts_v30_stats_of_multi_dimensional_features(checked: SimpleNamespace) -> None:
+    """`eidata validate` on lerobot 0.6.1's own dataset (its `[2, 3]` feature) and on our export (`[2, 21, 3]`
+    keypoints): v3.0 stats of a multi-dimensional feature have the last axis's shape, not the feature's."""
+    for root in (checked.ref, checked.out / "agibot" / "task_327"):
+        report = validate_dataset(root, videos=False)
+        assert not [q for q in report.quirks if q.code == "stats_shape_mismatch"], (root, report.quirks)
