@@ -192,24 +192,30 @@ def episode_stats(columns: Mapping[str, np.ndarray]) -> dict[str, Stats]:
 
 def aggregate_feature_stats(stats: Sequence[Mapping[str, np.ndarray]]) -> Stats:
     """lerobot 0.6.1 `aggregate_feature_stats`: pooled over episodes, quantiles as count-weighted means."""
-    means = np.stack([np.asarray(s["mean"]) for s in stats])
-    variances = np.stack([np.asarray(s["std"]) ** 2 for s in stats])
-    counts = np.stack([np.asarray(s["count"]) for s in stats])
+    basic = ("min", "max", "mean", "std", "count")
+    keys = [k for k in stats[0] if k in basic or (k.startswith("q") and k[1:].isdigit())]
+    keys = [k for k in keys if all(k in s for s in stats)]
+    return aggregate_arrays({k: np.stack([np.asarray(s[k]) for s in stats]) for k in keys})
+
+
+def aggregate_arrays(stacked: Mapping[str, np.ndarray]) -> Stats:
+    """`aggregate_feature_stats` of episodes' stats already stacked (episode axis first), lerobot's formulas."""
+    means, counts = stacked["mean"], stacked["count"]
+    variances = stacked["std"] ** 2
     total = counts.sum(axis=0)
     while counts.ndim < means.ndim:
         counts = np.expand_dims(counts, axis=-1)
     mean = (means * counts).sum(axis=0) / total
     variance = ((variances + (means - mean) ** 2) * counts).sum(axis=0) / total
     out: Stats = {
-        "min": np.min(np.stack([np.asarray(s["min"]) for s in stats]), axis=0),
-        "max": np.max(np.stack([np.asarray(s["max"]) for s in stats]), axis=0),
+        "min": np.min(stacked["min"], axis=0),
+        "max": np.max(stacked["max"], axis=0),
         "mean": mean,
         "std": np.sqrt(variance),
         "count": total,
     }
-    for key in [k for k in stats[0] if k.startswith("q") and k[1:].isdigit()]:
-        if all(key in s for s in stats):
-            out[key] = (np.stack([np.asarray(s[key]) for s in stats]) * counts).sum(axis=0) / total
+    for key in [k for k in stacked if k.startswith("q") and k[1:].isdigit()]:
+        out[key] = (stacked[key] * counts).sum(axis=0) / total
     return out
 
 
