@@ -11,7 +11,7 @@ ORACLE_V30 := .venv-oracle-v30
 ORACLE_V30_STAMP := $(ORACLE_V30)/.eidata-installed
 DEMO_OUT ?= demo_out
 
-.PHONY: venv oracle-v30 demo test test-all lint bench clean
+.PHONY: venv oracle-v30 demo test test-fast test-all lint bench clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,11 @@ demo: $(STAMP)
 
 test: $(STAMP) $(ORACLE_V30_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The everyday loop, a few minutes: unit tests only, no scenario (Ray jobs, oracles, servers, SIGKILL and smoke runs,
+# tests/conftest.py marks them) and nothing slow. `make test` stays the whole suite, as CI runs it.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not scenario and not slow" $(PYTEST_ARGS)
 
 test-all: $(STAMP) $(ORACLE_V30_STAMP)
 	$(BIN)/python -m pytest --runslow $(PYTEST_ARGS)

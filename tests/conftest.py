@@ -25,7 +25,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
 
 
+# The fast tier (`make test-fast`: `-m "not scenario and not slow"`) leaves out what runs a whole system: a Ray job, a
+# cluster, an oracle or object-store server subprocess, a SIGKILL run, a benchmark smoke run, a demo. These are marked
+# `scenario` here, by folder, by file, by the fixtures and markers that start such systems, so a test gets the mark
+# without an edit of its own; `make test` runs everything either way.
+SCENARIO_DIRS = ("benchmarks", "jobs/cluster", "jobs/demo", "s3", "scenarios", "oracle")
+SCENARIO_FILES = (
+    "jobs/test_quarantine_classes.py",  # one corpus through the ingest job, a class of broken episode each
+    "jobs/test_qa_corpus.py",  # the QA corpus through ingest and validate
+    "adapters/test_one_module_source.py",  # a new source run through run_ingest
+    "ingest/lerobot/test_crash.py",  # the writer SIGKILLed in a subprocess
+)
+SCENARIO_FIXTURES = {"run_oracle", "run_oracle_v30", "s3"}
+SCENARIO_MARKERS = ("shared_ray", "own_ray", "oracle")
+
+
+def is_scenario(item: pytest.Item) -> bool:
+    tests = REPO / "tests"
+    rel = item.path.relative_to(tests).as_posix() if item.path.is_relative_to(tests) else ""
+    return (
+        rel.startswith(tuple(d + "/" for d in SCENARIO_DIRS))
+        or rel in SCENARIO_FILES
+        or not SCENARIO_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+        or any(item.get_closest_marker(m) is not None for m in SCENARIO_MARKERS)
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects, and before tests/benchmarks starts its smoke runs
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if is_scenario(item):
+            item.add_marker(pytest.mark.scenario)
     skip_slow = pytest.mark.skip(reason="slow: run with --runslow")
     try:
         import torch
