@@ -2,7 +2,7 @@
 (`python -m lerobot.scripts.convert_dataset_v21_to_v30`) vs copying the bytes (read + write), on one v2.1 dataset
 all can read.
 
-The converter cannot read a v2.1 dataset with a multi-dimensional feature (README, "LeRobot v3.0"), so the dataset has
+The converter cannot read a v2.1 dataset with a multi-dimensional feature (jobs/export/README.md), so the dataset has
 only 1-D features: a 224x224 camera (camera-like footage, `benchmarks.footage`, encoded once as lerobot 0.3.3 does:
 libsvtav1 yuv420p g=2 crf=30, then reused by every episode), a 50-dim state and action, lerobot's index columns, at
 10 fps, with its tasks, episodes and episode stats files. Each contestant runs in its own subprocess on its own copy;

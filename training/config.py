@@ -41,7 +41,7 @@ class ModelConfig(_Frozen):
     align_hidden: int = Field(
         -3, description="LARA aligns hidden state [input, block_0 out, ..., block_{depth-1} out][align_hidden]"
     )
-    # Where we differ from LDA only in cost, LDA's choice is an option (README "Where we differ from LDA"). LDA's
+    # Where we differ from LDA only in cost, LDA's choice is an option (training/README.md). LDA's
     # blocks each own a to_cond Linear (jiangranlv/LDA-1B@6d82091, lda/model/modules/action_model/flow_matching_head/
     # mmdit/mmdit/mmdit_cross_attn.py MMDiTBlock.to_cond); its image stream is one token per patch with the frames
     # concatenated along channels (MMDiT_ActionHeader.py: rearrange "(b v t) n c -> b (v n) (c t)", obs_merger)

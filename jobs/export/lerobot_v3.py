@@ -1,7 +1,7 @@
 """`eidata export ROOT --format lerobot-v3 --out DIR [--manifest NAME]`: LeRobot v3.0 datasets for lerobot >= 0.4.
 
 lerobot 0.6.1 refuses v2.1 (`BackwardCompatibilityError`) and its own converter cannot read a v2.1 dataset with a
-multi-dimensional feature (README, "LeRobot v3.0"), so this writes v3.0 directly from the canonical v2.1 datasets:
+multi-dimensional feature (jobs/export/README.md), so this writes v3.0 directly from the canonical v2.1 datasets:
 - without `--manifest`: every dataset under ROOT/datasets/ -> DIR/<its path below datasets/>, all its features;
 - with `--manifest NAME`: the manifest's episodes across sources -> ONE dataset DIR/NAME (`lerobot_v3_plan.py`).
 Video is stream-copied, stats carry lerobot 0.6.1's quantiles (`lerobot_v3_write.py`).

@@ -1,4 +1,4 @@
-"""LDA's choices where ours differ only in cost (README "Where we differ from LDA"): per-block AdaLN and the
+"""LDA's choices where ours differ only in cost (training/README.md): per-block AdaLN and the
 channel-merged image layout with register tokens. Each is a validated config value, counted in the FLOPs (see
 test_flops.py), and trains: the loss goes down and a resume takes the identical next steps."""
 

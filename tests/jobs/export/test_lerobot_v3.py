@@ -284,7 +284,7 @@ def test_files_roll_over_at_the_size_limits(checked: SimpleNamespace) -> None:
 
 
 def test_lerobot_033_loads_but_drops_quantiles_in_v21_stats(exported: tuple[Path, Path], run_oracle, tmp_path: Path):
-    """Why the v2.1 files keep their stats without quantiles (README "LeRobot v3.0"): lerobot 0.3.3 loads a v2.1
+    """Why the v2.1 files keep their stats without quantiles (jobs/export/README.md): lerobot 0.3.3 loads a v2.1
     dataset whose episode stats carry q01..q99, but its aggregation keeps only min/max/mean/std/count."""
     corpus, _ = exported
     src = next(d for d in find_datasets(corpus) if (d / "meta" / "episodes_stats.jsonl").exists())
