@@ -116,13 +116,30 @@ CameraConvention = Literal["opencv", "opengl"]
 WRIST_ROTATION_UNITS = ("quat_xyzw", "euler_xyz", "se3_4x4")
 
 
+@dataclass(frozen=True)
+class ManoParams:
+    """A hand given as MANO parameters, declared for `ingest.canonical` to evaluate into MANO-21 keypoints with the
+    licensed model (adapters declare the hand; they never run the model).
+
+    `wrist` (T,4,4) `se3_4x4` world_from_wrist gives MANO's global orientation (its rotation, as axis-angle) and
+    translation; `pose` (T,k) the hand pose as k PCA coefficients on the same timestamps; `betas` the shape."""
+
+    wrist: Stream
+    pose: Stream
+    betas: np.ndarray  # (10,) or (T,10)
+    model_dir: str  # folder of MANO_LEFT.npz / MANO_RIGHT.npz (an adapter's `mano_model_dir` option)
+    num_pca_comps: int = 15
+    tips: Literal["manopth", "smplx"] = "manopth"  # fingertip vertices (`ingest.canonical.hands.TIP_VERTICES`)
+
+
 @dataclass
 class HandTrack:
     """One hand's native signals, on their own timestamps, in `HandSignals.frame`.
 
     The wrist is declared, not built: `position` (T,3) metres plus `rotation` in one of `WRIST_ROTATION_UNITS`
     (`ingest.canonical` turns them into poses). `gripper` is the opening 0 (closed) .. 1 (open), already converted
-    from the source's own unit by the adapter; `keypoints` are MANO-21 points (T,21,3) in metres."""
+    from the source's own unit by the adapter; `keypoints` are MANO-21 points (T,21,3) in metres, or `mano` declares
+    the MANO parameters they are evaluated from (`ingest.canonical` fills `keypoints`)."""
 
     position: Stream | None = None
     rotation: Stream | None = None
@@ -132,6 +149,7 @@ class HandTrack:
     # (T,5,3) thumb..pinky tips in the wrist frame, metres: a robot hand's by its kinematics (no MANO keypoints);
     # a finger the hand lacks is NaN throughout and stays out of the mask
     fingertips: Stream | None = None
+    mano: ManoParams | None = None
 
     def __post_init__(self) -> None:
         if self.rotation is not None and self.rotation.unit not in WRIST_ROTATION_UNITS:
@@ -165,7 +183,11 @@ class HandSignals:
     @property
     def empty(self) -> bool:
         return not self.canonical and not any(
-            h.has_wrist or h.keypoints is not None or h.gripper is not None or h.fingertips is not None
+            h.has_wrist
+            or h.keypoints is not None
+            or h.gripper is not None
+            or h.fingertips is not None
+            or h.mano is not None
             for h in self.hands.values()
         )
 

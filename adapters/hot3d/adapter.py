@@ -3,7 +3,7 @@ poses of a recording, one episode per sequence folder.
 
 | native | canonical | unit, frame | rate |
 | --- | --- | --- | --- |
-| `mano_hand_pose_trajectory.jsonl` `pose` (15 PCA), `betas`, `wrist_xform` | MANO-21 by `ManoHand` | m, world | 30 Hz |
+| `mano_hand_pose_trajectory.jsonl` `pose` (15 PCA), `betas`, `wrist_xform` | `HandTrack.mano` | m, world | 30 Hz |
 | `umetrack_hand_pose_trajectory.jsonl` `joint_angles`, `wrist_xform` | MANO-21 by UmeTrack skinning | m, world | |
 | `umetrack_hand_user_profile.json` `hand_model` | the UmeTrack hand (mm, a left hand) | | static |
 | `headset_trajectory.csv` T_world_device | `states["headset/T_world_device"]` | `se3_4x4`, world | ~30 Hz |
@@ -14,11 +14,12 @@ poses of a recording, one episode per sequence folder.
 
 File formats and conventions are the maker's (`adapters/hot3d/files.py`): quaternions w first, timestamps in ns.
 Hands: with the licensed MANO files (`mano_model_dir`, converted once by `python -m ingest.canonical.mano_convert`)
-the MANO poses go through `ingest.canonical.hands.ManoHand` as the maker's `MANOHandModel` + `MANOHandDataProvider`
-use smplx: 15 PCA coefficients with the mean pose added (`use_pca=True, num_pca_comps=15`, smplx's default
-`flat_hand_mean=False`), `global_orient` = the wrist rotation as axis-angle, `transl` = `t_xyz`, one shared `betas`;
-MANO_LEFT's shapedirs fixed as they do. Without them, the UmeTrack poses go through the profile
-(`adapters/hot3d/umetrack.py`). With neither, the episode is quarantined naming what is missing.
+the MANO poses are declared (`HandTrack.mano`) and canonicalization evaluates them (`ingest.canonical.mano_hands`,
+through `ManoHand`) as the maker's `MANOHandModel` + `MANOHandDataProvider` use smplx: 15 PCA coefficients with the
+mean pose added (`use_pca=True, num_pca_comps=15`, smplx's default `flat_hand_mean=False`), `global_orient` = the
+wrist rotation as axis-angle, `transl` = `t_xyz`, one shared `betas`; MANO_LEFT's shapedirs fixed as they do.
+Without them, the UmeTrack poses go through the profile (`adapters/hot3d/umetrack.py`). With neither, the episode
+is quarantined naming what is missing.
 
 World and camera, per headset (`WORLD_UP`; checked on the maker's real samples,
 `hot3d/data_loaders/tests/data_sample/{Aria/P0003_c701bd11,Quest3/P0002_273c2819}`, in `tests/adapters/test_hot3d.py`
@@ -56,7 +57,6 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
-from scipy.spatial.transform import Rotation
 
 from adapters.base import (
     AdapterError,
@@ -65,6 +65,7 @@ from adapters.base import (
     EpisodeRef,
     HandSignals,
     HandTrack,
+    ManoParams,
     RawEpisode,
     SourceAdapter,
     Stream,
@@ -173,11 +174,16 @@ class Hot3DAdapter(SourceAdapter):
                 continue
             t = tracks[hand]
             ts = secs(t["timestamps"])
-            states[f"hands/{side}/wrist_xform"] = Stream(ts, t["wrist"], unit="se3_4x4", frame=WORLD)
-            states[f"hands/{side}/{source}_params"] = Stream(ts, t["params"])
+            wrist = states[f"hands/{side}/wrist_xform"] = Stream(ts, t["wrist"], unit="se3_4x4", frame=WORLD)
+            params = states[f"hands/{side}/{source}_params"] = Stream(ts, t["params"])
+            conf = Stream(ts, t["confidence"], unit="0..1") if "confidence" in t else None
+            if source == "mano":  # evaluated by ingest.canonical (the licensed model stays out of the adapter)
+                mano_dir, tips = str(self.options.mano_model_dir), self.options.mano_tips
+                mano = ManoParams(wrist, params, t["betas"], mano_dir, num_pca_comps=15, tips=tips)
+                signals.hands[hand] = HandTrack(mano=mano, confidence=conf)
+                continue
             kp = Stream(ts, t["keypoints"], names=MANO21_NAMES, unit="m", frame=WORLD)
             states[f"mano21_keypoints/{side}"] = kp
-            conf = Stream(ts, t["confidence"], unit="0..1") if "confidence" in t else None
             signals.hands[hand] = HandTrack(keypoints=kp, confidence=conf)
         wrists = [f"hands/{s}/wrist_xform" for s in SIDES if f"hands/{s}/wrist_xform" in states]
         signals.native_state_keys = ["headset/T_world_device", *wrists]  # objects and parameters stay out
@@ -259,7 +265,8 @@ class Hot3DAdapter(SourceAdapter):
             raise self.error(f"camera calibration: {e}", file=path, episode=ep, field="calibration") from e
 
     def _hands(self, seq: Path, ep: str) -> tuple[str, dict[int, dict[str, np.ndarray]]]:
-        """("mano" | "umetrack", hand index -> arrays with (T,21,3) `keypoints`), or the reason there are none."""
+        """("mano" | "umetrack", hand index -> arrays: UmeTrack's with (T,21,3) `keypoints`, MANO's with the `params`
+        and `betas` canonicalization evaluates), or the reason there are none."""
         want, mano_dir = self.options.hands_from, self.options.mano_model_dir
         mano_ok = mano_dir is not None and (seq / MANO_FILE).is_file()
         ume_ok = (seq / UMETRACK_FILE).is_file() and (seq / PROFILE_FILE).is_file()
@@ -267,7 +274,7 @@ class Hot3DAdapter(SourceAdapter):
             if not mano_ok:
                 why = "no mano_model_dir option" if mano_dir is None else f"no {MANO_FILE}"
                 raise self.error(f"MANO hands asked for, but {why}", file=seq / MANO_FILE, episode=ep, field="hands")
-            return "mano", self._mano(seq / MANO_FILE, Path(mano_dir), ep)
+            return "mano", self._track_file(seq / MANO_FILE, "mano", ep)
         if ume_ok and want in ("auto", "umetrack"):
             return "umetrack", self._umetrack(seq, ep)
         missing = [f for f in (UMETRACK_FILE, PROFILE_FILE) if not (seq / f).is_file()]
@@ -283,21 +290,6 @@ class Hot3DAdapter(SourceAdapter):
             raise self.error(f"unreadable {path.name}: {e}", file=path, episode=ep, field=f"{kind}_hands") from e
         if not tracks:
             raise self.error(f"{path.name} annotates no hand", file=path, episode=ep, field=f"{kind}_hands")
-        return tracks
-
-    def _mano(self, path: Path, model_dir: Path, ep: str) -> dict[int, dict[str, np.ndarray]]:
-        from ingest.canonical.hands import ManoHand
-        from ingest.canonical.mano_convert import MANOModelError
-
-        tracks = self._track_file(path, "mano", ep)
-        for hand, t in tracks.items():
-            side = SIDES[hand]
-            try:
-                layer = ManoHand.load(model_dir, side, num_pca_comps=15, tips=self.options.mano_tips)
-            except (OSError, MANOModelError, ValueError) as e:
-                raise self.error(f"MANO {side} model: {e}", file=model_dir, episode=ep, field="mano_model_dir") from e
-            rotvec = Rotation.from_matrix(t["wrist"][:, :3, :3]).as_rotvec()
-            t["keypoints"] = layer.keypoints(rotvec, t["params"], t["betas"], t["wrist"][:, :3, 3])
         return tracks
 
     def _umetrack(self, seq: Path, ep: str) -> dict[int, dict[str, np.ndarray]]:

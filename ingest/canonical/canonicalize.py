@@ -30,6 +30,7 @@ from ingest.canonical.episode import CanonicalEpisode, ResampledCamera
 from ingest.canonical.frames import pose_to_pos_rot6d
 from ingest.canonical.hand_state import action_from_state, hand_block, streams_used, wrist_poses
 from ingest.canonical.joint_space import joint_space_hands
+from ingest.canonical.mano_hands import mano_hands
 from ingest.canonical.qa import CameraView, measure
 from ingest.canonical.quality import QualityConfig, assess_quality
 from ingest.canonical.validity import ValidityConfig, check_validity
@@ -197,7 +198,8 @@ def canonicalize(
     spec = spec or CanonicalizeSpec()
     source = source or raw.ref.source
     emb = (registry or default_registry()).get(raw.embodiment)
-    sig = joint_space_hands(raw, emb) if raw.hands.empty else raw.hands  # joint angles -> wrists by FK
+    # joint angles -> wrists by FK; declared MANO parameters -> keypoints
+    sig = joint_space_hands(raw, emb) if raw.hands.empty else mano_hands(raw)
     wrists = {hand: w for hand, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
     cams = _cameras(raw, spec)
     derived = set(raw.metadata.get("derived_streams", []))

@@ -1,0 +1,79 @@
+"""Declared MANO hands (`HandTrack.mano`) evaluated by canonicalization: the hand follows the declared wrist (turned
+with its rotation about the wrist joint, moved with its translation), the adapter's episode is left as it was, and a
+model that cannot be loaded names the model folder, the episode and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from adapters.base import AdapterError, EpisodeRef, HandSignals, HandTrack, ManoParams, RawEpisode, Stream
+from ingest.canonical.mano_hands import mano_hands
+from schemas.canonical import MANO21_NAMES
+from schemas.tiers import QualityTier
+from tests.fixtures.mano import write_mano_npz
+
+WRIST = MANO21_NAMES.index("wrist")
+T = 6
+
+
+def _wrists(turn: Rotation, shift: np.ndarray) -> np.ndarray:
+    poses = np.tile(np.eye(4), (T, 1, 1))
+    poses[:, :3, :3] = turn.as_matrix()
+    poses[:, :3, 3] = np.array([0.1, -0.2, 0.9]) + shift
+    return poses
+
+
+def _raw(model_dir: Path, wrists: np.ndarray, other: HandTrack | None = None) -> RawEpisode:
+    ts = np.arange(T) / 30.0
+    pose = np.random.default_rng(3).normal(0.0, 0.5, (T, 15))
+    mano = ManoParams(
+        Stream(ts, wrists, unit="se3_4x4", frame="w"), Stream(ts, pose), np.linspace(-1, 1, 10), str(model_dir)
+    )
+    hands = {1: HandTrack(mano=mano)} | ({0: other} if other is not None else {})
+    ref = EpisodeRef(adapter="hot3d", source="hot3d", subset="aria", raw_id="P0001_x", paths=("P0001_x",))
+    return RawEpisode(ref, None, "human", QualityTier.high, 30.0, hands=HandSignals(hands=hands, frame="w"))
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("mano")
+    write_mano_npz(folder)
+    return folder
+
+
+def test_the_hand_turns_about_its_wrist_and_moves_with_the_translation(model_dir: Path) -> None:
+    still = mano_hands(_raw(model_dir, _wrists(Rotation.identity(), np.zeros(3)))).hands[1].keypoints
+    turn = Rotation.from_rotvec([0.3, -1.1, 0.6])
+    turned = mano_hands(_raw(model_dir, _wrists(turn, np.zeros(3)))).hands[1].keypoints
+    moved = mano_hands(_raw(model_dir, _wrists(Rotation.identity(), np.array([0.05, 0.4, -0.3])))).hands[1].keypoints
+    assert still is not None and turned is not None and moved is not None
+    a, b = still.values, turned.values
+    assert a.shape == (T, 21, 3) and still.names == MANO21_NAMES and still.unit == "m" and still.frame == "w"
+    np.testing.assert_allclose(b[:, WRIST], a[:, WRIST], atol=1e-6)  # MANO turns about the wrist joint
+    np.testing.assert_allclose(
+        b - b[:, WRIST : WRIST + 1], (a - a[:, WRIST : WRIST + 1]) @ turn.as_matrix().T, atol=1e-5
+    )
+    np.testing.assert_allclose(moved.values - a, np.broadcast_to([0.05, 0.4, -0.3], a.shape), atol=1e-5)
+
+
+def test_the_episode_is_left_unchanged_and_other_hands_pass_through(model_dir: Path) -> None:
+    other = HandTrack(keypoints=Stream(np.arange(T) / 30.0, np.zeros((T, 21, 3)), unit="m", frame="w"))
+    raw = _raw(model_dir, _wrists(Rotation.identity(), np.zeros(3)), other)
+    sig = mano_hands(raw)
+    assert sig is not raw.hands and raw.hands.hands[1].keypoints is None  # the adapter's declaration stays as read
+    assert sig.hands[0] is other and sig.hands[1].keypoints is not None and sig.frame == "w"
+    plain = _raw(model_dir, _wrists(Rotation.identity(), np.zeros(3)))
+    plain.hands = HandSignals(hands={0: other})
+    assert mano_hands(plain) is plain.hands  # nothing declared as MANO: nothing to evaluate
+
+
+def test_a_missing_model_names_folder_episode_and_field(tmp_path: Path) -> None:
+    with pytest.raises(AdapterError) as err:
+        mano_hands(_raw(tmp_path / "none", _wrists(Rotation.identity(), np.zeros(3))))
+    e = err.value
+    assert e.field == "mano_model_dir" and e.episode == "P0001_x" and e.file == str(tmp_path / "none")
+    assert e.adapter == "hot3d" and "MANO right model" in e.reason and "MANO_RIGHT.npz" in e.reason
