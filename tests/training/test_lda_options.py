@@ -129,7 +129,7 @@ def test_option_trains_and_resumes_identically(option: str, manifest: Path, tmp_
 
 
 def test_readme_states_each_difference_from_lda() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Where we differ from LDA", 1)[1].split("\n## ", 1)[0]
+    readme = (Path(__file__).resolve().parents[2] / "training" / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Where we differ from LDA", 1)[1].split("\n## ", 1)[0]
     for needle in ("adaLN-single", "--per-block-adaln", "--image-layout channel --image-registers 32", "chat template"):
         assert needle in section, needle
