@@ -1,0 +1,196 @@
+"""Reading objects without copying them whole: a sequential stream (tfrecord shards), a seekable file object with
+bounded read-ahead (HDF5 through h5py, mp4 through PyAV, parquet through pyarrow: each accepts a file object), a
+counting wrapper that measures bytes fetched from the store against bytes the reader used, and a bounded local cache
+for the libraries that can only open a path (it evicts least recently used files and is removed when closed)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import fsspec
+
+# fsspec's "readahead" cache keeps one block past the last read: memory bounded by the block size, sequential reads
+# one request per block. "blockcache" keeps up to `maxblocks` LRU blocks: for files read at scattered offsets
+# (HDF5 chunk index then chunks, mp4 moov then samples) it refetches less.
+STREAM_BLOCK = 8 << 20
+SEEK_BLOCK = 1 << 20
+SEEK_MAXBLOCKS = 16
+
+
+@dataclass
+class ReadMeter:
+    """What one open file cost: bytes and requests fetched from the store, bytes handed to the reader."""
+
+    fetched: int = 0
+    requests: int = 0
+    used: int = 0
+    size: int = 0
+
+    def fetched_per_used(self) -> float:
+        return self.fetched / self.used if self.used else float("inf")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"size": self.size, "fetched": self.fetched, "requests": self.requests, "used": self.used}
+
+
+class CountingFile(io.RawIOBase):
+    """A seekable binary file object that counts the bytes its reader takes (`meter.used`)."""
+
+    def __init__(self, inner: BinaryIO, meter: ReadMeter) -> None:
+        self.inner, self.meter = inner, meter
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self.inner.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self.meter.used += n
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.inner.read(size)
+        self.meter.used += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.inner.tell()
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
+def _count_fetches(f: Any, meter: ReadMeter) -> None:
+    """Count what the file's cache fetches from the store (fsspec files: `cache.fetcher(start, end)`)."""
+    fetch = f.cache.fetcher
+
+    def counted(start: int, end: int) -> bytes:
+        data = fetch(start, end)
+        meter.fetched += len(data)
+        meter.requests += 1
+        return data
+
+    f.cache.fetcher = counted
+
+
+def open_seekable(
+    fs: fsspec.AbstractFileSystem,
+    path: str,
+    *,
+    block_size: int = SEEK_BLOCK,
+    max_blocks: int = SEEK_MAXBLOCKS,
+    meter: ReadMeter | None = None,
+) -> BinaryIO:
+    """A seekable file object for random access (h5py.File(f), av.open(f), pyarrow.parquet.ParquetFile(f)); at most
+    `block_size * max_blocks` bytes of it held in memory. Locally, the file itself (the OS caches)."""
+    return _open(fs, path, "blockcache", block_size, {"maxblocks": max_blocks}, meter)
+
+
+def open_stream(
+    fs: fsspec.AbstractFileSystem, path: str, *, block_size: int = STREAM_BLOCK, meter: ReadMeter | None = None
+) -> BinaryIO:
+    """A file object for a front-to-back read (a tfrecord shard): one request per `block_size`, one block in memory."""
+    return _open(fs, path, "readahead", block_size, {}, meter)
+
+
+def _open(fs, path, cache_type, block_size, cache_options, meter):  # type: ignore[no-untyped-def]
+    from fsspec.implementations.local import LocalFileSystem
+
+    if isinstance(fs, LocalFileSystem):
+        f: Any = open(path, "rb", buffering=0)  # noqa: SIM115 (the caller closes it)
+        if meter is not None:
+            meter.size = os.fstat(f.fileno()).st_size
+            f = _LocalCounted(f, meter)
+    else:
+        f = fs.open(path, "rb", block_size=block_size, cache_type=cache_type, cache_options=cache_options)
+        if meter is not None:
+            meter.size = f.size
+            _count_fetches(f, meter)
+    if meter is None:
+        return f
+    return CountingFile(f, meter)
+
+
+class _LocalCounted(io.RawIOBase):
+    """A local file whose reads from disk count as fetched (the reference for bytes fetched per byte used)."""
+
+    def __init__(self, raw: Any, meter: ReadMeter) -> None:
+        self.raw, self.meter = raw, meter
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.meter.fetched += len(data)
+        self.meter.requests += 1
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+class LocalCache:
+    """Whole-file copies for libraries that need a path, in a private temp folder bounded to `max_bytes`: the least
+    recently used files are evicted first; a file larger than the bound is refused (say so, rather than fill a disk).
+    `close()` (or leaving the `with` block) removes the folder."""
+
+    def __init__(self, max_bytes: int, root: str | os.PathLike[str] | None = None) -> None:
+        self.max_bytes = max_bytes
+        self.dir = Path(tempfile.mkdtemp(prefix="eidata-cache-", dir=root))
+        self._files: OrderedDict[str, tuple[Path, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._count = 0
+
+    @property
+    def used_bytes(self) -> int:
+        return sum(n for _, n in self._files.values())
+
+    def path(self, fs: fsspec.AbstractFileSystem, key: str) -> Path:
+        """A local path holding the object `key` (fetched once, then kept until evicted)."""
+        with self._lock:
+            if key in self._files:
+                self._files.move_to_end(key)
+                return self._files[key][0]
+            size = fs.info(key)["size"]
+            if size > self.max_bytes:
+                raise OSError(f"{key}: {size} bytes exceed the local cache bound of {self.max_bytes} bytes")
+            while self._files and self.used_bytes + size > self.max_bytes:
+                _, (old, _) = self._files.popitem(last=False)
+                old.unlink(missing_ok=True)
+            self._count += 1
+            local = self.dir / f"{self._count}-{Path(key).name}"
+            with fs.open(key, "rb", block_size=STREAM_BLOCK, cache_type="readahead") as src, open(local, "wb") as dst:
+                shutil.copyfileobj(src, dst, STREAM_BLOCK)
+            self._files[key] = (local, size)
+            return local
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self._files.clear()
+
+    def __enter__(self) -> LocalCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
