@@ -70,10 +70,10 @@ class EpisodeLineage(BaseModel):
     interpolated_frames: int | None = None
     validity: dict[str, Any] | None = Field(None, description="frames dropped or flagged, per reason")
     pipeline_version: str | None = None
-    qa: QARecord | None = Field(None, description="geometry QA (`ingest.canonical.qa`), measured fields only")
     source_annotation: dict[str, Any] | None = Field(
         None, description="the source's own annotation of the episode, as the adapter read it (an Ego4D Goal-Step goal)"
     )
+    qa: QARecord | None = Field(None, description="geometry QA (`ingest.canonical.qa`), measured fields only")
     caption: dict[str, Any] | str | None = Field(
         None, description="a `schemas.captions.CaptionRecord` (ours) or a bare string (another tool's)"
     )

@@ -36,6 +36,7 @@ LINEAGE = EpisodeLineage(
     source="bridge", subset="bridge_dataset", raw_id="train/00000/000001#span1", raw_path="/raw/bridge.tfrecord",
     raw_fps=5, span_s=[0.4, 2.2], embodiment="widowx", tier=QualityTier.low, tier_reasons=["short"], success=None,
     mask=[1] * 10 + [0] * 40, interpolated_frames=3, validity={"speed": 1}, pipeline_version="eidata-canon-1",
+    source_annotation={"kind": "ego4d_goalstep", "goal": {"goal_description": "Makes the bread"}},
     qa=QARecord(frames=19, approach_down=1.0, approach_hist=[19] + [0] * 17, speed_p99=0.2),
 )  # fmt: skip
 
