@@ -86,7 +86,10 @@ def hung_attempts(output: Path, uid: str) -> list[int]:
 
 
 def timeout_message(deadlines: list[int]) -> str:
-    return f"encoder did not finish in {max(deadlines)} s ({len(deadlines)} attempts, each killed with its worker)"
+    n = len(deadlines)
+    return (
+        f"encoder did not finish in {max(deadlines)} s ({n} attempt{'s' if n > 1 else ''}, each killed with its worker)"
+    )
 
 
 def clear_markers(output: Path) -> None:

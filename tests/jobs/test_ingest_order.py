@@ -3,6 +3,7 @@ test chooses, so the commit window and the backpressure bound are checked event 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,20 @@ def test_a_slow_episode_holds_back_only_its_own_dataset(tmp_path: Path) -> None:
     b_commits = [tasks.log.index(("commit", u)) for u in uids if "/b/" in u]
     assert max(b_commits) < tasks.log.index(("finish", slow))  # all of b committed while a's head still ran
     _check_bounds(tasks.log, max_in_flight=2, window=8)
+
+
+def test_a_task_ray_gave_up_on_after_deadline_kills_is_an_encoder_timeout(tmp_path: Path) -> None:
+    """With fewer Ray retries than deadline attempts, Ray gives up before an attempt can quarantine the episode: the
+    driver names the timeout from the attempts' markers; a worker that died otherwise stays a `worker` quarantine."""
+    from jobs.runtime.deadline import TIMEOUT_CLASS, watchdog
+
+    spec, todo = _job(tmp_path, max_in_flight=2, window=8)
+    hung, died = todo[1].uid, todo[2].uid
+    with watchdog(0, spec.output, hung):  # outside Ray the watchdog only leaves its marker
+        threading.Event().wait(0.5)
+    results = {
+        item.uid: r for item, r in _run(ScriptedTasks([it.uid for it in todo], frozenset({hung, died})), spec, todo)
+    }
+    assert (results[hung]["stage"], results[hung]["error_class"]) == ("write", TIMEOUT_CLASS)
+    assert results[hung]["message"] == "encoder did not finish in 0 s (1 attempt, each killed with its worker)"
+    assert (results[died]["stage"], results[died]["error_class"]) == ("worker", "RuntimeError")
