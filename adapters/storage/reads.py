@@ -41,11 +41,11 @@ class ReadMeter:
         return {"size": self.size, "fetched": self.fetched, "requests": self.requests, "used": self.used}
 
 
-class CountingFile(io.RawIOBase):
-    """A seekable binary file object that counts the bytes its reader takes (`meter.used`)."""
+class _Wrapped(io.RawIOBase):
+    """A seekable binary file object over another; subclasses change `_read`."""
 
-    def __init__(self, inner: BinaryIO, meter: ReadMeter) -> None:
-        self.inner, self.meter = inner, meter
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
 
     def readable(self) -> bool:
         return True
@@ -53,17 +53,16 @@ class CountingFile(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def readinto(self, b: Any) -> int:
-        data = self.inner.read(len(b))
-        n = len(data)
-        b[:n] = data
-        self.meter.used += n
-        return n
+    def _read(self, size: int) -> bytes:
+        return self.inner.read(size)
 
     def read(self, size: int = -1) -> bytes:
-        data = self.inner.read(size)
-        self.meter.used += len(data)
-        return data
+        return self._read(size)
+
+    def readinto(self, b: Any) -> int:
+        data = self._read(len(b))
+        b[: len(data)] = data
+        return len(data)
 
     def seek(self, offset: int, whence: int = 0) -> int:
         return self.inner.seek(offset, whence)
@@ -74,6 +73,48 @@ class CountingFile(io.RawIOBase):
     def close(self) -> None:
         self.inner.close()
         super().close()
+
+
+class CountingFile(_Wrapped):
+    """Counts the bytes its reader takes (`meter.used`)."""
+
+    def __init__(self, inner: Any, meter: ReadMeter) -> None:
+        super().__init__(inner)
+        self.meter = meter
+
+    def _read(self, size: int) -> bytes:
+        data = self.inner.read(size)
+        self.meter.used += len(data)
+        return data
+
+
+class _LocalCounted(CountingFile):
+    """A local file whose reads from disk count as fetched (the reference for bytes fetched per byte used)."""
+
+    def _read(self, size: int) -> bytes:
+        data = self.inner.read(size)
+        self.meter.fetched += len(data)
+        self.meter.requests += 1
+        return data
+
+
+class _LargeReadsDirect(_Wrapped):
+    """Reads larger than half the block cache go to the store as one ranged GET, past the cache: fsspec's BlockCache
+    fetches each block of a long read twice once the read spans more blocks than it keeps (measured: 2.0 bytes
+    fetched per byte used for a 4 MiB HDF5 dataset at 64 KiB blocks), and a long read gains nothing from caching."""
+
+    def __init__(self, inner: Any, threshold: int) -> None:
+        super().__init__(inner)
+        self.threshold = threshold
+
+    def _read(self, size: int) -> bytes:
+        if size < self.threshold:
+            return self.inner.read(size)
+        pos = self.inner.tell()
+        end = min(pos + size, self.inner.size)
+        data = self.inner.cache.fetcher(pos, end) if end > pos else b""
+        self.inner.seek(pos + len(data))
+        return data
 
 
 def _count_fetches(f: Any, meter: ReadMeter) -> None:
@@ -114,40 +155,17 @@ def _open(fs, path, cache_type, block_size, cache_options, meter):  # type: igno
 
     if isinstance(fs, LocalFileSystem):
         f: Any = open(path, "rb", buffering=0)  # noqa: SIM115 (the caller closes it)
-        if meter is not None:
-            meter.size = os.fstat(f.fileno()).st_size
-            f = _LocalCounted(f, meter)
-    else:
-        f = fs.open(path, "rb", block_size=block_size, cache_type=cache_type, cache_options=cache_options)
-        if meter is not None:
-            meter.size = f.size
-            _count_fetches(f, meter)
-    if meter is None:
-        return f
-    return CountingFile(f, meter)
-
-
-class _LocalCounted(io.RawIOBase):
-    """A local file whose reads from disk count as fetched (the reference for bytes fetched per byte used)."""
-
-    def __init__(self, raw: Any, meter: ReadMeter) -> None:
-        self.raw, self.meter = raw, meter
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.meter.fetched += len(data)
-        self.meter.requests += 1
-        return data
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self.raw.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self.raw.tell()
-
-    def close(self) -> None:
-        self.raw.close()
-        super().close()
+        if meter is None:
+            return f
+        meter.size = os.fstat(f.fileno()).st_size
+        return CountingFile(_LocalCounted(f, meter), meter)
+    f = fs.open(path, "rb", block_size=block_size, cache_type=cache_type, cache_options=cache_options)
+    if meter is not None:
+        meter.size = f.size
+        _count_fetches(f, meter)  # before the wrapper below takes the fetcher for its direct reads
+    if cache_type == "blockcache":
+        f = _LargeReadsDirect(f, block_size * max(1, cache_options.get("maxblocks", 1) // 2))
+    return f if meter is None else CountingFile(f, meter)
 
 
 class LocalCache:

