@@ -92,6 +92,9 @@ def s3_server(workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 1
         "-master.telemetry=false", f"-volume.port={volume}", f"-volume.port.grpc={volume_g}", "-volume.max=20",
         f"-filer.port={filer}", f"-filer.port.grpc={filer_g}", "-filer.localSocket=" + str(workdir / "filer.sock"),
         "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_g}", f"-s3.config={config}",
+        # the Iceberg and Lance listeners default to fixed ports (8181, 9101): two servers at once (a test session and
+        # a benchmark) would collide, so they are off
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
     ]  # fmt: skip
     (workdir / "data").mkdir(exist_ok=True)
     log = open(workdir / "weed.log", "wb")  # noqa: SIM115 (held by the server process until it stops)

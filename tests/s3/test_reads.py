@@ -82,11 +82,12 @@ def test_parquet_one_column_fetches_that_column(s3: S3Server, bucket: dict[str, 
     fs, _ = filesystem("s3://", s3.options())
     meter = ReadMeter()
     local = pq.ParquetFile(PARQUET)
-    column = local.schema_arrow.names[0]
+    column = "timestamp"  # 3 KB compressed of this real file's 180 KB (observation.state is 109 KB)
     with open_seekable(fs, bucket["parquet"], block_size=64 << 10, meter=meter) as f:
         table = pq.ParquetFile(f).read(columns=[column])
     assert table.equals(local.read(columns=[column]))
-    assert meter.fetched <= meter.size and meter.used < meter.size, meter.as_dict()
+    # the footer and the column chunk, in whole 64 KiB blocks (the file is 180 KB)
+    assert meter.used < 0.1 * meter.size and meter.fetched <= 2 * (64 << 10), meter.as_dict()
 
 
 def test_tfrecord_stream_is_sequential_and_whole(s3: S3Server, bucket: dict[str, str]) -> None:
