@@ -8,9 +8,11 @@ libsvtav1 yuv420p g=2 crf=30, then reused by every episode), a 50-dim state and 
 10 fps, with its tasks, episodes and episode stats files. Each contestant runs in its own subprocess on its own copy;
 CPU = the child's user + sys seconds (`getrusage(RUSAGE_CHILDREN)`); hours of data per core-minute = (frames / fps /
 3600) / (CPU s / 60). lerobot 0.6.1 runs from its venv (`.venv-oracle-v30`, `make oracle-v30`); without it that
-contestant is left out and the JSON says so. Progress on stderr, one JSON object on the last stdout line.
+contestant is left out and the JSON says so. `--before CHECKOUT`: the export of an earlier commit's checkout runs
+on the same data too, and its files are compared with ours byte for byte. Progress on stderr, one JSON object on
+the last stdout line.
 
-    .venv/bin/python -m benchmarks.export_v3 [--episodes 100] [--frames 300] [--size 224]
+    .venv/bin/python -m benchmarks.export_v3 [--episodes 100] [--frames 300] [--size 224] [--before CHECKOUT]
     .venv/bin/python -m benchmarks.export_v3 --smoke
 """
 
@@ -117,6 +119,7 @@ def write_v21(root: Path, episodes: int, frames: int, size: int) -> int:
 
 def _timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load0 = os.getloadavg()[0]
     busy0, t0 = machine_busy_s(), time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -128,6 +131,7 @@ def _timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None =
         "wall_s": round(wall, 3),
         "cpu_s": round(cpu, 3),
         "other_cores": round((machine_busy_s() - busy0 - cpu) / wall, 2),
+        "loadavg_1m": [round(load0, 1), round(os.getloadavg()[0], 1)],
     }
 
 
@@ -136,6 +140,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--frames", type=int, default=300, help="frames per episode (10 fps)")
     parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--before", type=Path, help="a checkout of an earlier commit: its export runs too, same data")
     args = parse_args(parser, {"episodes": 3, "frames": 20, "size": 64}, "3 episodes of 20 frames at 64x64")
     with tempfile.TemporaryDirectory(prefix="eidata-export-v3-") as d:
         tmp = Path(d)
@@ -150,6 +155,13 @@ def main() -> None:
         log("ours")
         runs["ours"] = _timed([sys.executable, "-m", "jobs.cli", "export", str(tmp / "corpus"), "--format",
                                "lerobot-v3", "--out", str(tmp / "ours")], cwd=ROOT)  # fmt: skip
+        if args.before is not None:
+            log(f"ours at {args.before}")
+            runs["ours_before"] = _timed([sys.executable, "-m", "jobs.cli", "export", str(tmp / "corpus"), "--format",
+                                          "lerobot-v3", "--out", str(tmp / "before")], cwd=args.before)  # fmt: skip
+            ours = [p for p in (tmp / "ours").rglob("*") if p.is_file() and p.name != ".eidata-export.json"]
+            same = all((tmp / "before" / p.relative_to(tmp / "ours")).read_bytes() == p.read_bytes() for p in ours)
+            runs["ours_before"]["files_identical_to_ours"] = same
         if (VENV_V30 / "bin" / "python").exists():
             conv = tmp / "theirs"
             shutil.copytree(src, conv)

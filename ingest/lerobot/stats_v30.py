@@ -195,13 +195,16 @@ def aggregate_feature_stats(stats: Sequence[Mapping[str, np.ndarray]]) -> Stats:
     basic = ("min", "max", "mean", "std", "count")
     keys = [k for k in stats[0] if k in basic or (k.startswith("q") and k[1:].isdigit())]
     keys = [k for k in keys if all(k in s for s in stats)]
-    return aggregate_arrays({k: np.stack([np.asarray(s[k]) for s in stats]) for k in keys})
+    stacked = {k: np.stack([np.asarray(s[k]) for s in stats]) for k in keys}
+    # lerobot squares each std in its own dtype before stacking (a float32 episode's square stays float32)
+    return aggregate_arrays(stacked, np.stack([np.asarray(s["std"]) ** 2 for s in stats]))
 
 
-def aggregate_arrays(stacked: Mapping[str, np.ndarray]) -> Stats:
-    """`aggregate_feature_stats` of episodes' stats already stacked (episode axis first), lerobot's formulas."""
+def aggregate_arrays(stacked: Mapping[str, np.ndarray], variances: np.ndarray | None = None) -> Stats:
+    """`aggregate_feature_stats` of episodes' stats already stacked (episode axis first), lerobot's formulas;
+    `variances`: the stds squared one by one, where the episodes' dtypes differ (default: the stacked stds squared)."""
     means, counts = stacked["mean"], stacked["count"]
-    variances = stacked["std"] ** 2
+    variances = stacked["std"] ** 2 if variances is None else variances
     total = counts.sum(axis=0)
     while counts.ndim < means.ndim:
         counts = np.expand_dims(counts, axis=-1)

@@ -35,17 +35,21 @@ class StreamSignature:
 def probe(path: Path) -> tuple[StreamSignature, int, float]:
     """(signature, duration in time-base units, duration in seconds as lerobot's `get_video_duration_in_s`)."""
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        tb = Fraction(stream.time_base)
-        if stream.duration is not None:
-            ticks = int(stream.duration)
-            seconds = float(stream.duration * stream.time_base)
-        else:  # lerobot's fallback: the container's duration
-            seconds = float(container.duration / av.time_base)
-            ticks = round(Fraction(container.duration, av.time_base) / tb)
-        ctx = stream.codec_context
-        sig = StreamSignature(stream.codec.name, ctx.width, ctx.height, ctx.pix_fmt or "", tb)
-    return sig, ticks, seconds
+        return probe_open(container)
+
+
+def probe_open(container: av.container.InputContainer) -> tuple[StreamSignature, int, float]:
+    """`probe` of a file already open (the export opens each episode's video once for probing and copying)."""
+    stream = container.streams.video[0]
+    tb = Fraction(stream.time_base)
+    if stream.duration is not None:
+        ticks = int(stream.duration)
+        seconds = float(stream.duration * stream.time_base)
+    else:  # lerobot's fallback: the container's duration
+        seconds = float(container.duration / av.time_base)
+        ticks = round(Fraction(container.duration, av.time_base) / tb)
+    ctx = stream.codec_context
+    return StreamSignature(stream.codec.name, ctx.width, ctx.height, ctx.pix_fmt or "", tb), ticks, seconds
 
 
 class VideoFileWriter:
@@ -62,26 +66,36 @@ class VideoFileWriter:
         self.seconds = 0.0  # lerobot's running float sum of durations
         self.bytes_in = 0
 
-    def append(self, path: Path, probed: tuple[StreamSignature, int, float] | None = None) -> tuple[float, float]:
+    def append(
+        self,
+        path: Path,
+        probed: tuple[StreamSignature, int, float] | None = None,
+        src: av.container.InputContainer | None = None,
+    ) -> tuple[float, float]:
         """Copy one episode's packets after what is written; returns its (from_timestamp, to_timestamp).
-        `probed`: what `probe(path)` returned, when the caller has it already."""
-        sig, ticks, seconds = probed or probe(path)
+        `probed`: what `probe(path)` returned, when the caller has it already; `src`: `path` already open."""
+        if src is None:
+            with av.open(str(path)) as opened:
+                return self.append(path, probed, opened)
+        sig, ticks, seconds = probed or probe_open(src)
         if sig != self.signature:
             raise ValueError(
                 f"{path}: stream {sig} differs from the file's {self.signature}; it cannot be stream-copied"
             )
-        with av.open(str(path)) as src:
-            in_stream = src.streams.video[0]
-            if self._stream is None:
-                self._stream = self._out.add_stream_from_template(template=in_stream, opaque=True)
-                self._stream.time_base = in_stream.time_base
-            for packet in src.demux(in_stream):
-                if packet.dts is None:  # the demuxer's flush packet
-                    continue
-                packet.pts = None if packet.pts is None else packet.pts + self._ticks
-                packet.dts = packet.dts + self._ticks
-                packet.stream = self._stream
-                self._out.mux(packet)
+        in_stream = src.streams.video[0]
+        if self._stream is None:
+            self._stream = self._out.add_stream_from_template(template=in_stream, opaque=True)
+            self._stream.time_base = in_stream.time_base
+        out, offset, mux = self._stream, self._ticks, self._out.mux
+        for packet in src.demux(in_stream):
+            dts = packet.dts
+            if dts is None:  # the demuxer's flush packet
+                continue
+            pts = packet.pts
+            packet.pts = None if pts is None else pts + offset
+            packet.dts = dts + offset
+            packet.stream = out
+            mux(packet)
         self.bytes_in += path.stat().st_size
         start = self.seconds
         self._ticks += ticks

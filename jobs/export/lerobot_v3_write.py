@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.lerobot.stats_v30 import aggregate_stats, as_numpy, episode_stats, flat_columns, jsonable
 from ingest.lerobot.table import hf_feature_json
-from jobs.export.lerobot_v3_video import VideoFileWriter, probe
+from jobs.export.lerobot_v3_video import VideoFileWriter, probe_open
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
 from schemas.lerobot_v3 import (
     DATA_FILE_SIZE_IN_MB,
@@ -148,6 +149,7 @@ class V30Writer:
         self._data = _Rolling()
         self._data_writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
+        self._src_uncompressed = 0  # the uncompressed bytes of the episode file `_table` read last
         self._videos: dict[str, VideoFileWriter] = {}
         self._video_place = {k: _Rolling() for k in self.cameras}
         self._meta = _Rolling()
@@ -164,8 +166,14 @@ class V30Writer:
 
     # -- data ----------------------------------------------------------------------------------------------------
     def _table(self, ref: EpisodeRef, start: int) -> pa.Table:
-        path = ref.source.data_file(ref.episode_index)
-        table = pq.read_table(path, columns=self.columns)
+        src = pq.ParquetFile(ref.source.data_file(ref.episode_index), memory_map=True)
+        meta = src.metadata  # its uncompressed size places the episode (`_write_data`): the file is read once
+        self._src_uncompressed = sum(
+            meta.row_group(g).column(c).total_uncompressed_size
+            for g in range(meta.num_row_groups)
+            for c in range(meta.num_columns)
+        )
+        table = src.read(columns=self.columns, use_threads=False)
         n = table.num_rows
         src_tasks = ref.source.tasks
         old = table.column("task_index").to_numpy()
@@ -185,13 +193,7 @@ class V30Writer:
         return {k: self.features[k] for k in self.columns}
 
     def _write_data(self, ref: EpisodeRef, table: pa.Table) -> tuple[int, int]:
-        size = pq.read_metadata(ref.source.data_file(ref.episode_index))
-        uncompressed = sum(
-            size.row_group(g).column(c).total_uncompressed_size
-            for g in range(size.num_row_groups)
-            for c in range(size.num_columns)
-        )
-        if self._data.place(uncompressed, self.data_mb) and self._data_writer is not None:
+        if self._data.place(self._src_uncompressed, self.data_mb) and self._data_writer is not None:
             self._data_writer.close()
             self._data_writer = None
         if self._data_writer is None:
@@ -203,14 +205,19 @@ class V30Writer:
 
     # -- videos --------------------------------------------------------------------------------------------------
     def _write_video(self, key: str, src: Path) -> dict[str, Any]:
+        with av.open(str(src)) as container:  # opened once: probed, then its packets copied
+            return self._place_video(key, src, container)
+
+    def _place_video(self, key: str, src: Path, container: av.container.InputContainer) -> dict[str, Any]:
         place = self._video_place[key]
         current = self._videos.get(key)
-        probed = probe(src)
+        probed = probe_open(container)
         sig = probed[0]
-        new_file = place.place(src.stat().st_size, self.video_mb)
+        size = src.stat().st_size
+        new_file = place.place(size, self.video_mb)
         if current is not None and current.signature != sig and not new_file:  # codec/size change: a new file
             place.chunk, place.file = next_chunk_file(place.chunk, place.file)
-            place.bytes = src.stat().st_size
+            place.bytes = size
             new_file = True
         if new_file and current is not None:
             current.close()
@@ -218,7 +225,7 @@ class V30Writer:
         if current is None:
             path = self.root / VIDEO_PATH_V30.format(video_key=key, chunk_index=place.chunk, file_index=place.file)
             current = self._videos[key] = VideoFileWriter(path, sig)
-        start, end = current.append(src, probed)
+        start, end = current.append(src, probed, container)
         return {
             f"videos/{key}/chunk_index": place.chunk,
             f"videos/{key}/file_index": place.file,
