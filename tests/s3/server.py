@@ -107,7 +107,7 @@ def s3_server(workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 1
                 tail = (workdir / "weed.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"weed server did not serve S3 at {server.endpoint}: {tail}")
             time.sleep(0.2)
-        _make_buckets(server, buckets, deadline)
+        _make_buckets(server, buckets, deadline, proc)
         yield server
     finally:
         proc.terminate()
@@ -119,7 +119,7 @@ def s3_server(workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 1
         log.close()
 
 
-def _make_buckets(server: S3Server, buckets: tuple[str, ...], deadline: float) -> None:
+def _make_buckets(server: S3Server, buckets: tuple[str, ...], deadline: float, proc: subprocess.Popen) -> None:
     """Create buckets, retrying while the volume server is still registering with the master."""
     from adapters.storage.urls import filesystem
 
@@ -132,7 +132,7 @@ def _make_buckets(server: S3Server, buckets: tuple[str, ...], deadline: float) -
                 fs.rm_file(f"{b}/.probe")
                 break
             except Exception:
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline or proc.poll() is not None:
                     raise
                 time.sleep(0.3)
     fs.invalidate_cache()

@@ -86,8 +86,8 @@ def test_parquet_one_column_fetches_that_column(s3: S3Server, bucket: dict[str, 
     with open_seekable(fs, bucket["parquet"], block_size=64 << 10, meter=meter) as f:
         table = pq.ParquetFile(f).read(columns=[column])
     assert table.equals(local.read(columns=[column]))
-    # the footer and the column chunk, in whole 64 KiB blocks (the file is 180 KB)
-    assert meter.used < 0.1 * meter.size and meter.fetched <= 2 * (64 << 10), meter.as_dict()
+    # pyarrow reads the footer with a 64 KiB guess, then the column chunk; fetched in whole 64 KiB blocks
+    assert meter.used < 0.5 * meter.size and meter.fetched <= 2 * (64 << 10), meter.as_dict()
 
 
 def test_tfrecord_stream_is_sequential_and_whole(s3: S3Server, bucket: dict[str, str]) -> None:
