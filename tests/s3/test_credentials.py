@@ -100,3 +100,14 @@ def test_secret_never_printed_dumped_or_logged(s3: S3Server, prefix: str, caplog
             preflight(f"s3://out/{prefix}", options.model_copy(update={"secret_access_key": SecretStr("bad")}))
     assert len(caplog.records) > 10  # botocore's debug logging did run
     assert SECRET_KEY not in caplog.text and SECRET_KEY.encode() not in written
+
+
+def test_output_preflight_probes_the_conditional_write(s3: S3Server, prefix: str) -> None:
+    from ingest.storage.objects import list_keys
+    from ingest.storage.preflight import preflight_output
+
+    preflight_output(f"s3://out/{prefix}", s3.options())
+    fs, _ = filesystem("s3://", s3.options())
+    assert list_keys(fs, f"out/{prefix}") == []  # the probe is removed
+    with pytest.raises(StorageError, match="bucket 'no-such-bucket' does not exist"):
+        preflight_output(f"s3://no-such-bucket/{prefix}", s3.options())
