@@ -15,7 +15,8 @@ Per episode (lerobot 0.6.1 `src/lerobot/datasets/dataset_writer.py` `save_episod
   `ingest/lerobot/stats_v30.py`); a camera keeps the v2.1 episode stats (min/max/mean/std/count: quantiles of video
   pixels would need the frames decoded, which a stream copy does not do), and `meta/stats.json` aggregates the
   episodes one by one as lerobot's writer does (`aggregate_stats([stats, episode_stats])`).
-Memory stays bounded: one episode's columns, one buffered batch of episode rows, and the running stats.
+Memory stays bounded: one episode's columns, the numeric columns of the episodes whose stats are computed together
+(`STATS_BATCH_ROWS` frames), one buffered batch of episode rows, and the running stats.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.lerobot.stats_v30 import aggregate_stats, as_numpy, episode_stats, flat_columns, jsonable
+from ingest.lerobot.stats_v30_batch import batch_stats, episode
 from ingest.lerobot.table import hf_feature_json
 from jobs.export.lerobot_v3_video import VideoFileWriter, probe_open
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
@@ -51,6 +53,7 @@ from schemas.lerobot_v3 import (
 
 MB = 1024**2
 EPISODE_ROWS_PER_BATCH = 256
+STATS_BATCH_ROWS = 20_000  # frames whose stats are computed together (`_flush_stats`): bounded memory, few calls
 
 
 class SourceDataset:
@@ -150,6 +153,9 @@ class V30Writer:
         self._data_writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
         self._src_uncompressed = 0  # the uncompressed bytes of the episode file `_table` read last
+        # episodes written but not yet in meta: (row, ref, numeric columns), their stats computed together
+        self._pending: list[tuple[dict[str, Any], EpisodeRef, dict[str, np.ndarray]]] = []
+        self._pending_rows = 0
         self._videos: dict[str, VideoFileWriter] = {}
         self._video_place = {k: _Rolling() for k in self.cameras}
         self._meta = _Rolling()
@@ -246,15 +252,14 @@ class V30Writer:
         row |= {"dataset_from_index": start, "dataset_to_index": start + n}
         for key in self.cameras:
             row |= self._write_video(key, ref.source.video_file(ref.episode_index, key))
-        stats = self._episode_stats(ref, table)
-        row |= flat_columns(stats)
-        row |= ref.extra
-        self._append_row(row)
-        self.stats = stats if self.stats is None else aggregate_stats([self.stats, stats])
+        self._pending.append((row, ref, self._numeric(table)))
+        self._pending_rows += n
         self.num_episodes += 1
         self.num_frames += n
+        if self._pending_rows >= STATS_BATCH_ROWS:
+            self._flush_stats()
 
-    def _episode_stats(self, ref: EpisodeRef, table: pa.Table) -> dict[str, dict[str, np.ndarray]]:
+    def _numeric(self, table: pa.Table) -> dict[str, np.ndarray]:
         cols = {}
         for key in self.columns:
             ft = self.features[key]
@@ -264,13 +269,31 @@ class V30Writer:
                 arr = arr.flatten()
             values = arr.to_numpy(zero_copy_only=False)
             cols[key] = values if shape == (1,) else values.reshape(table.num_rows, *shape)
-        stats = episode_stats(cols)
-        old = as_numpy(ref.source.stats.get(ref.episode_index, {}))
-        for key in self.cameras:  # the v2.1 camera stats (see the module doc)
-            if key not in old:
-                raise ValueError(f"{ref.source.root}: episode {ref.episode_index} has no stats for camera {key!r}")
-            stats[key] = old[key]
-        return {k: stats[k] for k in self.features if k in stats}
+        return cols
+
+    def _flush_stats(self) -> None:
+        """The pending episodes' stats in one batch (`stats_v30_batch`, equal bit for bit to `episode_stats` of
+        each), then their meta rows and the running aggregate, in episode order."""
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        if not pending:
+            return
+        lengths = np.array([len(next(iter(c.values()))) if c else 0 for _, _, c in pending])
+        if (lengths < 2).any() or not pending[0][2]:  # a one-frame episode: lerobot's stats change shape there
+            numeric = [episode_stats(c) for _, _, c in pending]
+        else:
+            batch = batch_stats({k: np.concatenate([c[k] for _, _, c in pending]) for k in self.columns}, lengths)
+            numeric = [episode(batch, i) for i in range(len(pending))]
+        for (row, ref, _), stats in zip(pending, numeric, strict=True):
+            old = as_numpy(ref.source.stats.get(ref.episode_index, {}))
+            for key in self.cameras:  # the v2.1 camera stats (see the module doc)
+                if key not in old:
+                    raise ValueError(f"{ref.source.root}: episode {ref.episode_index} has no stats for camera {key!r}")
+                stats[key] = old[key]
+            stats = {k: stats[k] for k in self.features if k in stats}
+            row |= flat_columns(stats)
+            row |= ref.extra
+            self._append_row(row)
+            self.stats = stats if self.stats is None else aggregate_stats([self.stats, stats])
 
     def _append_row(self, row: dict[str, Any]) -> None:
         size = len(json.dumps(row))
@@ -304,6 +327,7 @@ class V30Writer:
         """Close every file and write tasks, stats and info (info last); returns the info written."""
         if self.num_episodes == 0:
             raise ValueError("no episode to export")
+        self._flush_stats()
         self._flush_rows()
         for w in (self._meta_writer, self._data_writer):
             if w is not None:
