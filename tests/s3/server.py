@@ -112,7 +112,7 @@ def s3_server(workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 1
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(3)  # its data are a temp folder: no need to wait out its graceful shutdown
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
