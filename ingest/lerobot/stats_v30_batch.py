@@ -1,22 +1,23 @@
 """lerobot 0.6.1's per-episode stats (`stats_v30.episode_stats`) for many consecutive episodes in one pass.
 
 `stats_v30` computes one episode at a time; with 300-row episodes its time goes to ~40 small numpy calls per feature
-per episode, not to the rows. Here the episodes of a batch (rows of episode i at `starts[i]:starts[i] + lengths[i]`)
-share every call, and the results are the same bits as `episode_stats` of each episode, because every sum is taken
-in the order numpy takes it (numpy 2.x `add.reduce`, checked by `tests/ingest/lerobot/test_stats_v30_batch.py`):
+per episode, not to the rows. Here the features of one dtype sit side by side and the episodes of a batch (rows of
+episode i at `starts[i]:starts[i] + lengths[i]`) share calls: per episode one sum, one sum of squares and one sort
+for all those features, then everything else for every (quantile, episode, dimension) at once. The results are the
+same bits as `episode_stats` of each episode, because every sum is taken in the order numpy takes it for lerobot's
+own arrays (numpy 2.x `add.reduce`; checked against lerobot 0.6.1 by `tests/ingest/lerobot/test_stats_v30_batch.py`):
 - a feature whose last axis has more than one element (`(rows, D)`, D > 1, C order) is reduced over axis 0 by adding
-  whole rows one after another, so the batch adds row i of every episode still longer than i at once;
-- a 1-D feature (`(rows, 1)`) is reduced by numpy's pairwise summation over the contiguous run, so it is summed per
-  episode on a contiguous row (one call per episode for all 1-D columns of a dtype);
-- min/max by `minimum.reduceat` (order-free);
-- the quantiles: each episode's values sorted per dimension, the k-th smallest read by position, its histogram bin
-  found by `stats_v30._bin_of` on every (quantile, episode, dimension) at once, and the counts below the bin's edges
-  by a bisection in each sorted segment run for all of them together.
+  whole rows one after another, so features side by side (C order) sum as each alone;
+- a 1-D feature (`(rows, 1)`) is reduced by numpy's pairwise summation over the contiguous run, so it is summed on a
+  contiguous row of its own (one call per episode for all 1-D columns of a dtype);
+- min/max are the ends of the sorted values, redone by numpy where a column holds -0.0 or NaN;
+- the quantiles: the k-th smallest read by position in the sorted values, its histogram bin found by
+  `stats_v30._bin_of`, and the counts below the bin's edges from the k-th's neighbours (a bisection where the
+  neighbours do not settle it).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -51,69 +52,73 @@ def _flat(values: np.ndarray) -> tuple[np.ndarray, int]:
     return flat, flat.shape[0] // max(values.shape[0], 1)
 
 
-def _sums(g: np.ndarray, starts: np.ndarray, lengths: np.ndarray, pairwise: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per-episode sum and sum of squares of `g` (rows, dims) in numpy's own order (see the module doc): the
-    `pairwise` dims (1-D features) per episode, the others row after row."""
-    sq = g * g
-    s, s2 = np.empty((len(starts), g.shape[1]), g.dtype), np.empty((len(starts), g.shape[1]), g.dtype)
-    if pairwise.any():  # one call per episode for all 1-D columns, each a contiguous run
-        t, t2 = np.ascontiguousarray(g[:, pairwise].T), np.ascontiguousarray(sq[:, pairwise].T)
-        runs = list(zip(starts, lengths, strict=True))
-        s[:, pairwise] = np.stack([np.add.reduce(t[:, a : a + n], axis=1) for a, n in runs])
-        s2[:, pairwise] = np.stack([np.add.reduce(t2[:, a : a + n], axis=1) for a, n in runs])
-    if pairwise.all():
-        return s, s2
-    rest = ~pairwise
-    g, sq = np.ascontiguousarray(g[:, rest]), np.ascontiguousarray(sq[:, rest])  # C order: row after row
-    longest = int(lengths.max())
-    if len(starts) * 4 < longest:  # few long episodes: numpy's own call per episode is cheaper than one per row
-        s[:, rest] = np.stack([np.add.reduce(g[a : a + n], axis=0) for a, n in zip(starts, lengths, strict=True)])
-        s2[:, rest] = np.stack([np.add.reduce(sq[a : a + n], axis=0) for a, n in zip(starts, lengths, strict=True)])
-        return s, s2
-    order = np.argsort(-lengths, kind="stable")
-    first, sizes = starts[order], lengths[order]
-    acc, acc2 = g[first].copy(), sq[first].copy()
-    alive = np.searchsorted(-sizes, -np.arange(longest), side="left")  # episodes longer than i (a prefix)
-    for i in range(1, longest):
-        k = alive[i]
-        rows = first[:k] + i
-        acc[:k] += g[rows]
-        acc2[:k] += sq[rows]
-    s[np.ix_(order, np.flatnonzero(rest))] = acc
-    s2[np.ix_(order, np.flatnonzero(rest))] = acc2
-    return s, s2
+def _pass(g: np.ndarray, starts: np.ndarray, sizes: np.ndarray, pairwise: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One loop over the episodes of `g` (rows, dims): sum and sum of squares per episode (episodes, dims), each in
+    the order numpy reduces lerobot's own (rows, D) array (see the module doc), every episode's values sorted per
+    dimension into one buffer (episode e, dimension d at `dims * starts[e] + d * sizes[e]`), and min/max read from
+    it (redone by numpy where a column holds -0.0 or NaN, whose min/max the sort cannot tell as numpy does)."""
+    e, dims = len(starts), g.shape[1]
+    s, s2 = np.empty((e, dims), g.dtype), np.empty((e, dims), g.dtype)
+    ones = np.flatnonzero(pairwise)
+    t = np.ascontiguousarray(g[:, ones].T)  # the 1-D features as contiguous runs (numpy sums those pairwise)
+    buf = np.empty(g.size, g.dtype)
+    runs = list(zip(starts.tolist(), sizes.tolist(), strict=True))
+    for i, (a, n) in enumerate(runs):
+        block = g[a : a + n]
+        if len(ones) < dims:
+            s[i], s2[i] = np.add.reduce(block, axis=0), np.add.reduce(block * block, axis=0)
+        if len(ones):
+            run = t[:, a : a + n]
+            s[i, ones] = np.add.reduce(run, axis=1)
+            s2[i, ones] = np.add.reduce(run * run, axis=1)
+        out = buf[dims * a : dims * (a + n)].reshape(dims, n)
+        out[...] = block.T
+        out.sort(axis=1)
+    first = dims * starts[:, None] + np.arange(dims)[None, :] * sizes[:, None]
+    vmin, vmax = buf[first], buf[first + sizes[:, None] - 1]
+    odd = np.flatnonzero((np.signbit(g) & (g == 0)).any(axis=0) | np.isnan(g).any(axis=0))
+    for d in odd:
+        for i, (a, n) in enumerate(runs):
+            col = np.ascontiguousarray(g[a : a + n, d : d + 1]) if pairwise[d] else g[a : a + n]
+            at = 0 if pairwise[d] else d
+            vmin[i, d], vmax[i, d] = col.min(axis=0)[at], col.max(axis=0)[at]
+    return vmin, vmax, s, s2, buf
 
 
-def _count_below(sorted_t: np.ndarray, seg_start: np.ndarray, seg_len: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """How many values of each sorted segment are < the query: `sorted_t` (dims, rows), segment e of row d at
-    `seg_start[e]:seg_start[e] + seg_len[e]`; queries (k, episodes, dims) -> counts of the same shape."""
-    dims, rows = sorted_t.shape
-    flat = sorted_t.reshape(-1)
-    base = (np.arange(dims) * rows)[None, None, :] + seg_start[None, :, None]
-    lo = np.broadcast_to(base, queries.shape).copy()
-    hi = lo + seg_len[None, :, None]
-    for _ in range(math.ceil(math.log2(int(seg_len.max()) + 1))):
-        active = lo < hi
-        mid = (lo + hi) >> 1
-        less = flat[np.minimum(mid, flat.size - 1)] < queries
-        go = active & less
-        lo = np.where(go, mid + 1, lo)
-        hi = np.where(active & ~go, mid, hi)
-    return lo - base
+def _count_below(buf: np.ndarray, base: np.ndarray, low: np.ndarray, high: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """How many values of each sorted segment of `buf` (starting at `base`) are < `query`, known to lie in
+    [`low`, `high`] (all arrays of one shape): a bisection over the still-open entries only."""
+    lo, hi = low.ravel().copy(), high.ravel().copy()
+    base, query = base.ravel(), query.ravel()
+    open_ = np.flatnonzero(lo < hi)
+    while open_.size:
+        left, right = lo[open_], hi[open_]
+        mid = (left + right) >> 1
+        go = buf[base[open_] + mid] < query[open_]
+        lo[open_] = np.where(go, mid + 1, left)
+        hi[open_] = np.where(go, right, mid)
+        open_ = open_[lo[open_] < hi[open_]]
+    return lo.reshape(low.shape)
 
 
-def _quantiles(g: np.ndarray, starts: np.ndarray, lengths: np.ndarray, vmin: np.ndarray, vmax: np.ndarray) -> dict:
+def _quantiles(buf: np.ndarray, dims: int, starts: np.ndarray, lengths: np.ndarray, vmin: np.ndarray,
+               vmax: np.ndarray) -> dict:  # fmt: skip
     """`stats_v30._quantile_parts` + `_quantile_stats` for every episode of the batch: key -> (episodes, dims)."""
-    t = np.ascontiguousarray(g.T)
-    for a, n in zip(starts, lengths, strict=True):
-        t[:, a : a + n].sort(axis=1)
+    seg = dims * starts[:, None] + np.arange(dims)[None, :] * lengths[:, None]  # (episodes, dims)
     targets = np.array(QUANTILES)[:, None] * lengths[None, :]  # q * count (float64), (quantiles, episodes)
-    pos = starts[None, :] + np.ceil(targets).astype(np.int64) - 1
-    kth = np.moveaxis(t[:, pos], 0, -1)  # (quantiles, episodes, dims)
+    k = np.broadcast_to((np.ceil(targets).astype(np.int64))[:, :, None], (len(QUANTILES), *seg.shape))
+    base = np.broadcast_to(seg[None], k.shape)
+    kth = buf[base + k - 1]  # the k-th smallest, (quantiles, episodes, dims)
     edges = _Edges(vmin - EDGE_PAD, vmax + EDGE_PAD)  # (episodes, dims), broadcast over quantiles
     idx = _bin_of(kth, edges)
     lo, hi = edges.at(idx), edges.at(idx + 1)
-    below = _count_below(t, starts, lengths, np.concatenate([lo, hi]))
+    n = np.broadcast_to(lengths[None, :, None], k.shape)
+    # lo <= kth < hi: fewer than k values lie below lo, at least k below hi; the neighbours of the k-th settle most
+    near = (k == 1) | (buf[base + np.maximum(k - 2, 0)] < lo)
+    below_lo = _count_below(buf, base, np.where(near, k - 1, 0), k - 1, lo)
+    near = (k == n) | (buf[base + np.minimum(k, n - 1)] >= hi)
+    below_hi = _count_below(buf, base, k, np.where(near, k, n), hi)
+    below = np.concatenate([below_lo, below_hi])
     nq = len(QUANTILES)
     before = below[:nq].astype(np.float64)
     through = np.where(idx == NUM_BINS - 1, lengths[None, :, None], below[nq:]).astype(np.float64)
@@ -144,15 +149,14 @@ def batch_stats(columns: Mapping[str, np.ndarray], lengths: np.ndarray) -> dict[
     for (_, mult), (names, flats) in groups.items():
         g = _Group(names, flats)
         starts, sizes = frame_starts * mult, lengths * mult
-        vmin = np.minimum.reduceat(g.values, starts, axis=0)
-        vmax = np.maximum.reduceat(g.values, starts, axis=0)
         pairwise = np.concatenate([np.full(w, w == 1) for w in g.widths])
-        s, s2 = _sums(g.values, starts, sizes, pairwise)
+        vmin, vmax, s, s2, buf = _pass(g.values, starts, sizes, pairwise)
         n = sizes[:, None].astype(g.values.dtype)
         mean = s / n
         std = np.sqrt(np.maximum(0, s2 / n - mean**2))
         ok = lengths >= 2
-        qs = _quantiles(g.values, starts[ok], sizes[ok], vmin[ok], vmax[ok]) if ok.any() else {}
+        dims = g.values.shape[1]
+        qs = _quantiles(buf, dims, starts[ok], sizes[ok], vmin[ok], vmax[ok]) if ok.any() else {}
         at = 0
         for name, width in zip(g.names, g.widths, strict=True):
             cut = slice(at, at + width)
