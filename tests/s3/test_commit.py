@@ -79,11 +79,12 @@ def test_second_job_on_one_output_is_refused(s3: S3Server, prefix: str) -> None:
 
 def test_stale_lease_is_taken_over_and_released(s3: S3Server, prefix: str) -> None:
     fs, out = filesystem(f"s3://out/{prefix}", s3.options())
-    first = Lease(fs, out, job="first", ttl_s=1.0).acquire()
+    # the holder's ttl decides staleness: 4 s, so the live check cannot race a loaded machine (1 s did at load 50)
+    first = Lease(fs, out, job="first", ttl_s=4.0).acquire()
     first._stop.set()  # the holder stops heartbeating, as a SIGKILLed one does
     with pytest.raises(OutputLeasedError):
         Lease(fs, out, job="second", ttl_s=1.0).acquire()
-    time.sleep(1.5)
+    time.sleep(4.5)
     with Lease(fs, out, job="second", ttl_s=1.0).acquire() as second:
         assert second.key is not None and second.key.endswith("000000000002.json")
     assert list_keys(fs, f"{out}/.eidata/lease") == []  # the release removes the dead holder's generation too
