@@ -1,4 +1,6 @@
-"""Adapters by name. Each adapter module registers its class with `@register`; `adapters/__init__.py` imports them.
+"""Adapters by name. Each adapter module registers its class with `@register`; the package's own adapters are imported
+on first use by name (`BUILTIN`), so a job imports only the adapters its spec names (a no-op rerun of one source
+does not pay for scipy, h5py and projectaria imports of the others).
 
 An adapter that lives outside this package (a team's own source) is named by its import path, `package.module:Class`:
 the module is imported where the name is resolved (the job's driver and every Ray worker), so nothing here changes.
@@ -13,6 +15,19 @@ from adapters.base import AdapterOptions, SourceAdapter
 
 _ADAPTERS: dict[str, type[SourceAdapter]] = {}
 
+# name -> the module whose import registers it (tests/adapters/test_registry.py checks each module registers its name)
+BUILTIN: dict[str, str] = {
+    "agibot": "adapters.agibot.adapter",
+    "ego4d": "adapters.ego4d.adapter",
+    "egodex": "adapters.egodex",
+    "ego_video": "adapters.egovideo.adapter",
+    "epic_kitchens": "adapters.epic_kitchens",
+    "hot3d": "adapters.hot3d.adapter",
+    "lerobot": "adapters.lerobot.source",
+    "oxe": "adapters.oxe.adapter",
+    "robomind": "adapters.robomind.adapter",
+}
+
 
 def register(cls: type[SourceAdapter]) -> type[SourceAdapter]:
     name = cls.name
@@ -23,12 +38,15 @@ def register(cls: type[SourceAdapter]) -> type[SourceAdapter]:
 
 
 def adapter_names() -> list[str]:
-    return sorted(_ADAPTERS)
+    return sorted(set(_ADAPTERS) | set(BUILTIN))
 
 
 def adapter_class(name: str) -> type[SourceAdapter]:
     """The class registered as `name`, or the `SourceAdapter` subclass at import path `package.module:Class`."""
     if name in _ADAPTERS:
+        return _ADAPTERS[name]
+    if name in BUILTIN:
+        importlib.import_module(BUILTIN[name])  # registers it
         return _ADAPTERS[name]
     if ":" not in name:
         raise KeyError(f"unknown adapter {name!r}; known: {adapter_names()}")

@@ -21,7 +21,6 @@ from pydantic import (
     model_validator,
 )
 
-import adapters  # noqa: F401 - importing the package registers every adapter
 from adapters.registry import adapter_class, get_adapter
 from ingest.canonical.canonicalize import CanonicalizeSpec
 from ingest.lerobot.video import VideoCodec
