@@ -27,8 +27,12 @@ os.environ.setdefault("SVT_LOG", "1")
 #   PSNR (30.59 dB) are 0.41x (preset 8) and 0.56x (preset 10) its speed.
 # - h264 (libx264): veryfast at crf 21 matches the library default (medium) at crf 23 in PSNR (30.05 vs 29.82 dB) at
 #   1.9x its speed for +16 % bytes; superfast would be 2.2x for +21 %, ultrafast 4.7x for +49 %.
+# libsvtav1's preset is held at the library default for now: with preset 12, SVT-AV1 4.1 deadlocked in its final
+# flush (every encoder thread in futex waits, the caller in sem_wait inside libSvtAv1Enc) three times this session,
+# twice in the test suite's in-process writes, which had never hung at the library default. A job spec asks for the
+# measured 12 (`codec.preset: "12"`, as jobs/specs/demo.yaml does) until that deadlock is understood.
 CODEC_DEFAULTS: dict[str, dict[str, Any]] = {
-    "libsvtav1": {"crf": 30, "preset": "12"},
+    "libsvtav1": {"crf": 30},
     "h264": {"crf": 21, "preset": "veryfast"},
 }
 
