@@ -158,12 +158,7 @@ def run_lerobot(root: Path, data: tuple[np.ndarray, ...], args: argparse.Namespa
     frames, state, action = data
     episodes = args.episodes
     n, h, w, _ = frames.shape
-    names = [f"j{i}" for i in range(DIM)]
-    features = {
-        CAMERA: {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]},
-        "observation.state": {"dtype": "float32", "shape": (DIM,), "names": names},
-        "action": {"dtype": "float32", "shape": (DIM,), "names": names},
-    }
+    features = lerobot_features(h, w)
     clock.start()
     ds = LeRobotDataset.create(
         repo_id="bench/x", fps=FPS, features=features, root=root, robot_type="bench", use_videos=True,
@@ -179,6 +174,16 @@ def run_lerobot(root: Path, data: tuple[np.ndarray, ...], args: argparse.Namespa
     ds.stop_image_writer()
 
 
+def lerobot_features(h: int, w: int) -> dict[str, dict]:
+    """The features both lerobot contestants declare: one camera, state and action of DIM joints."""
+    names = [f"j{i}" for i in range(DIM)]
+    return {
+        CAMERA: {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]},
+        "observation.state": {"dtype": "float32", "shape": (DIM,), "names": names},
+        "action": {"dtype": "float32", "shape": (DIM,), "names": names},
+    }
+
+
 def run_lerobot061(root: Path, data: tuple[np.ndarray, ...], args: argparse.Namespace, clock: Clock) -> None:
     """lerobot 0.6.1: `create`, `add_frame` (with its task), `save_episode`, `finalize`; default codec settings."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
@@ -186,12 +191,7 @@ def run_lerobot061(root: Path, data: tuple[np.ndarray, ...], args: argparse.Name
     frames, state, action = data
     episodes, streaming = args.episodes, args.child == "lerobot061_stream"
     n, h, w, _ = frames.shape
-    names = [f"j{i}" for i in range(DIM)]
-    features = {
-        CAMERA: {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]},
-        "observation.state": {"dtype": "float32", "shape": (DIM,), "names": names},
-        "action": {"dtype": "float32", "shape": (DIM,), "names": names},
-    }
+    features = lerobot_features(h, w)
     clock.start()
     ds = LeRobotDataset.create(
         repo_id="bench/x", fps=FPS, features=features, root=root, robot_type="bench", use_videos=True,
