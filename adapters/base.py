@@ -290,6 +290,7 @@ class SourceAdapter(ABC):
     def read(self, ref: EpisodeRef) -> RawEpisode:
         """Read one episode; raise `AdapterError` naming file, episode and field on bad input."""
 
-    def error(self, message: str, *, file: Path | str | None = None, episode: str | None = None,
-              field: str | None = None) -> AdapterError:  # fmt: skip
+    def error(
+        self, message: str, *, file: Path | str | None = None, episode: str | None = None, field: str | None = None
+    ) -> AdapterError:
         return AdapterError(message, adapter=self.name, file=file, episode=episode, field=field)

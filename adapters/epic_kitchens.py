@@ -90,14 +90,16 @@ def parse_list_cell(text: str, kind: type) -> list:
 
 class EpicKitchensOptions(AdapterOptions):
     annotation_files: list[str] = Field(
-        ["EPIC_100_train.csv", "EPIC_100_validation.csv"], min_length=1,
+        ["EPIC_100_train.csv", "EPIC_100_validation.csv"],
+        min_length=1,
         description="segment CSVs, each looked for in the root, epic-kitchens-100-annotations/ and annotations/",
-    )  # fmt: skip
+    )
     video_info_file: str = Field("EPIC_100_video_info.csv", description="per-video fps/duration/resolution CSV")
     video_layouts: list[str] = Field(
         ["{participant}/videos/{video_id}", "videos/*/{participant}/{video_id}", "videos/{video_id}", "{video_id}"],
-        min_length=1, description="where a video is, relative to the root, without extension ('*' = any folder)",
-    )  # fmt: skip
+        min_length=1,
+        description="where a video is, relative to the root, without extension ('*' = any folder)",
+    )
     min_duration_s: float = Field(0.0, ge=0, description="segments shorter than this are skipped")
     frame_tolerance_s: float = Field(0.5, gt=0, description="allowed gap between a frame column and its timestamp")
 
@@ -156,8 +158,16 @@ class EpicKitchensAdapter(SourceAdapter):
     def _video_info(self, path: Path) -> dict[str, dict[str, str]]:
         return {row["video_id"]: row for _, row in self._rows(path, ("video_id", "duration", "fps"))}
 
-    def _row_ref(self, root: Path, csv_file: Path, subset: str, line: int, row: dict[str, str],
-                 info: dict[str, dict[str, str]], videos: dict[str, _Video]) -> EpisodeRef | None:  # fmt: skip
+    def _row_ref(
+        self,
+        root: Path,
+        csv_file: Path,
+        subset: str,
+        line: int,
+        row: dict[str, str],
+        info: dict[str, dict[str, str]],
+        videos: dict[str, _Video],
+    ) -> EpisodeRef | None:
         raw_id = (row.get("narration_id") or "").strip() or f"{csv_file.stem}/line{line:07d}"
         paths: tuple[str, ...] = (str(csv_file),)
         try:
@@ -171,8 +181,14 @@ class EpicKitchensAdapter(SourceAdapter):
             return self._ref(subset, raw_id, paths, str(e), e.locator())
         if seg["stop_s"] - seg["start_s"] < self.options.min_duration_s:
             return None
-        locator = {**seg, "csv": str(csv_file), "line": line, "fps": video.fps, "video_duration_s": video.duration,
-                   "resolution": video.resolution}  # fmt: skip
+        locator = {
+            **seg,
+            "csv": str(csv_file),
+            "line": line,
+            "fps": video.fps,
+            "video_duration_s": video.duration,
+            "resolution": video.resolution,
+        }
         return self._ref(subset, raw_id, paths, None, locator)
 
     def _segment(self, csv_file: Path, line: int, raw_id: str, row: dict[str, str]) -> dict[str, Any]:
@@ -209,8 +225,9 @@ class EpicKitchensAdapter(SourceAdapter):
                 except (ValueError, SyntaxError) as e:
                     raise bad(key, f"is not a Python list literal of {kind.__name__}: {text!r}") from e
         if len(nouns) == 2 and len(nouns["all_nouns"]) != len(nouns["all_noun_classes"]):
-            raise bad("all_noun_classes", f"has {len(nouns['all_noun_classes'])} classes for "
-                                          f"{len(nouns['all_nouns'])} nouns")  # fmt: skip
+            raise bad(
+                "all_noun_classes", f"has {len(nouns['all_noun_classes'])} classes for {len(nouns['all_nouns'])} nouns"
+            )
         seg["labels"] = {k: seg.pop(k) for k in ("verb_class", "noun_class") if k in seg}
         seg["labels"] |= {k: row[k].strip() for k in ("verb", "noun") if (row.get(k) or "").strip()} | nouns
         seg["narration_timestamp"] = (row.get("narration_timestamp") or "").strip() or None
@@ -244,8 +261,10 @@ class EpicKitchensAdapter(SourceAdapter):
         if video.error is not None:
             raise self.error(video.error, file=video.path, episode=raw_id, field="video")
         if video.duration is not None and seg["start_s"] >= video.duration:
-            msg = f"line {line}: start_timestamp {seg['start_s']:.2f} s is past the end of {seg['video_id']} " \
-                  f"({video.duration:.2f} s)"  # fmt: skip
+            msg = (
+                f"line {line}: start_timestamp {seg['start_s']:.2f} s is past the end of {seg['video_id']} "
+                f"({video.duration:.2f} s)"
+            )
             raise self.error(msg, file=csv_file, episode=raw_id, field="start_timestamp")
         if video.duration is not None:
             seg["stop_s"] = min(seg["stop_s"], video.duration)
@@ -265,8 +284,9 @@ class EpicKitchensAdapter(SourceAdapter):
         seg["frame_offset_s"] = offsets
 
     def _ref(self, subset: str, raw_id: str, paths: tuple[str, ...], error: str | None, locator: dict) -> EpisodeRef:
-        return EpisodeRef(adapter=self.name, source=self.name, subset=subset, raw_id=raw_id, paths=paths,
-                          error=error, locator=locator)  # fmt: skip
+        return EpisodeRef(
+            adapter=self.name, source=self.name, subset=subset, raw_id=raw_id, paths=paths, error=error, locator=locator
+        )
 
     # -- reading --------------------------------------------------------------------------------------------------
 

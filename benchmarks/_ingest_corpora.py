@@ -40,8 +40,9 @@ def _write_source(job: tuple[str, str, int]) -> tuple[str, str]:
     if kind == "egodex":
         from adapters.synthetic.egodex import write_egodex
 
-        write_egodex(raw / "egodex", episodes_per_task=3 * scale, num_frames=300, height=224, width=224,
-                     old_episode=False)  # fmt: skip
+        write_egodex(
+            raw / "egodex", episodes_per_task=3 * scale, num_frames=300, height=224, width=224, old_episode=False
+        )
         return "egodex", str(raw / "egodex")
     if kind == "lerobot":
         from jobs.demo.robot import run_demo
@@ -93,8 +94,9 @@ def write_corpus(name: str, raw: Path, args: argparse.Namespace) -> dict[str, st
     return roots
 
 
-def job_spec(roots: dict[str, str], output: Path, cpus: int, threads: int | None, in_flight: int, *,
-             pin: bool = True) -> dict[str, Any]:  # fmt: skip
+def job_spec(
+    roots: dict[str, str], output: Path, cpus: int, threads: int | None, in_flight: int, *, pin: bool = True
+) -> dict[str, Any]:
     return {
         "output": str(output),
         "sources": [{"name": n, "adapter": ADAPTERS[n], "root": r} for n, r in roots.items()],

@@ -40,8 +40,15 @@ def _prepare(spec_json: dict[str, Any]) -> dict[str, list[tuple[Any, Any]]]:
     return out
 
 
-def _baseline_share(episodes: list[list[tuple[Any, Any]]], codec_json: dict[str, Any], fps: int, interleave: bool,
-                    out_dir: str, barrier: Any, queue: Any) -> None:  # fmt: skip
+def _baseline_share(
+    episodes: list[list[tuple[Any, Any]]],
+    codec_json: dict[str, Any],
+    fps: int,
+    interleave: bool,
+    out_dir: str,
+    barrier: Any,
+    queue: Any,
+) -> None:
     """One process's share: decode and encode, timed from the barrier (cameras were opened before the fork).
     `interleave`: an episode's cameras are encoded at once, frame by frame, as the pipeline does; else one by one."""
     from ingest.canonical.canonicalize import ResampledCamera
@@ -68,8 +75,15 @@ def _baseline_share(episodes: list[list[tuple[Any, Any]]], codec_json: dict[str,
                         streams.remove((it, enc))
                     else:
                         enc.encode(rgb)
-    queue.put({"seconds": time.perf_counter() - t0, "cpu_s": self_cpu_s() - c0, "camera_frames": frames,
-               "start": t0, "end": time.perf_counter()})  # fmt: skip
+    queue.put(
+        {
+            "seconds": time.perf_counter() - t0,
+            "cpu_s": self_cpu_s() - c0,
+            "camera_frames": frames,
+            "start": t0,
+            "end": time.perf_counter(),
+        }
+    )
 
 
 def _inprocess_share(items: list[dict[str, Any]], barrier: Any, queue: Any) -> None:
@@ -85,8 +99,15 @@ def _inprocess_share(items: list[dict[str, Any]], barrier: Any, queue: Any) -> N
         for ep in process_episode(item).get("episodes", []):
             videos = sum(1 for f in ep["features"].values() if f["dtype"] == "video")
             frames += ep["staged"]["length"] * videos
-    queue.put({"seconds": time.perf_counter() - t0, "cpu_s": self_cpu_s() - c0, "camera_frames": frames,
-               "start": t0, "end": time.perf_counter()})  # fmt: skip
+    queue.put(
+        {
+            "seconds": time.perf_counter() - t0,
+            "cpu_s": self_cpu_s() - c0,
+            "camera_frames": frames,
+            "start": t0,
+            "end": time.perf_counter(),
+        }
+    )
 
 
 def _split(cost: dict[str, int], n: int) -> list[list[str]]:
@@ -118,9 +139,12 @@ def _forked(target: Any, shares: list[Any], extra: tuple[Any, ...]) -> dict[str,
         p.join()
     cpu = sum(r["cpu_s"] for r in results)
     return {
-        "seconds": wall, "camera_frames": sum(r["camera_frames"] for r in results), "cpu_s": cpu,
-        "per_process_s": [round(r["seconds"], 2) for r in results], "other_cores": max(busy - cpu, 0.0) / wall,
-    }  # fmt: skip
+        "seconds": wall,
+        "camera_frames": sum(r["camera_frames"] for r in results),
+        "cpu_s": cpu,
+        "per_process_s": [round(r["seconds"], 2) for r in results],
+        "other_cores": max(busy - cpu, 0.0) / wall,
+    }
 
 
 def _shares(cfg: dict[str, Any]) -> tuple[dict[str, list[tuple[Any, Any]]], list[list[str]]]:
@@ -154,6 +178,13 @@ def child_inprocess(cfg: dict[str, Any]) -> dict[str, Any]:
     spec = JobSpec.model_validate(cfg["spec"])
     _, shares = _shares(cfg)
     payload = task_payload(spec)  # what a Ray task gets: the codec, the CPU it holds to, the deadline
-    items = {it.uid: {**payload, "uid": it.uid, "source": it.source.model_dump(mode="json"),
-                      "ref": it.ref.model_dump(mode="json")} for it in discover(spec)[0]}  # fmt: skip
+    items = {
+        it.uid: {
+            **payload,
+            "uid": it.uid,
+            "source": it.source.model_dump(mode="json"),
+            "ref": it.ref.model_dump(mode="json"),
+        }
+        for it in discover(spec)[0]
+    }
     return _forked(_inprocess_share, [[items[u] for u in share] for share in shares], ())

@@ -97,13 +97,19 @@ def dataset_sizes(output: Path) -> list[dict[str, Any]]:
         rows = info["total_frames"]
         video_bytes = sum(p.stat().st_size for p in root.glob("videos/**/*.mp4"))
         data_bytes = sum(p.stat().st_size for p in root.glob("data/**/*.parquet"))
-        out.append({
-            "dataset": str(root.relative_to(output / "datasets")), "episodes": info["total_episodes"], "rows": rows,
-            "cameras": videos, "camera_frames": rows * len(videos), "video_bytes": video_bytes,
-            "parquet_bytes": data_bytes,
-            "video_bytes_per_camera_frame": round(video_bytes / max(rows * len(videos), 1)),
-            "parquet_bytes_per_row": round(data_bytes / max(rows, 1)),
-        })  # fmt: skip
+        out.append(
+            {
+                "dataset": str(root.relative_to(output / "datasets")),
+                "episodes": info["total_episodes"],
+                "rows": rows,
+                "cameras": videos,
+                "camera_frames": rows * len(videos),
+                "video_bytes": video_bytes,
+                "parquet_bytes": data_bytes,
+                "video_bytes_per_camera_frame": round(video_bytes / max(rows * len(videos), 1)),
+                "parquet_bytes_per_row": round(data_bytes / max(rows, 1)),
+            }
+        )
     return out
 
 
@@ -117,5 +123,11 @@ def timeline(results: list[tuple[float, float, int, int]], start: float, end: fl
     rss: dict[int, list[int]] = defaultdict(list)
     for r in sorted(results, key=lambda r: r[1]):
         rss[r[2]].append(r[3])
-    return {"first_task_start_s": first - start, "last_task_end_s": last - start, "tail_s": end - last,
-            "task_busy_s": busy, "tasks": len(results), "rss_mb_after_each_task": list(rss.values())}  # fmt: skip
+    return {
+        "first_task_start_s": first - start,
+        "last_task_end_s": last - start,
+        "tail_s": end - last,
+        "task_busy_s": busy,
+        "tasks": len(results),
+        "rss_mb_after_each_task": list(rss.values()),
+    }

@@ -66,16 +66,23 @@ def child_pipeline(cfg: dict[str, Any]) -> dict[str, Any]:
             others[p["kind"]] = max(others[p["kind"]], p["hwm_kb"])
     frames = sum(t.frames for t in report.tallies.values())
     return {
-        "init_s": init_s, "job_s": job_s, "total_s": init_s + job_s, "shutdown_s": shutdown_s, "rows": frames,
+        "init_s": init_s,
+        "job_s": job_s,
+        "total_s": init_s + job_s,
+        "shutdown_s": shutdown_s,
+        "rows": frames,
         "timeline": timeline(marks, epoch1, epoch1 + job_s),
-        "episodes": sum(t.written for t in report.tallies.values()), "quarantined": report.quarantined,
-        "datasets": dataset_sizes(spec.output), "cpu_s": tree_cpu + own_cpu,
+        "episodes": sum(t.written for t in report.tallies.values()),
+        "quarantined": report.quarantined,
+        "datasets": dataset_sizes(spec.output),
+        "cpu_s": tree_cpu + own_cpu,
         "cpu_s_by_process": {k: round(v, 1) for k, v in cpu_by_kind.items()},
         "other_cores": max(busy - tree_cpu - own_cpu, 0.0) / wall,
-        "workers": len(workers), "worker_cpus": sorted({c for p in workers for c in p["cpus"]}),
+        "workers": len(workers),
+        "worker_cpus": sorted({c for p in workers for c in p["cpus"]}),
         "worker_peak_rss_mb": sorted(round(p["hwm_kb"] / 1024) for p in workers),
         "worker_max_sampled_rss_mb": round(max((p["rss_kb"] for p in workers), default=0) / 1024),
         "driver_peak_rss_mb": round(status_kb("self", "VmHWM")["VmHWM"] / 1024),
         "ray_processes_peak_rss_mb": {k: round(v / 1024) for k, v in sorted(others.items())},
         "tree_max_rss_mb": round(sampler.max_tree_rss_kb / 1024),
-    }  # fmt: skip
+    }

@@ -60,5 +60,8 @@ def wait_quiet(max_cores: float, max_wait_s: float) -> dict[str, float]:
         if busy < max_cores or waited >= max_wait_s:
             if busy >= max_cores:
                 log(f"  WARNING: machine still busy ({busy:.2f} cores) after {waited:.0f} s; measuring anyway")
-            return {"busy_cores_before": round(busy, 2), "loadavg_1m_before": os.getloadavg()[0],
-                    "waited_s": round(waited)}  # fmt: skip
+            return {
+                "busy_cores_before": round(busy, 2),
+                "loadavg_1m_before": os.getloadavg()[0],
+                "waited_s": round(waited),
+            }

@@ -39,9 +39,16 @@ def mock_agibot_tree(root: Path, episodes: int, tasks: int = 10) -> None:
         entries = []
         for k in range(per_task):
             eid = 600_000 + t * per_task + k
-            entries.append({"episode_id": eid, "task_name": f"task {task_id}", "init_scene_text": "a table",
-                            "label_info": {"action_config": [{"start_frame": 0, "end_frame": 30,
-                                                              "action_text": "reach", "skill": "Reach"}]}})  # fmt: skip
+            entries.append(
+                {
+                    "episode_id": eid,
+                    "task_name": f"task {task_id}",
+                    "init_scene_text": "a table",
+                    "label_info": {
+                        "action_config": [{"start_frame": 0, "end_frame": 30, "action_text": "reach", "skill": "Reach"}]
+                    },
+                }
+            )
             (root / f"proprio_stats/{task_id}/{eid}").mkdir(parents=True)
             (root / f"proprio_stats/{task_id}/{eid}/proprio_stats.h5").touch()
             videos = root / f"observations/{task_id}/{eid}/videos"
@@ -105,8 +112,10 @@ def write_robomind_corpus(root: Path, size: tuple[int, int], frames: int) -> Pat
     from adapters.synthetic.robomind import EpisodeSpec, write_robomind
 
     specs = [EpisodeSpec("franka_3rgb", "bread_in_basket", f"1014_14460{k}", frames) for k in range(2)]
-    specs += [EpisodeSpec("ur_1rgb", "open_drawer", "1014_150000", frames),
-              EpisodeSpec("agilex_3rgb", "10_packplate", "2024_09_18-10_40_22", frames)]  # fmt: skip
+    specs += [
+        EpisodeSpec("ur_1rgb", "open_drawer", "1014_150000", frames),
+        EpisodeSpec("agilex_3rgb", "10_packplate", "2024_09_18-10_40_22", frames),
+    ]
     write_robomind(root, specs, size=size)
     return root
 
@@ -141,8 +150,11 @@ def write_egocentric_corpora(base: Path, size: tuple[int, int], frames: int) -> 
     write_epic_kitchens(base / "epic", duration_s=2 * seconds, segments_per_video=2, height=h, width=w)
     write_ego_shards(base / "ego_video", workers=2, clips_per_shard=3, seconds=seconds, height=h, width=w)
     write_hot3d(base / "hot3d", frames=frames, video=True)  # Aria: recording.vrs (352x352 JPEG); Quest 3: GT only
-    return {"epic_kitchens": ("epic_kitchens", base / "epic"), "ego_video": ("ego_video", base / "ego_video"),
-            "hot3d": ("hot3d", base / "hot3d")}  # fmt: skip
+    return {
+        "epic_kitchens": ("epic_kitchens", base / "epic"),
+        "ego_video": ("ego_video", base / "ego_video"),
+        "hot3d": ("hot3d", base / "hot3d"),
+    }
 
 
 def write_lerobot_v21(root: Path, episodes: int, frames: int, size: tuple[int, int]) -> Path:
@@ -156,10 +168,14 @@ def write_lerobot_v21(root: Path, episodes: int, frames: int, size: tuple[int, i
         for e in range(episodes):
             with w.episode(task=f"task {e}", expected_frames=frames) as ep:
                 for i in range(frames):
-                    ep.add_frame({"observation.images.head": synthetic_frame(*size, i, e),
-                                  "observation.state": rng.normal(size=50).astype(np.float32),
-                                  "action": rng.normal(size=50).astype(np.float32),
-                                  "observation.hand_keypoints": np.zeros((2, 21, 3), np.float32)})  # fmt: skip
+                    ep.add_frame(
+                        {
+                            "observation.images.head": synthetic_frame(*size, i, e),
+                            "observation.state": rng.normal(size=50).astype(np.float32),
+                            "action": rng.normal(size=50).astype(np.float32),
+                            "observation.hand_keypoints": np.zeros((2, 21, 3), np.float32),
+                        }
+                    )
     return root
 
 
@@ -181,9 +197,16 @@ def child_read(adapter_name: str, root: Path) -> dict[str, Any]:
                 assert img.dtype == np.uint8 and img.ndim == 3
     elapsed = time.perf_counter() - t0
     peak = peak_rss_mb()
-    return {"adapter": adapter_name, "episodes": len(refs), "frames": frames, "stream_rows": steps,
-            "seconds": round(elapsed, 3), "frames_per_s": round(frames / elapsed, 1),
-            "base_rss_mb": round(base_rss), "peak_rss_mb": round(peak)}  # fmt: skip
+    return {
+        "adapter": adapter_name,
+        "episodes": len(refs),
+        "frames": frames,
+        "stream_rows": steps,
+        "seconds": round(elapsed, 3),
+        "frames_per_s": round(frames / elapsed, 1),
+        "base_rss_mb": round(base_rss),
+        "peak_rss_mb": round(peak),
+    }
 
 
 IN_PROCESS = False  # --smoke: read in this process (no figure is kept; a child per corpus is most of its time)
@@ -277,8 +300,10 @@ def main() -> None:
         for name, (adapter_name, root) in corpora.items():
             reads[name] = run_child(adapter_name, root)
             r = reads[name]
-            log(f"[read] {name:8s} {r['episodes']:3d} episodes {r['frames']:6d} frames {r['seconds']:6.2f} s "
-                 f"{r['frames_per_s']:8.1f} frames/s  peak RSS {r['peak_rss_mb']} MB")  # fmt: skip
+            log(
+                f"[read] {name:8s} {r['episodes']:3d} episodes {r['frames']:6d} frames {r['seconds']:6.2f} s "
+                f"{r['frames_per_s']:8.1f} frames/s  peak RSS {r['peak_rss_mb']} MB"
+            )
         memory = agibot_memory(base, args.long_frames)
 
     print_reads(reads)
@@ -286,15 +311,20 @@ def main() -> None:
     for n, r in memory.items():
         print(f"AgiBot one episode, 3 cameras 480x640, {n} frames: peak RSS {r['peak_rss_mb']} MB")
     peak_long = max(r["peak_rss_mb"] for r in memory.values())
-    print(json.dumps({
-        "discover_episodes": discovery["episodes"], "discover_s": discovery["seconds"],
-        "discover_episodes_per_s": discovery["episodes_per_s"],
-        "read_frames_per_s": {k: r["frames_per_s"] for k, r in reads.items()},
-        "read_peak_rss_mb": {k: r["peak_rss_mb"] for k, r in reads.items()},
-        "agibot_long_peak_rss_mb": {k: r["peak_rss_mb"] for k, r in memory.items()},
-        "agibot_long_under_1gib": peak_long < 1024,
-        "size": list(args.size),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "discover_episodes": discovery["episodes"],
+                "discover_s": discovery["seconds"],
+                "discover_episodes_per_s": discovery["episodes_per_s"],
+                "read_frames_per_s": {k: r["frames_per_s"] for k, r in reads.items()},
+                "read_peak_rss_mb": {k: r["peak_rss_mb"] for k, r in reads.items()},
+                "agibot_long_peak_rss_mb": {k: r["peak_rss_mb"] for k, r in memory.items()},
+                "agibot_long_under_1gib": peak_long < 1024,
+                "size": list(args.size),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -115,8 +115,11 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=5, help="GR00T episodes measured (1..5)")
     p.add_argument("--rows", type=int, default=1_000_000, help="catalog rows for the near-duplicate search")
     p.add_argument("--pairwise-rows", type=int, default=1000, help="rows lerobot-doctor's pairwise loop is timed at")
-    args = parse_args(p, {"reps": 1, "episodes": 1, "rows": 5000, "pairwise_rows": 100},
-                      "one episode, 5000 catalog rows, 100 pairwise rows")  # fmt: skip
+    args = parse_args(
+        p,
+        {"reps": 1, "episodes": 1, "rows": 5000, "pairwise_rows": 100},
+        "one episode, 5000 catalog rows, 100 pairwise rows",
+    )
     lim, cfg = limits(), BehaviourConfig()
     per_episode = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,11 +129,17 @@ def main() -> None:
             enc = statistics.median(encode_s(frames, Path(tmp) / f"e{e}_{r}.mp4") for r in range(args.reps))
             chk = statistics.median(checks_s(state, action, frames, lim) for _ in range(args.reps))
             n = len(frames)
-            row = {"frames": n, "encode_ms_per_frame": round(enc / n * 1e3, 4),
-                   "checks_us_per_frame": round(chk / n * 1e6, 2), "share": round(chk / enc, 5)}  # fmt: skip
+            row = {
+                "frames": n,
+                "encode_ms_per_frame": round(enc / n * 1e3, 4),
+                "checks_us_per_frame": round(chk / n * 1e6, 2),
+                "share": round(chk / enc, 5),
+            }
             per_episode.append(row)
-            log(f"[behaviour] episode {e} {n} frames {frames.shape[1]}px: encode {enc / n * 1e3:.3f} ms/frame,"
-                f" checks {chk / n * 1e6:.1f} us/frame = {100 * chk / enc:.2f} %")  # fmt: skip
+            log(
+                f"[behaviour] episode {e} {n} frames {frames.shape[1]}px: encode {enc / n * 1e3:.3f} ms/frame,"
+                f" checks {chk / n * 1e6:.1f} us/frame = {100 * chk / enc:.2f} %"
+            )
     sig, planted = planted_signatures(args.rows, min(1000, args.rows // 10), cfg.fingerprint_hashes)
     near_duplicates(sig[:1000], cfg)  # first calls
     t0 = time.perf_counter()
@@ -140,22 +149,41 @@ def main() -> None:
     recall = len(found & planted) / len(planted)
     doctor = doctor_pairwise_s(args.pairwise_rows)
     doctor_at_rows = doctor * (args.rows * (args.rows - 1)) / (args.pairwise_rows * (args.pairwise_rows - 1))
-    log(f"[behaviour] near-duplicates at {args.rows} rows: {search:.2f} s, recall {recall:.3f}, {len(found)} pairs"
+    log(
+        f"[behaviour] near-duplicates at {args.rows} rows: {search:.2f} s, recall {recall:.3f}, {len(found)} pairs"
         f" ({len(found - planted)} not planted); lerobot-doctor pairwise {doctor:.2f} s at {args.pairwise_rows} rows"
-        f" -> {doctor_at_rows / 3600:.1f} h at {args.rows}")  # fmt: skip
+        f" -> {doctor_at_rows / 3600:.1f} h at {args.rows}"
+    )
     share = max(r["share"] for r in per_episode)
     print(f"{'episode':>8s} {'frames':>6s} {'encode ms/f':>11s} {'checks us/f':>11s} {'share':>7s}")
     for e, r in enumerate(per_episode):
-        print(f"{e:8d} {r['frames']:6d} {r['encode_ms_per_frame']:11.3f} {r['checks_us_per_frame']:11.1f}"
-              f" {100 * r['share']:6.2f}%")  # fmt: skip
-    print(json.dumps({
-        "episodes": per_episode, "max_share": share, "size": 256 * args.scale, "reps": args.reps,
-        "rows": args.rows, "search_s": round(search, 3), "recall": recall, "pairs": len(found),
-        "false_pairs": len(found - planted), "skipped_buckets": pairs.skipped_buckets,
-        "doctor_pairwise_rows": args.pairwise_rows, "doctor_pairwise_s": round(doctor, 3),
-        "doctor_extrapolated_s": round(doctor_at_rows, 1), "cpus": os.cpu_count(),
-        "loadavg_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(), "numpy": np.__version__,
-    }))  # fmt: skip
+        print(
+            f"{e:8d} {r['frames']:6d} {r['encode_ms_per_frame']:11.3f} {r['checks_us_per_frame']:11.1f}"
+            f" {100 * r['share']:6.2f}%"
+        )
+    print(
+        json.dumps(
+            {
+                "episodes": per_episode,
+                "max_share": share,
+                "size": 256 * args.scale,
+                "reps": args.reps,
+                "rows": args.rows,
+                "search_s": round(search, 3),
+                "recall": recall,
+                "pairs": len(found),
+                "false_pairs": len(found - planted),
+                "skipped_buckets": pairs.skipped_buckets,
+                "doctor_pairwise_rows": args.pairwise_rows,
+                "doctor_pairwise_s": round(doctor, 3),
+                "doctor_extrapolated_s": round(doctor_at_rows, 1),
+                "cpus": os.cpu_count(),
+                "loadavg_1m": round(os.getloadavg()[0], 2),
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,15 @@ def corpora(base: Path, frames: int, size: tuple[int, int] = (64, 64)) -> dict[s
     write_rlds(base / "bridge", "bridge", episodes=1, steps=frames, vary_steps=False, image_size=(h, w))
     write_rlds(base / "droid", "droid", episodes=1, steps=frames, vary_steps=False, image_size=(h, w))
     write_agibot(base / "agibot", [EpisodeSpec(327, 700_001, frames)], height=h, width=w, parameters=False)
-    write_egodex(base / "egodex", tasks=("basic_pick_place",), episodes_per_task=1, num_frames=frames,
-                 height=h, width=w, old_episode=False)  # fmt: skip
+    write_egodex(
+        base / "egodex",
+        tasks=("basic_pick_place",),
+        episodes_per_task=1,
+        num_frames=frames,
+        height=h,
+        width=w,
+        old_episode=False,
+    )
     return {
         "oxe/bridge (5 Hz)": ("oxe", next((base / "bridge").rglob("dataset_info.json")).parent),
         "oxe/droid (15 Hz)": ("oxe", next((base / "droid").rglob("dataset_info.json")).parent),
@@ -82,19 +89,29 @@ def main() -> None:
                 out_frames = sum(ep.num_frames for ep in eps)
             best = float(np.median(times))
             results[name] = {"frames": out_frames, "seconds": round(best, 4), "frames_per_s": round(out_frames / best)}
-            print(f"[canonicalize] {name:32s} {out_frames:5d} frames in {best * 1e3:7.1f} ms "
-                  f"= {out_frames / best:9.0f} frames/s", file=sys.stderr)  # fmt: skip
+            print(
+                f"[canonicalize] {name:32s} {out_frames:5d} frames in {best * 1e3:7.1f} ms "
+                f"= {out_frames / best:9.0f} frames/s",
+                file=sys.stderr,
+            )
     enc = encode_rate()
     print(f"\nvideo encode rate (libsvtav1 g=2 crf=30, {SIZE[0]}x{SIZE[1]}, one camera): {enc:.0f} frames/s")
     print(f"{'source':34s} {'frames/s':>10s} {'x encode':>9s}")
     for name, r in results.items():
         print(f"{name:34s} {r['frames_per_s']:10d} {r['frames_per_s'] / enc:9.1f}")
     worst = min(r["frames_per_s"] for r in results.values()) / enc
-    print(json.dumps({
-        "canonicalize_frames_per_s": {k: r["frames_per_s"] for k, r in results.items()},
-        "encode_frames_per_s": round(enc, 1), "min_ratio": round(worst, 1), "target_ratio": 20,
-        "meets_target": worst >= 20, "native_frames": args.frames,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "canonicalize_frames_per_s": {k: r["frames_per_s"] for k, r in results.items()},
+                "encode_frames_per_s": round(enc, 1),
+                "min_ratio": round(worst, 1),
+                "target_ratio": 20,
+                "meets_target": worst >= 20,
+                "native_frames": args.frames,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -194,15 +194,20 @@ def main() -> None:
         size_mb = sum(f.stat().st_size for f in files) / 1e6
         groups = table.group_by(["source", "subset"]).aggregate([]).num_rows
         tiers = dict(zip(*pc.value_counts(table["tier"]).flatten(), strict=True))
-        print(f"[catalog] {table.num_rows} episodes, {groups} subsets, {size_mb:.1f} MB parquet; generated in "
-              f"{gen_s:.1f} s, written in {write_s:.1f} s", file=sys.stderr)  # fmt: skip
+        print(
+            f"[catalog] {table.num_rows} episodes, {groups} subsets, {size_mb:.1f} MB parquet; generated in "
+            f"{gen_s:.1f} s, written in {write_s:.1f} s",
+            file=sys.stderr,
+        )
         del table
 
         cold_s, result = _timed(run_query, root, QUERY)
         warm = [_timed(run_query, root, QUERY)[0] for _ in range(args.reps)]
         print(format_table(result, "table", max_rows=12), file=sys.stderr)
-        print(f"[query] cold {cold_s:.3f} s, warm median {statistics.median(warm):.3f} s over {args.reps}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"[query] cold {cold_s:.3f} s, warm median {statistics.median(warm):.3f} s over {args.reps}",
+            file=sys.stderr,
+        )
 
         curate_times, selected = [], 0
         for k in range(args.curate_reps):
@@ -216,20 +221,37 @@ def main() -> None:
 
     q_med, c_med = statistics.median(warm), statistics.median(curate_times)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({
-        "episodes": args.episodes, "subsets": groups, "tiers": {str(k): int(v) for k, v in tiers.items()},
-        "parquet_mb": round(size_mb, 1), "generate_s": round(gen_s, 2), "write_s": round(write_s, 2),
-        "query_cold_s": round(cold_s, 4), "query_warm_median_s": round(q_med, 4),
-        "query_warm_min_s": round(min(warm), 4), "query_rows": result.num_rows, "query_target_s": QUERY_TARGET_S,
-        "query_meets_target": q_med <= QUERY_TARGET_S,
-        "curate_where": CURATE_WHERE, "curate_selected": selected,
-        "curate_selected_fraction": round(selected / args.episodes, 3),
-        "curate_first_s": round(curate_times[0], 3), "curate_median_s": round(c_med, 3),
-        "curate_target_s": CURATE_TARGET_S, "curate_meets_target": c_med <= CURATE_TARGET_S,
-        "peak_rss_mb": round(peak_rss_mb), "cpus": os.cpu_count(), "loadavg_1m_after": round(os.getloadavg()[0], 1),
-        "duckdb": duckdb.__version__,
-        "pyarrow": pa.__version__, "python": platform.python_version(),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "episodes": args.episodes,
+                "subsets": groups,
+                "tiers": {str(k): int(v) for k, v in tiers.items()},
+                "parquet_mb": round(size_mb, 1),
+                "generate_s": round(gen_s, 2),
+                "write_s": round(write_s, 2),
+                "query_cold_s": round(cold_s, 4),
+                "query_warm_median_s": round(q_med, 4),
+                "query_warm_min_s": round(min(warm), 4),
+                "query_rows": result.num_rows,
+                "query_target_s": QUERY_TARGET_S,
+                "query_meets_target": q_med <= QUERY_TARGET_S,
+                "curate_where": CURATE_WHERE,
+                "curate_selected": selected,
+                "curate_selected_fraction": round(selected / args.episodes, 3),
+                "curate_first_s": round(curate_times[0], 3),
+                "curate_median_s": round(c_med, 3),
+                "curate_target_s": CURATE_TARGET_S,
+                "curate_meets_target": c_med <= CURATE_TARGET_S,
+                "peak_rss_mb": round(peak_rss_mb),
+                "cpus": os.cpu_count(),
+                "loadavg_1m_after": round(os.getloadavg()[0], 1),
+                "duckdb": duckdb.__version__,
+                "pyarrow": pa.__version__,
+                "python": platform.python_version(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

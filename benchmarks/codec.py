@@ -84,8 +84,13 @@ def encode(codec: VideoCodec, frames: np.ndarray, path: Path, reps: int) -> dict
         cpu, wall = _cpu_s() - c0, time.perf_counter() - t0
         best = (cpu, wall) if best is None or cpu < best[0] else best
     assert best is not None
-    return {"cpu_s": round(best[0], 3), "wall_s": round(best[1], 3), "fps_per_core": round(n / best[0], 1),
-            "bytes_per_frame": round(path.stat().st_size / n), "psnr_db": round(psnr(path, frames), 3)}  # fmt: skip
+    return {
+        "cpu_s": round(best[0], 3),
+        "wall_s": round(best[1], 3),
+        "fps_per_core": round(n / best[0], 1),
+        "bytes_per_frame": round(path.stat().st_size / n),
+        "psnr_db": round(psnr(path, frames), 3),
+    }
 
 
 def cameras_at_once(frames: np.ndarray, work: Path, cameras: int, pin: bool) -> dict[str, Any]:
@@ -103,8 +108,14 @@ def cameras_at_once(frames: np.ndarray, work: Path, cameras: int, pin: bool) -> 
         for enc in encs:
             enc.close()
         cpu, wall = _cpu_s() - c0, time.perf_counter() - t0
-    return {"cameras": cameras, "pinned_to": cpus, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3),
-            "cores_busy": round(cpu / wall, 2), "fps_per_core": round(cameras * n / cpu, 1)}  # fmt: skip
+    return {
+        "cameras": cameras,
+        "pinned_to": cpus,
+        "cpu_s": round(cpu, 3),
+        "wall_s": round(wall, 3),
+        "cores_busy": round(cpu / wall, 2),
+        "fps_per_core": round(cameras * n / cpu, 1),
+    }
 
 
 def at_quality(rows: list[dict[str, Any]], target_db: float) -> dict[str, Any]:
@@ -113,8 +124,16 @@ def at_quality(rows: list[dict[str, Any]], target_db: float) -> dict[str, Any]:
     return min(ok, key=lambda r: r["psnr_db"]) if ok else max(rows, key=lambda r: r["psnr_db"])
 
 
-def sweep(name: str, base: dict[str, Any], presets: tuple[str, ...], crfs: tuple[int, ...], ref: dict[str, Any],
-          frames: np.ndarray, work: Path, reps: int) -> list[dict[str, Any]]:  # fmt: skip
+def sweep(
+    name: str,
+    base: dict[str, Any],
+    presets: tuple[str, ...],
+    crfs: tuple[int, ...],
+    ref: dict[str, Any],
+    frames: np.ndarray,
+    work: Path,
+    reps: int,
+) -> list[dict[str, Any]]:
     """For each preset, bisect the crf grid for the setting at the reference's PSNR (PSNR falls as crf rises)."""
     out = []
     for preset in presets:
@@ -132,8 +151,10 @@ def sweep(name: str, base: dict[str, Any], presets: tuple[str, ...], crfs: tuple
         row = at_quality(list(tried.values()), ref["psnr_db"])
         row["fps_vs_ref"] = round(row["fps_per_core"] / ref["fps_per_core"], 3)
         row["bytes_vs_ref"] = round(row["bytes_per_frame"] / ref["bytes_per_frame"], 3)
-        log(f"{name} preset {preset}: crf {row['crf']}, {row['psnr_db']} dB, {row['bytes_per_frame']} B/frame, "
-            f"{row['fps_per_core']} frames/s per core ({row['fps_vs_ref']}x the reference)")  # fmt: skip
+        log(
+            f"{name} preset {preset}: crf {row['crf']}, {row['psnr_db']} dB, {row['bytes_per_frame']} B/frame, "
+            f"{row['fps_per_core']} frames/s per core ({row['fps_vs_ref']}x the reference)"
+        )
         out.append(row)
     return out
 
@@ -158,11 +179,17 @@ def main() -> None:
             rows = [cameras_at_once(frames, work, k, pin) for k, pin in ((1, False), (3, False), (3, True))]
             print(json.dumps({"benchmark": "codec", "cameras_at_once": rows, "loadavg": os.getloadavg()}))
             return
-        ref = {"setting": "lerobot 0.6.1 default", **LEROBOT_061,
-               **encode(VideoCodec(**LEROBOT_061, **one), frames, work / "ref.mp4", args.reps)}  # fmt: skip
+        ref = {
+            "setting": "lerobot 0.6.1 default",
+            **LEROBOT_061,
+            **encode(VideoCodec(**LEROBOT_061, **one), frames, work / "ref.mp4", args.reps),
+        }
         log(f"reference {ref}")
-        before = {"setting": "SVT-AV1 default preset (eidata before issue 25)", "crf": 30,
-                  **encode(VideoCodec(preset=None, **one), frames, work / "before.mp4", args.reps)}  # fmt: skip
+        before = {
+            "setting": "SVT-AV1 default preset (eidata before issue 25)",
+            "crf": 30,
+            **encode(VideoCodec(preset=None, **one), frames, work / "before.mp4", args.reps),
+        }
         before["fps_vs_ref"] = round(before["fps_per_core"] / ref["fps_per_core"], 3)
         log(f"library default preset {before}")
         svt = sweep("svt", {"vcodec": "libsvtav1", **one}, svt_presets, SVT_CRFS, ref, frames, work, args.reps)
@@ -174,11 +201,29 @@ def main() -> None:
             log(f"{row['cameras']} camera(s) at once, pinned to {row['pinned_to']}: {row['cores_busy']} cores busy")
     wall = time.perf_counter() - t0
     other = max(0.0, (machine_busy_s() - busy0 - _cpu_s()) / wall)  # rough: this process's CPU since start
-    print(json.dumps({"benchmark": "codec", "frames": args.frames, "size": args.size, "reps": args.reps,
-                      "reference": ref, "svt_default_preset": before, "svtav1": svt, "x264_reference": x264_ref,
-                      "x264": x264, "cameras_at_once": threads,
-                      "machine": {"cpus": os.cpu_count(), "loadavg": os.getloadavg(), "other_cores": round(other, 2),
-                                  "python": platform.python_version(), "av": av.__version__}}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "benchmark": "codec",
+                "frames": args.frames,
+                "size": args.size,
+                "reps": args.reps,
+                "reference": ref,
+                "svt_default_preset": before,
+                "svtav1": svt,
+                "x264_reference": x264_ref,
+                "x264": x264,
+                "cameras_at_once": threads,
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "loadavg": os.getloadavg(),
+                    "other_cores": round(other, 2),
+                    "python": platform.python_version(),
+                    "av": av.__version__,
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

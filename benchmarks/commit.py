@@ -40,13 +40,19 @@ def _templates(tmp: Path, rows: int) -> list[dict[str, Any]]:
     write_egodex(
         tmp / "raw/egodex", episodes_per_task=1, tasks=("add_remove_lid",), num_frames=rows * 3, height=224, width=224
     )
-    sources = [SourceSpec(name="agibot", adapter="agibot", root=tmp / "raw/agibot"),
-               SourceSpec(name="egodex", adapter="egodex", root=tmp / "raw/egodex")]  # fmt: skip
+    sources = [
+        SourceSpec(name="agibot", adapter="agibot", root=tmp / "raw/agibot"),
+        SourceSpec(name="egodex", adapter="egodex", root=tmp / "raw/egodex"),
+    ]
     spec = JobSpec(output=tmp / "templates", sources=sources)
     out = []
     for it in discover(spec)[0]:
-        item = {**task_payload(spec), "uid": it.uid, "source": it.source.model_dump(mode="json"),
-                "ref": it.ref.model_dump(mode="json")}  # fmt: skip
+        item = {
+            **task_payload(spec),
+            "uid": it.uid,
+            "source": it.source.model_dump(mode="json"),
+            "ref": it.ref.model_dump(mode="json"),
+        }
         result = process_episode(item)
         if result["status"] != "staged":
             raise RuntimeError(f"template {it.uid} was not staged: {result}")
@@ -66,8 +72,13 @@ def _copies(templates: list[dict[str, Any]], output: Path, datasets: int, episod
             stage = output / dataset / ".eidata/staging" / uuid.uuid4().hex
             shutil.copytree(ep["staged"]["stage_dir"], stage)
             staged = {**ep["staged"], "stage_dir": str(stage), "label": f"{ep['staged']['label']}-{k}"}
-            results.append({"status": "staged", "uid": f"bench{d:02d}/{k}",
-                            "episodes": [{**ep, "dataset": dataset, "staged": staged}]})  # fmt: skip
+            results.append(
+                {
+                    "status": "staged",
+                    "uid": f"bench{d:02d}/{k}",
+                    "episodes": [{**ep, "dataset": dataset, "staged": staged}],
+                }
+            )
         per_dataset.append(results)
     return [per_dataset[d][k] for k in range(episodes) for d in range(datasets)]
 
@@ -89,8 +100,10 @@ def _run(name: str, committers: int, results: list[dict[str, Any]], spec: Any) -
     from jobs.ingest.discovery import WorkItem
 
     source = spec.sources[0]
-    items = [WorkItem(i, source, EpisodeRef(adapter="x", source=source.name, subset="s", raw_id=r["uid"], paths=()))
-             for i, r in enumerate(results)]  # fmt: skip
+    items = [
+        WorkItem(i, source, EpisodeRef(adapter="x", source=source.name, subset="s", raw_id=r["uid"], paths=()))
+        for i, r in enumerate(results)
+    ]
     committer = Committer(spec, {}, committers=committers)
     for _ in range(committers):  # started and answering before the clock starts: start-up is not commit time
         committer.start_actor()
@@ -103,10 +116,16 @@ def _run(name: str, committers: int, results: list[dict[str, Any]], spec: Any) -
     if committer.tallies[source.name].written != len(results):
         raise RuntimeError(f"{name}: {committer.tallies[source.name]}")
     n = len(results)
-    return {"contestant": name, "committers": committers, "episodes": n, "seconds": round(wall, 3),
-            "episodes_per_s": round(n / wall, 1), "ms_per_episode": round(1000 * wall / n, 2),
-            "driver_cpu_ms_per_episode": round(1000 * (time.process_time() - cpu0) / n, 3),
-            "machine_busy_cores": round((machine_busy_s() - busy0) / wall, 2)}  # fmt: skip
+    return {
+        "contestant": name,
+        "committers": committers,
+        "episodes": n,
+        "seconds": round(wall, 3),
+        "episodes_per_s": round(n / wall, 1),
+        "ms_per_episode": round(1000 * wall / n, 2),
+        "driver_cpu_ms_per_episode": round(1000 * (time.process_time() - cpu0) / n, 3),
+        "machine_busy_cores": round((machine_busy_s() - busy0) / wall, 2),
+    }
 
 
 def main() -> None:
@@ -145,9 +164,20 @@ def main() -> None:
         ray.shutdown()
         if len(set(digests.values())) != 1:
             raise RuntimeError(f"the contestants wrote different bytes: {digests}")
-        print(json.dumps({"benchmark": "commit", "rows_per_episode": rows, "datasets": args.datasets,
-                          "episodes_per_dataset": args.episodes, "identical_output": True, "cpus": os.cpu_count(),
-                          **quiet, "runs": runs}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "benchmark": "commit",
+                    "rows_per_episode": rows,
+                    "datasets": args.datasets,
+                    "episodes_per_dataset": args.episodes,
+                    "identical_output": True,
+                    "cpus": os.cpu_count(),
+                    **quiet,
+                    "runs": runs,
+                }
+            )
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -50,8 +50,13 @@ class SyntheticRefs(SourceAdapter):
     def discover(self, root: Path) -> Iterator[EpisodeRef]:
         o = self.options
         for i in range(o.first, o.first + o.count):
-            yield EpisodeRef(adapter=self.name, source="synthetic", subset=f"s{i % SUBSETS}", raw_id=f"ep{i:08d}",
-                             paths=(f"{root}/ep{i:08d}",))  # fmt: skip
+            yield EpisodeRef(
+                adapter=self.name,
+                source="synthetic",
+                subset=f"s{i % SUBSETS}",
+                raw_id=f"ep{i:08d}",
+                paths=(f"{root}/ep{i:08d}",),
+            )
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         raise self.error("synthetic episode: nothing to read", episode=ref.raw_id, file=ref.paths[0])
@@ -60,8 +65,15 @@ class SyntheticRefs(SourceAdapter):
 def _spec(tmp: Path, episodes: int, sources: int) -> dict[str, Any]:
     (tmp / "raw").mkdir(exist_ok=True)
     per = episodes // sources
-    srcs = [{"name": f"src{k}", "adapter": "benchmarks.discovery:SyntheticRefs", "root": str(tmp / "raw"),
-             "options": {"count": per, "first": k * per}} for k in range(sources)]  # fmt: skip
+    srcs = [
+        {
+            "name": f"src{k}",
+            "adapter": "benchmarks.discovery:SyntheticRefs",
+            "root": str(tmp / "raw"),
+            "options": {"count": per, "first": k * per},
+        }
+        for k in range(sources)
+    ]
     return {"output": str(tmp / "corpus"), "sources": srcs, "parallelism": {"num_cpus": 2, "max_in_flight": 2}}
 
 
@@ -83,11 +95,17 @@ def _done_part(spec: dict[str, Any], todo: int) -> int:
         uids = [episode_uid(s["name"], sub, rid) for sub, rid in ids]
         n += len(uids)
         cols = {f.name: pa.nulls(len(uids), f.type) for f in QUARANTINE_SCHEMA}
-        cols.update(episode_uid=pa.array(uids), source=pa.array([s["name"]] * len(uids)),
-                    subset=pa.array([sub for sub, _ in ids]), adapter=pa.array([s["adapter"]] * len(uids)),
-                    raw_path=pa.array(["x"] * len(uids)), stage=pa.array(["read"] * len(uids)),
-                    error_class=pa.array(["AdapterError"] * len(uids)), message=pa.array(["earlier run"] * len(uids)),
-                    quarantined_at=pa.array([0] * len(uids), pa.timestamp("us", tz="UTC")))  # fmt: skip
+        cols.update(
+            episode_uid=pa.array(uids),
+            source=pa.array([s["name"]] * len(uids)),
+            subset=pa.array([sub for sub, _ in ids]),
+            adapter=pa.array([s["adapter"]] * len(uids)),
+            raw_path=pa.array(["x"] * len(uids)),
+            stage=pa.array(["read"] * len(uids)),
+            error_class=pa.array(["AdapterError"] * len(uids)),
+            message=pa.array(["earlier run"] * len(uids)),
+            quarantined_at=pa.array([0] * len(uids), pa.timestamp("us", tz="UTC")),
+        )
         table = pa.table([cols[f.name].cast(f.type) for f in QUARANTINE_SCHEMA], schema=QUARANTINE_SCHEMA)
         pq.write_table(table, out / f"earlier-{k:05d}.parquet")
     return n
@@ -113,9 +131,14 @@ def child(kind: str, spec_json: dict[str, Any]) -> dict[str, Any]:
             done.update(pq.read_table(part, columns=["episode_uid"]).column("episode_uid").to_pylist())
         todo = [it for it in items if it.uid not in done]
         out = {"skipped": len(items) - len(todo), "todo": len(todo)}
-    return {"contestant": kind, "seconds": round(time.perf_counter() - t0, 1),
-            "driver_cpu_s": round(time.process_time() - cpu0, 1), "rss_mb_after_imports": round(base),
-            "driver_peak_rss_mb": round(peak_rss_mb()), **out}  # fmt: skip
+    return {
+        "contestant": kind,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "driver_cpu_s": round(time.process_time() - cpu0, 1),
+        "rss_mb_after_imports": round(base),
+        "driver_peak_rss_mb": round(peak_rss_mb()),
+        **out,
+    }
 
 
 def _run_child(kind: str, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -150,8 +173,17 @@ def main() -> None:
             log(f"{kind} ...")
             runs.append(_run_child(kind, spec, args.timeout))
             log(f"  {json.dumps(runs[-1])}")
-        print(json.dumps({"benchmark": "discovery", "episodes": args.episodes, "sources": args.sources,
-                          "done_before": done, "runs": runs}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "benchmark": "discovery",
+                    "episodes": args.episodes,
+                    "sources": args.sources,
+                    "done_before": done,
+                    "runs": runs,
+                }
+            )
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -43,8 +43,17 @@ def validity_run(n: int) -> Callable[[], Any]:
     mask, timestamps, config = default_registry().get("human").mask(), np.arange(n) / FPS, ValidityConfig()
 
     def run() -> Any:
-        report = check_validity(state, mask=mask, embodiment="human", timestamps=timestamps, config=config,
-                                confidence=confidence, keypoints=keypoints, action=state, human=True)  # fmt: skip
+        report = check_validity(
+            state,
+            mask=mask,
+            embodiment="human",
+            timestamps=timestamps,
+            config=config,
+            confidence=confidence,
+            keypoints=keypoints,
+            action=state,
+            human=True,
+        )
         assert len(report.keep) == 2, report.keep  # the freeze was cut out: the check did its whole job
         return report
 
@@ -56,8 +65,9 @@ def quality_run(n: int) -> Callable[[], Any]:
     mask, config = default_registry().get("franka").mask(), QualityConfig()
 
     def run() -> Any:
-        tier, why = assess_quality(QualityTier.high, success=True, has_action=True, state=state, mask=mask,
-                                   validity=None, config=config)  # fmt: skip
+        tier, why = assess_quality(
+            QualityTier.high, success=True, has_action=True, state=state, mask=mask, validity=None, config=config
+        )
         assert tier is QualityTier.high, why
         return tier
 
@@ -89,8 +99,13 @@ def main() -> None:
         result[f"{name}_s"] = round(median, 4)
         result[f"{name}_s_per_hour"] = round(per_hour, 4)
         result[f"{name}_meets_target"] = per_hour < TARGET_S
-    result.update(target_s_per_hour=TARGET_S, cpus=os.cpu_count(), loadavg_1m=round(os.getloadavg()[0], 2),
-                  python=platform.python_version(), numpy=np.__version__)  # fmt: skip
+    result.update(
+        target_s_per_hour=TARGET_S,
+        cpus=os.cpu_count(),
+        loadavg_1m=round(os.getloadavg()[0], 2),
+        python=platform.python_version(),
+        numpy=np.__version__,
+    )
     print(json.dumps(result))
 
 

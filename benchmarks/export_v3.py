@@ -60,8 +60,10 @@ def _features(size: int) -> dict[str, FeatureSpec]:
         "observation.state": {"dtype": "float32", "shape": [50], "names": [f"s{i}" for i in range(50)]},
         "action": {"dtype": "float32", "shape": [50], "names": [f"a{i}" for i in range(50)]},
     }
-    for name, dtype in (("timestamp", "float32"), *((k, "int64") for k in ("frame_index", "episode_index", "index",
-                                                                          "task_index"))):  # fmt: skip
+    for name, dtype in (
+        ("timestamp", "float32"),
+        *((k, "int64") for k in ("frame_index", "episode_index", "index", "task_index")),
+    ):
         f[name] = {"dtype": dtype, "shape": [1], "names": None}
     return {k: FeatureSpec.model_validate(v) for k, v in f.items()}
 
@@ -100,14 +102,20 @@ def write_v21(root: Path, episodes: int, frames: int, size: int) -> int:
         stats.append({"episode_index": e, "stats": {CAM: cam, **st}})
     video.unlink()
     info = {
-        "codebase_version": "v2.1", "robot_type": "bench", "total_episodes": episodes,
-        "total_frames": episodes * frames, "total_tasks": 1, "total_videos": episodes,
-        "total_chunks": (episodes - 1) // 1000 + 1, "chunks_size": 1000, "fps": FPS,
+        "codebase_version": "v2.1",
+        "robot_type": "bench",
+        "total_episodes": episodes,
+        "total_frames": episodes * frames,
+        "total_tasks": 1,
+        "total_videos": episodes,
+        "total_chunks": (episodes - 1) // 1000 + 1,
+        "chunks_size": 1000,
+        "fps": FPS,
         "splits": {"train": f"0:{episodes}"},
         "data_path": "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",
         "video_path": "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4",
         "features": {k: f.to_json() for k, f in feats.items()},
-    }  # fmt: skip
+    }
     meta = root / "meta"
     meta.mkdir()
     (meta / "info.json").write_text(json.dumps(info, indent=4))
@@ -153,12 +161,36 @@ def main() -> None:
         log("copy (read + write every byte)")
         runs["copy"] = _timed([sys.executable, "-c", COPY, str(src), str(tmp / "copied")])
         log("ours")
-        runs["ours"] = _timed([sys.executable, "-m", "jobs.cli", "export", str(tmp / "corpus"), "--format",
-                               "lerobot-v3", "--out", str(tmp / "ours")], cwd=ROOT)  # fmt: skip
+        runs["ours"] = _timed(
+            [
+                sys.executable,
+                "-m",
+                "jobs.cli",
+                "export",
+                str(tmp / "corpus"),
+                "--format",
+                "lerobot-v3",
+                "--out",
+                str(tmp / "ours"),
+            ],
+            cwd=ROOT,
+        )
         if args.before is not None:
             log(f"ours at {args.before}")
-            runs["ours_before"] = _timed([sys.executable, "-m", "jobs.cli", "export", str(tmp / "corpus"), "--format",
-                                          "lerobot-v3", "--out", str(tmp / "before")], cwd=args.before)  # fmt: skip
+            runs["ours_before"] = _timed(
+                [
+                    sys.executable,
+                    "-m",
+                    "jobs.cli",
+                    "export",
+                    str(tmp / "corpus"),
+                    "--format",
+                    "lerobot-v3",
+                    "--out",
+                    str(tmp / "before"),
+                ],
+                cwd=args.before,
+            )
             ours = [p for p in (tmp / "ours").rglob("*") if p.is_file() and p.name != ".eidata-export.json"]
             same = all((tmp / "before" / p.relative_to(tmp / "ours")).read_bytes() == p.read_bytes() for p in ours)
             runs["ours_before"]["files_identical_to_ours"] = same
@@ -168,9 +200,21 @@ def main() -> None:
             env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
             env |= {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp / "hf"), "HF_LEROBOT_HOME": str(tmp / "hf" / "lr")}
             log("lerobot 0.6.1 convert_dataset_v21_to_v30")
-            runs["lerobot061_converter"] = _timed([str(VENV_V30 / "bin" / "python"), "-m",
-                "lerobot.scripts.convert_dataset_v21_to_v30", "--repo-id", "local/x", "--root", str(conv),
-                "--push-to-hub", "false"], env=env, cwd=tmp)  # fmt: skip
+            runs["lerobot061_converter"] = _timed(
+                [
+                    str(VENV_V30 / "bin" / "python"),
+                    "-m",
+                    "lerobot.scripts.convert_dataset_v21_to_v30",
+                    "--repo-id",
+                    "local/x",
+                    "--root",
+                    str(conv),
+                    "--push-to-hub",
+                    "false",
+                ],
+                env=env,
+                cwd=tmp,
+            )
             theirs = json.loads((conv / "meta" / "info.json").read_text())
             assert theirs["total_frames"] == frames, theirs["total_frames"]
         else:
@@ -181,8 +225,14 @@ def main() -> None:
         if isinstance(r, dict):
             r["hours_per_core_minute"] = round(hours / (r["cpu_s"] / 60), 2) if r["cpu_s"] > 0 else None
             r["hours_per_wall_minute"] = round(hours / (r["wall_s"] / 60), 2)
-    result = {"benchmark": "export_v3", "episodes": args.episodes, "frames": frames, "hours": round(hours, 4),
-              "dataset_mb": round(size_mb, 1), **runs}  # fmt: skip
+    result = {
+        "benchmark": "export_v3",
+        "episodes": args.episodes,
+        "frames": frames,
+        "hours": round(hours, 4),
+        "dataset_mb": round(size_mb, 1),
+        **runs,
+    }
     print(json.dumps(result))
 
 

@@ -163,8 +163,13 @@ def _measured(fn: Callable[[], int]) -> dict[str, float]:
     out_frames = fn()
     cpu, wall = _cpu_s() - c0, time.perf_counter() - t0
     other = max(0.0, (machine_busy_s() - b0 - cpu) / wall)
-    return {"cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "out_frames": out_frames,
-            "out_fps_per_core": round(out_frames / cpu, 1), "other_cores": round(other, 2)}  # fmt: skip
+    return {
+        "cpu_s": round(cpu, 3),
+        "wall_s": round(wall, 3),
+        "out_frames": out_frames,
+        "out_fps_per_core": round(out_frames / cpu, 1),
+        "other_cores": round(other, 2),
+    }
 
 
 def _open_one_thread(path: Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
@@ -244,16 +249,23 @@ def ingest_job(root: Path, out: Path, image: dict[str, Any] | None) -> dict[str,
     from jobs.spec import JobSpec
 
     shutil.rmtree(out, ignore_errors=True)
-    spec = {"output": str(out), "sources": [{"name": "egodex", "adapter": "egodex", "root": str(root)}],
-            "parallelism": {"num_cpus": 2}}  # fmt: skip
+    spec = {
+        "output": str(out),
+        "sources": [{"name": "egodex", "adapter": "egodex", "root": str(root)}],
+        "parallelism": {"num_cpus": 2},
+    }
     if image is not None:
         spec["canonicalize"] = {"image": image}
     b0, t0 = machine_busy_s(), time.perf_counter()
     report = run_ingest(JobSpec.model_validate(spec), progress=False)
     wall = time.perf_counter() - t0
     frames = sum(t.frames for t in report.tallies.values())
-    return {"wall_s": round(wall, 1), "out_frames": frames, "out_fps": round(frames / wall, 1),
-            "busy_cores": round((machine_busy_s() - b0) / wall, 2)}  # fmt: skip
+    return {
+        "wall_s": round(wall, 1),
+        "out_frames": frames,
+        "out_fps": round(frames / wall, 1),
+        "busy_cores": round((machine_busy_s() - b0) / wall, 2),
+    }
 
 
 # -- driver --------------------------------------------------------------------------------------------------------
@@ -271,8 +283,11 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="keep inputs here (reused when present)")
     p.add_argument("--quiet-cores", type=float, default=0.5, help="wait for the machine to be this quiet")
     p.add_argument("--max-wait", type=float, default=60)
-    args = parse_args(p, {"seconds": 2.0, "sizes": ["120x160"], "max_wait": 0, "no_native": True, "job": False},
-                      "120x160 inputs of 2 s, every codec")  # fmt: skip
+    args = parse_args(
+        p,
+        {"seconds": 2.0, "sizes": ["120x160"], "max_wait": 0, "no_native": True, "job": False},
+        "120x160 inputs of 2 s, every codec",
+    )
     work = args.out or Path(tempfile.mkdtemp(prefix="footage_"))
     work.mkdir(parents=True, exist_ok=True)
     n = round(args.seconds * FPS)
@@ -310,8 +325,10 @@ def main() -> None:
                 # CPU per output frame of the pipeline over that of each bare loop (1.25 = 25 % slower)
                 row["pipeline_vs_decode+encode"] = round(rate["decode+encode"] / max(rate["pipeline"], 1e-9), 3)
                 row["pipeline_vs_decode"] = round(rate["decode"] / max(rate["pipeline"], 1e-9), 3)
-                log(f"{row['input']}: {row['bits_per_pixel']} bpp; output frames/s per core: decode {rate['decode']}, "
-                    f"decode+encode {rate['decode+encode']}, pipeline {rate['pipeline']}")  # fmt: skip
+                log(
+                    f"{row['input']}: {row['bits_per_pixel']} bpp; output frames/s per core: decode {rate['decode']}, "
+                    f"decode+encode {rate['decode+encode']}, pipeline {rate['pipeline']}"
+                )
                 results.append(row)
                 if args.job and kind == "mpeg4" and h >= 1080:
                     job_root = work / "job_in"
@@ -325,9 +342,22 @@ def main() -> None:
     finally:
         if args.out is None:
             shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps({"benchmark": "footage", "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                      "pyav": av.__version__, "loadavg": os.getloadavg()}, "seconds": args.seconds, "fit": args.fit,
-                      "results": results}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "benchmark": "footage",
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "pyav": av.__version__,
+                    "loadavg": os.getloadavg(),
+                },
+                "seconds": args.seconds,
+                "fit": args.fit,
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -102,8 +102,18 @@ def _name(kind: str, n: int, cores: int, threads: int | None) -> str:
     return f"{kind} {n}{unit}/{cores}c" + ("" if threads == 1 else " threads=default")
 
 
-def _run(kind: str, name: str, roots: dict[str, str], out: Path, n: int, cores: int, threads: int | None,
-         args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]], rep: int) -> None:  # fmt: skip
+def _run(
+    kind: str,
+    name: str,
+    roots: dict[str, str],
+    out: Path,
+    n: int,
+    cores: int,
+    threads: int | None,
+    args: argparse.Namespace,
+    runs: dict[str, list[dict[str, Any]]],
+    rep: int,
+) -> None:
     log(f"--- rep {rep + 1}/{args.reps}: {name}")
     spec = job_spec(roots, out, n, threads, args.max_in_flight, pin=not kind.startswith("unpinned"))
     cfg = {"spec": spec, "processes": n, "cores": list(range(cores)), "interleave": not args.sequential_baseline}
@@ -134,8 +144,18 @@ def run_scaling(args: argparse.Namespace, work: Path) -> dict[str, list[dict[str
         demo = write_corpus("demo", work / f"raw_demo_x{args.demo_scale}", args)
         for rep in range(args.reps):
             for n in (1, 2):
-                _run("demo pipeline", _name("demo pipeline", n, n, 1), demo, work / "out" / "demo", n, n, 1, args,
-                     runs, rep)  # fmt: skip
+                _run(
+                    "demo pipeline",
+                    _name("demo pipeline", n, n, 1),
+                    demo,
+                    work / "out" / "demo",
+                    n,
+                    n,
+                    1,
+                    args,
+                    runs,
+                    rep,
+                )
     return runs
 
 
@@ -175,16 +195,25 @@ def driver(args: argparse.Namespace) -> None:
             shutil.rmtree(work, ignore_errors=True)
     summary = summarize(runs, args)
     print_table(summary["runs"])
-    summary.update(scale=args.scale, demo_scale=args.demo_scale, reps=args.reps, max_in_flight=args.max_in_flight,
-                   cpus=os.cpu_count(), versions={"python": platform.python_version(), "ray": ray.__version__,
-                                                  "av": av.__version__})  # fmt: skip
+    summary.update(
+        scale=args.scale,
+        demo_scale=args.demo_scale,
+        reps=args.reps,
+        max_in_flight=args.max_in_flight,
+        cpus=os.cpu_count(),
+        versions={"python": platform.python_version(), "ray": ray.__version__, "av": av.__version__},
+    )
     print(json.dumps(summary))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--phase", choices=("all", "scaling", "memory"), default="all",
-                   help="scaling: 1 vs 2 workers, decode+encode baseline; memory: long AgiBot episodes")  # fmt: skip
+    p.add_argument(
+        "--phase",
+        choices=("all", "scaling", "memory"),
+        default="all",
+        help="scaling: 1 vs 2 workers, decode+encode baseline; memory: long AgiBot episodes",
+    )
     p.add_argument("--scale", type=int, default=2, help="multiplies the mix corpus's episodes")
     p.add_argument("--demo-scale", type=int, default=4, help="write_raw_corpus scale for the demo corpus (0: skip)")
     p.add_argument("--reps", type=int, default=1, help="repetitions of every scaling run (medians reported)")
@@ -192,8 +221,11 @@ def main() -> None:
     p.add_argument("--long-episodes", type=int, default=3)
     p.add_argument("--long-frames", type=int, default=1800, help="frames per long AgiBot episode (30 Hz)")
     p.add_argument("--no-default-threads", action="store_true", help="skip the run with the codec's default threads")
-    p.add_argument("--compare-unpinned", action="store_true",
-                   help="also run the pipeline 2w/2c and 1w/2c with parallelism.pin_tasks false")  # fmt: skip
+    p.add_argument(
+        "--compare-unpinned",
+        action="store_true",
+        help="also run the pipeline 2w/2c and 1w/2c with parallelism.pin_tasks false",
+    )
     p.add_argument("--memory-workers", type=int, default=2, help="Ray workers of the memory run (on 2 cores)")
     p.add_argument("--memory-threads", type=int, default=0, help="codec.threads of the memory run (0: the default)")
     p.add_argument("--workdir", default=None, help="keep corpora here and reuse them (default: a temp dir, removed)")

@@ -48,9 +48,13 @@ def floor(raws: list[RawEpisode]) -> Callable[[], None]:
     jobs = []
     for raw in raws:
         for group in ("state", "action"):
-            named = {j.urdf: raw.states[f"state.{a.modality_arm}"].values[:, i] if group == "state"
-                     else raw.actions[f"action.{a.modality_arm}"].values[:, i]
-                     for a in GR1.arms for i, j in enumerate(a.joints)}  # fmt: skip
+            named = {
+                j.urdf: raw.states[f"state.{a.modality_arm}"].values[:, i]
+                if group == "state"
+                else raw.actions[f"action.{a.modality_arm}"].values[:, i]
+                for a in GR1.arms
+                for i, j in enumerate(a.joints)
+            }
             n = len(next(iter(named.values())))
             jobs.append((arm, arm.assemble(named, n), [a.link for a in GR1.arms], GR1.base_link))
         for side, h in hands.items():

@@ -71,8 +71,13 @@ def log(msg: str) -> None:
 def _driver() -> str | None:
     """The NVIDIA driver version (torch does not report it)."""
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10, check=True)  # fmt: skip
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
         return out.stdout.strip().splitlines()[0]
     except (OSError, subprocess.SubprocessError, IndexError):
         return None
@@ -96,8 +101,9 @@ def _timed(step: Any, spec: EncoderSpec, seconds: float) -> tuple[int, float, fl
     return n, time.perf_counter() - t0, time.process_time() - c0
 
 
-def bench_model_and_actor(spec: EncoderSpec, job: LatentsJob, tmp: Path, seconds: float,
-                          call_frames: int) -> dict[str, Any]:  # fmt: skip
+def bench_model_and_actor(
+    spec: EncoderSpec, job: LatentsJob, tmp: Path, seconds: float, call_frames: int
+) -> dict[str, Any]:
     """The model alone on a device-resident batch, then the actor's whole call on episodes of uint8 frames."""
     meta = expected_meta(job).model_dump(exclude={"video_key", "episode_index"})
     actor = LatentsEncoder(spec.model_dump(), job.preprocess.model_dump(), meta, threads=None)
@@ -110,18 +116,27 @@ def bench_model_and_actor(spec: EncoderSpec, job: LatentsJob, tmp: Path, seconds
         enc._forward(x, spec.batch_size)
 
     n, dt, cpu = _timed(model_step, spec, seconds)
-    out: dict[str, Any] = {"model_img_s": n * spec.batch_size / dt, "model_img_s_per_cpu_s": n * spec.batch_size / cpu,
-                           "model_batches": n, "model_s": dt}  # fmt: skip
+    out: dict[str, Any] = {
+        "model_img_s": n * spec.batch_size / dt,
+        "model_img_s_per_cpu_s": n * spec.batch_size / cpu,
+        "model_batches": n,
+        "model_s": dt,
+    }
     # the actor: `call_frames` per call (the job's default on CUDA: 4 batches) in episodes of up to 36 frames
     # (12 s at 3 Hz), so batches cross episode boundaries and the last one of a call is short
     per_ep = min(36, call_frames)
     eps = max(1, round(call_frames / per_ep))
     frames = [rng.integers(0, 256, (per_ep, 3, size, size), dtype=np.uint8) for _ in range(eps)]
     outs = np.array([str(tmp / f"actor_{i}.safetensors") for i in range(eps)])
-    batch = {"dataset": np.array(["bench"] * eps), "episode_index": np.arange(eps),
-             "video_key": np.array(["observation.images.head"] * eps), "out": outs,
-             "error": np.array([""] * eps, dtype=object), "frame_index": [np.arange(per_ep) * 3] * eps,
-             "frames": frames}  # fmt: skip
+    batch = {
+        "dataset": np.array(["bench"] * eps),
+        "episode_index": np.arange(eps),
+        "video_key": np.array(["observation.images.head"] * eps),
+        "out": outs,
+        "error": np.array([""] * eps, dtype=object),
+        "frame_index": [np.arange(per_ep) * 3] * eps,
+        "frames": frames,
+    }
 
     def actor_step() -> None:
         result = actor(batch)
@@ -129,8 +144,13 @@ def bench_model_and_actor(spec: EncoderSpec, job: LatentsJob, tmp: Path, seconds
 
     n, dt, cpu = _timed(actor_step, spec, seconds)
     imgs = n * eps * per_ep
-    out |= {"actor_img_s": imgs / dt, "actor_img_s_per_cpu_s": imgs / cpu, "actor_calls": n,
-            "actor_frames_per_call": eps * per_ep, "actor_vs_model": imgs / dt / out["model_img_s"]}  # fmt: skip
+    out |= {
+        "actor_img_s": imgs / dt,
+        "actor_img_s_per_cpu_s": imgs / cpu,
+        "actor_calls": n,
+        "actor_frames_per_call": eps * per_ep,
+        "actor_vs_model": imgs / dt / out["model_img_s"],
+    }
     return out
 
 
@@ -143,10 +163,14 @@ def write_corpus(root: Path, episodes: int, episode_s: float, size: tuple[int, i
         for ep in range(episodes):
             with w.episode(task="pick up the cup") as b:
                 for t in range(length):
-                    b.add_frame({"observation.images.head": synthetic_frame(*size, t, seed=ep),
-                                 STATE: rng.normal(size=50).astype(np.float32),
-                                 ACTION: rng.normal(size=50).astype(np.float32),
-                                 HAND_KEYPOINTS: np.zeros((2, 21, 3), np.float32)})  # fmt: skip
+                    b.add_frame(
+                        {
+                            "observation.images.head": synthetic_frame(*size, t, seed=ep),
+                            STATE: rng.normal(size=50).astype(np.float32),
+                            ACTION: rng.normal(size=50).astype(np.float32),
+                            HAND_KEYPOINTS: np.zeros((2, 21, 3), np.float32),
+                        }
+                    )
     return length
 
 
@@ -172,10 +196,15 @@ def bench_decode(video: Path, length: int, rate: float) -> dict[str, Any]:
         preprocess(np.stack(frames[i : i + 16]), cfg)
     pre_cpu = time.process_time() - c0
     n = len(idx)
-    return {"decode_resize_img_s_per_core": n / cpu, "decode_resize_img_s_wall": n / wall,
-            "decode_float_preprocess_img_s_per_core": n / float_cpu, "decode_only_img_s_per_core": n / decode_cpu,
-            "resize_uint8_img_s_per_core": n / resize_cpu, "preprocess_float_img_s_per_core": n / pre_cpu,
-            "stream_frames_decoded_per_latent": length / n}  # fmt: skip
+    return {
+        "decode_resize_img_s_per_core": n / cpu,
+        "decode_resize_img_s_wall": n / wall,
+        "decode_float_preprocess_img_s_per_core": n / float_cpu,
+        "decode_only_img_s_per_core": n / decode_cpu,
+        "resize_uint8_img_s_per_core": n / resize_cpu,
+        "preprocess_float_img_s_per_core": n / pre_cpu,
+        "stream_frames_decoded_per_latent": length / n,
+    }
 
 
 def bench_write(tmp: Path, n: int, spec: EncoderSpec, job: LatentsJob) -> dict[str, Any]:
@@ -196,11 +225,20 @@ def main() -> None:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--batch", type=int, default=None, help="frames per forward (default: 16 on CPU, 256 on CUDA)")
     p.add_argument("--dtype", choices=["fp32", "bf16"], default=None, help="compute (default: fp32 CPU, bf16 CUDA)")
-    p.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
-                   help="torch.compile the encoder with static shapes (default auto: on CUDA, as the job)")  # fmt: skip
+    p.add_argument(
+        "--compile",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="torch.compile the encoder with static shapes (default auto: on CUDA, as the job)",
+    )
     p.add_argument("--seconds", type=float, default=None, help="model timing (default: 20 on CPU, 10 on CUDA)")
-    p.add_argument("--call-frames", type=int, default=None, dest="call_frames",
-                   help="frames per actor call (default: 4 x batch, the job's default on CUDA)")  # fmt: skip
+    p.add_argument(
+        "--call-frames",
+        type=int,
+        default=None,
+        dest="call_frames",
+        help="frames per actor call (default: 4 x batch, the job's default on CUDA)",
+    )
     p.add_argument("--episodes", type=int, default=4, help="episodes of the end-to-end corpus")
     p.add_argument("--episode-s", type=float, default=12.0, dest="episode_s", help="seconds per episode")
     p.add_argument("--rate", type=float, default=3.0)
@@ -215,14 +253,29 @@ def main() -> None:
     dtype = args.dtype or ("bf16" if cuda else "fp32")
     if dtype == "bf16" and not cuda:
         p.error("bf16 compute is the CUDA autocast path; CPU runs fp32")
-    spec = EncoderSpec(random_init=True, device=args.device, batch_size=batch, autocast=dtype == "bf16",
-                       compile={"on": True, "off": False}.get(args.compile))  # fmt: skip
+    spec = EncoderSpec(
+        random_init=True,
+        device=args.device,
+        batch_size=batch,
+        autocast=dtype == "bf16",
+        compile={"on": True, "off": False}.get(args.compile),
+    )
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
-    result: dict[str, Any] = {"benchmark": "latents", "load_avg_1m": os.getloadavg()[0],
-                              "device": args.device, "batch": batch, "compute_dtype": dtype,
-                              "stored_dtype": spec.stored_dtype, "model": "dinov3-vit-s16+4reg (random weights)",
-                              "params_m": 21.6, "rate_hz": args.rate, "frame": args.frame, "cpus": os.cpu_count(),
-                              "torch": torch.__version__, "python": platform.python_version()}  # fmt: skip
+    result: dict[str, Any] = {
+        "benchmark": "latents",
+        "load_avg_1m": os.getloadavg()[0],
+        "device": args.device,
+        "batch": batch,
+        "compute_dtype": dtype,
+        "stored_dtype": spec.stored_dtype,
+        "model": "dinov3-vit-s16+4reg (random weights)",
+        "params_m": 21.6,
+        "rate_hz": args.rate,
+        "frame": args.frame,
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
     result["threads"] = torch.get_num_threads()
     result["compiled"] = spec.compiled
     if cuda:
@@ -230,42 +283,59 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-latents-") as tmp_s:
         tmp = Path(tmp_s)
-        job = LatentsJob(root=tmp / "corpus", encoder=spec, rate_hz=args.rate,
-                         device=args.device, num_cpus=args.num_cpus)  # fmt: skip
+        job = LatentsJob(
+            root=tmp / "corpus", encoder=spec, rate_hz=args.rate, device=args.device, num_cpus=args.num_cpus
+        )
         log(f"model alone and the actor path: batch {batch}, {dtype}, compiled {spec.compiled} ...")
         seconds = args.seconds or (10.0 if cuda else 20.0)
         result |= bench_model_and_actor(spec, job, tmp, seconds, args.call_frames or 4 * batch)
-        log(f"  model {result['model_img_s']:.1f} img/s, actor {result['actor_img_s']:.1f} img/s "
-            f"({result['actor_vs_model']:.0%} of the model's)")  # fmt: skip
+        log(
+            f"  model {result['model_img_s']:.1f} img/s, actor {result['actor_img_s']:.1f} img/s "
+            f"({result['actor_vs_model']:.0%} of the model's)"
+        )
         size = tuple(int(v) for v in args.frame.lower().split("x"))
         log(f"writing {args.episodes} episodes of {args.episode_s:.0f} s at {args.frame} (AV1) ...")
         length = write_corpus(tmp / "corpus", args.episodes, args.episode_s, size)  # type: ignore[arg-type]
         video = next((tmp / "corpus/datasets/bench/head/videos").rglob("*.mp4"))
         result |= bench_decode(video, length, args.rate)
-        log(f"  decode+resize {result['decode_resize_img_s_per_core']:.1f} img/s per core (float path "
-            f"{result['decode_float_preprocess_img_s_per_core']:.1f})")  # fmt: skip
+        log(
+            f"  decode+resize {result['decode_resize_img_s_per_core']:.1f} img/s per core (float path "
+            f"{result['decode_float_preprocess_img_s_per_core']:.1f})"
+        )
         result |= bench_write(tmp, len(latent_frame_indices(length, FPS, args.rate)), spec, job)
 
         import ray
 
         # "local": a Ray of its own, never one another process on this machine runs (its head records its address
         # in /tmp/ray/ray_current_cluster, which a bare ray.init() joins)
-        ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False, logging_level=logging.ERROR,
-                 log_to_driver=False, object_store_memory=2 * 1024**3)  # fmt: skip
+        ray.init(
+            address="local",
+            num_cpus=args.num_cpus,
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+            object_store_memory=2 * 1024**3,
+        )
         try:
             log("end to end (eidata latents) ...")
             report = run_latents(job, progress=False)
         finally:
             ray.shutdown()
         assert report.written == args.episodes and not report.failed, report.summary()
-        result |= {"e2e_img_s": report.frames / report.seconds, "e2e_frames": report.frames,
-                   "e2e_s": report.seconds, "e2e_episodes": report.written}  # fmt: skip
+        result |= {
+            "e2e_img_s": report.frames / report.seconds,
+            "e2e_frames": report.frames,
+            "e2e_s": report.seconds,
+            "e2e_episodes": report.written,
+        }
     per_core = result["decode_resize_img_s_per_core"]
     result["cores_to_feed_model"] = result["model_img_s"] / per_core
     result["cores_to_feed_actor"] = result["actor_img_s"] / per_core
     result["cores_to_feed_10k"] = GPU_TARGET / per_core
-    log(f"end to end {result['e2e_img_s']:.1f} img/s over {result['e2e_frames']} frames; decode cores to feed "
-        f"10k img/s: {result['cores_to_feed_10k']:.0f}")  # fmt: skip
+    log(
+        f"end to end {result['e2e_img_s']:.1f} img/s over {result['e2e_frames']} frames; decode cores to feed "
+        f"10k img/s: {result['cores_to_feed_10k']:.0f}"
+    )
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
 
 

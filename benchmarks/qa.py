@@ -103,20 +103,40 @@ def main() -> None:
             frames = runs[0]["frames"]
             ingest = statistics.median(r["ingest_s"] for r in runs) / frames
             qa = statistics.median(r["qa_s"] for r in runs) / frames
-            results[name] = {"frames": frames, "ingest_ms_per_frame": round(ingest * 1e3, 4),
-                             "qa_us_per_frame": round(qa * 1e6, 3), "qa_share": round(qa / ingest, 5)}  # fmt: skip
-            log(f"[qa] {name:32s} {frames:5d} frames: ingest {ingest * 1e3:7.3f} ms/frame, QA {qa * 1e6:7.2f} us/frame"
-                f" = {100 * qa / ingest:.2f} % of ingest")  # fmt: skip
+            results[name] = {
+                "frames": frames,
+                "ingest_ms_per_frame": round(ingest * 1e3, 4),
+                "qa_us_per_frame": round(qa * 1e6, 3),
+                "qa_share": round(qa / ingest, 5),
+            }
+            log(
+                f"[qa] {name:32s} {frames:5d} frames: ingest {ingest * 1e3:7.3f} ms/frame, QA {qa * 1e6:7.2f} us/frame"
+                f" = {100 * qa / ingest:.2f} % of ingest"
+            )
     print(f"{'source':34s} {'frames':>6s} {'ingest ms/f':>11s} {'QA us/f':>8s} {'QA share':>8s}")
     for name, r in results.items():
-        print(f"{name:34s} {r['frames']:6d} {r['ingest_ms_per_frame']:11.3f} {r['qa_us_per_frame']:8.2f} "
-              f"{100 * r['qa_share']:7.2f}%")  # fmt: skip
+        print(
+            f"{name:34s} {r['frames']:6d} {r['ingest_ms_per_frame']:11.3f} {r['qa_us_per_frame']:8.2f} "
+            f"{100 * r['qa_share']:7.2f}%"
+        )
     worst = max(r["qa_share"] for r in results.values())
-    print(json.dumps({
-        "results": results, "max_qa_share": worst, "target_share": TARGET_SHARE, "meets_target": worst < TARGET_SHARE,
-        "native_frames": args.frames, "size": args.size, "reps": args.reps, "cpus": os.cpu_count(),
-        "loadavg_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(), "numpy": np.__version__,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "results": results,
+                "max_qa_share": worst,
+                "target_share": TARGET_SHARE,
+                "meets_target": worst < TARGET_SHARE,
+                "native_frames": args.frames,
+                "size": args.size,
+                "reps": args.reps,
+                "cpus": os.cpu_count(),
+                "loadavg_1m": round(os.getloadavg()[0], 2),
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

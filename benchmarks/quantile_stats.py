@@ -218,20 +218,31 @@ def _equal(a: dict, b: dict) -> bool:
 def _row(r: dict) -> dict:
     rate = round(r["rows"] / r["cpu_s"])
     load = [round(x, 1) for x in r["load"]]
-    return {"rows": r["rows"], "cpu_s": round(r["cpu_s"], 3), "wall_s": round(r["wall_s"], 3),
-            "rows_per_s_per_core": rate, "loadavg_1m": load}  # fmt: skip
+    return {
+        "rows": r["rows"],
+        "cpu_s": round(r["cpu_s"], 3),
+        "wall_s": round(r["wall_s"], 3),
+        "rows_per_s_per_core": rate,
+        "loadavg_1m": load,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=2000)
     parser.add_argument("--rows", type=int, default=300, help="mean rows per episode (+-25%%)")
-    parser.add_argument("--lerobot-episodes", type=int, default=300, dest="lerobot_episodes",
-                        help="episodes lerobot's code runs on (the first ones; it is much slower)")  # fmt: skip
+    parser.add_argument(
+        "--lerobot-episodes",
+        type=int,
+        default=300,
+        dest="lerobot_episodes",
+        help="episodes lerobot's code runs on (the first ones; it is much slower)",
+    )
     parser.add_argument("--batch-rows", type=int, default=50_000, dest="batch_rows", help="rows read at once")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; each contestant's best is kept")
-    args = parse_args(parser, {"episodes": 12, "rows": 60, "lerobot_episodes": 6, "batch_rows": 200, "rounds": 1},
-                      "12 short episodes")  # fmt: skip
+    args = parse_args(
+        parser, {"episodes": 12, "rows": 60, "lerobot_episodes": 6, "batch_rows": 200, "rounds": 1}, "12 short episodes"
+    )
     pa.set_cpu_count(1)
     with tempfile.TemporaryDirectory(prefix="eidata-qstats-") as d:
         tmp = Path(d)

@@ -98,9 +98,13 @@ def measure(fs: Any, key: str, how: str, fn: Callable[[Any], int], reps: int, bl
         if i:
             times.append(time.perf_counter() - t0)
     t = statistics.median(times)
-    return {**meter.as_dict(), "fetched_per_used": round(meter.fetched_per_used(), 3),
-            "fetched_of_file": round(meter.fetched / meter.size, 3), "s": round(t, 4),
-            "used_MBps": round(meter.used / t / 1e6, 1)}  # fmt: skip
+    return {
+        **meter.as_dict(),
+        "fetched_per_used": round(meter.fetched_per_used(), 3),
+        "fetched_of_file": round(meter.fetched / meter.size, 3),
+        "s": round(t, 4),
+        "used_MBps": round(meter.used / t / 1e6, 1),
+    }
 
 
 def main() -> None:
@@ -130,13 +134,18 @@ def main() -> None:
                 row["local"] = measure(local, str(path), how, fn, args.reps, 1 << 20)
                 for kib in args.block_kib:
                     cell = row[f"s3_{kib}k"] = measure(s3, f"bench/{path.name}", how, fn, args.reps, kib << 10)
-                    log(f"{name:28s} {kib:5d} KiB  local {row['local']['s']:.4f} s  s3 {cell['s']:.4f} s  "
+                    log(
+                        f"{name:28s} {kib:5d} KiB  local {row['local']['s']:.4f} s  s3 {cell['s']:.4f} s  "
                         f"fetched/used {cell['fetched_per_used']:.2f}  of file {cell['fetched_of_file']:.2f}  "
-                        f"requests {cell['requests']}")  # fmt: skip
+                        f"requests {cell['requests']}"
+                    )
                 rows.append(row)
     load = {"loadavg_1m_after": os.getloadavg()[0]}
-    print(json.dumps({"benchmark": "storage", "reps": args.reps, "block_kib": args.block_kib, **quiet, **load,
-                      "rows": rows}))  # fmt: skip
+    print(
+        json.dumps(
+            {"benchmark": "storage", "reps": args.reps, "block_kib": args.block_kib, **quiet, **load, "rows": rows}
+        )
+    )
 
 
 if __name__ == "__main__":

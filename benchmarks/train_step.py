@@ -140,13 +140,22 @@ def main() -> int:
     p.add_argument("--gpu-batch", type=int, default=32, dest="gpu_batch")
     p.add_argument("--compile", action="store_true", help="also time the torch.compiled step (beside eager)")
     p.add_argument("--checkpointing", action="store_true", help="per-block activation checkpointing")
-    p.add_argument("--attention-backend", default="auto", dest="attention",
-                   choices=["auto", "sdpa", "flash", "reference"], help="TrainConfig.attention")  # fmt: skip
+    p.add_argument(
+        "--attention-backend",
+        default="auto",
+        dest="attention",
+        choices=["auto", "sdpa", "flash", "reference"],
+        help="TrainConfig.attention",
+    )
     p.add_argument("--per-block-adaln", action="store_true", dest="per_block_adaln", help="LDA's per-block AdaLN")
     p.add_argument("--image-layout", choices=["token", "channel"], default="token", dest="image_layout")
     p.add_argument("--image-registers", type=int, default=0, dest="image_registers")
-    p.add_argument("--gpu-only", action="store_true", dest="gpu_only",
-                   help="skip timing tiny on the CPU (spend a lent GPU's minutes on lda-1b)")  # fmt: skip
+    p.add_argument(
+        "--gpu-only",
+        action="store_true",
+        dest="gpu_only",
+        help="skip timing tiny on the CPU (spend a lent GPU's minutes on lda-1b)",
+    )
     args = parse_args(p, {"steps": 2, "warmup": 1, "gpu_batch": 2}, "1 warm-up and 2 timed steps, lda-1b batch 2")
     torch.set_num_threads(args.threads)
     model = {k: getattr(args, k) for k in ("per_block_adaln", "image_layout", "image_registers")}
@@ -180,8 +189,10 @@ def main() -> int:
             line += f"; compiled {r['compiled']['step_s'] * 1000:.0f} ms/step ({r['compiled_speedup']:.2f}x)"
         print(line)
     total = b["params_dit"] + b["params_lam"] + b["params_projector"]
-    print(f"lda-1b: {b['params_dit'] / 1e9:.3f} B DiT params ({total / 1e9:.3f} B with LARA), "
-          f"{b['train_flops_per_sample'] / 1e12:.2f} TFLOP per training sample")  # fmt: skip
+    print(
+        f"lda-1b: {b['params_dit'] / 1e9:.3f} B DiT params ({total / 1e9:.3f} B with LARA), "
+        f"{b['train_flops_per_sample'] / 1e12:.2f} TFLOP per training sample"
+    )
     print(json.dumps(result))
     return 0
 

@@ -161,9 +161,14 @@ def run_lerobot(root: Path, data: tuple[np.ndarray, ...], args: argparse.Namespa
     features = lerobot_features(h, w)
     clock.start()
     ds = LeRobotDataset.create(
-        repo_id="bench/x", fps=FPS, features=features, root=root, robot_type="bench", use_videos=True,
+        repo_id="bench/x",
+        fps=FPS,
+        features=features,
+        root=root,
+        robot_type="bench",
+        use_videos=True,
         image_writer_threads=args.lerobot_threads,
-    )  # fmt: skip
+    )
     for ep in range(episodes):
         t_ep = time.perf_counter()
         for i in range(n):
@@ -194,12 +199,18 @@ def run_lerobot061(root: Path, data: tuple[np.ndarray, ...], args: argparse.Name
     features = lerobot_features(h, w)
     clock.start()
     ds = LeRobotDataset.create(
-        repo_id="bench/x", fps=FPS, features=features, root=root, robot_type="bench", use_videos=True,
-        image_writer_threads=args.lerobot_threads, streaming_encoding=streaming,
+        repo_id="bench/x",
+        fps=FPS,
+        features=features,
+        root=root,
+        robot_type="bench",
+        use_videos=True,
+        image_writer_threads=args.lerobot_threads,
+        streaming_encoding=streaming,
         # lerobot drops a frame when its encoder queue stays full for 0.1 s (StreamingVideoEncoder.feed_frame; 1 of
         # 3000 at the default 30 under this machine's load): a queue as long as the episode keeps every frame
         encoder_queue_maxsize=max(30, n),
-    )  # fmt: skip
+    )
     for ep in range(episodes):
         t_ep = time.perf_counter()
         for i in range(n):
@@ -234,9 +245,12 @@ def run_ceiling(root: Path, data: tuple[np.ndarray, ...], args: argparse.Namespa
 
 
 RUNNERS: dict[str, Callable[[Path, tuple[np.ndarray, ...], argparse.Namespace, Clock], None]] = {
-    "ours": run_ours, "lerobot": run_lerobot, "ceiling": run_ceiling, "lerobot061": run_lerobot061,
+    "ours": run_ours,
+    "lerobot": run_lerobot,
+    "ceiling": run_ceiling,
+    "lerobot061": run_lerobot061,
     "lerobot061_stream": run_lerobot061,
-}  # fmt: skip
+}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -381,18 +395,34 @@ def driver(args: argparse.Namespace) -> None:
     fastest = max((c for c in names if c in V30), key=lambda c: summary[c]["fps"], default=None)
     line = "   ".join(f"{k} = {v:.2f}x" for k, v in ratios.items())
     print(line + (f"   (targets: ours/{fastest} >= 3 at equal PSNR, ours/ceiling >= 0.90)" if fastest else ""))
-    versions = {"python": platform.python_version(), "av": av.__version__, "pyarrow": pyarrow.__version__,
-                "numpy": np.__version__}  # fmt: skip
+    versions = {
+        "python": platform.python_version(),
+        "av": av.__version__,
+        "pyarrow": pyarrow.__version__,
+        "numpy": np.__version__,
+    }
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         versions["lerobot"] = importlib.metadata.version("lerobot")
     if any(c in V30 for c in names):
         dist = list(VENV_V30.glob("lib/python3*/site-packages/lerobot-*.dist-info"))
         versions["lerobot_v30_venv"] = dist[0].name.removesuffix(".dist-info") if dist else "?"
     other = max(r["other_load"] for c in names for r in runs[c])
-    out = {"contestants": summary, "ratios": ratios, "fastest_lerobot061_mode": fastest, "left_out": left_out,
-           "episodes": args.episodes, "frames": args.frames, "size": args.size, "reps": args.reps,
-           "content": args.content, "lerobot_threads": args.lerobot_threads, "threaded": args.threaded,
-           "other_load_max": round(other, 2), "loadavg": os.getloadavg(), "versions": versions}  # fmt: skip
+    out = {
+        "contestants": summary,
+        "ratios": ratios,
+        "fastest_lerobot061_mode": fastest,
+        "left_out": left_out,
+        "episodes": args.episodes,
+        "frames": args.frames,
+        "size": args.size,
+        "reps": args.reps,
+        "content": args.content,
+        "lerobot_threads": args.lerobot_threads,
+        "threaded": args.threaded,
+        "other_load_max": round(other, 2),
+        "loadavg": os.getloadavg(),
+        "versions": versions,
+    }
     print(json.dumps(out))
 
 

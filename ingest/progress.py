@@ -12,8 +12,9 @@ log = logging.getLogger("eidata.progress")
 
 
 class Progress:
-    def __init__(self, total: int, desc: str, *, unit: str = "it", enabled: bool | None = None,
-                 log_every_s: float = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self, total: int, desc: str, *, unit: str = "it", enabled: bool | None = None, log_every_s: float = 10.0
+    ) -> None:
         self.total, self.desc, self.unit = total, desc, unit
         self.tty = sys.stderr.isatty() if enabled is None else enabled
         self.done = self.frames = 0
@@ -32,8 +33,15 @@ class Progress:
             self._last = time.perf_counter()
             rate = self.done / max(elapsed, 1e-9)
             eta = (self.total - self.done) / rate if rate else float("inf")
-            log.info("%s: %d/%d %s, %.0f frames/s, ETA %.0f s", self.desc, self.done, self.total, self.unit,
-                     self.frames / max(elapsed, 1e-9), eta)  # fmt: skip
+            log.info(
+                "%s: %d/%d %s, %.0f frames/s, ETA %.0f s",
+                self.desc,
+                self.done,
+                self.total,
+                self.unit,
+                self.frames / max(elapsed, 1e-9),
+                eta,
+            )
 
     def close(self) -> None:
         if self._bar is not None:

@@ -121,25 +121,40 @@ def findings(summary: DatasetQA, config: QAConfig) -> list[Finding]:
         v, t = getattr(r, field), getattr(c, limit)
         if v is not None and (v < t if kind == "min" else v > t):
             fail(code, v, t, message.format(v=v, t=t))
-    for name, limit, ratio, unit in (("speed", r.speed_limit, c.max_speed_ratio, "m/s"),
-                                     ("acc", r.acc_limit, c.max_acc_ratio, "m/s^2")):  # fmt: skip
+    for name, limit, ratio, unit in (
+        ("speed", r.speed_limit, c.max_speed_ratio, "m/s"),
+        ("acc", r.acc_limit, c.max_acc_ratio, "m/s^2"),
+    ):
         p99 = getattr(r, f"{name}_p99")
         if p99 is not None and limit and p99 > ratio * limit:
             what = "speed" if name == "speed" else "acceleration"
-            fail(f"wrist_{what}", p99, ratio * limit,
-                 f"p99 wrist {what} {p99:.3g} {unit} exceeds the embodiment's limit {limit:.3g} {unit}"
-                 + (f" x {ratio:g}" if ratio != 1 else "") + ": check the position unit and the clock")  # fmt: skip
+            fail(
+                f"wrist_{what}",
+                p99,
+                ratio * limit,
+                f"p99 wrist {what} {p99:.3g} {unit} exceeds the embodiment's limit {limit:.3g} {unit}"
+                + (f" x {ratio:g}" if ratio != 1 else "")
+                + ": check the position unit and the clock",
+            )
     lo, hi = c.hand_length_m
     if r.hand_length is not None and not lo <= r.hand_length <= hi:
-        fail("hand_length", r.hand_length, lo if r.hand_length < lo else hi,
-             f"median wrist -> middle fingertip length {r.hand_length:.3f} m is outside the human range "
-             f"[{lo:.2f}, {hi:.2f}] m: check the keypoint unit and skeleton")  # fmt: skip
+        fail(
+            "hand_length",
+            r.hand_length,
+            lo if r.hand_length < lo else hi,
+            f"median wrist -> middle fingertip length {r.hand_length:.3f} m is outside the human range "
+            f"[{lo:.2f}, {hi:.2f}] m: check the keypoint unit and skeleton",
+        )
     tol = c.gripper_tolerance
     if r.gripper_min is not None and r.gripper_max is not None and (r.gripper_min < -tol or r.gripper_max > 1 + tol):
         bad = r.gripper_min if r.gripper_min < -tol else r.gripper_max
-        fail("gripper_range", bad, -tol if bad < 0 else 1 + tol,
-             f"gripper opening spans [{r.gripper_min:.3g}, {r.gripper_max:.3g}], outside 0..1: the source's scale "
-             "is not converted")  # fmt: skip
+        fail(
+            "gripper_range",
+            bad,
+            -tol if bad < 0 else 1 + tol,
+            f"gripper opening spans [{r.gripper_min:.3g}, {r.gripper_max:.3g}], outside 0..1: the source's scale "
+            "is not converted",
+        )
     return out
 
 
@@ -148,12 +163,15 @@ def overview(summary: DatasetQA) -> str:
     r = summary.record
     parts = [f"{summary.episodes} episodes, {r.frames} frames"]
     if r.hands_in_front is not None:
-        parts.append(f"hands in front of the camera {_pct(r.hands_in_front)}, in the image "
-                     f"{_pct(r.hands_in_image or 0.0)}, ahead of the wearer {_pct(r.hands_ahead or 0.0)}, below the "
-                     f"eyes {_pct(r.hands_below_eyes or 0.0)}")  # fmt: skip
+        parts.append(
+            f"hands in front of the camera {_pct(r.hands_in_front)}, in the image "
+            f"{_pct(r.hands_in_image or 0.0)}, ahead of the wearer {_pct(r.hands_ahead or 0.0)}, below the "
+            f"eyes {_pct(r.hands_below_eyes or 0.0)}"
+        )
     if r.approach_down is not None:
-        parts.append(f"approach down/side/up {_pct(r.approach_down)}/{_pct(r.approach_side or 0)}/"
-                     f"{_pct(r.approach_up or 0)}")  # fmt: skip
+        parts.append(
+            f"approach down/side/up {_pct(r.approach_down)}/{_pct(r.approach_side or 0)}/{_pct(r.approach_up or 0)}"
+        )
     if r.speed_p99 is not None:
         parts.append(f"wrist speed p50/p99 {r.speed_p50:.2g}/{r.speed_p99:.2g} m/s (limit {r.speed_limit:.2g})")
     if r.hand_length is not None:

@@ -206,8 +206,15 @@ def cli_eval(args: argparse.Namespace) -> int:
     job = EvalJob.model_validate(job_values(args, EVAL_OPTIONS, EvalJob))
     ckpt = job.checkpoint
     try:
-        report = evaluate(ckpt, job.manifest, job.split, max_samples=job.max_samples, batch_size=job.batch_size,
-                          device=job.device, steps=job.steps)  # fmt: skip
+        report = evaluate(
+            ckpt,
+            job.manifest,
+            job.split,
+            max_samples=job.max_samples,
+            batch_size=job.batch_size,
+            device=job.device,
+            steps=job.steps,
+        )
     except (DataError, CheckpointError, FileNotFoundError) as e:
         print(f"eidata eval: {e}", file=sys.stderr)
         return 1

@@ -70,8 +70,9 @@ def qa_quirks(root: Path, config: QAConfig | None = None) -> list[Quirk]:
     try:
         summary = summarize(Path(root).name, [EpisodeLineage.of(line).qa for _, line in read_jsonl(path)])
     except ValueError as err:  # a torn line is the loader's finding; an invalid lineage is ours
-        return [Quirk(code="qa_unreadable", severity="warning", message=f"geometry QA not read: {err}",
-                      path=EPISODES_PATH)]  # fmt: skip
+        return [
+            Quirk(code="qa_unreadable", severity="warning", message=f"geometry QA not read: {err}", path=EPISODES_PATH)
+        ]
     if summary is None:
         return []
     config = config if config is not None else corpus_qa_config(Path(root))

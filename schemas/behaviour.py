@@ -31,18 +31,24 @@ class BehaviourConfig(BaseModel):
 
     # -- cameras -----------------------------------------------------------------------------------------------------
     static_pair_diff: float = Field(
-        0.5 / 255, gt=0, description="two consecutive frames whose mean absolute grey difference (0..1) is below this"
+        0.5 / 255,
+        gt=0,
+        description="two consecutive frames whose mean absolute grey difference (0..1) is below this"
         " are the same picture (lerobot-lint's FROZEN_CAMERA bound; decoded AV1/H.264 of a moving scene stays above)",
-    )  # fmt: skip
+    )
     frozen_drift: float = Field(
-        16 / 255, gt=0, description="a run of same pictures is frozen only if its last frame still matches its first"
+        16 / 255,
+        gt=0,
+        description="a run of same pictures is frozen only if its last frame still matches its first"
         " within this grey level everywhere (H.264 noise on a repeated picture measured up to 14/255, AV1 0; a slow"
         " arm drifts far past it)",
-    )  # fmt: skip
+    )
     frozen_camera_s_low: float = Field(
-        1.0, gt=0, description="a camera showing the same picture this long (s) while the state moves demotes to low;"
+        1.0,
+        gt=0,
+        description="a camera showing the same picture this long (s) while the state moves demotes to low;"
         " a repeat cadence (a 15 Hz camera stored at 30 fps repeats every other frame) never reaches it",
-    )  # fmt: skip
+    )
     frozen_camera_fraction_quarantine: float = Field(
         0.5, gt=0, le=1, description="a camera frozen over more than this fraction of the moving frames quarantines"
     )
@@ -59,47 +65,65 @@ class BehaviourConfig(BaseModel):
     )
     # -- state -------------------------------------------------------------------------------------------------------
     frozen_state_s_low: float = Field(
-        0.5, gt=0, description="identical state rows mid-episode (not touching start or end) this long (s) demote to"
+        0.5,
+        gt=0,
+        description="identical state rows mid-episode (not touching start or end) this long (s) demote to"
         " low: a recorder hiccup or serial dropout (lerobot-lint: 15 frames at 30 fps)",
-    )  # fmt: skip
+    )
     dead_range_fraction: float = Field(
-        1e-4, gt=0, description="a dim in use whose range over the episode is below this fraction of its limit range"
+        1e-4,
+        gt=0,
+        description="a dim in use whose range over the episode is below this fraction of its limit range"
         " is dead (a 12-bit encoder's one tick is 2.4e-4 of a turn: a dead motor reads a constant)",
-    )  # fmt: skip
+    )
     moving_range_fraction: float = Field(
-        0.01, gt=0, description="a dim moves when its range exceeds this fraction of its limit range; a dead dim counts"
+        0.01,
+        gt=0,
+        description="a dim moves when its range exceeds this fraction of its limit range; a dead dim counts"
         " only in an episode where another dim moves",
-    )  # fmt: skip
+    )
     min_move_rad: float = Field(0.02, ge=0, description="a radian dim moves only when its range exceeds this too")
     min_move_m: float = Field(0.005, ge=0, description="a metre dim moves only when its range exceeds this too")
     saturation_tolerance: float = Field(
         0.01, ge=0, description="a value within this fraction of the limit range of a limit is at the limit"
     )
     saturated_fraction_low: float = Field(
-        0.9, gt=0, le=1, description="a dim at one of its limits in more than this fraction of frames demotes to low;"
+        0.9,
+        gt=0,
+        le=1,
+        description="a dim at one of its limits in more than this fraction of frames demotes to low;"
         " a dexterous hand's fingers resting open at their range end for half an episode are not saturated",
-    )  # fmt: skip
+    )
     max_joint_speed_rad_s: float = Field(
-        10.0, gt=0, description="a radian dim stepping faster than this between two frames jumped (lerobot-lint: 8"
+        10.0,
+        gt=0,
+        description="a radian dim stepping faster than this between two frames jumped (lerobot-lint: 8"
         " rad/s for hobby servos; industrial arms peak near 3 rad/s)",
-    )  # fmt: skip
+    )
     max_step_speed_m_s: float = Field(
         3.0, gt=0, description="a metre dim stepping faster than this jumped (the validity default wrist speed limit)"
     )
     jump_sigma_low: float = Field(
-        150.0, gt=0, description="a one-frame step whose acceleration spikes in and out this many robust sigmas of the"
+        150.0,
+        gt=0,
+        description="a one-frame step whose acceleration spikes in and out this many robust sigmas of the"
         " dim's own accelerations (1.4826 MAD over moving frames) demotes to low (clean GR00T arms: 25-62)",
-    )  # fmt: skip
+    )
     jump_range_fraction_quarantine: float = Field(
-        0.5, gt=0, le=1, description="a single step over this fraction of the limit range quarantines (an encoder"
+        0.5,
+        gt=0,
+        le=1,
+        description="a single step over this fraction of the limit range quarantines (an encoder"
         " wrap-around, a teleport: lerobot-lint's DISCONTINUITY)",
-    )  # fmt: skip
+    )
     nonfinite_quarantine: int = Field(1, ge=1, description="this many NaN/Inf values in the natives quarantine")
     # -- idle --------------------------------------------------------------------------------------------------------
     idle_range_fraction: float = Field(
-        0.01, gt=0, description="the robot is idle while no moving dim has left its first (last) value by this fraction"
+        0.01,
+        gt=0,
+        description="the robot is idle while no moving dim has left its first (last) value by this fraction"
         " of its limit range",
-    )  # fmt: skip
+    )
     idle_trim: bool = Field(True, description="return trim ranges cutting idle starts and ends past idle_keep_s")
     idle_keep_s: float = Field(0.5, ge=0, description="seconds of an idle start or end kept before the motion")
     idle_s_low: float = Field(
@@ -111,13 +135,18 @@ class BehaviourConfig(BaseModel):
     # -- tracking ----------------------------------------------------------------------------------------------------
     tracking_max_lag_s: float = Field(0.5, gt=0, description="the state follows the command within this lag")
     tracking_min_frames: int = Field(
-        30, ge=8, description="tracking is measured on episodes of at least this many frames: a correlation over fewer"
+        30,
+        ge=8,
+        description="tracking is measured on episodes of at least this many frames: a correlation over fewer"
         " is noise (the real 10-step Bridge episodes measure 0.23 to 0.81 for their delta actions)",
-    )  # fmt: skip
+    )
     tracking_corr_low: float = Field(
-        0.5, ge=-1, le=1, description="a moving dim whose state correlates with its action below this at the best lag"
+        0.5,
+        ge=-1,
+        le=1,
+        description="a moving dim whose state correlates with its action below this at the best lag"
         " demotes to low (lerobot-lint: 0.8 at lag 0)",
-    )  # fmt: skip
+    )
     # -- duplicates --------------------------------------------------------------------------------------------------
     fingerprint_rate_hz: float = Field(2.0, gt=0, description="the fingerprint samples the signal at this rate")
     fingerprint_step: float = Field(
@@ -137,9 +166,11 @@ class BehaviourConfig(BaseModel):
         16, ge=1, description="observation + action chunk frames a policy needs: a shorter episode is too short"
     )
     task_imbalance_ratio: float = Field(
-        10.0, gt=1, description="a dataset whose largest task has this many times the episodes of its smallest is"
+        10.0,
+        gt=1,
+        description="a dataset whose largest task has this many times the episodes of its smallest is"
         " imbalanced (lerobot-doctor: 10x)",
-    )  # fmt: skip
+    )
 
 
 class BehaviourRecord(BaseModel):

@@ -229,8 +229,11 @@ class InfoJson(BaseModel):
         features: dict[str, Any] = {}
         for key in data["keys"]:
             width = shapes.get(key, 1)
-            features[key] = {"dtype": "float32", "shape": list(width) if isinstance(width, list) else [int(width)],
-                             "names": names.get(key)}  # fmt: skip
+            features[key] = {
+                "dtype": "float32",
+                "shape": list(width) if isinstance(width, list) else [int(width)],
+                "names": names.get(key),
+            }
         for dtype, keys in (("video", data.get("video_keys") or []), ("image", data.get("image_keys") or [])):
             for key in keys:
                 hw = shapes.get(key) or {}

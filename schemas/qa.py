@@ -45,21 +45,30 @@ class QAConfig(BaseModel):
         0.5, ge=0, le=1, description="frames whose hand keypoints project (mostly) inside the image, at least"
     )
     min_ahead_fraction: float = Field(
-        0.5, ge=0, le=1, description="egocentric: tracked wrists ahead of the wearer (+x of the first camera pose's"
-        " heading), at least",
-    )  # fmt: skip
+        0.5,
+        ge=0,
+        le=1,
+        description="egocentric: tracked wrists ahead of the wearer (+x of the first camera pose's heading), at least",
+    )
     min_below_eyes_fraction: float = Field(
-        0.5, ge=0, le=1, description="egocentric: tracked wrists below the eyes (-z of the first camera position),"
-        " at least",
-    )  # fmt: skip
+        0.5,
+        ge=0,
+        le=1,
+        description="egocentric: tracked wrists below the eyes (-z of the first camera position), at least",
+    )
     top_down_max_deg: float = Field(
-        45.0, gt=0, lt=90, description="approach axis within this angle of straight down is top-down, of straight up"
-        " is up, else side",
-    )  # fmt: skip
+        45.0,
+        gt=0,
+        lt=90,
+        description="approach axis within this angle of straight down is top-down, of straight up is up, else side",
+    )
     max_approach_up_fraction: float = Field(
-        0.5, ge=0, le=1, description="frames whose approach axis points up, at most (a tool reaching at the ceiling"
+        0.5,
+        ge=0,
+        le=1,
+        description="frames whose approach axis points up, at most (a tool reaching at the ceiling"
         " most of the time is a rotation convention error)",
-    )  # fmt: skip
+    )
     max_speed_ratio: float = Field(
         1.0, gt=0, description="p99 wrist speed over the embodiment's validity speed limit, at most"
     )
@@ -70,13 +79,18 @@ class QAConfig(BaseModel):
         HUMAN_HAND_LENGTH_M, description="[low, high] of the median wrist -> middle fingertip bone chain (metres)"
     )
     max_bone_length_cv: float = Field(
-        0.1, gt=0, description="median coefficient of variation of a bone's length over frames, at most (bones are"
+        0.1,
+        gt=0,
+        description="median coefficient of variation of a bone's length over frames, at most (bones are"
         " rigid; tracking jitter stays well below 10%)",
-    )  # fmt: skip
+    )
     min_gripper_opening: float = Field(
-        0.5, ge=0, le=1, description="a gripper that never opens past this (0 closed .. 1 open) is suspect: a width in"
+        0.5,
+        ge=0,
+        le=1,
+        description="a gripper that never opens past this (0 closed .. 1 open) is suspect: a width in"
         " metres or a scale error",
-    )  # fmt: skip
+    )
     gripper_tolerance: float = Field(0.02, ge=0, description="how far outside 0..1 a gripper opening may stray")
     max_action_pos_err_m: float = Field(
         1e-3, gt=0, description="p95 error of state t + position delta against state t+1, at most (metres)"
@@ -105,9 +119,10 @@ class QARecord(BaseModel):
 
     frames: int | None = Field(None, ge=0, description="frames of the episode")
     hands_in_front: float | None = Field(
-        None, description="fraction of frames with hand keypoints and a posed camera whose keypoints are mostly in"
+        None,
+        description="fraction of frames with hand keypoints and a posed camera whose keypoints are mostly in"
         " front of it",
-    )  # fmt: skip
+    )
     hands_in_image: float | None = Field(
         None, description="fraction of those frames whose keypoints mostly project inside the image"
     )

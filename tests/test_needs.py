@@ -30,8 +30,18 @@ def _pytest(tmp_path: Path, source: str, ci: str | None) -> subprocess.Completed
     (tmp_path / "bin").mkdir()
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env.update(PATH=str(tmp_path / "bin"), PYTHONPATH=str(REPO), **({"CI": ci} if ci is not None else {}))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-rfEs", "-p", "no:cacheprovider", "-p", "tests.oracle.fixture",
-           "test_tiny.py"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-rfEs",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "tests.oracle.fixture",
+        "test_tiny.py",
+    ]
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 

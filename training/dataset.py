@@ -43,9 +43,7 @@ class ManifestDataset(torch.utils.data.Dataset):
         missing = {routed_tier(e).value for e in index.episodes} - set(self.probs)
         if missing:
             raise DataError(f"the manifest's routing table has no row for tier(s) {sorted(missing)}")
-        self.norms = {
-            i: (*stats.get(rel, ACTION), *stats.get(rel, STATE)) for i, rel in enumerate(index.datasets)
-        }  # fmt: skip
+        self.norms = {i: (*stats.get(rel, ACTION), *stats.get(rel, STATE)) for i, rel in enumerate(index.datasets)}
         self._tables: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     def __len__(self) -> int:

@@ -371,6 +371,11 @@ def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: Data
         log.warning(
             "index %s/%s: %d anchors have a latent frame exactly +%d frames on and %d do not: latents stored at a "
             "rate whose frame stride divides %d (5 or 2.5 Hz of 10 Hz) would give every anchor its future",
-            manifest.name, split, with_future, data.future_offset, report.inexact_future, data.future_offset,
-        )  # fmt: skip
+            manifest.name,
+            split,
+            with_future,
+            data.future_offset,
+            report.inexact_future,
+            data.future_offset,
+        )
     return index

@@ -53,13 +53,16 @@ def _stats_for(index: SampleIndex, stats: NormStats) -> tuple[NormStats, dict[st
         return stats, source
     log.warning(
         "datasets unseen in training, normalized with their own %s split's statistics (their metrics are not "
-        "comparable with trained datasets'): %s", index.split, unknown,
-    )  # fmt: skip
+        "comparable with trained datasets'): %s",
+        index.split,
+        unknown,
+    )
     return merged(stats, compute_stats(index)), source
 
 
-def _predict(objective: LDAObjective, batch: dict[str, torch.Tensor], lat: Prepared, steps: int,
-             gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def _predict(
+    objective: LDAObjective, batch: dict[str, torch.Tensor], lat: Prepared, steps: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     dit, b = objective.dit, batch["task"].shape[0]
     dev = batch["task"].device
     yes, no = torch.ones(b, dtype=torch.bool, device=dev), torch.zeros(b, dtype=torch.bool, device=dev)
@@ -67,8 +70,9 @@ def _predict(objective: LDAObjective, batch: dict[str, torch.Tensor], lat: Prepa
 
     def policy(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         task = torch.full((b,), TASK_IDS[Task.policy], device=dev)
-        inp = dit_inputs(batch, lat, act_in=x, act_absent=no, fut_in=torch.zeros_like(lat.fut), fut_absent=yes,
-                         t=t, task=task)  # fmt: skip
+        inp = dit_inputs(
+            batch, lat, act_in=x, act_absent=no, fut_in=torch.zeros_like(lat.fut), fut_absent=yes, t=t, task=task
+        )
         return dit(inp).action
 
     task = torch.where(has_action, TASK_IDS[Task.forward_dynamics], TASK_IDS[Task.visual_forecasting])
@@ -83,8 +87,14 @@ def _predict(objective: LDAObjective, batch: dict[str, torch.Tensor], lat: Prepa
     return euler(policy, act_noise, steps), euler(forecast, lat_noise, steps)
 
 
-def _rows(index: SampleIndex, stats: NormStats, batch: dict[str, torch.Tensor], lat: Prepared,
-          actions: torch.Tensor, latents: torch.Tensor) -> list[dict[str, Any]]:  # fmt: skip
+def _rows(
+    index: SampleIndex,
+    stats: NormStats,
+    batch: dict[str, torch.Tensor],
+    lat: Prepared,
+    actions: torch.Tensor,
+    latents: torch.Tensor,
+) -> list[dict[str, Any]]:
     mask = batch["action_mask"].unsqueeze(1) * batch["chunk_mask"].unsqueeze(-1)  # steps past the end: no error
     count = mask.sum(dim=(1, 2)).clamp_min(1)
     err = (actions.float() - batch["actions"].float()) * mask
@@ -154,8 +164,13 @@ def evaluate(
     stats, normalization = _stats_for(index, stats)
     dataset = ManifestDataset(index, stats, cfg.model, index.manifest.routing, seed=seed)
     picks = np.unique(np.linspace(0, len(index) - 1, min(len(index), max_samples)).round().astype(int))
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=[(int(i), int(i)) for i in picks],
-                        collate_fn=collate, num_workers=num_workers)  # fmt: skip
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=[(int(i), int(i)) for i in picks],
+        collate_fn=collate,
+        num_workers=num_workers,
+    )
     objective = LDAObjective(cfg)
     objective.load_state_dict(state["model"])
     objective.to(dev).eval()

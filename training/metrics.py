@@ -53,8 +53,9 @@ class Meter:
         self.samples += int(task.shape[0])
         self.data_wait += data_wait
         values = [getattr(losses, k) for k in SCALARS]
-        scalars = torch.stack([v.detach().float() if v is not None else torch.zeros((), device=self.device)
-                               for v in values])  # fmt: skip
+        scalars = torch.stack(
+            [v.detach().float() if v is not None else torch.zeros((), device=self.device) for v in values]
+        )
         sums, counts = per_task_sums(losses.per_sample, task, len(TASKS_BY_ID))
         text = text_mask.sum(dtype=torch.float32).reshape(1)
         self._sums += torch.cat([scalars, sums, counts, text])
@@ -75,8 +76,10 @@ class Meter:
         k = len(TASKS_BY_ID)
         scalar, task_sum, task_n, text = sums[:n], sums[n : n + k], sums[n + k : n + 2 * k], sums[-1]
         steps = max(self.steps, 1)
-        out: dict[str, Any] = {f"loss_{k}" if k != "total" else "loss": v / (steps * world_size)
-                               for k, v in zip(SCALARS, scalar, strict=True)}  # fmt: skip
+        out: dict[str, Any] = {
+            f"loss_{k}" if k != "total" else "loss": v / (steps * world_size)
+            for k, v in zip(SCALARS, scalar, strict=True)
+        }
         for task, s, c in zip(TASKS_BY_ID, task_sum, task_n, strict=True):
             out[f"loss_task/{task.value}"] = s / c if c else None
             out[f"samples_task/{task.value}"] = int(c)
@@ -124,8 +127,9 @@ class JsonlLog:
     def truncate_after(self, step: int) -> None:
         if not self.path.is_file():
             return
-        keep = [ln for ln in self.path.read_text(encoding="utf-8").splitlines(keepends=True)
-                if 0 <= _line_step(ln) <= step]  # fmt: skip
+        keep = [
+            ln for ln in self.path.read_text(encoding="utf-8").splitlines(keepends=True) if 0 <= _line_step(ln) <= step
+        ]
         write_text_atomic(self.path, "".join(keep))
 
 
@@ -141,8 +145,11 @@ def _finite(value: Any) -> Any:
 
 
 def format_record(r: dict[str, Any]) -> str:
-    tasks = " ".join(f"{t.value[:3]}={r[f'loss_task/{t.value}']:.4f}" for t in TASKS_BY_ID
-                     if r.get(f"loss_task/{t.value}") is not None)  # fmt: skip
+    tasks = " ".join(
+        f"{t.value[:3]}={r[f'loss_task/{t.value}']:.4f}"
+        for t in TASKS_BY_ID
+        if r.get(f"loss_task/{t.value}") is not None
+    )
     mfu = f" mfu={100 * r['mfu']:.1f}%" if r.get("mfu") is not None else ""
     return (
         f"step {r['step']} lr={r['lr']:.2e} loss={r['loss']:.4f} act={r['loss_action']:.4f} "

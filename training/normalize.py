@@ -113,8 +113,12 @@ def _warn_constant(rel: str, key: str, q: np.ndarray, mask: np.ndarray) -> None:
     for d in np.flatnonzero(mask & (q[1] - q[0] < RANGE_FLOOR)):
         log.warning(
             "%s: %s dim %d is constant in training (q01 %g, q99 %g): normalized to 0, so any change there is unseen",
-            rel, key, d, q[0, d], q[1, d],
-        )  # fmt: skip
+            rel,
+            key,
+            d,
+            q[0, d],
+            q[1, d],
+        )
 
 
 def compute_stats(index: SampleIndex) -> NormStats:

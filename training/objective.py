@@ -134,10 +134,16 @@ class LDAObjective(nn.Module):
         r = route(actions, lat.fut, task, noise.t, noise.action, noise.latent)
         out = self.dit(
             dit_inputs(
-                batch, lat, act_in=r.act_in, act_absent=r.act_absent, fut_in=r.fut_in, fut_absent=r.fut_absent,
-                t=noise.t, task=task,
+                batch,
+                lat,
+                act_in=r.act_in,
+                act_absent=r.act_absent,
+                fut_in=r.fut_in,
+                fut_absent=r.fut_absent,
+                t=noise.t,
+                task=task,
             )
-        )  # fmt: skip
+        )
         la = chunk_loss(out.action, r.act_target, batch["action_mask"], batch["chunk_mask"])
         has_future = batch["future_mask"].to(la.dtype)
         ll = latent_loss(out.latent, r.fut_target)
@@ -171,6 +177,11 @@ class LDAObjective(nn.Module):
         lam = weighted_mean(out.recon, future_mask.to(out.recon.dtype)) + out.vq
         zero = torch.zeros((), device=lam.device)
         return Losses(
-            total=lam, action=zero, latent=zero, per_sample=out.recon.detach(), lam=lam, codes=out.codes,
+            total=lam,
+            action=zero,
+            latent=zero,
+            per_sample=out.recon.detach(),
+            lam=lam,
+            codes=out.codes,
             z=out.z.detach().flatten(1),
-        )  # fmt: skip
+        )

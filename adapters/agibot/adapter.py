@@ -79,8 +79,10 @@ log = logging.getLogger(__name__)
 CANONICAL_CAMERAS = {"head": Camera.head, "hand_left": Camera.wrist_left, "hand_right": Camera.wrist_right}
 # Dexterous-hand tasks record their wrist cameras as fisheyes only (any4lerobot agibot2lerobot/agibot_utils/config.py
 # AgiBotWorld_BETA_DEXHAND_CONFIG: hand_{left,right}_fisheye, 768x960, no hand_left / hand_right).
-WRIST_FISHEYES = {"hand_left_fisheye": ("hand_left", Camera.wrist_left),
-                  "hand_right_fisheye": ("hand_right", Camera.wrist_right)}  # fmt: skip
+WRIST_FISHEYES = {
+    "hand_left_fisheye": ("hand_left", Camera.wrist_left),
+    "hand_right_fisheye": ("hand_right", Camera.wrist_right),
+}
 LABEL_KEYS = ("label_info", "lable_info")  # the HF card's task_info example spells it "lable_info"
 _SUCCESS = {"success": True, "succeeded": True, "successful": True, "ok": True, "true": True, "1": True,
             "fail": False, "failed": False, "failure": False, "false": False, "0": False}  # fmt: skip
@@ -132,9 +134,12 @@ class AgibotAdapter(SourceAdapter):
             if self.options.max_episodes is not None and count >= self.options.max_episodes:
                 return
         if count == 0:
-            log.warning("%s: no AgiBot World episodes (task_info/, observations/, proprio_stats/) and no Genie Sim / "
-                        "A2D export episodes (<job>/<sn>/<episode>/aligned_joints.h5, meta_info.json, "
-                        "data_info.json)", root)  # fmt: skip
+            log.warning(
+                "%s: no AgiBot World episodes (task_info/, observations/, proprio_stats/) and no Genie Sim / "
+                "A2D export episodes (<job>/<sn>/<episode>/aligned_joints.h5, meta_info.json, "
+                "data_info.json)",
+                root,
+            )
 
     def _discover_world(self, root: Path) -> Iterator[EpisodeRef]:
         task_files = {int(m.group(1)): p for p in _listdir(root / "task_info") if (m := _TASK_FILE.fullmatch(p.name))}
@@ -274,8 +279,10 @@ class AgibotAdapter(SourceAdapter):
             if frames < n - self.options.frame_tolerance:
                 raise self.error(
                     f"video has {frames} frames, the state stream {n} (tolerance {self.options.frame_tolerance})",
-                    file=path, episode=raw_id, field=field,
-                )  # fmt: skip
+                    file=path,
+                    episode=raw_id,
+                    field=field,
+                )
             meta["video_frames"][cam] = frames
             cameras[cam] = camera
         depth = obs_dir / "depth"

@@ -70,7 +70,9 @@ def read_genie(adapter: AgibotAdapter, ref: EpisodeRef) -> RawEpisode:
     if opts.genie_embodiment is None and robot_type not in G1_ROBOT_TYPES:
         raise fail_at(folder / META_NAME)(
             f"robot_type {robot_type!r}: only the G1 ('A2D') has an embodiment here (set genie_embodiment to read "
-            "another robot's end poses)", "robot_type")  # fmt: skip
+            "another robot's end poses)",
+            "robot_type",
+        )
     h5 = read_aligned_joints(h5_path, fail_at(h5_path))
     order, order_meta = _quaternion_order(h5, is_simulation(meta), opts.genie_quaternion, fail_at(h5_path))
     states, actions = _streams(h5, "state", order), _streams(h5, "action", order)
@@ -79,11 +81,18 @@ def read_genie(adapter: AgibotAdapter, ref: EpisodeRef) -> RawEpisode:
     fps = round(1.0 / h5.clock["median_dt_s"], 2) if "median_dt_s" in h5.clock else None
 
     metadata: dict[str, Any] = {
-        "layout": "genie_sim_export", "h5_layout": h5.layout, "clock": h5.clock, "empty_fields": h5.empty,
-        "meta_info": meta, "data_info": {k: v for k, v in info.items() if k != "label_info"},
-        "quaternion_order": order, "quaternion_evidence": order_meta, "native_fps": fps, "robot_type": robot_type,
+        "layout": "genie_sim_export",
+        "h5_layout": h5.layout,
+        "clock": h5.clock,
+        "empty_fields": h5.empty,
+        "meta_info": meta,
+        "data_info": {k: v for k, v in info.items() if k != "label_info"},
+        "quaternion_order": order,
+        "quaternion_evidence": order_meta,
+        "native_fps": fps,
+        "robot_type": robot_type,
         "action_config_ends": "inclusive in data_info.json; stored half-open [start, end + 1)",
-    }  # fmt: skip
+    }
     label = info.get("label_info")
     if isinstance(label, dict):  # error_label, key_frame, cloud_post_processing_result: kept beside the segments
         metadata["label_info"] = {k: v for k, v in label.items() if k != "action_config"}
@@ -103,8 +112,9 @@ def read_genie(adapter: AgibotAdapter, ref: EpisodeRef) -> RawEpisode:
 
     success = _task_result(folder, metadata, reasons)
     read = {H5_NAME, META_NAME, INFO_NAME, RESULT_NAME}
-    metadata["files_not_read"] = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in read
-                                        and not p.name.endswith("_color.mp4"))  # fmt: skip
+    metadata["files_not_read"] = sorted(
+        p.name for p in folder.iterdir() if p.is_file() and p.name not in read and not p.name.endswith("_color.mp4")
+    )
     segments = inclusive_segments(info, folder / INFO_NAME, raw_id, adapter.name)
     language = _language(info, segments, fps)
     if segments and any(s.end_frame > h5.rows for s in segments):
@@ -113,10 +123,23 @@ def read_genie(adapter: AgibotAdapter, ref: EpisodeRef) -> RawEpisode:
     signals = {f"timestamp.camera.{cam}": Stream(h5.times_s, t, unit="s") for cam, t in h5.camera_times_s.items()}
     hands = hand_signals(_hand_states(states, order), opts.gripper_open_mm, opts.gripper_closed_mm)
     return RawEpisode(
-        ref=ref, robot_type=f"agibot_{robot_type.lower()}", embodiment=embodiment, tier=tier, native_fps=fps,
-        states=states, actions=actions, cameras=cameras, camera_poses=poses, signals=signals, language=language,
-        action_config=segments, success=success, tier_reasons=reasons, metadata=metadata, hands=hands,
-    )  # fmt: skip
+        ref=ref,
+        robot_type=f"agibot_{robot_type.lower()}",
+        embodiment=embodiment,
+        tier=tier,
+        native_fps=fps,
+        states=states,
+        actions=actions,
+        cameras=cameras,
+        camera_poses=poses,
+        signals=signals,
+        language=language,
+        action_config=segments,
+        success=success,
+        tier_reasons=reasons,
+        metadata=metadata,
+        hands=hands,
+    )
 
 
 _TIER_RANK = {QualityTier.high: 0, QualityTier.low: 1, QualityTier.actionless: 2, QualityTier.rejected: 3}
@@ -158,20 +181,30 @@ def _quaternion_order(h5: AlignedJoints, simulation: bool, option: str, fail: An
     arm = ("state/end/arm_position", "state/end/arm_orientation")
     if all(k in cols and cols[k].shape[1:] == cols[k.replace("arm_", "")].shape[1:] for k in arm):
         rows = still_rows(cols.get("state/waist/position"))
-        found = evidence(cols["state/end/position"][rows], cols["state/end/orientation"][rows], cols[arm[0]][rows],
-                         cols[arm[1]][rows])  # fmt: skip
+        found = evidence(
+            cols["state/end/position"][rows],
+            cols["state/end/orientation"][rows],
+            cols[arm[0]][rows],
+            cols[arm[1]][rows],
+        )
         chosen = decide(found)
         if chosen is None:
-            raise fail(f"quaternion order of state/end/orientation undecided: the same pose in the arm base "
-                       f"(state/end/arm_*) is consistent under neither or both readings {_fmt(found)}; set "
-                       "option genie_quaternion", "state/end/orientation")  # fmt: skip
+            raise fail(
+                f"quaternion order of state/end/orientation undecided: the same pose in the arm base "
+                f"(state/end/arm_*) is consistent under neither or both readings {_fmt(found)}; set "
+                "option genie_quaternion",
+                "state/end/orientation",
+            )
         used = [rows.start or 0, rows.stop if rows.stop is not None else h5.rows]
         return chosen, {"from": "state/end vs state/end/arm_* (genie_quat.py)", "rows": used, **found}
     if not simulation:  # real A2D platform: AgiBot World's own convention (adapters/agibot/proprio.py)
         return "xyzw", {"from": "real-robot export: AgiBot World's xyzw"}
-    raise fail("quaternion order of state/end/orientation cannot be settled from this file: Genie Sim's extractors "
-               "wrote xyzw (current) or wxyz (earlier), and there is no state/end/arm_position / arm_orientation "
-               "to measure it against; set option genie_quaternion", "state/end/orientation")  # fmt: skip
+    raise fail(
+        "quaternion order of state/end/orientation cannot be settled from this file: Genie Sim's extractors "
+        "wrote xyzw (current) or wxyz (earlier), and there is no state/end/arm_position / arm_orientation "
+        "to measure it against; set option genie_quaternion",
+        "state/end/orientation",
+    )
 
 
 def _fmt(found: dict[str, dict[str, float | None]]) -> str:
@@ -210,8 +243,10 @@ def _effector_width(h5: AlignedJoints, fail: Any) -> int:
         raise fail("no state/left_effector/position or state/right_effector/position", "state/left_effector/position")
     widths = {c.reshape(len(c), -1).shape[1] for c in cols if c is not None}
     if len(widths) != 1 or next(iter(widths)) not in EFFECTOR_EMBODIMENT:
-        raise fail(f"effector widths {sorted(widths)}: expected 1 (gripper) or 6 (hand) per arm",
-                   "state/left_effector/position")  # fmt: skip
+        raise fail(
+            f"effector widths {sorted(widths)}: expected 1 (gripper) or 6 (hand) per arm",
+            "state/left_effector/position",
+        )
     return next(iter(widths))
 
 
@@ -219,8 +254,9 @@ def _hand_states(states: dict[str, Stream], order: QuatOrder) -> dict[str, Strea
     """The streams `hands.hand_signals` reads, with the end orientation as xyzw and grippers as (T, 1)."""
     out = dict(states)
     ori = states["end.orientation"]
-    out["end.orientation"] = Stream(ori.timestamps, to_xyzw(ori.values, order), ("qx", "qy", "qz", "qw"),
-                                    "quat_xyzw", ori.frame)  # fmt: skip
+    out["end.orientation"] = Stream(
+        ori.timestamps, to_xyzw(ori.values, order), ("qx", "qy", "qz", "qw"), "quat_xyzw", ori.frame
+    )
     for arm in ("left", "right"):
         s = states.get(f"{arm}_effector.position")
         if s is not None:
@@ -261,18 +297,27 @@ def _cameras(
         try:
             camera = VideoFileCamera(path, cam, CAMERAS.get(cam), intrinsics=_intrinsics(folder, cam))
         except (av.FFmpegError, OSError, ValueError, IndexError, KeyError) as e:
-            raise adapter.error(f"unreadable video or intrinsics: {e!r}", file=path, episode=raw_id,
-                                field=f"{cam}_color") from e  # fmt: skip
+            raise adapter.error(
+                f"unreadable video or intrinsics: {e!r}", file=path, episode=raw_id, field=f"{cam}_color"
+            ) from e
         if len(camera) < h5.rows - adapter.options.frame_tolerance:
-            raise adapter.error(f"video has {len(camera)} frames, aligned_joints.h5 {h5.rows} rows (tolerance "
-                                f"{adapter.options.frame_tolerance})", file=path, episode=raw_id,
-                                field=f"{cam}_color")  # fmt: skip
+            raise adapter.error(
+                f"video has {len(camera)} frames, aligned_joints.h5 {h5.rows} rows (tolerance "
+                f"{adapter.options.frame_tolerance})",
+                file=path,
+                episode=raw_id,
+                field=f"{cam}_color",
+            )
         cameras[cam] = camera
         try:
             pose = _extrinsics(folder, cam, h5.times_s)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-            raise adapter.error(f"unreadable extrinsics: {e!r}", file=folder / "parameters" / "sensor",
-                                episode=raw_id, field=f"extrinsic {cam}") from e  # fmt: skip
+            raise adapter.error(
+                f"unreadable extrinsics: {e!r}",
+                file=folder / "parameters" / "sensor",
+                episode=raw_id,
+                field=f"extrinsic {cam}",
+            ) from e
         if pose is not None:
             poses[cam] = pose
     if not cameras:

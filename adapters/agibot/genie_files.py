@@ -84,8 +84,13 @@ def inclusive_segments(info: dict[str, Any], path: Path, raw_id: str, adapter: s
     if config is None:
         return None
     if not isinstance(config, list):
-        raise AdapterError(f"action_config is a {type(config).__name__}, expected a list", adapter=adapter,
-                           file=path, episode=raw_id, field="label_info.action_config")  # fmt: skip
+        raise AdapterError(
+            f"action_config is a {type(config).__name__}, expected a list",
+            adapter=adapter,
+            file=path,
+            episode=raw_id,
+            field="label_info.action_config",
+        )
     segments = []
     for i, seg in enumerate(config):
         field = f"label_info.action_config[{i}]"
@@ -96,8 +101,9 @@ def inclusive_segments(info: dict[str, Any], path: Path, raw_id: str, adapter: s
             segments.append(ActionSegment(start_frame=start, end_frame=end + 1, action_text=str(text), **extra))
         except (KeyError, TypeError, ValueError, ValidationError) as e:
             why = e.errors()[0]["msg"] if isinstance(e, ValidationError) else repr(e)
-            raise AdapterError(f"bad segment (inclusive end): {why}", adapter=adapter, file=path, episode=raw_id,
-                               field=field) from e  # fmt: skip
+            raise AdapterError(
+                f"bad segment (inclusive end): {why}", adapter=adapter, file=path, episode=raw_id, field=field
+            ) from e
     return segments
 
 
@@ -124,8 +130,9 @@ def genie_refs(adapter: Any, root: Path) -> Iterator[EpisodeRef]:
 
         try:
             if not (folder / H5_NAME).is_file():
-                raise fail(f"{H5_NAME} is missing (found {', '.join(m for m in MARKERS if (folder / m).is_file())})",
-                           H5_NAME)  # fmt: skip
+                raise fail(
+                    f"{H5_NAME} is missing (found {', '.join(m for m in MARKERS if (folder / m).is_file())})", H5_NAME
+                )
             locator["meta_info"] = read_json(folder / META_NAME, fail)
             locator["data_info"] = read_json(folder / INFO_NAME, fail)
         except AdapterError as e:

@@ -69,8 +69,11 @@ def read_aligned_joints(path: Path, fail: Fail) -> AlignedJoints:
             return _per_frame(f, frames, fail)
         if isinstance(f.get("timestamp"), h5py.Dataset) and any(isinstance(f.get(g), h5py.Group) for g in GROUPS):
             return _flat(f, fail)
-        raise fail(f"neither per-frame groups ('0', '1', ...) nor a flat timestamp + state/ layout; top-level keys: "
-                   f"{sorted(f)[:8]}", "aligned_joints.h5")  # fmt: skip
+        raise fail(
+            f"neither per-frame groups ('0', '1', ...) nor a flat timestamp + state/ layout; top-level keys: "
+            f"{sorted(f)[:8]}",
+            "aligned_joints.h5",
+        )
 
 
 def _per_frame(f: h5py.File, frames: list[str], fail: Fail) -> AlignedJoints:
@@ -144,8 +147,12 @@ def relative_seconds(stamps: np.ndarray, fail: Fail, field_name: str) -> tuple[n
         raise fail(f"timestamps do not increase at row {int(bad[0]) + 1} ({len(bad)} such steps)", field_name)
     if len(seconds) > 1:
         dt = np.diff(seconds)
-        clock |= {"rows": len(seconds), "median_dt_s": float(np.median(dt)), "max_dt_s": float(dt.max()),
-                  "rate_hz": float((len(seconds) - 1) / seconds[-1])}  # fmt: skip
+        clock |= {
+            "rows": len(seconds),
+            "median_dt_s": float(np.median(dt)),
+            "max_dt_s": float(dt.max()),
+            "rate_hz": float((len(seconds) - 1) / seconds[-1]),
+        }
     return seconds, clock
 
 

@@ -149,8 +149,9 @@ def read_proprio(path: Path, fail: Fail) -> Proprio:
         if isinstance(f.get("timestamp"), h5py.Dataset) and f["timestamp"].size:
             meta["clock"] = clock(f["timestamp"][()], n)
             if meta["clock"].get("max_jitter_s", 0.0) > 1 / FPS:
-                log.warning("%s: timestamp deviates from the 30 Hz frame grid by %.3f s", path,
-                            meta["clock"]["max_jitter_s"])  # fmt: skip
+                log.warning(
+                    "%s: timestamp deviates from the 30 Hz frame grid by %.3f s", path, meta["clock"]["max_jitter_s"]
+                )
     return Proprio(states, actions, embodiment, n, meta)
 
 
@@ -188,11 +189,15 @@ def effector_layout(state: h5py.Group, fail: Fail) -> tuple[tuple[str, ...], int
         return ("effector/position",), both.shape[1] // 2
     split = [state.get(f"{arm}_effector/position") for arm in ARMS]
     if not all(isinstance(ds, h5py.Dataset) and ds.size for ds in split):
-        raise fail("no gripper or hand: missing or empty state/effector/position and state/{left,right}_effector/"
-                   "position", "state/effector/position")  # fmt: skip
+        raise fail(
+            "no gripper or hand: missing or empty state/effector/position and state/{left,right}_effector/position",
+            "state/effector/position",
+        )
     if split[0].shape != split[1].shape or split[0].ndim != 2 or split[0].shape[1] not in EFFECTOR:
-        raise fail(f"left/right effector shapes {split[0].shape}, {split[1].shape}: expected (T, 1) or (T, 6) each",
-                   "state/left_effector/position")  # fmt: skip
+        raise fail(
+            f"left/right effector shapes {split[0].shape}, {split[1].shape}: expected (T, 1) or (T, 6) each",
+            "state/left_effector/position",
+        )
     return ("left_effector/position", "right_effector/position"), split[0].shape[1]
 
 

@@ -132,8 +132,9 @@ class Ego4DAdapter(SourceAdapter):
                 found = self._video(root, uid, videos.get(uid, {}), clips.get(uid, []))
                 out: list[EpisodeRef] = []
                 if uid in narrations:
-                    out += narration_refs(self, dataclasses.replace(found, annotation_file=narration_file),
-                                          narrations[uid])  # fmt: skip
+                    out += narration_refs(
+                        self, dataclasses.replace(found, annotation_file=narration_file), narrations[uid]
+                    )
                 for split, (path, entries) in goals.items():
                     if uid in entries:
                         video = dataclasses.replace(found, annotation_file=path)
@@ -161,9 +162,11 @@ class Ego4DAdapter(SourceAdapter):
         given, named = o.goalstep_files or {}, "goalstep_splits" in o.model_fields_set
         missing = []
         for split in sorted(GOALSTEP_FILES):
-            looked = (given[split],) if split in given else tuple(
-                f"{d}/{name}".lstrip("/") for d in ANNOTATION_DIRS for name in GOALSTEP_FILES[split]
-            )  # fmt: skip
+            looked = (
+                (given[split],)
+                if split in given
+                else tuple(f"{d}/{name}".lstrip("/") for d in ANNOTATION_DIRS for name in GOALSTEP_FILES[split])
+            )
             path = next((root / rel for rel in looked if (root / rel).is_file()), None)
             if split in o.goalstep_splits and path is not None:
                 out[split] = path

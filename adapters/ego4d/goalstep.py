@@ -70,8 +70,9 @@ def goalstep_refs(
             nested = [_nested(s, f"{gfield}.segments[{i}]", "step", i) for i, s in enumerate(steps)]
             for i, s in enumerate(steps):
                 subs = s.get("segments") if isinstance(s, dict) and isinstance(s.get("segments"), list) else []
-                nested += [_nested(b, f"{gfield}.segments[{i}].segments[{j}]", "substep", i) for j, b in
-                           enumerate(subs)]  # fmt: skip
+                nested += [
+                    _nested(b, f"{gfield}.segments[{i}].segments[{j}]", "substep", i) for j, b in enumerate(subs)
+                ]
             yield _segment_ref(adapter, video, base, goal, "goal", gfield, nested, {**meta, "parent": None})
         for i, step in enumerate(steps):
             sid, sfield = f"{base}/{i:03d}", f"{gfield}.segments[{i}]"
@@ -87,8 +88,9 @@ def goalstep_refs(
                 parent = _own(step) if isinstance(step, dict) else None
                 for j, sub in enumerate(subs):
                     m = {**meta, "parent": parent, "parent_field": sfield}
-                    yield _segment_ref(adapter, video, f"{sid}/{j:03d}", sub, "substep", f"{sfield}.segments[{j}]",
-                                       [], m)  # fmt: skip
+                    yield _segment_ref(
+                        adapter, video, f"{sid}/{j:03d}", sub, "substep", f"{sfield}.segments[{j}]", [], m
+                    )
 
 
 def _children(adapter: Ego4DAdapter, video: Video, seg: Any, field: str, raw_id: str, *, top: bool) -> list[Any]:
@@ -100,8 +102,10 @@ def _children(adapter: Ego4DAdapter, video: Video, seg: Any, field: str, raw_id:
     if top and not isinstance(seg.get("video_uid"), str):
         raise adapter.error(f"video_uid is {seg.get('video_uid')!r}", **where, field=f"{field}.video_uid")
     if top and "segments" not in seg and "step_segments" in seg:
-        msg = (f"video {video.uid} has no step times in this file (step_segments hold step_description and "
-               "segment_count only, as in the unlabelled test split): nothing to cut")  # fmt: skip
+        msg = (
+            f"video {video.uid} has no step times in this file (step_segments hold step_description and "
+            "segment_count only, as in the unlabelled test split): nothing to cut"
+        )
         raise adapter.error(msg, **where, field=f"{field}.step_segments")
     children = seg.get("segments", [] if not top else None)
     if not isinstance(children, list):
@@ -124,9 +128,15 @@ def _error_ref(adapter: Ego4DAdapter, video: Video, raw_id: str, e: AdapterError
 
 
 def _segment_ref(
-    adapter: Ego4DAdapter, video: Video, raw_id: str, seg: Any, level: str, field: str, nested: list[dict],
+    adapter: Ego4DAdapter,
+    video: Video,
+    raw_id: str,
+    seg: Any,
+    level: str,
+    field: str,
+    nested: list[dict],
     meta: dict[str, Any],
-) -> EpisodeRef:  # fmt: skip
+) -> EpisodeRef:
     try:
         (start, end, clipped), span = _window(adapter, video, seg, level, field, raw_id)
     except AdapterError as e:

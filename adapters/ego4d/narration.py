@@ -102,16 +102,21 @@ def narration_language(loc: dict[str, Any]) -> tuple[list[Language], dict[str, A
     """The narrations (at their instant) and overlapping summaries (over their span, clipped), and the metadata."""
     start, end = loc["window_sec"]
     language = [
-        Language(n["narration_text"], kind="narration", start_s=n["timestamp_sec"] - start,
-                 end_s=n["timestamp_sec"] - start)
+        Language(
+            n["narration_text"], kind="narration", start_s=n["timestamp_sec"] - start, end_s=n["timestamp_sec"] - start
+        )
         for n in loc["narrations"]
-    ]  # fmt: skip
+    ]
     language += [
-        Language(s["summary_text"], kind="summary", start_s=max(num(s["start_sec"]) - start, 0.0),
-                 end_s=min(num(s["end_sec"]), end) - start)
+        Language(
+            s["summary_text"],
+            kind="summary",
+            start_s=max(num(s["start_sec"]) - start, 0.0),
+            end_s=min(num(s["end_sec"]), end) - start,
+        )
         for s in loc["summaries"]
         if isinstance(s.get("summary_text"), str)
-    ]  # fmt: skip
+    ]
     meta = {
         "narration_pass": loc["pass"],
         "narrations": [{**n, **parse_narration(n["narration_text"])} for n in loc["narrations"]],

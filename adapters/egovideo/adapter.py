@@ -133,8 +133,9 @@ class EgoVideoAdapter(SourceAdapter):
             try:
                 samples = index_shard(shard)
             except (tarfile.TarError, OSError, EOFError) as e:
-                yield self._error_ref(stem, (str(shard),), self.error(f"unreadable shard: {e}", file=shard,
-                                                                       episode=stem, field="shard"))  # fmt: skip
+                yield self._error_ref(
+                    stem, (str(shard),), self.error(f"unreadable shard: {e}", file=shard, episode=stem, field="shard")
+                )
                 continue
             for sample in samples:
                 raw_id = f"{stem}/{sample.key}"
@@ -144,18 +145,26 @@ class EgoVideoAdapter(SourceAdapter):
                     ext = next((e for e in self.options.video_extensions if e.lower() in sample.members), None)
                     if ext is None:
                         has = ", ".join(sorted(sample.members))
-                        raise self.error(f"sample {sample.key!r} has no video member (has {has})", file=shard,
-                                         episode=raw_id, field="video")  # fmt: skip
-                    side = {e: self._sidecar(read_member(shard, sample.members[e][0]), e, shard, raw_id)
-                            for e in ("json", "txt") if e in sample.members}  # fmt: skip
+                        raise self.error(
+                            f"sample {sample.key!r} has no video member (has {has})",
+                            file=shard,
+                            episode=raw_id,
+                            field="video",
+                        )
+                    side = {
+                        e: self._sidecar(read_member(shard, sample.members[e][0]), e, shard, raw_id)
+                        for e in ("json", "txt")
+                        if e in sample.members
+                    }
                     offset = sample.members[ext.lower()][0]
                     duration = self._duration(side.get("json"), partial(_probe_member, shard, offset), shard, raw_id)
                 except AdapterError as e:
                     yield self._error_ref(raw_id, (str(shard),), e)
                     continue
                 loc = {"kind": "shard", "key": sample.key, "offset": offset, "member": f"{sample.key}.{ext}"}
-                yield from self._window_refs(raw_id, (str(shard),), loc, side, duration, captions, shard,
-                                             caption_key=sample.key)  # fmt: skip
+                yield from self._window_refs(
+                    raw_id, (str(shard),), loc, side, duration, captions, shard, caption_key=sample.key
+                )
 
     def _sidecar(self, data: bytes, ext: str, file: Path, episode: str) -> Any:
         try:
@@ -175,9 +184,17 @@ class EgoVideoAdapter(SourceAdapter):
         except (av.FFmpegError, OSError, IndexError, ValueError, tarfile.TarError) as e:
             raise self.error(f"unreadable video: {e}", file=file, episode=episode, field="video") from e
 
-    def _window_refs(self, raw_id: str, paths: tuple[str, ...], loc: dict, side: dict, duration: float,
-                     captions: dict[str, str], file: Path, caption_key: str | None = None,
-                     ) -> Iterator[EpisodeRef]:  # fmt: skip
+    def _window_refs(
+        self,
+        raw_id: str,
+        paths: tuple[str, ...],
+        loc: dict,
+        side: dict,
+        duration: float,
+        captions: dict[str, str],
+        file: Path,
+        caption_key: str | None = None,
+    ) -> Iterator[EpisodeRef]:
         caption, source = self._caption(side, captions, caption_key or loc["key"])
         meta = side.get("json") if isinstance(side.get("json"), dict) else {}
         try:
@@ -189,8 +206,14 @@ class EgoVideoAdapter(SourceAdapter):
             if end - start < self.options.min_duration_s:
                 continue
             rid = f"{raw_id}/clip{k:04d}" if self.options.clip_s and len(windows) > 1 else raw_id
-            locator = {**loc, "window_sec": [start, end], "duration_sec": duration, "caption": caption,
-                       "caption_source": source, "sidecar": meta or side.get("json")}  # fmt: skip
+            locator = {
+                **loc,
+                "window_sec": [start, end],
+                "duration_sec": duration,
+                "caption": caption,
+                "caption_source": source,
+                "sidecar": meta or side.get("json"),
+            }
             yield self._ref(rid, paths, None, locator)
 
     def _caption(self, side: dict, captions: dict[str, str], key: str) -> tuple[str | None, str | None]:
@@ -224,8 +247,15 @@ class EgoVideoAdapter(SourceAdapter):
         return self._ref(raw_id, paths, str(e), e.locator())
 
     def _ref(self, raw_id: str, paths: tuple[str, ...], error: str | None, locator: dict) -> EpisodeRef:
-        return EpisodeRef(adapter=self.name, source=self.name, subset=self.options.subset or "default", raw_id=raw_id,
-                          paths=paths, error=error, locator=locator)  # fmt: skip
+        return EpisodeRef(
+            adapter=self.name,
+            source=self.name,
+            subset=self.options.subset or "default",
+            raw_id=raw_id,
+            paths=paths,
+            error=error,
+            locator=locator,
+        )
 
     # -- reading --------------------------------------------------------------------------------------------------
 

@@ -137,8 +137,11 @@ class Hot3DAdapter(SourceAdapter):
                     raise self.error(f"no {HEADSET_FILE}", file=seq / HEADSET_FILE, episode=raw_id, field="headset")
             except AdapterError as e:
                 error = str(e)
-            refs.append(EpisodeRef(adapter=self.name, source=self.name, subset=subset, raw_id=raw_id,
-                                   paths=(str(seq),), error=error))  # fmt: skip
+            refs.append(
+                EpisodeRef(
+                    adapter=self.name, source=self.name, subset=subset, raw_id=raw_id, paths=(str(seq),), error=error
+                )
+            )
         for count, ref in enumerate(sorted(refs, key=lambda r: r.sort_key)):
             if self.options.max_episodes is not None and count >= self.options.max_episodes:
                 return
@@ -150,12 +153,21 @@ class Hot3DAdapter(SourceAdapter):
         headset = str(meta.get("headset", ""))
         up = WORLD_UP.get(headset_kind(headset))
         if up is None:
-            raise self.error(f"headset {headset!r} is not one HOT3D records with ({', '.join(WORLD_UP)}): its world's "
-                             "up axis is unknown", file=seq / "metadata.json", episode=ep, field="headset")  # fmt: skip
+            raise self.error(
+                f"headset {headset!r} is not one HOT3D records with ({', '.join(WORLD_UP)}): its world's "
+                "up axis is unknown",
+                file=seq / "metadata.json",
+                episode=ep,
+                field="headset",
+            )
         device = self._poses(seq / HEADSET_FILE, ep, "headset")
         if len(device) != 1:
-            raise self.error(f"{len(device)} objects tracked, expected the headset alone", file=seq / HEADSET_FILE,
-                             episode=ep, field="object_uid")  # fmt: skip
+            raise self.error(
+                f"{len(device)} objects tracked, expected the headset alone",
+                file=seq / HEADSET_FILE,
+                episode=ep,
+                field="object_uid",
+            )
         dev_ts, world_from_device = next(iter(device.values()))
         calib = self._calibration(seq, headset, ep)
         source, tracks = self._hands(seq, ep)
@@ -164,8 +176,9 @@ class Hot3DAdapter(SourceAdapter):
         def secs(ns: np.ndarray) -> np.ndarray:
             return (ns - t0).astype(np.float64) / 1e9
 
-        states: dict[str, Stream] = {"headset/T_world_device": Stream(secs(dev_ts), world_from_device, unit="se3_4x4",
-                                                                      frame=WORLD)}  # fmt: skip
+        states: dict[str, Stream] = {
+            "headset/T_world_device": Stream(secs(dev_ts), world_from_device, unit="se3_4x4", frame=WORLD)
+        }
         camera = Stream(secs(dev_ts), world_from_device @ calib.device_from_camera, unit="se3_4x4", frame=WORLD)
         cameras, video = self._video(seq, ep, headset, calib.label, int(dev_ts[0]), int(dev_ts[-1]), secs)
         signals = HandSignals(frame=WORLD, apply_offset=False, up_world=up, camera=camera, camera_convention="opencv")
@@ -252,8 +265,14 @@ class Hot3DAdapter(SourceAdapter):
         except VideoError as e:
             raise self.error(f"{VRS_FILE}: {e}", file=path, episode=ep, field=e.field) from e
         camera = AriaRgbCamera(path, index, secs(codes), height, width, episode=ep)
-        info = {"file": VRS_FILE, "stream": RGB_STREAM, "label": label, "frames": len(index),
-                "time_domain": "TIME_CODE", "size": [height, width]}  # fmt: skip
+        info = {
+            "file": VRS_FILE,
+            "stream": RGB_STREAM,
+            "label": label,
+            "frames": len(index),
+            "time_domain": "TIME_CODE",
+            "size": [height, width],
+        }
         return {camera.name: camera}, info
 
     def _calibration(self, seq: Path, headset: str, ep: str) -> CameraCalibration:
@@ -278,9 +297,11 @@ class Hot3DAdapter(SourceAdapter):
         if ume_ok and want in ("auto", "umetrack"):
             return "umetrack", self._umetrack(seq, ep)
         missing = [f for f in (UMETRACK_FILE, PROFILE_FILE) if not (seq / f).is_file()]
-        msg = ("no hand keypoints: MANO poses need the licensed MANO files (option mano_model_dir"
-               f"{'' if (seq / MANO_FILE).is_file() else f'; and no {MANO_FILE}'}), UmeTrack poses need "
-               f"{' and '.join(missing) or 'hands_from auto/umetrack'}")  # fmt: skip
+        msg = (
+            "no hand keypoints: MANO poses need the licensed MANO files (option mano_model_dir"
+            f"{'' if (seq / MANO_FILE).is_file() else f'; and no {MANO_FILE}'}), UmeTrack poses need "
+            f"{' and '.join(missing) or 'hands_from auto/umetrack'}"
+        )
         raise self.error(msg, file=seq, episode=ep, field="hands")
 
     def _track_file(self, path: Path, kind: str, ep: str) -> dict[int, dict[str, np.ndarray]]:

@@ -85,9 +85,11 @@ class HandTrackRows:
 
     def arrays(self) -> dict[str, np.ndarray]:
         order = np.argsort(self.timestamps, kind="stable")
-        out = {"timestamps": np.asarray(self.timestamps, np.int64)[order],
-               "wrist": se3_from_wxyz(np.asarray(self.q_wxyz)[order], np.asarray(self.t_xyz)[order]),
-               "params": np.asarray(self.params, np.float64)[order]}  # fmt: skip
+        out = {
+            "timestamps": np.asarray(self.timestamps, np.int64)[order],
+            "wrist": se3_from_wxyz(np.asarray(self.q_wxyz)[order], np.asarray(self.t_xyz)[order]),
+            "params": np.asarray(self.params, np.float64)[order],
+        }
         if self.betas:
             out["betas"] = np.asarray(self.betas, np.float64)[order]
         if self.confidence:
@@ -170,8 +172,14 @@ def read_quest_calibration(path: Path, label: str = "camera-slam-left") -> Camer
         cam = next(c for c in cams if c.get("label") == label)
         tf = cam["T_Device_Camera"]
         pose = se3_from_wxyz(np.array([tf["quaternion_wxyz"]]), np.array(tf["translation_xyz"]))[0]
-        return CameraCalibration(label, pose, cam["projectionModelType"], tuple(cam["projectionParams"]),
-                                 cam.get("imageWidth"), cam.get("imageHeight"))  # fmt: skip
+        return CameraCalibration(
+            label,
+            pose,
+            cam["projectionModelType"],
+            tuple(cam["projectionParams"]),
+            cam.get("imageWidth"),
+            cam.get("imageHeight"),
+        )
     except StopIteration:
         raise ValueError(f"no camera labelled {label!r}") from None
     except (ValueError, KeyError, TypeError) as e:

@@ -34,8 +34,13 @@ _LANDMARK_OF = {"wrist": 5, "thumb2": 6, "thumb3": 7, "thumb_tip": 0, "index1": 
                 "index_tip": 1, "middle1": 11, "middle2": 12, "middle3": 13, "middle_tip": 2, "ring1": 14,
                 "ring2": 15, "ring3": 16, "ring_tip": 3, "pinky1": 17, "pinky2": 18, "pinky3": 19,
                 "pinky_tip": 4}  # fmt: skip
-REQUIRED = ("joint_rotation_axes", "joint_rest_positions", "landmark_rest_positions", "landmark_rest_bone_weights",
-            "landmark_rest_bone_indices")  # fmt: skip
+REQUIRED = (
+    "joint_rotation_axes",
+    "joint_rest_positions",
+    "landmark_rest_positions",
+    "landmark_rest_bone_weights",
+    "landmark_rest_bone_indices",
+)
 
 
 class UmeTrackProfile:
@@ -51,8 +56,10 @@ class UmeTrackProfile:
         weights = np.asarray(hand_model["landmark_rest_bone_weights"], np.float64)
         bones = np.asarray(hand_model["landmark_rest_bone_indices"], np.int64)
         if self.axes.shape != (NUM_DOF, 3) or self.rest.shape != (NUM_DOF, 3) or self.landmarks.shape != (21, 3):
-            raise ValueError(f"hand_model shapes: axes {self.axes.shape}, rest {self.rest.shape}, "
-                             f"landmarks {self.landmarks.shape}; expected (20,3), (20,3), (21,3)")  # fmt: skip
+            raise ValueError(
+                f"hand_model shapes: axes {self.axes.shape}, rest {self.rest.shape}, "
+                f"landmarks {self.landmarks.shape}; expected (20,3), (20,3), (21,3)"
+            )
         if weights.shape != bones.shape or len(weights) != 21 or bones.min() < 0 or bones.max() >= NUM_FRAMES:
             raise ValueError(f"landmark bone weights {weights.shape} / indices {bones.shape} do not fit 17 frames")
         self.skin = np.zeros((21, NUM_FRAMES))

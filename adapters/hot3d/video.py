@@ -40,8 +40,11 @@ def open_recording(path: Path) -> tuple[Any, Any, Any]:
         from projectaria_tools.core.sensor_data import TimeDomain
         from projectaria_tools.core.stream_id import StreamId
     except ImportError as e:
-        raise VideoError(f"reading {VRS_FILE} needs the {PACKAGE} package (pip install 'projectaria-tools==2.3.*' "
-                         f"--no-deps; its core reader needs only numpy): {e}", "video") from e  # fmt: skip
+        raise VideoError(
+            f"reading {VRS_FILE} needs the {PACKAGE} package (pip install 'projectaria-tools==2.3.*' "
+            f"--no-deps; its core reader needs only numpy): {e}",
+            "video",
+        ) from e
     provider = data_provider.create_vrs_data_provider(str(path))
     if provider is None:
         raise VideoError("not a readable VRS file (projectaria_tools could not open it)", "video")
@@ -57,14 +60,18 @@ def rgb_frames(path: Path, first_ns: int, last_ns: int, fps: float) -> tuple[np.
     it still has) or has no time code is an error."""
     provider, stream, time_domain = open_recording(path)
     if not provider.supports_time_domain(stream, time_domain.TIME_CODE):
-        raise VideoError("no TIME_CODE stream (285-1): frames cannot be put on the ground truth's clock",
-                         "video/time_code")  # fmt: skip
+        raise VideoError(
+            "no TIME_CODE stream (285-1): frames cannot be put on the ground truth's clock", "video/time_code"
+        )
     codes = np.asarray(provider.get_timestamps_ns(stream, time_domain.TIME_CODE), dtype=np.int64)
     half = round(0.5e9 / fps)
     if not len(codes) or codes[0] > first_ns + half or codes[-1] < last_ns - half:
         span = f"[{codes[0]}, {codes[-1]}]" if len(codes) else "none"
-        raise VideoError(f"{len(codes)} RGB frames, TIME_CODE {span} ns, do not cover the ground truth "
-                         f"[{first_ns}, {last_ns}] ns (truncated recording?)", "video/camera-rgb")  # fmt: skip
+        raise VideoError(
+            f"{len(codes)} RGB frames, TIME_CODE {span} ns, do not cover the ground truth "
+            f"[{first_ns}, {last_ns}] ns (truncated recording?)",
+            "video/camera-rgb",
+        )
     keep = np.flatnonzero((codes >= first_ns - half) & (codes <= last_ns + half))
     config = provider.get_configuration(stream).image_configuration()
     return keep, codes[keep], int(config.image_height), int(config.image_width)
@@ -95,8 +102,10 @@ class AriaRgbCamera(CameraSource):
             if rgb is None:
                 raise self._error(f"RGB frame {self.vrs_index[i]} does not decode", "video/camera-rgb")
             if rgb.shape != (self.height, self.width, 3):
-                raise self._error(f"RGB frame {self.vrs_index[i]} is {rgb.shape}, the stream declares "
-                                  f"{(self.height, self.width, 3)}", "video/camera-rgb")  # fmt: skip
+                raise self._error(
+                    f"RGB frame {self.vrs_index[i]} is {rgb.shape}, the stream declares {(self.height, self.width, 3)}",
+                    "video/camera-rgb",
+                )
             yield i, fit_rgb(rgb, fit)
 
     def _error(self, message: str, field: str) -> AdapterError:

@@ -41,6 +41,7 @@ def hand_signals(states: dict[str, Stream], actions: dict[str, Stream]) -> HandS
     state = states.get("observation.state")
     names = tuple(state.names or ()) if state is not None else ()
     if state is not None and state.values.shape[1:] == (CANONICAL_DIM,) and names == STATE_NAMES:
-        return HandSignals(canonical=(state, actions.get("action"), states.get("observation.hand_keypoints")),
-                           apply_offset=False)  # fmt: skip
+        return HandSignals(
+            canonical=(state, actions.get("action"), states.get("observation.hand_keypoints")), apply_offset=False
+        )
     return HandSignals(notes=["no canonical end-effector layout in this LeRobot dataset: natives only"])

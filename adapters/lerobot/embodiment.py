@@ -99,8 +99,9 @@ def alias_matches(robot_type: str, alias: str) -> bool:
 def alias_embodiment(robot_type: str) -> str | None:
     """The registry name the first matching `EMBODIMENT_ALIASES` entry gives `robot_type`, or None (whatever the other
     tokens: `resolve_embodiment` judges those)."""
-    return next((name for needles, name in EMBODIMENT_ALIASES if any(alias_matches(robot_type, n) for n in needles)),
-                None)  # fmt: skip
+    return next(
+        (name for needles, name in EMBODIMENT_ALIASES if any(alias_matches(robot_type, n) for n in needles)), None
+    )
 
 
 def _by_alias(robot_type: str) -> tuple[str, str] | None:
@@ -239,8 +240,9 @@ def sides_from_card(ds: LoadedDataset) -> tuple[dict[str, Side], str] | None:
     return (sides, str(card)) if sides else None
 
 
-def joint_options(robot_type: str | None, opts: JointSpaceOptions | None,
-                  ds: LoadedDataset | None = None) -> JointSpaceOptions | None:  # fmt: skip
+def joint_options(
+    robot_type: str | None, opts: JointSpaceOptions | None, ds: LoadedDataset | None = None
+) -> JointSpaceOptions | None:
     """The dataset's joint conventions: the `joint_space` option `opts`, over what the dataset says of itself (the
     sides of numbered arm prefixes from its card) and lerobot >= 0.2's defaults for its `<arm>_follower` robots
     (so100/so101/koch_follower and their `bi_` pairs: body joints RANGE_M100_100 unless recorded with

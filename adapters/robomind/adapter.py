@@ -100,8 +100,15 @@ class RoboMINDAdapter(SourceAdapter):
                 if self.options.max_episodes is not None and count >= self.options.max_episodes:
                     return
 
-    def _discover_robot(self, root: Path, benchmark: str | None, robot_dir: Path, robot: str,
-                        instructions: dict[str, str], annotations: dict[str, Any]) -> Iterator[EpisodeRef]:  # fmt: skip
+    def _discover_robot(
+        self,
+        root: Path,
+        benchmark: str | None,
+        robot_dir: Path,
+        robot: str,
+        instructions: dict[str, str],
+        annotations: dict[str, Any],
+    ) -> Iterator[EpisodeRef]:
         for task_dir in _dirs(robot_dir):
             for split, ep_dir in _episode_dirs(task_dir / "success_episodes"):
                 if self.options.splits is not None and split not in self.options.splits:
@@ -110,18 +117,34 @@ class RoboMINDAdapter(SourceAdapter):
                 h5 = next((ep_dir / "data" / n for n in sorted(_names(ep_dir / "data")) if n.endswith(".hdf5")), None)
                 error = None
                 if robot in SIMULATION:
-                    error = (f"simulation release h5_{robot} (Isaac Sim groups, cameras at a quarter of the state "
-                             "rate) is not read by this adapter", "release")  # fmt: skip
+                    error = (
+                        f"simulation release h5_{robot} (Isaac Sim groups, cameras at a quarter of the state "
+                        "rate) is not read by this adapter",
+                        "release",
+                    )
                 elif robot not in ROBOTS:
                     error = (f"unknown release folder h5_{robot}; known: {sorted(ROBOTS)}", "release")
                 elif h5 is None:
                     error = ("no *.hdf5 file in data/", "trajectory.hdf5")
                 path = h5 or ep_dir / "data" / "trajectory.hdf5"
-                key = "/".join([f"h5_{robot}", task_dir.name, "success_episodes",
-                                *([split] if split != "unsplit" else []), ep_dir.name, "data"])  # fmt: skip
-                locator: dict[str, Any] = {"robot": robot, "task": task_dir.name, "split": split,
-                                           "benchmark": benchmark, "instruction": instructions.get(task_dir.name),
-                                           "annotation": annotations.get(key)}  # fmt: skip
+                key = "/".join(
+                    [
+                        f"h5_{robot}",
+                        task_dir.name,
+                        "success_episodes",
+                        *([split] if split != "unsplit" else []),
+                        ep_dir.name,
+                        "data",
+                    ]
+                )
+                locator: dict[str, Any] = {
+                    "robot": robot,
+                    "task": task_dir.name,
+                    "split": split,
+                    "benchmark": benchmark,
+                    "instruction": instructions.get(task_dir.name),
+                    "annotation": annotations.get(key),
+                }
                 if error:
                     locator["error"] = {"message": error[0], "field": error[1], "file": str(path)}
                 yield EpisodeRef(
@@ -169,9 +192,15 @@ class RoboMINDAdapter(SourceAdapter):
         except OSError as e:
             raise fail(f"not a readable HDF5 file (truncated or not HDF5): {e}", "trajectory.hdf5") from e
         fps = self.options.fps
-        meta: dict[str, Any] = {"robot": loc["robot"], "task": loc["task"], "split": loc["split"],
-                                "benchmark": loc["benchmark"], "native_fps": fps, "hands_from": layout.why,
-                                "dataset": f"{self.options.source}/{loc['robot']}"}  # fmt: skip
+        meta: dict[str, Any] = {
+            "robot": loc["robot"],
+            "task": loc["task"],
+            "split": loc["split"],
+            "benchmark": loc["benchmark"],
+            "native_fps": fps,
+            "hands_from": layout.why,
+            "dataset": f"{self.options.source}/{loc['robot']}",
+        }
         with f:
             meta["attrs"] = {k: _plain(f.attrs[k]) for k in ("compress", "sim") if k in f.attrs}
             states, actions, missing = self._vectors(f, loc["robot"], layout, fps, fail)
@@ -229,8 +258,9 @@ class RoboMINDAdapter(SourceAdapter):
                 out[field.replace("/", ".")] = Stream(np.arange(len(values)) / fps, values, v.names, v.unit)
         return states, actions, missing
 
-    def _cameras(self, f: h5py.File, path: Path, layout: RobotLayout, n: int, fps: float, fail,
-                 meta: dict[str, Any]) -> dict[str, HDF5ImagesCamera]:  # fmt: skip
+    def _cameras(
+        self, f: h5py.File, path: Path, layout: RobotLayout, n: int, fps: float, fail, meta: dict[str, Any]
+    ) -> dict[str, HDF5ImagesCamera]:
         group = f.get("observations/rgb_images")
         present = sorted(group.keys()) if isinstance(group, h5py.Group) else []
         wanted = self.options.cameras or [c for c in (*layout.cameras, *present) if c in present]
@@ -251,8 +281,16 @@ class RoboMINDAdapter(SourceAdapter):
             except (FrameDecodeError, OSError, ValueError) as e:
                 raise fail(f"frame 0: {e}", field) from e
             k = intrinsics_for(meta["robot"], cam, first.shape[:2])
-            cameras[cam] = HDF5ImagesCamera(path, field, cam, layout.cameras.get(cam), np.arange(len(ds)) / fps, first,
-                                            rgb_in_bgr_jpeg=layout.rgb_in_bgr_jpeg, intrinsics=k)  # fmt: skip
+            cameras[cam] = HDF5ImagesCamera(
+                path,
+                field,
+                cam,
+                layout.cameras.get(cam),
+                np.arange(len(ds)) / fps,
+                first,
+                rgb_in_bgr_jpeg=layout.rgb_in_bgr_jpeg,
+                intrinsics=k,
+            )
         return cameras
 
 
@@ -282,8 +320,11 @@ def _annotations(root: Path, benchmark: str | None, robot: str) -> dict[str, Any
         return {}
     try:
         items = json.loads(path.read_text(encoding="utf-8"))
-        return {_annotation_key(str(i["id"]), robot): i.get("response") or {}
-                for i in items if isinstance(i, dict) and "id" in i}  # fmt: skip
+        return {
+            _annotation_key(str(i["id"]), robot): i.get("response") or {}
+            for i in items
+            if isinstance(i, dict) and "id" in i
+        }
     except (OSError, ValueError) as e:
         log.warning("%s: unreadable annotation file (%s): no step annotations", path, e)
         return {}

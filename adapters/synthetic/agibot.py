@@ -204,8 +204,14 @@ def _task_entry(spec: EpisodeSpec, english: bool) -> dict[str, Any]:
     if spec.label_key is not None:
         entry[spec.label_key] = {"action_config": segments}
     if english:
-        entry |= {"task_name": name, "english_task_name": en_name, "init_scene_text": scene,
-                  "english_init_scene_text": en_scene, "scene_name": "Supermarket", "data_type": "常规"}  # fmt: skip
+        entry |= {
+            "task_name": name,
+            "english_task_name": en_name,
+            "init_scene_text": scene,
+            "english_init_scene_text": en_scene,
+            "scene_name": "Supermarket",
+            "data_type": "常规",
+        }
     else:
         entry |= {"task_name": en_name, "init_scene_text": en_scene}
     if spec.status is not None:
@@ -357,9 +363,14 @@ def _digital_world(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> d
 
 
 def _write_videos(
-    root: Path, spec: EpisodeSpec, cameras: Sequence[str], height: int, width: int,
-    rng: np.random.Generator, out: WrittenEpisode,
-) -> None:  # fmt: skip
+    root: Path,
+    spec: EpisodeSpec,
+    cameras: Sequence[str],
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+    out: WrittenEpisode,
+) -> None:
     folder = root / "observations" / str(spec.task_id) / str(spec.episode_id) / "videos"
     folder.mkdir(parents=True, exist_ok=True)
     for cam in cameras:
@@ -383,14 +394,26 @@ def _write_parameters(
     for i, cam in enumerate(cameras):
         fx = 0.95 * width + i
         k = np.array([[fx, 0, width / 2 - 0.5], [0, fx, height / 2 + 0.25], [0, 0, 1]])
-        intr = {"fx": k[0, 0], "fy": k[1, 1], "ppx": k[0, 2], "ppy": k[1, 2], "k1": 0.01, "k2": -0.002,
-                "p1": 0.0, "p2": 0.0, "k3": 0.0}  # fmt: skip
+        intr = {
+            "fx": k[0, 0],
+            "fy": k[1, 1],
+            "ppx": k[0, 2],
+            "ppy": k[1, 2],
+            "k1": 0.01,
+            "k2": -0.002,
+            "p1": 0.0,
+            "p2": 0.0,
+            "k3": 0.0,
+        }
         (folder / f"{cam}_intrinsic_params.json").write_text(json.dumps({"intrinsic": intr}, indent=4))
         angle = 0.3 + 0.01 * i + 0.002 * np.arange(n)
         poses = np.tile(np.eye(4), (n, 1, 1))
         poses[:, 0, 0], poses[:, 0, 1], poses[:, 1, 0], poses[:, 1, 1] = (
-            np.cos(angle), -np.sin(angle), np.sin(angle), np.cos(angle),
-        )  # fmt: skip
+            np.cos(angle),
+            -np.sin(angle),
+            np.sin(angle),
+            np.cos(angle),
+        )
         poses[:, :3, 3] = [0.1 * i, 0.0, 1.2]
         aligned = [
             {"extrinsic": {"rotation_matrix": p[:3, :3].tolist(), "translation_vector": p[:3, 3].tolist()}}

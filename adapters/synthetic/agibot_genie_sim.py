@@ -102,9 +102,16 @@ def write_genie_sim(root: Path, specs: list[GenieSpec], height: int = 32, width:
             _write_h5(folder / "aligned_joints.h5", spec, truth)
         _write_parameters(folder, height, width)
         status = "success" if spec.success else "object not on target"
-        result = {"task_name": "put_the_cup_on_the_tray", "fail_stage_step": None, "fps": FPS,
-                  "task_status": spec.success, "camera_info": None, "return_code": 0 if spec.success else 3,
-                  "metric_status": status, "playback_times": 0}  # fmt: skip
+        result = {
+            "task_name": "put_the_cup_on_the_tray",
+            "fail_stage_step": None,
+            "fps": FPS,
+            "task_status": spec.success,
+            "camera_info": None,
+            "return_code": 0 if spec.success else 3,
+            "metric_status": status,
+            "playback_times": 0,
+        }
         (folder / "task_result.json").write_text(json.dumps(result))  # extract_and_convert_data.py
         (folder / "state.json").write_text(json.dumps({"schema": "v6", "fps": FPS, "frames": []}))  # extractor's
         if spec.videos:  # the extractor encodes camera/%d/<cam>_color.jpg to observations/videos/<cam>_color.mp4
@@ -123,8 +130,9 @@ def _motion(n: int) -> WrittenGenie:
     pos = np.zeros((n, 2, 3))
     quat = np.zeros((n, 2, 4))
     for hand, y in enumerate(HAND_Y):
-        pos[:, hand] = np.stack([0.5 + 0.08 * s, y + 0.06 * np.sin(2 * np.pi * s), 0.95 - 0.15 * np.sin(np.pi * s)],
-                                axis=1)  # fmt: skip
+        pos[:, hand] = np.stack(
+            [0.5 + 0.08 * s, y + 0.06 * np.sin(2 * np.pi * s), 0.95 - 0.15 * np.sin(np.pi * s)], axis=1
+        )
         yaw = (0.4 if hand == 0 else -0.5) + 1.2 * s
         tilt = 0.15 * np.sin(3 * np.pi * s)
         rot = (
@@ -183,8 +191,11 @@ def _write_h5(path: Path, spec: GenieSpec, w: WrittenGenie) -> None:
             end.create_dataset("wrench", data=np.zeros((12, 1), dtype=np.float32))
             width = 13 if spec.fault is Fault.frame_shape and i == n // 2 else 14
             head, waist = np.array([0.1, 0.35], np.float32), np.array([0.2 + pitch[i], 0.0], np.float32)
-            for name, names, values in (("head", HEAD_JOINTS, head), ("joint", ARM_JOINTS, joints[i, :width]),
-                                        ("waist", WAIST_JOINTS, waist)):  # fmt: skip
+            for name, names, values in (
+                ("head", HEAD_JOINTS, head),
+                ("joint", ARM_JOINTS, joints[i, :width]),
+                ("waist", WAIST_JOINTS, waist),
+            ):
                 grp = st.create_group(name)
                 grp.attrs["name"] = list(names)
                 grp.create_dataset("effort", data=np.zeros_like(values))
@@ -198,8 +209,11 @@ def _write_h5(path: Path, spec: GenieSpec, w: WrittenGenie) -> None:
             st.create_dataset("robot/position", data=ROBOT_WORLD_POS.astype(np.float32))
             ac.create_dataset("end/orientation", data=q(w.end_quat_xyzw[i]))
             ac.create_dataset("end/position", data=w.end_position[i].astype(np.float32))
-            for name, names, values in (("head", HEAD_JOINTS, [0.1, 0.35]), ("joint", ARM_JOINTS,
-                                        joints[min(i + 1, n - 1)]), ("waist", WAIST_JOINTS, [0.2, 0.0])):  # fmt: skip
+            for name, names, values in (
+                ("head", HEAD_JOINTS, [0.1, 0.35]),
+                ("joint", ARM_JOINTS, joints[min(i + 1, n - 1)]),
+                ("waist", WAIST_JOINTS, [0.2, 0.0]),
+            ):
                 grp = ac.create_group(name)
                 grp.attrs["name"] = list(names)
                 grp.create_dataset("position", data=np.asarray(values, dtype=np.float32))
@@ -209,16 +223,30 @@ def _write_h5(path: Path, spec: GenieSpec, w: WrittenGenie) -> None:
 def _meta_info(spec: GenieSpec) -> dict[str, Any]:
     start = BAG_START_NS / 1e9
     return {
-        "AID": "", "author": "agibot", "clip_start_time": start, "clip_end_time": start + spec.num_frames / FPS,
-        "create_time": "2025-07-10 15:46:40", "duration": (spec.num_frames - 1) / FPS,
-        "ee_list": [{"name": "left_hand", "type": "zhiyuan_gripper_omnipicker"},
-                    {"name": "right_hand", "type": "zhiyuan_gripper_omnipicker"}],
-        "episode_id": spec.episode, "episode_token": "", "file_size": 1234.5, "fps_validate": True,
-        "integrity": {"integrity": True, "reason": 0}, "job_id": int(spec.job), "mocap_mapping_status": [],
+        "AID": "",
+        "author": "agibot",
+        "clip_start_time": start,
+        "clip_end_time": start + spec.num_frames / FPS,
+        "create_time": "2025-07-10 15:46:40",
+        "duration": (spec.num_frames - 1) / FPS,
+        "ee_list": [
+            {"name": "left_hand", "type": "zhiyuan_gripper_omnipicker"},
+            {"name": "right_hand", "type": "zhiyuan_gripper_omnipicker"},
+        ],
+        "episode_id": spec.episode,
+        "episode_token": "",
+        "file_size": 1234.5,
+        "fps_validate": True,
+        "integrity": {"integrity": True, "reason": 0},
+        "job_id": int(spec.job),
+        "mocap_mapping_status": [],
         "robot_type": "G2A" if spec.fault is Fault.g2 else "A2D",
-        "sw_version": "genie-sim" if spec.simulation else "a2d-3.2.1", "task_id": 1001, "task_mode": "TDC",
-        "text": '{"description":"SIM"]}' if spec.simulation else "", "version": "v0.0.2",
-    }  # fmt: skip
+        "sw_version": "genie-sim" if spec.simulation else "a2d-3.2.1",
+        "task_id": 1001,
+        "task_mode": "TDC",
+        "text": '{"description":"SIM"]}' if spec.simulation else "",
+        "version": "v0.0.2",
+    }
 
 
 def _data_info(spec: GenieSpec, w: WrittenGenie) -> dict[str, Any]:
@@ -228,32 +256,61 @@ def _data_info(spec: GenieSpec, w: WrittenGenie) -> dict[str, Any]:
     segs = spec.segments or tuple(
         (int(a), int(b) - 1, txt) for a, b, txt in zip(cuts[:-1], cuts[1:], texts, strict=True)
     )
-    actions = [{"start_frame": a, "end_frame": b, "action_text": txt, "english_action_text": txt,
-                "skill": txt.split()[0]} for a, b, txt in segs]  # fmt: skip
+    actions = [
+        {"start_frame": a, "end_frame": b, "action_text": txt, "english_action_text": txt, "skill": txt.split()[0]}
+        for a, b, txt in segs
+    ]
     if spec.fault is Fault.bad_segment:
         actions[1]["end_frame"] = actions[1]["start_frame"] - 2
     w.segments = actions
     dual = []
     if spec.error_span:
         detail = {"error_cause": "Drop", "error_cause_english": "Drop", "restorable": True, "comment": ""}
-        dual.append({"frame_type_name": "Error Frame", "frame_type_name_english": "Error Frame",
-                     "start": spec.error_span[0], "end": spec.error_span[1], "frame_detail": detail})  # fmt: skip
+        dual.append(
+            {
+                "frame_type_name": "Error Frame",
+                "frame_type_name_english": "Error Frame",
+                "start": spec.error_span[0],
+                "end": spec.error_span[1],
+                "frame_detail": detail,
+            }
+        )
     return {
-        "episode_id": spec.episode, "task_id": 1001, "task_name": "把杯子放到托盘上",
-        "english_task_name": "Put the cup on the tray", "data_type": "Regular", "job_id": spec.job,
-        "init_scene_text": "A cup and a tray on the table", "raw_data_path": "", "aligned_data_path": "",
-        "visualizing_data_path": "", "sn_code": spec.sn,
-        "label_info": {"error_label": "", "action_config": actions, "key_frame": {"single": [], "dual": dual},
-                       "cloud_post_processing_result": {"data_valid": True, "drop_frame_rate": 0.0,
-                                                        "filter_frame_rate": 0.0}},
-    }  # fmt: skip
+        "episode_id": spec.episode,
+        "task_id": 1001,
+        "task_name": "把杯子放到托盘上",
+        "english_task_name": "Put the cup on the tray",
+        "data_type": "Regular",
+        "job_id": spec.job,
+        "init_scene_text": "A cup and a tray on the table",
+        "raw_data_path": "",
+        "aligned_data_path": "",
+        "visualizing_data_path": "",
+        "sn_code": spec.sn,
+        "label_info": {
+            "error_label": "",
+            "action_config": actions,
+            "key_frame": {"single": [], "dual": dual},
+            "cloud_post_processing_result": {"data_valid": True, "drop_frame_rate": 0.0, "filter_frame_rate": 0.0},
+        },
+    }
 
 
 def _write_parameters(folder: Path, height: int, width: int) -> None:
     sensor = folder / "parameters" / "sensor"
     sensor.mkdir(parents=True, exist_ok=True)
     for name in ("head_front", "hand_left", "hand_right"):
-        k = {"Fx": 0.8 * width, "Fy": 0.8 * width, "Cx": width / 2, "Cy": height / 2, "k1": 0.0, "k2": 0.0,
-             "p1": 0.0, "p2": 0.0, "k3": 0.0, "SN": "CPBC853000CC"}  # fmt: skip
+        k = {
+            "Fx": 0.8 * width,
+            "Fy": 0.8 * width,
+            "Cx": width / 2,
+            "Cy": height / 2,
+            "k1": 0.0,
+            "k2": 0.0,
+            "p1": 0.0,
+            "p2": 0.0,
+            "k3": 0.0,
+            "SN": "CPBC853000CC",
+        }
         for kind in ("rgb", "depth"):
             (sensor / f"intrinsic_{name}_{kind}.json").write_text(json.dumps(k, indent=4))

@@ -56,30 +56,60 @@ def write_aria_rgb(
     code ns) for the time-code stream (none: a recording without one)."""
     h, w = frames[0].shape[:2]
     vrs = VrsWriter({"device_type": "Aria"})
-    vrs.add_stream(RGB_TYPE_ID, 1, [
-        RecordKind(RecordType.CONFIGURATION, IMAGE_VERSION, "data_layout", {0: IMAGE_CONFIG}),
-        RecordKind(RecordType.DATA, IMAGE_VERSION, f"data_layout/size={IMAGE_DATA.fixed_size}+image/jpg",
-                   {0: IMAGE_DATA}),
-    ])  # fmt: skip
+    vrs.add_stream(
+        RGB_TYPE_ID,
+        1,
+        [
+            RecordKind(RecordType.CONFIGURATION, IMAGE_VERSION, "data_layout", {0: IMAGE_CONFIG}),
+            RecordKind(
+                RecordType.DATA, IMAGE_VERSION, f"data_layout/size={IMAGE_DATA.fixed_size}+image/jpg", {0: IMAGE_DATA}
+            ),
+        ],
+    )
     start = min([int(device_ns[0])] + [int(d) for d, _ in time_pairs[:1]]) / 1e9
-    config = {"device_type": "Aria", "device_version": "Gen1", "camera_id": 0, "sensor_model": "synthetic",
-              "nominal_rate": fps, "image_width": w, "image_height": h, "image_stride": 3 * w,
-              "image_pixel_format": PIXEL_RGB8, "gamma_factor": 1.0, "description": "camera-rgb"}  # fmt: skip
+    config = {
+        "device_type": "Aria",
+        "device_version": "Gen1",
+        "camera_id": 0,
+        "sensor_model": "synthetic",
+        "nominal_rate": fps,
+        "image_width": w,
+        "image_height": h,
+        "image_stride": 3 * w,
+        "image_pixel_format": PIXEL_RGB8,
+        "gamma_factor": 1.0,
+        "description": "camera-rgb",
+    }
     vrs.add_record(RGB_TYPE_ID, 1, RecordType.CONFIGURATION, start, IMAGE_CONFIG.pack(config))
     if time_pairs:
-        vrs.add_stream(TIME_TYPE_ID, 1, [
-            RecordKind(RecordType.CONFIGURATION, TIME_VERSION, "data_layout", {0: TIME_CONFIG}),
-            RecordKind(RecordType.DATA, TIME_VERSION, f"data_layout/size={TIME_DATA.fixed_size}", {0: TIME_DATA}),
-        ])  # fmt: skip
-        vrs.add_record(TIME_TYPE_ID, 1, RecordType.CONFIGURATION, start,
-                       TIME_CONFIG.pack({"stream_id": 0, "sample_rate_hz": fps, "mode": "TIMECODE"}))  # fmt: skip
+        vrs.add_stream(
+            TIME_TYPE_ID,
+            1,
+            [
+                RecordKind(RecordType.CONFIGURATION, TIME_VERSION, "data_layout", {0: TIME_CONFIG}),
+                RecordKind(RecordType.DATA, TIME_VERSION, f"data_layout/size={TIME_DATA.fixed_size}", {0: TIME_DATA}),
+            ],
+        )
+        vrs.add_record(
+            TIME_TYPE_ID,
+            1,
+            RecordType.CONFIGURATION,
+            start,
+            TIME_CONFIG.pack({"stream_id": 0, "sample_rate_hz": fps, "mode": "TIMECODE"}),
+        )
     for k, (rgb, t_ns) in enumerate(zip(frames, device_ns, strict=True)):
         ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise ValueError(f"frame {k}: JPEG encoding failed")
-        meta = {"group_id": k, "frame_number": k, "exposure_duration_s": 0.005, "gain": 1.0,
-                "capture_timestamp_ns": int(t_ns), "arrival_timestamp_ns": int(t_ns) + 2_000_000,
-                "temperature_deg_c": float("nan")}  # fmt: skip
+        meta = {
+            "group_id": k,
+            "frame_number": k,
+            "exposure_duration_s": 0.005,
+            "gain": 1.0,
+            "capture_timestamp_ns": int(t_ns),
+            "arrival_timestamp_ns": int(t_ns) + 2_000_000,
+            "temperature_deg_c": float("nan"),
+        }
         vrs.add_record(RGB_TYPE_ID, 1, RecordType.DATA, int(t_ns) / 1e9, IMAGE_DATA.pack(meta) + jpg.tobytes())
     for device, code in time_pairs:
         payload = TIME_DATA.pack({"monotonic_timestamp_ns": int(device), "real_timestamp_ns": int(code)})

@@ -122,6 +122,17 @@ def duplicate(ep: Episode, trim: int = 7, noise: float = 1e-4, seed: int = 0) ->
 
 PLANTERS: dict[str, Callable[..., Planted]] = {
     p.__name__: p
-    for p in (frozen_camera, black_frames, frozen_state, dead_joint, saturated_joint, jump, wraparound, idle_ends,
-              not_tracking, nan_values, duplicate)
-}  # fmt: skip
+    for p in (
+        frozen_camera,
+        black_frames,
+        frozen_state,
+        dead_joint,
+        saturated_joint,
+        jump,
+        wraparound,
+        idle_ends,
+        not_tracking,
+        nan_values,
+        duplicate,
+    )
+}

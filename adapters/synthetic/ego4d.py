@@ -267,9 +267,17 @@ class GoalStepFixture:
 
 
 def _seg(start: float, end: float, text: str, category: str, relevant: str, **more: object) -> dict:
-    return {"start_time": start, "end_time": end, "step_category": category, "step_description": text,
-            "is_continued": False, "is_procedural": bool(more.get("segments")), "is_relevant": relevant,
-            "summary": [text.strip()] if more.get("segments") else [], **more}  # fmt: skip
+    return {
+        "start_time": start,
+        "end_time": end,
+        "step_category": category,
+        "step_description": text,
+        "is_continued": False,
+        "is_procedural": bool(more.get("segments")),
+        "is_relevant": relevant,
+        "summary": [text.strip()] if more.get("segments") else [],
+        **more,
+    }
 
 
 def write_goalstep(corpus: Ego4DFixture, *, val: Iterable[int] = (), bad: Iterable[str] = ()) -> GoalStepFixture:
@@ -298,16 +306,25 @@ def write_goalstep(corpus: Ego4DFixture, *, val: Iterable[int] = (), bad: Iterab
             steps.append(_seg(start, end, text, cat, rel, segments=subsegs))
             bad_field = None if v.bad is None else "video"
             segments.append(GoalStepSegment(f"{base}/{i:03d}", v.uid, "step", start, end, text, nested, bad_field))
-            segments += [GoalStepSegment(f"{base}/{i:03d}/{j:03d}", v.uid, "substep", sa, sb, t, [], bad_field)
-                         for j, (sa, sb, t) in enumerate(nested)]  # fmt: skip
+            segments += [
+                GoalStepSegment(f"{base}/{i:03d}/{j:03d}", v.uid, "substep", sa, sb, t, [], bad_field)
+                for j, (sa, sb, t) in enumerate(nested)
+            ]
         if k == first_good:
             steps += _bad_steps(bad, steps, d, base, gfield, v.uid, segments)
-        docs[split].append({
-            "video_uid": v.uid, "start_time": v.start_sec, "end_time": v.start_sec + d,
-            "goal_category": "COOKING:MAKE_BREAD", "goal_description": "Makes the bread",
-            "goal_wikihow_url": "https://www.wikihow.com/Make-a-Quick-Homemade-Bread",
-            "summary": [s["step_description"] for s in steps[:3]], "is_procedural": True, "segments": steps,
-        })  # fmt: skip
+        docs[split].append(
+            {
+                "video_uid": v.uid,
+                "start_time": v.start_sec,
+                "end_time": v.start_sec + d,
+                "goal_category": "COOKING:MAKE_BREAD",
+                "goal_description": "Makes the bread",
+                "goal_wikihow_url": "https://www.wikihow.com/Make-a-Quick-Homemade-Bread",
+                "summary": [s["step_description"] for s in steps[:3]],
+                "is_procedural": True,
+                "segments": steps,
+            }
+        )
     if "no_video_uid" in bad:
         docs["val"].append({"start_time": 0, "end_time": 1.0, "goal_description": "Makes tea", "segments": []})
         k = len(docs["val"]) - 1
@@ -315,13 +332,27 @@ def write_goalstep(corpus: Ego4DFixture, *, val: Iterable[int] = (), bad: Iterab
         segments.append(GoalStepSegment(raw_id, "", "goal", 0, 1, "", [], why))
     files = {}
     for split, name in (("train", "goalstep_train.json"), ("val", "goalstep_valid.json")):
-        doc = {"version": "1.0", "date": "231129", "description": f"Ego4D Goal-Step ({split})", "split": split,
-               "videos": docs[split]}  # fmt: skip
+        doc = {
+            "version": "1.0",
+            "date": "231129",
+            "description": f"Ego4D Goal-Step ({split})",
+            "split": split,
+            "videos": docs[split],
+        }
         files[split] = corpus.root / "v2" / "annotations" / name
         files[split].write_text(json.dumps(doc, indent=2))
-    test = {"version": "1.0", "date": "231129", "description": "Ego4D Goal-Step (test)", "split": "test",
-            "videos": [{"video_uid": corpus.videos[0].uid, "step_segments": [
-                {"step_description": t, "segment_count": 1} for _, t, *_ in STEPS]}]}  # fmt: skip
+    test = {
+        "version": "1.0",
+        "date": "231129",
+        "description": "Ego4D Goal-Step (test)",
+        "split": "test",
+        "videos": [
+            {
+                "video_uid": corpus.videos[0].uid,
+                "step_segments": [{"step_description": t, "segment_count": 1} for _, t, *_ in STEPS],
+            }
+        ],
+    }
     files["test"] = corpus.root / "v2" / "annotations" / "goalstep_test.json"
     files["test"].write_text(json.dumps(test, indent=2))
     return GoalStepFixture(files, segments)
@@ -336,12 +367,24 @@ def _bad_steps(
     def add(step: dict, why: str) -> None:
         i = len(steps) + len(out)
         out.append(step)
-        segments.append(GoalStepSegment(f"{base}/{i:03d}", uid, "step", step["start_time"], step["end_time"],
-                                        step["step_description"], [], f"{gfield}.segments[{i}].{why}"))  # fmt: skip
+        segments.append(
+            GoalStepSegment(
+                f"{base}/{i:03d}",
+                uid,
+                "step",
+                step["start_time"],
+                step["end_time"],
+                step["step_description"],
+                [],
+                f"{gfield}.segments[{i}].{why}",
+            )
+        )
 
     if "end_before_start" in bad:
-        add(_seg(round(0.6 * d, 5), round(0.4 * d, 5), "Wash bowl", "Clean: Wash bowls", "unsure", segments=[]),
-            "end_time")  # fmt: skip
+        add(
+            _seg(round(0.6 * d, 5), round(0.4 * d, 5), "Wash bowl", "Clean: Wash bowls", "unsure", segments=[]),
+            "end_time",
+        )
         sub = _seg(round(0.2 * d, 5), round(0.1 * d, 5), "trash kitchen waste", "Clean: Dispose", "essential")
         steps[0]["segments"].append(sub)
         j = len(steps[0]["segments"]) - 1
@@ -358,9 +401,13 @@ def _bad_steps(
             )
         )
     if "no_description" in bad:
-        add(_seg(round(0.1 * d, 5), round(0.2 * d, 5), "  ", "General activity: Use phone", "unsure", segments=[]),
-            "step_description")  # fmt: skip
+        add(
+            _seg(round(0.1 * d, 5), round(0.2 * d, 5), "  ", "General activity: Use phone", "unsure", segments=[]),
+            "step_description",
+        )
     if "past_end" in bad:
-        add(_seg(round(0.9 * d, 5), round(d + 2.0, 5), "Clean floor with mop", "Clean: Floor", "unsure", segments=[]),
-            "end_time")  # fmt: skip
+        add(
+            _seg(round(0.9 * d, 5), round(d + 2.0, 5), "Clean floor with mop", "Clean: Floor", "unsure", segments=[]),
+            "end_time",
+        )
     return out

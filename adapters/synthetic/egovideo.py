@@ -112,9 +112,16 @@ def write_ego_shards(
                 key = f"factory{f:03d}_worker{w:03d}_{k:05d}"
                 clip = EgoClip(key, f"{stem}/{key}", seed, frames, fps, shard, bad=case)
                 seed += 1
-                meta = {"factory_id": f"factory_{f:03d}", "worker_id": f"worker_{w:03d}", "video_index": k,
-                        "duration_sec": clip.duration_s, "fps": fps, "width": width, "height": height,
-                        "codec": "h264"}  # fmt: skip
+                meta = {
+                    "factory_id": f"factory_{f:03d}",
+                    "worker_id": f"worker_{w:03d}",
+                    "video_index": k,
+                    "duration_sec": clip.duration_s,
+                    "fps": fps,
+                    "width": width,
+                    "height": height,
+                    "codec": "h264",
+                }
                 if window_clip and n == 0 and k == 0:
                     clip.window = (0.5, 1.5)
                     meta |= {"start_sec": 0.5, "end_sec": 1.5}
@@ -134,8 +141,9 @@ def write_ego_shards(
         path = root / "factory_999" / "workers" / "worker_001" / "factory999_worker001_part00.tar"
         path.parent.mkdir(parents=True)
         path.write_bytes(b"this is not a tar archive" * 40)
-        fixture.clips.append(EgoClip("", path.relative_to(root).as_posix().removesuffix(".tar"), -1, 0, fps, path,
-                                     bad="corrupt_shard"))  # fmt: skip
+        fixture.clips.append(
+            EgoClip("", path.relative_to(root).as_posix().removesuffix(".tar"), -1, 0, fps, path, bad="corrupt_shard")
+        )
     return fixture
 
 
@@ -152,8 +160,14 @@ def write_ego_folder(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(_mp4_bytes(round(seconds * fps), fps, height, width, k))
         caption = CAPTIONS[k % len(CAPTIONS)]
-        labels.append({"id": vid, "label": caption, "template": "Putting [something] onto [something]",
-                       "placeholders": ["a cup", "the shelf"]})  # fmt: skip
+        labels.append(
+            {
+                "id": vid,
+                "label": caption,
+                "template": "Putting [something] onto [something]",
+                "placeholders": ["a cup", "the shelf"],
+            }
+        )
         rows.append({"key": f"videos/{vid}", "caption": caption})
         fixture.clips.append(EgoClip(f"videos/{vid}", f"videos/{vid}", k, round(seconds * fps), fps, path, caption))
     (root / "labels.json").write_text(json.dumps(labels, indent=1))

@@ -122,8 +122,7 @@ def write_epic_kitchens(
     for k, (vid, rate, _, split) in enumerate(VIDEOS[:videos]):
         participant = vid.partition("_")[0]
         v = EpicVideo(vid, root / participant / "videos" / f"{vid}.MP4", rate, int(duration_s * rate), 10 + k, split)
-        write_mp4(v.path, (synthetic_frame(height, width, i, v.seed) for i in range(v.frames)), rate, gop=12,
-                  bframes=2)  # fmt: skip
+        write_mp4(v.path, (synthetic_frame(height, width, i, v.seed) for i in range(v.frames)), rate, gop=12, bframes=2)
         fixture.videos.append(v)
         span = v.duration_s / segments_per_video
         for i in range(segments_per_video):
@@ -151,13 +150,22 @@ def _row(seg: EpicSegment, index: int) -> dict[str, str]:
         (n for n in NARRATIONS if n[0] == seg.narration), NARRATIONS[0]
     )
     row = {
-        "narration_id": seg.narration_id, "participant_id": seg.video_id.partition("_")[0], "video_id": seg.video_id,
-        "narration_timestamp": timestamp(max(seg.start_s - 0.2, 0), 3), "start_timestamp": timestamp(seg.start_s),
-        "stop_timestamp": timestamp(seg.stop_s), "start_frame": str(frame_number(seg.video_id, seg.start_s)),
-        "stop_frame": str(frame_number(seg.video_id, seg.stop_s)), "narration": text, "verb": verb,
-        "verb_class": str(verb_class), "noun": noun, "noun_class": str(noun_class), "all_nouns": str(nouns),
+        "narration_id": seg.narration_id,
+        "participant_id": seg.video_id.partition("_")[0],
+        "video_id": seg.video_id,
+        "narration_timestamp": timestamp(max(seg.start_s - 0.2, 0), 3),
+        "start_timestamp": timestamp(seg.start_s),
+        "stop_timestamp": timestamp(seg.stop_s),
+        "start_frame": str(frame_number(seg.video_id, seg.start_s)),
+        "stop_frame": str(frame_number(seg.video_id, seg.stop_s)),
+        "narration": text,
+        "verb": verb,
+        "verb_class": str(verb_class),
+        "noun": noun,
+        "noun_class": str(noun_class),
+        "all_nouns": str(nouns),
         "all_noun_classes": str(classes),
-    }  # fmt: skip
+    }
     match seg.bad:
         case "bad_timestamp":
             row["start_timestamp"] = "0:00:61.5"

@@ -73,8 +73,10 @@ QUEST_CAMERAS = (
                           0.0, 0.0, 0.0, 0.0],
      "serialNumber": "21366312_12:mono10bit", "stream_id": "1201-2"},
 )  # fmt: skip
-QUEST_SLAM_LEFT_T_DEVICE_CAMERA = (tuple(QUEST_CAMERAS[0]["T_Device_Camera"]["quaternion_wxyz"]),
-                                   tuple(QUEST_CAMERAS[0]["T_Device_Camera"]["translation_xyz"]))  # fmt: skip
+QUEST_SLAM_LEFT_T_DEVICE_CAMERA = (
+    tuple(QUEST_CAMERAS[0]["T_Device_Camera"]["quaternion_wxyz"]),
+    tuple(QUEST_CAMERAS[0]["T_Device_Camera"]["translation_xyz"]),
+)
 QUEST_HEADSET_UID = "58635154735610"
 QUEST_DEVICE = ((0.6316699154608774, -0.334256056968385, 0.6353578507409454, -0.29255154722449),
                 (0.0034970109462738, 1.1696090087890625, -0.0776387786865234))  # fmt: skip
@@ -220,13 +222,20 @@ def umetrack_profile() -> dict:
     landmarks.append(np.mean([lay["index1"], lay["pinky1"], lay["wrist"]], axis=0))  # palm centre
     bones.append(1)
     mm = 1000.0
-    return {"hand_model": {
-        "joint_rotation_axes": np.asarray(axes).tolist(), "joint_rest_positions": (np.asarray(rest) * mm).tolist(),
-        "joint_frame_index": list(range(2, 22)), "joint_parent": [-1] * 20, "joint_first_child": [-1] * 20,
-        "joint_next_sibling": [-1] * 20, "landmark_rest_positions": (np.asarray(landmarks) * mm).tolist(),
-        "landmark_rest_bone_weights": [[1.0, 0.0]] * 21, "landmark_rest_bone_indices": [[b, 0] for b in bones],
-        "hand_scale": 1.0,
-    }}  # fmt: skip
+    return {
+        "hand_model": {
+            "joint_rotation_axes": np.asarray(axes).tolist(),
+            "joint_rest_positions": (np.asarray(rest) * mm).tolist(),
+            "joint_frame_index": list(range(2, 22)),
+            "joint_parent": [-1] * 20,
+            "joint_first_child": [-1] * 20,
+            "joint_next_sibling": [-1] * 20,
+            "landmark_rest_positions": (np.asarray(landmarks) * mm).tolist(),
+            "landmark_rest_bone_weights": [[1.0, 0.0]] * 21,
+            "landmark_rest_bone_indices": [[b, 0] for b in bones],
+            "hand_scale": 1.0,
+        }
+    }
 
 
 def write_hot3d(
@@ -262,9 +271,21 @@ def _write_sequence(path: Path, name: str, headset: str, frames: int, bad: str |
         headset_uid = "5411364721403"
         stamps = [T0_NS + round(k * 1e9 / 30) + d for k in range(frames) for d in (0, PAIR_NS)]
     seq.world_from_camera = cam
-    (path / "metadata.json").write_text(json.dumps({
-        "gt_available_status": {"mano_hand_pose_gt": True, "umetrack_hand_pose_gt": True, "object_pose_gt": True},
-        "headset": headset, "participant_id": name.split("_")[0], "recording_name": name}, indent=4))  # fmt: skip
+    (path / "metadata.json").write_text(
+        json.dumps(
+            {
+                "gt_available_status": {
+                    "mano_hand_pose_gt": True,
+                    "umetrack_hand_pose_gt": True,
+                    "object_pose_gt": True,
+                },
+                "headset": headset,
+                "participant_id": name.split("_")[0],
+                "recording_name": name,
+            },
+            indent=4,
+        )
+    )
     rows = [POSE_HEADER]
     for i, ts in enumerate(stamps):
         q, t = _wxyz(device[i // seq.per_frame])
@@ -334,13 +355,25 @@ def _write_calibration(path: Path, quest: bool, rgb_params: tuple[float, ...]) -
         (path / "camera_models.json").write_text(json.dumps(list(QUEST_CAMERAS), indent=4))
         return
     (q, t) = ARIA_RGB_T_DEVICE_CAMERA
-    cams = [{"Calibrated": True, "Label": "camera-slam-left",
-             "T_Device_Camera": {"Translation": [0.0, 0.0, 0.0], "UnitQuaternion": [1.0, [0.0, 0.0, 0.0]]},
-             "Projection": {"Name": "FisheyeRadTanThinPrism", "Params": [241.5, 318.4, 237.4] + [0.0] * 12}},
-            {"Calibrated": True, "Label": "camera-rgb",
-             "T_Device_Camera": {"Translation": list(t), "UnitQuaternion": [q[0], list(q[1:])]},
-             "Projection": {"Name": "FisheyeRadTanThinPrism", "Params": list(rgb_params)}}]  # fmt: skip
-    line = {"utc_timestamp_ns": -1, "tracking_timestamp_us": 113585202412, "ImuCalibrations": [],
-            "CameraCalibrations": cams}  # fmt: skip
+    cams = [
+        {
+            "Calibrated": True,
+            "Label": "camera-slam-left",
+            "T_Device_Camera": {"Translation": [0.0, 0.0, 0.0], "UnitQuaternion": [1.0, [0.0, 0.0, 0.0]]},
+            "Projection": {"Name": "FisheyeRadTanThinPrism", "Params": [241.5, 318.4, 237.4] + [0.0] * 12},
+        },
+        {
+            "Calibrated": True,
+            "Label": "camera-rgb",
+            "T_Device_Camera": {"Translation": list(t), "UnitQuaternion": [q[0], list(q[1:])]},
+            "Projection": {"Name": "FisheyeRadTanThinPrism", "Params": list(rgb_params)},
+        },
+    ]
+    line = {
+        "utc_timestamp_ns": -1,
+        "tracking_timestamp_us": 113585202412,
+        "ImuCalibrations": [],
+        "CameraCalibrations": cams,
+    }
     (path / "mps" / "slam").mkdir(parents=True, exist_ok=True)
     (path / "mps/slam/online_calibration.jsonl").write_text(json.dumps(line) + "\n" + json.dumps(line) + "\n")

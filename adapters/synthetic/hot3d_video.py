@@ -76,8 +76,9 @@ def write_recording(
         p = np.einsum("tji,tj->ti", world_from_camera[:, :3, :3], wrist[:, :3, 3] - world_from_camera[:, :3, 3])
         pixels[hand] = project(params, p)
     codes = [t0_ns + round(k * 1e9 / 30) for k in range(-LEAD, n + LEAD)]
-    images = [frame_image(k, {h: px[k] for h, px in pixels.items()} if 0 <= k < n else None)
-              for k in range(-LEAD, n + LEAD)]  # fmt: skip
+    images = [
+        frame_image(k, {h: px[k] for h, px in pixels.items()} if 0 <= k < n else None) for k in range(-LEAD, n + LEAD)
+    ]
     pair_codes = range(codes[0] - 1_000_000_000, codes[-1] + 1_000_000_001, 100_000_000)
     write_aria_rgb(path, images, [device_ns(c, t0_ns) for c in codes], [(device_ns(c, t0_ns), c) for c in pair_codes])
     return pixels

@@ -214,8 +214,13 @@ def _png_column(frames: np.ndarray) -> pa.Array:
 
 def _stats(values: np.ndarray) -> dict[str, list]:
     v = values.reshape(len(values), -1).astype(np.float64)
-    return {"min": v.min(0).tolist(), "max": v.max(0).tolist(), "mean": v.mean(0).tolist(),
-            "std": v.std(0).tolist(), "count": [len(v)]}  # fmt: skip
+    return {
+        "min": v.min(0).tolist(),
+        "max": v.max(0).tolist(),
+        "mean": v.mean(0).tolist(),
+        "std": v.std(0).tolist(),
+        "count": [len(v)],
+    }
 
 
 def _ranges(record: LayoutRecord, key: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -266,8 +271,13 @@ def materialize(case: Case, root: Path, *, episodes: int = 2, seconds: float = 1
             v = _values(ft, n, _ranges(rec, ft.key), 0.13 * ep + 0.05 * i + seed)
             out.columns.setdefault(ft.key, []).append(v)
             cols[ft.key] = _column(v)
-        book = {"timestamp": ts, "frame_index": np.arange(n), "episode_index": np.full(n, ep),
-                "index": np.arange(start, start + n), "task_index": np.full(n, ep % len(TASKS))}  # fmt: skip
+        book = {
+            "timestamp": ts,
+            "frame_index": np.arange(n),
+            "episode_index": np.full(n, ep),
+            "index": np.arange(start, start + n),
+            "task_index": np.full(n, ep % len(TASKS)),
+        }
         for key, v in book.items():
             if any(f.key == key for f in feats) or key in rec.undeclared_columns:
                 cols[key] = pa.array(v if key == "timestamp" else v.astype(np.int64))

@@ -102,8 +102,12 @@ def _vectors(robot: str, n: int) -> dict[str, np.ndarray]:
         for side, sign in (("left", -1.0), ("right", 1.0)):
             q, g = _motion(robot, n, sign)
             jp = np.column_stack([q, g])
-            out |= {f"joint_position_{side}": jp, f"joint_velocity_{side}": np.gradient(jp, axis=0) * 30,
-                    f"joint_effort_{side}": 0.1 * jp, f"end_effector_{side}": np.full((n, 7), 0.2)}  # fmt: skip
+            out |= {
+                f"joint_position_{side}": jp,
+                f"joint_velocity_{side}": np.gradient(jp, axis=0) * 30,
+                f"joint_effort_{side}": 0.1 * jp,
+                f"end_effector_{side}": np.full((n, 7), 0.2),
+            }
         return out
     (ql, gl), (qr, gr) = _motion(robot, n, -1.0), _motion(robot, n)
     qr = -qr  # Tien Kung: humanoid.urdf's right arm is the left's mirror image, joint for joint with the sign flipped
@@ -163,8 +167,9 @@ def write_episode(root: Path, s: EpisodeSpec, size: tuple[int, int] = (48, 64)) 
     return out
 
 
-def write_robomind(root: Path, specs: list[EpisodeSpec], size: tuple[int, int] = (48, 64),
-                   instructions: dict[str, str] | None = None) -> dict[str, WrittenEpisode]:  # fmt: skip
+def write_robomind(
+    root: Path, specs: list[EpisodeSpec], size: tuple[int, int] = (48, 64), instructions: dict[str, str] | None = None
+) -> dict[str, WrittenEpisode]:
     """Every episode of `specs` under `root` (and the maker's `RoboMIND_v1_2_instr.csv` when `instructions`);
     returns them by raw id."""
     root.mkdir(parents=True, exist_ok=True)

@@ -160,13 +160,28 @@ class VrsWriter:
         desc_offset = FILE_HEADER.size
         desc_size = RECORD_HEADER.size + len(description)
         index_offset = desc_offset + desc_size + len(body)
-        header = FILE_HEADER.pack(MAGIC[0], MAGIC[1], 0x1234_5678_9ABC_DEF0, FILE_HEADER.size, RECORD_HEADER.size,
-                                  index_offset, desc_offset, 0, 0, 0, 0, MAGIC[2], FORMAT_VRS1)  # fmt: skip
-        desc_header = RECORD_HEADER.pack(desc_size, 0, DESCRIPTION_TYPE_ID, DESCRIPTION_FORMAT, MAX_TIMESTAMP, 0,
-                                         int(RecordType.DATA), 0, 0)  # fmt: skip
+        header = FILE_HEADER.pack(
+            MAGIC[0],
+            MAGIC[1],
+            0x1234_5678_9ABC_DEF0,
+            FILE_HEADER.size,
+            RECORD_HEADER.size,
+            index_offset,
+            desc_offset,
+            0,
+            0,
+            0,
+            0,
+            MAGIC[2],
+            FORMAT_VRS1,
+        )
+        desc_header = RECORD_HEADER.pack(
+            desc_size, 0, DESCRIPTION_TYPE_ID, DESCRIPTION_FORMAT, MAX_TIMESTAMP, 0, int(RecordType.DATA), 0, 0
+        )
         index_size = RECORD_HEADER.size + len(index)
-        index_header = RECORD_HEADER.pack(index_size, previous, INDEX_TYPE_ID, INDEX_FORMAT_CLASSIC, MAX_TIMESTAMP, 0,
-                                          int(RecordType.DATA), 0, 0)  # fmt: skip
+        index_header = RECORD_HEADER.pack(
+            index_size, previous, INDEX_TYPE_ID, INDEX_FORMAT_CLASSIC, MAX_TIMESTAMP, 0, int(RecordType.DATA), 0, 0
+        )
         Path(path).write_bytes(header + desc_header + description + bytes(body) + index_header + index)
 
     def _description(self) -> bytes:

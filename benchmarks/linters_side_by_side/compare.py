@@ -32,8 +32,11 @@ def lint_findings(report: dict | None, episode: int) -> set[tuple[str, str]]:
     """(check id, joint) of every finding on the planted episode or the whole dataset, severity above info."""
     if not report:
         return set()
-    return {(f["check"], str(f.get("joint"))) for f in report.get("findings", [])
-            if f["severity"] != "info" and f.get("episode") in (episode, None)}  # fmt: skip
+    return {
+        (f["check"], str(f.get("joint")))
+        for f in report.get("findings", [])
+        if f["severity"] != "info" and f.get("episode") in (episode, None)
+    }
 
 
 def main() -> None:

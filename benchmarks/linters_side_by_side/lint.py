@@ -37,13 +37,20 @@ def write(root: Path, case: str) -> None:
     }
     if root.exists():
         shutil.rmtree(root)
-    ds = LeRobotDataset.create(repo_id=f"side_by_side/{case}", fps=FPS, features=features, root=root,
-                               robot_type="GR1ArmsOnly", use_videos=True)  # fmt: skip
+    ds = LeRobotDataset.create(
+        repo_id=f"side_by_side/{case}", fps=FPS, features=features, root=root, robot_type="GR1ArmsOnly", use_videos=True
+    )
     instructions = tasks()
     for k, ep in enumerate(eps):
         for i in range(len(ep.state)):
-            ds.add_frame({CAMERA: ep.frames[i], "observation.state": ep.state[i].astype(np.float32),
-                          "action": ep.action[i].astype(np.float32), "task": instructions[k]})  # fmt: skip
+            ds.add_frame(
+                {
+                    CAMERA: ep.frames[i],
+                    "observation.state": ep.state[i].astype(np.float32),
+                    "action": ep.action[i].astype(np.float32),
+                    "task": instructions[k],
+                }
+            )
         ds.save_episode()
     ds.finalize()
 
@@ -67,8 +74,10 @@ def main() -> None:
         root = out / case
         write(root, case)
         doctor = run([str(BIN / "lerobot-doctor"), "check", str(root), "--json"], out / "none")
-        lint = run([str(BIN / "lelint"), "check", str(root), "--json", str(out / f"{case}.lint.json")],
-                   out / f"{case}.lint.json")  # fmt: skip
+        lint = run(
+            [str(BIN / "lelint"), "check", str(root), "--json", str(out / f"{case}.lint.json")],
+            out / f"{case}.lint.json",
+        )
         results[case] = {"doctor": doctor, "lint": lint}
         print(f"{case}: doctor rc {doctor['rc']}, lint rc {lint['rc']}", file=sys.stderr, flush=True)
     print(json.dumps(results))

@@ -30,8 +30,9 @@ def task_balance(tasks: Sequence[str], config: BehaviourConfig) -> TaskBalance:
     p = counts / counts.sum()
     entropy = float(-(p * np.log(p)).sum() / np.log(len(p))) if len(p) > 1 else 1.0
     ratio = float(counts[-1] / counts[0])
-    return TaskBalance(len(counts), int(counts[-1]), int(counts[0]), ratio, float(p[0]), entropy,
-                       ratio >= config.task_imbalance_ratio)  # fmt: skip
+    return TaskBalance(
+        len(counts), int(counts[-1]), int(counts[0]), ratio, float(p[0]), entropy, ratio >= config.task_imbalance_ratio
+    )
 
 
 def short_episodes(lengths: Sequence[int], config: BehaviourConfig, window: int | None = None) -> list[int]:

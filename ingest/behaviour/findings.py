@@ -39,30 +39,85 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
     degenerate = max(r.cam_dark_fraction or 0.0, r.cam_bright_fraction or 0.0, r.cam_flat_fraction or 0.0)
     has_cam = r.cam_dark_fraction is not None
     out = [
-        *_over("qa_nonfinite", r.nonfinite, c.nonfinite_quarantine - 0.5, rej,
-               "{v:.0f} NaN/Inf values in the natives (quarantine at {t:.0f}+)"),
-        *_over("qa_cam_frozen_fraction", r.cam_frozen_fraction, c.frozen_camera_fraction_quarantine, rej,
-               "camera frozen over {v:.0%} of the moving frames > {t:.0%}"),
-        *_over("qa_cam_degenerate", degenerate if has_cam else None, c.degenerate_fraction_quarantine, rej,
-               "near-black, near-white or flat frames {v:.0%} > {t:.0%}"),
-        *_over("qa_jump_range_fraction", r.jump_range_fraction, c.jump_range_fraction_quarantine, rej,
-               "a one-frame step of {v:.0%} of a joint's range > {t:.0%} (encoder wrap-around or teleport)"),
-        *_over("qa_cam_frozen_s", r.cam_frozen_s, c.frozen_camera_s_low, low,
-               "camera frozen {v:.2f} s while the robot moves > {t:.2f} s"),
-        *_over("qa_cam_degenerate", degenerate if has_cam else None, c.degenerate_fraction_low, low,
-               "near-black, near-white or flat frames {v:.0%} > {t:.0%}"),
-        *_over("qa_state_frozen_s", r.state_frozen_s, c.frozen_state_s_low, low,
-               "state frozen {v:.2f} s mid-episode > {t:.2f} s"),
-        *_over("qa_dead_dims", len(r.dead_dims) if r.dead_dims is not None else None, 0, low,
-               f"dead dims {r.dead_dims}: in use by the dataset, motionless here while others move"),
-        *_over("qa_saturated_fraction", r.saturated_fraction, c.saturated_fraction_low, low,
-               "a joint at its limit in {v:.0%} of frames > {t:.0%}" + f" (dims {r.saturated_dims})"),
-        *_over("qa_jump_sigma", r.jump_sigma, c.jump_sigma_low, low,
-               "a one-frame jump of {v:.0f} sigmas > {t:.0f}" + f" at frame {r.jump_frame}"),
-        *_over("qa_jump_rad_s", r.jump_rad_s, c.max_joint_speed_rad_s, low,
-               "a joint stepped at {v:.1f} rad/s > {t:.1f} rad/s"),
+        *_over(
+            "qa_nonfinite",
+            r.nonfinite,
+            c.nonfinite_quarantine - 0.5,
+            rej,
+            "{v:.0f} NaN/Inf values in the natives (quarantine at {t:.0f}+)",
+        ),
+        *_over(
+            "qa_cam_frozen_fraction",
+            r.cam_frozen_fraction,
+            c.frozen_camera_fraction_quarantine,
+            rej,
+            "camera frozen over {v:.0%} of the moving frames > {t:.0%}",
+        ),
+        *_over(
+            "qa_cam_degenerate",
+            degenerate if has_cam else None,
+            c.degenerate_fraction_quarantine,
+            rej,
+            "near-black, near-white or flat frames {v:.0%} > {t:.0%}",
+        ),
+        *_over(
+            "qa_jump_range_fraction",
+            r.jump_range_fraction,
+            c.jump_range_fraction_quarantine,
+            rej,
+            "a one-frame step of {v:.0%} of a joint's range > {t:.0%} (encoder wrap-around or teleport)",
+        ),
+        *_over(
+            "qa_cam_frozen_s",
+            r.cam_frozen_s,
+            c.frozen_camera_s_low,
+            low,
+            "camera frozen {v:.2f} s while the robot moves > {t:.2f} s",
+        ),
+        *_over(
+            "qa_cam_degenerate",
+            degenerate if has_cam else None,
+            c.degenerate_fraction_low,
+            low,
+            "near-black, near-white or flat frames {v:.0%} > {t:.0%}",
+        ),
+        *_over(
+            "qa_state_frozen_s",
+            r.state_frozen_s,
+            c.frozen_state_s_low,
+            low,
+            "state frozen {v:.2f} s mid-episode > {t:.2f} s",
+        ),
+        *_over(
+            "qa_dead_dims",
+            len(r.dead_dims) if r.dead_dims is not None else None,
+            0,
+            low,
+            f"dead dims {r.dead_dims}: in use by the dataset, motionless here while others move",
+        ),
+        *_over(
+            "qa_saturated_fraction",
+            r.saturated_fraction,
+            c.saturated_fraction_low,
+            low,
+            "a joint at its limit in {v:.0%} of frames > {t:.0%}" + f" (dims {r.saturated_dims})",
+        ),
+        *_over(
+            "qa_jump_sigma",
+            r.jump_sigma,
+            c.jump_sigma_low,
+            low,
+            "a one-frame jump of {v:.0f} sigmas > {t:.0f}" + f" at frame {r.jump_frame}",
+        ),
+        *_over(
+            "qa_jump_rad_s",
+            r.jump_rad_s,
+            c.max_joint_speed_rad_s,
+            low,
+            "a joint stepped at {v:.1f} rad/s > {t:.1f} rad/s",
+        ),
         *_over("qa_jump_m_s", r.jump_m_s, c.max_step_speed_m_s, low, "a point stepped at {v:.2f} m/s > {t:.2f} m/s"),
-    ]  # fmt: skip
+    ]
     if r.tracking_corr is not None and r.tracking_corr < c.tracking_corr_low:
         text = f"state follows the action with correlation {r.tracking_corr:.2f} < {c.tracking_corr_low:.2f}"
         out.append(Finding("qa_tracking_corr", low, r.tracking_corr, c.tracking_corr_low, text))
@@ -97,18 +152,38 @@ def dataset_findings(
     out: list[DatasetFinding] = []
     balance = task_balance(tasks, config)
     if balance.imbalanced:
-        out.append(DatasetFinding("qa_task_imbalance", balance.ratio, config.task_imbalance_ratio,
-                                  f"largest task has {balance.ratio:.1f}x the episodes of the smallest"
-                                  f" (>= {config.task_imbalance_ratio:g}x; {balance.tasks} tasks)", ()))  # fmt: skip
+        out.append(
+            DatasetFinding(
+                "qa_task_imbalance",
+                balance.ratio,
+                config.task_imbalance_ratio,
+                f"largest task has {balance.ratio:.1f}x the episodes of the smallest"
+                f" (>= {config.task_imbalance_ratio:g}x; {balance.tasks} tasks)",
+                (),
+            )
+        )
     short = short_episodes(lengths, config)
     if short:
-        out.append(DatasetFinding("qa_short_episodes", len(short), 0,
-                                  f"{len(short)} episodes shorter than the policy window of"
-                                  f" {config.policy_window_frames} frames", tuple(short)))  # fmt: skip
+        out.append(
+            DatasetFinding(
+                "qa_short_episodes",
+                len(short),
+                0,
+                f"{len(short)} episodes shorter than the policy window of {config.policy_window_frames} frames",
+                tuple(short),
+            )
+        )
     if signatures is not None and len(signatures) > 1:
         pairs = near_duplicates(np.asarray(signatures, np.uint32), config)
         for a, b, s in zip(pairs.first, pairs.second, pairs.similarity, strict=True):
-            out.append(DatasetFinding("qa_duplicate", float(s), config.duplicate_similarity_quarantine,
-                                      f"episode {b} repeats episode {a} (similarity {s:.2f} >="
-                                      f" {config.duplicate_similarity_quarantine:.2f})", (int(a), int(b))))  # fmt: skip
+            out.append(
+                DatasetFinding(
+                    "qa_duplicate",
+                    float(s),
+                    config.duplicate_similarity_quarantine,
+                    f"episode {b} repeats episode {a} (similarity {s:.2f} >="
+                    f" {config.duplicate_similarity_quarantine:.2f})",
+                    (int(a), int(b)),
+                )
+            )
     return out

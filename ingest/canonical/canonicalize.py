@@ -300,9 +300,16 @@ def _canonicalize_span(
                 confidence[:, hand] = rs.resample_linear(h.confidence.timestamps, h.confidence.values, grid_abs)
     human = emb.effector is Effector.human
     report = check_validity(
-        state.astype(np.float32), mask=mask, timestamps=grid, embodiment=emb.name, config=spec.validity,
-        action=action.astype(np.float32), keypoints=keypoints if human else None, confidence=confidence, human=human,
-    )  # fmt: skip
+        state.astype(np.float32),
+        mask=mask,
+        timestamps=grid,
+        embodiment=emb.name,
+        config=spec.validity,
+        action=action.astype(np.float32),
+        keypoints=keypoints if human else None,
+        confidence=confidence,
+        human=human,
+    )
     info["validity"] = dict(report.reasons)
     if report.rejected:
         raw.tier_reasons.append(f"span [{t_start:.2f}, {t_end:.2f}] s rejected: {report.rejected}")
@@ -335,24 +342,43 @@ def _canonicalize_span(
         m = b - a
         sub_t0 = t_start + a / spec.fps
         tier, reasons = assess_quality(
-            raw.tier, success=raw.success, has_action=bool(mask.any()), state=state[a:b].astype(np.float32),
-            mask=mask, validity=report, config=spec.quality, fps=spec.fps,
-        )  # fmt: skip
+            raw.tier,
+            success=raw.success,
+            has_action=bool(mask.any()),
+            state=state[a:b].astype(np.float32),
+            mask=mask,
+            validity=report,
+            config=spec.quality,
+            fps=spec.fps,
+        )
         tag = suffix + (f"#keep{j}" if len(keep) > 1 else "")
         ep = CanonicalEpisode(
-            uid=episode_uid(source, raw.ref.subset, raw.ref.raw_id) + tag, source=source, subset=raw.ref.subset,
+            uid=episode_uid(source, raw.ref.subset, raw.ref.raw_id) + tag,
+            source=source,
+            subset=raw.ref.subset,
             raw_id=raw.ref.raw_id + tag,
-            raw_path=raw.ref.paths[0] if raw.ref.paths else "", embodiment=emb.name, mask=mask,
-            timestamps=(np.arange(m) / spec.fps), state=state[a:b].astype(np.float32),
-            action=action[a:b].astype(np.float32), keypoints=keypoints[a:b].astype(np.float32),
-            interpolated=interp[a:b], task=task, tier=tier, tier_reasons=[*raw.tier_reasons, *reasons],
-            native_fps=raw.native_fps, success=raw.success,
+            raw_path=raw.ref.paths[0] if raw.ref.paths else "",
+            embodiment=emb.name,
+            mask=mask,
+            timestamps=(np.arange(m) / spec.fps),
+            state=state[a:b].astype(np.float32),
+            action=action[a:b].astype(np.float32),
+            keypoints=keypoints[a:b].astype(np.float32),
+            interpolated=interp[a:b],
+            task=task,
+            tier=tier,
+            tier_reasons=[*raw.tier_reasons, *reasons],
+            native_fps=raw.native_fps,
+            success=raw.success,
             cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in cameras.items()},
-            state_native=None if st_native is None else st_native[a:b], state_native_names=st_names,
-            action_native=None if ac_native is None else ac_native[a:b], action_native_names=ac_names,
+            state_native=None if st_native is None else st_native[a:b],
+            state_native_names=st_names,
+            action_native=None if ac_native is None else ac_native[a:b],
+            action_native_names=ac_names,
             action_config=_segments(raw, raw.native_fps, sub_t0, m, spec.fps) or None,
-            span_s=(sub_t0, sub_t0 + (m - 1) / spec.fps), info=info,
-        )  # fmt: skip
+            span_s=(sub_t0, sub_t0 + (m - 1) / spec.fps),
+            info=info,
+        )
         # Geometry QA on the arrays just built (one pass, no I/O): the camera is the stored trajectory with the
         # intrinsics of the camera it poses, as stored (resized, padded or cropped like its frames).
         view = None
@@ -360,8 +386,17 @@ def _canonicalize_span(
             stored = next((c for c in cameras.values() if c.source is posed), ResampledCamera(posed, np.zeros(0, int)))
             K, (h, w) = stored.intrinsics, stored.shape
             view = CameraView.from_trajectory(K, w, h, traj[a:b])
-        ep.qa = measure(ep.state, ep.action, ep.keypoints, mask, fps=spec.fps, limits=limits, config=spec.qa,
-                        camera=view, keypoint_slots=None if human else emb.keypoint_slots(mask))  # fmt: skip
+        ep.qa = measure(
+            ep.state,
+            ep.action,
+            ep.keypoints,
+            mask,
+            fps=spec.fps,
+            limits=limits,
+            config=spec.qa,
+            camera=view,
+            keypoint_slots=None if human else emb.keypoint_slots(mask),
+        )
         episodes.append(ep)
     return episodes
 

@@ -220,8 +220,10 @@ class ManoHand:
         order = torch.as_tensor(MANO_TO_OPENPOSE)
         with torch.inference_mode():
             for s in range(0, b, _CHUNK):
-                t = {k: torch.as_tensor(v[s : s + _CHUNK], dtype=dtype) for k, v in
-                     (("global_orient", go), ("hand_pose", pose), ("betas", shape), ("transl", trans))}  # fmt: skip
+                t = {
+                    k: torch.as_tensor(v[s : s + _CHUNK], dtype=dtype)
+                    for k, v in (("global_orient", go), ("hand_pose", pose), ("betas", shape), ("transl", trans))
+                }
                 out = self.layer(**t)
                 joints = torch.cat([out.joints, out.vertices[:, tips]], dim=1)[:, order]
                 verts[s : s + _CHUNK], keys[s : s + _CHUNK] = out.vertices.numpy(), joints.numpy()

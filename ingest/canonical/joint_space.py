@@ -135,8 +135,9 @@ def to_radians(values: np.ndarray, names: list[str], unit: JointUnit, opts: Join
         raise JointSpaceError(str(err)) from None
 
 
-def gripper_opening(raw_value: np.ndarray, grip: GripperMap, unit: str, arm_unit: JointUnit, name: str,
-                    opts: JointSpaceOptions) -> np.ndarray:  # fmt: skip
+def gripper_opening(
+    raw_value: np.ndarray, grip: GripperMap, unit: str, arm_unit: JointUnit, name: str, opts: JointSpaceOptions
+) -> np.ndarray:
     """A gripper value -> opening 0 (closed) .. 1 (open), clipped."""
     if arm_unit == "ticks" and unit != "joint":  # raw steps -> lerobot's RANGE_0_100 by the gripper's calibration
         try:
@@ -246,8 +247,10 @@ def _read_arms(res: _Resolver, spec: JointSpaceSpec, where: str) -> list[_Arm]:
             arms.append(_Arm(arm, cols, ts, raw, names=names))  # type: ignore[arg-type]
     if missing:
         have = [n for _, _, names in res.table for n in names][:40]
-        raise JointSpaceError(f"{where}: joints {missing} not found by name, modality slice or joint_map; native "
-                              f"names: {have}{_unsided(res, spec)}")  # fmt: skip
+        raise JointSpaceError(
+            f"{where}: joints {missing} not found by name, modality slice or joint_map; native "
+            f"names: {have}{_unsided(res, spec)}"
+        )
     if len({len(a.ts) for a in arms}) > 1 or any(not np.array_equal(a.ts, arms[0].ts) for a in arms):
         raise JointSpaceError(f"{where}: the arms' joints are on different clocks")
     return arms
@@ -309,8 +312,11 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> HandSignals:
         a.q = to_radians(a.raw, a.names, units, opts)
     poses = _fk(spec, arms)
     tracks: dict[int, HandTrack] = {}
-    notes = [f"joint space: wrists by forward kinematics of {spec.description} ({units}); {spec.source}",
-             decision.summary(), *decision.notes]  # fmt: skip
+    notes = [
+        f"joint space: wrists by forward kinematics of {spec.description} ({units}); {spec.source}",
+        decision.summary(),
+        *decision.notes,
+    ]
     if opts.sides:
         notes.append(f"arm sides {opts.sides} from {opts.sides_from or 'the joint_space.sides option'}")
     for a in arms:
@@ -352,8 +358,14 @@ def _hand(res: _Resolver, spec: JointSpaceSpec, arm: ArmMap, where: str) -> tupl
     return Stream(ts, tips, unit="m", frame="wrist"), Stream(ts, keypoints, unit="m", frame="wrist")
 
 
-def _command_tracking(raw: RawEpisode, spec: JointSpaceSpec, units: JointUnit, opts: JointSpaceOptions,
-                      arms: list[_Arm], state_poses: dict[str, np.ndarray]) -> list[str]:  # fmt: skip
+def _command_tracking(
+    raw: RawEpisode,
+    spec: JointSpaceSpec,
+    units: JointUnit,
+    opts: JointSpaceOptions,
+    arms: list[_Arm],
+    state_poses: dict[str, np.ndarray],
+) -> list[str]:
     """The wrist the action's joint targets command, by FK, against the next recorded state (a note)."""
     if not raw.actions:
         return ["joint space: no action stream; canonical actions are state deltas"]

@@ -58,8 +58,11 @@ def _calibrations(names: Sequence[str], opts: JointSpaceOptions, unit: str) -> l
     calib = {name_key(k): c for k, c in (opts.calibration or {}).items()}
     missing = [n for n in names if name_key(n) not in calib]
     if missing:
-        what = "lerobot's RANGE_M100_100 (-100..100 of the calibrated range)" if unit == "range_m100_100" else (
-            f"raw encoder ticks (0..{opts.resolution - 1})")  # fmt: skip
+        what = (
+            "lerobot's RANGE_M100_100 (-100..100 of the calibrated range)"
+            if unit == "range_m100_100"
+            else (f"raw encoder ticks (0..{opts.resolution - 1})")
+        )
         raise CalibrationMissing(
             f"joints {missing} are in {what}: give the arm's calibration file (option joint_space.calibration, "
             "lerobot's calibration/robots/<type>/<id>.json)"
@@ -171,8 +174,14 @@ class UnitDecision:
         }
 
 
-def measure(values: np.ndarray, names: Sequence[str], unit: JointUnit, lower: np.ndarray, upper: np.ndarray,
-            opts: JointSpaceOptions) -> Reading:  # fmt: skip
+def measure(
+    values: np.ndarray,
+    names: Sequence[str],
+    unit: JointUnit,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    opts: JointSpaceOptions,
+) -> Reading:
     """The share of joint values inside the limits when `values` (T, J) are read as `unit`."""
     ok = _domain(values, unit, opts)
     domain = float(ok.mean()) if ok.size else 0.0
@@ -184,8 +193,14 @@ def measure(values: np.ndarray, names: Sequence[str], unit: JointUnit, lower: np
     return Reading(unit, float(ok.mean()) if ok.size else 0.0, True, domain=domain)
 
 
-def infer_units(values: np.ndarray, names: Sequence[str], lower: np.ndarray, upper: np.ndarray,
-                opts: JointSpaceOptions, default: JointUnit | None) -> UnitDecision:  # fmt: skip
+def infer_units(
+    values: np.ndarray,
+    names: Sequence[str],
+    lower: np.ndarray,
+    upper: np.ndarray,
+    opts: JointSpaceOptions,
+    default: JointUnit | None,
+) -> UnitDecision:
     """The reading of (T, J) arm joint values `names` with URDF limits `lower`/`upper` (see the module docstring).
     `default`: the embodiment's usual unit, used when the dataset's recorder names none (`recorder_units`)."""
     readings = {u: measure(values, names, u, lower, upper, opts) for u in READINGS}
@@ -198,8 +213,9 @@ def infer_units(values: np.ndarray, names: Sequence[str], lower: np.ndarray, upp
         return d
     scale = {u: _scale(u, lower, upper, opts) for u in READINGS}
     fitting = [u for u in READINGS if readings[u].fit >= FIT_MIN and readings[u].domain >= DOMAIN_MIN]
-    left = [u for u in fitting
-            if not any(scale[b] >= 10 * scale[u] and readings[b].fit >= FIT_DOMINATES for b in READINGS)]  # fmt: skip
+    left = [
+        u for u in fitting if not any(scale[b] >= 10 * scale[u] and readings[b].fit >= FIT_DOMINATES for b in READINGS)
+    ]
     if len(left) == 1:
         return UnitDecision(left[0], "evidence", readings, n, recorder)
     if len(left) > 1 and recorder in left:

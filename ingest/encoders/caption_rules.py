@@ -38,9 +38,12 @@ VERBS = frozenset(
     )
 )
 _DOUBLED = frozenset(  # one-syllable verbs that double their last consonant before -ing
-    re.findall(r"\w+", "cut put stir drop grab hit dig run pat tap sit set chop flip mop zip plug unplug step rub "
-                       "scrub spin get knit wrap unwrap unzip")
-)  # fmt: skip
+    re.findall(
+        r"\w+",
+        "cut put stir drop grab hit dig run pat tap sit set chop flip mop zip plug unplug step rub "
+        "scrub spin get knit wrap unwrap unzip",
+    )
+)
 _IRREGULAR_3RD = {"has": "have", "does": "do", "goes": "go", "is": "be", "are": "be"}
 
 # EPIC-KITCHENS-100 narrations ("open drawer", "still washing courgette", "dicing courgette", "take carrots and"):

@@ -82,13 +82,16 @@ def encoder_config(spec: EncoderSpec) -> DINOv3ViTConfig:
 
     path = Path(spec.model)
     if not (path / "config.json").is_file():
-        raise EncoderLoadError(f"{path}: no config.json here; --model must be a local DINOv3 ViT weights folder "
-                               "(the save_pretrained layout: config.json + model.safetensors)")  # fmt: skip
+        raise EncoderLoadError(
+            f"{path}: no config.json here; --model must be a local DINOv3 ViT weights folder "
+            "(the save_pretrained layout: config.json + model.safetensors)"
+        )
     try:
         model_type = json.loads((path / "config.json").read_text()).get("model_type")
         if model_type != "dinov3_vit":
-            raise EncoderLoadError(f"{path}/config.json: model_type {model_type!r}, expected 'dinov3_vit' "
-                                   "(a DINOv3 ViT checkpoint)")  # fmt: skip
+            raise EncoderLoadError(
+                f"{path}/config.json: model_type {model_type!r}, expected 'dinov3_vit' (a DINOv3 ViT checkpoint)"
+            )
         return DINOv3ViTConfig.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, TypeError, AttributeError) as e:
         raise EncoderLoadError(f"{path}/config.json: not a DINOv3 ViT config ({e})") from e
@@ -105,8 +108,9 @@ def load_encoder(spec: EncoderSpec) -> torch.nn.Module:
         model = DINOv3ViTModel(config)
     else:
         try:
-            model = DINOv3ViTModel.from_pretrained(spec.model, config=config, local_files_only=True,
-                                                   dtype=torch.float32)  # fmt: skip
+            model = DINOv3ViTModel.from_pretrained(
+                spec.model, config=config, local_files_only=True, dtype=torch.float32
+            )
         except (OSError, ValueError, RuntimeError, SafetensorError) as e:
             raise EncoderLoadError(f"{spec.model}: cannot load the weights ({e})") from e
     return model.to(spec.device).eval()

@@ -74,8 +74,9 @@ class PreprocessConfig(BaseModel):
             raise ValueError(f"{path}: size {size} is not a square height/width resize")
         for flag in ("do_resize", "do_rescale", "do_normalize"):
             if raw.get(flag) is False:
-                raise ValueError(f"{path}: {flag}=false is not supported (DINOv3 frames are always resized, "
-                                 "rescaled and normalized)")  # fmt: skip
+                raise ValueError(
+                    f"{path}: {flag}=false is not supported (DINOv3 frames are always resized, rescaled and normalized)"
+                )
         if raw.get("do_center_crop"):
             raise ValueError(f"{path}: do_center_crop is not supported")
         resample = int(raw.get("resample", 2))
@@ -97,8 +98,9 @@ def preprocess(frames: np.ndarray | torch.Tensor, cfg: PreprocessConfig) -> torc
         raise ValueError(f"expected uint8 frames [B, H, W, 3], got {x.dtype} {tuple(x.shape)}")
     x = x.permute(0, 3, 1, 2).float()  # a channels-last view: no copy before the resize
     if tuple(x.shape[-2:]) != (cfg.size, cfg.size):  # torchvision returns a same-size image untouched
-        x = F.interpolate(x, size=(cfg.size, cfg.size), mode=RESAMPLE_MODES[cfg.resample], align_corners=False,
-                          antialias=True)  # fmt: skip
+        x = F.interpolate(
+            x, size=(cfg.size, cfg.size), mode=RESAMPLE_MODES[cfg.resample], align_corners=False, antialias=True
+        )
     mean = torch.tensor(cfg.image_mean, dtype=x.dtype).view(-1, 1, 1)
     std = torch.tensor(cfg.image_std, dtype=x.dtype).view(-1, 1, 1)
     return ((x * cfg.rescale_factor - mean) / std).contiguous()
@@ -149,8 +151,9 @@ def normalize_frames(frames: torch.Tensor, cfg: PreprocessConfig) -> torch.Tenso
     return (frames.float() * cfg.rescale_factor - mean) / std
 
 
-def _decode(video: Path, frame_index: Sequence[int], out: torch.Tensor, convert: Callable[[np.ndarray], torch.Tensor]
-            ) -> torch.Tensor:  # fmt: skip
+def _decode(
+    video: Path, frame_index: Sequence[int], out: torch.Tensor, convert: Callable[[np.ndarray], torch.Tensor]
+) -> torch.Tensor:
     """Decode the wanted frames into `out` [N, ...] through `convert`, a few at a time (memory stays at the output
     plus a few source frames)."""
     wanted = [int(i) for i in frame_index]
@@ -175,8 +178,10 @@ def _decode(video: Path, frame_index: Sequence[int], out: torch.Tensor, convert:
     except (av.error.FFmpegError, OSError, ValueError) as e:  # a corrupt, truncated or missing file
         raise LatentsInputError(f"{video}: cannot decode frames ({type(e).__name__}: {e})") from e
     if n != len(wanted):
-        raise LatentsInputError(f"{video}: has {n} of the {len(wanted)} frames wanted (frame {wanted[n]} is past its "
-                                "end); the video is shorter than the episode")  # fmt: skip
+        raise LatentsInputError(
+            f"{video}: has {n} of the {len(wanted)} frames wanted (frame {wanted[n]} is past its "
+            "end); the video is shorter than the episode"
+        )
     return out
 
 

@@ -130,8 +130,9 @@ class FrameEncoder:
         with torch.inference_mode(), autocast:
             return self.net(x)
 
-    def _to_host(self, pending: tuple[int, int, torch.Tensor, torch.Tensor, int], patches: torch.Tensor,
-                 cls: torch.Tensor) -> tuple[int, Ready]:  # fmt: skip
+    def _to_host(
+        self, pending: tuple[int, int, torch.Tensor, torch.Tensor, int], patches: torch.Tensor, cls: torch.Tensor
+    ) -> tuple[int, Ready]:
         start, n, p, c, slot = pending
         with torch.cuda.stream(self.copy_stream):
             self.copy_stream.wait_event(self.compute_done[slot])

@@ -152,8 +152,10 @@ class QwenVL:
 
     def generate(self, requests: list[tuple[str | None, VisionInput]], max_new_tokens: int = 32) -> list[str]:
         """Greedy answers (decoded, special tokens dropped) to caption prompts, one per (original text, frames)."""
-        return [self.tokenizer.decode(t, skip_special_tokens=True).strip()
-                for t in self.generate_ids(requests, max_new_tokens)]  # fmt: skip
+        return [
+            self.tokenizer.decode(t, skip_special_tokens=True).strip()
+            for t in self.generate_ids(requests, max_new_tokens)
+        ]
 
     @torch.inference_mode()
     def generate_ids(self, requests: list[tuple[str | None, VisionInput]], max_new_tokens: int) -> list[list[int]]:
@@ -168,10 +170,18 @@ class QwenVL:
         if with_frames:  # the frames of every row, in row order: the model matches them to the image tokens in order
             pixels = np.concatenate([v.pixel_values for v in with_frames])
             grids = np.concatenate([v.grid_thw for v in with_frames])
-            kwargs = {"pixel_values": torch.from_numpy(pixels).to(self.device, self.dtype),
-                      "image_grid_thw": torch.from_numpy(grids).to(self.device)}  # fmt: skip
-        gen = GenerationConfig(do_sample=False, num_beams=1, max_new_tokens=max_new_tokens, pad_token_id=self.pad_id,
-                               eos_token_id=self.stop_ids, suppress_tokens=self.never_generate or None)  # fmt: skip
+            kwargs = {
+                "pixel_values": torch.from_numpy(pixels).to(self.device, self.dtype),
+                "image_grid_thw": torch.from_numpy(grids).to(self.device),
+            }
+        gen = GenerationConfig(
+            do_sample=False,
+            num_beams=1,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.stop_ids,
+            suppress_tokens=self.never_generate or None,
+        )
         out = self.model.generate(
             input_ids=ids.to(self.device),
             attention_mask=mask.to(self.device),

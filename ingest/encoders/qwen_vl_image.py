@@ -59,12 +59,24 @@ class QwenImageConfig(BaseModel):
         `max_pixels`); `fallback` fills what the file leaves out (e.g. patch sizes from the model config)."""
         size = raw.get("size") or {}
         values: dict[str, Any] = dict(fallback)
-        for key in ("patch_size", "temporal_patch_size", "merge_size", "image_mean", "image_std", "rescale_factor",
-                    "resample", "do_resize", "do_rescale", "do_normalize"):  # fmt: skip
+        for key in (
+            "patch_size",
+            "temporal_patch_size",
+            "merge_size",
+            "image_mean",
+            "image_std",
+            "rescale_factor",
+            "resample",
+            "do_resize",
+            "do_rescale",
+            "do_normalize",
+        ):
             if raw.get(key) is not None:
                 values[key] = raw[key]
-        for key, size_keys in (("min_pixels", ("shortest_edge", "min_pixels")),
-                               ("max_pixels", ("longest_edge", "max_pixels"))):  # fmt: skip
+        for key, size_keys in (
+            ("min_pixels", ("shortest_edge", "min_pixels")),
+            ("max_pixels", ("longest_edge", "max_pixels")),
+        ):
             found = next((v for v in [*(size.get(k) for k in size_keys), raw.get(key)] if v is not None), None)
             if found is not None:
                 values[key] = found
@@ -78,8 +90,11 @@ class QwenImageConfig(BaseModel):
         fallback = {}
         if vision_config is not None:
             v = vision_config
-            fallback = {"patch_size": v.patch_size, "temporal_patch_size": v.temporal_patch_size,
-                        "merge_size": v.spatial_merge_size}  # fmt: skip
+            fallback = {
+                "patch_size": v.patch_size,
+                "temporal_patch_size": v.temporal_patch_size,
+                "merge_size": v.spatial_merge_size,
+            }
         file = Path(path) / PREPROCESSOR_CONFIG
         if not file.is_file():
             raise VLMError(

@@ -159,8 +159,15 @@ def clean_prompt(text: str) -> str:
 @torch.inference_mode()
 def encode_text(model: torch.nn.Module, tokenizer: Any, text: str, text_len: int = TEXT_LEN) -> torch.Tensor:
     """One prompt -> [text_len, D] bf16 on CPU: real tokens' hidden states, zeros after them."""
-    tok = tokenizer([clean_prompt(text)], padding="max_length", max_length=text_len, truncation=True,
-                    add_special_tokens=True, return_attention_mask=True, return_tensors="pt")  # fmt: skip
+    tok = tokenizer(
+        [clean_prompt(text)],
+        padding="max_length",
+        max_length=text_len,
+        truncation=True,
+        add_special_tokens=True,
+        return_attention_mask=True,
+        return_tensors="pt",
+    )
     device = next(model.parameters()).device
     mask = tok.attention_mask.to(device)
     hidden = model(tok.input_ids.to(device), attention_mask=mask).last_hidden_state[0].float()

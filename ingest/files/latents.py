@@ -50,12 +50,15 @@ def check_latents(f: LatentsFile, where: str = "latents") -> None:
     elif n > 1 and not bool((f.frame_index[1:] > f.frame_index[:-1]).all()):
         problems.append("frame_index is not strictly increasing")
     if f.latents.dtype != want or f.latents.ndim != 3 or tuple(f.latents.shape[:2]) != (n, grid):
-        problems.append(f"latents must be {f.meta.dtype} [{n}, {grid}, D], got {f.latents.dtype} "
-                        f"{tuple(f.latents.shape)}")  # fmt: skip
+        problems.append(
+            f"latents must be {f.meta.dtype} [{n}, {grid}, D], got {f.latents.dtype} {tuple(f.latents.shape)}"
+        )
     prefix = (n, 1 + f.meta.num_register_tokens, f.latents.shape[-1] if f.latents.ndim == 3 else -1)
     if f.cls_registers.dtype != want or tuple(f.cls_registers.shape) != prefix:
-        problems.append(f"cls_registers must be {f.meta.dtype} {list(prefix)}, got {f.cls_registers.dtype} "
-                        f"{tuple(f.cls_registers.shape)}")  # fmt: skip
+        problems.append(
+            f"cls_registers must be {f.meta.dtype} {list(prefix)}, got {f.cls_registers.dtype} "
+            f"{tuple(f.cls_registers.shape)}"
+        )
     if problems:
         raise LatentsFileError(f"{where}: " + "; ".join(problems))
 
@@ -79,8 +82,9 @@ def read_latents(path: Path) -> LatentsFile:
         keys = set(sf.keys())
         if keys != set(TENSOR_KEYS):
             raise LatentsFileError(f"{path}: tensors {sorted(keys)}, expected {sorted(TENSOR_KEYS)}")
-        f = LatentsFile(sf.get_tensor(LATENTS_KEY), sf.get_tensor(CLS_REGISTERS_KEY), sf.get_tensor(FRAME_INDEX_KEY),
-                        meta)  # fmt: skip
+        f = LatentsFile(
+            sf.get_tensor(LATENTS_KEY), sf.get_tensor(CLS_REGISTERS_KEY), sf.get_tensor(FRAME_INDEX_KEY), meta
+        )
     check_latents(f, str(path))
     return f
 

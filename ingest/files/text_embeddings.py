@@ -48,8 +48,11 @@ def _check(e: TextEmbedding, where: str) -> None:
 
 def write_text_embedding(path: Path, input_ids: np.ndarray, hidden: torch.Tensor, meta: TextEmbeddingMeta) -> Path:
     """Store `hidden` [L, D] (cast to the metadata's dtype) and `input_ids` [L] at `path`, atomically."""
-    e = TextEmbedding(hidden.detach().to("cpu", STORED_DTYPES[meta.dtype]).contiguous(),
-                      torch.as_tensor(np.asarray(input_ids, dtype=np.int64)), meta)  # fmt: skip
+    e = TextEmbedding(
+        hidden.detach().to("cpu", STORED_DTYPES[meta.dtype]).contiguous(),
+        torch.as_tensor(np.asarray(input_ids, dtype=np.int64)),
+        meta,
+    )
     _check(e, str(path))
     return save_atomic(Path(path), {HIDDEN_KEY: e.hidden_states, INPUT_IDS_KEY: e.input_ids}, meta.to_metadata())
 

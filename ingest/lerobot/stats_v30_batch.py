@@ -101,8 +101,9 @@ def _count_below(buf: np.ndarray, base: np.ndarray, low: np.ndarray, high: np.nd
     return lo.reshape(low.shape)
 
 
-def _quantiles(buf: np.ndarray, dims: int, starts: np.ndarray, lengths: np.ndarray, vmin: np.ndarray,
-               vmax: np.ndarray) -> dict:  # fmt: skip
+def _quantiles(
+    buf: np.ndarray, dims: int, starts: np.ndarray, lengths: np.ndarray, vmin: np.ndarray, vmax: np.ndarray
+) -> dict:
     """`stats_v30._quantile_parts` + `_quantile_stats` for every episode of the batch: key -> (episodes, dims)."""
     seg = dims * starts[:, None] + np.arange(dims)[None, :] * lengths[:, None]  # (episodes, dims)
     targets = np.array(QUANTILES)[:, None] * lengths[None, :]  # q * count (float64), (quantiles, episodes)

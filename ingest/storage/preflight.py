@@ -31,5 +31,6 @@ def preflight_output(url: str, options: StorageOptions | None = None) -> None:
         with contextlib.suppress(OSError):  # a probe never written is no garbage
             fs.rm_file(probe)
     if not (first and not second):
-        raise StorageError(f"{where}: the store does not honour conditional writes (If-None-Match), which exactly-once "
-                           "commits need")  # fmt: skip
+        raise StorageError(
+            f"{where}: the store does not honour conditional writes (If-None-Match), which exactly-once commits need"
+        )

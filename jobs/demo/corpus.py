@@ -51,21 +51,34 @@ def _so101_vectors(episode: int, n: int) -> tuple[np.ndarray, np.ndarray]:
 def _write_so101(lerobot_folder: Path, scale: int) -> None:
     names = [f"{m}.pos" for m in (*SO101_MOTORS, "gripper")]
     cameras = {"observation.images.front": (48, 64), "observation.images.wrist": (48, 64)}
-    write_lerobot_v3(lerobot_folder / "so101_pick", (45, 36) * scale, fps=30, cameras=cameras, names=names,
-                     robot_type="so101_follower", vectors=_so101_vectors)  # fmt: skip
+    write_lerobot_v3(
+        lerobot_folder / "so101_pick",
+        (45, 36) * scale,
+        fps=30,
+        cameras=cameras,
+        names=names,
+        robot_type="so101_follower",
+        vectors=_so101_vectors,
+    )
 
 
 def _new_sources(raw: Path, scale: int, corrupt: bool) -> dict[str, Callable[[], Path]]:
     """The sources beyond `BASE_SOURCES`: each a writer returning its adapter root (two short episodes, one bad)."""
 
     def epic() -> Path:
-        write_epic_kitchens(raw / "epic_kitchens", videos=scale, duration_s=3.0, segments_per_video=2,
-                            bad=("corrupt_video",) if corrupt else ())  # fmt: skip
+        write_epic_kitchens(
+            raw / "epic_kitchens",
+            videos=scale,
+            duration_s=3.0,
+            segments_per_video=2,
+            bad=("corrupt_video",) if corrupt else (),
+        )
         return raw / "epic_kitchens"
 
     def ego_video() -> Path:
-        write_ego_shards(raw / "ego_video", workers=scale, clips_per_shard=2, seconds=2.0,
-                         bad=("corrupt_video",) if corrupt else ())  # fmt: skip
+        write_ego_shards(
+            raw / "ego_video", workers=scale, clips_per_shard=2, seconds=2.0, bad=("corrupt_video",) if corrupt else ()
+        )
         return raw / "ego_video"
 
     def hot3d() -> Path:
@@ -74,8 +87,11 @@ def _new_sources(raw: Path, scale: int, corrupt: bool) -> dict[str, Callable[[],
         return raw / "hot3d"
 
     def robomind() -> Path:
-        specs = [RoboMindEpisode(robot, f"pick_{robot}", f"1014_1446{k:02d}", 40)
-                 for k in range(scale) for robot in ("franka_3rgb", "agilex_3rgb")]  # fmt: skip
+        specs = [
+            RoboMindEpisode(robot, f"pick_{robot}", f"1014_1446{k:02d}", 40)
+            for k in range(scale)
+            for robot in ("franka_3rgb", "agilex_3rgb")
+        ]
         if corrupt:
             specs.append(RoboMindEpisode("franka_3rgb", "pick_franka_3rgb", "1014_151731", 40, bad="truncated"))
         write_robomind(raw / "robomind", specs)
@@ -98,8 +114,14 @@ def write_raw_corpus(
         raise ValueError("the so101 recording lives in the lerobot source's folder: ask for 'lerobot' too")
     roots: dict[str, Path] = {}
     if "bridge" in wanted:
-        write_rlds(raw / "bridge", "bridge", episodes=3 * scale, steps=20, vary_steps=True,
-                   corrupt_crc=("train", 1) if corrupt else None)  # fmt: skip
+        write_rlds(
+            raw / "bridge",
+            "bridge",
+            episodes=3 * scale,
+            steps=20,
+            vary_steps=True,
+            corrupt_crc=("train", 1) if corrupt else None,
+        )
         roots["bridge"] = next((raw / "bridge").rglob("dataset_info.json")).parent
     if "agibot" in wanted:
         specs = [EpisodeSpec(327, 700_000 + k, 60) for k in range(2 * scale)]
@@ -108,12 +130,22 @@ def write_raw_corpus(
         write_agibot(raw / "agibot", specs)
         roots["agibot"] = raw / "agibot"
     if "ego4d" in wanted:
-        write_ego4d(raw / "ego4d", num_videos=scale, duration_s=8.0, narrations_per_video=3,
-                    bad=("corrupt_video",) if corrupt else ())  # fmt: skip
+        write_ego4d(
+            raw / "ego4d",
+            num_videos=scale,
+            duration_s=8.0,
+            narrations_per_video=3,
+            bad=("corrupt_video",) if corrupt else (),
+        )
         roots["ego4d"] = raw / "ego4d"
     if "egodex" in wanted:
-        write_egodex(raw / "egodex", episodes_per_task=scale, num_frames=60, old_episode=False,
-                     bad=("missing_camera",) if corrupt else ())  # fmt: skip
+        write_egodex(
+            raw / "egodex",
+            episodes_per_task=scale,
+            num_frames=60,
+            old_episode=False,
+            bad=("missing_camera",) if corrupt else (),
+        )
         roots["egodex"] = raw / "egodex"
     if "lerobot" in wanted:
         lerobot_root = run_demo(raw / "lerobot_out", episodes=2 + scale, quiet=True).root

@@ -48,8 +48,10 @@ def run_pipeline_demo(out: Path, scale: int = 1) -> int:
     print(f"2. eidata ingest {spec_path}  (embedded Ray)")
     report = run_ingest(load_spec(spec_path))
     print(report.table())
-    print(f"\n2b. eidata caption {out / 'corpus'}  (no --model: the rule-based normalizer; a Qwen3-VL folder gives "
-          "VLM captions)")  # fmt: skip
+    print(
+        f"\n2b. eidata caption {out / 'corpus'}  (no --model: the rule-based normalizer; a Qwen3-VL folder gives "
+        "VLM captions)"
+    )
     print(run_caption(CaptionJob(root=out / "corpus"), progress=False).summary())
     for title, sql in QUERIES.items():
         print(f"\n3. eidata query {out / 'corpus'}  -- {title}")

@@ -158,8 +158,10 @@ def run_demo(out: Path, episodes: int = 6, seed: int = 0, overwrite: bool = True
         return meta
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     print(f"\nwrote {root}")
-    print(f"  {meta.info.total_episodes} episodes, {meta.info.total_frames} frames at {meta.info.fps:g} Hz "
-          f"({meta.info.total_frames / meta.info.fps:.1f} s of data) in {elapsed:.1f} s "
-          f"= {total / elapsed:.0f} frames/s; {size / 1e6:.2f} MB on disk")  # fmt: skip
+    print(
+        f"  {meta.info.total_episodes} episodes, {meta.info.total_frames} frames at {meta.info.fps:g} Hz "
+        f"({meta.info.total_frames / meta.info.fps:.1f} s of data) in {elapsed:.1f} s "
+        f"= {total / elapsed:.0f} frames/s; {size / 1e6:.2f} MB on disk"
+    )
     print(meta.summary())
     return meta

@@ -73,8 +73,9 @@ def write_plan(plan: ExportPlan, final: Path, fp: str, data_mb: int, video_mb: i
     _clear_partials(final)
     tmp = final.with_name(f".{final.name}{PARTIAL}{uuid.uuid4().hex[:12]}")
     tmp.mkdir()
-    writer = V30Writer(tmp, fps=plan.fps, features=plan.features, robot_type=plan.robot_type,
-                       data_mb=data_mb, video_mb=video_mb)  # fmt: skip
+    writer = V30Writer(
+        tmp, fps=plan.fps, features=plan.features, robot_type=plan.robot_type, data_mb=data_mb, video_mb=video_mb
+    )
     try:
         if plan.keep_tasks is not None:
             writer.use_tasks(plan.keep_tasks)

@@ -342,8 +342,9 @@ class V30Writer:
             {"name": "task", "field_name": "task", "pandas_type": "unicode", "numpy_type": "object"},
         ]
         # pandas metadata so `pd.read_parquet` restores `task` as the index (lerobot `load_tasks`)
-        pq.write_table(tasks.replace_schema_metadata({b"pandas": json.dumps(index_meta).encode()}),
-                       self.root / TASKS_PATH_V30)  # fmt: skip
+        pq.write_table(
+            tasks.replace_schema_metadata({b"pandas": json.dumps(index_meta).encode()}), self.root / TASKS_PATH_V30
+        )
         (self.root / STATS_PATH_V30).write_text(json.dumps(jsonable(self.stats or {}), indent=4), encoding="utf-8")
         info = info_v30(
             fps=self.fps,

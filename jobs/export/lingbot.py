@@ -108,8 +108,9 @@ def write_meta(plan: DatasetPlan) -> None:
 
 
 # -- the job --------------------------------------------------------------------------------------------------------
-def run_lingbot_export(spec: LingbotExportSpec, *, address: str | None = None, progress: bool | None = None,
-                       dry_run: bool = False) -> ExportReport:  # fmt: skip
+def run_lingbot_export(
+    spec: LingbotExportSpec, *, address: str | None = None, progress: bool | None = None, dry_run: bool = False
+) -> ExportReport:
     t0 = time.perf_counter()
     models = check_models(spec)
     root, out = spec.root.resolve(), spec.out.resolve()
@@ -145,8 +146,9 @@ def run_lingbot_export(spec: LingbotExportSpec, *, address: str | None = None, p
     return report
 
 
-def _plan_all(spec: LingbotExportSpec, models: Models, sources: list[Path],
-              report: ExportReport) -> tuple[list[DatasetPlan], list[dict[str, Any]]]:  # fmt: skip
+def _plan_all(
+    spec: LingbotExportSpec, models: Models, sources: list[Path], report: ExportReport
+) -> tuple[list[DatasetPlan], list[dict[str, Any]]]:
     """Every dataset's plan and the episodes left to do; a dataset that cannot be exported is tallied as skipped."""
     root = spec.root.resolve()
     plans, works = [], []
@@ -188,8 +190,15 @@ def _accept(plan: DatasetPlan, report: ExportReport, result: dict[str, Any]) -> 
             write_meta(plan)
 
 
-def _run_on_ray(spec: LingbotExportSpec, models: Models, works: list[dict[str, Any]], accept: Callable[[dict], None],
-                address: str | None, progress: bool | None, on_ready: Callable[[], None]) -> None:  # fmt: skip
+def _run_on_ray(
+    spec: LingbotExportSpec,
+    models: Models,
+    works: list[dict[str, Any]],
+    accept: Callable[[dict], None],
+    address: str | None,
+    progress: bool | None,
+    on_ready: Callable[[], None],
+) -> None:
     import ray
 
     from jobs.export.lingbot_work import LatentEncoder, prepare_episode
@@ -197,9 +206,17 @@ def _run_on_ray(spec: LingbotExportSpec, models: Models, works: list[dict[str, A
     with ray_session(address, spec.num_cpus, spec.object_store_mb, preserve_order=None):
         place = place_actors(spec.device, spec.actors, ray.cluster_resources())
         actor_cls = ray.remote(LatentEncoder)
-        actors = [actor_cls.options(**place.resources).remote(  # type: ignore[attr-defined]
-            str(spec.vae), str(spec.text_encoder), str(models.tokenizer), device=place.device,
-            text_len=spec.text_len, threads=place.threads) for _ in range(place.actors)]  # fmt: skip
+        actors = [
+            actor_cls.options(**place.resources).remote(  # type: ignore[attr-defined]
+                str(spec.vae),
+                str(spec.text_encoder),
+                str(models.tokenizer),
+                device=place.device,
+                text_len=spec.text_len,
+                threads=place.threads,
+            )
+            for _ in range(place.actors)
+        ]
         try:
             devices = ray.get([a.ready.remote() for a in actors])
         except ray.exceptions.RayActorError as e:  # a model that fails to load stops the job here, not per episode
@@ -220,8 +237,12 @@ def _run_on_ray(spec: LingbotExportSpec, models: Models, works: list[dict[str, A
                 try:
                     result = ray.get(ref)
                 except Exception as e:  # the task or actor died past its retries: this episode only
-                    result = {"dataset": item["dataset"], "episode_index": item["episode_index"], "stats": None,
-                              "error": f"worker: {type(e).__name__}: {str(e)[:500]}"}  # fmt: skip
+                    result = {
+                        "dataset": item["dataset"],
+                        "episode_index": item["episode_index"],
+                        "stats": None,
+                        "error": f"worker: {type(e).__name__}: {str(e)[:500]}",
+                    }
                 accept(result)
                 bar.update(1, frames=result.get("frames", 0))
 

@@ -212,13 +212,25 @@ def plan_dataset(src: Path, rel: str, spec: LingbotExportSpec, models: Models, t
                     continue
                 f, h, w = latent_grid(len(ids), spec.height, spec.width, models.vae)
                 vh, vw = info.features[key].shape[:2]
-                plans.append(LatentPlan(
-                    path=latent_file(info, entry.episode_index, key, seg.start_frame, seg.end_frame), video_key=key,
-                    text=seg.action_text, frame_ids=ids, start_frame=seg.start_frame, end_frame=seg.end_frame,
-                    fps=spec.fps, ori_fps=ori_fps, video_height=vh, video_width=vw, latent_num_frames=f,
-                    latent_height=h, latent_width=w, latent_channels=models.vae["z_dim"],
-                    text_emb_shape=(spec.text_len, models.text_dim),
-                ))  # fmt: skip
+                plans.append(
+                    LatentPlan(
+                        path=latent_file(info, entry.episode_index, key, seg.start_frame, seg.end_frame),
+                        video_key=key,
+                        text=seg.action_text,
+                        frame_ids=ids,
+                        start_frame=seg.start_frame,
+                        end_frame=seg.end_frame,
+                        fps=spec.fps,
+                        ori_fps=ori_fps,
+                        video_height=vh,
+                        video_width=vw,
+                        latent_num_frames=f,
+                        latent_height=h,
+                        latent_width=w,
+                        latent_channels=models.vae["z_dim"],
+                        text_emb_shape=(spec.text_len, models.text_dim),
+                    )
+                )
         latents[entry.episode_index] = plans
         tally.episodes += 1
         tally.segments += len(segments)
@@ -236,8 +248,15 @@ def work_item(plan: DatasetPlan, entry: EpisodeEntry, spec: LingbotExportSpec, t
         return None
     lineage = EpisodeLineage.of(entry.model_extra or {})
     return {
-        "dataset": plan.rel, "src": str(plan.src), "out": str(plan.out), "episode_index": ep,
-        "info_src": plan.info_src.to_json(), "info_out": plan.info_out.to_json(),
-        "mask": episode_mask(lineage, plan.info_src).astype(int).tolist(), "write_table": write_table,
-        "link_videos": links, "latents": [p.model_dump(mode="json") for p in todo], "size": [spec.height, spec.width],
-    }  # fmt: skip
+        "dataset": plan.rel,
+        "src": str(plan.src),
+        "out": str(plan.out),
+        "episode_index": ep,
+        "info_src": plan.info_src.to_json(),
+        "info_out": plan.info_out.to_json(),
+        "mask": episode_mask(lineage, plan.info_src).astype(int).tolist(),
+        "write_table": write_table,
+        "link_videos": links,
+        "latents": [p.model_dump(mode="json") for p in todo],
+        "size": [spec.height, spec.width],
+    }

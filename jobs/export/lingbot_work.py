@@ -58,8 +58,14 @@ def prepare_episode(item: dict[str, Any]) -> dict[str, Any]:
     """Frame table (when not yet exported), video links, and resized frames of each latent plan of one episode."""
     src, out, ep = Path(item["src"]), Path(item["out"]), int(item["episode_index"])
     info_src = InfoJson.model_validate(item["info_src"])
-    result: dict[str, Any] = {"dataset": item["dataset"], "out": item["out"], "episode_index": ep,
-                              "latents": [], "stats": None, "error": None}  # fmt: skip
+    result: dict[str, Any] = {
+        "dataset": item["dataset"],
+        "out": item["out"],
+        "episode_index": ep,
+        "latents": [],
+        "stats": None,
+        "error": None,
+    }
     stage = "table"
     try:
         data_rel = info_src.data_file(ep)
@@ -81,11 +87,13 @@ def prepare_episode(item: dict[str, Any]) -> dict[str, Any]:
             by_key[p.video_key].append(p)
         height, width = item["size"]
         for key, key_plans in by_key.items():
-            frames = _decode_resized(src / info_src.video_file(ep, key), {i for p in key_plans for i in p.frame_ids},
-                                     height, width)  # fmt: skip
+            frames = _decode_resized(
+                src / info_src.video_file(ep, key), {i for p in key_plans for i in p.frame_ids}, height, width
+            )
             for p in key_plans:
-                result["latents"].append({"plan": p.model_dump(mode="json"),
-                                          "pixels": np.stack([frames[i] for i in p.frame_ids])})  # fmt: skip
+                result["latents"].append(
+                    {"plan": p.model_dump(mode="json"), "pixels": np.stack([frames[i] for i in p.frame_ids])}
+                )
     except Exception as e:  # this episode only: the job reports it and goes on
         result["error"] = f"{stage}: {type(e).__name__}: {e}"
         result["latents"] = []
@@ -95,14 +103,23 @@ def prepare_episode(item: dict[str, Any]) -> dict[str, Any]:
 class LatentEncoder:
     """Ray actor: Wan2.2 VAE + UMT5 loaded once; `encode` turns an episode's prepared frames into latent files."""
 
-    def __init__(self, vae: str, text_encoder: str, tokenizer: str | None, *, device: str = "auto",
-                 text_len: int = 512, threads: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        vae: str,
+        text_encoder: str,
+        tokenizer: str | None,
+        *,
+        device: str = "auto",
+        text_len: int = 512,
+        threads: int | None = None,
+    ) -> None:
         if threads:
             torch.set_num_threads(threads)
         self.device = pick_device(device)
         self.vae = load_vae(Path(vae), self.device)
-        self.text_model, self.tokenizer = load_text_encoder(Path(text_encoder), tokenizer and Path(tokenizer),
-                                                            self.device)  # fmt: skip
+        self.text_model, self.tokenizer = load_text_encoder(
+            Path(text_encoder), tokenizer and Path(tokenizer), self.device
+        )
         self.text_len = text_len
         self._texts: OrderedDict[str, torch.Tensor] = OrderedDict()
 

@@ -100,8 +100,15 @@ def process_episode(item: dict[str, Any]) -> dict[str, Any]:
         return _process_episode(item, source, ref, spec, codec, output, deadline)
 
 
-def _process_episode(item: dict[str, Any], source: SourceSpec, ref: EpisodeRef, spec: CanonicalizeSpec,
-                     codec: VideoCodec, output: Path, deadline: TaskDeadline) -> dict[str, Any]:  # fmt: skip
+def _process_episode(
+    item: dict[str, Any],
+    source: SourceSpec,
+    ref: EpisodeRef,
+    spec: CanonicalizeSpec,
+    codec: VideoCodec,
+    output: Path,
+    deadline: TaskDeadline,
+) -> dict[str, Any]:
     stage = "read"
     staged: list[StagedEpisode] = []
     try:
@@ -122,8 +129,14 @@ def _process_episode(item: dict[str, Any], source: SourceSpec, ref: EpisodeRef, 
                 st = stage_canonical(output / dataset, ep, codec, spec.fps)
                 staged.append(st)
                 features = {k: v.to_json() for k, v in dataset_features(ep).items()}
-                out.append({"dataset": dataset, "staged": st.model_dump(mode="json"), "robot_type": ep.embodiment,
-                            "features": features})  # fmt: skip
+                out.append(
+                    {
+                        "dataset": dataset,
+                        "staged": st.model_dump(mode="json"),
+                        "robot_type": ep.embodiment,
+                        "features": features,
+                    }
+                )
         return {"status": "staged", "uid": item["uid"], "episodes": out}
     except Exception as e:  # bad input of any kind is this episode's problem only
         for st in staged:

@@ -76,9 +76,13 @@ class DatasetCommitter:
     def _writer(self, dataset: str, features: dict[str, FeatureSpec], robot_type: str) -> LeRobotWriter:
         if dataset not in self.writers:
             self.writers[dataset] = open_writer(
-                self.output / dataset, fps=self.fps, features=features, robot_type=robot_type, codec=self.codec,
+                self.output / dataset,
+                fps=self.fps,
+                features=features,
+                robot_type=robot_type,
+                codec=self.codec,
                 recover=False,  # recovered at job start; workers' finished episodes wait in its staging area now
-            )  # fmt: skip
+            )
         writer = self.writers[dataset]
         have = {k: (f.dtype, tuple(f.shape)) for k, f in writer.user_features.items()}
         want = {k: (f.dtype, tuple(f.shape)) for k, f in features.items()}
@@ -130,8 +134,9 @@ class Committer:
         by_actor: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for ep in result["episodes"]:
             by_actor[self._actor_of(ep["dataset"])].append(ep)
-        sent = _Sent(item, len(result["episodes"]), sum(e["staged"]["length"] for e in result["episodes"]),
-                     len(by_actor))  # fmt: skip
+        sent = _Sent(
+            item, len(result["episodes"]), sum(e["staged"]["length"] for e in result["episodes"]), len(by_actor)
+        )
         if self.local is not None:  # committers: 0, the commit in the driver itself
             for eps in by_actor.values():
                 self._booked(sent, self.local.commit(eps))
@@ -214,8 +219,15 @@ class Committer:
         self._reap()
 
     def _quarantine(self, item: WorkItem, result: dict[str, Any]) -> None:
-        row = quarantine_row(item.source, item.ref, result["stage"], result["error_class"], result["message"],
-                             file=result.get("file"), field=result.get("field"))  # fmt: skip
+        row = quarantine_row(
+            item.source,
+            item.ref,
+            result["stage"],
+            result["error_class"],
+            result["message"],
+            file=result.get("file"),
+            field=result.get("field"),
+        )
         self.quarantine.append(row.model_copy(update={"episode_uid": item.uid}))
         if len(self.quarantine) >= QUARANTINE_FLUSH:
             self.flush()

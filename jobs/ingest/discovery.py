@@ -34,8 +34,16 @@ log = logging.getLogger(__name__)
 
 WORK_DIR = f"{JOB_DIR}/work"
 BATCH = 8192  # refs per parquet batch, in the discovery task and in the driver's reads
-_SCHEMA = pa.schema([("seq", pa.int64()), ("subset", pa.binary()), ("key", pa.binary()), ("uid", pa.string()),
-                     ("ref", pa.string()), ("error", pa.string())])  # fmt: skip
+_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("subset", pa.binary()),
+        ("key", pa.binary()),
+        ("uid", pa.string()),
+        ("ref", pa.string()),
+        ("error", pa.string()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -69,14 +77,23 @@ def sort_bytes(ref: EpisodeRef) -> bytes:
     return natural_bytes(ref.subset) + natural_bytes(ref.raw_id)
 
 
-def quarantine_row(source: SourceSpec, ref: EpisodeRef | None, stage: str, error_class: str, message: str,
-                   **extra: Any) -> QuarantineRow:  # fmt: skip
+def quarantine_row(
+    source: SourceSpec, ref: EpisodeRef | None, stage: str, error_class: str, message: str, **extra: Any
+) -> QuarantineRow:
     uid = episode_uid(source.name, ref.subset, ref.raw_id) if ref else f"{source.name}/*"
     return QuarantineRow(
-        episode_uid=uid, source=source.name, subset=ref.subset if ref else "", adapter=source.adapter,
-        raw_path=ref.paths[0] if ref and ref.paths else str(source.root), stage=stage, error_class=error_class,
-        message=message, file=extra.get("file"), field=extra.get("field"), quarantined_at=datetime.now(UTC),
-    )  # fmt: skip
+        episode_uid=uid,
+        source=source.name,
+        subset=ref.subset if ref else "",
+        adapter=source.adapter,
+        raw_path=ref.paths[0] if ref and ref.paths else str(source.root),
+        stage=stage,
+        error_class=error_class,
+        message=message,
+        file=extra.get("file"),
+        field=extra.get("field"),
+        quarantined_at=datetime.now(UTC),
+    )
 
 
 def discovery_row(source: SourceSpec, ref: EpisodeRef) -> QuarantineRow:
@@ -138,13 +155,16 @@ def _write_refs(source: SourceSpec, path: Path) -> int:
 
 def _batch(source: SourceSpec, refs: list[EpisodeRef], start: int) -> pa.RecordBatch:
     return pa.record_batch(
-        [pa.array(range(start, start + len(refs)), pa.int64()),
-         pa.array([natural_bytes(r.subset) for r in refs], pa.binary()),
-         pa.array([sort_bytes(r) for r in refs], pa.binary()),
-         pa.array([episode_uid(source.name, r.subset, r.raw_id) for r in refs], pa.string()),
-         pa.array([r.model_dump_json() for r in refs], pa.string()), pa.array([r.error for r in refs], pa.string())],
+        [
+            pa.array(range(start, start + len(refs)), pa.int64()),
+            pa.array([natural_bytes(r.subset) for r in refs], pa.binary()),
+            pa.array([sort_bytes(r) for r in refs], pa.binary()),
+            pa.array([episode_uid(source.name, r.subset, r.raw_id) for r in refs], pa.string()),
+            pa.array([r.model_dump_json() for r in refs], pa.string()),
+            pa.array([r.error for r in refs], pa.string()),
+        ],
         schema=_SCHEMA,
-    )  # fmt: skip
+    )
 
 
 def _done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
@@ -153,8 +173,10 @@ def _done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
     parts, params = [], []
     episodes = sorted((output / DATASETS_DIR / source).glob(f"**/{EPISODES_PATH}"))
     if episodes:
-        parts.append("SELECT eidata.raw_uid AS uid FROM read_json(?, format='newline_delimited', "
-                     "columns={'eidata': 'STRUCT(raw_uid VARCHAR)'})")  # fmt: skip
+        parts.append(
+            "SELECT eidata.raw_uid AS uid FROM read_json(?, format='newline_delimited', "
+            "columns={'eidata': 'STRUCT(raw_uid VARCHAR)'})"
+        )
         params.append([str(p) for p in episodes])
     quarantine = parquet_files(output, QUARANTINE_DIR)
     if quarantine:
@@ -200,8 +222,9 @@ def _sort_todo(output: Path, source: str, unsorted: Path, work: Path) -> tuple[i
             "TO ? (FORMAT parquet, ROW_GROUP_SIZE 8192)",
             [str(unsorted), *params, str(work)],
         )
-        todo, readable = con.execute("SELECT count(*), count(*) FILTER (error IS NULL) FROM read_parquet(?)",
-                                     [str(work)]).fetchone()  # fmt: skip
+        todo, readable = con.execute(
+            "SELECT count(*), count(*) FILTER (error IS NULL) FROM read_parquet(?)", [str(work)]
+        ).fetchone()
     finally:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -245,8 +268,11 @@ def discover_all(spec: JobSpec) -> DiscoveryPlan:
         except Exception as e:  # the discovery task itself died past its retries
             plan.errors.append(quarantine_row(s, None, "discover", type(e).__name__, str(e)[:2000]))
             continue
-        plan.found, plan.todo, plan.todo_readable = (plan.found + res["found"], plan.todo + res["todo"],
-                                                     plan.todo_readable + res["todo_readable"])  # fmt: skip
+        plan.found, plan.todo, plan.todo_readable = (
+            plan.found + res["found"],
+            plan.todo + res["todo"],
+            plan.todo_readable + res["todo_readable"],
+        )
         if res["error"] is not None:
             plan.errors.append(QuarantineRow.model_validate(res["error"]))
         if res["todo"]:

@@ -58,9 +58,13 @@ def task_payload(spec: JobSpec) -> dict[str, Any]:
     if codec.threads is None and spec.parallelism.encoder_threads is not None:
         codec = codec.model_copy(update={"threads": spec.parallelism.encoder_threads})  # same bytes, fewer threads
     par = spec.parallelism
-    return {"canonicalize": spec.canonicalize.model_dump(mode="json"), "codec": codec.model_dump(mode="json"),
-            "output": str(spec.output), "deadline": par.deadline.model_dump(mode="json"),
-            "pin_cpus": 1 if par.pin_tasks else None}  # fmt: skip
+    return {
+        "canonicalize": spec.canonicalize.model_dump(mode="json"),
+        "codec": codec.model_dump(mode="json"),
+        "output": str(spec.output),
+        "deadline": par.deadline.model_dump(mode="json"),
+        "pin_cpus": 1 if par.pin_tasks else None,
+    }
 
 
 def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[tuple[WorkItem, dict[str, Any]]]:
@@ -83,8 +87,12 @@ def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[
             if it is None:
                 exhausted = True
                 break
-            item = {**payload, "uid": it.uid, "source": it.source.model_dump(mode="json"),
-                    "ref": it.ref.model_dump(mode="json")}  # fmt: skip
+            item = {
+                **payload,
+                "uid": it.uid,
+                "source": it.source.model_dump(mode="json"),
+                "ref": it.ref.model_dump(mode="json"),
+            }
             pending[tasks.submit(item)] = submitted
             items[submitted] = it
             lines.setdefault((it.source.name, it.ref.subset), deque()).append(submitted)
@@ -116,5 +124,11 @@ def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[
 
 def quarantined(item: dict[str, Any], stage: str, error_class: str, message: str, **extra: Any) -> dict[str, Any]:
     """A task's result for an episode it could not stage."""
-    return {"status": "quarantined", "uid": item["uid"], "stage": stage, "error_class": error_class,
-            "message": message, **{k: v for k, v in extra.items() if v is not None}}  # fmt: skip
+    return {
+        "status": "quarantined",
+        "uid": item["uid"],
+        "stage": stage,
+        "error_class": error_class,
+        "message": message,
+        **{k: v for k, v in extra.items() if v is not None},
+    }

@@ -121,8 +121,10 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 
 def _hours(root: Path, _: list[DatasetView]) -> str:
     rows = hours_by_source_tier(root)
-    table = _table(["source", "tier", "episodes", "hours"],
-                   [[r["source"], r["tier"], r["episodes"], f"{r['hours']:.4f}"] for r in rows])  # fmt: skip
+    table = _table(
+        ["source", "tier", "episodes", "hours"],
+        [[r["source"], r["tier"], r["episodes"], f"{r['hours']:.4f}"] for r in rows],
+    )
     return _figure(png_data_uri(hours_figure(rows)), "hours by source and tier") + table
 
 
@@ -132,14 +134,18 @@ def _lengths(root: Path, _: list[DatasetView]) -> str:
 
 def _quarantine(root: Path, _: list[DatasetView]) -> str:
     rows = quarantine_reasons(root)
-    table = _table(["source", "stage", "error", "episodes", "example"],
-                   [[r["source"], r["stage"], r["error_class"], r["n"], r["example"]] for r in rows])  # fmt: skip
+    table = _table(
+        ["source", "stage", "error", "episodes", "example"],
+        [[r["source"], r["stage"], r["error_class"], r["n"], r["example"]] for r in rows],
+    )
     return _figure(png_data_uri(quarantine_figure(rows)), "quarantine reasons") + (table if rows else "")
 
 
 def _masks(_: Path, datasets: list[DatasetView]) -> str:
-    caption = ("Per embodiment, the fraction of episodes whose action mask has each canonical dim "
-               "(L/R hand: wrist position, rotation 6D, gripper, fingertips).")  # fmt: skip
+    caption = (
+        "Per embodiment, the fraction of episodes whose action mask has each canonical dim "
+        "(L/R hand: wrist position, rotation 6D, gripper, fingertips)."
+    )
     return _figure(png_data_uri(mask_figure(mask_coverage(datasets))), "action mask coverage", caption)
 
 
@@ -167,21 +173,29 @@ def _trajectories(_: Path, datasets: list[DatasetView]) -> str:
 
 def _qa(root: Path, _: list[DatasetView]) -> str:
     view = qa_by_dataset(root)
-    failed = [[d, f.code, f"{f.value:.4g}", f"{f.threshold:.4g}", f.message]
-              for d, fs in view.failed.items() for f in fs]  # fmt: skip
-    verdict = (_table(["dataset", "invariant", "measured", "threshold", "finding"], failed) if failed
-               else '<p class="note">every dataset passes every invariant</p>')  # fmt: skip
+    failed = [
+        [d, f.code, f"{f.value:.4g}", f"{f.threshold:.4g}", f.message] for d, fs in view.failed.items() for f in fs
+    ]
+    verdict = (
+        _table(["dataset", "invariant", "measured", "threshold", "finding"], failed)
+        if failed
+        else '<p class="note">every dataset passes every invariant</p>'
+    )
     overview = _table(["dataset", "measured invariants"], [[s.dataset, qa_overview(s)] for s in view.summaries])
-    caption = ("Measured invariants per dataset, pooled over its episodes from the catalog's qa_* columns, against "
-               "their thresholds (dashed). The approach axis is the canonical wrist's z (wrist -> fingertips); "
-               f"top-down within {view.config.top_down_max_deg:g} deg of straight down.")  # fmt: skip
+    caption = (
+        "Measured invariants per dataset, pooled over its episodes from the catalog's qa_* columns, against "
+        "their thresholds (dashed). The approach axis is the canonical wrist's z (wrist -> fingertips); "
+        f"top-down within {view.config.top_down_max_deg:g} deg of straight down."
+    )
     return verdict + _figure(png_data_uri(qa_figure(view.summaries, view.config)), "geometry QA", caption) + overview
 
 
 def _coverage(root: Path, _: list[DatasetView]) -> str:
     rows = coverage_by_source(root)
-    table = _table(["source", "episodes", "latents ready", "caption ready"],
-                   [[r["source"], r["episodes"], r["latents"], r["captions"]] for r in rows])  # fmt: skip
+    table = _table(
+        ["source", "episodes", "latents ready", "caption ready"],
+        [[r["source"], r["episodes"], r["latents"], r["captions"]] for r in rows],
+    )
     return _figure(png_data_uri(coverage_figure(rows)), "latents and caption coverage") + table
 
 
@@ -203,8 +217,9 @@ assert list(BUILDERS) == [k for k, _ in SECTIONS]
 
 def render_page(root: Path, sections: list[Section], summary: str) -> str:
     expected = json.dumps([k for k, _ in SECTIONS])
-    body = "".join(f'<section id="{s.key}" data-section="{s.key}"><h2>{_e(s.title)}</h2>{s.body}</section>'
-                   for s in sections)  # fmt: skip
+    body = "".join(
+        f'<section id="{s.key}" data-section="{s.key}"><h2>{_e(s.title)}</h2>{s.body}</section>' for s in sections
+    )
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>eidata report: {_e(root.name)}</title><style>{STYLE}</style></head>"
@@ -228,8 +243,10 @@ def build_report(root: Path, out: Path) -> Path:
     finally:
         bar.close()
     episodes = sum(len(d.episodes) for d in datasets)
-    summary = (f"{len(datasets)} datasets, {episodes} episodes; catalog snapshot {catalog_snapshot_hash(root)[:12]}; "
-               f"generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")  # fmt: skip
+    summary = (
+        f"{len(datasets)} datasets, {episodes} episodes; catalog snapshot {catalog_snapshot_hash(root)[:12]}; "
+        f"generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
+    )
     return write_text_atomic(Path(out), render_page(root, sections, summary))
 
 

@@ -118,8 +118,14 @@ def coverage_figure(rows: list[dict[str, Any]]) -> Figure:
         frac = np.array([r[col] / r["episodes"] for r in rows])
         bars = ax.bar(x + (k - 0.5) * 0.38, frac, 0.38, color=color, label=f"{col} ready")
         for b, r in zip(bars, rows, strict=True):
-            ax.text(b.get_x() + b.get_width() / 2, b.get_height(), f"{r[col]}/{r['episodes']}", ha="center",
-                    va="bottom", fontsize=8)  # fmt: skip
+            ax.text(
+                b.get_x() + b.get_width() / 2,
+                b.get_height(),
+                f"{r[col]}/{r['episodes']}",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
     ax.set_xticks(x, [r["source"] for r in rows])
     ax.set_ylim(0, 1.15)
     ax.set_ylabel("fraction of episodes")
@@ -208,13 +214,26 @@ def qa_figure(summaries: list[DatasetQA], config: QAConfig) -> Figure:
     ax = fig.add_subplot(grid[0, :2])
     hist = np.array([r.approach_hist or [0] * APPROACH_BINS for r in recs], float)
     hist /= np.maximum(hist.sum(axis=1, keepdims=True), 1)
-    im = ax.imshow(hist, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest",
-                   extent=(0, 180, len(names) - 0.5, -0.5))  # fmt: skip
+    im = ax.imshow(
+        hist,
+        aspect="auto",
+        cmap="viridis",
+        vmin=0,
+        vmax=1,
+        interpolation="nearest",
+        extent=(0, 180, len(names) - 0.5, -0.5),
+    )
     for edge in (config.top_down_max_deg, 180 - config.top_down_max_deg):
         ax.axvline(edge, color="white", ls="--", lw=0.8)
     ax.set_xticks([0, 45, 90, 135, 180])
-    ax.set_yticks(y, [f"{n}  ({r.approach_down or 0:.0%} / {r.approach_side or 0:.0%} / {r.approach_up or 0:.0%})"
-                      for n, r in zip(names, recs, strict=True)], fontsize=7)  # fmt: skip
+    ax.set_yticks(
+        y,
+        [
+            f"{n}  ({r.approach_down or 0:.0%} / {r.approach_side or 0:.0%} / {r.approach_up or 0:.0%})"
+            for n, r in zip(names, recs, strict=True)
+        ],
+        fontsize=7,
+    )
     ax.set_xlabel("approach axis from straight down (deg): top-down / side / up", fontsize=7)
     ax.set_title("wrist approach axis, fraction of frames per 10 deg", fontsize=9)
     fig.colorbar(im, ax=ax, shrink=0.8)
@@ -224,8 +243,13 @@ def qa_figure(summaries: list[DatasetQA], config: QAConfig) -> Figure:
               ("hands_below_eyes", "#2b8a3e"), ("left_of_right", "#e8590c"))  # fmt: skip
     for k, (name, color) in enumerate(shares):
         ax.barh(y + (k - 2) * 0.16, values(name), 0.16, color=color, label=name.replace("_", " "))
-    for t in {config.min_in_front_fraction, config.min_in_image_fraction, config.min_ahead_fraction,
-              config.min_below_eyes_fraction, config.min_left_of_right_fraction}:  # fmt: skip
+    for t in {
+        config.min_in_front_fraction,
+        config.min_in_image_fraction,
+        config.min_ahead_fraction,
+        config.min_below_eyes_fraction,
+        config.min_left_of_right_fraction,
+    }:
         ax.axvline(t, color="#868e96", ls="--", lw=0.8)
     ax.set_xlim(0, 1.05)
     ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)  # below: the bars stay readable
@@ -233,8 +257,13 @@ def qa_figure(summaries: list[DatasetQA], config: QAConfig) -> Figure:
 
     ax = fig.add_subplot(grid[0, 3])
     for k, (name, color) in enumerate((("speed", "#2b8a3e"), ("acc", "#f08c00"))):
-        ax.barh(y + (k - 0.5) * 0.38, values(f"{name}_p99") / values(f"{name}_limit"), 0.38, color=color,
-                label=f"p99 {name} / limit")  # fmt: skip
+        ax.barh(
+            y + (k - 0.5) * 0.38,
+            values(f"{name}_p99") / values(f"{name}_limit"),
+            0.38,
+            color=color,
+            label=f"p99 {name} / limit",
+        )
     ax.axvline(config.max_speed_ratio, color="#2b8a3e", ls="--", lw=0.8)
     ax.axvline(config.max_acc_ratio, color="#f08c00", ls="--", lw=0.8)
     ax.legend(fontsize=6, loc="lower right")
@@ -263,11 +292,18 @@ def qa_figure(summaries: list[DatasetQA], config: QAConfig) -> Figure:
 
     ax = fig.add_subplot(grid[1, 3])
     for k, (name, scale, color, threshold) in enumerate(
-        (("action_pos_err", 1e3, "#1971c2", config.max_action_pos_err_m * 1e3),
-         ("action_rot_err", 1.0, "#e8590c", config.max_action_rot_err_deg))
-    ):  # fmt: skip
-        ax.barh(y + (k - 0.5) * 0.38, np.maximum(values(name) * scale, 1.1e-6), 0.38, color=color,
-                label="position (mm)" if k == 0 else "rotation (deg)")  # fmt: skip
+        (
+            ("action_pos_err", 1e3, "#1971c2", config.max_action_pos_err_m * 1e3),
+            ("action_rot_err", 1.0, "#e8590c", config.max_action_rot_err_deg),
+        )
+    ):
+        ax.barh(
+            y + (k - 0.5) * 0.38,
+            np.maximum(values(name) * scale, 1.1e-6),
+            0.38,
+            color=color,
+            label="position (mm)" if k == 0 else "rotation (deg)",
+        )
         ax.axvline(threshold, color=color, ls="--", lw=0.8)
     ax.set_xscale("log")
     ax.set_xlim(1e-6, None)  # float32 round-off of a consistent dataset sits near 1e-5

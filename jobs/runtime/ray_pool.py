@@ -19,8 +19,9 @@ class PoolError(RuntimeError):
     """The pool cannot be placed as asked (e.g. --device cuda on a cluster without GPUs)."""
 
 
-def init_ray(address: str | None, num_cpus: int | None, object_store_mb: int, *,
-             env: dict[str, str] | None = None) -> bool:  # fmt: skip
+def init_ray(
+    address: str | None, num_cpus: int | None, object_store_mb: int, *, env: dict[str, str] | None = None
+) -> bool:
     """Join `address`, or start embedded Ray, unless this process already runs Ray; True when it started one.
 
     `env` is set in this process where unset and forced on every worker of this job (`runtime_env`), embedded or on
@@ -33,13 +34,23 @@ def init_ray(address: str | None, num_cpus: int | None, object_store_mb: int, *,
     for key, value in (env or {}).items():
         os.environ.setdefault(key, value)
     if address:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
-                 runtime_env={"env_vars": dict(env)} if env else None)  # fmt: skip
+        ray.init(
+            address=address,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+            runtime_env={"env_vars": dict(env)} if env else None,
+        )
     else:
         # "local": a new embedded Ray, never a cluster found through RAY_ADDRESS or the last `ray start`'s address file
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
-                 log_to_driver=False, object_store_memory=object_store_mb * 1024**2,
-                 runtime_env={"env_vars": dict(env)} if env else None)  # fmt: skip
+        ray.init(
+            address="local",
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+            object_store_memory=object_store_mb * 1024**2,
+            runtime_env={"env_vars": dict(env)} if env else None,
+        )
     return True
 
 

@@ -40,15 +40,21 @@ def probe_node(probe_dir: str, token: str, node_id: str) -> dict[str, Any]:
     try:
         found = (path / "token").read_text()
     except OSError as e:
-        return {"seen": False, "detail": f"cannot read {path / 'token'} ({type(e).__name__}: {e.strerror or e})",
-                "host": socket.gethostname()}  # fmt: skip
+        return {
+            "seen": False,
+            "detail": f"cannot read {path / 'token'} ({type(e).__name__}: {e.strerror or e})",
+            "host": socket.gethostname(),
+        }
     if found != token:
         return {"seen": False, "detail": f"{path / 'token'} holds another job's token", "host": socket.gethostname()}
     try:
         (path / f"answer-{node_id}").write_text(token)
     except OSError as e:
-        return {"seen": False, "detail": f"cannot write in {path} ({type(e).__name__}: {e.strerror or e})",
-                "host": socket.gethostname()}  # fmt: skip
+        return {
+            "seen": False,
+            "detail": f"cannot write in {path} ({type(e).__name__}: {e.strerror or e})",
+            "host": socket.gethostname(),
+        }
     return {"seen": True, "detail": "", "host": socket.gethostname()}
 
 

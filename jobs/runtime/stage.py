@@ -108,8 +108,14 @@ class Stage(Generic[J, R]):
 
 
 @contextmanager
-def ray_session(address: str | None, num_cpus: int | None, object_store_mb: int, *, shared_output: Path | None = None,
-                preserve_order: bool | None = False) -> Iterator[None]:  # fmt: skip
+def ray_session(
+    address: str | None,
+    num_cpus: int | None,
+    object_store_mb: int,
+    *,
+    shared_output: Path | None = None,
+    preserve_order: bool | None = False,
+) -> Iterator[None]:
     """Start or join Ray (shut down on exit only when started here); check that every node sees `shared_output`;
     silence Ray Data's own progress (`preserve_order=None`: leave its settings to the caller)."""
     import ray
@@ -128,8 +134,9 @@ def ray_session(address: str | None, num_cpus: int | None, object_store_mb: int,
             ray.shutdown()
 
 
-def drain(batches: Iterable[R], total: int, label: str, unit: str, progress: bool | None,
-          take: Callable[[R], tuple[int, int]]) -> None:  # fmt: skip
+def drain(
+    batches: Iterable[R], total: int, label: str, unit: str, progress: bool | None, take: Callable[[R], tuple[int, int]]
+) -> None:
     """Consume a job's result stream; `take(batch)` records a batch and says (items, frames) for the progress bar."""
     bar = Progress(total, label, unit=unit, enabled=progress)
     for batch in batches:

@@ -53,9 +53,11 @@ from schemas.corpus import find_datasets
 
 log = logging.getLogger(__name__)
 
-NO_MODEL = ("eidata caption: no --model given, so captions come from the rule-based normalizer alone (kind 'rule', "
-            "text only). For VLM captions pass --model DIR, a local Qwen3-VL folder (config.json, weights, tokenizer, "
-            "preprocessor_config.json as save_pretrained writes them); nothing is downloaded.")  # fmt: skip
+NO_MODEL = (
+    "eidata caption: no --model given, so captions come from the rule-based normalizer alone (kind 'rule', "
+    "text only). For VLM captions pass --model DIR, a local Qwen3-VL folder (config.json, weights, tokenizer, "
+    "preprocessor_config.json as save_pretrained writes them); nothing is downloaded."
+)
 
 
 class CaptionJob(BaseModel):
@@ -103,8 +105,10 @@ class CaptionReport:
 
     def summary(self) -> str:
         head = f"caption ({self.kind}: {self.model}): {self.vlm} by the VLM, {self.rule} by the rules"
-        lines = [f"{head}, {self.skipped} already done, {self.no_text} without any text, {len(self.failed)} failed, "
-                 f"{self.seconds:.1f} s"]  # fmt: skip
+        lines = [
+            f"{head}, {self.skipped} already done, {self.no_text} without any text, {len(self.failed)} failed, "
+            f"{self.seconds:.1f} s"
+        ]
         lines += [f"  failed: {m}" for m in self.failed[:20]]
         if self.text is not None:
             lines.append(self.text.summary())
@@ -205,8 +209,13 @@ class CaptionActor:
             for i in ok:
                 errors[i] = f"{type(e).__name__}: {e}"
         frames = [len(np.asarray(batch["grid_thw"][i]).reshape(-1, 3)) for i in range(n)]
-        return {"dataset": batch["dataset"], "episode_index": batch["episode_index"], "frames": np.array(frames),
-                "answer": np.array(answers, dtype=object), "error": np.array(errors, dtype=object)}  # fmt: skip
+        return {
+            "dataset": batch["dataset"],
+            "episode_index": batch["episode_index"],
+            "frames": np.array(frames),
+            "answer": np.array(answers, dtype=object),
+            "error": np.array(errors, dtype=object),
+        }
 
 
 def _vlm_stream(job: CaptionJob, work: list[CaptionWork], resources: dict[str, float]) -> Iterator[dict[str, Any]]:
@@ -217,20 +226,34 @@ def _vlm_stream(job: CaptionJob, work: list[CaptionWork], resources: dict[str, f
 
     placement = place_actors(job.device, job.actors, resources)
     cfg = QwenImageConfig.from_model_dir(job.model, AutoConfig.from_pretrained(job.model).vision_config)
-    cfg = cfg.model_copy(update={"max_pixels": min(cfg.max_pixels, job.max_pixels),
-                                 "min_pixels": min(cfg.min_pixels, job.max_pixels)})  # fmt: skip
-    log.info("caption: %d episodes on %s, %d actor(s), %d per call", len(work), placement.device, placement.actors,
-             job.batch_size)  # fmt: skip
+    cfg = cfg.model_copy(
+        update={"max_pixels": min(cfg.max_pixels, job.max_pixels), "min_pixels": min(cfg.min_pixels, job.max_pixels)}
+    )
+    log.info(
+        "caption: %d episodes on %s, %d actor(s), %d per call",
+        len(work),
+        placement.device,
+        placement.actors,
+        job.batch_size,
+    )
     ds = (
         # the VLM is told the original text after the rules cleaned it (no "#C C", no "unspecified")
         ray.data.from_items([{**w.as_row(), "hint": normalize_instruction(w.original)} for w in work])
         .map(decode_for_caption, num_cpus=1, fn_kwargs={"frames": job.frames, "image": cfg.model_dump()})
-        .map_batches(CaptionActor, batch_size=job.batch_size, batch_format="numpy",
-                     compute=ray.data.ActorPoolStrategy(size=placement.actors),
-                     fn_constructor_kwargs={"model": str(job.model), "device": placement.device,
-                                            "max_new_tokens": job.max_new_tokens, "threads": placement.threads},
-                     **placement.resources)
-    )  # fmt: skip
+        .map_batches(
+            CaptionActor,
+            batch_size=job.batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=placement.actors),
+            fn_constructor_kwargs={
+                "model": str(job.model),
+                "device": placement.device,
+                "max_new_tokens": job.max_new_tokens,
+                "threads": placement.threads,
+            },
+            **placement.resources,
+        )
+    )
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         for i in range(len(batch["episode_index"])):
             yield {k: batch[k][i] for k in ("dataset", "episode_index", "frames", "answer", "error")}
@@ -251,8 +274,15 @@ def run_caption(job: CaptionJob, *, address: str | None = None, progress: bool |
     if job.text_embeddings and job.model is not None:
         from jobs.stages.text_embed import TextEmbedJob, check_layer
 
-        text_job = TextEmbedJob(root=job.root, model=job.model, layer=job.layer, device=job.device, actors=job.actors,
-                                num_cpus=job.num_cpus, object_store_mb=job.object_store_mb)  # fmt: skip
+        text_job = TextEmbedJob(
+            root=job.root,
+            model=job.model,
+            layer=job.layer,
+            device=job.device,
+            actors=job.actors,
+            num_cpus=job.num_cpus,
+            object_store_mb=job.object_store_mb,
+        )
         check_layer(text_job)  # before any captioning
     with JobLock(job.root, "caption"):
         work, report.skipped = plan(job, report.kind, report.model)
@@ -261,8 +291,11 @@ def run_caption(job: CaptionJob, *, address: str | None = None, progress: bool |
             _caption_by_rules(work, pending, report)
         on_ray = job.model is not None and bool(work)
         # every node reads the corpus's videos; batches in input order, so a rerun groups the same episodes
-        session = (ray_session(address, job.num_cpus, job.object_store_mb, shared_output=job.root,
-                               preserve_order=True) if on_ray else nullcontext())  # fmt: skip
+        session = (
+            ray_session(address, job.num_cpus, job.object_store_mb, shared_output=job.root, preserve_order=True)
+            if on_ray
+            else nullcontext()
+        )
         with session:
             if on_ray:
                 _caption_by_vlm(job, work, pending, report, progress)
@@ -285,8 +318,9 @@ def _caption_by_rules(work: list[CaptionWork], pending: _Pending, report: Captio
             pending.add(w.dataset, caption)
 
 
-def _caption_by_vlm(job: CaptionJob, work: list[CaptionWork], pending: _Pending, report: CaptionReport,
-                    progress: bool | None) -> None:  # fmt: skip
+def _caption_by_vlm(
+    job: CaptionJob, work: list[CaptionWork], pending: _Pending, report: CaptionReport, progress: bool | None
+) -> None:
     by_key = {(w.dataset, w.episode_index): w for w in work}
 
     def take(out: dict[str, Any]) -> tuple[int, int]:

@@ -121,8 +121,10 @@ class LatentsReport:
 
     def summary(self) -> str:
         rate = self.frames / self.seconds if self.seconds else 0.0
-        lines = [f"latents: {self.written} episodes written ({self.frames} frames, {rate:.1f} frames/s), "
-                 f"{self.skipped} already done, {len(self.failed)} failed, {self.seconds:.1f} s"]  # fmt: skip
+        lines = [
+            f"latents: {self.written} episodes written ({self.frames} frames, {rate:.1f} frames/s), "
+            f"{self.skipped} already done, {len(self.failed)} failed, {self.seconds:.1f} s"
+        ]
         lines += [f"  failed: {m}" for m in self.failed[:20]]
         if len(self.failed) > 20:
             lines.append(f"  ... and {len(self.failed) - 20} more")
@@ -182,13 +184,23 @@ def plan(job: LatentsJob, expected: LatentsMeta) -> Plan:
                     if have.same_encoding(expected):
                         skipped += 1
                     else:
-                        stale.append(f"{out}: made with model {have.model}, {have.rate_hz} Hz, {have.dtype}, "
-                                     f"{have.image_size} px; this run: {expected.model}, {expected.rate_hz} Hz, "
-                                     f"{expected.dtype}, {expected.image_size} px")  # fmt: skip
+                        stale.append(
+                            f"{out}: made with model {have.model}, {have.rate_hz} Hz, {have.dtype}, "
+                            f"{have.image_size} px; this run: {expected.model}, {expected.rate_hz} Hz, "
+                            f"{expected.dtype}, {expected.image_size} px"
+                        )
                     continue
-                rows.append({"dataset": rel, "episode_index": index, "video_key": key, "length": length,
-                             "fps": float(info.fps), "video": str(ds / info.video_file(index, key)),
-                             "out": str(out)})  # fmt: skip
+                rows.append(
+                    {
+                        "dataset": rel,
+                        "episode_index": index,
+                        "video_key": key,
+                        "length": length,
+                        "fps": float(info.fps),
+                        "video": str(ds / info.video_file(index, key)),
+                        "out": str(out),
+                    }
+                )
     return Plan(rows, skipped, stale)
 
 
@@ -213,8 +225,9 @@ def decode_episode(row: dict[str, Any], *, rate_hz: float, preprocess: dict[str,
 class LatentsEncoder:
     """Ray Data callable class: one model per actor (per GPU), loaded once; encodes and writes whole episodes."""
 
-    def __init__(self, encoder: dict[str, Any], preprocess: dict[str, Any], meta: dict[str, Any],
-                 threads: int | None) -> None:  # fmt: skip
+    def __init__(
+        self, encoder: dict[str, Any], preprocess: dict[str, Any], meta: dict[str, Any], threads: int | None
+    ) -> None:
         if threads:
             torch.set_num_threads(threads)
         self.spec = EncoderSpec.model_validate(encoder)
@@ -245,12 +258,14 @@ class LatentsEncoder:
         keys = ("dataset", "episode_index", "video_key")
         return {**{k: np.asarray(batch[k]) for k in keys}, "frames": counts, "error": np.array(errors, dtype=object)}
 
-    def _write(self, batch: dict[str, np.ndarray], i: int, patches: torch.Tensor, cls: torch.Tensor,
-               ready: Callable[[], None]) -> Path:  # fmt: skip
+    def _write(
+        self, batch: dict[str, np.ndarray], i: int, patches: torch.Tensor, cls: torch.Tensor, ready: Callable[[], None]
+    ) -> Path:
         """Write episode `i` once its rows are on the host (`ready`), straight from the output buffer's rows."""
         frame_index = torch.from_numpy(np.asarray(batch["frame_index"][i], dtype=np.int64).copy())
-        meta = LatentsMeta.model_validate({**self.meta, "video_key": str(batch["video_key"][i]),
-                                           "episode_index": int(batch["episode_index"][i])})  # fmt: skip
+        meta = LatentsMeta.model_validate(
+            {**self.meta, "video_key": str(batch["video_key"][i]), "episode_index": int(batch["episode_index"][i])}
+        )
         ready()
         return write_latents(Path(str(batch["out"][i])), LatentsFile(patches, cls, frame_index, meta))
 
@@ -260,9 +275,16 @@ def expected_meta(job: LatentsJob) -> LatentsMeta:
     """The metadata this run writes (episode fields are filled per file). Raises EncoderLoadError."""
     cfg = encoder_config(job.encoder)
     patch = cfg.patch_size if isinstance(cfg.patch_size, int) else cfg.patch_size[0]
-    return LatentsMeta(model=job.encoder.model_name, image_size=job.preprocess.size, rate_hz=job.rate_hz,
-                       dtype=job.encoder.stored_dtype, video_key="", episode_index=0, patch_size=patch,
-                       num_register_tokens=cfg.num_register_tokens)  # fmt: skip
+    return LatentsMeta(
+        model=job.encoder.model_name,
+        image_size=job.preprocess.size,
+        rate_hz=job.rate_hz,
+        dtype=job.encoder.stored_dtype,
+        video_key="",
+        episode_index=0,
+        patch_size=patch,
+        num_register_tokens=cfg.num_register_tokens,
+    )
 
 
 def run_latents(job: LatentsJob, *, address: str | None = None, progress: bool | None = None) -> LatentsReport:
@@ -276,14 +298,22 @@ def run_latents(job: LatentsJob, *, address: str | None = None, progress: bool |
         work = plan(job, expected)
         if work.stale:
             shown = "\n  ".join(work.stale[:5])
-            raise LatentsJobError(f"{len(work.stale)} latents files were made differently; rerun with --overwrite "
-                                  f"to recompute them, or with their settings:\n  {shown}")  # fmt: skip
+            raise LatentsJobError(
+                f"{len(work.stale)} latents files were made differently; rerun with --overwrite "
+                f"to recompute them, or with their settings:\n  {shown}"
+            )
         report.skipped = work.skipped
         if work.rows:
             # every node writes latents into the corpus
             with ray_session(address, job.num_cpus, job.object_store_mb, shared_output=job.root):
-                drain(_stream(job, work.rows, expected, cluster_resources()), len(work.rows), "latents", "ep",
-                      progress, lambda out: _take(out, report))  # fmt: skip
+                drain(
+                    _stream(job, work.rows, expected, cluster_resources()),
+                    len(work.rows),
+                    "latents",
+                    "ep",
+                    progress,
+                    lambda out: _take(out, report),
+                )
         report.catalog_rows = refresh_catalog(job.root, bool(report.written), "latents", log)
     report.seconds = time.perf_counter() - t0
     return report
@@ -299,8 +329,9 @@ def _take(out: dict[str, np.ndarray], report: LatentsReport) -> tuple[int, int]:
     return len(out["error"]), int(np.sum(out["frames"]))
 
 
-def _stream(job: LatentsJob, rows: list[dict[str, Any]], expected: LatentsMeta,
-            resources: dict[str, float]) -> Iterator[dict[str, np.ndarray]]:  # fmt: skip
+def _stream(
+    job: LatentsJob, rows: list[dict[str, Any]], expected: LatentsMeta, resources: dict[str, float]
+) -> Iterator[dict[str, np.ndarray]]:
     """The pipeline over `rows`; yields the actors' per-episode summaries as they finish."""
     import pyarrow as pa
     import ray
@@ -315,20 +346,38 @@ def _stream(job: LatentsJob, rows: list[dict[str, Any]], expected: LatentsMeta,
     per_block = max(1, math.ceil(len(rows) / 20_000))
     table = pa.Table.from_pylist(rows)
     blocks = [table.slice(i, per_block) for i in range(0, len(rows), per_block)]
-    log.info("latents: %d episodes on %s, %d actor(s), %d episodes (~%.0f frames) per call", len(rows), device,
-             place.actors, episodes_per_call, episodes_per_call * mean_frames)  # fmt: skip
+    log.info(
+        "latents: %d episodes on %s, %d actor(s), %d episodes (~%.0f frames) per call",
+        len(rows),
+        device,
+        place.actors,
+        episodes_per_call,
+        episodes_per_call * mean_frames,
+    )
     meta = expected.model_dump(exclude={"video_key", "episode_index"})
     ds = (
         ray.data.from_arrow(blocks)
         # the memory reservation also keeps Ray Data from fusing decoding into the actors (it fuses maps with
         # equal resource args): decoding must stay in CPU tasks that scale apart from the GPUs
-        .map(decode_episode, **DECODE_RESOURCES,
-             fn_kwargs={"rate_hz": job.rate_hz, "preprocess": job.preprocess.model_dump()})
-        .map_batches(LatentsEncoder, batch_size=episodes_per_call, batch_format="numpy",
-                     compute=ray.data.ActorPoolStrategy(size=place.actors),
-                     fn_constructor_kwargs={"encoder": encoder.model_dump(), "preprocess": job.preprocess.model_dump(),
-                                            "meta": meta, "threads": place.threads}, **place.resources)
-    )  # fmt: skip
+        .map(
+            decode_episode,
+            **DECODE_RESOURCES,
+            fn_kwargs={"rate_hz": job.rate_hz, "preprocess": job.preprocess.model_dump()},
+        )
+        .map_batches(
+            LatentsEncoder,
+            batch_size=episodes_per_call,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=place.actors),
+            fn_constructor_kwargs={
+                "encoder": encoder.model_dump(),
+                "preprocess": job.preprocess.model_dump(),
+                "meta": meta,
+                "threads": place.threads,
+            },
+            **place.resources,
+        )
+    )
     yield from ds.iter_batches(batch_size=None, batch_format="numpy")
 
 

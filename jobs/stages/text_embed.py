@@ -32,8 +32,10 @@ from schemas.lerobot import TASKS_PATH, read_jsonl
 
 log = logging.getLogger(__name__)
 
-NO_MODEL = ("eidata text-embed: text embeddings need a model. Pass --model DIR, a local Qwen3-VL folder (the VLM "
-            "whose text hidden states embed each task); nothing is downloaded.")  # fmt: skip
+NO_MODEL = (
+    "eidata text-embed: text embeddings need a model. Pass --model DIR, a local Qwen3-VL folder (the VLM "
+    "whose text hidden states embed each task); nothing is downloaded."
+)
 
 
 class TextEmbedJob(BaseModel):
@@ -63,8 +65,10 @@ class TextEmbedReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        lines = [f"text-embed ({self.model}, layer {self.layer}): {self.written} tasks written ({self.tokens} tokens), "
-                 f"{self.skipped} up to date, {len(self.failed)} failed, {self.seconds:.1f} s"]  # fmt: skip
+        lines = [
+            f"text-embed ({self.model}, layer {self.layer}): {self.written} tasks written ({self.tokens} tokens), "
+            f"{self.skipped} up to date, {len(self.failed)} failed, {self.seconds:.1f} s"
+        ]
         return "\n".join(lines + [f"  failed: {m}" for m in self.failed[:20]])
 
 
@@ -118,8 +122,11 @@ class TextEmbedActor:
                 tokens[i] = len(ids)
             except (OSError, ValueError) as e:
                 errors[i] = f"{type(e).__name__}: {e}"
-        return {"path": batch["path"], "tokens": np.array(tokens, dtype=np.int64),
-                "error": np.array(errors, dtype=object)}  # fmt: skip
+        return {
+            "path": batch["path"],
+            "tokens": np.array(tokens, dtype=np.int64),
+            "error": np.array(errors, dtype=object),
+        }
 
 
 def _stream(job: TextEmbedJob, rows: list[dict[str, Any]], resources: dict[str, float]) -> Iterator[dict[str, Any]]:
@@ -127,12 +134,19 @@ def _stream(job: TextEmbedJob, rows: list[dict[str, Any]], resources: dict[str, 
 
     placement = place_actors(job.device, job.actors, resources)
     ds = ray.data.from_items(rows).map_batches(
-        TextEmbedActor, batch_size=job.batch_size, batch_format="numpy",
+        TextEmbedActor,
+        batch_size=job.batch_size,
+        batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=placement.actors),
-        fn_constructor_kwargs={"model": str(job.model), "device": placement.device, "layer": job.layer,
-                               "dtype": job.dtype, "threads": placement.threads},
+        fn_constructor_kwargs={
+            "model": str(job.model),
+            "device": placement.device,
+            "layer": job.layer,
+            "dtype": job.dtype,
+            "threads": placement.threads,
+        },
         **placement.resources,
-    )  # fmt: skip
+    )
     yield from ds.iter_batches(batch_size=None, batch_format="numpy")
 
 
@@ -151,8 +165,14 @@ def run_text_embed(job: TextEmbedJob, *, address: str | None = None, progress: b
         rows, report.skipped = plan(job.root, report.model, job.layer, job.force)
         if rows:
             with ray_session(address, job.num_cpus, job.object_store_mb):
-                drain(_stream(job, rows, ray.cluster_resources()), len(rows), "text-embed", "task", progress,
-                      lambda out: _take(out, report))  # fmt: skip
+                drain(
+                    _stream(job, rows, ray.cluster_resources()),
+                    len(rows),
+                    "text-embed",
+                    "task",
+                    progress,
+                    lambda out: _take(out, report),
+                )
     report.seconds = time.perf_counter() - t0
     return report
 

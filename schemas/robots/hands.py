@@ -82,8 +82,10 @@ class HandSpec(BaseModel):
         for i, finger in enumerate(FINGERS):
             tip = self.keypoints[4 * i + 4]
             if tip != self.fingertips[finger]:
-                raise ValueError(f"{self.description}: keypoint {MANO21_NAMES[4 * i + 4]} is {tip!r}, "
-                                 f"its fingertip is {self.fingertips[finger]!r}")  # fmt: skip
+                raise ValueError(
+                    f"{self.description}: keypoint {MANO21_NAMES[4 * i + 4]} is {tip!r}, "
+                    f"its fingertip is {self.fingertips[finger]!r}"
+                )
         if len(self.native_names) != len(self.native_order) or len(set(self.native_order)) != len(self.native_order):
             raise ValueError(f"{self.description}: native_order and native_names must be equally long, no repeats")
         if set(self.ranges) != set(self.native_order):

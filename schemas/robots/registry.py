@@ -139,10 +139,17 @@ class Embodiment(BaseModel):
         """`canonical_features` of a dataset of this embodiment; `mask` narrows this embodiment's mask to the dims
         the source really fills."""
         dims = self.mask() if mask is None else self.mask() & np.asarray(mask, dtype=bool)
-        return canonical_features(cameras, self.name, dims, self.keypoint_hands(), native_state_names,
-                                  native_action_names, interpolated_flag=interpolated_flag,
-                                  robot_keypoint_hands=self.robot_keypoint_hands(dims),
-                                  keypoint_slots=self.keypoint_slots(dims))  # fmt: skip
+        return canonical_features(
+            cameras,
+            self.name,
+            dims,
+            self.keypoint_hands(),
+            native_state_names,
+            native_action_names,
+            interpolated_flag=interpolated_flag,
+            robot_keypoint_hands=self.robot_keypoint_hands(dims),
+            keypoint_slots=self.keypoint_slots(dims),
+        )
 
 
 class EmbodimentRegistry:
@@ -180,8 +187,9 @@ def _joint_space(name: str, hands: tuple[Hand, ...], effector: Effector, descrip
     """A joint-space-only robot: no recorded EEF offset (its wrist comes from FK, `JOINT_SPACE`)."""
     spec = JOINT_SPACE[name]
     why = f"joint space: wrist by FK of {spec.description} (schemas.robots.registry.JOINT_SPACE)"
-    return Embodiment(name=name, hands=hands, effector=effector, description=description, joint_space=spec,
-                      offset_source=why)  # fmt: skip
+    return Embodiment(
+        name=name, hands=hands, effector=effector, description=description, joint_space=spec, offset_source=why
+    )
 
 
 def default_registry() -> EmbodimentRegistry:

@@ -135,8 +135,9 @@ def test_dexterous_variant(corpus: tuple[Path, dict[str, WrittenEpisode]]) -> No
     assert ep.embodiment == "agibot_dexterous"
     assert eff.values.shape == (20, 12) and eff.unit == "rad"
     assert eff.names[:1] + eff.names[6:7] == ("left_hand_0", "right_hand_0")
-    np.testing.assert_array_equal(ep.actions["effector.position"].values, written["327/99998"].actions[
-        "effector/position"])  # fmt: skip
+    np.testing.assert_array_equal(
+        ep.actions["effector.position"].values, written["327/99998"].actions["effector/position"]
+    )
 
 
 def test_language_action_config_success(corpus: tuple[Path, dict[str, WrittenEpisode]]) -> None:

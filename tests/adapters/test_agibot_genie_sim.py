@@ -47,8 +47,10 @@ def _refs(root: Path) -> dict[str, EpisodeRef]:
 
 def test_discovery_finds_every_export_episode_by_its_files(root: Path) -> None:
     refs = list(AgibotAdapter().discover(root))
-    assert [r.raw_id for r in refs] == ["327/1", *sorted(SPECS, key=lambda k: [int(p) if p.isdigit() else p for p in
-                                                                               k.split("/")])]  # fmt: skip
+    assert [r.raw_id for r in refs] == [
+        "327/1",
+        *sorted(SPECS, key=lambda k: [int(p) if p.isdigit() else p for p in k.split("/")]),
+    ]
     genie = [r for r in refs if r.raw_id in SPECS]
     assert all(r.error is None and r.source == "agibot_genie_sim" for r in genie)
     assert {r.subset for r in genie} == {"job_3335477", "job_3400001"}
@@ -112,8 +114,7 @@ def test_action_config_inclusive_ends_cover_every_frame_once(root: Path) -> None
 
 
 def test_single_frame_segment_is_one_frame(tmp_path: Path) -> None:
-    write_genie_sim(tmp_path, [GenieSpec(videos=False, segments=((0, 4, "reach"), (5, 5, "touch"),
-                                                                  (6, 23, "lift")))])  # fmt: skip
+    write_genie_sim(tmp_path, [GenieSpec(videos=False, segments=((0, 4, "reach"), (5, 5, "touch"), (6, 23, "lift")))])
     ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
     assert [(s.start_frame, s.end_frame) for s in ep.action_config] == [(0, 5), (5, 6), (6, 24)]
 
@@ -218,8 +219,11 @@ def test_flat_layout_reads_the_same_streams(tmp_path: Path, seconds: bool) -> No
     assert set(flat.states) == set(per_frame.states) and set(flat.actions) == set(per_frame.actions)
     for key, stream in per_frame.states.items():
         np.testing.assert_array_equal(flat.states[key].values, stream.values, err_msg=key)
-    np.testing.assert_allclose(flat.states["joint.position"].timestamps, per_frame.states["joint.position"].timestamps,
-                               atol=1e-6 if seconds else 0)  # fmt: skip
+    np.testing.assert_allclose(
+        flat.states["joint.position"].timestamps,
+        per_frame.states["joint.position"].timestamps,
+        atol=1e-6 if seconds else 0,
+    )
     assert flat.metadata["quaternion_order"] == "xyzw"
 
 
@@ -248,8 +252,9 @@ def test_order_measured_while_the_waist_holds_still(tmp_path: Path) -> None:
     write_genie_sim(tmp_path, [GenieSpec(num_frames=36, videos=False, quat_order="wxyz", waist_moves=True)])
     ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
     assert ep.metadata["quaternion_order"] == "wxyz" and ep.metadata["quaternion_evidence"]["rows"] == [12, 36]
-    whole = evidence(*(ep.states[k].values for k in ("end.position", "end.orientation", "end.arm_position",
-                                                     "end.arm_orientation")))  # fmt: skip
+    whole = evidence(
+        *(ep.states[k].values for k in ("end.position", "end.orientation", "end.arm_position", "end.arm_orientation"))
+    )
     assert decide(whole) is None  # over every row the arm base moved: no reading is consistent
 
 

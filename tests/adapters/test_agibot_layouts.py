@@ -93,8 +93,11 @@ def test_dexhand_fisheye_wrist_cameras(tmp_path: Path) -> None:
     ep = AgibotAdapter().read(_ref(tmp_path, "5/1"))
     assert ep.embodiment == "agibot_dexterous"
     canonical = {name: cam.canonical for name, cam in ep.cameras.items()}
-    assert canonical == {"head": Camera.head, "hand_left_fisheye": Camera.wrist_left,
-                         "hand_right_fisheye": Camera.wrist_right}  # fmt: skip
+    assert canonical == {
+        "head": Camera.head,
+        "hand_left_fisheye": Camera.wrist_left,
+        "hand_right_fisheye": Camera.wrist_right,
+    }
     both = AgibotAdapter().read(_ref(tmp_path, "6/1")).cameras  # plain hand cameras win; the fisheye stays native
     assert both["hand_left"].canonical is Camera.wrist_left and both["hand_left_fisheye"].canonical is None
 
@@ -113,8 +116,12 @@ def test_lable_info_spelling_and_missing_labels(tmp_path: Path, caplog: pytest.L
 
 
 def test_digital_world_export_is_refused_by_name(tmp_path: Path) -> None:
-    _write(tmp_path, EpisodeSpec(5, 1, 12, layout=Layout.digital_world), EpisodeSpec(5, 2, 12),
-           EpisodeSpec(5, 3, 12, layout=Layout.digital_world))  # fmt: skip
+    _write(
+        tmp_path,
+        EpisodeSpec(5, 1, 12, layout=Layout.digital_world),
+        EpisodeSpec(5, 2, 12),
+        EpisodeSpec(5, 3, 12, layout=Layout.digital_world),
+    )
     h5 = tmp_path / "proprio_stats/5/1/proprio_stats.h5"
     with pytest.raises(AdapterError) as info:
         AgibotAdapter().read(_ref(tmp_path, "5/1"))

@@ -32,8 +32,14 @@ def h5(shared_realdata: Path) -> Path:
 def raw(h5: Path, tmp_path_factory: pytest.TempPathFactory) -> RawEpisode:
     """The real file in a corpus around it: its task_info and a small head video are synthetic (the sample has none)."""
     root = tmp_path_factory.mktemp("agibot_real")
-    write_agibot(root, [EpisodeSpec(1, 1, ROWS, layout=Layout.split_effector)], cameras=("head",), height=16,
-                 width=16, parameters=False)  # fmt: skip
+    write_agibot(
+        root,
+        [EpisodeSpec(1, 1, ROWS, layout=Layout.split_effector)],
+        cameras=("head",),
+        height=16,
+        width=16,
+        parameters=False,
+    )
     shutil.copyfile(h5, root / "proprio_stats/1/1/proprio_stats.h5")
     (ref,) = AgibotAdapter().discover(root)
     return AgibotAdapter().read(ref)

@@ -28,8 +28,13 @@ GOALSTEP = {"annotations": ["goalstep"]}
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ego4DFixture, GoalStepFixture]:
-    videos = write_ego4d(tmp_path_factory.mktemp("goalstep"), num_videos=2, duration_s=12.0, narrations_per_video=2,
-                         bad=["missing_video"])  # fmt: skip
+    videos = write_ego4d(
+        tmp_path_factory.mktemp("goalstep"),
+        num_videos=2,
+        duration_s=12.0,
+        narrations_per_video=2,
+        bad=["missing_video"],
+    )
     return videos, write_goalstep(videos, val=[1], bad=GOALSTEP_BAD_CASES)
 
 
@@ -97,8 +102,10 @@ def test_substeps_are_the_steps_action_config_and_survive_canonicalization(corpu
         path = Path(refs[seg.raw_id].paths[1])
         written = file_segment(path, raw.metadata["goalstep_field"])
         assert raw.metadata["segment"] == {k: v for k, v in written.items() if k != "segments"}
-        assert [{k: v for k, v in n.items() if k not in ("level", "field", "step_index")}
-                for n in raw.metadata["nested_segments"]] == written["segments"]  # fmt: skip
+        assert [
+            {k: v for k, v in n.items() if k not in ("level", "field", "step_index")}
+            for n in raw.metadata["nested_segments"]
+        ] == written["segments"]
         good_nested = [n for n in seg.nested if n[1] > n[0]]
         config = raw.action_config or []
         assert [c.action_text for c in config] == [t for _, _, t in good_nested]
@@ -129,8 +136,10 @@ def test_substep_keeps_its_parent_step_and_the_goal(corpus: tuple) -> None:
     parent = file_segment(path, raw.metadata["goalstep_field"].rsplit(".", 1)[0])
     assert raw.metadata["parent_step"] == {k: v for k, v in parent.items() if k != "segments"}
     assert raw.action_config is None and raw.metadata["nested_segments"] == []
-    assert [(lang.kind, lang.text) for lang in raw.language] == [("instruction", seg.text),
-                                                                 ("description", goal["goal_description"])]  # fmt: skip
+    assert [(lang.kind, lang.text) for lang in raw.language] == [
+        ("instruction", seg.text),
+        ("description", goal["goal_description"]),
+    ]
 
 
 @pytest.mark.parametrize("case", [c for c in GOALSTEP_BAD_CASES] + ["missing_video"])

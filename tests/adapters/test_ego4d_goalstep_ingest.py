@@ -18,12 +18,17 @@ pytestmark = pytest.mark.shared_ray  # one Ray for the module's jobs (tests/ray_
 
 
 def test_goalstep_steps_and_substeps_are_ingested_and_bad_entries_quarantined(tmp_path: Path) -> None:
-    videos = write_ego4d(tmp_path / "ego4d", num_videos=1, duration_s=12.0, narrations_per_video=1,
-                         bad=["missing_video"])  # fmt: skip
+    videos = write_ego4d(
+        tmp_path / "ego4d", num_videos=1, duration_s=12.0, narrations_per_video=1, bad=["missing_video"]
+    )
     gs = write_goalstep(videos, bad=["end_before_start"])
-    spec = {"output": str(tmp_path / "corpus"), "parallelism": {"num_cpus": 1},
-            "sources": [{"name": "goalstep", "adapter": "ego4d", "root": str(videos.root),
-                         "options": {"annotations": ["goalstep"]}}]}  # fmt: skip
+    spec = {
+        "output": str(tmp_path / "corpus"),
+        "parallelism": {"num_cpus": 1},
+        "sources": [
+            {"name": "goalstep", "adapter": "ego4d", "root": str(videos.root), "options": {"annotations": ["goalstep"]}}
+        ],
+    }
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(spec))
     report = run_ingest(load_spec(tmp_path / "job.yaml"), progress=False)
     assert report.tallies["goalstep"].written == len(gs.good) == 8

@@ -42,7 +42,7 @@ def root(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
             for uid, (d, s, _) in spans.items()
         ]
     }
-    (root / "ego4d.json").write_text(json.dumps(meta))  # fmt: skip
+    (root / "ego4d.json").write_text(json.dumps(meta))
     for uid, (_, _, seconds) in spans.items():
         frames = (synthetic_frame(H, W, i, SEED[uid]) for i in range(round(seconds * FPS[uid])))
         write_mp4(root / "v2/full_scale" / f"{uid}.mp4", frames, FPS[uid], gop=10)
@@ -59,8 +59,10 @@ def test_every_real_step_and_substep_is_an_episode(root: Path, realdata: Path) -
     for goal in doc["videos"]:
         for i, step in enumerate(goal["segments"]):
             expected.append((f"{goal['video_uid']}/goalstep_val/{i:03d}", step["step_description"]))
-            expected += [(f"{goal['video_uid']}/goalstep_val/{i:03d}/{j:03d}", s["step_description"])
-                         for j, s in enumerate(step["segments"])]  # fmt: skip
+            expected += [
+                (f"{goal['video_uid']}/goalstep_val/{i:03d}/{j:03d}", s["step_description"])
+                for j, s in enumerate(step["segments"])
+            ]
     found = refs(root)
     assert sorted(found) == sorted(i for i, _ in expected) and len(found) == 15  # 5 + 8 substeps, 2
     assert not [r.error for r in found.values() if r.error]

@@ -21,14 +21,20 @@ pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/r
 
 
 def test_epic_egocentric_shards_and_hot3d_are_ingested_end_to_end(tmp_path: Path) -> None:
-    epic = write_epic_kitchens(tmp_path / "epic", videos=2, segments_per_video=2, duration_s=3.0,
-                               bad=("bad_timestamp", "missing_video"))  # fmt: skip
+    epic = write_epic_kitchens(
+        tmp_path / "epic", videos=2, segments_per_video=2, duration_s=3.0, bad=("bad_timestamp", "missing_video")
+    )
     shards = write_ego_shards(tmp_path / "ego", workers=1, clips_per_shard=2, seconds=2.0, bad=("bad_json",))
     hot3d = write_hot3d(tmp_path / "hot3d", bad=("no_hand_source",))
-    spec = {"output": str(tmp_path / "corpus"), "parallelism": {"num_cpus": 1},
-            "sources": [{"name": "epic", "adapter": "epic_kitchens", "root": str(epic.root)},
-                        {"name": "ego10k", "adapter": "ego_video", "root": str(shards.root)},
-                        {"name": "hot3d", "adapter": "hot3d", "root": str(hot3d.root)}]}  # fmt: skip
+    spec = {
+        "output": str(tmp_path / "corpus"),
+        "parallelism": {"num_cpus": 1},
+        "sources": [
+            {"name": "epic", "adapter": "epic_kitchens", "root": str(epic.root)},
+            {"name": "ego10k", "adapter": "ego_video", "root": str(shards.root)},
+            {"name": "hot3d", "adapter": "hot3d", "root": str(hot3d.root)},
+        ],
+    }
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(spec))
     report = run_ingest(load_spec(tmp_path / "job.yaml"), progress=False)
     assert report.tallies["epic"].written == 4 and report.tallies["ego10k"].written == 2
@@ -37,9 +43,13 @@ def test_epic_egocentric_shards_and_hot3d_are_ingested_end_to_end(tmp_path: Path
     rows = run_query(tmp_path / "corpus", "SELECT episode_uid, tier, has_action FROM episodes ORDER BY 1").to_pylist()
     assert [r["episode_uid"] for r in rows] == [
         *(f"ego10k/default/{c.raw_id}" for c in shards.good),
-        "epic/train/P01_01_0", "epic/train/P01_01_1", "epic/train/P01_101_0", "epic/train/P01_101_1",
-        "hot3d/aria/P0003_c701bd11", "hot3d/quest3/P0002_273c2819",
-    ]  # fmt: skip
+        "epic/train/P01_01_0",
+        "epic/train/P01_01_1",
+        "epic/train/P01_101_0",
+        "epic/train/P01_101_1",
+        "hot3d/aria/P0003_c701bd11",
+        "hot3d/quest3/P0002_273c2819",
+    ]
     video = [r for r in rows if not r["episode_uid"].startswith("hot3d/")]
     assert {r["tier"] for r in video} == {"actionless"} and not any(r["has_action"] for r in video)
     assert {r["tier"] for r in rows if r["episode_uid"].startswith("hot3d/")} == {"high"}
@@ -51,7 +61,11 @@ def test_epic_egocentric_shards_and_hot3d_are_ingested_end_to_end(tmp_path: Path
     sql = "SELECT source, field, file, message FROM quarantine ORDER BY 1, 2"
     q = [tuple(r.values()) for r in run_query(tmp_path / "corpus", sql).to_pylist()]
     assert [(source, field) for source, field, _, _ in q] == [
-        ("ego10k", "json"), ("epic", "start_timestamp"), ("epic", "video"), ("hot3d", "hands")]  # fmt: skip
+        ("ego10k", "json"),
+        ("epic", "start_timestamp"),
+        ("epic", "video"),
+        ("hot3d", "hands"),
+    ]
     assert "unreadable json sidecar" in q[0][3] and q[0][2].endswith(".tar")
     assert q[1][2].endswith("EPIC_100_train.csv") and "is not HH:MM:SS.ff" in q[1][3]
     assert "P30_05" in q[2][3] and "not on disk" in q[2][3]

@@ -100,8 +100,9 @@ def test_frames_stream_from_the_shard_with_no_file_written(
             assert psnr(rgb, synthetic_frame(shards.height, shards.width, frame_no, clip.seed)) > 30
             decoded += 1
         assert [lang.text for lang in raw.language] == [clip.caption]
-    assert decoded == sum(round(((c.window or (0, c.duration_s))[1] - (c.window or (0, 0))[0]) * c.fps)
-                          for c in shards.good)  # fmt: skip
+    assert decoded == sum(
+        round(((c.window or (0, c.duration_s))[1] - (c.window or (0, 0))[0]) * c.fps) for c in shards.good
+    )
     assert any(str(c.file).endswith(".tar.gz") for c in shards.good)
     assert {p: p.stat().st_size for p in files_under(shards.root)} == before  # nothing extracted beside the shards
     assert os.listdir(scratch) == []

@@ -127,8 +127,14 @@ def test_narration_is_the_task_and_the_labels_are_kept(corpus: EpicFixture) -> N
     raw = adapter.read(refs["P01_101_0"])  # an extension video: frames count at 50/s
     assert raw.embodiment == "human_video" and raw.tier == QualityTier.actionless and not raw.has_action
     assert [(lang.text, lang.kind) for lang in raw.language] == [("take plate", "narration")]
-    assert raw.metadata["labels"] == {"verb": "take", "verb_class": 0, "noun": "plate", "noun_class": 2,
-                                      "all_nouns": ["plate"], "all_noun_classes": [2]}  # fmt: skip
+    assert raw.metadata["labels"] == {
+        "verb": "take",
+        "verb_class": 0,
+        "noun": "plate",
+        "noun_class": 2,
+        "all_nouns": ["plate"],
+        "all_noun_classes": [2],
+    }
     assert raw.metadata["nominal_frame_rate"] == 50 and raw.metadata["frames"] == {"start_frame": 5, "stop_frame": 45}
     assert isinstance(raw.metadata["uid"], int)  # the train file's leading uid column
     multi = adapter.read(refs["P17_01_1"])

@@ -66,10 +66,13 @@ def test_projectaria_tools_reads_the_written_recording(tmp_path: Path) -> None:
         j = (device[k] - pairs[0][0]) // 50_000_000
         (d0, c0), (d1, c1) = pairs[j], pairs[j + 1]
         expected = c0 + (device[k] - d0) * (c1 - c0) / (d1 - d0)
-        assert abs(codes[k] - expected) <= 1 and abs(provider.convert_from_timecode_to_device_time_ns(codes[k])
-                                                     - device[k]) <= 1  # fmt: skip
-        near, _ = provider.get_image_data_by_time_ns(stream, codes[k] + 5_000_000, TimeDomain.TIME_CODE,
-                                                     TimeQueryOptions.CLOSEST)  # fmt: skip
+        assert (
+            abs(codes[k] - expected) <= 1
+            and abs(provider.convert_from_timecode_to_device_time_ns(codes[k]) - device[k]) <= 1
+        )
+        near, _ = provider.get_image_data_by_time_ns(
+            stream, codes[k] + 5_000_000, TimeDomain.TIME_CODE, TimeQueryOptions.CLOSEST
+        )
         assert np.abs(near.to_numpy_array().astype(int) - frame).mean() < 2.0
     assert provider.get_image_data_by_index(stream, 5)[0].to_numpy_array()[2, 8 * 6 - 2, 1] > 200  # frame 5's bar
 
@@ -103,8 +106,9 @@ def test_frames_and_camera_pose_agree_through_the_makers_fisheye(fixture: Hot3DF
     seq = next(s for s in fixture.good if s.headset == "Aria")
     raw = _read(fixture, seq.raw_id)
     calib = raw.metadata["camera_calibration"]
-    model = CameraCalibration("camera-rgb", FISHEYE624, np.array(calib["params"]), SE3.from_matrix(np.eye(4)),
-                              SIDE, SIDE, None, np.pi, "")  # fmt: skip
+    model = CameraCalibration(
+        "camera-rgb", FISHEYE624, np.array(calib["params"]), SE3.from_matrix(np.eye(4)), SIDE, SIDE, None, np.pi, ""
+    )
     pose = raw.camera_poses["camera-rgb"].values[::2]
     frames = dict(raw.cameras["camera-rgb"].frames(list(range(0, seq.frames, 7))))
     for k, rgb in frames.items():

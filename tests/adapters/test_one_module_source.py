@@ -53,8 +53,16 @@ class ToyAdapter(SourceAdapter):
         hands = HandSignals(
             hands={1: HandTrack(position=states["eef/xyz"], rotation=states["eef/quat"], gripper=opening)}
         )
-        return RawEpisode(ref=ref, robot_type="toy_arm", embodiment="franka", tier=QualityTier.high, native_fps=HZ,
-                          states=states, language=[Language(task)], hands=hands)  # fmt: skip
+        return RawEpisode(
+            ref=ref,
+            robot_type="toy_arm",
+            embodiment="franka",
+            tier=QualityTier.high,
+            native_fps=HZ,
+            states=states,
+            language=[Language(task)],
+            hands=hands,
+        )
 
 
 def _write_raw(root: Path, episodes: int = 3, n: int = 60) -> dict[str, dict[str, np.ndarray]]:
@@ -73,8 +81,11 @@ def _write_raw(root: Path, episodes: int = 3, n: int = 60) -> dict[str, dict[str
 
 
 def _spec(tmp: Path, raw: Path, adapter: str = ADAPTER) -> Path:
-    spec = {"output": str(tmp / "corpus"), "sources": [{"name": "toy", "adapter": adapter, "root": str(raw)}],
-            "parallelism": {"num_cpus": 2}}  # fmt: skip
+    spec = {
+        "output": str(tmp / "corpus"),
+        "sources": [{"name": "toy", "adapter": adapter, "root": str(raw)}],
+        "parallelism": {"num_cpus": 2},
+    }
     path = tmp / "job.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path

@@ -36,9 +36,16 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, W
               "end_frame": "camera_top_0009.jpg"},
              {"step_description": "grab the bread", "start_frame": "camera_top_0012.jpg",
               "end_frame": "camera_top_0030.jpg"}]  # fmt: skip
-    (ann / "h5_ur_1rgb.json").write_text(json.dumps([{
-        "id": "h5_ur_1rgb/bread_in_basket_1/success_episodes/1014_140258/data",
-        "response": {"task_summary": "Take the bread away", "steps": steps}}]))  # fmt: skip
+    (ann / "h5_ur_1rgb.json").write_text(
+        json.dumps(
+            [
+                {
+                    "id": "h5_ur_1rgb/bread_in_basket_1/success_episodes/1014_140258/data",
+                    "response": {"task_summary": "Take the bread away", "steps": steps},
+                }
+            ]
+        )
+    )
     return root, written
 
 
@@ -153,7 +160,9 @@ def test_language_from_the_table_the_folder_name_and_the_step_annotations(
     refs = {r.raw_id: r for r in _refs(root)}
     ur = RoboMINDAdapter().read(refs["bread_in_basket_1/unsplit/1014_140258"])
     assert [(lang.text, lang.kind) for lang in ur.language[:2]] == [
-        ("Put bread into the basket", "instruction"), ("Take the bread away", "summary")]  # fmt: skip
+        ("Put bread into the basket", "instruction"),
+        ("Take the bread away", "summary"),
+    ]
     steps = [(lang.text, lang.start_s, lang.end_s) for lang in ur.language[2:]]
     assert steps == [("move towards the bread", 0.0, 10 / 30), ("grab the bread", 12 / 30, 31 / 30)]
     franka = RoboMINDAdapter().read(refs["task_franka_3rgb/val/1014_151731"])

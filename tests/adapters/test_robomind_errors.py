@@ -25,8 +25,10 @@ CASES = {  # bad switch -> (field, words the message must hold)
 @pytest.fixture(scope="module")
 def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("robomind_bad")
-    specs = [EpisodeSpec("franka_1rgb", "bread_on_table", f"1023_10{k:02d}00", 12, bad=bad)
-             for k, bad in enumerate([None, *CASES])]  # fmt: skip
+    specs = [
+        EpisodeSpec("franka_1rgb", "bread_on_table", f"1023_10{k:02d}00", 12, bad=bad)
+        for k, bad in enumerate([None, *CASES])
+    ]
     write_robomind(root, specs)
     for folder in ("h5_simulation/open_and_close_01", "h5_mystery_robot/task"):  # releases this adapter does not read
         (root / folder / "success_episodes/train/2024_10_10-10_19_11/data").mkdir(parents=True)

@@ -38,8 +38,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
               EpisodeSpec("ur_1rgb", "task_ur_1rgb", "1014_160000", 40, bad="truncated"),
               EpisodeSpec("agilex_3rgb", "task_agilex_3rgb", "1014_170000", 40, bad="lfs_pointer")]  # fmt: skip
     write_robomind(tmp / "robomind", specs, size=(32, 48), instructions={"task_ur_1rgb": "pick up the bread"})
-    spec = {"output": str(tmp / "corpus"), "parallelism": {"num_cpus": 1},
-            "sources": [{"name": "robomind", "adapter": "robomind", "root": str(tmp / "robomind")}]}  # fmt: skip
+    spec = {
+        "output": str(tmp / "corpus"),
+        "parallelism": {"num_cpus": 1},
+        "sources": [{"name": "robomind", "adapter": "robomind", "root": str(tmp / "robomind")}],
+    }
     (tmp / "job.yaml").write_text(yaml.safe_dump(spec))
     report = run_ingest(load_spec(tmp / "job.yaml"), progress=False)
     assert report.tallies["robomind"].written == 5 and report.quarantined == 2

@@ -44,8 +44,12 @@ def test_every_corrupt_episode_is_quarantined_with_its_reason(reference: Path) -
         assert needle in msgs.lower(), needle
     written = run_query(reference, "SELECT source, count(*) AS n FROM episodes GROUP BY ALL ORDER BY ALL")
     assert dict(zip(*written.to_pydict().values(), strict=True)) == {
-        "agibot": 2, "bridge": 2, "ego4d": 3, "egodex": 2, "lerobot": 2,
-    }  # fmt: skip
+        "agibot": 2,
+        "bridge": 2,
+        "ego4d": 3,
+        "egodex": 2,
+        "lerobot": 2,
+    }
 
 
 def _no_ray(*args: object) -> None:
@@ -69,8 +73,10 @@ def test_rerun_of_a_finished_job_is_a_noop(reference: Path, monkeypatch: pytest.
 @pytest.mark.shared_ray  # tests/ray_scope.py
 def test_output_is_deterministic(reference: Path, raw: dict[str, Path], tmp_path: Path) -> None:
     spec = load_spec(demo_spec(tmp_path, raw))
-    run_ingest(spec.model_copy(update={"parallelism": spec.parallelism.model_copy(update={"max_in_flight": 1})}),
-               progress=False)  # fmt: skip
+    run_ingest(
+        spec.model_copy(update={"parallelism": spec.parallelism.model_copy(update={"max_in_flight": 1})}),
+        progress=False,
+    )
     assert hashes(tmp_path / "corpus") == hashes(reference)
 
 
@@ -100,8 +106,9 @@ def test_sigkill_of_the_driver_then_rerun_gives_identical_files(
     env = {**ENV, ingest_hooks.HOLD_ENV: json.dumps([u for u in uids if u not in run])}
     cmd = [sys.executable, "-m", "tests.jobs.ingest_hooks", str(spec_path), str(committed_log)]
     with err.open("w") as stderr:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 180
         while len(_logged(committed_log)) < kill_after and proc.poll() is None and time.monotonic() < deadline:

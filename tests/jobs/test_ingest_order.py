@@ -135,8 +135,11 @@ def test_a_slow_episode_holds_back_only_its_own_dataset(tmp_path: Path) -> None:
     and each still commits in its own order."""
     spec, _ = _job(tmp_path, max_in_flight=2, window=8)
     source = spec.sources[0]
-    refs = [EpisodeRef(adapter="oxe", source="s", subset=sub, raw_id=f"{i:03d}", paths=())
-            for i in range(3) for sub in ("a", "b")]  # fmt: skip
+    refs = [
+        EpisodeRef(adapter="oxe", source="s", subset=sub, raw_id=f"{i:03d}", paths=())
+        for i in range(3)
+        for sub in ("a", "b")
+    ]
     todo = [WorkItem(i, source, ref) for i, ref in enumerate(refs)]
     uids = [it.uid for it in todo]  # a/000, b/000, a/001, b/001, a/002, b/002
     slow = uids[0]

@@ -14,12 +14,32 @@ from schemas.qa import APPROACH_BINS, QAConfig, QARecord
 CFG = QAConfig()
 # A plausible two-handed human dataset: every invariant passes.
 CLEAN = dict(
-    frames=100, hands_in_front=1.0, hands_in_image=0.9, hands_ahead=1.0, hands_below_eyes=0.98, approach_down=0.6,
-    approach_side=0.4, approach_up=0.0,
-    speed_p50=0.2, speed_p95=0.8, speed_p99=1.0, speed_limit=4.0, acc_p50=1.0, acc_p95=5.0, acc_p99=8.0,
-    acc_limit=40.0, hand_length=0.185, bone_length_cv=0.01, gripper_min=0.0, gripper_p5=0.05, gripper_p95=0.95,
-    gripper_max=1.0, action_pos_err=1e-7, action_rot_err=1e-5, left_of_right=0.97,
-)  # fmt: skip
+    frames=100,
+    hands_in_front=1.0,
+    hands_in_image=0.9,
+    hands_ahead=1.0,
+    hands_below_eyes=0.98,
+    approach_down=0.6,
+    approach_side=0.4,
+    approach_up=0.0,
+    speed_p50=0.2,
+    speed_p95=0.8,
+    speed_p99=1.0,
+    speed_limit=4.0,
+    acc_p50=1.0,
+    acc_p95=5.0,
+    acc_p99=8.0,
+    acc_limit=40.0,
+    hand_length=0.185,
+    bone_length_cv=0.01,
+    gripper_min=0.0,
+    gripper_p5=0.05,
+    gripper_p95=0.95,
+    gripper_max=1.0,
+    action_pos_err=1e-7,
+    action_rot_err=1e-5,
+    left_of_right=0.97,
+)
 
 
 def one(**changes: float) -> list[str]:
@@ -72,10 +92,24 @@ def test_thresholds_are_data() -> None:
 def test_episodes_are_pooled_as_documented() -> None:
     hist = [0] * APPROACH_BINS
     hist[0] = 10
-    a = QARecord(frames=10, hands_in_front=1.0, speed_p99=1.0, gripper_min=0.1, gripper_max=0.6, action_pos_err=1e-6,
-                 approach_hist=hist)  # fmt: skip
-    b = QARecord(frames=30, hands_in_front=0.0, speed_p99=3.0, gripper_min=0.0, gripper_max=0.9, action_pos_err=0.1,
-                 approach_hist=hist)  # fmt: skip
+    a = QARecord(
+        frames=10,
+        hands_in_front=1.0,
+        speed_p99=1.0,
+        gripper_min=0.1,
+        gripper_max=0.6,
+        action_pos_err=1e-6,
+        approach_hist=hist,
+    )
+    b = QARecord(
+        frames=30,
+        hands_in_front=0.0,
+        speed_p99=3.0,
+        gripper_min=0.0,
+        gripper_max=0.9,
+        action_pos_err=0.1,
+        approach_hist=hist,
+    )
     c = QARecord(frames=20, speed_p99=2.0)
     s = summarize("d", [a, b, c, None])
     assert s is not None and s.episodes == 3 and s.record.frames == 60

@@ -24,13 +24,18 @@ def _spec(tmp_path: Path, image: str) -> Path:
 
 
 def test_sizes_per_source_and_camera_resolve(tmp_path: Path) -> None:
-    spec = load_spec(_spec(tmp_path, """\
+    spec = load_spec(
+        _spec(
+            tmp_path,
+            """\
         image:
           size: 224x224
           fit: pad
           sources:
             egodex: {size: 256x256, fit: crop, cameras: {wrist_left: {size: native}}}
-        """))  # fmt: skip
+        """,
+        )
+    )
     img = spec.canonicalize.image
     assert img.resolve("egodex", "head").hw == (256, 256) and img.resolve("egodex", "head").fit is Fit.crop
     assert img.resolve("egodex", "wrist_left").hw is None

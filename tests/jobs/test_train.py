@@ -32,8 +32,25 @@ def test_train_resume_eval(manifest: Path, tmp_path: Path, capsys: pytest.Captur
     assert main(["train", "--manifest", str(manifest), "--steps", "3", "--out", str(run), *COMMON]) == 0
     assert "trained to step 3" in capsys.readouterr().out
     # resume with a later stop step: the config (horizon included) comes from the checkpoint
-    assert main(["train", "--manifest", str(manifest), "--resume", "--steps", "4", "--out", str(run),
-                 "--num-workers", "0", "--device", "cpu"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--manifest",
+                str(manifest),
+                "--resume",
+                "--steps",
+                "4",
+                "--out",
+                str(run),
+                "--num-workers",
+                "0",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [1, 2, 3, 4]
     assert json.loads((run / "config.json").read_text())["schedule_steps"] == 3
@@ -42,8 +59,24 @@ def test_train_resume_eval(manifest: Path, tmp_path: Path, capsys: pytest.Captur
 
     ckpt = run / "checkpoints/step_00000004.pt"
     out = tmp_path / "eval.json"
-    assert main(["eval", "--checkpoint", str(ckpt), "--manifest", str(manifest), "--max-samples", "8",
-                 "--out", str(out), "--device", "cpu"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                str(ckpt),
+                "--manifest",
+                str(manifest),
+                "--max-samples",
+                "8",
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     assert report["step"] == 4 and "tier=high" in report["metrics"]
     assert "tier=high" in capsys.readouterr().out

@@ -91,8 +91,9 @@ def test_missing_default_column(copy: Path) -> None:
     assert "task_index (episodes 0)" in next(q.message for q in report.quirks if q.code == "missing_default_column")
 
 
-@pytest.mark.parametrize(("frames", "code", "severity"), [(4, "video_too_short", "error"),
-                                                          (8, "video_frame_count_mismatch", "warning")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("frames", "code", "severity"), [(4, "video_too_short", "error"), (8, "video_frame_count_mismatch", "warning")]
+)
 def test_video_frame_count_against_rows(copy: Path, frames: int, code: str, severity: str) -> None:
     mp4 = copy / "videos/chunk-000/observation.images.head/episode_000000.mp4"
     write_mp4(mp4, [synthetic_frame(96, 128, t) for t in range(frames)], 10)
@@ -137,8 +138,9 @@ def test_v3_clean_apart_from_the_layout_note(v3: Path) -> None:
 
 
 def test_v3_ghost_camera_and_length_mismatch(tmp_path: Path) -> None:
-    root = write_lerobot_v3(tmp_path / "bad", (8, 11, 6), ghost_camera="observation.images.side",
-                            length_mismatch_episode=1).root  # fmt: skip
+    root = write_lerobot_v3(
+        tmp_path / "bad", (8, 11, 6), ghost_camera="observation.images.side", length_mismatch_episode=1
+    ).root
     report = validate_dataset(root)
     assert report.codes() == {
         ("v3_layout", "info"),

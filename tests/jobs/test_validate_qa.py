@@ -17,8 +17,16 @@ from schemas.lerobot import EPISODES_PATH
 from schemas.qa import QARecord
 from tests.fixtures.episodes import write_canonical_dataset
 
-GOOD = QARecord(frames=6, hands_in_front=1.0, hands_in_image=0.9, hand_length=0.19, bone_length_cv=0.01,
-                left_of_right=1.0, action_pos_err=1e-7, action_rot_err=1e-5)  # fmt: skip
+GOOD = QARecord(
+    frames=6,
+    hands_in_front=1.0,
+    hands_in_image=0.9,
+    hand_length=0.19,
+    bone_length_cv=0.01,
+    left_of_right=1.0,
+    action_pos_err=1e-7,
+    action_rot_err=1e-5,
+)
 
 
 @pytest.fixture(scope="module")

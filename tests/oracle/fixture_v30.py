@@ -36,11 +36,18 @@ def run_oracle_v30(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., di
         tool_missing("lerobot 0.6.1 (the v3.0 oracle)", f"no {python}; run `make oracle-v30`")
     cache = tmp_path_factory.mktemp("hf_cache_v30")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_DATASETS_CACHE=str(cache), HF_HOME=str(cache),
-               HF_LEROBOT_HOME=str(cache / "lerobot"), SVT_LOG="1")  # fmt: skip
+    env.update(
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        HF_DATASETS_CACHE=str(cache),
+        HF_HOME=str(cache),
+        HF_LEROBOT_HOME=str(cache / "lerobot"),
+        SVT_LOG="1",
+    )
     # a cheap probe (the oracle's own `probe` imports lerobot.datasets and torch: 5 s): the package is there
-    probe = subprocess.run([str(python), "-c", "import lerobot"], env=env, capture_output=True, text=True,
-                           timeout=TIMEOUT_S)  # fmt: skip
+    probe = subprocess.run(
+        [str(python), "-c", "import lerobot"], env=env, capture_output=True, text=True, timeout=TIMEOUT_S
+    )
     if probe.returncode != 0:
         tool_missing("lerobot 0.6.1 (the v3.0 oracle)", f"it does not run: {_tail(probe.stderr, 3)}")
 

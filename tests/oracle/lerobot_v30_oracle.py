@@ -176,15 +176,21 @@ def _write_ref(root: str) -> None:
         "observation.kp": {"dtype": "float32", "shape": (2, 3), "names": None},
         "observation.flag": {"dtype": "bool", "shape": (1,), "names": None},
     }
-    ds = LeRobotDataset.create(REPO_ID, fps=10, features=features, root=root, robot_type="testbot",
-                               use_videos=True, image_writer_threads=0)  # fmt: skip
+    ds = LeRobotDataset.create(
+        REPO_ID, fps=10, features=features, root=root, robot_type="testbot", use_videos=True, image_writer_threads=0
+    )
     rng = np.random.default_rng(0)
     for ep, task in enumerate(["pick", "place", "pick"]):
         for i in range(12 + ep):
-            ds.add_frame({"observation.images.head": rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
-                          "observation.state": rng.normal(size=7).astype(np.float32),
-                          "observation.kp": rng.normal(size=(2, 3)).astype(np.float32),
-                          "observation.flag": np.array([i % 3 == 0]), "task": task})  # fmt: skip
+            ds.add_frame(
+                {
+                    "observation.images.head": rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
+                    "observation.state": rng.normal(size=7).astype(np.float32),
+                    "observation.kp": rng.normal(size=(2, 3)).astype(np.float32),
+                    "observation.flag": np.array([i % 3 == 0]),
+                    "task": task,
+                }
+            )
         ds.save_episode()
     ds.finalize()
 
@@ -215,8 +221,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("roots", nargs="*")
     parser.add_argument("--dump")
     parser.add_argument("--items-per-episode", type=int, default=3, dest="items_per_episode")
-    parser.add_argument("--no-streaming-for", action="append", dest="no_streaming_for", help="check: a root to load "
-                        "with LeRobotDataset only (its streaming reader wants one video file per camera)")  # fmt: skip
+    parser.add_argument(
+        "--no-streaming-for",
+        action="append",
+        dest="no_streaming_for",
+        help="check: a root to load with LeRobotDataset only (its streaming reader wants one video file per camera)",
+    )
     parser.add_argument("--write-ref", dest="write_ref", help="check: first write-ref into this folder")
     args = parser.parse_args(argv)
     result = COMMANDS[args.command](args)

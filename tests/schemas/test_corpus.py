@@ -32,13 +32,25 @@ from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 
 LINEAGE = EpisodeLineage(
-    episode_uid="bridge/bridge_dataset/train/00000/000001#span1", raw_uid="bridge/bridge_dataset/train/00000/000001",
-    source="bridge", subset="bridge_dataset", raw_id="train/00000/000001#span1", raw_path="/raw/bridge.tfrecord",
-    raw_fps=5, span_s=[0.4, 2.2], embodiment="widowx", tier=QualityTier.low, tier_reasons=["short"], success=None,
-    mask=[1] * 10 + [0] * 40, interpolated_frames=3, validity={"speed": 1}, pipeline_version="eidata-canon-1",
+    episode_uid="bridge/bridge_dataset/train/00000/000001#span1",
+    raw_uid="bridge/bridge_dataset/train/00000/000001",
+    source="bridge",
+    subset="bridge_dataset",
+    raw_id="train/00000/000001#span1",
+    raw_path="/raw/bridge.tfrecord",
+    raw_fps=5,
+    span_s=[0.4, 2.2],
+    embodiment="widowx",
+    tier=QualityTier.low,
+    tier_reasons=["short"],
+    success=None,
+    mask=[1] * 10 + [0] * 40,
+    interpolated_frames=3,
+    validity={"speed": 1},
+    pipeline_version="eidata-canon-1",
     source_annotation={"kind": "ego4d_goalstep", "goal": {"goal_description": "Makes the bread"}},
     qa=QARecord(frames=19, approach_down=1.0, approach_hist=[19] + [0] * 17, speed_p99=0.2),
-)  # fmt: skip
+)
 
 
 def _write(root: Path, extra: dict) -> dict:
@@ -46,8 +58,13 @@ def _write(root: Path, extra: dict) -> dict:
     with LeRobotWriter.create(root, fps=10, features=features, robot_type="widowx") as w:
         b = w.stage("pick", label="ep", expected_frames=2)
         for _ in range(2):
-            b.add_frame({STATE: np.zeros(50, np.float32), ACTION: np.zeros(50, np.float32),
-                         HAND_KEYPOINTS: np.zeros((2, 21, 3), np.float32)})  # fmt: skip
+            b.add_frame(
+                {
+                    STATE: np.zeros(50, np.float32),
+                    ACTION: np.zeros(50, np.float32),
+                    HAND_KEYPOINTS: np.zeros((2, 21, 3), np.float32),
+                }
+            )
         b.extra = extra
         w.commit(b.finish())
     [(_, line)] = list(read_jsonl(root / EPISODES_PATH))
@@ -85,10 +102,18 @@ def test_the_uid_formula_is_the_one_every_room_uses() -> None:
 
 
 def test_quarantine_rows_are_written_with_the_contract_schema(tmp_path: Path) -> None:
-    row = QuarantineRow(episode_uid="ego4d/default/v1/0", source="ego4d", subset="default", adapter="ego4d",
-                        raw_path="/raw/v1.mp4", stage="read", error_class="CorruptVideoError",
-                        message="unreadable mp4", file="/raw/v1.mp4",
-                        quarantined_at=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+    row = QuarantineRow(
+        episode_uid="ego4d/default/v1/0",
+        source="ego4d",
+        subset="default",
+        adapter="ego4d",
+        raw_path="/raw/v1.mp4",
+        stage="read",
+        error_class="CorruptVideoError",
+        message="unreadable mp4",
+        file="/raw/v1.mp4",
+        quarantined_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
     path = write_quarantine_part(tmp_path, [row], "part-0")
     assert path.parent == tmp_path / QUARANTINE_DIR
     table = pq.read_table(path)

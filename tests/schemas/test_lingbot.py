@@ -13,10 +13,23 @@ from schemas.lingbot import LATENT_KEYS, LINGBOT_ACTION_NAMES, LatentPlan, Laten
 
 
 def _plan(**kw: object) -> LatentPlan:
-    base = dict(path="latents/x.pth", video_key="observation.images.head", text="pick the cube",
-                frame_ids=[10, 12, 14, 16, 18], start_frame=10, end_frame=20, fps=5, ori_fps=10, video_height=480,
-                video_width=640, latent_num_frames=2, latent_height=16, latent_width=16, latent_channels=48,
-                text_emb_shape=(512, 64))  # fmt: skip
+    base = dict(
+        path="latents/x.pth",
+        video_key="observation.images.head",
+        text="pick the cube",
+        frame_ids=[10, 12, 14, 16, 18],
+        start_frame=10,
+        end_frame=20,
+        fps=5,
+        ori_fps=10,
+        video_height=480,
+        video_width=640,
+        latent_num_frames=2,
+        latent_height=16,
+        latent_width=16,
+        latent_channels=48,
+        text_emb_shape=(512, 64),
+    )
     return LatentPlan(**{**base, **kw})
 
 
@@ -26,8 +39,15 @@ def _tensors(plan: LatentPlan) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_layout_names_follow_the_readme_order() -> None:
-    assert LINGBOT_ACTION_NAMES[:7] == ("left.eef.x", "left.eef.y", "left.eef.z", "left.eef.qx", "left.eef.qy",
-                                        "left.eef.qz", "left.eef.qw")  # fmt: skip
+    assert LINGBOT_ACTION_NAMES[:7] == (
+        "left.eef.x",
+        "left.eef.y",
+        "left.eef.z",
+        "left.eef.qx",
+        "left.eef.qy",
+        "left.eef.qz",
+        "left.eef.qw",
+    )
     assert LINGBOT_ACTION_NAMES[7] == "right.eef.x" and LINGBOT_ACTION_NAMES[14] == "left.joint_0"
     assert LINGBOT_ACTION_NAMES[21] == "right.joint_0"
     assert LINGBOT_ACTION_NAMES[28:] == ("left.gripper", "right.gripper")

@@ -87,8 +87,15 @@ def _episode_arrays(ep_seed: int, length: int, mask: np.ndarray, w: dict[str, np
     return {"actions": actions, "state": state, "x": x}
 
 
-def _write_dataset(root: Path, source: str, subset: str, embodiment: str, episodes: list[Episode],
-                   w: dict[str, np.ndarray], actions: bool) -> list[dict[str, np.ndarray]]:  # fmt: skip
+def _write_dataset(
+    root: Path,
+    source: str,
+    subset: str,
+    embodiment: str,
+    episodes: list[Episode],
+    w: dict[str, np.ndarray],
+    actions: bool,
+) -> list[dict[str, np.ndarray]]:
     emb = default_registry().get(embodiment)
     mask = emb.mask() if actions else np.zeros(CANONICAL_DIM, dtype=bool)  # as ingest masks video without poses
     features = emb.features({CAMERA: (64, 64)}, mask=mask)
@@ -98,18 +105,25 @@ def _write_dataset(root: Path, source: str, subset: str, embodiment: str, episod
             a = _episode_arrays(1000 * len(source) + k, ep.length, mask, w)
             builder = writer.stage(ep.task, label=ep.name, expected_frames=ep.length)
             for t in range(ep.length):
-                builder.add_frame({
-                    image_key(CAMERA): moving_texture(64, 64, t, k),
-                    STATE: a["state"][t],
-                    ACTION: a["actions"][t],
-                    HAND_KEYPOINTS: np.zeros((2, 21, 3), np.float32),
-                })  # fmt: skip
+                builder.add_frame(
+                    {
+                        image_key(CAMERA): moving_texture(64, 64, t, k),
+                        STATE: a["state"][t],
+                        ACTION: a["actions"][t],
+                        HAND_KEYPOINTS: np.zeros((2, 21, 3), np.float32),
+                    }
+                )
             record = EpisodeLineage(
-                episode_uid=episode_uid(source, subset, ep.name), source=source, subset=subset,
-                raw_path=f"synthetic/{ep.name}", embodiment=embodiment, tier=ep.tier,
-                tier_reasons=[] if ep.tier == "high" else ["synthetic"], mask=mask.astype(int).tolist(),
+                episode_uid=episode_uid(source, subset, ep.name),
+                source=source,
+                subset=subset,
+                raw_path=f"synthetic/{ep.name}",
+                embodiment=embodiment,
+                tier=ep.tier,
+                tier_reasons=[] if ep.tier == "high" else ["synthetic"],
+                mask=mask.astype(int).tolist(),
                 pipeline_version="test",
-            )  # fmt: skip
+            )
             builder.extra = {LINEAGE_KEY: record.to_json()}
             writer.commit(builder.finish())
             arrays.append(a)
@@ -127,8 +141,15 @@ def write_latents(root: Path, episode_index: int, x: np.ndarray, w: dict[str, np
         "frame_index": torch.from_numpy(frames.astype(np.int64)),
         "cls_registers": torch.zeros(len(frames), 5, WIDTH, dtype=torch.bfloat16),
     }
-    meta = {"model": "synthetic", "image_size": "224", "rate_hz": str(10 / LATENT_STRIDE), "dtype": "bfloat16",
-            "video_key": image_key(CAMERA), "episode_index": str(episode_index), "format": LATENTS_FORMAT}  # fmt: skip
+    meta = {
+        "model": "synthetic",
+        "image_size": "224",
+        "rate_hz": str(10 / LATENT_STRIDE),
+        "dtype": "bfloat16",
+        "video_key": image_key(CAMERA),
+        "episode_index": str(episode_index),
+        "format": LATENTS_FORMAT,
+    }
     save_file(tensors, str(path), metadata=meta)
     return path
 

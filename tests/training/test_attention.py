@@ -9,8 +9,15 @@ from training import attention as attention_module
 from training.attention import KeyMask, attention, backend_for, choose_backend, forced_backend, reference_attention
 
 
-def _qkv(b: int = 3, sq: int = 7, sk: int = 9, h: int = 4, d: int = 16, dtype: torch.dtype = torch.float32,
-         device: str = "cpu") -> tuple[torch.Tensor, ...]:  # fmt: skip
+def _qkv(
+    b: int = 3,
+    sq: int = 7,
+    sk: int = 9,
+    h: int = 4,
+    d: int = 16,
+    dtype: torch.dtype = torch.float32,
+    device: str = "cpu",
+) -> tuple[torch.Tensor, ...]:
     g = torch.Generator().manual_seed(0)
     return tuple(torch.randn(b, s, h, d, generator=g).to(device, dtype).requires_grad_() for s in (sq, sk, sk))
 

@@ -50,8 +50,9 @@ def test_trainer_checkpointing_trains_the_same_run(manifest: Path, tmp_path: Pat
     """`checkpointing` is a runtime choice: the run's losses and weights are those of the plain run."""
     for name, on in (("plain", False), ("ckpt", True)):
         train(tiny_config(manifest, lara="off", schedule_steps=2, checkpointing=on), tmp_path / name, device="cpu")
-    plain, ckpt = ([json.loads(x)["loss"] for x in (tmp_path / n / METRICS).read_text().splitlines()]
-                   for n in ("plain", "ckpt"))  # fmt: skip
+    plain, ckpt = (
+        [json.loads(x)["loss"] for x in (tmp_path / n / METRICS).read_text().splitlines()] for n in ("plain", "ckpt")
+    )
     assert plain == ckpt
     a, b = (load_checkpoint(tmp_path / n / "checkpoints/step_00000002.pt")["model"] for n in ("plain", "ckpt"))
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -128,12 +128,18 @@ def test_tasks_stay_within_their_tier_and_rows_stay_aligned(index: SampleIndex, 
 
 def test_bad_latents_file_names_itself(tmp_path: Path) -> None:
     path = tmp_path / "episode_000000.safetensors"
-    save_file({"latents": torch.zeros(2, 196, 384), "frame_index": torch.tensor([0, 3])}, str(path),
-              metadata={"format": "something-else"})  # fmt: skip
+    save_file(
+        {"latents": torch.zeros(2, 196, 384), "frame_index": torch.tensor([0, 3])},
+        str(path),
+        metadata={"format": "something-else"},
+    )
     with pytest.raises(DataError, match=r"episode_000000\.safetensors: metadata format"):
         _read_latents_header(path, MODEL)
-    save_file({"latents": torch.zeros(2, 100, 384), "frame_index": torch.tensor([0, 3])}, str(path),
-              metadata={"format": "eidata-latents-1"})  # fmt: skip
+    save_file(
+        {"latents": torch.zeros(2, 100, 384), "frame_index": torch.tensor([0, 3])},
+        str(path),
+        metadata={"format": "eidata-latents-1"},
+    )
     with pytest.raises(DataError, match=r"latents shape \(2, 100, 384\)"):
         _read_latents_header(path, MODEL)
 

@@ -27,9 +27,32 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_torchrun_two_processes(manifest: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-           "-m", "jobs.cli", "train", "--manifest", str(manifest), "--steps", "2", "--out", str(run),
-           "--num-workers", "0", "--device", "cpu", "--log-every", "1", "--batch-size", "4"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "jobs.cli",
+        "train",
+        "--manifest",
+        str(manifest),
+        "--steps",
+        "2",
+        "--out",
+        str(run),
+        "--num-workers",
+        "0",
+        "--device",
+        "cpu",
+        "--log-every",
+        "1",
+        "--batch-size",
+        "4",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -64,8 +64,11 @@ def corpus_3hz(manifest: Path, tmp_path: Path) -> Path:
             old = f.get_tensor("frame_index").numpy()
         frames = three_hz(int(old[-1]) + 2)  # the episode's length (latents every second frame, length even)
         rows = torch.from_numpy(np.minimum(np.arange(len(frames)), len(old) - 1))
-        tensors = {"latents": lat[rows].contiguous(), "cls_registers": cls[rows].contiguous(),
-                   "frame_index": torch.from_numpy(frames)}  # fmt: skip
+        tensors = {
+            "latents": lat[rows].contiguous(),
+            "cls_registers": cls[rows].contiguous(),
+            "frame_index": torch.from_numpy(frames),
+        }
         save_file(tensors, str(path), metadata={**meta, "rate_hz": "3.0"})
     return corpus
 

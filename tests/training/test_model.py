@@ -16,8 +16,20 @@ from training.routing import route
 def _inputs(obj, batch, noise):  # type: ignore[no-untyped-def]
     lat = prepare(obj.dit, batch)
     r = route(batch["actions"], lat.fut, batch["task"], noise.t, noise.action, noise.latent)
-    return lat, r, dit_inputs(batch, lat, act_in=r.act_in, act_absent=r.act_absent, fut_in=r.fut_in,
-                              fut_absent=r.fut_absent, t=noise.t, task=batch["task"])  # fmt: skip
+    return (
+        lat,
+        r,
+        dit_inputs(
+            batch,
+            lat,
+            act_in=r.act_in,
+            act_absent=r.act_absent,
+            fut_in=r.fut_in,
+            fut_absent=r.fut_absent,
+            t=noise.t,
+            task=batch["task"],
+        ),
+    )
 
 
 @pytest.mark.parametrize("task", TASKS)

@@ -21,8 +21,9 @@ MODEL = PRESETS["tiny"].model.model_copy(update={"text_dim": TEXT_DIM})
 def _stats(rows: np.ndarray) -> NormStats:
     """Statistics of one dataset whose training frames are `rows` [T, D], as compute_stats stores them."""
     q = np.quantile(rows, [0.01, 0.99], axis=0)
-    f = FeatureNorm(mean=rows.mean(0).tolist(), std=rows.std(0).tolist(), count=len(rows), q01=q[0].tolist(),
-                    q99=q[1].tolist())  # fmt: skip
+    f = FeatureNorm(
+        mean=rows.mean(0).tolist(), std=rows.std(0).tolist(), count=len(rows), q01=q[0].tolist(), q99=q[1].tolist()
+    )
     return NormStats(datasets={"d": {ACTION: f}})
 
 

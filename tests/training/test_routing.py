@@ -65,12 +65,15 @@ def test_mixed_batch_rows_match_samples_run_alone() -> None:
     together = obj(batch, noise).per_sample
     for i in range(len(tasks)):
         one = {k: v[i : i + 1] for k, v in batch.items()}
-        alone = obj(one, type(noise)(t=noise.t[i : i + 1], action=noise.action[i : i + 1],
-                                     latent=noise.latent[i : i + 1])).per_sample  # fmt: skip
+        alone = obj(
+            one, type(noise)(t=noise.t[i : i + 1], action=noise.action[i : i + 1], latent=noise.latent[i : i + 1])
+        ).per_sample
         torch.testing.assert_close(together[i : i + 1], alone, atol=2e-5, rtol=1e-4)
     perm = torch.tensor([5, 2, 7, 0, 1, 6, 3, 4])
-    shuffled = obj({k: v[perm] for k, v in batch.items()},
-                   type(noise)(t=noise.t[perm], action=noise.action[perm], latent=noise.latent[perm]))  # fmt: skip
+    shuffled = obj(
+        {k: v[perm] for k, v in batch.items()},
+        type(noise)(t=noise.t[perm], action=noise.action[perm], latent=noise.latent[perm]),
+    )
     torch.testing.assert_close(shuffled.per_sample, together[perm], atol=2e-5, rtol=1e-4)
 
 

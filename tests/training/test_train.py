@@ -78,8 +78,21 @@ def test_metrics_log(manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     cfg = tiny_config(manifest, schedule_steps=2, batch_size=16)
     train(cfg, tmp_path / "run", device="cpu")
     rec = _records(tmp_path / "run")[-1]
-    for key in ("loss", "loss_action", "loss_latent", "loss_align", "loss_lam", "lr", "epoch", "samples_per_s",
-                "data_wait", "mfu", "tflops_per_device", "grad_norm", "step_time_s"):  # fmt: skip
+    for key in (
+        "loss",
+        "loss_action",
+        "loss_latent",
+        "loss_align",
+        "loss_lam",
+        "lr",
+        "epoch",
+        "samples_per_s",
+        "data_wait",
+        "mfu",
+        "tflops_per_device",
+        "grad_norm",
+        "step_time_s",
+    ):
         assert key in rec, key
     tasks = [k for k in rec if k.startswith("loss_task/")]
     assert len(tasks) == 4 and sum(rec[f"samples_task/{k.split('/')[1]}"] for k in tasks) == 16

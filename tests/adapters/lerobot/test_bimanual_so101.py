@@ -74,8 +74,10 @@ def _reach(n: int, inward: float) -> np.ndarray:
 
 def _steps(deg: np.ndarray, calib: dict, grip: np.ndarray) -> np.ndarray:
     """Angles -> the whole steps Present_Position reports; the gripper's opening 0..1 across its calibrated range."""
-    out = [np.round((calib[m]["range_min"] + calib[m]["range_max"]) / 2 + deg[:, i] * 4095 / 360)
-           for i, m in enumerate(MOTORS[:5])]  # fmt: skip
+    out = [
+        np.round((calib[m]["range_min"] + calib[m]["range_max"]) / 2 + deg[:, i] * 4095 / 360)
+        for i, m in enumerate(MOTORS[:5])
+    ]
     g = calib["gripper"]
     out.append(np.round(g["range_min"] + grip * (g["range_max"] - g["range_min"])))
     return np.stack(out, axis=1)
@@ -89,8 +91,9 @@ def _write(root: Path, robot_type: str, names: list[str], rows: np.ndarray, came
         with w.episode(task="fold the cloth") as ep:
             for i in range(len(rows) - 1):
                 frame = {f"observation.images.{c}": np.full((16, 16, 3), 3 * i % 255, np.uint8) for c in cameras}
-                ep.add_frame({**frame, "observation.state": rows[i].astype(np.float32),
-                              "action": rows[i + 1].astype(np.float32)})  # fmt: skip
+                ep.add_frame(
+                    {**frame, "observation.state": rows[i].astype(np.float32), "action": rows[i + 1].astype(np.float32)}
+                )
     return root
 
 

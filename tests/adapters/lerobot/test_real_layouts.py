@@ -211,8 +211,11 @@ def _resampled(s: Stream, t: np.ndarray) -> np.ndarray:
 
 
 def _natives(ep: CanonicalEpisode) -> tuple[np.ndarray, list[str]]:
-    parts = [(a, n) for a, n in ((ep.state_native, ep.state_native_names), (ep.action_native, ep.action_native_names))
-             if a is not None]  # fmt: skip
+    parts = [
+        (a, n)
+        for a, n in ((ep.state_native, ep.state_native_names), (ep.action_native, ep.action_native_names))
+        if a is not None
+    ]
     if not parts:
         return np.zeros((ep.num_frames, 0), np.float32), []
     return np.concatenate([a for a, _ in parts], axis=1), [x for _, n in parts for x in n]
@@ -234,8 +237,9 @@ def test_ingest_keeps_every_column_as_a_native_and_every_camera(name: str, layou
                 for part, dims in _parts(raw, key, width):
                     cols = [i for i, n in enumerate(names) if n.startswith(f"{part}.")]
                     assert len(cols) == len(dims), f"{part}: {len(cols)} of {len(dims)} dims as natives"
-                    np.testing.assert_allclose(values[:, cols], _resampled(streams[part], grid), rtol=1e-5, atol=1e-5,
-                                               err_msg=part)  # fmt: skip
+                    np.testing.assert_allclose(
+                        values[:, cols], _resampled(streams[part], grid), rtol=1e-5, atol=1e-5, err_msg=part
+                    )
                     kept_dims += len(dims)
                 assert kept_dims == width, f"{key}: {kept_dims} of {width} dims as natives"
             kept = {id(c.source): slot for slot, c in ep.cameras.items()}

@@ -130,8 +130,9 @@ def test_without_the_calibration_the_joints_stay_native_with_the_reason(root: Pa
 
 def test_unknown_names_say_which_joints_are_missing(tmp_path: Path) -> None:
     root = tmp_path / "so101_unnamed"
-    write_lerobot_v3(root, (40,), fps=FPS, names=[f"motor_{i}" for i in range(6)], robot_type="so101_follower",
-                     vectors=_vectors)  # fmt: skip
+    write_lerobot_v3(
+        root, (40,), fps=FPS, names=[f"motor_{i}" for i in range(6)], robot_type="so101_follower", vectors=_vectors
+    )
     [ep] = _episodes(root, {"joint_space": {"calibration": CALIBRATION}})
     assert not ep.mask.any() and ep.tier is QualityTier.actionless
     [reason] = [r for r in ep.tier_reasons if r.startswith("joint space (so101)")]
@@ -139,8 +140,15 @@ def test_unknown_names_say_which_joints_are_missing(tmp_path: Path) -> None:
     assert "right: shoulder_pan" in reason and "motor_0" in reason
     # the same dataset with an explicit map is read
     joint_map = {f"motor_{i}": m for i, m in enumerate(MOTORS)}
-    [ep] = _episodes(root, {"joint_space": {"calibration": {f"motor_{i}": CALIBRATION[m] for i, m in enumerate(MOTORS)},
-                                            "joint_map": joint_map}})  # fmt: skip
+    [ep] = _episodes(
+        root,
+        {
+            "joint_space": {
+                "calibration": {f"motor_{i}": CALIBRATION[m] for i, m in enumerate(MOTORS)},
+                "joint_map": joint_map,
+            }
+        },
+    )
     assert ep.mask[hand_dims(1, WRIST_POS)].all() and ep.tier is QualityTier.high
 
 

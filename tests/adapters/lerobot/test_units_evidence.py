@@ -35,8 +35,14 @@ FOLLOWER = {
 }
 
 
-def _write(root: Path, fps: int, robot_type: str, state: tuple[list[str], np.ndarray],
-           action: tuple[list[str], np.ndarray], cameras: tuple[str, ...]) -> Path:  # fmt: skip
+def _write(
+    root: Path,
+    fps: int,
+    robot_type: str,
+    state: tuple[list[str], np.ndarray],
+    action: tuple[list[str], np.ndarray],
+    cameras: tuple[str, ...],
+) -> Path:
     cam = FeatureSpec(dtype="video", shape=(16, 16, 3), names=list(IMAGE_NAMES))
     features = {f"observation.images.{c}": cam for c in cameras}
     features["observation.state"] = FeatureSpec(dtype="float32", shape=(len(state[0]),), names=state[0])
@@ -45,8 +51,13 @@ def _write(root: Path, fps: int, robot_type: str, state: tuple[list[str], np.nda
         with w.episode(task="pick up the cloth") as ep:
             for i in range(len(state[1])):
                 frame = {f"observation.images.{c}": np.full((16, 16, 3), 4 * i % 255, np.uint8) for c in cameras}
-                ep.add_frame({**frame, "observation.state": state[1][i].astype(np.float32),
-                              "action": action[1][i].astype(np.float32)})  # fmt: skip
+                ep.add_frame(
+                    {
+                        **frame,
+                        "observation.state": state[1][i].astype(np.float32),
+                        "action": action[1][i].astype(np.float32),
+                    }
+                )
     return root
 
 

@@ -45,8 +45,10 @@ def test_an_unknown_robot_is_named_unknown_not_guessed(tmp_path: Path, robot_typ
     raw = adapter.read(ref)
     assert raw.embodiment == UNKNOWN_EMBODIMENT
     assert "names no known embodiment" in raw.metadata["embodiment_from"]
-    assert any(r.startswith(f"no kinematic description for robot_type {robot_type!r}") and "embodiment` option" in r
-               for r in raw.tier_reasons)  # fmt: skip
+    assert any(
+        r.startswith(f"no kinematic description for robot_type {robot_type!r}") and "embodiment` option" in r
+        for r in raw.tier_reasons
+    )
     [ep] = canonicalize(raw)
     assert not ep.mask.any()  # nothing canonical is made up ...
     assert ep.state_native is not None and ep.state_native.shape[1] == len(NAMES)  # ... and the joints are kept

@@ -20,8 +20,10 @@ def test_clean_record_keeps_the_tier() -> None:
 def test_low_and_quarantine_routing_with_value_and_threshold() -> None:
     rec = BehaviourRecord(cam_frozen_s=2.0, nonfinite=3)
     found = findings(rec, CFG)
-    assert [(f.code, f.tier) for f in found] == [("qa_nonfinite", QualityTier.rejected),
-                                                 ("qa_cam_frozen_s", QualityTier.low)]  # fmt: skip
+    assert [(f.code, f.tier) for f in found] == [
+        ("qa_nonfinite", QualityTier.rejected),
+        ("qa_cam_frozen_s", QualityTier.low),
+    ]
     tier, reasons = route(QualityTier.high, found)
     assert tier == QualityTier.rejected
     assert reasons[1] == "qa_cam_frozen_s: camera frozen 2.00 s while the robot moves > 1.00 s"

@@ -18,17 +18,33 @@ from schemas.tiers import QualityTier
 R = 1  # the right hand
 
 
-def _oxe_raw(t: np.ndarray, xyz: np.ndarray, rpy: np.ndarray, grip: np.ndarray, *, subset: str = "kuka",
-             success: bool | None = None, embodiment: str = "kuka_iiwa") -> RawEpisode:  # fmt: skip
+def _oxe_raw(
+    t: np.ndarray,
+    xyz: np.ndarray,
+    rpy: np.ndarray,
+    grip: np.ndarray,
+    *,
+    subset: str = "kuka",
+    success: bool | None = None,
+    embodiment: str = "kuka_iiwa",
+) -> RawEpisode:
     ref = EpisodeRef(adapter="oxe", source="oxe", subset=subset, raw_id="ep0", paths=("x.tfrecord",))
     states = {
         "observation/state:eef_xyz": Stream(t, xyz, unit="m", frame="robot_base"),
         "observation/state:eef_rpy": Stream(t, rpy, unit="rad", frame="robot_base"),
         "observation/state:gripper": Stream(t, grip[:, None], names=("gripper_open",), unit="0..1"),
     }
-    return RawEpisode(ref=ref, robot_type="x", embodiment=embodiment, tier=QualityTier.high, native_fps=None,
-                      states=states, language=[Language("pick the block")], success=success,
-                      hands=oxe_hand_signals(states))  # fmt: skip
+    return RawEpisode(
+        ref=ref,
+        robot_type="x",
+        embodiment=embodiment,
+        tier=QualityTier.high,
+        native_fps=None,
+        states=states,
+        language=[Language("pick the block")],
+        success=success,
+        hands=oxe_hand_signals(states),
+    )
 
 
 def _reach(n: int, fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -131,10 +147,16 @@ def _human_raw(n: int, camera_moves: bool) -> RawEpisode:
     states = {"mano21_keypoints": Stream(t, kp.astype(np.float32), unit="m", frame="arkit_world")}
     camera = Stream(t, cam, unit="se3_4x4", frame="arkit_world")
     return RawEpisode(
-        ref=ref, robot_type=None, embodiment="human", tier=QualityTier.high, native_fps=30.0,
-        states=states, camera_poses={"camera": camera}, language=[Language("hold still")],
+        ref=ref,
+        robot_type=None,
+        embodiment="human",
+        tier=QualityTier.high,
+        native_fps=30.0,
+        states=states,
+        camera_poses={"camera": camera},
+        language=[Language("hold still")],
         hands=egodex_hand_signals(states, camera),
-    )  # fmt: skip
+    )
 
 
 def test_camera_motion_does_not_appear_as_hand_motion() -> None:
@@ -157,8 +179,10 @@ def test_action_config_segments_are_rescaled_to_10hz() -> None:
     t, xyz, rpy, grip = _reach(90, 30.0)
     raw = _oxe_raw(t, xyz, rpy, grip)
     raw.native_fps = 30.0
-    raw.action_config = [ActionSegment(start_frame=0, end_frame=45, action_text="reach"),
-                         ActionSegment(start_frame=45, end_frame=90, action_text="grasp")]  # fmt: skip
+    raw.action_config = [
+        ActionSegment(start_frame=0, end_frame=45, action_text="reach"),
+        ActionSegment(start_frame=45, end_frame=90, action_text="grasp"),
+    ]
     [ep] = canonicalize(raw)
     assert [(s.start_frame, s.end_frame, s.action_text) for s in ep.action_config] == [
         (0, 15, "reach"),

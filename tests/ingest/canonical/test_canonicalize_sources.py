@@ -45,10 +45,14 @@ def _raw_corpora(base: Path, realdata: Path) -> dict[str, tuple[str, Path]]:
 def corpus(tmp_path_factory: pytest.TempPathFactory, realdata: Path) -> dict[str, list[CanonicalEpisode]]:
     base = tmp_path_factory.mktemp("raw")
     return {
-        name: [ep for ref in adapters.get_adapter(adapter).discover(root) if ref.error is None
-               for ep in canonicalize(adapters.get_adapter(adapter).read(ref), SPEC)]
+        name: [
+            ep
+            for ref in adapters.get_adapter(adapter).discover(root)
+            if ref.error is None
+            for ep in canonicalize(adapters.get_adapter(adapter).read(ref), SPEC)
+        ]
         for name, (adapter, root) in _raw_corpora(base, realdata).items()
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="module")

@@ -40,8 +40,9 @@ def _spots(ep_transforms: dict[str, np.ndarray], K: np.ndarray, t: int) -> np.nd
 
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory: pytest.TempPathFactory) -> EgoDexFixture:
-    fx = write_egodex(tmp_path_factory.mktemp("egodex"), episodes_per_task=1, num_frames=60, height=H, width=W,
-                      old_episode=False)  # fmt: skip
+    fx = write_egodex(
+        tmp_path_factory.mktemp("egodex"), episodes_per_task=1, num_frames=60, height=H, width=W, old_episode=False
+    )
     for ep in fx.good:  # the same episodes, filmed with the wrists marked
         K = ep.intrinsic.astype(np.float64)
         write_mp4(ep.mp4, (_spots(ep.transforms, K, t) for t in range(ep.video_frames)), FPS, crf=8, gop=15)

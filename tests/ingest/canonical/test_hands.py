@@ -158,8 +158,9 @@ def test_pca_coefficients_and_mean_pose(model_dir: Path) -> None:
 def test_left_hand_is_the_mirror_of_the_right(model_dir: Path) -> None:
     go, hp, betas, transl = _poses(12, seed=6, scale=0.8)
     right = _load(model_dir, "right", flat_hand_mean=True).keypoints(go, hp, betas, transl)
-    left = _load(model_dir, "left", flat_hand_mean=True).keypoints(go * AA_MIRROR[:3], hp * AA_MIRROR, betas,
-                                                                   transl * MIRROR)  # fmt: skip
+    left = _load(model_dir, "left", flat_hand_mean=True).keypoints(
+        go * AA_MIRROR[:3], hp * AA_MIRROR, betas, transl * MIRROR
+    )
     np.testing.assert_allclose(left, right * MIRROR, atol=ATOL)
 
 
@@ -239,8 +240,9 @@ def test_converter_round_trip_without_chumpy(model_dir: Path, tmp_path: Path, pr
     )
 
 
-@pytest.mark.parametrize(("how", "culprit"), [("os.system", "posix.system"), ("eval", "builtins.eval"),
-                                              ("nested", "posix.system")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("how", "culprit"), [("os.system", "posix.system"), ("eval", "builtins.eval"), ("nested", "posix.system")]
+)
 def test_converter_refuses_hostile_pickles(tmp_path: Path, how: str, culprit: str) -> None:
     marker = tmp_path / "pwned"
     src = write_hostile_pickle(tmp_path / "MANO_RIGHT.pkl", marker, how)

@@ -51,8 +51,13 @@ def _dataset(root: Path, robot_type: str, names: list[str], n: int = 40, amplitu
         with w.episode(task="wave") as ep:
             for i in range(n):
                 state, action = q[i].astype(np.float32), q[i + 1].astype(np.float32)
-                ep.add_frame({"observation.images.top": np.zeros((16, 16, 3), np.uint8),
-                              "observation.state": state, "action": action})  # fmt: skip
+                ep.add_frame(
+                    {
+                        "observation.images.top": np.zeros((16, 16, 3), np.uint8),
+                        "observation.state": state,
+                        "action": action,
+                    }
+                )
     return root
 
 
@@ -119,12 +124,21 @@ def test_aloha_arms_face_each_other_with_the_left_one_on_the_left(tmp_path: Path
     vec = FeatureSpec(dtype="float32", shape=(len(names),), names=names)
     cam = FeatureSpec(dtype="video", shape=(16, 16, 3), names=list(IMAGE_NAMES))
     root = tmp_path / "aloha_sim"
-    with LeRobotWriter.create(root, fps=50, features={"observation.images.top": cam, "observation.state": vec,
-                                                      "action": vec}, robot_type="aloha") as w:  # fmt: skip
+    with LeRobotWriter.create(
+        root,
+        fps=50,
+        features={"observation.images.top": cam, "observation.state": vec, "action": vec},
+        robot_type="aloha",
+    ) as w:
         with w.episode(task="transfer the cube") as ep:
             for i in range(n):
-                ep.add_frame({"observation.images.top": np.zeros((16, 16, 3), np.uint8), "observation.state": q[i],
-                              "action": q[i + 1]})  # fmt: skip
+                ep.add_frame(
+                    {
+                        "observation.images.top": np.zeros((16, 16, 3), np.uint8),
+                        "observation.state": q[i],
+                        "action": q[i + 1],
+                    }
+                )
     [ref] = LeRobotSource().discover(root)
     [ep] = canonicalize(LeRobotSource().read(ref))
     assert ep.embodiment == "aloha" and ep.tier is not QualityTier.actionless, ep.tier_reasons

@@ -124,8 +124,15 @@ def test_approach_axis_is_nan_for_degenerate_rotations() -> None:
 
 
 def test_constant_speed_gives_flat_percentiles_and_zero_acceleration() -> None:
-    rec = measure(arm(50, speed=0.5), delta_action(arm(50, speed=0.5)), np.zeros((50, 2, 21, 3)), FRANKA, fps=10,
-                  limits=LIMITS, config=CFG)  # fmt: skip
+    rec = measure(
+        arm(50, speed=0.5),
+        delta_action(arm(50, speed=0.5)),
+        np.zeros((50, 2, 21, 3)),
+        FRANKA,
+        fps=10,
+        limits=LIMITS,
+        config=CFG,
+    )
     assert rec.speed_p50 == pytest.approx(0.5, rel=1e-4) and rec.speed_p99 == pytest.approx(0.5, rel=1e-4)
     assert rec.acc_p99 == pytest.approx(0.0, abs=1e-3)  # float32 positions
     assert (rec.speed_limit, rec.acc_limit) == (1.7, 13.0)  # the Franka validity limits
@@ -210,8 +217,16 @@ def test_measure_a_human_episode_with_a_camera() -> None:
         s[:, hand_dims(h, WRIST_POS)] = kp[:, h, 0]
         s[:, hand_dims(h, WRIST_ROT6D)] = matrix_to_rot6d(TOP_DOWN)
     camera = CameraView(K, 320, 240, np.tile(se3(LOOK_FORWARD, np.zeros(3)), (n, 1, 1)))
-    rec = measure(s, delta_action(s, (0, 1)), kp, HUMAN, fps=10, limits=ValidityConfig().limits_for("human"),
-                  config=CFG, camera=camera)  # fmt: skip
+    rec = measure(
+        s,
+        delta_action(s, (0, 1)),
+        kp,
+        HUMAN,
+        fps=10,
+        limits=ValidityConfig().limits_for("human"),
+        config=CFG,
+        camera=camera,
+    )
     assert (rec.hands_in_front, rec.hands_in_image, rec.left_of_right) == (1.0, 1.0, 1.0)
     assert (rec.hands_ahead, rec.hands_below_eyes) == (1.0, 1.0)  # 30 cm ahead of the wearer, 10 cm below the eyes
     assert rec.hand_length == pytest.approx(0.185, abs=1e-4) and rec.approach_down == 1.0
@@ -219,12 +234,28 @@ def test_measure_a_human_episode_with_a_camera() -> None:
     s_turned = s.copy()
     for h in (0, 1):
         s_turned[:, hand_dims(h, WRIST_POS)] = s[:, hand_dims(h, WRIST_POS)] @ turned
-    rec = measure(s_turned, delta_action(s_turned, (0, 1)), kp @ turned, HUMAN, fps=10,
-                  limits=ValidityConfig().limits_for("human"), config=CFG, camera=camera)  # fmt: skip
+    rec = measure(
+        s_turned,
+        delta_action(s_turned, (0, 1)),
+        kp @ turned,
+        HUMAN,
+        fps=10,
+        limits=ValidityConfig().limits_for("human"),
+        config=CFG,
+        camera=camera,
+    )
     assert (rec.hands_ahead, rec.left_of_right, rec.hands_below_eyes) == (0.0, 0.0, 1.0)
     behind = CameraView(K, 320, 240, np.tile(se3(-LOOK_FORWARD @ np.diag([1, -1, 1.0]), np.zeros(3)), (n, 1, 1)))
-    rec = measure(s, delta_action(s, (0, 1)), kp, HUMAN, fps=10, limits=ValidityConfig().limits_for("human"),
-                  config=CFG, camera=behind)  # fmt: skip
+    rec = measure(
+        s,
+        delta_action(s, (0, 1)),
+        kp,
+        HUMAN,
+        fps=10,
+        limits=ValidityConfig().limits_for("human"),
+        config=CFG,
+        camera=behind,
+    )
     assert rec.hands_in_front == 0.0  # the same hands seen by a camera looking backwards
 
 

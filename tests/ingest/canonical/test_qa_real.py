@@ -36,8 +36,14 @@ def test_real_agibot_arms_are_side_by_side_and_pass_every_invariant(shared_reald
     if not h5.is_file():
         pytest.skip(f"{h5} is absent: the AgiBot real sample is not on this machine")
     # the real file in a corpus around it (the sample has no task_info or video: those two are synthetic)
-    write_agibot(tmp_path, [EpisodeSpec(1, 1, 1990, layout=Layout.split_effector)], cameras=("head",), height=16,
-                 width=16, parameters=False)  # fmt: skip
+    write_agibot(
+        tmp_path,
+        [EpisodeSpec(1, 1, 1990, layout=Layout.split_effector)],
+        cameras=("head",),
+        height=16,
+        width=16,
+        parameters=False,
+    )
     shutil.copyfile(h5, tmp_path / "proprio_stats/1/1/proprio_stats.h5")
     (ref,) = AgibotAdapter().discover(tmp_path)
     summary = summarize("agibot", [ep.qa for ep in canonicalize(AgibotAdapter().read(ref))])

@@ -23,8 +23,16 @@ def _measure(kp: np.ndarray, slots: np.ndarray | None):
     n = len(kp)
     both = np.stack([kp, kp], axis=1)
     mask = np.zeros(50, dtype=bool)
-    return measure(np.zeros((n, 50)), np.zeros((n, 50)), both, mask, fps=10, limits=KinematicLimits(),
-                   config=QAConfig(), keypoint_slots=slots)  # fmt: skip
+    return measure(
+        np.zeros((n, 50)),
+        np.zeros((n, 50)),
+        both,
+        mask,
+        fps=10,
+        limits=KinematicLimits(),
+        config=QAConfig(),
+        keypoint_slots=slots,
+    )
 
 
 def test_rigid_robot_hand_passes_and_skips_the_length_band() -> None:

@@ -51,15 +51,31 @@ CASES = [
     ("oscillating", H, True, True, OSCILLATING, CLEAN, L, [OSC_RE]),
     ("invalid_30", H, True, True, SMOOTH, report(0.3), L, [INVALID_RE]),
     ("invalid_10_is_fine", H, True, True, SMOOTH, report(0.1), H, []),
-    ("low_stays_low_and_collects", L, False, True, IDLE80, report(0.3), L,
-     [r"^failed", r"^invalid frame fraction 0\.30", r"^idle ratio"]),
+    (
+        "low_stays_low_and_collects",
+        L,
+        False,
+        True,
+        IDLE80,
+        report(0.3),
+        L,
+        [r"^failed", r"^invalid frame fraction 0\.30", r"^idle ratio"],
+    ),
     ("actionless_never_promoted", A, True, True, SMOOTH, CLEAN, A, []),
     ("actionless_failed_stays_actionless", A, False, False, None, None, A, [r"^failed", r"^missing actions"]),
     ("no_state_no_motion_signals", H, True, True, None, None, H, []),
     ("failed_without_actions", H, False, False, None, None, A, [r"^failed", r"^missing actions"]),
-    ("rejected_by_validity", H, True, True, SMOOTH, REJECTED, R,
-     [r"^rejected by validity: no valid frame among 100", r"^invalid frame fraction 1\.00"]),
-]  # fmt: skip
+    (
+        "rejected_by_validity",
+        H,
+        True,
+        True,
+        SMOOTH,
+        REJECTED,
+        R,
+        [r"^rejected by validity: no valid frame among 100", r"^invalid frame fraction 1\.00"],
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -111,9 +127,14 @@ def test_motion_is_measured_over_kept_spans_only() -> None:
     )
     assert validity.keep == [(0, 40)]
     tier, why = assess_quality(
-        H, success=True, has_action=True, state=s, mask=FRANKA, validity=validity, config=CFG.model_copy(
-            update={"max_invalid_fraction": 1.0})
-    )  # fmt: skip
+        H,
+        success=True,
+        has_action=True,
+        state=s,
+        mask=FRANKA,
+        validity=validity,
+        config=CFG.model_copy(update={"max_invalid_fraction": 1.0}),
+    )
     assert tier is H and why == []
     # Measured on the whole array instead (gripper values present), the 6 idle seconds dominate.
     s[40:, hand_dims(1, GRIPPER)] = 0.5

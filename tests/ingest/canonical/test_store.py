@@ -74,6 +74,7 @@ def test_a_camera_without_intrinsics_stores_none(episodes: list[CanonicalEpisode
 def test_lerobot_loads_the_dataset_and_sees_the_intrinsics(dataset: Path, run_oracle) -> None:
     out = run_oracle("load", dataset, "--items", "0")
     assert out["num_episodes"] == 2 and out["video_keys"] == [HEAD]
-    np.testing.assert_allclose(out["features"][HEAD]["info"][INTRINSICS_KEY], feature_intrinsics(
-        json.loads((dataset / "meta/info.json").read_text())["features"][HEAD]["info"]
-    ))  # fmt: skip
+    np.testing.assert_allclose(
+        out["features"][HEAD]["info"][INTRINSICS_KEY],
+        feature_intrinsics(json.loads((dataset / "meta/info.json").read_text())["features"][HEAD]["info"]),
+    )

@@ -31,9 +31,16 @@ def _bridge_raw(xyz: np.ndarray, rpy: np.ndarray, subset: str = "bridge_dataset"
         "observation/state:gripper": Stream(t, np.ones((len(t), 1)), ("gripper_open",), "0..1"),
     }
     ref = EpisodeRef(adapter="oxe", source="oxe", subset=subset, raw_id="train/00000/000000", paths=("x",))
-    return RawEpisode(ref=ref, robot_type="widowx_250", embodiment="widowx", tier=QualityTier.high, native_fps=5.0,
-                      states=states, language=[Language("put carrot on plate")],
-                      hands=hand_signals(states, BRIDGE.eef_reference_rotation))  # fmt: skip
+    return RawEpisode(
+        ref=ref,
+        robot_type="widowx_250",
+        embodiment="widowx",
+        tier=QualityTier.high,
+        native_fps=5.0,
+        states=states,
+        language=[Language("put carrot on plate")],
+        hands=hand_signals(states, BRIDGE.eef_reference_rotation),
+    )
 
 
 def _wrist(raw: RawEpisode) -> tuple[np.ndarray, np.ndarray]:

@@ -74,9 +74,21 @@ def test_normalizing_twice_changes_nothing(text: str | None) -> None:
     assert normalize_instruction(once) == once
 
 
-@pytest.mark.parametrize(("word", "base"), [("picks", "pick"), ("carries", "carry"), ("washes", "wash"),
-                                            ("touches", "touch"), ("fixes", "fix"), ("goes", "go"), ("does", "do"),
-                                            ("has", "have"), ("places", "place"), ("Opens", "Open")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("word", "base"),
+    [
+        ("picks", "pick"),
+        ("carries", "carry"),
+        ("washes", "wash"),
+        ("touches", "touch"),
+        ("fixes", "fix"),
+        ("goes", "go"),
+        ("does", "do"),
+        ("has", "have"),
+        ("places", "place"),
+        ("Opens", "Open"),
+    ],
+)
 def test_base_form_of_third_person(word: str, base: str) -> None:
     assert base_form(word) == base
 
@@ -89,4 +101,9 @@ def test_base_form_rejects_what_is_not_a_third_person_verb() -> None:
 def test_every_listed_verb_round_trips_through_its_gerund() -> None:
     assert {v: gerund_base(gerund(v)) for v in VERBS} == {v: v for v in VERBS}
     assert [gerund(v) for v in ("cut", "place", "tie", "open", "stir")] == [
-        "cutting", "placing", "tying", "opening", "stirring"]  # fmt: skip
+        "cutting",
+        "placing",
+        "tying",
+        "opening",
+        "stirring",
+    ]

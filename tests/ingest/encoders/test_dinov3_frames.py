@@ -92,10 +92,16 @@ def _processor_class_attrs() -> dict[str, str]:
     src = Path(next(iter(spec.submodule_search_locations))) / "image_processing_dinov3_vit.py"
     tree = ast.parse(src.read_text())
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "DINOv3ViTImageProcessor")
-    attrs = {t.id: ast.unparse(n.value) for n in cls.body if isinstance(n, ast.Assign) for t in n.targets
-             if isinstance(t, ast.Name)}  # fmt: skip
-    attrs["_preprocess"] = ast.unparse(next(n for n in cls.body if isinstance(n, ast.FunctionDef)
-                                            and n.name == "_preprocess"))  # fmt: skip
+    attrs = {
+        t.id: ast.unparse(n.value)
+        for n in cls.body
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
+    attrs["_preprocess"] = ast.unparse(
+        next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "_preprocess")
+    )
     return attrs
 
 
@@ -121,8 +127,12 @@ def test_preprocessor_config_json_overrides_and_rejections(tmp_path: Path) -> No
     (tmp_path / "preprocessor_config.json").write_text(json.dumps(conf))
     cfg = PreprocessConfig.from_model_dir(tmp_path)
     assert (cfg.size, cfg.resample, cfg.image_mean, cfg.image_std) == (256, 3, (0.5,) * 3, (0.25,) * 3)
-    for bad, match in [({"size": {"shortest_edge": 224}}, "square"), ({"do_center_crop": True}, "center_crop"),
-                       ({"resample": 1}, "resample"), ({"do_normalize": False}, "do_normalize")]:  # fmt: skip
+    for bad, match in [
+        ({"size": {"shortest_edge": 224}}, "square"),
+        ({"do_center_crop": True}, "center_crop"),
+        ({"resample": 1}, "resample"),
+        ({"do_normalize": False}, "do_normalize"),
+    ]:
         (tmp_path / "preprocessor_config.json").write_text(json.dumps(bad))
         with pytest.raises(ValueError, match=match):
             PreprocessConfig.from_model_dir(tmp_path)
@@ -140,8 +150,11 @@ def test_frame_indices_known_values() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(length=st.integers(1, 3000), fps=st.sampled_from([10, 15, 29.97, 30, 5]), rate=st.sampled_from(
-    [0.5, 1, 2, 2.5, 3, 4, 5, 7.5, 10]))  # fmt: skip
+@given(
+    length=st.integers(1, 3000),
+    fps=st.sampled_from([10, 15, 29.97, 30, 5]),
+    rate=st.sampled_from([0.5, 1, 2, 2.5, 3, 4, 5, 7.5, 10]),
+)
 def test_frame_indices_are_the_nearest_frames(length: int, fps: float, rate: float) -> None:
     if rate > fps:
         with pytest.raises(ValueError, match="above"):

@@ -90,8 +90,9 @@ def test_compiled_encoder_pads_the_last_batch_to_one_shape(tiny: Path, episodes:
     spec = EncoderSpec(model=str(tiny), batch_size=4, compile=True)
     model = load_encoder(spec)
     shapes: list[int] = []
-    hook = model.register_forward_pre_hook(lambda _m, args, kw: shapes.append(kw["pixel_values"].shape[0]),
-                                           with_kwargs=True)  # fmt: skip
+    hook = model.register_forward_pre_hook(
+        lambda _m, args, kw: shapes.append(kw["pixel_values"].shape[0]), with_kwargs=True
+    )
     try:
         patches, _, stops = _run(FrameEncoder(spec, CFG, model=model), episodes)  # batches of 4 and 3 (padded to 4)
     finally:

@@ -56,8 +56,16 @@ def test_prompt_holds_one_vision_block_per_frame(vlm: QwenVL) -> None:
     v = _vision(vlm, [(96, 128), (64, 64)], 0)
     assert v.grid_thw.tolist() == [[1, 6, 8], [1, 4, 4]]  # 96x128 kept (within 64^2..96x128), 64x64 kept
     text = chat_prompt("Q?", v.grid_thw, 2)
-    assert text == ("<|im_start|>user\n" + VISION_START + IMAGE_PAD * 12 + VISION_END + VISION_START + IMAGE_PAD * 4
-                    + VISION_END + "Q?<|im_end|>\n<|im_start|>assistant\n")  # fmt: skip
+    assert text == (
+        "<|im_start|>user\n"
+        + VISION_START
+        + IMAGE_PAD * 12
+        + VISION_END
+        + VISION_START
+        + IMAGE_PAD * 4
+        + VISION_END
+        + "Q?<|im_end|>\n<|im_start|>assistant\n"
+    )
     ids = vlm.prompt_ids("pick up the cup", v)
     assert ids.count(vlm.image_token_id) == 16 == len(v.pixel_values) // 4
     assert "pick up the cup" in vlm.tokenizer.decode(ids)

@@ -14,11 +14,18 @@ from ingest.encoders.qwen_vl_image import QwenImageConfig, VLMError, patchify, p
 
 SETTINGS: list[tuple[tuple[int, int], dict[str, Any]]] = [
     ((96, 128), {"patch_size": 16, "merge_size": 2, "min_pixels": 64 * 64, "max_pixels": 160 * 160}),  # upscale
-    ((480, 640), {"patch_size": 16, "image_mean": [0.5] * 3, "image_std": [0.5] * 3,
-                  "size": {"shortest_edge": 65536, "longest_edge": 448 * 448}}),  # downscale, Qwen3-VL's mean/std
+    (
+        (480, 640),
+        {
+            "patch_size": 16,
+            "image_mean": [0.5] * 3,
+            "image_std": [0.5] * 3,
+            "size": {"shortest_edge": 65536, "longest_edge": 448 * 448},
+        },
+    ),  # downscale, Qwen3-VL's mean/std
     ((50, 300), {}),  # the processor's defaults: patch 14, CLIP mean/std
     ((224, 224), {"patch_size": 16, "min_pixels": 224 * 224, "max_pixels": 224 * 224}),  # no resize
-]  # fmt: skip
+]
 
 
 def _reference(images: list[np.ndarray], kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -76,8 +83,9 @@ def test_config_from_model_folder(tmp_path: Path) -> None:
     (tmp_path / "preprocessor_config.json").write_text(json.dumps({}))
     fallback = QwenImageConfig.from_model_dir(tmp_path, Vision())  # keys the file leaves out: the processor's own
     assert (fallback.patch_size, fallback.merge_size, fallback.min_pixels) == (16, 2, 56 * 56)
-    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"min_pixels": 1024, "max_pixels": 4096,
-                                                                    "image_mean": [0.5] * 3}))  # fmt: skip
+    (tmp_path / "preprocessor_config.json").write_text(
+        json.dumps({"min_pixels": 1024, "max_pixels": 4096, "image_mean": [0.5] * 3})
+    )
     old_style = QwenImageConfig.from_model_dir(tmp_path, Vision())  # Qwen2-VL's top-level min/max_pixels
     assert (old_style.patch_size, old_style.min_pixels, old_style.max_pixels) == (16, 1024, 4096)
     assert old_style.image_mean == (0.5, 0.5, 0.5) and old_style.image_std == fallback.image_std

@@ -68,8 +68,13 @@ def test_resize_is_bilinear_without_antialias_rounded() -> None:
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, size=(3, 48, 64, 3), dtype=np.uint8)
     out = resize_frames(frames, 32, 32)
-    ref = F.interpolate(torch.from_numpy(frames).permute(0, 3, 1, 2).float(), size=(32, 32), mode="bilinear",
-                        align_corners=False).permute(0, 2, 3, 1).numpy()  # fmt: skip
+    ref = (
+        F.interpolate(
+            torch.from_numpy(frames).permute(0, 3, 1, 2).float(), size=(32, 32), mode="bilinear", align_corners=False
+        )
+        .permute(0, 2, 3, 1)
+        .numpy()
+    )
     assert out.shape == (3, 32, 32, 3) and out.dtype == np.uint8
     assert np.abs(out.astype(np.float64) - ref).max() <= 0.5 + 1e-4
     np.testing.assert_array_equal(resize_frames(frames, 48, 64), frames)  # same size: untouched

@@ -26,10 +26,20 @@ REPO = Path(__file__).resolve().parents[3]
 
 def _file(n: int = 4, dtype: torch.dtype = torch.bfloat16, **meta: object) -> LatentsFile:
     g = torch.Generator().manual_seed(n)
-    m = LatentsMeta(model="random-init:test", rate_hz=3.0, dtype="bfloat16" if dtype == torch.bfloat16 else "float16",
-                    video_key="observation.images.head", episode_index=7, **meta)  # fmt: skip
-    return LatentsFile(torch.randn(n, 196, 384, generator=g).to(dtype), torch.randn(n, 5, 384, generator=g).to(dtype),
-                       torch.arange(n, dtype=torch.int64) * 3, m)  # fmt: skip
+    m = LatentsMeta(
+        model="random-init:test",
+        rate_hz=3.0,
+        dtype="bfloat16" if dtype == torch.bfloat16 else "float16",
+        video_key="observation.images.head",
+        episode_index=7,
+        **meta,
+    )
+    return LatentsFile(
+        torch.randn(n, 196, 384, generator=g).to(dtype),
+        torch.randn(n, 5, 384, generator=g).to(dtype),
+        torch.arange(n, dtype=torch.int64) * 3,
+        m,
+    )
 
 
 def test_round_trip_with_the_exact_keys_and_metadata(tmp_path: Path) -> None:
@@ -38,9 +48,17 @@ def test_round_trip_with_the_exact_keys_and_metadata(tmp_path: Path) -> None:
     write_latents(path, f)
     with safe_open(str(path), framework="pt") as sf:
         assert sorted(sf.keys()) == ["cls_registers", "frame_index", "latents"]
-        assert sf.metadata() == {"format": "eidata-latents-1", "model": "random-init:test", "image_size": "224",
-                                 "rate_hz": "3.0", "dtype": "bfloat16", "video_key": "observation.images.head",
-                                 "episode_index": "7", "patch_size": "16", "num_register_tokens": "4"}  # fmt: skip
+        assert sf.metadata() == {
+            "format": "eidata-latents-1",
+            "model": "random-init:test",
+            "image_size": "224",
+            "rate_hz": "3.0",
+            "dtype": "bfloat16",
+            "video_key": "observation.images.head",
+            "episode_index": "7",
+            "patch_size": "16",
+            "num_register_tokens": "4",
+        }
     back = read_latents(path)
     assert torch.equal(back.latents, f.latents) and torch.equal(back.cls_registers, f.cls_registers)
     assert torch.equal(back.frame_index, f.frame_index) and back.meta == f.meta
@@ -99,8 +117,9 @@ store.write_latents(store.Path(sys.argv[1]), f)
 
 def test_a_writer_killed_before_its_rename_leaves_no_file(tmp_path: Path) -> None:
     final = tmp_path / "latents/chunk-000/observation.images.head/episode_000000.safetensors"
-    proc = subprocess.run([sys.executable, "-c", KILL_BEFORE_RENAME, str(final)], cwd=REPO, capture_output=True,
-                          timeout=120, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_BEFORE_RENAME, str(final)], cwd=REPO, capture_output=True, timeout=120, check=False
+    )
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     assert not final.exists()
     temps = list(final.parent.iterdir())

@@ -34,8 +34,13 @@ def test_round_trip_follows_the_contract(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
     with safe_open(str(path), framework="pt") as sf:
         assert sorted(sf.keys()) == ["hidden_states", "input_ids"]
-        assert sf.metadata() == {"format": "eidata-text-1", "model": "tiny", "layer": "-1",
-                                 "text": "pick up the cup", "dtype": "bfloat16"}  # fmt: skip
+        assert sf.metadata() == {
+            "format": "eidata-text-1",
+            "model": "tiny",
+            "layer": "-1",
+            "text": "pick up the cup",
+            "dtype": "bfloat16",
+        }
     e = load_text_embedding(tmp_path, 7)
     assert e.hidden_states.dtype == torch.bfloat16 and e.input_ids.dtype == torch.int64
     assert e.input_ids.tolist() == [0, 1, 2, 3, 4]

@@ -18,11 +18,24 @@ from ingest.kinematics import load_model
 
 HALF_PI = np.pi / 2
 # (a, d, alpha) per joint, theta = q; then the fixed flange
-FRANKA_MDH = [(0, 0.333, 0), (0, 0, -HALF_PI), (0, 0.316, HALF_PI), (0.0825, 0, HALF_PI), (-0.0825, 0.384, -HALF_PI),
-              (0, 0, HALF_PI), (0.088, 0, HALF_PI)]  # fmt: skip
+FRANKA_MDH = [
+    (0, 0.333, 0),
+    (0, 0, -HALF_PI),
+    (0, 0.316, HALF_PI),
+    (0.0825, 0, HALF_PI),
+    (-0.0825, 0.384, -HALF_PI),
+    (0, 0, HALF_PI),
+    (0.088, 0, HALF_PI),
+]
 FRANKA_FLANGE = (0, 0.107, 0)
-UR5E_DH = [(0, 0.1625, HALF_PI), (-0.425, 0, 0), (-0.3922, 0, 0), (0, 0.1333, HALF_PI), (0, 0.0997, -HALF_PI),
-           (0, 0.0996, 0)]  # fmt: skip
+UR5E_DH = [
+    (0, 0.1625, HALF_PI),
+    (-0.425, 0, 0),
+    (-0.3922, 0, 0),
+    (0, 0.1333, HALF_PI),
+    (0, 0.0997, -HALF_PI),
+    (0, 0.0996, 0),
+]
 
 
 def rot_x(t: float) -> np.ndarray:

@@ -24,8 +24,11 @@ def test_every_description_loads_from_a_built_wheel(tmp_path: Path) -> None:
         shutil.copytree(REPO / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
-        cwd=src, capture_output=True, text=True, timeout=280,
-    )  # fmt: skip
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = tmp_path.glob("eidata-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -42,6 +45,12 @@ def test_every_description_loads_from_a_built_wheel(tmp_path: Path) -> None:
         "    m = k.load_model(p.stem); m.forward(np.zeros((1, m.dof)), m.links)\n"
         "print('ok')\n"
     )
-    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(site)},
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.stdout.strip() == "ok", run.stderr[-2000:]

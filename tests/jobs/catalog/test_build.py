@@ -237,8 +237,12 @@ def test_queries_and_curation_over_the_rebuilt_catalog(corpus_copy: Path) -> Non
         corpus_copy, "SELECT source, tier, sum(duration_s)/3600 AS h FROM episodes GROUP BY ALL ORDER BY ALL"
     )
     assert [(r["source"], r["tier"]) for r in got.to_pylist()] == [
-        ("ego4d", "actionless"), ("egodex", "high"), ("external", "high"), ("oxe", "high"), ("oxe", "low"),
-    ]  # fmt: skip
+        ("ego4d", "actionless"),
+        ("egodex", "high"),
+        ("external", "high"),
+        ("oxe", "high"),
+        ("oxe", "low"),
+    ]
     assert dict(((r["source"], r["tier"]), r["h"]) for r in got.to_pylist())[("oxe", "high")] == pytest.approx(
         2.2 / 3600
     )
@@ -271,8 +275,15 @@ def test_write_catalog_part_sorts_and_leaves_no_temp_file(corpus: Path, tmp_path
 
 def test_quarantine_rows_validate_their_stage() -> None:
     with pytest.raises(ValueError, match="stage"):
-        QuarantineRow(source="s", adapter="a", raw_path="/r", stage="decode", error_class="E", message="m",
-                      quarantined_at=datetime.now(UTC))  # fmt: skip
+        QuarantineRow(
+            source="s",
+            adapter="a",
+            raw_path="/r",
+            stage="decode",
+            error_class="E",
+            message="m",
+            quarantined_at=datetime.now(UTC),
+        )
 
 
 def test_cli_catalog(corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

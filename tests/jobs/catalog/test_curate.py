@@ -178,13 +178,28 @@ def test_rejected_and_quarantined_are_never_selected(tmp_path: Path, catalog: pa
     write_quarantine_part(
         tmp_path,
         [
-            QuarantineRow(episode_uid=quarantined, source="oxe", adapter="oxe", raw_path="/r", stage="write",
-                          error_class="EpisodeError", message="m", quarantined_at=datetime.now(UTC)),
-            QuarantineRow(source="oxe", adapter="oxe", raw_path="/r2", stage="discover",  # no uid: excludes nothing
-                          error_class="DiscoverError", message="m", quarantined_at=datetime.now(UTC)),
+            QuarantineRow(
+                episode_uid=quarantined,
+                source="oxe",
+                adapter="oxe",
+                raw_path="/r",
+                stage="write",
+                error_class="EpisodeError",
+                message="m",
+                quarantined_at=datetime.now(UTC),
+            ),
+            QuarantineRow(
+                source="oxe",
+                adapter="oxe",
+                raw_path="/r2",
+                stage="discover",  # no uid: excludes nothing
+                error_class="DiscoverError",
+                message="m",
+                quarantined_at=datetime.now(UTC),
+            ),
         ],
         "q",
-    )  # fmt: skip
+    )
     uids = set(_entries(curate(tmp_path, "all", "true"))["episode_uid"].to_pylist())
     rejected = set(table["episode_uid"].to_pylist()[:10])
     assert len(uids) == 1000 - 10 - 1 and not uids & rejected and quarantined not in uids

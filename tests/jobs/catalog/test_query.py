@@ -60,14 +60,29 @@ def corpus(tmp_path: Path) -> Path:
     write_quarantine_part(
         root,
         [
-            QuarantineRow(source="oxe", subset="bridge", adapter="oxe", raw_path="/raw/oxe/9", stage="read",
-                          error_class="CorruptRecordError", message="CRC mismatch", quarantined_at=T0),
-            QuarantineRow(source="egodex", adapter="egodex", raw_path="/raw/egodex/x.hdf5", stage="discover",
-                          error_class="MissingGroupError", message="no /transforms group", field="transforms",
-                          quarantined_at=T0),
+            QuarantineRow(
+                source="oxe",
+                subset="bridge",
+                adapter="oxe",
+                raw_path="/raw/oxe/9",
+                stage="read",
+                error_class="CorruptRecordError",
+                message="CRC mismatch",
+                quarantined_at=T0,
+            ),
+            QuarantineRow(
+                source="egodex",
+                adapter="egodex",
+                raw_path="/raw/egodex/x.hdf5",
+                stage="discover",
+                error_class="MissingGroupError",
+                message="no /transforms group",
+                field="transforms",
+                quarantined_at=T0,
+            ),
         ],
         "job",
-    )  # fmt: skip
+    )
     return root
 
 
@@ -151,8 +166,10 @@ def test_json_round_trips(corpus: Path) -> None:
 
 
 def test_human_table_is_aligned(corpus: Path) -> None:
-    table = run_query(corpus, "SELECT source, count(*) AS episodes, sum(duration_s)/3600 AS hours FROM episodes "
-                              "GROUP BY ALL ORDER BY source")  # fmt: skip
+    table = run_query(
+        corpus,
+        "SELECT source, count(*) AS episodes, sum(duration_s)/3600 AS hours FROM episodes GROUP BY ALL ORDER BY source",
+    )
     lines = format_table(table, "table").splitlines()
     assert lines[0].split() == ["source", "episodes", "hours"]
     assert set(lines[1]) == {"-", " "}

@@ -39,11 +39,17 @@ def start_cluster(workers: int = 2, attempts: int = 3) -> tuple[object, list[obj
             # Cluster would record its address in /tmp/ray/ray_current_cluster, where any `ray.init()` without an
             # address on this machine (other test processes' embedded Ray) would find and join it
             with mock.patch("ray._private.utils.write_ray_address"):
-                head = {"num_cpus": 1, "object_store_memory": NODE_MEMORY, "include_dashboard": False,
-                        "env_vars": NODE_ENV}  # fmt: skip
+                head = {
+                    "num_cpus": 1,
+                    "object_store_memory": NODE_MEMORY,
+                    "include_dashboard": False,
+                    "env_vars": NODE_ENV,
+                }
                 cluster.add_node(**head)
-                nodes = [cluster.add_node(num_cpus=1, object_store_memory=NODE_MEMORY, env_vars=NODE_ENV)
-                         for _ in range(workers)]  # fmt: skip
+                nodes = [
+                    cluster.add_node(num_cpus=1, object_store_memory=NODE_MEMORY, env_vars=NODE_ENV)
+                    for _ in range(workers)
+                ]
                 cluster.wait_for_nodes()
             return cluster, nodes
         except Exception:

@@ -33,8 +33,7 @@ def test_a_worker_node_lost_mid_job(raw: dict[str, Path], reference: Path, tmp_p
         first, rest = _first_of_each_source(spec_path)
         log, started, gate = tmp_path / "committed.txt", tmp_path / "started", tmp_path / "gate"
         started.mkdir()
-        proc = start_driver(spec_path, log, {"uids": rest, "gate": str(gate), "started": str(started)},
-                            cluster.address)  # fmt: skip
+        proc = start_driver(spec_path, log, {"uids": rest, "gate": str(gate), "started": str(started)}, cluster.address)
         try:
             driver_node = Path(f"{log}.node")
             wait_for(lambda: len(_logged(log)) >= len(first) and driver_node.exists(), proc, "the first commits")

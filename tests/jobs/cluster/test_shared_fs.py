@@ -44,8 +44,9 @@ def test_a_node_that_does_not_see_the_output_stops_the_job(raw: dict[str, Path],
         node = _blind_node(tmp_path, cluster.address)
         head = cluster.head_node.node_id
         deadline = time.monotonic() + 120
-        while not (blind := [n["NodeID"] for n in cluster.global_state.node_table()
-                             if n["Alive"] and n["NodeID"] != head]):  # fmt: skip
+        while not (
+            blind := [n["NodeID"] for n in cluster.global_state.node_table() if n["Alive"] and n["NodeID"] != head]
+        ):
             assert node.poll() is None and time.monotonic() < deadline, "the blind node did not join"
             time.sleep(0.2)
         cmd = [sys.executable, "-m", "jobs.cli", "ingest", str(spec_path), "--address", cluster.address]

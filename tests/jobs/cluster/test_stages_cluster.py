@@ -22,8 +22,11 @@ from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
 
 
 def _tree(root: Path, pattern: str) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.glob(pattern)) if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.glob(pattern))
+        if p.is_file()
+    }
 
 
 def _twins(base: Path, write: object) -> tuple[Path, Path]:
@@ -64,8 +67,11 @@ def test_captions_on_the_cluster_equal_embedded(cluster: object, tmp_path: Path,
 
     def corpus(root: Path) -> None:
         texts = ["#C C picks up the cup from the table", "#O man X hands a knife to C", "put the lid on the jar"]
-        write_dataset(root / "datasets/ego4d/default", "human",
-                      [episode(8 + i, t, f"ego4d/default/{i}", "human") for i, t in enumerate(texts)])  # fmt: skip
+        write_dataset(
+            root / "datasets/ego4d/default",
+            "human",
+            [episode(8 + i, t, f"ego4d/default/{i}", "human") for i, t in enumerate(texts)],
+        )
 
     embedded, on_cluster = _twins(tmp_path, corpus)
 

@@ -93,8 +93,9 @@ def test_modality_round_trips_against_features_and_data(
     used = np.flatnonzero(np.any(np.asarray(lineages, bool), axis=0))
     dims = [i for s in m.state.values() for i in range(s.start, s.end)]
     assert dims == used.tolist()
-    np.testing.assert_array_equal(np.concatenate([state[:, s.start : s.end] for s in m.state.values()] or
-                                                 [state[:, :0]], axis=1), state[:, used])  # fmt: skip
+    np.testing.assert_array_equal(
+        np.concatenate([state[:, s.start : s.end] for s in m.state.values()] or [state[:, :0]], axis=1), state[:, used]
+    )
     for key, s in m.state.items():
         hand, part = key.split("_", 1)
         names = info.features[STATE].flat_names()[s.start : s.end]

@@ -70,8 +70,16 @@ def checked(exported: tuple[Path, Path], run_oracle_v30, tmp_path_factory: pytes
     tmp = tmp_path_factory.mktemp("oracle_v30")
     argv = [*roots, str(rolled), "--dump", tmp / "dump", "--no-streaming-for", rolled, "--write-ref", tmp / "ref"]
     results = run_oracle_v30("check", *argv, timeout=600)
-    return SimpleNamespace(corpus=corpus, out=out, roots=roots, rolled=rolled, results=results,
-                           dump=tmp / "dump", ref=tmp / "ref", all_roots=[*roots, str(rolled)])  # fmt: skip
+    return SimpleNamespace(
+        corpus=corpus,
+        out=out,
+        roots=roots,
+        rolled=rolled,
+        results=results,
+        dump=tmp / "dump",
+        ref=tmp / "ref",
+        all_roots=[*roots, str(rolled)],
+    )
 
 
 @cache

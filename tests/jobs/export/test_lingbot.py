@@ -42,19 +42,28 @@ TEXT_LEN = 24
 
 
 def _corpus(root: Path) -> Path:
-    write_dataset(root / AGIBOT, "agibot_gripper", [
-        {**episode(20, "pick and place", "agibot/task_1/e0", "agibot_gripper"), "action_config": SEGMENTS},
-        episode(14, "open the drawer", "agibot/task_1/e1", "agibot_gripper"),
-    ])  # fmt: skip
+    write_dataset(
+        root / AGIBOT,
+        "agibot_gripper",
+        [
+            {**episode(20, "pick and place", "agibot/task_1/e0", "agibot_gripper"), "action_config": SEGMENTS},
+            episode(14, "open the drawer", "agibot/task_1/e1", "agibot_gripper"),
+        ],
+    )
     caption = {"text": "lift the red cube", "task_index": 0, "kind": "rule", "model": "rules", "original": "pick"}
-    write_dataset(root / FRANKA, "franka", [
-        episode(12, "pick", "franka/pick/e0", "franka", caption=caption),
-        episode(12, "pick", "franka/pick/e1", "franka"),
-        episode(7, "pick", "franka/pick/e2", "franka"),  # 4 frames at 5 fps: too short for a latent file
-    ])  # fmt: skip
+    write_dataset(
+        root / FRANKA,
+        "franka",
+        [
+            episode(12, "pick", "franka/pick/e0", "franka", caption=caption),
+            episode(12, "pick", "franka/pick/e1", "franka"),
+            episode(7, "pick", "franka/pick/e2", "franka"),  # 4 frames at 5 fps: too short for a latent file
+        ],
+    )
     none = [0] * 50
-    write_dataset(root / EGO, "human_video", [episode(12, "walk", "ego4d/clips/e0", "human_video", mask=none)],
-                  mask=none)  # fmt: skip
+    write_dataset(
+        root / EGO, "human_video", [episode(12, "walk", "ego4d/clips/e0", "human_video", mask=none)], mask=none
+    )
     return root
 
 
@@ -64,8 +73,19 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _spec(root: Path, out: Path, models: dict[str, Path], **kw: Any) -> LingbotExportSpec:
-    return LingbotExportSpec(root=root, out=out, vae=models["vae"], text_encoder=models["text_encoder"], fps=5,
-                             height=32, width=32, text_len=TEXT_LEN, num_cpus=2, object_store_mb=256, **kw)  # fmt: skip
+    return LingbotExportSpec(
+        root=root,
+        out=out,
+        vae=models["vae"],
+        text_encoder=models["text_encoder"],
+        fps=5,
+        height=32,
+        width=32,
+        text_len=TEXT_LEN,
+        num_cpus=2,
+        object_store_mb=256,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +105,11 @@ def _episodes(dataset: Path) -> list[dict[str, Any]]:
 
 
 def _snapshot(out: Path) -> dict[str, tuple[str, int]]:
-    return {str(p.relative_to(out)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(out.rglob("*")) if p.is_file() and "job" not in p.relative_to(out).parts}  # fmt: skip
+    return {
+        str(p.relative_to(out)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and "job" not in p.relative_to(out).parts
+    }
 
 
 def test_every_pth_loads_with_weights_only_and_has_exactly_the_documented_keys(exported: dict[str, Any]) -> None:
@@ -99,8 +122,18 @@ def test_every_pth_loads_with_weights_only_and_has_exactly_the_documented_keys(e
         assert d["latent"].dtype == torch.bfloat16 and tuple(d["latent"].shape) == (f * h * w, 48)
         assert (f, h, w) == (2, 2, 2)  # 5 frames at 32x32 through 4x temporal, 16x spatial compression
         assert d["text_emb"].dtype == torch.bfloat16 and tuple(d["text_emb"].shape) == (TEXT_LEN, TEXT_DIM)
-        for key in ("latent_num_frames", "latent_height", "latent_width", "video_num_frames", "video_height",
-                    "video_width", "start_frame", "end_frame", "fps", "ori_fps"):  # fmt: skip
+        for key in (
+            "latent_num_frames",
+            "latent_height",
+            "latent_width",
+            "video_num_frames",
+            "video_height",
+            "video_width",
+            "start_frame",
+            "end_frame",
+            "fps",
+            "ori_fps",
+        ):
             assert type(d[key]) is int, key
         assert type(d["text"]) is str and type(d["frame_ids"]) is list
         assert all(type(i) is int for i in d["frame_ids"])
@@ -131,7 +164,9 @@ def test_segments_come_from_the_source_else_caption_else_task(exported: dict[str
     agibot = _episodes(out / AGIBOT)
     segs = agibot[0]["action_config"]
     assert [(s["start_frame"], s["end_frame"], s["action_text"]) for s in segs] == [
-        (0, 10, "grasp the cube"), (10, 20, "put it in the bowl")]  # fmt: skip
+        (0, 10, "grasp the cube"),
+        (10, 20, "put it in the bowl"),
+    ]
     assert segs[0]["original_action_text"] == "抓取立方体" and segs[0]["skill"] == "Pick"
     assert agibot[1]["action_config"] == [{"start_frame": 0, "end_frame": 14, "action_text": "open the drawer"}]
     franka = _episodes(out / FRANKA)
@@ -161,7 +196,8 @@ def test_actions_are_mapped_to_30_dims_with_features_and_stats(exported: dict[st
         src_mask = src_info.features[ACTION].info["mask"]
         assert ft.info["mask"] == lingbot_mask(src_mask).astype(int).tolist() and ft.info["quaternion"] == "xyzw"
         assert {k: v for k, v in info.features.items() if k != ACTION} == {
-            k: v for k, v in src_info.features.items() if k != ACTION}  # fmt: skip
+            k: v for k, v in src_info.features.items() if k != ACTION
+        }
         stats = {e["episode_index"]: e["stats"] for _, e in read_jsonl(out / dataset / EPISODES_STATS_PATH)}
         for ep in range(info.total_episodes):
             src = pq.read_table(root / dataset / src_info.data_file(ep))
@@ -182,8 +218,9 @@ def test_rerun_is_a_noop(exported: dict[str, Any], models: dict[str, Path]) -> N
     assert sum(t.kept for t in report.tallies.values()) == len(_pth_files(exported["out"])) and report.errors == 0
 
 
-def test_rerun_remakes_exactly_what_is_missing_or_stale(exported: dict[str, Any], models: dict[str, Path],
-                                                       tmp_path: Path) -> None:  # fmt: skip
+def test_rerun_remakes_exactly_what_is_missing_or_stale(
+    exported: dict[str, Any], models: dict[str, Path], tmp_path: Path
+) -> None:
     root, out = tmp_path / "corpus", tmp_path / "out"
     shutil.copytree(exported["root"], root)
     shutil.copytree(exported["out"], out)
@@ -225,8 +262,15 @@ def test_a_broken_episode_is_reported_and_costs_only_what_depends_on_it(
     (out / AGIBOT / f"latents/chunk-000/observation.images.head/{name}_0_14.pth").unlink()
     (out / AGIBOT / f"data/chunk-000/{name}.parquet").unlink()
     (out / AGIBOT / EPISODES_PATH).unlink()
-    damaged = root / AGIBOT / (f"videos/chunk-000/observation.images.head/{name}.mp4" if broken == "video"
-                               else f"data/chunk-000/{name}.parquet")  # fmt: skip
+    damaged = (
+        root
+        / AGIBOT
+        / (
+            f"videos/chunk-000/observation.images.head/{name}.mp4"
+            if broken == "video"
+            else f"data/chunk-000/{name}.parquet"
+        )
+    )
     damaged.write_bytes(damaged.read_bytes()[:200])
     report = ExportReport(out)
     tally = report.tallies.setdefault(AGIBOT, DatasetTally())
@@ -241,11 +285,27 @@ def test_a_broken_episode_is_reported_and_costs_only_what_depends_on_it(
     assert (out / AGIBOT / EPISODES_PATH).exists() == (broken == "video")
 
 
-def test_other_settings_on_the_same_output_are_refused(exported: dict[str, Any], models: dict[str, Path],
-                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    args = ["export", str(exported["root"]), "--format", "lingbot-va", "--out", str(exported["out"]),
-            "--vae", str(models["vae"]), "--text-encoder", str(models["text_encoder"]), "--size", "32",
-            "--text-len", str(TEXT_LEN), "--fps", "10"]  # fmt: skip
+def test_other_settings_on_the_same_output_are_refused(
+    exported: dict[str, Any], models: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "export",
+        str(exported["root"]),
+        "--format",
+        "lingbot-va",
+        "--out",
+        str(exported["out"]),
+        "--vae",
+        str(models["vae"]),
+        "--text-encoder",
+        str(models["text_encoder"]),
+        "--size",
+        "32",
+        "--text-len",
+        str(TEXT_LEN),
+        "--fps",
+        "10",
+    ]
     assert eidata(args) == 2
     assert "other fps" in capsys.readouterr().err
 
@@ -254,8 +314,9 @@ def test_other_settings_on_the_same_output_are_refused(exported: dict[str, Any],
     ("drop", "needle"),
     [("--vae", "no Wan2.2 VAE given: pass --vae PATH"), ("--out", "needs --out DIR")],
 )
-def test_missing_models_or_output_exit_2(tmp_path: Path, models: dict[str, Path], drop: str, needle: str,
-                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_missing_models_or_output_exit_2(
+    tmp_path: Path, models: dict[str, Path], drop: str, needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = {"--out": str(tmp_path / "out"), "--vae": str(models["vae"]), "--text-encoder": str(models["text_encoder"])}
     args.pop(drop)
     assert eidata(["export", str(tmp_path), "--format", "lingbot-va", *[x for kv in args.items() for x in kv]]) == 2
@@ -278,8 +339,9 @@ def test_export_loads_in_lerobot(exported: dict[str, Any], run_oracle: Any) -> N
 
 
 @pytest.mark.gpu
-def test_cuda_actors_write_the_same_files_within_bf16(exported: dict[str, Any], models: dict[str, Path],
-                                                      tmp_path: Path) -> None:  # fmt: skip
+def test_cuda_actors_write_the_same_files_within_bf16(
+    exported: dict[str, Any], models: dict[str, Path], tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     report = run_lingbot_export(_spec(exported["root"], out, models, device="cuda"), progress=False)
     assert report.errors == 0
@@ -289,6 +351,7 @@ def test_cuda_actors_write_the_same_files_within_bf16(exported: dict[str, Any], 
         a = torch.load(path, weights_only=True)
         b = torch.load(out / path.relative_to(exported["out"]), weights_only=True)
         assert {k: v for k, v in a.items() if k not in ("latent", "text_emb")} == {
-            k: v for k, v in b.items() if k not in ("latent", "text_emb")}  # fmt: skip
+            k: v for k, v in b.items() if k not in ("latent", "text_emb")
+        }
         torch.testing.assert_close(b["latent"].float(), a["latent"].float(), atol=0.15, rtol=0.05)
         torch.testing.assert_close(b["text_emb"].float(), a["text_emb"].float(), atol=0.05, rtol=0.05)

@@ -25,10 +25,13 @@ DEADLINE = {"base_s": 4, "encode_mpx_per_s": 1000, "decode_mpx_per_s": 1000}  # 
 
 
 def _spec(raw: dict[str, Path], out: Path) -> JobSpec:
-    return JobSpec.model_validate({
-        "output": str(out), "sources": [{"name": "egodex", "adapter": "egodex", "root": str(raw["egodex"])}],
-        "parallelism": {"num_cpus": 2, "deadline": DEADLINE},
-    })  # fmt: skip
+    return JobSpec.model_validate(
+        {
+            "output": str(out),
+            "sources": [{"name": "egodex", "adapter": "egodex", "root": str(raw["egodex"])}],
+            "parallelism": {"num_cpus": 2, "deadline": DEADLINE},
+        }
+    )
 
 
 @pytest.mark.shared_ray  # tests/ray_scope.py: the hook reads its settings from a file, not the workers' environment

@@ -40,8 +40,14 @@ class Refs(SourceAdapter):
         refs = [(s, i) for s in self.options.subsets for i in IDS]
         random.Random(0).shuffle(refs)
         for s, i in refs:
-            yield EpisodeRef(adapter=self.name, source="x", subset=s, raw_id=i, paths=(f"{root}/{s}/{i}",),
-                             error="bad header" if i == "ep9" else None)  # fmt: skip
+            yield EpisodeRef(
+                adapter=self.name,
+                source="x",
+                subset=s,
+                raw_id=i,
+                paths=(f"{root}/{s}/{i}",),
+                error="bad header" if i == "ep9" else None,
+            )
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         raise self.error("not readable in this test", episode=ref.raw_id)
@@ -71,9 +77,17 @@ def _done_before(output: Path, source: SourceSpec) -> set[str]:
     line = {"episode_index": 0, "tasks": ["t"], "length": 3, "eidata": {"raw_uid": committed, "tier": "high"}}
     (ds / "episodes.jsonl").write_text(json.dumps(line) + "\n" + json.dumps({"episode_index": 1}) + "\n")
     quarantined = episode_uid("src", "task_98", "ep10")
-    row = QuarantineRow(episode_uid=quarantined, source="src", subset="task_98", adapter=ADAPTER, raw_path="x",
-                        stage="read", error_class="AdapterError", message="m",
-                        quarantined_at=datetime.now(UTC))  # fmt: skip
+    row = QuarantineRow(
+        episode_uid=quarantined,
+        source="src",
+        subset="task_98",
+        adapter=ADAPTER,
+        raw_path="x",
+        stage="read",
+        error_class="AdapterError",
+        message="m",
+        quarantined_at=datetime.now(UTC),
+    )
     write_quarantine_part(output, [row], "earlier-00000")
     return {committed, quarantined}
 

@@ -24,8 +24,7 @@ HEIGHT, WIDTH = 96, 128
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, EgoDexFixture]:
     base = tmp_path_factory.mktemp("egodex")
-    raw = write_egodex(base / "raw", episodes_per_task=1, num_frames=60, height=HEIGHT, width=WIDTH,
-                       old_episode=False)  # fmt: skip
+    raw = write_egodex(base / "raw", episodes_per_task=1, num_frames=60, height=HEIGHT, width=WIDTH, old_episode=False)
     adapter = get_adapter("egodex")
     episodes = [ep for ref in adapter.discover(raw.root) for ep in canonicalize(adapter.read(ref), CanonicalizeSpec())]
     root = base / "corpus"

@@ -70,10 +70,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     latents = root / "datasets/oxe/bridge/latents/chunk-000/observation.images.head/episode_000001.safetensors"
     latents.parent.mkdir(parents=True)
     latents.write_bytes(b"placeholder")
-    row = QuarantineRow(episode_uid="oxe/bridge/bad", source="oxe", subset="bridge", adapter="oxe",
-                        raw_path="/raw/oxe/bad", stage="read", error_class="CorruptRecordError",
-                        message="CRC mismatch <in> record 3 & more",
-                        quarantined_at=datetime(2024, 1, 2, tzinfo=UTC))  # fmt: skip
+    row = QuarantineRow(
+        episode_uid="oxe/bridge/bad",
+        source="oxe",
+        subset="bridge",
+        adapter="oxe",
+        raw_path="/raw/oxe/bad",
+        stage="read",
+        error_class="CorruptRecordError",
+        message="CRC mismatch <in> record 3 & more",
+        quarantined_at=datetime(2024, 1, 2, tzinfo=UTC),
+    )
     write_quarantine_part(root, [row], "job-0")
     rebuild_catalog(root)
     return root
@@ -185,9 +192,18 @@ def _chromium() -> str:
 
 def render(page: Path, tmp_path: Path) -> tuple[str, list[str]]:
     """(DOM after the load event, console lines) of `page` in headless Chromium."""
-    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
-           "--dump-dom", page.as_uri()]  # fmt: skip
+    cmd = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        page.as_uri(),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
     return done.stdout, [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
 

@@ -57,15 +57,28 @@ def _parser(options: tuple[Opt | Arg, ...]) -> argparse.ArgumentParser:
 def test_flags_come_from_the_fields() -> None:
     args = _parser(TOY).parse_args(["corpus"])
     assert (args.rate, args.batch, args.compile, args.device, args.size, args.overwrite) == (
-        3.0, 256, "auto", "auto", "256x128", False,
-    )  # fmt: skip
+        3.0,
+        256,
+        "auto",
+        "auto",
+        "256x128",
+        False,
+    )
     job = Toy.model_validate(job_values(args, TOY, Toy))
     assert job == Toy(root="corpus")
     given = ["c", "--rate", "2", "--batch", "7", "--compile", "off", "--device", "cpu", "--cameras", "a", "b",
              "--size", "32x16", "--overwrite"]  # fmt: skip
     job = Toy.model_validate(job_values(_parser(TOY).parse_args(given), TOY, Toy))
-    assert job == Toy(root="c", rate_hz=2.0, inner=Inner(batch_size=7, compile=False), device="cpu",
-                      cameras=["a", "b"], height=32, width=16, overwrite=True)  # fmt: skip
+    assert job == Toy(
+        root="c",
+        rate_hz=2.0,
+        inner=Inner(batch_size=7, compile=False),
+        device="cpu",
+        cameras=["a", "b"],
+        height=32,
+        width=16,
+        overwrite=True,
+    )
     with pytest.raises(SystemExit):
         _parser(TOY).parse_args(["c", "--device", "tpu"])  # choices from the Literal
 
@@ -132,8 +145,11 @@ def _literal_defaults(path: Path) -> list[tuple[str, object]]:
         name = getattr(node.func, "id", getattr(node.func, "attr", ""))
         if name == "Arg" and len(node.args) == 2 and isinstance(node.args[1], ast.Dict):
             flag = ast.literal_eval(node.args[0])[0]
-            pairs = [(k, v) for k, v in zip(node.args[1].keys, node.args[1].values, strict=True)
-                     if isinstance(k, ast.Constant) and k.value == "default"]  # fmt: skip
+            pairs = [
+                (k, v)
+                for k, v in zip(node.args[1].keys, node.args[1].values, strict=True)
+                if isinstance(k, ast.Constant) and k.value == "default"
+            ]
         elif name == "add_argument":
             flag = ast.literal_eval(node.args[0]) if node.args and isinstance(node.args[0], ast.Constant) else "?"
             pairs = [(kw.arg, kw.value) for kw in node.keywords if kw.arg == "default"]

@@ -35,8 +35,15 @@ def _stage(outcome: Any) -> Stage[str, Report]:
             raise outcome
         return outcome
 
-    return Stage("demo-stage", lambda args: "job", run, Report.summary, lambda r: bool(r.failed),
-                 usage_errors=lambda: (Bad,), job_errors=(Busy,))  # fmt: skip
+    return Stage(
+        "demo-stage",
+        lambda args: "job",
+        run,
+        Report.summary,
+        lambda r: bool(r.failed),
+        usage_errors=lambda: (Bad,),
+        job_errors=(Busy,),
+    )
 
 
 @pytest.mark.parametrize(

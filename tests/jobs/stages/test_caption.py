@@ -36,8 +36,11 @@ def _corpus(base: Path) -> Path:
         "human",
         [episode(lengths[i], t, f"ego4d/default/{i}", "human") for i, t in enumerate(EGO4D)],
     )
-    write_dataset(root / "datasets/egodex/basic", "human",
-                  [episode(10, t, f"egodex/basic/{i}", "human") for i, t in enumerate(EGODEX)])  # fmt: skip
+    write_dataset(
+        root / "datasets/egodex/basic",
+        "human",
+        [episode(10, t, f"egodex/basic/{i}", "human") for i, t in enumerate(EGODEX)],
+    )
     return root
 
 
@@ -112,8 +115,12 @@ def test_text_embeddings_of_every_task(captioned: tuple[Path, CaptionReport], vl
             e = load_text_embedding(ds, t["task_index"])
             ids, hidden = vlm.embed([t["task"]], layer=-1)[0]  # one by one; the job embedded batches
             assert e.input_ids.tolist() == ids.tolist()
-            assert (e.meta.model, e.meta.layer, e.meta.text, e.meta.dtype) == ("qwen3vl-tiny", -1, t["task"],
-                                                                               "bfloat16")  # fmt: skip
+            assert (e.meta.model, e.meta.layer, e.meta.text, e.meta.dtype) == (
+                "qwen3vl-tiny",
+                -1,
+                t["task"],
+                "bfloat16",
+            )
             torch.testing.assert_close(e.hidden_states, hidden.to(torch.bfloat16), rtol=1.6e-2, atol=1e-2)
             n += 1
     assert report.text.written == n
@@ -167,7 +174,10 @@ def test_rules_only_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert NO_MODEL in out.err and "4 by the rules" in out.out and "1 without any text" in out.out
     eps = _jsonl(root / "datasets/ego4d/default/meta/episodes.jsonl")
     assert [e["eidata"].get("caption", {}).get("text") for e in eps] == [
-        "pick up the cup from the table", "hand a knife to the camera wearer", None]  # fmt: skip
+        "pick up the cup from the table",
+        "hand a knife to the camera wearer",
+        None,
+    ]
     assert eps[0]["eidata"]["caption"]["kind"] == "rule"
     before = _meta_bytes(root)
     assert main(["caption", str(root)]) == 0 and _meta_bytes(root) == before

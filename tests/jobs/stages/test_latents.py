@@ -101,9 +101,17 @@ def test_files_follow_the_contract(corpus: tuple, model_dir: Path) -> None:
         with safe_open(str(path), framework="pt") as sf:
             assert sorted(sf.keys()) == ["cls_registers", "frame_index", "latents"]
             meta = sf.metadata()
-        assert meta == {"format": "eidata-latents-1", "model": str(model_dir.resolve()), "image_size": "224",
-                        "rate_hz": "3.0", "dtype": "bfloat16", "video_key": key, "episode_index": str(index),
-                        "patch_size": "16", "num_register_tokens": "4"}  # fmt: skip
+        assert meta == {
+            "format": "eidata-latents-1",
+            "model": str(model_dir.resolve()),
+            "image_size": "224",
+            "rate_hz": "3.0",
+            "dtype": "bfloat16",
+            "video_key": key,
+            "episode_index": str(index),
+            "patch_size": "16",
+            "num_register_tokens": "4",
+        }
         f = read_latents(path)
         assert f.latents.shape == (len(want), 196, 384) and f.latents.dtype == torch.bfloat16
         assert f.cls_registers.shape == (len(want), 5, 384) and f.cls_registers.dtype == torch.bfloat16
@@ -120,8 +128,10 @@ def test_batched_pipeline_equals_one_by_one_model_calls(corpus: tuple, model_dir
         f = read_latents(path)
         video = root / rel / load_info(root / rel / "meta/info.json").video_file(index, key)
         with torch.inference_mode():
-            pixels = [normalize_frames(resize_frames(frame[None], cfg), cfg)  # the wire's uint8, normalized
-                      for _, frame in decode_frames(video, f.frame_index.tolist())]  # fmt: skip
+            pixels = [
+                normalize_frames(resize_frames(frame[None], cfg), cfg)  # the wire's uint8, normalized
+                for _, frame in decode_frames(video, f.frame_index.tolist())
+            ]
             ref = torch.cat([model(pixel_values=x).last_hidden_state for x in pixels])
         # each frame alone through the fp32 model, rounded once to bf16: equal within bf16 rounding
         torch.testing.assert_close(f.latents, ref[:, 5:].bfloat16(), atol=1e-2, rtol=1e-2)
@@ -211,8 +221,15 @@ def test_frames_travel_as_uint8_and_decode_tasks_ask_for_no_gpu(corpus: tuple) -
     root, _, _ = corpus
     rel = "datasets/alpha/one"
     info = load_info(root / rel / "meta/info.json")
-    row = {"dataset": rel, "episode_index": 0, "video_key": CAMERAS[0], "length": 23, "fps": 10.0,
-           "video": str(root / rel / info.video_file(0, CAMERAS[0])), "out": "unused"}  # fmt: skip
+    row = {
+        "dataset": rel,
+        "episode_index": 0,
+        "video_key": CAMERAS[0],
+        "length": 23,
+        "fps": 10.0,
+        "video": str(root / rel / info.video_file(0, CAMERAS[0])),
+        "out": "unused",
+    }
     out = decode_episode(row, rate_hz=3.0, preprocess=PreprocessConfig().model_dump())
     n = len(latent_frame_indices(23, 10, 3))
     assert out["error"] == "" and out["frames"].dtype == np.uint8 and out["frames"].shape == (n, 3, 224, 224)
@@ -236,16 +253,22 @@ def test_actor_writes_what_host_normalization_gave_bit_for_bit(model_dir: Path, 
     meta = expected_meta(job).model_dump(exclude={"video_key", "episode_index"})
     actor = LatentsEncoder(spec.model_dump(), job.preprocess.model_dump(), meta, threads=1)
     outs = [tmp_path / f"ep{i}.safetensors" for i in range(3)]
-    batch = {"dataset": np.array(["d"] * 3), "episode_index": np.arange(3), "video_key": np.array([CAMERAS[0]] * 3),
-             "out": np.array([str(p) for p in outs]), "error": np.array(["", "", ""], dtype=object),
-             "frame_index": [np.arange(n) * 3 for n in sizes],
-             "frames": [resize_frames(f, job.preprocess).numpy() for f in frames]}  # fmt: skip
+    batch = {
+        "dataset": np.array(["d"] * 3),
+        "episode_index": np.arange(3),
+        "video_key": np.array([CAMERAS[0]] * 3),
+        "out": np.array([str(p) for p in outs]),
+        "error": np.array(["", "", ""], dtype=object),
+        "frame_index": [np.arange(n) * 3 for n in sizes],
+        "frames": [resize_frames(f, job.preprocess).numpy() for f in frames],
+    }
     result = actor(batch)
     assert list(result["error"]) == ["", "", ""] and result["frames"].tolist() == sizes
     pixels = torch.cat([preprocess(f, job.preprocess) for f in frames])  # the old path: fp32 wire
     with torch.inference_mode():
-        ref = torch.cat([actor.encoder.net.model(pixel_values=pixels[i : i + 4]).last_hidden_state
-                         for i in range(0, 13, 4)]).bfloat16()  # fmt: skip
+        ref = torch.cat(
+            [actor.encoder.net.model(pixel_values=pixels[i : i + 4]).last_hidden_state for i in range(0, 13, 4)]
+        ).bfloat16()
     ends = np.cumsum([0, *sizes])
     for i, path in enumerate(outs):
         f = read_latents(path)
