@@ -29,8 +29,9 @@ from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.rlds import write_rlds
 from adapters.synthetic.video import synthetic_frame
 from benchmarks._cli import parse_args
-from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.canonical.canonicalize import canonicalize
 from ingest.lerobot.video import VideoCodec, VideoEncoder
+from schemas.canonicalize import CanonicalizeSpec
 
 SIZE = (224, 224)
 

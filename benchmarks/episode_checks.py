@@ -26,8 +26,9 @@ import numpy as np
 
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
-from ingest.canonical.quality import QualityConfig, assess_quality
-from ingest.canonical.validity import ValidityConfig, check_validity
+from ingest.canonical.quality import assess_quality
+from ingest.canonical.validity import check_validity
+from schemas.canonicalize import QualityConfig, ValidityConfig
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 from tests.fixtures.motion import franka_reach, two_hands

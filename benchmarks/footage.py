@@ -56,9 +56,10 @@ from adapters.registry import get_adapter
 from adapters.synthetic.egodex import intrinsic_for, write_egodex
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, machine_busy_s, wait_quiet
-from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import stage_canonical
 from ingest.lerobot.video import VideoCodec
+from schemas.canonicalize import CanonicalizeSpec
 
 FPS, OUT_HZ, OUT = 30, 10, (224, 224)
 SOURCE_CODECS = {  # how each input kind is written: x264 / mpeg4 as cameras and phones write them, AV1 as LeRobot

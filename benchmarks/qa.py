@@ -39,9 +39,10 @@ import ingest.canonical.canonicalize as canon
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
 from benchmarks.canonicalize import corpora
-from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import stage_canonical
 from ingest.lerobot.video import VideoCodec
+from schemas.canonicalize import CanonicalizeSpec
 
 TARGET_SHARE = 0.05
 

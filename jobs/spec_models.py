@@ -22,10 +22,10 @@ from pydantic import (
 )
 
 from adapters.registry import adapter_class, get_adapter
-from ingest.canonical.canonicalize import CanonicalizeSpec
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
 from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
+from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
 
 _SOURCE_NAME = re.compile(r"[a-z0-9_]+")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ingest.behaviour.state import DimLimits, Unit
-from ingest.canonical.validity import Workspace
 from schemas.canonical import DIMS_PER_HAND, FINGERTIPS_XYZ, GRIPPER, HANDS, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.canonicalize import Workspace
 
 UNSET_WORKSPACE = Workspace(low=(-5.0, -5.0, -5.0), high=(5.0, 5.0, 5.0))
 FINGERTIP_REACH_M = 0.3  # a fingertip lies within this of its wrist in the wrist frame (human hands ~0.2 m)

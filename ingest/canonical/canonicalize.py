@@ -21,7 +21,6 @@ import re
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
@@ -32,47 +31,21 @@ from ingest.canonical.hand_state import action_from_state, hand_block, streams_u
 from ingest.canonical.joint_space import joint_space_hands
 from ingest.canonical.mano_hands import mano_hands
 from ingest.canonical.qa import CameraView, measure
-from ingest.canonical.quality import QualityConfig, assess_quality
-from ingest.canonical.validity import ValidityConfig, check_validity
+from ingest.canonical.quality import assess_quality
+from ingest.canonical.validity import check_validity
 from schemas.canonical import CANONICAL_DIM, IMAGE_PREFIX, NUM_KEYPOINTS, Camera, hand_dims
+from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.corpus import episode_uid
-from schemas.image_size import ImageSpec
 from schemas.lerobot import ActionSegment
-from schemas.qa import QAConfig
 from schemas.robots.eef_offsets import eef_offset_for
 from schemas.robots.registry import Effector, Embodiment, EmbodimentRegistry, default_registry
 from schemas.transform import RigidTransform
-
-# the records and the hand-state builder canonicalization used to hold, still importable from here
-__all__ = ["CanonicalEpisode", "CanonicalizeSpec", "ResampledCamera", "canonicalize", "wrist_poses"]
 
 PIPELINE_VERSION = "eidata-canon-1"
 MAX_NATIVE_STREAM_DIMS = 64  # wider per-step tensors (T, A, B, ...) (depth, full skeletons) stay out of `*.native`
 # A per-step vector (T, D) is a source column (a 96-dim xvla state, 168-dim Isaac teleop hands): kept up to this
 # width; wider ones (sentence embeddings, 512+) stay out. Either way what is left out is named in a tier reason.
 MAX_NATIVE_VECTOR_DIMS = 256
-
-
-class CanonicalizeSpec(BaseModel):
-    """How raw episodes become canonical ones. Part of a job spec; every threshold is data."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    fps: int = Field(10, ge=1, description="the canonical rate; output timestamps are exactly frame_index / fps")
-    max_gap_s: float = Field(0.5, gt=0, description="a pause longer than this between samples of a stream is a gap")
-    gap_policy: rs.GapPolicy = Field(rs.GapPolicy.split, description="split the episode at gaps or invalidate frames")
-    interpolation_tolerance_s: float = Field(
-        0.02, ge=0, description="a grid time within this of a native sample is not flagged as interpolated"
-    )
-    min_episode_s: float = Field(1.0, ge=0, description="spans shorter than this after splitting are dropped")
-    cameras: list[Camera] | None = Field(None, description="canonical cameras to keep (default: every mapped one)")
-    validity: ValidityConfig = Field(default_factory=ValidityConfig)
-    quality: QualityConfig = Field(default_factory=QualityConfig)
-    qa: QAConfig = Field(default_factory=QAConfig, description="geometry QA thresholds (`ingest.canonical.qa`)")
-    image: ImageSpec = Field(
-        default_factory=ImageSpec,
-        description="stored camera size per source / camera (`schemas.image_size`): native, or e.g. 224x224 pad",
-    )
 
 
 def _task_text(raw: RawEpisode) -> str:
@@ -213,7 +186,7 @@ def canonicalize(
     t0, t1 = rs.common_span([s.timestamps for s in used] + [c.timestamps for c in cams.values()])
     gaps = sorted({g for s in used for g in rs.find_gaps(s.timestamps, spec.max_gap_s)})
     spans = [(t0, t1)]
-    if gaps and spec.gap_policy is rs.GapPolicy.split:
+    if gaps and spec.gap_policy is GapPolicy.split:
         spans = rs.segments_without_gaps(t0, t1, gaps, spec.min_episode_s)
     episodes: list[CanonicalEpisode] = []
     for k, (a, b) in enumerate(spans):
@@ -286,7 +259,7 @@ def _canonicalize_span(
     interp = np.zeros(n, dtype=bool)
     for s in streams_used(sig, wrists):
         interp |= rs.interpolated_mask(s.timestamps, grid_abs, spec.interpolation_tolerance_s)
-    if gaps and spec.gap_policy is rs.GapPolicy.invalidate:
+    if gaps and spec.gap_policy is GapPolicy.invalidate:
         # nothing was measured there: make the frames non-finite so validity drops (or masks) them like any glitch
         in_gap = rs.gap_mask(grid_abs, gaps)
         state[np.ix_(in_gap, mask)] = np.nan

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.canonical.frames import se3, se3_inverse
-from ingest.canonical.validity import KinematicLimits, present_hands
+from ingest.canonical.validity import present_hands
 from schemas.canonical import GRIPPER, MANO21_NAMES, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.canonicalize import KinematicLimits
 from schemas.qa import APPROACH_BIN_DEG, APPROACH_BINS, QAConfig, QARecord
 
 # MANO-21 (OpenPose order) bones: wrist -> each finger's first joint, then along the finger.

@@ -7,51 +7,12 @@ value and the threshold, so a catalog query can group episodes by why they were 
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 from scipy.signal import find_peaks
 
 from ingest.canonical.validity import ValidityReport, fill_nonfinite, present_hands, window_spread
 from schemas.canonical import CANONICAL_FPS, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims
+from schemas.canonicalize import QualityConfig
 from schemas.tiers import QualityTier, demote
-
-
-class QualityConfig(BaseModel):
-    """Thresholds of `assess_quality`. Defaults flag what LDA calls low quality: pauses, retries, failures."""
-
-    model_config = ConfigDict(frozen=True)
-
-    idle_speed_m_s: float = Field(
-        0.02,
-        gt=0,
-        description="a frame is idle when no wrist or fingertip moves more than this rate times the idle window"
-        " (2 cm in 1 s: well below any purposeful move, above mm tracking jitter)",
-    )
-    idle_gripper_per_s: float = Field(
-        0.05, gt=0, description="gripper opening change per second below which the gripper is idle"
-    )
-    idle_window_s: float = Field(
-        1.0,
-        gt=0,
-        description="centred window over which motion is the bounding-box spread: jitter does not add up, and an"
-        " out-and-back move within the window still counts",
-    )
-    max_idle_ratio: float = Field(0.5, ge=0, le=1, description="demote to low above this fraction of idle frames")
-    max_reversals_per_s: float = Field(
-        2.0,
-        gt=0,
-        description="oscillation: wrist direction reversals per second above which the trajectory counts as retries"
-        " or jitter. Purposeful reaching reverses well under once a second; intentional periodic tasks (wiping) can"
-        " exceed it, raise it per source",
-    )
-    reversal_min_amplitude_m: float = Field(
-        0.015, gt=0, description="a reversal counts only if the wrist travelled this far along the axis (prominence)"
-    )
-    max_invalid_fraction: float = Field(
-        0.2, ge=0, le=1, description="demote to low above this fraction of frames failing a validity check"
-    )
-    min_frames: int = Field(
-        5, ge=2, description="motion signals (idle, oscillation) are not measured on fewer kept frames"
-    )
 
 
 def _idle(state: np.ndarray, mask: np.ndarray, hands: list[int], cfg: QualityConfig, fps: float) -> tuple[int, int]:

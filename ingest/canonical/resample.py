@@ -19,18 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.spatial.transform import Rotation
 
-
-class GapPolicy(StrEnum):
-    """What to do with an interval longer than `max_gap_s` between two samples of a stream."""
-
-    split = "split"  # cut the episode there: each gap-free span becomes its own episode
-    invalidate = "invalidate"  # keep one episode, flag the grid frames strictly inside the gap as invalid
+from schemas.canonicalize import GapPolicy
 
 
 class ResampleConfig(BaseModel):

@@ -8,106 +8,16 @@ hands (at most 2), axes and spans.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from schemas.canonical import CANONICAL_DIM, CANONICAL_FPS, FINGERTIPS_XYZ, HANDS, WRIST_POS, hand_dims
+from schemas.canonicalize import KinematicLimits, ValidityConfig
 
 # Per-frame defect checks, in report order. `static_hands` (human) and `short_span` crop rather than invalidate.
 CHECKS = ("non_finite", "timestamps", "zero_state", "truncated", "speed", "acceleration", "workspace", "low_confidence")
 CROPS = ("static_hands", "short_span")
-
-
-class Workspace(BaseModel):
-    """Axis-aligned box in the dataset's canonical frame (metres) that every real wrist position lies in."""
-
-    model_config = ConfigDict(frozen=True)
-
-    low: tuple[float, float, float]
-    high: tuple[float, float, float]
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Workspace:
-        if not all(lo < hi for lo, hi in zip(self.low, self.high, strict=True)):
-            raise ValueError(f"workspace low {self.low} must be below high {self.high} on every axis")
-        return self
-
-
-class KinematicLimits(BaseModel):
-    """Limits a recorded wrist trajectory of one embodiment can never exceed; beyond them the pose is a glitch."""
-
-    model_config = ConfigDict(frozen=True)
-
-    max_wrist_speed_m_s: float = Field(
-        3.0, gt=0, description="finite-difference wrist speed above which the frames of that step are invalid"
-    )
-    max_wrist_acc_m_s2: float = Field(
-        30.0, gt=0, description="second-difference wrist acceleration above which the centre frame is invalid"
-    )
-    workspace: Workspace | None = Field(
-        None, description="box the wrist must stay in (canonical frame, metres); None: not checked"
-    )
-
-
-# A 5 m cube around the canonical origin: no embodiment reaches beyond it, but millimetres stored as metres do.
-_UNIT_SANITY = Workspace(low=(-5.0, -5.0, -5.0), high=(5.0, 5.0, 5.0))
-
-
-def _default_limits() -> dict[str, KinematicLimits]:
-    return {
-        # Franka datasheet Cartesian limits (1.7 m/s, 13 m/s^2); reach 0.855 m from the base, box with margin.
-        "franka": KinematicLimits(
-            max_wrist_speed_m_s=1.7,
-            max_wrist_acc_m_s2=13.0,
-            workspace=Workspace(low=(-1.2, -1.2, -0.6), high=(1.2, 1.2, 1.6)),
-        ),
-        # Fast human hand motion peaks near 3-4 m/s; tracking jumps (identity swaps, re-detections) are faster or
-        # show as accelerations no arm produces. The first-frame camera frame moves with the person: only a unit check.
-        "human": KinematicLimits(max_wrist_speed_m_s=4.0, max_wrist_acc_m_s2=40.0, workspace=_UNIT_SANITY),
-    }
-
-
-class ValidityConfig(BaseModel):
-    """Thresholds of `check_validity`. Limits are per embodiment name, `default_limits` for unnamed embodiments."""
-
-    model_config = ConfigDict(frozen=True)
-
-    limits: dict[str, KinematicLimits] = Field(
-        default_factory=_default_limits, description="embodiment name -> kinematic limits and workspace"
-    )
-    default_limits: KinematicLimits = Field(
-        default_factory=lambda: KinematicLimits(workspace=_UNIT_SANITY),
-        description="generous limits (3 m/s, 30 m/s^2, 5 m cube) that only catch teleports and unit errors",
-    )
-    min_confidence: float = Field(
-        0.5, ge=0, le=1, description="hand-tracking confidence below which a frame is occluded (MediaPipe's default)"
-    )
-    min_length_frames: int = Field(
-        10, ge=1, description="shortest span kept (1 s at 10 Hz: one action chunk); shorter episodes are rejected"
-    )
-    min_hand_motion_m: float = Field(
-        0.04,
-        ge=0,
-        description="human: a window in which no hand's wrist or fingertips spread this far (bounding-box diagonal)"
-        " is motionless and removed; 4 cm is well above tracking jitter of a few mm",
-    )
-    motion_window_s: float = Field(
-        3.0, gt=0, description="human: length of the centred rolling window of the motion check; shorter pauses stay"
-    )
-    max_gap_fraction: float = Field(
-        0.5, gt=0, le=1, description="reject the episode when more than this fraction of its frames is invalid"
-    )
-    policy: Literal["drop", "mask"] = Field(
-        "drop",
-        description="drop: invalid frames split the episode into valid spans (LDA discards them); mask: they stay"
-        " inside spans with valid=False",
-    )
-
-    def limits_for(self, embodiment: str) -> KinematicLimits:
-        return self.limits.get(embodiment, self.default_limits)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef
-from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import dataset_features, stage_canonical
 from ingest.lerobot.errors import EpisodeError
 from ingest.lerobot.staging import StagedEpisode
@@ -51,6 +51,7 @@ from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.ray_pool import init_ray
 from jobs.runtime.shared_fs import SharedFsError, check_shared_output
 from jobs.spec import JobSpec, SourceSpec, dump_spec
+from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import JOB_DIR, dataset_dir
 from schemas.lerobot import INFO_PATH
 

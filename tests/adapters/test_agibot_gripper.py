@@ -12,8 +12,9 @@ from pydantic import ValidationError
 from adapters.agibot import AgibotAdapter, AgibotOptions, gripper_opening, hand_signals
 from adapters.base import Stream
 from adapters.synthetic.agibot import EpisodeSpec, Layout, WrittenEpisode, write_agibot
-from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.canonical.canonicalize import canonicalize
 from schemas.canonical import GRIPPER, hand_dims
+from schemas.canonicalize import CanonicalizeSpec
 
 
 @pytest.fixture(scope="module")

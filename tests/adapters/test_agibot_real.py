@@ -14,8 +14,9 @@ import pytest
 from adapters.agibot import AgibotAdapter
 from adapters.base import RawEpisode
 from adapters.synthetic.agibot import EpisodeSpec, Layout, write_agibot
-from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.canonical.canonicalize import canonicalize
 from schemas.canonical import GRIPPER, hand_dims
+from schemas.canonicalize import CanonicalizeSpec
 
 ROWS = 1990
 

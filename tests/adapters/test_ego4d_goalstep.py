@@ -20,7 +20,8 @@ from adapters.synthetic.ego4d import (
     write_ego4d,
     write_goalstep,
 )
-from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.canonical.canonicalize import canonicalize
+from schemas.canonicalize import CanonicalizeSpec
 from tests.adapters.test_ego4d import check_frames
 
 GOALSTEP = {"annotations": ["goalstep"]}

@@ -17,9 +17,10 @@ from adapters.hot3d.files import se3_from_wxyz
 from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
 from adapters.registry import get_adapter
 from adapters.synthetic.hot3d import BAD_CASES, Hot3DFixture, umetrack_profile, write_hot3d
-from ingest.canonical.canonicalize import CanonicalEpisode, CanonicalizeSpec, canonicalize
+from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.mano_hands import mano_hands
 from schemas.canonical import MANO21_NAMES, WRIST_POS, hand_dims
+from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.mano import write_mano_npz
 
 WRIST, MIDDLE_TIP, INDEX_TIP = (MANO21_NAMES.index(n) for n in ("wrist", "middle_tip", "index_tip"))

@@ -12,8 +12,9 @@ from adapters.oxe.hands import gripper_opening
 from adapters.oxe.subsets import SUBSETS
 from adapters.registry import get_adapter
 from adapters.synthetic.rlds import write_rlds
-from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.canonical.canonicalize import canonicalize
 from schemas.canonical import GRIPPER, hand_dims
+from schemas.canonicalize import CanonicalizeSpec
 
 
 def _robot_obs_width(width_m: list[float]) -> dict[str, Stream]:

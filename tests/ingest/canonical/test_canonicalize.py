@@ -9,9 +9,10 @@ from adapters.base import EpisodeRef, Language, RawEpisode, Stream
 from adapters.egodex import hand_signals as egodex_hand_signals
 from adapters.lerobot.episode import hand_signals as lerobot_hand_signals
 from adapters.oxe.hands import hand_signals as oxe_hand_signals
-from ingest.canonical.canonicalize import CanonicalizeSpec, canonicalize
+from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.frames import rot6d_to_matrix
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
 

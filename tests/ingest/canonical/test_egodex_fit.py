@@ -15,11 +15,12 @@ import pytest
 from adapters.registry import get_adapter
 from adapters.synthetic.egodex import FPS, EgoDexFixture, write_egodex
 from adapters.synthetic.video import write_mp4
-from ingest.canonical.canonicalize import CanonicalEpisode, CanonicalizeSpec, canonicalize
+from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.qa import CameraView, view_fractions
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import INTRINSICS_KEY, feature_intrinsics, image_key
+from schemas.canonicalize import CanonicalizeSpec
 
 H, W = 180, 320  # 16:9 as the 1920x1080 originals
 HEAD = image_key("head")

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from ingest.canonical.canonicalize import CanonicalizeSpec
 from ingest.canonical.frames import matrix_to_rot6d, pose_deltas, pose_to_pos_rot6d, se3
 from ingest.canonical.qa import (
     CameraView,
@@ -18,8 +17,8 @@ from ingest.canonical.qa import (
     measure,
     view_fractions,
 )
-from ingest.canonical.validity import ValidityConfig
 from schemas.canonical import CANONICAL_DIM, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.canonicalize import CanonicalizeSpec, ValidityConfig
 from schemas.qa import APPROACH_BINS, QAConfig
 from schemas.robots.registry import default_registry
 from tests.fixtures.mano import template_keypoints

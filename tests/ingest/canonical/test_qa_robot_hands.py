@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ingest.canonical.qa import BONES, measure
-from ingest.canonical.validity import KinematicLimits
+from schemas.canonicalize import KinematicLimits
 from schemas.qa import QAConfig
 
 

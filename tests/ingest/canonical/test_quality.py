@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.canonical.quality import QualityConfig, assess_quality, motion_signals
-from ingest.canonical.validity import ValidityConfig, ValidityReport, check_validity
+from ingest.canonical.quality import assess_quality, motion_signals
+from ingest.canonical.validity import ValidityReport, check_validity
 from schemas.canonical import CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.canonicalize import QualityConfig, ValidityConfig
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 from tests.fixtures.motion import franka_reach

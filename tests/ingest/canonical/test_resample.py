@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from scipy.spatial.transform import Rotation
 
 from ingest.canonical.resample import (
-    GapPolicy,
     ResampleConfig,
     common_span,
     find_gaps,
@@ -26,6 +25,7 @@ from ingest.canonical.resample import (
     resample_rotations,
     segments_without_gaps,
 )
+from schemas.canonicalize import GapPolicy
 
 FAST = settings(max_examples=40, deadline=None)
 seeds = st.integers(0, 2**32 - 1)

@@ -12,10 +12,11 @@ import pytest
 
 from adapters.registry import get_adapter
 from adapters.synthetic.egodex import EgoDexFixture, write_egodex
-from ingest.canonical.canonicalize import CanonicalEpisode, CanonicalizeSpec, canonicalize
+from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import INTRINSICS_KEY, feature_intrinsics, image_key
+from schemas.canonicalize import CanonicalizeSpec
 
 HEAD = image_key("head")
 

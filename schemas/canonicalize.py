@@ -1,0 +1,174 @@
+"""The configuration of canonicalization, as data: a job spec's `canonicalize:` block and the thresholds inside it.
+
+The models only; the steps that read them live in `ingest/canonical/` (`resample`, `validity`, `quality`, `qa`). Kept
+here so a job spec validates without importing the numerical code (scipy, the resampler): a no-op rerun and
+`eidata validate` load only this.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.canonical import Camera
+from schemas.image_size import ImageSpec
+from schemas.qa import QAConfig
+
+
+class GapPolicy(StrEnum):
+    """What to do with an interval longer than `max_gap_s` between two samples of a stream."""
+
+    split = "split"  # cut the episode there: each gap-free span becomes its own episode
+    invalidate = "invalidate"  # keep one episode, flag the grid frames strictly inside the gap as invalid
+
+
+class Workspace(BaseModel):
+    """Axis-aligned box in the dataset's canonical frame (metres) that every real wrist position lies in."""
+
+    model_config = ConfigDict(frozen=True)
+
+    low: tuple[float, float, float]
+    high: tuple[float, float, float]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Workspace:
+        if not all(lo < hi for lo, hi in zip(self.low, self.high, strict=True)):
+            raise ValueError(f"workspace low {self.low} must be below high {self.high} on every axis")
+        return self
+
+
+class KinematicLimits(BaseModel):
+    """Limits a recorded wrist trajectory of one embodiment can never exceed; beyond them the pose is a glitch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_wrist_speed_m_s: float = Field(
+        3.0, gt=0, description="finite-difference wrist speed above which the frames of that step are invalid"
+    )
+    max_wrist_acc_m_s2: float = Field(
+        30.0, gt=0, description="second-difference wrist acceleration above which the centre frame is invalid"
+    )
+    workspace: Workspace | None = Field(
+        None, description="box the wrist must stay in (canonical frame, metres); None: not checked"
+    )
+
+
+# A 5 m cube around the canonical origin: no embodiment reaches beyond it, but millimetres stored as metres do.
+_UNIT_SANITY = Workspace(low=(-5.0, -5.0, -5.0), high=(5.0, 5.0, 5.0))
+
+
+def _default_limits() -> dict[str, KinematicLimits]:
+    return {
+        # Franka datasheet Cartesian limits (1.7 m/s, 13 m/s^2); reach 0.855 m from the base, box with margin.
+        "franka": KinematicLimits(
+            max_wrist_speed_m_s=1.7,
+            max_wrist_acc_m_s2=13.0,
+            workspace=Workspace(low=(-1.2, -1.2, -0.6), high=(1.2, 1.2, 1.6)),
+        ),
+        # Fast human hand motion peaks near 3-4 m/s; tracking jumps (identity swaps, re-detections) are faster or
+        # show as accelerations no arm produces. The first-frame camera frame moves with the person: only a unit check.
+        "human": KinematicLimits(max_wrist_speed_m_s=4.0, max_wrist_acc_m_s2=40.0, workspace=_UNIT_SANITY),
+    }
+
+
+class ValidityConfig(BaseModel):
+    """Thresholds of `check_validity`. Limits are per embodiment name, `default_limits` for unnamed embodiments."""
+
+    model_config = ConfigDict(frozen=True)
+
+    limits: dict[str, KinematicLimits] = Field(
+        default_factory=_default_limits, description="embodiment name -> kinematic limits and workspace"
+    )
+    default_limits: KinematicLimits = Field(
+        default_factory=lambda: KinematicLimits(workspace=_UNIT_SANITY),
+        description="generous limits (3 m/s, 30 m/s^2, 5 m cube) that only catch teleports and unit errors",
+    )
+    min_confidence: float = Field(
+        0.5, ge=0, le=1, description="hand-tracking confidence below which a frame is occluded (MediaPipe's default)"
+    )
+    min_length_frames: int = Field(
+        10, ge=1, description="shortest span kept (1 s at 10 Hz: one action chunk); shorter episodes are rejected"
+    )
+    min_hand_motion_m: float = Field(
+        0.04,
+        ge=0,
+        description="human: a window in which no hand's wrist or fingertips spread this far (bounding-box diagonal)"
+        " is motionless and removed; 4 cm is well above tracking jitter of a few mm",
+    )
+    motion_window_s: float = Field(
+        3.0, gt=0, description="human: length of the centred rolling window of the motion check; shorter pauses stay"
+    )
+    max_gap_fraction: float = Field(
+        0.5, gt=0, le=1, description="reject the episode when more than this fraction of its frames is invalid"
+    )
+    policy: Literal["drop", "mask"] = Field(
+        "drop",
+        description="drop: invalid frames split the episode into valid spans (LDA discards them); mask: they stay"
+        " inside spans with valid=False",
+    )
+
+    def limits_for(self, embodiment: str) -> KinematicLimits:
+        return self.limits.get(embodiment, self.default_limits)
+
+
+class QualityConfig(BaseModel):
+    """Thresholds of `assess_quality`. Defaults flag what LDA calls low quality: pauses, retries, failures."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idle_speed_m_s: float = Field(
+        0.02,
+        gt=0,
+        description="a frame is idle when no wrist or fingertip moves more than this rate times the idle window"
+        " (2 cm in 1 s: well below any purposeful move, above mm tracking jitter)",
+    )
+    idle_gripper_per_s: float = Field(
+        0.05, gt=0, description="gripper opening change per second below which the gripper is idle"
+    )
+    idle_window_s: float = Field(
+        1.0,
+        gt=0,
+        description="centred window over which motion is the bounding-box spread: jitter does not add up, and an"
+        " out-and-back move within the window still counts",
+    )
+    max_idle_ratio: float = Field(0.5, ge=0, le=1, description="demote to low above this fraction of idle frames")
+    max_reversals_per_s: float = Field(
+        2.0,
+        gt=0,
+        description="oscillation: wrist direction reversals per second above which the trajectory counts as retries"
+        " or jitter. Purposeful reaching reverses well under once a second; intentional periodic tasks (wiping) can"
+        " exceed it, raise it per source",
+    )
+    reversal_min_amplitude_m: float = Field(
+        0.015, gt=0, description="a reversal counts only if the wrist travelled this far along the axis (prominence)"
+    )
+    max_invalid_fraction: float = Field(
+        0.2, ge=0, le=1, description="demote to low above this fraction of frames failing a validity check"
+    )
+    min_frames: int = Field(
+        5, ge=2, description="motion signals (idle, oscillation) are not measured on fewer kept frames"
+    )
+
+
+class CanonicalizeSpec(BaseModel):
+    """How raw episodes become canonical ones. Part of a job spec; every threshold is data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fps: int = Field(10, ge=1, description="the canonical rate; output timestamps are exactly frame_index / fps")
+    max_gap_s: float = Field(0.5, gt=0, description="a pause longer than this between samples of a stream is a gap")
+    gap_policy: GapPolicy = Field(GapPolicy.split, description="split the episode at gaps or invalidate frames")
+    interpolation_tolerance_s: float = Field(
+        0.02, ge=0, description="a grid time within this of a native sample is not flagged as interpolated"
+    )
+    min_episode_s: float = Field(1.0, ge=0, description="spans shorter than this after splitting are dropped")
+    cameras: list[Camera] | None = Field(None, description="canonical cameras to keep (default: every mapped one)")
+    validity: ValidityConfig = Field(default_factory=ValidityConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    qa: QAConfig = Field(default_factory=QAConfig, description="geometry QA thresholds (`ingest.canonical.qa`)")
+    image: ImageSpec = Field(
+        default_factory=ImageSpec,
+        description="stored camera size per source / camera (`schemas.image_size`): native, or e.g. 224x224 pad",
+    )
