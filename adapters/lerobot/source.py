@@ -85,15 +85,8 @@ import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
 from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
-from adapters.lerobot.cameras import canonical_camera, select_cameras, short_camera_name
-from adapters.lerobot.embodiment import (
-    EMBODIMENT_ALIASES,
-    alias_embodiment,
-    alias_matches,
-    joint_options,
-    resolve_embodiment,
-    robot_type_tokens,
-)
+from adapters.lerobot.cameras import select_cameras
+from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings, quirk
 from adapters.lerobot.layout import read_info_raw, read_v3_locations, read_v3_tasks, v2_locations
 from adapters.registry import register
@@ -104,18 +97,6 @@ from schemas.lfs import unreadable
 from schemas.robots.joint_space import METADATA_KEY, JointSpaceOptions
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
-
-# camera names and robot types, read in their own modules, still importable from here
-__all__ = [
-    "EMBODIMENT_ALIASES",
-    "LeRobotOptions",
-    "LeRobotSource",
-    "alias_embodiment",
-    "alias_matches",
-    "canonical_camera",
-    "robot_type_tokens",
-    "short_camera_name",
-]
 
 
 class LeRobotOptions(AdapterOptions):

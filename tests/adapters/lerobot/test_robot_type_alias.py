@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.lerobot.source import EMBODIMENT_ALIASES, alias_embodiment, robot_type_tokens
+from adapters.lerobot.embodiment import EMBODIMENT_ALIASES, alias_embodiment, robot_type_tokens
 from schemas.robots.registry import default_registry
 
 # robot_type strings as recorders write them (lerobot Robot.name, unitree_lerobot ROBOT_CONFIGS, GR00T, OXE names)

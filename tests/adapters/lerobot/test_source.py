@@ -15,7 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.base import AdapterError, EpisodeRef, RawEpisode
-from adapters.lerobot.source import LeRobotSource, canonical_camera
+from adapters.lerobot.cameras import canonical_camera
+from adapters.lerobot.source import LeRobotSource
 from adapters.registry import get_adapter
 from adapters.synthetic.lerobot import inject_fault
 from schemas.canonical import Camera
