@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import torch
 from safetensors.torch import save_file
 
@@ -193,3 +194,9 @@ def tiny_config(manifest: Path, *, lara: str = "joint", lam_weights: str | None 
     }
     base.update(kw)
     return config_from_preset("tiny", manifest, **base)
+
+
+def column_rows(path: Path, key: str) -> np.ndarray:
+    """A vector column of a data file as one row per frame."""
+    col = pq.read_table(path, columns=[key]).column(key).combine_chunks()
+    return col.flatten().to_numpy().reshape(len(col), -1)

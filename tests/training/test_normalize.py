@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from schemas.canonical import ACTION, CANONICAL_DIM, STATE
-from tests.training.corpus import TEXT_DIM
+from tests.training.corpus import TEXT_DIM, column_rows
 from training.config import PRESETS, DataConfig
-from training.episodes import DataError, build_index
+from training.episodes import DataError, SampleIndex, build_index
 from training.normalize import FeatureNorm, NormStats, compute_stats, normalize
 
 MODEL = PRESETS["tiny"].model.model_copy(update={"text_dim": TEXT_DIM})
@@ -58,3 +58,17 @@ def test_statistics_without_quantiles_are_refused() -> None:
     old = NormStats(datasets={"d": {ACTION: FeatureNorm(mean=[0.0], std=[1.0], count=3)}})  # a pre-q99 run
     with pytest.raises(DataError, match=r"no q01/q99.*start a new run"):
         old.get("d", ACTION)
+
+
+def test_normalization_stats_pool_the_training_episodes(index: SampleIndex) -> None:
+    stats = compute_stats(index)
+    for rel in index.datasets:
+        eps = [e for e in index.episodes if index.datasets[e.dataset_id] == rel]
+        for key in (ACTION, STATE):
+            rows = np.concatenate([column_rows(e.data_path, key) for e in eps])
+            f = stats.datasets[rel][key]
+            np.testing.assert_allclose(f.mean, rows.mean(0), atol=1e-5)
+            np.testing.assert_allclose(f.std, rows.std(0), atol=1e-5)
+            assert f.count == len(rows)
+            # quantiles from the data files themselves (episodes_stats.jsonl has none)
+            np.testing.assert_allclose([f.q01, f.q99], np.quantile(rows, [0.01, 0.99], axis=0), atol=1e-6)

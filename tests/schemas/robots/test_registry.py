@@ -1,4 +1,4 @@
-"""Embodiment masks, RigidTransform, tier routing, canonical feature table and the catalog schema."""
+"""Embodiment masks, the registry, and the canonical feature table an embodiment declares."""
 
 from __future__ import annotations
 
@@ -19,10 +19,7 @@ from schemas.canonical import (
     Camera,
     image_key,
 )
-from schemas.catalog import CATALOG_SCHEMA, CatalogRow
 from schemas.robots.registry import Effector, Embodiment, EmbodimentRegistry, default_registry
-from schemas.tiers import ALLOWED_TASKS, QualityTier, RoutingTable, Task, demote
-from schemas.transform import RigidTransform
 
 # ---------------------------------------------------------------------------------------------------------------
 # Embodiment masks.
@@ -78,101 +75,7 @@ def test_registry_rejects_duplicates() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# RigidTransform.
-
-
-def test_transform_matrix_round_trip() -> None:
-    q = np.array([0.1, -0.3, 0.5, 0.8])
-    t = RigidTransform(translation=(0.2, -1.0, 0.35), rotation_xyzw=tuple(q / np.linalg.norm(q)))
-    back = RigidTransform.from_matrix(t.matrix())
-    np.testing.assert_allclose(back.matrix(), t.matrix(), atol=1e-12)
-    np.testing.assert_allclose(back.translation, t.translation)
-    sign = np.sign(np.dot(back.rotation_xyzw, t.rotation_xyzw))  # q and -q are the same rotation
-    np.testing.assert_allclose(sign * np.array(back.rotation_xyzw), t.rotation_xyzw, atol=1e-12)
-    assert RigidTransform.from_matrix(np.eye(4)) == RigidTransform.identity()
-
-
-def test_transform_known_pose_90_degrees_about_z() -> None:
-    s = np.sqrt(0.5)
-    t = RigidTransform(rotation_xyzw=(0.0, 0.0, s, s))
-    np.testing.assert_allclose(t.matrix() @ [1, 0, 0, 1], [0, 1, 0, 1], atol=1e-12)
-    np.testing.assert_allclose(t.matrix() @ [0, 1, 0, 1], [-1, 0, 0, 1], atol=1e-12)
-    moved = RigidTransform(translation=(1.0, 2.0, 3.0), rotation_xyzw=(0.0, 0.0, s, s))
-    np.testing.assert_allclose(moved.matrix() @ [1, 0, 0, 1], [1, 3, 3, 1], atol=1e-12)
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [{"rotation_xyzw": (0.0, 0.0, 0.0, 2.0)}, {"rotation_xyzw": (0.0, 0.0, 0.0, float("nan"))}],
-    ids=["not_unit", "nan"],
-)
-def test_transform_rejects_non_unit_quaternion(kwargs: dict) -> None:
-    with pytest.raises(ValidationError, match="unit quaternion"):
-        RigidTransform(**kwargs)
-
-
-def test_transform_from_matrix_rejects_bad_shapes() -> None:
-    with pytest.raises(ValueError, match="4x4"):
-        RigidTransform.from_matrix(np.eye(3))
-    bad = np.eye(4)
-    bad[3, 0] = 1.0
-    with pytest.raises(ValueError, match="4x4"):
-        RigidTransform.from_matrix(bad)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Tiers and routing.
-
-
-def test_default_routing_rows_sum_to_one_and_respect_allowed_tasks() -> None:
-    table = RoutingTable.default()
-    assert set(table.probabilities) == {QualityTier.high, QualityTier.low, QualityTier.actionless}
-    for tier, row in table.probabilities.items():
-        assert sum(row.values()) == pytest.approx(1.0)
-        assert set(row) == ALLOWED_TASKS[tier]
-    assert Task.policy not in table.row("low")
-    assert table.row(QualityTier.actionless) == {Task.visual_forecasting: 1.0}
-    with pytest.raises(KeyError, match="rejected"):
-        table.row("rejected")
-
-
-@pytest.mark.parametrize(
-    ("rows", "match"),
-    [
-        ({"low": {"policy": 0.5, "inverse_dynamics": 0.5}}, "cannot train"),
-        ({"actionless": {"forward_dynamics": 1.0}}, "cannot train"),
-        ({"high": {"policy": 0.5, "forward_dynamics": 0.4}}, "sum to"),
-        ({"high": {"policy": 1.5, "forward_dynamics": -0.5}}, ">= 0"),
-        ({"rejected": {}}, "rejected tier"),
-    ],
-    ids=["low_with_policy", "actionless_with_dynamics", "not_summing_to_one", "negative", "rejected_row"],
-)
-def test_invalid_routing_tables_rejected(rows: dict, match: str) -> None:
-    with pytest.raises(ValidationError, match=match):
-        RoutingTable(probabilities=rows)
-
-
-def test_valid_custom_routing_table() -> None:
-    table = RoutingTable(probabilities={"high": {"policy": 0.7, "inverse_dynamics": 0.3}})
-    assert table.row("high")[Task.policy] == pytest.approx(0.7)
-
-
-@pytest.mark.parametrize(
-    ("tier", "to", "result"),
-    [
-        (QualityTier.high, QualityTier.low, QualityTier.low),
-        (QualityTier.low, QualityTier.high, QualityTier.low),
-        (QualityTier.high, QualityTier.actionless, QualityTier.actionless),
-        (QualityTier.actionless, QualityTier.rejected, QualityTier.rejected),
-        (QualityTier.low, QualityTier.low, QualityTier.low),
-    ],
-)
-def test_demote_keeps_the_lower_tier(tier: QualityTier, to: QualityTier, result: QualityTier) -> None:
-    assert demote(tier, to) is result
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Canonical features and the catalog.
+# Canonical features.
 
 
 def test_canonical_features_order_and_shapes() -> None:
@@ -218,7 +121,3 @@ def test_canonical_features_keep_an_unplaced_camera_under_its_own_key() -> None:
     assert list(features).index("observation.images.head") < list(features).index("observation.images.fisheye")
     with pytest.raises(ValueError, match="Fish Eye"):
         default_registry().get("franka").features({"head": (64, 64), "Fish Eye": (64, 64)})
-
-
-def test_catalog_schema_matches_row_model() -> None:
-    assert CATALOG_SCHEMA.names == list(CatalogRow.model_fields)

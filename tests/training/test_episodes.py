@@ -1,0 +1,61 @@
+"""The sample index (training/episodes.py) from a real manifest: anchors that need a chunk and a future, the index's
+skips, a bad latents file that names itself, an empty split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from schemas.tiers import QualityTier
+from tests.training.conftest import MODEL
+from tests.training.corpus import TEXT_DIM
+from training.config import DataConfig
+from training.episodes import DataError, SampleIndex, _read_latents_header, anchors, build_index
+
+
+def test_anchors_need_a_chunk_and_a_future() -> None:
+    frames = np.arange(0, 40, 2)
+    anchor, future = anchors(frames, length=40, chunk=16, future_offset=16)
+    assert frames[anchor].tolist() == list(range(0, 23, 2))  # t + 16 must still have a latent (<= 38)
+    assert (frames[future] >= frames[anchor] + 16).all() and (frames[future] - frames[anchor] < 18).all()
+
+
+def test_index_reports_its_skips(index: SampleIndex) -> None:
+    r = index.report
+    # high-tier episodes with actions route to policy, which anchors at every latent frame up to the end (the short
+    # episode included); the others need a full chunk and a +16 future (12 anchors at length 40, 10 at 36)
+    to_end = [e.tier is QualityTier.high and e.mask.any() for e in index.episodes]
+    assert r.episodes == 7 and len(index) == sum(
+        len(e.latent_frames) if end else 12 if e.length == 40 else 10
+        for e, end in zip(index.episodes, to_end, strict=True)
+    )
+    assert r.skipped == {"no latents for cameras ['head', 'third_person', 'wrist_right', 'wrist_left']": 1}
+    assert r.without_text == 1 and r.no_action_dims == 2 and index.text_dim == TEXT_DIM
+    assert {e.uid for e in index.episodes if e.text_path is None} == {"sim/arm/arm-5"}  # NO_TEXT_TASK's episode
+
+
+def test_bad_latents_file_names_itself(tmp_path: Path) -> None:
+    path = tmp_path / "episode_000000.safetensors"
+    save_file(
+        {"latents": torch.zeros(2, 196, 384), "frame_index": torch.tensor([0, 3])},
+        str(path),
+        metadata={"format": "something-else"},
+    )
+    with pytest.raises(DataError, match=r"episode_000000\.safetensors: metadata format"):
+        _read_latents_header(path, MODEL)
+    save_file(
+        {"latents": torch.zeros(2, 100, 384), "frame_index": torch.tensor([0, 3])},
+        str(path),
+        metadata={"format": "eidata-latents-1"},
+    )
+    with pytest.raises(DataError, match=r"latents shape \(2, 100, 384\)"):
+        _read_latents_header(path, MODEL)
+
+
+def test_empty_split_is_an_error(manifest: Path) -> None:
+    with pytest.raises(DataError, match="no entries in split"):
+        build_index(manifest, "nope", MODEL, DataConfig())  # type: ignore[arg-type]
