@@ -44,8 +44,7 @@ import torch
 
 from adapters.synthetic.video import synthetic_frame
 from benchmarks._cli import parse_args
-from ingest.encoders.dinov3 import EncoderSpec
-from ingest.encoders.dinov3_frames import (
+from ingest.encoders.dinov3.frames import (
     PreprocessConfig,
     decode_pixels,
     decode_resized,
@@ -53,6 +52,7 @@ from ingest.encoders.dinov3_frames import (
     preprocess,
     resize_frames,
 )
+from ingest.encoders.dinov3.model import EncoderSpec
 from ingest.files.latents import LatentsFile, write_latents
 from ingest.lerobot.video_read import decode_frames
 from ingest.lerobot.writer import LeRobotWriter

@@ -126,7 +126,7 @@ COMMANDS: dict[str, Command] = {
             Group(
                 "lingbot-va",
                 "LeRobot datasets + Wan2.2 latents for LingBot-VA post-training (Ray)",
-                "jobs.export.lingbot:OPTIONS",
+                "jobs.export.lingbot.job:OPTIONS",
             ),
             Group(
                 "lerobot-v3",

@@ -6,7 +6,7 @@ training size such as 224x224, and how a frame of another aspect ratio fits it:
 - `pad`: scale the whole frame to fit inside, centre it on a canvas of `pad_color` (LLaVA's `expand2square`, which
   pastes at `(side - short) // 2` on a square filled with `int(255 * mean)` of the vision encoder's image mean:
   haotian-liu/LLaVA, llava/mm_utils.py `expand2square` / `process_images`, commit 0f2e215). Our vision encoder is
-  DINOv3 with the ImageNet mean (`ingest/encoders/dinov3_frames.py`), so the default fill is (123, 116, 103): zero
+  DINOv3 with the ImageNet mean (`ingest/encoders/dinov3/frames.py`), so the default fill is (123, 116, 103): zero
   after the encoder's normalization. LDA's own `expand2square` is not in the offline mirror (only its README): that
   LDA passes the same fill is an assumption.
 - `crop`: scale to cover, keep the centre.

@@ -4,7 +4,7 @@ Taken from lerobot 0.6.1 (`src/lerobot/datasets/utils.py`: DEFAULT_CHUNK_SIZE, D
 DEFAULT_VIDEO_FILE_SIZE_IN_MB, the *_PATH templates, `DatasetInfo` and its field order, `update_chunk_file_indices`;
 `scripts/convert_dataset_v21_to_v30.py` `convert_info`: a v2.1 info becomes v3.0 by dropping total_chunks and
 total_videos, adding the size limits and templates, and `fps` on every non-video feature), and checked against a
-dataset its own writer produced (`tests/jobs/export/test_lerobot_v3.py`).
+dataset its own writer produced (`tests/jobs/export/lerobot_v3/test_job.py`).
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ import sys
 # format name -> module implementing it
 EXPORT_FORMATS: dict[str, str] = {
     "gr00t": "jobs.export.gr00t",
-    "lingbot-va": "jobs.export.lingbot",
-    "lerobot-v3": "jobs.export.lerobot_v3",
+    "lingbot-va": "jobs.export.lingbot.job",
+    "lerobot-v3": "jobs.export.lerobot_v3.job",
 }
 
 

@@ -162,8 +162,8 @@ def rule_caption(w: CaptionWork, fallback_from: str | None = None) -> NewCaption
 # -- Ray stages -----------------------------------------------------------------------------------------------------
 def decode_for_caption(row: dict[str, Any], *, frames: int, image: dict[str, Any]) -> dict[str, Any]:
     """CPU stage: the episode's frames as the VLM's pixel inputs (none without video); errors travel as text."""
-    from ingest.encoders.qwen_vl import episode_vision_input
-    from ingest.encoders.qwen_vl_image import QwenImageConfig
+    from ingest.encoders.qwen_vl.image import QwenImageConfig
+    from ingest.encoders.qwen_vl.model import episode_vision_input
 
     cfg = QwenImageConfig.model_validate(image)
     try:
@@ -182,7 +182,7 @@ class CaptionActor:
         import torch
         from transformers.utils import logging as hf_logging
 
-        from ingest.encoders.qwen_vl import QwenVL
+        from ingest.encoders.qwen_vl.model import QwenVL
 
         hf_logging.disable_progress_bar()
         if threads:
@@ -191,7 +191,7 @@ class CaptionActor:
         self.max_new_tokens = max_new_tokens
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from ingest.encoders.qwen_vl import VisionInput
+        from ingest.encoders.qwen_vl.model import VisionInput
 
         n = len(batch["episode_index"])
         ok = [i for i in range(n) if not batch["error"][i]]
@@ -222,7 +222,7 @@ def _vlm_stream(job: CaptionJob, work: list[CaptionWork], resources: dict[str, f
     import ray.data
     from transformers import AutoConfig
 
-    from ingest.encoders.qwen_vl_image import QwenImageConfig
+    from ingest.encoders.qwen_vl.image import QwenImageConfig
 
     placement = place_actors(job.device, job.actors, resources)
     cfg = QwenImageConfig.from_model_dir(job.model, AutoConfig.from_pretrained(job.model).vision_config)
@@ -267,7 +267,7 @@ def run_caption(job: CaptionJob, *, address: str | None = None, progress: bool |
         raise PoolError(f"{job.root}: no datasets/ folder; not a corpus")
     report = CaptionReport(job.root)
     if job.model is not None:
-        from ingest.encoders.qwen_vl import model_name
+        from ingest.encoders.qwen_vl.model import model_name
 
         report.kind, report.model = "vlm", model_name(job.model)
     text_job = None
@@ -374,7 +374,7 @@ def _run(job: CaptionJob, args: argparse.Namespace) -> CaptionReport:
 
 
 def _usage_errors() -> tuple[type[BaseException], ...]:
-    from ingest.encoders.qwen_vl import VLMError
+    from ingest.encoders.qwen_vl.model import VLMError
 
     return (VLMError, PoolError)  # a model folder or a placement that cannot work
 

@@ -7,7 +7,7 @@
 
 A row of the stream is a whole episode (its frames as one ragged array), so an actor always holds every frame of
 the episodes it writes: a file is complete by construction and written atomically. Frames travel resized, as uint8
-[n, 3, 224, 224] (150 KB a frame); the actor normalizes them on its device (`ingest.encoders.dinov3_stream`). GPU
+[n, 3, 224, 224] (150 KB a frame); the actor normalizes them on its device (`ingest.encoders.dinov3.stream`). GPU
 throughput comes from an actor taking `episodes_per_call` rows (chosen from the mean episode length to give about
 `4 x batch_size` frames) and running the model on fixed `batch_size` batches across episode boundaries, gathered
 straight from the rows' arrays (no concatenation of the call), with the copies to and from the GPU on a second CUDA
@@ -39,9 +39,9 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.encoders.dinov3 import EncoderLoadError, EncoderSpec, encoder_config
-from ingest.encoders.dinov3_frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
-from ingest.encoders.dinov3_stream import FrameEncoder
+from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
+from ingest.encoders.dinov3.model import EncoderLoadError, EncoderSpec, encoder_config
+from ingest.encoders.dinov3.stream import FrameEncoder
 from ingest.files.latents import LatentsFile, LatentsFileError, read_meta, remove_stale_temps, write_latents
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt

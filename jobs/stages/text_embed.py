@@ -96,7 +96,7 @@ class TextEmbedActor:
         import torch
         from transformers.utils import logging as hf_logging
 
-        from ingest.encoders.qwen_vl import QwenVL
+        from ingest.encoders.qwen_vl.model import QwenVL
 
         hf_logging.disable_progress_bar()
         if threads:
@@ -154,7 +154,7 @@ def run_text_embed(job: TextEmbedJob, *, address: str | None = None, progress: b
     """Embed every task whose file is missing or stale; joins the running Ray session when there is one."""
     import ray
 
-    from ingest.encoders.qwen_vl import model_name
+    from ingest.encoders.qwen_vl.model import model_name
 
     t0 = time.perf_counter()
     if not (job.root / "datasets").is_dir():
@@ -212,7 +212,7 @@ def build_job(args: argparse.Namespace) -> TextEmbedJob:
 
 
 def _usage_errors() -> tuple[type[BaseException], ...]:
-    from ingest.encoders.qwen_vl import VLMError
+    from ingest.encoders.qwen_vl.model import VLMError
 
     return (VLMError, PoolError)  # a model folder, a layer or a placement that cannot work
 
@@ -232,6 +232,6 @@ def check_layer(job: TextEmbedJob) -> None:
     """Fail before starting Ray when the model has no such layer (reads config.json only)."""
     from transformers import AutoConfig
 
-    from ingest.encoders.qwen_vl import check_layer
+    from ingest.encoders.qwen_vl.model import check_layer
 
     check_layer(job.layer, int(AutoConfig.from_pretrained(job.model).text_config.num_hidden_layers), str(job.model))

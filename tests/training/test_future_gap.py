@@ -26,7 +26,7 @@ CHUNK, FUTURE = MODEL.chunk, DataConfig().future_offset
 
 def three_hz(length: int) -> np.ndarray:
     """The frames `latents` stores at 3 Hz of a 10 fps stream: nearest to k / 3 s, ties up
-    (ingest.encoders.dinov3_frames.latent_frame_indices, repeated here so the test needs no video stack)."""
+    (ingest.encoders.dinov3.frames.latent_frame_indices, repeated here so the test needs no video stack)."""
     step = Fraction(10, 3)
     return np.array([int(k * step + Fraction(1, 2)) for k in range(int((length - 1) / step) + 1)], dtype=np.int64)
 

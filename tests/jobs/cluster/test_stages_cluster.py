@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.encoders.dinov3 import EncoderSpec
+from ingest.encoders.dinov3.model import EncoderSpec
 from jobs.stages.caption import CaptionJob, run_caption
 from jobs.stages.latents import LatentsJob, run_latents
 from tests.fixtures.corpus import episode, write_dataset

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from ingest.encoders.caption_rules import normalize_instruction
-from ingest.encoders.qwen_vl import QwenVL, episode_vision_input
+from ingest.encoders.qwen_vl.model import QwenVL, episode_vision_input
 from ingest.files.text_embeddings import load_text_embedding
 from jobs.catalog.query import run_query
 from jobs.cli import main

@@ -11,14 +11,14 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from ingest.encoders.dinov3 import EncoderSpec, load_encoder
-from ingest.encoders.dinov3_frames import (
+from ingest.encoders.dinov3.frames import (
     PreprocessConfig,
     latent_frame_indices,
     normalize_frames,
     preprocess,
     resize_frames,
 )
+from ingest.encoders.dinov3.model import EncoderSpec, load_encoder
 from ingest.files.latents import read_latents
 from ingest.lerobot.video_read import decode_frames
 from jobs.catalog.query import run_query

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from ingest.encoders.qwen_vl import (
+from ingest.encoders.qwen_vl.image import preprocess_frames
+from ingest.encoders.qwen_vl.model import (
     IMAGE_PAD,
     VISION_END,
     VISION_START,
@@ -22,7 +23,6 @@ from ingest.encoders.qwen_vl import (
     pad_batch,
     sample_frame_indices,
 )
-from ingest.encoders.qwen_vl_image import preprocess_frames
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
 
 

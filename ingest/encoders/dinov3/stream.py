@@ -1,6 +1,6 @@
 """uint8 frames -> DINOv3 latents on the device, in fixed batches, with the host copies cut to what must move.
 
-The frames arrive as uint8 [n, 3, S, S] per episode (resized by the decode tasks, `dinov3_frames.resize_frames`):
+The frames arrive as uint8 [n, 3, S, S] per episode (resized by the decode tasks, `dinov3.frames.resize_frames`):
 half the bytes of bf16 pixel values, a quarter of fp32. `PixelEncoder` normalizes them on the device, runs the model
 and casts to the stored dtype; compiled (static shapes: the last batch is padded) the normalization and the cast fuse
 into the graph. `FrameEncoder.encode` walks the frames of a call's episodes in order without concatenating them:
@@ -13,7 +13,7 @@ into the graph. `FrameEncoder.encode` walks the frames of a call's episodes in o
   rows; each batch yields a `ready` callable that the writer threads call before they read those rows.
 
 On CPU the same loop runs with plain buffers, no streams and no pinning, and gives the same numbers as normalizing on
-the host: the normalization is the same float32 expression as `dinov3_frames.preprocess`, on the same values.
+the host: the normalization is the same float32 expression as `dinov3.frames.preprocess`, on the same values.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ingest.encoders.dinov3 import EncoderSpec, load_encoder, model_config, num_prefix_tokens
-from ingest.encoders.dinov3_frames import PreprocessConfig
+from ingest.encoders.dinov3.frames import PreprocessConfig
+from ingest.encoders.dinov3.model import EncoderSpec, load_encoder, model_config, num_prefix_tokens
 from ingest.files.latents import TORCH_DTYPES
 
 Ready = Callable[[], None]
@@ -48,7 +48,7 @@ class PixelEncoder(nn.Module):
         self.out_dtype = out_dtype
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = (frames.float() * self.rescale - self.mean) / self.std  # dinov3_frames.preprocess's expression
+        x = (frames.float() * self.rescale - self.mean) / self.std  # dinov3.frames.preprocess's expression
         hidden = self.model(pixel_values=x).last_hidden_state.to(self.out_dtype)
         return hidden[:, self.prefix :].contiguous(), hidden[:, : self.prefix].contiguous()
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from adapters.synthetic.video import synthetic_frame, write_mp4
-from ingest.encoders.dinov3_frames import (
+from ingest.encoders.dinov3.frames import (
     LatentsInputError,
     PreprocessConfig,
     decode_pixels,

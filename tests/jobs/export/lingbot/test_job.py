@@ -21,9 +21,9 @@ from ingest.lerobot.video_read import decode_frames
 from ingest.lingbot.action import lingbot_mask, to_lingbot_actions
 from ingest.lingbot.dataset import vectors
 from jobs.cli import main as eidata
-from jobs.export.lingbot import ExportReport, _accept, run_lingbot_export
-from jobs.export.lingbot_plan import EMPTY_EMB, DatasetTally, LingbotExportSpec, check_models, plan_dataset, work_item
-from jobs.export.lingbot_work import prepare_episode
+from jobs.export.lingbot.job import ExportReport, _accept, run_lingbot_export
+from jobs.export.lingbot.plan import EMPTY_EMB, DatasetTally, LingbotExportSpec, check_models, plan_dataset, work_item
+from jobs.export.lingbot.work import prepare_episode
 from schemas.canonical import ACTION, STATE
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, load_info, read_jsonl
 from schemas.lingbot import LATENT_KEYS, LINGBOT_ACTION_NAMES

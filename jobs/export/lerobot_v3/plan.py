@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from jobs.export.lerobot_v3_write import EpisodeRef, SourceDataset
+from jobs.export.lerobot_v3.write import EpisodeRef, SourceDataset
 from schemas.corpus import EpisodeLineage
 from schemas.lerobot_v3 import features_v30
 from schemas.manifest import ENTRIES_PARQUET

@@ -33,7 +33,7 @@ from ingest.encoders.wan import WanModelError
 from ingest.files.atomic import write_text_atomic
 from ingest.lingbot.dataset import NotCanonicalError
 from ingest.progress import Progress
-from jobs.export.lingbot_plan import (
+from jobs.export.lingbot.plan import (
     EMPTY_EMB,
     FORMAT,
     DatasetPlan,
@@ -201,7 +201,7 @@ def _run_on_ray(
 ) -> None:
     import ray
 
-    from jobs.export.lingbot_work import LatentEncoder, prepare_episode
+    from jobs.export.lingbot.work import LatentEncoder, prepare_episode
 
     with ray_session(address, spec.num_cpus, spec.object_store_mb, preserve_order=None):
         place = place_actors(spec.device, spec.actors, ray.cluster_resources())

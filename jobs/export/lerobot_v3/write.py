@@ -6,7 +6,7 @@ Per episode (lerobot 0.6.1 `src/lerobot/datasets/dataset_writer.py` `save_episod
   over the whole dataset and `episode_index` renumbered 0..N-1; a new file starts when the file's size plus the
   episode's would reach `data_files_size_in_mb` (the v2.1 episode's uncompressed parquet size, as the converter
   `convert_data` measures it);
-- each camera's mp4 is stream-copied after the previous ones (`lerobot_v3_video.py`), a new file when
+- each camera's mp4 is stream-copied after the previous ones (`video.py`), a new file when
   `video_files_size_in_mb` would be reached;
 - one row of `meta/episodes/`: episode_index, tasks, length, data/chunk_index, data/file_index, dataset_from_index,
   dataset_to_index, videos/<key>/{chunk_index, file_index, from_timestamp, to_timestamp}, `stats/<feature>/<stat>`,
@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from ingest.lerobot.stats_v30 import aggregate_stats, as_numpy, episode_stats, flat_columns, jsonable
 from ingest.lerobot.stats_v30_batch import batch_stats, episode
 from ingest.lerobot.table import hf_feature_json
-from jobs.export.lerobot_v3_video import VideoFileWriter, probe_open
+from jobs.export.lerobot_v3.video import VideoFileWriter, probe_open
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
 from schemas.lerobot_v3 import (
     DATA_FILE_SIZE_IN_MB,

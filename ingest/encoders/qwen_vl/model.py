@@ -3,7 +3,7 @@ text model's hidden states of instructions, both batched.
 
 Inputs are built without a processor (ENVIRONMENT.md section 5): the chat prompt is written in Qwen's ChatML layout
 with one `<|vision_start|><|image_pad|>*n<|vision_end|>` block per frame (n = patches / merge^2, as the processor
-expands it), and frames go through `ingest.encoders.qwen_vl_image`. Batches are left-padded for generation (every row's
+expands it), and frames go through `ingest.encoders.qwen_vl.image`. Batches are left-padded for generation (every row's
 next
 token is at the last position; the model derives M-RoPE positions from the attention mask) and right-padded for
 embeddings (causal attention: a real token never sees the padding after it, and positions start at 0 as alone).
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ingest.encoders.qwen_vl_image import QwenImageConfig, VLMError, preprocess_frames
+from ingest.encoders.qwen_vl.image import QwenImageConfig, VLMError, preprocess_frames
 from ingest.lerobot.video_read import decode_frames
 
 log = logging.getLogger(__name__)

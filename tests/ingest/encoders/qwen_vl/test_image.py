@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ingest.encoders.qwen_vl_image import QwenImageConfig, VLMError, patchify, preprocess_frames, smart_resize
+from ingest.encoders.qwen_vl.image import QwenImageConfig, VLMError, patchify, preprocess_frames, smart_resize
 
 SETTINGS: list[tuple[tuple[int, int], dict[str, Any]]] = [
     ((96, 128), {"patch_size": 16, "merge_size": 2, "min_pixels": 64 * 64, "max_pixels": 160 * 160}),  # upscale

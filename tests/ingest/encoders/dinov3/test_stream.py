@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from ingest.encoders.dinov3 import EncoderSpec, load_encoder
-from ingest.encoders.dinov3_frames import PreprocessConfig, normalize_frames, preprocess
-from ingest.encoders.dinov3_stream import FrameEncoder
+from ingest.encoders.dinov3.frames import PreprocessConfig, normalize_frames, preprocess
+from ingest.encoders.dinov3.model import EncoderSpec, load_encoder
+from ingest.encoders.dinov3.stream import FrameEncoder
 from tests.fixtures.dinov3 import write_tiny_dinov3
 
 CFG = PreprocessConfig()

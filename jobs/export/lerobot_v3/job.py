@@ -3,8 +3,8 @@
 lerobot 0.6.1 refuses v2.1 (`BackwardCompatibilityError`) and its own converter cannot read a v2.1 dataset with a
 multi-dimensional feature (jobs/export/README.md), so this writes v3.0 directly from the canonical v2.1 datasets:
 - without `--manifest`: every dataset under ROOT/datasets/ -> DIR/<its path below datasets/>, all its features;
-- with `--manifest NAME`: the manifest's episodes across sources -> ONE dataset DIR/NAME (`lerobot_v3_plan.py`).
-Video is stream-copied, stats carry lerobot 0.6.1's quantiles (`lerobot_v3_write.py`).
+- with `--manifest NAME`: the manifest's episodes across sources -> ONE dataset DIR/NAME (`plan.py`).
+Video is stream-copied, stats carry lerobot 0.6.1's quantiles (`write.py`).
 
 Reruns and kills: a dataset is written into a hidden sibling folder (`.NAME.partial-<id>`) and renamed into place only
 when complete, with `.eidata-export.json` recording a fingerprint of its sources (their meta files' sizes and times,
@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from jobs.export.lerobot_v3_plan import ExportPlan, PlanError, dataset_plan, manifest_plan
-from jobs.export.lerobot_v3_write import V30Writer
+from jobs.export.lerobot_v3.plan import ExportPlan, PlanError, dataset_plan, manifest_plan
+from jobs.export.lerobot_v3.write import V30Writer
 from schemas.corpus import find_datasets
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, VIDEO_FILE_SIZE_IN_MB

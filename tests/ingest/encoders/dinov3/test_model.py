@@ -1,5 +1,5 @@
 """The DINOv3 encoder: loading a local folder, the random-weight ViT-S/16, clear load errors (running it over frames:
-`test_dinov3_stream`)."""
+`dinov3/test_stream.py`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import DINOv3ViTModel
 
-from ingest.encoders.dinov3 import EncoderLoadError, EncoderSpec, encoder_config, load_encoder
+from ingest.encoders.dinov3.model import EncoderLoadError, EncoderSpec, encoder_config, load_encoder
 from tests.fixtures.dinov3 import write_tiny_dinov3
 
 

@@ -1,4 +1,4 @@
-"""Planning the LingBot-VA export (`jobs.export.lingbot`): the job's settings, what each dataset's episodes need
+"""Planning the LingBot-VA export (`jobs.export.lingbot.job`): the job's settings, what each dataset's episodes need
 (segments, frame table, video links, latent files) and what an earlier run already made."""
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ from ingest.lerobot.video_read import decode_frames
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.cli import main
-from jobs.export.lerobot_v3 import MARKER, PARTIAL, export_corpus
-from jobs.export.lerobot_v3_write import SourceDataset
+from jobs.export.lerobot_v3.job import MARKER, PARTIAL, export_corpus
+from jobs.export.lerobot_v3.write import SourceDataset
 from jobs.validate import validate_dataset
 from schemas.corpus import find_datasets
 from schemas.lerobot_v3 import INFO_KEYS
@@ -58,7 +58,7 @@ def exported(reference: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
 def checked(exported: tuple[Path, Path], run_oracle_v30, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """One lerobot 0.6.1 process for the module (each start costs seconds of imports): it writes its own reference
     dataset, then loads every export, the manifest exported with 1 kB file-size limits included."""
-    import jobs.export.lerobot_v3_write as w
+    import jobs.export.lerobot_v3.write as w
 
     corpus, out = exported
     with pytest.MonkeyPatch.context() as mp:  # limits of 1 "MB" of 1 kB: every episode opens new files
@@ -243,7 +243,7 @@ def test_rerun_skips_and_kill_leaves_nothing_complete(exported: tuple[Path, Path
     assert export_corpus(corpus, out)["agibot/task_327"][0] == "unchanged"
     assert not partial.exists()
     # a failure mid-export: no dataset at the final path, no partial folder left
-    import jobs.export.lerobot_v3_write as w
+    import jobs.export.lerobot_v3.write as w
 
     calls = {"n": 0}
     original = w.V30Writer.add

@@ -3,7 +3,7 @@
 `last_hidden_state` of `DINOv3ViTModel` is [B, 1 + R + P, D]: the CLS token, R register tokens, then P patch
 tokens in raster order (196 = 14x14 for a 224 frame and patch 16), after the final LayerNorm. On CUDA the forward
 runs under bf16 autocast with fp32 weights (autocast keeps LayerNorm in fp32); on CPU in fp32. Either way the
-outputs are cast to the stored dtype at the end. Running it over frames is `ingest.encoders.dinov3_stream`.
+outputs are cast to the stored dtype at the end. Running it over frames is `ingest.encoders.dinov3.stream`.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def encoder_config(spec: EncoderSpec) -> DINOv3ViTConfig:
 
 
 def load_encoder(spec: EncoderSpec) -> torch.nn.Module:
-    """The encoder in eval mode on `spec.device`, fp32 weights, not compiled (`dinov3_stream.FrameEncoder` compiles it
+    """The encoder in eval mode on `spec.device`, fp32 weights, not compiled (`dinov3.stream.FrameEncoder` compiles it
     with its normalization). Raises EncoderLoadError with the reason."""
     from transformers import DINOv3ViTModel
 
