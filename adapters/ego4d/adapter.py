@@ -65,15 +65,7 @@ from typing import Any, ClassVar
 
 import av
 
-from adapters.base import (
-    AdapterError,
-    AdapterOptions,
-    CameraSource,
-    EpisodeRef,
-    HandSignals,
-    RawEpisode,
-    SourceAdapter,
-)
+from adapters.base import AdapterOptions, CameraSource, EpisodeRef, HandSignals, RawEpisode, SourceAdapter
 from adapters.cameras import StereoLeftCamera, VideoClipCamera
 from adapters.ego4d.goalstep import goalstep_parts, goalstep_refs, index_videos
 from adapters.ego4d.narration import narration_language, narration_refs
@@ -248,6 +240,3 @@ class Ego4DAdapter(SourceAdapter):
                 **meta,
             },
         )
-
-
-__all__ = ["AdapterError", "Ego4DAdapter", "Ego4DOptions"]

@@ -85,8 +85,6 @@ from adapters.registry import register
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 
-__all__ = ["OXEAdapter", "OXEOptions"]
-
 
 @register
 class OXEAdapter(SourceAdapter):
