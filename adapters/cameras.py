@@ -10,6 +10,7 @@ video needs them) but never converted."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -19,8 +20,10 @@ import av
 import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
+from upath import UPath
 
 from adapters.base import CameraSource
+from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 
@@ -45,6 +48,18 @@ def open_decoder(
     s = c.streams.video[0]
     s.thread_type, s.codec_context.thread_count = "NONE", 1
     return c, s
+
+
+@contextmanager
+def decoding(
+    video: Location | str | IO[bytes],
+) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """`open_decoder` on a path, a URL (an object opened as a seekable file object, closed with the container) or a
+    file object, closed on exit."""
+    with readable(video) if isinstance(video, (str, os.PathLike, UPath)) else nullcontext(video) as f:
+        c, s = open_decoder(f)
+        with c:
+            yield c, s
 
 
 def frame_converter(fit: FrameFit | None) -> Callable[[av.VideoFrame], np.ndarray]:
@@ -81,16 +96,15 @@ class VideoFileCamera(CameraSource):
 
     def __init__(
         self,
-        path: Path,
+        path: Location | str,
         name: str,
         canonical: Camera | None,
         *,
         timestamps: np.ndarray | None = None,
         intrinsics: np.ndarray | None = None,
     ) -> None:
-        self.path = Path(path)
-        with av.open(str(self.path)) as c:  # header and packets only: no frame is decoded here
-            s = c.streams.video[0]
+        self.path = locate(path)
+        with decoding(self.path) as (c, s):  # header and packets only: no frame is decoded here
             h, w = s.codec_context.height, s.codec_context.width
             self._pts, times = packet_times(c, s)
             if timestamps is None:
@@ -108,8 +122,7 @@ class VideoFileCamera(CameraSource):
             return
         first = 0 if indices is None else min(indices)
         convert = frame_converter(fit)
-        c, s = open_decoder(self.path)
-        with c:
+        with decoding(self.path) as (c, s):
             if first > 0 and self._seekable:
                 yield from self._frames_from(c, s, first, wanted, last, convert)
                 return
@@ -156,7 +169,7 @@ class VideoClipCamera(CameraSource):
 
     def __init__(
         self,
-        video: Path | str | Opener,
+        video: Location | str | Opener,
         name: str,
         canonical: Camera | None,
         start_s: float,
@@ -165,7 +178,7 @@ class VideoClipCamera(CameraSource):
         tolerance_s: float = 0.0,
         intrinsics: np.ndarray | None = None,
     ) -> None:
-        self.video: Path | Opener = video if callable(video) else Path(video)
+        self.video: Location | Opener = video if callable(video) else locate(video)
         self.start_s, self.end_s = float(start_s), float(end_s)
         self._lo, self._hi = self.start_s - tolerance_s, self.end_s - tolerance_s
         with self._opened() as (c, s):  # header and the window's packets only: no frame is decoded here
@@ -178,10 +191,8 @@ class VideoClipCamera(CameraSource):
 
     @contextmanager
     def _opened(self) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
-        with self.video() if callable(self.video) else nullcontext(self.video) as f:
-            c, s = open_decoder(f)
-            with c:
-                yield c, s
+        with self.video() if callable(self.video) else nullcontext(self.video) as f, decoding(f) as (c, s):
+            yield c, s
 
     def _seek(self, c: av.container.InputContainer, s: av.video.stream.VideoStream) -> None:
         if self._lo > 0:
@@ -236,9 +247,9 @@ def stream_fps(stream: av.video.stream.VideoStream) -> float | None:
     return float(stream.average_rate) if stream.average_rate else None
 
 
-def probe_video(path: Path) -> tuple[float, float | None]:
+def probe_video(path: Location | str) -> tuple[float, float | None]:
     """(duration s, fps) of a video file from its container header; no frame is decoded."""
-    with av.open(str(path)) as c:
+    with readable(path) as f, av.open(f) as c:
         s = c.streams.video[0]
         if s.duration is not None:
             duration = float(s.duration * s.time_base)

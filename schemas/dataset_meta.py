@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import IO, Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from upath import UPath
 
 from schemas.lerobot import (
     EPISODES_PATH,
@@ -263,7 +266,23 @@ def _float64_quirk(names: set[str]) -> list[Quirk]:
     return [_q("float64_features", "warning", msg, INFO_PATH)] if names else []
 
 
-def check_parquet_data(root: Path, info: InfoJson, episodes: list[EpisodeEntry], tasks: list[TaskEntry]) -> list[Quirk]:
+# Opens a file for a library: a path string, or a file object for a file in an object store (adapters/storage's
+# `readable` gives one with bounded read-ahead; a schema module cannot import it, so the caller passes it in).
+FileOpener = Callable[[Any], AbstractContextManager[str | IO[bytes]]]
+
+
+@contextmanager
+def local_file(path: Path) -> Any:
+    yield str(path)
+
+
+def check_parquet_data(
+    root: Path | UPath,
+    info: InfoJson,
+    episodes: list[EpisodeEntry],
+    tasks: list[TaskEntry],
+    open_file: FileOpener = local_file,
+) -> list[Quirk]:
     """Reads only parquet footers and the timestamp / frame_index / task_index columns."""
     found = EpisodeFindings()
     used_tasks: set[int] = set()
@@ -277,10 +296,11 @@ def check_parquet_data(root: Path, info: InfoJson, episodes: list[EpisodeEntry],
             read_all = False
             continue  # reported by check_file_presence
         try:
-            pf = pq.ParquetFile(root / rel)
-            schema, rows = pf.schema_arrow, pf.metadata.num_rows
-            cols = [c for c in ("timestamp", "frame_index", "task_index") if c in schema.names]
-            table = pf.read(columns=cols)
+            with open_file(root / rel) as src:
+                pf = pq.ParquetFile(src)
+                schema, rows = pf.schema_arrow, pf.metadata.num_rows
+                cols = [c for c in ("timestamp", "frame_index", "task_index") if c in schema.names]
+                table = pf.read(columns=cols)
             arr = {c: np.asarray(table[c].to_numpy(), np.float64 if c == "timestamp" else np.int64) for c in cols}
         except (OSError, pa.ArrowException, ValueError, TypeError) as err:  # corrupt file or odd column types
             found.hit("unreadable_parquet", ep, rel, unreadable("parquet", root / rel, err)[:120])
@@ -330,7 +350,9 @@ def is_v3_layout(root: Path, version: str) -> bool:
 
 
 class DatasetMeta(BaseModel):
-    root: Path
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    root: Path | UPath  # a local folder, or one in an object store (adapters/storage/location.py)
     info: InfoJson
     episodes: list[EpisodeEntry]
     tasks: list[TaskEntry]
@@ -340,8 +362,16 @@ class DatasetMeta(BaseModel):
     quirks: list[Quirk]
 
     @classmethod
-    def load(cls, root: Path, *, check_files: bool = True, check_data: bool = True) -> DatasetMeta:
-        root = Path(root)
+    def load(
+        cls,
+        root: Path | UPath,
+        *,
+        check_files: bool = True,
+        check_data: bool = True,
+        open_file: FileOpener = local_file,
+    ) -> DatasetMeta:
+        """`open_file` opens the data parquet files for the data checks (a local path by default)."""
+        root = root if isinstance(root, (Path, UPath)) else Path(root)
         info_path = root / INFO_PATH
         if not info_path.is_file():
             raise ValueError(f"{info_path}: missing; not a LeRobot dataset root")
@@ -379,7 +409,7 @@ class DatasetMeta(BaseModel):
         if check_files:
             quirks += check_file_presence(root, info, episodes)
         if check_data:
-            quirks += check_parquet_data(root, info, episodes, tasks)
+            quirks += check_parquet_data(root, info, episodes, tasks, open_file)
         else:
             quirks += _float64_quirk({k for k, f in info.features.items() if f.dtype == "float64"})
         return cls(**common, episodes=episodes, tasks=tasks, episodes_stats=stats, quirks=quirks)

@@ -370,7 +370,7 @@ def dump_jsonl_line(obj: dict[str, Any]) -> str:
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-empty line; a torn last line raises with its position."""
-    with open(path, encoding="utf-8") as f:
+    with (Path(path) if isinstance(path, str) else path).open(encoding="utf-8") as f:  # a Path or a UPath
         for lineno, line in enumerate(f, start=1):
             if line.strip():
                 try:

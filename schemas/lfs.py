@@ -17,7 +17,8 @@ MAX_POINTER_BYTES = 1024
 def lfs_pointer_size(path: Path | str) -> int | None:
     """The size of the object `path` stands for when it is a Git LFS pointer file (-1: size unstated), else None."""
     try:
-        with open(path, "rb") as f:
+        # a Path or a UPath (an object: its first bytes only, read through fsspec)
+        with path.open("rb") if hasattr(path, "open") else open(path, "rb") as f:
             head = f.read(MAX_POINTER_BYTES)
     except OSError:
         return None

@@ -29,6 +29,7 @@ from adapters.lerobot.columns import (
     runs,
 )
 from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
+from adapters.storage.location import Location, readable
 from schemas.canonical import Camera
 from schemas.dataset_meta import TOLERANCE_S, Quirk
 from schemas.lerobot import ActionSegment, InfoJson
@@ -47,7 +48,7 @@ def quirk(code: str, severity: Severity, message: str, path: str | None = None) 
 class LoadedDataset:
     """What one dataset root says, loaded once per adapter instance (and per process)."""
 
-    root: Path
+    root: Location
     subset: str
     version: str
     is_v3: bool
@@ -102,7 +103,8 @@ class EpisodeReader:
         try:
             if self.ds.is_v3:
                 return read_v3_rows(self.data_path, self.loc.episode_index, self.loc.rows or (0, 0))
-            return pq.read_table(self.data_path)
+            with readable(self.data_path) as src:
+                return pq.read_table(src)
         except (OSError, ValueError, pa.ArrowException) as err:
             raise self.fail(unreadable("parquet", self.data_path, err), field="data_path") from err
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from adapters.storage.location import Location, readable
 from schemas.lerobot import InfoJson, fill_path_template
 
 V3_EPISODES_DIR = "meta/episodes"
@@ -72,9 +72,10 @@ def v2_locations(info: InfoJson, entries: list[Any]) -> list[EpisodeLocation]:
 # v3.0
 
 
-def read_v3_tasks(root: Path) -> dict[int, str]:
+def read_v3_tasks(root: Location) -> dict[int, str]:
     """`meta/tasks.parquet`: lerobot writes a pandas frame indexed by the task string (a named or unnamed index)."""
-    table = pq.read_table(root / V3_TASKS_PATH)
+    with readable(root / V3_TASKS_PATH) as src:
+        table = pq.read_table(src)
     names = table.column_names
     text_col = "task" if "task" in names else None
     if text_col is None:
@@ -95,7 +96,7 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def read_v3_locations(root: Path, info: InfoJson) -> list[EpisodeLocation]:
+def read_v3_locations(root: Location, info: InfoJson) -> list[EpisodeLocation]:
     """Episode rows of every `meta/episodes/chunk-*/file-*.parquet` (stats columns are not read)."""
     files = sorted((root / V3_EPISODES_DIR).glob("chunk-*/file-*.parquet"))
     if not files:
@@ -104,9 +105,10 @@ def read_v3_locations(root: Path, info: InfoJson) -> list[EpisodeLocation]:
     video_tpl = info.video_path or V3_VIDEO_PATH
     out = []
     for path in files:
-        pf = pq.ParquetFile(path)
-        cols = [c for c in pf.schema_arrow.names if not c.startswith("stats/")]
-        for row in pf.read(columns=cols).to_pylist():
+        with readable(path) as src:
+            pf = pq.ParquetFile(src)
+            rows_read = pf.read(columns=[c for c in pf.schema_arrow.names if not c.startswith("stats/")]).to_pylist()
+        for row in rows_read:
             ep = int(row["episode_index"])
             data = fill_path_template(data_tpl, ep, int(row["data/chunk_index"]), None, int(row["data/file_index"]))
             videos = {}
@@ -131,17 +133,19 @@ def read_v3_locations(root: Path, info: InfoJson) -> list[EpisodeLocation]:
     return sorted(out, key=lambda e: e.episode_index)
 
 
-def read_v3_rows(path: Path, episode_index: int, rows: tuple[int, int]) -> pa.Table:
+def read_v3_rows(path: Location, episode_index: int, rows: tuple[int, int]) -> pa.Table:
     """The rows of one episode in a data file holding many: by `episode_index`, else by the global `index` range."""
-    names = pq.ParquetFile(path).schema_arrow.names
-    if "episode_index" in names:
-        return pq.read_table(path, filters=pc.field("episode_index") == episode_index)
-    if "index" in names:
-        return pq.read_table(path, filters=(pc.field("index") >= rows[0]) & (pc.field("index") < rows[1]))
+    with readable(path) as src:
+        pf = pq.ParquetFile(src)
+        names = pf.schema_arrow.names
+        if "episode_index" in names:
+            return pq.read_table(src, filters=pc.field("episode_index") == episode_index)
+        if "index" in names:
+            return pq.read_table(src, filters=(pc.field("index") >= rows[0]) & (pc.field("index") < rows[1]))
     raise ValueError("neither 'episode_index' nor 'index' column: cannot find the episode's rows")
 
 
-def read_info_raw(root: Path) -> dict[str, Any]:
+def read_info_raw(root: Location) -> dict[str, Any]:
     return json.loads((root / "meta/info.json").read_text(encoding="utf-8"))
 
 

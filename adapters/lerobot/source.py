@@ -77,7 +77,6 @@ float64 columns stay float64 (the writer casts later); v3.0 rows are selected fr
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
@@ -90,6 +89,7 @@ from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings, quirk
 from adapters.lerobot.layout import read_info_raw, read_v3_locations, read_v3_tasks, v2_locations
 from adapters.registry import register
+from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info
 from schemas.lerobot import INFO_PATH
@@ -155,12 +155,12 @@ class LeRobotSource(SourceAdapter):
 
     def __init__(self, options: AdapterOptions | dict[str, Any] | None = None) -> None:
         super().__init__(options)
-        self._cache: dict[Path, LoadedDataset] = {}
+        self._cache: dict[Location, LoadedDataset] = {}
 
     # -- discovery ------------------------------------------------------------------------------------------------
-    def dataset_roots(self, root: Path) -> list[tuple[str, Path]]:
+    def dataset_roots(self, root: Location) -> list[tuple[str, Location]]:
         """(subset, dataset root) pairs under `root`, sorted by subset."""
-        root = Path(root)
+        root = locate(root)
         if (root / INFO_PATH).is_file():
             return [(self.options.subset or root.name, root)]
         found = {p.parent.parent for p in [*root.glob("*/meta/info.json"), *root.glob("*/*/meta/info.json")]}
@@ -171,7 +171,7 @@ class LeRobotSource(SourceAdapter):
             raise ValueError(f"{root}: no LeRobot dataset (no meta/info.json here or one or two levels below)")
         return pairs
 
-    def discover(self, root: Path) -> Iterator[EpisodeRef]:
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
         count = 0
         for subset, ds_root in self.dataset_roots(root):
             try:
@@ -202,19 +202,19 @@ class LeRobotSource(SourceAdapter):
             adapter=self.name, source=self.name, subset=subset, raw_id=raw_id, paths=paths, locator=locator, error=error
         )
 
-    def report(self, root: Path) -> list[dict[str, Any]]:
+    def report(self, root: Location) -> list[dict[str, Any]]:
         """The validation report of one dataset root: DatasetMeta's quirks plus this adapter's, as dicts."""
         return [q.model_dump() for q in self.dataset(root).quirks]
 
-    def dataset(self, root: Path) -> LoadedDataset:
+    def dataset(self, root: Location) -> LoadedDataset:
         """One dataset root as this adapter loads it (quirks, episode locations, cameras read, per-episode problems);
         cached per instance. Raises ValueError / OSError when its meta cannot be read."""
-        root = Path(root)
+        root = locate(root)
         return self._dataset(root, self.options.subset or root.name)
 
     # -- reading --------------------------------------------------------------------------------------------------
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        root, ep = Path(ref.locator["root"]), ref.locator.get("episode_index")
+        root, ep = locate(ref.locator["root"]), ref.locator.get("episode_index")
         if ref.error:
             file = ref.locator.get("error_file") or (ref.paths[0] if ref.paths else None)
             raise self.error(ref.error, file=file, episode=ref.raw_id, field=ref.locator.get("error_field"))
@@ -254,14 +254,15 @@ class LeRobotSource(SourceAdapter):
         return resolve_embodiment(robot_type, ds, self.options.embodiment)
 
     # -- a dataset's meta, once per instance ----------------------------------------------------------------------
-    def _dataset(self, root: Path, subset: str) -> LoadedDataset:
-        root = Path(root)
+    def _dataset(self, root: Location, subset: str) -> LoadedDataset:
+        root = locate(root)
         if root not in self._cache:
             self._cache[root] = self._load(root, subset)
         return self._cache[root]
 
-    def _load(self, root: Path, subset: str) -> LoadedDataset:
-        meta = DatasetMeta.load(root, check_files=True, check_data=self.options.validate_data)  # ValueError: bad info
+    def _load(self, root: Location, subset: str) -> LoadedDataset:
+        # ValueError: bad info
+        meta = DatasetMeta.load(root, check_files=True, check_data=self.options.validate_data, open_file=readable)
         info, raw = meta.info, read_info_raw(root)
         version = str(raw.get("codebase_version"))
         if "v3_layout" in meta.codes():
@@ -300,7 +301,8 @@ class LeRobotSource(SourceAdapter):
                     footers[loc.data_file] = "data parquet file is missing"
                 else:
                     try:
-                        pq.read_metadata(path)
+                        with readable(path) as src:
+                            pq.read_metadata(src)
                     except (OSError, pa.ArrowException) as err:
                         footers[loc.data_file] = unreadable("parquet", path, err)
             if footers[loc.data_file]:

@@ -1,0 +1,112 @@
+"""Where an adapter reads: a `Location`, a local `pathlib.Path` or a `UPath` (universal_pathlib) on an object store.
+
+Adapters keep their pathlib code (`root / "meta"`, `glob`, `iterdir`, `is_file`, `read_text`), which a UPath answers
+by listing objects through fsspec; what an adapter must not do is hand a Location to a library as a string. It asks
+`readable(loc)` instead: a local file stays a path string (the library's own I/O, as before), an object becomes a
+seekable file object with bounded read-ahead (`reads.open_seekable`) or a front-to-back stream (`reads.open_stream`).
+
+Episode refs carry paths as strings (URLs for objects, never a credential), so a worker turns them back into Locations
+with `locate(text)`. The options a URL needs beyond the environment (a job's `StorageOptions`) are registered per root
+with `register(root, options)` in each process that reads; without one the AWS environment and config files decide.
+
+`metering()` adds up what every object opened inside it fetched and what its readers used (bytes read per byte used).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from upath import UPath
+
+from adapters.storage.reads import SEEK_BLOCK, SEEK_MAXBLOCKS, STREAM_BLOCK, ReadMeter, open_seekable, open_stream
+from adapters.storage.urls import fs_kwargs
+from schemas.storage import StorageOptions, is_remote, protocol_of
+
+Location = Path | UPath
+
+_OPTIONS: dict[str, StorageOptions] = {}  # root URL (no trailing slash) -> the options a job gave for it
+_METERS = threading.local()
+
+
+def register(root: str, options: StorageOptions | None) -> None:
+    """Options for every URL under `root` in this process (a job's spec option); None forgets them."""
+    key = str(root).rstrip("/")
+    if options is None:
+        _OPTIONS.pop(key, None)
+    else:
+        _OPTIONS[key] = options
+
+
+def options_for(url: str) -> StorageOptions | None:
+    """The options registered for the longest root that `url` lies under (None: the environment decides)."""
+    best = None
+    for root, options in _OPTIONS.items():
+        if (url == root or url.startswith(root + "/")) and (best is None or len(root) > len(best[0])):
+            best = (root, options)
+    return best[1] if best else None
+
+
+def locate(where: str | os.PathLike[str], options: StorageOptions | None = None) -> Location:
+    """A Location for a path, a `file://` URL or an object-store URL; one already made is returned as it is."""
+    if isinstance(where, (Path, UPath)) and is_object(where):
+        return where
+    if isinstance(where, Path):
+        return where if type(where).__module__.startswith("pathlib") else Path(os.fspath(where))
+    text = os.fspath(where) if not isinstance(where, str) else where
+    if not is_remote(text):
+        return Path(text.split("://", 1)[1] if "://" in text else text)
+    return UPath(text, **fs_kwargs(protocol_of(text), options or options_for(text)))
+
+
+def is_object(loc: Any) -> bool:
+    """True for a Location on an object store (a UPath that is not a local path)."""
+    return isinstance(loc, UPath) and not isinstance(loc, Path)
+
+
+@contextmanager
+def readable(
+    loc: str | os.PathLike[str],
+    *,
+    stream: bool = False,
+    block_size: int | None = None,
+    max_blocks: int = SEEK_MAXBLOCKS,
+) -> Iterator[str | IO[bytes]]:
+    """What a library opens: a local path as a string, an object as a file object (seekable with at most
+    `block_size * max_blocks` bytes held, or with `stream` a front-to-back read one block ahead), closed on exit."""
+    loc = locate(loc)
+    if not is_object(loc):
+        yield str(loc)
+        return
+    meter = ReadMeter()
+    if stream:
+        f = open_stream(loc.fs, loc.path, block_size=block_size or STREAM_BLOCK, meter=meter)
+    else:
+        f = open_seekable(loc.fs, loc.path, block_size=block_size or SEEK_BLOCK, max_blocks=max_blocks, meter=meter)
+    try:
+        yield f
+    finally:
+        f.close()
+        for total in getattr(_METERS, "active", ()):
+            total.fetched += meter.fetched
+            total.requests += meter.requests
+            total.used += meter.used
+            total.size += meter.size
+
+
+@contextmanager
+def metering() -> Iterator[ReadMeter]:
+    """The sum of what objects opened by `readable` on this thread fetched and handed to their readers."""
+    total = ReadMeter()
+    active = getattr(_METERS, "active", None)
+    if active is None:
+        active = _METERS.active = []
+    active.append(total)
+    try:
+        yield total
+    finally:
+        active.remove(total)
