@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,9 @@ class LeRobotWriter:
         self.info = info
         self.codec = codec
         self.durable = durable
+        # called with each commit's journal once it is applied (a bucket output publishes the episode's files there,
+        # `ingest.storage.publish`); an exception from it ends this writer's commits
+        self.on_commit: Callable[[dict[str, Any]], None] | None = None
         self._lock_fd: int | None = acquire_lock(self.root, wait_s=lock_wait_s) if lock_fd is None else lock_fd
         try:
             remove_killed_temp_files(self.root)
@@ -264,6 +267,8 @@ class LeRobotWriter:
         self._apply(journal)
         self.info = info
         self._tasks = tasks
+        if self.on_commit is not None:
+            self.on_commit(journal)
         return [EpisodeEntry.model_validate(e) for e in journal["episodes"]]
 
     # -- meta -----------------------------------------------------------------------------------------------------
@@ -278,6 +283,8 @@ class LeRobotWriter:
         episode lines it rewrote. An episode it names that is not in the dataset: `DatasetError`, nothing written."""
         if self._lock_fd is None:
             raise DatasetError(f"{self.root}: writer is closed")
+        if self.on_commit is not None:  # the publisher carries episode commits only (issue 27: captions in a bucket)
+            raise DatasetError(f"{self.root}: meta updates of a dataset published to a bucket are not supported yet")
         if update.base != (self.info.total_episodes, self.info.total_tasks):  # its task indices would be wrong
             raise DatasetError(f"{self.root}: this meta update was planned before a later commit; plan it again")
         journal, info, changed = update.journal()

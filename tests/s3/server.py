@@ -159,3 +159,20 @@ def _make_buckets(server: S3Server, buckets: tuple[str, ...], deadline: float, p
 def clear_env() -> dict[str, str]:
     """A copy of os.environ without AWS_* (so a test's own credential decides)."""
     return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+
+
+def child_env(server: S3Server) -> dict[str, str]:
+    """The environment of a child job: the server's AWS_* variables only, and the repository importable."""
+    return {**clear_env(), **server.env(), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+
+def run_child(
+    server: S3Server, module: str, *args: str, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`python -m module args...` against the server, from the repository root; `check`: it must exit 0."""
+    cwd = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", module, *args]
+    proc = subprocess.run(cmd, cwd=cwd, env=child_env(server), capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc

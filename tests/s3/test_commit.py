@@ -15,19 +15,14 @@ from adapters.storage.urls import filesystem
 from ingest.storage.commit_log import CommitConflictError, CommitLog
 from ingest.storage.lease import Lease, OutputLeasedError
 from ingest.storage.objects import list_keys, put_if_absent
-from tests.s3.server import S3Server, clear_env
+from tests.s3.server import S3Server, child_env, run_child
 
 REPO = Path(__file__).resolve().parents[2]
 TTL = 2.0
 
 
 def run_writer(s3: S3Server, url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**clear_env(), **s3.env(), "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "tests.s3.writer_child", url, "--ttl", str(TTL), *args]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    if check:
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
+    return run_child(s3, "tests.s3.writer_child", url, "--ttl", str(TTL), *args, check=check, timeout=120)
 
 
 def snapshot(s3: S3Server, key_prefix: str) -> dict[str, bytes]:
@@ -64,7 +59,7 @@ def test_sigkill_then_rerun_is_byte_identical(
 
 
 def test_second_job_on_one_output_is_refused(s3: S3Server, prefix: str) -> None:
-    env = {**clear_env(), **s3.env(), "PYTHONPATH": str(REPO)}
+    env = child_env(s3)
     cmd = [sys.executable, "-m", "tests.s3.writer_child", f"s3://out/{prefix}", "--ttl", "30", "--kill", "hold"]
     holder = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     try:

@@ -1,0 +1,156 @@
+"""A LeRobot dataset in a bucket, written exactly once by the local writer, published commit by commit (DESIGN 3.2).
+
+The writer (`ingest.lerobot.writer.LeRobotWriter`) works unchanged in a local scratch folder, so every byte it makes is
+the byte a local output gets. After each commit (its `on_commit` hook, given the commit's journal) the publisher puts
+the episode's immutable files (parquet, mp4s) at their final keys with a conditional create, then writes the commit
+record (`ingest.storage.commit_log`), the commit point: it carries the jsonl lines the commit appended and the next
+`info.json` text, so the dataset's meta files are a pure function of the records (`derived_meta`), rewritten by
+`publish_meta` at the end of a job and by the recovery of the next one. Nothing is copied server-side: there is no
+staging key, since a final key that no record names is invisible to every reader (readers trust the records or the
+meta derived from them) and recovery deletes it.
+
+Recovery (`recover`, under the output's lease, before any work): finish the last record, delete final keys under
+`data/` and `videos/` that no record names (a run killed between an object's put and its record's), rewrite the meta
+from the records; then `hydrate` rebuilds the scratch folder from the records alone (meta files, no episode files), so a
+rerun on another machine continues at the same episode index with the same tasks as the killed run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import fsspec
+
+from ingest.storage.commit_log import CommitConflictError, CommitLog, CommitRecord
+from ingest.storage.objects import exists, list_keys, put, put_if_absent
+from schemas.lerobot import INFO_PATH
+
+EPISODE_TOPS = ("data", "videos")  # where a dataset's immutable episode files live
+STATE_DIR = ".eidata"
+
+
+class PublishError(RuntimeError):
+    """Publishing a commit to the bucket failed; the writer's later commits are refused until a rerun recovers."""
+
+
+def record_meta(journal: dict[str, Any]) -> dict[str, Any]:
+    """What a commit record keeps of a writer's commit journal: the text each meta file gained and the next
+    `info.json` as text (its key order is lerobot's, and a record is stored with sorted keys)."""
+    return {
+        "appends": {rel: op["text"] for rel, op in sorted(journal["appends"].items())},
+        "info": json.dumps(journal["info"], indent=4, ensure_ascii=False),
+        "episodes": [e["episode_index"] for e in journal["episodes"]],
+    }
+
+
+def record_group(journal: dict[str, Any]) -> str:
+    """The raw episode the commit's episodes were cut from (their lineage), else their indices."""
+    lineage = journal["episodes"][0].get("eidata") or {}
+    return lineage.get("raw_uid") or "episodes " + ",".join(str(e["episode_index"]) for e in journal["episodes"])
+
+
+def derived_meta(records: list[CommitRecord]) -> dict[str, bytes]:
+    """The dataset's meta files from its records: each jsonl the concatenation of the text every record appended to
+    it, `info.json` the last record's. Byte for byte what the local writer's journals leave on disk."""
+    if not records:
+        return {}
+    texts: dict[str, list[str]] = {}
+    for r in records:
+        for rel, text in r.meta["appends"].items():
+            texts.setdefault(rel, []).append(text)
+    out = {rel: "".join(parts).encode() for rel, parts in sorted(texts.items())}
+    out[INFO_PATH] = records[-1].meta["info"].encode()  # last: a reader trusting info's totals sees complete lines
+    return out
+
+
+def _digest(data: bytes) -> dict[str, Any]:
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+class DatasetPublisher:
+    """One dataset at `prefix` in `fs` (`bucket/corpus/datasets/<source>/<subset>`), written in `scratch`.
+
+    `keep_local`: keep the episode files in the scratch folder after publishing (default: delete them, so the
+    scratch holds the meta and the episodes being staged, not the corpus)."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, prefix: str, scratch: Path, *, keep_local: bool = False) -> None:
+        self.fs, self.prefix, self.scratch, self.keep_local = fs, prefix.rstrip("/"), Path(scratch), keep_local
+        self.log = CommitLog(fs, self.prefix)
+        self._failed: BaseException | None = None
+
+    # -- recovery (under the lease, before any work) --------------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Roll the last record forward, delete staged and final keys no record names, rewrite the meta. Returns the
+        keys deleted."""
+        garbage = self.log.recover()
+        committed = self.log.committed_keys()
+        for top in EPISODE_TOPS:
+            for key in list_keys(self.fs, f"{self.prefix}/{top}"):
+                if key not in committed:
+                    self.fs.rm_file(key)
+                    garbage.append(key)
+        self.publish_meta()
+        return garbage
+
+    def hydrate(self) -> bool:
+        """Make the scratch folder the bucket's dataset without its episode files: the meta derived from the records
+        (nothing else survives). False when the bucket has no record of this dataset (the scratch is then empty)."""
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        meta = derived_meta(self.log.records())
+        if not meta:
+            return False
+        (self.scratch / STATE_DIR).mkdir(parents=True)
+        for rel, data in meta.items():
+            path = self.scratch / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        return True
+
+    # -- publishing -------------------------------------------------------------------------------------------------
+    def on_commit(self, journal: dict[str, Any]) -> None:
+        """`LeRobotWriter.on_commit`: publish the commit just applied in the scratch folder. A failure is final for
+        this publisher (the scratch is a commit ahead of the bucket): the job stops and its rerun recovers."""
+        if self._failed is not None:
+            raise PublishError(f"{self.prefix}: an earlier commit failed to publish ({self._failed}); rerun the job")
+        if "meta_update" in journal:
+            raise PublishError(f"{self.prefix}: meta updates are not published to a bucket yet")
+        try:
+            self._publish(journal)
+        except BaseException as e:
+            self._failed = e
+            if isinstance(e, CommitConflictError | PublishError):
+                raise
+            raise PublishError(f"{self.prefix}: publishing episodes {record_meta(journal)['episodes']}: {e}") from e
+
+    def _publish(self, journal: dict[str, Any]) -> CommitRecord:
+        objects: dict[str, dict[str, Any]] = {}
+        committed = self.log.committed_keys()
+        for _, rel in journal["moves"]:
+            data = (self.scratch / rel).read_bytes()
+            objects[rel] = _digest(data)
+            key = self.log.final_key(rel)
+            if key in committed:
+                raise CommitConflictError(f"{key}: already committed; the scratch folder is behind the bucket")
+            if not put_if_absent(self.fs, key, data) and self.fs.cat_file(key) != data:
+                # recovery deleted every uncommitted key: another writer put this one since
+                raise CommitConflictError(f"{key}: another writer put other bytes here (its lease was not ours)")
+        record = self.log.commit(record_group(journal), objects, record_meta(journal))
+        if not self.keep_local:
+            for rel in objects:
+                (self.scratch / rel).unlink(missing_ok=True)
+        return record
+
+    def publish_meta(self) -> list[str]:
+        """Rewrite the meta files from the records where they differ; returns the files written."""
+        written = []
+        for rel, data in derived_meta(self.log.records()).items():
+            key = self.log.final_key(rel)
+            if exists(self.fs, key) and self.fs.cat_file(key) == data:
+                continue
+            put(self.fs, key, data)
+            written.append(rel)
+        return written
