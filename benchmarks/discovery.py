@@ -82,8 +82,7 @@ def _done_part(spec: dict[str, Any], todo: int) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from jobs.catalog.build import QUARANTINE_SCHEMA
-    from schemas.corpus import QUARANTINE_DIR, episode_uid
+    from schemas.corpus import QUARANTINE_DIR, QUARANTINE_SCHEMA, episode_uid
 
     out = Path(spec["output"]) / QUARANTINE_DIR
     out.mkdir(parents=True, exist_ok=True)

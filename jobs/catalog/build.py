@@ -4,7 +4,7 @@ The datasets are the source of truth: `rebuild_catalog` scans every dataset unde
 `catalog/episodes/` with one consolidated, sorted file set, so a rebuild of unchanged datasets is byte-identical.
 `catalog/quarantine/` (episodes that were never written) is the ingest job's record and is left alone.
 
-The rows of one dataset are built in `rows.py`, the parquet parts written by `parts.py`; both are exported here too.
+The rows of one dataset are built in `rows.py`, the parquet parts written by `parts.py`; import those names from there.
 """
 
 from __future__ import annotations
@@ -26,44 +26,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.files.atomic import fsync_path
-from jobs.catalog.parts import (
-    ROW_GROUP_SIZE,
-    catalog_table,
-    sort_catalog,
-    write_catalog_part,
-    write_catalog_table,
-    write_parquet_atomic,
-    write_quarantine_part,
-)
-from jobs.catalog.rows import (
-    CatalogError,
-    FileDigests,
-    catalog_rows_for_dataset,
-    content_hash,
-    episode_files,
-    file_digest,
-)
+from jobs.catalog.parts import sort_catalog, write_parquet_atomic
+from jobs.catalog.rows import CatalogError, FileDigests, catalog_rows_for_dataset, file_digest
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, QUARANTINE_SCHEMA, find_datasets, parquet_files
-
-__all__ = [
-    "QUARANTINE_SCHEMA",
-    "ROW_GROUP_SIZE",
-    "CatalogError",
-    "FileDigests",
-    "catalog_rows_for_dataset",
-    "catalog_snapshot_hash",
-    "catalog_table",
-    "cli_catalog",
-    "content_hash",
-    "episode_files",
-    "rebuild_catalog",
-    "sort_catalog",
-    "write_catalog_part",
-    "write_catalog_table",
-    "write_parquet_atomic",
-    "write_quarantine_part",
-]
+from schemas.corpus import EPISODES_DIR, find_datasets, parquet_files
 
 log = logging.getLogger(__name__)
 

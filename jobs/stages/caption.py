@@ -33,7 +33,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
-from jobs.catalog.build import CatalogError
+from jobs.catalog.rows import CatalogError
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt
 from jobs.runtime.ray_pool import Device, PoolError, cluster_resources, place_actors

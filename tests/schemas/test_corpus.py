@@ -13,7 +13,7 @@ import pytest
 
 from adapters.base import EpisodeRef
 from ingest.lerobot.writer import LeRobotWriter
-from jobs.catalog.build import write_quarantine_part
+from jobs.catalog.parts import write_quarantine_part
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
 from schemas.corpus import (
     LINEAGE_KEY,

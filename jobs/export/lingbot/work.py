@@ -22,7 +22,7 @@ from ingest.files.lingbot import write_record
 from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.video_read import decode_frames
 from ingest.lingbot.dataset import lingbot_table, vectors
-from jobs.catalog.build import write_parquet_atomic
+from jobs.catalog.parts import write_parquet_atomic
 from schemas.canonical import ACTION
 from schemas.lerobot import InfoJson
 from schemas.lingbot import LINGBOT_ACTION_DIM, LatentPlan

@@ -17,17 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.catalog.build import (
-    CatalogError,
-    catalog_rows_for_dataset,
-    catalog_snapshot_hash,
-    cli_catalog,
-    rebuild_catalog,
-    write_catalog_part,
-    write_quarantine_part,
-)
+from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.curate import curate
+from jobs.catalog.parts import write_catalog_part, write_quarantine_part
 from jobs.catalog.query import run_query
+from jobs.catalog.rows import CatalogError, catalog_rows_for_dataset
 from schemas.canonical import STATE
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, NO_LINEAGE, QUARANTINE_DIR, QuarantineRow, find_datasets, parquet_files

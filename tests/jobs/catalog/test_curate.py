@@ -13,8 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from jobs.catalog.build import write_catalog_table, write_quarantine_part
 from jobs.catalog.curate import CurateError, cli_curate, curate
+from jobs.catalog.parts import write_catalog_table, write_quarantine_part
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import QuarantineRow
 from schemas.manifest import ENTRIES_SCHEMA, Manifest, read_entries, split_for

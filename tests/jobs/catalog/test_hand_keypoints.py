@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.catalog.build import catalog_rows_for_dataset, rebuild_catalog
+from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
+from jobs.catalog.rows import catalog_rows_for_dataset
 from tests.fixtures.corpus import episode as _ep
 from tests.fixtures.corpus import write_dataset
 

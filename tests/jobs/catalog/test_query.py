@@ -1,4 +1,4 @@
-"""`eidata query`: DuckDB views over catalog parquet parts written by `jobs.catalog.build`, and the three output
+"""`eidata query`: DuckDB views over catalog parquet parts written by `jobs.catalog.parts`, and the three output
 formats."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from jobs.catalog.build import write_catalog_part, write_quarantine_part
+from jobs.catalog.parts import write_catalog_part, write_quarantine_part
 from jobs.catalog.query import cli_query, connect, format_table, run_query
 from schemas.catalog import CATALOG_SCHEMA, CatalogRow
 from schemas.corpus import QuarantineRow

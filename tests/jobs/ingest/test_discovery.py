@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter, natural_key
-from jobs.catalog.build import write_quarantine_part
+from jobs.catalog.parts import write_quarantine_part
 from jobs.ingest.discovery import discover_source, interleave, natural_bytes, read_work
 from jobs.spec import SourceSpec
 from schemas.corpus import QuarantineRow, episode_uid

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from ingest.canonical.frames import matrix_to_rot6d, se3
-from jobs.catalog.build import rebuild_catalog, write_quarantine_part
+from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.parts import write_quarantine_part
 from jobs.cli import main
 from jobs.report.data import ReportError, frame_strip, load_datasets, mask_coverage, wrist_trajectories
 from jobs.report.keypoints import CAMERA_COLUMNS, project, stored_intrinsics

@@ -17,7 +17,7 @@ import pytest
 
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import JOURNAL
-from jobs.catalog.build import catalog_rows_for_dataset
+from jobs.catalog.rows import catalog_rows_for_dataset
 from jobs.stages.caption_store import (
     CaptionStoreError,
     NewCaption,
