@@ -33,7 +33,11 @@ class RigidTransform(BaseModel):
         m = np.asarray(m, dtype=np.float64)
         if m.shape != (4, 4) or not np.allclose(m[3], (0, 0, 0, 1)):
             raise ValueError(f"expected a homogeneous 4x4 matrix, got shape {m.shape}")
-        q = Rotation.from_matrix(m[:3, :3]).as_quat()  # scipy raises on non-orthonormal input
+        r = m[:3, :3]
+        # scipy projects a scaled or sheared block onto the nearest rotation without a word: refuse it here
+        if not (np.allclose(r.T @ r, np.eye(3), atol=1e-6) and np.linalg.det(r) > 0):
+            raise ValueError(f"the 3x3 block is not a rotation (orthonormal, det +1): {r.tolist()}")
+        q = Rotation.from_matrix(r).as_quat()
         return cls(translation=tuple(m[:3, 3]), rotation_xyzw=tuple(q / np.linalg.norm(q)))
 
     def matrix(self) -> np.ndarray:
