@@ -6,8 +6,8 @@ roots that do not exist, duplicate source names) into a `SpecIssue` naming the f
 resolve against the spec file's folder. `dump_spec` writes the resolved spec (absolute paths, every default filled
 in) that the job copies into the corpus for lineage.
 
-This module reads the file and places each problem on its line; the models live in `jobs/spec_models.py` (exported
-here too) and the validator helpers they share in `jobs/spec_validators.py`.
+This module reads the file and places each problem on its line; the models live in `jobs/spec_models.py` (import
+them from there) and the validator helpers they share in `jobs/spec_validators.py`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.registry import get_adapter
-from jobs.spec_models import BASE_DIR, JobSpec, ParallelismSpec, SourceSpec
+from jobs.spec_models import BASE_DIR, JobSpec, SourceSpec
 from jobs.spec_validators import Loc, as_model, dotted, flat_errors, strip_type
-
-__all__ = ["JobSpec", "ParallelismSpec", "SourceSpec", "SpecError", "SpecIssue", "dump_spec", "load_spec"]
 
 
 class SpecIssue(BaseModel):

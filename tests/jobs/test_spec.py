@@ -11,7 +11,8 @@ import yaml
 from pydantic import ValidationError
 
 from adapters.registry import adapter_names
-from jobs.spec import JobSpec, SourceSpec, SpecError, SpecIssue, dump_spec, load_spec
+from jobs.spec import SpecError, SpecIssue, dump_spec, load_spec
+from jobs.spec_models import JobSpec, SourceSpec
 from schemas.tiers import QualityTier
 
 REPO = Path(__file__).resolve().parents[2]
