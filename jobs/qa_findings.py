@@ -12,15 +12,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from schemas.behaviour import BehaviourConfig
 from schemas.corpus import JOB_DIR
 from schemas.qa import APPROACH_BINS, QAConfig, QARecord
 
 log = logging.getLogger(__name__)
+C = TypeVar("C", bound=BaseModel)
 
 FRACTIONS = ("hands_in_front", "hands_in_image", "hands_ahead", "hands_below_eyes", "approach_down", "approach_side",
              "approach_up", "left_of_right")  # fmt: skip
@@ -187,16 +190,26 @@ def overview(summary: DatasetQA) -> str:
     return "; ".join(parts)
 
 
-def corpus_qa_config(path: Path) -> QAConfig:
-    """The QA thresholds a dataset was ingested with: `canonicalize.qa` of the resolved spec the ingest job left in
-    its corpus (`<corpus>/job/spec.yaml`, found above `path`), else the defaults."""
+def _corpus_section(path: Path, section: str, model: type[C]) -> C:
+    """`canonicalize.<section>` of the resolved spec the ingest job left in its corpus (`<corpus>/job/spec.yaml`,
+    found above `path`), else the model's defaults."""
     for folder in [Path(path), *Path(path).parents]:
         spec = folder / JOB_DIR / "spec.yaml"
         if spec.is_file():
             try:
-                section = ((yaml.safe_load(spec.read_text()) or {}).get("canonicalize") or {}).get("qa")
-                return QAConfig.model_validate(section or {})
+                found = ((yaml.safe_load(spec.read_text()) or {}).get("canonicalize") or {}).get(section)
+                return model.model_validate(found or {})
             except (yaml.YAMLError, ValidationError, OSError, AttributeError) as err:
-                log.warning("%s: canonicalize.qa not read (%s); using the default QA thresholds", spec, err)
-                return QAConfig()
-    return QAConfig()
+                log.warning("%s: canonicalize.%s not read (%s); using the default thresholds", spec, section, err)
+                return model()
+    return model()
+
+
+def corpus_qa_config(path: Path) -> QAConfig:
+    """The geometry QA thresholds a dataset was ingested with (`canonicalize.qa` of its corpus's spec)."""
+    return _corpus_section(path, "qa", QAConfig)
+
+
+def corpus_behaviour_config(path: Path) -> BehaviourConfig:
+    """The behaviour QA thresholds a dataset was ingested with (`canonicalize.behaviour` of its corpus's spec)."""
+    return _corpus_section(path, "behaviour", BehaviourConfig)

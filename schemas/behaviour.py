@@ -76,6 +76,12 @@ class BehaviourConfig(BaseModel):
         description="a dim in use whose range over the episode is below this fraction of its limit range"
         " is dead (a 12-bit encoder's one tick is 2.4e-4 of a turn: a dead motor reads a constant)",
     )
+    dead_range_m: float = Field(
+        1e-6,
+        gt=0,
+        description="a metre dim is dead only when its range is below this too: a held reading, float32-rounded"
+        " (the real GR00T sample's resting left wrist drifts 0.6-1 mm over an episode: resting, not dead)",
+    )
     moving_range_fraction: float = Field(
         0.01,
         gt=0,
@@ -125,7 +131,12 @@ class BehaviourConfig(BaseModel):
         " of its limit range",
     )
     idle_trim: bool = Field(True, description="return trim ranges cutting idle starts and ends past idle_keep_s")
-    idle_keep_s: float = Field(0.5, ge=0, description="seconds of an idle start or end kept before the motion")
+    idle_keep_s: float = Field(
+        2.0,
+        ge=0,
+        description="seconds of an idle start or end kept beside the motion; only longer idle ends are cut (the real"
+        " samples' idle ends measure 0.1-0.2 s GR00T, up to 0.9 s Bridge, 1.0 and 1.5 s AgiBot: none is cut)",
+    )
     idle_s_low: float = Field(
         10.0, gt=0, description="an idle start or end longer than this (s) demotes to low when not trimmed"
     )
@@ -208,9 +219,28 @@ class BehaviourRecord(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
+# Columns the catalog build fills over the whole catalog (`jobs.catalog.behaviour`), not measured per episode.
+CATALOG_BUILD_FIELDS: tuple[tuple[str, Any, pa.DataType, str], ...] = (
+    ("duplicate_of", str, pa.string(), "episode_uid of the earlier episode this one repeats (near-duplicate search)"),
+    ("duplicate_similarity", float, pa.float64(), "estimated Jaccard similarity of their content fingerprints"),
+)
+
+
 def catalog_fields() -> list[tuple[str, Any, pa.DataType, str | None]]:
-    """(column, python type, arrow type, description) of every behaviour `qa_*` catalog column."""
+    """(column, python type, arrow type, description) of every behaviour `qa_*` catalog column: the record's fields,
+    then those the catalog build fills."""
     return [
-        (CATALOG_PREFIX + name, f.annotation, _arrow_type(f.annotation), f.description)
-        for name, f in BehaviourRecord.model_fields.items()
+        *(
+            (CATALOG_PREFIX + name, f.annotation, _arrow_type(f.annotation), f.description)
+            for name, f in BehaviourRecord.model_fields.items()
+        ),
+        *((CATALOG_PREFIX + name, py, arrow, doc) for name, py, arrow, doc in CATALOG_BUILD_FIELDS),
     ]
+
+
+def record_from_columns(row: dict[str, Any]) -> BehaviourRecord | None:
+    """The `BehaviourRecord` of a catalog row's behaviour columns; None when none is measured."""
+    names = set(BehaviourRecord.model_fields)
+    n = len(CATALOG_PREFIX)
+    values = {k[n:]: v for k, v in row.items() if k.startswith(CATALOG_PREFIX) and k[n:] in names and v is not None}
+    return BehaviourRecord(**values) if values else None

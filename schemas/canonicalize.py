@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.behaviour import BehaviourConfig
 from schemas.canonical import Camera
 from schemas.image_size import ImageSpec
 from schemas.qa import QAConfig
@@ -168,6 +169,10 @@ class CanonicalizeSpec(BaseModel):
     validity: ValidityConfig = Field(default_factory=ValidityConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     qa: QAConfig = Field(default_factory=QAConfig, description="geometry QA thresholds (`ingest.canonical.qa`)")
+    behaviour: BehaviourConfig = Field(
+        default_factory=BehaviourConfig,
+        description="behaviour QA thresholds (`ingest.behaviour`): which finding demotes to low, which quarantines",
+    )
     image: ImageSpec = Field(
         default_factory=ImageSpec,
         description="stored camera size per source / camera (`schemas.image_size`): native, or e.g. 224x224 pad",

@@ -1,7 +1,8 @@
 """The catalog row (DESIGN.md section 6): one per episode across every dataset of a corpus.
 
 Beside the episode's identity, tier and readiness, one nullable `qa_<field>` column per `schemas.qa.QARecord` field
-carries its geometry QA (null where an invariant does not apply, or for episodes ingested before QA existed)."""
+carries its geometry QA (null where an invariant does not apply, or for episodes ingested before QA existed), then
+one per `schemas.behaviour.BehaviourRecord` field (behaviour QA) and the near-duplicate columns the build fills."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from schemas.behaviour import catalog_fields as behaviour_fields
 from schemas.qa import catalog_fields
 from schemas.tiers import QualityTier
 
@@ -48,11 +50,13 @@ class _CatalogCore(BaseModel):
     ingested_at: datetime
 
 
+QA_COLUMNS = [*catalog_fields(), *behaviour_fields()]  # geometry, then behaviour
+
 CatalogRow = create_model(
     "CatalogRow",
     __base__=_CatalogCore,
     __module__=__name__,
-    **{name: (py | None, Field(None, description=doc)) for name, py, _, doc in catalog_fields()},  # type: ignore[call-overload]
+    **{name: (py | None, Field(None, description=doc)) for name, py, _, doc in QA_COLUMNS},  # type: ignore[call-overload]
 )
 
 
@@ -82,7 +86,7 @@ CATALOG_SCHEMA = pa.schema(
         ("latents_ready", pa.bool_()),
         ("caption_ready", pa.bool_()),
         ("ingested_at", pa.timestamp("us", tz="UTC")),
-        *((name, arrow) for name, _, arrow, _ in catalog_fields()),
+        *((name, arrow) for name, _, arrow, _ in QA_COLUMNS),
     ]
 )
 assert list(CATALOG_SCHEMA.names) == list(CatalogRow.model_fields), "catalog schema and row model disagree"

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.behaviour import BehaviourRecord
 from schemas.lerobot import INFO_PATH
 from schemas.qa import QARecord
 from schemas.tiers import QualityTier
@@ -74,6 +75,9 @@ class EpisodeLineage(BaseModel):
         None, description="the source's own annotation of the episode, as the adapter read it (an Ego4D Goal-Step goal)"
     )
     qa: QARecord | None = Field(None, description="geometry QA (`ingest.canonical.qa`), measured fields only")
+    behaviour: BehaviourRecord | None = Field(
+        None, description="behaviour QA (`ingest.behaviour`), measured fields only"
+    )
     caption: dict[str, Any] | str | None = Field(
         None, description="a `schemas.captions.CaptionRecord` (ours) or a bare string (another tool's)"
     )

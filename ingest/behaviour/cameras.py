@@ -85,7 +85,14 @@ def camera_behaviour(
 ) -> CameraBehaviour:
     """Measure one camera. `moving` (N,) bool marks frames where the robot moves (`state.moving_frames`); without it
     every frame counts as moving."""
-    thumbs = thumbnails(frames)
+    return camera_behaviour_thumbs(thumbnails(frames), fps, config, moving)
+
+
+def camera_behaviour_thumbs(
+    thumbs: np.ndarray, fps: float, config: BehaviourConfig, moving: np.ndarray | None = None
+) -> CameraBehaviour:
+    """`camera_behaviour` on (N, h, w) grey thumbnails already taken (`thumbnails`), e.g. as the writer's frames
+    passed."""
     n = len(thumbs)
     mean, std, diff, peak = frame_signals(thumbs)
     same = (diff < config.static_pair_diff) & (peak < config.frozen_drift)  # a slow arm: small mean, large peak

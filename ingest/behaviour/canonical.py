@@ -34,7 +34,7 @@ def canonical_limits(mask: np.ndarray, workspace: Workspace | None = None) -> Di
         lower[tips], upper[tips] = -FINGERTIP_REACH_M, FINGERTIP_REACH_M
         for part in (pos, tips):
             units[part] = ["m"] * (part.stop - part.start)
-        rest[grip] = rest[tips] = True
+        rest[grip] = rest[tips] = rest[rot] = True  # an axis-aligned wrist holds rot6d entries at +-1 or 0
     used = np.asarray(mask, bool)
     lower, upper = np.where(used, lower, 0.0), np.where(used, upper, 0.0)
     return DimLimits(lower, upper, tuple(units), rest)

@@ -149,6 +149,7 @@ def state_behaviour(values: np.ndarray, fps: float, limits: DimLimits, config: B
     rel = np.where(span > 0, rng / np.where(span > 0, span, 1.0), 0.0)
     anything_moves = bool((use & (rel > config.moving_range_fraction) & (rng > min_move(limits, config))).any())
     still = use & ~limits.resting & (rel < config.dead_range_fraction)  # a gripper unused in a push task is fine
+    still &= (np.array(limits.units) != "m") | (rng < config.dead_range_m)  # a resting arm's wrist drifts: not dead
     dead = np.flatnonzero(still) if anything_moves else np.zeros(0, int)
 
     tol = config.saturation_tolerance * span

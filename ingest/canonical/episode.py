@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from adapters.base import CameraSource
+from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.canonicalize import Workspace
 from schemas.image_size import FrameFit
 from schemas.lerobot import ActionSegment
 from schemas.qa import QARecord
@@ -47,6 +49,15 @@ class ResampledCamera:
             yield current
 
 
+@dataclass(frozen=True)
+class CameraChecks:
+    """What the writer needs to measure an episode's cameras on the frames it encodes (`ingest.behaviour.phase`):
+    the behaviour thresholds and the workspace that says when the robot moves."""
+
+    config: BehaviourConfig
+    workspace: Workspace | None = None
+
+
 @dataclass
 class CanonicalEpisode:
     uid: str
@@ -75,6 +86,8 @@ class CanonicalEpisode:
     span_s: tuple[float, float] = (0.0, 0.0)  # where this episode lies in the raw episode's clock
     info: dict[str, Any] = field(default_factory=dict)  # validity counts, notes, decoupling, lineage extras
     qa: QARecord | None = None  # geometry QA of this episode's arrays (`ingest.canonical.qa.measure`)
+    behaviour: BehaviourRecord | None = None  # behaviour QA (`ingest.behaviour.phase`); cameras added while written
+    camera_checks: CameraChecks | None = None  # set by the behaviour phase: the writer then measures the cameras
 
     @property
     def raw_uid(self) -> str:

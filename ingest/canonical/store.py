@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ingest.behaviour.phase import FrameTap, assess_cameras
 from ingest.canonical.episode import CanonicalEpisode
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.video import VideoCodec
@@ -72,6 +73,7 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         **({"joint_units": ep.info["joint_units"]} if "joint_units" in ep.info else {}),  # ingest.canonical.joint_units
         **({"source_annotation": ep.info["source_annotation"]} if "source_annotation" in ep.info else {}),
         **({"qa": ep.qa} if ep.qa is not None else {}),  # unset, not null, without QA: `to_json` drops unset keys
+        **({"behaviour": ep.behaviour} if ep.behaviour is not None else {}),
     )
 
 
@@ -110,10 +112,18 @@ def stage_canonical(dataset_root: Path, ep: CanonicalEpisode, codec: VideoCodec,
 
 
 def fill(builder: EpisodeBuilder, ep: CanonicalEpisode) -> StagedEpisode:
-    """Feed every frame of `ep` with its lineage and segments; any error discards the staged episode."""
+    """Feed every frame of `ep` with its lineage and segments; any error discards the staged episode. The camera
+    frames are measured for the behaviour QA as they pass (`ingest.behaviour.phase`), before the lineage is written;
+    a camera finding that quarantines raises `BehaviourRejected`."""
+    tap = FrameTap()
     try:
         for frame in episode_frames(ep, {k: None for k in builder.feature_keys}):
             builder.add_frame(frame)
+            if ep.camera_checks is not None:
+                for key in ep.cameras:
+                    if image_key(key) in frame:
+                        tap.add(image_key(key), frame[image_key(key)])
+        assess_cameras(ep, tap, builder.fps)
         builder.extra = {LINEAGE_KEY: lineage(ep).to_json()}
         if ep.action_config:
             builder.set_action_config([s.model_dump() for s in ep.action_config])

@@ -26,8 +26,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.files.atomic import fsync_path
+from jobs.catalog.behaviour import catalog_findings, findings_dir, route_catalog
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import CatalogError, FileDigests, catalog_rows_for_dataset, file_digest
+from jobs.qa_findings import corpus_behaviour_config
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, find_datasets, parquet_files
 
@@ -78,9 +80,11 @@ def rebuild_catalog(corpus_root: Path, *, rehash: bool = False) -> int:
             shutil.rmtree(stale, ignore_errors=True)
         token = uuid.uuid4().hex
         new_episodes, new_digests = catalog / f".rebuild-{token}-episodes", catalog / f".rebuild-{token}-digests"
+        new_findings = catalog / f".rebuild-{token}-findings"
         try:
-            n = _build(corpus_root, new_episodes, new_digests, rehash)
-            for final, new in ((catalog / "episodes", new_episodes), (catalog / DIGESTS_DIR, new_digests)):
+            n = _build(corpus_root, new_episodes, new_digests, rehash, new_findings)
+            swaps = [(catalog / "episodes", new_episodes), (catalog / DIGESTS_DIR, new_digests)]
+            for final, new in [*swaps, (findings_dir(corpus_root), new_findings)]:
                 old = catalog / f".replaced-{token}-{final.name.lstrip('.')}"
                 if final.exists():
                     os.replace(final, old)
@@ -93,10 +97,12 @@ def rebuild_catalog(corpus_root: Path, *, rehash: bool = False) -> int:
     return n
 
 
-def _build(corpus_root: Path, episodes_dir: Path, digests_dir: Path, rehash: bool) -> int:
-    """Every dataset's rows, sorted and split into parts in `episodes_dir`; file digests into `digests_dir`."""
+def _build(corpus_root: Path, episodes_dir: Path, digests_dir: Path, rehash: bool, findings: Path) -> int:
+    """Every dataset's rows, sorted, routed by the catalog-wide behaviour QA (`jobs.catalog.behaviour`) and split
+    into parts in `episodes_dir`; file digests into `digests_dir`, dataset findings into `findings`."""
     episodes_dir.mkdir()
     digests_dir.mkdir()
+    findings.mkdir()
     datasets = find_datasets(corpus_root)
     tables, hashed = [], 0
     for ds in datasets:
@@ -115,6 +121,9 @@ def _build(corpus_root: Path, episodes_dir: Path, digests_dir: Path, rehash: boo
     dupes = _duplicate_uids(table)
     if dupes:
         raise CatalogError(f"episode_uid found in more than one episode: {dupes[:5]} ({len(dupes)} in all)")
+    behaviour = corpus_behaviour_config(corpus_root)
+    table = route_catalog(table, behaviour)
+    write_parquet_atomic(catalog_findings(table, behaviour), findings / "part-00000.parquet")
     for i, start in enumerate(range(0, table.num_rows, ROWS_PER_PART)):
         write_parquet_atomic(table.slice(start, ROWS_PER_PART), episodes_dir / f"part-{i:05d}.parquet")
     log.info("catalog: %d episodes from %d datasets (%d bytes hashed)", table.num_rows, len(datasets), hashed)

@@ -1,4 +1,4 @@
-"""`eidata query ROOT "SQL"`: DuckDB over the catalog, with views `episodes` and `quarantine`.
+"""`eidata query ROOT "SQL"`: DuckDB over the catalog, with views `episodes`, `quarantine` and `findings`.
 
 A connection is in memory and reads the parquet parts directly: nothing is imported or cached, so a query always
 sees the catalog files as they are when it connects.
@@ -21,13 +21,18 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
+from jobs.catalog.behaviour import FINDINGS_DIR, FINDINGS_SCHEMA
 from jobs.runtime.options import Arg
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, parquet_files
 
 Format = Literal["table", "csv", "json"]
 FORMATS: tuple[Format, ...] = ("table", "csv", "json")
-VIEWS = {"episodes": (EPISODES_DIR, CATALOG_SCHEMA), "quarantine": (QUARANTINE_DIR, QUARANTINE_SCHEMA)}
+VIEWS = {
+    "episodes": (EPISODES_DIR, CATALOG_SCHEMA),
+    "quarantine": (QUARANTINE_DIR, QUARANTINE_SCHEMA),
+    "findings": (FINDINGS_DIR, FINDINGS_SCHEMA),  # dataset-level behaviour findings (`jobs.catalog.behaviour`)
+}
 MAX_CELL = 60  # characters of one cell in the human table; longer text is cut with an ellipsis
 MAX_TABLE_ROWS = 200  # rows the human table shows; csv and json print everything
 
@@ -49,7 +54,7 @@ def _create_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path
 
 
 def connect(corpus_root: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with views `episodes` and `quarantine` over the catalog's parquet parts."""
+    """An in-memory DuckDB connection with views `episodes`, `quarantine` and `findings` over the catalog's parts."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC whatever the machine's zone
     for name, (rel, schema) in VIEWS.items():

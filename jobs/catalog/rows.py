@@ -154,8 +154,10 @@ def _has_action(lineage: EpisodeLineage, info: InfoJson) -> bool:
 
 
 def _qa_columns(lineage: EpisodeLineage) -> dict[str, Any]:
-    """The lineage's geometry QA as `qa_*` catalog columns (none for episodes ingested without QA)."""
-    return {CATALOG_PREFIX + k: v for k, v in (lineage.qa.values() if lineage.qa is not None else {}).items()}
+    """The lineage's geometry and behaviour QA as `qa_*` catalog columns (none for episodes ingested without)."""
+    values = {**(lineage.qa.values() if lineage.qa is not None else {})}
+    values.update(lineage.behaviour.values() if lineage.behaviour is not None else {})
+    return {CATALOG_PREFIX + k: v for k, v in values.items()}
 
 
 def _folder_names(corpus_root: Path, dataset_root: Path) -> tuple[str, str, str]:

@@ -14,6 +14,7 @@ import pytest
 from adapters.base import EpisodeRef
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.catalog.parts import write_quarantine_part
+from schemas.behaviour import BehaviourRecord
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
 from schemas.corpus import (
     LINEAGE_KEY,
@@ -50,6 +51,7 @@ LINEAGE = EpisodeLineage(
     pipeline_version="eidata-canon-1",
     source_annotation={"kind": "ego4d_goalstep", "goal": {"goal_description": "Makes the bread"}},
     qa=QARecord(frames=19, approach_down=1.0, approach_hist=[19] + [0] * 17, speed_p99=0.2),
+    behaviour=BehaviourRecord(state_frozen_s=0.0, dead_dims=[], nonfinite=0, fingerprint=[7] * 32),
 )
 
 

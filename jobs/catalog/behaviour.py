@@ -1,0 +1,143 @@
+"""Behaviour QA over the whole catalog, at each rebuild: what no single episode can say.
+
+- Near-duplicates within and across datasets: the episodes' content fingerprints (`qa_fingerprint`) searched by LSH
+  (`ingest.behaviour.duplicates.near_duplicates`); the later episode of each pair (by catalog order: episode_uid)
+  gets `qa_duplicate_of` / `qa_duplicate_similarity` and, at or above `duplicate_similarity_quarantine`, the tier
+  `rejected` with the reason (value and threshold) in the catalog row, so no manifest trains on it twice.
+- Dead dims: an episode's `qa_dead_dims` are dims motionless there while another dim moves; a dim is dead only if
+  the dataset moves it in most of its other episodes (a planar robot's height never moves: not a defect). Such
+  episodes are lowered to `low` with the dims and the share of the dataset that moves them.
+- Per dataset: task imbalance and episodes shorter than the policy window (`dataset_findings`), as rows of
+  `catalog/findings/` (view `findings` in `eidata query`), each with its value, threshold and the episodes it names.
+
+Thresholds: the `canonicalize.behaviour` section of the corpus's ingest spec (`jobs.qa_findings`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest.behaviour.duplicates import near_duplicates
+from ingest.behaviour.findings import dataset_findings
+from schemas.behaviour import BehaviourConfig
+from schemas.tiers import QualityTier, demote
+
+FINDINGS_DIR = "catalog/findings"
+FINDINGS_SCHEMA = pa.schema(
+    [
+        ("dataset", pa.string()),
+        ("code", pa.string()),
+        ("value", pa.float64()),
+        ("threshold", pa.float64()),
+        ("message", pa.string()),
+        ("episodes", pa.list_(pa.string())),
+    ]
+)
+DEAD_SHARE = 0.5  # a dim is dead in an episode when at least this share of the dataset's other episodes move it
+
+
+def _duplicates(table: pa.Table, config: BehaviourConfig) -> dict[int, tuple[int, float]]:
+    """Row -> (earlier row it repeats, similarity), best match per later row."""
+    fp = table["qa_fingerprint"]
+    valid = np.flatnonzero(pc.is_valid(fp).to_numpy(zero_copy_only=False))
+    m = config.fingerprint_hashes
+    lengths = pc.list_value_length(fp.take(pa.array(valid))).to_numpy(zero_copy_only=False) if len(valid) else []
+    rows = valid[np.asarray(lengths) == m] if len(valid) else valid
+    if len(rows) < 2:
+        return {}
+    flat = pc.list_flatten(fp.take(pa.array(rows))).to_numpy(zero_copy_only=False)
+    sig = flat.astype(np.uint32).reshape(len(rows), m)
+    pairs = near_duplicates(sig, config)
+    best: dict[int, tuple[int, float]] = {}
+    for a, b, s in zip(pairs.first, pairs.second, pairs.similarity, strict=True):
+        later, earlier = int(rows[b]), int(rows[a])
+        if later not in best or s > best[later][1]:
+            best[later] = (earlier, float(s))
+    return best
+
+
+def _dead(table: pa.Table) -> dict[int, tuple[list[int], float]]:
+    """Row -> (its dead dims that most of its dataset moves, the smallest such share)."""
+    datasets = table["dataset"].to_pylist()
+    dead = table["qa_dead_dims"].to_pylist()
+    by_ds: dict[str, list[int]] = defaultdict(list)
+    for i, (ds, d) in enumerate(zip(datasets, dead, strict=True)):
+        if d is not None:
+            by_ds[ds].append(i)
+    out: dict[int, tuple[list[int], float]] = {}
+    for rows in by_ds.values():
+        if len(rows) < 2:
+            continue
+        counts: dict[int, int] = defaultdict(int)
+        for i in rows:
+            for d in dead[i]:
+                counts[d] += 1
+        for i in rows:
+            dims, shares = [], []
+            for d in dead[i]:
+                share = 1 - (counts[d] - 1) / (len(rows) - 1)  # the other episodes that do not list it dead
+                if share >= DEAD_SHARE:
+                    dims.append(d)
+                    shares.append(share)
+            if dims:
+                out[i] = (dims, min(shares))
+    return out
+
+
+def route_catalog(table: pa.Table, config: BehaviourConfig) -> pa.Table:
+    """The catalog table with the duplicate columns filled and the tiers of duplicates and dead-dim episodes
+    lowered, each with its reason appended."""
+    if table.num_rows == 0:
+        return table
+    dupes, dead = _duplicates(table, config), _dead(table)
+    if not dupes and not dead:
+        return table
+    uids = table["episode_uid"].to_pylist()
+    tiers = table["tier"].to_pylist()
+    reasons = table["tier_reasons"].to_pylist()
+    dup_of = table["qa_duplicate_of"].to_pylist()
+    dup_sim = table["qa_duplicate_similarity"].to_pylist()
+    thr = config.duplicate_similarity_quarantine
+    for i, (j, s) in dupes.items():
+        dup_of[i], dup_sim[i] = uids[j], s
+        if s >= thr:
+            tiers[i] = demote(QualityTier(tiers[i]), QualityTier.rejected).value
+            reasons[i] = [*(reasons[i] or []), f"qa_duplicate: repeats {uids[j]} (similarity {s:.2f} >= {thr:.2f})"]
+    for i, (dims, share) in dead.items():
+        tiers[i] = demote(QualityTier(tiers[i]), QualityTier.low).value
+        reasons[i] = [
+            *(reasons[i] or []),
+            f"qa_dead_dims: dims {dims} motionless while others move; {share:.0%} of the dataset's other episodes"
+            f" move them (>= {DEAD_SHARE:.0%})",
+        ]
+    columns = {"tier": tiers, "tier_reasons": reasons, "qa_duplicate_of": dup_of, "qa_duplicate_similarity": dup_sim}
+    for name, values in columns.items():
+        k = table.schema.get_field_index(name)
+        table = table.set_column(k, table.schema.field(k), pa.array(values, table.schema.field(k).type))
+    return table
+
+
+def catalog_findings(table: pa.Table, config: BehaviourConfig) -> pa.Table:
+    """Per dataset: task imbalance and episodes shorter than the policy window (duplicates are in the rows)."""
+    rows = []
+    cols = table.select(["dataset", "episode_uid", "task", "num_frames"]).to_pydict()
+    by_ds: dict[str, list[int]] = defaultdict(list)
+    for i, ds in enumerate(cols["dataset"]):
+        by_ds[ds].append(i)
+    for ds, idx in sorted(by_ds.items()):
+        tasks = [cols["task"][i] or "" for i in idx]
+        lengths = [cols["num_frames"][i] for i in idx]
+        for f in dataset_findings(tasks, lengths, None, config):
+            named = [cols["episode_uid"][idx[k]] for k in f.episodes]
+            rows.append({"dataset": ds, "code": f.code, "value": f.value, "threshold": f.threshold})
+            rows[-1].update(message=f.message, episodes=named)
+    return pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)
+
+
+def findings_dir(corpus_root: Path) -> Path:
+    return Path(corpus_root) / FINDINGS_DIR
