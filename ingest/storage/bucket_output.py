@@ -1,0 +1,139 @@
+"""A corpus output in a bucket (`output: s3://bucket/corpus`): the job's lease, a publisher per dataset
+(`ingest.storage.publish`) and the local scratch corpus the job's local code writes into (DESIGN.md 3.2).
+
+`open` takes the output's lease (a second job is refused, `OutputLeasedError`), recovers every dataset that has
+commit records and rebuilds the scratch from the bucket: each dataset's meta derived from its records (no episode
+file), and the bucket's `catalog/` and `job/` files, so that a rerun on any machine skips what is committed or
+quarantined exactly as a rerun on a local output does. Datasets are then written in the scratch by the local writer,
+each commit published as it lands (`writer.on_commit = output.publisher(rel).on_commit`). `publish` rewrites every
+dataset's meta from its records and makes the bucket's `catalog/` and `job/` the scratch's; `close` releases the lease.
+
+The scratch is `$EIDATA_SCRATCH/<hash of the URL>` (default `~/.cache/eidata/scratch`): nothing in it is trusted across
+runs, since `open` rebuilds it; what it holds between commits is the meta and the episodes being staged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from adapters.storage.urls import filesystem
+from ingest.storage.lease import Lease
+from ingest.storage.objects import exists, list_keys, list_prefixes, put
+from ingest.storage.publish import DatasetPublisher
+from schemas.corpus import DATASETS_DIR, JOB_DIR
+from schemas.storage import StorageOptions
+
+SYNCED_DIRS = ("catalog", JOB_DIR)  # corpus folders the scratch holds whole and the bucket mirrors
+
+
+def default_scratch(url: str) -> Path:
+    base = Path(os.environ.get("EIDATA_SCRATCH") or Path.home() / ".cache" / "eidata" / "scratch")
+    return base / hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
+
+
+class BucketOutput:
+    """`with BucketOutput(url, options, job="ingest") as out:` the lease held and the scratch rebuilt for the block."""
+
+    def __init__(
+        self,
+        url: str,
+        options: StorageOptions | None = None,
+        *,
+        scratch: Path | None = None,
+        job: str = "ingest",
+        ttl_s: float = 300.0,
+        wait_s: float = 0.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.fs, self.path = filesystem(self.url, options)
+        self.scratch = Path(scratch) if scratch is not None else default_scratch(self.url)
+        self.lease = Lease(self.fs, self.path, job=job, ttl_s=ttl_s)
+        self.wait_s = wait_s
+        self._publishers: dict[str, DatasetPublisher] = {}
+
+    # -- datasets ---------------------------------------------------------------------------------------------------
+    def datasets(self) -> list[str]:
+        """`datasets/<source>/<subset>` of every dataset in the bucket with at least one commit record."""
+        out = []
+        for source in list_prefixes(self.fs, f"{self.path}/{DATASETS_DIR}"):
+            for subset in list_prefixes(self.fs, source):
+                if self.publisher(self._rel(subset)).log.records(refresh=True):
+                    out.append(self._rel(subset))
+        return out
+
+    def _rel(self, key: str) -> str:
+        return key.removeprefix(self.path + "/")
+
+    def publisher(self, rel: str) -> DatasetPublisher:
+        """The publisher of the dataset `rel` (`datasets/<source>/<subset>`), writing in `scratch / rel`."""
+        if rel not in self._publishers:
+            self._publishers[rel] = DatasetPublisher(self.fs, f"{self.path}/{rel}", self.scratch / rel)
+        return self._publishers[rel]
+
+    # -- the job's life -----------------------------------------------------------------------------------------------
+    def open(self) -> list[str]:
+        """Take the lease, recover every dataset, rebuild the scratch; returns the garbage keys deleted."""
+        self.lease.acquire(wait_s=self.wait_s)
+        try:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            garbage: list[str] = []
+            for rel in self.datasets():
+                pub = self.publisher(rel)
+                garbage += pub.recover()
+                pub.hydrate()
+            for rel in SYNCED_DIRS:
+                self._download(rel)
+            return garbage
+        except BaseException:
+            self.lease.release()
+            raise
+
+    def publish(self) -> list[str]:
+        """Every dataset's meta from its records, then the scratch's `catalog/` and `job/`; returns the keys put."""
+        written = []
+        for rel in sorted(set(self._publishers) | set(self.datasets())):
+            written += [f"{rel}/{m}" for m in self.publisher(rel).publish_meta()]
+        for rel in SYNCED_DIRS:
+            written += self._upload(rel)
+        return written
+
+    def close(self) -> None:
+        self.lease.release()
+
+    def __enter__(self) -> BucketOutput:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- mirrored folders ---------------------------------------------------------------------------------------------
+    def _download(self, rel: str) -> None:
+        for key in list_keys(self.fs, f"{self.path}/{rel}"):
+            local = self.scratch / self._rel(key)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(self.fs.cat_file(key))
+
+    def _upload(self, rel: str) -> list[str]:
+        """Make the bucket's `rel/` the scratch's: put what differs, delete what the scratch no longer has (a catalog
+        rebuild replaces its parts). Hidden files (temp files, locks) stay local."""
+        root = self.scratch / rel
+        local = {
+            p.relative_to(self.scratch).as_posix(): p
+            for p in (sorted(root.rglob("*")) if root.exists() else [])
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        }
+        written = []
+        for name, p in local.items():
+            key, data = f"{self.path}/{name}", p.read_bytes()
+            if exists(self.fs, key) and self.fs.cat_file(key) == data:
+                continue
+            put(self.fs, key, data)
+            written.append(name)
+        for key in list_keys(self.fs, f"{self.path}/{rel}"):
+            if self._rel(key) not in local:
+                self.fs.rm_file(key)
+        return written
