@@ -1,7 +1,8 @@
 """AgiBot Genie Sim / A2D exports (`<job>/<sn>/<episode>/aligned_joints.h5`, `meta_info.json`, `data_info.json`),
 written as the maker's converter writes them (`adapters/synthetic/agibot_genie_sim.py`): discovered by their files,
 ns clock converted exactly, quaternion order measured per episode and checked by the gripper approach axis,
-inclusive `action_config` ends, every dataset kept, canonical ingest at the `low` tier."""
+inclusive `action_config` ends, every dataset kept, canonical ingest at the `low` tier; through the ingest job the
+episodes with end poses are written at `low` on the 10 Hz grid and the broken ones quarantined by name."""
 
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import yaml
 from scipy.spatial.transform import Rotation
 
 from adapters.agibot import AgibotAdapter
-from adapters.agibot.genie_quat import decide, evidence, still_rows
 from adapters.base import EpisodeRef
 from adapters.synthetic.agibot import EpisodeSpec, write_agibot
-from adapters.synthetic.agibot_genie_sim import BAG_START_NS, GenieSpec, write_genie_sim
+from adapters.synthetic.agibot_genie_sim import BAG_START_NS, Fault, GenieSpec, write_genie_sim
 from ingest.canonical.canonicalize import canonicalize
+from jobs.catalog.query import run_query
+from jobs.ingest.job import run_ingest
+from jobs.spec import load_spec
+from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.tiers import QualityTier
 
 SPECS = {
@@ -113,12 +118,6 @@ def test_action_config_inclusive_ends_cover_every_frame_once(root: Path) -> None
     assert ep.language[0].text == "Put the cup on the tray" and ep.language[0].start_s is None
 
 
-def test_single_frame_segment_is_one_frame(tmp_path: Path) -> None:
-    write_genie_sim(tmp_path, [GenieSpec(videos=False, segments=((0, 4, "reach"), (5, 5, "touch"), (6, 23, "lift")))])
-    ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
-    assert [(s.start_frame, s.end_frame) for s in ep.action_config] == [(0, 5), (5, 6), (6, 24)]
-
-
 def test_every_dataset_survives_as_a_native(root: Path) -> None:
     raw_id = "3335477/A2D0015AB00061/12052353"
     ep = AgibotAdapter().read(_refs(root)[raw_id])
@@ -193,40 +192,6 @@ def test_canonical_ingest_keeps_segments_on_the_10hz_grid(tmp_path: Path) -> Non
     assert [(s.start_frame, s.end_frame) for s in out.action_config] == [(0, 10), (10, 20), (20, 30)]
 
 
-def _flatten(src: Path, dst: Path, seconds: bool) -> None:
-    """The flat layout (the extractor's `timestamp` + T-row datasets), built from a per-frame file's own values."""
-    with h5py.File(src) as f, h5py.File(dst, "w") as out:
-        n = len([k for k in f if k.isdigit()])
-        paths: list[str] = []
-        f["0"].visititems(lambda name, o: paths.append(name) if isinstance(o, h5py.Dataset) else None)
-        stamps = np.array([f[str(i)]["main_timestamp"][()] for i in range(n)])
-        out["timestamp"] = ((stamps - stamps[0]).astype(np.float64) / 1e9).astype(np.float32) if seconds else stamps
-        for p in paths:
-            if p.split("/")[0] in ("state", "action") and f["0"][p].size:
-                out[p] = np.stack([f[str(i)][p][()] for i in range(n)])
-        out["state/joint"].attrs["name"] = f["0/state/joint"].attrs["name"]
-
-
-@pytest.mark.parametrize("seconds", [False, True])
-def test_flat_layout_reads_the_same_streams(tmp_path: Path, seconds: bool) -> None:
-    write_genie_sim(tmp_path / "a", [GenieSpec(videos=False)])
-    folder = tmp_path / "a" / "3335477" / "A2D0015AB00061" / "12052353"
-    per_frame = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path / "a")))
-    _flatten(folder / "aligned_joints.h5", folder / "flat.h5", seconds)
-    (folder / "flat.h5").replace(folder / "aligned_joints.h5")
-    flat = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path / "a")))
-    assert flat.metadata["h5_layout"] == "flat" and flat.metadata["clock"]["unit"] == ("s" if seconds else "ns")
-    assert set(flat.states) == set(per_frame.states) and set(flat.actions) == set(per_frame.actions)
-    for key, stream in per_frame.states.items():
-        np.testing.assert_array_equal(flat.states[key].values, stream.values, err_msg=key)
-    np.testing.assert_allclose(
-        flat.states["joint.position"].timestamps,
-        per_frame.states["joint.position"].timestamps,
-        atol=1e-6 if seconds else 0,
-    )
-    assert flat.metadata["quaternion_order"] == "xyzw"
-
-
 def test_ref_round_trips_through_json(root: Path) -> None:
     ref = _refs(root)["3335477/A2D0015AB00061/12052354"]
     again = EpisodeRef.model_validate_json(ref.model_dump_json())  # as sent to a Ray worker
@@ -247,18 +212,35 @@ def test_disagreeing_episode_ids_are_recorded(tmp_path: Path) -> None:
     assert ep.metadata["episode_id_mismatch"] == {"folder": "12052353", "meta_info": "12052353", "data_info": "999"}
 
 
-def test_order_measured_while_the_waist_holds_still(tmp_path: Path) -> None:
-    """A pitching waist turns the arm base: only the rows after it stops tie the two frames together."""
-    write_genie_sim(tmp_path, [GenieSpec(num_frames=36, videos=False, quat_order="wxyz", waist_moves=True)])
-    ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
-    assert ep.metadata["quaternion_order"] == "wxyz" and ep.metadata["quaternion_evidence"]["rows"] == [12, 36]
-    whole = evidence(
-        *(ep.states[k].values for k in ("end.position", "end.orientation", "end.arm_position", "end.arm_orientation"))
-    )
-    assert decide(whole) is None  # over every row the arm base moved: no reading is consistent
+@pytest.mark.shared_ray  # the job runs on the session's one Ray (tests/ray_scope.py)
+def test_genie_export_ingested_and_broken_episodes_quarantined(tmp_path: Path) -> None:
+    specs = [
+        GenieSpec(job="7", episode="1", num_frames=90, videos=False),
+        GenieSpec(job="7", episode="2", num_frames=90, videos=False, quat_order="wxyz"),
+        GenieSpec(job="7", episode="3", num_frames=90, videos=False, fault=Fault.missing_h5),
+        GenieSpec(job="7", episode="4", num_frames=90, videos=False, arm_frames=False),
+    ]
+    write_genie_sim(tmp_path / "genie", specs)
+    spec = {
+        "output": str(tmp_path / "corpus"),
+        "parallelism": {"num_cpus": 1},
+        "sources": [{"name": "genie", "adapter": "agibot", "root": str(tmp_path / "genie")}],
+    }
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(spec))
+    report = run_ingest(load_spec(tmp_path / "job.yaml"), progress=False)
+    assert report.tallies["genie"].written == 2 and report.quarantined == 2
 
-
-def test_still_rows() -> None:
-    waist = np.array([[0.0, 0.1], [0.05, 0.1], [0.1, 0.1], [0.1, 0.1], [0.1, 0.1], [0.2, 0.1]])
-    assert still_rows(waist, min_rows=3) == slice(2, 5)
-    assert still_rows(waist, min_rows=4) == slice(None) and still_rows(None) == slice(None)
+    rows = run_query(tmp_path / "corpus", "SELECT episode_uid, tier FROM episodes ORDER BY 1").to_pylist()
+    assert [(r["episode_uid"], r["tier"]) for r in rows] == [
+        ("genie/job_7/7/A2D0015AB00061/1", "low"),
+        ("genie/job_7/7/A2D0015AB00061/2", "low"),
+    ]
+    lines = read_jsonl(tmp_path / "corpus/datasets/genie/job_7" / EPISODES_PATH)
+    for _, line in lines:
+        assert [(s["start_frame"], s["end_frame"]) for s in line["action_config"]] == [(0, 10), (10, 20), (20, 30)]
+    q = run_query(tmp_path / "corpus", "SELECT field, file, message FROM quarantine ORDER BY file").to_pylist()
+    assert [(r["field"], Path(r["file"]).relative_to(tmp_path / "genie").as_posix()) for r in q] == [
+        ("aligned_joints.h5", "7/A2D0015AB00061/3/aligned_joints.h5"),
+        ("state/end/orientation", "7/A2D0015AB00061/4/aligned_joints.h5"),
+    ]
+    assert "cannot be settled" in q[1]["message"]

@@ -1,5 +1,6 @@
 """AgiBot Genie Sim / A2D exports, bad input: every broken episode is still discovered and refused with a specific
-`AdapterError` naming adapter, file, episode and field; the good episodes beside it still read."""
+`AdapterError` naming adapter, file, episode and field; the good episodes beside it still read. `action_config`
+inclusive ends: a one-frame segment is one frame."""
 
 from __future__ import annotations
 
@@ -91,3 +92,9 @@ def test_a_root_with_nothing_says_what_it_looked_for(tmp_path: Path, caplog: pyt
     (tmp_path / "job" / "sn" / "ep" / "notes.txt").write_text("no export files")
     assert list(AgibotAdapter().discover(tmp_path)) == []
     assert "aligned_joints.h5" in caplog.text and "task_info" in caplog.text
+
+
+def test_single_frame_segment_is_one_frame(tmp_path: Path) -> None:
+    write_genie_sim(tmp_path, [GenieSpec(videos=False, segments=((0, 4, "reach"), (5, 5, "touch"), (6, 23, "lift")))])
+    ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
+    assert [(s.start_frame, s.end_frame) for s in ep.action_config] == [(0, 5), (5, 6), (6, 24)]
