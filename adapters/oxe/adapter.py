@@ -68,7 +68,6 @@ naming adapter, shard file, episode (raw id) and field (`tfrecord:<kind>` or the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 from google.protobuf.message import DecodeError
@@ -82,6 +81,7 @@ from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import OXESubset, find_subset
 from adapters.oxe.tfrecord import TFRecordError, parse_example, read_record
 from adapters.registry import register
+from adapters.storage.location import Location, locate
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 
@@ -134,7 +134,7 @@ class OXEAdapter(SourceAdapter):
             raise self.error(f"unknown embodiment {cfg.embodiment!r}", file=builder.path / "dataset_info.json")
         return cfg
 
-    def _builders(self, root: Path) -> list[Builder]:
+    def _builders(self, root: Location) -> list[Builder]:
         paths = find_builders(root)
         if not paths:
             raise self.error("no TFDS builder directory (dataset_info.json) found", file=root)
@@ -160,8 +160,8 @@ class OXEAdapter(SourceAdapter):
 
     # -- discovery --
 
-    def discover(self, root: Path) -> Iterator[EpisodeRef]:
-        root = Path(root)
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        root = locate(root)
         count = 0
         self.duplicates = []
         for builder in self._builders(root):
@@ -181,13 +181,13 @@ class OXEAdapter(SourceAdapter):
     # -- reading --
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        shard = Path(ref.paths[0])
+        shard = locate(ref.paths[0])
         loc = ref.locator
         if ref.error is not None:
             raise self.error(
                 loc.get("error_reason", ref.error), file=shard, episode=ref.raw_id, field=loc.get("error_field")
             )
-        builder = load_builder(Path(loc["builder_dir"]))
+        builder = load_builder(locate(loc["builder_dir"]))
         cfg = self.subset_config(builder)
 
         def fail(message: str, fld: str | None) -> AdapterError:

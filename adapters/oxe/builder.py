@@ -9,12 +9,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from adapters.base import AdapterError
+from adapters.storage.location import Location
 
 ADAPTER = "oxe"
 STEPS = "steps/"
@@ -107,7 +107,7 @@ def parse_features(doc: Mapping[str, Any]) -> dict[str, FeatureInfo]:
 @dataclass(frozen=True)
 class SplitInfo:
     name: str
-    shards: tuple[Path, ...]
+    shards: tuple[Location, ...]
     shard_lengths: tuple[int, ...] | None  # episodes per shard, from dataset_info.json
 
 
@@ -115,7 +115,7 @@ class SplitInfo:
 class Builder:
     """A TFDS builder directory `<dataset>/<version>/`."""
 
-    path: Path
+    path: Location
     name: str
     version: str
     splits: tuple[SplitInfo, ...]
@@ -138,7 +138,7 @@ def _shard_name(template: str, dataset: str, split: str, fmt: str, i: int, n: in
 
 
 @lru_cache(maxsize=64)
-def load_builder(path: Path) -> Builder:
+def load_builder(path: Location) -> Builder:
     """Read `dataset_info.json` and `features.json` of one builder directory (cached per path)."""
     try:
         info = json.loads((path / "dataset_info.json").read_text())
@@ -168,7 +168,7 @@ def load_builder(path: Path) -> Builder:
     return Builder(path, name, str(info.get("version", path.name)), tuple(splits), features)
 
 
-def find_builders(root: Path, max_depth: int = 3) -> list[Path]:
+def find_builders(root: Location, max_depth: int = 3) -> list[Location]:
     """Builder directories at or under `root` (each holding a dataset_info.json), sorted."""
     if (root / "dataset_info.json").is_file():
         return [root]

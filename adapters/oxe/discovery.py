@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from adapters.oxe.builder import ADAPTER, Builder
 from adapters.oxe.decode import content_hash
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.tfrecord import parse_example, scan_records
+from adapters.storage.location import Location
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class ShardAt:
 
     split: str
     index: int
-    path: Path
+    path: Location
 
     def raw_id(self, record: int) -> str:
         return f"{self.split}/{self.index:05d}/{record:06d}"
@@ -67,7 +67,7 @@ class RecordDiscovery:
             error=message,
         )
 
-    def discover_shard(self, split: str, shard_idx: int, shard: Path, expected: int | None) -> Iterator[EpisodeRef]:
+    def discover_shard(self, split: str, shard_idx: int, shard: Location, expected: int | None) -> Iterator[EpisodeRef]:
         at = ShardAt(split, shard_idx, shard)
         if not shard.is_file():
             for i in range(expected or 0):

@@ -29,6 +29,8 @@ from typing import Any, BinaryIO, Literal
 import crc32c
 import numpy as np
 
+from adapters.storage.location import Location, Where, locate, open_binary
+
 HEADER = struct.Struct("<QI")  # length, masked crc of the 8 length bytes
 FOOTER = struct.Struct("<I")  # masked crc of the payload
 _MASK_DELTA = 0xA282EAD8
@@ -51,7 +53,7 @@ def frame_record(payload: bytes) -> bytes:
 class TFRecordError(Exception):
     """A framing failure at a byte offset of a TFRecord file: truncated, or a CRC that does not match."""
 
-    def __init__(self, message: str, *, path: Path | str, offset: int, kind: ErrorKind, index: int | None = None):
+    def __init__(self, message: str, *, path: Location | str, offset: int, kind: ErrorKind, index: int | None = None):
         self.path, self.offset, self.kind, self.index = str(path), offset, kind, index
         self.reason = message
         where = f"record {index} " if index is not None else ""
@@ -84,7 +86,7 @@ class ScannedRecord:
     error: TFRecordError | None = None
 
 
-def _read_header(f: BinaryIO, path: Path, offset: int, index: int | None, size: int) -> int:
+def _read_header(f: BinaryIO, path: Location, offset: int, index: int | None, size: int) -> int:
     """Payload length of the record whose header starts at `offset` (checked), or raise."""
     head = f.read(HEADER.size)
     if len(head) < HEADER.size:
@@ -119,7 +121,7 @@ def _read_header(f: BinaryIO, path: Path, offset: int, index: int | None, size: 
     return length
 
 
-def _check_payload(payload: bytes, footer: bytes, path: Path, offset: int, index: int | None) -> None:
+def _check_payload(payload: bytes, footer: bytes, path: Location, offset: int, index: int | None) -> None:
     (stored,) = FOOTER.unpack(footer)
     computed = masked_crc32c(payload)
     if stored != computed:
@@ -132,16 +134,16 @@ def _check_payload(payload: bytes, footer: bytes, path: Path, offset: int, index
         )
 
 
-def scan_records(path: Path | str, *, read_payloads: bool = True, verify: bool = True) -> Iterator[ScannedRecord]:
+def scan_records(path: Where, *, read_payloads: bool = True, verify: bool = True) -> Iterator[ScannedRecord]:
     """Walk every record of a TFRecord file in order.
 
     With `read_payloads=False` and `verify=False` only the headers are read (seeking over payloads): the cheapest way
     to list offsets. A payload CRC mismatch yields a `ScannedRecord` with its span and `error` and the walk goes on;
     a truncated file or a bad length CRC yields a final `ScannedRecord(span=None, error=...)` and ends the walk.
     """
-    path = Path(path)
+    path = locate(path)
     size = path.stat().st_size
-    with open(path, "rb") as f:
+    with open_binary(path, stream=True) as f:  # front to back: an object is streamed one block ahead
         offset, index = 0, 0
         while offset < size:
             f.seek(offset)
@@ -166,11 +168,15 @@ def scan_records(path: Path | str, *, read_payloads: bool = True, verify: bool =
             offset, index = span.end, index + 1
 
 
-def read_record(path: Path | str, offset: int, *, index: int | None = None, verify: bool = True) -> bytes:
+RECORD_BLOCK = 64 << 10
+
+
+def read_record(path: Where, offset: int, *, index: int | None = None, verify: bool = True) -> bytes:
     """The payload of the record whose header starts at byte `offset`; raise `TFRecordError` on bad framing."""
-    path = Path(path)
+    path = locate(path)
     size = path.stat().st_size
-    with open(path, "rb") as f:
+    # 64 KiB blocks: the header costs one small ranged read, a payload past 512 KiB one more (adapters/storage/reads.py)
+    with open_binary(path, block_size=RECORD_BLOCK) as f:
         f.seek(offset)
         length = _read_header(f, path, offset, index, size)
         payload = f.read(length)

@@ -28,6 +28,7 @@ from adapters.storage.urls import fs_kwargs
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
 Location = Path | UPath
+Where = str | os.PathLike[str] | UPath  # what `locate` accepts
 
 _OPTIONS: dict[str, StorageOptions] = {}  # root URL (no trailing slash) -> the options a job gave for it
 _METERS = threading.local()
@@ -51,7 +52,7 @@ def options_for(url: str) -> StorageOptions | None:
     return best[1] if best else None
 
 
-def locate(where: str | os.PathLike[str], options: StorageOptions | None = None) -> Location:
+def locate(where: Where, options: StorageOptions | None = None) -> Location:
     """A Location for a path, a `file://` URL or an object-store URL; one already made is returned as it is."""
     if isinstance(where, (Path, UPath)) and is_object(where):
         return where
@@ -70,11 +71,7 @@ def is_object(loc: Any) -> bool:
 
 @contextmanager
 def readable(
-    loc: str | os.PathLike[str],
-    *,
-    stream: bool = False,
-    block_size: int | None = None,
-    max_blocks: int = SEEK_MAXBLOCKS,
+    loc: Where, *, stream: bool = False, block_size: int | None = None, max_blocks: int = SEEK_MAXBLOCKS
 ) -> Iterator[str | IO[bytes]]:
     """What a library opens: a local path as a string, an object as a file object (seekable with at most
     `block_size * max_blocks` bytes held, or with `stream` a front-to-back read one block ahead), closed on exit."""
@@ -82,6 +79,27 @@ def readable(
     if not is_object(loc):
         yield str(loc)
         return
+    with _object_file(loc, stream, block_size, max_blocks) as f:
+        yield f
+
+
+@contextmanager
+def open_binary(
+    loc: Where, *, stream: bool = False, block_size: int | None = None, max_blocks: int = SEEK_MAXBLOCKS
+) -> Iterator[IO[bytes]]:
+    """A binary file object for our own parsers (tfrecord framing, tar members): a local file opened as usual, an
+    object as `readable` opens it."""
+    loc = locate(loc)
+    if not is_object(loc):
+        with open(loc, "rb") as f:
+            yield f
+        return
+    with _object_file(loc, stream, block_size, max_blocks) as f:
+        yield f
+
+
+@contextmanager
+def _object_file(loc: UPath, stream: bool, block_size: int | None, max_blocks: int) -> Iterator[IO[bytes]]:
     meter = ReadMeter()
     if stream:
         f = open_stream(loc.fs, loc.path, block_size=block_size or STREAM_BLOCK, meter=meter)
