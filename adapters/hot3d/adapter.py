@@ -22,8 +22,8 @@ Without them, the UmeTrack poses go through the profile (`adapters/hot3d/umetrac
 is quarantined naming what is missing.
 
 World and camera, per headset (`WORLD_UP`; checked on the maker's real samples,
-`hot3d/data_loaders/tests/data_sample/{Aria/P0003_c701bd11,Quest3/P0002_273c2819}`, in `tests/adapters/test_hot3d.py`
-and `test_hot3d_quest.py`): the Aria world is Z-up, the Quest 3 world Y-up (`HandSignals.up_world`, and
+`hot3d/data_loaders/tests/data_sample/{Aria/P0003_c701bd11,Quest3/P0002_273c2819}`, in
+`tests/adapters/hot3d/test_adapter.py`): the Aria world is Z-up, the Quest 3 world Y-up (`HandSignals.up_world`, and
 `metadata["world_up"]`). On Aria, T_world_device composed with the MPS `camera-rgb` T_Device_Camera gives a camera
 that has both wrists in front (z 0.18 and 0.37 m), the left one on the image's left once the image is turned upright,
 both below its centre, and the upright image's up is +0.74 z. On Quest 3, with `camera-slam-left` (mounted turned a

@@ -4,7 +4,6 @@ captions tables, sidecar windows and fixed clips, bad samples."""
 from __future__ import annotations
 
 import os
-import tarfile
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -14,16 +13,10 @@ import pytest
 
 from adapters.base import AdapterError
 from adapters.egovideo.adapter import EgoVideoAdapter
-from adapters.egovideo.shards import base_plus_ext, index_shard
 from adapters.registry import get_adapter
-from adapters.synthetic.egovideo import BAD_CASES, EgoFixture, write_ego_folder, write_ego_shards
-from adapters.synthetic.video import synthetic_frame, write_mp4
+from adapters.synthetic.egovideo import EgoFixture, write_ego_folder
+from adapters.synthetic.video import synthetic_frame
 from schemas.tiers import QualityTier
-
-
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory: pytest.TempPathFactory) -> EgoFixture:
-    return write_ego_shards(tmp_path_factory.mktemp("ego10k"), window_clip=True, gzip_last=True, bad=BAD_CASES)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,19 +26,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def files_under(*roots: Path) -> set[Path]:
     return {p for r in roots for p in r.rglob("*")}
-
-
-def test_keys_split_as_webdataset_splits_them() -> None:
-    assert base_plus_ext("a/b/factory001_worker001_00001.mp4") == ("a/b/factory001_worker001_00001", "mp4")
-    assert base_plus_ext("x/clip.seg1.JSON") == ("x/clip", "seg1.json")  # up to the first dot, extension lower-cased
-    assert base_plus_ext("noext") is None
-
-
-def test_shard_index_reads_headers_in_tar_order(shards: EgoFixture) -> None:
-    shard = next(c.file for c in shards.clips if c.bad is None)
-    samples = index_shard(shard)
-    assert [s.key for s in samples] == [c.key for c in shards.clips if c.file == shard]
-    assert all({"mp4", "json", "txt"} <= s.members.keys() for s in samples)
 
 
 def test_discovery_lists_every_sample_and_decodes_nothing(shards: EgoFixture) -> None:
@@ -106,33 +86,6 @@ def test_frames_stream_from_the_shard_with_no_file_written(
     assert any(str(c.file).endswith(".tar.gz") for c in shards.good)
     assert {p: p.stat().st_size for p in files_under(shards.root)} == before  # nothing extracted beside the shards
     assert os.listdir(scratch) == []
-
-
-def test_a_member_is_read_through_the_shard_not_copied(tmp_path: Path) -> None:
-    """A noisy 600 KB mp4 in a shard is demuxed from a window on the tar file in small requests (PyAV's buffer),
-    never read whole; every frame still comes out."""
-    rng = np.random.default_rng(0)
-    video = tmp_path / "noise.mp4"
-    write_mp4(video, (rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(60)), 30, crf=10)
-    root = tmp_path / "shards"
-    root.mkdir()
-    with tarfile.open(root / "part0.tar", "w") as tf:
-        tf.add(video, "clip_00000.mp4")
-    size = video.stat().st_size
-    assert size > 200_000
-    ref = next(EgoVideoAdapter().discover(root))
-    reads: list[int] = []
-    real_read = tarfile.ExFileObject.read
-
-    def counting_read(self: tarfile.ExFileObject, n: int = -1) -> bytes:
-        data = real_read(self, n)
-        reads.append(len(data))
-        return data
-
-    with mock.patch.object(tarfile.ExFileObject, "read", counting_read):
-        raw = EgoVideoAdapter().read(ref)
-        assert len(list(raw.cameras["video"].frames())) == 60
-    assert max(reads) <= 64 * 1024 < size
 
 
 def test_folder_with_ssv2_labels_csv_captions_and_fixed_clips(tmp_path: Path) -> None:
