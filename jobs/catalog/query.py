@@ -15,16 +15,20 @@ import math
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
 
+from adapters.storage.urls import StorageError, preflight
 from jobs.catalog.behaviour import FINDINGS_DIR, FINDINGS_SCHEMA
+from jobs.catalog.bucket import bucket_catalog
 from jobs.runtime.options import Arg
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, parquet_files
+from schemas.storage import StorageOptions, is_remote
 
 Format = Literal["table", "csv", "json"]
 FORMATS: tuple[Format, ...] = ("table", "csv", "json")
@@ -41,7 +45,7 @@ def _sql_string(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _create_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path], schema: pa.Schema) -> None:
+def _create_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path | str], schema: pa.Schema) -> None:
     if files:
         # the files are listed, not globbed: a corpus path with glob characters stays literal
         listed = ", ".join(_sql_string(str(p)) for p in files)
@@ -53,18 +57,24 @@ def _create_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path
     con.execute(f"CREATE VIEW {name} AS SELECT {cols} LIMIT 0")
 
 
-def connect(corpus_root: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with views `episodes`, `quarantine` and `findings` over the catalog's parts."""
+def connect(corpus_root: Path | str, options: StorageOptions | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with views `episodes`, `quarantine` and `findings` over the catalog's parts;
+    `corpus_root` a folder or a bucket URL (`s3://bucket/corpus`, read through fsspec with `options` or the AWS
+    environment)."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC whatever the machine's zone
+    if is_remote(str(corpus_root)):
+        parts = bucket_catalog(con, str(corpus_root), options)
+    else:
+        parts = partial(parquet_files, Path(corpus_root))
     for name, (rel, schema) in VIEWS.items():
-        _create_view(con, name, parquet_files(Path(corpus_root), rel), schema)
+        _create_view(con, name, parts(rel), schema)
     return con
 
 
-def run_query(corpus_root: Path, sql: str) -> pa.Table:
+def run_query(corpus_root: Path | str, sql: str, options: StorageOptions | None = None) -> pa.Table:
     """Run `sql` over the catalog views; a statement that returns nothing gives an empty table."""
-    con = connect(corpus_root)
+    con = connect(corpus_root, options)
     try:
         rel = con.sql(sql)
         return pa.table({}) if rel is None else rel.to_arrow_table()
@@ -168,7 +178,7 @@ def format_table(table: pa.Table, fmt: Format, *, max_rows: int = MAX_TABLE_ROWS
 
 # `eidata query ROOT SQL`, in the flags' order; the formats are FORMATS, the first one the default
 OPTIONS = (
-    Arg(("root",), {"help": "corpus folder"}),
+    Arg(("root",), {"help": "corpus folder, or its bucket URL (s3://bucket/corpus)"}),
     Arg(("sql",)),
     Arg(("--format",), {"choices": list(FORMATS), "default": FORMATS[0]}),
 )
@@ -178,12 +188,18 @@ def cli_query(args: argparse.Namespace) -> int:
     """`eidata query ROOT "SQL" [--format table|csv|json]`: print the result; exit 2 for bad SQL or a missing root.
 
     args.root: the corpus folder; args.sql: the query; args.format: one of FORMATS (default table)."""
-    root = Path(args.root)
-    if not root.is_dir():
+    root: Path | str = args.root
+    if is_remote(root):
+        try:
+            preflight(root)  # a wrong credential or a missing bucket is named before any query runs
+        except StorageError as e:
+            print(f"eidata query: {e}", file=sys.stderr)
+            return 2
+    elif not Path(root).is_dir():
         print(f"eidata query: {root}: no such corpus folder", file=sys.stderr)
         return 2
     try:
-        table = run_query(root, args.sql)
+        table = run_query(root if is_remote(root) else Path(root), args.sql)
     except duckdb.IOException as e:  # a catalog file that cannot be read is not the query's fault
         print(f"eidata query: {e}", file=sys.stderr)
         return 1

@@ -1,0 +1,82 @@
+"""`eidata query` over a corpus whose catalog is in a bucket (`jobs.catalog.bucket`), against a real S3 server: DuckDB
+reads the parts through fsspec and answers as over the same catalog on disk; a wrong credential is named before any
+query runs."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from s3fs import S3FileSystem
+
+from adapters.storage.urls import filesystem
+from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.parts import write_quarantine_part
+from jobs.catalog.query import cli_query, run_query
+from schemas.corpus import QuarantineRow
+from schemas.storage import StorageOptions
+from tests.fixtures.episodes import write_canonical_dataset
+from tests.s3.server import SECRET_KEY, S3Server
+
+SQL = {
+    "episodes": "SELECT episode_uid, dataset, episode_index, num_frames, tier, content_hash FROM episodes ORDER BY 1",
+    "quarantine": "SELECT source, raw_path, stage, message FROM quarantine ORDER BY 1",
+    "joined": "SELECT count(*) AS n, sum(duration_s) AS s FROM episodes e WHERE NOT EXISTS "
+    "(SELECT 1 FROM quarantine q WHERE q.episode_uid = e.episode_uid)",
+}
+
+
+@pytest.fixture(scope="module")
+def corpus(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A corpus on disk (a dataset written by the writer, its catalog rebuilt, a quarantine part) and its catalog
+    put under `s3://out/catalog-corpus/`."""
+    root = tmp_path_factory.mktemp("corpus")
+    write_canonical_dataset(root / "datasets/demo/default", [9, 12, 7])
+    assert rebuild_catalog(root) == 3
+    row = QuarantineRow(
+        source="demo",
+        adapter="lerobot",
+        raw_path="/raw/demo/3",
+        stage="read",
+        error_class="CorruptRecordError",
+        message="CRC mismatch",
+        quarantined_at=datetime(2026, 11, 23, tzinfo=UTC),
+    )
+    write_quarantine_part(root, [row], "run-00000")
+    fs, _ = filesystem("s3://", s3.options())
+    for p in sorted((root / "catalog").rglob("*.parquet")):
+        if not any(part.startswith(".") for part in p.relative_to(root).parts):
+            fs.pipe_file(f"out/catalog-corpus/{p.relative_to(root).as_posix()}", p.read_bytes())
+    return root, "s3://out/catalog-corpus"
+
+
+@pytest.mark.parametrize("query", sorted(SQL))
+def test_query_over_the_bucket_answers_as_on_disk(s3: S3Server, corpus: tuple[Path, str], query: str) -> None:
+    local, url = corpus
+    on_disk = run_query(local, SQL[query])
+    assert on_disk.num_rows > 0
+    assert run_query(url, SQL[query], s3.options()) == on_disk
+
+
+def test_empty_bucket_corpus_has_empty_views(s3: S3Server, prefix: str) -> None:
+    assert run_query(f"s3://out/{prefix}", "SELECT count(*) AS n FROM episodes", s3.options()).to_pylist() == [{"n": 0}]
+
+
+def test_cli_names_a_refused_credential_before_querying(
+    s3: S3Server, corpus: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret_key)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    args = argparse.Namespace(root=corpus[1], sql="SELECT count(*) AS n FROM episodes", format="csv")
+    assert cli_query(args) == 0
+    assert capsys.readouterr().out.splitlines() == ["n", "3"]
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    S3FileSystem.clear_instance_cache()  # fsspec reuses a filesystem made with the same arguments (the env differs)
+    assert cli_query(args) == 2
+    err = capsys.readouterr().err
+    assert corpus[1] in err and SECRET_KEY not in err and "not-the-secret" not in err
+    assert StorageOptions(secret_access_key=SECRET_KEY).model_dump()["secret_access_key"] == "**********"
