@@ -8,62 +8,18 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
-from adapters.base import AdapterError, EpisodeRef, RawEpisode
-from adapters.ego4d import Ego4DAdapter, Ego4DOptions
+from adapters.base import AdapterError, EpisodeRef
+from adapters.ego4d import Ego4DAdapter
 from adapters.registry import get_adapter
 from adapters.synthetic.ego4d import PASSES, Ego4DFixture, Ego4DVideo, write_ego4d
 from adapters.synthetic.video import synthetic_frame
 from schemas.canonical import Camera
 from schemas.narration import parse_narration
 from schemas.tiers import QualityTier
-
-BOTH = {"passes": list(PASSES)}
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Ego4DFixture:
-    return write_ego4d(tmp_path_factory.mktemp("ego4d"), clip_video=True)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
-
-
-def narration_of(video: Ego4DVideo, ref: EpisodeRef) -> dict:
-    _, pass_name, index = ref.raw_id.split("/")
-    return video.narrations[pass_name][int(index)]
-
-
-def check_frames(raw: RawEpisode, video: Ego4DVideo, corpus: Ego4DFixture) -> int:
-    """Every decoded frame equals the written one at its video time; returns the number of frames."""
-    cam = next(iter(raw.cameras.values()))
-    start = raw.metadata["window_sec"][0]
-    frames = list(cam.frames())
-    assert [i for i, _ in frames] == list(range(len(cam)))
-    for i, rgb in frames:
-        frame_no = round((cam.timestamps[i] + start) * video.fps)
-        assert psnr(rgb, synthetic_frame(corpus.height, corpus.width, frame_no, video.seed)) > 30
-    return len(frames)
-
+from tests.adapters.ego4d.conftest import BOTH, check_frames, narration_of, psnr
 
 # -- narration text --------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "subject", "unsure", "clean"),
-    [
-        ("#C C picks up the cup", "C", False, "C picks up the cup"),
-        ("#O man X hands a knife to C", "O", False, "man X hands a knife to C"),
-        ("#C C places the #unsure on the shelf", "C", True, "C places the on the shelf"),
-        ("#c C turns on the tap #Unsure", "C", True, "C turns on the tap"),
-        ("C looks around", None, False, "C looks around"),
-    ],
-)
-def test_parse_narration(text: str, subject: str | None, unsure: bool, clean: str) -> None:
-    assert parse_narration(text) == {"subject": subject, "unsure": unsure, "clean": clean}
 
 
 # -- discovery -------------------------------------------------------------------------------------------------------
@@ -79,16 +35,6 @@ def test_discovery_sorted_stable_one_episode_per_narration(corpus: Ego4DFixture)
     assert all(r.error is None for r in first)
     only_first = [r.raw_id for r in Ego4DAdapter().discover(corpus.root)]  # default: narration_pass_1
     assert only_first == [i for i in ids if "/narration_pass_1/" in i]
-
-
-def test_windows_are_clipped_around_each_narration(corpus: Ego4DFixture) -> None:
-    for ref in get_adapter("ego4d", BOTH).discover(corpus.root):
-        video = corpus.video(ref.locator["video_uid"])
-        t = narration_of(video, ref)["timestamp_sec"]
-        lo, hi = (0.0, video.duration_s)
-        if video.clip_uid:
-            lo, hi = video.clip_start_frame / video.fps, (video.clip_start_frame + video.clip_frames) / video.fps
-        assert ref.locator["window_sec"] == pytest.approx([max(t - 1.0, lo), min(t + 2.0, hi)])
 
 
 def test_discovery_opens_no_video_when_ego4d_json_gives_durations(
@@ -172,36 +118,6 @@ def test_late_window_is_decoded_from_a_seek_not_from_the_start(corpus: Ego4DFixt
 
 
 # -- options ---------------------------------------------------------------------------------------------------------
-
-
-def test_merge_overlapping_makes_one_episode_per_run(corpus: Ego4DFixture) -> None:
-    video = corpus.videos[0]
-    merged = [r for r in Ego4DAdapter({"merge_overlapping": True}).discover(corpus.root) if video.uid in r.raw_id]
-    assert [r.raw_id for r in merged] == [f"{video.uid}/narration_pass_1/00000-00003"]  # windows of 3 s, 1 s apart
-    raw = Ego4DAdapter({"merge_overlapping": True}).read(merged[0])
-    texts = [lang.text for lang in raw.language if lang.kind == "narration"]
-    assert texts == [n["narration_text"] for n in video.narrations["narration_pass_1"]]
-    assert raw.metadata["window_sec"] == pytest.approx([0.0, video.duration_s])
-    narrow = Ego4DAdapter({"merge_overlapping": True, "window_s": (-0.2, 0.3)}).discover(corpus.root)
-    assert len([r for r in narrow if video.uid in r.raw_id]) == 4
-
-
-def test_drop_unsure_keeps_the_other_ids(corpus: Ego4DFixture) -> None:
-    every = {r.raw_id for r in Ego4DAdapter(BOTH).discover(corpus.root)}
-    kept = {r.raw_id for r in Ego4DAdapter({**BOTH, "drop_unsure": True}).discover(corpus.root)}
-    unsure = {
-        f"{v.uid}/{p}/{i:05d}"
-        for v in corpus.videos
-        for p in PASSES
-        for i, n in enumerate(v.narrations[p])
-        if "#unsure" in n["narration_text"]
-    }
-    assert unsure and kept == every - unsure
-
-
-def test_window_must_be_ordered() -> None:
-    with pytest.raises(ValidationError, match="window_s"):
-        Ego4DOptions(window_s=(1.0, -1.0))
 
 
 def test_missing_narration_file_is_an_error(tmp_path: Path) -> None:

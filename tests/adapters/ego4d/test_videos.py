@@ -13,7 +13,7 @@ from adapters.base import EpisodeRef
 from adapters.ego4d import Ego4DAdapter
 from adapters.synthetic.ego4d import TIME_BASE, Ego4DFixture, right_eye_frame, write_ego4d
 from adapters.synthetic.video import synthetic_frame
-from tests.adapters.test_ego4d import check_frames, psnr
+from tests.adapters.ego4d.conftest import check_frames, psnr
 
 
 def _refs(corpus: Ego4DFixture, uid: str) -> list[EpisodeRef]:
