@@ -16,7 +16,7 @@ from itertools import pairwise
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from schemas.canonical import HANDS
 from schemas.lerobot import InfoJson
@@ -121,7 +121,10 @@ class LatentRecord(BaseModel):
         if not isinstance(d, dict) or set(d) != set(LATENT_KEYS):
             got = sorted(d) if isinstance(d, dict) else type(d).__name__
             raise ValueError(f"{where}: keys must be exactly {list(LATENT_KEYS)}, got {got}")
-        return cls.model_validate(d)
+        try:
+            return cls.model_validate(d)
+        except ValidationError as e:  # name the file: pydantic's message names only the model
+            raise ValueError(f"{where}: {e}") from e
 
 
 class LatentPlan(BaseModel):

@@ -1,41 +1,14 @@
-"""The LingBot-VA latent record: exactly the README's keys, consistent shapes, and a file LingBot-VA can load."""
+"""The LingBot-VA latent record: exactly the README's keys and consistent shapes (the files on disk:
+tests/ingest/files/test_lingbot.py)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import torch
 
-from ingest.files.lingbot import read_record, record_matches, write_record
 from schemas.lerobot import InfoJson
-from schemas.lingbot import LATENT_KEYS, LINGBOT_ACTION_NAMES, LatentPlan, LatentRecord, latent_file
-
-
-def _plan(**kw: object) -> LatentPlan:
-    base = dict(
-        path="latents/x.pth",
-        video_key="observation.images.head",
-        text="pick the cube",
-        frame_ids=[10, 12, 14, 16, 18],
-        start_frame=10,
-        end_frame=20,
-        fps=5,
-        ori_fps=10,
-        video_height=480,
-        video_width=640,
-        latent_num_frames=2,
-        latent_height=16,
-        latent_width=16,
-        latent_channels=48,
-        text_emb_shape=(512, 64),
-    )
-    return LatentPlan(**{**base, **kw})
-
-
-def _tensors(plan: LatentPlan) -> tuple[torch.Tensor, torch.Tensor]:
-    n = plan.latent_num_frames * plan.latent_height * plan.latent_width
-    return torch.randn(n, plan.latent_channels).bfloat16(), torch.randn(*plan.text_emb_shape).bfloat16()
+from schemas.lingbot import LINGBOT_ACTION_NAMES, LatentRecord, latent_file
+from tests.fixtures.lingbot import latent_plan, latent_tensors
 
 
 def test_layout_names_follow_the_readme_order() -> None:
@@ -60,22 +33,6 @@ def test_file_name_mirrors_videos() -> None:
     )
 
 
-def test_record_round_trips_through_torch_load_weights_only(tmp_path: Path) -> None:
-    plan = _plan()
-    rec = plan.record(*_tensors(plan))
-    write_record(tmp_path / "a.pth", rec)
-    raw = torch.load(tmp_path / "a.pth", weights_only=True)
-    assert list(raw) == list(LATENT_KEYS)
-    assert type(raw["frame_ids"]) is list and type(raw["fps"]) is int and type(raw["text"]) is str
-    assert torch.equal(raw["latent"], rec.latent) and raw["latent"].dtype == torch.bfloat16
-    assert read_record(tmp_path / "a.pth").frame_ids == plan.frame_ids
-    assert record_matches(tmp_path / "a.pth", plan)
-    assert not record_matches(tmp_path / "a.pth", _plan(text="place the cube"))
-    assert not record_matches(tmp_path / "missing.pth", plan)
-    (tmp_path / "bad.pth").write_bytes(b"not a zip")
-    assert not record_matches(tmp_path / "bad.pth", plan)
-
-
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
@@ -88,8 +45,8 @@ def test_record_round_trips_through_torch_load_weights_only(tmp_path: Path) -> N
     ],
 )
 def test_inconsistent_records_are_refused(change: dict, needle: str) -> None:
-    plan = _plan()
-    good = plan.record(*_tensors(plan)).to_dict()
+    plan = latent_plan()
+    good = plan.record(*latent_tensors(plan)).to_dict()
     with pytest.raises(ValueError, match=needle):
         LatentRecord.from_dict({**good, **change})
     with pytest.raises(ValueError, match="keys must be exactly"):
@@ -97,7 +54,7 @@ def test_inconsistent_records_are_refused(change: dict, needle: str) -> None:
 
 
 def test_encoder_output_of_the_wrong_shape_is_refused() -> None:
-    plan = _plan()
-    latent, text = _tensors(_plan(latent_channels=16))
+    plan = latent_plan()
+    latent, text = latent_tensors(latent_plan(latent_channels=16))
     with pytest.raises(ValueError, match="does not match the plan"):
         plan.record(latent, text)
