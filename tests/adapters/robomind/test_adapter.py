@@ -1,60 +1,28 @@
-"""RoboMIND adapter: discovery of the release layout, each robot's streams read back as written, cameras decoded in
-the maker's channel order, language, and the joint-space robots reaching the canonical hands."""
+"""RoboMIND adapter: discovery of the release layout, each robot's streams read back as written, cameras decoded in the
+maker's channel order, language, and the joint-space robots reaching the canonical hands. Bad input: each is an
+AdapterError naming the file, the episode and the field, with an actionable cause; discovery goes on past it and the
+other episodes read."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from adapters.base import EpisodeRef
+from adapters.base import AdapterError
 from adapters.registry import get_adapter
 from adapters.robomind.adapter import RoboMINDAdapter
 from adapters.robomind.layouts import ROBOTS
-from adapters.synthetic.robomind import RED, EpisodeSpec, WrittenEpisode, default_specs, write_robomind
+from adapters.synthetic.robomind import EpisodeSpec, WrittenEpisode, write_robomind
 from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.frames import rot6d_to_matrix
 from jobs.qa_findings import findings, summarize
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, Camera, hand_dims
 from schemas.qa import QAConfig
 from schemas.tiers import QualityTier
-
-N = 40
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, WrittenEpisode]]:
-    root = tmp_path_factory.mktemp("robomind")
-    specs = [*default_specs(N), EpisodeSpec("ur_1rgb", "bread_in_basket_1", "1014_140258", N, split=None)]
-    written = write_robomind(root, specs, instructions={"bread_in_basket_1": "Put bread into the basket"})
-    ann = root / "language_description_annotation_json"
-    ann.mkdir()
-    steps = [{"step_description": "move towards the bread", "start_frame": "camera_top_0000.jpg",
-              "end_frame": "camera_top_0009.jpg"},
-             {"step_description": "grab the bread", "start_frame": "camera_top_0012.jpg",
-              "end_frame": "camera_top_0030.jpg"}]  # fmt: skip
-    (ann / "h5_ur_1rgb.json").write_text(
-        json.dumps(
-            [
-                {
-                    "id": "h5_ur_1rgb/bread_in_basket_1/success_episodes/1014_140258/data",
-                    "response": {"task_summary": "Take the bread away", "steps": steps},
-                }
-            ]
-        )
-    )
-    return root, written
-
-
-def _refs(root: Path, **options: object) -> list[EpisodeRef]:
-    return list(RoboMINDAdapter(options).discover(root))
-
-
-def _ref(root: Path, robot: str, **options: object) -> EpisodeRef:
-    return next(r for r in _refs(root, **options) if r.subset == robot)
+from tests.adapters.robomind.conftest import N, discover_refs, robot_ref
 
 
 def test_registered_by_name() -> None:
@@ -63,7 +31,7 @@ def test_registered_by_name() -> None:
 
 def test_discovery_walks_robots_tasks_splits_in_order(release: tuple[Path, dict[str, WrittenEpisode]]) -> None:
     root, written = release
-    refs = _refs(root)
+    refs = discover_refs(root)
     assert sorted(r.raw_id for r in refs) == sorted(written)
     assert [r.subset for r in refs] == sorted(r.subset for r in refs)  # h5_ folders in name order
     assert all(r.error is None and r.source == "robomind" for r in refs)
@@ -71,18 +39,18 @@ def test_discovery_walks_robots_tasks_splits_in_order(release: tuple[Path, dict[
     assert unsplit.raw_id == "bread_in_basket_1/unsplit/1014_140258" and unsplit.subset == "ur_1rgb"
     assert unsplit.uid == "robomind/ur_1rgb/bread_in_basket_1/unsplit/1014_140258"
     assert unsplit.paths == (str(written[unsplit.raw_id].path.resolve()),)
-    assert [r.raw_id for r in _refs(root, robots=["franka_3rgb"], splits=["val"])] == [
+    assert [r.raw_id for r in discover_refs(root, robots=["franka_3rgb"], splits=["val"])] == [
         "task_franka_3rgb/val/1014_151731"
     ]
-    assert len(_refs(root, max_episodes=3)) == 3
-    assert _refs(root) == refs  # stable
+    assert len(discover_refs(root, max_episodes=3)) == 3
+    assert discover_refs(root) == refs  # stable
     # a root one level up (a benchmark folder above the h5_ folders) or the h5_ folder itself
-    assert [r.raw_id for r in _refs(root / "h5_ur_1rgb")] == [r.raw_id for r in refs if r.subset == "ur_1rgb"]
+    assert [r.raw_id for r in discover_refs(root / "h5_ur_1rgb")] == [r.raw_id for r in refs if r.subset == "ur_1rgb"]
 
 
 def test_a_benchmark_level_is_part_of_the_raw_id(tmp_path: Path) -> None:
     write_robomind(tmp_path, [EpisodeSpec("franka_1rgb", "bread_on_table", "1023_101644", 8, benchmark="benchmark1_1")])
-    [ref] = _refs(tmp_path)
+    [ref] = discover_refs(tmp_path)
     assert ref.raw_id == "benchmark1_1/bread_on_table/train/1023_101644" and ref.subset == "franka_1rgb"
 
 
@@ -91,13 +59,13 @@ def test_discovery_opens_no_hdf5(release: tuple[Path, dict[str, WrittenEpisode]]
         raise AssertionError("discovery must not open HDF5 files")
 
     monkeypatch.setattr(h5py, "File", forbidden)
-    assert len(_refs(release[0])) == len(release[1])
+    assert len(discover_refs(release[0])) == len(release[1])
 
 
 @pytest.mark.parametrize("robot", sorted(ROBOTS))
 def test_every_vector_reads_back_as_written(release: tuple[Path, dict[str, WrittenEpisode]], robot: str) -> None:
     root, written = release
-    ref = _ref(root, robot)
+    ref = robot_ref(root, robot)
     raw = RoboMINDAdapter().read(ref)
     layout = ROBOTS[robot]
     w = written[ref.raw_id]
@@ -115,49 +83,11 @@ def test_every_vector_reads_back_as_written(release: tuple[Path, dict[str, Writt
     assert {k: c.canonical for k, c in raw.cameras.items()} == layout.cameras
 
 
-def test_column_names_per_robot(release: tuple[Path, dict[str, WrittenEpisode]]) -> None:
-    root = release[0]
-    franka = RoboMINDAdapter().read(_ref(root, "franka_3rgb")).states
-    assert franka["puppet.joint_position"].names == (*(f"joint{i}" for i in range(1, 8)), "gripper")
-    assert franka["puppet.end_effector"].names == ("x", "y", "z", "roll", "pitch", "yaw")
-    agilex = RoboMINDAdapter().read(_ref(root, "agilex_3rgb")).states
-    assert agilex["puppet.joint_position_right"].names[0] == "right_joint1"
-    assert agilex["puppet.joint_velocity_left"].names[-1] == "left_gripper.vel"  # never taken for a position
-    ur = RoboMINDAdapter().read(_ref(root, "ur_1rgb")).states["puppet.joint_position"]
-    assert ur.names[:2] == ("shoulder_pan_joint", "shoulder_lift_joint") and ur.values.shape[1] == 7
-
-
-@pytest.mark.parametrize("robot", ["franka_3rgb", "ur_1rgb", "agilex_3rgb", "tienkung_xsens_1rgb"])
-def test_frames_decode_in_true_colour(release: tuple[Path, dict[str, WrittenEpisode]], robot: str) -> None:
-    """The patch written red comes back red whichever channel order the release stores (a swap makes it blue)."""
-    raw = RoboMINDAdapter().read(_ref(release[0], robot))
-    for cam in raw.cameras.values():
-        frames = list(cam.frames([0, N - 1]))
-        assert [i for i, _ in frames] == [0, N - 1]
-        for _, img in frames:
-            assert img.shape == (48, 64, 3) and img.dtype == np.uint8
-            patch = img[2:10, 2:14].reshape(-1, 3).mean(axis=0)
-            assert np.abs(patch - RED).max() < 12, patch
-
-
-def test_raw_buffers_and_the_makers_intrinsics(tmp_path: Path) -> None:
-    """Raw 480x640 buffers (the maker's fallback when imdecode fails) decode too; a 640x480 UR camera_top gets the
-    maker's matrix, a 64x48 one none (its principal point is not near the image centre)."""
-    write_robomind(tmp_path / "raw", [EpisodeSpec("ur_1rgb", "t", "e1", 3, raw=True)], size=(480, 640))
-    raw = RoboMINDAdapter().read(_refs(tmp_path / "raw")[0])
-    cam = raw.cameras["camera_top"]
-    [(_, img)] = list(cam.frames([2]))
-    assert img.shape == (480, 640, 3) and np.abs(img[5:50, 5:50].reshape(-1, 3).mean(0) - RED).max() < 1
-    assert cam.intrinsics is not None and cam.intrinsics[0, 2] == pytest.approx(317.789, abs=1e-3)
-    write_robomind(tmp_path / "small", [EpisodeSpec("ur_1rgb", "t", "e1", 3)])
-    assert RoboMINDAdapter().read(_refs(tmp_path / "small")[0]).cameras["camera_top"].intrinsics is None
-
-
 def test_language_from_the_table_the_folder_name_and_the_step_annotations(
     release: tuple[Path, dict[str, WrittenEpisode]],
 ) -> None:
     root = release[0]
-    refs = {r.raw_id: r for r in _refs(root)}
+    refs = {r.raw_id: r for r in discover_refs(root)}
     ur = RoboMINDAdapter().read(refs["bread_in_basket_1/unsplit/1014_140258"])
     assert [(lang.text, lang.kind) for lang in ur.language[:2]] == [
         ("Put bread into the basket", "instruction"),
@@ -171,7 +101,7 @@ def test_language_from_the_table_the_folder_name_and_the_step_annotations(
 
 
 def _canonical(root: Path, robot: str):
-    [ep] = canonicalize(RoboMINDAdapter().read(_ref(root, robot)))
+    [ep] = canonicalize(RoboMINDAdapter().read(robot_ref(root, robot)))
     return ep
 
 
@@ -207,7 +137,7 @@ def test_joint_space_robots_reach_the_canonical_hands(
     assert ep.qa.left_of_right == (1.0 if len(hands) == 2 else None)
     summary = summarize(robot, [ep.qa])
     assert summary is not None and findings(summary, QAConfig()) == []
-    natives = RoboMINDAdapter().read(_ref(release[0], robot)).states
+    natives = RoboMINDAdapter().read(robot_ref(release[0], robot)).states
     assert ep.state_native is not None and ep.state_native.shape[1] == sum(s.values.shape[1] for s in natives.values())
 
 
@@ -224,7 +154,7 @@ def test_franka_gripper_opening_follows_the_finger_joint(release: tuple[Path, di
     ep = _canonical(release[0], "franka_1rgb")
     g = ep.state[:, hand_dims(1, GRIPPER)][:, 0]
     assert g[0] > 0.95 and g[len(g) // 2] < 0.1 and g[-1] > 0.9
-    raw = RoboMINDAdapter().read(_ref(release[0], "franka_1rgb"))
+    raw = RoboMINDAdapter().read(robot_ref(release[0], "franka_1rgb"))
     assert raw.metadata["gripper_range"] == pytest.approx([0.0, 0.04], abs=2e-3)
 
 
@@ -244,7 +174,7 @@ def test_tien_kung_hands_by_fk_and_the_hand_values_stay_native(
     frame, each within its arm's reach of its own shoulder, palms facing in as the fixture holds them; the hand
     closure (Gello) and the 12 Inspire values (Xsens) have no established unit, so no opening is made up: the
     gripper dims stay masked and the values stay in the natives."""
-    raw = RoboMINDAdapter().read(_ref(release[0], robot))
+    raw = RoboMINDAdapter().read(robot_ref(release[0], robot))
     assert raw.embodiment == "tienkung" and raw.cameras["camera_top"].canonical is Camera.head
     ep = _canonical(release[0], robot)
     assert ep.tier is QualityTier.high and not any("kinematic" in r for r in ep.tier_reasons), ep.tier_reasons
@@ -267,7 +197,7 @@ def test_tien_kung_hands_by_fk_and_the_hand_values_stay_native(
 
 def test_sliced_reads_return_the_requested_frames(release: tuple[Path, dict[str, WrittenEpisode]]) -> None:
     """Frames are read in slices of up to BLOCK rows: strided, sparse and full requests give the same pixels."""
-    cam = RoboMINDAdapter().read(_ref(release[0], "franka_1rgb")).cameras["camera_top"]
+    cam = RoboMINDAdapter().read(robot_ref(release[0], "franka_1rgb")).cameras["camera_top"]
     full = dict(cam.frames())
     assert sorted(full) == list(range(N))
     for wanted in (list(range(0, N, 3)), [0, 35], [5], [N - 1]):
@@ -275,3 +205,85 @@ def test_sliced_reads_return_the_requested_frames(release: tuple[Path, dict[str,
         assert [i for i, _ in got] == wanted
         assert all(np.array_equal(img, full[i]) for i, img in got)
     assert not np.array_equal(full[0], full[1])  # frames differ, so a shifted index would show
+
+
+CASES = {  # bad switch -> (field, words the message must hold)
+    "no_joint_position": ("puppet/joint_position", "is missing"),
+    "truncated": ("trajectory.hdf5", "not a readable HDF5 file"),
+    "lfs_pointer": ("trajectory.hdf5", "git lfs pull"),
+    "bad_frame": ("observations/rgb_images/camera_top", "frame 0: neither a JPEG/PNG nor a raw"),
+    "wrong_width": ("puppet/joint_position", "expected (T, 8) for h5_franka_1rgb, found (12, 7)"),
+    "no_hdf5": ("trajectory.hdf5", "no *.hdf5 file in data/"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("robomind_bad")
+    specs = [
+        EpisodeSpec("franka_1rgb", "bread_on_table", f"1023_10{k:02d}00", 12, bad=bad)
+        for k, bad in enumerate([None, *CASES])
+    ]
+    write_robomind(root, specs)
+    for folder in ("h5_simulation/open_and_close_01", "h5_mystery_robot/task"):  # releases this adapter does not read
+        (root / folder / "success_episodes/train/2024_10_10-10_19_11/data").mkdir(parents=True)
+        (root / folder / "success_episodes/train/2024_10_10-10_19_11/data/trajectory.hdf5").write_bytes(b"")
+    return root
+
+
+def _outcome(adapter: RoboMINDAdapter, ref) -> AdapterError | None:
+    if ref.error:
+        with pytest.raises(AdapterError) as info:
+            adapter.read(ref)
+        assert str(info.value) == ref.error
+        return info.value
+    try:
+        adapter.read(ref)
+    except AdapterError as e:
+        return e
+    return None
+
+
+def test_each_bad_episode_names_file_episode_and_field_and_the_rest_read(bad_release: Path) -> None:
+    adapter = RoboMINDAdapter()
+    refs = list(adapter.discover(bad_release))
+    assert len(refs) == 1 + len(CASES) + 2
+    outcomes = {r.raw_id: _outcome(adapter, r) for r in refs}
+    assert outcomes.pop("bread_on_table/train/1023_100000") is None  # the good one
+    franka = {r.raw_id: outcomes[r.raw_id] for r in refs if r.subset == "franka_1rgb" and r.raw_id in outcomes}
+    for k, (bad, (field, words)) in enumerate(CASES.items(), start=1):
+        raw_id = f"bread_on_table/train/1023_10{k:02d}00"
+        err = franka[raw_id]
+        assert err is not None, bad
+        assert err.field == field and err.episode == raw_id and words in err.reason, (bad, str(err))
+        assert err.file is not None and f"1023_10{k:02d}00/data" in err.file
+        assert str(err).startswith("adapter robomind, file ")
+    sim = outcomes["open_and_close_01/train/2024_10_10-10_19_11"]
+    assert sim is not None and sim.field == "release" and "simulation release h5_simulation" in sim.reason
+    other = outcomes["task/train/2024_10_10-10_19_11"]
+    assert other is not None and "unknown release folder h5_mystery_robot" in other.reason
+
+
+def test_a_missing_optional_dataset_is_recorded_not_fatal(tmp_path: Path) -> None:
+    import h5py
+
+    [w] = write_robomind(tmp_path, [EpisodeSpec("ur_1rgb", "t", "e1", 6)]).values()
+    with h5py.File(w.path, "a") as f:
+        del f["puppet/end_effector"], f["master/joint_position"]
+    raw = RoboMINDAdapter().read(next(RoboMINDAdapter().discover(tmp_path)))
+    assert raw.metadata["missing_datasets"] == ["puppet/end_effector", "master/joint_position"]
+    assert set(raw.states) == {"puppet.joint_position"} and set(raw.actions) == {"master.end_effector"}
+
+
+def test_a_franka_3rgb_episode_without_its_top_camera_reads_the_other_two(tmp_path: Path) -> None:
+    """675 Franka 3RGB trajectories hold only the left and right cameras (the maker's README): not an error."""
+    import h5py
+
+    [w] = write_robomind(tmp_path, [EpisodeSpec("franka_3rgb", "2024_09_20_close_cabinet", "0920_142729", 6)]).values()
+    with h5py.File(w.path, "a") as f:
+        del f["observations/rgb_images/camera_top"], f["observations/depth_images/camera_top"]
+    raw = RoboMINDAdapter().read(next(RoboMINDAdapter().discover(tmp_path)))
+    assert sorted(raw.cameras) == ["camera_left", "camera_right"] and raw.metadata["cameras_missing"] == ["camera_top"]
+    with pytest.raises(AdapterError, match="camera is missing") as info:
+        RoboMINDAdapter({"cameras": ["camera_top"]}).read(next(RoboMINDAdapter().discover(tmp_path)))
+    assert info.value.field == "observations/rgb_images/camera_top"
