@@ -55,6 +55,8 @@ from adapters.base import (
 )
 from adapters.cameras import VideoFileCamera
 from adapters.registry import register
+from adapters.storage.h5 import open_h5
+from adapters.storage.location import Location, locate
 from schemas.canonical import HANDS, MANO21_NAMES, Camera, intrinsics_info
 from schemas.tiers import QualityTier
 
@@ -152,8 +154,8 @@ class EgoDexAdapter(SourceAdapter):
     options_model: ClassVar[type[AdapterOptions]] = EgoDexOptions
     options: EgoDexOptions
 
-    def discover(self, root: Path) -> Iterator[EpisodeRef]:
-        root = Path(root)
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        root = locate(root)
         subset = self.options.subset or "default"
         files = sorted((p.relative_to(root).with_suffix("").as_posix(), p) for p in root.rglob("*.hdf5"))
         for count, (raw_id, hdf5) in enumerate(files):
@@ -181,7 +183,7 @@ class EgoDexAdapter(SourceAdapter):
             )
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        hdf5, mp4 = Path(ref.paths[0]), Path(ref.paths[1])
+        hdf5, mp4 = locate(ref.paths[0]), locate(ref.paths[1])
         ep = ref.raw_id
         if not mp4.is_file():
             raise self.error(f"no video beside the poses (expected {mp4.name})", file=mp4, episode=ep, field="mp4")
@@ -243,19 +245,19 @@ class EgoDexAdapter(SourceAdapter):
     def _wants_camera(self) -> bool:
         return self.options.cameras is None or CAMERA in self.options.cameras
 
-    def _open(self, hdf5: Path, ep: str) -> h5py.File:
+    def _open(self, hdf5: Location, ep: str) -> h5py.File:
         try:
-            return h5py.File(hdf5, "r")
+            return open_h5(hdf5)
         except (OSError, ValueError) as e:
             raise self.error(f"unreadable HDF5: {e}", file=hdf5, episode=ep) from e
 
-    def _check_groups(self, f: h5py.File, hdf5: Path, ep: str) -> None:
+    def _check_groups(self, f: h5py.File, hdf5: Location, ep: str) -> None:
         missing = [key for key in REQUIRED if key not in f]
         if missing:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             raise self.error(f"missing {missing[0]}{more}", file=hdf5, episode=ep, field=missing[0])
 
-    def _dataset(self, f: h5py.File, key: str, hdf5: Path, ep: str, shape: tuple[int | None, ...]) -> np.ndarray:
+    def _dataset(self, f: h5py.File, key: str, hdf5: Location, ep: str, shape: tuple[int | None, ...]) -> np.ndarray:
         node = f.get(key)
         if not isinstance(node, h5py.Dataset):
             raise self.error(f"{key} is not a dataset", file=hdf5, episode=ep, field=key)
@@ -265,7 +267,7 @@ class EgoDexAdapter(SourceAdapter):
             raise self.error(f"shape {node.shape}, expected ({want})", file=hdf5, episode=ep, field=key)
         return node[()]
 
-    def _camera(self, mp4: Path, ep: str, intrinsic: np.ndarray, n: int) -> VideoFileCamera:
+    def _camera(self, mp4: Location, ep: str, intrinsic: np.ndarray, n: int) -> VideoFileCamera:
         try:
             camera = VideoFileCamera(mp4, CAMERA, Camera.head, intrinsics=intrinsic)
         except (av.FFmpegError, OSError, IndexError) as e:  # broken container, no video stream

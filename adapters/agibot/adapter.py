@@ -52,11 +52,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Iterator
 from itertools import chain
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import av
@@ -70,6 +68,7 @@ from adapters.agibot.proprio import FPS, read_proprio
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.registry import register
+from adapters.storage.location import Location, is_object, locate, scan
 from schemas.canonical import Camera
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
@@ -122,11 +121,12 @@ class AgibotAdapter(SourceAdapter):
 
     # ---------------------------------------------------------------- discovery
 
-    def discover(self, root: Path) -> Iterator[EpisodeRef]:
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
         """AgiBot World raw episodes (task_info JSONs read, no HDF5, no video), then Genie Sim / A2D export episodes
         (`<job>/<sn>/<episode>/` with `aligned_joints.h5`, `meta_info.json`, `data_info.json`; `genie_files.py`).
         Finding neither is logged with what was looked for."""
-        root = Path(root).resolve()
+        root = locate(root)
+        root = root if is_object(root) else root.resolve()
         count = 0
         for ref in chain(self._discover_world(root), genie_refs(self, root)):
             yield ref
@@ -141,7 +141,7 @@ class AgibotAdapter(SourceAdapter):
                 root,
             )
 
-    def _discover_world(self, root: Path) -> Iterator[EpisodeRef]:
+    def _discover_world(self, root: Location) -> Iterator[EpisodeRef]:
         task_files = {int(m.group(1)): p for p in _listdir(root / "task_info") if (m := _TASK_FILE.fullmatch(p.name))}
         tasks = set(task_files) | _numeric_dirs(root / "observations") | _numeric_dirs(root / "proprio_stats")
         if self.options.task_ids is not None:
@@ -149,7 +149,7 @@ class AgibotAdapter(SourceAdapter):
         for task_id in sorted(tasks):
             yield from self._discover_task(root, task_id, task_files.get(task_id))
 
-    def _discover_task(self, root: Path, task_id: int, task_file: Path | None) -> Iterator[EpisodeRef]:
+    def _discover_task(self, root: Location, task_id: int, task_file: Location | None) -> Iterator[EpisodeRef]:
         info_path = task_file or root / "task_info" / f"task_{task_id}.json"
         entries: dict[int, list[dict[str, Any]]] = {}
         task_error = None
@@ -198,9 +198,13 @@ class AgibotAdapter(SourceAdapter):
             )
 
     @staticmethod
-    def _paths(root: Path, task_id: int, episode_id: int) -> tuple[Path, Path, Path]:
-        rel = Path(str(task_id)) / str(episode_id)
-        return root / "proprio_stats" / rel / "proprio_stats.h5", root / "observations" / rel, root / "parameters" / rel
+    def _paths(root: Location, task_id: int, episode_id: int) -> tuple[Location, Location, Location]:
+        t, e = str(task_id), str(episode_id)
+        return (
+            root / "proprio_stats" / t / e / "proprio_stats.h5",
+            root / "observations" / t / e,
+            root / "parameters" / t / e,
+        )
 
     # ---------------------------------------------------------------- reading
 
@@ -211,7 +215,7 @@ class AgibotAdapter(SourceAdapter):
             raise self.error(e["message"], file=e["file"], episode=ref.raw_id, field=e["field"])
         if loc.get("layout") == "genie_sim":
             return read_genie(self, ref)
-        root, task_id, episode_id = Path(loc["root"]), loc["task_id"], loc["episode_id"]
+        root, task_id, episode_id = locate(loc["root"]), loc["task_id"], loc["episode_id"]
         h5_path, obs_dir, param_dir = self._paths(root, task_id, episode_id)
         entry = loc["entry"]
         meta: dict[str, Any] = {"task_id": task_id, "episode_id": episode_id, "native_fps": FPS}
@@ -223,7 +227,7 @@ class AgibotAdapter(SourceAdapter):
         meta |= proprio.metadata
         n = proprio.rows
         cameras = self._read_cameras(obs_dir, param_dir, ref.raw_id, n, meta)
-        language, segments = self._language(entry, Path(ref.paths[0]), ref.raw_id, meta)  # paths[0]: task_info
+        language, segments = self._language(entry, locate(ref.paths[0]), ref.raw_id, meta)  # paths[0]: task_info
         past_end = [i for i, seg in enumerate(segments or []) if seg.end_frame > n]
         if past_end:  # kept as the source has them; canonicalization clips or rejects
             meta["action_config_past_end"] = past_end
@@ -246,7 +250,7 @@ class AgibotAdapter(SourceAdapter):
         )
 
     def _read_cameras(
-        self, obs_dir: Path, param_dir: Path, raw_id: str, n: int, meta: dict[str, Any]
+        self, obs_dir: Location, param_dir: Location, raw_id: str, n: int, meta: dict[str, Any]
     ) -> tuple[dict[str, VideoFileCamera], dict[str, Stream]]:
         videos = obs_dir / "videos"
         found = {p.name[: -len("_color.mp4")] for p in _listdir(videos) if p.name.endswith("_color.mp4")}
@@ -290,7 +294,7 @@ class AgibotAdapter(SourceAdapter):
             meta["depth"] = {"dir": str(depth), "frames": sum(1 for _ in depth.glob("*.png")), "unit": "mm"}
         return cameras, poses
 
-    def _intrinsics(self, cam_dir: Path, cam: str, raw_id: str, meta: dict[str, Any]) -> np.ndarray | None:
+    def _intrinsics(self, cam_dir: Location, cam: str, raw_id: str, meta: dict[str, Any]) -> np.ndarray | None:
         path = cam_dir / f"{cam}_intrinsic_params.json"
         if not path.is_file():
             return None
@@ -302,7 +306,7 @@ class AgibotAdapter(SourceAdapter):
         meta["camera_distortion"][cam] = {k: p[k] for k in ("k1", "k2", "k3", "p1", "p2") if k in p}
         return k
 
-    def _extrinsics(self, cam_dir: Path, cam: str, raw_id: str) -> Stream | None:
+    def _extrinsics(self, cam_dir: Location, cam: str, raw_id: str) -> Stream | None:
         path = next((p for s in ("_aligned", "") if (p := cam_dir / f"{cam}_extrinsic_params{s}.json").is_file()), None)
         if path is None:
             return None
@@ -319,7 +323,7 @@ class AgibotAdapter(SourceAdapter):
         return Stream(np.arange(len(poses), dtype=np.float64) / FPS, poses, None, "se3_4x4", "robot_base")
 
     def _language(
-        self, entry: dict[str, Any], path: Path, raw_id: str, meta: dict[str, Any]
+        self, entry: dict[str, Any], path: Location, raw_id: str, meta: dict[str, Any]
     ) -> tuple[list[Language], list[ActionSegment] | None]:
         language = []
         task = entry.get("english_task_name") or entry.get("task_name")
@@ -359,17 +363,16 @@ def _success(status: Any) -> bool | None:
     return None if status is None else _SUCCESS.get(str(status).strip().lower())
 
 
-def _listdir(path: Path) -> list[Path]:
+def _listdir(path: Location) -> list[Location]:
     try:
-        return list(path.iterdir())
+        return [e.path for e in scan(path)]
     except (FileNotFoundError, NotADirectoryError):
         return []
 
 
-def _numeric_dirs(path: Path) -> set[int]:
-    """Numeric sub-folder names; `scandir` reads the entry type from the listing (no stat per episode)."""
+def _numeric_dirs(path: Location) -> set[int]:
+    """Numeric sub-folder names; `scan` reads the entry type from the listing (no stat per episode)."""
     try:
-        with os.scandir(path) as it:
-            return {int(e.name) for e in it if e.name.isdigit() and e.is_dir()}
+        return {int(e.name) for e in scan(path) if e.name.isdigit() and e.is_dir}
     except (FileNotFoundError, NotADirectoryError):
         return set()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import av
@@ -33,6 +32,7 @@ from adapters.agibot.genie_quat import QuatOrder, decide, evidence, still_rows, 
 from adapters.agibot.hands import hand_signals
 from adapters.base import AdapterError, EpisodeRef, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
+from adapters.storage.location import Location, locate
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 
@@ -59,9 +59,9 @@ QUATS = {"end/orientation": "robot_base", "end/arm_orientation": "arm_base", "ro
 
 
 def read_genie(adapter: AgibotAdapter, ref: EpisodeRef) -> RawEpisode:
-    opts, folder, raw_id = adapter.options, Path(ref.locator["dir"]), ref.raw_id
+    opts, folder, raw_id = adapter.options, locate(ref.locator["dir"]), ref.raw_id
 
-    def fail_at(path: Path) -> Callable[[str, str], AdapterError]:
+    def fail_at(path: Location) -> Callable[[str, str], AdapterError]:
         return lambda msg, field: adapter.error(msg, file=path, episode=raw_id, field=field)
 
     meta, info = ref.locator["meta_info"], ref.locator["data_info"]
@@ -145,7 +145,7 @@ def read_genie(adapter: AgibotAdapter, ref: EpisodeRef) -> RawEpisode:
 _TIER_RANK = {QualityTier.high: 0, QualityTier.low: 1, QualityTier.actionless: 2, QualityTier.rejected: 3}
 
 
-def _task_result(folder: Path, metadata: dict[str, Any], reasons: list[str]) -> bool | None:
+def _task_result(folder: Location, metadata: dict[str, Any], reasons: list[str]) -> bool | None:
     """`task_result.json` (extract_and_convert_data.py: `task_status` = the data filter's verdict, `metric_status`,
     `return_code`): the episode's success; absent -> unknown."""
     path = folder / RESULT_NAME
@@ -277,9 +277,9 @@ def _language(info: dict[str, Any], segments: list | None, fps: float | None) ->
 
 
 def _cameras(
-    adapter: AgibotAdapter, folder: Path, raw_id: str, h5: AlignedJoints, meta: dict[str, Any]
+    adapter: AgibotAdapter, folder: Location, raw_id: str, h5: AlignedJoints, meta: dict[str, Any]
 ) -> tuple[dict[str, VideoFileCamera], dict[str, Stream]]:
-    found: dict[str, Path] = {}
+    found: dict[str, Location] = {}
     others: list[str] = []
     for sub in VIDEO_DIRS:
         for p in sorted((folder / sub).glob("*.mp4")):
@@ -326,7 +326,7 @@ def _cameras(
     return cameras, poses
 
 
-def _intrinsics(folder: Path, cam: str) -> np.ndarray | None:
+def _intrinsics(folder: Location, cam: str) -> np.ndarray | None:
     """converter `convert_parameters`: `parameters/sensor/intrinsic_<name>_rgb.json` with Fx, Fy, Cx, Cy."""
     path = folder / "parameters" / "sensor" / f"intrinsic_{PARAM_NAMES.get(cam, cam)}_rgb.json"
     if not path.is_file():
@@ -335,7 +335,7 @@ def _intrinsics(folder: Path, cam: str) -> np.ndarray | None:
     return np.array([[p["Fx"], 0.0, p["Cx"]], [0.0, p["Fy"], p["Cy"]], [0.0, 0.0, 1.0]], dtype=np.float64)
 
 
-def _extrinsics(folder: Path, cam: str, times: np.ndarray) -> Stream | None:
+def _extrinsics(folder: Location, cam: str, times: np.ndarray) -> Stream | None:
     """converter: `extrinsic_end_T_<name>_rgbd_aligned.json`, one robot_from_camera per row (`world_to_robot @
     cam_pose_world`, the camera pose already turned 180 deg about x by the extractor); entries `{"extrinsic":
     {"rotation_matrix", "translation_vector"}}` (or `{"rotation", "translation"}` in the earlier converter)."""

@@ -20,14 +20,13 @@ half-open `ActionSegment`s [start, end + 1); the segment's other keys (`skill`, 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from adapters.base import AdapterError, EpisodeRef, natural_key
+from adapters.storage.location import Location, scan
 from schemas.lerobot import ActionSegment
 
 H5_NAME, META_NAME, INFO_NAME = "aligned_joints.h5", "meta_info.json", "data_info.json"
@@ -36,30 +35,29 @@ LAYOUT_DEPTH = 3  # <job>/<sn>/<episode>
 WORLD_DIRS = frozenset({"task_info", "observations", "proprio_stats", "parameters"})  # AgiBot World raw, not exports
 
 
-def episode_dirs(root: Path) -> Iterator[Path]:
+def episode_dirs(root: Location) -> Iterator[Location]:
     """Folders up to `<job>/<sn>/<episode>` below `root` (or `root` itself) holding any of the export's three files,
     in natural order; nothing below an episode folder is searched (its `record/`, `camera/`)."""
 
-    def walk(folder: Path, depth: int) -> Iterator[Path]:
+    def walk(folder: Location, depth: int) -> Iterator[Location]:
         try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: natural_key(e.name))
+            entries = sorted(scan(folder), key=lambda e: natural_key(e.name))
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             return
-        names = {e.name for e in entries if e.is_file()}
+        names = {e.name for e in entries if not e.is_dir}
         if names & set(MARKERS):
             yield folder
             return
         if depth >= LAYOUT_DEPTH:
             return
         for e in entries:
-            if e.is_dir() and not (depth == 0 and e.name in WORLD_DIRS):
-                yield from walk(Path(e.path), depth + 1)
+            if e.is_dir and not (depth == 0 and e.name in WORLD_DIRS):
+                yield from walk(e.path, depth + 1)
 
     yield from walk(root, 0)
 
 
-def read_json(path: Path, fail: Any) -> dict[str, Any]:
+def read_json(path: Location, fail: Any) -> dict[str, Any]:
     """A JSON object from `path`; `fail(message, field)` raises for a missing, unreadable or non-object file."""
     if not path.is_file():
         raise fail(f"{path.name} is missing", path.name)
@@ -77,7 +75,7 @@ def is_simulation(meta: dict[str, Any]) -> bool:
     return "sim" in str(meta.get("sw_version", "")).lower() or '"sim"' in str(meta.get("text", "")).lower()
 
 
-def inclusive_segments(info: dict[str, Any], path: Path, raw_id: str, adapter: str) -> list[ActionSegment] | None:
+def inclusive_segments(info: dict[str, Any], path: Location, raw_id: str, adapter: str) -> list[ActionSegment] | None:
     """`label_info.action_config` with inclusive ends -> half-open segments; None when the file has none."""
     label = info.get("label_info")
     config = label.get("action_config") if isinstance(label, dict) else None
@@ -115,7 +113,7 @@ def error_frames(info: dict[str, Any]) -> list[dict[str, Any]]:
     return [d for d in dual if isinstance(d, dict)] if isinstance(dual, list) else []
 
 
-def genie_refs(adapter: Any, root: Path) -> Iterator[EpisodeRef]:
+def genie_refs(adapter: Any, root: Location) -> Iterator[EpisodeRef]:
     """One ref per export episode below `root`; a missing or unreadable file makes that episode's ref carry the
     error (file, episode, field), the others go on. Reads only the two small JSON files."""
     opts = adapter.options
@@ -125,7 +123,7 @@ def genie_refs(adapter: Any, root: Path) -> Iterator[EpisodeRef]:
         locator: dict[str, Any] = {"root": str(root), "dir": str(folder), "layout": "genie_sim"}
         error = None
 
-        def fail(msg: str, field: str, p: Path = folder, ep: str = raw_id) -> AdapterError:
+        def fail(msg: str, field: str, p: Location = folder, ep: str = raw_id) -> AdapterError:
             return AdapterError(msg, adapter=adapter.name, file=p / field, episode=ep, field=field)
 
         try:

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
 from adapters.base import AdapterError
+from adapters.storage.h5 import open_h5
+from adapters.storage.location import Location
 
 Fail = Callable[[str, str], AdapterError]
 GROUPS = ("state", "action")
@@ -55,12 +56,12 @@ class AlignedJoints:
         return len(self.times_s)
 
 
-def read_aligned_joints(path: Path, fail: Fail) -> AlignedJoints:
+def read_aligned_joints(path: Location, fail: Fail) -> AlignedJoints:
     """Read `path`; every bad input raises `fail(message, field)` naming the dataset (and row) at fault."""
     if not path.is_file():
         raise fail("aligned_joints.h5 is missing", "aligned_joints.h5")
     try:
-        f = h5py.File(path, "r")
+        f = open_h5(path)
     except OSError as e:
         raise fail(f"not a readable HDF5 file: {e}", "aligned_joints.h5") from e
     with f:

@@ -30,13 +30,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
 from adapters.base import AdapterError, Stream
+from adapters.storage.h5 import open_h5
+from adapters.storage.location import Location
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +90,14 @@ class Proprio:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def read_proprio(path: Path, fail: Fail) -> Proprio:
+def read_proprio(path: Location, fail: Fail) -> Proprio:
     """Read `path`; every bad input raises `fail(message, field)`."""
     if not path.is_file():
         if path.with_name("proprio_states.h5").is_file():  # the Digital World file name
             raise fail(DIGITAL_WORLD.format(why="proprio_states.h5, no proprio_stats.h5"), "proprio_stats.h5")
         raise fail("proprio_stats.h5 is missing", "proprio_stats.h5")
     try:
-        f = h5py.File(path, "r")
+        f = open_h5(path)
     except OSError as e:
         raise fail(f"not a readable HDF5 file: {e}", "proprio_stats.h5") from e
     with f:

@@ -21,7 +21,7 @@ from jobs.demo.corpus import ADAPTERS, OPTIONS, SOURCES, write_raw_corpus
 from tests.s3.server import S3Server
 
 # sources that read from a URL today (the rest are issue 27's remaining work)
-URL_SOURCES = ("bridge", "lerobot")
+URL_SOURCES = ("bridge", "agibot", "egodex", "lerobot")
 
 
 @pytest.fixture(scope="module")
