@@ -5,6 +5,7 @@ plain puts, server-side copies and listings. Keys are paths inside the filesyste
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -99,20 +100,28 @@ def list_keys(fs: fsspec.AbstractFileSystem, prefix: str) -> list[str]:
     """Every object under the folder `prefix` (recursive), sorted; empty when there is none. On S3 a direct
     ListObjectsV2 (uncached; s3fs' `find` answers a prefix with no objects by the prefix itself where the store keeps
     empty folders, as SeaweedFS does)."""
+    return sorted(list_modified(fs, prefix))
+
+
+def list_modified(fs: fsspec.AbstractFileSystem, prefix: str) -> dict[str, datetime]:
+    """Every object under the folder `prefix` (recursive) -> when it was last written (UTC)."""
     prefix = prefix.rstrip("/")
     if not is_s3(fs):
         try:
-            return sorted(fs.find(prefix))
+            found = fs.find(prefix, detail=True)
         except FileNotFoundError:
-            return []
+            return {}
+        return {k: datetime.fromtimestamp(float(v["mtime"]), UTC) for k, v in found.items()}
     bucket, name = split_key(prefix)
-    keys: list[str] = []
+    out: dict[str, datetime] = {}
     kwargs = {"Bucket": bucket, "Prefix": f"{name}/" if name else ""}
     while True:
         page = fs.call_s3("list_objects_v2", **kwargs)
-        keys += [f"{bucket}/{o['Key']}" for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+        for o in page.get("Contents", []):
+            if not o["Key"].endswith("/"):
+                out[f"{bucket}/{o['Key']}"] = o["LastModified"].astimezone(UTC)
         if not page.get("IsTruncated"):
-            return sorted(keys)
+            return out
         kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
 

@@ -17,7 +17,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -36,6 +36,7 @@ from schemas.corpus import EPISODES_DIR, find_datasets, parquet_files
 log = logging.getLogger(__name__)
 
 DIGESTS_DIR = ".file_digests"  # inside catalog/: per-dataset file digests a rebuild reuses
+DigestsFor = Callable[[Path], FileDigests]  # a dataset's root -> the digests of its files
 ROWS_PER_PART = 1_000_000  # a rebuild splits the sorted catalog into parts of at most this many rows
 
 
@@ -63,12 +64,13 @@ def _rebuild_lock(catalog: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the flock
 
 
-def rebuild_catalog(corpus_root: Path, *, rehash: bool = False) -> int:
+def rebuild_catalog(corpus_root: Path, *, rehash: bool = False, digests_for: DigestsFor | None = None) -> int:
     """Replace `catalog/episodes/` with rows rebuilt from every dataset's meta; returns the number of rows.
 
     The new file set is written beside the old one and swapped in by renames, so readers see the old or the new
     catalog, and a crash leaves the old one (stale temp folders are removed by the next rebuild). File digests are
     kept in `catalog/.file_digests/` and reused for files whose size and mtime are unchanged; `rehash` ignores them.
+    `digests_for(dataset_root)` gives a dataset's digests instead (a bucket output's, from its commit records).
     """
     corpus_root = Path(corpus_root)
     if not corpus_root.is_dir():
@@ -82,7 +84,7 @@ def rebuild_catalog(corpus_root: Path, *, rehash: bool = False) -> int:
         new_episodes, new_digests = catalog / f".rebuild-{token}-episodes", catalog / f".rebuild-{token}-digests"
         new_findings = catalog / f".rebuild-{token}-findings"
         try:
-            n = _build(corpus_root, new_episodes, new_digests, rehash, new_findings)
+            n = _build(corpus_root, new_episodes, new_digests, rehash, new_findings, digests_for)
             swaps = [(catalog / "episodes", new_episodes), (catalog / DIGESTS_DIR, new_digests)]
             for final, new in [*swaps, (findings_dir(corpus_root), new_findings)]:
                 old = catalog / f".replaced-{token}-{final.name.lstrip('.')}"
@@ -97,7 +99,14 @@ def rebuild_catalog(corpus_root: Path, *, rehash: bool = False) -> int:
     return n
 
 
-def _build(corpus_root: Path, episodes_dir: Path, digests_dir: Path, rehash: bool, findings: Path) -> int:
+def _build(
+    corpus_root: Path,
+    episodes_dir: Path,
+    digests_dir: Path,
+    rehash: bool,
+    findings: Path,
+    digests_for: DigestsFor | None = None,
+) -> int:
     """Every dataset's rows, sorted, routed by the catalog-wide behaviour QA (`jobs.catalog.behaviour`) and split
     into parts in `episodes_dir`; file digests into `digests_dir`, dataset findings into `findings`."""
     episodes_dir.mkdir()
@@ -107,7 +116,10 @@ def _build(corpus_root: Path, episodes_dir: Path, digests_dir: Path, rehash: boo
     tables, hashed = [], 0
     for ds in datasets:
         name = quote(ds.relative_to(corpus_root).as_posix(), safe="") + ".parquet"
-        digests = FileDigests() if rehash else FileDigests.load(corpus_root / "catalog" / DIGESTS_DIR / name)
+        if digests_for is not None:
+            digests = digests_for(ds)
+        else:
+            digests = FileDigests() if rehash else FileDigests.load(corpus_root / "catalog" / DIGESTS_DIR / name)
         try:
             rows = catalog_rows_for_dataset(corpus_root, ds, digests=digests)
         except (ValueError, OSError) as e:  # torn jsonl, invalid lineage, unreadable file: name the dataset

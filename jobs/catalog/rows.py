@@ -79,6 +79,10 @@ class FileDigests:
         self.seen[rel] = (st.st_size, st.st_mtime_ns, h.hexdigest())
         return st.st_size, self.seen[rel][2]
 
+    def modified(self, dataset_root: Path, rel: str) -> datetime:
+        """When the file was written: the catalog's `ingested_at` for an episode's data file."""
+        return _mtime_utc(dataset_root / rel)
+
     @classmethod
     def load(cls, path: Path) -> FileDigests:
         """The digests a previous rebuild saved; none (hash everything) when the file is missing or unreadable."""
@@ -248,7 +252,7 @@ def catalog_rows_for_dataset(
                 pipeline_version=lineage.pipeline_version or EXTERNAL_PIPELINE,
                 latents_ready=_latents_ready(dataset_root, info, index),
                 caption_ready=caption is not None,
-                ingested_at=_mtime_utc(dataset_root / info.data_file(index)),
+                ingested_at=digests.modified(dataset_root, info.data_file(index)),
                 **_qa_columns(lineage),
             )
         )

@@ -5,6 +5,7 @@ query runs."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,12 +13,16 @@ import pytest
 from s3fs import S3FileSystem
 
 from adapters.storage.urls import filesystem
+from ingest.lerobot.writer import LeRobotWriter
+from ingest.storage.bucket_output import BucketOutput
+from ingest.storage.objects import list_modified
+from jobs.catalog.bucket import rebuild_bucket_catalog
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.parts import write_quarantine_part
 from jobs.catalog.query import cli_query, run_query
 from schemas.corpus import QuarantineRow
 from schemas.storage import StorageOptions
-from tests.fixtures.episodes import write_canonical_dataset
+from tests.fixtures.episodes import canonical_frames, canonical_test_features, write_canonical_dataset
 from tests.s3.server import SECRET_KEY, S3Server
 
 SQL = {
@@ -26,6 +31,15 @@ SQL = {
     "joined": "SELECT count(*) AS n, sum(duration_s) AS s FROM episodes e WHERE NOT EXISTS "
     "(SELECT 1 FROM quarantine q WHERE q.episode_uid = e.episode_uid)",
 }
+
+
+def write_dataset(root: Path, lengths: list[int], on_commit: Callable[[dict], None] | None = None) -> None:
+    with LeRobotWriter.create(root, fps=10, features=canonical_test_features(), robot_type="franka") as w:
+        w.on_commit = on_commit
+        for ep, n in enumerate(lengths):
+            with w.episode(task=f"task {ep % 2}") as b:
+                for frame in canonical_frames(n, seed=ep):
+                    b.add_frame(frame)
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +94,24 @@ def test_cli_names_a_refused_credential_before_querying(
     err = capsys.readouterr().err
     assert corpus[1] in err and SECRET_KEY not in err and "not-the-secret" not in err
     assert StorageOptions(secret_access_key=SECRET_KEY).model_dump()["secret_access_key"] == "**********"
+
+
+def test_catalog_rebuilt_from_records_matches_the_local_one(s3: S3Server, prefix: str, tmp_path: Path) -> None:
+    """A dataset published to the bucket and the same dataset on disk: the bucket's catalog, rebuilt from the commit
+    records without fetching an episode file, has the rows the local rebuild hashes from the files."""
+    lengths, rel = [9, 12, 7], "datasets/demo/default"
+    write_dataset(tmp_path / "local" / rel, lengths)
+    rebuild_catalog(tmp_path / "local")
+    url = f"s3://out/{prefix}"
+    with BucketOutput(url, s3.options(), scratch=tmp_path / "scratch", ttl_s=30) as out:
+        write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
+        assert rebuild_bucket_catalog(out) == 3
+        out.publish()
+    sql = "SELECT * EXCLUDE (ingested_at) FROM episodes ORDER BY episode_uid"
+    assert run_query(url, sql, s3.options()) == run_query(tmp_path / "local", sql)
+    fs, path = filesystem(url, s3.options())
+    modified = list_modified(fs, f"{path}/datasets/demo/default/data")
+    got = run_query(url, "SELECT episode_index, ingested_at FROM episodes ORDER BY 1", s3.options()).to_pylist()
+    assert [r["ingested_at"] for r in got] == [
+        modified[f"{path}/datasets/demo/default/data/chunk-000/episode_{i:06d}.parquet"] for i in range(3)
+    ]
