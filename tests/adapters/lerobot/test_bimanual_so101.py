@@ -20,17 +20,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.lerobot.embodiment import card_sides, resolve_embodiment
 from adapters.lerobot.source import LeRobotSource
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.joint_units import RECORD_KEY
-from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
-from schemas.lerobot import IMAGE_NAMES, FeatureSpec
-from schemas.robots.registry import UNKNOWN_EMBODIMENT
+from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 
 LAYOUTS = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
-MOTORS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 ARM1 = {  # WangzyNicole/Bimanual-Cloth-Manipulation arm1.json @ 97fde6ec (the right arm)
     "shoulder_pan": {"id": 1, "drive_mode": 0, "homing_offset": -1937, "range_min": 737, "range_max": 3483},
     "shoulder_lift": {"id": 2, "drive_mode": 0, "homing_offset": -1347, "range_min": 875, "range_max": 3185},
@@ -83,20 +79,6 @@ def _steps(deg: np.ndarray, calib: dict, grip: np.ndarray) -> np.ndarray:
     return np.stack(out, axis=1)
 
 
-def _write(root: Path, robot_type: str, names: list[str], rows: np.ndarray, cameras: tuple[str, ...] = ()) -> Path:
-    cam = FeatureSpec(dtype="video", shape=(16, 16, 3), names=list(IMAGE_NAMES))
-    vec = FeatureSpec(dtype="float32", shape=(len(names),), names=names)
-    features = {**{f"observation.images.{c}": cam for c in cameras}, "observation.state": vec, "action": vec}
-    with LeRobotWriter.create(root, fps=FPS, features=features, robot_type=robot_type) as w:
-        with w.episode(task="fold the cloth") as ep:
-            for i in range(len(rows) - 1):
-                frame = {f"observation.images.{c}": np.full((16, 16, 3), 3 * i % 255, np.uint8) for c in cameras}
-                ep.add_frame(
-                    {**frame, "observation.state": rows[i].astype(np.float32), "action": rows[i + 1].astype(np.float32)}
-                )
-    return root
-
-
 @pytest.fixture(scope="module")
 def bimanual(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The dataset under `dataset/` of a repository whose README.md is the card, as the real one is kept."""
@@ -106,7 +88,7 @@ def bimanual(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (repo / "README.md").write_text(CARD)
     grip = 0.3 + 0.5 * np.sin(np.linspace(0, np.pi, N + 1))
     rows = np.concatenate([_steps(_reach(N + 1, -1.0), ARM1, grip), _steps(_reach(N + 1, 1.0), ARM2, grip)], axis=1)
-    return _write(repo / "dataset", info["robot_type"], names, rows, ("cam0", "cam1"))
+    return write_arm_dataset(repo / "dataset", info["robot_type"], names, rows, ("cam0", "cam1"))
 
 
 def _ingest(root: Path, options: dict) -> tuple[dict, str, CanonicalEpisode]:
@@ -165,14 +147,6 @@ def test_without_a_card_the_numbered_arms_say_they_have_no_side(bimanual: Path, 
     assert ep.mask[hand_dims(0, WRIST_POS)].all() and ep.mask[hand_dims(1, WRIST_POS)].all()
 
 
-def test_card_sides_need_one_side_per_prefix() -> None:
-    assert card_sides("arm1 (RHS), arm2 (LHS)", ["arm1", "arm2"]) == {"arm1": "right", "arm2": "left"}
-    assert card_sides("arm1: left arm\narm2: right arm", ["arm1", "arm2"]) == {"arm1": "left", "arm2": "right"}
-    assert card_sides("arm1 (RHS), arm2 (RHS)", ["arm1", "arm2"]) is None  # both right: not a side each
-    assert card_sides("arm1 (RHS) or left?", ["arm1", "arm2"]) is None  # arm2 unnamed
-    assert card_sides("the arm10 (LHS)", ["arm1", "arm2"]) is None  # arm10 is not arm1
-
-
 def test_lerobot_bi_so101_follower_naming_in_range_m100_100(tmp_path: Path) -> None:
     """lerobot's BiSO100Follower features `left_<motor>.pos` / `right_<motor>.pos`, each arm RANGE_M100_100 with its
     own calibration file (`<id>_left.json`, `<id>_right.json`)."""
@@ -185,50 +159,9 @@ def test_lerobot_bi_so101_follower_naming_in_range_m100_100(tmp_path: Path) -> N
         hi = np.array([calib[m]["range_max"] for m in MOTORS])
         norm = (np.clip(steps, lo, hi) - lo) / (hi - lo)
         cols.append(np.concatenate([norm[:, :5] * 200 - 100, norm[:, 5:] * 100], axis=1))  # MotorsBus._normalize
-    root = _write(tmp_path / "bi_so101", "bi_so101_follower", names, np.concatenate(cols, axis=1))
+    root = write_arm_dataset(tmp_path / "bi_so101", "bi_so101_follower", names, np.concatenate(cols, axis=1))
     meta, embodiment, ep = _ingest(root, {"joint_space": {"calibration": {"left": ARM2, "right": ARM1}}})
     assert embodiment == "so101_bimanual" and meta[RECORD_KEY]["unit"] == "range_m100_100", meta[RECORD_KEY]
     left, right = ep.state[:, hand_dims(0, WRIST_POS)], ep.state[:, hand_dims(1, WRIST_POS)]
     assert ep.mask[hand_dims(0, WRIST_POS)].all() and (left[:, 1] > right[:, 1]).all()
     assert left[:, 1].min() < 0.2 - 0.05 and right[:, 1].max() > -0.2 + 0.05  # left_ data drives the left arm
-
-
-def _resolved(tmp_path: Path, robot_type: str, names: list[str]) -> tuple[str, str]:
-    root = _write(tmp_path / robot_type, robot_type, names, np.zeros((3, len(names))))
-    return resolve_embodiment(robot_type, LeRobotSource().dataset(root), None)
-
-
-ONE_ARM = [f"{m}.pos" for m in MOTORS]
-
-
-@pytest.mark.parametrize(
-    ("robot_type", "names", "expected"),
-    [
-        ("so101_bimanual", [f"arm{a}_j{i}" for a in (1, 2) for i in range(1, 7)], "so101_bimanual"),  # real layout
-        ("dual_so101", [f"{m}_{s}.pos" for s in ("left", "right") for m in MOTORS], "so101_bimanual"),  # real layout
-        ("bi_so100_follower", [f"{s}_{m}.pos" for s in ("left", "right") for m in MOTORS], "so100_bimanual"),
-        ("bi_so101_follower", [f"{s}_{m}.pos" for s in ("left", "right") for m in MOTORS], "so101_bimanual"),
-        ("bi_piper", [f"{s}_joint_{i}.pos" for s in ("left", "right") for i in range(1, 8)], "piper_bimanual"),
-        ("so101_follower", [f"{s}_{m}.pos" for s in ("left", "right") for m in MOTORS], "so101_bimanual"),  # names
-        ("so101_follower", ONE_ARM, "so101"),
-        ("so101_custom_xl", ONE_ARM, UNKNOWN_EMBODIMENT),  # resembles so101: never mapped without the option
-        ("koch_bimanual", ONE_ARM, UNKNOWN_EMBODIMENT),  # two Koch arms: none registered
-        ("koch_follower", [f"{s}_{m}.pos" for s in ("left", "right") for m in MOTORS], UNKNOWN_EMBODIMENT),  # names
-        ("franka", ["left_finger", "right_finger", *(f"joint{i}" for i in range(1, 8))], "franka"),  # fingers: one arm
-        (
-            "franka",
-            [
-                f"{s}.{p}"
-                for s in ("left", "right")
-                for p in ("wrist.x", "wrist.y", "wrist.z", "gripper", "a", "b", "c", "d")
-            ],
-            "franka",
-        ),  # canonical names
-        ("aloha", [f"{s}_waist" for s in ("left", "right")], "aloha"),  # already two arms
-    ],
-)
-def test_robots_by_evidence(tmp_path: Path, robot_type: str, names: list[str], expected: str) -> None:
-    name, how = _resolved(tmp_path, robot_type, names)
-    assert name == expected, how
-    if expected == UNKNOWN_EMBODIMENT:
-        assert "`embodiment` option" in how

@@ -14,12 +14,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.lerobot.cameras import canonical_camera, relocate_video
 from adapters.lerobot.source import LeRobotSource
 from adapters.synthetic.lerobot import inject_fault, write_lerobot_v3
 from adapters.synthetic.lerobot_layouts import load_case, materialize
 from jobs.validate import validate_dataset
-from schemas.canonical import Camera
 from schemas.lerobot import fill_path_template
 from tests.fixtures.episodes import write_canonical_dataset
 
@@ -51,24 +49,6 @@ def test_an_unknown_placeholder_is_a_value_error_naming_it() -> None:
         fill_path_template("data/chunk-{episode_chunk_idx:03d}/x.parquet", 0, 0)
 
 
-def test_relocation_takes_exactly_one_match_under_the_cameras_folder(tmp_path: Path) -> None:
-    declared = "videos/observation.images.top/chunk-000/file-000.mp4"
-    index = [
-        "video/top/chunk-000/file-000.mp4",
-        "video/wrist/chunk-000/file-000.mp4",
-        "video/top/chunk-001/file-000.mp4",
-    ]
-    for rel in index:
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_bytes(b"")
-    assert relocate_video(tmp_path, declared, "observation.images.top", index) == index[0]
-    # another camera's file, another chunk, or two candidates: not taken
-    assert relocate_video(tmp_path, declared, "observation.images.side", index) is None
-    assert relocate_video(tmp_path, declared.replace("chunk-000", "chunk-002"), "observation.images.top", index) is None
-    twin = [*index, "backup/top/chunk-000/file-000.mp4"]
-    assert relocate_video(tmp_path, declared, "observation.images.top", twin) is None
-
-
 def test_v3_videos_moved_to_another_folder_are_read_and_a_partial_move_names_the_missing_path(tmp_path: Path) -> None:
     root = write_lerobot_v3(tmp_path / "ds", (6, 7)).root
     shutil.move(root / "videos", root / "video")
@@ -86,35 +66,6 @@ def test_v3_videos_moved_to_another_folder_are_read_and_a_partial_move_names_the
     (root / "video/observation.images.wrist_left/chunk-000/file-000.mp4").unlink()
     ghost = next(q for q in LeRobotSource().report(root) if q["code"] == "ghost_camera")
     assert "expected e.g. videos/observation.images.wrist_left/chunk-000/file-000.mp4" in ghost["message"]
-
-
-@pytest.mark.parametrize(
-    ("name", "camera"),
-    [
-        ("cam_high", Camera.head),
-        ("cam_low", Camera.third_person),
-        ("cam_left_wrist", Camera.wrist_left),
-        ("cam_right_wrist", Camera.wrist_right),
-        ("top", Camera.head),
-        ("front", Camera.head),
-        ("wrist", Camera.wrist_right),
-        ("laptop", Camera.third_person),
-        ("phone", Camera.third_person),
-        ("cam0", None),
-        ("cam1", None),
-        ("image", None),
-    ],
-)
-def test_the_camera_rule_table(name: str, camera: Camera | None) -> None:
-    assert canonical_camera(name) == camera
-
-
-def test_rules_given_as_an_option_come_first() -> None:
-    rules = [("cam0", "head"), ("cam_*", "none"), ("*wrist*", "wrist_left")]
-    assert canonical_camera("cam0", rules) is Camera.head
-    assert canonical_camera("cam_high", rules) is None  # 'none': kept under its own key
-    assert canonical_camera("right_wrist", rules) is Camera.wrist_left
-    assert canonical_camera("laptop", rules) is Camera.third_person  # the table still answers the rest
 
 
 def test_an_episodes_meta_without_a_key_says_which_key_is_missing(tmp_path: Path) -> None:
