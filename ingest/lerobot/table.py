@@ -60,8 +60,9 @@ def table_features(features: Mapping[str, FeatureSpec]) -> dict[str, FeatureSpec
 
 def arrow_schema(features: Mapping[str, FeatureSpec]) -> pa.Schema:
     cols = table_features(features)
+    fields = [arrow_field(k, ft) for k, ft in cols.items()]  # first: it names a feature whose shape cannot be stored
     hf = {"info": {"features": {k: hf_feature_json(ft) for k, ft in cols.items()}}}
-    return pa.schema([arrow_field(k, ft) for k, ft in cols.items()], metadata={"huggingface": json.dumps(hf)})
+    return pa.schema(fields, metadata={"huggingface": json.dumps(hf)})
 
 
 def column_numpy(col: pa.ChunkedArray, ft: FeatureSpec) -> np.ndarray:
