@@ -297,6 +297,8 @@ def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out:
     actions["robot/velocity"] = _smooth(rng, np.arange(n) / FPS, 2, 0.02)
     if spec.layout is Layout.split_effector:
         states, actions = _split_effector(states), _split_effector(actions)
+        # the real sample fills end/wrench, float64 (T, 12): force and torque of both arms, tens of N
+        states["end/wrench"] = _smooth(rng, np.arange(n) / FPS, 12, 20.0)
     index = {k.split("/")[0]: np.arange(n) for k in actions}
     if spec.sparse_actions:
         keep = np.sort(rng.choice(np.arange(1, n), size=max(2, int(0.7 * n)), replace=False))
@@ -348,7 +350,8 @@ def _empty(kind: str, layout: Layout) -> tuple[str, ...]:
     if layout is not Layout.split_effector:
         return _EMPTY[kind]
     arms = tuple(f"{arm}_effector/force" for arm in ("left", "right"))
-    return tuple(k for k in _EMPTY[kind] if k != "effector/force") + arms
+    absent = ("effector/force", "end/wrench", "robot/angular")  # the real sample fills the wrench, has no angular
+    return tuple(k for k in _EMPTY[kind] if k not in absent) + arms
 
 
 def _digital_world(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
