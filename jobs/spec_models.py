@@ -20,12 +20,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from adapters.registry import adapter_class, get_adapter
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
 from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
 from schemas.canonicalize import CanonicalizeSpec
+from schemas.storage import StorageOptions, is_remote, protocol_of
 from schemas.tiers import QualityTier
 
 _SOURCE_NAME = re.compile(r"[a-z0-9_]+")
@@ -162,7 +164,13 @@ class JobSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    output: Path = Field(description="the corpus folder (datasets/, catalog/, manifests/, job/); relative to the spec")
+    output: Path | str = Field(
+        description="the corpus folder (datasets/, catalog/, manifests/, job/), relative to the spec; or a bucket URL"
+        " (s3://bucket/corpus), written exactly once through commit records (DESIGN.md 3.2)"
+    )
+    output_storage: StorageOptions | None = Field(
+        None, description="object-store options of a bucket output; unset: the AWS environment and config files"
+    )
     sources: list[SourceSpec] = Field(min_length=1, description="raw sources; names unique")
     canonicalize: Annotated[CanonicalizeSpec, no_unknown_keys(CanonicalizeSpec)] = Field(
         default_factory=CanonicalizeSpec, description="rates, cameras, gaps, validity and quality thresholds"
@@ -173,10 +181,16 @@ class JobSpec(BaseModel):
     parallelism: ParallelismSpec = Field(default_factory=ParallelismSpec, description="Ray parallelism and retries")
     strict: bool = Field(False, description="any quarantined episode fails the job (exit code 1)")
 
-    @field_validator("output")
+    @field_validator("output", mode="before")
     @classmethod
-    def _output(cls, v: Path, info: ValidationInfo) -> Path:
-        v = _resolve(v, info)
+    def _output(cls, v: Any, info: ValidationInfo) -> Any:
+        if not isinstance(v, str | os.PathLike):  # one error, as the plain `Path` field gave, not one per union arm
+            raise PydanticCustomError("path_type", "Input is not a valid path or bucket URL")
+        if is_remote(str(v)):
+            if protocol_of(str(v)) not in ("s3", "s3a"):  # the commit protocol stands on S3's conditional create
+                raise ValueError(f"output {v}: a bucket output must be s3:// (an S3-compatible store)")
+            return str(v).rstrip("/")
+        v = _resolve(Path(str(v).removeprefix("file://")), info)
         if v.exists() and not v.is_dir():
             raise ValueError(f"output exists and is not a folder: {v}")
         return v
@@ -223,6 +237,6 @@ class JobSpec(BaseModel):
     def _output_outside_roots(self) -> JobSpec:
         # Output inside a raw root would be rediscovered as raw data by adapters that walk their root.
         for i, src in enumerate(self.sources):
-            if self.output.is_relative_to(src.root):
+            if isinstance(self.output, Path) and self.output.is_relative_to(src.root):
                 raise nested_error([(("output",), "value_error", f"output lies inside sources[{i}].root ({src.root})")])
         return self
