@@ -158,8 +158,10 @@ def write_lerobot_v3(
     (root / "meta/episodes/chunk-000").mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table(rows), root / "meta/episodes/chunk-000/file-000.parquet")
 
-    # meta/tasks.parquet: as lerobot writes it, a pandas frame indexed by the task string
-    pd.DataFrame({"task_index": list(task_ids.values())}, index=list(task_ids)).to_parquet(root / "meta/tasks.parquet")
+    # meta/tasks.parquet: as lerobot writes it, a pandas frame indexed by the task string, the index named "task"
+    # (huggingface/lerobot datasets/dataset_metadata.py, `pd.Index(tasks, name="task")`)
+    tasks_frame = pd.DataFrame({"task_index": list(task_ids.values())}, index=pd.Index(list(task_ids), name="task"))
+    tasks_frame.to_parquet(root / "meta/tasks.parquet")
 
     features: dict[str, dict] = {}
     for key, (h, w) in {**cameras, **({ghost_camera: (96, 128)} if ghost_camera else {})}.items():
