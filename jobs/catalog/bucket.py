@@ -45,7 +45,7 @@ class RecordDigests(FileDigests):
     def __init__(self, publisher: DatasetPublisher) -> None:
         super().__init__()
         self.publisher = publisher
-        records = publisher.log.records()
+        records = publisher.log.records(refresh=True)  # committers in other processes appended since it read them
         self.sums = {rel: (o["size"], o["sha256"]) for r in records for rel, o in r.objects.items()}
         self._modified: dict[str, datetime] | None = None
 
