@@ -7,13 +7,15 @@ import os
 import queue
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import av
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.lerobot import VideoInfo
+
+if TYPE_CHECKING:
+    import av  # imported where it is used: a job spec's codec settings (VideoCodec) must not load PyAV
 
 # SVT-AV1 prints a ~20-line banner per file unless told otherwise; keep the user's choice if they set one.
 os.environ.setdefault("SVT_LOG", "1")
@@ -90,6 +92,8 @@ class VideoEncoder:
     def __init__(self, path: Path, width: int, height: int, fps: int, codec: VideoCodec) -> None:
         if codec.vcodec in ("libsvtav1", "hevc") and codec.pix_fmt == "yuv444p":
             codec = codec.model_copy(update={"pix_fmt": "yuv420p"})  # as lerobot: these encoders refuse 4:4:4 here
+        import av
+
         self.path, self.width, self.height = Path(path), width, height
         self._container = av.open(str(self.path), "w")
         try:
@@ -181,11 +185,15 @@ class ThreadedVideoEncoder:
 
 def to_video_frame(rgb: np.ndarray) -> av.VideoFrame:
     """HxWx3 uint8 RGB -> a frame owning its own copy of the pixels."""
+    import av
+
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
 
 
 def probe_video_info(path: Path) -> VideoInfo:
     """The `info` block lerobot's `get_video_info` derives from an mp4."""
+    import av
+
     with av.open(str(path), "r") as f:
         vs = f.streams.video[0]
         pix_fmt = vs.codec_context.pix_fmt or ""
