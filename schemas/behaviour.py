@@ -115,6 +115,13 @@ class BehaviourConfig(BaseModel):
         description="a one-frame step whose acceleration spikes in and out this many robust sigmas of the"
         " dim's own accelerations (1.4826 MAD over moving frames) demotes to low (clean GR00T arms: 25-62)",
     )
+    canonical_jump_sigma_low: float = Field(
+        20.0,
+        gt=0,
+        description="jump_sigma_low for the canonical state at ingest (wrist metres on the 10 Hz grid): clean real"
+        " wrists measure 0-4 (GR00T, Bridge) and 8.9 (AgiBot, a real arm at 30 Hz); a planted 0.6 rad one-frame"
+        " elbow glitch on GR00T measures 41",
+    )
     jump_range_fraction_quarantine: float = Field(
         0.5,
         gt=0,
@@ -158,10 +165,24 @@ class BehaviourConfig(BaseModel):
         description="a moving dim whose state correlates with its action below this at the best lag"
         " demotes to low (lerobot-lint: 0.8 at lag 0)",
     )
+    native_tracking_corr_low: float = Field(
+        0.8,
+        ge=-1,
+        le=1,
+        description="tracking_corr_low at ingest, for the median over the commanded native columns (lerobot-lint's"
+        " 0.8): the real GR00T episodes measure 0.97-0.99, each with the action of another demonstration of the"
+        " same task 0.57-0.66",
+    )
     # -- duplicates --------------------------------------------------------------------------------------------------
     fingerprint_rate_hz: float = Field(2.0, gt=0, description="the fingerprint samples the signal at this rate")
     fingerprint_step: float = Field(
         0.02, gt=0, description="quantisation step of the fingerprint in units of each dim's limit range"
+    )
+    fingerprint_step_m: float = Field(
+        0.03,
+        gt=0,
+        description="largest quantisation step of a metre dim (m): the canonical wrists of the real GR00T episodes"
+        " on the 10 Hz grid give copies (trimmed 7 frames, float32) 0.91-0.97 and distinct demonstrations <= 0.56",
     )
     fingerprint_hashes: int = Field(32, ge=4, description="min-hash values per episode")
     fingerprint_bands: int = Field(8, ge=1, description="LSH bands (hashes / bands rows each)")
@@ -199,6 +220,11 @@ class BehaviourRecord(BaseModel):
     cam_flat_fraction: float | None = Field(None, description="flat (featureless) frames, worst camera")
     state_frozen_s: float | None = Field(None, description="longest stretch of identical state rows mid-episode (s)")
     dead_dims: list[int] | None = Field(None, description="dims in use that never move while another does")
+    native_dead_dims: list[int] | None = Field(
+        None,
+        description="native state columns constant over the episode while another moves; dead when the dataset moves"
+        " them in most other episodes (judged at catalog build: no native limits exist per episode)",
+    )
     saturated_dims: list[int] | None = Field(None, description="dims at a limit above saturated_fraction_low")
     saturated_fraction: float | None = Field(None, description="largest fraction of frames a dim sits at a limit")
     jump_sigma: float | None = Field(None, description="largest step in robust sigmas of its dim's steps")
@@ -211,7 +237,11 @@ class BehaviourRecord(BaseModel):
     idle_end_s: float | None = Field(None, description="seconds after the last motion")
     trim_start: int | None = Field(None, description="first frame kept after trimming the idle start")
     trim_stop: int | None = Field(None, description="frame after the last kept one")
-    tracking_corr: float | None = Field(None, description="worst moving dim's action/state correlation at best lag")
+    tracking_corr: float | None = Field(
+        None,
+        description="action/state correlation at the best lag: the worst moving dim's (`measure_episode`), the median"
+        " over the paired moving native columns at ingest (`ingest.behaviour.phase`)",
+    )
     tracking_lag_s: float | None = Field(None, description="median best lag of the state behind the action (s)")
     fingerprint: list[int] | None = Field(None, description="min-hash content fingerprint (uint32 values)")
 

@@ -2,13 +2,13 @@
 
 Fingerprint: the set of per-dim level trigrams of the episode's motion, min-hashed. Each moving arm dim is smoothed
 by a centred moving average of 1/`fingerprint_rate_hz` s (noise averages out, a shift does not matter), quantised
-in steps of `fingerprint_step` of its limit range,
-and run-length compressed: the sequence of levels a dim passes through does not depend on the frame rate, a trimmed
-start or a re-encoding, so a copy of a demonstration (re-exported, resampled, trimmed, float32-rounded) shares almost
-all its tokens with the original, while two demonstrations of the same task differ in their paths. A token is
-(dim, level, next level, level after); `fingerprint_hashes` min-hashes (multiply-shift hashing on uint64) estimate the
-Jaccard similarity of two token sets as the fraction of equal values. Cost: O(N x D) per episode, a few microseconds per
-frame; the fingerprint is 32 uint32 values, a catalog column.
+in steps of `fingerprint_step` of its limit range (at most `fingerprint_step_m` for a metre dim: a canonical wrist's
+range is a workspace of metres), and run-length compressed: the sequence of levels a dim passes through does not
+depend on the frame rate, a trimmed start or a re-encoding, so a copy of a demonstration (re-exported, resampled,
+trimmed, float32-rounded) shares almost all its tokens with the original, while two demonstrations of the same task
+differ in their paths. A token is (dim, level, next level, level after); `fingerprint_hashes` min-hashes
+(multiply-shift hashing on uint64) estimate the Jaccard similarity of two token sets as the fraction of equal values.
+Cost: O(N x D) per episode, a few microseconds per frame; the fingerprint is 32 uint32 values, a catalog column.
 
 Search: LSH banding over the signatures (`fingerprint_bands` bands of hashes/bands rows): episodes whose band values
 all agree in at least one band are candidates, verified by their signature similarity. One sort per band: O(B N log N),
@@ -48,7 +48,9 @@ def level_tokens(values: np.ndarray, fps: float, limits: DimLimits, config: Beha
     """The episode's token set as unique uint64 hashes of (dim, level, next, after) over its moving dims."""
     v = np.asarray(values, np.float64)
     use = _in_use(limits) & ~limits.resting  # a gripper's two levels say little about which demonstration it is
-    step = np.maximum(config.fingerprint_step * _finite_span(limits), min_move(limits, config) / 2)
+    step = config.fingerprint_step * _finite_span(limits)
+    step = np.where(np.array(limits.units) == "m", np.minimum(step, config.fingerprint_step_m), step)
+    step = np.maximum(step, min_move(limits, config) / 2)
     w = min(len(v), max(1, round(fps / config.fingerprint_rate_hz)))
     if len(v) == 0:
         return np.zeros(0, np.uint64)

@@ -44,7 +44,7 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
             r.nonfinite,
             c.nonfinite_quarantine - 0.5,
             rej,
-            "{v:.0f} NaN/Inf values in the natives (quarantine at {t:.0f}+)",
+            "{v:.0f} NaN/Inf values in the natives" + f" (quarantine at {c.nonfinite_quarantine}+)",
         ),
         *_over(
             "qa_cam_frozen_fraction",

@@ -26,6 +26,7 @@ from ingest.behaviour.cameras import CameraBehaviour, camera_behaviour_thumbs, t
 from ingest.behaviour.canonical import canonical_limits
 from ingest.behaviour.episode import MOVING_STEP, measure_episode, worst_camera
 from ingest.behaviour.findings import Finding, findings, route
+from ingest.behaviour.idle import idle_behaviour
 from ingest.behaviour.state import DimLimits, frozen_rows, moving_frames
 from ingest.behaviour.tracking import tracking_behaviour
 from ingest.canonical.episode import CameraChecks, CanonicalEpisode, ResampledCamera
@@ -55,21 +56,46 @@ def _native_nonfinite(ep: CanonicalEpisode) -> int:
     return sum(int(x.size - np.isfinite(x).sum()) for x in (ep.state_native, ep.action_native) if x is not None)
 
 
+def _component(name: str) -> str:
+    """`state.right_arm.3` / `action.right_arm.3` -> `right_arm.3`: the stream's component, without its kind."""
+    return name.split(".", 1)[-1]
+
+
 def _native_tracking(ep: CanonicalEpisode, fps: float, config: BehaviourConfig) -> dict[str, float]:
-    """Action tracking on the natives, when the action's columns pair with the state's by name (`action.x` with
-    `observation.state.x` or the same component name) or the two have one width and unnamed columns."""
+    """Action tracking on the natives: action columns paired with the state columns of the same component name
+    (`action.right_arm.3` with `state.right_arm.3`); nothing when none pairs or a paired column is not finite. The
+    record's `tracking_corr` is then the median over the moving pairs (see below)."""
     s, a = ep.state_native, ep.action_native
-    if s is None or a is None or s.shape[1] != a.shape[1]:
+    if s is None or a is None:
         return {}
-    tail = [n.split(".", 1)[-1] for n in ep.state_native_names], [n.split(".", 1)[-1] for n in ep.action_native_names]
-    if tail[0] != tail[1] and not all(t.isdigit() for t in tail[0] + tail[1]):
+    col = {_component(n): i for i, n in enumerate(ep.state_native_names)}
+    pairs = [(col[_component(n)], j) for j, n in enumerate(ep.action_native_names) if _component(n) in col]
+    if not pairs:
         return {}
-    s64, a64 = np.asarray(s, np.float64), np.asarray(a, np.float64)
+    si, ai = (list(x) for x in zip(*pairs, strict=True))
+    s64, a64 = np.asarray(s, np.float64)[:, si], np.asarray(a, np.float64)[:, ai]
     if not (np.isfinite(s64).all() and np.isfinite(a64).all()):
         return {}
-    lim = DimLimits.observed(s64)
-    tb = tracking_behaviour(a64, s64, fps, lim, config)
-    return {} if tb.worst_corr is None else {"tracking_corr": tb.worst_corr, "tracking_lag_s": tb.median_lag_s}
+    commanded = np.ptp(a64, axis=0) > 0  # a constant command says nothing of tracking (GR00T: 7 of 26 columns)
+    s64, a64 = s64[:, commanded], a64[:, commanded]
+    tb = tracking_behaviour(a64, s64, fps, DimLimits.observed(s64), config)
+    # the median over the paired moving columns: without limits per native column, a hand's joint resting at its
+    # range end while commanded (the real GR00T right thumb, correlation -0.05) is not told from an arm's joint
+    return {} if tb.median_corr is None else {"tracking_corr": tb.median_corr, "tracking_lag_s": tb.median_lag_s}
+
+
+def _native_still(ep: CanonicalEpisode) -> list[int]:
+    """Native state columns exactly constant over the episode while another column moves (a disconnected motor
+    reads one value); the catalog build calls them dead where the dataset moves them elsewhere."""
+    s = ep.state_native
+    if s is None or len(s) < 2:
+        return []
+    v = np.asarray(s, np.float64)
+    finite = np.isfinite(v).all(axis=0)
+    rng = np.ptp(np.where(np.isfinite(v), v, 0.0), axis=0)
+    if not (finite & (rng > 0)).any():
+        return []
+    return np.flatnonzero(finite & (rng == 0)).tolist()
 
 
 def _native_frozen_s(ep: CanonicalEpisode, fps: float) -> float:
@@ -95,6 +121,8 @@ def measure_arrays(ep: CanonicalEpisode, fps: float, config: BehaviourConfig, wo
     if native_frozen > (rec.state_frozen_s or 0.0):
         extra["state_frozen_s"] = native_frozen
     extra.update(_native_tracking(ep, fps, config))
+    if ep.state_native is not None:
+        extra["native_dead_dims"] = _native_still(ep)
     return rec.model_copy(update=extra)
 
 
@@ -130,15 +158,6 @@ def trim_episode(ep: CanonicalEpisode, start: int, stop: int, fps: float) -> Can
     )
 
 
-def _trim_reason(rec: BehaviourRecord, n: int, fps: float, config: BehaviourConfig) -> str:
-    parts = []
-    if rec.trim_start:
-        parts.append(f"idle start {rec.idle_start_s:.1f} s: frames 0..{rec.trim_start - 1} cut")
-    if rec.trim_stop is not None and rec.trim_stop < n:
-        parts.append(f"idle end {rec.idle_end_s:.1f} s: frames {rec.trim_stop}..{n - 1} cut")
-    return f"qa_idle trimmed ({'; '.join(parts)}; {config.idle_keep_s:g} s kept beside the motion)"
-
-
 def _apply(ep: CanonicalEpisode, found: list[Finding]) -> tuple[CanonicalEpisode, str | None]:
     tier, reasons = route(ep.tier, found)
     rejected = [r for f, r in zip(found, reasons, strict=True) if f.tier == QualityTier.rejected]
@@ -146,17 +165,66 @@ def _apply(ep: CanonicalEpisode, found: list[Finding]) -> tuple[CanonicalEpisode
     return ep, "; ".join(rejected) or None
 
 
+@dataclass(frozen=True)
+class IdleCut:
+    """Where idle ends cut a stretch of canonical frames: keep [start, stop) of its `frames`."""
+
+    frames: int
+    start: int
+    stop: int
+    idle_start_s: float
+    idle_end_s: float
+
+    @property
+    def cuts(self) -> bool:
+        return (self.start, self.stop) != (0, self.frames)
+
+    def reason(self, config: BehaviourConfig) -> str:
+        parts = []
+        if self.start:
+            parts.append(f"idle start {self.idle_start_s:.1f} s: frames 0..{self.start - 1} cut")
+        if self.stop < self.frames:
+            parts.append(f"idle end {self.idle_end_s:.1f} s: frames {self.stop}..{self.frames - 1} cut")
+        return f"qa_idle trimmed ({'; '.join(parts)}; {config.idle_keep_s:g} s kept beside the motion)"
+
+    def record(self) -> dict[str, float | int]:
+        return dict(
+            idle_start_s=self.idle_start_s, idle_end_s=self.idle_end_s, trim_start=self.start, trim_stop=self.stop
+        )
+
+
+def idle_cut(
+    state: np.ndarray, mask: np.ndarray, fps: float, config: BehaviourConfig, workspace: Workspace | None = None
+) -> IdleCut:
+    """The idle ends of (N, 50) canonical frames and the range that keeps `idle_keep_s` of each (all of it unless
+    `idle_trim`, or when less than two frames would remain): canonicalize cuts there before the tier is assessed."""
+    s = np.asarray(state, np.float64)
+    ib = idle_behaviour(np.where(np.isfinite(s), s, 0.0), fps, canonical_limits(mask, workspace), config)
+    start, stop = (
+        (ib.trim_start, ib.trim_stop) if config.idle_trim and ib.trim_stop - ib.trim_start >= 2 else (0, len(s))
+    )
+    return IdleCut(len(s), start, stop, ib.idle_start_s, ib.idle_end_s)
+
+
 def assess_arrays(
-    ep: CanonicalEpisode, fps: float, config: BehaviourConfig, workspace: Workspace | None = None
+    ep: CanonicalEpisode,
+    fps: float,
+    config: BehaviourConfig,
+    workspace: Workspace | None = None,
+    cut: IdleCut | None = None,
 ) -> Assessment:
-    """Step 1 (before the writer): measure, trim idle ends, lower the tier; `rejected` says why to quarantine."""
-    rec = measure_arrays(ep, fps, config, workspace)
-    n = ep.num_frames
-    start, stop = rec.trim_start or 0, rec.trim_stop if rec.trim_stop is not None else n
-    if config.idle_trim and (start, stop) != (0, n) and stop - start >= 2:
-        ep = trim_episode(ep, start, stop, fps)
-        ep.tier_reasons.append(_trim_reason(rec, n, fps, config))
-    found = [f for f in findings(rec, config) if f.code not in DATASET_CODES and not f.code.startswith("qa_cam_")]
+    """Step 1 (before the writer): measure, trim idle ends, lower the tier; `rejected` says why to quarantine.
+    `cut`: the idle ends already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured."""
+    if cut is None:
+        cut = idle_cut(ep.state, ep.mask, fps, config, workspace)
+        ep = trim_episode(ep, cut.start, cut.stop, fps)
+    if cut.cuts:
+        ep.tier_reasons.append(cut.reason(config))
+    rec = measure_arrays(ep, fps, config, workspace).model_copy(update=cut.record())  # what is written, idle as cut
+    canonical = config.model_copy(
+        update={"jump_sigma_low": config.canonical_jump_sigma_low, "tracking_corr_low": config.native_tracking_corr_low}
+    )
+    found = [f for f in findings(rec, canonical) if f.code not in DATASET_CODES and not f.code.startswith("qa_cam_")]
     ep.behaviour = BehaviourRecord(**rec.values())
     ep.camera_checks = CameraChecks(config, workspace)
     ep, rejected = _apply(ep, found)

@@ -24,6 +24,8 @@ class TrackingBehaviour:
     worst_corr: float | None  # None without a moving dim
     worst_dim: int | None
     median_lag_s: float | None
+    median_corr: float | None = None  # over the moving dims: one joint resting at its limit while commanded does not
+    # drag it down (the real GR00T right thumb: its command moves, the joint sits at its range end)
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -60,4 +62,6 @@ def tracking_behaviour(
         better = c > best
         best, lag = np.where(better, c, best), np.where(better, k, lag)
     w = int(best.argmin())
-    return TrackingBehaviour(len(cols), float(best[w]), int(cols[w]), float(np.median(lag)) / fps)
+    return TrackingBehaviour(
+        len(cols), float(best[w]), int(cols[w]), float(np.median(lag)) / fps, float(np.median(best))
+    )

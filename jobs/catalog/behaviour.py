@@ -4,9 +4,10 @@
   (`ingest.behaviour.duplicates.near_duplicates`); the later episode of each pair (by catalog order: episode_uid)
   gets `qa_duplicate_of` / `qa_duplicate_similarity` and, at or above `duplicate_similarity_quarantine`, the tier
   `rejected` with the reason (value and threshold) in the catalog row, so no manifest trains on it twice.
-- Dead dims: an episode's `qa_dead_dims` are dims motionless there while another dim moves; a dim is dead only if
-  the dataset moves it in most of its other episodes (a planar robot's height never moves: not a defect). Such
-  episodes are lowered to `low` with the dims and the share of the dataset that moves them.
+- Dead dims: an episode's `qa_dead_dims` (canonical) and `qa_native_dead_dims` (native state columns) are dims
+  motionless there while another dim moves; a dim is dead only if the dataset moves it in most of its other episodes
+  (a planar robot's height, a humanoid's legs in an arms-only dataset never move: not a defect). Such episodes are
+  lowered to `low` with the dims and the share of the dataset that moves them.
 - Per dataset: task imbalance and episodes shorter than the policy window (`dataset_findings`), as rows of
   `catalog/findings/` (view `findings` in `eidata query`), each with its value, threshold and the episodes it names.
 
@@ -61,12 +62,13 @@ def _duplicates(table: pa.Table, config: BehaviourConfig) -> dict[int, tuple[int
     return best
 
 
-def _dead(table: pa.Table) -> dict[int, tuple[list[int], float]]:
-    """Row -> (its dead dims that most of its dataset moves, the smallest such share)."""
+def _dead(table: pa.Table, column: str) -> dict[int, tuple[list[int], float]]:
+    """Row -> (its motionless dims in `column` that most of its dataset's other episodes move, the smallest share
+    that moves them)."""
     datasets = table["dataset"].to_pylist()
-    dead = table["qa_dead_dims"].to_pylist()
+    still = table[column].to_pylist()
     by_ds: dict[str, list[int]] = defaultdict(list)
-    for i, (ds, d) in enumerate(zip(datasets, dead, strict=True)):
+    for i, (ds, d) in enumerate(zip(datasets, still, strict=True)):
         if d is not None:
             by_ds[ds].append(i)
     out: dict[int, tuple[list[int], float]] = {}
@@ -75,17 +77,13 @@ def _dead(table: pa.Table) -> dict[int, tuple[list[int], float]]:
             continue
         counts: dict[int, int] = defaultdict(int)
         for i in rows:
-            for d in dead[i]:
+            for d in still[i]:
                 counts[d] += 1
         for i in rows:
-            dims, shares = [], []
-            for d in dead[i]:
-                share = 1 - (counts[d] - 1) / (len(rows) - 1)  # the other episodes that do not list it dead
-                if share >= DEAD_SHARE:
-                    dims.append(d)
-                    shares.append(share)
+            shares = {d: 1 - (counts[d] - 1) / (len(rows) - 1) for d in still[i]}  # others that do not list it
+            dims = [d for d, share in shares.items() if share >= DEAD_SHARE]
             if dims:
-                out[i] = (dims, min(shares))
+                out[i] = (dims, min(shares[d] for d in dims))
     return out
 
 
@@ -94,8 +92,9 @@ def route_catalog(table: pa.Table, config: BehaviourConfig) -> pa.Table:
     lowered, each with its reason appended."""
     if table.num_rows == 0:
         return table
-    dupes, dead = _duplicates(table, config), _dead(table)
-    if not dupes and not dead:
+    dupes = _duplicates(table, config)
+    dead = {c: _dead(table, c) for c in ("qa_dead_dims", "qa_native_dead_dims")}
+    if not dupes and not any(dead.values()):
         return table
     uids = table["episode_uid"].to_pylist()
     tiers = table["tier"].to_pylist()
@@ -108,13 +107,15 @@ def route_catalog(table: pa.Table, config: BehaviourConfig) -> pa.Table:
         if s >= thr:
             tiers[i] = demote(QualityTier(tiers[i]), QualityTier.rejected).value
             reasons[i] = [*(reasons[i] or []), f"qa_duplicate: repeats {uids[j]} (similarity {s:.2f} >= {thr:.2f})"]
-    for i, (dims, share) in dead.items():
-        tiers[i] = demote(QualityTier(tiers[i]), QualityTier.low).value
-        reasons[i] = [
-            *(reasons[i] or []),
-            f"qa_dead_dims: dims {dims} motionless while others move; {share:.0%} of the dataset's other episodes"
-            f" move them (>= {DEAD_SHARE:.0%})",
-        ]
+    for column, found in dead.items():
+        what = "canonical dims" if column == "qa_dead_dims" else "native state columns"
+        for i, (dims, share) in found.items():
+            tiers[i] = demote(QualityTier(tiers[i]), QualityTier.low).value
+            reasons[i] = [
+                *(reasons[i] or []),
+                f"{column}: {what} {dims} motionless while others move; {share:.0%} of the dataset's other"
+                f" episodes move them (>= {DEAD_SHARE:.0%})",
+            ]
     columns = {"tier": tiers, "tier_reasons": reasons, "qa_duplicate_of": dup_of, "qa_duplicate_similarity": dup_sim}
     for name, values in columns.items():
         k = table.schema.get_field_index(name)

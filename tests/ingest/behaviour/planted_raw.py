@@ -1,0 +1,107 @@
+"""Planted defects in copies of the real GR00T PickNPlace raw episodes, as the lerobot adapter reads them.
+
+`planted(raw, planter, ...)` applies one of `adapters.synthetic.behaviour_defects` to the raw episode's native state
+(the 8 `state.*` streams in sorted order, 44 joints), action and decoded ego camera, and returns a new `RawEpisode`
+whose camera serves the planted frames from memory. Canonicalization, the behaviour phase and the writer then run
+on it as on any raw episode: the defect is found where ingest finds it (natives, FK wrists, the frames the writer
+encodes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from adapters.base import CameraSource, RawEpisode, Stream
+from adapters.cameras import fit_rgb
+from adapters.synthetic.behaviour_defects import Episode, Planted
+from ingest.behaviour.phase import BehaviourRejected, assess_arrays
+from ingest.canonical.canonicalize import canonicalize
+from ingest.canonical.episode import CanonicalEpisode
+from ingest.canonical.store import dataset_features, write_episode
+from ingest.lerobot.writer import LeRobotWriter
+from schemas.canonicalize import CanonicalizeSpec
+from schemas.image_size import FrameFit
+
+CAMERA = "observation.images.ego_view"
+
+
+class ArrayCamera(CameraSource):
+    """A camera whose frames are held in memory: a planted copy of a real camera's decoded frames."""
+
+    def __init__(self, like: CameraSource, frames: np.ndarray, timestamps: np.ndarray) -> None:
+        super().__init__(like.name, like.canonical, timestamps, frames.shape[1], frames.shape[2], like.intrinsics)
+        self.data = frames
+
+    def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        for i in range(len(self.data)) if indices is None else indices:
+            yield i, fit_rgb(self.data[i], fit)
+
+
+def episode_of(raw: RawEpisode) -> Episode:
+    """The raw episode's native state, action and decoded ego camera as one planter input."""
+    state = np.concatenate([raw.states[k].values for k in sorted(raw.states)], axis=1).astype(np.float64)
+    action = np.concatenate([raw.actions[k].values for k in sorted(raw.actions)], axis=1).astype(np.float64)
+    frames = np.stack([f for _, f in raw.cameras[CAMERA].frames()])
+    return Episode(state, action, frames, float(raw.native_fps or 20.0))
+
+
+def _split(streams: dict[str, Stream], values: np.ndarray, t: np.ndarray) -> dict[str, Stream]:
+    out, at = {}, 0
+    for k in sorted(streams):
+        w = streams[k].values.shape[1]
+        out[k] = replace(streams[k], timestamps=t, values=values[:, at : at + w].astype(streams[k].values.dtype))
+        at += w
+    return out
+
+
+def with_episode(raw: RawEpisode, ep: Episode) -> RawEpisode:
+    """A copy of `raw` carrying `ep`'s arrays (a planted length change stretches the scalar signals by nearest
+    index, which carry no defect)."""
+    n = len(ep.state)
+    t = np.arange(n) / ep.fps
+    n0 = len(next(iter(raw.states.values())))
+    idx = np.round(np.linspace(0, n0 - 1, n)).astype(int)
+    signals = {k: replace(s, timestamps=t, values=s.values[idx]) for k, s in raw.signals.items()}
+    camera = ArrayCamera(raw.cameras[CAMERA], ep.frames, t)
+    return replace(
+        raw,
+        states=_split(raw.states, ep.state, t),
+        actions=_split(raw.actions, ep.action, t),
+        signals=signals,
+        cameras={CAMERA: camera},
+        tier_reasons=list(raw.tier_reasons),
+    )
+
+
+def planted(
+    raw: RawEpisode, planter: Callable[..., Planted], *args: object, **kw: object
+) -> tuple[RawEpisode, Planted]:
+    p = planter(episode_of(raw), *args, **kw)
+    return with_episode(raw, p.episode), p
+
+
+def ingest(raw: RawEpisode, spec: CanonicalizeSpec, dataset: Path) -> tuple[list[CanonicalEpisode], str | None]:
+    """Canonicalize `raw` and write its episodes into `dataset` as the ingest worker does; (episodes written,
+    the quarantine reason or None)."""
+    episodes = canonicalize(raw, spec)
+    if not episodes:
+        return [], "; ".join(raw.tier_reasons)
+    written = []
+    for ep in episodes:
+        if ep.camera_checks is None:  # canonicalize without the behaviour phase hooked in
+            asm = assess_arrays(ep, spec.fps, spec.behaviour, spec.validity.limits_for(ep.embodiment).workspace)
+            if asm.rejected:
+                return [], asm.rejected
+            ep = asm.episode
+        features = dataset_features(ep)
+        try:
+            with LeRobotWriter.create_or_open(dataset, fps=spec.fps, features=features, robot_type=ep.embodiment) as w:
+                write_episode(w, ep)
+        except BehaviourRejected as err:
+            return written, str(err)
+        written.append(ep)
+    return written, None
