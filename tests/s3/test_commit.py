@@ -104,14 +104,3 @@ def test_commit_conflict_when_another_writer_committed(s3: S3Server, prefix: str
     assert a.committed_keys() == {f"{out}/x.bin"}
     assert b.recover() == [f"{out}/.eidata/staging/y.bin"]  # b's staged object was never committed: garbage
     assert fs.cat_file(f"{out}/x.bin") == b"aa" and not fs.exists(f"{out}/y.bin")
-
-
-def test_local_output_takes_the_same_protocol(tmp_path: Path) -> None:
-    fs, out = filesystem(str(tmp_path / "ds"))
-    with Lease(fs, out, job="local").acquire():
-        log = CommitLog(fs, out)
-        log.commit("g0", {"a/b.bin": log.stage("a/b.bin", b"xyz")})
-        with pytest.raises(OutputLeasedError):
-            Lease(fs, out, job="other").acquire()
-    assert (tmp_path / "ds" / "a" / "b.bin").read_bytes() == b"xyz"
-    assert list_keys(fs, f"{out}/.eidata/staging") == []
