@@ -1,0 +1,82 @@
+"""The catalog-wide behaviour QA at rebuild (`jobs.catalog.behaviour`), on a corpus of the real GR00T PickNPlace
+episodes written by ingest's path (`tests/ingest/behaviour/planted_raw.ingest`) plus two planted copies: a dead
+right elbow (its native column constant) and a duplicate of episode 0 (float32, trimmed by 7 frames, noise). The
+duplicate is rejected naming the episode it repeats, the dead joint lowered to low naming the column, the clean
+episodes keep `high`; the policy window in the corpus's spec names the short episodes in the `findings` view."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import adapters
+import adapters.synthetic.behaviour_defects as plant
+from adapters.base import RawEpisode
+from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.query import run_query
+from schemas.canonicalize import CanonicalizeSpec
+from schemas.corpus import JOB_DIR, dataset_dir
+from tests.ingest.behaviour import gr00t_sample as g
+from tests.ingest.behaviour.planted_raw import ingest, planted
+
+ELBOW = 25  # right_arm 22..28 in the sorted state streams
+WINDOW = 200  # frames: two clean episodes (164 and 206 frames at 10 Hz: 4 is shorter) fall short of it
+
+
+def renamed(raw: RawEpisode, raw_id: str) -> RawEpisode:
+    return replace(raw, ref=raw.ref.model_copy(update={"raw_id": raw_id}))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    adapter = adapters.get_adapter("lerobot")
+    refs = sorted(adapter.discover(g.ROOT), key=lambda r: r.raw_id)
+    raws = [adapter.read(r) for r in refs]
+    planted_raws = [
+        renamed(planted(raws[3], plant.dead_joint, ELBOW)[0], "planted_dead_elbow"),
+        renamed(planted(raws[0], plant.duplicate)[0], "planted_zz_copy_of_0"),  # sorts after episode_000000
+    ]
+    spec = CanonicalizeSpec()
+    for raw in [*raws, *planted_raws]:
+        eps, rejected = ingest(raw, spec, root / dataset_dir("lerobot", raw.ref.subset))
+        assert rejected is None and len(eps) == 1
+    (root / JOB_DIR).mkdir()
+    (root / JOB_DIR / "spec.yaml").write_text(f"canonicalize:\n  behaviour:\n    policy_window_frames: {WINDOW}\n")
+    rebuild_catalog(root)
+    return root
+
+
+def rows(corpus: Path) -> dict[str, dict]:
+    sql = """SELECT episode_uid, tier, tier_reasons, qa_duplicate_of, qa_duplicate_similarity, qa_native_dead_dims,
+                    qa_cam_frozen_s, qa_tracking_corr, num_frames FROM episodes"""
+    return {r["episode_uid"].rsplit("/", 1)[1]: r for r in run_query(corpus, sql).to_pylist()}
+
+
+def test_duplicate_is_rejected_naming_the_episode_it_repeats(corpus: Path) -> None:
+    r = rows(corpus)
+    dup = r["planted_zz_copy_of_0"]
+    assert dup["qa_duplicate_of"].endswith("/episode_000000") and dup["qa_duplicate_similarity"] >= 0.75
+    assert dup["tier"] == "rejected" and dup["tier_reasons"][-1].startswith("qa_duplicate: repeats lerobot/")
+    assert r["episode_000000"]["qa_duplicate_of"] is None  # the earlier episode of the pair is kept
+
+
+def test_dead_native_joint_is_judged_against_the_dataset(corpus: Path) -> None:
+    r = rows(corpus)
+    dead = r["planted_dead_elbow"]
+    assert dead["tier"] == "low" and dead["tier_reasons"][-1].startswith("qa_native_dead_dims: native state columns")
+    # the legs, neck and waist never move in any episode: constant columns the dataset never moves are not dead
+    clean = [r[f"episode_{i:06d}"] for i in range(g.EPISODES)]
+    assert all(x["tier"] == "high" for x in clean), [x["tier_reasons"] for x in clean]
+    assert not any(r.startswith("qa_") for x in clean for r in x["tier_reasons"])
+    assert all(len(x["qa_native_dead_dims"]) >= 12 for x in clean)
+
+
+def test_short_episodes_for_the_policy_window_are_a_dataset_finding(corpus: Path) -> None:
+    found = run_query(corpus, "SELECT * FROM findings").to_pylist()
+    (short,) = [f for f in found if f["code"] == "qa_short_episodes"]
+    lengths = {k: v["num_frames"] for k, v in rows(corpus).items()}
+    assert short["threshold"] == 0 and f"policy window of {WINDOW} frames" in short["message"]
+    assert sorted(e.rsplit("/", 1)[1] for e in short["episodes"]) == sorted(k for k, n in lengths.items() if n < WINDOW)
