@@ -5,19 +5,32 @@ catalog folder's parts are listed by the store, never globbed. Rebuilt from the 
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from adapters.storage.urls import filesystem
 from ingest.storage.bucket_output import BucketOutput
-from ingest.storage.objects import list_keys, list_modified
+from ingest.storage.objects import exists, list_keys, list_modified, put, put_if_absent
 from ingest.storage.publish import DatasetPublisher
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.rows import CatalogError, FileDigests
+from schemas.corpus import EPISODES_DIR, MANIFESTS_DIR
+from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON, Manifest
 from schemas.storage import StorageOptions, protocol_of
+
+
+def _is_part(key: str, folder: str) -> bool:
+    """A committed parquet part directly in `folder` (hidden temp names and sub-folders left out, as
+    `schemas.corpus.parquet_files`)."""
+    name = key.removeprefix(folder)
+    return name.endswith(".parquet") and "/" not in name and not name.startswith(".")
 
 
 def bucket_catalog(
@@ -31,8 +44,7 @@ def bucket_catalog(
 
     def parts(rel: str) -> list[str]:
         folder = f"{path}/{rel}/"
-        names = [k.removeprefix(folder) for k in list_keys(fs, folder)]
-        return [f"{protocol}://{folder}{n}" for n in names if n.endswith(".parquet") and "/" not in n and n[0] != "."]
+        return [f"{protocol}://{k}" for k in list_keys(fs, folder) if _is_part(k, folder)]
 
     return parts
 
@@ -73,3 +85,42 @@ def rebuild_bucket_catalog(out: BucketOutput) -> int:
         return RecordDigests(out.publisher(dataset_root.relative_to(out.scratch).as_posix()))
 
     return rebuild_catalog(out.scratch, digests_for=digests_for)
+
+
+def bucket_snapshot_hash(url: str, options: StorageOptions | None = None) -> str:
+    """`jobs.catalog.build.catalog_snapshot_hash` of a corpus in a bucket: the same framing (name, size, bytes of each
+    part in name order), so one catalog has one snapshot hash on disk and in the bucket."""
+    fs, path = filesystem(url, options)
+    h = hashlib.sha256()
+    for key in sorted(k for k in list_keys(fs, f"{path}/{EPISODES_DIR}") if _is_part(k, f"{path}/{EPISODES_DIR}/")):
+        data = fs.cat_file(key)
+        h.update(f"{key.rsplit('/', 1)[-1]}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def write_bucket_manifest(
+    url: str, name: str, entries: pa.Table, manifest: Manifest, *, overwrite: bool, options: StorageOptions | None
+) -> str:
+    """`manifests/<name>/` of a corpus in a bucket: `entries.parquet` put first, then `manifest.json`, the manifest's
+    commit point (readers open it first); without `overwrite` it is a conditional create, so of two curates of one
+    name exactly one succeeds and the other gets FileExistsError. Returns the manifest's URL."""
+    fs, path = filesystem(url, options)
+    folder = f"{path}/{MANIFESTS_DIR}/{name}"
+    where = f"{url}/{MANIFESTS_DIR}/{name}"
+    if not overwrite and exists(fs, f"{folder}/{MANIFEST_JSON}"):
+        raise FileExistsError(f"{where} already exists; pass overwrite=True (--overwrite) to replace it")
+    buf = io.BytesIO()
+    pq.write_table(entries, buf, compression="zstd")
+    put(fs, f"{folder}/{ENTRIES_PARQUET}", buf.getvalue())
+    text = manifest.dump().encode()
+    if overwrite:
+        put(fs, f"{folder}/{MANIFEST_JSON}", text)
+    elif not put_if_absent(fs, f"{folder}/{MANIFEST_JSON}", text):
+        raise FileExistsError(f"{where} was created meanwhile; pass overwrite=True (--overwrite) to replace it")
+    return where
+
+
+def load_bucket_manifest(manifest_url: str, options: StorageOptions | None = None) -> Manifest:
+    fs, path = filesystem(manifest_url, options)
+    return Manifest.model_validate_json(fs.cat_file(f"{path}/{MANIFEST_JSON}"))

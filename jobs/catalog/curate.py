@@ -15,6 +15,7 @@ import shutil
 import sys
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -24,6 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from adapters.storage.urls import StorageError, preflight
+from jobs.catalog.bucket import bucket_snapshot_hash, load_bucket_manifest, write_bucket_manifest
 from jobs.catalog.build import catalog_snapshot_hash
 from jobs.catalog.query import connect, format_table
 from jobs.runtime.options import Arg
@@ -39,6 +42,7 @@ from schemas.manifest import (
     SplitRule,
     check_name,
 )
+from schemas.storage import StorageOptions, is_remote
 from schemas.tiers import QualityTier, RoutingTable
 
 BALANCES: tuple[Balance, ...] = ("none", "source", "subset")
@@ -92,11 +96,11 @@ def sampled_mass(weights: np.ndarray, duration_s: np.ndarray, keys: pa.ChunkedAr
     return mass
 
 
-def _select(corpus_root: Path, where: str) -> tuple[str, pa.Table]:
+def _select(corpus_root: Path | str, where: str, options: StorageOptions | None = None) -> tuple[str, pa.Table]:
     if not where.strip():
         raise ValueError("the where clause is empty; use 'true' to select every episode")
     sql = SELECT_SQL.format(where=where)
-    con = connect(corpus_root)
+    con = connect(corpus_root, options)
     try:
         return sql, con.sql(sql).to_arrow_table()
     finally:
@@ -166,7 +170,7 @@ def _write_atomic(final: Path, entries: pa.Table, manifest: Manifest, overwrite:
 
 
 def curate(
-    corpus_root: Path,
+    corpus_root: Path | str,
     name: str,
     where: str,
     *,
@@ -174,26 +178,33 @@ def curate(
     val_fraction: float = 0.05,
     routing: RoutingTable | None = None,
     overwrite: bool = False,
-) -> Path:
+    options: StorageOptions | None = None,
+) -> Path | str:
     """Select episodes with `where` (SQL over the `episodes` view) and write `manifests/<name>/`; returns that folder.
 
     Rejected and quarantined episodes are never selected. Split: sha256 of episode_uid (`schemas.manifest.split_for`).
     balance="subset" gives every (source, subset) the same total weight (LARA), "source" every source, "none" weight
-    1 each. Refuses to replace an existing manifest unless `overwrite`."""
-    corpus_root = Path(corpus_root)
+    1 each. Refuses to replace an existing manifest unless `overwrite`. `corpus_root` may be a bucket URL (read and
+    written through fsspec with `options`, `jobs.catalog.bucket`); the manifest's URL is returned then."""
+    remote = is_remote(str(corpus_root))
+    corpus_root = str(corpus_root).rstrip("/") if remote else Path(corpus_root)
     check_name(name)
     if balance not in BALANCES:
         raise ValueError(f"balance must be one of {BALANCES}, got {balance!r}")
     if not 0.0 <= val_fraction <= 1.0:
         raise ValueError(f"val_fraction must be within [0, 1], got {val_fraction}")
     routing = routing or RoutingTable.default()
-    final = corpus_root / MANIFESTS_DIR / name
-    if final.exists() and not overwrite:
-        raise FileExistsError(f"{final} already exists; pass overwrite=True (--overwrite) to replace it")
+    if remote:
+        snapshot_of = partial(bucket_snapshot_hash, str(corpus_root), options)
+    else:
+        final = Path(corpus_root) / MANIFESTS_DIR / name
+        if final.exists() and not overwrite:
+            raise FileExistsError(f"{final} already exists; pass overwrite=True (--overwrite) to replace it")
+        snapshot_of = partial(catalog_snapshot_hash, Path(corpus_root))
 
-    snapshot = catalog_snapshot_hash(corpus_root)
-    sql, selected = _select(corpus_root, where)
-    if catalog_snapshot_hash(corpus_root) != snapshot:
+    snapshot = snapshot_of()
+    sql, selected = _select(corpus_root, where, options)
+    if snapshot_of() != snapshot:
         raise CurateError("the catalog changed while the query ran; run curate again")
     _check_selection(selected, routing)
 
@@ -238,6 +249,8 @@ def curate(
         num_entries=n,
         created_at=datetime.now(UTC),
     )
+    if remote:
+        return write_bucket_manifest(str(corpus_root), name, entries, manifest, overwrite=overwrite, options=options)
     _write_atomic(final, entries, manifest, overwrite)
     return final
 
@@ -256,7 +269,7 @@ def _default(name: str) -> object:
 
 # `eidata curate`, in the flags' order; the defaults are `curate`'s own
 OPTIONS = (
-    Arg(("root",), {"help": "corpus folder"}),
+    Arg(("root",), {"help": "corpus folder, or its bucket URL (s3://bucket/corpus)"}),
     Arg(("--name",), {"required": True}),
     Arg(("--where",), {"required": True, "help": "SQL condition over the `episodes` view"}),
     Arg(("--balance",), {"choices": list(BALANCES), "default": _default("balance")}),
@@ -269,10 +282,18 @@ OPTIONS = (
 def cli_curate(args: argparse.Namespace) -> int:
     """`eidata curate ROOT --name NAME --where SQL [--balance none|source|subset] [--val-fraction F]
     [--routing FILE] [--overwrite]`. Exit 0 on success, 1 when nothing can be written, 2 for bad SQL or arguments."""
-    root = Path(args.root)
-    if not root.is_dir():
+    root: Path | str = args.root
+    if is_remote(str(root)):
+        try:
+            preflight(str(root))  # a wrong credential or a missing bucket is named before any query runs
+        except StorageError as e:
+            print(f"eidata curate: {e}", file=sys.stderr)
+            return 2
+    elif not Path(root).is_dir():
         print(f"eidata curate: {root}: no such corpus folder", file=sys.stderr)
         return 2
+    else:
+        root = Path(root)
     try:
         routing = load_routing(Path(args.routing)) if getattr(args, "routing", None) else None
     except (OSError, ValueError, yaml.YAMLError) as e:  # pydantic's ValidationError is a ValueError
@@ -294,7 +315,7 @@ def cli_curate(args: argparse.Namespace) -> int:
     except (duckdb.Error, ValueError) as e:  # bad SQL, name, balance or fraction
         print(f"eidata curate: {e}", file=sys.stderr)
         return 2
-    m = Manifest.load(out)
+    m = load_bucket_manifest(out) if isinstance(out, str) else Manifest.load(out)
     print(f"manifest {m.name}: {m.num_entries} episodes -> {out}")
     for split, c in m.splits.items():
         print(f"  {split}: {c.episodes} episodes, {c.hours:.3f} h")

@@ -1,6 +1,7 @@
-"""`eidata query` over a corpus whose catalog is in a bucket (`jobs.catalog.bucket`), against a real S3 server: DuckDB
-reads the parts through fsspec and answers as over the same catalog on disk; a wrong credential is named before any
-query runs."""
+"""`eidata query` and `curate` over a corpus whose catalog is in a bucket (`jobs.catalog.bucket`), against a real S3
+server: DuckDB reads the parts through fsspec and answers as over the same catalog on disk, curate writes the manifest
+the same catalog on disk gives; the catalog rebuilt from commit records matches the one hashed from files; a wrong
+credential is named before any query runs."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from adapters.storage.urls import filesystem
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.storage.bucket_output import BucketOutput
 from ingest.storage.objects import list_modified
-from jobs.catalog.bucket import rebuild_bucket_catalog
-from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.bucket import bucket_snapshot_hash, load_bucket_manifest, rebuild_bucket_catalog
+from jobs.catalog.build import catalog_snapshot_hash, rebuild_catalog
+from jobs.catalog.curate import curate
 from jobs.catalog.parts import write_quarantine_part
 from jobs.catalog.query import cli_query, run_query
 from schemas.corpus import QuarantineRow
+from schemas.manifest import Manifest
 from schemas.storage import StorageOptions
 from tests.fixtures.episodes import canonical_frames, canonical_test_features, write_canonical_dataset
 from tests.s3.server import SECRET_KEY, S3Server
@@ -115,3 +118,22 @@ def test_catalog_rebuilt_from_records_matches_the_local_one(s3: S3Server, prefix
     assert [r["ingested_at"] for r in got] == [
         modified[f"{path}/datasets/demo/default/data/chunk-000/episode_{i:06d}.parquet"] for i in range(3)
     ]
+
+
+def test_curate_over_the_bucket_writes_the_local_manifest(s3: S3Server, corpus: tuple[Path, str]) -> None:
+    """One catalog on disk and in the bucket: one snapshot hash, the same entries bytes, the same manifest but for
+    its creation time; the manifest's conditional create refuses a second curate of the name."""
+    local, url = corpus
+    where = "num_frames > 8"
+    on_disk = curate(local, "pick", where)
+    in_bucket = curate(url, "pick", where, options=s3.options())
+    assert in_bucket == f"{url}/manifests/pick"
+    assert bucket_snapshot_hash(url, s3.options()) == catalog_snapshot_hash(local)
+    fs, path = filesystem(in_bucket, s3.options())
+    assert fs.cat_file(f"{path}/entries.parquet") == (on_disk / "entries.parquet").read_bytes()
+    got, want = load_bucket_manifest(in_bucket, s3.options()), Manifest.load(on_disk)
+    assert got.num_entries == 2 and got.model_dump(exclude={"created_at"}) == want.model_dump(exclude={"created_at"})
+    with pytest.raises(FileExistsError, match="already exists"):
+        curate(url, "pick", where, options=s3.options())
+    assert curate(url, "pick", "true", options=s3.options(), overwrite=True) == in_bucket
+    assert load_bucket_manifest(in_bucket, s3.options()).num_entries == 3
