@@ -1,11 +1,8 @@
-"""Properties of `ingest.canonical.hands` (MANO-21 keypoints, joint maps, wrist frames, fingertips) and
-`ingest.canonical.mano_convert`."""
+"""Properties of `ingest.canonical.hands` (MANO-21 keypoints, joint maps, wrist frames, fingertips); the pickle
+converter's tests are in test_mano_convert.py."""
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +25,7 @@ from ingest.canonical.hands import (
     keypoints_from_joints,
     wrist_frames_from_keypoints,
 )
-from ingest.canonical.mano_convert import MANOModelError, SafeUnpickler, UnsafePickleError, convert, validate_model
+from ingest.canonical.mano_convert import MANOModelError
 from schemas.canonical import FINGERTIPS as TIP_NAMES
 from schemas.canonical import MANO21_NAMES
 from tests.fixtures.mano import (
@@ -36,7 +33,6 @@ from tests.fixtures.mano import (
     hand_layout,
     mano_arrays,
     template_keypoints,
-    write_chumpy_pickle,
     write_hostile_pickle,
     write_mano_npz,
 )
@@ -44,7 +40,6 @@ from tests.fixtures.mano import (
 settings.register_profile("hands", max_examples=40, deadline=None)
 settings.load_profile("hands")
 
-REPO = Path(__file__).resolve().parents[3]
 AA_MIRROR = np.tile([1.0, -1.0, -1.0], 15)  # axis-angle of a mirrored (x -> -x) rotation
 CHAINS = [[0, *range(1 + 4 * f, 5 + 4 * f)] for f in range(5)]  # wrist -> base .. tip, per finger
 
@@ -220,59 +215,6 @@ def test_load_never_unpickles_and_checks_the_file(tmp_path: Path) -> None:
         ManoHand.load(tmp_path / "nowhere", "right")
     write_mano_npz(tmp_path / "smplx_layout" / "mano", sides=("right",))  # smplx.create's <dir>/mano/ layout
     assert ManoHand.load(tmp_path / "smplx_layout", "right").path.parent.name == "mano"
-
-
-# -- the pickle converter ------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("protocol", [0, 2])
-def test_converter_round_trip_without_chumpy(model_dir: Path, tmp_path: Path, protocol: int) -> None:
-    src = write_chumpy_pickle(tmp_path / "MANO_RIGHT.pkl", mano_arrays("right"), protocol=protocol)
-    assert b"chumpy.ch" in src.read_bytes() and b"scipy.sparse" in src.read_bytes()
-    assert importlib.util.find_spec("chumpy") is None and "chumpy" not in sys.modules
-    out = convert(src, tmp_path / "npz" / "MANO_RIGHT.npz")
-    with np.load(out, allow_pickle=False) as npz:
-        assert set(npz.files) == set(validate_model(mano_arrays("right")))
-        assert npz["kintree_table"][0, 0] == -1 and npz["J_regressor"].shape == (16, 778)
-    go, hp, betas, transl = _poses(8, seed=9)
-    np.testing.assert_allclose(
-        _load(out.parent).keypoints(go, hp, betas, transl), _load(model_dir).keypoints(go, hp, betas, transl), atol=0
-    )
-
-
-@pytest.mark.parametrize(
-    ("how", "culprit"), [("os.system", "posix.system"), ("eval", "builtins.eval"), ("nested", "posix.system")]
-)
-def test_converter_refuses_hostile_pickles(tmp_path: Path, how: str, culprit: str) -> None:
-    marker = tmp_path / "pwned"
-    src = write_hostile_pickle(tmp_path / "MANO_RIGHT.pkl", marker, how)
-    with pytest.raises(UnsafePickleError, match=culprit):
-        convert(src, tmp_path / "MANO_RIGHT.npz")
-    assert not marker.exists() and not (tmp_path / "MANO_RIGHT.npz").exists()
-
-
-def test_converter_allow_list_and_chumpy_expressions() -> None:
-    unpickler = SafeUnpickler.__new__(SafeUnpickler)
-    assert unpickler.find_class("numpy.core.multiarray", "_reconstruct") is not None  # numpy 1.x pickles
-    assert unpickler.find_class("copy_reg", "_reconstructor") is not None  # Python 2 name
-    for module, name in [("subprocess", "Popen"), ("numpy", "load"), ("builtins", "getattr"), ("scipy.io", "loadmat")]:
-        with pytest.raises(UnsafePickleError, match=f"{module}.{name}"):
-            unpickler.find_class(module, name)
-    derived = unpickler.find_class("chumpy.ch_ops", "add")()  # an expression pickles operands, not its value
-    derived.__setstate__({"a": np.zeros(3), "b": np.ones(3)})
-    with pytest.raises(MANOModelError, match=r"chumpy\.ch_ops\.add"):
-        validate_model({**mano_arrays(), "shapedirs": derived})
-
-
-def test_converter_command_line(tmp_path: Path) -> None:
-    src = write_chumpy_pickle(tmp_path / "MANO_LEFT.pkl", mano_arrays("left"))
-    run = [sys.executable, "-m", "ingest.canonical.mano_convert"]
-    ok = subprocess.run([*run, src, tmp_path / "MANO_LEFT.npz"], cwd=REPO, capture_output=True, text=True)
-    assert ok.returncode == 0, ok.stderr
-    assert (tmp_path / "MANO_LEFT.npz").is_file()
-    hostile = write_hostile_pickle(tmp_path / "evil.pkl", tmp_path / "pwned")
-    bad = subprocess.run([*run, hostile, tmp_path / "evil.npz"], cwd=REPO, capture_output=True, text=True)
-    assert bad.returncode == 1 and "refusing" in bad.stderr and not (tmp_path / "pwned").exists()
 
 
 # -- other skeletons -----------------------------------------------------------------------------------------------
