@@ -49,7 +49,6 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import av
@@ -58,6 +57,7 @@ from pydantic import Field
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode, SourceAdapter
 from adapters.cameras import VideoClipCamera, probe_video
 from adapters.registry import register
+from adapters.storage.location import Location, locate
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 
@@ -106,7 +106,7 @@ class EpicKitchensOptions(AdapterOptions):
 
 @dataclass
 class _Video:
-    path: Path | None
+    path: Location | None
     looked: str
     fps: float | None
     duration: float | None
@@ -122,8 +122,8 @@ class EpicKitchensAdapter(SourceAdapter):
 
     # -- discovery ------------------------------------------------------------------------------------------------
 
-    def discover(self, root: Path) -> Iterator[EpisodeRef]:
-        root = Path(root)
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        root = locate(root)
         files = [p for p in (self._find(root, name) for name in self.options.annotation_files) if p is not None]
         if not files:
             looked = ", ".join(self.options.annotation_files)
@@ -140,10 +140,10 @@ class EpicKitchensAdapter(SourceAdapter):
                     refs.append(ref)
         yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
 
-    def _find(self, root: Path, name: str) -> Path | None:
+    def _find(self, root: Location, name: str) -> Location | None:
         return next((root / d / name for d in ANNOTATION_DIRS if (root / d / name).is_file()), None)
 
-    def _rows(self, path: Path, required: tuple[str, ...] = REQUIRED) -> Iterator[tuple[int, dict[str, str]]]:
+    def _rows(self, path: Location, required: tuple[str, ...] = REQUIRED) -> Iterator[tuple[int, dict[str, str]]]:
         try:
             with path.open(newline="") as f:
                 reader = csv.DictReader(f)
@@ -155,13 +155,13 @@ class EpicKitchensAdapter(SourceAdapter):
         except (OSError, UnicodeDecodeError, csv.Error) as e:
             raise self.error(f"unreadable CSV: {e}", file=path, field="annotations") from e
 
-    def _video_info(self, path: Path) -> dict[str, dict[str, str]]:
+    def _video_info(self, path: Location) -> dict[str, dict[str, str]]:
         return {row["video_id"]: row for _, row in self._rows(path, ("video_id", "duration", "fps"))}
 
     def _row_ref(
         self,
-        root: Path,
-        csv_file: Path,
+        root: Location,
+        csv_file: Location,
         subset: str,
         line: int,
         row: dict[str, str],
@@ -191,7 +191,7 @@ class EpicKitchensAdapter(SourceAdapter):
         }
         return self._ref(subset, raw_id, paths, None, locator)
 
-    def _segment(self, csv_file: Path, line: int, raw_id: str, row: dict[str, str]) -> dict[str, Any]:
+    def _segment(self, csv_file: Location, line: int, raw_id: str, row: dict[str, str]) -> dict[str, Any]:
         """The row's fields, parsed and checked; AdapterError names the CSV, its line, the segment and the field."""
 
         def bad(field: str, why: str) -> AdapterError:
@@ -233,7 +233,7 @@ class EpicKitchensAdapter(SourceAdapter):
         seg["narration_timestamp"] = (row.get("narration_timestamp") or "").strip() or None
         return seg
 
-    def _video(self, root: Path, participant: str, video_id: str, info: dict[str, dict[str, str]]) -> _Video:
+    def _video(self, root: Location, participant: str, video_id: str, info: dict[str, dict[str, str]]) -> _Video:
         """Where the video is (paths stat'ed, nothing opened unless video_info lacks it), its fps and duration."""
         row = info.get(video_id, {})
         fps, duration = _float(row.get("fps")), _float(row.get("duration"))
@@ -254,7 +254,7 @@ class EpicKitchensAdapter(SourceAdapter):
                     return video
         return _Video(None, first or str(root / video_id), fps, duration, row.get("resolution"))
 
-    def _check_window(self, csv_file: Path, line: int, raw_id: str, seg: dict[str, Any], video: _Video) -> None:
+    def _check_window(self, csv_file: Location, line: int, raw_id: str, seg: dict[str, Any], video: _Video) -> None:
         if video.path is None:
             msg = f"segment of video {seg['video_id']}, which is not on disk (looked for {video.looked})"
             raise self.error(msg, file=video.looked, episode=raw_id, field="video")
@@ -293,7 +293,7 @@ class EpicKitchensAdapter(SourceAdapter):
     def read(self, ref: EpisodeRef) -> RawEpisode:
         self.raise_discovered(ref)
         loc, ep = ref.locator, ref.raw_id
-        path = Path(ref.paths[0])
+        path = locate(ref.paths[0])
         if not path.is_file():
             raise self.error(f"video {loc['video_id']} is not on disk", file=path, episode=ep, field="video")
         start, stop = loc["start_s"], loc["stop_s"]
@@ -332,7 +332,7 @@ class EpicKitchensAdapter(SourceAdapter):
         )
 
 
-def _split_name(csv_file: Path) -> str:
+def _split_name(csv_file: Location) -> str:
     """`EPIC_100_train.csv` -> `train`; another name -> its stem."""
     stem = csv_file.stem
     return stem.removeprefix("EPIC_100_") if stem.startswith("EPIC_100_") else stem

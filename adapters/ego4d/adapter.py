@@ -60,7 +60,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 import av
@@ -78,6 +77,7 @@ from adapters.ego4d.options import (
 )
 from adapters.ego4d.videos import Video, find_video, load_json, load_metadata, start_check
 from adapters.registry import register
+from adapters.storage.location import Location, locate
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 
@@ -92,8 +92,8 @@ class Ego4DAdapter(SourceAdapter):
 
     # -- discovery ------------------------------------------------------------------------------------------------
 
-    def discover(self, root: Path) -> Iterator[EpisodeRef]:
-        root = Path(root)
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        root = locate(root)
         wanted = set(self.options.annotations or ("narration", "goalstep"))
         required = self.options.annotations is not None
         narration_file = None
@@ -109,7 +109,7 @@ class Ego4DAdapter(SourceAdapter):
             narrations = load_json(self, narration_file, "narration.json")
             if not isinstance(narrations, dict):
                 raise self.error("expected an object keyed by video_uid", file=narration_file, field="narration.json")
-        goals: dict[str, tuple[Path, dict[str, list]]] = {}  # split -> (file, entries by video_uid)
+        goals: dict[str, tuple[Location, dict[str, list]]] = {}  # split -> (file, entries by video_uid)
         for split, path in goalstep.items():
             doc = load_json(self, path, path.name)
             if not isinstance(doc, dict) or not isinstance(doc.get("videos"), list):
@@ -135,7 +135,7 @@ class Ego4DAdapter(SourceAdapter):
 
         yield from self.capped(refs())
 
-    def _find(self, root: Path, given: str | None, candidates: tuple[str, ...], required: bool) -> Path | None:
+    def _find(self, root: Location, given: str | None, candidates: tuple[str, ...], required: bool) -> Location | None:
         looked = (given,) if given else candidates
         for rel in looked:
             if (root / rel).is_file():
@@ -145,11 +145,11 @@ class Ego4DAdapter(SourceAdapter):
             raise self.error(f"no {what} under the root (looked for {', '.join(looked)})", file=root, field=what)
         return None
 
-    def _goalstep_files(self, root: Path, required: bool) -> dict[str, Path]:
+    def _goalstep_files(self, root: Location, required: bool) -> dict[str, Location]:
         """The Goal-Step file of each asked split that is there. A split named in `goalstep_splits` or
         `goalstep_files` must be there; of the default splits, at least one when Goal-Step was asked for by name
         (the others missing are named in a warning). A file found but not asked for is named in a warning."""
-        out: dict[str, Path] = {}
+        out: dict[str, Location] = {}
         o = self.options
         given, named = o.goalstep_files or {}, "goalstep_splits" in o.model_fields_set
         missing = []
@@ -177,7 +177,7 @@ class Ego4DAdapter(SourceAdapter):
             log.warning("%s: no Goal-Step %s file (looked for %s)", root, split, ", ".join(rels))
         return out
 
-    def _video(self, root: Path, uid: str, meta: dict, clips: list[dict]) -> Video:
+    def _video(self, root: Location, uid: str, meta: dict, clips: list[dict]) -> Video:
         o = self.options
         return find_video(self, root, root, uid, meta, clips, o.video_dirs, o.clip_dirs)
 
@@ -192,7 +192,7 @@ class Ego4DAdapter(SourceAdapter):
     def read(self, ref: EpisodeRef) -> RawEpisode:
         self.raise_discovered(ref)
         loc, ep = ref.locator, ref.raw_id
-        path = Path(ref.paths[0])
+        path = locate(ref.paths[0])
         if not path.is_file():
             raise self.error(f"video {loc['video_uid']} is not on disk", file=path, episode=ep, field="video")
         start, end = loc["window_sec"]

@@ -26,13 +26,13 @@ in the metadata and as a `Language("description")`. raw_id `<video_uid>/goalstep
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from adapters.base import AdapterError, EpisodeRef, Language
 from adapters.ego4d.videos import Span, Video, usable
+from adapters.storage.location import Location
 from schemas.lerobot import ActionSegment
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def index_videos(doc: Any, split: str) -> dict[str, list[tuple[int, Any]]]:
 
 
 def goalstep_refs(
-    adapter: Ego4DAdapter, video: Video, split: str, path: Path, entries: list[tuple[int, Any]]
+    adapter: Ego4DAdapter, video: Video, split: str, path: Location, entries: list[tuple[int, Any]]
 ) -> Iterator[EpisodeRef]:
     """The episodes of one video's goals in one split's file (or their reasons)."""
     levels = set(adapter.options.goalstep_levels)

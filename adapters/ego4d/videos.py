@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import av
 
 from adapters.base import AdapterError, SourceAdapter
 from adapters.cameras import probe_video
+from adapters.storage.location import Location, readable
 
 
 @dataclass(frozen=True)
 class Span:
     """A downloaded file holding [start, end] s of a video's time; file time = video time - start."""
 
-    path: Path
+    path: Location
     kind: str  # "full_scale" or "clips"
     start: float
     end: float
@@ -32,7 +32,7 @@ class Video:
     """One annotated video: the files holding it, its fps, or why it cannot be read."""
 
     uid: str
-    annotation_file: Path  # the annotation file that names it (for reasons)
+    annotation_file: Location  # the annotation file that names it (for reasons)
     expected: str  # where the full-scale mp4 was looked for first
     spans: list[Span] = field(default_factory=list)
     fps: float | None = None
@@ -57,14 +57,14 @@ class Video:
         return f"video {self.uid} is not on disk (no {self.expected} and no clip of it)"
 
 
-def load_json(adapter: SourceAdapter, path: Path, what: str) -> Any:
+def load_json(adapter: SourceAdapter, path: Location, what: str) -> Any:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise adapter.error(f"unreadable {what}: {e}", file=path, field=what) from e
 
 
-def load_metadata(adapter: SourceAdapter, path: Path) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+def load_metadata(adapter: SourceAdapter, path: Location) -> tuple[dict[str, dict], dict[str, list[dict]]]:
     """ego4d.json: videos by uid, and the clips of each video."""
     doc = load_json(adapter, path, "ego4d.json")
     videos = {v["video_uid"]: v for v in doc.get("videos", []) if isinstance(v, dict) and "video_uid" in v}
@@ -77,8 +77,8 @@ def load_metadata(adapter: SourceAdapter, path: Path) -> tuple[dict[str, dict], 
 
 def find_video(
     adapter: SourceAdapter,
-    root: Path,
-    annotation_file: Path,
+    root: Location,
+    annotation_file: Location,
     uid: str,
     meta: dict,
     clips: list[dict],
@@ -119,10 +119,10 @@ def usable(adapter: SourceAdapter, video: Video, raw_id: str) -> None:
         raise adapter.error(video.missing(), file=video.expected, episode=raw_id, field="video")
 
 
-def start_check(path: Path, video_start_sec: float, fps: float | None) -> dict[str, Any]:
+def start_check(path: Location, video_start_sec: float, fps: float | None) -> dict[str, Any]:
     """The mp4's first-frame time (its video stream's start, header only) next to ego4d.json's `video_start_sec`;
     `start_mismatch` when they differ by more than half a frame (windows count from the mp4's first frame anyway)."""
-    with av.open(str(path)) as c:
+    with readable(path) as src, av.open(src) as c:
         s = c.streams.video[0]
         first = float((s.start_time or 0) * s.time_base) if s.time_base else 0.0
     out: dict[str, Any] = {"stream_start_sec": first}

@@ -34,7 +34,6 @@ import math
 import tarfile
 from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import av
@@ -47,6 +46,7 @@ from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals,
 from adapters.cameras import VideoClipCamera, probe_video
 from adapters.egovideo.shards import SHARD_SUFFIXES, index_shard, is_shard, open_member, read_member
 from adapters.registry import register
+from adapters.storage.location import Location, locate
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 
@@ -82,8 +82,8 @@ class EgoVideoAdapter(SourceAdapter):
 
     # -- discovery ------------------------------------------------------------------------------------------------
 
-    def discover(self, root: Path) -> Iterator[EpisodeRef]:
-        root = Path(root)
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        root = locate(root)
         captions = self._captions(root) if self.options.captions_file else {}
         shards = sorted(p for p in root.rglob("*") if is_shard(p))
         layout = self.options.layout
@@ -92,7 +92,7 @@ class EgoVideoAdapter(SourceAdapter):
         refs = self._shard_refs(root, shards, captions) if layout == "webdataset" else self._folder_refs(root, captions)
         yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
 
-    def _captions(self, root: Path) -> dict[str, str]:
+    def _captions(self, root: Location) -> dict[str, str]:
         path = root / str(self.options.captions_file)
         key_col, text_col = self.options.captions_key_column, self.options.captions_text_column
         try:
@@ -110,7 +110,7 @@ class EgoVideoAdapter(SourceAdapter):
         keys, texts = table.column(key_col).to_pylist(), table.column(text_col).to_pylist()
         return {str(k): str(t) for k, t in zip(keys, texts, strict=True) if k is not None and t is not None}
 
-    def _folder_refs(self, root: Path, captions: dict[str, str]) -> Iterator[EpisodeRef]:
+    def _folder_refs(self, root: Location, captions: dict[str, str]) -> Iterator[EpisodeRef]:
         exts = {"." + e.lower() for e in self.options.video_extensions}
         for video in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts):
             key = video.relative_to(root).with_suffix("").as_posix()
@@ -127,7 +127,7 @@ class EgoVideoAdapter(SourceAdapter):
             loc = {"kind": "folder", "key": key}
             yield from self._window_refs(key, (str(video),), loc, side, duration, captions, video)
 
-    def _shard_refs(self, root: Path, shards: list[Path], captions: dict[str, str]) -> Iterator[EpisodeRef]:
+    def _shard_refs(self, root: Location, shards: list[Location], captions: dict[str, str]) -> Iterator[EpisodeRef]:
         for shard in shards:
             stem = _strip_suffix(shard.relative_to(root).as_posix())
             try:
@@ -166,14 +166,14 @@ class EgoVideoAdapter(SourceAdapter):
                     raw_id, (str(shard),), loc, side, duration, captions, shard, caption_key=sample.key
                 )
 
-    def _sidecar(self, data: bytes, ext: str, file: Path, episode: str) -> Any:
+    def _sidecar(self, data: bytes, ext: str, file: Location, episode: str) -> Any:
         try:
             text = data.decode("utf-8")
             return json.loads(text) if ext == "json" else text.strip()
         except (UnicodeDecodeError, ValueError) as e:
             raise self.error(f"unreadable {ext} sidecar: {e}", file=file, episode=episode, field=ext) from e
 
-    def _duration(self, meta: Any, probe: Any, file: Path, episode: str) -> float:
+    def _duration(self, meta: Any, probe: Any, file: Location, episode: str) -> float:
         """The video's duration: the sidecar's when it gives one, else its container header (nothing decoded)."""
         for key in DURATION_FIELDS:
             value = meta.get(key) if isinstance(meta, dict) else None
@@ -192,7 +192,7 @@ class EgoVideoAdapter(SourceAdapter):
         side: dict,
         duration: float,
         captions: dict[str, str],
-        file: Path,
+        file: Location,
         caption_key: str | None = None,
     ) -> Iterator[EpisodeRef]:
         caption, source = self._caption(side, captions, caption_key or loc["key"])
@@ -228,7 +228,7 @@ class EgoVideoAdapter(SourceAdapter):
                 return meta[name].strip(), f"json.{name}"
         return None, None
 
-    def _windows(self, meta: dict, duration: float, file: Path, episode: str) -> list[tuple[float, float]]:
+    def _windows(self, meta: dict, duration: float, file: Location, episode: str) -> list[tuple[float, float]]:
         for lo, hi in WINDOW_FIELDS:
             if lo in meta or hi in meta:
                 start, end = meta.get(lo, 0.0), meta.get(hi, duration)
@@ -262,7 +262,7 @@ class EgoVideoAdapter(SourceAdapter):
     def read(self, ref: EpisodeRef) -> RawEpisode:
         self.raise_discovered(ref)
         loc, ep = ref.locator, ref.raw_id
-        path = Path(ref.paths[0])
+        path = locate(ref.paths[0])
         start, end = loc["window_sec"]
         try:
             # a shard member is demuxed in place on the tar file, never extracted
@@ -296,7 +296,7 @@ class EgoVideoAdapter(SourceAdapter):
         )
 
 
-def _probe_member(shard: Path, offset: int) -> tuple[float, float | None]:
+def _probe_member(shard: Location, offset: int) -> tuple[float, float | None]:
     """(duration s, fps) of a shard member's video from its container header; nothing is decoded."""
     with open_member(shard, offset) as f, av.open(f) as c:
         s = c.streams.video[0]

@@ -22,8 +22,9 @@ import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO
+
+from adapters.storage.location import Location, open_binary
 
 SHARD_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 _BASE_PLUS_EXT = re.compile(r"^((?:.*/|)[^.]+)[.]([^/]*)$")
@@ -45,15 +46,19 @@ class Sample:
     error: str | None = None
 
 
-def is_shard(path: Path) -> bool:
+HEADER_BLOCK = 64 << 10
+
+
+def is_shard(path: Location) -> bool:
     return path.is_file() and path.name.lower().endswith(SHARD_SUFFIXES)
 
 
-def index_shard(path: Path) -> list[Sample]:
+def index_shard(path: Location) -> list[Sample]:
     """The samples of a shard in tar order, from its headers (no member data is read from an uncompressed shard).
     Raises `tarfile.TarError` / `OSError` for a shard that is not a readable tar."""
     samples: list[Sample] = []
-    with tarfile.open(path, "r:*") as tf:
+    # small blocks: on an object store only the headers' blocks are fetched, not the members between them
+    with open_binary(path, block_size=HEADER_BLOCK) as raw, tarfile.open(fileobj=raw, mode="r:*") as tf:
         for info in tf:
             tf.members = []  # keep no list of every header: shards hold thousands of members
             if not info.isreg() or _META.match(info.name) or ("/" not in info.name and info.name.startswith("__")):
@@ -72,9 +77,9 @@ def index_shard(path: Path) -> list[Sample]:
 
 
 @contextmanager
-def open_member(path: Path, offset: int) -> Iterator[IO[bytes]]:
+def open_member(path: Location, offset: int) -> Iterator[IO[bytes]]:
     """The member whose header starts at `offset`, as a seekable read-only file object on the shard itself."""
-    with tarfile.open(path, "r:*") as tf:
+    with open_binary(path) as raw, tarfile.open(fileobj=raw, mode="r:*") as tf:
         tf.fileobj.seek(offset)
         info = tarfile.TarInfo.fromtarfile(tf)
         member = tf.extractfile(info)
@@ -84,7 +89,7 @@ def open_member(path: Path, offset: int) -> Iterator[IO[bytes]]:
             yield member
 
 
-def read_member(path: Path, offset: int) -> bytes:
+def read_member(path: Location, offset: int) -> bytes:
     """A small member's bytes (a json/txt sidecar)."""
     with open_member(path, offset) as f:
         return f.read()

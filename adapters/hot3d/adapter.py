@@ -52,7 +52,6 @@ ground truth (a truncated file: VRS rebuilds the lost index from the records lef
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -81,6 +80,7 @@ from adapters.hot3d.files import (
 from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
 from adapters.hot3d.video import RGB_STREAM, VRS_FILE, AriaRgbCamera, VideoError, rgb_frames
 from adapters.registry import register
+from adapters.storage.location import Location, locate
 from schemas.canonical import MANO21_NAMES
 from schemas.tiers import QualityTier
 
@@ -121,8 +121,8 @@ class Hot3DAdapter(SourceAdapter):
     options_model: ClassVar[type[AdapterOptions]] = Hot3DOptions
     options: Hot3DOptions
 
-    def discover(self, root: Path) -> Iterator[EpisodeRef]:
-        root = Path(root)
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        root = locate(root)
         refs = []
         for meta in sorted(root.rglob("metadata.json")):
             seq = meta.parent
@@ -148,7 +148,7 @@ class Hot3DAdapter(SourceAdapter):
             yield ref
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        seq, ep = Path(ref.paths[0]), ref.raw_id
+        seq, ep = locate(ref.paths[0]), ref.raw_id
         meta = self._json(seq / "metadata.json", ep, "metadata.json")
         headset = str(meta.get("headset", ""))
         up = WORLD_UP.get(headset_kind(headset))
@@ -235,13 +235,13 @@ class Hot3DAdapter(SourceAdapter):
 
     # -- pieces ---------------------------------------------------------------------------------------------------
 
-    def _json(self, path: Path, ep: str, field: str) -> dict[str, Any]:
+    def _json(self, path: Location, ep: str, field: str) -> dict[str, Any]:
         try:
             return dict(read_json(path))
         except (OSError, ValueError) as e:
             raise self.error(f"unreadable {path.name}: {e}", file=path, episode=ep, field=field) from e
 
-    def _poses(self, path: Path, ep: str, field: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _poses(self, path: Location, ep: str, field: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         try:
             poses = read_pose_csv(path)
         except (OSError, ValueError) as e:
@@ -251,7 +251,7 @@ class Hot3DAdapter(SourceAdapter):
         return poses
 
     def _video(
-        self, seq: Path, ep: str, headset: str, label: str, first_ns: int, last_ns: int, secs: Callable
+        self, seq: Location, ep: str, headset: str, label: str, first_ns: int, last_ns: int, secs: Callable
     ) -> tuple[dict[str, CameraSource], str | dict[str, Any]]:
         """The RGB camera of an Aria `recording.vrs` over the ground truth's span, and what `metadata["video"]`
         says: the stream read, or why there is none."""
@@ -275,7 +275,7 @@ class Hot3DAdapter(SourceAdapter):
         }
         return {camera.name: camera}, info
 
-    def _calibration(self, seq: Path, headset: str, ep: str) -> CameraCalibration:
+    def _calibration(self, seq: Location, headset: str, ep: str) -> CameraCalibration:
         quest = headset_kind(headset) == "quest3"
         path = seq / (QUEST_CALIBRATION if quest else ARIA_CALIBRATION)
         try:
@@ -283,7 +283,7 @@ class Hot3DAdapter(SourceAdapter):
         except (OSError, ValueError) as e:
             raise self.error(f"camera calibration: {e}", file=path, episode=ep, field="calibration") from e
 
-    def _hands(self, seq: Path, ep: str) -> tuple[str, dict[int, dict[str, np.ndarray]]]:
+    def _hands(self, seq: Location, ep: str) -> tuple[str, dict[int, dict[str, np.ndarray]]]:
         """("mano" | "umetrack", hand index -> arrays: UmeTrack's with (T,21,3) `keypoints`, MANO's with the `params`
         and `betas` canonicalization evaluates), or the reason there are none."""
         want, mano_dir = self.options.hands_from, self.options.mano_model_dir
@@ -304,7 +304,7 @@ class Hot3DAdapter(SourceAdapter):
         )
         raise self.error(msg, file=seq, episode=ep, field="hands")
 
-    def _track_file(self, path: Path, kind: str, ep: str) -> dict[int, dict[str, np.ndarray]]:
+    def _track_file(self, path: Location, kind: str, ep: str) -> dict[int, dict[str, np.ndarray]]:
         try:
             tracks = read_hand_jsonl(path, kind)
         except (OSError, ValueError) as e:
@@ -313,7 +313,7 @@ class Hot3DAdapter(SourceAdapter):
             raise self.error(f"{path.name} annotates no hand", file=path, episode=ep, field=f"{kind}_hands")
         return tracks
 
-    def _umetrack(self, seq: Path, ep: str) -> dict[int, dict[str, np.ndarray]]:
+    def _umetrack(self, seq: Location, ep: str) -> dict[int, dict[str, np.ndarray]]:
         profile_doc = self._json(seq / PROFILE_FILE, ep, "umetrack_profile")
         try:
             profile = UmeTrackProfile(profile_doc.get("hand_model") or {})

@@ -20,11 +20,12 @@ import csv
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.spatial.transform import Rotation
+
+from adapters.storage.location import Location
 
 POSE_COLUMNS = ("object_uid", "timestamp[ns]", "t_wo_x[m]", "t_wo_y[m]", "t_wo_z[m]", "q_wo_w", "q_wo_x", "q_wo_y",
                 "q_wo_z")  # fmt: skip
@@ -43,7 +44,7 @@ def se3_from_wxyz(q_wxyz: np.ndarray, t: np.ndarray) -> np.ndarray:
     return out
 
 
-def read_pose_csv(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def read_pose_csv(path: Location) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """object_uid -> (timestamps ns (N,), poses (N,4,4)), rows in time order, exact repeats of a timestamp dropped."""
     rows: dict[str, list[tuple[int, list[float]]]] = {}
     with path.open(newline="") as f:
@@ -97,7 +98,7 @@ class HandTrackRows:
         return out
 
 
-def read_hand_jsonl(path: Path, kind: str) -> dict[int, dict[str, np.ndarray]]:
+def read_hand_jsonl(path: Location, kind: str) -> dict[int, dict[str, np.ndarray]]:
     """hand index -> arrays (`HandTrackRows.arrays`), for kind "mano" (`pose`, `betas`) or "umetrack"
     (`joint_angles`, `hand_confidence`)."""
     key, width = ("pose", 15) if kind == "mano" else ("joint_angles", 22)
@@ -148,7 +149,7 @@ class CameraCalibration:
     height: int | None = None
 
 
-def read_aria_calibration(path: Path, label: str = "camera-rgb") -> CameraCalibration:
+def read_aria_calibration(path: Location, label: str = "camera-rgb") -> CameraCalibration:
     """The camera `label` of the first line of MPS `online_calibration.jsonl`."""
     with path.open() as f:
         first = f.readline()
@@ -165,7 +166,7 @@ def read_aria_calibration(path: Path, label: str = "camera-rgb") -> CameraCalibr
         raise ValueError(f"line 1: {type(e).__name__}: {e}") from e
 
 
-def read_quest_calibration(path: Path, label: str = "camera-slam-left") -> CameraCalibration:
+def read_quest_calibration(path: Location, label: str = "camera-slam-left") -> CameraCalibration:
     """The camera `label` of Quest 3's `camera_models.json`."""
     try:
         cams = json.loads(path.read_text())
@@ -186,7 +187,7 @@ def read_quest_calibration(path: Path, label: str = "camera-slam-left") -> Camer
         raise ValueError(f"{type(e).__name__}: {e}") from e
 
 
-def read_json(path: Path) -> Mapping[str, Any]:
+def read_json(path: Location) -> Mapping[str, Any]:
     doc = json.loads(path.read_text())
     if not isinstance(doc, dict):
         raise ValueError("expected a JSON object")

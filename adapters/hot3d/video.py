@@ -12,13 +12,13 @@ T_device_camera` of `camera-rgb`) is the sensor's, so no `rot90` (that is `vrs_t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from adapters.base import AdapterError, CameraSource
 from adapters.cameras import fit_rgb
+from adapters.storage.location import Location, local_path, locate
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 
@@ -33,7 +33,7 @@ class VideoError(ValueError):
         self.field = field
 
 
-def open_recording(path: Path) -> tuple[Any, Any, Any]:
+def open_recording(path: Location) -> tuple[Any, Any, Any]:
     """(VrsDataProvider, RGB StreamId, the TimeDomain enum) of a recording, or a VideoError saying why not."""
     try:
         from projectaria_tools.core import data_provider
@@ -45,7 +45,8 @@ def open_recording(path: Path) -> tuple[Any, Any, Any]:
             f"--no-deps; its core reader needs only numpy): {e}",
             "video",
         ) from e
-    provider = data_provider.create_vrs_data_provider(str(path))
+    # the VRS reader opens paths only: an object is copied whole into the bounded local cache
+    provider = data_provider.create_vrs_data_provider(str(local_path(path)))
     if provider is None:
         raise VideoError("not a readable VRS file (projectaria_tools could not open it)", "video")
     stream = StreamId(RGB_STREAM)
@@ -54,7 +55,7 @@ def open_recording(path: Path) -> tuple[Any, Any, Any]:
     return provider, stream, TimeDomain
 
 
-def rgb_frames(path: Path, first_ns: int, last_ns: int, fps: float) -> tuple[np.ndarray, np.ndarray, int, int]:
+def rgb_frames(path: Location, first_ns: int, last_ns: int, fps: float) -> tuple[np.ndarray, np.ndarray, int, int]:
     """(VRS frame indices, their TIME_CODE ns, height, width) of the RGB frames within half a frame of the ground
     truth's [first_ns, last_ns]. A recording that ends early (truncated: VRS rebuilds a lost index from the records
     it still has) or has no time code is an error."""
@@ -82,10 +83,10 @@ class AriaRgbCamera(CameraSource):
     does not decode, or not at the stream's size, is an `AdapterError` naming the recording, `episode` and field."""
 
     def __init__(
-        self, path: Path, vrs_index: np.ndarray, timestamps: np.ndarray, height: int, width: int, episode: str = ""
+        self, path: Location, vrs_index: np.ndarray, timestamps: np.ndarray, height: int, width: int, episode: str = ""
     ) -> None:
         super().__init__(RGB_LABEL, Camera.head, timestamps, height, width)
-        self.path, self.episode = Path(path), episode
+        self.path, self.episode = locate(path), episode
         self.vrs_index = np.asarray(vrs_index, dtype=np.int64)
 
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +53,8 @@ from adapters.registry import register
 from adapters.robomind.camera import FrameDecodeError, HDF5ImagesCamera, decode_frame
 from adapters.robomind.intrinsics import intrinsics_for
 from adapters.robomind.layouts import ROBOTS, SIMULATION, RobotLayout
+from adapters.storage.h5 import open_h5
+from adapters.storage.location import Location, is_object, locate, scan
 from schemas.lfs import lfs_pointer_message
 from schemas.robots.joint_space import METADATA_KEY, JointSpaceOptions
 from schemas.tiers import QualityTier
@@ -84,9 +85,10 @@ class RoboMINDAdapter(SourceAdapter):
 
     # ---------------------------------------------------------------- discovery
 
-    def discover(self, root: Path) -> Iterator[EpisodeRef]:
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
         """Walk the folders (scandir only: no HDF5 is opened); bad episodes come back with `error` set."""
-        root = Path(root).resolve()
+        root = locate(root)
+        root = root if is_object(root) else root.resolve()
         instructions = self._instructions(root)
         count = 0
         for benchmark, robot_dir in _robot_dirs(root):
@@ -102,9 +104,9 @@ class RoboMINDAdapter(SourceAdapter):
 
     def _discover_robot(
         self,
-        root: Path,
+        root: Location,
         benchmark: str | None,
-        robot_dir: Path,
+        robot_dir: Location,
         robot: str,
         instructions: dict[str, str],
         annotations: dict[str, Any],
@@ -157,7 +159,7 @@ class RoboMINDAdapter(SourceAdapter):
                     error=str(self.error(error[0], file=path, episode=raw_id, field=error[1])) if error else None,
                 )
 
-    def _instructions(self, root: Path) -> dict[str, str]:
+    def _instructions(self, root: Location) -> dict[str, str]:
         """task folder -> instruction from the maker's CSV (`,task,instruction`), the option's file or one found in
         the root or its parent."""
         path = self.options.instructions
@@ -166,7 +168,7 @@ class RoboMINDAdapter(SourceAdapter):
         if path is None:
             return {}
         try:
-            with open(path, newline="", encoding="utf-8") as f:
+            with path.open(newline="", encoding="utf-8") as f:
                 rows = list(csv.DictReader(f))
             return {r["task"]: r["instruction"] for r in rows if r.get("task") and r.get("instruction")}
         except (OSError, KeyError, csv.Error) as e:
@@ -179,7 +181,7 @@ class RoboMINDAdapter(SourceAdapter):
         if "error" in loc:
             e = loc["error"]
             raise self.error(e["message"], file=e["file"], episode=ref.raw_id, field=e["field"])
-        path = Path(ref.paths[0])
+        path = locate(ref.paths[0])
         layout = ROBOTS[loc["robot"]]
 
         def fail(message: str, field: str) -> Exception:
@@ -188,7 +190,7 @@ class RoboMINDAdapter(SourceAdapter):
         if (lfs := lfs_pointer_message(path)) is not None:
             raise fail(lfs, "trajectory.hdf5")
         try:
-            f = h5py.File(path, "r")
+            f = open_h5(path)
         except OSError as e:
             raise fail(f"not a readable HDF5 file (truncated or not HDF5): {e}", "trajectory.hdf5") from e
         fps = self.options.fps
@@ -259,7 +261,7 @@ class RoboMINDAdapter(SourceAdapter):
         return states, actions, missing
 
     def _cameras(
-        self, f: h5py.File, path: Path, layout: RobotLayout, n: int, fps: float, fail, meta: dict[str, Any]
+        self, f: h5py.File, path: Location, layout: RobotLayout, n: int, fps: float, fail, meta: dict[str, Any]
     ) -> dict[str, HDF5ImagesCamera]:
         group = f.get("observations/rgb_images")
         present = sorted(group.keys()) if isinstance(group, h5py.Group) else []
@@ -312,7 +314,7 @@ def _language(loc: dict[str, Any], fps: float, meta: dict[str, Any]) -> list[Lan
     return out
 
 
-def _annotations(root: Path, benchmark: str | None, robot: str) -> dict[str, Any]:
+def _annotations(root: Location, benchmark: str | None, robot: str) -> dict[str, Any]:
     """id -> response of the maker's frame-level annotation file for one release folder, when present."""
     dirs = [root, root.parent] + ([root / benchmark] if benchmark else [])
     path = next((p for d in dirs if (p := d / ANNOTATION_DIR / f"h5_{robot}.json").is_file()), None)
@@ -336,18 +338,18 @@ def _annotation_key(ident: str, robot: str) -> str:
     return marker + ident.split(marker, 1)[1] if marker in ident else ident
 
 
-def _robot_dirs(root: Path) -> list[tuple[str | None, Path]]:
+def _robot_dirs(root: Location) -> list[tuple[str | None, Location]]:
     """(benchmark, h5_<robot> folder) under `root`: the root itself, its children, or a benchmark level below."""
     if root.name.startswith("h5_"):
         return [(None, root)]
-    out: list[tuple[str | None, Path]] = [(None, d) for d in _dirs(root) if d.name.startswith("h5_")]
+    out: list[tuple[str | None, Location]] = [(None, d) for d in _dirs(root) if d.name.startswith("h5_")]
     for bench in _dirs(root):
         if not bench.name.startswith("h5_"):
             out += [(bench.name, d) for d in _dirs(bench) if d.name.startswith("h5_")]
     return out
 
 
-def _episode_dirs(success: Path) -> Iterator[tuple[str, Path]]:
+def _episode_dirs(success: Location) -> Iterator[tuple[str, Location]]:
     for d in _dirs(success):
         if d.name in SPLITS:
             yield from ((d.name, e) for e in _dirs(d))
@@ -355,18 +357,16 @@ def _episode_dirs(success: Path) -> Iterator[tuple[str, Path]]:
             yield "unsplit", d
 
 
-def _names(path: Path) -> list[str]:
+def _names(path: Location) -> list[str]:
     try:
-        with os.scandir(path) as it:
-            return [e.name for e in it]
+        return [e.name for e in scan(path)]
     except (FileNotFoundError, NotADirectoryError):
         return []
 
 
-def _dirs(path: Path) -> list[Path]:
+def _dirs(path: Location) -> list[Location]:
     try:
-        with os.scandir(path) as it:
-            names = [e.name for e in it if e.is_dir() and not e.name.startswith(".")]
+        names = [e.name for e in scan(path) if e.is_dir and not e.name.startswith(".")]
     except (FileNotFoundError, NotADirectoryError):
         return []
     return [path / n for n in sorted(names, key=natural_key)]

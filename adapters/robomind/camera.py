@@ -12,7 +12,6 @@ the file is opened once per `frames()` pass, never held between passes.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import cv2
 import h5py
@@ -20,6 +19,8 @@ import numpy as np
 
 from adapters.base import CameraSource
 from adapters.cameras import fit_rgb
+from adapters.storage.h5 import open_h5
+from adapters.storage.location import Location, locate
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 
@@ -51,7 +52,7 @@ class HDF5ImagesCamera(CameraSource):
 
     def __init__(
         self,
-        path: Path,
+        path: Location,
         dataset: str,
         name: str,
         canonical: Camera | None,
@@ -61,11 +62,11 @@ class HDF5ImagesCamera(CameraSource):
         rgb_in_bgr_jpeg: bool,
         intrinsics: np.ndarray | None = None,
     ) -> None:
-        self.path, self.dataset, self.rgb_in_bgr_jpeg = Path(path), dataset, rgb_in_bgr_jpeg
+        self.path, self.dataset, self.rgb_in_bgr_jpeg = locate(path), dataset, rgb_in_bgr_jpeg
         super().__init__(name, canonical, timestamps, first.shape[0], first.shape[1], intrinsics)
 
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        with h5py.File(self.path, "r") as f:
+        with open_h5(self.path) as f:
             for i, data in _elements(f[self.dataset], list(range(len(self))) if indices is None else list(indices)):
                 try:
                     rgb = decode_frame(data, rgb_in_bgr_jpeg=self.rgb_in_bgr_jpeg)

@@ -14,6 +14,7 @@ with `register(root, options)` in each process that reads; without one the AWS e
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -24,7 +25,15 @@ from typing import IO, Any
 
 from upath import UPath
 
-from adapters.storage.reads import SEEK_BLOCK, SEEK_MAXBLOCKS, STREAM_BLOCK, ReadMeter, open_seekable, open_stream
+from adapters.storage.reads import (
+    SEEK_BLOCK,
+    SEEK_MAXBLOCKS,
+    STREAM_BLOCK,
+    LocalCache,
+    ReadMeter,
+    open_seekable,
+    open_stream,
+)
 from adapters.storage.urls import fs_kwargs
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
@@ -33,6 +42,11 @@ Where = str | os.PathLike[str] | UPath  # what `locate` accepts
 
 _OPTIONS: dict[str, StorageOptions] = {}  # root URL (no trailing slash) -> the options a job gave for it
 _METERS = threading.local()
+# the whole-file copies of objects a library can only open by path: bounded (EIDATA_CACHE_BYTES, default 16 GiB),
+# least recently used evicted first, removed when the process exits
+CACHE_BYTES_ENV = "EIDATA_CACHE_BYTES"
+_CACHE: list[LocalCache] = []
+_CACHE_LOCK = threading.Lock()
 
 
 def register(root: str, options: StorageOptions | None) -> None:
@@ -134,6 +148,7 @@ def _object_file(loc: UPath, stream: bool, block_size: int | None, max_blocks: i
         f = open_stream(loc.fs, loc.path, block_size=block_size or STREAM_BLOCK, meter=meter)
     else:
         f = open_seekable(loc.fs, loc.path, block_size=block_size or SEEK_BLOCK, max_blocks=max_blocks, meter=meter)
+    f.name = str(loc)  # PyAV's and h5py's errors name the file by it, as they name a path
     try:
         yield f
     finally:
@@ -143,6 +158,28 @@ def _object_file(loc: UPath, stream: bool, block_size: int | None, max_blocks: i
             total.requests += meter.requests
             total.used += meter.used
             total.size += meter.size
+
+
+def local_path(loc: Where) -> Path:
+    """A local path for a library that can only open a path (projectaria_tools' VRS reader): a local file itself, an
+    object as its copy in this process's bounded cache (fetched once, counted by `metering` as read whole)."""
+    loc = locate(loc)
+    if not is_object(loc):
+        return loc
+    with _CACHE_LOCK:
+        if not _CACHE:
+            _CACHE.append(LocalCache(int(os.environ.get(CACHE_BYTES_ENV, 16 << 30))))
+            atexit.register(_CACHE[0].close)
+        cache = _CACHE[0]
+    before = cache.fetched
+    path = cache.path(loc.fs, loc.path)
+    copied = cache.fetched - before
+    for total in getattr(_METERS, "active", ()):
+        total.fetched += copied
+        total.used += copied
+        total.size += copied
+        total.requests += 1 if copied else 0
+    return path
 
 
 @contextmanager

@@ -179,6 +179,7 @@ class LocalCache:
         self._files: OrderedDict[str, tuple[Path, int]] = OrderedDict()
         self._lock = threading.Lock()
         self._count = 0
+        self.fetched = 0  # bytes copied from the store, evicted copies fetched again included
 
     @property
     def used_bytes(self) -> int:
@@ -200,6 +201,7 @@ class LocalCache:
             local = self.dir / f"{self._count}-{Path(key).name}"
             with fs.open(key, "rb", block_size=STREAM_BLOCK, cache_type="readahead") as src, open(local, "wb") as dst:
                 shutil.copyfileobj(src, dst, STREAM_BLOCK)
+            self.fetched += size
             self._files[key] = (local, size)
             return local
 

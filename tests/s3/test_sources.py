@@ -6,7 +6,6 @@ fetched is measured against what the readers used (bytes read per byte used) and
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,7 @@ from jobs.demo.corpus import ADAPTERS, OPTIONS, SOURCES, write_raw_corpus
 from tests.s3.server import S3Server
 
 # sources that read from a URL today (the rest are issue 27's remaining work)
-URL_SOURCES = ("bridge", "agibot", "egodex", "lerobot")
+URL_SOURCES = ("bridge", "agibot", "ego4d", "egodex", "lerobot", "epic_kitchens", "ego_video", "hot3d", "robomind")
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +84,7 @@ def test_source_from_the_bucket_reads_as_from_disk(corpus: dict[str, Any], name:
     swap = (corpus["base"], str(corpus["raw"]))
     adapter = get_adapter(ADAPTERS[name], OPTIONS.get(name))
     local = sorted(adapter.discover(local_root), key=lambda r: r.sort_key)
-    with metering() as meter:
+    with metering() as listed:
         remote = sorted(get_adapter(ADAPTERS[name], OPTIONS.get(name)).discover(locate(url)), key=lambda r: r.sort_key)
     assert len(local) >= 2 and sum(r.error is None for r in local) >= 1
     _same(local, remote, f"{name} refs", swap)
@@ -94,6 +93,8 @@ def test_source_from_the_bucket_reads_as_from_disk(corpus: dict[str, Any], name:
         for a_ref, b_ref in zip(local, remote, strict=True):
             a, b = _read(adapter, a_ref), _read(bucket_adapter, b_ref)
             _same(a, b, f"{name} {a_ref.raw_id}", swap)
-    total = sum(p.stat().st_size for p in Path(local_root).rglob("*") if p.is_file())
-    print(f"{name}: {meter.as_dict()} of {total} bytes under the root, fetched/used {meter.fetched_per_used():.2f}")
-    assert meter.used > 0 and meter.fetched <= 2 * total + (1 << 20), meter.as_dict()
+    print(f"{name}: discover {listed.as_dict()}, read {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
+    # no byte of an open object fetched twice (the block cache holds what its reader goes back to), and what the
+    # store sent is at most twice what the readers took: these objects are smaller than one 1 MiB block, so an open
+    # fetches the whole object (robomind's readers take 53% of its HDF5 files; large files: tests/s3/test_reads.py)
+    assert 0 < meter.fetched <= meter.size and meter.fetched <= 2 * meter.used, meter.as_dict()
