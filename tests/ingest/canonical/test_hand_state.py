@@ -1,0 +1,113 @@
+"""One hand's canonical state from its declared signals, checked by invariants: the wrist pose is the same whatever
+rotation unit declares it, the state reads back into that pose, a hand moved rigidly moves its keypoints with it and
+keeps its fingertips in the wrist frame, missing signals stay out of the mask, and the action is the next state's
+gripper and fingertips with the pose delta."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from adapters.base import HandSignals, HandTrack, Stream
+from ingest.canonical.frames import pos_rot6d_to_pose
+from ingest.canonical.hand_state import action_from_state, hand_block, robot_keypoints, streams_used, wrist_poses
+from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.transform import RigidTransform
+
+T = 8
+TS = np.arange(T) / 10.0
+RNG = np.random.default_rng(3)
+ROT = Rotation.from_rotvec(RNG.normal(scale=0.6, size=(T, 3)))
+POS = RNG.normal(scale=0.3, size=(T, 3))
+NO_OFFSET = RigidTransform.identity()
+
+
+def _poses() -> np.ndarray:
+    p = np.tile(np.eye(4), (T, 1, 1))
+    p[:, :3, :3], p[:, :3, 3] = ROT.as_matrix(), POS
+    return p
+
+
+def _track(unit: str, **kw: Stream) -> HandTrack:
+    if unit == "se3_4x4":
+        return HandTrack(rotation=Stream(TS, _poses(), unit=unit), **kw)
+    rot = ROT.as_quat() if unit == "quat_xyzw" else ROT.as_euler("xyz")
+    return HandTrack(position=Stream(TS, POS, unit="m"), rotation=Stream(TS, rot, unit=unit), **kw)
+
+
+@pytest.mark.parametrize("unit", ["quat_xyzw", "euler_xyz", "se3_4x4"])
+def test_the_wrist_pose_does_not_depend_on_the_rotation_unit(unit: str) -> None:
+    poses = wrist_poses(_track(unit))
+    assert poses is not None and poses.unit == "se3_4x4"
+    np.testing.assert_allclose(poses.values, _poses(), atol=1e-12)
+    assert wrist_poses(HandTrack(gripper=Stream(TS, np.ones(T)))) is None
+
+
+def test_state_reads_back_into_the_wrist_pose_and_the_mask_says_what_is_there() -> None:
+    grip = Stream(TS[::2], np.linspace(0, 1, T // 2))  # a slower gripper stream, held between its samples
+    sig = HandSignals(hands={1: _track("quat_xyzw", gripper=grip)})
+    wrist = wrist_poses(sig.hands[1])
+    out, avail, kp, poses = hand_block(sig, {1: wrist}, 1, TS, NO_OFFSET, None)
+    np.testing.assert_allclose(pos_rot6d_to_pose(out[:, :9]), _poses(), atol=1e-9)
+    np.testing.assert_allclose(poses, _poses(), atol=1e-9)
+    np.testing.assert_allclose(out[:, GRIPPER.start], np.repeat(grip.values, 2))
+    assert avail[WRIST_POS].all() and avail[WRIST_ROT6D].all() and avail[GRIPPER].all()
+    assert not avail[FINGERTIPS_XYZ].any() and not out[:, FINGERTIPS_XYZ].any() and not kp.any()
+    empty, none_avail, _, no_poses = hand_block(sig, {}, 0, TS, NO_OFFSET, None)  # the left hand is not declared
+    assert not empty.any() and not none_avail.any() and no_poses is None
+
+
+def test_a_rigid_motion_moves_keypoints_and_keeps_fingertips_in_the_wrist_frame() -> None:
+    hand = RNG.normal(scale=0.05, size=(21, 3))
+    kp = np.broadcast_to(hand, (T, 21, 3)).copy()
+    still = HandSignals(hands={0: HandTrack(keypoints=Stream(TS, kp, unit="m"))})
+    out0, avail, _, poses0 = hand_block(still, {}, 0, TS, NO_OFFSET, None)
+    assert avail[FINGERTIPS_XYZ].all() and avail[WRIST_POS].all()  # the wrist frame comes from the keypoints
+    moved_kp = np.einsum("tij,tkj->tki", ROT.as_matrix(), kp) + POS[:, None]  # frame t rotated by ROT[t]
+    moved = HandSignals(hands={0: HandTrack(keypoints=Stream(TS, moved_kp, unit="m"))})
+    out1, _, kp1, poses1 = hand_block(moved, {}, 0, TS, NO_OFFSET, None)
+    np.testing.assert_allclose(kp1, moved_kp, atol=1e-12)
+    np.testing.assert_allclose(out1[:, FINGERTIPS_XYZ], out0[:, FINGERTIPS_XYZ], atol=1e-9)
+    np.testing.assert_allclose(poses1[:, :3, 3], ROT.apply(poses0[:, :3, 3]) + POS, atol=1e-9)
+
+
+def test_a_hand_never_tracked_is_absent_not_invalid() -> None:
+    zeros = HandSignals(hands={0: HandTrack(keypoints=Stream(TS, np.zeros((T, 21, 3))))})
+    out, avail, kp, poses = hand_block(zeros, {}, 0, TS, NO_OFFSET, None)
+    assert not avail.any() and not out.any() and not kp.any() and poses is None
+
+
+def test_robot_keypoints_follow_the_wrist_and_missing_links_hold_zero() -> None:
+    local = RNG.normal(scale=0.05, size=(T, 21, 3))
+    local[:, 20] = np.nan  # a four-finger hand: no pinky tip
+    out = robot_keypoints(Stream(TS, local, frame="wrist"), _poses(), TS)
+    want = np.einsum("tij,tkj->tki", ROT.as_matrix(), local) + POS[:, None]
+    np.testing.assert_allclose(out[:, :20], want[:, :20], atol=1e-12)
+    assert not out[:, 20].any()
+
+
+def test_action_is_the_pose_delta_and_the_next_gripper_and_tips() -> None:
+    state = RNG.normal(size=(T, 50))
+    poses = _poses()
+    action = action_from_state(state, {1: poses})
+    for t in range(T - 1):
+        step = np.linalg.inv(poses[t]) @ poses[t + 1]
+        np.testing.assert_allclose(action[t, hand_dims(1, WRIST_POS)], POS[t + 1] - POS[t], atol=1e-12)
+        np.testing.assert_allclose(
+            pos_rot6d_to_pose(np.r_[np.zeros(3), action[t, hand_dims(1, WRIST_ROT6D)]])[:3, :3], step[:3, :3], atol=1e-9
+        )
+    for hand in (0, 1):
+        for part in (GRIPPER, FINGERTIPS_XYZ):
+            dims = hand_dims(hand, part)
+            np.testing.assert_array_equal(action[:-1, dims], state[1:, dims])
+            np.testing.assert_array_equal(action[-1, dims], state[-1, dims])
+    assert not action[:, hand_dims(0, WRIST_POS)].any()  # no pose for the left hand: no wrist delta
+
+
+def test_streams_used_are_the_declared_ones() -> None:
+    sig = HandSignals(hands={1: _track("quat_xyzw", gripper=Stream(TS, np.ones(T)))})
+    wrists = {1: wrist_poses(sig.hands[1])}
+    assert streams_used(sig, wrists) == [wrists[1], sig.hands[1].gripper]
+    state = Stream(TS, np.zeros((T, 50)))
+    assert streams_used(HandSignals(canonical=(state, None, None)), {}) == [state]
