@@ -1,6 +1,6 @@
 """The ingest benchmark's runs without Ray, in forked processes from a common barrier: the baseline (the same
-videos decoded and encoded, nothing else) and inprocess (`jobs.ingest.process_episode` without Ray, driver, commits
-or catalog), both with one split of the episodes by work (see `benchmarks.ingest`).
+videos decoded and encoded, nothing else) and inprocess (`jobs.ingest.worker.process_episode` without Ray, driver,
+commits or catalog), both with one split of the episodes by work (see `benchmarks.ingest`).
 """
 
 from __future__ import annotations
@@ -9,10 +9,13 @@ import multiprocessing as mp
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks._ingest_measure import self_cpu_s
 from benchmarks._machine import machine_busy_s
+
+if TYPE_CHECKING:
+    from jobs.ingest.task import EpisodeTask
 
 
 def _prepare(spec_json: dict[str, Any]) -> dict[str, list[tuple[Any, Any]]]:
@@ -22,8 +25,8 @@ def _prepare(spec_json: dict[str, Any]) -> dict[str, list[tuple[Any, Any]]]:
 
     from adapters import get_adapter
     from ingest.canonical import resample as rs
-    from jobs.ingest import discover
-    from jobs.spec import JobSpec
+    from jobs.ingest.discovery import discover
+    from jobs.spec_models import JobSpec
 
     spec = JobSpec.model_validate(spec_json)
     fps, keep = spec.canonicalize.fps, spec.canonicalize.cameras
@@ -51,7 +54,7 @@ def _baseline_share(
 ) -> None:
     """One process's share: decode and encode, timed from the barrier (cameras were opened before the fork).
     `interleave`: an episode's cameras are encoded at once, frame by frame, as the pipeline does; else one by one."""
-    from ingest.canonical.canonicalize import ResampledCamera
+    from ingest.canonical.episode import ResampledCamera
     from ingest.lerobot.video import VideoCodec, VideoEncoder
 
     codec = VideoCodec.model_validate(codec_json)
@@ -86,19 +89,21 @@ def _baseline_share(
     )
 
 
-def _inprocess_share(items: list[dict[str, Any]], barrier: Any, queue: Any) -> None:
-    """One process's share of `jobs.ingest.process_episode` calls (read, canonicalize, stage), without Ray."""
+def _inprocess_share(tasks: list[EpisodeTask], barrier: Any, queue: Any) -> None:
+    """One process's share of `jobs.ingest.worker.process_episode` calls (read, canonicalize, stage), without Ray."""
     import adapters  # noqa: F401 - every adapter, imported before the clock as a warm Ray worker has them
     import ingest.canonical.store  # noqa: F401
-    from jobs.ingest import process_episode
+    from jobs.ingest.task import Staged
+    from jobs.ingest.worker import process_episode
 
     barrier.wait()
     t0, c0 = time.perf_counter(), self_cpu_s()
     frames = 0
-    for item in items:
-        for ep in process_episode(item).get("episodes", []):
-            videos = sum(1 for f in ep["features"].values() if f["dtype"] == "video")
-            frames += ep["staged"]["length"] * videos
+    for task in tasks:
+        result = process_episode(task)
+        for ep in result.episodes if isinstance(result, Staged) else ():
+            videos = sum(1 for f in ep.features.values() if f.dtype == "video")
+            frames += ep.staged.length * videos
     queue.put(
         {
             "seconds": time.perf_counter() - t0,
@@ -170,21 +175,13 @@ def child_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
 def child_inprocess(cfg: dict[str, Any]) -> dict[str, Any]:
     """The pipeline's per-episode work (`process_episode`) without Ray, driver, commits or catalog, in `processes`
     forked processes with the baseline's split."""
-    from jobs.ingest import discover
-    from jobs.ingest.order import task_payload
-    from jobs.spec import JobSpec
+    from jobs.ingest.discovery import discover
+    from jobs.ingest.task import EpisodeTask, TaskSettings
+    from jobs.spec_models import JobSpec
 
     os.sched_setaffinity(0, cfg["cores"])
     spec = JobSpec.model_validate(cfg["spec"])
     _, shares = _shares(cfg)
-    payload = task_payload(spec)  # what a Ray task gets: the codec, the CPU it holds to, the deadline
-    items = {
-        it.uid: {
-            **payload,
-            "uid": it.uid,
-            "source": it.source.model_dump(mode="json"),
-            "ref": it.ref.model_dump(mode="json"),
-        }
-        for it in discover(spec)[0]
-    }
-    return _forked(_inprocess_share, [[items[u] for u in share] for share in shares], ())
+    settings = TaskSettings.of(spec)  # what a Ray task gets: the codec, the CPU it holds to, the deadline
+    tasks = {it.uid: EpisodeTask(it, settings) for it in discover(spec)[0]}
+    return _forked(_inprocess_share, [[tasks[u] for u in share] for share in shares], ())

@@ -4,51 +4,53 @@ recorded, the process tree sampled (see `benchmarks.ingest`).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import defaultdict
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from benchmarks._ingest_measure import TreeSampler, dataset_sizes, self_cpu_s, timeline
 from benchmarks._machine import machine_busy_s, status_kb
 
+if TYPE_CHECKING:
+    from jobs.ingest.task import EpisodeResult, EpisodeTask
 
-def timed_process_episode(item: dict[str, Any]) -> dict[str, Any]:
-    """`jobs.ingest.process_episode` with its start and end (epoch s) and worker pid added to the result."""
-    from jobs.ingest import process_episode  # the worker's own, unpatched module; imported before the clock
+
+def _marks_file(output: Path) -> Path:
+    return output.parent / f"{output.name}.task_marks.jsonl"
+
+
+def timed_process_episode(task: EpisodeTask) -> EpisodeResult:
+    """`jobs.ingest.worker.process_episode`, its start and end (epoch s), worker pid and RSS appended as one line
+    to the marks file beside the output (one short `O_APPEND` write per task)."""
+    from jobs.ingest.worker import process_episode  # imported before the clock, as a warm worker has it
 
     t0 = time.time()
-    result = process_episode(item)
-    return {**result, "_bench": (t0, time.time(), os.getpid(), status_kb("self", "VmRSS")["VmRSS"] // 1024)}
+    result = process_episode(task)
+    mark = [t0, time.time(), os.getpid(), status_kb("self", "VmRSS")["VmRSS"] // 1024]
+    with _marks_file(task.settings.output).open("a") as f:
+        f.write(json.dumps(mark) + "\n")
+    return result
 
 
 def child_pipeline(cfg: dict[str, Any]) -> dict[str, Any]:
     import ray
 
-    import jobs.ingest
-    from jobs.ingest import _init_ray, run_ingest
-    from jobs.spec import JobSpec
+    from jobs.ingest.job import init_job_ray, run_ingest
+    from jobs.spec_models import JobSpec
 
     os.sched_setaffinity(0, cfg["cores"])  # inherited by Ray's processes: the job's CPU budget
     spec = JobSpec.model_validate(cfg["spec"])
-    # every task's start and end, for the timeline (the driver looks the task function up when it submits)
-    jobs.ingest.process_episode = timed_process_episode
-    marks: list[tuple[float, float, int, int]] = []
-    accept = jobs.ingest.Committer.accept
-
-    def accept_marked(self: Any, item: Any, result: dict[str, Any]) -> None:
-        if "_bench" in result:
-            marks.append(result.pop("_bench"))
-        accept(self, item, result)
-
-    jobs.ingest.Committer.accept = accept_marked
+    _marks_file(spec.output).unlink(missing_ok=True)
     sampler = TreeSampler()
     sampler.start()
     busy0, cpu0, t0 = machine_busy_s(), self_cpu_s(), time.perf_counter()
-    _init_ray(spec, None)  # the job's own settings; started here so that start-up is timed apart from the job
+    init_job_ray(spec, None)  # the job's own settings; started here so that start-up is timed apart from the job
     init_s = time.perf_counter() - t0
     t1, epoch1 = time.perf_counter(), time.time()
-    report = run_ingest(spec, progress=False)
+    report = run_ingest(spec, progress=False, worker=timed_process_episode)  # every task's start and end
     job_s = time.perf_counter() - t1
     wall = time.perf_counter() - t0
     sampler.sample()  # workers are alive until shutdown: their VmHWM now is their peak
@@ -58,6 +60,7 @@ def child_pipeline(cfg: dict[str, Any]) -> dict[str, Any]:
     ray.shutdown()
     shutdown_s = time.perf_counter() - t2
     workers = [p for p in sampler.procs.values() if p["kind"] == "worker"]
+    marks = [tuple(json.loads(line)) for line in _marks_file(spec.output).read_text().splitlines()]
     others: dict[str, int] = defaultdict(int)
     cpu_by_kind: dict[str, float] = defaultdict(float, {"driver": own_cpu})
     for p in sampler.procs.values():

@@ -1,8 +1,8 @@
 """Commit throughput of the ingest job: staged episodes committed by 1, 2 and 4 committer actors, next to the old
 single committer inside the driver.
 
-Episodes are staged once for real (`jobs.ingest.process_episode` on synthetic AgiBot and EgoDex raw episodes of about
-`--rows` rows at 10 Hz, a 224x224 camera), then each staging folder is copied (a copy is what a worker would have
+Episodes are staged once for real (`jobs.ingest.worker.process_episode` on synthetic AgiBot and EgoDex raw episodes of
+about `--rows` rows at 10 Hz, a 224x224 camera), then each staging folder is copied (a copy is what a worker would have
 staged) into `--datasets` datasets, `--episodes` per dataset. Each contestant commits the same copies through the
 job's own code (`jobs.ingest.commit.Committer`, results fed in the job's interleaved order); the datasets written by
 every contestant must be byte-identical. Reported: episodes/s, ms per episode, and the driver's own CPU ms per
@@ -22,19 +22,23 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, machine_busy_s, wait_quiet
 
+if TYPE_CHECKING:
+    from jobs.ingest.task import Staged
 
-def _templates(tmp: Path, rows: int) -> list[dict[str, Any]]:
+
+def _templates(tmp: Path, rows: int) -> list[Staged]:
     """One staged result per source (a real worker's output), the raw episodes about `rows` rows at 10 Hz."""
     from adapters.synthetic.agibot import EpisodeSpec, write_agibot
     from adapters.synthetic.egodex import write_egodex
-    from jobs.ingest import discover, process_episode
-    from jobs.ingest.order import task_payload
-    from jobs.spec import JobSpec, SourceSpec
+    from jobs.ingest.discovery import discover
+    from jobs.ingest.task import EpisodeTask, Staged, TaskSettings
+    from jobs.ingest.worker import process_episode
+    from jobs.spec_models import JobSpec, SourceSpec
 
     write_agibot(tmp / "raw/agibot", [EpisodeSpec(327, 700_000, rows * 3)], height=224, width=224)
     write_egodex(
@@ -47,38 +51,30 @@ def _templates(tmp: Path, rows: int) -> list[dict[str, Any]]:
     spec = JobSpec(output=tmp / "templates", sources=sources)
     out = []
     for it in discover(spec)[0]:
-        item = {
-            **task_payload(spec),
-            "uid": it.uid,
-            "source": it.source.model_dump(mode="json"),
-            "ref": it.ref.model_dump(mode="json"),
-        }
-        result = process_episode(item)
-        if result["status"] != "staged":
+        result = process_episode(EpisodeTask(it, TaskSettings.of(spec)))
+        if not isinstance(result, Staged):
             raise RuntimeError(f"template {it.uid} was not staged: {result}")
         out.append(result)
     return out
 
 
-def _copies(templates: list[dict[str, Any]], output: Path, datasets: int, episodes: int) -> list[dict[str, Any]]:
+def _copies(templates: list[Staged], output: Path, datasets: int, episodes: int) -> list[Staged]:
     """Staged results for `datasets` x `episodes` episodes, interleaved across datasets as the job feeds them."""
+    from dataclasses import replace
+
+    from jobs.ingest.task import Staged
+
     per_dataset = []
     for d in range(datasets):
         tpl = templates[d % len(templates)]
-        ep = tpl["episodes"][0]
-        dataset = f"datasets/bench{d:02d}/{Path(ep['dataset']).name}"
+        ep = tpl.episodes[0]
+        dataset = f"datasets/bench{d:02d}/{Path(ep.dataset).name}"
         results = []
         for k in range(episodes):
             stage = output / dataset / ".eidata/staging" / uuid.uuid4().hex
-            shutil.copytree(ep["staged"]["stage_dir"], stage)
-            staged = {**ep["staged"], "stage_dir": str(stage), "label": f"{ep['staged']['label']}-{k}"}
-            results.append(
-                {
-                    "status": "staged",
-                    "uid": f"bench{d:02d}/{k}",
-                    "episodes": [{**ep, "dataset": dataset, "staged": staged}],
-                }
-            )
+            shutil.copytree(ep.staged.stage_dir, stage)
+            staged = ep.staged.model_copy(update={"stage_dir": stage, "label": f"{ep.staged.label}-{k}"})
+            results.append(Staged(f"bench{d:02d}/{k}", (replace(ep, dataset=dataset, staged=staged),)))
         per_dataset.append(results)
     return [per_dataset[d][k] for k in range(episodes) for d in range(datasets)]
 
@@ -91,20 +87,21 @@ def _hash(output: Path) -> str:
     return h.hexdigest()
 
 
-def _run(name: str, committers: int, results: list[dict[str, Any]], spec: Any) -> dict[str, Any]:
+def _run(name: str, committers: int, results: list[Staged], spec: Any) -> dict[str, Any]:
     """`committers` actors; 0: the old way, every commit in the driver (`Committer(committers=0)`)."""
     import ray
 
     from adapters.base import EpisodeRef
     from jobs.ingest.commit import Committer
     from jobs.ingest.discovery import WorkItem
+    from jobs.ingest.quarantine import QuarantineWriter
 
     source = spec.sources[0]
     items = [
-        WorkItem(i, source, EpisodeRef(adapter="x", source=source.name, subset="s", raw_id=r["uid"], paths=()))
+        WorkItem(i, source, EpisodeRef(adapter="x", source=source.name, subset="s", raw_id=r.uid, paths=()))
         for i, r in enumerate(results)
     ]
-    committer = Committer(spec, {}, committers=committers)
+    committer = Committer(spec, {}, QuarantineWriter(spec.output), committers=committers)
     for _ in range(committers):  # started and answering before the clock starts: start-up is not commit time
         committer.start_actor()
     ray.get([a.close.remote() for a in committer.actors])
@@ -140,14 +137,14 @@ def main() -> None:
     from jobs.runtime.ray_pool import init_ray
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    from jobs.spec import JobSpec, SourceSpec
+    from jobs.spec_models import JobSpec, SourceSpec
 
     quiet = wait_quiet(0.5, 0 if args.smoke else 120)
     tmp = Path(tempfile.mkdtemp(prefix="eidata-commit-"))
     try:
         log(f"staging templates ({args.rows} rows) ...")
         templates = _templates(tmp, args.rows)
-        rows = [t["episodes"][0]["staged"]["length"] for t in templates]
+        rows = [t.episodes[0].staged.length for t in templates]
         init_ray(None, 2, 256, env={"SVT_LOG": "1"})
         runs, digests = [], {}
         contestants = [("in the driver (old)", 0)]

@@ -7,10 +7,11 @@ part of an earlier run lists them), and reading a remaining one fails at once, s
 measures discovery, the done set and the scheduler's stream, not ingest work. Each contestant runs in its own
 process, whose peak RSS (VmHWM) is reported:
 
-- **job**: `jobs.ingest.run_ingest` (embedded Ray): per-source discovery tasks write sorted work files, DuckDB drops
+- **job**: `jobs.ingest.job.run_ingest` (embedded Ray): per-source discovery tasks write sorted work files, DuckDB drops
   the done uids, the driver streams what is left;
 - **old**: what the driver held before streaming: every source's refs discovered and sorted in the driver
-  (`jobs.ingest.discover`, the old code kept for small corpora), the done uids read into a Python set, the todo list.
+  (`jobs.ingest.discovery.discover`, the old code kept for small corpora), the done uids read into a Python set, the
+  todo list.
 
     python -m benchmarks.discovery [--episodes 1000000] [--sources 4] [--todo 200] [--no-old] [--smoke]
 """
@@ -113,7 +114,8 @@ def _done_part(spec: dict[str, Any], todo: int) -> int:
 def child(kind: str, spec_json: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
-    from jobs.ingest import discover, run_ingest
+    from jobs.ingest.discovery import discover
+    from jobs.ingest.job import run_ingest
     from jobs.spec import JobSpec
     from schemas.corpus import QUARANTINE_DIR, parquet_files
 

@@ -18,20 +18,21 @@ workers (`parallelism.num_cpus`) whose whole process tree (driver, Ray's daemons
 (`sched_setaffinity`). The core budget is set by affinity, which bounds every thread of the run; SVT-AV1's own pools
 are sized by `codec.threads` (passed as `lp`) or, when unset, by the job's `parallelism.encoder_threads` (default 1).
 
-- **pipeline**: `jobs.ingest.run_ingest` on embedded Ray, `codec.threads=1` unless "threads=default" (unset: the
+- **pipeline**: `jobs.ingest.job.run_ingest` on embedded Ray, `codec.threads=1` unless "threads=default" (unset: the
   job's defaults); each task held to one CPU (`parallelism.pin_tasks`) unless "unpinned" (`--compare-unpinned`).
-  Ray is started first (with the job's own `_init_ray`) so its start-up is timed apart: "s" is `run_ingest` alone
-  (discovery, every task, commits, catalog rebuild); "+ray s" adds the Ray start-up. Every task's start and end are
-  recorded (the task function is wrapped) for the timeline: first task start, tail after the last task,
-  worker-seconds in tasks.
+  Ray is started first (with the job's own `jobs.ingest.job.init_job_ray`) so its start-up is timed apart: "s" is
+  `run_ingest` alone (discovery, every task, commits, catalog rebuild); "+ray s" adds the Ray start-up. Every task's
+  start and end are recorded (a timed worker is passed to `run_ingest`) for the timeline: first task start, tail
+  after the last task, worker-seconds in tasks.
 - **baseline**: the same videos decoded and encoded and nothing else, in N forked processes on the same M cores. The
   raw episodes are opened with the adapters before the clock (no frame is decoded by opening); then, from a barrier,
   every camera the job keeps is decoded with the adapter's own camera (every source frame up to the last one used;
   RGB conversion only for the frames used), the frame at or before each 10 Hz grid time is picked (the canonical
   grid; nothing else is resampled) and encoded with `VideoEncoder` and the same codec settings, an episode's cameras
   at once as in the pipeline (`--sequential-baseline`: one after another).
-- **inprocess**: `jobs.ingest.process_episode` (everything a Ray task does) in N forked processes with the baseline's
-  split of episodes: no Ray, no driver, no commits, no catalog. It separates the pipeline's own work from Ray's cost.
+- **inprocess**: `jobs.ingest.worker.process_episode` (everything a Ray task does) in N forked processes with the
+  baseline's split of episodes: no Ray, no driver, no commits, no catalog. It separates the pipeline's own work from
+  Ray's cost.
 - overhead = (pipeline s per camera frame) / (baseline s per camera frame) - 1, on the same cores; the task overhead
   compares worker-seconds in tasks with baseline process-seconds, which leaves out start-up and the tail.
 

@@ -60,7 +60,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "ingest": Command(
         "run a job spec: read, canonicalize and write every source on Ray",
-        "jobs.ingest:cli_ingest",
+        "jobs.ingest.job:cli_ingest",
         (
             Arg(("spec",), {"help": "job spec (YAML)"}),
             ADDRESS,

@@ -12,7 +12,7 @@ from pathlib import Path
 from jobs.catalog.curate import curate
 from jobs.catalog.query import format_table, run_query
 from jobs.demo.corpus import SOURCES, write_demo_spec, write_raw_corpus
-from jobs.ingest import run_ingest
+from jobs.ingest.job import run_ingest
 from jobs.report.page import build_report
 from jobs.runtime.options import Arg
 from jobs.spec import load_spec

@@ -12,30 +12,31 @@ from __future__ import annotations
 
 import shutil
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ingest.lerobot.errors import DatasetError, EpisodeError
-from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter
-from jobs.catalog.build import write_quarantine_part
-from jobs.ingest.discovery import WorkItem, quarantine_row
-from jobs.spec import JobSpec
+from jobs.ingest.discovery import WorkItem
+from jobs.ingest.quarantine import QuarantineWriter, rejected_row
+from jobs.ingest.report import SourceTally
+from jobs.ingest.task import EpisodeResult, Rejected, StagedOutput
+from jobs.spec_models import JobSpec
 from schemas.corpus import QuarantineRow
 from schemas.lerobot import FeatureSpec
 
-QUARANTINE_FLUSH = 200  # quarantine rows buffered before they are written out
 LOCK_WAIT_S = 60.0  # a killed driver's committers may hold their datasets' locks until Ray reaps them
 
 
-@dataclass
-class SourceTally:
-    written: int = 0
-    quarantined: int = 0
-    frames: int = 0
+@dataclass(frozen=True)
+class CommitFailed:
+    """A committer's answer for a raw episode whose episodes it could not commit."""
+
+    error_class: str
+    message: str
 
 
 def open_writer(root: Path, *, wait_s: float = LOCK_WAIT_S, **kw: Any) -> LeRobotWriter:
@@ -49,29 +50,28 @@ def open_writer(root: Path, *, wait_s: float = LOCK_WAIT_S, **kw: Any) -> LeRobo
 class DatasetCommitter:
     """The writers of the datasets one committer owns (a Ray actor in a job; a plain object in benchmarks)."""
 
-    def __init__(self, output: str, fps: int, codec: dict[str, Any]) -> None:
-        self.output, self.fps, self.codec = Path(output), fps, VideoCodec.model_validate(codec)
+    def __init__(self, output: Path, fps: int, codec: VideoCodec) -> None:
+        self.output, self.fps, self.codec = output, fps, codec
         self.writers: dict[str, LeRobotWriter] = {}
 
-    def commit(self, episodes: list[dict[str, Any]]) -> dict[str, Any]:
+    def commit(self, episodes: list[StagedOutput]) -> CommitFailed | None:
         """Commit one raw episode's staged episodes (those of this committer's datasets), grouped per dataset."""
-        by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_dataset: dict[str, list[StagedOutput]] = defaultdict(list)
         for ep in episodes:
-            by_dataset[ep["dataset"]].append(ep)
+            by_dataset[ep.dataset].append(ep)
         try:
             for dataset, eps in by_dataset.items():
-                staged = [StagedEpisode.model_validate(e["staged"]) for e in eps]
-                features = {k: FeatureSpec.model_validate(v) for k, v in eps[0]["features"].items()}
+                staged = [e.staged for e in eps]
                 try:
-                    writer = self._writer(dataset, features, eps[0]["robot_type"])
+                    writer = self._writer(dataset, eps[0].features, eps[0].robot_type)
                 except DatasetError:
                     for st in staged:
                         shutil.rmtree(st.stage_dir, ignore_errors=True)
                     raise
                 writer.commit_group(staged)
         except (EpisodeError, DatasetError) as e:
-            return {"ok": False, "error_class": type(e).__name__, "message": str(e)}
-        return {"ok": True}
+            return CommitFailed(type(e).__name__, str(e))
+        return None
 
     def _writer(self, dataset: str, features: dict[str, FeatureSpec], robot_type: str) -> LeRobotWriter:
         if dataset not in self.writers:
@@ -104,39 +104,35 @@ class _Sent:
     written: int
     frames: int
     calls: int  # commit calls still out for this raw episode
-    failure: dict[str, Any] | None = None
+    failure: CommitFailed | None = None
 
 
 @dataclass
 class Committer:
     """The driver's side: routes each raw episode's result to its datasets' committer actors, in the order given
-    (`accept`), and books what the actors report back (tallies, quarantine rows), a bounded number of calls behind."""
+    (`accept`), and books what the actors report back (tallies, quarantine rows), a bounded number of calls behind.
+    Every quarantine row goes to the one `quarantine` writer; `on_done` hears of each raw episode once it is
+    committed (its files in its datasets) or quarantined."""
 
     spec: JobSpec
     tallies: dict[str, SourceTally]
+    quarantine: QuarantineWriter
     committers: int | None = None  # default: spec.parallelism.committers; 0: commit in the driver
     max_outstanding: int = 256  # commit calls sent and not yet reported back
-    quarantine: list[QuarantineRow] = field(default_factory=list)
+    on_done: Callable[[WorkItem], None] | None = None
     actors: list[Any] = field(default_factory=list)
     local: DatasetCommitter | None = None  # committers: 0
     route: dict[str, int] = field(default_factory=dict)  # dataset -> actor
     outstanding: dict[Any, _Sent] = field(default_factory=dict)  # call -> its raw episode
-    _parts: int = 0
-    _run: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f"))
 
-    def accept(self, item: WorkItem, result: dict[str, Any]) -> None:
-        tally = self.tallies.setdefault(item.source.name, SourceTally())
-        if result["status"] != "staged":
-            tally.quarantined += 1
-            self._quarantine(item, result)
-            self.finished(item)
+    def accept(self, item: WorkItem, result: EpisodeResult) -> None:
+        if isinstance(result, Rejected):
+            self._reject(item, result)
             return
-        by_actor: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for ep in result["episodes"]:
-            by_actor[self._actor_of(ep["dataset"])].append(ep)
-        sent = _Sent(
-            item, len(result["episodes"]), sum(e["staged"]["length"] for e in result["episodes"]), len(by_actor)
-        )
+        by_actor: dict[int, list[StagedOutput]] = defaultdict(list)
+        for ep in result.episodes:
+            by_actor[self._actor_of(ep.dataset)].append(ep)
+        sent = _Sent(item, len(result.episodes), result.frames, len(by_actor))
         if self.local is not None:  # committers: 0, the commit in the driver itself
             for eps in by_actor.values():
                 self._booked(sent, self.local.commit(eps))
@@ -146,10 +142,9 @@ class Committer:
         self._reap(block=len(self.outstanding) > self.max_outstanding)
 
     def add_quarantine(self, row: QuarantineRow) -> None:
+        """A row of a source or ref that never reached a worker (discovery's)."""
         self.tallies.setdefault(row.source, SourceTally()).quarantined += 1
-        self.quarantine.append(row)
-        if len(self.quarantine) >= QUARANTINE_FLUSH:
-            self.flush()
+        self.quarantine.add(row)
 
     def _actor_of(self, dataset: str) -> int:
         """A new dataset gets a new actor while there are fewer than `committers`, then the least loaded one."""
@@ -166,8 +161,8 @@ class Committer:
             self.route[dataset] = loads.index(min(loads))
         return self.route[dataset]
 
-    def _args(self) -> tuple[str, int, dict[str, Any]]:
-        return str(self.spec.output), self.spec.canonicalize.fps, self.spec.codec.model_dump(mode="json")
+    def _args(self) -> tuple[Path, int, VideoCodec]:
+        return self.spec.output, self.spec.canonicalize.fps, self.spec.codec
 
     def start_actor(self) -> None:
         """One more committer actor, on the driver's node."""
@@ -195,48 +190,33 @@ class Committer:
             if not block or len(self.outstanding) <= self.max_outstanding:
                 return
 
-    def _booked(self, sent: _Sent, outcome: dict[str, Any]) -> None:
-        if not outcome["ok"] and sent.failure is None:
-            sent.failure = outcome
+    def _booked(self, sent: _Sent, failed: CommitFailed | None) -> None:
+        if failed is not None and sent.failure is None:
+            sent.failure = failed
         sent.calls -= 1
         if sent.calls:
             return
+        if sent.failure is not None:
+            f = sent.failure
+            self._reject(sent.item, Rejected(sent.item.uid, "write", f.error_class, f.message))
+            return
         tally = self.tallies.setdefault(sent.item.source.name, SourceTally())
-        if sent.failure is None:
-            tally.written += sent.written
-            tally.frames += sent.frames
-        else:
-            tally.quarantined += 1
-            self._quarantine(sent.item, {"stage": "write", **sent.failure})
-        self.finished(sent.item)
+        tally.written += sent.written
+        tally.frames += sent.frames
+        self._done(sent.item)
 
-    def finished(self, item: WorkItem) -> None:
-        """Called once per raw episode when it is committed (its files in its datasets) or quarantined: the point
-        tests and benchmarks hook."""
+    def _reject(self, item: WorkItem, rejected: Rejected) -> None:
+        self.tallies.setdefault(item.source.name, SourceTally()).quarantined += 1
+        self.quarantine.add(rejected_row(item, rejected))
+        self._done(item)
+
+    def _done(self, item: WorkItem) -> None:
+        if self.on_done is not None:
+            self.on_done(item)
 
     def poll(self) -> None:
         """Book the commits answered so far (the driver calls this while it waits for episode tasks)."""
         self._reap()
-
-    def _quarantine(self, item: WorkItem, result: dict[str, Any]) -> None:
-        row = quarantine_row(
-            item.source,
-            item.ref,
-            result["stage"],
-            result["error_class"],
-            result["message"],
-            file=result.get("file"),
-            field=result.get("field"),
-        )
-        self.quarantine.append(row.model_copy(update={"episode_uid": item.uid}))
-        if len(self.quarantine) >= QUARANTINE_FLUSH:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.quarantine:
-            write_quarantine_part(self.spec.output, self.quarantine, f"{self._run}-{self._parts:05d}")
-            self._parts += 1
-            self.quarantine = []
 
     def close(self) -> None:
         """Wait for every commit, write the quarantine, release the datasets (the actors end)."""
@@ -252,4 +232,4 @@ class Committer:
             for a in self.actors:
                 ray.kill(a)
             self.actors = []
-            self.flush()
+            self.quarantine.flush()

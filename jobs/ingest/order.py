@@ -13,28 +13,29 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from jobs.ingest.discovery import WorkItem
+from jobs.ingest.task import EpisodeResult, EpisodeTask, Rejected, TaskSettings
 from jobs.runtime.deadline import TIMEOUT_CLASS, hung_attempts, timeout_message
-from jobs.spec import JobSpec
+from jobs.spec_models import JobSpec
 
 
 class Tasks(Protocol):
-    """What `in_order` needs of a task system: Ray in a job (`RayTasks`), a scripted fake in tests."""
+    """What `in_order` needs of a task system: Ray in a job (`RayTasks`), a scripted one in tests."""
 
-    def submit(self, item: dict[str, Any]) -> Any: ...  # starts a task; returns its handle
+    def submit(self, task: EpisodeTask) -> Any: ...  # starts a task; returns its handle
 
     def wait(self, handles: list[Any]) -> list[Any]: ...  # blocks until some of `handles` finish; returns those
 
-    def get(self, handle: Any) -> dict[str, Any]: ...  # a finished task's result; raises if the task died
+    def get(self, handle: Any) -> EpisodeResult: ...  # a finished task's result; raises if the task died
 
 
 @dataclass(frozen=True)
 class RayTasks:
-    task: Any  # a `ray.remote` function
+    task: Any  # the worker (`jobs.ingest.task.Worker`) as a `ray.remote` function
     idle: Callable[[], None] | None = None  # called about every `idle_s` while waiting (the committers' bookkeeping)
     idle_s: float = 0.5
 
-    def submit(self, item: dict[str, Any]) -> Any:
-        return self.task.remote(item)
+    def submit(self, task: EpisodeTask) -> Any:
+        return self.task.remote(task)
 
     def wait(self, handles: list[Any]) -> list[Any]:
         import ray
@@ -46,39 +47,24 @@ class RayTasks:
                 self.idle()
         return ready
 
-    def get(self, handle: Any) -> dict[str, Any]:
+    def get(self, handle: Any) -> EpisodeResult:
         import ray
 
         return ray.get(handle)
 
 
-def task_payload(spec: JobSpec) -> dict[str, Any]:
-    """What every episode task gets besides its own source and ref."""
-    codec = spec.codec
-    if codec.threads is None and spec.parallelism.encoder_threads is not None:
-        codec = codec.model_copy(update={"threads": spec.parallelism.encoder_threads})  # same bytes, fewer threads
-    par = spec.parallelism
-    return {
-        "canonicalize": spec.canonicalize.model_dump(mode="json"),
-        "codec": codec.model_dump(mode="json"),
-        "output": str(spec.output),
-        "deadline": par.deadline.model_dump(mode="json"),
-        "pin_cpus": 1 if par.pin_tasks else None,
-    }
-
-
-def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[tuple[WorkItem, dict[str, Any]]]:
+def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[tuple[WorkItem, EpisodeResult]]:
     """Submit with at most `max_in_flight` running; yield each dataset's results in its submission order.
 
     Finished results wait for the head of their source's line (at most `commit_window` episodes submitted and not
     yet yielded), so one long episode does not leave the other workers idle; only running episodes hold frames in
     memory, and the stream `todo` is read only as far as the window reaches."""
-    payload = task_payload(spec)
+    settings = TaskSettings.of(spec)
     stream = iter(todo)
     running, window = spec.parallelism.max_in_flight, spec.parallelism.commit_window
     pending: dict[Any, int] = {}  # task handle -> submission number
     items: dict[int, WorkItem] = {}  # submitted, not yet yielded
-    results: dict[int, dict[str, Any]] = {}
+    results: dict[int, EpisodeResult] = {}
     lines: dict[tuple[str, str], deque[int]] = {}  # per dataset: submission numbers not yet yielded, in order
     submitted, exhausted = 0, False
     while True:
@@ -87,13 +73,7 @@ def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[
             if it is None:
                 exhausted = True
                 break
-            item = {
-                **payload,
-                "uid": it.uid,
-                "source": it.source.model_dump(mode="json"),
-                "ref": it.ref.model_dump(mode="json"),
-            }
-            pending[tasks.submit(item)] = submitted
+            pending[tasks.submit(EpisodeTask(it, settings))] = submitted
             items[submitted] = it
             lines.setdefault((it.source.name, it.ref.subset), deque()).append(submitted)
             submitted += 1
@@ -117,18 +97,6 @@ def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[
                 uid = items[n].uid
                 hung = hung_attempts(spec.output, uid)
                 if hung:  # its attempts were killed by their deadline before one could quarantine the episode
-                    results[n] = quarantined({"uid": uid}, "write", TIMEOUT_CLASS, timeout_message(hung))
+                    results[n] = Rejected(uid, "write", TIMEOUT_CLASS, timeout_message(hung))
                 else:
-                    results[n] = quarantined({"uid": uid}, "worker", type(e).__name__, str(e)[:2000])
-
-
-def quarantined(item: dict[str, Any], stage: str, error_class: str, message: str, **extra: Any) -> dict[str, Any]:
-    """A task's result for an episode it could not stage."""
-    return {
-        "status": "quarantined",
-        "uid": item["uid"],
-        "stage": stage,
-        "error_class": error_class,
-        "message": message,
-        **{k: v for k, v in extra.items() if v is not None},
-    }
+                    results[n] = Rejected(uid, "worker", type(e).__name__, str(e)[:2000])

@@ -10,7 +10,7 @@ import yaml
 
 from adapters.synthetic.ego4d import write_ego4d, write_goalstep
 from jobs.catalog.query import run_query
-from jobs.ingest import run_ingest
+from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 

@@ -13,7 +13,7 @@ from adapters.synthetic.egovideo import write_ego_shards
 from adapters.synthetic.epic_kitchens import write_epic_kitchens
 from adapters.synthetic.hot3d import write_hot3d
 from jobs.catalog.query import run_query
-from jobs.ingest import run_ingest
+from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 

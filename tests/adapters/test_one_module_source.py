@@ -20,7 +20,7 @@ from scipy.spatial.transform import Rotation
 from adapters.base import EpisodeRef, HandSignals, HandTrack, Language, RawEpisode, SourceAdapter, Stream
 from adapters.registry import adapter_names
 from jobs.catalog.query import run_query
-from jobs.ingest import run_ingest
+from jobs.ingest.job import run_ingest
 from jobs.spec import SpecError, load_spec
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.lerobot import EPISODES_PATH, read_jsonl

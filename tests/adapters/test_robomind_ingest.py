@@ -12,7 +12,7 @@ import yaml
 
 from adapters.synthetic.robomind import EpisodeSpec, write_robomind
 from jobs.catalog.query import run_query
-from jobs.ingest import run_ingest
+from jobs.ingest.job import run_ingest
 from jobs.qa_findings import findings, summarize
 from jobs.spec import load_spec
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims

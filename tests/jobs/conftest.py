@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jobs.demo.corpus import write_raw_corpus
-from jobs.ingest import run_ingest
+from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from tests.jobs.demo_reference import demo_spec
 

@@ -10,7 +10,7 @@ import pytest
 
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import write_demo_spec, write_raw_corpus
-from jobs.ingest import run_ingest
+from jobs.ingest.job import run_ingest
 from jobs.report.page import build_report
 from jobs.spec import load_spec
 from jobs.validate import validate_dataset

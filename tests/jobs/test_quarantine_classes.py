@@ -23,7 +23,8 @@ from adapters.synthetic.rlds import write_rlds
 from ingest.lerobot.writer import STAGING
 from jobs.catalog.query import run_query
 from jobs.demo.robot import run_demo
-from jobs.ingest import IngestReport, run_ingest
+from jobs.ingest.job import run_ingest
+from jobs.ingest.report import IngestReport
 from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from tests.fixtures import corrupt

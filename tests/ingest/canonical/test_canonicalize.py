@@ -9,7 +9,7 @@ from adapters.base import EpisodeRef, Language, RawEpisode, Stream
 from adapters.egodex import hand_signals as egodex_hand_signals
 from adapters.lerobot.episode import hand_signals as lerobot_hand_signals
 from adapters.oxe.hands import hand_signals as oxe_hand_signals
-from ingest.canonical.canonicalize import canonicalize
+from ingest.canonical.canonicalize import canonicalize, canonicalize_spans
 from ingest.canonical.frames import rot6d_to_matrix
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
@@ -210,3 +210,43 @@ def test_nan_frames_of_a_canonical_source_are_cut_not_masked(tmp_path) -> None:
     assert all(np.isfinite(ep.state).all() for ep in eps)
     assert sum(ep.num_frames for ep in eps) < len(values)  # the NaN frame was cut
     assert eps[0].info["validity"]["non_finite"] >= 1
+
+
+def _two_spans(short_first: bool) -> RawEpisode:
+    """40 samples at 10 Hz with a 3 s hole: a 1.5 s span and a 2.5 s span, the short one first or last."""
+    t, xyz, rpy, grip = _reach(40, 10.0)
+    cut = 1.5 if short_first else 2.5
+    return _oxe_raw(np.where(t >= cut, t + 3.0, t), xyz, rpy, grip)
+
+
+def test_a_rejected_span_comes_back_as_a_value_and_the_raw_episode_is_left_alone() -> None:
+    """The short span is too short for validity (15 frames < 20) and the long one is kept, whichever comes first:
+    the rejection is one record with its span and reason, the kept episode's tier reasons are the same either way
+    (before issue 26 a kept span after a rejected one carried the rejection note, one before it did not), and the
+    caller's `RawEpisode` keeps its own reasons untouched."""
+    spec = CanonicalizeSpec(min_episode_s=1.0, validity={"min_length_frames": 20})
+    kept = {}
+    for short_first in (True, False):
+        raw = _two_spans(short_first)
+        raw.tier_reasons = ["the adapter's own note"]
+        out = canonicalize_spans(raw, spec)
+        assert raw.tier_reasons == ["the adapter's own note"]
+        [rejection] = out.rejections
+        assert rejection.reason.startswith("episode too short: 15 frames")
+        assert (rejection.start_s == 0.0) is short_first
+        [ep] = out.episodes
+        assert ep.uid.endswith("#span1" if short_first else "#span0") and ep.num_frames == 25
+        assert not any("rejected" in r for r in ep.tier_reasons), ep.tier_reasons
+        assert ep.tier_reasons[0] == "the adapter's own note"
+        kept[short_first] = ep.tier_reasons
+        assert out.reasons == ["the adapter's own note"]
+    assert kept[True] == kept[False]
+
+
+def test_when_every_span_is_rejected_the_message_names_each() -> None:
+    spec = CanonicalizeSpec(min_episode_s=1.0, validity={"min_length_frames": 30})
+    out = canonicalize_spans(_two_spans(short_first=True), spec)
+    assert out.episodes == [] and len(out.rejections) == 2
+    message = out.rejection_message()
+    assert message.count("rejected: episode too short") == 2 and message.startswith("span [0.00, 1.40] s rejected")
+    assert canonicalize(_two_spans(short_first=True), spec) == []

@@ -11,7 +11,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 NODE_MEMORY = 80 * 1024**2  # object store per node: the demo's results are a few KiB each
-# every node's workers import the test hooks (`tests.jobs.ingest_hooks`) as a real cluster imports the installed code
+# every node's workers import the test workers (`tests.jobs.ingest.crash_hooks`) as a real cluster imports the
+# installed code
 NODE_ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 ENV = {**os.environ, **NODE_ENV, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
 

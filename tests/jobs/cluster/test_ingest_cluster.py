@@ -1,7 +1,7 @@
 """`eidata ingest --address` on a real three-node Ray cluster: the datasets are byte-identical to the embedded run's,
 episodes really ran on several nodes, and a driver SIGKILLed mid-job is rerun against the same cluster to the same
-bytes. Crash points are set by the hooks of `tests/jobs/ingest_hooks.py` (episodes held in their workers), never by
-timing."""
+bytes. Crash points are set by the workers of `tests/jobs/ingest/crash_hooks.py` (episodes held in their workers),
+never by timing."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-import jobs.ingest
 from jobs.catalog.query import run_query
-from jobs.ingest import discover, run_ingest
+from jobs.ingest.discovery import discover
+from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
-from tests.jobs import ingest_hooks
 from tests.jobs.cluster.conftest import ENV, REPO
 from tests.jobs.demo_reference import demo_spec, hashes
+from tests.jobs.ingest import crash_hooks
 
 
 def _first_of_each_source(spec_path: Path) -> tuple[list[str], list[str]]:
@@ -42,9 +42,9 @@ def test_ingest_on_three_nodes_is_byte_identical_to_embedded(
     started.mkdir()
     gate.touch()  # open: every episode runs at once, each leaving a mark naming the node it ran on
     uids = [it.uid for it in discover(load_spec(spec_path))[0]]
-    monkeypatch.setenv(ingest_hooks.HOLD_ENV, json.dumps({"uids": uids, "gate": str(gate), "started": str(started)}))
-    monkeypatch.setattr(jobs.ingest, "process_episode", ingest_hooks.held_process_episode)
-    report = run_ingest(load_spec(spec_path), address=cluster.address, progress=False)  # type: ignore[attr-defined]
+    monkeypatch.setenv(crash_hooks.HOLD_ENV, json.dumps({"uids": uids, "gate": str(gate), "started": str(started)}))
+    address = cluster.address  # type: ignore[attr-defined]
+    report = run_ingest(load_spec(spec_path), address=address, progress=False, worker=crash_hooks.held_process_episode)
     assert report.nodes == 3
     assert hashes(tmp_path / "corpus") == hashes(reference)
     nodes = {p.name.split("-")[1] for p in started.iterdir()}
@@ -65,8 +65,8 @@ def _logged(path: Path) -> list[str]:
 
 def start_driver(spec_path: Path, log: Path, hold: dict[str, object], address: str) -> subprocess.Popen[bytes]:
     """`eidata ingest SPEC --address ADDR` in its own process group, episodes in `hold` held by the hook."""
-    env = {**ENV, ingest_hooks.HOLD_ENV: json.dumps(hold)}
-    cmd = [sys.executable, "-m", "tests.jobs.ingest_hooks", str(spec_path), str(log), "--address", address]
+    env = {**ENV, crash_hooks.HOLD_ENV: json.dumps(hold)}
+    cmd = [sys.executable, "-m", "tests.jobs.ingest.crash_hooks", str(spec_path), str(log), "--address", address]
     with (log.parent / "driver.err").open("w") as err:
         return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
 

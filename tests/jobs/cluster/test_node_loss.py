@@ -1,7 +1,7 @@
 """A worker node removed (not gracefully: its raylet and workers killed) in the middle of `eidata ingest --address`:
 the same run finishes on the remaining nodes, nothing lost or doubled, the datasets byte-identical to the embedded
-run's. The kill point is set by the hooks (`tests/jobs/ingest_hooks.py`), not by timing: every episode but the first
-of each source waits at a gate; the node goes once one of them is running on it, and the gate opens once that
+run's. The kill point is set by the workers of `tests/jobs/ingest/crash_hooks.py`, not by timing: every episode but
+the first of each source waits at a gate; the node goes once one of them is running on it, and the gate opens once that
 episode's worker process is dead (a worker outliving its raylet for a moment could otherwise still hand its result
 to the driver)."""
 

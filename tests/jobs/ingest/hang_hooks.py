@@ -1,7 +1,7 @@
-"""A stand-in for `jobs.ingest.process_episode` whose video encoder hangs for one chosen episode, in a real job.
+"""A worker for `run_ingest(worker=...)` whose video encoder hangs for one chosen episode, in a real job.
 
-Ray workers import the stand-in by reference and read its settings from `<output>/../hang.json` (the output folder is
-in every task's payload, so the hook needs no environment of its own and runs on whatever Ray the test shares):
+Ray workers import it by reference and read its settings from `<output>/../hang.json` (the output folder is in every
+task's settings, so the hook needs no environment of its own and runs on whatever Ray the test shares):
 `{"uid": ..., "log": FILE}`. The task of `uid` appends its worker's pid to FILE, then makes `VideoEncoder.encode_frame`
 sleep (as SVT-AV1 was seen to hang in its flush: the GIL released, the call never returning) and runs the real task;
 every other task runs unchanged.
@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from ingest.lerobot import video
-from jobs.ingest import process_episode
+from jobs.ingest.task import EpisodeResult, EpisodeTask
+from jobs.ingest.worker import process_episode
 
 HANG_S = 120.0  # far past the test's deadline, short enough that a broken watchdog fails the test instead of hanging
 
 
-def hanging_process_episode(item: dict[str, Any]) -> dict[str, Any]:
-    cfg = json.loads((Path(item["output"]).parent / "hang.json").read_text())
-    if item["uid"] == cfg["uid"]:
+def hanging_process_episode(task: EpisodeTask) -> EpisodeResult:
+    cfg = json.loads((task.settings.output.parent / "hang.json").read_text())
+    if task.uid == cfg["uid"]:
         with Path(cfg["log"]).open("a") as f:
             f.write(f"{os.getpid()}\n")
 
@@ -31,4 +32,4 @@ def hanging_process_episode(item: dict[str, Any]) -> dict[str, Any]:
             time.sleep(HANG_S)
 
         video.VideoEncoder.encode_frame = hung  # type: ignore[method-assign]  # this worker is killed afterwards
-    return process_episode(item)
+    return process_episode(task)

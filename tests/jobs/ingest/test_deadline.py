@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-import jobs.ingest
 from ingest.lerobot.writer import STAGING
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import write_raw_corpus
-from jobs.ingest import discover, run_ingest
+from jobs.ingest.discovery import discover
+from jobs.ingest.job import run_ingest
 from jobs.runtime.deadline import HUNG_DIR, TIMEOUT_CLASS
-from jobs.spec import JobSpec
+from jobs.spec_models import JobSpec
 from schemas.corpus import JOB_DIR
 from tests.jobs.ingest import hang_hooks
 
@@ -35,18 +35,15 @@ def _spec(raw: dict[str, Path], out: Path) -> JobSpec:
 
 
 @pytest.mark.shared_ray  # tests/ray_scope.py: the hook reads its settings from a file, not the workers' environment
-def test_a_hung_encoder_is_killed_retried_once_then_quarantined(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_hung_encoder_is_killed_retried_once_then_quarantined(tmp_path: Path) -> None:
     raw = write_raw_corpus(tmp_path / "raw", corrupt=False, sources=("egodex",))
     spec = _spec(raw, tmp_path / "corpus")
     items, _ = discover(spec)
     assert len(items) >= 2, "the job must have episodes besides the hung one"
     hung_uid, log = items[0].uid, tmp_path / "hung.log"
     (tmp_path / "hang.json").write_text(json.dumps({"uid": hung_uid, "log": str(log)}))
-    monkeypatch.setattr(jobs.ingest, "process_episode", hang_hooks.hanging_process_episode)
 
-    report = run_ingest(spec, progress=False)
+    report = run_ingest(spec, progress=False, worker=hang_hooks.hanging_process_episode)
 
     pids = log.read_text().split()
     assert len(pids) == 3 and str(os.getpid()) not in pids, pids  # 2 hung attempts + 1 that quarantines at once

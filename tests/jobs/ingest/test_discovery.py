@@ -17,7 +17,7 @@ import pytest
 from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter, natural_key
 from jobs.catalog.parts import write_quarantine_part
 from jobs.ingest.discovery import discover_source, interleave, natural_bytes, read_work
-from jobs.spec import SourceSpec
+from jobs.spec_models import SourceSpec
 from schemas.corpus import QuarantineRow, episode_uid
 
 IDS = ["ep7", "ep10", "ep007", "ep9", "ep1b", "ep1", "ep", "ep1a", "ep2", "ep12"]
@@ -96,7 +96,7 @@ def test_work_file_interleaves_sorted_subsets_without_done_episodes(tmp_path: Pa
     source = _source(tmp_path)
     output, work = tmp_path / "out", tmp_path / "out/job/work/src.parquet"
     done = _done_before(output, source)
-    res = discover_source(source.model_dump(mode="json"), str(output), str(work))
+    res = discover_source(source, str(output), str(work))
     assert res == {"source": "src", "found": 27, "todo": 28, "todo_readable": 25, "error": None}
     items = list(read_work(source, work))
     uids = [it.uid for it in items]
@@ -115,12 +115,12 @@ def test_work_file_interleaves_sorted_subsets_without_done_episodes(tmp_path: Pa
 def test_a_source_that_cannot_be_discovered_is_one_quarantine_row(tmp_path: Path) -> None:
     source = _source(tmp_path, fail=True)
     output = tmp_path / "out"
-    res = discover_source(source.model_dump(mode="json"), str(output), str(output / "job/work/src.parquet"))
+    res = discover_source(source, str(output), str(output / "job/work/src.parquet"))
     row = QuarantineRow.model_validate(res["error"])
     assert (row.episode_uid, row.stage, row.field) == ("src/*", "discover", "episodes")
     assert row.file is not None and row.file.endswith("index.json")
     write_quarantine_part(output, [row], "earlier-00000")  # quarantined by an earlier run: not again
-    again = discover_source(source.model_dump(mode="json"), str(output), str(output / "job/work/src.parquet"))
+    again = discover_source(source, str(output), str(output / "job/work/src.parquet"))
     assert again["error"] is None and again["found"] == 0
 
 

@@ -1,4 +1,4 @@
-"""The ingest job's commit order (`jobs.ingest._in_order`) on a scripted task system: tasks finish in an order the
+"""The ingest job's commit order (`jobs.ingest.order.in_order`) on a scripted task system: tasks finish in an order the
 test chooses, so the commit window and the backpressure bound are checked event by event, with no clock and no Ray."""
 
 from __future__ import annotations
@@ -6,13 +6,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from adapters.base import EpisodeRef
-from jobs.ingest import WorkItem, _in_order
-from jobs.spec import JobSpec, ParallelismSpec, SourceSpec
+from jobs.ingest.discovery import WorkItem
+from jobs.ingest.order import in_order
+from jobs.ingest.task import EpisodeResult, EpisodeTask, Rejected, Staged
+from jobs.spec_models import JobSpec, ParallelismSpec, SourceSpec
 
 N = 8
 
@@ -27,19 +28,19 @@ class ScriptedTasks:
     died: frozenset[str] = frozenset()
     log: list[tuple[str, str]] = field(default_factory=list)
 
-    def submit(self, item: dict[str, Any]) -> str:
-        self.log.append(("submit", item["uid"]))
-        return item["uid"]
+    def submit(self, task: EpisodeTask) -> str:
+        self.log.append(("submit", task.uid))
+        return task.uid
 
     def wait(self, handles: list[str]) -> list[str]:
         uid = next(u for u in self.finish_order if u in handles)
         self.log.append(("finish", uid))
         return [uid]
 
-    def get(self, handle: str) -> dict[str, Any]:
+    def get(self, handle: str) -> EpisodeResult:
         if handle in self.died:
             raise RuntimeError(f"worker of {handle} died past its retries")
-        return {"status": "staged", "uid": handle, "episodes": []}
+        return Staged(handle, ())
 
 
 def _job(tmp_path: Path, max_in_flight: int, window: int) -> tuple[JobSpec, list[WorkItem]]:
@@ -51,9 +52,9 @@ def _job(tmp_path: Path, max_in_flight: int, window: int) -> tuple[JobSpec, list
     return spec, [WorkItem(i, source, ref) for i, ref in enumerate(refs)]
 
 
-def _run(tasks: ScriptedTasks, spec: JobSpec, todo: list[WorkItem]) -> list[tuple[WorkItem, dict[str, Any]]]:
+def _run(tasks: ScriptedTasks, spec: JobSpec, todo: list[WorkItem]) -> list[tuple[WorkItem, EpisodeResult]]:
     out = []
-    for item, result in _in_order(todo, tasks, spec):
+    for item, result in in_order(todo, tasks, spec):
         tasks.log.append(("commit", item.uid))
         out.append((item, result))
     return out
@@ -81,7 +82,7 @@ def test_finished_episodes_wait_for_a_slow_head_without_idling_workers(tmp_path:
     tasks = ScriptedTasks(finish_order=uids[1:] + uids[:1])  # the head finishes after every other running task
     out = _run(tasks, spec, todo)
     assert [it.uid for it, _ in out] == uids  # still committed in discovery order
-    assert [r["uid"] for _, r in out] == uids  # each with its own result
+    assert [r.uid for _, r in out] == uids  # each with its own result
     _check_bounds(tasks.log, max_in_flight=2, window=window)
     early = _submitted_before_head_finished(tasks.log, uids[0])
     if window == 64:
@@ -108,26 +109,27 @@ def test_a_task_that_died_past_its_retries_quarantines_its_episode_only(tmp_path
     tasks = ScriptedTasks(finish_order=list(reversed(uids)), died=frozenset({uids[3]}))
     out = _run(tasks, spec, todo)
     assert [it.uid for it, _ in out] == uids
-    statuses = [r["status"] for _, r in out]
-    assert statuses == ["staged"] * 3 + ["quarantined"] + ["staged"] * (N - 4)
-    assert out[3][1]["stage"] == "worker" and "died past its retries" in out[3][1]["message"]
+    kinds = [type(r) for _, r in out]
+    assert kinds == [Staged] * 3 + [Rejected] + [Staged] * (N - 4)
+    died = out[3][1]
+    assert isinstance(died, Rejected) and died.stage == "worker" and "died past its retries" in died.message
     _check_bounds(tasks.log, max_in_flight=2, window=4)
 
 
-def test_tasks_are_handed_the_job_payload(tmp_path: Path) -> None:
+def test_tasks_are_handed_the_job_settings(tmp_path: Path) -> None:
     spec, todo = _job(tmp_path, max_in_flight=1, window=1)
-    seen: list[dict[str, Any]] = []
+    seen: list[EpisodeTask] = []
 
     class Recording(ScriptedTasks):
-        def submit(self, item: dict[str, Any]) -> str:
-            seen.append(item)
-            return super().submit(item)
+        def submit(self, task: EpisodeTask) -> str:
+            seen.append(task)
+            return super().submit(task)
 
     _run(Recording(finish_order=[it.uid for it in todo]), spec, todo)
-    assert [s["uid"] for s in seen] == [it.uid for it in todo]
-    assert {s["output"] for s in seen} == {str(spec.output)}
-    assert seen[0]["codec"]["threads"] == spec.parallelism.encoder_threads  # encoder threads fill an unset codec
-    assert EpisodeRef.model_validate(seen[5]["ref"]) == todo[5].ref
+    assert [s.uid for s in seen] == [it.uid for it in todo]
+    assert {s.settings.output for s in seen} == {spec.output}
+    assert seen[0].settings.codec.threads == spec.parallelism.encoder_threads  # encoder threads fill an unset codec
+    assert seen[5].ref == todo[5].ref and seen[5].item is todo[5]
 
 
 def test_a_slow_episode_holds_back_only_its_own_dataset(tmp_path: Path) -> None:
@@ -166,6 +168,8 @@ def test_a_task_ray_gave_up_on_after_deadline_kills_is_an_encoder_timeout(tmp_pa
     results = {
         item.uid: r for item, r in _run(ScriptedTasks([it.uid for it in todo], frozenset({hung, died})), spec, todo)
     }
-    assert (results[hung]["stage"], results[hung]["error_class"]) == ("write", TIMEOUT_CLASS)
-    assert results[hung]["message"] == "encoder did not finish in 0 s (1 attempt, each killed with its worker)"
-    assert (results[died]["stage"], results[died]["error_class"]) == ("worker", "RuntimeError")
+    assert results[hung] == Rejected(
+        hung, "write", TIMEOUT_CLASS, "encoder did not finish in 0 s (1 attempt, each killed with its worker)"
+    )
+    r = results[died]
+    assert isinstance(r, Rejected) and (r.stage, r.error_class) == ("worker", "RuntimeError")

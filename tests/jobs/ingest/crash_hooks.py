@@ -1,6 +1,7 @@
-"""Stand-ins for `jobs.ingest.process_episode` that put a crash at a chosen point of a real ingest job.
+"""Workers for `run_ingest(worker=...)` that put a crash at a chosen point of a real ingest job, around the real
+`jobs.ingest.worker.process_episode`.
 
-Ray workers unpickle the stand-in by reference (so it lives in an importable module) and read their settings from the
+Ray workers unpickle the worker by reference (so it lives in an importable module) and read their settings from the
 environment, which the ingest job forwards to every worker (`EIDATA_*`, embedded or on a cluster):
 
 - `HOLD_ENV` (a JSON list of raw episode uids): those episodes never finish, so the driver cannot commit past them;
@@ -9,49 +10,50 @@ environment, which the ingest job forwards to every worker (`EIDATA_*`, embedded
 - `DIE_ONCE_ENV` (JSON `{"uid": ..., "marker": ...}`): the task of `uid` stages its episodes, then SIGKILLs its own
   worker, once (the marker file, created atomically, holds the pid); its retry and every other task run normally.
 
-`python -m tests.jobs.ingest_hooks SPEC LOG [ARGS...]` runs `eidata ingest SPEC [ARGS...]` with `HOLD_ENV` honoured,
-appending the uid of each raw episode committed (its committer answered) or quarantined to the file `LOG`,
-and the driver's Ray node id to `LOG.node`.
+`python -m tests.jobs.ingest.crash_hooks SPEC LOG [--address ADDR]` runs the job of SPEC (as `eidata ingest` does)
+with `HOLD_ENV` honoured, appending the uid of each raw episode committed (its committer answered) or quarantined to
+the file `LOG`, and the driver's Ray node id to `LOG.node`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
-import jobs.ingest
-from jobs.ingest import Committer, WorkItem, process_episode
+from jobs.ingest.discovery import WorkItem
+from jobs.ingest.task import EpisodeResult, EpisodeTask
+from jobs.ingest.worker import process_episode
 
 HOLD_ENV = "EIDATA_TEST_HOLD"
 DIE_ONCE_ENV = "EIDATA_TEST_DIE_ONCE"
 
 
-def held_process_episode(item: dict[str, Any]) -> dict[str, Any]:
+def held_process_episode(task: EpisodeTask) -> EpisodeResult:
     hold = json.loads(os.environ.get(HOLD_ENV, "[]"))
     if isinstance(hold, list):
         hold = {"uids": hold}
-    if item["uid"] not in hold["uids"]:
-        return process_episode(item)
+    if task.uid not in hold["uids"]:
+        return process_episode(task)
     if "started" in hold:
         import ray
 
         node = ray.get_runtime_context().get_node_id()
-        Path(hold["started"], f"{hold['uids'].index(item['uid'])}-{node}-{os.getpid()}").touch()
+        Path(hold["started"], f"{hold['uids'].index(task.uid)}-{node}-{os.getpid()}").touch()
     gate = Path(hold["gate"]) if "gate" in hold else None
     while gate is None or not gate.exists():
         threading.Event().wait(0.05)  # until the test opens the gate (or kills the job)
-    return process_episode(item)
+    return process_episode(task)
 
 
-def dying_process_episode(item: dict[str, Any]) -> dict[str, Any]:
-    result = process_episode(item)
+def dying_process_episode(task: EpisodeTask) -> EpisodeResult:
+    result = process_episode(task)
     die = json.loads(os.environ[DIE_ONCE_ENV])
-    if item["uid"] != die["uid"]:
+    if task.uid != die["uid"]:
         return result
     try:
         fd = os.open(die["marker"], os.O_WRONLY | os.O_CREAT | os.O_EXCL)
@@ -63,26 +65,30 @@ def dying_process_episode(item: dict[str, Any]) -> dict[str, Any]:
     raise AssertionError("unreachable: the worker killed itself")
 
 
-def _main(spec: str, log: str, *args: str) -> int:
-    from jobs.cli import main
-    from tests.jobs import ingest_hooks  # workers import the stand-in by this name; from `__main__` they could not
+def _main(argv: list[str]) -> int:
+    from jobs.ingest.job import run_ingest
+    from jobs.spec import load_spec
+    from tests.jobs.ingest import crash_hooks  # workers import the worker by this name; from `__main__` they could not
 
-    finished = Committer.finished
+    parser = argparse.ArgumentParser()
+    parser.add_argument("spec")
+    parser.add_argument("log", type=Path)
+    parser.add_argument("--address")
+    args = parser.parse_args(argv)
 
-    def logged_finished(self: Committer, item: WorkItem) -> None:
-        finished(self, item)
-        with Path(log).open("a") as f:
+    def logged(item: WorkItem) -> None:
+        with args.log.open("a") as f:
             f.write(item.uid + "\n")
-        driver_node = Path(f"{log}.node")
+        driver_node = Path(f"{args.log}.node")
         if not driver_node.exists():  # where the driver (and its committers) run: a test must not remove that node
             import ray
 
             driver_node.write_text(ray.get_runtime_context().get_node_id())
 
-    jobs.ingest.process_episode = ingest_hooks.held_process_episode  # what `_run_on_ray` submits to Ray
-    Committer.finished = logged_finished
-    return main(["ingest", spec, *args])
+    spec = load_spec(Path(args.spec))
+    run_ingest(spec, address=args.address, worker=crash_hooks.held_process_episode, on_done=logged)
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_main(*sys.argv[1:]))
+    sys.exit(_main(sys.argv[1:]))

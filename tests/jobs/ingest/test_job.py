@@ -1,6 +1,7 @@
 """The Ray ingest job, for real (embedded Ray, real writer, real DuckDB): quarantine, exactly-once resume after a
 SIGKILL of the driver, a killed worker, one job per output, bad specs. Crashes are put at chosen points by the hooks
-of `tests/jobs/ingest_hooks.py`, never by timing; the commit order itself is tested in `test_ingest_order.py`."""
+of `crash_hooks.py` (workers passed to `run_ingest`), never by timing; the commit order itself is tested in
+`test_order.py`."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ from pathlib import Path
 import pytest
 
 import jobs.cli
-import jobs.ingest
 from ingest.lerobot.writer import STAGING
 from jobs.catalog.query import run_query
-from jobs.ingest import JobLock, discover, run_ingest
+from jobs.ingest.discovery import discover
+from jobs.ingest.job import run_ingest
+from jobs.ingest.task import EpisodeResult, EpisodeTask
+from jobs.runtime.job_lock import JobLock
 from jobs.spec import load_spec
-from tests.jobs import ingest_hooks
 from tests.jobs.demo_reference import demo_spec, hashes
+from tests.jobs.ingest import crash_hooks
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
 
@@ -52,17 +55,17 @@ def test_every_corrupt_episode_is_quarantined_with_its_reason(reference: Path) -
     }
 
 
-def _no_ray(*args: object) -> None:
-    raise AssertionError("a finished job's rerun submitted work to Ray")
+def _no_worker(task: EpisodeTask) -> EpisodeResult:
+    raise AssertionError(f"a finished job's rerun submitted {task.uid} to a worker")
 
 
 @pytest.mark.shared_ray  # tests/ray_scope.py
-def test_rerun_of_a_finished_job_is_a_noop(reference: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rerun_of_a_finished_job_is_a_noop(reference: Path) -> None:
     spec = load_spec(reference.parent / "corpus.yaml")
     kept = [p for p in sorted(reference.rglob("*")) if p.is_file() and "job" not in p.relative_to(reference).parts]
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in kept}
-    monkeypatch.setattr(jobs.ingest, "_run_on_ray", _no_ray)  # no episode task submitted
-    report = run_ingest(spec, progress=False)
+    report = run_ingest(spec, progress=False, worker=_no_worker)  # a task submitted would be quarantined: counted
+
     assert report.skipped == 15 and report.quarantined == 0  # 15 raw episodes discovered fine, all done before
     assert sum(t.written for t in report.tallies.values()) == 0
     after = [p for p in sorted(reference.rglob("*")) if p.is_file() and "job" not in p.relative_to(reference).parts]
@@ -96,15 +99,15 @@ def test_sigkill_of_the_driver_then_rerun_gives_identical_files(
 ) -> None:
     """The driver is killed once it has committed exactly `kill_after` raw episodes, the first of as many sources
     (the first episodes the job submits: it takes the sources in turn); every other episode is held in its worker
-    (`ingest_hooks.HOLD_ENV`), so the job cannot run past the kill point however slow the kill is."""
+    (`crash_hooks.HOLD_ENV`), so the job cannot run past the kill point however slow the kill is."""
     spec_path = demo_spec(tmp_path, raw)
     corpus = tmp_path / "corpus"
     uids = [it.uid for it in discover(load_spec(spec_path))[0]]
     firsts = list({uid.split("/")[0]: uid for uid in reversed(uids)}.values())[::-1]  # each source's first
     run = firsts[:kill_after]
     committed_log, err = tmp_path / "committed.txt", tmp_path / "driver.err"
-    env = {**ENV, ingest_hooks.HOLD_ENV: json.dumps([u for u in uids if u not in run])}
-    cmd = [sys.executable, "-m", "tests.jobs.ingest_hooks", str(spec_path), str(committed_log)]
+    env = {**ENV, crash_hooks.HOLD_ENV: json.dumps([u for u in uids if u not in run])}
+    cmd = [sys.executable, "-m", "tests.jobs.ingest.crash_hooks", str(spec_path), str(committed_log)]
     with err.open("w") as stderr:
         proc = subprocess.Popen(
             cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
@@ -132,16 +135,15 @@ def _logged(path: Path) -> list[str]:
 def test_a_killed_worker_is_retried(
     reference: Path, raw: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The worker of the first raw episode SIGKILLs itself after staging it (`ingest_hooks`): the worker is
+    """The worker of the first raw episode SIGKILLs itself after staging it (`crash_hooks`): the worker is
     this run's own, found by its own pid, never by a process-name search that could hit another run's workers."""
     import ray
 
     assert not ray.is_initialized(), "the hook reaches the workers through the environment of the Ray run_ingest starts"
     spec = load_spec(demo_spec(tmp_path, raw))
     marker = tmp_path / "killed.pid"
-    monkeypatch.setenv(ingest_hooks.DIE_ONCE_ENV, json.dumps({"uid": discover(spec)[0][0].uid, "marker": str(marker)}))
-    monkeypatch.setattr(jobs.ingest, "process_episode", ingest_hooks.dying_process_episode)
-    run_ingest(spec, progress=False)
+    monkeypatch.setenv(crash_hooks.DIE_ONCE_ENV, json.dumps({"uid": discover(spec)[0][0].uid, "marker": str(marker)}))
+    run_ingest(spec, progress=False, worker=crash_hooks.dying_process_episode)
     assert int(marker.read_text()) != os.getpid(), "the hook ran in the driver, not in a worker"
     assert hashes(tmp_path / "corpus") == hashes(reference)
     stages = run_query(tmp_path / "corpus", "SELECT DISTINCT stage FROM quarantine").column("stage").to_pylist()

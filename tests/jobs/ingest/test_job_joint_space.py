@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from jobs.catalog.query import run_query
-from jobs.ingest import run_ingest
+from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, WRIST_ROT6D, hand_dims
 

@@ -1,0 +1,358 @@
+"""One time span of a raw episode on the 10 Hz grid, in named phases: the canonical episodes it keeps, or why not.
+
+`canonicalize` finds the spans (the common time span of the streams used, split at gaps) and builds the
+`EpisodeContext` every span shares; `canonicalize_span` then runs the phases, each reading the context and filling the
+`Span` record: the grid, the hand state (resampled as given, or built from wrist poses: camera decoupling, EEF offset,
+per-hand blocks), the mask and the action, validity, the natives and cameras on the grid, and the cut of the kept
+frames into episodes, each with its quality tier and its geometry QA. A span validity rejects comes back as a
+`SpanRejection` value; nothing here writes to the raw episode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
+from ingest.canonical import resample as rs
+from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
+from ingest.canonical.episode import CanonicalEpisode, ResampledCamera
+from ingest.canonical.frames import pose_to_pos_rot6d
+from ingest.canonical.hand_state import action_from_state, hand_block, streams_used
+from ingest.canonical.natives import native_streams, resample_natives
+from ingest.canonical.qa import CameraView, measure
+from ingest.canonical.quality import assess_quality
+from ingest.canonical.validity import ValidityReport, check_validity
+from schemas.canonical import CANONICAL_DIM, NUM_KEYPOINTS, hand_dims
+from schemas.canonicalize import CanonicalizeSpec, GapPolicy
+from schemas.corpus import episode_uid
+from schemas.lerobot import ActionSegment
+from schemas.qa import QARecord
+from schemas.robots.eef_offsets import eef_offset_for
+from schemas.robots.registry import Effector, Embodiment
+from schemas.tiers import QualityTier
+from schemas.transform import RigidTransform
+
+PIPELINE_VERSION = "eidata-canon-1"
+CAMERA_NATIVES = [f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6)))]
+
+
+@dataclass(frozen=True)
+class EpisodeContext:
+    """What every span of one raw episode shares, built once by `canonicalize`."""
+
+    raw: RawEpisode  # read only
+    source: str  # the name the episodes are filed under
+    spec: CanonicalizeSpec
+    emb: Embodiment
+    sig: HandSignals  # the hands as canonicalization evaluated them (FK, MANO, or the adapter's)
+    wrists: dict[int, Stream]
+    cams: dict[str, CameraSource]  # the cameras written, by their key in the dataset
+    gaps: list[tuple[float, float]]
+    reasons: tuple[str, ...]  # tier reasons every episode carries: the raw episode's, then canonicalization's
+
+    @property
+    def human(self) -> bool:
+        return self.emb.effector is Effector.human
+
+
+@dataclass(frozen=True)
+class SpanRejection:
+    """A span validity rejected as a whole, and why."""
+
+    start_s: float
+    end_s: float
+    reason: str
+
+    @property
+    def note(self) -> str:
+        return f"span [{self.start_s:.2f}, {self.end_s:.2f}] s rejected: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Natives:
+    state: np.ndarray | None
+    state_names: list[str]
+    action: np.ndarray | None
+    action_names: list[str]
+
+
+@dataclass
+class Span:
+    """One span's arrays on the grid, filled phase by phase (`n` frames; dims per `schemas.canonical`)."""
+
+    t_start: float
+    t_end: float
+    suffix: str  # `#span<k>` when the raw episode was split at gaps
+    grid: np.ndarray  # seconds from t_start
+    grid_abs: np.ndarray  # the source's own clock
+    info: dict[str, Any]  # to each episode's lineage
+    state: np.ndarray
+    avail: np.ndarray  # (CANONICAL_DIM,) dims with a real value
+    keypoints: np.ndarray
+    poses: dict[int, np.ndarray] = field(default_factory=dict)
+    action: np.ndarray | None = None
+    traj: np.ndarray | None = None  # ref_from_camera of a moving camera, OpenCV axes, as (n, 9) pos + rot6d
+    mask: np.ndarray | None = None
+    interp: np.ndarray | None = None
+    validity: ValidityReport | None = None
+    natives: Natives | None = None
+    cameras: dict[str, ResampledCamera] = field(default_factory=dict)
+
+
+def canonicalize_span(
+    ctx: EpisodeContext, t_start: float, t_end: float, suffix: str
+) -> list[CanonicalEpisode] | SpanRejection:
+    span = _grid(ctx, t_start, t_end, suffix)
+    if ctx.sig.canonical:
+        _given_state(ctx, span)
+    else:
+        _hand_state(ctx, span)
+    _mask_and_action(ctx, span)
+    report = _validity(ctx, span)
+    if report.rejected:
+        return SpanRejection(t_start, t_end, report.rejected)
+    span.natives = _natives(ctx, span)
+    span.cameras = _cameras_on_grid(ctx, span)
+    keep = report.keep if report.keep else [(0, len(span.grid))]
+    tags = [span.suffix + (f"#keep{j}" if len(keep) > 1 else "") for j in range(len(keep))]
+    return [_episode(ctx, span, a, b, tag) for (a, b), tag in zip(keep, tags, strict=True)]
+
+
+def _grid(ctx: EpisodeContext, t_start: float, t_end: float, suffix: str) -> Span:
+    grid = rs.make_grid(t_start, t_end, ctx.spec.fps)
+    n = len(grid)
+    info: dict[str, Any] = {"notes": list(ctx.sig.notes), "pipeline_version": PIPELINE_VERSION}
+    meta = ctx.raw.metadata
+    if "joint_units" in meta:  # the joint unit read and its fit (ingest.canonical.joint_units), to the lineage
+        info["joint_units"] = meta["joint_units"]
+    if "source_annotation" in meta:  # an adapter's annotation of the episode (an Ego4D Goal-Step goal)
+        info["source_annotation"] = meta["source_annotation"]
+    return Span(
+        t_start,
+        t_end,
+        suffix,
+        grid,
+        t_start + grid,
+        info,
+        state=np.zeros((n, CANONICAL_DIM)),
+        avail=np.zeros(CANONICAL_DIM, dtype=bool),
+        keypoints=np.zeros((n, 2, NUM_KEYPOINTS, 3)),
+    )
+
+
+def _given_state(ctx: EpisodeContext, span: Span) -> None:
+    """Canonical state (and action, keypoints) the hands declared as such: resampled as they are."""
+    assert ctx.sig.canonical is not None
+    st, ac, kp = ctx.sig.canonical
+    g = span.grid_abs
+    span.state = rs.resample_linear(st.timestamps, st.values.astype(np.float64), g)
+    # a dim is real when any of its values is (NaN frames stay visible to validity instead of masking the dim)
+    span.avail = np.nanmax(np.where(np.isfinite(span.state), np.abs(span.state), 0.0), axis=0) > 0
+    if ac is not None:
+        span.action = rs.resample_linear(ac.timestamps, ac.values.astype(np.float64), g)
+    if kp is not None:
+        span.keypoints = rs.resample_linear(kp.timestamps, kp.values.astype(np.float64), g)
+
+
+def _hand_state(ctx: EpisodeContext, span: Span) -> None:
+    """Each hand's 25-dim block from its wrist poses: in the frame of a decoupled moving camera when there is one,
+    moved to the canonical wrist by the embodiment's EEF offset."""
+    sig, raw = ctx.sig, ctx.raw
+    ref = None
+    if sig.camera is not None:
+        cam_poses = rs.resample_poses(sig.camera.timestamps, sig.camera.values.astype(np.float64), span.grid_abs)
+        conv = sig.camera_convention  # the heading is where the camera looks: its forward axis is the source's
+        _, ref_from_cam, ref = decouple(cam_poses, cam_poses, sig.up_world, FORWARD_AXIS[conv])
+        span.traj = pose_to_pos_rot6d(as_opencv(ref_from_cam, conv)).astype(np.float32)
+    offset, why = (
+        eef_offset_for(ctx.emb.name, raw.ref.subset, raw.ref.source)
+        if sig.apply_offset and not sig.empty
+        else (RigidTransform.identity(), "no source EEF pose to move (canonical already, or none): no offset")
+    )
+    span.info["eef_offset"] = why
+    for hand in (0, 1):
+        block, hav, kp, p = hand_block(sig, ctx.wrists, hand, span.grid_abs, offset, ref)
+        span.state[:, hand_dims(hand, slice(0, 25))] = block
+        span.avail[hand_dims(hand, slice(0, 25))] = hav
+        span.keypoints[:, hand] = kp
+        if p is not None:
+            span.poses[hand] = p
+
+
+def _mask_and_action(ctx: EpisodeContext, span: Span) -> None:
+    """The embodiment's mask narrowed to the real dims, the action (state deltas unless given), the frames that were
+    interpolated, and gaps made non-finite when the policy invalidates them."""
+    mask = ctx.emb.mask() & span.avail
+    span.state[:, ~mask] = 0.0  # only dims outside the mask: NaN inside it is left for validity to flag
+    action = span.action if span.action is not None else action_from_state(span.state, span.poses)
+    action[:, ~mask] = 0.0
+    interp = np.zeros(len(span.grid), dtype=bool)
+    for s in streams_used(ctx.sig, ctx.wrists):
+        interp |= rs.interpolated_mask(s.timestamps, span.grid_abs, ctx.spec.interpolation_tolerance_s)
+    if ctx.gaps and ctx.spec.gap_policy is GapPolicy.invalidate:
+        # nothing was measured there: make the frames non-finite so validity drops (or masks) them like any glitch
+        in_gap = rs.gap_mask(span.grid_abs, ctx.gaps)
+        span.state[np.ix_(in_gap, mask)] = np.nan
+        action[np.ix_(in_gap, mask)] = np.nan
+    span.mask, span.action, span.interp = mask, action, interp
+
+
+def _validity(ctx: EpisodeContext, span: Span) -> ValidityReport:
+    assert span.mask is not None and span.action is not None
+    confidence = None
+    if any(h.confidence is not None for h in ctx.sig.hands.values()):
+        confidence = np.ones((len(span.grid), 2))
+        for hand, h in ctx.sig.hands.items():
+            if h.confidence is not None:
+                confidence[:, hand] = rs.resample_linear(h.confidence.timestamps, h.confidence.values, span.grid_abs)
+    report = check_validity(
+        span.state.astype(np.float32),
+        mask=span.mask,
+        timestamps=span.grid,
+        embodiment=ctx.emb.name,
+        config=ctx.spec.validity,
+        action=span.action.astype(np.float32),
+        keypoints=span.keypoints if ctx.human else None,
+        confidence=confidence,
+        human=ctx.human,
+    )
+    span.info["validity"] = dict(report.reasons)
+    span.validity = report
+    return report
+
+
+def _natives(ctx: EpisodeContext, span: Span) -> Natives:
+    """The source's own streams on the grid; a moving camera's trajectory joins the state natives."""
+    raw, sig = ctx.raw, ctx.sig
+    derived = set(raw.metadata.get("derived_streams", []))
+    native_states = raw.states if sig.native_state_keys is None else {k: raw.states[k] for k in sig.native_state_keys}
+    native_states = {**{k: v for k, v in raw.signals.items() if k not in native_states}, **native_states}
+    st_native, st_names = resample_natives(native_streams(native_states, derived), span.grid_abs)
+    ac_native, ac_names = resample_natives(native_streams(raw.actions, derived), span.grid_abs)
+    if span.traj is not None:
+        st_native = span.traj if st_native is None else np.concatenate([st_native, span.traj], axis=1)
+        st_names += CAMERA_NATIVES
+    return Natives(st_native, st_names, ac_native, ac_names)
+
+
+def _cameras_on_grid(ctx: EpisodeContext, span: Span) -> dict[str, ResampledCamera]:
+    """Each camera's frame at or before each grid time, and how its frames are fitted to the stored size."""
+    return {
+        name: ResampledCamera(
+            c,
+            rs.nearest_at_or_before(c.timestamps, span.grid_abs),
+            ctx.spec.image.resolve(ctx.source, name).plan((c.height, c.width)),
+        )
+        for name, c in ctx.cams.items()
+    }
+
+
+def _tier(ctx: EpisodeContext, span: Span, a: int, b: int) -> tuple[QualityTier, list[str]]:
+    assert span.mask is not None and span.validity is not None
+    raw = ctx.raw
+    return assess_quality(
+        raw.tier,
+        success=raw.success,
+        has_action=bool(span.mask.any()),
+        state=span.state[a:b].astype(np.float32),
+        mask=span.mask,
+        validity=span.validity,
+        config=ctx.spec.quality,
+        fps=ctx.spec.fps,
+    )
+
+
+def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> CanonicalEpisode:
+    """Frames [a, b) of the span as an episode (`tag` names it among the raw episode's), with its quality tier and
+    geometry QA."""
+    raw, spec, mask, nat = ctx.raw, ctx.spec, span.mask, span.natives
+    assert mask is not None and span.action is not None and span.interp is not None and nat is not None
+    m = b - a
+    sub_t0 = span.t_start + a / spec.fps
+    tier, reasons = _tier(ctx, span, a, b)
+    ep = CanonicalEpisode(
+        uid=episode_uid(ctx.source, raw.ref.subset, raw.ref.raw_id) + tag,
+        source=ctx.source,
+        subset=raw.ref.subset,
+        raw_id=raw.ref.raw_id + tag,
+        raw_path=raw.ref.paths[0] if raw.ref.paths else "",
+        embodiment=ctx.emb.name,
+        mask=mask,
+        timestamps=(np.arange(m) / spec.fps),
+        state=span.state[a:b].astype(np.float32),
+        action=span.action[a:b].astype(np.float32),
+        keypoints=span.keypoints[a:b].astype(np.float32),
+        interpolated=span.interp[a:b],
+        task=_task_text(raw),
+        tier=tier,
+        tier_reasons=[*ctx.reasons, *reasons],
+        native_fps=raw.native_fps,
+        success=raw.success,
+        cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in span.cameras.items()},
+        state_native=None if nat.state is None else nat.state[a:b],
+        state_native_names=nat.state_names,
+        action_native=None if nat.action is None else nat.action[a:b],
+        action_native_names=nat.action_names,
+        action_config=_segments(raw, raw.native_fps, sub_t0, m, spec.fps) or None,
+        span_s=(sub_t0, sub_t0 + (m - 1) / spec.fps),
+        info=span.info,
+    )
+    ep.qa = _qa(ctx, span, ep, a, b)
+    return ep
+
+
+def _qa(ctx: EpisodeContext, span: Span, ep: CanonicalEpisode, a: int, b: int) -> QARecord:
+    """Geometry QA on the arrays just built (one pass, no I/O): the camera is the stored trajectory with the
+    intrinsics of the camera it poses, as stored (resized, padded or cropped like its frames)."""
+    assert span.mask is not None
+    view = None
+    posed = _posed_camera(ctx.raw, ctx.sig) if span.traj is not None else None
+    if posed is not None and span.traj is not None:
+        cams = span.cameras.values()
+        stored = next((c for c in cams if c.source is posed), ResampledCamera(posed, np.zeros(0, int)))
+        K, (h, w) = stored.intrinsics, stored.shape
+        view = CameraView.from_trajectory(K, w, h, span.traj[a:b])
+    return measure(
+        ep.state,
+        ep.action,
+        ep.keypoints,
+        span.mask,
+        fps=ctx.spec.fps,
+        limits=ctx.spec.validity.limits_for(ctx.emb.name),
+        config=ctx.spec.qa,
+        camera=view,
+        keypoint_slots=None if ctx.human else ctx.emb.keypoint_slots(span.mask),
+    )
+
+
+def _task_text(raw: RawEpisode) -> str:
+    for kind in ("instruction", "narration", "description", "summary"):
+        for lang in raw.language:
+            if lang.kind == kind and lang.text.strip():
+                return lang.text.strip()
+    return ""
+
+
+def _segments(raw: RawEpisode, native_fps: float | None, start_s: float, n: int, fps: int) -> list[ActionSegment]:
+    out = []
+    for seg in raw.action_config or []:
+        if not native_fps:
+            break
+        a = max(0, round((seg.start_frame / native_fps - start_s) * fps))
+        b = min(n, round((seg.end_frame / native_fps - start_s) * fps))
+        if b > a:
+            extra = {k: v for k, v in (seg.model_extra or {}).items()}
+            out.append(ActionSegment(start_frame=a, end_frame=b, action_text=seg.action_text, **extra))
+    return out
+
+
+def _posed_camera(raw: RawEpisode, sig: HandSignals) -> CameraSource | None:
+    """The camera whose poses `sig.camera` are (the same stream in `raw.camera_poses`), when it has intrinsics."""
+    for name, poses in raw.camera_poses.items():
+        cam = raw.cameras.get(name)
+        if poses is sig.camera and cam is not None and cam.intrinsics is not None:
+            return cam
+    return None

@@ -1,0 +1,146 @@
+"""`eidata ingest SPEC`: the job's driver: the output's lock, Ray, discovery, the episode tasks in order, the
+committers and the quarantine writer, the catalog rebuild, the report and the exit codes (see the package's docstring
+for the whole flow). The worker is a parameter (`run_ingest(worker=...)`): the job submits whatever is passed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ingest.lerobot.writer import STAGING
+from ingest.progress import Progress
+from jobs.catalog.build import rebuild_catalog
+from jobs.ingest.commit import Committer, open_writer
+from jobs.ingest.discovery import DiscoveryPlan, WorkItem, discover_all, discovery_row, stream_plan
+from jobs.ingest.order import RayTasks, in_order
+from jobs.ingest.quarantine import QuarantineWriter
+from jobs.ingest.report import IngestReport, SourceTally
+from jobs.ingest.task import Staged, Worker
+from jobs.ingest.worker import process_episode
+from jobs.runtime.deadline import clear_markers
+from jobs.runtime.job_lock import JobLock, JobLockedError
+from jobs.runtime.ray_pool import init_ray
+from jobs.runtime.shared_fs import SharedFsError, check_shared_output
+from jobs.spec import dump_spec
+from jobs.spec_models import JobSpec
+from schemas.corpus import JOB_DIR
+from schemas.lerobot import INFO_PATH
+
+
+def _clean_orphans(output: Path) -> None:
+    """Staging left by a killed run: reopening each dataset rolls commits forward and drops unfinished episodes."""
+    for dataset in sorted((output / "datasets").glob("*/*")):
+        if (dataset / INFO_PATH).exists():
+            open_writer(dataset).close()
+        elif (dataset / STAGING).exists():  # a dataset never created: only a killed run's staging is there
+            shutil.rmtree(dataset, ignore_errors=True)
+
+
+def run_ingest(
+    spec: JobSpec,
+    *,
+    address: str | None = None,
+    progress: bool | None = None,
+    worker: Worker = process_episode,
+    on_done: Callable[[WorkItem], None] | None = None,
+) -> IngestReport:
+    """Run the job of `spec`; `worker` is what each episode task runs (pickled by reference to the Ray workers),
+    `on_done` hears of each raw episode once it is committed or quarantined."""
+    t0 = time.perf_counter()
+    output = spec.output
+    output.mkdir(parents=True, exist_ok=True)
+    lock = JobLock(output)
+    started = False
+    plan = None
+    try:
+        (output / JOB_DIR / "spec.yaml").write_text(dump_spec(spec))
+        report = IngestReport(output)
+        for s in spec.sources:
+            report.tallies.setdefault(s.name, SourceTally())
+        started = init_job_ray(spec, address)
+        views = check_shared_output(output)
+        report.nodes = len(views)
+        plan = discover_all(spec)
+        report.skipped = plan.skipped
+        committer = Committer(spec, report.tallies, QuarantineWriter(output), on_done=on_done)
+        for row in plan.errors:
+            committer.add_quarantine(row)
+        try:
+            if plan.todo:
+                _clean_orphans(output)
+                clear_markers(output)
+                _run_on_ray(spec, plan, committer, worker, progress)
+        finally:
+            committer.close()
+        if plan.todo:  # a worker killed mid-episode left its staging behind; the retry wrote the episode
+            _clean_orphans(output)
+        if plan.todo or plan.errors or not (output / "catalog" / "episodes").exists():
+            rebuild_catalog(output)
+        report.seconds = time.perf_counter() - t0
+        return report
+    finally:
+        if plan is not None:
+            plan.cleanup()
+        if started:
+            import ray
+
+            ray.shutdown()
+        lock.release()
+
+
+def _run_on_ray(
+    spec: JobSpec, plan: DiscoveryPlan, committer: Committer, worker: Worker, progress: bool | None
+) -> None:
+    import ray
+
+    task = ray.remote(max_retries=spec.parallelism.task_retries, num_cpus=1)(worker)
+    bar = Progress(plan.todo, "ingest", unit="ep", enabled=progress)
+
+    def readable() -> Iterator[WorkItem]:
+        """The work items a worker can read; those discovery flagged never reach one: their row goes to the
+        quarantine here."""
+        for item in stream_plan(spec, plan):
+            if item.ref.error is None:
+                yield item
+            else:
+                committer.add_quarantine(discovery_row(item.source, item.ref))
+                bar.update(1)
+
+    for item, result in in_order(readable(), RayTasks(task, idle=committer.poll), spec):
+        committer.accept(item, result)
+        bar.update(1, frames=result.frames if isinstance(result, Staged) else 0)
+    bar.close()
+
+
+def init_job_ray(spec: JobSpec, address: str | None) -> bool:
+    """Ray as every job starts it, with SVT-AV1's log level and the driver's `EIDATA_*` settings on every worker;
+    True when this call started it."""
+    par = spec.parallelism
+    env = {"SVT_LOG": "1", **{k: v for k, v in os.environ.items() if k.startswith("EIDATA_")}}
+    return init_ray(address, par.num_cpus, par.object_store_mb, env=env)
+
+
+def cli_ingest(args: Any) -> int:
+    from jobs.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(Path(args.spec))
+    except SpecError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    try:
+        report = run_ingest(spec, address=args.address)
+    except (JobLockedError, SharedFsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(report.table())
+    strict = args.strict or spec.strict
+    if strict and report.quarantined:
+        print(f"error: --strict and {report.quarantined} episodes were quarantined", file=sys.stderr)
+        return 1
+    return 0

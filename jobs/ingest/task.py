@@ -1,0 +1,96 @@
+"""What crosses the worker boundary, typed both ways: an `EpisodeTask` in, an `EpisodeResult` out.
+
+A task is one raw episode (`WorkItem`: source, ref, its place in discovery order) and the job's `TaskSettings`, all
+models validated once, where the spec was loaded; Ray pickles them as they are. A result is `Staged` (the canonical
+episodes waiting in their datasets' staging areas) or `Rejected` (the stage and the first real cause, for the
+quarantine). A worker is any callable from one to the other, passed to the job (`jobs.ingest.job.run_ingest`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from adapters.base import EpisodeRef
+from ingest.lerobot.staging import StagedEpisode
+from ingest.lerobot.video import VideoCodec
+from jobs.ingest.discovery import WorkItem
+from jobs.runtime.deadline import TaskDeadline
+from jobs.spec_models import JobSpec, SourceSpec
+from schemas.canonicalize import CanonicalizeSpec
+from schemas.corpus import Stage
+from schemas.lerobot import FeatureSpec
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """What every episode task gets besides its own raw episode."""
+
+    canonicalize: CanonicalizeSpec
+    codec: VideoCodec
+    output: Path
+    deadline: TaskDeadline
+    pin_cpus: int | None = None  # CPUs the task holds to (`parallelism.pin_tasks`), else none
+
+    @classmethod
+    def of(cls, spec: JobSpec) -> TaskSettings:
+        par = spec.parallelism
+        codec = spec.codec
+        if codec.threads is None and par.encoder_threads is not None:
+            codec = codec.model_copy(update={"threads": par.encoder_threads})  # same bytes, fewer threads
+        return cls(spec.canonicalize, codec, spec.output, par.deadline, 1 if par.pin_tasks else None)
+
+
+@dataclass(frozen=True)
+class EpisodeTask:
+    item: WorkItem
+    settings: TaskSettings
+
+    @property
+    def uid(self) -> str:
+        return self.item.uid
+
+    @property
+    def source(self) -> SourceSpec:
+        return self.item.source
+
+    @property
+    def ref(self) -> EpisodeRef:
+        return self.item.ref
+
+
+@dataclass(frozen=True)
+class StagedOutput:
+    """One canonical episode staged in `dataset`, with what its dataset is created from if it is the first."""
+
+    dataset: str  # datasets/<source>/<subset>, relative to the output
+    staged: StagedEpisode
+    robot_type: str
+    features: dict[str, FeatureSpec]
+
+
+@dataclass(frozen=True)
+class Staged:
+    uid: str
+    episodes: tuple[StagedOutput, ...]
+
+    @property
+    def frames(self) -> int:
+        return sum(e.staged.length for e in self.episodes)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A raw episode that could not be staged: where, and the first real cause (a quarantine row's content)."""
+
+    uid: str
+    stage: Stage
+    error_class: str
+    message: str
+    file: str | None = None
+    field: str | None = None
+
+
+EpisodeResult = Staged | Rejected
+Worker = Callable[[EpisodeTask], EpisodeResult]  # read -> canonicalize -> stage one raw episode (`worker.py`)

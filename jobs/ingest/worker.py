@@ -1,0 +1,69 @@
+"""The per-episode worker (a Ray task in a job): read one raw episode, canonicalize it, stage its canonical episodes.
+
+It answers, never raises for bad input: `Staged`, or `Rejected` with the stage that failed and the first real cause
+(datatrove's keep-or-drop step: the reasons come back as values and the job's quarantine writer records them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+
+from adapters import get_adapter
+from adapters.base import AdapterError
+from ingest.canonical.canonicalize import canonicalize_spans
+from ingest.canonical.store import dataset_features, stage_canonical
+from ingest.lerobot.errors import EpisodeError
+from ingest.lerobot.staging import StagedEpisode
+from jobs.ingest.task import EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
+from jobs.runtime.cpu_slots import held_to_cpus
+from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
+from schemas.corpus import Stage, dataset_dir
+
+
+def process_episode(task: EpisodeTask) -> EpisodeResult:
+    """Read -> canonicalize -> stage one raw episode. Never raises for bad input."""
+    settings = task.settings
+    hung = hung_attempts(settings.output, task.uid) if settings.deadline.enabled else []
+    if len(hung) > settings.deadline.retries:  # killed by its deadline on every attempt allowed: no further try
+        return Rejected(task.uid, "write", TIMEOUT_CLASS, timeout_message(hung))
+    with held_to_cpus(settings.pin_cpus) if settings.pin_cpus else contextlib.nullcontext():
+        return _process(task)
+
+
+def _process(task: EpisodeTask) -> EpisodeResult:
+    source, settings, spec = task.source, task.settings, task.settings.canonicalize
+    stage: Stage = "read"
+    staged: list[StagedEpisode] = []
+    try:
+        raw = get_adapter(source.adapter, source.options).read(task.ref)
+        if source.tier is not None:
+            raw.tier = source.tier
+        stage = "canonicalize"
+        result = canonicalize_spans(raw, spec, source=source.name)
+        if not result.episodes:
+            return Rejected(task.uid, stage, "RejectedEpisode", result.rejection_message())
+        stage = "write"
+        out = []
+        limit = settings.deadline.seconds(*episode_pixels(result.episodes))
+        with watchdog(limit, settings.output, task.uid) if settings.deadline.enabled else contextlib.nullcontext():
+            for ep in result.episodes:
+                dataset = dataset_dir(source.name, ep.subset)
+                st = stage_canonical(settings.output / dataset, ep, settings.codec, spec.fps)
+                staged.append(st)
+                out.append(StagedOutput(dataset, st, ep.embodiment, dataset_features(ep)))
+        return Staged(task.uid, tuple(out))
+    except Exception as e:  # bad input of any kind is this episode's problem only
+        for st in staged:
+            shutil.rmtree(st.stage_dir, ignore_errors=True)
+        return rejected_by(task.uid, stage, e)
+
+
+def rejected_by(uid: str, stage: Stage, e: Exception) -> Rejected:
+    """The `Rejected` result of an exception: its reason, and the file and field it names when it names them."""
+    message = getattr(e, "reason", None) or str(e)
+    if isinstance(e, EpisodeError):
+        return Rejected(uid, stage, type(e).__name__, message, field=e.feature)
+    if isinstance(e, AdapterError):
+        return Rejected(uid, stage, type(e).__name__, message, file=e.file, field=e.field)
+    return Rejected(uid, stage, type(e).__name__, message)

@@ -1,0 +1,76 @@
+"""The ingest job's one quarantine writer (`jobs.ingest.quarantine`): rows from rejected results, buffered parts in
+`catalog/quarantine/`, and the committer handing every reject to it (no Ray: a rejected result never reaches one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from adapters.base import EpisodeRef
+from jobs.ingest.commit import Committer
+from jobs.ingest.discovery import WorkItem
+from jobs.ingest.quarantine import QuarantineWriter, rejected_row
+from jobs.ingest.task import Rejected
+from jobs.spec_models import JobSpec, SourceSpec
+from schemas.corpus import QUARANTINE_DIR
+
+
+def _items(tmp_path: Path, n: int) -> tuple[JobSpec, list[WorkItem]]:
+    (tmp_path / "raw").mkdir(exist_ok=True)
+    source = SourceSpec(name="src", adapter="oxe", root=tmp_path / "raw")
+    spec = JobSpec(output=tmp_path / "out", sources=[source])
+    refs = [
+        EpisodeRef(adapter="oxe", source="src", subset="x", raw_id=f"{i:03d}", paths=(f"f{i}.rec",)) for i in range(n)
+    ]
+    return spec, [WorkItem(i, source, r) for i, r in enumerate(refs)]
+
+
+def test_a_rejected_result_becomes_a_row_naming_the_episode_and_its_cause(tmp_path: Path) -> None:
+    _, [item] = _items(tmp_path, 1)
+    row = rejected_row(item, Rejected(item.uid, "read", "AdapterError", "crc mismatch", file="f0.rec", field="steps"))
+    assert (row.episode_uid, row.source, row.subset, row.adapter, row.raw_path) == (
+        item.uid,
+        "src",
+        "x",
+        "oxe",
+        "f0.rec",
+    )
+    assert (row.stage, row.error_class, row.message, row.file, row.field) == (
+        "read",
+        "AdapterError",
+        "crc mismatch",
+        "f0.rec",
+        "steps",
+    )
+
+
+def test_rows_are_written_a_part_every_flush_and_at_the_end(tmp_path: Path) -> None:
+    _, items = _items(tmp_path, 5)
+    writer = QuarantineWriter(tmp_path / "out", flush_every=2)
+    for it in items:
+        writer.add(rejected_row(it, Rejected(it.uid, "worker", "RuntimeError", "died")))
+    parts = sorted((tmp_path / "out" / QUARANTINE_DIR).glob("*.parquet"))
+    assert [p.name for p in parts] == [f"{writer.run}-00000.parquet", f"{writer.run}-00001.parquet"]
+    assert len(writer.rows) == 1  # the fifth waits for the next flush
+    writer.flush()
+    writer.flush()  # nothing buffered: no empty part
+    parts = sorted((tmp_path / "out" / QUARANTINE_DIR).glob("*.parquet"))
+    uids = [u for p in parts for u in pq.read_table(p).column("episode_uid").to_pylist()]
+    assert len(parts) == 3 and sorted(uids) == [it.uid for it in items]
+
+
+def test_the_committer_hands_every_reject_to_its_writer_and_books_it(tmp_path: Path) -> None:
+    spec, items = _items(tmp_path, 3)
+    writer = QuarantineWriter(spec.output)
+    done: list[str] = []
+    committer = Committer(spec, {}, writer, committers=0, on_done=lambda it: done.append(it.uid))
+    for it in items[:2]:
+        committer.accept(it, Rejected(it.uid, "canonicalize", "RejectedEpisode", "no span survived"))
+    discovered = rejected_row(items[2], Rejected(items[2].uid, "discover", "DiscoveryError", "unreadable"))
+    committer.add_quarantine(discovered)
+    assert committer.tallies["src"].quarantined == 3 and committer.tallies["src"].written == 0
+    assert [r.episode_uid for r in writer.rows] == [it.uid for it in items]
+    assert done == [it.uid for it in items[:2]]  # a discovery row never was a task: nothing to hear of
+    committer.close()
+    assert writer.rows == [] and len(list((spec.output / QUARANTINE_DIR).glob("*.parquet"))) == 1
