@@ -4,7 +4,10 @@ The report is the LeRobot adapter's validation (`DatasetMeta`'s quirks for v2.x,
 cameras) plus `adapters.lerobot.checks` (stats shapes, default columns, v3 rows, video frame counts, GR00T modality),
 plus for datasets eidata wrote the geometry QA of their episodes (`jobs.qa_findings`): an info line with the measured
 invariants and a `qa_*` warning for each invariant that fails its threshold (the `canonicalize.qa` section of the
-spec the corpus was ingested with, else the defaults).
+spec the corpus was ingested with, else the defaults), and their behaviour QA (`jobs.qa_behaviour`): an info line
+with the measured values and a `qa_*` warning per finding naming value, threshold, tier and the worst episodes
+(`canonicalize.behaviour`). PATH may be a dataset, a corpus root (every dataset under `datasets/`) or a folder with
+datasets one or two levels below.
 Exit code: 0 clean (infos and warnings allowed), 1 when any dataset has an error (or a warning with `--strict`),
 2 when PATH holds no dataset.
 """
@@ -21,8 +24,11 @@ from pydantic import BaseModel
 
 from adapters.lerobot.checks import loader_checks
 from adapters.lerobot.source import LeRobotSource, meta_error
-from jobs.qa_findings import corpus_qa_config, findings, overview, summarize
-from schemas.corpus import EpisodeLineage
+from jobs.qa_behaviour import finding_messages, summarize_behaviour
+from jobs.qa_behaviour import overview as behaviour_overview
+from jobs.qa_findings import corpus_behaviour_config, corpus_qa_config, findings, overview, summarize
+from schemas.behaviour import BehaviourConfig
+from schemas.corpus import DATASETS_DIR, EpisodeLineage, find_datasets
 from schemas.dataset_meta import Quirk, Severity
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.qa import QAConfig
@@ -82,6 +88,37 @@ def qa_quirks(root: Path, config: QAConfig | None = None) -> list[Quirk]:
     ]
 
 
+def behaviour_quirks(root: Path, config: BehaviourConfig | None = None) -> list[Quirk]:
+    """The behaviour QA of a dataset eidata wrote (its episodes' lineage `behaviour`), as quirks: an info line with
+    the measured values and a warning per finding naming value, threshold and episodes; none for other datasets."""
+    path = Path(root) / EPISODES_PATH
+    if not path.is_file():
+        return []
+    labels, records, tasks, lengths = [], [], [], []
+    try:
+        for _, line in read_jsonl(path):
+            lin = EpisodeLineage.of(line)
+            labels.append(lin.episode_uid or f"episode {line.get('episode_index')}")
+            records.append(lin.behaviour)
+            tasks.append("; ".join(line.get("tasks") or []))
+            lengths.append(int(line.get("length") or 0))
+    except ValueError as err:
+        msg = f"behaviour QA not read: {err}"
+        return [Quirk(code="qa_unreadable", severity="warning", message=msg, path=EPISODES_PATH)]
+    config = config if config is not None else corpus_behaviour_config(Path(root))
+    b = summarize_behaviour(Path(root).name, labels, records, tasks, lengths, config)
+    if b is None:
+        return []
+    out = [
+        Quirk(
+            code="qa_behaviour", severity="info", message=f"behaviour QA: {behaviour_overview(b)}", path=EPISODES_PATH
+        )
+    ]
+    return out + [
+        Quirk(code=code, severity="warning", message=msg, path=EPISODES_PATH) for code, msg, _ in finding_messages(b)
+    ]
+
+
 def validate_dataset(
     root: Path, *, data: bool = True, videos: bool = True, qa: QAConfig | None = None
 ) -> ValidationReport:
@@ -94,7 +131,9 @@ def validate_dataset(
     except (ValueError, OSError, KeyError, pa.ArrowException) as err:
         q = Quirk(code="unreadable_meta", severity="error", message=meta_error(err), path="meta/info.json")
         return ValidationReport(root=str(root), version="?", episodes=0, frames=0, quirks=[q])
-    quirks = list(ds.quirks) + loader_checks(ds, data=data, videos=videos) + qa_quirks(root, qa)
+    quirks = (
+        list(ds.quirks) + loader_checks(ds, data=data, videos=videos) + qa_quirks(root, qa) + behaviour_quirks(root)
+    )
     return ValidationReport(
         root=str(root),
         version=ds.version,
@@ -106,8 +145,10 @@ def validate_dataset(
 
 
 def validate_path(path: Path, *, data: bool = True, videos: bool = True) -> list[ValidationReport]:
-    """A dataset root, or every dataset one or two levels below `path` (the adapter's discovery rule)."""
-    roots = [r for _, r in LeRobotSource().dataset_roots(Path(path))]  # ValueError: no dataset there
+    """A dataset root, every dataset of a corpus root (`datasets/<source>/<subset>/`), or every dataset one or two
+    levels below `path` (the adapter's discovery rule)."""
+    corpus = find_datasets(Path(path)) if (Path(path) / DATASETS_DIR).is_dir() else []
+    roots = corpus or [r for _, r in LeRobotSource().dataset_roots(Path(path))]  # ValueError: no dataset there
     return [validate_dataset(r, data=data, videos=videos) for r in roots]
 
 

@@ -249,6 +249,19 @@ class BehaviourRecord(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
+# Dataset-level findings of the catalog build (`jobs.catalog.behaviour`): view `findings` in `eidata query`.
+FINDINGS_DIR = "catalog/findings"
+FINDINGS_SCHEMA = pa.schema(
+    [
+        ("dataset", pa.string()),
+        ("code", pa.string()),
+        ("value", pa.float64()),
+        ("threshold", pa.float64()),
+        ("message", pa.string()),
+        ("episodes", pa.list_(pa.string())),
+    ]
+)
+
 # Columns the catalog build fills over the whole catalog (`jobs.catalog.behaviour`), not measured per episode.
 CATALOG_BUILD_FIELDS: tuple[tuple[str, Any, pa.DataType, str], ...] = (
     ("duplicate_of", str, pa.string(), "episode_uid of the earlier episode this one repeats (near-duplicate search)"),

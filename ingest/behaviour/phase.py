@@ -39,6 +39,19 @@ from schemas.tiers import QualityTier
 DATASET_CODES = frozenset({"qa_dead_dims"})  # routed by the catalog build over the dataset, not per episode
 
 
+def ingest_config(config: BehaviourConfig) -> BehaviourConfig:
+    """The thresholds as ingest applies them to its record: the canonical wrists' jump bound and the native median
+    tracking bound (`canonical_jump_sigma_low`, `native_tracking_corr_low`)."""
+    return config.model_copy(
+        update={"jump_sigma_low": config.canonical_jump_sigma_low, "tracking_corr_low": config.native_tracking_corr_low}
+    )
+
+
+def episode_findings(rec: BehaviourRecord, config: BehaviourConfig) -> list[Finding]:
+    """The findings ingest routes one episode by (the dataset-judged dead dims left to the catalog build)."""
+    return [f for f in findings(rec, ingest_config(config)) if f.code not in DATASET_CODES]
+
+
 class BehaviourRejected(EpisodeError):
     """A behaviour finding that quarantines the episode (its message names the value and the threshold)."""
 
@@ -221,10 +234,7 @@ def assess_arrays(
     if cut.cuts:
         ep.tier_reasons.append(cut.reason(config))
     rec = measure_arrays(ep, fps, config, workspace).model_copy(update=cut.record())  # what is written, idle as cut
-    canonical = config.model_copy(
-        update={"jump_sigma_low": config.canonical_jump_sigma_low, "tracking_corr_low": config.native_tracking_corr_low}
-    )
-    found = [f for f in findings(rec, canonical) if f.code not in DATASET_CODES and not f.code.startswith("qa_cam_")]
+    found = [f for f in episode_findings(rec, config) if not f.code.startswith("qa_cam_")]
     ep.behaviour = BehaviourRecord(**rec.values())
     ep.camera_checks = CameraChecks(config, workspace)
     ep, rejected = _apply(ep, found)
@@ -268,7 +278,7 @@ def assess_cameras(ep: CanonicalEpisode, tap: FrameTap, fps: float) -> list[Find
         return []
     cams = tap.cameras(fps, checks.config, _moving(ep, checks.workspace))
     ep.behaviour = ep.behaviour.model_copy(update=worst_camera(list(cams.values())))
-    found = [f for f in findings(ep.behaviour, checks.config) if f.code.startswith("qa_cam_")]
+    found = [f for f in episode_findings(ep.behaviour, checks.config) if f.code.startswith("qa_cam_")]
     ep, rejected = _apply(ep, found)
     if rejected:
         worst = max(cams, key=lambda k: (cams[k].frozen_fraction, cams[k].dark_fraction + cams[k].flat_fraction))

@@ -25,20 +25,9 @@ import pyarrow.compute as pc
 
 from ingest.behaviour.duplicates import near_duplicates
 from ingest.behaviour.findings import dataset_findings
-from schemas.behaviour import BehaviourConfig
+from schemas.behaviour import FINDINGS_DIR, FINDINGS_SCHEMA, BehaviourConfig
 from schemas.tiers import QualityTier, demote
 
-FINDINGS_DIR = "catalog/findings"
-FINDINGS_SCHEMA = pa.schema(
-    [
-        ("dataset", pa.string()),
-        ("code", pa.string()),
-        ("value", pa.float64()),
-        ("threshold", pa.float64()),
-        ("message", pa.string()),
-        ("episodes", pa.list_(pa.string())),
-    ]
-)
 DEAD_SHARE = 0.5  # a dim is dead in an episode when at least this share of the dataset's other episodes move it
 
 
@@ -62,28 +51,42 @@ def _duplicates(table: pa.Table, config: BehaviourConfig) -> dict[int, tuple[int
     return best
 
 
-def _dead(table: pa.Table, column: str) -> dict[int, tuple[list[int], float]]:
-    """Row -> (its motionless dims in `column` that most of its dataset's other episodes move, the smallest share
-    that moves them)."""
-    datasets = table["dataset"].to_pylist()
-    still = table[column].to_pylist()
-    by_ds: dict[str, list[int]] = defaultdict(list)
-    for i, (ds, d) in enumerate(zip(datasets, still, strict=True)):
-        if d is not None:
-            by_ds[ds].append(i)
+def judge_dead(still: list[list[int] | None]) -> dict[int, tuple[list[int], float]]:
+    """One dataset's episodes' motionless dims (None: not measured) -> for each episode with a dead dim, (the dims
+    most of the other measured episodes move, the smallest share that moves them)."""
+    rows = [i for i, d in enumerate(still) if d is not None]
+    if len(rows) < 2:
+        return {}
+    counts: dict[int, int] = defaultdict(int)
+    for i in rows:
+        for d in still[i] or []:
+            counts[d] += 1
     out: dict[int, tuple[list[int], float]] = {}
+    for i in rows:
+        shares = {d: 1 - (counts[d] - 1) / (len(rows) - 1) for d in still[i] or []}  # others that do not list it
+        dims = [d for d, share in shares.items() if share >= DEAD_SHARE]
+        if dims:
+            out[i] = (dims, min(shares[d] for d in dims))
+    return out
+
+
+def dead_reason(column: str, dims: list[int], share: float) -> str:
+    what = "canonical dims" if column == "qa_dead_dims" else "native state columns"
+    return (
+        f"{column}: {what} {dims} motionless while others move; {share:.0%} of the dataset's other episodes move"
+        f" them (>= {DEAD_SHARE:.0%})"
+    )
+
+
+def _dead(table: pa.Table, column: str) -> dict[int, tuple[list[int], float]]:
+    """Row -> `judge_dead` of its dataset, over the whole table."""
+    by_ds: dict[str, list[int]] = defaultdict(list)
+    for i, ds in enumerate(table["dataset"].to_pylist()):
+        by_ds[ds].append(i)
+    still = table[column].to_pylist()
+    out = {}
     for rows in by_ds.values():
-        if len(rows) < 2:
-            continue
-        counts: dict[int, int] = defaultdict(int)
-        for i in rows:
-            for d in still[i]:
-                counts[d] += 1
-        for i in rows:
-            shares = {d: 1 - (counts[d] - 1) / (len(rows) - 1) for d in still[i]}  # others that do not list it
-            dims = [d for d, share in shares.items() if share >= DEAD_SHARE]
-            if dims:
-                out[i] = (dims, min(shares[d] for d in dims))
+        out.update({rows[k]: v for k, v in judge_dead([still[i] for i in rows]).items()})
     return out
 
 
@@ -108,14 +111,9 @@ def route_catalog(table: pa.Table, config: BehaviourConfig) -> pa.Table:
             tiers[i] = demote(QualityTier(tiers[i]), QualityTier.rejected).value
             reasons[i] = [*(reasons[i] or []), f"qa_duplicate: repeats {uids[j]} (similarity {s:.2f} >= {thr:.2f})"]
     for column, found in dead.items():
-        what = "canonical dims" if column == "qa_dead_dims" else "native state columns"
         for i, (dims, share) in found.items():
             tiers[i] = demote(QualityTier(tiers[i]), QualityTier.low).value
-            reasons[i] = [
-                *(reasons[i] or []),
-                f"{column}: {what} {dims} motionless while others move; {share:.0%} of the dataset's other"
-                f" episodes move them (>= {DEAD_SHARE:.0%})",
-            ]
+            reasons[i] = [*(reasons[i] or []), dead_reason(column, dims, share)]
     columns = {"tier": tiers, "tier_reasons": reasons, "qa_duplicate_of": dup_of, "qa_duplicate_similarity": dup_sim}
     for name, values in columns.items():
         k = table.schema.get_field_index(name)

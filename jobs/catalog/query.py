@@ -23,9 +23,9 @@ import duckdb
 import pyarrow as pa
 
 from adapters.storage.urls import StorageError, preflight
-from jobs.catalog.behaviour import FINDINGS_DIR, FINDINGS_SCHEMA
 from jobs.catalog.bucket import bucket_catalog
 from jobs.runtime.options import Arg
+from schemas.behaviour import FINDINGS_DIR, FINDINGS_SCHEMA
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, parquet_files
 from schemas.storage import StorageOptions, is_remote

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+import adapters.synthetic.behaviour_defects as plant
 from adapters.base import CameraSource, RawEpisode, Stream
 from adapters.cameras import fit_rgb
+from adapters.registry import get_adapter
 from adapters.synthetic.behaviour_defects import Episode, Planted
 from ingest.behaviour.phase import BehaviourRejected, assess_arrays
 from ingest.canonical.canonicalize import canonicalize
@@ -24,7 +26,9 @@ from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonicalize import CanonicalizeSpec
+from schemas.corpus import dataset_dir
 from schemas.image_size import FrameFit
+from tests.ingest.behaviour.gr00t_sample import ROOT as GR00T_ROOT
 
 CAMERA = "observation.images.ego_view"
 
@@ -105,3 +109,31 @@ def ingest(raw: RawEpisode, spec: CanonicalizeSpec, dataset: Path) -> tuple[list
             return written, str(err)
         written.append(ep)
     return written, None
+
+
+ELBOW = 25  # the right elbow among the 44 joints of the 8 state streams in sorted order (right_arm 22..28)
+
+
+def gr00t_raws() -> list[RawEpisode]:
+    """The 5 real GR00T PickNPlace raw episodes, as the lerobot adapter reads them."""
+    adapter = get_adapter("lerobot")
+    return [adapter.read(r) for r in sorted(adapter.discover(GR00T_ROOT), key=lambda r: r.raw_id)]
+
+
+def renamed(raw: RawEpisode, raw_id: str) -> RawEpisode:
+    return replace(raw, ref=raw.ref.model_copy(update={"raw_id": raw_id}))
+
+
+def write_planted_corpus(root: Path, spec: CanonicalizeSpec, frozen_camera: bool = False) -> None:
+    """A corpus of the 5 real GR00T episodes plus planted copies, each written as ingest writes it: a dead right
+    elbow, a copy of episode 0 (sorting after it) and, with `frozen_camera`, a 2 s camera freeze in episode 1."""
+    raws = gr00t_raws()
+    extra = [
+        renamed(planted(raws[3], plant.dead_joint, ELBOW)[0], "planted_dead_elbow"),
+        renamed(planted(raws[0], plant.duplicate)[0], "planted_zz_copy_of_0"),
+    ]
+    if frozen_camera:
+        extra.append(renamed(planted(raws[1], plant.frozen_camera, seconds=2.0)[0], "planted_frozen_camera"))
+    for raw in [*raws, *extra]:
+        eps, rejected = ingest(raw, spec, root / dataset_dir("lerobot", raw.ref.subset))
+        assert rejected is None and len(eps) == 1, rejected

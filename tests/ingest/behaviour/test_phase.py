@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import adapters
 import adapters.synthetic.behaviour_defects as plant
 from adapters.base import RawEpisode
 from ingest.behaviour.phase import trim_episode
@@ -23,18 +22,15 @@ from schemas.corpus import EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.tiers import QualityTier
 from tests.ingest.behaviour import gr00t_sample as g
-from tests.ingest.behaviour.planted_raw import episode_of, ingest, planted, with_episode
+from tests.ingest.behaviour.planted_raw import ELBOW, episode_of, gr00t_raws, ingest, planted, with_episode
 
 SPEC = CanonicalizeSpec()
 HOOK = pytest.mark.xfail(strict=True, reason="the phase is not yet called inside canonicalize (issue 26 step 1)")
-ELBOW = 25  # the right elbow in the 44 joints of the 8 state streams in sorted order (right_arm 22..28)
 
 
 @functools.cache
 def raw(index: int) -> RawEpisode:
-    adapter = adapters.get_adapter("lerobot")
-    refs = sorted(adapter.discover(g.ROOT), key=lambda r: r.raw_id)
-    return adapter.read(refs[index])
+    return gr00t_raws()[index]
 
 
 def codes(eps) -> list[str]:

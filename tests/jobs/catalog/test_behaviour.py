@@ -6,43 +6,24 @@ episodes keep `high`; the policy window in the corpus's spec names the short epi
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-import adapters
-import adapters.synthetic.behaviour_defects as plant
-from adapters.base import RawEpisode
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from schemas.canonicalize import CanonicalizeSpec
-from schemas.corpus import JOB_DIR, dataset_dir
+from schemas.corpus import JOB_DIR
 from tests.ingest.behaviour import gr00t_sample as g
-from tests.ingest.behaviour.planted_raw import ingest, planted
+from tests.ingest.behaviour.planted_raw import write_planted_corpus
 
-ELBOW = 25  # right_arm 22..28 in the sorted state streams
 WINDOW = 200  # frames: two clean episodes (164 and 206 frames at 10 Hz: 4 is shorter) fall short of it
-
-
-def renamed(raw: RawEpisode, raw_id: str) -> RawEpisode:
-    return replace(raw, ref=raw.ref.model_copy(update={"raw_id": raw_id}))
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus")
-    adapter = adapters.get_adapter("lerobot")
-    refs = sorted(adapter.discover(g.ROOT), key=lambda r: r.raw_id)
-    raws = [adapter.read(r) for r in refs]
-    planted_raws = [
-        renamed(planted(raws[3], plant.dead_joint, ELBOW)[0], "planted_dead_elbow"),
-        renamed(planted(raws[0], plant.duplicate)[0], "planted_zz_copy_of_0"),  # sorts after episode_000000
-    ]
-    spec = CanonicalizeSpec()
-    for raw in [*raws, *planted_raws]:
-        eps, rejected = ingest(raw, spec, root / dataset_dir("lerobot", raw.ref.subset))
-        assert rejected is None and len(eps) == 1
+    write_planted_corpus(root, CanonicalizeSpec())
     (root / JOB_DIR).mkdir()
     (root / JOB_DIR / "spec.yaml").write_text(f"canonicalize:\n  behaviour:\n    policy_window_frames: {WINDOW}\n")
     rebuild_catalog(root)

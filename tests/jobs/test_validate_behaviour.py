@@ -1,0 +1,49 @@
+"""`eidata validate` on a corpus root names each behaviour finding with its value, threshold, tier and episodes:
+a corpus of the real GR00T PickNPlace episodes plus planted copies (a dead elbow, a copy of episode 0, a 2 s camera
+freeze), written as ingest writes them (`tests/ingest/behaviour/planted_raw.py`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from jobs.validate import cli_validate, validate_path
+from schemas.canonicalize import CanonicalizeSpec
+from tests.ingest.behaviour.planted_raw import write_planted_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    write_planted_corpus(root, CanonicalizeSpec(), frozen_camera=True)
+    return root
+
+
+def test_corpus_root_is_validated_dataset_by_dataset(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (report,) = validate_path(corpus, data=False)
+    assert report.root.endswith("datasets/lerobot/gr00t_robot_sim_picknplace") and report.episodes == 8
+    args = argparse.Namespace(path=str(corpus), strict=False, json=False, no_data=True)
+    assert cli_validate(args) == 0  # warnings only (it exited 2 on a corpus root: no dataset one or two levels below)
+    assert cli_validate(argparse.Namespace(**{**vars(args), "strict": True})) == 1
+    assert "qa_behaviour" in capsys.readouterr().out
+
+
+def test_each_finding_named_with_value_threshold_and_episode(corpus: Path) -> None:
+    (report,) = validate_path(corpus, data=False)
+    q = {x.code: x for x in report.quirks if x.code.startswith("qa_")}
+    assert q["qa_behaviour"].severity == "info" and "8 episodes" in q["qa_behaviour"].message
+    frozen = q["qa_cam_frozen_s"].message
+    assert frozen.startswith("1 of 8 episodes -> low:") and "planted_frozen_camera" in frozen
+    assert "camera frozen 2.00 s while the robot moves > 1.00 s" in frozen
+    dead = q["qa_native_dead_dims"].message
+    assert "planted_dead_elbow" in dead and "native state columns [" in dead and "(>= 50%)" in dead
+    # both planted copies repeat an episode: the copy of episode 0, and the frozen camera's episode 1 (its state)
+    dups = sorted(x.message for x in report.quirks if x.code == "qa_duplicate")
+    assert [d.split(" (")[0].replace("lerobot/gr00t_robot_sim_picknplace/", "") for d in dups] == [
+        "planted_frozen_camera repeats episode_000001",
+        "planted_zz_copy_of_0 repeats episode_000000",
+    ]
+    assert all(">= 0.75)" in d for d in dups)
+    assert {x.severity for x in report.quirks if x.code in ("qa_cam_frozen_s", "qa_duplicate")} == {"warning"}
