@@ -23,6 +23,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from adapters.registry import adapter_class, get_adapter
+from adapters.storage.location import register
+from adapters.storage.urls import StorageError, preflight
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
 from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
@@ -53,7 +55,13 @@ class SourceSpec(BaseModel):
         description="adapter registry name (adapters.adapter_names()), or the import path package.module:Class of "
         "an adapter outside the package"
     )
-    root: Path = Field(description="the raw data folder the adapter reads; relative to the spec file; must exist")
+    root: Path | str = Field(
+        description="the raw data the adapter reads: a folder, relative to the spec file, that must exist; or an "
+        "object-store URL (s3://bucket/prefix, gs://, hf://), its bucket, prefix and credential checked before work"
+    )
+    storage: StorageOptions | None = Field(
+        None, description="object-store options of a URL root; unset: the AWS environment and config files"
+    )
     tier: QualityTier | None = Field(
         None, description="override of the adapter's default quality tier (canonicalization may still demote)"
     )
@@ -77,13 +85,39 @@ class SourceSpec(BaseModel):
             raise ValueError(e.args[0]) from None
         return v
 
-    @field_validator("root")
+    @field_validator("root", mode="before")
     @classmethod
-    def _root(cls, v: Path, info: ValidationInfo) -> Path:
-        v = _resolve(v, info)
+    def _root(cls, v: Any, info: ValidationInfo) -> Any:
+        if not isinstance(v, str | os.PathLike):  # one error, not one per union arm
+            raise PydanticCustomError("path_type", "Input is not a valid path or URL")
+        if is_remote(str(v)):
+            return str(v).rstrip("/")  # checked with the storage options (`_root_reachable`)
+        v = _resolve(Path(str(v).removeprefix("file://")), info)
         if not v.exists():
             raise ValueError(f"root does not exist: {v}")
         return v
+
+    @model_validator(mode="after")
+    def _root_reachable(self) -> SourceSpec:
+        # a URL root: bucket, prefix and credential checked now, before any work, naming the URL and the cause
+        if isinstance(self.root, str):
+            try:
+                preflight(self.root, self.storage)
+            except StorageError as e:
+                raise nested_error([(("root",), "value_error", str(e))]) from None
+        self._register_storage()
+        return self
+
+    def _register_storage(self) -> None:
+        """The spec's storage options for every URL under this root, in this process (adapters.storage.location):
+        adapters turn the refs' URL strings back into files with them. Run on validation and on unpickling (a Ray
+        worker receives the spec pickled), so a worker never needs the secret passed any other way."""
+        if isinstance(self.root, str) and self.storage is not None:
+            register(self.root, self.storage)
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        self._register_storage()
 
     @field_validator("tier", mode="before")
     @classmethod
@@ -237,6 +271,6 @@ class JobSpec(BaseModel):
     def _output_outside_roots(self) -> JobSpec:
         # Output inside a raw root would be rediscovered as raw data by adapters that walk their root.
         for i, src in enumerate(self.sources):
-            if isinstance(self.output, Path) and self.output.is_relative_to(src.root):
+            if isinstance(self.output, Path) and isinstance(src.root, Path) and self.output.is_relative_to(src.root):
                 raise nested_error([(("output",), "value_error", f"output lies inside sources[{i}].root ({src.root})")])
         return self

@@ -107,12 +107,13 @@ def discovery_row(source: SourceSpec, ref: EpisodeRef) -> QuarantineRow:
     return quarantine_row(source, ref, "discover", "DiscoveryError", ref.error or "flagged by discovery")
 
 
-def discover_source(source_json: dict[str, Any], output: str, work: str) -> dict[str, Any]:
+def discover_source(source: SourceSpec, output: str, work: str) -> dict[str, Any]:
     """One source's discovery (a Ray task): its not-yet-done refs, sorted, into the parquet file `work`.
 
-    Returns counts (`found`: refs discovery did not flag; `todo`: rows of the work file, flagged ones included;
-    `todo_readable`: those not flagged), and the source's own quarantine row (JSON) when its discovery failed."""
-    source = SourceSpec.model_validate(source_json)
+    `source` travels pickled, not as JSON: a JSON dump masks a spec's storage secret, and validating it again would
+    check a URL root's bucket once more per task. Returns counts (`found`: refs discovery did not flag; `todo`: rows
+    of the work file, flagged ones included; `todo_readable`: those not flagged), and the source's own quarantine row
+    (JSON) when its discovery failed."""
     work_path = Path(work)
     unsorted = work_path.with_suffix(".unsorted.parquet")
     try:
@@ -251,7 +252,8 @@ class DiscoveryPlan:
 
 
 def discover_all(spec: JobSpec) -> DiscoveryPlan:
-    """Every source discovered at once, one Ray task each (on any node: sources live on the shared filesystem)."""
+    """Every source discovered at once, one Ray task each (on any node: sources live on the shared filesystem or in
+    an object store)."""
     import ray
 
     plan = DiscoveryPlan(spec.output)
@@ -260,7 +262,7 @@ def discover_all(spec: JobSpec) -> DiscoveryPlan:
     refs = {}
     for s in spec.sources:
         work = spec.output / WORK_DIR / f"{_safe(s.name)}.parquet"
-        refs[s.name] = (task.remote(s.model_dump(mode="json"), str(spec.output), str(work)), work)
+        refs[s.name] = (task.remote(s, str(spec.output), str(work)), work)
     for s in spec.sources:
         ref, work = refs[s.name]
         try:
