@@ -85,3 +85,32 @@ def test_ddp_wrapper_uses_bucket_views_and_no_buffer_broadcast(tmp_path: Path) -
         assert all(p.grad is not None for p in obj.parameters() if p.requires_grad)
     finally:
         dist.destroy_process_group()
+
+
+def test_a_single_process_joins_no_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    import torch.distributed as dist
+
+    from training.distributed import all_reduce_sum, init_distributed
+
+    for var in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    info = init_distributed("cpu")
+    assert (info.rank, info.world_size, info.local_rank, info.is_main) == (0, 1, 0, True)
+    assert info.device == torch.device("cpu") and not dist.is_initialized()
+    t = torch.tensor([1.0, 2.0])
+    assert torch.equal(all_reduce_sum(t), torch.tensor([1.0, 2.0]))  # no group: the value itself
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            init_distributed("cuda")
+
+
+def test_derived_seeds_are_stable_distinct_and_63_bit() -> None:
+    from training.distributed import derive_seed
+
+    seeds = {
+        (run, rank, step): derive_seed(run, rank, step) for run in (0, 1) for rank in range(4) for step in range(50)
+    }
+    assert len(set(seeds.values())) == len(seeds)  # every (run, rank, step) its own stream
+    assert all(0 <= s < 2**63 for s in seeds.values())
+    assert derive_seed(0, 1, 2) == seeds[(0, 1, 2)] and derive_seed(0, 1, 2) != derive_seed(0, 2, 1)
