@@ -1,0 +1,89 @@
+"""The job spec's models built in code (no YAML file): relative paths resolve against the given folder, and every
+refusal is a field-level error at the field's own path: source name, adapter, tier, adapter options, duplicate
+names, an output inside a root or on a store without conditional writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from jobs.spec_models import BASE_DIR, JobSpec, ParallelismSpec, SourceSpec
+from jobs.spec_validators import flat_errors
+from schemas.tiers import QualityTier
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    (tmp_path / "raw" / "bridge").mkdir(parents=True)
+    return tmp_path
+
+
+def _spec(base: Path, **top: Any) -> dict[str, Any]:
+    source = {"name": "bridge", "adapter": "oxe", "root": "raw/bridge", **top.pop("source", {})}
+    return {"output": "corpus", "sources": [source], **top}
+
+
+def _errors(base: Path, data: dict[str, Any]) -> dict[tuple, str]:
+    with pytest.raises(ValidationError) as info:
+        JobSpec.model_validate(data, context={BASE_DIR: base})
+    return {loc: msg for loc, _, msg in flat_errors(info.value)}
+
+
+def test_relative_paths_resolve_against_the_given_folder(base: Path) -> None:
+    spec = JobSpec.model_validate(_spec(base, source={"tier": "low"}), context={BASE_DIR: base})
+    assert spec.output == base / "corpus" and spec.sources[0].root == base / "raw" / "bridge"
+    assert spec.sources[0].tier is QualityTier.low and spec.parallelism == ParallelismSpec()
+    absolute = JobSpec.model_validate(
+        {**_spec(base), "output": str(base / "elsewhere" / ".." / "out")}, context={BASE_DIR: base}
+    )
+    assert absolute.output == base / "out"  # an absolute path is kept, normalized
+
+
+@pytest.mark.parametrize(
+    ("source", "loc", "needle"),
+    [
+        ({"name": "Bridge-V2"}, ("sources", 0, "name"), "must be lower-case letters, digits and _"),
+        ({"adapter": "no_such_adapter"}, ("sources", 0, "adapter"), "no_such_adapter"),
+        ({"tier": "rejected"}, ("sources", 0, "tier"), "tier must be one of high, low"),
+        ({"root": "raw/missing"}, ("sources", 0, "root"), "root does not exist"),
+        ({"options": {"verify_crc": "maybe"}}, ("sources", 0, "options", "verify_crc"), "boolean"),
+    ],
+)
+def test_each_refusal_names_its_field(base: Path, source: dict[str, Any], loc: tuple, needle: str) -> None:
+    errors = _errors(base, _spec(base, source=source))
+    assert list(errors) == [loc] and needle in errors[loc]
+
+
+def test_duplicates_and_other_source_errors_come_in_one_pass(base: Path) -> None:
+    data = _spec(base)
+    data["sources"] += [{"name": "bridge", "adapter": "oxe", "root": "raw/bridge", "tier": "rejected"}]
+    errors = _errors(base, data)
+    assert set(errors) == {("sources", 1, "name"), ("sources", 1, "tier")}
+    assert "duplicate source name 'bridge' (also sources[0])" in errors[("sources", 1, "name")]
+
+
+def test_outputs_that_would_break_the_job_are_refused(base: Path) -> None:
+    inside = _errors(base, {**_spec(base), "output": "raw/bridge/corpus"})
+    assert inside == {("output",): f"output lies inside sources[0].root ({base / 'raw' / 'bridge'})"}
+    (base / "file").write_text("x")
+    assert "output exists and is not a folder" in _errors(base, {**_spec(base), "output": "file"})[("output",)]
+    gcs = _errors(base, {**_spec(base), "output": "gs://bucket/corpus"})
+    assert "a bucket output must be s3://" in gcs[("output",)]
+    assert ("sources",) in _errors(base, {**_spec(base), "sources": []})
+
+
+def test_parallelism_bounds_are_field_errors() -> None:
+    with pytest.raises(ValidationError) as info:
+        ParallelismSpec(max_in_flight=0, object_store_mb=10)
+    assert {loc for loc, _, _ in flat_errors(info.value)} == {("max_in_flight",), ("object_store_mb",)}
+
+
+def test_a_source_round_trips_through_its_dump(base: Path) -> None:
+    """As `dump_spec` writes it and `load_spec` reads it back: JSON-mode values, validated as python objects."""
+    src = SourceSpec.model_validate(_spec(base, source={"tier": "low"})["sources"][0], context={BASE_DIR: base})
+    dumped = src.model_dump(mode="json")
+    assert dumped["root"] == str(base / "raw" / "bridge") and dumped["tier"] == "low"
+    assert SourceSpec.model_validate(dumped, context={BASE_DIR: Path("/elsewhere")}) == src
