@@ -70,8 +70,16 @@ def _native_nonfinite(ep: CanonicalEpisode) -> int:
 
 
 def _component(name: str) -> str:
-    """`state.right_arm.3` / `action.right_arm.3` -> `right_arm.3`: the stream's component, without its kind."""
-    return name.split(".", 1)[-1]
+    """`state.right_arm.3` / `action.right_arm.3` -> `right_arm.3`, `observation.state.3` / `action.3` -> `3`: the
+    stream's component, without its kind."""
+    return name.removeprefix("observation.").split(".", 1)[-1]
+
+
+def _pairs(ep: CanonicalEpisode) -> tuple[list[int], list[int]]:
+    """(state columns, action columns) of the native state columns an action column commands, paired by name."""
+    col = {_component(n): i for i, n in enumerate(ep.state_native_names)}
+    pairs = [(col[_component(n)], j) for j, n in enumerate(ep.action_native_names) if _component(n) in col]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def _native_tracking(ep: CanonicalEpisode, fps: float, config: BehaviourConfig) -> dict[str, float]:
@@ -81,11 +89,9 @@ def _native_tracking(ep: CanonicalEpisode, fps: float, config: BehaviourConfig) 
     s, a = ep.state_native, ep.action_native
     if s is None or a is None:
         return {}
-    col = {_component(n): i for i, n in enumerate(ep.state_native_names)}
-    pairs = [(col[_component(n)], j) for j, n in enumerate(ep.action_native_names) if _component(n) in col]
-    if not pairs:
+    si, ai = _pairs(ep)
+    if not si:
         return {}
-    si, ai = (list(x) for x in zip(*pairs, strict=True))
     s64, a64 = np.asarray(s, np.float64)[:, si], np.asarray(a, np.float64)[:, ai]
     if not (np.isfinite(s64).all() and np.isfinite(a64).all()):
         return {}
@@ -98,17 +104,20 @@ def _native_tracking(ep: CanonicalEpisode, fps: float, config: BehaviourConfig) 
 
 
 def _native_still(ep: CanonicalEpisode) -> list[int]:
-    """Native state columns exactly constant over the episode while another column moves (a disconnected motor
-    reads one value); the catalog build calls them dead where the dataset moves them elsewhere."""
+    """Commanded native state columns (an action column pairs with them) exactly constant over the episode while
+    another moves (a disconnected motor reads one value); the catalog build calls them dead where the dataset moves
+    them elsewhere. Signals (reward, done, labels) are not joints: a reward constant in a failed episode is not dead."""
     s = ep.state_native
-    if s is None or len(s) < 2:
+    joints, _ = _pairs(ep)
+    if s is None or len(s) < 2 or not joints:
         return []
-    v = np.asarray(s, np.float64)
+    joints = sorted(set(joints))
+    v = np.asarray(s, np.float64)[:, joints]
     finite = np.isfinite(v).all(axis=0)
     rng = np.ptp(np.where(np.isfinite(v), v, 0.0), axis=0)
     if not (finite & (rng > 0)).any():
         return []
-    return np.flatnonzero(finite & (rng == 0)).tolist()
+    return [joints[k] for k in np.flatnonzero(finite & (rng == 0))]
 
 
 def _native_frozen_s(ep: CanonicalEpisode, fps: float) -> float:

@@ -3,7 +3,9 @@
 Sections (`SECTIONS`): hours by source x tier, episode-length histograms per source, quarantine reasons, action-mask
 coverage per embodiment, a strip of sampled frames per dataset (MANO keypoints on human data, see
 `jobs.report.keypoints`), canonical wrist trajectories in 3D, the geometry QA per dataset (`jobs.qa_findings`: failed
-invariants, approach-axis histograms and invariants against their thresholds), latents / caption coverage. Every image
+invariants, approach-axis histograms and invariants against their thresholds), the behaviour QA per dataset
+(`jobs.report.behaviour`: findings with value and threshold, measured values against them), latents / caption
+coverage. Every image
 is a PNG data URI; the page loads nothing from anywhere. A small script checks on load that every expected section is
 there and that each of its images decoded, and records the verdict in `<body data-report-status>` ("ok" or "broken")
 and on the console, so a headless browser can tell a page that renders from one that does not.
@@ -23,7 +25,10 @@ from pathlib import Path
 from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
 from jobs.catalog.build import catalog_snapshot_hash
+from jobs.qa_behaviour import finding_messages
+from jobs.qa_behaviour import overview as behaviour_overview
 from jobs.qa_findings import overview as qa_overview
+from jobs.report.behaviour import behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
     DatasetView,
     ReportError,
@@ -58,6 +63,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("frames", "Sampled frames per dataset"),
     ("trajectories", "Canonical wrist trajectories"),
     ("qa", "Geometry QA per dataset"),
+    ("behaviour", "Behaviour QA per dataset"),
     ("coverage", "Latents and caption coverage"),
 )
 
@@ -190,6 +196,27 @@ def _qa(root: Path, _: list[DatasetView]) -> str:
     return verdict + _figure(png_data_uri(qa_figure(view.summaries, view.config)), "geometry QA", caption) + overview
 
 
+def _behaviour(root: Path, _: list[DatasetView]) -> str:
+    view = behaviour_by_dataset(root)
+    found = [
+        [b.dataset, code, "" if tier is None else tier.value, msg]
+        for b in view.datasets
+        for code, msg, tier in finding_messages(b)
+    ]
+    found += [[f["dataset"], f["code"], "", f["message"]] for f in view.catalog_findings]
+    verdict = (
+        _table(["dataset", "finding", "tier", "measured vs threshold (worst episodes)"], found)
+        if found
+        else '<p class="note">no behaviour finding in any dataset</p>'
+    )
+    overview = _table(["dataset", "measured behaviour"], [[b.dataset, behaviour_overview(b)] for b in view.datasets])
+    caption = (
+        "Per episode (dots), the behaviour QA's measured values from the catalog's qa_* columns against the "
+        "thresholds of the corpus's ingest spec: dashed demotes to low, dotted quarantines."
+    )
+    return verdict + _figure(png_data_uri(behaviour_figure(view)), "behaviour QA", caption) + overview
+
+
 def _coverage(root: Path, _: list[DatasetView]) -> str:
     rows = coverage_by_source(root)
     table = _table(
@@ -207,6 +234,7 @@ BUILDERS: dict[str, Callable[[Path, list[DatasetView]], str]] = {
     "frames": _frames,
     "trajectories": _trajectories,
     "qa": _qa,
+    "behaviour": _behaviour,
     "coverage": _coverage,
 }
 assert list(BUILDERS) == [k for k, _ in SECTIONS]

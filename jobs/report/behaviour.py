@@ -1,0 +1,90 @@
+"""The report's behaviour QA section: per dataset, each measured value of its episodes against the threshold that
+demotes (dashed) or quarantines (dotted), the findings with value, threshold and episodes (`jobs.qa_behaviour`), and
+the catalog build's dataset findings (view `findings`). Read from the catalog's behaviour `qa_*` columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ingest.behaviour.phase import ingest_config
+from jobs.catalog.query import run_query
+from jobs.qa_behaviour import DatasetBehaviour, summarize_behaviour
+from jobs.qa_findings import corpus_behaviour_config
+from jobs.report.plots import _empty
+from schemas.behaviour import BehaviourConfig, BehaviourRecord, record_from_columns
+from schemas.qa import CATALOG_PREFIX
+
+
+@dataclass
+class BehaviourView:
+    config: BehaviourConfig
+    datasets: list[DatasetBehaviour]
+    catalog_findings: list[dict]  # rows of the `findings` view
+
+
+def behaviour_by_dataset(root: Path) -> BehaviourView:
+    """Each dataset's behaviour QA from the catalog (datasets without records left out), against the thresholds
+    the corpus was ingested with."""
+    config = corpus_behaviour_config(root)
+    names = run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names
+    fields = set(BehaviourRecord.model_fields)
+    cols = [c for c in names if c.startswith(CATALOG_PREFIX) and c[len(CATALOG_PREFIX) :] in fields]
+    if not cols:
+        return BehaviourView(config, [], [])
+    sql = f"""SELECT dataset, episode_uid, task, num_frames, {", ".join(cols)}
+              FROM episodes ORDER BY dataset, episode_index"""
+    by_ds: dict[str, list[dict]] = {}
+    for row in run_query(root, sql).to_pylist():
+        by_ds.setdefault(row["dataset"], []).append(row)
+    out = []
+    for ds, rows in by_ds.items():
+        b = summarize_behaviour(
+            ds,
+            [r["episode_uid"] for r in rows],
+            [record_from_columns(r) for r in rows],
+            [r["task"] or "" for r in rows],
+            [r["num_frames"] for r in rows],
+            config,
+        )
+        if b is not None:
+            out.append(b)
+    found = run_query(root, "SELECT dataset, code, value, threshold, message FROM findings ORDER BY 1, 2").to_pylist()
+    return BehaviourView(config, out, found)
+
+
+# (record field, label, threshold field that demotes, threshold field that quarantines)
+PANELS: tuple[tuple[str, str, str | None, str | None], ...] = (
+    ("cam_frozen_s", "camera frozen (s)", "frozen_camera_s_low", None),
+    ("cam_dark_fraction", "near-black frames", "degenerate_fraction_low", "degenerate_fraction_quarantine"),
+    ("state_frozen_s", "state frozen (s)", "frozen_state_s_low", None),
+    ("jump_sigma", "jump (sigmas)", "jump_sigma_low", None),
+    ("tracking_corr", "action tracking", "tracking_corr_low", None),
+    ("idle_start_s", "idle start (s)", None, None),
+)  # fmt: skip
+
+
+def behaviour_figure(view: BehaviourView) -> Figure:
+    """Per dataset (rows), each panel's per-episode values (dots) against the ingest thresholds."""
+    datasets = view.datasets
+    fig = Figure(figsize=(14, 1.4 + 0.45 * max(len(datasets), 1)), layout="constrained")
+    if not datasets:
+        return _empty(fig, "no dataset with behaviour QA (ingested before it, or by another tool)")
+    config = ingest_config(view.config)
+    names = [b.dataset.removeprefix("datasets/") for b in datasets]
+    axes = fig.subplots(1, len(PANELS), sharey=True)
+    for ax, (field, label, low, rej) in zip(axes, PANELS, strict=True):
+        for y, b in enumerate(datasets):
+            v = np.array([getattr(r, field) for r in b.records if getattr(r, field) is not None], float)
+            ax.plot(v, np.full(len(v), y) + np.linspace(-0.2, 0.2, len(v)), ".", ms=3, color="#1c7ed6")
+        for name, ls in ((low, "--"), (rej, ":")):
+            if name is not None:
+                ax.axvline(getattr(config, name), color="#c92a2a", ls=ls, lw=0.8)
+        ax.set_title(label, fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+    axes[0].set_yticks(range(len(names)), names, fontsize=7)
+    axes[0].set_ylim(len(names) - 0.5, -0.5)
+    return fig

@@ -1,0 +1,39 @@
+"""The report's behaviour QA section from the catalog: a corpus of the real GR00T episodes with a planted dead elbow
+and a copy of episode 0 (`tests/ingest/behaviour/planted_raw.py`) shows both findings with their values and the
+measured values against the thresholds, one dot per episode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jobs.catalog.build import rebuild_catalog
+from jobs.qa_behaviour import finding_messages
+from jobs.report.behaviour import PANELS, behaviour_by_dataset, behaviour_figure
+from schemas.canonicalize import CanonicalizeSpec
+from tests.ingest.behaviour.planted_raw import write_planted_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    write_planted_corpus(root, CanonicalizeSpec())
+    rebuild_catalog(root)
+    return root
+
+
+def test_findings_and_measured_values_from_the_catalog(corpus: Path) -> None:
+    view = behaviour_by_dataset(corpus)
+    (b,) = view.datasets
+    assert b.episodes == 7 and all(r.fingerprint for r in b.records)
+    codes = {code: msg for code, msg, _ in finding_messages(b)}
+    assert set(codes) == {"qa_native_dead_dims", "qa_duplicate"}
+    assert (
+        "planted_dead_elbow" in codes["qa_native_dead_dims"] and "planted_zz_copy_of_0 repeats" in codes["qa_duplicate"]
+    )
+    fig = behaviour_figure(view)
+    axes = fig.get_axes()
+    assert len(axes) == len(PANELS)
+    dots = sum(len(line.get_xdata()) for line in axes[0].get_lines() if line.get_linestyle() == "None")
+    assert dots == 7  # one camera-frozen value per episode
