@@ -95,7 +95,7 @@ class BucketOutput:
         """Every dataset's meta from its records, then the scratch's `catalog/` and `job/`; returns the keys put."""
         written = []
         for rel in sorted(set(self._publishers) | set(self.datasets())):
-            written += [f"{rel}/{m}" for m in self.publisher(rel).publish_meta()]
+            written += [f"{rel}/{m}" for m in self.publisher(rel).finish()]
         for rel in SYNCED_DIRS:
             written += self._upload(rel)
         return written

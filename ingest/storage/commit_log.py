@@ -22,6 +22,7 @@ import fsspec
 from ingest.storage.objects import copy, exists, list_keys, put, put_if_absent
 
 COMMITS_DIR = ".eidata/commits"
+COMPACTED_DIR = ".eidata/compacted"
 STAGING_DIR = ".eidata/staging"
 
 
@@ -52,6 +53,7 @@ class CommitLog:
     def __init__(self, fs: fsspec.AbstractFileSystem, output: str) -> None:
         self.fs, self.output = fs, output.rstrip("/")
         self._records: list[CommitRecord] | None = None
+        self._keys: set[str] = set()  # the final keys the records name
 
     def _record_key(self, seq: int) -> str:
         return f"{self.output}/{COMMITS_DIR}/{seq:012d}.json"
@@ -63,21 +65,58 @@ class CommitLog:
         return f"{self.output}/{rel}"
 
     def records(self, refresh: bool = False) -> list[CommitRecord]:
-        """Every committed record, in sequence order (read once, then kept up to date by `commit`)."""
+        """Every committed record, in sequence order (read once, then kept up to date by `commit`): the newest
+        compaction, then the records after it (one listing from there, a GET each)."""
         if self._records is None or refresh:
-            keys = list_keys(self.fs, f"{self.output}/{COMMITS_DIR}")
-            out = [CommitRecord.from_bytes(self.fs.cat_file(k)) for k in keys if k.endswith(".json")]
+            out = self._compacted()
+            start_after = self._record_key(len(out)) if out else None
+            keys = list_keys(self.fs, f"{self.output}/{COMMITS_DIR}", start_after=start_after)
+            out += [CommitRecord.from_bytes(self.fs.cat_file(k)) for k in keys if k.endswith(".json")]
             for i, r in enumerate(out, start=1):
                 if r.seq != i:
                     raise RuntimeError(f"{self.output}: commit records are not contiguous at {i} (found {r.seq})")
             self._records = out
+            self._keys = {self.final_key(rel) for r in out for rel in r.objects}
         return self._records
+
+    def _compacted(self) -> list[CommitRecord]:
+        keys = [k for k in list_keys(self.fs, f"{self.output}/{COMPACTED_DIR}") if k.endswith(".jsonl")]
+        if not keys:
+            return []
+        data = self.fs.cat_file(keys[-1])
+        out = [CommitRecord.from_bytes(line) for line in data.splitlines()]
+        if len(out) != int(keys[-1].rsplit("/", 1)[-1].removesuffix(".jsonl")):
+            raise RuntimeError(f"{keys[-1]}: holds {len(out)} records, its name says otherwise")
+        return out
+
+    def compact(self) -> str | None:
+        """Every record so far in one object, `compacted/<n>.jsonl` (their bytes, one a line), so that the next job
+        reads one object and the records after it instead of n (call under the lease, when no commit is running:
+        the end of a job). Older compactions are deleted. Returns the key written, None when there was nothing new."""
+        records = self.records(refresh=True)
+        folder = f"{self.output}/{COMPACTED_DIR}"
+        key = f"{folder}/{len(records):012d}.jsonl"
+        existing = list_keys(self.fs, folder)
+        wrote = None
+        if records and key not in existing:
+            put_if_absent(self.fs, key, b"".join(r.to_bytes() for r in records))
+            wrote = key
+        for old in existing:
+            if old != key:
+                self.fs.rm_file(old)
+        return wrote
 
     def committed_groups(self) -> set[str]:
         return {r.group for r in self.records()}
 
     def committed_keys(self) -> set[str]:
-        return {self.final_key(rel) for r in self.records() for rel in r.objects}
+        self.records()
+        return set(self._keys)
+
+    def is_committed(self, key: str) -> bool:
+        """Whether a record names the final key `key` (a set lookup: no copy of every committed key)."""
+        self.records()
+        return key in self._keys
 
     def stage(self, rel: str, data: bytes) -> dict[str, Any]:
         """Put `data` in staging for final key `rel`; returns what the record will say of it."""
@@ -96,6 +135,7 @@ class CommitLog:
                 f"{self._record_key(record.seq)} exists: another writer committed to {self.output}"
             )
         records.append(record)
+        self._keys.update(self.final_key(rel) for rel in record.objects)
         self.apply(record)
         return record
 

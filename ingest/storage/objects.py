@@ -96,25 +96,29 @@ def exists(fs: fsspec.AbstractFileSystem, key: str) -> bool:
     return fs.exists(key)
 
 
-def list_keys(fs: fsspec.AbstractFileSystem, prefix: str) -> list[str]:
-    """Every object under the folder `prefix` (recursive), sorted; empty when there is none. On S3 a direct
-    ListObjectsV2 (uncached; s3fs' `find` answers a prefix with no objects by the prefix itself where the store keeps
-    empty folders, as SeaweedFS does)."""
-    return sorted(list_modified(fs, prefix))
+def list_keys(fs: fsspec.AbstractFileSystem, prefix: str, start_after: str | None = None) -> list[str]:
+    """Every object under the folder `prefix` (recursive), sorted; empty when there is none; `start_after`: only keys
+    sorting after it (S3 lists from there). On S3 a direct ListObjectsV2 (uncached; s3fs' `find` answers a prefix
+    with no objects by the prefix itself where the store keeps empty folders, as SeaweedFS does)."""
+    return sorted(list_modified(fs, prefix, start_after))
 
 
-def list_modified(fs: fsspec.AbstractFileSystem, prefix: str) -> dict[str, datetime]:
-    """Every object under the folder `prefix` (recursive) -> when it was last written (UTC)."""
+def list_modified(fs: fsspec.AbstractFileSystem, prefix: str, start_after: str | None = None) -> dict[str, datetime]:
+    """Every object under the folder `prefix` (recursive), after `start_after` if given -> when it was last written
+    (UTC)."""
     prefix = prefix.rstrip("/")
     if not is_s3(fs):
         try:
             found = fs.find(prefix, detail=True)
         except FileNotFoundError:
             return {}
-        return {k: datetime.fromtimestamp(float(v["mtime"]), UTC) for k, v in found.items()}
+        after = start_after or ""
+        return {k: datetime.fromtimestamp(float(v["mtime"]), UTC) for k, v in found.items() if k > after}
     bucket, name = split_key(prefix)
     out: dict[str, datetime] = {}
     kwargs = {"Bucket": bucket, "Prefix": f"{name}/" if name else ""}
+    if start_after:
+        kwargs["StartAfter"] = split_key(start_after)[1]
     while True:
         page = fs.call_s3("list_objects_v2", **kwargs)
         for o in page.get("Contents", []):

@@ -128,12 +128,11 @@ class DatasetPublisher:
 
     def _publish(self, journal: dict[str, Any]) -> CommitRecord:
         objects: dict[str, dict[str, Any]] = {}
-        committed = self.log.committed_keys()
         for _, rel in journal["moves"]:
             data = (self.scratch / rel).read_bytes()
             objects[rel] = _digest(data)
             key = self.log.final_key(rel)
-            if key in committed:
+            if self.log.is_committed(key):
                 raise CommitConflictError(f"{key}: already committed; the scratch folder is behind the bucket")
             if not put_if_absent(self.fs, key, data) and self.fs.cat_file(key) != data:
                 # recovery deleted every uncommitted key: another writer put this one since
@@ -143,6 +142,13 @@ class DatasetPublisher:
             for rel in objects:
                 (self.scratch / rel).unlink(missing_ok=True)
         return record
+
+    def finish(self) -> list[str]:
+        """The end of a job: the meta rewritten, the records compacted (`CommitLog.compact`); returns the meta files
+        written."""
+        written = self.publish_meta()
+        self.log.compact()
+        return written
 
     def publish_meta(self) -> list[str]:
         """Rewrite the meta files from the records where they differ; returns the files written."""

@@ -115,7 +115,7 @@ def main() -> None:
                 die()
 
             publish.put = put_then_die
-        pub.publish_meta()
+        pub.finish()
 
 
 if __name__ == "__main__":

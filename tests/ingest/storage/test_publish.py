@@ -108,3 +108,24 @@ def test_a_scratch_behind_the_output_is_refused(tmp_path: Path) -> None:
         write(behind.scratch, behind, range(1))
     with pytest.raises(PublishError, match="an earlier commit failed"):
         behind.on_commit({"moves": [], "appends": {}, "info": {}, "episodes": [{"episode_index": 1}]})
+
+
+def test_compacted_records_read_as_the_records(tmp_path: Path, local: dict[str, bytes]) -> None:
+    """A job's end compacts the records into one object; the next job reads it and the records after it, and gets
+    the records one by one would give (and the local dataset in the end)."""
+    first = publisher(tmp_path)
+    write(first.scratch, first, range(2))
+    first.finish()
+    folder = tmp_path / "out/datasets/a/b/.eidata/compacted"
+    assert sorted(p.name for p in folder.iterdir()) == ["000000000002.jsonl"]
+    one_by_one = [p.read_bytes() for p in sorted((folder.parent / "commits").iterdir())]
+    assert (folder / "000000000002.jsonl").read_bytes() == b"".join(one_by_one)
+    second = publisher(tmp_path, "elsewhere")
+    second.recover()
+    second.hydrate()
+    assert [r.to_bytes() for r in second.log.records()] == one_by_one
+    write(second.scratch, second, range(2, 3))
+    second.finish()
+    assert sorted(p.name for p in folder.iterdir()) == ["000000000003.jsonl"]  # the older compaction is gone
+    assert len(publisher(tmp_path, "third").log.records()) == 3
+    assert visible(tmp_path / "out/datasets/a/b") == local
