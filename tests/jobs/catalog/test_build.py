@@ -1,17 +1,15 @@
-"""The catalog rebuilt from real datasets written by `LeRobotWriter` with the lineage `ingest.canonical.store` records:
-rows
-match what was written, rebuilds are idempotent and deterministic, content hashes follow the bytes."""
+"""The catalog rebuilt from real datasets written by `LeRobotWriter` with the lineage `ingest.canonical.store` records
+(the corpus: conftest.py): rebuilds are idempotent and deterministic, reuse unchanged files' digests, and follow the
+bytes; a bad corpus fails the rebuild and keeps the old catalog. One dataset's rows: test_rows.py; the parts:
+test_parts.py."""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
-import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,72 +17,12 @@ import pytest
 
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.curate import curate
-from jobs.catalog.parts import write_catalog_part, write_quarantine_part
 from jobs.catalog.query import run_query
-from jobs.catalog.rows import CatalogError, catalog_rows_for_dataset
+from jobs.catalog.rows import CatalogError
 from schemas.canonical import STATE
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, NO_LINEAGE, QUARANTINE_DIR, QuarantineRow, find_datasets, parquet_files
+from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow, find_datasets, parquet_files
 from schemas.manifest import Manifest
-from tests.fixtures.corpus import episode as _ep
-from tests.fixtures.corpus import write_dataset
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    bridge = [
-        _ep(12, "pick the cube", "oxe/bridge/e0", "franka", success=True),
-        _ep(15, "pick the cube", "oxe/bridge/e1", "franka", tier="low", tier_reasons=["failure flag"], success=False),
-        _ep(10, "open the drawer", "oxe/bridge/e2", "franka", caption={"text": "a gripper opens a drawer"}),
-    ]
-    write_dataset(root / "datasets/oxe/bridge", "franka", bridge)
-    egodex = [
-        _ep(20, "fold", "egodex/basic/a", "human", hands=True),
-        _ep(8, "fold", "egodex/basic/b", "human", hands=True, caption="hands fold a towel"),
-    ]
-    write_dataset(root / "datasets/egodex/basic", "human", egodex)
-    nothing = [0] * 50
-    clip = _ep(
-        11, "cooking", "ego4d/clips/v0", "human_video", mask=nothing, tier="actionless", tier_reasons=["no action"]
-    )
-    write_dataset(root / "datasets/ego4d/clips", "human_video", [clip], mask=nothing)
-    # a dataset written by another tool: no lineage, two folders deep
-    write_dataset(root / "datasets/external/group/foreign", "franka", [{"n": 9, "task": "wipe"}])
-    latents = root / "datasets/oxe/bridge/latents/chunk-000/observation.images.head/episode_000002.safetensors"
-    latents.parent.mkdir(parents=True)
-    latents.write_bytes(b"placeholder")
-    write_quarantine_part(
-        root,
-        [
-            QuarantineRow(
-                episode_uid="oxe/bridge/bad",
-                source="oxe",
-                subset="bridge",
-                adapter="oxe",
-                raw_path="/raw/oxe/bad",
-                stage="read",
-                error_class="CorruptRecordError",
-                message="CRC mismatch in record 3",
-                file="bridge-train.tfrecord-00000",
-                quarantined_at=datetime(2024, 1, 2, tzinfo=UTC),
-            )
-        ],
-        "job-0",
-    )
-    rebuild_catalog(root)
-    return root
-
-
-@pytest.fixture
-def corpus_copy(corpus: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "copy"
-    shutil.copytree(corpus, dst, copy_function=shutil.copy2)  # keeps mtimes, hence ingested_at
-    return dst
-
-
-def _rows(corpus: Path, rel: str) -> dict[int, Any]:
-    return {r.episode_index: r for r in catalog_rows_for_dataset(corpus, corpus / rel)}
 
 
 def test_finds_datasets_at_any_depth(corpus: Path) -> None:
@@ -95,61 +33,6 @@ def test_finds_datasets_at_any_depth(corpus: Path) -> None:
         "datasets/external/group/foreign",
         "datasets/oxe/bridge",
     ]
-
-
-def test_rows_match_what_was_written(corpus: Path) -> None:
-    rows = _rows(corpus, "datasets/oxe/bridge")
-    assert sorted(rows) == [0, 1, 2]
-    r0, r1, r2 = rows[0], rows[1], rows[2]
-    assert (r0.episode_uid, r0.source, r0.subset, r0.dataset) == (
-        "oxe/bridge/e0",
-        "oxe",
-        "bridge",
-        "datasets/oxe/bridge",
-    )
-    assert [r.num_frames for r in (r0, r1, r2)] == [12, 15, 10]
-    assert [r.duration_s for r in (r0, r1, r2)] == pytest.approx([1.2, 1.5, 1.0])
-    assert r0.cameras == ["head"] and r0.embodiment == "franka"
-    assert (r0.tier, r0.tier_reasons, r0.success) == ("high", [], True)
-    assert (r1.tier, r1.tier_reasons, r1.success) == ("low", ["failure flag"], False)
-    assert r0.task == "pick the cube" and r2.task == "open the drawer"
-    assert r0.raw_path == "/raw/oxe/e0" and r0.raw_fps == 30.0 and r0.pipeline_version == "eidata-canon-1"
-    assert r0.has_action and not r0.has_hands
-    assert (r2.caption, r2.caption_ready, r0.caption, r0.caption_ready) == (
-        "a gripper opens a drawer",
-        True,
-        None,
-        False,
-    )
-    assert [r.latents_ready for r in (r0, r1, r2)] == [False, False, True]
-    data = corpus / "datasets/oxe/bridge/data/chunk-000/episode_000001.parquet"
-    assert r1.ingested_at == datetime.fromtimestamp(data.stat().st_mtime_ns // 1000 / 1e6, UTC)
-    assert len({r.content_hash for r in rows.values()}) == 3 and all(len(r.content_hash) == 64 for r in rows.values())
-
-    hands = _rows(corpus, "datasets/egodex/basic")
-    assert all(r.has_hands and r.has_action and r.embodiment == "human" for r in hands.values())
-    assert hands[1].caption == "hands fold a towel" and hands[1].caption_ready
-
-    (clip,) = _rows(corpus, "datasets/ego4d/clips").values()
-    assert (clip.tier, clip.has_action, clip.has_hands) == ("actionless", False, False)
-
-
-def test_dataset_without_lineage_gets_what_can_be_known(corpus: Path) -> None:
-    (row,) = _rows(corpus, "datasets/external/group/foreign").values()
-    assert (row.source, row.subset, row.dataset) == ("external", "group/foreign", "datasets/external/group/foreign")
-    assert row.episode_uid == "external/group/foreign/episode_000000"
-    assert (row.tier, row.tier_reasons) == ("high", [NO_LINEAGE])
-    assert row.embodiment == "franka" and row.has_action and row.raw_fps == 10.0
-    assert row.pipeline_version == "external" and row.num_frames == 9 and row.task == "wipe"
-
-
-def test_content_hash_covers_data_and_video_bytes(corpus: Path) -> None:
-    ds = corpus / "datasets/oxe/bridge"
-    h = hashlib.sha256()
-    for rel in ("data/chunk-000/episode_000000.parquet", "videos/chunk-000/observation.images.head/episode_000000.mp4"):
-        data = (ds / rel).read_bytes()
-        h.update(f"{rel}\0{len(data)}\0{hashlib.sha256(data).hexdigest()}\n".encode())
-    assert _rows(corpus, "datasets/oxe/bridge")[0].content_hash == h.hexdigest()
 
 
 def test_rebuild_reuses_digests_of_unchanged_files(corpus_copy: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -220,12 +103,6 @@ def test_duplicate_uids_fail_the_rebuild(corpus_copy: Path) -> None:
     assert catalog_snapshot_hash(corpus_copy) == before  # the old catalog stays
 
 
-def test_missing_episode_file_is_an_error(corpus_copy: Path) -> None:
-    (corpus_copy / "datasets/egodex/basic/videos/chunk-000/observation.images.head/episode_000001.mp4").unlink()
-    with pytest.raises(CatalogError, match="missing on disk"):
-        catalog_rows_for_dataset(corpus_copy, corpus_copy / "datasets/egodex/basic")
-
-
 def test_queries_and_curation_over_the_rebuilt_catalog(corpus_copy: Path) -> None:
     got = run_query(
         corpus_copy, "SELECT source, tier, sum(duration_s)/3600 AS h FROM episodes GROUP BY ALL ORDER BY ALL"
@@ -252,19 +129,6 @@ def test_queries_and_curation_over_the_rebuilt_catalog(corpus_copy: Path) -> Non
     assert [e.weight for e in m.mixture] == pytest.approx([0.5, 0.5])
     entries = pq.read_table(out / "entries.parquet")
     assert entries.num_rows == 5 and set(entries["split"].to_pylist()) == {"train"}
-
-
-def test_write_catalog_part_sorts_and_leaves_no_temp_file(corpus: Path, tmp_path: Path) -> None:
-    rows = sorted(catalog_rows_for_dataset(corpus, corpus / "datasets/oxe/bridge"), key=lambda r: r.episode_uid)
-    path = write_catalog_part(tmp_path, rows[::-1], "job-1")
-    assert path == tmp_path / EPISODES_DIR / "job-1.parquet"
-    table = pq.read_table(path)
-    assert table["episode_uid"].to_pylist() == [r.episode_uid for r in rows]
-    assert table.schema.equals(CATALOG_SCHEMA)
-    assert os.listdir(path.parent) == ["job-1.parquet"]
-    for bad in ("a/b", ".hidden", "x.parquet", ""):
-        with pytest.raises(ValueError):
-            write_catalog_part(tmp_path, rows, bad)
 
 
 def test_quarantine_rows_validate_their_stage() -> None:

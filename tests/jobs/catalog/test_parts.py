@@ -1,0 +1,70 @@
+"""The catalog's parquet parts: rows written sorted in `CATALOG_SCHEMA` under a checked part name, atomically (no
+temp file left), tables cast and sorted, quarantine parts sorted by source, raw path and stage."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.catalog.parts import catalog_table, write_catalog_part, write_catalog_table, write_quarantine_part
+from jobs.catalog.rows import catalog_rows_for_dataset
+from schemas.catalog import CATALOG_SCHEMA
+from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow
+
+
+def test_write_catalog_part_sorts_and_leaves_no_temp_file(corpus: Path, tmp_path: Path) -> None:
+    rows = sorted(catalog_rows_for_dataset(corpus, corpus / "datasets/oxe/bridge"), key=lambda r: r.episode_uid)
+    path = write_catalog_part(tmp_path, rows[::-1], "job-1")
+    assert path == tmp_path / EPISODES_DIR / "job-1.parquet"
+    table = pq.read_table(path)
+    assert table["episode_uid"].to_pylist() == [r.episode_uid for r in rows]
+    assert table.schema.equals(CATALOG_SCHEMA)
+    assert os.listdir(path.parent) == ["job-1.parquet"]
+    for bad in ("a/b", ".hidden", "x.parquet", ""):
+        with pytest.raises(ValueError):
+            write_catalog_part(tmp_path, rows, bad)
+
+
+def test_a_table_is_selected_cast_and_sorted_before_it_is_written(corpus: Path, tmp_path: Path) -> None:
+    rows = catalog_rows_for_dataset(corpus, corpus / "datasets/egodex/basic")
+    table = catalog_table(rows)
+    shuffled = table.take([1, 0]).select(table.schema.names[::-1])  # other column order, unsorted
+    shuffled = shuffled.append_column("scratch", shuffled.column(0))  # a column the catalog does not have
+    path = write_catalog_table(tmp_path, shuffled, "part-00000")
+    assert pq.read_table(path).equals(table)
+
+
+def _quarantined(source: str, raw_path: str, stage: str) -> QuarantineRow:
+    return QuarantineRow(
+        source=source,
+        adapter="oxe",
+        raw_path=raw_path,
+        stage=stage,
+        error_class="CorruptRecordError",
+        message="CRC mismatch",
+        quarantined_at=datetime(2024, 1, 2, tzinfo=UTC),
+    )
+
+
+def test_quarantine_parts_are_sorted_by_source_path_and_stage(tmp_path: Path) -> None:
+    rows = [
+        _quarantined("oxe", "/b", "read"),
+        _quarantined("agibot", "/z", "write"),
+        _quarantined("oxe", "/a", "write"),
+    ]
+    rows.append(_quarantined("oxe", "/a", "canonicalize"))
+    path = write_quarantine_part(tmp_path, rows, "job-0")
+    assert path == tmp_path / QUARANTINE_DIR / "job-0.parquet"
+    table = pq.read_table(path)
+    assert table.schema.equals(QUARANTINE_SCHEMA)
+    got = list(zip(table["source"].to_pylist(), table["raw_path"].to_pylist(), table["stage"].to_pylist(), strict=True))
+    assert got == [
+        ("agibot", "/z", "write"),
+        ("oxe", "/a", "canonicalize"),
+        ("oxe", "/a", "write"),
+        ("oxe", "/b", "read"),
+    ]
