@@ -1,0 +1,96 @@
+"""Locations without a server: local paths and `file://` URLs stay pathlib paths (the adapters' local behaviour is
+unchanged), object URLs become UPaths carrying the options registered for their root, folder listings are typed by
+the listing itself, and the path-only fallback copies an object into the bounded cache once. Object-store reads
+against a real S3 server: tests/s3/test_sources.py, tests/s3/test_reads.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import fsspec
+import pytest
+from upath import UPath
+
+from adapters.storage.location import (
+    is_object,
+    local_path,
+    locate,
+    metering,
+    open_binary,
+    options_for,
+    readable,
+    register,
+    scan,
+)
+from schemas.storage import StorageOptions
+
+
+def test_local_paths_and_file_urls_stay_pathlib(tmp_path: Path) -> None:
+    for where in (tmp_path, str(tmp_path), f"file://{tmp_path}"):
+        loc = locate(where)
+        assert type(loc) is type(tmp_path) and loc == tmp_path and not is_object(loc)
+
+
+def test_object_urls_carry_the_options_of_the_longest_registered_root() -> None:
+    outer = StorageOptions(endpoint_url="http://127.0.0.1:1", access_key_id="outer")
+    inner = StorageOptions(endpoint_url="http://127.0.0.1:2", access_key_id="inner")
+    register("s3://bucket/a", outer)
+    register("s3://bucket/a/b/", inner)
+    try:
+        assert options_for("s3://bucket/a/b/c.mp4") == inner and options_for("s3://bucket/a/x") == outer
+        assert options_for("s3://bucket/ab/x") is None  # a root is a folder, not a string prefix
+        loc = locate("s3://bucket/a/b/c.mp4")
+        assert isinstance(loc, UPath) and is_object(loc) and str(loc) == "s3://bucket/a/b/c.mp4"
+        assert loc.storage_options["endpoint_url"] == "http://127.0.0.1:2" and loc.storage_options["key"] == "inner"
+        assert locate(loc) is loc
+    finally:
+        register("s3://bucket/a", None)
+        register("s3://bucket/a/b", None)
+    assert options_for("s3://bucket/a/b/c.mp4") is None
+
+
+def _tree(make_file: object, root: str) -> None:
+    for rel, data in (("a.bin", b"12345"), ("d/c.bin", b"1"), ("e/f/g.bin", b"22")):
+        make_file(f"{root}/{rel}", data)  # type: ignore[operator]
+
+
+def test_scan_types_entries_from_the_listing_locally_and_on_a_filesystem(tmp_path: Path) -> None:
+    def local_file(path: str, data: bytes) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(data)
+
+    _tree(local_file, str(tmp_path))
+    memory = fsspec.filesystem("memory")
+    _tree(memory.pipe_file, "/scan-test")
+    for root in (tmp_path, locate("memory://scan-test")):
+        entries = sorted(scan(root), key=lambda e: e.name)
+        assert [(e.name, e.is_dir) for e in entries] == [("a.bin", False), ("d", True), ("e", True)]
+        assert [e.path for e in entries] == [root / "a.bin", root / "d", root / "e"]
+        with pytest.raises(NotADirectoryError):
+            scan(root / "a.bin")
+        with pytest.raises(FileNotFoundError):
+            scan(root / "missing")
+    assert sorted(e.name for e in scan(tmp_path)) == sorted(os.listdir(tmp_path))
+
+
+def test_local_reads_keep_the_library_s_own_io(tmp_path: Path) -> None:
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"abcdef")
+    with readable(path) as src:
+        assert src == str(path)  # the library opens the path itself, as before
+    with open_binary(str(path)) as f:
+        f.seek(2)
+        assert f.read(3) == b"cde"
+    assert local_path(path) == path
+
+
+def test_local_path_copies_an_object_once_into_the_bounded_cache() -> None:
+    memory = fsspec.filesystem("memory")
+    memory.pipe_file("/cache-test/rec.vrs", b"v" * 1000)
+    with metering() as meter:
+        first = local_path("memory://cache-test/rec.vrs")
+        again = local_path("memory://cache-test/rec.vrs")
+    assert first == again and first.read_bytes() == b"v" * 1000
+    assert first.parent.name.startswith("eidata-cache-")  # the cache's own temp folder, removed at exit
+    assert (meter.fetched, meter.used) == (1000, 1000)  # fetched once
