@@ -15,6 +15,7 @@ runs, since `open` rebuilds it; what it holds between commits is the meta and th
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -27,6 +28,13 @@ from schemas.corpus import DATASETS_DIR, JOB_DIR
 from schemas.storage import StorageOptions
 
 SYNCED_DIRS = ("catalog", JOB_DIR)  # corpus folders the scratch holds whole and the bucket mirrors
+MARKER = ".eidata-bucket.json"  # in a scratch corpus: the bucket it stands for (its URL, never a credential)
+
+
+def bucket_of_scratch(corpus_root: Path) -> str | None:
+    """The bucket output URL a scratch corpus stands for; None for a corpus that is not one."""
+    marker = Path(corpus_root) / MARKER
+    return json.loads(marker.read_text())["url"] if marker.exists() else None
 
 
 def default_scratch(url: str) -> Path:
@@ -79,6 +87,8 @@ class BucketOutput:
         self.lease.acquire(wait_s=self.wait_s)
         try:
             shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch.mkdir(parents=True)
+            (self.scratch / MARKER).write_text(json.dumps({"url": self.url}))
             garbage: list[str] = []
             for rel in self.datasets():
                 pub = self.publisher(rel)

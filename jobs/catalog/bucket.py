@@ -16,10 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.storage.urls import filesystem
-from ingest.storage.bucket_output import BucketOutput
+from ingest.storage.bucket_output import BucketOutput, bucket_of_scratch
 from ingest.storage.objects import exists, list_keys, list_modified, put, put_if_absent
 from ingest.storage.publish import DatasetPublisher
-from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.build import DigestsFor, rebuild_catalog
 from jobs.catalog.rows import CatalogError, FileDigests
 from schemas.corpus import EPISODES_DIR, MANIFESTS_DIR
 from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON, Manifest
@@ -124,3 +124,13 @@ def write_bucket_manifest(
 def load_bucket_manifest(manifest_url: str, options: StorageOptions | None = None) -> Manifest:
     fs, path = filesystem(manifest_url, options)
     return Manifest.model_validate_json(fs.cat_file(f"{path}/{MANIFEST_JSON}"))
+
+
+def bucket_digests(corpus_root: Path, options: StorageOptions | None = None) -> DigestsFor | None:
+    """For `rebuild_catalog(corpus_root, digests_for=...)`: `RecordDigests` when `corpus_root` is a bucket output's
+    scratch corpus (its episode files are in the bucket, not here), else None (the files are hashed)."""
+    url = bucket_of_scratch(corpus_root)
+    if url is None:
+        return None
+    out = BucketOutput(url, options, scratch=corpus_root)
+    return lambda dataset_root: RecordDigests(out.publisher(dataset_root.relative_to(corpus_root).as_posix()))

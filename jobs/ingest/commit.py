@@ -24,9 +24,11 @@ from jobs.ingest.discovery import WorkItem
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.report import SourceTally
 from jobs.ingest.task import EpisodeResult, Rejected, StagedOutput
+from jobs.runtime.bucket_output import attach_publisher
 from jobs.spec_models import JobSpec
 from schemas.corpus import QuarantineRow
 from schemas.lerobot import FeatureSpec
+from schemas.storage import StorageOptions
 
 LOCK_WAIT_S = 60.0  # a killed driver's committers may hold their datasets' locks until Ray reaps them
 
@@ -50,8 +52,9 @@ def open_writer(root: Path, *, wait_s: float = LOCK_WAIT_S, **kw: Any) -> LeRobo
 class DatasetCommitter:
     """The writers of the datasets one committer owns (a Ray actor in a job; a plain object in benchmarks)."""
 
-    def __init__(self, output: Path, fps: int, codec: VideoCodec) -> None:
+    def __init__(self, output: Path, fps: int, codec: VideoCodec, storage: StorageOptions | None = None) -> None:
         self.output, self.fps, self.codec = output, fps, codec
+        self.storage = storage  # a bucket output's options (`jobs.runtime.bucket_output`)
         self.writers: dict[str, LeRobotWriter] = {}
 
     def commit(self, episodes: list[StagedOutput]) -> CommitFailed | None:
@@ -83,6 +86,7 @@ class DatasetCommitter:
                 codec=self.codec,
                 recover=False,  # recovered at job start; workers' finished episodes wait in its staging area now
             )
+            attach_publisher(self.writers[dataset], self.output, dataset, self.storage)  # a bucket output's scratch
         writer = self.writers[dataset]
         have = {k: (f.dtype, tuple(f.shape)) for k, f in writer.user_features.items()}
         want = {k: (f.dtype, tuple(f.shape)) for k, f in features.items()}
@@ -161,8 +165,8 @@ class Committer:
             self.route[dataset] = loads.index(min(loads))
         return self.route[dataset]
 
-    def _args(self) -> tuple[Path, int, VideoCodec]:
-        return self.spec.output, self.spec.canonicalize.fps, self.spec.codec
+    def _args(self) -> tuple[Path, int, VideoCodec, StorageOptions | None]:
+        return Path(self.spec.output), self.spec.canonicalize.fps, self.spec.codec, self.spec.output_storage
 
     def start_actor(self) -> None:
         """One more committer actor, on the driver's node."""

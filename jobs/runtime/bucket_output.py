@@ -6,8 +6,9 @@ second conditional create: `ingest.storage.preflight.preflight_output`), takes t
 output gets `OutputLeasedError` naming the first), recovers the bucket's datasets and rebuilds the scratch from them
 (`ingest.storage.bucket_output.BucketOutput.open`), and yields the spec with `output` set to the scratch: the job's
 local code (discovery's skip of what is done, staging, the committers, the quarantine parts) runs on it unchanged.
-A committer attaches each dataset's publisher to its writer (`attach_publisher`). On a clean exit the datasets' meta,
-the catalog and the job folder are published; on any exit the lease is released. Local outputs pass through."""
+A committer attaches each dataset's publisher to its writer (`attach_publisher`: the scratch names its bucket). On a
+clean exit the datasets' meta, the catalog and the job folder are published; on any exit the lease is released. Local
+outputs pass through."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.storage.bucket_output import BucketOutput
+from ingest.storage.bucket_output import BucketOutput, bucket_of_scratch
 from ingest.storage.preflight import preflight_output
 from jobs.spec_models import JobSpec
 from schemas.storage import StorageOptions
@@ -43,9 +44,11 @@ def job_output(
 
 
 def attach_publisher(
-    writer: LeRobotWriter, url: str, options: StorageOptions | None, scratch: Path, dataset: str
+    writer: LeRobotWriter, corpus_root: Path, dataset: str, options: StorageOptions | None
 ) -> LeRobotWriter:
-    """Publish `writer`'s commits (a dataset `dataset` of the scratch corpus `scratch`) to the bucket output `url`;
-    runs in a committer, which holds no lease itself (the job's driver does)."""
-    writer.on_commit = BucketOutput(url, options, scratch=scratch).publisher(dataset).on_commit
+    """When `corpus_root` is a bucket output's scratch corpus, publish `writer`'s commits (dataset `dataset` of it)
+    to the bucket; else leave it be. Runs in a committer, which holds no lease itself (the job's driver does)."""
+    url = bucket_of_scratch(corpus_root)
+    if url is not None:
+        writer.on_commit = BucketOutput(url, options, scratch=corpus_root).publisher(dataset).on_commit
     return writer

@@ -30,7 +30,7 @@ def spec_for(output: str, options: StorageOptions | None, tmp_path: Path) -> Job
 def commit_one(spec: JobSpec, url: str, options: StorageOptions) -> None:
     root = Path(spec.output) / DATASET
     with LeRobotWriter.create_or_open(root, fps=10, features=canonical_test_features(), robot_type="franka") as w:
-        attach_publisher(w, url, options, Path(spec.output), DATASET)
+        attach_publisher(w, Path(spec.output), DATASET, options)
         with w.episode(task="pick") as b:
             for frame in canonical_frames(5, seed=1):
                 b.add_frame(frame)
