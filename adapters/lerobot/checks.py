@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import av
@@ -33,6 +32,7 @@ import pyarrow.parquet as pq
 from adapters.cameras import packet_times
 from adapters.lerobot.episode import LoadedDataset, Severity, quirk
 from adapters.lerobot.layout import V3_EPISODES_DIR
+from adapters.storage.location import Location, readable
 from schemas.dataset_meta import EpisodeFindings, Quirk, timestamp_findings
 from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, NUMERIC_DTYPES, FeatureSpec, read_jsonl
 from schemas.lfs import lfs_pointer_message
@@ -103,9 +103,10 @@ def _stats_sources(ds: LoadedDataset) -> Iterable[tuple[str, str, dict[str, Any]
         for _, obj in read_jsonl(root / EPISODES_STATS_PATH):
             yield EPISODES_STATS_PATH, f"episode {obj.get('episode_index')}", obj.get("stats") or {}
     for path in sorted((root / V3_EPISODES_DIR).glob("chunk-*/file-*.parquet")) if ds.is_v3 else []:
-        pf = pq.ParquetFile(path)
-        cols = [c for c in pf.schema_arrow.names if c.startswith("stats/")]
-        rows = pf.read(columns=[*cols, "episode_index"]).to_pylist() if cols else []
+        with readable(path) as src:
+            pf = pq.ParquetFile(src)
+            cols = [c for c in pf.schema_arrow.names if c.startswith("stats/")]
+            rows = pf.read(columns=[*cols, "episode_index"]).to_pylist() if cols else []
         for row in rows:
             block: dict[str, dict[str, Any]] = defaultdict(dict)
             for c in cols:
@@ -155,7 +156,8 @@ def check_default_columns(ds: LoadedDataset) -> list[Quirk]:
     wanted = {**DEFAULT_COLUMNS, **({"frame_index": "warning"} if ds.is_v3 else {})}
     for rel, eps in _data_files(ds).items():
         try:
-            names = set(pq.read_schema(ds.root / rel).names)
+            with readable(ds.root / rel) as src:
+                names = set(pq.read_schema(src).names)
         except (OSError, pa.ArrowException):
             continue  # unreadable_parquet is reported by DatasetMeta / the adapter
         for col in wanted:
@@ -184,10 +186,11 @@ def check_v3_rows(ds: LoadedDataset) -> list[Quirk]:
     first_rel = None
     for rel, eps in _data_files(ds).items():
         try:
-            pf = pq.ParquetFile(ds.root / rel)
-            wanted = ("episode_index", "timestamp", "frame_index", "task_index")
-            cols = [c for c in wanted if c in pf.schema_arrow.names]
-            table = pf.read(columns=cols)
+            with readable(ds.root / rel) as src:
+                pf = pq.ParquetFile(src)
+                wanted = ("episode_index", "timestamp", "frame_index", "task_index")
+                cols = [c for c in wanted if c in pf.schema_arrow.names]
+                table = pf.read(columns=cols)
         except (OSError, pa.ArrowException):
             continue
         if "episode_index" not in cols:
@@ -222,8 +225,8 @@ def check_v3_rows(ds: LoadedDataset) -> list[Quirk]:
 # -- videos -----------------------------------------------------------------------------------------------------
 
 
-def _frame_times(path: Path) -> np.ndarray:
-    with av.open(str(path)) as c:
+def _frame_times(path: Location) -> np.ndarray:
+    with readable(path) as src, av.open(src) as c:
         return packet_times(c, c.streams.video[0])[1]
 
 
@@ -234,7 +237,8 @@ def _rows(ds: LoadedDataset, ep: int, cache: dict[str, int | None]) -> int | Non
         return loc.rows[1] - loc.rows[0]
     if loc.data_file not in cache:
         try:
-            cache[loc.data_file] = pq.read_metadata(ds.root / loc.data_file).num_rows
+            with readable(ds.root / loc.data_file) as src:
+                cache[loc.data_file] = pq.read_metadata(src).num_rows
         except (OSError, pa.ArrowException):
             cache[loc.data_file] = None  # missing / unreadable: reported elsewhere
     return cache[loc.data_file]

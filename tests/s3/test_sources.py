@@ -98,3 +98,16 @@ def test_source_from_the_bucket_reads_as_from_disk(corpus: dict[str, Any], name:
     # store sent is at most twice what the readers took: these objects are smaller than one 1 MiB block, so an open
     # fetches the whole object (robomind's readers take 53% of its HDF5 files; large files: tests/s3/test_reads.py)
     assert 0 < meter.fetched <= meter.size and meter.fetched <= 2 * meter.used, meter.as_dict()
+
+
+def test_lerobot_loader_checks_from_the_bucket_find_what_they_find_on_disk(corpus: dict[str, Any]) -> None:
+    from adapters.lerobot.checks import loader_checks
+
+    swap = (corpus["base"], str(corpus["raw"]))
+    for subset in ("franka_cube", "so101_pick"):  # v2.1 (one parquet footer unreadable) and v3.0
+        local = get_adapter("lerobot", OPTIONS["lerobot"]).dataset(corpus["roots"]["lerobot"] / subset)
+        remote = get_adapter("lerobot", OPTIONS["lerobot"]).dataset(locate(f"{corpus['urls']['lerobot']}/{subset}"))
+        checks = loader_checks(local)
+        assert checks or local.quirks  # something to compare: the demo's datasets are not spotless
+        _same(checks, loader_checks(remote), f"lerobot {subset} checks", swap)
+        _same(local.quirks, remote.quirks, f"lerobot {subset} quirks", swap)
