@@ -1,5 +1,6 @@
 """`eidata report`: a self-contained page whose every section renders in headless Chromium without console errors
-(and a page with a broken image or a missing section is caught); keypoints projected with known geometry."""
+(and a page with a broken image or a missing section is caught); keypoints projected with known geometry. The corpus:
+corpus.py; what the page plots is read by data.py (test_data.py) and drawn by plots.py (test_plots.py)."""
 
 from __future__ import annotations
 
@@ -8,83 +9,21 @@ import io
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from ingest.canonical.frames import matrix_to_rot6d, se3
-from jobs.catalog.build import rebuild_catalog
-from jobs.catalog.parts import write_quarantine_part
+from ingest.canonical.frames import se3
 from jobs.cli import main
-from jobs.report.data import ReportError, frame_strip, load_datasets, mask_coverage, wrist_trajectories
-from jobs.report.keypoints import CAMERA_COLUMNS, project, stored_intrinsics
+from jobs.report.data import ReportError, load_datasets
+from jobs.report.keypoints import project, stored_intrinsics
 from jobs.report.page import SECTIONS, build_report
-from schemas.corpus import QuarantineRow
-from schemas.robots.registry import default_registry
-from tests.fixtures.corpus import episode, write_dataset
+from tests.jobs.report.corpus import CAMERA, K
 from tests.needs import tool_missing
 
 pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
-
-CAMERA = (48, 64)  # stored video (height, width)
-K = np.array([[50.0, 0.0, 32.0], [0.0, 50.0, 24.0], [0.0, 0.0, 1.0]])  # in the stored video's pixels
-
-
-def _hand(n: int, offset: float) -> np.ndarray:
-    """(n,21,3) keypoints 1 m in front of an OpenCV camera at the origin (looking along +z, y down)."""
-    rng = np.random.default_rng(7)
-    xy = rng.uniform(-0.1, 0.1, (21, 2))
-    xy[:, 0] += offset
-    base = np.c_[xy, np.full(21, 1.0)]
-    return np.repeat(base[None], n, axis=0)
-
-
-def _human_dataset(root: Path, n: int = 8) -> Path:
-    """EgoDex-like: keypoints, the camera trajectory in `camera.*` natives, the intrinsics in info.json; its raw
-    files named by the lineage do not exist (the report must not need them)."""
-    pose = np.r_[0.0, 0.0, 0.0, matrix_to_rot6d(np.eye(3))]  # camera at the reference frame's origin
-    kp = np.stack([_hand(n, -0.15), _hand(n, 0.15)], axis=1)
-    ep = episode(n, "fold", "egodex/basic/a", "human", hands=True, raw_path="/nowhere/egodex/0.hdf5")
-    ep |= {"keypoints": kp, "native": np.repeat(pose[None], n, axis=0)}
-    return write_dataset(root, "human", [ep], camera=CAMERA, native_state_names=list(CAMERA_COLUMNS), intrinsics=K)
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    write_dataset(
-        root / "datasets/oxe/bridge",
-        "franka",
-        [
-            episode(12, "pick", "oxe/bridge/e0", "franka"),
-            episode(9, "open", "oxe/bridge/e1", "franka", tier="low", caption={"text": "a gripper opens a drawer"}),
-        ],
-        camera=CAMERA,
-    )
-    _human_dataset(root / "datasets/egodex/basic")
-    nothing = [0] * 50
-    clip = episode(10, "cooking", "ego4d/clips/v0", "human_video", mask=nothing, tier="actionless")
-    write_dataset(root / "datasets/ego4d/clips", "human_video", [clip], mask=nothing, camera=CAMERA)
-    latents = root / "datasets/oxe/bridge/latents/chunk-000/observation.images.head/episode_000001.safetensors"
-    latents.parent.mkdir(parents=True)
-    latents.write_bytes(b"placeholder")
-    row = QuarantineRow(
-        episode_uid="oxe/bridge/bad",
-        source="oxe",
-        subset="bridge",
-        adapter="oxe",
-        raw_path="/raw/oxe/bad",
-        stage="read",
-        error_class="CorruptRecordError",
-        message="CRC mismatch <in> record 3 & more",
-        quarantined_at=datetime(2024, 1, 2, tzinfo=UTC),
-    )
-    write_quarantine_part(root, [row], "job-0")
-    rebuild_catalog(root)
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -111,49 +50,11 @@ def test_page_is_self_contained_with_every_section(report: Path) -> None:
     assert "<tr><td>oxe</td><td>2</td><td>1</td><td>1</td></tr>" in html  # coverage: latents 1/2, captions 1/2
 
 
-def test_plotted_numbers(corpus: Path) -> None:
-    datasets = load_datasets(corpus)
-    coverage = mask_coverage(datasets)
-    assert {e: n for e, (n, _) in coverage.items()} == {"franka": 2, "human": 1, "human_video": 1}
-    for emb, (_, frac) in coverage.items():
-        np.testing.assert_array_equal(frac, default_registry().get(emb).mask() if emb != "human_video" else 0)
-    trajectories = wrist_trajectories(datasets)
-    assert [(t.label, sorted(t.wrists)) for t in trajectories] == [
-        ("datasets/egodex/basic #0", ["left", "right"]),
-        ("datasets/oxe/bridge #0", ["right"]),
-    ]  # ego4d has no wrist; one episode per dataset
-    assert trajectories[1].wrists["right"].shape == (12, 3) and trajectories[1].frame == "robot base"
-
-
-def test_keypoints_are_projected_with_the_stored_intrinsics(corpus: Path) -> None:
-    ds = next(d for d in load_datasets(corpus) if d.name == "datasets/egodex/basic")
-    strip = frame_strip(ds, count=4)
-    assert strip is not None and strip.method == "projected" and strip.hands == [0, 1]
-    assert "camera.intrinsics of observation.images.head in info.json" in strip.note
-    kp = strip.keypoints[0]
-    # OpenCV camera at the origin looking +z, points at z = 1: u = fx x + cx, v = fy y + cy
-    want = np.stack([50 * kp[..., 0] + 32, 50 * kp[..., 1] + 24], axis=-1)
-    np.testing.assert_allclose(strip.projected[0], want, atol=1e-4)
-    assert np.all((want[..., 0] > 0) & (want[..., 0] < CAMERA[1]) & (want[..., 1] > 0) & (want[..., 1] < CAMERA[0]))
-
-
 def test_intrinsics_are_scaled_to_the_decoded_frames(corpus: Path) -> None:
     info = next(d for d in load_datasets(corpus) if d.name == "datasets/egodex/basic").info
     K2, where = stored_intrinsics(info, "observation.images.head", (CAMERA[1] * 2, CAMERA[0] * 2))
     np.testing.assert_allclose(K2, np.diag([2.0, 2.0, 1.0]) @ K)
     assert "(64x48 -> 128x96)" in where
-
-
-def test_other_data_strips_and_the_side_panel_fallback(corpus: Path) -> None:
-    views = {d.name: d for d in load_datasets(corpus)}
-    clip = frame_strip(views["datasets/ego4d/clips"])
-    assert clip.method == "none" and "all zero" in clip.note
-    robot = frame_strip(views["datasets/oxe/bridge"])
-    assert robot.method == "none" and len(robot.frames) == 6 and robot.frames[0].shape == (*CAMERA, 3)
-    human = views["datasets/egodex/basic"]
-    human.info.features["observation.images.head"].info = None  # a dataset written before intrinsics were kept
-    strip = frame_strip(human)
-    assert strip.method == "side panel" and "stores no intrinsics" in strip.note and strip.projected is None
 
 
 def test_projection_geometry() -> None:
