@@ -105,11 +105,14 @@ class _Code:
     ],
     ids=["foreign", "corrupt", "code"],
 )
-def test_what_is_not_a_checkpoint_is_refused_by_name(tmp_path: Path, content, says: str) -> None:  # type: ignore[no-untyped-def]
+def test_what_is_not_a_checkpoint_is_refused_by_name(
+    tmp_path: Path, content, says: str, capfd: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "step_00000001.pt"
     content(path)
     with pytest.raises(CheckpointError, match=rf"step_00000001\.pt: {says}"):
         load_checkpoint(path)
+    assert "ran code" not in capfd.readouterr().out  # weights_only: the pickled call was never made
 
 
 def test_unwrap_finds_the_module_under_compile() -> None:
