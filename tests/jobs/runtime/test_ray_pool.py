@@ -1,0 +1,42 @@
+"""Where a job's model actors run: one per GPU on CUDA; on CPU all CPUs but one shared by the actors, never more than
+one node has; `--device cuda` without a GPU refused. Joining Ray: a process that runs Ray keeps it."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.runtime.ray_pool import NODE_CPUS, Placement, PoolError, cluster_resources, init_ray, place_actors
+
+
+def test_cuda_places_one_actor_per_gpu() -> None:
+    assert place_actors("auto", None, {"CPU": 64.0, "GPU": 4.0}) == Placement(
+        "cuda", 4, {"num_gpus": 1, "num_cpus": 1}, None
+    )
+    assert place_actors("cuda", 2, {"CPU": 64.0, "GPU": 4.0}).actors == 2
+    with pytest.raises(PoolError, match="--device cuda, but the Ray cluster has no GPU"):
+        place_actors("cuda", None, {"CPU": 64.0})
+
+
+@pytest.mark.parametrize(
+    ("actors", "resources", "per_actor"),
+    [
+        (None, {"CPU": 16.0}, 15),  # one actor: every CPU but the one feeding it
+        (3, {"CPU": 16.0}, 5),  # 15 shared by three
+        (None, {"CPU": 64.0, NODE_CPUS: 16.0}, 16),  # an actor lives on one node
+        (4, {"CPU": 2.0}, 0),  # more actors than CPUs: none booked, one thread each
+    ],
+)
+def test_cpu_actors_share_all_cpus_but_one_within_a_node(
+    actors: int | None, resources: dict[str, float], per_actor: int
+) -> None:
+    p = place_actors("auto", actors, resources)
+    assert (p.device, p.actors, p.resources) == ("cpu", actors or 1, {"num_cpus": per_actor})
+    assert p.threads == max(1, per_actor)
+    assert place_actors("cpu", actors, {**resources, "GPU": 1.0}).device == "cpu"  # asked for CPU on a GPU cluster
+
+
+@pytest.mark.shared_ray
+def test_a_running_ray_is_joined_and_its_largest_node_known() -> None:
+    assert init_ray(None, 1, 64) is False  # the session's Ray (tests/ray_scope.py) is kept as it is
+    res = cluster_resources()
+    assert res[NODE_CPUS] == res["CPU"]  # one node: it has every CPU
