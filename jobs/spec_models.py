@@ -23,8 +23,6 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from adapters.registry import adapter_class, get_adapter
-from adapters.storage.location import register
-from adapters.storage.urls import StorageError, preflight
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
 from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
@@ -101,6 +99,8 @@ class SourceSpec(BaseModel):
     def _root_reachable(self) -> SourceSpec:
         # a URL root: bucket, prefix and credential checked now, before any work, naming the URL and the cause
         if isinstance(self.root, str):
+            from adapters.storage.urls import StorageError, preflight  # fsspec and s3fs: only for a URL root
+
             try:
                 preflight(self.root, self.storage)
             except StorageError as e:
@@ -113,6 +113,8 @@ class SourceSpec(BaseModel):
         adapters turn the refs' URL strings back into files with them. Run on validation and on unpickling (a Ray
         worker receives the spec pickled), so a worker never needs the secret passed any other way."""
         if isinstance(self.root, str) and self.storage is not None:
+            from adapters.storage.location import register  # fsspec and universal_pathlib: only for a URL root
+
             register(self.root, self.storage)
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
