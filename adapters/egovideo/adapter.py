@@ -46,7 +46,7 @@ from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals,
 from adapters.cameras import VideoClipCamera, probe_video
 from adapters.egovideo.shards import SHARD_SUFFIXES, index_shard, is_shard, open_member, read_member
 from adapters.registry import register
-from adapters.storage.location import Location, locate
+from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 
@@ -101,7 +101,8 @@ class EgoVideoAdapter(SourceAdapter):
                 if not isinstance(rows, list):
                     raise ValueError("expected a JSON list of objects")
                 return {str(r[key_col]): str(r[text_col]) for r in rows if isinstance(r, dict) and key_col in r}
-            table = pq.read_table(path) if path.suffix.lower() == ".parquet" else pacsv.read_csv(path)
+            with readable(path) as src:
+                table = pq.read_table(src) if path.suffix.lower() == ".parquet" else pacsv.read_csv(src)
         except (OSError, ValueError, KeyError) as e:
             raise self.error(f"unreadable captions table: {e}", file=path, field="captions_file") from e
         missing = [c for c in (key_col, text_col) if c not in table.column_names]

@@ -6,6 +6,7 @@ against a real S3 server: tests/s3/test_sources.py, tests/s3/test_reads.py."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import fsspec
@@ -94,3 +95,32 @@ def test_local_path_copies_an_object_once_into_the_bounded_cache() -> None:
     assert first == again and first.read_bytes() == b"v" * 1000
     assert first.parent.name.startswith("eidata-cache-")  # the cache's own temp folder, removed at exit
     assert (meter.fetched, meter.used) == (1000, 1000)  # fetched once
+
+
+ADAPTERS = Path(__file__).resolve().parents[3] / "adapters"
+# what would bypass the Location seam: a builtin open or a scandir of a path (a UPath is not one), h5py on a path, a
+# ref's string or a root turned into a pathlib.Path (an s3:// URL becomes "s3:/..."), a VRS reader given a path it
+# did not get from `local_path`
+BYPASS = re.compile(
+    r"(?<![\w.])open\(|os\.scandir\(|h5py\.File\(|\bPath\((root|ref\.|loc\[)|create_vrs_data_provider\(str\((?!local_path)"
+)
+# a library reader given anything but the name `readable` / `open_binary` / a tar member bound (`src`, `f`)
+LIBRARY = re.compile(
+    r"(pq\.(read_table|ParquetFile|read_metadata|read_schema)|av\.open|pacsv\.read_csv)\((?!src\b|f\b)"
+)
+OPEN_DECODER = (
+    "    c = av.open(str(video) if isinstance(video, (str, Path)) else video)"  # given what `decoding` opened
+)
+
+
+def test_adapters_hand_libraries_only_what_location_opens() -> None:
+    found = []
+    for path in sorted(ADAPTERS.rglob("*.py")):
+        if path.parent.name in ("storage", "synthetic"):
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if line.strip().startswith("#") or line == OPEN_DECODER:
+                continue
+            if BYPASS.search(line) or LIBRARY.search(line):
+                found.append(f"{path.relative_to(ADAPTERS)}:{n}: {line.strip()}")
+    assert not found, "\n".join(found)
