@@ -4,9 +4,10 @@
 `open` takes the output's lease (a second job is refused, `OutputLeasedError`), recovers every dataset that has
 commit records and rebuilds the scratch from the bucket: each dataset's meta derived from its records (no episode
 file), and the bucket's `catalog/` and `job/` files, so that a rerun on any machine skips what is committed or
-quarantined exactly as a rerun on a local output does. Datasets are then written in the scratch by the local writer,
-each commit published as it lands (`writer.on_commit = output.publisher(rel).on_commit`). `publish` rewrites every
-dataset's meta from its records and makes the bucket's `catalog/` and `job/` the scratch's; `close` releases the lease.
+quarantined exactly as a rerun on a local output does; `job/` then leaves the bucket until the job's clean end (a
+killed job leaves no "finished" mark). Datasets are written in the scratch by the local writer, each commit published
+as it lands (`writer.on_commit = output.publisher(rel).on_commit`). `publish` rewrites every dataset's meta from its
+records and makes the bucket's `catalog/`, then `job/`, the scratch's; `close` releases the lease.
 
 The scratch is `$EIDATA_SCRATCH/<hash of the URL>` (default `~/.cache/eidata/scratch`): nothing in it is trusted across
 runs, since `open` rebuilds it; what it holds between commits is the meta and the episodes being staged.
@@ -27,7 +28,7 @@ from ingest.storage.publish import DatasetPublisher
 from schemas.corpus import DATASETS_DIR, JOB_DIR
 from schemas.storage import StorageOptions
 
-SYNCED_DIRS = ("catalog", JOB_DIR)  # corpus folders the scratch holds whole and the bucket mirrors
+SYNCED_DIRS = ("catalog", JOB_DIR)  # corpus folders the scratch holds whole and the bucket mirrors, in this order
 MARKER = ".eidata-bucket.json"  # in a scratch corpus: the bucket it stands for (its URL, never a credential)
 
 
@@ -96,6 +97,10 @@ class BucketOutput:
                 pub.hydrate()
             for rel in SYNCED_DIRS:
                 self._download(rel)
+            # the job folder is the running job's: out of the bucket until its clean end puts it back, so a killed
+            # job leaves no "finished" mark there and its rerun takes the interrupted path (roll forward, catalog)
+            for key in list_keys(self.fs, f"{self.path}/{JOB_DIR}"):
+                self.fs.rm_file(key)
             return garbage
         except BaseException:
             self.lease.release()
@@ -106,7 +111,7 @@ class BucketOutput:
         written = []
         for rel in sorted(set(self._publishers) | set(self.datasets())):
             written += [f"{rel}/{m}" for m in self.publisher(rel).finish()]
-        for rel in SYNCED_DIRS:
+        for rel in SYNCED_DIRS:  # the job folder last: its presence says the job before ran to its end
             written += self._upload(rel)
         return written
 

@@ -51,6 +51,10 @@ def run_ingest(
 ) -> IngestReport:
     """Run the job of `spec`; `worker` is what each episode task runs (pickled by reference to the Ray workers),
     `on_done` hears of each raw episode once it is committed or quarantined."""
+    if isinstance(spec.output, str):  # a bucket URL: the job runs on the scratch corpus standing for it (DESIGN 3.2)
+        from jobs.ingest.bucket import run_ingest_to_bucket
+
+        return run_ingest_to_bucket(spec, address=address, progress=progress, worker=worker, on_done=on_done)
     t0 = time.perf_counter()
     output = spec.output
     output.mkdir(parents=True, exist_ok=True)
@@ -80,7 +84,9 @@ def run_ingest(
         if plan.todo:  # a worker killed mid-episode left its staging behind; the retry wrote the episode
             _clean_orphans(output)
         if plan.todo or plan.errors or not (output / "catalog" / "episodes").exists():
-            rebuild_catalog(output)
+            from jobs.catalog.bucket import bucket_digests
+
+            rebuild_catalog(output, digests_for=bucket_digests(output, spec.output_storage))  # a bucket's: records
         report.seconds = time.perf_counter() - t0
         return report
     finally:
@@ -126,6 +132,8 @@ def init_job_ray(spec: JobSpec, address: str | None) -> bool:
 
 
 def cli_ingest(args: Any) -> int:
+    from adapters.storage.urls import StorageError
+    from ingest.storage.lease import OutputLeasedError
     from jobs.spec import SpecError, load_spec
 
     try:
@@ -135,7 +143,7 @@ def cli_ingest(args: Any) -> int:
         return 2
     try:
         report = run_ingest(spec, address=args.address)
-    except (JobLockedError, SharedFsError) as e:
+    except (JobLockedError, SharedFsError, OutputLeasedError, StorageError) as e:  # the last two: a bucket output's
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(report.table())

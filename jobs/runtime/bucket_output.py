@@ -12,6 +12,7 @@ outputs pass through."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from jobs.spec_models import JobSpec
 from schemas.storage import StorageOptions
 
 LEASE_TTL_S = 300.0  # a killed job's output is free again after this (the ttl must exceed clock skew: minutes)
+LEASE_TTL_ENV = "EIDATA_LEASE_TTL_S"  # another ttl, in seconds (tests use a few)
 
 
 @contextmanager
@@ -34,7 +36,8 @@ def job_output(
         yield spec, None
         return
     preflight_output(spec.output, spec.output_storage)
-    out = BucketOutput(spec.output, spec.output_storage, scratch=scratch, job=job, ttl_s=LEASE_TTL_S)
+    ttl_s = float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S)
+    out = BucketOutput(spec.output, spec.output_storage, scratch=scratch, job=job, ttl_s=ttl_s)
     out.open()
     try:
         yield spec.model_copy(update={"output": out.scratch}), out

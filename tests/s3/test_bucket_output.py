@@ -54,6 +54,7 @@ def test_a_job_then_its_rerun_elsewhere(s3: S3Server, prefix: str, tmp_path: Pat
         assert again.datasets() == DATASETS[:2]
         assert (again.scratch / "catalog/quarantine/run-00000.parquet").read_bytes() == b"rows"
         assert (again.scratch / "job/spec.yaml").exists()
+        assert list_keys(fs, f"{path}/job") == []  # the running job's until its clean end
         with LeRobotWriter.open(again.scratch / DATASETS[0]) as w:
             assert w.num_episodes == 1
         write(again, DATASETS[0], [7])
@@ -61,6 +62,7 @@ def test_a_job_then_its_rerun_elsewhere(s3: S3Server, prefix: str, tmp_path: Pat
         (again.scratch / "catalog/quarantine/run-00000.parquet").unlink()  # a part the scratch no longer has
         again.publish()
     assert list_keys(fs, f"{path}/catalog") == []
+    assert list_keys(fs, f"{path}/job") == [f"{path}/job/spec.yaml"]  # put back at the end
     info = fs.cat_file(f"{path}/{DATASETS[0]}/meta/info.json").decode()
     assert '"total_episodes": 2' in info
     assert len(list_keys(fs, f"{path}/{DATASETS[2]}/.eidata/commits")) == 1
