@@ -1,7 +1,7 @@
 """`eidata ingest` with `output: s3://...` (DESIGN.md 3.2), the demo corpus against a real S3 server: the datasets in
 the bucket are the local run's files byte for byte, its catalog and quarantine answer as the local ones; a finished
 job's rerun writes nothing; the driver SIGKILLed after its first commit, rerun, leaves the objects of the uninterrupted
-run. Ray runs: one bucket job, its rerun, a killed job and its rerun (the local reference is shared with tests/jobs)."""
+run. Ray runs: the local reference, one bucket job and its rerun; with --runslow a killed job and its rerun."""
 
 from __future__ import annotations
 
@@ -92,7 +92,10 @@ def test_bucket_output_is_the_local_run(
     assert list_modified(fs, f"{path}/datasets") == before  # nothing written, nothing rewritten
 
 
-@pytest.mark.shared_ray  # the killed driver ran its own Ray in its own process; the rerun here on the shared one
+# the killed driver ran its own Ray in its own process, the rerun here on the shared one; slow (about 160 s here): the
+# protocol's own kill points run in `make test` (tests/s3/test_publish.py)
+@pytest.mark.slow
+@pytest.mark.shared_ray
 def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
     s3: S3Server, raw: dict[str, Path], local: Path, prefix: str, tmp_path: Path
 ) -> None:
