@@ -16,6 +16,10 @@ second invocation starts at the reruns). Then, per repetition and in fresh proce
   named.
 - `--before CHECKOUT`: the same two runs with an earlier commit's code (a `git archive` of it; same venv, same output).
 
+Each contestant first reruns once unmeasured (reported as its warm-up): the output may come from another version, and
+a rerun after a run that did not end (here: one another version made, which leaves no `job/ingest.finished`) does a
+recovery pass and rebuilds the catalog once.
+
 Beside them, the floor: `python -c pass` (the interpreter alone), and a bare Python process (stdlib only) that lists
 the same files discovery lists (every `*.hdf5` under the source root and its mp4) and reads the committed record of
 the output (each dataset's `meta/episodes.jsonl` lineage, the quarantine folder's listing), and finds nothing to do.
@@ -282,6 +286,10 @@ def main() -> None:
         spec, output, info = prepare(args)
         contestants = {"ours": args.ours} | ({"before": args.before.resolve()} if args.before else {})
         runs: dict[str, list[dict[str, Any]]] = {}
+        for name, checkout in contestants.items():  # an output another version finished may need one recovery pass
+            log(f"[warm-up] {name} rerun ...")
+            warm = rerun(checkout, spec, output, args.episodes, Path(args.workdir) / "logs" / f"{name}-warmup", False)
+            runs[f"{name} warm-up"] = [warm]
         for rep in range(args.reps):
             for name, checkout in contestants.items():
                 for kind in ("rerun", "breakdown"):

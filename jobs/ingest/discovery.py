@@ -168,7 +168,7 @@ def _batch(source: SourceSpec, refs: list[EpisodeRef], start: int) -> pa.RecordB
     )
 
 
-def _done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
+def done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
     """SQL (and its parameters) for the uids an earlier run finished for `source`: lineage `raw_uid` of its committed
     episodes, and quarantined uids (committed parts only, never a crashed run's temp file)."""
     parts, params = [], []
@@ -189,7 +189,7 @@ def _done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
     return f"SELECT uid FROM ({' UNION ALL '.join(parts)}) WHERE uid IS NOT NULL", params
 
 
-def _connect(tmp: Path) -> Any:
+def connect(tmp: Path) -> Any:
     import duckdb
 
     con = duckdb.connect()
@@ -199,8 +199,8 @@ def _connect(tmp: Path) -> Any:
 
 
 def _done_table(output: Path, source: str, uids: list[str]) -> set[str]:
-    sql, params = _done_sql(output, source)
-    con = _connect(output / WORK_DIR / f"{source}.tmp")
+    sql, params = done_sql(output, source)
+    con = connect(output / WORK_DIR / f"{source}.tmp")
     try:
         rows = con.execute(f"SELECT uid FROM ({sql}) WHERE uid IN (SELECT unnest(?))", [*params, uids]).fetchall()
     finally:
@@ -210,9 +210,9 @@ def _done_table(output: Path, source: str, uids: list[str]) -> set[str]:
 
 
 def _sort_todo(output: Path, source: str, unsorted: Path, work: Path) -> tuple[int, int]:
-    sql, params = _done_sql(output, source)
+    sql, params = done_sql(output, source)
     tmp = work.with_suffix(".tmp")
-    con = _connect(tmp)
+    con = connect(tmp)
     try:
         con.execute(
             # each subset (a dataset) in sorted order, the subsets interleaved: its n-th ref after every subset's

@@ -1,6 +1,7 @@
-"""`eidata ingest SPEC`: the job's driver: the output's lock, Ray, discovery, the episode tasks in order, the
-committers and the quarantine writer, the catalog rebuild, the report and the exit codes (see the package's docstring
-for the whole flow). The worker is a parameter (`run_ingest(worker=...)`): the job submits whatever is passed."""
+"""`eidata ingest SPEC`: the job's driver: the output's lock, the nothing-to-do check, Ray, discovery, the episode
+tasks in order, the committers and the quarantine writer, the catalog rebuild, the report and the exit codes (see the
+package's docstring for the whole flow). The worker is a parameter (`run_ingest(worker=...)`): the job submits
+whatever is passed, imported only when there is work (the worker's module loads canonicalization, scipy included)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ingest.lerobot.writer import STAGING
-from ingest.progress import Progress
-from jobs.catalog.build import rebuild_catalog
-from jobs.ingest.commit import Committer, open_writer
+from ingest.lerobot.writer_dir import STAGING
 from jobs.ingest.discovery import DiscoveryPlan, WorkItem, discover_all, discovery_row, stream_plan
-from jobs.ingest.order import RayTasks, in_order
-from jobs.ingest.quarantine import QuarantineWriter
 from jobs.ingest.report import IngestReport, SourceTally
-from jobs.ingest.task import Staged, Worker
-from jobs.ingest.worker import process_episode
+from jobs.ingest.settled import settled
 from jobs.runtime.deadline import clear_markers
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.ray_pool import init_ray
@@ -31,9 +26,17 @@ from jobs.spec_models import JobSpec
 from schemas.corpus import JOB_DIR
 from schemas.lerobot import INFO_PATH
 
+if TYPE_CHECKING:  # the worker, the committers and the catalog are imported when there is work for them
+    from jobs.ingest.commit import Committer
+    from jobs.ingest.task import Worker
+
+FINISHED = f"{JOB_DIR}/ingest.finished"  # present while the last run that started work ran to its end
+
 
 def _clean_orphans(output: Path) -> None:
     """Staging left by a killed run: reopening each dataset rolls commits forward and drops unfinished episodes."""
+    from jobs.ingest.commit import open_writer
+
     for dataset in sorted((output / "datasets").glob("*/*")):
         if (dataset / INFO_PATH).exists():
             open_writer(dataset).close()
@@ -46,11 +49,12 @@ def run_ingest(
     *,
     address: str | None = None,
     progress: bool | None = None,
-    worker: Worker = process_episode,
+    worker: Worker | None = None,
     on_done: Callable[[WorkItem], None] | None = None,
 ) -> IngestReport:
-    """Run the job of `spec`; `worker` is what each episode task runs (pickled by reference to the Ray workers),
-    `on_done` hears of each raw episode once it is committed or quarantined."""
+    """Run the job of `spec`; `worker` is what each episode task runs (pickled by reference to the Ray workers;
+    default `jobs.ingest.worker.process_episode`), `on_done` hears of each raw episode once it is committed or
+    quarantined."""
     if isinstance(spec.output, str):  # a bucket URL: the job runs on the scratch corpus standing for it (DESIGN 3.2)
         from jobs.ingest.bucket import run_ingest_to_bucket
 
@@ -66,11 +70,23 @@ def run_ingest(
         report = IngestReport(output)
         for s in spec.sources:
             report.tallies.setdefault(s.name, SourceTally())
+        done = _nothing_to_do(spec, address)
+        if done is not None:  # what discovery would have found: every raw episode done, no source failure new
+            report.skipped = done
+            report.seconds = time.perf_counter() - t0
+            return report
+        interrupted = not (output / FINISHED).exists()
+        (output / FINISHED).unlink(missing_ok=True)
+        if interrupted:  # roll forward what a killed run committed before discovery reads the datasets' lineage
+            _clean_orphans(output)
         started = init_job_ray(spec, address)
         views = check_shared_output(output)
         report.nodes = len(views)
         plan = discover_all(spec)
         report.skipped = plan.skipped
+        from jobs.ingest.commit import Committer
+        from jobs.ingest.quarantine import QuarantineWriter
+
         committer = Committer(spec, report.tallies, QuarantineWriter(output), on_done=on_done)
         for row in plan.errors:
             committer.add_quarantine(row)
@@ -78,15 +94,17 @@ def run_ingest(
             if plan.todo:
                 _clean_orphans(output)
                 clear_markers(output)
-                _run_on_ray(spec, plan, committer, worker, progress)
+                _run_on_ray(spec, plan, committer, worker or _default_worker(), progress)
         finally:
             committer.close()
         if plan.todo:  # a worker killed mid-episode left its staging behind; the retry wrote the episode
             _clean_orphans(output)
-        if plan.todo or plan.errors or not (output / "catalog" / "episodes").exists():
+        if plan.todo or plan.errors or interrupted or not (output / "catalog" / "episodes").exists():
             from jobs.catalog.bucket import bucket_digests
+            from jobs.catalog.build import rebuild_catalog
 
             rebuild_catalog(output, digests_for=bucket_digests(output, spec.output_storage))  # a bucket's: records
+        (output / FINISHED).touch()
         report.seconds = time.perf_counter() - t0
         return report
     finally:
@@ -99,10 +117,33 @@ def run_ingest(
         lock.release()
 
 
+def _nothing_to_do(spec: JobSpec, address: str | None) -> int | None:
+    """The raw episodes already done, when the last run that started work ran to its end and nothing is left to do
+    (`jobs.ingest.settled`): then the job needs no Ray, no commit and no catalog rebuild. None otherwise, and always
+    on a cluster (`address`: its nodes' shared-filesystem check stays) or where this process runs Ray already."""
+    output = spec.output
+    ray = sys.modules.get("ray")
+    if address is not None or (ray is not None and ray.is_initialized()) or not isinstance(output, Path):
+        return None
+    if not (output / FINISHED).exists() or not (output / "catalog" / "episodes").exists():
+        return None
+    return settled(spec)
+
+
+def _default_worker() -> Worker:
+    from jobs.ingest.worker import process_episode
+
+    return process_episode
+
+
 def _run_on_ray(
     spec: JobSpec, plan: DiscoveryPlan, committer: Committer, worker: Worker, progress: bool | None
 ) -> None:
     import ray
+
+    from ingest.progress import Progress
+    from jobs.ingest.order import RayTasks, in_order
+    from jobs.ingest.task import Staged
 
     task = ray.remote(max_retries=spec.parallelism.task_retries, num_cpus=1)(worker)
     bar = Progress(plan.todo, "ingest", unit="ep", enabled=progress)

@@ -1,0 +1,49 @@
+"""What `eidata ingest` loads before it knows whether there is work: checking a spec loads none of the heavy packages
+(issue 25 item 5). Each check runs the CLI in a fresh interpreter, as a user does, and reads its `sys.modules`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = ("torch", "ray", "av", "scipy")
+PROBE = (
+    "import json, sys\n"
+    "from jobs.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    f"print(json.dumps([code, sorted(m for m in {HEAVY!r} if m in sys.modules)]))\n"
+)
+
+
+def test_checking_a_spec_loads_no_heavy_package(tmp_path: Path) -> None:
+    """A spec whose one problem is its adapter's name: the whole spec is validated (codec, deadline, canonicalize,
+    parallelism) and the ingest job's module is imported, then the CLI exits 2. No adapter module is loaded (the
+    name resolves to none), so what the run imported is the CLI's own path: it must hold none of `HEAVY`."""
+    (tmp_path / "raw").mkdir()
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        textwrap.dedent(
+            """\
+            output: out
+            sources:
+              - name: s
+                adapter: no_such_adapter
+                root: raw
+            codec: {preset: "12", crf: 30}
+            canonicalize: {fps: 10, image: {size: 224x224}}
+            parallelism: {num_cpus: 1, deadline: {base_s: 30}}
+            """
+        )
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", PROBE, "ingest", str(spec)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert "sources[0].adapter" in run.stderr, run.stderr  # the spec was checked and its problem named
+    code, loaded = json.loads(run.stdout.strip().splitlines()[-1])
+    assert code == 2
+    assert loaded == [], f"checking a spec imported {loaded}"
+    assert not (tmp_path / "out").exists()  # no work started
