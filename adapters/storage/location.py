@@ -153,11 +153,16 @@ def _object_file(loc: UPath, stream: bool, block_size: int | None, max_blocks: i
         yield f
     finally:
         f.close()
-        for total in getattr(_METERS, "active", ()):
-            total.fetched += meter.fetched
-            total.requests += meter.requests
-            total.used += meter.used
-            total.size += meter.size
+        _count(meter)
+
+
+def _count(meter: ReadMeter) -> None:
+    """Add one object's meter to every `metering()` open on this thread."""
+    for total in getattr(_METERS, "active", ()):
+        total.fetched += meter.fetched
+        total.requests += meter.requests
+        total.used += meter.used
+        total.size += meter.size
 
 
 def local_path(loc: Where) -> Path:
@@ -174,11 +179,7 @@ def local_path(loc: Where) -> Path:
     before = cache.fetched
     path = cache.path(loc.fs, loc.path)
     copied = cache.fetched - before
-    for total in getattr(_METERS, "active", ()):
-        total.fetched += copied
-        total.used += copied
-        total.size += copied
-        total.requests += 1 if copied else 0
+    _count(ReadMeter(fetched=copied, requests=1 if copied else 0, used=copied, size=copied))
     return path
 
 
