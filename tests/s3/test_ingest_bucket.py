@@ -136,3 +136,22 @@ def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
     fs, path = filesystem(url, s3.options())
     assert list_keys(fs, f"{path}/.eidata/lease") == []
     assert not [k for k in list_keys(fs, f"{path}/datasets") if "/.eidata/staging/" in k]
+
+
+@pytest.mark.slow  # its own Ray (the hook reaches the workers through its environment): about 150 s here
+@pytest.mark.own_ray
+def test_a_killed_worker_is_retried(
+    s3: S3Server, raw: dict[str, Path], local: Path, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker of the first raw episode SIGKILLs itself after staging it in the scratch (`crash_hooks`): Ray
+    retries it, the bucket gets the local run's objects, and the killed attempt's staging never reaches the bucket."""
+    url = f"s3://out/{prefix}"
+    spec = load_spec(bucket_spec_file(raw, tmp_path, url)).model_copy(update={"output_storage": s3.options()})
+    marker = tmp_path / "killed.pid"
+    monkeypatch.setenv(crash_hooks.DIE_ONCE_ENV, json.dumps({"uid": discover(spec)[0][0].uid, "marker": str(marker)}))
+    run_ingest(spec, progress=False, worker=crash_hooks.dying_process_episode)
+    assert int(marker.read_text()) != os.getpid(), "the hook ran in the driver, not in a worker"
+    assert dataset_objects(s3, url) == hashes(local)
+    assert "worker" not in run_query(url, "SELECT DISTINCT stage FROM quarantine", s3.options())["stage"].to_pylist()
+    fs, path = filesystem(url, s3.options())
+    assert not [k for k in list_keys(fs, f"{path}/datasets") if "/.eidata/staging/" in k]
