@@ -33,6 +33,7 @@ from adapters.storage.reads import (
     ReadMeter,
     open_seekable,
     open_stream,
+    remove_stale_caches,
 )
 from adapters.storage.urls import fs_kwargs
 from schemas.storage import StorageOptions, is_remote, protocol_of
@@ -173,6 +174,7 @@ def local_path(loc: Where) -> Path:
         return loc
     with _CACHE_LOCK:
         if not _CACHE:
+            remove_stale_caches()  # a killed worker's copies: nothing else would ever remove them
             _CACHE.append(LocalCache(int(os.environ.get(CACHE_BYTES_ENV, 16 << 30))))
             atexit.register(_CACHE[0].close)
         cache = _CACHE[0]

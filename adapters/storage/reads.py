@@ -168,6 +168,27 @@ def _open(fs, path, cache_type, block_size, cache_options, meter):  # type: igno
     return f if meter is None else CountingFile(f, meter)
 
 
+CACHE_PREFIX = "eidata-cache-"
+
+
+def remove_stale_caches(root: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Remove the cache folders under `root` (the temp folder) whose process is gone (SIGKILLed: its `close` never
+    ran); returns them. A folder whose pid is alive, or that is not ours by name, is left alone."""
+    removed = []
+    for d in Path(root or tempfile.gettempdir()).glob(f"{CACHE_PREFIX}*-*"):
+        pid = d.name[len(CACHE_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or not d.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+        except PermissionError:
+            pass  # alive, another user's
+    return removed
+
+
 class LocalCache:
     """Whole-file copies for libraries that need a path, in a private temp folder bounded to `max_bytes`: the least
     recently used files are evicted first; a file larger than the bound is refused (say so, rather than fill a disk).
@@ -175,7 +196,8 @@ class LocalCache:
 
     def __init__(self, max_bytes: int, root: str | os.PathLike[str] | None = None) -> None:
         self.max_bytes = max_bytes
-        self.dir = Path(tempfile.mkdtemp(prefix="eidata-cache-", dir=root))
+        # the pid in the name lets a later process remove the folder of one that was killed (`remove_stale_caches`)
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-", dir=root))
         self._files: OrderedDict[str, tuple[Path, int]] = OrderedDict()
         self._lock = threading.Lock()
         self._count = 0

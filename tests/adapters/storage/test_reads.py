@@ -1,0 +1,25 @@
+"""The local cache's folders: named by their process, so a later process removes the copies of one that was killed
+(its `close` never ran) and leaves live ones alone. Reads against a real S3 server: tests/s3/test_reads.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from adapters.storage.reads import CACHE_PREFIX, LocalCache, remove_stale_caches
+
+
+def test_a_killed_process_s_cache_is_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid names no process now
+    stale = tmp_path / f"{CACHE_PREFIX}{gone.pid}-abc"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "1-recording.vrs").write_bytes(b"x" * 10)
+    other = tmp_path / f"{CACHE_PREFIX}notapid-abc"
+    other.mkdir()
+    with LocalCache(1 << 20, root=tmp_path) as live:
+        assert live.dir.name.startswith(f"{CACHE_PREFIX}{os.getpid()}-")
+        assert remove_stale_caches(tmp_path) == [stale]
+        assert not stale.exists() and live.dir.is_dir() and other.is_dir()
+    assert not live.dir.exists()
