@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -134,3 +135,16 @@ def bucket_digests(corpus_root: Path, options: StorageOptions | None = None) -> 
         return None
     out = BucketOutput(url, options, scratch=corpus_root)
     return lambda dataset_root: RecordDigests(out.publisher(dataset_root.relative_to(corpus_root).as_posix()))
+
+
+def catalog_bucket(url: str, options: StorageOptions | None = None) -> tuple[int, int]:
+    """`eidata catalog s3://...`: under the output's lease (a running job refuses it, `OutputLeasedError`), recover
+    the datasets, rebuild the catalog from their records in a temporary scratch corpus and put it in the bucket.
+    Returns (episodes, datasets)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="eidata-catalog-") as tmp,
+        BucketOutput(url, options, scratch=Path(tmp) / "corpus", job="catalog") as out,
+    ):
+        n = rebuild_bucket_catalog(out)
+        out.publish()
+        return n, len(out.datasets())

@@ -32,6 +32,7 @@ from jobs.catalog.rows import CatalogError, FileDigests, catalog_rows_for_datase
 from jobs.qa_findings import corpus_behaviour_config
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, find_datasets, parquet_files
+from schemas.storage import is_remote
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,8 @@ def cli_catalog(args: argparse.Namespace) -> int:
     missing root."""
     from jobs.catalog.query import format_table, run_query
 
+    if is_remote(str(args.root)):
+        return _cli_catalog_bucket(str(args.root))
     root = Path(args.root)
     if not root.is_dir():
         print(f"eidata catalog: {root}: no such corpus folder", file=sys.stderr)
@@ -180,4 +183,30 @@ def cli_catalog(args: argparse.Namespace) -> int:
     print(f"snapshot: {catalog_snapshot_hash(root)}")
     if n:
         print(format_table(run_query(root, SUMMARY_SQL), "table"))
+    return 0
+
+
+def _cli_catalog_bucket(url: str) -> int:
+    """`eidata catalog s3://bucket/corpus`: the catalog rebuilt from the datasets' commit records and put in the bucket
+    (`jobs.catalog.bucket.catalog_bucket`); a wrong credential, a missing bucket or a running job: exit 2, 2, 1."""
+    from adapters.storage.urls import StorageError
+    from ingest.storage.lease import OutputLeasedError
+    from ingest.storage.preflight import preflight_output
+    from jobs.catalog.bucket import bucket_snapshot_hash, catalog_bucket
+    from jobs.catalog.query import format_table, run_query
+
+    try:
+        preflight_output(url)
+    except StorageError as e:
+        print(f"eidata catalog: {e}", file=sys.stderr)
+        return 2
+    try:
+        n, datasets = catalog_bucket(url)
+    except (CatalogError, OutputLeasedError) as e:
+        print(f"eidata catalog: {e}", file=sys.stderr)
+        return 1
+    print(f"catalog: {n} episodes from {datasets} datasets -> {url}/{EPISODES_DIR}")
+    print(f"snapshot: {bucket_snapshot_hash(url)}")
+    if n:
+        print(format_table(run_query(url, SUMMARY_SQL), "table"))
     return 0

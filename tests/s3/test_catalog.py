@@ -18,7 +18,7 @@ from ingest.lerobot.writer import LeRobotWriter
 from ingest.storage.bucket_output import BucketOutput
 from ingest.storage.objects import list_modified
 from jobs.catalog.bucket import bucket_snapshot_hash, load_bucket_manifest, rebuild_bucket_catalog
-from jobs.catalog.build import catalog_snapshot_hash, rebuild_catalog
+from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.parts import write_quarantine_part
 from jobs.catalog.query import cli_query, run_query
@@ -137,3 +137,25 @@ def test_curate_over_the_bucket_writes_the_local_manifest(s3: S3Server, corpus: 
         curate(url, "pick", where, options=s3.options())
     assert curate(url, "pick", "true", options=s3.options(), overwrite=True) == in_bucket
     assert load_bucket_manifest(in_bucket, s3.options()).num_entries == 3
+
+
+def test_eidata_catalog_over_a_bucket(
+    s3: S3Server, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`eidata catalog s3://...` rebuilds the catalog of a bucket output from its records and puts it there; a job
+    holding the output refuses it."""
+    for k, v in s3.env().items():
+        monkeypatch.setenv(k, v)
+    S3FileSystem.clear_instance_cache()
+    url, rel = f"s3://out/{prefix}", "datasets/demo/default"
+    with BucketOutput(url, s3.options(), scratch=tmp_path / "scratch", ttl_s=30) as out:
+        write_dataset(out.scratch / rel, [9, 12, 7], on_commit=out.publisher(rel).on_commit)
+        assert cli_catalog(argparse.Namespace(root=url)) == 1  # the job holds the output
+        assert "is being written by job 'ingest'" in capsys.readouterr().err
+    assert run_query(url, "SELECT count(*) AS n FROM episodes", s3.options()).to_pylist() == [{"n": 0}]
+    assert cli_catalog(argparse.Namespace(root=url)) == 0
+    assert "catalog: 3 episodes from 1 datasets" in capsys.readouterr().out
+    write_dataset(tmp_path / "local" / rel, [9, 12, 7])
+    rebuild_catalog(tmp_path / "local")
+    sql = "SELECT * EXCLUDE (ingested_at) FROM episodes ORDER BY episode_uid"
+    assert run_query(url, sql, s3.options()) == run_query(tmp_path / "local", sql)
