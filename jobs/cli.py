@@ -131,20 +131,7 @@ COMMANDS: dict[str, Command] = {
             Group(
                 "lerobot-v3",
                 "LeRobot v3.0 datasets for lerobot >= 0.4 (--cameras: as above)",
-                (
-                    Arg(
-                        ("--manifest",),
-                        {"default": None, "help": "export this manifest's episodes as ONE dataset OUT/NAME"},
-                    ),
-                    Arg(
-                        ("--data-file-size-mb",),
-                        {"type": int, "default": None, "help": "data parquet file size limit (default: lerobot's 100)"},
-                    ),
-                    Arg(
-                        ("--video-file-size-mb",),
-                        {"type": int, "default": None, "help": "video file size limit (default: lerobot's 200)"},
-                    ),
-                ),
+                "jobs.export.lerobot_v3.job:OPTIONS",
             ),
         ),
     ),

@@ -103,7 +103,9 @@ class Stage(Generic[J, R]):
         except _named(self.job_errors) as e:
             print(f"eidata {self.command}: {e}", file=sys.stderr)
             return 1
-        print(self.summary(report))
+        text = self.summary(report)
+        if text:  # nothing done, nothing to say (an export of a corpus without datasets)
+            print(text)
         return 1 if self.failed(report) else 0
 
 

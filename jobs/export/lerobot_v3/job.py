@@ -20,14 +20,17 @@ import json
 import logging
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from jobs.export.lerobot_v3.plan import ExportPlan, PlanError, dataset_plan, manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer
+from jobs.runtime.options import Opt, job_values
+from jobs.runtime.stage import Stage, Usage
 from schemas.corpus import find_datasets
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, VIDEO_FILE_SIZE_IN_MB
@@ -142,22 +145,54 @@ def export_corpus(
     return results
 
 
-def cli(args: argparse.Namespace) -> int:
+class V30ExportJob(BaseModel):
+    """One `eidata export --format lerobot-v3` run; ROOT, --out and --cameras are the export command's own flags
+    (`jobs/cli.py`, `jobs.export.lingbot.job.OPTIONS`), read into `root`, `out` and `cameras`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: Path
+    out: Path
+    manifest: str | None = Field(None, description="export this manifest's episodes as ONE dataset OUT/NAME")
+    cameras: list[str] | None = None
+    data_mb: int = Field(DATA_FILE_SIZE_IN_MB, ge=1, description="data parquet file size limit in MB (lerobot's)")
+    video_mb: int = Field(VIDEO_FILE_SIZE_IN_MB, ge=1, description="video file size limit in MB (lerobot's)")
+
+
+# the lerobot-v3 group of `eidata export`, in the flags' order; the sizes are not given unless passed (None in the
+# parsed flags), so lerobot's limits stay the model's defaults
+OPTIONS = (
+    Opt(V30ExportJob, "manifest"),
+    Opt(V30ExportJob, "data_mb", flags=("--data-file-size-mb",), unset=True),
+    Opt(V30ExportJob, "video_mb", flags=("--video-file-size-mb",), unset=True),
+)
+
+
+def build_job(args: argparse.Namespace) -> V30ExportJob:
     if not args.out:
-        print("eidata export --format lerobot-v3 needs --out DIR", file=sys.stderr)
-        return 2
-    try:
-        results = export_corpus(
-            Path(args.root),
-            Path(args.out),
-            manifest=getattr(args, "manifest", None),
-            cameras=args.cameras,
-            data_mb=getattr(args, "data_file_size_mb", None) or DATA_FILE_SIZE_IN_MB,
-            video_mb=getattr(args, "video_file_size_mb", None) or VIDEO_FILE_SIZE_IN_MB,
-        )
-    except PlanError as e:
-        print(f"eidata export: {e}", file=sys.stderr)
-        return 1
-    for name, (status, detail) in results.items():
-        print(f"{name:40s} {status:9s} {detail}")
-    return 1 if any(s == "error" for s, _ in results.values()) else 0
+        raise Usage("eidata export --format lerobot-v3 needs --out DIR")
+    values = job_values(args, OPTIONS, V30ExportJob)
+    return V30ExportJob.model_validate({"root": args.root, "out": args.out, "cameras": args.cameras, **values})
+
+
+def _run(job: V30ExportJob, args: argparse.Namespace) -> dict[str, tuple[Status, str]]:
+    return export_corpus(
+        job.root, job.out, manifest=job.manifest, cameras=job.cameras, data_mb=job.data_mb, video_mb=job.video_mb
+    )
+
+
+def results_table(results: dict[str, tuple[Status, str]]) -> str:
+    return "\n".join(f"{name:40s} {status:9s} {detail}" for name, (status, detail) in results.items())
+
+
+# Exit 0 when every dataset (or the manifest) is exported, 1 when one failed or the manifest cannot be planned, 2 for
+# a bad call (no --out, a size limit below 1 MB)
+cli = Stage(
+    "export",
+    build_job,
+    _run,
+    results_table,
+    lambda results: any(s == "error" for s, _ in results.values()),
+    usage_errors=(ValidationError,),
+    job_errors=(PlanError,),
+)

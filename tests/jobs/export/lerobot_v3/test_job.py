@@ -315,3 +315,42 @@ def test_validate_accepts_v30_stats_of_multi_dimensional_features(checked: Simpl
     for root in (checked.ref, checked.out / "agibot" / "task_327"):
         report = validate_dataset(root, videos=False)
         assert not [q for q in report.quirks if q.code == "stats_shape_mismatch"], (root, report.quirks)
+
+
+def test_the_call_is_built_from_the_job_model(tiny_corpus: Path, tmp_path: Path, capsys) -> None:
+    """`--format lerobot-v3` through the stage skeleton: the size flags not given leave lerobot's limits (the model's
+    defaults), given ones are read into the model; no --out and a limit below 1 MB are bad calls (exit 2); a manifest
+    that cannot be planned fails the job (exit 1) naming it."""
+    from jobs.cli import build_parser
+    from jobs.export.lerobot_v3.job import V30ExportJob, build_job
+    from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, VIDEO_FILE_SIZE_IN_MB
+
+    def parsed(*flags: str) -> V30ExportJob:
+        argv = ["export", str(tiny_corpus), "--format", "lerobot-v3", "--out", str(tmp_path / "o"), *flags]
+        return build_job(build_parser("export").parse_args(argv))
+
+    job = parsed()
+    assert (job.data_mb, job.video_mb, job.manifest, job.cameras) == (
+        DATA_FILE_SIZE_IN_MB,
+        VIDEO_FILE_SIZE_IN_MB,
+        None,
+        None,
+    )
+    job = parsed("--data-file-size-mb", "3", "--manifest", "all", "--cameras", "none")
+    assert (job.data_mb, job.video_mb, job.manifest, job.cameras) == (3, VIDEO_FILE_SIZE_IN_MB, "all", ["none"])
+
+    assert main(["export", str(tiny_corpus), "--format", "lerobot-v3"]) == 2
+    assert capsys.readouterr().err == "eidata export --format lerobot-v3 needs --out DIR\n"
+    assert (
+        main(
+            ["export", str(tiny_corpus), "--format", "lerobot-v3", "--out", str(tmp_path), "--video-file-size-mb", "0"]
+        )
+        == 2
+    )
+    assert "video_mb" in capsys.readouterr().err
+    assert (
+        main(["export", str(tiny_corpus), "--format", "lerobot-v3", "--out", str(tmp_path), "--manifest", "nope"]) == 1
+    )
+    err = capsys.readouterr().err
+    assert err.startswith(f"eidata export: {tiny_corpus / 'manifests' / 'nope'}") and "eidata curate" in err
+    assert not any(tmp_path.iterdir())  # nothing written by a refused call
