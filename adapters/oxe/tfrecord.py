@@ -168,19 +168,20 @@ def scan_records(path: Where, *, read_payloads: bool = True, verify: bool = True
             offset, index = span.end, index + 1
 
 
-RECORD_BLOCK = 64 << 10
+# One record from an object: a 4 KiB block for its 12-byte header, then payload and footer in one exact ranged GET (a
+# read past one block goes to the store directly, adapters/storage/reads.py): about 1 + 4 KiB / payload fetched per byte
+RECORD_BLOCK, RECORD_BLOCKS = 4 << 10, 2
 
 
 def read_record(path: Where, offset: int, *, index: int | None = None, verify: bool = True) -> bytes:
     """The payload of the record whose header starts at byte `offset`; raise `TFRecordError` on bad framing."""
     path = locate(path)
     size = path.stat().st_size
-    # 64 KiB blocks: the header costs one small ranged read, a payload past 512 KiB one more (adapters/storage/reads.py)
-    with open_binary(path, block_size=RECORD_BLOCK) as f:
+    with open_binary(path, block_size=RECORD_BLOCK, max_blocks=RECORD_BLOCKS) as f:
         f.seek(offset)
         length = _read_header(f, path, offset, index, size)
-        payload = f.read(length)
-        footer = f.read(FOOTER.size)
+        data = f.read(length + FOOTER.size)  # a short read (truncated file) leaves the footer short: checked below
+        payload, footer = data[:length], data[length:]
     if verify:
         _check_payload(payload, footer, path, offset, index)
     return payload

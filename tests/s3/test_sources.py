@@ -6,6 +6,7 @@ fetched is measured against what the readers used (bytes read per byte used) and
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -111,3 +112,51 @@ def test_lerobot_loader_checks_from_the_bucket_find_what_they_find_on_disk(corpu
         assert checks or local.quirks  # something to compare: the demo's datasets are not spotless
         _same(checks, loader_checks(remote), f"lerobot {subset} checks", swap)
         _same(local.quirks, remote.quirks, f"lerobot {subset} quirks", swap)
+
+
+def _put_tree(s3: S3Server, folder: Path, base: str) -> str:
+    fs, _ = filesystem("s3://", s3.options())
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        fs.put_file(str(f), f"{base}/{f.relative_to(folder).as_posix()}")
+    register(f"s3://{base}", s3.options())
+    return f"s3://{base}"
+
+
+@pytest.mark.parametrize(
+    ("sample", "adapter"), [("gr00t_robot_sim_picknplace", "lerobot"), ("octo_bridge_debug_rlds", "oxe")]
+)
+def test_real_samples_from_the_bucket_read_as_from_disk(
+    s3: S3Server, realdata: Path, prefix: str, sample: str, adapter: str
+) -> None:
+    # real files of their makers (tests/data/real): a GR00T LeRobot v2.1 dataset (H.264 mp4s of about 1 MB) and
+    # Octo's Bridge RLDS shards (3.4 MB), larger than one 1 MiB block
+    folder = realdata / sample
+    url = _put_tree(s3, folder, f"raw/{prefix}/{sample}")
+    local = sorted(get_adapter(adapter).discover(folder), key=lambda r: r.sort_key)
+    with metering() as listed:
+        remote = sorted(get_adapter(adapter).discover(locate(url)), key=lambda r: r.sort_key)
+    swap = (url, str(folder))
+    _same(local, remote, f"{sample} refs", swap)
+    bucket_adapter = get_adapter(adapter)
+    with metering() as meter:
+        for a_ref, b_ref in zip(local[:3], remote[:3], strict=True):
+            _same(_read(get_adapter(adapter), a_ref), _read(bucket_adapter, b_ref), f"{sample} {a_ref.raw_id}", swap)
+    print(f"{sample}: discover {listed.as_dict()}, read {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
+    assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter.as_dict()
+
+
+def test_real_agibot_proprio_h5_from_the_bucket(s3: S3Server, shared_realdata: Path, prefix: str) -> None:
+    from adapters.agibot.proprio import read_proprio
+
+    folder = shared_realdata / "agibot_proprio_stats_real"  # one real AgiBot World proprio_stats.h5, 2 MB
+    url = _put_tree(s3, folder, f"raw/{prefix}/agibot")
+
+    def fail(message: str, field: str) -> Exception:
+        return AssertionError(f"{field}: {message}")
+
+    local = read_proprio(folder / "proprio_stats.h5", fail)
+    with metering() as meter:
+        remote = read_proprio(locate(f"{url}/proprio_stats.h5"), fail)
+    _same(local, remote, "proprio", (url, str(folder)))
+    print(f"agibot proprio_stats.h5: {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
+    assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter.as_dict()
