@@ -116,7 +116,7 @@ def child(kind: str, spec_json: dict[str, Any]) -> dict[str, Any]:
 
     from jobs.ingest.discovery import discover
     from jobs.ingest.job import run_ingest
-    from jobs.spec import JobSpec
+    from jobs.spec_models import JobSpec
     from schemas.corpus import QUARANTINE_DIR, parquet_files
 
     spec = JobSpec.model_validate(spec_json)

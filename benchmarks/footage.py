@@ -247,7 +247,7 @@ def warm_up(work: Path) -> None:
 def ingest_job(root: Path, out: Path, image: dict[str, Any] | None) -> dict[str, float]:
     """The real `eidata ingest` job on `root` (embedded Ray, 2 CPUs): output frames per wall second."""
     from jobs.ingest.job import run_ingest
-    from jobs.spec import JobSpec
+    from jobs.spec_models import JobSpec
 
     shutil.rmtree(out, ignore_errors=True)
     spec = {

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, natural_key
-from jobs.spec import JobSpec, SourceSpec
+from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import DATASETS_DIR, JOB_DIR, QUARANTINE_DIR, QuarantineRow, episode_uid, parquet_files
 from schemas.lerobot import EPISODES_PATH
 

@@ -24,7 +24,7 @@ from typing import Any
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef
 from jobs.ingest.discovery import BATCH, WORK_DIR, connect, done_sql, quarantine_row
-from jobs.spec import JobSpec, SourceSpec
+from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import DATASETS_DIR, QUARANTINE_DIR, episode_uid, parquet_files
 from schemas.lerobot import EPISODES_PATH
 
