@@ -1,5 +1,7 @@
-"""What `eidata ingest` loads before it knows whether there is work: checking a spec loads none of the heavy packages
-(issue 25 item 5). Each check runs the CLI in a fresh interpreter, as a user does, and reads its `sys.modules`."""
+"""The `eidata` entry point: `main` runs the command's job and returns its status; a command imports only its own
+options; and what `eidata ingest` loads before it knows whether there is work: checking a spec loads none of the
+heavy packages (issue 25 item 5). The import checks run the CLI in a fresh interpreter, as a user does, and read its
+`sys.modules`. (The frozen option surface: test_cli_surface.py.)"""
 
 from __future__ import annotations
 
@@ -8,6 +10,11 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
+
+from jobs.cli import main
+from tests.fixtures.corpus import episode, write_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "ray", "av", "scipy")
@@ -47,3 +54,21 @@ def test_checking_a_spec_loads_no_heavy_package(tmp_path: Path) -> None:
     assert code == 2
     assert loaded == [], f"checking a spec imported {loaded}"
     assert not (tmp_path / "out").exists()  # no work started
+
+
+def test_main_runs_the_command_and_returns_its_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_dataset(tmp_path / "franka", "franka", [episode(3, "pick", "franka/pick/e0", "franka")])
+    assert main(["inspect", str(root)]) == 0
+    assert "franka" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["no-such-command"])
+    assert exc.value.code == 2 and "invalid choice: 'no-such-command'" in capsys.readouterr().err
+
+
+def test_a_command_imports_only_its_own_options() -> None:
+    probe = (
+        "import sys; from jobs.cli import build_parser; build_parser('inspect').parse_args(['inspect', '.']); "
+        "print(sorted(m for m in sys.modules if m.startswith(('jobs.stages', 'jobs.export', 'jobs.ingest', 'torch'))))"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == "[]", run.stdout + run.stderr
