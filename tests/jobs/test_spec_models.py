@@ -87,3 +87,10 @@ def test_a_source_round_trips_through_its_dump(base: Path) -> None:
     dumped = src.model_dump(mode="json")
     assert dumped["root"] == str(base / "raw" / "bridge") and dumped["tier"] == "low"
     assert SourceSpec.model_validate(dumped, context={BASE_DIR: Path("/elsewhere")}) == src
+
+
+def test_a_file_url_root_is_the_folder(base: Path) -> None:
+    # (an object-store root is checked against a real server: tests/s3/test_spec_roots.py)
+    url = f"file://{base / 'raw' / 'bridge'}"
+    spec = JobSpec.model_validate(_spec(base, source={"root": url}), context={BASE_DIR: base})
+    assert spec.sources[0].root == base / "raw" / "bridge" and spec.sources[0].storage is None
