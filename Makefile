@@ -71,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.export_v3
 	$(BIN)/python -m benchmarks.quantile_stats
 	$(BIN)/python -m benchmarks.behaviour
+	$(BIN)/python -m benchmarks.bucket_output
 
 clean:
 	rm -rf $(VENV) $(ORACLE_V30) $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -124,9 +124,15 @@ class CommitLog:
         return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
     def commit(
-        self, group: str, objects: dict[str, dict[str, Any]], meta: dict[str, Any] | None = None
+        self,
+        group: str,
+        objects: dict[str, dict[str, Any]],
+        meta: dict[str, Any] | None = None,
+        *,
+        in_place: bool = False,
     ) -> CommitRecord:
-        """Make `objects` (staged by `stage`) visible as one group: one conditional put, then apply."""
+        """Make `objects` (staged by `stage`, or with `in_place` already put at their final keys by the caller) visible
+        as one group: one conditional put, then apply (nothing to apply in place: no request more)."""
         records = self.records()
         record = CommitRecord(seq=len(records) + 1, group=group, objects=dict(sorted(objects.items())), meta=meta or {})
         if not put_if_absent(self.fs, self._record_key(record.seq), record.to_bytes()):
@@ -136,7 +142,8 @@ class CommitLog:
             )
         records.append(record)
         self._keys.update(self.final_key(rel) for rel in record.objects)
-        self.apply(record)
+        if not in_place:
+            self.apply(record)
         return record
 
     def apply(self, record: CommitRecord) -> None:

@@ -137,7 +137,7 @@ class DatasetPublisher:
             if not put_if_absent(self.fs, key, data) and self.fs.cat_file(key) != data:
                 # recovery deleted every uncommitted key: another writer put this one since
                 raise CommitConflictError(f"{key}: another writer put other bytes here (its lease was not ours)")
-        record = self.log.commit(record_group(journal), objects, record_meta(journal))
+        record = self.log.commit(record_group(journal), objects, record_meta(journal), in_place=True)
         if not self.keep_local:
             for rel in objects:
                 (self.scratch / rel).unlink(missing_ok=True)
