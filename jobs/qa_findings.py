@@ -18,6 +18,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from adapters.storage.location import locate
 from schemas.behaviour import BehaviourConfig
 from schemas.corpus import JOB_DIR
 from schemas.qa import APPROACH_BINS, QAConfig, QARecord
@@ -193,7 +194,8 @@ def overview(summary: DatasetQA) -> str:
 def _corpus_section(path: Path, section: str, model: type[C]) -> C:
     """`canonicalize.<section>` of the resolved spec the ingest job left in its corpus (`<corpus>/job/spec.yaml`,
     found above `path`), else the model's defaults."""
-    for folder in [Path(path), *Path(path).parents]:
+    path = locate(path)  # a Path or a UPath: a dataset in a bucket looks for its corpus's spec in the bucket
+    for folder in [path, *path.parents]:
         spec = folder / JOB_DIR / "spec.yaml"
         if spec.is_file():
             try:

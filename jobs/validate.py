@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import pyarrow as pa
 from pydantic import BaseModel
 
 from adapters.lerobot.checks import loader_checks
 from adapters.lerobot.source import LeRobotSource, meta_error
+from adapters.storage.location import Location, is_object, locate
 from jobs.qa_behaviour import finding_messages, summarize_behaviour
 from jobs.qa_behaviour import overview as behaviour_overview
 from jobs.qa_findings import corpus_behaviour_config, corpus_qa_config, findings, overview, summarize
@@ -67,31 +67,33 @@ class ValidationReport(BaseModel):
         return "\n".join(lines)
 
 
-def qa_quirks(root: Path, config: QAConfig | None = None) -> list[Quirk]:
+def qa_quirks(root: Location, config: QAConfig | None = None) -> list[Quirk]:
     """The geometry QA of a dataset eidata wrote (its episodes' lineage `qa`), as quirks; none for other datasets.
     `config`: the thresholds (default: those the dataset's corpus was ingested with)."""
-    path = Path(root) / EPISODES_PATH
+    root = locate(root)
+    path = root / EPISODES_PATH
     if not path.is_file():
         return []
     try:
-        summary = summarize(Path(root).name, [EpisodeLineage.of(line).qa for _, line in read_jsonl(path)])
+        summary = summarize(root.name, [EpisodeLineage.of(line).qa for _, line in read_jsonl(path)])
     except ValueError as err:  # a torn line is the loader's finding; an invalid lineage is ours
         return [
             Quirk(code="qa_unreadable", severity="warning", message=f"geometry QA not read: {err}", path=EPISODES_PATH)
         ]
     if summary is None:
         return []
-    config = config if config is not None else corpus_qa_config(Path(root))
+    config = config if config is not None else corpus_qa_config(root)
     out = [Quirk(code="qa_summary", severity="info", message=f"geometry QA: {overview(summary)}", path=EPISODES_PATH)]
     return out + [
         Quirk(code=f.code, severity="warning", message=f.message, path=EPISODES_PATH) for f in findings(summary, config)
     ]
 
 
-def behaviour_quirks(root: Path, config: BehaviourConfig | None = None) -> list[Quirk]:
+def behaviour_quirks(root: Location, config: BehaviourConfig | None = None) -> list[Quirk]:
     """The behaviour QA of a dataset eidata wrote (its episodes' lineage `behaviour`), as quirks: an info line with
     the measured values and a warning per finding naming value, threshold and episodes; none for other datasets."""
-    path = Path(root) / EPISODES_PATH
+    root = locate(root)
+    path = root / EPISODES_PATH
     if not path.is_file():
         return []
     labels, records, tasks, lengths = [], [], [], []
@@ -105,8 +107,8 @@ def behaviour_quirks(root: Path, config: BehaviourConfig | None = None) -> list[
     except ValueError as err:
         msg = f"behaviour QA not read: {err}"
         return [Quirk(code="qa_unreadable", severity="warning", message=msg, path=EPISODES_PATH)]
-    config = config if config is not None else corpus_behaviour_config(Path(root))
-    b = summarize_behaviour(Path(root).name, labels, records, tasks, lengths, config)
+    config = config if config is not None else corpus_behaviour_config(root)
+    b = summarize_behaviour(root.name, labels, records, tasks, lengths, config)
     if b is None:
         return []
     out = [
@@ -120,11 +122,11 @@ def behaviour_quirks(root: Path, config: BehaviourConfig | None = None) -> list[
 
 
 def validate_dataset(
-    root: Path, *, data: bool = True, videos: bool = True, qa: QAConfig | None = None
+    root: Location, *, data: bool = True, videos: bool = True, qa: QAConfig | None = None
 ) -> ValidationReport:
     """One dataset root. An unreadable `info.json` or episodes meta is itself the report (one error). `qa`: the
     geometry QA thresholds (default: those of the corpus's ingest spec, else `QAConfig()`)."""
-    root = Path(root)
+    root = locate(root)
     adapter = LeRobotSource({"validate_data": data})
     try:
         ds = adapter.dataset(root)
@@ -144,16 +146,17 @@ def validate_dataset(
     )
 
 
-def validate_path(path: Path, *, data: bool = True, videos: bool = True) -> list[ValidationReport]:
+def validate_path(path: Location | str, *, data: bool = True, videos: bool = True) -> list[ValidationReport]:
     """A dataset root, every dataset of a corpus root (`datasets/<source>/<subset>/`), or every dataset one or two
     levels below `path` (the adapter's discovery rule)."""
-    corpus = find_datasets(Path(path)) if (Path(path) / DATASETS_DIR).is_dir() else []
-    roots = corpus or [r for _, r in LeRobotSource().dataset_roots(Path(path))]  # ValueError: no dataset there
+    path = locate(path)  # a folder, or an object-store URL (a dataset or a folder of datasets in a bucket)
+    corpus = find_datasets(path) if not is_object(path) and (path / DATASETS_DIR).is_dir() else []
+    roots = corpus or [r for _, r in LeRobotSource().dataset_roots(path)]  # ValueError: no dataset there
     return [validate_dataset(r, data=data, videos=videos) for r in roots]
 
 
 def cli_validate(args: argparse.Namespace) -> int:
-    path = Path(args.path)
+    path = locate(args.path)
     try:
         reports = validate_path(path, data=not getattr(args, "no_data", False))
     except (ValueError, OSError) as err:

@@ -160,3 +160,15 @@ def test_real_agibot_proprio_h5_from_the_bucket(s3: S3Server, shared_realdata: P
     _same(local, remote, "proprio", (url, str(folder)))
     print(f"agibot proprio_stats.h5: {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
     assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter.as_dict()
+
+
+def test_validate_a_lerobot_folder_in_the_bucket_as_on_disk(corpus: dict[str, Any]) -> None:
+    from jobs.validate import validate_path
+
+    swap = (corpus["base"], str(corpus["raw"]))
+    local = validate_path(corpus["roots"]["lerobot"])
+    remote = validate_path(corpus["urls"]["lerobot"])
+    assert [r.root for r in local] == [r.root.replace(*swap) for r in remote] and len(local) == 2
+    for a, b in zip(local, remote, strict=True):
+        _same(a.model_dump(), b.model_dump(), f"validate {a.root}", swap)
+    assert any(r.failed(False) for r in local)  # the demo's unreadable parquet is an error either way
