@@ -12,9 +12,10 @@ from adapters.storage.location import Where, readable
 
 
 class _ObjectH5File(h5py.File):
-    """An h5py.File that also closes the file object it reads."""
+    """An h5py.File that also closes the file object it reads (`source`)."""
 
     _stack: ExitStack
+    source: Any
 
     def close(self) -> None:
         try:
@@ -36,5 +37,5 @@ def open_h5(where: Where, **kwargs: Any) -> h5py.File:
     except BaseException:
         stack.close()
         raise
-    f._stack = stack
+    f._stack, f.source = stack, src
     return f

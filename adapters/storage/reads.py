@@ -160,6 +160,10 @@ def _open(fs, path, cache_type, block_size, cache_options, meter):  # type: igno
         meter.size = os.fstat(f.fileno()).st_size
         return CountingFile(_LocalCounted(f, meter), meter)
     f = fs.open(path, "rb", block_size=block_size, cache_type=cache_type, cache_options=cache_options)
+    if not hasattr(f, "cache"):  # a filesystem whose files are not buffered remote files (memory://): nothing fetched
+        if meter is not None:
+            meter.size = f.size if hasattr(f, "size") else fs.size(path)
+        return f if meter is None else CountingFile(f, meter)
     if meter is not None:
         meter.size = f.size
         _count_fetches(f, meter)  # before the wrapper below takes the fetcher for its direct reads
