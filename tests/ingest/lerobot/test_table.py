@@ -3,79 +3,46 @@ arrow -> parquet -> `datasets` unchanged for every shape lerobot stores (scalar,
 
 from __future__ import annotations
 
-import json
+import subprocess
+import sys
 from pathlib import Path
 
-import datasets
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from ingest.lerobot.table import arrow_schema, column_numpy, table_features, to_arrow
+from ingest.lerobot.table import arrow_schema, column_numpy, table_features
 from schemas.lerobot import FeatureSpec
+from tests.ingest.lerobot.table_vs_datasets import FEATURES, columns
 
-FEATURES = {
-    "index": FeatureSpec(dtype="int64", shape=(1,)),
-    "done": FeatureSpec(dtype="bool", shape=(1,)),
-    "observation.state": FeatureSpec(dtype="float32", shape=(7,)),
-    "observation.hand_keypoints": FeatureSpec(dtype="float32", shape=(21, 3)),
-    "observation.volume": FeatureSpec(dtype="float64", shape=(2, 3, 4)),
-    "observation.images.head": FeatureSpec(dtype="video", shape=(8, 8, 3), names=["height", "width", "channels"]),
-}
+REPO = Path(__file__).resolve().parents[3]
 
 
-def _hf_features() -> datasets.Features:
-    """lerobot 0.3.3's `get_hf_features_from_features` (lerobot/datasets/utils.py:362-386, installed in the venv,
-    whose module needs torchvision to import): video skipped, (1,) -> Value, 1-D -> Sequence(length), n-D -> ArrayND."""
-    out = {}
-    for key, ft in FEATURES.items():
-        if ft.is_video:
-            continue
-        if ft.shape == (1,):
-            out[key] = datasets.Value(ft.dtype)
-        elif len(ft.shape) == 1:
-            out[key] = datasets.Sequence(length=ft.shape[0], feature=datasets.Value(ft.dtype))
-        else:
-            out[key] = getattr(datasets, f"Array{len(ft.shape)}D")(shape=ft.shape, dtype=ft.dtype)
-    return datasets.Features(out)
-
-
-def _columns(n: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    return {
-        "index": np.arange(n, dtype=np.int64),
-        "done": np.arange(n) == n - 1,
-        "observation.state": rng.normal(size=(n, 7)).astype(np.float32),
-        "observation.hand_keypoints": rng.normal(size=(n, 21, 3)).astype(np.float32),
-        "observation.volume": rng.normal(size=(n, 2, 3, 4)),
-    }
+def _child(*args: str) -> None:
+    """A check of table_vs_datasets.py in a child process (importing `datasets` changes how pyarrow reads ArrayND)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.ingest.lerobot.table_vs_datasets", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
 
 
 def test_schema_is_what_datasets_derives_from_lerobots_features() -> None:
-    ours, theirs = arrow_schema(FEATURES), _hf_features().arrow_schema
-    assert ours.names == theirs.names  # video left out, feature order kept
-    for name in ours.names:
-        t = theirs.field(name).type
-        assert ours.field(name).type == getattr(t, "storage_type", t), name
-    meta = json.loads(ours.metadata[b"huggingface"])
-    assert datasets.Features.from_dict(meta["info"]["features"]) == _hf_features()
+    _child("schema")
 
 
 def test_columns_round_trip_through_parquet_and_datasets(tmp_path: Path) -> None:
-    schema, cols = arrow_schema(FEATURES), _columns(5)
-    table = pa.table({k: to_arrow(v, schema.field(k).type) for k, v in cols.items()}, schema=schema)
-    pq.write_table(table, tmp_path / "episode_000000.parquet")
-    ds = datasets.Dataset.from_parquet(str(tmp_path / "episode_000000.parquet"))
-    assert ds.features == _hf_features()
-    for name, values in cols.items():  # python values (datasets' numpy format turns float64 ArrayND into float32)
-        np.testing.assert_array_equal(np.asarray(ds[name], dtype=values.dtype), values)
+    _child("round-trip", str(tmp_path))
+    assert (tmp_path / "episode_000000.parquet").is_file()
 
 
 def test_staged_flat_columns_read_back_in_their_feature_shape() -> None:
     """Staging keeps an N-D value flat, one fixed-size list per row (ingest/lerobot/staging.py); `column_numpy`
     gives it back as (rows, *shape)."""
-    for name, values in _columns(4).items():
+    for name, values in columns(4).items():
         ft = FEATURES[name]
         if ft.shape == (1,):
             col = pa.chunked_array([pa.array(values[:2]), pa.array(values[2:])])
