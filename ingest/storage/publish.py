@@ -25,6 +25,7 @@ from typing import Any
 
 import fsspec
 
+from ingest.lerobot.journal import split_lines
 from ingest.storage.commit_log import CommitConflictError, CommitLog, CommitRecord
 from ingest.storage.objects import exists, list_keys, put, put_if_absent
 from schemas.lerobot import INFO_PATH
@@ -55,14 +56,18 @@ def record_group(journal: dict[str, Any]) -> str:
 
 def derived_meta(records: list[CommitRecord]) -> dict[str, bytes]:
     """The dataset's meta files from its records: each jsonl the concatenation of the text every record appended to
-    it, `info.json` the last record's. Byte for byte what the local writer's journals leave on disk."""
+    it, with the lines a meta change rewrote (`ingest.storage.meta_change`) replaced in order, `info.json` the last
+    record's. Byte for byte what the local writer's journals leave on disk."""
     if not records:
         return {}
-    texts: dict[str, list[str]] = {}
+    lines: dict[str, list[str]] = {}
     for r in records:
+        for rel, by_line in r.meta.get("lines", {}).items():  # a meta change's rewritten lines (meta_change.py)
+            for n, text in by_line.items():
+                lines[rel][int(n)] = text
         for rel, text in r.meta["appends"].items():
-            texts.setdefault(rel, []).append(text)
-    out = {rel: "".join(parts).encode() for rel, parts in sorted(texts.items())}
+            lines.setdefault(rel, []).extend(split_lines(text))
+    out = {rel: "".join(parts).encode() for rel, parts in sorted(lines.items())}
     out[INFO_PATH] = records[-1].meta["info"].encode()  # last: a reader trusting info's totals sees complete lines
     return out
 

@@ -152,11 +152,12 @@ def refresh_catalog(root: Path, changed: bool, what: str, logger: logging.Logger
     stage's files are written) naming the command that redoes it."""
     from jobs.catalog.build import rebuild_catalog
     from jobs.catalog.rows import CatalogError
+    from jobs.runtime.bucket_stage import scratch_digests
 
     if not (changed or not (root / EPISODES_DIR).exists()):
         return None
     try:
-        return rebuild_catalog(root)
+        return rebuild_catalog(root, digests_for=scratch_digests(root))  # a bucket's scratch: from its records
     except CatalogError as e:
         logger.warning("%s written, but the catalog was not updated (%s); run `eidata catalog %s`", what, e, root)
         return None

@@ -1,0 +1,69 @@
+"""A stage's edits of a bucket dataset's meta (captions: tasks added, episode lines rewritten) published as one commit
+record (DESIGN.md 3.2).
+
+A stage after ingest runs on a scratch corpus whose datasets' meta is derived from their commit records
+(`DatasetPublisher.hydrate`); its writer journals and applies a meta update there as on a local output. What reaches
+the bucket is the difference between the scratch's meta and the records' (`meta_change`): per jsonl file the lines
+rewritten (an episode's line, same position) and the text appended, and the next `info.json`. That difference is one
+commit record with no object (`publish_meta_change`), the commit point as for an episode: before its conditional put
+the bucket's meta is the old one, after it `derived_meta` (which replays rewritten lines, then appends, record by
+record) gives byte for byte the scratch's files, and `publish_meta` / the next job's recovery writes them. A stage
+killed before the record leaves the bucket as it was; its rerun plans the same edits again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from ingest.lerobot.journal import split_lines
+from ingest.storage.commit_log import CommitRecord
+from ingest.storage.publish import DatasetPublisher, derived_meta
+from schemas.lerobot import INFO_PATH
+
+
+class MetaChangeError(RuntimeError):
+    """The scratch's meta is not the records' meta plus rewritten lines and appends (a line removed or moved)."""
+
+
+def meta_change(old: dict[str, bytes], new: dict[str, bytes], where: str = "") -> dict[str, Any] | None:
+    """The record meta that turns the meta files `old` into `new` (both {rel: bytes}, `INFO_PATH` among them);
+    None when they are equal. A jsonl file may have lines rewritten in place and lines appended, nothing else."""
+    if old == new:
+        return None
+    if set(old) - set(new):
+        raise MetaChangeError(f"{where}: the stage removed {sorted(set(old) - set(new))}")
+    lines: dict[str, dict[str, str]] = {}
+    appends: dict[str, str] = {}
+    for rel in sorted(set(new) - {INFO_PATH}):
+        before, after = split_lines(old.get(rel, b"").decode()), split_lines(new[rel].decode())
+        if len(after) < len(before):
+            raise MetaChangeError(f"{where}/{rel}: {len(before)} lines in the bucket, {len(after)} after the stage")
+        changed = {str(n): a for n, (b, a) in enumerate(zip(before, after, strict=False)) if a != b}
+        if changed:
+            lines[rel] = changed
+        if len(after) > len(before):
+            appends[rel] = "".join(after[len(before) :])
+    return {"lines": lines, "appends": appends, "info": new[INFO_PATH].decode(), "episodes": []}
+
+
+def scratch_meta(scratch: Path, like: dict[str, bytes]) -> dict[str, bytes]:
+    """The scratch dataset's meta files: those the records derive (`like`) and any new jsonl beside them."""
+    meta = Path(scratch) / "meta"
+    rels = set(like) | {p.relative_to(scratch).as_posix() for p in meta.glob("*.jsonl")}
+    return {rel: (Path(scratch) / rel).read_bytes() for rel in sorted(rels) if (Path(scratch) / rel).exists()}
+
+
+def publish_meta_change(publisher: DatasetPublisher) -> CommitRecord | None:
+    """Commit the scratch's meta edits as one record (call under the output's lease, after the stage's writers
+    closed); None when the stage changed nothing. The meta objects are rewritten by `publisher.finish`."""
+    old = derived_meta(publisher.log.records(refresh=True))
+    if not old:
+        return None  # a dataset the bucket has no record of: nothing a stage after ingest may create
+    change = meta_change(old, scratch_meta(publisher.scratch, old), publisher.prefix)
+    if change is None:
+        return None
+    digest = hashlib.sha256(json.dumps(change, sort_keys=True).encode()).hexdigest()[:16]
+    return publisher.log.commit(f"meta change {digest}", {}, change, in_place=True)
