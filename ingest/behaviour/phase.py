@@ -32,6 +32,7 @@ from ingest.behaviour.tracking import tracking_behaviour
 from ingest.canonical.episode import CameraChecks, CanonicalEpisode, ResampledCamera
 from ingest.lerobot.errors import EpisodeError
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.canonical import image_key
 from schemas.canonicalize import Workspace
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
@@ -259,11 +260,22 @@ class FrameTap:
     def add(self, camera: str, frame: np.ndarray) -> None:
         self.thumbs.setdefault(camera, []).append(thumbnails(frame[None])[0])
 
-    def cameras(self, fps: float, config: BehaviourConfig, moving: np.ndarray) -> dict[str, CameraBehaviour]:
+    def cameras(
+        self, fps: float, config: BehaviourConfig, moving: np.ndarray, indices: dict[str, np.ndarray]
+    ) -> dict[str, CameraBehaviour]:
+        """Each camera measured over its source frames: a grid frame that shows the same source frame as the one
+        before (`indices`: a camera slower than the grid, the real 3 Hz fractal camera on the 10 Hz grid) repeats
+        it by design, so only each source frame's first grid frame counts, at the camera's own rate; a source frame
+        moves when any grid frame showing it does."""
         out = {}
         for name, th in self.thumbs.items():
             n = min(len(th), len(moving))
-            out[name] = camera_behaviour_thumbs(np.stack(th[:n]), fps, config, moving[:n])
+            idx = np.asarray(indices.get(name, np.arange(n)))[:n]
+            first = np.r_[True, idx[1:] != idx[:-1]] if len(idx) == n else np.ones(n, bool)
+            starts = np.flatnonzero(first)
+            moved = np.logical_or.reduceat(moving[:n], starts) if n else moving[:0]
+            rate = fps * len(starts) / n if n else fps
+            out[name] = camera_behaviour_thumbs(np.stack(th[:n])[first], rate, config, moved)
         return out
 
 
@@ -285,7 +297,8 @@ def assess_cameras(ep: CanonicalEpisode, tap: FrameTap, fps: float) -> list[Find
     checks = ep.camera_checks
     if checks is None or ep.behaviour is None or not tap.thumbs:
         return []
-    cams = tap.cameras(fps, checks.config, _moving(ep, checks.workspace))
+    indices = {image_key(k): c.indices for k, c in ep.cameras.items()}
+    cams = tap.cameras(fps, checks.config, _moving(ep, checks.workspace), indices)
     ep.behaviour = ep.behaviour.model_copy(update=worst_camera(list(cams.values())))
     found = [f for f in episode_findings(ep.behaviour, checks.config) if f.code.startswith("qa_cam_")]
     ep, rejected = _apply(ep, found)

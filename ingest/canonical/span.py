@@ -4,8 +4,10 @@
 `EpisodeContext` every span shares; `canonicalize_span` then runs the phases, each reading the context and filling the
 `Span` record: the grid, the hand state (resampled as given, or built from wrist poses: camera decoupling, EEF offset,
 per-hand blocks), the mask and the action, validity, the natives and cameras on the grid, and the cut of the kept
-frames into episodes, each with its quality tier and its geometry QA. A span validity rejects comes back as a
-`SpanRejection` value; nothing here writes to the raw episode.
+frames into episodes (idle ends trimmed by the behaviour QA, each part saying why it was cut), each with its quality
+tier, its geometry QA and its behaviour QA (`ingest.behaviour.phase`: the camera checks follow as the writer encodes).
+A span validity rejects comes back as a `SpanRejection` value, as does one whose every part a behaviour finding
+quarantines; nothing here writes to the raw episode.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
+from ingest.behaviour.phase import assess_arrays, idle_cut
 from ingest.canonical import resample as rs
 from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
 from ingest.canonical.episode import CanonicalEpisode, ResampledCamera
@@ -118,7 +121,31 @@ def canonicalize_span(
     span.cameras = _cameras_on_grid(ctx, span)
     keep = report.keep if report.keep else [(0, len(span.grid))]
     tags = [span.suffix + (f"#keep{j}" if len(keep) > 1 else "") for j in range(len(keep))]
-    return [_episode(ctx, span, a, b, tag) for (a, b), tag in zip(keep, tags, strict=True)]
+    episodes, dropped = [], []
+    for (a, b), tag in zip(keep, tags, strict=True):
+        ep, rejected = _episode(ctx, span, a, b, tag)
+        if rejected is None:
+            episodes.append(ep)
+        else:  # a behaviour finding that quarantines: named in the kept parts' reasons, or the span's rejection
+            dropped.append(f"frames {a}..{b - 1} of the span rejected: {rejected}")
+    if not episodes:
+        return SpanRejection(t_start, t_end, "; ".join(dropped))
+    for ep in episodes:
+        ep.tier_reasons += dropped
+    return episodes
+
+
+def _cut_reasons(ctx: EpisodeContext, span: Span, a: int, b: int) -> list[str]:
+    """Why this episode is a part of its raw episode: the gaps it was split at, the frames validity dropped."""
+    assert span.validity is not None
+    out = []
+    if span.suffix:
+        out.append(f"cut at gaps over {ctx.spec.max_gap_s:g} s (span_s: where it lies in the raw episode)")
+    n = len(span.grid)
+    if (a, b) != (0, n) and span.validity.keep:
+        flagged = ", ".join(f"{k} {v}" for k, v in span.validity.reasons.items() if v) or "none flagged"
+        out.append(f"cut by validity: frames {a}..{b - 1} of the span's {n} kept (frames flagged: {flagged})")
+    return out
 
 
 def _grid(ctx: EpisodeContext, t_start: float, t_end: float, suffix: str) -> Span:
@@ -265,11 +292,15 @@ def _tier(ctx: EpisodeContext, span: Span, a: int, b: int) -> tuple[QualityTier,
     )
 
 
-def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> CanonicalEpisode:
-    """Frames [a, b) of the span as an episode (`tag` names it among the raw episode's), with its quality tier and
-    geometry QA."""
+def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple[CanonicalEpisode, str | None]:
+    """Frames [a, b) of the span as an episode (`tag` names it among the raw episode's), its idle ends cut, with its
+    quality tier, geometry QA and behaviour QA (`ingest.behaviour.phase`); and why to quarantine it, or None."""
     raw, spec, mask, nat = ctx.raw, ctx.spec, span.mask, span.natives
     assert mask is not None and span.action is not None and span.interp is not None and nat is not None
+    cuts = _cut_reasons(ctx, span, a, b)
+    workspace = spec.validity.limits_for(ctx.emb.name).workspace
+    idle = idle_cut(span.state[a:b], mask, spec.fps, spec.behaviour, workspace)
+    a, b = a + idle.start, a + idle.stop
     m = b - a
     sub_t0 = span.t_start + a / spec.fps
     tier, reasons = _tier(ctx, span, a, b)
@@ -288,7 +319,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         interpolated=span.interp[a:b],
         task=_task_text(raw),
         tier=tier,
-        tier_reasons=[*ctx.reasons, *reasons],
+        tier_reasons=[*ctx.reasons, *cuts, *reasons],
         native_fps=raw.native_fps,
         success=raw.success,
         cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in span.cameras.items()},
@@ -301,7 +332,8 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         info=span.info,
     )
     ep.qa = _qa(ctx, span, ep, a, b)
-    return ep
+    behaviour = assess_arrays(ep, spec.fps, spec.behaviour, workspace, cut=idle)
+    return behaviour.episode, behaviour.rejected
 
 
 def _qa(ctx: EpisodeContext, span: Span, ep: CanonicalEpisode, a: int, b: int) -> QARecord:

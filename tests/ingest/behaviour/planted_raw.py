@@ -20,8 +20,8 @@ from adapters.base import CameraSource, RawEpisode, Stream
 from adapters.cameras import fit_rgb
 from adapters.registry import get_adapter
 from adapters.synthetic.behaviour_defects import Episode, Planted
-from ingest.behaviour.phase import BehaviourRejected, assess_arrays
-from ingest.canonical.canonicalize import canonicalize
+from ingest.behaviour.phase import BehaviourRejected
+from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
@@ -91,16 +91,11 @@ def planted(
 def ingest(raw: RawEpisode, spec: CanonicalizeSpec, dataset: Path) -> tuple[list[CanonicalEpisode], str | None]:
     """Canonicalize `raw` and write its episodes into `dataset` as the ingest worker does; (episodes written,
     the quarantine reason or None)."""
-    episodes = canonicalize(raw, spec)
-    if not episodes:
-        return [], "; ".join(raw.tier_reasons)
+    result = canonicalize_spans(raw, spec)
+    if not result.episodes:
+        return [], result.rejection_message()
     written = []
-    for ep in episodes:
-        if ep.camera_checks is None:  # canonicalize without the behaviour phase hooked in
-            asm = assess_arrays(ep, spec.fps, spec.behaviour, spec.validity.limits_for(ep.embodiment).workspace)
-            if asm.rejected:
-                return [], asm.rejected
-            ep = asm.episode
+    for ep in result.episodes:
         features = dataset_features(ep)
         try:
             with LeRobotWriter.create_or_open(dataset, fps=spec.fps, features=features, robot_type=ep.embodiment) as w:
