@@ -1,11 +1,14 @@
 """`eidata train`: a preset and a manifest -> a run folder; `--resume` continues one.
 
     eidata train --manifest CORPUS/manifests/NAME --preset tiny|lda-1b [--steps N] [--resume [CKPT]] [--out RUN]
+    eidata train --manifest s3://BUCKET/CORPUS/manifests/NAME [--cache-dir DIR] [--cache-bytes N] ...  # AWS_* env
     torchrun --nproc_per_node 8 -m jobs.cli train --manifest ... --preset lda-1b        # DDP, one GPU per process
 
 Run folder (default `runs/<manifest>-<preset>`): config.json, norm_stats.json, metrics.jsonl, checkpoints/.
 A fresh run's `--steps` is the cosine horizon and the stop step; on resume the config (horizon included) comes
-from the checkpoint and `--steps` only moves the stop step.
+from the checkpoint and `--steps` only moves the stop step. A manifest in a bucket is read with the standard AWS
+credentials and endpoint (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_S3, ~/.aws), checked before any
+work; the files an epoch opens are kept in a bounded local cache (training/corpus_files.py).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from adapters.storage.urls import StorageError, preflight
 from jobs.runtime.options import Arg, Opt, add_options, job_values
+from schemas.storage import is_remote
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 
 # flags that define the run: on resume they must match the checkpoint's config when given
@@ -36,7 +41,7 @@ def _train(field: str, *flags: str, **kw: Any) -> Opt:
 
 # `eidata train`, in the flags' order
 TRAIN_OPTIONS: tuple[Opt | Arg, ...] = (
-    Opt(TrainConfig, "manifest", required=True, unset=True, help="manifest folder (CORPUS/manifests/NAME)"),
+    Opt(TrainConfig, "manifest", required=True, unset=True, help="manifest folder or URL (CORPUS/manifests/NAME)"),
     _train("preset", help=f"model size: {' or '.join(PRESETS)} (default {DEFAULT_PRESET})"),
     _train("schedule_steps", "--steps", help="train to this step (fresh run: also the cosine horizon)"),
     Arg(("--resume",), {"nargs": "?", "const": "latest", "default": None, "help": "continue the run (or from CKPT)"}),
@@ -46,6 +51,8 @@ TRAIN_OPTIONS: tuple[Opt | Arg, ...] = (
     _train("lara.stride", "--lam-stride"),
     _train("lara.weights", "--lam-weights"),
     _train("data.num_workers", "--num-workers"),
+    _train("data.cache_dir", "--cache-dir"),
+    _train("data.cache_bytes", "--cache-bytes"),
     _train("seed"),
     Arg(("--device",), {"default": None, "help": "cpu or cuda (default: cuda when available)"}),
     _train("log_every"),
@@ -99,20 +106,30 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
 def _runtime(args: argparse.Namespace, cfg: TrainConfig) -> dict[str, object]:
     """Fields a run may change between launches (resume included)."""
     out: dict[str, object] = {}
-    if args.num_workers is not None:
-        out["data"] = DataConfig(**{**cfg.data.model_dump(), "num_workers": args.num_workers})
+    data = {k: getattr(args, k) for k in ("num_workers", "cache_dir", "cache_bytes") if getattr(args, k) is not None}
+    if data:
+        out["data"] = DataConfig(**{**cfg.data.model_dump(), **data})
     for key in ("log_every", "ckpt_every", "peak_tflops", "compile", "checkpointing", "attention"):
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)
     return out
 
 
-def build_config(args: argparse.Namespace, manifest: Path, resume_from: Path | None) -> TrainConfig:
+def _manifest_ref(manifest: Path | str) -> str:
+    """A manifest as a run config names it: a resolved folder, or the URL as given (no trailing slash)."""
+    return manifest.rstrip("/") if isinstance(manifest, str) else str(manifest.resolve())
+
+
+def _as_manifest(text: str) -> Path | str:
+    return text if is_remote(text) else Path(text)
+
+
+def build_config(args: argparse.Namespace, manifest: Path | str, resume_from: Path | None) -> TrainConfig:
     if resume_from is not None:
         from training.checkpoint import checkpoint_config, load_checkpoint
 
         saved, _ = checkpoint_config(load_checkpoint(resume_from))
-        if Path(saved.manifest).resolve() != manifest.resolve():
+        if _manifest_ref(_as_manifest(saved.manifest)) != _manifest_ref(manifest):
             raise ValueError(f"--manifest {manifest} is not the checkpoint's manifest {saved.manifest}")
         for flag, field in _FIXED_FLAGS.items():
             given = getattr(args, flag)
@@ -147,7 +164,7 @@ def build_config(args: argparse.Namespace, manifest: Path, resume_from: Path | N
         fields["lara"] = LaraConfig(mode=args.lara or "joint", weights=args.lam_weights, **stride)
         if args.lam_weights is not None and not Path(args.lam_weights).is_file():
             raise ValueError(f"--lam-weights {args.lam_weights}: no such file")
-    cfg = config_from_preset(args.preset or DEFAULT_PRESET, manifest.resolve(), **fields)
+    cfg = config_from_preset(args.preset or DEFAULT_PRESET, _manifest_ref(manifest), **fields)
     return cfg.model_copy(update=_runtime(args, cfg))
 
 
@@ -159,12 +176,19 @@ def cli_train(args: argparse.Namespace) -> int:
     from training.episodes import DataError
     from training.trainer import resolve_resume, train
 
-    manifest = Path(args.manifest)
-    if not (manifest / MANIFEST_JSON).is_file():
+    manifest: Path | str = args.manifest
+    if is_remote(str(manifest)):
+        try:
+            preflight(f"{str(manifest).rstrip('/')}/{MANIFEST_JSON}")  # credential, bucket and manifest: before work
+        except StorageError as e:
+            print(f"eidata train: {e}", file=sys.stderr)
+            return 2
+    elif not ((manifest := Path(manifest)) / MANIFEST_JSON).is_file():
         print(f"eidata train: {manifest}: no {MANIFEST_JSON}; not a manifest folder", file=sys.stderr)
         return 2
     preset = args.preset or DEFAULT_PRESET
-    run_dir = Path(args.out) if args.out else Path("runs") / f"{manifest.resolve().name}-{preset}"
+    name = _manifest_ref(manifest).rsplit("/", 1)[-1]
+    run_dir = Path(args.out) if args.out else Path("runs") / f"{name}-{preset}"
     try:
         resume_from = resolve_resume(run_dir, args.resume)
         cfg = build_config(args, manifest, resume_from)
@@ -176,7 +200,7 @@ def cli_train(args: argparse.Namespace) -> int:
         return 1
     try:
         result = train(cfg, run_dir, stop_step=args.steps, resume=resume_from, device=args.device)
-    except (DataError, CheckpointError) as e:
+    except (DataError, CheckpointError, StorageError) as e:
         print(f"eidata train: {e}", file=sys.stderr)
         return 1
     finally:

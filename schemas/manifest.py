@@ -159,7 +159,11 @@ def check_name(name: str) -> None:
 
 def read_entries(manifest_dir: Path) -> pa.Table:
     """A manifest's `entries.parquet`, checked against `ENTRIES_SCHEMA`."""
-    table = pq.read_table(Path(manifest_dir) / ENTRIES_PARQUET)
+    return check_entries(pq.read_table(Path(manifest_dir) / ENTRIES_PARQUET), manifest_dir)
+
+
+def check_entries(table: pa.Table, manifest_dir: Path | str) -> pa.Table:
+    """`table` when it has the entries schema (a manifest read from a bucket is checked here too)."""
     if not table.schema.equals(ENTRIES_SCHEMA):
         raise ValueError(f"{manifest_dir}/{ENTRIES_PARQUET}: schema {table.schema} is not the entries schema")
     return table

@@ -162,6 +162,11 @@ class DataConfig(_Frozen):
     )
     future_offset: int = Field(16, ge=1, description="future latents: first latent frame at or after t + this")
     num_workers: int = Field(4, ge=0, description="DataLoader worker processes per rank")
+    cache_dir: str | None = Field(
+        None,
+        description="local cache of a bucket corpus's files (default $EIDATA_TRAIN_CACHE, else ~/.cache/eidata/train)",
+    )
+    cache_bytes: int = Field(64 << 30, ge=1, description="bound of that cache; least recently used files evicted")
 
 
 class OptimConfig(_Frozen):

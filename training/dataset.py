@@ -8,7 +8,8 @@ actions and have `hist_mask` 0 (padding, not data). An anchor without a future l
 the tasks that never see it (renormalized within its tier's row); its `fut_latents` repeat the current frame with
 `future_mask` 0. Chunk steps past the episode's end repeat the last action (GR00T's edge padding) with `chunk_mask` 0,
 so they give no loss. Files are opened per read (safetensors slices are memory-mapped: only the rows needed are
-read) and a small per-worker cache keeps the recently used episodes' action/state arrays.
+read) and a small per-worker cache keeps the recently used episodes' action/state arrays. A corpus in a bucket is read
+through `index.files`: each file an epoch opens is fetched once into the bounded local cache (`training.corpus_files`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import random
 from collections import OrderedDict
 
 import numpy as np
-import pyarrow.parquet as pq
 import torch
 from safetensors import safe_open
 
@@ -56,7 +56,7 @@ class ManifestDataset(torch.utils.data.Dataset):
             self._tables.move_to_end(episode_id)
             return hit
         try:
-            table = pq.read_table(ep.data_path, columns=[ACTION, STATE])
+            table = self.index.files.columns(ep.data_path, [ACTION, STATE])
         except (OSError, KeyError, ValueError) as e:
             raise DataError(f"{ep.data_path}: cannot read {ACTION}/{STATE} (episode {ep.uid}): {e}") from e
         if table.num_rows != ep.length:
@@ -72,15 +72,22 @@ class ManifestDataset(torch.utils.data.Dataset):
         return out
 
     def _latents(self, ep: EpisodeRecord, rows: list[int]) -> torch.Tensor:
-        with safe_open(str(ep.latents_path), framework="pt") as f:
-            sl = f.get_slice("latents")
-            return torch.cat([sl[r : r + 1] for r in rows])
+        def read(path: str) -> torch.Tensor:
+            with safe_open(path, framework="pt") as f:
+                sl = f.get_slice("latents")
+                return torch.cat([sl[r : r + 1] for r in rows])
+
+        return self.index.files.use(ep.latents_path, read)
 
     def _text(self, ep: EpisodeRecord) -> torch.Tensor:
         if ep.text_path is None:
             return torch.zeros(0, self.text_dim, dtype=torch.bfloat16)
-        with safe_open(str(ep.text_path), framework="pt") as f:
-            return f.get_tensor("hidden_states")
+
+        def read(path: str) -> torch.Tensor:
+            with safe_open(path, framework="pt") as f:
+                return f.get_tensor("hidden_states")
+
+        return self.index.files.use(ep.text_path, read)
 
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
         i, draw = key if isinstance(key, tuple) else (int(key), int(key))

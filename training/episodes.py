@@ -11,17 +11,22 @@ failed, when they cannot give a sample: no latents for any configured camera, or
 its reason in the `IndexReport`, logged, and the build fails only when nothing is left. An episode without a
 text-embedding file still trains: its text is absent and the model attends only to its learned null text token. Corpus
 root = manifest folder's grandparent (`<corpus>/manifests/<name>/`); dataset paths in the manifest are relative to it.
+The manifest may be a bucket URL (`s3://bucket/corpus/manifests/<name>`): the index then reads meta, one listing per
+dataset and the latents' headers only, and the files an epoch opens go through a local cache (`training.corpus_files`).
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 from safetensors import safe_open
 
 from ingest.progress import Progress
@@ -29,10 +34,13 @@ from schemas.canonical import ACTION, CANONICAL_DIM, Camera, image_key
 from schemas.captions import TEXT_FORMAT, text_embedding_file
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.image_latents import LATENTS_FORMAT, latents_file
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson, load_info, read_jsonl
-from schemas.manifest import Manifest, Split, read_entries
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson
+from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON, Manifest, Split, check_entries
+from schemas.storage import StorageOptions, is_remote
 from schemas.tiers import QualityTier
 from training.config import DataConfig, ModelConfig
+from training.corpus_files import CorpusFiles, Where
+from training.object_cache import Cache
 from training.routing import anchors_to_end
 
 log = logging.getLogger(__name__)
@@ -44,12 +52,16 @@ class DataError(ValueError):
     """A file the manifest points at is missing or does not hold what the contract says; names file and field."""
 
 
-def latents_path(dataset_root: Path, info: InfoJson, episode_index: int, video_key: str) -> Path:
-    return dataset_root / latents_file(info, episode_index, video_key)
+def _join(root: Where, rel: str) -> Where:
+    return f"{root}/{rel}" if isinstance(root, str) else root / rel
 
 
-def text_path(dataset_root: Path, task_index: int) -> Path:
-    return dataset_root / text_embedding_file(task_index)
+def latents_path(dataset_root: Where, info: InfoJson, episode_index: int, video_key: str) -> Where:
+    return _join(dataset_root, latents_file(info, episode_index, video_key))
+
+
+def text_path(dataset_root: Where, task_index: int) -> Where:
+    return _join(dataset_root, text_embedding_file(task_index))
 
 
 @dataclass(frozen=True)
@@ -61,11 +73,11 @@ class EpisodeRecord:
     weight: float
     length: int
     mask: np.ndarray  # [A] bool
-    data_path: Path
-    latents_path: Path
+    data_path: Where  # a local path, or an object's URL (read through `SampleIndex.files`)
+    latents_path: Where
     camera: str
     latent_frames: np.ndarray  # [N] int64 frame index of each stored latent
-    text_path: Path | None
+    text_path: Where | None
 
 
 @dataclass
@@ -100,7 +112,7 @@ class IndexReport:
 
 @dataclass
 class SampleIndex:
-    corpus_root: Path
+    corpus_root: Where
     manifest: Manifest
     split: Split
     datasets: list[str]  # relative to the corpus root; dataset_id indexes this list
@@ -110,6 +122,11 @@ class SampleIndex:
     sample_future: np.ndarray  # [N] int64 index of the future latent, -1 where none (policy-only anchor)
     text_dim: int | None
     report: IndexReport
+    files: CorpusFiles = None  # type: ignore[assignment]  # how the files are read (default: in place)
+
+    def __post_init__(self) -> None:
+        if self.files is None:
+            self.files = CorpusFiles(self.corpus_root)
 
     def __len__(self) -> int:
         return len(self.sample_episode)
@@ -186,13 +203,19 @@ def exact_future(model: ModelConfig, data: DataConfig) -> bool:
     return data.future_offset == model.chunk
 
 
-def _read_latents_header(path: Path, model: ModelConfig) -> np.ndarray:
-    """The stored frame indices, after checking the file against the latents contract and the model's shapes."""
+def _read_latents_header(path: Where, model: ModelConfig, files: CorpusFiles | None = None) -> np.ndarray:
+    """The stored frame indices, after checking the file against the latents contract and the model's shapes; from a
+    bucket by ranged reads of the header and `frame_index` alone."""
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            shape = tuple(f.get_slice("latents").get_shape())
-            frames = f.get_tensor("frame_index").numpy().astype(np.int64)
+        if files is not None and files.remote:
+            header, values = files.safetensors_meta(path, "frame_index")
+            meta, shape = header.get("__metadata__") or {}, tuple(header["latents"]["shape"])
+            frames = values.astype(np.int64).reshape(-1)
+        else:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                shape = tuple(f.get_slice("latents").get_shape())
+                frames = f.get_tensor("frame_index").numpy().astype(np.int64)
     except (OSError, KeyError, RuntimeError, ValueError) as e:
         raise DataError(f"{path}: unreadable latents file ({e})") from e
     if meta.get("format") != LATENTS_FORMAT:
@@ -205,11 +228,15 @@ def _read_latents_header(path: Path, model: ModelConfig) -> np.ndarray:
     return frames
 
 
-def read_text_width(path: Path) -> int:
+def read_text_width(path: Where, files: CorpusFiles | None = None) -> int:
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            shape = tuple(f.get_slice("hidden_states").get_shape())
+        if files is not None and files.remote:
+            header = files.safetensors_meta(path, None)[0]
+            meta, shape = header.get("__metadata__") or {}, tuple(header["hidden_states"]["shape"])
+        else:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                shape = tuple(f.get_slice("hidden_states").get_shape())
     except (OSError, KeyError, RuntimeError, ValueError) as e:
         raise DataError(f"{path}: unreadable text-embedding file ({e})") from e
     if meta.get("format") != TEXT_FORMAT:
@@ -249,32 +276,76 @@ def _text_task_index(line: dict[str, Any], tasks: dict[str, int]) -> int | None:
 
 
 class _DatasetMeta:
-    """What the index needs from one dataset's meta, read once."""
+    """What the index needs from one dataset's meta, read once (from a bucket: the meta files, one listing)."""
 
-    def __init__(self, root: Path) -> None:
-        if not (root / INFO_PATH).is_file():
+    def __init__(self, root: Where, files: CorpusFiles) -> None:
+        files.list_dataset(root)
+        if not files.is_file(_join(root, INFO_PATH)):
             raise DataError(f"{root}: no {INFO_PATH}; the manifest names a dataset that is not there")
         self.root = root
-        self.info = load_info(root / INFO_PATH)
-        self.lines = {int(obj["episode_index"]): obj for _, obj in read_jsonl(root / EPISODES_PATH)}
+        self.info = InfoJson.model_validate_json(files.read_bytes(_join(root, INFO_PATH)))
+        self.lines = {int(obj["episode_index"]): obj for _, obj in files.jsonl(_join(root, EPISODES_PATH))}
         self.tasks: dict[str, int] = {}
-        if (root / TASKS_PATH).is_file():
-            self.tasks = {obj["task"]: int(obj["task_index"]) for _, obj in read_jsonl(root / TASKS_PATH)}
+        if files.is_file(_join(root, TASKS_PATH)):
+            self.tasks = {obj["task"]: int(obj["task_index"]) for _, obj in files.jsonl(_join(root, TASKS_PATH))}
 
 
-def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: DataConfig) -> SampleIndex:
-    manifest_dir = Path(manifest_dir)
-    manifest = Manifest.load(manifest_dir)
-    corpus_root = manifest_dir.resolve().parent.parent
+DEFAULT_CACHE = "~/.cache/eidata/train"
+CACHE_ENV = "EIDATA_TRAIN_CACHE"
+
+
+def corpus_of(manifest_dir: Where) -> Where:
+    """The corpus root of a manifest folder or URL: its grandparent (`<corpus>/manifests/<name>`)."""
+    if isinstance(manifest_dir, str) and is_remote(manifest_dir):
+        return manifest_dir.rstrip("/").rsplit("/", 2)[0]
+    return Path(manifest_dir).resolve().parent.parent
+
+
+def corpus_files(manifest_dir: Where, data: DataConfig, storage: StorageOptions | None = None) -> CorpusFiles:
+    """How a manifest's corpus is read: in place for a folder; for a URL with `storage` (else the AWS environment)
+    and the bounded cache of `data.cache_dir`."""
+    root = corpus_of(manifest_dir)
+    if not isinstance(root, str):
+        return CorpusFiles(root)
+    folder = data.cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE
+    return CorpusFiles(root, storage, Cache(Path(folder).expanduser(), data.cache_bytes))
+
+
+def _load_manifest(manifest_dir: Where, files: CorpusFiles) -> tuple[Manifest, list[dict[str, Any]]]:
+    if not files.remote:
+        return Manifest.load(Path(manifest_dir)), check_entries(
+            pq.read_table(Path(manifest_dir) / ENTRIES_PARQUET), manifest_dir
+        ).to_pylist()
+    url = str(manifest_dir).rstrip("/")
+    manifest = Manifest.model_validate_json(files.read_bytes(f"{url}/{MANIFEST_JSON}"))
+    table = pq.read_table(io.BytesIO(files.read_bytes(f"{url}/{ENTRIES_PARQUET}")))
+    return manifest, check_entries(table, url).to_pylist()
+
+
+def build_index(
+    manifest_dir: Where,
+    split: Split,
+    model: ModelConfig,
+    data: DataConfig,
+    *,
+    storage: StorageOptions | None = None,
+    files: CorpusFiles | None = None,
+) -> SampleIndex:
+    """The index of a manifest folder or bucket URL (`storage`: its credentials when not the AWS environment's)."""
+    if not (isinstance(manifest_dir, str) and is_remote(manifest_dir)):
+        manifest_dir = Path(manifest_dir)
+    files = files or corpus_files(manifest_dir, data, storage)
+    manifest, all_entries = _load_manifest(manifest_dir, files)
+    corpus_root = files.root
     cameras = [Camera(c) for c in data.cameras]
-    entries = [e for e in read_entries(manifest_dir).to_pylist() if e["split"] == split]
+    entries = [e for e in all_entries if e["split"] == split]
     if not entries:
         raise DataError(f"{manifest_dir}: no entries in split {split!r}")
     metas: dict[str, _DatasetMeta] = {}
     datasets: list[str] = []
     episodes: list[EpisodeRecord] = []
     per_episode: list[tuple[np.ndarray, np.ndarray]] = []
-    text_widths: dict[Path, int] = {}
+    text_widths: dict[Where, int] = {}
     report = IndexReport()
     exact = exact_future(model, data)
     bar = Progress(len(entries), f"index {manifest.name}/{split}", unit="episodes")
@@ -282,29 +353,31 @@ def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: Data
         bar.update(1)
         uid, rel = e["episode_uid"], e["dataset"]
         if rel not in metas:
-            metas[rel] = _DatasetMeta(corpus_root / rel)
+            metas[rel] = _DatasetMeta(_join(corpus_root, rel), files)
             datasets.append(rel)
         meta = metas[rel]
         line = meta.lines.get(int(e["episode_index"]))
         if line is None:
-            raise DataError(f"{meta.root / EPISODES_PATH}: no episode {e['episode_index']} (manifest entry {uid})")
+            raise DataError(
+                f"{_join(meta.root, EPISODES_PATH)}: no episode {e['episode_index']} (manifest entry {uid})"
+            )
         found = [
             (cam.value, p)
             for cam in cameras
             if image_key(cam) in meta.info.video_keys
-            and (p := latents_path(meta.root, meta.info, int(e["episode_index"]), image_key(cam))).is_file()
+            and files.is_file(p := latents_path(meta.root, meta.info, int(e["episode_index"]), image_key(cam)))
         ]
         if not found:
             report.skip(f"no latents for cameras {[c.value for c in cameras]}", uid)
             continue
         camera, lat_path = found[0]
-        frames = _read_latents_header(lat_path, model)
+        frames = _read_latents_header(lat_path, model, files)
         length = int(line["length"])
         bar.update(0, frames=length)
         try:
             mask = _episode_mask(line, meta.info)
         except DataError as err:
-            raise DataError(f"{meta.root / EPISODES_PATH}: episode {e['episode_index']} ({uid}): {err}") from None
+            raise DataError(f"{_join(meta.root, EPISODES_PATH)}: episode {e['episode_index']} ({uid}): {err}") from None
         tier = QualityTier(e["tier"]) if mask.any() else QualityTier.actionless  # the routed tier
         to_end = anchors_to_end(manifest.routing, tier)
         anchor, future = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end, exact=exact)
@@ -317,12 +390,12 @@ def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: Data
             continue
         task_index = _text_task_index(line, meta.tasks)
         tpath = text_path(meta.root, task_index) if task_index is not None else None
-        if tpath is not None and not tpath.is_file():
+        if tpath is not None and not files.is_file(tpath):
             tpath = None
         if tpath is None:
             report.without_text += 1
         elif tpath not in text_widths:
-            text_widths[tpath] = read_text_width(tpath)
+            text_widths[tpath] = read_text_width(tpath, files)
         report.no_action_dims += int(not mask.any())
         report.cameras[camera] += 1
         episodes.append(
@@ -334,7 +407,7 @@ def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: Data
                 weight=float(e["weight"]),
                 length=length,
                 mask=mask,
-                data_path=meta.root / meta.info.data_file(int(e["episode_index"])),
+                data_path=_join(meta.root, meta.info.data_file(int(e["episode_index"]))),
                 latents_path=lat_path,
                 camera=camera,
                 latent_frames=frames,
@@ -361,6 +434,7 @@ def build_index(manifest_dir: Path, split: Split, model: ModelConfig, data: Data
         sample_future=np.concatenate([f for _, f in per_episode]).astype(np.int64),
         text_dim=widths.pop() if widths else None,
         report=report,
+        files=files,
     )
     report.samples = len(index)
     shares = ", ".join(f"{s} {m:.1%} of samples / {f:.1%} of frames" for s, (m, f) in index.source_shares().items())

@@ -21,12 +21,11 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from ingest.files.atomic import write_text_atomic
 from schemas.canonical import ACTION, CANONICAL_DIM, STATE
-from schemas.lerobot import EPISODES_STATS_PATH, read_jsonl
+from schemas.lerobot import EPISODES_STATS_PATH
 from training.episodes import DataError, SampleIndex
 
 log = logging.getLogger(__name__)
@@ -84,7 +83,7 @@ def pool(means: np.ndarray, stds: np.ndarray, counts: np.ndarray) -> tuple[np.nd
     return mean, np.sqrt(np.maximum(var, 0.0))
 
 
-def read_vectors(table: object, key: str, path: Path) -> np.ndarray:
+def read_vectors(table: object, key: str, path: Path | str) -> np.ndarray:
     """[T, CANONICAL_DIM] float32 of one vector column of an episode's data table."""
     try:
         col = table.column(key).combine_chunks()  # type: ignore[attr-defined]
@@ -101,7 +100,7 @@ def _quantiles(index: SampleIndex, dataset_id: int) -> dict[str, np.ndarray]:
         if ep.dataset_id != dataset_id:
             continue
         try:
-            table = pq.read_table(ep.data_path, columns=list(KEYS))
+            table = index.files.columns(ep.data_path, list(KEYS))
         except (OSError, KeyError, ValueError) as e:
             raise DataError(f"{ep.data_path}: cannot read {ACTION}/{STATE} (episode {ep.uid}): {e}") from e
         for key in KEYS:
@@ -130,12 +129,12 @@ def compute_stats(index: SampleIndex) -> NormStats:
     out: dict[str, dict[str, FeatureNorm]] = {}
     for dataset_id, episode_indices in sorted(wanted.items()):
         rel = index.datasets[dataset_id]
-        path = index.corpus_root / rel / EPISODES_STATS_PATH
-        if not path.is_file():
+        path = index.files.join(rel, EPISODES_STATS_PATH)
+        if not index.files.is_file(path):
             raise DataError(f"{path}: missing; normalization needs the per-episode stats")
         rows: dict[str, list[tuple[list[float], list[float], int]]] = {k: [] for k in KEYS}
         seen = set()
-        for lineno, obj in read_jsonl(path):
+        for lineno, obj in index.files.jsonl(path):
             if int(obj["episode_index"]) not in episode_indices:
                 continue
             seen.add(int(obj["episode_index"]))

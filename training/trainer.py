@@ -17,7 +17,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from adapters.storage.urls import preflight
 from ingest.files.atomic import write_text_atomic
+from schemas.storage import StorageOptions, is_remote
 from training import flops
 from training.attention import choose_backend, pad_text
 from training.batch import collate, to_device
@@ -99,7 +101,12 @@ def train(
     stop_step: int | None = None,
     resume: str | Path | None = None,
     device: str | None = None,
+    storage: StorageOptions | None = None,
 ) -> TrainResult:
+    """Train `cfg` into `run_dir`. A manifest in a bucket (`cfg.manifest` an s3:// URL) is read with `storage` (else
+    the AWS environment); its bucket and credential are checked first (`StorageError`, never naming the secret)."""
+    if is_remote(cfg.manifest):
+        preflight(cfg.manifest, storage)
     dist = init_distributed(device)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -107,7 +114,7 @@ def train(
     ckpt_path = resolve_resume(run_dir, resume)
     state = load_checkpoint(ckpt_path) if ckpt_path else None
 
-    index = build_index(Path(cfg.manifest), "train", cfg.model, _data_config(cfg))
+    index = build_index(cfg.manifest, "train", cfg.model, _data_config(cfg), storage=storage)
     if state is None:
         cfg = _with_text_width(cfg, index.text_dim)
         stats = compute_stats(index)

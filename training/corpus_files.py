@@ -1,0 +1,230 @@
+"""The files of a manifest's corpus as training reads them: in place from a local folder, or from a bucket.
+
+A manifest names datasets relative to its corpus root (`<corpus>/manifests/<name>/`), which may be a folder or an
+fsspec URL (`s3://bucket/corpus`, credentials the standard way or a `StorageOptions`, never printed). From a bucket:
+
+- the index reads meta (info.json, episodes.jsonl, tasks.jsonl, episodes_stats.jsonl) whole, lists each dataset's
+  `data/` and `latents/` once (size and version of every object: no HEAD per file), and reads a latents file's
+  safetensors header and `frame_index` by ranged GETs, never the latents themselves;
+- a parquet data file is read through pyarrow on a seekable fsspec file object with small blocks, so only its footer
+  and the `action`/`state` column chunks are fetched, and that projection is kept in the local cache as a parquet of
+  those columns (normalization statistics and every epoch read it from there);
+- latents and text-embedding files are copied whole into the cache on first use (safetensors memory-maps a path) and
+  read from there after.
+
+So the first epoch fetches what it touches once and the second fetches nothing while the cache holds the working set
+(`training.object_cache`: bounded, least recently used evicted, shared by the DataLoader workers). Locally nothing
+changes: paths are opened in place and no cache is made.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import fsspec.asyn
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from adapters.storage.reads import STREAM_BLOCK, ReadMeter, open_seekable, open_stream
+from adapters.storage.urls import filesystem
+from schemas.storage import StorageOptions, is_remote
+from training.object_cache import Cache, entry_name
+
+T = TypeVar("T")
+Where = Path | str  # a local path, or an object's URL (no credential in it)
+
+PARQUET_BLOCK = 64 << 10  # small blocks: a footer and two column chunks, not the whole file
+HEADER_READ = 16 << 10  # a safetensors file's first ranged GET: header and an 8-aligned I64 frame_index (stored first)
+LISTED = ("meta", "data", "latents")  # a dataset's folders that training opens (text embeddings: under latents/)
+
+
+# fsspec's io thread and loop are the parent's in a forked child (a DataLoader worker of the default start method),
+# where waiting on them hangs: reset them in every forked child, as fsspec.asyn.reset_lock's docstring asks
+os.register_at_fork(after_in_child=fsspec.asyn.reset_lock)
+
+
+class CorpusFiles:
+    """A corpus root (folder or URL) and, for a URL, its filesystem, the object versions listed and the cache.
+    Errors name files by URL; the options (a secret among them) are never formatted."""
+
+    def __init__(self, root: Where, options: StorageOptions | None = None, cache: Cache | None = None) -> None:
+        self.remote = isinstance(root, str) and is_remote(root)
+        self.root: Where = root.rstrip("/") if self.remote else Path(root)  # type: ignore[union-attr]
+        if self.remote and cache is None:
+            raise ValueError(f"{root}: a corpus in a bucket needs a local cache folder")
+        self.options, self.cache = options, cache
+        self.meter = ReadMeter()  # this process's fetches from the store (the cache's fetch log counts all of them)
+        self._fs: Any = None
+        self._pid = os.getpid()
+        self._objects: dict[str, tuple[int, str]] = {}  # URL -> (size, version) from the listings
+        self._listed: set[str] = set()  # folder URLs listed: what they lack does not exist
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_fs"] = None  # a DataLoader worker opens its own connection
+        return state
+
+    @property
+    def fs(self) -> Any:
+        """The store's filesystem, made in this process: s3fs' event loop does not survive a fork (a DataLoader
+        worker of the default start method)."""
+        if self._fs is None or self._pid != os.getpid():
+            self._fs, self._pid = filesystem(str(self.root), self.options)[0], os.getpid()
+        return self._fs
+
+    def join(self, *parts: str) -> Where:
+        if self.remote:
+            return "/".join([str(self.root), *(p.strip("/") for p in parts)])
+        return Path(self.root, *parts)
+
+    @staticmethod
+    def _key(url: str) -> str:
+        return url.split("://", 1)[1]
+
+    def list_dataset(self, dataset_root: Where) -> None:
+        """Remember size and version of every object under the dataset's data/ and latents/ (one listing each)."""
+        if not self.remote:
+            return
+        for folder in LISTED:
+            prefix = self._key(f"{dataset_root}/{folder}")
+            self._listed.add(f"{dataset_root}/{folder}/")
+            self.fs.invalidate_cache(prefix)
+            try:
+                found = self.fs.find(prefix, detail=True)
+            except FileNotFoundError:
+                continue
+            self.meter.requests += 1 + len(found) // 1000
+            for key, info in found.items():
+                if info.get("type") == "file":
+                    version = str(info.get("ETag") or info.get("LastModified") or info.get("mtime"))
+                    url = f"{str(self.root).split('://', 1)[0]}://{key}"
+                    self._objects[url] = (int(info["size"]), version)
+
+    def is_file(self, where: Where) -> bool:
+        """Locally a stat; in a bucket, whether the dataset's listing holds it (meta files: a HEAD)."""
+        if not self.remote:
+            return Path(where).is_file()
+        url = str(where)
+        if url in self._objects:
+            return True
+        if any(url.startswith(folder) for folder in self._listed):
+            return False
+        self.meter.requests += 1
+        return self.fs.isfile(self._key(url))
+
+    def read_bytes(self, where: Where) -> bytes:
+        """A whole small file (meta)."""
+        if not self.remote:
+            return Path(where).read_bytes()
+        data = self.fs.cat_file(self._key(str(where)))
+        self.meter.fetched += len(data)
+        self.meter.used += len(data)
+        self.meter.requests += 1
+        return data
+
+    def jsonl(self, where: Where) -> list[tuple[int, dict[str, Any]]]:
+        """(line number, object) of each non-empty line; a bad line names the file and the line."""
+        out = []
+        for lineno, line in enumerate(self.read_bytes(where).decode("utf-8").splitlines(), start=1):
+            if line.strip():
+                try:
+                    out.append((lineno, json.loads(line)))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{where}:{lineno}: not valid JSON ({e.msg})") from e
+        return out
+
+    def safetensors_meta(self, where: Where, tensor: str | None) -> tuple[dict[str, Any], np.ndarray]:
+        """(header, values of `tensor`) of a safetensors file by ranged reads of its header and that tensor only
+        (no tensor: the header alone)."""
+        key = self._key(str(where))
+        size = self._objects.get(str(where), (None,))[0] or self.fs.size(key)
+        head = self._range(key, 0, min(HEADER_READ, size))
+        if len(head) < 8:
+            raise ValueError(f"{len(head)} bytes: too short for a safetensors header")
+        n = struct.unpack("<Q", head[:8])[0]
+        if 8 + n > size:
+            raise ValueError(f"header length {n} past the end of the {size}-byte file")
+        if 8 + n > len(head):
+            head += self._range(key, len(head), 8 + n)
+        header = json.loads(head[8 : 8 + n])
+        if tensor is None:
+            self.meter.used += 8 + n
+            return header, np.zeros(0)
+        info = header[tensor]
+        start, end = (8 + n + int(o) for o in info["data_offsets"])
+        data = head[start:end] if end <= len(head) else self._range(key, start, end)
+        self.meter.used += 8 + n + len(data)
+        dtype = {"I64": "<i8", "I32": "<i4", "F32": "<f4"}[info["dtype"]]
+        return header, np.frombuffer(data, dtype=dtype).reshape(info["shape"])
+
+    def _range(self, key: str, start: int, end: int) -> bytes:
+        data = self.fs.cat_file(key, start=start, end=end)
+        self.meter.fetched += len(data)
+        self.meter.requests += 1
+        return data
+
+    def columns(self, where: Where, columns: list[str]) -> pa.Table:
+        """Those columns of a parquet file; from a bucket, the cached projection (fetched by ranged reads once)."""
+        if not self.remote:
+            return pq.read_table(where, columns=columns)
+        url = str(where)
+        name = entry_name(url, self._version(url), ",".join(columns))
+
+        def fetch() -> Path:
+            with open_seekable(self.fs, self._key(url), block_size=PARQUET_BLOCK, meter=(m := ReadMeter())) as f:
+                table = pq.ParquetFile(f).read(columns=columns)
+            self._add(m)
+            buf = io.BytesIO()
+            pq.write_table(table, buf)
+            data = buf.getvalue()
+            put = self.cache.put  # type: ignore[union-attr]
+            return put(name, len(data), lambda fd: _write_all(fd, data), what=url, fetched=m.fetched)
+
+        return self.cache.use(name, fetch, lambda p: pq.read_table(p, columns=columns))  # type: ignore[union-attr]
+
+    def use(self, where: Where, read: Callable[[str], T]) -> T:
+        """`read(local path)` of a file: the path itself locally, the cached whole copy of an object."""
+        if not self.remote:
+            return read(str(where))
+        url = str(where)
+        size, version = self._objects.get(url) or (self.fs.size(self._key(url)), self._version(url))
+        name = entry_name(url, version)
+
+        def fetch() -> Path:
+            m = ReadMeter()
+
+            def copy(fd: int) -> None:
+                with open_stream(self.fs, self._key(url), block_size=STREAM_BLOCK, meter=m) as src:
+                    while chunk := src.read(STREAM_BLOCK):
+                        _write_all(fd, chunk)
+
+            path = self.cache.put(name, size, copy, what=url)  # type: ignore[union-attr]
+            self._add(m)
+            return path
+
+        return self.cache.use(name, fetch, lambda p: read(str(p)))  # type: ignore[union-attr]
+
+    def _version(self, url: str) -> str:
+        if url not in self._objects:
+            info = self.fs.info(self._key(url))
+            self.meter.requests += 1
+            self._objects[url] = (int(info["size"]), str(info.get("ETag") or info.get("LastModified")))
+        return self._objects[url][1]
+
+    def _add(self, m: ReadMeter) -> None:
+        self.meter.fetched += m.fetched
+        self.meter.requests += m.requests
+        self.meter.used += m.used
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
