@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from ingest.storage.commit_log import CommitConflictError, CommitLog, CommitReco
 from ingest.storage.objects import exists, list_keys, put, put_if_absent
 from schemas.lerobot import INFO_PATH
 
+PUT_THREADS = 8  # an episode's files are put at once: its parquet and one mp4 per camera
 EPISODE_TOPS = ("data", "videos")  # where a dataset's immutable episode files live
 STATE_DIR = ".eidata"
 
@@ -132,16 +134,9 @@ class DatasetPublisher:
             raise PublishError(f"{self.prefix}: publishing episodes {record_meta(journal)['episodes']}: {e}") from e
 
     def _publish(self, journal: dict[str, Any]) -> CommitRecord:
-        objects: dict[str, dict[str, Any]] = {}
-        for _, rel in journal["moves"]:
-            data = (self.scratch / rel).read_bytes()
-            objects[rel] = _digest(data)
-            key = self.log.final_key(rel)
-            if self.log.is_committed(key):
-                raise CommitConflictError(f"{key}: already committed; the scratch folder is behind the bucket")
-            if not put_if_absent(self.fs, key, data) and self.fs.cat_file(key) != data:
-                # recovery deleted every uncommitted key: another writer put this one since
-                raise CommitConflictError(f"{key}: another writer put other bytes here (its lease was not ours)")
+        rels = [rel for _, rel in journal["moves"]]
+        with ThreadPoolExecutor(max_workers=min(len(rels), PUT_THREADS) or 1) as pool:  # the puts at once
+            objects = dict(zip(rels, pool.map(self._put_object, rels), strict=True))
         record = self.log.commit(record_group(journal), objects, record_meta(journal), in_place=True)
         if not self.keep_local:
             for rel in objects:
@@ -154,6 +149,17 @@ class DatasetPublisher:
         written = self.publish_meta()
         self.log.compact()
         return written
+
+    def _put_object(self, rel: str) -> dict[str, Any]:
+        """Put one episode file at its final key (a conditional create); returns what the record says of it."""
+        data = (self.scratch / rel).read_bytes()
+        key = self.log.final_key(rel)
+        if self.log.is_committed(key):
+            raise CommitConflictError(f"{key}: already committed; the scratch folder is behind the bucket")
+        if not put_if_absent(self.fs, key, data) and self.fs.cat_file(key) != data:
+            # recovery deleted every uncommitted key: another writer put this one since
+            raise CommitConflictError(f"{key}: another writer put other bytes here (its lease was not ours)")
+        return _digest(data)
 
     def publish_meta(self) -> list[str]:
         """Rewrite the meta files from the records where they differ; returns the files written."""
