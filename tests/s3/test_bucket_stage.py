@@ -1,0 +1,90 @@
+"""A stage after ingest on a corpus in a bucket (`jobs.runtime.bucket_stage`), against the real S3 server: rule captions
+run on the scratch under the output's lease reach the bucket as the local run's files, byte for byte (the meta edits
+as one commit record per dataset), with the catalog rebuilt from the records; a rerun commits nothing; a running job
+on the output refuses the stage before any work; the read-only copy the report reads holds the local corpus's files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.storage.urls import filesystem
+from ingest.storage.bucket_output import BucketOutput
+from ingest.storage.lease import OutputLeasedError
+from ingest.storage.objects import list_keys
+from jobs.catalog.bucket import rebuild_bucket_catalog
+from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.query import run_query
+from jobs.runtime.bucket_stage import bucket_corpus, copy_corpus
+from jobs.stages.caption import CaptionJob, run_caption
+from tests.s3.server import S3Server
+from tests.s3.test_catalog import write_dataset
+
+DATASETS = {"datasets/demo/a": [9, 12, 7], "datasets/other/b": [5, 6]}
+CATALOG_SQL = "SELECT * EXCLUDE (ingested_at) FROM episodes ORDER BY episode_uid"
+
+
+def files(root: Path, under: str = "datasets") -> dict[str, bytes]:
+    base = root / under
+    return {
+        f"{under}/{p.relative_to(base).as_posix()}": p.read_bytes()
+        for p in sorted(base.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(base).parts)
+    }
+
+
+def objects(url: str, s3: S3Server, under: str = "datasets") -> dict[str, bytes]:
+    fs, path = filesystem(url, s3.options())
+    keys = [k for k in list_keys(fs, f"{path}/{under}") if "/.eidata/" not in k]
+    return {k.removeprefix(path + "/"): fs.cat_file(k) for k in keys}
+
+
+@pytest.fixture
+def corpora(s3: S3Server, prefix: str, tmp_path: Path) -> tuple[Path, str]:
+    """The same corpus written on disk and, through the publisher, in the bucket (each with its catalog)."""
+    local, url = tmp_path / "local", f"s3://out/{prefix}/corpus"
+    with BucketOutput(url, s3.options(), scratch=tmp_path / "ingest-scratch") as out:
+        for rel, lengths in DATASETS.items():
+            write_dataset(local / rel, lengths)
+            write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
+        rebuild_bucket_catalog(out)
+        out.publish()
+    rebuild_catalog(local)
+    assert objects(url, s3) == files(local)
+    return local, url
+
+
+def test_captions_on_a_bucket_are_the_local_run_s_files(
+    s3: S3Server, corpora: tuple[Path, str], tmp_path: Path
+) -> None:
+    local, url = corpora
+    assert run_caption(CaptionJob(root=local), progress=False).rule == sum(map(len, DATASETS.values()))
+    with bucket_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch") as root:
+        report = run_caption(CaptionJob(root=root), progress=False)
+    assert report.rule == sum(map(len, DATASETS.values())) and not report.failed
+    assert objects(url, s3) == files(local)  # episode files untouched, meta rewritten as the local writer did
+    assert run_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
+    captioned = "SELECT count(*) FILTER (WHERE caption IS NOT NULL) AS n FROM episodes"
+    assert run_query(url, captioned, s3.options()).to_pylist() == [{"n": sum(map(len, DATASETS.values()))}]
+
+    fs, path = filesystem(url, s3.options())
+    records = {rel: len(BucketOutput(url, s3.options()).publisher(rel).log.records()) for rel in DATASETS}
+    with bucket_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch2") as root:
+        assert run_caption(CaptionJob(root=root), progress=False).skipped == sum(map(len, DATASETS.values()))
+    assert {rel: len(BucketOutput(url, s3.options()).publisher(rel).log.records()) for rel in DATASETS} == records
+    assert objects(url, s3) == files(local)
+    assert not list_keys(fs, f"{path}/.eidata/lease")  # released
+
+    copy = copy_corpus(url, tmp_path / "copy", s3.options())
+    assert files(copy) == files(local) and files(copy, "catalog") == objects(url, s3, "catalog")
+
+
+def test_a_running_job_refuses_the_stage_before_any_work(
+    s3: S3Server, corpora: tuple[Path, str], tmp_path: Path
+) -> None:
+    _, url = corpora
+    with BucketOutput(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
+        with pytest.raises(OutputLeasedError, match="ingest"):
+            with bucket_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch"):
+                pytest.fail("the stage ran while another job held the output")
