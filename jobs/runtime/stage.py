@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.progress import Progress
 from jobs.runtime.options import Arg, Opt, job_values
-from jobs.runtime.ray_pool import init_ray, quiet_ray_data
+from jobs.runtime.ray_pool import Device, init_ray, quiet_ray_data
 from schemas.corpus import EPISODES_DIR
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,14 @@ class RayRun(BaseModel):
 
 
 ADDRESS = Opt(RayRun, "address")
+
+
+# The fields every stage model declares alike, defined once: a model writes `device: DeviceChoice` and the flag's
+# type, default and help come from here (tests/jobs/test_cli_surface.py checks that no two models copy a field)
+CorpusRoot = Annotated[Path, Field(description="corpus folder (holding datasets/)")]
+DeviceChoice = Annotated[Device, Field("auto", description="auto: cuda when Ray has GPUs")]
+ModelActors = Annotated[int | None, Field(None, gt=0, description="model actors (default: one per GPU, or 1 on CPU)")]
+RayCpus = Annotated[int | None, Field(None, gt=0, description="embedded Ray's CPUs (default: all)")]
 
 
 def placement_options(model: type[BaseModel]) -> tuple[Opt, ...]:

@@ -36,10 +36,14 @@ from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from jobs.catalog.rows import CatalogError
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt
-from jobs.runtime.ray_pool import Device, PoolError, cluster_resources, place_actors
+from jobs.runtime.ray_pool import PoolError, cluster_resources, place_actors
 from jobs.runtime.shared_fs import SharedFsError
 from jobs.runtime.stage import (
     ADDRESS,
+    CorpusRoot,
+    DeviceChoice,
+    ModelActors,
+    RayCpus,
     Stage,
     Usage,
     corpus_job_values,
@@ -65,21 +69,21 @@ class CaptionJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    root: Path = Field(description="corpus folder (holding datasets/)")
+    root: CorpusRoot
     model: Path | None = Field(None, description="local Qwen3-VL folder; None: rule-based captions only")
     camera: str | None = Field(None, description="camera shown to the VLM (default: head, else the first camera)")
     frames: int = Field(4, ge=0, le=32, description="frames per episode shown to the VLM, spread over the episode")
     max_pixels: int = Field(448 * 448, gt=0, description="pixel budget per frame (caps the model's own setting)")
     max_new_tokens: int = Field(32, gt=0, le=256)
     batch_size: int = Field(8, gt=0, description="episodes per model call")
-    device: Device = Field("auto", description="auto: cuda when Ray has GPUs")
-    actors: int | None = Field(None, gt=0, description="model actors (default: one per GPU, or 1 on CPU)")
+    device: DeviceChoice
+    actors: ModelActors
     force: bool = Field(False, description="recaption episodes this model (or the rules) captioned already")
     flush_every: int = Field(256, gt=0, description="write a dataset's captions every this many episodes")
     lock_timeout_s: float = Field(60.0, ge=0, description="how long to wait for a dataset another writer holds")
     text_embeddings: bool = Field(False, description="then embed every task with the same model (text-embed)")
     layer: int = Field(-1, description="hidden-state layer for --text-embeddings")
-    num_cpus: int | None = Field(None, gt=0, description="embedded Ray's CPUs (default: all)")
+    num_cpus: RayCpus
     object_store_mb: int = Field(1024, gt=0)
 
     @model_validator(mode="after")

@@ -45,10 +45,14 @@ from ingest.encoders.dinov3.stream import FrameEncoder
 from ingest.files.latents import LatentsFile, LatentsFileError, read_meta, remove_stale_temps, write_latents
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt
-from jobs.runtime.ray_pool import Device, PoolError, cluster_resources, place_actors
+from jobs.runtime.ray_pool import PoolError, cluster_resources, place_actors
 from jobs.runtime.shared_fs import SharedFsError
 from jobs.runtime.stage import (
     ADDRESS,
+    CorpusRoot,
+    DeviceChoice,
+    ModelActors,
+    RayCpus,
     Stage,
     Usage,
     corpus_job_values,
@@ -91,21 +95,21 @@ class LatentsJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    root: Path = Field(description="corpus folder (holding datasets/)")
+    root: CorpusRoot
     encoder: EncoderSpec
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
     rate_hz: float = Field(3.0, gt=0, description="latent frames per second: nearest frames of the episode stream")
     camera: str = Field("main", description="'main', 'all', or comma-separated camera names / video keys")
     overwrite: bool = Field(False, description="recompute episodes whose file exists")
-    device: Device = Field("auto", description="auto: cuda when Ray has GPUs")
-    actors: int | None = Field(None, gt=0, description="encoder actors (default: one per GPU, or 1 on CPU)")
+    device: DeviceChoice
+    actors: ModelActors
     frames_per_call: int | None = Field(
         None,
         gt=0,
         description="frames an actor gets per call, in whole episodes "
         "(default: 4 x batch_size on CUDA, batch_size on CPU)",
     )
-    num_cpus: int | None = Field(None, gt=0, description="embedded Ray's CPUs (default: all)")
+    num_cpus: RayCpus
     object_store_mb: int = Field(2048, gt=0, description="embedded Ray's object store")
 
 

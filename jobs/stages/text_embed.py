@@ -25,8 +25,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingest.files.text_embeddings import is_current, remove_stale_temps, text_embedding_path
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt
-from jobs.runtime.ray_pool import Device, PoolError, place_actors
-from jobs.runtime.stage import ADDRESS, Stage, Usage, corpus_job_values, drain, placement_options, ray_session
+from jobs.runtime.ray_pool import PoolError, place_actors
+from jobs.runtime.stage import (
+    ADDRESS,
+    CorpusRoot,
+    DeviceChoice,
+    ModelActors,
+    RayCpus,
+    Stage,
+    Usage,
+    corpus_job_values,
+    drain,
+    placement_options,
+    ray_session,
+)
 from schemas.corpus import find_datasets
 from schemas.lerobot import TASKS_PATH, read_jsonl
 
@@ -41,15 +53,15 @@ NO_MODEL = (
 class TextEmbedJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    root: Path = Field(description="corpus folder (holding datasets/)")
+    root: CorpusRoot
     model: Path = Field(description="local Qwen3-VL folder")
     layer: int = Field(-1, description="index into the text model's hidden states (0: embeddings, -1: last, normed)")
     dtype: Literal["bfloat16", "float16"] = Field("bfloat16", description="stored dtype")
     batch_size: int = Field(64, gt=0, description="texts per model call")
     force: bool = Field(False, description="recompute files that are up to date")
-    device: Device = Field("auto", description="auto: cuda when Ray has GPUs")
-    actors: int | None = Field(None, gt=0, description="model actors (default: one per GPU, or 1 on CPU)")
-    num_cpus: int | None = Field(None, gt=0, description="embedded Ray's CPUs (default: all)")
+    device: DeviceChoice
+    actors: ModelActors
+    num_cpus: RayCpus
     object_store_mb: int = Field(1024, gt=0)
 
 

@@ -23,16 +23,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import pickle
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ingest.encoders.wan import WanModelError
 from ingest.files.atomic import write_text_atomic
 from ingest.lingbot.dataset import NotCanonicalError
-from ingest.progress import Progress
 from jobs.export.lingbot.plan import (
     EMPTY_EMB,
     FORMAT,
@@ -50,7 +53,7 @@ from jobs.export.lingbot.plan import (
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.ray_pool import PoolError, place_actors
-from jobs.runtime.stage import ADDRESS, Stage, Usage, placement_options, ray_session
+from jobs.runtime.stage import ADDRESS, Stage, Usage, drain, placement_options, ray_session
 from schemas.canonical import ACTION
 from schemas.corpus import find_datasets
 from schemas.lerobot import (
@@ -66,6 +69,8 @@ from schemas.lerobot import (
 )
 
 log = logging.getLogger(__name__)
+
+LOST = "worker: its Ray task failed past its retries"
 
 
 @dataclass
@@ -139,7 +144,7 @@ def run_lingbot_export(
                 _accept(by_rel[result["dataset"]], report, result)
 
             # the settings are recorded once the models have loaded, before anything is encoded with them
-            _run_on_ray(spec, models, works, accept, address, progress, lambda: check_settings(spec.out, settings))
+            _run_on_ray(spec, models, works, accept, address, progress, settings)
         else:
             check_settings(spec.out, settings)
     report.seconds = time.perf_counter() - t0
@@ -197,62 +202,88 @@ def _run_on_ray(
     accept: Callable[[dict], None],
     address: str | None,
     progress: bool | None,
-    on_ready: Callable[[], None],
+    settings: dict[str, Any],
 ) -> None:
+    """The episodes left, on Ray Data: `prepare_row` CPU tasks (at most `max_in_flight` at once) -> the
+    `EncodeEpisodes` actor pool -> `accept` each result on the driver, with progress."""
     import ray
+    from ray.util.annotations import RayDeprecationWarning
 
-    from jobs.export.lingbot.work import LatentEncoder, prepare_episode
+    from jobs.export.lingbot.work import PAYLOAD, EncodeEpisodes, prepare_row, write_empty_embedding
 
-    with ray_session(address, spec.num_cpus, spec.object_store_mb, preserve_order=None):
+    with ray_session(address, spec.num_cpus, spec.object_store_mb):
         place = place_actors(spec.device, spec.actors, ray.cluster_resources())
-        actor_cls = ray.remote(LatentEncoder)
-        actors = [
-            actor_cls.options(**place.resources).remote(  # type: ignore[attr-defined]
-                str(spec.vae),
-                str(spec.text_encoder),
-                str(models.tokenizer),
-                device=place.device,
-                text_len=spec.text_len,
-                threads=place.threads,
-            )
-            for _ in range(place.actors)
-        ]
+        encoder = {
+            "vae": str(spec.vae),
+            "text_encoder": str(spec.text_encoder),
+            "tokenizer": str(models.tokenizer),
+            "device": place.device,
+            "text_len": spec.text_len,
+            "threads": place.threads,
+        }
+        out = str(spec.out)
         try:
-            devices = ray.get([a.ready.remote() for a in actors])
+            if not works:  # nothing to encode, only the empty-text embedding to make
+                task = ray.remote(write_empty_embedding).options(**place.resources)
+                kw = {k: encoder[k] for k in ("tokenizer", "device", "text_len")}
+                ray.get(task.remote(out, settings, encoder["text_encoder"], **kw))
+                return
+            log.info("%d episode(s), %d encoder actor(s) on %s", len(works), place.actors, place.device)
+            rows = [{PAYLOAD: pickle.dumps(w, protocol=5)} for w in works]
+            seen: set[tuple[str, int]] = set()
+            with _lost_blocks_allowed(len(rows)):
+                with warnings.catch_warnings():
+                    # Ray 2.60 names no parameter for a task's retries and warns on its remote args (pyproject pins
+                    # ray < 2.61); without them Ray Data retries a dead worker's task forever
+                    warnings.simplefilter("ignore", RayDeprecationWarning)
+                    prepared = ray.data.from_items(rows, override_num_blocks=len(rows)).map(  # a block per episode
+                        prepare_row,
+                        num_cpus=1,
+                        concurrency=min(spec.max_in_flight, len(rows)),
+                        max_retries=spec.task_retries,
+                    )
+                stream = prepared.map_batches(
+                    EncodeEpisodes,
+                    batch_size=1,
+                    batch_format="numpy",
+                    compute=ray.data.ActorPoolStrategy(size=place.actors),
+                    fn_constructor_kwargs={"out": out, "settings": settings, **encoder},
+                    **place.resources,
+                ).iter_batches(batch_size=None, batch_format="numpy")
+                take = partial(_take, accept=accept, seen=seen)
+                drain(stream, len(works), f"export {FORMAT}", "ep", progress, take)
+            for item in works:  # a task that died past its retries: that episode only
+                if (item["dataset"], item["episode_index"]) not in seen:
+                    accept({**{k: item[k] for k in ("dataset", "episode_index")}, "stats": None, "error": LOST})
         except ray.exceptions.RayActorError as e:  # a model that fails to load stops the job here, not per episode
             cause = str(e).strip().splitlines()[-1]  # the exception line of the actor's traceback
             raise ExportError(f"the encoder actors did not start: {cause}") from None
-        log.info("%d encoder actor(s) on %s", len(actors), ", ".join(devices))
-        on_ready()
-        if not (spec.out / EMPTY_EMB).exists():
-            ray.get(actors[0].write_empty_embedding.remote(str(spec.out / EMPTY_EMB)))
-        task = ray.remote(num_cpus=1, max_retries=spec.task_retries)(prepare_episode)
-        bar = Progress(len(works), f"export {FORMAT}", unit="ep", enabled=progress)
-        pending: dict[Any, dict[str, Any]] = {}
 
-        def collect() -> None:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                item = pending.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except Exception as e:  # the task or actor died past its retries: this episode only
-                    result = {
-                        "dataset": item["dataset"],
-                        "episode_index": item["episode_index"],
-                        "stats": None,
-                        "error": f"worker: {type(e).__name__}: {str(e)[:500]}",
-                    }
-                accept(result)
-                bar.update(1, frames=result.get("frames", 0))
 
-        for i, item in enumerate(works):
-            while len(pending) >= spec.max_in_flight:
-                collect()
-            pending[actors[i % len(actors)].encode.remote(task.remote(item))] = item
-        while pending:
-            collect()
-        bar.close()
+def _take(batch: dict[str, Any], accept: Callable[[dict], None], seen: set[tuple[str, int]]) -> tuple[int, int]:
+    """Hand each episode's result to `accept`; (episodes, frames) for the progress bar."""
+    from jobs.export.lingbot.work import PAYLOAD
+
+    payloads, frames = batch[PAYLOAD], 0
+    for p in payloads:
+        result = pickle.loads(p)
+        seen.add((result["dataset"], result["episode_index"]))
+        accept(result)
+        frames += result.get("frames", 0)
+    return len(payloads), frames
+
+
+@contextmanager
+def _lost_blocks_allowed(n: int) -> Iterator[None]:
+    """Ray Data goes on past up to `n` failed blocks (a block is one episode), for this job only."""
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    before, ctx.max_errored_blocks = ctx.max_errored_blocks, n
+    try:
+        yield
+    finally:
+        ctx.max_errored_blocks = before
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -262,8 +293,8 @@ def _size(text: str) -> tuple[int, int]:
 
 # the lingbot-va group of `eidata export`, in the flags' order (root, --out, --dry-run are the command's own)
 OPTIONS = (
-    Opt(LingbotExportSpec, "vae", help="local Wan2.2 VAE folder (diffusers AutoencoderKLWan; required)"),
-    Opt(LingbotExportSpec, "text_encoder", help="local UMT5 encoder folder (required)"),
+    Opt(LingbotExportSpec, "vae"),
+    Opt(LingbotExportSpec, "text_encoder"),
     Opt(LingbotExportSpec, "tokenizer"),
     Opt(LingbotExportSpec, "fps"),
     Opt(

@@ -24,7 +24,7 @@ from ingest.files.atomic import write_text_atomic
 from ingest.files.lingbot import record_matches
 from ingest.lingbot.action import lingbot_mask
 from ingest.lingbot.dataset import NotCanonicalError, dataset_mask, english_segments, episode_mask, lingbot_info
-from jobs.runtime.ray_pool import Device
+from jobs.runtime.stage import DeviceChoice, ModelActors, RayCpus
 from schemas.canonical import ACTION
 from schemas.corpus import EpisodeLineage
 from schemas.lerobot import (
@@ -53,19 +53,19 @@ class ExportError(ValueError):
 class LingbotExportSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    root: Path = Field(description="the corpus (ROOT/datasets/...)")
-    out: Path = Field(description="where the LingBot-VA datasets go (DIR/datasets/...)")
-    vae: Path | None = Field(None, description="local Wan2.2 VAE folder (diffusers AutoencoderKLWan)")
-    text_encoder: Path | None = Field(None, description="local UMT5 encoder folder (Wan2.2's text_encoder)")
+    root: Path  # ROOT and --out are the `export` command's own flags (jobs/cli.py), for every format
+    out: Path
+    vae: Path | None = Field(None, description="local Wan2.2 VAE folder (diffusers AutoencoderKLWan; required)")
+    text_encoder: Path | None = Field(None, description="local UMT5 encoder folder (Wan2.2's text_encoder; required)")
     tokenizer: Path | None = Field(None, description="tokenizer folder (default: in or beside the text encoder)")
     fps: int = Field(5, ge=1, description="latent sampling rate; must divide the dataset fps (10 -> 10, 5, 2, 1)")
     height: int = Field(256, ge=1)
     width: int = Field(256, ge=1)
     text_len: int = Field(TEXT_LEN, ge=1, description="text tokens kept; text_emb is zero-padded to this length")
     cameras: list[str] | None = Field(None, description="video keys or short names (default: every camera)")
-    device: Device = Field("auto", description="auto: cuda when Ray has GPUs")
-    actors: int | None = Field(None, ge=1, description="encoder actors (default: one per GPU, 1 on CPU)")
-    num_cpus: int | None = Field(None, ge=1, description="CPUs of an embedded Ray cluster")
+    device: DeviceChoice
+    actors: ModelActors
+    num_cpus: RayCpus
     max_in_flight: int = Field(4, ge=1, description="episodes decoded or encoded at once (memory bound)")
     object_store_mb: int = Field(1024, ge=64)
     task_retries: int = Field(3, ge=0)

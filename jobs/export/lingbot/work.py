@@ -1,12 +1,17 @@
 """The Ray side of the LingBot-VA export: one task per episode (its 30-dim frame table, its videos, the frames of
 every latent file still to make) feeding encoder actors that hold the Wan2.2 VAE and text encoder and write the
-latent files. Payloads are plain dicts; a task never raises for bad input, its error travels with the episode."""
+latent files. Payloads are plain dicts; a task never raises for bad input, its error travels with the episode.
+
+On Ray Data (`jobs.export.lingbot.job`), a row is one episode's payload pickled into one column (`PAYLOAD`): the
+payloads are nested dicts of another shape per dataset and hold ragged frame arrays, which Arrow would reshape
+(missing keys filled with nulls) or refuse; pickled, they arrive exactly as they left."""
 
 from __future__ import annotations
 
 import errno
 import logging
 import os
+import pickle
 import shutil
 from collections import OrderedDict, defaultdict
 from pathlib import Path
@@ -23,6 +28,7 @@ from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.video_read import decode_frames
 from ingest.lingbot.dataset import lingbot_table, vectors
 from jobs.catalog.parts import write_parquet_atomic
+from jobs.export.lingbot.plan import EMPTY_EMB, check_settings
 from schemas.canonical import ACTION
 from schemas.lerobot import InfoJson
 from schemas.lingbot import LINGBOT_ACTION_DIM, LatentPlan
@@ -30,6 +36,7 @@ from schemas.lingbot import LINGBOT_ACTION_DIM, LatentPlan
 log = logging.getLogger(__name__)
 
 TEXT_CACHE = 32  # text embeddings kept per actor (512 x 4096 bf16 = 4 MiB each for Wan2.2)
+PAYLOAD = "payload"  # the one column of the Ray Data rows: a pickled dict
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
@@ -153,5 +160,41 @@ class LatentEncoder:
 
     def write_empty_embedding(self, path: str) -> None:
         """LingBot-VA's `empty_emb_path`: the embedding of "" that replaces the text for classifier-free guidance."""
-        emb = encode_text(self.text_model, self.tokenizer, "", self.text_len)
-        atomic_write(Path(path), lambda tmp: torch.save(emb, tmp))
+        save_empty_embedding(self.text_model, self.tokenizer, self.text_len, Path(path))
+
+
+def save_empty_embedding(model: Any, tokenizer: Any, text_len: int, path: Path) -> None:
+    emb = encode_text(model, tokenizer, "", text_len)
+    atomic_write(path, lambda tmp: torch.save(emb, tmp))
+
+
+def prepare_row(row: dict[str, Any]) -> dict[str, Any]:
+    """`prepare_episode` over a Ray Data row."""
+    return {PAYLOAD: pickle.dumps(prepare_episode(pickle.loads(row[PAYLOAD])), protocol=5)}
+
+
+class EncodeEpisodes:
+    """Ray Data callable class: one `LatentEncoder` per actor. Once its models have loaded, and before anything is
+    encoded with them, it records the job's settings in the output and writes `EMPTY_EMB` when missing (the
+    actors of one run write the same bytes, each by rename)."""
+
+    def __init__(self, out: str, settings: dict[str, Any], **encoder: Any) -> None:
+        self.encoder = LatentEncoder(**encoder)
+        log.info("encoder actor on %s", self.encoder.ready())
+        check_settings(Path(out), settings)
+        if not (Path(out) / EMPTY_EMB).exists():
+            self.encoder.write_empty_embedding(str(Path(out) / EMPTY_EMB))
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        done = [self.encoder.encode(pickle.loads(p)) for p in batch[PAYLOAD]]
+        return {PAYLOAD: np.array([pickle.dumps(d, protocol=5) for d in done], dtype=object)}
+
+
+def write_empty_embedding(
+    out: str, settings: dict[str, Any], text_encoder: str, tokenizer: str | None, *, device: str, text_len: int
+) -> None:
+    """A Ray task for a run with no episode left but `EMPTY_EMB` missing: the text encoder alone, then as
+    `EncodeEpisodes` does (settings recorded once the model loaded, then the file)."""
+    model, tok = load_text_encoder(Path(text_encoder), tokenizer and Path(tokenizer), pick_device(device))
+    check_settings(Path(out), settings)
+    save_empty_embedding(model, tok, text_len, Path(out) / EMPTY_EMB)

@@ -323,6 +323,37 @@ def test_missing_models_or_output_exit_2(
     assert needle in capsys.readouterr().err
 
 
+def test_a_finished_export_missing_only_the_empty_embedding_gets_it_back(
+    exported: dict[str, Any], models: dict[str, Path], tmp_path: Path
+) -> None:
+    """No episode left to encode: one Ray task loads the text encoder alone and writes `empty_emb.pt` with the bytes
+    the encoder actors wrote; nothing else is touched."""
+    out = tmp_path / "out"
+    shutil.copytree(exported["out"], out)
+    want = (out / EMPTY_EMB).read_bytes()
+    (out / EMPTY_EMB).unlink()
+    before = _snapshot(out)
+    report = run_lingbot_export(_spec(exported["root"], out, models), progress=False)
+    assert (out / EMPTY_EMB).read_bytes() == want and report.errors == 0
+    assert {k: v for k, v in _snapshot(out).items() if k != EMPTY_EMB} == before
+
+
+def test_encoder_actors_that_cannot_load_stop_the_job_before_any_record(
+    exported: dict[str, Any], models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A VAE folder whose config is right but whose weights are not: the actors fail to start, the job exits 2
+    naming the actor's error, and the settings are not recorded (a rerun with good models is not refused)."""
+    vae, out = tmp_path / "vae", tmp_path / "out"
+    shutil.copytree(models["vae"], vae)
+    for weights in vae.glob("*.safetensors"):
+        weights.write_bytes(b"not weights")
+    argv = ["export", str(exported["root"]), "--format", "lingbot-va", "--out", str(out), "--vae", str(vae)]
+    argv += ["--text-encoder", str(models["text_encoder"]), "--size", "32", "--text-len", str(TEXT_LEN)]
+    assert eidata([*argv, "--num-cpus", "2"]) == 2
+    assert "eidata export: the encoder actors did not start: " in capsys.readouterr().err
+    assert not (out / "job" / "lingbot_export.json").exists() and not _pth_files(out)
+
+
 @pytest.mark.oracle
 def test_export_loads_in_lerobot(exported: dict[str, Any], run_oracle: Any) -> None:
     dataset = exported["out"] / AGIBOT
