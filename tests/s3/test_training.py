@@ -7,21 +7,21 @@ credential stops `train` and `eidata train` before any work, never naming the se
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from safetensors import safe_open
 from torch.utils.data import DataLoader
 
 from adapters.storage.urls import StorageError, filesystem
 from jobs.train import add_train_arguments, cli_train
-from schemas.canonical import ACTION, STATE
 from schemas.storage import StorageOptions
 from tests.s3.server import SECRET_KEY, S3Server
 from tests.training.corpus import MANIFEST, TEXT_DIM, build_corpus, tiny_config
+from tests.training.reads import bytes_used
 from training.batch import collate
 from training.config import PRESETS, DataConfig
 from training.dataset import ManifestDataset
@@ -73,28 +73,6 @@ def _equal(a: list[dict[str, torch.Tensor]], b: list[dict[str, torch.Tensor]]) -
             assert x[key].dtype == y[key].dtype and torch.equal(x[key], y[key]), key
 
 
-def _used_bytes(index: SampleIndex) -> int:
-    """What an epoch's readers take from the files: each latents tensor, each text tensor, the action and state
-    column chunks (compressed, as stored) of each data file."""
-    import pyarrow.parquet as pq
-
-    total, texts = 0, set()
-    for ep in index.episodes:
-        with safe_open(str(ep.latents_path), framework="pt") as f:
-            total += f.get_slice("latents").get_shape()[0] * int(np.prod(f.get_slice("latents").get_shape()[1:])) * 2
-        if ep.text_path is not None and ep.text_path not in texts:
-            texts.add(ep.text_path)
-            with safe_open(str(ep.text_path), framework="pt") as f:
-                total += int(np.prod(f.get_slice("hidden_states").get_shape())) * 2
-        md = pq.ParquetFile(ep.data_path).metadata
-        for rg in range(md.num_row_groups):
-            for c in range(md.num_columns):
-                col = md.row_group(rg).column(c)
-                if col.path_in_schema.split(".", 1)[0] in (ACTION, STATE):
-                    total += col.total_compressed_size
-    return total
-
-
 def test_the_bucket_index_and_batches_equal_the_local_ones(corpus: dict[str, Any], tmp_path: Path) -> None:
     local = build_index(corpus["local"], "train", MODEL, DataConfig(num_workers=0))
     remote = _remote_index(corpus, tmp_path / "cache")
@@ -130,7 +108,7 @@ def test_a_second_epoch_fetches_nothing(corpus: dict[str, Any], tmp_path: Path) 
     _equal(epoch1, epoch2)
     local = build_index(corpus["local"], "train", MODEL, DataConfig(num_workers=0))
     _equal(epoch1, _batches(local, stats, workers=0))
-    used = _used_bytes(local)
+    used = bytes_used(local)
     total = index_fetched + stats_fetched + fetched1
     print(
         f"\nbucket corpus, {len(remote)} samples of {len(remote.episodes)} episodes: index {index_fetched} B "
@@ -182,17 +160,11 @@ def test_training_from_the_bucket_takes_the_local_steps(corpus: dict[str, Any], 
     local_log = (tmp_path / "local" / METRICS).read_text().splitlines()
     bucket_log = (tmp_path / "bucket" / METRICS).read_text().splitlines()
     losses = [
-        [{k: v for k, v in eval_line(line).items() if k.startswith("loss")} for line in log]
+        [{k: v for k, v in json.loads(line).items() if k.startswith("loss")} for line in log]
         for log in (local_log, bucket_log)
     ]
     assert losses[0] == losses[1]
     assert SECRET_KEY not in (tmp_path / "bucket" / CONFIG).read_text()
-
-
-def eval_line(line: str) -> dict[str, Any]:
-    import json
-
-    return json.loads(line)
 
 
 def test_a_refused_credential_stops_training_before_any_work(
