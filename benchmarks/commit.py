@@ -93,8 +93,8 @@ def _run(name: str, committers: int, results: list[Staged], spec: Any) -> dict[s
 
     from adapters.base import EpisodeRef
     from jobs.ingest.commit import Committer
-    from jobs.ingest.discovery import WorkItem
     from jobs.ingest.quarantine import QuarantineWriter
+    from jobs.ingest.task import WorkItem
 
     source = spec.sources[0]
     items = [

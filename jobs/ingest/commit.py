@@ -20,10 +20,9 @@ from typing import Any
 from ingest.lerobot.errors import DatasetError, EpisodeError
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter
-from jobs.ingest.discovery import WorkItem
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.report import SourceTally
-from jobs.ingest.task import EpisodeResult, Rejected, StagedOutput
+from jobs.ingest.task import EpisodeResult, Rejected, StagedOutput, WorkItem
 from jobs.runtime.bucket_output import attach_publisher
 from jobs.spec_models import JobSpec
 from schemas.corpus import QuarantineRow

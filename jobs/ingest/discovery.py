@@ -2,12 +2,11 @@
 work files a batch at a time, so it never holds the corpus's work list.
 
 A discovery task iterates the adapter's refs in batches into a parquet file (sort key, uid, ref as JSON), then lets
-DuckDB drop the raw episodes an earlier run finished (their lineage's `raw_uid` in the source's `episodes.jsonl`
-files, or their uid in the quarantine parts, both scanned by DuckDB, never loaded as Python objects) and sort the rest
-out of core: each subset (one dataset, `datasets/<source>/<subset>`) in the ref's natural order, the subsets
-interleaved. The driver streams the sources' files round-robin (`interleave`). Commits must be deterministic per
-dataset only, so every dataset keeps its sorted order while the episodes of many datasets are in flight together and
-their committers work in parallel.
+DuckDB drop the raw episodes an earlier run finished (the done set of `jobs.ingest.resume`, scanned by DuckDB, never
+loaded as Python objects) and sort the rest out of core: each subset (one dataset, `datasets/<source>/<subset>`) in the
+ref's natural order, the subsets interleaved. The driver streams the sources' files round-robin (`interleave`). Commits
+must be deterministic per dataset only, so every dataset keeps its sorted order while the episodes of many datasets are
+in flight together and their committers work in parallel.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +24,11 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, natural_key
+from jobs.ingest.quarantine import discovery_row, quarantine_row
+from jobs.ingest.resume import connect, done_sql, done_uids
+from jobs.ingest.task import WorkItem
 from jobs.spec_models import JobSpec, SourceSpec
-from schemas.corpus import DATASETS_DIR, JOB_DIR, QUARANTINE_DIR, QuarantineRow, episode_uid, parquet_files
-from schemas.lerobot import EPISODES_PATH
+from schemas.corpus import JOB_DIR, QuarantineRow, episode_uid
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +44,6 @@ _SCHEMA = pa.schema(
         ("error", pa.string()),
     ]
 )
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    position: int  # the ref's place in its source's sorted discovery order
-    source: SourceSpec
-    ref: EpisodeRef
-
-    @property
-    def uid(self) -> str:
-        return episode_uid(self.source.name, self.ref.subset, self.ref.raw_id)
 
 
 def natural_bytes(text: str) -> bytes:
@@ -77,36 +66,6 @@ def sort_bytes(ref: EpisodeRef) -> bytes:
     return natural_bytes(ref.subset) + natural_bytes(ref.raw_id)
 
 
-def quarantine_row(
-    source: SourceSpec, ref: EpisodeRef | None, stage: str, error_class: str, message: str, **extra: Any
-) -> QuarantineRow:
-    uid = episode_uid(source.name, ref.subset, ref.raw_id) if ref else f"{source.name}/*"
-    return QuarantineRow(
-        episode_uid=uid,
-        source=source.name,
-        subset=ref.subset if ref else "",
-        adapter=source.adapter,
-        raw_path=ref.paths[0] if ref and ref.paths else str(source.root),
-        stage=stage,
-        error_class=error_class,
-        message=message,
-        file=extra.get("file"),
-        field=extra.get("field"),
-        quarantined_at=datetime.now(UTC),
-    )
-
-
-def discovery_row(source: SourceSpec, ref: EpisodeRef) -> QuarantineRow:
-    """A ref discovery flagged: reading it re-raises the adapter's error with its file and field as columns."""
-    try:
-        get_adapter(source.adapter, source.options).read(ref)
-    except AdapterError as e:
-        return quarantine_row(source, ref, "discover", "DiscoveryError", e.reason, file=e.file, field=e.field)
-    except Exception:  # fall back to the message discovery recorded
-        pass
-    return quarantine_row(source, ref, "discover", "DiscoveryError", ref.error or "flagged by discovery")
-
-
 def discover_source(source: SourceSpec, output: str, work: str) -> dict[str, Any]:
     """One source's discovery (a Ray task): its not-yet-done refs, sorted, into the parquet file `work`.
 
@@ -124,7 +83,9 @@ def discover_source(source: SourceSpec, output: str, work: str) -> dict[str, Any
         unsorted.unlink(missing_ok=True)
         extra = {"file": e.file, "field": e.field} if isinstance(e, AdapterError) else {}
         row = quarantine_row(source, None, "discover", type(e).__name__, getattr(e, "reason", None) or str(e), **extra)
-        done = row.episode_uid in _done_table(Path(output), source.name, [row.episode_uid])
+        done = row.episode_uid in done_uids(
+            Path(output), source.name, [row.episode_uid], Path(output) / WORK_DIR / f"{source.name}.tmp"
+        )
         error = None if done else row.model_dump(mode="json")
         return {"source": source.name, "found": 0, "todo": 0, "todo_readable": 0, "error": error}
     try:
@@ -166,47 +127,6 @@ def _batch(source: SourceSpec, refs: list[EpisodeRef], start: int) -> pa.RecordB
         ],
         schema=_SCHEMA,
     )
-
-
-def done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
-    """SQL (and its parameters) for the uids an earlier run finished for `source`: lineage `raw_uid` of its committed
-    episodes, and quarantined uids (committed parts only, never a crashed run's temp file)."""
-    parts, params = [], []
-    episodes = sorted((output / DATASETS_DIR / source).glob(f"**/{EPISODES_PATH}"))
-    if episodes:
-        parts.append(
-            "SELECT eidata.raw_uid AS uid FROM read_json(?, format='newline_delimited', "
-            "columns={'eidata': 'STRUCT(raw_uid VARCHAR)'})"
-        )
-        params.append([str(p) for p in episodes])
-    quarantine = parquet_files(output, QUARANTINE_DIR)
-    if quarantine:
-        parts.append("SELECT episode_uid AS uid FROM read_parquet(?) WHERE source = ?")
-        params += [[str(p) for p in quarantine], source]
-    if not parts:
-        return "SELECT NULL::VARCHAR AS uid WHERE false", []
-    # an episode without lineage has no raw_uid: a NULL in `NOT IN` would make every comparison unknown
-    return f"SELECT uid FROM ({' UNION ALL '.join(parts)}) WHERE uid IS NOT NULL", params
-
-
-def connect(tmp: Path) -> Any:
-    import duckdb
-
-    con = duckdb.connect()
-    tmp.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = '{tmp}'; SET memory_limit = '512MB'; SET threads = 1")
-    return con
-
-
-def _done_table(output: Path, source: str, uids: list[str]) -> set[str]:
-    sql, params = done_sql(output, source)
-    con = connect(output / WORK_DIR / f"{source}.tmp")
-    try:
-        rows = con.execute(f"SELECT uid FROM ({sql}) WHERE uid IN (SELECT unnest(?))", [*params, uids]).fetchall()
-    finally:
-        con.close()
-        shutil.rmtree(output / WORK_DIR / f"{source}.tmp", ignore_errors=True)
-    return {r[0] for r in rows}
 
 
 def _sort_todo(output: Path, source: str, unsorted: Path, work: Path) -> tuple[int, int]:

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.lerobot.writer_dir import STAGING
-from jobs.ingest.discovery import DiscoveryPlan, WorkItem, discover_all, discovery_row, stream_plan
+from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
 from jobs.ingest.report import IngestReport, SourceTally
 from jobs.ingest.settled import settled
+from jobs.ingest.task import WorkItem
 from jobs.runtime.deadline import clear_markers
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.ray_pool import init_ray
@@ -143,6 +144,7 @@ def _run_on_ray(
 
     from ingest.progress import Progress
     from jobs.ingest.order import RayTasks, in_order
+    from jobs.ingest.quarantine import discovery_row
     from jobs.ingest.task import Staged
 
     task = ray.remote(max_retries=spec.parallelism.task_retries, num_cpus=1)(worker)

@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from jobs.ingest.discovery import WorkItem
-from jobs.ingest.task import EpisodeResult, EpisodeTask, Rejected, TaskSettings
+from jobs.ingest.task import EpisodeResult, EpisodeTask, Rejected, TaskSettings, WorkItem
 from jobs.runtime.deadline import TIMEOUT_CLASS, hung_attempts, timeout_message
 from jobs.spec_models import JobSpec
 

@@ -1,7 +1,7 @@
 """The ingest job's quarantine writer: the one thing that writes `catalog/quarantine/` while a job runs.
 
 Rows reach it three ways, all through the committer it is handed to (`jobs.ingest.commit.Committer`): a source or ref
-that discovery could not read (the row built by `jobs.ingest.discovery.quarantine_row`), a worker's `Rejected` result,
+that discovery could not read (`discovery_row`, or `quarantine_row` for a whole source), a worker's `Rejected` result,
 and a commit that failed. It buffers them and writes a part every `QUARANTINE_FLUSH` rows and at close, each part
 named by the run and its number, so a killed run leaves whole parts only (and a rerun skips their uids).
 """
@@ -11,13 +11,48 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from adapters import get_adapter
+from adapters.base import AdapterError, EpisodeRef
 from jobs.catalog.parts import write_quarantine_part
-from jobs.ingest.discovery import WorkItem, quarantine_row
-from jobs.ingest.task import Rejected
-from schemas.corpus import QuarantineRow
+from jobs.ingest.task import Rejected, WorkItem
+from schemas.corpus import QuarantineRow, episode_uid
+
+if TYPE_CHECKING:
+    from jobs.spec_models import SourceSpec
 
 QUARANTINE_FLUSH = 200  # rows buffered before a part is written
+
+
+def quarantine_row(
+    source: SourceSpec, ref: EpisodeRef | None, stage: str, error_class: str, message: str, **extra: Any
+) -> QuarantineRow:
+    uid = episode_uid(source.name, ref.subset, ref.raw_id) if ref else f"{source.name}/*"
+    return QuarantineRow(
+        episode_uid=uid,
+        source=source.name,
+        subset=ref.subset if ref else "",
+        adapter=source.adapter,
+        raw_path=ref.paths[0] if ref and ref.paths else str(source.root),
+        stage=stage,
+        error_class=error_class,
+        message=message,
+        file=extra.get("file"),
+        field=extra.get("field"),
+        quarantined_at=datetime.now(UTC),
+    )
+
+
+def discovery_row(source: SourceSpec, ref: EpisodeRef) -> QuarantineRow:
+    """A ref discovery flagged: reading it re-raises the adapter's error with its file and field as columns."""
+    try:
+        get_adapter(source.adapter, source.options).read(ref)
+    except AdapterError as e:
+        return quarantine_row(source, ref, "discover", "DiscoveryError", e.reason, file=e.file, field=e.field)
+    except Exception:  # fall back to the message discovery recorded
+        pass
+    return quarantine_row(source, ref, "discover", "DiscoveryError", ref.error or "flagged by discovery")
 
 
 def rejected_row(item: WorkItem, rejected: Rejected) -> QuarantineRow:

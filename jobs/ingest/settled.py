@@ -2,14 +2,15 @@
 without Ray (issue 25 item 5).
 
 `settled(spec)` asks what discovery asks (`jobs.ingest.discovery`), in this process: each source's refs, from its
-adapter's own discovery, against what earlier runs finished (the same done set: lineage `raw_uid` of the source's
-committed episodes and the quarantined uids, scanned by DuckDB). Discovery would find nothing to do exactly when every
-ref's uid is done and every source whose discovery fails already has its failure in the quarantine; then the job has
-no episode to run, no quarantine row to write and no commit to make, and `settled` returns how many raw episodes
-discovery found. At the first ref not done it stops and returns None, and the job runs as it always did (discovery on
-Ray included), so a job with work pays little for the question: nothing when a source has no record yet (a first run),
-a batch of 64 refs when its first refs are new, at most one unchanged rerun's worth on a resumed job. The refs are
-checked in batches (64, doubling to `BATCH`) and never held all at once; the done set lives in DuckDB, which spills.
+adapter's own discovery, against what earlier runs finished (the same done set, `jobs.ingest.resume`: lineage `raw_uid`
+of the source's committed episodes and the quarantined uids, scanned by DuckDB). Discovery would find nothing to do
+exactly when every ref's uid is done and every source whose discovery fails already has its failure in the quarantine;
+then the job has no episode to run, no quarantine row to write and no commit to make, and `settled` returns how many raw
+episodes discovery found. At the first ref not done it stops and returns None, and the job runs as it always did
+(discovery on Ray included), so a job with work pays little for the question: nothing when a source has no record yet (a
+first run), a batch of 64 refs when its first refs are new, at most one unchanged rerun's worth on a resumed job. The
+refs are checked in batches (64, doubling to `BATCH`) and never held all at once; the done set lives in DuckDB, which
+spills.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef
-from jobs.ingest.discovery import BATCH, WORK_DIR, connect, done_sql, quarantine_row
+from jobs.ingest.discovery import BATCH, WORK_DIR
+from jobs.ingest.quarantine import quarantine_row
+from jobs.ingest.resume import connect, done_sql
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import DATASETS_DIR, QUARANTINE_DIR, episode_uid, parquet_files
 from schemas.lerobot import EPISODES_PATH

@@ -15,12 +15,24 @@ from pathlib import Path
 from adapters.base import EpisodeRef
 from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
-from jobs.ingest.discovery import WorkItem
 from jobs.runtime.deadline import TaskDeadline
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.canonicalize import CanonicalizeSpec
-from schemas.corpus import Stage
+from schemas.corpus import Stage, episode_uid
 from schemas.lerobot import FeatureSpec
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One raw episode to do, as discovery found it."""
+
+    position: int  # the ref's place in its source's sorted discovery order
+    source: SourceSpec
+    ref: EpisodeRef
+
+    @property
+    def uid(self) -> str:
+        return episode_uid(self.source.name, self.ref.subset, self.ref.raw_id)
 
 
 @dataclass(frozen=True)

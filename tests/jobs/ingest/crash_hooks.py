@@ -25,8 +25,7 @@ import sys
 import threading
 from pathlib import Path
 
-from jobs.ingest.discovery import WorkItem
-from jobs.ingest.task import EpisodeResult, EpisodeTask
+from jobs.ingest.task import EpisodeResult, EpisodeTask, WorkItem
 from jobs.ingest.worker import process_episode
 
 HOLD_ENV = "EIDATA_TEST_HOLD"

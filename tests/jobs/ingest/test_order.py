@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from adapters.base import EpisodeRef
-from jobs.ingest.discovery import WorkItem
 from jobs.ingest.order import in_order
-from jobs.ingest.task import EpisodeResult, EpisodeTask, Rejected, Staged
+from jobs.ingest.task import EpisodeResult, EpisodeTask, Rejected, Staged, WorkItem
 from jobs.spec_models import JobSpec, ParallelismSpec, SourceSpec
 
 N = 8

@@ -9,9 +9,8 @@ import pyarrow.parquet as pq
 
 from adapters.base import EpisodeRef
 from jobs.ingest.commit import Committer
-from jobs.ingest.discovery import WorkItem
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
-from jobs.ingest.task import Rejected
+from jobs.ingest.task import Rejected, WorkItem
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import QUARANTINE_DIR
 

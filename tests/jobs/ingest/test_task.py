@@ -8,8 +8,7 @@ from pathlib import Path
 
 from adapters.base import EpisodeRef
 from ingest.lerobot.staging import StagedEpisode
-from jobs.ingest.discovery import WorkItem
-from jobs.ingest.task import EpisodeTask, Rejected, Staged, StagedOutput, TaskSettings
+from jobs.ingest.task import EpisodeTask, Rejected, Staged, StagedOutput, TaskSettings, WorkItem
 from jobs.spec_models import JobSpec, ParallelismSpec, SourceSpec
 from schemas.lerobot import FeatureSpec
 

@@ -1,0 +1,59 @@
+"""What a rerun skips: the raw episodes an earlier run of the job finished (exactly-once resume, DESIGN.md 3.1).
+
+An episode is done when its uid is the lineage `raw_uid` of a committed episode of its source (`episodes.jsonl`, written
+by the writer's commit) or the uid of a quarantined one (committed quarantine parts only, never a killed run's temp
+file). The set is answered by DuckDB scanning those files, never loaded as Python objects, so a resumed job of millions
+of episodes holds none of them; discovery (`jobs.ingest.discovery`) drops the done ones while it sorts the work, and the
+driver's early exit (`jobs.ingest.settled`) asks the same question before Ray starts.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from schemas.corpus import DATASETS_DIR, QUARANTINE_DIR, parquet_files
+from schemas.lerobot import EPISODES_PATH
+
+
+def done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
+    """SQL (and its parameters) for the uids an earlier run finished for `source`: lineage `raw_uid` of its committed
+    episodes, and quarantined uids (committed parts only, never a crashed run's temp file)."""
+    parts, params = [], []
+    episodes = sorted((output / DATASETS_DIR / source).glob(f"**/{EPISODES_PATH}"))
+    if episodes:
+        parts.append(
+            "SELECT eidata.raw_uid AS uid FROM read_json(?, format='newline_delimited', "
+            "columns={'eidata': 'STRUCT(raw_uid VARCHAR)'})"
+        )
+        params.append([str(p) for p in episodes])
+    quarantine = parquet_files(output, QUARANTINE_DIR)
+    if quarantine:
+        parts.append("SELECT episode_uid AS uid FROM read_parquet(?) WHERE source = ?")
+        params += [[str(p) for p in quarantine], source]
+    if not parts:
+        return "SELECT NULL::VARCHAR AS uid WHERE false", []
+    # an episode without lineage has no raw_uid: a NULL in `NOT IN` would make every comparison unknown
+    return f"SELECT uid FROM ({' UNION ALL '.join(parts)}) WHERE uid IS NOT NULL", params
+
+
+def connect(tmp: Path) -> Any:
+    import duckdb
+
+    con = duckdb.connect()
+    tmp.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = '{tmp}'; SET memory_limit = '512MB'; SET threads = 1")
+    return con
+
+
+def done_uids(output: Path, source: str, uids: list[str], tmp: Path) -> set[str]:
+    """Which of `uids` an earlier run finished (DuckDB spills to `tmp`, removed after)."""
+    sql, params = done_sql(output, source)
+    con = connect(tmp)
+    try:
+        rows = con.execute(f"SELECT uid FROM ({sql}) WHERE uid IN (SELECT unnest(?))", [*params, uids]).fetchall()
+    finally:
+        con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {r[0] for r in rows}
