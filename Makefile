@@ -72,6 +72,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.quantile_stats
 	$(BIN)/python -m benchmarks.behaviour
 	$(BIN)/python -m benchmarks.bucket_output
+	$(BIN)/python -m benchmarks.train_bucket
 
 clean:
 	rm -rf $(VENV) $(ORACLE_V30) $(DEMO_OUT) .pytest_cache .ruff_cache
