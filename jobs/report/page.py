@@ -54,6 +54,7 @@ from jobs.report.plots import (
     strip_figure,
     trajectories_figure,
 )
+from schemas.storage import is_remote
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("hours", "Hours by source × tier"),
@@ -279,6 +280,8 @@ def build_report(root: Path, out: Path) -> Path:
 
 
 def cli_report(args: argparse.Namespace) -> int:
+    if is_remote(str(args.root)):
+        return _report_bucket(str(args.root), getattr(args, "out", None))
     root = Path(args.root)
     if not root.is_dir():
         print(f"eidata report: {root}: no such corpus folder", file=sys.stderr)
@@ -286,6 +289,32 @@ def cli_report(args: argparse.Namespace) -> int:
     out = Path(args.out) if getattr(args, "out", None) else root / "report.html"
     try:
         path = build_report(root, out)
+    except ReportError as err:
+        print(f"eidata report: {err}", file=sys.stderr)
+        return 1
+    print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _report_bucket(url: str, out: str | None) -> int:
+    """`eidata report s3://...`: the report of a read-only local copy of the corpus (`readable_corpus`; the credential
+    from the AWS environment), written to `out` or put at `<url>/report.html`."""
+    from adapters.storage.urls import StorageError, filesystem, preflight
+    from ingest.storage.objects import put
+    from jobs.runtime.bucket_stage import readable_corpus
+
+    try:
+        preflight(url)
+        with readable_corpus(url) as corpus:
+            path = build_report(corpus, Path(out) if out else corpus / "report.html")
+            if out is None:
+                fs, key = filesystem(f"{url.rstrip('/')}/report.html")
+                put(fs, key, path.read_bytes())
+                print(f"report: {url.rstrip('/')}/report.html ({path.stat().st_size / 1e6:.1f} MB)")
+                return 0
+    except StorageError as err:
+        print(f"eidata report: {err}", file=sys.stderr)
+        return 2
     except ReportError as err:
         print(f"eidata report: {err}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ from ingest.storage.preflight import preflight_output
 from ingest.storage.publish import derived_meta
 from jobs.catalog.build import DigestsFor
 from jobs.runtime.bucket_output import LEASE_TTL_ENV, LEASE_TTL_S
-from schemas.storage import StorageOptions
+from schemas.storage import StorageOptions, is_remote
 
 
 @contextmanager
@@ -83,3 +84,14 @@ def copy_corpus(url: str, dest: Path, options: StorageOptions | None = None) -> 
         for key in list_keys(fs, f"{path}/{top}"):
             fetch(key, key.removeprefix(path + "/"))
     return dest
+
+
+@contextmanager
+def readable_corpus(root: str | Path, options: StorageOptions | None = None) -> Iterator[Path]:
+    """A corpus folder to read by path: `root` itself, or for a bucket URL a temporary `copy_corpus` named as the URL's
+    last part (removed after the block)."""
+    if not is_remote(str(root)):
+        yield Path(root)
+        return
+    with tempfile.TemporaryDirectory(prefix="eidata-corpus-") as tmp:
+        yield copy_corpus(str(root), Path(tmp) / str(root).rstrip("/").rsplit("/", 1)[-1], options)
