@@ -74,7 +74,7 @@ class EvalJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     checkpoint: Path = Field(description="a training checkpoint (.pt)")
-    manifest: Path = Field(description="manifest folder")
+    manifest: str = Field(description="manifest folder, or its bucket URL (s3://BUCKET/CORPUS/manifests/NAME)")
     split: Literal["train", "val"] = Field("val", description="the manifest's split to score")
     out: Path | None = Field(None, description="report JSON (default: beside the checkpoint)")
     max_samples: int = Field(2048, description="evenly spaced samples")
@@ -232,14 +232,14 @@ def cli_eval(args: argparse.Namespace) -> int:
     try:
         report = evaluate(
             ckpt,
-            job.manifest,
+            _as_manifest(job.manifest),
             job.split,
             max_samples=job.max_samples,
             batch_size=job.batch_size,
             device=job.device,
             steps=job.steps,
         )
-    except (DataError, CheckpointError, FileNotFoundError) as e:
+    except (DataError, CheckpointError, FileNotFoundError, StorageError) as e:  # StorageError: a refused credential
         print(f"eidata eval: {e}", file=sys.stderr)
         return 1
     out = job.out if args.out else ckpt.parent / f"eval_{job.split}_step{report['step']:08d}.json"

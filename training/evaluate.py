@@ -24,7 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from adapters.storage.urls import preflight
 from schemas.canonical import ACTION
+from schemas.storage import StorageOptions, is_remote
 from schemas.tiers import TASK_IDS, Task
 from training.batch import collate, to_device
 from training.checkpoint import checkpoint_config, load_checkpoint
@@ -147,7 +149,7 @@ def _groups(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 @torch.no_grad()
 def evaluate(
     checkpoint: Path,
-    manifest_dir: Path,
+    manifest_dir: Path | str,
     split: str,
     *,
     max_samples: int,
@@ -156,11 +158,16 @@ def evaluate(
     steps: int | None = None,
     seed: int = 0,
     num_workers: int = 0,
+    storage: StorageOptions | None = None,
 ) -> dict[str, Any]:
+    """Open-loop metrics of `checkpoint` on a manifest folder or bucket URL (`storage`: its credentials when not the
+    AWS environment's; the bucket and credential are checked before the checkpoint is loaded)."""
+    if isinstance(manifest_dir, str) and is_remote(manifest_dir):
+        preflight(manifest_dir, storage)
     state = load_checkpoint(Path(checkpoint))
     cfg, stats = checkpoint_config(state)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    index = build_index(Path(manifest_dir), split, cfg.model, cfg.data)  # type: ignore[arg-type]
+    index = build_index(manifest_dir, split, cfg.model, cfg.data, storage=storage)  # type: ignore[arg-type]
     stats, normalization = _stats_for(index, stats)
     dataset = ManifestDataset(index, stats, cfg.model, index.manifest.routing, seed=seed)
     picks = np.unique(np.linspace(0, len(index) - 1, min(len(index), max_samples)).round().astype(int))

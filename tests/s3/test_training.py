@@ -26,6 +26,7 @@ from training.batch import collate
 from training.config import PRESETS, DataConfig
 from training.dataset import ManifestDataset
 from training.episodes import SampleIndex, build_index
+from training.evaluate import evaluate
 from training.normalize import compute_stats
 from training.trainer import CONFIG, METRICS, train
 
@@ -147,7 +148,8 @@ def test_the_cache_stays_within_its_bound(corpus: dict[str, Any], tmp_path: Path
     assert cache.used_bytes() <= bound and not list((cache.root / "tmp").iterdir())
 
 
-def test_training_from_the_bucket_takes_the_local_steps(corpus: dict[str, Any], tmp_path: Path) -> None:
+def test_training_and_eval_from_the_bucket_take_the_local_steps(corpus: dict[str, Any], tmp_path: Path) -> None:
+    """A 2-step run and `evaluate` of its checkpoint: the same losses and metrics from the bucket as from disk."""
     data = DataConfig(num_workers=0, cache_dir=str(tmp_path / "cache"))
     runs = {}
     for name, manifest, storage in (
@@ -165,6 +167,11 @@ def test_training_from_the_bucket_takes_the_local_steps(corpus: dict[str, Any], 
     ]
     assert losses[0] == losses[1]
     assert SECRET_KEY not in (tmp_path / "bucket" / CONFIG).read_text()
+    reports = [
+        evaluate(runs[name].checkpoint, manifest, "val", max_samples=16, batch_size=8, device="cpu", storage=storage)
+        for name, manifest, storage in (("local", corpus["local"], None), ("bucket", corpus["url"], corpus["options"]))
+    ]
+    assert reports[0]["samples"] > 0 and reports[0]["metrics"] == reports[1]["metrics"]
 
 
 def test_a_refused_credential_stops_training_before_any_work(
