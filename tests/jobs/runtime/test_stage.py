@@ -62,6 +62,13 @@ def test_exit_status(outcome: Any, status: int, out: str, err: str, capsys: pyte
     assert capsys.readouterr() == (out, err)
 
 
+def test_an_empty_summary_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    """A job with nothing to say (an export of a corpus without datasets) prints no blank line."""
+    stage = Stage("demo-stage", lambda args: "job", lambda job, args: {}, lambda r: "", lambda r: False)
+    assert stage(None) == 0
+    assert capsys.readouterr() == ("", "")
+
+
 def test_an_undeclared_error_propagates() -> None:
     with pytest.raises(KeyError):
         _stage(KeyError("bug"))(None)
