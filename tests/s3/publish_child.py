@@ -13,6 +13,7 @@ import argparse
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from adapters.storage.urls import filesystem
@@ -57,25 +58,22 @@ def arm(kill: tuple[str, int]) -> None:
 
         DatasetPublisher._publish = publish_or_die  # type: ignore[method-assign]
     if point == "object":
-        real_put = publish.put_if_absent
-
-        def put_then_die(fs: object, key: str, data: bytes) -> bool:
-            created = real_put(fs, key, data)
-            if key.endswith(f"episode_{at:06d}.parquet"):
-                die()
-            return created
-
-        publish.put_if_absent = put_then_die
+        die_after(publish, "put_if_absent", lambda key: key.endswith(f"episode_{at:06d}.parquet"))
     if point == "record":
-        real_record = commit_log.put_if_absent
+        die_after(commit_log, "put_if_absent", lambda key: key.endswith(f"/commits/{at + 1:012d}.json"))
 
-        def record_then_die(fs: object, key: str, data: bytes) -> bool:
-            created = real_record(fs, key, data)
-            if key.endswith(f"/commits/{at + 1:012d}.json"):
-                die()
-            return created
 
-        commit_log.put_if_absent = record_then_die
+def die_after(module: object, name: str, when: Callable[[str], bool]) -> None:
+    """Replace `module.name` (a put taking (fs, key, data)) by the put followed by a SIGKILL where `when(key)`."""
+    real = getattr(module, name)
+
+    def put_then_die(fs: object, key: str, data: bytes) -> object:
+        out = real(fs, key, data)
+        if when(key):
+            die()
+        return out
+
+    setattr(module, name, put_then_die)
 
 
 def main() -> None:
@@ -108,13 +106,7 @@ def main() -> None:
             w.on_commit = pub.on_commit
             write_episodes(w, kill)
         if point == "meta":
-            real_put = publish.put
-
-            def put_then_die(fs_: object, key: str, data: bytes) -> None:
-                real_put(fs_, key, data)
-                die()
-
-            publish.put = put_then_die
+            die_after(publish, "put", lambda key: True)
         pub.finish()
 
 
