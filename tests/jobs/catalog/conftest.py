@@ -6,16 +6,14 @@ another corpus define their own `corpus` fixture, which takes precedence."""
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.parts import write_quarantine_part
-from schemas.corpus import QuarantineRow
 from tests.fixtures.corpus import episode as _ep
-from tests.fixtures.corpus import write_dataset
+from tests.fixtures.corpus import quarantine_row, write_dataset
 
 
 @pytest.fixture(scope="package")
@@ -42,24 +40,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     latents = root / "datasets/oxe/bridge/latents/chunk-000/observation.images.head/episode_000002.safetensors"
     latents.parent.mkdir(parents=True)
     latents.write_bytes(b"placeholder")
-    write_quarantine_part(
-        root,
-        [
-            QuarantineRow(
-                episode_uid="oxe/bridge/bad",
-                source="oxe",
-                subset="bridge",
-                adapter="oxe",
-                raw_path="/raw/oxe/bad",
-                stage="read",
-                error_class="CorruptRecordError",
-                message="CRC mismatch in record 3",
-                file="bridge-train.tfrecord-00000",
-                quarantined_at=datetime(2024, 1, 2, tzinfo=UTC),
-            )
-        ],
-        "job-0",
-    )
+    write_quarantine_part(root, [quarantine_row(file="bridge-train.tfrecord-00000")], "job-0")
     rebuild_catalog(root)
     return root
 

@@ -4,7 +4,6 @@ temp file left), tables cast and sorted, quarantine parts sorted by source, raw 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,7 +12,8 @@ import pytest
 from jobs.catalog.parts import catalog_table, write_catalog_part, write_catalog_table, write_quarantine_part
 from jobs.catalog.rows import catalog_rows_for_dataset
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow
+from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA
+from tests.fixtures.corpus import quarantine_row
 
 
 def test_write_catalog_part_sorts_and_leaves_no_temp_file(corpus: Path, tmp_path: Path) -> None:
@@ -38,30 +38,14 @@ def test_a_table_is_selected_cast_and_sorted_before_it_is_written(corpus: Path, 
     assert pq.read_table(path).equals(table)
 
 
-def _quarantined(source: str, raw_path: str, stage: str) -> QuarantineRow:
-    return QuarantineRow(
-        source=source,
-        adapter="oxe",
-        raw_path=raw_path,
-        stage=stage,
-        error_class="CorruptRecordError",
-        message="CRC mismatch",
-        quarantined_at=datetime(2024, 1, 2, tzinfo=UTC),
-    )
-
-
 def test_quarantine_parts_are_sorted_by_source_path_and_stage(tmp_path: Path) -> None:
-    rows = [
-        _quarantined("oxe", "/b", "read"),
-        _quarantined("agibot", "/z", "write"),
-        _quarantined("oxe", "/a", "write"),
-    ]
-    rows.append(_quarantined("oxe", "/a", "canonicalize"))
+    keys = [("oxe", "/b", "read"), ("agibot", "/z", "write"), ("oxe", "/a", "write"), ("oxe", "/a", "canonicalize")]
+    rows = [quarantine_row(source=source, raw_path=path, stage=stage) for source, path, stage in keys]
     path = write_quarantine_part(tmp_path, rows, "job-0")
     assert path == tmp_path / QUARANTINE_DIR / "job-0.parquet"
     table = pq.read_table(path)
     assert table.schema.equals(QUARANTINE_SCHEMA)
-    got = list(zip(table["source"].to_pylist(), table["raw_path"].to_pylist(), table["stage"].to_pylist(), strict=True))
+    got = list(zip(*(table[c].to_pylist() for c in ("source", "raw_path", "stage")), strict=True))
     assert got == [
         ("agibot", "/z", "write"),
         ("oxe", "/a", "canonicalize"),

@@ -3,7 +3,6 @@ of its camera (intrinsics known, so projections can be checked by hand), an acti
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,7 @@ from ingest.canonical.frames import matrix_to_rot6d
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.parts import write_quarantine_part
 from jobs.report.keypoints import CAMERA_COLUMNS
-from schemas.corpus import QuarantineRow
-from tests.fixtures.corpus import episode, write_dataset
+from tests.fixtures.corpus import episode, quarantine_row, write_dataset
 
 CAMERA = (48, 64)  # stored video (height, width)
 K = np.array([[50.0, 0.0, 32.0], [0.0, 50.0, 24.0], [0.0, 0.0, 1.0]])  # in the stored video's pixels
@@ -57,17 +55,6 @@ def write_report_corpus(root: Path) -> Path:
     latents = root / "datasets/oxe/bridge/latents/chunk-000/observation.images.head/episode_000001.safetensors"
     latents.parent.mkdir(parents=True)
     latents.write_bytes(b"placeholder")
-    row = QuarantineRow(
-        episode_uid="oxe/bridge/bad",
-        source="oxe",
-        subset="bridge",
-        adapter="oxe",
-        raw_path="/raw/oxe/bad",
-        stage="read",
-        error_class="CorruptRecordError",
-        message="CRC mismatch <in> record 3 & more",
-        quarantined_at=datetime(2024, 1, 2, tzinfo=UTC),
-    )
-    write_quarantine_part(root, [row], "job-0")
+    write_quarantine_part(root, [quarantine_row(message="CRC mismatch <in> record 3 & more")], "job-0")
     rebuild_catalog(root)
     return root
