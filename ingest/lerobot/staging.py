@@ -38,8 +38,8 @@ from schemas.lerobot import DEFAULT_FEATURE_DTYPES, FeatureSpec, FeatureStats
 FRAMES_FILE = "frames.arrow"
 OWNER_FILE = ".owner.lock"
 TIMESTAMP_TOLERANCE_S = 1e-4  # lerobot's default `tolerance_s`
-_TS64 = "__timestamp_f64"  # lerobot computes timestamp stats on the float64 values, before the float32 cast
-_TASK = "__task"
+TIMESTAMP64_COLUMN = "__timestamp_f64"  # lerobot computes timestamp stats on float64 values, before the float32 cast
+TASK_COLUMN = "__task"
 
 
 class StagedEpisode(BaseModel):
@@ -95,10 +95,11 @@ class EpisodeBuilder:
         self._tol = timestamp_tolerance_s
         self._encoders: dict[str, VideoEncoder | ThreadedVideoEncoder] = {}
         self._image_stats: dict[str, ImageStats] = {}
-        self._rows: dict[str, list[Any]] = {k: [] for k in [*self._numeric, "timestamp", _TS64, _TASK]}
+        columns = [*self._numeric, "timestamp", TIMESTAMP64_COLUMN, TASK_COLUMN]
+        self._rows: dict[str, list[Any]] = {k: [] for k in columns}
         self._schema = pa.schema(
             [(k, _column_type(ft)) for k, ft in self._numeric.items()]
-            + [("timestamp", pa.float32()), (_TS64, pa.float64()), (_TASK, pa.string())]
+            + [("timestamp", pa.float32()), (TIMESTAMP64_COLUMN, pa.float64()), (TASK_COLUMN, pa.string())]
         )
         self._sink: pa.ipc.RecordBatchStreamWriter | None = None
         self._tasks: dict[str, None] = {}
@@ -139,13 +140,13 @@ class EpisodeBuilder:
         for k, v in numeric.items():
             self._rows[k].append(v)
         self._rows["timestamp"].append(ts)
-        self._rows[_TS64].append(ts)
-        self._rows[_TASK].append(task)
+        self._rows[TIMESTAMP64_COLUMN].append(ts)
+        self._rows[TASK_COLUMN].append(task)
         self._tasks.setdefault(task)
         for k, img in images.items():
             self._encode(k, img)
         self.frames += 1
-        if len(self._rows[_TASK]) >= self._spill_every:
+        if len(self._rows[TASK_COLUMN]) >= self._spill_every:
             self._spill()
 
     def _check_numeric(self, key: str, ft: FeatureSpec, value: Any) -> Any:
@@ -230,7 +231,7 @@ class EpisodeBuilder:
             raise self._error(EpisodeError, f"video encoder failed: {e}", key) from e
 
     def _spill(self) -> None:
-        if not self._rows[_TASK]:
+        if not self._rows[TASK_COLUMN]:
             return
         arrays = []
         for name in self._schema.names:
@@ -338,7 +339,3 @@ def read_frames(stage_dir: Path) -> pa.Table:
     """The staged numeric rows (memory-mapped)."""
     with pa.memory_map(str(Path(stage_dir) / FRAMES_FILE)) as src:
         return pa.ipc.open_stream(src).read_all()
-
-
-TIMESTAMP64_COLUMN = _TS64
-TASK_COLUMN = _TASK
