@@ -87,6 +87,9 @@ def test_the_bucket_index_and_batches_equal_the_local_ones(corpus: dict[str, Any
     # the index read meta, listings and latents headers: no latents tensor, no parquet byte
     latents_total = sum(Path(e.latents_path).stat().st_size for e in local.episodes)
     assert remote.files.meter.fetched < latents_total / 10
+    # manifest.json + entries; per dataset 3 listings + info/episodes/tasks; one GET per latents and text header
+    texts = {e.text_path for e in local.episodes if e.text_path is not None}
+    assert remote.files.meter.requests == 2 + 6 * len(local.datasets) + len(local.episodes) + len(texts)
     stats = compute_stats(remote)
     assert stats == compute_stats(local)
     _equal(_batches(remote, stats, workers=0, n=4), _batches(local, stats, workers=0, n=4))
