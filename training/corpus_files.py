@@ -89,7 +89,8 @@ class CorpusFiles:
         return url.split("://", 1)[1]
 
     def list_dataset(self, dataset_root: Where) -> None:
-        """Remember size and version of every object under the dataset's data/ and latents/ (one listing each)."""
+        """Remember size and version (ETag) of every object under the dataset's meta/, data/ and latents/: one
+        listing each (a LIST per 1000 keys), so no file costs a HEAD."""
         if not self.remote:
             return
         for folder in LISTED:
@@ -108,7 +109,8 @@ class CorpusFiles:
                     self._objects[url] = (int(info["size"]), version)
 
     def is_file(self, where: Where) -> bool:
-        """Locally a stat; in a bucket, whether the dataset's listing holds it (meta files: a HEAD)."""
+        """Locally a stat; in a bucket, whether the listing of its folder holds it (outside a listed folder: a
+        HEAD)."""
         if not self.remote:
             return Path(where).is_file()
         url = str(where)
