@@ -6,12 +6,16 @@ motor makes, idle stretches at the start and end, actions the state does not fol
 stored twice. Every check measures a value (`ingest.behaviour.*`); `ingest.behaviour.findings` compares the record with
 the config and says which finding demotes the episode to `low` and which quarantines it, naming value and threshold.
 
+At ingest (`ingest.behaviour.phase`, `CanonicalizeSpec.behaviour`) the record is measured on each canonical episode
+and its natives, the cameras on the frames the writer encodes, and stored in the lineage (`EpisodeLineage.behaviour`).
 A `BehaviourRecord` is flattened into the catalog beside the geometry QA as one nullable `qa_<field>` column per field
-(`catalog_fields`); a field is None where its check does not apply (no camera, no native state, no action).
+(`catalog_fields`); a field is None where its check does not apply (no camera, no native state, no action). The
+catalog build adds the near-duplicate columns and the dataset findings (`jobs.catalog.behaviour`).
 
 Default thresholds were measured on real samples: the GR00T PickNPlace episodes (`tests/data/real/`, tested in
-`tests/ingest/behaviour/test_planted.py`) and a real AgiBot arm log (`../shared/realdata/`, `test_real_agibot.py`);
-each default sits clear of what the clean episodes give (the figures are in the field descriptions).
+`tests/ingest/behaviour/test_planted.py` on the natives and `test_phase.py` through ingest), the Bridge debug shard
+and a real AgiBot arm log (`../shared/realdata/`, `test_real_agibot.py`); each default sits clear of what the clean
+episodes give (the figures are in the field descriptions).
 """
 
 from __future__ import annotations
