@@ -35,10 +35,12 @@ class Group:
 class Command:
     help: str
     run: str  # "module:function", called with the parsed arguments, returns the exit status
-    options: str | Sequence[Opt | Arg | Group] = ()  # "module:NAME" where the job model's options are declared
+    # "module:NAME" where the job model's options are declared; an item may be one too (an option of a model that
+    # is imported only when this command is parsed)
+    options: str | Sequence[Opt | Arg | Group | str] = ()
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
-        for o in _load(self.options):
+        for o in map(_load, _load(self.options)):
             if isinstance(o, Group):
                 add_options(parser.add_argument_group(o.title, o.description), _load(o.options))
             else:
@@ -64,7 +66,7 @@ COMMANDS: dict[str, Command] = {
         (
             Arg(("spec",), {"help": "job spec (YAML)"}),
             ADDRESS,
-            Arg(("--strict",), {"action": "store_true", "help": "any quarantined episode fails the job (exit 1)"}),
+            "jobs.spec_models:STRICT",
         ),
     ),
     "latents": Command(

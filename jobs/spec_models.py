@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 from adapters.registry import adapter_class, get_adapter
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
+from jobs.runtime.options import Opt
 from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.storage import StorageOptions, is_remote, protocol_of
@@ -276,3 +277,7 @@ class JobSpec(BaseModel):
             if isinstance(self.output, Path) and isinstance(src.root, Path) and self.output.is_relative_to(src.root):
                 raise nested_error([(("output",), "value_error", f"output lies inside sources[{i}].root ({src.root})")])
         return self
+
+
+# `eidata ingest --strict`: the spec's own field, also given on the command line (jobs/cli.py: either one fails the job)
+STRICT = Opt(JobSpec, "strict")

@@ -96,7 +96,7 @@ HELP_TWICE = {
 def declared(command: str) -> list[Opt | Arg]:
     """The command's options as `jobs/cli.py` declares them, groups flattened, in order."""
     out: list[Opt | Arg] = []
-    for o in _load(COMMANDS[command].options):
+    for o in map(_load, _load(COMMANDS[command].options)):
         out += list(_load(o.options)) if isinstance(o, Group) else [o]
     return out
 
