@@ -202,3 +202,26 @@ def test_a_refused_credential_stops_training_before_any_work(
     assert "credential refused" in out.err and corpus["url"] in out.err
     assert "not-it-456" not in out.err + out.out and SECRET_KEY not in out.err + out.out
     assert not (tmp_path / "cli").exists() and not (tmp_path / "c2").exists()
+
+
+def test_eidata_train_reads_a_bucket_manifest_with_the_standard_variables(
+    corpus: dict[str, Any],
+    tmp_path: Path,
+    s3: S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for key, value in s3.env().items():
+        monkeypatch.setenv(key, value)
+    p = argparse.ArgumentParser()
+    add_train_arguments(p)
+    run = tmp_path / "run"
+    flags = ["--steps", "1", "--num-workers", "0", "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"]
+    assert cli_train(p.parse_args(["--manifest", corpus["url"] + "/", "--out", str(run), *flags])) == 0
+    saved = json.loads((run / CONFIG).read_text())
+    assert saved["manifest"] == corpus["url"] and saved["data"]["cache_dir"] == str(tmp_path / "cache")
+    out = capsys.readouterr()
+    assert "trained to step 1" in out.out and SECRET_KEY not in out.out + out.err + (run / CONFIG).read_text()
+    # a resume names the same manifest (the URL, trailing slash or not)
+    args = p.parse_args(["--manifest", corpus["url"], "--out", str(run), "--resume", *flags[:1], "2", *flags[2:]])
+    assert cli_train(args) == 0
