@@ -13,6 +13,7 @@ from adapters.base import AdapterError
 from adapters.egodex import (
     MANO21_FROM_EGODEX,
     MANO21_JOINTS,
+    REQUIRED,
     EgoDexAdapter,
     choose_description,
     mano21_keypoints,
@@ -272,3 +273,78 @@ def test_unreadable_hdf5_is_reported_at_discovery(tmp_path: Path) -> None:
         adapter.read(refs[0])
     assert (info.value.file, info.value.episode) == (str(broken.hdf5), broken.raw_id)
     assert adapter.read(refs[1]).states["transforms/leftHand"].values.shape == (20, 4, 4)
+
+
+# -- the discovery check reads each group's links once: it must flag exactly what `path in f` flags ------------------
+
+
+def _mutilate(f: h5py.File, case: str) -> None:
+    if case == "one_dataset":
+        del f["transforms/leftIndexFingerTip"]
+    elif case == "two_datasets":  # the message names the first in REQUIRED's order
+        del f["transforms/rightHand"], f["camera/intrinsic"]
+    elif case == "soft_link":  # resolves: not missing
+        del f["transforms/leftHand"]
+        f["transforms/leftHand"] = h5py.SoftLink("/transforms/rightHand")
+    elif case == "dangling_soft_link":
+        del f["transforms/leftHand"]
+        f["transforms/leftHand"] = h5py.SoftLink("/nowhere")
+    elif case == "dangling_external_link":
+        del f["transforms/leftHand"]
+        f["transforms/leftHand"] = h5py.ExternalLink("absent.hdf5", "/leftHand")
+    elif case == "camera_is_a_dataset":
+        del f["camera"]
+        f["camera"] = np.eye(3)
+    elif case == "dangling_group":  # `transforms` leads nowhere: every joint is missing
+        del f["transforms"]
+        f["transforms"] = h5py.SoftLink("/nowhere")
+    elif case == "group_via_soft_link":  # `transforms` reached through a soft link: every joint resolves
+        f.move("transforms", "poses")
+        f["transforms"] = h5py.SoftLink("/poses")
+
+
+MUTILATIONS = {  # case -> the reason discovery gives (None: not flagged)
+    "one_dataset": "missing transforms/leftIndexFingerTip",
+    "two_datasets": "missing camera/intrinsic (and 1 more)",
+    "soft_link": None,
+    "dangling_soft_link": None,  # h5py's `in` holds for a link that exists, whatever it points to
+    "dangling_external_link": None,
+    "camera_is_a_dataset": "missing camera/intrinsic",
+    "dangling_group": "missing transforms/camera (and 42 more)",
+    "group_via_soft_link": None,
+}
+
+
+def test_discovery_check_flags_what_in_flags_with_the_same_message(tmp_path: Path) -> None:
+    corpus = write_egodex(tmp_path / "src", tasks=("basic_pick_place",), episodes_per_task=1, old_episode=False)
+    ep = corpus.episodes[0]
+    root = tmp_path / "root"
+    (root / "cases").mkdir(parents=True)
+    flagged_by_in = {}
+    for case in MUTILATIONS:
+        hdf5, mp4 = root / "cases" / f"{case}.hdf5", root / "cases" / f"{case}.mp4"
+        hdf5.write_bytes(ep.hdf5.read_bytes())
+        mp4.write_bytes(ep.mp4.read_bytes())
+        with h5py.File(hdf5, "a") as f:
+            _mutilate(f, case)
+        with h5py.File(hdf5, "r") as f:  # the reference: h5py's own `in`, one required path at a time
+            flagged_by_in[case] = [key for key in REQUIRED if key not in f]
+    adapter = EgoDexAdapter()
+    refs = {Path(r.raw_id).name: r for r in adapter.discover(root)}
+    assert set(refs) == set(MUTILATIONS)
+    for case, reason in MUTILATIONS.items():
+        ref, missing = refs[case], flagged_by_in[case]
+        assert (ref.error is None) == (reason is None) == (not missing), case
+        if reason is None:
+            continue
+        assert missing[0] in reason
+        with pytest.raises(AdapterError) as info:  # read runs the same check and raises the same error
+            adapter.read(ref)
+        err = info.value
+        assert (err.reason, err.field, err.episode) == (reason, missing[0], f"cases/{case}")
+        assert err.file == str(root / "cases" / f"{case}.hdf5")
+        assert (
+            ref.error
+            == str(err)
+            == f"adapter egodex, file {err.file}, episode cases/{case}, field {missing[0]!r}: {reason}"
+        )
