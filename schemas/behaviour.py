@@ -104,6 +104,15 @@ class BehaviourConfig(BaseModel):
         description="a dim at one of its limits in more than this fraction of frames demotes to low;"
         " a dexterous hand's fingers resting open at their range end for half an episode are not saturated",
     )
+    native_saturated_fraction_low: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="a native arm joint within saturation_tolerance of a limit of its description (in the decided"
+        " unit) in more than this fraction of frames demotes to low (a calibration offset clamps it there). The real"
+        " GR00T GR1 episodes' 14 arm joints measure 1.9-4.9 % at a limit; their right wrist read past the MJCF's copied"
+        " limit (35-82 % of frames) is not at it; hands and grippers rest at range ends and are not counted",
+    )
     max_joint_speed_rad_s: float = Field(
         10.0,
         gt=0,
@@ -231,6 +240,15 @@ class BehaviourRecord(BaseModel):
     )
     saturated_dims: list[int] | None = Field(None, description="dims at a limit above saturated_fraction_low")
     saturated_fraction: float | None = Field(None, description="largest fraction of frames a dim sits at a limit")
+    native_saturated_dims: list[int] | None = Field(
+        None,
+        description="native arm joint columns at a limit of their description above native_saturated_fraction_low",
+    )
+    native_saturated_fraction: float | None = Field(
+        None,
+        description="largest fraction of frames a native arm joint sits at a limit of its description (in the unit"
+        " joint_units decided; None without a description or a settled unit)",
+    )
     jump_sigma: float | None = Field(None, description="largest step in robust sigmas of its dim's steps")
     jump_range_fraction: float | None = Field(None, description="largest step as a fraction of its dim's limit range")
     jump_rad_s: float | None = Field(None, description="largest radian step over the frame interval (rad/s)")

@@ -103,6 +103,14 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
             "a joint at its limit in {v:.0%} of frames > {t:.0%}" + f" (dims {r.saturated_dims})",
         ),
         *_over(
+            "qa_native_saturated_fraction",
+            r.native_saturated_fraction,
+            c.native_saturated_fraction_low,
+            low,
+            "a native arm joint at its description's limit in {v:.0%} of frames > {t:.0%}"
+            + f" (native columns {r.native_saturated_dims})",
+        ),
+        *_over(
             "qa_jump_sigma",
             r.jump_sigma,
             c.jump_sigma_low,

@@ -5,7 +5,8 @@ Two steps, so no frame is decoded twice:
 1. `assess_arrays(ep, config)` before the writer: the state checks on the canonical state (units and limits by
    `canonical.canonical_limits`), NaN/Inf counted in the natives, a frozen native state (when the source is at least
    as fast as the grid: a slower stream held on the grid repeats rows by design), action tracking on the natives when
-   the action pairs with the state column by column. Idle ends beyond `idle_keep_s` are trimmed (`trim_episode`), the
+   the action pairs with the state column by column, native arm joints held at a limit of their description
+   (`native_saturation`). Idle ends beyond `idle_keep_s` are trimmed (`trim_episode`), the
    cut recorded as a reason. Each finding lowers the tier (`findings.route`) with its value and threshold; a
    quarantining finding rejects the episode (the caller quarantines it, the reason naming value and threshold).
 2. While the writer encodes, `FrameTap.add` keeps a 32x32 grey thumbnail of each frame as it passes
@@ -30,6 +31,7 @@ from ingest.behaviour.idle import idle_behaviour
 from ingest.behaviour.state import DimLimits, frozen_rows, moving_frames
 from ingest.behaviour.tracking import tracking_behaviour
 from ingest.canonical.episode import CameraChecks, CanonicalEpisode, ResampledCamera
+from ingest.canonical.joint_space import NATIVE_LIMITS_KEY
 from ingest.lerobot.errors import EpisodeError
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.canonical import image_key
@@ -135,6 +137,27 @@ def _native_frozen_s(ep: CanonicalEpisode, fps: float) -> float:
     return rows / fps
 
 
+def native_saturation(ep: CanonicalEpisode, config: BehaviourConfig) -> dict[str, object]:
+    """The native arm joint columns against the description's limits in the decided unit (`NATIVE_LIMITS_KEY`,
+    set by `ingest.canonical.joint_space`): per column the share of frames within `saturation_tolerance` of its
+    range from a limit, either side (a joint read past a copied limit, the real GR1 wrist at 1.1 rad against the
+    MJCF's 0.61, is a limit that is wrong, not a joint held at it). Hands and grippers get no limits here: they rest
+    at a range end by design. Nothing without the limits (no description, unit not settled)."""
+    limits = ep.info.get(NATIVE_LIMITS_KEY) or {}
+    cols = [i for i, n in enumerate(ep.state_native_names) if n in limits]
+    if ep.state_native is None or not cols or not len(ep.state_native):
+        return {}
+    lo, hi = np.array([limits[ep.state_native_names[i]] for i in cols], np.float64).T
+    v = np.asarray(ep.state_native, np.float64)[:, cols]
+    tol = config.saturation_tolerance * (hi - lo)
+    with np.errstate(invalid="ignore"):
+        frac = ((np.abs(v - lo) <= tol) | (np.abs(v - hi) <= tol)).mean(axis=0)
+    return {
+        "native_saturated_fraction": float(frac.max()),
+        "native_saturated_dims": [cols[k] for k in np.flatnonzero(frac > config.native_saturated_fraction_low)],
+    }
+
+
 def measure_arrays(ep: CanonicalEpisode, fps: float, config: BehaviourConfig, workspace: Workspace | None = None):
     """The episode's `BehaviourRecord` without the cameras: canonical state checks plus the natives'."""
     limits = canonical_limits(ep.mask, workspace)
@@ -146,6 +169,7 @@ def measure_arrays(ep: CanonicalEpisode, fps: float, config: BehaviourConfig, wo
     extra.update(_native_tracking(ep, fps, config))
     if ep.state_native is not None:
         extra["native_dead_dims"] = _native_still(ep)
+    extra.update(native_saturation(ep, config))
     return rec.model_copy(update=extra)
 
 

@@ -48,6 +48,7 @@ from schemas.robots.registry import UNKNOWN_EMBODIMENT, Effector, Embodiment
 
 STATE_STREAMS = ("observation.state", "state.")  # searched first: velocity / effort vectors share the motor names
 ACTION_STREAMS = ("action", "action.")
+NATIVE_LIMITS_KEY = "native_joint_limits"  # RawEpisode.metadata: native state column -> [lower, upper], its unit
 _NUMBERED = re.compile(r"^([A-Za-z]+_?[0-9]+)_(?=[A-Za-z])")  # arm1_shoulder_pan, arm_2.joint1: a numbered arm prefix
 
 
@@ -280,6 +281,32 @@ def _decide(spec: JointSpaceSpec, arms: list[_Arm], opts: JointSpaceOptions) -> 
     return infer_units(values, names, model.lower[idx], model.upper[idx], opts, spec.units)
 
 
+def _native_limits(res: _Resolver, spec: JointSpaceSpec, arms: list[_Arm], unit: JointUnit | None) -> dict:
+    """Each arm joint's native state column (named as `ingest.canonical.natives.resample_natives` names it) -> the
+    description's limits in the decided unit, for the behaviour QA's saturation check: radians or degrees as the
+    URDF gives them; lerobot's -100..100 clamps at +-100, the calibrated range ends (motors_bus.py, see
+    `joint_units`); none for ticks or an undecided unit (their range needs the calibration or a unit)."""
+    from ingest.kinematics import load_model
+
+    if unit not in ("rad", "deg", "range_m100_100"):
+        return {}
+    model = load_model(spec.description)
+    at = {n: i for i, n in enumerate(model.joint_names)}
+    out = {}
+    for a in arms:
+        for c, j in zip(a.cols, a.arm.joints, strict=True):
+            lo, hi = float(model.lower[at[j.urdf]]), float(model.upper[at[j.urdf]])
+            if unit == "deg":
+                lo, hi = float(np.degrees(lo)), float(np.degrees(hi))
+            elif unit == "range_m100_100":
+                lo, hi = -100.0, 100.0
+            if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
+                comp = list(res.streams[c.stream].names or ())
+                wide = len(comp) == res.streams[c.stream].values.shape[1]
+                out[f"{c.stream}.{comp[c.index] if wide else c.index}"] = [lo, hi]
+    return out
+
+
 def _fk(spec: JointSpaceSpec, arms: list[_Arm]) -> dict[str, np.ndarray]:
     n = len(arms[0].ts)
     urdf = [j.urdf for a in arms for j in a.arm.joints]
@@ -304,6 +331,7 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> HandSignals:
     arms = _read_arms(states, spec, where)
     decision = _decide(spec, arms, opts)
     raw.metadata[RECORD_KEY] = decision.record()
+    raw.metadata[NATIVE_LIMITS_KEY] = _native_limits(states, spec, arms, decision.unit)
     if not decision.fk:
         raise JointSpaceError(f"{where}: {decision.reason()}")
     units = decision.unit

@@ -24,6 +24,7 @@ from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
 from ingest.canonical.episode import CanonicalEpisode, ResampledCamera
 from ingest.canonical.frames import pose_to_pos_rot6d
 from ingest.canonical.hand_state import action_from_state, hand_block, streams_used
+from ingest.canonical.joint_space import NATIVE_LIMITS_KEY
 from ingest.canonical.natives import native_streams, resample_natives
 from ingest.canonical.qa import CameraView, measure
 from ingest.canonical.quality import assess_quality
@@ -155,6 +156,8 @@ def _grid(ctx: EpisodeContext, t_start: float, t_end: float, suffix: str) -> Spa
     meta = ctx.raw.metadata
     if "joint_units" in meta:  # the joint unit read and its fit (ingest.canonical.joint_units), to the lineage
         info["joint_units"] = meta["joint_units"]
+    if NATIVE_LIMITS_KEY in meta:  # the native arm joints' limits, for the behaviour QA (not to the lineage)
+        info[NATIVE_LIMITS_KEY] = meta[NATIVE_LIMITS_KEY]
     if "source_annotation" in meta:  # an adapter's annotation of the episode (an Ego4D Goal-Step goal)
         info["source_annotation"] = meta["source_annotation"]
     return Span(

@@ -47,6 +47,9 @@ def test_clean_real_episodes_keep_their_tier_and_carry_the_record(tmp_path: Path
         # measured on the real episodes: cameras repeat no picture while the arm moves (<= 0.4 s of the sim's still
         # renders), the resting left hand and the thumb at its limit raise nothing, the follower tracks at >= 0.96
         assert b.cam_frozen_s <= 0.4 and b.cam_dark_fraction == 0 and b.jump_sigma < 5 and b.tracking_corr > 0.95
+        # the 14 arm joints against gr1_arms' limits (rad, decided by evidence): at a limit in 1.9-4.9 % of frames;
+        # the right wrist read past its copied limit (35-82 % of frames) is not at it
+        assert 0 < b.native_saturated_fraction < 0.05 and b.native_saturated_dims == []
     lines = [EpisodeLineage.of(line) for _, line in read_jsonl(tmp_path / "gr00t" / EPISODES_PATH)]
     assert all(lin.behaviour is not None and lin.behaviour.fingerprint for lin in lines)  # into the lineage
 
@@ -84,6 +87,27 @@ def test_one_frame_jump_demotes_in_sigmas(tmp_path: Path) -> None:
     eps, rejected = ingest(planted(raw(0), plant.jump, ELBOW, 0.6)[0], SPEC, tmp_path / "ds")
     assert rejected is None and eps[0].tier == QualityTier.low and codes(eps) == ["qa_jump_sigma"]
     assert eps[0].behaviour.jump_sigma > SPEC.behaviour.canonical_jump_sigma_low
+
+
+def test_saturated_native_joint_demotes_against_the_description_limit(tmp_path: Path) -> None:
+    from ingest.kinematics import load_model
+
+    model = load_model("gr1_arms")
+    k = model.joint_names.index("right_elbow_pitch_joint")
+    lower, upper = float(model.lower[k]), float(model.upper[k])  # rad, as the sample records
+    r, p = planted(raw(4), plant.saturated_joint, ELBOW, upper, fraction=0.7)
+    eps, rejected = ingest(r, SPEC, tmp_path / "ds")
+    assert rejected is None and eps[0].tier == QualityTier.low and codes(eps) == ["qa_native_saturated_fraction"]
+    b, names = eps[0].behaviour, eps[0].state_native_names
+    assert [names[i] for i in b.native_saturated_dims] == ["state.right_arm.motor_25"]  # the elbow, ELBOW's column
+    # at the limit: the planted clamp plus the frames it left within the tolerance band (1 % of the range) below it
+    band = np.mean(p.episode.state[:, ELBOW] >= upper - SPEC.behaviour.saturation_tolerance * (upper - lower))
+    assert p.expect < band and b.native_saturated_fraction == pytest.approx(band, abs=0.02)  # the 10 Hz grid
+    reason = next(x for x in eps[0].tier_reasons if x.startswith("qa_native_saturated_fraction"))
+    assert f"limit in {b.native_saturated_fraction:.0%} of frames > 50%" in reason
+    # below the threshold (30 % of frames at the limit): measured, no finding
+    eps, _ = ingest(planted(raw(4), plant.saturated_joint, ELBOW, upper, fraction=0.3)[0], SPEC, tmp_path / "b")
+    assert eps[0].tier == QualityTier.high and 0.3 < eps[0].behaviour.native_saturated_fraction < 0.4  # + the band
 
 
 def test_wraparound_is_cut_and_each_part_says_why(tmp_path: Path) -> None:
