@@ -129,7 +129,7 @@ class ManoParams:
     betas: np.ndarray  # (10,) or (T,10)
     model_dir: str  # folder of MANO_LEFT.npz / MANO_RIGHT.npz (an adapter's `mano_model_dir` option)
     num_pca_comps: int = 15
-    tips: Literal["manopth", "smplx"] = "manopth"  # fingertip vertices (`ingest.canonical.hands.TIP_VERTICES`)
+    tips: Literal["manopth", "smplx"] = "manopth"  # fingertip vertices (`ingest.canonical.mano.model.TIP_VERTICES`)
 
 
 @dataclass

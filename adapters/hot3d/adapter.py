@@ -13,8 +13,8 @@ poses of a recording, one episode per sequence folder.
 | `recording.vrs` (Aria) stream 214-1, JPEG | camera `camera-rgb` -> `Camera.head`, lazy | RGB, as sensed | TIME_CODE |
 
 File formats and conventions are the maker's (`adapters/hot3d/files.py`): quaternions w first, timestamps in ns.
-Hands: with the licensed MANO files (`mano_model_dir`, converted once by `python -m ingest.canonical.mano_convert`)
-the MANO poses are declared (`HandTrack.mano`) and canonicalization evaluates them (`ingest.canonical.mano_hands`,
+Hands: with the licensed MANO files (`mano_model_dir`, converted once by `python -m ingest.canonical.mano.convert`)
+the MANO poses are declared (`HandTrack.mano`) and canonicalization evaluates them (`ingest.canonical.mano.evaluate`,
 through `ManoHand`) as the maker's `MANOHandModel` + `MANOHandDataProvider` use smplx: 15 PCA coefficients with the
 mean pose added (`use_pca=True, num_pca_comps=15`, smplx's default `flat_hand_mean=False`), `global_orient` = the
 wrist rotation as axis-angle, `transl` = `t_xyz`, one shared `betas`; MANO_LEFT's shapedirs fixed as they do.

@@ -32,7 +32,7 @@ from ingest.canonical import resample as rs
 from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.hand_state import streams_used, wrist_poses
 from ingest.canonical.joint_space import joint_space_hands
-from ingest.canonical.mano_hands import mano_hands
+from ingest.canonical.mano.evaluate import mano_hands
 from ingest.canonical.natives import (
     MAX_NATIVE_STREAM_DIMS,
     MAX_NATIVE_VECTOR_DIMS,

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.canonical.hands import ManoHand
-from ingest.canonical.mano_convert import MANOModelError, SafeUnpickler, UnsafePickleError, convert, validate_model
+from ingest.canonical.mano.convert import MANOModelError, SafeUnpickler, UnsafePickleError, convert, validate_model
+from ingest.canonical.mano.model import ManoHand
 from tests.fixtures.mano import mano_arrays, write_chumpy_pickle, write_hostile_pickle, write_mano_npz
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_converter_allow_list_and_chumpy_expressions() -> None:
 
 def test_converter_command_line(tmp_path: Path) -> None:
     src = write_chumpy_pickle(tmp_path / "MANO_LEFT.pkl", mano_arrays("left"))
-    run = [sys.executable, "-m", "ingest.canonical.mano_convert"]
+    run = [sys.executable, "-m", "ingest.canonical.mano.convert"]
     ok = subprocess.run([*run, src, tmp_path / "MANO_LEFT.npz"], cwd=REPO, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "MANO_LEFT.npz").is_file()

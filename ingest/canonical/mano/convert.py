@@ -1,11 +1,11 @@
 """One-time conversion of a licensed MANO pickle to a plain-numpy `.npz`, without chumpy and without trusting it.
 
 The official `MANO_RIGHT.pkl` / `MANO_LEFT.pkl` hold chumpy `Ch` objects (chumpy does not import on Python 3.11 /
-numpy 2) and a `scipy.sparse` joint regressor. Convert each once, then point `ingest.canonical.hands.ManoHand.load` at
-the folder:
+numpy 2) and a `scipy.sparse` joint regressor. Convert each once, then point
+`ingest.canonical.mano.model.ManoHand.load` at the folder:
 
-    python -m ingest.canonical.mano_convert /path/to/mano_v1_2/models/MANO_RIGHT.pkl models/MANO_RIGHT.npz
-    python -m ingest.canonical.mano_convert /path/to/mano_v1_2/models/MANO_LEFT.pkl models/MANO_LEFT.npz
+    python -m ingest.canonical.mano.convert /path/to/mano_v1_2/models/MANO_RIGHT.pkl models/MANO_RIGHT.npz
+    python -m ingest.canonical.mano.convert /path/to/mano_v1_2/models/MANO_LEFT.pkl models/MANO_LEFT.npz
 
 Safety: the pickle is read by `SafeUnpickler`, whose `find_class` resolves only an allow-list (numpy's array
 reconstructors, a few inert builtins, `copyreg._reconstructor`, `_codecs.encode`); chumpy and scipy.sparse classes
@@ -221,7 +221,7 @@ def convert(src: Path | str, dst: Path | str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ingest.canonical.mano_convert",
+        prog="python -m ingest.canonical.mano.convert",
         description="Convert a MANO pickle (chumpy + scipy.sparse) to a plain-numpy .npz for ingest.canonical.hands.",
     )
     parser.add_argument("src", type=Path, help="MANO_RIGHT.pkl or MANO_LEFT.pkl from the MANO release")

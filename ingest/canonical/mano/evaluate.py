@@ -15,8 +15,8 @@ from pathlib import Path
 from scipy.spatial.transform import Rotation
 
 from adapters.base import AdapterError, HandSignals, HandTrack, ManoParams, RawEpisode, Stream
-from ingest.canonical.hands import ManoHand
-from ingest.canonical.mano_convert import MANOModelError
+from ingest.canonical.mano.convert import MANOModelError
+from ingest.canonical.mano.model import ManoHand
 from schemas.canonical import MANO21_NAMES
 
 SIDES = ("left", "right")  # hand index 0, 1 (`HandSignals.hands`)

@@ -11,7 +11,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from adapters.base import AdapterError, EpisodeRef, HandSignals, HandTrack, ManoParams, RawEpisode, Stream
-from ingest.canonical.mano_hands import mano_hands
+from ingest.canonical.mano.evaluate import mano_hands
 from schemas.canonical import MANO21_NAMES
 from schemas.tiers import QualityTier
 from tests.fixtures.mano import write_mano_npz
