@@ -75,6 +75,9 @@ class SpanRejection:
         return f"span [{self.start_s:.2f}, {self.end_s:.2f}] s rejected: {self.reason}"
 
 
+QUARANTINED_PARTS = "quarantined_parts"  # info of a span's kept parts: [{tag, message}] of its parts quarantined
+
+
 @dataclass(frozen=True)
 class Natives:
     state: np.ndarray | None
@@ -129,6 +132,8 @@ def canonicalize_span(
             episodes.append(ep)
         else:  # a behaviour finding that quarantines: named in the kept parts' reasons, or the span's rejection
             dropped.append(f"frames {a}..{b - 1} of the span rejected: {rejected}")
+            part = {"tag": tag, "message": f"frames {a}..{b - 1} of the span: {rejected}"}
+            span.info.setdefault(QUARANTINED_PARTS, []).append(part)  # its own quarantine row (jobs.ingest.worker)
     if not episodes:
         return SpanRejection(t_start, t_end, "; ".join(dropped))
     for ep in episodes:

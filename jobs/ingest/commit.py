@@ -108,6 +108,7 @@ class _Sent:
     frames: int
     calls: int  # commit calls still out for this raw episode
     failure: CommitFailed | None = None
+    parts: tuple[Rejected, ...] = ()  # its parts quarantined while these were kept: rows once the commit is answered
 
 
 @dataclass
@@ -135,7 +136,7 @@ class Committer:
         by_actor: dict[int, list[StagedOutput]] = defaultdict(list)
         for ep in result.episodes:
             by_actor[self._actor_of(ep.dataset)].append(ep)
-        sent = _Sent(item, len(result.episodes), result.frames, len(by_actor))
+        sent = _Sent(item, len(result.episodes), result.frames, len(by_actor), parts=result.parts)
         if self.local is not None:  # committers: 0, the commit in the driver itself
             for eps in by_actor.values():
                 self._booked(sent, self.local.commit(eps))
@@ -199,6 +200,9 @@ class Committer:
         sent.calls -= 1
         if sent.calls:
             return
+        for part in sent.parts:  # a rerun redoes a raw episode whose commit was not answered: no row before
+            self.tallies.setdefault(sent.item.source.name, SourceTally()).quarantined += 1
+            self.quarantine.add(rejected_row(sent.item, part))
         if sent.failure is not None:
             f = sent.failure
             self._reject(sent.item, Rejected(sent.item.uid, "write", f.error_class, f.message))

@@ -56,10 +56,10 @@ def discovery_row(source: SourceSpec, ref: EpisodeRef) -> QuarantineRow:
 
 
 def rejected_row(item: WorkItem, rejected: Rejected) -> QuarantineRow:
-    """The quarantine row of a raw episode a worker or a committer rejected."""
+    """The quarantine row of a raw episode a worker or a committer rejected, or of the part of it `rejected` names."""
     return quarantine_row(
         item.source,
-        item.ref,
+        item.ref.model_copy(update={"raw_id": item.ref.raw_id + rejected.part}) if rejected.part else item.ref,
         rejected.stage,
         rejected.error_class,
         rejected.message,

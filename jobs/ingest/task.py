@@ -86,6 +86,7 @@ class StagedOutput:
 class Staged:
     uid: str
     episodes: tuple[StagedOutput, ...]
+    parts: tuple[Rejected, ...] = ()  # parts of the raw episode quarantined while these were kept
 
     @property
     def frames(self) -> int:
@@ -102,6 +103,7 @@ class Rejected:
     message: str
     file: str | None = None
     field: str | None = None
+    part: str = ""  # the tag of the raw episode's part it names (`#keep1`), "" for the whole raw episode
 
 
 EpisodeResult = Staged | Rejected

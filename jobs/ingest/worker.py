@@ -11,7 +11,10 @@ import shutil
 
 from adapters import get_adapter
 from adapters.base import AdapterError
+from ingest.behaviour.phase import BehaviourRejected
 from ingest.canonical.canonicalize import canonicalize_spans
+from ingest.canonical.episode import CanonicalEpisode
+from ingest.canonical.span import QUARANTINED_PARTS
 from ingest.canonical.store import dataset_features, stage_canonical
 from ingest.lerobot.errors import EpisodeError
 from ingest.lerobot.staging import StagedEpisode
@@ -52,11 +55,20 @@ def _process(task: EpisodeTask) -> EpisodeResult:
                 st = stage_canonical(settings.output / dataset, ep, settings.codec, spec.fps)
                 staged.append(st)
                 out.append(StagedOutput(dataset, st, ep.embodiment, dataset_features(ep)))
-        return Staged(task.uid, tuple(out))
+        return Staged(task.uid, tuple(out), quarantined_parts(task.uid, result.episodes))
     except Exception as e:  # bad input of any kind is this episode's problem only
         for st in staged:
             shutil.rmtree(st.stage_dir, ignore_errors=True)
         return rejected_by(task.uid, stage, e)
+
+
+def quarantined_parts(uid: str, episodes: list[CanonicalEpisode]) -> tuple[Rejected, ...]:
+    """The parts of a raw episode a behaviour finding quarantined while others were kept (`QUARANTINED_PARTS`,
+    shared by the kept parts of one span): each its own `Rejected`, once."""
+    parts = {p["tag"]: p["message"] for ep in episodes for p in ep.info.get(QUARANTINED_PARTS, [])}
+    return tuple(
+        Rejected(uid + tag, "canonicalize", BehaviourRejected.__name__, msg, part=tag) for tag, msg in parts.items()
+    )
 
 
 def rejected_by(uid: str, stage: Stage, e: Exception) -> Rejected:

@@ -3,16 +3,30 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 
+import adapters.synthetic.behaviour_defects as plant
 from adapters.base import EpisodeRef
+from ingest.canonical.canonicalize import canonicalize_spans
+from ingest.canonical.store import dataset_features, stage_canonical
 from jobs.ingest.commit import Committer
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
-from jobs.ingest.task import Rejected, WorkItem
+from jobs.ingest.task import Rejected, Staged, StagedOutput, WorkItem
+from jobs.ingest.worker import quarantined_parts
 from jobs.spec_models import JobSpec, SourceSpec
-from schemas.corpus import QUARANTINE_DIR
+from schemas.corpus import QUARANTINE_DIR, dataset_dir
+from tests.ingest.behaviour.gr00t_sample import ROOT as GR00T_ROOT
+from tests.ingest.behaviour.planted_raw import ELBOW, gr00t_raws, planted
+
+
+def elbow_span() -> float:
+    stats = json.loads((GR00T_ROOT / "meta" / "stats.json").read_text())["observation.state"]
+    return stats["max"][ELBOW] - stats["min"][ELBOW]
 
 
 def _items(tmp_path: Path, n: int) -> tuple[JobSpec, list[WorkItem]]:
@@ -73,3 +87,33 @@ def test_the_committer_hands_every_reject_to_its_writer_and_books_it(tmp_path: P
     assert done == [it.uid for it in items[:2]]  # a discovery row never was a task: nothing to hear of
     committer.close()
     assert writer.rows == [] and len(list((spec.output / QUARANTINE_DIR).glob("*.parquet"))) == 1
+
+
+def test_a_part_quarantined_beside_a_kept_part_gets_its_own_row(tmp_path: Path) -> None:
+    """A real GR00T episode cut in two by a planted encoder wrap-around, with a NaN in a native signal of the second
+    part only: the first part is kept, the second quarantined by the behaviour phase. Worker -> committer -> writer:
+    the kept part commits, the quarantined one gets its own row (its uid, the finding's value and threshold)."""
+    raw, _ = planted(gr00t_raws()[1], plant.wraparound, ELBOW, 0.8 * elbow_span())
+    done = raw.signals["next.done"]
+    values = done.values.astype(np.float64)
+    values[-30:-28] = np.nan  # in the second part: one NaN left on the 10 Hz grid
+    raw.signals["next.done"] = replace(done, values=values)
+    source = SourceSpec(name="lerobot", adapter="lerobot", root=GR00T_ROOT)
+    spec = JobSpec(output=tmp_path / "out", sources=[source])
+    item = WorkItem(0, source, raw.ref)
+    [kept] = canonicalize_spans(raw, spec.canonicalize, source=source.name).episodes
+    dataset = dataset_dir(source.name, kept.subset)
+    st = stage_canonical(spec.output / dataset, kept, spec.codec, spec.canonicalize.fps)
+    parts = quarantined_parts(item.uid, [kept])
+    staged = Staged(item.uid, (StagedOutput(dataset, st, kept.embodiment, dataset_features(kept)),), parts)
+    writer = QuarantineWriter(spec.output)
+    committer = Committer(spec, {}, writer, committers=0)
+    committer.accept(item, staged)
+    assert (committer.tallies["lerobot"].written, committer.tallies["lerobot"].quarantined) == (1, 1)
+    [row] = writer.rows
+    assert kept.uid == item.uid + "#keep0" and row.episode_uid == item.uid + "#keep1"
+    assert (row.stage, row.error_class, row.raw_path) == ("canonicalize", "BehaviourRejected", raw.ref.paths[0])
+    assert "qa_nonfinite: 1 NaN/Inf values in the natives (quarantine at 1+)" in row.message
+    assert any(r.endswith(row.message.split(": ", 1)[1]) for r in kept.tier_reasons)  # the kept part names it too
+    committer.close()
+    assert len(list((spec.output / dataset).glob("data/*/*.parquet"))) == 1
