@@ -9,7 +9,12 @@ action at 20 fps, one 256x256 camera; `--scale k` repeats pixels to k*256 square
 - encode: the episode's frames through the writer's encoder (`VideoEncoder`, libsvtav1 at lerobot's g=2 crf=30,
   one thread: `lp=1`) into a temporary mp4, what ingest pays per camera frame at the least;
 - checks: `ingest.behaviour.episode.measure_episode` on the same episode (state, action, camera), every check plus
-  the fingerprint.
+  the fingerprint;
+- wired: the phase as ingest runs it (`ingest.behaviour.phase`) on the episode canonicalized (untimed) by the lerobot
+  adapter and `canonicalize_spans` (10 Hz grid, 224x224 stored frames): `idle_cut` + `assess_arrays` (canonical and
+  native state checks, native joint saturation against gr1_arms' limits, tracking, fingerprint) before the writer,
+  `FrameTap.add` on each frame the writer encodes, `assess_cameras` after it; per written frame, its share against
+  the encode's cost per frame.
 
 Near-duplicate search at `--rows` catalog rows: random 32-value signatures with 1000 planted copies (each with 0-4
 of its 32 hashes changed), searched by `near_duplicates` (LSH, 8 bands); recall of the planted pairs and the seconds.
@@ -27,6 +32,7 @@ import platform
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("SVT_LOG", "1")
@@ -35,13 +41,19 @@ import av
 import numpy as np
 import pyarrow.parquet as pq
 
+from adapters.registry import get_adapter
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
 from ingest.behaviour.duplicates import near_duplicates
 from ingest.behaviour.episode import measure_episode
+from ingest.behaviour.phase import FrameTap, assess_arrays, assess_cameras, idle_cut
 from ingest.behaviour.state import DimLimits
+from ingest.canonical.canonicalize import canonicalize_spans
+from ingest.canonical.episode import CanonicalEpisode
 from ingest.lerobot.video import VideoCodec, VideoEncoder
 from schemas.behaviour import BehaviourConfig
+from schemas.canonical import image_key
+from schemas.canonicalize import CanonicalizeSpec
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "gr00t_robot_sim_picknplace"
 FPS = 20
@@ -84,6 +96,34 @@ def checks_s(state: np.ndarray, action: np.ndarray, frames: np.ndarray, lim: Dim
     return time.perf_counter() - t0
 
 
+def canonical(index: int, spec: CanonicalizeSpec) -> tuple[CanonicalEpisode, dict[str, np.ndarray]]:
+    """Episode `index` as ingest builds it, and the frames the writer would encode per camera (fitted, decoded once)."""
+    adapter = get_adapter("lerobot")
+    ref = sorted(adapter.discover(SAMPLE), key=lambda r: r.raw_id)[index]
+    [ep] = canonicalize_spans(adapter.read(ref), spec).episodes
+    frames = {}
+    for key, c in ep.cameras.items():
+        decoded = dict(c.source.frames(sorted({int(i) for i in c.indices}), c.fit))
+        frames[image_key(key)] = np.stack([decoded[int(i)] for i in c.indices])
+    return ep, frames
+
+
+def wired_s(ep: CanonicalEpisode, frames: dict[str, np.ndarray], spec: CanonicalizeSpec) -> float:
+    """The behaviour phase as wired at ingest, on a copy of the episode (it lowers tiers and appends reasons)."""
+    cfg, fps = spec.behaviour, spec.fps
+    workspace = spec.validity.limits_for(ep.embodiment).workspace
+    work = replace(ep, tier_reasons=list(ep.tier_reasons))
+    t0 = time.perf_counter()
+    cut = idle_cut(work.state, work.mask, fps, cfg, workspace)
+    done = assess_arrays(work, fps, cfg, workspace, cut=cut).episode
+    tap = FrameTap()
+    for name, stack in frames.items():
+        for f in stack:
+            tap.add(name, f)
+    assess_cameras(done, tap, fps)
+    return time.perf_counter() - t0
+
+
 def planted_signatures(rows: int, copies: int, m: int, seed: int = 0) -> tuple[np.ndarray, set[tuple[int, int]]]:
     rng = np.random.default_rng(seed)
     sig = rng.integers(0, 2**32, (rows, m), dtype=np.uint64).astype(np.uint32)
@@ -120,7 +160,7 @@ def main() -> None:
         {"reps": 1, "episodes": 1, "rows": 5000, "pairwise_rows": 100},
         "one episode, 5000 catalog rows, 100 pairwise rows",
     )
-    lim, cfg = limits(), BehaviourConfig()
+    lim, cfg, spec = limits(), BehaviourConfig(), CanonicalizeSpec()
     per_episode = []
     with tempfile.TemporaryDirectory() as tmp:
         for e in range(args.episodes):
@@ -129,16 +169,24 @@ def main() -> None:
             enc = statistics.median(encode_s(frames, Path(tmp) / f"e{e}_{r}.mp4") for r in range(args.reps))
             chk = statistics.median(checks_s(state, action, frames, lim) for _ in range(args.reps))
             n = len(frames)
+            ep, written = canonical(e, spec)
+            wired_s(ep, written, spec)  # first calls
+            wired = statistics.median(wired_s(ep, written, spec) for _ in range(args.reps))
+            m = ep.num_frames
             row = {
                 "frames": n,
                 "encode_ms_per_frame": round(enc / n * 1e3, 4),
                 "checks_us_per_frame": round(chk / n * 1e6, 2),
                 "share": round(chk / enc, 5),
+                "written_frames": m,
+                "wired_us_per_frame": round(wired / m * 1e6, 2),
+                "wired_share": round((wired / m) / (enc / n), 5),
             }
             per_episode.append(row)
             log(
                 f"[behaviour] episode {e} {n} frames {frames.shape[1]}px: encode {enc / n * 1e3:.3f} ms/frame,"
-                f" checks {chk / n * 1e6:.1f} us/frame = {100 * chk / enc:.2f} %"
+                f" checks {chk / n * 1e6:.1f} us/frame = {100 * chk / enc:.2f} %; wired phase {wired / m * 1e6:.1f}"
+                f" us per written frame ({m}) = {100 * row['wired_share']:.2f} %"
             )
     sig, planted = planted_signatures(args.rows, min(1000, args.rows // 10), cfg.fingerprint_hashes)
     near_duplicates(sig[:1000], cfg)  # first calls
@@ -155,17 +203,20 @@ def main() -> None:
         f" -> {doctor_at_rows / 3600:.1f} h at {args.rows}"
     )
     share = max(r["share"] for r in per_episode)
-    print(f"{'episode':>8s} {'frames':>6s} {'encode ms/f':>11s} {'checks us/f':>11s} {'share':>7s}")
+    head = f"{'episode':>8s} {'frames':>6s} {'encode ms/f':>11s} {'checks us/f':>11s} {'share':>7s}"
+    print(head + f" {'written':>7s} {'wired us/f':>10s} {'share':>7s}")
     for e, r in enumerate(per_episode):
         print(
             f"{e:8d} {r['frames']:6d} {r['encode_ms_per_frame']:11.3f} {r['checks_us_per_frame']:11.1f}"
-            f" {100 * r['share']:6.2f}%"
+            f" {100 * r['share']:6.2f}% {r['written_frames']:7d} {r['wired_us_per_frame']:10.1f}"
+            f" {100 * r['wired_share']:6.2f}%"
         )
     print(
         json.dumps(
             {
                 "episodes": per_episode,
                 "max_share": share,
+                "max_wired_share": max(r["wired_share"] for r in per_episode),
                 "size": 256 * args.scale,
                 "reps": args.reps,
                 "rows": args.rows,
