@@ -11,7 +11,7 @@ action at 20 fps, one 256x256 camera; `--scale k` repeats pixels to k*256 square
 - checks: `ingest.behaviour.episode.measure_episode` on the same episode (state, action, camera), every check plus
   the fingerprint;
 - wired: the phase as ingest runs it (`ingest.behaviour.phase`) on the episode canonicalized (untimed) by the lerobot
-  adapter and `canonicalize_spans` (10 Hz grid, 224x224 stored frames): `idle_cut` + `assess_arrays` (canonical and
+  adapter and `canonicalize_spans` (10 Hz grid, 256x256 stored frames): `idle_cut` + `assess_arrays` (canonical and
   native state checks, native joint saturation against gr1_arms' limits, tracking, fingerprint) before the writer,
   `FrameTap.add` on each frame the writer encodes, `assess_cameras` after it; per written frame, its share against
   the encode's cost per frame.
