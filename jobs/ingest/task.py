@@ -2,7 +2,8 @@
 
 A task is one raw episode (`WorkItem`: source, ref, its place in discovery order) and the job's `TaskSettings`, all
 models validated once, where the spec was loaded; Ray pickles them as they are. A result is `Staged` (the canonical
-episodes waiting in their datasets' staging areas) or `Rejected` (the stage and the first real cause, for the
+episodes waiting in their datasets' staging areas, with the parts of the raw episode the behaviour phase quarantined
+beside them, each a `Rejected` naming its part) or `Rejected` (the stage and the first real cause, for the
 quarantine). A worker is any callable from one to the other, passed to the job (`jobs.ingest.job.run_ingest`).
 """
 
