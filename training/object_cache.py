@@ -98,16 +98,20 @@ class Cache:
         opened it."""
         for _ in range(3):
             path = self.lookup(name) or fetch()
+            inode = _inode(path)
+            if inode is None:
+                continue  # evicted between the lookup and now
             try:
                 return read(path)
-            except FileNotFoundError:
-                if path.exists():
-                    raise  # the reader's own missing file, not an eviction
+            except Exception:
+                if _inode(path) == inode:
+                    raise  # the reader's own error, not an eviction
+                # evicted under the reader: each library says so its own way (FileNotFoundError, ArrowInvalid, ...)
         raise CacheFullError(f"{name}: evicted three times before it could be read; the cache bound is too small")
 
     def used_bytes(self) -> int:
         """Entries plus reservations now on disk (what the bound limits)."""
-        return sum(size for _, size, _ in self._entries()) + sum(p.stat().st_size for p in self._tmp_files())
+        return sum(size for _, size, _ in self._entries()) + self._reserved()
 
     def fetched_bytes(self) -> int:
         """Bytes every process fetched from the store into this cache since the folder was made (the fetch log)."""
@@ -141,6 +145,16 @@ class Cache:
     def _tmp_files(self) -> list[Path]:
         return [p for p in (self.root / TMP).iterdir() if p.is_file()]
 
+    def _reserved(self) -> int:
+        """Bytes reserved by writers; a temp file renamed into place meanwhile (outside the lock) counts as gone."""
+        total = 0
+        for p in self._tmp_files():
+            try:
+                total += p.stat().st_size
+            except FileNotFoundError:
+                continue
+        return total
+
     def _reserve(self, name: str, size: int, what: str) -> Path | None:
         """A temp file of `size` bytes (sparse) once entries + reservations + size fit the bound; None when another
         live process holds a reservation for `name` or has just stored it."""
@@ -151,7 +165,7 @@ class Cache:
                 if (self.root / name).exists() or any(p.name.startswith(name + ".") for p in self._tmp_files()):
                     return None
                 entries = sorted(self._entries(), key=lambda e: e[2])  # oldest use first
-                reserved = sum(p.stat().st_size for p in self._tmp_files())
+                reserved = self._reserved()
                 used = sum(s for _, s, _ in entries) + reserved
                 while entries and used + size > self.max_bytes:
                     path, s, _ = entries.pop(0)
@@ -186,3 +200,10 @@ class Cache:
             os.write(fd, line)
         finally:
             os.close(fd)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return None

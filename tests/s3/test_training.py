@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from s3fs import S3FileSystem
 from torch.utils.data import DataLoader
 
 from adapters.storage.urls import StorageError, filesystem
@@ -192,6 +193,7 @@ def test_a_refused_credential_stops_training_before_any_work(
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", corpus["options"].endpoint_url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "eidata-test-key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-it-456")
+    S3FileSystem.clear_instance_cache()  # fsspec keeps one instance per arguments: the variables are read at creation
     p = argparse.ArgumentParser()
     add_train_arguments(p)
     args = p.parse_args(
@@ -213,6 +215,7 @@ def test_eidata_train_reads_a_bucket_manifest_with_the_standard_variables(
 ) -> None:
     for key, value in s3.env().items():
         monkeypatch.setenv(key, value)
+    S3FileSystem.clear_instance_cache()
     p = argparse.ArgumentParser()
     add_train_arguments(p)
     run = tmp_path / "run"
