@@ -7,16 +7,20 @@ import argparse
 import inspect
 import shutil
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from jobs.catalog.curate import curate
 from jobs.catalog.query import format_table, run_query
+from jobs.demo.bucket import bucket_spec
 from jobs.demo.corpus import SOURCES, write_demo_spec, write_raw_corpus
 from jobs.ingest.job import run_ingest
 from jobs.report.page import build_report
+from jobs.runtime.bucket_stage import bucket_corpus, readable_corpus
 from jobs.runtime.options import Arg
 from jobs.spec import load_spec
 from jobs.stages.caption import CaptionJob, run_caption
+from schemas.storage import StorageOptions
 
 # Frames stored at the size the DINOv3 latents and LDA consume, letterboxed like LLaVA's expand2square
 TRAINING_SIZE = {"size": "224x224", "fit": "pad"}
@@ -34,7 +38,11 @@ QUERIES = {
 }
 
 
-def run_pipeline_demo(out: Path, scale: int = 1) -> int:
+def run_pipeline_demo(
+    out: Path, scale: int = 1, bucket: str | None = None, storage: StorageOptions | None = None
+) -> int:
+    """The demo in `out`; with `bucket` (`s3://bucket/prefix`) its raw corpus and its corpus live in the bucket
+    (`jobs.demo.bucket`), `storage` the store's options (None: the AWS environment)."""
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
@@ -45,22 +53,29 @@ def run_pipeline_demo(out: Path, scale: int = 1) -> int:
         print(f"   {name:13s} {root}")
     print(f"   {'':13s} + so101_pick beside franka_cube: an SO-101 in joint space (lerobot v3.0), hands by FK")
     spec_path = write_demo_spec(out / "job.yaml", roots, out / "corpus", image=TRAINING_SIZE)
+    spec, corpus = load_spec(spec_path), out / "corpus"
+    if bucket is not None:
+        spec = bucket_spec(spec, out / "raw", bucket, storage)
+        corpus = spec.output
+        print(f"   raw corpus uploaded under {bucket.rstrip('/')}/raw, output {corpus}")
     print(f"2. eidata ingest {spec_path}  (embedded Ray)")
-    report = run_ingest(load_spec(spec_path))
+    report = run_ingest(spec)
     print(report.table())
     print(
-        f"\n2b. eidata caption {out / 'corpus'}  (no --model: the rule-based normalizer; a Qwen3-VL folder gives "
-        "VLM captions)"
+        f"\n2b. eidata caption {corpus}  (no --model: the rule-based normalizer; a Qwen3-VL folder gives VLM captions)"
     )
-    print(run_caption(CaptionJob(root=out / "corpus"), progress=False).summary())
+    with bucket_corpus(str(corpus), storage, "caption") if bucket else nullcontext(corpus) as root:
+        print(run_caption(CaptionJob(root=root), progress=False).summary())
     for title, sql in QUERIES.items():
-        print(f"\n3. eidata query {out / 'corpus'}  -- {title}")
-        print(format_table(run_query(out / "corpus", sql), "table"))
-    manifest = curate(out / "corpus", "demo_train", "tier <> 'actionless'", balance="subset", val_fraction=0.2)
-    print(f"\n4. eidata curate --name demo_train --where \"tier <> 'actionless'\" --balance subset -> {manifest}")
-    report_path = build_report(out / "corpus", out / "report.html")
-    print(f"\n5. eidata report {out / 'corpus'} --out {report_path}  (open it in a browser)")
-    print(f"\ndone in {time.perf_counter() - t0:.1f} s; corpus at {out / 'corpus'}")
+        print(f"\n3. eidata query {corpus}  -- {title}")
+        print(format_table(run_query(corpus, sql, storage), "table"))
+    where = "tier <> 'actionless'"
+    manifest = curate(corpus, "demo_train", where, balance="subset", val_fraction=0.2, options=storage)
+    print(f'\n4. eidata curate --name demo_train --where "{where}" --balance subset -> {manifest}')
+    with readable_corpus(corpus, storage) as readable:  # the report reads files by path: a bucket's, copied
+        report_path = build_report(readable, out / "report.html")
+    print(f"\n5. eidata report {corpus} --out {report_path}  (open it in a browser)")
+    print(f"\ndone in {time.perf_counter() - t0:.1f} s; corpus at {corpus}")
     return 0
 
 
@@ -75,8 +90,16 @@ OPTIONS = (
             "help": "multiplies the number of episodes per source",
         },
     ),
+    Arg(
+        ("--bucket",),
+        {
+            "default": None,
+            "help": "s3://bucket/prefix: upload the raw corpus there and write the corpus there (endpoint and "
+            "credential from the AWS environment)",
+        },
+    ),
 )
 
 
 def cli_demo(args: argparse.Namespace) -> int:
-    return run_pipeline_demo(Path(args.out), scale=args.scale)
+    return run_pipeline_demo(Path(args.out), scale=args.scale, bucket=args.bucket)

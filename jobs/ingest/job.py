@@ -67,7 +67,7 @@ def run_ingest(
     started = False
     plan = None
     try:
-        (output / JOB_DIR / "spec.yaml").write_text(dump_spec(spec))
+        (output / JOB_DIR / "spec.yaml").write_text(dump_spec(_as_given(spec, output)))
         report = IngestReport(output)
         for s in spec.sources:
             report.tallies.setdefault(s.name, SourceTally())
@@ -116,6 +116,15 @@ def run_ingest(
 
             ray.shutdown()
         lock.release()
+
+
+def _as_given(spec: JobSpec, output: Path) -> JobSpec:
+    """The spec the job keeps in `job/spec.yaml`: a bucket output's job runs on its scratch corpus, and the spec kept
+    names the bucket (the scratch is a cache of this machine)."""
+    from ingest.storage.bucket_output import bucket_of_scratch
+
+    url = bucket_of_scratch(output)
+    return spec if url is None else spec.model_copy(update={"output": url})
 
 
 def _nothing_to_do(spec: JobSpec, address: str | None) -> int | None:
