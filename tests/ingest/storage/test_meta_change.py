@@ -87,3 +87,28 @@ def test_derived_meta_replays_rewritten_lines_in_record_order(published: Dataset
     assert change is not None
     published.log.commit("meta change test", {}, change, in_place=True)
     assert derived_meta(published.log.records()) == new
+
+
+def test_a_stage_killed_after_its_record_is_finished_by_the_next_recovery(
+    published: DatasetPublisher, tmp_path: Path
+) -> None:
+    local = tmp_path / "local"
+    write(local, None, range(len(LENGTHS)))
+    out = tmp_path / "out/datasets/a/b"
+    before = visible(out)
+
+    killed = publisher(tmp_path, "scratch2")
+    killed.recover()
+    killed.hydrate()
+    caption(killed.scratch)
+    assert visible(out) == before  # killed before its record: the bucket is as it was
+    publish_meta_change(killed)  # the commit point; then killed before the meta rewrite
+    assert visible(out) == before
+
+    caption(local)
+    rerun = publisher(tmp_path, "scratch3")
+    rerun.recover()  # the next job's recovery rewrites the meta from the records
+    assert visible(out) == visible(local)
+    rerun.hydrate()
+    caption(rerun.scratch)  # the rerun plans the same edits: they change nothing
+    assert publish_meta_change(rerun) is None
