@@ -194,7 +194,9 @@ class TrainConfig(_Frozen):
     manifest: str = Field(description="the manifest folder the run trains on")
     batch_size: int = Field(ge=1, description="samples per rank per step")
     schedule_steps: int = Field(ge=1)
-    seed: int = 0
+    seed: int = Field(
+        0, description="seeds the initial weights, the sampler's order, each sample's task draw and the loader's noise"
+    )
     log_every: int = Field(10, ge=1)
     ckpt_every: int = Field(500, ge=1)
     keep_checkpoints: int = Field(3, ge=1)
