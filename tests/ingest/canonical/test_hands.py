@@ -3,8 +3,6 @@ MANO model's tests are in mano/test_model.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -22,45 +20,17 @@ from ingest.canonical.hands import (
     keypoints_from_joints,
     wrist_frames_from_keypoints,
 )
-from ingest.canonical.mano.model import ManoHand
 from schemas.canonical import FINGERTIPS as TIP_NAMES
 from tests.fixtures.mano import (
     MIRROR,
     hand_layout,
     template_keypoints,
-    write_mano_npz,
 )
 
 settings.register_profile("hands", max_examples=40, deadline=None)
 settings.load_profile("hands")
 
-AA_MIRROR = np.tile([1.0, -1.0, -1.0], 15)  # axis-angle of a mirrored (x -> -x) rotation
 CHAINS = [[0, *range(1 + 4 * f, 5 + 4 * f)] for f in range(5)]  # wrist -> base .. tip, per finger
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("mano")
-    write_mano_npz(folder)
-    return folder
-
-
-# smplx casts the model arrays to float32 before computing in float64, so exact identities hold to ~1e-8 m.
-ATOL = 1e-7
-
-
-def _load(model_dir: Path, side: str = "right", **kw: object) -> ManoHand:
-    return ManoHand.load(model_dir, side, dtype="float64", **kw)  # type: ignore[arg-type]
-
-
-def _poses(n: int, seed: int = 0, scale: float = 0.4) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return (
-        rng.normal(size=(n, 3)),
-        scale * rng.normal(size=(n, 45)),
-        rng.normal(size=(n, 10)),
-        rng.normal(size=(n, 3)),
-    )
 
 
 def _rotations() -> st.SearchStrategy[np.ndarray]:

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import settings
-from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
 from ingest.canonical.hands import (
@@ -25,9 +23,6 @@ from tests.fixtures.mano import (
     write_hostile_pickle,
     write_mano_npz,
 )
-
-settings.register_profile("hands", max_examples=40, deadline=None)
-settings.load_profile("hands")
 
 AA_MIRROR = np.tile([1.0, -1.0, -1.0], 15)  # axis-angle of a mirrored (x -> -x) rotation
 CHAINS = [[0, *range(1 + 4 * f, 5 + 4 * f)] for f in range(5)]  # wrist -> base .. tip, per finger
@@ -56,14 +51,6 @@ def _poses(n: int, seed: int = 0, scale: float = 0.4) -> tuple[np.ndarray, np.nd
         rng.normal(size=(n, 10)),
         rng.normal(size=(n, 3)),
     )
-
-
-def _rotations() -> st.SearchStrategy[np.ndarray]:
-    quat = st.lists(st.floats(-1, 1), min_size=4, max_size=4).filter(lambda q: np.linalg.norm(q) > 0.1)
-    return quat.map(lambda q: Rotation.from_quat(q).as_matrix())
-
-
-_translations = st.lists(st.floats(-5, 5), min_size=3, max_size=3).map(np.array)
 
 
 # -- MANO through smplx --------------------------------------------------------------------------------------------
