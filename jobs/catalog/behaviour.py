@@ -1,7 +1,8 @@
 """Behaviour QA over the whole catalog, at each rebuild: what no single episode can say.
 
 - Near-duplicates within and across datasets: the episodes' content fingerprints (`qa_fingerprint`) searched by LSH
-  (`ingest.behaviour.duplicates.near_duplicates`); the later episode of each pair (by catalog order: episode_uid)
+  (`ingest.behaviour.duplicates.near_duplicates`), a pair counting only within one embodiment and task (a repeat is
+  one robot doing one task again); the later episode of each pair (by catalog order: episode_uid)
   gets `qa_duplicate_of` / `qa_duplicate_similarity` and, at or above `duplicate_similarity_quarantine`, the tier
   `rejected` with the reason (value and threshold) in the catalog row, so no manifest trains on it twice.
 - Dead dims: an episode's `qa_dead_dims` (canonical) and `qa_native_dead_dims` (native state columns) are dims
@@ -16,6 +17,7 @@ Thresholds: the `canonicalize.behaviour` section of the corpus's ingest spec (`j
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -31,8 +33,16 @@ from schemas.tiers import QualityTier, demote
 DEAD_SHARE = 0.5  # a dim is dead in an episode when at least this share of the dataset's other episodes move it
 
 
+def _same_demonstration_key(table: pa.Table) -> list[tuple[str, str]]:
+    """(embodiment, task) per row, the task lower-cased with punctuation and spacing dropped: a repeat of a
+    demonstration is one robot doing one task again. The same motion on another robot, or towards another task's
+    target (a scripted reach to k targets), is a different sample, however alike its shape."""
+    tasks = [" ".join(re.sub(r"[^\w\s]", " ", t or "").lower().split()) for t in table["task"].to_pylist()]
+    return list(zip(table["embodiment"].to_pylist(), tasks, strict=True))
+
+
 def _duplicates(table: pa.Table, config: BehaviourConfig) -> dict[int, tuple[int, float]]:
-    """Row -> (earlier row it repeats, similarity), best match per later row."""
+    """Row -> (earlier row it repeats, similarity), best match per later row, among rows of one embodiment and task."""
     fp = table["qa_fingerprint"]
     valid = np.flatnonzero(pc.is_valid(fp).to_numpy(zero_copy_only=False))
     m = config.fingerprint_hashes
@@ -43,9 +53,12 @@ def _duplicates(table: pa.Table, config: BehaviourConfig) -> dict[int, tuple[int
     flat = pc.list_flatten(fp.take(pa.array(rows))).to_numpy(zero_copy_only=False)
     sig = flat.astype(np.uint32).reshape(len(rows), m)
     pairs = near_duplicates(sig, config)
+    key = _same_demonstration_key(table)
     best: dict[int, tuple[int, float]] = {}
     for a, b, s in zip(pairs.first, pairs.second, pairs.similarity, strict=True):
         later, earlier = int(rows[b]), int(rows[a])
+        if key[later] != key[earlier]:
+            continue
         if later not in best or s > best[later][1]:
             best[later] = (earlier, float(s))
     return best

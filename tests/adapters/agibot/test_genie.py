@@ -230,11 +230,14 @@ def test_genie_export_ingested_and_broken_episodes_quarantined(tmp_path: Path) -
     report = run_ingest(load_spec(tmp_path / "job.yaml"), progress=False)
     assert report.tallies["genie"].written == 2 and report.quarantined == 2
 
-    rows = run_query(tmp_path / "corpus", "SELECT episode_uid, tier FROM episodes ORDER BY 1").to_pylist()
-    assert [(r["episode_uid"], r["tier"]) for r in rows] == [
-        ("genie/job_7/7/A2D0015AB00061/1", "low"),
-        ("genie/job_7/7/A2D0015AB00061/2", "low"),
+    sql = "SELECT episode_uid, tier, qa_duplicate_of, qa_duplicate_similarity FROM episodes ORDER BY 1"
+    rows = run_query(tmp_path / "corpus", sql).to_pylist()
+    # the fixture writes episode 2 with episode 1's trajectory: the catalog rejects the copy, naming what it repeats
+    assert [(r["episode_uid"], r["tier"], r["qa_duplicate_of"]) for r in rows] == [
+        ("genie/job_7/7/A2D0015AB00061/1", "low", None),
+        ("genie/job_7/7/A2D0015AB00061/2", "rejected", "genie/job_7/7/A2D0015AB00061/1"),
     ]
+    assert rows[1]["qa_duplicate_similarity"] >= 0.75
     lines = read_jsonl(tmp_path / "corpus/datasets/genie/job_7" / EPISODES_PATH)
     for _, line in lines:
         assert [(s["start_frame"], s["end_frame"]) for s in line["action_config"]] == [(0, 10), (10, 20), (20, 30)]

@@ -326,8 +326,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.shared_ray  # the job runs on the session's one Ray (tests/ray_scope.py)
 def test_catalog_embodiments_tiers_and_quarantine(corpus: Path) -> None:
-    rows = run_query(corpus, "SELECT episode_uid, embodiment, tier, has_action FROM episodes ORDER BY 1").to_pylist()
-    got = {r["episode_uid"].split("/")[1]: (r["embodiment"], r["tier"], r["has_action"]) for r in rows}
+    sql = "SELECT episode_uid, embodiment, tier, has_action, qa_duplicate_of FROM episodes ORDER BY 1"
+    rows = run_query(corpus, sql).to_pylist()
+    # the fixture writes franka_3rgb's val episode with its train episode's trajectory: a copy, rejected as one
+    [copy] = [r for r in rows if r["qa_duplicate_of"] is not None]
+    assert copy["episode_uid"].endswith("franka_3rgb/val/1014_150000") and copy["tier"] == "rejected"
+    assert copy["qa_duplicate_of"].endswith("franka_3rgb/train/1014_144600")
+    got = {r["episode_uid"].split("/")[1]: (r["embodiment"], r["tier"], r["has_action"]) for r in rows if r is not copy}
     assert got == EXPECTED and len(rows) == 5
     q = run_query(corpus, "SELECT episode_uid, field, file, message FROM quarantine ORDER BY 1").to_pylist()
     assert [(r["episode_uid"], r["field"]) for r in q] == [

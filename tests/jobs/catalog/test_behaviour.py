@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from jobs.catalog.build import rebuild_catalog
@@ -61,3 +62,19 @@ def test_short_episodes_for_the_policy_window_are_a_dataset_finding(corpus: Path
     lengths = {k: v["num_frames"] for k, v in rows(corpus).items()}
     assert short["threshold"] == 0 and f"policy window of {WINDOW} frames" in short["message"]
     assert sorted(e.rsplit("/", 1)[1] for e in short["episodes"]) == sorted(k for k, n in lengths.items() if n < WINDOW)
+
+
+def test_a_repeat_is_one_embodiment_doing_one_task_again() -> None:
+    """Same motion on another robot or towards another task's target is another sample; case, punctuation and
+    spacing of the task text do not make a copy distinct (the end-to-end case: tests/adapters/test_one_module_source.py,
+    three reaches of one shape to three targets all stay high)."""
+    from jobs.catalog.behaviour import _same_demonstration_key
+
+    table = pa.table(
+        {
+            "embodiment": ["franka", "franka", "ur5e", "franka"],
+            "task": ["Pick up the cup.", "pick up  the cup", "pick up the cup", "reach target 2"],
+        }
+    )
+    a, b, c, d = _same_demonstration_key(table)
+    assert a == b and a != c and a != d
