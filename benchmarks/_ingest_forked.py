@@ -43,6 +43,12 @@ def _prepare(spec_json: dict[str, Any]) -> dict[str, list[tuple[Any, Any]]]:
     return out
 
 
+def _report(queue: Any, t0: float, c0: float, frames: int) -> None:
+    """A process's share: wall and CPU seconds since (t0, c0), camera frames, and its start and end on the clock."""
+    end = time.perf_counter()
+    queue.put({"seconds": end - t0, "cpu_s": self_cpu_s() - c0, "camera_frames": frames, "start": t0, "end": end})
+
+
 def _baseline_share(
     episodes: list[list[tuple[Any, Any]]],
     codec_json: dict[str, Any],
@@ -78,15 +84,7 @@ def _baseline_share(
                         streams.remove((it, enc))
                     else:
                         enc.encode(rgb)
-    queue.put(
-        {
-            "seconds": time.perf_counter() - t0,
-            "cpu_s": self_cpu_s() - c0,
-            "camera_frames": frames,
-            "start": t0,
-            "end": time.perf_counter(),
-        }
-    )
+    _report(queue, t0, c0, frames)
 
 
 def _inprocess_share(tasks: list[EpisodeTask], barrier: Any, queue: Any) -> None:
@@ -104,15 +102,7 @@ def _inprocess_share(tasks: list[EpisodeTask], barrier: Any, queue: Any) -> None
         for ep in result.episodes if isinstance(result, Staged) else ():
             videos = sum(1 for f in ep.features.values() if f.dtype == "video")
             frames += ep.staged.length * videos
-    queue.put(
-        {
-            "seconds": time.perf_counter() - t0,
-            "cpu_s": self_cpu_s() - c0,
-            "camera_frames": frames,
-            "start": t0,
-            "end": time.perf_counter(),
-        }
-    )
+    _report(queue, t0, c0, frames)
 
 
 def _split(cost: dict[str, int], n: int) -> list[list[str]]:

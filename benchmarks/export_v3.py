@@ -161,36 +161,11 @@ def main() -> None:
         log("copy (read + write every byte)")
         runs["copy"] = _timed([sys.executable, "-c", COPY, str(src), str(tmp / "copied")])
         log("ours")
-        runs["ours"] = _timed(
-            [
-                sys.executable,
-                "-m",
-                "jobs.cli",
-                "export",
-                str(tmp / "corpus"),
-                "--format",
-                "lerobot-v3",
-                "--out",
-                str(tmp / "ours"),
-            ],
-            cwd=ROOT,
-        )
+        export = [sys.executable, "-m", "jobs.cli", "export", str(tmp / "corpus"), "--format", "lerobot-v3", "--out"]
+        runs["ours"] = _timed([*export, str(tmp / "ours")], cwd=ROOT)
         if args.before is not None:
             log(f"ours at {args.before}")
-            runs["ours_before"] = _timed(
-                [
-                    sys.executable,
-                    "-m",
-                    "jobs.cli",
-                    "export",
-                    str(tmp / "corpus"),
-                    "--format",
-                    "lerobot-v3",
-                    "--out",
-                    str(tmp / "before"),
-                ],
-                cwd=args.before,
-            )
+            runs["ours_before"] = _timed([*export, str(tmp / "before")], cwd=args.before)
             ours = [p for p in (tmp / "ours").rglob("*") if p.is_file() and p.name != ".eidata-export.json"]
             same = all((tmp / "before" / p.relative_to(tmp / "ours")).read_bytes() == p.read_bytes() for p in ours)
             runs["ours_before"]["files_identical_to_ours"] = same
