@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import queue
 import threading
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,14 +32,69 @@ os.environ.setdefault("SVT_LOG", "1")
 #   PSNR (30.59 dB) are 0.41x (preset 8) and 0.56x (preset 10) its speed.
 # - h264 (libx264): veryfast at crf 21 matches the library default (medium) at crf 23 in PSNR (30.05 vs 29.82 dB) at
 #   1.9x its speed for +16 % bytes; superfast would be 2.2x for +21 %, ultrafast 4.7x for +49 %.
-# libsvtav1's preset is held at the library default for now: with preset 12, SVT-AV1 4.1 deadlocked in its final
-# flush (every encoder thread in futex waits, the caller in sem_wait inside libSvtAv1Enc) three times this session,
-# twice in the test suite's in-process writes, which had never hung at the library default. A job spec asks for the
-# measured 12 (`codec.preset: "12"`, as jobs/specs/demo.yaml does) until that deadlock is understood.
+# SVT-AV1 4.1 was seen to deadlock in its final flush (every encoder thread in a futex wait, the caller in sem_wait in
+# libSvtAv1Enc, 0 CPU), at preset 12 under heavy load; nothing ties it to the preset (BENCHMARKS.md "Codec settings"),
+# so every wait on an encoder here is bounded instead (`EncoderHungError`) and the ingest job's watchdog retries.
 CODEC_DEFAULTS: dict[str, dict[str, Any]] = {
-    "libsvtav1": {"crf": 30},
+    "libsvtav1": {"crf": 30, "preset": "12"},
     "h264": {"crf": 21, "preset": "veryfast"},
 }
+ENCODER_NAMES = {"libsvtav1": "SVT-AV1", "h264": "libx264", "hevc": "libx265"}
+
+# How long a caller waits on an encoder (its flush, a frame handed to its thread) before giving it up: a base for
+# start-up and teardown plus every frame it may still hold at 0.5 Mpx/s, the ingest deadline's conservative encode
+# rate (jobs/runtime/deadline.py, ~25x under one loaded core at preset 12). A 300-frame 224x224 flush gets 91 s.
+WAIT_BASE_S = 60.0
+WAIT_MPX_PER_S = 0.5
+_WAITS_BOUNDED: ContextVar[bool] = ContextVar("encoder_waits_bounded", default=True)
+
+
+class EncoderHungError(RuntimeError):
+    """An encoder did not finish within its bound. It is given up: the thread blocked in it stays blocked (a thread
+    stuck in C cannot be interrupted; SVT-AV1's own threads wait at 0 CPU) and its file is incomplete."""
+
+
+@contextlib.contextmanager
+def unbounded_encoder_waits() -> Iterator[None]:
+    """Waits on encoders in this context have no bound: for a caller whose own deadline kills the whole process (the
+    ingest job's watchdog in a Ray worker), so that a hang is retried there instead of failing the episode here."""
+    token = _WAITS_BOUNDED.set(False)
+    try:
+        yield
+    finally:
+        _WAITS_BOUNDED.reset(token)
+
+
+def wait_limit_s(frames: int, width: int, height: int) -> float | None:
+    """Seconds to wait on an encoder that may still hold `frames` frames; None inside `unbounded_encoder_waits`."""
+    if not _WAITS_BOUNDED.get():
+        return None
+    return WAIT_BASE_S + frames * width * height / (WAIT_MPX_PER_S * 1e6)
+
+
+def run_bounded(fn: Callable[[], None], limit_s: float | None, name: str) -> bool:
+    """Run `fn` in a thread of its own and wait at most `limit_s` (None: without a bound); its error is re-raised
+    here. False when it did not finish in time: the thread is then left running (daemon)."""
+    if limit_s is None:
+        fn()
+        return True
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as e:  # handed to the waiting thread
+            errors.append(e)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    if not done.wait(limit_s):
+        return False
+    if errors:
+        raise errors[0]
+    return True
 
 
 class VideoCodec(BaseModel):
@@ -87,7 +145,10 @@ class VideoCodec(BaseModel):
 
 
 class VideoEncoder:
-    """Encodes RGB uint8 HxWx3 frames into one mp4 at a constant frame rate (pts = frame number / fps)."""
+    """Encodes RGB uint8 HxWx3 frames into one mp4 at a constant frame rate (pts = frame number / fps).
+
+    Its flush waits at most `wait_limit_s` (`EncoderHungError` past it); a hung encoder is left to its blocked thread:
+    neither `close` nor `abort` touches its codec or container again."""
 
     def __init__(self, path: Path, width: int, height: int, fps: int, codec: VideoCodec) -> None:
         if codec.vcodec in ("libsvtav1", "hevc") and codec.pix_fmt == "yuv444p":
@@ -95,6 +156,7 @@ class VideoEncoder:
         import av
 
         self.path, self.width, self.height = Path(path), width, height
+        self.name = ENCODER_NAMES[codec.vcodec]
         self._container = av.open(str(self.path), "w")
         try:
             self._stream = self._container.add_stream(codec.vcodec, fps, options=codec.options())
@@ -106,6 +168,7 @@ class VideoEncoder:
             self._container.close()
             raise
         self.frames = 0
+        self.hung = False
 
     def encode(self, rgb: np.ndarray) -> None:
         self.encode_frame(to_video_frame(rgb))
@@ -116,32 +179,53 @@ class VideoEncoder:
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
 
+    def _drain(self) -> None:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+
+    def _discard(self) -> None:
+        for _ in self._stream.encode(None):  # end of stream, else SVT-AV1 complains on teardown
+            pass
+
+    def _bounded(self, fn: Callable[[], None]) -> None:
+        limit = wait_limit_s(self.frames, self.width, self.height)
+        if not run_bounded(fn, limit, f"flush:{self.path.name}"):
+            self.hung = True
+            raise EncoderHungError(
+                f"{self.name} did not finish flushing {self.path.name} in {math.ceil(limit or 0)} s ({self.frames}"
+                f" frames of {self.width}x{self.height} sent); the encoder is given up, the file is incomplete"
+            )
+
     def close(self) -> None:
         try:
-            for packet in self._stream.encode(None):
-                self._container.mux(packet)
+            self._bounded(self._drain)
         finally:
-            self._container.close()
-            del self._stream  # frees the codec context now rather than at garbage collection
+            if not self.hung:  # a hung flush still uses the codec and container: closing them under it could crash
+                self._container.close()
+                del self._stream  # frees the codec context now rather than at garbage collection
 
     def abort(self) -> None:
+        if self.hung:
+            return
         with contextlib.suppress(Exception):  # the caller deletes the file anyway
-            for _ in self._stream.encode(None):  # end of stream, else SVT-AV1 complains on teardown
-                pass
-        with contextlib.suppress(Exception):
-            self._container.close()
+            self._bounded(self._discard)
+        if not self.hung:
+            with contextlib.suppress(Exception):
+                self._container.close()
 
 
 class ThreadedVideoEncoder:
     """A `VideoEncoder` fed through a bounded queue by one thread, so the caller's work overlaps encoding.
 
-    The queue bounds memory to `depth` frames; an encoder error surfaces on the next `encode` or on `close`.
+    The queue bounds memory to `depth` frames; an encoder error surfaces on the next `encode` or on `close`. Waiting
+    for room in the queue or for the thread to finish is bounded like the flush (`EncoderHungError`).
     """
 
     _STOP = object()
 
     def __init__(self, encoder: VideoEncoder, depth: int = 8) -> None:
         self._enc = encoder
+        self._depth = depth
         self._q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"encode:{encoder.path.name}", daemon=True)
@@ -166,20 +250,45 @@ class ThreadedVideoEncoder:
         if self._error is not None:
             raise self._error
 
+    def _limit(self) -> float | None:
+        return wait_limit_s(self._depth + 1, self._enc.width, self._enc.height)  # at most the queue and one frame
+
+    def _hung(self, what: str, limit: float | None) -> EncoderHungError:
+        self._enc.hung = True  # its thread is stuck inside the codec: nothing may touch it again
+        return EncoderHungError(
+            f"{self._enc.name} did not {what} {self.path.name} in {math.ceil(limit or 0)} s ({self._enc.frames} frames"
+            f" of {self._enc.width}x{self._enc.height} taken); the encoder is given up, the file is incomplete"
+        )
+
+    def _put(self, item: Any, what: str) -> None:
+        limit = self._limit()
+        try:
+            self._q.put(item, timeout=limit)
+        except queue.Full:
+            raise self._hung(what, limit) from None
+
+    def _join(self) -> None:
+        limit = self._limit()
+        self._thread.join(limit)
+        if self._thread.is_alive():
+            raise self._hung("finish the frames queued for", limit)
+
     def encode(self, rgb: np.ndarray) -> None:
         self._raise()
-        self._q.put(to_video_frame(rgb))  # a copy: the caller may reuse its buffer as soon as we return
+        self._put(to_video_frame(rgb), "take a frame for")  # a copy: the caller may reuse its buffer at once
 
     def close(self) -> None:
-        self._q.put(self._STOP)
-        self._thread.join()
+        self._put(self._STOP, "take a frame for")
+        self._join()
         self._raise()
         self._enc.close()
 
     def abort(self) -> None:
         self._error = self._error or RuntimeError("aborted")
-        self._q.put(self._STOP)
-        self._thread.join()
+        if not self._enc.hung:
+            with contextlib.suppress(EncoderHungError):
+                self._put(self._STOP, "take a frame for")
+                self._join()
         self._enc.abort()
 
 

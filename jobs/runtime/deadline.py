@@ -14,6 +14,7 @@ never kills a process it does not own.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.lerobot.video import unbounded_encoder_waits
 from schemas.corpus import JOB_DIR
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,9 @@ def watchdog(seconds: int, output: Path, uid: str) -> Iterator[None]:
     timer.daemon = True
     timer.start()
     try:
-        yield
+        # Where this watchdog kills, it owns the deadline: the encoder's own bounded waits (EncoderHungError) would
+        # fail the episode before its retry. Outside Ray it only logs, so those bounds stay.
+        with unbounded_encoder_waits() if _in_ray_worker() else contextlib.nullcontext():
+            yield
     finally:
         timer.cancel()

@@ -1,16 +1,30 @@
-"""The streaming encoder: frame timing as lerobot's files, buffer reuse by the caller, codec options."""
+"""The streaming encoder: frame timing as lerobot's files, buffer reuse by the caller, codec options, and a hung
+encoder given up in bounded time."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
-from ingest.lerobot.video import ThreadedVideoEncoder, VideoCodec, VideoEncoder, probe_video_info
+from ingest.lerobot import video
+from ingest.lerobot.errors import EpisodeError
+from ingest.lerobot.video import (
+    EncoderHungError,
+    ThreadedVideoEncoder,
+    VideoCodec,
+    VideoEncoder,
+    probe_video_info,
+    unbounded_encoder_waits,
+)
 from ingest.lerobot.video_read import decode_frames
-from tests.fixtures.episodes import moving_texture
+from ingest.lerobot.writer import LeRobotWriter, stage_episode
+from tests.fixtures.episodes import canonical_frames, moving_texture, write_canonical_dataset
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -116,3 +130,97 @@ def test_svt_threads_limit_its_pools_without_changing_output(tmp_path: Path) -> 
     assert one["svtav1-params"] == "lp=1"
     assert default_left == one_left == {}  # libsvtav1 took every option, `svtav1-params` included
     assert (tmp_path / "default.mp4").read_bytes() == (tmp_path / "lp1.mp4").read_bytes()
+
+
+def test_svt_default_is_the_measured_preset_12_and_null_the_librarys(tmp_path: Path) -> None:
+    """BENCHMARKS.md "Codec settings": preset 12 (lerobot 0.6.1's) unless a spec says otherwise; `preset: null` leaves
+    it to SVT-AV1, whose own default encodes differently (slower, other bytes)."""
+    assert VideoCodec().options() == {"g": "2", "crf": "30", "preset": "12"}
+    assert VideoCodec.model_validate({"preset": None}).options() == {"g": "2", "crf": "30"}
+    handed, left = _encode_options(tmp_path / "p12.mp4", VideoCodec())
+    library, _ = _encode_options(tmp_path / "lib.mp4", VideoCodec(preset=None))
+    assert handed["preset"] == "12" and left == {} and "preset" not in library
+    assert (tmp_path / "p12.mp4").read_bytes() != (tmp_path / "lib.mp4").read_bytes()
+
+
+# A hang as SVT-AV1 4.1's in its final flush: the call blocks in a wait that releases the GIL and does not return.
+HANG_S = 60.0  # far past the bounds below; released at the end of each test
+
+
+@pytest.fixture
+def stuck(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Bounds of about a second (`WAIT_BASE_S` 0.5 s); the event ends every forced hang when the test is over."""
+    monkeypatch.setattr(video, "WAIT_BASE_S", 0.5)
+    release = threading.Event()
+    yield release
+    release.set()
+
+
+def test_a_hung_flush_fails_in_bounded_time_naming_the_file(tmp_path: Path, stuck: threading.Event) -> None:
+    class Stuck(VideoEncoder):
+        def _drain(self) -> None:
+            stuck.wait(HANG_S)
+
+    enc = Stuck(tmp_path / "cam.mp4", 64, 48, 10, VideoCodec())
+    for t in range(5):
+        enc.encode(moving_texture(48, 64, t))
+    t0 = time.monotonic()
+    with pytest.raises(EncoderHungError, match=r"^SVT-AV1 did not finish flushing cam\.mp4 in 1 s \(5 frames of 64x48"):
+        enc.close()
+    enc.abort()  # the hung codec is not touched again: returns at once
+    assert enc.hung and time.monotonic() - t0 < 5
+
+
+def test_a_hung_threaded_encoder_fails_the_next_frame_in_bounded_time(tmp_path: Path, stuck: threading.Event) -> None:
+    class Stuck(VideoEncoder):
+        def encode_frame(self, frame: av.VideoFrame) -> None:
+            stuck.wait(HANG_S)
+
+    enc = ThreadedVideoEncoder(Stuck(tmp_path / "cam.mp4", 64, 48, 10, VideoCodec()), depth=2)
+    t0 = time.monotonic()
+    with pytest.raises(EncoderHungError, match=r"^SVT-AV1 did not take a frame for cam\.mp4 in 1 s"):
+        for t in range(10):  # one frame stuck in the encoder, two queued, the fourth waits for room
+            enc.encode(moving_texture(48, 64, t))
+    enc.abort()
+    assert time.monotonic() - t0 < 5
+
+
+def test_a_hung_flush_in_the_writer_fails_its_episode_and_abort_cleans_up(
+    tmp_path: Path, stuck: threading.Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite's and the library's in-process writes: an EpisodeError naming the camera instead of a hung process."""
+    root = tmp_path / "ds"
+    write_canonical_dataset(root, [2])
+    with LeRobotWriter.open(root) as w:
+        info = w.info
+    monkeypatch.setattr(VideoEncoder, "_drain", lambda self: stuck.wait(HANG_S))
+    builder = stage_episode(root, info, VideoCodec(), task="t", label="w/1")
+    for f in canonical_frames(3):
+        builder.add_frame(f)
+    t0 = time.monotonic()
+    with pytest.raises(EpisodeError, match=r"SVT-AV1 did not finish flushing observation\.images\.\w+\.mp4 in 1 s"):
+        builder.finish()
+    builder.abort()
+    assert not builder.stage_dir.exists() and time.monotonic() - t0 < 10
+
+
+def test_waits_are_unbounded_where_the_caller_owns_the_deadline(tmp_path: Path, stuck: threading.Event) -> None:
+    """Inside `unbounded_encoder_waits` (the ingest job's watchdog in a Ray worker) a flush slower than the bound
+    finishes, and the file is whole; outside it the same flush is given up."""
+
+    class Slow(VideoEncoder):
+        def _drain(self) -> None:
+            time.sleep(1.5)
+            super()._drain()
+
+    def write(name: str) -> Slow:
+        enc = Slow(tmp_path / name, 64, 48, 10, VideoCodec())
+        for t in range(4):
+            enc.encode(moving_texture(48, 64, t))
+        return enc
+
+    with unbounded_encoder_waits():
+        write("whole.mp4").close()
+    assert len(list(decode_frames(tmp_path / "whole.mp4"))) == 4
+    with pytest.raises(EncoderHungError):
+        write("cut.mp4").close()

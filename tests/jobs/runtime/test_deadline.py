@@ -6,9 +6,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ingest.canonical.episode import ResampledCamera
+from ingest.lerobot import video
+from ingest.lerobot.video import EncoderHungError, VideoCodec, VideoEncoder
+from jobs.runtime import deadline
 from jobs.runtime.deadline import TaskDeadline, clear_markers, episode_pixels, hung_attempts, timeout_message, watchdog
+from tests.fixtures.episodes import moving_texture
 
 
 class _Source:  # only the source's size is read
@@ -40,3 +45,29 @@ def test_a_watchdog_past_its_deadline_outside_ray_leaves_a_marker_and_kills_noth
     assert timeout_message([1]) == "encoder did not finish in 1 s (1 attempt, each killed with its worker)"
     clear_markers(tmp_path)
     assert hung_attempts(tmp_path, "src/sub/ep:1") == []
+
+
+def test_where_the_watchdog_kills_it_owns_the_encoders_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a Ray worker an encoder slower than its own bound is left to the watchdog (kill, retry, then quarantine), not
+    failed by the encoder; outside Ray, where the watchdog only logs, the encoder's bound stays."""
+    monkeypatch.setattr(video, "WAIT_BASE_S", 0.2)
+    drain = VideoEncoder._drain
+
+    def slow(self: VideoEncoder) -> None:
+        time.sleep(1.0)
+        drain(self)
+
+    monkeypatch.setattr(VideoEncoder, "_drain", slow)
+
+    def flush(name: str) -> None:
+        enc = VideoEncoder(tmp_path / name, 64, 48, 10, VideoCodec())
+        enc.encode(moving_texture(48, 64, 0))
+        enc.close()
+
+    with watchdog(600, tmp_path, "ep"), pytest.raises(EncoderHungError):
+        flush("outside.mp4")
+    monkeypatch.setattr(deadline, "_in_ray_worker", lambda: True)  # its 600 s never pass: nothing is killed
+    with watchdog(600, tmp_path, "ep"):
+        flush("worker.mp4")
