@@ -1,8 +1,10 @@
 """Where a dataset lives when it is not a local path: the URL contract and the credentials a job may carry.
 
 A `root:` or `output:` is a path or an fsspec URL (`s3://bucket/prefix`, `gs://`, `hf://`, `file://`). Credentials come
-the standard way (the AWS environment variables and config files, read by botocore itself) or from `StorageOptions`, a
-spec option; the secret is a `SecretStr`, so it is never printed, never dumped into a spec, lineage, log or report.
+the standard way (the AWS environment variables and config files, read by botocore itself; for gs://,
+GOOGLE_APPLICATION_CREDENTIALS or gcloud's application default credentials, read by google-auth) or from
+`StorageOptions`, a spec option; the secret is a `SecretStr`, so it is never printed, never dumped into a spec,
+lineage, log or report, and a Google key stays in its file (the option names the file).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer
 
 LOCAL_PROTOCOLS = ("file", "local")
+MIN_PART_BYTES = 5 << 20  # S3: every part of a multipart upload but the last
+MAX_PART_BYTES = 5 << 30  # S3: a part, and a single PUT
 
 
 def protocol_of(url: str) -> str:
@@ -23,18 +27,37 @@ def is_remote(url: str) -> bool:
 
 
 class StorageOptions(BaseModel):
-    """Object-store options of a job; every field unset means: the environment decides (AWS_* variables, ~/.aws)."""
+    """Object-store options of a job; every credential field unset means: the environment decides (AWS_* variables,
+    ~/.aws). The multipart fields say how an output puts its large objects."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     endpoint_url: str | None = Field(
-        None, description="S3-compatible endpoint (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)"
+        None,
+        description="S3-compatible endpoint (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL); for gs://, a GCS JSON-API"
+        " endpoint (else STORAGE_EMULATOR_HOST)",
     )
     access_key_id: str | None = Field(None, description="access key id (else AWS_ACCESS_KEY_ID or the profile)")
     secret_access_key: SecretStr | None = Field(None, description="secret key; never printed nor serialised")
     region: str | None = Field(None, description="region (else AWS_REGION / the profile)")
     profile: str | None = Field(None, description="a profile of the AWS config files")
     anon: bool = Field(False, description="unsigned requests (public buckets)")
+    google_credentials: str | None = Field(
+        None,
+        description="gs://: the path of a JSON key file, a service account's or an authorized user's (else"
+        " GOOGLE_APPLICATION_CREDENTIALS, then gcloud's application default credentials)",
+    )
+    # S3's limits (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html): a part is 5 MiB to 5 GiB, the last
+    # shorter, 10,000 parts at most; one PUT is at most 5 GiB. Larger objects go in parts (ingest/storage/multipart.py)
+    multipart_threshold: int = Field(
+        128 << 20,
+        ge=MIN_PART_BYTES,
+        le=MAX_PART_BYTES,
+        description="an output object larger than this many bytes is put in parts (multipart upload), not one PUT",
+    )
+    multipart_part_size: int = Field(
+        64 << 20, ge=MIN_PART_BYTES, le=MAX_PART_BYTES, description="bytes per part of a multipart upload"
+    )
 
     @field_serializer("secret_access_key")
     def _never_dump_secret(self, v: SecretStr | None) -> str | None:

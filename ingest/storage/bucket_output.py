@@ -23,6 +23,7 @@ from pathlib import Path
 
 from adapters.storage.urls import filesystem
 from ingest.storage.lease import Lease
+from ingest.storage.multipart import PartPlan, abort_uploads
 from ingest.storage.objects import exists, list_keys, list_prefixes, put
 from ingest.storage.publish import DatasetPublisher
 from schemas.corpus import DATASETS_DIR, JOB_DIR
@@ -58,6 +59,7 @@ class BucketOutput:
     ) -> None:
         self.url = url.rstrip("/")
         self.fs, self.path = filesystem(self.url, options)
+        self.parts = PartPlan.of(options)  # which objects go in parts (multipart upload)
         self.scratch = Path(scratch) if scratch is not None else default_scratch(self.url)
         self.lease = Lease(self.fs, self.path, job=job, ttl_s=ttl_s)
         self.wait_s = wait_s
@@ -79,7 +81,9 @@ class BucketOutput:
     def publisher(self, rel: str) -> DatasetPublisher:
         """The publisher of the dataset `rel` (`datasets/<source>/<subset>`), writing in `scratch / rel`."""
         if rel not in self._publishers:
-            self._publishers[rel] = DatasetPublisher(self.fs, f"{self.path}/{rel}", self.scratch / rel)
+            self._publishers[rel] = DatasetPublisher(
+                self.fs, f"{self.path}/{rel}", self.scratch / rel, parts=self.parts
+            )
         return self._publishers[rel]
 
     # -- the job's life -----------------------------------------------------------------------------------------------
@@ -90,7 +94,7 @@ class BucketOutput:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch.mkdir(parents=True)
             (self.scratch / MARKER).write_text(json.dumps({"url": self.url}))
-            garbage: list[str] = []
+            garbage = abort_uploads(self.fs, self.path)  # a dead job's incomplete uploads, datasets without records too
             for rel in self.datasets():
                 pub = self.publisher(rel)
                 garbage += pub.recover()

@@ -11,10 +11,12 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 # 409 ConditionalRequestConflict: AWS answers it while another conditional write to the key is in flight; retry
-_RETRY_CODES = ("ConditionalRequestConflict", "409")
+RETRY_CODES = ("ConditionalRequestConflict", "409")
+TAKEN_CODES = ("PreconditionFailed", "412")  # the key exists: a conditional create lost
 
 
-def _code(e: BaseException) -> str:
+def error_code(e: BaseException) -> str:
+    """The S3 error code behind an s3fs error (its `__cause__` is botocore's ClientError), else ""."""
     cause = e.__cause__ if e.__cause__ is not None else e
     response = getattr(cause, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
@@ -55,10 +57,10 @@ def put_if_absent(fs: fsspec.AbstractFileSystem, key: str, data: bytes, retries:
         except FileExistsError:
             return False
         except OSError as e:
-            code = _code(e)
-            if code in ("PreconditionFailed", "412"):
+            code = error_code(e)
+            if code in TAKEN_CODES:
                 return False
-            if code in _RETRY_CODES and attempt + 1 < retries:
+            if code in RETRY_CODES and attempt + 1 < retries:
                 time.sleep(0.05 * 2**attempt)
                 continue
             raise

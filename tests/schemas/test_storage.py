@@ -44,3 +44,18 @@ def test_unknown_options_are_refused_by_name() -> None:
     with pytest.raises(ValidationError) as err:
         StorageOptions(endpoint="http://x")  # type: ignore[call-arg]
     assert [(e["loc"], e["type"]) for e in err.value.errors()] == [(("endpoint",), "extra_forbidden")]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("multipart_part_size", (5 << 20) - 1),  # S3's smallest part is 5 MiB
+        ("multipart_part_size", (5 << 30) + 1),  # and its largest 5 GiB
+        ("multipart_threshold", (5 << 30) + 1),  # one PUT carries at most 5 GiB
+    ],
+)
+def test_multipart_sizes_s3_refuses_are_refused_by_field(field: str, value: int) -> None:
+    with pytest.raises(ValidationError) as err:
+        StorageOptions(**{field: value})
+    assert [e["loc"] for e in err.value.errors()] == [(field,)]
+    assert StorageOptions().multipart_threshold == 128 << 20 and StorageOptions().multipart_part_size == 64 << 20
