@@ -14,6 +14,11 @@ read alike. An empty answer falls back
 to the rules (kind "rule", `fallback_from` the VLM). Without `--model` the rules alone caption, on the driver (text
 only, no Ray). Resumable: episodes captioned by the same model and kind are skipped (`--force` redoes them), and a
 rule run never replaces a VLM caption. `--text-embeddings` then runs `eidata text-embed` with the same model.
+
+ROOT may be a corpus in a bucket (`s3://bucket/corpus`, DESIGN.md 3.2; the credential the standard way: AWS_*
+variables, AWS config files): the rules caption the scratch corpus standing for it under the output's lease
+(`jobs.runtime.bucket_stage.bucket_corpus`), and its meta edits reach the bucket as one commit record per dataset.
+VLM captions are refused there before any work: the scratch holds the meta but no episode file to decode.
 """
 
 from __future__ import annotations
@@ -27,20 +32,19 @@ from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from jobs.catalog.rows import CatalogError
 from jobs.runtime.job_lock import JobLock, JobLockedError
-from jobs.runtime.options import Opt
+from jobs.runtime.options import Opt, job_values
 from jobs.runtime.ray_pool import PoolError, cluster_resources, place_actors
 from jobs.runtime.shared_fs import SharedFsError
 from jobs.runtime.stage import (
     ADDRESS,
-    CorpusRoot,
     DeviceChoice,
     ModelActors,
     RayCpus,
@@ -54,6 +58,7 @@ from jobs.runtime.stage import (
 )
 from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
 from schemas.corpus import find_datasets
+from schemas.storage import is_remote, protocol_of
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +69,40 @@ NO_MODEL = (
 )
 
 
+def bucket_refusal(url: str) -> str:
+    """Why VLM captions cannot run on the corpus at `url`: the stage's code runs on a scratch corpus standing for the
+    bucket (`jobs.runtime.bucket_stage`), which holds the datasets' meta but no episode file, and the VLM decodes
+    each episode's video."""
+    return (
+        f"{url}: VLM captions (--model) do not run on a corpus in a bucket yet: the VLM decodes frames of each "
+        "episode's video, and a stage on a bucket works on a local scratch copy of the datasets' meta, without "
+        "the episode files (jobs/runtime/bucket_stage.py). Caption it without --model (rule captions), or run "
+        "the VLM on a local copy of the corpus"
+    )
+
+
+def _root(value: Any) -> Any:
+    """A bucket URL stays a string (a Path would fold its `//`); a folder becomes a Path."""
+    if isinstance(value, str) and is_remote(value):
+        if protocol_of(value) not in ("s3", "s3a"):  # the stage's commit protocol stands on S3's conditional create
+            raise ValueError(f"{value}: a corpus in a bucket must be s3:// (an S3-compatible store)")
+        return value.rstrip("/")
+    return Path(value) if isinstance(value, str) else value
+
+
+CaptionRoot = Annotated[
+    Path | str,
+    BeforeValidator(_root),
+    Field(description="corpus folder (holding datasets/), or its bucket URL (s3://bucket/corpus: rule captions)"),
+]
+
+
 class CaptionJob(BaseModel):
     """Everything a caption run needs; validated before any work starts."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    root: CorpusRoot
+    root: CaptionRoot
     model: Path | None = Field(None, description="local Qwen3-VL folder; None: rule-based captions only")
     camera: str | None = Field(None, description="camera shown to the VLM (default: head, else the first camera)")
     frames: int = Field(4, ge=0, le=32, description="frames per episode shown to the VLM, spread over the episode")
@@ -90,12 +123,14 @@ class CaptionJob(BaseModel):
     def _embeddings_need_a_model(self) -> CaptionJob:
         if self.text_embeddings and self.model is None:
             raise ValueError("text_embeddings needs a model (the VLM whose hidden states embed the tasks)")
+        if isinstance(self.root, str) and self.model is not None:
+            raise ValueError(bucket_refusal(self.root))
         return self
 
 
 @dataclass
 class CaptionReport:
-    root: Path
+    root: Path | str  # the corpus folder or its bucket URL
     kind: Literal["vlm", "rule"] = "rule"
     model: str = RULES_VERSION
     vlm: int = 0  # captions written by the VLM
@@ -266,6 +301,8 @@ def _vlm_stream(job: CaptionJob, work: list[CaptionWork], resources: dict[str, f
 # -- driver ---------------------------------------------------------------------------------------------------------
 def run_caption(job: CaptionJob, *, address: str | None = None, progress: bool | None = None) -> CaptionReport:
     """Plan, caption (VLM on Ray, or rules), write per dataset, refresh the catalog; optionally embed the tasks."""
+    if isinstance(job.root, str):
+        return _caption_bucket(job, job.root, progress)
     t0 = time.perf_counter()
     if not (job.root / "datasets").is_dir():
         raise PoolError(f"{job.root}: no datasets/ folder; not a corpus")
@@ -310,6 +347,20 @@ def run_caption(job: CaptionJob, *, address: str | None = None, progress: bool |
                 report.text = run_text_embed(text_job, address=address, progress=progress)
         report.catalog_rows = refresh_catalog(job.root, bool(report.vlm or report.rule), "captions", log)
     report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _caption_bucket(job: CaptionJob, url: str, progress: bool | None) -> CaptionReport:
+    """Rule captions of the corpus at `url`: the local run on the scratch corpus standing for it, under the output's
+    lease (a running ingest or stage refuses it), its meta edits and catalog then published (`bucket_corpus`). The
+    options registered for the URL, else the AWS environment and config files, reach the store."""
+    from adapters.storage.location import options_for
+    from jobs.runtime.bucket_stage import bucket_corpus
+
+    t0 = time.perf_counter()
+    with bucket_corpus(url, options_for(url), "caption") as scratch:
+        report = run_caption(job.model_copy(update={"root": scratch}), progress=progress)
+    report.root, report.seconds = url, time.perf_counter() - t0
     return report
 
 
@@ -362,15 +413,38 @@ OPTIONS = (
 
 
 def build_job(args: argparse.Namespace) -> CaptionJob:
-    values = corpus_job_values("caption", args, OPTIONS, CaptionJob)
+    bucket = is_remote(str(args.root))
+    values = (
+        job_values(args, OPTIONS, CaptionJob) if bucket else corpus_job_values("caption", args, OPTIONS, CaptionJob)
+    )
     model = values["model"]
     if model is None:
         if values["text_embeddings"]:
             raise Usage("eidata caption: --text-embeddings needs --model (the VLM whose hidden states embed the tasks)")
         print(NO_MODEL, file=sys.stderr)
+    elif bucket:
+        raise Usage(f"eidata caption: {bucket_refusal(str(args.root))}")
     elif not (Path(model) / "config.json").is_file():
         raise Usage(f"eidata caption: {model}: not a model folder (no config.json)")
+    if bucket:
+        _check_bucket(str(args.root))
     return CaptionJob.model_validate(values)
+
+
+def _check_bucket(url: str) -> None:
+    """A bucket ROOT's bad call, before any work: not s3://, a wrong credential, a missing bucket or prefix
+    (`adapters.storage.urls.preflight`), or a prefix that holds no datasets/."""
+    from adapters.storage.urls import StorageError, filesystem, preflight
+    from ingest.storage.objects import list_prefixes
+
+    try:
+        _root(url)  # an s3:// URL
+        preflight(url)
+        fs, path = filesystem(url)
+        if not list_prefixes(fs, f"{path}/datasets"):
+            raise Usage(f"eidata caption: {url}: no datasets/ in the bucket; not a corpus")
+    except (StorageError, ValueError) as e:
+        raise Usage(f"eidata caption: {e}") from None
 
 
 def _run(job: CaptionJob, args: argparse.Namespace) -> CaptionReport:
@@ -383,6 +457,14 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
     return (VLMError, PoolError)  # a model folder or a placement that cannot work
 
 
+def _job_errors() -> tuple[type[BaseException], ...]:
+    from adapters.storage.urls import StorageError
+    from ingest.storage.lease import OutputLeasedError
+
+    # a bucket corpus: another job holds its lease, or the store failed mid-run
+    return (JobLockedError, CaptionStoreError, CatalogError, SharedFsError, OutputLeasedError, StorageError)
+
+
 STAGE = Stage(
     "caption",
     build_job,
@@ -390,5 +472,5 @@ STAGE = Stage(
     CaptionReport.summary,
     lambda report: bool(report.failed or (report.text is not None and report.text.failed)),
     usage_errors=_usage_errors,
-    job_errors=(JobLockedError, CaptionStoreError, CatalogError, SharedFsError),
+    job_errors=_job_errors,
 )

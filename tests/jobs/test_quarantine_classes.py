@@ -1,11 +1,8 @@
 """One raw corpus holding good episodes and one episode per corrupt-input class, ingested once on real Ray: each
 class is quarantined with its own stage and reason, every good episode is written, nothing is left half-written.
 
-The writers of `adapters/synthetic/` produce the sources (OXE RLDS, AgiBot World, a LeRobot v2.1 dataset) and their
-own faults (CRC, mirrored split, missing HDF5 group, action longer than state, duplicated task_info entry);
-`tests/fixtures/corrupt.py` adds the rest (truncated and zero-frame mp4s, NaN poses, a clock running backwards, an
-empty episode, a cut JSON file, bytes that are not UTF-8). The per-class expectations are one table, so a failure
-names the class.
+The corpus and the per-class expectations (one table, so a failure names the class) are
+`tests/jobs/quarantine_corpus.py`, shared with the same scenario on a bucket (tests/s3/test_quarantine_bucket.py).
 """
 
 from __future__ import annotations
@@ -18,134 +15,23 @@ from typing import Any
 import pytest
 import yaml
 
-from adapters.synthetic.agibot import EpisodeSpec, Fault, write_agibot
-from adapters.synthetic.rlds import write_rlds
 from ingest.lerobot.writer import STAGING
 from jobs.catalog.query import run_query
-from jobs.demo.robot import run_demo
 from jobs.ingest.job import run_ingest
 from jobs.ingest.report import IngestReport
 from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
-from tests.fixtures import corrupt
+from tests.jobs.quarantine_corpus import (
+    CASES,
+    GOOD,
+    QUARANTINE_SQL,
+    Case,
+    check_case,
+    corrupt_spec,
+    write_corrupt_corpus,
+)
 
 pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
-
-AGIBOT_FRAMES = 45  # 1.5 s at 30 Hz: 15 canonical frames, past min_length_frames
-TASK = 327  # the AgiBot task holding the good episodes and the per-episode faults
-AGIBOT_GOOD = (700_000, 700_001)
-LEROBOT_EPISODES = 4  # episodes 1 and 2 are damaged
-
-
-@dataclass(frozen=True)
-class Case:
-    """One corrupt-input class: the raw episodes that carry it and where and why the job must reject them."""
-
-    name: str
-    source: str
-    uids: tuple[str, ...]  # raw episode uids (source/subset/raw_id) expected in the quarantine, and only there
-    stage: str  # discover | read | canonicalize | write
-    error_class: str
-    needles: tuple[str, ...]  # lower-case substrings of the message that are specific to the class
-
-
-def _agibot(episode: int, task: int = TASK) -> str:
-    return f"agibot/task_{task}/{task}/{episode}"
-
-
-# fmt: off
-CASES = (  # a table: one class per entry
-    Case("truncated_mp4", "agibot", (_agibot(790_003),), "read", "AdapterError", ("unreadable mp4",)),
-    Case("zero_frame_video", "agibot", (_agibot(790_002),), "read", "AdapterError", ("video has 0 frames",)),
-    Case("hdf5_missing_group", "agibot", (_agibot(790_001),), "read", "AdapterError", ("missing group state/end/",)),
-    Case(
-        "crc_bad_tfrecord", "bridge", ("bridge/bridge_dataset/train/00000/000001",), "discover", "DiscoveryError",
-        ("crc mismatch", "payload"),
-    ),
-    Case(
-        "nan_states", "agibot", (_agibot(790_004),), "canonicalize", "RejectedEpisode",
-        ("no valid frame", "non_finite"),
-    ),
-    Case(  # the behaviour QA counts NaN/Inf in the natives before the writer would refuse them
-        "nan_actions", "agibot", (_agibot(790_005),), "canonicalize", "RejectedEpisode",
-        ("qa_nonfinite", "nan/inf values in the natives"),
-    ),
-    Case(
-        "non_monotonic_timestamps", "lerobot", ("lerobot/franka_cube/episode_000001",), "canonicalize", "ValueError",
-        ("timestamps decrease",),
-    ),
-    Case(
-        "action_longer_than_state", "agibot", (_agibot(790_000),), "read", "AdapterError",
-        ("action longer than state",),
-    ),
-    Case(
-        "empty_episode", "lerobot", ("lerobot/franka_cube/episode_000002",), "read", "AdapterError",
-        ("episode has no rows",),
-    ),
-    Case(
-        "duplicate_episode_mirrored_split", "bridge_mirror",
-        ("bridge_mirror/bridge_dataset/val/00000/000000", "bridge_mirror/bridge_dataset/val/00000/000001"),
-        "discover", "DiscoveryError", ("duplicate of episode train/",),
-    ),
-    Case(
-        "duplicate_episode_id_task_info", "agibot", (_agibot(790_006),), "discover", "DiscoveryError",
-        ("listed 2 times in task_info",),
-    ),
-    Case(
-        "unreadable_json", "agibot", (_agibot(1, task=556),), "discover", "DiscoveryError",
-        ("unreadable task_info", "line", "column"),  # json's own "<what>: line L column C" position
-    ),
-    Case(
-        "bad_utf8_task_text", "agibot", (_agibot(1, task=785),), "discover", "DiscoveryError",
-        ("unreadable task_info", "'utf-8' codec can't decode"),
-    ),
-)
-# fmt: on
-GOOD = {  # source -> the uids of its good raw episodes (each gives one canonical episode of the same uid)
-    "bridge": {"bridge/bridge_dataset/train/00000/000000", "bridge/bridge_dataset/train/00000/000002"},
-    "bridge_mirror": {f"bridge_mirror/bridge_dataset/train/00000/00000{i}" for i in (0, 1)},
-    "agibot": {_agibot(e) for e in AGIBOT_GOOD},
-    "lerobot": {"lerobot/franka_cube/episode_000000", "lerobot/franka_cube/episode_000003"},
-}
-ADAPTERS = {"bridge": "oxe", "bridge_mirror": "oxe", "agibot": "agibot", "lerobot": "lerobot"}
-
-
-def _write_rlds(raw: Path) -> dict[str, Path]:
-    crc = write_rlds(raw / "bridge", "bridge", episodes=3, steps=12, corrupt_crc=("train", 1))
-    assert set(crc.damaged) == {"train/00000/000001"}
-    mirror = write_rlds(raw / "bridge_mirror", "bridge", episodes=2, steps=12, mirror_split="val")
-    assert {e.raw_id for e in mirror.episodes if e.duplicate_of} == {"val/00000/000000", "val/00000/000001"}
-    return {"bridge": crc.path, "bridge_mirror": mirror.path}
-
-
-def _write_agibot(raw: Path) -> Path:
-    root = raw / "agibot"
-    specs = [EpisodeSpec(TASK, e, AGIBOT_FRAMES) for e in AGIBOT_GOOD]
-    specs += [
-        EpisodeSpec(TASK, 790_000, AGIBOT_FRAMES, fault=Fault.action_longer),
-        EpisodeSpec(TASK, 790_001, AGIBOT_FRAMES, fault=Fault.missing_group),
-        *(EpisodeSpec(TASK, e, AGIBOT_FRAMES) for e in (790_002, 790_003, 790_004, 790_005)),
-        EpisodeSpec(TASK, 790_006, AGIBOT_FRAMES),
-        EpisodeSpec(TASK, 790_006, AGIBOT_FRAMES),  # the same id twice in task_info
-        EpisodeSpec(556, 1, AGIBOT_FRAMES),  # its task_info is cut short
-        EpisodeSpec(785, 1, AGIBOT_FRAMES),  # its task_info gets bytes that are no UTF-8
-    ]
-    write_agibot(root, specs, height=48, width=64)
-    obs, proprio = root / "observations" / str(TASK), root / "proprio_stats" / str(TASK)
-    corrupt.write_zero_frame_mp4(obs / "790002/videos/head_color.mp4", 48, 64)
-    corrupt.truncate_file(obs / "790003/videos/hand_right_color.mp4")
-    corrupt.fill_h5_nonfinite(proprio / "790004/proprio_stats.h5", "state/end/position")
-    corrupt.fill_h5_nonfinite(proprio / "790005/proprio_stats.h5", "action/end/position")
-    corrupt.cut_json(root / "task_info/task_556.json")
-    corrupt.inject_invalid_utf8(root / "task_info/task_785.json", "Clear the dining table")
-    return root
-
-
-def _write_lerobot(raw: Path) -> Path:
-    root = run_demo(raw / "lerobot_out", episodes=LEROBOT_EPISODES, quiet=True).root
-    corrupt.swap_timestamps(corrupt.lerobot_data_file(root, 1), at=5)
-    corrupt.empty_parquet(corrupt.lerobot_data_file(root, 2))
-    return root.parent  # the adapter finds the dataset one level below
 
 
 @dataclass
@@ -159,18 +45,12 @@ class Ingested:
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Ingested:
     raw = tmp_path_factory.mktemp("raw_corrupt")
-    roots = {**_write_rlds(raw), "agibot": _write_agibot(raw), "lerobot": _write_lerobot(raw)}
+    roots = write_corrupt_corpus(raw)
     corpus = raw.parent / f"{raw.name}_corpus"
-    spec = {
-        "output": str(corpus),
-        "sources": [{"name": name, "adapter": ADAPTERS[name], "root": str(root)} for name, root in roots.items()],
-        "parallelism": {"max_in_flight": 4, "num_cpus": 2},
-    }
     spec_path = raw / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    spec_path.write_text(yaml.safe_dump(corrupt_spec(roots, corpus), sort_keys=False))
     report = run_ingest(load_spec(spec_path), progress=False)
-    sql = "SELECT episode_uid, source, raw_path, stage, error_class, message, field FROM quarantine ORDER BY ALL"
-    return Ingested(raw, corpus, report, run_query(corpus, sql).to_pylist())
+    return Ingested(raw, corpus, report, run_query(corpus, QUARANTINE_SQL).to_pylist())
 
 
 def test_the_table_covers_every_class_once() -> None:
@@ -181,17 +61,8 @@ def test_the_table_covers_every_class_once() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_each_class_is_quarantined_with_its_reason(ingested: Ingested, case: Case) -> None:
-    rows = {r["episode_uid"]: r for r in ingested.quarantine if r["episode_uid"] in case.uids}
-    assert sorted(rows) == sorted(case.uids), f"{case.name}: quarantined {sorted(rows)}, expected {case.uids}"
-    for uid, row in rows.items():
-        where = f"{case.name} {uid}: {row}"
-        assert (row["source"], row["stage"], row["error_class"]) == (case.source, case.stage, case.error_class), where
-        for needle in case.needles:
-            assert needle in row["message"].lower(), f"{where}: no {needle!r} in the message"
-        assert row["raw_path"].startswith(str(ingested.raw)), where
     written = run_query(ingested.corpus, "SELECT episode_uid FROM episodes").column("episode_uid").to_pylist()
-    leaked = [w for w in written if any(w == u or w.startswith(u + "#") for u in case.uids)]  # '#keep0', '#span1' cuts
-    assert not leaked, f"{case.name}: written although quarantined: {leaked}"
+    check_case(case, ingested.quarantine, written, str(ingested.raw))
 
 
 def test_nothing_else_is_quarantined(ingested: Ingested) -> None:
