@@ -24,7 +24,7 @@ NO_MIRROR: dict[str, str] = {
     "jobs/demo/bucket.py": _S3 + "test_demo_bucket.py (through run_pipeline_demo, slow)",
     "jobs/ingest/bucket.py": _S3 + "test_ingest_bucket.py",
     "jobs/runtime/bucket_output.py": _S3 + "test_job_output.py",
-    "jobs/runtime/bucket_stage.py": _S3 + "test_bucket_stage.py",
+    "jobs/runtime/bucket_stage.py": _S3 + "test_bucket_stage.py, test_latents_bucket.py",
     "training/corpus_files.py": _S3 + "test_training_files.py",
 }
 

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 import av
 import numpy as np
 
 
-def decode_frames(path: Path, indices: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (frame number, HxWx3 uint8 RGB) for the wanted frames (all when `indices` is None), in order."""
+def decode_frames(
+    path: Path | str | IO[bytes], indices: Iterable[int] | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (frame number, HxWx3 uint8 RGB) for the wanted frames (all when `indices` is None), in order. `path` may
+    be a seekable binary file object (an object in a bucket: `adapters.storage.location.readable`)."""
     wanted = None if indices is None else sorted(set(indices))
     if wanted is not None and not wanted:
         return
     last = wanted[-1] if wanted is not None else None
     pick = set(wanted) if wanted is not None else None
-    with av.open(str(path)) as container:
+    with av.open(path if hasattr(path, "read") else str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for i, frame in enumerate(container.decode(stream)):

@@ -10,13 +10,15 @@ staging key, since a final key that no record names is invisible to every reader
 meta derived from them) and recovery deletes it.
 
 Recovery (`recover`, under the output's lease, before any work): finish the last record, delete final keys under
-`data/` and `videos/` that no record names (a run killed between an object's put and its record's), rewrite the meta
-from the records; then `hydrate` rebuilds the scratch folder from the records alone (meta files, no episode files), so a
-rerun on another machine continues at the same episode index with the same tasks as the killed run.
+`data/`, `videos/` and `latents/` that no record names (a run killed between an object's put and its record's),
+rewrite the meta from the records; then `hydrate` rebuilds the scratch folder from the records alone (meta files,
+no episode files), so a rerun on another machine continues at the same episode index with the same tasks as the
+killed run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -27,14 +29,13 @@ import fsspec
 
 from ingest.lerobot.journal import split_lines
 from ingest.storage.commit_log import CommitConflictError, CommitLog, CommitRecord
-from ingest.storage.multipart import PartPlan, abort_uploads, digest_of, holds, put_file_if_absent
 from ingest.storage.objects import exists, list_keys, put, put_if_absent
 from schemas.lerobot import INFO_PATH
 
 PUT_THREADS = 8  # an episode's files are put at once: its parquet and one mp4 per camera
-EPISODE_TOPS = ("data", "videos")  # where a dataset's immutable episode files live
+# where a dataset's immutable files live: the episodes', and those stages derive from them (`ingest.storage.derived`)
+EPISODE_TOPS = ("data", "videos", "latents")
 STATE_DIR = ".eidata"
-CLAIMS_DIR = ".eidata/claims"  # who may complete a final key put in parts (`ingest.storage.multipart`)
 
 
 class PublishError(RuntimeError):
@@ -64,48 +65,40 @@ def derived_meta(records: list[CommitRecord]) -> dict[str, bytes]:
     if not records:
         return {}
     lines: dict[str, list[str]] = {}
+    info = ""
     for r in records:
         for rel, by_line in r.meta.get("lines", {}).items():  # a meta change's rewritten lines (meta_change.py)
             for n, text in by_line.items():
                 lines[rel][int(n)] = text
-        for rel, text in r.meta["appends"].items():
+        for rel, text in r.meta.get("appends", {}).items():  # a derived files' record appends nothing (derived.py)
             lines.setdefault(rel, []).extend(split_lines(text))
+        info = r.meta.get("info", info)
     out = {rel: "".join(parts).encode() for rel, parts in sorted(lines.items())}
-    out[INFO_PATH] = records[-1].meta["info"].encode()  # last: a reader trusting info's totals sees complete lines
+    out[INFO_PATH] = info.encode()  # last: a reader trusting info's totals sees complete lines
     return out
+
+
+def _digest(data: bytes) -> dict[str, Any]:
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 class DatasetPublisher:
     """One dataset at `prefix` in `fs` (`bucket/corpus/datasets/<source>/<subset>`), written in `scratch`.
 
     `keep_local`: keep the episode files in the scratch folder after publishing (default: delete them, so the
-    scratch holds the meta and the episodes being staged, not the corpus). `parts`: which files go in parts (multipart
-    upload; default: `StorageOptions`' thresholds)."""
+    scratch holds the meta and the episodes being staged, not the corpus)."""
 
-    def __init__(
-        self,
-        fs: fsspec.AbstractFileSystem,
-        prefix: str,
-        scratch: Path,
-        *,
-        keep_local: bool = False,
-        parts: PartPlan | None = None,
-    ) -> None:
+    def __init__(self, fs: fsspec.AbstractFileSystem, prefix: str, scratch: Path, *, keep_local: bool = False) -> None:
         self.fs, self.prefix, self.scratch, self.keep_local = fs, prefix.rstrip("/"), Path(scratch), keep_local
-        self.parts = parts or PartPlan.of(None)
         self.log = CommitLog(fs, self.prefix)
         self._failed: BaseException | None = None
 
     # -- recovery (under the lease, before any work) --------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Roll the last record forward, delete staged and final keys no record names and the claims of those put in
-        parts, abort the dataset's incomplete uploads, rewrite the meta. Returns the keys deleted or aborted."""
-        garbage = self.log.recover() + abort_uploads(self.fs, self.prefix)
+        """Roll the last record forward, delete staged and final keys no record names, rewrite the meta. Returns the
+        keys deleted."""
+        garbage = self.log.recover()
         committed = self.log.committed_keys()
-        for key in list_keys(self.fs, f"{self.prefix}/{CLAIMS_DIR}"):  # a killed run's claims: its keys are deleted too
-            if self.log.final_key(key.removeprefix(f"{self.prefix}/{CLAIMS_DIR}/")) not in committed:
-                self.fs.rm_file(key)
-                garbage.append(key)
         for top in EPISODE_TOPS:
             for key in list_keys(self.fs, f"{self.prefix}/{top}"):
                 if key not in committed:
@@ -146,9 +139,14 @@ class DatasetPublisher:
 
     def _publish(self, journal: dict[str, Any]) -> CommitRecord:
         rels = [rel for _, rel in journal["moves"]]
+        return self.publish_files(record_group(journal), rels, record_meta(journal))
+
+    def publish_files(self, group: str, rels: list[str], meta: dict[str, Any]) -> CommitRecord:
+        """Put the scratch files `rels` at their final keys (conditional creates, at once), then commit them as one
+        record of `group` with `meta`; the local copies are dropped unless `keep_local`."""
         with ThreadPoolExecutor(max_workers=min(len(rels), PUT_THREADS) or 1) as pool:  # the puts at once
             objects = dict(zip(rels, pool.map(self._put_object, rels), strict=True))
-        record = self.log.commit(record_group(journal), objects, record_meta(journal), in_place=True)
+        record = self.log.commit(group, objects, meta, in_place=True)
         if not self.keep_local:
             for rel in objects:
                 (self.scratch / rel).unlink(missing_ok=True)
@@ -162,22 +160,15 @@ class DatasetPublisher:
         return written
 
     def _put_object(self, rel: str) -> dict[str, Any]:
-        """Put one episode file at its final key (a conditional create, in parts above `self.parts.threshold`);
-        returns what the record says of it."""
-        key, path = self.log.final_key(rel), self.scratch / rel
+        """Put one episode file at its final key (a conditional create); returns what the record says of it."""
+        data = (self.scratch / rel).read_bytes()
+        key = self.log.final_key(rel)
         if self.log.is_committed(key):
             raise CommitConflictError(f"{key}: already committed; the scratch folder is behind the bucket")
-        if self.parts.in_parts(path.stat().st_size):
-            claim = f"{self.prefix}/{CLAIMS_DIR}/{rel}"
-            created, digest = put_file_if_absent(self.fs, key, path, self.parts, claim=claim)
-            if not created and not holds(self.fs, key, digest):
-                raise CommitConflictError(f"{key}: another writer put other bytes here (its lease was not ours)")
-            return digest
-        data = path.read_bytes()
         if not put_if_absent(self.fs, key, data) and self.fs.cat_file(key) != data:
             # recovery deleted every uncommitted key: another writer put this one since
             raise CommitConflictError(f"{key}: another writer put other bytes here (its lease was not ours)")
-        return digest_of(data)
+        return _digest(data)
 
     def publish_meta(self) -> list[str]:
         """Rewrite the meta files from the records where they differ; returns the files written."""

@@ -77,6 +77,9 @@ class RecordDigests(FileDigests):
             raise CatalogError(f"{key}: committed but not in the bucket")
         return self._modified[key]
 
+    def exists(self, dataset_root: Path, rel: str) -> bool:
+        return rel in self.sums  # committed: a file no record names is not there for a reader
+
 
 def rebuild_bucket_catalog(out: BucketOutput) -> int:
     """The catalog of a bucket output, rebuilt in its scratch corpus from the datasets' meta and commit records (no

@@ -83,6 +83,10 @@ class FileDigests:
         """When the file was written: the catalog's `ingested_at` for an episode's data file."""
         return _mtime_utc(dataset_root / rel)
 
+    def exists(self, dataset_root: Path, rel: str) -> bool:
+        """Whether the dataset holds the file `rel` (a derived file: latents)."""
+        return (dataset_root / rel).exists()
+
     @classmethod
     def load(cls, path: Path) -> FileDigests:
         """The digests a previous rebuild saved; none (hash everything) when the file is missing or unreadable."""
@@ -123,9 +127,9 @@ def _mtime_utc(path: Path) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
-def _latents_ready(dataset_root: Path, info: InfoJson, episode_index: int) -> bool:
+def _latents_ready(dataset_root: Path, info: InfoJson, episode_index: int, digests: FileDigests) -> bool:
     """True when any camera of the episode has its image latents file (written atomically: present means whole)."""
-    return any((dataset_root / latents_file(info, episode_index, key)).exists() for key in info.video_keys)
+    return any(digests.exists(dataset_root, latents_file(info, episode_index, key)) for key in info.video_keys)
 
 
 def _hand_keypoints(stats: dict[str, Any] | None, info: InfoJson) -> KeypointKind:
@@ -250,7 +254,7 @@ def catalog_rows_for_dataset(
                 raw_fps=None if raw_fps is None else float(raw_fps),
                 content_hash=content_hash(dataset_root, info, index, digests),
                 pipeline_version=lineage.pipeline_version or EXTERNAL_PIPELINE,
-                latents_ready=_latents_ready(dataset_root, info, index),
+                latents_ready=_latents_ready(dataset_root, info, index, digests),
                 caption_ready=caption is not None,
                 ingested_at=digests.modified(dataset_root, info.data_file(index)),
                 **_qa_columns(lineage),

@@ -21,6 +21,12 @@ actors only on GPU nodes (`DECODE_RESOURCES`, `jobs.runtime.ray_pool.place_actor
 Resumable: an episode whose file exists is skipped (files are written atomically, so an existing one is whole); a
 file made with another model, rate, dtype or size stops the job unless `--overwrite`. Decode failures (unreadable or
 short videos) cost that episode only and are reported, exit status 1.
+
+In a bucket (`eidata latents s3://bucket/corpus`): the job runs on the bucket's scratch corpus under the output's
+lease (`jobs.runtime.bucket_stage`); decode tasks read each video from the bucket by ranged reads (PyAV on a seekable
+file object), the actors write the files in the scratch, and the driver publishes each batch as it lands (its files at
+their final keys with If-None-Match, then one commit record: `ingest.storage.derived`), so the scratch holds only the
+batches in flight. What is done comes from the records; objects are never replaced (no --overwrite there).
 """
 
 from __future__ import annotations
@@ -39,23 +45,25 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.storage.location import locate, metering, readable
+from adapters.storage.urls import StorageError
 from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
 from ingest.encoders.dinov3.model import EncoderLoadError, EncoderSpec, encoder_config
 from ingest.encoders.dinov3.stream import FrameEncoder
 from ingest.files.latents import LatentsFile, LatentsFileError, read_meta, remove_stale_temps, write_latents
+from ingest.storage.lease import OutputLeasedError
+from jobs.runtime.bucket_stage import CorpusWhere, ScratchCorpus, stage_corpus, stage_values
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt
 from jobs.runtime.ray_pool import PoolError, cluster_resources, place_actors
 from jobs.runtime.shared_fs import SharedFsError
 from jobs.runtime.stage import (
     ADDRESS,
-    CorpusRoot,
     DeviceChoice,
     ModelActors,
     RayCpus,
     Stage,
     Usage,
-    corpus_job_values,
     drain,
     placement_options,
     ray_session,
@@ -65,6 +73,7 @@ from schemas.canonical import IMAGE_PREFIX, main_video_key
 from schemas.corpus import find_datasets
 from schemas.image_latents import LatentsMeta, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
+from schemas.storage import StorageOptions, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +104,7 @@ class LatentsJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    root: CorpusRoot
+    root: CorpusWhere
     encoder: EncoderSpec
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
     rate_hz: float = Field(3.0, gt=0, description="latent frames per second: nearest frames of the episode stream")
@@ -115,13 +124,15 @@ class LatentsJob(BaseModel):
 
 @dataclass
 class LatentsReport:
-    root: Path
+    root: Path | str
     written: int = 0
     frames: int = 0
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
     catalog_rows: int | None = None
     seconds: float = 0.0
+    fetched: int = 0  # bytes of the videos fetched from a bucket (0 locally)
+    used: int = 0  # bytes of them the decoder read
 
     def summary(self) -> str:
         rate = self.frames / self.seconds if self.seconds else 0.0
@@ -129,6 +140,12 @@ class LatentsReport:
             f"latents: {self.written} episodes written ({self.frames} frames, {rate:.1f} frames/s), "
             f"{self.skipped} already done, {len(self.failed)} failed, {self.seconds:.1f} s"
         ]
+        if self.fetched:
+            ratio = self.fetched / self.used if self.used else float("inf")
+            lines.append(
+                f"  videos read from the bucket: {self.fetched} bytes fetched for {self.used} bytes decoded "
+                f"({ratio:.2f} fetched per byte used)"
+            )
         lines += [f"  failed: {m}" for m in self.failed[:20]]
         if len(self.failed) > 20:
             lines.append(f"  ... and {len(self.failed) - 20} more")
@@ -155,14 +172,16 @@ class Plan:
     stale: list[str]  # existing files made with another encoding
 
 
-def plan(job: LatentsJob, expected: LatentsMeta) -> Plan:
+def plan(job: LatentsJob, expected: LatentsMeta, corpus: ScratchCorpus | None = None) -> Plan:
     """Work rows for every (episode, selected camera) whose latents file is missing (or stale, with overwrite).
 
     `expected` is the metadata this run writes (episode fields are placeholders); an existing file is done when its
-    encoding matches."""
+    encoding matches. On a bucket's scratch corpus (`corpus`) the files are the records' and the videos are read
+    from the bucket."""
+    corpus = corpus or ScratchCorpus(Path(job.root), "latents")
     rows: list[dict[str, Any]] = []
     skipped, stale = 0, []
-    for ds in find_datasets(job.root):
+    for ds in find_datasets(Path(job.root)):
         info = load_info(ds / INFO_PATH)
         if info.video_path is None or not (ds / EPISODES_PATH).exists():
             log.warning("%s: no videos or no %s; skipped", ds, EPISODES_PATH)
@@ -175,13 +194,16 @@ def plan(job: LatentsJob, expected: LatentsMeta) -> Plan:
             raise LatentsUsageError(f"{ds}: --rate {job.rate_hz} Hz is above the dataset's {info.fps} fps")
         remove_stale_temps(ds)
         rel = ds.relative_to(job.root).as_posix()
+        committed = corpus.committed(ds)
         for _, line in read_jsonl(ds / EPISODES_PATH):
             index, length = int(line["episode_index"]), int(line["length"])
             for key in keys:
-                out = ds / latents_file(info, index, key)
-                if out.exists() and not job.overwrite:
+                name = latents_file(info, index, key)
+                out = ds / name
+                done = out.exists() if committed is None else name in committed
+                if done and not job.overwrite:
                     try:
-                        have = read_meta(out)
+                        have = existing(out, None if committed is None else committed[name])
                     except LatentsFileError as e:
                         stale.append(str(e))
                         continue
@@ -201,28 +223,45 @@ def plan(job: LatentsJob, expected: LatentsMeta) -> Plan:
                         "video_key": key,
                         "length": length,
                         "fps": float(info.fps),
-                        "video": str(ds / info.video_file(index, key)),
+                        "video": corpus.source(ds / info.video_file(index, key)),
                         "out": str(out),
                     }
                 )
     return Plan(rows, skipped, stale)
 
 
+def existing(out: Path, committed: dict[str, str] | None) -> LatentsMeta:
+    """The metadata of a latents file that exists: read from its header, or in a bucket from its commit record."""
+    if committed is None:
+        return read_meta(out)
+    try:
+        return LatentsMeta.model_validate(committed)
+    except ValueError as e:
+        raise LatentsFileError(f"{out}: bad latents metadata in its commit record ({e})") from e
+
+
 # -- decode tasks (CPU) -------------------------------------------------------------------------------------------
-def decode_episode(row: dict[str, Any], *, rate_hz: float, preprocess: dict[str, Any]) -> dict[str, Any]:
+def decode_episode(
+    row: dict[str, Any], *, rate_hz: float, preprocess: dict[str, Any], storage: StorageOptions | None = None
+) -> dict[str, Any]:
     """One episode's frames at the latent rate, resized to uint8 [n, 3, S, S] (the wire format). A bad video becomes
-    an `error`, never an exception."""
+    an `error`, never an exception. A video in a bucket (its URL; `storage`: the job's options, else the AWS
+    environment) is decoded from a seekable file object read by ranges (`adapters.storage.location.readable`), never
+    copied; `fetched` and `used` count its bytes fetched and decoded."""
     cfg = PreprocessConfig.model_validate(preprocess)
     out = {k: row[k] for k in ("dataset", "episode_index", "video_key", "out")}
-    try:
-        idx = latent_frame_indices(int(row["length"]), float(row["fps"]), rate_hz)
-        if idx.size == 0:
-            raise LatentsInputError(f"{row['video']}: the episode has no frames")
-        frames = decode_resized(Path(row["video"]), idx, cfg).numpy()
-        return {**out, "frame_index": idx, "frames": frames, "error": ""}
-    except (LatentsInputError, ValueError, OSError) as e:
-        empty = np.zeros((0, 3, cfg.size, cfg.size), dtype=np.uint8)
-        return {**out, "frame_index": np.zeros(0, dtype=np.int64), "frames": empty, "error": str(e)}
+    with metering() as meter:
+        try:
+            idx = latent_frame_indices(int(row["length"]), float(row["fps"]), rate_hz)
+            if idx.size == 0:
+                raise LatentsInputError(f"{row['video']}: the episode has no frames")
+            with readable(locate(str(row["video"]), storage)) as video:
+                frames = decode_resized(video, idx, cfg).numpy()
+            result = {**out, "frame_index": idx, "frames": frames, "error": ""}
+        except (LatentsInputError, ValueError, OSError) as e:
+            empty = np.zeros((0, 3, cfg.size, cfg.size), dtype=np.uint8)
+            result = {**out, "frame_index": np.zeros(0, dtype=np.int64), "frames": empty, "error": str(e)}
+    return {**result, "fetched": meter.fetched, "used": meter.used}
 
 
 # -- encoder actors -----------------------------------------------------------------------------------------------
@@ -259,7 +298,7 @@ class LatentsEncoder:
             except (OSError, LatentsFileError) as e:
                 errors[i] = f"{batch['out'][i]}: cannot write ({e})"
         counts = np.array([np.asarray(f).shape[0] for f in batch["frame_index"]], dtype=np.int64)
-        keys = ("dataset", "episode_index", "video_key")
+        keys = [k for k in ("dataset", "episode_index", "video_key", "out", "fetched", "used") if k in batch]
         return {**{k: np.asarray(batch[k]) for k in keys}, "frames": counts, "error": np.array(errors, dtype=object)}
 
     def _write(
@@ -291,50 +330,83 @@ def expected_meta(job: LatentsJob) -> LatentsMeta:
     )
 
 
-def run_latents(job: LatentsJob, *, address: str | None = None, progress: bool | None = None) -> LatentsReport:
-    """Plan, encode on Ray, update the catalog. Raises LatentsJobError / EncoderLoadError before any work."""
+def run_latents(
+    job: LatentsJob,
+    *,
+    address: str | None = None,
+    progress: bool | None = None,
+    storage: StorageOptions | None = None,
+) -> LatentsReport:
+    """Plan, encode on Ray, update the catalog. Raises LatentsJobError / EncoderLoadError before any work. A corpus
+    in a bucket (`job.root` a URL; `storage`: its options, else the AWS environment) runs on its scratch corpus under
+    the output's lease (`jobs.runtime.bucket_stage`), each batch of files published as it lands."""
     t0 = time.perf_counter()
-    report = LatentsReport(job.root)
-    if not (job.root / "datasets").is_dir():
-        raise LatentsUsageError(f"{job.root}: no datasets/ folder; not a corpus")
-    with JobLock(job.root, "latents"):
-        expected = expected_meta(job)
-        work = plan(job, expected)
-        if work.stale:
-            shown = "\n  ".join(work.stale[:5])
-            raise LatentsJobError(
-                f"{len(work.stale)} latents files were made differently; rerun with --overwrite "
-                f"to recompute them, or with their settings:\n  {shown}"
-            )
-        report.skipped = work.skipped
-        if work.rows:
-            # every node writes latents into the corpus
-            with ray_session(address, job.num_cpus, job.object_store_mb, shared_output=job.root):
-                drain(
-                    _stream(job, work.rows, expected, cluster_resources()),
-                    len(work.rows),
-                    "latents",
-                    "ep",
-                    progress,
-                    lambda out: _take(out, report),
-                )
-        report.catalog_rows = refresh_catalog(job.root, bool(report.written), "latents", log)
+    if job.overwrite and is_remote(str(job.root)):
+        raise LatentsUsageError(
+            f"{job.root}: --overwrite: objects in a bucket are never replaced; write another output"
+        )
+    with stage_corpus(job.root, storage, "latents") as root:
+        report = _run(job.model_copy(update={"root": root}), address, progress, storage)
+    report.root = job.root
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _take(out: dict[str, np.ndarray], report: LatentsReport) -> tuple[int, int]:
+def _run(job: LatentsJob, address: str | None, progress: bool | None, storage: StorageOptions | None) -> LatentsReport:
+    root = Path(job.root)
+    report = LatentsReport(root)
+    if not (root / "datasets").is_dir():
+        raise LatentsUsageError(f"{root}: no datasets/ folder; not a corpus")
+    with JobLock(root, "latents"):
+        corpus = ScratchCorpus(root, "latents")
+        expected = expected_meta(job)
+        work = plan(job, expected, corpus)
+        if work.stale:
+            shown = "\n  ".join(work.stale[:5])
+            redo = (
+                "objects in a bucket are never replaced: rerun with their settings or write another output"
+                if corpus.url
+                else "rerun with --overwrite to recompute them, or with their settings"
+            )
+            raise LatentsJobError(f"{len(work.stale)} latents files were made differently; {redo}:\n  {shown}")
+        report.skipped = work.skipped
+        if work.rows:
+            # every node writes latents into the corpus (a bucket's scratch: the driver publishes them)
+            with ray_session(address, job.num_cpus, job.object_store_mb, shared_output=root):
+                drain(
+                    _stream(job, work.rows, expected, cluster_resources(), storage),
+                    len(work.rows),
+                    "latents",
+                    "ep",
+                    progress,
+                    lambda out: _take(out, report, corpus),
+                )
+        # in a bucket always (from the records, no byte fetched): a run killed after its last record has no catalog yet
+        changed = bool(report.written) or corpus.url is not None
+        report.catalog_rows = refresh_catalog(root, changed, "latents", log)
+    return report
+
+
+def _take(out: dict[str, np.ndarray], report: LatentsReport, corpus: ScratchCorpus) -> tuple[int, int]:
+    """Count a batch of finished episodes; in a bucket, publish their files (one record per dataset)."""
     for err, frames in zip(out["error"], out["frames"], strict=True):
         if err:
             report.failed.append(str(err))
         else:
             report.written += 1
             report.frames += int(frames)
+    corpus.publish(str(p) for p, err in zip(out["out"], out["error"], strict=True) if not err)
+    report.fetched += int(np.sum(out.get("fetched", 0)))
+    report.used += int(np.sum(out.get("used", 0)))
     return len(out["error"]), int(np.sum(out["frames"]))
 
 
 def _stream(
-    job: LatentsJob, rows: list[dict[str, Any]], expected: LatentsMeta, resources: dict[str, float]
+    job: LatentsJob,
+    rows: list[dict[str, Any]],
+    expected: LatentsMeta,
+    resources: dict[str, float],
+    storage: StorageOptions | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
     """The pipeline over `rows`; yields the actors' per-episode summaries as they finish."""
     import pyarrow as pa
@@ -366,7 +438,7 @@ def _stream(
         .map(
             decode_episode,
             **DECODE_RESOURCES,
-            fn_kwargs={"rate_hz": job.rate_hz, "preprocess": job.preprocess.model_dump()},
+            fn_kwargs={"rate_hz": job.rate_hz, "preprocess": job.preprocess.model_dump(), "storage": storage},
         )
         .map_batches(
             LatentsEncoder,
@@ -404,7 +476,7 @@ OPTIONS = (
 
 
 def build_job(args: argparse.Namespace) -> LatentsJob:
-    values = corpus_job_values("latents", args, OPTIONS, LatentsJob)
+    values = stage_values("latents", args, OPTIONS, LatentsJob)
     encoder = values["encoder"]
     if encoder["model"] is None and not encoder["random_init"]:
         raise Usage(NO_MODEL)
@@ -420,5 +492,5 @@ STAGE = Stage(
     LatentsReport.summary,
     lambda report: bool(report.failed),
     usage_errors=(EncoderLoadError, LatentsUsageError, PoolError, ValueError),
-    job_errors=(LatentsJobError, JobLockedError, SharedFsError),
+    job_errors=(LatentsJobError, JobLockedError, SharedFsError, OutputLeasedError, StorageError),
 )

@@ -7,6 +7,11 @@ special tokens, through the VLM's text model; the hidden states at `--layer` (an
 pool (one model per GPU, or one CPU actor) embeds batches of texts sorted by length (little padding) and writes each
 file atomically itself. Resumable: a file made by the same model and layer for the same text is skipped (`--force`
 redoes them); one made otherwise is replaced.
+
+In a bucket (`eidata text-embed s3://bucket/corpus`) the job runs on the scratch corpus under the output's lease
+(`jobs.runtime.bucket_stage`): the driver publishes each batch of files as it lands (final keys with If-None-Match,
+then one commit record: `ingest.storage.derived`), the records say what is done, and a committed file made otherwise
+stops the job, since objects there are never replaced (no `--force`).
 """
 
 from __future__ import annotations
@@ -22,25 +27,28 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.storage.urls import StorageError
 from ingest.files.text_embeddings import is_current, remove_stale_temps, text_embedding_path
+from ingest.storage.lease import OutputLeasedError
+from jobs.runtime.bucket_stage import CorpusWhere, ScratchCorpus, stage_corpus, stage_values
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt
 from jobs.runtime.ray_pool import PoolError, place_actors
 from jobs.runtime.stage import (
     ADDRESS,
-    CorpusRoot,
     DeviceChoice,
     ModelActors,
     RayCpus,
     Stage,
     Usage,
-    corpus_job_values,
     drain,
     placement_options,
     ray_session,
 )
+from schemas.captions import TextEmbeddingMeta, text_embedding_file
 from schemas.corpus import find_datasets
 from schemas.lerobot import TASKS_PATH, read_jsonl
+from schemas.storage import StorageOptions, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +61,7 @@ NO_MODEL = (
 class TextEmbedJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    root: CorpusRoot
+    root: CorpusWhere
     model: Path = Field(description="local Qwen3-VL folder")
     layer: int = Field(-1, description="index into the text model's hidden states (0: embeddings, -1: last, normed)")
     dtype: Literal["bfloat16", "float16"] = Field("bfloat16", description="stored dtype")
@@ -67,7 +75,7 @@ class TextEmbedJob(BaseModel):
 
 @dataclass
 class TextEmbedReport:
-    root: Path
+    root: Path | str
     model: str = ""
     layer: int = -1
     written: int = 0
@@ -84,21 +92,55 @@ class TextEmbedReport:
         return "\n".join(lines + [f"  failed: {m}" for m in self.failed[:20]])
 
 
-def plan(root: Path, model: str, layer: int, force: bool) -> tuple[list[dict[str, Any]], int]:
-    """(rows {path, text}, how many are up to date) over every task of every dataset, shortest texts first."""
-    rows, skipped = [], 0
+class TextEmbedJobError(RuntimeError):
+    """The job cannot run: embeddings made otherwise are committed in the bucket, where objects are never replaced."""
+
+
+def plan(
+    root: Path, model: str, layer: int, force: bool, corpus: ScratchCorpus | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """(rows {path, text}, how many are up to date) over every task of every dataset, shortest texts first. On a
+    bucket's scratch corpus (`corpus`) the commit records say what is done, and a committed file of another model,
+    layer or text stops the job (TextEmbedJobError)."""
+    corpus = corpus or ScratchCorpus(root, "text-embed")
+    rows, skipped, stale = [], 0, []
     for ds in find_datasets(root):
         if not (ds / TASKS_PATH).exists():
             continue
         remove_stale_temps(ds)
+        committed = corpus.committed(ds)
         for _, t in read_jsonl(ds / TASKS_PATH):
             path, text = text_embedding_path(ds, int(t["task_index"])), str(t["task"])
-            if not force and is_current(path, model, layer, text):
+            have = None if committed is None else committed.get(text_embedding_file(int(t["task_index"])))
+            if committed is None:
+                current = not force and is_current(path, model, layer, text)
+            elif have is not None and not _same(have, model, layer, text):
+                stale.append(f"{path}: committed by model {have.get('model')} layer {have.get('layer')}")
+                continue
+            else:
+                current = have is not None
+            if current:
                 skipped += 1
             else:
                 rows.append({"path": str(path), "text": text})
+    if stale:
+        shown = "\n  ".join(stale[:5])
+        raise TextEmbedJobError(
+            f"{len(stale)} text embeddings in the bucket were made otherwise (this run: {model}, layer {layer}); "
+            f"objects in a bucket are never replaced: rerun with their model and layer or write another output:\n"
+            f"  {shown}"
+        )
     rows.sort(key=lambda r: (len(r["text"]), r["path"]))
     return rows, skipped
+
+
+def _same(committed: dict[str, str], model: str, layer: int, text: str) -> bool:
+    """Whether a committed file's metadata says it embeds `text` by `model` at `layer`."""
+    try:
+        meta = TextEmbeddingMeta.model_validate(committed)
+    except ValueError:
+        return False
+    return (meta.model, meta.layer, meta.text) == (model, layer, text)
 
 
 class TextEmbedActor:
@@ -162,19 +204,39 @@ def _stream(job: TextEmbedJob, rows: list[dict[str, Any]], resources: dict[str, 
     yield from ds.iter_batches(batch_size=None, batch_format="numpy")
 
 
-def run_text_embed(job: TextEmbedJob, *, address: str | None = None, progress: bool | None = None) -> TextEmbedReport:
-    """Embed every task whose file is missing or stale; joins the running Ray session when there is one."""
+def run_text_embed(
+    job: TextEmbedJob,
+    *,
+    address: str | None = None,
+    progress: bool | None = None,
+    storage: StorageOptions | None = None,
+) -> TextEmbedReport:
+    """Embed every task whose file is missing or stale; joins the running Ray session when there is one. A corpus
+    in a bucket (`job.root` a URL; `storage`: its options, else the AWS environment) runs on its scratch corpus under
+    the output's lease (`jobs.runtime.bucket_stage`), each batch of files published as it lands."""
+    t0 = time.perf_counter()
+    if job.force and is_remote(str(job.root)):
+        raise PoolError(f"{job.root}: --force: objects in a bucket are never replaced; write another output")
+    check_layer(job)  # a bad call, before the lease
+    with stage_corpus(job.root, storage, "text-embed") as root:
+        report = _run(job.model_copy(update={"root": root}), address, progress)
+    report.root = job.root
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _run(job: TextEmbedJob, address: str | None, progress: bool | None) -> TextEmbedReport:
     import ray
 
     from ingest.encoders.qwen_vl.model import model_name
 
-    t0 = time.perf_counter()
-    if not (job.root / "datasets").is_dir():
-        raise PoolError(f"{job.root}: no datasets/ folder; not a corpus")
-    check_layer(job)
-    report = TextEmbedReport(job.root, model=model_name(job.model), layer=job.layer)
-    with JobLock(job.root, "text-embed"):
-        rows, report.skipped = plan(job.root, report.model, job.layer, job.force)
+    root = Path(job.root)
+    if not (root / "datasets").is_dir():
+        raise PoolError(f"{root}: no datasets/ folder; not a corpus")
+    report = TextEmbedReport(root, model=model_name(job.model), layer=job.layer)
+    with JobLock(root, "text-embed"):
+        corpus = ScratchCorpus(root, "text-embed")
+        rows, report.skipped = plan(root, report.model, job.layer, job.force, corpus)
         if rows:
             with ray_session(address, job.num_cpus, job.object_store_mb):
                 drain(
@@ -183,19 +245,20 @@ def run_text_embed(job: TextEmbedJob, *, address: str | None = None, progress: b
                     "text-embed",
                     "task",
                     progress,
-                    lambda out: _take(out, report),
+                    lambda out: _take(out, report, corpus),
                 )
-    report.seconds = time.perf_counter() - t0
     return report
 
 
-def _take(out: dict[str, np.ndarray], report: TextEmbedReport) -> tuple[int, int]:
+def _take(out: dict[str, np.ndarray], report: TextEmbedReport, corpus: ScratchCorpus) -> tuple[int, int]:
+    """Count a batch of embedded tasks; in a bucket, publish their files (one record per dataset)."""
     for path, tokens, err in zip(out["path"], out["tokens"], out["error"], strict=True):
         if err:
             report.failed.append(f"{path}: {err}")
         else:
             report.written += 1
             report.tokens += int(tokens)
+    corpus.publish(str(p) for p, err in zip(out["path"], out["error"], strict=True) if not err)
     return len(out["path"]), 0
 
 
@@ -215,7 +278,7 @@ OPTIONS = (
 
 
 def build_job(args: argparse.Namespace) -> TextEmbedJob:
-    values = corpus_job_values("text-embed", args, OPTIONS, TextEmbedJob)
+    values = stage_values("text-embed", args, OPTIONS, TextEmbedJob)
     if values["model"] is None:
         raise Usage(NO_MODEL)
     if not (Path(values["model"]) / "config.json").is_file():
@@ -236,7 +299,7 @@ STAGE = Stage(
     TextEmbedReport.summary,
     lambda report: bool(report.failed),
     usage_errors=_usage_errors,
-    job_errors=(JobLockedError,),
+    job_errors=(JobLockedError, OutputLeasedError, StorageError, TextEmbedJobError),
 )
 
 

@@ -28,6 +28,7 @@ import json
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import IO
 
 import av
 import numpy as np
@@ -152,13 +153,17 @@ def normalize_frames(frames: torch.Tensor, cfg: PreprocessConfig) -> torch.Tenso
 
 
 def _decode(
-    video: Path, frame_index: Sequence[int], out: torch.Tensor, convert: Callable[[np.ndarray], torch.Tensor]
+    video: Path | IO[bytes],
+    frame_index: Sequence[int],
+    out: torch.Tensor,
+    convert: Callable[[np.ndarray], torch.Tensor],
 ) -> torch.Tensor:
     """Decode the wanted frames into `out` [N, ...] through `convert`, a few at a time (memory stays at the output
-    plus a few source frames)."""
+    plus a few source frames). `video`: a path, or an object's file object (named by its URL)."""
+    name = video if isinstance(video, str | Path) else getattr(video, "name", video)
     wanted = [int(i) for i in frame_index]
     if wanted != sorted(set(wanted)):
-        raise ValueError(f"{video}: frame_index must be strictly increasing")
+        raise ValueError(f"{name}: frame_index must be strictly increasing")
     pending: list[np.ndarray] = []
     n = 0
 
@@ -176,10 +181,10 @@ def _decode(
                 flush()
         flush()
     except (av.error.FFmpegError, OSError, ValueError) as e:  # a corrupt, truncated or missing file
-        raise LatentsInputError(f"{video}: cannot decode frames ({type(e).__name__}: {e})") from e
+        raise LatentsInputError(f"{name}: cannot decode frames ({type(e).__name__}: {e})") from e
     if n != len(wanted):
         raise LatentsInputError(
-            f"{video}: has {n} of the {len(wanted)} frames wanted (frame {wanted[n]} is past its "
+            f"{name}: has {n} of the {len(wanted)} frames wanted (frame {wanted[n]} is past its "
             "end); the video is shorter than the episode"
         )
     return out
@@ -192,7 +197,7 @@ def decode_pixels(video: Path, frame_index: Sequence[int], cfg: PreprocessConfig
     return _decode(video, frame_index, out, lambda f: preprocess(f, cfg))
 
 
-def decode_resized(video: Path, frame_index: Sequence[int], cfg: PreprocessConfig) -> torch.Tensor:
+def decode_resized(video: Path | IO[bytes], frame_index: Sequence[int], cfg: PreprocessConfig) -> torch.Tensor:
     """The wanted frames of one mp4 resized to uint8 [N, 3, size, size], in `frame_index` order: what the latents
     job's decode tasks send to the encoder."""
     out = torch.empty((len(frame_index), 3, cfg.size, cfg.size), dtype=torch.uint8)

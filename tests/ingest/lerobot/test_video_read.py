@@ -1,5 +1,5 @@
 """Frames read back from an mp4 by frame number: the wanted ones, each once, in order, with their content; and the
-frame count from the packets."""
+frame count from the packets; a file object decodes as its path does."""
 
 from __future__ import annotations
 
@@ -51,3 +51,13 @@ def test_wanted_frames_once_each_sorted(mp4: Path) -> None:
 
 def test_count_frames(mp4: Path) -> None:
     assert count_frames(mp4) == N
+
+
+def test_a_file_object_decodes_as_the_path(mp4: Path) -> None:
+    """An object in a bucket reaches PyAV as a seekable file object (`adapters.storage.location.readable`)."""
+    want = list(decode_frames(mp4, [1, 5, 9]))
+    with mp4.open("rb") as f:
+        got = list(decode_frames(f, [1, 5, 9]))
+        assert not f.closed  # the caller's to close
+    assert [i for i, _ in got] == [1, 5, 9]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(got, want, strict=True))

@@ -1,0 +1,66 @@
+"""Files a stage derives from a bucket dataset's committed episodes (image latents, text embeddings), published
+exactly once (DESIGN.md 3.2).
+
+A stage runs on the bucket's scratch corpus (`jobs.runtime.bucket_stage`) and writes each file there as it does on a
+local corpus (atomically); the stage's driver then publishes a batch of finished files of one dataset
+(`publish_derived`): each file put at its final key with a conditional create, then one commit record naming them with
+their size and sha256, and with each file's safetensors metadata under the record meta's `derived` key. The record is
+the commit point: a file no record names is invisible (readers trust the records) and the next job's recovery deletes
+it (`latents/` is among the folders `DatasetPublisher.recover` sweeps). A rerun decides what is done from the records
+alone (`committed_derived`: no object fetched, no HEAD), and a file's bytes are a function of its inputs, so a stage
+SIGKILLed at any point then rerun leaves the objects of an uninterrupted run. The record appends no meta text and
+carries no `info.json` (the dataset's meta is unchanged; `derived_meta` keeps the previous record's).
+
+An object at a final key is never replaced, so a committed file is done or in the way: a stage that would rewrite one
+(another model, `--overwrite`) stops before any work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError, safe_open
+
+from ingest.storage.commit_log import CommitRecord
+from ingest.storage.publish import DatasetPublisher
+
+DERIVED = "derived"  # a record meta's key: {file relative to the dataset: its safetensors metadata}
+
+
+class DerivedFileError(ValueError):
+    """A file handed to `publish_derived` that is not a readable safetensors file of the dataset's scratch."""
+
+
+def file_metadata(path: Path) -> dict[str, str]:
+    """The `__metadata__` of a safetensors file (its header only)."""
+    try:
+        with safe_open(str(path), framework="pt") as sf:
+            return dict(sorted((sf.metadata() or {}).items()))
+    except (OSError, SafetensorError) as e:
+        raise DerivedFileError(f"{path}: not a readable safetensors file ({e})") from e
+
+
+def committed_derived(publisher: DatasetPublisher) -> dict[str, dict[str, str]]:
+    """Every derived file the dataset's records commit (relative to the dataset) -> its safetensors metadata."""
+    out: dict[str, dict[str, str]] = {}
+    for record in publisher.log.records():
+        out.update(record.meta.get(DERIVED, {}))
+    return out
+
+
+def derived_group(what: str, rels: list[str]) -> str:
+    """The record's group: the stage and a digest of the files it commits (never a raw episode's uid, which ingest's
+    skip of what is done reads)."""
+    return f"{what} " + hashlib.sha256("\n".join(sorted(rels)).encode()).hexdigest()[:16]
+
+
+def publish_derived(publisher: DatasetPublisher, what: str, rels: list[str]) -> CommitRecord | None:
+    """Publish the scratch files `rels` (relative to the dataset) the stage `what` wrote: put at their final keys,
+    then one commit record; the local copies are dropped. Call under the output's lease. None for no file."""
+    if not rels:
+        return None
+    rels = sorted(rels)
+    meta: dict[str, Any] = {DERIVED: {rel: file_metadata(publisher.scratch / rel) for rel in rels}}
+    return publisher.publish_files(derived_group(what, rels), rels, meta)

@@ -1,0 +1,195 @@
+"""`eidata latents` and `eidata text-embed` on a corpus in a bucket (DESIGN.md 3.2, `ingest.storage.derived`), against
+the real S3 server, with a tiny random DINOv3 and a tiny Qwen3-VL: the files published equal the local run's byte for
+byte (videos decoded from the bucket by ranged reads, bytes fetched per byte used measured), the catalog's
+latents_ready follows the records, a rerun writes nothing; the driver SIGKILLed at a point of the protocol, then rerun,
+leaves the objects of an uninterrupted run; a job holding the output refuses the stage before any work."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from adapters.storage.urls import filesystem
+from ingest.storage.bucket_output import BucketOutput
+from ingest.storage.lease import OutputLeasedError
+from ingest.storage.objects import list_keys, list_modified
+from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.query import run_query
+from jobs.cli import main
+from jobs.runtime.bucket_output import LEASE_TTL_ENV
+from jobs.stages.latents import LatentsUsageError, run_latents
+from jobs.stages.text_embed import TextEmbedJob, run_text_embed
+from tests.fixtures.dinov3 import write_tiny_dinov3
+from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
+from tests.s3.latents_child import latents_job
+from tests.s3.server import S3Server, child_env
+from tests.s3.test_bucket_stage import files, objects
+from tests.s3.test_catalog import write_dataset
+
+REPO = Path(__file__).resolve().parents[2]
+DATASETS = {"datasets/demo/a": [9, 12, 7], "datasets/other/b": [5, 6]}
+FILES = 2 * sum(map(len, DATASETS.values()))  # every episode's two cameras
+LATENTS_SQL = "SELECT dataset, episode_index, latents_ready FROM episodes ORDER BY ALL"
+TTL_S = 3.0
+
+pytestmark = pytest.mark.shared_ray  # the in-process runs share one Ray (tests/ray_scope.py)
+
+
+@pytest.fixture(autouse=True)
+def short_lease(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(LEASE_TTL_ENV, str(TTL_S))
+    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_dinov3(tmp_path_factory.mktemp("model") / "dinov3-tiny")
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
+    """The corpus on disk after a local latents run: the reference."""
+    root = tmp_path_factory.mktemp("local")
+    for rel, lengths in DATASETS.items():
+        write_dataset(root / rel, lengths)
+    rebuild_catalog(root)
+    report = run_latents(latents_job(root, model_dir), progress=False)
+    assert report.written == FILES and not report.failed
+    return root
+
+
+def bucket_corpus_at(s3: S3Server, url: str, scratch: Path) -> None:
+    """The same corpus (before latents) ingested into the bucket through the publisher, with its catalog."""
+    from jobs.catalog.bucket import rebuild_bucket_catalog
+
+    with BucketOutput(url, s3.options(), scratch=scratch) as out:
+        for rel, lengths in DATASETS.items():
+            write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
+        rebuild_bucket_catalog(out)
+        out.publish()
+
+
+def uncommitted(s3: S3Server, url: str) -> list[str]:
+    """Latents objects no record names (what a killed job may leave until the next recovery)."""
+    out = BucketOutput(url, s3.options())
+    keys = []
+    for rel in DATASETS:
+        committed = out.publisher(rel).log.committed_keys()
+        keys += [k for k in list_keys(out.fs, f"{out.path}/{rel}/latents") if k not in committed]
+    return keys
+
+
+def test_latents_on_a_bucket_are_the_local_run_s_files(
+    s3: S3Server,
+    local: Path,
+    model_dir: Path,
+    prefix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = f"s3://out/{prefix}/corpus"
+    bucket_corpus_at(s3, url, tmp_path / "ingest")
+    report = run_latents(latents_job(url, model_dir), progress=False, storage=s3.options())
+    assert (report.written, report.skipped, report.failed) == (FILES, 0, [])
+    assert objects(url, s3) == files(local)  # latents, videos, parquet, meta: the local run's bytes
+    assert run_query(url, LATENTS_SQL, s3.options()) == run_query(local, LATENTS_SQL)
+    videos = sum(len(v) for k, v in files(local).items() if k.endswith(".mp4"))
+    # every video decoded once from the bucket: fetched per byte used, and against the videos' size
+    with capsys.disabled():
+        print(f"\nlatents from the bucket: {report.fetched} bytes fetched, {report.used} used, videos {videos} bytes")
+    assert report.used > 0 and 0 < report.fetched <= 1.1 * videos
+    assert not list(Path(os.environ["EIDATA_SCRATCH"]).rglob("*.safetensors"))  # published files leave the scratch
+
+    fs, path = filesystem(url, s3.options())
+    before = list_modified(fs, f"{path}/datasets")
+    for k, v in s3.env().items():  # the command line takes the credential from the environment
+        monkeypatch.setenv(k, v)
+    assert main(["latents", url, "--model", str(model_dir), "--camera", "all"]) == 0
+    assert f"0 episodes written (0 frames, 0.0 frames/s), {FILES} already done, 0 failed" in capsys.readouterr().out
+    assert list_modified(fs, f"{path}/datasets") == before  # no record, no object written
+    assert list_keys(fs, f"{path}/.eidata/lease") == []
+
+    with pytest.raises(LatentsUsageError, match="never replaced"):
+        run_latents(latents_job(url, model_dir).model_copy(update={"overwrite": True}), storage=s3.options())
+
+
+def test_a_running_job_refuses_the_stage_before_any_work(
+    s3: S3Server, model_dir: Path, prefix: str, tmp_path: Path
+) -> None:
+    url = f"s3://out/{prefix}/corpus"
+    bucket_corpus_at(s3, url, tmp_path / "ingest")
+    with BucketOutput(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
+        with pytest.raises(OutputLeasedError, match="ingest"):
+            run_latents(latents_job(url, model_dir), progress=False, storage=s3.options())
+    assert uncommitted(s3, url) == [] and not [k for k in objects(url, s3) if "/latents/" in k]
+
+
+# each point costs a child with its own Ray (20-40 s here) and a rerun: one in `make test`, the rest with --runslow
+KILLS = ["record"]
+SLOW_KILLS = ["local", "object", "end"]
+
+
+@pytest.mark.parametrize("kill", [*KILLS, *(pytest.param(k, marks=pytest.mark.slow) for k in SLOW_KILLS)])
+def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
+    s3: S3Server, local: Path, model_dir: Path, prefix: str, kill: str, tmp_path: Path
+) -> None:
+    url = f"s3://out/{prefix}/corpus"
+    bucket_corpus_at(s3, url, tmp_path / "ingest")
+    env = {
+        **child_env(s3),
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        LEASE_TTL_ENV: str(TTL_S),
+        "EIDATA_SCRATCH": str(tmp_path / "killed-scratch"),
+    }
+    cmd = [sys.executable, "-m", "tests.s3.latents_child", url, str(model_dir), "--kill", kill]
+    err = tmp_path / "driver.err"  # a file, not a pipe: the orphaned Ray processes would hold a pipe open
+    with err.open("w") as stderr:
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+        )
+    try:
+        proc.wait(timeout=300)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the embedded Ray the dead driver left
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, err.read_text()[-3000:]
+    killed = objects(url, s3)
+    # the kill did cut the stage short (at `end` every record was put: only the catalog is behind)
+    assert (killed == files(local)) == (kill == "end")
+    if kill == "object":
+        assert uncommitted(s3, url)  # a put with no record: garbage for the rerun's recovery
+
+    time.sleep(TTL_S + 1)  # the dead driver's lease goes stale
+    report = run_latents(latents_job(url, model_dir), progress=False, storage=s3.options())
+    assert report.written + report.skipped == FILES and not report.failed
+    assert objects(url, s3) == files(local)
+    assert uncommitted(s3, url) == []
+    assert run_query(url, LATENTS_SQL, s3.options()) == run_query(local, LATENTS_SQL)
+
+
+def test_text_embeddings_on_a_bucket_are_the_local_run_s_files(
+    s3: S3Server, prefix: str, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    model = write_tiny_qwen3_vl(tmp_path_factory.mktemp("qwen") / "qwen3vl-tiny")
+    local = tmp_path / "local"
+    for rel, lengths in DATASETS.items():
+        write_dataset(local / rel, lengths)
+    assert run_text_embed(TextEmbedJob(root=local, model=model, batch_size=1), progress=False).written == 4
+    url = f"s3://out/{prefix}/corpus"
+    bucket_corpus_at(s3, url, tmp_path / "ingest")
+    job = TextEmbedJob(root=url, model=model, batch_size=1)  # a record per text: several records
+    report = run_text_embed(job, progress=False, storage=s3.options())
+    assert (report.written, report.skipped, report.failed) == (4, 0, [])
+    assert objects(url, s3) == files(local)
+    again = run_text_embed(job, progress=False, storage=s3.options())
+    assert (again.written, again.skipped) == (0, 4)
