@@ -4,7 +4,8 @@ record (DESIGN.md 3.2).
 A stage after ingest runs on a scratch corpus whose datasets' meta is derived from their commit records
 (`DatasetPublisher.hydrate`); its writer journals and applies a meta update there as on a local output. What reaches
 the bucket is the difference between the scratch's meta and the records' (`meta_change`): per jsonl file the lines
-rewritten (an episode's line, same position) and the text appended, and the next `info.json`. That difference is one
+rewritten (an episode's line, same position) and the text appended, the new text of a meta file a stage
+writes whole (GR00T's `modality.json`, `jobs.export.gr00t`), and the next `info.json`. That difference is one
 commit record with no object (`publish_meta_change`), the commit point as for an episode: before its conditional put
 the bucket's meta is the old one, after it `derived_meta` (which replays rewritten lines, then appends, record by
 record) gives byte for byte the scratch's files, and `publish_meta` / the next job's recovery writes them. A stage
@@ -37,7 +38,12 @@ def meta_change(old: dict[str, bytes], new: dict[str, bytes], where: str = "") -
         raise MetaChangeError(f"{where}: the stage removed {sorted(set(old) - set(new))}")
     lines: dict[str, dict[str, str]] = {}
     appends: dict[str, str] = {}
+    files: dict[str, str] = {}
     for rel in sorted(set(new) - {INFO_PATH}):
+        if not rel.endswith(".jsonl"):  # a meta file written whole (GR00T's modality.json): its new text
+            if old.get(rel) != new[rel]:
+                files[rel] = new[rel].decode()
+            continue
         before, after = split_lines(old.get(rel, b"").decode()), split_lines(new[rel].decode())
         if len(after) < len(before):
             raise MetaChangeError(f"{where}/{rel}: {len(before)} lines in the bucket, {len(after)} after the stage")
@@ -46,13 +52,15 @@ def meta_change(old: dict[str, bytes], new: dict[str, bytes], where: str = "") -
             lines[rel] = changed
         if len(after) > len(before):
             appends[rel] = "".join(after[len(before) :])
-    return {"lines": lines, "appends": appends, "info": new[INFO_PATH].decode(), "episodes": []}
+    change = {"lines": lines, "appends": appends, "info": new[INFO_PATH].decode(), "episodes": []}
+    return change | ({"files": files} if files else {})
 
 
 def scratch_meta(scratch: Path, like: dict[str, bytes]) -> dict[str, bytes]:
-    """The scratch dataset's meta files: those the records derive (`like`) and any new jsonl beside them."""
+    """The scratch dataset's meta files: those the records derive (`like`) and any new jsonl or json beside them."""
     meta = Path(scratch) / "meta"
-    rels = set(like) | {p.relative_to(scratch).as_posix() for p in meta.glob("*.jsonl")}
+    found = [*meta.glob("*.jsonl"), *meta.glob("*.json")]
+    rels = set(like) | {p.relative_to(scratch).as_posix() for p in found}
     return {rel: (Path(scratch) / rel).read_bytes() for rel in sorted(rels) if (Path(scratch) / rel).exists()}
 
 

@@ -66,6 +66,7 @@ def derived_meta(records: list[CommitRecord]) -> dict[str, bytes]:
         return {}
     lines: dict[str, list[str]] = {}
     info = ""
+    whole: dict[str, bytes] = {}  # meta files a stage wrote whole (GR00T's modality.json: meta_change.py)
     for r in records:
         for rel, by_line in r.meta.get("lines", {}).items():  # a meta change's rewritten lines (meta_change.py)
             for n, text in by_line.items():
@@ -73,7 +74,8 @@ def derived_meta(records: list[CommitRecord]) -> dict[str, bytes]:
         for rel, text in r.meta.get("appends", {}).items():  # a derived files' record appends nothing (derived.py)
             lines.setdefault(rel, []).extend(split_lines(text))
         info = r.meta.get("info", info)
-    out = {rel: "".join(parts).encode() for rel, parts in sorted(lines.items())}
+        whole.update((rel, text.encode()) for rel, text in r.meta.get("files", {}).items())
+    out = dict(sorted(({rel: "".join(parts).encode() for rel, parts in lines.items()} | whole).items()))
     out[INFO_PATH] = info.encode()  # last: a reader trusting info's totals sees complete lines
     return out
 

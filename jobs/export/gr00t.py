@@ -14,6 +14,10 @@ as `annotation.eidata.caption` only when the dataset has that per-frame column: 
 
 Every slice is checked against the features it names (column exists, 1-D numeric, `[start, end)` in range, dtype,
 the canonical names it covers) before the file is written atomically and read back.
+
+A corpus in a bucket (`eidata export s3://bucket/corpus --format gr00t`) is exported on the scratch that stands for
+it, under the output's lease, and each dataset's new file is published as one meta-change commit record
+(`export_gr00t_bucket`; DESIGN.md 3.2).
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from adapters.storage.urls import StorageError
 from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
+from ingest.storage.lease import OutputLeasedError
+from jobs.export.bucket_source import source_corpus
 from jobs.runtime.stage import Failed, Stage, Usage
 from schemas.canonical import (
     ACTION,
@@ -46,6 +53,7 @@ from schemas.corpus import EpisodeLineage, find_datasets
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.modality import VIDEO_PREFIX, AnnotationSpec, ModalityJson, SliceSpec, VideoSpec, check_modality
+from schemas.storage import StorageOptions, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +212,28 @@ def export_gr00t(corpus_root: Path, *, dry_run: bool = False, progress: bool | N
     return out
 
 
+def export_gr00t_bucket(
+    url: str,
+    options: StorageOptions | None = None,
+    *,
+    dry_run: bool = False,
+    scratch: Path | None = None,
+    progress: bool | None = None,
+) -> list[DatasetExport]:
+    """`export_gr00t` of a corpus in a bucket (`s3://bucket/corpus`): run on the scratch corpus that stands for it
+    under the output's lease (`jobs.runtime.bucket_stage.bucket_corpus`: each dataset's meta derived from its commit
+    records); each dataset's new `modality.json` is published as one meta-change record at the stage's clean end
+    (`ingest.storage.meta_change`), so a killed export leaves the bucket as it was and an unchanged rerun commits
+    nothing. A dry run reads the meta without the lease (`jobs.export.bucket_source.source_corpus`)."""
+    from jobs.runtime.bucket_stage import bucket_corpus
+
+    if dry_run:
+        with source_corpus(url, options) as view:
+            return export_gr00t(view, dry_run=True, progress=progress)
+    with bucket_corpus(url, options, "export-gr00t", scratch=scratch) as root:
+        return export_gr00t(root, progress=progress)
+
+
 def format_results(results: list[DatasetExport]) -> str:
     lines = []
     for r in results:
@@ -215,19 +245,25 @@ def format_results(results: list[DatasetExport]) -> str:
     return "\n".join(lines)
 
 
-def _root(args: argparse.Namespace) -> Path:
-    root = Path(args.root)
+def _root(args: argparse.Namespace) -> Path | str:
     if getattr(args, "out", None):
         raise Usage("eidata export: --format gr00t writes meta/modality.json in place; --out is not used")
+    if is_remote(str(args.root)):
+        return str(args.root).rstrip("/")
+    root = Path(args.root)
     if not root.is_dir():
         raise Usage(f"eidata export: {root}: no such corpus folder")
     return root
 
 
-def _export(root: Path, args: argparse.Namespace) -> list[DatasetExport]:
-    results = export_gr00t(root, dry_run=bool(getattr(args, "dry_run", False)))
+def _export(root: Path | str, args: argparse.Namespace) -> list[DatasetExport]:
+    dry_run = bool(getattr(args, "dry_run", False))
+    if isinstance(root, Path):
+        results = export_gr00t(root, dry_run=dry_run)
+    else:  # the credential and endpoint from the AWS environment
+        results = export_gr00t_bucket(root, dry_run=dry_run)
     if not results:
-        raise Failed(f"eidata export: no dataset under {root / 'datasets'}")
+        raise Failed(f"eidata export: no dataset under {root}/datasets")
     return results
 
 
@@ -240,4 +276,12 @@ def _summary(results: list[DatasetExport]) -> str:
 
 
 # Exit 0 when every canonical dataset has a valid modality.json, 1 when one failed, 2 for a bad call
-cli = Stage("export", _root, _export, _summary, lambda results: bool(_counts(results)["error"]))
+cli = Stage(
+    "export",
+    _root,
+    _export,
+    _summary,
+    lambda results: bool(_counts(results)["error"]),
+    usage_errors=(StorageError,),  # no bucket, a refused credential: before any work
+    job_errors=(OutputLeasedError,),
+)

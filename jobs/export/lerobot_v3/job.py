@@ -10,6 +10,13 @@ Reruns and kills: a dataset is written into a hidden sibling folder (`.NAME.part
 when complete, with `.eidata-export.json` recording a fingerprint of its sources (their meta files' sizes and times,
 the manifest, the options). A rerun skips a dataset whose fingerprint matches, rewrites one whose sources changed (the
 new folder replaces the old one by rename), and deletes partial folders a killed run left behind.
+
+Buckets: ROOT may be a corpus in a bucket (`s3://bucket/corpus`): its meta comes from the commit records and its
+episode files are read by ranged GETs where they lie (`jobs.export.bucket_source`; the fingerprint then hashes the
+meta's bytes). `--out` may be a bucket prefix: each dataset is written in a local scratch folder, every file put at
+its final key as soon as it is closed (and dropped locally), `meta/info.json` and then `.eidata-export.json`, the
+completion record, last (`jobs.export.bucket_tree`): a rerun skips a dataset whose record matches and rewrites any
+other over what a killed run left, to the same objects.
 """
 
 from __future__ import annotations
@@ -21,36 +28,39 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from adapters.storage.urls import StorageError
+from ingest.storage.lease import OutputLeasedError
+from jobs.export.bucket_source import PathOrUrl, source_corpus, source_identity
+from jobs.export.bucket_tree import MARKER, BucketTree, export_target
 from jobs.export.lerobot_v3.plan import ExportPlan, PlanError, dataset_plan, manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.stage import Stage, Usage
 from schemas.corpus import find_datasets
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
-from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, VIDEO_FILE_SIZE_IN_MB
+from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
 from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON
+from schemas.storage import StorageOptions
 
 log = logging.getLogger(__name__)
 
-MARKER = ".eidata-export.json"
 PARTIAL = ".partial-"
 Status = Literal["written", "unchanged", "error"]
 
 
 def fingerprint(plan: ExportPlan, options: dict[str, Any], extra_files: Sequence[Path] = ()) -> str:
-    """What the export depends on: the sources' meta files (size, mtime) and the options."""
+    """What the export depends on: the sources' meta files (a local one's size and mtime, a bucket one's bytes) and
+    the options."""
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
     for root in sorted(plan.sources):
-        for rel in (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH):
-            p = root / rel
-            st = p.stat() if p.exists() else None
-            h.update(f"{p}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
+        h.update(source_identity(root, (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)).encode())
     for p in extra_files:
         h.update(p.read_bytes())
     return h.hexdigest()
@@ -62,12 +72,44 @@ def _clear_partials(final: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def _recorded(marker: bytes | None) -> str | None:
+    try:
+        return json.loads(marker).get("fingerprint") if marker is not None else None
+    except ValueError:
+        return None
+
+
 def is_complete(final: Path, fp: str) -> bool:
     marker = final / MARKER
+    return _recorded(marker.read_bytes() if marker.is_file() else None) == fp
+
+
+def _fill(
+    plan: ExportPlan,
+    root: Path,
+    fp: str,
+    data_mb: int,
+    video_mb: int,
+    on_file: Callable[[Path], None] | None = None,
+) -> dict[str, Any]:
+    """Write the plan's dataset into the fresh folder `root`, its completion record (`MARKER`) last; on a failure the
+    folder is left to the caller to remove."""
+    writer = V30Writer(
+        root, fps=plan.fps, features=plan.features, robot_type=plan.robot_type, data_mb=data_mb, video_mb=video_mb
+    )
+    writer.on_file = on_file
     try:
-        return json.loads(marker.read_text(encoding="utf-8")).get("fingerprint") == fp
-    except (OSError, ValueError):
-        return False
+        if plan.keep_tasks is not None:
+            writer.use_tasks(plan.keep_tasks)
+        for ref in plan.episodes:
+            writer.add(ref)
+        info = writer.finish(plan.splits)
+    except BaseException:
+        writer.abort()
+        raise
+    report = {"fingerprint": fp, "skipped": dict(plan.skipped), "notes": plan.notes}
+    (root / MARKER).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return info
 
 
 def write_plan(plan: ExportPlan, final: Path, fp: str, data_mb: int, video_mb: int) -> dict[str, Any]:
@@ -76,19 +118,9 @@ def write_plan(plan: ExportPlan, final: Path, fp: str, data_mb: int, video_mb: i
     _clear_partials(final)
     tmp = final.with_name(f".{final.name}{PARTIAL}{uuid.uuid4().hex[:12]}")
     tmp.mkdir()
-    writer = V30Writer(
-        tmp, fps=plan.fps, features=plan.features, robot_type=plan.robot_type, data_mb=data_mb, video_mb=video_mb
-    )
     try:
-        if plan.keep_tasks is not None:
-            writer.use_tasks(plan.keep_tasks)
-        for ref in plan.episodes:
-            writer.add(ref)
-        info = writer.finish(plan.splits)
-        report = {"fingerprint": fp, "skipped": dict(plan.skipped), "notes": plan.notes}
-        (tmp / MARKER).write_text(json.dumps(report, indent=2), encoding="utf-8")
+        info = _fill(plan, tmp, fp, data_mb, video_mb)
     except BaseException:
-        writer.abort()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if final.exists():  # an outdated export: swap by rename, then drop the old one
@@ -101,8 +133,37 @@ def write_plan(plan: ExportPlan, final: Path, fp: str, data_mb: int, video_mb: i
     return info
 
 
-def export_plan(plan: ExportPlan, final: Path, options: dict[str, Any], extra: Sequence[Path] = ()) -> Status:
+def publish_plan(plan: ExportPlan, target: BucketTree, tree: str, fp: str, data_mb: int, video_mb: int) -> None:
+    """Write the plan's dataset to the bucket output's `tree`: in the scratch, each file put once closed, then
+    `info.json` and the completion record (`jobs.export.bucket_tree`)."""
+    local = target.local(tree)
+    shutil.rmtree(local, ignore_errors=True)
+    local.mkdir(parents=True)
+    target.begin(tree, retract=[MARKER, INFO_PATH_V30])
+    try:
+        _fill(plan, local, fp, data_mb, video_mb, on_file=partial(target.put_file, tree))
+    except BaseException:
+        shutil.rmtree(local, ignore_errors=True)
+        raise
+    target.finish(tree, last=[INFO_PATH_V30, MARKER])
+
+
+def export_plan(
+    plan: ExportPlan,
+    final: Path,
+    options: dict[str, Any],
+    extra: Sequence[Path] = (),
+    *,
+    target: BucketTree | None = None,
+    tree: str = "",
+) -> Status:
+    """Export one plan to `final` (a local `--out`) or to `tree` of the bucket output `target`."""
     fp = fingerprint(plan, options, list(extra))
+    if target is not None:
+        if _recorded(target.read(f"{tree}/{MARKER}")) == fp:
+            return "unchanged"
+        publish_plan(plan, target, tree, fp, options["data_mb"], options["video_mb"])
+        return "written"
     if is_complete(final, fp):
         _clear_partials(final)
         return "unchanged"
@@ -111,22 +172,31 @@ def export_plan(plan: ExportPlan, final: Path, options: dict[str, Any], extra: S
 
 
 def export_corpus(
-    root: Path,
-    out: Path,
+    root: str | Path,
+    out: str | Path,
     *,
     manifest: str | None = None,
     cameras: list[str] | None = None,
     data_mb: int = DATA_FILE_SIZE_IN_MB,
     video_mb: int = VIDEO_FILE_SIZE_IN_MB,
+    storage: StorageOptions | None = None,
 ) -> dict[str, tuple[Status, str]]:
-    """Export every dataset (or the manifest) of corpus `root` under `out`; returns name -> (status, detail)."""
-    root, out = Path(root), Path(out)
+    """Export every dataset (or the manifest) of corpus `root` under `out`; returns name -> (status, detail). Either
+    may be a bucket URL (`storage`: its options; else the AWS environment decides)."""
     options = {"cameras": cameras, "data_mb": data_mb, "video_mb": video_mb}
+    with source_corpus(root, storage) as local, export_target(out, storage, "export-lerobot-v3") as target:
+        return _export_corpus(local, Path(out) if target is None else Path(), options, manifest, target)
+
+
+def _export_corpus(
+    root: Path, out: Path, options: dict[str, Any], manifest: str | None, target: BucketTree | None
+) -> dict[str, tuple[Status, str]]:
     results: dict[str, tuple[Status, str]] = {}
     if manifest is not None:
-        plan = manifest_plan(root, manifest, cameras)
+        plan = manifest_plan(root, manifest, options["cameras"])
         mdir = root / "manifests" / manifest
-        status = export_plan(plan, out / manifest, options, [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET])
+        extra = [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET]
+        status = export_plan(plan, out / manifest, options, extra, target=target, tree=manifest)
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
         results[manifest] = (status, f"{len(plan.episodes)} episodes, skipped: {skipped}")
         for note in plan.notes:
@@ -134,10 +204,10 @@ def export_corpus(
         return results
     base = root / "datasets"
     for ds in find_datasets(root):
-        rel = str(ds.relative_to(base))
+        rel = ds.relative_to(base).as_posix()
         try:
-            plan = dataset_plan(ds, rel, cameras)
-            status = export_plan(plan, out / rel, options)
+            plan = dataset_plan(ds, rel, options["cameras"])
+            status = export_plan(plan, out / rel, options, target=target, tree=rel)
             results[rel] = (status, f"{len(plan.episodes)} episodes")
         except (PlanError, ValueError, OSError, KeyError) as e:  # one dataset's failure does not stop the others
             log.error("%s: %s", rel, e)
@@ -147,12 +217,13 @@ def export_corpus(
 
 class V30ExportJob(BaseModel):
     """One `eidata export --format lerobot-v3` run; ROOT, --out and --cameras are the export command's own flags
-    (`jobs/cli.py`, `jobs.export.lingbot.job.OPTIONS`), read into `root`, `out` and `cameras`."""
+    (`jobs/cli.py`, `jobs.export.lingbot.job.OPTIONS`), read into `root`, `out` and `cameras`; ROOT and --out may be
+    bucket URLs (kept as text)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    root: Path
-    out: Path
+    root: PathOrUrl
+    out: PathOrUrl
     manifest: str | None = Field(None, description="export this manifest's episodes as ONE dataset OUT/NAME")
     cameras: list[str] | None = None
     data_mb: int = Field(DATA_FILE_SIZE_IN_MB, ge=1, description="data parquet file size limit in MB (lerobot's)")
@@ -193,6 +264,6 @@ cli = Stage(
     _run,
     results_table,
     lambda results: any(s == "error" for s, _ in results.values()),
-    usage_errors=(ValidationError,),
-    job_errors=(PlanError,),
+    usage_errors=(ValidationError, StorageError),
+    job_errors=(PlanError, OutputLeasedError),
 )

@@ -71,9 +71,12 @@ class VideoFileWriter:
         path: Path,
         probed: tuple[StreamSignature, int, float] | None = None,
         src: av.container.InputContainer | None = None,
+        *,
+        size: int | None = None,
     ) -> tuple[float, float]:
         """Copy one episode's packets after what is written; returns its (from_timestamp, to_timestamp).
-        `probed`: what `probe(path)` returned, when the caller has it already; `src`: `path` already open."""
+        `probed`: what `probe(path)` returned, when the caller has it already; `src`: `path` already open (then
+        `size`, its bytes, may say what a stat of `path` would: an object in a bucket has none)."""
         if src is None:
             with av.open(str(path)) as opened:
                 return self.append(path, probed, opened)
@@ -96,7 +99,7 @@ class VideoFileWriter:
             packet.dts = dts + offset
             packet.stream = out
             mux(packet)
-        self.bytes_in += path.stat().st_size
+        self.bytes_in += path.stat().st_size if size is None else size
         start = self.seconds
         self._ticks += ticks
         self.seconds += seconds

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adapters.storage.location import Location, readable
 from ingest.lerobot.stats_v30 import aggregate_stats, as_numpy, episode_stats, flat_columns, jsonable
 from ingest.lerobot.stats_v30_batch import batch_stats, episode
 from ingest.lerobot.table import hf_feature_json
+from jobs.export.bucket_source import episode_files
 from jobs.export.lerobot_v3.video import VideoFileWriter, probe_open
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
 from schemas.lerobot_v3 import (
@@ -57,10 +59,12 @@ STATS_BATCH_ROWS = 20_000  # frames whose stats are computed together (`_flush_s
 
 
 class SourceDataset:
-    """A canonical v2.1 dataset read for export: info, tasks, episodes and episode stats, loaded once."""
+    """A canonical v2.1 dataset read for export: info, tasks, episodes and episode stats, loaded once; its episode
+    files where they lie (`jobs.export.bucket_source.episode_files`: local files, or a bucket's objects)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.files = episode_files(self.root)
         self.info: dict[str, Any] = json.loads((self.root / INFO_PATH).read_text(encoding="utf-8"))
         self.tasks = {o["task_index"]: o["task"] for _, o in read_jsonl(self.root / TASKS_PATH)}
         self.episodes = {o["episode_index"]: o for _, o in read_jsonl(self.root / EPISODES_PATH)}
@@ -74,13 +78,14 @@ class SourceDataset:
     def chunk(self, episode_index: int) -> int:
         return episode_index // int(self.info.get("chunks_size", 1000))
 
-    def data_file(self, episode_index: int) -> Path:
-        rel = fill_path_template(self.info["data_path"], episode_index, self.chunk(episode_index))
-        return self.root / rel
+    def data_file(self, episode_index: int) -> Location:
+        return self.files.at(fill_path_template(self.info["data_path"], episode_index, self.chunk(episode_index)))
 
-    def video_file(self, episode_index: int, key: str) -> Path:
-        rel = fill_path_template(self.info["video_path"], episode_index, self.chunk(episode_index), key)
-        return self.root / rel
+    def video_rel(self, episode_index: int, key: str) -> str:
+        return fill_path_template(self.info["video_path"], episode_index, self.chunk(episode_index), key)
+
+    def video_file(self, episode_index: int, key: str) -> Location:
+        return self.files.at(self.video_rel(episode_index, key))
 
 
 @dataclass
@@ -161,6 +166,9 @@ class V30Writer:
         self._meta = _Rolling()
         self._rows: list[dict[str, Any]] = []
         self._meta_writer: pq.ParquetWriter | None = None
+        self._data_path = self._meta_path = self.root
+        # called with each file closed for good before `finish` (a bucket --out puts it and drops the local copy)
+        self.on_file: Callable[[Path], None] | None = None
 
     # -- tasks ---------------------------------------------------------------------------------------------------
     def use_tasks(self, tasks: Mapping[int, str]) -> None:
@@ -172,14 +180,15 @@ class V30Writer:
 
     # -- data ----------------------------------------------------------------------------------------------------
     def _table(self, ref: EpisodeRef, start: int) -> pa.Table:
-        src = pq.ParquetFile(ref.source.data_file(ref.episode_index), memory_map=True)
-        meta = src.metadata  # its uncompressed size places the episode (`_write_data`): the file is read once
-        self._src_uncompressed = sum(
-            meta.row_group(g).column(c).total_uncompressed_size
-            for g in range(meta.num_row_groups)
-            for c in range(meta.num_columns)
-        )
-        table = src.read(columns=self.columns, use_threads=False)
+        with readable(ref.source.data_file(ref.episode_index)) as f:  # an object: footer and column chunks by range
+            src = pq.ParquetFile(f, memory_map=True)
+            meta = src.metadata  # its uncompressed size places the episode (`_write_data`): the file is read once
+            self._src_uncompressed = sum(
+                meta.row_group(g).column(c).total_uncompressed_size
+                for g in range(meta.num_row_groups)
+                for c in range(meta.num_columns)
+            )
+            table = src.read(columns=self.columns, use_threads=False)
         n = table.num_rows
         src_tasks = ref.source.tasks
         old = table.column("task_index").to_numpy()
@@ -202,24 +211,35 @@ class V30Writer:
         if self._data.place(self._src_uncompressed, self.data_mb) and self._data_writer is not None:
             self._data_writer.close()
             self._data_writer = None
+            self._finished(self._data_path)
         if self._data_writer is None:
-            path = self.root / DATA_PATH_V30.format(chunk_index=self._data.chunk, file_index=self._data.file)
+            path = self._data_path = self.root / DATA_PATH_V30.format(
+                chunk_index=self._data.chunk, file_index=self._data.file
+            )
             path.parent.mkdir(parents=True, exist_ok=True)
             self._data_writer = pq.ParquetWriter(path, self._schema, compression="snappy", use_dictionary=True)
         self._data_writer.write_table(table)  # one row group per episode
         return self._data.chunk, self._data.file
 
-    # -- videos --------------------------------------------------------------------------------------------------
-    def _write_video(self, key: str, src: Path) -> dict[str, Any]:
-        with av.open(str(src)) as container:  # opened once: probed, then its packets copied
-            return self._place_video(key, src, container)
+    def _finished(self, path: Path) -> None:
+        if self.on_file is not None:
+            self.on_file(path)
 
-    def _place_video(self, key: str, src: Path, container: av.container.InputContainer) -> dict[str, Any]:
+    # -- videos --------------------------------------------------------------------------------------------------
+    def _write_video(self, key: str, ref: EpisodeRef) -> dict[str, Any]:
+        src = ref.source.video_file(ref.episode_index, key)
+        size = ref.source.files.size(ref.source.video_rel(ref.episode_index, key))
+        # opened once: probed, then its packets copied (an object: moov and samples by range)
+        with readable(src) as f, av.open(f) as container:
+            return self._place_video(key, src, size, container)
+
+    def _place_video(
+        self, key: str, src: Location, size: int, container: av.container.InputContainer
+    ) -> dict[str, Any]:
         place = self._video_place[key]
         current = self._videos.get(key)
         probed = probe_open(container)
         sig = probed[0]
-        size = src.stat().st_size
         new_file = place.place(size, self.video_mb)
         if current is not None and current.signature != sig and not new_file:  # codec/size change: a new file
             place.chunk, place.file = next_chunk_file(place.chunk, place.file)
@@ -227,11 +247,12 @@ class V30Writer:
             new_file = True
         if new_file and current is not None:
             current.close()
+            self._finished(current.path)
             current = None
         if current is None:
             path = self.root / VIDEO_PATH_V30.format(video_key=key, chunk_index=place.chunk, file_index=place.file)
             current = self._videos[key] = VideoFileWriter(path, sig)
-        start, end = current.append(src, probed, container)
+        start, end = current.append(src, probed, container, size=size)
         return {
             f"videos/{key}/chunk_index": place.chunk,
             f"videos/{key}/file_index": place.file,
@@ -251,7 +272,7 @@ class V30Writer:
         row |= {"tasks": list(tasks), "length": n, "data/chunk_index": chunk, "data/file_index": file}
         row |= {"dataset_from_index": start, "dataset_to_index": start + n}
         for key in self.cameras:
-            row |= self._write_video(key, ref.source.video_file(ref.episode_index, key))
+            row |= self._write_video(key, ref)
         self._pending.append((row, ref, self._numeric(table)))
         self._pending_rows += n
         self.num_episodes += 1
@@ -302,6 +323,7 @@ class V30Writer:
             if self._meta_writer is not None:
                 self._meta_writer.close()
                 self._meta_writer = None
+                self._finished(self._meta_path)
         row["meta/episodes/chunk_index"] = self._meta.chunk
         row["meta/episodes/file_index"] = self._meta.file
         self._rows.append(row)
@@ -314,7 +336,7 @@ class V30Writer:
         table = pa.Table.from_pylist(self._rows)
         if self._meta_writer is None:
             first = self._rows[0]
-            path = self.root / EPISODES_PATH_V30.format(
+            path = self._meta_path = self.root / EPISODES_PATH_V30.format(
                 chunk_index=first["meta/episodes/chunk_index"], file_index=first["meta/episodes/file_index"]
             )
             path.parent.mkdir(parents=True, exist_ok=True)

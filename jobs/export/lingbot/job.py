@@ -17,6 +17,11 @@ Resumable: an existing frame table, video link or latent file that matches the p
 kept, meta files are rewritten only when their bytes change, so a finished export's rerun writes nothing. The
 settings (fps, size, text length, model fingerprints) are kept in `DIR/job/lingbot_export.json`; a rerun with other
 settings is refused rather than mixing latents of two encoders.
+
+Buckets: ROOT may be a corpus in a bucket (its meta from the commit records, each episode's parquet read by ranged
+GETs where it lies, its mp4 streamed once into the output as the video "link" and decoded there:
+`jobs.export.bucket_source`), and --out a bucket prefix (the export runs in a local scratch and each finished dataset
+is published, its completion record last: `jobs.export.lingbot.published`).
 """
 
 from __future__ import annotations
@@ -33,9 +38,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from adapters.storage.urls import StorageError
 from ingest.encoders.wan import WanModelError
 from ingest.files.atomic import write_text_atomic
 from ingest.lingbot.dataset import NotCanonicalError
+from ingest.storage.lease import OutputLeasedError
+from jobs.export.bucket_source import source_corpus
+from jobs.export.bucket_tree import BucketTree
 from jobs.export.lingbot.plan import (
     EMPTY_EMB,
     FORMAT,
@@ -50,6 +59,7 @@ from jobs.export.lingbot.plan import (
     settings_record,
     work_item,
 )
+from jobs.export.lingbot.published import Published, bucket_target
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.ray_pool import PoolError, place_actors
@@ -67,6 +77,7 @@ from schemas.lerobot import (
     dump_lines,
     load_entries,
 )
+from schemas.storage import StorageOptions, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +125,37 @@ def write_meta(plan: DatasetPlan) -> None:
 
 # -- the job --------------------------------------------------------------------------------------------------------
 def run_lingbot_export(
-    spec: LingbotExportSpec, *, address: str | None = None, progress: bool | None = None, dry_run: bool = False
+    spec: LingbotExportSpec,
+    *,
+    address: str | None = None,
+    progress: bool | None = None,
+    dry_run: bool = False,
+    storage: StorageOptions | None = None,
 ) -> ExportReport:
+    """The export of `spec`; ROOT and --out may be bucket URLs (`storage`: their options, else the AWS environment):
+    a bucket corpus is read where it lies, a bucket output written in the scratch and published dataset by dataset."""
     t0 = time.perf_counter()
     models = check_models(spec)
+    root_s, out_s = str(spec.root).rstrip("/"), str(spec.out).rstrip("/")
+    if (is_remote(root_s) or is_remote(out_s)) and (out_s == root_s or out_s.startswith(f"{root_s}/datasets/")):
+        raise ExportError(f"--out {spec.out} must not be the corpus or inside its datasets/")
+    with source_corpus(spec.root, storage) as root, bucket_target(spec.out, storage, dry_run) as target:
+        out = spec.out if target is None else target.scratch
+        local = spec.model_copy(update={"root": root, "out": out})
+        report = _export(local, models, address, progress, dry_run, target, storage)
+    report.out, report.seconds = spec.out, time.perf_counter() - t0
+    return report
+
+
+def _export(
+    spec: LingbotExportSpec,
+    models: Models,
+    address: str | None,
+    progress: bool | None,
+    dry_run: bool,
+    target: BucketTree | None,
+    storage: StorageOptions | None,
+) -> ExportReport:
     root, out = spec.root.resolve(), spec.out.resolve()
     if out == root or out.is_relative_to(root / "datasets"):
         raise ExportError(f"--out {spec.out} must not be the corpus or inside its datasets/")
@@ -126,35 +164,48 @@ def run_lingbot_export(
         raise ExportError(f"no dataset under {spec.root / 'datasets'}")
     report = ExportReport(spec.out, dry_run=dry_run)
     settings = settings_record(spec, models)
+    published = Published(target, spec, settings) if target is not None else None
+    if published is not None:
+        published.hydrate()
     check_settings(spec.out, settings, write=False)
     if dry_run:
-        _plan_all(spec, models, sources, report)
-        report.seconds = time.perf_counter() - t0
+        _plan_all(spec, models, sources, report, published)
         return report
     spec.out.mkdir(parents=True, exist_ok=True)
     with JobLock(spec.out, "export-lingbot-va"):
-        plans, works = _plan_all(spec, models, sources, report)
+        plans, works = _plan_all(spec, models, sources, report, published)
+        for item in works:
+            item["storage"] = storage  # a worker reading a bucket registers them
+        done = published.dataset if published is not None else None
         for plan in plans:
             if not plan.pending:
                 write_meta(plan)
+                if done is not None:
+                    done(plan)
         if works or not (spec.out / EMPTY_EMB).exists():
             by_rel = {p.rel: p for p in plans}
 
             def accept(result: dict[str, Any]) -> None:
-                _accept(by_rel[result["dataset"]], report, result)
+                _accept(by_rel[result["dataset"]], report, result, done)
 
             # the settings are recorded once the models have loaded, before anything is encoded with them
             _run_on_ray(spec, models, works, accept, address, progress, settings)
         else:
             check_settings(spec.out, settings)
-    report.seconds = time.perf_counter() - t0
+        if published is not None:
+            published.top()
     return report
 
 
 def _plan_all(
-    spec: LingbotExportSpec, models: Models, sources: list[Path], report: ExportReport
+    spec: LingbotExportSpec,
+    models: Models,
+    sources: list[Path],
+    report: ExportReport,
+    published: Published | None = None,
 ) -> tuple[list[DatasetPlan], list[dict[str, Any]]]:
-    """Every dataset's plan and the episodes left to do; a dataset that cannot be exported is tallied as skipped."""
+    """Every dataset's plan and the episodes left to do; a dataset that cannot be exported is tallied as skipped, one
+    a bucket output holds complete is kept whole."""
     root = spec.root.resolve()
     plans, works = [], []
     for src in sources:
@@ -164,6 +215,9 @@ def _plan_all(
             plan = plan_dataset(src, rel, spec, models, tally)
         except (NotCanonicalError, ValueError) as e:
             tally.skipped = f"skipped: {e}"
+            continue
+        if published is not None and published.complete(plan):
+            tally.kept += sum(len(v) for v in plan.latents.values())
             continue
         for entry in plan.entries:
             item = work_item(plan, entry, spec, tally)
@@ -176,8 +230,14 @@ def _plan_all(
     return plans, works
 
 
-def _accept(plan: DatasetPlan, report: ExportReport, result: dict[str, Any]) -> None:
-    """One episode came back: count it, keep its action stats, and write the dataset's meta after its last one."""
+def _accept(
+    plan: DatasetPlan,
+    report: ExportReport,
+    result: dict[str, Any],
+    done: Callable[[DatasetPlan], None] | None = None,
+) -> None:
+    """One episode came back: count it, keep its action stats, and write the dataset's meta after its last one
+    (then `done(plan)`: a bucket output publishes it)."""
     tally = report.tallies[plan.rel]
     ep = result["episode_index"]
     tally.written += result.get("written", 0)
@@ -193,6 +253,8 @@ def _accept(plan: DatasetPlan, report: ExportReport, result: dict[str, Any]) -> 
             tally.errors.append("meta not written: an episode's frame table or videos failed")
         else:
             write_meta(plan)
+            if done is not None:
+                done(plan)
 
 
 def _run_on_ray(
@@ -317,7 +379,7 @@ def build_spec(args: argparse.Namespace) -> LingbotExportSpec:
     if not getattr(args, "out", None):
         raise Usage(f"eidata export: --format {FORMAT} needs --out DIR")
     values = job_values(args, OPTIONS, LingbotExportSpec)
-    return LingbotExportSpec.model_validate({"root": Path(args.root), "out": Path(args.out), **values})
+    return LingbotExportSpec.model_validate({"root": str(args.root), "out": str(args.out), **values})
 
 
 # Exit 0 when every dataset exported fully, 1 when an episode or dataset failed, 2 for a bad call
@@ -327,5 +389,6 @@ cli = Stage(
     lambda spec, args: run_lingbot_export(spec, address=args.address, dry_run=bool(getattr(args, "dry_run", False))),
     ExportReport.table,
     lambda report: bool(report.errors),
-    usage_errors=(ExportError, WanModelError, PoolError, JobLockedError, ValueError),
+    usage_errors=(ExportError, WanModelError, PoolError, JobLockedError, ValueError, StorageError),
+    job_errors=(OutputLeasedError,),
 )

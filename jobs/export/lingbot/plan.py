@@ -24,6 +24,7 @@ from ingest.files.atomic import write_text_atomic
 from ingest.files.lingbot import record_matches
 from ingest.lingbot.action import lingbot_mask
 from ingest.lingbot.dataset import NotCanonicalError, dataset_mask, english_segments, episode_mask, lingbot_info
+from jobs.export.bucket_source import EpisodeFiles, PathOrUrl, episode_files
 from jobs.runtime.stage import DeviceChoice, ModelActors, RayCpus
 from schemas.canonical import ACTION
 from schemas.corpus import EpisodeLineage
@@ -53,8 +54,8 @@ class ExportError(ValueError):
 class LingbotExportSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    root: Path  # ROOT and --out are the `export` command's own flags (jobs/cli.py), for every format
-    out: Path
+    root: PathOrUrl  # ROOT and --out are the `export` command's own flags (jobs/cli.py), for every format
+    out: PathOrUrl
     vae: Path | None = Field(None, description="local Wan2.2 VAE folder (diffusers AutoencoderKLWan; required)")
     text_encoder: Path | None = Field(None, description="local UMT5 encoder folder (Wan2.2's text_encoder; required)")
     tokenizer: Path | None = Field(None, description="tokenizer folder (default: in or beside the text encoder)")
@@ -95,6 +96,7 @@ class DatasetPlan:
     action_stats: dict[int, dict[str, Any]]  # episode -> 30-dim action stats already exported
     pending: set[int] = field(default_factory=set)
     failed: bool = False
+    files: EpisodeFiles | None = None  # where the source's episode files are (a bucket's objects, or `src`)
 
 
 def export_segments(entry: EpisodeEntry) -> list[ActionSegment]:
@@ -154,6 +156,11 @@ def settings_record(spec: LingbotExportSpec, models: Models) -> dict[str, Any]:
     }
 
 
+def portable(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings without the model folders' paths (a moved model is the same model)."""
+    return {k: ({**v, "path": None} if isinstance(v, dict) else v) for k, v in settings.items()}
+
+
 def check_settings(out: Path, settings: dict[str, Any], *, write: bool = True) -> None:
     """First run: record the settings. Later runs: they must be the same (model paths may move, contents not)."""
     path = out / SETTINGS_PATH
@@ -162,11 +169,7 @@ def check_settings(out: Path, settings: dict[str, Any], *, write: bool = True) -
             write_text_atomic(path, json.dumps(settings, indent=2) + "\n")
         return
     old = json.loads(path.read_text(encoding="utf-8"))
-
-    def comparable(s: dict[str, Any]) -> dict[str, Any]:
-        return {k: ({**v, "path": None} if isinstance(v, dict) else v) for k, v in s.items()}
-
-    a, b = comparable(old), comparable(settings)
+    a, b = portable(old), portable(settings)
     diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
     if diff:
         raise ExportError(f"{out} holds an export made with other {', '.join(diff)} ({path}); use another --out")
@@ -234,7 +237,10 @@ def plan_dataset(src: Path, rel: str, spec: LingbotExportSpec, models: Models, t
         latents[entry.episode_index] = plans
         tally.episodes += 1
         tally.segments += len(segments)
-    return DatasetPlan(rel, src, out, info, lingbot_info(info), entries, cameras, latents, _exported_action_stats(out))
+    stats = _exported_action_stats(out)
+    return DatasetPlan(
+        rel, src, out, info, lingbot_info(info), entries, cameras, latents, stats, files=episode_files(src)
+    )
 
 
 def work_item(plan: DatasetPlan, entry: EpisodeEntry, spec: LingbotExportSpec, tally: DatasetTally) -> dict | None:
@@ -247,9 +253,12 @@ def work_item(plan: DatasetPlan, entry: EpisodeEntry, spec: LingbotExportSpec, t
     if not (write_table or links or todo or ep not in plan.action_stats):
         return None
     lineage = EpisodeLineage.of(entry.model_extra or {})
+    files = plan.files or episode_files(plan.src)
+    rels = [plan.info_src.data_file(ep), *(plan.info_src.video_file(ep, k) for k in plan.info_src.video_keys)]
     return {
         "dataset": plan.rel,
         "src": str(plan.src),
+        "files": {"base": files.base, "sizes": {r: files.size(r) for r in rels} if files.remote else None},
         "out": str(plan.out),
         "episode_index": ep,
         "info_src": plan.info_src.to_json(),

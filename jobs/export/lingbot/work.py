@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
+from adapters.storage.location import Location, open_binary, readable, register
+from adapters.storage.reads import STREAM_BLOCK
 from ingest.encoders.wan import encode_text, encode_video, load_text_encoder, load_vae, pick_device, resize_frames
 from ingest.files.atomic import atomic_write
 from ingest.files.lingbot import write_record
@@ -28,6 +30,7 @@ from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.video_read import decode_frames
 from ingest.lingbot.dataset import lingbot_table, vectors
 from jobs.catalog.parts import write_parquet_atomic
+from jobs.export.bucket_source import EpisodeFiles
 from jobs.export.lingbot.plan import EMPTY_EMB, check_settings
 from schemas.canonical import ACTION
 from schemas.lerobot import InfoJson
@@ -61,9 +64,29 @@ def _decode_resized(video: Path, frame_ids: set[int], height: int, width: int) -
     return out
 
 
+def _files(item: dict[str, Any]) -> EpisodeFiles:
+    """Where the episode's source files are (`work_item`'s `files`); a bucket's options registered in this worker."""
+    files = EpisodeFiles(item["files"]["base"], item["files"]["sizes"])
+    if files.remote:
+        register(files.base, item.get("storage"))
+    return files
+
+
+def _copy_object(src: Location, dst: Path) -> None:
+    """An object's bytes to `dst`, streamed (one block in memory), written atomically."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+
+    def fetch(tmp: Path) -> None:
+        with open_binary(src, stream=True) as f, open(tmp, "wb") as out:
+            shutil.copyfileobj(f, out, STREAM_BLOCK)
+
+    atomic_write(dst, fetch)
+
+
 def prepare_episode(item: dict[str, Any]) -> dict[str, Any]:
-    """Frame table (when not yet exported), video links, and resized frames of each latent plan of one episode."""
-    src, out, ep = Path(item["src"]), Path(item["out"]), int(item["episode_index"])
+    """Frame table (when not yet exported), video links (copies of a bucket's objects), and resized frames of each
+    latent plan of one episode; a bucket's files are read by ranged GETs where they lie."""
+    out, ep = Path(item["out"]), int(item["episode_index"])
     info_src = InfoJson.model_validate(item["info_src"])
     result: dict[str, Any] = {
         "dataset": item["dataset"],
@@ -75,10 +98,13 @@ def prepare_episode(item: dict[str, Any]) -> dict[str, Any]:
     }
     stage = "table"
     try:
+        files = _files(item)
         data_rel = info_src.data_file(ep)
         if item["write_table"]:
             info_out = InfoJson.model_validate(item["info_out"])
-            table, actions = lingbot_table(pq.read_table(src / data_rel), info_out, np.asarray(item["mask"], bool))
+            with readable(files.at(data_rel)) as f:
+                source = pq.read_table(f)
+            table, actions = lingbot_table(source, info_out, np.asarray(item["mask"], bool))
             write_parquet_atomic(table, out / data_rel)
         else:
             actions = vectors(pq.read_table(out / data_rel, columns=[ACTION]), ACTION, LINGBOT_ACTION_DIM)
@@ -86,7 +112,10 @@ def prepare_episode(item: dict[str, Any]) -> dict[str, Any]:
         stage = "videos"
         for key in item["link_videos"]:
             rel = info_src.video_file(ep, key)
-            link_or_copy(src / rel, out / rel)
+            if files.remote:
+                _copy_object(files.at(rel), out / rel)
+            else:
+                link_or_copy(files.at(rel), out / rel)
         stage = "frames"
         plans = [LatentPlan.model_validate(p) for p in item["latents"]]
         by_key: dict[str, list[LatentPlan]] = defaultdict(list)
@@ -94,9 +123,10 @@ def prepare_episode(item: dict[str, Any]) -> dict[str, Any]:
             by_key[p.video_key].append(p)
         height, width = item["size"]
         for key, key_plans in by_key.items():
-            frames = _decode_resized(
-                src / info_src.video_file(ep, key), {i for p in key_plans for i in p.frame_ids}, height, width
-            )
+            rel = info_src.video_file(ep, key)
+            # a bucket's video was copied into the output above (the same bytes): decoded there, not fetched again
+            video = out / rel if files.remote else files.at(rel)
+            frames = _decode_resized(video, {i for p in key_plans for i in p.frame_ids}, height, width)
             for p in key_plans:
                 result["latents"].append(
                     {"plan": p.model_dump(mode="json"), "pixels": np.stack([frames[i] for i in p.frame_ids])}

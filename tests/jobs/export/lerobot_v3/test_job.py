@@ -27,7 +27,8 @@ from ingest.lerobot.video_read import decode_frames
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.cli import main
-from jobs.export.lerobot_v3.job import MARKER, PARTIAL, export_corpus
+from jobs.export.bucket_tree import MARKER
+from jobs.export.lerobot_v3.job import PARTIAL, export_corpus
 from jobs.export.lerobot_v3.write import SourceDataset
 from jobs.validate import validate_dataset
 from schemas.corpus import find_datasets

@@ -1,0 +1,168 @@
+"""An export's `--out s3://bucket/prefix`: trees written locally, published so that a killed run never leaves a half
+tree that looks complete, and its rerun leaves the objects of an uninterrupted run (DESIGN.md 3.2's promises, for a
+tree that a job writes whole rather than commit by commit).
+
+The export's local code writes each tree (an exported dataset) unchanged in a scratch folder; `BucketTree` puts its
+files at their final keys with a conditional create (`If-None-Match: *`) as they are finished, each then dropped
+locally, and at the tree's end, in this order: the files left, the deletion of keys under the tree that the tree does
+not have (an older export's), the files that make the tree loadable (`meta/info.json`: lerobot reads nothing
+without it), and last the tree's completion record (`.eidata-export.json`, which the export reads to skip a tree that
+is done). A rerun after a kill at any point sees no completion record, writes the tree again and publishes it over
+what the killed run left: a key found taken holds either those same bytes (kept, no byte sent) or an older export's
+(replaced: under the output's lease nobody else writes there). An older complete tree being replaced first loses its
+completion record, then its `info.json`, so no reader takes the mix of old and new files for a dataset.
+
+One job per output: the output's lease (`ingest.storage.lease`), taken after the output's preflight (bucket,
+credential, a store that honours conditional creates) and held until the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fsspec
+
+from adapters.storage.urls import filesystem
+from ingest.storage.bucket_output import default_scratch
+from ingest.storage.lease import Lease
+from ingest.storage.objects import exists, list_keys, put, put_if_absent
+from ingest.storage.preflight import preflight_output
+from jobs.runtime.bucket_output import LEASE_TTL_ENV, LEASE_TTL_S
+from schemas.storage import StorageOptions
+
+STATE_DIR = ".eidata"  # the lease lives under it; never part of a tree
+MARKER = ".eidata-export.json"  # an exported tree's completion record, last (a local --out's too)
+
+
+def same_object(fs: fsspec.AbstractFileSystem, key: str, data: bytes) -> bool:
+    """Whether the object at `key` holds `data`: by size and the ETag of a single-part put (its MD5, on AWS and
+    SeaweedFS), else by its bytes."""
+    fs.invalidate_cache(key)
+    info = fs.info(key)
+    if int(info.get("size", -1)) != len(data):
+        return False
+    etag = str(info.get("ETag", "")).strip('"')
+    if etag and "-" not in etag:
+        return etag == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    return fs.cat_file(key) == data
+
+
+@dataclass
+class PutStats:
+    put: int = 0  # objects created
+    kept: int = 0  # found with the same bytes (a killed run's)
+    replaced: int = 0  # found with other bytes (an older export's)
+    deleted: int = 0  # keys under a tree that the tree no longer has
+    bytes_put: int = 0
+
+
+@dataclass
+class BucketTree:
+    """The bucket `--out` of one export job; `with BucketTree(url, options, job=...) as out:` holds its lease."""
+
+    url: str
+    options: StorageOptions | None = None
+    job: str = "export"
+    scratch: Path | None = None
+    stats: PutStats = field(default_factory=PutStats)
+
+    def __post_init__(self) -> None:
+        self.url = self.url.rstrip("/")
+        self.fs, self.path = filesystem(self.url, self.options)
+        self.scratch = Path(self.scratch) if self.scratch is not None else default_scratch(self.url)
+        self.lease = Lease(self.fs, self.path, job=self.job, ttl_s=float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S))
+        self._put: dict[str, set[str]] = {}  # tree -> files put this run
+
+    def __enter__(self) -> BucketTree:
+        preflight_output(self.url, self.options)
+        self.lease.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lease.release()
+
+    def key(self, rel: str) -> str:
+        return f"{self.path}/{rel}" if rel else self.path
+
+    def local(self, tree: str) -> Path:
+        """The scratch folder a tree is written in."""
+        assert self.scratch is not None
+        return self.scratch / tree
+
+    # -- reading ----------------------------------------------------------------------------------------------------
+    def read(self, rel: str) -> bytes | None:
+        """The object `rel` under the output, None when there is none."""
+        key = self.key(rel)
+        return self.fs.cat_file(key) if exists(self.fs, key) else None
+
+    # -- writing ----------------------------------------------------------------------------------------------------
+    def begin(self, tree: str, retract: Sequence[str]) -> None:
+        """Before a tree is (re)written: delete its `retract` files in order (its completion record, then what makes
+        it loadable), so an older complete tree stops being complete before any of its files changes."""
+        self._put[tree] = set()
+        for rel in retract:
+            key = self.key(f"{tree}/{rel}" if tree else rel)
+            if exists(self.fs, key):
+                self.fs.rm_file(key)
+
+    def put_file(self, tree: str, local: Path, *, drop: bool = True) -> None:
+        """Put one finished file of `tree` (its local path under `self.local(tree)`) at its final key."""
+        rel = Path(local).relative_to(self.local(tree)).as_posix()
+        data = Path(local).read_bytes()
+        key = self.key(f"{tree}/{rel}" if tree else rel)
+        if put_if_absent(self.fs, key, data):
+            self.stats.put += 1
+            self.stats.bytes_put += len(data)
+        elif same_object(self.fs, key, data):
+            self.stats.kept += 1
+        else:
+            put(self.fs, key, data)
+            self.stats.replaced += 1
+            self.stats.bytes_put += len(data)
+        self._put.setdefault(tree, set()).add(rel)
+        if drop:
+            Path(local).unlink()
+
+    def finish(self, tree: str, last: Sequence[str], *, keep: Sequence[str] = ()) -> None:
+        """The tree's end: its files left in the scratch, then the deletion of keys it does not have (but `keep`,
+        folders or files of the output that are not the tree's), then `last` in order (the completion record last);
+        the scratch folder is removed."""
+        root = self.local(tree)
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+        tail = [root / rel for rel in last]
+        for p in files:
+            if p not in tail:
+                self.put_file(tree, p)
+        mine = self._put.get(tree, set()) | set(last)
+        for key in list_keys(self.fs, self.key(tree)):
+            rel = key.removeprefix(self.key(tree) + "/")
+            if rel in mine or rel.split("/", 1)[0] == STATE_DIR or any(_under(rel, k) for k in keep):
+                continue
+            self.fs.rm_file(key)
+            self.stats.deleted += 1
+        for p in tail:
+            self.put_file(tree, p)
+        if tree:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _under(rel: str, folder: str) -> bool:
+    return rel == folder or rel.startswith(folder.rstrip("/") + "/")
+
+
+@contextmanager
+def export_target(out: str | Path, options: StorageOptions | None, job: str) -> Iterator[BucketTree | None]:
+    """The bucket output of an export when `out` is a URL (its lease held for the block), else None."""
+    from schemas.storage import is_remote
+
+    if not is_remote(str(out)):
+        yield None
+        return
+    with BucketTree(str(out), options, job=job) as target:
+        yield target

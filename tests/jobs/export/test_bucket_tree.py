@@ -1,0 +1,94 @@
+"""`jobs.export.bucket_tree` on a local folder standing for the bucket (the conditional create is `O_EXCL` there; the
+S3 server's runs are tests/s3/test_export_v3.py and test_export_lingbot.py): a tree's files, then the keys it no
+longer has deleted, then `info.json`, then the completion record; a tree stopped anywhere is not complete and its
+rewrite gives the files of an uninterrupted one; an older complete tree loses its record and `info.json` first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.storage.lease import OutputLeasedError
+from jobs.export.bucket_tree import MARKER, BucketTree
+
+INFO = "meta/info.json"
+LAST = [INFO, MARKER]
+
+
+def _write(root: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".eidata" not in p.relative_to(root).parts
+    }
+
+
+def _publish(target: BucketTree, files: dict[str, bytes], first: list[str]) -> None:
+    """A tree `ds` as an export publishes it: `first` put as they are finished, the rest at the end."""
+    target.begin("ds", retract=LAST)
+    _write(target.local("ds"), files)
+    for rel in first:
+        target.put_file("ds", target.local("ds") / rel)
+    target.finish("ds", last=LAST)
+
+
+V1 = {"data/file-000.parquet": b"a" * 10, "data/file-001.parquet": b"b" * 5, INFO: b'{"v": 1}', MARKER: b"fp1"}
+V2 = {"data/file-000.parquet": b"A" * 10, "videos/file-000.mp4": b"v", INFO: b'{"v": 2}', MARKER: b"fp2"}
+
+
+class Stop(Exception):
+    """Raised after a put: the publish stops where a kill would have stopped it."""
+
+
+def test_a_tree_is_published_whole_and_replaced_whole(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with BucketTree(str(out), job="export-test", scratch=tmp_path / "scratch") as target:
+        _publish(target, V1, first=["data/file-000.parquet"])
+        assert not target.local("ds").exists()  # the scratch copy is gone once published
+        assert _files(out / "ds") == V1 and target.read(f"ds/{MARKER}") == b"fp1"
+        assert (target.stats.put, target.stats.deleted) == (4, 0)
+        _publish(target, V2, first=[])
+        assert _files(out / "ds") == V2  # the file V2 does not have is deleted, the one with other bytes replaced
+        assert (target.stats.put, target.stats.replaced, target.stats.deleted) == (7, 1, 1)
+        _publish(target, V2, first=[])
+        assert target.stats.kept == 2  # the same bytes: nothing sent (info.json and the record, retracted, put again)
+
+
+def test_a_stopped_tree_is_not_complete_and_its_rerun_finishes_it(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with BucketTree(str(out), job="export-test", scratch=tmp_path / "scratch") as target:
+        _publish(target, V1, first=[])
+    for stop_after in range(1, len(V2)):
+        with BucketTree(str(out), job="export-test", scratch=tmp_path / "scratch") as target:
+            real, n = target.put_file, {"puts": 0}
+
+            def put(tree: str, local: Path, real=real, n=n, stop_after=stop_after, **kw: object) -> None:
+                real(tree, local, **kw)
+                n["puts"] += 1
+                if n["puts"] == stop_after:
+                    raise Stop
+
+            target.put_file = put  # type: ignore[method-assign]
+            with pytest.raises(Stop):
+                _publish(target, V2, first=[])
+            left = _files(out / "ds")
+            assert MARKER not in left  # the old record went first: the mix is never complete
+            assert left.get(INFO) in (None, V2[INFO])  # the old info.json went second
+        with BucketTree(str(out), job="export-test", scratch=tmp_path / "scratch") as target:
+            _publish(target, V2, first=[])
+        assert _files(out / "ds") == V2
+
+
+def test_one_job_per_output(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with BucketTree(str(out), job="export-a", scratch=tmp_path / "a"):
+        with pytest.raises(OutputLeasedError, match="export-a"):
+            with BucketTree(str(out), job="export-b", scratch=tmp_path / "b"):
+                pytest.fail("a second export ran on the output")
