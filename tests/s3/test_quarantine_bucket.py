@@ -27,7 +27,15 @@ from jobs.spec import load_spec
 from jobs.spec_models import JobSpec
 from schemas.corpus import JOB_DIR
 from schemas.storage import StorageOptions
-from tests.jobs.quarantine_corpus import CASES, QUARANTINE_SQL, Case, check_case, corrupt_spec, write_corrupt_corpus
+from tests.jobs.quarantine_corpus import (
+    CASES,
+    GOOD,
+    QUARANTINE_SQL,
+    Case,
+    check_case,
+    corrupt_spec,
+    write_corrupt_corpus,
+)
 from tests.s3.server import S3Server
 from tests.s3.test_bucket_stage import files, objects
 
@@ -114,11 +122,11 @@ def test_no_object_of_a_rejected_episode_is_in_the_bucket(s3: S3Server, runs: Ru
     fs, path = filesystem(runs.url, runs.options)
     keys = list_keys(fs, f"{path}/datasets")
     assert not [k for k in keys if "/.eidata/staging/" in k], "staged objects left behind"
+    texts = {k: fs.cat_file(k) for k in keys if not k.endswith((".parquet", ".mp4"))}  # commit records, meta
     rejected = [u.encode() for c in CASES for u in c.uids]
-    for key in keys:  # commit records, meta: text that would name a rejected episode
-        if not key.endswith((".parquet", ".mp4")):
-            data = fs.cat_file(key)
-            assert not [u for u in rejected if u in data], key
+    assert not {k: [u for u in rejected if u in t] for k, t in texts.items() if any(u in t for u in rejected)}
+    kept = [u.encode() for uids in GOOD.values() for u in uids]  # the same texts name every episode kept
+    assert [u for u in kept if not any(u in t for t in texts.values())] == []
 
 
 def test_a_rerun_publishes_nothing(runs: Runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
