@@ -18,7 +18,6 @@ killed run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ import fsspec
 
 from ingest.lerobot.journal import split_lines
 from ingest.storage.commit_log import CommitConflictError, CommitLog, CommitRecord
+from ingest.storage.multipart import PartPlan, abort_uploads, digest_of, holds, put_file_if_absent
 from ingest.storage.objects import exists, list_keys, put, put_if_absent
 from schemas.lerobot import INFO_PATH
 
@@ -36,6 +36,7 @@ PUT_THREADS = 8  # an episode's files are put at once: its parquet and one mp4 p
 # where a dataset's immutable files live: the episodes', and those stages derive from them (`ingest.storage.derived`)
 EPISODE_TOPS = ("data", "videos", "latents")
 STATE_DIR = ".eidata"
+CLAIMS_DIR = ".eidata/claims"  # who may complete a final key put in parts (`ingest.storage.multipart`)
 
 
 class PublishError(RuntimeError):
@@ -80,27 +81,37 @@ def derived_meta(records: list[CommitRecord]) -> dict[str, bytes]:
     return out
 
 
-def _digest(data: bytes) -> dict[str, Any]:
-    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-
 class DatasetPublisher:
     """One dataset at `prefix` in `fs` (`bucket/corpus/datasets/<source>/<subset>`), written in `scratch`.
 
     `keep_local`: keep the episode files in the scratch folder after publishing (default: delete them, so the
-    scratch holds the meta and the episodes being staged, not the corpus)."""
+    scratch holds the meta and the episodes being staged, not the corpus). `parts`: which files go in parts (multipart
+    upload; default: `StorageOptions`' thresholds)."""
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, prefix: str, scratch: Path, *, keep_local: bool = False) -> None:
+    def __init__(
+        self,
+        fs: fsspec.AbstractFileSystem,
+        prefix: str,
+        scratch: Path,
+        *,
+        keep_local: bool = False,
+        parts: PartPlan | None = None,
+    ) -> None:
         self.fs, self.prefix, self.scratch, self.keep_local = fs, prefix.rstrip("/"), Path(scratch), keep_local
+        self.parts = parts or PartPlan.of(None)
         self.log = CommitLog(fs, self.prefix)
         self._failed: BaseException | None = None
 
     # -- recovery (under the lease, before any work) --------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Roll the last record forward, delete staged and final keys no record names, rewrite the meta. Returns the
-        keys deleted."""
-        garbage = self.log.recover()
+        """Roll the last record forward, delete staged and final keys no record names and the claims of those put in
+        parts, abort the dataset's incomplete uploads, rewrite the meta. Returns the keys deleted or aborted."""
+        garbage = self.log.recover() + abort_uploads(self.fs, self.prefix)
         committed = self.log.committed_keys()
+        for key in list_keys(self.fs, f"{self.prefix}/{CLAIMS_DIR}"):  # a killed run's claims: its keys are deleted too
+            if self.log.final_key(key.removeprefix(f"{self.prefix}/{CLAIMS_DIR}/")) not in committed:
+                self.fs.rm_file(key)
+                garbage.append(key)
         for top in EPISODE_TOPS:
             for key in list_keys(self.fs, f"{self.prefix}/{top}"):
                 if key not in committed:
@@ -162,15 +173,22 @@ class DatasetPublisher:
         return written
 
     def _put_object(self, rel: str) -> dict[str, Any]:
-        """Put one episode file at its final key (a conditional create); returns what the record says of it."""
-        data = (self.scratch / rel).read_bytes()
-        key = self.log.final_key(rel)
+        """Put one episode file at its final key (a conditional create, in parts above `self.parts.threshold`);
+        returns what the record says of it."""
+        key, path = self.log.final_key(rel), self.scratch / rel
         if self.log.is_committed(key):
             raise CommitConflictError(f"{key}: already committed; the scratch folder is behind the bucket")
+        if self.parts.in_parts(path.stat().st_size):
+            claim = f"{self.prefix}/{CLAIMS_DIR}/{rel}"
+            created, digest = put_file_if_absent(self.fs, key, path, self.parts, claim=claim)
+            if not created and not holds(self.fs, key, digest):
+                raise CommitConflictError(f"{key}: another writer put other bytes here (its lease was not ours)")
+            return digest
+        data = path.read_bytes()
         if not put_if_absent(self.fs, key, data) and self.fs.cat_file(key) != data:
             # recovery deleted every uncommitted key: another writer put this one since
             raise CommitConflictError(f"{key}: another writer put other bytes here (its lease was not ours)")
-        return _digest(data)
+        return digest_of(data)
 
     def publish_meta(self) -> list[str]:
         """Rewrite the meta files from the records where they differ; returns the files written."""
