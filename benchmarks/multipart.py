@@ -6,7 +6,7 @@ compress) on SeaweedFS's `weed server -s3` on loopback: `single_put` (the file r
 `If-None-Match: *`: the path of objects at or below the threshold), `parts` (`put_file_if_absent`: `--part-mb` parts,
 `--concurrency` in flight, hashed as read) and `parts_serial` (the same, one part at a time). The server shares this
 machine, so the figures are the protocol's and the server's cost, not a network's. Each cell: the median of `--reps`,
-the contestants alternating.
+the contestants alternating; then, untimed, the peak of Python's allocations (tracemalloc) while each puts it.
 
     python -m benchmarks.multipart [--mb 200] [--part-mb 64] [--concurrency 4] [--reps 3] [--smoke]
 """
@@ -19,6 +19,7 @@ import os
 import statistics
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 from adapters.storage.urls import filesystem
@@ -49,7 +50,10 @@ def main() -> None:
     times: dict[str, list[float]] = {"single_put": [], **{name: [] for name in plans}}
     with (
         tempfile.TemporaryDirectory(prefix="eidata-bench-multipart-") as tmp,
-        s3_server(Path(tmp) / "weed", ("bench",)) as server,
+        # 64 MB volumes; a deleted object's space is not reclaimed at once, so every put of every rep needs room
+        s3_server(
+            Path(tmp) / "weed", ("bench",), max_volumes=20 + 2 * len(times) * (args.reps + 1) * args.mb // 64
+        ) as server,
     ):
         fs, _ = filesystem("s3://", server.options())
         src = Path(tmp) / "object.bin"
@@ -57,20 +61,35 @@ def main() -> None:
         size = src.stat().st_size
         put_if_absent(fs, "bench/warm-up", b"x")  # the client's connection and signing set up: paid by none
         quiet = wait_quiet(0.5, args.quiet_wait)
+
+        def create(name: str, rep: int | str) -> None:
+            key = f"bench/{name}-{rep}.bin"
+            if name == "single_put":
+                assert put_if_absent(fs, key, src.read_bytes())
+            else:
+                assert put_file_if_absent(fs, key, src, plans[name], claim=f"bench/claims/{name}-{rep}")[0]
+            assert fs.info(key)["size"] == size
+            fs.rm_file(key)
+
         for rep in range(args.reps):
             for name in times:
-                key = f"bench/{name}-{rep}.bin"
                 t = time.perf_counter()
-                if name == "single_put":
-                    assert put_if_absent(fs, key, src.read_bytes())
-                else:
-                    assert put_file_if_absent(fs, key, src, plans[name], claim=f"bench/claims/{name}-{rep}")[0]
+                create(name, rep)
                 times[name].append(time.perf_counter() - t)
-                assert fs.info(key)["size"] == size
-                fs.rm_file(key)  # the server's disk holds one copy at a time
             log(f"rep {rep}: " + ", ".join(f"{n} {ts[-1]:.2f} s" for n, ts in times.items()))
+        peak: dict[str, int] = {}
+        for name in times:  # untimed: Python's allocations at their peak while one object is put (bodies included)
+            tracemalloc.start()
+            create(name, "memory")
+            peak[name] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
     cells = {
-        name: {"s": round(statistics.median(ts), 3), "mb_per_s": round(size / MB / statistics.median(ts), 1)}
+        name: {
+            "s": round(statistics.median(ts), 3),
+            "mb_per_s": round(size / MB / statistics.median(ts), 1),
+            "runs_s": [round(t, 2) for t in ts],
+            "peak_python_mb": round(peak[name] / MB, 1),
+        }
         for name, ts in times.items()
     }
     out = {

