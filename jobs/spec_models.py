@@ -59,7 +59,9 @@ class SourceSpec(BaseModel):
         "object-store URL (s3://bucket/prefix, gs://, hf://), its bucket, prefix and credential checked before work"
     )
     storage: StorageOptions | None = Field(
-        None, description="object-store options of a URL root; unset: the AWS environment and config files"
+        None,
+        description="object-store options of a URL root; unset: the AWS environment and config files (s3://),"
+        " GOOGLE_APPLICATION_CREDENTIALS or gcloud's default credentials (gs://)",
     )
     tier: QualityTier | None = Field(
         None, description="override of the adapter's default quality tier (canonicalization may still demote)"
@@ -225,7 +227,11 @@ class JobSpec(BaseModel):
             raise PydanticCustomError("path_type", "Input is not a valid path or bucket URL")
         if is_remote(str(v)):
             if protocol_of(str(v)) not in ("s3", "s3a"):  # the commit protocol stands on S3's conditional create
-                raise ValueError(f"output {v}: a bucket output must be s3:// (an S3-compatible store)")
+                raise ValueError(
+                    f"output {v}: a bucket output must be s3:// (an S3-compatible store): its exactly-once commits"
+                    " stand on S3's conditional put (If-None-Match), and GCS's own (ifGenerationMatch=0) is not wired;"
+                    " write to a local folder or an s3:// bucket and copy the finished corpus there (roots may be gs://)"
+                )
             return str(v).rstrip("/")
         v = _resolve(Path(str(v).removeprefix("file://")), info)
         if v.exists() and not v.is_dir():

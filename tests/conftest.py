@@ -29,7 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # cluster, an oracle or object-store server subprocess, a SIGKILL run, a benchmark smoke run, a demo. These are marked
 # `scenario` here, by folder, by file, by the fixtures and markers that start such systems, so a test gets the mark
 # without an edit of its own; `make test` runs everything either way.
-SCENARIO_DIRS = ("benchmarks", "jobs/cluster", "s3", "scenarios", "oracle")
+SCENARIO_DIRS = ("benchmarks", "jobs/cluster", "s3", "gcs", "scenarios", "oracle")
 SCENARIO_FILES = (
     "jobs/test_quarantine_classes.py",  # one corpus through the ingest job, a class of broken episode each
     "jobs/test_qa_corpus.py",  # the QA corpus through ingest and validate
@@ -37,7 +37,7 @@ SCENARIO_FILES = (
     "adapters/test_one_module_source.py",  # a new source run through run_ingest
     "ingest/lerobot/test_crash.py",  # the writer SIGKILLed in a subprocess
 )
-SCENARIO_FIXTURES = {"run_oracle", "run_oracle_v30", "s3"}
+SCENARIO_FIXTURES = {"run_oracle", "run_oracle_v30", "s3", "gcs"}
 SCENARIO_MARKERS = ("shared_ray", "own_ray", "oracle")
 
 

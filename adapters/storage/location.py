@@ -7,7 +7,8 @@ seekable file object with bounded read-ahead (`reads.open_seekable`) or a front-
 
 Episode refs carry paths as strings (URLs for objects, never a credential), so a worker turns them back into Locations
 with `locate(text)`. The options a URL needs beyond the environment (a job's `StorageOptions`) are registered per root
-with `register(root, options)` in each process that reads; without one the AWS environment and config files decide.
+with `register(root, options)` in each process that reads; without one the environment decides (`urls.fs_kwargs`: the
+AWS variables and config files for s3://, GOOGLE_APPLICATION_CREDENTIALS and STORAGE_EMULATOR_HOST for gs://).
 
 `metering()` adds up what every object opened inside it fetched and what its readers used (bytes read per byte used).
 """

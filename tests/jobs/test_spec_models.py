@@ -1,6 +1,6 @@
 """The job spec's models built in code (no YAML file): relative paths resolve against the given folder, and every
 refusal is a field-level error at the field's own path: source name, adapter, tier, adapter options, duplicate
-names, an output inside a root or on a store without conditional writes."""
+names, an output inside a root or on a store without conditional writes, a root the Hub cannot answer."""
 
 from __future__ import annotations
 
@@ -70,8 +70,10 @@ def test_outputs_that_would_break_the_job_are_refused(base: Path) -> None:
     assert inside == {("output",): f"output lies inside sources[0].root ({base / 'raw' / 'bridge'})"}
     (base / "file").write_text("x")
     assert "output exists and is not a folder" in _errors(base, {**_spec(base), "output": "file"})[("output",)]
-    gcs = _errors(base, {**_spec(base), "output": "gs://bucket/corpus"})
-    assert "a bucket output must be s3://" in gcs[("output",)]
+    gcs = _errors(base, {**_spec(base), "output": "gs://bucket/corpus"})[("output",)]
+    # why (the commit protocol's conditional put) and what to do (a local or s3:// output, then a copy)
+    assert "a bucket output must be s3://" in gcs and "conditional put (If-None-Match)" in gcs
+    assert "write to a local folder or an s3:// bucket and copy" in gcs
     assert ("sources",) in _errors(base, {**_spec(base), "sources": []})
 
 
@@ -94,3 +96,14 @@ def test_a_file_url_root_is_the_folder(base: Path) -> None:
     url = f"file://{base / 'raw' / 'bridge'}"
     spec = JobSpec.model_validate(_spec(base, source={"root": url}), context={BASE_DIR: base})
     assert spec.sources[0].root == base / "raw" / "bridge" and spec.sources[0].storage is None
+
+
+def test_an_hf_root_without_the_hub_is_an_error_at_the_root(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # no Hub can be served here; offline, the root's check names the root and why (adapters/storage/urls.preflight)
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    errors = _errors(base, _spec(base, source={"root": "hf://datasets/lerobot/pusht"}))
+    assert list(errors) == [("sources", 0, "root")]
+    assert errors[("sources", 0, "root")].startswith("hf://datasets/lerobot/pusht: ")
+    assert "offline mode is enabled" in errors[("sources", 0, "root")]
