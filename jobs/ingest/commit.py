@@ -130,6 +130,7 @@ class Committer:
     outstanding: dict[Any, _Sent] = field(default_factory=dict)  # call -> its raw episode
 
     def accept(self, item: WorkItem, result: EpisodeResult) -> None:
+        self.tallies.setdefault(item.source.name, SourceTally()).encoder_retries += result.retried
         if isinstance(result, Rejected):
             self._reject(item, result)
             return

@@ -11,6 +11,7 @@ class SourceTally:
     written: int = 0
     quarantined: int = 0
     frames: int = 0
+    encoder_retries: int = 0  # episode writes done once more after an encoder fault (ingest.lerobot.encoder_faults)
 
 
 @dataclass
@@ -31,6 +32,9 @@ class IngestReport:
             rate = t.frames / self.seconds if self.seconds else 0.0
             rows.append(f"{name:16s} {t.written:8d} {t.quarantined:11d} {t.frames / 36000:8.3f} {rate:9.0f}")
         rows.append(f"{len(self.tallies)} sources, {self.skipped} raw episodes already done, {self.seconds:.1f} s")
+        retries = sum(t.encoder_retries for t in self.tallies.values())
+        if retries:
+            rows.append(f"{retries} episode writes done once more after an encoder fault")
         if self.nodes > 1:
             rows.append(f"{self.nodes} Ray nodes, each saw the output folder {self.output} (shared filesystem check)")
         return "\n".join(rows)

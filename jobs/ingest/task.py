@@ -88,6 +88,7 @@ class Staged:
     uid: str
     episodes: tuple[StagedOutput, ...]
     parts: tuple[Rejected, ...] = ()  # parts of the raw episode quarantined while these were kept
+    retried: int = 0  # writes done once more after an encoder fault (`ingest.lerobot.encoder_faults`)
 
     @property
     def frames(self) -> int:
@@ -105,6 +106,7 @@ class Rejected:
     file: str | None = None
     field: str | None = None
     part: str = ""  # the tag of the raw episode's part it names (`#keep1`), "" for the whole raw episode
+    retried: int = 0  # writes done once more after an encoder fault before this rejection
 
 
 EpisodeResult = Staged | Rejected

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from dataclasses import replace
+from functools import partial
 
 from adapters import get_adapter
 from adapters.base import AdapterError
@@ -16,6 +18,7 @@ from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.span import QUARANTINED_PARTS
 from ingest.canonical.store import dataset_features, stage_canonical
+from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.errors import EpisodeError
 from ingest.lerobot.staging import StagedEpisode
 from jobs.ingest.task import EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
@@ -38,6 +41,7 @@ def _process(task: EpisodeTask) -> EpisodeResult:
     source, settings, spec = task.source, task.settings, task.settings.canonicalize
     stage: Stage = "read"
     staged: list[StagedEpisode] = []
+    retried: list[str] = []  # encoder faults written over once more (ingest.lerobot.encoder_faults)
     try:
         raw = get_adapter(source.adapter, source.options).read(task.ref)
         if source.tier is not None:
@@ -52,14 +56,16 @@ def _process(task: EpisodeTask) -> EpisodeResult:
         with watchdog(limit, settings.output, task.uid) if settings.deadline.enabled else contextlib.nullcontext():
             for ep in result.episodes:
                 dataset = dataset_dir(source.name, ep.subset)
-                st = stage_canonical(settings.output / dataset, ep, settings.codec, spec.fps)
+                # an encoder fault is written over once, under the same deadline (its rates are ~25x slack)
+                write = partial(stage_canonical, settings.output / dataset, ep, settings.codec, spec.fps)
+                st = write_retrying_encoder_faults(write, ep.uid, retried)
                 staged.append(st)
                 out.append(StagedOutput(dataset, st, ep.embodiment, dataset_features(ep)))
-        return Staged(task.uid, tuple(out), quarantined_parts(task.uid, result.episodes))
+        return Staged(task.uid, tuple(out), quarantined_parts(task.uid, result.episodes), retried=len(retried))
     except Exception as e:  # bad input of any kind is this episode's problem only
         for st in staged:
             shutil.rmtree(st.stage_dir, ignore_errors=True)
-        return rejected_by(task.uid, stage, e)
+        return replace(rejected_by(task.uid, stage, e), retried=len(retried))
 
 
 def quarantined_parts(uid: str, episodes: list[CanonicalEpisode]) -> tuple[Rejected, ...]:
