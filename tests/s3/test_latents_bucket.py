@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from adapters.storage.urls import filesystem
@@ -24,7 +25,7 @@ from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from jobs.cli import main
 from jobs.runtime.bucket_output import LEASE_TTL_ENV
-from jobs.stages.latents import LatentsUsageError, run_latents
+from jobs.stages.latents import LatentsUsageError, decode_episode, expected_meta, plan, run_latents
 from jobs.stages.text_embed import TextEmbedJob, run_text_embed
 from tests.fixtures.dinov3 import write_tiny_dinov3
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
@@ -38,8 +39,6 @@ DATASETS = {"datasets/demo/a": [9, 12, 7], "datasets/other/b": [5, 6]}
 FILES = 2 * sum(map(len, DATASETS.values()))  # every episode's two cameras
 LATENTS_SQL = "SELECT dataset, episode_index, latents_ready FROM episodes ORDER BY ALL"
 TTL_S = 3.0
-
-pytestmark = pytest.mark.shared_ray  # the in-process runs share one Ray (tests/ray_scope.py)
 
 
 @pytest.fixture(autouse=True)
@@ -86,6 +85,7 @@ def uncommitted(s3: S3Server, url: str) -> list[str]:
     return keys
 
 
+@pytest.mark.shared_ray  # the in-process runs share one Ray (tests/ray_scope.py)
 def test_latents_on_a_bucket_are_the_local_run_s_files(
     s3: S3Server,
     local: Path,
@@ -132,11 +132,37 @@ def test_a_running_job_refuses_the_stage_before_any_work(
     assert uncommitted(s3, url) == [] and not [k for k in objects(url, s3) if "/latents/" in k]
 
 
+def test_a_decode_task_reads_a_video_in_the_bucket_by_ranges(
+    s3: S3Server, model_dir: Path, prefix: str, tmp_path: Path
+) -> None:
+    """What a decode task does with each video of the bucket corpus: the frames of the local file, decoded by PyAV
+    from ranged reads of the object (no copy); bytes fetched per byte used measured."""
+    local = tmp_path / "local"
+    for rel, lengths in DATASETS.items():
+        write_dataset(local / rel, lengths)
+    url = f"s3://out/{prefix}/corpus"
+    bucket_corpus_at(s3, url, tmp_path / "ingest")
+    job = latents_job(local, model_dir)
+    rows = plan(job, expected_meta(job)).rows
+    assert len(rows) == FILES
+    fetched = used = size = 0
+    for row in rows:
+        want = decode_episode(row, rate_hz=job.rate_hz, preprocess=job.preprocess.model_dump())
+        remote = {**row, "video": f"{url}/{Path(row['video']).relative_to(local).as_posix()}"}
+        got = decode_episode(remote, rate_hz=job.rate_hz, preprocess=job.preprocess.model_dump(), storage=s3.options())
+        assert got["error"] == "" and np.array_equal(got["frames"], want["frames"]), got["error"]
+        assert (want["fetched"], want["used"]) == (0, 0)  # a local file: nothing fetched
+        fetched, used, size = fetched + got["fetched"], used + got["used"], size + Path(row["video"]).stat().st_size
+    print(f"\n{FILES} videos, {size} bytes: {fetched} fetched, {used} used ({fetched / used:.3f} fetched per used)")
+    assert used > 0 and fetched <= size  # each object read at most once, never past its end
+
+
 # each point costs a child with its own Ray (20-40 s here) and a rerun: one in `make test`, the rest with --runslow
 KILLS = ["record"]
 SLOW_KILLS = ["local", "object", "end"]
 
 
+@pytest.mark.shared_ray
 @pytest.mark.parametrize("kill", [*KILLS, *(pytest.param(k, marks=pytest.mark.slow) for k in SLOW_KILLS)])
 def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
     s3: S3Server, local: Path, model_dir: Path, prefix: str, kill: str, tmp_path: Path
@@ -177,6 +203,7 @@ def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
     assert run_query(url, LATENTS_SQL, s3.options()) == run_query(local, LATENTS_SQL)
 
 
+@pytest.mark.shared_ray
 def test_text_embeddings_on_a_bucket_are_the_local_run_s_files(
     s3: S3Server, prefix: str, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
