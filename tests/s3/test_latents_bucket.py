@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.storage.location import metering
 from adapters.storage.urls import filesystem
+from ingest.lerobot.video_read import decode_frames
 from ingest.storage.bucket_output import BucketOutput
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.objects import list_keys, list_modified
@@ -25,8 +27,10 @@ from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from jobs.cli import main
 from jobs.runtime.bucket_output import LEASE_TTL_ENV
+from jobs.runtime.bucket_stage import bucket_corpus, open_episode_file
 from jobs.stages.latents import LatentsUsageError, decode_episode, expected_meta, plan, run_latents
 from jobs.stages.text_embed import TextEmbedJob, run_text_embed
+from schemas.lerobot import load_info
 from tests.fixtures.dinov3 import write_tiny_dinov3
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
 from tests.s3.latents_child import latents_job
@@ -35,6 +39,7 @@ from tests.s3.test_bucket_stage import files, objects
 from tests.s3.test_catalog import write_dataset
 
 REPO = Path(__file__).resolve().parents[2]
+CAMERAS = ["observation.images.head", "observation.images.wrist_right"]
 DATASETS = {"datasets/demo/a": [9, 12, 7], "datasets/other/b": [5, 6]}
 FILES = 2 * sum(map(len, DATASETS.values()))  # every episode's two cameras
 LATENTS_SQL = "SELECT dataset, episode_index, latents_ready FROM episodes ORDER BY ALL"
@@ -155,6 +160,28 @@ def test_a_decode_task_reads_a_video_in_the_bucket_by_ranges(
         fetched, used, size = fetched + got["fetched"], used + got["used"], size + Path(row["video"]).stat().st_size
     print(f"\n{FILES} videos, {size} bytes: {fetched} fetched, {used} used ({fetched / used:.3f} fetched per used)")
     assert used > 0 and fetched <= size  # each object read at most once, never past its end
+
+
+def test_any_stage_opens_an_episode_video_of_the_bucket_where_it_lies(
+    s3: S3Server, prefix: str, tmp_path: Path
+) -> None:
+    """`open_episode_file` (for the VLM captions' frames too): in a bucket's scratch corpus the object read by ranges,
+    in a local corpus the path; the frames are the local file's."""
+    local = tmp_path / "local"
+    write_dataset(local / "datasets/demo/a", [9])
+    url = f"s3://out/{prefix}/corpus"
+    bucket_corpus_at(s3, url, tmp_path / "ingest")
+    video = "datasets/demo/a/" + load_info(local / "datasets/demo/a/meta/info.json").video_file(0, CAMERAS[0])
+    want = [rgb for _, rgb in decode_frames(local / video, [0, 4, 8])]
+    with open_episode_file(local, local / video) as src:
+        assert src == str(local / video)
+    with bucket_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch") as root:
+        assert not (root / video).exists()  # the scratch holds no episode file
+        with metering() as meter, open_episode_file(root, root / video) as src:
+            assert getattr(src, "name", None) == f"{url}/{video}"
+            got = [rgb for _, rgb in decode_frames(src, [0, 4, 8])]
+    assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+    assert meter.fetched == (local / video).stat().st_size
 
 
 # each point costs a child with its own Ray (20-40 s here) and a rerun: one in `make test`, the rest with --runslow

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
@@ -48,8 +49,11 @@ def sample_frame_indices(length: int, count: int) -> list[int]:
     return sorted({min(length - 1, int((i + 0.5) * length / count)) for i in range(count)})
 
 
-def episode_vision_input(video: Path | None, length: int, count: int, cfg: QwenImageConfig) -> VisionInput:
-    """Decode `count` frames of an episode's mp4 (PyAV) and preprocess them; no video -> no frames."""
+def episode_vision_input(
+    video: Path | str | IO[bytes] | None, length: int, count: int, cfg: QwenImageConfig
+) -> VisionInput:
+    """Decode `count` frames of an episode's mp4 (PyAV) and preprocess them; no video -> no frames. In a bucket the
+    video is a file object read by ranges (`adapters.storage.location.readable`)."""
     if video is None or count <= 0:
         return VisionInput.empty(cfg)
     frames = [rgb for _, rgb in decode_frames(video, sample_frame_indices(length, count))]
