@@ -169,6 +169,7 @@ class VideoEncoder:
             raise
         self.frames = 0
         self.hung = False
+        self._last_dts: int | None = None
 
     def encode(self, rgb: np.ndarray) -> None:
         self.encode_frame(to_video_frame(rgb))
@@ -177,11 +178,25 @@ class VideoEncoder:
         frame.pts = self.frames
         self.frames += 1
         for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+            self._mux(packet)
 
     def _drain(self) -> None:
         for packet in self._stream.encode(None):
+            self._mux(packet)
+
+    def _mux(self, packet: av.Packet) -> None:
+        try:
             self._container.mux(packet)
+        except Exception as e:
+            import av
+
+            if not isinstance(e, av.error.FFmpegError):
+                raise
+            # The muxer's EINVAL names no packet (mux.c refuses a dts that does not increase and a pts below its dts):
+            # say which packet, so that a rare refusal of the encoder's output tells which check it failed.
+            where = f"packet pts {packet.pts} dts {packet.dts} of {packet.size} bytes after dts {self._last_dts}"
+            raise type(e)(e.errno, f"{e.strerror} ({where})", e.filename) from e
+        self._last_dts = packet.dts
 
     def _discard(self) -> None:
         for _ in self._stream.encode(None):  # end of stream, else SVT-AV1 complains on teardown

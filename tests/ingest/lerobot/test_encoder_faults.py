@@ -35,18 +35,20 @@ def _refusing(enc: VideoEncoder, faults: int) -> VideoEncoder:
         return left[0] >= 0
 
     enc._container = RefusingMuxer(enc._container, fault)  # type: ignore[assignment]
-    enc._container.flushing = True  # type: ignore[union-attr]
+    enc._container.flushing = True  # type: ignore[union-attr]  # from now on: called before the flush
     return enc
 
 
 def test_a_muxer_refusal_in_our_encoder_is_a_fault(tmp_path: Path) -> None:
-    enc = _refusing(VideoEncoder(tmp_path / "a.mp4", W, H, 10, VideoCodec()), 1)
+    enc = VideoEncoder(tmp_path / "a.mp4", W, H, 10, VideoCodec())
+    for f in _frames(12):
+        enc.encode(f)
     with pytest.raises(av.error.ArgumentError) as info:
-        for f in _frames(12):
-            enc.encode(f)
-        enc.close()
+        _refusing(enc, 1).close()  # the muxer refuses the flush's first packet
     assert info.value.errno == 22
     assert encoder_fault(info.value) is info.value
+    # the refused packet is named (12 small frames: SVT-AV1 holds them all back to the flush, so the first is pts 0)
+    assert "(packet pts 0 dts 0 of " in str(info.value) and "bytes after dts None)" in str(info.value), info.value
 
 
 def test_the_episode_writers_wrapping_keeps_the_fault(tmp_path: Path) -> None:
@@ -94,10 +96,10 @@ def _writer(tmp_path: Path, faults: int) -> tuple[list[int], object]:
 
     def write() -> int:
         calls.append(1)
-        enc = _refusing(VideoEncoder(tmp_path / f"w{len(calls)}.mp4", W, H, 10, VideoCodec()), faults - len(calls) + 1)
+        enc = VideoEncoder(tmp_path / f"w{len(calls)}.mp4", W, H, 10, VideoCodec())
         for f in _frames(12):
             enc.encode(f)
-        enc.close()
+        _refusing(enc, faults - len(calls) + 1).close()
         return (tmp_path / f"w{len(calls)}.mp4").stat().st_size
 
     return calls, write
