@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +40,10 @@ from schemas.storage import MAX_PART_BYTES, MIN_PART_BYTES, StorageOptions
 MAX_PARTS = 10_000  # S3: part numbers 1 to 10,000 (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html)
 CONCURRENCY = 4  # parts in flight per object: memory holds this many parts, plus the one being read
 HASH_BLOCK = 8 << 20  # reading an object back to compare it
+# parts one process holds at once, whatever number of objects it puts at once (a committer puts an episode's files
+# together): each part is held about twice (the bytes read, the request's copy; benchmarks/multipart.py)
+PROCESS_PARTS = 8
+_SLOTS = threading.BoundedSemaphore(PROCESS_PARTS)
 
 
 @dataclass(frozen=True)
@@ -120,25 +125,39 @@ def _claimed(fs: fsspec.AbstractFileSystem, claim: str, digest: dict[str, Any]) 
 def _send_parts(
     fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, path: Path, plan: PartPlan
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Upload the file's parts, at most `plan.concurrency` in flight; returns the completion's part list and the
-    file's digest (hashed in order as it is read)."""
+    """Upload the file's parts, at most `plan.concurrency` in flight (and `PROCESS_PARTS` in this process); returns the
+    completion's part list and the file's digest (hashed in order as it is read)."""
     sha = hashlib.sha256()
     size = path.stat().st_size
     done: list[dict[str, Any]] = []
     with open(path, "rb") as f, ThreadPoolExecutor(plan.concurrency, thread_name_prefix="eidata-part") as pool:
         pending: deque[Future[dict[str, Any]]] = deque()
         for number, (offset, length) in enumerate(plan.parts(size), start=1):
-            body = f.read(length)
-            if len(body) != length:
-                raise OSError(f"{path}: {len(body)} bytes at offset {offset}, {length} expected (changed while put)")
-            sha.update(body)
-            pending.append(pool.submit(_send_part, fs, bucket, name, upload, number, body))
+            _SLOTS.acquire()  # released once the part is sent: a process holds at most PROCESS_PARTS parts
+            try:
+                body = f.read(length)
+                if len(body) != length:
+                    raise OSError(f"{path}: {len(body)} bytes at {offset}, {length} expected (changed while put)")
+                sha.update(body)
+                pending.append(pool.submit(_send_slotted_part, fs, bucket, name, upload, number, body))
+            except BaseException:
+                _SLOTS.release()
+                raise
             while len(pending) >= plan.concurrency:
                 done.append(pending.popleft().result())
         done += [p.result() for p in pending]
         if f.read(1):
             raise OSError(f"{path}: grew past {size} bytes while it was put")
     return done, {"size": size, "sha256": sha.hexdigest()}
+
+
+def _send_slotted_part(
+    fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, number: int, body: bytes
+) -> dict[str, Any]:
+    try:
+        return _send_part(fs, bucket, name, upload, number, body)
+    finally:
+        _SLOTS.release()
 
 
 def _send_part(

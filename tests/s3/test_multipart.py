@@ -182,3 +182,34 @@ def test_sigkill_in_a_multipart_put_then_rerun_is_byte_identical(
     run_job(s3, url, tmp_path / "fresh", "--wait", str(4 * TTL))  # another machine, once the dead lease is stale
     assert snapshot(s3, f"out/{prefix}/{DATASET}/") == reference
     assert incomplete_uploads(fs, out) == []
+
+
+def test_parts_held_by_a_process_are_bounded(s3: S3Server, prefix: str, tmp_path: Path) -> None:
+    """Objects put at once (a committer puts an episode's files together) share the process's part slots: with two
+    slots, at most two parts are read and in flight at any time, and every object is whole."""
+    fs, _ = filesystem("s3://", s3.options())
+    plan, paths = PartPlan(threshold=PART, part_size=PART), [tmp_path / f"cam{i}.mp4" for i in range(3)]
+    files = [random_file(p, 2 * PART + 1, p.name) for p in paths]  # three parts each
+    lock, now, most, real_send = threading.Lock(), [0], [0], multipart._send_part
+
+    def send_counted(*args):  # type: ignore[no-untyped-def]
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        try:
+            return real_send(*args)
+        finally:
+            with lock:
+                now[0] -= 1
+
+    multipart._send_part, slots = send_counted, multipart._SLOTS  # type: ignore[assignment]
+    multipart._SLOTS = threading.BoundedSemaphore(2)
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            keys = [f"out/{prefix}/{p.name}" for p in paths]
+            claims = [f"out/{prefix}/claims/{p.name}" for p in paths]
+            won = list(pool.map(lambda k, p, c: put_file_if_absent(fs, k, p, plan, claim=c)[0], keys, paths, claims))
+    finally:
+        multipart._send_part, multipart._SLOTS = real_send, slots  # type: ignore[assignment]
+    assert won == [True] * 3 and most[0] == 2  # the bound held, and was reached
+    assert [fs.cat_file(k) for k in keys] == files
