@@ -58,6 +58,9 @@ class StorageOptions(BaseModel):
     multipart_part_size: int = Field(
         64 << 20, ge=MIN_PART_BYTES, le=MAX_PART_BYTES, description="bytes per part of a multipart upload"
     )
+    multipart_concurrency: int = Field(
+        4, ge=1, le=16, description="parts of one object in flight at once, each held in memory"
+    )
 
     @field_serializer("secret_access_key")
     def _never_dump_secret(self, v: SecretStr | None) -> str | None:

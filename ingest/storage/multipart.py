@@ -38,7 +38,6 @@ from ingest.storage.objects import RETRY_CODES, TAKEN_CODES, error_code, is_s3, 
 from schemas.storage import MAX_PART_BYTES, MIN_PART_BYTES, StorageOptions
 
 MAX_PARTS = 10_000  # S3: part numbers 1 to 10,000 (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html)
-CONCURRENCY = 4  # parts in flight per object: memory holds this many parts, plus the one being read
 HASH_BLOCK = 8 << 20  # reading an object back to compare it
 # parts one process holds at once, whatever number of objects it puts at once (a committer puts an episode's files
 # together): each part is held about twice (the bytes read, the request's copy; benchmarks/multipart.py)
@@ -49,11 +48,11 @@ _SLOTS = threading.BoundedSemaphore(PROCESS_PARTS)
 @dataclass(frozen=True)
 class PartPlan:
     """When and how an object is put in parts. `threshold`: larger objects go in parts; `part_size`: bytes a part
-    (raised where an object would need more than 10,000 parts)."""
+    (raised where an object would need more than 10,000 parts); `concurrency`: its parts in flight at once."""
 
     threshold: int
     part_size: int
-    concurrency: int = CONCURRENCY
+    concurrency: int = 4
 
     def __post_init__(self) -> None:
         if not MIN_PART_BYTES <= self.part_size <= MAX_PART_BYTES:
@@ -66,7 +65,9 @@ class PartPlan:
     @classmethod
     def of(cls, options: StorageOptions | None) -> PartPlan:
         o = options or StorageOptions()
-        return cls(threshold=o.multipart_threshold, part_size=o.multipart_part_size)
+        return cls(
+            threshold=o.multipart_threshold, part_size=o.multipart_part_size, concurrency=o.multipart_concurrency
+        )
 
     def in_parts(self, size: int) -> bool:
         return size > self.threshold

@@ -52,6 +52,7 @@ def test_unknown_options_are_refused_by_name() -> None:
         ("multipart_part_size", (5 << 20) - 1),  # S3's smallest part is 5 MiB
         ("multipart_part_size", (5 << 30) + 1),  # and its largest 5 GiB
         ("multipart_threshold", (5 << 30) + 1),  # one PUT carries at most 5 GiB
+        ("multipart_concurrency", 0),
     ],
 )
 def test_multipart_sizes_s3_refuses_are_refused_by_field(field: str, value: int) -> None:

@@ -45,8 +45,10 @@ def test_the_threshold_decides() -> None:
     plan = PartPlan.of(None)
     assert (plan.threshold, plan.part_size) == (128 * MIB, 64 * MIB)  # StorageOptions' defaults
     assert not plan.in_parts(128 * MIB) and plan.in_parts(128 * MIB + 1)
-    plan = PartPlan.of(StorageOptions(multipart_threshold=8 * MIB, multipart_part_size=5 * MIB))
-    assert (plan.threshold, plan.part_size) == (8 * MIB, 5 * MIB)
+    plan = PartPlan.of(
+        StorageOptions(multipart_threshold=8 * MIB, multipart_part_size=5 * MIB, multipart_concurrency=1)
+    )
+    assert (plan.threshold, plan.part_size, plan.concurrency) == (8 * MIB, 5 * MIB, 1)
 
 
 def test_a_part_size_s3_refuses_is_refused() -> None:
