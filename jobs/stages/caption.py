@@ -16,9 +16,11 @@ only, no Ray). Resumable: episodes captioned by the same model and kind are skip
 rule run never replaces a VLM caption. `--text-embeddings` then runs `eidata text-embed` with the same model.
 
 ROOT may be a corpus in a bucket (`s3://bucket/corpus`, DESIGN.md 3.2; the credential the standard way: AWS_*
-variables, AWS config files): the rules caption the scratch corpus standing for it under the output's lease
-(`jobs.runtime.bucket_stage.bucket_corpus`), and its meta edits reach the bucket as one commit record per dataset.
-VLM captions are refused there before any work: the scratch holds the meta but no episode file to decode.
+variables, AWS config files): the stage runs on the scratch corpus standing for it under the output's lease
+(`jobs.runtime.bucket_stage.bucket_corpus`), and its meta edits reach the bucket as one commit record per dataset when
+the run ends. The scratch holds the meta but no episode file: the VLM's decode tasks read each episode's mp4 from the
+bucket by ranged reads (`open_episode_file`), never copying it whole. `--text-embeddings` there is text-embed on the
+same scratch, which publishes its files batch by batch (`ScratchCorpus.publish`).
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from adapters.storage.location import options_for
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from jobs.catalog.rows import CatalogError
+from jobs.runtime.bucket_stage import ScratchCorpus, open_episode_file
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.ray_pool import PoolError, cluster_resources, place_actors
@@ -58,7 +62,7 @@ from jobs.runtime.stage import (
 )
 from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
 from schemas.corpus import find_datasets
-from schemas.storage import is_remote, protocol_of
+from schemas.storage import StorageOptions, is_remote, protocol_of
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +71,6 @@ NO_MODEL = (
     "text only). For VLM captions pass --model DIR, a local Qwen3-VL folder (config.json, weights, tokenizer, "
     "preprocessor_config.json as save_pretrained writes them); nothing is downloaded."
 )
-
-
-def bucket_refusal(url: str) -> str:
-    """Why VLM captions cannot run on the corpus at `url`: the stage's code runs on a scratch corpus standing for the
-    bucket (`jobs.runtime.bucket_stage`), which holds the datasets' meta but no episode file, and the VLM decodes
-    each episode's video."""
-    return (
-        f"{url}: VLM captions (--model) do not run on a corpus in a bucket yet: the VLM decodes frames of each "
-        "episode's video, and a stage on a bucket works on a local scratch copy of the datasets' meta, without "
-        "the episode files (jobs/runtime/bucket_stage.py). Caption it without --model (rule captions), or run "
-        "the VLM on a local copy of the corpus"
-    )
 
 
 def _root(value: Any) -> Any:
@@ -93,7 +85,7 @@ def _root(value: Any) -> Any:
 CaptionRoot = Annotated[
     Path | str,
     BeforeValidator(_root),
-    Field(description="corpus folder (holding datasets/), or its bucket URL (s3://bucket/corpus: rule captions)"),
+    Field(description="corpus folder (holding datasets/), or its bucket URL (s3://bucket/corpus)"),
 ]
 
 
@@ -123,8 +115,6 @@ class CaptionJob(BaseModel):
     def _embeddings_need_a_model(self) -> CaptionJob:
         if self.text_embeddings and self.model is None:
             raise ValueError("text_embeddings needs a model (the VLM whose hidden states embed the tasks)")
-        if isinstance(self.root, str) and self.model is not None:
-            raise ValueError(bucket_refusal(self.root))
         return self
 
 
@@ -199,18 +189,26 @@ def rule_caption(w: CaptionWork, fallback_from: str | None = None) -> NewCaption
 
 
 # -- Ray stages -----------------------------------------------------------------------------------------------------
-def decode_for_caption(row: dict[str, Any], *, frames: int, image: dict[str, Any]) -> dict[str, Any]:
-    """CPU stage: the episode's frames as the VLM's pixel inputs (none without video); errors travel as text."""
+def decode_for_caption(
+    row: dict[str, Any], *, frames: int, image: dict[str, Any], corpus: str, storage: StorageOptions | None = None
+) -> dict[str, Any]:
+    """CPU stage: the episode's frames as the VLM's pixel inputs (none without video); errors travel as text. The
+    video of a bucket's scratch `corpus` is read from the bucket by ranges (`open_episode_file`; `storage`: the
+    job's options, else the AWS environment)."""
     from ingest.encoders.qwen_vl.image import QwenImageConfig
     from ingest.encoders.qwen_vl.model import episode_vision_input
 
     cfg = QwenImageConfig.model_validate(image)
     try:
-        video = Path(row["video"]) if row.get("video") else None
-        vision = episode_vision_input(video, int(row["length"]), frames, cfg)
+        if row.get("video"):
+            with open_episode_file(Path(corpus), Path(row["video"]), storage) as video:
+                vision = episode_vision_input(video, int(row["length"]), frames, cfg)
+        else:
+            vision = episode_vision_input(None, int(row["length"]), frames, cfg)
         error = ""
-    except Exception as e:  # an unreadable video costs this episode only
-        vision, error = episode_vision_input(None, 0, 0, cfg), f"{row['video']}: {type(e).__name__}: {e}"
+    except Exception as e:  # an unreadable video costs this episode only; named where it was read
+        where = ScratchCorpus(Path(corpus), "caption").source(Path(row["video"]))
+        vision, error = episode_vision_input(None, 0, 0, cfg), f"{where}: {type(e).__name__}: {e}"
     return {**row, "pixel_values": vision.pixel_values, "grid_thw": vision.grid_thw, "error": error}
 
 
@@ -275,10 +273,12 @@ def _vlm_stream(job: CaptionJob, work: list[CaptionWork], resources: dict[str, f
         placement.actors,
         job.batch_size,
     )
+    url = ScratchCorpus(Path(job.root), "caption").url  # a bucket's scratch: options as `bucket_corpus` registered
+    where = {"corpus": str(job.root), "storage": options_for(url) if url else None}
     ds = (
         # the VLM is told the original text after the rules cleaned it (no "#C C", no "unspecified")
         ray.data.from_items([{**w.as_row(), "hint": normalize_instruction(w.original)} for w in work])
-        .map(decode_for_caption, num_cpus=1, fn_kwargs={"frames": job.frames, "image": cfg.model_dump()})
+        .map(decode_for_caption, num_cpus=1, fn_kwargs={"frames": job.frames, "image": cfg.model_dump(), **where})
         .map_batches(
             CaptionActor,
             batch_size=job.batch_size,
@@ -299,10 +299,18 @@ def _vlm_stream(job: CaptionJob, work: list[CaptionWork], resources: dict[str, f
 
 
 # -- driver ---------------------------------------------------------------------------------------------------------
-def run_caption(job: CaptionJob, *, address: str | None = None, progress: bool | None = None) -> CaptionReport:
-    """Plan, caption (VLM on Ray, or rules), write per dataset, refresh the catalog; optionally embed the tasks."""
+def run_caption(
+    job: CaptionJob,
+    *,
+    address: str | None = None,
+    progress: bool | None = None,
+    storage: StorageOptions | None = None,
+) -> CaptionReport:
+    """Plan, caption (VLM on Ray, or rules), write per dataset, refresh the catalog; optionally embed the tasks. A
+    corpus in a bucket (`job.root` a URL; `storage`: its options, else those registered for it, else the AWS
+    environment) runs on its scratch corpus under the output's lease."""
     if isinstance(job.root, str):
-        return _caption_bucket(job, job.root, progress)
+        return _caption_bucket(job, job.root, address, progress, storage)
     t0 = time.perf_counter()
     if not (job.root / "datasets").is_dir():
         raise PoolError(f"{job.root}: no datasets/ folder; not a corpus")
@@ -350,16 +358,17 @@ def run_caption(job: CaptionJob, *, address: str | None = None, progress: bool |
     return report
 
 
-def _caption_bucket(job: CaptionJob, url: str, progress: bool | None) -> CaptionReport:
-    """Rule captions of the corpus at `url`: the local run on the scratch corpus standing for it, under the output's
-    lease (a running ingest or stage refuses it), its meta edits and catalog then published (`bucket_corpus`). The
-    options registered for the URL, else the AWS environment and config files, reach the store."""
-    from adapters.storage.location import options_for
+def _caption_bucket(
+    job: CaptionJob, url: str, address: str | None, progress: bool | None, storage: StorageOptions | None
+) -> CaptionReport:
+    """Captions of the corpus at `url`: the local run on the scratch corpus standing for it, under the output's
+    lease (a running ingest or stage refuses it); the VLM's frames read from the bucket, text embeddings published by
+    batch, the meta edits and catalog published when it ends (`bucket_corpus`)."""
     from jobs.runtime.bucket_stage import bucket_corpus
 
     t0 = time.perf_counter()
-    with bucket_corpus(url, options_for(url), "caption") as scratch:
-        report = run_caption(job.model_copy(update={"root": scratch}), progress=progress)
+    with bucket_corpus(url, storage or options_for(url), "caption") as scratch:
+        report = run_caption(job.model_copy(update={"root": scratch}), address=address, progress=progress)
     report.root, report.seconds = url, time.perf_counter() - t0
     return report
 
@@ -422,8 +431,6 @@ def build_job(args: argparse.Namespace) -> CaptionJob:
         if values["text_embeddings"]:
             raise Usage("eidata caption: --text-embeddings needs --model (the VLM whose hidden states embed the tasks)")
         print(NO_MODEL, file=sys.stderr)
-    elif bucket:
-        raise Usage(f"eidata caption: {bucket_refusal(str(args.root))}")
     elif not (Path(model) / "config.json").is_file():
         raise Usage(f"eidata caption: {model}: not a model folder (no config.json)")
     if bucket:

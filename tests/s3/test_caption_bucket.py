@@ -1,11 +1,13 @@
 """`eidata caption s3://bucket/corpus` through the command line's entry point (`jobs.cli.main`) against the real S3
 server, the credential from the AWS_* variables as a user's shell holds it: the rule captions reach the bucket as the
-same command's files on the local twin of the corpus, byte for byte, with the catalog's rows; a rerun changes no
-object; VLM captions, a wrong credential, a prefix without datasets/ and an output another job holds are refused
-before any work, each naming why."""
+same command's files on the local twin of the corpus, byte for byte, with the catalog's rows; so do the VLM captions
+and text embeddings of a tiny random-weight Qwen3-VL, its frames read from the bucket by ranges; a rerun changes no
+object; a model folder that is not one, a wrong credential, a prefix without datasets/ and an output another job holds
+are refused before any work, each naming why."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from s3fs import S3FileSystem
 from ingest.storage.bucket_output import BucketOutput
 from jobs.catalog.query import run_query
 from jobs.cli import main
+from tests.jobs.stages import test_caption
 from tests.s3 import test_bucket_stage
 from tests.s3.server import S3Server
 from tests.s3.test_bucket_stage import CATALOG_SQL, DATASETS, files, objects
@@ -21,6 +24,7 @@ from tests.s3.test_quarantine_bucket import etags
 
 EPISODES = sum(map(len, DATASETS.values()))
 corpora = test_bucket_stage.corpora  # its corpus, on disk and in the bucket: a fixture of this module by this name
+model = test_caption.model  # the tiny random-weight Qwen3-VL of the local VLM tests
 
 
 @pytest.fixture(autouse=True)
@@ -51,18 +55,46 @@ def test_eidata_caption_of_a_bucket_corpus(
     assert etags(url, s3.options()) == before  # no commit record, no meta, no catalog part, no lease left
 
 
-def test_vlm_captions_on_a_bucket_are_refused_naming_why(
+def _counts(out: str) -> str:
+    """The caption summary's line without its seconds."""
+    return next(x for x in out.splitlines() if x.startswith("caption (")).rsplit(",", 1)[0]
+
+
+@pytest.mark.own_ray  # the workers take the credential from the AWS_* variables, as the command's user's shell holds it
+def test_vlm_captions_and_text_embeddings_of_a_bucket_corpus(
+    s3: S3Server, corpora: tuple[Path, str], model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local, url = corpora
+    args = ["--model", str(model), "--text-embeddings", "--batch", "4", "--num-cpus", "2"]
+    assert main(["caption", str(local), *args]) == 0
+    want = _counts(capsys.readouterr().out)
+    assert main(["caption", url, *args]) == 0
+    assert _counts(capsys.readouterr().out) == want
+    assert ", 0 already done, 0 without any text, 0 failed" in want, want
+    vlm = int(want.split("qwen3vl-tiny): ", 1)[1].split(" by the VLM")[0])
+    assert vlm >= EPISODES // 2, want  # mostly the model's answers on the frames (an empty one falls back to the rules)
+    got = objects(url, s3)
+    for rel in DATASETS:
+        assert got[f"{rel}/meta/episodes.jsonl"] == (local / rel / "meta/episodes.jsonl").read_bytes()
+    assert any("/latents/text/" in k for k in got)
+    assert got == files(local)  # captions, text embeddings, episode files: the local command's bytes
+    assert run_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
+    scratch = Path(os.environ["EIDATA_SCRATCH"])
+    assert not list(scratch.rglob("*.mp4")) and not list(scratch.rglob("*.safetensors"))  # read by ranges; published
+
+    before = etags(url, s3.options())
+    assert main(["caption", url, *args]) == 0
+    assert f"0 by the VLM, 0 by the rules, {EPISODES} already done" in capsys.readouterr().out
+    assert etags(url, s3.options()) == before  # no commit record, no meta, no embedding, no catalog part, no lease
+
+
+def test_a_folder_that_is_not_a_model_is_refused_before_any_work(
     s3: S3Server, corpora: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, url = corpora
     before = etags(url, s3.options())
-    model = tmp_path / "qwen3vl"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    assert main(["caption", url, "--model", str(model)]) == 2
-    err = capsys.readouterr().err
-    assert f"eidata caption: {url}: VLM captions (--model) do not run on a corpus in a bucket" in err, err
-    assert "decodes frames of each episode's video" in err and "without the episode files" in err
+    assert main(["caption", url, "--model", str(tmp_path)]) == 2
+    assert f"eidata caption: {tmp_path}: not a model folder (no config.json)" in capsys.readouterr().err
     assert etags(url, s3.options()) == before  # refused before the lease or any write
 
 

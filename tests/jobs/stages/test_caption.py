@@ -202,17 +202,16 @@ def test_cli_usage_errors(tmp_path: Path, model: Path, capsys: pytest.CaptureFix
     shutil.rmtree(root)
 
 
-def test_a_bucket_root_stays_a_url_and_refuses_the_vlm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A bucket ROOT is kept as its URL (a Path would fold its `//`); VLM captions on it are refused naming why, by
-    the model and by the CLI before any request to the store (the bucket here does not exist)."""
+def test_a_bucket_root_stays_a_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bucket ROOT is kept as its URL (a Path would fold its `//`), with or without a model; a model folder that is
+    not one and --text-embeddings without a model are refused by the CLI before any request to the store (the
+    bucket here does not exist)."""
     assert CaptionJob(root="s3://out/corpus/").root == "s3://out/corpus"
     assert CaptionJob(root=str(tmp_path)).root == tmp_path
-    with pytest.raises(ValidationError, match=r"VLM captions \(--model\) do not run on a corpus in a bucket"):
-        CaptionJob(root="s3://out/corpus", model=tmp_path)
+    assert CaptionJob(root="s3://out/corpus", model=tmp_path, text_embeddings=True).root == "s3://out/corpus"
     with pytest.raises(ValidationError, match="must be s3://"):
         CaptionJob(root="gs://out/corpus")
     assert main(["caption", "s3://no-such-bucket/corpus", "--model", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "s3://no-such-bucket/corpus: VLM captions" in err and "decodes frames of each episode's video" in err
+    assert f"{tmp_path}: not a model folder (no config.json)" in capsys.readouterr().err
     assert main(["caption", "s3://no-such-bucket/corpus", "--text-embeddings"]) == 2
     assert "--text-embeddings needs --model" in capsys.readouterr().err
