@@ -7,7 +7,6 @@ import argparse
 import inspect
 import shutil
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 from jobs.catalog.curate import curate
@@ -16,7 +15,7 @@ from jobs.demo.bucket import bucket_spec
 from jobs.demo.corpus import SOURCES, write_demo_spec, write_raw_corpus
 from jobs.ingest.job import run_ingest
 from jobs.report.page import build_report
-from jobs.runtime.bucket_stage import bucket_corpus, readable_corpus
+from jobs.runtime.bucket_stage import readable_corpus
 from jobs.runtime.options import Arg
 from jobs.spec import load_spec
 from jobs.stages.caption import CaptionJob, run_caption
@@ -64,8 +63,8 @@ def run_pipeline_demo(
     print(
         f"\n2b. eidata caption {corpus}  (no --model: the rule-based normalizer; a Qwen3-VL folder gives VLM captions)"
     )
-    with bucket_corpus(str(corpus), storage, "caption") if bucket else nullcontext(corpus) as root:
-        print(run_caption(CaptionJob(root=root), progress=False).summary())
+    # a bucket's corpus by its URL: the stage runs on its scratch under the output's lease and publishes its edits
+    print(run_caption(CaptionJob(root=str(corpus)), progress=False, storage=storage).summary())
     for title, sql in QUERIES.items():
         print(f"\n3. eidata query {corpus}  -- {title}")
         print(format_table(run_query(corpus, sql, storage), "table"))
