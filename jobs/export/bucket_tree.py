@@ -12,6 +12,12 @@ what the killed run left: a key found taken holds either those same bytes (kept,
 (replaced: under the output's lease nobody else writes there). An older complete tree being replaced first loses its
 completion record, then its `info.json`, so no reader takes the mix of old and new files for a dataset.
 
+A file above the output's multipart threshold (`StorageOptions.multipart_threshold`) goes in parts
+(`ingest.storage.multipart`: S3 takes one PUT of 5 GiB at most, and an mp4 or a checkpoint can be larger), completed
+behind a claim `<tree>/.eidata/claims/<rel>` holding its size and sha256. A key found taken is compared by that claim
+(or read back in blocks, never whole); an older export's object is replaced with its claim deleted first, so the old
+claim never blocks the new bytes. The deletion pass keeps the claims of the tree's files and drops the others.
+
 One job per output: the output's lease (`ingest.storage.lease`), taken after the output's preflight (bucket,
 credential, a store that honours conditional creates) and held until the end.
 """
@@ -19,6 +25,7 @@ credential, a store that honours conditional creates) and held until the end.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -31,12 +38,14 @@ import fsspec
 from adapters.storage.urls import filesystem
 from ingest.storage.bucket_output import default_scratch
 from ingest.storage.lease import Lease
-from ingest.storage.objects import exists, list_keys, put, put_if_absent
+from ingest.storage.multipart import PartPlan, abort_uploads, holds, put_file_if_absent
+from ingest.storage.objects import exists, is_s3, list_keys, put, put_if_absent, split_key
 from ingest.storage.preflight import preflight_output
 from jobs.runtime.bucket_output import LEASE_TTL_ENV, LEASE_TTL_S
 from schemas.storage import StorageOptions
 
 STATE_DIR = ".eidata"  # the lease lives under it; never part of a tree
+CLAIMS = f"{STATE_DIR}/claims"  # under a tree: who may complete a key put in parts (ingest.storage.multipart)
 MARKER = ".eidata-export.json"  # an exported tree's completion record, last (a local --out's too)
 
 
@@ -77,6 +86,7 @@ class BucketTree:
         self.fs, self.path = filesystem(self.url, self.options)
         self.scratch = Path(self.scratch) if self.scratch is not None else default_scratch(self.url)
         self.lease = Lease(self.fs, self.path, job=self.job, ttl_s=float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S))
+        self.parts = PartPlan.of(self.options)
         self._put: dict[str, set[str]] = {}  # tree -> files put this run
 
     def __enter__(self) -> BucketTree:
@@ -106,6 +116,8 @@ class BucketTree:
         """Before a tree is (re)written: delete its `retract` files in order (its completion record, then what makes
         it loadable), so an older complete tree stops being complete before any of its files changes."""
         self._put[tree] = set()
+        if split_key(self.key(tree))[1]:  # a killed run's uploads under the tree (never a whole bucket's): ours to drop
+            abort_uploads(self.fs, self.key(tree))
         for rel in retract:
             key = self.key(f"{tree}/{rel}" if tree else rel)
             if exists(self.fs, key):
@@ -114,20 +126,70 @@ class BucketTree:
     def put_file(self, tree: str, local: Path, *, drop: bool = True) -> None:
         """Put one finished file of `tree` (its local path under `self.local(tree)`) at its final key."""
         rel = Path(local).relative_to(self.local(tree)).as_posix()
-        data = Path(local).read_bytes()
         key = self.key(f"{tree}/{rel}" if tree else rel)
+        if is_s3(self.fs) and self.parts.in_parts(Path(local).stat().st_size):
+            self._put_in_parts(key, self._claim(tree, rel), Path(local))
+        else:
+            self._put_whole(key, self._claim(tree, rel), Path(local).read_bytes())
+        self._put.setdefault(tree, set()).add(rel)
+        if drop:
+            Path(local).unlink()
+
+    def _claim(self, tree: str, rel: str) -> str:
+        return self.key(f"{tree}/{CLAIMS}/{rel}" if tree else f"{CLAIMS}/{rel}")
+
+    def _put_whole(self, key: str, claim: str, data: bytes) -> None:
         if put_if_absent(self.fs, key, data):
             self.stats.put += 1
             self.stats.bytes_put += len(data)
         elif same_object(self.fs, key, data):
             self.stats.kept += 1
         else:
+            if is_s3(self.fs) and exists(self.fs, claim):  # an older export's object put in parts: claim first
+                self.fs.rm_file(claim)
             put(self.fs, key, data)
             self.stats.replaced += 1
             self.stats.bytes_put += len(data)
-        self._put.setdefault(tree, set()).add(rel)
-        if drop:
-            Path(local).unlink()
+
+    def _put_in_parts(self, key: str, claim: str, path: Path) -> None:
+        """A file above the threshold: kept when the key holds its bytes (by its claim, else read back in blocks),
+        else the key and its claim deleted (an older export's: claim first, so a kill between leaves no claim over
+        other bytes) and the file put in parts."""
+        with open(path, "rb") as f:
+            digest = {"size": path.stat().st_size, "sha256": hashlib.file_digest(f, "sha256").hexdigest()}
+        replacing = exists(self.fs, key)
+        if replacing:
+            if self._claims(claim, digest, key) or holds(self.fs, key, digest):
+                self.stats.kept += 1
+                return
+            if exists(self.fs, claim):
+                self.fs.rm_file(claim)
+            self.fs.rm_file(key)
+        elif exists(self.fs, claim) and not self._claims(claim, digest):
+            self.fs.rm_file(claim)  # a stale claim over no object (a kill between deletions): not our digest
+        created, _ = put_file_if_absent(self.fs, key, path, self.parts, claim=claim)
+        if not created and not holds(self.fs, key, digest):  # under the lease nobody else writes here
+            raise OSError(f"{key}: another writer put other bytes here while {path} was put in parts")
+        if replacing:
+            self.stats.replaced += 1
+        elif created:
+            self.stats.put += 1
+        else:
+            self.stats.kept += 1
+        self.stats.bytes_put += digest["size"] if created else 0
+
+    def _claims(self, claim: str, digest: dict, key: str | None = None) -> bool:
+        """Whether the claim exists and records `digest` (and, given `key`, the object has its size)."""
+        try:
+            self.fs.invalidate_cache(claim)
+            if json.loads(self.fs.cat_file(claim)) != digest:
+                return False
+            if key is None:
+                return True
+            self.fs.invalidate_cache(key)
+            return int(self.fs.info(key).get("size", -1)) == digest["size"]
+        except (FileNotFoundError, ValueError):
+            return False
 
     def finish(self, tree: str, last: Sequence[str], *, keep: Sequence[str] = ()) -> None:
         """The tree's end: its files left in the scratch, then the deletion of keys it does not have (but `keep`,
@@ -140,6 +202,10 @@ class BucketTree:
             if p not in tail:
                 self.put_file(tree, p)
         mine = self._put.get(tree, set()) | set(last)
+        claims = self._claim(tree, "").rstrip("/")
+        for key in list_keys(self.fs, claims):  # claims of files the tree no longer has (their keys go below)
+            if key.removeprefix(claims + "/") not in mine:
+                self.fs.rm_file(key)
         for key in list_keys(self.fs, self.key(tree)):
             rel = key.removeprefix(self.key(tree) + "/")
             if rel in mine or rel.split("/", 1)[0] == STATE_DIR or any(_under(rel, k) for k in keep):
