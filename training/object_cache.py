@@ -9,7 +9,9 @@ a new name and a stale copy is never read. Several processes (DataLoader workers
   half-written file; two workers fetching one object both write, one rename wins, the bytes are the same;
 - the bound holds across processes: under an exclusive `flock` a writer reserves its bytes by creating its temp file
   at full size, then evicts the least recently used files (mtime, touched on every hit) until entries plus
-  reservations fit; the fetch itself runs outside the lock;
+  reservations fit; the fetch itself runs outside the lock, the rename into place under it (a rename between another
+  writer's scan of the entries and its scan of the reservations would hide those bytes from both: seen once in the
+  suite, the bound passed by 768 bytes); `used_bytes` reads under it too, so it never sees a file twice;
 - a file evicted while a reader holds it open stays readable (POSIX unlink); a reader that finds its entry gone between
   lookup and open asks again (`Cache.use`);
 - the temp files of a process that died (SIGKILL) are removed by the next writer that takes the lock.
@@ -86,7 +88,8 @@ class Cache:
             finally:
                 os.close(fd)
             final = self.root / name
-            os.replace(tmp, final)
+            with self._locked():
+                os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -110,8 +113,9 @@ class Cache:
         raise CacheFullError(f"{name}: evicted three times before it could be read; the cache bound is too small")
 
     def used_bytes(self) -> int:
-        """Entries plus reservations now on disk (what the bound limits)."""
-        return sum(size for _, size, _ in self._entries()) + self._reserved()
+        """Entries plus reservations now on disk (what the bound limits), one consistent reading."""
+        with self._locked():
+            return sum(size for _, size, _ in self._entries()) + self._reserved()
 
     def fetched_bytes(self) -> int:
         """Bytes every process fetched from the store into this cache since the folder was made (the fetch log)."""
@@ -146,7 +150,7 @@ class Cache:
         return [p for p in (self.root / TMP).iterdir() if p.is_file()]
 
     def _reserved(self) -> int:
-        """Bytes reserved by writers; a temp file renamed into place meanwhile (outside the lock) counts as gone."""
+        """Bytes reserved by writers (read under the lock: a rename into place takes it too)."""
         total = 0
         for p in self._tmp_files():
             try:

@@ -26,3 +26,14 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 def prefix() -> str:
     """A fresh prefix for one test inside the buckets."""
     return f"t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(autouse=True)
+def fresh_s3_filesystems() -> Iterator[None]:
+    """fsspec reuses a filesystem made with the same arguments, and one made from the environment's credential (no
+    key among its arguments) keeps the secret it started with: a test that set a wrong secret in the environment would
+    hand its refused client to the next test that sets the right one."""
+    from s3fs import S3FileSystem
+
+    S3FileSystem.clear_instance_cache()
+    yield
