@@ -12,6 +12,9 @@ from tests.gcs.server import GcsServer
 from tests.store_cases import ingest_local_and_from_url
 
 
+# slow: ~30 s; make test keeps every source read from gs:// (test_sources.py) and the ingest from s3:// roots
+# (tests/s3/test_quarantine_bucket.py)
+@pytest.mark.slow
 @pytest.mark.shared_ray  # tests/ray_scope.py: the storage options reach the workers inside the pickled spec
 def test_demo_ingest_from_gcs_writes_the_local_run_s_files(gcs: GcsServer, prefix: str, tmp_path: Path) -> None:
     ingest_local_and_from_url(tmp_path, f"gs://raw/{prefix}", {"endpoint_url": gcs.endpoint, "anon": True})

@@ -60,6 +60,9 @@ def _counts(out: str) -> str:
     return next(x for x in out.splitlines() if x.startswith("caption (")).rsplit(",", 1)[0]
 
 
+# slow: ~60 s with its own Ray; make test keeps the rule captions on a bucket (the same meta publish) and latents'
+# ranged decode
+@pytest.mark.slow
 @pytest.mark.own_ray  # the workers take the credential from the AWS_* variables, as the command's user's shell holds it
 def test_vlm_captions_and_text_embeddings_of_a_bucket_corpus(
     s3: S3Server, corpora: tuple[Path, str], model: Path, capsys: pytest.CaptureFixture[str]

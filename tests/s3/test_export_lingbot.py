@@ -72,6 +72,8 @@ def test_an_episode_is_read_from_the_bucket_by_ranges(
     print(f"\nlingbot episode from the bucket: {meter.fetched} B fetched, {meter.used} B used, objects {meter.size} B")
 
 
+# slow: ~32 s; make test keeps the lingbot episode read from the bucket (above) and the v3 export to and from a bucket
+@pytest.mark.slow
 def test_bucket_to_bucket_export_is_the_local_export(
     s3: S3Server,
     corpora: tuple[Path, str],

@@ -13,6 +13,8 @@ from tests.s3.server import SECRET_KEY, S3Server
 from tests.store_cases import ingest_local_and_from_url
 
 
+# slow: ~19 s; make test keeps tests/s3/test_quarantine_bucket.py (raw and output in the bucket, equal to the local run)
+@pytest.mark.slow
 @pytest.mark.shared_ray  # tests/ray_scope.py: the storage options reach the workers inside the pickled spec
 def test_demo_ingest_from_the_bucket_writes_the_local_run_s_files(s3: S3Server, prefix: str, tmp_path: Path) -> None:
     storage = {"endpoint_url": s3.endpoint, "access_key_id": s3.access_key, "secret_access_key": s3.secret_key}

@@ -230,6 +230,7 @@ def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
     assert run_query(url, LATENTS_SQL, s3.options()) == run_query(local, LATENTS_SQL)
 
 
+@pytest.mark.slow  # ~16 s; make test keeps latents on a bucket (the same derived-file publish path)
 @pytest.mark.shared_ray
 def test_text_embeddings_on_a_bucket_are_the_local_run_s_files(
     s3: S3Server, prefix: str, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path

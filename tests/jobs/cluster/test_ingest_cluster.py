@@ -82,6 +82,9 @@ def wait_for(done: object, proc: subprocess.Popen[bytes], what: str, timeout: fl
         time.sleep(0.1)
 
 
+# slow: ~25 s; make test keeps the driver kill embedded (tests/jobs/ingest/test_job.py) and ingest on three nodes
+# (above)
+@pytest.mark.slow
 def test_driver_killed_then_rerun_against_the_same_cluster(
     cluster: object, raw: dict[str, Path], reference: Path, tmp_path: Path
 ) -> None:

@@ -61,6 +61,7 @@ def test_latents_on_the_cluster_equal_embedded(cluster: object, tmp_path: Path) 
     assert _tree(embedded, pattern) == _tree(on_cluster, pattern)
 
 
+@pytest.mark.slow  # ~19 s; make test keeps latents on the cluster (above), the same stage skeleton and placement
 @pytest.mark.parametrize("batch", [1])
 def test_captions_on_the_cluster_equal_embedded(cluster: object, tmp_path: Path, batch: int) -> None:
     model = write_tiny_qwen3_vl(tmp_path / "qwen3vl-tiny")

@@ -49,6 +49,9 @@ def _run(tmp: Path, raw: Path, name: str, faults: dict) -> tuple[JobSpec, Ingest
     return spec, report, lines
 
 
+# slow: ~70 s, three Ray jobs; make test keeps tests/ingest/lerobot/test_encoder_faults.py (the retry and its
+# classification on real refusals)
+@pytest.mark.slow
 @pytest.mark.shared_ray  # tests/ray_scope.py: the hook reads its settings from a file, not the workers' environment
 def test_an_encoder_fault_is_written_over_once_and_a_second_one_quarantines(tmp_path: Path) -> None:
     raw = write_raw_corpus(tmp_path / "raw", scale=2, corrupt=False, sources=("egodex",))["egodex"]
