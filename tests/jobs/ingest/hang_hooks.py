@@ -31,5 +31,12 @@ def hanging_process_episode(task: EpisodeTask) -> EpisodeResult:
         def hung(self: video.VideoEncoder, frame: Any) -> None:
             time.sleep(HANG_S)
 
-        video.VideoEncoder.encode_frame = hung  # type: ignore[method-assign]  # this worker is killed afterwards
+        original = video.VideoEncoder.encode_frame
+        video.VideoEncoder.encode_frame = hung  # type: ignore[method-assign]
+        try:
+            return process_episode(task)
+        finally:
+            # a hung attempt's worker is killed, but the last attempt quarantines at once and its worker lives on in
+            # the shared Ray: left patched, it hung the next module's first task until its watchdog (60 s)
+            video.VideoEncoder.encode_frame = original  # type: ignore[method-assign]
     return process_episode(task)
