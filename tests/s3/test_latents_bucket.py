@@ -190,7 +190,10 @@ SLOW_KILLS = ["local", "object", "end"]
 
 
 @pytest.mark.shared_ray
-@pytest.mark.parametrize("kill", [*KILLS, *(pytest.param(k, marks=pytest.mark.slow) for k in SLOW_KILLS)])
+# slow: every kill point (~30 s each); make test keeps the ingest publisher's kill points on the bucket (test_publish,
+# test_commit), whose put-then-record path derived files share (DatasetPublisher.publish_files)
+@pytest.mark.slow
+@pytest.mark.parametrize("kill", [*KILLS, *SLOW_KILLS])
 def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
     s3: S3Server, local: Path, model_dir: Path, prefix: str, kill: str, tmp_path: Path
 ) -> None:
