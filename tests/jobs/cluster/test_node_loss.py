@@ -12,6 +12,8 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from jobs.catalog.query import run_query
 from tests.jobs.cluster.conftest import start_cluster
 from tests.jobs.cluster.test_ingest_cluster import _first_of_each_source, _logged, start_driver, wait_for
@@ -26,6 +28,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# slow: ~22 s; make test keeps the workers killed mid-job (tests/jobs/ingest/test_deadline.py: each attempt's worker
+# SIGKILLed, Ray's retry on a fresh one, the job going on) and ingest on three nodes
+@pytest.mark.slow
 def test_a_worker_node_lost_mid_job(raw: dict[str, Path], reference: Path, tmp_path: Path) -> None:
     cluster, workers = start_cluster(workers=2)
     try:

@@ -131,6 +131,9 @@ def _logged(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
+# slow: ~14 s with its own Ray; make test keeps test_deadline.py, whose attempts' workers are SIGKILLed and retried by
+# Ray on fresh workers with the episode written once
+@pytest.mark.slow
 @pytest.mark.own_ray  # the hook reaches the workers through the environment of the Ray that run_ingest starts
 def test_a_killed_worker_is_retried(
     reference: Path, raw: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
