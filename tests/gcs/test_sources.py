@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 from adapters.storage.location import locate, metering, readable
-from jobs.demo.corpus import ADAPTERS, OPTIONS
 from tests.gcs.server import GcsServer
-from tests.store_cases import URL_SOURCES, compare_source, demo_corpus, put_url
+from tests.store_cases import URL_SOURCES, check_source_reads_as_from_disk, compare_source, demo_corpus, put_url
 
 
 def _put(gcs: GcsServer, folder: Path, base: str) -> str:
@@ -30,14 +29,7 @@ def corpus(gcs: GcsServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 @pytest.mark.parametrize("name", URL_SOURCES)
 def test_source_from_gcs_reads_as_from_disk(corpus: dict[str, Any], name: str) -> None:
-    swap = (corpus["base"], str(corpus["raw"]))
-    local, listed, meter = compare_source(
-        ADAPTERS[name], OPTIONS.get(name), corpus["roots"][name], corpus["urls"][name], swap
-    )
-    assert len(local) >= 2 and sum(r.error is None for r in local) >= 1
-    print(f"{name}: discover {listed.as_dict()}, read {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
-    # objects smaller than one 1 MiB block: an open fetches the object once, whole (as on S3)
-    assert 0 < meter.fetched <= meter.size and meter.fetched <= 2 * meter.used, meter.as_dict()
+    check_source_reads_as_from_disk(corpus, name)
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ import pytest
 
 from adapters import get_adapter
 from adapters.storage.location import locate, metering
-from jobs.demo.corpus import ADAPTERS, OPTIONS
+from jobs.demo.corpus import OPTIONS
 from tests.s3.server import S3Server
-from tests.store_cases import URL_SOURCES, compare_source, demo_corpus, put_url, same
+from tests.store_cases import URL_SOURCES, check_source_reads_as_from_disk, compare_source, demo_corpus, put_url, same
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +25,7 @@ def corpus(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 
 @pytest.mark.parametrize("name", URL_SOURCES)
 def test_source_from_the_bucket_reads_as_from_disk(corpus: dict[str, Any], name: str) -> None:
-    swap = (corpus["base"], str(corpus["raw"]))
-    local, listed, meter = compare_source(
-        ADAPTERS[name], OPTIONS.get(name), corpus["roots"][name], corpus["urls"][name], swap
-    )
-    assert len(local) >= 2 and sum(r.error is None for r in local) >= 1
-    print(f"{name}: discover {listed.as_dict()}, read {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
-    # no byte of an open object fetched twice (the block cache holds what its reader goes back to), and what the
-    # store sent is at most twice what the readers took: these objects are smaller than one 1 MiB block, so an open
-    # fetches the whole object (robomind's readers take 53% of its HDF5 files; large files: tests/s3/test_reads.py)
-    assert 0 < meter.fetched <= meter.size and meter.fetched <= 2 * meter.used, meter.as_dict()
+    check_source_reads_as_from_disk(corpus, name)
 
 
 def test_lerobot_loader_checks_from_the_bucket_find_what_they_find_on_disk(corpus: dict[str, Any]) -> None:
