@@ -1,8 +1,15 @@
 """The latents stage at the real DINOv3 ViT-S/16 size (random weights, 4 registers): images/s of the model alone and
-of the encoder actor's path, of decode + resize per CPU core, of one file write, and of the whole `eidata latents` job.
+of the encoder actor's path, beside transformers' plain inference loop on the same batch, of decode + resize per CPU
+core, of one file write, and of the whole `eidata latents` job.
 
 - model alone: `PixelEncoder` (normalization, the ViT, the cast to the stored dtype; compiled with `--compile`) on a
   uint8 batch already on the device, after warm-up, for at least `--seconds`: the ceiling of the GPU.
+- reference: what a user would write with transformers alone, timed the same way on a batch of the same size:
+  `DINOv3ViTModel(vit_s16_config())` (the same seed, so the same weights), eager, on an already-normalized float32
+  batch on the device, `model(pixel_values=x).last_hidden_state` under inference mode (and bf16 autocast when ours
+  runs it). `model_vs_reference` is our model's rate over it. Where `timm` is importable and has
+  `vit_small_patch16_dinov3`, its `forward_features` is timed the same way (`timm_img_s`); `timm` says which model
+  ran or why none did. timm is not a dependency.
 - actor path: `LatentsEncoder.__call__` itself (no Ray) on in-memory episodes of uint8 frames, as the object store
   hands them to it: gathering batches into the staging buffers, host -> device, the model, device -> host into the
   output buffer, and the file writes (4 threads, to a temp folder). Side by side with the model alone: the share of
@@ -15,8 +22,14 @@ of the encoder actor's path, of decode + resize per CPU core, of one file write,
 - end to end: `run_latents()` over a corpus of such episodes with Ray already up (Ray's start excluded; the actor
   start, the model load and the catalog rebuild included).
 
+`--parts` picks what runs (default all): `model` (model alone, reference, timm, actor path), `decode` (writes the AV1
+corpus; decode + resize and write), `e2e` (writes the corpus; the job through Ray). Ray and the corpus's writer are
+imported only by the parts that use them, so `--parts model` measures the model on a machine without Ray (PyAV still
+comes in through `ingest.encoders.dinov3.frames` and `ingest.lerobot.video_read`, which import it at module level).
+
     .venv/bin/python -m benchmarks.latents                                    # CPU: batch 16, fp32 compute
     .venv/bin/python -m benchmarks.latents --device cuda --batch 256 --compile on --episodes 32 --episode-s 60
+    .venv/bin/python -m benchmarks.latents --device cuda --parts model        # the model part only: no Ray
     .venv/bin/python -m benchmarks.latents --smoke     # batch 2, one 1 s episode at 32x32: runs, measures nothing
 
 The last stdout line is one JSON object.
@@ -42,17 +55,17 @@ os.environ.setdefault("SVT_LOG", "1")
 import numpy as np
 import torch
 
-from adapters.synthetic.video import synthetic_frame
 from benchmarks._cli import parse_args
 from ingest.encoders.dinov3.frames import (
     PreprocessConfig,
     decode_pixels,
     decode_resized,
     latent_frame_indices,
+    normalize_frames,
     preprocess,
     resize_frames,
 )
-from ingest.encoders.dinov3.model import EncoderSpec
+from ingest.encoders.dinov3.model import EncoderSpec, vit_s16_config
 from ingest.files.latents import LatentsFile, write_latents
 from ingest.lerobot.video_read import decode_frames
 from ingest.lerobot.writer import LeRobotWriter
@@ -62,6 +75,8 @@ from schemas.robots.registry import default_registry
 
 FPS = 10
 GPU_TARGET = 10_000  # images/s of the model on an H100-class GPU (issues 6 and 17)
+PARTS = ("model", "decode", "e2e")
+TIMM_MODEL = "vit_small_patch16_dinov3"  # timm's DINOv3 ViT-S/16 (4 registers, like ours)
 
 
 def log(msg: str) -> None:
@@ -101,10 +116,59 @@ def _timed(step: Any, spec: EncoderSpec, seconds: float) -> tuple[int, float, fl
     return n, time.perf_counter() - t0, time.process_time() - c0
 
 
+def _rates(name: str, step: Any, spec: EncoderSpec, seconds: float) -> dict[str, float]:
+    """`{name}_img_s` and `{name}_img_s_per_cpu_s` of `step()`, one batch of `spec.batch_size` a call."""
+    n, dt, cpu = _timed(step, spec, seconds)
+    return {f"{name}_img_s": n * spec.batch_size / dt, f"{name}_img_s_per_cpu_s": n * spec.batch_size / cpu}
+
+
+def _autocast(spec: EncoderSpec) -> torch.autocast:
+    """bf16 autocast where ours computes in bf16 (CUDA), off otherwise: what a user would wrap a forward in."""
+    amp = spec.amp_dtype
+    return torch.autocast(spec.device, dtype=amp or torch.float32, enabled=amp is not None)
+
+
+def bench_reference(spec: EncoderSpec, x: torch.Tensor, seconds: float) -> dict[str, Any]:
+    """transformers' plain loop on `x` (normalized float32 on the device): the same config and seed as ours, eager."""
+    from transformers import DINOv3ViTModel
+
+    torch.manual_seed(spec.seed)
+    model = DINOv3ViTModel(vit_s16_config()).eval().to(spec.device)
+
+    def step() -> torch.Tensor:
+        with torch.inference_mode(), _autocast(spec):
+            return model(pixel_values=x).last_hidden_state
+
+    return _rates("reference", step, spec, seconds)
+
+
+def bench_timm(spec: EncoderSpec, x: torch.Tensor, seconds: float) -> dict[str, Any]:
+    """timm's DINOv3 ViT-S/16 (random weights) timed like the reference, where timm is there and has it."""
+    try:
+        import timm
+    except ImportError:
+        return {"timm": "not importable"}
+    if TIMM_MODEL not in timm.list_models("*dinov3*"):
+        return {"timm": f"timm {timm.__version__} has no {TIMM_MODEL}"}
+    try:
+        model = timm.create_model(TIMM_MODEL, pretrained=False, num_classes=0, img_size=x.shape[-1])
+    except (TypeError, ValueError, RuntimeError) as e:
+        return {"timm": f"timm {timm.__version__}: cannot build {TIMM_MODEL} ({e})"}
+    model = model.eval().to(spec.device)
+
+    def step() -> torch.Tensor:
+        with torch.inference_mode(), _autocast(spec):
+            return model.forward_features(x)
+
+    ran = f"{TIMM_MODEL} (timm {timm.__version__}, random weights, eager)"
+    return {"timm": ran, **_rates("timm", step, spec, seconds)}
+
+
 def bench_model_and_actor(
     spec: EncoderSpec, job: LatentsJob, tmp: Path, seconds: float, call_frames: int
 ) -> dict[str, Any]:
-    """The model alone on a device-resident batch, then the actor's whole call on episodes of uint8 frames."""
+    """The model alone on a device-resident batch, transformers' plain loop (and timm's) on the same batch
+    normalized, then the actor's whole call on episodes of uint8 frames."""
     meta = expected_meta(job).model_dump(exclude={"video_key", "episode_index"})
     actor = LatentsEncoder(spec.model_dump(), job.preprocess.model_dump(), meta, threads=None)
     enc = actor.encoder
@@ -122,6 +186,11 @@ def bench_model_and_actor(
         "model_batches": n,
         "model_s": dt,
     }
+    ref = normalize_frames(x, job.preprocess)  # what a user's processor would have handed the model
+    out |= bench_reference(spec, ref, seconds)
+    out["model_vs_reference"] = out["model_img_s"] / out["reference_img_s"]
+    out |= bench_timm(spec, ref, seconds)
+    del ref
     # the actor: `call_frames` per call (the job's default on CUDA: 4 batches) in episodes of up to 36 frames
     # (12 s at 3 Hz), so batches cross episode boundaries and the last one of a call is short
     per_ep = min(36, call_frames)
@@ -156,6 +225,8 @@ def bench_model_and_actor(
 
 def write_corpus(root: Path, episodes: int, episode_s: float, size: tuple[int, int]) -> int:
     """One dataset of `episodes` head-camera episodes of `episode_s` s at `size` (the ingest job's writer)."""
+    from adapters.synthetic.video import synthetic_frame  # PyAV: only the parts that need a corpus import it
+
     length = int(episode_s * FPS)
     features = default_registry().get("franka").features({"head": size})
     rng = np.random.default_rng(0)
@@ -220,6 +291,42 @@ def bench_write(tmp: Path, n: int, spec: EncoderSpec, job: LatentsJob) -> dict[s
     return {"write_ms_per_file": ms, "write_frames_per_file": n, "write_img_s": n / (ms / 1e3)}
 
 
+def bench_e2e(job: LatentsJob, episodes: int) -> dict[str, Any]:
+    """`run_latents()` over the corpus at `job.root` in a Ray of its own, started before the clock."""
+    import ray
+
+    # "local": a Ray of its own, never one another process on this machine runs (its head records its address
+    # in /tmp/ray/ray_current_cluster, which a bare ray.init() joins)
+    ray.init(
+        address="local",
+        num_cpus=job.num_cpus,
+        include_dashboard=False,
+        logging_level=logging.ERROR,
+        log_to_driver=False,
+        object_store_memory=2 * 1024**3,
+    )
+    try:
+        log("end to end (eidata latents) ...")
+        report = run_latents(job, progress=False)
+    finally:
+        ray.shutdown()
+    assert report.written == episodes and not report.failed, report.summary()
+    return {
+        "e2e_img_s": report.frames / report.seconds,
+        "e2e_frames": report.frames,
+        "e2e_s": report.seconds,
+        "e2e_episodes": report.written,
+    }
+
+
+def _parts(value: str) -> tuple[str, ...]:
+    parts = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = sorted(set(parts) - set(PARTS))
+    if bad or not parts:
+        raise argparse.ArgumentTypeError(f"{value!r}: a comma list of {', '.join(PARTS)}")
+    return tuple(p for p in PARTS if p in parts)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -231,7 +338,9 @@ def main() -> None:
         default="auto",
         help="torch.compile the encoder with static shapes (default auto: on CUDA, as the job)",
     )
-    p.add_argument("--seconds", type=float, default=None, help="model timing (default: 20 on CPU, 10 on CUDA)")
+    p.add_argument(
+        "--seconds", type=float, default=None, help="each timing of the model part (default: 20 on CPU, 10 on CUDA)"
+    )
     p.add_argument(
         "--call-frames",
         type=int,
@@ -245,6 +354,13 @@ def main() -> None:
     p.add_argument("--frame", default="480x640", help="HxW of the episodes' video (default: 480x640)")
     p.add_argument("--threads", type=int, default=None, help="torch threads of the model-alone run (default: all CPUs)")
     p.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs (default: all)")
+    p.add_argument(
+        "--parts",
+        type=_parts,
+        default=PARTS,
+        help="comma list of model (model alone, reference, timm, actor), decode (AV1 corpus, decode, write), e2e "
+        "(corpus, the job through Ray) (default: all)",
+    )
     smoke = {"batch": 2, "seconds": 0.1, "episodes": 1, "episode_s": 1.0, "frame": "32x32", "threads": 1,
              "call_frames": 3}  # fmt: skip
     args = parse_args(p, smoke, "batch 2, one 1 s episode at 32x32, 1 torch thread")
@@ -280,62 +396,47 @@ def main() -> None:
     result["compiled"] = spec.compiled
     if cuda:
         result |= {"gpu": torch.cuda.get_device_name(0), "cuda": torch.version.cuda, "driver": _driver()}
+    result["parts"] = ",".join(args.parts)
 
     with tempfile.TemporaryDirectory(prefix="bench-latents-") as tmp_s:
         tmp = Path(tmp_s)
         job = LatentsJob(
             root=tmp / "corpus", encoder=spec, rate_hz=args.rate, device=args.device, num_cpus=args.num_cpus
         )
-        log(f"model alone and the actor path: batch {batch}, {dtype}, compiled {spec.compiled} ...")
-        seconds = args.seconds or (10.0 if cuda else 20.0)
-        result |= bench_model_and_actor(spec, job, tmp, seconds, args.call_frames or 4 * batch)
-        log(
-            f"  model {result['model_img_s']:.1f} img/s, actor {result['actor_img_s']:.1f} img/s "
-            f"({result['actor_vs_model']:.0%} of the model's)"
-        )
-        size = tuple(int(v) for v in args.frame.lower().split("x"))
-        log(f"writing {args.episodes} episodes of {args.episode_s:.0f} s at {args.frame} (AV1) ...")
-        length = write_corpus(tmp / "corpus", args.episodes, args.episode_s, size)  # type: ignore[arg-type]
-        video = next((tmp / "corpus/datasets/bench/head/videos").rglob("*.mp4"))
-        result |= bench_decode(video, length, args.rate)
-        log(
-            f"  decode+resize {result['decode_resize_img_s_per_core']:.1f} img/s per core (float path "
-            f"{result['decode_float_preprocess_img_s_per_core']:.1f})"
-        )
-        result |= bench_write(tmp, len(latent_frame_indices(length, FPS, args.rate)), spec, job)
-
-        import ray
-
-        # "local": a Ray of its own, never one another process on this machine runs (its head records its address
-        # in /tmp/ray/ray_current_cluster, which a bare ray.init() joins)
-        ray.init(
-            address="local",
-            num_cpus=args.num_cpus,
-            include_dashboard=False,
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-            object_store_memory=2 * 1024**3,
-        )
-        try:
-            log("end to end (eidata latents) ...")
-            report = run_latents(job, progress=False)
-        finally:
-            ray.shutdown()
-        assert report.written == args.episodes and not report.failed, report.summary()
-        result |= {
-            "e2e_img_s": report.frames / report.seconds,
-            "e2e_frames": report.frames,
-            "e2e_s": report.seconds,
-            "e2e_episodes": report.written,
-        }
-    per_core = result["decode_resize_img_s_per_core"]
-    result["cores_to_feed_model"] = result["model_img_s"] / per_core
-    result["cores_to_feed_actor"] = result["actor_img_s"] / per_core
-    result["cores_to_feed_10k"] = GPU_TARGET / per_core
-    log(
-        f"end to end {result['e2e_img_s']:.1f} img/s over {result['e2e_frames']} frames; decode cores to feed "
-        f"10k img/s: {result['cores_to_feed_10k']:.0f}"
-    )
+        if "model" in args.parts:
+            log(
+                f"model alone, the transformers reference and the actor path: batch {batch}, {dtype}, "
+                f"compiled {spec.compiled} ..."
+            )
+            seconds = args.seconds or (10.0 if cuda else 20.0)
+            result |= bench_model_and_actor(spec, job, tmp, seconds, args.call_frames or 4 * batch)
+            log(
+                f"  model {result['model_img_s']:.1f} img/s ({result['model_vs_reference']:.2f}x the reference's "
+                f"{result['reference_img_s']:.1f}), actor {result['actor_img_s']:.1f} img/s "
+                f"({result['actor_vs_model']:.0%} of the model's); timm: {result['timm']}"
+            )
+        if "decode" in args.parts or "e2e" in args.parts:
+            size = tuple(int(v) for v in args.frame.lower().split("x"))
+            log(f"writing {args.episodes} episodes of {args.episode_s:.0f} s at {args.frame} (AV1) ...")
+            length = write_corpus(tmp / "corpus", args.episodes, args.episode_s, size)  # type: ignore[arg-type]
+        if "decode" in args.parts:
+            video = next((tmp / "corpus/datasets/bench/head/videos").rglob("*.mp4"))
+            result |= bench_decode(video, length, args.rate)
+            log(
+                f"  decode+resize {result['decode_resize_img_s_per_core']:.1f} img/s per core (float path "
+                f"{result['decode_float_preprocess_img_s_per_core']:.1f})"
+            )
+            result |= bench_write(tmp, len(latent_frame_indices(length, FPS, args.rate)), spec, job)
+        if "e2e" in args.parts:
+            result |= bench_e2e(job, args.episodes)
+            log(f"end to end {result['e2e_img_s']:.1f} img/s over {result['e2e_frames']} frames")
+    if "decode" in args.parts:
+        per_core = result["decode_resize_img_s_per_core"]
+        if "model" in args.parts:
+            result["cores_to_feed_model"] = result["model_img_s"] / per_core
+            result["cores_to_feed_actor"] = result["actor_img_s"] / per_core
+        result["cores_to_feed_10k"] = GPU_TARGET / per_core
+        log(f"decode cores to feed 10k img/s: {result['cores_to_feed_10k']:.0f}")
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
 
 
