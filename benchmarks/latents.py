@@ -24,8 +24,7 @@ core, of one file write, and of the whole `eidata latents` job.
 
 `--parts` picks what runs (default all): `model` (model alone, reference, timm, actor path), `decode` (writes the AV1
 corpus; decode + resize and write), `e2e` (writes the corpus; the job through Ray). Ray and the corpus's writer are
-imported only by the parts that use them, so `--parts model` measures the model on a machine without Ray (PyAV still
-comes in through `ingest.encoders.dinov3.frames` and `ingest.lerobot.video_read`, which import it at module level).
+imported only by the parts that use them, so `--parts model` measures the model on a machine without Ray or PyAV.
 
     .venv/bin/python -m benchmarks.latents                                    # CPU: batch 16, fp32 compute
     .venv/bin/python -m benchmarks.latents --device cuda --batch 256 --compile on --episodes 32 --episode-s 60

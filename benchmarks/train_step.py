@@ -23,6 +23,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -47,16 +48,11 @@ def _params(module: torch.nn.Module | None) -> int:
     return 0 if module is None else sum(p.numel() for p in module.parameters())
 
 
-def time_steps(
-    cfg: TrainConfig,
-    device: torch.device,
-    steps: int,
-    warmup: int,
-    text_tokens: int,
-    *,
-    compiled: bool = False,
-    checkpointing: bool = False,
-) -> dict[str, Any]:
+def make_step(
+    cfg: TrainConfig, device: torch.device, text_tokens: int, *, compiled: bool = False, checkpointing: bool = False
+) -> Callable[[], None]:
+    """One training step as the trainer runs it, on a fixed random batch (fresh noise each call): routed forward,
+    backward, gradient clipping, AdamW (fused on CUDA). Not synchronized: the caller times or profiles it."""
     torch.manual_seed(0)
     obj = LDAObjective(cfg).to(device)
     obj.dit.checkpointing = checkpointing
@@ -67,12 +63,8 @@ def time_steps(
     batch = random_batch(cfg.model, cfg.batch_size, text_tokens=text_tokens)
     batch = to_device(pad_text(batch, cfg.text_bucket, cfg.text_max), device)
     gen = torch.Generator(device).manual_seed(0)
-    times = []
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(device)
-    label = "compiled" if compiled else "eager"
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
+
+    def step() -> None:
         noise = draw_noise(cfg.batch_size, cfg.model, cfg.flow, gen)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
             loss = step_fn(batch, noise).total
@@ -80,6 +72,29 @@ def time_steps(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
         opt.step()
+
+    return step
+
+
+def time_steps(
+    cfg: TrainConfig,
+    device: torch.device,
+    steps: int,
+    warmup: int,
+    text_tokens: int,
+    *,
+    compiled: bool = False,
+    checkpointing: bool = False,
+) -> dict[str, Any]:
+    cuda = device.type == "cuda"
+    step = make_step(cfg, device, text_tokens, compiled=compiled, checkpointing=checkpointing)
+    times = []
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    label = "compiled" if compiled else "eager"
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        step()
         if cuda:
             torch.cuda.synchronize(device)
         took = time.perf_counter() - t0

@@ -6,7 +6,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-import av
 import numpy as np
 
 
@@ -18,6 +17,8 @@ def decode_frames(
     wanted = None if indices is None else sorted(set(indices))
     if wanted is not None and not wanted:
         return
+    import av  # here: importing this module (the latents encoder does) needs no PyAV
+
     last = wanted[-1] if wanted is not None else None
     pick = set(wanted) if wanted is not None else None
     with av.open(path if hasattr(path, "read") else str(path)) as container:
@@ -31,5 +32,7 @@ def decode_frames(
 
 
 def count_frames(path: Path) -> int:
+    import av
+
     with av.open(str(path)) as container:
         return sum(1 for _ in container.demux(container.streams.video[0]) if _.size)

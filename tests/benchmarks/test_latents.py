@@ -45,10 +45,5 @@ def test_the_model_part_imports_no_ray(model_part: tuple[dict, set[str]]) -> Non
     assert "ray" not in model_part[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest/encoders/dinov3/frames.py and ingest/lerobot/video_read.py import av at module level "
-    "(the encoder's modules import frames.py); drop this mark once they import it where they decode",
-)
 def test_the_model_part_imports_no_pyav(model_part: tuple[dict, set[str]]) -> None:
     assert "av" not in model_part[1]

@@ -30,7 +30,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
-import av
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -173,6 +172,8 @@ def _decode(
             out[n : n + len(pending)] = convert(np.stack(pending))
             n += len(pending)
             pending.clear()
+
+    import av  # here: the encoder's modules (PixelEncoder, the actor) load without PyAV
 
     try:
         for _, frame in decode_frames(video, wanted):
