@@ -92,7 +92,7 @@ def latents_missed(results: Results) -> str | None:
 
 PYTEST = ("pytest", "-q", "-p", "no:cacheprovider", "-m", "gpu")
 TRAIN = ("benchmarks.train_step", "--gpu-only", "--gpu-batch", "32", "--steps", "20", "--compile")
-MODEL = ("benchmarks.latents", "--device", "cuda", "--parts", "model")
+MODEL = ("benchmarks.latents", "--device", "cuda", "--parts", "model", "--seconds", "5")  # 4 timings each
 PYD = ("pydantic",)
 MEDIA = ("pydantic", "av", "upath")
 MODEL_NEEDS = ("pydantic", "upath")  # --parts model: no PyAV, no Ray
@@ -145,6 +145,8 @@ PLANS: dict[str, tuple[Phase, ...]] = {
                 "32",
                 "--episode-s",
                 "60",
+                "--nvdec-streams",
+                "7",  # an H100's NVDEC engines
             ),
             120,
             300,
@@ -320,7 +322,13 @@ def _headline(rec: dict[str, Any]) -> str:
         vs = f", transformers' loop {ref:,.0f} img/s" if ref else ""
         return f"model {r['model_img_s']:,.0f} img/s{vs}, actor {r.get('actor_img_s', 0):,.0f} img/s"
     if "e2e_img_s" in r:
-        return f"end to end {r['e2e_img_s']:,.1f} img/s over {r['e2e_frames']} frames"
+        decode = [
+            f"{route} " + (f"{r[k]:,.0f}" if (k := f"nvdec_{route}_latent_img_s") in r else "failed")
+            for route in ("hwaccel", "cuvid", "cpu")
+            if f"nvdec_{route}_latent_img_s" in r or f"nvdec_{route}_error" in r
+        ]
+        feed = f"; decode could feed (latent img/s) {', '.join(decode)}" if decode else ""
+        return f"end to end {r['e2e_img_s']:,.1f} img/s over {r['e2e_frames']} frames{feed}"
     if "step_s" in r.get("tiny_cpu", {}) and "step_s" not in r.get("lda_1b", {}):
         return f"tiny on CPU {r['tiny_cpu']['step_s'] * 1e3:.0f} ms/step (lda-1b is timed on CUDA only)"
     if "lda_1b" in r and "step_s" in r["lda_1b"]:

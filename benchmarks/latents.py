@@ -14,6 +14,9 @@ core, of one file write, and of the whole `eidata latents` job.
   hands them to it: gathering batches into the staging buffers, host -> device, the model, device -> host into the
   output buffer, and the file writes (4 threads, to a temp folder). Side by side with the model alone: the share of
   the model's rate the actor keeps (the target on an H100 is >= 80 %).
+- NVDEC (`--nvdec-streams`, on by default on CUDA): every frame of one episode's AV1 file decoded on the GPU's NVDEC
+  through PyAV (FFmpeg's `av1` decoder with a CUDA device, and `av1_cuvid`) beside the CPU decoder, one stream and N
+  in parallel (`benchmarks/_nvdec.py`): how many latents/s decode could feed without CPU cores.
 - decode + resize: `decode_resized()` (the job's decode task: uint8 frames) on an AV1 episode (`--frame`, 480x640 by
   default; the ingest codec, GOP 2) at the latent rate, beside `decode_pixels()` (the float32 processor path the job
   used before); "per core" is frames per second of process CPU time, which sizes the CPU tasks that must feed a GPU:
@@ -360,6 +363,14 @@ def main() -> None:
         help="comma list of model (model alone, reference, timm, actor), decode (AV1 corpus, decode, write), e2e "
         "(corpus, the job through Ray) (default: all)",
     )
+    p.add_argument(
+        "--nvdec-streams",
+        type=int,
+        default=None,
+        dest="nvdec_streams",
+        help="decode part: AV1 on NVDEC through PyAV beside the CPU decoder, this many streams in parallel "
+        "(default: 7 on CUDA, an H100's NVDEC engines; 0 on CPU: not run)",
+    )
     smoke = {"batch": 2, "seconds": 0.1, "episodes": 1, "episode_s": 1.0, "frame": "32x32", "threads": 1,
              "call_frames": 3}  # fmt: skip
     args = parse_args(p, smoke, "batch 2, one 1 s episode at 32x32, 1 torch thread")
@@ -426,6 +437,18 @@ def main() -> None:
                 f"{result['decode_float_preprocess_img_s_per_core']:.1f})"
             )
             result |= bench_write(tmp, len(latent_frame_indices(length, FPS, args.rate)), spec, job)
+            streams = (7 if cuda else 0) if args.nvdec_streams is None else args.nvdec_streams
+            if streams:
+                from benchmarks._nvdec import ROUTES, bench_nvdec
+
+                log(f"AV1 decode on NVDEC and on the CPU, {streams} streams in parallel ...")
+                result |= bench_nvdec(video, streams)
+                per_latent = result["stream_frames_decoded_per_latent"]
+                for route in ROUTES:
+                    key = f"nvdec_{route}_frames_s" + ("_parallel" if streams > 1 else "")
+                    if key in result:  # decoded frames/s -> latent frames/s at the latent rate
+                        result[f"nvdec_{route}_latent_img_s"] = result[key] / per_latent
+                    log(f"  {route}: {result.get(f'nvdec_{route}_error') or result[f'nvdec_{route}_latent_img_s']}")
         if "e2e" in args.parts:
             result |= bench_e2e(job, args.episodes)
             log(f"end to end {result['e2e_img_s']:.1f} img/s over {result['e2e_frames']} frames")
