@@ -12,7 +12,7 @@ import torch
 
 from ingest.encoders.dinov3.frames import PreprocessConfig, normalize_frames, preprocess
 from ingest.encoders.dinov3.model import EncoderSpec, load_encoder
-from ingest.encoders.dinov3.stream import FrameEncoder
+from ingest.encoders.dinov3.stream import FrameEncoder, PixelEncoder
 from tests.fixtures.dinov3 import write_tiny_dinov3
 
 CFG = PreprocessConfig()
@@ -116,3 +116,14 @@ def test_cuda_streams_match_the_cpu(tiny: Path) -> None:
         got, _, stops = _run(enc, eps)
         assert stops == [4, 8, 12, 16, 20, 21] and got.device.type == "cpu"
         torch.testing.assert_close(got.float(), cpu.float(), atol=0.1, rtol=0.05)
+
+
+def test_the_compiled_encoder_is_one_graph() -> None:
+    """What `torch.compile` gets on CUDA (normalization, the real-size ViT-S/16 + 4 registers, the cast) traces
+    without a graph break: a break would split the compiled forward and add a host round trip per batch."""
+    spec = EncoderSpec(random_init=True, device="cpu", batch_size=2)
+    net = PixelEncoder(load_encoder(spec), PreprocessConfig(), torch.bfloat16).eval()
+    frames = torch.randint(0, 256, (2, 3, 224, 224), dtype=torch.uint8)
+    with torch.inference_mode():
+        explained = torch._dynamo.explain(net)(frames)
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0), explained.break_reasons
