@@ -284,7 +284,11 @@ def run_plan(plan: str, out: Path, budget_s: float, only: set[str] | None = None
             res.write(json.dumps(rec) + "\n")
             res.flush()
 
-        record({"phase": "environment", "plan": plan, "result": environment()})
+        try:
+            env = {"result": environment()}
+        except Exception as e:  # recorded: the phases still run and say what they lack
+            env = {"error": f"{type(e).__name__}: {e}"}
+        record({"phase": "environment", "plan": plan, **env})
         for phase in phases(plan):
             if only and phase.name not in only:
                 continue
