@@ -3,11 +3,11 @@ order of what matters most inside the call's budget; each one's JSON line, log a
 
 Plans, one per device call (BENCHMARKS.md, "Issue 29 on a lent GPU", gives the calls and what each carries):
 
-- `train`: the lda-1b training step (eager and compiled in one run; with checkpointing; LDA's channel layout), the
-  CUDA tests of training, and a torch.profiler table of the compiled step when MFU is under 45 %.
+- `train`: the lda-1b training step (eager and compiled in one run; with checkpointing; LDA's channel layout) and a
+  torch.profiler table of the compiled step when MFU is under 45 %. Needs only the `ray` bundle's pydantic.
 - `latents`: the DINOv3 model alone beside transformers' plain loop (compiled batch 256 and 512, eager 256), a
-  profiler table when it is under 10,000 img/s, the CUDA tests of the encoders, latents, captions and text
-  embeddings, then decode and `eidata latents` end to end through Ray.
+  profiler table when it is under 10,000 img/s, every `gpu`-marked test (training's too: their fixtures need the
+  `media` bundle), then decode (CPU and NVDEC) and `eidata latents` end to end through Ray.
 - `all`: both, for `--check`.
 
 `--check` runs a plan at smoke size on this machine's CPU: the same modules and imports, so a Python holding only the
@@ -18,8 +18,8 @@ the budget left is skipped with its reason; one that fails leaves its exit and s
 device tool returns at most 8 files): `results.jsonl` (one object per phase), `log.txt` (every phase's stderr),
 `summary.md`, and the profiler traces.
 
-    python3 -m benchmarks.gpu_session --plan train --out $OUT --budget-s 540
-    python3 -m benchmarks.gpu_session --plan latents --out $OUT --budget-s 540
+    python3 -m benchmarks.gpu_session --plan train --out $OUT --budget-s 560
+    python3 -m benchmarks.gpu_session --plan latents --out $OUT --budget-s 560
     python3.12 -m benchmarks.gpu_session --plan all --check      # here, in a venv like the device image's
     .venv/bin/python -m benchmarks.gpu_session --smoke            # --check of one phase of each kind
 """
