@@ -28,6 +28,7 @@ import yaml
 from adapters.storage.urls import StorageError, preflight
 from jobs.catalog.bucket import bucket_snapshot_hash, load_bucket_manifest, write_bucket_manifest
 from jobs.catalog.build import catalog_snapshot_hash
+from jobs.catalog.guard import check_expression
 from jobs.catalog.query import connect, format_table
 from jobs.runtime.options import Arg
 from schemas.corpus import MANIFESTS_DIR
@@ -97,12 +98,13 @@ def sampled_mass(weights: np.ndarray, duration_s: np.ndarray, keys: pa.ChunkedAr
 
 
 def _select(corpus_root: Path | str, where: str, options: StorageOptions | None = None) -> tuple[str, pa.Table]:
-    if not where.strip():
-        raise ValueError("the where clause is empty; use 'true' to select every episode")
-    sql = SELECT_SQL.format(where=where)
+    """The statement run (with DuckDB's rendering of the checked `where`, `jobs.catalog.guard.check_expression`) and
+    its rows, on a connection that reads the catalog's parts and nothing else."""
     con = connect(corpus_root, options)
     try:
-        return sql, con.sql(sql).to_arrow_table()
+        columns = con.sql("SELECT * FROM episodes LIMIT 0").columns
+        sql = SELECT_SQL.format(where=check_expression(con, where, columns))
+        return sql, con.sql(sql).to_arrow_table()  # one statement: the text is ours around a checked expression
     finally:
         con.close()
 
@@ -180,7 +182,9 @@ def curate(
     overwrite: bool = False,
     options: StorageOptions | None = None,
 ) -> Path | str:
-    """Select episodes with `where` (SQL over the `episodes` view) and write `manifests/<name>/`; returns that folder.
+    """Select episodes with `where` (one SQL expression over the `episodes` view's columns, checked by
+    `jobs.catalog.guard.check_expression`: no statement, subquery, file or unlisted function) and write
+    `manifests/<name>/`; returns that folder. The manifest's `query` holds the statement as it ran.
 
     Rejected and quarantined episodes are never selected. Split: sha256 of episode_uid (`schemas.manifest.split_for`).
     balance="subset" gives every (source, subset) the same total weight (LARA), "source" every source, "none" weight
@@ -271,7 +275,14 @@ def _default(name: str) -> object:
 OPTIONS = (
     Arg(("root",), {"help": "corpus folder, or its bucket URL (s3://bucket/corpus)"}),
     Arg(("--name",), {"required": True}),
-    Arg(("--where",), {"required": True, "help": "SQL condition over the `episodes` view"}),
+    Arg(
+        ("--where",),
+        {
+            "required": True,
+            "help": "one SQL expression over the `episodes` view's columns, e.g. \"tier = 'high' AND "
+            'duration_s > 5" (no statement, subquery or file access; functions from jobs.catalog.guard.SAFE_FUNCTIONS)',
+        },
+    ),
     Arg(("--balance",), {"choices": list(BALANCES), "default": _default("balance")}),
     Arg(("--val-fraction",), {"type": float, "default": _default("val_fraction")}),
     Arg(("--routing",), {"default": None, "help": "routing table JSON (default: uniform over allowed tasks)"}),

@@ -1,7 +1,12 @@
-"""`eidata query ROOT "SQL"`: DuckDB over the catalog, with views `episodes`, `quarantine` and `findings`.
+"""`eidata query ROOT "SQL"`: DuckDB over the catalog, with views `episodes`, `quarantine`, `findings` and
+`source_findings`.
 
 A connection is in memory and reads the parquet parts directly: nothing is imported or cached, so a query always
-sees the catalog files as they are when it connects.
+sees the catalog files as they are when it connects. By default it can read those parts and nothing else: DuckDB's
+`enable_external_access` is off with the parts as its `allowed_paths`, extensions are neither installed nor loaded,
+and the configuration is locked, so no statement can read or write another file, ATTACH a database or turn the
+access back on; `run_query` also refuses any statement but SELECT / EXPLAIN (`jobs.catalog.guard`). `unrestricted`
+(`eidata query --unrestricted`) gives the SQL DuckDB's full rights, those of a local SQL shell run by the caller.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ import pyarrow as pa
 
 from adapters.storage.urls import StorageError, preflight
 from jobs.catalog.bucket import bucket_catalog
+from jobs.catalog.guard import ReadOnlyError, check_read_only
 from jobs.runtime.options import Arg
 from schemas.behaviour import FINDINGS_DIR, FINDINGS_SCHEMA
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, parquet_files
+from schemas.findings import SOURCE_FINDINGS_DIR, SOURCE_FINDINGS_SCHEMA
 from schemas.storage import StorageOptions, is_remote
 
 Format = Literal["table", "csv", "json"]
@@ -36,6 +43,10 @@ VIEWS = {
     "episodes": (EPISODES_DIR, CATALOG_SCHEMA),
     "quarantine": (QUARANTINE_DIR, QUARANTINE_SCHEMA),
     "findings": (FINDINGS_DIR, FINDINGS_SCHEMA),  # dataset-level behaviour findings (`jobs.catalog.behaviour`)
+    "source_findings": (
+        SOURCE_FINDINGS_DIR,
+        SOURCE_FINDINGS_SCHEMA,
+    ),  # what sources could not give (`schemas.findings`)
 }
 MAX_CELL = 60  # characters of one cell in the human table; longer text is cut with an ellipsis
 MAX_TABLE_ROWS = 200  # rows the human table shows; csv and json print everything
@@ -57,24 +68,49 @@ def _create_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path
     con.execute(f"CREATE VIEW {name} AS SELECT {cols} LIMIT 0")
 
 
-def connect(corpus_root: Path | str, options: StorageOptions | None = None) -> duckdb.DuckDBPyConnection:
+def _lock(con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> None:
+    """From here on `con` reads `files` (the catalog's parts) and no other file, loads no extension, and cannot
+    change a setting. A part in a bucket is listed as DuckDB's fsspec bridge spells it too (`memory:///b/k`)."""
+    allowed = sorted({*files, *(f.replace("://", ":///", 1) for f in files if "://" in f)})
+    con.execute("SET allowed_paths = ?", [allowed])
+    con.execute("SET allowed_directories = []")  # DuckDB's default allows its temp folder under the cwd
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def connect(
+    corpus_root: Path | str, options: StorageOptions | None = None, *, unrestricted: bool = False
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with views `episodes`, `quarantine` and `findings` over the catalog's parts;
     `corpus_root` a folder or a bucket URL (`s3://bucket/corpus`, read through fsspec with `options` or the AWS
-    environment)."""
+    environment). It reads the catalog's parts and no other file unless `unrestricted` (see the module's doc)."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC whatever the machine's zone
     if is_remote(str(corpus_root)):
         parts = bucket_catalog(con, str(corpus_root), options)
     else:
         parts = partial(parquet_files, Path(corpus_root))
+    files: list[str] = []
     for name, (rel, schema) in VIEWS.items():
-        _create_view(con, name, parts(rel), schema)
+        listed = parts(rel)
+        files += map(str, listed)
+        _create_view(con, name, listed, schema)
+    if not unrestricted:
+        _lock(con, files)
     return con
 
 
-def run_query(corpus_root: Path | str, sql: str, options: StorageOptions | None = None) -> pa.Table:
-    """Run `sql` over the catalog views; a statement that returns nothing gives an empty table."""
-    con = connect(corpus_root, options)
+def run_query(
+    corpus_root: Path | str, sql: str, options: StorageOptions | None = None, *, unrestricted: bool = False
+) -> pa.Table:
+    """Run `sql` over the catalog views; a statement that returns nothing gives an empty table. Unless
+    `unrestricted`, only SELECT / EXPLAIN statements run (`jobs.catalog.guard.ReadOnlyError` for others) and no
+    file but the catalog's parts can be read or written."""
+    if not unrestricted:
+        check_read_only(sql)
+    con = connect(corpus_root, options, unrestricted=unrestricted)
     try:
         rel = con.sql(sql)
         return pa.table({}) if rel is None else rel.to_arrow_table()
@@ -181,13 +217,23 @@ OPTIONS = (
     Arg(("root",), {"help": "corpus folder, or its bucket URL (s3://bucket/corpus)"}),
     Arg(("sql",)),
     Arg(("--format",), {"choices": list(FORMATS), "default": FORMATS[0]}),
+    Arg(
+        ("--unrestricted",),
+        {
+            "action": "store_true",
+            "help": "run any statement with DuckDB's full rights: read and write any file the caller can (read_csv, "
+            "COPY), ATTACH databases, change settings. Default: SELECT / EXPLAIN over the catalog views only",
+        },
+    ),
 )
 
 
 def cli_query(args: argparse.Namespace) -> int:
-    """`eidata query ROOT "SQL" [--format table|csv|json]`: print the result; exit 2 for bad SQL or a missing root.
+    """`eidata query ROOT "SQL" [--format table|csv|json] [--unrestricted]`: print the result; exit 2 for bad SQL,
+    a statement refused or a missing root.
 
-    args.root: the corpus folder; args.sql: the query; args.format: one of FORMATS (default table)."""
+    args.root: the corpus folder; args.sql: the query; args.format: one of FORMATS (default table);
+    args.unrestricted: DuckDB's full rights (any statement, any file)."""
     root: Path | str = args.root
     if is_remote(root):
         try:
@@ -199,7 +245,14 @@ def cli_query(args: argparse.Namespace) -> int:
         print(f"eidata query: {root}: no such corpus folder", file=sys.stderr)
         return 2
     try:
-        table = run_query(root if is_remote(root) else Path(root), args.sql)
+        unrestricted = bool(getattr(args, "unrestricted", False))
+        table = run_query(root if is_remote(root) else Path(root), args.sql, unrestricted=unrestricted)
+    except ReadOnlyError as e:
+        print(f"eidata query: {e}", file=sys.stderr)
+        return 2
+    except duckdb.PermissionException as e:  # a file other than the catalog's parts
+        print(f"eidata query: {e} (only the catalog's own files; --unrestricted for others)", file=sys.stderr)
+        return 2
     except duckdb.IOException as e:  # a catalog file that cannot be read is not the query's fault
         print(f"eidata query: {e}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from jobs.catalog.curate import CurateError, cli_curate, curate
+from jobs.catalog.guard import ExpressionError
 from jobs.catalog.parts import write_catalog_table, write_quarantine_part
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import QuarantineRow
@@ -219,8 +220,10 @@ def test_refuses_to_overwrite(corpus: Path) -> None:
 
 
 def test_bad_inputs(corpus: Path, catalog: pa.Table, tmp_path: Path) -> None:
-    with pytest.raises(duckdb.Error):
+    with pytest.raises(ExpressionError, match="'nope' is not a column"):
         curate(corpus, "bad", "nope = 1")
+    with pytest.raises(duckdb.Error, match="Conversion"):
+        curate(corpus, "bad", "CAST(task AS INTEGER) = 1")
     with pytest.raises(ValueError, match="manifest name"):
         curate(corpus, "../escape", "true")
     with pytest.raises(ValueError, match="val_fraction"):
@@ -252,7 +255,7 @@ def test_cli_curate(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert cli_curate(_args(corpus)) == 1  # exists
     assert "already exists" in capsys.readouterr().err
     assert cli_curate(_args(corpus, name="q", where="nope = 1")) == 2
-    assert 'Referenced column "nope"' in capsys.readouterr().err
+    assert "'nope' is not a column of the catalog" in capsys.readouterr().err
     assert cli_curate(_args(corpus, name="q", where="source = 'none'")) == 1
     assert "selects no episode" in capsys.readouterr().err
     assert cli_curate(_args(tmp_path / "missing")) == 2
@@ -265,3 +268,45 @@ def test_cli_curate_bad_routing_file_exits_2(corpus: Path, tmp_path: Path, capsy
     assert "rejected tier trains nothing" in capsys.readouterr().err
     assert cli_curate(_args(corpus, routing=str(tmp_path / "missing.yaml"))) == 2
     assert not (corpus / "manifests").exists()
+
+
+def test_the_manifest_records_the_checked_expression(corpus: Path) -> None:
+    where = "source = 'oxe' -- comment\n AND duration_s > 30"
+    m = Manifest.load(curate(corpus, "rec", where))
+    assert m.where == where
+    assert """WHERE ((("source" = 'oxe') AND (duration_s > 30)))) AS e""" in m.query and "comment" not in m.query
+
+
+def test_injections_of_the_review_change_nothing(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The payloads of reliability review 1q through the command: no file read or written, no manifest, no tier
+    forged; each exits 2 naming the cause."""
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("TOP-SECRET-OUTSIDE-ROOT\n")
+    written = tmp_path / "c4_written.csv"
+    cols = "e.episode_uid, e.dataset, e.episode_index, e.tier, e.source, e.subset, e.embodiment, e.duration_s"
+    payloads = [
+        f"CAST((SELECT string_agg(content,'') FROM read_text('{secret}')) AS INTEGER) = 1",
+        f"true)) AS e LIMIT 0; COPY (SELECT content FROM read_text('{secret}')) TO '{written}'; "
+        f"SELECT {cols} FROM (SELECT * FROM episodes WHERE (true",
+        "true)) AS e LIMIT 0; CREATE TEMP VIEW forged AS SELECT * REPLACE ('high' AS tier) FROM episodes; "
+        f"SELECT {cols} FROM (SELECT * FROM forged WHERE (true",
+        f"true; ATTACH '{tmp_path}/new.duckdb' AS x",
+        f"length(read_text('{secret}')) > 0",
+    ]
+    for i, where in enumerate(payloads):
+        assert cli_curate(_args(corpus, name=f"c{i}", where=where)) == 2
+        err = capsys.readouterr().err
+        assert "TOP-SECRET" not in err and (
+            "not one SQL expression" in err or "not allowed" in err or "not on the list" in err
+        )
+    assert not written.exists() and not (tmp_path / "new.duckdb").exists()
+    assert not (corpus / "manifests").exists()
+    m = Manifest.load(curate(corpus, "all", "true"))
+    assert m.tiers == {
+        QualityTier.high: m.tiers[QualityTier.high],
+        QualityTier.low: m.tiers[QualityTier.low],
+        QualityTier.actionless: 50,
+    }

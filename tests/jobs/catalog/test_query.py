@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from jobs.catalog.guard import ReadOnlyError
 from jobs.catalog.parts import write_catalog_part, write_quarantine_part
 from jobs.catalog.query import cli_query, connect, format_table, run_query
 from schemas.catalog import CATALOG_SCHEMA, CatalogRow
@@ -137,7 +138,97 @@ def test_paths_with_glob_and_quote_characters(tmp_path: Path) -> None:
 
 
 def test_statement_without_result_gives_an_empty_table(corpus: Path) -> None:
-    assert run_query(corpus, "SET threads = 1").num_rows == 0
+    assert run_query(corpus, "SET threads = 1", unrestricted=True).num_rows == 0
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A file beside the corpus that no catalog query may read."""
+    secret = tmp_path / "outside" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text("word\nTOP-SECRET-OUTSIDE-ROOT\n")
+    return secret
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_csv('{secret}')",
+        "SELECT content FROM read_text('{secret}')",
+        "SELECT * FROM glob('{folder}/*')",
+        "SELECT * FROM episodes, read_csv('{secret}')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_parquet('{corpus}/../outside/*.parquet')",
+    ],
+)
+def test_a_query_reads_no_file_but_the_catalog(corpus: Path, outside: Path, sql: str) -> None:
+    sql = sql.format(secret=outside, folder=outside.parent, corpus=corpus)
+    with pytest.raises(duckdb.PermissionException, match="disabled by configuration") as err:
+        run_query(corpus, sql)
+    assert "TOP-SECRET" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("COPY (SELECT episode_uid FROM episodes) TO '{out}/q_copy.csv'", "COPY"),
+        ("ATTACH '{out}/new.duckdb' AS x", "ATTACH"),
+        ("SELECT 1; ATTACH '{out}/new.duckdb' AS x; CREATE TABLE x.t AS SELECT 1", "ATTACH"),
+        ("CREATE TEMP VIEW forged AS SELECT * REPLACE ('high' AS tier) FROM episodes", "CREATE"),
+        ("SET enable_external_access = true", "SET"),
+        ("INSTALL httpfs", "LOAD"),
+        ("EXPORT DATABASE '{out}'", "EXPORT"),
+        ("PRAGMA version", "PRAGMA"),
+    ],
+)
+def test_a_query_is_read_only(corpus: Path, tmp_path: Path, sql: str, kind: str) -> None:
+    out = tmp_path / "written"
+    out.mkdir()
+    with pytest.raises(ReadOnlyError, match=f"{kind} statement refused"):
+        run_query(corpus, sql.format(out=out))
+    assert list(out.iterdir()) == []
+
+
+def test_the_lock_holds_without_the_statement_check(corpus: Path, outside: Path, tmp_path: Path) -> None:
+    """The connection alone refuses files and settings: the statement check is not the only wall."""
+    con = connect(corpus)
+    try:
+        for sql in (
+            f"COPY (SELECT 1) TO '{tmp_path}/x.csv'",
+            f"ATTACH '{tmp_path}/x.duckdb' AS x",
+            f"SELECT * FROM read_text('{outside}')",
+        ):
+            with pytest.raises(duckdb.PermissionException):
+                con.execute(sql)
+        for sql in ("SET enable_external_access = true", "RESET enable_external_access", "SET allowed_paths = []"):
+            with pytest.raises(duckdb.Error, match="locked"):
+                con.execute(sql)
+        with pytest.raises(duckdb.Error):
+            con.execute("LOAD httpfs")
+        assert con.execute("SELECT count(*) FROM episodes").fetchone() == (5,)
+    finally:
+        con.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "outside"]
+
+
+def test_unrestricted_is_duckdbs_own_rights(corpus: Path, outside: Path, tmp_path: Path) -> None:
+    got = run_query(corpus, f"SELECT * FROM read_csv('{outside}')", unrestricted=True)
+    assert got.to_pylist() == [{"word": "TOP-SECRET-OUTSIDE-ROOT"}]
+    run_query(corpus, f"COPY (SELECT episode_uid FROM episodes) TO '{tmp_path}/all.csv'", unrestricted=True)
+    assert (tmp_path / "all.csv").read_text().count("\n") == 6
+
+
+def test_cli_refusals_exit_2_and_name_the_flag(corpus: Path, outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ns = argparse.Namespace(root=str(corpus), sql=f"SELECT * FROM read_csv('{outside}')", format="csv")
+    assert cli_query(ns) == 2
+    err = capsys.readouterr().err
+    assert "disabled by configuration" in err and "--unrestricted" in err and "TOP-SECRET" not in err
+    ns.sql = f"COPY (SELECT 1) TO '{outside.parent}/x.csv'"
+    assert cli_query(ns) == 2
+    assert "COPY statement refused" in capsys.readouterr().err and not (outside.parent / "x.csv").exists()
+    ns.sql, ns.unrestricted = f"SELECT * FROM read_csv('{outside}')", True
+    assert cli_query(ns) == 0
+    assert "TOP-SECRET-OUTSIDE-ROOT" in capsys.readouterr().out
 
 
 def test_csv_round_trips(corpus: Path) -> None:

@@ -1,0 +1,211 @@
+"""What SQL a catalog reader may run, decided by DuckDB's own parser, never by patterns over the text.
+
+A curation expression (`eidata curate --where`) is one SQL expression over the `episodes` view: DuckDB parses
+`SELECT <expression>` into its tree (`json_serialize_sql`), which must be one plain select item (no FROM, no alias,
+no second statement, no set operation) whose nodes are columns of the catalog, constants, operators, CASE, CAST,
+lambdas over their own parameters, and functions named in `SAFE_FUNCTIONS` (pure, deterministic scalar functions:
+no subquery, no table function, no window, no aggregate, no setting, no file). The text that runs, and that a
+manifest records, is DuckDB's own rendering of that checked tree (`json_deserialize_sql`), so a comment or a quote in
+the user's text can never reshape the statement around it.
+
+A read-only query (`eidata query` without `--unrestricted`) is one or more statements that DuckDB classes as SELECT
+or EXPLAIN (`duckdb.extract_statements`): no COPY, ATTACH, CREATE, SET, INSTALL, PRAGMA. Both run on a connection
+whose file access is limited to the catalog's own parts (`jobs.catalog.query.connect`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import duckdb
+
+MAX_EXPRESSION_CHARS = 100_000  # a where clause is a line in a job file, not a document
+
+# Operators DuckDB's parser turns into functions (`a + b`, `a || b`, LIKE `~~`, ILIKE `~~*`, GLOB `~~~`, list
+# containment `@>` / `<@` / `&&`), then pure scalar functions by family. Names are DuckDB's (duckdb_functions()).
+SAFE_FUNCTIONS = frozenset(
+    {
+        # arithmetic, concatenation, pattern and list operators
+        *("+", "-", "*", "/", "//", "%", "**", "^", "||", "@>", "<@", "&&"),
+        *("~~", "!~~", "~~*", "!~~*", "~~~", "!~~~", "like_escape", "not_like_escape", "ilike_escape"),
+        *("not_ilike_escape", "array_extract", "array_slice", "list_extract", "list_element", "struct_extract"),
+        # text
+        *("lower", "upper", "lcase", "ucase", "length", "len", "strlen", "char_length", "character_length"),
+        *("contains", "starts_with", "ends_with", "prefix", "suffix", "strpos", "instr", "position"),
+        *("regexp_matches", "regexp_full_match", "regexp_extract", "regexp_replace", "replace", "trim", "ltrim"),
+        *("rtrim", "substring", "substr", "left", "right", "concat", "concat_ws", "split_part", "string_split"),
+        *("str_split", "lpad", "rpad", "reverse", "levenshtein", "jaro_winkler_similarity", "format", "printf"),
+        *("md5", "hash", "nfc_normalize", "strip_accents", "ascii", "unicode"),
+        # numbers
+        *("abs", "round", "floor", "ceil", "ceiling", "trunc", "sign", "sqrt", "cbrt", "ln", "log", "log2"),
+        *("log10", "exp", "pow", "power", "mod", "greatest", "least", "isnan", "isinf", "isfinite", "even"),
+        # nulls and conditions
+        *("ifnull", "nullif", "if", "iff"),
+        # lists and structs
+        *("list_value", "list_pack", "struct_pack", "row", "list_contains", "list_has", "array_contains"),
+        *("array_has", "list_has_any", "array_has_any", "list_has_all", "array_has_all", "list_position"),
+        *("list_indexof", "array_length", "list_count", "list_filter", "array_filter", "filter", "list_transform"),
+        *("array_transform", "list_apply", "array_apply", "apply", "list_sum", "list_min", "list_max"),
+        *("list_avg", "list_distinct", "list_unique", "list_sort", "list_reverse", "list_slice", "flatten"),
+        *("list_any_value", "list_bool_or", "list_bool_and", "list_reduce", "list_concat", "list_cat"),
+        # dates and times
+        *("date_part", "datepart", "date_trunc", "datetrunc", "date_diff", "datediff", "date_sub", "datesub"),
+        *("year", "month", "day", "hour", "minute", "second", "dayofweek", "epoch", "epoch_ms", "age"),
+        *("to_timestamp", "strftime", "strptime", "now", "today", "to_seconds", "to_minutes", "to_hours"),
+        *("to_days", "to_weeks", "to_months", "to_years"),
+    }
+)
+# names DuckDB reads as column references and binds to functions when no column has them
+SAFE_KEYWORDS = frozenset({"current_date", "current_timestamp"})
+# expression node classes of DuckDB's serialized tree that an expression may hold (SUBQUERY, WINDOW, STAR,
+# PARAMETER, POSITIONAL_REFERENCE and anything new are refused)
+SAFE_CLASSES = frozenset(
+    {"CONSTANT", "COLUMN_REF", "COMPARISON", "CONJUNCTION", "OPERATOR", "BETWEEN", "CASE", "CAST", "COLLATE", "TYPE"}
+    | {"FUNCTION", "LAMBDA"}
+)
+READ_STATEMENTS = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN)
+
+
+class ExpressionError(ValueError):
+    """A curation expression that is not one safe expression over the catalog's columns."""
+
+
+class ReadOnlyError(ValueError):
+    """A statement a read-only query may not run."""
+
+
+def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
+    text = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0]
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ExpressionError("the expression is nested too deeply") from None
+
+
+def _select_item(tree: dict[str, Any]) -> dict[str, Any]:
+    """The one select item of `SELECT <expression>`, or ExpressionError saying what else the text holds."""
+    if tree.get("error"):
+        msg = tree.get("error_message", "cannot be parsed")
+        if "Only SELECT" in msg:
+            msg = "it holds a statement that is not an expression"
+        raise ExpressionError(f"not one SQL expression: {msg}")
+    statements = tree["statements"]
+    if len(statements) != 1:
+        raise ExpressionError(f"one expression expected, got {len(statements)} statements")
+    node = statements[0]["node"]
+    if node.get("type") != "SELECT_NODE":
+        raise ExpressionError(f"one expression expected, got a {node.get('type', '?').lower().replace('_', ' ')}")
+    extra = [
+        name
+        for name, present in (
+            ("FROM", node["from_table"].get("type") != "EMPTY"),
+            ("WHERE", node.get("where_clause") is not None),
+            ("GROUP BY", bool(node.get("group_expressions") or node.get("group_sets"))),
+            ("HAVING", node.get("having") is not None),
+            ("QUALIFY", node.get("qualify") is not None),
+            ("SAMPLE", node.get("sample") is not None),
+            ("ORDER BY / LIMIT / DISTINCT", bool(node.get("modifiers"))),
+            ("WITH", bool(node.get("cte_map", {}).get("map"))),
+            ("a parameter", bool(statements[0].get("named_param_map"))),
+        )
+        if present
+    ]
+    if extra:
+        raise ExpressionError(f"one expression expected; it also holds {', '.join(extra)}")
+    items = node["select_list"]
+    if len(items) != 1:
+        raise ExpressionError(f"one expression expected, got {len(items)} separated by commas")
+    if items[0].get("alias"):
+        raise ExpressionError(f"an expression has no alias (AS {items[0]['alias']})")
+    return items[0]
+
+
+def _check_node(node: Any, columns: frozenset[str], params: frozenset[str]) -> None:
+    """Every expression node under `node` is of a safe class, names a catalog column (or a lambda parameter) and
+    calls only safe functions."""
+    if isinstance(node, list):
+        for item in node:
+            _check_node(item, columns, params)
+        return
+    if not isinstance(node, dict):
+        return
+    kind = node.get("class")
+    if kind is None:
+        if "node" in node or "from_table" in node:  # a query inside the expression
+            raise ExpressionError("a subquery is not allowed in an expression")
+        for value in node.values():
+            _check_node(value, columns, params)
+        return
+    if kind not in SAFE_CLASSES:
+        what = {"SUBQUERY": "a subquery", "WINDOW": "a window function", "STAR": "*", "PARAMETER": "a parameter"}
+        raise ExpressionError(f"{what.get(kind, kind.lower().replace('_', ' '))} is not allowed in an expression")
+    if kind == "COLUMN_REF":
+        _check_column(node["column_names"], columns, params)
+        return
+    if kind == "FUNCTION":
+        name = str(node.get("function_name", "")).lower()
+        if node.get("schema") or node.get("catalog"):
+            raise ExpressionError(f"function {node.get('schema')}.{name}: qualified function names are not allowed")
+        if name not in SAFE_FUNCTIONS:
+            raise ExpressionError(
+                f"function {name}() is not on the list of functions an expression may call "
+                "(jobs.catalog.guard.SAFE_FUNCTIONS: pure scalar functions over text, numbers, lists and dates)"
+            )
+    if kind == "LAMBDA":
+        names = _lambda_params(node["lhs"])
+        _check_node(node["expr"], columns, params | names)
+        return
+    for key, value in node.items():
+        if key not in ("class", "type"):
+            _check_node(value, columns, params)
+
+
+def _lambda_params(lhs: dict[str, Any]) -> frozenset[str]:
+    if lhs.get("class") == "COLUMN_REF" and len(lhs["column_names"]) == 1:
+        return frozenset({lhs["column_names"][0].lower()})
+    if lhs.get("class") == "FUNCTION" and lhs.get("function_name") == "row":
+        return frozenset().union(*(_lambda_params(a["expression"]) for a in lhs.get("arguments", [])))
+    raise ExpressionError("a lambda's parameters must be plain names")
+
+
+def _check_column(parts: list[str], columns: frozenset[str], params: frozenset[str]) -> None:
+    names = [p.lower() for p in parts]
+    if names[0] == "episodes" and len(names) > 1:
+        names = names[1:]  # episodes.tier
+    if names[0] in columns or names[0] in params or (len(names) == 1 and names[0] in SAFE_KEYWORDS):
+        return
+    raise ExpressionError(f"{'.'.join(parts)!r} is not a column of the catalog's episodes view")
+
+
+def check_expression(con: duckdb.DuckDBPyConnection, expression: str, columns: Iterable[str]) -> str:
+    """`expression` checked as one safe SQL expression over `columns`; returns DuckDB's rendering of it (the text to
+    run and record). Raises ExpressionError naming the first thing refused."""
+    if not expression.strip():
+        raise ExpressionError("the where clause is empty; use 'true' to select every episode")
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(f"the expression is {len(expression)} characters long (at most {MAX_EXPRESSION_CHARS})")
+    tree = _parse(con, "SELECT " + expression)
+    item = _select_item(tree)
+    _check_node(item, frozenset(c.lower() for c in columns), frozenset())
+    single = {"error": False, "statements": [tree["statements"][0]]}
+    rendered = con.execute("SELECT json_deserialize_sql(?::JSON)", [json.dumps(single)]).fetchall()[0][0]
+    if not rendered.startswith("SELECT "):
+        raise ExpressionError(f"DuckDB renders the expression unexpectedly: {rendered[:80]!r}")
+    return rendered.removeprefix("SELECT ")
+
+
+def check_read_only(sql: str) -> None:
+    """Every statement of `sql` only reads (SELECT, EXPLAIN; DESCRIBE and SUMMARIZE are SELECTs to DuckDB); raises
+    ReadOnlyError naming the first that does not, or duckdb.ParserException for text that does not parse."""
+    statements = duckdb.extract_statements(sql)
+    if not statements:
+        raise ReadOnlyError("no SQL statement given")
+    for s in statements:
+        if s.type not in READ_STATEMENTS:
+            head = " ".join(s.query.split())[:60]
+            raise ReadOnlyError(
+                f"{s.type.name} statement refused ({head!r}): queries are read-only; "
+                "pass --unrestricted to run any statement with DuckDB's full file access"
+            )
