@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 from s3fs import S3FileSystem
 
@@ -75,6 +76,18 @@ def test_query_over_the_bucket_answers_as_on_disk(s3: S3Server, corpus: tuple[Pa
     on_disk = run_query(local, SQL[query])
     assert on_disk.num_rows > 0
     assert run_query(url, SQL[query], s3.options()) == on_disk
+
+
+def test_a_bucket_query_reads_no_other_object(s3: S3Server, corpus: tuple[Path, str]) -> None:
+    """The parts are the only objects the locked connection opens: another object of the same bucket is refused."""
+    fs, _ = filesystem("s3://", s3.options())
+    fs.pipe_file("out/catalog-corpus/secret.csv", b"word\nTOP-SECRET\n")
+    with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
+        run_query(corpus[1], "SELECT * FROM read_csv('s3://out/catalog-corpus/secret.csv')", s3.options())
+    got = run_query(
+        corpus[1], "SELECT * FROM read_csv('s3://out/catalog-corpus/secret.csv')", s3.options(), unrestricted=True
+    )
+    assert got.to_pylist() == [{"word": "TOP-SECRET"}]
 
 
 def test_empty_bucket_corpus_has_empty_views(s3: S3Server, prefix: str) -> None:
