@@ -1,9 +1,11 @@
 """Behaviour QA per dataset, from its episodes' lineage records (`EpisodeLineage.behaviour`) or catalog columns: each
 finding named with the measured value, the threshold and the episodes, as `eidata validate` and the report show it.
 
-Per episode: the findings ingest routed the episode by (`ingest.behaviour.phase.episode_findings`, the thresholds of
-the corpus's ingest spec); per dataset: dead dims judged against the other episodes (`jobs.catalog.behaviour`), task
-imbalance, episodes shorter than the policy window and near-duplicate pairs (`ingest.behaviour.findings`).
+Per episode: the findings ingest routed the episode by (`ingest.behaviour.phase.episode_findings`, the thresholds
+stored with the episode), and the verdict step's (`eidata verdicts`: verified copies, dead dims) as its lineage records
+them; dead dims are also judged here against the other episodes (`ingest.behaviour.corpus.judge_dead`), so a dataset
+not yet through the verdict step shows them; per dataset: task imbalance and episodes shorter than the policy window
+(`ingest.behaviour.findings`).
 """
 
 from __future__ import annotations
@@ -12,13 +14,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
+from ingest.behaviour.corpus import dead_verdict, judge_dead
 from ingest.behaviour.findings import DatasetFinding, Finding, dataset_findings
 from ingest.behaviour.phase import episode_findings
-from jobs.catalog.behaviour import dead_reason, judge_dead
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.tiers import QualityTier
+from schemas.verdicts import CorpusVerdicts
 
 LISTED = 3  # episodes named per finding (the worst first)
 
@@ -32,6 +33,7 @@ class DatasetBehaviour:
     records: list[BehaviourRecord]
     found: list[tuple[int, Finding]] = field(default_factory=list)  # (episode position, finding)
     dead: list[tuple[int, str]] = field(default_factory=list)  # (episode position, reason)
+    copies: list[tuple[int, str]] = field(default_factory=list)  # (episode position, the verdict step's reason)
     dataset_level: list[DatasetFinding] = field(default_factory=list)
 
     @property
@@ -46,9 +48,11 @@ def summarize_behaviour(
     tasks: Sequence[str],
     lengths: Sequence[int],
     config: BehaviourConfig,
+    verdicts: Sequence[CorpusVerdicts | None] | None = None,
 ) -> DatasetBehaviour | None:
     """The dataset's findings; None when no episode carries a behaviour record (datasets written by other tools).
-    `labels`, `records`, `tasks`, `lengths`: one per episode, in dataset order."""
+    `labels`, `records`, `tasks`, `lengths`, `verdicts` (the lineage's, from `eidata verdicts`): one per episode, in
+    dataset order."""
     keep = [i for i, r in enumerate(records) if r is not None]
     if not keep:
         return None
@@ -56,18 +60,14 @@ def summarize_behaviour(
     out = DatasetBehaviour(dataset, [labels[i] for i in keep], recs)  # type: ignore[arg-type]
     out.found = [(k, f) for k, r in enumerate(recs) for f in episode_findings(r, config)]
     for column, name in (("qa_dead_dims", "dead_dims"), ("qa_native_dead_dims", "native_dead_dims")):
-        judged = judge_dead([getattr(r, name) for r in recs])
-        out.dead += [(k, dead_reason(column, dims, share)) for k, (dims, share) in judged.items()]
-    m = config.fingerprint_hashes
-    fps = [k for k, r in enumerate(recs) if r.fingerprint is not None and len(r.fingerprint) == m]
-    sig = np.array([recs[k].fingerprint for k in fps], np.uint32).reshape(len(fps), m)
-    dataset_level = dataset_findings(list(tasks), list(lengths), sig if len(fps) > 1 else None, config)
-    for f in dataset_level:  # episodes named, not numbered
+        judged = judge_dead([getattr(r, name) for r in recs], config.dead_dims_share)
+        out.dead += [(k, dead_verdict(column, dims, share, config).reason()) for k, (dims, share) in judged.items()]
+    for k, i in enumerate(keep):
+        found = verdicts[i].found if verdicts is not None and verdicts[i] is not None else []
+        out.copies += [(k, v.reason()) for v in found if v.code == "qa_duplicate"]  # type: ignore[union-attr]
+    for f in dataset_findings(list(tasks), list(lengths), config):  # episodes named, not numbered
         msg = f.message
-        if f.code == "qa_duplicate":
-            first, later = (labels[keep[fps[e]]] for e in f.episodes)
-            msg = f"{later} repeats {first}" + msg[msg.index(" (similarity") :]
-        elif f.code == "qa_short_episodes":
+        if f.code == "qa_short_episodes":
             named = [labels[e] for e in f.episodes]
             msg += ": " + ", ".join(named[:LISTED]) + (", ..." if len(named) > LISTED else "")
         out.dataset_level.append(replace(f, message=msg))
@@ -94,9 +94,13 @@ def finding_messages(b: DatasetBehaviour) -> list[tuple[str, str, QualityTier | 
     for code, items in dead.items():
         shown = "; ".join(f"{b.labels[k]}: {r.split(': ', 1)[1]}" for k, r in items[:LISTED])
         out.append((code, f"{len(items)} of {b.episodes} episodes -> low: {shown}", QualityTier.low))
+    if b.copies:
+        shown = "; ".join(f"{b.labels[k]}: {r.split(': ', 1)[1]}" for k, r in b.copies[:LISTED])
+        more = f"; and {len(b.copies) - LISTED} more" if len(b.copies) > LISTED else ""
+        out.append(("qa_duplicate", f"{len(b.copies)} of {b.episodes} episodes -> rejected: {shown}{more}",
+                    QualityTier.rejected))  # fmt: skip
     for f in b.dataset_level:
-        tier = QualityTier.rejected if f.code == "qa_duplicate" else None
-        out.append((f.code, f.message, tier))
+        out.append((f.code, f.message, None))
     return out
 
 

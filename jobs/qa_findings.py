@@ -19,7 +19,6 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from adapters.storage.location import locate
-from schemas.behaviour import BehaviourConfig
 from schemas.corpus import JOB_DIR
 from schemas.qa import APPROACH_BINS, QAConfig, QARecord
 
@@ -210,8 +209,3 @@ def _corpus_section(path: Path, section: str, model: type[C]) -> C:
 def corpus_qa_config(path: Path) -> QAConfig:
     """The geometry QA thresholds a dataset was ingested with (`canonicalize.qa` of its corpus's spec)."""
     return _corpus_section(path, "qa", QAConfig)
-
-
-def corpus_behaviour_config(path: Path) -> BehaviourConfig:
-    """The behaviour QA thresholds a dataset was ingested with (`canonicalize.behaviour` of its corpus's spec)."""
-    return _corpus_section(path, "behaviour", BehaviourConfig)

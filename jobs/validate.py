@@ -29,6 +29,8 @@ from jobs.qa_behaviour import overview as behaviour_overview
 from jobs.qa_findings import corpus_behaviour_config, corpus_qa_config, findings, overview, summarize
 from schemas.behaviour import BehaviourConfig
 from schemas.corpus import DATASETS_DIR, EpisodeLineage, find_datasets
+from jobs.catalog.behaviour import recorded_config
+from jobs.catalog.source_findings import read_source_findings
 from schemas.dataset_meta import Quirk, Severity
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.qa import QAConfig
@@ -96,7 +98,7 @@ def behaviour_quirks(root: Location, config: BehaviourConfig | None = None) -> l
     path = root / EPISODES_PATH
     if not path.is_file():
         return []
-    labels, records, tasks, lengths = [], [], [], []
+    labels, records, tasks, lengths, lineages = [], [], [], [], []
     try:
         for _, line in read_jsonl(path):
             lin = EpisodeLineage.of(line)
@@ -106,9 +108,10 @@ def behaviour_quirks(root: Location, config: BehaviourConfig | None = None) -> l
             lengths.append(int(line.get("length") or 0))
     except ValueError as err:
         msg = f"behaviour QA not read: {err}"
+            lineages.append(lin)
         return [Quirk(code="qa_unreadable", severity="warning", message=msg, path=EPISODES_PATH)]
-    config = config if config is not None else corpus_behaviour_config(root)
-    b = summarize_behaviour(root.name, labels, records, tasks, lengths, config)
+    config = config if config is not None else recorded_config(lineages)
+    b = summarize_behaviour(root.name, labels, records, tasks, lengths, config, [lin.verdicts for lin in lineages])
     if b is None:
         return []
     out = [

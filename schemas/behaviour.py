@@ -10,7 +10,7 @@ At ingest (`ingest.behaviour.phase`, `CanonicalizeSpec.behaviour`) the record is
 and its natives, the cameras on the frames the writer encodes, and stored in the lineage (`EpisodeLineage.behaviour`).
 A `BehaviourRecord` is flattened into the catalog beside the geometry QA as one nullable `qa_<field>` column per field
 (`catalog_fields`); a field is None where its check does not apply (no camera, no native state, no action). The
-catalog build adds the near-duplicate columns and the dataset findings (`jobs.catalog.behaviour`).
+verdict step (`eidata verdicts`) adds the copy columns; the catalog build indexes them (`jobs.catalog.behaviour`).
 
 Default thresholds were measured on real samples: the GR00T PickNPlace episodes (`tests/data/real/`, tested in
 `tests/ingest/behaviour/test_planted.py` on the natives and `test_phase.py` through ingest), the Bridge debug shard
@@ -199,8 +199,37 @@ class BehaviourConfig(BaseModel):
     )
     fingerprint_hashes: int = Field(32, ge=4, description="min-hash values per episode")
     fingerprint_bands: int = Field(8, ge=1, description="LSH bands (hashes / bands rows each)")
-    duplicate_similarity_quarantine: float = Field(
-        0.75,
+    duplicate_candidate_similarity: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="a later episode whose fingerprint is this similar (estimated Jaccard) to an earlier one's is a"
+        " duplicate candidate, then verified on the signals (`copy_tolerance`); a bar for recall, not a verdict (GR00T"
+        " PickNPlace: copies trimmed by 7 frames 0.84-1.0; the real G1 teleop set's distinct demonstrations of one task"
+        " reach 1.0)",
+    )
+    copy_tolerance: float = Field(
+        0.1,
+        gt=0,
+        description="a candidate is a copy when, aligned (lag and sub-frame shift), the copy_quantile of its per-frame"
+        " worst difference is at most this fraction of each dim's dataset range (`ingest.behaviour.copies`)",
+    )
+    copy_quantile: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="quantile over the aligned frames of the per-frame worst difference (the real G1 teleop set on the"
+        " 10 Hz grid: copies re-gridded at another phase or from 15 Hz measure <= 0.075, its 4,950 pairs of distinct"
+        " demonstrations >= 0.2; `benchmarks/duplicates_real.py`)",
+    )
+    copy_min_overlap: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="a copy overlaps at least this fraction of the shorter episode (a trimmed copy keeps most of it)",
+    )
+    dead_dims_share: float = Field(
+        0.5,
         gt=0,
         le=1,
         description="a later episode this similar (estimated Jaccard) to an earlier one quarantines"
@@ -284,10 +313,15 @@ FINDINGS_SCHEMA = pa.schema(
     ]
 )
 
-# Columns the catalog build fills over the whole catalog (`jobs.catalog.behaviour`), not measured per episode.
+# Columns of the verdict step (`eidata verdicts`, `EpisodeLineage.verdicts`), indexed by the catalog build.
 CATALOG_BUILD_FIELDS: tuple[tuple[str, Any, pa.DataType, str], ...] = (
-    ("duplicate_of", str, pa.string(), "episode_uid of the earlier episode this one repeats (near-duplicate search)"),
-    ("duplicate_similarity", float, pa.float64(), "estimated Jaccard similarity of their content fingerprints"),
+    ("duplicate_of", str, pa.string(), "episode_uid of the earlier episode this one is a verified copy of"),
+    (
+        "duplicate_residual",
+        float,
+        pa.float64(),
+        "the copy's residual against it (`ingest.behaviour.copies`; at most copy_tolerance)",
+    ),
 )
 
 

@@ -22,10 +22,11 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.behaviour import BehaviourRecord
+from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.lerobot import INFO_PATH
 from schemas.qa import QARecord
 from schemas.tiers import QualityTier
+from schemas.verdicts import CorpusVerdicts
 
 DATASETS_DIR = "datasets"
 EPISODES_DIR = "catalog/episodes"
@@ -87,6 +88,12 @@ class EpisodeLineage(BaseModel):
         """The lineage of one `episodes.jsonl` line (or an `EpisodeEntry`'s extras); empty when it has none."""
         return cls.model_validate(line.get(LINEAGE_KEY) or {})
 
+    behaviour_config: BehaviourConfig | None = Field(
+        None, description="the behaviour QA thresholds ingest judged this episode with (its job's, as they were)"
+    )
+    verdicts: CorpusVerdicts | None = Field(
+        None, description="the corpus-level verdicts (`eidata verdicts`): set only on an episode they judged"
+    )
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
 

@@ -105,10 +105,10 @@ def near_duplicates(
     signatures: np.ndarray, config: BehaviourConfig, threshold: float | None = None, max_bucket: int = 64
 ) -> DuplicatePairs:
     """Pairs of rows of an (N, M) uint32 signature table with estimated similarity >= threshold (default: the
-    config's quarantine bound), each pair once, earlier row first."""
+    config's candidate bound), each pair once, earlier row first."""
     sig = np.ascontiguousarray(signatures, dtype=np.uint32)
     n, m = sig.shape
-    thr = config.duplicate_similarity_quarantine if threshold is None else threshold
+    thr = config.duplicate_candidate_similarity if threshold is None else threshold
     bands = config.fingerprint_bands
     rows = m // bands
     empty = (sig == 0xFFFFFFFF).all(axis=1)

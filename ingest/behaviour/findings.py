@@ -3,17 +3,14 @@ quarantines (`rejected`), each with the value and the threshold in a stable mess
 
 `findings` compares a `BehaviourRecord` with a `BehaviourConfig`; `route` lowers a tier by them (never raises one),
 returning the reasons in the form `ingest.canonical.quality.assess_quality` gives its own. `dataset_findings` does the
-same over one dataset's episodes (task imbalance, too-short episodes, near-duplicate pairs).
+same over one dataset's episodes (task imbalance, too-short episodes).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ingest.behaviour.dataset import short_episodes, task_balance
-from ingest.behaviour.duplicates import near_duplicates
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.tiers import QualityTier, demote
 
@@ -152,11 +149,9 @@ class DatasetFinding:
     episodes: tuple[int, ...]  # the episodes it names (positions in the dataset), empty for the whole dataset
 
 
-def dataset_findings(
-    tasks: list[str], lengths: list[int], signatures: np.ndarray | None, config: BehaviourConfig
-) -> list[DatasetFinding]:
-    """One dataset's findings over its episodes (in order): task imbalance, episodes shorter than the policy window,
-    and near-duplicate pairs (the later episode of each pair is the one to quarantine)."""
+def dataset_findings(tasks: list[str], lengths: list[int], config: BehaviourConfig) -> list[DatasetFinding]:
+    """One dataset's findings over its episodes (in order): task imbalance and episodes shorter than the policy
+    window. Copies are not judged here: a fingerprint proposes, the signals decide (`ingest.behaviour.corpus`)."""
     out: list[DatasetFinding] = []
     balance = task_balance(tasks, config)
     if balance.imbalanced:
@@ -181,17 +176,4 @@ def dataset_findings(
                 tuple(short),
             )
         )
-    if signatures is not None and len(signatures) > 1:
-        pairs = near_duplicates(np.asarray(signatures, np.uint32), config)
-        for a, b, s in zip(pairs.first, pairs.second, pairs.similarity, strict=True):
-            out.append(
-                DatasetFinding(
-                    "qa_duplicate",
-                    float(s),
-                    config.duplicate_similarity_quarantine,
-                    f"episode {b} repeats episode {a} (similarity {s:.2f} >="
-                    f" {config.duplicate_similarity_quarantine:.2f})",
-                    (int(a), int(b)),
-                )
-            )
     return out

@@ -26,12 +26,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.files.atomic import fsync_path
-from jobs.catalog.behaviour import catalog_findings, findings_dir, route_catalog
+from jobs.catalog.behaviour import (
+    catalog_findings,
+    findings_dir,
+    recorded_config,
+    verdict_rows,
+    verdicts_dir,
+    verdicts_table,
+)
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import CatalogError, FileDigests, catalog_rows_for_dataset, file_digest
-from jobs.qa_findings import corpus_behaviour_config
+from schemas.behaviour import BehaviourConfig
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, find_datasets, parquet_files
+from schemas.corpus import EPISODES_DIR, EpisodeLineage, find_datasets, parquet_files
+from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.storage import is_remote
 
 log = logging.getLogger(__name__)
@@ -84,10 +92,12 @@ def rebuild_catalog(corpus_root: Path, *, rehash: bool = False, digests_for: Dig
         token = uuid.uuid4().hex
         new_episodes, new_digests = catalog / f".rebuild-{token}-episodes", catalog / f".rebuild-{token}-digests"
         new_findings = catalog / f".rebuild-{token}-findings"
+        new_verdicts = catalog / f".rebuild-{token}-verdicts"
         try:
-            n = _build(corpus_root, new_episodes, new_digests, rehash, new_findings, digests_for)
+            n = _build(corpus_root, new_episodes, new_digests, rehash, new_findings, new_verdicts, digests_for)
             swaps = [(catalog / "episodes", new_episodes), (catalog / DIGESTS_DIR, new_digests)]
-            for final, new in [*swaps, (findings_dir(corpus_root), new_findings)]:
+            swaps += [(findings_dir(corpus_root), new_findings), (verdicts_dir(corpus_root), new_verdicts)]
+            for final, new in swaps:
                 old = catalog / f".replaced-{token}-{final.name.lstrip('.')}"
                 if final.exists():
                     os.replace(final, old)
@@ -106,15 +116,18 @@ def _build(
     digests_dir: Path,
     rehash: bool,
     findings: Path,
+    verdicts: Path,
     digests_for: DigestsFor | None = None,
 ) -> int:
-    """Every dataset's rows, sorted, routed by the catalog-wide behaviour QA (`jobs.catalog.behaviour`) and split
-    into parts in `episodes_dir`; file digests into `digests_dir`, dataset findings into `findings`."""
-    episodes_dir.mkdir()
-    digests_dir.mkdir()
-    findings.mkdir()
+    """Every dataset's rows, sorted and split into parts in `episodes_dir`; file digests into `digests_dir`, dataset
+    findings into `findings`, the findings behind each tier into `verdicts` (`jobs.catalog.behaviour`). An index of
+    the datasets' meta: no tier is judged here."""
+    for d in (episodes_dir, digests_dir, findings, verdicts):
+        d.mkdir()
     datasets = find_datasets(corpus_root)
     tables, hashed = [], 0
+    configs: dict[str, BehaviourConfig] = {}
+    found: list[dict] = []
     for ds in datasets:
         name = quote(ds.relative_to(corpus_root).as_posix(), safe="") + ".parquet"
         if digests_for is not None:
@@ -129,14 +142,16 @@ def _build(
         hashed += digests.hashed_bytes
         if rows:
             tables.append(pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA))
+            lineages = [EpisodeLineage.of(line) for _, line in read_jsonl(ds / EPISODES_PATH)]
+            configs[rows[0].dataset] = recorded_config(lineages)
+            found += verdict_rows(rows[0].dataset, lineages)
     table = sort_catalog(pa.concat_tables(tables)) if tables else CATALOG_SCHEMA.empty_table()
     del tables
     dupes = _duplicate_uids(table)
     if dupes:
         raise CatalogError(f"episode_uid found in more than one episode: {dupes[:5]} ({len(dupes)} in all)")
-    behaviour = corpus_behaviour_config(corpus_root)
-    table = route_catalog(table, behaviour)
-    write_parquet_atomic(catalog_findings(table, behaviour), findings / "part-00000.parquet")
+    write_parquet_atomic(catalog_findings(table, configs), findings / "part-00000.parquet")
+    write_parquet_atomic(verdicts_table(found), verdicts / "part-00000.parquet")
     for i, start in enumerate(range(0, table.num_rows, ROWS_PER_PART)):
         write_parquet_atomic(table.slice(start, ROWS_PER_PART), episodes_dir / f"part-{i:05d}.parquet")
     log.info("catalog: %d episodes from %d datasets (%d bytes hashed)", table.num_rows, len(datasets), hashed)

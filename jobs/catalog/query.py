@@ -36,6 +36,7 @@ from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, parquet_files
 from schemas.findings import SOURCE_FINDINGS_DIR, SOURCE_FINDINGS_SCHEMA
 from schemas.storage import StorageOptions, is_remote
+from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
 
 Format = Literal["table", "csv", "json"]
 FORMATS: tuple[Format, ...] = ("table", "csv", "json")
@@ -43,6 +44,7 @@ VIEWS = {
     "episodes": (EPISODES_DIR, CATALOG_SCHEMA),
     "quarantine": (QUARANTINE_DIR, QUARANTINE_SCHEMA),
     "findings": (FINDINGS_DIR, FINDINGS_SCHEMA),  # dataset-level behaviour findings (`jobs.catalog.behaviour`)
+    "verdicts": (VERDICTS_DIR, VERDICT_SCHEMA),  # the findings behind each tier (`schemas.verdicts`)
     "source_findings": (
         SOURCE_FINDINGS_DIR,
         SOURCE_FINDINGS_SCHEMA,

@@ -165,6 +165,9 @@ def _qa_columns(lineage: EpisodeLineage) -> dict[str, Any]:
     """The lineage's geometry and behaviour QA as `qa_*` catalog columns (none for episodes ingested without)."""
     values = {**(lineage.qa.values() if lineage.qa is not None else {})}
     values.update(lineage.behaviour.values() if lineage.behaviour is not None else {})
+    copy = next((v for v in lineage.verdicts.found if v.code == "qa_duplicate"), None) if lineage.verdicts else None
+    if copy is not None:
+        values.update(duplicate_of=copy.compared_with, duplicate_residual=copy.value)
     return {CATALOG_PREFIX + k: v for k, v in values.items()}
 
 

@@ -11,9 +11,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ingest.behaviour.phase import ingest_config
+from jobs.catalog.behaviour import corpus_recorded_config
 from jobs.catalog.query import run_query
 from jobs.qa_behaviour import DatasetBehaviour, summarize_behaviour
-from jobs.qa_findings import corpus_behaviour_config
 from jobs.report.plots import _empty
 from schemas.behaviour import BehaviourConfig, BehaviourRecord, record_from_columns
 from schemas.qa import CATALOG_PREFIX
@@ -28,8 +28,8 @@ class BehaviourView:
 
 def behaviour_by_dataset(root: Path) -> BehaviourView:
     """Each dataset's behaviour QA from the catalog (datasets without records left out), against the thresholds
-    the corpus was ingested with."""
-    config = corpus_behaviour_config(root)
+    stored with the corpus's episodes at ingest."""
+    config = corpus_recorded_config(root)
     names = run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names
     fields = set(BehaviourRecord.model_fields)
     cols = [c for c in names if c.startswith(CATALOG_PREFIX) and c[len(CATALOG_PREFIX) :] in fields]

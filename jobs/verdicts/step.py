@@ -1,0 +1,292 @@
+"""`eidata verdicts ROOT`: judge what needs the whole corpus and record it where every reader looks.
+
+1. Every dataset's lineage is read (`episodes.jsonl`): fingerprint, motionless dims, embodiment, tier.
+2. `ingest.behaviour.corpus` finds copies (fingerprint candidates verified on the episodes' signals, read from
+   their parquet files) and dims dead against their dataset.
+3. Each dataset whose verdicts changed gets one journaled meta update through its writer (as the caption stage's):
+   a judged episode's lineage holds `verdicts` (thresholds, the tier before, the findings) and its `tier` and
+   `tier_reasons` lowered by them; an episode no longer judged gets its ingest tier back. Lines that do not change
+   keep their bytes, so a rerun with the same thresholds writes nothing.
+4. The catalog is rebuilt: it indexes the lineage, so it shows the same tier, and the view `verdicts` lists every
+   finding with value, threshold and the episode compared with.
+
+The thresholds come from the command line (defaults: `BehaviourConfig`'s), never from a spec file; they are stored
+with each verdict. A bucket corpus runs on its scratch (`jobs.runtime.bucket_stage.stage_corpus`), parquet read by
+ranges.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ingest.behaviour.canonical import canonical_limits
+from ingest.behaviour.copies import scale_with_floor
+from ingest.behaviour.corpus import Judged, Signals, copies, copy_verdicts, dead_verdicts
+from ingest.lerobot.errors import DatasetError, WriterLockedError
+from ingest.lerobot.writer import LeRobotWriter
+from jobs.runtime.bucket_stage import open_episode_file, stage_corpus
+from jobs.runtime.options import Arg, Opt, job_values
+from jobs.runtime.stage import refresh_catalog
+from schemas.behaviour import BehaviourConfig
+from schemas.canonical import STATE, STATE_NATIVE
+from schemas.corpus import LINEAGE_KEY, EpisodeLineage, find_datasets
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+from schemas.storage import StorageOptions
+from schemas.tiers import QualityTier, demote
+from schemas.verdicts import CorpusVerdicts, Verdict
+
+log = logging.getLogger(__name__)
+
+STEP_THRESHOLDS = (  # the BehaviourConfig fields the step judges with, recorded with each verdict
+    "duplicate_candidate_similarity",
+    "fingerprint_bands",
+    "copy_tolerance",
+    "copy_quantile",
+    "copy_min_overlap",
+    "dead_dims_share",
+)
+
+
+class VerdictsJob(BaseModel):
+    """`eidata verdicts`: the corpus and the thresholds to judge it with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    root: str = Field(description="corpus folder or object-store URL")
+    duplicate_candidate_similarity: float = BehaviourConfig.model_fields["duplicate_candidate_similarity"]
+    copy_tolerance: float = BehaviourConfig.model_fields["copy_tolerance"]
+    copy_quantile: float = BehaviourConfig.model_fields["copy_quantile"]
+    copy_min_overlap: float = BehaviourConfig.model_fields["copy_min_overlap"]
+    dead_dims_share: float = BehaviourConfig.model_fields["dead_dims_share"]
+    dry_run: bool = Field(False, description="judge and print, write nothing")
+    storage: StorageOptions | None = None
+
+    def config(self) -> BehaviourConfig:
+        return BehaviourConfig(**{k: getattr(self, k) for k in STEP_THRESHOLDS if k in type(self).model_fields})
+
+
+OPTIONS = (
+    Opt(VerdictsJob, "root", ("root",)),
+    Opt(VerdictsJob, "duplicate_candidate_similarity"),
+    Opt(VerdictsJob, "copy_tolerance"),
+    Opt(VerdictsJob, "copy_quantile"),
+    Opt(VerdictsJob, "copy_min_overlap"),
+    Opt(VerdictsJob, "dead_dims_share"),
+    Arg(("--dry-run",), {"action": "store_true", "help": "judge and print, write nothing"}),
+)
+
+
+@dataclass
+class Episode:
+    dataset_root: Path
+    index: int
+    lineage: EpisodeLineage
+
+
+@dataclass
+class VerdictsSummary:
+    episodes: int = 0
+    judged: dict[str, int] = field(default_factory=dict)  # code -> episodes
+    changed: int = 0  # episode lines rewritten
+    candidates: int = 0
+    copies: int = 0
+    lines: list[str] = field(default_factory=list)  # one per verdict, for the printout
+
+
+def _corpus_episodes(corpus: Path) -> list[Episode]:
+    out = []
+    for ds in find_datasets(corpus):
+        if not (ds / EPISODES_PATH).exists():
+            continue
+        for _, line in read_jsonl(ds / EPISODES_PATH):
+            lin = EpisodeLineage.of(line)
+            if lin.episode_uid is not None and lin.tier is not None:  # ours: a foreign dataset has no record to judge
+                out.append(Episode(ds, int(line["episode_index"]), lin))
+    return out
+
+
+def _judged(corpus: Path, e: Episode) -> Judged:
+    b = e.lineage.behaviour
+    return Judged(
+        episode_uid=e.lineage.episode_uid or "",
+        dataset=e.dataset_root.relative_to(corpus).as_posix(),
+        embodiment=e.lineage.embodiment or "unknown",
+        fingerprint=b.fingerprint if b is not None else None,
+        dead_dims=b.dead_dims if b is not None else None,
+        native_dead_dims=b.native_dead_dims if b is not None else None,
+    )
+
+
+class _Loader:
+    """episode_uid -> `Signals`: the parquet of that episode (a bucket's by ranges), each column's scale its range
+    in the dataset (from the per-episode stats, read once per dataset) raised to its unit's floor
+    (`ingest.behaviour.copies.scale_with_floor`)."""
+
+    def __init__(self, corpus: Path, episodes: list[Episode], options: StorageOptions | None) -> None:
+        self.corpus, self.options = corpus, options
+        self.by_uid = {e.lineage.episode_uid: e for e in episodes}
+        self.infos: dict[Path, InfoJson] = {}
+        self.ranges: dict[Path, dict[str, np.ndarray]] = {}
+
+    def _info(self, ds: Path) -> InfoJson:
+        if ds not in self.infos:
+            self.infos[ds] = load_info(ds / INFO_PATH)
+        return self.infos[ds]
+
+    def _range(self, ds: Path, key: str) -> np.ndarray | None:
+        if ds not in self.ranges:
+            lo: dict[str, np.ndarray] = {}
+            hi: dict[str, np.ndarray] = {}
+            if (ds / EPISODES_STATS_PATH).exists():
+                for _, obj in read_jsonl(ds / EPISODES_STATS_PATH):
+                    for k in (STATE, STATE_NATIVE):
+                        st = (obj.get("stats") or {}).get(k)
+                        if st is None:
+                            continue
+                        a, b = np.asarray(st["min"], float).ravel(), np.asarray(st["max"], float).ravel()
+                        lo[k] = np.minimum(lo[k], a) if k in lo else a
+                        hi[k] = np.maximum(hi[k], b) if k in hi else b
+            self.ranges[ds] = {k: hi[k] - lo[k] for k in lo}
+        return self.ranges[ds].get(key)
+
+    def __call__(self, uid: str) -> Signals:
+        e = self.by_uid[uid]
+        ds, info = e.dataset_root, self._info(e.dataset_root)
+        cols = [k for k in (STATE, STATE_NATIVE) if k in info.features]
+        with open_episode_file(self.corpus, ds / info.data_file(e.index), self.options) as f:
+            table = pq.read_table(f, columns=cols)
+        names: list[str] = []
+        values: list[np.ndarray] = []
+        scales: list[np.ndarray] = []
+        for k in cols:
+            v = np.stack(table[k].to_numpy(zero_copy_only=False)).astype(np.float64)
+            rng = self._range(ds, k)
+            rng = np.ptp(v, axis=0) if rng is None or len(rng) != v.shape[1] else rng
+            if k == STATE:
+                mask = np.asarray(e.lineage.mask or [0] * v.shape[1], bool)
+                used = np.flatnonzero(mask)
+                units = canonical_limits(mask).units
+                names += [f"canonical.{d}" for d in used]
+                values.append(v[:, used])
+                scales.append(scale_with_floor(rng[used], tuple(units[d] for d in used)))
+            else:
+                native = info.features[k].flat_names() or [str(i) for i in range(v.shape[1])]
+                names += [f"native.{n}" for n in native]
+                values.append(v)
+                scales.append(scale_with_floor(rng))
+        return Signals(tuple(names), np.concatenate(values, axis=1), np.concatenate(scales))
+
+
+def _edited(lin: EpisodeLineage, found: list[Verdict], config: BehaviourConfig) -> dict[str, Any] | None:
+    """The lineage with `found` as its verdicts (the tier lowered from the tier before any), or None when that is
+    what it already says."""
+    before = lin.verdicts
+    base_tier = before.tier_before if before is not None else QualityTier(lin.tier or QualityTier.high)
+    base_reasons = list(before.reasons_before if before is not None else lin.tier_reasons or [])
+    out = lin.to_json()
+    if not found:
+        if before is None:
+            return None
+        out.pop("verdicts", None)
+        out["tier"], out["tier_reasons"] = base_tier.value, base_reasons
+        return EpisodeLineage.model_validate(out).to_json()
+    tier = base_tier
+    for v in found:
+        tier = demote(tier, v.tier)
+    verdicts = CorpusVerdicts(
+        thresholds={k: float(getattr(config, k)) for k in STEP_THRESHOLDS},
+        tier_before=base_tier,
+        reasons_before=base_reasons,
+        found=found,
+    )
+    out["tier"], out["tier_reasons"] = tier.value, [*base_reasons, *(v.reason() for v in found)]
+    out["verdicts"] = verdicts.model_dump(mode="json")
+    out = EpisodeLineage.model_validate(out).to_json()  # the model's key order, whatever the edit's
+    return None if out == lin.to_json() else out
+
+
+def _replace_lineage(new: dict[str, Any], line: dict[str, Any]) -> dict[str, Any]:
+    return {**line, LINEAGE_KEY: new}
+
+
+def _write(dataset_root: Path, edits: dict[int, dict[str, Any]], lock_timeout_s: float = 60.0) -> int:
+    try:
+        writer = LeRobotWriter.open(dataset_root, lock_wait_s=lock_timeout_s)
+    except WriterLockedError as e:
+        raise DatasetError(f"{dataset_root}: cannot take the writer lock ({e})") from e
+    try:
+        update = writer.meta_update()
+        for index, new in edits.items():
+            update.edit_episode(index, partial(_replace_lineage, new))
+        return writer.commit_meta(update)
+    finally:
+        writer.close()
+
+
+def run_verdicts(corpus: Path, config: BehaviourConfig, *, options: StorageOptions | None = None,
+                 dry_run: bool = False) -> VerdictsSummary:  # fmt: skip
+    """Judge the corpus at `corpus` (a folder) and record the verdicts (see the module docstring)."""
+    episodes = _corpus_episodes(corpus)
+    judged = [_judged(corpus, e) for e in episodes]
+    loader = _Loader(corpus, episodes, options)
+    summary = VerdictsSummary(episodes=len(episodes))
+    pairs = copies(judged, loader, config)
+    summary.candidates = len(pairs)
+    found = dead_verdicts(judged, config)
+    for uid, v in copy_verdicts(pairs, config).items():
+        found[uid] = [v, *found.get(uid, [])]
+    summary.copies = sum(p.check.is_copy(config) for p in pairs)
+    edits: dict[Path, dict[int, dict[str, Any]]] = {}
+    for e in episodes:
+        uid = e.lineage.episode_uid or ""
+        mine = found.get(uid, [])
+        for v in mine:
+            summary.judged[v.code] = summary.judged.get(v.code, 0) + 1
+            summary.lines.append(f"{uid} -> {v.tier.value}: {v.reason()}")
+        new = _edited(e.lineage, mine, config)
+        if new is not None:
+            edits.setdefault(e.dataset_root, {})[e.index] = new
+    if not dry_run:
+        for ds, by_index in edits.items():
+            summary.changed += _write(ds, by_index)
+        refresh_catalog(corpus, summary.changed > 0, "verdicts")
+    else:
+        summary.changed = sum(len(x) for x in edits.values())
+    return summary
+
+
+def cli_verdicts(args: argparse.Namespace) -> int:
+    """Exit 0 when judged, 2 for a bad call, 1 when a dataset's meta cannot take the verdicts."""
+    try:
+        job = VerdictsJob.model_validate({**job_values(args, OPTIONS, VerdictsJob), "dry_run": bool(args.dry_run)})
+    except ValidationError as e:
+        print(f"eidata verdicts: {e}", file=sys.stderr)
+        return 2
+    try:
+        with stage_corpus(job.root, job.storage, "verdicts") as corpus:
+            if not (Path(corpus) / "datasets").is_dir():
+                print(f"eidata verdicts: {job.root}: no datasets/ folder; not a corpus", file=sys.stderr)
+                return 2
+            s = run_verdicts(Path(corpus), job.config(), options=job.storage, dry_run=job.dry_run)
+    except DatasetError as e:
+        print(f"eidata verdicts: {e}", file=sys.stderr)
+        return 1
+    for line in s.lines:
+        print(line)
+    counts = ", ".join(f"{k} {n}" for k, n in sorted(s.judged.items())) or "none"
+    verb = "would rewrite" if job.dry_run else "rewrote"
+    print(
+        f"verdicts: {s.episodes} episodes; {s.candidates} duplicate candidates by fingerprint, {s.copies} verified"
+        f" copies; findings: {counts}; {verb} {s.changed} episode lineages"
+    )
+    return 0

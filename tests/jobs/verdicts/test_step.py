@@ -1,0 +1,101 @@
+"""`eidata verdicts` (`jobs.verdicts.step`) on a corpus of the five real GR00T PickNPlace episodes (five recordings
+of one task by one robot) written by ingest's path, plus two planted episodes: a copy of episode 0 (trimmed by 7 raw
+frames, float32, 1e-4 noise) and a dead right elbow. The copy is rejected naming episode 0; the repetitions of the
+task are not copies; the tier is the same in the lineage and the catalog; a rerun writes nothing, and a rerun with
+other thresholds gives the ingest tier back (reversible without re-ingesting)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.query import run_query
+from jobs.cli import main
+from jobs.verdicts.step import run_verdicts
+from schemas.behaviour import BehaviourConfig
+from schemas.canonicalize import CanonicalizeSpec
+from schemas.corpus import EpisodeLineage, find_datasets
+from schemas.lerobot import EPISODES_PATH, read_jsonl
+from tests.ingest.behaviour import gr00t_sample as g
+from tests.ingest.behaviour.planted_raw import write_planted_corpus
+
+COPY, EARLIER, DEAD = "planted_zz_copy_of_0", "episode_000000", "planted_dead_elbow"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    write_planted_corpus(root, CanonicalizeSpec())
+    rebuild_catalog(root)
+    return root
+
+
+def catalog(root: Path) -> dict[str, dict]:
+    sql = "SELECT episode_uid, tier, tier_reasons, qa_duplicate_of, qa_duplicate_residual FROM episodes"
+    return {r["episode_uid"].rsplit("/", 1)[1]: r for r in run_query(root, sql).to_pylist()}
+
+
+def lineages(root: Path) -> dict[str, EpisodeLineage]:
+    out = {}
+    for ds in find_datasets(root):
+        for _, line in read_jsonl(ds / EPISODES_PATH):
+            lin = EpisodeLineage.of(line)
+            out[(lin.episode_uid or "").rsplit("/", 1)[1]] = lin
+    return out
+
+
+def meta_bytes(root: Path) -> dict[str, bytes]:
+    return {str(ds): (ds / EPISODES_PATH).read_bytes() for ds in find_datasets(root)}
+
+
+def test_ingest_alone_judges_no_copy_and_the_catalog_rewrites_no_tier(corpus: Path) -> None:
+    rows = catalog(corpus)
+    assert rows[COPY]["tier"] == "high" and rows[COPY]["qa_duplicate_of"] is None
+    lin = lineages(corpus)
+    assert {k: r["tier"] for k, r in rows.items()} == {k: v.tier.value for k, v in lin.items()}
+    assert all(v.behaviour_config == BehaviourConfig() for v in lin.values())  # the thresholds ride with the episode
+
+
+def test_copy_rejected_repetitions_kept_one_tier_everywhere(corpus: Path) -> None:
+    s = run_verdicts(corpus, BehaviourConfig())
+    rows, lin = catalog(corpus), lineages(corpus)
+    assert rows[COPY]["tier"] == "rejected" and rows[COPY]["qa_duplicate_of"].endswith(f"/{EARLIER}")
+    assert rows[COPY]["qa_duplicate_residual"] <= BehaviourConfig().copy_tolerance
+    assert rows[COPY]["tier_reasons"][-1].startswith(f"qa_duplicate: copy of lerobot/") and "residual" in (
+        rows[COPY]["tier_reasons"][-1]
+    )
+    assert rows[DEAD]["tier"] == "low" and rows[DEAD]["tier_reasons"][-1].startswith("qa_native_dead_dims:")
+    clean = [f"episode_{i:06d}" for i in range(g.EPISODES)]
+    assert all(rows[k]["tier"] == "high" and rows[k]["qa_duplicate_of"] is None for k in clean), rows
+    assert s.copies == 1 and s.judged == {"qa_duplicate": 1, "qa_native_dead_dims": 1}
+    assert {k: r["tier"] for k, r in rows.items()} == {k: v.tier.value for k, v in lin.items()}
+    v = lin[COPY].verdicts
+    assert v is not None and v.tier_before.value == "high" and v.thresholds["copy_tolerance"] == 0.1
+    # the verdicts view: finding, value, threshold and the episode compared with
+    sql = "SELECT * FROM verdicts WHERE stage = 'verdicts' ORDER BY code"
+    found = run_query(corpus, sql).to_pylist()
+    assert [(f["code"], f["tier"]) for f in found] == [("qa_duplicate", "rejected"), ("qa_native_dead_dims", "low")]
+    assert found[0]["compared_with"].endswith(f"/{EARLIER}") and found[0]["value"] <= found[0]["threshold"]
+
+
+def test_rerun_writes_nothing_and_other_thresholds_reverse_the_verdict(corpus: Path) -> None:
+    run_verdicts(corpus, BehaviourConfig())
+    before = meta_bytes(corpus)
+    assert run_verdicts(corpus, BehaviourConfig()).changed == 0 and meta_bytes(corpus) == before
+    strict = BehaviourConfig(copy_tolerance=1e-6, dead_dims_share=1.0)
+    run_verdicts(corpus, strict)
+    rows, lin = catalog(corpus), lineages(corpus)
+    assert rows[COPY]["tier"] == "high" and lin[COPY].verdicts is None and rows[COPY]["qa_duplicate_of"] is None
+    assert not any(r.startswith("qa_duplicate") for r in rows[COPY]["tier_reasons"])
+    run_verdicts(corpus, BehaviourConfig())
+    assert meta_bytes(corpus) == before  # back to the same bytes
+
+
+def test_cli_dry_run_prints_and_writes_nothing(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = meta_bytes(corpus)
+    assert main(["verdicts", str(corpus), "--copy-tolerance", "0.000001", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would rewrite" in out and meta_bytes(corpus) == before
+    assert main(["verdicts", str(corpus / "nothing")]) == 2
