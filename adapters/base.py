@@ -3,7 +3,10 @@
 Adapters know source formats and nothing about output. A `RawEpisode` keeps every stream with its own timestamps,
 native names, units and frames; cameras are lazy (frames decoded while iterated, never a whole video in memory).
 Each adapter also declares in `RawEpisode.hands` which of its streams carry the hands (`HandSignals`): that is the
-only source knowledge canonicalization needs. Canonicalization (resampling, poses, frames, hands) happens later, in
+only source knowledge canonicalization needs. What discovery learns about the source as a whole (declared episodes or
+cameras without files, files outside the layout, folders skipped and why) it notes as `SourceFinding`s
+(`SourceAdapter.note`, read back by `findings`), and `expects` says what a root of the source holds, for a root that
+yields nothing (`schemas.findings`). Canonicalization (resampling, poses, frames, hands) happens later, in
 `ingest/canonical/`, and knows no adapter by name.
 """
 
@@ -22,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.canonical import Camera
 from schemas.corpus import episode_uid
+from schemas.findings import Severity, SourceFinding
 from schemas.image_size import FrameFit
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
@@ -248,6 +252,7 @@ class RawEpisode:
     tier_reasons: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)  # anything else native worth keeping (lineage)
     hands: HandSignals = field(default_factory=HandSignals)  # filled by the adapter's `read`
+    findings: list[SourceFinding] = field(default_factory=list)  # the source findings that concern this episode
 
     @property
     def has_action(self) -> bool:
@@ -261,15 +266,51 @@ class RawEpisode:
 
 
 class SourceAdapter(ABC):
-    """One source format. Subclasses set `name`, `options_model`, and implement `discover` and `read`."""
+    """One source format. Subclasses set `name`, `options_model`, `expects`, and implement `discover` and `read`."""
 
     name: ClassVar[str]
     options_model: ClassVar[type[AdapterOptions]] = AdapterOptions
+    # what a root of this source holds, said when a root yields no episode ("meta/info.json here or one or two levels
+    # below"); an adapter outside this package may leave it empty
+    expects: ClassVar[str] = ""
 
     def __init__(self, options: AdapterOptions | dict[str, Any] | None = None) -> None:
         self.options = (
             options if isinstance(options, self.options_model) else self.options_model.model_validate(options or {})
         )
+        self._noted: list[SourceFinding] = []
+
+    def note(
+        self,
+        code: str,
+        message: str,
+        *,
+        root: Path | str,
+        severity: Severity = "warning",
+        subset: str | None = None,
+        path: Path | str | None = None,
+        episodes: Iterable[str] | None = None,
+    ) -> SourceFinding:
+        """Record a source finding while discovering (a folder skipped and why, files the layout does not name)."""
+        found = SourceFinding(
+            source=self.name,
+            adapter=self.name,
+            root=str(root),
+            subset=subset,
+            code=code,
+            severity=severity,
+            message=message,
+            path=None if path is None else str(path),
+            episodes=None if episodes is None else tuple(episodes),
+        )
+        if found not in self._noted:
+            self._noted.append(found)
+        return found
+
+    def findings(self) -> list[SourceFinding]:
+        """What discovery learned about the source as a whole, once `discover` has been iterated: the findings it
+        noted, in the order noted. An adapter that keeps them elsewhere (a dataset's quirks) overrides this."""
+        return list(self._noted)
 
     @abstractmethod
     def discover(self, root: Path) -> Iterator[EpisodeRef]:

@@ -165,6 +165,7 @@ class EgoDexAdapter(SourceAdapter):
     name: ClassVar[str] = "egodex"
     options_model: ClassVar[type[AdapterOptions]] = EgoDexOptions
     options: EgoDexOptions
+    expects: ClassVar[str] = "<split>/<task>/<idx>.hdf5 beside <idx>.mp4"
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = locate(root)

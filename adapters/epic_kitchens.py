@@ -119,6 +119,7 @@ class EpicKitchensAdapter(SourceAdapter):
     name: ClassVar[str] = "epic_kitchens"
     options_model: ClassVar[type[AdapterOptions]] = EpicKitchensOptions
     options: EpicKitchensOptions
+    expects: ClassVar[str] = "EPIC_100_{train,validation}.csv and <P>/videos/<video_id>.MP4"
 
     # -- discovery ------------------------------------------------------------------------------------------------
 

@@ -218,7 +218,9 @@ class JobSpec(BaseModel):
         default_factory=VideoCodec, description="video encoder settings"
     )
     parallelism: ParallelismSpec = Field(default_factory=ParallelismSpec, description="Ray parallelism and retries")
-    strict: bool = Field(False, description="any quarantined episode fails the job (exit code 1)")
+    strict: bool = Field(
+        False, description="any quarantined episode, or a source that yields no episode, fails the job (exit code 1)"
+    )
 
     @field_validator("output", mode="before")
     @classmethod

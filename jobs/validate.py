@@ -6,8 +6,11 @@ plus for datasets eidata wrote the geometry QA of their episodes (`jobs.qa_findi
 invariants and a `qa_*` warning for each invariant that fails its threshold (the `canonicalize.qa` section of the
 spec the corpus was ingested with, else the defaults), and their behaviour QA (`jobs.qa_behaviour`): an info line
 with the measured values and a `qa_*` warning per finding naming value, threshold, tier and the worst episodes
-(`canonicalize.behaviour`). PATH may be a dataset, a corpus root (every dataset under `datasets/`) or a folder with
-datasets one or two levels below.
+(`canonicalize.behaviour`); and for a dataset of a corpus, what its source could not give (`schemas.findings`, from
+the catalog's `source_findings`), as `source_<code>` quirks (an error of the source is a warning here: the dataset
+written loads; the source lost something). PATH may be a dataset, a corpus root (every dataset under `datasets/`,
+then the source findings that concern no written dataset, a source that yielded nothing) or a folder with datasets
+one or two levels below.
 Exit code: 0 clean (infos and warnings allowed), 1 when any dataset has an error (or a warning with `--strict`),
 2 when PATH holds no dataset.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 from pydantic import BaseModel
@@ -32,6 +36,7 @@ from schemas.corpus import DATASETS_DIR, EpisodeLineage, find_datasets
 from jobs.catalog.behaviour import recorded_config
 from jobs.catalog.source_findings import read_source_findings
 from schemas.dataset_meta import Quirk, Severity
+from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.qa import QAConfig
 
@@ -124,6 +129,35 @@ def behaviour_quirks(root: Location, config: BehaviourConfig | None = None) -> l
     ]
 
 
+def source_quirks(findings: list[SourceFinding]) -> list[Quirk]:
+    """Source findings as quirks `source_<code>`, naming the source and its root; an error is a warning."""
+    return [
+        Quirk(
+            code=f"source_{f.code}",
+            severity="info" if f.severity == "info" else "warning",
+            message=f"source {f.source} ({f.root}{', dataset ' + f.subset if f.subset else ''}): {f.message}",
+            path=f.path,
+        )
+        for f in findings
+    ]
+
+
+def _corpus_of(root: Location) -> tuple[Path, str, str] | None:
+    """(corpus root, source, subset) of a dataset written at `<corpus>/datasets/<source>/<subset>`, else None."""
+    if is_object(root) or root.parent.parent.name != DATASETS_DIR:
+        return None
+    return Path(root.parent.parent.parent), root.parent.name, root.name
+
+
+def dataset_source_quirks(root: Location) -> list[Quirk]:
+    """The findings of the source a corpus dataset was ingested from that concern it, as quirks."""
+    where = _corpus_of(locate(root))
+    if where is None:
+        return []
+    corpus, source, subset = where
+    return source_quirks([f for f in read_source_findings(corpus, [source]) if f.concerns_dataset(source, subset)])
+
+
 def validate_dataset(
     root: Location, *, data: bool = True, videos: bool = True, qa: QAConfig | None = None
 ) -> ValidationReport:
@@ -137,7 +171,11 @@ def validate_dataset(
         q = Quirk(code="unreadable_meta", severity="error", message=meta_error(err), path="meta/info.json")
         return ValidationReport(root=str(root), version="?", episodes=0, frames=0, quirks=[q])
     quirks = (
-        list(ds.quirks) + loader_checks(ds, data=data, videos=videos) + qa_quirks(root, qa) + behaviour_quirks(root)
+        list(ds.quirks)
+        + loader_checks(ds, data=data, videos=videos)
+        + qa_quirks(root, qa)
+        + behaviour_quirks(root)
+        + dataset_source_quirks(root)
     )
     return ValidationReport(
         root=str(root),
@@ -155,7 +193,14 @@ def validate_path(path: Location | str, *, data: bool = True, videos: bool = Tru
     path = locate(path)  # a folder, or an object-store URL (a dataset or a folder of datasets in a bucket)
     corpus = find_datasets(path) if not is_object(path) and (path / DATASETS_DIR).is_dir() else []
     roots = corpus or [r for _, r in LeRobotSource().dataset_roots(path)]  # ValueError: no dataset there
-    return [validate_dataset(r, data=data, videos=videos) for r in roots]
+    reports = [validate_dataset(r, data=data, videos=videos) for r in roots]
+    if corpus:
+        written = [(r.parent.name, r.name) for r in corpus]
+        alone = [f for f in read_source_findings(Path(path)) if not any(f.concerns_dataset(*d) for d in written)]
+        if alone:  # a source that yielded nothing, or a subset of which nothing was written
+            where = str(Path(path) / SOURCE_FINDINGS_DIR)
+            reports.append(ValidationReport(root=where, version="-", episodes=0, frames=0, quirks=source_quirks(alone)))
+    return reports
 
 
 def cli_validate(args: argparse.Namespace) -> int:

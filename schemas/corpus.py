@@ -71,6 +71,12 @@ class EpisodeLineage(BaseModel):
     mask: list[int] | None = Field(None, description="1 for each of the 50 canonical dims that holds real data")
     interpolated_frames: int | None = None
     validity: dict[str, Any] | None = Field(None, description="frames dropped or flagged, per reason")
+    source_findings: list[str] | None = Field(
+        None, description="what its source could not give that concerns it (`schemas.findings`), one line each"
+    )
+    native_discrete: dict[str, str] | None = Field(
+        None, description="native columns sampled at a row, never blended, and why (`ingest.canonical.natives`)"
+    )
     pipeline_version: str | None = None
     source_annotation: dict[str, Any] | None = Field(
         None, description="the source's own annotation of the episode, as the adapter read it (an Ego4D Goal-Step goal)"

@@ -118,6 +118,10 @@ class AgibotAdapter(SourceAdapter):
     name: ClassVar[str] = "agibot"
     options_model: ClassVar[type[AdapterOptions]] = AgibotOptions
     options: AgibotOptions
+    expects: ClassVar[str] = (
+        "task_info/task_<t>.json with observations/<t>/<e>/videos/*.mp4 and proprio_stats/<t>/<e>/proprio_stats.h5, "
+        "or Genie Sim exports <job>/<sn>/<episode>/aligned_joints.h5"
+    )
 
     # ---------------------------------------------------------------- discovery
 

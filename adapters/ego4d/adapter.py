@@ -89,6 +89,9 @@ class Ego4DAdapter(SourceAdapter):
     name: ClassVar[str] = "ego4d"
     options_model: ClassVar[type[AdapterOptions]] = Ego4DOptions
     options: Ego4DOptions
+    expects: ClassVar[str] = (
+        "an Ego4D download: v2/full_scale/<video_uid>.mp4 (or v2/clips/) with the narration or Goal-Step JSONs"
+    )
 
     # -- discovery ------------------------------------------------------------------------------------------------
 

@@ -79,6 +79,7 @@ class EgoVideoAdapter(SourceAdapter):
     name: ClassVar[str] = "ego_video"
     options_model: ClassVar[type[AdapterOptions]] = EgoVideoOptions
     options: EgoVideoOptions
+    expects: ClassVar[str] = "video files (the video_extensions option) at any depth, or WebDataset .tar shards of them"
 
     # -- discovery ------------------------------------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ ground truth (a truncated file: VRS rebuilds the lost index from the records lef
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import PurePosixPath
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -119,15 +120,19 @@ class Hot3DOptions(AdapterOptions):
 class Hot3DAdapter(SourceAdapter):
     name: ClassVar[str] = "hot3d"
     options_model: ClassVar[type[AdapterOptions]] = Hot3DOptions
+    expects: ClassVar[str] = (
+        f"sequence folders (at any depth) holding metadata.json with {HEADSET_FILE} and {MANO_FILE} or {UMETRACK_FILE}"
+    )
     options: Hot3DOptions
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = locate(root)
-        refs = []
+        refs, others = [], []
         for meta in sorted(root.rglob("metadata.json")):
             seq = meta.parent
             if not (seq / HEADSET_FILE).is_file() and not any((seq / f).is_file() for f in (MANO_FILE, UMETRACK_FILE)):
-                continue  # a metadata.json of something else (e.g. an MPS folder)
+                others.append(seq)  # a metadata.json of something else: an MPS folder, an Aria recording
+                continue
             raw_id = seq.relative_to(root).as_posix()
             error, subset = None, self.options.subset or "default"
             try:
@@ -142,10 +147,28 @@ class Hot3DAdapter(SourceAdapter):
                     adapter=self.name, source=self.name, subset=subset, raw_id=raw_id, paths=(str(seq),), error=error
                 )
             )
+        kept = {r.raw_id for r in refs}
+        for seq in others:  # inside a sequence (its MPS output) it is part of that sequence, else skipped: said
+            if not any(p.as_posix() in kept for p in PurePosixPath(seq.relative_to(root).as_posix()).parents):
+                self._skipped(root, seq)
         for count, ref in enumerate(sorted(refs, key=lambda r: r.sort_key)):
             if self.options.max_episodes is not None and count >= self.options.max_episodes:
                 return
             yield ref
+
+    def _skipped(self, root: Location, folder: Location) -> None:
+        """A folder with a metadata.json and no HOT3D ground truth, noted with what it holds (an Aria recording's
+        `metadata.json` beside its VRS is not a HOT3D sequence: nothing to read there as an episode)."""
+        has = sorted(p.name for p in folder.iterdir() if p.is_file())
+        shown = ", ".join(has[:6]) + (f" and {len(has) - 6} more" if len(has) > 6 else "")
+        vrs = " (a VRS recording without HOT3D ground truth)" if any(n.endswith(".vrs") for n in has) else ""
+        self.note(
+            "folder_skipped",
+            f"{folder.relative_to(root).as_posix() or '.'}: metadata.json but none of {HEADSET_FILE}, {MANO_FILE}, "
+            f"{UMETRACK_FILE}{vrs}: not a HOT3D sequence, skipped (holds {shown})",
+            root=root,
+            path=folder,
+        )
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         seq, ep = locate(ref.paths[0]), ref.raw_id

@@ -92,6 +92,7 @@ from adapters.registry import register
 from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info
+from schemas.findings import SourceFinding
 from schemas.lerobot import INFO_PATH
 from schemas.lfs import unreadable
 from schemas.robots.joint_space import METADATA_KEY, JointSpaceOptions
@@ -152,6 +153,7 @@ class LeRobotSource(SourceAdapter):
     name: ClassVar[str] = "lerobot"
     options_model: ClassVar[type[AdapterOptions]] = LeRobotOptions
     options: LeRobotOptions
+    expects: ClassVar[str] = f"a LeRobot dataset: {INFO_PATH} here or one or two levels below"
 
     def __init__(self, options: AdapterOptions | dict[str, Any] | None = None) -> None:
         super().__init__(options)
@@ -202,6 +204,29 @@ class LeRobotSource(SourceAdapter):
             adapter=self.name, source=self.name, subset=subset, raw_id=raw_id, paths=paths, locator=locator, error=error
         )
 
+    def findings(self) -> list[SourceFinding]:
+        """Every dataset discovery loaded, its quirks as source findings (declared episodes or cameras without
+        files, files found outside the path template, ...), then what was noted besides."""
+        out = [f for _, ds in sorted(self._cache.items(), key=lambda kv: str(kv[0])) for f in self.dataset_findings(ds)]
+        return out + super().findings()
+
+    def dataset_findings(self, ds: LoadedDataset) -> list[SourceFinding]:
+        """One loaded dataset's quirks as source findings: the one place the adapter's dataset report becomes
+        them (discovery writes them to the catalog, `read` hands an episode those of its dataset)."""
+        return [
+            SourceFinding(
+                source=self.name,
+                adapter=self.name,
+                root=str(ds.root),
+                subset=ds.subset,
+                code=q.code,
+                severity=q.severity,
+                message=q.message,
+                path=q.path,
+            )
+            for q in ds.quirks
+        ]
+
     def report(self, root: Location) -> list[dict[str, Any]]:
         """The validation report of one dataset root: DatasetMeta's quirks plus this adapter's, as dicts."""
         return [q.model_dump() for q in self.dataset(root).quirks]
@@ -240,6 +265,7 @@ class LeRobotSource(SourceAdapter):
             tier=self.options.tier,
         )
         raw = EpisodeReader(ds, loc, ref, settings, self.error).read()
+        raw.findings = [f for f in self.dataset_findings(ds) if f.severity != "info"]
         joints = self.joint_options(robot_type, ds)
         if joints is not None:
             raw.metadata[METADATA_KEY] = joints.model_dump()
@@ -277,7 +303,10 @@ class LeRobotSource(SourceAdapter):
                 quirks.append(quirk("unreadable_tasks", "error", f"meta/tasks.parquet: {err}", "meta/tasks.parquet"))
             locations = read_v3_locations(root, info)
             if info.total_episodes != len(locations):
-                msg = f"info.json total_episodes={info.total_episodes} but meta/episodes lists {len(locations)}"
+                missing = info.total_episodes - len(locations)
+                msg = f"info.json total_episodes={info.total_episodes} but meta/episodes lists {len(locations)}" + (
+                    f": {missing} declared episodes are not in this copy" if missing > 0 else ""
+                )
                 quirks.append(quirk("total_episodes_mismatch", "warning", msg, INFO_PATH))
         else:
             quirks = list(meta.quirks)

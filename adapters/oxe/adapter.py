@@ -91,6 +91,9 @@ class OXEAdapter(SourceAdapter):
     name: ClassVar[str] = ADAPTER
     options_model: ClassVar[type[AdapterOptions]] = OXEOptions
     options: OXEOptions
+    expects: ClassVar[str] = (
+        "TFDS builder folders <dataset>/<version>/ with dataset_info.json, features.json and *.tfrecord-* shards"
+    )
 
     def __init__(self, options: AdapterOptions | dict[str, Any] | None = None) -> None:
         super().__init__(options)

@@ -82,6 +82,7 @@ class RoboMINDAdapter(SourceAdapter):
     name: ClassVar[str] = "robomind"
     options_model: ClassVar[type[AdapterOptions]] = RoboMINDOptions
     options: RoboMINDOptions
+    expects: ClassVar[str] = "[<benchmark>/]h5_<robot>/<task>/success_episodes/[train|val/]<episode>/data/*.hdf5"
 
     # ---------------------------------------------------------------- discovery
 

@@ -165,6 +165,8 @@ def _grid(ctx: EpisodeContext, t_start: float, t_end: float, suffix: str) -> Spa
         info[NATIVE_LIMITS_KEY] = meta[NATIVE_LIMITS_KEY]
     if "source_annotation" in meta:  # an adapter's annotation of the episode (an Ego4D Goal-Step goal)
         info["source_annotation"] = meta["source_annotation"]
+    ref = ctx.raw.ref  # what its source could not give that concerns it (schemas.findings), to the lineage
+    info["source_findings"] = [f.line() for f in ctx.raw.findings if f.concerns(ref.subset, ref.raw_id)]
     return Span(
         t_start,
         t_end,

@@ -61,6 +61,8 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         raw_id=ep.raw_id,
         raw_path=ep.raw_path,
         raw_fps=ep.native_fps,
+        **({"source_findings": ep.info["source_findings"]} if ep.info.get("source_findings") else {}),
+        **({"native_discrete": ep.info["native_discrete"]} if ep.info.get("native_discrete") else {}),
         span_s=[round(ep.span_s[0], 6), round(ep.span_s[1], 6)],
         embodiment=ep.embodiment,
         tier=ep.tier,

@@ -23,12 +23,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters import get_adapter
-from adapters.base import AdapterError, EpisodeRef, natural_key
+from adapters.base import AdapterError, EpisodeRef, SourceAdapter, natural_key
+from adapters.registry import adapter_class
 from jobs.ingest.quarantine import discovery_row, quarantine_row
 from jobs.ingest.resume import connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import JOB_DIR, QuarantineRow, episode_uid
+from schemas.findings import NO_EPISODES, SourceFinding
 
 log = logging.getLogger(__name__)
 
@@ -75,29 +77,67 @@ def discover_source(source: SourceSpec, output: str, work: str) -> dict[str, Any
     (JSON) when its discovery failed."""
     work_path = Path(work)
     unsorted = work_path.with_suffix(".unsorted.parquet")
+    adapter = None
     try:
-        found = _write_refs(source, unsorted)
+        adapter = get_adapter(source.adapter, source.options)
+        found, refs = _write_refs(source, adapter, unsorted)
     except Exception as e:  # an unreadable source costs that source only, never the job
         if not isinstance(e, AdapterError):
             log.exception("discovery of source %s failed", source.name)
         unsorted.unlink(missing_ok=True)
         extra = {"file": e.file, "field": e.field} if isinstance(e, AdapterError) else {}
-        row = quarantine_row(source, None, "discover", type(e).__name__, getattr(e, "reason", None) or str(e), **extra)
+        reason = getattr(e, "reason", None) or str(e)
+        row = quarantine_row(source, None, "discover", type(e).__name__, reason, **extra)
         done = row.episode_uid in done_uids(
             Path(output), source.name, [row.episode_uid], Path(output) / WORK_DIR / f"{source.name}.tmp"
         )
         error = None if done else row.model_dump(mode="json")
-        return {"source": source.name, "found": 0, "todo": 0, "todo_readable": 0, "error": error}
+        noted = _json(source_findings(source, adapter, 0, failure=f"{type(e).__name__}: {reason}"))
+        return {"source": source.name, "found": 0, "todo": 0, "todo_readable": 0, "error": error, "findings": noted}
     try:
         todo, todo_readable = _sort_todo(Path(output), source.name, unsorted, work_path)
     finally:
         unsorted.unlink(missing_ok=True)
-    return {"source": source.name, "found": found, "todo": todo, "todo_readable": todo_readable, "error": None}
+    return {
+        "source": source.name,
+        "found": found,
+        "todo": todo,
+        "todo_readable": todo_readable,
+        "error": None,
+        "findings": _json(source_findings(source, adapter, refs)),
+    }
 
 
-def _write_refs(source: SourceSpec, path: Path) -> int:
-    """Every ref into `path`, a batch at a time; returns how many discovery did not flag."""
-    adapter = get_adapter(source.adapter, source.options)
+def _json(findings: list[SourceFinding]) -> list[dict[str, Any]]:
+    return [f.model_dump(mode="json") for f in findings]
+
+
+def source_findings(
+    source: SourceSpec, adapter: SourceAdapter | None, refs: int, *, failure: str | None = None
+) -> list[SourceFinding]:
+    """A discovered source's findings (`schemas.findings`) under its job name: what its adapter noted, and, when
+    discovery yielded no episode at all (`refs` 0), a `no_episodes` finding naming the root, the first cause (the
+    discovery's failure, else the first finding noted) and what the adapter expects a root to hold."""
+    noted = [f.model_copy(update={"source": source.name}) for f in (adapter.findings() if adapter else [])]
+    if refs:
+        return noted
+    cls = adapter_class(source.adapter)
+    first = failure or next((f.message for f in noted if f.severity != "info"), None) or "nothing matched its layout"
+    expects = f"; expected {cls.expects}" if cls.expects else ""
+    empty = SourceFinding(
+        source=source.name,
+        adapter=source.adapter,
+        root=str(source.root),
+        code=NO_EPISODES,
+        severity="error",
+        message=f"no episode found under {source.root}: {first}{expects}",
+        path=str(source.root),
+    )
+    return [empty, *noted]
+
+
+def _write_refs(source: SourceSpec, adapter: SourceAdapter, path: Path) -> tuple[int, int]:
+    """Every ref into `path`, a batch at a time; returns (how many discovery did not flag, how many refs)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     n = readable = 0
     with pq.ParquetWriter(path, _SCHEMA) as writer:
@@ -112,7 +152,7 @@ def _write_refs(source: SourceSpec, path: Path) -> int:
         if batch or not n:
             writer.write_batch(_batch(source, batch, n))
             n += len(batch)
-    return readable
+    return readable, n
 
 
 def _batch(source: SourceSpec, refs: list[EpisodeRef], start: int) -> pa.RecordBatch:
@@ -162,6 +202,7 @@ class DiscoveryPlan:
     todo: int = 0  # work rows, flagged refs included (each becomes a quarantine row)
     todo_readable: int = 0
     errors: list[QuarantineRow] = field(default_factory=list)
+    findings: dict[str, list[SourceFinding]] = field(default_factory=dict)  # per source discovered
 
     @property
     def skipped(self) -> int:
@@ -189,7 +230,9 @@ def discover_all(spec: JobSpec) -> DiscoveryPlan:
             res = ray.get(ref)
         except Exception as e:  # the discovery task itself died past its retries
             plan.errors.append(quarantine_row(s, None, "discover", type(e).__name__, str(e)[:2000]))
+            plan.findings[s.name] = source_findings(s, None, 0, failure=f"{type(e).__name__}: {str(e)[:500]}")
             continue
+        plan.findings[s.name] = [SourceFinding.model_validate(f) for f in res["findings"]]
         plan.found, plan.todo, plan.todo_readable = (
             plan.found + res["found"],
             plan.todo + res["todo"],

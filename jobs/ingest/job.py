@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.lerobot.writer_dir import STAGING
+from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
 from jobs.ingest.report import IngestReport, SourceTally
 from jobs.ingest.settled import settled
@@ -74,6 +75,7 @@ def run_ingest(
         done = _nothing_to_do(spec, address)
         if done is not None:  # what discovery would have found: every raw episode done, no source failure new
             report.skipped = done
+            report.findings = read_source_findings(output, [s.name for s in spec.sources])
             report.seconds = time.perf_counter() - t0
             return report
         interrupted = not (output / FINISHED).exists()
@@ -85,6 +87,9 @@ def run_ingest(
         report.nodes = len(views)
         plan = discover_all(spec)
         report.skipped = plan.skipped
+        for name, found in plan.findings.items():  # each discovered source's findings replace its last ones
+            write_source_findings(output, name, found)
+        report.findings = read_source_findings(output, [s.name for s in spec.sources])
         from jobs.ingest.commit import Committer
         from jobs.ingest.quarantine import QuarantineWriter
 
@@ -202,5 +207,9 @@ def cli_ingest(args: Any) -> int:
     strict = args.strict or spec.strict
     if strict and report.quarantined:
         print(f"error: --strict and {report.quarantined} episodes were quarantined", file=sys.stderr)
+        return 1
+    if strict and report.empty_sources:
+        for f in report.empty_sources:
+            print(f"error: --strict and source {f.source} yielded no episode: {f.message}", file=sys.stderr)
         return 1
     return 0

@@ -1,9 +1,14 @@
-"""What an ingest job reports: per source, episodes written and quarantined and frames, and the run's totals."""
+"""What an ingest job reports: per source, episodes written and quarantined and frames, the run's totals, and what
+each source could not give (its findings, `schemas.findings`, as the catalog keeps them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from schemas.findings import NO_EPISODES, SOURCE_FINDINGS_DIR, SourceFinding
+
+SHOWN_PER_SOURCE = 8  # warnings and errors printed per source; the rest are counted (all are in the catalog)
 
 
 @dataclass
@@ -21,10 +26,16 @@ class IngestReport:
     skipped: int = 0  # raw episodes already done by an earlier run
     seconds: float = 0.0
     nodes: int = 1  # Ray nodes that took part (each saw the output folder)
+    findings: list[SourceFinding] = field(default_factory=list)  # the sources' findings (catalog/source_findings)
 
     @property
     def quarantined(self) -> int:
         return sum(t.quarantined for t in self.tallies.values())
+
+    @property
+    def empty_sources(self) -> list[SourceFinding]:
+        """The `no_episodes` finding of each source that yielded no episode (`--strict` makes them an error)."""
+        return [f for f in self.findings if f.code == NO_EPISODES]
 
     def table(self) -> str:
         rows = [f"{'source':16s} {'written':>8s} {'quarantined':>11s} {'hours':>8s} {'frames/s':>9s}"]
@@ -37,4 +48,20 @@ class IngestReport:
             rows.append(f"{retries} episode writes done once more after an encoder fault")
         if self.nodes > 1:
             rows.append(f"{self.nodes} Ray nodes, each saw the output folder {self.output} (shared filesystem check)")
-        return "\n".join(rows)
+        return "\n".join(rows + self.findings_lines())
+
+    def findings_lines(self) -> list[str]:
+        """Per source, its warnings and errors (the root of each, the first cause in the message), infos counted."""
+        if not self.findings:
+            return []
+        out = [f"source findings (all in {SOURCE_FINDINGS_DIR}/, `eidata query` view source_findings):"]
+        for name in dict.fromkeys(f.source for f in self.findings):
+            mine = [f for f in self.findings if f.source == name]
+            loud = [f for f in mine if f.severity != "info"]
+            roots = sorted({f.root for f in mine})
+            out.append(f"  {name} ({', '.join(roots)}): {len(loud)} warnings/errors, {len(mine) - len(loud)} infos")
+            for f in loud[:SHOWN_PER_SOURCE]:
+                out.append(f"    {f.subset + ': ' if f.subset else ''}{f.line()}")
+            if len(loud) > SHOWN_PER_SOURCE:
+                out.append(f"    ... and {len(loud) - SHOWN_PER_SOURCE} more")
+        return out

@@ -63,6 +63,13 @@ def quarantine_reasons(root: Path) -> list[dict[str, Any]]:
     return run_query(root, sql).to_pylist()
 
 
+def source_findings(root: Path) -> list[dict[str, Any]]:
+    """What the sources could not give (`schemas.findings`): one row per finding, errors first."""
+    sql = """SELECT source, subset, code, severity, message, root AS source_root FROM source_findings
+             ORDER BY CASE severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, source, subset, code"""
+    return run_query(root, sql).to_pylist()
+
+
 def coverage_by_source(root: Path) -> list[dict[str, Any]]:
     sql = """SELECT source, count(*) AS episodes, count(*) FILTER (WHERE latents_ready) AS latents,
                     count(*) FILTER (WHERE caption_ready) AS captions

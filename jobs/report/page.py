@@ -1,6 +1,7 @@
 """`eidata report ROOT --out report.html`: one self-contained HTML page of plots about a corpus.
 
-Sections (`SECTIONS`): hours by source x tier, episode-length histograms per source, quarantine reasons, action-mask
+Sections (`SECTIONS`): hours by source x tier, episode-length histograms per source, quarantine reasons, what the
+sources could not give (`schemas.findings`: declared episodes or cameras without files, skipped folders), action-mask
 coverage per embodiment, a strip of sampled frames per dataset (MANO keypoints on human data, see
 `jobs.report.keypoints`), canonical wrist trajectories in 3D, the geometry QA per dataset (`jobs.qa_findings`: failed
 invariants, approach-axis histograms and invariants against their thresholds), the behaviour QA per dataset
@@ -41,6 +42,7 @@ from jobs.report.data import (
     qa_by_dataset,
     quarantine_reasons,
     require_catalog,
+    source_findings,
     wrist_trajectories,
 )
 from jobs.report.plots import (
@@ -51,6 +53,7 @@ from jobs.report.plots import (
     png_data_uri,
     qa_figure,
     quarantine_figure,
+    source_findings_figure,
     strip_figure,
     trajectories_figure,
 )
@@ -60,6 +63,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("hours", "Hours by source × tier"),
     ("lengths", "Episode lengths per source"),
     ("quarantine", "Quarantine reasons"),
+    ("source_findings", "What the sources could not give"),
     ("masks", "Action-mask coverage per embodiment"),
     ("frames", "Sampled frames per dataset"),
     ("trajectories", "Canonical wrist trajectories"),
@@ -148,6 +152,19 @@ def _quarantine(root: Path, _: list[DatasetView]) -> str:
     return _figure(png_data_uri(quarantine_figure(rows)), "quarantine reasons") + (table if rows else "")
 
 
+def _source_findings(root: Path, _: list[DatasetView]) -> str:
+    rows = source_findings(root)
+    table = _table(
+        ["source", "dataset", "severity", "finding", "message", "source root"],
+        [[r["source"], r["subset"] or "(all)", r["severity"], r["code"], r["message"], r["source_root"]] for r in rows],
+    )
+    caption = (
+        "Declared episodes or cameras without files, files outside the layout, folders skipped, sources that "
+        "yielded nothing (catalog/source_findings; each concerned episode's lineage names them)."
+    )
+    return _figure(png_data_uri(source_findings_figure(rows)), "source findings", caption) + (table if rows else "")
+
+
 def _masks(_: Path, datasets: list[DatasetView]) -> str:
     caption = (
         "Per embodiment, the fraction of episodes whose action mask has each canonical dim "
@@ -231,6 +248,7 @@ BUILDERS: dict[str, Callable[[Path, list[DatasetView]], str]] = {
     "hours": _hours,
     "lengths": _lengths,
     "quarantine": _quarantine,
+    "source_findings": _source_findings,
     "masks": _masks,
     "frames": _frames,
     "trajectories": _trajectories,

@@ -87,6 +87,29 @@ def quarantine_figure(rows: list[dict[str, Any]]) -> Figure:
     return fig
 
 
+SEVERITY_COLORS = {"error": "#c92a2a", "warning": "#f08c00", "info": "#868e96"}
+
+
+def source_findings_figure(rows: list[dict[str, Any]]) -> Figure:
+    """Findings per source, stacked by severity."""
+    sources = sorted({r["source"] for r in rows})
+    fig = Figure(figsize=(8, 0.5 * len(sources) + 1.3))
+    if not rows:
+        return _empty(fig, "no source findings: every source gave what it declared")
+    ax = fig.add_subplot()
+    left = np.zeros(len(sources))
+    for sev, color in SEVERITY_COLORS.items():
+        n = np.array([sum(r["source"] == s and r["severity"] == sev for r in rows) for s in sources], float)
+        if n.any():
+            ax.barh(sources, n, left=left, color=color, label=sev)
+            left += n
+    ax.invert_yaxis()
+    ax.set_xlabel("findings")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig
+
+
 def mask_figure(coverage: dict[str, tuple[int, np.ndarray]]) -> Figure:
     fig = Figure(figsize=(10, 0.45 * len(coverage) + 1.6))
     if not coverage:

@@ -72,6 +72,26 @@ def test_discovery_names_the_headset_subsets(fixture: Hot3DFixture) -> None:
     assert all(r.error is None for r in refs)
 
 
+def test_a_folder_without_hot3d_ground_truth_is_a_finding_not_a_silence(tmp_path: Path) -> None:
+    """A real Aria recording that is no HOT3D sequence (metadata.json beside its VRS, no ground truth) is skipped
+    with a finding naming it and what it holds; an MPS output's metadata.json inside a sequence is not one."""
+    fixture = write_hot3d(tmp_path / "root", frames=6, quest=False)
+    other = tmp_path / "root/aria_everyday/loc1_script1_seq1"
+    other.mkdir(parents=True)
+    (other / "metadata.json").write_text('{"device_serial": "1WM103600M1292"}')
+    (other / "recording.vrs").write_bytes(b"VRS")
+    mps = fixture.root / fixture.sequences[0].raw_id / "mps/eye_gaze"
+    mps.mkdir(parents=True)
+    (mps / "metadata.json").write_text("{}")
+    adapter = Hot3DAdapter()
+    refs = list(adapter.discover(fixture.root))
+    assert [r.raw_id for r in refs] == [fixture.sequences[0].raw_id]
+    [skipped] = adapter.findings()
+    assert (skipped.code, skipped.path, skipped.severity) == ("folder_skipped", str(other), "warning")
+    assert skipped.message.startswith("aria_everyday/loc1_script1_seq1: metadata.json but none of")
+    assert "(a VRS recording without HOT3D ground truth)" in skipped.message and "recording.vrs" in skipped.message
+
+
 def test_every_bad_sequence_names_file_episode_and_field(fixture: Hot3DFixture) -> None:
     refs = {r.raw_id: r for r in Hot3DAdapter().discover(fixture.root)}
     expected = {"no_hand_source": ("hands", "mano_model_dir"), "bad_quaternion": ("headset", "quaternion norm 2"),

@@ -19,6 +19,7 @@ from adapters.lerobot.cameras import canonical_camera
 from adapters.lerobot.source import LeRobotSource
 from adapters.registry import get_adapter
 from adapters.synthetic.lerobot import inject_fault
+from ingest.canonical.canonicalize import canonicalize
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 from tests.fixtures.episodes import write_canonical_dataset
@@ -58,6 +59,20 @@ def gr00t_read(gr00t: Path) -> tuple[list[EpisodeRef], list[RawEpisode]]:
     adapter = LeRobotSource()
     refs = list(adapter.discover(gr00t))
     return refs, [adapter.read(r) for r in refs]
+
+
+def test_the_ghost_camera_of_the_real_sample_is_a_finding_each_episode_names(gr00t: Path) -> None:
+    """The real GR00T sample declares `egoview` and ships no mp4 for it: discovery's findings say so (with what it
+    expected), every episode read carries it, and canonicalization puts it in the episode's lineage."""
+    adapter = LeRobotSource()
+    refs = list(adapter.discover(gr00t))
+    ghost = [f for f in adapter.findings() if f.code == "ghost_camera"]
+    assert len(ghost) == 1 and ghost[0].subset == GR00T and ghost[0].root == str(gr00t)
+    assert GHOST in ghost[0].message and ghost[0].severity == "warning" and ghost[0].episodes is None
+    raw = adapter.read(refs[0])
+    assert ghost[0] in raw.findings and all(f.severity != "info" for f in raw.findings)
+    [ep] = canonicalize(raw)
+    assert ghost[0].line() in ep.info["source_findings"]
 
 
 def test_registered_by_name() -> None:

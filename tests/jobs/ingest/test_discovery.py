@@ -19,6 +19,7 @@ from jobs.catalog.parts import write_quarantine_part
 from jobs.ingest.discovery import discover_source, interleave, natural_bytes, read_work
 from jobs.spec_models import SourceSpec
 from schemas.corpus import QuarantineRow, episode_uid
+from schemas.findings import NO_EPISODES, SourceFinding
 
 IDS = ["ep7", "ep10", "ep007", "ep9", "ep1b", "ep1", "ep", "ep1a", "ep2", "ep12"]
 
@@ -26,6 +27,7 @@ IDS = ["ep7", "ep10", "ep007", "ep9", "ep1b", "ep1", "ep", "ep1a", "ep2", "ep12"
 class RefsOptions(AdapterOptions):
     subsets: tuple[str, ...] = ("task_98", "task_327", "task_5")
     fail: bool = False
+    skip: bool = False  # a folder noted as skipped, and no episode
 
 
 class Refs(SourceAdapter):
@@ -33,10 +35,14 @@ class Refs(SourceAdapter):
 
     name = "test_refs"
     options_model = RefsOptions
+    expects = "<subset>/<episode> folders"
 
     def discover(self, root: Path) -> Iterator[EpisodeRef]:
         if self.options.fail:
             raise self.error("index unreadable", file=root / "index.json", field="episodes")
+        if self.options.skip:
+            self.note("folder_skipped", "rec1: a recording of another kind, skipped", root=root, path=root / "rec1")
+            return
         refs = [(s, i) for s in self.options.subsets for i in IDS]
         random.Random(0).shuffle(refs)
         for s, i in refs:
@@ -97,7 +103,7 @@ def test_work_file_interleaves_sorted_subsets_without_done_episodes(tmp_path: Pa
     output, work = tmp_path / "out", tmp_path / "out/job/work/src.parquet"
     done = _done_before(output, source)
     res = discover_source(source, str(output), str(work))
-    assert res == {"source": "src", "found": 27, "todo": 28, "todo_readable": 25, "error": None}
+    assert res == {"source": "src", "found": 27, "todo": 28, "todo_readable": 25, "error": None, "findings": []}
     items = list(read_work(source, work))
     uids = [it.uid for it in items]
     assert not done & set(uids) and len(uids) == len(set(uids)) == 28
@@ -122,6 +128,26 @@ def test_a_source_that_cannot_be_discovered_is_one_quarantine_row(tmp_path: Path
     write_quarantine_part(output, [row], "earlier-00000")  # quarantined by an earlier run: not again
     again = discover_source(source, str(output), str(output / "job/work/src.parquet"))
     assert again["error"] is None and again["found"] == 0
+
+
+def test_a_source_that_yields_nothing_says_why_and_what_it_expected(tmp_path: Path) -> None:
+    """Its findings under the job's source name: the folder skipped, and `no_episodes` naming the root, the first
+    cause and the layout the adapter expects; a failed discovery's cause is its first cause."""
+    output = tmp_path / "out"
+    res = discover_source(_source(tmp_path, skip=True), str(output), str(output / "job/work/src.parquet"))
+    empty, skipped = (SourceFinding.model_validate(f) for f in res["findings"])
+    assert (res["found"], res["error"]) == (0, None)
+    assert (skipped.source, skipped.code, skipped.path) == ("src", "folder_skipped", str(tmp_path / "raw/rec1"))
+    assert (empty.source, empty.code, empty.severity, empty.root) == ("src", NO_EPISODES, "error", str(tmp_path / "raw"))
+    assert empty.message == (
+        f"no episode found under {tmp_path / 'raw'}: rec1: a recording of another kind, skipped; "
+        "expected <subset>/<episode> folders"
+    )
+    failed = discover_source(_source(tmp_path, fail=True), str(output), str(output / "job/work/src.parquet"))
+    [empty] = (SourceFinding.model_validate(f) for f in failed["findings"])
+    assert "AdapterError: index unreadable; expected <subset>/<episode> folders" in empty.message
+    ok = discover_source(_source(tmp_path), str(output), str(output / "job/work/src.parquet"))
+    assert ok["findings"] == []  # episodes found, nothing noted
 
 
 @pytest.mark.parametrize("lengths", [[3, 1, 2], [0, 2]])

@@ -1,10 +1,12 @@
-"""The ingest job's report (`jobs.ingest.report`): totals and the table `eidata ingest` prints."""
+"""The ingest job's report (`jobs.ingest.report`): totals and the table `eidata ingest` prints, with what each
+source could not give."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from jobs.ingest.report import IngestReport, SourceTally
+from schemas.findings import NO_EPISODES, SourceFinding
 
 
 def test_the_table_has_a_row_per_source_and_the_totals() -> None:
@@ -17,3 +19,23 @@ def test_the_table_has_a_row_per_source_and_the_totals() -> None:
     assert lines[3] == "2 sources, 4 raw episodes already done, 10.0 s"
     report.nodes = 3
     assert "3 Ray nodes" in report.table().splitlines()[-1]
+
+
+def test_the_table_names_what_each_source_could_not_give() -> None:
+    def finding(source: str, code: str, severity: str, subset: str | None = None) -> SourceFinding:
+        msg = f"{code} of {source}"
+        return SourceFinding(source=source, adapter="x", root=f"/raw/{source}", subset=subset, code=code,
+                             severity=severity, message=msg)  # fmt: skip
+
+    empty = finding("b", NO_EPISODES, "error")
+    report = IngestReport(Path("/corpus"), {"a": SourceTally(2), "b": SourceTally()})
+    report.findings = [finding("a", "ghost_camera", "warning", "ds1"), finding("a", "v3_layout", "info"), empty]
+    assert report.empty_sources == [empty]
+    tail = report.table().splitlines()[4:]
+    assert tail[0].startswith("source findings (all in catalog/source_findings/")
+    assert tail[1:] == [
+        "  a (/raw/a): 1 warnings/errors, 1 infos",
+        "    ds1: WARNING ghost_camera: ghost_camera of a",
+        "  b (/raw/b): 1 warnings/errors, 0 infos",
+        "    ERROR no_episodes: no_episodes of b",
+    ]

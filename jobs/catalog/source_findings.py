@@ -1,0 +1,44 @@
+"""`catalog/source_findings/<source>.parquet`: each source's findings (`schemas.findings`) as its last discovery
+noted them, written by the ingest job and read by every consumer (the job's summary, `eidata query`'s
+`source_findings` view, `eidata report`, `eidata validate`).
+
+A source's file is replaced whole each time the source is discovered (atomically; removed when it has none), and
+its rows carry no time, so a rerun that finds the same leaves the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from jobs.catalog.parts import write_parquet_atomic
+from schemas.corpus import parquet_files
+from schemas.findings import SOURCE_FINDINGS_DIR, SOURCE_FINDINGS_SCHEMA, SourceFinding
+
+
+def findings_file(corpus_root: Path, source: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in source).lstrip(".") or "_"
+    return Path(corpus_root) / SOURCE_FINDINGS_DIR / f"{safe}.parquet"
+
+
+def write_source_findings(corpus_root: Path, source: str, findings: list[SourceFinding]) -> Path | None:
+    """Replace `source`'s findings file with `findings` (in the order noted); none: the file is removed."""
+    path = findings_file(corpus_root, source)
+    if not findings:
+        path.unlink(missing_ok=True)
+        return None
+    rows = [f.model_dump(mode="python") for f in findings]
+    return write_parquet_atomic(pa.Table.from_pylist(rows, schema=SOURCE_FINDINGS_SCHEMA), path)
+
+
+def read_source_findings(corpus_root: Path, sources: Iterable[str] | None = None) -> list[SourceFinding]:
+    """The findings of `sources` (default: every source with a file), by source file then in the order noted."""
+    wanted = None if sources is None else {findings_file(corpus_root, s).name for s in sources}
+    out = []
+    for path in parquet_files(Path(corpus_root), SOURCE_FINDINGS_DIR):
+        if wanted is None or path.name in wanted:
+            out += [SourceFinding.model_validate(r) for r in pq.read_table(path).to_pylist()]
+    return out
