@@ -19,7 +19,6 @@ from ingest.behaviour.findings import DatasetFinding, Finding, dataset_findings
 from ingest.behaviour.phase import episode_findings
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.tiers import QualityTier
-from schemas.verdicts import CorpusVerdicts
 
 LISTED = 3  # episodes named per finding (the worst first)
 
@@ -48,11 +47,11 @@ def summarize_behaviour(
     tasks: Sequence[str],
     lengths: Sequence[int],
     config: BehaviourConfig,
-    verdicts: Sequence[CorpusVerdicts | None] | None = None,
+    copies: Sequence[str | None] | None = None,
 ) -> DatasetBehaviour | None:
     """The dataset's findings; None when no episode carries a behaviour record (datasets written by other tools).
-    `labels`, `records`, `tasks`, `lengths`, `verdicts` (the lineage's, from `eidata verdicts`): one per episode, in
-    dataset order."""
+    `labels`, `records`, `tasks`, `lengths`, `copies` (the verdict step's `qa_duplicate` reason, None for an episode
+    that is no copy): one per episode, in dataset order."""
     keep = [i for i, r in enumerate(records) if r is not None]
     if not keep:
         return None
@@ -62,9 +61,7 @@ def summarize_behaviour(
     for column, name in (("qa_dead_dims", "dead_dims"), ("qa_native_dead_dims", "native_dead_dims")):
         judged = judge_dead([getattr(r, name) for r in recs], config.dead_dims_share)
         out.dead += [(k, dead_verdict(column, dims, share, config).reason()) for k, (dims, share) in judged.items()]
-    for k, i in enumerate(keep):
-        found = verdicts[i].found if verdicts is not None and verdicts[i] is not None else []
-        out.copies += [(k, v.reason()) for v in found if v.code == "qa_duplicate"]  # type: ignore[union-attr]
+    out.copies = [(k, copies[i]) for k, i in enumerate(keep) if copies is not None and copies[i] is not None]
     for f in dataset_findings(list(tasks), list(lengths), config):  # episodes named, not numbered
         msg = f.message
         if f.code == "qa_short_episodes":

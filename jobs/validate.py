@@ -29,6 +29,8 @@ from adapters.lerobot.checks import loader_checks
 from adapters.lerobot.source import LeRobotSource, meta_error
 from adapters.storage.location import Location, is_object, locate
 from jobs.qa_behaviour import finding_messages, summarize_behaviour
+from jobs.catalog.behaviour import copy_reason, recorded_config
+from jobs.catalog.source_findings import read_source_findings
 from jobs.qa_behaviour import overview as behaviour_overview
 from jobs.qa_findings import corpus_behaviour_config, corpus_qa_config, findings, overview, summarize
 from schemas.behaviour import BehaviourConfig
@@ -116,7 +118,7 @@ def behaviour_quirks(root: Location, config: BehaviourConfig | None = None) -> l
             lineages.append(lin)
         return [Quirk(code="qa_unreadable", severity="warning", message=msg, path=EPISODES_PATH)]
     config = config if config is not None else recorded_config(lineages)
-    b = summarize_behaviour(root.name, labels, records, tasks, lengths, config, [lin.verdicts for lin in lineages])
+    b = summarize_behaviour(root.name, labels, records, tasks, lengths, config, [copy_reason(x) for x in lineages])
     if b is None:
         return []
     out = [

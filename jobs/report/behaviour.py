@@ -35,8 +35,10 @@ def behaviour_by_dataset(root: Path) -> BehaviourView:
     cols = [c for c in names if c.startswith(CATALOG_PREFIX) and c[len(CATALOG_PREFIX) :] in fields]
     if not cols:
         return BehaviourView(config, [], [])
-    sql = f"""SELECT dataset, episode_uid, task, num_frames, {", ".join(cols)}
-              FROM episodes ORDER BY dataset, episode_index"""
+    sql = f"""SELECT dataset, episode_uid, task, num_frames, {", ".join(cols)},
+                     (SELECT first(v.code || ': ' || v.message) FROM verdicts v WHERE v.episode_uid = e.episode_uid
+                      AND v.code = 'qa_duplicate') AS copy_reason
+              FROM episodes e ORDER BY dataset, episode_index"""
     by_ds: dict[str, list[dict]] = {}
     for row in run_query(root, sql).to_pylist():
         by_ds.setdefault(row["dataset"], []).append(row)
@@ -49,6 +51,7 @@ def behaviour_by_dataset(root: Path) -> BehaviourView:
             [r["task"] or "" for r in rows],
             [r["num_frames"] for r in rows],
             config,
+            [r["copy_reason"] for r in rows],
         )
         if b is not None:
             out.append(b)

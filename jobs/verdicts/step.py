@@ -68,7 +68,6 @@ class VerdictsJob(BaseModel):
     copy_quantile: float = BehaviourConfig.model_fields["copy_quantile"]
     copy_min_overlap: float = BehaviourConfig.model_fields["copy_min_overlap"]
     dead_dims_share: float = BehaviourConfig.model_fields["dead_dims_share"]
-    dry_run: bool = Field(False, description="judge and print, write nothing")
     storage: StorageOptions | None = None
 
     def config(self) -> BehaviourConfig:
@@ -268,7 +267,7 @@ def run_verdicts(corpus: Path, config: BehaviourConfig, *, options: StorageOptio
 def cli_verdicts(args: argparse.Namespace) -> int:
     """Exit 0 when judged, 2 for a bad call, 1 when a dataset's meta cannot take the verdicts."""
     try:
-        job = VerdictsJob.model_validate({**job_values(args, OPTIONS, VerdictsJob), "dry_run": bool(args.dry_run)})
+        job = VerdictsJob.model_validate(job_values(args, OPTIONS, VerdictsJob))
     except ValidationError as e:
         print(f"eidata verdicts: {e}", file=sys.stderr)
         return 2
@@ -277,14 +276,14 @@ def cli_verdicts(args: argparse.Namespace) -> int:
             if not (Path(corpus) / "datasets").is_dir():
                 print(f"eidata verdicts: {job.root}: no datasets/ folder; not a corpus", file=sys.stderr)
                 return 2
-            s = run_verdicts(Path(corpus), job.config(), options=job.storage, dry_run=job.dry_run)
+            s = run_verdicts(Path(corpus), job.config(), options=job.storage, dry_run=bool(args.dry_run))
     except DatasetError as e:
         print(f"eidata verdicts: {e}", file=sys.stderr)
         return 1
     for line in s.lines:
         print(line)
     counts = ", ".join(f"{k} {n}" for k, n in sorted(s.judged.items())) or "none"
-    verb = "would rewrite" if job.dry_run else "rewrote"
+    verb = "would rewrite" if args.dry_run else "rewrote"
     print(
         f"verdicts: {s.episodes} episodes; {s.candidates} duplicate candidates by fingerprint, {s.copies} verified"
         f" copies; findings: {counts}; {verb} {s.changed} episode lineages"

@@ -1,7 +1,8 @@
 """The behaviour findings of a dataset (`jobs.qa_behaviour`), as `eidata validate` prints them on a corpus root: each
 behaviour finding named with its value, threshold, tier and episodes:
 a corpus of the real GR00T PickNPlace episodes plus planted copies (a dead elbow, a copy of episode 0, a 2 s camera
-freeze), written as ingest writes them (`tests/ingest/behaviour/planted_raw.py`)."""
+freeze), written as ingest writes them (`tests/ingest/behaviour/planted_raw.py`), then judged by `eidata verdicts`
+(copies are verified on the signals there; validate shows what the lineage records)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from jobs.validate import cli_validate, validate_path
+from jobs.verdicts.step import run_verdicts
+from schemas.behaviour import BehaviourConfig
 from schemas.canonicalize import CanonicalizeSpec
 from tests.ingest.behaviour.planted_raw import write_planted_corpus
 
@@ -19,6 +22,7 @@ from tests.ingest.behaviour.planted_raw import write_planted_corpus
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus")
     write_planted_corpus(root, CanonicalizeSpec(), frozen_camera=True)
+    run_verdicts(root, BehaviourConfig())
     return root
 
 
@@ -40,11 +44,9 @@ def test_each_finding_named_with_value_threshold_and_episode(corpus: Path) -> No
     assert "camera frozen 2.00 s while the robot moves > 1.00 s" in frozen
     dead = q["qa_native_dead_dims"].message
     assert "planted_dead_elbow" in dead and "native state columns [" in dead and "(>= 50%)" in dead
-    # both planted copies repeat an episode: the copy of episode 0, and the frozen camera's episode 1 (its state)
-    dups = sorted(x.message for x in report.quirks if x.code == "qa_duplicate")
-    assert [d.split(" (")[0].replace("lerobot/gr00t_robot_sim_picknplace/", "") for d in dups] == [
-        "planted_frozen_camera repeats episode_000001",
-        "planted_zz_copy_of_0 repeats episode_000000",
-    ]
-    assert all(">= 0.75)" in d for d in dups)
+    # both planted copies are copies: of episode 0, and the frozen camera's of episode 1 (its state, exactly)
+    dup = q["qa_duplicate"].message.replace("lerobot/gr00t_robot_sim_picknplace/", "")
+    assert dup.startswith("2 of 8 episodes -> rejected:")
+    assert "planted_frozen_camera: copy of episode_000001" in dup and "planted_zz_copy_of_0: copy of episode_000000" in dup
+    assert "<= 0.1 of each dim's range" in dup
     assert {x.severity for x in report.quirks if x.code in ("qa_cam_frozen_s", "qa_duplicate")} == {"warning"}

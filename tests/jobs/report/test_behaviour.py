@@ -1,5 +1,5 @@
 """The report's behaviour QA section from the catalog: a corpus of the real GR00T episodes with a planted dead elbow
-and a copy of episode 0 (`tests/ingest/behaviour/planted_raw.py`) shows both findings with their values and the
+and a copy of episode 0 (`tests/ingest/behaviour/planted_raw.py`), judged by `eidata verdicts`, shows both findings with their values and the
 measured values against the thresholds, one dot per episode."""
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import pytest
 from jobs.catalog.build import rebuild_catalog
 from jobs.qa_behaviour import finding_messages
 from jobs.report.behaviour import PANELS, behaviour_by_dataset, behaviour_figure
+from jobs.verdicts.step import run_verdicts
+from schemas.behaviour import BehaviourConfig
 from schemas.canonicalize import CanonicalizeSpec
 from tests.ingest.behaviour.planted_raw import write_planted_corpus
 
@@ -20,6 +22,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus")
     write_planted_corpus(root, CanonicalizeSpec())
     rebuild_catalog(root)
+    run_verdicts(root, BehaviourConfig())
     return root
 
 
@@ -30,7 +33,7 @@ def test_findings_and_measured_values_from_the_catalog(corpus: Path) -> None:
     codes = {code: msg for code, msg, _ in finding_messages(b)}
     assert set(codes) == {"qa_native_dead_dims", "qa_duplicate"}
     assert (
-        "planted_dead_elbow" in codes["qa_native_dead_dims"] and "planted_zz_copy_of_0 repeats" in codes["qa_duplicate"]
+        "planted_dead_elbow" in codes["qa_native_dead_dims"] and "planted_zz_copy_of_0: copy of" in codes["qa_duplicate"]
     )
     fig = behaviour_figure(view)
     axes = fig.get_axes()
