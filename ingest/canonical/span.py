@@ -25,7 +25,7 @@ from ingest.canonical.episode import CanonicalEpisode, ResampledCamera
 from ingest.canonical.frames import pose_to_pos_rot6d
 from ingest.canonical.hand_state import action_from_state, hand_block, streams_used
 from ingest.canonical.joint_space import NATIVE_LIMITS_KEY
-from ingest.canonical.natives import native_streams, resample_natives
+from ingest.canonical.natives import native_kinds, native_streams, resample_natives
 from ingest.canonical.qa import CameraView, measure
 from ingest.canonical.quality import assess_quality
 from ingest.canonical.validity import ValidityReport, check_validity
@@ -267,8 +267,11 @@ def _natives(ctx: EpisodeContext, span: Span) -> Natives:
     derived = set(raw.metadata.get("derived_streams", []))
     native_states = raw.states if sig.native_state_keys is None else {k: raw.states[k] for k in sig.native_state_keys}
     native_states = {**{k: v for k, v in raw.signals.items() if k not in native_states}, **native_states}
-    st_native, st_names = resample_natives(native_streams(native_states, derived), span.grid_abs)
-    ac_native, ac_names = resample_natives(native_streams(raw.actions, derived), span.grid_abs)
+    kept = native_streams(native_states, derived)
+    st_native, st_names = resample_natives(kept, span.grid_abs)
+    actions = native_streams(raw.actions, derived)
+    ac_native, ac_names = resample_natives(actions, span.grid_abs)
+    span.info["native_discrete"] = native_kinds(kept) | native_kinds(actions)  # sampled at a row, and why
     if span.traj is not None:
         st_native = span.traj if st_native is None else np.concatenate([st_native, span.traj], axis=1)
         st_names += CAMERA_NATIVES
