@@ -12,6 +12,7 @@ yields nothing (`schemas.findings`). Canonicalization (resampling, poses, frames
 
 from __future__ import annotations
 
+import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -312,6 +313,16 @@ class SourceAdapter(ABC):
         noted, in the order noted. An adapter that keeps them elsewhere (a dataset's quirks) overrides this."""
         return list(self._noted)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every adapter's `discover` and `read` pass through containment (`adapters.storage.contain`), so no adapter
+        can forget it: a discovered ref one of whose `paths` leaves the root (a `..` or absolute path, a symlink out)
+        comes back flagged with that path named, and `read` raises such a flag before the adapter opens anything."""
+        super().__init_subclass__(**kwargs)
+        if "discover" in cls.__dict__ and not getattr(cls.discover, "_confined", False):
+            cls.discover = _confined_discover(cls.__dict__["discover"])  # type: ignore[method-assign]
+        if "read" in cls.__dict__ and not getattr(cls.read, "_confined", False):
+            cls.read = _flag_first(cls.__dict__["read"])  # type: ignore[method-assign]
+
     @abstractmethod
     def discover(self, root: Path) -> Iterator[EpisodeRef]:
         """Cheap enumeration (no video decoding), deterministic order, stable ids. Bad episodes come back with
@@ -335,3 +346,37 @@ class SourceAdapter(ABC):
         self, message: str, *, file: Path | str | None = None, episode: str | None = None, field: str | None = None
     ) -> AdapterError:
         return AdapterError(message, adapter=self.name, file=file, episode=episode, field=field)
+
+
+def confine(adapter: SourceAdapter, root: Any, ref: EpisodeRef) -> EpisodeRef:
+    """`ref`, flagged (`error`, and the `AdapterError.locator` form `raise_discovered` raises) when one of its paths
+    leaves `root`; unchanged when they all stay under it or discovery flagged it already."""
+    from adapters.storage.contain import outside  # fsspec and universal_pathlib: only once refs flow
+
+    if ref.error is not None:
+        return ref
+    bad = outside(root, ref.paths)
+    if bad is None:
+        return ref
+    err = adapter.error(str(bad), file=bad.path, episode=ref.raw_id)
+    return ref.model_copy(update={"error": str(err), "locator": {**ref.locator, **err.locator()}})
+
+
+def _confined_discover(discover: Any) -> Any:
+    @functools.wraps(discover)
+    def wrapper(self: SourceAdapter, root: Any, *args: Any, **kwargs: Any) -> Iterator[EpisodeRef]:
+        for ref in discover(self, root, *args, **kwargs):
+            yield confine(self, root, ref)
+
+    wrapper._confined = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _flag_first(read: Any) -> Any:
+    @functools.wraps(read)
+    def wrapper(self: SourceAdapter, ref: EpisodeRef, *args: Any, **kwargs: Any) -> RawEpisode:
+        self.raise_discovered(ref)
+        return read(self, ref, *args, **kwargs)
+
+    wrapper._confined = True  # type: ignore[attr-defined]
+    return wrapper

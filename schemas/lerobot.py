@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from string import Formatter
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -156,7 +157,11 @@ def fill_path_template(
     """A per-episode path from a template in any of lerobot's spellings: the chunk under either name, the camera
     as `{video_key}` or `{image_key}`, the pre-release v2.0 `{total_episodes}` (`train-{episode_index:05d}-of-
     {total_episodes:05d}.parquet`). `{file_index}` (v3.0's file within a chunk) is only filled when given; any other
-    placeholder raises ValueError naming the template and the placeholders it knows."""
+    placeholder raises ValueError naming the template and the placeholders it knows.
+
+    The template comes from the dataset, so it is data, not code: a placeholder is a bare name with at most a format
+    spec (no `{episode_index.__class__}` attribute or `[0]` index access), and the path filled in must stay inside the
+    dataset root (relative, no `..` part), else ValueError naming the template and the path it gives."""
     values: dict[str, Any] = dict.fromkeys(CHUNK_PLACEHOLDERS, chunk) | {"episode_index": episode_index}
     if total_episodes is not None:
         values["total_episodes"] = total_episodes
@@ -165,13 +170,20 @@ def fill_path_template(
     if file_index is not None:
         values["file_index"] = file_index
     try:
-        return template.format(**values)
+        for _, name, spec, conversion in Formatter().parse(template):
+            if name is not None and (not name.isidentifier() or conversion or "{" in (spec or "")):
+                raise ValueError(f"placeholder {{{name}}} is not a bare name (attribute, index or nested field)")
+        path = template.format(**values)
     except KeyError as err:
         raise ValueError(
             f"path template {template!r}: placeholder {{{err.args[0]}}} is none of {sorted(values)}"
         ) from None
     except (IndexError, ValueError) as err:
         raise ValueError(f"path template {template!r} cannot be filled ({err})") from None
+    parts = PurePosixPath(path).parts
+    if not path or path.startswith(("/", "\\")) or ".." in parts or "\\" in path or "\0" in path or ":" in parts[0]:
+        raise ValueError(f"path template {template!r} gives {path!r}, which leaves the dataset root")
+    return path
 
 
 class InfoJson(BaseModel):

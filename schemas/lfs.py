@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from schemas.containment import OutsideRoot
+
 POINTER_VERSIONS = (b"version https://git-lfs.github.com/spec/v1", b"version https://hawser.github.com/spec/v1")
 MAX_POINTER_BYTES = 1024
 
@@ -41,5 +43,8 @@ def lfs_pointer_message(path: Path | str) -> str | None:
 
 
 def unreadable(kind: str, path: Path | str, err: BaseException) -> str:
-    """The reason a file cannot be read: the Git LFS pointer it is, else `unreadable <kind> (<error>)`."""
+    """The reason a file cannot be read: the Git LFS pointer it is, else `unreadable <kind> (<error>)`; a file
+    outside its source's root is named as such and never opened to look."""
+    if isinstance(err, OutsideRoot):
+        return str(err)
     return lfs_pointer_message(path) or f"unreadable {kind} ({err})"

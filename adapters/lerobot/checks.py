@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from adapters.cameras import packet_times
 from adapters.lerobot.episode import LoadedDataset, Severity, quirk
 from adapters.lerobot.layout import V3_EPISODES_DIR
+from adapters.storage.contain import OutsideRoot, contained
 from adapters.storage.location import Location, readable
 from schemas.dataset_meta import EpisodeFindings, Quirk, timestamp_findings
 from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, NUMERIC_DTYPES, FeatureSpec, read_jsonl
@@ -103,7 +104,7 @@ def _stats_sources(ds: LoadedDataset) -> Iterable[tuple[str, str, dict[str, Any]
         for _, obj in read_jsonl(root / EPISODES_STATS_PATH):
             yield EPISODES_STATS_PATH, f"episode {obj.get('episode_index')}", obj.get("stats") or {}
     for path in sorted((root / V3_EPISODES_DIR).glob("chunk-*/file-*.parquet")) if ds.is_v3 else []:
-        with readable(path) as src:
+        with readable(contained(root, path)) as src:
             pf = pq.ParquetFile(src)
             cols = [c for c in pf.schema_arrow.names if c.startswith("stats/")]
             rows = pf.read(columns=[*cols, "episode_index"]).to_pylist() if cols else []
@@ -156,9 +157,9 @@ def check_default_columns(ds: LoadedDataset) -> list[Quirk]:
     wanted = {**DEFAULT_COLUMNS, **({"frame_index": "warning"} if ds.is_v3 else {})}
     for rel, eps in _data_files(ds).items():
         try:
-            with readable(ds.root / rel) as src:
+            with readable(contained(ds.root, rel)) as src:
                 names = set(pq.read_schema(src).names)
-        except (OSError, pa.ArrowException):
+        except (OSError, pa.ArrowException, OutsideRoot):
             continue  # unreadable_parquet is reported by DatasetMeta / the adapter
         for col in wanted:
             if col not in names:
@@ -186,12 +187,12 @@ def check_v3_rows(ds: LoadedDataset) -> list[Quirk]:
     first_rel = None
     for rel, eps in _data_files(ds).items():
         try:
-            with readable(ds.root / rel) as src:
+            with readable(contained(ds.root, rel)) as src:
                 pf = pq.ParquetFile(src)
                 wanted = ("episode_index", "timestamp", "frame_index", "task_index")
                 cols = [c for c in wanted if c in pf.schema_arrow.names]
                 table = pf.read(columns=cols)
-        except (OSError, pa.ArrowException):
+        except (OSError, pa.ArrowException, OutsideRoot):
             continue
         if "episode_index" not in cols:
             continue  # missing_default_column
@@ -237,9 +238,9 @@ def _rows(ds: LoadedDataset, ep: int, cache: dict[str, int | None]) -> int | Non
         return loc.rows[1] - loc.rows[0]
     if loc.data_file not in cache:
         try:
-            with readable(ds.root / loc.data_file) as src:
+            with readable(contained(ds.root, loc.data_file)) as src:
                 cache[loc.data_file] = pq.read_metadata(src).num_rows
-        except (OSError, pa.ArrowException):
+        except (OSError, pa.ArrowException, OutsideRoot):
             cache[loc.data_file] = None  # missing / unreadable: reported elsewhere
     return cache[loc.data_file]
 
@@ -263,10 +264,11 @@ def check_videos(ds: LoadedDataset) -> list[Quirk]:
                 continue
             if clip.file not in times:
                 try:
-                    times[clip.file] = _frame_times(ds.root / clip.file)
-                except (OSError, av.FFmpegError, IndexError) as err:
+                    times[clip.file] = _frame_times(contained(ds.root, clip.file))
+                except (OSError, av.FFmpegError, IndexError, OutsideRoot) as err:
                     times[clip.file] = None
-                    unreadable.append(f"{clip.file} ({lfs_pointer_message(ds.root / clip.file) or err})")
+                    why = err if isinstance(err, OutsideRoot) else lfs_pointer_message(ds.root / clip.file) or err
+                    unreadable.append(f"{clip.file} ({why})")
             t = times[clip.file]
             if t is None:
                 continue

@@ -29,6 +29,7 @@ from adapters.lerobot.columns import (
     runs,
 )
 from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
+from adapters.storage.contain import OutsideRoot, contained
 from adapters.storage.location import Location, readable
 from schemas.canonical import Camera
 from schemas.dataset_meta import TOLERANCE_S, Quirk
@@ -100,6 +101,10 @@ class EpisodeReader:
 
     # -- rows and time ------------------------------------------------------------------------------------------
     def table(self) -> pa.Table:
+        try:
+            contained(self.ds.root, self.loc.data_file)
+        except OutsideRoot as err:
+            raise self.fail(str(err), field="data_path") from err
         try:
             if self.ds.is_v3:
                 return read_v3_rows(self.data_path, self.loc.episode_index, self.loc.rows or (0, 0))
@@ -178,6 +183,10 @@ class EpisodeReader:
                 continue
             clip = self.loc.videos[key]
             path = self.ds.root / clip.file
+            try:
+                contained(self.ds.root, clip.file)
+            except OutsideRoot as err:
+                raise self.fail(str(err), file=path, field=key) from err
             try:
                 if self.ds.is_v3:
                     end = clip.end_s if clip.end_s is not None else clip.start_s + self.loc.length / self.fps

@@ -89,6 +89,7 @@ from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings, quirk
 from adapters.lerobot.layout import read_info_raw, read_v3_locations, read_v3_tasks, v2_locations
 from adapters.registry import register
+from adapters.storage.contain import outside, readable_under
 from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info
@@ -288,7 +289,9 @@ class LeRobotSource(SourceAdapter):
 
     def _load(self, root: Location, subset: str) -> LoadedDataset:
         # ValueError: bad info
-        meta = DatasetMeta.load(root, check_files=True, check_data=self.options.validate_data, open_file=readable)
+        meta = DatasetMeta.load(
+            root, check_files=True, check_data=self.options.validate_data, open_file=readable_under(root)
+        )
         info, raw = meta.info, read_info_raw(root)
         version = str(raw.get("codebase_version"))
         if "v3_layout" in meta.codes():
@@ -326,7 +329,9 @@ class LeRobotSource(SourceAdapter):
             path = ds.root / loc.data_file
             if loc.data_file not in footers:
                 footers[loc.data_file] = None
-                if not path.is_file():
+                if (escape := outside(ds.root, [str(path)])) is not None:  # a symlink out of the root
+                    footers[loc.data_file] = str(escape)
+                elif not path.is_file():
                     footers[loc.data_file] = "data parquet file is missing"
                 else:
                     try:

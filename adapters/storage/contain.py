@@ -1,0 +1,88 @@
+"""Containment: every file an adapter reads lies under its source's root, after `..`, absolute paths and symlinks.
+
+A dataset is data from a third party: a LeRobot `data_path` of `../../x`, an absolute `video_path`, a folder
+symlinked to `/home`, a sidecar linked to a key file would make a job read (and publish into the corpus) any file the
+worker can read. `contained(root, path)` resolves both (`os.path.realpath`: every symlink followed, `..` folded) and
+raises `OutsideRoot` naming the path, what it resolves to and the root when the first is not under the second. On an
+object store there are no symlinks: the key is normalized (`..` folded) and must start with the root's prefix.
+
+Resolution costs one `lstat` per path component; `contained` caches the resolution of folders (`_real_dir`), so a
+dataset's files cost about one `lstat` each. `SourceAdapter` (`adapters/base.py`) checks every discovered ref's
+`paths` this way; an adapter checks here too any path it builds from the data while reading (templates, sidecars,
+paths listed in a table).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from functools import lru_cache
+from typing import IO
+
+from adapters.storage.location import Location, Where, is_object, locate, readable
+from schemas.containment import OutsideRoot
+
+__all__ = ["OutsideRoot", "contained", "outside", "readable_under"]
+
+
+@lru_cache(maxsize=65536)
+def _real_dir(folder: str) -> str:
+    return os.path.realpath(folder)
+
+
+def _real(path: str) -> str:
+    """`os.path.realpath(path)` with the folder's resolution cached: one lstat for a file that is not a link."""
+    head, tail = os.path.split(path)
+    if not tail or tail in (".", ".."):
+        return os.path.realpath(path)
+    real = os.path.join(_real_dir(head), tail)
+    return os.path.realpath(real) if os.path.islink(real) else real
+
+
+def _under(path: str, root: str, sep: str) -> bool:
+    return path == root or path.startswith(root.rstrip(sep) + sep)
+
+
+def contained(root: Where, path: Where) -> Location:
+    """`path` (absolute, or relative to `root`) as a Location, when it lies under `root` once both are resolved;
+    else OutsideRoot. The Location returned is the path as given (joined to the root), not its resolution, so names
+    in lineage and errors stay the dataset's own."""
+    root_loc = locate(root)
+    text = os.fspath(path) if not isinstance(path, str) else path
+    loc = locate(text) if (os.path.isabs(text) or "://" in text) else root_loc / text
+    if is_object(root_loc):
+        if not is_object(loc) or loc.protocol != root_loc.protocol:
+            raise OutsideRoot(str(loc), str(loc), str(root_loc))
+        key, prefix = posixpath.normpath(loc.path), posixpath.normpath(root_loc.path)
+        if not _under(key, prefix, "/"):
+            raise OutsideRoot(str(loc), f"{loc.protocol}://{key}", str(root_loc))
+        return loc
+    if is_object(loc):
+        raise OutsideRoot(str(loc), str(loc), str(root_loc))
+    # joined to the cwd, not abspath'd: `link/..` must be folded after the link is followed, as the kernel does
+    real, real_root = _real(os.path.join(os.getcwd(), loc)), _real_dir(os.path.join(os.getcwd(), root_loc))
+    if not _under(real, real_root, os.sep):
+        raise OutsideRoot(str(loc), real, str(root_loc))
+    return loc
+
+
+def outside(root: Where, paths: tuple[str, ...] | list[str]) -> OutsideRoot | None:
+    """The first of `paths` that leaves `root`, as the error `contained` raises; None when all stay under it."""
+    for p in paths:
+        try:
+            contained(root, p)
+        except OutsideRoot as e:
+            return e
+    return None
+
+
+def readable_under(root: Where) -> Callable[[Where], AbstractContextManager[str | IO[bytes]]]:
+    """`readable` for a library's checks over many files of `root` (`DatasetMeta.load(open_file=...)`): each path
+    is `contained` first, so a file outside raises OutsideRoot, a ValueError, before anything opens it."""
+
+    def open_file(path: Where) -> AbstractContextManager[str | IO[bytes]]:
+        return readable(contained(root, path))
+
+    return open_file
