@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jobs.runtime import stops
 from jobs.runtime.options import Arg, Opt, add_options
 from jobs.runtime.stage import ADDRESS
 
@@ -67,6 +68,14 @@ COMMANDS: dict[str, Command] = {
             Arg(("spec",), {"help": "job spec (YAML)"}),
             ADDRESS,
             "jobs.spec_models:STRICT",
+            Arg(
+                ("--retry-quarantined",),
+                {
+                    "action": "store_true",
+                    "help": "do again the episodes quarantined for the environment's fault (a task that passed its"
+                    " deadline on every attempt; a full disk or a store outage recorded by a run before issue 38)",
+                },
+            ),
         ),
     ),
     "latents": Command(
@@ -192,7 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    return int(_load(COMMANDS[args.command].run)(args))
+    stops.arm()  # SIGTERM and Ctrl-C end the command with one line and 143 / 130 (jobs.runtime.stops)
+    try:
+        return int(_load(COMMANDS[args.command].run)(args))
+    except stops.Stopped as e:
+        print(stops.message(f"eidata {args.command}", e), file=sys.stderr)
+        return e.status
 
 
 if __name__ == "__main__":

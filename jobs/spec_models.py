@@ -26,6 +26,7 @@ from adapters.registry import adapter_class, get_adapter
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
 from jobs.runtime.options import Opt
+from jobs.runtime.retry import EnvironmentRetry
 from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.storage import StorageOptions, is_remote, protocol_of
@@ -195,6 +196,12 @@ class ParallelismSpec(BaseModel):
         default_factory=TaskDeadline,
         description="per-episode deadline on decode + encode, from the episode's pixels; past it the worker is"
         " killed, the episode retried, then quarantined (jobs.runtime.deadline)",
+    )
+    environment: EnvironmentRetry = Field(
+        default_factory=EnvironmentRetry,
+        description="errors of the environment (disk full, I/O error, a store that does not answer, a worker killed"
+        " on every attempt) are waited out with backoff, then end the job with the error, leaving the episode to the"
+        " next run; never quarantined (jobs.runtime.retry)",
     )
 
 

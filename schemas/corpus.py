@@ -112,6 +112,11 @@ class EpisodeLineage(BaseModel):
 
 # "worker": the Ray task itself died past its retries (out of memory, a killed worker), whatever step it was in
 Stage = Literal["discover", "read", "canonicalize", "write", "worker"]
+# whose fault a quarantine is: the data's (a rerun skips the episode) or the environment's, where the environment is
+# the likelier cause and cannot be told apart (a task past its deadline on every attempt: a stalled encoder on a loaded
+# machine), so that `eidata ingest --retry-quarantined` tries it again. An error known to be the environment's (a full
+# disk, a store down) is never quarantined: it ends the job (`jobs.runtime.retry`).
+Fault = Literal["data", "environment"]
 
 
 class QuarantineRow(BaseModel):
@@ -130,6 +135,7 @@ class QuarantineRow(BaseModel):
     file: str | None = Field(None, description="the offending file inside the raw episode, when known")
     field: str | None = Field(None, description="the offending field or stream, when known")
     quarantined_at: datetime
+    fault: Fault = Field("data", description="data: the episode's own; environment: `--retry-quarantined` retries it")
 
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -145,6 +151,7 @@ QUARANTINE_SCHEMA = pa.schema(
         ("file", pa.string()),
         ("field", pa.string()),
         ("quarantined_at", pa.timestamp("us", tz="UTC")),
+        ("fault", pa.string()),  # null in parts written before issue 38 (`jobs.ingest.resume.LEGACY_ENVIRONMENT`)
     ]
 )
 assert list(QUARANTINE_SCHEMA.names) == list(QuarantineRow.model_fields), "quarantine schema and row model disagree"

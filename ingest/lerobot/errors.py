@@ -1,5 +1,6 @@
 """Errors of the LeRobot writer: an episode's bad input (naming dataset, episode, feature and frame), or a dataset
-that cannot be opened or written as asked (`DatasetError`; `WriterLockedError` when another writer holds it)."""
+that cannot be opened or written as asked (`DatasetError`; `WriterLockedError` when another writer holds it,
+`WriterFailedError` when an earlier commit of this writer failed for a reason that was not the episode's)."""
 
 from __future__ import annotations
 
@@ -62,3 +63,12 @@ class WriterLockedError(DatasetError):
     def __init__(self, root: object, holder: str) -> None:
         self.root, self.holder = root, holder  # holder: the pid the lock file names, or "unknown"
         super().__init__(f"{root}: another writer (pid {holder}) holds this dataset")
+
+
+class WriterFailedError(DatasetError):
+    """An earlier commit of this writer failed for a reason that was not its episode's (`ingest.lerobot.writer`): no
+    later episode is committed in its place. Reopen the dataset (a rerun) to go on."""
+
+    def __init__(self, root: object, cause: str) -> None:
+        self.root, self.cause = root, cause
+        super().__init__(f"{root}: not committed: an earlier commit of this dataset failed ({cause}); rerun to resume")

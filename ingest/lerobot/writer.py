@@ -7,6 +7,12 @@ applying is rolled forward when the dataset is next opened, and a crash before i
 opening removes, as it removes the temp files of atomic writes that a crash cut short. A dataset has one writer at a
 time (an exclusive lock on `.eidata/writer.lock`; `lock_wait_s` waits for it, `WriterLockedError` says it is held).
 
+A commit that fails for a reason of the episode (`EpisodeError`) leaves the dataset as it was, and the next episode
+takes the index: a rerun fails it the same way, so the indices are those of any other run. A commit that fails for any
+other reason (a full disk, an I/O error, a publisher that cannot reach its bucket: `adapters.storage.faults`), or after
+its journal was written, ends this writer's commits (`WriterFailedError`): the episode would succeed on a rerun, and the
+one after it must not take its index meanwhile. Opening the dataset again rolls forward what the journal holds.
+
 The writer is the only owner of a dataset's meta: stages that annotate episodes (captions) do not write
 `info.json`, `tasks.jsonl` or `episodes.jsonl` themselves but ask for a meta update (`meta_update` / `commit_meta`),
 journaled and rolled forward exactly like a commit.
@@ -21,9 +27,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from adapters.storage.faults import describe, environment_fault
 from ingest.files.atomic import write_text_atomic
 from ingest.lerobot.commit_part import prepare_part
-from ingest.lerobot.errors import DatasetError, EpisodeError
+from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError
 from ingest.lerobot.journal import apply_journal, build_journal
 from ingest.lerobot.meta_update import MetaUpdate
 from ingest.lerobot.recovery import recover as recover_dataset
@@ -81,6 +88,7 @@ class LeRobotWriter:
         # called with each commit's journal once it is applied (a bucket output publishes the episode's files there,
         # `ingest.storage.publish`); an exception from it ends this writer's commits
         self.on_commit: Callable[[dict[str, Any]], None] | None = None
+        self._failed: str | None = None  # why this writer's commits ended (see the module's docstring)
         self._lock_fd: int | None = acquire_lock(self.root, wait_s=lock_wait_s) if lock_fd is None else lock_fd
         try:
             remove_killed_temp_files(self.root)
@@ -248,6 +256,10 @@ class LeRobotWriter:
         Used for the episodes cut from one raw episode, so that a rerun never finds half of them."""
         if self._lock_fd is None:
             raise DatasetError(f"{self.root}: writer is closed")
+        if self._failed is not None:
+            for staged in group:
+                shutil.rmtree(staged.stage_dir, ignore_errors=True)
+            raise WriterFailedError(self.root, self._failed)
         info, tasks = self.info.model_copy(deep=True), dict(self._tasks)
         parts = []
         try:
@@ -261,14 +273,21 @@ class LeRobotWriter:
                 shutil.rmtree(staged.stage_dir, ignore_errors=True)
             if isinstance(e, EpisodeError):
                 raise
+            if environment_fault(e) is not None:  # not the episode's: no later episode may take its index
+                self._failed = describe(e)
+                raise
             raise EpisodeError(f"commit failed: {e}", dataset=self.name, episode=group[0].label) from e
         journal = build_journal(self.root, parts, info)
-        write_text_atomic(self.root / JOURNAL, json.dumps(journal))
-        self._apply(journal)
-        self.info = info
-        self._tasks = tasks
-        if self.on_commit is not None:
-            self.on_commit(journal)
+        try:
+            write_text_atomic(self.root / JOURNAL, json.dumps(journal))
+            self._apply(journal)
+            self.info = info
+            self._tasks = tasks
+            if self.on_commit is not None:
+                self.on_commit(journal)
+        except BaseException as e:  # the dataset on disk may be ahead of this writer: reopening rolls it forward
+            self._failed = describe(e)
+            raise
         return [EpisodeEntry.model_validate(e) for e in journal["episodes"]]
 
     # -- meta -----------------------------------------------------------------------------------------------------

@@ -6,6 +6,12 @@ releases. Another job finding a live lease is refused (`OutputLeasedError`, nami
 lease whose heartbeat is older than its ttl (the holder was SIGKILLed, its machine lost) is taken over by creating the
 next generation, again conditionally, so of two jobs taking over one wins. Age is the store's LastModified against this
 machine's clock: the ttl must exceed the clock skew (minutes are the usual ttl; tests use seconds).
+
+A holder that is provably dead is taken over at once, as the local job lock's flock is (issue 38 item 2): the lease
+names the holder's host, boot, pid namespace, pid and the pid's start time, and a job on the same host (same name,
+same boot id, same pid namespace, so the pid means the same process) finds that pid gone, a zombie, or now another
+process (another start time). The reason is logged. A live holder, a holder on another host or in another pid
+namespace (a container beside ours), or a lease without these fields (written before them) waits out its ttl.
 """
 
 from __future__ import annotations
@@ -43,6 +49,51 @@ def _modified_s(info: dict) -> float:
     return float(m)
 
 
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields after the command name (which may hold spaces): [state, ppid, ...]; None if none."""
+    text = _read(f"/proc/{pid}/stat")
+    return text[text.rindex(")") + 2 :].split() if text and ")" in text else None
+
+
+def process_identity(pid: int) -> dict[str, str]:
+    """What makes `pid` one process of one machine (Linux): the boot id, the pid namespace and the pid's start time
+    (clock ticks after boot, /proc/<pid>/stat field 22); empty where /proc does not say."""
+    boot, stat = _read("/proc/sys/kernel/random/boot_id"), _stat(pid)
+    try:
+        pidns = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        pidns = None
+    if not boot or not pidns or not stat:
+        return {}
+    return {"boot": boot, "pidns": pidns, "started": stat[19]}
+
+
+def dead_here(holder: dict) -> str | None:
+    """Why the lease's holder is certainly dead, when it ran on this host, in this boot and this pid namespace (so its
+    pid means what it means here); None when it may be alive or cannot be checked from here."""
+    pid, here = holder.get("pid"), process_identity(os.getpid())
+    if holder.get("host") != socket.gethostname() or not here or not isinstance(pid, int):
+        return None
+    if any(holder.get(k) != here[k] for k in ("boot", "pidns")) or not holder.get("started"):
+        return None
+    stat = _stat(pid)
+    if stat is None:
+        return f"its holder, pid {pid} on this host ({holder['host']}), is not running"
+    if stat[0] in ("Z", "X"):
+        return f"its holder, pid {pid} on this host ({holder['host']}), has exited (a zombie not yet reaped)"
+    if stat[19] != holder["started"]:
+        return f"pid {pid} on this host ({holder['host']}) is another process now (started at another time)"
+    return None
+
+
 class Lease:
     """`with Lease(fs, output, job="ingest"): ...`: held for the block, heartbeated by a daemon thread."""
 
@@ -58,6 +109,7 @@ class Lease:
 
     def _body(self) -> bytes:
         holder = {"job": self.job, "host": socket.gethostname(), "pid": os.getpid(), "ttl_s": self.ttl_s}
+        holder.update(process_identity(os.getpid()))
         return json.dumps(holder, sort_keys=True).encode()
 
     def acquire(self, wait_s: float = 0.0) -> Lease:
@@ -96,6 +148,16 @@ class Lease:
         age = time.time() - _modified_s(info)
         ttl = float(holder.get("ttl_s", self.ttl_s))
         if age < ttl:
+            dead = dead_here(holder)
+            if dead is not None:
+                log.warning(
+                    "%s: taking over the lease of job %r (heartbeat %.0f s ago): %s",
+                    self.output,
+                    holder.get("job"),
+                    age,
+                    dead,
+                )
+                return
             raise OutputLeasedError(
                 f"{self.output} is being written by job {holder.get('job')!r} (host {holder.get('host')}, pid "
                 f"{holder.get('pid')}; lease heartbeat {age:.0f} s ago, stale after {ttl:.0f} s): one job per output"

@@ -6,6 +6,11 @@ discovery order; Ray runs an actor's calls from one caller in the order they wer
 single committer would write, byte for byte, while different datasets commit at once on different actors. The
 actors run on the driver's node (pinned): a worker node lost mid-job never takes a writer with it, and the driver's
 node going away ends the job anyway. They reserve no CPU: a commit is mostly file moves and small writes.
+
+A commit that fails for a reason of the environment (a full disk, a bucket that does not answer, a dataset still locked
+by a killed run's writer) is no quarantine reason: its dataset takes no further commit in this job (the episodes after
+it would take its index), the driver hears of it as `deferred` and ends the job, and the rerun commits the episode at
+the index an uninterrupted run gives it (`jobs.runtime.retry`).
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.lerobot.errors import DatasetError, EpisodeError
+from adapters.storage.faults import environment_fault
+from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError, WriterLockedError
+from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.report import SourceTally
-from jobs.ingest.task import EpisodeResult, Rejected, StagedOutput, WorkItem
+from jobs.ingest.task import Deferred, EpisodeResult, Rejected, StagedOutput, WorkItem
 from jobs.runtime.bucket_output import attach_publisher
 from jobs.spec_models import JobSpec
 from schemas.corpus import QuarantineRow
@@ -38,6 +45,7 @@ class CommitFailed:
 
     error_class: str
     message: str
+    deferred: bool = False  # an error of the environment: no quarantine row, the job ends (see the module)
 
 
 def open_writer(root: Path, *, wait_s: float = LOCK_WAIT_S, **kw: Any) -> LeRobotWriter:
@@ -55,25 +63,47 @@ class DatasetCommitter:
         self.output, self.fps, self.codec = output, fps, codec
         self.storage = storage  # a bucket output's options (`jobs.runtime.bucket_output`)
         self.writers: dict[str, LeRobotWriter] = {}
+        self.stopped: dict[str, str] = {}  # dataset -> the error of the environment that ended its commits
 
     def commit(self, episodes: list[StagedOutput]) -> CommitFailed | None:
         """Commit one raw episode's staged episodes (those of this committer's datasets), grouped per dataset."""
         by_dataset: dict[str, list[StagedOutput]] = defaultdict(list)
         for ep in episodes:
             by_dataset[ep.dataset].append(ep)
-        try:
-            for dataset, eps in by_dataset.items():
-                staged = [e.staged for e in eps]
-                try:
-                    writer = self._writer(dataset, eps[0].features, eps[0].robot_type)
-                except DatasetError:
-                    for st in staged:
-                        shutil.rmtree(st.stage_dir, ignore_errors=True)
-                    raise
-                writer.commit_group(staged)
-        except (EpisodeError, DatasetError) as e:
-            return CommitFailed(type(e).__name__, str(e))
+        for dataset, eps in by_dataset.items():
+            staged = [e.staged for e in eps]
+            if dataset in self.stopped:  # an earlier episode of it is left to the next run: so is this one
+                _discard(staged)
+                return CommitFailed("HeldBack", f"{dataset}: {self.stopped[dataset]}", deferred=True)
+            failed = self._commit(dataset, eps[0], staged)
+            if failed is not None:
+                return failed
         return None
+
+    def _commit(self, dataset: str, first: StagedOutput, staged: list[StagedEpisode]) -> CommitFailed | None:
+        try:
+            writer = self._writer(dataset, first.features, first.robot_type)
+        except Exception as e:
+            _discard(staged)  # no writer took them
+            return self._failed(dataset, e)
+        try:  # the writer removes what it did not commit and keeps what its journal names
+            writer.commit_group(staged)
+        except Exception as e:
+            return self._failed(dataset, e)
+        return None
+
+    def _failed(self, dataset: str, e: Exception) -> CommitFailed:
+        """The answer for a commit of `dataset` that raised `e`; an error that is neither the environment's nor the
+        episode's or dataset's (a bug) is raised again."""
+        cause = environment_fault(e)
+        if cause is None and isinstance(e, WriterLockedError | WriterFailedError):
+            cause = str(e)  # a killed run's writer still holding the dataset; this writer's earlier failure
+        if cause is not None:
+            self.stopped[dataset] = f"an earlier commit of this dataset failed ({cause})"
+            return CommitFailed(type(e).__name__, f"{dataset}: commit failed: {cause}", deferred=True)
+        if isinstance(e, EpisodeError | DatasetError):
+            return CommitFailed(type(e).__name__, str(e))
+        raise e
 
     def _writer(self, dataset: str, features: dict[str, FeatureSpec], robot_type: str) -> LeRobotWriter:
         if dataset not in self.writers:
@@ -99,6 +129,11 @@ class DatasetCommitter:
             w.close()
         n, self.writers = len(self.writers), {}
         return n
+
+
+def _discard(staged: list[StagedEpisode]) -> None:
+    for st in staged:
+        shutil.rmtree(st.stage_dir, ignore_errors=True)
 
 
 @dataclass
@@ -128,9 +163,15 @@ class Committer:
     local: DatasetCommitter | None = None  # committers: 0
     route: dict[str, int] = field(default_factory=dict)  # dataset -> actor
     outstanding: dict[Any, _Sent] = field(default_factory=dict)  # call -> its raw episode
+    # raw episodes an error of the environment kept from being committed (a worker's answer or a commit's): the job
+    # ends once it has one, the next run does them
+    deferred: list[tuple[WorkItem, Deferred]] = field(default_factory=list)
 
     def accept(self, item: WorkItem, result: EpisodeResult) -> None:
         self.tallies.setdefault(item.source.name, SourceTally()).encoder_retries += result.retried
+        if isinstance(result, Deferred):
+            self.deferred.append((item, result))
+            return
         if isinstance(result, Rejected):
             self._reject(item, result)
             return
@@ -200,6 +241,9 @@ class Committer:
             sent.failure = failed
         sent.calls -= 1
         if sent.calls:
+            return
+        if sent.failure is not None and sent.failure.deferred:  # no row: the next run does it all again
+            self.deferred.append((sent.item, Deferred(sent.item.uid, "write", sent.failure.message)))
             return
         for part in sent.parts:  # a rerun redoes a raw episode whose commit was not answered: no row before
             self.tallies.setdefault(sent.item.source.name, SourceTally()).quarantined += 1

@@ -25,9 +25,11 @@ import pyarrow.parquet as pq
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, SourceAdapter, natural_key
 from adapters.registry import adapter_class
+from adapters.storage.faults import environment_fault
 from jobs.ingest.quarantine import discovery_row, quarantine_row
 from jobs.ingest.resume import connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
+from jobs.runtime.retry import EnvironmentRetry, retry_environment
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import JOB_DIR, QuarantineRow, episode_uid
 from schemas.findings import NO_EPISODES, SourceFinding
@@ -68,20 +70,30 @@ def sort_bytes(ref: EpisodeRef) -> bytes:
     return natural_bytes(ref.subset) + natural_bytes(ref.raw_id)
 
 
-def discover_source(source: SourceSpec, output: str, work: str) -> dict[str, Any]:
+def discover_source(
+    source: SourceSpec, output: str, work: str, environment: EnvironmentRetry | None = None
+) -> dict[str, Any]:
     """One source's discovery (a Ray task): its not-yet-done refs, sorted, into the parquet file `work`.
 
     `source` travels pickled, not as JSON: a JSON dump masks a spec's storage secret, and validating it again would
     check a URL root's bucket once more per task. Returns counts (`found`: refs discovery did not flag; `todo`: rows
     of the work file, flagged ones included; `todo_readable`: those not flagged), and the source's own quarantine row
-    (JSON) when its discovery failed."""
+    (JSON) when its discovery failed, or `deferred` (the cause) when an error of the environment outlasted the retries
+    of `environment` (`jobs.runtime.retry`): no row then, and the job ends."""
     work_path = Path(work)
     unsorted = work_path.with_suffix(".unsorted.parquet")
     adapter = None
     try:
         adapter = get_adapter(source.adapter, source.options)
-        found, refs = _write_refs(source, adapter, unsorted)
+        found, refs = retry_environment(
+            lambda: _write_refs(source, adapter, unsorted),
+            environment or EnvironmentRetry(),
+            f"{source.name}: discovery",
+        )
     except Exception as e:  # an unreadable source costs that source only, never the job
+        if (cause := environment_fault(e)) is not None:  # past its retries: no row, the job ends
+            unsorted.unlink(missing_ok=True)
+            return {"source": source.name, "found": 0, "todo": 0, "todo_readable": 0, "error": None, "deferred": cause}
         if not isinstance(e, AdapterError):
             log.exception("discovery of source %s failed", source.name)
         unsorted.unlink(missing_ok=True)
@@ -202,6 +214,7 @@ class DiscoveryPlan:
     todo: int = 0  # work rows, flagged refs included (each becomes a quarantine row)
     todo_readable: int = 0
     errors: list[QuarantineRow] = field(default_factory=list)
+    deferred: dict[str, str] = field(default_factory=dict)  # source -> the error of the environment that stopped it
     findings: dict[str, list[SourceFinding]] = field(default_factory=dict)  # per source discovered
 
     @property
@@ -223,14 +236,20 @@ def discover_all(spec: JobSpec) -> DiscoveryPlan:
     refs = {}
     for s in spec.sources:
         work = spec.output / WORK_DIR / f"{_safe(s.name)}.parquet"
-        refs[s.name] = (task.remote(s, str(spec.output), str(work)), work)
+        refs[s.name] = (task.remote(s, str(spec.output), str(work), spec.parallelism.environment), work)
     for s in spec.sources:
         ref, work = refs[s.name]
         try:
             res = ray.get(ref)
         except Exception as e:  # the discovery task itself died past its retries
+            if (cause := environment_fault(e)) is not None:
+                plan.deferred[s.name] = f"its discovery task died on each of its attempts ({cause})"
+                continue
             plan.errors.append(quarantine_row(s, None, "discover", type(e).__name__, str(e)[:2000]))
             plan.findings[s.name] = source_findings(s, None, 0, failure=f"{type(e).__name__}: {str(e)[:500]}")
+            continue
+        if res.get("deferred"):
+            plan.deferred[s.name] = res["deferred"]
             continue
         plan.findings[s.name] = [SourceFinding.model_validate(f) for f in res["findings"]]
         plan.found, plan.todo, plan.todo_readable = (

@@ -5,6 +5,7 @@ whatever is passed, imported only when there is work (the worker's module loads 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -13,15 +14,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adapters.storage.faults import environment_fault
 from ingest.lerobot.writer_dir import STAGING
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
 from jobs.ingest.report import IngestReport, SourceTally
+from jobs.ingest.resume import forget_environment
 from jobs.ingest.settled import settled
 from jobs.ingest.task import WorkItem
 from jobs.runtime.deadline import clear_markers
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.ray_pool import init_ray
+from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError, check_shared_output
 from jobs.spec import dump_spec
 from jobs.spec_models import JobSpec
@@ -31,6 +35,8 @@ from schemas.lerobot import INFO_PATH
 if TYPE_CHECKING:  # the worker, the committers and the catalog are imported when there is work for them
     from jobs.ingest.commit import Committer
     from jobs.ingest.task import Worker
+
+log = logging.getLogger(__name__)
 
 FINISHED = f"{JOB_DIR}/ingest.finished"  # present while the last run that started work ran to its end
 
@@ -53,14 +59,23 @@ def run_ingest(
     progress: bool | None = None,
     worker: Worker | None = None,
     on_done: Callable[[WorkItem], None] | None = None,
+    retry_quarantined: bool = False,
 ) -> IngestReport:
     """Run the job of `spec`; `worker` is what each episode task runs (pickled by reference to the Ray workers;
     default `jobs.ingest.worker.process_episode`), `on_done` hears of each raw episode once it is committed or
-    quarantined."""
+    quarantined; `retry_quarantined` does the episodes quarantined for the environment's fault again
+    (`jobs.ingest.resume.forget_environment`)."""
     if isinstance(spec.output, str):  # a bucket URL: the job runs on the scratch corpus standing for it (DESIGN 3.2)
         from jobs.ingest.bucket import run_ingest_to_bucket
 
-        return run_ingest_to_bucket(spec, address=address, progress=progress, worker=worker, on_done=on_done)
+        return run_ingest_to_bucket(
+            spec,
+            address=address,
+            progress=progress,
+            worker=worker,
+            on_done=on_done,
+            retry_quarantined=retry_quarantined,
+        )
     t0 = time.perf_counter()
     output = spec.output
     output.mkdir(parents=True, exist_ok=True)
@@ -69,6 +84,8 @@ def run_ingest(
     plan = None
     try:
         (output / JOB_DIR / "spec.yaml").write_text(dump_spec(_as_given(spec, output)))
+        if retry_quarantined and (n := forget_environment(output)):
+            log.info("%s: %d episodes quarantined for the environment's fault are tried again", output, n)
         report = IngestReport(output)
         for s in spec.sources:
             report.tallies.setdefault(s.name, SourceTally())
@@ -86,6 +103,9 @@ def run_ingest(
         views = check_shared_output(output)
         report.nodes = len(views)
         plan = discover_all(spec)
+        if plan.deferred:  # a source's discovery outlasted its retries: nothing is started
+            name, cause = next(iter(plan.deferred.items()))
+            raise EnvironmentFaultError(f"source {name}: discovery", cause)
         report.skipped = plan.skipped
         for name, found in plan.findings.items():  # each discovered source's findings replace its last ones
             write_source_findings(output, name, found)
@@ -102,7 +122,15 @@ def run_ingest(
                 clear_markers(output)
                 _run_on_ray(spec, plan, committer, worker or _default_worker(), progress)
         finally:
-            committer.close()
+            try:
+                committer.close()
+            except Exception as e:  # a full disk stops the quarantine's part too: the deferred episode says why
+                if not committer.deferred or environment_fault(e) is None:
+                    raise
+        if committer.deferred:  # the first one the environment kept from its dataset ends the job
+            item, why = committer.deferred[0]
+            left = "; it and the episodes after it in its dataset are left to the next run"
+            raise EnvironmentFaultError(f"{item.uid} (stage {why.stage})", why.cause, left=left)
         if plan.todo:  # a worker killed mid-episode left its staging behind; the retry wrote the episode
             _clean_orphans(output)
         if plan.todo or plan.errors or interrupted or not (output / "catalog" / "episodes").exists():
@@ -177,6 +205,8 @@ def _run_on_ray(
     for item, result in in_order(readable(), RayTasks(task, idle=committer.poll), spec):
         committer.accept(item, result)
         bar.update(1, frames=result.frames if isinstance(result, Staged) else 0)
+        if committer.deferred:  # the environment failed past its retries: no more work (jobs.runtime.retry)
+            break
     bar.close()
 
 
@@ -199,10 +229,17 @@ def cli_ingest(args: Any) -> int:
         print(str(e), file=sys.stderr)
         return 2
     try:
-        report = run_ingest(spec, address=args.address)
+        report = run_ingest(spec, address=args.address, retry_quarantined=args.retry_quarantined)
     except (JobLockedError, SharedFsError, OutputLeasedError, StorageError) as e:  # the last two: a bucket output's
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except Exception as e:  # the environment's, anywhere (a full disk under the catalog too): one line, 75
+        if not isinstance(e, EnvironmentFaultError):
+            if (cause := environment_fault(e)) is None:
+                raise
+            e = EnvironmentFaultError("ingest", cause)
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     print(report.table())
     strict = args.strict or spec.strict
     if strict and report.quarantined:

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from jobs.ingest.task import EpisodeResult, EpisodeTask, Rejected, TaskSettings, WorkItem
+from adapters.storage.faults import environment_fault
+from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, TaskSettings, WorkItem
 from jobs.runtime.deadline import TIMEOUT_CLASS, hung_attempts, timeout_message
 from jobs.spec_models import JobSpec
 
@@ -92,10 +93,12 @@ def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[
             n = pending.pop(handle)
             try:
                 results[n] = tasks.get(handle)
-            except Exception as e:  # the task itself died past its retries: this episode only
+            except Exception as e:  # the task itself died past its retries
                 uid = items[n].uid
                 hung = hung_attempts(spec.output, uid)
                 if hung:  # its attempts were killed by their deadline before one could quarantine the episode
-                    results[n] = Rejected(uid, "write", TIMEOUT_CLASS, timeout_message(hung))
+                    results[n] = Rejected(uid, "write", TIMEOUT_CLASS, timeout_message(hung), fault="environment")
+                elif (cause := environment_fault(e)) is not None:  # a killed worker, a lost node: the job ends
+                    results[n] = Deferred(uid, "worker", f"its worker died on each of its attempts ({cause})")
                 else:
                     results[n] = Rejected(uid, "worker", type(e).__name__, str(e)[:2000])

@@ -41,6 +41,7 @@ def quarantine_row(
         file=extra.get("file"),
         field=extra.get("field"),
         quarantined_at=datetime.now(UTC),
+        fault=extra.get("fault", "data"),
     )
 
 
@@ -65,6 +66,7 @@ def rejected_row(item: WorkItem, rejected: Rejected) -> QuarantineRow:
         rejected.message,
         file=rejected.file,
         field=rejected.field,
+        fault=rejected.fault,
     )
 
 

@@ -5,6 +5,12 @@ by the writer's commit) or the uid of a quarantined one (committed quarantine pa
 file). The set is answered by DuckDB scanning those files, never loaded as Python objects, so a resumed job of millions
 of episodes holds none of them; discovery (`jobs.ingest.discovery`) drops the done ones while it sorts the work, and the
 driver's early exit (`jobs.ingest.settled`) asks the same question before Ray starts.
+
+`eidata ingest --retry-quarantined` first forgets the quarantine rows of the environment's kind (`forget_environment`):
+their episodes are then not done, and the run does them again. A part written before quarantine rows said whose fault
+they were has no `fault` column; its rows count as the environment's when their error names one (`LEGACY_ENVIRONMENT`:
+an errno or an error class of `adapters.storage.faults`, the messages of an unreachable store), which is how the full
+disks and store outages of those runs were recorded.
 """
 
 from __future__ import annotations
@@ -13,8 +19,46 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from adapters.storage.faults import ENVIRONMENT_CLASSES, ENVIRONMENT_ERRNOS
+from jobs.catalog.parts import write_parquet_atomic
+from jobs.runtime.deadline import TIMEOUT_CLASS
 from schemas.corpus import DATASETS_DIR, QUARANTINE_DIR, parquet_files
 from schemas.lerobot import EPISODES_PATH
+
+# what the error of a row without a `fault` column says when it was the environment's (see the module's docstring):
+# `[Errno 28]` in the message; an environment class or Python's connection/timeout errors named in it or as its class;
+# botocore's texts for an endpoint that does not answer (botocore/exceptions.py); a task past its deadline
+_ENV_CLASSES = sorted(
+    ENVIRONMENT_CLASSES
+    | {
+        "ConnectionError",
+        "TimeoutError",
+        "ConnectionRefusedError",
+        "ConnectionResetError",
+        "ConnectionAbortedError",
+        "BrokenPipeError",
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+        "ClientConnectorError",
+        TIMEOUT_CLASS,
+    }
+)
+LEGACY_ENVIRONMENT = "|".join(
+    [
+        r"\[Errno (?:" + "|".join(str(n) for n in sorted(ENVIRONMENT_ERRNOS)) + r")\]",
+        r"\b(?:" + "|".join(_ENV_CLASSES) + r")\b",
+        "Could not connect to the endpoint URL",
+        "Connect timeout on endpoint URL",
+        "Read timeout on endpoint URL",
+        "Connection was closed before we received a valid response",
+    ]
+)
 
 
 def done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
@@ -57,3 +101,33 @@ def done_uids(output: Path, source: str, uids: list[str], tmp: Path) -> set[str]
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return {r[0] for r in rows}
+
+
+def environment_mask(table: pa.Table) -> pa.ChunkedArray:
+    """Which quarantine rows are of the environment's kind: `fault` says so, or, where it is missing (an older
+    part), the error does (`LEGACY_ENVIRONMENT`)."""
+    text = pc.binary_join_element_wise(pc.fill_null(table["error_class"], ""), pc.fill_null(table["message"], ""), " ")
+    legacy = pc.match_substring_regex(text, LEGACY_ENVIRONMENT)
+    if "fault" not in table.column_names:
+        return legacy
+    fault = table["fault"]
+    return pc.or_kleene(pc.equal(fault, "environment"), pc.and_kleene(pc.is_null(fault), legacy))
+
+
+def forget_environment(output: Path) -> int:
+    """Remove the quarantine rows of the environment's kind from their parts (each part rewritten atomically, an
+    emptied one removed), so that this run does their episodes again; returns how many rows went."""
+    gone = 0
+    for part in parquet_files(output, QUARANTINE_DIR):
+        table = pq.read_table(part)
+        mask = pc.fill_null(environment_mask(table), False)
+        n = pc.sum(mask).as_py() or 0
+        if not n:
+            continue
+        kept = table.filter(pc.invert(mask))
+        if kept.num_rows:
+            write_parquet_atomic(kept, part)
+        else:
+            part.unlink()
+        gone += n
+    return gone

@@ -3,23 +3,25 @@
 A task is one raw episode (`WorkItem`: source, ref, its place in discovery order) and the job's `TaskSettings`, all
 models validated once, where the spec was loaded; Ray pickles them as they are. A result is `Staged` (the canonical
 episodes waiting in their datasets' staging areas, with the parts of the raw episode the behaviour phase quarantined
-beside them, each a `Rejected` naming its part) or `Rejected` (the stage and the first real cause, for the
-quarantine). A worker is any callable from one to the other, passed to the job (`jobs.ingest.job.run_ingest`).
+beside them, each a `Rejected` naming its part), `Rejected` (the stage and the first real cause, for the
+quarantine) or `Deferred` (an error of the environment outlasted its retries: the job ends, the episode is left to the
+next run). A worker is any callable from one to the other, passed to the job (`jobs.ingest.job.run_ingest`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.base import EpisodeRef
 from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
+from jobs.runtime.retry import EnvironmentRetry
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.canonicalize import CanonicalizeSpec
-from schemas.corpus import Stage, episode_uid
+from schemas.corpus import Fault, Stage, episode_uid
 from schemas.lerobot import FeatureSpec
 
 
@@ -45,6 +47,7 @@ class TaskSettings:
     output: Path
     deadline: TaskDeadline
     pin_cpus: int | None = None  # CPUs the task holds to (`parallelism.pin_tasks`), else none
+    environment: EnvironmentRetry = field(default_factory=EnvironmentRetry)  # how long the environment is waited out
 
     @classmethod
     def of(cls, spec: JobSpec) -> TaskSettings:
@@ -52,7 +55,7 @@ class TaskSettings:
         codec = spec.codec
         if codec.threads is None and par.encoder_threads is not None:
             codec = codec.model_copy(update={"threads": par.encoder_threads})  # same bytes, fewer threads
-        return cls(spec.canonicalize, codec, spec.output, par.deadline, 1 if par.pin_tasks else None)
+        return cls(spec.canonicalize, codec, spec.output, par.deadline, 1 if par.pin_tasks else None, par.environment)
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,23 @@ class Rejected:
     field: str | None = None
     part: str = ""  # the tag of the raw episode's part it names (`#keep1`), "" for the whole raw episode
     retried: int = 0  # writes done once more after an encoder fault before this rejection
+    fault: Fault = "data"  # "environment": the likelier cause, retried by `--retry-quarantined` (schemas.corpus)
 
 
-EpisodeResult = Staged | Rejected
+@dataclass(frozen=True)
+class Deferred:
+    """A raw episode that an error of the environment (a full disk, a store that does not answer, a worker killed on
+    every attempt) kept from finishing past its retries: never quarantined; the job ends and its next run does it."""
+
+    uid: str
+    stage: Stage
+    cause: str  # `Class: message` of the first cause of the environment's kind (`adapters.storage.faults`)
+    retried: int = 0
+
+    @property
+    def frames(self) -> int:
+        return 0
+
+
+EpisodeResult = Staged | Rejected | Deferred
 Worker = Callable[[EpisodeTask], EpisodeResult]  # read -> canonicalize -> stage one raw episode (`worker.py`)

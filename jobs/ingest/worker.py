@@ -1,7 +1,10 @@
 """The per-episode worker (a Ray task in a job): read one raw episode, canonicalize it, stage its canonical episodes.
 
 It answers, never raises for bad input: `Staged`, or `Rejected` with the stage that failed and the first real cause
-(datatrove's keep-or-drop step: the reasons come back as values and the job's quarantine writer records them).
+(datatrove's keep-or-drop step: the reasons come back as values and the job's quarantine writer records them). An error
+of the environment (a full disk, a store that does not answer: `adapters.storage.faults`) is no reason: the whole
+episode is tried again with backoff (`jobs.runtime.retry`), and past its retries the answer is `Deferred`, which ends
+the job without a quarantine row.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from functools import partial
 
 from adapters import get_adapter
 from adapters.base import AdapterError
+from adapters.storage.faults import environment_fault
 from ingest.behaviour.phase import BehaviourRejected
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.episode import CanonicalEpisode
@@ -21,9 +25,10 @@ from ingest.canonical.store import dataset_features, stage_canonical
 from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.errors import EpisodeError
 from ingest.lerobot.staging import StagedEpisode
-from jobs.ingest.task import EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
+from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
 from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
+from jobs.runtime.retry import retry_environment
 from schemas.corpus import Stage, dataset_dir
 
 
@@ -32,16 +37,27 @@ def process_episode(task: EpisodeTask) -> EpisodeResult:
     settings = task.settings
     hung = hung_attempts(settings.output, task.uid) if settings.deadline.enabled else []
     if len(hung) > settings.deadline.retries:  # killed by its deadline on every attempt allowed: no further try
-        return Rejected(task.uid, "write", TIMEOUT_CLASS, timeout_message(hung))
+        return Rejected(task.uid, "write", TIMEOUT_CLASS, timeout_message(hung), fault="environment")
+    retried: list[str] = []  # encoder faults written over once more (ingest.lerobot.encoder_faults), all attempts
     with held_to_cpus(settings.pin_cpus) if settings.pin_cpus else contextlib.nullcontext():
-        return _process(task)
+        try:
+            return retry_environment(lambda: _process(task, retried), settings.environment, task.uid)
+        except _EnvironmentFault as e:  # past its retries
+            return Deferred(task.uid, e.stage, environment_fault(e) or str(e), retried=len(retried))
 
 
-def _process(task: EpisodeTask) -> EpisodeResult:
+class _EnvironmentFault(Exception):
+    """An error of the environment at `stage`, raised from it (its cause stays the chain's first)."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        super().__init__(f"at stage {stage}")
+
+
+def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
     source, settings, spec = task.source, task.settings, task.settings.canonicalize
     stage: Stage = "read"
     staged: list[StagedEpisode] = []
-    retried: list[str] = []  # encoder faults written over once more (ingest.lerobot.encoder_faults)
     try:
         raw = get_adapter(source.adapter, source.options).read(task.ref)
         if source.tier is not None:
@@ -65,6 +81,8 @@ def _process(task: EpisodeTask) -> EpisodeResult:
     except Exception as e:  # bad input of any kind is this episode's problem only
         for st in staged:
             shutil.rmtree(st.stage_dir, ignore_errors=True)
+        if environment_fault(e) is not None:  # not the episode's: tried again, else the job ends
+            raise _EnvironmentFault(stage) from e
         return replace(rejected_by(task.uid, stage, e), retried=len(retried))
 
 

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from jobs.runtime.stops import rearm
+
 Device = Literal["auto", "cuda", "cpu"]  # the CLI shows the choices in this order
 
 
@@ -51,6 +53,7 @@ def init_ray(
             object_store_memory=object_store_mb * 1024**2,
             runtime_env={"env_vars": dict(env)} if env else None,
         )
+    rearm()  # Ray's core worker put its own SIGTERM handler in place of ours (jobs.runtime.stops)
     return True
 
 

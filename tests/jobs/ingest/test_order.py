@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from ray.exceptions import WorkerCrashedError
 
 from adapters.base import EpisodeRef
 from jobs.ingest.order import in_order
-from jobs.ingest.task import EpisodeResult, EpisodeTask, Rejected, Staged, WorkItem
+from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, WorkItem
 from jobs.spec_models import JobSpec, ParallelismSpec, SourceSpec
 
 N = 8
@@ -25,6 +26,7 @@ class ScriptedTasks:
 
     finish_order: list[str]
     died: frozenset[str] = frozenset()
+    crashed: frozenset[str] = frozenset()
     log: list[tuple[str, str]] = field(default_factory=list)
 
     def submit(self, task: EpisodeTask) -> str:
@@ -37,6 +39,8 @@ class ScriptedTasks:
         return [uid]
 
     def get(self, handle: str) -> EpisodeResult:
+        if handle in self.crashed:  # what ray.get raises for a task whose worker died on each attempt
+            raise WorkerCrashedError()
         if handle in self.died:
             raise RuntimeError(f"worker of {handle} died past its retries")
         return Staged(handle, ())
@@ -157,18 +161,25 @@ def test_a_slow_episode_holds_back_only_its_own_dataset(tmp_path: Path) -> None:
 
 def test_a_task_ray_gave_up_on_after_deadline_kills_is_an_encoder_timeout(tmp_path: Path) -> None:
     """With fewer Ray retries than deadline attempts, Ray gives up before an attempt can quarantine the episode: the
-    driver names the timeout from the attempts' markers; a worker that died otherwise stays a `worker` quarantine."""
+    driver names the timeout from the attempts' markers (a quarantine of the environment's kind, which
+    `--retry-quarantined` tries again); a worker that crashed on each attempt is deferred (the job ends, its rerun
+    does the episode: issue 38), and a task that failed otherwise stays a `worker` quarantine."""
     from jobs.runtime.deadline import TIMEOUT_CLASS, watchdog
 
     spec, todo = _job(tmp_path, max_in_flight=2, window=8)
-    hung, died = todo[1].uid, todo[2].uid
+    hung, died, crashed = todo[1].uid, todo[2].uid, todo[3].uid
     with watchdog(0, spec.output, hung):  # outside Ray the watchdog only leaves its marker
         threading.Event().wait(0.5)
-    results = {
-        item.uid: r for item, r in _run(ScriptedTasks([it.uid for it in todo], frozenset({hung, died})), spec, todo)
-    }
+    tasks = ScriptedTasks([it.uid for it in todo], frozenset({hung, died}), frozenset({crashed}))
+    results = {item.uid: r for item, r in _run(tasks, spec, todo)}
     assert results[hung] == Rejected(
-        hung, "write", TIMEOUT_CLASS, "encoder did not finish in 0 s (1 attempt, each killed with its worker)"
+        hung,
+        "write",
+        TIMEOUT_CLASS,
+        "encoder did not finish in 0 s (1 attempt, each killed with its worker)",
+        fault="environment",
     )
     r = results[died]
-    assert isinstance(r, Rejected) and (r.stage, r.error_class) == ("worker", "RuntimeError")
+    assert isinstance(r, Rejected) and (r.stage, r.error_class, r.fault) == ("worker", "RuntimeError", "data")
+    d = results[crashed]
+    assert isinstance(d, Deferred) and d.stage == "worker" and "WorkerCrashedError" in d.cause, d

@@ -1,0 +1,69 @@
+"""Errors of the environment inside a job: retried with backoff where they happen, and past that the end of the job,
+never a quarantine row (issue 38 item 1).
+
+A disk that fills up or a store that stops answering says nothing about the episode being read or written: quarantined,
+the episode would be lost for good (a rerun skips quarantined episodes). So an episode task, a source's discovery or a
+commit that fails for a reason of the environment (`adapters.storage.faults.environment_fault`) is tried again after
+`backoff_s`, doubling up to `max_backoff_s`, `retries` times (`EnvironmentRetry`, the spec's
+`parallelism.environment`); a fault that passes within that span costs nothing. One that persists ends the job with
+`EnvironmentFaultError` naming the episode, the stage and the first cause: what is committed stays, the episode and
+every episode of its dataset after it are left to the next run, which does them at the indices an uninterrupted run
+gives them. `eidata ingest` prints it on one line and exits `EXIT_ENVIRONMENT` (75, sysexits' EX_TEMPFAIL: a temporary
+failure, the same command is worth running again).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.storage.faults import environment_fault
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+EXIT_ENVIRONMENT = 75  # sysexits.h EX_TEMPFAIL
+
+
+class EnvironmentRetry(BaseModel):
+    """How long an error of the environment is waited out before it ends the job."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    retries: int = Field(5, ge=0, description="tries after the first one; 0: the first such error ends the job")
+    backoff_s: float = Field(1.0, ge=0, description="wait before the first retry, doubled before each next one")
+    max_backoff_s: float = Field(30.0, ge=0, description="the longest single wait")
+
+    def waits(self) -> list[float]:
+        """The waits before each retry (defaults: 1, 2, 4, 8, 16 s: 31 s in all)."""
+        return [min(self.backoff_s * 2**i, self.max_backoff_s) for i in range(self.retries)]
+
+
+class EnvironmentFaultError(RuntimeError):
+    """A fault of the environment that outlasted its retries: the job ends, and its rerun resumes."""
+
+    def __init__(self, where: str, cause: str, *, left: str = "") -> None:
+        self.where, self.cause = where, cause
+        super().__init__(
+            f"{where}: {cause}. The environment failed, not the data: nothing was quarantined for it"
+            f"{left}; rerun the same command once it is fixed (disk space, the store, the machine)"
+        )
+
+
+def retry_environment(call: Callable[[], T], policy: EnvironmentRetry, what: str) -> T:
+    """`call()`, called again after each wait of `policy` while it raises an error of the environment; the last such
+    error (or any other at once) is raised as it came."""
+    for wait in [*policy.waits(), None]:
+        try:
+            return call()
+        except Exception as e:
+            cause = environment_fault(e)
+            if cause is None or wait is None:
+                raise
+            log.warning("%s: %s; trying again in %.0f s", what, cause, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")

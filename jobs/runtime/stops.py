@@ -1,0 +1,65 @@
+"""Clean stops: SIGTERM and Ctrl-C (SIGINT) end a job with one line and the shell's exit status for the signal (143,
+130), its output left resumable (issue 38 item 6).
+
+`eidata` arms the handlers before it runs a command (`jobs.cli.main`): a signal raises `Stopped` in the main thread,
+wherever it waits (Ray's `wait` and `get` check for signals), so every `finally` of the job runs on the way out: the
+committers are answered and released, the quarantine written, Ray shut down, the output's lock and lease released. What
+was committed stays and the rerun resumes, as after a kill -9. `Stopped` is a `BaseException`, like `KeyboardInterrupt`,
+so that no `except Exception` of a job takes it for an episode's error. A second signal while the job winds down gets
+the default action: it ends the process at once (the output stays resumable, as after kill -9).
+
+Ray's core worker installs its own SIGTERM handler when `ray.init` starts it in this process (it prints a stack dump
+and aborts: the review saw exit -6), so `jobs.runtime.ray_pool.init_ray` calls `rearm()` after it. A library caller
+that never armed (tests calling `run_ingest`) keeps its own handlers.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_armed = False
+
+
+class Stopped(BaseException):
+    """A job ended by a signal; `status` is the shell's exit status for it (128 + the signal's number)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.status = 128 + signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    global _armed
+    _armed = False
+    for s in SIGNALS:  # a second signal ends the process at once
+        signal.signal(s, signal.SIG_DFL)
+    raise Stopped(signum)
+
+
+def arm() -> None:
+    """Route SIGTERM and SIGINT to `Stopped` from now on (main thread only: Python runs handlers there)."""
+    global _armed
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for s in SIGNALS:
+        signal.signal(s, _stop)
+    _armed = True
+
+
+def rearm() -> None:
+    """Install the handlers again if `arm` did (after something else, Ray's core worker, replaced them)."""
+    if _armed and threading.current_thread() is threading.main_thread():
+        for s in SIGNALS:
+            signal.signal(s, _stop)
+
+
+def message(command: str, e: Stopped) -> str:
+    """The one line a stopped command prints."""
+    return (
+        f"{command}: {e} (exit {e.status}); what was committed stays and nothing is half-written: rerun the same"
+        " command to resume"
+    )

@@ -1,0 +1,102 @@
+"""Whose fault, on real errors: a full disk (a 64 KiB tmpfs: plain writes, pyarrow, PyAV), a refused connection,
+botocore's and Ray's own classes, and those wrapped in an adapter's or Ray's error are the environment's; a corrupt
+video, HDF5 or parquet file, a missing file and a plain ValueError are the data's."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import h5py
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from ray.exceptions import RayTaskError, WorkerCrashedError
+
+from adapters.base import AdapterError
+from adapters.storage.faults import environment_fault
+from tests.fixtures.tmpfs import fill, small_tmpfs
+
+
+def _raised(call) -> BaseException:
+    try:
+        call()
+    except BaseException as e:  # the test looks at whatever was raised
+        return e
+    raise AssertionError("nothing was raised")
+
+
+def _full_write(disk: Path) -> None:
+    with open(disk / "x.bin", "wb", buffering=0) as f:
+        f.write(b"x" * 128 * 1024)
+
+
+def _pyarrow_full(disk: Path) -> None:
+    pq.write_table(pa.table({"a": np.random.default_rng(0).random(100_000)}), disk / "x.parquet")
+
+
+def _pyav_full(disk: Path) -> None:
+    rng = np.random.default_rng(0)
+    with av.open(str(disk / "x.mp4"), "w") as c:
+        s = c.add_stream("mpeg4", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        for _ in range(200):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), format="rgb24")
+            for p in s.encode(frame):
+                c.mux(p)
+
+
+def _refused() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: a connection to it is refused
+        socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def _wrapped_by_an_adapter(disk: Path) -> None:
+    try:
+        _full_write(disk)
+    except OSError as e:  # as adapters do: `raise self.error(f"unreadable ...: {e}")` inside the except
+        raise AdapterError(f"unreadable: {e}", adapter="lerobot", file="x.parquet") from None
+
+
+@pytest.fixture(scope="module")
+def disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with small_tmpfs(tmp_path_factory.mktemp("full"), 64) as path:
+        fill(path, 0)
+        yield path
+
+
+@pytest.mark.parametrize("call", [_full_write, _pyarrow_full, _pyav_full, _wrapped_by_an_adapter])
+def test_a_full_disk_is_the_environment_s(call, disk: Path) -> None:
+    e = _raised(lambda: call(disk))
+    assert "[Errno 28]" in (environment_fault(e) or ""), repr(e)
+
+
+def test_a_refused_connection_and_the_clients_classes_are_the_environment_s() -> None:
+    assert environment_fault(_raised(_refused)).startswith("ConnectionRefusedError")
+    assert environment_fault(EndpointConnectionError(endpoint_url="http://127.0.0.1:9")).startswith(
+        "EndpointConnectionError: Could not connect to the endpoint URL"
+    )
+    assert environment_fault(ReadTimeoutError(endpoint_url="http://x")) is not None
+    assert environment_fault(WorkerCrashedError()).startswith("WorkerCrashedError")
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    task_error = RayTaskError("discover_source", "Traceback ...", full)  # what ray.get raises for a task's error
+    assert "[Errno 28]" in environment_fault(task_error)
+
+
+def test_errors_of_the_data_are_not(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.write_bytes(os.urandom(4096))
+    assert environment_fault(_raised(lambda: av.open(str(bad)))) is None  # InvalidDataError
+    assert environment_fault(_raised(lambda: h5py.File(bad, "r"))) is None  # OSError, errno None
+    assert environment_fault(_raised(lambda: pq.read_table(bad))) is None  # ArrowInvalid
+    assert environment_fault(_raised((tmp_path / "missing").read_bytes)) is None  # FileNotFoundError
+    assert environment_fault(ValueError("timestamps go backwards")) is None
+    assert environment_fault(OSError(errno.EINVAL, "Invalid argument")) is None
