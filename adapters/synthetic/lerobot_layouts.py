@@ -5,7 +5,8 @@ where the file comes from, the value ranges its own `stats.json` shows (or "unkn
 that the info.json does not say (mp4s under another folder, no videos at all, several episodes per v3 file, timestamps
 at another rate). `materialize` writes a few episodes of that dataset: the same feature keys, shapes, dtypes, names and
 path templates, `robot_type` and every other key of the info.json untouched (only the totals and splits follow the
-episodes written), numbers drawn inside the recorded ranges, frames encoded with the declared codec.
+episodes written), numbers drawn inside the recorded ranges (or, for episode 0, the real rows a case carries:
+`RealRows`), frames encoded with the declared codec.
 
 On-disk conventions follow lerobot's writers (`get_hf_features_from_features`, src/lerobot/datasets/utils.py):
 shape-(1,) features are scalar columns, wider ones fixed-size lists; `image` features are `{bytes: PNG, path}` structs;
@@ -69,6 +70,18 @@ class EmbodimentRule(BaseModel):
     why: str
 
 
+class RealRows(BaseModel):
+    """Rows of the real dataset's first episode as recorded (its timestamps and numeric columns, values verbatim):
+    `materialize` writes them as episode 0 instead of drawn values, so what the real recorder did to its clock and
+    its columns reaches the reader."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="file, commit and rows the values were copied from")
+    timestamp: list[float]
+    columns: dict[str, list[list[float]]] = Field(description="feature key -> rows (one list per row)")
+
+
 class LayoutRecord(BaseModel):
     """`layout.json` of a case."""
 
@@ -91,6 +104,7 @@ class LayoutRecord(BaseModel):
     undeclared_columns: list[str] = Field(
         default_factory=list, description="bookkeeping columns the real parquet has and `features` does not declare"
     )
+    real_rows: RealRows | None = Field(None, description="episode 0 as the real dataset recorded it (an excerpt)")
 
 
 @dataclass(frozen=True)
@@ -244,6 +258,9 @@ def materialize(case: Case, root: Path, *, episodes: int = 2, seconds: float = 1
     fps = float(info["fps"])
     feats = features(info)
     lengths = [max(2, math.ceil((seconds + 0.2 * ep) * fps)) for ep in range(episodes)]
+    real = rec.real_rows
+    if real is not None:
+        lengths[0] = len(real.timestamp)
     out = Written(root, fps, lengths)
     # an undeclared timestamp column: float64, what pandas writes for Python floats (an assumption)
     ts_dtype = next((np.dtype(f.dtype) for f in feats if f.key == "timestamp"), np.dtype(np.float64))
@@ -252,7 +269,7 @@ def materialize(case: Case, root: Path, *, episodes: int = 2, seconds: float = 1
     camera_frames: dict[str, list[np.ndarray]] = {}
     start = 0
     for ep, n in enumerate(lengths):
-        ts = (np.arange(n) / hz).astype(ts_dtype)
+        ts = (np.asarray(real.timestamp) if real is not None and ep == 0 else np.arange(n) / hz).astype(ts_dtype)
         out.timestamps.append(ts)
         cols: dict[str, pa.Array] = {}
         for i, ft in enumerate(feats):
@@ -268,7 +285,10 @@ def materialize(case: Case, root: Path, *, episodes: int = 2, seconds: float = 1
                 else:
                     camera_frames.setdefault(ft.key, []).append(frames)
                 continue
-            v = _values(ft, n, _ranges(rec, ft.key), 0.13 * ep + 0.05 * i + seed)
+            if real is not None and ep == 0 and ft.key in real.columns:
+                v = np.asarray(real.columns[ft.key], np.dtype(ft.dtype)).reshape(n, *ft.shape)
+            else:
+                v = _values(ft, n, _ranges(rec, ft.key), 0.13 * ep + 0.05 * i + seed)
             out.columns.setdefault(ft.key, []).append(v)
             cols[ft.key] = _column(v)
         book = {

@@ -50,6 +50,7 @@ STATE_STREAMS = ("observation.state", "state.")  # searched first: velocity / ef
 ACTION_STREAMS = ("action", "action.")
 NATIVE_LIMITS_KEY = "native_joint_limits"  # RawEpisode.metadata: native state column -> [lower, upper], its unit
 _NUMBERED = re.compile(r"^([A-Za-z]+_?[0-9]+)_(?=[A-Za-z])")  # arm1_shoulder_pan, arm_2.joint1: a numbered arm prefix
+MOTOR_ID_STYLES = ("j", "joint", "motor")  # how datasets name a column by its motor's id: j3, joint_3, motor_3
 
 
 class JointSpaceError(ValueError):
@@ -103,9 +104,12 @@ class _Resolver:
         names = list(s.names) if s.names and len(s.names) == width else [f"{key}.{i}" for i in range(width)]
         return [Column(key, i, names[i]) for i in range(width)]
 
-    def find(self, joints, prefixes: tuple[str, ...], slice_key: str | None) -> tuple[list[Column | None], list[str]]:
+    def find(
+        self, joints, prefixes: tuple[str, ...], slice_key: str | None, motors: frozenset[int] = frozenset()
+    ) -> tuple[list[Column | None], list[str]]:
         """Columns of `joints` in order (None where missing) and the missing URDF names. A `joint_map` entry whose
-        key is no column is a name of the joint without its arm prefix (`j1` -> shoulder_pan reads `arm1_j1`)."""
+        key is no column is a name of the joint without its arm prefix (`j1` -> shoulder_pan reads `arm1_j1`). Last,
+        a joint with a motor id is found by it (`by_motor`, `motors` the arm's motor table)."""
         cols: list[Column | None] = [self.by_urdf.get(j.urdf) for j in joints]
         sliced = self.modality(slice_key, len(joints))
         for i, j in enumerate(joints):
@@ -115,7 +119,21 @@ class _Resolver:
                 aliases = tuple(n for n, u in self.opts.joint_map.items() if u == j.urdf)
                 keys = j.model_copy(update={"native": (*j.native, *aliases)}).keys(prefixes)
                 cols[i] = next((self.by_key[k] for k in sorted(keys) if k in self.by_key), None)
+            if cols[i] is None and j.motor_id is not None:
+                cols[i] = self.by_motor(j.motor_id, prefixes, motors)
         return cols, [j.urdf for j, c in zip(joints, cols, strict=True) if c is None]
+
+    def by_motor(self, motor: int, prefixes: tuple[str, ...], motors: frozenset[int]) -> Column | None:
+        """The column named by the motor's id in the maker's table (`j3`, `joint_3`, `motor_3`, `<arm>_j3` with an
+        arm prefix), when the columns so named (the same spelling and prefix) use only the table's ids: GR00T's
+        `motor_0` .. `motor_43` count columns from 0, not motors, and never resolve so."""
+        for p in prefixes:
+            for style in MOTOR_ID_STYLES:
+                head = name_key(f"{p}_{style}_0" if p else f"{style}_0")[:-1]  # as the key of `<p>_<style>_<n>`
+                used = {int(m[1]) for k in self.by_key if (m := re.fullmatch(re.escape(head) + r"(\d+)", k))}
+                if motor in used and used <= motors:
+                    return self.by_key[f"{head}{motor}"]
+        return None
 
     def values(self, cols: list[Column]) -> tuple[np.ndarray, np.ndarray]:
         """(timestamps, (T, len(cols)) float64) of columns that must share one clock."""
@@ -239,7 +257,7 @@ def _prefixes(arm: ArmMap, opts: JointSpaceOptions) -> tuple[str, ...]:
 def _read_arms(res: _Resolver, spec: JointSpaceSpec, where: str) -> list[_Arm]:
     arms, missing = [], []
     for arm in spec.arms:
-        cols, miss = res.find(arm.joints, _prefixes(arm, res.opts), arm.modality_arm)
+        cols, miss = res.find(arm.joints, _prefixes(arm, res.opts), arm.modality_arm, arm.motor_ids)
         missing += [f"{arm.side}: {m}" for m in miss]
         if not miss:
             ts, raw = res.values([c for c in cols if c is not None])
@@ -362,7 +380,7 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> HandSignals:
 def _gripper(res: _Resolver, arm: ArmMap, units: JointUnit, opts: JointSpaceOptions, where: str) -> Stream:
     grip = arm.gripper
     assert grip is not None
-    [col], missing = res.find((grip.joint,), _prefixes(arm, opts), arm.modality_hand)
+    [col], missing = res.find((grip.joint,), _prefixes(arm, opts), arm.modality_hand, arm.motor_ids)
     if missing or col is None:
         raise JointSpaceError(f"{where}: {arm.side} gripper joint {grip.joint.urdf!r} not found")
     ts, v = res.values([col])

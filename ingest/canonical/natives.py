@@ -2,10 +2,11 @@
 
 Each is resampled onto the 10 Hz grid and flattened into `*.native` columns named `<stream>.<component>`; what is too
 wide to keep is left out here and named in a tier reason by `canonicalize`. A column is resampled by its kind
-(`discrete_reason`): a continuous one linearly, a discrete one (booleans, integers, a few integer levels such as a 0/1
-gripper or a mode 0..5, a column named like a gripper, mode, button or flag whose samples sit at two values) at the
-row at or before each grid time, never blended: a gripper recorded as exactly 0 or 1 stays 0 or 1, where blending
-wrote fractions no recorder sent (a real Dobot CR5 set: 174 of 18,281 frames). Calling a continuous column discrete
+(`discrete_reason`): a continuous one linearly, a discrete one (booleans, integers, two integer levels held from row to
+row such as a 0/1 gripper, a few small integer codes such as a mode 0..5, a column named like a gripper, mode, button
+or flag whose samples sit at two values) at the row at or before each grid time, never blended: a gripper recorded as
+exactly 0 or 1 stays 0 or 1, where blending wrote fractions no recorder sent (a real Dobot CR5 set: 174 of 18,281
+frames). Calling a continuous column discrete
 costs little (each frame still holds a value the source recorded, at most one row old), blending a discrete one
 invents values, so the rule leans discrete. The columns sampled so, with why, go to the lineage (`native_discrete`).
 """
@@ -50,7 +51,8 @@ DISCRETE_TOKENS = frozenset(
     {"gripper", "grip", "grasp", "claw", "mode", "button", "buttons", "flag", "switch", "trigger", "done", "success",
      "terminal", "is", "contact", "status", "phase"}
 )  # fmt: skip
-MAX_LEVELS = 8  # a column of at most this many distinct integer values, held from row to row, is levels
+MAX_LEVELS = 8  # a column of at most this many small integer values (codes), held from row to row, is levels
+MAX_CODE = 16  # codes are small: a joint read in encoder steps that barely moves (2804 .. 2811) is no mode
 MAX_CHANGE_SHARE = 0.5  # held: at most this share of its row-to-row steps changes the value (a ramp 0, 1, 2 is not)
 BINARY_SHARE = 0.9  # a column named as above with this share of its samples at its two most frequent values
 
@@ -68,7 +70,8 @@ def discrete_reason(name: str, values: np.ndarray) -> str | None:
     if v.dtype.kind in "iu":
         return "integer"
     changes = np.count_nonzero(np.diff(finite)) / max(len(finite) - 1, 1)
-    if len(levels) <= MAX_LEVELS and np.all(levels == np.round(levels)) and changes <= MAX_CHANGE_SHARE:
+    codes = len(levels) == 2 or (len(levels) <= MAX_LEVELS and np.abs(levels).max() <= MAX_CODE)
+    if codes and np.all(levels == np.round(levels)) and changes <= MAX_CHANGE_SHARE:
         shown = ", ".join(f"{x:g}" for x in levels)
         return f"{len(levels)} integer levels ({shown})"
     tokens = set(re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()))

@@ -36,6 +36,20 @@ def _joints(*names: str) -> tuple[JointMap, ...]:
 
 # -- LeRobot arms (Feetech / Dynamixel servos) ---------------------------------------------------------------------
 _LEROBOT_ARM = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll")
+# lerobot's motor tables give these motors the bus ids 1..5 in this order and the gripper 6: SO101Follower.__init__
+# (huggingface/lerobot src/lerobot/robots/so101_follower/so101_follower.py @ 0c83b9ab, `Motor(1, "sts3215", ...)` ..
+# `"gripper": Motor(6, ...)`), the same table for SO-100, and KochFollower.__init__ (koch_follower/koch_follower.py
+# @ 0876629e, `Motor(1, "xl430-w250", ...)` .. `"gripper": Motor(6, "xl330-m288", ...)`). A real two-arm SO-101 set
+# names its columns by them (`arm1_j1` .. `arm2_j6`, WangzyNicole/Bimanual-Cloth-Manipulation @ 4c2af68, whose own
+# calibration files arm1.json / arm2.json give shoulder_pan id 1 .. gripper id 6).
+_LEROBOT_MOTOR_ID = {m: i for i, m in enumerate((*_LEROBOT_ARM, "gripper"), start=1)}
+
+
+def _lerobot_joints() -> tuple[JointMap, ...]:
+    return tuple(JointMap(urdf=m, motor_id=_LEROBOT_MOTOR_ID[m]) for m in _LEROBOT_ARM)
+
+
+_LEROBOT_GRIPPER_JOINT = JointMap(urdf="gripper", motor_id=_LEROBOT_MOTOR_ID["gripper"])
 # lerobot's RANGE_0_100 gripper (MotorNormMode, motors_bus.py): 0 at range_min; larger is more open as lerobot's own
 # end-effector control commands it (so101_follower_end_effector.py: target = current + (action - 1) * max_gripper_pos,
 # action 2 = open, clipped to [5, max_gripper_pos]).
@@ -52,13 +66,13 @@ SO101 = JointSpaceSpec(
     arms=(
         ArmMap(
             side="right",
-            joints=_joints(*_LEROBOT_ARM),
+            joints=_lerobot_joints(),
             link="gripper",  # wrist_roll's child: the flange, carrying the fixed jaw
             # z = -z_gripper (towards the maker's gripperframe TCP, 0.098 m along -z), y = -x_gripper (the moving jaw,
             # pivoting about -y at x = +0.02, closes towards -x)
             link_from_wrist=_rot(_H, -_H, 0.0, 0.0),
             gripper=GripperMap(
-                joint=JointMap(urdf="gripper"),
+                joint=_LEROBOT_GRIPPER_JOINT,
                 unit="percent",
                 closed_q=0.0,
                 open_q=1.74533,
@@ -78,12 +92,12 @@ SO100 = JointSpaceSpec(
     arms=(
         ArmMap(
             side="right",
-            joints=_joints(*_LEROBOT_ARM),
+            joints=_lerobot_joints(),
             link="gripper",
             # (estimate) z = -y_gripper (wrist_roll's axis is y; the jaw pivots on the -y side), y = +x_gripper
             link_from_wrist=_rot(0.5, 0.5, -0.5, 0.5),
             gripper=GripperMap(
-                joint=JointMap(urdf="gripper"), unit="joint", closed_q=0.0, open_q=2.0, source=_LEROBOT_GRIPPER_SOURCE
+                joint=_LEROBOT_GRIPPER_JOINT, unit="joint", closed_q=0.0, open_q=2.0, source=_LEROBOT_GRIPPER_SOURCE
             ),
         ),
     ),
@@ -206,13 +220,13 @@ KOCH = JointSpaceSpec(
     arms=(
         ArmMap(
             side="right",
-            joints=tuple(JointMap(urdf=f"joint{i}", native=(m,)) for i, m in enumerate(_LEROBOT_ARM, start=1)),
+            joints=tuple(JointMap(urdf=f"joint{i}", native=(m,), motor_id=i) for i, m in enumerate(_LEROBOT_ARM, 1)),
             link="joint5",  # wrist roll output, carrying the static jaw
             # z = +y_link (the finger pads sit 0.07 m along +y), y = +x_link (the moving jaw pivots about -z at
             # x = -0.009 and closes towards +x)
             link_from_wrist=_rot(0.5, 0.5, 0.5, -0.5),
             gripper=GripperMap(
-                joint=JointMap(urdf="joint6", native=("gripper",)),
+                joint=JointMap(urdf="joint6", native=("gripper",), motor_id=_LEROBOT_MOTOR_ID["gripper"]),
                 unit="joint",
                 closed_q=0.0,
                 open_q=-1.52,

@@ -19,6 +19,8 @@ Native names are matched by `name_key`, tolerant of the spellings real datasets 
 `kLeftShoulderPitch` (and its `kLeftWristyaw`), URDF `left_shoulder_pitch_joint`, lerobot >= 0.2's motor features
 `shoulder_pan.pos`, lerobot < 0.2's `main_shoulder_pan` (arm name `main` + motor), ALOHA's `left_waist`, lerobot's
 two-arm `left_shoulder_pan.pos` (bi_so100_follower.py `_motors_ft`), PiPER plugins' `joint_1.pos` for URDF `joint1`.
+A joint whose robot has a motor table in its maker's code (`JointMap.motor_id`) is also found by that id, `j3`,
+`joint_3`, `motor_3` or `<arm>_j3` (`ingest.canonical.joint_space`), when the dataset's numbering is the table's.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ class JointMap(BaseModel):
 
     urdf: str = Field(min_length=1, description="joint name in the description")
     native: tuple[str, ...] = Field((), description="names datasets use for it, besides the URDF name")
+    motor_id: int | None = Field(
+        None, ge=0, description="its motor's id in the maker's motor table, which datasets may name it by (`j3`)"
+    )
 
     def keys(self, prefixes: Iterable[str]) -> set[str]:
         """Every `name_key` a native name of this joint may have, with each side prefix of its arm (a name that
@@ -147,6 +152,12 @@ class ArmMap(BaseModel):
     modality_hand: str | None = Field(None, description="GR00T modality.json key of this hand's slice")
     gripper: GripperMap | None = None
     hand: DexHandMap | None = None
+
+    @property
+    def motor_ids(self) -> frozenset[int]:
+        """The ids of the maker's motor table for this arm (its joints' and its gripper's); empty without one."""
+        joints = (*self.joints, *((self.gripper.joint,) if self.gripper else ()))
+        return frozenset(j.motor_id for j in joints if j.motor_id is not None)
 
     @model_validator(mode="after")
     def _one_effector(self) -> ArmMap:

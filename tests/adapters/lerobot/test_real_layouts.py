@@ -201,13 +201,12 @@ def test_embodiment_is_recorded_and_never_a_wrong_guess(name: str, layouts: Layo
 # Ingest: every column a native, every camera kept
 
 
-def _resampled(s: Stream, t: np.ndarray) -> np.ndarray:
-    """The natives' rule: linear for floats, the last sample at or before for integers and flags."""
+def _resampled(s: Stream, t: np.ndarray, held: list[bool]) -> np.ndarray:
+    """The natives' rule: linear for continuous columns, the last sample at or before for the discrete ones (the
+    episode's `native_discrete`: integers, flags, a 0/1 gripper)."""
     v = s.values.reshape(len(s), -1).astype(np.float64)
-    if s.values.dtype.kind == "f":
-        return np.stack([np.interp(t, s.timestamps, v[:, d]) for d in range(v.shape[1])], axis=1)
     idx = np.clip(np.searchsorted(s.timestamps, t + 1e-6, side="right") - 1, 0, len(s) - 1)  # resample_hold: 1 us
-    return v[idx]
+    return np.stack([v[idx, d] if held[d] else np.interp(t, s.timestamps, v[:, d]) for d in range(v.shape[1])], 1)
 
 
 def _natives(ep: CanonicalEpisode) -> tuple[np.ndarray, list[str]]:
@@ -237,8 +236,9 @@ def test_ingest_keeps_every_column_as_a_native_and_every_camera(name: str, layou
                 for part, dims in _parts(raw, key, width):
                     cols = [i for i, n in enumerate(names) if n.startswith(f"{part}.")]
                     assert len(cols) == len(dims), f"{part}: {len(cols)} of {len(dims)} dims as natives"
+                    held = [names[i] in ep.info["native_discrete"] for i in cols]
                     np.testing.assert_allclose(
-                        values[:, cols], _resampled(streams[part], grid), rtol=1e-5, atol=1e-5, err_msg=part
+                        values[:, cols], _resampled(streams[part], grid, held), rtol=1e-5, atol=1e-5, err_msg=part
                     )
                     kept_dims += len(dims)
                 assert kept_dims == width, f"{key}: {kept_dims} of {width} dims as natives"

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from adapters.lerobot.source import LeRobotSource
+from adapters.synthetic.lerobot_layouts import load_case, materialize
 from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.joint_space import gripper_opening, to_radians
 from ingest.kinematics import KinematicModel
 from ingest.lerobot.writer import LeRobotWriter
+from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.robots.joint_space import GripperMap, JointMap, JointSpaceOptions
 from schemas.tiers import QualityTier
@@ -145,3 +147,42 @@ def test_aloha_arms_face_each_other_with_the_left_one_on_the_left(tmp_path: Path
     left, right = ep.state[:, 0:3], ep.state[:, 25:28]
     assert (left[:, 1] > right[:, 1]).all() and (np.abs(ep.state[:, [1, 26]]) < 0.469).all()
     assert np.allclose(ep.state[:, [9, 34]].min(), 0.1, atol=0.02) and ep.state[:, [9, 34]].max() > 0.85
+
+
+@pytest.mark.parametrize("style", ["j{}", "joint_{}", "motor_{}", "J{}.pos"])
+def test_so100_joints_named_by_lerobots_motor_ids_reach_fk(tmp_path: Path, style: str) -> None:
+    """lerobot's motor table (shoulder_pan = 1 .. gripper = 6) names the joints: `j3`, `joint_3`, `motor_3` read as
+    elbow_flex; a 0-based numbering (GR00T's `motor_0` ..) is column counting and never resolves so."""
+    root = _dataset(tmp_path / f"so100_{style[:2]}", "so100", [style.format(i) for i in range(1, 7)], 40, 30.0)
+    [ref] = LeRobotSource().discover(root)
+    [ep] = canonicalize(LeRobotSource().read(ref))
+    assert ep.embodiment == "so100" and ep.mask.any() and ep.tier is not QualityTier.actionless, ep.tier_reasons
+    counted = _dataset(tmp_path / f"so100_0{style[:2]}", "so100", [style.format(i) for i in range(6)], 40, 30.0)
+    [ref] = LeRobotSource().discover(counted)
+    [ep] = canonicalize(LeRobotSource().read(ref))
+    assert not ep.mask.any() and "not found by name" in " ".join(ep.tier_reasons)
+
+
+# WangzyNicole/Bimanual-Cloth-Manipulation arm1.json / arm2.json @ 97fde6e: (range_min, range_max) per motor, ids 1..6
+ARM_FILES = {
+    "right": ((737, 3483), (875, 3185), (871, 3145), (876, 3148), (0, 4095), (1425, 2913)),
+    "left": ((687, 3324), (907, 3220), (912, 3133), (801, 3205), (0, 4095), (1457, 2873)),
+}
+MOTORS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
+
+
+def test_a_real_two_arm_so101_set_named_arm1_j1_reaches_fk(tmp_path: Path) -> None:
+    """The real bimanual SO-101 set's columns `arm1_j1` .. `arm2_j6` (64 recorded rows of its episode 0, raw encoder
+    steps) resolve by the motor ids once the sides are given (arm1 right, as the layout's tests read it), with its
+    own calibration files: both wrists and both grippers by FK, no joint_map."""
+    case = load_case(Path(__file__).parents[2] / "fixtures/lerobot_layouts/so101_bimanual_chunk_index_v21")
+    root = materialize(case, tmp_path / "ds", episodes=1).root
+    calibration = {s: {m: {"range_min": a, "range_max": b} for m, (a, b) in zip(MOTORS, r, strict=True)}
+                   for s, r in ARM_FILES.items()}  # fmt: skip
+    source = LeRobotSource({"joint_space": {"sides": {"arm1": "right", "arm2": "left"}, "calibration": calibration}})
+    [ref] = source.discover(root)
+    [ep] = canonicalize(source.read(ref))
+    assert ep.embodiment == "so101_bimanual" and ep.tier is QualityTier.high, ep.tier_reasons
+    for hand in (0, 1):
+        assert ep.mask[hand_dims(hand, WRIST_POS)].all() and ep.mask[hand_dims(hand, GRIPPER)].all()
+    assert any("ticks" in n for n in ep.info["notes"])
