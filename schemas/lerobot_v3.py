@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from schemas.lerobot import DEFAULT_FEATURE_DTYPES
+
 CODEBASE_VERSION_V30 = "v3.0"
 CHUNK_SIZE = 1000  # files per chunk folder
 DATA_FILE_SIZE_IN_MB = 100
@@ -50,10 +52,15 @@ def next_chunk_file(chunk_index: int, file_index: int, chunks_size: int = CHUNK_
 
 
 def features_v30(features_v21: dict[str, Any], fps: int) -> dict[str, Any]:
-    """v2.1 features -> v3.0 (`convert_info`): every non-video feature gains `fps`; video info is kept as is."""
+    """v2.1 features -> v3.0: every non-video feature gains `fps` (`convert_info`), but lerobot's five index features
+    (timestamp, frame_index, episode_index, index, task_index) stay as its writer and dataset tools write them, without
+    one (`dataset_metadata.py` `create`: `{**features, **DEFAULT_FEATURES}`, `utils/constants.py` DEFAULT_FEATURES).
+    `lerobot-edit-dataset` writes every dataset it makes (delete_episodes, split, merge) through `create`, and its merge
+    requires equal features, so an export with `fps` on those five could not be merged with a dataset made from it by
+    lerobot's own tools. Video info is kept as is."""
     out = copy.deepcopy(features_v21)
-    for ft in out.values():
-        if ft["dtype"] != "video":
+    for key, ft in out.items():
+        if ft["dtype"] != "video" and key not in DEFAULT_FEATURE_DTYPES:
             ft["fps"] = fps
     return out
 

@@ -15,6 +15,13 @@ Commands:
         lerobot's `compute_episode_stats` per episode and its `aggregate_stats` over them; arrays go to DIR/<i>.npz
   convert ROOT                            `convert_dataset_v21_to_v30` on ROOT in place; prints the error if it fails
   write-ref ROOT                          a small v3.0 dataset written by lerobot's own writer (the layout reference)
+  train ROOT... --out DIR -- ARGS...      `lerobot-train` (its console entry point, `sys.argv` as a user's shell gives
+        it) on each dataset with ARGS, in one process; each run's losses per step are read off its `update_policy`
+        (a pass-through wrapper), and an exception is reported with its traceback's last frames
+  edit ROOT [ROOT2] --out DIR             `lerobot-edit-dataset` as a user runs it: delete_episodes (the first episode),
+        split (first half / the rest by episode index), merge (the split halves, and ROOT2 when given: two exports),
+        then `LeRobotDataset` loads every result: totals, features, tasks, episode columns and every numeric column
+        (DIR/<name>.npz); an operation that raises is reported and leaves the others to run
 """
 
 from __future__ import annotations
@@ -206,12 +213,110 @@ def cmd_convert(args: argparse.Namespace) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _failure(e: BaseException) -> dict[str, Any]:
+    tb = traceback.extract_tb(e.__traceback__)
+    return {"ok": False, "error": f"{type(e).__name__}: {e}", "where": [f"{f.filename}:{f.name}" for f in tb][-8:]}
+
+
+def _run_cli(main: Any, argv: list[str]) -> None:
+    """A console entry point run as the shell would: `sys.argv` set, `SystemExit(0)` is success."""
+    saved = sys.argv
+    sys.argv = argv
+    try:
+        main()
+    except SystemExit as e:
+        if e.code not in (0, None):
+            raise RuntimeError(f"{argv[0]} exited {e.code}") from e
+    finally:
+        sys.argv = saved
+
+
+def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    import lerobot.scripts.lerobot_train as lt
+
+    losses: list[float] = []
+    update = lt.update_policy
+
+    def spy(tracker: Any, *a: Any, **k: Any) -> Any:
+        out = update(tracker, *a, **k)
+        losses.append(float(out[0].loss.val))
+        return out
+
+    lt.update_policy = spy
+    results = {}
+    for i, root in enumerate(args.roots):
+        losses.clear()
+        argv = ["lerobot-train", f"--dataset.repo_id={REPO_ID}", f"--dataset.root={root}"]
+        argv += [f"--output_dir={Path(args.out) / str(i)}", *args.extra]
+        try:
+            _run_cli(lt.main, argv)
+            results[root] = {"ok": True, "losses": list(losses)}
+        except Exception as e:  # reported to the test, which names the dataset
+            results[root] = _failure(e) | {"losses": list(losses)}
+    return results
+
+
+def _load_summary(root: Path, dump: Path) -> dict[str, Any]:
+    from lerobot.datasets import LeRobotDataset
+
+    ds = LeRobotDataset(REPO_ID, root=root, video_backend="pyav")
+    numeric = [k for k, ft in ds.meta.features.items() if ft["dtype"] not in ("video", "image", "string")]
+    as_numpy = ds.hf_dataset.with_format("numpy")
+    np.savez(dump, **{k: np.asarray(as_numpy[k]) for k in numeric})
+    items = [ds[i] for i in sorted({0, len(ds) - 1})]  # decoded: the videos of the result play
+    return {
+        "num_episodes": ds.num_episodes,
+        "num_frames": ds.num_frames,
+        "features": ds.meta.features,
+        "tasks": ds.meta.tasks.reset_index().to_dict(orient="list"),
+        "episodes": [{c: _jsonable(v) for c, v in ds.meta.episodes[i].items()} for i in range(ds.meta.total_episodes)],
+        "items_tasks": [it["task"] for it in items],
+        "stats_keys": sorted(ds.meta.stats or {}),
+    }
+
+
+def cmd_edit(args: argparse.Namespace) -> dict[str, Any]:
+    from lerobot.datasets import LeRobotDataset
+    from lerobot.scripts.lerobot_edit_dataset import main as edit_main
+
+    root, out = Path(args.roots[0]), Path(args.out)
+    n = LeRobotDataset(REPO_ID, root=root, video_backend="pyav").num_episodes
+    half = list(range(n // 2)), list(range(n // 2, n))
+    base = ["lerobot-edit-dataset", f"--repo_id={REPO_ID}", f"--root={root}"]
+    ops = {
+        "deleted": [*base, f"--new_root={out / 'deleted'}", "--operation.type=delete_episodes",
+                    "--operation.episode_indices=[0]"],
+        "split": [*base, f"--new_root={out / 'split'}", "--operation.type=split",
+                  f'--operation.splits={{"a": {half[0]}, "b": {half[1]}}}'],
+    }  # fmt: skip
+    parts = [str(out / "split" / "a"), str(out / "split" / "b"), *args.roots[1:]]
+    ops["merged"] = ["lerobot-edit-dataset", "--new_repo_id=local/merged", f"--new_root={out / 'merged'}",
+                     "--operation.type=merge", f"--operation.repo_ids={[f'local/p{i}' for i in range(len(parts))]}",
+                     f"--operation.roots={parts}"]  # fmt: skip
+    results: dict[str, Any] = {}
+    for name, argv in ops.items():
+        try:
+            _run_cli(edit_main, argv)
+            targets = (
+                {"split/a": out / "split" / "a", "split/b": out / "split" / "b"}
+                if name == "split"
+                else {name: out / name}
+            )
+            for tname, troot in targets.items():
+                results[tname] = {"ok": True} | _load_summary(troot, out / f"{tname.replace('/', '_')}.npz")
+        except Exception as e:  # reported to the test, which names the operation
+            results[name] = _failure(e)
+    return results
+
+
 COMMANDS = {
     "probe": cmd_probe,
     "feature-stats": cmd_feature_stats,
     "check": cmd_check,
     "convert": cmd_convert,
     "write-ref": cmd_write_ref,
+    "train": cmd_train,
+    "edit": cmd_edit,
 }
 
 
@@ -228,7 +333,10 @@ def main(argv: list[str]) -> int:
         help="check: a root to load with LeRobotDataset only (its streaming reader wants one video file per camera)",
     )
     parser.add_argument("--write-ref", dest="write_ref", help="check: first write-ref into this folder")
-    args = parser.parse_args(argv)
+    parser.add_argument("--out", help="train, edit: the folder the runs and results go to")
+    own, extra = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    args = parser.parse_args(own)
+    args.extra = extra
     result = COMMANDS[args.command](args)
     sys.stdout.flush()
     print(json.dumps(_jsonable(result)), flush=True)

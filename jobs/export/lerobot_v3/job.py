@@ -94,9 +94,7 @@ def _fill(
 ) -> dict[str, Any]:
     """Write the plan's dataset into the fresh folder `root`, its completion record (`MARKER`) last; on a failure the
     folder is left to the caller to remove."""
-    writer = V30Writer(
-        root, fps=plan.fps, features=plan.features, robot_type=plan.robot_type, data_mb=data_mb, video_mb=video_mb
-    )
+    writer = V30Writer.for_plan(root, plan, data_mb, video_mb)
     writer.on_file = on_file
     try:
         if plan.keep_tasks is not None:
@@ -179,13 +177,21 @@ def export_corpus(
     cameras: list[str] | None = None,
     data_mb: int = DATA_FILE_SIZE_IN_MB,
     video_mb: int = VIDEO_FILE_SIZE_IN_MB,
+    keep_nd: bool = False,
+    caption_as_task: bool = False,
     storage: StorageOptions | None = None,
 ) -> dict[str, tuple[Status, str]]:
     """Export every dataset (or the manifest) of corpus `root` under `out`; returns name -> (status, detail). Either
-    may be a bucket URL (`storage`: its options; else the AWS environment decides)."""
+    may be a bucket URL (`storage`: its options; else the AWS environment decides). `keep_nd` keeps multi-dimensional
+    features as they are, `caption_as_task` makes an episode's caption its task (`jobs/export/layout.py`)."""
     options = {"cameras": cameras, "data_mb": data_mb, "video_mb": video_mb}
+    options |= {"keep_nd": keep_nd, "caption_as_task": caption_as_task}
     with source_corpus(root, storage) as local, export_target(out, storage, "export-lerobot-v3") as target:
         return _export_corpus(local, Path(out) if target is None else Path(), options, manifest, target)
+
+
+def _layout_options(options: dict[str, Any]) -> dict[str, bool]:
+    return {"keep_nd": options["keep_nd"], "caption_as_task": options["caption_as_task"]}
 
 
 def _export_corpus(
@@ -193,7 +199,7 @@ def _export_corpus(
 ) -> dict[str, tuple[Status, str]]:
     results: dict[str, tuple[Status, str]] = {}
     if manifest is not None:
-        plan = manifest_plan(root, manifest, options["cameras"])
+        plan = manifest_plan(root, manifest, options["cameras"], **_layout_options(options))
         mdir = root / "manifests" / manifest
         extra = [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET]
         status = export_plan(plan, out / manifest, options, extra, target=target, tree=manifest)
@@ -206,7 +212,7 @@ def _export_corpus(
     for ds in find_datasets(root):
         rel = ds.relative_to(base).as_posix()
         try:
-            plan = dataset_plan(ds, rel, options["cameras"])
+            plan = dataset_plan(ds, rel, options["cameras"], **_layout_options(options))
             status = export_plan(plan, out / rel, options, target=target, tree=rel)
             results[rel] = (status, f"{len(plan.episodes)} episodes")
         except (PlanError, ValueError, OSError, KeyError) as e:  # one dataset's failure does not stop the others
@@ -228,6 +234,8 @@ class V30ExportJob(BaseModel):
     cameras: list[str] | None = None
     data_mb: int = Field(DATA_FILE_SIZE_IN_MB, ge=1, description="data parquet file size limit in MB (lerobot's)")
     video_mb: int = Field(VIDEO_FILE_SIZE_IN_MB, ge=1, description="video file size limit in MB (lerobot's)")
+    keep_nd: bool = Field(False, description="keep multi-dimensional features (default: flattened to 1-D with names)")
+    caption_as_task: bool = Field(False, description="an episode's caption, where it has one, becomes its task")
 
 
 # the lerobot-v3 group of `eidata export`, in the flags' order; the sizes are not given unless passed (None in the
@@ -236,6 +244,8 @@ OPTIONS = (
     Opt(V30ExportJob, "manifest"),
     Opt(V30ExportJob, "data_mb", flags=("--data-file-size-mb",), unset=True),
     Opt(V30ExportJob, "video_mb", flags=("--video-file-size-mb",), unset=True),
+    Opt(V30ExportJob, "keep_nd", flags=("--keep-nd",)),
+    Opt(V30ExportJob, "caption_as_task", flags=("--caption-as-task",)),
 )
 
 
@@ -248,7 +258,14 @@ def build_job(args: argparse.Namespace) -> V30ExportJob:
 
 def _run(job: V30ExportJob, args: argparse.Namespace) -> dict[str, tuple[Status, str]]:
     return export_corpus(
-        job.root, job.out, manifest=job.manifest, cameras=job.cameras, data_mb=job.data_mb, video_mb=job.video_mb
+        job.root,
+        job.out,
+        manifest=job.manifest,
+        cameras=job.cameras,
+        data_mb=job.data_mb,
+        video_mb=job.video_mb,
+        keep_nd=job.keep_nd,
+        caption_as_task=job.caption_as_task,
     )
 
 

@@ -13,6 +13,11 @@ A manifest becomes ONE dataset, so every episode must have the same features:
   episode it came from, so a trainer can filter or weight by them (lerobot keeps extra episode columns: they are
   returned by `meta.episodes[i]` and usable in its `episodes` filter);
 - split: train episodes first, then val; `info.json` `splits` = {"train": "0:T", "val": "T:N"} (lerobot's range form).
+
+Every plan, a whole dataset's too, lays its features out for the trainers that read them (`jobs/export/layout.py`,
+`schemas/export_layout.py`): flags out of `observation.*`, multi-dimensional features flat, and the episode columns
+action mask, caption and per-camera intrinsics; with `caption_as_task` an episode's caption (when it has one) is its
+task.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
 from jobs.export.lerobot_v3.write import EpisodeRef, SourceDataset
 from schemas.corpus import EpisodeLineage
+from schemas.export_layout import CAPTION_COLUMN
 from schemas.lerobot_v3 import features_v30
 from schemas.manifest import ENTRIES_PARQUET
 
@@ -40,14 +47,16 @@ class PlanError(ValueError):
 class ExportPlan:
     name: str
     fps: int
-    features: dict[str, Any]
+    features: dict[str, Any]  # the exported features, v3.0 form (`layout.features` with `fps`)
     robot_type: str | None
     episodes: list[EpisodeRef]
+    layout: Layout
     keep_tasks: dict[int, str] | None = None  # a single dataset keeps its task indices
     splits: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     sources: list[Path] = field(default_factory=list)
+    column_types: dict[str, Any] = field(default_factory=dict)  # arrow types of the episode columns that may be null
 
 
 def resolve_cameras(wanted: list[str] | None, available: list[str]) -> list[str] | None:
@@ -65,24 +74,39 @@ def resolve_cameras(wanted: list[str] | None, available: list[str]) -> list[str]
     return out
 
 
-def dataset_plan(root: Path, name: str, cameras: list[str] | None) -> ExportPlan:
-    """A whole dataset, its features as they are (natives included), its task indices and splits kept."""
+def _ref(
+    src: SourceDataset, index: int, cameras: list[str], caption_as_task: bool, extra: dict[str, Any]
+) -> EpisodeRef:
+    """One episode to export with the layout's episode columns (and the caption as its task when asked and known)."""
+    columns = episode_columns(src.episodes.get(index, {}), src.features, cameras)
+    task = columns[CAPTION_COLUMN] if caption_as_task else None
+    return EpisodeRef(src, index, extra | columns, task=task)
+
+
+def dataset_plan(
+    root: Path, name: str, cameras: list[str] | None, *, keep_nd: bool = False, caption_as_task: bool = False
+) -> ExportPlan:
+    """A whole dataset, its features as they are (natives included) in the consumer layout, its task indices and
+    splits kept."""
     src = SourceDataset(root)
     videos = [k for k, ft in src.features.items() if ft["dtype"] == "video"]
     chosen = resolve_cameras(cameras, videos)
     chosen = videos if chosen is None else chosen
     feats = {k: ft for k, ft in src.features.items() if ft["dtype"] != "video" or k in chosen}
     fps = int(src.info["fps"])
-    eps = [EpisodeRef(src, i) for i in sorted(src.episodes)]
+    layout = consumer_layout(feats, keep_nd=keep_nd)
+    eps = [_ref(src, i, chosen, caption_as_task, {}) for i in sorted(src.episodes)]
     return ExportPlan(
         name=name,
         fps=fps,
-        features=features_v30(feats, fps),
+        features=features_v30(layout.features, fps),
         robot_type=src.info.get("robot_type"),
         episodes=eps,
+        layout=layout,
         keep_tasks=src.tasks,
         splits=src.info.get("splits") or None,
         sources=[src.root],
+        column_types=episode_column_types(chosen),
     )
 
 
@@ -137,7 +161,9 @@ def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]
     }
 
 
-def manifest_plan(corpus_root: Path, name: str, cameras: list[str] | None) -> ExportPlan:
+def manifest_plan(
+    corpus_root: Path, name: str, cameras: list[str] | None, *, keep_nd: bool = False, caption_as_task: bool = False
+) -> ExportPlan:
     mdir = Path(corpus_root) / "manifests" / name
     if not (mdir / ENTRIES_PARQUET).is_file():
         raise PlanError(f"{mdir}: no {ENTRIES_PARQUET}; run `eidata curate ROOT --name {name}` first")
@@ -163,8 +189,10 @@ def manifest_plan(corpus_root: Path, name: str, cameras: list[str] | None) -> Ex
     video_feats = {}
     for k in chosen:
         first = next(s for s, _ in entries if k in s.features and tuple(s.features[k]["shape"]) == shape[k])
-        video_feats[k] = first.features[k]
-    plan = ExportPlan(name, fps, {}, None, [], notes=notes, sources=[s.root for s in sources.values()])
+        video_feats[k] = without_intrinsics(first.features[k])  # each episode's are in its row
+    layout = consumer_layout(video_feats | feats, keep_nd=keep_nd)
+    plan = ExportPlan(name, fps, {}, None, [], layout, notes=notes, sources=[s.root for s in sources.values()])
+    plan.column_types = episode_column_types(chosen)
     kept: dict[str, list[EpisodeRef]] = {"train": [], "val": []}
     for r, (src, index) in zip(rows, entries, strict=True):
         missing = [k for k in chosen if k not in src.features]
@@ -176,7 +204,7 @@ def manifest_plan(corpus_root: Path, name: str, cameras: list[str] | None) -> Ex
         extra = _lineage_columns(src, index, r["dataset"])
         extra |= {"tier": r["tier"], "episode_uid": r["episode_uid"], "split": r["split"], "weight": r["weight"]}
         extra |= {"source_dataset": r["dataset"], "source_episode_index": int(index)}
-        kept.setdefault(r["split"], []).append(EpisodeRef(src, index, extra))
+        kept.setdefault(r["split"], []).append(_ref(src, index, chosen, caption_as_task, extra))
     plan.episodes = kept["train"] + kept["val"] + [e for s, v in kept.items() if s not in ("train", "val") for e in v]
     if not plan.episodes:
         raise PlanError(f"manifest {name}: every episode was skipped ({dict(plan.skipped)})")
@@ -184,5 +212,5 @@ def manifest_plan(corpus_root: Path, name: str, cameras: list[str] | None) -> Ex
     plan.splits = {"train": f"0:{n_train}"} | ({"val": f"{n_train}:{len(plan.episodes)}"} if kept["val"] else {})
     robot_types = {src.info.get("robot_type") for src in sources.values()}
     plan.robot_type = robot_types.pop() if len(robot_types) == 1 else None  # mixed: per-episode `embodiment`
-    plan.features = features_v30(video_feats | feats, fps)
+    plan.features = features_v30(layout.features, fps)
     return plan

@@ -26,7 +26,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
@@ -38,6 +38,7 @@ from ingest.lerobot.stats_v30 import aggregate_stats, as_numpy, episode_stats, f
 from ingest.lerobot.stats_v30_batch import batch_stats, episode
 from ingest.lerobot.table import hf_feature_json
 from jobs.export.bucket_source import episode_files
+from jobs.export.layout import Layout
 from jobs.export.lerobot_v3.video import VideoFileWriter, probe_open
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
 from schemas.lerobot_v3 import (
@@ -52,6 +53,9 @@ from schemas.lerobot_v3 import (
     info_v30,
     next_chunk_file,
 )
+
+if TYPE_CHECKING:
+    from jobs.export.lerobot_v3.plan import ExportPlan
 
 MB = 1024**2
 EPISODE_ROWS_PER_BATCH = 256
@@ -90,11 +94,13 @@ class SourceDataset:
 
 @dataclass
 class EpisodeRef:
-    """One episode to export: its dataset, its index there, and extra episode columns (str/int/float values)."""
+    """One episode to export: its dataset, its index there, extra episode columns, and the task every frame gets
+    instead of its own (the caption, `--caption-as-task`; None keeps the frames' tasks)."""
 
     source: SourceDataset
     episode_index: int
     extra: dict[str, Any] = field(default_factory=dict)
+    task: str | None = None
 
 
 def _hf_metadata(features: Mapping[str, Any]) -> bytes:
@@ -142,11 +148,15 @@ class V30Writer:
         fps: int,
         features: dict[str, Any],
         robot_type: str | None,
+        layout: Layout,
         data_mb: int = DATA_FILE_SIZE_IN_MB,
         video_mb: int = VIDEO_FILE_SIZE_IN_MB,
+        column_types: Mapping[str, pa.DataType] | None = None,
     ) -> None:
         self.root = Path(root)
         self.fps, self.features, self.robot_type = fps, features, robot_type
+        self.layout = layout
+        self.column_types = dict(column_types or {})
         self.data_mb, self.video_mb = data_mb, video_mb
         self.cameras = [k for k, ft in features.items() if ft["dtype"] == "video"]
         self.columns = [k for k, ft in features.items() if ft["dtype"] != "video"]
@@ -170,6 +180,22 @@ class V30Writer:
         # called with each file closed for good before `finish` (a bucket --out puts it and drops the local copy)
         self.on_file: Callable[[Path], None] | None = None
 
+    @classmethod
+    def for_plan(
+        cls, root: Path, plan: ExportPlan, data_mb: int = DATA_FILE_SIZE_IN_MB, video_mb: int = VIDEO_FILE_SIZE_IN_MB
+    ) -> V30Writer:
+        """The writer of `plan`'s dataset into the fresh folder `root`."""
+        return cls(
+            root,
+            fps=plan.fps,
+            features=plan.features,
+            robot_type=plan.robot_type,
+            layout=plan.layout,
+            data_mb=data_mb,
+            video_mb=video_mb,
+            column_types=plan.column_types,
+        )
+
     # -- tasks ---------------------------------------------------------------------------------------------------
     def use_tasks(self, tasks: Mapping[int, str]) -> None:
         """Keep a single source's task indices (the converter keeps v2.1's `tasks.jsonl` as is)."""
@@ -188,15 +214,19 @@ class V30Writer:
                 for g in range(meta.num_row_groups)
                 for c in range(meta.num_columns)
             )
-            table = src.read(columns=self.columns, use_threads=False)
+            table = self.layout.apply(src.read(columns=self.layout.source_columns, use_threads=False))
         n = table.num_rows
         src_tasks = ref.source.tasks
         old = table.column("task_index").to_numpy()
-        remap = {int(t): self._task_index(src_tasks[int(t)]) for t in np.unique(old)}
+        if ref.task is not None:
+            new_tasks = np.full(n, self._task_index(ref.task), dtype=np.int64)
+        else:
+            remap = {int(t): self._task_index(src_tasks[int(t)]) for t in np.unique(old)}
+            new_tasks = np.array([remap[int(t)] for t in old], dtype=np.int64)
         cols = {
             "episode_index": pa.array(np.full(n, self.num_episodes, dtype=np.int64)),
             "index": pa.array(np.arange(start, start + n, dtype=np.int64)),
-            "task_index": pa.array(np.array([remap[int(t)] for t in old], dtype=np.int64)),
+            "task_index": pa.array(new_tasks),
         }
         for name, arr in cols.items():
             table = table.set_column(table.schema.get_field_index(name), table.schema.field(name), arr)
@@ -268,7 +298,10 @@ class V30Writer:
         chunk, file = self._write_data(ref, table)
         row: dict[str, Any] = {"episode_index": self.num_episodes}
         entry = ref.source.episodes.get(ref.episode_index, {})
-        tasks = entry.get("tasks") or sorted({ref.source.tasks[int(t)] for t in np.unique(table["task_index"])})
+        tasks = [ref.task] if ref.task is not None else entry.get("tasks")
+        if not tasks:  # the tasks of its frames, by their exported indices
+            used = {int(t) for t in np.unique(table["task_index"])}
+            tasks = sorted(t for t, i in self.tasks.items() if i in used)
         row |= {"tasks": list(tasks), "length": n, "data/chunk_index": chunk, "data/file_index": file}
         row |= {"dataset_from_index": start, "dataset_to_index": start + n}
         for key in self.cameras:
@@ -334,6 +367,10 @@ class V30Writer:
         if not self._rows:
             return
         table = pa.Table.from_pylist(self._rows)
+        for name, typ in self.column_types.items():  # a column all null in this batch still gets its type
+            if name in table.column_names and table.schema.field(name).type != typ:
+                i = table.schema.get_field_index(name)
+                table = table.set_column(i, pa.field(name, typ), table.column(name).cast(typ))
         if self._meta_writer is None:
             first = self._rows[0]
             path = self._meta_path = self.root / EPISODES_PATH_V30.format(

@@ -28,10 +28,12 @@ from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.cli import main
 from jobs.export.bucket_tree import MARKER
+from jobs.export.layout import consumer_layout
 from jobs.export.lerobot_v3.job import PARTIAL, export_corpus
 from jobs.export.lerobot_v3.write import SourceDataset
 from jobs.validate import validate_dataset
 from schemas.corpus import find_datasets
+from schemas.lerobot import DEFAULT_FEATURE_DTYPES
 from schemas.lerobot_v3 import INFO_KEYS
 
 MANIFEST = "mix"
@@ -104,6 +106,7 @@ def _check_values(result: dict[str, Any], arrays: Any, sources: list[tuple[Sourc
         ep = result["episodes"][e]
         lo, hi = ep["dataset_from_index"], ep["dataset_to_index"]
         table = pq.read_table(src.data_file(k))
+        source_of = {c.key: c.source for c in consumer_layout(src.features).columns}  # a flag moved out, renamed
         for key in numeric:
             got = arrays[f"col:{key}"][lo:hi]
             if key == "index":
@@ -114,7 +117,7 @@ def _check_values(result: dict[str, Any], arrays: Any, sources: list[tuple[Sourc
                 expected = [src.tasks[t] for t in table.column("task_index").to_pylist()]
                 assert [tasks[t] for t in got.tolist()] == expected
             else:
-                col = table.column(key).combine_chunks()
+                col = table.column(source_of[key]).combine_chunks()  # a flattened feature: C order, reshaped
                 while pa.types.is_list(col.type) or pa.types.is_fixed_size_list(col.type):
                     col = col.flatten()
                 want = col.to_numpy(zero_copy_only=False).reshape(got.shape)
@@ -204,7 +207,12 @@ def test_layout_matches_lerobot_writer(checked: SimpleNamespace) -> None:
     assert tuple(info) == tuple(ref_info) == INFO_KEYS and info["codebase_version"] == "v3.0"
     for key in ("data_path", "video_path", "chunks_size", "data_files_size_in_mb", "video_files_size_in_mb"):
         assert info[key] == ref_info[key], key
-    assert all("fps" in ft for ft in info["features"].values() if ft["dtype"] != "video")
+    assert all(
+        "fps" in ft for k, ft in info["features"].items() if ft["dtype"] != "video" and k not in DEFAULT_FEATURE_DTYPES
+    )
+    assert all(
+        "fps" not in info["features"][k] and "fps" not in ref_info["features"][k] for k in DEFAULT_FEATURE_DTYPES
+    )
 
     def roles(root: Path, features: dict[str, Any]) -> dict[str, str]:
         schema = pq.read_schema(root / "meta" / "episodes" / "chunk-000" / "file-000.parquet")

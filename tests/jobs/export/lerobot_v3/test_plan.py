@@ -14,6 +14,7 @@ import pytest
 from jobs.catalog.curate import curate
 from jobs.export.lerobot_v3.plan import PlanError, dataset_plan, manifest_plan, resolve_cameras
 from schemas.canonical import ACTION, STATE, STATE_NATIVE
+from schemas.export_layout import ACTION_MASK_COLUMN, CAPTION_COLUMN, intrinsics_column
 from schemas.lerobot import INFO_PATH
 
 HEAD = "observation.images.head"
@@ -46,7 +47,8 @@ def test_a_manifest_becomes_one_dataset_of_what_all_declare_alike(tiny_corpus: P
     assert len(plan.episodes) == 5 and plan.splits == {"train": "0:5"} and plan.robot_type is None
     extra = {e.extra["episode_uid"]: e.extra for e in plan.episodes}
     assert extra["egodex/basic/h1"]["weight"] > 0
-    assert {k: v for k, v in extra["egodex/basic/h1"].items() if k != "weight"} == {
+    layout = {ACTION_MASK_COLUMN, CAPTION_COLUMN, intrinsics_column(HEAD)}  # tests/jobs/export/test_layout.py
+    assert {k: v for k, v in extra["egodex/basic/h1"].items() if k != "weight" and k not in layout} == {
         "source": "egodex",
         "subset": "basic",
         "embodiment": "human",
@@ -56,6 +58,8 @@ def test_a_manifest_becomes_one_dataset_of_what_all_declare_alike(tiny_corpus: P
         "source_dataset": "datasets/egodex/basic",
         "source_episode_index": 1,
     }
+    assert layout <= set(extra["egodex/basic/h1"]) and extra["egodex/basic/h1"][ACTION_MASK_COLUMN] is not None
+    assert plan.features["frame.interpolated"]["dtype"] == "bool" and "observation.interpolated" not in plan.features
 
 
 def test_train_episodes_come_before_val(tiny_corpus: Path, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from jobs.export.layout import consumer_layout
 from jobs.export.lerobot_v3.plan import manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer
 from schemas.canonical import STATE
@@ -22,7 +23,7 @@ HEAD = "observation.images.head"
 
 def _write(tiny_corpus: Path, out: Path, **limits: int) -> dict:
     plan = manifest_plan(tiny_corpus, "all", None)
-    writer = V30Writer(out, fps=plan.fps, features=plan.features, robot_type=plan.robot_type, **limits)
+    writer = V30Writer.for_plan(out, plan, **limits)
     for ref in plan.episodes:
         writer.add(ref)
     return {"plan": plan, "info": writer.finish(plan.splits)}
@@ -110,7 +111,7 @@ def test_files_roll_over_at_the_size_limit(tiny_corpus: Path, tmp_path: Path) ->
 
 
 def test_an_empty_export_is_refused(tmp_path: Path) -> None:
-    writer = V30Writer(tmp_path / "none", fps=10, features={}, robot_type=None)
+    writer = V30Writer(tmp_path / "none", fps=10, features={}, robot_type=None, layout=consumer_layout({}))
     with pytest.raises(ValueError, match="no episode to export"):
         writer.finish()
     assert not (tmp_path / "none").exists()
