@@ -5,7 +5,6 @@ of the video counted from its first frame (see the package docs for the `video_s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +12,7 @@ import av
 
 from adapters.base import AdapterError, SourceAdapter
 from adapters.cameras import probe_video
+from adapters.storage import bounds
 from adapters.storage.location import Location, readable
 
 
@@ -58,8 +58,10 @@ class Video:
 
 
 def load_json(adapter: SourceAdapter, path: Location, what: str) -> Any:
+    """A whole annotation file, within the JSON_BYTES limit checked before a byte is read (`adapters.storage.bounds`:
+    a sparse 2 GB narration.json cost 3.9 GB of memory before failing to parse)."""
     try:
-        return json.loads(path.read_text())
+        return bounds.load_json(path, what)
     except (OSError, ValueError) as e:
         raise adapter.error(f"unreadable {what}: {e}", file=path, field=what) from e
 

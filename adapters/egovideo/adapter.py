@@ -19,7 +19,9 @@ root holds a shard. raw_id: `<key>` (folder) or `<shard path without suffix>/<ke
 
 Windows: a sidecar's own window wins; else `clip_s` cuts the video into consecutive windows (stride `clip_stride_s`);
 else the whole video. Windows shorter than `min_duration_s` are skipped. Discovery reads tar headers and sidecars and,
-for a video whose sidecar gives no duration, its container header: it never decodes a frame.
+for a video whose sidecar gives no duration, its container header: it never decodes a frame. What a sidecar declares
+is bounded first: its own size (SIDECAR_BYTES, `adapters.storage.bounds`), and its duration, trusted only when the
+video's bytes can hold it (MIN_BYTES_PER_S) and within `max_duration_s`, else held to the container header.
 
 Still assumptions: the sidecar field names (no Egocentric-10K / RH20T / Taste-Rob sidecar was opened here; the names
 are options); that a caption table row describes the whole clip. Bad input (per-episode `AdapterError` naming the
@@ -32,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, ClassVar, Literal
 
@@ -46,6 +48,7 @@ from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals,
 from adapters.cameras import VideoClipCamera, probe_video
 from adapters.egovideo.shards import SHARD_SUFFIXES, index_shard, is_shard, open_member, read_member
 from adapters.registry import register
+from adapters.storage import bounds
 from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
@@ -53,6 +56,10 @@ from schemas.tiers import QualityTier
 CAMERA = "video"
 WINDOW_FIELDS = (("start_sec", "end_sec"), ("start", "end"))
 DURATION_FIELDS = ("duration_sec", "duration")
+# the fewest bytes a second of video takes: a sidecar duration the file cannot hold at this rate is checked against the
+# container header. Real clips take 10^4 to 10^6 bytes a second; an H.264 P-frame that repeats its reference is ~10
+# bytes, so even a 1 fps still scene is above it.
+MIN_BYTES_PER_S = 1.0
 
 
 class EgoVideoOptions(AdapterOptions):
@@ -65,6 +72,9 @@ class EgoVideoOptions(AdapterOptions):
     clip_s: float | None = Field(None, gt=0, description="cut each video into windows of this length")
     clip_stride_s: float | None = Field(None, gt=0, description="start-to-start step of the windows (default clip_s)")
     min_duration_s: float = Field(1.0, ge=0, description="windows shorter than this are skipped")
+    max_duration_s: float = Field(
+        86400.0, gt=0, description="longest video accepted, in s: a longer one (sidecar or header) fails its episodes"
+    )
     embodiment: str = Field("human_video", description="the embodiment the episodes declare")
 
     @model_validator(mode="after")
@@ -121,8 +131,9 @@ class EgoVideoAdapter(SourceAdapter):
                 for ext in ("json", "txt"):
                     sidecar = video.with_suffix("." + ext)
                     if sidecar.is_file():
-                        side[ext] = self._sidecar(sidecar.read_bytes(), ext, sidecar, key)
-                duration = self._duration(side.get("json"), partial(probe_video, video), video, key)
+                        side[ext] = self._sidecar(partial(_read_file, sidecar), ext, sidecar, key)
+                size = bounds.file_size(video)
+                duration = self._duration(side.get("json"), partial(probe_video, video), size, video, key)
             except AdapterError as e:
                 yield self._error_ref(key, (str(video),), e)
                 continue
@@ -154,12 +165,13 @@ class EgoVideoAdapter(SourceAdapter):
                             field="video",
                         )
                     side = {
-                        e: self._sidecar(read_member(shard, sample.members[e][0]), e, shard, raw_id)
+                        e: self._sidecar(partial(_read_sidecar_member, shard, *sample.members[e]), e, shard, raw_id)
                         for e in ("json", "txt")
                         if e in sample.members
                     }
-                    offset = sample.members[ext.lower()][0]
-                    duration = self._duration(side.get("json"), partial(_probe_member, shard, offset), shard, raw_id)
+                    offset, size = sample.members[ext.lower()]
+                    probe = partial(_probe_member, shard, offset)
+                    duration = self._duration(side.get("json"), probe, size, shard, raw_id)
                 except AdapterError as e:
                     yield self._error_ref(raw_id, (str(shard),), e)
                     continue
@@ -168,23 +180,40 @@ class EgoVideoAdapter(SourceAdapter):
                     raw_id, (str(shard),), loc, side, duration, captions, shard, caption_key=sample.key
                 )
 
-    def _sidecar(self, data: bytes, ext: str, file: Location, episode: str) -> Any:
+    def _sidecar(self, read: Callable[[], bytes], ext: str, file: Location, episode: str) -> Any:
+        """A sidecar's content; `read` gives its bytes once its size is within the SIDECAR_BYTES limit."""
         try:
-            text = data.decode("utf-8")
+            text = read().decode("utf-8")
             return json.loads(text) if ext == "json" else text.strip()
-        except (UnicodeDecodeError, ValueError) as e:
+        except (UnicodeDecodeError, ValueError) as e:  # TooLarge is a ValueError
             raise self.error(f"unreadable {ext} sidecar: {e}", file=file, episode=episode, field=ext) from e
 
-    def _duration(self, meta: Any, probe: Any, file: Location, episode: str) -> float:
-        """The video's duration: the sidecar's when it gives one, else its container header (nothing decoded)."""
+    def _duration(self, meta: Any, probe: Any, size: int, file: Location, episode: str) -> float:
+        """The video's duration: the sidecar's when it gives one the file can hold, else (and to check a sidecar's
+        that the file's bytes cannot hold) its container header; nothing decoded. A sidecar's duration past
+        `max_duration_s` or past MIN_BYTES_PER_S times the video's bytes is checked against the header: a 62-byte
+        sidecar claiming 1e9 s for a 9 KB video made discovery cut 1e8 windows (7.3 GB before it was killed)."""
+        declared = None
         for key in DURATION_FIELDS:
             value = meta.get(key) if isinstance(meta, dict) else None
             if isinstance(value, int | float) and math.isfinite(value) and value > 0:
-                return float(value)
+                declared = (key, float(value))
+                break
+        plausible = min(self.options.max_duration_s, size / MIN_BYTES_PER_S)
+        if declared is not None and declared[1] <= plausible:
+            return declared[1]
         try:
-            return float(probe()[0])
+            duration = float(probe()[0])
         except (av.FFmpegError, OSError, IndexError, ValueError, tarfile.TarError) as e:
             raise self.error(f"unreadable video: {e}", file=file, episode=episode, field="video") from e
+        if declared is not None and abs(declared[1] - duration) > max(1.0, 0.01 * duration):
+            msg = f"the sidecar's {declared[1]:.6g} s is not the video's {duration:.6g} s (its header; {size:,} bytes)"
+            raise self.error(msg, file=file, episode=episode, field=f"json.{declared[0]}")
+        try:
+            bounds.check("video duration in s", duration, self.options.max_duration_s, "max_duration_s")
+        except bounds.TooLarge as e:
+            raise self.error(str(e), file=file, episode=episode, field="video") from e
+        return duration
 
     def _window_refs(
         self,
@@ -312,3 +341,13 @@ def _probe_member(shard: Location, offset: int) -> tuple[float, float | None]:
 def _strip_suffix(name: str) -> str:
     lower = name.lower()
     return next((name[: -len(s)] for s in SHARD_SUFFIXES if lower.endswith(s)), name)
+
+
+def _read_file(path: Location) -> bytes:
+    return bounds.read_bounded(path, bounds.limit("SIDECAR_BYTES"), f"{path.name}")
+
+
+def _read_sidecar_member(shard: Location, offset: int, size: int) -> bytes:
+    """A sidecar member's bytes, its size (from the tar header) checked before any is read."""
+    bounds.check("sidecar member size in bytes", size, bounds.limit("SIDECAR_BYTES"), "the limit")
+    return read_member(shard, offset)

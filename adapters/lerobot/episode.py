@@ -29,6 +29,7 @@ from adapters.lerobot.columns import (
     runs,
 )
 from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
+from adapters.storage import bounds
 from adapters.storage.contain import OutsideRoot, contained
 from adapters.storage.location import Location, readable
 from schemas.canonical import Camera
@@ -108,8 +109,12 @@ class EpisodeReader:
         try:
             if self.ds.is_v3:
                 return read_v3_rows(self.data_path, self.loc.episode_index, self.loc.rows or (0, 0))
-            with readable(self.data_path) as src:
-                return pq.read_table(src)
+            with readable(self.data_path) as src, pq.ParquetFile(src) as pf:
+                columns = pf.metadata.num_columns  # leaf columns, from the footer: checked before any is read
+                bounds.check("parquet columns", columns, bounds.limit("COLUMNS"), "the COLUMNS limit")
+                return pf.read()
+        except bounds.TooLarge as err:
+            raise self.fail(str(err), field="data_path") from err
         except (OSError, ValueError, pa.ArrowException) as err:
             raise self.fail(unreadable("parquet", self.data_path, err), field="data_path") from err
 

@@ -53,6 +53,7 @@ from adapters.registry import register
 from adapters.robomind.camera import FrameDecodeError, HDF5ImagesCamera, decode_frame
 from adapters.robomind.intrinsics import intrinsics_for
 from adapters.robomind.layouts import ROBOTS, SIMULATION, RobotLayout
+from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, is_object, locate, scan
 from schemas.lfs import lfs_pointer_message
@@ -65,6 +66,7 @@ SPLITS = ("train", "val")
 INSTRUCTION_FILES = ("RoboMIND_v1_2_instr.csv", "RoboMIND_v1_1_instr.csv", "RoboMIND_instr.csv")
 ANNOTATION_DIR = "language_description_annotation_json"
 _FRAME_FILE = re.compile(r"_(\d+)\.(?:jpg|png)$")
+MAX_WIDTH = 256  # values per row of one joint / pose vector (the layouts' widest is 16: FR3 dual, Tien Kung)
 
 
 class RoboMINDOptions(AdapterOptions):
@@ -206,7 +208,8 @@ class RoboMINDAdapter(SourceAdapter):
         }
         with f:
             meta["attrs"] = {k: _plain(f.attrs[k]) for k in ("compress", "sim") if k in f.attrs}
-            states, actions, missing = self._vectors(f, loc["robot"], layout, fps, fail)
+            rows = self._row_bound(f, fail)
+            states, actions, missing = self._vectors(f, loc["robot"], layout, fps, fail, rows)
             n = len(states["puppet.joint_position" if "puppet.joint_position" in states else sorted(states)[0]])
             cameras = self._cameras(f, path, layout, n, fps, fail, meta)
             meta["depth"] = {k: len(v) for k, v in f.get("observations/depth_images", {}).items()}
@@ -235,7 +238,28 @@ class RoboMINDAdapter(SourceAdapter):
             metadata=meta,
         )
 
-    def _vectors(self, f: h5py.File, robot: str, layout: RobotLayout, fps: float, fail) -> tuple[dict, dict, list[str]]:
+    def _row_bound(self, f: h5py.File, fail) -> tuple[int, str]:
+        """The most rows a per-frame vector of this file may declare, and why: its cameras' frames (RoboMIND stores
+        one image per state row, `_cameras` holds them to it) plus `frame_tolerance`; with no camera, the ROWS limit.
+        Each camera's own length is held to the ROWS limit. Checked before any dataset is read: a 244 KB file
+        declaring 4e7 rows of a never-written chunked dataset took a worker to 6.4 GB."""
+        cap = bounds.limit("ROWS")
+        group = f.get("observations/rgb_images")
+        frames = []
+        for cam, ds in sorted(group.items()) if isinstance(group, h5py.Group) else ():
+            if isinstance(ds, h5py.Dataset) and ds.ndim >= 1:
+                try:
+                    bounds.check(f"{len(ds)} frames", len(ds), cap, "the ROWS limit")
+                except bounds.TooLarge as e:
+                    raise fail(str(e), f"observations/rgb_images/{cam}") from e
+                frames.append(len(ds))
+        if not frames:
+            return cap, "the ROWS limit"
+        return max(frames) + self.options.frame_tolerance, f"the cameras' {max(frames)} frames + frame_tolerance"
+
+    def _vectors(
+        self, f: h5py.File, robot: str, layout: RobotLayout, fps: float, fail, rows: tuple[int, str]
+    ) -> tuple[dict, dict, list[str]]:
         states: dict[str, Stream] = {}
         actions: dict[str, Stream] = {}
         missing: list[str] = []
@@ -252,6 +276,11 @@ class RoboMINDAdapter(SourceAdapter):
                 if not isinstance(ds, h5py.Dataset) or ds.ndim != 2 or (width and ds.shape[1] != width):
                     shape = getattr(ds, "shape", "a group")
                     raise fail(f"expected (T, {width or 'D'}) for h5_{robot}, found {shape}", field)
+                try:
+                    bounds.check("rows", ds.shape[0], *rows)
+                    bounds.check("values per row", ds.shape[1], MAX_WIDTH, "any robot's vector")
+                except bounds.TooLarge as e:
+                    raise fail(str(e), field) from e
                 try:
                     values = ds[()].astype(np.float64)
                 except (OSError, ValueError, TypeError) as e:

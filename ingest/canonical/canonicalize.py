@@ -36,6 +36,7 @@ from ingest.canonical.mano.evaluate import mano_hands
 from ingest.canonical.natives import (
     MAX_NATIVE_STREAM_DIMS,
     MAX_NATIVE_VECTOR_DIMS,
+    check_native_width,
     native_streams,
     stream_width,
     too_wide,
@@ -178,7 +179,11 @@ def _context(
     wrists = {hand: w for hand, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
     cams = _cameras(raw, spec)
     derived = set(raw.metadata.get("derived_streams", []))
-    natives = native_streams({**raw.signals, **raw.states}, derived) + native_streams(raw.actions, derived)
+    state_natives = native_streams({**raw.signals, **raw.states}, derived)
+    action_natives = native_streams(raw.actions, derived)
+    check_native_width("state", state_natives)
+    check_native_width("action", action_natives)
+    natives = state_natives + action_natives
     used = streams_used(sig, wrists) or [Stream(c.timestamps, np.zeros(len(c))) for c in cams.values()]
     if sig.empty and sig.camera is None and (natives or not cams):  # video-only sources: nothing was lost
         first = _no_canonical_dims(raw, reasons, sig, natives, cams)

@@ -24,6 +24,9 @@ MAX_NATIVE_STREAM_DIMS = 64  # wider per-step tensors (T, A, B, ...) (depth, ful
 # A per-step vector (T, D) is a source column (a 96-dim xvla state, 168-dim Isaac teleop hands): kept up to this
 # width; wider ones (sentence embeddings, 512+) stay out. Either way what is left out is named in a tier reason.
 MAX_NATIVE_VECTOR_DIMS = 256
+# All native columns of one side together (the GR00T humanoid sample's state natives are 58; 16 vectors at the
+# per-vector cap are 4096): an episode past it is refused, not written, as its width would fix its dataset's features.
+MAX_NATIVE_DIMS = 4096
 
 
 def stream_width(s: Stream) -> int:
@@ -32,6 +35,22 @@ def stream_width(s: Stream) -> int:
 
 def too_wide(s: Stream) -> bool:
     return stream_width(s) > (MAX_NATIVE_VECTOR_DIMS if s.values.ndim <= 2 else MAX_NATIVE_STREAM_DIMS)
+
+
+def check_native_width(side: str, items: list[tuple[str, Stream]]) -> None:
+    """ValueError (the episode is quarantined) when `items`, the natives of one side (`observation.state.native` or
+    `action.native`), add up to more than MAX_NATIVE_DIMS columns: the first episode written fixes its dataset's
+    features, so one file with 10^5 scalar columns made a 100,058-dim native state and every later valid episode of
+    its subset was refused as not matching it (reliability review 1e')."""
+    width = sum(stream_width(s) for _, s in items)
+    if width > MAX_NATIVE_DIMS:
+        widest = ", ".join(
+            f"{k} ({stream_width(s)})" for k, s in sorted(items, key=lambda kv: -stream_width(kv[1]))[:3]
+        )
+        raise ValueError(
+            f"{side} natives: {width:,} dims from {len(items):,} streams (widest {widest}), more than the "
+            f"{MAX_NATIVE_DIMS:,} one episode may give its dataset's schema"
+        )
 
 
 def native_streams(streams: dict[str, Stream], derived: set[str]) -> list[tuple[str, Stream]]:

@@ -17,6 +17,7 @@ from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.cameras import EncodedImagesCamera
 from adapters.synthetic.video import synthetic_frame
 from ingest.canonical.canonicalize import MAX_NATIVE_VECTOR_DIMS, canonicalize, native_camera_name
+from ingest.canonical.natives import MAX_NATIVE_DIMS
 from schemas.tiers import QualityTier
 
 CAUSE = "joint space (piper): joints ['joint_1.pos'] do not resolve to ['joint1']"
@@ -81,3 +82,19 @@ def test_a_vector_wider_than_the_native_limit_is_named_not_dropped_silently() ->
     assert not any(n.startswith("language_embedding") for n in ep.state_native_names)
     [left_out] = [r for r in ep.tier_reasons if r.startswith("not kept as natives")]
     assert f"language_embedding ({MAX_NATIVE_VECTOR_DIMS + 1} dims)" in left_out
+
+
+def test_natives_wider_than_a_schema_may_be_refuse_the_episode() -> None:
+    """10^5 scalar columns made a 100,058-dim native state that became the subset's features and refused every later
+    valid episode (reliability review 1e'): past MAX_NATIVE_DIMS per side the episode itself is refused, naming the
+    width and the widest streams; the episode with the ordinary columns is written as before."""
+    raw = _raw()
+    t = raw.states["observation.state"].timestamps
+    for i in range(MAX_NATIVE_DIMS):
+        raw.states[f"extra_{i:05d}"] = Stream(t, np.full(len(t), float(i)))
+    with pytest.raises(
+        ValueError, match=r"state natives: 4,105 dims from 4,099 streams \(widest observation\.state \(7\)"
+    ):
+        canonicalize(raw)
+    [ep] = canonicalize(_raw())
+    assert len(ep.state_native_names) == 9
