@@ -77,6 +77,9 @@ class EpisodeLineage(BaseModel):
     native_discrete: dict[str, str] | None = Field(
         None, description="native columns sampled at a row, never blended, and why (`ingest.canonical.natives`)"
     )
+    row_clock: str | None = Field(
+        None, description="set when each frame took its image and state from one source row (a wall-clock recorder)"
+    )
     pipeline_version: str | None = None
     source_annotation: dict[str, Any] | None = Field(
         None, description="the source's own annotation of the episode, as the adapter read it (an Ego4D Goal-Step goal)"

@@ -193,5 +193,24 @@ def _context(
     if not used:  # natives only: their own time base (a dataset without cameras whose dims cannot be filled)
         used = [s for _, s in natives]
     gaps = sorted({g for s in used for g in rs.find_gaps(s.timestamps, spec.max_gap_s)})
-    ctx = EpisodeContext(raw, source, spec, emb, sig, wrists, cams, gaps, tuple(reasons))
+    rows = _row_clock([*streams_used(sig, wrists), *(s for _, s in natives)], cams)
+    ctx = EpisodeContext(raw, source, spec, emb, sig, wrists, cams, gaps, tuple(reasons), rows)
     return ctx, used
+
+
+ROW_JITTER_S = 1e-3  # row steps that differ by more are a wall clock (frame_index / fps steps differ by float noise)
+
+
+def _row_clock(streams: list[Stream], cams: dict[str, CameraSource]) -> np.ndarray | None:
+    """The rows' timestamps when a camera holds one frame per row of a stream (the hands' or a native) and those
+    rows run on a wall clock (steps that jitter: a recorder writing time.time() with each image, the real bimanual
+    SO-101 set's 0.050..0.063 s): each grid frame then takes its image and its state from one row, the row at or
+    before it (`span._grid`), where interpolating the state between rows would pair it with the earlier row's image.
+    Regular rows (frame_index / fps) keep the interpolation: their grid times fall on rows or evenly between them."""
+    for c in cams.values():
+        for s in streams:
+            if len(s) == len(c) > 2 and np.array_equal(s.timestamps, c.timestamps):
+                steps = np.diff(s.timestamps)
+                if steps.max() - steps.min() > ROW_JITTER_S:
+                    return np.asarray(s.timestamps, np.float64)
+    return None

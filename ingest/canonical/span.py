@@ -56,6 +56,7 @@ class EpisodeContext:
     cams: dict[str, CameraSource]  # the cameras written, by their key in the dataset
     gaps: list[tuple[float, float]]
     reasons: tuple[str, ...]  # tier reasons every episode carries: the raw episode's, then canonicalization's
+    rows: np.ndarray | None = None  # a wall clock of rows with one camera frame each: sample at rows (`_grid`)
 
     @property
     def human(self) -> bool:
@@ -94,7 +95,8 @@ class Span:
     t_end: float
     suffix: str  # `#span<k>` when the raw episode was split at gaps
     grid: np.ndarray  # seconds from t_start
-    grid_abs: np.ndarray  # the source's own clock
+    grid_abs: np.ndarray  # the source's own clock: where each frame samples the streams and cameras
+    clock_abs: np.ndarray  # the grid's own times in the source's clock (`grid_abs` differs when it is at rows)
     info: dict[str, Any]  # to each episode's lineage
     state: np.ndarray
     avail: np.ndarray  # (CANONICAL_DIM,) dims with a real value
@@ -158,6 +160,14 @@ def _grid(ctx: EpisodeContext, t_start: float, t_end: float, suffix: str) -> Spa
     grid = rs.make_grid(t_start, t_end, ctx.spec.fps)
     n = len(grid)
     info: dict[str, Any] = {"notes": list(ctx.sig.notes), "pipeline_version": PIPELINE_VERSION}
+    sample_abs = t_start + grid
+    if ctx.rows is not None:  # every frame at one row: its image and its state recorded together
+        sample_abs = ctx.rows[rs.nearest_at_or_before(ctx.rows, t_start + grid)]
+        steps = np.diff(ctx.rows)
+        info["row_clock"] = (
+            f"rows on a wall clock ({steps.min():.3f}..{steps.max():.3f} s steps) with one camera frame each: "
+            "each frame's image and state from the row at or before its time, never between rows"
+        )
     meta = ctx.raw.metadata
     if "joint_units" in meta:  # the joint unit read and its fit (ingest.canonical.joint_units), to the lineage
         info["joint_units"] = meta["joint_units"]
@@ -172,6 +182,7 @@ def _grid(ctx: EpisodeContext, t_start: float, t_end: float, suffix: str) -> Spa
         t_end,
         suffix,
         grid,
+        sample_abs,
         t_start + grid,
         info,
         state=np.zeros((n, CANONICAL_DIM)),
@@ -228,10 +239,10 @@ def _mask_and_action(ctx: EpisodeContext, span: Span) -> None:
     action[:, ~mask] = 0.0
     interp = np.zeros(len(span.grid), dtype=bool)
     for s in streams_used(ctx.sig, ctx.wrists):
-        interp |= rs.interpolated_mask(s.timestamps, span.grid_abs, ctx.spec.interpolation_tolerance_s)
+        interp |= rs.interpolated_mask(s.timestamps, span.clock_abs, ctx.spec.interpolation_tolerance_s)
     if ctx.gaps and ctx.spec.gap_policy is GapPolicy.invalidate:
         # nothing was measured there: make the frames non-finite so validity drops (or masks) them like any glitch
-        in_gap = rs.gap_mask(span.grid_abs, ctx.gaps)
+        in_gap = rs.gap_mask(span.clock_abs, ctx.gaps)
         span.state[np.ix_(in_gap, mask)] = np.nan
         action[np.ix_(in_gap, mask)] = np.nan
     span.mask, span.action, span.interp = mask, action, interp

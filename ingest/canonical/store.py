@@ -63,6 +63,7 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         raw_fps=ep.native_fps,
         **({"source_findings": ep.info["source_findings"]} if ep.info.get("source_findings") else {}),
         **({"native_discrete": ep.info["native_discrete"]} if ep.info.get("native_discrete") else {}),
+        **({"row_clock": ep.info["row_clock"]} if "row_clock" in ep.info else {}),
         span_s=[round(ep.span_s[0], 6), round(ep.span_s[1], 6)],
         embodiment=ep.embodiment,
         tier=ep.tier,

@@ -58,12 +58,15 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Ingested]:
     return {name: Ingested(name, tmp) for name in (LINGZU, PIPER, SO101)}
 
 
-def _expected(ts: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """The natives' rule: floats linearly between samples, integers and flags held from the sample at or before."""
-    v = values.reshape(len(values), -1)
-    if v.dtype.kind == "f":  # np.interp, not the pipeline's own resampler: an independent reading of the rule
-        return np.stack([np.interp(grid, ts, v[:, j].astype(np.float64)) for j in range(v.shape[1])], axis=1)
-    return v[np.clip(np.searchsorted(ts, grid + 1e-6, side="right") - 1, 0, len(ts) - 1)].astype(np.float64)
+def _expected(ts: np.ndarray, values: np.ndarray, grid: np.ndarray, held: list[bool], at_rows: bool) -> np.ndarray:
+    """The natives' rule: continuous columns linearly between samples, the discrete ones (`held`: the episode's
+    `native_discrete`) from the sample at or before; with a row clock (`at_rows`: a wall-clock recorder with one
+    frame per row) every column from the row at or before each grid time."""
+    v = values.reshape(len(values), -1).astype(np.float64)
+    before = np.clip(np.searchsorted(ts, grid + 1e-6, side="right") - 1, 0, len(ts) - 1)
+    grid = ts[before] if at_rows else grid
+    # np.interp, not the pipeline's own resampler: an independent reading of the rule
+    return np.stack([v[before, j] if held[j] else np.interp(grid, ts, v[:, j]) for j in range(v.shape[1])], axis=1)
 
 
 @pytest.mark.parametrize("name", [LINGZU, PIPER, SO101])
@@ -91,8 +94,10 @@ def test_every_source_column_survives_as_a_native_at_the_10hz_grid(cases: dict[s
             group = ACTION_NATIVE if col.split(".")[0] in ("action", "actions") else STATE_NATIVE
             idx = [i for i, n in enumerate(info_names[group]) if n.startswith(f"{col}.")]
             assert len(idx) == width, f"{name}: column {col} kept {len(idx)} of {width} dims as natives"
+            held = [info_names[group][i] in ep.info["native_discrete"] for i in idx]
+            expected = _expected(ts, values, grid, held, "row_clock" in ep.info)
             np.testing.assert_allclose(
-                stored[group][:, idx], _expected(ts, values, grid), rtol=1e-5, atol=1e-4 * max(1, np.abs(values).max())
+                stored[group][:, idx], expected, rtol=1e-5, atol=1e-4 * max(1, np.abs(values).max())
             )
 
 
@@ -147,14 +152,15 @@ def test_so101_bimanual_chunk_index_template_and_numbered_cameras(cases: dict[st
         }
         assert "kept under its own key" in raw.metadata["camera_notes"]["observation.images.cam0"]
         assert set(eps[0].cameras) == {"cam0", "cam1"}
-    # rows at 18.78 Hz (wall clock), mp4s at the declared 20: each video has one frame per row, so frame i takes
-    # row i's time instead of drifting up to (1 - 18.78 / 20) of the episode away from its state
-    for ep_i, raw in enumerate(case.raws):
+    # rows at 18.78 Hz (wall clock; episode 0 the real recorder's rows, 18.44 Hz there), mp4s at the declared 20:
+    # each video has one frame per row, so frame i takes row i's time instead of drifting up to (1 - 18.78 / 20) of
+    # the episode away from its state
+    for ep_i, (raw, rate) in enumerate(zip(case.raws, ("18.44", "18.78"), strict=True)):
         rows = case.written.timestamps[ep_i].astype(np.float64)
         for cam in raw.cameras.values():
             np.testing.assert_array_equal(cam.timestamps, rows)
         [drift] = [q["message"] for q in raw.metadata["episode_quirks"] if q["code"] == "timestamp_video_drift"]
-        assert "rows at 18.78 Hz, declared 20" in drift and "frame i takes row i's timestamp" in drift
+        assert f"rows at {rate} Hz, declared 20" in drift and "frame i takes row i's timestamp" in drift
     info = (case.out / "meta/info.json").read_text(encoding="utf-8")
     assert '"observation.images.cam0"' in info and '"observation.images.cam1"' in info
     # the rule table is overridable per source: the same dataset with cam0 as the head, cam1 as the third person

@@ -237,8 +237,12 @@ def test_ingest_keeps_every_column_as_a_native_and_every_camera(name: str, layou
                     cols = [i for i, n in enumerate(names) if n.startswith(f"{part}.")]
                     assert len(cols) == len(dims), f"{part}: {len(cols)} of {len(dims)} dims as natives"
                     held = [names[i] in ep.info["native_discrete"] for i in cols]
+                    at = grid
+                    if "row_clock" in ep.info:  # a wall-clock recorder: every frame at the row at or before it
+                        rows = streams[part].timestamps
+                        at = rows[np.clip(np.searchsorted(rows, grid + 1e-6, side="right") - 1, 0, len(rows) - 1)]
                     np.testing.assert_allclose(
-                        values[:, cols], _resampled(streams[part], grid, held), rtol=1e-5, atol=1e-5, err_msg=part
+                        values[:, cols], _resampled(streams[part], at, held), rtol=1e-5, atol=1e-5, err_msg=part
                     )
                     kept_dims += len(dims)
                 assert kept_dims == width, f"{key}: {kept_dims} of {width} dims as natives"

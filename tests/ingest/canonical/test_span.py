@@ -4,13 +4,21 @@ rejects comes back as a `SpanRejection` with nothing written to the context or t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 
-from adapters.base import EpisodeRef, Language, RawEpisode, Stream
+from adapters.base import CameraSource, EpisodeRef, Language, RawEpisode, Stream
+from adapters.lerobot.source import LeRobotSource
 from adapters.oxe.hands import hand_signals
+from adapters.synthetic.lerobot_layouts import load_case, materialize
+from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.hand_state import wrist_poses
 from ingest.canonical.span import PIPELINE_VERSION, EpisodeContext, SpanRejection, canonicalize_span
+from schemas.canonical import Camera
 from schemas.canonicalize import CanonicalizeSpec
+from schemas.image_size import FrameFit
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 
@@ -70,3 +78,66 @@ def test_a_rejected_span_is_a_value_naming_its_time_and_cause() -> None:
     assert isinstance(out, SpanRejection) and out.reason.startswith("episode too short: 15 frames")
     assert out.note == f"span [0.00, 1.40] s rejected: {out.reason}"
     assert ctx.reasons == ("the adapter's note", "a context reason") and ctx.raw.tier_reasons == ["the adapter's note"]
+
+
+class _Rows(CameraSource):
+    """A camera with one frame per row; its frames are never decoded here (the pairing is in the indices)."""
+
+    def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        raise AssertionError("not decoded in this test")
+
+
+def _paired(t: np.ndarray) -> CanonicalEpisode:
+    """Row i holds state (i, 10 i) and camera frame i, both at t[i]; natives only (no robot to resolve)."""
+    ref = EpisodeRef(adapter="lerobot", source="rec", subset="s", raw_id="ep0", paths=("x.parquet",))
+    state = np.arange(len(t))[:, None] * np.array([1.0, 10.0])
+    raw = RawEpisode(
+        ref=ref,
+        robot_type=None,
+        embodiment="unknown",
+        tier=QualityTier.high,
+        native_fps=None,
+        states={"observation.state": Stream(t, state)},
+        cameras={"cam": _Rows("cam", Camera.head, t, 4, 4)},
+    )
+    [ep] = canonicalize(raw)
+    return ep
+
+
+def test_a_wall_clock_recorder_pairs_each_image_with_its_own_row() -> None:
+    """Jittery rows (0.05..0.35 s steps) with one camera frame each: every output frame's state is the row its image
+    is (blending between rows paired the image of row i with a state between i and i + 1); regular rows are still
+    interpolated. The lineage says so."""
+    rng = np.random.default_rng(7)
+    t = np.concatenate([[0.0], np.cumsum(rng.uniform(0.05, 0.35, 60))])
+    ep = _paired(t)
+    rows = ep.cameras["head"].indices
+    assert ep.state_native is not None
+    np.testing.assert_array_equal(ep.state_native[:, 0], rows)  # state i is row i
+    np.testing.assert_array_equal(ep.state_native[:, 1], 10 * rows)
+    assert "0.051..0.349 s steps" in ep.info["row_clock"]
+    regular = _paired(np.arange(40) / 15.0)  # frame_index / fps: grid times between rows stay interpolated
+    assert regular.state_native is not None and "row_clock" not in regular.info
+    assert not np.array_equal(regular.state_native[:, 0], regular.cameras["head"].indices)
+
+
+def test_the_real_bimanual_recorder_pairs_images_and_states_by_row(tmp_path: Path) -> None:
+    """The real two-arm SO-101 set (64 recorded rows: wall-clock steps 0.050..0.057 s, its mp4s at 20 fps PTS, so
+    frame i is row i): each output frame's state is exactly the recorded row its image is; interpolated between rows
+    (before) 33 of its 35 frames held a state half an encoder step or more from their image's row."""
+    case = load_case(Path(__file__).parents[2] / "fixtures/lerobot_layouts/so101_bimanual_chunk_index_v21")
+    root = materialize(case, tmp_path / "ds", episodes=1).root
+    source = LeRobotSource()
+    [ref] = source.discover(root)
+    raw = source.read(ref)
+    [ep] = canonicalize(raw)
+    recorded = raw.states["observation.state"].values
+    cols = [i for i, n in enumerate(ep.state_native_names) if n.startswith("observation.state.")]
+    assert len(cols) == 12 and ep.state_native is not None and "row_clock" in ep.info
+    for cam in ep.cameras.values():  # cam0 and cam1, both one frame per row
+        np.testing.assert_array_equal(ep.state_native[:, cols], recorded[cam.indices])
+    clock = ep.span_s[0] + ep.timestamps
+    t = raw.states["observation.state"].timestamps
+    blended = np.stack([np.interp(clock, t, recorded[:, d]) for d in range(12)], axis=1)
+    off = np.abs(blended - recorded[ep.cameras["cam0"].indices]).max(axis=1) >= 0.5
+    assert (len(off), off.sum()) == (35, 33)
