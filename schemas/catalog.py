@@ -27,6 +27,11 @@ class _CatalogCore(BaseModel):
     embodiment: str
     tier: QualityTier
     tier_reasons: list[str] = Field(default_factory=list)
+    ingest_tier: QualityTier | None = Field(
+        None,
+        description="the tier before the corpus-level verdicts (`eidata verdicts`, view `verdicts`): what `curate"
+        " --include-verdict` starts from; = tier for an episode no verdict judged",
+    )
     task: str | None = None
     caption: str | None = None
     num_frames: int = Field(ge=0)
@@ -70,6 +75,7 @@ CATALOG_SCHEMA = pa.schema(
         ("embodiment", pa.string()),
         ("tier", pa.string()),
         ("tier_reasons", pa.list_(pa.string())),
+        ("ingest_tier", pa.string()),
         ("task", pa.string()),
         ("caption", pa.string()),
         ("num_frames", pa.int64()),

@@ -118,6 +118,12 @@ class Manifest(BaseModel):
     name: str = Field(description="the manifest's folder name under manifests/")
     where: str = Field(description="the user's SQL condition over the catalog view `episodes`")
     query: str = Field(description="the full SQL that selected the entries")
+    include_verdicts: list[str] = Field(
+        default_factory=list, description="verdict codes of `eidata verdicts` overruled (`curate --include-verdict`)"
+    )
+    exclude_verdicts: list[str] = Field(
+        default_factory=list, description="verdict codes whose episodes were left out (`curate --exclude-verdict`)"
+    )
     balance: Balance = Field(description="none: weight 1 each; source/subset: equal total weight per group")
     weight_unit: WeightUnit = Field(
         "frame",

@@ -4,9 +4,10 @@ a loader, so the same judgment runs on a corpus, a test's arrays or a benchmark.
 
 Copies: candidates from the content fingerprints (`ingest.behaviour.duplicates.near_duplicates` at
 `duplicate_candidate_similarity`), among episodes of one embodiment (a canonical state compares only within one), each
-verified on the signals (`ingest.behaviour.copies.copy_check`): the canonical dims both episodes use and the native
-state columns both name alike. The later episode (by episode_uid order) of a verified pair is rejected, naming the
-earlier one, the residual and the tolerance; a candidate that is not a copy is a repetition and keeps its tier.
+verified on the signals (`ingest.behaviour.copies.copy_check`): the canonical dims both episodes use, else the native
+state columns both name alike (`compare`). Of episodes linked by verified copies one is kept (the longest, then the
+one read at the higher rate) and the others are rejected, naming the one they copy, the residual and the tolerance; a
+candidate that is not a copy is a repetition and keeps its tier.
 
 Dead dims: an episode's motionless dims (`qa_dead_dims` canonical, `qa_native_dead_dims` native columns) are dead
 only when at least `dead_dims_share` of the dataset's other episodes move them (`judge_dead`): the episode goes to
@@ -38,6 +39,13 @@ class Judged:
     fingerprint: list[int] | None
     dead_dims: list[int] | None
     native_dead_dims: list[int] | None
+    frames: int = 0
+    raw_fps: float | None = None
+
+    def keep_key(self) -> tuple[float, float, str]:
+        """Of a set of copies the one kept sorts first: the longest (a trimmed copy is shorter), then the one read
+        at the higher source rate (a re-sampled copy lost detail), then by episode_uid."""
+        return (-self.frames, -(self.raw_fps or 0.0), self.episode_uid)
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,13 @@ SignalLoader = Callable[[str], Signals]  # episode_uid -> its signals
 
 
 def compare(a: Signals, b: Signals, config: BehaviourConfig) -> CopyCheck:
-    """`copy_check` over the columns both name alike, each at the larger of the two datasets' scales."""
-    shared = [n for n in a.names if n in set(b.names)]
+    """`copy_check` over the canonical dims both use, else (no canonical dim in common) the native columns both
+    name alike; each at the larger of the two datasets' scales. The canonical state first: it is one convention for
+    every source, so another export of the same recording (its quaternions stored wxyz, its joints in degrees) is
+    still found, where its natives would differ."""
+    names = set(b.names)
+    shared = [n for n in a.names if n in names and n.startswith("canonical.")]
+    shared = shared or [n for n in a.names if n in names]
     ia = [a.names.index(n) for n in shared]
     ib = [b.names.index(n) for n in shared]
     scale = np.maximum(a.scale[ia], b.scale[ib]) if shared else np.zeros(0)
@@ -65,14 +78,14 @@ def compare(a: Signals, b: Signals, config: BehaviourConfig) -> CopyCheck:
 
 @dataclass(frozen=True)
 class CopyPair:
-    earlier: str
-    later: str
+    kept: str  # the episode that sorts first by `Judged.keep_key`
+    other: str
     similarity: float  # fingerprint estimate
     check: CopyCheck
 
 
 def candidate_pairs(episodes: Sequence[Judged], config: BehaviourConfig) -> list[tuple[int, int, float]]:
-    """(earlier position, later position, fingerprint similarity) of the candidates, one embodiment each."""
+    """(position of the one to keep, the other's, fingerprint similarity) of the candidates, one embodiment each."""
     m = config.fingerprint_hashes
     rows = [i for i, e in enumerate(episodes) if e.fingerprint is not None and len(e.fingerprint) == m]
     if len(rows) < 2:
@@ -81,7 +94,7 @@ def candidate_pairs(episodes: Sequence[Judged], config: BehaviourConfig) -> list
     pairs = near_duplicates(sig, config, threshold=config.duplicate_candidate_similarity)
     out = []
     for a, b, s in zip(pairs.first, pairs.second, pairs.similarity, strict=True):
-        i, j = sorted((rows[int(a)], rows[int(b)]), key=lambda k: episodes[k].episode_uid)
+        i, j = sorted((rows[int(a)], rows[int(b)]), key=lambda k: episodes[k].keep_key())
         if episodes[i].embodiment == episodes[j].embodiment:
             out.append((i, j, float(s)))
     return out
@@ -103,20 +116,44 @@ def copies(episodes: Sequence[Judged], load: SignalLoader, config: BehaviourConf
     return out
 
 
-def copy_verdicts(pairs: Sequence[CopyPair], config: BehaviourConfig) -> dict[str, Verdict]:
-    """The later episode of each verified copy -> its verdict (the closest copy when it copies several)."""
-    out: dict[str, Verdict] = {}
-    for p in sorted(pairs, key=lambda p: p.check.residual):
-        if not p.check.is_copy(config) or p.later in out:
-            continue
-        out[p.later] = Verdict(
+def copy_verdicts(
+    pairs: Sequence[CopyPair], episodes: Sequence[Judged], config: BehaviourConfig
+) -> dict[str, Verdict]:
+    """Each set of episodes linked by verified copies keeps one (`Judged.keep_key`: the longest, then the one at the
+    higher source rate); every other member is rejected naming, of the episodes it was verified against, the one
+    that sorts first (the kept one where they were compared)."""
+    key = {e.episode_uid: e.keep_key() for e in episodes}
+    verified = [p for p in pairs if p.check.is_copy(config)]
+    root = {u: u for p in verified for u in (p.kept, p.other)}
+
+    def find(u: str) -> str:
+        while root[u] != u:
+            root[u] = root[root[u]]
+            u = root[u]
+        return u
+
+    for p in verified:
+        a, b = sorted((find(p.kept), find(p.other)), key=key.__getitem__)
+        root[b] = a
+    best: dict[str, CopyPair] = {}
+    for p in verified:
+        for u, partner in ((p.kept, p.other), (p.other, p.kept)):
+            if u == find(u):
+                continue  # the kept one of its set
+            was = best.get(u)
+            if was is None or key[partner] < key[was.kept if was.other == u else was.other]:
+                best[u] = p
+    out = {}
+    for u, p in sorted(best.items()):
+        partner = p.kept if p.other == u else p.other
+        out[u] = Verdict(
             code="qa_duplicate",
             tier=QualityTier.rejected,
             value=round(p.check.residual, 6),
             threshold=config.copy_tolerance,
-            compared_with=p.earlier,
+            compared_with=partner,
             message=(
-                f"copy of {p.earlier}: aligned at lag {p.check.lag_frames:+.2f} frames over {p.check.overlap:.0%} of"
+                f"copy of {partner}: aligned at lag {p.check.lag_frames:+.2f} frames over {p.check.overlap:.0%} of"
                 f" the shorter episode, residual {p.check.residual:.3f} <= {config.copy_tolerance:g} of each dim's"
                 f" range ({p.check.dims} dims; fingerprint similarity {p.similarity:.2f})"
             ),

@@ -11,9 +11,11 @@ import argparse
 import hashlib
 import inspect
 import os
+import re
 import shutil
 import sys
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -44,15 +46,18 @@ from schemas.manifest import (
     check_name,
 )
 from schemas.storage import StorageOptions, is_remote
-from schemas.tiers import QualityTier, RoutingTable
+from schemas.tiers import QualityTier, RoutingTable, demote
+from schemas.verdicts import STEP
 
 BALANCES: tuple[Balance, ...] = ("none", "source", "subset")
 
-SELECT_SQL = """SELECT e.episode_uid, e.dataset, e.episode_index, e.tier, e.source, e.subset, e.embodiment, e.duration_s
+SELECT_SQL = """SELECT e.episode_uid, e.dataset, e.episode_index, e.tier, e.source, e.subset, e.embodiment,
+       e.duration_s, coalesce(e.ingest_tier, e.tier) AS ingest_tier
 FROM (SELECT * FROM episodes WHERE ({where})) AS e
-WHERE e.tier <> 'rejected'
-  AND NOT EXISTS (SELECT 1 FROM quarantine AS q WHERE q.episode_uid = e.episode_uid)
+WHERE NOT EXISTS (SELECT 1 FROM quarantine AS q WHERE q.episode_uid = e.episode_uid)
 ORDER BY e.episode_uid, e.dataset, e.episode_index"""
+VERDICTS_SQL = "SELECT episode_uid, stage, code, tier FROM verdicts"
+VERDICT_CODE = re.compile(r"qa_[a-z0-9_]+")
 
 
 class CurateError(RuntimeError):
@@ -97,16 +102,67 @@ def sampled_mass(weights: np.ndarray, duration_s: np.ndarray, keys: pa.ChunkedAr
     return mass
 
 
-def _select(corpus_root: Path | str, where: str, options: StorageOptions | None = None) -> tuple[str, pa.Table]:
+def _select(
+    corpus_root: Path | str,
+    where: str,
+    options: StorageOptions | None = None,
+    verdicts: VerdictChoice | None = None,
+) -> tuple[str, pa.Table]:
     """The statement run (with DuckDB's rendering of the checked `where`, `jobs.catalog.guard.check_expression`) and
-    its rows, on a connection that reads the catalog's parts and nothing else."""
+    its rows after the verdicts (`VerdictChoice.apply`), on a connection that reads the catalog's parts and nothing
+    else."""
     con = connect(corpus_root, options)
     try:
         columns = con.sql("SELECT * FROM episodes LIMIT 0").columns
         sql = SELECT_SQL.format(where=check_expression(con, where, columns))
-        return sql, con.sql(sql).to_arrow_table()  # one statement: the text is ours around a checked expression
+        rows = con.sql(sql).to_arrow_table()  # one statement: the text is ours around a checked expression
+        found = con.sql(VERDICTS_SQL).to_arrow_table().to_pylist()
     finally:
         con.close()
+    return sql, (verdicts or VerdictChoice()).apply(rows, found)
+
+
+@dataclass(frozen=True)
+class VerdictChoice:
+    """Which verdicts a manifest follows. By default every one: an episode's tier as the catalog gives it, rejected
+    ones left out. `include`: codes of the verdict step (`eidata verdicts`) to overrule, the episode's tier then
+    computed from its ingest tier and its other verdicts (`--include-verdict qa_duplicate` keeps the copies);
+    `exclude`: codes (ingest's or the step's, view `verdicts`) whose episodes are left out whatever their tier
+    (`--exclude-verdict qa_dead_dims`)."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        bad = [c for c in (*self.include, *self.exclude) if not VERDICT_CODE.fullmatch(c)]
+        if bad:
+            raise ValueError(f"not a verdict code (qa_...): {bad}")
+
+    def apply(self, rows: pa.Table, verdicts: list[dict]) -> pa.Table:
+        """`rows` (with `tier` and `ingest_tier`) with each tier as this choice gives it, rejected ones dropped."""
+        overruled: dict[str, QualityTier] = {}
+        dropped: set[str] = set()
+        for v in verdicts:
+            if v["code"] in self.exclude:
+                dropped.add(v["episode_uid"])
+        if self.include:
+            step: dict[str, list[QualityTier]] = {}
+            for v in verdicts:
+                if v["stage"] == STEP:
+                    step.setdefault(v["episode_uid"], [])
+                    if v["code"] not in self.include:
+                        step[v["episode_uid"]].append(QualityTier(v["tier"]))
+            for uid, ingest in zip(rows["episode_uid"].to_pylist(), rows["ingest_tier"].to_pylist(), strict=True):
+                if uid in step:
+                    tier = QualityTier(ingest)
+                    for t in step[uid]:
+                        tier = demote(tier, t)
+                    overruled[uid] = tier
+        uids = rows["episode_uid"].to_pylist()
+        tiers = [overruled.get(u, t) for u, t in zip(uids, rows["tier"].to_pylist(), strict=True)]
+        rows = rows.set_column(rows.schema.get_field_index("tier"), "tier", pa.array([str(t) for t in tiers]))
+        keep = [t != QualityTier.rejected and u not in dropped for u, t in zip(uids, tiers, strict=True)]
+        return rows.filter(pa.array(keep)).drop_columns(["ingest_tier"])
 
 
 def _check_selection(selected: pa.Table, routing: RoutingTable) -> None:
@@ -181,12 +237,14 @@ def curate(
     routing: RoutingTable | None = None,
     overwrite: bool = False,
     options: StorageOptions | None = None,
+    verdicts: VerdictChoice | None = None,
 ) -> Path | str:
     """Select episodes with `where` (one SQL expression over the `episodes` view's columns, checked by
     `jobs.catalog.guard.check_expression`: no statement, subquery, file or unlisted function) and write
     `manifests/<name>/`; returns that folder. The manifest's `query` holds the statement as it ran.
 
-    Rejected and quarantined episodes are never selected. Split: sha256 of episode_uid (`schemas.manifest.split_for`).
+    Rejected and quarantined episodes are never selected; `verdicts` overrules or adds to the corpus-level verdicts
+    (`VerdictChoice`). Split: sha256 of episode_uid (`schemas.manifest.split_for`).
     balance="subset" gives every (source, subset) the same total weight (LARA), "source" every source, "none" weight
     1 each. Refuses to replace an existing manifest unless `overwrite`. `corpus_root` may be a bucket URL (read and
     written through fsspec with `options`, `jobs.catalog.bucket`); the manifest's URL is returned then."""
@@ -207,7 +265,7 @@ def curate(
         snapshot_of = partial(catalog_snapshot_hash, Path(corpus_root))
 
     snapshot = snapshot_of()
-    sql, selected = _select(corpus_root, where, options)
+    sql, selected = _select(corpus_root, where, options, verdicts)
     if snapshot_of() != snapshot:
         raise CurateError("the catalog changed while the query ran; run curate again")
     _check_selection(selected, routing)
@@ -239,6 +297,8 @@ def curate(
         name=name,
         where=where,
         query=sql,
+        include_verdicts=list(verdicts.include) if verdicts else [],
+        exclude_verdicts=list(verdicts.exclude) if verdicts else [],
         balance=balance,
         catalog_snapshot_hash=snapshot,
         routing=routing,
@@ -287,6 +347,26 @@ OPTIONS = (
     Arg(("--val-fraction",), {"type": float, "default": _default("val_fraction")}),
     Arg(("--routing",), {"default": None, "help": "routing table JSON (default: uniform over allowed tasks)"}),
     Arg(("--overwrite",), {"action": "store_true"}),
+    Arg(
+        ("--include-verdict",),
+        {
+            "action": "append",
+            "default": [],
+            "metavar": "CODE",
+            "help": "overrule this verdict of `eidata verdicts` (e.g. qa_duplicate): its episodes keep the tier they"
+            " would have without it (repeatable)",
+        },
+    ),
+    Arg(
+        ("--exclude-verdict",),
+        {
+            "action": "append",
+            "default": [],
+            "metavar": "CODE",
+            "help": "leave out every episode with this finding in the `verdicts` view (e.g. qa_dead_dims,"
+            " qa_jump_sigma; repeatable)",
+        },
+    ),
 )
 
 
@@ -319,6 +399,9 @@ def cli_curate(args: argparse.Namespace) -> int:
             val_fraction=args.val_fraction,
             routing=routing,
             overwrite=bool(getattr(args, "overwrite", False)),
+            verdicts=VerdictChoice(
+                tuple(getattr(args, "include_verdict", None) or ()), tuple(getattr(args, "exclude_verdict", None) or ())
+            ),
         )
     except (CurateError, OSError, duckdb.IOException) as e:  # FileExistsError: the manifest exists
         print(f"eidata curate: {e}", file=sys.stderr)

@@ -244,6 +244,7 @@ def catalog_rows_for_dataset(
                 embodiment=lineage.embodiment or dataset_embodiment or info.robot_type or "unknown",
                 tier=tier,
                 tier_reasons=reasons,
+                ingest_tier=lineage.verdicts.tier_before if lineage.verdicts is not None else tier,
                 task="; ".join(tasks) if tasks else None,
                 caption=caption,
                 num_frames=length,

@@ -89,6 +89,7 @@ OPTIONS = (
 class Episode:
     dataset_root: Path
     index: int
+    length: int
     lineage: EpisodeLineage
 
 
@@ -110,7 +111,7 @@ def _corpus_episodes(corpus: Path) -> list[Episode]:
         for _, line in read_jsonl(ds / EPISODES_PATH):
             lin = EpisodeLineage.of(line)
             if lin.episode_uid is not None and lin.tier is not None:  # ours: a foreign dataset has no record to judge
-                out.append(Episode(ds, int(line["episode_index"]), lin))
+                out.append(Episode(ds, int(line["episode_index"]), int(line.get("length") or 0), lin))
     return out
 
 
@@ -123,6 +124,8 @@ def _judged(corpus: Path, e: Episode) -> Judged:
         fingerprint=b.fingerprint if b is not None else None,
         dead_dims=b.dead_dims if b is not None else None,
         native_dead_dims=b.native_dead_dims if b is not None else None,
+        frames=e.length,
+        raw_fps=None if e.lineage.raw_fps is None else float(e.lineage.raw_fps),
     )
 
 
@@ -242,7 +245,7 @@ def run_verdicts(corpus: Path, config: BehaviourConfig, *, options: StorageOptio
     pairs = copies(judged, loader, config)
     summary.candidates = len(pairs)
     found = dead_verdicts(judged, config)
-    for uid, v in copy_verdicts(pairs, config).items():
+    for uid, v in copy_verdicts(pairs, judged, config).items():
         found[uid] = [v, *found.get(uid, [])]
     summary.copies = sum(p.check.is_copy(config) for p in pairs)
     edits: dict[Path, dict[int, dict[str, Any]]] = {}

@@ -23,6 +23,8 @@ from ingest.canonical.canonicalize import canonicalize
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
+from jobs.verdicts.step import run_verdicts
+from schemas.behaviour import BehaviourConfig
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.tiers import QualityTier
 
@@ -230,14 +232,15 @@ def test_genie_export_ingested_and_broken_episodes_quarantined(tmp_path: Path) -
     report = run_ingest(load_spec(tmp_path / "job.yaml"), progress=False)
     assert report.tallies["genie"].written == 2 and report.quarantined == 2
 
-    sql = "SELECT episode_uid, tier, qa_duplicate_of, qa_duplicate_similarity FROM episodes ORDER BY 1"
+    run_verdicts(tmp_path / "corpus", BehaviourConfig())
+    sql = "SELECT episode_uid, tier, qa_duplicate_of, qa_duplicate_residual FROM episodes ORDER BY 1"
     rows = run_query(tmp_path / "corpus", sql).to_pylist()
-    # the fixture writes episode 2 with episode 1's trajectory: the catalog rejects the copy, naming what it repeats
+    # the fixture writes episode 2 with episode 1's trajectory: `eidata verdicts` rejects the copy, naming the original
     assert [(r["episode_uid"], r["tier"], r["qa_duplicate_of"]) for r in rows] == [
         ("genie/job_7/7/A2D0015AB00061/1", "low", None),
         ("genie/job_7/7/A2D0015AB00061/2", "rejected", "genie/job_7/7/A2D0015AB00061/1"),
     ]
-    assert rows[1]["qa_duplicate_similarity"] >= 0.75
+    assert rows[1]["qa_duplicate_residual"] <= BehaviourConfig().copy_tolerance
     lines = read_jsonl(tmp_path / "corpus/datasets/genie/job_7" / EPISODES_PATH)
     for _, line in lines:
         assert [(s["start_frame"], s["end_frame"]) for s in line["action_config"]] == [(0, 10), (10, 20), (20, 30)]

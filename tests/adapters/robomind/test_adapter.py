@@ -25,6 +25,8 @@ from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.qa_findings import findings, summarize
 from jobs.spec import load_spec
+from jobs.verdicts.step import run_verdicts
+from schemas.behaviour import BehaviourConfig
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, Camera, hand_dims
 from schemas.corpus import EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, read_jsonl
@@ -321,6 +323,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "job.yaml").write_text(yaml.safe_dump(spec))
     report = run_ingest(load_spec(tmp / "job.yaml"), progress=False)
     assert report.tallies["robomind"].written == 5 and report.quarantined == 2
+    run_verdicts(tmp / "corpus", BehaviourConfig())
     return tmp / "corpus"
 
 
@@ -328,7 +331,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_catalog_embodiments_tiers_and_quarantine(corpus: Path) -> None:
     sql = "SELECT episode_uid, embodiment, tier, has_action, qa_duplicate_of FROM episodes ORDER BY 1"
     rows = run_query(corpus, sql).to_pylist()
-    # the fixture writes franka_3rgb's val episode with its train episode's trajectory: a copy, rejected as one
+    # the fixture writes franka_3rgb's val episode with its train episode's trajectory: a copy, rejected as one by
+    # `eidata verdicts`
     [copy] = [r for r in rows if r["qa_duplicate_of"] is not None]
     assert copy["episode_uid"].endswith("franka_3rgb/val/1014_150000") and copy["tier"] == "rejected"
     assert copy["qa_duplicate_of"].endswith("franka_3rgb/train/1014_144600")

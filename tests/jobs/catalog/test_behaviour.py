@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.curate import VerdictChoice, curate
 from jobs.catalog.query import run_query
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import JOB_DIR
+from schemas.manifest import ENTRIES_PARQUET, Manifest
 from tests.ingest.behaviour.planted_raw import write_planted_corpus
 
 WINDOW = 200  # frames: two clean episodes (164 and 206 frames at 10 Hz: 4 is shorter) fall short of it
@@ -33,15 +36,20 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def tiers(corpus: Path) -> dict[str, str]:
-    return {r["episode_uid"]: r["tier"] for r in run_query(corpus, "SELECT episode_uid, tier FROM episodes").to_pylist()}
+    return {
+        r["episode_uid"]: r["tier"] for r in run_query(corpus, "SELECT episode_uid, tier FROM episodes").to_pylist()
+    }
 
 
 def test_the_build_judges_nothing_and_a_rebuild_keeps_every_tier(corpus: Path) -> None:
     before = tiers(corpus)
-    assert set(before.values()) == {"high"}  # the copy and the dead elbow wait for the verdict step
+    copy = next(u for u in before if u.endswith("/planted_zz_copy_of_0"))
+    assert before[copy] == "high"  # a copy waits for the verdict step: the build does not judge it
     run_verdicts(corpus, BehaviourConfig())
     after = tiers(corpus)
-    assert sorted(after.values()).count("high") == len(after) - 2
+    assert after[copy] == "rejected" and {u: t for u, t in after.items() if u != copy} == {
+        u: t for u, t in before.items() if u != copy
+    } | {u: t for u, t in after.items() if u.endswith("/planted_dead_elbow")}
     rebuild_catalog(corpus, rehash=True)
     assert tiers(corpus) == after
 
@@ -67,3 +75,24 @@ def test_short_episodes_for_the_policy_window_are_a_dataset_finding(corpus: Path
     lengths = {r["episode_uid"]: r["num_frames"] for r in run_query(corpus, "SELECT * FROM episodes").to_pylist()}
     assert short["threshold"] == 0 and f"policy window of {WINDOW} frames" in short["message"]
     assert sorted(short["episodes"]) == sorted(k for k, n in lengths.items() if n < WINDOW)
+
+
+def test_curate_follows_overrules_or_adds_to_the_verdicts(corpus: Path) -> None:
+    run_verdicts(corpus, BehaviourConfig())
+
+    def selected(name: str, **kw: object) -> dict[str, str]:
+        out = curate(corpus, name, "true", overwrite=True, **kw)
+        entries = pq.read_table(Path(out) / ENTRIES_PARQUET).to_pylist()
+        return {e["episode_uid"].rsplit("/", 1)[1]: e["tier"] for e in entries}
+
+    default = selected("default")
+    assert "planted_zz_copy_of_0" not in default and default["planted_dead_elbow"] == "low" and len(default) == 6
+    kept = selected("with_copies", verdicts=VerdictChoice(include=("qa_duplicate", "qa_native_dead_dims")))
+    # the copy is back at its ingest tier; the elbow keeps the low its ingest findings gave it (a plateau)
+    assert kept["planted_zz_copy_of_0"] == "high" and kept["planted_dead_elbow"] == "low" and len(kept) == 7
+    m = Manifest.load(corpus / "manifests" / "with_copies")
+    assert m.include_verdicts == ["qa_duplicate", "qa_native_dead_dims"]
+    dropped = selected("no_dead", verdicts=VerdictChoice(exclude=("qa_native_dead_dims",)))
+    assert "planted_dead_elbow" not in dropped and len(dropped) == 5
+    with pytest.raises(ValueError, match="not a verdict code"):
+        VerdictChoice(exclude=("x') OR true --",))

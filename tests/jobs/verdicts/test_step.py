@@ -63,8 +63,9 @@ def test_copy_rejected_repetitions_kept_one_tier_everywhere(corpus: Path) -> Non
     rows, lin = catalog(corpus), lineages(corpus)
     assert rows[COPY]["tier"] == "rejected" and rows[COPY]["qa_duplicate_of"].endswith(f"/{EARLIER}")
     assert rows[COPY]["qa_duplicate_residual"] <= BehaviourConfig().copy_tolerance
-    assert rows[COPY]["tier_reasons"][-1].startswith(f"qa_duplicate: copy of lerobot/") and "residual" in (
-        rows[COPY]["tier_reasons"][-1]
+    assert (
+        rows[COPY]["tier_reasons"][-1].startswith("qa_duplicate: copy of lerobot/")
+        and "residual" in (rows[COPY]["tier_reasons"][-1])
     )
     assert rows[DEAD]["tier"] == "low" and rows[DEAD]["tier_reasons"][-1].startswith("qa_native_dead_dims:")
     clean = [f"episode_{i:06d}" for i in range(g.EPISODES)]
