@@ -120,6 +120,12 @@ def overview(b: DatasetBehaviour) -> str:
     parts.append(f"jump {_span(vals('jump_sigma'))} sigmas")
     if vals("jump_m_s"):
         parts.append(f"{_span(vals('jump_m_s'))} m/s")
+    glitch = {u: [r.glitch_value for r in rs if r.glitch_unit == u] for u in ("rad", "m", "span")}
+    if any(glitch.values()):  # per unit: a share of a trend's range is no radian
+        worst = ", ".join(f"{max(v):.2g} {'x range' if u == 'span' else u}" for u, v in glitch.items() if v)
+        parts.append(f"glitch up to {worst} ({_span(vals('glitch_sigma'))} sigmas)")
+    if vals("plateau_fraction"):
+        parts.append(f"plateau {_span(vals('plateau_fraction'))} of moving frames")
     parts.append(f"idle start {_span(vals('idle_start_s'))} s, end {_span(vals('idle_end_s'))} s")
     if vals("tracking_corr"):
         parts.append(f"action tracking {_span(vals('tracking_corr'))}")

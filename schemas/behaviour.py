@@ -143,6 +143,51 @@ class BehaviourConfig(BaseModel):
         " wrap-around, a teleport: lerobot-lint's DISCONTINUITY)",
     )
     nonfinite_quarantine: int = Field(1, ge=1, description="this many NaN/Inf values in the natives quarantine")
+    # -- glitches and plateaus, in every signal (`ingest.behaviour.glitch`, `ingest.behaviour.plateau`) -------------
+    # Measured on real recordings with `benchmarks/behaviour_real.py` (BENCHMARKS.md "Glitches and plateaus"): the G1
+    # Inspire teleop set (100 episodes), GR00T PickNPlace (5), Bridge (50), the AgiBot arm log (1).
+    glitch_max_s: float = Field(
+        0.3,
+        gt=0,
+        description="the longest excursion that is a glitch (s): the trend is a running median over twice this plus"
+        " a frame (0.7 s on the 10 Hz grid), which such an excursion cannot move; one out for 1 s is a move",
+    )
+    glitch_sigma_low: float = Field(
+        20.0,
+        gt=0,
+        description="a glitch is at least this many robust sigmas of its signal's own steps (clean real worst: 11,"
+        " a GR00T wrist; G1 2.6, Bridge 2.7, AgiBot 5.6; a planted 0.8 rad wrist glitch on G1 >= 40)",
+    )
+    glitch_rad_low: float = Field(
+        0.3,
+        gt=0,
+        description="and, for a joint or a rotation (the angle its axes turn), more than this (rad) off its trend"
+        " (clean real worst: 0.15 GR00T, 0.098 AgiBot, 0.066 G1, 0.023 Bridge; planted 0.8 rad measures 0.76-0.80)",
+    )
+    glitch_m_low: float = Field(
+        0.08,
+        gt=0,
+        description="for a position, more than this (m) (clean real worst: 0.032 GR00T's wrist, 0.014 AgiBot, 0.007"
+        " G1 and Bridge; a 0.8 rad wrist glitch moves the FK wrist only 0.02-0.03 m: its rotation finds it)",
+    )
+    glitch_span_low: float = Field(
+        1.5,
+        gt=0,
+        description="for a column of unknown unit (a normalized finger), more than this many times the range its trend"
+        " covers in the episode, less its command's own excursion (clean real worst: 0.77 a G1 thumb, 0.67 a resting"
+        " GR00T hand motor)",
+    )
+    plateau_min_s: float = Field(
+        0.5, gt=0, description="a plateau counts runs of one exact reading at least this long (s)"
+    )
+    plateau_fraction_low: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="a commanded arm joint reading one value exactly, inside its limits, while its command moves, on"
+        " more than this share of the moving frames demotes to low (clean real arms: 0 in every episode, G1 and"
+        " GR00T; a joint clipped at one value on 35 % of its frames measures 0.18-0.45)",
+    )
     # -- idle --------------------------------------------------------------------------------------------------------
     idle_range_fraction: float = Field(
         0.01,
@@ -246,6 +291,10 @@ class BehaviourConfig(BaseModel):
         " imbalanced (lerobot-doctor: 10x)",
     )
 
+    def glitch_bound(self, unit: str | None) -> float:
+        """The physical bound of a glitch in `unit` (rad, m, else span)."""
+        return {"rad": self.glitch_rad_low, "m": self.glitch_m_low}.get(unit or "span", self.glitch_span_low)
+
 
 class BehaviourRecord(BaseModel):
     """One episode's measured behaviour; None where a check does not apply. Unknown keys are ignored."""
@@ -283,6 +332,26 @@ class BehaviourRecord(BaseModel):
     jump_rad_s: float | None = Field(None, description="largest radian step over the frame interval (rad/s)")
     jump_m_s: float | None = Field(None, description="largest metre step over the frame interval (m/s)")
     jump_frame: int | None = Field(None, description="frame the largest (sigma) step lands on")
+    glitch_value: float | None = Field(
+        None,
+        description="the episode's worst excursion from its local trend (`ingest.behaviour.glitch`), in glitch_unit:"
+        " rad (joints, rotations), m, or span (a share of the trend's range, for a column of unknown unit)",
+    )
+    glitch_unit: str | None = Field(None, description="rad, m or span: the unit of glitch_value and its bound")
+    glitch_sigma: float | None = Field(None, description="that excursion in robust sigmas of its signal's steps")
+    glitch_signal: str | None = Field(
+        None, description="the signal it is in: a native state column, a canonical wrist part (`...right.wrist.rot6d`)"
+    )
+    glitch_frame: int | None = Field(None, description="frame farthest from the trend")
+    glitch_s: float | None = Field(None, description="how long the excursion stays above half its peak (s)")
+    plateau_fraction: float | None = Field(
+        None,
+        description="largest share of the moving frames an arm joint reads one value exactly, inside its limits,"
+        " while its command moves (`ingest.behaviour.plateau`); None when no joint has limits and a command",
+    )
+    plateau_signal: str | None = Field(None, description="the native state column of that plateau")
+    plateau_value: float | None = Field(None, description="the value it holds (rad or m, as its limits)")
+    plateau_frame: int | None = Field(None, description="first frame of its longest held run")
     nonfinite: int | None = Field(None, description="NaN/Inf values in the natives")
     idle_start_s: float | None = Field(None, description="seconds before the first motion")
     idle_end_s: float | None = Field(None, description="seconds after the last motion")

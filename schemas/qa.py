@@ -167,12 +167,12 @@ CATALOG_PREFIX = "qa_"
 
 
 def _arrow_type(annotation: Any) -> pa.DataType:
-    """float -> float64, int -> int64, list[int] -> list<int64> (Optional stripped)."""
+    """float -> float64, int -> int64, str -> string, list[int] -> list<int64> (Optional stripped)."""
     if get_origin(annotation) in (Union, types.UnionType):
         annotation = next(a for a in get_args(annotation) if a is not type(None))
     if get_origin(annotation) is list:
         return pa.list_(_arrow_type(get_args(annotation)[0]))
-    return {float: pa.float64(), int: pa.int64()}[annotation]
+    return {float: pa.float64(), int: pa.int64(), str: pa.string()}[annotation]
 
 
 def catalog_fields() -> list[tuple[str, Any, pa.DataType, str | None]]:

@@ -11,6 +11,11 @@ with `register(root, options)` in each process that reads; without one the envir
 AWS variables and config files for s3://, GOOGLE_APPLICATION_CREDENTIALS and STORAGE_EMULATOR_HOST for gs://).
 
 `metering()` adds up what every object opened inside it fetched and what its readers used (bytes read per byte used).
+
+An object's `is_file()` says False only for an object that is not there: fsspec's `isfile` answers False for any error
+(fsspec/asyn.py `_isfile`, a bare `except`), so a store that does not answer made "x is missing" quarantine rows of
+valid episodes (issue 38). The S3 and GCS paths registered here raise such an error instead
+(`adapters.storage.faults`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from upath import UPath
+from upath.implementations.cloud import GCSPath, S3Path
+from upath.registry import register_implementation
 
+from adapters.storage.faults import environment_fault
 from adapters.storage.reads import (
     SEEK_BLOCK,
     SEEK_MAXBLOCKS,
@@ -49,6 +57,28 @@ _METERS = threading.local()
 CACHE_BYTES_ENV = "EIDATA_CACHE_BYTES"
 _CACHE: list[LocalCache] = []
 _CACHE_LOCK = threading.Lock()
+
+
+class _AnswersIsFile:
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        try:
+            return self.fs.info(self.path)["type"] == "file"  # type: ignore[attr-defined]
+        except Exception as e:
+            if environment_fault(e) is not None:  # the store did not answer: no "missing" from it
+                raise
+            return False  # not there, or not readable as a file: fsspec's answer
+
+
+class ObjectS3Path(_AnswersIsFile, S3Path):
+    __slots__ = ()
+
+
+class ObjectGCSPath(_AnswersIsFile, GCSPath):
+    __slots__ = ()
+
+
+for _protocol, _cls in (("s3", ObjectS3Path), ("s3a", ObjectS3Path), ("gs", ObjectGCSPath), ("gcs", ObjectGCSPath)):
+    register_implementation(_protocol, _cls, clobber=True)
 
 
 def register(root: str, options: StorageOptions | None) -> None:

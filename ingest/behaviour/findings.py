@@ -129,7 +129,35 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
     if not c.idle_trim:
         out += _over("qa_idle_start_s", r.idle_start_s, c.idle_s_low, low, "idle start {v:.1f} s > {t:.1f} s")
         out += _over("qa_idle_end_s", r.idle_end_s, c.idle_s_low, low, "idle end {v:.1f} s > {t:.1f} s")
-    return out
+    return out + _glitch(r, c) + _plateau(r, c)
+
+
+def _glitch(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
+    """A glitch crosses both bounds: its unit's (rad, m, or a share of its trend's range) and the sigmas'."""
+    if r.glitch_value is None or r.glitch_sigma is None or not r.glitch_sigma > c.glitch_sigma_low:
+        return []
+    unit = {"rad": " rad", "m": " m"}.get(r.glitch_unit or "span", "x its trend's range")
+    return _over(
+        "qa_glitch_value",
+        r.glitch_value,
+        c.glitch_bound(r.glitch_unit),
+        QualityTier.low,
+        f"{r.glitch_signal} left its trend by {{v:.2f}}{unit} for {r.glitch_s:.1f} s at frame {r.glitch_frame} and"
+        f" came back: > {{t:.2f}}{unit} and {r.glitch_sigma:.0f} sigmas of its steps > {c.glitch_sigma_low:.0f}",
+    )
+
+
+def _plateau(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
+    if r.plateau_value is None:
+        return []
+    return _over(
+        "qa_plateau_fraction",
+        r.plateau_fraction,
+        c.plateau_fraction_low,
+        QualityTier.low,
+        f"{r.plateau_signal} held {r.plateau_value:.4g} exactly, inside its limits, while its command moved, on"
+        " {v:.0%} of the moving frames > {t:.0%}" + f" (first at frame {r.plateau_frame})",
+    )
 
 
 def route(tier: QualityTier, found: list[Finding]) -> tuple[QualityTier, list[str]]:

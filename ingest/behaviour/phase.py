@@ -6,9 +6,10 @@ Two steps, so no frame is decoded twice:
    `canonical.canonical_limits`), NaN/Inf counted in the natives, a frozen native state (when the source is at least
    as fast as the grid: a slower stream held on the grid repeats rows by design), action tracking on the natives when
    the action pairs with the state column by column, native arm joints held at a limit of their description
-   (`native_saturation`). Idle ends beyond `idle_keep_s` are trimmed (`trim_episode`), the
-   cut recorded as a reason. Each finding lowers the tier (`findings.route`) with its value and threshold; a
-   quarantining finding rejects the episode (the caller quarantines it, the reason naming value and threshold).
+   (`native_saturation`), glitches in every signal and plateaus of commanded arm joints (`glitches_and_plateaus`).
+   Idle ends beyond `idle_keep_s` are trimmed (`trim_episode`), the cut recorded as a reason. Each finding lowers
+   the tier (`findings.route`) with its value and threshold; a quarantining finding rejects the episode (the caller
+   quarantines it, the reason naming value and threshold).
 2. While the writer encodes, `FrameTap.add` keeps a 32x32 grey thumbnail of each frame as it passes
    (`ingest.canonical.store.fill`); after the last frame `assess_cameras` measures the cameras on the thumbnails and
    routes their findings, raising `BehaviourRejected` for a quarantining one (the staged episode is discarded).
@@ -27,7 +28,10 @@ from ingest.behaviour.cameras import CameraBehaviour, camera_behaviour_thumbs, t
 from ingest.behaviour.canonical import canonical_limits
 from ingest.behaviour.episode import MOVING_STEP, measure_episode, worst_camera
 from ingest.behaviour.findings import Finding, findings, route
+from ingest.behaviour.glitch import worst_glitch
 from ingest.behaviour.idle import idle_behaviour
+from ingest.behaviour.plateau import worst_plateau
+from ingest.behaviour.signals import canonical_channels, native_channels
 from ingest.behaviour.state import DimLimits, frozen_rows, moving_frames
 from ingest.behaviour.tracking import tracking_behaviour
 from ingest.canonical.episode import CameraChecks, CanonicalEpisode, ResampledCamera
@@ -170,7 +174,26 @@ def measure_arrays(ep: CanonicalEpisode, fps: float, config: BehaviourConfig, wo
     if ep.state_native is not None:
         extra["native_dead_dims"] = _native_still(ep)
     extra.update(native_saturation(ep, config))
+    extra.update(glitches_and_plateaus(ep, fps, config, workspace))
     return rec.model_copy(update=extra)
+
+
+def glitches_and_plateaus(
+    ep: CanonicalEpisode, fps: float, config: BehaviourConfig, workspace: Workspace | None = None
+) -> dict[str, object]:
+    """The record's glitch fields (the worst excursion over every signal: the canonical wrists and each native state
+    column that is a position, `ingest.behaviour.signals`) and plateau fields (the worst held reading of a commanded
+    arm joint of the description); nothing for what is not measured."""
+    natives = native_channels(ep, _pairs(ep))
+    out: dict[str, object] = {}
+    g = worst_glitch([*canonical_channels(ep), *natives], fps, config)
+    if g is not None:
+        out |= dict(glitch_value=g.value, glitch_unit=g.unit, glitch_sigma=g.sigma, glitch_signal=g.signal)
+        out |= dict(glitch_frame=g.frame, glitch_s=g.seconds)
+    p = worst_plateau(natives, fps, _moving(ep, workspace), config)
+    if p is not None:
+        out |= dict(plateau_fraction=p.fraction, plateau_signal=p.signal, plateau_value=p.value, plateau_frame=p.frame)
+    return out
 
 
 def _shift_segments(segments: list[ActionSegment] | None, start: int, stop: int) -> list[ActionSegment] | None:

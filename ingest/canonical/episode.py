@@ -80,6 +80,7 @@ class CanonicalEpisode:
     success: bool | None
     state_native: np.ndarray | None = None
     state_native_names: list[str] = field(default_factory=list)
+    state_native_units: list[str] = field(default_factory=list)  # per column, its stream's unit ("" unknown)
     action_native: np.ndarray | None = None
     action_native_names: list[str] = field(default_factory=list)
     action_config: list[ActionSegment] | None = None

@@ -141,3 +141,15 @@ def resample_natives(items: list[tuple[str, Stream]], grid_abs: np.ndarray) -> t
         cols.append(out)
         names += own
     return np.concatenate(cols, axis=1).astype(np.float32), names
+
+
+def native_units(items: list[tuple[str, Stream]]) -> list[str]:
+    """The unit of each column `resample_natives` makes of `items`, as its stream gives it (`Stream.unit`: "rad",
+    "m", "quat_xyzw", ...; "" where the source does not say); a stream whose unit names one per component
+    ("rad,m": the AgiBot waist's pitch and lift) gives each column its own."""
+    out: list[str] = []
+    for _, s in items:
+        width = stream_width(s)
+        parts = s.unit.split(",")
+        out += parts if len(parts) == width > 1 else [s.unit] * width
+    return out

@@ -25,7 +25,7 @@ from ingest.canonical.episode import CanonicalEpisode, ResampledCamera
 from ingest.canonical.frames import pose_to_pos_rot6d
 from ingest.canonical.hand_state import action_from_state, hand_block, streams_used
 from ingest.canonical.joint_space import NATIVE_LIMITS_KEY
-from ingest.canonical.natives import native_kinds, native_streams, resample_natives
+from ingest.canonical.natives import native_kinds, native_streams, native_units, resample_natives
 from ingest.canonical.qa import CameraView, measure
 from ingest.canonical.quality import assess_quality
 from ingest.canonical.validity import ValidityReport, check_validity
@@ -41,6 +41,7 @@ from schemas.transform import RigidTransform
 
 PIPELINE_VERSION = "eidata-canon-1"
 CAMERA_NATIVES = [f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6)))]
+CAMERA_NATIVE_UNITS = ["m"] * 3 + ["rot6d"] * 6  # the trajectory as `pose_to_pos_rot6d` gives it
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Natives:
     state_names: list[str]
     action: np.ndarray | None
     action_names: list[str]
+    state_units: list[str] = field(default_factory=list)  # per state column (`natives.native_units`)
 
 
 @dataclass
@@ -280,13 +282,15 @@ def _natives(ctx: EpisodeContext, span: Span) -> Natives:
     native_states = {**{k: v for k, v in raw.signals.items() if k not in native_states}, **native_states}
     kept = native_streams(native_states, derived)
     st_native, st_names = resample_natives(kept, span.grid_abs)
+    st_units = native_units(kept)
     actions = native_streams(raw.actions, derived)
     ac_native, ac_names = resample_natives(actions, span.grid_abs)
     span.info["native_discrete"] = native_kinds(kept) | native_kinds(actions)  # sampled at a row, and why
     if span.traj is not None:
         st_native = span.traj if st_native is None else np.concatenate([st_native, span.traj], axis=1)
         st_names += CAMERA_NATIVES
-    return Natives(st_native, st_names, ac_native, ac_names)
+        st_units += CAMERA_NATIVE_UNITS
+    return Natives(st_native, st_names, ac_native, ac_names, st_units)
 
 
 def _cameras_on_grid(ctx: EpisodeContext, span: Span) -> dict[str, ResampledCamera]:
@@ -349,6 +353,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in span.cameras.items()},
         state_native=None if nat.state is None else nat.state[a:b],
         state_native_names=nat.state_names,
+        state_native_units=nat.state_units,
         action_native=None if nat.action is None else nat.action[a:b],
         action_native_names=nat.action_names,
         action_config=_segments(raw, raw.native_fps, sub_t0, m, spec.fps) or None,

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
 
 import fsspec
 import pytest
 from upath import UPath
 
+from adapters.storage.faults import environment_fault
 from adapters.storage.location import (
     is_object,
     local_path,
@@ -124,3 +126,18 @@ def test_adapters_hand_libraries_only_what_location_opens() -> None:
             if BYPASS.search(line) or LIBRARY.search(line):
                 found.append(f"{path.relative_to(ADAPTERS)}:{n}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_an_object_is_missing_only_when_the_store_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fsspec's `isfile` is False for any error; an object's `is_file()` raises when the store does not answer (a
+    closed port: connection refused), so an outage never reads as "x is missing" (issue 38)."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own retries of a refused connection: 8 s otherwise
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening
+        options = StorageOptions(endpoint_url=f"http://127.0.0.1:{port}", access_key_id="k", secret_access_key="s")
+        loc = locate("s3://raw/demo/episode.parquet", options)
+        assert loc.fs.isfile(loc.path) is False  # what fsspec answers
+        with pytest.raises(Exception, match="Could not connect to the endpoint URL") as e:
+            loc.is_file()
+    assert environment_fault(e.value) is not None

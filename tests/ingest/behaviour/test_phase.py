@@ -24,6 +24,7 @@ from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.tiers import QualityTier
 from tests.ingest.behaviour import gr00t_sample as g
 from tests.ingest.behaviour.planted_raw import ELBOW, episode_of, gr00t_raws, ingest, planted, with_episode
+from tests.ingest.behaviour.real_signals import GR1_RIGHT_ARM, clamp, wrist_jump
 
 SPEC = CanonicalizeSpec()
 
@@ -85,8 +86,11 @@ def test_frozen_state_demotes(tmp_path: Path) -> None:
 
 def test_one_frame_jump_demotes_in_sigmas(tmp_path: Path) -> None:
     eps, rejected = ingest(planted(raw(0), plant.jump, ELBOW, 0.6)[0], SPEC, tmp_path / "ds")
-    assert rejected is None and eps[0].tier == QualityTier.low and codes(eps) == ["qa_jump_sigma"]
-    assert eps[0].behaviour.jump_sigma > SPEC.behaviour.canonical_jump_sigma_low
+    # the FK wrist's one-frame jump in sigmas, and an excursion of the elbow or the wrist it carries
+    assert rejected is None and eps[0].tier == QualityTier.low and codes(eps) == ["qa_jump_sigma", "qa_glitch_value"]
+    b = eps[0].behaviour
+    assert b.jump_sigma > SPEC.behaviour.canonical_jump_sigma_low
+    assert b.glitch_signal in ("state.right_arm.motor_25", "observation.state.right.wrist.z")
 
 
 def test_saturated_native_joint_demotes_against_the_description_limit(tmp_path: Path) -> None:
@@ -181,3 +185,44 @@ def test_a_camera_slower_than_the_grid_is_not_frozen() -> None:
     assert cam.frozen_fraction == 0 and cam.frames == len(frames) - 1
     (per_grid_frame,) = tap.cameras(10.0, SPEC.behaviour, moving, {}).values()  # every grid frame counted
     assert per_grid_frame.frozen_fraction > SPEC.behaviour.frozen_camera_fraction_quarantine
+
+
+def test_clean_real_episodes_measure_glitches_and_plateaus_far_from_their_bounds(tmp_path: Path) -> None:
+    for i in range(g.EPISODES):
+        (ep,), _ = ingest(raw(i), SPEC, tmp_path / "gr00t")
+        b, c = ep.behaviour, SPEC.behaviour
+        # the worst signal: 0.15 rad of an arm joint, 11 sigmas of a wrist, a resting hand's motor 0.67 of its range
+        # (158 sigmas of its near-still steps): each at most 0.45 of one of its two bounds
+        score = min(b.glitch_value / c.glitch_bound(b.glitch_unit), b.glitch_sigma / c.glitch_sigma_low)
+        assert b.glitch_signal and score < 0.5
+        assert b.plateau_fraction == 0.0 and b.plateau_signal.startswith("state.") and b.plateau_value is None
+
+
+def test_wrist_glitch_of_three_joints_demotes_with_its_column_value_and_bounds(tmp_path: Path) -> None:
+    """+0.8 rad on the right wrist's yaw, roll and pitch for 0.1 s (2 frames at 20 Hz), the command untouched: the
+    one-frame-jump check in sigmas of the FK wrist does not see it (the wrist's position barely moves)."""
+    r = wrist_jump(raw(0), GR1_RIGHT_ARM, [4, 5, 6], 150)
+    eps, rejected = ingest(r, SPEC, tmp_path / "ds")
+    assert rejected is None and eps[0].tier == QualityTier.low and codes(eps) == ["qa_glitch_value"], eps[
+        0
+    ].tier_reasons
+    b = eps[0].behaviour
+    assert b.glitch_unit == "rad" and b.glitch_value > 0.7 and b.glitch_frame in (74, 75, 76)  # 20 Hz frame 150
+    assert (
+        b.glitch_signal in {f"state.right_arm.motor_{k}" for k in (26, 27, 28)}
+        or "right.wrist.rot6d" in b.glitch_signal
+    )
+    reason = next(x for x in eps[0].tier_reasons if x.startswith("qa_glitch_value"))
+    assert f"left its trend by {b.glitch_value:.2f} rad" in reason and "> 0.30 rad and" in reason and "> 20" in reason
+
+
+def test_arm_joint_clamped_inside_its_range_demotes_with_the_value_held(tmp_path: Path) -> None:
+    r, top = clamp(raw(2), GR1_RIGHT_ARM, 3)  # the right elbow clipped at one value on 35 % of its frames
+    eps, rejected = ingest(r, SPEC, tmp_path / "ds")
+    assert rejected is None and eps[0].tier == QualityTier.low and codes(eps) == ["qa_plateau_fraction"], eps[
+        0
+    ].tier_reasons
+    b = eps[0].behaviour
+    assert b.plateau_signal == "state.right_arm.motor_25" and b.plateau_value == pytest.approx(top, abs=1e-6)
+    reason = next(x for x in eps[0].tier_reasons if x.startswith("qa_plateau_fraction"))
+    assert f"held {top:.4g} exactly, inside its limits, while its command moved, on {b.plateau_fraction:.0%}" in reason

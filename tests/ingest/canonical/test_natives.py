@@ -4,6 +4,7 @@ flags, at a row), named per component."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from ingest.canonical.natives import (
     discrete_reason,
     native_kinds,
     native_streams,
+    native_units,
     resample_natives,
     stream_width,
     too_wide,
@@ -115,3 +117,17 @@ def test_the_real_bridge_gripper_command_is_not_blended(realdata: Path) -> None:
         invented += sum(not np.isclose(recorded, g).any() for g in got)
         discrete += name in ep.info["native_discrete"]
     assert (len(refs), invented, discrete) == (25, 0, 20)  # 5 episodes ramp the command: continuous there
+
+
+def test_each_column_carries_its_streams_unit_to_the_episode(realdata: Path) -> None:
+    """`native_units`: a stream's unit per column, or one per component where the source names them ("rad,m"); the
+    canonical episode carries them beside the names (the behaviour checks judge excursions in them)."""
+    items = [("q", _s(np.zeros((5, 2)))), ("waist", replace(_s(np.zeros((5, 2))), unit="rad,m"))]
+    items.append(("pose", replace(_s(np.zeros((5, 2, 4))), unit="quat_xyzw")))
+    assert native_units(items) == ["", "", "rad", "m", *["quat_xyzw"] * 8]
+    a = get_adapter("oxe")
+    ref = next(iter(a.discover(realdata / "octo_bridge_debug_rlds")))
+    ep = canonicalize(a.read(ref))[0]
+    units = dict(zip(ep.state_native_names, ep.state_native_units, strict=True))
+    assert units["observation/state:eef_xyz.x"] == "m" and units["observation/state:eef_rpy.roll"] == "rad"
+    assert units["reward.0"] == ""

@@ -1,0 +1,80 @@
+"""Plateaus: a joint that reads one value exactly, inside its range, over a large share of the frames the robot moves,
+while its command keeps moving (a failing encoder that repeats its last reading, a software clamp short of the
+limit).
+
+Holding one value is not wrong by itself: a joint the operator keeps still reads one encoder tick for long stretches
+(the real AgiBot arm's resting left joints: 75 % of the frames), fingers and grippers rest at a range end or stop on
+the object they grasp while their command closes further (the real G1 Inspire thumbs: held on up to 58 % of the
+moving frames while commanded). What tells a clamp from those is a held reading whose command moves away from it,
+at a value away from the joint's limits (a joint held at a limit is the saturation check's). So only channels with
+both are judged: the description's arm joints (`ingest.canonical.joint_space`: limits in the decided unit) that an
+action column commands. A source without a description (no limits per column) is not judged here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.behaviour.signals import Channel
+from ingest.canonical.validity import runs
+from schemas.behaviour import BehaviourConfig
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """One channel's largest plateau."""
+
+    signal: str
+    fraction: float  # of the episode's moving frames
+    value: float | None  # the value held, in the channel's unit (None: nothing held)
+    frame: int | None  # the first frame of its longest held run
+    seconds: float  # frames held in all its runs together, in seconds
+
+
+def _min_command_move(ch: Channel, config: BehaviourConfig) -> float:
+    """A command moves when its range over a held run exceeds a joint's `min_move_*` in its unit (a lerobot
+    -100..100 joint: `moving_range_fraction` of its range)."""
+    lo, hi = ch.limits or (0.0, 0.0)
+    return {"rad": config.min_move_rad, "m": config.min_move_m}.get(ch.unit, config.moving_range_fraction * (hi - lo))
+
+
+def channel_plateau(ch: Channel, fps: float, moving: np.ndarray, config: BehaviourConfig) -> Plateau | None:
+    """The channel's largest plateau (None when it is not judged: no limits, no command, a rotation, not finite, or
+    nothing moves): runs of one exact value at least `plateau_min_s` long, inside its limits by
+    `saturation_tolerance` of their range, during which the command moved (`_min_command_move`); its frames that
+    move, per held value, over the moving frames."""
+    if ch.limits is None or ch.command is None or ch.rotation or not moving.any():
+        return None
+    x, cmd = ch.values[:, 0], ch.command
+    if not (np.isfinite(x).all() and np.isfinite(cmd).all()):
+        return None
+    lo, hi = ch.limits
+    tol = config.saturation_tolerance * (hi - lo)
+    need = max(2, round(config.plateau_min_s * fps))
+    move = _min_command_move(ch, config)
+    starts, ends = runs(x[1:] == x[:-1])  # pair runs: pairs s..e-1 -> frames s..e
+    held: dict[float, list[tuple[int, int]]] = {}
+    for s, e in zip(starts, ends, strict=True):
+        a, b = int(s), int(e) + 1  # frames [a, b)
+        v = float(x[a])
+        if b - a < need or not (lo + tol < v < hi - tol) or np.ptp(cmd[a:b]) <= move:
+            continue
+        held.setdefault(v, []).append((a, b))
+    if not held:
+        return Plateau(ch.name, 0.0, None, None, 0.0)
+    total = moving.sum()
+
+    def share(spans: list[tuple[int, int]]) -> int:
+        return sum(int(moving[a:b].sum()) for a, b in spans)
+
+    v, spans = max(held.items(), key=lambda kv: share(kv[1]))
+    longest = max(spans, key=lambda ab: ab[1] - ab[0])
+    return Plateau(ch.name, share(spans) / total, v, longest[0], sum(b - a for a, b in spans) / fps)
+
+
+def worst_plateau(channels: list[Channel], fps: float, moving: np.ndarray, config: BehaviourConfig) -> Plateau | None:
+    """The judged channel with the largest plateau fraction; None when no channel is judged."""
+    found = [p for p in (channel_plateau(ch, fps, moving, config) for ch in channels) if p is not None]
+    return max(found, key=lambda p: p.fraction, default=None)
