@@ -4,6 +4,13 @@ Teleoperated recordings start before the operator moves and stop after the robot
 frames learns to wait. The robot is idle at the start until some dim in use leaves its first value by a tolerance of
 its limit range, and idle at the end after the last frame that differs from the final value by as much. An idle start
 or end longer than `idle_keep_s` is trimmed to that much (`idle_trim`), so each cut keeps a little settling context.
+
+An episode with no canonical dim in use (a robot whose joints did not resolve, kept as natives only) is measured on
+its native state instead (`episode_idle`): each column that moves in the episode against its own range there, since
+no limits are known for it. Without this the whole episode was idle (no dim in use never leaves its first value):
+a real Dobot CR5 set read 100 % idle in all 81 episodes while its joints moved throughout. Per-episode ranges make the
+native reading cautious, not eager: a noisy column counts as motion, so idle ends are under-found, never a moving arm
+called idle (a trim cuts frames).
 """
 
 from __future__ import annotations
@@ -59,3 +66,18 @@ def idle_behaviour(values: np.ndarray, fps: float, limits: DimLimits, config: Be
         trim_start=start,
         trim_stop=stop,
     )
+
+
+def episode_idle(
+    state: np.ndarray, limits: DimLimits, natives: np.ndarray | None, fps: float, config: BehaviourConfig
+) -> IdleBehaviour:
+    """Idle of one episode: on `state` with `limits` (the canonical dims in use); when no dim is in use, on the
+    (N, D) native state columns `natives` that move, each against its range in this episode (`DimLimits.observed`);
+    with neither, all of it idle as `idle_behaviour` says."""
+    s = np.asarray(state, np.float64)
+    s = np.where(np.isfinite(s), s, 0.0)
+    if _in_use(limits).any() or natives is None or not np.asarray(natives).size:
+        return idle_behaviour(s, fps, limits, config)
+    v = np.asarray(natives, np.float64)
+    v = v[:, np.isfinite(v).all(axis=0)]  # a column with NaN has no range to measure against
+    return idle_behaviour(v, fps, DimLimits.observed(v), config)

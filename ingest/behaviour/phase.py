@@ -29,7 +29,7 @@ from ingest.behaviour.canonical import canonical_limits
 from ingest.behaviour.episode import MOVING_STEP, measure_episode, worst_camera
 from ingest.behaviour.findings import Finding, findings, route
 from ingest.behaviour.glitch import worst_glitch
-from ingest.behaviour.idle import idle_behaviour
+from ingest.behaviour.idle import episode_idle
 from ingest.behaviour.plateau import worst_plateau
 from ingest.behaviour.signals import canonical_channels, native_channels
 from ingest.behaviour.state import DimLimits, frozen_rows, moving_frames
@@ -264,12 +264,18 @@ class IdleCut:
 
 
 def idle_cut(
-    state: np.ndarray, mask: np.ndarray, fps: float, config: BehaviourConfig, workspace: Workspace | None = None
+    state: np.ndarray,
+    mask: np.ndarray,
+    fps: float,
+    config: BehaviourConfig,
+    workspace: Workspace | None = None,
+    natives: np.ndarray | None = None,
 ) -> IdleCut:
     """The idle ends of (N, 50) canonical frames and the range that keeps `idle_keep_s` of each (all of it unless
-    `idle_trim`, or when less than two frames would remain): canonicalize cuts there before the tier is assessed."""
+    `idle_trim`, or when less than two frames would remain): canonicalize cuts there before the tier is assessed.
+    With no canonical dim in use, measured on the native state columns `natives` (`idle.episode_idle`)."""
     s = np.asarray(state, np.float64)
-    ib = idle_behaviour(np.where(np.isfinite(s), s, 0.0), fps, canonical_limits(mask, workspace), config)
+    ib = episode_idle(s, canonical_limits(mask, workspace), natives, fps, config)
     start, stop = (
         (ib.trim_start, ib.trim_stop) if config.idle_trim and ib.trim_stop - ib.trim_start >= 2 else (0, len(s))
     )

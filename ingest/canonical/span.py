@@ -327,7 +327,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
     assert mask is not None and span.action is not None and span.interp is not None and nat is not None
     cuts = _cut_reasons(ctx, span, a, b)
     workspace = spec.validity.limits_for(ctx.emb.name).workspace
-    idle = idle_cut(span.state[a:b], mask, spec.fps, spec.behaviour, workspace)
+    idle = idle_cut(span.state[a:b], mask, spec.fps, spec.behaviour, workspace, _state_natives(ctx, span, a, b))
     a, b = a + idle.start, a + idle.stop
     m = b - a
     sub_t0 = span.t_start + a / spec.fps
@@ -363,6 +363,17 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
     ep.qa = _qa(ctx, span, ep, a, b)
     behaviour = assess_arrays(ep, spec.fps, spec.behaviour, workspace, cut=idle)
     return behaviour.episode, behaviour.rejected
+
+
+def _state_natives(ctx: EpisodeContext, span: Span, a: int, b: int) -> np.ndarray | None:
+    """Frames [a, b) of the native columns of the raw episode's states (its signals, a reward or a done flag, are
+    no motion): what idle is measured on when no canonical dim is in use."""
+    nat = span.natives
+    if nat is None or nat.state is None:
+        return None
+    keys = tuple(f"{k}." for k in ctx.raw.states)
+    cols = [i for i, n in enumerate(nat.state_names) if n.startswith(keys)]
+    return nat.state[a:b, cols] if cols else None
 
 
 def _qa(ctx: EpisodeContext, span: Span, ep: CanonicalEpisode, a: int, b: int) -> QARecord:

@@ -1,11 +1,16 @@
-"""Idle start and end: measured in seconds and trimmed to `idle_keep_s` of settling."""
+"""Idle start and end: measured in seconds and trimmed to `idle_keep_s` of settling; on the natives when an episode
+has no canonical dim in use."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from ingest.behaviour.idle import idle_behaviour
+from adapters.lerobot.source import LeRobotSource
+from ingest.behaviour.idle import episode_idle, idle_behaviour
 from ingest.behaviour.state import DimLimits
+from ingest.canonical.canonicalize import canonicalize
 from schemas.behaviour import BehaviourConfig
 
 LIM = DimLimits(np.array([-1.0]), np.array([1.0]), ("rad",))
@@ -30,3 +35,39 @@ def test_no_motion_is_all_idle_and_trim_off_keeps_everything() -> None:
     q = np.concatenate([np.zeros(30), np.linspace(0, 0.8, 50)])[:, None]
     kept = idle_behaviour(q, 10.0, LIM, BehaviourConfig(idle_trim=False))
     assert (kept.trim_start, kept.trim_stop, kept.idle_start_s) == (0, 80, 3.2)
+
+
+def test_without_a_canonical_dim_idle_is_measured_on_the_natives() -> None:
+    """No canonical dim in use (joints that did not resolve): idle on the native columns that move, each against its
+    own range; before, such an episode read all idle. A noisy column counts as motion (cautious), a column with NaN is
+    left out, and canonical dims in use win over the natives."""
+    none = DimLimits(np.zeros(2), np.zeros(2), ("other", "other"))  # canonical dims not in use
+    joint = np.concatenate([np.full(30, 2048.0), np.linspace(2048, 2400, 50), np.full(40, 2400.0)])
+    still = np.full(120, 7.0)
+    natives = np.column_stack([joint, still, np.where(np.arange(120) == 5, np.nan, 1.0)])
+    zeros = np.zeros((120, 2))
+    assert idle_behaviour(zeros, 10.0, none, BehaviourConfig()).idle_fraction == 1.0  # what it said before
+    idle = episode_idle(zeros, none, natives, 10.0, BehaviourConfig(idle_keep_s=0.5))
+    # tolerance 1 % of the joint's 352-step range in this episode; the ramp steps 7.2: frame 31, one step in, is the
+    # first past it, frame 78, one step before the end pose, the last
+    assert (idle.idle_start_frames, idle.idle_end_frames) == (31, 119 - 78)
+    assert (idle.trim_start, idle.trim_stop) == (31 - 5, 78 + 1 + 5)
+    noisy = np.column_stack([joint, 7.0 + 0.01 * np.random.default_rng(0).standard_normal(120)])
+    assert episode_idle(zeros, none, noisy, 10.0, BehaviourConfig()).idle_start_frames <= 1  # noise: no idle found
+    q = np.concatenate([np.zeros(30), np.linspace(0.0, 0.8, 50), np.full(40, 0.8)])[:, None]
+    assert episode_idle(q, LIM, np.zeros((120, 1)), 10.0, BehaviourConfig()).idle_start_frames == 32
+    assert episode_idle(zeros, none, None, 10.0, BehaviourConfig()).idle_fraction == 1.0
+
+
+def test_the_real_gr00t_episodes_read_the_same_idle_on_their_natives(realdata: Path) -> None:
+    """The real GR00T sample's five episodes, once with their canonical dims (FK) and once read as an unknown robot
+    (natives only): the same idle ends, 0.1 s at each (0.1 / 0.2 s at the end of episode 4 by the canonical dims)."""
+    root = realdata / "gr00t_robot_sim_picknplace"
+    read = {}
+    for options in ({}, {"embodiment": "unknown"}):
+        source = LeRobotSource(options)
+        eps = [ep for ref in source.discover(root) for ep in canonicalize(source.read(ref))]
+        assert all(ep.mask.any() == (not options) and ep.behaviour is not None for ep in eps)
+        read[bool(options)] = [(ep.behaviour.idle_start_s, ep.behaviour.idle_end_s) for ep in eps]  # type: ignore[union-attr]
+    assert read[True] == [(0.1, 0.1)] * 5
+    assert read[False] == [(0.1, 0.1)] * 4 + [(0.1, 0.2)]
