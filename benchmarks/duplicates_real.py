@@ -1,6 +1,6 @@
 """Copies versus repetitions on real datasets: false positives and recall of the duplicate verdict.
 
-    .venv/bin/python -m benchmarks.duplicates_real [--g1 DIR] [--pipeline] [--copies 10]
+    .venv/bin/python -m benchmarks.duplicates_real [--g1 DIR] [--pipeline] [--copies 10] [--smoke]
 
 Part 1, the signals (`ingest.behaviour.copies.copy_check`): each real LeRobot dataset's `observation.state` re-gridded
 to 10 Hz as our resampler does; every pair of distinct recordings compared (a false positive is a pair judged a copy)
@@ -176,13 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--g1", type=Path, default=None, help="folder of the real G1 teleop set (meta/, data/)")
     p.add_argument("--pipeline", action="store_true", help="part 2 on the G1 set (needs --g1)")
     p.add_argument("--copies", type=int, default=10)
+    p.add_argument("--smoke", action="store_true", help="the GR00T sample's signals only (seconds)")
     args = p.parse_args(argv)
-    sets = [("GR00T PickNPlace (real sample)", GR00T)] + ([("Unitree G1 teleop", args.g1)] if args.g1 else [])
+    g1 = None if args.smoke else args.g1
+    sets = [("GR00T PickNPlace (real sample)", GR00T)] + ([("Unitree G1 teleop", g1)] if g1 else [])
     for name, root in sets:
         print(json.dumps(signals(name, root)))
-    if args.pipeline and args.g1:
+    if args.pipeline and g1:
         with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps({"pipeline": "Unitree G1 teleop", **pipeline(args.g1, args.copies, Path(tmp))}))
+            print(json.dumps({"pipeline": "Unitree G1 teleop", **pipeline(g1, args.copies, Path(tmp))}))
     return 0
 
 

@@ -264,8 +264,8 @@ class BehaviourConfig(BaseModel):
         gt=0,
         le=1,
         description="quantile over the aligned frames of the per-frame worst difference (the real G1 teleop set on the"
-        " 10 Hz grid: copies re-gridded at another phase or from 15 Hz measure <= 0.075, its 4,950 pairs of distinct"
-        " demonstrations >= 0.2; `benchmarks/duplicates_real.py`)",
+        " 10 Hz grid: copies trimmed, re-gridded at another phase or from 15 Hz measure <= 0.062, its 4,950 pairs of"
+        " distinct demonstrations >= 0.17; `benchmarks/duplicates_real.py`)",
     )
     copy_min_overlap: float = Field(
         0.8,

@@ -1,4 +1,5 @@
-"""eidata's behaviour QA on every case: per episode, the findings' codes; per case, near-duplicate pairs.
+"""eidata's behaviour QA on every case: per episode, the findings' codes; per case, the verified copies (fingerprint
+candidates checked on the signals, `ingest.behaviour.copies`, as `eidata verdicts` does): [first, second, residual].
 
 .venv/bin/python -m benchmarks.linters_side_by_side.ours > /tmp/ours.json
 """
@@ -10,6 +11,7 @@ import json
 import numpy as np
 
 from benchmarks.linters_side_by_side.cases import CASES, PLANTED_IN, SAMPLE, episodes
+from ingest.behaviour.copies import copy_check, scale_with_floor
 from ingest.behaviour.duplicates import near_duplicates
 from ingest.behaviour.episode import measure_episode
 from ingest.behaviour.findings import findings
@@ -32,10 +34,12 @@ def main() -> None:
         eps = episodes(case)
         recs = [measure_episode(e.state, e.fps, lim, cfg, action=e.action, cameras={"ego": e.frames}) for e in eps]
         pairs = near_duplicates(np.array([r.fingerprint for r in recs], np.uint32), cfg)
-        dup = zip(pairs.first, pairs.second, pairs.similarity, strict=True)
+        scale = scale_with_floor(np.ptp(np.concatenate([e.state for e in eps]), axis=0))
+        checks = [(int(a), int(b), copy_check(eps[a].state, eps[b].state, scale, cfg)) for a, b in zip(
+            pairs.first, pairs.second, strict=True)]  # fmt: skip
         out[case] = {
             "episodes": {i: sorted({f.code for f in findings(r, cfg)}) for i, r in enumerate(recs)},
-            "duplicates": [[int(a), int(b), float(s)] for a, b, s in dup],
+            "duplicates": [[a, b, round(c.residual, 4)] for a, b, c in checks if c.is_copy(cfg)],
             "planted_values": recs[PLANTED_IN].model_dump(exclude={"fingerprint"}, exclude_none=True),
         }
     print(json.dumps(out))

@@ -1,5 +1,6 @@
 """`make demo` / `eidata demo`: a multi-source raw corpus in real formats -> `eidata ingest` on embedded Ray ->
-rule-based captions -> catalog queries -> a curated manifest -> an HTML report, printing what each step did."""
+rule-based captions -> corpus-level verdicts -> catalog queries -> a curated manifest -> an HTML report, printing
+what each step did."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from jobs.runtime.bucket_stage import readable_corpus
 from jobs.runtime.options import Arg
 from jobs.spec import load_spec
 from jobs.stages.caption import CaptionJob, run_caption
+from jobs.verdicts.step import judge_corpus
+from schemas.behaviour import BehaviourConfig
 from schemas.storage import StorageOptions
 
 # Frames stored at the size the DINOv3 latents and LDA consume, letterboxed like LLaVA's expand2square
@@ -65,6 +68,8 @@ def run_pipeline_demo(
     )
     # a bucket's corpus by its URL: the stage runs on its scratch under the output's lease and publishes its edits
     print(run_caption(CaptionJob(root=str(corpus)), progress=False, storage=storage).summary())
+    print(f"\n2c. eidata verdicts {corpus}  (copies verified on the signals, dims dead against their dataset)")
+    print(judge_corpus(str(corpus), BehaviourConfig(), options=storage).summary())
     for title, sql in QUERIES.items():
         print(f"\n3. eidata query {corpus}  -- {title}")
         print(format_table(run_query(corpus, sql, storage), "table"))

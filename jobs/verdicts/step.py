@@ -102,6 +102,14 @@ class VerdictsSummary:
     copies: int = 0
     lines: list[str] = field(default_factory=list)  # one per verdict, for the printout
 
+    def summary(self, dry_run: bool = False) -> str:
+        counts = ", ".join(f"{k} {n}" for k, n in sorted(self.judged.items())) or "none"
+        verb = "would rewrite" if dry_run else "rewrote"
+        return (
+            f"verdicts: {self.episodes} episodes; {self.candidates} duplicate candidates by fingerprint, {self.copies}"
+            f" verified copies; findings: {counts}; {verb} {self.changed} episode lineages"
+        )
+
 
 def _corpus_episodes(corpus: Path) -> list[Episode]:
     out = []
@@ -267,6 +275,21 @@ def run_verdicts(corpus: Path, config: BehaviourConfig, *, options: StorageOptio
     return summary
 
 
+def judge_corpus(
+    root: str | Path, config: BehaviourConfig, *, options: StorageOptions | None = None, dry_run: bool = False
+) -> VerdictsSummary:
+    """`run_verdicts` on the corpus at `root`, a folder or an object-store URL (its scratch, published at the end).
+    Raises `NotACorpus` for a folder without datasets/."""
+    with stage_corpus(root, options, "verdicts") as corpus:
+        if not (Path(corpus) / "datasets").is_dir():
+            raise NotACorpus(f"{root}: no datasets/ folder; not a corpus")
+        return run_verdicts(Path(corpus), config, options=options, dry_run=dry_run)
+
+
+class NotACorpus(ValueError):
+    pass
+
+
 def cli_verdicts(args: argparse.Namespace) -> int:
     """Exit 0 when judged, 2 for a bad call, 1 when a dataset's meta cannot take the verdicts."""
     try:
@@ -275,20 +298,14 @@ def cli_verdicts(args: argparse.Namespace) -> int:
         print(f"eidata verdicts: {e}", file=sys.stderr)
         return 2
     try:
-        with stage_corpus(job.root, job.storage, "verdicts") as corpus:
-            if not (Path(corpus) / "datasets").is_dir():
-                print(f"eidata verdicts: {job.root}: no datasets/ folder; not a corpus", file=sys.stderr)
-                return 2
-            s = run_verdicts(Path(corpus), job.config(), options=job.storage, dry_run=bool(args.dry_run))
+        s = judge_corpus(job.root, job.config(), options=job.storage, dry_run=bool(args.dry_run))
+    except NotACorpus as e:
+        print(f"eidata verdicts: {e}", file=sys.stderr)
+        return 2
     except DatasetError as e:
         print(f"eidata verdicts: {e}", file=sys.stderr)
         return 1
     for line in s.lines:
         print(line)
-    counts = ", ".join(f"{k} {n}" for k, n in sorted(s.judged.items())) or "none"
-    verb = "would rewrite" if args.dry_run else "rewrote"
-    print(
-        f"verdicts: {s.episodes} episodes; {s.candidates} duplicate candidates by fingerprint, {s.copies} verified"
-        f" copies; findings: {counts}; {verb} {s.changed} episode lineages"
-    )
+    print(s.summary(dry_run=bool(args.dry_run)))
     return 0
