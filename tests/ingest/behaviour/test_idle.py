@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
+from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.lerobot.source import LeRobotSource
 from ingest.behaviour.idle import episode_idle, idle_behaviour
 from ingest.behaviour.state import DimLimits
 from ingest.canonical.canonicalize import canonicalize
 from schemas.behaviour import BehaviourConfig
+from schemas.tiers import QualityTier
 
 LIM = DimLimits(np.array([-1.0]), np.array([1.0]), ("rad",))
 
@@ -71,3 +73,16 @@ def test_the_real_gr00t_episodes_read_the_same_idle_on_their_natives(realdata: P
         read[bool(options)] = [(ep.behaviour.idle_start_s, ep.behaviour.idle_end_s) for ep in eps]  # type: ignore[union-attr]
     assert read[True] == [(0.1, 0.1)] * 5
     assert read[False] == [(0.1, 0.1)] * 4 + [(0.1, 0.2)]
+
+
+def test_a_natives_only_episode_gets_idle_and_frozen_from_its_natives() -> None:
+    """An unknown robot at 30 Hz (no canonical dim): its joints held still 2 s mid-episode are a frozen state, and
+    its ends, where it moves, are not idle."""
+    t = np.arange(150) / 30.0
+    q = np.column_stack([np.sin(2 * t + i) for i in range(6)])
+    q[40:100] = q[40]
+    ref = EpisodeRef(adapter="x", source="x", subset="s", raw_id="e", paths=("p",))
+    raw = RawEpisode(ref, None, "unknown", QualityTier.high, 30.0, states={"observation.state": Stream(t, q)})
+    [ep] = canonicalize(raw)
+    assert not ep.mask.any() and ep.behaviour is not None
+    assert (ep.behaviour.state_frozen_s, ep.behaviour.idle_start_s, ep.behaviour.idle_end_s) == (2.0, 0.1, 0.1)
