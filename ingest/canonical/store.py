@@ -77,6 +77,8 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         **({"source_annotation": ep.info["source_annotation"]} if "source_annotation" in ep.info else {}),
         **({"qa": ep.qa} if ep.qa is not None else {}),  # unset, not null, without QA: `to_json` drops unset keys
         **({"behaviour": ep.behaviour} if ep.behaviour is not None else {}),
+        # every threshold as set, defaults included (a default may change in a later version; `to_json` drops unset)
+        **({"behaviour_config": ep.camera_checks.config.model_dump()} if ep.camera_checks is not None else {}),
     )
 
         **({"behaviour_config": ep.camera_checks.config} if ep.camera_checks is not None else {}),

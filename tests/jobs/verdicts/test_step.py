@@ -56,6 +56,9 @@ def test_ingest_alone_judges_no_copy_and_the_catalog_rewrites_no_tier(corpus: Pa
     lin = lineages(corpus)
     assert {k: r["tier"] for k, r in rows.items()} == {k: v.tier.value for k, v in lin.items()}
     assert all(v.behaviour_config == BehaviourConfig() for v in lin.values())  # the thresholds ride with the episode
+    for ds in find_datasets(corpus):  # every one written, defaults included: a later version may change a default
+        for _, line in read_jsonl(ds / EPISODES_PATH):
+            assert set(line["eidata"]["behaviour_config"]) == set(BehaviourConfig.model_fields)
 
 
 def test_copy_rejected_repetitions_kept_one_tier_everywhere(corpus: Path) -> None:
