@@ -313,6 +313,13 @@ class SourceAdapter(ABC):
         noted, in the order noted. An adapter that keeps them elsewhere (a dataset's quirks) overrides this."""
         return list(self._noted)
 
+    @classmethod
+    def root_problem(cls, root: Path) -> str | None:
+        """Why the local folder `root` cannot be a root of this source, found at a glance (a spec error, before any
+        work); None when it may be one. The default knows no layout: a root that yields nothing is then said by
+        discovery (`schemas.findings.NO_EPISODES`)."""
+        return None
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every adapter's `discover` and `read` pass through containment (`adapters.storage.contain`), so no adapter
         can forget it: a discovered ref one of whose `paths` leaves the root (a `..` or absolute path, a symlink out)

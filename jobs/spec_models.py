@@ -97,6 +97,12 @@ class SourceSpec(BaseModel):
         v = _resolve(Path(str(v).removeprefix("file://")), info)
         if not v.exists():
             raise ValueError(f"root does not exist: {v}")
+        if not v.is_dir():  # a typo naming a file gave a "successful" job of 0 episodes
+            raise ValueError(f"root is not a folder: {v}")
+        name = info.data.get("adapter")  # None: the adapter is already reported
+        problem = adapter_class(name).root_problem(v) if name is not None else None
+        if problem is not None:
+            raise ValueError(f"root {v}: {problem}")
         return v
 
     @model_validator(mode="after")

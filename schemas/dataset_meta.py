@@ -8,7 +8,7 @@ what v2.1 writes (or is wrong in a way a consumer must repair); `info` = a harml
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -31,6 +31,7 @@ from schemas.lerobot import (
     EpisodeStatsEntry,
     FeatureSpec,
     InfoJson,
+    MetaFileError,
     TaskEntry,
     read_jsonl,
 )
@@ -61,9 +62,9 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: cannot read ({e})") from e
+        raise MetaFileError(path, f"{path}: cannot read ({e})") from e
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
+        raise MetaFileError(path, f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
 
 
 def _read_entries(root: Path, rel: str, model: type[Any], quirks: list[Quirk]) -> list[Any] | None:
@@ -141,6 +142,14 @@ def check_totals(info: InfoJson, episodes: list[EpisodeEntry], tasks: list[TaskE
     q: list[Quirk] = []
     n = len(episodes)
     indices = sorted(e.episode_index for e in episodes)
+    counts = Counter(indices)
+    repeated = sorted(i for i, k in counts.items() if k > 1)
+    if repeated:
+        msg = (
+            f"episodes.jsonl lists episode(s) {_listing([f'{i} ({counts[i]} times)' for i in repeated])}: each is "
+            "read once, from its last entry"
+        )
+        q.append(_q("duplicate_episode_index", "error", msg, EPISODES_PATH))
     if indices != list(range(n)):
         msg = f"episode indices are not 0..{n - 1} (got {_listing(indices)}); lerobot indexes episodes by position"
         q.append(_q("episode_index_gap", "error", msg, EPISODES_PATH))
@@ -236,6 +245,7 @@ class EpisodeFindings:
         "timestamp_sync_violation": ("error", f"consecutive timestamps differ from 1/fps by more than {TOLERANCE_S}s"),
         "timestamp_mismatch": ("error", f"timestamps drift from frame_index/fps by more than {TOLERANCE_S}s"),
         "task_index_unknown": ("error", "task_index values not in tasks.jsonl"),
+        "episode_index_mismatch": ("warning", "the parquet's 'episode_index' column names another episode"),
     }
 
     def __init__(self) -> None:
@@ -299,7 +309,7 @@ def check_parquet_data(
             with open_file(root / rel) as src:
                 pf = pq.ParquetFile(src)
                 schema, rows = pf.schema_arrow, pf.metadata.num_rows
-                cols = [c for c in ("timestamp", "frame_index", "task_index") if c in schema.names]
+                cols = [c for c in ("timestamp", "frame_index", "task_index", "episode_index") if c in schema.names]
                 table = pf.read(columns=cols)
             arr = {c: np.asarray(table[c].to_numpy(), np.float64 if c == "timestamp" else np.int64) for c in cols}
         except (OSError, pa.ArrowException, ValueError, TypeError) as err:  # corrupt file or odd column types
@@ -320,6 +330,8 @@ def check_parquet_data(
             ts = arr["timestamp"]
             for code in timestamp_findings(ts, fi, info.fps):
                 found.hit(code, ep, rel, f"{ts[0]:.6g}s" if code == "timestamp_offset" else None)
+        if "episode_index" in cols and (held := sorted(set(np.unique(arr["episode_index"]).tolist()) - {ep})):
+            found.hit("episode_index_mismatch", ep, rel, f"episode {ep}: {_listing(held)}")
         read_all &= "task_index" in cols
         if "task_index" in cols:
             ids = set(np.unique(arr["task_index"]).tolist())

@@ -380,15 +380,30 @@ def dump_jsonl_line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False) + "\n"
 
 
+class MetaFileError(ValueError):
+    """A dataset meta file that cannot be read, with the file (`path`) and the line the cause is on, so an error
+    about a dataset's meta names the file that holds the bad byte, not `info.json` (reliability review 1n)."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        self.path = str(path)
+        super().__init__(message)
+
+
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-empty line; a torn last line raises with its position."""
-    with (Path(path) if isinstance(path, str) else path).open(encoding="utf-8") as f:  # a Path or a UPath
-        for lineno, line in enumerate(f, start=1):
+    """Yield (line number, object) for each non-empty line; a torn last line or a line that is not UTF-8 raises
+    MetaFileError with its position."""
+    with (Path(path) if isinstance(path, str) else path).open("rb") as f:  # a Path or a UPath
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                where = f"byte 0x{raw[e.start]:02x} at column {e.start + 1}"
+                raise MetaFileError(path, f"{path}:{lineno}: not UTF-8 ({where})") from e
             if line.strip():
                 try:
                     yield lineno, json.loads(line)
                 except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from e
+                    raise MetaFileError(path, f"{path}:{lineno}: not valid JSON ({e.msg})") from e
 
 
 def load_info(path: Path) -> InfoJson:

@@ -94,7 +94,7 @@ from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info
 from schemas.findings import SourceFinding
-from schemas.lerobot import INFO_PATH
+from schemas.lerobot import INFO_PATH, MetaFileError
 from schemas.lfs import unreadable
 from schemas.robots.joint_space import METADATA_KEY, JointSpaceOptions
 from schemas.robots.registry import default_registry
@@ -149,6 +149,11 @@ def meta_error(err: BaseException) -> str:
     return str(err)
 
 
+def meta_file(err: BaseException, root: Location) -> str:
+    """The meta file an unreadable dataset's error is about: the one it names (`MetaFileError`), else info.json."""
+    return err.path if isinstance(err, MetaFileError) else str(root / INFO_PATH)
+
+
 @register
 class LeRobotSource(SourceAdapter):
     name: ClassVar[str] = "lerobot"
@@ -161,6 +166,16 @@ class LeRobotSource(SourceAdapter):
         self._cache: dict[Location, LoadedDataset] = {}
 
     # -- discovery ------------------------------------------------------------------------------------------------
+    @classmethod
+    def root_problem(cls, root: Location) -> str | None:
+        """No `meta/info.json` at the root or one or two levels below (what `dataset_roots` looks for)."""
+        root = locate(root)
+        if (root / INFO_PATH).is_file() or any(
+            next(root.glob(p), None) for p in ("*/" + INFO_PATH, "*/*/" + INFO_PATH)
+        ):
+            return None
+        return f"not a LeRobot root: expected {cls.expects}"
+
     def dataset_roots(self, root: Location) -> list[tuple[str, Location]]:
         """(subset, dataset root) pairs under `root`, sorted by subset."""
         root = locate(root)
@@ -183,7 +198,7 @@ class LeRobotSource(SourceAdapter):
                 yield self._ref(
                     subset,
                     "meta",
-                    (str(ds_root / INFO_PATH),),
+                    (meta_file(err, ds_root),),
                     {"root": str(ds_root)},
                     f"dataset meta unreadable: {meta_error(err)}",
                 )
@@ -248,7 +263,7 @@ class LeRobotSource(SourceAdapter):
             ds = self._dataset(root, ref.subset)
         except (ValueError, OSError, KeyError, pa.ArrowException) as err:
             msg = f"dataset meta unreadable: {meta_error(err)}"
-            raise self.error(msg, file=root / INFO_PATH, episode=ref.raw_id) from err
+            raise self.error(msg, file=meta_file(err, root), episode=ref.raw_id) from err
         loc = ds.episodes.get(int(ep))
         if loc is None:
             raise self.error("episode not listed in the dataset meta", file=root, episode=ref.raw_id)

@@ -19,6 +19,7 @@ import posixpath
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import lru_cache
+from pathlib import Path
 from typing import IO
 
 from adapters.storage.location import Location, Where, is_object, locate, readable
@@ -49,8 +50,14 @@ def contained(root: Where, path: Where) -> Location:
     """`path` (absolute, or relative to `root`) as a Location, when it lies under `root` once both are resolved;
     else OutsideRoot. The Location returned is the path as given (joined to the root), not its resolution, so names
     in lineage and errors stay the dataset's own."""
-    root_loc = locate(root)
     text = os.fspath(path) if not isinstance(path, str) else path
+    if isinstance(root, str | Path) and "://" not in str(root) and "://" not in text:  # on disk: no Location built
+        full = os.path.join(root, text)  # an absolute `text` replaces the root, as the join an adapter does
+        real = _real(os.path.join(os.getcwd(), full))
+        if not _under(real, _real_dir(os.path.join(os.getcwd(), root)), os.sep):
+            raise OutsideRoot(full, real, str(root))
+        return Path(full)
+    root_loc = locate(root)
     loc = locate(text) if (os.path.isabs(text) or "://" in text) else root_loc / text
     if is_object(root_loc):
         if not is_object(loc) or loc.protocol != root_loc.protocol:

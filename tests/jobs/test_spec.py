@@ -111,6 +111,9 @@ def test_demo_spec_parses(tmp_path: Path) -> None:
     shutil.copy(DEMO_SPEC, tmp_path / "demo.yaml")
     for source in yaml.safe_load(DEMO_SPEC.read_text())["sources"]:  # the roots `make demo` writes
         (tmp_path / source["root"]).mkdir(parents=True)
+        if source["adapter"] == "lerobot":  # a LeRobot root must look like one (its layout is checked)
+            (tmp_path / source["root"] / "meta").mkdir()
+            (tmp_path / source["root"] / "meta" / "info.json").write_text("{}")
     spec = load_spec(tmp_path / "demo.yaml")
     assert {s.adapter for s in spec.sources} == set(adapter_names())  # the example shows every adapter
     assert all(s.root.is_relative_to(tmp_path / "raw") for s in spec.sources)
@@ -280,6 +283,8 @@ def test_union_errors_name_the_field_not_pydantic_s_union_tags(job_dir: Path) ->
           num_cpus: many
     """)
     spec = spec.replace("root: raw/bridge\n", "root: raw/bridge\n    options:\n      timestamp_offset: later\n")
+    (job_dir / "raw" / "bridge" / "meta").mkdir()
+    (job_dir / "raw" / "bridge" / "meta" / "info.json").write_text("{}")  # a LeRobot root (its layout is checked)
     found = issues(write(job_dir, spec))
     assert {(i.loc, i.line) for i in found} == {("sources[0].options.timestamp_offset", 7), ("parallelism.num_cpus", 9)}
 
@@ -317,3 +322,41 @@ def test_wrong_shapes_read_plainly(job_dir: Path) -> None:
     text = "output:\nsources:\n  - oxe\n"
     found = [(i.loc, i.line, i.message) for i in issues(write(job_dir, text))]
     assert found == [("output", 1, "expected a path"), ("sources[0]", 3, "expected a mapping (key: value lines)")]
+
+
+def test_a_root_that_is_a_file_is_refused(job_dir: Path) -> None:
+    """A typo naming a file gave exit 0 and an empty job (reliability review 4)."""
+    (job_dir / "raw" / "bridge.tfrecord").write_bytes(b"x")
+    issue = one_issue(write(job_dir, VALID.replace("raw/bridge", "raw/bridge.tfrecord")))
+    assert (issue.loc, issue.line) == ("sources[0].root", 5)
+    assert issue.message == f"root is not a folder: {job_dir / 'raw' / 'bridge.tfrecord'}"
+
+
+def test_a_root_outside_its_adapter_s_layout_is_refused(job_dir: Path) -> None:
+    spec = with_source().replace("adapter: oxe", "adapter: lerobot")
+    issue = one_issue(write(job_dir, spec))
+    assert issue.loc == "sources[0].root" and issue.message.startswith(
+        f"root {job_dir / 'raw' / 'bridge'}: not a LeRobot"
+    )
+    assert "meta/info.json here or one or two levels below" in issue.message
+    (job_dir / "raw" / "bridge" / "a" / "b" / "meta").mkdir(parents=True)
+    (job_dir / "raw" / "bridge" / "a" / "b" / "meta" / "info.json").write_text("{}")
+    assert load_spec(write(job_dir, spec)).sources[0].adapter == "lerobot"  # two levels down: a root of datasets
+
+
+def test_yaml_aliases_are_refused_before_anything_is_built(job_dir: Path) -> None:
+    """An alias bomb (8 levels of 10 aliases) cost 53 s of CPU before validation; every alias is refused at its line,
+    from the parser's events, so the bomb costs what its text does."""
+    bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    text = VALID + "\n".join(bomb) + "\n"
+    import time
+
+    start = time.process_time()
+    found = issues(write(job_dir, text))
+    assert time.process_time() - start < 2.0
+    assert found[0].line == 15 and found[0].message.startswith("YAML alias *a0 refused")
+    assert len(found) == 20  # the first 20 named
+    merge = with_source(source="options: *opts\n", extra="defaults: &opts {verify_crc: false}\n")
+    [issue] = issues(write(job_dir, merge))
+    assert issue.line == 6 and "YAML alias *opts refused" in issue.message

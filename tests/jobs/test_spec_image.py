@@ -63,6 +63,9 @@ def test_the_demo_stores_the_training_size(tmp_path: Path) -> None:
     text = (REPO / "jobs" / "specs" / "demo.yaml").read_text()
     for source in yaml.safe_load(text)["sources"]:  # the roots `make demo` writes
         (tmp_path / source["root"]).mkdir(parents=True)
+        if source["adapter"] == "lerobot":  # a LeRobot root must look like one (its layout is checked)
+            (tmp_path / source["root"] / "meta").mkdir()
+            (tmp_path / source["root"] / "meta" / "info.json").write_text("{}")
     (tmp_path / "demo.yaml").write_text(text)
     image = load_spec(tmp_path / "demo.yaml").canonicalize.image
     assert image.hw == (224, 224) and image.fit is Fit.pad and image.pad_color == (123, 116, 103)

@@ -286,7 +286,8 @@ MUTATIONS: dict[str, tuple[Callable[[Path], None], set[tuple[str, str]]]] = {
         lambda r: edit_parquet(r, 1, set_column("task_index", lambda a: a + 6)),
         {("task_index_unknown", "error"), ("tasks_without_frames", "info")},
     ),
-    "episode_index_gap": (move_episode_1_to_2, {("episode_index_gap", "error")}),
+    # the moved file still says episode 1 in its episode_index column
+    "episode_index_gap": (move_episode_1_to_2, {("episode_index_gap", "error"), ("episode_index_mismatch", "warning")}),
     "bad_path_template": (
         lambda r: edit_info(r, lambda raw: raw.update(data_path="data/{chunk}/episode_{episode_index:06d}.parquet")),
         {("bad_path_template", "error")},
