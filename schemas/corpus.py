@@ -80,6 +80,9 @@ class EpisodeLineage(BaseModel):
     row_clock: str | None = Field(
         None, description="set when each frame took its image and state from one source row (a wall-clock recorder)"
     )
+    camera_size_split: str | None = Field(
+        None, description="set when its camera sizes put it in a dataset of its own size (`jobs.ingest.commit`)"
+    )
     pipeline_version: str | None = None
     source_annotation: dict[str, Any] | None = Field(
         None, description="the source's own annotation of the episode, as the adapter read it (an Ego4D Goal-Step goal)"

@@ -313,6 +313,19 @@ class LeRobotWriter:
         self._tasks = dict(update.tasks)
         return changed
 
+    @classmethod
+    def update_meta(cls, root: Path, plan: Callable[[MetaUpdate], None], *, lock_wait_s: float = 60.0) -> int:
+        """Open the dataset at `root` (waiting up to `lock_wait_s` for another writer: `WriterLockedError`), let
+        `plan` fill one meta update, commit it and close; returns how many episode lines it rewrote. The door of the
+        stages that annotate a dataset (captions, verdicts)."""
+        writer = cls.open(root, lock_wait_s=lock_wait_s)
+        try:
+            update = writer.meta_update()
+            plan(update)
+            return writer.commit_meta(update)
+        finally:
+            writer.close()
+
     def _apply(self, journal: dict[str, Any]) -> None:
         """Apply a journal, of a commit or a meta update (a method so the crash tests can kill a writer inside it)."""
         apply_journal(self.root, journal, durable=self.durable)

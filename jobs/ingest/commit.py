@@ -11,13 +11,23 @@ A commit that fails for a reason of the environment (a full disk, a bucket that 
 by a killed run's writer) is no quarantine reason: its dataset takes no further commit in this job (the episodes after
 it would take its index), the driver hears of it as `deferred` and ends the job, and the rerun commits the episode at
 the index an uninterrupted run gives it (`jobs.runtime.retry`).
+
+Camera sizes: one dataset per size (the policy the committer's check names). A LeRobot dataset has one shape per
+camera, fixed by its first committed episode; an episode whose features differ from its dataset's only in its cameras'
+sizes (egocentric clips at 480x360 and at 640x360) is written, never quarantined, to the sibling dataset
+`<subset>@<W>x<H>` (its cameras' sizes in key order, joined by `+`), its staged files moved there; the catalog lists
+each as a dataset of the source, and the episode's lineage says why (`camera_size_split`). Camera rates need nothing:
+every camera is written at the canonical fps. One dataset of one size instead is `canonicalize.image.size` (e.g.
+`640x360`, fit `pad`: aspect kept), decided before any commit. An episode whose features differ otherwise (other
+cameras, other native widths) is refused as before, its message saying the size policy does not apply.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +37,14 @@ from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError,
 from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.lerobot.writer_dir import STAGING
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.report import SourceTally
 from jobs.ingest.task import Deferred, EpisodeResult, Rejected, StagedOutput, WorkItem
 from jobs.runtime.bucket_output import attach_publisher
 from jobs.spec_models import JobSpec
-from schemas.corpus import QuarantineRow
-from schemas.lerobot import FeatureSpec
+from schemas.corpus import LINEAGE_KEY, QuarantineRow
+from schemas.lerobot import INFO_PATH, FeatureSpec, default_features, load_info
 from schemas.storage import StorageOptions
 
 LOCK_WAIT_S = 60.0  # a killed driver's committers may hold their datasets' locks until Ray reaps them
@@ -82,6 +93,7 @@ class DatasetCommitter:
 
     def _commit(self, dataset: str, first: StagedOutput, staged: list[StagedEpisode]) -> CommitFailed | None:
         try:
+            dataset, staged = self._sized(dataset, first.features, staged)
             writer = self._writer(dataset, first.features, first.robot_type)
         except Exception as e:
             _discard(staged)  # no writer took them
@@ -121,14 +133,70 @@ class DatasetCommitter:
         want = {k: (f.dtype, tuple(f.shape)) for k, f in features.items()}
         if have != want:
             diff = sorted(set(have.items()) ^ set(want.items()))
-            raise DatasetError(f"{dataset}: this episode's features differ from the dataset's: {diff[:4]}")
+            raise DatasetError(
+                f"{dataset}: this episode's features differ from the dataset's, and not only in camera sizes (which "
+                f"go to a dataset per size, `<subset>@<W>x<H>`): {diff[:4]}"
+            )
         return writer
+
+    def _features(self, dataset: str) -> dict[str, FeatureSpec] | None:
+        """The features `dataset` has (its open writer's, else its info.json's), None while it does not exist."""
+        if dataset in self.writers:
+            return self.writers[dataset].user_features
+        info = self.output / dataset / INFO_PATH
+        if not info.is_file():
+            return None
+        return {k: f for k, f in load_info(info).features.items() if k not in default_features()}
+
+    def _sized(
+        self, dataset: str, features: dict[str, FeatureSpec], staged: list[StagedEpisode]
+    ) -> tuple[str, list[StagedEpisode]]:
+        """Where staged episodes of `features` are committed under the size policy (see the module): `dataset`, or
+        its sibling for their camera sizes, their staging folders moved into its staging area and their lineage
+        saying why."""
+        have = self._features(dataset)
+        target = None if have is None else size_sibling(dataset, have, features)
+        if target is None:
+            return dataset, staged
+        area = self.output / target / STAGING
+        area.mkdir(parents=True, exist_ok=True)
+        why = (
+            f"cameras {_sizes(features)} where {dataset} has {_sizes(have or {})} (its first episode's): "
+            f"written to {target}, one dataset per camera size"
+        )
+        moved = []
+        for st in staged:
+            os.replace(st.stage_dir, area / st.stage_dir.name)
+            lineage = {**st.extra.get(LINEAGE_KEY, {}), "camera_size_split": why}
+            moved.append(
+                st.model_copy(
+                    update={"stage_dir": area / st.stage_dir.name, "extra": {**st.extra, LINEAGE_KEY: lineage}}
+                )
+            )
+        return target, moved
 
     def close(self) -> int:
         for w in self.writers.values():
             w.close()
         n, self.writers = len(self.writers), {}
         return n
+
+
+def _sizes(features: Mapping[str, FeatureSpec]) -> str:
+    """The cameras' sizes, `WxH` each in key order, joined by `+`."""
+    return "+".join(f"{f.shape[1]}x{f.shape[0]}" for _, f in sorted(features.items()) if f.dtype == "video")
+
+
+def size_sibling(dataset: str, have: Mapping[str, FeatureSpec], want: Mapping[str, FeatureSpec]) -> str | None:
+    """The dataset an episode of features `want` goes to when `dataset` has `have` (the size policy, see the
+    module): `<dataset>@<W>x<H>` when they differ only in the sizes of their cameras, else None (the same features,
+    or other differences: the writer's check refuses those)."""
+    if set(have) != set(want) or any(have[k].dtype != want[k].dtype for k in have):
+        return None
+    changed = [k for k in have if tuple(have[k].shape) != tuple(want[k].shape)]
+    if not changed or any(have[k].dtype != "video" for k in changed):
+        return None
+    return f"{dataset}@{_sizes(want)}"
 
 
 def _discard(staged: list[StagedEpisode]) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.lerobot.errors import DatasetError, WriterLockedError
+from ingest.lerobot.meta_update import MetaUpdate
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import main_video_key
 from schemas.captions import CaptionKind, CaptionRecord
@@ -93,12 +94,8 @@ def apply_captions(dataset_root: Path, captions: list[NewCaption], *, lock_timeo
     dataset_root = Path(dataset_root)
     if not captions:
         return 0
-    try:
-        writer = LeRobotWriter.open(dataset_root, lock_wait_s=lock_timeout_s)
-    except WriterLockedError as e:
-        raise CaptionStoreError(f"{dataset_root}: cannot take the writer lock ({e})") from e
-    try:
-        update = writer.meta_update()
+
+    def plan(update: MetaUpdate) -> None:
         for c in {c.episode_index: c for c in captions}.values():
             record = CaptionRecord(
                 text=c.text,
@@ -109,11 +106,13 @@ def apply_captions(dataset_root: Path, captions: list[NewCaption], *, lock_timeo
                 fallback_from=c.fallback_from,
             )
             update.edit_episode(c.episode_index, partial(_with_caption, record))
-        changed = writer.commit_meta(update)
+
+    try:
+        changed = LeRobotWriter.update_meta(dataset_root, plan, lock_wait_s=lock_timeout_s)
+    except WriterLockedError as e:
+        raise CaptionStoreError(f"{dataset_root}: cannot take the writer lock ({e})") from e
     except DatasetError as e:
         raise CaptionStoreError(str(e)) from e
-    finally:
-        writer.close()
     log.debug("%s: %d captions", dataset_root, changed)
     return changed
 

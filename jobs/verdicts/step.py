@@ -33,6 +33,7 @@ from ingest.behaviour.canonical import canonical_limits
 from ingest.behaviour.copies import scale_with_floor
 from ingest.behaviour.corpus import Judged, Signals, copies, copy_verdicts, dead_verdicts
 from ingest.lerobot.errors import DatasetError, WriterLockedError
+from ingest.lerobot.meta_update import MetaUpdate
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.runtime.bucket_stage import open_episode_file, stage_corpus
 from jobs.runtime.options import Arg, Opt, job_values
@@ -230,17 +231,14 @@ def _replace_lineage(new: dict[str, Any], line: dict[str, Any]) -> dict[str, Any
 
 
 def _write(dataset_root: Path, edits: dict[int, dict[str, Any]], lock_timeout_s: float = 60.0) -> int:
-    try:
-        writer = LeRobotWriter.open(dataset_root, lock_wait_s=lock_timeout_s)
-    except WriterLockedError as e:
-        raise DatasetError(f"{dataset_root}: cannot take the writer lock ({e})") from e
-    try:
-        update = writer.meta_update()
+    def plan(update: MetaUpdate) -> None:
         for index, new in edits.items():
             update.edit_episode(index, partial(_replace_lineage, new))
-        return writer.commit_meta(update)
-    finally:
-        writer.close()
+
+    try:
+        return LeRobotWriter.update_meta(dataset_root, plan, lock_wait_s=lock_timeout_s)
+    except WriterLockedError as e:
+        raise DatasetError(f"{dataset_root}: cannot take the writer lock ({e})") from e
 
 
 def run_verdicts(corpus: Path, config: BehaviourConfig, *, options: StorageOptions | None = None,

@@ -1,7 +1,7 @@
 """A committer's writers (`jobs.ingest.commit.DatasetCommitter`) in this process, on raw episodes the worker staged
 from the demo's AgiBot source: episodes commit in the order they are sent, indices from 0 with nothing skipped, and an
 episode whose features differ from its dataset's is refused as a value (`CommitFailed` naming the dataset), its
-staging removed, the dataset untouched."""
+staging removed, the dataset untouched; clips of two camera sizes go to one dataset per size, none lost."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from adapters.synthetic.video import synthetic_frame, write_mp4
 from jobs.demo.corpus import write_raw_corpus
-from jobs.ingest.commit import CommitFailed, DatasetCommitter
+from jobs.ingest.commit import CommitFailed, DatasetCommitter, size_sibling
 from jobs.ingest.discovery import discover
 from jobs.ingest.task import EpisodeTask, Staged, StagedOutput, TaskSettings
 from jobs.ingest.worker import process_episode
 from jobs.spec_models import JobSpec
-from schemas.lerobot import EPISODES_PATH
+from schemas.lerobot import EPISODES_PATH, FeatureSpec
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +66,41 @@ def test_episodes_commit_in_the_order_sent_and_a_mismatch_is_refused_as_a_value(
     assert not stage.exists()  # its staging is removed: nothing half-written remains
     assert committer.close() == 1
     assert len(_episodes(root)) == 2  # the dataset is as it was
+
+
+def test_mixed_camera_sizes_lose_nothing_one_dataset_per_size(tmp_path: Path) -> None:
+    """Twelve egocentric clips, six at 480x360 and six at 640x360 (one at 25 fps), in discovery order mixed: the
+    first committed fixes `default` at 480x360, the 640x360 ones go to `default@640x360` (their lineage says why),
+    none is quarantined; the rate needs nothing (every camera at the canonical fps)."""
+    sizes = [(360, 480), (360, 640)] * 6
+    for k, (h, w) in enumerate(sizes):
+        fps = 25 if k == 5 else 30
+        write_mp4(tmp_path / f"raw/clip{k:02d}.mp4", (synthetic_frame(h, w, t, k) for t in range(fps + 6)), fps)
+    spec = JobSpec.model_validate(
+        {
+            "output": str(tmp_path / "out"),
+            "sources": [{"name": "ego", "adapter": "ego_video", "root": str(tmp_path / "raw")}],
+        }
+    )
+    items, bad = discover(spec)
+    assert len(items) == 12 and not bad
+    committer = DatasetCommitter(spec.output, spec.canonicalize.fps, spec.codec)
+    for item in items:
+        result = process_episode(EpisodeTask(item, TaskSettings.of(spec)))
+        assert isinstance(result, Staged), result
+        assert committer.commit(list(result.episodes)) is None
+    committer.close()
+    base = spec.output / "datasets/ego"
+    assert sorted(p.name for p in base.iterdir()) == ["default", "default@640x360"]
+    for name, (size, hw) in {"default": ("480x360", [360, 480]), "default@640x360": ("640x360", [360, 640])}.items():
+        info = json.loads((base / name / "meta/info.json").read_text())
+        assert info["total_episodes"] == 6 and info["features"]["observation.images.head"]["shape"][:2] == hw
+        split = [e["eidata"].get("camera_size_split") for e in _episodes(base / name)]
+        assert split == [None] * 6 if name == "default" else all(s and "480x360" in s and size in s for s in split)
+        assert not list((base / name / ".eidata/staging").glob("*"))  # every staged episode committed
+    assert size_sibling("d", {"a": _video(2, 2)}, {"a": _video(2, 4)}) == "d@4x2"
+    assert size_sibling("d", {"a": _video(2, 2)}, {"a": _video(2, 2), "b": _video(2, 2)}) is None  # not a size
+
+
+def _video(h: int, w: int) -> FeatureSpec:
+    return FeatureSpec(dtype="video", shape=(h, w, 3), names=["height", "width", "channels"])
