@@ -82,6 +82,7 @@ from adapters.oxe.subsets import OXESubset, find_subset
 from adapters.oxe.tfrecord import TFRecordError, parse_example, read_record
 from adapters.registry import register
 from adapters.storage.location import Location, locate
+from schemas.findings import SourceFinding
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 
@@ -98,6 +99,7 @@ class OXEAdapter(SourceAdapter):
     def __init__(self, options: AdapterOptions | dict[str, Any] | None = None) -> None:
         super().__init__(options)
         self.duplicates: list[dict[str, str]] = []  # with duplicates="skip": {"raw_id", "duplicate_of", "subset"}
+        self._root: Location | None = None  # the root discovery last read
 
     # -- configuration --
 
@@ -167,6 +169,7 @@ class OXEAdapter(SourceAdapter):
         root = locate(root)
         count = 0
         self.duplicates = []
+        self._root = root
         for builder in self._builders(root):
             self.subset_config(builder)  # fail early on an unusable configuration
             walk = RecordDiscovery(builder, self.options, self.error, self.duplicates)
@@ -180,6 +183,17 @@ class OXEAdapter(SourceAdapter):
                         count += 1
                         if self.options.max_episodes is not None and count >= self.options.max_episodes:
                             return
+
+    def findings(self) -> list[SourceFinding]:
+        """What was noted, and the copies `duplicates="skip"` left out: one finding per subset naming them."""
+        for subset in sorted({d["subset"] for d in self.duplicates}):
+            dups = [d for d in self.duplicates if d["subset"] == subset]
+            shown = ", ".join(f"{d['raw_id']} (copy of {d['duplicate_of']})" for d in dups[:3])
+            more = f" and {len(dups) - 3} more" if len(dups) > 3 else ""
+            msg = f"{len(dups)} episodes skipped as copies of earlier ones (duplicates: skip): {shown}{more}"
+            ids = [d["raw_id"] for d in dups]
+            self.note("duplicates_skipped", msg, root=str(self._root), subset=subset, episodes=ids)
+        return super().findings()
 
     # -- reading --
 

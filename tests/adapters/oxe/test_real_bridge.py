@@ -83,6 +83,9 @@ def test_duplicates_skip_mode(root: Path) -> None:
     refs = list(a.discover(root))
     assert len(refs) == 25 and all(r.error is None for r in refs)
     assert len(a.duplicates) == 25 and {d["raw_id"].split("/")[0] for d in a.duplicates} == {"val"}
+    [skipped] = a.findings()  # skipped, and said so (the job's summary, the catalog's source_findings)
+    assert (skipped.code, skipped.subset, len(skipped.episodes or ())) == ("duplicates_skipped", "bridge_dataset", 25)
+    assert skipped.message.startswith("25 episodes skipped as copies of earlier ones (duplicates: skip): val/")
 
 
 def test_duplicate_ref_read_raises(refs: list[EpisodeRef]) -> None:
