@@ -313,6 +313,17 @@ class SourceAdapter(ABC):
         noted, in the order noted. An adapter that keeps them elsewhere (a dataset's quirks) overrides this."""
         return list(self._noted)
 
+    def inside(self, root: Any, path: Any, *, field: str | None = None, episode: str | None = None) -> Any:
+        """`path` (a Location) when it lies under `root` once resolved (`adapters.storage.contain.contained`), else
+        this adapter's AdapterError naming it: for the files a discovery reads before it yields a ref (annotation
+        tables, sidecars, a header probed), which the check of each ref's `paths` comes too late for."""
+        from adapters.storage.contain import OutsideRoot, contained
+
+        try:
+            return contained(root, path)
+        except OutsideRoot as e:
+            raise self.error(str(e), file=e.path, episode=episode, field=field) from e
+
     @classmethod
     def root_problem(cls, root: Path) -> str | None:
         """Why the local folder `root` cannot be a root of this source, found at a glance (a spec error, before any

@@ -142,7 +142,8 @@ class EpicKitchensAdapter(SourceAdapter):
         yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
 
     def _find(self, root: Location, name: str) -> Location | None:
-        return next((root / d / name for d in ANNOTATION_DIRS if (root / d / name).is_file()), None)
+        found = next((root / d / name for d in ANNOTATION_DIRS if (root / d / name).is_file()), None)
+        return None if found is None else self.inside(root, found, field="annotations")
 
     def _rows(self, path: Location, required: tuple[str, ...] = REQUIRED) -> Iterator[tuple[int, dict[str, str]]]:
         try:

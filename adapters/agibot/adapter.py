@@ -68,6 +68,7 @@ from adapters.agibot.proprio import FPS, read_proprio
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.registry import register
+from adapters.storage.contain import contained
 from adapters.storage.location import Location, is_object, locate, scan
 from schemas.canonical import Camera
 from schemas.lerobot import ActionSegment
@@ -161,7 +162,7 @@ class AgibotAdapter(SourceAdapter):
             task_error = ("no task_info file for episodes on disk", "task_info")
         else:
             try:
-                listed = json.loads(task_file.read_text(encoding="utf-8"))
+                listed = json.loads(contained(root, task_file).read_text(encoding="utf-8"))
                 if not isinstance(listed, list):
                     raise ValueError(f"expected a list of episodes, got {type(listed).__name__}")
                 for i, entry in enumerate(listed):

@@ -142,7 +142,7 @@ class Ego4DAdapter(SourceAdapter):
         looked = (given,) if given else candidates
         for rel in looked:
             if (root / rel).is_file():
-                return root / rel
+                return self.inside(root, root / rel, field=rel.rsplit("/", 1)[-1])
         if required:
             what = given or candidates[0].rsplit("/", 1)[-1]
             raise self.error(f"no {what} under the root (looked for {', '.join(looked)})", file=root, field=what)
@@ -164,7 +164,7 @@ class Ego4DAdapter(SourceAdapter):
             )
             path = next((root / rel for rel in looked if (root / rel).is_file()), None)
             if split in o.goalstep_splits and path is not None:
-                out[split] = path
+                out[split] = self.inside(root, path, field=f"goalstep_{split}")
             elif path is not None:
                 why = "; it has no step times" if split == "test" else ""
                 log.warning("%s: Goal-Step %s not read (goalstep_splits %s)%s", path, split, o.goalstep_splits, why)

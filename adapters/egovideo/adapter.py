@@ -104,7 +104,7 @@ class EgoVideoAdapter(SourceAdapter):
         yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
 
     def _captions(self, root: Location) -> dict[str, str]:
-        path = root / str(self.options.captions_file)
+        path = self.inside(root, root / str(self.options.captions_file), field="captions_file")
         key_col, text_col = self.options.captions_key_column, self.options.captions_text_column
         try:
             if path.suffix.lower() == ".json":
@@ -128,9 +128,11 @@ class EgoVideoAdapter(SourceAdapter):
             key = video.relative_to(root).with_suffix("").as_posix()
             side = {}
             try:
+                self.inside(root, video, field="video", episode=key)  # probed below when no sidecar says its length
                 for ext in ("json", "txt"):
                     sidecar = video.with_suffix("." + ext)
                     if sidecar.is_file():
+                        self.inside(root, sidecar, field=ext, episode=key)
                         side[ext] = self._sidecar(partial(_read_file, sidecar), ext, sidecar, key)
                 size = bounds.file_size(video)
                 duration = self._duration(side.get("json"), partial(probe_video, video), size, video, key)
@@ -143,6 +145,11 @@ class EgoVideoAdapter(SourceAdapter):
     def _shard_refs(self, root: Location, shards: list[Location], captions: dict[str, str]) -> Iterator[EpisodeRef]:
         for shard in shards:
             stem = _strip_suffix(shard.relative_to(root).as_posix())
+            try:
+                self.inside(root, shard, field="shard", episode=stem)
+            except AdapterError as e:
+                yield self._error_ref(stem, (str(shard),), e)
+                continue
             try:
                 samples = index_shard(shard)
             except (tarfile.TarError, OSError, EOFError) as e:
