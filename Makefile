@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.eidata-installed
 # lerobot 0.6.1 (LeRobot v3.0), the second format oracle: Python >= 3.12 and its own torch, so its own venv
 ORACLE_V30_PYTHON ?= env PYENV_VERSION=3.12.1 python3.12  # pyenv here; a plain python3.12 elsewhere
 ORACLE_V30 := .venv-oracle-v30
-ORACLE_V30_STAMP := $(ORACLE_V30)/.eidata-installed
+ORACLE_V30_STAMP := $(ORACLE_V30)/.eidata-installed-training
 DEMO_OUT ?= demo_out
 
 .PHONY: venv oracle-v30 demo test test-fast test-all lint bench clean
@@ -30,10 +30,11 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) docker/requirements-oracle.txt
 
 oracle-v30: $(ORACLE_V30_STAMP)
 
-# tests/oracle/fixture_v30.py runs tests/oracle/lerobot_v30_oracle.py with it (a subprocess, never imported by pytest)
+# tests/oracle/fixture_v30.py runs tests/oracle/lerobot_v30_oracle.py with it (a subprocess, never imported by pytest);
+# [training] (accelerate, wandb) for lerobot-train on the exports (tests/jobs/export/lerobot_v3/test_clients.py)
 $(ORACLE_V30_STAMP):
 	test -x $(ORACLE_V30)/bin/python || $(ORACLE_V30_PYTHON) -m venv $(ORACLE_V30)
-	$(ORACLE_V30)/bin/pip install -q --disable-pip-version-check 'lerobot[dataset]==0.6.1'
+	$(ORACLE_V30)/bin/pip install -q --disable-pip-version-check 'lerobot[dataset,training]==0.6.1'
 	touch $(ORACLE_V30_STAMP)
 
 demo: $(STAMP)

@@ -136,7 +136,7 @@ COMMANDS: dict[str, Command] = {
         "jobs.export:cli_export",
         (
             ROOT,
-            Arg(("--format",), {"required": True, "help": "gr00t | lingbot-va | lerobot-v3"}),
+            Arg(("--format",), {"required": True, "help": "gr00t | lingbot-va | lerobot-v3 | lerobot-v21"}),
             Arg(("--out",), {"default": None, "help": "output folder, for formats that write a new dataset"}),
             Arg(("--dry-run",), {"action": "store_true", "help": "check and print, write nothing"}),
             Group(
@@ -145,8 +145,8 @@ COMMANDS: dict[str, Command] = {
                 "jobs.export.lingbot.job:OPTIONS",
             ),
             Group(
-                "lerobot-v3",
-                "LeRobot v3.0 datasets for lerobot >= 0.4 (--cameras: as above)",
+                "lerobot-v3, lerobot-v21",
+                "LeRobot v3.0 (lerobot >= 0.4) or v2.1 (lerobot 0.3.3, LDA, openpi) datasets (--cameras: as above)",
                 "jobs.export.lerobot_v3.job:OPTIONS",
             ),
         ),

@@ -16,6 +16,7 @@ EXPORT_FORMATS: dict[str, str] = {
     "gr00t": "jobs.export.gr00t",
     "lingbot-va": "jobs.export.lingbot.job",
     "lerobot-v3": "jobs.export.lerobot_v3.job",
+    "lerobot-v21": "jobs.export.lerobot_v3.job",  # the same plans, written as LeRobot v2.1
 }
 
 

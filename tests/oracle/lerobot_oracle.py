@@ -12,6 +12,11 @@ Commands:
   load-delta ROOT --items I,J [--steps 16]   16-step action chunks and `action_is_pad`
   write ROOT --spec S.json --frames F.npz    write a dataset with lerobot's own writer
   stats ROOT                         lerobot's `compute_episode_stats` over each episode's parquet data (non-video)
+  normalize ROOT [MORE...] --items I,J   what every 0.3.3 policy does first with a batch: `dataset_to_policy_features`
+       of the dataset's features, then its `Normalize` (ACT's norm map: MEAN_STD for VISUAL, STATE and ACTION) built
+       from `meta.stats` and applied to the collated items; per dataset: the keys taken as STATE / ACTION and either
+       the normalized tensors' dtypes or the error. `lerobot/policies/normalize.py` is loaded by its path: the
+       `lerobot.policies` package imports draccus, which this venv lacks (0.3.3 is installed without its deps)
 """
 
 from __future__ import annotations
@@ -272,8 +277,50 @@ def cmd_stats(args: argparse.Namespace) -> dict[str, Any]:
     return {"stats": _episode_stats(_open(args.root))}
 
 
+def _normalize_module() -> Any:
+    import importlib.util
+
+    import lerobot
+
+    path = Path(lerobot.__file__).parent / "policies" / "normalize.py"
+    spec = importlib.util.spec_from_file_location("lerobot_033_normalize", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cmd_normalize(args: argparse.Namespace) -> dict[str, Any]:
+    from lerobot.configs.types import FeatureType, NormalizationMode
+    from lerobot.datasets.utils import dataset_to_policy_features
+    from torch.utils.data import default_collate
+
+    normalize = _normalize_module()
+    norm_map = {t: NormalizationMode.MEAN_STD for t in (FeatureType.VISUAL, FeatureType.STATE, FeatureType.ACTION)}
+    out = {}
+    for root in [args.root, *args.more]:
+        ds = _open(root)
+        features = dataset_to_policy_features(ds.meta.features)
+        inputs = {k: f for k, f in features.items() if f.type is not FeatureType.ACTION}
+        outputs = {k: f for k, f in features.items() if f.type is FeatureType.ACTION}
+        batch = default_collate([ds[i] for i in _items(args.items)])
+        result: dict[str, Any] = {
+            "state": sorted(k for k, f in inputs.items() if f.type is FeatureType.STATE),
+            "action": sorted(outputs),
+        }
+        try:
+            normed = normalize.Normalize(inputs, norm_map, ds.meta.stats)(batch)
+            normed = normalize.Normalize(outputs, norm_map, ds.meta.stats)(normed)
+            result |= {"ok": True, "dtypes": {k: str(normed[k].dtype) for k in features if k in normed}}
+        except Exception as e:  # reported to the test
+            result |= {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        out[root] = result
+    return out
+
+
 COMMANDS = {
     "probe": cmd_probe,
+    "normalize": cmd_normalize,
     "load": cmd_load,
     "load-many": cmd_load_many,
     "load-delta": cmd_load_delta,

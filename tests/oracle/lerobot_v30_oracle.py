@@ -22,6 +22,10 @@ Commands:
         split (first half / the rest by episode index), merge (the split halves, and ROOT2 when given: two exports),
         then `LeRobotDataset` loads every result: totals, features, tasks, episode columns and every numeric column
         (DIR/<name>.npz); an operation that raises is reported and leaves the others to run
+  load ROOT... --out DIR                  `LeRobotDataset` of each: totals, features, tasks, episode columns, numeric
+        columns (DIR/<i>.npz) and its first and last items decoded
+  batch PLAN.json                         several of these in one process (each start costs seconds of imports):
+        PLAN is a list of {"name": ..., "argv": [command, args...]}; prints {name: result}
 """
 
 from __future__ import annotations
@@ -275,6 +279,23 @@ def _load_summary(root: Path, dump: Path) -> dict[str, Any]:
     }
 
 
+def cmd_load(args: argparse.Namespace) -> dict[str, Any]:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+    for i, root in enumerate(args.roots):
+        try:
+            results[root] = {"ok": True} | _load_summary(Path(root), out / f"{i}.npz")
+        except Exception as e:  # reported to the test, which names the dataset
+            results[root] = _failure(e)
+    return results
+
+
+def cmd_batch(args: argparse.Namespace) -> dict[str, Any]:
+    plan = json.loads(Path(args.roots[0]).read_text())
+    return {step["name"]: COMMANDS[step["argv"][0]](_parse(step["argv"])) for step in plan}
+
+
 def cmd_edit(args: argparse.Namespace) -> dict[str, Any]:
     from lerobot.datasets import LeRobotDataset
     from lerobot.scripts.lerobot_edit_dataset import main as edit_main
@@ -283,16 +304,16 @@ def cmd_edit(args: argparse.Namespace) -> dict[str, Any]:
     n = LeRobotDataset(REPO_ID, root=root, video_backend="pyav").num_episodes
     half = list(range(n // 2)), list(range(n // 2, n))
     base = ["lerobot-edit-dataset", f"--repo_id={REPO_ID}", f"--root={root}"]
-    ops = {
-        "deleted": [*base, f"--new_root={out / 'deleted'}", "--operation.type=delete_episodes",
-                    "--operation.episode_indices=[0]"],
-        "split": [*base, f"--new_root={out / 'split'}", "--operation.type=split",
-                  f'--operation.splits={{"a": {half[0]}, "b": {half[1]}}}'],
-    }  # fmt: skip
     parts = [str(out / "split" / "a"), str(out / "split" / "b"), *args.roots[1:]]
-    ops["merged"] = ["lerobot-edit-dataset", "--new_repo_id=local/merged", f"--new_root={out / 'merged'}",
-                     "--operation.type=merge", f"--operation.repo_ids={[f'local/p{i}' for i in range(len(parts))]}",
-                     f"--operation.roots={parts}"]  # fmt: skip
+    repo_ids = [f"local/p{i}" for i in range(len(parts))]
+    ops = {
+        "deleted": [*base, f"--new_root={out / 'deleted'}", "--operation.type=delete_episodes"],
+        "split": [*base, f"--new_root={out / 'split'}", "--operation.type=split"],
+        "merged": ["lerobot-edit-dataset", "--new_repo_id=local/merged", f"--new_root={out / 'merged'}"],
+    }
+    ops["deleted"].append("--operation.episode_indices=[0]")
+    ops["split"].append(f'--operation.splits={{"a": {half[0]}, "b": {half[1]}}}')
+    ops["merged"] += ["--operation.type=merge", f"--operation.repo_ids={repo_ids}", f"--operation.roots={parts}"]
     results: dict[str, Any] = {}
     for name, argv in ops.items():
         try:
@@ -317,10 +338,12 @@ COMMANDS = {
     "write-ref": cmd_write_ref,
     "train": cmd_train,
     "edit": cmd_edit,
+    "load": cmd_load,
+    "batch": cmd_batch,
 }
 
 
-def main(argv: list[str]) -> int:
+def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("roots", nargs="*")
@@ -337,6 +360,11 @@ def main(argv: list[str]) -> int:
     own, extra = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     args = parser.parse_args(own)
     args.extra = extra
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = _parse(argv)
     result = COMMANDS[args.command](args)
     sys.stdout.flush()
     print(json.dumps(_jsonable(result)), flush=True)

@@ -1,4 +1,5 @@
-"""`eidata export ROOT --format lerobot-v3 --out DIR [--manifest NAME]`: LeRobot v3.0 datasets for lerobot >= 0.4.
+"""`eidata export ROOT --format lerobot-v3 --out DIR [--manifest NAME]`: LeRobot v3.0 datasets for lerobot >= 0.4;
+`--format lerobot-v21`: the same plans as LeRobot v2.1 (`write_v21.py`) for lerobot 0.3.3, LDA and openpi.
 
 lerobot 0.6.1 refuses v2.1 (`BackwardCompatibilityError`) and its own converter cannot read a v2.1 dataset with a
 multi-dimensional feature (jobs/export/README.md), so this writes v3.0 directly from the canonical v2.1 datasets:
@@ -41,6 +42,7 @@ from jobs.export.bucket_source import PathOrUrl, source_corpus, source_identity
 from jobs.export.bucket_tree import MARKER, BucketTree, export_target
 from jobs.export.lerobot_v3.plan import ExportPlan, PlanError, dataset_plan, manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer
+from jobs.export.lerobot_v3.write_v21 import V21Writer
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.stage import Stage, Usage
 from schemas.corpus import find_datasets
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 
 PARTIAL = ".partial-"
 Status = Literal["written", "unchanged", "error"]
+Version = Literal["v3.0", "v2.1"]
 
 
 def fingerprint(plan: ExportPlan, options: dict[str, Any], extra_files: Sequence[Path] = ()) -> str:
@@ -84,21 +87,19 @@ def is_complete(final: Path, fp: str) -> bool:
     return _recorded(marker.read_bytes() if marker.is_file() else None) == fp
 
 
+WRITERS: dict[str, type[V30Writer] | type[V21Writer]] = {"v3.0": V30Writer, "v2.1": V21Writer}
+
+
 def _fill(
-    plan: ExportPlan,
-    root: Path,
-    fp: str,
-    data_mb: int,
-    video_mb: int,
-    on_file: Callable[[Path], None] | None = None,
+    plan: ExportPlan, root: Path, fp: str, options: dict[str, Any], on_file: Callable[[Path], None] | None = None
 ) -> dict[str, Any]:
-    """Write the plan's dataset into the fresh folder `root`, its completion record (`MARKER`) last; on a failure the
-    folder is left to the caller to remove."""
-    writer = V30Writer.for_plan(root, plan, data_mb, video_mb)
+    """Write the plan's dataset (in `options["version"]`) into the fresh folder `root`, its completion record
+    (`MARKER`) last; on a failure the folder is left to the caller to remove."""
+    writer = WRITERS[options["version"]].for_plan(root, plan, options["data_mb"], options["video_mb"])
     writer.on_file = on_file
     try:
         if plan.keep_tasks is not None:
-            writer.use_tasks(plan.keep_tasks)
+            writer.tasks.keep(plan.keep_tasks)
         for ref in plan.episodes:
             writer.add(ref)
         info = writer.finish(plan.splits)
@@ -110,14 +111,14 @@ def _fill(
     return info
 
 
-def write_plan(plan: ExportPlan, final: Path, fp: str, data_mb: int, video_mb: int) -> dict[str, Any]:
+def write_plan(plan: ExportPlan, final: Path, fp: str, options: dict[str, Any]) -> dict[str, Any]:
     """Write the plan's dataset beside `final`, then rename it into place (replacing an older export)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     _clear_partials(final)
     tmp = final.with_name(f".{final.name}{PARTIAL}{uuid.uuid4().hex[:12]}")
     tmp.mkdir()
     try:
-        info = _fill(plan, tmp, fp, data_mb, video_mb)
+        info = _fill(plan, tmp, fp, options)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -131,7 +132,7 @@ def write_plan(plan: ExportPlan, final: Path, fp: str, data_mb: int, video_mb: i
     return info
 
 
-def publish_plan(plan: ExportPlan, target: BucketTree, tree: str, fp: str, data_mb: int, video_mb: int) -> None:
+def publish_plan(plan: ExportPlan, target: BucketTree, tree: str, fp: str, options: dict[str, Any]) -> None:
     """Write the plan's dataset to the bucket output's `tree`: in the scratch, each file put once closed, then
     `info.json` and the completion record (`jobs.export.bucket_tree`)."""
     local = target.local(tree)
@@ -139,7 +140,7 @@ def publish_plan(plan: ExportPlan, target: BucketTree, tree: str, fp: str, data_
     local.mkdir(parents=True)
     target.begin(tree, retract=[MARKER, INFO_PATH_V30])
     try:
-        _fill(plan, local, fp, data_mb, video_mb, on_file=partial(target.put_file, tree))
+        _fill(plan, local, fp, options, on_file=partial(target.put_file, tree))
     except BaseException:
         shutil.rmtree(local, ignore_errors=True)
         raise
@@ -160,12 +161,12 @@ def export_plan(
     if target is not None:
         if _recorded(target.read(f"{tree}/{MARKER}")) == fp:
             return "unchanged"
-        publish_plan(plan, target, tree, fp, options["data_mb"], options["video_mb"])
+        publish_plan(plan, target, tree, fp, options)
         return "written"
     if is_complete(final, fp):
         _clear_partials(final)
         return "unchanged"
-    write_plan(plan, final, fp, options["data_mb"], options["video_mb"])
+    write_plan(plan, final, fp, options)
     return "written"
 
 
@@ -179,13 +180,15 @@ def export_corpus(
     video_mb: int = VIDEO_FILE_SIZE_IN_MB,
     keep_nd: bool = False,
     caption_as_task: bool = False,
+    version: Version = "v3.0",
     storage: StorageOptions | None = None,
 ) -> dict[str, tuple[Status, str]]:
     """Export every dataset (or the manifest) of corpus `root` under `out`; returns name -> (status, detail). Either
     may be a bucket URL (`storage`: its options; else the AWS environment decides). `keep_nd` keeps multi-dimensional
-    features as they are, `caption_as_task` makes an episode's caption its task (`jobs/export/layout.py`)."""
+    features as they are, `caption_as_task` makes an episode's caption its task (`jobs/export/layout.py`); `version`
+    "v2.1" writes LeRobot v2.1 (`write_v21.py`) instead of v3.0."""
     options = {"cameras": cameras, "data_mb": data_mb, "video_mb": video_mb}
-    options |= {"keep_nd": keep_nd, "caption_as_task": caption_as_task}
+    options |= {"keep_nd": keep_nd, "caption_as_task": caption_as_task, "version": version}
     with source_corpus(root, storage) as local, export_target(out, storage, "export-lerobot-v3") as target:
         return _export_corpus(local, Path(out) if target is None else Path(), options, manifest, target)
 
@@ -236,6 +239,7 @@ class V30ExportJob(BaseModel):
     video_mb: int = Field(VIDEO_FILE_SIZE_IN_MB, ge=1, description="video file size limit in MB (lerobot's)")
     keep_nd: bool = Field(False, description="keep multi-dimensional features (default: flattened to 1-D with names)")
     caption_as_task: bool = Field(False, description="an episode's caption, where it has one, becomes its task")
+    version: Version = Field("v3.0", description="the LeRobot format written: --format lerobot-v3 or lerobot-v21")
 
 
 # the lerobot-v3 group of `eidata export`, in the flags' order; the sizes are not given unless passed (None in the
@@ -249,11 +253,17 @@ OPTIONS = (
 )
 
 
+FORMAT_VERSIONS: dict[str, Version] = {"lerobot-v3": "v3.0", "lerobot-v21": "v2.1"}
+
+
 def build_job(args: argparse.Namespace) -> V30ExportJob:
     if not args.out:
-        raise Usage("eidata export --format lerobot-v3 needs --out DIR")
+        raise Usage(f"eidata export --format {args.format} needs --out DIR")
     values = job_values(args, OPTIONS, V30ExportJob)
-    return V30ExportJob.model_validate({"root": args.root, "out": args.out, "cameras": args.cameras, **values})
+    version = FORMAT_VERSIONS[args.format]
+    return V30ExportJob.model_validate(
+        {"root": args.root, "out": args.out, "cameras": args.cameras, "version": version, **values}
+    )
 
 
 def _run(job: V30ExportJob, args: argparse.Namespace) -> dict[str, tuple[Status, str]]:
@@ -266,6 +276,7 @@ def _run(job: V30ExportJob, args: argparse.Namespace) -> dict[str, tuple[Status,
         video_mb=job.video_mb,
         keep_nd=job.keep_nd,
         caption_as_task=job.caption_as_task,
+        version=job.version,
     )
 
 

@@ -103,6 +103,69 @@ class EpisodeRef:
     task: str | None = None
 
 
+class TaskTable:
+    """Task texts -> the export's task indices: a single source's own (`keep`), else in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def keep(self, tasks: Mapping[int, str]) -> None:
+        """Keep a single source's task indices (the converter keeps v2.1's `tasks.jsonl` as is)."""
+        self.index = {t: i for i, t in sorted(tasks.items())}
+
+    def of(self, task: str) -> int:
+        return self.index.setdefault(task, len(self.index))
+
+    def ordered(self) -> list[tuple[int, str]]:
+        return sorted((i, t) for t, i in self.index.items())
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+@dataclass
+class EpisodeFrames:
+    """One episode's frames as exported, the uncompressed bytes of its source parquet, and its tasks."""
+
+    table: pa.Table
+    uncompressed: int
+    tasks: list[str]
+
+
+def read_episode(ref: EpisodeRef, layout: Layout, tasks: TaskTable, episode_index: int, start: int) -> EpisodeFrames:
+    """The episode's columns in the export's layout, `episode_index` and `index` renumbered (from `start`), its tasks
+    mapped to the export's indices (every frame to the caption's under `ref.task`)."""
+    with readable(ref.source.data_file(ref.episode_index)) as f:  # an object: footer and column chunks by range
+        src = pq.ParquetFile(f, memory_map=True)
+        meta = src.metadata  # its uncompressed size places the episode in a file: the file is read once
+        uncompressed = sum(
+            meta.row_group(g).column(c).total_uncompressed_size
+            for g in range(meta.num_row_groups)
+            for c in range(meta.num_columns)
+        )
+        table = layout.apply(src.read(columns=layout.source_columns, use_threads=False))
+    n = table.num_rows
+    old = table.column("task_index").to_numpy()
+    if ref.task is not None:
+        new_tasks = np.full(n, tasks.of(ref.task), dtype=np.int64)
+    else:
+        remap = {int(t): tasks.of(ref.source.tasks[int(t)]) for t in np.unique(old)}
+        new_tasks = np.array([remap[int(t)] for t in old], dtype=np.int64)
+    cols = {
+        "episode_index": pa.array(np.full(n, episode_index, dtype=np.int64)),
+        "index": pa.array(np.arange(start, start + n, dtype=np.int64)),
+        "task_index": pa.array(new_tasks),
+    }
+    for name, arr in cols.items():
+        table = table.set_column(table.schema.get_field_index(name), table.schema.field(name), arr)
+    entry = ref.source.episodes.get(ref.episode_index, {})
+    names = [ref.task] if ref.task is not None else entry.get("tasks")
+    if not names:  # the tasks of its frames
+        used = {int(t) for t in np.unique(new_tasks)}
+        names = [t for i, t in tasks.ordered() if i in used]
+    return EpisodeFrames(table, uncompressed, list(names))
+
+
 def _hf_metadata(features: Mapping[str, Any]) -> bytes:
     """The `huggingface` schema metadata as datasets 4 writes it (1-D sequences are `List` there, `Sequence` in 3.6)."""
     from schemas.lerobot import FeatureSpec
@@ -160,14 +223,13 @@ class V30Writer:
         self.data_mb, self.video_mb = data_mb, video_mb
         self.cameras = [k for k, ft in features.items() if ft["dtype"] == "video"]
         self.columns = [k for k, ft in features.items() if ft["dtype"] != "video"]
-        self.tasks: dict[str, int] = {}
+        self.tasks = TaskTable()
         self.num_episodes = 0
         self.num_frames = 0
         self.stats: dict[str, dict[str, np.ndarray]] | None = None
         self._data = _Rolling()
         self._data_writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
-        self._src_uncompressed = 0  # the uncompressed bytes of the episode file `_table` read last
         # episodes written but not yet in meta: (row, ref, numeric columns), their stats computed together
         self._pending: list[tuple[dict[str, Any], EpisodeRef, dict[str, np.ndarray]]] = []
         self._pending_rows = 0
@@ -196,49 +258,19 @@ class V30Writer:
             column_types=plan.column_types,
         )
 
-    # -- tasks ---------------------------------------------------------------------------------------------------
-    def use_tasks(self, tasks: Mapping[int, str]) -> None:
-        """Keep a single source's task indices (the converter keeps v2.1's `tasks.jsonl` as is)."""
-        self.tasks = {t: i for i, t in sorted(tasks.items())}
-
-    def _task_index(self, task: str) -> int:
-        return self.tasks.setdefault(task, len(self.tasks))
-
     # -- data ----------------------------------------------------------------------------------------------------
-    def _table(self, ref: EpisodeRef, start: int) -> pa.Table:
-        with readable(ref.source.data_file(ref.episode_index)) as f:  # an object: footer and column chunks by range
-            src = pq.ParquetFile(f, memory_map=True)
-            meta = src.metadata  # its uncompressed size places the episode (`_write_data`): the file is read once
-            self._src_uncompressed = sum(
-                meta.row_group(g).column(c).total_uncompressed_size
-                for g in range(meta.num_row_groups)
-                for c in range(meta.num_columns)
-            )
-            table = self.layout.apply(src.read(columns=self.layout.source_columns, use_threads=False))
-        n = table.num_rows
-        src_tasks = ref.source.tasks
-        old = table.column("task_index").to_numpy()
-        if ref.task is not None:
-            new_tasks = np.full(n, self._task_index(ref.task), dtype=np.int64)
-        else:
-            remap = {int(t): self._task_index(src_tasks[int(t)]) for t in np.unique(old)}
-            new_tasks = np.array([remap[int(t)] for t in old], dtype=np.int64)
-        cols = {
-            "episode_index": pa.array(np.full(n, self.num_episodes, dtype=np.int64)),
-            "index": pa.array(np.arange(start, start + n, dtype=np.int64)),
-            "task_index": pa.array(new_tasks),
-        }
-        for name, arr in cols.items():
-            table = table.set_column(table.schema.get_field_index(name), table.schema.field(name), arr)
+    def _frames(self, ref: EpisodeRef, start: int) -> EpisodeFrames:
+        frames = read_episode(ref, self.layout, self.tasks, self.num_episodes, start)
         if self._schema is None:
-            self._schema = table.schema.with_metadata({b"huggingface": _hf_metadata(self.features_table())})
-        return table.cast(self._schema)
+            self._schema = frames.table.schema.with_metadata({b"huggingface": _hf_metadata(self.features_table())})
+        frames.table = frames.table.cast(self._schema)
+        return frames
 
     def features_table(self) -> dict[str, Any]:
         return {k: self.features[k] for k in self.columns}
 
-    def _write_data(self, ref: EpisodeRef, table: pa.Table) -> tuple[int, int]:
-        if self._data.place(self._src_uncompressed, self.data_mb) and self._data_writer is not None:
+    def _write_data(self, table: pa.Table, uncompressed: int) -> tuple[int, int]:
+        if self._data.place(uncompressed, self.data_mb) and self._data_writer is not None:
             self._data_writer.close()
             self._data_writer = None
             self._finished(self._data_path)
@@ -293,16 +325,11 @@ class V30Writer:
     # -- episodes ------------------------------------------------------------------------------------------------
     def add(self, ref: EpisodeRef) -> None:
         start = self.num_frames
-        table = self._table(ref, start)
-        n = table.num_rows
-        chunk, file = self._write_data(ref, table)
+        frames = self._frames(ref, start)
+        table, n = frames.table, frames.table.num_rows
+        chunk, file = self._write_data(table, frames.uncompressed)
         row: dict[str, Any] = {"episode_index": self.num_episodes}
-        entry = ref.source.episodes.get(ref.episode_index, {})
-        tasks = [ref.task] if ref.task is not None else entry.get("tasks")
-        if not tasks:  # the tasks of its frames, by their exported indices
-            used = {int(t) for t in np.unique(table["task_index"])}
-            tasks = sorted(t for t, i in self.tasks.items() if i in used)
-        row |= {"tasks": list(tasks), "length": n, "data/chunk_index": chunk, "data/file_index": file}
+        row |= {"tasks": frames.tasks, "length": n, "data/chunk_index": chunk, "data/file_index": file}
         row |= {"dataset_from_index": start, "dataset_to_index": start + n}
         for key in self.cameras:
             row |= self._write_video(key, ref)
@@ -393,8 +420,8 @@ class V30Writer:
                 w.close()
         for v in self._videos.values():
             v.close()
-        order = sorted(self.tasks.items(), key=lambda kv: kv[1])
-        tasks = pa.table({"task_index": [i for _, i in order], "task": [t for t, _ in order]})
+        order = self.tasks.ordered()
+        tasks = pa.table({"task_index": [i for i, _ in order], "task": [t for _, t in order]})
         index_meta = {"index_columns": ["task"], "column_indexes": [], "columns": [], "pandas_version": "2.3.3"}
         index_meta["columns"] = [
             {"name": "task_index", "field_name": "task_index", "pandas_type": "int64", "numpy_type": "int64"},

@@ -1,9 +1,16 @@
-"""A tiny corpus to plan and write v3.0 exports from: a Franka dataset (3 episodes, two tasks), a human dataset (2
-episodes, one task shared with the Franka one) whose natives differ, and a Franka clip at another camera size; the
-catalog rebuilt and a manifest `all` of every episode."""
+"""Two corpora to export from.
+
+`tiny_corpus`: a Franka dataset (3 episodes, two tasks), a human dataset (2 episodes, one task shared with the Franka
+one) whose natives differ, and a Franka clip at another camera size; the catalog rebuilt and a manifest `all` of every
+episode (plans and writers, no Ray).
+
+`exported`: a copy of the demo reference corpus (`tests/jobs/conftest.py`, ingested on the shared Ray) with a manifest
+`mix` of every episode with actions across sources, and its v3.0 exports: every dataset, the manifest, the manifest
+without video. Shared by the lerobot 0.6.1 checks (`test_job.py`) and the real clients (`test_clients.py`)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +18,10 @@ import pytest
 
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
+from jobs.cli import main
 from tests.fixtures.corpus import episode, write_dataset
+
+MANIFEST = "mix"
 
 
 def _with_native(n: int, task: str, uid: str, embodiment: str, width: int) -> dict:
@@ -31,3 +41,20 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rebuild_catalog(root)
     curate(root, "all", "true", val_fraction=0.0)
     return root
+
+
+@pytest.fixture(scope="package")
+def exported(reference: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A copy of the reference corpus (catalog and manifests are written into the copy only) and its v3.0 exports."""
+    tmp = tmp_path_factory.mktemp("v3")
+    corpus = tmp / "corpus"
+    shutil.copytree(reference, corpus)
+    rebuild_catalog(corpus)
+    curate(corpus, MANIFEST, "tier <> 'actionless'", balance="subset", val_fraction=0.3)
+    out = tmp / "out"
+    assert main(["export", str(corpus), "--format", "lerobot-v3", "--out", str(out)]) == 0
+    assert main(["export", str(corpus), "--format", "lerobot-v3", "--out", str(out), "--manifest", MANIFEST]) == 0
+    # the same selection without video: no episode lacks anything, every source stays
+    argv = ["export", str(corpus), "--format", "lerobot-v3", "--out", str(out / "nocam"), "--manifest", MANIFEST]
+    assert main([*argv, "--cameras", "none"]) == 0
+    return corpus, out

@@ -24,8 +24,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.lerobot.video_read import decode_frames
-from jobs.catalog.build import rebuild_catalog
-from jobs.catalog.curate import curate
 from jobs.cli import main
 from jobs.export.bucket_tree import MARKER
 from jobs.export.layout import consumer_layout
@@ -35,32 +33,16 @@ from jobs.validate import validate_dataset
 from schemas.corpus import find_datasets
 from schemas.lerobot import DEFAULT_FEATURE_DTYPES
 from schemas.lerobot_v3 import INFO_KEYS
+from tests.jobs.export.lerobot_v3.conftest import MANIFEST
 
-MANIFEST = "mix"
 pytestmark = pytest.mark.shared_ray  # the reference corpus is ingested on the shared Ray (tests/ray_scope.py)
-
-
-@pytest.fixture(scope="module")
-def exported(reference: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A copy of the reference corpus (catalog and manifest are written into the copy only) and its v3.0 exports."""
-    tmp = tmp_path_factory.mktemp("v3")
-    corpus = tmp / "corpus"
-    shutil.copytree(reference, corpus)
-    rebuild_catalog(corpus)
-    curate(corpus, MANIFEST, "tier <> 'actionless'", balance="subset", val_fraction=0.3)
-    out = tmp / "out"
-    assert main(["export", str(corpus), "--format", "lerobot-v3", "--out", str(out)]) == 0
-    assert main(["export", str(corpus), "--format", "lerobot-v3", "--out", str(out), "--manifest", MANIFEST]) == 0
-    # the same selection without video: no episode lacks anything, every source stays
-    argv = ["export", str(corpus), "--format", "lerobot-v3", "--out", str(out / "nocam"), "--manifest", MANIFEST]
-    assert main([*argv, "--cameras", "none"]) == 0
-    return corpus, out
 
 
 @pytest.fixture(scope="module")
 def checked(exported: tuple[Path, Path], run_oracle_v30, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """One lerobot 0.6.1 process for the module (each start costs seconds of imports): it writes its own reference
-    dataset, then loads every export, the manifest exported with 1 kB file-size limits included."""
+    dataset, then loads every export, the manifest exported with 1 kB file-size limits and a dataset exported with
+    `--keep-nd` (its keypoints [2, 21, 3]) included."""
     import jobs.export.lerobot_v3.write as w
 
     corpus, out = exported
@@ -68,20 +50,24 @@ def checked(exported: tuple[Path, Path], run_oracle_v30, tmp_path_factory: pytes
         mp.setattr(w, "MB", 1024)
         export_corpus(corpus, out / "rolled", manifest=MANIFEST, data_mb=1, video_mb=1)
     rolled = out / "rolled" / MANIFEST
+    export_corpus(corpus, out / "nd", keep_nd=True)
+    nd = out / "nd" / "agibot" / "task_327"
     roots = [str(out / d.relative_to(corpus / "datasets")) for d in find_datasets(corpus)]
     roots += [str(out / MANIFEST), str(out / "nocam" / MANIFEST)]
     tmp = tmp_path_factory.mktemp("oracle_v30")
-    argv = [*roots, str(rolled), "--dump", tmp / "dump", "--no-streaming-for", rolled, "--write-ref", tmp / "ref"]
+    argv = [*roots, str(rolled), str(nd), "--dump", tmp / "dump", "--no-streaming-for", rolled]
+    argv += ["--write-ref", tmp / "ref"]
     results = run_oracle_v30("check", *argv, timeout=600)
     return SimpleNamespace(
         corpus=corpus,
         out=out,
         roots=roots,
         rolled=rolled,
+        nd=nd,
         results=results,
         dump=tmp / "dump",
         ref=tmp / "ref",
-        all_roots=[*roots, str(rolled)],
+        all_roots=[*roots, str(rolled), str(nd)],
     )
 
 
@@ -165,6 +151,12 @@ def test_every_export_loads_in_lerobot_061(checked: SimpleNamespace) -> None:
         _check_values(result, arrays, sources)
         theirs = pickle.loads((tmp_path / f"{i}.npz.stats.pkl").read_bytes())
         _check_stats(Path(root), result, theirs)
+    # --keep-nd: the keypoints as they are, every value and stat too
+    i = checked.all_roots.index(str(checked.nd))
+    result = results[str(checked.nd)]
+    assert result["features"]["observation.hand_keypoints"]["shape"] == [2, 21, 3]
+    _check_values(result, np.load(tmp_path / f"{i}.npz"), _episode_map(corpus, out / "nd", str(checked.nd), result))
+    _check_stats(checked.nd, result, pickle.loads((tmp_path / f"{i}.npz.stats.pkl").read_bytes()))
     # the manifest: several sources as one dataset, their columns kept per episode, the split kept
     entries = pq.read_table(corpus / "manifests" / MANIFEST / "entries.parquet").num_rows
     for root, cams in ((out / MANIFEST, ["observation.images.head"]), (out / "nocam" / MANIFEST, [])):
@@ -220,10 +212,14 @@ def test_layout_matches_lerobot_writer(checked: SimpleNamespace) -> None:
 
     ours_roles, ref_roles = roles(ours, info["features"]), roles(ref, ref_info["features"])
     camera_quantiles = {k for k in ref_roles if k == "stats/camera/q"}  # ours keep v2.1 camera stats (no quantiles)
+    nd = {k for k in ref_roles if k.startswith("stats/nd/")}  # ours are flat unless --keep-nd
     assert {k: v for k, v in ours_roles.items() if k in ref_roles} == {
-        k: v for k, v in ref_roles.items() if k not in camera_quantiles
+        k: v for k, v in ref_roles.items() if k not in camera_quantiles | nd
     }
-    assert set(ref_roles) - set(ours_roles) == camera_quantiles
+    assert set(ref_roles) - set(ours_roles) == camera_quantiles | nd
+    nd_info = json.loads((checked.nd / "meta" / "info.json").read_text())
+    nd_roles = roles(checked.nd, nd_info["features"])
+    assert {k: nd_roles[k] for k in nd} == {k: ref_roles[k] for k in nd}
     cols = pq.read_schema(ours / "meta" / "episodes" / "chunk-000" / "file-000.parquet").names
     ref_cols = pq.read_schema(ref / "meta" / "episodes" / "chunk-000" / "file-000.parquet").names
     assert cols[:7] == ref_cols[:7] and cols[-2:] == ref_cols[-2:]
@@ -233,7 +229,14 @@ def test_layout_matches_lerobot_writer(checked: SimpleNamespace) -> None:
     hf = json.loads(data.schema_arrow.metadata[b"huggingface"])["info"]["features"]
     ref_hf = json.loads(ref_data.schema_arrow.metadata[b"huggingface"])["info"]["features"]
     assert hf["action"]["_type"] == ref_hf["observation.state"]["_type"] == "List"
-    assert hf["observation.hand_keypoints"]["_type"] == "Array3D" and ref_hf["observation.kp"]["_type"] == "Array2D"
+    assert hf["observation.hand_keypoints"] == {
+        "feature": {"dtype": "float32", "_type": "Value"},
+        "length": 126,
+        "_type": "List",
+    }
+    nd_data = pq.ParquetFile(checked.nd / "data" / "chunk-000" / "file-000.parquet")
+    nd_hf = json.loads(nd_data.schema_arrow.metadata[b"huggingface"])["info"]["features"]
+    assert nd_hf["observation.hand_keypoints"]["_type"] == "Array3D" and ref_hf["observation.kp"]["_type"] == "Array2D"
     assert hf["timestamp"] == ref_hf["timestamp"]
     tasks, ref_tasks = (pq.read_table(r / "meta" / "tasks.parquet") for r in (ours, ref))
     assert tasks.schema.names == ref_tasks.schema.names
@@ -319,9 +322,10 @@ def test_lerobot_033_loads_but_drops_quantiles_in_v21_stats(exported: tuple[Path
 
 
 def test_validate_accepts_v30_stats_of_multi_dimensional_features(checked: SimpleNamespace) -> None:
-    """`eidata validate` on lerobot 0.6.1's own dataset (its `[2, 3]` feature) and on our export (`[2, 21, 3]`
-    keypoints): v3.0 stats of a multi-dimensional feature have the last axis's shape, not the feature's."""
-    for root in (checked.ref, checked.out / "agibot" / "task_327"):
+    """`eidata validate` on lerobot 0.6.1's own dataset (its `[2, 3]` feature) and on our `--keep-nd` export
+    (`[2, 21, 3]` keypoints): v3.0 stats of a multi-dimensional feature have the last axis's shape, not the
+    feature's; and on our default export, flat."""
+    for root in (checked.ref, checked.nd, checked.out / "agibot" / "task_327"):
         report = validate_dataset(root, videos=False)
         assert not [q for q in report.quirks if q.code == "stats_shape_mismatch"], (root, report.quirks)
 

@@ -1,0 +1,163 @@
+"""Write one LeRobot v2.1 dataset from episodes of canonical v2.1 datasets, in the consumer layout, as lerobot 0.3.3
+lays one out: the same plans and episode reader as the v3.0 writer (`write.py`), one file per episode.
+
+The canonical corpus is eidata's own store (its flags, its [2, 21, 3] keypoints, one dataset per source/subset). A
+v2.1 user training with lerobot 0.3.3's policies meets the same bool flag as a 0.6.1 user (`schemas/export_layout.py`),
+lerobot 0.6.1's v2.1 -> v3.0 converter and lerobot's dataset tools fail on the multi-dimensional feature, and LDA's and
+openpi's loaders take one dataset per run, not a manifest. `--format lerobot-v21` gives them the layout and the
+manifest as one dataset:
+- `data/chunk-CCC/episode_EEEEEE.parquet`: the episode's frames in the layout (`episode_index`, `index` and
+  `task_index` renumbered), arrow types and `huggingface` metadata as lerobot 0.3.3 writes them
+  (`ingest/lerobot/table.py`), one row group;
+- `videos/chunk-CCC/<key>/episode_EEEEEE.mp4`: the source episode's file, byte for byte (v2.1 keeps one per episode);
+- `meta/episodes.jsonl`: episode_index, tasks, length, then the plan's episode columns (the layout's and a manifest's
+  lineage columns) as extra keys, which lerobot 0.3.3 keeps in `meta.episodes`;
+- `meta/episodes_stats.jsonl`: each feature's stats as the canonical writer computed them for the source episode
+  (renamed with it), recomputed where the values changed: the renumbered indices, and a flattened feature, whose stats
+  become per dimension (`ingest/lerobot/stats.py`, lerobot 0.3.3's definitions);
+- `meta/tasks.jsonl`, then `meta/info.json` last.
+Memory: one episode at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from adapters.storage.location import open_binary
+from ingest.lerobot.stats import numeric_stats
+from ingest.lerobot.table import arrow_schema, column_numpy
+from jobs.export.layout import Layout
+from jobs.export.lerobot_v3.write import EpisodeRef, TaskTable, read_episode
+from schemas.lerobot import (
+    DATA_PATH,
+    DEFAULT_CHUNK_SIZE,
+    EPISODES_PATH,
+    EPISODES_STATS_PATH,
+    INFO_PATH,
+    TASKS_PATH,
+    VIDEO_PATH,
+    EpisodeEntry,
+    EpisodeStatsEntry,
+    FeatureSpec,
+    FeatureStats,
+    InfoJson,
+    TaskEntry,
+    dump_info,
+    dump_jsonl_line,
+)
+
+if TYPE_CHECKING:
+    from jobs.export.lerobot_v3.plan import ExportPlan
+
+RENUMBERED = ("episode_index", "index", "task_index")
+
+
+class V21Writer:
+    """Accumulates episodes into a v2.1 dataset at `root` (a fresh folder); `finish()` writes tasks and info last.
+    The interface is `V30Writer`'s (`for_plan`, `tasks`, `add`, `finish`, `abort`, `on_file`)."""
+
+    def __init__(
+        self, root: Path, *, fps: int, features: dict[str, Any], robot_type: str | None, layout: Layout
+    ) -> None:
+        self.root = Path(root)
+        self.fps, self.robot_type, self.layout = fps, robot_type, layout
+        self.features = {k: FeatureSpec.model_validate(ft) for k, ft in features.items()}
+        self.cameras = [k for k, ft in self.features.items() if ft.is_video]
+        self.schema = arrow_schema(self.features)
+        self.tasks = TaskTable()
+        self.num_episodes = 0
+        self.num_frames = 0
+        self.on_file: Callable[[Path], None] | None = None
+        (self.root / "meta").mkdir(parents=True, exist_ok=True)
+        self._episodes = (self.root / EPISODES_PATH).open("w", encoding="utf-8")
+        self._stats = (self.root / EPISODES_STATS_PATH).open("w", encoding="utf-8")
+
+    @classmethod
+    def for_plan(cls, root: Path, plan: ExportPlan, data_mb: int = 0, video_mb: int = 0) -> V21Writer:
+        """The writer of `plan`'s dataset into `root` (v2.1 has a file per episode: the size limits do not apply)."""
+        return cls(root, fps=plan.fps, features=plan.layout.features, robot_type=plan.robot_type, layout=plan.layout)
+
+    def _put(self, rel: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _finished(self, path: Path) -> None:
+        if self.on_file is not None:
+            self.on_file(path)
+
+    def add(self, ref: EpisodeRef) -> None:
+        ep = self.num_episodes
+        chunk = ep // DEFAULT_CHUNK_SIZE
+        frames = read_episode(ref, self.layout, self.tasks, ep, self.num_frames)
+        table = frames.table.cast(self.schema)
+        data = self._put(DATA_PATH.format(episode_chunk=chunk, episode_index=ep))
+        pq.write_table(table, data, compression="snappy", row_group_size=max(table.num_rows, 1))
+        self._finished(data)
+        for key in self.cameras:  # the episode's mp4 as it is
+            video = self._put(VIDEO_PATH.format(episode_chunk=chunk, video_key=key, episode_index=ep))
+            source = ref.source.video_file(ref.episode_index, key)
+            with open_binary(source, stream=True) as src, video.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            self._finished(video)
+        entry = EpisodeEntry(episode_index=ep, tasks=frames.tasks, length=table.num_rows, **ref.extra)
+        self._episodes.write(dump_jsonl_line(entry.to_json()))
+        stats = EpisodeStatsEntry(episode_index=ep, stats=self._episode_stats(ref, table))
+        self._stats.write(dump_jsonl_line(stats.to_json()))
+        self.num_episodes += 1
+        self.num_frames += table.num_rows
+
+    def _episode_stats(self, ref: EpisodeRef, table: pa.Table) -> dict[str, FeatureStats]:
+        """The source episode's stats where the values are the source's, recomputed where they changed."""
+        source = ref.source.stats.get(ref.episode_index, {})
+        by_key = {c.key: c for c in self.layout.columns}
+        out: dict[str, FeatureStats] = {}
+        for key, ft in self.features.items():
+            col = by_key.get(key)
+            kept = source.get(key if col is None else col.source)
+            if ft.is_video:
+                if kept is None:
+                    raise ValueError(f"{ref.source.root}: episode {ref.episode_index} has no stats for camera {key!r}")
+                out[key] = FeatureStats.model_validate(kept)
+            elif kept is None or key in RENUMBERED or (col is not None and col.nd_shape is not None):
+                out[key] = numeric_stats(column_numpy(table.column(key), ft))
+            else:
+                out[key] = FeatureStats.model_validate(kept)
+        return out
+
+    def finish(self, splits: dict[str, str] | None = None) -> dict[str, Any]:
+        """Close the meta files and write tasks and info (info last); returns the info written."""
+        if self.num_episodes == 0:
+            raise ValueError("no episode to export")
+        for f in (self._episodes, self._stats):  # a bucket --out puts the meta files with the tree's end
+            f.close()
+        tasks = "".join(dump_jsonl_line(TaskEntry(task_index=i, task=t).to_json()) for i, t in self.tasks.ordered())
+        (self.root / TASKS_PATH).write_text(tasks, encoding="utf-8")
+        info = InfoJson(
+            robot_type=self.robot_type,
+            total_episodes=self.num_episodes,
+            total_frames=self.num_frames,
+            total_tasks=len(self.tasks),
+            total_videos=self.num_episodes * len(self.cameras),
+            total_chunks=(self.num_episodes - 1) // DEFAULT_CHUNK_SIZE + 1,
+            fps=self.fps,
+            splits=splits or {"train": f"0:{self.num_episodes}"},
+            data_path=DATA_PATH,
+            video_path=VIDEO_PATH if self.cameras else None,
+            features=self.features,
+        )
+        (self.root / INFO_PATH).write_text(dump_info(info), encoding="utf-8")
+        return json.loads(dump_info(info))
+
+    def abort(self) -> None:
+        for f in (self._episodes, self._stats):
+            with contextlib.suppress(Exception):  # the folder is removed by the caller
+                f.close()
