@@ -50,7 +50,7 @@ def contained(root: Where, path: Where) -> Location:
     """`path` (absolute, or relative to `root`) as a Location, when it lies under `root` once both are resolved;
     else OutsideRoot. The Location returned is the path as given (joined to the root), not its resolution, so names
     in lineage and errors stay the dataset's own."""
-    text = os.fspath(path) if not isinstance(path, str) else path
+    text = path if isinstance(path, str) else str(path) if is_object(path) else os.fspath(path)  # an object: its URL
     if isinstance(root, str | Path) and "://" not in str(root) and "://" not in text:  # on disk: no Location built
         full = os.path.join(root, text)  # an absolute `text` replaces the root, as the join an adapter does
         real = _real(os.path.join(os.getcwd(), full))

@@ -114,3 +114,12 @@ def test_every_adapter_is_contained_without_asking(tree: Path) -> None:
     with pytest.raises(AdapterError, match="read"):
         adapter.read(refs["in"])
     assert _Source.opened == [str(root / "data/ok.parquet")]
+
+
+def test_an_object_location_is_checked_by_its_url() -> None:
+    from upath import UPath
+
+    root = UPath("s3://b/root", anon=True)
+    assert str(contained(root, root / "a/x.parquet")) == "s3://b/root/a/x.parquet"
+    with pytest.raises(OutsideRoot, match="resolves to s3://b/other"):
+        contained(root, UPath("s3://b/root/../other", anon=True))
