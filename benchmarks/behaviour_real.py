@@ -282,8 +282,11 @@ def main() -> None:
     sources: dict[str, Callable[[], Iterator[RawEpisode]]] = {
         "gr00t": lambda: lerobot(REAL / "gr00t_robot_sim_picknplace"),
         "bridge": lambda: bridge(REAL / "octo_bridge_debug_rlds"),
-        "agibot": lambda: agibot(SHARED / "agibot_proprio_stats_real"),
     }
+    if (SHARED / "agibot_proprio_stats_real" / "proprio_stats.h5").is_file():
+        sources["agibot"] = lambda: agibot(SHARED / "agibot_proprio_stats_real")
+    else:
+        log(f"agibot: skipped, no {SHARED / 'agibot_proprio_stats_real'} (this team's machines only)")
     if (args.g1 / "meta" / "info.json").is_file():
         sources = {"g1": lambda: lerobot(args.g1), **sources}
     else:
