@@ -25,11 +25,14 @@ def findings_file(corpus_root: Path, source: str) -> Path:
 
 
 def write_source_findings(corpus_root: Path, source: str, findings: list[SourceFinding]) -> Path | None:
-    """Replace `source`'s findings file with `findings` (in the order noted); none: the file is removed."""
+    """Replace `source`'s findings file with `findings` (in the order noted); none: the file is removed. The same
+    findings as the file holds leave it untouched (a rerun rewrites nothing, not even in place)."""
     path = findings_file(corpus_root, source)
     if not findings:
         path.unlink(missing_ok=True)
         return None
+    if path.is_file() and _read(path) == findings:
+        return path
     rows = [f.model_dump(mode="python") for f in findings]
     return write_parquet_atomic(pa.Table.from_pylist(rows, schema=SOURCE_FINDINGS_SCHEMA), path)
 
@@ -40,5 +43,9 @@ def read_source_findings(corpus_root: Path, sources: Iterable[str] | None = None
     out = []
     for path in parquet_files(Path(corpus_root), SOURCE_FINDINGS_DIR):
         if wanted is None or path.name in wanted:
-            out += [SourceFinding.model_validate(r) for r in pq.read_table(path).to_pylist()]
+            out += _read(path)
     return out
+
+
+def _read(path: Path) -> list[SourceFinding]:
+    return [SourceFinding.model_validate(r) for r in pq.read_table(path).to_pylist()]
