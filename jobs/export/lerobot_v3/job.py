@@ -40,6 +40,7 @@ from adapters.storage.urls import StorageError
 from ingest.storage.lease import OutputLeasedError
 from jobs.export.bucket_source import PathOrUrl, source_corpus, source_identity
 from jobs.export.bucket_tree import MARKER, BucketTree, export_target
+from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.plan import ExportPlan, PlanError, dataset_plan, manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer
 from jobs.export.lerobot_v3.write_v21 import V21Writer
@@ -102,7 +103,7 @@ def _fill(
             writer.tasks.keep(plan.keep_tasks)
         for ref in plan.episodes:
             writer.add(ref)
-        info = writer.finish(plan.splits)
+        info = writer.finish(plan.splits, masked_stats(plan) if plan.masked_stats else None)
     except BaseException:
         writer.abort()
         raise

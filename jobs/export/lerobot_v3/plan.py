@@ -57,6 +57,7 @@ class ExportPlan:
     skipped: Counter[str] = field(default_factory=Counter)
     sources: list[Path] = field(default_factory=list)
     column_types: dict[str, Any] = field(default_factory=dict)  # arrow types of the episode columns that may be null
+    masked_stats: bool = False  # a manifest: stats.json from `masked_stats.py`, exact over the frames that use a dim
 
 
 def resolve_cameras(wanted: list[str] | None, available: list[str]) -> list[str] | None:
@@ -213,4 +214,5 @@ def manifest_plan(
     robot_types = {src.info.get("robot_type") for src in sources.values()}
     plan.robot_type = robot_types.pop() if len(robot_types) == 1 else None  # mixed: per-episode `embodiment`
     plan.features = features_v30(layout.features, fps)
+    plan.masked_stats = True
     return plan

@@ -39,6 +39,7 @@ from ingest.lerobot.stats_v30_batch import batch_stats, episode
 from ingest.lerobot.table import hf_feature_json
 from jobs.export.bucket_source import episode_files
 from jobs.export.layout import Layout
+from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats, as_lerobot
 from jobs.export.lerobot_v3.video import VideoFileWriter, probe_open
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
 from schemas.lerobot_v3 import (
@@ -409,8 +410,9 @@ class V30Writer:
         self._rows = []
 
     # -- end -----------------------------------------------------------------------------------------------------
-    def finish(self, splits: dict[str, str] | None = None) -> dict[str, Any]:
-        """Close every file and write tasks, stats and info (info last); returns the info written."""
+    def finish(self, splits: dict[str, str] | None = None, masked: MaskedStats | None = None) -> dict[str, Any]:
+        """Close every file and write tasks, stats and info (info last); returns the info written. `masked`: a
+        manifest's statistics of its masked features, for `stats.json` and `stats_by_embodiment.json`."""
         if self.num_episodes == 0:
             raise ValueError("no episode to export")
         self._flush_stats()
@@ -431,7 +433,12 @@ class V30Writer:
         pq.write_table(
             tasks.replace_schema_metadata({b"pandas": json.dumps(index_meta).encode()}), self.root / TASKS_PATH_V30
         )
-        (self.root / STATS_PATH_V30).write_text(json.dumps(jsonable(self.stats or {}), indent=4), encoding="utf-8")
+        stats = self.stats or {}
+        if masked is not None:
+            stats = stats | as_lerobot(masked.all, stats, self.num_frames)
+            sidecar = json.dumps(masked.sidecar(), indent=1)
+            (self.root / STATS_BY_EMBODIMENT_PATH).write_text(sidecar, encoding="utf-8")
+        (self.root / STATS_PATH_V30).write_text(json.dumps(jsonable(stats), indent=4), encoding="utf-8")
         info = info_v30(
             fps=self.fps,
             features=self.features,

@@ -35,6 +35,7 @@ from adapters.storage.location import open_binary
 from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.table import arrow_schema, column_numpy
 from jobs.export.layout import Layout
+from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats
 from jobs.export.lerobot_v3.write import EpisodeRef, TaskTable, read_episode
 from schemas.lerobot import (
     DATA_PATH,
@@ -133,12 +134,17 @@ class V21Writer:
                 out[key] = FeatureStats.model_validate(kept)
         return out
 
-    def finish(self, splits: dict[str, str] | None = None) -> dict[str, Any]:
-        """Close the meta files and write tasks and info (info last); returns the info written."""
+    def finish(self, splits: dict[str, str] | None = None, masked: MaskedStats | None = None) -> dict[str, Any]:
+        """Close the meta files and write tasks and info (info last); returns the info written. `masked`: a
+        manifest's statistics of its masked features, for `stats_by_embodiment.json` (lerobot 0.3.3 reads a v2.1
+        dataset's stats from its episodes only)."""
         if self.num_episodes == 0:
             raise ValueError("no episode to export")
         for f in (self._episodes, self._stats):  # a bucket --out puts the meta files with the tree's end
             f.close()
+        if masked is not None:
+            sidecar = json.dumps(masked.sidecar(), indent=1)
+            (self.root / STATS_BY_EMBODIMENT_PATH).write_text(sidecar, encoding="utf-8")
         tasks = "".join(dump_jsonl_line(TaskEntry(task_index=i, task=t).to_json()) for i, t in self.tasks.ordered())
         (self.root / TASKS_PATH).write_text(tasks, encoding="utf-8")
         info = InfoJson(

@@ -28,6 +28,7 @@ from jobs.cli import main
 from jobs.export.bucket_tree import MARKER
 from jobs.export.layout import consumer_layout
 from jobs.export.lerobot_v3.job import PARTIAL, export_corpus
+from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH
 from jobs.export.lerobot_v3.write import SourceDataset
 from jobs.validate import validate_dataset
 from schemas.corpus import find_datasets
@@ -132,7 +133,12 @@ def _check_stats(root: Path, result: dict[str, Any], theirs: dict[str, Any]) -> 
         for key in result["video_keys"]:  # cameras keep their v2.1 stats (no quantiles: the frames are not decoded)
             assert f"stats/{key}/mean" in row and f"stats/{key}/q01" not in row
     ours = json.loads((root / "meta" / "stats.json").read_text())
+    # a manifest's masked features: exact over the frames that use each dim (test_masked_stats.py, and below)
+    masked = set(json.loads(side.read_text())["all"]) if (side := root / STATS_BY_EMBODIMENT_PATH).exists() else set()
     for key in numeric:
+        if key in masked:
+            assert ours[key]["count"] == theirs["aggregate"][key]["count"].tolist()
+            continue
         for stat, value in theirs["aggregate"][key].items():
             assert np.allclose(ours[key][stat], value, rtol=1e-12, atol=0), (root, key, stat)
         assert set(theirs["meta_stats"][key]) >= {"q01", "q10", "q50", "q90", "q99"}
@@ -367,3 +373,25 @@ def test_the_call_is_built_from_the_job_model(tiny_corpus: Path, tmp_path: Path,
     err = capsys.readouterr().err
     assert err.startswith(f"eidata export: {tiny_corpus / 'manifests' / 'nope'}") and "eidata curate" in err
     assert not any(tmp_path.iterdir())  # nothing written by a refused call
+
+
+def test_a_mixed_manifest_normalizes_within_3_for_99_percent_of_used_frames(checked: SimpleNamespace) -> None:
+    """lerobot's QUANTILES normalization (2 (x - q01) / (q99 - q01) - 1, `normalize_processor.py`) with the manifest's
+    stats.json, on the actions and states lerobot loaded: for every dim, at least 99% of the frames whose episode uses
+    it land within |z| <= 3 (the q01/q99 of exactly those frames: 98% within [-1, 1] by construction). The manifest
+    without video: every source of the selection stays."""
+    root = checked.out / "nocam" / MANIFEST
+    result, i = checked.results[str(root)], checked.all_roots.index(str(root))
+    arrays = np.load(checked.dump / f"{i}.npz")
+    stats = json.loads((root / "meta" / "stats.json").read_text())
+    episodes = result["episodes"]
+    assert len({e["embodiment"] for e in episodes}) >= 3
+    episode = arrays["col:episode_index"].astype(int)
+    used = np.array([episodes[e]["action_mask"] for e in episode], dtype=bool)
+    for key in ("action", "observation.state"):
+        x = arrays[f"col:{key}"].astype(np.float64)
+        q01, q99 = np.array(stats[key]["q01"]), np.array(stats[key]["q99"])
+        z = 2 * (x - q01) / np.where(q99 > q01, q99 - q01, 1e-8) - 1
+        for d in np.flatnonzero(used.any(axis=0)):
+            share = float((np.abs(z[used[:, d], d]) <= 3).mean())
+            assert share >= 0.99, (key, d, share)

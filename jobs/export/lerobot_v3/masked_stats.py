@@ -1,0 +1,140 @@
+"""Normalization statistics of a manifest export: exact, over the union of its frames, each dimension over the frames
+whose episode uses it, and per embodiment beside (`ingest/lerobot/union_stats.py` computes them).
+
+A manifest mixes embodiments in one dataset. lerobot's rule for a dataset's stats (per-episode stats, quantiles
+averaged by count, lerobot 0.6.1 `aggregate_stats`) is kept for what lerobot recomputes itself, the `stats/...` episode
+columns; `meta/stats.json`, which its normalizer reads, gets for the masked features:
+- `action` and `observation.state`: each of the 50 canonical dims over the frames of the episodes whose action mask
+  has it (the episode column `action_mask`, from its lineage), so the zeros an embodiment pads with never enter;
+- `observation.hand_keypoints` (flattened): each coordinate over the episodes whose dataset's keypoint feature marks the
+  slot real (`schemas.canonical.keypoint_slot_mask`: human hands every slot, robot hands the slots of their links);
+- a dimension no selected episode uses keeps the statistics of all frames (its padding), as lerobot's would, and a
+  non-finite value never counts.
+min, max, mean, std and q01..q99 are then exact for those values; `count` stays the dataset's frame count (lerobot
+stacks counts across datasets when it merges: one number per feature). `meta/stats_by_embodiment.json` holds the same
+statistics with the per-dimension counts for the whole manifest (`all`) and for each embodiment's episodes
+(`embodiments`), for a trainer that normalizes per embodiment. Memory: `UnionStats`'s counters and one episode's
+columns; the cost: three more reads of the masked columns of every episode.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from adapters.storage.location import readable
+from ingest.lerobot.union_stats import Stats, UnionStats
+from jobs.export.layout import Column, flatten_column
+from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE, keypoint_slot_mask
+from schemas.export_layout import ACTION_MASK_COLUMN
+
+if TYPE_CHECKING:
+    from jobs.export.lerobot_v3.plan import ExportPlan
+    from jobs.export.lerobot_v3.write import EpisodeRef
+
+STATS_BY_EMBODIMENT_PATH = "meta/stats_by_embodiment.json"
+RULE = (
+    "exact per-dimension statistics over the frames whose episode uses the dimension (action_mask for action and "
+    "observation.state, the dataset's keypoint slots for observation.hand_keypoints; all frames where no episode "
+    "uses it), non-finite values left out; quantiles as numpy.quantile's linear method"
+)
+ALL = "all"
+
+
+@dataclass
+class MaskedStats:
+    """The union statistics of the masked features (`all`) and of each embodiment's episodes."""
+
+    frames: int
+    all: dict[str, Stats]
+    embodiments: dict[str, dict[str, Stats]] = field(default_factory=dict)
+
+    def sidecar(self) -> dict[str, Any]:
+        """`meta/stats_by_embodiment.json`: arrays as lists, NaN (a dim none of the group's frames uses) as null."""
+
+        def plain(stats: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for feature, st in stats.items():
+                out[feature] = {k: [_finite_or_none(x) for x in np.asarray(v).tolist()] for k, v in st.items()}
+            return out
+
+        emb = {e: plain(s) for e, s in sorted(self.embodiments.items())}
+        return {"rule": RULE, "frames": self.frames, ALL: plain(self.all), "embodiments": emb}
+
+
+def _finite_or_none(x: float) -> float | None:
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def _masked_columns(plan: ExportPlan) -> list[Column]:
+    """The plan's flat (1-D) features the masks apply to."""
+    keys = (ACTION, STATE, HAND_KEYPOINTS)
+    return [c for c in plan.layout.columns if c.key in keys and len(plan.features[c.key]["shape"]) == 1]
+
+
+def _used(ref: EpisodeRef, column: Column, dim: int) -> np.ndarray:
+    """[dim] bool: the dims of `column` this episode uses (see the module doc); all of them where nothing says."""
+    if column.key == HAND_KEYPOINTS:
+        slots = keypoint_slot_mask((ref.source.features.get(HAND_KEYPOINTS) or {}).get("info")).reshape(-1)
+        return np.repeat(slots, dim // slots.size)  # (hand, slot) -> its x, y, z
+    mask = ref.extra.get(ACTION_MASK_COLUMN)
+    return np.ones(dim, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+
+
+def _read(ref: EpisodeRef, columns: list[Column], dims: Mapping[str, int]) -> dict[str, np.ndarray]:
+    with readable(ref.source.data_file(ref.episode_index)) as f:
+        table = pq.ParquetFile(f, memory_map=True).read(columns=[c.source for c in columns], use_threads=False)
+    out = {}
+    for c in columns:
+        flat = flatten_column(table.column(c.source), dims[c.key]).values.to_numpy(zero_copy_only=False)
+        out[c.key] = flat.reshape(table.num_rows, dims[c.key])
+    return out
+
+
+def masked_stats(plan: ExportPlan) -> MaskedStats:
+    """The masked features' statistics over the plan's episodes (three passes over their columns)."""
+    columns = _masked_columns(plan)
+    dims = {c.key: int(plan.features[c.key]["shape"][0]) for c in columns}
+    used = {(id(ref), c.key): _used(ref, c, dims[c.key]) for ref in plan.episodes for c in columns}
+    anyone = {c.key: np.logical_or.reduce([used[id(r), c.key] for r in plan.episodes]) for c in columns}
+    groups: dict[str, dict[str, UnionStats]] = defaultdict(dict)
+    for ref in plan.episodes:
+        for name in (ALL, str(ref.extra.get("embodiment", "unknown"))):
+            for c in columns:
+                groups[name].setdefault(c.key, UnionStats(dims[c.key]))
+    frames = 0
+    for pass_index in range(UnionStats.passes):
+        for ref in plan.episodes:
+            values = _read(ref, columns, dims)
+            frames += len(next(iter(values.values()))) if pass_index == 0 and values else 0
+            for c in columns:
+                mask = used[id(ref), c.key] | ~anyone[c.key]  # a dim nobody uses: every frame's (padding)
+                for name in (ALL, str(ref.extra.get("embodiment", "unknown"))):
+                    groups[name][c.key].add(values[c.key], mask)
+        for group in groups.values():
+            for s in group.values():
+                s.next_pass()
+    results = {name: {k: s.result() for k, s in group.items()} for name, group in groups.items()}
+    return MaskedStats(frames, results.pop(ALL), results)
+
+
+def as_lerobot(masked: Mapping[str, Stats], fallback: Mapping[str, Mapping[str, np.ndarray]], frames: int) -> dict:
+    """`meta/stats.json` entries for the masked features: lerobot's keys and shapes, `count` = [frames]; a statistic
+    that is NaN (a dim whose every value is non-finite) takes lerobot's aggregate value there."""
+    out = {}
+    for key, stats in masked.items():
+        entry = {}
+        for stat, value in stats.items():
+            if stat == "count":
+                continue
+            lerobot = np.asarray(fallback[key][stat], dtype=np.float64).reshape(value.shape)
+            entry[stat] = np.where(np.isnan(value), lerobot, value)
+        entry["count"] = np.array([frames])
+        out[key] = entry
+    return out
