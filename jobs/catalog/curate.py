@@ -160,9 +160,11 @@ class VerdictChoice:
                     overruled[uid] = tier
         uids = rows["episode_uid"].to_pylist()
         tiers = [overruled.get(u, t) for u, t in zip(uids, rows["tier"].to_pylist(), strict=True)]
-        rows = rows.set_column(rows.schema.get_field_index("tier"), "tier", pa.array([str(t) for t in tiers]))
+        rows = rows.set_column(
+            rows.schema.get_field_index("tier"), "tier", pa.array([str(t) for t in tiers], pa.string())
+        )
         keep = [t != QualityTier.rejected and u not in dropped for u, t in zip(uids, tiers, strict=True)]
-        return rows.filter(pa.array(keep)).drop_columns(["ingest_tier"])
+        return rows.filter(pa.array(keep, pa.bool_())).drop_columns(["ingest_tier"])
 
 
 def _check_selection(selected: pa.Table, routing: RoutingTable) -> None:
