@@ -4,7 +4,9 @@
     eidata train --manifest s3://BUCKET/CORPUS/manifests/NAME [--cache-dir DIR] [--cache-bytes N] ...  # AWS_* env
     torchrun --nproc_per_node 8 -m jobs.cli train --manifest ... --preset lda-1b        # DDP, one GPU per process
 
-Run folder (default `runs/<manifest>-<preset>`): config.json, norm_stats.json, metrics.jsonl, checkpoints/.
+Run folder (default `runs/<manifest>-<preset>`): config.json, norm_stats.json, index.json, metrics.jsonl, checkpoints/.
+An episode the run cannot use (no image latents, none for lack of a camera, too short, no action mask) is left out and
+counted by reason in the log, in `index.json` and in the closing summary; the run fails only when nothing is left.
 A fresh run's `--steps` is the cosine horizon and the stop step; on resume the config (horizon included) comes
 from the checkpoint and `--steps` only moves the stop step. A manifest in a bucket is read with the standard AWS
 credentials and endpoint (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_S3, ~/.aws), checked before any
@@ -17,7 +19,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -25,6 +27,9 @@ from adapters.storage.urls import StorageError, preflight
 from jobs.runtime.options import Arg, Opt, add_options, job_values
 from schemas.storage import is_remote
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
+
+if TYPE_CHECKING:
+    from training.episodes import IndexReport
 
 # flags that define the run: on resume they must match the checkpoint's config when given
 _FIXED_FLAGS = {"preset": "preset", "batch_size": "batch_size", "seed": "seed"}
@@ -207,7 +212,18 @@ def cli_train(args: argparse.Namespace) -> int:
         shutdown()
     if result.is_main:
         print(f"trained to step {result.step}; last loss {result.loss:.4f}; checkpoint {result.checkpoint}")
+        if result.index is not None:
+            print(used_and_left_out(result.index))
     return 0
+
+
+def used_and_left_out(report: IndexReport) -> str:
+    """The run's summary of its train split: episodes used, and those left out by reason (also in `index.json`)."""
+    line = f"train split: {report.episodes} episodes used ({report.samples} samples)"
+    if not report.left_out:
+        return line + ", none left out"
+    reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items(), key=lambda kv: -kv[1]))
+    return f"{line}, {report.left_out} left out: {reasons}"
 
 
 def format_report(report: dict[str, Any]) -> str:

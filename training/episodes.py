@@ -7,8 +7,10 @@ S13). When the episode's routing row gives mass to a task without the future lat
 `training.routing.NO_FUTURE`), every latent frame up to the episode's last is an anchor (as GR00T's loader, which pads
 past-the-end action indices, LDA audit S7); such an anchor without a future has `sample_future = -1`, draws only those
 tasks, and its chunk's steps past the end are masked in the loss (`training.dataset`). Episodes are skipped, never
-failed, when they cannot give a sample: no latents for any configured camera, or too short. Each skip is counted with
-its reason in the `IndexReport`, logged, and the build fails only when nothing is left. An episode without a
+failed, when they cannot give a sample: no latents for any configured camera (none computed yet, or no camera at all),
+too short, or no action mask anywhere (which dims are real is unknown). Each skip is counted with its reason in the
+`IndexReport`, logged, and the build fails only when nothing is left; `datasets` lists only the datasets an episode of
+the index comes from, so a dataset whose every episode was left out needs no statistics. An episode without a
 text-embedding file still trains: its text is absent and the model attends only to its learned null text token. Corpus
 root = manifest folder's grandparent (`<corpus>/manifests/<name>/`); dataset paths in the manifest are relative to it.
 The manifest may be a bucket URL (`s3://bucket/corpus/manifests/<name>`): the index then reads meta, one listing per
@@ -96,6 +98,25 @@ class IndexReport:
         self.skipped_examples.setdefault(reason, [])
         if len(self.skipped_examples[reason]) < 3:
             self.skipped_examples[reason].append(uid)
+
+    @property
+    def left_out(self) -> int:
+        return sum(self.skipped.values())
+
+    def to_json(self) -> dict[str, Any]:
+        """The run folder's record of what the split used and what it left out, and why (`index.json`)."""
+        return {
+            "episodes": self.episodes,
+            "samples": self.samples,
+            "left_out": self.left_out,
+            "left_out_by_reason": {
+                r: {"episodes": n, "e.g.": self.skipped_examples[r]} for r, n in self.skipped.items()
+            },
+            "without_text": self.without_text,
+            "no_action_dims": self.no_action_dims,
+            "inexact_future": self.inexact_future,
+            "cameras": dict(self.cameras),
+        }
 
     def summary(self) -> str:
         parts = [f"{self.episodes} episodes, {self.samples} samples", f"cameras {dict(self.cameras)}"]
@@ -354,7 +375,6 @@ def build_index(
         uid, rel = e["episode_uid"], e["dataset"]
         if rel not in metas:
             metas[rel] = _DatasetMeta(_join(corpus_root, rel), files)
-            datasets.append(rel)
         meta = metas[rel]
         line = meta.lines.get(int(e["episode_index"]))
         if line is None:
@@ -376,8 +396,10 @@ def build_index(
         bar.update(0, frames=length)
         try:
             mask = _episode_mask(line, meta.info)
-        except DataError as err:
-            raise DataError(f"{_join(meta.root, EPISODES_PATH)}: episode {e['episode_index']} ({uid}): {err}") from None
+        except DataError as err:  # left out, named: the run goes on with the episodes that say their dims
+            log.warning("%s: episode %s (%s): %s", _join(meta.root, EPISODES_PATH), e["episode_index"], uid, err)
+            report.skip(str(err), uid)
+            continue
         tier = QualityTier(e["tier"]) if mask.any() else QualityTier.actionless  # the routed tier
         to_end = anchors_to_end(manifest.routing, tier)
         anchor, future = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end, exact=exact)
@@ -398,6 +420,8 @@ def build_index(
             text_widths[tpath] = read_text_width(tpath, files)
         report.no_action_dims += int(not mask.any())
         report.cameras[camera] += 1
+        if rel not in datasets:  # a dataset counts once one of its episodes is in (its statistics index by it)
+            datasets.append(rel)
         episodes.append(
             EpisodeRecord(
                 uid=uid,

@@ -9,6 +9,7 @@ is therefore the step an uninterrupted run takes (same world size; bit-exact whe
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from training.checkpoint import (
 from training.config import DataConfig, TrainConfig
 from training.dataset import ManifestDataset, seed_worker
 from training.distributed import DistInfo, barrier, derive_seed, init_distributed, wrap_ddp
-from training.episodes import SampleIndex, build_index
+from training.episodes import IndexReport, SampleIndex, build_index
 from training.metrics import JsonlLog, Meter, collapse_warning, format_record
 from training.normalize import NormStats, compute_stats
 from training.objective import LDAObjective, draw_noise
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
 NORM_STATS = "norm_stats.json"
+INDEX_REPORT = "index.json"  # the train split's episodes used and left out, with the reasons
 # what a resumed run must share with its checkpoint; the rest (workers, logging, kernels, memory) may change
 RESUME_FIXED = ("preset", "model", "lam", "lara", "flow", "optim", "batch_size", "schedule_steps", "seed", "manifest")
 RESUME_FREE = (
@@ -62,6 +64,7 @@ class TrainResult:
     checkpoint: Path | None
     run_dir: Path
     is_main: bool = True  # rank 0 (the one that writes logs and checkpoints)
+    index: IndexReport | None = None  # what the train split used and left out
 
 
 def resolve_resume(run_dir: Path, resume: str | Path | None) -> Path | None:
@@ -125,6 +128,7 @@ def train(
     if dist.is_main:
         write_text_atomic(run_dir / CONFIG, cfg.dump())
         stats.save(run_dir / NORM_STATS)
+        write_text_atomic(run_dir / INDEX_REPORT, json.dumps(index.report.to_json(), indent=1) + "\n")
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
     objective = LDAObjective(cfg).to(dist.device)
@@ -145,7 +149,7 @@ def train(
         log.info("resumed from %s at step %d", ckpt_path, step)
     if step >= stop:
         log.info("the checkpoint is at step %d already; nothing to train up to step %d", step, stop)
-        return TrainResult(step=step, loss=float("nan"), checkpoint=ckpt_path, run_dir=run_dir, is_main=dist.is_main)
+        return TrainResult(step, float("nan"), ckpt_path, run_dir, is_main=dist.is_main, index=index.report)
     if dist.is_main:
         JsonlLog(run_dir / METRICS).truncate_after(step)
 
@@ -156,7 +160,9 @@ def train(
         # static shapes: text comes in fixed buckets (pad_text), so each bucket compiles once
         module = torch.compile(module, dynamic=False)
     loader = _loader(cfg, index, stats, dist, start=drawn // dist.world_size)
-    return _loop(cfg, dist, module, objective, optimizer, scheduler, loader, step, stop, run_dir, stats)
+    result = _loop(cfg, dist, module, objective, optimizer, scheduler, loader, step, stop, run_dir, stats)
+    result.index = index.report
+    return result
 
 
 def compile_enabled(setting: str, device_type: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import inspect
+import logging
 import os
 import re
 import shutil
@@ -52,12 +53,14 @@ from schemas.verdicts import STEP
 BALANCES: tuple[Balance, ...] = ("none", "source", "subset")
 
 SELECT_SQL = """SELECT e.episode_uid, e.dataset, e.episode_index, e.tier, e.source, e.subset, e.embodiment,
-       e.duration_s, coalesce(e.ingest_tier, e.tier) AS ingest_tier
+       e.duration_s, coalesce(e.ingest_tier, e.tier) AS ingest_tier, e.cameras, e.latents_ready
 FROM (SELECT * FROM episodes WHERE ({where})) AS e
 WHERE NOT EXISTS (SELECT 1 FROM quarantine AS q WHERE q.episode_uid = e.episode_uid)
 ORDER BY e.episode_uid, e.dataset, e.episode_index"""
 VERDICTS_SQL = "SELECT episode_uid, stage, code, tier FROM verdicts"
 VERDICT_CODE = re.compile(r"qa_[a-z0-9_]+")
+
+log = logging.getLogger(__name__)
 
 
 class CurateError(RuntimeError):
@@ -180,6 +183,24 @@ def _check_selection(selected: pa.Table, routing: RoutingTable) -> None:
         raise CurateError(f"the routing table has no row for tier(s) {sorted(missing)} present in the selection")
 
 
+def _say_untrainable(selected: pa.Table) -> None:
+    """How many selected episodes `eidata train` leaves out as the corpus stands (every sample is anchored on image
+    latents, `training.episodes`): without a camera, never; without latents yet, until `eidata latents` runs."""
+    cams = pc.fill_null(pc.list_value_length(selected["cameras"]), 0).to_numpy(zero_copy_only=False)
+    ready = pc.fill_null(selected["latents_ready"], False).to_numpy(zero_copy_only=False)
+    no_camera, waiting = int((cams == 0).sum()), int(((cams > 0) & ~ready).sum())
+    if no_camera or waiting:
+        log.warning(
+            "%d of the %d selected episodes cannot train in `eidata train` as the corpus stands: %d have no camera "
+            "(never image latents: left out, counted in the run's index.json), %d have no image latents yet "
+            "(`eidata latents` first)",
+            no_camera + waiting,
+            selected.num_rows,
+            no_camera,
+            waiting,
+        )
+
+
 def _share(values: np.ndarray, total: float) -> float:
     return float(values.sum() / total) if total else 0.0
 
@@ -271,6 +292,7 @@ def curate(
     if snapshot_of() != snapshot:
         raise CurateError("the catalog changed while the query ran; run curate again")
     _check_selection(selected, routing)
+    _say_untrainable(selected)
 
     n = selected.num_rows
     keys = _group_keys(selected, balance)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
+from jobs.catalog.curate import curate
 from jobs.cli import main
-from tests.training.corpus import build_corpus
+from tests.training.corpus import add_cameraless, build_corpus
 from training.config import LaraConfig, config_from_preset
 from training.lam import LatentActionModel
 from training.objective import LDAObjective
@@ -170,3 +172,29 @@ def test_lda_options_and_step_flags(tmp_path: Path, capsys: pytest.CaptureFixtur
     (tmp_path / "manifest.json").write_text("{}")
     assert main(["train", "--manifest", str(tmp_path), "--image-registers", "-1", "--out", str(tmp_path / "r")]) == 2
     assert "image_registers" in capsys.readouterr().err
+
+
+def test_train_leaves_out_what_it_cannot_use_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A manifest `curate --where true` makes over a corpus holding episodes with no action and no camera (issue 36:
+    this crashed with "no normalization statistics for 'action'"): curate says how many selected episodes cannot
+    train; the run trains on the rest and names what it left out, in its summary and in the run folder's index.json."""
+    corpus = build_corpus(tmp_path / "corpus").parent.parent
+    add_cameraless(corpus)
+    with caplog.at_level(logging.WARNING, logger="jobs.catalog.curate"):
+        everything = curate(corpus, "everything", "true", val_fraction=0.0)
+    assert "3 of the 13 selected episodes cannot train" in caplog.text
+    assert "2 have no camera" in caplog.text and "1 have no image latents yet" in caplog.text
+    run = tmp_path / "run"
+    assert main(["train", "--manifest", str(everything), "--steps", "2", "--out", str(run), *COMMON]) == 0
+    out = capsys.readouterr().out
+    assert "trained to step 2" in out
+    report = json.loads((run / "index.json").read_text())
+    reasons = report["left_out_by_reason"]
+    nocam = next(r for r in reasons if r.startswith("no latents for cameras"))
+    assert reasons[nocam]["episodes"] == 3 and "ego/audio/audio-0" in reasons[nocam]["e.g."]  # 2 + the arm's one
+    assert report["left_out"] == sum(r["episodes"] for r in reasons.values()) and report["episodes"] > 0
+    assert f"{report['left_out']} left out: 3 {nocam}" in out
+    stats = json.loads((run / "norm_stats.json").read_text())["datasets"]
+    assert "datasets/ego/audio" not in stats  # nothing of it is trained, nothing of it is normalized

@@ -96,24 +96,23 @@ def _write_dataset(
     episodes: list[Episode],
     w: dict[str, np.ndarray],
     actions: bool,
+    camera: bool = True,
 ) -> list[dict[str, np.ndarray]]:
     emb = default_registry().get(embodiment)
     mask = emb.mask() if actions else np.zeros(CANONICAL_DIM, dtype=bool)  # as ingest masks video without poses
-    features = emb.features({CAMERA: (64, 64)}, mask=mask)
+    features = emb.features({CAMERA: (64, 64)} if camera else {}, mask=mask)
     arrays = []
     with LeRobotWriter.create(root, fps=10, features=features, robot_type=embodiment) as writer:
         for k, ep in enumerate(episodes):
             a = _episode_arrays(1000 * len(source) + k, ep.length, mask, w)
             builder = writer.stage(ep.task, label=ep.name, expected_frames=ep.length)
             for t in range(ep.length):
-                builder.add_frame(
-                    {
-                        image_key(CAMERA): moving_texture(64, 64, t, k),
-                        STATE: a["state"][t],
-                        ACTION: a["actions"][t],
-                        HAND_KEYPOINTS: np.zeros((2, 21, 3), np.float32),
-                    }
-                )
+                frame = {
+                    STATE: a["state"][t],
+                    ACTION: a["actions"][t],
+                    HAND_KEYPOINTS: np.zeros((2, 21, 3), np.float32),
+                }
+                builder.add_frame(frame | ({image_key(CAMERA): moving_texture(64, 64, t, k)} if camera else {}))
             record = EpisodeLineage(
                 episode_uid=episode_uid(source, subset, ep.name),
                 source=source,
@@ -166,6 +165,14 @@ def write_texts(root: Path, skip: set[str]) -> None:
         tensors = {"hidden_states": torch.randn(n, TEXT_DIM, generator=g).bfloat16(), "input_ids": torch.arange(n)}
         meta = {"model": "synthetic", "layer": "-1", "text": obj["task"], "dtype": "bfloat16", "format": TEXT_FORMAT}
         save_file(tensors, str(path), metadata=meta)
+
+
+def add_cameraless(corpus: Path, episodes: int = 2) -> None:
+    """A dataset `ego/audio` of actionless episodes with no camera (a source that gives neither, written since nothing
+    may be lost): no sample can ever be anchored on it. The catalog is rebuilt."""
+    eps = [Episode(f"audio-{i}", "actionless", 30, "talk about the dishes") for i in range(episodes)]
+    _write_dataset(corpus / "datasets/ego/audio", "ego", "audio", "human_video", eps, world(), False, camera=False)
+    rebuild_catalog(corpus)
 
 
 def build_corpus(corpus: Path, val_fraction: float = 0.34) -> Path:
