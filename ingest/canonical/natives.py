@@ -93,7 +93,7 @@ def discrete_reason(name: str, values: np.ndarray) -> str | None:
     if codes and np.all(levels == np.round(levels)) and changes <= MAX_CHANGE_SHARE:
         shown = ", ".join(f"{x:g}" for x in levels)
         return f"{len(levels)} integer levels ({shown})"
-    tokens = set(re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()))
+    tokens = _tokens(name)
     if tokens & DISCRETE_TOKENS:
         top = np.sort(counts)[-2:].sum() / counts.sum()
         if top >= BINARY_SHARE:
@@ -112,13 +112,27 @@ def _columns(items: list[tuple[str, Stream]]) -> list[tuple[str, Stream, int]]:
     return out
 
 
+def _tokens(name: str) -> set[str]:
+    return set(re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()))
+
+
 def native_kinds(items: list[tuple[str, Stream]]) -> dict[str, str]:
-    """The discrete columns of `items` by name, each with why (`discrete_reason`); the others are continuous."""
+    """The discrete columns of `items` by name, each with why (`discrete_reason`); the others are continuous. A
+    float column with more than `MAX_LEVELS` distinct values and no discrete name is continuous without a closer
+    look (counted for a whole stream at once: a 92-column episode costs about what its resampling does)."""
     out = {}
-    for name, s, i in _columns(items):
-        why = discrete_reason(name, s.values.reshape(len(s), -1)[:, i])
-        if why is not None:
-            out[name] = why
+    for key, s in items:
+        v = s.values.reshape(len(s), -1)
+        many = np.zeros(v.shape[1], bool)  # finite float columns of more distinct values than levels can have
+        if v.dtype.kind == "f" and len(v):
+            distinct = 1 + np.count_nonzero(np.diff(np.sort(v, axis=0), axis=0), axis=0)
+            many = (distinct > MAX_LEVELS) & np.isfinite(v).all(axis=0)
+        for name, _, i in _columns([(key, s)]):
+            if many[i] and not _tokens(name) & DISCRETE_TOKENS:
+                continue
+            why = discrete_reason(name, v[:, i])
+            if why is not None:
+                out[name] = why
     return out
 
 
