@@ -25,13 +25,17 @@ seeded random frame in the middle 60 %:
 - jump: +0.8 rad on the three wrist joints of one arm (right on even episodes, left on odd: a resting arm too) for
   0.1 s (at least one frame); also at 0.4 and 0.2 rad, to show where it stops seeing them;
 - clamp: one moving arm joint clipped at its 65th percentile: held at one value, inside its range, on 35 % of frames;
-- frozen: every state stream held at one row for 1.0 s (episodes of 3 s or more).
+- frozen: every state stream held at one row for 1.0 s (episodes of 3 s or more);
+- arm_frozen: the moving arm's joints held at one row for 1.0 s, in a second where that arm moves, while the rest
+  records (its stream on GR00T, its 7 columns of the one state stream on G1 and AgiBot).
 
 Rates: a clean episode is falsely demoted when any behaviour finding lowers its tier (`qa_*` reasons), the new
 checks' share given apart; a planted one is found when its tier is low with the defect's own finding among the
-reasons (jump: qa_glitch_value, clamp: qa_plateau_fraction, frozen: qa_state_frozen_s). Beside each, in the same
+reasons (jump: qa_glitch_value, clamp: qa_plateau_fraction, frozen: qa_state_frozen_s, arm_frozen:
+qa_stream_frozen_s). Beside each, in the same
 run, the reference: what the checks before glitches and plateaus gave (the same findings less qa_glitch_value and
-qa_plateau_fraction: for a jump, qa_jump_* is the old finding). Cost: the glitch and plateau checks per clean
+qa_plateau_fraction and qa_stream_frozen_s: for a jump, qa_jump_* is the old finding, for a freeze
+qa_state_frozen_s). Cost: the glitch and plateau checks per clean
 episode beside every array check of the behaviour phase (`measure_arrays`, which includes them), median ms, one
 process. The last stdout line is JSON.
 """
@@ -55,7 +59,7 @@ from adapters.base import EpisodeRef, RawEpisode
 from adapters.registry import get_adapter
 from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log
-from ingest.behaviour.phase import glitches_and_plateaus, measure_arrays
+from ingest.behaviour.phase import measure_arrays, signal_checks
 from ingest.canonical.canonicalize import canonicalize_spans
 from schemas.behaviour import BehaviourRecord
 from schemas.canonicalize import CanonicalizeSpec
@@ -64,8 +68,13 @@ from schemas.tiers import QualityTier
 REAL = ROOT / "tests" / "data" / "real"
 SHARED = ROOT.parent / "shared" / "realdata"
 SPEC = CanonicalizeSpec()
-NEW = ("qa_glitch_value", "qa_plateau_fraction")
-EXPECT = {"jump": "qa_glitch_value", "clamp": "qa_plateau_fraction", "frozen": "qa_state_frozen_s"}
+NEW = ("qa_glitch_value", "qa_plateau_fraction", "qa_stream_frozen_s")
+EXPECT = {
+    "jump": "qa_glitch_value",
+    "clamp": "qa_plateau_fraction",
+    "frozen": "qa_state_frozen_s",
+    "arm_frozen": "qa_stream_frozen_s",
+}
 FINDING = re.compile(r"qa_\w+: ")  # a finding's reason (`findings.route`); "qa_idle trimmed (...)" is a cut, kept
 OLD_JUMP = ("qa_jump_sigma", "qa_jump_rad_s", "qa_jump_m_s", "qa_jump_range_fraction")
 
@@ -128,7 +137,7 @@ def canon(raw: RawEpisode, cost: list[tuple[float, float]] | None = None) -> lis
         return [(QualityTier.rejected, [result.rejection_message() or "rejected"], None)]
     for ep in result.episodes if cost is not None else ():
         t0 = time.perf_counter()
-        glitches_and_plateaus(ep, SPEC.fps, SPEC.behaviour)
+        signal_checks(ep, SPEC.fps, SPEC.behaviour)
         t1 = time.perf_counter()
         measure_arrays(ep, SPEC.fps, SPEC.behaviour)
         cost.append((t1 - t0, time.perf_counter() - t1))
@@ -150,6 +159,8 @@ def margins(records: list[BehaviourRecord]) -> dict[str, object]:
     plateaus = [r.plateau_fraction for r in records if r.plateau_fraction is not None]
     out["plateau_judged"] = len(plateaus)
     out["plateau_max"] = max(plateaus, default=None)
+    frozen = [r.stream_frozen_s for r in records if r.stream_frozen_s is not None]
+    out["stream_frozen_max_s"] = max(frozen, default=None)
     return out
 
 
@@ -200,6 +211,25 @@ def frozen(raw: RawEpisode, arms: Arms, k: int, rng: np.random.Generator) -> Raw
         v[f : f + m] = v[f]
         states[key] = replace(s, values=v)
     return replace(raw, states=states, tier_reasons=list(raw.tier_reasons))
+
+
+def arm_frozen(raw: RawEpisode, arms: Arms, k: int, rng: np.random.Generator) -> RawEpisode | None:
+    """The moving arm's joints (the arm whose joints travel farther) held at one row for 1.0 s while everything else
+    records, where that arm moves (a random second among the 20 % in which it travels farthest: a resting arm held is
+    what it recorded anyway); None without arm joints or under 3 s."""
+    fps = raw.native_fps or 10.0
+    m = round(1.0 * fps)
+    sides = [a for a in (arms.right, arms.left) if a[2]]
+    if not sides or len(raw.states[sides[0][0]]) < 3 * fps:
+        return None
+    travel = [np.abs(np.diff(raw.states[s].values[:, list(c)].astype(np.float64), axis=0)).sum() for s, _, c in sides]
+    stream, _, cols = sides[int(np.argmax(travel))]
+    v = raw.states[stream].values.astype(np.float64).copy()
+    steps = np.abs(np.diff(v[:, list(cols)], axis=0)).sum(axis=1)
+    moved = np.convolve(steps, np.ones(m), mode="valid")[: len(v) - m - 1]  # travel over [f, f + m)
+    f = int(rng.choice(np.argsort(moved)[-max(1, len(moved) // 5) :]))
+    v[f : f + m, list(cols)] = v[f, list(cols)]
+    return with_state(raw, stream, v)
 
 
 @dataclass
@@ -254,10 +284,11 @@ def measure(name: str, raws: list[RawEpisode], seeds: int) -> dict[str, object]:
         "jump_0.2rad": lambda r, a, k, g: jump(r, a, k, g, 0.2),
         "clamp": clamp,
         "frozen": frozen,
+        "arm_frozen": arm_frozen,
     }
     for kind, plant in plants.items():
-        code = EXPECT[kind.split("_")[0]]
-        old = OLD_JUMP if kind.startswith("jump") else (code,) if code not in NEW else ()
+        code = EXPECT[kind.removesuffix("_0.4rad").removesuffix("_0.2rad")]
+        old = OLD_JUMP if kind.startswith("jump") else ("qa_state_frozen_s",) if "frozen" in kind else ()
         hits = ref_hits = total = 0
         for seed in range(seeds):
             rng = np.random.default_rng(seed)
@@ -305,7 +336,7 @@ def main() -> None:
             f"        glitch + plateau checks {r['ms_per_episode']:.1f} ms/episode (median) of"
             f" {r['ms_per_episode_all_array_checks']:.1f} ms for every array check"
         )
-        for kind in ("jump", "jump_0.4rad", "jump_0.2rad", "clamp", "frozen"):
+        for kind in ("jump", "jump_0.4rad", "jump_0.2rad", "clamp", "frozen", "arm_frozen"):
             k = r[kind]
             if k["planted"]:
                 before = k["recall_before"]

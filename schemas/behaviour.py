@@ -188,6 +188,14 @@ class BehaviourConfig(BaseModel):
         " more than this share of the moving frames demotes to low (clean real arms: 0 in every episode, G1 and"
         " GR00T; a joint clipped at one value on 35 % of its frames measures 0.18-0.45)",
     )
+    frozen_stream_s_low: float = Field(
+        0.5,
+        gt=0,
+        description="one native stream (a source stream: one arm of several; or two or more of the description's"
+        " arm joints together) repeating its row mid-episode this long (s) while its command moves demotes to low,"
+        " as frozen_state_s_low for the whole state (clean real streams: at most 0.2 s in the G1 set's 100 episodes,"
+        " 0 s in GR00T's and AgiBot's)",
+    )
     # -- idle --------------------------------------------------------------------------------------------------------
     idle_range_fraction: float = Field(
         0.01,
@@ -352,6 +360,13 @@ class BehaviourRecord(BaseModel):
     plateau_signal: str | None = Field(None, description="the native state column of that plateau")
     plateau_value: float | None = Field(None, description="the value it holds (rad or m, as its limits)")
     plateau_frame: int | None = Field(None, description="first frame of its longest held run")
+    stream_frozen_s: float | None = Field(
+        None,
+        description="longest stretch one native stream repeats its row mid-episode while its command moves (s;"
+        " `ingest.behaviour.plateau.frozen_stream`); None without a commanded stream or below the grid's rate",
+    )
+    stream_frozen_signal: str | None = Field(None, description="that stream (`state.right_arm`)")
+    stream_frozen_frame: int | None = Field(None, description="its first frame")
     nonfinite: int | None = Field(None, description="NaN/Inf values in the natives")
     idle_start_s: float | None = Field(None, description="seconds before the first motion")
     idle_end_s: float | None = Field(None, description="seconds after the last motion")

@@ -129,7 +129,7 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
     if not c.idle_trim:
         out += _over("qa_idle_start_s", r.idle_start_s, c.idle_s_low, low, "idle start {v:.1f} s > {t:.1f} s")
         out += _over("qa_idle_end_s", r.idle_end_s, c.idle_s_low, low, "idle end {v:.1f} s > {t:.1f} s")
-    return out + _glitch(r, c) + _plateau(r, c)
+    return out + _glitch(r, c) + _plateau(r, c) + _frozen_stream(r, c)
 
 
 def _glitch(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
@@ -205,3 +205,14 @@ def dataset_findings(tasks: list[str], lengths: list[int], config: BehaviourConf
             )
         )
     return out
+
+
+def _frozen_stream(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
+    return _over(
+        "qa_stream_frozen_s",
+        r.stream_frozen_s,
+        c.frozen_stream_s_low,
+        QualityTier.low,
+        f"stream {r.stream_frozen_signal} frozen" + " {v:.2f} s mid-episode while its command moved"
+        f" (from frame {r.stream_frozen_frame}) > " + "{t:.2f} s",
+    )

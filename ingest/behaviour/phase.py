@@ -6,7 +6,7 @@ Two steps, so no frame is decoded twice:
    `canonical.canonical_limits`), NaN/Inf counted in the natives, a frozen native state (when the source is at least
    as fast as the grid: a slower stream held on the grid repeats rows by design), action tracking on the natives when
    the action pairs with the state column by column, native arm joints held at a limit of their description
-   (`native_saturation`), glitches in every signal and plateaus of commanded arm joints (`glitches_and_plateaus`).
+   (`native_saturation`), glitches in every signal, plateaus and frozen streams (`signal_checks`).
    Idle ends beyond `idle_keep_s` are trimmed (`trim_episode`), the cut recorded as a reason. Each finding lowers
    the tier (`findings.route`) with its value and threshold; a quarantining finding rejects the episode (the caller
    quarantines it, the reason naming value and threshold).
@@ -30,7 +30,7 @@ from ingest.behaviour.episode import MOVING_STEP, measure_episode, worst_camera
 from ingest.behaviour.findings import Finding, findings, route
 from ingest.behaviour.glitch import worst_glitch
 from ingest.behaviour.idle import episode_idle
-from ingest.behaviour.plateau import worst_plateau
+from ingest.behaviour.plateau import frozen_stream, worst_plateau
 from ingest.behaviour.signals import canonical_channels, native_channels
 from ingest.behaviour.state import DimLimits, frozen_rows, moving_frames
 from ingest.behaviour.tracking import tracking_behaviour
@@ -174,16 +174,17 @@ def measure_arrays(ep: CanonicalEpisode, fps: float, config: BehaviourConfig, wo
     if ep.state_native is not None:
         extra["native_dead_dims"] = _native_still(ep)
     extra.update(native_saturation(ep, config))
-    extra.update(glitches_and_plateaus(ep, fps, config, workspace))
+    extra.update(signal_checks(ep, fps, config, workspace))
     return rec.model_copy(update=extra)
 
 
-def glitches_and_plateaus(
+def signal_checks(
     ep: CanonicalEpisode, fps: float, config: BehaviourConfig, workspace: Workspace | None = None
 ) -> dict[str, object]:
     """The record's glitch fields (the worst excursion over every signal: the canonical wrists and each native state
-    column that is a position, `ingest.behaviour.signals`) and plateau fields (the worst held reading of a commanded
-    arm joint of the description); nothing for what is not measured."""
+    column that is a position, `ingest.behaviour.signals`), plateau fields (the worst held reading of a commanded
+    arm joint of the description) and frozen-stream fields (one native stream held while its command moved; when
+    the source is at least as fast as the grid, as for `state_frozen_s`); nothing for what is not measured."""
     natives = native_channels(ep, _pairs(ep))
     out: dict[str, object] = {}
     g = worst_glitch([*canonical_channels(ep), *natives], fps, config)
@@ -193,6 +194,9 @@ def glitches_and_plateaus(
     p = worst_plateau(natives, fps, _moving(ep, workspace), config)
     if p is not None:
         out |= dict(plateau_fraction=p.fraction, plateau_signal=p.signal, plateau_value=p.value, plateau_frame=p.frame)
+    f = frozen_stream(natives, fps, config) if ep.native_fps and ep.native_fps >= fps else None
+    if f is not None:
+        out |= dict(stream_frozen_s=f.seconds, stream_frozen_signal=f.signal, stream_frozen_frame=f.frame)
     return out
 
 

@@ -1,6 +1,7 @@
-"""Plateaus: a joint that reads one value exactly, inside its range, over a large share of the frames the robot moves,
-while its command keeps moving (a failing encoder that repeats its last reading, a software clamp short of the
-limit).
+"""Readings held while their command moves: plateaus (a joint that reads one value exactly, inside its range, over a
+large share of the frames the robot moves: a failing encoder that repeats its last reading, a software clamp short of
+the limit) and frozen streams (every column of one source stream repeating its row, as one arm's stalled driver
+does while the rest records: `frozen_stream`).
 
 Holding one value is not wrong by itself: a joint the operator keeps still reads one encoder tick for long stretches
 (the real AgiBot arm's resting left joints: 75 % of the frames), fingers and grippers rest at a range end or stop on
@@ -78,3 +79,63 @@ def worst_plateau(channels: list[Channel], fps: float, moving: np.ndarray, confi
     """The judged channel with the largest plateau fraction; None when no channel is judged."""
     found = [p for p in (channel_plateau(ch, fps, moving, config) for ch in channels) if p is not None]
     return max(found, key=lambda p: p.fraction, default=None)
+
+
+@dataclass(frozen=True)
+class FrozenStream:
+    """A whole native stream (every column of one source stream) held at one row while its command moved."""
+
+    signal: str  # the stream (`state.right_arm`); for arm joints of the description, the stream they are in
+    seconds: float  # rows held, over the grid rate (as `state.frozen_rows` counts them)
+    frame: int  # its first frame
+
+
+def frozen_stream(channels: list[Channel], fps: float, config: BehaviourConfig) -> FrozenStream | None:
+    """The longest stretch, not touching the first or last frame, over which one stream repeats its row while its
+    command moves: one arm's driver stalled while the rest records (the whole state frozen is `state_frozen_s`).
+
+    A stream is the columns of one source stream (the name before its last part), each repeating its value while
+    one of its commanded columns moves (`_min_command_move`; a column without limits: `moving_range_fraction` of
+    its command's range). The description's arm joints of a stream form one stream of their own, frozen where two
+    or more of them repeat their value while each one's command moves: the real G1 records both arms and both hands
+    in one stream, so a stalled arm is its joints held together, while one joint held alone is a plateau and a
+    resting joint's command holds. A stretch where every other stream holds too is the whole state frozen
+    (`state_frozen_s`), not counted here. Rotations are left out. None when no stream has a commanded column;
+    seconds 0 when none froze."""
+    streams: dict[str, list[Channel]] = {}
+    for ch in channels:
+        if not ch.rotation and np.isfinite(ch.values).all():
+            key = ch.name.rsplit(".", 1)[0]
+            streams.setdefault(key + ("/arm" if ch.limits is not None else ""), []).append(ch)
+    best: FrozenStream | None = None
+    for key, chans in streams.items():
+        commanded = [c.command is not None and np.isfinite(c.command).all() for c in chans]
+        if not any(commanded):
+            continue
+        best = best or FrozenStream(key.removesuffix("/arm"), 0.0, 0)
+        arm = key.endswith("/arm")
+        v = np.concatenate([c.values for c in chans], axis=1)
+        held = v[1:] == v[:-1]  # (pairs, columns)
+        starts, ends = runs(held.sum(axis=1) >= 2 if arm else held.all(axis=1))
+        for s, e in zip(starts, ends, strict=True):
+            a, b = int(s), int(e) + 1  # rows [a, b)
+            if a == 0 or b == len(v) or (b - a) / fps <= best.seconds:
+                continue
+            through = held[s:e].all(axis=0)
+            moved = [
+                ok and np.ptp(c.command[a:b]) > _command_move(c, config) for c, ok in zip(chans, commanded, strict=True)
+            ]
+            stalled = [h and m for h, m in zip(through, moved, strict=True)]
+            others = [c.values[a:b] for k, cs in streams.items() if k != key for c in cs]
+            if not any(np.ptp(o) > 0 for o in others):  # nothing else records either: the whole state froze
+                continue
+            if (sum(stalled) >= 2) if arm else any(moved):
+                best = FrozenStream(key.removesuffix("/arm"), (b - a) / fps, a)
+    return best
+
+
+def _command_move(ch: Channel, config: BehaviourConfig) -> float:
+    if ch.limits is not None or ch.unit != "span":
+        return _min_command_move(ch, config)
+    assert ch.command is not None
+    return config.moving_range_fraction * float(np.ptp(ch.command))

@@ -24,7 +24,7 @@ from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.tiers import QualityTier
 from tests.ingest.behaviour import gr00t_sample as g
 from tests.ingest.behaviour.planted_raw import ELBOW, episode_of, gr00t_raws, ingest, planted, with_episode
-from tests.ingest.behaviour.real_signals import GR1_RIGHT_ARM, clamp, wrist_jump
+from tests.ingest.behaviour.real_signals import GR1_RIGHT_ARM, clamp, with_state, wrist_jump
 
 SPEC = CanonicalizeSpec()
 
@@ -196,6 +196,7 @@ def test_clean_real_episodes_measure_glitches_and_plateaus_far_from_their_bounds
         score = min(b.glitch_value / c.glitch_bound(b.glitch_unit), b.glitch_sigma / c.glitch_sigma_low)
         assert b.glitch_signal and score < 0.5
         assert b.plateau_fraction == 0.0 and b.plateau_signal.startswith("state.") and b.plateau_value is None
+        assert b.stream_frozen_s < c.frozen_stream_s_low  # measured 0 s
 
 
 def test_wrist_glitch_of_three_joints_demotes_with_its_column_value_and_bounds(tmp_path: Path) -> None:
@@ -226,3 +227,20 @@ def test_arm_joint_clamped_inside_its_range_demotes_with_the_value_held(tmp_path
     assert b.plateau_signal == "state.right_arm.motor_25" and b.plateau_value == pytest.approx(top, abs=1e-6)
     reason = next(x for x in eps[0].tier_reasons if x.startswith("qa_plateau_fraction"))
     assert f"held {top:.4g} exactly, inside its limits, while its command moved, on {b.plateau_fraction:.0%}" in reason
+
+
+def test_one_arm_stream_frozen_while_it_moves_demotes_with_the_stream(tmp_path: Path) -> None:
+    """The right arm's stream held 1.5 s where it travels farthest, the seven other streams recording: no whole
+    state row repeats (qa_state_frozen_s does not see it); the stream repeats its row while its command moves."""
+    r = raw(3)
+    v = r.states[GR1_RIGHT_ARM].values.astype(np.float64).copy()
+    a = int(np.argmax(np.convolve(np.abs(np.diff(v, axis=0)).sum(axis=1), np.ones(30), mode="valid")))
+    v[a : a + 30] = v[a]
+    eps, rejected = ingest(with_state(r, GR1_RIGHT_ARM, v), SPEC, tmp_path / "ds")
+    found = codes(eps)
+    assert rejected is None and eps[0].tier == QualityTier.low and "qa_stream_frozen_s" in found, eps[0].tier_reasons
+    assert "qa_state_frozen_s" not in found
+    b = eps[0].behaviour
+    assert b.stream_frozen_signal.startswith("state.right_arm") and b.stream_frozen_s == pytest.approx(1.5, abs=0.2)
+    reason = next(x for x in eps[0].tier_reasons if x.startswith("qa_stream_frozen_s"))
+    assert f"stream {b.stream_frozen_signal} frozen {b.stream_frozen_s:.2f} s mid-episode while its command" in reason

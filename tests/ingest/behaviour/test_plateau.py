@@ -1,6 +1,7 @@
-"""Plateaus (`ingest.behaviour.plateau`) on the real GR00T PickNPlace arm: the clean arm joints never read one value
-while their command moves; a joint clipped at one value inside its range (35 % of its frames, state only) is found
-with the value and where; a joint held at its limit, a joint whose command holds too, and hands are not judged."""
+"""Readings held while commanded (`ingest.behaviour.plateau`) on the real GR00T PickNPlace arm: the clean arm joints
+never read one value while their command moves; a joint clipped at one value inside its range (35 % of its frames,
+state only) is found with the value and where; a joint held at its limit, a joint whose command holds too, and hands
+are not judged; one arm's stream frozen while it moves is a frozen stream, a resting arm held is not."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import numpy as np
 import pytest
 
 from ingest.behaviour.phase import _moving, _pairs
-from ingest.behaviour.plateau import channel_plateau, worst_plateau
+from ingest.behaviour.plateau import channel_plateau, frozen_stream, worst_plateau
 from ingest.behaviour.signals import Channel, native_channels
 from ingest.canonical.episode import CanonicalEpisode
 from schemas.behaviour import BehaviourConfig
 from tests.ingest.behaviour.planted_raw import gr00t_raws
-from tests.ingest.behaviour.real_signals import GR1_RIGHT_ARM, canonical, clamp
+from tests.ingest.behaviour.real_signals import GR1_RIGHT_ARM, canonical, clamp, with_state
 
 CFG = BehaviourConfig()
 FPS = 10.0
@@ -74,3 +75,24 @@ def test_held_at_its_limit_or_with_its_command_or_too_short_is_no_plateau() -> N
     )
     hand = channels(ep)["state.right_hand.motor_30"]
     assert channel_plateau(hand, FPS, moving, CFG) is None  # no limits: a finger stops on what it grasps
+
+
+def test_one_arm_frozen_while_commanded_is_a_frozen_stream_a_resting_one_is_not() -> None:
+    """The real GR00T right arm stream held at one row for 1.5 s where it moves, the seven other streams recording:
+    the whole-row frozen check cannot see it (the rest moves); held while its command moves, it is a frozen stream."""
+    for ep in episodes():
+        f = frozen_stream(list(channels(ep).values()), FPS, CFG)
+        assert f is not None and f.seconds < CFG.frozen_stream_s_low, f  # clean: 0 s (measured)
+    raw = gr00t_raws()[0]
+    v = raw.states[GR1_RIGHT_ARM].values.astype(np.float64).copy()
+    travel = np.abs(np.diff(v, axis=0)).sum(axis=1)
+    a = int(np.argmax(np.convolve(travel, np.ones(30), mode="valid")))  # where the arm travels farthest in 1.5 s
+    v[a : a + 30] = v[a]
+    ep = canonical(with_state(raw, GR1_RIGHT_ARM, v))
+    f = frozen_stream(list(channels(ep).values()), FPS, CFG)
+    assert f.signal.startswith("state.right_arm") and f.seconds == pytest.approx(1.5, abs=0.2) and f.frame > 0
+    # the resting left arm held as long: its command holds too, nothing recorded is wrong
+    v = raw.states["state.left_arm"].values.astype(np.float64).copy()
+    v[a : a + 30] = v[a]
+    ep = canonical(with_state(raw, "state.left_arm", v))
+    assert frozen_stream(list(channels(ep).values()), FPS, CFG).seconds < CFG.frozen_stream_s_low
