@@ -177,8 +177,10 @@ def test_a_real_two_arm_so101_set_named_arm1_j1_reaches_fk(tmp_path: Path) -> No
     own calibration files: both wrists and both grippers by FK, no joint_map."""
     case = load_case(Path(__file__).parents[2] / "fixtures/lerobot_layouts/so101_bimanual_chunk_index_v21")
     root = materialize(case, tmp_path / "ds", episodes=1).root
-    calibration = {s: {m: {"range_min": a, "range_max": b} for m, (a, b) in zip(MOTORS, r, strict=True)}
-                   for s, r in ARM_FILES.items()}  # fmt: skip
+    calibration = {
+        side: {m: {"range_min": a, "range_max": b} for m, (a, b) in zip(MOTORS, ranges, strict=True)}
+        for side, ranges in ARM_FILES.items()
+    }
     source = LeRobotSource({"joint_space": {"sides": {"arm1": "right", "arm2": "left"}, "calibration": calibration}})
     [ref] = source.discover(root)
     [ep] = canonicalize(source.read(ref))

@@ -12,9 +12,15 @@ from schemas.findings import SourceFinding
 
 def _finding(source: str, code: str, episodes: tuple[str, ...] | None = None) -> SourceFinding:
     return SourceFinding(
-        source=source, adapter="lerobot", root="/raw", subset="ds", code=code, severity="warning", message=code,
+        source=source,
+        adapter="lerobot",
+        root="/raw",
+        subset="ds",
+        code=code,
+        severity="warning",
+        message=code,
         episodes=episodes,
-    )  # fmt: skip
+    )
 
 
 def test_findings_replace_per_source_and_the_view_reads_them(tmp_path: Path) -> None:
@@ -35,13 +41,3 @@ def test_findings_replace_per_source_and_the_view_reads_them(tmp_path: Path) -> 
     ]
     write_source_findings(tmp_path, "a", [])  # the source gave everything this time
     assert not path.exists() and [f.source for f in read_source_findings(tmp_path)] == ["b/../x"]
-
-
-def test_a_finding_concerns_its_dataset_and_episodes() -> None:
-    f = _finding("a", "total_episodes_mismatch", ("episode_000001",))
-    assert f.concerns("ds", "episode_000001") and not f.concerns("ds", "episode_000002")
-    assert not f.concerns("other", "episode_000001")
-    assert f.concerns_dataset("a", "ds") and f.concerns_dataset("a", "ds@640x360") and not f.concerns_dataset("b", "ds")
-    whole = f.model_copy(update={"subset": None, "episodes": None})
-    assert whole.concerns("any", "x") and whole.concerns_dataset("a", "any")
-    assert f.line() == "WARNING total_episodes_mismatch: total_episodes_mismatch"

@@ -24,8 +24,9 @@ def test_the_table_has_a_row_per_source_and_the_totals() -> None:
 def test_the_table_names_what_each_source_could_not_give() -> None:
     def finding(source: str, code: str, severity: str, subset: str | None = None) -> SourceFinding:
         msg = f"{code} of {source}"
-        return SourceFinding(source=source, adapter="x", root=f"/raw/{source}", subset=subset, code=code,
-                             severity=severity, message=msg)  # fmt: skip
+        return SourceFinding(
+            source=source, adapter="x", root=f"/raw/{source}", subset=subset, code=code, severity=severity, message=msg
+        )
 
     empty = finding("b", NO_EPISODES, "error")
     report = IngestReport(Path("/corpus"), {"a": SourceTally(2), "b": SourceTally()})
