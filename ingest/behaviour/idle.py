@@ -8,9 +8,9 @@ or end longer than `idle_keep_s` is trimmed to that much (`idle_trim`), so each 
 An episode with no canonical dim in use (a robot whose joints did not resolve, kept as natives only) is measured on
 its native state instead (`episode_idle`): each column that moves in the episode against its own range there, since
 no limits are known for it. Without this the whole episode was idle (no dim in use never leaves its first value):
-a real Dobot CR5 set read 100 % idle in all 81 episodes while its joints moved throughout. Per-episode ranges make the
-native reading cautious, not eager: a noisy column counts as motion, so idle ends are under-found, never a moving arm
-called idle (a trim cuts frames).
+issue 37 reports a real Dobot CR5 set read 100 % idle in all 81 episodes while its joints moved throughout.
+Per-episode ranges make the native reading cautious, not eager: a noisy column counts as motion, so idle ends are
+under-found, never a moving arm called idle (a trim cuts frames).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ wide to keep is left out here and named in a tier reason by `canonicalize`. A co
 (`discrete_reason`): a continuous one linearly, a discrete one (booleans, integers, two integer levels held from row to
 row such as a 0/1 gripper, a few small integer codes such as a mode 0..5, a column named like a gripper, mode, button
 or flag whose samples sit at two values) at the row at or before each grid time, never blended: a gripper recorded as
-exactly 0 or 1 stays 0 or 1, where blending wrote fractions no recorder sent (a real Dobot CR5 set: 174 of 18,281
-frames). Calling a continuous column discrete
+exactly 0 or 1 stays 0 or 1, where blending wrote fractions no recorder sent (issue 37 reports 174 of 18,281 frames
+of a real Dobot CR5 set; the real Bridge sample here: 28 of 475, BENCHMARKS.md). Calling a continuous column discrete
 costs little (each frame still holds a value the source recorded, at most one row old), blending a discrete one
 invents values, so the rule leans discrete. The columns sampled so, with why, go to the lineage (`native_discrete`).
 """
