@@ -6,7 +6,8 @@ plus for datasets eidata wrote the geometry QA of their episodes (`jobs.qa_findi
 invariants and a `qa_*` warning for each invariant that fails its threshold (the `canonicalize.qa` section of the
 spec the corpus was ingested with, else the defaults), and their behaviour QA (`jobs.qa_behaviour`): an info line
 with the measured values and a `qa_*` warning per finding naming value, threshold, tier and the worst episodes
-(`canonicalize.behaviour`); and for a dataset of a corpus, what its source could not give (`schemas.findings`, from
+(against the thresholds stored with the episodes at ingest, and the verdict step's copies from their lineage); and
+for a dataset of a corpus, what its source could not give (`schemas.findings`, from
 the catalog's `source_findings`), as `source_<code>` quirks (an error of the source is a warning here: the dataset
 written loads; the source lost something). PATH may be a dataset, a corpus root (every dataset under `datasets/`,
 then the source findings that concern no written dataset, a source that yielded nothing) or a folder with datasets
@@ -28,15 +29,13 @@ from pydantic import BaseModel
 from adapters.lerobot.checks import loader_checks
 from adapters.lerobot.source import LeRobotSource, meta_error
 from adapters.storage.location import Location, is_object, locate
-from jobs.qa_behaviour import finding_messages, summarize_behaviour
 from jobs.catalog.behaviour import copy_reason, recorded_config
 from jobs.catalog.source_findings import read_source_findings
+from jobs.qa_behaviour import finding_messages, summarize_behaviour
 from jobs.qa_behaviour import overview as behaviour_overview
-from jobs.qa_findings import corpus_behaviour_config, corpus_qa_config, findings, overview, summarize
+from jobs.qa_findings import corpus_qa_config, findings, overview, summarize
 from schemas.behaviour import BehaviourConfig
 from schemas.corpus import DATASETS_DIR, EpisodeLineage, find_datasets
-from jobs.catalog.behaviour import recorded_config
-from jobs.catalog.source_findings import read_source_findings
 from schemas.dataset_meta import Quirk, Severity
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl
@@ -109,13 +108,13 @@ def behaviour_quirks(root: Location, config: BehaviourConfig | None = None) -> l
     try:
         for _, line in read_jsonl(path):
             lin = EpisodeLineage.of(line)
+            lineages.append(lin)
             labels.append(lin.episode_uid or f"episode {line.get('episode_index')}")
             records.append(lin.behaviour)
             tasks.append("; ".join(line.get("tasks") or []))
             lengths.append(int(line.get("length") or 0))
     except ValueError as err:
         msg = f"behaviour QA not read: {err}"
-            lineages.append(lin)
         return [Quirk(code="qa_unreadable", severity="warning", message=msg, path=EPISODES_PATH)]
     config = config if config is not None else recorded_config(lineages)
     b = summarize_behaviour(root.name, labels, records, tasks, lengths, config, [copy_reason(x) for x in lineages])

@@ -81,7 +81,6 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         **({"behaviour_config": ep.camera_checks.config.model_dump()} if ep.camera_checks is not None else {}),
     )
 
-        **({"behaviour_config": ep.camera_checks.config} if ep.camera_checks is not None else {}),
 
 def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[dict[str, np.ndarray]]:
     """Frames for `EpisodeBuilder.add_frame`: numeric rows zipped with each camera's resampled frames."""
