@@ -101,6 +101,11 @@ COMMANDS: dict[str, Command] = {
             Arg(("--rehash",), {"action": "store_true", "help": "re-read every file instead of trusting size+mtime"}),
         ),
     ),
+    "verdicts": Command(
+        "judge what needs the whole corpus (copies, dead dims) into the episodes' lineage and the catalog",
+        "jobs.verdicts.step:cli_verdicts",
+        "jobs.verdicts.step:OPTIONS",
+    ),
     "query": Command(
         "run SQL (DuckDB) over the views `episodes` and `quarantine`",
         "jobs.catalog.query:cli_query",
@@ -110,11 +115,6 @@ COMMANDS: dict[str, Command] = {
         "turn a SQL selection over the catalog into manifests/NAME/",
         "jobs.catalog.curate:cli_curate",
         "jobs.catalog.curate:OPTIONS",
-    "verdicts": Command(
-        "judge what needs the whole corpus (copies, dead dims) into the episodes' lineage and the catalog",
-        "jobs.verdicts.step:cli_verdicts",
-        "jobs.verdicts.step:OPTIONS",
-    ),
     ),
     "train": Command(
         "train the LDA MM-DiT on a manifest (torchrun -m jobs.cli train for DDP)",

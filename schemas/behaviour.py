@@ -285,8 +285,8 @@ class BehaviourConfig(BaseModel):
         0.5,
         gt=0,
         le=1,
-        description="a later episode this similar (estimated Jaccard) to an earlier one quarantines"
-        " (GR00T PickNPlace: distinct demonstrations of one task 0.28-0.53, a copy trimmed by 7 frames 0.84-1.0)",
+        description="a dim motionless in an episode is dead when at least this share of the dataset's other episodes"
+        " move it (a planar robot's height, a humanoid's legs in an arms-only dataset never move: not a defect)",
     )
     # -- dataset -----------------------------------------------------------------------------------------------------
     policy_window_frames: int = Field(

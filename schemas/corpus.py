@@ -94,18 +94,18 @@ class EpisodeLineage(BaseModel):
     caption: dict[str, Any] | str | None = Field(
         None, description="a `schemas.captions.CaptionRecord` (ours) or a bare string (another tool's)"
     )
-
-    @classmethod
-    def of(cls, line: Mapping[str, Any]) -> EpisodeLineage:
-        """The lineage of one `episodes.jsonl` line (or an `EpisodeEntry`'s extras); empty when it has none."""
-        return cls.model_validate(line.get(LINEAGE_KEY) or {})
-
     behaviour_config: BehaviourConfig | None = Field(
         None, description="the behaviour QA thresholds ingest judged this episode with (its job's, as they were)"
     )
     verdicts: CorpusVerdicts | None = Field(
         None, description="the corpus-level verdicts (`eidata verdicts`): set only on an episode they judged"
     )
+
+    @classmethod
+    def of(cls, line: Mapping[str, Any]) -> EpisodeLineage:
+        """The lineage of one `episodes.jsonl` line (or an `EpisodeEntry`'s extras); empty when it has none."""
+        return cls.model_validate(line.get(LINEAGE_KEY) or {})
+
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
 
