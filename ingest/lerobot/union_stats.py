@@ -6,16 +6,16 @@ Why: lerobot aggregates per-episode quantiles by their count-weighted mean (`agg
 is, and a dimension an embodiment does not use (padded with 0) pulls the others' statistics towards 0. Here each value
 is kept only where its frame's mask says the dimension is real (the episode's action mask, a dataset's keypoint slots)
 and finite, and the statistics are those of exactly those values:
-- count, min, max; mean and population std from float64 sums (the std by the two-moment formula in float64:
-  within ~1e-12 relative of numpy's two-pass std for data of these scales);
+- count, min, max; mean and population std in float64, each batch's by two passes and the batches merged by Chan et
+  al.'s pairwise update (no E[x^2] - mean^2 cancellation: within float64 rounding of numpy's mean and std);
 - quantiles as `np.quantile(values.astype(float64), q)` with its default ("linear") method: the order statistics at
   floor and ceil of (n - 1) q, interpolated as numpy's `_lerp` does. They are found by radix selection on the float32
   bit patterns mapped to order-preserving uint32 keys: pass 1 counts each dimension's values per top 12 bits (with the
   moments), which fixes n and the bucket of every wanted order statistic; passes 2 and 3 count, among the values whose
   key starts with that bucket, the next 10 bits; after 32 bits the key is the value. The result is exact (equal to
-  numpy's, `tests/ingest/lerobot/test_union_stats.py`), reproducible (counting is order-free), and needs
-  D x 4096 + D x T x 1024 counters (T <= 10 wanted order statistics per dimension), whatever the frame count; the
-  cost is three reads of the values (`UnionStats.passes`).
+  numpy's, `tests/ingest/lerobot/test_union_stats.py`), its quantiles reproducible (counting is order-free), and it
+  needs D x 4096 + D x T x 1024 int64 counters (T <= 10 wanted order statistics per dimension) and a buffer of
+  `BUFFER_VALUES` values, whatever the frame count; the cost is three reads of the values (`UnionStats.passes`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 QUANTILES: tuple[float, ...] = (0.01, 0.10, 0.50, 0.90, 0.99)  # lerobot's DEFAULT_QUANTILES
 QUANTILE_KEYS: tuple[str, ...] = tuple(f"q{round(q * 100):02d}" for q in QUANTILES)
 PASS_BITS = (12, 10, 10)  # bits of the 32-bit key fixed by each pass
+BUFFER_VALUES = 1 << 21  # values held before they are counted (8 MB of float32 and 2 MB of mask)
 
 Stats = dict[str, np.ndarray]
 
@@ -79,8 +80,10 @@ class UnionStats:
         self.dim, self.quantiles = dim, tuple(quantiles)
         self.pass_index = 0
         self.count = np.zeros(dim, dtype=np.int64)
-        self.sum = np.zeros(dim)
-        self.sumsq = np.zeros(dim)
+        self.mean = np.zeros(dim)
+        self.m2 = np.zeros(dim)  # sum of squared deviations from the mean
+        self._buffer: list[tuple[np.ndarray, np.ndarray]] = []
+        self._buffered = 0
         self.min = np.full(dim, np.inf)
         self.max = np.full(dim, -np.inf)
         self._hist = np.zeros((dim, 1 << PASS_BITS[0]), dtype=np.int64)
@@ -96,15 +99,22 @@ class UnionStats:
         return sum(PASS_BITS[: self.pass_index])
 
     def add(self, values: np.ndarray, used: np.ndarray) -> None:
+        """Feed values of the current pass; they are counted in batches of about `BUFFER_VALUES` values (a count
+        touches every counter of the pass once, whatever the batch's size)."""
         values = np.asarray(values, dtype=np.float32).reshape(-1, self.dim)
-        used = np.broadcast_to(np.asarray(used, dtype=bool), values.shape) & np.isfinite(values)
+        self._buffer.append((values, np.broadcast_to(np.asarray(used, dtype=bool), values.shape)))
+        self._buffered += values.size
+        if self._buffered >= BUFFER_VALUES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        values = np.concatenate([v for v, _ in self._buffer])
+        used = np.concatenate([u for _, u in self._buffer]) & np.isfinite(values)
+        self._buffer, self._buffered = [], 0
         if self.pass_index == 0:
-            v64 = np.where(used, values, 0).astype(np.float64)
-            self.count += used.sum(axis=0)
-            self.sum += v64.sum(axis=0)
-            self.sumsq += (v64 * v64).sum(axis=0)
-            self.min = np.minimum(self.min, np.where(used, v64, np.inf).min(axis=0, initial=np.inf))
-            self.max = np.maximum(self.max, np.where(used, v64, -np.inf).max(axis=0, initial=-np.inf))
+            self._moments(values, used)
         rows, dims = np.nonzero(used)
         if not len(rows):
             return
@@ -130,6 +140,23 @@ class UnionStats:
             pos[hit] * (1 << bits) + digit[hit], minlength=self.dim * slots * (1 << bits)
         ).reshape(self._hist.shape)
 
+    def _moments(self, values: np.ndarray, used: np.ndarray) -> None:
+        """count, min, max, and mean and M2 merged batch by batch (Chan et al.'s pairwise update, each batch's own
+        by two passes): no cancellation of E[x^2] - mean^2."""
+        v64 = np.where(used, values, 0).astype(np.float64)
+        n_b = used.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_b = np.where(n_b > 0, v64.sum(axis=0) / n_b, 0.0)
+        m2_b = (np.where(used, v64 - mean_b, 0.0) ** 2).sum(axis=0)
+        n = self.count + n_b
+        with np.errstate(invalid="ignore", divide="ignore"):
+            delta = mean_b - self.mean
+            self.mean = np.where(n > 0, self.mean + delta * np.where(n > 0, n_b / n, 0.0), 0.0)
+            self.m2 = self.m2 + m2_b + np.where(n > 0, delta * delta * self.count * n_b / n, 0.0)
+        self.count = n
+        self.min = np.minimum(self.min, np.where(used, v64, np.inf).min(axis=0, initial=np.inf))
+        self.max = np.maximum(self.max, np.where(used, v64, -np.inf).max(axis=0, initial=-np.inf))
+
     def _targets(self) -> np.ndarray:
         """[dim, T] the 0-based order statistics numpy's linear quantiles need (previous and next per quantile)."""
         idx = [i for q in self.quantiles for i in _virtual(self.count, q)[:2]]
@@ -137,6 +164,7 @@ class UnionStats:
 
     def next_pass(self) -> None:
         """Close the pass: locate each wanted order statistic one digit further."""
+        self._flush()
         bits = PASS_BITS[self.pass_index]
         if self.pass_index == 0:
             rank = self._targets()
@@ -171,8 +199,8 @@ class UnionStats:
         n = self.count
         empty = n == 0
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = self.sum / n
-            std = np.sqrt(np.maximum(self.sumsq / n - mean * mean, 0.0))
+            mean = np.where(empty, np.nan, self.mean)
+            std = np.where(empty, np.nan, np.sqrt(self.m2 / n))
         values = from_keys(self._prefix.astype(np.uint32))  # [dim, T] the order statistics
         out: Stats = {
             "min": np.where(empty, np.nan, self.min),

@@ -96,14 +96,15 @@ def _fill(
 ) -> dict[str, Any]:
     """Write the plan's dataset (in `options["version"]`) into the fresh folder `root`, its completion record
     (`MARKER`) last; on a failure the folder is left to the caller to remove."""
-    writer = WRITERS[options["version"]].for_plan(root, plan, options["data_mb"], options["video_mb"])
+    masked = masked_stats(plan) if plan.masked_stats else None  # before any frame: it fills the unused dims
+    writer = WRITERS[options["version"]].for_plan(root, plan, options["data_mb"], options["video_mb"], masked)
     writer.on_file = on_file
     try:
         if plan.keep_tasks is not None:
             writer.tasks.keep(plan.keep_tasks)
         for ref in plan.episodes:
             writer.add(ref)
-        info = writer.finish(plan.splits, masked_stats(plan) if plan.masked_stats else None)
+        info = writer.finish(plan.splits)
     except BaseException:
         writer.abort()
         raise

@@ -11,7 +11,15 @@ columns; `meta/stats.json`, which its normalizer reads, gets for the masked feat
 - a dimension no selected episode uses keeps the statistics of all frames (its padding), as lerobot's would, and a
   non-finite value never counts.
 min, max, mean, std and q01..q99 are then exact for those values; `count` stays the dataset's frame count (lerobot
-stacks counts across datasets when it merges: one number per feature). `meta/stats_by_embodiment.json` holds the same
+stacks counts across datasets when it merges: one number per feature).
+
+lerobot's normalizer has no mask: it normalizes every dim of every frame. An episode's padding (0 where its
+embodiment has no such dim) would then meet the statistics of the embodiments that have it, and land anywhere (on a
+real two-embodiment manifest, |z| up to 1.7e6: a loss no policy trains through). So the export writes, in a dim an
+episode does not use but another does, the dim's masked median (q50) instead of 0: it lies within [q01, q99] (|z| <= 1
+under QUANTILES normalization) and within one std of the mean (|median - mean| <= std: MEAN_STD |z| <= 1), whatever
+normalization a policy picks. The episode column `action_mask` (and the keypoint feature's info) still says which dims
+are real; the feature's info records the fill (`PADDING_KEY`). `meta/stats_by_embodiment.json` holds the same
 statistics with the per-dimension counts for the whole manifest (`all`) and for each embodiment's episodes
 (`embodiments`), for a trainer that normalizes per embodiment. Memory: `UnionStats`'s counters and one episode's
 columns; the cost: three more reads of the masked columns of every episode.
@@ -26,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.storage.location import readable
@@ -39,6 +48,9 @@ if TYPE_CHECKING:
     from jobs.export.lerobot_v3.write import EpisodeRef
 
 STATS_BY_EMBODIMENT_PATH = "meta/stats_by_embodiment.json"
+MASKED_FEATURES = (ACTION, STATE, HAND_KEYPOINTS)
+PADDING_KEY = "padding"  # info of a masked feature in a manifest export: what an unused dim holds
+PADDING = "the dim's masked median (meta/stats_by_embodiment.json all q50) where the episode does not use the dim"
 RULE = (
     "exact per-dimension statistics over the frames whose episode uses the dimension (action_mask for action and "
     "observation.state, the dataset's keypoint slots for observation.hand_keypoints; all frames where no episode "
@@ -49,11 +61,36 @@ ALL = "all"
 
 @dataclass
 class MaskedStats:
-    """The union statistics of the masked features (`all`) and of each embodiment's episodes."""
+    """The union statistics of the masked features (`all`) and of each embodiment's episodes, and what fills an
+    episode's unused dims (`fill_unused`)."""
 
     frames: int
     all: dict[str, Stats]
     embodiments: dict[str, dict[str, Stats]] = field(default_factory=dict)
+    columns: list[Column] = field(default_factory=list)
+    used_by_any: dict[str, np.ndarray] = field(default_factory=dict)  # feature -> [D] a dim some episode uses
+
+    def fill_value(self, key: str) -> np.ndarray:
+        """[D] the masked median (q50) of each dim: the value an episode that does not use the dim holds there."""
+        q50 = self.all[key]["q50"]
+        return np.where(np.isfinite(q50), q50, 0.0).astype(np.float32)
+
+    def fill_unused(self, ref: EpisodeRef, table: pa.Table) -> tuple[pa.Table, set[str]]:
+        """The episode's frames (exported layout) with the dims it does not use, where another episode does, set to
+        the masked median; returns the table and the features it changed."""
+        changed = set()
+        for c in self.columns:
+            dim = len(self.used_by_any[c.key])
+            unused = ~_used(ref, c, dim) & self.used_by_any[c.key]
+            if not unused.any():
+                continue
+            col = table.column(c.key).combine_chunks()
+            values = col.values.to_numpy(zero_copy_only=False).reshape(len(col), dim).copy()
+            values[:, unused] = self.fill_value(c.key)[unused]
+            arr = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), type=col.type.value_type), dim)
+            table = table.set_column(table.schema.get_field_index(c.key), table.schema.field(c.key), arr)
+            changed.add(c.key)
+        return table, changed
 
     def sidecar(self) -> dict[str, Any]:
         """`meta/stats_by_embodiment.json`: arrays as lists, NaN (a dim none of the group's frames uses) as null."""
@@ -74,8 +111,7 @@ def _finite_or_none(x: float) -> float | None:
 
 def _masked_columns(plan: ExportPlan) -> list[Column]:
     """The plan's flat (1-D) features the masks apply to."""
-    keys = (ACTION, STATE, HAND_KEYPOINTS)
-    return [c for c in plan.layout.columns if c.key in keys and len(plan.features[c.key]["shape"]) == 1]
+    return [c for c in plan.layout.columns if c.key in MASKED_FEATURES and len(plan.features[c.key]["shape"]) == 1]
 
 
 def _used(ref: EpisodeRef, column: Column, dim: int) -> np.ndarray:
@@ -121,7 +157,7 @@ def masked_stats(plan: ExportPlan) -> MaskedStats:
             for s in group.values():
                 s.next_pass()
     results = {name: {k: s.result() for k, s in group.items()} for name, group in groups.items()}
-    return MaskedStats(frames, results.pop(ALL), results)
+    return MaskedStats(frames, results.pop(ALL), results, columns, anyone)
 
 
 def as_lerobot(masked: Mapping[str, Stats], fallback: Mapping[str, Mapping[str, np.ndarray]], frames: int) -> dict:

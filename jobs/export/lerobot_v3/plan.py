@@ -30,6 +30,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
+from jobs.export.lerobot_v3.masked_stats import MASKED_FEATURES, PADDING, PADDING_KEY
 from jobs.export.lerobot_v3.write import EpisodeRef, SourceDataset
 from schemas.corpus import EpisodeLineage
 from schemas.export_layout import CAPTION_COLUMN
@@ -213,6 +214,9 @@ def manifest_plan(
     plan.splits = {"train": f"0:{n_train}"} | ({"val": f"{n_train}:{len(plan.episodes)}"} if kept["val"] else {})
     robot_types = {src.info.get("robot_type") for src in sources.values()}
     plan.robot_type = robot_types.pop() if len(robot_types) == 1 else None  # mixed: per-episode `embodiment`
+    for key in MASKED_FEATURES:  # what a dim an episode does not use holds (masked_stats.py)
+        if key in layout.features and len(layout.features[key]["shape"]) == 1:
+            layout.features[key]["info"] = {**(layout.features[key].get("info") or {}), PADDING_KEY: PADDING}
     plan.features = features_v30(layout.features, fps)
     plan.masked_stats = True
     return plan

@@ -221,6 +221,7 @@ class V30Writer:
         self.fps, self.features, self.robot_type = fps, features, robot_type
         self.layout = layout
         self.column_types = dict(column_types or {})
+        self.masked: MaskedStats | None = None
         self.data_mb, self.video_mb = data_mb, video_mb
         self.cameras = [k for k, ft in features.items() if ft["dtype"] == "video"]
         self.columns = [k for k, ft in features.items() if ft["dtype"] != "video"]
@@ -245,10 +246,16 @@ class V30Writer:
 
     @classmethod
     def for_plan(
-        cls, root: Path, plan: ExportPlan, data_mb: int = DATA_FILE_SIZE_IN_MB, video_mb: int = VIDEO_FILE_SIZE_IN_MB
+        cls,
+        root: Path,
+        plan: ExportPlan,
+        data_mb: int = DATA_FILE_SIZE_IN_MB,
+        video_mb: int = VIDEO_FILE_SIZE_IN_MB,
+        masked: MaskedStats | None = None,
     ) -> V30Writer:
-        """The writer of `plan`'s dataset into the fresh folder `root`."""
-        return cls(
+        """The writer of `plan`'s dataset into the fresh folder `root`; `masked`: a manifest's statistics of its
+        masked features (`masked_stats.py`: unused dims filled, stats.json, stats_by_embodiment.json)."""
+        writer = cls(
             root,
             fps=plan.fps,
             features=plan.features,
@@ -258,6 +265,8 @@ class V30Writer:
             video_mb=video_mb,
             column_types=plan.column_types,
         )
+        writer.masked = masked
+        return writer
 
     # -- data ----------------------------------------------------------------------------------------------------
     def _frames(self, ref: EpisodeRef, start: int) -> EpisodeFrames:
@@ -265,6 +274,8 @@ class V30Writer:
         if self._schema is None:
             self._schema = frames.table.schema.with_metadata({b"huggingface": _hf_metadata(self.features_table())})
         frames.table = frames.table.cast(self._schema)
+        if self.masked is not None:
+            frames.table = self.masked.fill_unused(ref, frames.table)[0]
         return frames
 
     def features_table(self) -> dict[str, Any]:
@@ -410,9 +421,8 @@ class V30Writer:
         self._rows = []
 
     # -- end -----------------------------------------------------------------------------------------------------
-    def finish(self, splits: dict[str, str] | None = None, masked: MaskedStats | None = None) -> dict[str, Any]:
-        """Close every file and write tasks, stats and info (info last); returns the info written. `masked`: a
-        manifest's statistics of its masked features, for `stats.json` and `stats_by_embodiment.json`."""
+    def finish(self, splits: dict[str, str] | None = None) -> dict[str, Any]:
+        """Close every file and write tasks, stats and info (info last); returns the info written."""
         if self.num_episodes == 0:
             raise ValueError("no episode to export")
         self._flush_stats()
@@ -434,7 +444,7 @@ class V30Writer:
             tasks.replace_schema_metadata({b"pandas": json.dumps(index_meta).encode()}), self.root / TASKS_PATH_V30
         )
         stats = self.stats or {}
-        if masked is not None:
+        if (masked := self.masked) is not None:
             stats = stats | as_lerobot(masked.all, stats, self.num_frames)
             sidecar = json.dumps(masked.sidecar(), indent=1)
             (self.root / STATS_BY_EMBODIMENT_PATH).write_text(sidecar, encoding="utf-8")

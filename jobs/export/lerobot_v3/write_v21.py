@@ -76,15 +76,21 @@ class V21Writer:
         self.tasks = TaskTable()
         self.num_episodes = 0
         self.num_frames = 0
+        self.masked: MaskedStats | None = None
         self.on_file: Callable[[Path], None] | None = None
         (self.root / "meta").mkdir(parents=True, exist_ok=True)
         self._episodes = (self.root / EPISODES_PATH).open("w", encoding="utf-8")
         self._stats = (self.root / EPISODES_STATS_PATH).open("w", encoding="utf-8")
 
     @classmethod
-    def for_plan(cls, root: Path, plan: ExportPlan, data_mb: int = 0, video_mb: int = 0) -> V21Writer:
-        """The writer of `plan`'s dataset into `root` (v2.1 has a file per episode: the size limits do not apply)."""
-        return cls(root, fps=plan.fps, features=plan.layout.features, robot_type=plan.robot_type, layout=plan.layout)
+    def for_plan(
+        cls, root: Path, plan: ExportPlan, data_mb: int = 0, video_mb: int = 0, masked: MaskedStats | None = None
+    ) -> V21Writer:
+        """The writer of `plan`'s dataset into `root` (v2.1 has a file per episode: the size limits do not apply);
+        `masked`: a manifest's statistics of its masked features (unused dims filled, stats_by_embodiment.json)."""
+        writer = cls(root, fps=plan.fps, features=plan.layout.features, robot_type=plan.robot_type, layout=plan.layout)
+        writer.masked = masked
+        return writer
 
     def _put(self, rel: str) -> Path:
         path = self.root / rel
@@ -99,7 +105,9 @@ class V21Writer:
         ep = self.num_episodes
         chunk = ep // DEFAULT_CHUNK_SIZE
         frames = read_episode(ref, self.layout, self.tasks, ep, self.num_frames)
-        table = frames.table.cast(self.schema)
+        table, filled = frames.table.cast(self.schema), set()
+        if self.masked is not None:
+            table, filled = self.masked.fill_unused(ref, table)
         data = self._put(DATA_PATH.format(episode_chunk=chunk, episode_index=ep))
         pq.write_table(table, data, compression="snappy", row_group_size=max(table.num_rows, 1))
         self._finished(data)
@@ -111,13 +119,14 @@ class V21Writer:
             self._finished(video)
         entry = EpisodeEntry(episode_index=ep, tasks=frames.tasks, length=table.num_rows, **ref.extra)
         self._episodes.write(dump_jsonl_line(entry.to_json()))
-        stats = EpisodeStatsEntry(episode_index=ep, stats=self._episode_stats(ref, table))
+        stats = EpisodeStatsEntry(episode_index=ep, stats=self._episode_stats(ref, table, filled))
         self._stats.write(dump_jsonl_line(stats.to_json()))
         self.num_episodes += 1
         self.num_frames += table.num_rows
 
-    def _episode_stats(self, ref: EpisodeRef, table: pa.Table) -> dict[str, FeatureStats]:
-        """The source episode's stats where the values are the source's, recomputed where they changed."""
+    def _episode_stats(self, ref: EpisodeRef, table: pa.Table, filled: set[str]) -> dict[str, FeatureStats]:
+        """The source episode's stats where the values are the source's, recomputed where they changed (`filled`:
+        the features whose unused dims were filled)."""
         source = ref.source.stats.get(ref.episode_index, {})
         by_key = {c.key: c for c in self.layout.columns}
         out: dict[str, FeatureStats] = {}
@@ -128,22 +137,22 @@ class V21Writer:
                 if kept is None:
                     raise ValueError(f"{ref.source.root}: episode {ref.episode_index} has no stats for camera {key!r}")
                 out[key] = FeatureStats.model_validate(kept)
-            elif kept is None or key in RENUMBERED or (col is not None and col.nd_shape is not None):
+            elif kept is None or key in RENUMBERED or key in filled or (col is not None and col.nd_shape is not None):
                 out[key] = numeric_stats(column_numpy(table.column(key), ft))
             else:
                 out[key] = FeatureStats.model_validate(kept)
         return out
 
-    def finish(self, splits: dict[str, str] | None = None, masked: MaskedStats | None = None) -> dict[str, Any]:
-        """Close the meta files and write tasks and info (info last); returns the info written. `masked`: a
-        manifest's statistics of its masked features, for `stats_by_embodiment.json` (lerobot 0.3.3 reads a v2.1
-        dataset's stats from its episodes only)."""
+    def finish(self, splits: dict[str, str] | None = None) -> dict[str, Any]:
+        """Close the meta files and write tasks and info (info last); returns the info written. A manifest's masked
+        statistics go to `stats_by_embodiment.json` (lerobot 0.3.3 reads a v2.1 dataset's stats from its episodes
+        only)."""
         if self.num_episodes == 0:
             raise ValueError("no episode to export")
         for f in (self._episodes, self._stats):  # a bucket --out puts the meta files with the tree's end
             f.close()
-        if masked is not None:
-            sidecar = json.dumps(masked.sidecar(), indent=1)
+        if self.masked is not None:
+            sidecar = json.dumps(self.masked.sidecar(), indent=1)
             (self.root / STATS_BY_EMBODIMENT_PATH).write_text(sidecar, encoding="utf-8")
         tasks = "".join(dump_jsonl_line(TaskEntry(task_index=i, task=t).to_json()) for i, t in self.tasks.ordered())
         (self.root / TASKS_PATH).write_text(tasks, encoding="utf-8")

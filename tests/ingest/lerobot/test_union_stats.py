@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ingest.lerobot import union_stats
 from ingest.lerobot.union_stats import QUANTILE_KEYS, QUANTILES, UnionStats, from_keys, order_keys
 
 
@@ -41,8 +42,10 @@ def _batches(seed: int, dim: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_equal_to_numpy_on_the_used_finite_values(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "buffer"), [(0, None), (1, None), (2, 100)])
+def test_equal_to_numpy_on_the_used_finite_values(seed: int, buffer: int | None, monkeypatch) -> None:
+    if buffer is not None:  # counted in many small batches: the moments merged batch by batch
+        monkeypatch.setattr(union_stats, "BUFFER_VALUES", buffer)
     dim = 6
     batches = _batches(seed, dim)
     got = _run(batches, dim)

@@ -27,10 +27,10 @@ def written(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     out = tmp_path_factory.mktemp("masked") / "all"
     plan = manifest_plan(tiny_corpus, "all", None)
     assert plan.masked_stats
-    writer = V30Writer.for_plan(out, plan)
+    writer = V30Writer.for_plan(out, plan, masked=masked_stats(plan))
     for ref in plan.episodes:
         writer.add(ref)
-    writer.finish(plan.splits, masked_stats(plan))
+    writer.finish(plan.splits)
     return out
 
 
@@ -89,3 +89,23 @@ def test_episode_columns_keep_lerobots_per_episode_stats(written: Path) -> None:
     action = np.stack(data[ACTION].to_numpy(zero_copy_only=False))
     lo, hi = rows[0]["dataset_from_index"], rows[0]["dataset_to_index"]
     assert rows[0][f"stats/{ACTION}/max"] == action[lo:hi].max(axis=0).tolist()  # every dim, mask or not
+
+
+def test_a_dim_an_episode_does_not_use_holds_the_masked_median(written: Path, tiny_corpus: Path) -> None:
+    """lerobot normalizes every dim of every frame: the padding of one embodiment must not land far outside the
+    statistics of another's real values (`masked_stats.py`). Real values are the source's, untouched."""
+    cols, mask, _ = _frames(written)
+    stats = json.loads((written / STATS_PATH_V30).read_text())
+    plan = manifest_plan(tiny_corpus, "all", None)
+    source = np.concatenate(
+        [np.stack(pq.read_table(r.source.data_file(r.episode_index))[ACTION].to_numpy()) for r in plan.episodes]
+    )
+    somebody = mask.any(axis=0)
+    q50, q01, q99 = (np.array(stats[ACTION][k]) for k in ("q50", "q01", "q99"))
+    padded = ~mask & somebody
+    assert padded.any()
+    assert np.array_equal(cols[ACTION][mask], source[mask])  # real values untouched
+    assert np.array_equal(cols[ACTION][padded], np.broadcast_to(q50.astype(np.float32), mask.shape)[padded])
+    assert np.array_equal(cols[ACTION][:, ~somebody], source[:, ~somebody])  # nobody's dims: as they were
+    z = 2 * (cols[ACTION].astype(np.float64) - q01) / np.where(q99 > q01, q99 - q01, 1e-8) - 1
+    assert (np.abs(z[padded]) <= 1).all()  # the median lies within [q01, q99]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from jobs.catalog.curate import curate
+from jobs.export.lerobot_v3.masked_stats import PADDING, PADDING_KEY
 from jobs.export.lerobot_v3.plan import PlanError, dataset_plan, manifest_plan, resolve_cameras
 from schemas.canonical import ACTION, STATE, STATE_NATIVE
 from schemas.export_layout import ACTION_MASK_COLUMN, CAPTION_COLUMN, intrinsics_column
@@ -42,7 +43,8 @@ def test_a_manifest_becomes_one_dataset_of_what_all_declare_alike(tiny_corpus: P
     plan = manifest_plan(tiny_corpus, "all", None)
     assert STATE_NATIVE not in plan.features and {STATE, ACTION, HEAD} <= set(plan.features)
     assert plan.notes == [f"feature {STATE_NATIVE} left out: 3 of 3 datasets declare it, not identically"]
-    assert "info" not in plan.features[ACTION]  # the per-dataset embodiment mask is an episode column instead
+    # the per-dataset embodiment mask is an episode column instead; the info says what an unused dim holds
+    assert plan.features[ACTION]["info"] == {PADDING_KEY: PADDING} and plan.masked_stats
     assert plan.skipped == {f"camera size {HEAD}": 1}  # the 16x24 clip: most episodes are 32x48
     assert len(plan.episodes) == 5 and plan.splits == {"train": "0:5"} and plan.robot_type is None
     extra = {e.extra["episode_uid"]: e.extra for e in plan.episodes}
