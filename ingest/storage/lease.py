@@ -11,7 +11,9 @@ A holder that is provably dead is taken over at once, as the local job lock's fl
 names the holder's host, boot, pid namespace, pid and the pid's start time, and a job on the same host (same name,
 same boot id, same pid namespace, so the pid means the same process) finds that pid gone, a zombie, or now another
 process (another start time). The reason is logged. A live holder, a holder on another host or in another pid
-namespace (a container beside ours), or a lease without these fields (written before them) waits out its ttl.
+namespace (a container beside ours), or a lease without these fields (written before them) waits out its ttl. A release
+whose delete fails because the store does not answer is logged, not raised (the job's own error says more); each lease
+carries a token, and a later job of the same process takes a lease this process released over at once.
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ import os
 import socket
 import threading
 import time
+import uuid
 from datetime import datetime
 
 import fsspec
 
+from adapters.storage.faults import environment_fault
 from ingest.storage.objects import list_keys, put, put_if_absent
 
 LEASE_DIR = ".eidata/lease"
 log = logging.getLogger(__name__)
+_RELEASED: set[str] = set()  # tokens of the leases this process released (their objects may outlive a failed delete)
 
 
 class OutputLeasedError(RuntimeError):
@@ -82,6 +87,8 @@ def dead_here(holder: dict) -> str | None:
     pid, here = holder.get("pid"), process_identity(os.getpid())
     if holder.get("host") != socket.gethostname() or not here or not isinstance(pid, int):
         return None
+    if pid == os.getpid() and holder.get("token") in _RELEASED:
+        return "this process released it (its delete failed: the store did not answer)"
     if any(holder.get(k) != here[k] for k in ("boot", "pidns")) or not holder.get("started"):
         return None
     stat = _stat(pid)
@@ -100,6 +107,7 @@ class Lease:
     def __init__(self, fs: fsspec.AbstractFileSystem, output: str, job: str, ttl_s: float = 300.0) -> None:
         self.fs, self.output, self.job, self.ttl_s = fs, output.rstrip("/"), job, ttl_s
         self.key: str | None = None
+        self.token = uuid.uuid4().hex  # this lease among those of its process (`dead_here`)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -109,7 +117,7 @@ class Lease:
 
     def _body(self) -> bytes:
         holder = {"job": self.job, "host": socket.gethostname(), "pid": os.getpid(), "ttl_s": self.ttl_s}
-        holder.update(process_identity(os.getpid()))
+        holder.update(process_identity(os.getpid()), token=self.token)
         return json.dumps(holder, sort_keys=True).encode()
 
     def acquire(self, wait_s: float = 0.0) -> Lease:
@@ -176,9 +184,15 @@ class Lease:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        for k in list_keys(self.fs, self.folder):
-            if _generation(k) is not None and self.key is not None and _generation(k) <= _generation(self.key):
-                self.fs.rm_file(k)
+        _RELEASED.add(self.token)
+        try:
+            for k in list_keys(self.fs, self.folder):
+                if _generation(k) is not None and self.key is not None and _generation(k) <= _generation(self.key):
+                    self.fs.rm_file(k)
+        except Exception as e:
+            if (cause := environment_fault(e)) is None:
+                raise
+            log.warning("%s: the lease was not deleted (%s): a job on this host takes it over at once", self.key, cause)
         self.key = None
 
     def __enter__(self) -> Lease:

