@@ -109,29 +109,39 @@ def frozen_stream(channels: list[Channel], fps: float, config: BehaviourConfig) 
             streams.setdefault(key + ("/arm" if ch.limits is not None else ""), []).append(ch)
     best: FrozenStream | None = None
     for key, chans in streams.items():
-        commanded = [c.command is not None and np.isfinite(c.command).all() for c in chans]
-        if not any(commanded):
+        commanded = [c for c in chans if c.command is not None and np.isfinite(c.command).all()]
+        if not commanded:
             continue
         best = best or FrozenStream(key.removesuffix("/arm"), 0.0, 0)
         arm = key.endswith("/arm")
-        v = np.concatenate([c.values for c in chans], axis=1)
-        held = v[1:] == v[:-1]  # (pairs, columns)
-        starts, ends = runs(held.sum(axis=1) >= 2 if arm else held.all(axis=1))
-        for s, e in zip(starts, ends, strict=True):
-            a, b = int(s), int(e) + 1  # rows [a, b)
-            if a == 0 or b == len(v) or (b - a) / fps <= best.seconds:
+        if arm:  # rows where two or more joints sit in a run held while its own command moved
+            stalled = np.stack([_held_while_commanded(c, config) for c in commanded], axis=1).sum(axis=1) >= 2
+        else:  # rows repeating the row before, every column of the stream
+            v = np.concatenate([c.values for c in chans], axis=1)
+            stalled = np.r_[False, (v[1:] == v[:-1]).all(axis=1)]
+        starts, ends = runs(stalled)
+        for s0, e0 in zip(starts, ends, strict=True):
+            a, b = (int(s0), int(e0)) if arm else (int(s0) - 1, int(e0))  # rows [a, b)
+            if a == 0 or b == len(stalled) or (b - a) / fps <= best.seconds:
                 continue
-            through = held[s:e].all(axis=0)
-            moved = [
-                ok and np.ptp(c.command[a:b]) > _command_move(c, config) for c, ok in zip(chans, commanded, strict=True)
-            ]
-            stalled = [h and m for h, m in zip(through, moved, strict=True)]
+            if not arm and not any(np.ptp(c.command[a:b]) > _command_move(c, config) for c in commanded):
+                continue  # held while nothing was commanded: a resting stream
             others = [c.values[a:b] for k, cs in streams.items() if k != key for c in cs]
             if not any(np.ptp(o) > 0 for o in others):  # nothing else records either: the whole state froze
                 continue
-            if (sum(stalled) >= 2) if arm else any(moved):
-                best = FrozenStream(key.removesuffix("/arm"), (b - a) / fps, a)
+            best = FrozenStream(key.removesuffix("/arm"), (b - a) / fps, a)
     return best
+
+
+def _held_while_commanded(ch: Channel, config: BehaviourConfig) -> np.ndarray:
+    """(N,) bool: the frames of `ch`'s runs of one repeated value during which its command moved."""
+    assert ch.command is not None
+    x, out = ch.values[:, 0], np.zeros(len(ch.values), bool)
+    starts, ends = runs(x[1:] == x[:-1])
+    for s0, e0 in zip(starts, ends, strict=True):
+        a, b = int(s0), int(e0) + 1
+        out[a:b] |= np.ptp(ch.command[a:b]) > _command_move(ch, config)
+    return out
 
 
 def _command_move(ch: Channel, config: BehaviourConfig) -> float:
