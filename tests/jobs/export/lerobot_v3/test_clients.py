@@ -27,6 +27,7 @@ import pytest
 from jobs.catalog.curate import curate
 from jobs.cli import main
 from schemas.canonical import ACTION, HAND_KEYPOINTS, INTERPOLATED
+from schemas.corpus import find_datasets
 from schemas.export_layout import ACTION_MASK_COLUMN, ND_SHAPE_KEY
 from tests.jobs.export.lerobot_v3.conftest import MANIFEST
 
@@ -155,3 +156,29 @@ def test_lerobot_033_normalizes_v21_exports_but_not_the_canonical_flag(clients: 
     refused = got[str(canonical)]
     assert INTERPOLATED in refused["state"] and not refused["ok"]
     assert "Subtraction, the `-` operator, with a bool tensor is not supported" in refused["error"]
+
+
+@pytest.mark.slow  # a lerobot-train run per dataset: about 100 s
+def test_every_dataset_export_trains_and_edits(exported: tuple[Path, Path], run_oracle_v30, tmp_path: Path) -> None:
+    """Every dataset of the demo corpus, exported as it is: lerobot-train on each that has a camera (ACT, like every
+    lerobot 0.6.1 policy here, needs an image or an environment state: a camera-less export has neither), and
+    delete_episodes, split and merge on each of two episodes or more (lerobot refuses to delete every episode or to
+    write an empty split)."""
+    corpus, out = exported
+    roots = [out / d.relative_to(corpus / "datasets") for d in find_datasets(corpus)]
+    infos = {r: json.loads((r / "meta" / "info.json").read_text()) for r in roots}
+    cams = [r for r in roots if any(ft["dtype"] == "video" for ft in infos[r]["features"].values())]
+    several = [r for r in roots if infos[r]["total_episodes"] >= 2]
+    plan = [{"name": "train", "argv": ["train", *map(str, cams), "--out", str(tmp_path / "t"), "--", *TRAIN_ARGS]}]
+    plan += [
+        {"name": str(r), "argv": ["edit", str(r), "--out", str(tmp_path / f"e{i}")]} for i, r in enumerate(several)
+    ]
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    results = run_oracle_v30("batch", tmp_path / "plan.json", timeout=600)
+    assert cams and several, (roots, cams, several)
+    for root in cams:
+        run = results["train"][str(root)]
+        assert run["ok"] and len(run["losses"]) == STEPS, (root, run.get("error"))
+    for root in several:
+        for op, result in results[str(root)].items():
+            assert result["ok"], (root, op, result.get("error"))
