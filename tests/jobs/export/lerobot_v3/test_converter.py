@@ -4,7 +4,9 @@ features are all 1-D, and crashes on the same dataset with one 2-D feature, in `
 `pd.concat` -> pandas' `ExtensionDtype.__eq__`, which iterates `_metadata`: datasets 4.8's
 `PandasArrayExtensionDtype._metadata` is the string "value_type", not a tuple, so pandas asks for attribute "v".
 A valid v2.1 dataset with a 2-5-D feature (what lerobot 0.3.3 writes as datasets' ArrayND) therefore cannot be
-converted; `eidata export --format lerobot-v3` writes v3.0 directly (jobs/export/README.md)."""
+converted, nor can the canonical corpus (its [2, 21, 3] keypoints); `eidata export --format lerobot-v3` writes v3.0
+directly, and `--format lerobot-v21` writes v2.1 with every feature flat, which the converter takes
+(`test_clients.py`; jobs/export/README.md)."""
 
 from __future__ import annotations
 
