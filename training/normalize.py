@@ -7,12 +7,13 @@ training split. Values are mapped min-max by the 1st and 99th percentiles to [-1
 https://github.com/NVIDIA/Isaac-GR00T/blob/main/gr00t/data/transform/state_action.py), so a dim that hardly moves
 cannot blow a small change up to hundreds (mean/std with a 1e-6 floor did). A dim whose q01 and q99 agree is
 constant in training: it normalizes to 0 (GR00T's min_max mode does the same for min == max) and is logged as a
-warning. q01/q99 are np.quantile over every frame of the dataset's training episodes' data files, as GR00T's
+warning. q01/q99 are np.quantile over the frames of the dataset's training episodes' data files, as GR00T's
 `calculate_dataset_statistics` (gr00t/data/dataset.py) computes them over a dataset's parquet files
-(episodes_stats.jsonl may lack quantiles, and per-episode quantiles do not pool); mean/std are pooled from
-`meta/episodes_stats.jsonl` for the record. Dims outside the embodiment mask are set to 0 whatever their stats say.
-The statistics are saved with the run (`norm_stats.json`, and in every checkpoint) so eval and a resumed run
-normalize exactly as training did.
+(episodes_stats.jsonl may lack quantiles, and per-episode quantiles do not pool), each dim over the episodes whose
+mask has it, in bounded memory (`ingest.lerobot.union_stats`, the same rule as a manifest export's stats); mean/std
+are pooled from `meta/episodes_stats.jsonl` for the record. Dims outside the embodiment mask are set to 0 whatever
+their stats say. The statistics are saved with the run (`norm_stats.json`, and in every checkpoint) so eval and a
+resumed run normalize exactly as training did.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ingest.files.atomic import write_text_atomic
+from ingest.lerobot.union_stats import UnionStats
 from schemas.canonical import ACTION, CANONICAL_DIM, STATE
 from schemas.lerobot import EPISODES_STATS_PATH
 from training.episodes import DataError, SampleIndex
@@ -94,18 +96,23 @@ def read_vectors(table: object, key: str, path: Path | str) -> np.ndarray:
 
 
 def _quantiles(index: SampleIndex, dataset_id: int) -> dict[str, np.ndarray]:
-    """key -> [2, D] q01/q99 over every frame of the dataset's episodes in the index."""
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in KEYS}
-    for ep in index.episodes:
-        if ep.dataset_id != dataset_id:
-            continue
-        try:
-            table = index.files.columns(ep.data_path, list(KEYS))
-        except (OSError, KeyError, ValueError) as e:
-            raise DataError(f"{ep.data_path}: cannot read {ACTION}/{STATE} (episode {ep.uid}): {e}") from e
-        for key in KEYS:
-            rows[key].append(read_vectors(table, key, ep.data_path))
-    return {k: np.quantile(np.concatenate(v).astype(np.float64), QUANTILES, axis=0) for k, v in rows.items()}
+    """key -> [2, D] q01/q99 over the frames of the dataset's episodes in the index, each dim over the episodes whose
+    mask has it (every frame where none does), exact (`np.quantile`'s linear method) in bounded memory
+    (`ingest.lerobot.union_stats`: three reads of the episodes' two columns)."""
+    episodes = [ep for ep in index.episodes if ep.dataset_id == dataset_id]
+    anyone = np.logical_or.reduce([ep.mask for ep in episodes])
+    stats = {k: UnionStats(CANONICAL_DIM, QUANTILES) for k in KEYS}
+    while stats[ACTION].pending:
+        for ep in episodes:
+            try:
+                table = index.files.columns(ep.data_path, list(KEYS))
+            except (OSError, KeyError, ValueError) as e:
+                raise DataError(f"{ep.data_path}: cannot read {ACTION}/{STATE} (episode {ep.uid}): {e}") from e
+            for key in KEYS:
+                stats[key].add(read_vectors(table, key, ep.data_path), ep.mask | ~anyone)
+        for s in stats.values():
+            s.next_pass()
+    return {k: np.stack([s.result()["q01"], s.result()["q99"]]) for k, s in stats.items()}
 
 
 def _warn_constant(rel: str, key: str, q: np.ndarray, mask: np.ndarray) -> None:
