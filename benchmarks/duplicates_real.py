@@ -111,8 +111,12 @@ def _write_copy(src: Path, dest: Path, count: int, half_rate: bool) -> dict[int,
                 v = np.stack(t[col].to_numpy(zero_copy_only=False)).astype(np.float16).astype(np.float32)
                 t = t.set_column(t.schema.get_field_index(col), col, pa.array(list(v), t.schema.field(col).type))
         n = t.num_rows
-        cols = {"frame_index": np.arange(n), "timestamp": (np.arange(n) / fps).astype(np.float32),
-                "episode_index": np.full(n, k), "index": total + np.arange(n)}  # fmt: skip
+        cols = {
+            "frame_index": np.arange(n),
+            "timestamp": (np.arange(n) / fps).astype(np.float32),
+            "episode_index": np.full(n, k),
+            "index": total + np.arange(n),
+        }
         for c, v in cols.items():
             t = t.set_column(t.schema.get_field_index(c), c, pa.array(v, t.schema.field(c).type))
         pq.write_table(t, dest / f"data/chunk-000/episode_{k:06d}.parquet")
@@ -134,11 +138,15 @@ def pipeline(root: Path, count: int, work: Path) -> dict:
 
     _write_copy(root, work / "copy_same_rate", count, half_rate=False)
     _write_copy(root, work / "copy_half_rate", count, half_rate=True)
-    spec = {"output": str(work / "corpus"), "parallelism": {"num_cpus": 1}, "sources": [
-        {"name": "orig", "adapter": "lerobot", "root": str(root)},
-        {"name": "copy_same_rate", "adapter": "lerobot", "root": str(work / "copy_same_rate")},
-        {"name": "copy_half_rate", "adapter": "lerobot", "root": str(work / "copy_half_rate")},
-    ]}  # fmt: skip
+    spec = {
+        "output": str(work / "corpus"),
+        "parallelism": {"num_cpus": 1},
+        "sources": [
+            {"name": "orig", "adapter": "lerobot", "root": str(root)},
+            {"name": "copy_same_rate", "adapter": "lerobot", "root": str(work / "copy_same_rate")},
+            {"name": "copy_half_rate", "adapter": "lerobot", "root": str(work / "copy_half_rate")},
+        ],
+    }
     (work / "job.yaml").write_text(yaml.safe_dump(spec))
     eidata = [sys.executable, "-m", "jobs.cli"]
     t0 = time.perf_counter()

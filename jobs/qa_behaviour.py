@@ -94,8 +94,13 @@ def finding_messages(b: DatasetBehaviour) -> list[tuple[str, str, QualityTier | 
     if b.copies:
         shown = "; ".join(f"{b.labels[k]}: {r.split(': ', 1)[1]}" for k, r in b.copies[:LISTED])
         more = f"; and {len(b.copies) - LISTED} more" if len(b.copies) > LISTED else ""
-        out.append(("qa_duplicate", f"{len(b.copies)} of {b.episodes} episodes -> rejected: {shown}{more}",
-                    QualityTier.rejected))  # fmt: skip
+        out.append(
+            (
+                "qa_duplicate",
+                f"{len(b.copies)} of {b.episodes} episodes -> rejected: {shown}{more}",
+                QualityTier.rejected,
+            )
+        )
     for f in b.dataset_level:
         out.append((f.code, f.message, None))
     return out

@@ -35,8 +35,10 @@ def main() -> None:
         recs = [measure_episode(e.state, e.fps, lim, cfg, action=e.action, cameras={"ego": e.frames}) for e in eps]
         pairs = near_duplicates(np.array([r.fingerprint for r in recs], np.uint32), cfg)
         scale = scale_with_floor(np.ptp(np.concatenate([e.state for e in eps]), axis=0))
-        checks = [(int(a), int(b), copy_check(eps[a].state, eps[b].state, scale, cfg)) for a, b in zip(
-            pairs.first, pairs.second, strict=True)]  # fmt: skip
+        checks = [
+            (int(a), int(b), copy_check(eps[a].state, eps[b].state, scale, cfg))
+            for a, b in zip(pairs.first, pairs.second, strict=True)
+        ]
         out[case] = {
             "episodes": {i: sorted({f.code for f in findings(r, cfg)}) for i, r in enumerate(recs)},
             "duplicates": [[a, b, round(c.residual, 4)] for a, b, c in checks if c.is_copy(cfg)],

@@ -50,8 +50,18 @@ def verdict_rows(dataset: str, lineages: Sequence[EpisodeLineage]) -> list[dict[
         base = {"episode_uid": lin.episode_uid, "dataset": dataset}
         if lin.behaviour is not None:
             for f in episode_findings(lin.behaviour, lin.behaviour_config or BehaviourConfig()):
-                rows.append({**base, "stage": "ingest", "code": f.code, "tier": f.tier.value, "value": f.value,
-                             "threshold": f.threshold, "compared_with": None, "message": f.message})  # fmt: skip
+                rows.append(
+                    {
+                        **base,
+                        "stage": "ingest",
+                        "code": f.code,
+                        "tier": f.tier.value,
+                        "value": f.value,
+                        "threshold": f.threshold,
+                        "compared_with": None,
+                        "message": f.message,
+                    }
+                )
         for v in lin.verdicts.found if lin.verdicts is not None else []:
             rows.append({**base, "stage": lin.verdicts.step, **v.model_dump(mode="json")})
     return rows

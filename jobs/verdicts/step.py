@@ -241,8 +241,9 @@ def _write(dataset_root: Path, edits: dict[int, dict[str, Any]], lock_timeout_s:
         raise DatasetError(f"{dataset_root}: cannot take the writer lock ({e})") from e
 
 
-def run_verdicts(corpus: Path, config: BehaviourConfig, *, options: StorageOptions | None = None,
-                 dry_run: bool = False) -> VerdictsSummary:  # fmt: skip
+def run_verdicts(
+    corpus: Path, config: BehaviourConfig, *, options: StorageOptions | None = None, dry_run: bool = False
+) -> VerdictsSummary:
     """Judge the corpus at `corpus` (a folder) and record the verdicts (see the module docstring)."""
     episodes = _corpus_episodes(corpus)
     judged = [_judged(corpus, e) for e in episodes]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ingest.behaviour.findings import dataset_findings, findings, route
 from schemas.behaviour import BehaviourConfig, BehaviourRecord, catalog_fields
 from schemas.qa import catalog_fields as qa_catalog_fields
