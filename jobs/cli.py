@@ -201,9 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    stops.arm()  # SIGTERM and Ctrl-C end the command with one line and 143 / 130 (jobs.runtime.stops)
     try:
-        return int(_load(COMMANDS[args.command].run)(args))
+        with stops.armed():  # SIGTERM and Ctrl-C end the command with one line and 143 / 130 (jobs.runtime.stops)
+            return int(_load(COMMANDS[args.command].run)(args))
     except stops.Stopped as e:
         print(stops.message(f"eidata {args.command}", e), file=sys.stderr)
         return e.status

@@ -1,12 +1,12 @@
 """Clean stops: SIGTERM and Ctrl-C (SIGINT) end a job with one line and the shell's exit status for the signal (143,
 130), its output left resumable (issue 38 item 6).
 
-`eidata` arms the handlers before it runs a command (`jobs.cli.main`): a signal raises `Stopped` in the main thread,
-wherever it waits (Ray's `wait` and `get` check for signals), so every `finally` of the job runs on the way out: the
-committers are answered and released, the quarantine written, Ray shut down, the output's lock and lease released. What
-was committed stays and the rerun resumes, as after a kill -9. `Stopped` is a `BaseException`, like `KeyboardInterrupt`,
-so that no `except Exception` of a job takes it for an episode's error. A second signal while the job winds down gets
-the default action: it ends the process at once (the output stays resumable, as after kill -9).
+`eidata` arms the handlers while it runs a command (`jobs.cli.main`, `armed()`): a signal raises `Stopped` in the main
+thread, wherever it waits (Ray's `wait` and `get` check for signals), so every `finally` of the job runs on the way
+out: the committers are answered and released, the quarantine written, Ray shut down, the output's lock and lease
+released. What was committed stays and the rerun resumes, as after a kill -9. `Stopped` is a `BaseException`, like
+`KeyboardInterrupt`, so that no `except Exception` of a job takes it for an episode's error. A second signal while the
+job winds down gets the default action: it ends the process at once (the output stays resumable, as after kill -9).
 
 Ray's core worker installs its own SIGTERM handler when `ray.init` starts it in this process (it prints a stack dump
 and aborts: the review saw exit -6), so `jobs.runtime.ray_pool.init_ray` calls `rearm()` after it. A library caller
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -40,18 +42,28 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise Stopped(signum)
 
 
-def arm() -> None:
-    """Route SIGTERM and SIGINT to `Stopped` from now on (main thread only: Python runs handlers there)."""
+@contextmanager
+def armed() -> Iterator[None]:
+    """SIGTERM and SIGINT raise `Stopped` inside the block (main thread only: Python runs handlers there); the
+    handlers before it are back after it (a test calling `jobs.cli.main` keeps its own)."""
     global _armed
     if threading.current_thread() is not threading.main_thread():
+        yield
         return
+    before = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
         signal.signal(s, _stop)
     _armed = True
+    try:
+        yield
+    finally:
+        _armed = False
+        for s, handler in before.items():  # None: a handler not set from Python, which cannot be put back
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
 
 
 def rearm() -> None:
-    """Install the handlers again if `arm` did (after something else, Ray's core worker, replaced them)."""
+    """Install the handlers again inside `armed()` (after something else, Ray's core worker, replaced them)."""
     if _armed and threading.current_thread() is threading.main_thread():
         for s in SIGNALS:
             signal.signal(s, _stop)

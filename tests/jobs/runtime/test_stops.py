@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from jobs.ingest.job import FINISHED, run_ingest
+from jobs.runtime.stops import Stopped, armed, rearm
 from jobs.spec import load_spec
 from tests.jobs.demo_reference import demo_spec, hashes
 
@@ -63,3 +64,14 @@ def test_a_signal_ends_the_job_in_one_line_and_the_rerun_resumes(
 
     run_ingest(load_spec(spec), progress=False)
     assert hashes(tmp_path / "corpus") == hashes(reference)
+
+
+def test_armed_raises_stopped_and_puts_the_handlers_back() -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    with pytest.raises(Stopped) as e, armed():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as Ray's core worker puts its own handler
+        rearm()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises in this thread before the sleep ends
+    assert (e.value.signum, e.value.status) == (signal.SIGTERM, 143)
+    assert {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)} == before
