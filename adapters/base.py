@@ -317,7 +317,8 @@ class SourceAdapter(ABC):
         """`path` (a Location) when it lies under `root` once resolved (`adapters.storage.contain.contained`), else
         this adapter's AdapterError naming it: for the files a discovery reads before it yields a ref (annotation
         tables, sidecars, a header probed), which the check of each ref's `paths` comes too late for."""
-        from adapters.storage.contain import OutsideRoot, contained
+        from adapters.storage.contain import contained
+        from schemas.containment import OutsideRoot
 
         try:
             return contained(root, path)

@@ -30,9 +30,10 @@ from adapters.lerobot.columns import (
 )
 from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
 from adapters.storage import bounds
-from adapters.storage.contain import OutsideRoot, contained
+from adapters.storage.contain import contained
 from adapters.storage.location import Location, readable
 from schemas.canonical import Camera
+from schemas.containment import OutsideRoot
 from schemas.dataset_meta import TOLERANCE_S, Quirk
 from schemas.lerobot import ActionSegment, InfoJson
 from schemas.lfs import unreadable

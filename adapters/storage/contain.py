@@ -25,7 +25,7 @@ from typing import IO
 from adapters.storage.location import Location, Where, is_object, locate, readable
 from schemas.containment import OutsideRoot
 
-__all__ = ["OutsideRoot", "contained", "outside", "readable_under"]
+__all__ = ["contained", "outside", "readable_under"]
 
 
 @lru_cache(maxsize=65536)

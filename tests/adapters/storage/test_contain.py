@@ -11,7 +11,8 @@ from typing import ClassVar
 import pytest
 
 from adapters.base import AdapterError, EpisodeRef, RawEpisode, SourceAdapter
-from adapters.storage.contain import OutsideRoot, contained, outside
+from adapters.storage.contain import contained, outside
+from schemas.containment import OutsideRoot
 
 
 @pytest.fixture

@@ -1,0 +1,13 @@
+"""`schemas.containment.OutsideRoot`: a data error (a ValueError, so the episode is quarantined) whose message names
+the path, what it resolves to when that differs, and the root. Where it is raised: tests/adapters/storage."""
+
+from __future__ import annotations
+
+from schemas.containment import OutsideRoot
+
+
+def test_message_names_path_resolution_and_root() -> None:
+    e = OutsideRoot("/r/data/x.parquet", "/etc/passwd", "/r")
+    assert isinstance(e, ValueError) and (e.path, e.resolved, e.root) == ("/r/data/x.parquet", "/etc/passwd", "/r")
+    assert str(e) == "/r/data/x.parquet (resolves to /etc/passwd) lies outside the source root /r: not read"
+    assert str(OutsideRoot("/x", "/x", "/r")) == "/x lies outside the source root /r: not read"
