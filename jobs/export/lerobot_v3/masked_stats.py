@@ -157,7 +157,7 @@ def masked_stats(plan: ExportPlan) -> MaskedStats:
             for s in group.values():
                 s.next_pass()
     results = {name: {k: s.result() for k, s in group.items()} for name, group in groups.items()}
-    return MaskedStats(frames, results.pop(ALL), results, columns, anyone)
+    return MaskedStats(frames, results.pop(ALL, {}), results, columns, anyone)
 
 
 def as_lerobot(masked: Mapping[str, Stats], fallback: Mapping[str, Mapping[str, np.ndarray]], frames: int) -> dict:

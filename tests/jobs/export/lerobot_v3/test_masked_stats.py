@@ -2,7 +2,8 @@
 a Franka dataset and a human one, whose frames hold random values in every dim, the dims outside an embodiment's mask
 included): `stats.json` of the masked features equals numpy's statistics of exactly the values whose episode uses the
 dim (all frames for a dim no episode uses), count stays the frame count, and the sidecar gives the same per
-embodiment with per-dim counts; the episode columns keep lerobot's own per-episode stats."""
+embodiment with per-dim counts; the episode columns keep lerobot's own per-episode stats; a dim an episode does not
+use (but another does) holds the masked median, real values untouched."""
 
 from __future__ import annotations
 
