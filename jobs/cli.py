@@ -107,7 +107,7 @@ COMMANDS: dict[str, Command] = {
         "jobs.verdicts.step:OPTIONS",
     ),
     "query": Command(
-        "run SQL (DuckDB) over the views `episodes` and `quarantine`",
+        "run SQL (DuckDB) over the catalog views: episodes, quarantine, findings, verdicts, source_findings",
         "jobs.catalog.query:cli_query",
         "jobs.catalog.query:OPTIONS",
     ),
