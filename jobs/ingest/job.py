@@ -25,7 +25,7 @@ from jobs.ingest.task import WorkItem
 from jobs.runtime.deadline import clear_markers
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.ray_pool import init_ray
-from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
+from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError, forget_worker_deaths
 from jobs.runtime.shared_fs import SharedFsError, check_shared_output
 from jobs.spec import dump_spec
 from jobs.spec_models import JobSpec
@@ -139,6 +139,7 @@ def run_ingest(
 
             rebuild_catalog(output, digests_for=bucket_digests(output, spec.output_storage))  # a bucket's: records
         (output / FINISHED).touch()
+        forget_worker_deaths(output)
         report.seconds = time.perf_counter() - t0
         return report
     finally:

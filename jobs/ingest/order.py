@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from adapters.storage.faults import environment_fault
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, TaskSettings, WorkItem
 from jobs.runtime.deadline import TIMEOUT_CLASS, hung_attempts, timeout_message
+from jobs.runtime.retry import worker_died
 from jobs.spec_models import JobSpec
 
 
@@ -98,7 +99,10 @@ def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[
                 hung = hung_attempts(spec.output, uid)
                 if hung:  # its attempts were killed by their deadline before one could quarantine the episode
                     results[n] = Rejected(uid, "write", TIMEOUT_CLASS, timeout_message(hung), fault="environment")
-                elif (cause := environment_fault(e)) is not None:  # a killed worker, a lost node: the job ends
+                elif (cause := environment_fault(e)) is not None and worker_died(spec.output, uid):
+                    why = f"its worker died on each of its attempts in this run and the one before ({cause})"
+                    results[n] = Rejected(uid, "worker", type(e).__name__, why, fault="environment")
+                elif cause is not None:  # a killed worker, a lost node: the job ends (jobs.runtime.retry)
                     results[n] = Deferred(uid, "worker", f"its worker died on each of its attempts ({cause})")
                 else:
                     results[n] = Rejected(uid, "worker", type(e).__name__, str(e)[:2000])

@@ -10,23 +10,34 @@ commit that fails for a reason of the environment (`adapters.storage.faults.envi
 every episode of its dataset after it are left to the next run, which does them at the indices an uninterrupted run
 gives them. `eidata ingest` prints it on one line and exits `EXIT_ENVIRONMENT` (75, sysexits' EX_TEMPFAIL: a temporary
 failure, the same command is worth running again).
+
+A worker killed on each of its attempts (Ray's retries) is the environment's too, the first time: an out-of-memory
+kill on a loaded machine passes. An episode that kills its worker again in the next run is likelier its own (a decoder
+crashing on its bytes): left to every next run it would stop the corpus there for good, so the second time it is
+quarantined with `fault: environment` (`--retry-quarantined` tries it again) and the job goes on. `worker_died` keeps
+the first time in `<output>/job/died/` until a run finishes (`forget_worker_deaths`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.storage.faults import environment_fault
+from schemas.corpus import JOB_DIR
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 EXIT_ENVIRONMENT = 75  # sysexits.h EX_TEMPFAIL
+DIED_DIR = "died"  # under <output>/job/: one marker per episode whose worker died on each attempt (the module)
 
 
 class EnvironmentRetry(BaseModel):
@@ -67,3 +78,18 @@ def retry_environment(call: Callable[[], T], policy: EnvironmentRetry, what: str
             log.warning("%s: %s; trying again in %.0f s", what, cause, wait)
             time.sleep(wait)
     raise AssertionError("unreachable")
+
+
+def worker_died(output: Path, uid: str) -> bool:
+    """Note that `uid`'s worker died on each of its attempts; True when a run before this one noted it too."""
+    marker = output / JOB_DIR / DIED_DIR / hashlib.sha1(uid.encode()).hexdigest()[:20]
+    if marker.exists():
+        return True
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(uid)
+    return False
+
+
+def forget_worker_deaths(output: Path) -> None:
+    """A run that finished: the next one starts with no worker death noted."""
+    shutil.rmtree(output / JOB_DIR / DIED_DIR, ignore_errors=True)

@@ -13,6 +13,7 @@ from ray.exceptions import WorkerCrashedError
 from adapters.base import EpisodeRef
 from jobs.ingest.order import in_order
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, WorkItem
+from jobs.runtime.retry import forget_worker_deaths
 from jobs.spec_models import JobSpec, ParallelismSpec, SourceSpec
 
 N = 8
@@ -163,7 +164,8 @@ def test_a_task_ray_gave_up_on_after_deadline_kills_is_an_encoder_timeout(tmp_pa
     """With fewer Ray retries than deadline attempts, Ray gives up before an attempt can quarantine the episode: the
     driver names the timeout from the attempts' markers (a quarantine of the environment's kind, which
     `--retry-quarantined` tries again); a worker that crashed on each attempt is deferred (the job ends, its rerun
-    does the episode: issue 38), and a task that failed otherwise stays a `worker` quarantine."""
+    does the episode: issue 38), and quarantined (environment) when it crashes so again in the next run; a task that
+    failed otherwise stays a `worker` quarantine."""
     from jobs.runtime.deadline import TIMEOUT_CLASS, watchdog
 
     spec, todo = _job(tmp_path, max_in_flight=2, window=8)
@@ -183,3 +185,10 @@ def test_a_task_ray_gave_up_on_after_deadline_kills_is_an_encoder_timeout(tmp_pa
     assert isinstance(r, Rejected) and (r.stage, r.error_class, r.fault) == ("worker", "RuntimeError", "data")
     d = results[crashed]
     assert isinstance(d, Deferred) and d.stage == "worker" and "WorkerCrashedError" in d.cause, d
+
+    # the next run: the same episode kills its worker again, so it is likelier its own: quarantined, the job goes on
+    again = {item.uid: r for item, r in _run(tasks, spec, todo)}[crashed]
+    assert isinstance(again, Rejected) and (again.stage, again.fault) == ("worker", "environment"), again
+    assert "in this run and the one before" in again.message
+    forget_worker_deaths(spec.output)  # a run that finished: the slate is clean
+    assert isinstance({item.uid: r for item, r in _run(tasks, spec, todo)}[crashed], Deferred)
