@@ -120,7 +120,8 @@ class EpisodeLineage(BaseModel):
 Stage = Literal["discover", "read", "canonicalize", "write", "worker"]
 # whose fault a quarantine is: the data's (a rerun skips the episode) or the environment's, where the environment is
 # the likelier cause and cannot be told apart (a task past its deadline on every attempt: a stalled encoder on a loaded
-# machine), so that `eidata ingest --retry-quarantined` tries it again. An error known to be the environment's (a full
+# machine; a worker killed on each attempt in two runs in a row), so that `eidata ingest --retry-quarantined` tries it
+# again. An error known to be the environment's (a full
 # disk, a store down) is never quarantined: it ends the job (`jobs.runtime.retry`).
 Fault = Literal["data", "environment"]
 
