@@ -24,6 +24,7 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef
+from adapters.storage.faults import environment_fault
 from jobs.ingest.discovery import BATCH, WORK_DIR
 from jobs.ingest.quarantine import quarantine_row
 from jobs.ingest.resume import connect, done_sql
@@ -79,6 +80,8 @@ def _source_settled(con: Any, output: Path, source: SourceSpec) -> int | None:
         try:
             batch = next(batches, None)
         except Exception as e:  # discovery would quarantine the source (once): settled if it did already
+            if environment_fault(e) is not None:  # not the source's: the job's discovery tells (jobs.runtime.retry)
+                return None
             if not isinstance(e, AdapterError):
                 log.exception("discovery of source %s failed", source.name)
             uid = quarantine_row(source, None, "discover", type(e).__name__, str(e)).episode_uid
