@@ -16,6 +16,10 @@ cause of the environment kind, or answers None. The kinds, checked on real error
 - the clients' own classes for a store that does not answer, and Ray's for a worker, an actor or a node that died,
   named in `ENVIRONMENT_CLASSES` and matched by class name along the MRO, so nothing here imports botocore, aiohttp
   or Ray.
+
+Where only an error's text is left (a discovery flag an adapter wrote, a quarantine row of an older run),
+`ENVIRONMENT_TEXT` (a regular expression) finds the same causes by what they print: `[Errno 28]`, a class name,
+botocore's "Could not connect to the endpoint URL".
 """
 
 from __future__ import annotations
@@ -76,6 +80,30 @@ ENVIRONMENT_CLASSES = frozenset(
         "OutOfMemoryError",  # Ray's memory monitor killed the task (Python's own is MemoryError)
         "RaySystemError",
     }
+)
+
+# the same causes as text: an errno as Python prints it, a class name, botocore's messages (botocore/exceptions.py)
+_TEXT_CLASSES = ENVIRONMENT_CLASSES | {
+    "TimeoutError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "ConnectionAbortedError",
+    "BrokenPipeError",
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionClosedError",
+    "ClientConnectorError",
+}
+ENVIRONMENT_TEXT = "|".join(
+    [
+        r"\[Errno (?:" + "|".join(str(n) for n in sorted(ENVIRONMENT_ERRNOS)) + r")\]",
+        r"\b(?:" + "|".join(sorted(_TEXT_CLASSES)) + r")\b",
+        "Could not connect to the endpoint URL",
+        "Connect timeout on endpoint URL",
+        "Read timeout on endpoint URL",
+        "Connection was closed before we received a valid response",
+    ]
 )
 
 _MAX_CHAIN = 32  # causes followed at most (a chain is short; this only guards against a cycle)

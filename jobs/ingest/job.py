@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.storage.faults import environment_fault
+from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from ingest.lerobot.writer_dir import STAGING
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
@@ -188,26 +189,30 @@ def _run_on_ray(
     from ingest.progress import Progress
     from jobs.ingest.order import RayTasks, in_order
     from jobs.ingest.quarantine import discovery_row
-    from jobs.ingest.task import Staged
+    from jobs.ingest.task import Deferred, Staged
 
     task = ray.remote(max_retries=spec.parallelism.task_retries, num_cpus=1)(worker)
     bar = Progress(plan.todo, "ingest", unit="ep", enabled=progress)
 
     def readable() -> Iterator[WorkItem]:
         """The work items a worker can read; those discovery flagged never reach one: their row goes to the
-        quarantine here."""
+        quarantine here, unless the flag names an error of the environment (an adapter that caught a full disk or an
+        unreachable store at discovery): then no item after it is read, and the job ends."""
         for item in stream_plan(spec, plan):
             if item.ref.error is None:
                 yield item
+            elif re.search(ENVIRONMENT_TEXT, item.ref.error):
+                committer.deferred.append((item, Deferred(item.uid, "discover", item.ref.error)))
+                return
             else:
                 committer.add_quarantine(discovery_row(item.source, item.ref))
                 bar.update(1)
 
     for item, result in in_order(readable(), RayTasks(task, idle=committer.poll), spec):
-        committer.accept(item, result)
-        bar.update(1, frames=result.frames if isinstance(result, Staged) else 0)
         if committer.deferred:  # the environment failed past its retries: no more work (jobs.runtime.retry)
             break
+        committer.accept(item, result)
+        bar.update(1, frames=result.frames if isinstance(result, Staged) else 0)
     bar.close()
 
 

@@ -23,42 +23,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from adapters.storage.faults import ENVIRONMENT_CLASSES, ENVIRONMENT_ERRNOS
+from adapters.storage.faults import ENVIRONMENT_TEXT
 from jobs.catalog.parts import write_parquet_atomic
 from jobs.runtime.deadline import TIMEOUT_CLASS
 from schemas.corpus import DATASETS_DIR, QUARANTINE_DIR, parquet_files
 from schemas.lerobot import EPISODES_PATH
 
 # what the error of a row without a `fault` column says when it was the environment's (see the module's docstring):
-# `[Errno 28]` in the message; an environment class or Python's connection/timeout errors named in it or as its class;
-# botocore's texts for an endpoint that does not answer (botocore/exceptions.py); a task past its deadline
-_ENV_CLASSES = sorted(
-    ENVIRONMENT_CLASSES
-    | {
-        "ConnectionError",
-        "TimeoutError",
-        "ConnectionRefusedError",
-        "ConnectionResetError",
-        "ConnectionAbortedError",
-        "BrokenPipeError",
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ReadTimeoutError",
-        "ConnectionClosedError",
-        "ClientConnectorError",
-        TIMEOUT_CLASS,
-    }
-)
-LEGACY_ENVIRONMENT = "|".join(
-    [
-        r"\[Errno (?:" + "|".join(str(n) for n in sorted(ENVIRONMENT_ERRNOS)) + r")\]",
-        r"\b(?:" + "|".join(_ENV_CLASSES) + r")\b",
-        "Could not connect to the endpoint URL",
-        "Connect timeout on endpoint URL",
-        "Read timeout on endpoint URL",
-        "Connection was closed before we received a valid response",
-    ]
-)
+# what an error's text names of the environment, or a task past its deadline
+LEGACY_ENVIRONMENT = rf"{ENVIRONMENT_TEXT}|\b{TIMEOUT_CLASS}\b"
 
 
 def done_sql(output: Path, source: str) -> tuple[str, list[Any]]:

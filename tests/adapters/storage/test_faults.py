@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from ray.exceptions import RayTaskError, WorkerCrashedError
 
 from adapters.base import AdapterError
-from adapters.storage.faults import environment_fault
+from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from tests.fixtures.tmpfs import fill, small_tmpfs
 
 
@@ -100,3 +101,27 @@ def test_errors_of_the_data_are_not(tmp_path: Path) -> None:
     assert environment_fault(_raised((tmp_path / "missing").read_bytes)) is None  # FileNotFoundError
     assert environment_fault(ValueError("timestamps go backwards")) is None
     assert environment_fault(OSError(errno.EINVAL, "Invalid argument")) is None
+
+
+def test_the_text_of_an_environment_error_names_it_and_a_data_error_s_does_not(disk: Path) -> None:
+    """`ENVIRONMENT_TEXT`, for where only an error's text is left (a discovery flag, an older quarantine row): the
+    printed forms of the errors above match; the demo corpus's and the real samples' quarantine messages do not."""
+    environment = [
+        str(_raised(lambda: _wrapped_by_an_adapter(disk))),
+        str(_raised(lambda: _pyarrow_full(disk))),
+        str(EndpointConnectionError(endpoint_url="http://127.0.0.1:9")),
+        "commit failed: [Errno 28] No space left on device",
+        "its worker died on each of its attempts (WorkerCrashedError: ...)",
+    ]
+    data = [  # tests/jobs/test_job.py's corrupt demo episodes and tests/data/real's quarantine reasons, as written
+        "action longer than state (66 > 60 rows): corrupt episode",
+        "CRC mismatch in the payload of 174732 bytes (stored 0x17e12f3a, computed 0x6f25dde7) (byte offset 165752)",
+        "unreadable mp4 of video 1846d424: [Errno 1094995529] Invalid data found when processing input: '/raw/x.mp4'",
+        "missing transform",
+        "unreadable parquet (Parquet magic bytes not found in footer. Either the file is corrupted or this is not a"
+        " parquet file.)",
+        "Unable to synchronously open file (file signature not found)",
+        "[Errno 2] No such file or directory: '/raw/ep/proprio_stats.h5'",
+    ]
+    assert [t for t in environment if not re.search(ENVIRONMENT_TEXT, t)] == []
+    assert [t for t in data if re.search(ENVIRONMENT_TEXT, t)] == []
