@@ -116,9 +116,7 @@ def copies(episodes: Sequence[Judged], load: SignalLoader, config: BehaviourConf
     return out
 
 
-def copy_verdicts(
-    pairs: Sequence[CopyPair], episodes: Sequence[Judged], config: BehaviourConfig
-) -> dict[str, Verdict]:
+def copy_verdicts(pairs: Sequence[CopyPair], episodes: Sequence[Judged], config: BehaviourConfig) -> dict[str, Verdict]:
     """Each set of episodes linked by verified copies keeps one (`Judged.keep_key`: the longest, then the one at the
     higher source rate); every other member is rejected naming, of the episodes it was verified against, the one
     that sorts first (the kept one where they were compared)."""
