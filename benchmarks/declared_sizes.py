@@ -67,7 +67,9 @@ def build(tmp: Path) -> dict[str, tuple[str, dict, Path, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cap-gib", type=float, default=3.0, help="RLIMIT_AS of each child")
+    parser.add_argument("--smoke", action="store_true", help="the same three bombs (each a second): runs, nothing kept")
     args = parser.parse_args()
+    rows = []
     cap = int(args.cap_gib * (1 << 30))
     base = run_capped(
         "import adapters.egovideo.adapter, adapters.robomind.adapter, adapters.ego4d.adapter\nresult=0", cap
@@ -82,6 +84,8 @@ def main() -> None:
             peak = f"{run.peak_rss / 2**20:.0f}" if run.peak_rss else "killed"
             why = (run.result or run.stderr.strip().splitlines()[-1])[-110:]
             print(f"| {name} | {size:,} | {run.returncode} | {peak} | {time.perf_counter() - t:.1f} | {why} |")
+            rows.append({"bomb": name, "bytes": size, "rc": run.returncode, "peak_rss_mib": peak})
+    print(json.dumps({"cap_gib": args.cap_gib, "imports_peak_rss_mib": round(base.peak_rss / 2**20), "bombs": rows}))
 
 
 if __name__ == "__main__":

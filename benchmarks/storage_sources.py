@@ -103,7 +103,7 @@ def ingest_both(tmp: Path, raw: Path, roots: dict[str, Path], server: Any, reps:
                 doc = yaml.safe_load(spec_path.read_text())
                 for src in doc["sources"]:
                     src["root"] = f"s3://bench/{Path(src['root']).relative_to(raw.resolve()).as_posix()}"
-                    src["storage"] = storage
+                    src["storage"] = dict(storage)  # a copy each: one shared dict would be dumped as a YAML alias
                 spec_path.write_text(yaml.safe_dump(doc, sort_keys=False))
             t0 = time.perf_counter()
             run_ingest(load_spec(spec_path), progress=False)

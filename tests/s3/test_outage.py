@@ -110,6 +110,9 @@ class _Restarts(logging.Handler):
             self.store.start()
 
 
+# slow: ~12 s quiet with its own store; make test keeps the same retry-then-defer path on a full tmpfs
+# (tests/jobs/ingest/test_disk_full.py) and the classification of a refused connection (adapters/storage/test_faults)
+@pytest.mark.slow
 def test_an_episode_task_waits_out_a_store_outage(
     store: Weed, raw: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

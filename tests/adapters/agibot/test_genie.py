@@ -214,6 +214,9 @@ def test_disagreeing_episode_ids_are_recorded(tmp_path: Path) -> None:
     assert ep.metadata["episode_id_mismatch"] == {"folder": "12052353", "meta_info": "12052353", "data_info": "999"}
 
 
+# slow: ~16 s quiet (a Ray job, then eidata verdicts); make test keeps the Genie Sim reads above (discovery, clocks,
+# quaternion order, segments on the 10 Hz grid through canonicalize) and AgiBot's ingest job in the demo
+@pytest.mark.slow
 @pytest.mark.shared_ray  # the job runs on the session's one Ray (tests/ray_scope.py)
 def test_genie_export_ingested_and_broken_episodes_quarantined(tmp_path: Path) -> None:
     specs = [
