@@ -322,7 +322,7 @@ class BehaviourRecord(BaseModel):
     native_dead_dims: list[int] | None = Field(
         None,
         description="native state columns constant over the episode while another moves; dead when the dataset moves"
-        " them in most other episodes (judged at catalog build: no native limits exist per episode)",
+        " them in most other episodes (judged by `eidata verdicts`: no native limits exist per episode)",
     )
     saturated_dims: list[int] | None = Field(None, description="dims at a limit above saturated_fraction_low")
     saturated_fraction: float | None = Field(None, description="largest fraction of frames a dim sits at a limit")
@@ -411,7 +411,7 @@ CATALOG_BUILD_FIELDS: tuple[tuple[str, Any, pa.DataType, str], ...] = (
 
 def catalog_fields() -> list[tuple[str, Any, pa.DataType, str | None]]:
     """(column, python type, arrow type, description) of every behaviour `qa_*` catalog column: the record's fields,
-    then those the catalog build fills."""
+    then those the verdict step fills (indexed by the catalog build)."""
     return [
         *(
             (CATALOG_PREFIX + name, f.annotation, _arrow_type(f.annotation), f.description)

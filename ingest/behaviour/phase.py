@@ -15,7 +15,7 @@ Two steps, so no frame is decoded twice:
    routes their findings, raising `BehaviourRejected` for a quarantining one (the staged episode is discarded).
 
 Dead dims are measured here but not routed: whether a dim "in use" is dead needs the dataset (a planar robot's height
-never moves in any episode), so the catalog build judges them over each dataset (`jobs.catalog.behaviour`).
+never moves in any episode), so the curation step `eidata verdicts` judges them over each dataset (`corpus`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from schemas.canonicalize import Workspace
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
 
-DATASET_CODES = frozenset({"qa_dead_dims"})  # routed by the catalog build over the dataset, not per episode
+DATASET_CODES = frozenset({"qa_dead_dims"})  # judged by `eidata verdicts` over the dataset, not per episode
 
 
 def ingest_config(config: BehaviourConfig) -> BehaviourConfig:
@@ -55,7 +55,7 @@ def ingest_config(config: BehaviourConfig) -> BehaviourConfig:
 
 
 def episode_findings(rec: BehaviourRecord, config: BehaviourConfig) -> list[Finding]:
-    """The findings ingest routes one episode by (the dataset-judged dead dims left to the catalog build)."""
+    """The findings ingest routes one episode by (the dataset-judged dead dims left to `eidata verdicts`)."""
     return [f for f in findings(rec, ingest_config(config)) if f.code not in DATASET_CODES]
 
 
@@ -112,7 +112,7 @@ def _native_tracking(ep: CanonicalEpisode, fps: float, config: BehaviourConfig) 
 
 def _native_still(ep: CanonicalEpisode) -> list[int]:
     """Commanded native state columns (an action column pairs with them) exactly constant over the episode while
-    another moves (a disconnected motor reads one value); the catalog build calls them dead where the dataset moves
+    another moves (a disconnected motor reads one value); `eidata verdicts` calls them dead where the dataset moves
     them elsewhere. Signals (reward, done, labels) are not joints: a reward constant in a failed episode is not dead."""
     s = ep.state_native
     joints, _ = _pairs(ep)
