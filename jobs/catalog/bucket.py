@@ -9,7 +9,6 @@ import hashlib
 import io
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -18,10 +17,9 @@ import pyarrow.parquet as pq
 
 from adapters.storage.urls import filesystem
 from ingest.storage.bucket_output import BucketOutput, bucket_of_scratch
-from ingest.storage.objects import exists, list_keys, list_modified, put, put_if_absent
-from ingest.storage.publish import DatasetPublisher
+from ingest.storage.digests import RecordDigests
+from ingest.storage.objects import exists, list_keys, put, put_if_absent
 from jobs.catalog.build import DigestsFor, rebuild_catalog
-from jobs.catalog.rows import CatalogError, FileDigests
 from schemas.corpus import EPISODES_DIR, MANIFESTS_DIR
 from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON, Manifest
 from schemas.storage import StorageOptions, protocol_of
@@ -48,37 +46,6 @@ def bucket_catalog(
         return [f"{protocol}://{k}" for k in list_keys(fs, folder) if _is_part(k, folder)]
 
     return parts
-
-
-class RecordDigests(FileDigests):
-    """A bucket dataset's file digests from its commit records, which hold each committed object's size and sha256:
-    exactly what an episode's content hash frames, so no byte is fetched; an object's ingest time is its LastModified
-    (one listing of the dataset's `data/`)."""
-
-    def __init__(self, publisher: DatasetPublisher) -> None:
-        super().__init__()
-        self.publisher = publisher
-        records = publisher.log.records(refresh=True)  # committers in other processes appended since it read them
-        self.sums = {rel: (o["size"], o["sha256"]) for r in records for rel, o in r.objects.items()}
-        self._modified: dict[str, datetime] | None = None
-
-    def digest(self, dataset_root: Path, rel: str) -> tuple[int, str]:
-        if rel not in self.sums:
-            raise CatalogError(f"{self.publisher.prefix}/{rel}: listed in the dataset's meta but in no commit record")
-        size, sha = self.sums[rel]
-        self.seen[rel] = (size, 0, sha)
-        return size, sha
-
-    def modified(self, dataset_root: Path, rel: str) -> datetime:
-        if self._modified is None:
-            self._modified = list_modified(self.publisher.fs, f"{self.publisher.prefix}/data")
-        key = self.publisher.log.final_key(rel)
-        if key not in self._modified:
-            raise CatalogError(f"{key}: committed but not in the bucket")
-        return self._modified[key]
-
-    def exists(self, dataset_root: Path, rel: str) -> bool:
-        return rel in self.sums  # committed: a file no record names is not there for a reader
 
 
 def rebuild_bucket_catalog(out: BucketOutput) -> int:

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.files.atomic import fsync_path
+from ingest.storage.digests import CatalogError, FileDigests, file_digest
 from jobs.catalog.behaviour import (
     catalog_findings,
     findings_dir,
@@ -35,7 +36,7 @@ from jobs.catalog.behaviour import (
     verdicts_table,
 )
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
-from jobs.catalog.rows import CatalogError, FileDigests, catalog_rows_for_dataset, file_digest
+from jobs.catalog.rows import catalog_rows_for_dataset
 from schemas.behaviour import BehaviourConfig
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, EpisodeLineage, find_datasets, parquet_files

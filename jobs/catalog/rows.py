@@ -5,15 +5,12 @@ files unchanged since the last rebuild."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from jobs.catalog.parts import write_parquet_atomic
+from ingest.storage.digests import CatalogError, FileDigests
 from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, KeypointKind, keypoint_kind
 from schemas.catalog import CatalogRow
 from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, NO_LINEAGE, EpisodeLineage, episode_uid
@@ -21,86 +18,6 @@ from schemas.image_latents import latents_file
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import CATALOG_PREFIX
 from schemas.tiers import QualityTier
-
-HASH_CHUNK = 1 << 20
-
-
-class CatalogError(RuntimeError):
-    """A dataset's meta and files disagree, so its catalog rows cannot be trusted."""
-
-
-def file_digest(h: Any, path: Path, rel: str) -> None:
-    """Feed one file into `h`, framed by its relative name and size so concatenations cannot collide."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise CatalogError(f"{path}: listed in the dataset's meta but missing on disk") from None
-    h.update(f"{rel}\0{size}\0".encode())
-    _hash_bytes(h, path)
-
-
-def _hash_bytes(h: Any, path: Path) -> None:
-    """Stream a file's bytes into `h` (a file of many GiB never sits in memory)."""
-    with open(path, "rb") as f:
-        while chunk := f.read(HASH_CHUNK):
-            h.update(chunk)
-
-
-FILE_DIGEST_SCHEMA = pa.schema(
-    [("file", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64()), ("sha256", pa.string())]
-)
-
-
-class FileDigests:
-    """sha256 of one dataset's files, reused while a file's (size, mtime_ns) is unchanged, as git's index does.
-
-    A rebuild then costs a stat per file for data already cataloged, instead of rereading the whole corpus.
-    Start from `FileDigests()` to hash every byte."""
-
-    def __init__(self, known: dict[str, tuple[int, int, str]] | None = None) -> None:
-        self.known = known or {}
-        self.seen: dict[str, tuple[int, int, str]] = {}
-        self.hashed_bytes = 0
-
-    def digest(self, dataset_root: Path, rel: str) -> tuple[int, str]:
-        """(size, sha256 hex) of `dataset_root / rel`."""
-        path = dataset_root / rel
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            raise CatalogError(f"{path}: listed in the dataset's meta but missing on disk") from None
-        hit = self.known.get(rel)
-        if hit is not None and hit[:2] == (st.st_size, st.st_mtime_ns):
-            self.seen[rel] = hit
-            return st.st_size, hit[2]
-        h = hashlib.sha256()
-        _hash_bytes(h, path)
-        self.hashed_bytes += st.st_size
-        self.seen[rel] = (st.st_size, st.st_mtime_ns, h.hexdigest())
-        return st.st_size, self.seen[rel][2]
-
-    def modified(self, dataset_root: Path, rel: str) -> datetime:
-        """When the file was written: the catalog's `ingested_at` for an episode's data file."""
-        return _mtime_utc(dataset_root / rel)
-
-    def exists(self, dataset_root: Path, rel: str) -> bool:
-        """Whether the dataset holds the file `rel` (a derived file: latents)."""
-        return (dataset_root / rel).exists()
-
-    @classmethod
-    def load(cls, path: Path) -> FileDigests:
-        """The digests a previous rebuild saved; none (hash everything) when the file is missing or unreadable."""
-        try:
-            t = pq.read_table(path, schema=FILE_DIGEST_SCHEMA).to_pydict()
-        except (OSError, pa.ArrowException):
-            return cls()
-        return cls({f: (s, m, d) for f, s, m, d in zip(t["file"], t["size"], t["mtime_ns"], t["sha256"], strict=True)})
-
-    def save(self, path: Path) -> None:
-        """The digests of the files seen (files no longer listed drop out)."""
-        items = sorted(self.seen.items())
-        cols = list(zip(*[(f, s, m, d) for f, (s, m, d) in items], strict=True)) or [[], [], [], []]
-        write_parquet_atomic(pa.table(dict(zip(FILE_DIGEST_SCHEMA.names, cols, strict=True)), FILE_DIGEST_SCHEMA), path)
 
 
 def episode_files(info: InfoJson, episode_index: int) -> list[str]:
@@ -120,11 +37,6 @@ def content_hash(dataset_root: Path, info: InfoJson, episode_index: int, digests
         size, digest = digests.digest(dataset_root, rel)
         h.update(f"{rel}\0{size}\0{digest}\n".encode())
     return h.hexdigest()
-
-
-def _mtime_utc(path: Path) -> datetime:
-    micros = path.stat().st_mtime_ns // 1000  # exact to the microsecond the parquet column keeps
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
 def _latents_ready(dataset_root: Path, info: InfoJson, episode_index: int, digests: FileDigests) -> bool:

@@ -158,8 +158,8 @@ def drain(
 def refresh_catalog(root: Path, changed: bool, what: str, logger: logging.Logger = log) -> int | None:
     """Rebuild the catalog once after a stage wrote `what`, or when there is none yet; a failure is a warning (the
     stage's files are written) naming the command that redoes it."""
+    from ingest.storage.digests import CatalogError
     from jobs.catalog.build import rebuild_catalog
-    from jobs.catalog.rows import CatalogError
     from jobs.runtime.bucket_stage import scratch_digests
 
     if not (changed or not (root / EPISODES_DIR).exists()):

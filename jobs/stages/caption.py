@@ -41,7 +41,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from adapters.storage.location import options_for
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
-from jobs.catalog.rows import CatalogError
+from ingest.storage.digests import CatalogError
 from jobs.runtime.bucket_stage import ScratchCorpus, open_episode_file
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt, job_values

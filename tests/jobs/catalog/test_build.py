@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingest.storage.digests import CatalogError
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.query import run_query
-from jobs.catalog.rows import CatalogError
 from schemas.canonical import STATE
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow, find_datasets, parquet_files

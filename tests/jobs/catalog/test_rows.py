@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from jobs.catalog.rows import CatalogError, catalog_rows_for_dataset
+from ingest.storage.digests import CatalogError
+from jobs.catalog.rows import catalog_rows_for_dataset
 from schemas.corpus import NO_LINEAGE
 
 

@@ -1,0 +1,238 @@
+"""A corpus as every job sees it: one handle, opened once per job, for a local folder or a bucket URL alike.
+
+`open_corpus(where, options, job)` gives a `Corpus`. Its `root` is the folder the job reads and writes: the corpus
+itself, or for `s3://bucket/corpus` a local scratch corpus standing for the bucket (`BucketOutput`: the output's lease
+taken, every dataset recovered, the meta derived from the commit records, `catalog/` and `job/` copied; no episode
+file). The job's code runs on `root` and never asks where the corpus lives; what differs is in the handle:
+
+- `source(path)` / `open_file(path)`: where an episode file is read (the path, or its object by ranges);
+- `digests(dataset_root)`: the files' sha256 the catalog frames (hashed here, or read from the commit records);
+- `attach(writer, dataset)`: a writer's commits published as they land (in a committer, which holds no lease);
+- `committed(dataset_root)` / `publish_files(paths, what)`: derived files (latents) known done and published by batch;
+- `put(rel, data, exclusive=...)`: one file of the corpus written whole (a manifest), a conditional create when
+  `exclusive`;
+- at the clean end of the block, each dataset's meta edits become one commit record and the scratch's `catalog/` and
+  `job/` are published; on any exit the lease is released.
+
+The handle carries its storage options (the credential) with it, so it travels to Ray workers and committers by
+pickling; nothing is registered in a global. `read_corpus(where, options)` is the same without the lease, for readers
+(a query, a curate, the report), and `copy=True` gives a read-only local copy with the episode files, for readers that
+open files by path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from adapters.storage.location import locate, readable
+from ingest.files.atomic import atomic_write
+from ingest.lerobot.writer import LeRobotWriter
+from ingest.storage.bucket_output import SYNCED_DIRS, BucketOutput
+from ingest.storage.derived import committed_derived, publish_derived
+from ingest.storage.digests import FileDigests, RecordDigests
+from ingest.storage.meta_change import publish_meta_change
+from ingest.storage.objects import exists, list_keys, put, put_if_absent
+from ingest.storage.preflight import preflight_output
+from ingest.storage.publish import derived_meta
+from schemas.storage import StorageOptions, is_remote
+
+LEASE_TTL_S = 300.0  # a killed job's output is free again after this (the ttl must exceed clock skew: minutes)
+LEASE_TTL_ENV = "EIDATA_LEASE_TTL_S"  # another ttl, in seconds (tests use a few)
+DIGESTS_DIR = "catalog/.file_digests"  # a local corpus's saved file digests, one parquet per dataset
+
+
+class Corpus:
+    """A corpus folder on this machine (see the module's docstring); the base of a bucket's scratch corpus."""
+
+    options: StorageOptions | None = None
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def where(self) -> Path | str:
+        """The corpus as its user names it: in messages and in the job folder's spec."""
+        return self.root
+
+    def source(self, path: Path) -> str:
+        """Where to read the corpus file at `path` (under `root`)."""
+        return str(path)
+
+    @contextmanager
+    def open_file(self, path: Path) -> Iterator[str | IO[bytes]]:
+        """The corpus file at `path` as a library opens it (PyAV, h5py): a path, or a seekable file object."""
+        with readable(locate(self.source(path), self.options)) as src:
+            yield src
+
+    def digests(self, dataset_root: Path, *, rehash: bool = False) -> FileDigests:
+        """The digests of one dataset's files; `rehash` hashes every byte again instead of reusing saved sums."""
+        if rehash:
+            return FileDigests()
+        return FileDigests.load(self.root / DIGESTS_DIR / _digests_name(self.root, dataset_root))
+
+    def attach(self, writer: LeRobotWriter, dataset: str) -> LeRobotWriter:
+        """`writer` of the dataset `dataset` (`datasets/<source>/<subset>`), its commits published where they go."""
+        return writer
+
+    def committed(self, dataset_root: Path, names: Iterable[str]) -> set[str]:
+        """Which of the derived files `names` (relative to the dataset) the corpus holds whole."""
+        return {n for n in names if (Path(dataset_root) / n).exists()}
+
+    def publish_files(self, paths: Iterable[str | Path], what: str) -> int:
+        """Publish the derived files at `paths` (written whole under `root`) by the stage `what`; returns how many
+        had to move (none here: they are where they belong)."""
+        return 0
+
+    def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> str:
+        """Write the corpus file `rel` whole (atomically); `exclusive`: FileExistsError if it exists. Returns where."""
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if exclusive:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # the claim; the bytes follow atomically
+            os.close(fd)
+        atomic_write(path, lambda tmp: tmp.write_bytes(data))
+        return str(path)
+
+    def read_bytes(self, rel: str) -> bytes:
+        return (self.root / rel).read_bytes()
+
+    def close(self, published: bool) -> None:
+        """End of the job's block: `published` when it ended cleanly."""
+
+
+class BucketCorpus(Corpus):
+    """A scratch corpus at `root` standing for the bucket corpus `url` (`BucketOutput`); picklable."""
+
+    def __init__(self, root: Path, url: str, options: StorageOptions | None, out: BucketOutput | None = None) -> None:
+        super().__init__(root)
+        self.url, self.options = url.rstrip("/"), options
+        self._out = out
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_out": None}  # the lease stays with the process that took it
+
+    @property
+    def out(self) -> BucketOutput:
+        if self._out is None:
+            self._out = BucketOutput(self.url, self.options, scratch=self.root)
+        return self._out
+
+    @property
+    def where(self) -> str:
+        return self.url
+
+    def source(self, path: Path) -> str:
+        return f"{self.url}/{Path(path).relative_to(self.root).as_posix()}"
+
+    def digests(self, dataset_root: Path, *, rehash: bool = False) -> FileDigests:
+        return RecordDigests(self.out.publisher(self._rel(dataset_root)))
+
+    def attach(self, writer: LeRobotWriter, dataset: str) -> LeRobotWriter:
+        writer.on_commit = self.out.publisher(dataset).on_commit
+        return writer
+
+    def committed(self, dataset_root: Path, names: Iterable[str]) -> set[str]:
+        done = committed_derived(self.out.publisher(self._rel(dataset_root)))
+        return {n for n in names if n in done}
+
+    def publish_files(self, paths: Iterable[str | Path], what: str) -> int:
+        by_dataset: dict[str, list[str]] = {}
+        for p in paths:
+            parts = Path(p).relative_to(self.root).parts  # datasets/<source>/<subset>/<file in the dataset>
+            by_dataset.setdefault("/".join(parts[:3]), []).append("/".join(parts[3:]))
+        for rel, files in sorted(by_dataset.items()):
+            publish_derived(self.out.publisher(rel), what, files)
+        return sum(map(len, by_dataset.values()))
+
+    def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> str:
+        key, where = f"{self.out.path}/{rel}", f"{self.url}/{rel}"
+        if not exclusive:
+            put(self.out.fs, key, data)
+        elif exists(self.out.fs, key) or not put_if_absent(self.out.fs, key, data):
+            raise FileExistsError(where)
+        return where
+
+    def read_bytes(self, rel: str) -> bytes:
+        return self.out.fs.cat_file(f"{self.out.path}/{rel}")
+
+    def close(self, published: bool) -> None:
+        if published:
+            for rel in self.out.datasets():
+                publish_meta_change(self.out.publisher(rel))
+            self.out.publish()
+
+    def _rel(self, dataset_root: Path) -> str:
+        return Path(dataset_root).relative_to(self.root).as_posix()
+
+
+def _digests_name(corpus_root: Path, dataset_root: Path) -> str:
+    from urllib.parse import quote
+
+    return quote(Path(dataset_root).relative_to(corpus_root).as_posix(), safe="") + ".parquet"
+
+
+@contextmanager
+def open_corpus(
+    where: Path | str, options: StorageOptions | None = None, job: str = "ingest", *, scratch: Path | None = None
+) -> Iterator[Corpus]:
+    """The corpus at `where` for the job `job` (see the module's docstring); a bucket's is checked (the bucket, the
+    credential, conditional writes) and leased before any work, and published at the block's clean end."""
+    if not is_remote(str(where)):
+        yield Corpus(Path(where))
+        return
+    url = str(where)
+    preflight_output(url, options)
+    ttl_s = float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S)
+    out = BucketOutput(url, options, scratch=scratch, job=job, ttl_s=ttl_s)
+    out.open()
+    corpus = BucketCorpus(out.scratch, url, options, out)
+    try:
+        yield corpus
+        corpus.close(published=True)
+    finally:
+        out.close()
+
+
+@contextmanager
+def read_corpus(where: Path | str, options: StorageOptions | None = None, *, copy: bool = False) -> Iterator[Corpus]:
+    """The corpus at `where` to read, no lease taken: a folder as it is; a bucket's meta (derived from its commit
+    records: a commit in flight is not seen), `catalog/` and `job/` in a temporary folder, with `copy` the episode
+    files too (for readers that open them by path)."""
+    if not is_remote(str(where)):
+        yield Corpus(Path(where))
+        return
+    url = str(where).rstrip("/")
+    with tempfile.TemporaryDirectory(prefix="eidata-corpus-") as tmp:
+        dest = Path(tmp) / url.rsplit("/", 1)[-1]
+        yield BucketCorpus(_copy(url, dest, options, episodes=copy), url, options)
+
+
+def _copy(url: str, dest: Path, options: StorageOptions | None, *, episodes: bool) -> Path:
+    reader = BucketOutput(url, options, scratch=dest)  # no lease taken: only its listings and publishers
+    fs, path = reader.fs, reader.path
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+
+    def fetch(key: str, rel: str) -> None:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_bytes(fs.cat_file(key))
+
+    for rel in reader.datasets():
+        pub = reader.publisher(rel)
+        records = pub.log.records()
+        for name, data in derived_meta(records).items():
+            (dest / rel / name).parent.mkdir(parents=True, exist_ok=True)
+            (dest / rel / name).write_bytes(data)
+        for r in records if episodes else ():
+            for obj in r.objects:
+                fetch(pub.log.final_key(obj), f"{rel}/{obj}")
+    for top in SYNCED_DIRS:
+        for key in list_keys(fs, f"{path}/{top}"):
+            fetch(key, key.removeprefix(path + "/"))
+    return dest
