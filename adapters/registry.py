@@ -19,11 +19,11 @@ _ADAPTERS: dict[str, type[SourceAdapter]] = {}
 BUILTIN: dict[str, str] = {
     "agibot": "adapters.agibot.adapter",
     "ego4d": "adapters.ego4d.adapter",
-    "egodex": "adapters.egodex",
+    "egodex": "adapters.egodex.adapter",
     "ego_video": "adapters.egovideo.adapter",
-    "epic_kitchens": "adapters.epic_kitchens",
+    "epic_kitchens": "adapters.epic_kitchens.adapter",
     "hot3d": "adapters.hot3d.adapter",
-    "lerobot": "adapters.lerobot.source",
+    "lerobot": "adapters.lerobot.adapter",
     "oxe": "adapters.oxe.adapter",
     "robomind": "adapters.robomind.adapter",
 }

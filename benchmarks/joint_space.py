@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from adapters.base import RawEpisode
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, machine_busy_s
 from ingest.canonical.canonicalize import canonicalize

@@ -27,7 +27,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from adapters.lerobot.checks import loader_checks
-from adapters.lerobot.source import LeRobotSource, meta_error
+from adapters.lerobot.adapter import LeRobotSource, meta_error
 from adapters.storage.location import Location, is_object, locate
 from jobs.catalog.behaviour import copy_reason, recorded_config
 from jobs.catalog.source_findings import read_source_findings

@@ -142,7 +142,7 @@ def _linked(f: h5py.File, group: str) -> set[str]:
     """The paths `group/<name>` for which `path in f` holds, from one pass over the group's links (testing the 44
     required paths with `in` one by one was ~90 % of an unchanged rerun: BENCHMARKS.md, "Unchanged reruns"). h5py's
     `in` asks that every component before the last resolve and that the last link exist, dangling or not
-    (`tests/adapters/test_egodex.py` holds the two to the same answers, soft and external links included)."""
+    (`tests/adapters/egodex/test_adapter.py` holds the two to the same answers, soft and external links included)."""
     node = f.get(group)  # follows links; None where `group` does not resolve
     if not isinstance(node, h5py.Group):
         return set()
@@ -247,10 +247,10 @@ class EgoDexAdapter(SourceAdapter):
                 "has_confidences": bool(confidences),
                 "pose_frames": n,
                 "video_frames": len(camera),
-                "derived_streams": ["mano21_keypoints"],
                 "mano21_joints": {hand: list(j) for hand, j in zip(HANDS, MANO21_JOINTS, strict=True)},
             },
             hands=hand_signals(states, camera_poses[CAMERA]),
+            derived=frozenset({"mano21_keypoints"}),
         )
 
     # -- helpers ------------------------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ float64 columns stay float64 (the writer casts later); v3.0 rows are selected fr
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
@@ -96,7 +97,7 @@ from schemas.dataset_meta import DatasetMeta, check_info
 from schemas.findings import SourceFinding
 from schemas.lerobot import INFO_PATH, MetaFileError
 from schemas.lfs import unreadable
-from schemas.robots.joint_space import METADATA_KEY, JointSpaceOptions
+from schemas.robots.joint_space import JointSpaceOptions
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 
@@ -281,11 +282,8 @@ class LeRobotSource(SourceAdapter):
             tier=self.options.tier,
         )
         raw = EpisodeReader(ds, loc, ref, settings, self.error).read()
-        raw.findings = [f for f in self.dataset_findings(ds) if f.severity != "info"]
-        joints = self.joint_options(robot_type, ds)
-        if joints is not None:
-            raw.metadata[METADATA_KEY] = joints.model_dump()
-        return raw
+        findings = [f for f in self.dataset_findings(ds) if f.severity != "info"]
+        return replace(raw, findings=findings, joint_space=self.joint_options(robot_type, ds))
 
     def joint_options(self, robot_type: str | None, ds: LoadedDataset | None = None) -> JointSpaceOptions | None:
         """The dataset's joint conventions (`adapters.lerobot.embodiment.joint_options`)."""

@@ -1,4 +1,4 @@
-"""One LeRobot episode (v2.x or v3.0 rows, mp4 spans) read into a `RawEpisode`; used by `adapters.lerobot.source`.
+"""One LeRobot episode (v2.x or v3.0 rows, mp4 spans) read into a `RawEpisode`; used by `adapters.lerobot.adapter`.
 
 Per-episode findings become quirks in `metadata["episode_quirks"]`; what makes the episode unreadable raises the
 `AdapterError` built by the adapter's `error` (file, episode, field named).

@@ -26,7 +26,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from adapters.egodex import MANO21_FROM_EGODEX
+from adapters.egodex.adapter import MANO21_FROM_EGODEX
 from adapters.synthetic.hand import hand_layout
 from adapters.synthetic.video import synthetic_frame, write_mp4
 

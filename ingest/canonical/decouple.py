@@ -11,7 +11,7 @@ direction projected onto the horizontal plane (the wearer's heading at t0), y = 
 frame itself.
 
 Camera axis conventions: OpenGL cameras (ARKit's camera API) look along -z with +y up and +x right (`OPENGL_FORWARD`);
-OpenCV cameras look along +z with +y down (`OPENCV_FORWARD`; EgoDex's `transforms/camera`, see `adapters.egodex`).
+OpenCV cameras look along +z with +y down (`OPENCV_FORWARD`; EgoDex's `transforms/camera`, `adapters/egodex`).
 Which one a pose stream uses is the source's fact, declared by its adapter (`HandSignals.camera_convention`); callers
 pass the viewing axis as `forward_axis` (`FORWARD_AXIS[convention]`). A wrong one turns the heading around: hands in
 front of the wearer come out behind, mirrored left/right. `as_opencv` re-expresses camera poses in OpenCV axes, the

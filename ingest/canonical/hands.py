@@ -5,7 +5,7 @@ middle, ring, pinky, each base to tip), in metres. They come either from MANO pa
 (`ingest.canonical.mano.model.ManoHand`, a local model folder converted once with
 `python -m ingest.canonical.mano.convert`) or from any tracked
 skeleton
-by an explicit joint map (`keypoints_from_joints`, e.g. `adapters.egodex.MANO21_JOINTS`).
+by an explicit joint map (`keypoints_from_joints`, e.g. `adapters.egodex.adapter.MANO21_JOINTS`).
 
 The wrist frame (`wrist_frames_from_keypoints`) is defined from keypoints alone, so every human source gets the same
 frame whatever its native joint conventions:

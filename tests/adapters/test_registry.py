@@ -31,4 +31,4 @@ def test_a_spec_import_loads_no_adapter_and_resolving_one_loads_only_it() -> Non
         "print(before, after)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert out == "[] ['adapters.egodex']"
+    assert out == "[] ['adapters.egodex.adapter']"

@@ -83,7 +83,7 @@ def corpus(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 
 # egodex is slow-marked: in 2 of 3 full `make test` runs of 2026-11-23 (none alone) its ranged h5py read through
 # s3fs waited forever in fsspec's loop (S3File._fetch_range); until that is understood, make test keeps the four other
-# sources' bad input from the bucket and egodex's from disk (tests/adapters/test_egodex.py)
+# sources' bad input from the bucket and egodex's from disk (tests/adapters/egodex/test_adapter.py)
 @pytest.mark.parametrize("name", [n if n != "egodex" else pytest.param(n, marks=pytest.mark.slow) for n in EXPECTED])
 def test_bad_input_from_the_bucket_is_refused_as_from_disk(corpus: dict[str, Any], name: str) -> None:
     adapter, needles = EXPECTED[name]

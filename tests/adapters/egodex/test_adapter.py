@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from adapters.base import AdapterError
-from adapters.egodex import (
+from adapters.egodex.adapter import (
     MANO21_FROM_EGODEX,
     MANO21_JOINTS,
     REQUIRED,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from adapters.base import AdapterError
-from adapters.epic_kitchens import EpicKitchensAdapter, nominal_frame_rate, parse_list_cell, parse_timestamp
+from adapters.epic_kitchens.adapter import EpicKitchensAdapter, nominal_frame_rate, parse_list_cell, parse_timestamp
 from adapters.registry import get_adapter
 from adapters.synthetic.epic_kitchens import BAD_CASES, EpicFixture, write_epic_kitchens
 from adapters.synthetic.video import synthetic_frame

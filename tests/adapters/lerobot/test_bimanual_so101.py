@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.joint_units import RECORD_KEY
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims

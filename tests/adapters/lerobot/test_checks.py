@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.lerobot.checks import check_default_columns, check_stats, expected_stats_shape, loader_checks
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from schemas.lerobot import FeatureSpec
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from adapters.base import AdapterError
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 from tests.fixtures.opened import opened_files
 

@@ -15,7 +15,7 @@ from adapters.lerobot.embodiment import (
     resolve_embodiment,
     robot_type_tokens,
 )
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.base import AdapterError
 from adapters.lerobot.episode import EpisodeReader, ReadSettings
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from schemas.tiers import QualityTier
 
 

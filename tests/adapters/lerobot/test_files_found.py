@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot import inject_fault, write_lerobot_v3
 from adapters.synthetic.lerobot_layouts import load_case, materialize
 from jobs.validate import validate_dataset

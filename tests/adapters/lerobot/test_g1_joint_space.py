@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.video import synthetic_frame
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.store import dataset_features, write_episode

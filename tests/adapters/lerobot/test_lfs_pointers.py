@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters.base import AdapterError
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from jobs.validate import validate_dataset
 from schemas.lerobot import load_info
 from schemas.lfs import lfs_pointer_message, lfs_pointer_size

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from adapters.base import EpisodeRef, RawEpisode, Stream
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot_layouts import BOOKKEEPING, Case, Written, features, load_cases, materialize
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from schemas.robots.registry import default_registry

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot import write_lerobot_v3
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.frames import compose, offset_matrix

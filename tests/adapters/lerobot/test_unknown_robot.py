@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, hand_dims

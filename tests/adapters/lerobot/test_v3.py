@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from adapters.base import AdapterError, EpisodeRef, Language
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot import WrittenV3, write_lerobot_v3
 from schemas.canonical import Camera
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from adapters.base import EpisodeRef, RawEpisode, Stream
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from ingest.behaviour.idle import episode_idle, idle_behaviour
 from ingest.behaviour.state import DimLimits
 from ingest.canonical.canonicalize import canonicalize

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
-from adapters.egodex import MANO21_JOINTS, mano21_keypoints
+from adapters.egodex.adapter import MANO21_JOINTS, mano21_keypoints
 from adapters.synthetic.egodex import FINGERS as EGODEX_FINGERS
 from adapters.synthetic.egodex import JOINTS as EGODEX_JOINTS
 from adapters.synthetic.egodex import PHALANGES as EGODEX_PHALANGES

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot_layouts import load_case, materialize
 from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.joint_space import gripper_opening, to_radians

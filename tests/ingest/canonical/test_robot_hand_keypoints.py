@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.frames import pos_rot6d_to_pose, transform_points
 from ingest.canonical.store import dataset_features, write_episode

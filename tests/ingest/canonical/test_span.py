@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from adapters.base import CameraSource, EpisodeRef, Language, RawEpisode, Stream
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from adapters.oxe.hands import hand_signals
 from adapters.synthetic.lerobot_layouts import load_case, materialize
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.lerobot.source import LeRobotSource
+from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.qa import BONES
 from ingest.canonical.store import dataset_features, write_episode

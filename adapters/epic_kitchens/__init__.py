@@ -1,0 +1,1 @@
+"""EPIC-KITCHENS-100 narrated action segments, one actionless episode per segment (`adapter.py`)."""
