@@ -2,7 +2,8 @@
 and, under the same root or their own, Genie Sim / A2D exports (`<job>/<sn>/<episode>/aligned_joints.h5`, read by
 `genie.py`, `genie_files.py`, `genie_h5.py`, `genie_quat.py`; options `genie_*`).
 
-Layout (FORMATS.md 6b): `task_info/task_<t>.json` (a list of episodes), `observations/<t>/<e>/videos/<cam>_color.mp4`,
+Layout (the HF dataset card agibot-world/AgiBotWorld-Alpha; any4lerobot `agibot2lerobot/agibot_utils/`):
+`task_info/task_<t>.json` (a list of episodes), `observations/<t>/<e>/videos/<cam>_color.mp4`,
 `proprio_stats/<t>/<e>/proprio_stats.h5`, `parameters/<t>/<e>/camera/` (or `.../parameters/camera/`). Raw id
 `<t>/<e>`; discovery yields tasks and episodes in numeric order, subset `task_<t>` (one feature set per task).
 Everything runs at 30 Hz: state row i, video frame i and `action/<group>/index` value i share the frame clock, so

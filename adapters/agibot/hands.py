@@ -1,7 +1,8 @@
 """AgiBot World hand declaration: both flanges in the robot base and the gripper opening.
 
 Gripper: the state rises as the gripper closes, the reverse of the HF card's "gripper open range in mm". On the real
-sample (`../shared/realdata/agibot_proprio_stats_real`) `state/*_effector/position` follows the close command
+sample (soul667/DatasetTools @ 8971d93 `scripts/proprio_stats.h5`, no licence to redistribute it, so read by the tests
+only where this team keeps a copy) `state/*_effector/position` follows the close command
 (`action/*_effector/position`, 0 = open, 1 = close: correlation +0.9) from 0 to 120; OpenDriveLab/AgiBot-World
 issue #133 reads about 118 with the gripper almost closed and about 35 almost open; AgibotTech's EnerVerse-AC
 (`lvdm/models/ddpm3d.py`: "Gripper Range in AgiBotWorld < 120"; `lvdm/data/get_actions.py` divides by 120) bounds

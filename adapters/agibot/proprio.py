@@ -8,9 +8,10 @@ Action index: `action/<group>/index` lists the frames "when the control source i
 h5 table). Action arrays shorter than the state are the commands at those frames, kept sparse with their own
 timestamps (`index / 30`, never filled); an empty `action/end/index` falls back to `action/joint/index` (as
 any4lerobot `agibot2lerobot/agibot_utils/agibot_utils.py` does). Action arrays as long as the state whose own index
-is a strict subset keep only the index rows, the same way: on the real sample (`../shared/realdata/
-agibot_proprio_stats_real`) `action/joint` and `action/end` have 1990 rows and 1925 index entries (the first 24
-frames and a few gaps absent), and the rows outside the index equal the state, as any4lerobot fills them.
+is a strict subset keep only the index rows, the same way: on the real sample (soul667/DatasetTools @ 8971d93
+`scripts/proprio_stats.h5`, not redistributable) `action/joint` and `action/end` have 1990 rows and 1925 index
+entries (the first 24 frames and a few gaps absent), and the rows outside the index equal the state, as any4lerobot
+fills them.
 `metadata["sparse_actions"]` names the index used and, for equal lengths, the rows dropped (`masked_rows`). Action
 longer than state is a corrupt episode (any4lerobot's dirty tasks).
 

@@ -1,4 +1,6 @@
-"""Small but faithful AgiBot World raw corpora (FORMATS.md 6b): the real layout, HDF5 keys, dtypes and quirks.
+"""Small but faithful AgiBot World raw corpora: the real layout (the AgiBotWorld-Alpha HF card; any4lerobot
+`agibot2lerobot/agibot_utils/`), HDF5 keys, dtypes and quirks (the real file they were checked on is named in
+`adapters/agibot/proprio.py`).
 
 ```
 task_info/task_<t>.json                                   list of episodes, not sorted (the writer reverses them)
@@ -245,7 +247,8 @@ REAL_END_QUAT_XYZW = np.array([[0.062, 0.826, -0.549, 0.112], [-0.720, 0.019, 0.
 def _states(spec: EpisodeSpec, rng: np.random.Generator, n: int) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """The states, and the gripper command (None for dexterous hands)."""
     t = np.arange(n) / FPS
-    # Around the real arms' pose (medians of ../shared/realdata/agibot_proprio_stats_real, state/end, base frame):
+    # Around the real arms' pose (medians of state/end in soul667/DatasetTools @ 8971d93 `scripts/proprio_stats.h5`,
+    # a real AgiBot episode, base frame):
     # left arm at y > 0 and right at y < 0, flanges ahead at chest height, approach axes pointing forward and down.
     quat = _smooth(rng, t, 8, 0.15).reshape(n, 2, 4) + REAL_END_QUAT_XYZW
     command = None
