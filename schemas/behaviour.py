@@ -14,8 +14,8 @@ verdict step (`eidata verdicts`) adds the copy columns; the catalog build indexe
 
 Default thresholds were measured on real samples: the GR00T PickNPlace episodes (`tests/data/real/`, tested in
 `tests/ingest/behaviour/test_planted.py` on the natives and `test_phase.py` through ingest), the Bridge debug shard
-and a real AgiBot arm log (`../shared/realdata/`, `test_real_agibot.py`); each default sits clear of what the clean
-episodes give (the figures are in the field descriptions).
+and a real AgiBot arm log (soul667/DatasetTools @ 8971d93, not redistributable: `test_real_agibot.py` skips without
+it); each default sits clear of what the clean episodes give (the figures are in the field descriptions).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The object-store calls the commit protocol stands on: a put that succeeds only when the key is absent
-(S3 `PutObject` with `If-None-Match: *`, honoured by AWS since 2024-08 and by SeaweedFS, ENVIRONMENT.md section 13),
-plain puts, server-side copies and listings. Keys are paths inside the filesystem (`bucket/prefix/...`)."""
+(S3 `PutObject` with `If-None-Match: *`: the S3 API reference, honoured by AWS since 2024-08; SeaweedFS honours it
+too, `tests/s3/test_commit.py`), plain puts, server-side copies and listings. Keys are paths inside the filesystem
+(`bucket/prefix/...`)."""
 
 from __future__ import annotations
 
