@@ -1,7 +1,7 @@
 """Behaviour QA on real recordings through the real pipeline: how many clean episodes it demotes (false demotions)
 and how many planted glitches, plateaus and frozen streams it demotes with their reason (recall).
 
-    .venv/bin/python -m benchmarks.behaviour_real [--g1 ../notes/g1] [--seeds 2]
+    .venv/bin/python -m benchmarks.behaviour_real [--g1 ../notes/g1] [--agibot DIR] [--seeds 2]
     .venv/bin/python -m benchmarks.behaviour_real --smoke      # two episodes a dataset: runs, measures nothing
 
 Each raw episode is read by its adapter and canonicalized (`canonicalize_spans`: the 10 Hz grid, validity, the
@@ -16,8 +16,10 @@ Real datasets (none written by us):
 - gr00t: the GR00T PickNPlace sample (`tests/data/real`, 5 episodes, GR1 at 20 Hz);
 - bridge: the Bridge RLDS debug shard (`tests/data/real`, 25 episodes, train and val copies both read: 50, WidowX
   eef pose at 5 Hz);
-- agibot: the real AgiBot `proprio_stats.h5` (`../shared/realdata`, one episode, 14 arm joints at 30 Hz; read by the
-  adapter's own `read_proprio`, no videos or task_info exist for it).
+- agibot: a real AgiBot World `proprio_stats.h5` (soul667/DatasetTools @ 8971d93 `scripts/proprio_stats.h5`, one
+  episode, 14 arm joints at 30 Hz; no licence stated, so not redistributable: give the folder holding it with
+  --agibot, skipped with a message when absent; read by the adapter's own `read_proprio`, no videos or task_info exist
+  for it).
 
 Planted, in a copy of each raw episode at its native rate, in the state only (the command stays as recorded), at a
 seeded random frame in the middle 60 %:
@@ -66,7 +68,6 @@ from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
 
 REAL = ROOT / "tests" / "data" / "real"
-SHARED = ROOT.parent / "shared" / "realdata"
 SPEC = CanonicalizeSpec()
 NEW = ("qa_glitch_value", "qa_plateau_fraction", "qa_stream_frozen_s")
 EXPECT = {
@@ -307,6 +308,7 @@ def measure(name: str, raws: list[RawEpisode], seeds: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--g1", type=Path, default=ROOT.parent / "notes" / "g1", help="the real G1 set's folder")
+    parser.add_argument("--agibot", type=Path, help="the folder holding the real AgiBot proprio_stats.h5 (module doc)")
     parser.add_argument("--seeds", type=int, default=2, help="planted copies of each episode per defect")
     parser.add_argument("--limit", type=int, default=0, help="episodes a dataset at most (0: all)")
     args = parse_args(parser, {"seeds": 1, "limit": 2}, "two episodes a dataset, one seed")
@@ -314,10 +316,10 @@ def main() -> None:
         "gr00t": lambda: lerobot(REAL / "gr00t_robot_sim_picknplace"),
         "bridge": lambda: bridge(REAL / "octo_bridge_debug_rlds"),
     }
-    if (SHARED / "agibot_proprio_stats_real" / "proprio_stats.h5").is_file():
-        sources["agibot"] = lambda: agibot(SHARED / "agibot_proprio_stats_real")
+    if args.agibot is not None and (args.agibot / "proprio_stats.h5").is_file():
+        sources["agibot"] = lambda: agibot(args.agibot)
     else:
-        log(f"agibot: skipped, no {SHARED / 'agibot_proprio_stats_real'} (this team's machines only)")
+        log(f"agibot: skipped, no proprio_stats.h5 in --agibot {args.agibot} (the module doc says where it comes from)")
     if (args.g1 / "meta" / "info.json").is_file():
         sources = {"g1": lambda: lerobot(args.g1), **sources}
     else:

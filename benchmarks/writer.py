@@ -52,7 +52,7 @@ V30 = ("lerobot061", "lerobot061_stream")
 CAMERA, DIM, FPS = "observation.images.head", 50, 30
 SVT_OPTIONS = {"g": "2", "crf": "30", "preset": "12"}  # lerobot 0.6.1's and ours (ingest.lerobot.video.CODEC_DEFAULTS)
 RESULT = "RESULT "
-NOISE = 12  # +-12 grey levels: content hard enough for SVT to cost what ENVIRONMENT.md section 3 measured
+NOISE = 12  # +-12 grey levels of fresh noise a frame: SVT cannot skip it, so the encode costs what camera frames do
 
 
 def make_data(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

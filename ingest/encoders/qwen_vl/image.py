@@ -1,10 +1,11 @@
 """Qwen2-VL / Qwen3-VL image preprocessing by hand, exactly as `Qwen2VLImageProcessorPil` does it.
 
-The processors of transformers cannot all be built here (ENVIRONMENT.md section 5: no torchvision, and
-`Qwen3VLProcessor` fails), so frames become model inputs here: resize to a multiple of patch x merge within the
-pixel budget (`smart_resize`, PIL bicubic on uint8), rescale in float64 then float32, normalize, and cut into
-`temporal_patch_size` copies of each patch, flattened in the order the vision tower expects. The settings come from
-the model folder's `preprocessor_config.json`, which must be there. Pure functions of arrays.
+The processors of transformers cannot all be built without torchvision, which eidata does not install (docker/README.md,
+"Install traps"): in transformers 5.23 `Qwen3VLVideoProcessor` needs it and `Qwen3VLProcessor` then fails to build, so
+frames become model inputs here: resize to a multiple of patch x merge within the pixel budget (`smart_resize`, PIL
+bicubic on uint8), rescale in float64 then float32, normalize, and cut into `temporal_patch_size` copies of each patch,
+flattened in the order the vision tower expects. The settings come from the model folder's `preprocessor_config.json`,
+which must be there. Pure functions of arrays.
 """
 
 from __future__ import annotations

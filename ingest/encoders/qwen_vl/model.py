@@ -1,13 +1,12 @@
 """A Qwen3-VL model from a local weights folder: greedy captions of episodes (frames + their original text) and the
 text model's hidden states of instructions, both batched.
 
-Inputs are built without a processor (ENVIRONMENT.md section 5): the chat prompt is written in Qwen's ChatML layout
-with one `<|vision_start|><|image_pad|>*n<|vision_end|>` block per frame (n = patches / merge^2, as the processor
-expands it), and frames go through `ingest.encoders.qwen_vl.image`. Batches are left-padded for generation (every row's
-next
-token is at the last position; the model derives M-RoPE positions from the attention mask) and right-padded for
-embeddings (causal attention: a real token never sees the padding after it, and positions start at 0 as alone).
-Either way a batch gives what one-by-one calls give, up to float rounding.
+Inputs are built without a processor (it needs torchvision: `ingest.encoders.qwen_vl.image`): the chat prompt is written
+in Qwen's ChatML layout with one `<|vision_start|><|image_pad|>*n<|vision_end|>` block per frame (n = patches / merge^2,
+as the processor expands it), and frames go through `ingest.encoders.qwen_vl.image`. Batches are left-padded for
+generation (every row's next token is at the last position; the model derives M-RoPE positions from the attention mask)
+and right-padded for embeddings (causal attention: a real token never sees the padding after it, and positions start at
+0 as alone). Either way a batch gives what one-by-one calls give, up to float rounding.
 """
 
 from __future__ import annotations
