@@ -23,7 +23,7 @@ WRIST_ROT6D = slice(3, 9)
 GRIPPER = slice(9, 10)
 FINGERTIPS_XYZ = slice(10, 25)
 
-# MANO-21 in OpenPose/MediaPipe order (FORMATS.md 6e).
+# MANO-21 in OpenPose/MediaPipe order (manopth `ManoLayer.forward`'s reordering, `ingest/canonical/mano/model.py`).
 MANO21_NAMES = (
     "wrist",
     "thumb1", "thumb2", "thumb3", "thumb_tip",

@@ -1,4 +1,5 @@
-"""GR00T's `meta/modality.json` (FORMATS.md section 3): a reader, a writer, and checks against `info.json`.
+"""GR00T's `meta/modality.json`: a reader, a writer, and checks against `info.json`. The format: NVIDIA/Isaac-GR00T
+`getting_started/data_preparation.md`.
 
 `state` / `action` entries are zero-based `[start, end)` slices of a 1-D numeric column (`observation.state` /
 `action` unless `original_key` names another); `video` maps an alias to a video feature (default

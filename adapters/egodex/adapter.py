@@ -66,7 +66,8 @@ CAMERA_CONVENTION = "opencv"  # `transforms/camera` axes: x right, y down, looki
 ARKIT_UP = np.array([0.0, 1.0, 0.0])  # ARKit's world frame is gravity-aligned with +y up
 
 # EgoDex joint suffix for each MANO-21 keypoint, in `schemas.canonical.MANO21_NAMES` (OpenPose/MediaPipe) order;
-# the hand joint is the wrist and the four non-thumb metacarpals are not used (FORMATS.md 6d).
+# the hand joint is the wrist and the four non-thumb metacarpals are not used
+# (pxxq25/egodex-dexhand-retargeting `src/egodex_dexhand/data.py`).
 MANO21_FROM_EGODEX: dict[str, str] = {
     "wrist": "Hand",
     "thumb1": "ThumbKnuckle", "thumb2": "ThumbIntermediateBase", "thumb3": "ThumbIntermediateTip",

@@ -1,5 +1,5 @@
 """Small but faithful Ego4D corpora: `v2/full_scale/<video_uid>.mp4`, `v2/clips/<clip_uid>.mp4`,
-`v2/annotations/narration.json` and `ego4d.json` (FORMATS.md 6c).
+`v2/annotations/narration.json` and `ego4d.json` (as `adapters/ego4d/adapter.py` reads them, with its sources).
 
 `narration.json` is `{video_uid: {"narration_pass_1": {"narrations": [{"timestamp_sec", "timestamp_frame",
 "narration_text", "annotation_uid"}], "summaries": [{"start_sec", "end_sec", "summary_text", "annotation_uid"}]},

@@ -1,4 +1,5 @@
-"""Small but faithful EgoDex corpora: `<split>/<task>/<idx>.hdf5` + `<idx>.mp4`, ARKit poses at 30 Hz (FORMATS.md 6d).
+"""Small but faithful EgoDex corpora: `<split>/<task>/<idx>.hdf5` + `<idx>.mp4`, ARKit poses at 30 Hz (apple/ml-egodex
+`utils/data_utils.py`; `adapters/egodex/adapter.py` names the rest).
 
 Each HDF5 holds `camera/intrinsic` (3,3) float32, `transforms/<name>` (T,4,4) float32 for the camera and the 68 tracked
 joints (world_from_joint in the ARKit world frame, +y up), `confidences/<joint>` (T,) float32 and the string attributes

@@ -1,12 +1,12 @@
 """Small LeRobot v3.0 datasets in lerobot 0.4's layout, and fault injection into any LeRobot v2.x dataset.
 
-`write_lerobot_v3` writes what lerobot >= 0.4 leaves on disk (FORMATS.md 2.10): `meta/info.json` (v3 path templates,
-per-feature `fps`, `data_files_size_in_mb`, no `total_chunks` / `total_videos`), `meta/tasks.parquet` (a pandas frame
-indexed by the task string), `meta/episodes/chunk-000/file-000.parquet` (episode rows with `data/*`, `videos/<key>/*`,
-`dataset_from_index` / `dataset_to_index`, flattened `stats/<feature>/<stat>`), one `data/chunk-000/file-000.parquet`
-holding every episode's rows, and per camera one mp4 holding every episode: each episode is encoded on its own
-(libx264, yuv420p) and the files are concatenated by stream copy, as lerobot's converter does with ffmpeg's concat
-demuxer; `from_timestamp` is the running sum of episode durations. Deterministic for a seed.
+`write_lerobot_v3` writes what lerobot >= 0.4 leaves on disk (lerobot v0.4.4 `src/lerobot/datasets/utils.py`):
+`meta/info.json` (v3 path templates, per-feature `fps`, `data_files_size_in_mb`, no `total_chunks` / `total_videos`),
+`meta/tasks.parquet` (a pandas frame indexed by the task string), `meta/episodes/chunk-000/file-000.parquet` (episode
+rows with `data/*`, `videos/<key>/*`, `dataset_from_index` / `dataset_to_index`, flattened `stats/<feature>/<stat>`),
+one `data/chunk-000/file-000.parquet` holding every episode's rows, and per camera one mp4 holding every episode: each
+episode is encoded on its own (libx264, yuv420p) and the files are concatenated by stream copy, as lerobot's converter
+does with ffmpeg's concat demuxer; `from_timestamp` is the running sum of episode durations. Deterministic for a seed.
 
 `inject_fault` damages a v2.x dataset (one written by `ingest.lerobot.writer.LeRobotWriter`, or a copy of a real one,
 whatever spelling its path templates use) in the ways the LeRobot adapter must survive: a missing or unreadable

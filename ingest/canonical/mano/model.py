@@ -20,7 +20,7 @@ from ingest.canonical.mano.convert import MANOModelError, validate_model
 from schemas.canonical import NUM_KEYPOINTS
 
 # MANO native joints (wrist, index1-3, middle1-3, pinky1-3, ring1-3, thumb1-3) + 5 tips (thumb..pinky) as 16..20,
-# reordered to OpenPose (FORMATS.md 6e; manopth `ManoLayer.forward`).
+# reordered to OpenPose (manopth `ManoLayer.forward`).
 MANO_TO_OPENPOSE = (0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20)
 
 # Fingertip mesh vertices, thumb..pinky. "manopth" (default) is the selection of manopth/manotorch and of the
