@@ -102,6 +102,7 @@ def _z_shares(values: list[np.ndarray], used: list[np.ndarray], q01: np.ndarray,
 
 def _smoke_corpus(root: Path) -> Path:
     """A Franka dataset and a human one (tests' tiny corpus writer), catalogued, a manifest `all` of both."""
+    from ingest.storage.corpus import Corpus
     from jobs.catalog.build import rebuild_catalog
     from jobs.catalog.curate import curate
     from tests.fixtures.corpus import episode, write_dataset
@@ -110,7 +111,7 @@ def _smoke_corpus(root: Path) -> Path:
         root / "datasets/oxe/bridge", "franka", [episode(6, "pick", f"oxe/bridge/e{i}", "franka") for i in range(2)]
     )
     write_dataset(root / "datasets/egodex/basic", "human", [episode(5, "fold", "egodex/basic/h0", "human", hands=True)])
-    rebuild_catalog(root)
+    rebuild_catalog(Corpus(root))
     curate(root, "all", "true", val_fraction=0.0)
     return root
 

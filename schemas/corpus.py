@@ -49,6 +49,16 @@ def dataset_dir(source: str, subset: str) -> str:
     return f"{DATASETS_DIR}/{source}/{subset}"
 
 
+class SourceAnnotation(BaseModel):
+    """A source's own annotation of one episode, as its adapter read it (`RawEpisode.annotation`): canonicalization
+    carries it to the episode's lineage (`EpisodeLineage.source_annotation`) untouched. Each adapter with one
+    subclasses this with its fields (`kind` first, then the subclass's, in that order in the lineage)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = Field(description="which annotation it is, e.g. `ego4d_goalstep`")
+
+
 class EpisodeLineage(BaseModel):
     """Where an episode came from and what ingest decided about it: `episodes.jsonl` -> `"eidata": {...}`.
 
@@ -183,4 +193,9 @@ def parquet_files(corpus_root: Path, rel_dir: str) -> list[Path]:
     d = Path(corpus_root) / rel_dir
     if not d.is_dir():
         return []
-    return sorted(p for p in d.iterdir() if p.suffix == ".parquet" and not p.name.startswith(".") and p.is_file())
+    return sorted(p for p in d.iterdir() if is_part(p.name) and p.is_file())
+
+
+def is_part(name: str) -> bool:
+    """A committed parquet part's name (in its folder): temp names are hidden, sub-folders have a slash."""
+    return name.endswith(".parquet") and "/" not in name and not name.startswith(".")

@@ -25,17 +25,19 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from adapters.storage.location import locate, readable
+from adapters.storage.urls import preflight
 from ingest.files.atomic import atomic_write
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.storage.bucket_output import SYNCED_DIRS, BucketOutput
 from ingest.storage.derived import committed_derived, publish_derived
-from ingest.storage.digests import FileDigests, RecordDigests
+from ingest.storage.digests import DIGESTS_DIR, FileDigests, RecordDigests
 from ingest.storage.meta_change import publish_meta_change
 from ingest.storage.objects import exists, list_keys, put, put_if_absent
 from ingest.storage.preflight import preflight_output
@@ -44,7 +46,6 @@ from schemas.storage import StorageOptions, is_remote
 
 LEASE_TTL_S = 300.0  # a killed job's output is free again after this (the ttl must exceed clock skew: minutes)
 LEASE_TTL_ENV = "EIDATA_LEASE_TTL_S"  # another ttl, in seconds (tests use a few)
-DIGESTS_DIR = "catalog/.file_digests"  # a local corpus's saved file digests, one parquet per dataset
 
 
 class Corpus:
@@ -74,7 +75,7 @@ class Corpus:
         """The digests of one dataset's files; `rehash` hashes every byte again instead of reusing saved sums."""
         if rehash:
             return FileDigests()
-        return FileDigests.load(self.root / DIGESTS_DIR / _digests_name(self.root, dataset_root))
+        return FileDigests.load(self.root / "catalog" / DIGESTS_DIR / _digests_name(self.root, dataset_root))
 
     def attach(self, writer: LeRobotWriter, dataset: str) -> LeRobotWriter:
         """`writer` of the dataset `dataset` (`datasets/<source>/<subset>`), its commits published where they go."""
@@ -89,18 +90,34 @@ class Corpus:
         had to move (none here: they are where they belong)."""
         return 0
 
-    def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> str:
-        """Write the corpus file `rel` whole (atomically); `exclusive`: FileExistsError if it exists. Returns where."""
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if exclusive:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # the claim; the bytes follow atomically
-            os.close(fd)
-        atomic_write(path, lambda tmp: tmp.write_bytes(data))
-        return str(path)
+    def where_of(self, rel: str) -> Path | str:
+        """The corpus file or folder `rel` as a reader names it (DuckDB, messages): a path, or an object's URL."""
+        return self.root / rel
+
+    def exists(self, rel: str) -> bool:
+        return (self.root / rel).exists()
 
     def read_bytes(self, rel: str) -> bytes:
         return (self.root / rel).read_bytes()
+
+    def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> Path | str:
+        """Write the corpus file `rel` whole, atomically; `exclusive`: a create that fails with FileExistsError when
+        the file exists (of two writers exactly one wins). Returns `where_of(rel)`."""
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+        try:
+            atomic_write(tmp, lambda t: t.write_bytes(data))
+            if exclusive:
+                try:
+                    os.link(tmp, path)  # refuses an existing target: a file created meanwhile is never clobbered
+                except FileExistsError:
+                    raise FileExistsError(f"{path} already exists") from None
+            else:
+                os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
 
     def close(self, published: bool) -> None:
         """End of the job's block: `published` when it ended cleanly."""
@@ -150,16 +167,22 @@ class BucketCorpus(Corpus):
             publish_derived(self.out.publisher(rel), what, files)
         return sum(map(len, by_dataset.values()))
 
-    def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> str:
-        key, where = f"{self.out.path}/{rel}", f"{self.url}/{rel}"
-        if not exclusive:
-            put(self.out.fs, key, data)
-        elif exists(self.out.fs, key) or not put_if_absent(self.out.fs, key, data):
-            raise FileExistsError(where)
-        return where
+    def where_of(self, rel: str) -> str:
+        return f"{self.url}/{rel}"
+
+    def exists(self, rel: str) -> bool:
+        return exists(self.out.fs, f"{self.out.path}/{rel}")
 
     def read_bytes(self, rel: str) -> bytes:
         return self.out.fs.cat_file(f"{self.out.path}/{rel}")
+
+    def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> str:
+        key = f"{self.out.path}/{rel}"
+        if not exclusive:
+            put(self.out.fs, key, data)
+        elif exists(self.out.fs, key) or not put_if_absent(self.out.fs, key, data):
+            raise FileExistsError(f"{self.where_of(rel)} already exists")
+        return self.where_of(rel)
 
     def close(self, published: bool) -> None:
         if published:
@@ -201,19 +224,21 @@ def open_corpus(
 
 @contextmanager
 def read_corpus(where: Path | str, options: StorageOptions | None = None, *, copy: bool = False) -> Iterator[Corpus]:
-    """The corpus at `where` to read, no lease taken: a folder as it is; a bucket's meta (derived from its commit
-    records: a commit in flight is not seen), `catalog/` and `job/` in a temporary folder, with `copy` the episode
-    files too (for readers that open them by path)."""
+    """The corpus at `where` to read, no lease taken: a folder as it is; for a bucket URL a temporary local copy of
+    its `catalog/` and `job/` (what a query or a curate reads), with `copy` also each dataset's meta (derived from its
+    commit records: a commit in flight is not seen) and episode files, for readers that open files by path. Files
+    `put` go to the bucket."""
     if not is_remote(str(where)):
         yield Corpus(Path(where))
         return
     url = str(where).rstrip("/")
+    preflight(url, options)  # a wrong credential or a missing bucket is named before any read
     with tempfile.TemporaryDirectory(prefix="eidata-corpus-") as tmp:
         dest = Path(tmp) / url.rsplit("/", 1)[-1]
-        yield BucketCorpus(_copy(url, dest, options, episodes=copy), url, options)
+        yield BucketCorpus(_copy(url, dest, options, datasets=copy), url, options)
 
 
-def _copy(url: str, dest: Path, options: StorageOptions | None, *, episodes: bool) -> Path:
+def _copy(url: str, dest: Path, options: StorageOptions | None, *, datasets: bool) -> Path:
     reader = BucketOutput(url, options, scratch=dest)  # no lease taken: only its listings and publishers
     fs, path = reader.fs, reader.path
     shutil.rmtree(dest, ignore_errors=True)
@@ -223,13 +248,13 @@ def _copy(url: str, dest: Path, options: StorageOptions | None, *, episodes: boo
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         (dest / rel).write_bytes(fs.cat_file(key))
 
-    for rel in reader.datasets():
+    for rel in reader.datasets() if datasets else ():
         pub = reader.publisher(rel)
         records = pub.log.records()
         for name, data in derived_meta(records).items():
             (dest / rel / name).parent.mkdir(parents=True, exist_ok=True)
             (dest / rel / name).write_bytes(data)
-        for r in records if episodes else ():
+        for r in records:
             for obj in r.objects:
                 fetch(pub.log.final_key(obj), f"{rel}/{obj}")
     for top in SYNCED_DIRS:

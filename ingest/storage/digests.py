@@ -17,6 +17,7 @@ from ingest.files.atomic import atomic_write
 from ingest.storage.objects import list_modified
 from ingest.storage.publish import DatasetPublisher
 
+DIGESTS_DIR = ".file_digests"  # inside catalog/: per-dataset file digests a rebuild reuses
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size (the catalog's parts use it too)
 
 HASH_CHUNK = 1 << 20
@@ -101,11 +102,9 @@ class FileDigests:
         atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE))
 
 
-
 def mtime_utc(path: Path) -> datetime:
     micros = path.stat().st_mtime_ns // 1000  # exact to the microsecond the parquet column keeps
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
-
 
 
 class RecordDigests(FileDigests):
@@ -137,5 +136,3 @@ class RecordDigests(FileDigests):
 
     def exists(self, dataset_root: Path, rel: str) -> bool:
         return rel in self.sums  # committed: a file no record names is not there for a reader
-
-

@@ -17,7 +17,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -26,7 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.files.atomic import fsync_path
-from ingest.storage.digests import CatalogError, FileDigests, file_digest
+from ingest.storage.corpus import Corpus, open_corpus
+from ingest.storage.digests import DIGESTS_DIR, CatalogError, file_digest
 from jobs.catalog.behaviour import (
     catalog_findings,
     findings_dir,
@@ -41,12 +42,9 @@ from schemas.behaviour import BehaviourConfig
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, EpisodeLineage, find_datasets, parquet_files
 from schemas.lerobot import EPISODES_PATH, read_jsonl
-from schemas.storage import is_remote
 
 log = logging.getLogger(__name__)
 
-DIGESTS_DIR = ".file_digests"  # inside catalog/: per-dataset file digests a rebuild reuses
-DigestsFor = Callable[[Path], FileDigests]  # a dataset's root -> the digests of its files
 ROWS_PER_PART = 1_000_000  # a rebuild splits the sorted catalog into parts of at most this many rows
 
 
@@ -74,15 +72,15 @@ def _rebuild_lock(catalog: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the flock
 
 
-def rebuild_catalog(corpus_root: Path, *, rehash: bool = False, digests_for: DigestsFor | None = None) -> int:
+def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
     """Replace `catalog/episodes/` with rows rebuilt from every dataset's meta; returns the number of rows.
 
     The new file set is written beside the old one and swapped in by renames, so readers see the old or the new
     catalog, and a crash leaves the old one (stale temp folders are removed by the next rebuild). File digests are
     kept in `catalog/.file_digests/` and reused for files whose size and mtime are unchanged; `rehash` ignores them.
-    `digests_for(dataset_root)` gives a dataset's digests instead (a bucket output's, from its commit records).
+    `corpus.digests` gives them (a bucket's from its commit records, never a byte fetched).
     """
-    corpus_root = Path(corpus_root)
+    corpus_root = corpus.root
     if not corpus_root.is_dir():
         raise CatalogError(f"{corpus_root}: no such corpus folder")
     catalog = corpus_root / "catalog"
@@ -95,7 +93,7 @@ def rebuild_catalog(corpus_root: Path, *, rehash: bool = False, digests_for: Dig
         new_findings = catalog / f".rebuild-{token}-findings"
         new_verdicts = catalog / f".rebuild-{token}-verdicts"
         try:
-            n = _build(corpus_root, new_episodes, new_digests, rehash, new_findings, new_verdicts, digests_for)
+            n = _build(corpus, new_episodes, new_digests, rehash, new_findings, new_verdicts)
             swaps = [(catalog / "episodes", new_episodes), (catalog / DIGESTS_DIR, new_digests)]
             swaps += [(findings_dir(corpus_root), new_findings), (verdicts_dir(corpus_root), new_verdicts)]
             for final, new in swaps:
@@ -112,29 +110,26 @@ def rebuild_catalog(corpus_root: Path, *, rehash: bool = False, digests_for: Dig
 
 
 def _build(
-    corpus_root: Path,
+    corpus: Corpus,
     episodes_dir: Path,
     digests_dir: Path,
     rehash: bool,
     findings: Path,
     verdicts: Path,
-    digests_for: DigestsFor | None = None,
 ) -> int:
     """Every dataset's rows, sorted and split into parts in `episodes_dir`; file digests into `digests_dir`, dataset
     findings into `findings`, the findings behind each tier into `verdicts` (`jobs.catalog.behaviour`). An index of
     the datasets' meta: no tier is judged here."""
     for d in (episodes_dir, digests_dir, findings, verdicts):
         d.mkdir()
+    corpus_root = corpus.root
     datasets = find_datasets(corpus_root)
     tables, hashed = [], 0
     configs: dict[str, BehaviourConfig] = {}
     found: list[dict] = []
     for ds in datasets:
         name = quote(ds.relative_to(corpus_root).as_posix(), safe="") + ".parquet"
-        if digests_for is not None:
-            digests = digests_for(ds)
-        else:
-            digests = FileDigests() if rehash else FileDigests.load(corpus_root / "catalog" / DIGESTS_DIR / name)
+        digests = corpus.digests(ds, rehash=rehash)
         try:
             rows = catalog_rows_for_dataset(corpus_root, ds, digests=digests)
         except (ValueError, OSError) as e:  # torn jsonl, invalid lineage, unreadable file: name the dataset
@@ -178,51 +173,30 @@ FROM episodes GROUP BY ALL ORDER BY source, tier
 def cli_catalog(args: argparse.Namespace) -> int:
     """`eidata catalog ROOT`: rebuild the catalog from the datasets, print the row count and a per-source summary.
 
-    args.root: the corpus folder; args.rehash (optional flag): hash every file again instead of reusing the digests
-    of files whose size and mtime are unchanged. Exit 0 on success, 1 when a dataset cannot be cataloged, 2 for a
-    missing root."""
-    from jobs.catalog.query import format_table, run_query
-
-    if is_remote(str(args.root)):
-        return _cli_catalog_bucket(str(args.root))
-    root = Path(args.root)
-    if not root.is_dir():
-        print(f"eidata catalog: {root}: no such corpus folder", file=sys.stderr)
-        return 2
-    try:
-        n = rebuild_catalog(root, rehash=bool(getattr(args, "rehash", False)))
-    except CatalogError as e:
-        print(f"eidata catalog: {e}", file=sys.stderr)
-        return 1
-    datasets = len(find_datasets(root))
-    print(f"catalog: {n} episodes from {datasets} datasets -> {root / EPISODES_DIR}")
-    print(f"snapshot: {catalog_snapshot_hash(root)}")
-    if n:
-        print(format_table(run_query(root, SUMMARY_SQL), "table"))
-    return 0
-
-
-def _cli_catalog_bucket(url: str) -> int:
-    """`eidata catalog s3://bucket/corpus`: the catalog rebuilt from the datasets' commit records and put in the bucket
-    (`jobs.catalog.bucket.catalog_bucket`); a wrong credential, a missing bucket or a running job: exit 2, 2, 1."""
+    args.root: the corpus folder or URL (a bucket's catalog is rebuilt from the commit records under the output's
+    lease); args.rehash (optional flag): hash every file again instead of reusing the digests of files whose size and
+    mtime are unchanged. Exit 0 on success, 1 when a dataset cannot be cataloged or a job holds the output, 2 for a
+    missing root, bucket or credential."""
     from adapters.storage.urls import StorageError
     from ingest.storage.lease import OutputLeasedError
-    from ingest.storage.preflight import preflight_output
-    from jobs.catalog.bucket import bucket_snapshot_hash, catalog_bucket
     from jobs.catalog.query import format_table, run_query
 
     try:
-        preflight_output(url)
+        with open_corpus(args.root, None, "catalog") as corpus:
+            if not corpus.root.is_dir():
+                print(f"eidata catalog: {corpus.where}: no such corpus folder", file=sys.stderr)
+                return 2
+            n = rebuild_catalog(corpus, rehash=bool(getattr(args, "rehash", False)))
+            datasets, snapshot = len(find_datasets(corpus.root)), catalog_snapshot_hash(corpus.root)
+            summary = format_table(run_query(corpus.root, SUMMARY_SQL), "table") if n else None
     except StorageError as e:
         print(f"eidata catalog: {e}", file=sys.stderr)
         return 2
-    try:
-        n, datasets = catalog_bucket(url)
     except (CatalogError, OutputLeasedError) as e:
         print(f"eidata catalog: {e}", file=sys.stderr)
         return 1
-    print(f"catalog: {n} episodes from {datasets} datasets -> {url}/{EPISODES_DIR}")
-    print(f"snapshot: {bucket_snapshot_hash(url)}")
-    if n:
-        print(format_table(run_query(url, SUMMARY_SQL), "table"))
+    print(f"catalog: {n} episodes from {datasets} datasets -> {corpus.where}/{EPISODES_DIR}")
+    print(f"snapshot: {snapshot}")
+    if summary is not None:
+        print(summary)
     return 0

@@ -10,15 +10,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import inspect
+import io
 import logging
-import os
 import re
-import shutil
 import sys
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -28,8 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from adapters.storage.urls import StorageError, preflight
-from jobs.catalog.bucket import bucket_snapshot_hash, load_bucket_manifest, write_bucket_manifest
+from adapters.storage.urls import StorageError
+from ingest.storage.corpus import Corpus, read_corpus
 from jobs.catalog.build import catalog_snapshot_hash
 from jobs.catalog.guard import check_expression
 from jobs.catalog.query import connect, format_table
@@ -46,7 +43,7 @@ from schemas.manifest import (
     SplitRule,
     check_name,
 )
-from schemas.storage import StorageOptions, is_remote
+from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier, RoutingTable, demote
 from schemas.verdicts import STEP
 
@@ -106,15 +103,14 @@ def sampled_mass(weights: np.ndarray, duration_s: np.ndarray, keys: pa.ChunkedAr
 
 
 def _select(
-    corpus_root: Path | str,
+    corpus_root: Path,
     where: str,
-    options: StorageOptions | None = None,
     verdicts: VerdictChoice | None = None,
 ) -> tuple[str, pa.Table]:
     """The statement run (with DuckDB's rendering of the checked `where`, `jobs.catalog.guard.check_expression`) and
     its rows after the verdicts (`VerdictChoice.apply`), on a connection that reads the catalog's parts and nothing
     else."""
-    con = connect(corpus_root, options)
+    con = connect(corpus_root)
     try:
         columns = con.sql("SELECT * FROM episodes LIMIT 0").columns
         sql = SELECT_SQL.format(where=check_expression(con, where, columns))
@@ -228,28 +224,6 @@ def _mixture(selected: pa.Table, weights: np.ndarray) -> list[MixtureEntry]:
     ]
 
 
-def _write_atomic(final: Path, entries: pa.Table, manifest: Manifest, overwrite: bool) -> None:
-    """Write into a hidden sibling folder and rename it into place; an existing manifest is replaced only on request."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex
-    tmp, old = final.with_name(f".{final.name}.tmp-{token}"), final.with_name(f".{final.name}.old-{token}")
-    tmp.mkdir()
-    try:
-        pq.write_table(entries, tmp / ENTRIES_PARQUET, compression="zstd")
-        (tmp / MANIFEST_JSON).write_text(manifest.dump(), encoding="utf-8")
-        for name in (ENTRIES_PARQUET, MANIFEST_JSON):
-            with open(tmp / name, "rb") as f:
-                os.fsync(f.fileno())
-        if final.exists():
-            if not overwrite:
-                raise FileExistsError(f"{final} already exists; pass overwrite=True (--overwrite) to replace it")
-            os.rename(final, old)
-        os.rename(tmp, final)  # refuses a non-empty target: a manifest created meanwhile is never clobbered
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def curate(
     corpus_root: Path | str,
     name: str,
@@ -269,28 +243,46 @@ def curate(
     Rejected and quarantined episodes are never selected; `verdicts` overrules or adds to the corpus-level verdicts
     (`VerdictChoice`). Split: sha256 of episode_uid (`schemas.manifest.split_for`).
     balance="subset" gives every (source, subset) the same total weight (LARA), "source" every source, "none" weight
-    1 each. Refuses to replace an existing manifest unless `overwrite`. `corpus_root` may be a bucket URL (read and
-    written through fsspec with `options`, `jobs.catalog.bucket`); the manifest's URL is returned then."""
-    remote = is_remote(str(corpus_root))
-    corpus_root = str(corpus_root).rstrip("/") if remote else Path(corpus_root)
+    1 each. Refuses to replace an existing manifest unless `overwrite`. `corpus_root` may be a bucket URL (its catalog
+    read from a copy, the manifest put in the bucket with `options`: `ingest.storage.corpus.read_corpus`); the
+    manifest's URL is returned then."""
     check_name(name)
     if balance not in BALANCES:
         raise ValueError(f"balance must be one of {BALANCES}, got {balance!r}")
     if not 0.0 <= val_fraction <= 1.0:
         raise ValueError(f"val_fraction must be within [0, 1], got {val_fraction}")
     routing = routing or RoutingTable.default()
-    if remote:
-        snapshot_of = partial(bucket_snapshot_hash, str(corpus_root), options)
-    else:
-        final = Path(corpus_root) / MANIFESTS_DIR / name
-        if final.exists() and not overwrite:
-            raise FileExistsError(f"{final} already exists; pass overwrite=True (--overwrite) to replace it")
-        snapshot_of = partial(catalog_snapshot_hash, Path(corpus_root))
+    with read_corpus(corpus_root, options) as corpus:
+        folder = f"{MANIFESTS_DIR}/{name}"
+        if corpus.exists(f"{folder}/{MANIFEST_JSON}") and not overwrite:
+            raise FileExistsError(
+                f"{corpus.where_of(folder)} already exists; pass overwrite=True (--overwrite) to replace it"
+            )
+        snapshot = catalog_snapshot_hash(corpus.root)
+        sql, selected = _select(corpus.root, where, verdicts)
+        if catalog_snapshot_hash(corpus.root) != snapshot:
+            raise CurateError("the catalog changed while the query ran; run curate again")
+        return _write(
+            corpus, folder, name, where, sql, selected, snapshot, balance, val_fraction, routing, overwrite, verdicts
+        )
 
-    snapshot = snapshot_of()
-    sql, selected = _select(corpus_root, where, options, verdicts)
-    if snapshot_of() != snapshot:
-        raise CurateError("the catalog changed while the query ran; run curate again")
+
+def _write(
+    corpus: Corpus,
+    folder: str,
+    name: str,
+    where: str,
+    sql: str,
+    selected: pa.Table,
+    snapshot: str,
+    balance: Balance,
+    val_fraction: float,
+    routing: RoutingTable,
+    overwrite: bool,
+    verdicts: VerdictChoice | None,
+) -> Path | str:
+    """The manifest of the selection: `entries.parquet` put first, then `manifest.json`, its commit point (readers
+    open it first); without `overwrite` a create that fails if another curate of the name won meanwhile."""
     _check_selection(selected, routing)
     _say_untrainable(selected)
 
@@ -337,10 +329,14 @@ def curate(
         num_entries=n,
         created_at=datetime.now(UTC),
     )
-    if remote:
-        return write_bucket_manifest(str(corpus_root), name, entries, manifest, overwrite=overwrite, options=options)
-    _write_atomic(final, entries, manifest, overwrite)
-    return final
+    buf = io.BytesIO()
+    pq.write_table(entries, buf, compression="zstd")
+    corpus.put(f"{folder}/{ENTRIES_PARQUET}", buf.getvalue())
+    try:
+        corpus.put(f"{folder}/{MANIFEST_JSON}", manifest.dump().encode(), exclusive=not overwrite)
+    except FileExistsError as e:
+        raise FileExistsError(f"{e}; pass overwrite=True (--overwrite) to replace it") from None
+    return corpus.where_of(folder)
 
 
 def load_routing(path: Path) -> RoutingTable:
@@ -397,18 +393,6 @@ OPTIONS = (
 def cli_curate(args: argparse.Namespace) -> int:
     """`eidata curate ROOT --name NAME --where SQL [--balance none|source|subset] [--val-fraction F]
     [--routing FILE] [--overwrite]`. Exit 0 on success, 1 when nothing can be written, 2 for bad SQL or arguments."""
-    root: Path | str = args.root
-    if is_remote(str(root)):
-        try:
-            preflight(str(root))  # a wrong credential or a missing bucket is named before any query runs
-        except StorageError as e:
-            print(f"eidata curate: {e}", file=sys.stderr)
-            return 2
-    elif not Path(root).is_dir():
-        print(f"eidata curate: {root}: no such corpus folder", file=sys.stderr)
-        return 2
-    else:
-        root = Path(root)
     try:
         routing = load_routing(Path(args.routing)) if getattr(args, "routing", None) else None
     except (OSError, ValueError, yaml.YAMLError) as e:  # pydantic's ValidationError is a ValueError
@@ -416,7 +400,7 @@ def cli_curate(args: argparse.Namespace) -> int:
         return 2
     try:
         out = curate(
-            root,
+            args.root,
             args.name,
             args.where,
             balance=args.balance,
@@ -427,13 +411,17 @@ def cli_curate(args: argparse.Namespace) -> int:
                 tuple(getattr(args, "include_verdict", None) or ()), tuple(getattr(args, "exclude_verdict", None) or ())
             ),
         )
+    except StorageError as e:  # a wrong credential or a missing bucket, named before any query runs
+        print(f"eidata curate: {e}", file=sys.stderr)
+        return 2
     except (CurateError, OSError, duckdb.IOException) as e:  # FileExistsError: the manifest exists
         print(f"eidata curate: {e}", file=sys.stderr)
         return 1
     except (duckdb.Error, ValueError) as e:  # bad SQL, name, balance or fraction
         print(f"eidata curate: {e}", file=sys.stderr)
         return 2
-    m = load_bucket_manifest(out) if isinstance(out, str) else Manifest.load(out)
+    with read_corpus(args.root) as corpus:
+        m = Manifest.model_validate_json(corpus.read_bytes(f"{MANIFESTS_DIR}/{args.name}/{MANIFEST_JSON}"))
     print(f"manifest {m.name}: {m.num_entries} episodes -> {out}")
     for split, c in m.splits.items():
         print(f"  {split}: {c.episodes} episodes, {c.hours:.3f} h")

@@ -20,22 +20,20 @@ import math
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
 
-from adapters.storage.urls import StorageError, preflight
-from jobs.catalog.bucket import bucket_catalog
+from adapters.storage.urls import StorageError
+from ingest.storage.corpus import read_corpus
 from jobs.catalog.guard import ReadOnlyError, check_read_only
 from jobs.runtime.options import Arg
 from schemas.behaviour import FINDINGS_DIR, FINDINGS_SCHEMA
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, parquet_files
 from schemas.findings import SOURCE_FINDINGS_DIR, SOURCE_FINDINGS_SCHEMA
-from schemas.storage import StorageOptions, is_remote
 from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
 
 Format = Literal["table", "csv", "json"]
@@ -82,21 +80,15 @@ def _lock(con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> None:
     con.execute("SET lock_configuration = true")
 
 
-def connect(
-    corpus_root: Path | str, options: StorageOptions | None = None, *, unrestricted: bool = False
-) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with views `episodes`, `quarantine` and `findings` over the catalog's parts;
-    `corpus_root` a folder or a bucket URL (`s3://bucket/corpus`, read through fsspec with `options` or the AWS
-    environment). It reads the catalog's parts and no other file unless `unrestricted` (see the module's doc)."""
+def connect(corpus_root: Path, *, unrestricted: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with views `episodes`, `quarantine` and `findings` over the catalog's parts of
+    the corpus folder `corpus_root` (a bucket's: `ingest.storage.corpus.read_corpus`'s copy). It reads the catalog's
+    parts and no other file unless `unrestricted` (see the module's doc)."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC whatever the machine's zone
-    if is_remote(str(corpus_root)):
-        parts = bucket_catalog(con, str(corpus_root), options)
-    else:
-        parts = partial(parquet_files, Path(corpus_root))
     files: list[str] = []
     for name, (rel, schema) in VIEWS.items():
-        listed = parts(rel)
+        listed = parquet_files(corpus_root, rel)
         files += map(str, listed)
         _create_view(con, name, listed, schema)
     if not unrestricted:
@@ -104,15 +96,13 @@ def connect(
     return con
 
 
-def run_query(
-    corpus_root: Path | str, sql: str, options: StorageOptions | None = None, *, unrestricted: bool = False
-) -> pa.Table:
+def run_query(corpus_root: Path, sql: str, *, unrestricted: bool = False) -> pa.Table:
     """Run `sql` over the catalog views; a statement that returns nothing gives an empty table. Unless
     `unrestricted`, only SELECT / EXPLAIN statements run (`jobs.catalog.guard.ReadOnlyError` for others) and no
     file but the catalog's parts can be read or written."""
     if not unrestricted:
         check_read_only(sql)
-    con = connect(corpus_root, options, unrestricted=unrestricted)
+    con = connect(corpus_root, unrestricted=unrestricted)
     try:
         rel = con.sql(sql)
         return pa.table({}) if rel is None else rel.to_arrow_table()
@@ -236,19 +226,15 @@ def cli_query(args: argparse.Namespace) -> int:
 
     args.root: the corpus folder; args.sql: the query; args.format: one of FORMATS (default table);
     args.unrestricted: DuckDB's full rights (any statement, any file)."""
-    root: Path | str = args.root
-    if is_remote(root):
-        try:
-            preflight(root)  # a wrong credential or a missing bucket is named before any query runs
-        except StorageError as e:
-            print(f"eidata query: {e}", file=sys.stderr)
-            return 2
-    elif not Path(root).is_dir():
-        print(f"eidata query: {root}: no such corpus folder", file=sys.stderr)
-        return 2
     try:
-        unrestricted = bool(getattr(args, "unrestricted", False))
-        table = run_query(root if is_remote(root) else Path(root), args.sql, unrestricted=unrestricted)
+        with read_corpus(args.root) as corpus:
+            if not corpus.root.is_dir():
+                print(f"eidata query: {corpus.where}: no such corpus folder", file=sys.stderr)
+                return 2
+            table = run_query(corpus.root, args.sql, unrestricted=bool(getattr(args, "unrestricted", False)))
+    except StorageError as e:  # a wrong credential or a missing bucket is named before any query runs
+        print(f"eidata query: {e}", file=sys.stderr)
+        return 2
     except ReadOnlyError as e:
         print(f"eidata query: {e}", file=sys.stderr)
         return 2

@@ -10,13 +10,13 @@ import shutil
 import time
 from pathlib import Path
 
+from ingest.storage.corpus import read_corpus
 from jobs.catalog.curate import curate
 from jobs.catalog.query import format_table, run_query
 from jobs.demo.bucket import bucket_spec
 from jobs.demo.corpus import SOURCES, write_demo_spec, write_raw_corpus
 from jobs.ingest.job import run_ingest
 from jobs.report.page import build_report
-from jobs.runtime.bucket_stage import readable_corpus
 from jobs.runtime.options import Arg
 from jobs.spec import load_spec
 from jobs.stages.caption import CaptionJob, run_caption
@@ -70,14 +70,15 @@ def run_pipeline_demo(
     print(run_caption(CaptionJob(root=str(corpus)), progress=False, storage=storage).summary())
     print(f"\n2c. eidata verdicts {corpus}  (copies verified on the signals, dims dead against their dataset)")
     print(judge_corpus(str(corpus), BehaviourConfig(), options=storage).summary())
-    for title, sql in QUERIES.items():
-        print(f"\n3. eidata query {corpus}  -- {title}")
-        print(format_table(run_query(corpus, sql, storage), "table"))
+    with read_corpus(corpus, storage) as readable:
+        for title, sql in QUERIES.items():
+            print(f"\n3. eidata query {corpus}  -- {title}")
+            print(format_table(run_query(readable.root, sql), "table"))
     where = "tier <> 'actionless'"
     manifest = curate(corpus, "demo_train", where, balance="subset", val_fraction=0.2, options=storage)
     print(f'\n4. eidata curate --name demo_train --where "{where}" --balance subset -> {manifest}')
-    with readable_corpus(corpus, storage) as readable:  # the report reads files by path: a bucket's, copied
-        report_path = build_report(readable, out / "report.html")
+    with read_corpus(corpus, storage, copy=True) as readable:  # the report reads files by path
+        report_path = build_report(readable.root, out / "report.html")
     print(f"\n5. eidata report {corpus} --out {report_path}  (open it in a browser)")
     print(f"\ndone in {time.perf_counter() - t0:.1f} s; corpus at {corpus}")
     return 0

@@ -38,14 +38,13 @@ from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import STAGING
+from ingest.storage.corpus import Corpus
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.report import SourceTally
 from jobs.ingest.task import Deferred, EpisodeResult, Rejected, StagedOutput, WorkItem
-from jobs.runtime.bucket_output import attach_publisher
 from jobs.spec_models import JobSpec
 from schemas.corpus import LINEAGE_KEY, QuarantineRow
 from schemas.lerobot import INFO_PATH, FeatureSpec, default_features, load_info
-from schemas.storage import StorageOptions
 
 LOCK_WAIT_S = 60.0  # a killed driver's committers may hold their datasets' locks until Ray reaps them
 
@@ -70,9 +69,8 @@ def open_writer(root: Path, *, wait_s: float = LOCK_WAIT_S, **kw: Any) -> LeRobo
 class DatasetCommitter:
     """The writers of the datasets one committer owns (a Ray actor in a job; a plain object in benchmarks)."""
 
-    def __init__(self, output: Path, fps: int, codec: VideoCodec, storage: StorageOptions | None = None) -> None:
-        self.output, self.fps, self.codec = output, fps, codec
-        self.storage = storage  # a bucket output's options (`jobs.runtime.bucket_output`)
+    def __init__(self, corpus: Corpus, fps: int, codec: VideoCodec) -> None:
+        self.corpus, self.output, self.fps, self.codec = corpus, corpus.root, fps, codec
         self.writers: dict[str, LeRobotWriter] = {}
         self.stopped: dict[str, str] = {}  # dataset -> the error of the environment that ended its commits
 
@@ -127,7 +125,7 @@ class DatasetCommitter:
                 codec=self.codec,
                 recover=False,  # recovered at job start; workers' finished episodes wait in its staging area now
             )
-            attach_publisher(self.writers[dataset], self.output, dataset, self.storage)  # a bucket output's scratch
+            self.corpus.attach(self.writers[dataset], dataset)  # its commits published where the corpus lives
         writer = self.writers[dataset]
         have = {k: (f.dtype, tuple(f.shape)) for k, f in writer.user_features.items()}
         want = {k: (f.dtype, tuple(f.shape)) for k, f in features.items()}
@@ -227,6 +225,7 @@ class Committer:
     committers: int | None = None  # default: spec.parallelism.committers; 0: commit in the driver
     max_outstanding: int = 256  # commit calls sent and not yet reported back
     on_done: Callable[[WorkItem], None] | None = None
+    corpus: Corpus | None = None  # the job's corpus handle (default: the folder `spec.output`)
     actors: list[Any] = field(default_factory=list)
     local: DatasetCommitter | None = None  # committers: 0
     route: dict[str, int] = field(default_factory=dict)  # dataset -> actor
@@ -275,8 +274,8 @@ class Committer:
             self.route[dataset] = loads.index(min(loads))
         return self.route[dataset]
 
-    def _args(self) -> tuple[Path, int, VideoCodec, StorageOptions | None]:
-        return Path(self.spec.output), self.spec.canonicalize.fps, self.spec.codec, self.spec.output_storage
+    def _args(self) -> tuple[Corpus, int, VideoCodec]:
+        return self.corpus or Corpus(Path(self.spec.output)), self.spec.canonicalize.fps, self.spec.codec
 
     def start_actor(self) -> None:
         """One more committer actor, on the driver's node."""

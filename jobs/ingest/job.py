@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from ingest.lerobot.writer_dir import STAGING
+from ingest.storage.corpus import Corpus, open_corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
 from jobs.ingest.report import IngestReport, SourceTally
@@ -66,17 +67,21 @@ def run_ingest(
     default `jobs.ingest.worker.process_episode`), `on_done` hears of each raw episode once it is committed or
     quarantined; `retry_quarantined` does the episodes quarantined for the environment's fault again
     (`jobs.ingest.resume.forget_environment`)."""
-    if isinstance(spec.output, str):  # a bucket URL: the job runs on the scratch corpus standing for it (DESIGN 3.2)
-        from jobs.ingest.bucket import run_ingest_to_bucket
+    with open_corpus(spec.output, spec.output_storage, "ingest") as corpus:
+        return _run(spec, corpus, address, progress, worker, on_done, retry_quarantined)
 
-        return run_ingest_to_bucket(
-            spec,
-            address=address,
-            progress=progress,
-            worker=worker,
-            on_done=on_done,
-            retry_quarantined=retry_quarantined,
-        )
+
+def _run(
+    given: JobSpec,
+    corpus: Corpus,
+    address: str | None,
+    progress: bool | None,
+    worker: Worker | None,
+    on_done: Callable[[WorkItem], None] | None,
+    retry_quarantined: bool,
+) -> IngestReport:
+    """The job on the corpus folder `corpus.root` (a bucket's scratch: `open_corpus` publishes at the clean end)."""
+    spec = given.model_copy(update={"output": corpus.root})
     t0 = time.perf_counter()
     output = spec.output
     output.mkdir(parents=True, exist_ok=True)
@@ -84,7 +89,7 @@ def run_ingest(
     started = False
     plan = None
     try:
-        (output / JOB_DIR / "spec.yaml").write_text(dump_spec(_as_given(spec, output)))
+        (output / JOB_DIR / "spec.yaml").write_text(dump_spec(given))
         if retry_quarantined and (n := forget_environment(output)):
             log.info("%s: %d episodes quarantined for the environment's fault are tried again", output, n)
         report = IngestReport(output)
@@ -114,7 +119,7 @@ def run_ingest(
         from jobs.ingest.commit import Committer
         from jobs.ingest.quarantine import QuarantineWriter
 
-        committer = Committer(spec, report.tallies, QuarantineWriter(output), on_done=on_done)
+        committer = Committer(spec, report.tallies, QuarantineWriter(output), on_done=on_done, corpus=corpus)
         for row in plan.errors:
             committer.add_quarantine(row)
         try:
@@ -135,10 +140,9 @@ def run_ingest(
         if plan.todo:  # a worker killed mid-episode left its staging behind; the retry wrote the episode
             _clean_orphans(output)
         if plan.todo or plan.errors or interrupted or not (output / "catalog" / "episodes").exists():
-            from jobs.catalog.bucket import bucket_digests
             from jobs.catalog.build import rebuild_catalog
 
-            rebuild_catalog(output, digests_for=bucket_digests(output, spec.output_storage))  # a bucket's: records
+            rebuild_catalog(corpus)
         (output / FINISHED).touch()
         forget_worker_deaths(output)
         report.seconds = time.perf_counter() - t0
@@ -153,22 +157,13 @@ def run_ingest(
         lock.release()
 
 
-def _as_given(spec: JobSpec, output: Path) -> JobSpec:
-    """The spec the job keeps in `job/spec.yaml`: a bucket output's job runs on its scratch corpus, and the spec kept
-    names the bucket (the scratch is a cache of this machine)."""
-    from ingest.storage.bucket_output import bucket_of_scratch
-
-    url = bucket_of_scratch(output)
-    return spec if url is None else spec.model_copy(update={"output": url})
-
-
 def _nothing_to_do(spec: JobSpec, address: str | None) -> int | None:
     """The raw episodes already done, when the last run that started work ran to its end and nothing is left to do
     (`jobs.ingest.settled`): then the job needs no Ray, no commit and no catalog rebuild. None otherwise, and always
     on a cluster (`address`: its nodes' shared-filesystem check stays) or where this process runs Ray already."""
     output = spec.output
     ray = sys.modules.get("ray")
-    if address is not None or (ray is not None and ray.is_initialized()) or not isinstance(output, Path):
+    if address is not None or (ray is not None and ray.is_initialized()):
         return None
     if not (output / FINISHED).exists() or not (output / "catalog" / "episodes").exists():
         return None

@@ -16,8 +16,8 @@ import pytest
 from adapters.storage.urls import filesystem
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.storage.bucket_output import BucketOutput
+from ingest.storage.corpus import BucketCorpus, Corpus
 from ingest.storage.objects import list_keys
-from jobs.catalog.bucket import rebuild_bucket_catalog
 from jobs.catalog.build import rebuild_catalog
 from tests.s3.server import S3Server
 
@@ -41,11 +41,11 @@ def corpus_pair(write: Callable[[Path], object], s3: S3Server, url: str, tmp: Pa
     """`write(root)` run into `tmp/local` and into the bucket corpus `url`; returns the local corpus."""
     local = tmp / "local"
     write(local)
-    rebuild_catalog(local)
+    rebuild_catalog(Corpus(local))
     with BucketOutput(url, s3.options(), scratch=tmp / "ingest-scratch") as out:
         with publishing(out):
             write(out.scratch)
-        rebuild_bucket_catalog(out)
+        rebuild_catalog(BucketCorpus(out.scratch, out.url, s3.options(), out))
         out.publish()
     return local
 

@@ -12,9 +12,9 @@ import pytest
 
 from adapters.storage.urls import filesystem
 from ingest.storage.bucket_output import BucketOutput
+from ingest.storage.corpus import BucketCorpus, Corpus
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.objects import list_keys
-from jobs.catalog.bucket import rebuild_bucket_catalog
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from jobs.report.page import cli_report
@@ -50,9 +50,9 @@ def corpora(s3: S3Server, prefix: str, tmp_path: Path) -> tuple[Path, str]:
         for rel, lengths in DATASETS.items():
             write_dataset(local / rel, lengths)
             write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
-        rebuild_bucket_catalog(out)
+        rebuild_catalog(BucketCorpus(out.scratch, out.url, s3.options(), out))
         out.publish()
-    rebuild_catalog(local)
+    rebuild_catalog(Corpus(local))
     assert objects(url, s3) == files(local)
     return local, url
 

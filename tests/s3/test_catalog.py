@@ -11,14 +11,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 from s3fs import S3FileSystem
 
 from adapters.storage.urls import filesystem
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.storage.bucket_output import BucketOutput
+from ingest.storage.corpus import BucketCorpus, Corpus, read_corpus
 from ingest.storage.objects import list_modified
-from jobs.catalog.bucket import bucket_snapshot_hash, load_bucket_manifest, rebuild_bucket_catalog
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.parts import write_quarantine_part
@@ -46,13 +47,19 @@ def write_dataset(root: Path, lengths: list[int], on_commit: Callable[[dict], No
                     b.add_frame(frame)
 
 
+def bucket_query(url: str, sql: str, options: StorageOptions, **kw: bool) -> pa.Table:
+    """`run_query` on the bucket corpus's catalog as `eidata query URL` reads it (`read_corpus`'s copy)."""
+    with read_corpus(url, options) as c:
+        return run_query(c.root, sql, **kw)
+
+
 @pytest.fixture(scope="module")
 def corpus(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A corpus on disk (a dataset written by the writer, its catalog rebuilt, a quarantine part) and its catalog
     put under `s3://out/catalog-corpus/`."""
     root = tmp_path_factory.mktemp("corpus")
     write_canonical_dataset(root / "datasets/demo/default", [9, 12, 7])
-    assert rebuild_catalog(root) == 3
+    assert rebuild_catalog(Corpus(root)) == 3
     row = QuarantineRow(
         source="demo",
         adapter="lerobot",
@@ -75,23 +82,24 @@ def test_query_over_the_bucket_answers_as_on_disk(s3: S3Server, corpus: tuple[Pa
     local, url = corpus
     on_disk = run_query(local, SQL[query])
     assert on_disk.num_rows > 0
-    assert run_query(url, SQL[query], s3.options()) == on_disk
+    assert bucket_query(url, SQL[query], s3.options()) == on_disk
 
 
 def test_a_bucket_query_reads_no_other_object(s3: S3Server, corpus: tuple[Path, str]) -> None:
-    """The parts are the only objects the locked connection opens: another object of the same bucket is refused."""
+    """The catalog's parts are the only objects a query reads: another object of the corpus is neither copied nor
+    readable by the locked connection."""
     fs, _ = filesystem("s3://", s3.options())
     fs.pipe_file("out/catalog-corpus/secret.csv", b"word\nTOP-SECRET\n")
     with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
-        run_query(corpus[1], "SELECT * FROM read_csv('s3://out/catalog-corpus/secret.csv')", s3.options())
-    got = run_query(
-        corpus[1], "SELECT * FROM read_csv('s3://out/catalog-corpus/secret.csv')", s3.options(), unrestricted=True
-    )
-    assert got.to_pylist() == [{"word": "TOP-SECRET"}]
+        bucket_query(corpus[1], "SELECT * FROM read_csv('s3://out/catalog-corpus/secret.csv')", s3.options())
+    with read_corpus(corpus[1], s3.options()) as c:
+        assert not (c.root / "secret.csv").exists()
 
 
 def test_empty_bucket_corpus_has_empty_views(s3: S3Server, prefix: str) -> None:
-    assert run_query(f"s3://out/{prefix}", "SELECT count(*) AS n FROM episodes", s3.options()).to_pylist() == [{"n": 0}]
+    assert bucket_query(f"s3://out/{prefix}", "SELECT count(*) AS n FROM episodes", s3.options()).to_pylist() == [
+        {"n": 0}
+    ]
 
 
 def test_cli_names_a_refused_credential_before_querying(
@@ -117,17 +125,17 @@ def test_catalog_rebuilt_from_records_matches_the_local_one(s3: S3Server, prefix
     records without fetching an episode file, has the rows the local rebuild hashes from the files."""
     lengths, rel = [9, 12, 7], "datasets/demo/default"
     write_dataset(tmp_path / "local" / rel, lengths)
-    rebuild_catalog(tmp_path / "local")
+    rebuild_catalog(Corpus(tmp_path / "local"))
     url = f"s3://out/{prefix}"
     with BucketOutput(url, s3.options(), scratch=tmp_path / "scratch", ttl_s=30) as out:
         write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
-        assert rebuild_bucket_catalog(out) == 3
+        assert rebuild_catalog(BucketCorpus(out.scratch, out.url, s3.options(), out)) == 3
         out.publish()
     sql = "SELECT * EXCLUDE (ingested_at) FROM episodes ORDER BY episode_uid"
-    assert run_query(url, sql, s3.options()) == run_query(tmp_path / "local", sql)
+    assert bucket_query(url, sql, s3.options()) == run_query(tmp_path / "local", sql)
     fs, path = filesystem(url, s3.options())
     modified = list_modified(fs, f"{path}/datasets/demo/default/data")
-    got = run_query(url, "SELECT episode_index, ingested_at FROM episodes ORDER BY 1", s3.options()).to_pylist()
+    got = bucket_query(url, "SELECT episode_index, ingested_at FROM episodes ORDER BY 1", s3.options()).to_pylist()
     assert [r["ingested_at"] for r in got] == [
         modified[f"{path}/datasets/demo/default/data/chunk-000/episode_{i:06d}.parquet"] for i in range(3)
     ]
@@ -141,15 +149,16 @@ def test_curate_over_the_bucket_writes_the_local_manifest(s3: S3Server, corpus: 
     on_disk = curate(local, "pick", where)
     in_bucket = curate(url, "pick", where, options=s3.options())
     assert in_bucket == f"{url}/manifests/pick"
-    assert bucket_snapshot_hash(url, s3.options()) == catalog_snapshot_hash(local)
+    with read_corpus(url, s3.options()) as c:
+        assert catalog_snapshot_hash(c.root) == catalog_snapshot_hash(local)
     fs, path = filesystem(in_bucket, s3.options())
     assert fs.cat_file(f"{path}/entries.parquet") == (on_disk / "entries.parquet").read_bytes()
-    got, want = load_bucket_manifest(in_bucket, s3.options()), Manifest.load(on_disk)
+    got, want = Manifest.model_validate_json(fs.cat_file(f"{path}/manifest.json")), Manifest.load(on_disk)
     assert got.num_entries == 2 and got.model_dump(exclude={"created_at"}) == want.model_dump(exclude={"created_at"})
     with pytest.raises(FileExistsError, match="already exists"):
         curate(url, "pick", where, options=s3.options())
     assert curate(url, "pick", "true", options=s3.options(), overwrite=True) == in_bucket
-    assert load_bucket_manifest(in_bucket, s3.options()).num_entries == 3
+    assert Manifest.model_validate_json(fs.cat_file(f"{path}/manifest.json")).num_entries == 3
 
 
 def test_eidata_catalog_over_a_bucket(
@@ -165,10 +174,10 @@ def test_eidata_catalog_over_a_bucket(
         write_dataset(out.scratch / rel, [9, 12, 7], on_commit=out.publisher(rel).on_commit)
         assert cli_catalog(argparse.Namespace(root=url)) == 1  # the job holds the output
         assert "is being written by job 'ingest'" in capsys.readouterr().err
-    assert run_query(url, "SELECT count(*) AS n FROM episodes", s3.options()).to_pylist() == [{"n": 0}]
+    assert bucket_query(url, "SELECT count(*) AS n FROM episodes", s3.options()).to_pylist() == [{"n": 0}]
     assert cli_catalog(argparse.Namespace(root=url)) == 0
     assert "catalog: 3 episodes from 1 datasets" in capsys.readouterr().out
     write_dataset(tmp_path / "local" / rel, [9, 12, 7])
-    rebuild_catalog(tmp_path / "local")
+    rebuild_catalog(Corpus(tmp_path / "local"))
     sql = "SELECT * EXCLUDE (ingested_at) FROM episodes ORDER BY episode_uid"
-    assert run_query(url, sql, s3.options()) == run_query(tmp_path / "local", sql)
+    assert bucket_query(url, sql, s3.options()) == run_query(tmp_path / "local", sql)

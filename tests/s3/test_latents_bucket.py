@@ -21,6 +21,7 @@ from adapters.storage.location import metering
 from adapters.storage.urls import filesystem
 from ingest.lerobot.video_read import decode_frames
 from ingest.storage.bucket_output import BucketOutput
+from ingest.storage.corpus import BucketCorpus, Corpus
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.objects import list_keys, list_modified
 from jobs.catalog.build import rebuild_catalog
@@ -63,7 +64,7 @@ def local(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
     root = tmp_path_factory.mktemp("local")
     for rel, lengths in DATASETS.items():
         write_dataset(root / rel, lengths)
-    rebuild_catalog(root)
+    rebuild_catalog(Corpus(root))
     report = run_latents(latents_job(root, model_dir), progress=False)
     assert report.written == FILES and not report.failed
     return root
@@ -71,12 +72,12 @@ def local(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
 
 def bucket_corpus_at(s3: S3Server, url: str, scratch: Path) -> None:
     """The same corpus (before latents) ingested into the bucket through the publisher, with its catalog."""
-    from jobs.catalog.bucket import rebuild_bucket_catalog
+    from jobs.catalog.build import rebuild_catalog
 
     with BucketOutput(url, s3.options(), scratch=scratch) as out:
         for rel, lengths in DATASETS.items():
             write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
-        rebuild_bucket_catalog(out)
+        rebuild_catalog(BucketCorpus(out.scratch, out.url, s3.options(), out))
         out.publish()
 
 

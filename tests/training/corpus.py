@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import save_file
 
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from schemas.canonical import ACTION, CANONICAL_DIM, HAND_KEYPOINTS, STATE, image_key
@@ -172,7 +173,7 @@ def add_cameraless(corpus: Path, episodes: int = 2) -> None:
     may be lost): no sample can ever be anchored on it. The catalog is rebuilt."""
     eps = [Episode(f"audio-{i}", "actionless", 30, "talk about the dishes") for i in range(episodes)]
     _write_dataset(corpus / "datasets/ego/audio", "ego", "audio", "human_video", eps, world(), False, camera=False)
-    rebuild_catalog(corpus)
+    rebuild_catalog(Corpus(corpus))
 
 
 def build_corpus(corpus: Path, val_fraction: float = 0.34) -> Path:
@@ -185,7 +186,7 @@ def build_corpus(corpus: Path, val_fraction: float = 0.34) -> Path:
             if ep.latents:
                 write_latents(root, i, a["x"], w)
         write_texts(root, skip={NO_TEXT_TASK})
-    rebuild_catalog(corpus)
+    rebuild_catalog(Corpus(corpus))
     return curate(corpus, MANIFEST, "true", val_fraction=val_fraction)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.parts import write_quarantine_part
 from tests.fixtures.corpus import episode as _ep
@@ -41,7 +42,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     latents.parent.mkdir(parents=True)
     latents.write_bytes(b"placeholder")
     write_quarantine_part(root, [quarantine_row(file="bridge-train.tfrecord-00000")], "job-0")
-    rebuild_catalog(root)
+    rebuild_catalog(Corpus(root))
     return root
 
 

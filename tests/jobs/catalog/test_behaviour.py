@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import VerdictChoice, curate
 from jobs.catalog.query import run_query
@@ -31,7 +32,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_planted_corpus(root, CanonicalizeSpec(behaviour=BehaviourConfig(policy_window_frames=WINDOW)))
     (root / JOB_DIR).mkdir()  # a spec saying otherwise is not read: the thresholds ride with the episodes
     (root / JOB_DIR / "spec.yaml").write_text("canonicalize:\n  behaviour:\n    policy_window_frames: 1\n")
-    rebuild_catalog(root)
+    rebuild_catalog(Corpus(root))
     return root
 
 
@@ -50,7 +51,7 @@ def test_the_build_judges_nothing_and_a_rebuild_keeps_every_tier(corpus: Path) -
     assert after[copy] == "rejected" and {u: t for u, t in after.items() if u != copy} == {
         u: t for u, t in before.items() if u != copy
     } | {u: t for u, t in after.items() if u.endswith("/planted_dead_elbow")}
-    rebuild_catalog(corpus, rehash=True)
+    rebuild_catalog(Corpus(corpus), rehash=True)
     assert tiers(corpus) == after
 
 

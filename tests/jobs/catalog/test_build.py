@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingest.storage.corpus import Corpus
 from ingest.storage.digests import CatalogError
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.curate import curate
@@ -41,15 +42,15 @@ def test_rebuild_reuses_digests_of_unchanged_files(corpus_copy: Path, caplog: py
     video = corpus_copy / "datasets/oxe/bridge/videos/chunk-000/observation.images.head/episode_000002.mp4"
     before = _hashes(corpus_copy)
     with caplog.at_level(logging.INFO, logger="jobs.catalog.build"):
-        rebuild_catalog(corpus_copy)
+        rebuild_catalog(Corpus(corpus_copy))
         assert "(0 bytes hashed)" in caplog.text  # nothing changed: stat only
         caplog.clear()
         video.write_bytes(video.read_bytes() + b"\0")  # a changed video (size and mtime) is hashed again
-        rebuild_catalog(corpus_copy)
+        rebuild_catalog(Corpus(corpus_copy))
         assert "(0 bytes hashed)" not in caplog.text
     after = _hashes(corpus_copy)
     assert {u for u in before if before[u] != after[u]} == {"oxe/bridge/e2"}
-    assert rebuild_catalog(corpus_copy, rehash=True) == 7 and _hashes(corpus_copy) == after
+    assert rebuild_catalog(Corpus(corpus_copy), rehash=True) == 7 and _hashes(corpus_copy) == after
     leftovers = [p.name for p in (corpus_copy / "catalog").iterdir() if p.name.startswith((".rebuild-", ".replaced-"))]
     assert leftovers == []
 
@@ -68,9 +69,9 @@ def test_rebuild_is_idempotent_and_deterministic(corpus_copy: Path, corpus: Path
     first = catalog_snapshot_hash(corpus_copy)
     (corpus_copy / EPISODES_DIR / "stale.parquet").write_bytes(b"left over by an old job")
     quarantine = [p.read_bytes() for p in parquet_files(corpus_copy, QUARANTINE_DIR)]
-    assert rebuild_catalog(corpus_copy) == 7
+    assert rebuild_catalog(Corpus(corpus_copy)) == 7
     assert catalog_snapshot_hash(corpus_copy) == first  # the stale part is gone, the rest byte-identical
-    assert rebuild_catalog(corpus_copy) == 7 and catalog_snapshot_hash(corpus_copy) == first
+    assert rebuild_catalog(Corpus(corpus_copy)) == 7 and catalog_snapshot_hash(corpus_copy) == first
     assert catalog_snapshot_hash(corpus) == first  # another location, same datasets: same bytes
     assert [p.read_bytes() for p in parquet_files(corpus_copy, QUARANTINE_DIR)] == quarantine
 
@@ -84,7 +85,7 @@ def test_content_hash_changes_with_the_data(corpus_copy: Path) -> None:
     state = table[STATE].to_pylist()
     state[0][0] += 1.0
     pq.write_table(table.set_column(i, table.schema.field(i), pa.array(state, table.schema.field(i).type)), data)
-    rebuild_catalog(corpus_copy)
+    rebuild_catalog(Corpus(corpus_copy))
     after = _hashes(corpus_copy)
     assert {uid for uid in before if before[uid] != after[uid]} == {"oxe/bridge/e1"}
     assert catalog_snapshot_hash(corpus_copy) != snapshot
@@ -99,7 +100,7 @@ def test_duplicate_uids_fail_the_rebuild(corpus_copy: Path) -> None:
     shutil.copytree(corpus_copy / "datasets/oxe/bridge", corpus_copy / "datasets/oxe/bridge_again")
     before = catalog_snapshot_hash(corpus_copy)
     with pytest.raises(CatalogError, match="oxe/bridge/e0"):
-        rebuild_catalog(corpus_copy)
+        rebuild_catalog(Corpus(corpus_copy))
     assert catalog_snapshot_hash(corpus_copy) == before  # the old catalog stays
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from jobs.catalog.rows import catalog_rows_for_dataset
@@ -21,7 +22,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_dataset(root / "datasets/egodex/basic", "human", human)
     write_dataset(root / "datasets/gr00t/gr1", "gr1", [_ep(7, "pick", "gr00t/gr1/e0", "gr1", hands=True)])
     write_dataset(root / "datasets/oxe/bridge", "franka", [_ep(4, "pick", "oxe/bridge/e0", "franka")])
-    rebuild_catalog(root)
+    rebuild_catalog(Corpus(root))
     return root
 
 

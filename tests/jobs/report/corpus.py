@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.canonical.frames import matrix_to_rot6d
+from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.parts import write_quarantine_part
 from jobs.report.keypoints import CAMERA_COLUMNS
@@ -56,5 +57,5 @@ def write_report_corpus(root: Path) -> Path:
     latents.parent.mkdir(parents=True)
     latents.write_bytes(b"placeholder")
     write_quarantine_part(root, [quarantine_row(message="CRC mismatch <in> record 3 & more")], "job-0")
-    rebuild_catalog(root)
+    rebuild_catalog(Corpus(root))
     return root

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.qa_behaviour import finding_messages
 from jobs.report.behaviour import PANELS, behaviour_by_dataset, behaviour_figure
@@ -21,7 +22,7 @@ from tests.ingest.behaviour.planted_raw import write_planted_corpus
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus")
     write_planted_corpus(root, CanonicalizeSpec())
-    rebuild_catalog(root)
+    rebuild_catalog(Corpus(root))
     run_verdicts(root, BehaviourConfig())
     return root
 

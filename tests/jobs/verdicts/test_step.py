@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from jobs.cli import main
@@ -28,7 +29,7 @@ COPY, EARLIER, DEAD = "planted_zz_copy_of_0", "episode_000000", "planted_dead_el
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus")
     write_planted_corpus(root, CanonicalizeSpec())
-    rebuild_catalog(root)
+    rebuild_catalog(Corpus(root))
     return root
 
 

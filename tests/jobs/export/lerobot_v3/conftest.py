@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.cli import main
@@ -38,7 +39,7 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_dataset(root / "datasets/egodex/basic", "human", human, native_state_names=["camera.x"])
     small = [_with_native(4, "pick", "ego4d/clips/c0", "franka", 2)]
     write_dataset(root / "datasets/ego4d/clips", "franka", small, camera=(16, 24), native_state_names=["j0", "j1"])
-    rebuild_catalog(root)
+    rebuild_catalog(Corpus(root))
     curate(root, "all", "true", val_fraction=0.0)
     return root
 
@@ -49,7 +50,7 @@ def exported(reference: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     tmp = tmp_path_factory.mktemp("v3")
     corpus = tmp / "corpus"
     shutil.copytree(reference, corpus)
-    rebuild_catalog(corpus)
+    rebuild_catalog(Corpus(corpus))
     curate(corpus, MANIFEST, "tier <> 'actionless'", balance="subset", val_fraction=0.3)
     out = tmp / "out"
     assert main(["export", str(corpus), "--format", "lerobot-v3", "--out", str(out)]) == 0
