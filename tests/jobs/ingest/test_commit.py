@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from adapters.synthetic.video import synthetic_frame, write_mp4
+from ingest.storage.corpus import Corpus
 from jobs.demo.corpus import write_raw_corpus
 from jobs.ingest.commit import CommitFailed, DatasetCommitter, size_sibling
 from jobs.ingest.discovery import discover
@@ -43,7 +44,7 @@ def test_episodes_commit_in_the_order_sent_and_a_mismatch_is_refused_as_a_value(
     staged: tuple[JobSpec, list[StagedOutput]],
 ) -> None:
     spec, (first, second) = staged
-    committer = DatasetCommitter(spec.output, spec.canonicalize.fps, spec.codec)
+    committer = DatasetCommitter(Corpus(spec.output), spec.canonicalize.fps, spec.codec)
     # the second raw episode is sent first: the committer writes what it is sent, in that order
     assert committer.commit([second]) is None
     assert committer.commit([first]) is None
@@ -84,7 +85,7 @@ def test_mixed_camera_sizes_lose_nothing_one_dataset_per_size(tmp_path: Path) ->
     )
     items, bad = discover(spec)
     assert len(items) == 12 and not bad
-    committer = DatasetCommitter(spec.output, spec.canonicalize.fps, spec.codec)
+    committer = DatasetCommitter(Corpus(spec.output), spec.canonicalize.fps, spec.codec)
     for item in items:
         result = process_episode(EpisodeTask(item, TaskSettings.of(spec)))
         assert isinstance(result, Staged), result
