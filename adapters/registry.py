@@ -1,6 +1,7 @@
-"""Adapters by name. Each adapter module registers its class with `@register`; the package's own adapters are imported
-on first use by name (`BUILTIN`), so a job imports only the adapters its spec names (a no-op rerun of one source
-does not pay for scipy, h5py and projectaria imports of the others).
+"""Adapters by name. `BUILTIN` is the one place a source of this package is registered: its name and the import path
+of its class, `"name": "package.module:Class"`. A class is imported when its name is first resolved, so a job imports
+only the adapters its spec names (a no-op rerun of one source does not pay for scipy, h5py and projectaria imports of
+the others). Adding a source is one line here.
 
 An adapter that lives outside this package (a team's own source) is named by its import path, `package.module:Class`:
 the module is imported where the name is resolved (the job's driver and every Ray worker), so nothing here changes.
@@ -13,44 +14,30 @@ from typing import Any
 
 from adapters.base import AdapterOptions, SourceAdapter
 
-_ADAPTERS: dict[str, type[SourceAdapter]] = {}
-
-# name -> the module whose import registers it (tests/adapters/test_registry.py checks each module registers its name)
+# name -> import path of its class (tests/adapters/test_registry.py checks each class carries its name)
 BUILTIN: dict[str, str] = {
-    "agibot": "adapters.agibot.adapter",
-    "ego4d": "adapters.ego4d.adapter",
-    "egodex": "adapters.egodex.adapter",
-    "ego_video": "adapters.egovideo.adapter",
-    "epic_kitchens": "adapters.epic_kitchens.adapter",
-    "hot3d": "adapters.hot3d.adapter",
-    "lerobot": "adapters.lerobot.adapter",
-    "oxe": "adapters.oxe.adapter",
-    "robomind": "adapters.robomind.adapter",
+    "agibot": "adapters.agibot.adapter:AgibotAdapter",
+    "ego4d": "adapters.ego4d.adapter:Ego4DAdapter",
+    "egodex": "adapters.egodex.adapter:EgoDexAdapter",
+    "ego_video": "adapters.egovideo.adapter:EgoVideoAdapter",
+    "epic_kitchens": "adapters.epic_kitchens.adapter:EpicKitchensAdapter",
+    "hot3d": "adapters.hot3d.adapter:Hot3DAdapter",
+    "lerobot": "adapters.lerobot.adapter:LeRobotSource",
+    "oxe": "adapters.oxe.adapter:OXEAdapter",
+    "robomind": "adapters.robomind.adapter:RoboMINDAdapter",
 }
 
 
-def register(cls: type[SourceAdapter]) -> type[SourceAdapter]:
-    name = cls.name
-    if name in _ADAPTERS and _ADAPTERS[name] is not cls:
-        raise ValueError(f"adapter name {name!r} is taken by {_ADAPTERS[name].__qualname__}")
-    _ADAPTERS[name] = cls
-    return cls
-
-
 def adapter_names() -> list[str]:
-    return sorted(set(_ADAPTERS) | set(BUILTIN))
+    return sorted(BUILTIN)
 
 
 def adapter_class(name: str) -> type[SourceAdapter]:
-    """The class registered as `name`, or the `SourceAdapter` subclass at import path `package.module:Class`."""
-    if name in _ADAPTERS:
-        return _ADAPTERS[name]
-    if name in BUILTIN:
-        importlib.import_module(BUILTIN[name])  # registers it
-        return _ADAPTERS[name]
-    if ":" not in name:
+    """The class of built-in source `name`, or the `SourceAdapter` subclass at import path `package.module:Class`."""
+    path = BUILTIN.get(name, name)
+    if ":" not in path:
         raise KeyError(f"unknown adapter {name!r}; known: {adapter_names()}")
-    module, _, attr = name.partition(":")
+    module, _, attr = path.partition(":")
     try:
         cls = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as e:

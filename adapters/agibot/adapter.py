@@ -68,7 +68,6 @@ from adapters.agibot.hands import GRIPPER_CLOSED_MM, GRIPPER_OPEN_MM, hand_signa
 from adapters.agibot.proprio import FPS, read_proprio
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import VideoFileCamera
-from adapters.registry import register
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, is_object, locate, scan
 from schemas.canonical import Camera
@@ -115,7 +114,6 @@ class AgibotOptions(AdapterOptions):
         return self
 
 
-@register
 class AgibotAdapter(SourceAdapter):
     name: ClassVar[str] = "agibot"
     options_model: ClassVar[type[AdapterOptions]] = AgibotOptions

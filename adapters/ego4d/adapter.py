@@ -76,7 +76,6 @@ from adapters.ego4d.options import (
     Ego4DOptions,
 )
 from adapters.ego4d.videos import Video, find_video, load_json, load_metadata, start_check
-from adapters.registry import register
 from adapters.storage.location import Location, locate
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
@@ -84,7 +83,6 @@ from schemas.tiers import QualityTier
 log = logging.getLogger(__name__)
 
 
-@register
 class Ego4DAdapter(SourceAdapter):
     name: ClassVar[str] = "ego4d"
     options_model: ClassVar[type[AdapterOptions]] = Ego4DOptions

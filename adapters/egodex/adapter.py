@@ -54,7 +54,6 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import VideoFileCamera
-from adapters.registry import register
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, locate
 from schemas.canonical import HANDS, MANO21_NAMES, Camera, intrinsics_info
@@ -161,7 +160,6 @@ def choose_description(attrs: Mapping[str, Any]) -> tuple[str | None, str | None
     return None, None
 
 
-@register
 class EgoDexAdapter(SourceAdapter):
     name: ClassVar[str] = "egodex"
     options_model: ClassVar[type[AdapterOptions]] = EgoDexOptions

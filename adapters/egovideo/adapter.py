@@ -47,7 +47,6 @@ from pydantic import Field, model_validator
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode, SourceAdapter
 from adapters.cameras import VideoClipCamera, probe_video
 from adapters.egovideo.shards import SHARD_SUFFIXES, index_shard, is_shard, open_member, read_member
-from adapters.registry import register
 from adapters.storage import bounds
 from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
@@ -84,7 +83,6 @@ class EgoVideoOptions(AdapterOptions):
         return self
 
 
-@register
 class EgoVideoAdapter(SourceAdapter):
     name: ClassVar[str] = "ego_video"
     options_model: ClassVar[type[AdapterOptions]] = EgoVideoOptions

@@ -56,7 +56,6 @@ from pydantic import Field
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode, SourceAdapter
 from adapters.cameras import VideoClipCamera, probe_video
-from adapters.registry import register
 from adapters.storage.location import Location, locate
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
@@ -114,7 +113,6 @@ class _Video:
     error: str | None = None
 
 
-@register
 class EpicKitchensAdapter(SourceAdapter):
     name: ClassVar[str] = "epic_kitchens"
     options_model: ClassVar[type[AdapterOptions]] = EpicKitchensOptions

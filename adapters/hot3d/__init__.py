@@ -1,4 +1,2 @@
 """HOT3D sequences: ground-truth hands, headset and objects (`adapter.py`), the files as the maker reads them
 (`files.py`) and UmeTrack landmark skinning (`umetrack.py`)."""
-
-from adapters.hot3d import adapter  # noqa: F401 - registration on import

@@ -80,7 +80,6 @@ from adapters.hot3d.files import (
 )
 from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
 from adapters.hot3d.video import RGB_STREAM, VRS_FILE, AriaRgbCamera, VideoError, rgb_frames
-from adapters.registry import register
 from adapters.storage.location import Location, locate
 from schemas.canonical import MANO21_NAMES
 from schemas.tiers import QualityTier
@@ -116,7 +115,6 @@ class Hot3DOptions(AdapterOptions):
     fps: float = Field(30.0, gt=0, description="the recording's frame rate (HOT3D's ground truth is per frame)")
 
 
-@register
 class Hot3DAdapter(SourceAdapter):
     name: ClassVar[str] = "hot3d"
     options_model: ClassVar[type[AdapterOptions]] = Hot3DOptions

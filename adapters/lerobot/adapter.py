@@ -89,7 +89,6 @@ from adapters.lerobot.cameras import select_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings, quirk
 from adapters.lerobot.layout import read_info_raw, read_v3_locations, read_v3_tasks, v2_locations
-from adapters.registry import register
 from adapters.storage.contain import outside, readable_under
 from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
@@ -155,7 +154,6 @@ def meta_file(err: BaseException, root: Location) -> str:
     return err.path if isinstance(err, MetaFileError) else str(root / INFO_PATH)
 
 
-@register
 class LeRobotSource(SourceAdapter):
     name: ClassVar[str] = "lerobot"
     options_model: ClassVar[type[AdapterOptions]] = LeRobotOptions

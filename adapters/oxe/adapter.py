@@ -80,14 +80,12 @@ from adapters.oxe.episode import EpisodeReader
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import OXESubset, find_subset
 from adapters.oxe.tfrecord import TFRecordError, parse_example, read_record
-from adapters.registry import register
 from adapters.storage.location import Location, locate
 from schemas.findings import SourceFinding
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 
 
-@register
 class OXEAdapter(SourceAdapter):
     name: ClassVar[str] = ADAPTER
     options_model: ClassVar[type[AdapterOptions]] = OXEOptions

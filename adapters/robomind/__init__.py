@@ -1,4 +1,2 @@
 """RoboMIND (X-Humanoid) adapter: per-episode HDF5 release, per-robot layouts (`layouts.py`), images inside the
 HDF5 (`camera.py`), the maker's intrinsics (`intrinsics.py`), discovery and reading (`adapter.py`)."""
-
-from adapters.robomind import adapter  # noqa: F401 - registration on import

@@ -49,7 +49,6 @@ import numpy as np
 from pydantic import Field
 
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream, natural_key
-from adapters.registry import register
 from adapters.robomind.camera import FrameDecodeError, HDF5ImagesCamera, decode_frame
 from adapters.robomind.intrinsics import intrinsics_for
 from adapters.robomind.layouts import ROBOTS, SIMULATION, RobotLayout
@@ -79,7 +78,6 @@ class RoboMINDOptions(AdapterOptions):
     instructions: Path | None = Field(None, description="the task -> instruction CSV (default: found near the root)")
 
 
-@register
 class RoboMINDAdapter(SourceAdapter):
     name: ClassVar[str] = "robomind"
     options_model: ClassVar[type[AdapterOptions]] = RoboMINDOptions
