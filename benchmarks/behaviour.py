@@ -8,9 +8,9 @@ action at 20 fps, one 256x256 camera; `--scale k` repeats pixels to k*256 square
 
 - encode: the episode's frames through the writer's encoder (`VideoEncoder`, libsvtav1 at lerobot's g=2 crf=30,
   one thread: `lp=1`) into a temporary mp4, what ingest pays per camera frame at the least;
-- checks: `ingest.behaviour.episode.measure_episode` on the same episode (state, action, camera), every check plus
+- checks: `ingest.qa.behaviour.measure_episode` on the same episode (state, action, camera), every check plus
   the fingerprint;
-- wired: the phase as ingest runs it (`ingest.behaviour.phase`) on the episode canonicalized (untimed) by the lerobot
+- wired: the phase as ingest runs it (`ingest.qa.phase`) on the episode canonicalized (untimed) by the lerobot
   adapter and `canonicalize_spans` (10 Hz grid, 256x256 stored frames): `idle_cut` + `assess_arrays` (canonical and
   native state checks, native joint saturation against gr1_arms' limits, tracking, fingerprint) before the writer,
   `FrameTap.add` on each frame the writer encodes, `assess_cameras` after it; per written frame, its share against
@@ -44,13 +44,13 @@ import pyarrow.parquet as pq
 from adapters.registry import get_adapter
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
-from ingest.behaviour.duplicates import near_duplicates
-from ingest.behaviour.episode import measure_episode
-from ingest.behaviour.phase import FrameTap, assess_arrays, assess_cameras, idle_cut
-from ingest.behaviour.state import DimLimits
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.episode import CanonicalEpisode
 from ingest.lerobot.video import VideoCodec, VideoEncoder
+from ingest.qa.behaviour import measure_episode
+from ingest.qa.duplicates import near_duplicates
+from ingest.qa.phase import FrameTap, assess_arrays, assess_cameras, idle_cut
+from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import image_key
 from schemas.canonicalize import CanonicalizeSpec

@@ -61,8 +61,8 @@ from adapters.base import EpisodeRef, RawEpisode
 from adapters.registry import get_adapter
 from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log
-from ingest.behaviour.phase import measure_arrays, signal_checks
 from ingest.canonical.canonicalize import canonicalize_spans
+from ingest.qa.phase import measure_arrays, signal_checks
 from schemas.behaviour import BehaviourRecord
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.duplicates_real [--g1 DIR] [--pipeline] [--copies 10] [--smoke]
 
-Part 1, the signals (`ingest.behaviour.copies.copy_check`): each real LeRobot dataset's `observation.state` re-gridded
+Part 1, the signals (`ingest.qa.copies.copy_check`): each real LeRobot dataset's `observation.state` re-gridded
 to 10 Hz as our resampler does; every pair of distinct recordings compared (a false positive is a pair judged a copy)
 and, per episode, five copies made the way copies are made (trimmed 11 frames at the start; trimmed at both ends;
 stored at 15 Hz; re-gridded a half frame later; float16): recall is the share judged copies. Scales: each dim's
@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.behaviour.copies import copy_check, scale_with_floor
+from ingest.qa.copies import copy_check, scale_with_floor
 from schemas.behaviour import BehaviourConfig
 
 GR00T = Path(__file__).resolve().parents[1] / "tests/data/real/gr00t_robot_sim_picknplace"
@@ -133,7 +133,7 @@ def _write_copy(src: Path, dest: Path, count: int, half_rate: bool) -> dict[int,
 def pipeline(root: Path, count: int, work: Path) -> dict:
     import yaml
 
-    from ingest.behaviour.duplicates import near_duplicates
+    from ingest.qa.duplicates import near_duplicates
     from jobs.catalog.query import run_query
 
     _write_copy(root, work / "copy_same_rate", count, half_rate=False)

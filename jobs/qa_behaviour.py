@@ -1,11 +1,11 @@
 """Behaviour QA per dataset, from its episodes' lineage records (`EpisodeLineage.behaviour`) or catalog columns: each
 finding named with the measured value, the threshold and the episodes, as `eidata validate` and the report show it.
 
-Per episode: the findings ingest routed the episode by (`ingest.behaviour.phase.episode_findings`, the thresholds
+Per episode: the findings ingest routed the episode by (`ingest.qa.phase.episode_findings`, the thresholds
 stored with the episode), and the verdict step's (`eidata verdicts`: verified copies, dead dims) as its lineage records
-them; dead dims are also judged here against the other episodes (`ingest.behaviour.corpus.judge_dead`), so a dataset
+them; dead dims are also judged here against the other episodes (`ingest.qa.corpus.judge_dead`), so a dataset
 not yet through the verdict step shows them; per dataset: task imbalance and episodes shorter than the policy window
-(`ingest.behaviour.findings`).
+(`ingest.qa.findings`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from ingest.behaviour.corpus import dead_verdict, judge_dead
-from ingest.behaviour.findings import DatasetFinding, Finding, dataset_findings
-from ingest.behaviour.phase import episode_findings
+from ingest.qa.corpus import dead_verdict, judge_dead
+from ingest.qa.findings import DatasetFinding, Finding, dataset_findings
+from ingest.qa.phase import episode_findings
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.tiers import QualityTier
 

@@ -3,17 +3,17 @@
 The geometry QA (`schemas.qa`) asks whether the numbers are physically right; behaviour QA asks whether the recording
 behaved: a camera that froze, a state that stopped updating, a joint that never moves or sits at its limit, a jump no
 motor makes, idle stretches at the start and end, actions the state does not follow, NaN/Inf, the same demonstration
-stored twice. Every check measures a value (`ingest.behaviour.*`); `ingest.behaviour.findings` compares the record with
+stored twice. Every check measures a value (`ingest.qa.*`); `ingest.qa.findings` compares the record with
 the config and says which finding demotes the episode to `low` and which quarantines it, naming value and threshold.
 
-At ingest (`ingest.behaviour.phase`, `CanonicalizeSpec.behaviour`) the record is measured on each canonical episode
+At ingest (`ingest.qa.phase`, `CanonicalizeSpec.behaviour`) the record is measured on each canonical episode
 and its natives, the cameras on the frames the writer encodes, and stored in the lineage (`EpisodeLineage.behaviour`).
 A `BehaviourRecord` is flattened into the catalog beside the geometry QA as one nullable `qa_<field>` column per field
 (`catalog_fields`); a field is None where its check does not apply (no camera, no native state, no action). The
 verdict step (`eidata verdicts`) adds the copy columns; the catalog build indexes them (`jobs.catalog.behaviour`).
 
 Default thresholds were measured on real samples: the GR00T PickNPlace episodes (`tests/data/real/`, tested in
-`tests/ingest/behaviour/test_planted.py` on the natives and `test_phase.py` through ingest), the Bridge debug shard
+`tests/ingest/qa/test_planted.py` on the natives and `test_phase.py` through ingest), the Bridge debug shard
 and a real AgiBot arm log (soul667/DatasetTools @ 8971d93, not redistributable: `test_real_agibot.py` skips without
 it); each default sits clear of what the clean episodes give (the figures are in the field descriptions).
 """
@@ -143,7 +143,7 @@ class BehaviourConfig(BaseModel):
         " wrap-around, a teleport: lerobot-lint's DISCONTINUITY)",
     )
     nonfinite_quarantine: int = Field(1, ge=1, description="this many NaN/Inf values in the natives quarantine")
-    # -- glitches and plateaus, in every signal (`ingest.behaviour.glitch`, `ingest.behaviour.plateau`) -------------
+    # -- glitches and plateaus, in every signal (`ingest.qa.glitch`, `ingest.qa.plateau`) -------------
     # Measured on real recordings with `benchmarks/behaviour_real.py` (BENCHMARKS.md "Glitches and plateaus"): the G1
     # Inspire teleop set (100 episodes), GR00T PickNPlace (5), Bridge (50), the AgiBot arm log (1).
     glitch_max_s: float = Field(
@@ -265,7 +265,7 @@ class BehaviourConfig(BaseModel):
         0.1,
         gt=0,
         description="a candidate is a copy when, aligned (lag and sub-frame shift), the copy_quantile of its per-frame"
-        " worst difference is at most this fraction of each dim's dataset range (`ingest.behaviour.copies`)",
+        " worst difference is at most this fraction of each dim's dataset range (`ingest.qa.copies`)",
     )
     copy_quantile: float = Field(
         0.9,
@@ -342,7 +342,7 @@ class BehaviourRecord(BaseModel):
     jump_frame: int | None = Field(None, description="frame the largest (sigma) step lands on")
     glitch_value: float | None = Field(
         None,
-        description="the episode's worst excursion from its local trend (`ingest.behaviour.glitch`), in glitch_unit:"
+        description="the episode's worst excursion from its local trend (`ingest.qa.glitch`), in glitch_unit:"
         " rad (joints, rotations), m, or span (a share of the trend's range, for a column of unknown unit)",
     )
     glitch_unit: str | None = Field(None, description="rad, m or span: the unit of glitch_value and its bound")
@@ -355,7 +355,7 @@ class BehaviourRecord(BaseModel):
     plateau_fraction: float | None = Field(
         None,
         description="largest share of the moving frames an arm joint reads one value exactly, inside its limits,"
-        " while its command moves (`ingest.behaviour.plateau`); None when no joint has limits and a command",
+        " while its command moves (`ingest.qa.plateau`); None when no joint has limits and a command",
     )
     plateau_signal: str | None = Field(None, description="the native state column of that plateau")
     plateau_value: float | None = Field(None, description="the value it holds (rad or m, as its limits)")
@@ -363,7 +363,7 @@ class BehaviourRecord(BaseModel):
     stream_frozen_s: float | None = Field(
         None,
         description="longest stretch one native stream repeats its row mid-episode while its command moves (s;"
-        " `ingest.behaviour.plateau.frozen_stream`); None without a commanded stream or below the grid's rate",
+        " `ingest.qa.plateau.frozen_stream`); None without a commanded stream or below the grid's rate",
     )
     stream_frozen_signal: str | None = Field(None, description="that stream (`state.right_arm`)")
     stream_frozen_frame: int | None = Field(None, description="its first frame")
@@ -375,7 +375,7 @@ class BehaviourRecord(BaseModel):
     tracking_corr: float | None = Field(
         None,
         description="action/state correlation at the best lag: the worst moving dim's (`measure_episode`), the median"
-        " over the paired moving native columns at ingest (`ingest.behaviour.phase`)",
+        " over the paired moving native columns at ingest (`ingest.qa.phase`)",
     )
     tracking_lag_s: float | None = Field(None, description="median best lag of the state behind the action (s)")
     fingerprint: list[int] | None = Field(None, description="min-hash content fingerprint (uint32 values)")
@@ -404,7 +404,7 @@ CATALOG_BUILD_FIELDS: tuple[tuple[str, Any, pa.DataType, str], ...] = (
         "duplicate_residual",
         float,
         pa.float64(),
-        "the copy's residual against it (`ingest.behaviour.copies`; at most copy_tolerance)",
+        "the copy's residual against it (`ingest.qa.copies`; at most copy_tolerance)",
     ),
 )
 

@@ -168,10 +168,10 @@ class CanonicalizeSpec(BaseModel):
     cameras: list[Camera] | None = Field(None, description="canonical cameras to keep (default: every mapped one)")
     validity: ValidityConfig = Field(default_factory=ValidityConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
-    qa: QAConfig = Field(default_factory=QAConfig, description="geometry QA thresholds (`ingest.canonical.qa`)")
+    qa: QAConfig = Field(default_factory=QAConfig, description="geometry QA thresholds (`ingest.qa.geometry`)")
     behaviour: BehaviourConfig = Field(
         default_factory=BehaviourConfig,
-        description="behaviour QA thresholds (`ingest.behaviour`): which finding demotes to low, which quarantines",
+        description="behaviour QA thresholds (`ingest.qa`): which finding demotes to low, which quarantines",
     )
     image: ImageSpec = Field(
         default_factory=ImageSpec,

@@ -97,10 +97,8 @@ class EpisodeLineage(BaseModel):
     source_annotation: dict[str, Any] | None = Field(
         None, description="the source's own annotation of the episode, as the adapter read it (an Ego4D Goal-Step goal)"
     )
-    qa: QARecord | None = Field(None, description="geometry QA (`ingest.canonical.qa`), measured fields only")
-    behaviour: BehaviourRecord | None = Field(
-        None, description="behaviour QA (`ingest.behaviour`), measured fields only"
-    )
+    qa: QARecord | None = Field(None, description="geometry QA (`ingest.qa.geometry`), measured fields only")
+    behaviour: BehaviourRecord | None = Field(None, description="behaviour QA (`ingest.qa`), measured fields only")
     caption: dict[str, Any] | str | None = Field(
         None, description="a `schemas.captions.CaptionRecord` (ours) or a bare string (another tool's)"
     )

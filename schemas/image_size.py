@@ -14,7 +14,7 @@ training size such as 224x224, and how a frame of another aspect ratio fits it:
 
 `FrameFit` is the plan for one camera: the size libswscale scales to (`scaled_hw`), where that scaled image sits in the
 stored one (`offset_yx`: the canvas position for pad, the crop start for crop) and the intrinsics of the stored frame.
-Pixel centres are at integer coordinates (OpenCV's pinhole convention, the one `ingest.canonical.qa` projects with),
+Pixel centres are at integer coordinates (OpenCV's pinhole convention, the one `ingest.qa.geometry` projects with),
 and a resize maps them as libswscale and `cv2.resize` do, centre to centre: u' = (u + 0.5) * s - 0.5 (measured to
 0.15 px with sub-pixel spots through both, `tests/adapters/test_cameras.py`). A source whose K counts from pixel
 corners instead (EgoDex's cx = 960 for 1920 columns may be one; not settled by Apple's code) is off by half a native

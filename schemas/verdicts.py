@@ -1,9 +1,9 @@
 """Verdicts: why an episode has its tier, each finding with its value, its threshold and what it was compared with.
 
-Two moments judge an episode. Ingest judges what one episode can say about itself (`ingest.behaviour.phase`, the
+Two moments judge an episode. Ingest judges what one episode can say about itself (`ingest.qa.phase`, the
 geometry QA) with the thresholds of its job, stored in its lineage (`EpisodeLineage.behaviour_config`). The curation
 step `eidata verdicts` judges what needs the whole corpus: an episode that is a copy of another (fingerprint
-candidates verified on the signals, `ingest.behaviour.copies`) and dims dead against the rest of their dataset. Its
+candidates verified on the signals, `ingest.qa.copies`) and dims dead against the rest of their dataset. Its
 result is written into each judged episode's lineage (`EpisodeLineage.verdicts`: the thresholds, the tier before,
 the findings), so the dataset a consumer reads and the catalog agree on one tier; the catalog build only indexes the
 lineage and never rewrites a tier. Running the step again with other thresholds starts from `tier_before`, so a

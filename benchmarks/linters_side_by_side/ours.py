@@ -1,5 +1,5 @@
 """eidata's behaviour QA on every case: per episode, the findings' codes; per case, the verified copies (fingerprint
-candidates checked on the signals, `ingest.behaviour.copies`, as `eidata verdicts` does): [first, second, residual].
+candidates checked on the signals, `ingest.qa.copies`, as `eidata verdicts` does): [first, second, residual].
 
 .venv/bin/python -m benchmarks.linters_side_by_side.ours > /tmp/ours.json
 """
@@ -11,11 +11,11 @@ import json
 import numpy as np
 
 from benchmarks.linters_side_by_side.cases import CASES, PLANTED_IN, SAMPLE, episodes
-from ingest.behaviour.copies import copy_check, scale_with_floor
-from ingest.behaviour.duplicates import near_duplicates
-from ingest.behaviour.episode import measure_episode
-from ingest.behaviour.findings import findings
-from ingest.behaviour.state import DimLimits
+from ingest.qa.behaviour import measure_episode
+from ingest.qa.copies import copy_check, scale_with_floor
+from ingest.qa.duplicates import near_duplicates
+from ingest.qa.findings import findings
+from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
 
 

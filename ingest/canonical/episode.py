@@ -51,7 +51,7 @@ class ResampledCamera:
 
 @dataclass(frozen=True)
 class CameraChecks:
-    """What the writer needs to measure an episode's cameras on the frames it encodes (`ingest.behaviour.phase`):
+    """What the writer needs to measure an episode's cameras on the frames it encodes (`ingest.qa.phase`):
     the behaviour thresholds and the workspace that says when the robot moves."""
 
     config: BehaviourConfig
@@ -86,8 +86,8 @@ class CanonicalEpisode:
     action_config: list[ActionSegment] | None = None
     span_s: tuple[float, float] = (0.0, 0.0)  # where this episode lies in the raw episode's clock
     info: dict[str, Any] = field(default_factory=dict)  # validity counts, notes, decoupling, lineage extras
-    qa: QARecord | None = None  # geometry QA of this episode's arrays (`ingest.canonical.qa.measure`)
-    behaviour: BehaviourRecord | None = None  # behaviour QA (`ingest.behaviour.phase`); cameras added while written
+    qa: QARecord | None = None  # geometry QA of this episode's arrays (`ingest.qa.geometry.measure`)
+    behaviour: BehaviourRecord | None = None  # behaviour QA (`ingest.qa.phase`); cameras added while written
     camera_checks: CameraChecks | None = None  # set by the behaviour phase: the writer then measures the cameras
 
     @property

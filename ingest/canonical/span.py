@@ -5,7 +5,7 @@
 `Span` record: the grid, the hand state (resampled as given, or built from wrist poses: camera decoupling, EEF offset,
 per-hand blocks), the mask and the action, validity, the natives and cameras on the grid, and the cut of the kept
 frames into episodes (idle ends trimmed by the behaviour QA, each part saying why it was cut), each with its quality
-tier, its geometry QA and its behaviour QA (`ingest.behaviour.phase`: the camera checks follow as the writer encodes).
+tier, its geometry QA and its behaviour QA (`ingest.qa.phase`: the camera checks follow as the writer encodes).
 A span validity rejects comes back as a `SpanRejection` value, as does one whose every part a behaviour finding
 quarantines; nothing here writes to the raw episode.
 """
@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
-from ingest.behaviour.phase import assess_arrays, idle_cut
 from ingest.canonical import resample as rs
 from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
 from ingest.canonical.episode import CanonicalEpisode, ResampledCamera
@@ -26,9 +25,10 @@ from ingest.canonical.frames import pose_to_pos_rot6d
 from ingest.canonical.hand_state import action_from_state, hand_block, streams_used
 from ingest.canonical.joint_space import NATIVE_LIMITS_KEY
 from ingest.canonical.natives import native_kinds, native_streams, native_units, resample_natives
-from ingest.canonical.qa import CameraView, measure
-from ingest.canonical.quality import assess_quality
 from ingest.canonical.validity import ValidityReport, check_validity
+from ingest.qa.geometry import CameraView, measure
+from ingest.qa.phase import assess_arrays, idle_cut
+from ingest.qa.quality import assess_quality
 from schemas.canonical import CANONICAL_DIM, NUM_KEYPOINTS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.corpus import episode_uid
@@ -322,7 +322,7 @@ def _tier(ctx: EpisodeContext, span: Span, a: int, b: int) -> tuple[QualityTier,
 
 def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple[CanonicalEpisode, str | None]:
     """Frames [a, b) of the span as an episode (`tag` names it among the raw episode's), its idle ends cut, with its
-    quality tier, geometry QA and behaviour QA (`ingest.behaviour.phase`); and why to quarantine it, or None."""
+    quality tier, geometry QA and behaviour QA (`ingest.qa.phase`); and why to quarantine it, or None."""
     raw, spec, mask, nat = ctx.raw, ctx.spec, span.mask, span.natives
     assert mask is not None and span.action is not None and span.interp is not None and nat is not None
     cuts = _cut_reasons(ctx, span, a, b)

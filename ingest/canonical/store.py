@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ingest.behaviour.phase import FrameTap, assess_cameras
 from ingest.canonical.episode import CanonicalEpisode
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter, stage_episode
+from ingest.qa.phase import FrameTap, assess_cameras
 from schemas.canonical import (
     ACTION,
     ACTION_NATIVE,
@@ -118,7 +118,7 @@ def stage_canonical(dataset_root: Path, ep: CanonicalEpisode, codec: VideoCodec,
 
 def fill(builder: EpisodeBuilder, ep: CanonicalEpisode) -> StagedEpisode:
     """Feed every frame of `ep` with its lineage and segments; any error discards the staged episode. The camera
-    frames are measured for the behaviour QA as they pass (`ingest.behaviour.phase`), before the lineage is written;
+    frames are measured for the behaviour QA as they pass (`ingest.qa.phase`), before the lineage is written;
     a camera finding that quarantines raises `BehaviourRejected`."""
     tap = FrameTap()
     try:

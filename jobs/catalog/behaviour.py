@@ -17,8 +17,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from ingest.behaviour.findings import dataset_findings
-from ingest.behaviour.phase import episode_findings
+from ingest.qa.findings import dataset_findings
+from ingest.qa.phase import episode_findings
 from schemas.behaviour import FINDINGS_DIR, FINDINGS_SCHEMA, BehaviourConfig
 from schemas.corpus import EpisodeLineage, find_datasets
 from schemas.lerobot import EPISODES_PATH, read_jsonl

@@ -17,7 +17,6 @@ from functools import partial
 from adapters import get_adapter
 from adapters.base import AdapterError
 from adapters.storage.faults import environment_fault
-from ingest.behaviour.phase import BehaviourRejected
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.span import QUARANTINED_PARTS
@@ -25,6 +24,7 @@ from ingest.canonical.store import dataset_features, stage_canonical
 from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.errors import EpisodeError
 from ingest.lerobot.staging import StagedEpisode
+from ingest.qa.phase import BehaviourRejected
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
 from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ingest.behaviour.phase import ingest_config
+from ingest.qa.phase import ingest_config
 from jobs.catalog.behaviour import corpus_recorded_config
 from jobs.catalog.query import run_query
 from jobs.qa_behaviour import DatasetBehaviour, summarize_behaviour

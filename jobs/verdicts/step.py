@@ -1,7 +1,7 @@
 """`eidata verdicts ROOT`: judge what needs the whole corpus and record it where every reader looks.
 
 1. Every dataset's lineage is read (`episodes.jsonl`): fingerprint, motionless dims, embodiment, tier.
-2. `ingest.behaviour.corpus` finds copies (fingerprint candidates verified on the episodes' signals, read from
+2. `ingest.qa.corpus` finds copies (fingerprint candidates verified on the episodes' signals, read from
    their parquet files) and dims dead against their dataset.
 3. Each dataset whose verdicts changed gets one journaled meta update through its writer (as the caption stage's):
    a judged episode's lineage holds `verdicts` (thresholds, the tier before, the findings) and its `tier` and
@@ -29,12 +29,12 @@ import numpy as np
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ingest.behaviour.canonical import canonical_limits
-from ingest.behaviour.copies import scale_with_floor
-from ingest.behaviour.corpus import Judged, Signals, copies, copy_verdicts, dead_verdicts
 from ingest.lerobot.errors import DatasetError, WriterLockedError
 from ingest.lerobot.meta_update import MetaUpdate
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.qa.copies import scale_with_floor
+from ingest.qa.corpus import Judged, Signals, copies, copy_verdicts, dead_verdicts
+from ingest.qa.limits import canonical_limits
 from jobs.runtime.bucket_stage import open_episode_file, stage_corpus
 from jobs.runtime.options import Arg, Opt, job_values
 from jobs.runtime.stage import refresh_catalog
@@ -141,7 +141,7 @@ def _judged(corpus: Path, e: Episode) -> Judged:
 class _Loader:
     """episode_uid -> `Signals`: the parquet of that episode (a bucket's by ranges), each column's scale its range
     in the dataset (from the per-episode stats, read once per dataset) raised to its unit's floor
-    (`ingest.behaviour.copies.scale_with_floor`)."""
+    (`ingest.qa.copies.scale_with_floor`)."""
 
     def __init__(self, corpus: Path, episodes: list[Episode], options: StorageOptions | None) -> None:
         self.corpus, self.options = corpus, options

@@ -1,7 +1,7 @@
 """The behaviour findings of a dataset (`jobs.qa_behaviour`), as `eidata validate` prints them on a corpus root: each
 behaviour finding named with its value, threshold, tier and episodes:
 a corpus of the real GR00T PickNPlace episodes plus planted copies (a dead elbow, a copy of episode 0, a 2 s camera
-freeze), written as ingest writes them (`tests/ingest/behaviour/planted_raw.py`), then judged by `eidata verdicts`
+freeze), written as ingest writes them (`tests/ingest/qa/planted_raw.py`), then judged by `eidata verdicts`
 (copies are verified on the signals there; validate shows what the lineage records)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from jobs.validate import cli_validate, validate_path
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.canonicalize import CanonicalizeSpec
-from tests.ingest.behaviour.planted_raw import write_planted_corpus
+from tests.ingest.qa.planted_raw import write_planted_corpus
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import pytest
 from jobs.validate import validate_path
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import dataset_dir
-from tests.ingest.behaviour.planted_raw import gr00t_raws, ingest, renamed
-from tests.ingest.behaviour.real_signals import GR1_RIGHT_ARM, clamp, with_state, wrist_jump
+from tests.ingest.qa.planted_raw import gr00t_raws, ingest, renamed
+from tests.ingest.qa.real_signals import GR1_RIGHT_ARM, clamp, with_state, wrist_jump
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from adapters.registry import get_adapter
 from adapters.synthetic.egodex import FPS, EgoDexFixture, write_egodex
 from adapters.synthetic.video import write_mp4
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
-from ingest.canonical.qa import CameraView, view_fractions
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.qa.geometry import CameraView, view_fractions
 from schemas.canonical import INTRINSICS_KEY, feature_intrinsics, image_key
 from schemas.canonicalize import CanonicalizeSpec
 

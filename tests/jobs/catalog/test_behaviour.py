@@ -1,5 +1,5 @@
 """What the catalog build indexes about behaviour QA (`jobs.catalog.behaviour`), on a corpus of the real GR00T
-PickNPlace episodes written by ingest's path (`tests/ingest/behaviour/planted_raw.ingest`) plus two planted ones (a
+PickNPlace episodes written by ingest's path (`tests/ingest/qa/planted_raw.ingest`) plus two planted ones (a
 dead right elbow, a copy of episode 0). The build judges nothing: before `eidata verdicts` every episode keeps its
 ingest tier, and a rebuild never changes a tier; the `verdicts` view lists the findings behind each tier; the policy
 window the episodes were ingested with (stored in their lineage, not read from a spec) names the short episodes in
@@ -21,7 +21,7 @@ from schemas.behaviour import BehaviourConfig
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import JOB_DIR
 from schemas.manifest import ENTRIES_PARQUET, Manifest
-from tests.ingest.behaviour.planted_raw import write_planted_corpus
+from tests.ingest.qa.planted_raw import write_planted_corpus
 
 WINDOW = 200  # frames: two clean episodes (164 and 206 frames at 10 Hz: 4 is shorter) fall short of it
 

@@ -20,8 +20,8 @@ from jobs.ingest.task import Rejected, Staged, StagedOutput, WorkItem
 from jobs.ingest.worker import quarantined_parts
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import QUARANTINE_DIR, dataset_dir
-from tests.ingest.behaviour.gr00t_sample import ROOT as GR00T_ROOT
-from tests.ingest.behaviour.planted_raw import ELBOW, gr00t_raws, planted
+from tests.ingest.qa.gr00t_sample import ROOT as GR00T_ROOT
+from tests.ingest.qa.planted_raw import ELBOW, gr00t_raws, planted
 
 
 def elbow_span() -> float:

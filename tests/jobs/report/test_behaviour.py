@@ -1,5 +1,5 @@
 """The report's behaviour QA section from the catalog: a corpus of the real GR00T episodes with a planted dead elbow
-and a copy of episode 0 (`tests/ingest/behaviour/planted_raw.py`), judged by `eidata verdicts`, shows both findings
+and a copy of episode 0 (`tests/ingest/qa/planted_raw.py`), judged by `eidata verdicts`, shows both findings
 with their values and the measured values against the thresholds, one dot per episode."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from jobs.report.behaviour import PANELS, behaviour_by_dataset, behaviour_figure
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.canonicalize import CanonicalizeSpec
-from tests.ingest.behaviour.planted_raw import write_planted_corpus
+from tests.ingest.qa.planted_raw import write_planted_corpus
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_findings_and_measured_values_from_the_catalog(corpus: Path) -> None:
     (b,) = view.datasets
     assert b.episodes == 7 and all(r.fingerprint for r in b.records)
     codes = {code: msg for code, msg, _ in finding_messages(b)}
-    assert {"qa_native_dead_dims", "qa_duplicate"} <= set(codes)  # and the elbow's plateau (ingest.behaviour.plateau)
+    assert {"qa_native_dead_dims", "qa_duplicate"} <= set(codes)  # and the elbow's plateau (ingest.qa.plateau)
     assert "planted_dead_elbow" in codes["qa_native_dead_dims"]
     assert "planted_zz_copy_of_0: copy of" in codes["qa_duplicate"]
     fig = behaviour_figure(view)

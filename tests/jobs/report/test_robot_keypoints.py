@@ -11,9 +11,9 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.qa import BONES
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.qa.geometry import BONES
 from jobs.report.data import frame_strip, load_datasets
 from jobs.report.keypoints import drawable_keypoints
 from jobs.report.plots import strip_figure

@@ -19,8 +19,8 @@ from schemas.behaviour import BehaviourConfig
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import EpisodeLineage, find_datasets
 from schemas.lerobot import EPISODES_PATH, read_jsonl
-from tests.ingest.behaviour import gr00t_sample as g
-from tests.ingest.behaviour.planted_raw import write_planted_corpus
+from tests.ingest.qa import gr00t_sample as g
+from tests.ingest.qa.planted_raw import write_planted_corpus
 
 COPY, EARLIER, DEAD = "planted_zz_copy_of_0", "episode_000000", "planted_dead_elbow"
 

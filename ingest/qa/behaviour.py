@@ -1,0 +1,84 @@
+"""One episode's behaviour QA: every check run on its arrays, the measured values as one `BehaviourRecord`.
+
+Called where canonicalize builds an episode (or by `eidata validate` on a dataset's files): `state` and `action` are
+the native streams (dims paired by position, `limits` their embodiment's joint limits or the dataset's stats range),
+`cameras` the decoded frames per camera on the same frame grid. The camera's frozen check only counts frames where the
+state moves, so a still robot in a still scene is idle, not a frozen camera.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ingest.qa.cameras import CameraBehaviour, camera_behaviour
+from ingest.qa.duplicates import fingerprint
+from ingest.qa.idle import idle_behaviour
+from ingest.qa.state import DimLimits, moving_frames, state_behaviour
+from ingest.qa.tracking import tracking_behaviour
+from schemas.behaviour import BehaviourConfig, BehaviourRecord
+
+MOVING_STEP = 1e-3  # a frame moves when a dim in use stepped by this fraction of its limit range
+
+
+def worst_camera(cams: list[CameraBehaviour]) -> dict[str, float | int | None]:
+    """The record's camera fields: the worst value over the cameras."""
+    if not cams:
+        return {}
+    return {
+        "cam_frozen_s": max(c.frozen_s for c in cams),
+        "cam_frozen_fraction": max(c.frozen_fraction for c in cams),
+        "cam_repeat_period": max(c.repeat_period for c in cams),
+        "cam_dark_fraction": max(c.dark_fraction for c in cams),
+        "cam_bright_fraction": max(c.bright_fraction for c in cams),
+        "cam_flat_fraction": max(c.flat_fraction for c in cams),
+    }
+
+
+def measure_episode(
+    state: np.ndarray,
+    fps: float,
+    limits: DimLimits,
+    config: BehaviourConfig,
+    *,
+    action: np.ndarray | None = None,
+    delta_action: bool = False,
+    cameras: Mapping[str, np.ndarray] | None = None,
+) -> BehaviourRecord:
+    """Every behaviour check of one episode. NaN/Inf in the action are counted with the state's."""
+    s = np.asarray(state, np.float64)
+    sb = state_behaviour(s, fps, limits, config)
+    ib = idle_behaviour(np.where(np.isfinite(s), s, 0.0), fps, limits, config)
+    moving = moving_frames(np.where(np.isfinite(s), s, 0.0), limits, MOVING_STEP)
+    cams = []
+    for frames in (cameras or {}).values():
+        n = min(len(frames), len(moving))
+        cams.append(camera_behaviour(frames[:n], fps, config, moving[:n]))
+    nonfinite = sb.nonfinite
+    tracking = {}
+    if action is not None:
+        a = np.asarray(action, np.float64)
+        nonfinite += int(a.size - np.isfinite(a).sum())
+        if a.shape[1:] == s.shape[1:]:
+            tb = tracking_behaviour(a, s, fps, limits, config, delta=delta_action)
+            tracking = {"tracking_corr": tb.worst_corr, "tracking_lag_s": tb.median_lag_s}
+    return BehaviourRecord(
+        **worst_camera(cams),
+        state_frozen_s=sb.frozen_s,
+        dead_dims=sb.dead_dims,
+        saturated_dims=sb.saturated_dims,
+        saturated_fraction=sb.saturated_fraction,
+        jump_sigma=sb.jump_sigma,
+        jump_range_fraction=sb.jump_range_fraction,
+        jump_rad_s=sb.jump_rad_s,
+        jump_m_s=sb.jump_m_s,
+        jump_frame=sb.jump_frame,
+        nonfinite=nonfinite,
+        idle_start_s=ib.idle_start_s,
+        idle_end_s=ib.idle_end_s,
+        trim_start=ib.trim_start,
+        trim_stop=ib.trim_stop,
+        **tracking,
+        fingerprint=fingerprint(np.where(np.isfinite(s), s, 0.0), fps, limits, config).tolist(),
+    )

@@ -1,0 +1,205 @@
+"""The corpus-level judgments of `eidata verdicts` (`jobs.verdicts`): which episode is a copy of which, which has
+dims dead against its dataset. Reads nothing itself: the episodes come as `Judged` records and their signals through
+a loader, so the same judgment runs on a corpus, a test's arrays or a benchmark.
+
+Copies: candidates from the content fingerprints (`ingest.qa.duplicates.near_duplicates` at
+`duplicate_candidate_similarity`), among episodes of one embodiment (a canonical state compares only within one), each
+verified on the signals (`ingest.qa.copies.copy_check`): the canonical dims both episodes use, else the native
+state columns both name alike (`compare`). Of episodes linked by verified copies one is kept (the longest, then the
+one read at the higher rate) and the others are rejected, naming the one they copy, the residual and the tolerance; a
+candidate that is not a copy is a repetition and keeps its tier.
+
+Dead dims: an episode's motionless dims (`qa_dead_dims` canonical, `qa_native_dead_dims` native columns) are dead
+only when at least `dead_dims_share` of the dataset's other episodes move them (`judge_dead`): the episode goes to
+`low`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.qa.copies import CopyCheck, copy_check
+from ingest.qa.duplicates import near_duplicates
+from schemas.behaviour import BehaviourConfig
+from schemas.tiers import QualityTier
+from schemas.verdicts import Verdict
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What the judgments need to know of one episode."""
+
+    episode_uid: str
+    dataset: str
+    embodiment: str
+    fingerprint: list[int] | None
+    dead_dims: list[int] | None
+    native_dead_dims: list[int] | None
+    frames: int = 0
+    raw_fps: float | None = None
+
+    def keep_key(self) -> tuple[float, float, str]:
+        """Of a set of copies the one kept sorts first: the longest (a trimmed copy is shorter), then the one read
+        at the higher source rate (a re-sampled copy lost detail), then by episode_uid."""
+        return (-self.frames, -(self.raw_fps or 0.0), self.episode_uid)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """One episode's signals on the 10 Hz grid, each column with a name that says what it is and its scale (the
+    dataset's range of it): `canonical.<dim>` for the canonical dims the episode uses, `native.<name>` per native
+    state column."""
+
+    names: tuple[str, ...]
+    values: np.ndarray  # (N, len(names))
+    scale: np.ndarray  # (len(names),)
+
+
+SignalLoader = Callable[[str], Signals]  # episode_uid -> its signals
+
+
+def compare(a: Signals, b: Signals, config: BehaviourConfig) -> CopyCheck:
+    """`copy_check` over the canonical dims both use, else (no canonical dim in common) the native columns both
+    name alike; each at the larger of the two datasets' scales. The canonical state first: it is one convention for
+    every source, so another export of the same recording (its quaternions stored wxyz, its joints in degrees) is
+    still found, where its natives would differ."""
+    names = set(b.names)
+    shared = [n for n in a.names if n in names and n.startswith("canonical.")]
+    shared = shared or [n for n in a.names if n in names]
+    ia = [a.names.index(n) for n in shared]
+    ib = [b.names.index(n) for n in shared]
+    scale = np.maximum(a.scale[ia], b.scale[ib]) if shared else np.zeros(0)
+    return copy_check(a.values[:, ia], b.values[:, ib], scale, config)
+
+
+@dataclass(frozen=True)
+class CopyPair:
+    kept: str  # the episode that sorts first by `Judged.keep_key`
+    other: str
+    similarity: float  # fingerprint estimate
+    check: CopyCheck
+
+
+def candidate_pairs(episodes: Sequence[Judged], config: BehaviourConfig) -> list[tuple[int, int, float]]:
+    """(position of the one to keep, the other's, fingerprint similarity) of the candidates, one embodiment each."""
+    m = config.fingerprint_hashes
+    rows = [i for i, e in enumerate(episodes) if e.fingerprint is not None and len(e.fingerprint) == m]
+    if len(rows) < 2:
+        return []
+    sig = np.array([episodes[i].fingerprint for i in rows], np.uint32)
+    pairs = near_duplicates(sig, config, threshold=config.duplicate_candidate_similarity)
+    out = []
+    for a, b, s in zip(pairs.first, pairs.second, pairs.similarity, strict=True):
+        i, j = sorted((rows[int(a)], rows[int(b)]), key=lambda k: episodes[k].keep_key())
+        if episodes[i].embodiment == episodes[j].embodiment:
+            out.append((i, j, float(s)))
+    return out
+
+
+def copies(episodes: Sequence[Judged], load: SignalLoader, config: BehaviourConfig) -> list[CopyPair]:
+    """Every candidate pair verified on its signals (each episode's signals loaded once)."""
+    cache: dict[str, Signals] = {}
+
+    def signals(uid: str) -> Signals:
+        if uid not in cache:
+            cache[uid] = load(uid)
+        return cache[uid]
+
+    out = []
+    for i, j, s in candidate_pairs(episodes, config):
+        a, b = episodes[i].episode_uid, episodes[j].episode_uid
+        out.append(CopyPair(a, b, s, compare(signals(a), signals(b), config)))
+    return out
+
+
+def copy_verdicts(pairs: Sequence[CopyPair], episodes: Sequence[Judged], config: BehaviourConfig) -> dict[str, Verdict]:
+    """Each set of episodes linked by verified copies keeps one (`Judged.keep_key`: the longest, then the one at the
+    higher source rate); every other member is rejected naming, of the episodes it was verified against, the one
+    that sorts first (the kept one where they were compared)."""
+    key = {e.episode_uid: e.keep_key() for e in episodes}
+    verified = [p for p in pairs if p.check.is_copy(config)]
+    root = {u: u for p in verified for u in (p.kept, p.other)}
+
+    def find(u: str) -> str:
+        while root[u] != u:
+            root[u] = root[root[u]]
+            u = root[u]
+        return u
+
+    for p in verified:
+        a, b = sorted((find(p.kept), find(p.other)), key=key.__getitem__)
+        root[b] = a
+    best: dict[str, CopyPair] = {}
+    for p in verified:
+        for u, partner in ((p.kept, p.other), (p.other, p.kept)):
+            if u == find(u):
+                continue  # the kept one of its set
+            was = best.get(u)
+            if was is None or key[partner] < key[was.kept if was.other == u else was.other]:
+                best[u] = p
+    out = {}
+    for u, p in sorted(best.items()):
+        partner = p.kept if p.other == u else p.other
+        out[u] = Verdict(
+            code="qa_duplicate",
+            tier=QualityTier.rejected,
+            value=round(p.check.residual, 6),
+            threshold=config.copy_tolerance,
+            compared_with=partner,
+            message=(
+                f"copy of {partner}: aligned at lag {p.check.lag_frames:+.2f} frames over {p.check.overlap:.0%} of"
+                f" the shorter episode, residual {p.check.residual:.3f} <= {config.copy_tolerance:g} of each dim's"
+                f" range ({p.check.dims} dims; fingerprint similarity {p.similarity:.2f})"
+            ),
+        )
+    return out
+
+
+def judge_dead(still: Sequence[list[int] | None], share: float) -> dict[int, tuple[list[int], float]]:
+    """One dataset's episodes' motionless dims (None: not measured) -> for each episode with a dead dim, (the dims
+    most of the other measured episodes move, the smallest share that moves them)."""
+    rows = [i for i, d in enumerate(still) if d is not None]
+    if len(rows) < 2:
+        return {}
+    counts: dict[int, int] = defaultdict(int)
+    for i in rows:
+        for d in still[i] or []:
+            counts[d] += 1
+    out: dict[int, tuple[list[int], float]] = {}
+    for i in rows:
+        shares = {d: 1 - (counts[d] - 1) / (len(rows) - 1) for d in still[i] or []}  # others that do not list it
+        dims = [d for d, s in shares.items() if s >= share]
+        if dims:
+            out[i] = (dims, min(shares[d] for d in dims))
+    return out
+
+
+def dead_verdict(code: str, dims: list[int], share: float, config: BehaviourConfig) -> Verdict:
+    what = "canonical dims" if code == "qa_dead_dims" else "native state columns"
+    bar = config.dead_dims_share
+    return Verdict(
+        code=code,
+        tier=QualityTier.low,
+        value=round(share, 6),
+        threshold=bar,
+        message=f"{what} {dims} motionless while others move; {share:.0%} of the dataset's other episodes move them"
+        f" (>= {bar:.0%})",
+    )
+
+
+def dead_verdicts(episodes: Sequence[Judged], config: BehaviourConfig) -> dict[str, list[Verdict]]:
+    """episode_uid -> its dead-dim verdicts, each dataset judged on its own episodes."""
+    by_ds: dict[str, list[Judged]] = defaultdict(list)
+    for e in episodes:
+        by_ds[e.dataset].append(e)
+    out: dict[str, list[Verdict]] = defaultdict(list)
+    for members in by_ds.values():
+        for code, field in (("qa_dead_dims", "dead_dims"), ("qa_native_dead_dims", "native_dead_dims")):
+            judged = judge_dead([getattr(e, field) for e in members], config.dead_dims_share)
+            for k, (dims, share) in judged.items():
+                out[members[k].episode_uid].append(dead_verdict(code, dims, share, config))
+    return dict(out)

@@ -1,0 +1,218 @@
+"""Behaviour findings of one episode and the tier they route it to: which measured value demotes to `low`, which
+quarantines (`rejected`), each with the value and the threshold in a stable message a catalog query can group by.
+
+`findings` compares a `BehaviourRecord` with a `BehaviourConfig`; `route` lowers a tier by them (never raises one),
+returning the reasons in the form `ingest.qa.quality.assess_quality` gives its own. `dataset_findings` does the
+same over one dataset's episodes (task imbalance, too-short episodes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.qa.dataset import short_episodes, task_balance
+from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.tiers import QualityTier, demote
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str  # qa_<field> it reads
+    tier: QualityTier  # low or rejected
+    value: float
+    threshold: float
+    message: str
+
+
+def _over(code: str, value: float | None, threshold: float, tier: QualityTier, text: str) -> list[Finding]:
+    if value is None or not value > threshold:
+        return []
+    return [Finding(code, tier, float(value), float(threshold), text.format(v=value, t=threshold))]
+
+
+def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
+    """Every threshold the record crosses; quarantining findings first."""
+    low, rej = QualityTier.low, QualityTier.rejected
+    degenerate = max(r.cam_dark_fraction or 0.0, r.cam_bright_fraction or 0.0, r.cam_flat_fraction or 0.0)
+    has_cam = r.cam_dark_fraction is not None
+    out = [
+        *_over(
+            "qa_nonfinite",
+            r.nonfinite,
+            c.nonfinite_quarantine - 0.5,
+            rej,
+            "{v:.0f} NaN/Inf values in the natives" + f" (quarantine at {c.nonfinite_quarantine}+)",
+        ),
+        *_over(
+            "qa_cam_frozen_fraction",
+            r.cam_frozen_fraction,
+            c.frozen_camera_fraction_quarantine,
+            rej,
+            "camera frozen over {v:.0%} of the moving frames > {t:.0%}",
+        ),
+        *_over(
+            "qa_cam_degenerate",
+            degenerate if has_cam else None,
+            c.degenerate_fraction_quarantine,
+            rej,
+            "near-black, near-white or flat frames {v:.0%} > {t:.0%}",
+        ),
+        *_over(
+            "qa_jump_range_fraction",
+            r.jump_range_fraction,
+            c.jump_range_fraction_quarantine,
+            rej,
+            "a one-frame step of {v:.0%} of a joint's range > {t:.0%} (encoder wrap-around or teleport)",
+        ),
+        *_over(
+            "qa_cam_frozen_s",
+            r.cam_frozen_s,
+            c.frozen_camera_s_low,
+            low,
+            "camera frozen {v:.2f} s while the robot moves > {t:.2f} s",
+        ),
+        *_over(
+            "qa_cam_degenerate",
+            degenerate if has_cam else None,
+            c.degenerate_fraction_low,
+            low,
+            "near-black, near-white or flat frames {v:.0%} > {t:.0%}",
+        ),
+        *_over(
+            "qa_state_frozen_s",
+            r.state_frozen_s,
+            c.frozen_state_s_low,
+            low,
+            "state frozen {v:.2f} s mid-episode > {t:.2f} s",
+        ),
+        *_over(
+            "qa_dead_dims",
+            len(r.dead_dims) if r.dead_dims is not None else None,
+            0,
+            low,
+            f"dead dims {r.dead_dims}: in use by the dataset, motionless here while others move",
+        ),
+        *_over(
+            "qa_saturated_fraction",
+            r.saturated_fraction,
+            c.saturated_fraction_low,
+            low,
+            "a joint at its limit in {v:.0%} of frames > {t:.0%}" + f" (dims {r.saturated_dims})",
+        ),
+        *_over(
+            "qa_native_saturated_fraction",
+            r.native_saturated_fraction,
+            c.native_saturated_fraction_low,
+            low,
+            "a native arm joint at its description's limit in {v:.0%} of frames > {t:.0%}"
+            + f" (native columns {r.native_saturated_dims})",
+        ),
+        *_over(
+            "qa_jump_sigma",
+            r.jump_sigma,
+            c.jump_sigma_low,
+            low,
+            "a one-frame jump of {v:.0f} sigmas > {t:.0f}" + f" at frame {r.jump_frame}",
+        ),
+        *_over(
+            "qa_jump_rad_s",
+            r.jump_rad_s,
+            c.max_joint_speed_rad_s,
+            low,
+            "a joint stepped at {v:.1f} rad/s > {t:.1f} rad/s",
+        ),
+        *_over("qa_jump_m_s", r.jump_m_s, c.max_step_speed_m_s, low, "a point stepped at {v:.2f} m/s > {t:.2f} m/s"),
+    ]
+    if r.tracking_corr is not None and r.tracking_corr < c.tracking_corr_low:
+        text = f"state follows the action with correlation {r.tracking_corr:.2f} < {c.tracking_corr_low:.2f}"
+        out.append(Finding("qa_tracking_corr", low, r.tracking_corr, c.tracking_corr_low, text))
+    if not c.idle_trim:
+        out += _over("qa_idle_start_s", r.idle_start_s, c.idle_s_low, low, "idle start {v:.1f} s > {t:.1f} s")
+        out += _over("qa_idle_end_s", r.idle_end_s, c.idle_s_low, low, "idle end {v:.1f} s > {t:.1f} s")
+    return out + _glitch(r, c) + _plateau(r, c) + _frozen_stream(r, c)
+
+
+def _glitch(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
+    """A glitch crosses both bounds: its unit's (rad, m, or a share of its trend's range) and the sigmas'."""
+    if r.glitch_value is None or r.glitch_sigma is None or not r.glitch_sigma > c.glitch_sigma_low:
+        return []
+    unit = {"rad": " rad", "m": " m"}.get(r.glitch_unit or "span", "x its trend's range")
+    return _over(
+        "qa_glitch_value",
+        r.glitch_value,
+        c.glitch_bound(r.glitch_unit),
+        QualityTier.low,
+        f"{r.glitch_signal} left its trend by {{v:.2f}}{unit} for {r.glitch_s:.1f} s at frame {r.glitch_frame} and"
+        f" came back: > {{t:.2f}}{unit} and {r.glitch_sigma:.0f} sigmas of its steps > {c.glitch_sigma_low:.0f}",
+    )
+
+
+def _plateau(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
+    if r.plateau_value is None:
+        return []
+    return _over(
+        "qa_plateau_fraction",
+        r.plateau_fraction,
+        c.plateau_fraction_low,
+        QualityTier.low,
+        f"{r.plateau_signal} held {r.plateau_value:.4g} exactly, inside its limits, while its command moved, on"
+        " {v:.0%} of the moving frames > {t:.0%}" + f" (first at frame {r.plateau_frame})",
+    )
+
+
+def route(tier: QualityTier, found: list[Finding]) -> tuple[QualityTier, list[str]]:
+    """The tier lowered by every finding, and one reason per finding."""
+    out = QualityTier(tier)
+    for f in found:
+        out = demote(out, f.tier)
+    return out, [f"{f.code}: {f.message}" for f in found]
+
+
+@dataclass(frozen=True)
+class DatasetFinding:
+    code: str
+    value: float
+    threshold: float
+    message: str
+    episodes: tuple[int, ...]  # the episodes it names (positions in the dataset), empty for the whole dataset
+
+
+def dataset_findings(tasks: list[str], lengths: list[int], config: BehaviourConfig) -> list[DatasetFinding]:
+    """One dataset's findings over its episodes (in order): task imbalance and episodes shorter than the policy
+    window. Copies are not judged here: a fingerprint proposes, the signals decide (`ingest.qa.corpus`)."""
+    out: list[DatasetFinding] = []
+    balance = task_balance(tasks, config)
+    if balance.imbalanced:
+        out.append(
+            DatasetFinding(
+                "qa_task_imbalance",
+                balance.ratio,
+                config.task_imbalance_ratio,
+                f"largest task has {balance.ratio:.1f}x the episodes of the smallest"
+                f" (>= {config.task_imbalance_ratio:g}x; {balance.tasks} tasks)",
+                (),
+            )
+        )
+    short = short_episodes(lengths, config)
+    if short:
+        out.append(
+            DatasetFinding(
+                "qa_short_episodes",
+                len(short),
+                0,
+                f"{len(short)} episodes shorter than the policy window of {config.policy_window_frames} frames",
+                tuple(short),
+            )
+        )
+    return out
+
+
+def _frozen_stream(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
+    return _over(
+        "qa_stream_frozen_s",
+        r.stream_frozen_s,
+        c.frozen_stream_s_low,
+        QualityTier.low,
+        f"stream {r.stream_frozen_signal} frozen" + " {v:.2f} s mid-episode while its command moved"
+        f" (from frame {r.stream_frozen_frame}) > " + "{t:.2f} s",
+    )

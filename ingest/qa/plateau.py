@@ -1,0 +1,151 @@
+"""Readings held while their command moves: plateaus (a joint that reads one value exactly, inside its range, over a
+large share of the frames the robot moves: a failing encoder that repeats its last reading, a software clamp short of
+the limit) and frozen streams (every column of one source stream repeating its row, as one arm's stalled driver
+does while the rest records: `frozen_stream`).
+
+Holding one value is not wrong by itself: a joint the operator keeps still reads one encoder tick for long stretches
+(the real AgiBot arm's resting left joints: 75 % of the frames), fingers and grippers rest at a range end or stop on
+the object they grasp while their command closes further (the real G1 Inspire thumbs: held on up to 58 % of the
+moving frames while commanded). What tells a clamp from those is a held reading whose command moves away from it,
+at a value away from the joint's limits (a joint held at a limit is the saturation check's). So only channels with
+both are judged: the description's arm joints (`ingest.canonical.joint_space`: limits in the decided unit) that an
+action column commands. A source without a description (no limits per column) is not judged here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.canonical.validity import runs
+from ingest.qa.signals import Channel
+from schemas.behaviour import BehaviourConfig
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """One channel's largest plateau."""
+
+    signal: str
+    fraction: float  # of the episode's moving frames
+    value: float | None  # the value held, in the channel's unit (None: nothing held)
+    frame: int | None  # the first frame of its longest held run
+    seconds: float  # frames held in all its runs together, in seconds
+
+
+def _min_command_move(ch: Channel, config: BehaviourConfig) -> float:
+    """A command moves when its range over a held run exceeds a joint's `min_move_*` in its unit (a lerobot
+    -100..100 joint: `moving_range_fraction` of its range)."""
+    lo, hi = ch.limits or (0.0, 0.0)
+    return {"rad": config.min_move_rad, "m": config.min_move_m}.get(ch.unit, config.moving_range_fraction * (hi - lo))
+
+
+def channel_plateau(ch: Channel, fps: float, moving: np.ndarray, config: BehaviourConfig) -> Plateau | None:
+    """The channel's largest plateau (None when it is not judged: no limits, no command, a rotation, not finite, or
+    nothing moves): runs of one exact value at least `plateau_min_s` long, inside its limits by
+    `saturation_tolerance` of their range, during which the command moved (`_min_command_move`); its frames that
+    move, per held value, over the moving frames."""
+    if ch.limits is None or ch.command is None or ch.rotation or not moving.any():
+        return None
+    x, cmd = ch.values[:, 0], ch.command
+    if not (np.isfinite(x).all() and np.isfinite(cmd).all()):
+        return None
+    lo, hi = ch.limits
+    tol = config.saturation_tolerance * (hi - lo)
+    need = max(2, round(config.plateau_min_s * fps))
+    move = _min_command_move(ch, config)
+    starts, ends = runs(x[1:] == x[:-1])  # pair runs: pairs s..e-1 -> frames s..e
+    held: dict[float, list[tuple[int, int]]] = {}
+    for s, e in zip(starts, ends, strict=True):
+        a, b = int(s), int(e) + 1  # frames [a, b)
+        v = float(x[a])
+        if b - a < need or not (lo + tol < v < hi - tol) or np.ptp(cmd[a:b]) <= move:
+            continue
+        held.setdefault(v, []).append((a, b))
+    if not held:
+        return Plateau(ch.name, 0.0, None, None, 0.0)
+    total = moving.sum()
+
+    def share(spans: list[tuple[int, int]]) -> int:
+        return sum(int(moving[a:b].sum()) for a, b in spans)
+
+    v, spans = max(held.items(), key=lambda kv: share(kv[1]))
+    longest = max(spans, key=lambda ab: ab[1] - ab[0])
+    return Plateau(ch.name, share(spans) / total, v, longest[0], sum(b - a for a, b in spans) / fps)
+
+
+def worst_plateau(channels: list[Channel], fps: float, moving: np.ndarray, config: BehaviourConfig) -> Plateau | None:
+    """The judged channel with the largest plateau fraction; None when no channel is judged."""
+    found = [p for p in (channel_plateau(ch, fps, moving, config) for ch in channels) if p is not None]
+    return max(found, key=lambda p: p.fraction, default=None)
+
+
+@dataclass(frozen=True)
+class FrozenStream:
+    """A whole native stream (every column of one source stream) held at one row while its command moved."""
+
+    signal: str  # the stream (`state.right_arm`); for arm joints of the description, the stream they are in
+    seconds: float  # rows held, over the grid rate (as `state.frozen_rows` counts them)
+    frame: int  # its first frame
+
+
+def frozen_stream(channels: list[Channel], fps: float, config: BehaviourConfig) -> FrozenStream | None:
+    """The longest stretch, not touching the first or last frame, over which one stream repeats its row while its
+    command moves: one arm's driver stalled while the rest records (the whole state frozen is `state_frozen_s`).
+
+    A stream is the columns of one source stream (the name before its last part), each repeating its value while
+    one of its commanded columns moves (`_min_command_move`; a column without limits: `moving_range_fraction` of
+    its command's range). The description's arm joints of a stream form one stream of their own, frozen where two
+    or more of them repeat their value while each one's command moves: the real G1 records both arms and both hands
+    in one stream, so a stalled arm is its joints held together, while one joint held alone is a plateau and a
+    resting joint's command holds. A stretch where every other stream holds too is the whole state frozen
+    (`state_frozen_s`), not counted here. Rotations are left out. None when no stream has a commanded column;
+    seconds 0 when none froze."""
+    streams: dict[str, list[Channel]] = {}
+    for ch in channels:
+        if not ch.rotation and np.isfinite(ch.values).all():
+            key = ch.name.rsplit(".", 1)[0]
+            streams.setdefault(key + ("/arm" if ch.limits is not None else ""), []).append(ch)
+    best: FrozenStream | None = None
+    for key, chans in streams.items():
+        commanded = [c for c in chans if c.command is not None and np.isfinite(c.command).all()]
+        if not commanded:
+            continue
+        best = best or FrozenStream(key.removesuffix("/arm"), 0.0, 0)
+        arm = key.endswith("/arm")
+        if arm:  # rows where two or more joints sit in a run held while its own command moved
+            stalled = np.stack([_held_while_commanded(c, config) for c in commanded], axis=1).sum(axis=1) >= 2
+        else:  # rows repeating the row before, every column of the stream
+            v = np.concatenate([c.values for c in chans], axis=1)
+            stalled = np.r_[False, (v[1:] == v[:-1]).all(axis=1)]
+        starts, ends = runs(stalled)
+        for s0, e0 in zip(starts, ends, strict=True):
+            a, b = (int(s0), int(e0)) if arm else (int(s0) - 1, int(e0))  # rows [a, b)
+            if a == 0 or b == len(stalled) or (b - a) / fps <= best.seconds:
+                continue
+            if not arm and not any(np.ptp(c.command[a:b]) > _command_move(c, config) for c in commanded):
+                continue  # held while nothing was commanded: a resting stream
+            others = [c.values[a:b] for k, cs in streams.items() if k != key for c in cs]
+            if not any(np.ptp(o) > 0 for o in others):  # nothing else records either: the whole state froze
+                continue
+            best = FrozenStream(key.removesuffix("/arm"), (b - a) / fps, a)
+    return best
+
+
+def _held_while_commanded(ch: Channel, config: BehaviourConfig) -> np.ndarray:
+    """(N,) bool: the frames of `ch`'s runs of one repeated value during which its command moved."""
+    assert ch.command is not None
+    x, out = ch.values[:, 0], np.zeros(len(ch.values), bool)
+    starts, ends = runs(x[1:] == x[:-1])
+    for s0, e0 in zip(starts, ends, strict=True):
+        a, b = int(s0), int(e0) + 1
+        out[a:b] |= np.ptp(ch.command[a:b]) > _command_move(ch, config)
+    return out
+
+
+def _command_move(ch: Channel, config: BehaviourConfig) -> float:
+    if ch.limits is not None or ch.unit != "span":
+        return _min_command_move(ch, config)
+    assert ch.command is not None
+    return config.moving_range_fraction * float(np.ptp(ch.command))

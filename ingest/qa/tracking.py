@@ -1,0 +1,67 @@
+"""Action-to-state tracking: does the measured state follow the commanded action?
+
+For absolute position commands (a leader arm's joints, a target pose) the state follows the action a few frames
+later; a follower whose calibration differs from the leader's, a torque-limited joint, or an action column that
+belongs to another stream does not. Per moving dim, the Pearson correlation of action[t] and state[t + lag] at the
+best lag in 0..`tracking_max_lag_s`; for delta commands (`delta=True`), of action[t] and state[t+1+lag] - state[t+lag].
+The worst moving dim's correlation is the episode's; lerobot-lint's ACTION_STATE_DIVERGENCE takes lag 0 only, which a
+real follower's lag of a few frames lowers on fast moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.qa.state import DimLimits, _finite_span, _in_use, min_move
+from schemas.behaviour import BehaviourConfig
+
+
+@dataclass(frozen=True)
+class TrackingBehaviour:
+    dims: int  # moving dims measured
+    worst_corr: float | None  # None without a moving dim
+    worst_dim: int | None
+    median_lag_s: float | None
+    median_corr: float | None = None  # over the moving dims: one joint resting at its limit while commanded does not
+    # drag it down (the real GR00T right thumb: its command moves, the joint sits at its range end)
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Column-wise Pearson correlation of two (T, D) arrays; NaN where a column is constant."""
+    a = a - a.mean(axis=0)
+    b = b - b.mean(axis=0)
+    den = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a * b).sum(axis=0) / den
+
+
+def tracking_behaviour(
+    action: np.ndarray, state: np.ndarray, fps: float, limits: DimLimits, config: BehaviourConfig, delta: bool = False
+) -> TrackingBehaviour:
+    """Measure how the (N, D) state follows the (N, D) action, dims paired by position."""
+    a, s = np.asarray(action, np.float64), np.asarray(state, np.float64)
+    n = min(len(a), len(s))
+    a, s = a[:n], s[:n]
+    rng = s.max(axis=0) - s.min(axis=0) if n else np.zeros(s.shape[1])
+    moving = _in_use(limits) & ~limits.resting & (rng > min_move(limits, config))
+    moving &= rng > config.moving_range_fraction * _finite_span(limits)
+    moving &= np.isfinite(a).all(axis=0) & np.isfinite(s).all(axis=0)
+    cols = np.flatnonzero(moving)
+    max_lag = max(0, min(round(config.tracking_max_lag_s * fps), n // 4))
+    if not len(cols) or n < config.tracking_min_frames:
+        return TrackingBehaviour(0, None, None, None)
+    a, s = a[:, cols], s[:, cols]
+    target = np.diff(s, axis=0) if delta else s
+    best = np.full(len(cols), -np.inf)
+    lag = np.zeros(len(cols))
+    for k in range(max_lag + 1):
+        m = len(target) - k
+        c = np.nan_to_num(_corr(a[:m], target[k : k + m]), nan=0.0)  # a constant action does not follow
+        better = c > best
+        best, lag = np.where(better, c, best), np.where(better, k, lag)
+    w = int(best.argmin())
+    return TrackingBehaviour(
+        len(cols), float(best[w]), int(cols[w]), float(np.median(lag)) / fps, float(np.median(best))
+    )

@@ -1,0 +1,88 @@
+"""Idle start and end: measured in seconds and trimmed to `idle_keep_s` of settling; on the natives when an episode
+has no canonical dim in use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from adapters.base import EpisodeRef, RawEpisode, Stream
+from adapters.lerobot.adapter import LeRobotSource
+from ingest.canonical.canonicalize import canonicalize
+from ingest.qa.idle import episode_idle, idle_behaviour
+from ingest.qa.state import DimLimits
+from schemas.behaviour import BehaviourConfig
+from schemas.tiers import QualityTier
+
+LIM = DimLimits(np.array([-1.0]), np.array([1.0]), ("rad",))
+
+
+def test_idle_ends_measured_and_trimmed() -> None:
+    move = np.linspace(0.0, 0.8, 50)
+    q = np.concatenate([np.zeros(30), move, np.full(40, 0.8)])[:, None]
+    idle = idle_behaviour(q, 10.0, LIM, BehaviourConfig(idle_keep_s=0.5))
+    # tolerance 1% of the 2 rad range = 0.02 rad; the ramp steps 0.8 / 49 = 0.0163 rad: frame 32 (two steps in) is the
+    # first past it, frame 77 (two steps before the end pose) the last
+    assert (idle.idle_start_frames, idle.idle_end_frames) == (32, 119 - 77)
+    assert (idle.trim_start, idle.trim_stop) == (32 - 5, 77 + 1 + 5)  # 0.5 s kept on each side
+    assert idle.idle_fraction == (32 + 42) / 120
+    default = idle_behaviour(q, 10.0, LIM, BehaviourConfig())  # 2 s kept by default
+    assert (default.trim_start, default.trim_stop) == (32 - 20, 77 + 1 + 20)
+
+
+def test_no_motion_is_all_idle_and_trim_off_keeps_everything() -> None:
+    still = idle_behaviour(np.zeros((20, 1)), 10.0, LIM, BehaviourConfig())
+    assert still.idle_fraction == 1.0
+    q = np.concatenate([np.zeros(30), np.linspace(0, 0.8, 50)])[:, None]
+    kept = idle_behaviour(q, 10.0, LIM, BehaviourConfig(idle_trim=False))
+    assert (kept.trim_start, kept.trim_stop, kept.idle_start_s) == (0, 80, 3.2)
+
+
+def test_without_a_canonical_dim_idle_is_measured_on_the_natives() -> None:
+    """No canonical dim in use (joints that did not resolve): idle on the native columns that move, each against its
+    own range; before, such an episode read all idle. A noisy column counts as motion (cautious), a column with NaN is
+    left out, and canonical dims in use win over the natives."""
+    none = DimLimits(np.zeros(2), np.zeros(2), ("other", "other"))  # canonical dims not in use
+    joint = np.concatenate([np.full(30, 2048.0), np.linspace(2048, 2400, 50), np.full(40, 2400.0)])
+    still = np.full(120, 7.0)
+    natives = np.column_stack([joint, still, np.where(np.arange(120) == 5, np.nan, 1.0)])
+    zeros = np.zeros((120, 2))
+    assert idle_behaviour(zeros, 10.0, none, BehaviourConfig()).idle_fraction == 1.0  # what it said before
+    idle = episode_idle(zeros, none, natives, 10.0, BehaviourConfig(idle_keep_s=0.5))
+    # tolerance 1 % of the joint's 352-step range in this episode; the ramp steps 7.2: frame 31, one step in, is the
+    # first past it, frame 78, one step before the end pose, the last
+    assert (idle.idle_start_frames, idle.idle_end_frames) == (31, 119 - 78)
+    assert (idle.trim_start, idle.trim_stop) == (31 - 5, 78 + 1 + 5)
+    noisy = np.column_stack([joint, 7.0 + 0.01 * np.random.default_rng(0).standard_normal(120)])
+    assert episode_idle(zeros, none, noisy, 10.0, BehaviourConfig()).idle_start_frames <= 1  # noise: no idle found
+    q = np.concatenate([np.zeros(30), np.linspace(0.0, 0.8, 50), np.full(40, 0.8)])[:, None]
+    assert episode_idle(q, LIM, np.zeros((120, 1)), 10.0, BehaviourConfig()).idle_start_frames == 32
+    assert episode_idle(zeros, none, None, 10.0, BehaviourConfig()).idle_fraction == 1.0
+
+
+def test_the_real_gr00t_episodes_read_the_same_idle_on_their_natives(realdata: Path) -> None:
+    """The real GR00T sample's five episodes, once with their canonical dims (FK) and once read as an unknown robot
+    (natives only): the same idle ends, 0.1 s at each (0.1 / 0.2 s at the end of episode 4 by the canonical dims)."""
+    root = realdata / "gr00t_robot_sim_picknplace"
+    read = {}
+    for options in ({}, {"embodiment": "unknown"}):
+        source = LeRobotSource(options)
+        eps = [ep for ref in source.discover(root) for ep in canonicalize(source.read(ref))]
+        assert all(ep.mask.any() == (not options) and ep.behaviour is not None for ep in eps)
+        read[bool(options)] = [(ep.behaviour.idle_start_s, ep.behaviour.idle_end_s) for ep in eps]  # type: ignore[union-attr]
+    assert read[True] == [(0.1, 0.1)] * 5
+    assert read[False] == [(0.1, 0.1)] * 4 + [(0.1, 0.2)]
+
+
+def test_a_natives_only_episode_gets_idle_and_frozen_from_its_natives() -> None:
+    """An unknown robot at 30 Hz (no canonical dim): its joints held still 2 s mid-episode are a frozen state, and
+    its ends, where it moves, are not idle."""
+    t = np.arange(150) / 30.0
+    q = np.column_stack([np.sin(2 * t + i) for i in range(6)])
+    q[40:100] = q[40]
+    ref = EpisodeRef(adapter="x", source="x", subset="s", raw_id="e", paths=("p",))
+    raw = RawEpisode(ref, None, "unknown", QualityTier.high, 30.0, states={"observation.state": Stream(t, q)})
+    [ep] = canonicalize(raw)
+    assert not ep.mask.any() and ep.behaviour is not None
+    assert (ep.behaviour.state_frozen_s, ep.behaviour.idle_start_s, ep.behaviour.idle_end_s) == (2.0, 0.1, 0.1)

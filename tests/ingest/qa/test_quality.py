@@ -1,0 +1,197 @@
+"""Quality tiers: a table of tier cases with their reasons, and the rule that a tier is never raised."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.canonical.validity import ValidityReport, check_validity
+from ingest.qa.quality import assess_quality, motion_signals
+from schemas.canonical import CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.canonicalize import QualityConfig, ValidityConfig
+from schemas.robots.registry import default_registry
+from schemas.tiers import QualityTier
+from tests.fixtures.motion import franka_reach
+
+H, L, A, R = QualityTier.high, QualityTier.low, QualityTier.actionless, QualityTier.rejected
+FRANKA = default_registry().get("franka").mask()
+HUMAN = default_registry().get("human").mask()
+CFG = QualityConfig()
+N = 100
+
+
+T = np.arange(N) / 10.0
+SMOOTH = franka_reach(0.1 * np.sin(2 * np.pi * T / 8.0))  # one slow out-and-back reach
+IDLE80 = franka_reach(np.minimum(T, 2.0) * 0.1)  # moves for 2 s, then stands still for 8 s
+OSCILLATING = franka_reach(0.05 * np.sin(2 * np.pi * 2.0 * T))  # 2 Hz back and forth: 4 reversals per second
+
+
+def report(invalid: float) -> ValidityReport:
+    valid = np.arange(N) >= round(invalid * N)
+    return ValidityReport(valid=valid, reasons={"non_finite": int((~valid).sum())}, keep=[(round(invalid * N), N)])
+
+
+CLEAN = report(0.0)
+REJECTED = ValidityReport(np.zeros(N, bool), {"non_finite": N}, [], "no valid frame among 100 (non_finite 100)")
+
+IDLE_RE = r"^idle ratio 0\.[78]\d > max_idle_ratio 0\.50 \(speed < 0\.02 m/s\)$"
+OSC_RE = r"^oscillation [34]\.\d\d reversals/s > max_reversals_per_s 2\.00$"
+INVALID_RE = r"^invalid frame fraction 0\.30 > max_invalid_fraction 0\.20$"
+
+# id, default tier, success, has_action, state, validity, expected tier, expected reasons (regex, in order)
+CASES = [
+    ("clean_high_stays_high", H, True, True, SMOOTH, CLEAN, H, []),
+    ("unknown_success_is_no_signal", H, None, True, SMOOTH, CLEAN, H, []),
+    ("failed", H, False, True, SMOOTH, CLEAN, L, [r"^failed episode \(success=False\)$"]),
+    ("no_actions", H, True, False, SMOOTH, CLEAN, A, [r"^missing actions \(has_action=False\)$"]),
+    ("idle_80", H, True, True, IDLE80, CLEAN, L, [IDLE_RE]),
+    ("oscillating", H, True, True, OSCILLATING, CLEAN, L, [OSC_RE]),
+    ("invalid_30", H, True, True, SMOOTH, report(0.3), L, [INVALID_RE]),
+    ("invalid_10_is_fine", H, True, True, SMOOTH, report(0.1), H, []),
+    (
+        "low_stays_low_and_collects",
+        L,
+        False,
+        True,
+        IDLE80,
+        report(0.3),
+        L,
+        [r"^failed", r"^invalid frame fraction 0\.30", r"^idle ratio"],
+    ),
+    ("actionless_never_promoted", A, True, True, SMOOTH, CLEAN, A, []),
+    ("actionless_failed_stays_actionless", A, False, False, None, None, A, [r"^failed", r"^missing actions"]),
+    ("no_state_no_motion_signals", H, True, True, None, None, H, []),
+    ("failed_without_actions", H, False, False, None, None, A, [r"^failed", r"^missing actions"]),
+    (
+        "rejected_by_validity",
+        H,
+        True,
+        True,
+        SMOOTH,
+        REJECTED,
+        R,
+        [r"^rejected by validity: no valid frame among 100", r"^invalid frame fraction 1\.00"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("default", "success", "has_action", "state", "validity", "tier", "reasons"),
+    [pytest.param(*c[1:], id=c[0]) for c in CASES],
+)
+def test_tier_table(default, success, has_action, state, validity, tier, reasons) -> None:  # type: ignore[no-untyped-def]
+    got, why = assess_quality(
+        default, success=success, has_action=has_action, state=state, mask=FRANKA, validity=validity, config=CFG
+    )
+    assert got is tier
+    assert len(why) == len(reasons), why
+    for pattern, reason in zip(reasons, why, strict=True):
+        assert re.search(pattern, reason), (pattern, reason)
+
+
+def test_idle_ratio_is_measured() -> None:
+    ratio, _ = motion_signals(IDLE80, FRANKA, [(0, N)], CFG, 10.0)  # type: ignore[misc]
+    assert 0.75 <= ratio <= 0.82
+    _, why = assess_quality(H, success=True, has_action=True, state=IDLE80, mask=FRANKA, validity=None, config=CFG)
+    assert float(why[0].split()[2]) == pytest.approx(ratio, abs=0.005)
+
+
+def test_a_moving_gripper_is_not_idle() -> None:
+    s = franka_reach(np.zeros(N), gripper=0.5 + 0.4 * np.sin(2 * np.pi * T / 10.0))
+    ratio, rate = motion_signals(s, FRANKA, [(0, N)], CFG, 10.0)  # type: ignore[misc]
+    assert ratio < 0.2 and rate == 0.0
+    assert motion_signals(franka_reach(np.zeros(N)), FRANKA, [(0, N)], CFG, 10.0) == (1.0, 0.0)
+
+
+def test_tracking_jitter_is_neither_motion_nor_oscillation() -> None:
+    """A human hand at rest with 2 mm tracking noise: idle, and its zig-zags are far below the reversal amplitude."""
+    rng = np.random.default_rng(1)
+    s = np.zeros((300, CANONICAL_DIM), dtype=np.float32)
+    for h in (0, 1):
+        s[:, hand_dims(h, WRIST_POS)] = np.array([0.2 * (2 * h - 1), 0.0, 0.5]) + rng.normal(0, 0.002, (300, 3))
+        s[:, hand_dims(h, WRIST_ROT6D)] = [1, 0, 0, 0, 1, 0]
+        s[:, hand_dims(h, FINGERTIPS_XYZ)] = np.tile([0.0, 0.08, 0.0], 5) + rng.normal(0, 0.002, (300, 15))
+    ratio, rate = motion_signals(s, HUMAN, [(0, 300)], CFG, 10.0)  # type: ignore[misc]
+    assert ratio > 0.9 and rate == 0.0
+
+
+def test_motion_is_measured_over_kept_spans_only() -> None:
+    """An idle stretch cropped by validity does not count as idle, and the join of two spans is not a reversal."""
+    s = franka_reach(0.1 * np.sin(2 * np.pi * np.minimum(T, 3.9) / 8.0))  # stops at 3.9 s
+    s[40:, hand_dims(1, GRIPPER)] = np.nan
+    validity = check_validity(
+        s, mask=FRANKA, timestamps=T, embodiment="franka", config=ValidityConfig(max_gap_fraction=1.0)
+    )
+    assert validity.keep == [(0, 40)]
+    tier, why = assess_quality(
+        H,
+        success=True,
+        has_action=True,
+        state=s,
+        mask=FRANKA,
+        validity=validity,
+        config=CFG.model_copy(update={"max_invalid_fraction": 1.0}),
+    )
+    assert tier is H and why == []
+    # Measured on the whole array instead (gripper values present), the 6 idle seconds dominate.
+    s[40:, hand_dims(1, GRIPPER)] = 0.5
+    ratio, _ = motion_signals(s, FRANKA, [(0, 100)], CFG, 10.0)  # type: ignore[misc]
+    assert ratio > 0.5
+
+
+def test_the_join_of_two_spans_is_not_a_reversal() -> None:
+    x = np.concatenate([np.linspace(0, 0.2, 50), np.linspace(0, 0.2, 50)])  # two forward sweeps, a jump back between
+    s = franka_reach(x)
+    assert motion_signals(s, FRANKA, [(0, 50), (50, 100)], CFG, 10.0)[1] == 0.0  # type: ignore[index]
+    assert motion_signals(s, FRANKA, [(0, 100)], CFG, 10.0)[1] > 0.0  # type: ignore[index]
+
+
+def test_cropped_state_is_measured_whole() -> None:
+    tier, why = assess_quality(
+        H, success=True, has_action=True, state=IDLE80[:30], mask=FRANKA, validity=CLEAN, config=CFG
+    )
+    assert tier is H and why == []
+
+
+def test_too_few_frames_give_no_motion_signal() -> None:
+    assert motion_signals(IDLE80[:4], FRANKA, [(0, 4)], CFG, 10.0) is None
+    assert motion_signals(SMOOTH, np.zeros(CANONICAL_DIM, bool), [(0, N)], CFG, 10.0) is None
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(ValueError):
+        QualityConfig(max_idle_ratio=1.5)
+    with pytest.raises(ValueError):
+        QualityConfig(idle_speed_m_s=0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    default=st.sampled_from(list(QualityTier)),
+    success=st.sampled_from([True, False, None]),
+    has_action=st.booleans(),
+    state=st.sampled_from([None, SMOOTH, IDLE80, OSCILLATING]),
+    validity=st.sampled_from([None, CLEAN, report(0.3), REJECTED]),
+)
+def test_never_raises_and_every_change_has_a_reason(default, success, has_action, state, validity) -> None:  # type: ignore[no-untyped-def]
+    order = [H, L, A, R]
+    tier, why = assess_quality(
+        default, success=success, has_action=has_action, state=state, mask=FRANKA, validity=validity, config=CFG
+    )
+    assert order.index(tier) >= order.index(default)
+    assert tier is default or why
+    assert len(set(why)) == len(why)
+    assert has_action or tier in (A, R)
+
+
+def test_one_hour_of_smooth_reaching_stays_high() -> None:
+    """One hour at 10 Hz (its speed: benchmarks/episode_checks.py)."""
+    n = 36_000
+    t = np.arange(n) / 10.0
+    s = franka_reach(0.1 * np.sin(2 * np.pi * t / 8.0))
+    tier, why = assess_quality(H, success=True, has_action=True, state=s, mask=FRANKA, validity=None, config=CFG)
+    assert tier is H and why == []
