@@ -8,7 +8,9 @@ file). The job's code runs on `root` and never asks where the corpus lives; what
 - `source(path)` / `open_file(path)`: where an episode file is read (the path, or its object by ranges);
 - `digests(dataset_root)`: the files' sha256 the catalog frames (hashed here, or read from the commit records);
 - `attach(writer, dataset)`: a writer's commits published as they land (in a committer, which holds no lease);
-- `committed(dataset_root)` / `publish_files(paths, what)`: derived files (latents) known done and published by batch;
+- `committed(dataset_root, names)` / `publish_files(paths, what)`: derived files (latents) known done, each with its
+  safetensors metadata (its header here, its commit record in a bucket), and published by batch; `immutable` says
+  why a file once there can never be replaced (None: it can);
 - `put(rel, data, exclusive=...)`: one file of the corpus written whole (a manifest), a conditional create when
   `exclusive`;
 - at the clean end of the block, each dataset's meta edits become one commit record and the scratch's `catalog/` and
@@ -32,17 +34,17 @@ from pathlib import Path
 from typing import IO
 
 from adapters.storage.location import locate, readable
-from adapters.storage.urls import preflight
+from adapters.storage.urls import filesystem, preflight
 from ingest.files.atomic import atomic_write
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.storage.bucket_output import SYNCED_DIRS, BucketOutput
-from ingest.storage.derived import committed_derived, publish_derived
+from ingest.storage.derived import DerivedFileError, committed_derived, file_metadata, publish_derived
 from ingest.storage.digests import DIGESTS_DIR, FileDigests, RecordDigests
 from ingest.storage.meta_change import publish_meta_change
-from ingest.storage.objects import exists, list_keys, put, put_if_absent
+from ingest.storage.objects import exists, list_keys, list_prefixes, put, put_if_absent
 from ingest.storage.preflight import preflight_output
 from ingest.storage.publish import derived_meta
-from schemas.storage import StorageOptions, is_remote
+from schemas.storage import StorageOptions, is_remote, protocol_of
 
 LEASE_TTL_S = 300.0  # a killed job's output is free again after this (the ttl must exceed clock skew: minutes)
 LEASE_TTL_ENV = "EIDATA_LEASE_TTL_S"  # another ttl, in seconds (tests use a few)
@@ -52,6 +54,7 @@ class Corpus:
     """A corpus folder on this machine (see the module's docstring); the base of a bucket's scratch corpus."""
 
     options: StorageOptions | None = None
+    immutable: str | None = None  # why a derived file once written can never be replaced; None: it can
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -81,9 +84,18 @@ class Corpus:
         """`writer` of the dataset `dataset` (`datasets/<source>/<subset>`), its commits published where they go."""
         return writer
 
-    def committed(self, dataset_root: Path, names: Iterable[str]) -> set[str]:
-        """Which of the derived files `names` (relative to the dataset) the corpus holds whole."""
-        return {n for n in names if (Path(dataset_root) / n).exists()}
+    def committed(self, dataset_root: Path, names: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Which of the derived files `names` (relative to the dataset) the corpus holds whole -> each one's
+        safetensors metadata (a file whose header cannot be read: {}, so it matches no expected encoding)."""
+        out = {}
+        for name in names:
+            path = Path(dataset_root) / name
+            if path.exists():
+                try:
+                    out[name] = file_metadata(path)
+                except DerivedFileError:
+                    out[name] = {}
+        return out
 
     def publish_files(self, paths: Iterable[str | Path], what: str) -> int:
         """Publish the derived files at `paths` (written whole under `root`) by the stage `what`; returns how many
@@ -126,6 +138,8 @@ class Corpus:
 class BucketCorpus(Corpus):
     """A scratch corpus at `root` standing for the bucket corpus `url` (`BucketOutput`); picklable."""
 
+    immutable = "objects in a bucket are never replaced"
+
     def __init__(self, root: Path, url: str, options: StorageOptions | None, out: BucketOutput | None = None) -> None:
         super().__init__(root)
         self.url, self.options = url.rstrip("/"), options
@@ -154,9 +168,9 @@ class BucketCorpus(Corpus):
         writer.on_commit = self.out.publisher(dataset).on_commit
         return writer
 
-    def committed(self, dataset_root: Path, names: Iterable[str]) -> set[str]:
+    def committed(self, dataset_root: Path, names: Iterable[str]) -> dict[str, dict[str, str]]:
         done = committed_derived(self.out.publisher(self._rel(dataset_root)))
-        return {n for n in names if n in done}
+        return {n: done[n] for n in names if n in done}
 
     def publish_files(self, paths: Iterable[str | Path], what: str) -> int:
         by_dataset: dict[str, list[str]] = {}
@@ -200,17 +214,46 @@ def _digests_name(corpus_root: Path, dataset_root: Path) -> str:
     return quote(Path(dataset_root).relative_to(corpus_root).as_posix(), safe="") + ".parquet"
 
 
+class NotACorpus(ValueError):
+    """A job that reads a corpus was pointed at a folder or prefix holding no datasets/."""
+
+
+def corpus_where(value: object) -> object:
+    """A job model's corpus root (a pydantic before-validator): a folder becomes a Path, a bucket URL stays a string
+    (a Path would fold its `//`) without its trailing slash, and must be s3:// (the commit protocol stands on S3's
+    conditional create)."""
+    if not isinstance(value, str):
+        return value
+    if not is_remote(value):
+        return Path(value)
+    if protocol_of(value) not in ("s3", "s3a"):
+        raise ValueError(f"{value}: a corpus in a bucket must be s3:// (an S3-compatible store)")
+    return value.rstrip("/")
+
+
 @contextmanager
 def open_corpus(
-    where: Path | str, options: StorageOptions | None = None, job: str = "ingest", *, scratch: Path | None = None
+    where: Path | str,
+    options: StorageOptions | None = None,
+    job: str = "ingest",
+    *,
+    scratch: Path | None = None,
+    existing: bool = False,
 ) -> Iterator[Corpus]:
     """The corpus at `where` for the job `job` (see the module's docstring); a bucket's is checked (the bucket, the
-    credential, conditional writes) and leased before any work, and published at the block's clean end."""
+    credential, conditional writes) and leased before any work, and published at the block's clean end. `existing`:
+    a corpus the job reads (a stage), so one without datasets/ raises `NotACorpus` before anything is written."""
     if not is_remote(str(where)):
+        if existing and not (Path(where) / "datasets").is_dir():
+            raise NotACorpus(f"{where}: no datasets/ folder; not a corpus")
         yield Corpus(Path(where))
         return
     url = str(where)
     preflight_output(url, options)
+    if existing:
+        fs, path = filesystem(url, options)
+        if not list_prefixes(fs, f"{path}/datasets"):
+            raise NotACorpus(f"{url.rstrip('/')}: no datasets/ in the bucket; not a corpus")
     ttl_s = float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S)
     out = BucketOutput(url, options, scratch=scratch, job=job, ttl_s=ttl_s)
     out.open()
@@ -224,11 +267,14 @@ def open_corpus(
 
 @contextmanager
 def read_corpus(where: Path | str, options: StorageOptions | None = None, *, copy: bool = False) -> Iterator[Corpus]:
-    """The corpus at `where` to read, no lease taken: a folder as it is; for a bucket URL a temporary local copy of
+    """The corpus at `where` to read, no lease taken (StorageError naming a missing folder, bucket or credential): a
+    folder as it is; for a bucket URL a temporary local copy of
     its `catalog/` and `job/` (what a query or a curate reads), with `copy` also each dataset's meta (derived from its
     commit records: a commit in flight is not seen) and episode files, for readers that open files by path. Files
     `put` go to the bucket."""
     if not is_remote(str(where)):
+        if not Path(where).is_dir():
+            raise StorageError(f"{where}: no such corpus folder")
         yield Corpus(Path(where))
         return
     url = str(where).rstrip("/")

@@ -6,10 +6,14 @@ from __future__ import annotations
 import pickle
 import threading
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+import torch
+from pydantic import BaseModel, BeforeValidator, ValidationError
+from safetensors.torch import save_file
 
-from ingest.storage.corpus import Corpus, open_corpus, read_corpus
+from ingest.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus, read_corpus
 from ingest.storage.digests import FileDigests
 
 
@@ -51,6 +55,8 @@ def test_put_is_whole_and_an_exclusive_put_has_one_winner(tmp_path: Path) -> Non
 
 
 def test_digests_hash_the_files_and_committed_means_present(tmp_path: Path) -> None:
+    """Digests of a folder's files are hashed; a derived file is committed when present, with its safetensors
+    metadata (a file whose header cannot be read: {}, which no stage takes for its own encoding)."""
     ds = tmp_path / "datasets/src/sub"
     (ds / "data").mkdir(parents=True)
     (ds / "data/a.bin").write_bytes(b"abc")
@@ -59,10 +65,34 @@ def test_digests_hash_the_files_and_committed_means_present(tmp_path: Path) -> N
     assert isinstance(digests, FileDigests)
     size, sha = digests.digest(ds, "data/a.bin")
     assert size == 3 and sha == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # sha256("abc")
-    assert corpus.committed(ds, ["data/a.bin", "data/b.bin"]) == {"data/a.bin"}
+    save_file({"x": torch.zeros(2)}, ds / "data/c.safetensors", metadata={"model": "m", "layer": "-1"})
+    names = ["data/a.bin", "data/b.bin", "data/c.safetensors"]
+    assert corpus.committed(ds, names) == {"data/a.bin": {}, "data/c.safetensors": {"layer": "-1", "model": "m"}}
+    assert corpus.immutable is None  # a folder's derived files may be replaced
     assert corpus.publish_files([ds / "data/a.bin"], "latents") == 0
 
 
 def test_the_handle_travels_to_a_worker(tmp_path: Path) -> None:
     back = pickle.loads(pickle.dumps(Corpus(tmp_path)))
     assert back.root == tmp_path and back.options is None
+
+
+def test_a_stage_refuses_a_folder_without_datasets_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(NotACorpus, match=f"{tmp_path / 'nothing'}: no datasets/ folder; not a corpus"):
+        with open_corpus(tmp_path / "nothing", None, "latents", existing=True):
+            pytest.fail("opened")
+    assert not (tmp_path / "nothing").exists()
+    (tmp_path / "datasets").mkdir()
+    with open_corpus(tmp_path, None, "latents", existing=True) as corpus:
+        assert corpus.root == tmp_path
+
+
+class _Job(BaseModel):
+    root: Annotated[Path | str, BeforeValidator(corpus_where)]
+
+
+def test_a_root_is_a_folder_or_an_s3_url() -> None:
+    assert _Job(root="corpus").root == Path("corpus")
+    assert _Job(root="s3://out/corpus/").root == "s3://out/corpus"  # a string: a Path would fold its //
+    with pytest.raises(ValidationError, match="must be s3://"):
+        _Job(root="gs://out/corpus")
