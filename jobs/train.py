@@ -10,7 +10,7 @@ counted by reason in the log, in `index.json` and in the closing summary; the ru
 A fresh run's `--steps` is the cosine horizon and the stop step; on resume the config (horizon included) comes
 from the checkpoint and `--steps` only moves the stop step. A manifest in a bucket is read with the standard AWS
 credentials and endpoint (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_S3, ~/.aws), checked before any
-work; the files an epoch opens are kept in a bounded local cache (training/corpus_files.py).
+work; the files an epoch opens are kept in a bounded local cache (ingest/storage/corpus_files.py).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ NO_MIRROR: dict[str, str] = {
     "jobs/export/lingbot/published.py": _S3 + "test_export_lingbot.py",
     "jobs/runtime/bucket_output.py": _S3 + "test_job_output.py",
     "jobs/runtime/bucket_stage.py": _S3 + "test_bucket_stage.py, test_latents_bucket.py",
-    "training/corpus_files.py": _S3 + "test_training_files.py",
+    "ingest/storage/corpus_files.py": _S3 + "test_training_files.py",
 }
 
 

@@ -9,7 +9,8 @@ the tasks that never see it (renormalized within its tier's row); its `fut_laten
 `future_mask` 0. Chunk steps past the episode's end repeat the last action (GR00T's edge padding) with `chunk_mask` 0,
 so they give no loss. Files are opened per read (safetensors slices are memory-mapped: only the rows needed are
 read) and a small per-worker cache keeps the recently used episodes' action/state arrays. A corpus in a bucket is read
-through `index.files`: each file an epoch opens is fetched once into the bounded local cache (`training.corpus_files`).
+through `index.files`: each file an epoch opens is fetched once into the bounded local cache
+(`ingest.storage.corpus_files`).
 """
 
 from __future__ import annotations

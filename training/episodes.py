@@ -14,7 +14,8 @@ the index comes from, so a dataset whose every episode was left out needs no sta
 text-embedding file still trains: its text is absent and the model attends only to its learned null text token. Corpus
 root = manifest folder's grandparent (`<corpus>/manifests/<name>/`); dataset paths in the manifest are relative to it.
 The manifest may be a bucket URL (`s3://bucket/corpus/manifests/<name>`): the index then reads meta, one listing per
-dataset and the latents' headers only, and the files an epoch opens go through a local cache (`training.corpus_files`).
+dataset and the latents' headers only, and the files an epoch opens go through a local cache
+(`ingest.storage.corpus_files`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import pyarrow.parquet as pq
 from safetensors import safe_open
 
 from ingest.progress import Progress
+from ingest.storage.corpus_files import CorpusFiles, Where
+from ingest.storage.object_cache import Cache
 from schemas.canonical import ACTION, CANONICAL_DIM, Camera, image_key
 from schemas.captions import TEXT_FORMAT, text_embedding_file
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
@@ -41,8 +44,6 @@ from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON, Manifest, Split, ch
 from schemas.storage import StorageOptions, is_remote
 from schemas.tiers import QualityTier
 from training.config import DataConfig, ModelConfig
-from training.corpus_files import CorpusFiles, Where
-from training.object_cache import Cache
 from training.routing import anchors_to_end
 
 log = logging.getLogger(__name__)

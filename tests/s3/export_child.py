@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 
 import jobs.export.lerobot_v3.write as w
-from jobs.export.bucket_tree import BucketTree
+from ingest.storage.tree import BucketTree
 from jobs.export.lerobot_v3.job import export_corpus
 
 

@@ -16,8 +16,8 @@ import pytest
 from adapters.storage.location import metering
 from adapters.storage.urls import filesystem
 from ingest.storage.objects import list_modified
+from ingest.storage.tree import MARKER, BucketTree
 from jobs.export.bucket_source import source_corpus
-from jobs.export.bucket_tree import MARKER, BucketTree
 from jobs.export.lingbot.job import run_lingbot_export
 from jobs.export.lingbot.plan import DatasetTally, check_models, plan_dataset, work_item
 from jobs.export.lingbot.work import prepare_episode

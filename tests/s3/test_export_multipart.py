@@ -1,4 +1,4 @@
-"""`jobs.export.bucket_tree` with files above the multipart threshold, against the real S3 server (S3's smallest part,
+"""`ingest.storage.tree` with files above the multipart threshold, against the real S3 server (S3's smallest part,
 5 MiB, so that 10 MiB make three parts): a large file is put in parts byte for byte and leaves no incomplete upload,
 the same file again is kept (by its claim, nothing sent), other bytes at its key replace it (the older claim does not
 block them; a small file replacing a large one drops its claim), a killed run's upload is aborted by the next
@@ -13,7 +13,7 @@ from pathlib import Path
 from adapters.storage.urls import filesystem
 from ingest.storage.multipart import incomplete_uploads
 from ingest.storage.objects import exists
-from jobs.export.bucket_tree import CLAIMS, MARKER, BucketTree
+from ingest.storage.tree import CLAIMS, MARKER, BucketTree
 from schemas.storage import StorageOptions
 from tests.s3.server import S3Server
 

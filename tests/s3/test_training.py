@@ -1,4 +1,4 @@
-"""Training from a manifest whose corpus is in a bucket (training/corpus_files.py, training/object_cache.py), against
+"""Training from a manifest whose corpus is in a bucket (ingest/storage/corpus_files.py, object_cache.py), against
 the SeaweedFS server: the training tests' corpus (tests/training/corpus.py: real writer, catalog and curate) is put
 in the bucket object by object; the index, the statistics and the batches are those of the same corpus on disk bit for
 bit; a second epoch fetches nothing; the cache stays within its bound while DataLoader workers share it; a refused

@@ -1,4 +1,4 @@
-"""training/corpus_files.py against the SeaweedFS server, at its edges: a safetensors header longer than the first
+"""ingest/storage/corpus_files.py against the SeaweedFS server, at its edges: a safetensors header longer than the first
 ranged GET and a `frame_index` past it read as safe_open reads them; an object rewritten in the bucket is a new cache
 entry, never the stale copy; the index costs a fixed number of requests per dataset plus one per latents and text
 file (no HEAD per file)."""
@@ -15,9 +15,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from adapters.storage.urls import filesystem
+from ingest.storage.corpus_files import HEADER_READ, CorpusFiles
+from ingest.storage.object_cache import Cache
 from tests.s3.server import S3Server
-from training.corpus_files import HEADER_READ, CorpusFiles
-from training.object_cache import Cache
 
 
 def _files(s3: S3Server, prefix: str, tmp_path: Path, folder: str = "d") -> tuple[CorpusFiles, str]:

@@ -16,7 +16,7 @@ Buckets: ROOT may be a corpus in a bucket (`s3://bucket/corpus`): its meta comes
 episode files are read by ranged GETs where they lie (`jobs.export.bucket_source`; the fingerprint then hashes the
 meta's bytes). `--out` may be a bucket prefix: each dataset is written in a local scratch folder, every file put at
 its final key as soon as it is closed (and dropped locally), `meta/info.json` and then `.eidata-export.json`, the
-completion record, last (`jobs.export.bucket_tree`): a rerun skips a dataset whose record matches and rewrites any
+completion record, last (`ingest.storage.tree`): a rerun skips a dataset whose record matches and rewrites any
 other over what a killed run left, to the same objects.
 """
 
@@ -38,8 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.storage.urls import StorageError
 from ingest.storage.lease import OutputLeasedError
+from ingest.storage.tree import MARKER, BucketTree, export_target
 from jobs.export.bucket_source import PathOrUrl, source_corpus, source_identity
-from jobs.export.bucket_tree import MARKER, BucketTree, export_target
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.plan import ExportPlan, PlanError, dataset_plan, manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer
@@ -136,7 +136,7 @@ def write_plan(plan: ExportPlan, final: Path, fp: str, options: dict[str, Any]) 
 
 def publish_plan(plan: ExportPlan, target: BucketTree, tree: str, fp: str, options: dict[str, Any]) -> None:
     """Write the plan's dataset to the bucket output's `tree`: in the scratch, each file put once closed, then
-    `info.json` and the completion record (`jobs.export.bucket_tree`)."""
+    `info.json` and the completion record (`ingest.storage.tree`)."""
     local = target.local(tree)
     shutil.rmtree(local, ignore_errors=True)
     local.mkdir(parents=True)

@@ -43,8 +43,8 @@ from ingest.encoders.wan import WanModelError
 from ingest.files.atomic import write_text_atomic
 from ingest.lingbot.dataset import NotCanonicalError
 from ingest.storage.lease import OutputLeasedError
+from ingest.storage.tree import BucketTree
 from jobs.export.bucket_source import source_corpus
-from jobs.export.bucket_tree import BucketTree
 from jobs.export.lingbot.plan import (
     EMPTY_EMB,
     FORMAT,

@@ -1,5 +1,5 @@
 """The LingBot-VA export's `--out s3://bucket/prefix` (`jobs.export.lingbot.job`): the export runs unchanged in the
-output's scratch folder, and each dataset, once its meta is written there, is published by `jobs.export.bucket_tree`
+output's scratch folder, and each dataset, once its meta is written there, is published by `ingest.storage.tree`
 (its files at their final keys with `If-None-Match`, `info.json` then the completion record last). The settings record
 and `empty_emb.pt` go to the output's top before any dataset's file. A rerun reads the bucket's settings record first
 (other settings are refused, as on a local output), keeps every dataset whose completion record matches (a fingerprint
@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ingest.storage.tree import MARKER, BucketTree, export_target
 from jobs.export.bucket_source import source_identity
-from jobs.export.bucket_tree import MARKER, BucketTree, export_target
 from jobs.export.lingbot.plan import EMPTY_EMB, FORMAT, SETTINGS_PATH, DatasetPlan, LingbotExportSpec, portable
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.storage import StorageOptions, is_remote
@@ -37,7 +37,7 @@ def bucket_target(out: Path | str, storage: StorageOptions | None, dry_run: bool
 class Published:
     """What a bucket --out holds of this export: the settings record and `EMPTY_EMB` at its top, and per dataset a
     completion record (`MARKER`: a fingerprint of the settings, the cameras and the source's meta) put after the
-    dataset's files (`jobs.export.bucket_tree`); a dataset whose record matches is not exported again."""
+    dataset's files (`ingest.storage.tree`); a dataset whose record matches is not exported again."""
 
     def __init__(self, target: BucketTree, spec: LingbotExportSpec, settings: dict[str, Any]) -> None:
         self.target, self.out = target, spec.out

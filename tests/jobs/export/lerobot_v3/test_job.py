@@ -25,7 +25,7 @@ import pytest
 
 from ingest.lerobot.video_read import decode_frames
 from jobs.cli import main
-from jobs.export.bucket_tree import MARKER
+from ingest.storage.tree import MARKER
 from jobs.export.layout import consumer_layout
 from jobs.export.lerobot_v3.job import PARTIAL, export_corpus
 from jobs.export.lerobot_v3.masked_stats import PADDING_KEY, STATS_BY_EMBODIMENT_PATH

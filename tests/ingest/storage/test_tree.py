@@ -1,4 +1,4 @@
-"""`jobs.export.bucket_tree` on a local folder standing for the bucket (the conditional create is `O_EXCL` there; the
+"""`ingest.storage.tree` on a local folder standing for the bucket (the conditional create is `O_EXCL` there; the
 S3 server's runs are tests/s3/test_export_v3.py and test_export_lingbot.py): a tree's files, then the keys it no
 longer has deleted, then `info.json`, then the completion record; a tree stopped anywhere is not complete and its
 rewrite gives the files of an uninterrupted one; an older complete tree loses its record and `info.json` first."""
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingest.storage.lease import OutputLeasedError
-from jobs.export.bucket_tree import MARKER, BucketTree
+from ingest.storage.tree import MARKER, BucketTree
 
 INFO = "meta/info.json"
 LAST = [INFO, MARKER]

@@ -37,11 +37,11 @@ import fsspec
 
 from adapters.storage.urls import filesystem
 from ingest.storage.bucket_output import default_scratch
+from ingest.storage.corpus import LEASE_TTL_ENV, LEASE_TTL_S
 from ingest.storage.lease import Lease
 from ingest.storage.multipart import PartPlan, abort_uploads, holds, put_file_if_absent
 from ingest.storage.objects import exists, is_s3, list_keys, put, put_if_absent, split_key
 from ingest.storage.preflight import preflight_output
-from jobs.runtime.bucket_output import LEASE_TTL_ENV, LEASE_TTL_S
 from schemas.storage import StorageOptions
 
 STATE_DIR = ".eidata"  # the lease lives under it; never part of a tree

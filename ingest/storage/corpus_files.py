@@ -13,7 +13,7 @@ fsspec URL (`s3://bucket/corpus`, credentials the standard way or a `StorageOpti
   read from there after.
 
 So the first epoch fetches what it touches once and the second fetches nothing while the cache holds the working set
-(`training.object_cache`: bounded, least recently used evicted, shared by the DataLoader workers). Locally nothing
+(`ingest.storage.object_cache`: bounded, least recently used evicted, shared by the DataLoader workers). Locally nothing
 changes: paths are opened in place and no cache is made.
 """
 
@@ -34,8 +34,8 @@ import pyarrow.parquet as pq
 
 from adapters.storage.reads import STREAM_BLOCK, ReadMeter, open_seekable, open_stream
 from adapters.storage.urls import filesystem
+from ingest.storage.object_cache import Cache, entry_name
 from schemas.storage import StorageOptions, is_remote
-from training.object_cache import Cache, entry_name
 
 T = TypeVar("T")
 Where = Path | str  # a local path, or an object's URL (no credential in it)
