@@ -357,6 +357,28 @@ class SourceAdapter(ABC):
         """The first `max_episodes` of `refs` (all when unset), pulled lazily: discovery stops reading there."""
         return islice(refs, self.options.max_episodes)
 
+    def new_ref(
+        self,
+        raw_id: str,
+        paths: Iterable[str],
+        *,
+        subset: str | None = None,
+        source: str | None = None,
+        locator: dict[str, Any] | None = None,
+        error: AdapterError | None = None,
+    ) -> EpisodeRef:
+        """A ref of this adapter (`source`: its name unless given; `subset`: given, else the `subset` option, else
+        "default"); an `error` flags it, its `AdapterError.locator` form kept for `raise_discovered`."""
+        return EpisodeRef(
+            adapter=self.name,
+            source=source or self.name,
+            subset=subset or self.options.subset or "default",
+            raw_id=raw_id,
+            paths=tuple(paths),
+            locator={**(locator or {}), **(error.locator() if error is not None else {})},
+            error=None if error is None else str(error),
+        )
+
     @abstractmethod
     def read(self, ref: EpisodeRef) -> RawEpisode:
         """Read one episode; raise `AdapterError` naming file, episode and field on bad input."""

@@ -135,7 +135,7 @@ class EgoVideoAdapter(SourceAdapter):
                 size = bounds.file_size(video)
                 duration = self._duration(side.get("json"), partial(probe_video, video), size, video, key)
             except AdapterError as e:
-                yield self._error_ref(key, (str(video),), e)
+                yield self.new_ref(key, (str(video),), error=e)
                 continue
             loc = {"kind": "folder", "key": key}
             yield from self._window_refs(key, (str(video),), loc, side, duration, captions, video)
@@ -146,14 +146,13 @@ class EgoVideoAdapter(SourceAdapter):
             try:
                 self.inside(root, shard, field="shard", episode=stem)
             except AdapterError as e:
-                yield self._error_ref(stem, (str(shard),), e)
+                yield self.new_ref(stem, (str(shard),), error=e)
                 continue
             try:
                 samples = index_shard(shard)
             except (tarfile.TarError, OSError, EOFError) as e:
-                yield self._error_ref(
-                    stem, (str(shard),), self.error(f"unreadable shard: {e}", file=shard, episode=stem, field="shard")
-                )
+                err = self.error(f"unreadable shard: {e}", file=shard, episode=stem, field="shard")
+                yield self.new_ref(stem, (str(shard),), error=err)
                 continue
             for sample in samples:
                 raw_id = f"{stem}/{sample.key}"
@@ -178,7 +177,7 @@ class EgoVideoAdapter(SourceAdapter):
                     probe = partial(_probe_member, shard, offset)
                     duration = self._duration(side.get("json"), probe, size, shard, raw_id)
                 except AdapterError as e:
-                    yield self._error_ref(raw_id, (str(shard),), e)
+                    yield self.new_ref(raw_id, (str(shard),), error=e)
                     continue
                 loc = {"kind": "shard", "key": sample.key, "offset": offset, "member": f"{sample.key}.{ext}"}
                 yield from self._window_refs(
@@ -236,7 +235,7 @@ class EgoVideoAdapter(SourceAdapter):
         try:
             windows = self._windows(meta, duration, file, raw_id)
         except AdapterError as e:
-            yield self._error_ref(raw_id, paths, e)
+            yield self.new_ref(raw_id, paths, error=e)
             return
         for k, (start, end) in enumerate(windows):
             if end - start < self.options.min_duration_s:
@@ -250,7 +249,7 @@ class EgoVideoAdapter(SourceAdapter):
                 "caption_source": source,
                 "sidecar": meta or side.get("json"),
             }
-            yield self._ref(rid, paths, None, locator)
+            yield self.new_ref(rid, paths, locator=locator)
 
     def _caption(self, side: dict, captions: dict[str, str], key: str) -> tuple[str | None, str | None]:
         for k in (key, key.rsplit("/", 1)[-1]):  # the key, or its basename (SSV2's labels name videos by id)
@@ -278,20 +277,6 @@ class EgoVideoAdapter(SourceAdapter):
         step = self.options.clip_stride_s or self.options.clip_s
         starts = np.arange(0.0, duration, step)
         return [(float(s), float(min(s + self.options.clip_s, duration))) for s in starts]
-
-    def _error_ref(self, raw_id: str, paths: tuple[str, ...], e: AdapterError) -> EpisodeRef:
-        return self._ref(raw_id, paths, str(e), e.locator())
-
-    def _ref(self, raw_id: str, paths: tuple[str, ...], error: str | None, locator: dict) -> EpisodeRef:
-        return EpisodeRef(
-            adapter=self.name,
-            source=self.name,
-            subset=self.options.subset or "default",
-            raw_id=raw_id,
-            paths=paths,
-            error=error,
-            locator=locator,
-        )
 
     # -- reading --------------------------------------------------------------------------------------------------
 

@@ -178,7 +178,7 @@ class EpicKitchensAdapter(SourceAdapter):
             paths = (video.looked, str(csv_file))
             self._check_window(csv_file, line, raw_id, seg, video)
         except AdapterError as e:
-            return self._ref(subset, raw_id, paths, str(e), e.locator())
+            return self.new_ref(raw_id, paths, subset=subset, error=e)
         if seg["stop_s"] - seg["start_s"] < self.options.min_duration_s:
             return None
         locator = {
@@ -189,7 +189,7 @@ class EpicKitchensAdapter(SourceAdapter):
             "video_duration_s": video.duration,
             "resolution": video.resolution,
         }
-        return self._ref(subset, raw_id, paths, None, locator)
+        return self.new_ref(raw_id, paths, subset=subset, locator=locator)
 
     def _segment(self, csv_file: Location, line: int, raw_id: str, row: dict[str, str]) -> dict[str, Any]:
         """The row's fields, parsed and checked; AdapterError names the CSV, its line, the segment and the field."""
@@ -282,11 +282,6 @@ class EpicKitchensAdapter(SourceAdapter):
                 )
                 raise self.error(msg, file=csv_file, episode=raw_id, field=key)
         seg["frame_offset_s"] = offsets
-
-    def _ref(self, subset: str, raw_id: str, paths: tuple[str, ...], error: str | None, locator: dict) -> EpisodeRef:
-        return EpisodeRef(
-            adapter=self.name, source=self.name, subset=subset, raw_id=raw_id, paths=paths, error=error, locator=locator
-        )
 
     # -- reading --------------------------------------------------------------------------------------------------
 

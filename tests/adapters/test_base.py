@@ -35,6 +35,21 @@ def test_an_error_names_where_and_survives_discovery() -> None:
     RoboMINDAdapter().raise_discovered(_ref("t/2"))  # no error recorded: nothing raised
 
 
+def test_new_ref_is_the_adapters_own_and_carries_its_error() -> None:
+    adapter = RoboMINDAdapter({"subset": "mine"})
+    ok = adapter.new_ref("t/1", ["/r/a.hdf5"], locator={"row": 3})
+    assert (ok.adapter, ok.source, ok.subset, ok.error) == ("robomind", "robomind", "mine", None)
+    assert (ok.paths, ok.locator) == (("/r/a.hdf5",), {"row": 3})
+    assert RoboMINDAdapter().new_ref("t/1", []).subset == "default"
+    err = adapter.error("is missing", file="/r/a.hdf5", episode="t/2", field="data")
+    flagged = adapter.new_ref("t/2", ["/r/a.hdf5"], subset="s", source="other", locator={"row": 4}, error=err)
+    assert (flagged.subset, flagged.source, flagged.error) == ("s", "other", str(err))
+    assert flagged.locator == {"row": 4, **err.locator()}
+    with pytest.raises(AdapterError, match="is missing") as again:
+        adapter.raise_discovered(flagged)
+    assert again.value.field == "data"
+
+
 def test_refs_sort_naturally_and_cross_a_process_as_json() -> None:
     refs = [_ref("task_327/2"), _ref("task_98/10"), _ref("task_98/9"), _ref("x", subset="a")]
     assert [r.raw_id for r in sorted(refs, key=lambda r: r.sort_key)] == ["x", "task_98/9", "task_98/10", "task_327/2"]
