@@ -25,6 +25,7 @@ BUILTIN: dict[str, str] = {
     "lerobot": "adapters.lerobot.adapter:LeRobotSource",
     "oxe": "adapters.oxe.adapter:OXEAdapter",
     "robomind": "adapters.robomind.adapter:RoboMINDAdapter",
+    "rosbag": "adapters.rosbag.adapter:RosbagAdapter",
 }
 
 

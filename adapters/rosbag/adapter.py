@@ -1,0 +1,426 @@
+"""ROS bags as a source: ROS 2 (MCAP or sqlite3, a bag folder with `metadata.yaml` or a bare file) and ROS 1 `.bag`.
+
+Read with rosbags (ternaris/rosbags, Apache-2.0, pure Python: no ROS install, no roscore), which takes message
+definitions from the bag itself (ROS 1 connection headers, MCAP schemas) so a robot's own message types read too.
+Discovery lists bags (`bags.find_bags`); an episode is a bag, or a span of one cut by `options.episodes` (a marker
+topic, fixed windows, silences: `segments.py`; discovery opens the bag only for those). Subset = the folder holding
+the bag (the root's name for a bag at the root); raw id = the bag's path under the root (`#k` for its k-th span).
+
+`read` passes once over the episode's messages (`topics.py` says what each type becomes), chooses each topic's clock
+by evidence (`clock.py`), puts every stream on one clock (seconds from the episode's first message) and hands the
+10 Hz alignment to canonicalization, which resamples continuous values linearly and holds discrete ones and camera
+frames (the frame shown at k/10 s is the last the bag holds at or before it). What a topic gives is accounted for in
+`metadata["topics"]` (type, messages, role, clock); a topic that gives nothing is named in the episode's findings.
+
+Joint-space robots (the `embodiment` option, a registry name with a kinematic description) reach the canonical hands
+by FK from the JointState names (`ingest.canonical.joint_space`: units by evidence); the `eef` option declares an
+end-effector pose from the TF tree (`tf.py`, the frame chain recorded) or a PoseStamped topic instead. A bag that
+cannot be read (truncated, corrupt, unindexed) fails its episode naming the file, the topic and the message index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from adapters.base import (
+    AdapterError,
+    AdapterOptions,
+    EpisodeRef,
+    HandSignals,
+    HandTrack,
+    Language,
+    RawEpisode,
+    SourceAdapter,
+    Stream,
+)
+from adapters.rosbag import segments
+from adapters.rosbag.bags import FoundBag, find_bags, open_bag
+from adapters.rosbag.camera import BagCamera, colour_problem
+from adapters.rosbag.clock import ClockChoice, choose
+from adapters.rosbag.fields import stack
+from adapters.rosbag.options import RosbagOptions
+from adapters.rosbag.tf import TfTree
+from adapters.rosbag.topics import POSE_NAMES, TopicData, joint_arrays, matches, normalize_type, topic_key
+from adapters.storage.faults import environment_fault
+from adapters.storage.location import Location, is_object, locate
+from schemas.canonical import Camera
+from schemas.findings import SourceFinding
+from schemas.robots.registry import UNKNOWN_EMBODIMENT
+
+_CAMERA_WORDS = (
+    (("wrist", "hand", "gripper"), None),  # side from the topic: wrist_left / wrist_right
+    (("head", "top", "high", "overhead"), Camera.head),
+    (("front", "third", "external", "side", "scene", "static"), Camera.third_person),
+)
+
+
+class RosbagAdapter(SourceAdapter):
+    name: ClassVar[str] = "rosbag"
+    options_model: ClassVar[type[AdapterOptions]] = RosbagOptions
+    options: RosbagOptions
+    expects: ClassVar[str] = "ROS bags: folders with metadata.yaml (ROS 2), *.mcap, *.db3 or *.bag files"
+
+    # ---------------------------------------------------------------- discovery
+
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        root = locate(root)
+        root = root if is_object(root) else root.resolve()
+        return self.capped(ref for bag in find_bags(root, self.options.max_depth) for ref in self._refs(root, bag))
+
+    def _refs(self, root: Location, bag: FoundBag) -> Iterator[EpisodeRef]:
+        subset = self.options.subset or (bag.rel.rsplit("/", 1)[0] if "/" in bag.rel else root.name) or "bags"
+        base = {"kind": bag.kind, "root": str(root)}
+        cut = self.options.episodes
+        if cut.by == "bag":
+            yield self._ref(subset, bag.rel, bag.path, {**base, "span": None})
+            return
+        try:
+            spans, short = self._spans(bag.path)
+        except AdapterError as e:
+            yield self._ref(subset, bag.rel, bag.path, base, error=e)
+            return
+        if short:
+            lens = ", ".join(f"{(b - a) / 1e9:.3g} s" for a, b in short)
+            self.note("segment_too_short", f"{len(short)} span(s) shorter than episodes.min_s {cut.min_s} s left out "
+                      f"({lens})", root=root, subset=subset, path=bag.path, episodes=())  # fmt: skip
+        if not spans:
+            self.note("no_segments", f"episodes.by {cut.by!r} cut no episode from this bag", root=root,
+                      subset=subset, path=bag.path, episodes=())  # fmt: skip
+        for k, span in enumerate(spans):
+            yield self._ref(subset, f"{bag.rel}#{k}", bag.path, {**base, "span": list(span)})
+
+    def _ref(
+        self, subset: str, raw_id: str, path: Location, loc: dict[str, Any], error: AdapterError | None = None
+    ) -> EpisodeRef:
+        return self.new_ref(raw_id, [str(path)], subset=subset, source=self.options.source, locator=loc, error=error)
+
+    def _spans(self, path: Location) -> tuple[list[segments.Span], list[segments.Span]]:
+        """The episode spans `options.episodes` cuts from one bag (reads only what the cut needs)."""
+        cut = self.options.episodes
+        with self._reading(str(path), None) as (reader, where):
+            start, end = reader.start_time, reader.end_time
+            if cut.by == "window":
+                spans = segments.windows(start, end, cut.window_s or 0)
+            elif cut.by == "gap":
+                conns = [c for c in reader.connections if cut.gap_topics is None or matches(c.topic, cut.gap_topics)]
+                spans = segments.gaps(np.array([t for _, t, _ in reader.messages(conns)], np.int64), cut.gap_s or 0)
+            else:
+                conns = [c for c in reader.connections if c.topic == cut.topic]
+                if not conns:
+                    raise self.error(f"marker topic {cut.topic!r} is not in the bag", file=path, field="episodes.topic")
+                times, values = [], []
+                for i, (c, t, raw) in enumerate(reader.messages(conns)):
+                    where[:] = [c.topic, i]
+                    data = getattr(reader.deserialize(raw, c.msgtype), "data", None)
+                    times.append(t)
+                    values.append(float(data) if isinstance(data, bool | int | float | np.generic) else None)
+                spans = segments.marked(times, values, end)
+        return segments.split_short(spans, cut.min_s)
+
+    # ---------------------------------------------------------------- reading
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        bag, opts = ref.paths[0], self.options
+        span = ref.locator.get("span")
+        data: dict[str, TopicData] = {}
+        tree = TfTree()
+        counts: dict[str, int] = {}
+        skipped: dict[str, str] = {}
+        with self._reading(bag, ref.raw_id) as (reader, where):
+            bag_start, bag_end = reader.start_time, reader.end_time
+            a, b = (span[0], span[1]) if span else (bag_start, bag_end + 1)
+            conns = []
+            for c in reader.connections:
+                counts[c.topic] = counts.get(c.topic, 0) + c.msgcount
+                if matches(c.topic, opts.exclude_topics):
+                    skipped[c.topic] = "excluded by the exclude_topics option"
+                else:
+                    conns.append(c)
+                    data.setdefault(c.topic, TopicData(c.topic, normalize_type(c.msgtype)))
+            for conn, log_ns, raw in reader.messages(conns, start=a, stop=b):
+                d = data[conn.topic]
+                where[:] = [conn.topic, len(d.log_ns)]
+                msg = reader.deserialize(raw, conn.msgtype)
+                d.add(log_ns, msg, tree, static=conn.topic.rstrip("/").endswith("tf_static"))
+        return self._episode(ref, bag, (a, b), data, tree, counts, skipped)
+
+    def _reading(self, bag: str, episode: str | None) -> _Reading:
+        return _Reading(self, bag, episode)
+
+    def _episode(
+        self,
+        ref: EpisodeRef,
+        bag: str,
+        span: tuple[int, int],
+        data: dict[str, TopicData],
+        tree: TfTree,
+        counts: dict[str, int],
+        skipped: dict[str, str],
+    ) -> RawEpisode:
+        opts = self.options
+        clocks = {
+            t: choose(np.asarray(d.log_ns, np.int64), np.asarray(d.stamps, np.int64) if d.stamps else None,
+                      opts.stamps, opts.stamp_tolerance_s)
+            for t, d in data.items() if d.log_ns
+        }  # fmt: skip
+        times = {t: _times(d, clocks[t]) for t, d in data.items() if d.log_ns}
+        timed = [v[0] for t, v in times.items() if not data[t].topic.rstrip("/").endswith("tf_static")]
+        if not timed:
+            raise self.error("no message in this episode's span", file=bag, episode=ref.raw_id, field="messages")
+        t0 = min(timed)
+        rel = {t: (v - t0) / 1e9 for t, v in times.items()}
+        ep = _Built()
+        for topic in sorted(data):
+            d = data[topic]
+            if not d.log_ns:
+                skipped[topic] = "no message in this episode's span"
+                continue
+            self._topic(d, rel[topic], clocks[topic], ep, skipped, bag, span)
+        hands = self._hands(tree, data, rel, t0, ep, skipped)
+        if opts.task_topic is None and opts.task:
+            ep.language.append(Language(opts.task))
+        accounted = {
+            t: {"type": data[t].msgtype if t in data else None, "messages_in_bag": counts.get(t, 0),
+                "messages": len(data[t].log_ns) if t in data else 0, "role": ep.roles.get(t, "not used"),
+                "reason": skipped.get(t), **(clocks[t].record() if t in clocks else {})}
+            for t in sorted(counts)
+        }  # fmt: skip
+        findings = [
+            SourceFinding(source=opts.source, adapter=self.name, root=ref.locator.get("root", ""), subset=ref.subset,
+                          code="topic_not_used", severity="info", message=f"topic {t} ({accounted[t]['type']}, "
+                          f"{accounted[t]['messages']} messages): {why}", path=bag, episodes=(ref.raw_id,))
+            for t, why in sorted(skipped.items())
+        ]  # fmt: skip
+        robot_type = opts.robot_type or _namespace([t for t, d in data.items() if d.kind == "joints"])
+        embodiment = opts.embodiment or UNKNOWN_EMBODIMENT
+        meta: dict[str, Any] = {
+            "bag": bag,
+            "bag_kind": ref.locator.get("kind"),
+            "span_ns": list(span),
+            "start_ns": int(t0),
+            "topics": accounted,
+            "fields_left_out": ep.left_out,
+            "tf_chain": ep.chain,
+            "tf_static": {f"{p}->{c}": v.tolist() for (p, c), v in sorted(tree.static.items())},
+            "embodiment_from": "option embodiment" if opts.embodiment else "none given: natives only",
+        }
+        reasons = [] if opts.embodiment else [f"no embodiment given for robot {robot_type!r}: natives only"]
+        return RawEpisode(
+            ref=ref,
+            robot_type=robot_type,
+            embodiment=embodiment,
+            tier=opts.tier,
+            native_fps=_rate(rel, data),
+            states=ep.states,
+            actions=ep.actions,
+            cameras=ep.cameras,
+            signals=ep.signals,
+            language=ep.language,
+            tier_reasons=tuple(reasons),
+            metadata=meta,
+            joint_space=opts.joint_space,
+            hands=hands,
+            findings=findings,
+        )
+
+    def _topic(
+        self,
+        d: TopicData,
+        t: np.ndarray,
+        clock: ClockChoice,
+        ep: _Built,
+        skipped: dict[str, str],
+        bag: str,
+        span: tuple[int, int],
+    ) -> None:
+        opts, key, kind = self.options, topic_key(d.topic), d.kind
+        frame = next(iter(d.frames)) if len(d.frames) == 1 else None
+        if kind == "image":
+            problem = colour_problem(d.msgtype, d.encoding or "")
+            if problem or d.first_frame is None:
+                skipped[d.topic] = problem or "no decodable frame"
+                return
+            if len(d.sizes) > 1:
+                skipped[d.topic] = f"frame size changes within the episode {sorted(d.sizes)}"
+                return
+            name = key.replace(".", "_")
+            h, w = d.first_frame.shape[:2]
+            canonical = self._camera_slot(d.topic, ep)
+            ep.cameras[name] = BagCamera(bag, d.topic, d.msgtype, span, name, canonical, t, h, w)
+            ep.roles[d.topic] = f"camera {name}" + (f" ({canonical.value})" if canonical else "")
+        elif kind == "joints":
+            names, arr = joint_arrays(d.joints)
+            target = ep.actions if matches(d.topic, opts.action_topics) else ep.states
+            target[f"{key}.position"] = Stream(t, arr[:, :, 0], names, frame=frame)
+            parts = ["position"]
+            for i, part in ((1, "velocity"), (2, "effort")):
+                if not np.all(np.isnan(arr[:, :, i])):
+                    ep.signals[f"{key}.{part}"] = Stream(t, arr[:, :, i], names)
+                    parts.append(part)
+            ep.roles[d.topic] = f"joint states ({'action' if target is ep.actions else 'state'}: {', '.join(parts)})"
+        elif kind == "tf":
+            ep.roles[d.topic] = "tf tree (moving edges as signals)"
+        elif kind == "string":
+            if d.topic == opts.task_topic:
+                ends = [*t[1:], None]
+                ep.language += [Language(s, "instruction", float(a), None if b is None else float(b))
+                                for s, a, b in zip(d.texts, t, ends, strict=True)]  # fmt: skip
+                ep.roles[d.topic] = "task text"
+            else:
+                skipped[d.topic] = "a string topic with no numeric field (task_topic names one that is task text)"
+        else:
+            values, names, left_out = stack(d.rows)
+            if left_out:
+                ep.left_out[d.topic] = left_out
+            if values is None:
+                why = f"fields of changing width {left_out}" if left_out else "no numeric field"
+                skipped[d.topic] = why
+                return
+            action = matches(d.topic, opts.action_topics)
+            (ep.actions if action else ep.signals)[key] = Stream(t, values, names, frame=frame)
+            varying = {k: sorted(v) for k, v in d.strings.items() if len(v) > 1}
+            ep.roles[d.topic] = ("action" if action else "signal") + f" ({len(names)} numeric fields)" + (
+                f"; string fields vary {varying}" if varying else "")  # fmt: skip
+
+    def _camera_slot(self, topic: str, ep: _Built) -> Camera | None:
+        """The canonical camera of an image topic: the option's, else by the words of its name, never twice."""
+        taken = {c.canonical for c in ep.cameras.values()}
+        slot = self.options.camera_map.get(topic) or self.options.camera_map.get(topic.strip("/"))
+        if slot is None:
+            words = topic.lower()
+            for needles, cam in _CAMERA_WORDS:
+                if any(n in words for n in needles):
+                    slot = cam or (Camera.wrist_left if "left" in words else Camera.wrist_right)
+                    break
+        return None if slot in taken else slot
+
+    def _hands(
+        self,
+        tree: TfTree,
+        data: dict[str, TopicData],
+        rel: dict[str, np.ndarray],
+        t0: int,
+        ep: _Built,
+        skipped: dict[str, str],
+    ) -> HandSignals:
+        """The moving TF edges as signals, and the end effector the `eef` option names, as a declared hand."""
+        tf_topics = [t for t, d in data.items() if d.kind == "tf" and d.log_ns]
+        for (p, c), (times, vals) in sorted(tree.moving.items()):
+            order = np.argsort(np.asarray(times, np.int64), kind="stable")
+            ts = (np.asarray(times, np.int64)[order] - t0) / 1e9
+            ep.signals[f"tf.{p}.{c}".replace("/", ".")] = Stream(ts, np.stack(vals)[order], POSE_NAMES, frame=p)
+        if not tree.moving and not tree.static:
+            skipped.update(dict.fromkeys(tf_topics, "no transform"))
+        eef = self.options.eef
+        if eef is None:
+            return HandSignals()
+        side = 0 if eef.side == "left" else 1
+        if eef.topic is not None:
+            key = topic_key(eef.topic)
+            s = ep.states.pop(key, None) or ep.signals.pop(key, None)
+            if s is None or s.names is None or not {"pose.position.x", "pose.orientation.w"} <= set(s.names):
+                raise self.error(f"eef.topic {eef.topic!r} holds no PoseStamped in this episode", field="eef.topic")
+            cols = [s.names.index(f"pose.{a}") for a in ("position.x", "position.y", "position.z", "orientation.x",
+                                                        "orientation.y", "orientation.z", "orientation.w")]  # fmt: skip
+            xyzq = s.values[:, cols].astype(np.float64)
+            ep.states[key] = s
+            ep.chain = [s.frame or "?", eef.topic]
+            track = HandTrack(Stream(s.timestamps, xyzq[:, :3], unit="m", frame=s.frame),
+                              Stream(s.timestamps, xyzq[:, 3:], unit="quat_xyzw", frame=s.frame))  # fmt: skip
+        else:
+            chain = tree.chain(eef.base or "", eef.frame or "")
+            if chain is None:
+                frames = sorted({f for e in (*tree.moving, *tree.static) for f in e})
+                raise self.error(f"no TF chain from {eef.base!r} to {eef.frame!r}; frames: {frames}", field="eef")
+            times, m = tree.compose(chain)
+            ts = (times - t0) / 1e9
+            ep.chain = [eef.base or ""] + [(e[1] if fwd else e[0]) for e, fwd in chain]
+            ep.roles["eef"] = "eef pose: " + " -> ".join(ep.chain)
+            track = HandTrack(Stream(ts, m[:, :3, 3], unit="m", frame=eef.base),
+                              Stream(ts, Rotation.from_matrix(m[:, :3, :3]).as_quat(), unit="quat_xyzw",
+                                     frame=eef.base))  # fmt: skip
+        g = self.options.gripper
+        if g is not None:
+            track.gripper = self._gripper(g, ep)
+        return HandSignals(hands={side: track}, frame="robot_base")
+
+    def _gripper(self, g: Any, ep: _Built) -> Stream:
+        key = topic_key(g.topic)
+        for streams in (ep.states, ep.actions, ep.signals):
+            for k, s in streams.items():
+                if (k == key or k.startswith(key + ".")) and s.names and g.component in s.names:
+                    v = s.values[:, s.names.index(g.component)].astype(np.float64)
+                    opening = np.clip((v - g.closed) / (g.open - g.closed), 0.0, 1.0)
+                    return Stream(s.timestamps, opening, unit="0..1")
+        raise self.error(f"gripper: no component {g.component!r} on topic {g.topic!r}", field="gripper.component")
+
+
+class _Built:
+    """The streams, cameras, language and accounting of an episode being assembled."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, Stream] = {}
+        self.actions: dict[str, Stream] = {}
+        self.signals: dict[str, Stream] = {}
+        self.cameras: dict[str, BagCamera] = {}
+        self.language: list[Language] = []
+        self.roles: dict[str, str] = {}
+        self.left_out: dict[str, dict[str, list[int]]] = {}
+        self.chain: list[str] = []
+
+
+class _Reading:
+    """`with`: an open reader and `where` ([topic, message index] being read); any failure inside becomes the
+    episode's AdapterError naming the file, the topic and the message index (an environment fault passes as it is)."""
+
+    def __init__(self, adapter: RosbagAdapter, bag: str, episode: str | None) -> None:
+        self.adapter, self.bag, self.episode = adapter, bag, episode
+        self.where: list[Any] = []
+        self._cm: Any = None
+
+    def __enter__(self) -> tuple[Any, list[Any]]:
+        self._cm = open_bag(self.bag)
+        try:
+            return self._cm.__enter__(), self.where
+        except Exception as e:
+            self._raise(e)
+            raise
+
+    def __exit__(self, typ: Any, e: BaseException | None, tb: Any) -> bool:
+        try:
+            self._cm.__exit__(typ, e, tb)
+        except Exception as close_error:  # a reader that cannot close a broken file: the first cause is kept
+            e = e or close_error
+        if isinstance(e, Exception) and not isinstance(e, AdapterError):
+            self._raise(e)
+        return False
+
+    def _raise(self, e: Exception) -> None:
+        if environment_fault(e) is not None:
+            raise e
+        topic, index = [*self.where, None, None][:2]
+        at = f"message {index} of topic {topic}: " if topic is not None else "opening the bag: "
+        raise self.adapter.error(f"{at}{type(e).__name__}: {e}", file=self.bag, episode=self.episode,
+                                 field=topic or "bag") from e  # fmt: skip
+
+
+def _times(d: TopicData, clock: ClockChoice) -> np.ndarray:
+    return np.asarray(d.stamps if clock.choice == "header" else d.log_ns, np.int64)
+
+
+def _rate(rel: dict[str, np.ndarray], data: dict[str, TopicData]) -> float | None:
+    """The joint states' rate (the robot's), else the fastest topic's: messages per second over its span."""
+    joints = [t for t, d in data.items() if d.kind == "joints" and len(rel.get(t, ())) > 1]
+    pool = joints or [t for t in rel if len(rel[t]) > 1]
+    rates = [(len(rel[t]) - 1) / (rel[t][-1] - rel[t][0]) for t in pool if rel[t][-1] > rel[t][0]]
+    return float(max(rates)) if rates else None
+
+
+def _namespace(topics: list[str]) -> str | None:
+    """The robot a bag's joint states name by their namespace (`/wx200/joint_states` -> wx200), if one."""
+    spaces = {t.strip("/").rsplit("/", 1)[0] for t in topics if t.strip("/").count("/")}
+    return spaces.pop() if len(spaces) == 1 else None

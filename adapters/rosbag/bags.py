@@ -1,0 +1,153 @@
+"""Finding bags under a root and opening them with `rosbags` (ternaris/rosbags, pure Python: no ROS install).
+
+A bag is a ROS 2 folder holding `metadata.yaml` (its `relative_file_paths`: `.mcap` or sqlite3 `.db3` files), a bare
+`.mcap` or `.db3` file, or a ROS 1 `.bag` file (rosbags' own dispatch: `AnyReader` reads a path whose suffix is `.bag`
+as ROS 1, anything else as ROS 2; `rosbag2.Reader` picks the storage plugin by the file's suffix or the folder's
+metadata). A local bag is handed to rosbags as a `pathlib.Path`; a bag on an object store as a `BagPath`, which
+answers rosbags' path protocol (`rosbags.interfaces.typing.RPath`: exists, is_dir, open, read_text, stat, `/`, name,
+stem, suffix) through `adapters.storage.location`, so every read is a ranged read of the object (`open_binary`), the
+sqlite3 plugin's too (its apsw VFS reads through `RPath.open`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+from rosbags.highlevel import AnyReader
+from rosbags.typesys import Stores, get_typestore
+
+from adapters.storage.location import Location, is_object, locate, open_binary, scan
+
+ROS2_SUFFIXES = (".mcap", ".db3")
+ROS1_SUFFIX = ".bag"
+# Types a bag without embedded definitions (sqlite3 bags before rosbag2 stored them) is read with: ROS 2 Humble's,
+# the first LTS that records MCAP by default (rosbags' `Stores.ROS2_HUMBLE`).
+DEFAULT_TYPES = Stores.ROS2_HUMBLE
+
+
+@dataclass(frozen=True)
+class FoundBag:
+    """One bag under a root: its location, its id (the path under the root) and its format."""
+
+    path: Location
+    rel: str
+    kind: str  # "ros2 folder", "mcap", "db3", "ros1"
+
+
+def find_bags(root: Location, max_depth: int) -> Iterator[FoundBag]:
+    """Every bag under `root` in path order (listing only, nothing opened): a folder with `metadata.yaml` is one bag
+    and is not searched further; a `.mcap` / `.db3` / `.bag` file elsewhere is one bag. The root may itself be a bag."""
+    if root.is_file():
+        kind = _file_kind(root.name)
+        if kind:
+            yield FoundBag(root, root.name, kind)
+        return
+    yield from _walk(root, root, "", max_depth)
+
+
+def _walk(root: Location, folder: Location, rel: str, depth: int) -> Iterator[FoundBag]:
+    try:
+        entries = sorted(scan(folder), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if any(e.name == "metadata.yaml" and not e.is_dir for e in entries):
+        yield FoundBag(folder, rel or folder.name, "ros2 folder")
+        return
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        sub = f"{rel}/{e.name}" if rel else e.name
+        if e.is_dir:
+            if depth > 0:
+                yield from _walk(root, e.path, sub, depth - 1)
+        elif kind := _file_kind(e.name):
+            yield FoundBag(e.path, sub, kind)
+
+
+def _file_kind(name: str) -> str | None:
+    low = name.lower()
+    if low.endswith(ROS1_SUFFIX):
+        return "ros1"
+    return next((s[1:] for s in ROS2_SUFFIXES if low.endswith(s)), None)
+
+
+class BagPath:
+    """rosbags' path protocol over an object-store Location: every open is a ranged, metered read."""
+
+    def __init__(self, loc: Location) -> None:
+        self.loc = loc
+
+    def __str__(self) -> str:
+        return str(self.loc)
+
+    def __repr__(self) -> str:
+        return f"BagPath({self.loc})"
+
+    def __truediv__(self, key: Any) -> BagPath:
+        return BagPath(self.loc / str(key))
+
+    @property
+    def name(self) -> str:
+        return self.loc.name
+
+    @property
+    def stem(self) -> str:
+        return self.loc.stem
+
+    @property
+    def suffix(self) -> str:
+        return self.loc.suffix
+
+    def exists(self) -> bool:
+        return self.loc.exists()
+
+    def is_dir(self) -> bool:
+        return self.loc.is_dir()
+
+    def stat(self, *, follow_symlinks: bool = True) -> Any:
+        return self.loc.stat()
+
+    def read_text(self, encoding: str | None = None) -> str:
+        with open_binary(self.loc) as f:
+            return f.read().decode(encoding or "utf-8")
+
+    def open(self, mode: str = "rb", *args: Any, **kwargs: Any) -> IO[bytes]:
+        if "r" not in mode or "+" in mode:
+            raise PermissionError(f"{self.loc}: bags on an object store are read only")
+        stack = ExitStack()
+        return _Held(stack.enter_context(open_binary(self.loc)), stack)
+
+
+class _Held:
+    """A file object whose `close` also leaves the context it was opened in (so the read meter counts it)."""
+
+    def __init__(self, f: IO[bytes], stack: ExitStack) -> None:
+        self._f, self._stack = f, stack
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
+
+    def __enter__(self) -> _Held:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def rosbags_path(loc: Location) -> Any:
+    """What rosbags opens: a local path as it is, an object as a `BagPath`."""
+    return BagPath(loc) if is_object(loc) else loc
+
+
+@contextmanager
+def open_bag(path: str | Location) -> Iterator[AnyReader]:
+    """An open `AnyReader` over one bag (ROS 1 or ROS 2), with ROS 2 Humble's types for a bag without definitions."""
+    reader = AnyReader([rosbags_path(locate(path))], default_typestore=get_typestore(DEFAULT_TYPES))
+    with reader:
+        yield reader

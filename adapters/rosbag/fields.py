@@ -1,0 +1,106 @@
+"""A ROS message's numeric fields, flattened: what every topic keeps as natives, whatever its type.
+
+rosbags deserializes a message into a dataclass (`__msgtype__` names its type); numbers are Python scalars, numeric
+arrays numpy arrays, nested messages dataclasses, `T[]` of messages Python lists. `flatten` walks one message and
+returns its numeric leaves by field path (`pose.position.x`, `k` for a float64[9], `transforms[0].transform...`) and
+its strings. The `header` is not a value: its stamp is the message's time (`adapters.rosbag.clock`), its `frame_id`
+the frame the values are in, its `seq` (ROS 1) a counter. A `builtin_interfaces/Time` or `Duration` field elsewhere is
+one number, seconds. `stack` turns a topic's flattened messages into one (T, D) array with a name per column: a field
+whose width changes from message to message (a variable-length array, a list of messages of changing length) cannot
+be a column and is returned with its widths, for the finding that names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+TIME_TYPES = ("builtin_interfaces/msg/Time", "builtin_interfaces/msg/Duration")
+HEADER_TYPE = "std_msgs/msg/Header"
+
+
+def is_message(v: Any) -> bool:
+    return hasattr(v, "__msgtype__") and hasattr(v, "__dataclass_fields__")
+
+
+def stamp_ns(t: Any) -> int:
+    """A `builtin_interfaces/Time` (ROS 1 `time`: the same two fields in rosbags) as integer nanoseconds."""
+    return int(t.sec) * 1_000_000_000 + int(t.nanosec)
+
+
+def header_of(msg: Any) -> Any | None:
+    h = getattr(msg, "header", None)
+    return h if is_message(h) and h.__msgtype__ == HEADER_TYPE else None
+
+
+def flatten(msg: Any, prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(numeric leaves as 1-D arrays, strings) of `msg` by field path."""
+    nums: dict[str, np.ndarray] = {}
+    strs: dict[str, str] = {}
+    _walk(msg, prefix, nums, strs)
+    return nums, strs
+
+
+def _walk(msg: Any, prefix: str, nums: dict[str, np.ndarray], strs: dict[str, str]) -> None:
+    for name in msg.__dataclass_fields__:
+        if name.startswith("__"):
+            continue
+        v = getattr(msg, name)
+        path = prefix + name
+        if is_message(v):
+            if v.__msgtype__ == HEADER_TYPE and not prefix:
+                continue  # the message's own header: its time and frame, read by the caller
+            if v.__msgtype__ in TIME_TYPES:
+                nums[path] = np.array([stamp_ns(v) / 1e9])
+            else:
+                _walk(v, path + ".", nums, strs)
+        elif isinstance(v, bool | int | float | np.generic):
+            nums[path] = np.array([v])
+        elif isinstance(v, np.ndarray):
+            if v.dtype.kind in "biuf":
+                nums[path] = v.ravel()
+        elif isinstance(v, str):
+            strs[path] = v
+        elif isinstance(v, list | tuple):
+            for i, item in enumerate(v):
+                if is_message(item):
+                    _walk(item, f"{path}[{i}].", nums, strs)
+                elif isinstance(item, str):
+                    strs[f"{path}[{i}]"] = item
+                elif isinstance(item, bool | int | float | np.generic):
+                    nums[f"{path}[{i}]"] = np.array([item])
+
+
+def stack(rows: Sequence[dict[str, np.ndarray]]) -> tuple[np.ndarray | None, tuple[str, ...], dict[str, list[int]]]:
+    """(values (T, D), column names, fields left out -> their distinct widths) of a topic's flattened messages.
+
+    Columns keep the fields' order in the first message; a field whose width is the same in every message becomes
+    `width` columns (`path`, or `path[i]`); a field missing from some message or of changing width is left out. The
+    array is float64 unless every column shares one integer or boolean dtype (kept: a flag stays a flag)."""
+    if not rows:
+        return None, (), {}
+    order: dict[str, None] = {}
+    for r in rows:
+        order.update(dict.fromkeys(r))
+    kept, left_out = [], {}
+    for path in order:
+        widths = {len(r[path]) if path in r else -1 for r in rows}
+        if len(widths) == 1 and -1 not in widths and widths != {0}:
+            kept.append(path)
+        elif widths != {0}:
+            left_out[path] = sorted(widths)
+    if not kept:
+        return None, (), left_out
+    cols = [np.stack([r[p] for r in rows]) for p in kept]
+    kinds = {c.dtype for c in cols}
+    one = next(iter(kinds))
+    dtype = one if len(kinds) == 1 and one.kind in "biu" else np.float64
+    values = np.concatenate([c.astype(dtype, copy=False) for c in cols], axis=1)
+    names = tuple(n for p, c in zip(kept, cols, strict=True) for n in _names(p, c.shape[1]))
+    return values, names, left_out
+
+
+def _names(path: str, width: int) -> list[str]:
+    return [path] if width == 1 else [f"{path}[{i}]" for i in range(width)]

@@ -1,0 +1,108 @@
+"""The `rosbag` adapter's options: which bags make episodes, which clock, which topic plays which part.
+
+Every field is validated before any work (`AdapterOptions`: unknown keys refused), each error naming its field.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from adapters.base import AdapterOptions
+from schemas.canonical import Camera
+from schemas.robots.joint_space import JointSpaceOptions
+from schemas.tiers import QualityTier
+
+
+class EpisodeCut(BaseModel):
+    """How a bag becomes episodes: the whole bag, one per span a marker topic opens, fixed windows, or the stretches
+    between silences longer than `gap_s`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: Literal["bag", "topic", "window", "gap"] = "bag"
+    topic: str | None = Field(
+        None,
+        description="by: topic: the marker topic. A Bool (or number) opens an episode when it turns true and closes "
+        "it when it turns false; any other message type opens one at each message, closed by the next",
+    )
+    window_s: float | None = Field(None, gt=0, description="by: window: the length of each episode, seconds")
+    gap_s: float | None = Field(None, gt=0, description="by: gap: a silence this long (no message) ends an episode")
+    gap_topics: list[str] | None = Field(None, description="by: gap: the topics whose silence counts (default all)")
+    min_s: float = Field(0.5, ge=0, description="a segment shorter than this is not an episode (named in a finding)")
+
+    @model_validator(mode="after")
+    def _needs(self) -> EpisodeCut:
+        need = {"topic": "topic", "window": "window_s", "gap": "gap_s"}.get(self.by)
+        if need and getattr(self, need) is None:
+            raise ValueError(f"episodes.by {self.by!r} needs episodes.{need}")
+        return self
+
+
+class EefPose(BaseModel):
+    """The end effector as the bag's TF tree (or a PoseStamped topic) gives it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    frame: str | None = Field(None, description="TF child frame of the end effector (e.g. ee_gripper_link)")
+    base: str | None = Field(None, description="TF frame the pose is expressed in (e.g. base_link)")
+    topic: str | None = Field(None, description="a PoseStamped topic holding the end-effector pose instead of TF")
+    side: Literal["left", "right"] = "right"
+
+    @model_validator(mode="after")
+    def _one(self) -> EefPose:
+        if self.topic is None and (self.frame is None or self.base is None):
+            raise ValueError("eef needs either topic, or both frame and base")
+        return self
+
+
+class Gripper(BaseModel):
+    """A gripper opening from one numeric field of a topic, linear between the closed and open values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topic: str
+    component: str = Field(description="the native component: a JointState joint name or a field path (data)")
+    closed: float
+    open: float
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Gripper:
+        if self.closed == self.open:
+            raise ValueError(f"gripper closed and open are both {self.open}")
+        return self
+
+
+class RosbagOptions(AdapterOptions):
+    source: str = Field("rosbag", description="source name in episode uids and the catalog")
+    episodes: EpisodeCut = Field(default_factory=EpisodeCut)
+    stamps: Literal["auto", "header", "receive"] = Field(
+        "auto",
+        description="which time a message is at: its header stamp, its receive (log) time, or per topic by "
+        "evidence (header stamps on the receive clock and non-decreasing; else receive time)",
+    )
+    action_topics: list[str] = Field(
+        default_factory=lambda: ["*command*", "*cmd*", "*action*"],
+        description="topics (fnmatch patterns) whose numeric fields are the recorded commands (actions)",
+    )
+    camera_map: dict[str, Camera] = Field(
+        default_factory=dict, description="image topic -> canonical camera (head, wrist_left, wrist_right, ...)"
+    )
+    exclude_topics: list[str] = Field(
+        default_factory=list, description="topics (fnmatch patterns) not read, each named in the episode's findings"
+    )
+    task_topic: str | None = Field(None, description="a std_msgs/String topic whose messages are the task text")
+    task: str | None = Field(None, description="the task text of every episode (when no task topic says it)")
+    eef: EefPose | None = Field(None, description="the end-effector pose to declare as the hand (TF or a topic)")
+    gripper: Gripper | None = Field(None, description="the gripper opening to declare with the eef")
+    embodiment: str | None = Field(
+        None, description="a name in the embodiment registry (joint-space robots reach the hands by FK)"
+    )
+    robot_type: str | None = Field(None, description="the robot's name (default: the joint states' namespace)")
+    joint_space: JointSpaceOptions | None = Field(None, description="joint conventions (units, joint_map, ...)")
+    stamp_tolerance_s: float = Field(
+        1.0, gt=0, description="header stamps further than this from the receive time are on another clock"
+    )
+    tier: QualityTier = Field(QualityTier.high, description="default tier of the episodes")
+    max_depth: int = Field(6, ge=0, le=32, description="folders searched below the root for bags")

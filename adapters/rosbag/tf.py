@@ -1,0 +1,83 @@
+"""The end effector's pose from a bag's TF tree: the chain of transforms from a base frame to the effector's frame.
+
+`tf2_msgs/TFMessage` on `/tf` (and `/tf_static`, latched, one message) carries `TransformStamped`s, each the pose of
+`child_frame_id` in `header.frame_id` (REP 105 / tf2: translation in metres, rotation a quaternion x, y, z, w). An
+edge is (parent, child); `chain` finds the path between two frames through the tree, walking an edge backwards where
+the path goes child -> parent (the inverse transform). `compose` gives the pose of `frame` in `base` at the times of
+the chain's moving edges: each moving edge holds its last transform at or before each time (zero-order, as tf2's
+lookup between two samples would interpolate: holding never invents a pose the tree did not send), a static edge is
+constant. The chain (frames in order, which edges move) is what the episode's metadata records.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+Edge = tuple[str, str]
+
+
+@dataclass
+class TfTree:
+    moving: dict[Edge, tuple[list[int], list[np.ndarray]]] = field(default_factory=dict)  # edge -> times ns, xyzq
+    static: dict[Edge, np.ndarray] = field(default_factory=dict)
+
+    def add(self, parent: str, child: str, t_ns: int, xyzq: np.ndarray, static: bool) -> None:
+        edge = (parent.lstrip("/"), child.lstrip("/"))
+        if static:
+            self.static[edge] = xyzq
+        else:
+            times, vals = self.moving.setdefault(edge, ([], []))
+            times.append(t_ns)
+            vals.append(xyzq)
+
+    def chain(self, base: str, frame: str) -> list[tuple[Edge, bool]] | None:
+        """The edges from `base` to `frame` with their direction (True: parent -> child), or None if unconnected."""
+        adj: dict[str, list[tuple[str, Edge, bool]]] = {}
+        for a, b in (*self.moving, *self.static):
+            adj.setdefault(a, []).append((b, (a, b), True))
+            adj.setdefault(b, []).append((a, (a, b), False))
+        prev: dict[str, tuple[str, Edge, bool] | None] = {base: None}
+        todo = deque([base])
+        while todo:
+            n = todo.popleft()
+            for m, e, fwd in adj.get(n, []):
+                if m not in prev:
+                    prev[m] = (n, e, fwd)
+                    todo.append(m)
+        if frame not in prev:
+            return None
+        path, n = [], frame
+        while (p := prev[n]) is not None:
+            path.append((p[1], p[2]))
+            n = p[0]
+        return path[::-1]
+
+    def compose(self, chain: list[tuple[Edge, bool]]) -> tuple[np.ndarray, np.ndarray]:
+        """(times ns, (T, 4, 4) base_from_frame) along `chain`, at the union of its moving edges' times."""
+        moving = [e for e, _ in chain if e in self.moving]
+        times = np.unique(np.concatenate([np.asarray(self.moving[e][0], np.int64) for e in moving])) if moving else None
+        if times is None:
+            times = np.zeros(1, np.int64)
+        out = np.broadcast_to(np.eye(4), (len(times), 4, 4)).copy()
+        for e, forward in chain:
+            if e in self.moving:
+                t, v = np.asarray(self.moving[e][0], np.int64), np.stack(self.moving[e][1])
+                order = np.argsort(t, kind="stable")
+                idx = np.clip(np.searchsorted(t[order], times, side="right") - 1, 0, len(t) - 1)
+                m = matrices(v[order][idx])
+            else:
+                m = np.broadcast_to(matrices(self.static[e][None])[0], (len(times), 4, 4))
+            out = out @ (m if forward else np.linalg.inv(m))
+        return times, out
+
+
+def matrices(xyzq: np.ndarray) -> np.ndarray:
+    """(N, 7) translation + quaternion xyzw -> (N, 4, 4)."""
+    m = np.broadcast_to(np.eye(4), (len(xyzq), 4, 4)).copy()
+    m[:, :3, :3] = Rotation.from_quat(xyzq[:, 3:7]).as_matrix()
+    m[:, :3, 3] = xyzq[:, :3]
+    return m

@@ -1,0 +1,124 @@
+"""One pass over an episode's messages, each topic collected by its type (`collect`), then turned into streams.
+
+- `sensor_msgs/JointState`: state `<topic>.position` (T, joints) named by `name` (re-ordered by name when a message
+  lists them in another order; a joint a message lacks is NaN there); `velocity` and `effort`, when sent, signals;
+- `sensor_msgs/Image`, `CompressedImage` (colour): a camera (`adapters.rosbag.camera`) on the topic's clock;
+- `tf2_msgs/TFMessage`: a signal `tf.<parent>.<child>` (T, 7: x, y, z, qx, qy, qz, qw) per moving edge; static edges
+  (`/tf_static`) in the metadata; the tree serves the `eef` option;
+- `std_msgs/String` on `task_topic`: the task text, each message over the span until the next;
+- a topic matching `action_topics`: an action, every numeric field flattened (`adapters.rosbag.fields`);
+- any other type: every numeric field flattened, one signal `<topic>` (PoseStamped, Odometry, CameraInfo,
+  WrenchStamped, Float64MultiArray, a robot's own message types read from the bag's definitions).
+
+A topic that gives nothing (no numeric field, a depth image, no message in the episode, excluded by the options) and
+a field that cannot be a column (its width changes) are returned as the reasons the adapter names in the episode's
+findings: nothing is dropped without its name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from typing import Any
+
+import numpy as np
+
+from adapters.rosbag import camera as cam
+from adapters.rosbag.fields import flatten, header_of, stamp_ns
+from adapters.rosbag.tf import TfTree
+
+JOINT_STATE = ("sensor_msgs/msg/JointState",)
+TF = ("tf2_msgs/msg/TFMessage",)
+STRING = ("std_msgs/msg/String",)
+POSE_NAMES = ("x", "y", "z", "qx", "qy", "qz", "qw")
+
+
+def normalize_type(msgtype: str) -> str:
+    """rosbags names ROS 1 types as ROS 2 ones (`sensor_msgs/msg/JointState`); a plain `pkg/Type` gets `msg/`."""
+    return msgtype if msgtype.count("/") == 2 else msgtype.replace("/", "/msg/", 1)
+
+
+def topic_key(topic: str) -> str:
+    """A topic as a stream name: `/wx200/joint_states` -> `wx200.joint_states`."""
+    return topic.strip("/").replace("/", ".") or "root"
+
+
+def matches(topic: str, patterns: list[str]) -> bool:
+    return any(fnmatch(topic, p) or fnmatch(topic.strip("/"), p.strip("/")) for p in patterns)
+
+
+@dataclass
+class TopicData:
+    """What one topic sent within the episode."""
+
+    topic: str
+    msgtype: str
+    log_ns: list[int] = field(default_factory=list)
+    stamps: list[int] = field(default_factory=list)  # header stamps (empty: no header)
+    frames: set[str] = field(default_factory=set)  # header frame_ids
+    rows: list[dict[str, np.ndarray]] = field(default_factory=list)  # flattened numeric fields
+    strings: dict[str, set[str]] = field(default_factory=dict)  # string fields -> values seen (at most a few)
+    joints: list[dict[str, tuple[float, float, float]]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    first_frame: np.ndarray | None = None
+    sizes: set[tuple[int, int]] = field(default_factory=set)
+
+    @property
+    def kind(self) -> str:
+        t = self.msgtype
+        if t in cam.IMAGE or t in cam.COMPRESSED:
+            return "image"
+        return "joints" if t in JOINT_STATE else "tf" if t in TF else "string" if t in STRING else "fields"
+
+    def add(self, log_ns: int, msg: Any, tree: TfTree, static: bool) -> None:
+        self.log_ns.append(log_ns)
+        h = header_of(msg)
+        if h is not None:
+            self.stamps.append(stamp_ns(h.stamp))
+            self.frames.add(h.frame_id)
+        kind = self.kind
+        if kind == "image":
+            enc = "compressed: " + msg.format if self.msgtype in cam.COMPRESSED else msg.encoding
+            self.encoding = self.encoding or enc
+            if self.first_frame is None and cam.colour_problem(self.msgtype, enc) is None:
+                self.first_frame = cam.decode(msg, self.msgtype)
+            if self.msgtype in cam.IMAGE:
+                self.sizes.add((int(msg.height), int(msg.width)))
+        elif kind == "joints":
+            n = len(msg.name)
+            pos, vel, eff = (_padded(getattr(msg, f), n) for f in ("position", "velocity", "effort"))
+            self.joints.append({nm: (pos[i], vel[i], eff[i]) for i, nm in enumerate(msg.name)})
+        elif kind == "tf":
+            for tr in msg.transforms:
+                t, r = tr.transform.translation, tr.transform.rotation
+                xyzq = np.array([t.x, t.y, t.z, r.x, r.y, r.z, r.w])
+                tree.add(tr.header.frame_id, tr.child_frame_id, log_ns, xyzq, static)
+        elif kind == "string":
+            self.texts.append(msg.data)
+        else:
+            nums, strs = flatten(msg)
+            self.rows.append(nums)
+            for k, v in strs.items():
+                seen = self.strings.setdefault(k, set())
+                if len(seen) < 8:
+                    seen.add(v)
+
+
+def _padded(v: Any, n: int) -> np.ndarray:
+    a = np.asarray(v, dtype=np.float64).ravel()
+    return a if len(a) == n else np.full(n, np.nan)
+
+
+def joint_arrays(rows: list[dict[str, tuple[float, float, float]]]) -> tuple[tuple[str, ...], np.ndarray]:
+    """(joint names in first-seen order, (T, J, 3) position / velocity / effort; NaN where a message lacks one)."""
+    names: dict[str, None] = {}
+    for r in rows:
+        names.update(dict.fromkeys(r))
+    order = tuple(names)
+    out = np.full((len(rows), len(order), 3), np.nan)
+    col = {n: j for j, n in enumerate(order)}
+    for i, r in enumerate(rows):
+        for n, v in r.items():
+            out[i, col[n]] = v
+    return order, out
