@@ -228,9 +228,6 @@ def cli_query(args: argparse.Namespace) -> int:
     args.unrestricted: DuckDB's full rights (any statement, any file)."""
     try:
         with read_corpus(args.root) as corpus:
-            if not corpus.root.is_dir():
-                print(f"eidata query: {corpus.where}: no such corpus folder", file=sys.stderr)
-                return 2
             table = run_query(corpus.root, args.sql, unrestricted=bool(getattr(args, "unrestricted", False)))
     except StorageError as e:  # a wrong credential or a missing bucket is named before any query runs
         print(f"eidata query: {e}", file=sys.stderr)

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 from s3fs import S3FileSystem
 
-from adapters.storage.urls import filesystem
+from adapters.storage.urls import StorageError, filesystem
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.storage.bucket_output import BucketOutput
 from ingest.storage.corpus import BucketCorpus, Corpus, read_corpus
@@ -96,10 +96,9 @@ def test_a_bucket_query_reads_no_other_object(s3: S3Server, corpus: tuple[Path, 
         assert not (c.root / "secret.csv").exists()
 
 
-def test_empty_bucket_corpus_has_empty_views(s3: S3Server, prefix: str) -> None:
-    assert bucket_query(f"s3://out/{prefix}", "SELECT count(*) AS n FROM episodes", s3.options()).to_pylist() == [
-        {"n": 0}
-    ]
+def test_an_empty_bucket_prefix_is_named_not_queried(s3: S3Server, prefix: str) -> None:
+    with pytest.raises(StorageError, match="nothing under"):
+        bucket_query(f"s3://out/{prefix}", "SELECT count(*) AS n FROM episodes", s3.options())
 
 
 def test_cli_names_a_refused_credential_before_querying(
