@@ -24,6 +24,8 @@ open files by path.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import shutil
 import tempfile
@@ -33,7 +35,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from adapters.storage.location import locate, readable
+from adapters.storage.location import locate, open_binary, readable
+from adapters.storage.reads import STREAM_BLOCK
 from adapters.storage.urls import filesystem, preflight
 from ingest.files.atomic import atomic_write
 from ingest.lerobot.writer import LeRobotWriter
@@ -44,6 +47,7 @@ from ingest.storage.meta_change import publish_meta_change
 from ingest.storage.objects import exists, list_keys, list_prefixes, put, put_if_absent
 from ingest.storage.preflight import preflight_output
 from ingest.storage.publish import derived_meta
+from schemas.corpus import MANIFESTS_DIR
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
 LEASE_TTL_S = 300.0  # a killed job's output is free again after this (the ttl must exceed clock skew: minutes)
@@ -73,6 +77,31 @@ class Corpus:
         """The corpus file at `path` as a library opens it (PyAV, h5py): a path, or a seekable file object."""
         with readable(locate(self.source(path), self.options)) as src:
             yield src
+
+    def size(self, path: Path) -> int:
+        """The bytes of the corpus file at `path`."""
+        return Path(path).stat().st_size
+
+    def identity(self, path: Path) -> str:
+        """What identifies the corpus file at `path` to a rerun (an export's fingerprint): its path, size and time;
+        a bucket's, whose local copy is made again each run, its URL and its bytes' sha256."""
+        st = path.stat() if path.exists() else None
+        return f"{path}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}"
+
+    def copy_to(self, path: Path, dst: Path, *, link: bool = False) -> None:
+        """The corpus file at `path` as the local file `dst`, written atomically (a bucket's streamed, one block in
+        memory); `link`: a hard link where the file system allows one (the same bytes, no space)."""
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if link:
+            try:
+                os.link(path, dst)
+                return
+            except FileExistsError:
+                return
+            except OSError as e:
+                if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                    raise
+        atomic_write(dst, lambda tmp: shutil.copyfile(path, tmp))
 
     def digests(self, dataset_root: Path, *, rehash: bool = False) -> FileDigests:
         """The digests of one dataset's files; `rehash` hashes every byte again instead of reusing saved sums."""
@@ -144,6 +173,7 @@ class BucketCorpus(Corpus):
         super().__init__(root)
         self.url, self.options = url.rstrip("/"), options
         self._out = out
+        self._sizes: dict[str, dict[str, int]] = {}  # dataset -> its committed objects' sizes
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_out": None}  # the lease stays with the process that took it
@@ -160,6 +190,29 @@ class BucketCorpus(Corpus):
 
     def source(self, path: Path) -> str:
         return f"{self.url}/{Path(path).relative_to(self.root).as_posix()}"
+
+    def size(self, path: Path) -> int:
+        """From the dataset's commit records (readers trust committed objects only)."""
+        parts = Path(path).relative_to(self.root).parts  # datasets/<source>/<subset>/<file in the dataset>
+        dataset, name = "/".join(parts[:3]), "/".join(parts[3:])
+        if dataset not in self._sizes:
+            records = self.out.publisher(dataset).log.records()
+            self._sizes[dataset] = {obj: int(d["size"]) for r in records for obj, d in r.objects.items()}
+        if name not in self._sizes[dataset]:
+            raise FileNotFoundError(f"{self.source(path)}: no commit record names it")
+        return self._sizes[dataset][name]
+
+    def identity(self, path: Path) -> str:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "-"
+        return f"{self.source(path)}|{digest}"
+
+    def copy_to(self, path: Path, dst: Path, *, link: bool = False) -> None:
+        def fetch(tmp: Path) -> None:
+            with open_binary(locate(self.source(path), self.options), stream=True) as f, open(tmp, "wb") as out:
+                shutil.copyfileobj(f, out, STREAM_BLOCK)
+
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(dst, fetch)
 
     def digests(self, dataset_root: Path, *, rehash: bool = False) -> FileDigests:
         return RecordDigests(self.out.publisher(self._rel(dataset_root)))
@@ -266,12 +319,15 @@ def open_corpus(
 
 
 @contextmanager
-def read_corpus(where: Path | str, options: StorageOptions | None = None, *, copy: bool = False) -> Iterator[Corpus]:
+def read_corpus(
+    where: Path | str, options: StorageOptions | None = None, *, copy: bool = False, meta: bool = False
+) -> Iterator[Corpus]:
     """The corpus at `where` to read, no lease taken (StorageError naming a missing folder, bucket or credential): a
     folder as it is; for a bucket URL a temporary local copy of
     its `catalog/` and `job/` (what a query or a curate reads), with `copy` also each dataset's meta (derived from its
-    commit records: a commit in flight is not seen) and episode files, for readers that open files by path. Files
-    `put` go to the bucket."""
+    commit records: a commit in flight is not seen) and episode files, for readers that open files by path; with `meta`
+    the meta and `manifests/` without an episode file, for readers that open them through the handle (an export).
+    Files `put` go to the bucket."""
     if not is_remote(str(where)):
         if not Path(where).is_dir():
             raise StorageError(f"{where}: no such corpus folder")
@@ -281,10 +337,10 @@ def read_corpus(where: Path | str, options: StorageOptions | None = None, *, cop
     preflight(url, options)  # a wrong credential or a missing bucket is named before any read
     with tempfile.TemporaryDirectory(prefix="eidata-corpus-") as tmp:
         dest = Path(tmp) / url.rsplit("/", 1)[-1]
-        yield BucketCorpus(_copy(url, dest, options, datasets=copy), url, options)
+        yield BucketCorpus(_copy(url, dest, options, datasets=copy or meta, episodes=copy), url, options)
 
 
-def _copy(url: str, dest: Path, options: StorageOptions | None, *, datasets: bool) -> Path:
+def _copy(url: str, dest: Path, options: StorageOptions | None, *, datasets: bool, episodes: bool) -> Path:
     reader = BucketOutput(url, options, scratch=dest)  # no lease taken: only its listings and publishers
     fs, path = reader.fs, reader.path
     shutil.rmtree(dest, ignore_errors=True)
@@ -300,10 +356,10 @@ def _copy(url: str, dest: Path, options: StorageOptions | None, *, datasets: boo
         for name, data in derived_meta(records).items():
             (dest / rel / name).parent.mkdir(parents=True, exist_ok=True)
             (dest / rel / name).write_bytes(data)
-        for r in records:
+        for r in records if episodes else ():
             for obj in r.objects:
                 fetch(pub.log.final_key(obj), f"{rel}/{obj}")
-    for top in SYNCED_DIRS:
+    for top in (*SYNCED_DIRS, MANIFESTS_DIR) if datasets else SYNCED_DIRS:
         for key in list_keys(fs, f"{path}/{top}"):
             fetch(key, key.removeprefix(path + "/"))
     return dest
