@@ -1,5 +1,5 @@
 """The side-by-side cases: the 5 real GR00T PickNPlace episodes, clean and with one defect class planted in episode 1
-(`adapters/synthetic/behaviour_defects.py`, loaded by path so that the linters' venv needs only numpy, pyarrow, av).
+(`tests/fixtures/behaviour_defects.py`, loaded by path so that the linters' venv needs only numpy, pyarrow, av).
 
     python -m benchmarks.linters_side_by_side.cases   # lists the cases
 """
@@ -24,7 +24,7 @@ PLANTED_IN = 1
 
 
 def _planters():
-    spec = importlib.util.spec_from_file_location("behaviour_defects", REPO / "adapters/synthetic/behaviour_defects.py")
+    spec = importlib.util.spec_from_file_location("behaviour_defects", REPO / "tests/fixtures/behaviour_defects.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules["behaviour_defects"] = mod  # dataclasses look their module up by name
     spec.loader.exec_module(mod)

@@ -16,10 +16,10 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot import inject_fault, write_lerobot_v3
-from adapters.synthetic.lerobot_layouts import load_case, materialize
 from jobs.validate import validate_dataset
 from schemas.lerobot import fill_path_template
 from tests.fixtures.episodes import write_canonical_dataset
+from tests.fixtures.layouts import load_case, materialize
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The three real datasets of issue 23, ingested end to end: every file found, nothing lost, reasons that say why.
 
 The datasets are the real `meta/info.json` files collected in tests/fixtures/lerobot_layouts (each cites its
-repository and commit), materialized by `adapters.synthetic.lerobot_layouts` as their real files are on disk:
+repository and commit), materialized by `tests.fixtures.layouts` as their real files are on disk:
 - `lingzu_open50_v30`: v3.0, 34-dim `state` / `actions`, camera `image` whose mp4s sit under `video/image/...` while
   info.json declares `videos/{video_key}/...`, robot_type naming no known robot;
 - `piper_joint_pos_v30`: v3.0 piper, `joint_1.pos` .. `gripper.pos` on lerobot's normalized range, two declared
@@ -22,13 +22,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from adapters.synthetic.lerobot_layouts import Written, load_case, materialize
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.validate import validate_dataset
 from schemas.canonical import ACTION_NATIVE, STATE_NATIVE, Camera
 from schemas.lerobot import read_jsonl
+from tests.fixtures.layouts import Written, load_case, materialize
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
 LINGZU, PIPER, SO101 = "lingzu_open50_v30", "piper_joint_pos_v30", "so101_bimanual_chunk_index_v21"
@@ -94,8 +94,8 @@ def test_every_source_column_survives_as_a_native_at_the_10hz_grid(cases: dict[s
             group = ACTION_NATIVE if col.split(".")[0] in ("action", "actions") else STATE_NATIVE
             idx = [i for i, n in enumerate(info_names[group]) if n.startswith(f"{col}.")]
             assert len(idx) == width, f"{name}: column {col} kept {len(idx)} of {width} dims as natives"
-            held = [info_names[group][i] in ep.info["native_discrete"] for i in idx]
-            expected = _expected(ts, values, grid, held, "row_clock" in ep.info)
+            held = [info_names[group][i] in ep.native_discrete for i in idx]
+            expected = _expected(ts, values, grid, held, ep.row_clock is not None)
             np.testing.assert_allclose(
                 stored[group][:, idx], expected, rtol=1e-5, atol=1e-4 * max(1, np.abs(values).max())
             )

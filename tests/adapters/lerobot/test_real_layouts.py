@@ -1,7 +1,7 @@
 """Real LeRobot layouts, as their makers wrote them, read and ingested with nothing lost and no wrong robot.
 
 Each case of tests/fixtures/lerobot_layouts/ is a real dataset's `meta/info.json` (cited in its `layout.json`:
-repository, path, commit); `adapters.synthetic.lerobot_layouts.materialize` writes two short episodes of it exactly as
+repository, path, commit); `tests.fixtures.layouts.materialize` writes two short episodes of it exactly as
 that file declares (and as its real files diverge from it). For every case:
 - discovery finds both episodes, without an error;
 - `read` keeps every numeric column (any name: `state`, `actions`, `observation.effort`, `next.done`, ...) with all its
@@ -24,9 +24,9 @@ import pytest
 
 from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
-from adapters.synthetic.lerobot_layouts import BOOKKEEPING, Case, Written, features, load_cases, materialize
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from schemas.robots.registry import default_registry
+from tests.fixtures.layouts import BOOKKEEPING, Case, Written, features, load_cases, materialize
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
 CASES = {c.name: c for c in load_cases(FIXTURES)}
@@ -236,9 +236,9 @@ def test_ingest_keeps_every_column_as_a_native_and_every_camera(name: str, layou
                 for part, dims in _parts(raw, key, width):
                     cols = [i for i, n in enumerate(names) if n.startswith(f"{part}.")]
                     assert len(cols) == len(dims), f"{part}: {len(cols)} of {len(dims)} dims as natives"
-                    held = [names[i] in ep.info["native_discrete"] for i in cols]
+                    held = [names[i] in ep.native_discrete for i in cols]
                     at = grid
-                    if "row_clock" in ep.info:  # a wall-clock recorder: every frame at the row at or before it
+                    if ep.row_clock is not None:  # a wall-clock recorder: every frame at the row at or before it
                         rows = streams[part].timestamps
                         at = rows[np.clip(np.searchsorted(rows, grid + 1e-6, side="right") - 1, 0, len(rows) - 1)]
                     np.testing.assert_allclose(

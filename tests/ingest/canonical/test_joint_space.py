@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from adapters.synthetic.lerobot_layouts import load_case, materialize
 from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.joint_space import gripper_opening, to_radians
 from ingest.kinematics import KinematicModel
@@ -18,6 +17,7 @@ from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.robots.joint_space import GripperMap, JointMap, JointSpaceOptions
 from schemas.tiers import QualityTier
+from tests.fixtures.layouts import load_case, materialize
 
 
 @pytest.mark.parametrize("drive_mode", [0, 1])
@@ -187,4 +187,4 @@ def test_a_real_two_arm_so101_set_named_arm1_j1_reaches_fk(tmp_path: Path) -> No
     assert ep.embodiment == "so101_bimanual" and ep.tier is QualityTier.high, ep.tier_reasons
     for hand in (0, 1):
         assert ep.mask[hand_dims(hand, WRIST_POS)].all() and ep.mask[hand_dims(hand, GRIPPER)].all()
-    assert any("ticks" in n for n in ep.info["notes"])
+    assert any("ticks" in n for n in ep.notes)

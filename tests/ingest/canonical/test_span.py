@@ -12,15 +12,17 @@ import numpy as np
 from adapters.base import CameraSource, EpisodeRef, Language, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.oxe.hands import hand_signals
-from adapters.synthetic.lerobot_layouts import load_case, materialize
-from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
+from ingest.canonical.canonicalize import canonicalize
+from ingest.canonical.episode import PIPELINE_VERSION, CanonicalEpisode
 from ingest.canonical.hand_state import wrist_poses
-from ingest.canonical.span import PIPELINE_VERSION, EpisodeContext, SpanRejection, canonicalize_span
+from ingest.canonical.span import EpisodeContext, SpanRejection, canonicalize_span
+from ingest.canonical.store import lineage
 from schemas.canonical import Camera
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.image_size import FrameFit
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
+from tests.fixtures.layouts import load_case, materialize
 
 
 def _context(n: int, spec: CanonicalizeSpec, teleport_at: int | None = None) -> EpisodeContext:
@@ -44,7 +46,7 @@ def _context(n: int, spec: CanonicalizeSpec, teleport_at: int | None = None) -> 
         native_fps=10.0,
         states=states,
         language=[Language("pick the block")],
-        tier_reasons=["the adapter's note"],
+        tier_reasons=("the adapter's note",),
         hands=hand_signals(states),
     )
     sig = raw.hands
@@ -58,9 +60,9 @@ def test_a_span_becomes_an_episode_with_the_context_reasons_first() -> None:
     [ep] = canonicalize_span(ctx, 0.0, 2.9, "")
     assert ep.num_frames == 30 and ep.uid.endswith("/ep0") and ep.task == "pick the block"
     assert ep.tier_reasons[:2] == ["the adapter's note", "a context reason"]
-    assert ep.info["pipeline_version"] == PIPELINE_VERSION and "validity" in ep.info and "eef_offset" in ep.info
+    assert lineage(ep).pipeline_version == PIPELINE_VERSION and ep.validity["speed"] == 0 and ep.eef_offset
     assert ep.qa is not None and ep.mask.any()
-    assert ctx.raw.tier_reasons == ["the adapter's note"]
+    assert ctx.raw.tier_reasons == ("the adapter's note",)
 
 
 def test_a_teleport_cuts_the_span_into_tagged_episodes() -> None:
@@ -69,7 +71,7 @@ def test_a_teleport_cuts_the_span_into_tagged_episodes() -> None:
     assert isinstance(eps, list) and len(eps) == 2
     assert [ep.uid.rsplit("/", 1)[1] for ep in eps] == ["ep0#span1#keep0", "ep0#span1#keep1"]
     assert eps[1].span_s[0] > eps[0].span_s[1]
-    assert all(ep.info is eps[0].info for ep in eps)  # one span's lineage extras, shared by its episodes
+    assert all(ep.validity == eps[0].validity and ep.validity["speed"] > 0 for ep in eps)  # the span's counts
 
 
 def test_a_rejected_span_is_a_value_naming_its_time_and_cause() -> None:
@@ -77,7 +79,7 @@ def test_a_rejected_span_is_a_value_naming_its_time_and_cause() -> None:
     out = canonicalize_span(ctx, 0.0, 1.4, "#span0")
     assert isinstance(out, SpanRejection) and out.reason.startswith("episode too short: 15 frames")
     assert out.note == f"span [0.00, 1.40] s rejected: {out.reason}"
-    assert ctx.reasons == ("the adapter's note", "a context reason") and ctx.raw.tier_reasons == ["the adapter's note"]
+    assert ctx.reasons == ("the adapter's note", "a context reason") and ctx.raw.tier_reasons == ("the adapter's note",)
 
 
 class _Rows(CameraSource):
@@ -115,9 +117,9 @@ def test_a_wall_clock_recorder_pairs_each_image_with_its_own_row() -> None:
     assert ep.state_native is not None
     np.testing.assert_array_equal(ep.state_native[:, 0], rows)  # state i is row i
     np.testing.assert_array_equal(ep.state_native[:, 1], 10 * rows)
-    assert "0.051..0.349 s steps" in ep.info["row_clock"]
+    assert ep.row_clock is not None and "0.051..0.349 s steps" in ep.row_clock
     regular = _paired(np.arange(40) / 15.0)  # frame_index / fps: grid times between rows stay interpolated
-    assert regular.state_native is not None and "row_clock" not in regular.info
+    assert regular.state_native is not None and regular.row_clock is None
     assert not np.array_equal(regular.state_native[:, 0], regular.cameras["head"].indices)
 
 
@@ -133,7 +135,7 @@ def test_the_real_bimanual_recorder_pairs_images_and_states_by_row(tmp_path: Pat
     [ep] = canonicalize(raw)
     recorded = raw.states["observation.state"].values
     cols = [i for i, n in enumerate(ep.state_native_names) if n.startswith("observation.state.")]
-    assert len(cols) == 12 and ep.state_native is not None and "row_clock" in ep.info
+    assert len(cols) == 12 and ep.state_native is not None and ep.row_clock is not None
     for cam in ep.cameras.values():  # cam0 and cam1, both one frame per row
         np.testing.assert_array_equal(ep.state_native[:, cols], recorded[cam.indices])
     clock = ep.span_s[0] + ep.timestamps

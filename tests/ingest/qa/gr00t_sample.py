@@ -16,8 +16,8 @@ import av
 import numpy as np
 import pyarrow.parquet as pq
 
-from adapters.synthetic.behaviour_defects import Episode
 from ingest.qa.state import DimLimits
+from tests.fixtures.behaviour_defects import Episode
 
 ROOT = Path(__file__).resolve().parents[2] / "data" / "real" / "gr00t_robot_sim_picknplace"
 FPS = 20.0

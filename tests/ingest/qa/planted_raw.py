@@ -1,6 +1,6 @@
 """Planted defects in copies of the real GR00T PickNPlace raw episodes, as the lerobot adapter reads them.
 
-`planted(raw, planter, ...)` applies one of `adapters.synthetic.behaviour_defects` to the raw episode's native state
+`planted(raw, planter, ...)` applies one of `tests.fixtures.behaviour_defects` to the raw episode's native state
 (the 8 `state.*` streams in sorted order, 44 joints), action and decoded ego camera, and returns a new `RawEpisode`
 whose camera serves the planted frames from memory. Canonicalization, the behaviour phase and the writer then run
 on it as on any raw episode: the defect is found where ingest finds it (natives, FK wrists, the frames the writer
@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-import adapters.synthetic.behaviour_defects as plant
+import tests.fixtures.behaviour_defects as plant
 from adapters.base import CameraSource, RawEpisode, Stream
 from adapters.cameras import fit_rgb
 from adapters.registry import get_adapter
-from adapters.synthetic.behaviour_defects import Episode, Planted
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.store import dataset_features, write_episode
@@ -28,6 +27,7 @@ from ingest.qa.phase import BehaviourRejected
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import dataset_dir
 from schemas.image_size import FrameFit
+from tests.fixtures.behaviour_defects import Episode, Planted
 from tests.ingest.qa.gr00t_sample import ROOT as GR00T_ROOT
 
 CAMERA = "observation.images.ego_view"
@@ -77,7 +77,6 @@ def with_episode(raw: RawEpisode, ep: Episode) -> RawEpisode:
         actions=_split(raw.actions, ep.action, t),
         signals=signals,
         cameras={CAMERA: camera},
-        tier_reasons=list(raw.tier_reasons),
     )
 
 

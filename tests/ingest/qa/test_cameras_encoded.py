@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-import adapters.synthetic.behaviour_defects as plant
+import tests.fixtures.behaviour_defects as plant
 from ingest.lerobot.video import VideoCodec, VideoEncoder
 from ingest.qa.cameras import camera_behaviour
 from schemas.behaviour import BehaviourConfig

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import adapters.synthetic.behaviour_defects as plant
+import tests.fixtures.behaviour_defects as plant
 from adapters.base import RawEpisode
 from ingest.canonical import resample as rs
 from ingest.qa.phase import FrameTap, trim_episode

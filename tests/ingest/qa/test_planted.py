@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import adapters.synthetic.behaviour_defects as plant
+import tests.fixtures.behaviour_defects as plant
 from ingest.qa.behaviour import measure_episode
 from ingest.qa.copies import copy_check, scale_with_floor
 from ingest.qa.duplicates import fingerprint, similarity

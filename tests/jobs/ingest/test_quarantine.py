@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-import adapters.synthetic.behaviour_defects as plant
+import tests.fixtures.behaviour_defects as plant
 from adapters.base import EpisodeRef
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import dataset_features, stage_canonical
