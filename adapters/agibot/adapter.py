@@ -62,8 +62,8 @@ import av
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
-from adapters.agibot.genie import read_genie
-from adapters.agibot.genie_files import genie_refs
+from adapters.agibot_genie.adapter import read_genie
+from adapters.agibot_genie.files import genie_refs
 from adapters.agibot.hands import GRIPPER_CLOSED_MM, GRIPPER_OPEN_MM, hand_signals
 from adapters.agibot.proprio import FPS, read_proprio
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream

@@ -66,7 +66,7 @@ import av
 
 from adapters.base import AdapterOptions, CameraSource, EpisodeRef, HandSignals, RawEpisode, SourceAdapter
 from adapters.cameras import StereoLeftCamera, VideoClipCamera
-from adapters.ego4d.goalstep import goalstep_parts, goalstep_refs, index_videos
+from adapters.ego4d_goalstep.adapter import goalstep_parts, goalstep_refs, index_videos
 from adapters.ego4d.narration import narration_language, narration_refs
 from adapters.ego4d.options import (
     ANNOTATION_DIRS,

@@ -1,4 +1,4 @@
-"""The AgiBot Genie Sim / A2D export writer (`adapters/synthetic/agibot_genie_sim.py`) against the maker's converter,
+"""The AgiBot Genie Sim / A2D export writer (`adapters/synthetic/agibot_genie.py`) against the maker's converter,
 AgibotTech/genie_sim `source/data_collection/server/recording/sim_data_converter.py` (read in fork zmf2022/genie_sim @
 dd75b06): `convert_h5` and `process_{state,action,timestamp}_data` give each frame group exactly these datasets, the
 fixed ones with the converter's dtypes and shapes, `end/pose` the left then right arm-base pose, `name` attributes on
@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from adapters.synthetic.agibot_genie_sim import GenieSpec, write_genie_sim
+from adapters.synthetic.agibot_genie import GenieSpec, write_genie_sim
 
 FRAME_DATASETS = {
     "main_timestamp",

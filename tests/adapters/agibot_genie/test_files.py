@@ -10,7 +10,7 @@ import pytest
 
 from adapters.agibot import AgibotAdapter
 from adapters.base import AdapterError, EpisodeRef
-from adapters.synthetic.agibot_genie_sim import Fault, GenieSpec, write_genie_sim
+from adapters.synthetic.agibot_genie import Fault, GenieSpec, write_genie_sim
 
 GOOD = "7/A2D0015AB00061/1"
 # episode -> (spec changes, file below the episode folder, field, words in the reason, found by discovery)

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 import av
 import numpy as np
 
-from adapters.agibot.genie_files import H5_NAME, INFO_NAME, META_NAME, error_frames, inclusive_segments, is_simulation
-from adapters.agibot.genie_h5 import AlignedJoints, read_aligned_joints
-from adapters.agibot.genie_quat import QuatOrder, decide, evidence, still_rows, to_xyzw
+from adapters.agibot_genie.files import H5_NAME, INFO_NAME, META_NAME, error_frames, inclusive_segments, is_simulation
+from adapters.agibot_genie.h5 import AlignedJoints, read_aligned_joints
+from adapters.agibot_genie.quat import QuatOrder, decide, evidence, still_rows, to_xyzw
 from adapters.agibot.hands import hand_signals
 from adapters.base import AdapterError, EpisodeRef, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from adapters.agibot import AgibotAdapter
-from adapters.synthetic.agibot_genie_sim import GenieSpec, write_genie_sim
+from adapters.synthetic.agibot_genie import GenieSpec, write_genie_sim
 
 
 def _flatten(src: Path, dst: Path, seconds: bool) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from adapters.agibot import AgibotAdapter
-from adapters.agibot.genie_quat import decide, evidence, still_rows
-from adapters.synthetic.agibot_genie_sim import GenieSpec, write_genie_sim
+from adapters.agibot_genie.quat import decide, evidence, still_rows
+from adapters.synthetic.agibot_genie import GenieSpec, write_genie_sim
 
 
 def test_order_measured_while_the_waist_holds_still(tmp_path: Path) -> None:
