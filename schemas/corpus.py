@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.lerobot import INFO_PATH
-from schemas.qa import QARecord
+from schemas.qa import QAConfig, QARecord
 from schemas.tiers import QualityTier
 from schemas.verdicts import CorpusVerdicts
 
@@ -101,6 +101,9 @@ class EpisodeLineage(BaseModel):
     behaviour: BehaviourRecord | None = Field(None, description="behaviour QA (`ingest.qa`), measured fields only")
     caption: dict[str, Any] | str | None = Field(
         None, description="a `schemas.captions.CaptionRecord` (ours) or a bare string (another tool's)"
+    )
+    qa_config: QAConfig | None = Field(
+        None, description="the geometry QA thresholds its dataset is judged with (its job's, as they were at ingest)"
     )
     behaviour_config: BehaviourConfig | None = Field(
         None, description="the behaviour QA thresholds ingest judged this episode with (its job's, as they were)"

@@ -46,7 +46,7 @@ from adapters.rosbag.options import RosbagOptions
 from adapters.rosbag.tf import TfTree
 from adapters.rosbag.topics import POSE_NAMES, TopicData, joint_arrays, matches, normalize_type, topic_key
 from adapters.storage.faults import environment_fault
-from adapters.storage.location import Location, is_object, locate
+from adapters.storage.location import Location, is_object
 from schemas.canonical import Camera
 from schemas.findings import SourceFinding
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
@@ -67,7 +67,7 @@ class RosbagAdapter(SourceAdapter):
     # ---------------------------------------------------------------- discovery
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = locate(root)
+        root = self.locate(root)
         root = root if is_object(root) else root.resolve()
         return self.capped(ref for bag in find_bags(root, self.options.max_depth) for ref in self._refs(root, bag))
 
@@ -141,11 +141,14 @@ class RosbagAdapter(SourceAdapter):
                 else:
                     conns.append(c)
                     data.setdefault(c.topic, TopicData(c.topic, normalize_type(c.msgtype)))
-            for conn, log_ns, raw in reader.messages(conns, start=a, stop=b):
-                d = data[conn.topic]
-                where[:] = [conn.topic, len(d.log_ns)]
-                msg = reader.deserialize(raw, conn.msgtype)
-                d.add(log_ns, msg, tree, static=conn.topic.rstrip("/").endswith("tf_static"))
+            # static transforms hold for the whole bag (latched once at its start): read whatever the span
+            static = [c for c in conns if _is_static(c.topic)]
+            moving = [c for c in conns if not _is_static(c.topic)]
+            for group, start, stop in ((static, None, None), (moving, a, b)):
+                for conn, log_ns, raw in reader.messages(group, start=start, stop=stop) if group else ():
+                    d = data[conn.topic]
+                    where[:] = [conn.topic, len(d.log_ns)]
+                    d.add(log_ns, reader.deserialize(raw, conn.msgtype), tree, static=group is static)
         return self._episode(ref, bag, (a, b), data, tree, counts, skipped)
 
     def _reading(self, bag: str, episode: str | None) -> _Reading:
@@ -168,7 +171,7 @@ class RosbagAdapter(SourceAdapter):
             for t, d in data.items() if d.log_ns
         }  # fmt: skip
         times = {t: _times(d, clocks[t]) for t, d in data.items() if d.log_ns}
-        timed = [v[0] for t, v in times.items() if not data[t].topic.rstrip("/").endswith("tf_static")]
+        timed = [v[0] for t, v in times.items() if not _is_static(t)]
         if not timed:
             raise self.error("no message in this episode's span", file=bag, episode=ref.raw_id, field="messages")
         t0 = min(timed)
@@ -263,7 +266,8 @@ class RosbagAdapter(SourceAdapter):
                     parts.append(part)
             ep.roles[d.topic] = f"joint states ({'action' if target is ep.actions else 'state'}: {', '.join(parts)})"
         elif kind == "tf":
-            ep.roles[d.topic] = "tf tree (moving edges as signals)"
+            static = _is_static(d.topic)
+            ep.roles[d.topic] = "tf static edges (metadata tf_static)" if static else "tf moving edges (signals tf.*)"
         elif kind == "string":
             if d.topic == opts.task_topic:
                 ends = [*t[1:], None]
@@ -406,6 +410,10 @@ class _Reading:
         at = f"message {index} of topic {topic}: " if topic is not None else "opening the bag: "
         raise self.adapter.error(f"{at}{type(e).__name__}: {e}", file=self.bag, episode=self.episode,
                                  field=topic or "bag") from e  # fmt: skip
+
+
+def _is_static(topic: str) -> bool:
+    return topic.rstrip("/").endswith("tf_static")
 
 
 def _times(d: TopicData, clock: ClockChoice) -> np.ndarray:

@@ -14,7 +14,7 @@ from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.canonicalize import Workspace
 from schemas.image_size import FrameFit
 from schemas.lerobot import ActionSegment
-from schemas.qa import QARecord
+from schemas.qa import QAConfig, QARecord
 from schemas.tiers import QualityTier
 
 
@@ -87,6 +87,7 @@ class CanonicalEpisode:
     span_s: tuple[float, float] = (0.0, 0.0)  # where this episode lies in the raw episode's clock
     info: dict[str, Any] = field(default_factory=dict)  # validity counts, notes, decoupling, lineage extras
     qa: QARecord | None = None  # geometry QA of this episode's arrays (`ingest.qa.geometry.measure`)
+    qa_config: QAConfig | None = None  # the geometry thresholds its dataset is judged with (to the lineage)
     behaviour: BehaviourRecord | None = None  # behaviour QA (`ingest.qa.phase`); cameras added while written
     camera_checks: CameraChecks | None = None  # set by the behaviour phase: the writer then measures the cameras
 

@@ -360,7 +360,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         span_s=(sub_t0, sub_t0 + (m - 1) / spec.fps),
         info=span.info,
     )
-    ep.qa = _qa(ctx, span, ep, a, b)
+    ep.qa, ep.qa_config = _qa(ctx, span, ep, a, b), spec.qa
     behaviour = assess_arrays(ep, spec.fps, spec.behaviour, workspace, cut=idle)
     return behaviour.episode, behaviour.rejected
 

@@ -78,6 +78,7 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         **({"qa": ep.qa} if ep.qa is not None else {}),  # unset, not null, without QA: `to_json` drops unset keys
         **({"behaviour": ep.behaviour} if ep.behaviour is not None else {}),
         # every threshold as set, defaults included (a default may change in a later version; `to_json` drops unset)
+        **({"qa_config": ep.qa_config.model_dump()} if ep.qa_config is not None else {}),
         **({"behaviour_config": ep.camera_checks.config.model_dump()} if ep.camera_checks is not None else {}),
     )
 
