@@ -17,7 +17,7 @@ installed in this venv, so the device runs what the suite tested. Wheels are CPy
     .venv/bin/python -m benchmarks._device_wheels pack            # here: writes .gpu/ray and .gpu/media
     python3 -m benchmarks._device_wheels unpack .gpu/ray          # there: into .gpu/site (stdlib only)
 
-`unpack` prints the `PYTHONPATH` to export. BENCHMARKS.md ("Issue 29 on a lent GPU") gives the device calls.
+`unpack` prints the `PYTHONPATH` to export. BENCHMARKS.md ("GPU runs") gives the device calls.
 """
 
 from __future__ import annotations

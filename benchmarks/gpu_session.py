@@ -1,7 +1,7 @@
 """Issue 29's GPU figures, one command per device call: every measurement a subprocess with its own deadline, run in
 order of what matters most inside the call's budget; each one's JSON line, log and exit kept under `--out`.
 
-Plans, one per device call (BENCHMARKS.md, "Issue 29 on a lent GPU", gives the calls and what each carries):
+Plans, one per device call (BENCHMARKS.md, "GPU runs", gives the calls and what each carries):
 
 - `train`: the lda-1b training step (eager and compiled in one run; with checkpointing; LDA's channel layout) and a
   torch.profiler table of the compiled step when MFU is under 45 %. Needs only the `ray` bundle's pydantic.

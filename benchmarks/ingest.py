@@ -1,7 +1,7 @@
 """Ingest on Ray: 1 vs 2 workers, the pipeline against pure decode + encode, and peak RSS per worker.
 
     .venv/bin/python -m benchmarks.ingest [--phase all|scaling|memory] [--scale 2] [--reps 1] [--workdir DIR]
-    (the recorded figures: --scale 2 --reps 2 --long-episodes 6; see BENCHMARKS.md)
+    (BENCHMARKS.md, "Ingest on Ray", gives the commands of the recorded figures)
     .venv/bin/python -m benchmarks.ingest --smoke    # a tiny corpus, 1 worker on 1 core: runs, measures nothing
 
 Corpora (written once by `adapters/synthetic/`; with `--workdir` they are kept and reused):

@@ -14,7 +14,7 @@ Every frame of an episode runs through `mujoco.batch.Batch` (MuJoCo 4's thread-p
 the calling thread only) with `forward(stage=mjSTAGE_POS)`: one C call for a chunk of frames. MuJoCo has no
 kinematics-only batch call; the position stage is kinematics plus what it derives from positions (centre of mass,
 mass matrix), and collisions, constraints, sensors and actuation are switched off. In our measurements it was about
-2.5x a Python loop over `mj_kinematics` per core (BENCHMARKS.md, "Forward kinematics").
+3.2 to 3.8x a Python loop over `mj_kinematics` per core (BENCHMARKS.md, "Forward kinematics").
 """
 
 from __future__ import annotations
