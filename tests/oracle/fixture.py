@@ -2,7 +2,7 @@
 
 A pytest plugin, registered for every test by `pytest_plugins` in `tests/conftest.py`: a test asks for `run_oracle`
 by name and imports nothing. lerobot needs the torchvision shim in `shim/`, which must never be importable in the
-pytest process itself (it breaks transformers, ENVIRONMENT.md section 2): the shim is put on the child's PYTHONPATH
+pytest process itself (it breaks transformers: docker/README.md): the shim is put on the child's PYTHONPATH
 only. Without an importable lerobot the tests that use the fixture skip, or fail under `CI=true` (`tests/needs.py`).
 """
 

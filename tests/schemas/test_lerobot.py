@@ -24,7 +24,7 @@ from schemas.lerobot import (
     read_jsonl,
 )
 
-# Verbatim from /work/shared/LEROBOT_V21.md section 1 (what lerobot 0.3.3 wrote).
+# Verbatim what lerobot 0.3.3 wrote (`LeRobotDataset.create` + `save_episode`, read back from its files).
 INFO_JSON = """{
     "codebase_version": "v2.1",
     "robot_type": "testbot",
@@ -145,7 +145,7 @@ EPISODES_STATS_LINE_0 = '{"episode_index": 0, "stats": {"observation.images.cam_
 
 
 def test_info_json_round_trip_is_byte_exact() -> None:
-    assert len(INFO_JSON.encode()) == 2472  # the size LEROBOT_V21.md reports: no trailing newline
+    assert len(INFO_JSON.encode()) == 2472  # the size of lerobot 0.3.3's file: no trailing newline
     info = InfoJson.model_validate_json(INFO_JSON)
     assert dump_info(info) == INFO_JSON
     assert info.fps == 30 and info.video_keys == ["observation.images.cam_high"]

@@ -1,4 +1,4 @@
-"""The Ego4D narration grammar (schemas/narration.py; FORMATS.md 6c): `#C` the camera wearer, `#O` another person,
+"""The Ego4D narration grammar (schemas/narration.py): `#C` the camera wearer, `#O` another person,
 `#unsure` a narrator's doubt, wherever it stands. Clean text keeps every other word, in order."""
 
 from __future__ import annotations

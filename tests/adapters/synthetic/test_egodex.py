@@ -1,5 +1,5 @@
 """The EgoDex writer (`adapters/synthetic/egodex.py`) against the layout the maker's code and public parsers read
-(FORMATS.md 6d: apple/ml-egodex `utils/data_utils.py`; pxxq25/egodex-dexhand-retargeting `src/egodex_dexhand/data.py`;
+(apple/ml-egodex `utils/data_utils.py`; pxxq25/egodex-dexhand-retargeting `src/egodex_dexhand/data.py`;
 no sample may be redistributed, CC-BY-NC-ND): `<task>/<idx>.hdf5` beside `<idx>.mp4` at 30 Hz, `camera/intrinsic`
 (3,3), `transforms/camera` and the 68 named joints as (T,4,4), `confidences/<joint>` (T,) except on old episodes,
 which carry `description` instead of the `llm_*` attributes; and Apple's geometry: `inv(T_world_camera) @

@@ -8,7 +8,7 @@ import pytest
 from ingest.encoders.caption_rules import VERBS, base_form, gerund, gerund_base, normalize_instruction
 
 CASES = [
-    # Ego4D narrations (FORMATS.md 6c): "#C C" the camera wearer, "#O" another person, #unsure, #summary
+    # Ego4D narrations (schemas/narration.py): "#C C" the camera wearer, "#O" another person, #unsure, #summary
     ("#C C picks up the cup from the table", "pick up the cup from the table"),
     ("#C C opens the drawer with his left hand", "open the drawer with his left hand"),
     ("#O man X hands a knife to C", "hand a knife to the camera wearer"),

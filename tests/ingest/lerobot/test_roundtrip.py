@@ -2,7 +2,7 @@
 
 lerobot runs in a subprocess (`tests/oracle/lerobot_oracle.py`) with a torchvision shim on its PYTHONPATH and its
 `decode_video_frames` replaced by a seeking PyAV decoder, because torchvision and torchcodec cannot work on this
-machine (CUDA-only wheels; ENVIRONMENT.md section 2). It loads offline what we wrote (3 episodes, 2 cameras of
+machine (CUDA-only wheels; docker/README.md, "Install traps"). It loads offline what we wrote (3 episodes, 2 cameras of
 different resolutions, every canonical feature) and we compare what it returns with what we put in. The same frames
 are also written by lerobot's own writer, and its files are compared with ours.
 """
@@ -103,7 +103,7 @@ def theirs(ours: SimpleNamespace, run_oracle, tmp_path_factory: pytest.TempPathF
 
 
 def test_torchvision_shim_stays_out_of_this_process() -> None:
-    # transformers breaks if it can import the shim (ENVIRONMENT.md section 2): only the oracle's children see it
+    # transformers breaks if it can import the shim (docker/README.md): only the oracle's children see it
     assert all(Path(p or ".").resolve() != SHIM for p in sys.path)
     spec = importlib.util.find_spec("torchvision")
     assert spec is None or SHIM not in Path(spec.origin or "").parents

@@ -33,7 +33,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_timing_matches_lerobot_files(tmp_path: Path) -> None:
-    """time_base 1/15360, pts step 15360/fps, keyframe every 2nd frame (LEROBOT_V21.md section 1)."""
+    """time_base 1/15360, pts step 15360/fps, keyframe every 2nd frame (what lerobot 0.3.3 writes)."""
     path = tmp_path / "v.mp4"
     enc = VideoEncoder(path, 64, 48, 30, VideoCodec())
     for t in range(10):

@@ -38,7 +38,7 @@ SECOND = "high"  # a second manifest, merged with the first's split halves
 STEPS = 2
 # a tiny ACT on CPU: no pretrained backbone (nothing is downloaded), the smallest transformer lerobot accepts
 TRAIN_ARGS = [
-    "--dataset.video_backend=pyav",  # torchcodec cannot load here (ENVIRONMENT.md section 12)
+    "--dataset.video_backend=pyav",  # torchcodec cannot load here (docker/README.md)
     "--policy.type=act",
     "--policy.device=cpu",
     "--policy.pretrained_backbone_weights=null",

@@ -1,4 +1,4 @@
-"""Test-only stand-in for torchvision so that lerobot 0.3.3 imports next to CPU-only torch 2.13 (ENVIRONMENT.md 2).
+"""Test-only stand-in for torchvision so that lerobot 0.3.3 imports next to CPU-only torch 2.13 (docker/README.md).
 
 The real torchvision wheels are CUDA builds that fail at import here. lerobot needs only `transforms.ToTensor` and
 `set_video_backend`; video decoding is replaced by the oracle script. Never put this directory on the path of a
