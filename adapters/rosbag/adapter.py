@@ -198,7 +198,9 @@ class RosbagAdapter(SourceAdapter):
                           f"{accounted[t]['messages']} messages): {why}", path=bag, episodes=(ref.raw_id,))
             for t, why in sorted(skipped.items())
         ]  # fmt: skip
-        robot_type = opts.robot_type or _namespace([t for t, d in data.items() if d.kind == "joints"])
+        robot_type = opts.robot_type or _namespace(
+            [t for t in counts if not t.rstrip("/").endswith(("tf", "tf_static"))]
+        )
         embodiment = opts.embodiment or UNKNOWN_EMBODIMENT
         meta: dict[str, Any] = {
             "bag": bag,
@@ -211,7 +213,6 @@ class RosbagAdapter(SourceAdapter):
             "tf_static": {f"{p}->{c}": v.tolist() for (p, c), v in sorted(tree.static.items())},
             "embodiment_from": "option embodiment" if opts.embodiment else "none given: natives only",
         }
-        reasons = [] if opts.embodiment else [f"no embodiment given for robot {robot_type!r}: natives only"]
         return RawEpisode(
             ref=ref,
             robot_type=robot_type,
@@ -223,7 +224,6 @@ class RosbagAdapter(SourceAdapter):
             cameras=ep.cameras,
             signals=ep.signals,
             language=ep.language,
-            tier_reasons=tuple(reasons),
             metadata=meta,
             joint_space=opts.joint_space,
             hands=hands,
@@ -429,6 +429,6 @@ def _rate(rel: dict[str, np.ndarray], data: dict[str, TopicData]) -> float | Non
 
 
 def _namespace(topics: list[str]) -> str | None:
-    """The robot a bag's joint states name by their namespace (`/wx200/joint_states` -> wx200), if one."""
-    spaces = {t.strip("/").rsplit("/", 1)[0] for t in topics if t.strip("/").count("/")}
+    """The robot a bag's topics name by their common first namespace (`/wx200/joint_states` -> wx200), if one."""
+    spaces = {t.strip("/").split("/", 1)[0] for t in topics if t.strip("/").count("/")}
     return spaces.pop() if len(spaces) == 1 else None

@@ -29,7 +29,7 @@ from ingest.canonical.joint_space import NATIVE_LIMITS_KEY
 from ingest.lerobot.errors import EpisodeError
 from ingest.qa.behaviour import MOVING_STEP, measure_episode, worst_camera
 from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnails
-from ingest.qa.findings import Finding, findings, route
+from ingest.qa.findings import episode_findings, route
 from ingest.qa.glitch import worst_glitch
 from ingest.qa.idle import episode_idle
 from ingest.qa.limits import canonical_limits
@@ -41,22 +41,7 @@ from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.canonical import image_key
 from schemas.canonicalize import Workspace
 from schemas.lerobot import ActionSegment
-from schemas.tiers import QualityTier
-
-DATASET_CODES = frozenset({"qa_dead_dims"})  # judged by `eidata verdicts` over the dataset, not per episode
-
-
-def ingest_config(config: BehaviourConfig) -> BehaviourConfig:
-    """The thresholds as ingest applies them to its record: the canonical wrists' jump bound and the native median
-    tracking bound (`canonical_jump_sigma_low`, `native_tracking_corr_low`)."""
-    return config.model_copy(
-        update={"jump_sigma_low": config.canonical_jump_sigma_low, "tracking_corr_low": config.native_tracking_corr_low}
-    )
-
-
-def episode_findings(rec: BehaviourRecord, config: BehaviourConfig) -> list[Finding]:
-    """The findings ingest routes one episode by (the dataset-judged dead dims left to `eidata verdicts`)."""
-    return [f for f in findings(rec, ingest_config(config)) if f.code not in DATASET_CODES]
+from schemas.qa import Finding
 
 
 class BehaviourRejected(EpisodeError):
@@ -233,10 +218,9 @@ def trim_episode(ep: CanonicalEpisode, start: int, stop: int, fps: float) -> Can
 
 
 def _apply(ep: CanonicalEpisode, found: list[Finding]) -> tuple[CanonicalEpisode, str | None]:
-    tier, reasons = route(ep.tier, found)
-    rejected = [r for f, r in zip(found, reasons, strict=True) if f.tier == QualityTier.rejected]
-    ep.tier, ep.tier_reasons = tier, [*ep.tier_reasons, *reasons]
-    return ep, "; ".join(rejected) or None
+    verdict = route(ep.tier, found)
+    ep.tier, ep.tier_reasons = verdict.tier, [*ep.tier_reasons, *verdict.reasons]
+    return ep, verdict.rejected()
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,10 @@ from schemas.behaviour import BehaviourConfig
 from schemas.canonical import STATE, STATE_NATIVE
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage, find_datasets
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+from schemas.qa import Finding
 from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier, demote
-from schemas.verdicts import CorpusVerdicts, Verdict
+from schemas.verdicts import CorpusVerdicts
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ class _Loader:
         return Signals(tuple(names), np.concatenate(values, axis=1), np.concatenate(scales))
 
 
-def _edited(lin: EpisodeLineage, found: list[Verdict], config: BehaviourConfig) -> dict[str, Any] | None:
+def _edited(lin: EpisodeLineage, found: list[Finding], config: BehaviourConfig) -> dict[str, Any] | None:
     """The lineage with `found` as its verdicts (the tier lowered from the tier before any), or None when that is
     what it already says."""
     before = lin.verdicts
