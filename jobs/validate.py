@@ -2,16 +2,15 @@
 
 The report is the LeRobot adapter's validation (`DatasetMeta`'s quirks for v2.x, the adapter's v3 reading, ghost
 cameras) plus `adapters.lerobot.checks` (stats shapes, default columns, v3 rows, video frame counts, GR00T modality),
-plus for datasets eidata wrote the geometry QA of their episodes (`jobs.qa_findings`): an info line with the measured
-invariants and a `qa_*` warning for each invariant that fails its threshold (the `canonicalize.qa` section of the
-spec the corpus was ingested with, else the defaults), and their behaviour QA (`jobs.qa_behaviour`): an info line
-with the measured values and a `qa_*` warning per finding naming value, threshold, tier and the worst episodes
-(against the thresholds stored with the episodes at ingest, and the verdict step's copies from their lineage); and
-for a dataset of a corpus, what its source could not give (`schemas.findings`, from
-the catalog's `source_findings`), as `source_<code>` quirks (an error of the source is a warning here: the dataset
-written loads; the source lost something). PATH may be a dataset, a corpus root (every dataset under `datasets/`,
-then the source findings that concern no written dataset, a source that yielded nothing) or a folder with datasets
-one or two levels below.
+plus for datasets eidata wrote the QA of their episodes (`ingest.qa.dataset`): the geometry QA, an info line with the
+measured invariants and a `qa_*` warning for each invariant that fails its threshold, and the behaviour QA, an info line
+with the measured values and a `qa_*` warning per finding naming value, threshold, tier and the worst episodes (the
+verdict step's copies from their lineage), both against the thresholds stored with the episodes at ingest
+(`EpisodeLineage.qa_config`, `behaviour_config`; the defaults for a dataset that holds none); and for a dataset of a
+corpus, what its source could not give (`schemas.findings`, from the catalog's `source_findings`), as `source_<code>`
+quirks (an error of the source is a warning here: the dataset written loads; the source lost something). PATH may be a
+dataset, a corpus root (every dataset under `datasets/`, then the source findings that concern no written dataset, a
+source that yielded nothing) or a folder with datasets one or two levels below.
 Exit code: 0 clean (infos and warnings allowed), 1 when any dataset has an error (or a warning with `--strict`),
 2 when PATH holds no dataset.
 """
@@ -26,20 +25,23 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import BaseModel
 
-from adapters.lerobot.checks import loader_checks
 from adapters.lerobot.adapter import LeRobotSource, meta_error
+from adapters.lerobot.checks import loader_checks
 from adapters.storage.location import Location, is_object, locate
-from jobs.catalog.behaviour import copy_reason, recorded_config
+from ingest.qa.dataset import (
+    behaviour_messages,
+    behaviour_overview,
+    behaviour_summary,
+    geometry_findings,
+    geometry_overview,
+    geometry_summary,
+)
+from jobs.catalog.behaviour import copy_reason, recorded_thresholds
 from jobs.catalog.source_findings import read_source_findings
-from jobs.qa_behaviour import finding_messages, summarize_behaviour
-from jobs.qa_behaviour import overview as behaviour_overview
-from jobs.qa_findings import corpus_qa_config, findings, overview, summarize
-from schemas.behaviour import BehaviourConfig
 from schemas.corpus import DATASETS_DIR, EpisodeLineage, find_datasets
 from schemas.dataset_meta import Quirk, Severity
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl
-from schemas.qa import QAConfig
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
@@ -75,59 +77,38 @@ class ValidationReport(BaseModel):
         return "\n".join(lines)
 
 
-def qa_quirks(root: Location, config: QAConfig | None = None) -> list[Quirk]:
-    """The geometry QA of a dataset eidata wrote (its episodes' lineage `qa`), as quirks; none for other datasets.
-    `config`: the thresholds (default: those the dataset's corpus was ingested with)."""
+def qa_quirks(root: Location) -> list[Quirk]:
+    """The geometry and behaviour QA of a dataset eidata wrote (its episodes' lineage `qa`, `behaviour`), as quirks: an
+    info line each with the measured values and a warning per finding naming value, threshold (and for behaviour the
+    tier and the worst episodes), against the thresholds stored with the episodes at ingest; none for other datasets."""
     root = locate(root)
     path = root / EPISODES_PATH
     if not path.is_file():
         return []
     try:
-        summary = summarize(root.name, [EpisodeLineage.of(line).qa for _, line in read_jsonl(path)])
+        lines = [line for _, line in read_jsonl(path)]
+        lineages = [EpisodeLineage.of(line) for line in lines]
     except ValueError as err:  # a torn line is the loader's finding; an invalid lineage is ours
-        return [
-            Quirk(code="qa_unreadable", severity="warning", message=f"geometry QA not read: {err}", path=EPISODES_PATH)
-        ]
-    if summary is None:
-        return []
-    config = config if config is not None else corpus_qa_config(root)
-    out = [Quirk(code="qa_summary", severity="info", message=f"geometry QA: {overview(summary)}", path=EPISODES_PATH)]
-    return out + [
-        Quirk(code=f.code, severity="warning", message=f.message, path=EPISODES_PATH) for f in findings(summary, config)
-    ]
-
-
-def behaviour_quirks(root: Location, config: BehaviourConfig | None = None) -> list[Quirk]:
-    """The behaviour QA of a dataset eidata wrote (its episodes' lineage `behaviour`), as quirks: an info line with
-    the measured values and a warning per finding naming value, threshold and episodes; none for other datasets."""
-    root = locate(root)
-    path = root / EPISODES_PATH
-    if not path.is_file():
-        return []
-    labels, records, tasks, lengths, lineages = [], [], [], [], []
-    try:
-        for _, line in read_jsonl(path):
-            lin = EpisodeLineage.of(line)
-            lineages.append(lin)
-            labels.append(lin.episode_uid or f"episode {line.get('episode_index')}")
-            records.append(lin.behaviour)
-            tasks.append("; ".join(line.get("tasks") or []))
-            lengths.append(int(line.get("length") or 0))
-    except ValueError as err:
-        msg = f"behaviour QA not read: {err}"
-        return [Quirk(code="qa_unreadable", severity="warning", message=msg, path=EPISODES_PATH)]
-    config = config if config is not None else recorded_config(lineages)
-    b = summarize_behaviour(root.name, labels, records, tasks, lengths, config, [copy_reason(x) for x in lineages])
-    if b is None:
-        return []
-    out = [
-        Quirk(
-            code="qa_behaviour", severity="info", message=f"behaviour QA: {behaviour_overview(b)}", path=EPISODES_PATH
-        )
-    ]
-    return out + [
-        Quirk(code=code, severity="warning", message=msg, path=EPISODES_PATH) for code, msg, _ in finding_messages(b)
-    ]
+        return [Quirk(code="qa_unreadable", severity="warning", message=f"QA not read: {err}", path=EPISODES_PATH)]
+    geometry_config, behaviour_config = recorded_thresholds(lineages)
+    out: list[tuple[str, Severity, str]] = []
+    summary = geometry_summary(root.name, [lin.qa for lin in lineages])
+    if summary is not None:
+        out.append(("qa_summary", "info", f"geometry QA: {geometry_overview(summary)}"))
+        out += [(f.code, "warning", f.message) for f in geometry_findings(summary, geometry_config)]
+    b = behaviour_summary(
+        root.name,
+        [lin.episode_uid or f"episode {line.get('episode_index')}" for line, lin in zip(lines, lineages, strict=True)],
+        [lin.behaviour for lin in lineages],
+        ["; ".join(line.get("tasks") or []) for line in lines],
+        [int(line.get("length") or 0) for line in lines],
+        behaviour_config,
+        [copy_reason(lin) for lin in lineages],
+    )
+    if b is not None:
+        out.append(("qa_behaviour", "info", f"behaviour QA: {behaviour_overview(b)}"))
+        out += [(code, "warning", msg) for code, msg, _ in behaviour_messages(b)]
+    return [Quirk(code=code, severity=sev, message=msg, path=EPISODES_PATH) for code, sev, msg in out]
 
 
 def source_quirks(findings: list[SourceFinding]) -> list[Quirk]:
@@ -159,11 +140,8 @@ def dataset_source_quirks(root: Location) -> list[Quirk]:
     return source_quirks([f for f in read_source_findings(corpus, [source]) if f.concerns_dataset(source, subset)])
 
 
-def validate_dataset(
-    root: Location, *, data: bool = True, videos: bool = True, qa: QAConfig | None = None
-) -> ValidationReport:
-    """One dataset root. An unreadable `info.json` or episodes meta is itself the report (one error). `qa`: the
-    geometry QA thresholds (default: those of the corpus's ingest spec, else `QAConfig()`)."""
+def validate_dataset(root: Location, *, data: bool = True, videos: bool = True) -> ValidationReport:
+    """One dataset root. An unreadable `info.json` or episodes meta is itself the report (one error)."""
     root = locate(root)
     adapter = LeRobotSource({"validate_data": data})
     try:
@@ -172,11 +150,7 @@ def validate_dataset(
         q = Quirk(code="unreadable_meta", severity="error", message=meta_error(err), path="meta/info.json")
         return ValidationReport(root=str(root), version="?", episodes=0, frames=0, quirks=[q])
     quirks = (
-        list(ds.quirks)
-        + loader_checks(ds, data=data, videos=videos)
-        + qa_quirks(root, qa)
-        + behaviour_quirks(root)
-        + dataset_source_quirks(root)
+        list(ds.quirks) + loader_checks(ds, data=data, videos=videos) + qa_quirks(root) + dataset_source_quirks(root)
     )
     return ValidationReport(
         root=str(root),

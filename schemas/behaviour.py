@@ -7,10 +7,12 @@ stored twice. Every check measures a value (`ingest.qa.*`); `ingest.qa.findings`
 the config and says which finding demotes the episode to `low` and which quarantines it, naming value and threshold.
 
 At ingest (`ingest.qa.phase`, `CanonicalizeSpec.behaviour`) the record is measured on each canonical episode
-and its natives, the cameras on the frames the writer encodes, and stored in the lineage (`EpisodeLineage.behaviour`).
+and its natives, the cameras on the frames the writer encodes, and stored in the lineage (`EpisodeLineage.behaviour`,
+the thresholds beside it in `behaviour_config`).
 A `BehaviourRecord` is flattened into the catalog beside the geometry QA as one nullable `qa_<field>` column per field
-(`catalog_fields`); a field is None where its check does not apply (no camera, no native state, no action). The
-verdict step (`eidata verdicts`) adds the copy columns; the catalog build indexes them (`jobs.catalog.behaviour`).
+(`schemas.qa.catalog_fields`); a field is None where its check does not apply (no camera, no native state, no
+action). The verdict step (`eidata verdicts`) adds the copy columns (`CATALOG_BUILD_FIELDS`); the catalog build indexes
+them (`jobs.catalog.rows`).
 
 Default thresholds were measured on real samples: the GR00T PickNPlace episodes (`tests/data/real/`, tested in
 `tests/ingest/qa/test_planted.py` on the natives and `test_phase.py` through ingest), the Bridge debug shard
@@ -24,8 +26,6 @@ from typing import Any
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
-
-from schemas.qa import CATALOG_PREFIX, _arrow_type
 
 
 class BehaviourConfig(BaseModel):
@@ -384,19 +384,6 @@ class BehaviourRecord(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
-# Dataset-level findings of the catalog build (`jobs.catalog.behaviour`): view `findings` in `eidata query`.
-FINDINGS_DIR = "catalog/findings"
-FINDINGS_SCHEMA = pa.schema(
-    [
-        ("dataset", pa.string()),
-        ("code", pa.string()),
-        ("value", pa.float64()),
-        ("threshold", pa.float64()),
-        ("message", pa.string()),
-        ("episodes", pa.list_(pa.string())),
-    ]
-)
-
 # Columns of the verdict step (`eidata verdicts`, `EpisodeLineage.verdicts`), indexed by the catalog build.
 CATALOG_BUILD_FIELDS: tuple[tuple[str, Any, pa.DataType, str], ...] = (
     ("duplicate_of", str, pa.string(), "episode_uid of the earlier episode this one is a verified copy of"),
@@ -407,23 +394,3 @@ CATALOG_BUILD_FIELDS: tuple[tuple[str, Any, pa.DataType, str], ...] = (
         "the copy's residual against it (`ingest.qa.copies`; at most copy_tolerance)",
     ),
 )
-
-
-def catalog_fields() -> list[tuple[str, Any, pa.DataType, str | None]]:
-    """(column, python type, arrow type, description) of every behaviour `qa_*` catalog column: the record's fields,
-    then those the verdict step fills (indexed by the catalog build)."""
-    return [
-        *(
-            (CATALOG_PREFIX + name, f.annotation, _arrow_type(f.annotation), f.description)
-            for name, f in BehaviourRecord.model_fields.items()
-        ),
-        *((CATALOG_PREFIX + name, py, arrow, doc) for name, py, arrow, doc in CATALOG_BUILD_FIELDS),
-    ]
-
-
-def record_from_columns(row: dict[str, Any]) -> BehaviourRecord | None:
-    """The `BehaviourRecord` of a catalog row's behaviour columns; None when none is measured."""
-    names = set(BehaviourRecord.model_fields)
-    n = len(CATALOG_PREFIX)
-    values = {k[n:]: v for k, v in row.items() if k.startswith(CATALOG_PREFIX) and k[n:] in names and v is not None}
-    return BehaviourRecord(**values) if values else None

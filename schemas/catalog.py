@@ -11,8 +11,8 @@ from datetime import datetime
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from schemas.behaviour import catalog_fields as behaviour_fields
-from schemas.qa import catalog_fields
+from schemas.behaviour import CATALOG_BUILD_FIELDS, BehaviourRecord
+from schemas.qa import CATALOG_PREFIX, QARecord, catalog_fields
 from schemas.tiers import QualityTier
 
 
@@ -55,7 +55,11 @@ class _CatalogCore(BaseModel):
     ingested_at: datetime
 
 
-QA_COLUMNS = [*catalog_fields(), *behaviour_fields()]  # geometry, then behaviour
+QA_COLUMNS = [  # geometry, then behaviour, then the verdict step's
+    *catalog_fields(QARecord),
+    *catalog_fields(BehaviourRecord),
+    *((CATALOG_PREFIX + name, py, arrow, doc) for name, py, arrow, doc in CATALOG_BUILD_FIELDS),
+]
 
 CatalogRow = create_model(
     "CatalogRow",

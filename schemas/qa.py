@@ -1,4 +1,6 @@
-"""Geometry QA: the thresholds (`QAConfig`, data in a job spec) and one episode's measured invariants (`QARecord`).
+"""Geometry QA: the thresholds (`QAConfig`, data in a job spec) and one episode's measured invariants (`QARecord`);
+and what every QA moment decides, geometry's and behaviour's (`schemas.behaviour`): a `Finding` (a threshold an
+episode crossed and the tier it lowers it to), a `Verdict` (the tier, its reasons, the findings), a `DatasetFinding`.
 
 A `QARecord` is stored in the episode's lineage (`EpisodeLineage.qa`) and flattened into the catalog as one nullable
 `qa_<field>` column per field (`catalog_fields`), so `eidata query ROOT "SELECT dataset, avg(qa_hands_in_front) FROM
@@ -14,10 +16,12 @@ is the canonical wrist frame's z axis (wrist -> fingertips, `robots.eef_offsets`
 from __future__ import annotations
 
 import types
-from typing import Any, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.tiers import QualityTier
 
 APPROACH_BIN_DEG = 10  # width of one bin of `QARecord.approach_hist`
 APPROACH_BINS = 180 // APPROACH_BIN_DEG
@@ -164,6 +168,7 @@ class QARecord(BaseModel):
 
 
 CATALOG_PREFIX = "qa_"
+R = TypeVar("R", bound=BaseModel)
 
 
 def _arrow_type(annotation: Any) -> pa.DataType:
@@ -175,16 +180,81 @@ def _arrow_type(annotation: Any) -> pa.DataType:
     return {float: pa.float64(), int: pa.int64(), str: pa.string()}[annotation]
 
 
-def catalog_fields() -> list[tuple[str, Any, pa.DataType, str | None]]:
-    """(column, python type, arrow type, description) of every `qa_*` catalog column, in `QARecord` order."""
+def catalog_fields(record: type[BaseModel]) -> list[tuple[str, Any, pa.DataType, str | None]]:
+    """(column, python type, arrow type, description) of the `qa_*` catalog column of each field of a QA record
+    (`QARecord`, `schemas.behaviour.BehaviourRecord`), in field order."""
     return [
         (CATALOG_PREFIX + name, f.annotation, _arrow_type(f.annotation), f.description)
-        for name, f in QARecord.model_fields.items()
+        for name, f in record.model_fields.items()
     ]
 
 
-def record_from_columns(row: dict[str, Any]) -> QARecord | None:
-    """The `QARecord` of a catalog row's `qa_*` columns; None when it has none measured."""
-    n = len(CATALOG_PREFIX)
-    values = {k[n:]: v for k, v in row.items() if k.startswith(CATALOG_PREFIX) and v is not None}
-    return QARecord(**values) if values else None
+def record_from_columns(row: dict[str, Any], record: type[R]) -> R | None:
+    """The `record` of a catalog row's `qa_*` columns of its fields; None when none of them is measured."""
+    n, names = len(CATALOG_PREFIX), set(record.model_fields)
+    values = {k[n:]: v for k, v in row.items() if k.startswith(CATALOG_PREFIX) and k[n:] in names and v is not None}
+    return record(**values) if values else None
+
+
+# -- what QA decides --------------------------------------------------------------------------------------------
+
+
+class Finding(BaseModel):
+    """One threshold an episode's measured value crossed, and the tier that lowers it to: a behaviour finding at
+    ingest (`ingest.qa.findings`) or a corpus-level one (`eidata verdicts`: a copy, dead dims, with the episode it was
+    compared with)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(description="qa_<the record field it reads>, e.g. qa_cam_frozen_s, qa_duplicate")
+    tier: QualityTier = Field(description="the tier this finding lowers the episode to (low or rejected)")
+    value: float = Field(description="the measured value (a copy's residual, the share of the dataset moving a dim)")
+    threshold: float
+    compared_with: str | None = Field(None, description="episode_uid of the episode it was compared with")
+    message: str
+
+    def reason(self) -> str:
+        """The finding as a tier reason (`EpisodeLineage.tier_reasons`)."""
+        return f"{self.code}: {self.message}"
+
+
+class Verdict(BaseModel):
+    """What one moment of QA decided about an episode: its tier (only ever lowered, `schemas.tiers.demote`), one
+    reason per demotion as the lineage records it, and the findings behind those that crossed a threshold."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tier: QualityTier
+    reasons: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+
+    def rejected(self) -> str | None:
+        """Why the episode is quarantined (its rejecting findings' reasons), None when it is kept."""
+        return "; ".join(f.reason() for f in self.findings if f.tier == QualityTier.rejected) or None
+
+
+class DatasetFinding(BaseModel):
+    """One threshold a dataset crossed, informative (it lowers no tier): a geometry invariant its pooled episodes
+    fail (`ingest.qa.dataset.geometry_findings`), task imbalance, episodes shorter than the policy window."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(description="qa_<invariant>")
+    value: float
+    threshold: float
+    message: str
+    episodes: tuple[int, ...] = Field((), description="the episodes it names (positions in the dataset)")
+
+
+# Dataset findings of the catalog build (`jobs.catalog.behaviour`): view `findings` in `eidata query`.
+FINDINGS_DIR = "catalog/findings"
+FINDINGS_SCHEMA = pa.schema(
+    [
+        ("dataset", pa.string()),
+        ("code", pa.string()),
+        ("value", pa.float64()),
+        ("threshold", pa.float64()),
+        ("message", pa.string()),
+        ("episodes", pa.list_(pa.string())),
+    ]
+)

@@ -1,13 +1,13 @@
 """Verdicts: why an episode has its tier, each finding with its value, its threshold and what it was compared with.
 
-Two moments judge an episode. Ingest judges what one episode can say about itself (`ingest.qa.phase`, the
-geometry QA) with the thresholds of its job, stored in its lineage (`EpisodeLineage.behaviour_config`). The curation
-step `eidata verdicts` judges what needs the whole corpus: an episode that is a copy of another (fingerprint
-candidates verified on the signals, `ingest.qa.copies`) and dims dead against the rest of their dataset. Its
-result is written into each judged episode's lineage (`EpisodeLineage.verdicts`: the thresholds, the tier before,
-the findings), so the dataset a consumer reads and the catalog agree on one tier; the catalog build only indexes the
-lineage and never rewrites a tier. Running the step again with other thresholds starts from `tier_before`, so a
-verdict is reversible without re-ingesting.
+Two moments judge an episode. Ingest judges what one episode can say about itself (`ingest.qa`) with the thresholds of
+its job, stored in its lineage (`EpisodeLineage.qa_config`, `behaviour_config`). The curation step `eidata verdicts`
+judges what needs the whole corpus: an episode that is a copy of another (fingerprint candidates verified on the
+signals, `ingest.qa.copies`) and dims dead against the rest of their dataset, each a `schemas.qa.Finding`. Its result is
+written into each judged episode's lineage (`EpisodeLineage.verdicts`: the thresholds, the tier before, the findings),
+so the dataset a consumer reads and the catalog agree on one tier; the catalog build only indexes the lineage and never
+rewrites a tier. Running the step again with other thresholds starts from `tier_before`, so a verdict is reversible
+without re-ingesting.
 
 The catalog's `verdicts` view (`catalog/verdicts/*.parquet`, one `VERDICT_SCHEMA` row per finding, ingest's and the
 step's) answers "why is this episode low or rejected" with numbers.
@@ -20,28 +20,13 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.qa import Finding
 from schemas.tiers import QualityTier
 
 VERDICTS_DIR = "catalog/verdicts"
 STEP = "verdicts"  # the curation step's name, as `eidata verdicts` and the lineage give it
 
 Stage = Literal["ingest", "verdicts"]
-
-
-class Verdict(BaseModel):
-    """One corpus-level finding on one episode."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    code: str = Field(description="qa_duplicate, qa_dead_dims, qa_native_dead_dims")
-    tier: QualityTier = Field(description="the tier this finding lowers the episode to (low or rejected)")
-    value: float = Field(description="the measured value (a copy's residual, the share of the dataset moving a dim)")
-    threshold: float
-    compared_with: str | None = Field(None, description="episode_uid of the episode it was compared with")
-    message: str
-
-    def reason(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 class CorpusVerdicts(BaseModel):
@@ -53,7 +38,7 @@ class CorpusVerdicts(BaseModel):
     thresholds: dict[str, float] = Field(description="the `BehaviourConfig` thresholds the step judged with")
     tier_before: QualityTier = Field(description="the tier ingest gave, before any corpus-level verdict")
     reasons_before: list[str] = Field(default_factory=list, description="ingest's tier reasons")
-    found: list[Verdict] = Field(default_factory=list)
+    found: list[Finding] = Field(default_factory=list)
 
 
 VERDICT_SCHEMA = pa.schema(

@@ -33,10 +33,9 @@ from schemas.canonical import CANONICAL_DIM, NUM_KEYPOINTS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.corpus import episode_uid
 from schemas.lerobot import ActionSegment
-from schemas.qa import QARecord
+from schemas.qa import QARecord, Verdict
 from schemas.robots.eef_offsets import eef_offset_for
 from schemas.robots.registry import Effector, Embodiment
-from schemas.tiers import QualityTier
 from schemas.transform import RigidTransform
 
 PIPELINE_VERSION = "eidata-canon-1"
@@ -305,7 +304,7 @@ def _cameras_on_grid(ctx: EpisodeContext, span: Span) -> dict[str, ResampledCame
     }
 
 
-def _tier(ctx: EpisodeContext, span: Span, a: int, b: int) -> tuple[QualityTier, list[str]]:
+def _tier(ctx: EpisodeContext, span: Span, a: int, b: int) -> Verdict:
     assert span.mask is not None and span.validity is not None
     raw = ctx.raw
     return assess_quality(
@@ -331,7 +330,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
     a, b = a + idle.start, a + idle.stop
     m = b - a
     sub_t0 = span.t_start + a / spec.fps
-    tier, reasons = _tier(ctx, span, a, b)
+    quality = _tier(ctx, span, a, b)
     ep = CanonicalEpisode(
         uid=episode_uid(ctx.source, raw.ref.subset, raw.ref.raw_id) + tag,
         source=ctx.source,
@@ -346,8 +345,8 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         keypoints=span.keypoints[a:b].astype(np.float32),
         interpolated=span.interp[a:b],
         task=_task_text(raw),
-        tier=tier,
-        tier_reasons=[*ctx.reasons, *cuts, *reasons],
+        tier=quality.tier,
+        tier_reasons=[*ctx.reasons, *cuts, *quality.reasons],
         native_fps=raw.native_fps,
         success=raw.success,
         cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in span.cameras.items()},

@@ -1,2 +1,2 @@
-"""Behaviour QA per episode: frozen cameras and states, dead and saturated dims, jumps, idle stretches, tracking,
-content fingerprints and near-duplicates, dataset balance. Pure numpy functions returning measured values."""
+"""The QA room: every judgment of the data, per episode (quality tier, geometry, behaviour) and per dataset or corpus
+(pooled invariants, copies, dead dims). Pure functions of arrays and typed records (`schemas.qa`)."""

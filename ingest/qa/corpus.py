@@ -25,8 +25,8 @@ import numpy as np
 from ingest.qa.copies import CopyCheck, copy_check
 from ingest.qa.duplicates import near_duplicates
 from schemas.behaviour import BehaviourConfig
+from schemas.qa import Finding
 from schemas.tiers import QualityTier
-from schemas.verdicts import Verdict
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def copies(episodes: Sequence[Judged], load: SignalLoader, config: BehaviourConf
     return out
 
 
-def copy_verdicts(pairs: Sequence[CopyPair], episodes: Sequence[Judged], config: BehaviourConfig) -> dict[str, Verdict]:
+def copy_verdicts(pairs: Sequence[CopyPair], episodes: Sequence[Judged], config: BehaviourConfig) -> dict[str, Finding]:
     """Each set of episodes linked by verified copies keeps one (`Judged.keep_key`: the longest, then the one at the
     higher source rate); every other member is rejected naming, of the episodes it was verified against, the one
     that sorts first (the kept one where they were compared)."""
@@ -144,7 +144,7 @@ def copy_verdicts(pairs: Sequence[CopyPair], episodes: Sequence[Judged], config:
     out = {}
     for u, p in sorted(best.items()):
         partner = p.kept if p.other == u else p.other
-        out[u] = Verdict(
+        out[u] = Finding(
             code="qa_duplicate",
             tier=QualityTier.rejected,
             value=round(p.check.residual, 6),
@@ -178,10 +178,10 @@ def judge_dead(still: Sequence[list[int] | None], share: float) -> dict[int, tup
     return out
 
 
-def dead_verdict(code: str, dims: list[int], share: float, config: BehaviourConfig) -> Verdict:
+def dead_verdict(code: str, dims: list[int], share: float, config: BehaviourConfig) -> Finding:
     what = "canonical dims" if code == "qa_dead_dims" else "native state columns"
     bar = config.dead_dims_share
-    return Verdict(
+    return Finding(
         code=code,
         tier=QualityTier.low,
         value=round(share, 6),
@@ -191,12 +191,12 @@ def dead_verdict(code: str, dims: list[int], share: float, config: BehaviourConf
     )
 
 
-def dead_verdicts(episodes: Sequence[Judged], config: BehaviourConfig) -> dict[str, list[Verdict]]:
+def dead_verdicts(episodes: Sequence[Judged], config: BehaviourConfig) -> dict[str, list[Finding]]:
     """episode_uid -> its dead-dim verdicts, each dataset judged on its own episodes."""
     by_ds: dict[str, list[Judged]] = defaultdict(list)
     for e in episodes:
         by_ds[e.dataset].append(e)
-    out: dict[str, list[Verdict]] = defaultdict(list)
+    out: dict[str, list[Finding]] = defaultdict(list)
     for members in by_ds.values():
         for code, field in (("qa_dead_dims", "dead_dims"), ("qa_native_dead_dims", "native_dead_dims")):
             judged = judge_dead([getattr(e, field) for e in members], config.dead_dims_share)

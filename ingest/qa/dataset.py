@@ -1,14 +1,35 @@
-"""Dataset-level behaviour: task imbalance and episodes too short for a policy's window."""
+"""QA per dataset, pure: what one dataset's episodes say together, each finding naming its value and threshold.
+
+- Geometry (`geometry_summary`): the episodes' `QARecord`s pooled: fractions are frame-weighted means, histograms are
+  summed, percentiles and sizes are the median over episodes (robust to one odd episode), gripper min/max are the
+  extremes and the action/state errors the worst episode's (the delta action reproduces the next state exactly or the
+  dataset is inconsistent); `geometry_findings` compares the pool with a `QAConfig`, one `DatasetFinding` per failed
+  invariant.
+- Behaviour (`behaviour_summary`): per episode the findings ingest routed it by (`findings.episode_findings`, with the
+  thresholds stored with the episode) and the verdict step's copies as its lineage records them; dead dims judged
+  against the other episodes (`corpus.judge_dead`), so a dataset not yet through `eidata verdicts` shows them; per
+  dataset task imbalance and episodes shorter than the policy window (`dataset_findings`).
+
+`eidata validate` reports them as warnings (errors with `--strict`), the report shows them, with the one-line
+overviews below; the catalog build indexes `dataset_findings` (view `findings`).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import BaseModel, Field
 
-from schemas.behaviour import BehaviourConfig
+from ingest.qa.corpus import dead_verdict, judge_dead
+from ingest.qa.findings import episode_findings
+from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.qa import APPROACH_BINS, DatasetFinding, Finding, QAConfig, QARecord
+from schemas.tiers import QualityTier
+
+LISTED = 3  # episodes named per finding (the worst first)
 
 
 @dataclass(frozen=True)
@@ -39,3 +60,309 @@ def short_episodes(lengths: Sequence[int], config: BehaviourConfig, window: int 
     """Positions of the episodes with fewer frames than the policy window (observation + action chunk)."""
     need = config.policy_window_frames if window is None else window
     return [i for i, n in enumerate(lengths) if n < need]
+
+
+def dataset_findings(tasks: list[str], lengths: list[int], config: BehaviourConfig) -> list[DatasetFinding]:
+    """One dataset's findings over its episodes (in order): task imbalance and episodes shorter than the policy
+    window. Copies are not judged here: a fingerprint proposes, the signals decide (`ingest.qa.corpus`)."""
+    out: list[DatasetFinding] = []
+    balance = task_balance(tasks, config)
+    if balance.imbalanced:
+        out.append(
+            DatasetFinding(
+                code="qa_task_imbalance",
+                value=balance.ratio,
+                threshold=config.task_imbalance_ratio,
+                message=f"largest task has {balance.ratio:.1f}x the episodes of the smallest"
+                f" (>= {config.task_imbalance_ratio:g}x; {balance.tasks} tasks)",
+            )
+        )
+    short = short_episodes(lengths, config)
+    if short:
+        out.append(
+            DatasetFinding(
+                code="qa_short_episodes",
+                value=len(short),
+                threshold=0,
+                message=f"{len(short)} episodes shorter than the policy window of {config.policy_window_frames} frames",
+                episodes=tuple(short),
+            )
+        )
+    return out
+
+
+# -- geometry ---------------------------------------------------------------------------------------------------
+
+FRACTIONS = ("hands_in_front", "hands_in_image", "hands_ahead", "hands_below_eyes", "approach_down", "approach_side",
+             "approach_up", "left_of_right")  # fmt: skip
+MEDIANS = ("speed_p50", "speed_p95", "speed_p99", "acc_p50", "acc_p95", "acc_p99", "hand_length", "bone_length_cv",
+           "gripper_p5", "gripper_p95", "speed_limit", "acc_limit")  # fmt: skip
+
+
+class DatasetQA(BaseModel):
+    """One dataset's pooled invariants: the `QARecord` fields, pooled as the module docstring says."""
+
+    dataset: str
+    episodes: int = Field(description="episodes with a QA record")
+    record: QARecord
+
+
+def geometry_summary(dataset: str, records: Iterable[QARecord | None]) -> DatasetQA | None:
+    """The dataset's pooled QA; None when no episode carries a record (datasets written by other tools)."""
+    recs = [r for r in records if r is not None]
+    if not recs:
+        return None
+    out: dict[str, object] = {"frames": sum(r.frames or 0 for r in recs)}
+    for name in FRACTIONS:
+        pairs = [(getattr(r, name), r.frames or 0) for r in recs if getattr(r, name) is not None]
+        if pairs and sum(w for _, w in pairs) > 0:
+            out[name] = float(np.average([v for v, _ in pairs], weights=[w for _, w in pairs]))
+    for name in MEDIANS:
+        vals = [getattr(r, name) for r in recs if getattr(r, name) is not None]
+        if vals:
+            out[name] = float(np.median(vals))
+    hists = [r.approach_hist for r in recs if r.approach_hist is not None and len(r.approach_hist) == APPROACH_BINS]
+    if hists:
+        out["approach_hist"] = np.sum(hists, axis=0).astype(int).tolist()
+    for name, pick in (("gripper_min", min), ("gripper_max", max), ("action_pos_err", max), ("action_rot_err", max)):
+        vals = [getattr(r, name) for r in recs if getattr(r, name) is not None]
+        if vals:
+            out[name] = float(pick(vals))
+    return DatasetQA(dataset=dataset, episodes=len(recs), record=QARecord(**out))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+# Invariants with one bound: (code, QARecord field, QAConfig field, "min" or "max", message). The message formats
+# `v` (measured) and `t` (threshold); percentages for fractions.
+BOUNDS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("hands_in_front", "hands_in_front", "min_in_front_fraction", "min",
+     "hand keypoints are in front of the camera in {v:.0%} of frames (expected at least {t:.0%}): check the camera's"
+     " axis convention (OpenCV +z or OpenGL -z forward)"),
+    ("hands_in_image", "hands_in_image", "min_in_image_fraction", "min",
+     "hand keypoints project inside the image in {v:.0%} of frames (expected at least {t:.0%}): check the intrinsics,"
+     " the image size and the camera pose"),
+    ("hands_ahead", "hands_ahead", "min_ahead_fraction", "min",
+     "the wrists are ahead of the wearer in {v:.0%} of tracked frames (expected at least {t:.0%}): the heading is"
+     " turned around (camera axis convention?)"),
+    ("hands_below_eyes", "hands_below_eyes", "min_below_eyes_fraction", "min",
+     "the wrists are below the eyes in {v:.0%} of tracked frames (expected at least {t:.0%}): check the world's up"
+     " axis"),
+    ("approach_up", "approach_up", "max_approach_up_fraction", "max",
+     "the wrist approach axis (z) points up in {v:.0%} of frames (at most {t:.0%} expected): check the source's"
+     " rotation convention"),
+    ("bone_length_cv", "bone_length_cv", "max_bone_length_cv", "max",
+     "bone lengths vary by {v:.0%} over frames (median std/mean; at most {t:.0%} expected): the keypoints are not a"
+     " rigid skeleton"),
+    ("gripper_max", "gripper_max", "min_gripper_opening", "min",
+     "the gripper never opens past {v:.3g} (0 closed .. 1 open; expected at least {t:g}): is the source's unit a"
+     " width in metres?"),
+    ("action_pos_err", "action_pos_err", "max_action_pos_err_m", "max",
+     "state t + the action's position delta misses state t+1 by {v:.3g} m (p95, worst episode; at most {t:g} m"
+     " expected)"),
+    ("action_rot_err", "action_rot_err", "max_action_rot_err_deg", "max",
+     "state t composed with the action's rotation delta misses state t+1 by {v:.3g} deg (p95, worst episode; at most"
+     " {t:g} deg expected)"),
+    ("left_of_right", "left_of_right", "min_left_of_right_fraction", "min",
+     "the left wrist is left of the right one in {v:.0%} of two-handed frames (expected at least {t:.0%}): hands"
+     " swapped or the frame mirrored"),
+)  # fmt: skip
+
+
+def geometry_findings(summary: DatasetQA, config: QAConfig) -> list[DatasetFinding]:
+    """Every invariant the dataset fails, each naming the measured value and the threshold."""
+    r, c = summary.record, config
+    out: list[DatasetFinding] = []
+
+    def fail(code: str, value: float, threshold: float, message: str) -> None:
+        out.append(DatasetFinding(code=f"qa_{code}", value=value, threshold=threshold, message=message))
+
+    for code, measured, limit, kind, message in BOUNDS:
+        v, t = getattr(r, measured), getattr(c, limit)
+        if v is not None and (v < t if kind == "min" else v > t):
+            fail(code, v, t, message.format(v=v, t=t))
+    for name, limit, ratio, unit in (
+        ("speed", r.speed_limit, c.max_speed_ratio, "m/s"),
+        ("acc", r.acc_limit, c.max_acc_ratio, "m/s^2"),
+    ):
+        p99 = getattr(r, f"{name}_p99")
+        if p99 is not None and limit and p99 > ratio * limit:
+            what = "speed" if name == "speed" else "acceleration"
+            fail(
+                f"wrist_{what}",
+                p99,
+                ratio * limit,
+                f"p99 wrist {what} {p99:.3g} {unit} exceeds the embodiment's limit {limit:.3g} {unit}"
+                + (f" x {ratio:g}" if ratio != 1 else "")
+                + ": check the position unit and the clock",
+            )
+    lo, hi = c.hand_length_m
+    if r.hand_length is not None and not lo <= r.hand_length <= hi:
+        fail(
+            "hand_length",
+            r.hand_length,
+            lo if r.hand_length < lo else hi,
+            f"median wrist -> middle fingertip length {r.hand_length:.3f} m is outside the human range "
+            f"[{lo:.2f}, {hi:.2f}] m: check the keypoint unit and skeleton",
+        )
+    tol = c.gripper_tolerance
+    if r.gripper_min is not None and r.gripper_max is not None and (r.gripper_min < -tol or r.gripper_max > 1 + tol):
+        bad = r.gripper_min if r.gripper_min < -tol else r.gripper_max
+        fail(
+            "gripper_range",
+            bad,
+            -tol if bad < 0 else 1 + tol,
+            f"gripper opening spans [{r.gripper_min:.3g}, {r.gripper_max:.3g}], outside 0..1: the source's scale "
+            "is not converted",
+        )
+    return out
+
+
+def geometry_overview(summary: DatasetQA) -> str:
+    """One line of the dataset's main invariants, for validate's info line and the report."""
+    r = summary.record
+    parts = [f"{summary.episodes} episodes, {r.frames} frames"]
+    if r.hands_in_front is not None:
+        parts.append(
+            f"hands in front of the camera {_pct(r.hands_in_front)}, in the image "
+            f"{_pct(r.hands_in_image or 0.0)}, ahead of the wearer {_pct(r.hands_ahead or 0.0)}, below the "
+            f"eyes {_pct(r.hands_below_eyes or 0.0)}"
+        )
+    if r.approach_down is not None:
+        parts.append(
+            f"approach down/side/up {_pct(r.approach_down)}/{_pct(r.approach_side or 0)}/{_pct(r.approach_up or 0)}"
+        )
+    if r.speed_p99 is not None:
+        parts.append(f"wrist speed p50/p99 {r.speed_p50:.2g}/{r.speed_p99:.2g} m/s (limit {r.speed_limit:.2g})")
+    if r.hand_length is not None:
+        parts.append(f"hand length {r.hand_length:.3f} m")
+    if r.gripper_min is not None:
+        parts.append(f"gripper {r.gripper_min:.2g}..{r.gripper_max:.2g}")
+    if r.action_pos_err is not None:
+        parts.append(f"action->next state error {r.action_pos_err:.2g} m / {r.action_rot_err:.2g} deg")
+    if r.left_of_right is not None:
+        parts.append(f"left hand on the left {_pct(r.left_of_right)}")
+    if len(parts) == 1:
+        parts.append("no invariant applies (no wrist, hand keypoints or gripper)")
+    return "; ".join(parts)
+
+
+# -- behaviour --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DatasetBehaviour:
+    """One dataset's behaviour QA: what was measured and what it finds."""
+
+    dataset: str
+    labels: list[str]  # episode names, in dataset order, of the episodes with a record
+    records: list[BehaviourRecord]
+    found: list[tuple[int, Finding]] = field(default_factory=list)  # (episode position, finding)
+    dead: list[tuple[int, str]] = field(default_factory=list)  # (episode position, reason)
+    copies: list[tuple[int, str]] = field(default_factory=list)  # (episode position, the verdict step's reason)
+    dataset_level: list[DatasetFinding] = field(default_factory=list)
+
+    @property
+    def episodes(self) -> int:
+        return len(self.records)
+
+
+def behaviour_summary(
+    dataset: str,
+    labels: Sequence[str],
+    records: Sequence[BehaviourRecord | None],
+    tasks: Sequence[str],
+    lengths: Sequence[int],
+    config: BehaviourConfig,
+    copies: Sequence[str | None] | None = None,
+) -> DatasetBehaviour | None:
+    """The dataset's findings; None when no episode carries a behaviour record (datasets written by other tools).
+    `labels`, `records`, `tasks`, `lengths`, `copies` (the verdict step's `qa_duplicate` reason, None for an episode
+    that is no copy): one per episode, in dataset order."""
+    keep = [i for i, r in enumerate(records) if r is not None]
+    if not keep:
+        return None
+    recs = [records[i] for i in keep]
+    out = DatasetBehaviour(dataset, [labels[i] for i in keep], recs)  # type: ignore[arg-type]
+    out.found = [(k, f) for k, r in enumerate(recs) for f in episode_findings(r, config)]
+    for column, name in (("qa_dead_dims", "dead_dims"), ("qa_native_dead_dims", "native_dead_dims")):
+        judged = judge_dead([getattr(r, name) for r in recs], config.dead_dims_share)
+        out.dead += [(k, dead_verdict(column, dims, share, config).reason()) for k, (dims, share) in judged.items()]
+    out.copies = [(k, copies[i]) for k, i in enumerate(keep) if copies is not None and copies[i] is not None]
+    for f in dataset_findings(list(tasks), list(lengths), config):  # episodes named, not numbered
+        msg = f.message
+        if f.code == "qa_short_episodes":
+            named = [labels[e] for e in f.episodes]
+            msg += ": " + ", ".join(named[:LISTED]) + (", ..." if len(named) > LISTED else "")
+        out.dataset_level.append(f.model_copy(update={"message": msg}))
+    return out
+
+
+def behaviour_messages(b: DatasetBehaviour) -> list[tuple[str, str, QualityTier | None]]:
+    """(code, message, tier it routes to) per finding code: how many episodes, then the worst few with their value
+    and the threshold; dataset-level findings after."""
+    by_code: dict[str, list[tuple[int, Finding]]] = defaultdict(list)
+    for k, f in b.found:
+        by_code[f.code + ("/rejected" if f.tier == QualityTier.rejected else "")].append((k, f))
+    out = []
+    for key, items in by_code.items():
+        code = key.split("/")[0]
+        worst = sorted(items, key=lambda kf: -abs(kf[1].value - kf[1].threshold))[:LISTED]
+        shown = "; ".join(f"{b.labels[k]}: {f.message}" for k, f in worst)
+        tier = items[0][1].tier
+        more = f"; and {len(items) - LISTED} more" if len(items) > LISTED else ""
+        out.append((code, f"{len(items)} of {b.episodes} episodes -> {tier.value}: {shown}{more}", tier))
+    dead: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for k, reason in b.dead:
+        dead[reason.split(":", 1)[0]].append((k, reason))
+    for code, items in dead.items():
+        shown = "; ".join(f"{b.labels[k]}: {r.split(': ', 1)[1]}" for k, r in items[:LISTED])
+        out.append((code, f"{len(items)} of {b.episodes} episodes -> low: {shown}", QualityTier.low))
+    if b.copies:
+        shown = "; ".join(f"{b.labels[k]}: {r.split(': ', 1)[1]}" for k, r in b.copies[:LISTED])
+        more = f"; and {len(b.copies) - LISTED} more" if len(b.copies) > LISTED else ""
+        out.append(
+            (
+                "qa_duplicate",
+                f"{len(b.copies)} of {b.episodes} episodes -> rejected: {shown}{more}",
+                QualityTier.rejected,
+            )
+        )
+    for f in b.dataset_level:
+        out.append((f.code, f.message, None))
+    return out
+
+
+def _span(values: list[float]) -> str:
+    return f"{min(values):.2g}..{max(values):.2g}" if values else "-"
+
+
+def behaviour_overview(b: DatasetBehaviour) -> str:
+    """One line of the dataset's measured behaviour, for validate's info line and the report."""
+    rs = b.records
+
+    def vals(name: str) -> list[float]:
+        return [float(getattr(r, name)) for r in rs if getattr(r, name) is not None]
+
+    parts = [f"{b.episodes} episodes"]
+    if vals("cam_frozen_s"):
+        dark = max(max(vals(n), default=0.0) for n in ("cam_dark_fraction", "cam_bright_fraction", "cam_flat_fraction"))
+        parts.append(f"camera frozen {_span(vals('cam_frozen_s'))} s, degenerate frames up to {dark:.0%}")
+    parts.append(f"state frozen {_span(vals('state_frozen_s'))} s")
+    parts.append(f"jump {_span(vals('jump_sigma'))} sigmas")
+    if vals("jump_m_s"):
+        parts.append(f"{_span(vals('jump_m_s'))} m/s")
+    glitch = {u: [r.glitch_value for r in rs if r.glitch_unit == u] for u in ("rad", "m", "span")}
+    if any(glitch.values()):  # per unit: a share of a trend's range is no radian
+        worst = ", ".join(f"{max(v):.2g} {'x range' if u == 'span' else u}" for u, v in glitch.items() if v)
+        parts.append(f"glitch up to {worst} ({_span(vals('glitch_sigma'))} sigmas)")
+    if vals("plateau_fraction"):
+        parts.append(f"plateau {_span(vals('plateau_fraction'))} of moving frames")
+    parts.append(f"idle start {_span(vals('idle_start_s'))} s, end {_span(vals('idle_end_s'))} s")
+    if vals("tracking_corr"):
+        parts.append(f"action tracking {_span(vals('tracking_corr'))}")
+    nonfinite = sum(vals("nonfinite"))
+    parts.append(f"{nonfinite:.0f} NaN/Inf")
+    return "; ".join(parts)

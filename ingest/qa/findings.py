@@ -1,33 +1,26 @@
 """Behaviour findings of one episode and the tier they route it to: which measured value demotes to `low`, which
-quarantines (`rejected`), each with the value and the threshold in a stable message a catalog query can group by.
+quarantines (`rejected`), each a `schemas.qa.Finding` with the value and the threshold in a stable message a catalog
+query can group by.
 
-`findings` compares a `BehaviourRecord` with a `BehaviourConfig`; `route` lowers a tier by them (never raises one),
-returning the reasons in the form `ingest.qa.quality.assess_quality` gives its own. `dataset_findings` does the
-same over one dataset's episodes (task imbalance, too-short episodes).
+`findings` compares a `BehaviourRecord` with a `BehaviourConfig`; `episode_findings` keeps those ingest routes an
+episode by, with the thresholds as ingest applies them (`ingest_config`); `route` lowers a tier by them (never raises
+one) into a `Verdict` whose reasons have the form `ingest.qa.quality.assess_quality` gives its own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from ingest.qa.dataset import short_episodes, task_balance
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.qa import Finding, Verdict
 from schemas.tiers import QualityTier, demote
 
-
-@dataclass(frozen=True)
-class Finding:
-    code: str  # qa_<field> it reads
-    tier: QualityTier  # low or rejected
-    value: float
-    threshold: float
-    message: str
+DATASET_CODES = frozenset({"qa_dead_dims"})  # judged by `eidata verdicts` over the dataset, not per episode
 
 
 def _over(code: str, value: float | None, threshold: float, tier: QualityTier, text: str) -> list[Finding]:
     if value is None or not value > threshold:
         return []
-    return [Finding(code, tier, float(value), float(threshold), text.format(v=value, t=threshold))]
+    text = text.format(v=value, t=threshold)
+    return [Finding(code=code, tier=tier, value=float(value), threshold=float(threshold), message=text)]
 
 
 def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
@@ -125,7 +118,11 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
     ]
     if r.tracking_corr is not None and r.tracking_corr < c.tracking_corr_low:
         text = f"state follows the action with correlation {r.tracking_corr:.2f} < {c.tracking_corr_low:.2f}"
-        out.append(Finding("qa_tracking_corr", low, r.tracking_corr, c.tracking_corr_low, text))
+        out.append(
+            Finding(
+                code="qa_tracking_corr", tier=low, value=r.tracking_corr, threshold=c.tracking_corr_low, message=text
+            )
+        )
     if not c.idle_trim:
         out += _over("qa_idle_start_s", r.idle_start_s, c.idle_s_low, low, "idle start {v:.1f} s > {t:.1f} s")
         out += _over("qa_idle_end_s", r.idle_end_s, c.idle_s_low, low, "idle end {v:.1f} s > {t:.1f} s")
@@ -160,51 +157,25 @@ def _plateau(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
     )
 
 
-def route(tier: QualityTier, found: list[Finding]) -> tuple[QualityTier, list[str]]:
+def ingest_config(config: BehaviourConfig) -> BehaviourConfig:
+    """The thresholds as ingest applies them to its record: the canonical wrists' jump bound and the native median
+    tracking bound (`canonical_jump_sigma_low`, `native_tracking_corr_low`)."""
+    return config.model_copy(
+        update={"jump_sigma_low": config.canonical_jump_sigma_low, "tracking_corr_low": config.native_tracking_corr_low}
+    )
+
+
+def episode_findings(rec: BehaviourRecord, config: BehaviourConfig) -> list[Finding]:
+    """The findings ingest routes one episode by (the dataset-judged dead dims left to `eidata verdicts`)."""
+    return [f for f in findings(rec, ingest_config(config)) if f.code not in DATASET_CODES]
+
+
+def route(tier: QualityTier, found: list[Finding]) -> Verdict:
     """The tier lowered by every finding, and one reason per finding."""
     out = QualityTier(tier)
     for f in found:
         out = demote(out, f.tier)
-    return out, [f"{f.code}: {f.message}" for f in found]
-
-
-@dataclass(frozen=True)
-class DatasetFinding:
-    code: str
-    value: float
-    threshold: float
-    message: str
-    episodes: tuple[int, ...]  # the episodes it names (positions in the dataset), empty for the whole dataset
-
-
-def dataset_findings(tasks: list[str], lengths: list[int], config: BehaviourConfig) -> list[DatasetFinding]:
-    """One dataset's findings over its episodes (in order): task imbalance and episodes shorter than the policy
-    window. Copies are not judged here: a fingerprint proposes, the signals decide (`ingest.qa.corpus`)."""
-    out: list[DatasetFinding] = []
-    balance = task_balance(tasks, config)
-    if balance.imbalanced:
-        out.append(
-            DatasetFinding(
-                "qa_task_imbalance",
-                balance.ratio,
-                config.task_imbalance_ratio,
-                f"largest task has {balance.ratio:.1f}x the episodes of the smallest"
-                f" (>= {config.task_imbalance_ratio:g}x; {balance.tasks} tasks)",
-                (),
-            )
-        )
-    short = short_episodes(lengths, config)
-    if short:
-        out.append(
-            DatasetFinding(
-                "qa_short_episodes",
-                len(short),
-                0,
-                f"{len(short)} episodes shorter than the policy window of {config.policy_window_frames} frames",
-                tuple(short),
-            )
-        )
-    return out
+    return Verdict(tier=out, reasons=[f.reason() for f in found], findings=found)
 
 
 def _frozen_stream(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:

@@ -12,6 +12,7 @@ from scipy.signal import find_peaks
 from ingest.canonical.validity import ValidityReport, fill_nonfinite, present_hands, window_spread
 from schemas.canonical import CANONICAL_FPS, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims
 from schemas.canonicalize import QualityConfig
+from schemas.qa import Verdict
 from schemas.tiers import QualityTier, demote
 
 
@@ -79,7 +80,7 @@ def assess_quality(
     validity: ValidityReport | None,
     config: QualityConfig,
     fps: float = CANONICAL_FPS,
-) -> tuple[QualityTier, list[str]]:
+) -> Verdict:
     """The default tier lowered by every signal that fires, with one reason per signal. Never raises a tier.
 
     Signals: validity rejection -> rejected; success False -> low; no actions -> actionless; idle ratio, wrist
@@ -123,4 +124,4 @@ def assess_quality(
                     QualityTier.low,
                     f"oscillation {rate:.2f} reversals/s > max_reversals_per_s {config.max_reversals_per_s:.2f}",
                 )
-    return tier, reasons
+    return Verdict(tier=tier, reasons=reasons)

@@ -6,40 +6,50 @@ a tier (copies and dead dims are the curation step `eidata verdicts`, `jobs.verd
   step's from `EpisodeLineage.verdicts`, each with value, threshold and the episode it was compared with.
 - `catalog/findings/`: per dataset, task imbalance and episodes shorter than the policy window (`dataset_findings`),
   each with its value, threshold and the episodes it names (view `findings`); informative, no tier changes.
+
+The thresholds a dataset is judged with are those stored with its episodes at ingest (`recorded_thresholds`), never
+a spec file re-read.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from ingest.qa.findings import dataset_findings
-from ingest.qa.phase import episode_findings
-from schemas.behaviour import FINDINGS_DIR, FINDINGS_SCHEMA, BehaviourConfig
+from ingest.qa.dataset import dataset_findings
+from ingest.qa.findings import episode_findings
+from schemas.behaviour import BehaviourConfig
 from schemas.corpus import EpisodeLineage, find_datasets
 from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.qa import FINDINGS_DIR, FINDINGS_SCHEMA, QAConfig
 from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
 
 
-def recorded_config(lineages: Sequence[EpisodeLineage]) -> BehaviourConfig:
-    """The behaviour thresholds a dataset's episodes were judged with at ingest (the first recorded; the defaults
-    for a dataset written before they were recorded, or by another tool)."""
-    return next((lin.behaviour_config for lin in lineages if lin.behaviour_config is not None), BehaviourConfig())
+def recorded_thresholds(lineages: Iterable[EpisodeLineage]) -> tuple[QAConfig, BehaviourConfig]:
+    """The geometry and behaviour thresholds a dataset's episodes were judged with at ingest, each the first
+    recorded (the defaults for one a dataset written before it was recorded, or by another tool, does not hold)."""
+    qa: QAConfig | None = None
+    behaviour: BehaviourConfig | None = None
+    for lin in lineages:
+        qa = lin.qa_config if qa is None else qa
+        behaviour = lin.behaviour_config if behaviour is None else behaviour
+        if qa is not None and behaviour is not None:
+            break
+    return qa if qa is not None else QAConfig(), behaviour if behaviour is not None else BehaviourConfig()
 
 
-def corpus_recorded_config(corpus_root: Path) -> BehaviourConfig:
-    """`recorded_config` of the first dataset of the corpus that recorded one (for a corpus-wide view: the report)."""
-    for ds in find_datasets(Path(corpus_root)):
-        if (ds / EPISODES_PATH).exists():
-            for _, line in read_jsonl(ds / EPISODES_PATH):
-                config = EpisodeLineage.of(line).behaviour_config
-                if config is not None:
-                    return config
-    return BehaviourConfig()
+def corpus_thresholds(corpus_root: Path) -> tuple[QAConfig, BehaviourConfig]:
+    """`recorded_thresholds` over the corpus's datasets in order (for a corpus-wide view: the report)."""
+    return recorded_thresholds(
+        EpisodeLineage.of(line)
+        for ds in find_datasets(Path(corpus_root))
+        if (ds / EPISODES_PATH).exists()
+        for _, line in read_jsonl(ds / EPISODES_PATH)
+    )
 
 
 def verdict_rows(dataset: str, lineages: Sequence[EpisodeLineage]) -> list[dict[str, Any]]:
@@ -48,20 +58,9 @@ def verdict_rows(dataset: str, lineages: Sequence[EpisodeLineage]) -> list[dict[
     rows = []
     for lin in lineages:
         base = {"episode_uid": lin.episode_uid, "dataset": dataset}
-        if lin.behaviour is not None:
-            for f in episode_findings(lin.behaviour, lin.behaviour_config or BehaviourConfig()):
-                rows.append(
-                    {
-                        **base,
-                        "stage": "ingest",
-                        "code": f.code,
-                        "tier": f.tier.value,
-                        "value": f.value,
-                        "threshold": f.threshold,
-                        "compared_with": None,
-                        "message": f.message,
-                    }
-                )
+        config = lin.behaviour_config or BehaviourConfig()
+        found = episode_findings(lin.behaviour, config) if lin.behaviour is not None else []
+        rows += [{**base, "stage": "ingest", **f.model_dump(mode="json")} for f in found]
         for v in lin.verdicts.found if lin.verdicts is not None else []:
             rows.append({**base, "stage": lin.verdicts.step, **v.model_dump(mode="json")})
     return rows
@@ -94,8 +93,7 @@ def catalog_findings(table: pa.Table, configs: Mapping[str, BehaviourConfig]) ->
         lengths = [cols["num_frames"][i] for i in idx]
         for f in dataset_findings(tasks, lengths, configs.get(ds) or BehaviourConfig()):
             named = [cols["episode_uid"][idx[k]] for k in f.episodes]
-            rows.append({"dataset": ds, "code": f.code, "value": f.value, "threshold": f.threshold})
-            rows[-1].update(message=f.message, episodes=named)
+            rows.append({"dataset": ds, **f.model_dump(), "episodes": named})
     return pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)
 
 

@@ -31,7 +31,7 @@ from ingest.storage.digests import DIGESTS_DIR, CatalogError, file_digest
 from jobs.catalog.behaviour import (
     catalog_findings,
     findings_dir,
-    recorded_config,
+    recorded_thresholds,
     verdict_rows,
     verdicts_dir,
     verdicts_table,
@@ -139,7 +139,7 @@ def _build(
         if rows:
             tables.append(pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA))
             lineages = [EpisodeLineage.of(line) for _, line in read_jsonl(ds / EPISODES_PATH)]
-            configs[rows[0].dataset] = recorded_config(lineages)
+            configs[rows[0].dataset] = recorded_thresholds(lineages)[1]
             found += verdict_rows(rows[0].dataset, lineages)
     table = sort_catalog(pa.concat_tables(tables)) if tables else CATALOG_SCHEMA.empty_table()
     del tables

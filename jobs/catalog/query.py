@@ -30,10 +30,10 @@ from adapters.storage.urls import StorageError
 from ingest.storage.corpus import read_corpus
 from jobs.catalog.guard import ReadOnlyError, check_read_only
 from jobs.runtime.options import Arg
-from schemas.behaviour import FINDINGS_DIR, FINDINGS_SCHEMA
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, parquet_files
 from schemas.findings import SOURCE_FINDINGS_DIR, SOURCE_FINDINGS_SCHEMA
+from schemas.qa import FINDINGS_DIR, FINDINGS_SCHEMA
 from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
 
 Format = Literal["table", "csv", "json"]

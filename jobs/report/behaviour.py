@@ -1,6 +1,7 @@
 """The report's behaviour QA section: per dataset, each measured value of its episodes against the threshold that
-demotes (dashed) or quarantines (dotted), the findings with value, threshold and episodes (`jobs.qa_behaviour`), and
-the catalog build's dataset findings (view `findings`). Read from the catalog's behaviour `qa_*` columns."""
+demotes (dashed) or quarantines (dotted), the findings with value, threshold and episodes (`ingest.qa.dataset`), and
+the catalog build's dataset findings (view `findings`). Read from the catalog's behaviour `qa_*` columns, against the
+thresholds stored with the corpus's episodes at ingest."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ingest.qa.phase import ingest_config
-from jobs.catalog.behaviour import corpus_recorded_config
+from ingest.qa.dataset import DatasetBehaviour, behaviour_summary
+from ingest.qa.findings import ingest_config
+from jobs.catalog.behaviour import corpus_thresholds
 from jobs.catalog.query import run_query
-from jobs.qa_behaviour import DatasetBehaviour, summarize_behaviour
 from jobs.report.plots import _empty
-from schemas.behaviour import BehaviourConfig, BehaviourRecord, record_from_columns
-from schemas.qa import CATALOG_PREFIX
+from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.qa import CATALOG_PREFIX, record_from_columns
 
 
 @dataclass
@@ -29,7 +30,7 @@ class BehaviourView:
 def behaviour_by_dataset(root: Path) -> BehaviourView:
     """Each dataset's behaviour QA from the catalog (datasets without records left out), against the thresholds
     stored with the corpus's episodes at ingest."""
-    config = corpus_recorded_config(root)
+    _, config = corpus_thresholds(root)
     names = run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names
     fields = set(BehaviourRecord.model_fields)
     cols = [c for c in names if c.startswith(CATALOG_PREFIX) and c[len(CATALOG_PREFIX) :] in fields]
@@ -44,10 +45,10 @@ def behaviour_by_dataset(root: Path) -> BehaviourView:
         by_ds.setdefault(row["dataset"], []).append(row)
     out = []
     for ds, rows in by_ds.items():
-        b = summarize_behaviour(
+        b = behaviour_summary(
             ds,
             [r["episode_uid"] for r in rows],
-            [record_from_columns(r) for r in rows],
+            [record_from_columns(r, BehaviourRecord) for r in rows],
             [r["task"] or "" for r in rows],
             [r["num_frames"] for r in rows],
             config,

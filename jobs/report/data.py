@@ -14,8 +14,9 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from ingest.lerobot.video_read import decode_frames
+from ingest.qa.dataset import DatasetQA, geometry_findings, geometry_summary
+from jobs.catalog.behaviour import corpus_thresholds
 from jobs.catalog.query import run_query
-from jobs.qa_findings import DatasetQA, Finding, corpus_qa_config, findings, summarize
 from jobs.report.keypoints import CameraModel, camera_model, drawable_keypoints, project
 from schemas.canonical import (
     ACTION,
@@ -31,7 +32,7 @@ from schemas.canonical import (
 )
 from schemas.corpus import EPISODES_DIR, EpisodeLineage, find_datasets, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
-from schemas.qa import CATALOG_PREFIX, QAConfig, QARecord, record_from_columns
+from schemas.qa import CATALOG_PREFIX, DatasetFinding, QAConfig, QARecord, record_from_columns
 
 
 class ReportError(RuntimeError):
@@ -257,13 +258,14 @@ class QAView:
 
     config: QAConfig
     summaries: list[DatasetQA]
-    failed: dict[str, list[Finding]]  # dataset -> failed invariants
+    failed: dict[str, list[DatasetFinding]]  # dataset -> failed invariants
 
 
 def qa_by_dataset(root: Path) -> QAView:
-    """Each dataset's pooled QA (`jobs.qa_findings.summarize`) from the catalog, with its findings against the
-    thresholds the corpus was ingested with. Datasets without QA (other tools', older ingests) are left out."""
-    config = corpus_qa_config(root)
+    """Each dataset's pooled QA (`ingest.qa.dataset.geometry_summary`) from the catalog, with its findings against the
+    thresholds stored with the corpus's episodes at ingest. Datasets without QA (other tools', older ingests) are left
+    out."""
+    config, _ = corpus_thresholds(root)
     names = run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names
     cols = [n for n in names if n.startswith(CATALOG_PREFIX)]
     if not cols:  # a catalog built before QA existed
@@ -271,6 +273,6 @@ def qa_by_dataset(root: Path) -> QAView:
     rows = run_query(root, f"SELECT dataset, {', '.join(cols)} FROM episodes ORDER BY dataset, episode_index")
     by_dataset: dict[str, list[QARecord | None]] = {}
     for row in rows.to_pylist():
-        by_dataset.setdefault(row["dataset"], []).append(record_from_columns(row))
-    summaries = [s for name, recs in by_dataset.items() if (s := summarize(name, recs)) is not None]
-    return QAView(config, summaries, {s.dataset: findings(s, config) for s in summaries})
+        by_dataset.setdefault(row["dataset"], []).append(record_from_columns(row, QARecord))
+    summaries = [s for name, recs in by_dataset.items() if (s := geometry_summary(name, recs)) is not None]
+    return QAView(config, summaries, {s.dataset: geometry_findings(s, config) for s in summaries})

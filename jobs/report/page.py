@@ -3,7 +3,7 @@
 Sections (`SECTIONS`): hours by source x tier, episode-length histograms per source, quarantine reasons, what the
 sources could not give (`schemas.findings`: declared episodes or cameras without files, skipped folders), action-mask
 coverage per embodiment, a strip of sampled frames per dataset (MANO keypoints on human data, see
-`jobs.report.keypoints`), canonical wrist trajectories in 3D, the geometry QA per dataset (`jobs.qa_findings`: failed
+`jobs.report.keypoints`), canonical wrist trajectories in 3D, the geometry QA per dataset (`ingest.qa.dataset`: failed
 invariants, approach-axis histograms and invariants against their thresholds), the behaviour QA per dataset
 (`jobs.report.behaviour`: findings with value and threshold, measured values against them), latents / caption
 coverage. Every image
@@ -25,10 +25,8 @@ from pathlib import Path
 
 from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
+from ingest.qa.dataset import behaviour_messages, behaviour_overview, geometry_overview
 from jobs.catalog.build import catalog_snapshot_hash
-from jobs.qa_behaviour import finding_messages
-from jobs.qa_behaviour import overview as behaviour_overview
-from jobs.qa_findings import overview as qa_overview
 from jobs.report.behaviour import behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
     DatasetView,
@@ -205,7 +203,7 @@ def _qa(root: Path, _: list[DatasetView]) -> str:
         if failed
         else '<p class="note">every dataset passes every invariant</p>'
     )
-    overview = _table(["dataset", "measured invariants"], [[s.dataset, qa_overview(s)] for s in view.summaries])
+    overview = _table(["dataset", "measured invariants"], [[s.dataset, geometry_overview(s)] for s in view.summaries])
     caption = (
         "Measured invariants per dataset, pooled over its episodes from the catalog's qa_* columns, against "
         "their thresholds (dashed). The approach axis is the canonical wrist's z (wrist -> fingertips); "
@@ -219,7 +217,7 @@ def _behaviour(root: Path, _: list[DatasetView]) -> str:
     found = [
         [b.dataset, code, "" if tier is None else tier.value, msg]
         for b in view.datasets
-        for code, msg, tier in finding_messages(b)
+        for code, msg, tier in behaviour_messages(b)
     ]
     found += [[f["dataset"], f["code"], "", f["message"]] for f in view.catalog_findings]
     verdict = (

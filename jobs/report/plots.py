@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from ingest.qa.dataset import DatasetQA
 from ingest.qa.geometry import BONES
-from jobs.qa_findings import DatasetQA
 from jobs.report.data import Strip, Trajectory
 from schemas.canonical import DIMS_PER_HAND, FINGERTIPS_XYZ, GRIPPER, HANDS, WRIST_POS, WRIST_ROT6D
 from schemas.qa import APPROACH_BINS, QAConfig

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from schemas.qa import Finding
 from schemas.tiers import QualityTier
-from schemas.verdicts import VERDICT_SCHEMA, CorpusVerdicts, Verdict
+from schemas.verdicts import VERDICT_SCHEMA, CorpusVerdicts
 
-V = Verdict(
+V = Finding(
     code="qa_duplicate",
     tier=QualityTier.rejected,
     value=0.01,
@@ -24,8 +25,8 @@ def test_reason_and_round_trip() -> None:
     rec = CorpusVerdicts(thresholds={"copy_tolerance": 0.1}, tier_before=QualityTier.high, found=[V])
     assert CorpusVerdicts.model_validate(rec.model_dump(mode="json")) == rec
     with pytest.raises(ValidationError):
-        Verdict.model_validate({**V.model_dump(), "extra": 1})
+        Finding.model_validate({**V.model_dump(), "extra": 1})
 
 
 def test_catalog_rows_hold_every_verdict_field() -> None:
-    assert set(VERDICT_SCHEMA.names) == {"episode_uid", "dataset", "stage", *Verdict.model_fields}
+    assert set(VERDICT_SCHEMA.names) == {"episode_uid", "dataset", "stage", *Finding.model_fields}
