@@ -103,7 +103,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "verdicts": Command(
         "judge what needs the whole corpus (copies, dead dims) into the episodes' lineage and the catalog",
-        "jobs.verdicts.step:cli_verdicts",
+        "jobs.verdicts.step:STAGE",
         "jobs.verdicts.step:OPTIONS",
     ),
     "query": Command(

@@ -1,36 +1,54 @@
-"""The skeleton every stage job shares (latents, caption, text-embed, the exports), written once.
+"""The skeleton every stage shares (latents, caption, text-embed, verdicts), written once: a stage states only what
+differs.
 
-    parse (jobs/cli.py, options generated from the job model)
-      -> build: args -> the typed job; a bad call raises `Usage`
-      -> run: corpus lock -> plan -> `ray_session` (start or join Ray, shared-output check, quiet Ray Data)
-              -> `drain` the Ray Data stream with progress -> `refresh_catalog` once
-      -> exit status, decided here: 0 done, 1 some work failed or the job could not run, 2 a bad call
+    eidata <stage> ROOT ...    (jobs/cli.py: options generated from the stage's job model)
+      -> build: args -> the typed job (a bad call raises `Usage`)
+      -> CorpusStage.run:
+           check (bad calls found before the corpus is opened)
+           -> open_corpus (a folder, or a bucket's scratch under the output's lease: ingest.storage.corpus)
+           -> JobLock -> plan(corpus) -> rows
+           -> Ray Data: rows -> [decode: CPU tasks] -> Model actors (map_batches, concurrency=N)
+              -> accept(batch, corpus) on the driver, with progress: counts, publishes what landed
+           -> finish(corpus) -> the catalog refreshed once -> the corpus published at the block's clean end
+      -> exit status: 0 done, 1 some work failed or the job could not run (`Failed`), 2 a bad call (`Usage`)
 
-A stage declares its model, its `build`, its `run` and which of its errors are a bad call (2) or a failed job (1);
-`Stage.__call__(args)` is the subcommand. Errors not declared propagate, as they always did.
+One error taxonomy: a stage raises `Usage` or `Failed` for its own conditions, and names the errors of its libraries
+that are one or the other (`usage_errors`, `job_errors`); the machinery's own (a placement that cannot work, a held
+lock or lease, a store failing, a corpus that is not one) are mapped here for every stage. Errors not named propagate.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from adapters.storage.urls import StorageError
 from ingest.progress import Progress
-from jobs.runtime.options import Arg, Opt, job_values
-from jobs.runtime.ray_pool import Device, init_ray, quiet_ray_data
+from ingest.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus
+from ingest.storage.digests import CatalogError
+from ingest.storage.lease import OutputLeasedError
+from jobs.runtime.job_lock import JobLock, JobLockedError
+from jobs.runtime.options import Opt
+from jobs.runtime.ray_pool import Device, Placement, PoolError, cluster_resources, init_ray, place_actors, quiet_ray_data
+from jobs.runtime.shared_fs import SharedFsError
 from schemas.corpus import EPISODES_DIR
+from schemas.storage import StorageOptions
 
 log = logging.getLogger(__name__)
 
-J = TypeVar("J")
+J = TypeVar("J", bound=BaseModel)
 R = TypeVar("R")
+MAX_BLOCKS = 20_000  # input blocks of a few rows each: parallel CPU tasks without one object per row on huge corpora
 
 
 class RayRun(BaseModel):
@@ -46,7 +64,11 @@ ADDRESS = Opt(RayRun, "address")
 
 # The fields every stage model declares alike, defined once: a model writes `device: DeviceChoice` and the flag's
 # type, default and help come from here (tests/jobs/test_cli_surface.py checks that no two models copy a field)
-CorpusRoot = Annotated[Path, Field(description="corpus folder (holding datasets/)")]
+CorpusRoot = Annotated[
+    Path | str,
+    BeforeValidator(corpus_where),
+    Field(description="corpus folder (holding datasets/) or its bucket URL (s3://bucket/corpus)"),
+]
 DeviceChoice = Annotated[Device, Field("auto", description="auto: cuda when Ray has GPUs")]
 ModelActors = Annotated[int | None, Field(None, gt=0, description="model actors (default: one per GPU, or 1 on CPU)")]
 RayCpus = Annotated[int | None, Field(None, gt=0, description="embedded Ray's CPUs (default: all)")]
@@ -65,16 +87,15 @@ class Failed(Exception):
     """The job could not do its work: the message is printed as it is and the exit status is 1."""
 
 
-def corpus_job_values(command: str, args: Any, options: Sequence[Opt | Arg], model: type[BaseModel]) -> dict[str, Any]:
-    """The model's values from the parsed flags (`job_values`), for a stage run on a corpus: a folder without
-    datasets/ is a bad call."""
-    values = job_values(args, options, model)
-    root = Path(values["root"])
-    if not (root / "datasets").is_dir():
-        raise Usage(f"eidata {command}: {root}: no datasets/ folder; not a corpus")
-    return values
-
-
+# the machinery's errors, alike for every job: a bad call (2), or a job that could not run (1)
+USAGE_ERRORS: tuple[type[BaseException], ...] = (PoolError,)
+JOB_ERRORS: tuple[type[BaseException], ...] = (
+    JobLockedError,
+    OutputLeasedError,
+    SharedFsError,
+    StorageError,
+    CatalogError,
+)
 Errors = tuple[type[BaseException], ...] | Callable[[], tuple[type[BaseException], ...]]
 
 
@@ -98,7 +119,7 @@ class Stage(Generic[J, R]):
 
     def __call__(self, args: Any) -> int:
         try:
-            report = self.run(self.build(args), args)
+            report = self.run(self._build(args), args)
         except Usage as e:
             print(str(e), file=sys.stderr)
             return 2
@@ -111,10 +132,183 @@ class Stage(Generic[J, R]):
         except _named(self.job_errors) as e:
             print(f"eidata {self.command}: {e}", file=sys.stderr)
             return 1
+        except USAGE_ERRORS as e:
+            print(f"eidata {self.command}: {e}", file=sys.stderr)
+            return 2
+        except JOB_ERRORS as e:
+            print(f"eidata {self.command}: {e}", file=sys.stderr)
+            return 1
         text = self.summary(report)
         if text:  # nothing done, nothing to say (an export of a corpus without datasets)
             print(text)
         return 1 if self.failed(report) else 0
+
+    def _build(self, args: Any) -> J:
+        try:
+            return self.build(args)
+        except ValidationError as e:  # a value the job model refuses
+            raise Usage(f"eidata {self.command}: {e}") from None
+
+
+@dataclass
+class StageReport:
+    """What every stage reports: its corpus as named, what failed, the catalog's rows after it, its time."""
+
+    root: Path | str = ""
+    failed: list[str] = field(default_factory=list)
+    catalog_rows: int | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        raise NotImplementedError  # each stage's report words its own
+
+    def any_failed(self) -> bool:
+        return bool(self.failed)
+
+
+RR = TypeVar("RR", bound=StageReport)
+
+
+class CorpusStage(Generic[J, RR]):
+    """A stage on a corpus: what differs from one stage to the next (see the module's docstring). A subclass sets
+    `command` and, for work on Ray, `Model` (a callable class: `Model(**model_args(place))(batch) -> batch`) and maybe
+    `decode` (a function of one row, in CPU tasks: `decode(row, **decode_args(corpus)) -> row`); it writes `plan`,
+    `accept` and what else differs. The job model has `root` (a `CorpusRoot`) and, with a `Model`, `device`, `actors`,
+    `num_cpus`, `object_store_mb`."""
+
+    command: ClassVar[str]  # `eidata <command>`; the job lock's kind and the name derived files are published under
+    unit: ClassVar[str] = "ep"  # what a row is, on the progress bar
+    Model: ClassVar[type | None] = None
+    decode: ClassVar[Callable[..., dict[str, Any]] | None] = None  # a module-level function (staticmethod)
+    decode_resources: ClassVar[dict[str, Any]] = {"num_cpus": 1}
+    preserve_order: ClassVar[bool] = False  # batches in input order (`quiet_ray_data`)
+    locks: ClassVar[bool] = True  # take the corpus's job lock of this kind
+    catalog: str | None = None  # what the stage writes, when the catalog indexes it (refreshed after)
+    usage_errors: ClassVar[Errors] = ()  # its libraries' errors that are a bad call (exit 2)
+    job_errors: ClassVar[Errors] = ()  # and those that stop the job (exit 1)
+
+    def __init__(self, job: J, report: RR) -> None:
+        self.job, self.report = job, report
+
+    # -- what a stage states --------------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Bad calls found before the corpus is opened (raise `Usage`, or an error in `usage_errors`)."""
+
+    def plan(self, corpus: Corpus) -> list[dict[str, Any]]:
+        """The rows for Ray (plain values: they travel as Arrow), after counting what is done in the report."""
+        raise NotImplementedError
+
+    def decode_args(self, corpus: Corpus) -> dict[str, Any]:
+        return {}
+
+    def model_args(self, place: Placement) -> dict[str, Any]:
+        """The Model's constructor keywords on `place`."""
+        return {}
+
+    def batch_size(self, rows: list[dict[str, Any]], place: Placement) -> int:
+        """Rows per Model call."""
+        return int(self.job.batch_size)  # type: ignore[attr-defined]
+
+    def accept(self, batch: dict[str, Any], corpus: Corpus) -> tuple[int, int]:
+        """Record a batch of the Model's results on the driver (publish what it wrote); (rows, frames) for progress."""
+        raise NotImplementedError
+
+    def finish(self, corpus: Corpus, *, address: str | None, progress: bool | None) -> bool:
+        """After the Ray work (in its Ray session, when there was one): what is left to do on the driver. True when
+        the catalog's view of the corpus changed."""
+        return False
+
+    @classmethod
+    def printout(cls, report: RR) -> str:
+        """What `eidata <command>` prints when it ends."""
+        return report.summary()
+
+    # -- the run, the same for every stage ------------------------------------------------------------------------
+    def run(
+        self,
+        *,
+        address: str | None = None,
+        progress: bool | None = None,
+        storage: StorageOptions | None = None,
+        corpus: Corpus | None = None,
+    ) -> RR:
+        """The whole run on `job.root` (its `storage` options, else the AWS environment), or on `corpus` when the
+        caller holds it open already (caption hands its corpus to text-embed). Returns the report."""
+        t0 = time.perf_counter()
+        self.check()
+        with ExitStack() as stack:
+            if corpus is None:
+                try:
+                    opened = open_corpus(self.job.root, storage, self.command, existing=True)  # type: ignore[attr-defined]
+                    corpus = stack.enter_context(opened)
+                except (NotACorpus, StorageError) as e:  # the corpus named is not one, or cannot be reached
+                    raise Usage(f"eidata {self.command}: {e}") from None
+            if self.locks:
+                stack.enter_context(JobLock(corpus.root, self.command))
+            rows = self.plan(corpus)
+            if rows and self.Model is not None:
+                job: Any = self.job
+                # every node reads the corpus's files or writes into it (a bucket's scratch: the driver publishes)
+                session = ray_session(
+                    address,
+                    job.num_cpus,
+                    job.object_store_mb,
+                    shared_output=corpus.root,
+                    preserve_order=self.preserve_order,
+                )
+                stack.enter_context(session)
+                take = partial(self.accept, corpus=corpus)
+                drain(self._stream(rows, corpus), len(rows), self.command, self.unit, progress, take)
+            changed = self.finish(corpus, address=address, progress=progress)
+            if self.catalog is not None:
+                self.report.catalog_rows = refresh_catalog(corpus, changed, self.catalog)
+        self.report.root = self.job.root  # type: ignore[attr-defined]
+        self.report.seconds = time.perf_counter() - t0
+        return self.report
+
+    def _stream(self, rows: list[dict[str, Any]], corpus: Corpus) -> Iterator[dict[str, Any]]:
+        """rows -> [decode] -> Model; the Model's result batches as they finish."""
+        import pyarrow as pa
+        import ray
+
+        job: Any = self.job
+        place = place_actors(job.device, job.actors, cluster_resources())
+        per_call = self.batch_size(rows, place)
+        log.info(
+            "%s: %d %s on %s, %d actor(s), %d per call",
+            self.command,
+            len(rows),
+            self.unit,
+            place.device,
+            place.actors,
+            per_call,
+        )
+        table, per_block = pa.Table.from_pylist(rows), max(1, math.ceil(len(rows) / MAX_BLOCKS))
+        ds = ray.data.from_arrow([table.slice(i, per_block) for i in range(0, len(rows), per_block)])
+        if self.decode is not None:
+            ds = ds.map(type(self).decode, fn_kwargs=self.decode_args(corpus), **self.decode_resources)
+        ds = ds.map_batches(
+            self.Model,
+            batch_size=per_call,
+            batch_format="numpy",
+            concurrency=place.actors,
+            fn_constructor_kwargs=self.model_args(place),
+            **place.resources,
+        )
+        yield from ds.iter_batches(batch_size=None, batch_format="numpy")
+
+    @classmethod
+    def cli(cls, build: Callable[[Any], J]) -> Stage[J, RR]:
+        """`eidata <command>`: `build` the job from the parsed flags, run it, print, exit 0/1/2."""
+        return Stage(
+            cls.command,
+            build,
+            lambda job, args: cls(job).run(address=args.address),  # type: ignore[call-arg]
+            cls.printout,
+            lambda report: report.any_failed(),
+            usage_errors=cls.usage_errors,
+            job_errors=cls.job_errors,
+        )
 
 
 @contextmanager
@@ -155,17 +349,15 @@ def drain(
     bar.close()
 
 
-def refresh_catalog(root: Path, changed: bool, what: str, logger: logging.Logger = log) -> int | None:
+def refresh_catalog(corpus: Corpus, changed: bool, what: str, logger: logging.Logger = log) -> int | None:
     """Rebuild the catalog once after a stage wrote `what`, or when there is none yet; a failure is a warning (the
     stage's files are written) naming the command that redoes it."""
-    from ingest.storage.digests import CatalogError
     from jobs.catalog.build import rebuild_catalog
-    from jobs.runtime.bucket_stage import scratch_digests
 
-    if not (changed or not (root / EPISODES_DIR).exists()):
+    if not (changed or not (corpus.root / EPISODES_DIR).exists()):
         return None
     try:
-        return rebuild_catalog(root, digests_for=scratch_digests(root))  # a bucket's scratch: from its records
+        return rebuild_catalog(corpus)
     except CatalogError as e:
-        logger.warning("%s written, but the catalog was not updated (%s); run `eidata catalog %s`", what, e, root)
+        logger.warning("%s written, but the catalog was not updated (%s); run `eidata catalog %s`", what, e, corpus.where)
         return None

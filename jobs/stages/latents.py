@@ -1,9 +1,10 @@
-"""`eidata latents ROOT`: DINOv3 patch latents for every episode that lacks them, as a Ray Data pipeline.
+"""`eidata latents ROOT`: DINOv3 patch latents for every episode that lacks them, a stage on Ray Data
+(`jobs.runtime.stage`).
 
-    work rows (one per episode and camera, from each dataset's meta)
-      -> map(decode_episode)            CPU tasks: decode frames at the latent rate, preprocess (latents_frames)
-      -> map_batches(LatentsEncoder)    actor pool, one model per GPU (or one CPU actor): encode, write the files
-      -> driver                         progress, failures, then the catalog's latents_ready
+    plan: work rows (one per episode and camera, from each dataset's meta)
+      -> decode_episode                 CPU tasks: decode frames at the latent rate, resize (the wire format)
+      -> LatentsEncoder                 actor pool, one model per GPU (or one CPU actor): encode, write the files
+      -> accept                         progress, failures, each batch's files published; then the catalog
 
 A row of the stream is a whole episode (its frames as one ragged array), so an actor always holds every frame of
 the episodes it writes: a file is complete by construction and written atomically. Frames travel resized, as uint8
@@ -18,26 +19,20 @@ Placement: decode tasks ask for one CPU and no GPU, an encoder actor for one GPU
 cluster joined with `--address` Ray runs the decoding on any node with free CPUs, CPU-only nodes included, and the
 actors only on GPU nodes (`DECODE_RESOURCES`, `jobs.runtime.ray_pool.place_actors`).
 
-Resumable: an episode whose file exists is skipped (files are written atomically, so an existing one is whole); a
-file made with another model, rate, dtype or size stops the job unless `--overwrite`. Decode failures (unreadable or
-short videos) cost that episode only and are reported, exit status 1.
-
-In a bucket (`eidata latents s3://bucket/corpus`): the job runs on the bucket's scratch corpus under the output's
-lease (`jobs.runtime.bucket_stage`); decode tasks read each video from the bucket by ranged reads (PyAV on a seekable
-file object), the actors write the files in the scratch, and the driver publishes each batch as it lands (its files at
-their final keys with If-None-Match, then one commit record: `ingest.storage.derived`), so the scratch holds only the
-batches in flight. What is done comes from the records; objects are never replaced (no --overwrite there).
+Resumable: an episode whose file the corpus holds is skipped (files are written atomically, so an existing one is
+whole); a file made with another model, rate, dtype or size stops the job unless `--overwrite` (where the corpus can
+replace files: objects in a bucket never are). Decode failures (unreadable or short videos) cost that episode only and
+are reported, exit status 1. The corpus handle (`ingest.storage.corpus`) says where each video is read (a bucket's by
+ranged reads, never copied) and publishes each batch of files as it lands; the catalog's latents_ready follows.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import math
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,35 +40,30 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.storage.location import locate, metering, readable
-from adapters.storage.urls import StorageError
+from adapters.storage.location import metering
 from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
 from ingest.encoders.dinov3.model import EncoderLoadError, EncoderSpec, encoder_config
 from ingest.encoders.dinov3.stream import FrameEncoder
-from ingest.files.latents import LatentsFile, LatentsFileError, read_meta, remove_stale_temps, write_latents
-from ingest.storage.lease import OutputLeasedError
-from jobs.runtime.bucket_stage import CorpusWhere, ScratchCorpus, stage_corpus, stage_values
-from jobs.runtime.job_lock import JobLock, JobLockedError
-from jobs.runtime.options import Opt
-from jobs.runtime.ray_pool import PoolError, cluster_resources, place_actors
-from jobs.runtime.shared_fs import SharedFsError
+from ingest.files.latents import LatentsFile, LatentsFileError, remove_stale_temps, write_latents
+from ingest.storage.corpus import Corpus
+from jobs.runtime.options import Opt, job_values
+from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import (
     ADDRESS,
+    CorpusRoot,
+    CorpusStage,
     DeviceChoice,
+    Failed,
     ModelActors,
     RayCpus,
-    Stage,
+    StageReport,
     Usage,
-    drain,
     placement_options,
-    ray_session,
-    refresh_catalog,
 )
 from schemas.canonical import IMAGE_PREFIX, main_video_key
 from schemas.corpus import find_datasets
 from schemas.image_latents import LatentsMeta, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
-from schemas.storage import StorageOptions, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +77,10 @@ WRITE_THREADS = 4
 # scheduling reservation per decode task: a 3-minute episode at 3 Hz is 540 frames, 81 MB of uint8 224x224 frames,
 # plus the decoder's own buffers
 DECODE_TASK_MEMORY = 256 * 1024**2
-# a decode task's Ray resources: no GPU, so on a cluster decoding also runs on CPU-only nodes
+# a decode task's Ray resources: no GPU, so on a cluster decoding also runs on CPU-only nodes; the memory reservation
+# also keeps Ray Data from fusing decoding into the actors (it fuses maps with equal resource args): decoding must
+# stay in CPU tasks that scale apart from the GPUs
 DECODE_RESOURCES: dict[str, Any] = {"num_cpus": 1, "memory": DECODE_TASK_MEMORY}
-
-
-class LatentsJobError(RuntimeError):
-    """The job cannot run: files made with another encoding are in the way."""
-
-
-class LatentsUsageError(LatentsJobError):
-    """The request itself is wrong: not a corpus, a rate above a dataset's fps."""
 
 
 class LatentsJob(BaseModel):
@@ -104,7 +88,7 @@ class LatentsJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    root: CorpusWhere
+    root: CorpusRoot
     encoder: EncoderSpec
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
     rate_hz: float = Field(3.0, gt=0, description="latent frames per second: nearest frames of the episode stream")
@@ -123,14 +107,10 @@ class LatentsJob(BaseModel):
 
 
 @dataclass
-class LatentsReport:
-    root: Path | str
+class LatentsReport(StageReport):
     written: int = 0
     frames: int = 0
     skipped: int = 0
-    failed: list[str] = field(default_factory=list)
-    catalog_rows: int | None = None
-    seconds: float = 0.0
     fetched: int = 0  # bytes of the videos fetched from a bucket (0 locally)
     used: int = 0  # bytes of them the decoder read
 
@@ -152,7 +132,6 @@ class LatentsReport:
         return "\n".join(lines)
 
 
-# -- planning (driver) --------------------------------------------------------------------------------------------
 def select_video_keys(video_keys: list[str], camera: str) -> list[str]:
     """The cameras to encode in a dataset with `video_keys` (info.json order) for the `--camera` choice."""
     if camera == "all":
@@ -165,97 +144,21 @@ def select_video_keys(video_keys: list[str], camera: str) -> list[str]:
     return [k for k in keys if k in video_keys]
 
 
-@dataclass
-class Plan:
-    rows: list[dict[str, Any]]  # work rows: one per (episode, camera) to encode
-    skipped: int
-    stale: list[str]  # existing files made with another encoding
-
-
-def plan(job: LatentsJob, expected: LatentsMeta, corpus: ScratchCorpus | None = None) -> Plan:
-    """Work rows for every (episode, selected camera) whose latents file is missing (or stale, with overwrite).
-
-    `expected` is the metadata this run writes (episode fields are placeholders); an existing file is done when its
-    encoding matches. On a bucket's scratch corpus (`corpus`) the files are the records' and the videos are read
-    from the bucket."""
-    corpus = corpus or ScratchCorpus(Path(job.root), "latents")
-    rows: list[dict[str, Any]] = []
-    skipped, stale = 0, []
-    for ds in find_datasets(Path(job.root)):
-        info = load_info(ds / INFO_PATH)
-        if info.video_path is None or not (ds / EPISODES_PATH).exists():
-            log.warning("%s: no videos or no %s; skipped", ds, EPISODES_PATH)
-            continue
-        keys = select_video_keys(info.video_keys, job.camera)
-        if not keys:
-            log.warning("%s: no camera matches --camera %s (has %s); skipped", ds, job.camera, info.video_keys)
-            continue
-        if job.rate_hz > info.fps:
-            raise LatentsUsageError(f"{ds}: --rate {job.rate_hz} Hz is above the dataset's {info.fps} fps")
-        remove_stale_temps(ds)
-        rel = ds.relative_to(job.root).as_posix()
-        committed = corpus.committed(ds)
-        for _, line in read_jsonl(ds / EPISODES_PATH):
-            index, length = int(line["episode_index"]), int(line["length"])
-            for key in keys:
-                name = latents_file(info, index, key)
-                out = ds / name
-                done = out.exists() if committed is None else name in committed
-                if done and not job.overwrite:
-                    try:
-                        have = existing(out, None if committed is None else committed[name])
-                    except LatentsFileError as e:
-                        stale.append(str(e))
-                        continue
-                    if have.same_encoding(expected):
-                        skipped += 1
-                    else:
-                        stale.append(
-                            f"{out}: made with model {have.model}, {have.rate_hz} Hz, {have.dtype}, "
-                            f"{have.image_size} px; this run: {expected.model}, {expected.rate_hz} Hz, "
-                            f"{expected.dtype}, {expected.image_size} px"
-                        )
-                    continue
-                rows.append(
-                    {
-                        "dataset": rel,
-                        "episode_index": index,
-                        "video_key": key,
-                        "length": length,
-                        "fps": float(info.fps),
-                        "video": corpus.source(ds / info.video_file(index, key)),
-                        "out": str(out),
-                    }
-                )
-    return Plan(rows, skipped, stale)
-
-
-def existing(out: Path, committed: dict[str, str] | None) -> LatentsMeta:
-    """The metadata of a latents file that exists: read from its header, or in a bucket from its commit record."""
-    if committed is None:
-        return read_meta(out)
-    try:
-        return LatentsMeta.model_validate(committed)
-    except ValueError as e:
-        raise LatentsFileError(f"{out}: bad latents metadata in its commit record ({e})") from e
-
-
 # -- decode tasks (CPU) -------------------------------------------------------------------------------------------
 def decode_episode(
-    row: dict[str, Any], *, rate_hz: float, preprocess: dict[str, Any], storage: StorageOptions | None = None
+    row: dict[str, Any], *, rate_hz: float, preprocess: dict[str, Any], corpus: Corpus
 ) -> dict[str, Any]:
     """One episode's frames at the latent rate, resized to uint8 [n, 3, S, S] (the wire format). A bad video becomes
-    an `error`, never an exception. A video in a bucket (its URL; `storage`: the job's options, else the AWS
-    environment) is decoded from a seekable file object read by ranges (`adapters.storage.location.readable`), never
-    copied; `fetched` and `used` count its bytes fetched and decoded."""
+    an `error`, never an exception. The video is read where the corpus keeps it (`Corpus.open_file`: a bucket's from
+    a seekable file object read by ranges, never copied); `fetched` and `used` count its bytes fetched and decoded."""
     cfg = PreprocessConfig.model_validate(preprocess)
     out = {k: row[k] for k in ("dataset", "episode_index", "video_key", "out")}
     with metering() as meter:
         try:
             idx = latent_frame_indices(int(row["length"]), float(row["fps"]), rate_hz)
             if idx.size == 0:
-                raise LatentsInputError(f"{row['video']}: the episode has no frames")
-            with readable(locate(str(row["video"]), storage)) as video:
+                raise LatentsInputError(f"{corpus.source(Path(row['video']))}: the episode has no frames")
+            with corpus.open_file(Path(row["video"])) as video:
                 frames = decode_resized(video, idx, cfg).numpy()
             result = {**out, "frame_index": idx, "frames": frames, "error": ""}
         except (LatentsInputError, ValueError, OSError) as e:
@@ -313,7 +216,6 @@ class LatentsEncoder:
         return write_latents(Path(str(batch["out"][i])), LatentsFile(patches, cls, frame_index, meta))
 
 
-# -- driver -------------------------------------------------------------------------------------------------------
 def expected_meta(job: LatentsJob) -> LatentsMeta:
     """The metadata this run writes (episode fields are filled per file). Raises EncoderLoadError."""
     cfg = encoder_config(job.encoder)
@@ -330,131 +232,121 @@ def expected_meta(job: LatentsJob) -> LatentsMeta:
     )
 
 
-def run_latents(
-    job: LatentsJob,
-    *,
-    address: str | None = None,
-    progress: bool | None = None,
-    storage: StorageOptions | None = None,
-) -> LatentsReport:
-    """Plan, encode on Ray, update the catalog. Raises LatentsJobError / EncoderLoadError before any work. A corpus
-    in a bucket (`job.root` a URL; `storage`: its options, else the AWS environment) runs on its scratch corpus under
-    the output's lease (`jobs.runtime.bucket_stage`), each batch of files published as it lands."""
-    t0 = time.perf_counter()
-    if job.overwrite and is_remote(str(job.root)):
-        raise LatentsUsageError(
-            f"{job.root}: --overwrite: objects in a bucket are never replaced; write another output"
-        )
-    with stage_corpus(job.root, storage, "latents") as root:
-        report = _run(job.model_copy(update={"root": root}), address, progress, storage)
-    report.root = job.root
-    report.seconds = time.perf_counter() - t0
-    return report
+# -- the stage ----------------------------------------------------------------------------------------------------
+class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
+    """`eidata latents`: what it states beside the skeleton's run."""
 
+    command = "latents"
+    Model = LatentsEncoder
+    decode = staticmethod(decode_episode)
+    decode_resources = DECODE_RESOURCES
+    catalog = "latents"
+    usage_errors = (EncoderLoadError,)
 
-def _run(job: LatentsJob, address: str | None, progress: bool | None, storage: StorageOptions | None) -> LatentsReport:
-    root = Path(job.root)
-    report = LatentsReport(root)
-    if not (root / "datasets").is_dir():
-        raise LatentsUsageError(f"{root}: no datasets/ folder; not a corpus")
-    with JobLock(root, "latents"):
-        corpus = ScratchCorpus(root, "latents")
-        expected = expected_meta(job)
-        work = plan(job, expected, corpus)
-        if work.stale:
-            shown = "\n  ".join(work.stale[:5])
+    def __init__(self, job: LatentsJob) -> None:
+        super().__init__(job, LatentsReport(job.root))
+        self.expected = expected_meta(job)  # the metadata this run writes; EncoderLoadError before any work
+
+    def plan(self, corpus: Corpus) -> list[dict[str, Any]]:
+        """A row for every (episode, selected camera) whose latents file is missing (or stale, with --overwrite);
+        a file the corpus holds is done when its metadata says this run's encoding, else the job stops."""
+        job = self.job
+        if job.overwrite and corpus.immutable:
+            raise Usage(f"eidata latents: {corpus.where}: --overwrite: {corpus.immutable}; write another output")
+        rows: list[dict[str, Any]] = []
+        stale: list[str] = []
+        for ds in find_datasets(corpus.root):
+            info = load_info(ds / INFO_PATH)
+            if info.video_path is None or not (ds / EPISODES_PATH).exists():
+                log.warning("%s: no videos or no %s; skipped", ds, EPISODES_PATH)
+                continue
+            keys = select_video_keys(info.video_keys, job.camera)
+            if not keys:
+                log.warning("%s: no camera matches --camera %s (has %s); skipped", ds, job.camera, info.video_keys)
+                continue
+            if job.rate_hz > info.fps:
+                raise Usage(f"eidata latents: {ds}: --rate {job.rate_hz} Hz is above the dataset's {info.fps} fps")
+            remove_stale_temps(ds)
+            lengths = {int(line["episode_index"]): int(line["length"]) for _, line in read_jsonl(ds / EPISODES_PATH)}
+            names = {(i, key): latents_file(info, i, key) for i in lengths for key in keys}
+            done = {} if job.overwrite else corpus.committed(ds, names.values())
+            for (index, key), name in names.items():
+                if name in done:
+                    self._done(ds / name, done[name], stale)
+                    continue
+                rows.append(
+                    {
+                        "dataset": ds.relative_to(corpus.root).as_posix(),
+                        "episode_index": index,
+                        "video_key": key,
+                        "length": lengths[index],
+                        "fps": float(info.fps),
+                        "video": str(ds / info.video_file(index, key)),
+                        "out": str(ds / name),
+                    }
+                )
+        if stale:
             redo = (
-                "objects in a bucket are never replaced: rerun with their settings or write another output"
-                if corpus.url
+                f"{corpus.immutable}: rerun with their settings or write another output"
+                if corpus.immutable
                 else "rerun with --overwrite to recompute them, or with their settings"
             )
-            raise LatentsJobError(f"{len(work.stale)} latents files were made differently; {redo}:\n  {shown}")
-        report.skipped = work.skipped
-        if work.rows:
-            # every node writes latents into the corpus (a bucket's scratch: the driver publishes them)
-            with ray_session(address, job.num_cpus, job.object_store_mb, shared_output=root):
-                drain(
-                    _stream(job, work.rows, expected, cluster_resources(), storage),
-                    len(work.rows),
-                    "latents",
-                    "ep",
-                    progress,
-                    lambda out: _take(out, report, corpus),
-                )
-        # in a bucket always (from the records, no byte fetched): a run killed after its last record has no catalog yet
-        changed = bool(report.written) or corpus.url is not None
-        report.catalog_rows = refresh_catalog(root, changed, "latents", log)
-    return report
+            shown = "\n  ".join(stale[:5])
+            raise Failed(f"eidata latents: {len(stale)} latents files were made differently; {redo}:\n  {shown}")
+        return rows
 
-
-def _take(out: dict[str, np.ndarray], report: LatentsReport, corpus: ScratchCorpus) -> tuple[int, int]:
-    """Count a batch of finished episodes; in a bucket, publish their files (one record per dataset)."""
-    for err, frames in zip(out["error"], out["frames"], strict=True):
-        if err:
-            report.failed.append(str(err))
-        else:
-            report.written += 1
-            report.frames += int(frames)
-    corpus.publish(str(p) for p, err in zip(out["out"], out["error"], strict=True) if not err)
-    report.fetched += int(np.sum(out.get("fetched", 0)))
-    report.used += int(np.sum(out.get("used", 0)))
-    return len(out["error"]), int(np.sum(out["frames"]))
-
-
-def _stream(
-    job: LatentsJob,
-    rows: list[dict[str, Any]],
-    expected: LatentsMeta,
-    resources: dict[str, float],
-    storage: StorageOptions | None = None,
-) -> Iterator[dict[str, np.ndarray]]:
-    """The pipeline over `rows`; yields the actors' per-episode summaries as they finish."""
-    import pyarrow as pa
-    import ray
-
-    place = place_actors(job.device, job.actors, resources)
-    device = place.device
-    encoder = job.encoder.model_copy(update={"device": device})
-    mean_frames = np.mean([len(latent_frame_indices(r["length"], r["fps"], job.rate_hz)) for r in rows])
-    per_call = job.frames_per_call or (FRAMES_PER_CALL * encoder.batch_size if device == "cuda" else encoder.batch_size)
-    episodes_per_call = max(1, round(per_call / max(float(mean_frames), 1.0)))
-    # input blocks of a few episodes: decode parallelism without one object per episode on huge corpora
-    per_block = max(1, math.ceil(len(rows) / 20_000))
-    table = pa.Table.from_pylist(rows)
-    blocks = [table.slice(i, per_block) for i in range(0, len(rows), per_block)]
-    log.info(
-        "latents: %d episodes on %s, %d actor(s), %d episodes (~%.0f frames) per call",
-        len(rows),
-        device,
-        place.actors,
-        episodes_per_call,
-        episodes_per_call * mean_frames,
-    )
-    meta = expected.model_dump(exclude={"video_key", "episode_index"})
-    ds = (
-        ray.data.from_arrow(blocks)
-        # the memory reservation also keeps Ray Data from fusing decoding into the actors (it fuses maps with
-        # equal resource args): decoding must stay in CPU tasks that scale apart from the GPUs
-        .map(
-            decode_episode,
-            **DECODE_RESOURCES,
-            fn_kwargs={"rate_hz": job.rate_hz, "preprocess": job.preprocess.model_dump(), "storage": storage},
+    def _done(self, out: Path, meta: dict[str, str], stale: list[str]) -> None:
+        """Count a file the corpus holds (its `meta`) as done, or as in the way when made with another encoding."""
+        try:
+            have = LatentsMeta.model_validate(meta)
+        except ValueError as e:
+            stale.append(f"{out}: bad latents metadata ({e})")
+            return
+        if have.same_encoding(self.expected):
+            self.report.skipped += 1
+            return
+        want = self.expected
+        stale.append(
+            f"{out}: made with model {have.model}, {have.rate_hz} Hz, {have.dtype}, {have.image_size} px; "
+            f"this run: {want.model}, {want.rate_hz} Hz, {want.dtype}, {want.image_size} px"
         )
-        .map_batches(
-            LatentsEncoder,
-            batch_size=episodes_per_call,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=place.actors),
-            fn_constructor_kwargs={
-                "encoder": encoder.model_dump(),
-                "preprocess": job.preprocess.model_dump(),
-                "meta": meta,
-                "threads": place.threads,
-            },
-            **place.resources,
-        )
-    )
-    yield from ds.iter_batches(batch_size=None, batch_format="numpy")
+
+    def decode_args(self, corpus: Corpus) -> dict[str, Any]:
+        return {"rate_hz": self.job.rate_hz, "preprocess": self.job.preprocess.model_dump(), "corpus": corpus}
+
+    def batch_size(self, rows: list[dict[str, Any]], place: Placement) -> int:
+        """Whole episodes per actor call, about `frames_per_call` frames (default: 4 batches on CUDA, 1 on CPU)."""
+        job, batch = self.job, self.job.encoder.batch_size
+        per_call = job.frames_per_call or (FRAMES_PER_CALL * batch if place.device == "cuda" else batch)
+        mean = float(np.mean([len(latent_frame_indices(r["length"], r["fps"], job.rate_hz)) for r in rows]))
+        episodes = max(1, round(per_call / max(mean, 1.0)))
+        log.info("latents: %d episodes (~%.0f frames) per call", episodes, episodes * mean)
+        return episodes
+
+    def model_args(self, place: Placement) -> dict[str, Any]:
+        return {
+            "encoder": self.job.encoder.model_copy(update={"device": place.device}).model_dump(),
+            "preprocess": self.job.preprocess.model_dump(),
+            "meta": self.expected.model_dump(exclude={"video_key", "episode_index"}),
+            "threads": place.threads,
+        }
+
+    def accept(self, batch: dict[str, np.ndarray], corpus: Corpus) -> tuple[int, int]:
+        """Count a batch of finished episodes and publish their files."""
+        report, ok = self.report, [not err for err in batch["error"]]
+        for err, frames in zip(batch["error"], batch["frames"], strict=True):
+            if err:
+                report.failed.append(str(err))
+            else:
+                report.written += 1
+                report.frames += int(frames)
+        corpus.publish_files([str(p) for p, good in zip(batch["out"], ok, strict=True) if good], self.command)
+        report.fetched += int(np.sum(batch["fetched"]))
+        report.used += int(np.sum(batch["used"]))
+        return len(ok), int(np.sum(batch["frames"]))
+
+    def finish(self, corpus: Corpus, *, address: str | None, progress: bool | None) -> bool:
+        return True  # always: a run killed after its last file left the catalog behind, and its rerun writes none
 
 
 # -- CLI ----------------------------------------------------------------------------------------------------------
@@ -476,21 +368,16 @@ OPTIONS = (
 
 
 def build_job(args: argparse.Namespace) -> LatentsJob:
-    values = stage_values("latents", args, OPTIONS, LatentsJob)
+    values = job_values(args, OPTIONS, LatentsJob)
     encoder = values["encoder"]
     if encoder["model"] is None and not encoder["random_init"]:
         raise Usage(NO_MODEL)
     model = encoder["model"]
-    preprocess = PreprocessConfig.from_model_dir(Path(model) if model else None)
+    try:
+        preprocess = PreprocessConfig.from_model_dir(Path(model) if model else None)
+    except ValueError as e:
+        raise Usage(f"eidata latents: {e}") from None
     return LatentsJob.model_validate({**values, "preprocess": preprocess})
 
 
-STAGE = Stage(
-    "latents",
-    build_job,
-    lambda job, args: run_latents(job, address=args.address),
-    LatentsReport.summary,
-    lambda report: bool(report.failed),
-    usage_errors=(EncoderLoadError, LatentsUsageError, PoolError, ValueError),
-    job_errors=(LatentsJobError, JobLockedError, SharedFsError, OutputLeasedError, StorageError),
-)
+STAGE = LatentsStage.cli(build_job)

@@ -3,52 +3,43 @@
 Every task of every dataset's `meta/tasks.jsonl` (original instructions and captions alike) gets
 `latents/text/task_XXXXXX.safetensors` (`schemas.captions`): the text alone, tokenized without a chat template or
 special tokens, through the VLM's text model; the hidden states at `--layer` (an index into the L+1 hidden states:
-0 the token embeddings, -1 the last layer after its final norm) are stored in bfloat16 without padding. A Ray actor
-pool (one model per GPU, or one CPU actor) embeds batches of texts sorted by length (little padding) and writes each
-file atomically itself. Resumable: a file made by the same model and layer for the same text is skipped (`--force`
-redoes them); one made otherwise is replaced.
-
-In a bucket (`eidata text-embed s3://bucket/corpus`) the job runs on the scratch corpus under the output's lease
-(`jobs.runtime.bucket_stage`): the driver publishes each batch of files as it lands (final keys with If-None-Match,
-then one commit record: `ingest.storage.derived`), the records say what is done, and a committed file made otherwise
-stops the job, since objects there are never replaced (no `--force`).
+0 the token embeddings, -1 the last layer after its final norm) are stored in bfloat16 without padding. A stage on Ray
+Data (`jobs.runtime.stage`): an actor pool (one model per GPU, or one CPU actor) embeds batches of texts sorted by
+length (little padding) and writes each file atomically itself; the driver publishes each batch as it lands. Resumable:
+a file made by the same model and layer for the same text is skipped (`--force` redoes them); one made otherwise is
+replaced where the corpus can replace files, and stops the job where it cannot (a bucket, where `--force` is refused).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.storage.urls import StorageError
-from ingest.files.text_embeddings import is_current, remove_stale_temps, text_embedding_path
-from ingest.storage.lease import OutputLeasedError
-from jobs.runtime.bucket_stage import CorpusWhere, ScratchCorpus, stage_corpus, stage_values
-from jobs.runtime.job_lock import JobLock, JobLockedError
-from jobs.runtime.options import Opt
-from jobs.runtime.ray_pool import PoolError, place_actors
+from ingest.files.text_embeddings import remove_stale_temps, text_embedding_path
+from ingest.storage.corpus import Corpus
+from jobs.runtime.options import Opt, job_values
+from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import (
     ADDRESS,
+    CorpusRoot,
+    CorpusStage,
     DeviceChoice,
+    Failed,
     ModelActors,
     RayCpus,
-    Stage,
+    StageReport,
     Usage,
-    drain,
     placement_options,
-    ray_session,
 )
 from schemas.captions import TextEmbeddingMeta, text_embedding_file
 from schemas.corpus import find_datasets
 from schemas.lerobot import TASKS_PATH, read_jsonl
-from schemas.storage import StorageOptions, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +52,7 @@ NO_MODEL = (
 class TextEmbedJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    root: CorpusWhere
+    root: CorpusRoot
     model: Path = Field(description="local Qwen3-VL folder")
     layer: int = Field(-1, description="index into the text model's hidden states (0: embeddings, -1: last, normed)")
     dtype: Literal["bfloat16", "float16"] = Field("bfloat16", description="stored dtype")
@@ -74,15 +65,12 @@ class TextEmbedJob(BaseModel):
 
 
 @dataclass
-class TextEmbedReport:
-    root: Path | str
+class TextEmbedReport(StageReport):
     model: str = ""
     layer: int = -1
     written: int = 0
     tokens: int = 0
     skipped: int = 0
-    failed: list[str] = field(default_factory=list)
-    seconds: float = 0.0
 
     def summary(self) -> str:
         lines = [
@@ -92,55 +80,14 @@ class TextEmbedReport:
         return "\n".join(lines + [f"  failed: {m}" for m in self.failed[:20]])
 
 
-class TextEmbedJobError(RuntimeError):
-    """The job cannot run: embeddings made otherwise are committed in the bucket, where objects are never replaced."""
-
-
-def plan(
-    root: Path, model: str, layer: int, force: bool, corpus: ScratchCorpus | None = None
-) -> tuple[list[dict[str, Any]], int]:
-    """(rows {path, text}, how many are up to date) over every task of every dataset, shortest texts first. On a
-    bucket's scratch corpus (`corpus`) the commit records say what is done, and a committed file of another model,
-    layer or text stops the job (TextEmbedJobError)."""
-    corpus = corpus or ScratchCorpus(root, "text-embed")
-    rows, skipped, stale = [], 0, []
-    for ds in find_datasets(root):
-        if not (ds / TASKS_PATH).exists():
-            continue
-        remove_stale_temps(ds)
-        committed = corpus.committed(ds)
-        for _, t in read_jsonl(ds / TASKS_PATH):
-            path, text = text_embedding_path(ds, int(t["task_index"])), str(t["task"])
-            have = None if committed is None else committed.get(text_embedding_file(int(t["task_index"])))
-            if committed is None:
-                current = not force and is_current(path, model, layer, text)
-            elif have is not None and not _same(have, model, layer, text):
-                stale.append(f"{path}: committed by model {have.get('model')} layer {have.get('layer')}")
-                continue
-            else:
-                current = have is not None
-            if current:
-                skipped += 1
-            else:
-                rows.append({"path": str(path), "text": text})
-    if stale:
-        shown = "\n  ".join(stale[:5])
-        raise TextEmbedJobError(
-            f"{len(stale)} text embeddings in the bucket were made otherwise (this run: {model}, layer {layer}); "
-            f"objects in a bucket are never replaced: rerun with their model and layer or write another output:\n"
-            f"  {shown}"
-        )
-    rows.sort(key=lambda r: (len(r["text"]), r["path"]))
-    return rows, skipped
-
-
-def _same(committed: dict[str, str], model: str, layer: int, text: str) -> bool:
-    """Whether a committed file's metadata says it embeds `text` by `model` at `layer`."""
+def _same(meta: dict[str, str], model: str, layer: int, text: str) -> bool:
+    """Whether a file's metadata says it embeds `text` by `model` at `layer` (a task's text never changes, but a
+    dataset rebuilt from scratch may renumber its tasks, so the text is compared too)."""
     try:
-        meta = TextEmbeddingMeta.model_validate(committed)
+        have = TextEmbeddingMeta.model_validate(meta)
     except ValueError:
         return False
-    return (meta.model, meta.layer, meta.text) == (model, layer, text)
+    return (have.model, have.layer, have.text) == (model, layer, text)
 
 
 class TextEmbedActor:
@@ -183,83 +130,84 @@ class TextEmbedActor:
         }
 
 
-def _stream(job: TextEmbedJob, rows: list[dict[str, Any]], resources: dict[str, float]) -> Iterator[dict[str, Any]]:
-    import ray.data
+def vlm_errors() -> tuple[type[BaseException], ...]:
+    """A model folder or a layer that cannot work: a bad call (named lazily: the model module imports torch)."""
+    from ingest.encoders.qwen_vl.model import VLMError
 
-    placement = place_actors(job.device, job.actors, resources)
-    ds = ray.data.from_items(rows).map_batches(
-        TextEmbedActor,
-        batch_size=job.batch_size,
-        batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=placement.actors),
-        fn_constructor_kwargs={
+    return (VLMError,)
+
+
+class TextEmbedStage(CorpusStage[TextEmbedJob, TextEmbedReport]):
+    """`eidata text-embed`: what it states beside the skeleton's run."""
+
+    command = "text-embed"
+    unit = "task"
+    Model = TextEmbedActor
+    usage_errors = vlm_errors
+
+    def __init__(self, job: TextEmbedJob) -> None:
+        from ingest.encoders.qwen_vl.model import model_name
+
+        super().__init__(job, TextEmbedReport(job.root, model=model_name(job.model), layer=job.layer))
+
+    def check(self) -> None:
+        """Fail before starting Ray when the model has no such layer (reads config.json only)."""
+        from transformers import AutoConfig
+
+        from ingest.encoders.qwen_vl.model import check_layer
+
+        job = self.job
+        check_layer(job.layer, int(AutoConfig.from_pretrained(job.model).text_config.num_hidden_layers), str(job.model))
+
+    def plan(self, corpus: Corpus) -> list[dict[str, Any]]:
+        """A row {path, text} for every task whose file is missing or made otherwise, shortest texts first."""
+        job, model = self.job, self.report.model
+        if job.force and corpus.immutable:
+            raise Usage(f"eidata text-embed: {corpus.where}: --force: {corpus.immutable}; write another output")
+        rows, stale = [], []
+        for ds in find_datasets(corpus.root):
+            if not (ds / TASKS_PATH).exists():
+                continue
+            remove_stale_temps(ds)
+            tasks = {int(t["task_index"]): str(t["task"]) for _, t in read_jsonl(ds / TASKS_PATH)}
+            done = {} if job.force else corpus.committed(ds, map(text_embedding_file, tasks))
+            for index, text in tasks.items():
+                path, have = text_embedding_path(ds, index), done.get(text_embedding_file(index))
+                if have is not None and _same(have, model, job.layer, text):
+                    self.report.skipped += 1
+                elif have is not None and corpus.immutable:
+                    stale.append(f"{path}: made by model {have.get('model')} layer {have.get('layer')}")
+                else:
+                    rows.append({"path": str(path), "text": text})
+        if stale:
+            raise Failed(
+                f"eidata text-embed: {len(stale)} text embeddings were made otherwise (this run: {model}, layer "
+                f"{job.layer}); {corpus.immutable}: rerun with their model and layer or write another output:\n  "
+                + "\n  ".join(stale[:5])
+            )
+        return sorted(rows, key=lambda r: (len(r["text"]), r["path"]))
+
+    def model_args(self, place: Placement) -> dict[str, Any]:
+        job = self.job
+        return {
             "model": str(job.model),
-            "device": placement.device,
+            "device": place.device,
             "layer": job.layer,
             "dtype": job.dtype,
-            "threads": placement.threads,
-        },
-        **placement.resources,
-    )
-    yield from ds.iter_batches(batch_size=None, batch_format="numpy")
+            "threads": place.threads,
+        }
 
-
-def run_text_embed(
-    job: TextEmbedJob,
-    *,
-    address: str | None = None,
-    progress: bool | None = None,
-    storage: StorageOptions | None = None,
-) -> TextEmbedReport:
-    """Embed every task whose file is missing or stale; joins the running Ray session when there is one. A corpus
-    in a bucket (`job.root` a URL; `storage`: its options, else the AWS environment) runs on its scratch corpus under
-    the output's lease (`jobs.runtime.bucket_stage`), each batch of files published as it lands."""
-    t0 = time.perf_counter()
-    if job.force and is_remote(str(job.root)):
-        raise PoolError(f"{job.root}: --force: objects in a bucket are never replaced; write another output")
-    check_layer(job)  # a bad call, before the lease
-    with stage_corpus(job.root, storage, "text-embed") as root:
-        report = _run(job.model_copy(update={"root": root}), address, progress)
-    report.root = job.root
-    report.seconds = time.perf_counter() - t0
-    return report
-
-
-def _run(job: TextEmbedJob, address: str | None, progress: bool | None) -> TextEmbedReport:
-    import ray
-
-    from ingest.encoders.qwen_vl.model import model_name
-
-    root = Path(job.root)
-    if not (root / "datasets").is_dir():
-        raise PoolError(f"{root}: no datasets/ folder; not a corpus")
-    report = TextEmbedReport(root, model=model_name(job.model), layer=job.layer)
-    with JobLock(root, "text-embed"):
-        corpus = ScratchCorpus(root, "text-embed")
-        rows, report.skipped = plan(root, report.model, job.layer, job.force, corpus)
-        if rows:
-            with ray_session(address, job.num_cpus, job.object_store_mb):
-                drain(
-                    _stream(job, rows, ray.cluster_resources()),
-                    len(rows),
-                    "text-embed",
-                    "task",
-                    progress,
-                    lambda out: _take(out, report, corpus),
-                )
-    return report
-
-
-def _take(out: dict[str, np.ndarray], report: TextEmbedReport, corpus: ScratchCorpus) -> tuple[int, int]:
-    """Count a batch of embedded tasks; in a bucket, publish their files (one record per dataset)."""
-    for path, tokens, err in zip(out["path"], out["tokens"], out["error"], strict=True):
-        if err:
-            report.failed.append(f"{path}: {err}")
-        else:
-            report.written += 1
-            report.tokens += int(tokens)
-    corpus.publish(str(p) for p, err in zip(out["path"], out["error"], strict=True) if not err)
-    return len(out["path"]), 0
+    def accept(self, batch: dict[str, np.ndarray], corpus: Corpus) -> tuple[int, int]:
+        """Count a batch of embedded tasks and publish their files."""
+        report, ok = self.report, [not err for err in batch["error"]]
+        for path, tokens, err in zip(batch["path"], batch["tokens"], batch["error"], strict=True):
+            if err:
+                report.failed.append(f"{path}: {err}")
+            else:
+                report.written += 1
+                report.tokens += int(tokens)
+        corpus.publish_files([str(p) for p, good in zip(batch["path"], ok, strict=True) if good], self.command)
+        return len(ok), 0
 
 
 # `eidata text-embed ROOT --model DIR`, in the flags' order. Exit 0 when every task has its embedding, 1 when some
@@ -278,7 +226,7 @@ OPTIONS = (
 
 
 def build_job(args: argparse.Namespace) -> TextEmbedJob:
-    values = stage_values("text-embed", args, OPTIONS, TextEmbedJob)
+    values = job_values(args, OPTIONS, TextEmbedJob)
     if values["model"] is None:
         raise Usage(NO_MODEL)
     if not (Path(values["model"]) / "config.json").is_file():
@@ -286,27 +234,4 @@ def build_job(args: argparse.Namespace) -> TextEmbedJob:
     return TextEmbedJob.model_validate(values)
 
 
-def _usage_errors() -> tuple[type[BaseException], ...]:
-    from ingest.encoders.qwen_vl.model import VLMError
-
-    return (VLMError, PoolError)  # a model folder, a layer or a placement that cannot work
-
-
-STAGE = Stage(
-    "text-embed",
-    build_job,
-    lambda job, args: run_text_embed(job, address=args.address),
-    TextEmbedReport.summary,
-    lambda report: bool(report.failed),
-    usage_errors=_usage_errors,
-    job_errors=(JobLockedError, OutputLeasedError, StorageError, TextEmbedJobError),
-)
-
-
-def check_layer(job: TextEmbedJob) -> None:
-    """Fail before starting Ray when the model has no such layer (reads config.json only)."""
-    from transformers import AutoConfig
-
-    from ingest.encoders.qwen_vl.model import check_layer
-
-    check_layer(job.layer, int(AutoConfig.from_pretrained(job.model).text_config.num_hidden_layers), str(job.model))
+STAGE = TextEmbedStage.cli(build_job)

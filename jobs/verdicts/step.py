@@ -11,15 +11,13 @@
    finding with value, threshold and the episode compared with.
 
 The thresholds come from the command line (defaults: `BehaviourConfig`'s), never from a spec file; they are stored
-with each verdict. A bucket corpus runs on its scratch (`jobs.runtime.bucket_stage.stage_corpus`), parquet read by
-ranges.
+with each verdict. A stage of the skeleton (`jobs.runtime.stage`) without Ray: `plan` judges, `finish` writes; the
+corpus handle reads each parquet where it lies (a bucket's by ranges) and publishes the meta edits.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -27,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.lerobot.errors import DatasetError, WriterLockedError
 from ingest.lerobot.meta_update import MetaUpdate
@@ -35,9 +33,9 @@ from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.copies import scale_with_floor
 from ingest.qa.corpus import Judged, Signals, copies, copy_verdicts, dead_verdicts
 from ingest.qa.limits import canonical_limits
-from jobs.runtime.bucket_stage import open_episode_file, stage_corpus
-from jobs.runtime.options import Arg, Opt, job_values
-from jobs.runtime.stage import refresh_catalog
+from ingest.storage.corpus import Corpus
+from jobs.runtime.options import Opt, job_values
+from jobs.runtime.stage import CorpusRoot, CorpusStage, StageReport
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import STATE, STATE_NATIVE
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage, find_datasets
@@ -64,13 +62,13 @@ class VerdictsJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    root: str = Field(description="corpus folder or object-store URL")
+    root: CorpusRoot
     duplicate_candidate_similarity: float = BehaviourConfig.model_fields["duplicate_candidate_similarity"]
     copy_tolerance: float = BehaviourConfig.model_fields["copy_tolerance"]
     copy_quantile: float = BehaviourConfig.model_fields["copy_quantile"]
     copy_min_overlap: float = BehaviourConfig.model_fields["copy_min_overlap"]
     dead_dims_share: float = BehaviourConfig.model_fields["dead_dims_share"]
-    storage: StorageOptions | None = None
+    dry_run: bool = Field(False, description="judge and print, write nothing")
 
     def config(self) -> BehaviourConfig:
         return BehaviourConfig(**{k: getattr(self, k) for k in STEP_THRESHOLDS if k in type(self).model_fields})
@@ -83,7 +81,7 @@ OPTIONS = (
     Opt(VerdictsJob, "copy_quantile"),
     Opt(VerdictsJob, "copy_min_overlap"),
     Opt(VerdictsJob, "dead_dims_share"),
-    Arg(("--dry-run",), {"action": "store_true", "help": "judge and print, write nothing"}),
+    Opt(VerdictsJob, "dry_run"),
 )
 
 
@@ -96,7 +94,8 @@ class Episode:
 
 
 @dataclass
-class VerdictsSummary:
+class VerdictsSummary(StageReport):
+    dry_run: bool = False
     episodes: int = 0
     judged: dict[str, int] = field(default_factory=dict)  # code -> episodes
     changed: int = 0  # episode lines rewritten
@@ -104,9 +103,9 @@ class VerdictsSummary:
     copies: int = 0
     lines: list[str] = field(default_factory=list)  # one per verdict, for the printout
 
-    def summary(self, dry_run: bool = False) -> str:
+    def summary(self) -> str:
         counts = ", ".join(f"{k} {n}" for k, n in sorted(self.judged.items())) or "none"
-        verb = "would rewrite" if dry_run else "rewrote"
+        verb = "would rewrite" if self.dry_run else "rewrote"
         return (
             f"verdicts: {self.episodes} episodes; {self.candidates} duplicate candidates by fingerprint, {self.copies}"
             f" verified copies; findings: {counts}; {verb} {self.changed} episode lineages"
@@ -140,12 +139,12 @@ def _judged(corpus: Path, e: Episode) -> Judged:
 
 
 class _Loader:
-    """episode_uid -> `Signals`: the parquet of that episode (a bucket's by ranges), each column's scale its range
-    in the dataset (from the per-episode stats, read once per dataset) raised to its unit's floor
+    """episode_uid -> `Signals`: the parquet of that episode (read where the corpus keeps it), each column's scale its
+    range in the dataset (from the per-episode stats, read once per dataset) raised to its unit's floor
     (`ingest.qa.copies.scale_with_floor`)."""
 
-    def __init__(self, corpus: Path, episodes: list[Episode], options: StorageOptions | None) -> None:
-        self.corpus, self.options = corpus, options
+    def __init__(self, corpus: Corpus, episodes: list[Episode]) -> None:
+        self.corpus = corpus
         self.by_uid = {e.lineage.episode_uid: e for e in episodes}
         self.infos: dict[Path, InfoJson] = {}
         self.ranges: dict[Path, dict[str, np.ndarray]] = {}
@@ -175,7 +174,7 @@ class _Loader:
         e = self.by_uid[uid]
         ds, info = e.dataset_root, self._info(e.dataset_root)
         cols = [k for k in (STATE, STATE_NATIVE) if k in info.features]
-        with open_episode_file(self.corpus, ds / info.data_file(e.index), self.options) as f:
+        with self.corpus.open_file(ds / info.data_file(e.index)) as f:
             table = pq.read_table(f, columns=cols)
         names: list[str] = []
         values: list[np.ndarray] = []
@@ -242,70 +241,63 @@ def _write(dataset_root: Path, edits: dict[int, dict[str, Any]], lock_timeout_s:
         raise DatasetError(f"{dataset_root}: cannot take the writer lock ({e})") from e
 
 
+class VerdictsStage(CorpusStage[VerdictsJob, VerdictsSummary]):
+    """`eidata verdicts`: judge (`plan`), then write (`finish`); no Ray, no job lock (each dataset's meta update holds
+    its writer's lock; a job lock would add job/verdicts.lock to every corpus it judged)."""
+
+    command = "verdicts"
+    locks = False
+    job_errors = (DatasetError,)  # a dataset's meta cannot take the verdicts
+
+    def __init__(self, job: VerdictsJob, config: BehaviourConfig | None = None) -> None:
+        super().__init__(job, VerdictsSummary(dry_run=job.dry_run))
+        self.config = config or job.config()
+        self.catalog = None if job.dry_run else "verdicts"
+        self.edits: dict[Path, dict[int, dict[str, Any]]] = {}
+
+    def plan(self, corpus: Corpus) -> list[dict[str, Any]]:
+        """Judge every episode of the corpus; the lineage edits wait for `finish`."""
+        config, summary = self.config, self.report
+        episodes = _corpus_episodes(corpus.root)
+        judged = [_judged(corpus.root, e) for e in episodes]
+        summary.episodes = len(episodes)
+        pairs = copies(judged, _Loader(corpus, episodes), config)
+        summary.candidates = len(pairs)
+        found = dead_verdicts(judged, config)
+        for uid, v in copy_verdicts(pairs, judged, config).items():
+            found[uid] = [v, *found.get(uid, [])]
+        summary.copies = sum(p.check.is_copy(config) for p in pairs)
+        for e in episodes:
+            uid = e.lineage.episode_uid or ""
+            mine = found.get(uid, [])
+            for v in mine:
+                summary.judged[v.code] = summary.judged.get(v.code, 0) + 1
+                summary.lines.append(f"{uid} -> {v.tier.value}: {v.reason()}")
+            new = _edited(e.lineage, mine, config)
+            if new is not None:
+                self.edits.setdefault(e.dataset_root, {})[e.index] = new
+        return []
+
+    def finish(self, corpus: Corpus, *, address: str | None, progress: bool | None) -> bool:
+        if self.job.dry_run:
+            self.report.changed = sum(len(x) for x in self.edits.values())
+            return False
+        for ds, by_index in self.edits.items():
+            self.report.changed += _write(ds, by_index)
+        return self.report.changed > 0
+
+    @classmethod
+    def printout(cls, report: VerdictsSummary) -> str:
+        return "\n".join([*report.lines, report.summary()])
+
+
 def run_verdicts(
-    corpus: Path, config: BehaviourConfig, *, options: StorageOptions | None = None, dry_run: bool = False
+    root: Path | str, config: BehaviourConfig, *, options: StorageOptions | None = None, dry_run: bool = False
 ) -> VerdictsSummary:
-    """Judge the corpus at `corpus` (a folder) and record the verdicts (see the module docstring)."""
-    episodes = _corpus_episodes(corpus)
-    judged = [_judged(corpus, e) for e in episodes]
-    loader = _Loader(corpus, episodes, options)
-    summary = VerdictsSummary(episodes=len(episodes))
-    pairs = copies(judged, loader, config)
-    summary.candidates = len(pairs)
-    found = dead_verdicts(judged, config)
-    for uid, v in copy_verdicts(pairs, judged, config).items():
-        found[uid] = [v, *found.get(uid, [])]
-    summary.copies = sum(p.check.is_copy(config) for p in pairs)
-    edits: dict[Path, dict[int, dict[str, Any]]] = {}
-    for e in episodes:
-        uid = e.lineage.episode_uid or ""
-        mine = found.get(uid, [])
-        for v in mine:
-            summary.judged[v.code] = summary.judged.get(v.code, 0) + 1
-            summary.lines.append(f"{uid} -> {v.tier.value}: {v.reason()}")
-        new = _edited(e.lineage, mine, config)
-        if new is not None:
-            edits.setdefault(e.dataset_root, {})[e.index] = new
-    if not dry_run:
-        for ds, by_index in edits.items():
-            summary.changed += _write(ds, by_index)
-        refresh_catalog(corpus, summary.changed > 0, "verdicts")
-    else:
-        summary.changed = sum(len(x) for x in edits.values())
-    return summary
+    """Judge the corpus at `root` (a folder or a bucket URL; `options`: its storage options) with `config` and record
+    the verdicts (see the module docstring)."""
+    return VerdictsStage(VerdictsJob(root=root, dry_run=dry_run), config).run(storage=options)
 
 
-def judge_corpus(
-    root: str | Path, config: BehaviourConfig, *, options: StorageOptions | None = None, dry_run: bool = False
-) -> VerdictsSummary:
-    """`run_verdicts` on the corpus at `root`, a folder or an object-store URL (its scratch, published at the end).
-    Raises `NotACorpus` for a folder without datasets/."""
-    with stage_corpus(root, options, "verdicts") as corpus:
-        if not (Path(corpus) / "datasets").is_dir():
-            raise NotACorpus(f"{root}: no datasets/ folder; not a corpus")
-        return run_verdicts(Path(corpus), config, options=options, dry_run=dry_run)
-
-
-class NotACorpus(ValueError):
-    pass
-
-
-def cli_verdicts(args: argparse.Namespace) -> int:
-    """Exit 0 when judged, 2 for a bad call, 1 when a dataset's meta cannot take the verdicts."""
-    try:
-        job = VerdictsJob.model_validate(job_values(args, OPTIONS, VerdictsJob))
-    except ValidationError as e:
-        print(f"eidata verdicts: {e}", file=sys.stderr)
-        return 2
-    try:
-        s = judge_corpus(job.root, job.config(), options=job.storage, dry_run=bool(args.dry_run))
-    except NotACorpus as e:
-        print(f"eidata verdicts: {e}", file=sys.stderr)
-        return 2
-    except DatasetError as e:
-        print(f"eidata verdicts: {e}", file=sys.stderr)
-        return 1
-    for line in s.lines:
-        print(line)
-    print(s.summary(dry_run=bool(args.dry_run)))
-    return 0
+# `eidata verdicts ROOT`: exit 0 when judged, 2 for a bad call, 1 when a dataset's meta cannot take the verdicts
+STAGE = VerdictsStage.cli(lambda args: VerdictsJob.model_validate(job_values(args, OPTIONS, VerdictsJob)))

@@ -1,5 +1,8 @@
 """The stage skeleton: exit statuses 0/1/2 decided in one place, `Usage`/`Failed` messages printed as they are, a
-declared error prefixed with the command, an undeclared one propagating; the catalog rebuilt only when needed."""
+declared error and the machinery's own (a held lock, a placement that cannot work, a value the job model refuses)
+prefixed with the command, an undeclared one propagating; a `CorpusStage` run through Ray Data in the skeleton's
+order (lock, plan, decode tasks, model actors, accept, finish, catalog), a folder without datasets/ refused before
+anything is written; the catalog rebuilt only when needed."""
 
 from __future__ import annotations
 
@@ -8,9 +11,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
-from jobs.runtime.stage import Failed, Stage, Usage, corpus_job_values, refresh_catalog
-from jobs.stages.latents import OPTIONS, LatentsJob
+from ingest.storage.corpus import Corpus
+from jobs.runtime.job_lock import JobLockedError
+from jobs.runtime.ray_pool import Placement, PoolError
+from jobs.runtime.stage import (
+    CorpusRoot,
+    CorpusStage,
+    DeviceChoice,
+    Failed,
+    ModelActors,
+    RayCpus,
+    Stage,
+    StageReport,
+    Usage,
+    refresh_catalog,
+)
 
 
 @dataclass
@@ -55,6 +72,8 @@ def _stage(outcome: Any) -> Stage[str, Report]:
         (Failed("eidata demo-stage: nothing to do"), 1, "", "eidata demo-stage: nothing to do\n"),
         (Bad("rate above fps"), 2, "", "eidata demo-stage: rate above fps\n"),
         (Busy("locked by pid 7"), 1, "", "eidata demo-stage: locked by pid 7\n"),
+        (JobLockedError("another job"), 1, "", "eidata demo-stage: another job\n"),  # the machinery's, for all
+        (PoolError("no GPU"), 2, "", "eidata demo-stage: no GPU\n"),
     ],
 )
 def test_exit_status(outcome: Any, status: int, out: str, err: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,24 +93,96 @@ def test_an_undeclared_error_propagates() -> None:
         _stage(KeyError("bug"))(None)
 
 
-def test_a_folder_without_datasets_is_a_bad_call(tmp_path: Path) -> None:
-    import argparse
+def test_a_value_the_job_model_refuses_is_a_bad_call(capsys: pytest.CaptureFixture[str]) -> None:
+    def build(args: Any) -> _Job:
+        return _Job(root="gs://b/corpus")  # not s3://
 
-    from jobs.runtime.options import add_options
+    stage = Stage("demo-stage", build, lambda job, args: Report(), Report.summary, lambda r: False)
+    assert stage(None) == 2
+    assert "eidata demo-stage: 1 validation error" in capsys.readouterr().err
+    with pytest.raises(ValidationError, match="must be s3://"):
+        build(None)
 
-    p = argparse.ArgumentParser()
-    add_options(p, OPTIONS)
-    with pytest.raises(Usage, match=f"eidata latents: {tmp_path}: no datasets/ folder; not a corpus"):
-        corpus_job_values("latents", p.parse_args([f"{tmp_path}/"]), OPTIONS, LatentsJob)
+
+class _Job(BaseModel):
+    root: CorpusRoot
+    device: DeviceChoice
+    actors: ModelActors
+    num_cpus: RayCpus
+    object_store_mb: int = 128
+    batch_size: int = 2
+
+
+@dataclass
+class _Report(StageReport):
+    seen: list[tuple[str, int]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"{len(self.seen)} seen"
+
+
+def _double(row: dict[str, Any], *, by: int) -> dict[str, Any]:
+    return {**row, "x": row["x"] * by}
+
+
+class _Square:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return {"name": batch["name"], "y": batch["x"] ** 2 + self.offset}
+
+
+class _Toy(CorpusStage[_Job, _Report]):
+    command = "toy"
+    Model = _Square
+    decode = staticmethod(_double)
+    catalog = "toys"
+
+    def __init__(self, job: _Job) -> None:
+        super().__init__(job, _Report())
+
+    def plan(self, corpus: Corpus) -> list[dict[str, Any]]:
+        assert (corpus.root / "job/toy.lock").exists()  # planned under the corpus's job lock
+        self.report.events.append("plan")
+        return [{"name": f"r{i}", "x": i} for i in range(5)]
+
+    def decode_args(self, corpus: Corpus) -> dict[str, Any]:
+        return {"by": 3}
+
+    def model_args(self, place: Placement) -> dict[str, Any]:
+        return {"offset": 1}
+
+    def accept(self, batch: dict[str, Any], corpus: Corpus) -> tuple[int, int]:
+        self.report.seen += [(str(n), int(y)) for n, y in zip(batch["name"], batch["y"], strict=True)]
+        return len(batch["name"]), 0
+
+    def finish(self, corpus: Corpus, *, address: str | None, progress: bool | None) -> bool:
+        self.report.events.append("finish")
+        return True
+
+
+@pytest.mark.shared_ray
+def test_a_corpus_stage_runs_in_the_skeleton_s_order(tmp_path: Path) -> None:
     (tmp_path / "datasets").mkdir()
-    values = corpus_job_values("latents", p.parse_args([str(tmp_path), "--rate", "2"]), OPTIONS, LatentsJob)
-    assert values["rate_hz"] == 2.0 and values["encoder"]["batch_size"] == 256
+    report = _Toy(_Job(root=str(tmp_path), num_cpus=2)).run(progress=False)
+    assert sorted(report.seen) == [(f"r{i}", (3 * i) ** 2 + 1) for i in range(5)]  # decode, then the model actors
+    assert report.events == ["plan", "finish"] and report.root == tmp_path and report.seconds > 0
+    assert report.catalog_rows == 0 and (tmp_path / "catalog/episodes").is_dir()  # refreshed after the change
+
+
+def test_a_folder_without_datasets_is_a_bad_call_before_any_write(tmp_path: Path) -> None:
+    with pytest.raises(Usage, match=f"eidata toy: {tmp_path}: no datasets/ folder; not a corpus"):
+        _Toy(_Job(root=str(tmp_path))).run(progress=False)
+    assert list(tmp_path.iterdir()) == []  # no job lock, no catalog
 
 
 def test_catalog_rebuilt_only_after_a_change_or_when_missing(tmp_path: Path) -> None:
     (tmp_path / "datasets").mkdir()
-    assert refresh_catalog(tmp_path, False, "latents") == 0  # no catalog yet: built (empty corpus)
+    corpus = Corpus(tmp_path)
+    assert refresh_catalog(corpus, False, "latents") == 0  # no catalog yet: built (empty corpus)
     stamp = sorted(p.stat().st_mtime_ns for p in (tmp_path / "catalog").rglob("*") if p.is_file())
-    assert refresh_catalog(tmp_path, False, "latents") is None  # nothing changed: left alone
+    assert refresh_catalog(corpus, False, "latents") is None  # nothing changed: left alone
     assert stamp == sorted(p.stat().st_mtime_ns for p in (tmp_path / "catalog").rglob("*") if p.is_file())
-    assert refresh_catalog(tmp_path, True, "latents") == 0
+    assert refresh_catalog(corpus, True, "latents") == 0

@@ -21,19 +21,19 @@ from ingest.encoders.dinov3.frames import (
 from ingest.encoders.dinov3.model import EncoderSpec, load_encoder
 from ingest.files.latents import read_latents
 from ingest.lerobot.video_read import decode_frames
+from ingest.storage.corpus import Corpus
 from jobs.catalog.query import run_query
 from jobs.cli import main
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.ray_pool import place_actors
+from jobs.runtime.stage import Failed
 from jobs.stages.latents import (
     DECODE_RESOURCES,
     LatentsEncoder,
     LatentsJob,
-    LatentsJobError,
+    LatentsStage,
     decode_episode,
     expected_meta,
-    plan,
-    run_latents,
     select_video_keys,
 )
 from schemas.image_latents import latents_file
@@ -69,7 +69,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> tuple[P
     video = root / ds / load_info(root / ds / "meta/info.json").video_file(index, key)
     original = video.read_bytes()
     video.write_bytes(original[: len(original) // 3])
-    report = run_latents(_job(root, model_dir), progress=False)
+    report = LatentsStage(_job(root, model_dir)).run(progress=False)
     return root, report, original
 
 
@@ -150,11 +150,11 @@ def test_rerun_does_only_what_is_missing_then_nothing(corpus: tuple, model_dir: 
     video = root / ds / load_info(root / ds / "meta/info.json").video_file(index, key)
     video.write_bytes(original)  # the video repaired
     before = {k: p.stat().st_mtime_ns for k, p in _files(root).items() if p.exists()}
-    report = run_latents(_job(root, model_dir), progress=False)
+    report = LatentsStage(_job(root, model_dir)).run(progress=False)
     assert (report.written, report.skipped, report.failed) == (1, 7, [])
     after = {k: p.stat().st_mtime_ns for k, p in _files(root).items()}
     assert set(after) == set(_files(root)) and all(after[k] == t for k, t in before.items())
-    again = run_latents(_job(root, model_dir), progress=False)
+    again = LatentsStage(_job(root, model_dir)).run(progress=False)
     assert (again.written, again.skipped, again.failed) == (0, 8, [])
     assert {k: p.stat().st_mtime_ns for k, p in _files(root).items()} == after
 
@@ -168,8 +168,8 @@ def test_a_temp_file_never_counts_as_done(corpus: tuple, model_dir: Path, tmp_pa
     temp = path.with_name(f".{path.name}.tmp-deadbeef")
     temp.write_bytes(saved[: len(saved) // 2])  # what a job killed mid-write leaves
     try:
-        work = plan(job, expected_meta(job))
-        assert [(r["dataset"], r["episode_index"], r["video_key"]) for r in work.rows] == [
+        rows = LatentsStage(job).plan(Corpus(root))
+        assert [(r["dataset"], r["episode_index"], r["video_key"]) for r in rows] == [
             ("datasets/alpha/one", 1, CAMERAS[0])
         ]
         assert not temp.exists()  # swept by the planner (under the job lock)
@@ -179,11 +179,11 @@ def test_a_temp_file_never_counts_as_done(corpus: tuple, model_dir: Path, tmp_pa
 
 def test_files_of_another_encoding_stop_the_job_unless_overwrite(corpus: tuple, model_dir: Path) -> None:
     root, _, _ = corpus
-    with pytest.raises(LatentsJobError, match=r"8 latents files were made differently.*--overwrite") as e:
-        run_latents(_job(root, model_dir, rate_hz=2.0), progress=False)
+    with pytest.raises(Failed, match=r"8 latents files were made differently.*--overwrite") as e:
+        LatentsStage(_job(root, model_dir, rate_hz=2.0)).run(progress=False)
     assert "3.0 Hz" in str(e.value) and "2.0 Hz" in str(e.value)
     job = _job(root, model_dir, rate_hz=2.0, overwrite=True)
-    assert len(plan(job, expected_meta(job)).rows) == 8
+    assert len(LatentsStage(job).plan(Corpus(root))) == 8
 
 
 def test_cli_usage_errors(corpus: tuple, model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -213,8 +213,8 @@ def test_camera_selection() -> None:
 def test_one_job_per_corpus(corpus: tuple, model_dir: Path) -> None:
     root, _, _ = corpus
     with JobLock(root, "latents"), pytest.raises(JobLockedError, match="another latents job"):
-        run_latents(_job(root, model_dir), progress=False)
-    assert np.isfinite(run_latents(_job(root, model_dir), progress=False).seconds)
+        LatentsStage(_job(root, model_dir)).run(progress=False)
+    assert np.isfinite(LatentsStage(_job(root, model_dir)).run(progress=False).seconds)
 
 
 def test_frames_travel_as_uint8_and_decode_tasks_ask_for_no_gpu(corpus: tuple) -> None:
@@ -230,7 +230,7 @@ def test_frames_travel_as_uint8_and_decode_tasks_ask_for_no_gpu(corpus: tuple) -
         "video": str(root / rel / info.video_file(0, CAMERAS[0])),
         "out": "unused",
     }
-    out = decode_episode(row, rate_hz=3.0, preprocess=PreprocessConfig().model_dump())
+    out = decode_episode(row, rate_hz=3.0, preprocess=PreprocessConfig().model_dump(), corpus=Corpus(root))
     n = len(latent_frame_indices(23, 10, 3))
     assert out["error"] == "" and out["frames"].dtype == np.uint8 and out["frames"].shape == (n, 3, 224, 224)
     assert out["frames"].nbytes == n * 150_528  # 150 KB a frame: half of bf16 pixel values, a quarter of fp32
@@ -285,7 +285,7 @@ def test_cuda_actors_match_the_cpu_files(corpus: tuple, model_dir: Path, tmp_pat
     shutil.copytree(root, gpu_root, ignore=shutil.ignore_patterns("job"))
     enc = EncoderSpec(model=str(model_dir), batch_size=256)
     job = LatentsJob(root=gpu_root, encoder=enc, camera="all", device="cuda", overwrite=True)
-    report = run_latents(job, progress=False)
+    report = LatentsStage(job).run(progress=False)
     done = {k: p for k, p in _files(root).items() if p.exists()}  # the broken video, unless repaired, has no file
     assert report.written == len(done) and report.written + len(report.failed) == 8
     for key, path in done.items():
