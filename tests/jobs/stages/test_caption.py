@@ -19,7 +19,7 @@ from ingest.encoders.qwen_vl.model import QwenVL, episode_vision_input
 from ingest.files.text_embeddings import load_text_embedding
 from jobs.catalog.query import run_query
 from jobs.cli import main
-from jobs.stages.caption import NO_MODEL, CaptionJob, CaptionReport, run_caption
+from jobs.stages.caption import NO_MODEL, CaptionJob, CaptionReport, CaptionStage
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
 
@@ -63,7 +63,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def captioned(model: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CaptionReport]:
     root = _corpus(tmp_path_factory.mktemp("vlm"))
     job = CaptionJob(root=root, model=model, text_embeddings=True, num_cpus=2, object_store_mb=256, batch_size=4)
-    return root, run_caption(job, progress=False)
+    return root, CaptionStage(job).run(progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def test_rerun_is_a_noop(captioned: tuple[Path, CaptionReport], model: Path) -> 
     root, _ = captioned
     before = _meta_bytes(root)
     job = CaptionJob(root=root, model=model, text_embeddings=True, num_cpus=2, object_store_mb=256)
-    report = run_caption(job, progress=False)
+    report = CaptionStage(job).run(progress=False)
     assert (report.vlm, report.rule, report.skipped) == (0, 0, 5)
     assert report.text.written == 0 and report.text.skipped == len([k for k in before if "latents/text" in k])
     assert _meta_bytes(root) == before
@@ -151,7 +151,7 @@ def test_rerun_is_a_noop(captioned: tuple[Path, CaptionReport], model: Path) -> 
 def test_gpu_actors_caption_in_bfloat16(model: Path, tmp_path: Path) -> None:
     root = _corpus(tmp_path)
     job = CaptionJob(root=root, model=model, device="cuda", text_embeddings=True, object_store_mb=256)
-    report = run_caption(job, progress=False)
+    report = CaptionStage(job).run(progress=False)
     assert (report.vlm + report.rule, report.failed, report.text.failed) == (5, [], [])
     e = load_text_embedding(root / "datasets/egodex/basic", 0)
     assert e.hidden_states.dtype == torch.bfloat16 and e.meta.model == "qwen3vl-tiny"

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from ingest.encoders.qwen_vl.model import QwenVL, model_name
+from ingest.encoders.qwen_vl.model import QwenVL
 from ingest.files.text_embeddings import load_text_embedding, text_embedding_path
-from jobs.stages.text_embed import TextEmbedActor, TextEmbedJob, plan, run_text_embed
+from ingest.storage.corpus import Corpus
+from jobs.stages.text_embed import TextEmbedActor, TextEmbedJob, TextEmbedStage
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
 
@@ -28,6 +29,12 @@ def _corpus(root: Path) -> Path:
     return root
 
 
+def plan(root: Path, model: Path, layer: int, force: bool) -> tuple[list[dict], int]:
+    """(rows, how many are up to date) of a text-embed run on the folder `root`."""
+    stage = TextEmbedStage(TextEmbedJob(root=root, model=model, layer=layer, force=force))
+    return stage.plan(Corpus(root)), stage.report.skipped
+
+
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_qwen3_vl(tmp_path_factory.mktemp("models") / "qwen3vl-tiny")
@@ -35,16 +42,15 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_plan_lists_every_task_shortest_first_and_skips_current_files(model: Path, tmp_path: Path) -> None:
     root = _corpus(tmp_path)
-    name = model_name(model)
-    rows, skipped = plan(root, name, -1, force=False)
+    rows, skipped = plan(root, model, -1, force=False)
     assert [r["text"] for r in rows] == ["fold", "pick the cube", "open the drawer"] and skipped == 0
     assert rows[0]["path"] == str(text_embedding_path(root / "datasets/egodex/basic", 0))
     actor = TextEmbedActor(str(model), "cpu", -1, "bfloat16", threads=1)
     actor({"path": np.array([rows[0]["path"]]), "text": np.array([rows[0]["text"]])})
-    rows, skipped = plan(root, name, -1, force=False)
+    rows, skipped = plan(root, model, -1, force=False)
     assert [r["text"] for r in rows] == ["pick the cube", "open the drawer"] and skipped == 1
-    assert len(plan(root, name, -1, force=True)[0]) == 3
-    assert len(plan(root, name, 0, force=False)[0]) == 3  # another layer: replaced
+    assert len(plan(root, model, -1, force=True)[0]) == 3
+    assert len(plan(root, model, 0, force=False)[0]) == 3  # another layer: replaced
 
 
 def test_the_actor_writes_what_the_model_gives(model: Path, tmp_path: Path) -> None:
@@ -75,9 +81,9 @@ def test_a_batch_the_model_refuses_costs_its_texts_only(model: Path, tmp_path: P
 def test_the_job_embeds_every_task_and_a_rerun_writes_nothing(model: Path, tmp_path: Path) -> None:
     root = _corpus(tmp_path)
     job = TextEmbedJob(root=root, model=model, num_cpus=2, object_store_mb=256, batch_size=2)
-    report = run_text_embed(job, progress=False)
+    report = TextEmbedStage(job).run(progress=False)
     assert (report.written, report.skipped, report.failed) == (3, 0, [])
     texts = [t for tasks in TASKS.values() for t in tasks]
     assert report.tokens == sum(len(ids) for ids, _ in QwenVL(model, device="cpu").embed(texts))
-    again = run_text_embed(job, progress=False)
+    again = TextEmbedStage(job).run(progress=False)
     assert (again.written, again.skipped) == (0, 3) and "3 up to date" in again.summary()
