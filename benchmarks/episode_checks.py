@@ -66,11 +66,11 @@ def quality_run(n: int) -> Callable[[], Any]:
     mask, config = default_registry().get("franka").mask(), QualityConfig()
 
     def run() -> Any:
-        tier, why = assess_quality(
+        verdict = assess_quality(
             QualityTier.high, success=True, has_action=True, state=state, mask=mask, validity=None, config=config
         )
-        assert tier is QualityTier.high, why
-        return tier
+        assert verdict.tier is QualityTier.high, verdict.reasons
+        return verdict.tier
 
     return run
 

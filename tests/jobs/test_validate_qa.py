@@ -1,5 +1,6 @@
 """`eidata validate` on datasets eidata wrote: the geometry QA of their episodes' lineage as an info line, a warning
-per failed invariant naming it and its measured value, an error with --strict; thresholds from the corpus spec."""
+per failed invariant naming it and its measured value, an error with --strict; thresholds those stored with the
+episodes at ingest (a spec file beside the corpus is not read)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from jobs.cli import main
 from jobs.validate import validate_dataset
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.lerobot import EPISODES_PATH
-from schemas.qa import QARecord
+from schemas.qa import QAConfig, QARecord
 from tests.fixtures.episodes import write_canonical_dataset
 
 GOOD = QARecord(
@@ -36,13 +37,16 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def with_qa(src: Path, dst: Path, *records: QARecord) -> Path:
-    """A copy of the dataset whose episodes carry these QA records in their lineage, as ingest writes them."""
+def with_qa(src: Path, dst: Path, *records: QARecord, config: QAConfig | None = None) -> Path:
+    """A copy of the dataset whose episodes carry these QA records in their lineage, as ingest writes them (with the
+    thresholds `config` when given)."""
     shutil.copytree(src, dst)
     path = dst / EPISODES_PATH
     lines = [json.loads(line) for line in path.read_text().splitlines()]
+    stored = {"qa_config": config.model_dump()} if config is not None else {}
     for line, rec in zip(lines, records, strict=True):
-        line[LINEAGE_KEY] = EpisodeLineage(episode_uid=f"egodex/default/{line['episode_index']}", qa=rec).to_json()
+        uid = f"egodex/default/{line['episode_index']}"
+        line[LINEAGE_KEY] = EpisodeLineage(episode_uid=uid, qa=rec, **stored).to_json()
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return dst
 
@@ -75,12 +79,18 @@ def test_hands_behind_the_camera_are_named_in_json(written: Path, tmp_path: Path
     assert front["severity"] == "warning" and "in 45% of frames" in front["message"]
 
 
-def test_thresholds_of_the_corpus_spec_apply(written: Path, tmp_path: Path) -> None:
+def test_the_thresholds_stored_with_the_episodes_apply_not_a_spec_file(written: Path, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    root = with_qa(written, corpus / "datasets/egodex/default", GOOD, GOOD)
-    (corpus / "job").mkdir()
-    (corpus / "job/spec.yaml").write_text(yaml.safe_dump({"canonicalize": {"qa": {"min_in_image_fraction": 0.95}}}))
+    strict = QAConfig(min_in_image_fraction=0.95)
+    root = with_qa(written, corpus / "datasets/egodex/default", GOOD, GOOD, config=strict)
     assert ("qa_hands_in_image", "warning") in validate_dataset(root).codes()
+    (corpus / "job").mkdir()  # the ingest job's spec says otherwise, or cannot be parsed: neither is read
+    (corpus / "job/spec.yaml").write_text(yaml.safe_dump({"canonicalize": {"qa": {"min_in_image_fraction": 0.1}}}))
+    assert ("qa_hands_in_image", "warning") in validate_dataset(root).codes()
+    (corpus / "job/spec.yaml").write_text("canonicalize: {qa: [")
+    assert ("qa_hands_in_image", "warning") in validate_dataset(root).codes()
+    other = with_qa(written, tmp_path / "older/datasets/egodex/default", GOOD, GOOD)  # none stored: the defaults
+    assert ("qa_hands_in_image", "warning") not in validate_dataset(other).codes()
 
 
 def test_datasets_without_qa_are_not_judged(written: Path) -> None:

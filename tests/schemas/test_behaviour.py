@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from schemas.behaviour import BehaviourConfig, BehaviourRecord, catalog_fields, record_from_columns
-from schemas.qa import catalog_fields as geometry_fields
+from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.qa import QARecord, catalog_fields, record_from_columns
 
 RECORD = BehaviourRecord(
     cam_frozen_s=1.5,
@@ -54,13 +54,13 @@ def test_a_bad_threshold_names_its_field(update: dict, field: str) -> None:
 
 
 def test_a_record_survives_its_catalog_columns() -> None:
-    columns = catalog_fields()
+    columns = catalog_fields(BehaviourRecord)
     names = [name for name, *_ in columns]
-    assert len(set(names)) == len(names) and not set(names) & {name for name, *_ in geometry_fields()}
+    assert len(set(names)) == len(names) and not set(names) & {name for name, *_ in catalog_fields(QARecord)}
     values = {f"qa_{k}": v for k, v in RECORD.values().items()}
     row = {name: values.get(name) for name in names}
     table = pa.Table.from_pylist([row], schema=pa.schema([(name, arrow) for name, _, arrow, _ in columns]))
     back = table.to_pylist()[0]
-    assert record_from_columns({**back, "qa_frames": 19}) == RECORD  # a geometry column beside it is not read
-    assert record_from_columns({name: None for name in names}) is None
+    assert record_from_columns({**back, "qa_frames": 19}, BehaviourRecord) == RECORD  # a geometry column: not read
+    assert record_from_columns({name: None for name in names}, BehaviourRecord) is None
     assert RECORD.values() == {k: v for k, v in RECORD.model_dump().items() if v is not None}

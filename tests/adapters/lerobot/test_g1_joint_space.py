@@ -19,7 +19,7 @@ from adapters.synthetic.video import synthetic_frame
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
-from jobs.qa_findings import findings, summarize
+from ingest.qa.dataset import geometry_findings, geometry_summary
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.qa import QAConfig
@@ -123,8 +123,8 @@ def test_g1_geometry_and_every_invariant(case: tuple[str, CanonicalEpisode]) -> 
         spread = np.ptp(tips[:, present], axis=0).max()
         assert spread > 0.01  # the fingers move as the hand closes and opens
     assert ep.qa is not None and ep.qa.action_pos_err < 1e-5 and ep.qa.left_of_right == 1.0
-    summary = summarize("g1", [ep.qa])
-    assert summary is not None and findings(summary, QAConfig()) == []
+    summary = geometry_summary("g1", [ep.qa])
+    assert summary is not None and geometry_findings(summary, QAConfig()) == []
 
 
 @pytest.mark.oracle

@@ -12,7 +12,7 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.kinematics import load_model
-from jobs.qa_findings import findings, summarize
+from ingest.qa.dataset import geometry_findings, geometry_summary
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.qa import QAConfig
 from schemas.tiers import QualityTier
@@ -78,8 +78,8 @@ def test_delta_actions_reproduce_the_next_state_and_every_invariant_passes(episo
     for ep in episodes:
         assert ep.qa is not None and ep.qa.action_pos_err < 1e-5 and ep.qa.action_rot_err < 1e-2
         assert ep.qa.left_of_right == 1.0 and ep.qa.approach_up == 0.0
-    summary = summarize("gr00t", [ep.qa for ep in episodes])
-    assert summary is not None and findings(summary, QAConfig()) == []
+    summary = geometry_summary("gr00t", [ep.qa for ep in episodes])
+    assert summary is not None and geometry_findings(summary, QAConfig()) == []
 
 
 def test_the_commanded_wrist_tracks_the_next_state(episodes: list[CanonicalEpisode]) -> None:

@@ -22,7 +22,7 @@ from ingest.canonical.frames import compose, offset_matrix
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.kinematics import load_model
 from ingest.lerobot.writer import LeRobotWriter
-from jobs.qa_findings import findings, summarize
+from ingest.qa.dataset import geometry_findings, geometry_summary
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.qa import QAConfig
 from schemas.robots.arms import SO101
@@ -117,8 +117,8 @@ def test_geometry_and_every_invariant(episodes: list[CanonicalEpisode]) -> None:
         g = ep.state[:, hand_dims(1, GRIPPER)][:, 0]
         assert 0.05 < g.min() < 0.2 and g.max() > 0.75  # RANGE_0_100 / 100
         assert ep.qa is not None and ep.qa.action_pos_err < 1e-5 and ep.qa.action_rot_err < 1e-2
-    summary = summarize("so101", [ep.qa for ep in episodes])
-    assert summary is not None and findings(summary, QAConfig()) == []
+    summary = geometry_summary("so101", [ep.qa for ep in episodes])
+    assert summary is not None and geometry_findings(summary, QAConfig()) == []
 
 
 def test_without_the_calibration_the_joints_stay_native_with_the_reason(root: Path) -> None:

@@ -21,9 +21,9 @@ from adapters.robomind.layouts import ROBOTS
 from adapters.synthetic.robomind import EpisodeSpec, WrittenEpisode, write_robomind
 from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.frames import rot6d_to_matrix
+from ingest.qa.dataset import geometry_findings, geometry_summary
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
-from jobs.qa_findings import findings, summarize
 from jobs.spec import load_spec
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
@@ -145,8 +145,8 @@ def test_joint_space_robots_reach_the_canonical_hands(
         assert np.ptp(wrist, axis=0).max() > 0.01  # it moves with the joints
     assert ep.qa is not None and ep.qa.action_pos_err < 1e-5
     assert ep.qa.left_of_right == (1.0 if len(hands) == 2 else None)
-    summary = summarize(robot, [ep.qa])
-    assert summary is not None and findings(summary, QAConfig()) == []
+    summary = geometry_summary(robot, [ep.qa])
+    assert summary is not None and geometry_findings(summary, QAConfig()) == []
     natives = RoboMINDAdapter().read(robot_ref(release[0], robot)).states
     assert ep.state_native is not None and ep.state_native.shape[1] == sum(s.values.shape[1] for s in natives.values())
 
@@ -357,8 +357,8 @@ def test_joint_space_datasets_have_fk_masks_and_pass_qa(corpus: Path) -> None:
         grip = list(range(50)[hand_dims(1, GRIPPER)]) if emb == "franka" else []
         assert [i for i, m in enumerate(mask) if m] == sorted(wrists + grip), subset
         records = [EpisodeLineage.of(line).qa for _, line in read_jsonl(root / EPISODES_PATH)]
-        summary = summarize(subset, records)
-        assert summary is not None and findings(summary, QAConfig()) == [], subset
+        summary = geometry_summary(subset, records)
+        assert summary is not None and geometry_findings(summary, QAConfig()) == [], subset
         assert summary.record.action_pos_err is not None and summary.record.action_pos_err < 1e-5
 
 

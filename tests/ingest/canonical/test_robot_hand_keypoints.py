@@ -20,7 +20,7 @@ from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
 from ingest.canonical.frames import pos_rot6d_to_pose, transform_points
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
-from jobs.qa_findings import findings, summarize
+from ingest.qa.dataset import geometry_findings, geometry_summary
 from schemas.canonical import (
     FINGERTIPS_XYZ,
     HAND_KEYPOINTS,
@@ -99,8 +99,8 @@ def test_fk_bones_are_rigid_and_the_human_length_band_is_not_applied(case) -> No
         assert ep.qa is not None
         assert ep.qa.hand_length is None  # a robot hand is the maker's size: the human band does not apply
         assert ep.qa.bone_length_cv is not None and ep.qa.bone_length_cv < 1e-5, ep.qa.bone_length_cv
-    summary = summarize(name, [ep.qa for ep in episodes])
-    assert summary is not None and findings(summary, QAConfig()) == []
+    summary = geometry_summary(name, [ep.qa for ep in episodes])
+    assert summary is not None and geometry_findings(summary, QAConfig()) == []
 
 
 @pytest.mark.oracle

@@ -1,9 +1,136 @@
-"""Task balance and too-short episodes."""
+"""QA per dataset (`ingest.qa.dataset`): the geometry QA's episodes pooled as documented, one finding per failed
+invariant naming its measured value and threshold, none for a clean dataset; task balance, too-short episodes."""
 
 from __future__ import annotations
 
-from ingest.qa.dataset import short_episodes, task_balance
+import pytest
+
+from ingest.qa.dataset import (
+    dataset_findings,
+    geometry_findings,
+    geometry_overview,
+    geometry_summary,
+    short_episodes,
+    task_balance,
+)
 from schemas.behaviour import BehaviourConfig
+from schemas.qa import APPROACH_BINS, QAConfig, QARecord
+
+CFG = QAConfig()
+# A plausible two-handed human dataset: every invariant passes.
+CLEAN = dict(
+    frames=100,
+    hands_in_front=1.0,
+    hands_in_image=0.9,
+    hands_ahead=1.0,
+    hands_below_eyes=0.98,
+    approach_down=0.6,
+    approach_side=0.4,
+    approach_up=0.0,
+    speed_p50=0.2,
+    speed_p95=0.8,
+    speed_p99=1.0,
+    speed_limit=4.0,
+    acc_p50=1.0,
+    acc_p95=5.0,
+    acc_p99=8.0,
+    acc_limit=40.0,
+    hand_length=0.185,
+    bone_length_cv=0.01,
+    gripper_min=0.0,
+    gripper_p5=0.05,
+    gripper_p95=0.95,
+    gripper_max=1.0,
+    action_pos_err=1e-7,
+    action_rot_err=1e-5,
+    left_of_right=0.97,
+)
+
+
+def one(**changes: float) -> list[str]:
+    summary = geometry_summary("datasets/x/y", [QARecord(**(CLEAN | changes))])
+    assert summary is not None
+    return [f.code for f in geometry_findings(summary, CFG)]
+
+
+def test_a_clean_dataset_has_no_finding() -> None:
+    assert one() == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"hands_in_front": 0.0, "hands_in_image": 0.0}, ["qa_hands_in_front", "qa_hands_in_image"]),  # behind
+        ({"hands_in_image": 0.3}, ["qa_hands_in_image"]),
+        ({"hands_ahead": 0.0, "left_of_right": 0.0}, ["qa_hands_ahead", "qa_left_of_right"]),  # heading turned around
+        ({"hands_below_eyes": 0.1}, ["qa_hands_below_eyes"]),  # up is not up
+        ({"approach_down": 0.0, "approach_side": 0.03, "approach_up": 0.97}, ["qa_approach_up"]),  # Bridge's old bug
+        ({"speed_p99": 5.0}, ["qa_wrist_speed"]),
+        ({"acc_p99": 90.0}, ["qa_wrist_acceleration"]),
+        ({"hand_length": 18.5}, ["qa_hand_length"]),  # centimetres stored as metres
+        ({"hand_length": 0.0185}, ["qa_hand_length"]),  # millimetres divided once too often
+        ({"bone_length_cv": 0.4}, ["qa_bone_length_cv"]),
+        ({"gripper_min": 0.0, "gripper_max": 0.08}, ["qa_gripper_max"]),  # taco_play's width in metres
+        ({"gripper_max": 120.0}, ["qa_gripper_range"]),  # AgiBot's raw 0..120
+        ({"action_pos_err": 0.02}, ["qa_action_pos_err"]),
+        ({"action_rot_err": 90.0}, ["qa_action_rot_err"]),
+        ({"left_of_right": 0.02}, ["qa_left_of_right"]),  # hands swapped or the frame mirrored
+    ],
+)
+def test_each_failed_invariant_is_named(changes: dict[str, float], code: list[str]) -> None:
+    assert one(**changes) == code
+
+
+def test_a_finding_names_the_measured_value_and_the_threshold() -> None:
+    summary = geometry_summary("d", [QARecord(**(CLEAN | {"hand_length": 1.85}))])
+    (f,) = geometry_findings(summary, CFG)
+    assert (f.value, f.threshold) == (1.85, 0.24)
+    assert "1.850 m" in f.message and "[0.14, 0.24] m" in f.message
+
+
+def test_thresholds_are_data() -> None:
+    summary = geometry_summary("d", [QARecord(**(CLEAN | {"hands_in_image": 0.6}))])
+    assert geometry_findings(summary, CFG) == []
+    assert [f.code for f in geometry_findings(summary, QAConfig(min_in_image_fraction=0.8))] == ["qa_hands_in_image"]
+
+
+def test_episodes_are_pooled_as_documented() -> None:
+    hist = [0] * APPROACH_BINS
+    hist[0] = 10
+    a = QARecord(
+        frames=10,
+        hands_in_front=1.0,
+        speed_p99=1.0,
+        gripper_min=0.1,
+        gripper_max=0.6,
+        action_pos_err=1e-6,
+        approach_hist=hist,
+    )
+    b = QARecord(
+        frames=30,
+        hands_in_front=0.0,
+        speed_p99=3.0,
+        gripper_min=0.0,
+        gripper_max=0.9,
+        action_pos_err=0.1,
+        approach_hist=hist,
+    )
+    c = QARecord(frames=20, speed_p99=2.0)
+    s = geometry_summary("d", [a, b, c, None])
+    assert s is not None and s.episodes == 3 and s.record.frames == 60
+    assert s.record.hands_in_front == pytest.approx(0.25)  # frame-weighted over the episodes that measured it
+    assert s.record.speed_p99 == 2.0  # median over episodes
+    assert (s.record.gripper_min, s.record.gripper_max) == (0.0, 0.9)  # extremes
+    assert s.record.action_pos_err == 0.1  # the worst episode
+    assert s.record.approach_hist[0] == 20  # summed
+    assert geometry_summary("d", [None, None]) is None  # no eidata QA: nothing to say
+
+
+def test_overview_line() -> None:
+    text = geometry_overview(geometry_summary("d", [QARecord(**CLEAN)]))
+    assert "hands in front of the camera 100%" in text and "ahead of the wearer 100%" in text
+    assert "hand length 0.185 m" in text and "left hand on the left 97%" in text
+    assert "no invariant applies" in geometry_overview(geometry_summary("d", [QARecord(frames=5)]))
 
 
 def test_task_balance_of_the_bridge_sample_counts() -> None:
@@ -20,3 +147,11 @@ def test_short_episodes_for_a_policy_window() -> None:
     # bridge episodes are 10 steps at 5 Hz: too short for a 16-frame window, fine for an 8-frame one
     assert short_episodes([10, 10, 40], BehaviourConfig()) == [0, 1]
     assert short_episodes([10, 10, 40], BehaviourConfig(), window=8) == []
+
+
+def test_dataset_findings_name_the_episodes() -> None:
+    found = dataset_findings(["a"] * 30 + ["b"] * 2, [40, 10, 40, 40], BehaviourConfig())
+    by = {f.code: f for f in found}
+    assert set(by) == {"qa_task_imbalance", "qa_short_episodes"}  # copies: the verdict step, on the signals
+    assert by["qa_task_imbalance"].value == 15.0 and by["qa_short_episodes"].episodes == (1,)
+    assert dataset_findings(["a", "b"], [40, 40], BehaviourConfig()) == []

@@ -1,10 +1,10 @@
-"""Findings name value and threshold and route to the right tier; no finding, no change."""
+"""Findings name value and threshold and route to the right tier in one `Verdict`; no finding, no change."""
 
 from __future__ import annotations
 
-from ingest.qa.findings import dataset_findings, findings, route
-from schemas.behaviour import BehaviourConfig, BehaviourRecord, catalog_fields
-from schemas.qa import catalog_fields as qa_catalog_fields
+from ingest.qa.findings import episode_findings, findings, route
+from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.qa import QARecord, Verdict, catalog_fields
 from schemas.tiers import QualityTier
 
 CFG = BehaviourConfig()
@@ -12,7 +12,7 @@ CFG = BehaviourConfig()
 
 def test_clean_record_keeps_the_tier() -> None:
     rec = BehaviourRecord(cam_frozen_s=0.1, state_frozen_s=0.0, nonfinite=0, jump_sigma=30.0, tracking_corr=0.96)
-    assert findings(rec, CFG) == [] and route(QualityTier.high, []) == (QualityTier.high, [])
+    assert findings(rec, CFG) == [] and route(QualityTier.high, []) == Verdict(tier=QualityTier.high)
 
 
 def test_low_and_quarantine_routing_with_value_and_threshold() -> None:
@@ -22,20 +22,21 @@ def test_low_and_quarantine_routing_with_value_and_threshold() -> None:
         ("qa_nonfinite", QualityTier.rejected),
         ("qa_cam_frozen_s", QualityTier.low),
     ]
-    tier, reasons = route(QualityTier.high, found)
-    assert tier == QualityTier.rejected
-    assert reasons[1] == "qa_cam_frozen_s: camera frozen 2.00 s while the robot moves > 1.00 s"
-    assert route(QualityTier.actionless, [found[1]])[0] == QualityTier.actionless  # never raised
+    verdict = route(QualityTier.high, found)
+    assert verdict.tier == QualityTier.rejected and verdict.findings == found
+    assert verdict.reasons[1] == "qa_cam_frozen_s: camera frozen 2.00 s while the robot moves > 1.00 s"
+    assert verdict.rejected() == "qa_nonfinite: 3 NaN/Inf values in the natives (quarantine at 1+)"
+    assert route(QualityTier.actionless, [found[1]]).tier == QualityTier.actionless  # never raised
+    assert route(QualityTier.high, [found[1]]).rejected() is None
+
+
+def test_ingest_routes_its_own_bounds_and_leaves_dead_dims_to_the_verdict_step() -> None:
+    rec = BehaviourRecord(jump_sigma=30.0, dead_dims=[3], tracking_corr=0.6)
+    assert {f.code for f in findings(rec, CFG)} == {"qa_dead_dims"}  # the per-dataset bounds: 150 sigmas, 0.5
+    found = episode_findings(rec, CFG)  # ingest's: the canonical wrists' 20 sigmas, the natives' median 0.8
+    assert [(f.code, f.threshold) for f in found] == [("qa_jump_sigma", 20.0), ("qa_tracking_corr", 0.8)]
 
 
 def test_catalog_columns_do_not_collide_with_the_geometry_qa() -> None:
-    ours = {name for name, *_ in catalog_fields()}
-    assert all(n.startswith("qa_") for n in ours) and not ours & {name for name, *_ in qa_catalog_fields()}
-
-
-def test_dataset_findings_name_the_episodes() -> None:
-    found = dataset_findings(["a"] * 30 + ["b"] * 2, [40, 10, 40, 40], CFG)
-    by = {f.code: f for f in found}
-    assert set(by) == {"qa_task_imbalance", "qa_short_episodes"}  # copies: the verdict step, on the signals
-    assert by["qa_task_imbalance"].value == 15.0 and by["qa_short_episodes"].episodes == (1,)
-    assert dataset_findings(["a", "b"], [40, 40], CFG) == []
+    ours = {name for name, *_ in catalog_fields(BehaviourRecord)}
+    assert all(n.startswith("qa_") for n in ours) and not ours & {name for name, *_ in catalog_fields(QARecord)}

@@ -13,7 +13,7 @@ import adapters
 from adapters.agibot import AgibotAdapter
 from adapters.synthetic.agibot import EpisodeSpec, Layout, write_agibot
 from ingest.canonical.canonicalize import canonicalize
-from jobs.qa_findings import DatasetQA, findings, summarize
+from ingest.qa.dataset import DatasetQA, geometry_findings, geometry_summary
 from schemas.qa import QAConfig
 
 
@@ -21,14 +21,14 @@ def test_real_bridge_grasps_from_above_and_passes_every_invariant(realdata: Path
     root = next((realdata / "octo_bridge_debug_rlds").rglob("dataset_info.json")).parent
     oxe = adapters.get_adapter("oxe")
     records = [ep.qa for ref in oxe.discover(root) if ref.error is None for ep in canonicalize(oxe.read(ref))]
-    summary = summarize("bridge", records)
+    summary = geometry_summary("bridge", records)
     assert isinstance(summary, DatasetQA) and summary.episodes >= 20
     r = summary.record
     assert r.approach_down > 0.9 and r.approach_up == 0.0  # top-down WidowX grasps (audit finding 1)
     assert 0 < r.speed_p99 < r.speed_limit and r.gripper_max == pytest.approx(1.0, abs=0.05)
     assert r.action_pos_err < 1e-5 and r.action_rot_err < 1e-2
     assert r.hands_in_front is None and r.left_of_right is None  # no posed camera, one arm
-    assert findings(summary, QAConfig()) == []
+    assert geometry_findings(summary, QAConfig()) == []
 
 
 def test_real_agibot_arms_are_side_by_side_and_pass_every_invariant(shared_realdata: Path, tmp_path: Path) -> None:
@@ -46,10 +46,10 @@ def test_real_agibot_arms_are_side_by_side_and_pass_every_invariant(shared_reald
     )
     shutil.copyfile(h5, tmp_path / "proprio_stats/1/1/proprio_stats.h5")
     (ref,) = AgibotAdapter().discover(tmp_path)
-    summary = summarize("agibot", [ep.qa for ep in canonicalize(AgibotAdapter().read(ref))])
+    summary = geometry_summary("agibot", [ep.qa for ep in canonicalize(AgibotAdapter().read(ref))])
     assert summary is not None
     r = summary.record
     assert r.left_of_right > 0.95  # the left arm's wrist on the left of the right arm's, in the robot base frame
     assert r.approach_up < 0.05  # the grippers reach forward and down, never at the ceiling
     assert 0 < r.speed_p99 < r.speed_limit and r.action_pos_err < 1e-5
-    assert findings(summary, QAConfig()) == []
+    assert geometry_findings(summary, QAConfig()) == []

@@ -27,8 +27,7 @@ def measure(ep: plant.Episode, config: BehaviourConfig = CFG):
 def codes(ep: plant.Episode, config: BehaviourConfig = CFG) -> tuple[set[str], QualityTier, object]:
     rec = measure(ep, config)
     found = findings(rec, config)
-    tier, _ = route(QualityTier.high, found)
-    return {f.code for f in found}, tier, rec
+    return {f.code for f in found}, route(QualityTier.high, found).tier, rec
 
 
 @pytest.mark.parametrize("index", range(g.EPISODES))

@@ -84,9 +84,10 @@ CASES = [
     [pytest.param(*c[1:], id=c[0]) for c in CASES],
 )
 def test_tier_table(default, success, has_action, state, validity, tier, reasons) -> None:  # type: ignore[no-untyped-def]
-    got, why = assess_quality(
+    verdict = assess_quality(
         default, success=success, has_action=has_action, state=state, mask=FRANKA, validity=validity, config=CFG
     )
+    got, why = verdict.tier, verdict.reasons
     assert got is tier
     assert len(why) == len(reasons), why
     for pattern, reason in zip(reasons, why, strict=True):
@@ -96,7 +97,7 @@ def test_tier_table(default, success, has_action, state, validity, tier, reasons
 def test_idle_ratio_is_measured() -> None:
     ratio, _ = motion_signals(IDLE80, FRANKA, [(0, N)], CFG, 10.0)  # type: ignore[misc]
     assert 0.75 <= ratio <= 0.82
-    _, why = assess_quality(H, success=True, has_action=True, state=IDLE80, mask=FRANKA, validity=None, config=CFG)
+    why = assess_quality(H, success=True, has_action=True, state=IDLE80, mask=FRANKA, validity=None, config=CFG).reasons
     assert float(why[0].split()[2]) == pytest.approx(ratio, abs=0.005)
 
 
@@ -127,7 +128,7 @@ def test_motion_is_measured_over_kept_spans_only() -> None:
         s, mask=FRANKA, timestamps=T, embodiment="franka", config=ValidityConfig(max_gap_fraction=1.0)
     )
     assert validity.keep == [(0, 40)]
-    tier, why = assess_quality(
+    verdict = assess_quality(
         H,
         success=True,
         has_action=True,
@@ -136,6 +137,7 @@ def test_motion_is_measured_over_kept_spans_only() -> None:
         validity=validity,
         config=CFG.model_copy(update={"max_invalid_fraction": 1.0}),
     )
+    tier, why = verdict.tier, verdict.reasons
     assert tier is H and why == []
     # Measured on the whole array instead (gripper values present), the 6 idle seconds dominate.
     s[40:, hand_dims(1, GRIPPER)] = 0.5
@@ -151,9 +153,10 @@ def test_the_join_of_two_spans_is_not_a_reversal() -> None:
 
 
 def test_cropped_state_is_measured_whole() -> None:
-    tier, why = assess_quality(
+    verdict = assess_quality(
         H, success=True, has_action=True, state=IDLE80[:30], mask=FRANKA, validity=CLEAN, config=CFG
     )
+    tier, why = verdict.tier, verdict.reasons
     assert tier is H and why == []
 
 
@@ -179,9 +182,10 @@ def test_config_is_validated() -> None:
 )
 def test_never_raises_and_every_change_has_a_reason(default, success, has_action, state, validity) -> None:  # type: ignore[no-untyped-def]
     order = [H, L, A, R]
-    tier, why = assess_quality(
+    verdict = assess_quality(
         default, success=success, has_action=has_action, state=state, mask=FRANKA, validity=validity, config=CFG
     )
+    tier, why = verdict.tier, verdict.reasons
     assert order.index(tier) >= order.index(default)
     assert tier is default or why
     assert len(set(why)) == len(why)
@@ -193,5 +197,6 @@ def test_one_hour_of_smooth_reaching_stays_high() -> None:
     n = 36_000
     t = np.arange(n) / 10.0
     s = franka_reach(0.1 * np.sin(2 * np.pi * t / 8.0))
-    tier, why = assess_quality(H, success=True, has_action=True, state=s, mask=FRANKA, validity=None, config=CFG)
+    verdict = assess_quality(H, success=True, has_action=True, state=s, mask=FRANKA, validity=None, config=CFG)
+    tier, why = verdict.tier, verdict.reasons
     assert tier is H and why == []

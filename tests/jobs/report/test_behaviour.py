@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ingest.qa.dataset import behaviour_messages
 from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
-from jobs.qa_behaviour import finding_messages
 from jobs.report.behaviour import PANELS, behaviour_by_dataset, behaviour_figure
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
@@ -31,7 +31,7 @@ def test_findings_and_measured_values_from_the_catalog(corpus: Path) -> None:
     view = behaviour_by_dataset(corpus)
     (b,) = view.datasets
     assert b.episodes == 7 and all(r.fingerprint for r in b.records)
-    codes = {code: msg for code, msg, _ in finding_messages(b)}
+    codes = {code: msg for code, msg, _ in behaviour_messages(b)}
     assert {"qa_native_dead_dims", "qa_duplicate"} <= set(codes)  # and the elbow's plateau (ingest.qa.plateau)
     assert "planted_dead_elbow" in codes["qa_native_dead_dims"]
     assert "planted_zz_copy_of_0: copy of" in codes["qa_duplicate"]

@@ -1,4 +1,4 @@
-"""Glitches and plateaus as `eidata validate` shows them (`jobs.qa_behaviour`): a dataset of real GR00T PickNPlace
+"""Glitches and plateaus as `eidata validate` shows them (`ingest.qa.dataset`): a dataset of real GR00T PickNPlace
 episodes written as ingest writes them, one with its right wrist read 0.8 rad off on three joints for 0.1 s, one with
 its right elbow clipped at one value on 35 % of its frames, one with its right arm's stream held 1.5 s where it moves
 (the command left as recorded): each is named with the signal, the value, the bounds and the episode; the clean

@@ -1,4 +1,4 @@
-"""The behaviour findings of a dataset (`jobs.qa_behaviour`), as `eidata validate` prints them on a corpus root: each
+"""The behaviour findings of a dataset (`ingest.qa.dataset`), as `eidata validate` prints them on a corpus root: each
 behaviour finding named with its value, threshold, tier and episodes:
 a corpus of the real GR00T PickNPlace episodes plus planted copies (a dead elbow, a copy of episode 0, a 2 s camera
 freeze), written as ingest writes them (`tests/ingest/qa/planted_raw.py`), then judged by `eidata verdicts`
