@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from schemas.canonical import Camera
 from schemas.corpus import episode_uid
@@ -58,13 +59,34 @@ class AdapterError(Exception):
 
 
 class AdapterOptions(BaseModel):
-    """Options every adapter accepts; adapters subclass this for their own (validated before any work)."""
+    """Options every adapter accepts; adapters subclass this for their own (validated before any work). `moved`
+    names the options an adapter no longer takes and where they went: one still given is refused at its key with
+    that place (a spec error naming the field), never taken for a typo."""
 
     model_config = ConfigDict(extra="forbid")
+    moved: ClassVar[dict[str, str]] = {}
 
     subset: str | None = Field(None, description="subset name; defaults to the adapter's reading of the root")
     cameras: list[str] | None = Field(None, description="native camera names to read (default: the adapter's)")
     max_episodes: int | None = Field(None, ge=1, description="stop discovery after this many episodes")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        gone = [key for key in cls.moved if isinstance(data, dict) and key in data]
+        if gone:
+            raise ValidationError.from_exception_data(
+                cls.__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("moved_option", "{moved}", {"moved": cls.moved[key]}),
+                        loc=(key,),
+                        input=data[key],
+                    )
+                    for key in gone
+                ],
+            )
+        return data
 
 
 class EpisodeRef(BaseModel):

@@ -17,6 +17,7 @@ from adapters.base import AdapterOptions, SourceAdapter
 # name -> import path of its class (tests/adapters/test_registry.py checks each class carries its name)
 BUILTIN: dict[str, str] = {
     "agibot": "adapters.agibot.adapter:AgibotAdapter",
+    "agibot_genie": "adapters.agibot_genie.adapter:GenieAdapter",
     "ego4d": "adapters.ego4d.adapter:Ego4DAdapter",
     "egodex": "adapters.egodex.adapter:EgoDexAdapter",
     "ego_video": "adapters.egovideo.adapter:EgoVideoAdapter",

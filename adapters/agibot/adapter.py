@@ -1,6 +1,5 @@
-"""AgiBot World raw (Alpha/Beta, untarred): task_info JSON + per-episode mp4s + `proprio_stats.h5` + camera parameters;
-and, under the same root or their own, Genie Sim / A2D exports (`<job>/<sn>/<episode>/aligned_joints.h5`, read by
-`genie.py`, `genie_files.py`, `genie_h5.py`, `genie_quat.py`; options `genie_*`).
+"""AgiBot World raw (Alpha/Beta, untarred): task_info JSON + per-episode mp4s + `proprio_stats.h5` + camera parameters.
+Genie Sim / A2D exports (`<job>/<sn>/<episode>/aligned_joints.h5`) are another source, `adapters/agibot_genie/`.
 
 Layout (the HF dataset card agibot-world/AgiBotWorld-Alpha; any4lerobot `agibot2lerobot/agibot_utils/`):
 `task_info/task_<t>.json` (a list of episodes), `observations/<t>/<e>/videos/<cam>_color.mp4`,
@@ -55,17 +54,16 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from itertools import chain
-from typing import Any, ClassVar, Literal
+from pathlib import Path
+from typing import Any, ClassVar
 
 import av
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
-from adapters.agibot_genie.adapter import read_genie
-from adapters.agibot_genie.files import genie_refs
-from adapters.agibot.hands import GRIPPER_CLOSED_MM, GRIPPER_OPEN_MM, hand_signals
+from adapters.agibot.hands import GripperOptions, hand_signals
 from adapters.agibot.proprio import FPS, read_proprio
+from adapters.agibot_genie.files import WORLD_DIRS, episode_dirs
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.storage.contain import contained
@@ -89,29 +87,16 @@ _SUCCESS = {"success": True, "succeeded": True, "successful": True, "ok": True, 
 _TASK_FILE = re.compile(r"task_(\d+)\.json")
 
 
-class AgibotOptions(AdapterOptions):
+_GENIE = "Genie Sim / A2D exports are their own source: adapter agibot_genie, option "
+
+
+class AgibotOptions(GripperOptions):
+    moved: ClassVar[dict[str, str]] = {f"genie_{k}": _GENIE + k for k in ("source", "quaternion", "embodiment")}
+
     source: str = Field("agibot_world", description="source name in episode uids and the catalog")
     task_ids: list[int] | None = Field(None, description="only these task ids (default: every task found)")
     frame_tolerance: int = Field(2, ge=0, description="a video may have this many frames fewer than the state")
     tier: QualityTier = Field(QualityTier.high, description="default tier: expert teleoperation")
-    gripper_open_mm: float = Field(GRIPPER_OPEN_MM, description="gripper state (mm) read as fully open (opening 1)")
-    gripper_closed_mm: float = Field(GRIPPER_CLOSED_MM, description="gripper state (mm) read as closed (opening 0)")
-    genie_source: str = Field("agibot_genie_sim", description="source name of Genie Sim / A2D export episodes")
-    genie_quaternion: Literal["auto", "xyzw", "wxyz"] = Field(
-        "auto", description="order of an export's end quaternions; auto: measured per episode (agibot/genie_quat.py)"
-    )
-    genie_embodiment: str | None = Field(
-        None, description="embodiment for an export whose robot_type is not the G1's 'A2D' (default: refused)"
-    )
-
-    @model_validator(mode="after")
-    def _gripper_range(self) -> AgibotOptions:
-        if self.gripper_closed_mm <= self.gripper_open_mm:
-            raise ValueError(
-                f"gripper_closed_mm ({self.gripper_closed_mm}) must exceed gripper_open_mm ({self.gripper_open_mm}): "
-                "the AgiBot gripper state rises as it closes"
-            )
-        return self
 
 
 class AgibotAdapter(SourceAdapter):
@@ -119,31 +104,29 @@ class AgibotAdapter(SourceAdapter):
     options_model: ClassVar[type[AdapterOptions]] = AgibotOptions
     options: AgibotOptions
     expects: ClassVar[str] = (
-        "task_info/task_<t>.json with observations/<t>/<e>/videos/*.mp4 and proprio_stats/<t>/<e>/proprio_stats.h5, "
-        "or Genie Sim exports <job>/<sn>/<episode>/aligned_joints.h5"
+        "task_info/task_<t>.json with observations/<t>/<e>/videos/*.mp4 and proprio_stats/<t>/<e>/proprio_stats.h5"
     )
 
     # ---------------------------------------------------------------- discovery
 
+    @classmethod
+    def root_problem(cls, root: Path) -> str | None:
+        """A root of Genie Sim / A2D exports without an AgiBot World folder belongs to the other source."""
+        if any((root / d).is_dir() for d in WORLD_DIRS):
+            return None
+        export = next(episode_dirs(root), None)
+        return None if export is None else f"holds Genie Sim / A2D exports ({export}): adapter agibot_genie reads them"
+
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        """AgiBot World raw episodes (task_info JSONs read, no HDF5, no video), then Genie Sim / A2D export episodes
-        (`<job>/<sn>/<episode>/` with `aligned_joints.h5`, `meta_info.json`, `data_info.json`; `genie_files.py`).
-        Finding neither is logged with what was looked for."""
+        """AgiBot World raw episodes (task_info JSONs read, no HDF5, no video). Genie Sim / A2D exports beside them
+        are the `agibot_genie` source's: named in a source finding, not read."""
         root = locate(root)
         root = root if is_object(root) else root.resolve()
-        count = 0
-        for ref in chain(self._discover_world(root), genie_refs(self, root)):
-            yield ref
-            count += 1
-            if self.options.max_episodes is not None and count >= self.options.max_episodes:
-                return
-        if count == 0:
-            log.warning(
-                "%s: no AgiBot World episodes (task_info/, observations/, proprio_stats/) and no Genie Sim / "
-                "A2D export episodes (<job>/<sn>/<episode>/aligned_joints.h5, meta_info.json, "
-                "data_info.json)",
-                root,
-            )
+        export = next(episode_dirs(root), None)
+        if export is not None:
+            msg = f"Genie Sim / A2D exports ({export.relative_to(root)}) not read: adapter agibot_genie reads them"
+            self.note("folder_skipped", msg, root=root, path=export)
+        yield from self.capped(self._discover_world(root))
 
     def _discover_world(self, root: Location) -> Iterator[EpisodeRef]:
         task_files = {int(m.group(1)): p for p in _listdir(root / "task_info") if (m := _TASK_FILE.fullmatch(p.name))}
@@ -217,8 +200,6 @@ class AgibotAdapter(SourceAdapter):
         if "error" in loc:
             e = loc["error"]
             raise self.error(e["message"], file=e["file"], episode=ref.raw_id, field=e["field"])
-        if loc.get("layout") == "genie_sim":
-            return read_genie(self, ref)
         root, task_id, episode_id = locate(loc["root"]), loc["task_id"], loc["episode_id"]
         h5_path, obs_dir, param_dir = self._paths(root, task_id, episode_id)
         entry = loc["entry"]

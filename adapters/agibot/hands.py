@@ -15,12 +15,29 @@ Dexterous hands declare no gripper (their 6 joints stay in the natives).
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from adapters.base import HandSignals, HandTrack, Stream
+from adapters.base import AdapterOptions, HandSignals, HandTrack, Stream
 
 GRIPPER_OPEN_MM = 35.0  # issue #133: "almost fully open" about 35
 GRIPPER_CLOSED_MM = 120.0  # EnerVerse-AC: "Gripper Range in AgiBotWorld < 120"; real sample max 120.0
 _ARMS = ("left", "right")
+
+
+class GripperOptions(AdapterOptions):
+    """The two ends of the gripper scale, options of both G1 sources (AgiBot World, Genie Sim / A2D exports)."""
+
+    gripper_open_mm: float = Field(GRIPPER_OPEN_MM, description="gripper state (mm) read as fully open (opening 1)")
+    gripper_closed_mm: float = Field(GRIPPER_CLOSED_MM, description="gripper state (mm) read as closed (opening 0)")
+
+    @model_validator(mode="after")
+    def _gripper_range(self) -> GripperOptions:
+        if self.gripper_closed_mm <= self.gripper_open_mm:
+            raise ValueError(
+                f"gripper_closed_mm ({self.gripper_closed_mm}) must exceed gripper_open_mm ({self.gripper_open_mm}): "
+                "the AgiBot gripper state rises as it closes"
+            )
+        return self
 
 
 def gripper_opening(

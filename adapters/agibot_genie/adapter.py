@@ -1,7 +1,8 @@
-"""One AgiBot Genie Sim / A2D export episode (`<job>/<sn>/<episode>/`) read into a `RawEpisode`, or refused by name.
+"""AgiBot Genie Sim / A2D exports: one episode per `<job>/<sn>/<episode>/` folder (`files.py` has the layout), read
+into a `RawEpisode` or refused by name. The robot is AgiBot World's G1 (`adapters/agibot/hands.py`: hands, gripper).
 
 What the files must carry for canonical hands: both end poses (`state/end/position`, `state/end/orientation`) in the
-robot base, with a quaternion order this episode's own numbers settle (`genie_quat.py`), and a G1 (`robot_type`
+robot base, with a quaternion order this episode's own numbers settle (`quat.py`), and a G1 (`robot_type`
 "A2D") with 1-wide grippers or 6-joint hands per arm. Anything short of that is refused with the file, the episode,
 the field and the measured cause; nothing is read past a refusal. No FK description of the G1 arms exists in
 `schemas/robots/`, so the 14 arm joints stay natives and the end poses are the hands.
@@ -20,24 +21,33 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Literal
 
 import av
 import numpy as np
+from pydantic import Field
 
-from adapters.agibot_genie.files import H5_NAME, INFO_NAME, META_NAME, error_frames, inclusive_segments, is_simulation
+from adapters.agibot.hands import GripperOptions, hand_signals
+from adapters.agibot_genie.files import (
+    H5_NAME,
+    INFO_NAME,
+    LAYOUT_DEPTH,
+    MARKERS,
+    META_NAME,
+    episode_dirs,
+    error_frames,
+    inclusive_segments,
+    is_simulation,
+    read_json,
+)
 from adapters.agibot_genie.h5 import AlignedJoints, read_aligned_joints
-from adapters.agibot_genie.quat import QuatOrder, decide, evidence, still_rows, to_xyzw
-from adapters.agibot.hands import hand_signals
-from adapters.base import AdapterError, EpisodeRef, Language, RawEpisode, Stream
+from adapters.agibot_genie.quat import QuatOrder, quaternion_order, to_xyzw
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import VideoFileCamera
-from adapters.storage.location import Location, locate
+from adapters.storage.location import Location, is_object, locate
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
-
-if TYPE_CHECKING:
-    from adapters.agibot.adapter import AgibotAdapter
 
 log = logging.getLogger(__name__)
 
@@ -58,88 +68,189 @@ UNITS: dict[str, tuple[str, str | None]] = {
 QUATS = {"end/orientation": "robot_base", "end/arm_orientation": "arm_base", "robot/orientation": "world"}
 
 
-def read_genie(adapter: AgibotAdapter, ref: EpisodeRef) -> RawEpisode:
-    opts, folder, raw_id = adapter.options, locate(ref.locator["dir"]), ref.raw_id
+class GenieOptions(GripperOptions):
+    source: str = Field("agibot_genie_sim", description="source name in episode uids and the catalog")
+    quaternion: Literal["auto", "xyzw", "wxyz"] = Field(
+        "auto", description="order of the end quaternions; auto: measured per episode (agibot_genie/quat.py)"
+    )
+    embodiment: str | None = Field(
+        None, description="embodiment for an export whose robot_type is not the G1's 'A2D' (default: refused)"
+    )
+    frame_tolerance: int = Field(2, ge=0, description="a video may have this many frames fewer than the h5 rows")
+    tier: QualityTier = Field(
+        QualityTier.high, description="tier of real A2D exports; Genie Sim simulation is low (scripted trajectories)"
+    )
 
-    def fail_at(path: Location) -> Callable[[str, str], AdapterError]:
-        return lambda msg, field: adapter.error(msg, file=path, episode=raw_id, field=field)
 
-    meta, info = ref.locator["meta_info"], ref.locator["data_info"]
-    h5_path = folder / H5_NAME
-    robot_type = str(meta.get("robot_type") or info.get("sn_code", "")[:3])
-    if opts.genie_embodiment is None and robot_type not in G1_ROBOT_TYPES:
-        raise fail_at(folder / META_NAME)(
-            f"robot_type {robot_type!r}: only the G1 ('A2D') has an embodiment here (set genie_embodiment to read "
-            "another robot's end poses)",
-            "robot_type",
+class GenieAdapter(SourceAdapter):
+    name: ClassVar[str] = "agibot_genie"
+    options_model: ClassVar[type[AdapterOptions]] = GenieOptions
+    options: GenieOptions
+    expects: ClassVar[str] = "<job>/<sn>/<episode>/ folders with aligned_joints.h5, meta_info.json and data_info.json"
+
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        """One ref per export episode below `root`; a missing or unreadable file makes that episode's ref carry the
+        error (file, episode, field), the others go on. Reads only the two small JSON files."""
+        root = locate(root)
+        root = root if is_object(root) else root.resolve()
+        return self.capped(self._refs(root))
+
+    def _refs(self, root: Location) -> Iterator[EpisodeRef]:
+        for folder in episode_dirs(root):
+            rel = folder.relative_to(root)
+            raw_id = rel.as_posix() if rel.parts else folder.name
+            locator: dict[str, Any] = {"root": str(root), "dir": str(folder)}
+            error = None
+
+            def fail(msg: str, field: str, p: Location = folder, ep: str = raw_id) -> AdapterError:
+                return self.error(msg, file=p / field, episode=ep, field=field)
+
+            try:
+                if not (folder / H5_NAME).is_file():
+                    found = ", ".join(m for m in MARKERS if (folder / m).is_file())
+                    raise fail(f"{H5_NAME} is missing (found {found})", H5_NAME)
+                locator["meta_info"] = read_json(folder / META_NAME, fail)
+                locator["data_info"] = read_json(folder / INFO_NAME, fail)
+            except AdapterError as e:
+                error = e
+            parts = rel.parts
+            job = parts[0] if len(parts) == LAYOUT_DEPTH else str(locator.get("meta_info", {}).get("job_id", "export"))
+            paths = [str(folder / m) for m in MARKERS]
+            subset = self.options.subset or f"job_{job}"
+            yield self.new_ref(raw_id, paths, subset=subset, source=self.options.source, locator=locator, error=error)
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        self.raise_discovered(ref)
+        opts, folder, raw_id = self.options, locate(ref.locator["dir"]), ref.raw_id
+
+        def fail_at(path: Location) -> Callable[[str, str], AdapterError]:
+            return lambda msg, field: self.error(msg, file=path, episode=raw_id, field=field)
+
+        meta, info = ref.locator["meta_info"], ref.locator["data_info"]
+        h5_path = folder / H5_NAME
+        robot_type = str(meta.get("robot_type") or info.get("sn_code", "")[:3])
+        if opts.embodiment is None and robot_type not in G1_ROBOT_TYPES:
+            raise fail_at(folder / META_NAME)(
+                f"robot_type {robot_type!r}: only the G1 ('A2D') has an embodiment here (set option embodiment to read "
+                "another robot's end poses)",
+                "robot_type",
+            )
+        h5 = read_aligned_joints(h5_path, fail_at(h5_path))
+        order, order_meta = quaternion_order(h5, is_simulation(meta), opts.quaternion, fail_at(h5_path))
+        states, actions = _streams(h5, "state", order), _streams(h5, "action", order)
+        width = _effector_width(h5, fail_at(h5_path))
+        embodiment = opts.embodiment or EFFECTOR_EMBODIMENT[width]
+        fps = round(1.0 / h5.clock["median_dt_s"], 2) if "median_dt_s" in h5.clock else None
+
+        metadata: dict[str, Any] = {
+            "layout": "genie_sim_export",
+            "h5_layout": h5.layout,
+            "clock": h5.clock,
+            "empty_fields": h5.empty,
+            "meta_info": meta,
+            "data_info": {k: v for k, v in info.items() if k != "label_info"},
+            "quaternion_order": order,
+            "quaternion_evidence": order_meta,
+            "native_fps": fps,
+            "robot_type": robot_type,
+            "action_config_ends": "inclusive in data_info.json; stored half-open [start, end + 1)",
+        }
+        label = info.get("label_info")
+        if isinstance(label, dict):  # error_label, key_frame, cloud_post_processing_result: kept beside the segments
+            metadata["label_info"] = {k: v for k, v in label.items() if k != "action_config"}
+        ids = {"folder": folder.name, "meta_info": meta.get("episode_id"), "data_info": info.get("episode_id")}
+        if len({str(v) for v in ids.values() if v is not None}) > 1:  # kept as found; the folder names the episode
+            log.warning("%s: episode ids disagree: %s", folder, ids)
+            metadata["episode_id_mismatch"] = ids
+        tier, reasons = opts.tier, []
+        if is_simulation(meta):
+            tier = max(opts.tier, QualityTier.low, key=_TIER_RANK.__getitem__)
+            reasons.append("Genie Sim simulation (meta_info sw_version/text): motion-planned, scripted trajectories")
+        injected = error_frames(info)
+        if injected:
+            metadata["error_frames"] = injected
+            spans = ", ".join(f"{_cause(e)} frames {e.get('start')}..{e.get('end')}" for e in injected)
+            reasons.append(f"simulator injected {len(injected)} error span(s): {spans}")
+
+        success = _task_result(folder, metadata, reasons)
+        read = {H5_NAME, META_NAME, INFO_NAME, RESULT_NAME}
+        metadata["files_not_read"] = sorted(
+            p.name for p in folder.iterdir() if p.is_file() and p.name not in read and not p.name.endswith("_color.mp4")
         )
-    h5 = read_aligned_joints(h5_path, fail_at(h5_path))
-    order, order_meta = _quaternion_order(h5, is_simulation(meta), opts.genie_quaternion, fail_at(h5_path))
-    states, actions = _streams(h5, "state", order), _streams(h5, "action", order)
-    width = _effector_width(h5, fail_at(h5_path))
-    embodiment = opts.genie_embodiment or EFFECTOR_EMBODIMENT[width]
-    fps = round(1.0 / h5.clock["median_dt_s"], 2) if "median_dt_s" in h5.clock else None
+        segments = inclusive_segments(info, fail_at(folder / INFO_NAME))
+        language = _language(info, segments, fps)
+        if segments and any(s.end_frame > h5.rows for s in segments):
+            metadata["action_config_past_end"] = [i for i, s in enumerate(segments) if s.end_frame > h5.rows]
+        cameras, poses = self._cameras(folder, raw_id, h5, metadata)
+        signals = {f"timestamp.camera.{cam}": Stream(h5.times_s, t, unit="s") for cam, t in h5.camera_times_s.items()}
+        hands = hand_signals(_hand_states(states, order), opts.gripper_open_mm, opts.gripper_closed_mm)
+        return RawEpisode(
+            ref=ref,
+            robot_type=f"agibot_{robot_type.lower()}",
+            embodiment=embodiment,
+            tier=tier,
+            native_fps=fps,
+            states=states,
+            actions=actions,
+            cameras=cameras,
+            camera_poses=poses,
+            signals=signals,
+            language=language,
+            action_config=segments,
+            success=success,
+            tier_reasons=reasons,
+            metadata=metadata,
+            hands=hands,
+        )
 
-    metadata: dict[str, Any] = {
-        "layout": "genie_sim_export",
-        "h5_layout": h5.layout,
-        "clock": h5.clock,
-        "empty_fields": h5.empty,
-        "meta_info": meta,
-        "data_info": {k: v for k, v in info.items() if k != "label_info"},
-        "quaternion_order": order,
-        "quaternion_evidence": order_meta,
-        "native_fps": fps,
-        "robot_type": robot_type,
-        "action_config_ends": "inclusive in data_info.json; stored half-open [start, end + 1)",
-    }
-    label = info.get("label_info")
-    if isinstance(label, dict):  # error_label, key_frame, cloud_post_processing_result: kept beside the segments
-        metadata["label_info"] = {k: v for k, v in label.items() if k != "action_config"}
-    ids = {"folder": folder.name, "meta_info": meta.get("episode_id"), "data_info": info.get("episode_id")}
-    if len({str(v) for v in ids.values() if v is not None}) > 1:  # kept as found; the folder names the episode
-        log.warning("%s: episode ids disagree: %s", folder, ids)
-        metadata["episode_id_mismatch"] = ids
-    tier, reasons = opts.tier, []
-    if is_simulation(meta):
-        tier = max(opts.tier, QualityTier.low, key=_TIER_RANK.__getitem__)
-        reasons.append("Genie Sim simulation (meta_info sw_version/text): motion-planned, scripted trajectories")
-    injected = error_frames(info)
-    if injected:
-        metadata["error_frames"] = injected
-        spans = ", ".join(f"{_cause(e)} frames {e.get('start')}..{e.get('end')}" for e in injected)
-        reasons.append(f"simulator injected {len(injected)} error span(s): {spans}")
-
-    success = _task_result(folder, metadata, reasons)
-    read = {H5_NAME, META_NAME, INFO_NAME, RESULT_NAME}
-    metadata["files_not_read"] = sorted(
-        p.name for p in folder.iterdir() if p.is_file() and p.name not in read and not p.name.endswith("_color.mp4")
-    )
-    segments = inclusive_segments(info, folder / INFO_NAME, raw_id, adapter.name)
-    language = _language(info, segments, fps)
-    if segments and any(s.end_frame > h5.rows for s in segments):
-        metadata["action_config_past_end"] = [i for i, s in enumerate(segments) if s.end_frame > h5.rows]
-    cameras, poses = _cameras(adapter, folder, raw_id, h5, metadata)
-    signals = {f"timestamp.camera.{cam}": Stream(h5.times_s, t, unit="s") for cam, t in h5.camera_times_s.items()}
-    hands = hand_signals(_hand_states(states, order), opts.gripper_open_mm, opts.gripper_closed_mm)
-    return RawEpisode(
-        ref=ref,
-        robot_type=f"agibot_{robot_type.lower()}",
-        embodiment=embodiment,
-        tier=tier,
-        native_fps=fps,
-        states=states,
-        actions=actions,
-        cameras=cameras,
-        camera_poses=poses,
-        signals=signals,
-        language=language,
-        action_config=segments,
-        success=success,
-        tier_reasons=reasons,
-        metadata=metadata,
-        hands=hands,
-    )
+    def _cameras(
+        self, folder: Location, raw_id: str, h5: AlignedJoints, meta: dict[str, Any]
+    ) -> tuple[dict[str, VideoFileCamera], dict[str, Stream]]:
+        found: dict[str, Location] = {}
+        others: list[str] = []
+        for sub in VIDEO_DIRS:
+            for p in sorted((folder / sub).glob("*.mp4")):
+                cam = p.name[: -len("_color.mp4")] if p.name.endswith("_color.mp4") else None
+                if cam is None:
+                    others.append(str(p.relative_to(folder)))
+                else:
+                    found.setdefault(cam, p)
+        meta["videos_not_read"] = others  # depth and unnamed videos: listed, no camera
+        cameras, poses = {}, {}
+        for cam in self.options.cameras or sorted(found, key=lambda c: (c not in CAMERAS, c)):
+            path = found.get(cam, folder / f"{cam}_color.mp4")
+            if cam not in found:
+                raise self.error("video is missing", file=path, episode=raw_id, field=f"{cam}_color")
+            try:
+                camera = VideoFileCamera(path, cam, CAMERAS.get(cam), intrinsics=_intrinsics(folder, cam))
+            except (av.FFmpegError, OSError, ValueError, IndexError, KeyError) as e:
+                raise self.error(
+                    f"unreadable video or intrinsics: {e!r}", file=path, episode=raw_id, field=f"{cam}_color"
+                ) from e
+            if len(camera) < h5.rows - self.options.frame_tolerance:
+                raise self.error(
+                    f"video has {len(camera)} frames, aligned_joints.h5 {h5.rows} rows (tolerance "
+                    f"{self.options.frame_tolerance})",
+                    file=path,
+                    episode=raw_id,
+                    field=f"{cam}_color",
+                )
+            cameras[cam] = camera
+            try:
+                pose = _extrinsics(folder, cam, h5.times_s)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+                raise self.error(
+                    f"unreadable extrinsics: {e!r}",
+                    file=folder / "parameters" / "sensor",
+                    episode=raw_id,
+                    field=f"extrinsic {cam}",
+                ) from e
+            if pose is not None:
+                poses[cam] = pose
+        if not cameras:
+            log.warning("%s: episode %s has no *_color.mp4 (looked in %s)", folder, raw_id, ", ".join(VIDEO_DIRS))
+            meta["no_video"] = f"no *_color.mp4 in {', '.join(VIDEO_DIRS)}"
+        return cameras, poses
 
 
 _TIER_RANK = {QualityTier.high: 0, QualityTier.low: 1, QualityTier.actionless: 2, QualityTier.rejected: 3}
@@ -167,48 +278,6 @@ def _task_result(folder: Location, metadata: dict[str, Any], reasons: list[str])
 def _cause(err: dict[str, Any]) -> str:
     detail = err.get("frame_detail")
     return str(detail.get("error_cause_english") or "error") if isinstance(detail, dict) else "error"
-
-
-def _quaternion_order(h5: AlignedJoints, simulation: bool, option: str, fail: Any) -> tuple[QuatOrder, dict]:
-    cols = h5.columns
-    for key, shape in (("state/end/position", (2, 3)), ("state/end/orientation", (2, 4))):
-        if key not in cols:
-            raise fail(f"no {key}: no end poses, and no FK description of the G1 arms to build them", key)
-        if cols[key].shape[1:] != shape:
-            raise fail(f"shape {cols[key].shape}, expected (T, {shape[0]}, {shape[1]})", key)
-    if option != "auto":
-        return option, {"from": "option genie_quaternion"}  # type: ignore[return-value]
-    arm = ("state/end/arm_position", "state/end/arm_orientation")
-    if all(k in cols and cols[k].shape[1:] == cols[k.replace("arm_", "")].shape[1:] for k in arm):
-        rows = still_rows(cols.get("state/waist/position"))
-        found = evidence(
-            cols["state/end/position"][rows],
-            cols["state/end/orientation"][rows],
-            cols[arm[0]][rows],
-            cols[arm[1]][rows],
-        )
-        chosen = decide(found)
-        if chosen is None:
-            raise fail(
-                f"quaternion order of state/end/orientation undecided: the same pose in the arm base "
-                f"(state/end/arm_*) is consistent under neither or both readings {_fmt(found)}; set "
-                "option genie_quaternion",
-                "state/end/orientation",
-            )
-        used = [rows.start or 0, rows.stop if rows.stop is not None else h5.rows]
-        return chosen, {"from": "state/end vs state/end/arm_* (genie_quat.py)", "rows": used, **found}
-    if not simulation:  # real A2D platform: AgiBot World's own convention (adapters/agibot/proprio.py)
-        return "xyzw", {"from": "real-robot export: AgiBot World's xyzw"}
-    raise fail(
-        "quaternion order of state/end/orientation cannot be settled from this file: Genie Sim's extractors "
-        "wrote xyzw (current) or wxyz (earlier), and there is no state/end/arm_position / arm_orientation "
-        "to measure it against; set option genie_quaternion",
-        "state/end/orientation",
-    )
-
-
-def _fmt(found: dict[str, dict[str, float | None]]) -> str:
-    return "; ".join(f"{o}: spread {v['spread_rad']:.3g} rad, kabsch {v['kabsch_rad']} rad" for o, v in found.items())
 
 
 def _streams(h5: AlignedJoints, kind: str, order: QuatOrder) -> dict[str, Stream]:
@@ -274,56 +343,6 @@ def _language(info: dict[str, Any], segments: list | None, fps: float | None) ->
         if seg.action_text and fps:
             out.append(Language(seg.action_text, "instruction", seg.start_frame / fps, seg.end_frame / fps))
     return out
-
-
-def _cameras(
-    adapter: AgibotAdapter, folder: Location, raw_id: str, h5: AlignedJoints, meta: dict[str, Any]
-) -> tuple[dict[str, VideoFileCamera], dict[str, Stream]]:
-    found: dict[str, Location] = {}
-    others: list[str] = []
-    for sub in VIDEO_DIRS:
-        for p in sorted((folder / sub).glob("*.mp4")):
-            cam = p.name[: -len("_color.mp4")] if p.name.endswith("_color.mp4") else None
-            if cam is None:
-                others.append(str(p.relative_to(folder)))
-            else:
-                found.setdefault(cam, p)
-    meta["videos_not_read"] = others  # depth and unnamed videos: listed, no camera
-    cameras, poses = {}, {}
-    for cam in adapter.options.cameras or sorted(found, key=lambda c: (c not in CAMERAS, c)):
-        path = found.get(cam, folder / f"{cam}_color.mp4")
-        if cam not in found:
-            raise adapter.error("video is missing", file=path, episode=raw_id, field=f"{cam}_color")
-        try:
-            camera = VideoFileCamera(path, cam, CAMERAS.get(cam), intrinsics=_intrinsics(folder, cam))
-        except (av.FFmpegError, OSError, ValueError, IndexError, KeyError) as e:
-            raise adapter.error(
-                f"unreadable video or intrinsics: {e!r}", file=path, episode=raw_id, field=f"{cam}_color"
-            ) from e
-        if len(camera) < h5.rows - adapter.options.frame_tolerance:
-            raise adapter.error(
-                f"video has {len(camera)} frames, aligned_joints.h5 {h5.rows} rows (tolerance "
-                f"{adapter.options.frame_tolerance})",
-                file=path,
-                episode=raw_id,
-                field=f"{cam}_color",
-            )
-        cameras[cam] = camera
-        try:
-            pose = _extrinsics(folder, cam, h5.times_s)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-            raise adapter.error(
-                f"unreadable extrinsics: {e!r}",
-                file=folder / "parameters" / "sensor",
-                episode=raw_id,
-                field=f"extrinsic {cam}",
-            ) from e
-        if pose is not None:
-            poses[cam] = pose
-    if not cameras:
-        log.warning("%s: episode %s has no *_color.mp4 (looked in %s)", folder, raw_id, ", ".join(VIDEO_DIRS))
-        meta["no_video"] = f"no *_color.mp4 in {', '.join(VIDEO_DIRS)}"
-    return cameras, poses
 
 
 def _intrinsics(folder: Location, cam: str) -> np.ndarray | None:

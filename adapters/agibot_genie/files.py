@@ -4,7 +4,7 @@ Layout (the maker's converter, AgibotTech/genie_sim `source/data_collection/serv
 read in fork zmf2022/genie_sim @ dd75b06; the folder names from a third-party AgiBot -> GR00T LeRobot converter,
 whose comments give "job_id directories like 3335477", "robot_id directories like A2D0015AB00061", "episode_id
 directories like 12052353"): `<job>/<sn>/<episode>/` holding
-- `aligned_joints.h5` (`genie_h5.py`),
+- `aligned_joints.h5` (`h5.py`),
 - `meta_info.json`: `job_id`, `episode_id`, `task_id`, `robot_type` ("A2D" for the G1, "G2A"), `sw_version`
   ("genie-sim" from the simulator), `text` ('{"description":"SIM"]}', not valid JSON, kept as a string),
   `ee_list` (the grippers, e.g. "zhiyuan_gripper_omnipicker"), `clip_start_time` / `clip_end_time` (s), `duration`,
@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adapters.base import AdapterError, EpisodeRef, natural_key
+from adapters.base import natural_key
 from adapters.storage.location import Location, scan
 from schemas.lerobot import ActionSegment
 
@@ -75,20 +75,15 @@ def is_simulation(meta: dict[str, Any]) -> bool:
     return "sim" in str(meta.get("sw_version", "")).lower() or '"sim"' in str(meta.get("text", "")).lower()
 
 
-def inclusive_segments(info: dict[str, Any], path: Location, raw_id: str, adapter: str) -> list[ActionSegment] | None:
-    """`label_info.action_config` with inclusive ends -> half-open segments; None when the file has none."""
+def inclusive_segments(info: dict[str, Any], fail: Any) -> list[ActionSegment] | None:
+    """`label_info.action_config` with inclusive ends -> half-open segments; None when the file has none;
+    `fail(message, field)` raises for a malformed one."""
     label = info.get("label_info")
     config = label.get("action_config") if isinstance(label, dict) else None
     if config is None:
         return None
     if not isinstance(config, list):
-        raise AdapterError(
-            f"action_config is a {type(config).__name__}, expected a list",
-            adapter=adapter,
-            file=path,
-            episode=raw_id,
-            field="label_info.action_config",
-        )
+        raise fail(f"action_config is a {type(config).__name__}, expected a list", "label_info.action_config")
     segments = []
     for i, seg in enumerate(config):
         field = f"label_info.action_config[{i}]"
@@ -99,9 +94,7 @@ def inclusive_segments(info: dict[str, Any], path: Location, raw_id: str, adapte
             segments.append(ActionSegment(start_frame=start, end_frame=end + 1, action_text=str(text), **extra))
         except (KeyError, TypeError, ValueError, ValidationError) as e:
             why = e.errors()[0]["msg"] if isinstance(e, ValidationError) else repr(e)
-            raise AdapterError(
-                f"bad segment (inclusive end): {why}", adapter=adapter, file=path, episode=raw_id, field=field
-            ) from e
+            raise fail(f"bad segment (inclusive end): {why}", field) from e
     return segments
 
 
@@ -111,39 +104,3 @@ def error_frames(info: dict[str, Any]) -> list[dict[str, Any]]:
     key_frame = label.get("key_frame") if isinstance(label, dict) else None
     dual = key_frame.get("dual") if isinstance(key_frame, dict) else None
     return [d for d in dual if isinstance(d, dict)] if isinstance(dual, list) else []
-
-
-def genie_refs(adapter: Any, root: Location) -> Iterator[EpisodeRef]:
-    """One ref per export episode below `root`; a missing or unreadable file makes that episode's ref carry the
-    error (file, episode, field), the others go on. Reads only the two small JSON files."""
-    opts = adapter.options
-    for folder in episode_dirs(root):
-        rel = folder.relative_to(root)
-        raw_id = rel.as_posix() if rel.parts else folder.name
-        locator: dict[str, Any] = {"root": str(root), "dir": str(folder), "layout": "genie_sim"}
-        error = None
-
-        def fail(msg: str, field: str, p: Location = folder, ep: str = raw_id) -> AdapterError:
-            return AdapterError(msg, adapter=adapter.name, file=p / field, episode=ep, field=field)
-
-        try:
-            if not (folder / H5_NAME).is_file():
-                raise fail(
-                    f"{H5_NAME} is missing (found {', '.join(m for m in MARKERS if (folder / m).is_file())})", H5_NAME
-                )
-            locator["meta_info"] = read_json(folder / META_NAME, fail)
-            locator["data_info"] = read_json(folder / INFO_NAME, fail)
-        except AdapterError as e:
-            error = e
-            locator["error"] = {"message": e.reason, "field": e.field, "file": e.file}
-        parts = rel.parts
-        job = parts[0] if len(parts) == LAYOUT_DEPTH else str(locator.get("meta_info", {}).get("job_id", "export"))
-        yield EpisodeRef(
-            adapter=adapter.name,
-            source=opts.genie_source,
-            subset=opts.subset or f"job_{job}",
-            raw_id=raw_id,
-            paths=tuple(str(folder / m) for m in MARKERS),
-            locator=locator,
-            error=str(error) if error else None,
-        )

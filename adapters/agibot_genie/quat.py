@@ -19,10 +19,12 @@ frames stay fixed to each other only while the waist holds still: `still_rows` p
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.spatial.transform import Rotation
+
+from adapters.agibot_genie.h5 import AlignedJoints
 
 QuatOrder = Literal["xyzw", "wxyz"]
 ORDERS: tuple[QuatOrder, ...] = ("xyzw", "wxyz")
@@ -108,3 +110,47 @@ def decide(found: dict[str, dict[str, float | None]]) -> QuatOrder | None:
     if len(good) == 1 and all(score(o) > INCONSISTENT_RAD for o in ORDERS if o != good[0]):
         return good[0]
     return None
+
+
+def quaternion_order(h5: AlignedJoints, simulation: bool, option: str, fail: Any) -> tuple[QuatOrder, dict]:
+    """The order of `state/end/orientation`: the `quaternion` option, else measured against `state/end/arm_*`, else
+    xyzw for a real-robot export; `fail(message, field)` raises when the file cannot settle it."""
+    cols = h5.columns
+    for key, shape in (("state/end/position", (2, 3)), ("state/end/orientation", (2, 4))):
+        if key not in cols:
+            raise fail(f"no {key}: no end poses, and no FK description of the G1 arms to build them", key)
+        if cols[key].shape[1:] != shape:
+            raise fail(f"shape {cols[key].shape}, expected (T, {shape[0]}, {shape[1]})", key)
+    if option != "auto":
+        return option, {"from": "option quaternion"}  # type: ignore[return-value]
+    arm = ("state/end/arm_position", "state/end/arm_orientation")
+    if all(k in cols and cols[k].shape[1:] == cols[k.replace("arm_", "")].shape[1:] for k in arm):
+        rows = still_rows(cols.get("state/waist/position"))
+        found = evidence(
+            cols["state/end/position"][rows],
+            cols["state/end/orientation"][rows],
+            cols[arm[0]][rows],
+            cols[arm[1]][rows],
+        )
+        chosen = decide(found)
+        if chosen is None:
+            raise fail(
+                f"quaternion order of state/end/orientation undecided: the same pose in the arm base "
+                f"(state/end/arm_*) is consistent under neither or both readings {_fmt(found)}; set "
+                "option quaternion",
+                "state/end/orientation",
+            )
+        used = [rows.start or 0, rows.stop if rows.stop is not None else h5.rows]
+        return chosen, {"from": "state/end vs state/end/arm_* (agibot_genie/quat.py)", "rows": used, **found}
+    if not simulation:  # real A2D platform: AgiBot World's own convention (adapters/agibot/proprio.py)
+        return "xyzw", {"from": "real-robot export: AgiBot World's xyzw"}
+    raise fail(
+        "quaternion order of state/end/orientation cannot be settled from this file: Genie Sim's extractors "
+        "wrote xyzw (current) or wxyz (earlier), and there is no state/end/arm_position / arm_orientation "
+        "to measure it against; set option quaternion",
+        "state/end/orientation",
+    )
+
+
+def _fmt(found: dict[str, dict[str, float | None]]) -> str:
+    return "; ".join(f"{o}: spread {v['spread_rad']:.3g} rad, kabsch {v['kabsch_rad']} rad" for o, v in found.items())

@@ -18,7 +18,7 @@ def test_each_builtin_class_carries_its_name(name: str) -> None:
 
 
 def test_an_unknown_name_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(KeyError, match=r"unknown adapter 'nope'; known: \['agibot', 'ego4d'"):
+    with pytest.raises(KeyError, match=r"unknown adapter 'nope'; known: \['agibot', 'agibot_genie'"):
         adapter_class("nope")
 
 

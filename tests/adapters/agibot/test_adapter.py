@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
-from adapters.agibot import AgibotAdapter
+from adapters.agibot.adapter import AgibotAdapter
 from adapters.base import AdapterError, EpisodeRef
 from adapters.cameras import VideoFileCamera
 from adapters.registry import get_adapter

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from adapters.agibot import AgibotAdapter, AgibotOptions, gripper_opening, hand_signals
+from adapters.agibot.adapter import AgibotAdapter, AgibotOptions
+from adapters.agibot.hands import gripper_opening, hand_signals
 from adapters.base import Stream
 from adapters.synthetic.agibot import EpisodeSpec, Layout, WrittenEpisode, write_agibot
 from ingest.canonical.canonicalize import canonicalize

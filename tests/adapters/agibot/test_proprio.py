@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from adapters.agibot import AgibotAdapter
+from adapters.agibot.adapter import AgibotAdapter
 from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.synthetic.agibot import (
     DEFAULT_CAMERAS,

@@ -2,7 +2,9 @@
 written as the maker's converter writes them (`adapters/synthetic/agibot_genie.py`): discovered by their files,
 ns clock converted exactly, quaternion order measured per episode and checked by the gripper approach axis,
 inclusive `action_config` ends, every dataset kept, canonical ingest at the `low` tier; through the ingest job the
-episodes with end poses are written at `low` on the 10 Hz grid and the broken ones quarantined by name."""
+episodes with end poses are written at `low` on the 10 Hz grid and the broken ones quarantined by name. The AgiBot
+World adapter reads the World episode beside them and names the exports; a spec still asking it for them is refused
+naming this adapter."""
 
 from __future__ import annotations
 
@@ -15,14 +17,15 @@ import pytest
 import yaml
 from scipy.spatial.transform import Rotation
 
-from adapters.agibot import AgibotAdapter
+from adapters.agibot.adapter import AgibotAdapter
+from adapters.agibot_genie.adapter import GenieAdapter
 from adapters.base import EpisodeRef
 from adapters.synthetic.agibot import EpisodeSpec, write_agibot
 from adapters.synthetic.agibot_genie import BAG_START_NS, Fault, GenieSpec, write_genie_sim
 from ingest.canonical.canonicalize import canonicalize
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
-from jobs.spec import load_spec
+from jobs.spec import SpecError, load_spec
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.lerobot import EPISODES_PATH, read_jsonl
@@ -49,24 +52,22 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _refs(root: Path) -> dict[str, EpisodeRef]:
-    return {r.raw_id: r for r in AgibotAdapter().discover(root)}
+    return {r.raw_id: r for r in GenieAdapter().discover(root)}
 
 
 def test_discovery_finds_every_export_episode_by_its_files(root: Path) -> None:
-    refs = list(AgibotAdapter().discover(root))
-    assert [r.raw_id for r in refs] == [
-        "327/1",
-        *sorted(SPECS, key=lambda k: [int(p) if p.isdigit() else p for p in k.split("/")]),
-    ]
-    genie = [r for r in refs if r.raw_id in SPECS]
-    assert all(r.error is None and r.source == "agibot_genie_sim" for r in genie)
+    genie = list(GenieAdapter().discover(root))
+    assert [r.raw_id for r in genie] == sorted(
+        SPECS, key=lambda k: [int(p) if p.isdigit() else p for p in k.split("/")]
+    )
+    assert all(r.error is None and r.source == "agibot_genie_sim" and r.adapter == "agibot_genie" for r in genie)
     assert {r.subset for r in genie} == {"job_3335477", "job_3400001"}
     assert all(r.locator["meta_info"]["sw_version"] for r in genie)  # JSON read at discovery, no HDF5
 
 
 def test_ns_timestamps_are_converted_from_integers(root: Path) -> None:
     raw_id = "3335477/A2D0015AB00061/12052353"
-    ep = AgibotAdapter().read(_refs(root)[raw_id])
+    ep = GenieAdapter().read(_refs(root)[raw_id])
     with h5py.File(root / raw_id / "aligned_joints.h5") as f:
         stamps = np.array([f[str(i)]["main_timestamp"][()] for i in range(24)])
     assert stamps.dtype == np.uint64 and stamps[0] > BAG_START_NS
@@ -82,7 +83,7 @@ def test_ns_timestamps_are_converted_from_integers(root: Path) -> None:
 
 @pytest.mark.parametrize("raw_id", ["3335477/A2D0015AB00061/12052353", "3335477/A2D0015AB00061/12052354"])
 def test_quaternion_order_measured_and_the_grippers_point_at_the_table(root: Path, raw_id: str) -> None:
-    ep = AgibotAdapter().read(_refs(root)[raw_id])
+    ep = GenieAdapter().read(_refs(root)[raw_id])
     order = SPECS[raw_id].quat_order
     assert ep.metadata["quaternion_order"] == order
     assert ep.states["end.orientation"].unit == f"quat_{order}"  # the native keeps the file's order
@@ -99,14 +100,14 @@ def test_quaternion_order_measured_and_the_grippers_point_at_the_table(root: Pat
 
 def test_a_wrong_reading_would_fail_the_invariant(root: Path) -> None:
     """The invariant can fail: the w-first file read as xyzw points the grippers elsewhere."""
-    ep = AgibotAdapter({"genie_quaternion": "xyzw"}).read(_refs(root)["3335477/A2D0015AB00061/12052354"])
+    ep = GenieAdapter({"quaternion": "xyzw"}).read(_refs(root)["3335477/A2D0015AB00061/12052354"])
     approach = Rotation.from_quat(ep.hands.hands[0].rotation.values).as_matrix()[:, :, 2]
     assert not (approach[:, 2] < -0.9).all()
 
 
 def test_action_config_inclusive_ends_cover_every_frame_once(root: Path) -> None:
     raw_id = "3335477/A2D0015AB00061/12052353"
-    ep = AgibotAdapter().read(_refs(root)[raw_id])
+    ep = GenieAdapter().read(_refs(root)[raw_id])
     source = pytest.written[raw_id].segments  # type: ignore[attr-defined]
     assert [(s["start_frame"], s["end_frame"]) for s in source] == [(0, 7), (8, 15), (16, 23)]  # inclusive
     assert [(s.start_frame, s.end_frame) for s in ep.action_config] == [(0, 8), (8, 16), (16, 24)]
@@ -122,7 +123,7 @@ def test_action_config_inclusive_ends_cover_every_frame_once(root: Path) -> None
 
 def test_every_dataset_survives_as_a_native(root: Path) -> None:
     raw_id = "3335477/A2D0015AB00061/12052353"
-    ep = AgibotAdapter().read(_refs(root)[raw_id])
+    ep = GenieAdapter().read(_refs(root)[raw_id])
     with h5py.File(root / raw_id / "aligned_joints.h5") as f:
         paths: list[str] = []
         f["0"].visititems(lambda n, o: paths.append(n) if isinstance(o, h5py.Dataset) else None)
@@ -147,7 +148,7 @@ def test_every_dataset_survives_as_a_native(root: Path) -> None:
 
 
 def test_gripper_opening_follows_the_close_command(root: Path) -> None:
-    ep = AgibotAdapter().read(_refs(root)["3335477/A2D0015AB00061/12052353"])
+    ep = GenieAdapter().read(_refs(root)["3335477/A2D0015AB00061/12052353"])
     opening = ep.hands.hands[1].gripper.values
     command = ep.actions["right_effector.position"].values.reshape(-1)  # 0 open .. 1 close (converter)
     state = ep.states["right_effector.position"].values.reshape(-1)  # 0..120, higher = more closed
@@ -158,19 +159,19 @@ def test_gripper_opening_follows_the_close_command(root: Path) -> None:
 
 def test_tiers_simulation_low_real_kept(root: Path) -> None:
     refs = _refs(root)
-    sim = AgibotAdapter().read(refs["3335477/A2D0015AB00061/12052354"])
+    sim = GenieAdapter().read(refs["3335477/A2D0015AB00061/12052354"])
     assert sim.tier is QualityTier.low and "Genie Sim simulation" in sim.tier_reasons[0]
     assert "Drop frames 10..14" in sim.tier_reasons[1] and sim.metadata["error_frames"][0]["start"] == 10
-    real = AgibotAdapter().read(refs["3400001/A2D0015AB00061/100"])
+    real = GenieAdapter().read(refs["3400001/A2D0015AB00061/100"])
     assert real.tier is QualityTier.high and not real.tier_reasons
     assert real.metadata["quaternion_order"] == "xyzw"  # measured here too: the file has state/end/arm_*
 
 
 def test_success_from_task_result_and_unread_files_listed(root: Path) -> None:
     refs = _refs(root)
-    failed = AgibotAdapter().read(refs["3335477/A2D0015AB00061/12052354"])
+    failed = GenieAdapter().read(refs["3335477/A2D0015AB00061/12052354"])
     assert failed.success is False and "task_status false ('object not on target')" in failed.tier_reasons[2]
-    good = AgibotAdapter().read(refs["3335477/A2D0015AB00061/12052353"])
+    good = GenieAdapter().read(refs["3335477/A2D0015AB00061/12052353"])
     assert good.success is True and good.metadata["task_result"]["metric_status"] == "success"
     assert good.metadata["files_not_read"] == ["state.json"]  # the extractor's scene log, named not dropped
     post = good.metadata["label_info"]["cloud_post_processing_result"]
@@ -178,17 +179,17 @@ def test_success_from_task_result_and_unread_files_listed(root: Path) -> None:
 
 
 def test_cameras_and_intrinsics(root: Path) -> None:
-    ep = AgibotAdapter().read(_refs(root)["3335477/A2D0015AB00061/12052353"])
+    ep = GenieAdapter().read(_refs(root)["3335477/A2D0015AB00061/12052353"])
     assert set(ep.cameras) == {"head", "hand_left", "hand_right"}
     assert ep.cameras["hand_left"].canonical.value == "wrist_left" and len(ep.cameras["head"]) == 24
     assert ep.cameras["head"].intrinsics[0, 2] == 24.0  # intrinsic_head_front_rgb.json Cx
-    none = AgibotAdapter().read(_refs(root)["3335477/A2D0015AB00072/9"])
+    none = GenieAdapter().read(_refs(root)["3335477/A2D0015AB00072/9"])
     assert none.cameras == {} and "no *_color.mp4" in none.metadata["no_video"]
 
 
 def test_canonical_ingest_keeps_segments_on_the_10hz_grid(tmp_path: Path) -> None:
     write_genie_sim(tmp_path, [GenieSpec(num_frames=90, videos=False)])
-    ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
+    ep = GenieAdapter().read(next(GenieAdapter().discover(tmp_path)))
     (out,) = canonicalize(ep)
     assert out.tier is QualityTier.low
     assert [(s.start_frame, s.end_frame) for s in out.action_config] == [(0, 10), (10, 20), (20, 30)]
@@ -199,8 +200,8 @@ def test_ref_round_trips_through_json(root: Path) -> None:
     again = EpisodeRef.model_validate_json(ref.model_dump_json())  # as sent to a Ray worker
     assert again == ref
     np.testing.assert_array_equal(
-        AgibotAdapter().read(again).states["end.orientation"].values,
-        AgibotAdapter().read(ref).states["end.orientation"].values,
+        GenieAdapter().read(again).states["end.orientation"].values,
+        GenieAdapter().read(ref).states["end.orientation"].values,
     )
 
 
@@ -210,7 +211,7 @@ def test_disagreeing_episode_ids_are_recorded(tmp_path: Path) -> None:
     info = json.loads(info_path.read_text())
     info["episode_id"] = "999"
     info_path.write_text(json.dumps(info))
-    ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
+    ep = GenieAdapter().read(next(GenieAdapter().discover(tmp_path)))
     assert ep.metadata["episode_id_mismatch"] == {"folder": "12052353", "meta_info": "12052353", "data_info": "999"}
 
 
@@ -229,7 +230,7 @@ def test_genie_export_ingested_and_broken_episodes_quarantined(tmp_path: Path) -
     spec = {
         "output": str(tmp_path / "corpus"),
         "parallelism": {"num_cpus": 1},
-        "sources": [{"name": "genie", "adapter": "agibot", "root": str(tmp_path / "genie")}],
+        "sources": [{"name": "genie", "adapter": "agibot_genie", "root": str(tmp_path / "genie")}],
     }
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(spec))
     report = run_ingest(load_spec(tmp_path / "job.yaml"), progress=False)
@@ -253,3 +254,31 @@ def test_genie_export_ingested_and_broken_episodes_quarantined(tmp_path: Path) -
         ("state/end/orientation", "7/A2D0015AB00061/4/aligned_joints.h5"),
     ]
     assert "cannot be settled" in q[1]["message"]
+
+
+def test_agibot_reads_its_world_episode_and_names_the_exports_beside_it(root: Path) -> None:
+    world = AgibotAdapter()
+    assert [r.raw_id for r in world.discover(root)] == ["327/1"]
+    (found,) = world.findings()
+    assert found.code == "folder_skipped" and "adapter agibot_genie reads them" in found.message
+    assert found.path == str(root / "3335477/A2D0015AB00061/12052353")
+
+
+def test_a_spec_still_reading_exports_with_agibot_is_refused_naming_agibot_genie(tmp_path: Path) -> None:
+    write_genie_sim(tmp_path / "genie", [GenieSpec(videos=False)])
+    source = {"name": "genie", "adapter": "agibot", "root": str(tmp_path / "genie")}
+    for options, field in (
+        ({}, "sources[0].root"),
+        ({"genie_quaternion": "wxyz"}, "sources[0].options.genie_quaternion"),
+    ):
+        (tmp_path / "job.yaml").write_text(
+            yaml.safe_dump({"output": "out", "sources": [{**source, "options": options}]})
+        )
+        with pytest.raises(SpecError) as info:
+            load_spec(tmp_path / "job.yaml")
+        (issue,) = [i for i in info.value.errors if i.loc == field]
+        assert "adapter agibot_genie" in issue.message, issue
+    (tmp_path / "job.yaml").write_text(
+        yaml.safe_dump({"output": "out", "sources": [{**source, "adapter": "agibot_genie"}]})
+    )
+    assert load_spec(tmp_path / "job.yaml").sources[0].adapter == "agibot_genie"

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.agibot import AgibotAdapter
+from adapters.agibot_genie.adapter import GenieAdapter
 from adapters.base import AdapterError, EpisodeRef
 from adapters.synthetic.agibot_genie import Fault, GenieSpec, write_genie_sim
+from jobs.ingest.discovery import source_findings
+from jobs.spec_models import SourceSpec
 
 GOOD = "7/A2D0015AB00061/1"
 # episode -> (spec changes, file below the episode folder, field, words in the reason, found by discovery)
@@ -48,11 +50,11 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _refs(root: Path) -> dict[str, EpisodeRef]:
-    return {r.raw_id: r for r in AgibotAdapter().discover(root)}
+    return {r.raw_id: r for r in GenieAdapter().discover(root)}
 
 
 def test_every_episode_discovered_none_skipped(root: Path) -> None:
-    raw_ids = [r.raw_id for r in AgibotAdapter().discover(root)]
+    raw_ids = [r.raw_id for r in GenieAdapter().discover(root)]
     assert raw_ids == [GOOD] + [f"7/A2D0015AB00061/{ep}" for ep in CASES]
 
 
@@ -63,38 +65,40 @@ def test_refused_by_name_with_the_cause(root: Path, episode: str) -> None:
     ref = _refs(root)[raw_id]
     assert (ref.error is not None) is at_discovery
     with pytest.raises(AdapterError) as info:
-        AgibotAdapter().read(ref)
+        GenieAdapter().read(ref)
     err = info.value
-    assert (err.adapter, err.file, err.episode, err.field) == ("agibot", str(root / raw_id / file), raw_id, field)
+    assert (err.adapter, err.file, err.episode, err.field) == ("agibot_genie", str(root / raw_id / file), raw_id, field)
     assert words in err.reason, err.reason
     assert f"episode {raw_id}" in str(err) and f"field {field!r}" in str(err)
 
 
 def test_good_episode_reads_beside_the_broken_ones(root: Path) -> None:
-    ep = AgibotAdapter().read(_refs(root)[GOOD])
+    ep = GenieAdapter().read(_refs(root)[GOOD])
     assert ep.states["joint.position"].values.shape == (24, 14) and ep.hands.hands[0].has_wrist
 
 
 def test_undecidable_order_is_read_when_the_option_names_it(root: Path) -> None:
     ref = _refs(root)["7/A2D0015AB00061/9"]
-    ep = AgibotAdapter({"genie_quaternion": "wxyz"}).read(ref)
-    assert ep.metadata["quaternion_evidence"] == {"from": "option genie_quaternion"}
+    ep = GenieAdapter({"quaternion": "wxyz"}).read(ref)
+    assert ep.metadata["quaternion_evidence"] == {"from": "option quaternion"}
     assert ep.states["end.orientation"].unit == "quat_wxyz" and "end.arm_orientation" not in ep.states
 
 
 def test_g2_read_only_with_an_explicit_embodiment(root: Path) -> None:
-    ep = AgibotAdapter({"genie_embodiment": "agibot_gripper"}).read(_refs(root)["7/A2D0015AB00061/8"])
+    ep = GenieAdapter({"embodiment": "agibot_gripper"}).read(_refs(root)["7/A2D0015AB00061/8"])
     assert ep.robot_type == "agibot_g2a" and ep.embodiment == "agibot_gripper"
 
 
-def test_a_root_with_nothing_says_what_it_looked_for(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_root_with_nothing_says_what_it_looked_for(tmp_path: Path) -> None:
     (tmp_path / "job" / "sn" / "ep").mkdir(parents=True)
     (tmp_path / "job" / "sn" / "ep" / "notes.txt").write_text("no export files")
-    assert list(AgibotAdapter().discover(tmp_path)) == []
-    assert "aligned_joints.h5" in caplog.text and "task_info" in caplog.text
+    adapter = GenieAdapter()
+    assert list(adapter.discover(tmp_path)) == []
+    (empty,) = source_findings(SourceSpec(name="genie", adapter="agibot_genie", root=tmp_path), adapter, 0)
+    assert empty.code == "no_episodes" and "aligned_joints.h5, meta_info.json and data_info.json" in empty.message
 
 
 def test_single_frame_segment_is_one_frame(tmp_path: Path) -> None:
     write_genie_sim(tmp_path, [GenieSpec(videos=False, segments=((0, 4, "reach"), (5, 5, "touch"), (6, 23, "lift")))])
-    ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
+    ep = GenieAdapter().read(next(GenieAdapter().discover(tmp_path)))
     assert [(s.start_frame, s.end_frame) for s in ep.action_config] == [(0, 5), (5, 6), (6, 24)]

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from adapters.agibot import AgibotAdapter
+from adapters.agibot_genie.adapter import GenieAdapter
 from adapters.synthetic.agibot_genie import GenieSpec, write_genie_sim
 
 
@@ -31,10 +31,10 @@ def _flatten(src: Path, dst: Path, seconds: bool) -> None:
 def test_flat_layout_reads_the_same_streams(tmp_path: Path, seconds: bool) -> None:
     write_genie_sim(tmp_path / "a", [GenieSpec(videos=False)])
     folder = tmp_path / "a" / "3335477" / "A2D0015AB00061" / "12052353"
-    per_frame = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path / "a")))
+    per_frame = GenieAdapter().read(next(GenieAdapter().discover(tmp_path / "a")))
     _flatten(folder / "aligned_joints.h5", folder / "flat.h5", seconds)
     (folder / "flat.h5").replace(folder / "aligned_joints.h5")
-    flat = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path / "a")))
+    flat = GenieAdapter().read(next(GenieAdapter().discover(tmp_path / "a")))
     assert flat.metadata["h5_layout"] == "flat" and flat.metadata["clock"]["unit"] == ("s" if seconds else "ns")
     assert set(flat.states) == set(per_frame.states) and set(flat.actions) == set(per_frame.actions)
     for key, stream in per_frame.states.items():

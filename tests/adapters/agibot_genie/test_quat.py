@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.agibot import AgibotAdapter
+from adapters.agibot_genie.adapter import GenieAdapter
 from adapters.agibot_genie.quat import decide, evidence, still_rows
 from adapters.synthetic.agibot_genie import GenieSpec, write_genie_sim
 
@@ -15,7 +15,7 @@ from adapters.synthetic.agibot_genie import GenieSpec, write_genie_sim
 def test_order_measured_while_the_waist_holds_still(tmp_path: Path) -> None:
     """A pitching waist turns the arm base: only the rows after it stops tie the two frames together."""
     write_genie_sim(tmp_path, [GenieSpec(num_frames=36, videos=False, quat_order="wxyz", waist_moves=True)])
-    ep = AgibotAdapter().read(next(AgibotAdapter().discover(tmp_path)))
+    ep = GenieAdapter().read(next(GenieAdapter().discover(tmp_path)))
     assert ep.metadata["quaternion_order"] == "wxyz" and ep.metadata["quaternion_evidence"]["rows"] == [12, 36]
     whole = evidence(
         *(ep.states[k].values for k in ("end.position", "end.orientation", "end.arm_position", "end.arm_orientation"))

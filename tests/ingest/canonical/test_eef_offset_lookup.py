@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.agibot import AgibotOptions
+from adapters.agibot.adapter import AgibotOptions
 from adapters.oxe.subsets import SUBSETS
 from schemas.robots.eef_offsets import DATASET_ALIASES, RECORDED_POINT, eef_offset_for, recorded_point
 from schemas.transform import RigidTransform

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import adapters
-from adapters.agibot import AgibotAdapter
+from adapters.agibot.adapter import AgibotAdapter
 from adapters.synthetic.agibot import EpisodeSpec, Layout, write_agibot
 from ingest.canonical.canonicalize import canonicalize
 from ingest.qa.dataset import DatasetQA, geometry_findings, geometry_summary
