@@ -26,10 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from schemas.canonical import Camera
-from schemas.corpus import episode_uid
+from schemas.corpus import SourceAnnotation, episode_uid
 from schemas.findings import Severity, SourceFinding
 from schemas.image_size import FrameFit
 from schemas.lerobot import ActionSegment
+from schemas.robots.joint_space import JointSpaceOptions
 from schemas.tiers import QualityTier
 
 
@@ -255,9 +256,15 @@ class Language:
     end_s: float | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class RawEpisode:
-    """One episode as the source has it, before any canonicalization."""
+    """One episode as the source has it, before any canonicalization, which reads it and never changes it (frozen:
+    a step that wants another value makes a copy, `dataclasses.replace`).
+
+    Beside the streams, an adapter may declare, typed: `annotation`, the source's own annotation of the episode that
+    its lineage keeps (`schemas.corpus.SourceAnnotation`); `derived`, the streams it computed from others (kept out
+    of the natives: MANO-21 keypoints from tracked joints); `joint_space`, the dataset's joint conventions for a
+    joint-space embodiment (`schemas.robots.joint_space.JointSpaceOptions`: units, calibration, names)."""
 
     ref: EpisodeRef
     robot_type: str | None
@@ -272,10 +279,13 @@ class RawEpisode:
     language: list[Language] = field(default_factory=list)
     action_config: list[ActionSegment] | None = None
     success: bool | None = None
-    tier_reasons: list[str] = field(default_factory=list)
+    tier_reasons: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)  # anything else native worth keeping (lineage)
     hands: HandSignals = field(default_factory=HandSignals)  # filled by the adapter's `read`
     findings: list[SourceFinding] = field(default_factory=list)  # the source findings that concern this episode
+    annotation: SourceAnnotation | None = None
+    derived: frozenset[str] = frozenset()  # stream keys (states, actions, signals)
+    joint_space: JointSpaceOptions | None = None
 
     @property
     def has_action(self) -> bool:

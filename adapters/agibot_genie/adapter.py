@@ -198,7 +198,7 @@ class GenieAdapter(SourceAdapter):
             language=language,
             action_config=segments,
             success=success,
-            tier_reasons=reasons,
+            tier_reasons=tuple(reasons),
             metadata=metadata,
             hands=hands,
         )

@@ -211,9 +211,9 @@ class Ego4DAdapter(SourceAdapter):
         if not len(camera):
             raise self.error(f"no frame in the window [{start:.3f}, {end:.3f}) s", file=path, episode=ep, field="video")
         fps = loc["fps"] or clip.average_rate
-        action_config = None
+        action_config, annotation = None, None
         if loc.get("annotation", "narration") == "goalstep":
-            language, action_config, kind_meta = goalstep_parts(loc, fps)
+            language, action_config, kind_meta, annotation = goalstep_parts(loc, fps)
         else:
             language, kind_meta = narration_language(loc)
         if self.options.cameras is not None and loc["video_kind"] not in self.options.cameras:
@@ -240,4 +240,5 @@ class Ego4DAdapter(SourceAdapter):
                 **kind_meta,
                 **meta,
             },
+            annotation=annotation,
         )

@@ -33,6 +33,7 @@ import numpy as np
 from adapters.base import AdapterError, EpisodeRef, Language
 from adapters.ego4d.videos import Span, Video, usable
 from adapters.storage.location import Location
+from schemas.corpus import SourceAnnotation
 from schemas.lerobot import ActionSegment
 
 if TYPE_CHECKING:
@@ -204,10 +205,25 @@ def _window(
     return (start, end, round(e - end, 6) if e > end else None), span
 
 
-def goalstep_parts(loc: dict[str, Any], fps: float) -> tuple[list[Language], list[ActionSegment] | None, dict]:
+class GoalStepAnnotation(SourceAnnotation):
+    """What the episode lineage keeps of a Goal-Step segment (`EpisodeLineage.source_annotation`): the goal it
+    serves, where it was read."""
+
+    kind: str = "ego4d_goalstep"
+    level: str
+    split: str
+    file: str
+    field: str
+    goal: dict[str, Any]
+    parent_step: dict[str, Any] | None
+
+
+def goalstep_parts(
+    loc: dict[str, Any], fps: float
+) -> tuple[list[Language], list[ActionSegment] | None, dict, GoalStepAnnotation]:
     """The task (the segment's description), the goal, the nested segments as `action_config` at `fps` (frames of
-    the episode, half-open, clipped to it) and as timed instructions, and the metadata; nested segments that are
-    malformed or fall outside the window are listed in `metadata["not_in_action_config"]` with the reason."""
+    the episode, half-open, clipped to it) and as timed instructions, the metadata and the annotation; nested segments
+    that are malformed or fall outside the window are listed in `metadata["not_in_action_config"]` with the reason."""
     start, end = loc["window_sec"]
     n_frames = round((end - start) * fps)
     seg, goal = loc["segment"], loc["goal"]
@@ -237,15 +253,13 @@ def goalstep_parts(loc: dict[str, Any], fps: float) -> tuple[list[Language], lis
         "nested_segments": loc["nested"],
         **({"not_in_action_config": left_out} if left_out else {}),
         **({"clipped_end_sec": loc["clipped_end_sec"]} if loc.get("clipped_end_sec") else {}),
-        # what the episode lineage keeps (canonicalize -> EpisodeLineage.source_annotation): the goal it serves
-        "source_annotation": {
-            "kind": "ego4d_goalstep",
-            "level": loc["level"],
-            "split": loc["split"],
-            "file": loc["file"],
-            "field": loc["field"],
-            "goal": goal,
-            "parent_step": loc.get("parent"),
-        },
     }
-    return language, config or None, meta
+    note = GoalStepAnnotation(
+        level=loc["level"],
+        split=loc["split"],
+        file=loc["file"],
+        field=loc["field"],
+        goal=goal,
+        parent_step=loc.get("parent"),
+    )
+    return language, config or None, meta, note

@@ -250,8 +250,8 @@ class Hot3DAdapter(SourceAdapter):
                 },
                 "objects": sorted(objects),
                 "video": video,
-                "derived_streams": [f"mano21_keypoints/{s}" for s in SIDES],
             },
+            derived=frozenset(f"mano21_keypoints/{s}" for s in SIDES),
         )
 
     # -- pieces ---------------------------------------------------------------------------------------------------

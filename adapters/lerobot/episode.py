@@ -403,7 +403,7 @@ class EpisodeReader:
             success=success,
             signals=signals,
             metadata=metadata,
-            tier_reasons=[_unknown_reason(st)] if st.embodiment == UNKNOWN_EMBODIMENT else [],
+            tier_reasons=(_unknown_reason(st),) if st.embodiment == UNKNOWN_EMBODIMENT else (),
             hands=hand_signals(states, actions),
         )
 

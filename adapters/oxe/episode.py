@@ -207,7 +207,7 @@ class EpisodeReader:
             cameras=cameras,
             language=language,
             success=self._success(meta["episode_metadata"]),
-            tier_reasons=[] if cfg.tier is QualityTier.high else [f"subset default {cfg.tier}: {cfg.tier_reason}"],
+            tier_reasons=() if cfg.tier is QualityTier.high else (f"subset default {cfg.tier}: {cfg.tier_reason}",),
             signals=signals,
             metadata=meta,
             hands=hand_signals(states, cfg.eef_reference_rotation),

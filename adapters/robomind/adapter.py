@@ -56,7 +56,7 @@ from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, is_object, locate, scan
 from schemas.lfs import lfs_pointer_message
-from schemas.robots.joint_space import METADATA_KEY, JointSpaceOptions
+from schemas.robots.joint_space import JointSpaceOptions
 from schemas.tiers import QualityTier
 
 log = logging.getLogger(__name__)
@@ -216,8 +216,6 @@ class RoboMINDAdapter(SourceAdapter):
         if "puppet.joint_position" in states and states["puppet.joint_position"].names[-1:] == ("gripper",):
             g = states["puppet.joint_position"].values[:, -1]
             meta["gripper_range"] = [float(np.nanmin(g)), float(np.nanmax(g))]
-        if layout.joint_map:
-            meta[METADATA_KEY] = JointSpaceOptions(joint_map=layout.joint_map).model_dump()
         reasons = []
         if layout.embodiment == "unknown":
             reasons.append(f"no kinematic description for robot_type {layout.robot_type!r}: natives only")
@@ -232,8 +230,9 @@ class RoboMINDAdapter(SourceAdapter):
             cameras=cameras,
             language=_language(loc, fps, meta),
             success=True,  # the release holds success_episodes only
-            tier_reasons=reasons,
+            tier_reasons=tuple(reasons),
             metadata=meta,
+            joint_space=JointSpaceOptions(joint_map=layout.joint_map) if layout.joint_map else None,
         )
 
     def _row_bound(self, f: h5py.File, fail) -> tuple[int, str]:

@@ -10,7 +10,8 @@ is still written, natives and cameras (a camera without a canonical slot under i
 cause as its first tier reason (`_no_canonical_dims`); only an episode with nothing at all raises, saying what was
 looked for. A moving camera's trajectory among them (`camera.{x,y,z,rot6d_*}`,
 ref_from_camera in OpenCV axes: x right, y down, looking along +z), and each camera keeps its intrinsics. Pure: no I/O
-beyond the lazy camera reads the writer drives, and the raw episode is left as it came (its tier reasons are copied).
+beyond the lazy camera reads the writer drives, and the raw episode is left as it came (it is frozen; the hand
+evaluation returns what it found: `joint_space.EvaluatedHands`).
 A span validity rejects comes back as a value (`Canonicalized.rejections`), as datatrove's filters answer keep or
 drop with a reason and leave the writing of the rejects to the step around them (here the ingest worker and its
 quarantine writer). No adapter is known by name here.
@@ -21,7 +22,6 @@ the output records in `episode.py`, each hand's canonical state block and the ac
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass
 
@@ -31,7 +31,7 @@ from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
 from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.hand_state import streams_used, wrist_poses
-from ingest.canonical.joint_space import joint_space_hands
+from ingest.canonical.joint_space import EvaluatedHands, joint_space_hands
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.canonical.natives import (
     MAX_NATIVE_STREAM_DIMS,
@@ -65,11 +65,10 @@ class Canonicalized:
 
 def _left_out(raw: RawEpisode, reasons: list[str]) -> str | None:
     """Numeric streams too wide for `*.native`, named in a tier reason (nothing is dropped without a word)."""
-    derived = set(raw.metadata.get("derived_streams", []))
     wide = [
         f"{k} ({stream_width(s)} dims)"
         for k, s in sorted({**raw.signals, **raw.states, **raw.actions}.items())
-        if k not in derived and s.values.dtype.kind in "fiub" and too_wide(s)
+        if k not in raw.derived and s.values.dtype.kind in "fiub" and too_wide(s)
     ]
     limits = f"vectors over {MAX_NATIVE_VECTOR_DIMS}, tensors over {MAX_NATIVE_STREAM_DIMS} dims"
     reason = f"not kept as natives ({limits}): "
@@ -170,17 +169,13 @@ def _context(
 ) -> tuple[EpisodeContext, list[Stream]]:
     """What every span shares, and the streams whose common time span the spans are cut from."""
     emb = (registry or default_registry()).get(raw.embodiment)
-    # the hand evaluation records its causes in the episode's tier reasons: on a copy, never on the caller's episode
-    work = copy.copy(raw)
-    work.tier_reasons = list(raw.tier_reasons)
     # joint angles -> wrists by FK; declared MANO parameters -> keypoints
-    sig = joint_space_hands(work, emb) if raw.hands.empty else mano_hands(work)
-    reasons = work.tier_reasons
+    hands = joint_space_hands(raw, emb) if raw.hands.empty else EvaluatedHands(mano_hands(raw))
+    sig, reasons = hands.signals, [*raw.tier_reasons, *hands.reasons]
     wrists = {hand: w for hand, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
     cams = _cameras(raw, spec)
-    derived = set(raw.metadata.get("derived_streams", []))
-    state_natives = native_streams({**raw.signals, **raw.states}, derived)
-    action_natives = native_streams(raw.actions, derived)
+    state_natives = native_streams({**raw.signals, **raw.states}, raw.derived)
+    action_natives = native_streams(raw.actions, raw.derived)
     check_native_width("state", state_natives)
     check_native_width("action", action_natives)
     natives = state_natives + action_natives
@@ -194,7 +189,9 @@ def _context(
         used = [s for _, s in natives]
     gaps = sorted({g for s in used for g in rs.find_gaps(s.timestamps, spec.max_gap_s)})
     rows = _row_clock([*streams_used(sig, wrists), *(s for _, s in natives)], cams)
-    ctx = EpisodeContext(raw, source, spec, emb, sig, wrists, cams, gaps, tuple(reasons), rows)
+    ctx = EpisodeContext(
+        raw, source, spec, emb, sig, wrists, cams, gaps, tuple(reasons), rows, hands.joint_units, hands.native_limits
+    )
     return ctx, used
 
 

@@ -1,21 +1,25 @@
 """The canonical episode as canonicalization hands it to the writer: arrays on the grid, natives beside them, and
-cameras that are still lazy (`ResampledCamera`: which source frame each grid frame shows, at which stored size)."""
+cameras that are still lazy (`ResampledCamera`: which source frame each grid frame shows, at which stored size), with
+what canonicalization found about it as typed fields (its lineage is built from them: `ingest.canonical.store`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from adapters.base import CameraSource
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.canonicalize import Workspace
+from schemas.corpus import SourceAnnotation
 from schemas.image_size import FrameFit
 from schemas.lerobot import ActionSegment
 from schemas.qa import QAConfig, QARecord
+from schemas.robots.joint_space import JointUnitsRecord
 from schemas.tiers import QualityTier
+
+PIPELINE_VERSION = "eidata-canon-1"  # the lineage's `pipeline_version` of every episode canonicalization makes
 
 
 @dataclass
@@ -58,6 +62,15 @@ class CameraChecks:
     workspace: Workspace | None = None
 
 
+@dataclass(frozen=True)
+class QuarantinedPart:
+    """A part of a span that a behaviour finding quarantined while other parts of it were kept: its own quarantine
+    row (`jobs.ingest.worker`), `tag` the part's suffix of the raw episode's uid."""
+
+    tag: str
+    message: str
+
+
 @dataclass
 class CanonicalEpisode:
     uid: str
@@ -85,7 +98,16 @@ class CanonicalEpisode:
     action_native_names: list[str] = field(default_factory=list)
     action_config: list[ActionSegment] | None = None
     span_s: tuple[float, float] = (0.0, 0.0)  # where this episode lies in the raw episode's clock
-    info: dict[str, Any] = field(default_factory=dict)  # validity counts, notes, decoupling, lineage extras
+    validity: dict[str, int] = field(default_factory=dict)  # frames of its span each check flagged (`ValidityReport`)
+    joint_units: JointUnitsRecord | None = None  # the unit its arm joints were read in (`ingest.canonical.joint_units`)
+    native_limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # native arm joint -> its limits
+    native_discrete: dict[str, str] = field(default_factory=dict)  # natives sampled at a row, and why (`natives`)
+    annotation: SourceAnnotation | None = None  # the source's own annotation of the raw episode (its adapter's)
+    source_findings: list[str] = field(default_factory=list)  # what its source could not give that concerns it
+    notes: list[str] = field(default_factory=list)  # how its hands were built (`HandSignals.notes`)
+    eef_offset: str = ""  # which EEF offset moved the source's poses to the canonical wrist, or why none
+    row_clock: str | None = None  # set when each frame took its image and state from one row (`span._grid`)
+    quarantined_parts: tuple[QuarantinedPart, ...] = ()  # the other parts of its span a behaviour finding rejected
     qa: QARecord | None = None  # geometry QA of this episode's arrays (`ingest.qa.geometry.measure`)
     qa_config: QAConfig | None = None  # the geometry thresholds its dataset is judged with (to the lineage)
     behaviour: BehaviourRecord | None = None  # behaviour QA (`ingest.qa.phase`); cameras added while written

@@ -19,7 +19,9 @@ batched FK call per description, never per frame):
 
 Natives stay as they were (`observation.state.native` / `action.native`). What cannot be resolved is a
 `JointSpaceError` naming the dataset, the field and the missing joints; `canonicalize` keeps the natives, fills no
-canonical dim and records the reason (the tier is the source's otherwise: joint space is never a demotion).
+canonical dim and records the reason (the tier is the source's otherwise: joint space is never a demotion). Nothing is
+written back to the raw episode: the signals come back with the unit decision, the native joints' limits and the
+reasons (`EvaluatedHands`).
 """
 
 from __future__ import annotations
@@ -32,29 +34,49 @@ import numpy as np
 
 from adapters.base import HandSignals, HandTrack, RawEpisode, Stream
 from ingest.canonical.frames import compose, offset_matrix, se3_inverse
-from ingest.canonical.joint_units import RECORD_KEY, CalibrationMissing, UnitDecision, infer_units, ticks_percent
+from ingest.canonical.joint_units import CalibrationMissing, UnitDecision, infer_units, ticks_percent
 from ingest.canonical.joint_units import to_radians as units_to_radians
 from schemas.robots.hands import FINGERS
 from schemas.robots.joint_space import (
-    METADATA_KEY,
     ArmMap,
     GripperMap,
     JointSpaceOptions,
     JointSpaceSpec,
     JointUnit,
+    JointUnitsRecord,
     name_key,
 )
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, Effector, Embodiment
 
 STATE_STREAMS = ("observation.state", "state.")  # searched first: velocity / effort vectors share the motor names
 ACTION_STREAMS = ("action", "action.")
-NATIVE_LIMITS_KEY = "native_joint_limits"  # RawEpisode.metadata: native state column -> [lower, upper], its unit
 _NUMBERED = re.compile(r"^([A-Za-z]+_?[0-9]+)_(?=[A-Za-z])")  # arm1_shoulder_pan, arm_2.joint1: a numbered arm prefix
 MOTOR_ID_STYLES = ("j", "joint", "motor")  # how datasets name a column by its motor's id: j3, joint_3, motor_3
 
 
+NativeLimits = Mapping[str, tuple[float, float]]  # native state column -> (lower, upper) in its decided unit
+
+
 class JointSpaceError(ValueError):
-    """The joints an embodiment needs are not all in the episode (or not convertible): the message names them."""
+    """The joints an embodiment needs are not all in the episode (or not convertible): the message names them. When
+    the unit was measured before it failed, `joint_units` and `native_limits` say what was found."""
+
+    def __init__(
+        self, message: str, joint_units: JointUnitsRecord | None = None, native_limits: NativeLimits | None = None
+    ) -> None:
+        super().__init__(message)
+        self.joint_units, self.native_limits = joint_units, dict(native_limits or {})
+
+
+@dataclass(frozen=True)
+class EvaluatedHands:
+    """The hands canonicalization builds poses from (FK of joint angles, declared MANO parameters evaluated, or the
+    adapter's as declared) and what their evaluation found, returned instead of written on the raw episode."""
+
+    signals: HandSignals
+    joint_units: JointUnitsRecord | None = None  # the unit the arm joints were read in, to the lineage
+    native_limits: NativeLimits = field(default_factory=dict)  # for the behaviour QA's saturation check
+    reasons: tuple[str, ...] = ()  # tier reasons, after the raw episode's own
 
 
 @dataclass(frozen=True)
@@ -299,7 +321,9 @@ def _decide(spec: JointSpaceSpec, arms: list[_Arm], opts: JointSpaceOptions) -> 
     return infer_units(values, names, model.lower[idx], model.upper[idx], opts, spec.units)
 
 
-def _native_limits(res: _Resolver, spec: JointSpaceSpec, arms: list[_Arm], unit: JointUnit | None) -> dict:
+def _native_limits(
+    res: _Resolver, spec: JointSpaceSpec, arms: list[_Arm], unit: JointUnit | None
+) -> dict[str, tuple[float, float]]:
     """Each arm joint's native state column (named as `ingest.canonical.natives.resample_natives` names it) -> the
     description's limits in the decided unit, for the behaviour QA's saturation check: radians or degrees as the
     URDF gives them; lerobot's -100..100 clamps at +-100, the calibrated range ends (motors_bus.py, see
@@ -321,7 +345,7 @@ def _native_limits(res: _Resolver, spec: JointSpaceSpec, arms: list[_Arm], unit:
             if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
                 comp = list(res.streams[c.stream].names or ())
                 wide = len(comp) == res.streams[c.stream].values.shape[1]
-                out[f"{c.stream}.{comp[c.index] if wide else c.index}"] = [lo, hi]
+                out[f"{c.stream}.{comp[c.index] if wide else c.index}"] = (lo, hi)
     return out
 
 
@@ -340,16 +364,35 @@ def _fk(spec: JointSpaceSpec, arms: list[_Arm]) -> dict[str, np.ndarray]:
     return out
 
 
-def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> HandSignals:
-    """The hand signals of a joint-space episode (see the module docstring); JointSpaceError names what is missing."""
-    opts = JointSpaceOptions.model_validate(raw.metadata.get(METADATA_KEY) or {})
+def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> EvaluatedHands:
+    """The hand signals of a joint-space episode (see the module docstring), with the unit decision, the native arm
+    joints' limits in it and the unit's reasons; JointSpaceError names what is missing (with the decision and the
+    limits once the unit was measured)."""
+    opts = raw.joint_space or JointSpaceOptions()
     dataset = raw.metadata.get("dataset", raw.ref.subset)
     where = f"dataset {dataset}, episode {raw.ref.raw_id}, field observation.state"
     states = _Resolver(raw.states, STATE_STREAMS, "state", opts)
     arms = _read_arms(states, spec, where)
     decision = _decide(spec, arms, opts)
-    raw.metadata[RECORD_KEY] = decision.record()
-    raw.metadata[NATIVE_LIMITS_KEY] = _native_limits(states, spec, arms, decision.unit)
+    record, limits = decision.record(), _native_limits(states, spec, arms, decision.unit)
+    try:
+        sig = _fk_signals(raw, spec, states, arms, decision, opts, where)
+    except JointSpaceError as err:
+        raise JointSpaceError(str(err), record, limits) from err
+    reasons = tuple(n for n in sig.notes if n.startswith("joint units:") or n.startswith("joint_space.units"))
+    return EvaluatedHands(sig, record, limits, reasons)
+
+
+def _fk_signals(
+    raw: RawEpisode,
+    spec: JointSpaceSpec,
+    states: _Resolver,
+    arms: list[_Arm],
+    decision: UnitDecision,
+    opts: JointSpaceOptions,
+    where: str,
+) -> HandSignals:
+    """The wrists, grippers and hands by FK in the decided unit; JointSpaceError when the unit gives no angles."""
     if not decision.fk:
         raise JointSpaceError(f"{where}: {decision.reason()}")
     units = decision.unit
@@ -433,21 +476,16 @@ def _command_tracking(
     ]
 
 
-def joint_space_hands(raw: RawEpisode, emb: Embodiment) -> HandSignals:
-    """`raw.hands` when the episode declares none: the FK hand signals of a joint-space embodiment, else the empty
-    signals with the reason in `raw.tier_reasons` (a robot that records joints but has no description, or joints
-    that do not resolve: natives only, no canonical dim, never a guess)."""
+def joint_space_hands(raw: RawEpisode, emb: Embodiment) -> EvaluatedHands:
+    """The hands of an episode that declares none: the FK hand signals of a joint-space embodiment, else `raw.hands`
+    (empty) with the reason (a robot that records joints but has no description, or joints that do not resolve:
+    natives only, no canonical dim, never a guess)."""
     if emb.joint_space is None:
         if raw.states and emb.effector not in (Effector.human, Effector.unknown) and emb.name != UNKNOWN_EMBODIMENT:
-            raw.tier_reasons.append(
-                f"no kinematic description for robot_type {raw.robot_type!r} (embodiment {emb.name!r} has none): "
-                "natives only"
-            )
-        return raw.hands
+            why = f"no kinematic description for robot_type {raw.robot_type!r} (embodiment {emb.name!r} has none)"
+            return EvaluatedHands(raw.hands, reasons=(f"{why}: natives only",))
+        return EvaluatedHands(raw.hands)
     try:
-        sig = joint_space_signals(raw, emb.joint_space)
+        return joint_space_signals(raw, emb.joint_space)
     except JointSpaceError as err:
-        raw.tier_reasons.append(f"joint space ({emb.name}): {err}")
-        return raw.hands
-    raw.tier_reasons += [n for n in sig.notes if n.startswith("joint units:") or n.startswith("joint_space.units")]
-    return sig
+        return EvaluatedHands(raw.hands, err.joint_units, err.native_limits, (f"joint space ({emb.name}): {err}",))

@@ -30,7 +30,7 @@ while a wrong unit misses by 10x to 60x on most joints at once.
    none left: none.
 
 FK runs only on a chosen reading that can be turned into angles (-100..100 and ticks need the arm's calibration).
-The decision, with every reading's fit, is recorded on the episode (`UnitDecision.record`) and in its reasons.
+The decision, with every reading's fit, goes with the episode to its lineage (`UnitDecision.record`) and reasons.
 """
 
 from __future__ import annotations
@@ -40,14 +40,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from schemas.robots.joint_space import JointSpaceOptions, JointUnit, name_key
+from schemas.robots.joint_space import JointSpaceOptions, JointUnit, JointUnitsRecord, name_key
 
 READINGS: tuple[JointUnit, ...] = ("rad", "deg", "range_m100_100", "ticks")
 FIT_MIN = 0.9  # share of values inside the limits for a reading to fit
 DOMAIN_MIN = 0.99  # share of values a unit's own range must hold (lerobot clamps -100..100; steps are whole)
 FIT_DOMINATES = 0.5  # a 10x larger reading fitting this share rules a smaller one out
 MARGIN = 0.15  # of each joint's range, outside its limits: calibrations and URDFs differ by a few degrees
-RECORD_KEY = "joint_units"  # RawEpisode.metadata / the episode lineage: the decision, `UnitDecision.record()`
 
 
 class CalibrationMissing(ValueError):
@@ -163,15 +162,15 @@ class UnitDecision:
             return f"{self.summary()}; natives only (set joint_space.units to decide)"
         return f"{self.summary()}; {self.readings[self.unit].why}"
 
-    def record(self) -> dict:
-        return {
-            "unit": self.unit,
-            "basis": self.basis,
-            "frames": self.frames,
-            "fit": {u: round(r.fit, 4) for u, r in self.readings.items()},
-            "recorder_default": self.recorder,
-            "fk": self.fk,
-        }
+    def record(self) -> JointUnitsRecord:
+        return JointUnitsRecord(
+            unit=self.unit,
+            basis=self.basis,
+            frames=self.frames,
+            fit={u: round(r.fit, 4) for u, r in self.readings.items()},
+            recorder_default=self.recorder,
+            fk=self.fk,
+        )
 
 
 def measure(

@@ -53,7 +53,7 @@ def check_native_width(side: str, items: list[tuple[str, Stream]]) -> None:
         )
 
 
-def native_streams(streams: dict[str, Stream], derived: set[str]) -> list[tuple[str, Stream]]:
+def native_streams(streams: dict[str, Stream], derived: frozenset[str]) -> list[tuple[str, Stream]]:
     """The streams kept as natives, by name: numeric, not empty, not too wide, not derived by the adapter."""
     out = []
     for key in sorted(streams):

@@ -13,17 +13,16 @@ quarantines; nothing here writes to the raw episode.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
 from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
-from ingest.canonical.episode import CanonicalEpisode, ResampledCamera
+from ingest.canonical.episode import CanonicalEpisode, QuarantinedPart, ResampledCamera
 from ingest.canonical.frames import pose_to_pos_rot6d
 from ingest.canonical.hand_state import action_from_state, hand_block, streams_used
-from ingest.canonical.joint_space import NATIVE_LIMITS_KEY
+from ingest.canonical.joint_space import NativeLimits
 from ingest.canonical.natives import native_kinds, native_streams, native_units, resample_natives
 from ingest.canonical.validity import ValidityReport, check_validity
 from ingest.qa.geometry import CameraView, measure
@@ -35,10 +34,10 @@ from schemas.corpus import episode_uid
 from schemas.lerobot import ActionSegment
 from schemas.qa import QARecord, Verdict
 from schemas.robots.eef_offsets import eef_offset_for
+from schemas.robots.joint_space import JointUnitsRecord
 from schemas.robots.registry import Effector, Embodiment
 from schemas.transform import RigidTransform
 
-PIPELINE_VERSION = "eidata-canon-1"
 CAMERA_NATIVES = [f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6)))]
 CAMERA_NATIVE_UNITS = ["m"] * 3 + ["rot6d"] * 6  # the trajectory as `pose_to_pos_rot6d` gives it
 
@@ -57,6 +56,8 @@ class EpisodeContext:
     gaps: list[tuple[float, float]]
     reasons: tuple[str, ...]  # tier reasons every episode carries: the raw episode's, then canonicalization's
     rows: np.ndarray | None = None  # a wall clock of rows with one camera frame each: sample at rows (`_grid`)
+    joint_units: JointUnitsRecord | None = None  # the joint unit read and its fit (`ingest.canonical.joint_units`)
+    native_limits: NativeLimits = field(default_factory=dict)  # the native arm joints' limits, for the behaviour QA
 
     @property
     def human(self) -> bool:
@@ -76,9 +77,6 @@ class SpanRejection:
         return f"span [{self.start_s:.2f}, {self.end_s:.2f}] s rejected: {self.reason}"
 
 
-QUARANTINED_PARTS = "quarantined_parts"  # info of a span's kept parts: [{tag, message}] of its parts quarantined
-
-
 @dataclass(frozen=True)
 class Natives:
     state: np.ndarray | None
@@ -86,6 +84,7 @@ class Natives:
     action: np.ndarray | None
     action_names: list[str]
     state_units: list[str] = field(default_factory=list)  # per state column (`natives.native_units`)
+    discrete: dict[str, str] = field(default_factory=dict)  # columns sampled at a row, and why (`native_kinds`)
 
 
 @dataclass
@@ -98,7 +97,7 @@ class Span:
     grid: np.ndarray  # seconds from t_start
     grid_abs: np.ndarray  # the source's own clock: where each frame samples the streams and cameras
     clock_abs: np.ndarray  # the grid's own times in the source's clock (`grid_abs` differs when it is at rows)
-    info: dict[str, Any]  # to each episode's lineage
+    row_clock: str | None  # why the grid is at rows (`grid_abs`), to each episode's lineage
     state: np.ndarray
     avail: np.ndarray  # (CANONICAL_DIM,) dims with a real value
     keypoints: np.ndarray
@@ -110,6 +109,7 @@ class Span:
     validity: ValidityReport | None = None
     natives: Natives | None = None
     cameras: dict[str, ResampledCamera] = field(default_factory=dict)
+    eef_offset: str = ""  # which EEF offset moved the source's poses (`_hand_state`), or why none
 
 
 def canonicalize_span(
@@ -128,19 +128,19 @@ def canonicalize_span(
     span.cameras = _cameras_on_grid(ctx, span)
     keep = report.keep if report.keep else [(0, len(span.grid))]
     tags = [span.suffix + (f"#keep{j}" if len(keep) > 1 else "") for j in range(len(keep))]
-    episodes, dropped = [], []
+    episodes, dropped, parts = [], [], []
     for (a, b), tag in zip(keep, tags, strict=True):
         ep, rejected = _episode(ctx, span, a, b, tag)
         if rejected is None:
             episodes.append(ep)
         else:  # a behaviour finding that quarantines: named in the kept parts' reasons, or the span's rejection
             dropped.append(f"frames {a}..{b - 1} of the span rejected: {rejected}")
-            part = {"tag": tag, "message": f"frames {a}..{b - 1} of the span: {rejected}"}
-            span.info.setdefault(QUARANTINED_PARTS, []).append(part)  # its own quarantine row (jobs.ingest.worker)
+            parts.append(QuarantinedPart(tag, f"frames {a}..{b - 1} of the span: {rejected}"))  # its own row
     if not episodes:
         return SpanRejection(t_start, t_end, "; ".join(dropped))
     for ep in episodes:
         ep.tier_reasons += dropped
+        ep.quarantined_parts = tuple(parts)
     return episodes
 
 
@@ -160,24 +160,14 @@ def _cut_reasons(ctx: EpisodeContext, span: Span, a: int, b: int) -> list[str]:
 def _grid(ctx: EpisodeContext, t_start: float, t_end: float, suffix: str) -> Span:
     grid = rs.make_grid(t_start, t_end, ctx.spec.fps)
     n = len(grid)
-    info: dict[str, Any] = {"notes": list(ctx.sig.notes), "pipeline_version": PIPELINE_VERSION}
-    sample_abs = t_start + grid
+    sample_abs, row_clock = t_start + grid, None
     if ctx.rows is not None:  # every frame at one row: its image and its state recorded together
         sample_abs = ctx.rows[rs.nearest_at_or_before(ctx.rows, t_start + grid)]
         steps = np.diff(ctx.rows)
-        info["row_clock"] = (
+        row_clock = (
             f"rows on a wall clock ({steps.min():.3f}..{steps.max():.3f} s steps) with one camera frame each: "
             "each frame's image and state from the row at or before its time, never between rows"
         )
-    meta = ctx.raw.metadata
-    if "joint_units" in meta:  # the joint unit read and its fit (ingest.canonical.joint_units), to the lineage
-        info["joint_units"] = meta["joint_units"]
-    if NATIVE_LIMITS_KEY in meta:  # the native arm joints' limits, for the behaviour QA (not to the lineage)
-        info[NATIVE_LIMITS_KEY] = meta[NATIVE_LIMITS_KEY]
-    if "source_annotation" in meta:  # an adapter's annotation of the episode (an Ego4D Goal-Step goal)
-        info["source_annotation"] = meta["source_annotation"]
-    ref = ctx.raw.ref  # what its source could not give that concerns it (schemas.findings), to the lineage
-    info["source_findings"] = [f.line() for f in ctx.raw.findings if f.concerns(ref.subset, ref.raw_id)]
     return Span(
         t_start,
         t_end,
@@ -185,7 +175,7 @@ def _grid(ctx: EpisodeContext, t_start: float, t_end: float, suffix: str) -> Spa
         grid,
         sample_abs,
         t_start + grid,
-        info,
+        row_clock,
         state=np.zeros((n, CANONICAL_DIM)),
         avail=np.zeros(CANONICAL_DIM, dtype=bool),
         keypoints=np.zeros((n, 2, NUM_KEYPOINTS, 3)),
@@ -221,7 +211,7 @@ def _hand_state(ctx: EpisodeContext, span: Span) -> None:
         if sig.apply_offset and not sig.empty
         else (RigidTransform.identity(), "no source EEF pose to move (canonical already, or none): no offset")
     )
-    span.info["eef_offset"] = why
+    span.eef_offset = why
     for hand in (0, 1):
         block, hav, kp, p = hand_block(sig, ctx.wrists, hand, span.grid_abs, offset, ref)
         span.state[:, hand_dims(hand, slice(0, 25))] = block
@@ -268,7 +258,6 @@ def _validity(ctx: EpisodeContext, span: Span) -> ValidityReport:
         confidence=confidence,
         human=ctx.human,
     )
-    span.info["validity"] = dict(report.reasons)
     span.validity = report
     return report
 
@@ -276,7 +265,7 @@ def _validity(ctx: EpisodeContext, span: Span) -> ValidityReport:
 def _natives(ctx: EpisodeContext, span: Span) -> Natives:
     """The source's own streams on the grid; a moving camera's trajectory joins the state natives."""
     raw, sig = ctx.raw, ctx.sig
-    derived = set(raw.metadata.get("derived_streams", []))
+    derived = raw.derived
     native_states = raw.states if sig.native_state_keys is None else {k: raw.states[k] for k in sig.native_state_keys}
     native_states = {**{k: v for k, v in raw.signals.items() if k not in native_states}, **native_states}
     kept = native_streams(native_states, derived)
@@ -284,12 +273,12 @@ def _natives(ctx: EpisodeContext, span: Span) -> Natives:
     st_units = native_units(kept)
     actions = native_streams(raw.actions, derived)
     ac_native, ac_names = resample_natives(actions, span.grid_abs)
-    span.info["native_discrete"] = native_kinds(kept) | native_kinds(actions)  # sampled at a row, and why
+    discrete = native_kinds(kept) | native_kinds(actions)  # sampled at a row, and why
     if span.traj is not None:
         st_native = span.traj if st_native is None else np.concatenate([st_native, span.traj], axis=1)
         st_names += CAMERA_NATIVES
         st_units += CAMERA_NATIVE_UNITS
-    return Natives(st_native, st_names, ac_native, ac_names, st_units)
+    return Natives(st_native, st_names, ac_native, ac_names, st_units, discrete)
 
 
 def _cameras_on_grid(ctx: EpisodeContext, span: Span) -> dict[str, ResampledCamera]:
@@ -322,8 +311,9 @@ def _tier(ctx: EpisodeContext, span: Span, a: int, b: int) -> Verdict:
 def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple[CanonicalEpisode, str | None]:
     """Frames [a, b) of the span as an episode (`tag` names it among the raw episode's), its idle ends cut, with its
     quality tier, geometry QA and behaviour QA (`ingest.qa.phase`); and why to quarantine it, or None."""
-    raw, spec, mask, nat = ctx.raw, ctx.spec, span.mask, span.natives
+    raw, spec, mask, nat, ref = ctx.raw, ctx.spec, span.mask, span.natives, ctx.raw.ref
     assert mask is not None and span.action is not None and span.interp is not None and nat is not None
+    assert span.validity is not None
     cuts = _cut_reasons(ctx, span, a, b)
     workspace = spec.validity.limits_for(ctx.emb.name).workspace
     idle = idle_cut(span.state[a:b], mask, spec.fps, spec.behaviour, workspace, _state_natives(ctx, span, a, b))
@@ -357,7 +347,15 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         action_native_names=nat.action_names,
         action_config=_segments(raw, raw.native_fps, sub_t0, m, spec.fps) or None,
         span_s=(sub_t0, sub_t0 + (m - 1) / spec.fps),
-        info=span.info,
+        validity=dict(span.validity.reasons),
+        joint_units=ctx.joint_units,
+        native_limits=ctx.native_limits,
+        native_discrete=nat.discrete,
+        annotation=raw.annotation,
+        source_findings=[f.line() for f in raw.findings if f.concerns(ref.subset, ref.raw_id)],
+        notes=list(ctx.sig.notes),
+        eef_offset=span.eef_offset,
+        row_clock=span.row_clock,
     )
     ep.qa, ep.qa_config = _qa(ctx, span, ep, a, b), spec.qa
     behaviour = assess_arrays(ep, spec.fps, spec.behaviour, workspace, cut=idle)

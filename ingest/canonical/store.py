@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.canonical.episode import CanonicalEpisode
+from ingest.canonical.episode import PIPELINE_VERSION, CanonicalEpisode
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter, stage_episode
@@ -61,9 +61,9 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         raw_id=ep.raw_id,
         raw_path=ep.raw_path,
         raw_fps=ep.native_fps,
-        **({"source_findings": ep.info["source_findings"]} if ep.info.get("source_findings") else {}),
-        **({"native_discrete": ep.info["native_discrete"]} if ep.info.get("native_discrete") else {}),
-        **({"row_clock": ep.info["row_clock"]} if "row_clock" in ep.info else {}),
+        **({"source_findings": ep.source_findings} if ep.source_findings else {}),
+        **({"native_discrete": ep.native_discrete} if ep.native_discrete else {}),
+        **({"row_clock": ep.row_clock} if ep.row_clock is not None else {}),
         span_s=[round(ep.span_s[0], 6), round(ep.span_s[1], 6)],
         embodiment=ep.embodiment,
         tier=ep.tier,
@@ -71,10 +71,10 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         success=ep.success,
         mask=ep.mask.astype(int).tolist(),
         interpolated_frames=int(ep.interpolated.sum()),
-        validity=ep.info.get("validity", {}),
-        pipeline_version=ep.info.get("pipeline_version"),
-        **({"joint_units": ep.info["joint_units"]} if "joint_units" in ep.info else {}),  # ingest.canonical.joint_units
-        **({"source_annotation": ep.info["source_annotation"]} if "source_annotation" in ep.info else {}),
+        validity=ep.validity,
+        pipeline_version=PIPELINE_VERSION,
+        **({"joint_units": ep.joint_units.model_dump()} if ep.joint_units is not None else {}),  # an extra key
+        **({"source_annotation": ep.annotation.model_dump()} if ep.annotation is not None else {}),
         **({"qa": ep.qa} if ep.qa is not None else {}),  # unset, not null, without QA: `to_json` drops unset keys
         **({"behaviour": ep.behaviour} if ep.behaviour is not None else {}),
         # every threshold as set, defaults included (a default may change in a later version; `to_json` drops unset)

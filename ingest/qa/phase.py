@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ingest.canonical.episode import CameraChecks, CanonicalEpisode, ResampledCamera
-from ingest.canonical.joint_space import NATIVE_LIMITS_KEY
 from ingest.lerobot.errors import EpisodeError
 from ingest.qa.behaviour import MOVING_STEP, measure_episode, worst_camera
 from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnails
@@ -127,12 +126,12 @@ def _native_frozen_s(ep: CanonicalEpisode, fps: float) -> float:
 
 
 def native_saturation(ep: CanonicalEpisode, config: BehaviourConfig) -> dict[str, object]:
-    """The native arm joint columns against the description's limits in the decided unit (`NATIVE_LIMITS_KEY`,
-    set by `ingest.canonical.joint_space`): per column the share of frames within `saturation_tolerance` of its
+    """The native arm joint columns against the description's limits in the decided unit (`native_limits`, from
+    `ingest.canonical.joint_space`): per column the share of frames within `saturation_tolerance` of its
     range from a limit, either side (a joint read past a copied limit, the real GR1 wrist at 1.1 rad against the
     MJCF's 0.61, is a limit that is wrong, not a joint held at it). Hands and grippers get no limits here: they rest
     at a range end by design. Nothing without the limits (no description, unit not settled)."""
-    limits = ep.info.get(NATIVE_LIMITS_KEY) or {}
+    limits = ep.native_limits
     cols = [i for i, n in enumerate(ep.state_native_names) if n in limits]
     if ep.state_native is None or not cols or not len(ep.state_native):
         return {}

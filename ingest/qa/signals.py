@@ -26,8 +26,6 @@ import numpy as np
 
 from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.frames import matrix_to_rot6d, quat_to_matrix
-from ingest.canonical.joint_space import NATIVE_LIMITS_KEY
-from ingest.canonical.joint_units import RECORD_KEY as JOINT_UNITS_KEY
 from schemas.canonical import HANDS, STATE, WRIST_POS, WRIST_ROT6D, hand_dims
 
 Unit = Literal["rad", "m", "span"]
@@ -84,9 +82,9 @@ def native_channels(ep: CanonicalEpisode, pairs: tuple[list[int], list[int]]) ->
     names = ep.state_native_names
     command = dict(zip(*pairs, strict=True))
     a = None if ep.action_native is None else np.asarray(ep.action_native, np.float64)
-    limits = ep.info.get(NATIVE_LIMITS_KEY) or {}
-    discrete = ep.info.get("native_discrete") or {}  # `natives.native_kinds`: switches, labels, sampled at a row
-    joint_unit = (ep.info.get(JOINT_UNITS_KEY) or {}).get("unit", "")
+    limits = ep.native_limits
+    discrete = ep.native_discrete  # `natives.native_kinds`: switches, labels, sampled at a row
+    joint_unit = ep.joint_units.unit if ep.joint_units is not None else ""
     out: list[Channel] = []
     k = 0
     while k < v.shape[1]:

@@ -19,7 +19,6 @@ from adapters.base import AdapterError
 from adapters.storage.faults import environment_fault
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.episode import CanonicalEpisode
-from ingest.canonical.span import QUARANTINED_PARTS
 from ingest.canonical.store import dataset_features, stage_canonical
 from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.errors import EpisodeError
@@ -61,7 +60,7 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
     try:
         raw = get_adapter(source.adapter, source.options).read(task.ref)
         if source.tier is not None:
-            raw.tier = source.tier
+            raw = replace(raw, tier=source.tier)
         stage = "canonicalize"
         result = canonicalize_spans(raw, spec, source=source.name)
         if not result.episodes:
@@ -87,9 +86,9 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
 
 
 def quarantined_parts(uid: str, episodes: list[CanonicalEpisode]) -> tuple[Rejected, ...]:
-    """The parts of a raw episode a behaviour finding quarantined while others were kept (`QUARANTINED_PARTS`,
-    shared by the kept parts of one span): each its own `Rejected`, once."""
-    parts = {p["tag"]: p["message"] for ep in episodes for p in ep.info.get(QUARANTINED_PARTS, [])}
+    """The parts of a raw episode a behaviour finding quarantined while others were kept (`quarantined_parts`, the
+    same on each kept part of one span): each its own `Rejected`, once."""
+    parts = {p.tag: p.message for ep in episodes for p in ep.quarantined_parts}
     return tuple(
         Rejected(uid + tag, "canonicalize", BehaviourRejected.__name__, msg, part=tag) for tag, msg in parts.items()
     )

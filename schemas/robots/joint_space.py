@@ -35,7 +35,6 @@ from schemas.robots.hands import HandSpec, load_hands
 from schemas.transform import RigidTransform
 
 Side = Literal["left", "right"]
-METADATA_KEY = "joint_space"  # RawEpisode.metadata[METADATA_KEY]: a source's `JointSpaceOptions` for the dataset
 # How a dataset records arm joints. lerobot's MotorsBus._normalize (src/lerobot/motors/motors_bus.py): DEGREES is
 # (steps - mid) * 360 / (resolution - 1) with mid the middle of the calibrated range; RANGE_M100_100 maps
 # [range_min, range_max] steps linearly onto -100..100 (negated when drive_mode is 1), so only the calibration file
@@ -204,6 +203,20 @@ class LerobotCalibration(BaseModel):
         if self.range_min == self.range_max:
             raise ValueError(f"range_min == range_max == {self.range_min}")
         return self
+
+
+class JointUnitsRecord(BaseModel):
+    """Which unit a dataset's arm joints were read in, and why (`ingest.canonical.joint_units.UnitDecision`): what
+    canonicalization hands on with the episode and its lineage keeps (`episodes.jsonl` -> `joint_units`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    unit: JointUnit | None = Field(description="the reading chosen; None when no reading was settled")
+    basis: str = Field(description="option | evidence | recorder default | ambiguous | no reading fits")
+    frames: int = Field(description="frames of the episode the fit was measured on")
+    fit: dict[str, float] = Field(description="per reading, the share of joint values inside the joint limits")
+    recorder_default: JointUnit | None = Field(description="the recorder's usual unit, a tie-break only")
+    fk: bool = Field(description="the wrists were built by forward kinematics in that unit")
 
 
 class JointSpaceOptions(BaseModel):

@@ -72,7 +72,7 @@ def test_the_ghost_camera_of_the_real_sample_is_a_finding_each_episode_names(gr0
     raw = adapter.read(refs[0])
     assert ghost[0] in raw.findings and all(f.severity != "info" for f in raw.findings)
     [ep] = canonicalize(raw)
-    assert ghost[0].line() in ep.info["source_findings"]
+    assert ghost[0].line() in ep.source_findings
 
 
 def test_registered_by_name() -> None:

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.base import RawEpisode
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
-from ingest.canonical.joint_units import RECORD_KEY
+from ingest.canonical.canonicalize import canonicalize
+from ingest.canonical.episode import CanonicalEpisode
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 
@@ -91,26 +92,27 @@ def bimanual(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_arm_dataset(repo / "dataset", info["robot_type"], names, rows, ("cam0", "cam1"))
 
 
-def _ingest(root: Path, options: dict) -> tuple[dict, str, CanonicalEpisode]:
+def _ingest(root: Path, options: dict) -> tuple[RawEpisode, str, CanonicalEpisode]:
     source = LeRobotSource(options)
     [ref] = source.discover(root)
     raw = source.read(ref)
     [ep] = canonicalize(raw)
-    return raw.metadata, raw.embodiment, ep
+    return raw, raw.embodiment, ep
 
 
 OPTIONS = {"joint_space": {"joint_map": JOINT_MAP, "calibration": {"right": ARM1, "left": ARM2}}}
 
 
 def test_so101_bimanual_in_raw_ticks_gives_two_wrists_the_left_one_on_the_left(bimanual: Path) -> None:
-    meta, embodiment, ep = _ingest(bimanual, OPTIONS)
-    assert embodiment == "so101_bimanual" and "so101_bimanual" in meta["embodiment_from"]
-    assert meta["joint_space"]["sides"] == {"arm1": "right", "arm2": "left"}  # read from the card ...
-    assert meta["joint_space"]["sides_from"] == f"dataset card {bimanual.parent / 'README.md'}"  # ... and said so
-    assert any(n.startswith("arm sides {'arm1': 'right', 'arm2': 'left'} from dataset card") for n in ep.info["notes"])
-    units = meta[RECORD_KEY]
-    assert units["unit"] == "ticks" and units["basis"] == "evidence" and units["fk"], units
-    assert units["fit"]["ticks"] > 0.95 and units["fit"]["rad"] == units["fit"]["deg"] == 0.0
+    raw, embodiment, ep = _ingest(bimanual, OPTIONS)
+    assert embodiment == "so101_bimanual" and "so101_bimanual" in raw.metadata["embodiment_from"]
+    assert raw.joint_space is not None
+    assert raw.joint_space.sides == {"arm1": "right", "arm2": "left"}  # read from the card ...
+    assert raw.joint_space.sides_from == f"dataset card {bimanual.parent / 'README.md'}"  # ... and said so
+    assert any(n.startswith("arm sides {'arm1': 'right', 'arm2': 'left'} from dataset card") for n in ep.notes)
+    units = ep.joint_units
+    assert units is not None and units.unit == "ticks" and units.basis == "evidence" and units.fk, units
+    assert units.fit["ticks"] > 0.95 and units.fit["rad"] == units.fit["deg"] == 0.0
     for h in (0, 1):
         assert ep.mask[hand_dims(h, WRIST_POS)].all() and ep.mask[hand_dims(h, GRIPPER)].all(), ep.tier_reasons
     left, right = ep.state[:, hand_dims(0, WRIST_POS)], ep.state[:, hand_dims(1, WRIST_POS)]
@@ -127,11 +129,11 @@ def test_so101_bimanual_in_raw_ticks_gives_two_wrists_the_left_one_on_the_left(b
 
 
 def test_raw_ticks_without_the_calibration_stay_native_with_the_reason(bimanual: Path) -> None:
-    meta, _, ep = _ingest(bimanual, {"joint_space": {"joint_map": JOINT_MAP}})
+    _, _, ep = _ingest(bimanual, {"joint_space": {"joint_map": JOINT_MAP}})
     assert not ep.mask.any() and ep.state_native is not None and ep.state_native.shape[1] == 12
     [reason] = [r for r in ep.tier_reasons if r.startswith("joint space (so101_bimanual)")]
     assert "joint units: ticks (evidence)" in reason and "raw encoder ticks" in reason and "calibration" in reason
-    assert meta[RECORD_KEY]["unit"] == "ticks" and not meta[RECORD_KEY]["fk"]
+    assert ep.joint_units is not None and ep.joint_units.unit == "ticks" and not ep.joint_units.fk
 
 
 def test_without_a_card_the_numbered_arms_say_they_have_no_side(bimanual: Path, tmp_path: Path) -> None:
@@ -160,8 +162,9 @@ def test_lerobot_bi_so101_follower_naming_in_range_m100_100(tmp_path: Path) -> N
         norm = (np.clip(steps, lo, hi) - lo) / (hi - lo)
         cols.append(np.concatenate([norm[:, :5] * 200 - 100, norm[:, 5:] * 100], axis=1))  # MotorsBus._normalize
     root = write_arm_dataset(tmp_path / "bi_so101", "bi_so101_follower", names, np.concatenate(cols, axis=1))
-    meta, embodiment, ep = _ingest(root, {"joint_space": {"calibration": {"left": ARM2, "right": ARM1}}})
-    assert embodiment == "so101_bimanual" and meta[RECORD_KEY]["unit"] == "range_m100_100", meta[RECORD_KEY]
+    _, embodiment, ep = _ingest(root, {"joint_space": {"calibration": {"left": ARM2, "right": ARM1}}})
+    assert ep.joint_units is not None
+    assert embodiment == "so101_bimanual" and ep.joint_units.unit == "range_m100_100", ep.joint_units
     left, right = ep.state[:, hand_dims(0, WRIST_POS)], ep.state[:, hand_dims(1, WRIST_POS)]
     assert ep.mask[hand_dims(0, WRIST_POS)].all() and (left[:, 1] > right[:, 1]).all()
     assert left[:, 1].min() < 0.2 - 0.05 and right[:, 1].max() > -0.2 + 0.05  # left_ data drives the left arm

@@ -39,7 +39,7 @@ def test_every_episode_is_gr1_with_wrists_and_fingertips_and_keeps_its_tier(epis
         signals = ("annotation.human.action.task_description", "annotation.human.validity", "next.done", "next.reward")
         assert ep.state_native is not None and ep.state_native.shape[1] == 44 + len(signals)
         assert set(signals) <= {n.rsplit(".", 1)[0] for n in ep.state_native_names}
-        assert any("forward kinematics of gr1_arms" in n for n in ep.info["notes"])
+        assert any("forward kinematics of gr1_arms" in n for n in ep.notes)
 
 
 def _shoulders_and_reach() -> tuple[dict[int, np.ndarray], float]:
@@ -86,6 +86,6 @@ def test_the_commanded_wrist_tracks_the_next_state(episodes: list[CanonicalEpiso
     """The action's joint targets, by the same FK, command a wrist near the next recorded one (a check on the slice
     mapping of the action vector, which the canonical delta action does not use)."""
     for ep in episodes:
-        [note] = [n for n in ep.info["notes"] if "command_tracking" in n]
+        [note] = [n for n in ep.notes if "command_tracking" in n]
         median_mm = float(note.split("median ")[1].split(" mm")[0])
         assert median_mm < 10.0, note

@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
-from ingest.canonical.joint_units import RECORD_KEY
+from ingest.canonical.canonicalize import canonicalize
+from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.store import lineage
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.robots.joint_space import JointUnitsRecord
 
 LAYOUTS = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
 SO101 = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
@@ -61,12 +62,13 @@ def _write(
     return root
 
 
-def _ingest(root: Path, options: dict | None = None) -> tuple[dict, CanonicalEpisode]:
+def _ingest(root: Path, options: dict | None = None) -> tuple[JointUnitsRecord, CanonicalEpisode]:
+    """The episode and the joint unit decision it carries (the raw episode's are given: `joint_space` options)."""
     source = LeRobotSource(options or {})
     [ref] = source.discover(root)
-    raw = source.read(ref)
-    [ep] = canonicalize(raw)
-    return raw.metadata, ep
+    [ep] = canonicalize(source.read(ref))
+    assert ep.joint_units is not None
+    return ep.joint_units, ep
 
 
 def _walk(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
@@ -87,16 +89,15 @@ def piper(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_piper_in_range_m100_100_is_read_as_such_and_kept_native_without_a_calibration(piper: Path) -> None:
-    meta, ep = _ingest(piper)
+    record, ep = _ingest(piper)
     assert ep.embodiment == "piper" and not ep.mask.any()
     assert ep.state_native is not None and ep.state_native.shape[1] == 7  # every state column kept
     [reason] = [r for r in ep.tier_reasons if r.startswith("joint space (piper)")]
     assert "not found" not in reason  # joint_1.pos resolved to joint1: the cause is the unit, not the names
     assert "joint units: range_m100_100 (evidence)" in reason and "calibration" in reason, reason
-    record = meta[RECORD_KEY]
-    assert record["unit"] == "range_m100_100" and record["fk"] is False
-    assert record["fit"]["range_m100_100"] == 1.0 and record["fit"]["rad"] < 0.5  # tens are no radians on a PiPER
-    assert lineage(ep).to_json()[RECORD_KEY] == record  # what episodes.jsonl carries for the episode
+    assert record.unit == "range_m100_100" and record.fk is False
+    assert record.fit["range_m100_100"] == 1.0 and record.fit["rad"] < 0.5  # tens are no radians on a PiPER
+    assert lineage(ep).to_json()["joint_units"] == record.model_dump()  # what episodes.jsonl carries for the episode
 
 
 def test_an_explicit_unit_overrides_the_evidence_and_its_poor_fit_is_said(piper: Path) -> None:
@@ -127,8 +128,8 @@ def test_so101_follower_in_range_m100_100_gets_its_wrist_ahead_of_the_base_withi
     names = [f"{m}.pos" for m in SO101]
     v = _so101_m100(91)
     root = _write(tmp_path / "so101_pick", 30, "so101_follower", (names, v[:-1]), (names, v[1:]), ("front",))
-    meta, ep = _ingest(root, {"joint_space": {"calibration": FOLLOWER}})
-    assert meta[RECORD_KEY]["unit"] == "range_m100_100" and meta[RECORD_KEY]["fk"]
+    record, ep = _ingest(root, {"joint_space": {"calibration": FOLLOWER}})
+    assert record.unit == "range_m100_100" and record.fk
     assert ep.embodiment == "so101" and ep.mask[hand_dims(1, WRIST_POS)].all(), ep.tier_reasons
     assert any(r.startswith("joint units: range_m100_100") for r in ep.tier_reasons)
     wrist = ep.state[:, hand_dims(1, WRIST_POS)]
@@ -144,9 +145,9 @@ def test_values_of_no_unit_stay_native_with_every_readings_fit_in_the_reason(tmp
     names = [f"{m}.pos" for m in SO101]
     v = np.random.default_rng(7).normal(0.0, 400.0, size=(61, 6))
     root = _write(tmp_path / "so101_noise", 30, "so101_follower", (names, v[:-1]), (names, v[1:]), ("front",))
-    meta, ep = _ingest(root, {"joint_space": {"calibration": FOLLOWER}})
+    record, ep = _ingest(root, {"joint_space": {"calibration": FOLLOWER}})
     assert ep.embodiment == "so101" and not ep.mask.any() and ep.state_native is not None
     [reason] = [r for r in ep.tier_reasons if r.startswith("joint space (so101)")]
     assert "joint units: not settled" in reason and "natives only" in reason
-    for unit, fit in meta[RECORD_KEY]["fit"].items():
+    for unit, fit in record.fit.items():
         assert f"{unit} {fit:.0%}" in reason

@@ -177,7 +177,7 @@ def test_canonical_wrist_points_down_and_sits_behind_the_tcp(refs: list[EpisodeR
         approach_z += rot[:, 2, 2].tolist()
         lift += (wrist[:, 2] - tcp[:, 2]).tolist()
         gap += np.linalg.norm(wrist - tcp, axis=1).tolist()
-        assert "records the TCP" in ep.info["eef_offset"], ep.info["eef_offset"]
+        assert "records the TCP" in ep.eef_offset, ep.eef_offset
     assert len(approach_z) > 400
     assert np.median(approach_z) < -0.7 and np.mean(np.asarray(approach_z) < -0.7) > 0.9
     np.testing.assert_allclose(gap, 0.093575, atol=2e-4)  # a rigid offset (float32 state)

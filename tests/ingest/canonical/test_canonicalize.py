@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import FrozenInstanceError, replace
+from pathlib import Path
+
 import numpy as np
+import pytest
 from scipy.spatial.transform import Rotation
 
 from adapters.base import EpisodeRef, Language, RawEpisode, Stream
 from adapters.egodex.adapter import hand_signals as egodex_hand_signals
+from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.episode import hand_signals as lerobot_hand_signals
 from adapters.oxe.hands import hand_signals as oxe_hand_signals
 from ingest.canonical.canonicalize import canonicalize, canonicalize_spans
@@ -85,7 +91,7 @@ def test_tcp_offset_applied_only_where_the_dataset_records_the_tcp() -> None:
     moved = np.linalg.norm(bridge.state[:, hand_dims(R, WRIST_POS)] - xyz, axis=1)
     np.testing.assert_allclose(moved, 0.093575, atol=1e-5)  # a rigid offset: the same distance every frame
     np.testing.assert_allclose(kuka.state[:, hand_dims(R, WRIST_POS)], xyz, atol=1e-6)
-    assert "TCP" in bridge.info["eef_offset"] and "no offset" in kuka.info["eef_offset"]
+    assert "TCP" in bridge.eef_offset and "no offset" in kuka.eef_offset
 
 
 def test_up_sampling_flags_and_native_rate() -> None:
@@ -112,7 +118,7 @@ def test_a_long_gap_can_invalidate_instead() -> None:
     eps = canonicalize(_oxe_raw(t, xyz, rpy, grip), spec)
     assert [ep.num_frames for ep in eps] == [20, 20]  # the 30 grid frames strictly inside (1.9, 5.0) s are dropped
     assert all(np.isfinite(ep.state).all() for ep in eps)
-    assert eps[0].info["validity"]["non_finite"] == 30
+    assert eps[0].validity["non_finite"] == 30
 
 
 def test_failure_flag_demotes_with_a_reason() -> None:
@@ -178,12 +184,11 @@ def test_static_human_hands_are_removed() -> None:
 
 def test_action_config_segments_are_rescaled_to_10hz() -> None:
     t, xyz, rpy, grip = _reach(90, 30.0)
-    raw = _oxe_raw(t, xyz, rpy, grip)
-    raw.native_fps = 30.0
-    raw.action_config = [
+    segments = [
         ActionSegment(start_frame=0, end_frame=45, action_text="reach"),
         ActionSegment(start_frame=45, end_frame=90, action_text="grasp"),
     ]
+    raw = replace(_oxe_raw(t, xyz, rpy, grip), native_fps=30.0, action_config=segments)
     [ep] = canonicalize(raw)
     assert [(s.start_frame, s.end_frame, s.action_text) for s in ep.action_config] == [
         (0, 15, "reach"),
@@ -202,14 +207,15 @@ def test_nan_frames_of_a_canonical_source_are_cut_not_masked(tmp_path) -> None:
     state = raw.states["observation.state"]
     values = state.values.copy()
     values[10, 25] = np.nan  # right wrist x at frame 10
-    raw.states["observation.state"] = Stream(state.timestamps, values, state.names, state.unit, state.frame)
-    raw.states.pop("observation.state.native", None)
-    raw.hands = lerobot_hand_signals(raw.states, raw.actions)  # the adapter's declaration, over the edited stream
+    states = {k: s for k, s in raw.states.items() if k != "observation.state.native"}
+    states["observation.state"] = Stream(state.timestamps, values, state.names, state.unit, state.frame)
+    # the adapter's declaration, over the edited stream
+    raw = replace(raw, states=states, hands=lerobot_hand_signals(states, raw.actions))
     eps = canonicalize(raw)
     assert eps and eps[0].mask[hand_dims(R, WRIST_POS)].all()  # the dim stays real
     assert all(np.isfinite(ep.state).all() for ep in eps)
     assert sum(ep.num_frames for ep in eps) < len(values)  # the NaN frame was cut
-    assert eps[0].info["validity"]["non_finite"] >= 1
+    assert eps[0].validity["non_finite"] >= 1
 
 
 def _two_spans(short_first: bool) -> RawEpisode:
@@ -227,10 +233,9 @@ def test_a_rejected_span_comes_back_as_a_value_and_the_raw_episode_is_left_alone
     spec = CanonicalizeSpec(min_episode_s=1.0, validity={"min_length_frames": 20})
     kept = {}
     for short_first in (True, False):
-        raw = _two_spans(short_first)
-        raw.tier_reasons = ["the adapter's own note"]
+        raw = replace(_two_spans(short_first), tier_reasons=("the adapter's own note",))
         out = canonicalize_spans(raw, spec)
-        assert raw.tier_reasons == ["the adapter's own note"]
+        assert raw.tier_reasons == ("the adapter's own note",)
         [rejection] = out.rejections
         assert rejection.reason.startswith("episode too short: 15 frames")
         assert (rejection.start_s == 0.0) is short_first
@@ -250,3 +255,36 @@ def test_when_every_span_is_rejected_the_message_names_each() -> None:
     message = out.rejection_message()
     assert message.count("rejected: episode too short") == 2 and message.startswith("span [0.00, 1.40] s rejected")
     assert canonicalize(_two_spans(short_first=True), spec) == []
+
+
+def _fingerprint(raw: RawEpisode) -> dict:
+    """Everything of a raw episode a step could change in place, as plain values (arrays copied)."""
+    streams = {**raw.states, **raw.actions, **raw.signals, **raw.camera_poses}
+    return {
+        "fields": {k: getattr(raw, k) for k in ("tier", "tier_reasons", "annotation", "derived", "joint_space")},
+        "metadata": json.dumps(raw.metadata, default=str, sort_keys=True),
+        "keys": [sorted(d) for d in (raw.states, raw.actions, raw.signals, raw.camera_poses, raw.cameras)],
+        "streams": {k: (s.timestamps.copy(), s.values.copy()) for k, s in streams.items()},
+        "hands": (sorted(raw.hands.hands), list(raw.hands.notes), raw.hands.native_state_keys, raw.hands.empty),
+        "findings": list(raw.findings),
+    }
+
+
+def test_the_callers_raw_episode_is_left_as_it_came_on_the_real_gr1_sample(realdata: Path) -> None:
+    """The real GR00T GR1 episode (joint space: FK, a unit decision, native limits): canonicalization hands its
+    findings back on the episodes, and the caller's `RawEpisode` is the same after as before (before issue 39 its
+    metadata gained `joint_units` and `native_joint_limits`); a step that tried to change it would fail (frozen)."""
+    source = LeRobotSource()
+    raw = source.read(next(iter(source.discover(realdata / "gr00t_robot_sim_picknplace"))))
+    before = _fingerprint(raw)
+    out = canonicalize_spans(raw)
+    after = _fingerprint(raw)
+    streams = before.pop("streams"), after.pop("streams")
+    assert after == before
+    for k, (t, v) in streams[0].items():
+        assert np.array_equal(streams[1][k][0], t) and np.array_equal(streams[1][k][1], v, equal_nan=True), k
+    [ep] = out.episodes
+    assert ep.joint_units is not None and ep.joint_units.unit == "rad" and ep.joint_units.fk
+    assert ep.native_limits and all(lo < hi for lo, hi in ep.native_limits.values())
+    with pytest.raises(FrozenInstanceError):
+        raw.tier_reasons = ("changed",)  # type: ignore[misc]

@@ -91,7 +91,7 @@ def test_each_wrist_comes_from_its_own_arms_joints(tmp_path: Path, robot: str, n
                 k = names.index(f"{side}_joint1")
                 stream.values[:, k] += shift
                 q[side] = stream.values[:, k : k + dof].astype(np.float64)
-    signals = joint_space_signals(raw, JOINT_SPACE[name])
+    signals = joint_space_signals(raw, JOINT_SPACE[name]).signals
     want = _wrists(name, q)
     for h, side in ((0, "left"), (1, "right")):
         got = signals.hands[h].rotation.values

@@ -112,7 +112,7 @@ def test_the_real_piper_dataset_is_range_m100_100_not_radians() -> None:
     rows_in_rad = ((values >= lower) & (values <= upper)).all(axis=1).mean()
     assert rows_in_rad == 0.0  # the figure: 0% of rows fit as radians
     assert not d.fk and "joint_1.pos" in d.reason() and "calibration" in d.reason()
-    assert d.record()["fit"]["range_m100_100"] == 1.0 and d.record()["unit"] == "range_m100_100"
+    assert d.record().fit["range_m100_100"] == 1.0 and d.record().unit == "range_m100_100"
 
 
 def test_values_of_no_known_unit_settle_nothing_and_say_the_fits() -> None:

@@ -48,7 +48,7 @@ def test_kept_streams_are_numeric_not_empty_not_derived_and_sorted_by_name() -> 
         "derived": _s(np.zeros(5)),
         "wide": _s(np.zeros((5, MAX_NATIVE_VECTOR_DIMS + 1))),
     }
-    assert [k for k, _ in native_streams(streams, {"derived"})] == ["a.int", "z.float"]
+    assert [k for k, _ in native_streams(streams, frozenset({"derived"}))] == ["a.int", "z.float"]
 
 
 def test_floats_are_interpolated_integers_held_and_columns_named_per_component() -> None:
@@ -115,7 +115,7 @@ def test_the_real_bridge_gripper_command_is_not_blended(realdata: Path) -> None:
         got = ep.action_native[:, ep.action_native_names.index(name)]
         recorded = raw.actions["action:gripper"].values[:, 0]
         invented += sum(not np.isclose(recorded, g).any() for g in got)
-        discrete += name in ep.info["native_discrete"]
+        discrete += name in ep.native_discrete
     assert (len(refs), invented, discrete) == (25, 0, 20)  # 5 episodes ramp the command: continuous there
 
 

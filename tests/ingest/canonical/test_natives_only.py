@@ -26,7 +26,9 @@ CAUSE = "joint space (piper): joints ['joint_1.pos'] do not resolve to ['joint1'
 def _raw(n: int = 40, fps: float = 30.0, *, states: bool = True, cameras: bool = False) -> RawEpisode:
     t = np.arange(n) / fps
     ref = EpisodeRef(adapter="lerobot", source="lerobot", subset="piper", raw_id="episode_000000", paths=("d.pq",))
-    raw = RawEpisode(ref=ref, robot_type="piper", embodiment="unknown", tier=QualityTier.high, native_fps=fps)
+    raw = RawEpisode(
+        ref=ref, robot_type="piper", embodiment="unknown", tier=QualityTier.high, native_fps=fps, tier_reasons=(CAUSE,)
+    )
     if states:
         raw.states["observation.state"] = Stream(t, np.sin(t)[:, None] * np.arange(1, 8), names=tuple("abcdefg"))
         raw.actions["action"] = Stream(t, np.cos(t)[:, None] * np.arange(1, 7))
@@ -35,7 +37,6 @@ def _raw(n: int = 40, fps: float = 30.0, *, states: bool = True, cameras: bool =
     if cameras:
         frames = [cv2.imencode(".png", synthetic_frame(16, 24, i))[1].tobytes() for i in range(n)]
         raw.cameras["observation.images.cam0"] = EncodedImagesCamera(frames, "observation.images.cam0", None, t)
-    raw.tier_reasons.append(CAUSE)
     return raw
 
 

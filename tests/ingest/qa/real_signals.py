@@ -30,9 +30,7 @@ GR1_RIGHT_ARM = "state.right_arm"  # shoulder pitch/roll/yaw, elbow, wrist yaw/r
 
 def canonical(raw: RawEpisode, spec: CanonicalizeSpec | None = None) -> CanonicalEpisode:
     """The one episode canonicalization makes of `raw` (cameras left out: these checks read no frame)."""
-    result = canonicalize_spans(
-        replace(raw, cameras={}, tier_reasons=list(raw.tier_reasons)), spec or CanonicalizeSpec()
-    )
+    result = canonicalize_spans(replace(raw, cameras={}), spec or CanonicalizeSpec())
     assert len(result.episodes) == 1, result.rejection_message()
     return result.episodes[0]
 
@@ -40,7 +38,7 @@ def canonical(raw: RawEpisode, spec: CanonicalizeSpec | None = None) -> Canonica
 def with_state(raw: RawEpisode, stream: str, values: np.ndarray) -> RawEpisode:
     states = dict(raw.states)
     states[stream] = replace(states[stream], values=values.astype(states[stream].values.dtype))
-    return replace(raw, states=states, tier_reasons=list(raw.tier_reasons))
+    return replace(raw, states=states)
 
 
 def wrist_jump(raw: RawEpisode, stream: str, cols: list[int], frame: int, size: float = 0.8) -> RawEpisode:

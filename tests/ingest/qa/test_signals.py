@@ -96,5 +96,5 @@ def test_discrete_columns_are_not_channels() -> None:
     name = "state.right_hand.motor_30"
     found = {c.name for c in native_channels(ep, _pairs(ep))}
     assert name in found
-    marked = replace(ep, info={**ep.info, "native_discrete": {name: "2 integer levels (0, 1)"}})
+    marked = replace(ep, native_discrete={name: "2 integer levels (0, 1)"})
     assert name not in {c.name for c in native_channels(marked, _pairs(marked))}

@@ -4,6 +4,7 @@ model that cannot be loaded names the model folder, the episode and the field.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,7 @@ def test_the_episode_is_left_unchanged_and_other_hands_pass_through(model_dir: P
     sig = mano_hands(raw)
     assert sig is not raw.hands and raw.hands.hands[1].keypoints is None  # the adapter's declaration stays as read
     assert sig.hands[0] is other and sig.hands[1].keypoints is not None and sig.frame == "w"
-    plain = _raw(model_dir, _wrists(Rotation.identity(), np.zeros(3)))
-    plain.hands = HandSignals(hands={0: other})
+    plain = replace(_raw(model_dir, _wrists(Rotation.identity(), np.zeros(3))), hands=HandSignals(hands={0: other}))
     assert mano_hands(plain) is plain.hands  # nothing declared as MANO: nothing to evaluate
 
 
