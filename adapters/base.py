@@ -25,12 +25,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from adapters.storage.location import Location, Where, locate
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation, episode_uid
 from schemas.findings import Severity, SourceFinding
 from schemas.image_size import FrameFit
 from schemas.lerobot import ActionSegment
 from schemas.robots.joint_space import JointSpaceOptions
+from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
 
 
@@ -307,11 +309,19 @@ class SourceAdapter(ABC):
     # below"); an adapter outside this package may leave it empty
     expects: ClassVar[str] = ""
 
-    def __init__(self, options: AdapterOptions | dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, options: AdapterOptions | dict[str, Any] | None = None, storage: StorageOptions | None = None
+    ) -> None:
         self.options = (
             options if isinstance(options, self.options_model) else self.options_model.model_validate(options or {})
         )
+        self.storage = storage  # the object store's options (endpoint, credential) for this source's URLs
         self._noted: list[SourceFinding] = []
+
+    def locate(self, where: Where) -> Location:
+        """A Location for the root or a ref's path, read with this source's storage options (a URL's credential
+        rides on the Location it gives, and on every path made from it)."""
+        return locate(where, self.storage)
 
     def note(
         self,

@@ -13,6 +13,7 @@ import importlib
 from typing import Any
 
 from adapters.base import AdapterOptions, SourceAdapter
+from schemas.storage import StorageOptions
 
 # name -> import path of its class (tests/adapters/test_registry.py checks each class carries its name)
 BUILTIN: dict[str, str] = {
@@ -49,5 +50,8 @@ def adapter_class(name: str) -> type[SourceAdapter]:
     return cls
 
 
-def get_adapter(name: str, options: AdapterOptions | dict[str, Any] | None = None) -> SourceAdapter:
-    return adapter_class(name)(options)
+def get_adapter(
+    name: str, options: AdapterOptions | dict[str, Any] | None = None, storage: StorageOptions | None = None
+) -> SourceAdapter:
+    """The adapter `name` with its options, reading URLs with `storage` (None: the environment's credential)."""
+    return adapter_class(name)(options, storage)

@@ -33,19 +33,21 @@ import yaml
 
 from adapters import get_adapter
 from adapters.base import AdapterError
-from adapters.storage.location import Location, locate, metering, register
+from adapters.storage.location import Location, locate, metering
 from adapters.storage.reads import ReadMeter
 from adapters.storage.urls import filesystem
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, wait_quiet
 from jobs.demo.corpus import ADAPTERS, OPTIONS, SOURCES, write_demo_spec, write_raw_corpus
+from schemas.storage import StorageOptions
 
 NAMES = tuple(s for s in SOURCES if s != "so101")  # so101 is a dataset inside the lerobot source
 
 
-def ingest_reads(name: str, root: Location) -> tuple[int, int]:
-    """Discover `root` and read every episode as a task does, decoding every frame; (episodes read, frames)."""
-    adapter = get_adapter(ADAPTERS[name], OPTIONS.get(name))
+def ingest_reads(name: str, root: Location, storage: StorageOptions | None = None) -> tuple[int, int]:
+    """Discover `root` and read every episode as a task does, decoding every frame; (episodes read, frames).
+    `storage`: the store's options for a URL root."""
+    adapter = get_adapter(ADAPTERS[name], OPTIONS.get(name), storage)
     episodes = frames = 0
     for ref in sorted(adapter.discover(root), key=lambda r: r.sort_key):
         try:
@@ -58,13 +60,13 @@ def ingest_reads(name: str, root: Location) -> tuple[int, int]:
     return episodes, frames
 
 
-def measure(name: str, root: Location, reps: int) -> dict[str, Any]:
+def measure(name: str, root: Location, reps: int, storage: StorageOptions | None = None) -> dict[str, Any]:
     times: list[float] = []
     meter, counts = ReadMeter(), (0, 0)
     for i in range(reps + 1):
         with metering() as run:
             t0 = time.perf_counter()
-            counts = ingest_reads(name, root)
+            counts = ingest_reads(name, root, storage)
             if i:
                 times.append(time.perf_counter() - t0)
         meter = run
@@ -139,14 +141,13 @@ def main() -> None:
             s3, _ = filesystem("s3://", server.options())
             for f in sorted(p for p in raw.rglob("*") if p.is_file()):
                 s3.put_file(str(f), f"bench/{f.relative_to(raw).as_posix()}")
-            register("s3://bench", server.options())
             quiet = wait_quiet(0.5, args.quiet_wait)
             for name in args.sources:
                 root = roots[name]
                 size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
                 row = {"source": name, "bytes_under_root": size, "local": measure(name, root, args.reps)}
-                url = locate(f"s3://bench/{root.relative_to(raw).as_posix()}")
-                row["s3"] = cell = measure(name, url, args.reps)
+                url = locate(f"s3://bench/{root.relative_to(raw).as_posix()}", server.options())
+                row["s3"] = cell = measure(name, url, args.reps, server.options())
                 log(
                     f"{name:14s} local {row['local']['s']:.3f} s  s3 {cell['s']:.3f} s  episodes {cell['episodes']} "
                     f"frames {cell['frames']}  fetched/used {cell.get('fetched_per_used', 0):.2f}  "

@@ -115,21 +115,7 @@ class SourceSpec(BaseModel):
                 preflight(self.root, self.storage)
             except StorageError as e:
                 raise nested_error([(("root",), "value_error", str(e))]) from None
-        self._register_storage()
         return self
-
-    def _register_storage(self) -> None:
-        """The spec's storage options for every URL under this root, in this process (adapters.storage.location):
-        adapters turn the refs' URL strings back into files with them. Run on validation and on unpickling (a Ray
-        worker receives the spec pickled), so a worker never needs the secret passed any other way."""
-        if isinstance(self.root, str) and self.storage is not None:
-            from adapters.storage.location import register  # fsspec and universal_pathlib: only for a URL root
-
-            register(self.root, self.storage)
-
-    def __setstate__(self, state: dict[Any, Any]) -> None:
-        super().__setstate__(state)
-        self._register_storage()
 
     @field_validator("tier", mode="before")
     @classmethod

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from adapters import get_adapter
 from adapters.base import AdapterError, CameraSource, EpisodeRef, RawEpisode
-from adapters.storage.location import Where, locate, metering, register
+from adapters.storage.location import Where, metering
 from adapters.storage.reads import ReadMeter
 from adapters.storage.urls import filesystem
 from jobs.demo.corpus import ADAPTERS, OPTIONS, SOURCES, write_demo_spec, write_raw_corpus
@@ -34,10 +34,9 @@ def put_tree(fs: fsspec.AbstractFileSystem, folder: Path, base: str) -> None:
 
 
 def put_url(folder: Path, url: str, options: StorageOptions) -> str:
-    """Every file under `folder` put under `url` (s3://bucket/prefix, gs://...), the options registered for it."""
+    """Every file under `folder` put under `url` (s3://bucket/prefix, gs://...)."""
     fs, path = filesystem(url, options)
     put_tree(fs, folder, path)
-    register(url, options)
     return url
 
 
@@ -46,7 +45,7 @@ def demo_corpus(raw: Path, url: str, options: StorageOptions) -> dict[str, Any]:
     roots = write_raw_corpus(raw, sources=SOURCES)
     put_url(raw, url, options)
     urls = {name: f"{url}/{root.relative_to(raw).as_posix()}" for name, root in roots.items()}
-    return {"raw": raw, "roots": roots, "urls": urls, "base": url}
+    return {"raw": raw, "roots": roots, "urls": urls, "base": url, "storage": options}
 
 
 def same(a: Any, b: Any, where: str, swap: tuple[str, str]) -> None:
@@ -93,16 +92,23 @@ def read_or_error(adapter: Any, ref: EpisodeRef) -> RawEpisode | str:
 
 
 def compare_source(
-    adapter: str, options: dict[str, Any] | None, local_root: Path, url: Where, swap: tuple[str, str], limit: int = 0
+    adapter: str,
+    options: dict[str, Any] | None,
+    local_root: Path,
+    url: Where,
+    swap: tuple[str, str],
+    limit: int = 0,
+    *,
+    storage: StorageOptions | None,
 ) -> tuple[list[EpisodeRef], ReadMeter, ReadMeter]:
     """Discover and read one source from local disk and from its URL (a fresh adapter each side, nothing cached from
     discover) and assert the same refs and the same episodes (`same`); returns the local refs and what discovering and
     reading from the URL fetched (`metering`). `limit`: read only the first so many episodes."""
     local = sorted(get_adapter(adapter, options).discover(local_root), key=lambda r: r.sort_key)
     with metering() as listed:
-        remote = sorted(get_adapter(adapter, options).discover(locate(url)), key=lambda r: r.sort_key)
+        remote = sorted(get_adapter(adapter, options, storage).discover(url), key=lambda r: r.sort_key)
     same(local, remote, f"{adapter} refs", swap)
-    on_disk, on_store = get_adapter(adapter, options), get_adapter(adapter, options)
+    on_disk, on_store = get_adapter(adapter, options), get_adapter(adapter, options, storage)
     pairs = list(zip(local, remote, strict=True))[: limit or None]
     with metering() as meter:
         for a_ref, b_ref in pairs:
@@ -117,7 +123,7 @@ def check_source_reads_as_from_disk(corpus: dict[str, Any], name: str) -> None:
     readers take 53% of its HDF5 files; large files: tests/s3/test_reads.py)."""
     swap = (corpus["base"], str(corpus["raw"]))
     local, listed, meter = compare_source(
-        ADAPTERS[name], OPTIONS.get(name), corpus["roots"][name], corpus["urls"][name], swap
+        ADAPTERS[name], OPTIONS.get(name), corpus["roots"][name], corpus["urls"][name], swap, storage=corpus["storage"]
     )
     assert len(local) >= 2 and sum(r.error is None for r in local) >= 1
     print(f"{name}: discover {listed.as_dict()}, read {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")

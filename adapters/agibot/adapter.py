@@ -67,7 +67,7 @@ from adapters.agibot_genie.files import WORLD_DIRS, episode_dirs
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.storage.contain import contained
-from adapters.storage.location import Location, is_object, locate, scan
+from adapters.storage.location import Location, is_object, scan
 from schemas.canonical import Camera
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
@@ -120,7 +120,7 @@ class AgibotAdapter(SourceAdapter):
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         """AgiBot World raw episodes (task_info JSONs read, no HDF5, no video). Genie Sim / A2D exports beside them
         are the `agibot_genie` source's: named in a source finding, not read."""
-        root = locate(root)
+        root = self.locate(root)
         root = root if is_object(root) else root.resolve()
         export = next(episode_dirs(root), None)
         if export is not None:
@@ -200,7 +200,7 @@ class AgibotAdapter(SourceAdapter):
         if "error" in loc:
             e = loc["error"]
             raise self.error(e["message"], file=e["file"], episode=ref.raw_id, field=e["field"])
-        root, task_id, episode_id = locate(loc["root"]), loc["task_id"], loc["episode_id"]
+        root, task_id, episode_id = self.locate(loc["root"]), loc["task_id"], loc["episode_id"]
         h5_path, obs_dir, param_dir = self._paths(root, task_id, episode_id)
         entry = loc["entry"]
         meta: dict[str, Any] = {"task_id": task_id, "episode_id": episode_id, "native_fps": FPS}
@@ -212,7 +212,7 @@ class AgibotAdapter(SourceAdapter):
         meta |= proprio.metadata
         n = proprio.rows
         cameras = self._read_cameras(obs_dir, param_dir, ref.raw_id, n, meta)
-        language, segments = self._language(entry, locate(ref.paths[0]), ref.raw_id, meta)  # paths[0]: task_info
+        language, segments = self._language(entry, self.locate(ref.paths[0]), ref.raw_id, meta)  # paths[0]: task_info
         past_end = [i for i, seg in enumerate(segments or []) if seg.end_frame > n]
         if past_end:  # kept as the source has them; canonicalization clips or rejects
             meta["action_config_past_end"] = past_end

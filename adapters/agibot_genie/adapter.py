@@ -45,7 +45,7 @@ from adapters.agibot_genie.h5 import AlignedJoints, read_aligned_joints
 from adapters.agibot_genie.quat import QuatOrder, quaternion_order, to_xyzw
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import VideoFileCamera
-from adapters.storage.location import Location, is_object, locate
+from adapters.storage.location import Location, is_object
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 
@@ -91,7 +91,7 @@ class GenieAdapter(SourceAdapter):
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         """One ref per export episode below `root`; a missing or unreadable file makes that episode's ref carry the
         error (file, episode, field), the others go on. Reads only the two small JSON files."""
-        root = locate(root)
+        root = self.locate(root)
         root = root if is_object(root) else root.resolve()
         return self.capped(self._refs(root))
 
@@ -121,7 +121,7 @@ class GenieAdapter(SourceAdapter):
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         self.raise_discovered(ref)
-        opts, folder, raw_id = self.options, locate(ref.locator["dir"]), ref.raw_id
+        opts, folder, raw_id = self.options, self.locate(ref.locator["dir"]), ref.raw_id
 
         def fail_at(path: Location) -> Callable[[str, str], AdapterError]:
             return lambda msg, field: self.error(msg, file=path, episode=raw_id, field=field)

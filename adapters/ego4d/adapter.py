@@ -1,5 +1,6 @@
-"""Ego4D egocentric video: one episode per narration (a clip window cut around its timestamp) and per Goal-Step
-step and substep (its [start, end] window), both read as windows of the same videos.
+"""Ego4D egocentric video: one episode per narration of `narration.json`, a window of its video cut around its
+timestamp. Goal-Step segments of the same videos are another source, `adapters/ego4d_goalstep/` (shared video
+handling: `videos.py`).
 
 | native | canonical | unit, frame | rate |
 | --- | --- | --- | --- |
@@ -13,10 +14,6 @@ step and substep (its [start, end] window), both read as windows of the same vid
 | `ego4d.json` `video_metadata.fps`, `clips[]` | `native_fps`; clip -> video time mapping | Hz, s | |
 | `ego4d.json` `videos[].is_stereo` | side-by-side frames: the camera is the left eye (half width) | px | |
 | `ego4d.json` `video_metadata.video_start_sec` | `metadata`; checked against the mp4's first frame | s | |
-| Goal-Step `videos[k].segments[i][.segments[j]]` `start_time`, `end_time` | window, clipped to the video | s | |
-| its `step_description` (`goal_description` for a goal) | `Language("instruction")`: the task, verbatim | | |
-| its nested `segments` (a step's substeps) | `action_config`, half-open frames at the video fps | frames | |
-| the goal's keys, the segment's own keys, its parent step | `metadata` verbatim (+ `Language("description")`) | | |
 
 Time: narration `timestamp_sec` (and every window) counts from the video's first frame. The mp4's first frame is
 shown at pts time `video_start_sec` (often 0.021 s: `canonical_video_start_pts` 323 at time base 1/15360 in the
@@ -46,199 +43,181 @@ the captioner. Narrations are not sorted by time in the file. Durations come fro
 the mp4 header (no decoding); a video absent from `full_scale/` is read from a downloaded clip covering the narration
 when `ego4d.json` maps clips. Bad input (per-episode `AdapterError`): narration for a missing video, an unreadable mp4,
 a narration timestamp missing, negative or past the video end, an empty window.
-
-Annotations (`annotations` option): by default every kind found under the root is read, narrations from
-`narration.json` and Goal-Step from `goalstep_{train,valid}.json` (`goalstep.py` holds their schema and citations),
-since a root holding both was downloaded for both; name one kind to read only it (then its file must exist). A
-`goalstep_test.json` found but not asked for is named in a warning (it has no times). Goal-Step reasons name the file,
-the video_uid and the field (`videos[k].segments[i].end_time`): an end before its start, a missing description, a
-video not on disk, an end past the video (beyond `goalstep_end_tolerance_s`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-import av
+import numpy as np
+from pydantic import Field, model_validator
 
-from adapters.base import AdapterOptions, CameraSource, EpisodeRef, HandSignals, RawEpisode, SourceAdapter
-from adapters.cameras import StereoLeftCamera, VideoClipCamera
-from adapters.ego4d_goalstep.adapter import goalstep_parts, goalstep_refs, index_videos
-from adapters.ego4d.narration import narration_language, narration_refs
-from adapters.ego4d.options import (
-    ANNOTATION_DIRS,
-    GOALSTEP_FILES,
-    METADATA_FILES,
-    NARRATION_FILES,
-    Ego4DOptions,
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language
+from adapters.ego4d.videos import Span, Video, VideoOptions, VideoWindows, Window, num
+from adapters.storage.location import Location
+from schemas.narration import parse_narration
+
+NARRATION_FILES = (
+    "narration.json",
+    "v2/annotations/narration.json",
+    "v1/annotations/narration.json",
+    "annotations/narration.json",
 )
-from adapters.ego4d.videos import Video, find_video, load_json, load_metadata, start_check
-from adapters.storage.location import Location, locate
-from schemas.canonical import Camera
-from schemas.tiers import QualityTier
-
-log = logging.getLogger(__name__)
+_GOALSTEP = "Goal-Step is its own source: adapter ego4d_goalstep"
 
 
-class Ego4DAdapter(SourceAdapter):
+class Ego4DOptions(VideoOptions):
+    moved: ClassVar[dict[str, str]] = {
+        "annotations": "each Ego4D annotation is its own source: adapter ego4d reads narration.json, adapter "
+        "ego4d_goalstep the Goal-Step files",
+        **{f"goalstep_{k}": f"{_GOALSTEP}, option {k}" for k in ("splits", "files", "levels", "end_tolerance_s")},
+    }
+
+    narration_file: str | None = Field(None, description="narration.json, relative to the root; default: searched")
+    passes: list[str] = Field(["narration_pass_1"], min_length=1, description="narration passes to cut episodes from")
+    window_s: tuple[float, float] = Field(
+        (-1.0, 2.0), description="episode window (start, end) in seconds relative to the narration timestamp"
+    )
+    drop_unsure: bool = Field(False, description="skip narrations tagged #unsure")
+    merge_overlapping: bool = Field(False, description="merge narrations whose windows overlap into one episode")
+
+    @model_validator(mode="after")
+    def _window(self) -> Ego4DOptions:
+        if self.window_s[1] <= self.window_s[0]:
+            raise ValueError(f"window_s end must follow its start, got {self.window_s}")
+        return self
+
+
+class Ego4DAdapter(VideoWindows):
     name: ClassVar[str] = "ego4d"
     options_model: ClassVar[type[AdapterOptions]] = Ego4DOptions
     options: Ego4DOptions
-    expects: ClassVar[str] = (
-        "an Ego4D download: v2/full_scale/<video_uid>.mp4 (or v2/clips/) with the narration or Goal-Step JSONs"
-    )
+    expects: ClassVar[str] = "an Ego4D download: v2/full_scale/<video_uid>.mp4 (or v2/clips/) with narration.json"
 
     # -- discovery ------------------------------------------------------------------------------------------------
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = locate(root)
-        wanted = set(self.options.annotations or ("narration", "goalstep"))
-        required = self.options.annotations is not None
-        narration_file = None
-        if "narration" in wanted:
-            narration_file = self._find(root, self.options.narration_file, NARRATION_FILES, required)
-        goalstep = self._goalstep_files(root, required) if "goalstep" in wanted else {}
-        if narration_file is None and not goalstep:
-            looked = ", ".join([*NARRATION_FILES, *(f for names in GOALSTEP_FILES.values() for f in names)])
-            msg = f"no narration.json and no goalstep_*.json under the root (looked for {looked})"
-            raise self.error(msg, file=root, field="annotations")
-        narrations: dict[str, Any] = {}
-        if narration_file is not None:
-            narrations = load_json(self, narration_file, "narration.json")
-            if not isinstance(narrations, dict):
-                raise self.error("expected an object keyed by video_uid", file=narration_file, field="narration.json")
-        goals: dict[str, tuple[Location, dict[str, list]]] = {}  # split -> (file, entries by video_uid)
-        for split, path in goalstep.items():
-            doc = load_json(self, path, path.name)
-            if not isinstance(doc, dict) or not isinstance(doc.get("videos"), list):
-                raise self.error("expected an object with a videos list", file=path, field="videos")
-            goals[split] = (path, index_videos(doc, split))
-        meta_file = self._find(root, self.options.metadata_file, METADATA_FILES, self.options.metadata_file is not None)
-        videos, clips = load_metadata(self, meta_file) if meta_file else ({}, {})
-        uids = set(narrations).union(*(entries for _, entries in goals.values()))
+        root = self.locate(root)
+        path = self.find(root, self.options.narration_file, NARRATION_FILES, required=True)
+        narrations = self.load_json(path, "narration.json")
+        if not isinstance(narrations, dict):
+            raise self.error("expected an object keyed by video_uid", file=path, field="narration.json")
+        video = self.videos(root)
 
         def refs() -> Iterator[EpisodeRef]:  # video by video: a capped discovery looks for no further video
-            for uid in sorted(uids):
-                found = self._video(root, uid, videos.get(uid, {}), clips.get(uid, []))
-                out: list[EpisodeRef] = []
-                if uid in narrations:
-                    out += narration_refs(
-                        self, dataclasses.replace(found, annotation_file=narration_file), narrations[uid]
-                    )
-                for split, (path, entries) in goals.items():
-                    if uid in entries:
-                        video = dataclasses.replace(found, annotation_file=path)
-                        out += goalstep_refs(self, video, split, path, entries[uid])
-                yield from sorted(out, key=lambda r: r.raw_id)
+            for uid in sorted(narrations):
+                found = dataclasses.replace(video(uid), annotation_file=path)
+                yield from sorted(self._video_refs(found, narrations[uid]), key=lambda r: r.raw_id)
 
         yield from self.capped(refs())
 
-    def _find(self, root: Location, given: str | None, candidates: tuple[str, ...], required: bool) -> Location | None:
-        looked = (given,) if given else candidates
-        for rel in looked:
-            if (root / rel).is_file():
-                return self.inside(root, root / rel, field=rel.rsplit("/", 1)[-1])
-        if required:
-            what = given or candidates[0].rsplit("/", 1)[-1]
-            raise self.error(f"no {what} under the root (looked for {', '.join(looked)})", file=root, field=what)
-        return None
+    def _video_refs(self, video: Video, entry: Any) -> Iterator[EpisodeRef]:
+        """The video's narration episodes (or their reasons), pass by pass."""
+        opts = self.options
+        for pass_name in sorted(opts.passes):
+            block = entry.get(pass_name) if isinstance(entry, dict) else None
+            if not isinstance(block, dict):
+                continue
+            items: list[tuple[int, float, dict, Span]] = []
+            for i, n in enumerate(block.get("narrations", [])):
+                raw_id = f"{video.uid}/{pass_name}/{i:05d}"
+                text = n.get("narration_text") if isinstance(n, dict) else None
+                if opts.drop_unsure and isinstance(text, str) and parse_narration(text)["unsure"]:
+                    continue
+                try:
+                    t, span = self._instant(video, n, f"{video.uid}.{pass_name}.narrations[{i}]", raw_id)
+                except AdapterError as e:
+                    yield self.new_ref(raw_id, (video.expected, str(video.annotation_file)), error=e)
+                    continue
+                items.append((i, t, n, span))
+            summaries = [s for s in block.get("summaries", []) if isinstance(s, dict)]
+            for group in _group(items, opts.window_s, opts.merge_overlapping):
+                yield self._window_ref(video, pass_name, group, summaries)
 
-    def _goalstep_files(self, root: Location, required: bool) -> dict[str, Location]:
-        """The Goal-Step file of each asked split that is there. A split named in `goalstep_splits` or
-        `goalstep_files` must be there; of the default splits, at least one when Goal-Step was asked for by name
-        (the others missing are named in a warning). A file found but not asked for is named in a warning."""
-        out: dict[str, Location] = {}
-        o = self.options
-        given, named = o.goalstep_files or {}, "goalstep_splits" in o.model_fields_set
-        missing = []
-        for split in sorted(GOALSTEP_FILES):
-            looked = (
-                (given[split],)
-                if split in given
-                else tuple(f"{d}/{name}".lstrip("/") for d in ANNOTATION_DIRS for name in GOALSTEP_FILES[split])
-            )
-            path = next((root / rel for rel in looked if (root / rel).is_file()), None)
-            if split in o.goalstep_splits and path is not None:
-                out[split] = self.inside(root, path, field=f"goalstep_{split}")
-            elif path is not None:
-                why = "; it has no step times" if split == "test" else ""
-                log.warning("%s: Goal-Step %s not read (goalstep_splits %s)%s", path, split, o.goalstep_splits, why)
-            elif split in given or (named and split in o.goalstep_splits):
-                msg = f"no Goal-Step {split} file under the root (looked for {', '.join(looked)})"
-                raise self.error(msg, file=root, field=f"goalstep_{split}")
-            elif split in o.goalstep_splits:
-                missing.append((split, looked))
-        if required and not out:
-            looked = ", ".join(rel for _, rels in missing for rel in rels)
-            raise self.error(f"no Goal-Step file under the root (looked for {looked})", file=root, field="goalstep")
-        for split, rels in missing if out else ():
-            log.warning("%s: no Goal-Step %s file (looked for %s)", root, split, ", ".join(rels))
-        return out
+    def _instant(self, video: Video, n: Any, field: str, raw_id: str) -> tuple[float, Span]:
+        """The narration's timestamp and the file holding it, or the specific reason there is none."""
+        where = {"file": video.annotation_file, "episode": raw_id}
+        t = n.get("timestamp_sec") if isinstance(n, dict) else None
+        if not isinstance(t, int | float) or not np.isfinite(t) or t < 0:
+            raise self.error(f"timestamp_sec is {t!r}", **where, field=f"{field}.timestamp_sec")
+        text = n.get("narration_text")
+        if not isinstance(text, str) or not text.strip():
+            raise self.error(f"narration_text is {text!r}", **where, field=f"{field}.narration_text")
+        self.usable(video, raw_id)
+        span = next((sp for sp in video.spans if sp.start <= t <= sp.end), None)
+        if span is None and video.spans[0].kind == "full_scale":
+            msg = f"timestamp_sec {t:.3f} is past the end of video {video.uid} ({video.spans[0].end:.3f} s)"
+            raise self.error(msg, **where, field=f"{field}.timestamp_sec")
+        if span is None:
+            msg = f"no downloaded clip of video {video.uid} holds {t:.3f} s"
+            raise self.error(msg, file=video.expected, episode=raw_id, field="video")
+        return float(t), span
 
-    def _video(self, root: Location, uid: str, meta: dict, clips: list[dict]) -> Video:
-        o = self.options
-        return find_video(self, root, root, uid, meta, clips, o.video_dirs, o.clip_dirs)
-
-    def new_ref(self, raw_id: str, paths: tuple[str, ...], error: str | None, locator: dict) -> EpisodeRef:
-        subset = self.options.subset or "default"
-        return EpisodeRef(
-            adapter=self.name, source=self.name, subset=subset, raw_id=raw_id, paths=paths, error=error, locator=locator
-        )
+    def _window_ref(self, video: Video, pass_name: str, group: list[tuple], summaries: list[dict]) -> EpisodeRef:
+        start, end, span = min(g[0] for g in group), max(g[1] for g in group), group[0][4]
+        suffix = f"{group[0][2]:05d}" if len(group) == 1 else f"{group[0][2]:05d}-{group[-1][2]:05d}"
+        keys = ("timestamp_sec", "timestamp_frame", "narration_text", "annotation_uid")
+        narrs = [{"index": i, **{k: n.get(k) for k in keys}} for _, _, i, n, _ in group]
+        overlapping = [s for s in summaries if num(s.get("start_sec")) < end and num(s.get("end_sec")) > start]
+        locator = {
+            **video.locator(span),
+            "annotation": "narration",
+            "pass": pass_name,
+            "window_sec": [start, end],
+            "narrations": narrs,
+            "summaries": overlapping,
+        }
+        paths = (str(span.path), str(video.annotation_file))
+        return self.new_ref(f"{video.uid}/{pass_name}/{suffix}", paths, locator=locator)
 
     # -- reading --------------------------------------------------------------------------------------------------
 
-    def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
-        loc, ep = ref.locator, ref.raw_id
-        path = locate(ref.paths[0])
-        if not path.is_file():
-            raise self.error(f"video {loc['video_uid']} is not on disk", file=path, episode=ep, field="video")
+    def window(self, loc: dict[str, Any], fps: float) -> Window:
+        """The narrations (at their instant) and overlapping summaries (over their span, clipped), and the metadata."""
         start, end = loc["window_sec"]
-        offset = loc["file_start_sec"]
-        meta: dict[str, Any] = {"is_stereo": bool(loc.get("is_stereo")), "video_start_sec": loc.get("video_start_sec")}
-        try:
-            clip = VideoClipCamera(path, loc["video_kind"], Camera.head, start - offset, end - offset)
-            camera: CameraSource = StereoLeftCamera(clip) if meta["is_stereo"] else clip
-            if loc["video_kind"] == "full_scale" and meta["video_start_sec"] is not None:
-                meta |= start_check(path, meta["video_start_sec"], loc["fps"])
-        except (av.FFmpegError, OSError, IndexError) as e:
-            raise self.error(
-                f"unreadable mp4 of video {loc['video_uid']}: {e}", file=path, episode=ep, field="video"
-            ) from e
-        if not len(camera):
-            raise self.error(f"no frame in the window [{start:.3f}, {end:.3f}) s", file=path, episode=ep, field="video")
-        fps = loc["fps"] or clip.average_rate
-        action_config, annotation = None, None
-        if loc.get("annotation", "narration") == "goalstep":
-            language, action_config, kind_meta, annotation = goalstep_parts(loc, fps)
-        else:
-            language, kind_meta = narration_language(loc)
-        if self.options.cameras is not None and loc["video_kind"] not in self.options.cameras:
-            cameras = {}
-        else:
-            cameras = {loc["video_kind"]: camera}
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human_video",
-            tier=QualityTier.actionless,
-            native_fps=fps,
-            cameras=cameras,
-            language=language,
-            action_config=action_config,
-            hands=HandSignals(notes=["video without hand signals"]),
-            metadata={
-                "annotation": loc.get("annotation", "narration"),
-                "video_uid": loc["video_uid"],
-                "clip_uid": loc["clip_uid"],
-                "video_path": str(path),
-                "window_sec": [start, end],
-                "video_end_sec": loc["video_end_sec"],
-                **kind_meta,
-                **meta,
-            },
-            annotation=annotation,
-        )
+        language = [
+            Language(
+                n["narration_text"],
+                kind="narration",
+                start_s=n["timestamp_sec"] - start,
+                end_s=n["timestamp_sec"] - start,
+            )
+            for n in loc["narrations"]
+        ]
+        language += [
+            Language(
+                s["summary_text"],
+                kind="summary",
+                start_s=max(num(s["start_sec"]) - start, 0.0),
+                end_s=min(num(s["end_sec"]), end) - start,
+            )
+            for s in loc["summaries"]
+            if isinstance(s.get("summary_text"), str)
+        ]
+        meta = {
+            "narration_pass": loc["pass"],
+            "narrations": [{**n, **parse_narration(n["narration_text"])} for n in loc["narrations"]],
+        }
+        return Window(language, meta)
+
+
+def _group(
+    items: list[tuple[int, float, dict, Span]], window_s: tuple[float, float], merge: bool
+) -> Iterator[list[tuple]]:
+    """Windows (start, end, index, narration, span), clipped to their file's span, in time order (ties by index);
+    one per episode, or runs of overlapping windows in one file when `merge`."""
+    w0, w1 = window_s
+    windows = sorted((max(t + w0, sp.start), min(t + w1, sp.end), i, n, sp) for i, t, n, sp in items)
+    if not merge:
+        yield from ([w] for w in windows)
+        return
+    run: list[tuple] = []
+    for w in windows:
+        if run and (w[4] != run[0][4] or w[0] >= max(r[1] for r in run)):
+            yield run
+            run = []
+        run.append(w)
+    if run:
+        yield run

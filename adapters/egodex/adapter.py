@@ -55,7 +55,7 @@ from adapters.base import (
 )
 from adapters.cameras import VideoFileCamera
 from adapters.storage.h5 import open_h5
-from adapters.storage.location import Location, locate
+from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES, Camera, intrinsics_info
 from schemas.tiers import QualityTier
 
@@ -167,7 +167,7 @@ class EgoDexAdapter(SourceAdapter):
     expects: ClassVar[str] = "<split>/<task>/<idx>.hdf5 beside <idx>.mp4"
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = locate(root)
+        root = self.locate(root)
         subset = self.options.subset or "default"
         files = sorted((p.relative_to(root).with_suffix("").as_posix(), p) for p in root.rglob("*.hdf5"))
         for count, (raw_id, hdf5) in enumerate(files):
@@ -195,7 +195,7 @@ class EgoDexAdapter(SourceAdapter):
             )
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        hdf5, mp4 = locate(ref.paths[0]), locate(ref.paths[1])
+        hdf5, mp4 = self.locate(ref.paths[0]), self.locate(ref.paths[1])
         ep = ref.raw_id
         if not mp4.is_file():
             raise self.error(f"no video beside the poses (expected {mp4.name})", file=mp4, episode=ep, field="mp4")

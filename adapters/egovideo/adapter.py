@@ -48,7 +48,7 @@ from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals,
 from adapters.cameras import VideoClipCamera, probe_video
 from adapters.egovideo.shards import SHARD_SUFFIXES, index_shard, is_shard, open_member, read_member
 from adapters.storage import bounds
-from adapters.storage.location import Location, locate, readable
+from adapters.storage.location import Location, readable
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 
@@ -92,7 +92,7 @@ class EgoVideoAdapter(SourceAdapter):
     # -- discovery ------------------------------------------------------------------------------------------------
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = locate(root)
+        root = self.locate(root)
         captions = self._captions(root) if self.options.captions_file else {}
         shards = sorted(p for p in root.rglob("*") if is_shard(p))
         layout = self.options.layout
@@ -283,7 +283,7 @@ class EgoVideoAdapter(SourceAdapter):
     def read(self, ref: EpisodeRef) -> RawEpisode:
         self.raise_discovered(ref)
         loc, ep = ref.locator, ref.raw_id
-        path = locate(ref.paths[0])
+        path = self.locate(ref.paths[0])
         start, end = loc["window_sec"]
         try:
             # a shard member is demuxed in place on the tar file, never extracted

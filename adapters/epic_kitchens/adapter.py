@@ -56,7 +56,7 @@ from pydantic import Field
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode, SourceAdapter
 from adapters.cameras import VideoClipCamera, probe_video
-from adapters.storage.location import Location, locate
+from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 
@@ -122,7 +122,7 @@ class EpicKitchensAdapter(SourceAdapter):
     # -- discovery ------------------------------------------------------------------------------------------------
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = locate(root)
+        root = self.locate(root)
         files = [p for p in (self._find(root, name) for name in self.options.annotation_files) if p is not None]
         if not files:
             looked = ", ".join(self.options.annotation_files)
@@ -288,7 +288,7 @@ class EpicKitchensAdapter(SourceAdapter):
     def read(self, ref: EpisodeRef) -> RawEpisode:
         self.raise_discovered(ref)
         loc, ep = ref.locator, ref.raw_id
-        path = locate(ref.paths[0])
+        path = self.locate(ref.paths[0])
         if not path.is_file():
             raise self.error(f"video {loc['video_id']} is not on disk", file=path, episode=ep, field="video")
         start, stop = loc["start_s"], loc["stop_s"]

@@ -80,7 +80,7 @@ from adapters.hot3d.files import (
 )
 from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
 from adapters.hot3d.video import RGB_STREAM, VRS_FILE, AriaRgbCamera, VideoError, rgb_frames
-from adapters.storage.location import Location, locate
+from adapters.storage.location import Location
 from schemas.canonical import MANO21_NAMES
 from schemas.tiers import QualityTier
 
@@ -124,7 +124,7 @@ class Hot3DAdapter(SourceAdapter):
     options: Hot3DOptions
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = locate(root)
+        root = self.locate(root)
         refs, others = [], []
         for meta in sorted(root.rglob("metadata.json")):
             seq = meta.parent
@@ -169,7 +169,7 @@ class Hot3DAdapter(SourceAdapter):
         )
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        seq, ep = locate(ref.paths[0]), ref.raw_id
+        seq, ep = self.locate(ref.paths[0]), ref.raw_id
         meta = self._json(seq / "metadata.json", ep, "metadata.json")
         headset = str(meta.get("headset", ""))
         up = WORLD_UP.get(headset_kind(headset))

@@ -98,6 +98,7 @@ from schemas.lerobot import INFO_PATH, MetaFileError
 from schemas.lfs import unreadable
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.robots.registry import default_registry
+from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
 
 
@@ -160,8 +161,10 @@ class LeRobotSource(SourceAdapter):
     options: LeRobotOptions
     expects: ClassVar[str] = f"a LeRobot dataset: {INFO_PATH} here or one or two levels below"
 
-    def __init__(self, options: AdapterOptions | dict[str, Any] | None = None) -> None:
-        super().__init__(options)
+    def __init__(
+        self, options: AdapterOptions | dict[str, Any] | None = None, storage: StorageOptions | None = None
+    ) -> None:
+        super().__init__(options, storage)
         self._cache: dict[Location, LoadedDataset] = {}
 
     # -- discovery ------------------------------------------------------------------------------------------------
@@ -177,7 +180,7 @@ class LeRobotSource(SourceAdapter):
 
     def dataset_roots(self, root: Location) -> list[tuple[str, Location]]:
         """(subset, dataset root) pairs under `root`, sorted by subset."""
-        root = locate(root)
+        root = self.locate(root)
         if (root / INFO_PATH).is_file():
             return [(self.options.subset or root.name, root)]
         found = {p.parent.parent for p in [*root.glob("*/meta/info.json"), *root.glob("*/*/meta/info.json")]}
@@ -249,12 +252,12 @@ class LeRobotSource(SourceAdapter):
     def dataset(self, root: Location) -> LoadedDataset:
         """One dataset root as this adapter loads it (quirks, episode locations, cameras read, per-episode problems);
         cached per instance. Raises ValueError / OSError when its meta cannot be read."""
-        root = locate(root)
+        root = self.locate(root)
         return self._dataset(root, self.options.subset or root.name)
 
     # -- reading --------------------------------------------------------------------------------------------------
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        root, ep = locate(ref.locator["root"]), ref.locator.get("episode_index")
+        root, ep = self.locate(ref.locator["root"]), ref.locator.get("episode_index")
         if ref.error:
             file = ref.locator.get("error_file") or (ref.paths[0] if ref.paths else None)
             raise self.error(ref.error, file=file, episode=ref.raw_id, field=ref.locator.get("error_field"))
@@ -293,7 +296,7 @@ class LeRobotSource(SourceAdapter):
 
     # -- a dataset's meta, once per instance ----------------------------------------------------------------------
     def _dataset(self, root: Location, subset: str) -> LoadedDataset:
-        root = locate(root)
+        root = self.locate(root)
         if root not in self._cache:
             self._cache[root] = self._load(root, subset)
         return self._cache[root]

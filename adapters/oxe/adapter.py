@@ -80,9 +80,10 @@ from adapters.oxe.episode import EpisodeReader
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import OXESubset, find_subset
 from adapters.oxe.tfrecord import TFRecordError, parse_example, read_record
-from adapters.storage.location import Location, locate
+from adapters.storage.location import Location
 from schemas.findings import SourceFinding
 from schemas.robots.registry import default_registry
+from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
 
 
@@ -94,8 +95,10 @@ class OXEAdapter(SourceAdapter):
         "TFDS builder folders <dataset>/<version>/ with dataset_info.json, features.json and *.tfrecord-* shards"
     )
 
-    def __init__(self, options: AdapterOptions | dict[str, Any] | None = None) -> None:
-        super().__init__(options)
+    def __init__(
+        self, options: AdapterOptions | dict[str, Any] | None = None, storage: StorageOptions | None = None
+    ) -> None:
+        super().__init__(options, storage)
         self.duplicates: list[dict[str, str]] = []  # with duplicates="skip": {"raw_id", "duplicate_of", "subset"}
         self._root: Location | None = None  # the root discovery last read
 
@@ -164,7 +167,7 @@ class OXEAdapter(SourceAdapter):
     # -- discovery --
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = locate(root)
+        root = self.locate(root)
         count = 0
         self.duplicates = []
         self._root = root
@@ -196,13 +199,13 @@ class OXEAdapter(SourceAdapter):
     # -- reading --
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        shard = locate(ref.paths[0])
+        shard = self.locate(ref.paths[0])
         loc = ref.locator
         if ref.error is not None:
             raise self.error(
                 loc.get("error_reason", ref.error), file=shard, episode=ref.raw_id, field=loc.get("error_field")
             )
-        builder = load_builder(locate(loc["builder_dir"]))
+        builder = load_builder(self.locate(loc["builder_dir"]))
         cfg = self.subset_config(builder)
 
         def fail(message: str, fld: str | None) -> AdapterError:

@@ -54,7 +54,7 @@ from adapters.robomind.intrinsics import intrinsics_for
 from adapters.robomind.layouts import ROBOTS, SIMULATION, RobotLayout
 from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
-from adapters.storage.location import Location, is_object, locate, scan
+from adapters.storage.location import Location, is_object, scan
 from schemas.lfs import lfs_pointer_message
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.tiers import QualityTier
@@ -88,7 +88,7 @@ class RoboMINDAdapter(SourceAdapter):
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         """Walk the folders (scandir only: no HDF5 is opened); bad episodes come back with `error` set."""
-        root = locate(root)
+        root = self.locate(root)
         root = root if is_object(root) else root.resolve()
         instructions = self._instructions(root)
         count = 0
@@ -182,7 +182,7 @@ class RoboMINDAdapter(SourceAdapter):
         if "error" in loc:
             e = loc["error"]
             raise self.error(e["message"], file=e["file"], episode=ref.raw_id, field=e["field"])
-        path = locate(ref.paths[0])
+        path = self.locate(ref.paths[0])
         layout = ROBOTS[loc["robot"]]
 
         def fail(message: str, field: str) -> Exception:

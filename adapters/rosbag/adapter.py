@@ -253,7 +253,7 @@ class RosbagAdapter(SourceAdapter):
             name = key.replace(".", "_")
             h, w = d.first_frame.shape[:2]
             canonical = self._camera_slot(d.topic, ep)
-            ep.cameras[name] = BagCamera(bag, d.topic, d.msgtype, span, name, canonical, t, h, w)
+            ep.cameras[name] = BagCamera(self.locate(bag), d.topic, d.msgtype, span, name, canonical, t, h, w)
             ep.roles[d.topic] = f"camera {name}" + (f" ({canonical.value})" if canonical else "")
         elif kind == "joints":
             names, arr = joint_arrays(d.joints)
@@ -387,7 +387,7 @@ class _Reading:
         self._cm: Any = None
 
     def __enter__(self) -> tuple[Any, list[Any]]:
-        self._cm = open_bag(self.bag)
+        self._cm = open_bag(self.adapter.locate(self.bag))
         try:
             return self._cm.__enter__(), self.where
         except Exception as e:

@@ -12,14 +12,14 @@ sqlite3 plugin's too (its apsw VFS reads through `RPath.open`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any
 
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
-from adapters.storage.location import Location, is_object, locate, open_binary, scan
+from adapters.storage.location import Location, scan
+from adapters.storage.pathlike import path_like
 
 ROS2_SUFFIXES = (".mcap", ".db3")
 ROS1_SUFFIX = ".bag"
@@ -74,80 +74,10 @@ def _file_kind(name: str) -> str | None:
     return next((s[1:] for s in ROS2_SUFFIXES if low.endswith(s)), None)
 
 
-class BagPath:
-    """rosbags' path protocol over an object-store Location: every open is a ranged, metered read."""
-
-    def __init__(self, loc: Location) -> None:
-        self.loc = loc
-
-    def __str__(self) -> str:
-        return str(self.loc)
-
-    def __repr__(self) -> str:
-        return f"BagPath({self.loc})"
-
-    def __truediv__(self, key: Any) -> BagPath:
-        return BagPath(self.loc / str(key))
-
-    @property
-    def name(self) -> str:
-        return self.loc.name
-
-    @property
-    def stem(self) -> str:
-        return self.loc.stem
-
-    @property
-    def suffix(self) -> str:
-        return self.loc.suffix
-
-    def exists(self) -> bool:
-        return self.loc.exists()
-
-    def is_dir(self) -> bool:
-        return self.loc.is_dir()
-
-    def stat(self, *, follow_symlinks: bool = True) -> Any:
-        return self.loc.stat()
-
-    def read_text(self, encoding: str | None = None) -> str:
-        with open_binary(self.loc) as f:
-            return f.read().decode(encoding or "utf-8")
-
-    def open(self, mode: str = "rb", *args: Any, **kwargs: Any) -> IO[bytes]:
-        if "r" not in mode or "+" in mode:
-            raise PermissionError(f"{self.loc}: bags on an object store are read only")
-        stack = ExitStack()
-        return _Held(stack.enter_context(open_binary(self.loc)), stack)
-
-
-class _Held:
-    """A file object whose `close` also leaves the context it was opened in (so the read meter counts it)."""
-
-    def __init__(self, f: IO[bytes], stack: ExitStack) -> None:
-        self._f, self._stack = f, stack
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._f, name)
-
-    def __enter__(self) -> _Held:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._stack.close()
-
-
-def rosbags_path(loc: Location) -> Any:
-    """What rosbags opens: a local path as it is, an object as a `BagPath`."""
-    return BagPath(loc) if is_object(loc) else loc
-
-
 @contextmanager
-def open_bag(path: str | Location) -> Iterator[AnyReader]:
-    """An open `AnyReader` over one bag (ROS 1 or ROS 2), with ROS 2 Humble's types for a bag without definitions."""
-    reader = AnyReader([rosbags_path(locate(path))], default_typestore=get_typestore(DEFAULT_TYPES))
+def open_bag(bag: Location) -> Iterator[AnyReader]:
+    """An open `AnyReader` over one bag (ROS 1 or ROS 2), with ROS 2 Humble's types for a bag without definitions;
+    a bag in an object store is read by ranges through `path_like` (rosbags opens what it is given by path)."""
+    reader = AnyReader([path_like(bag)], default_typestore=get_typestore(DEFAULT_TYPES))
     with reader:
         yield reader

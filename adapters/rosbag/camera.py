@@ -20,6 +20,7 @@ import numpy as np
 from adapters.base import CameraSource
 from adapters.cameras import decode_image, fit_rgb
 from adapters.rosbag.bags import open_bag
+from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 
@@ -75,7 +76,7 @@ class BagCamera(CameraSource):
 
     def __init__(
         self,
-        bag: str,
+        bag: Location,
         topic: str,
         msgtype: str,
         span: tuple[int, int],

@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
+from upath import UPath
+
 from adapters.storage.location import Location, Where, is_object, locate, readable
 from schemas.containment import OutsideRoot
 
@@ -58,7 +60,12 @@ def contained(root: Where, path: Where) -> Location:
             raise OutsideRoot(full, real, str(root))
         return Path(full)
     root_loc = locate(root)
-    loc = locate(text) if (os.path.isabs(text) or "://" in text) else root_loc / text
+    if is_object(path):
+        loc = path  # already made, with its store's options
+    elif "://" in text and is_object(root_loc):
+        loc = UPath(text, **root_loc.storage_options)  # a URL under an object root: read with the root's options
+    else:
+        loc = locate(text) if os.path.isabs(text) or "://" in text else root_loc / text
     if is_object(root_loc):
         if not is_object(loc) or loc.protocol != root_loc.protocol:
             raise OutsideRoot(str(loc), str(loc), str(root_loc))

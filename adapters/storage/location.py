@@ -6,9 +6,10 @@ by listing objects through fsspec; what an adapter must not do is hand a Locatio
 seekable file object with bounded read-ahead (`reads.open_seekable`) or a front-to-back stream (`reads.open_stream`).
 
 Episode refs carry paths as strings (URLs for objects, never a credential), so a worker turns them back into Locations
-with `locate(text)`. The options a URL needs beyond the environment (a job's `StorageOptions`) are registered per root
-with `register(root, options)` in each process that reads; without one the environment decides (`urls.fs_kwargs`: the
-AWS variables and config files for s3://, GOOGLE_APPLICATION_CREDENTIALS and STORAGE_EMULATOR_HOST for gs://).
+with `locate(text, options)`: the options (a source's `StorageOptions`, which its adapter holds: `SourceAdapter.locate`)
+ride on the Location made and on every path derived from it. Without options the environment decides
+(`urls.fs_kwargs`: the AWS variables and config files for s3://, GOOGLE_APPLICATION_CREDENTIALS and
+STORAGE_EMULATOR_HOST for gs://). Nothing is registered in a process-global table.
 
 `metering()` adds up what every object opened inside it fetched and what its readers used (bytes read per byte used).
 
@@ -50,7 +51,6 @@ from schemas.storage import StorageOptions, is_remote, protocol_of
 Location = Path | UPath
 Where = str | os.PathLike[str] | UPath  # what `locate` accepts
 
-_OPTIONS: dict[str, StorageOptions] = {}  # root URL (no trailing slash) -> the options a job gave for it
 _METERS = threading.local()
 # the whole-file copies of objects a library can only open by path: bounded (EIDATA_CACHE_BYTES, default 16 GiB),
 # least recently used evicted first, removed when the process exits
@@ -81,24 +81,6 @@ for _protocol, _cls in (("s3", ObjectS3Path), ("s3a", ObjectS3Path), ("gs", Obje
     register_implementation(_protocol, _cls, clobber=True)
 
 
-def register(root: str, options: StorageOptions | None) -> None:
-    """Options for every URL under `root` in this process (a job's spec option); None forgets them."""
-    key = str(root).rstrip("/")
-    if options is None:
-        _OPTIONS.pop(key, None)
-    else:
-        _OPTIONS[key] = options
-
-
-def options_for(url: str) -> StorageOptions | None:
-    """The options registered for the longest root that `url` lies under (None: the environment decides)."""
-    best = None
-    for root, options in _OPTIONS.items():
-        if (url == root or url.startswith(root + "/")) and (best is None or len(root) > len(best[0])):
-            best = (root, options)
-    return best[1] if best else None
-
-
 def locate(where: Where, options: StorageOptions | None = None) -> Location:
     """A Location for a path, a `file://` URL or an object-store URL; one already made is returned as it is."""
     if isinstance(where, (Path, UPath)) and is_object(where):
@@ -108,7 +90,7 @@ def locate(where: Where, options: StorageOptions | None = None) -> Location:
     text = os.fspath(where) if not isinstance(where, str) else where
     if not is_remote(text):
         return Path(text.split("://", 1)[1] if "://" in text else text)
-    return UPath(text, **fs_kwargs(protocol_of(text), options or options_for(text)))
+    return UPath(text, **fs_kwargs(protocol_of(text), options))
 
 
 def is_object(loc: Any) -> bool:

@@ -84,7 +84,7 @@ def discover_source(
     unsorted = work_path.with_suffix(".unsorted.parquet")
     adapter = None
     try:
-        adapter = get_adapter(source.adapter, source.options)
+        adapter = get_adapter(source.adapter, source.options, source.storage)
         found, refs = retry_environment(
             lambda: _write_refs(source, adapter, unsorted),
             environment or EnvironmentRetry(),
@@ -298,7 +298,10 @@ def discover(spec: JobSpec) -> tuple[list[WorkItem], list[QuarantineRow]]:
     bad: list[QuarantineRow] = []
     for source in spec.sources:
         try:
-            refs = sorted(get_adapter(source.adapter, source.options).discover(source.root), key=lambda r: r.sort_key)
+            refs = sorted(
+                get_adapter(source.adapter, source.options, source.storage).discover(source.root),
+                key=lambda r: r.sort_key,
+            )
         except Exception as e:
             extra = {"file": e.file, "field": e.field} if isinstance(e, AdapterError) else {}
             reason = getattr(e, "reason", None) or str(e)

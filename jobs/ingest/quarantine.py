@@ -48,7 +48,7 @@ def quarantine_row(
 def discovery_row(source: SourceSpec, ref: EpisodeRef) -> QuarantineRow:
     """A ref discovery flagged: reading it re-raises the adapter's error with its file and field as columns."""
     try:
-        get_adapter(source.adapter, source.options).read(ref)
+        get_adapter(source.adapter, source.options, source.storage).read(ref)
     except AdapterError as e:
         return quarantine_row(source, ref, "discover", "DiscoveryError", e.reason, file=e.file, field=e.field)
     except Exception:  # fall back to the message discovery recorded

@@ -63,7 +63,7 @@ def _has_episodes(output: Path, source: str) -> bool:
 
 
 def _batches(source: SourceSpec) -> Iterator[list[EpisodeRef]]:
-    refs = iter(get_adapter(source.adapter, source.options).discover(source.root))
+    refs = iter(get_adapter(source.adapter, source.options, source.storage).discover(source.root))
     size = FIRST_BATCH
     while batch := list(islice(refs, size)):
         yield batch

@@ -58,7 +58,7 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
     stage: Stage = "read"
     staged: list[StagedEpisode] = []
     try:
-        raw = get_adapter(source.adapter, source.options).read(task.ref)
+        raw = get_adapter(source.adapter, source.options, source.storage).read(task.ref)
         if source.tier is not None:
             raw = replace(raw, tier=source.tier)
         stage = "canonicalize"

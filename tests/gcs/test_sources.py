@@ -43,7 +43,9 @@ def test_real_samples_from_gcs_read_as_from_disk(
     # episodes (parquet and H.264 mp4s of 0.7-1.1 MB, opened seekable in 1 MiB blocks)
     folder = realdata / sample
     url = _put(gcs, folder, f"raw/{prefix}/{sample}")
-    refs, listed, meter = compare_source(adapter, None, folder, url, (url, str(folder)), limit=limit)
+    refs, listed, meter = compare_source(
+        adapter, None, folder, url, (url, str(folder)), limit=limit, storage=gcs.options()
+    )
     assert len(refs) >= 3
     print(f"{sample}: discover {listed.as_dict()}, read {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
     assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter.as_dict()
@@ -55,7 +57,7 @@ def test_one_mp4_decoded_from_gcs_fetches_it_once(gcs: GcsServer, realdata: Path
     url = _put(gcs, video.parent, f"raw/{prefix}/mp4")
     with av.open(str(video)) as c:
         local = [frame.to_ndarray(format="rgb24") for frame in c.decode(video=0)]
-    with metering() as meter, readable(locate(f"{url}/{video.name}")) as f, av.open(f) as c:
+    with metering() as meter, readable(locate(f"{url}/{video.name}", gcs.options())) as f, av.open(f) as c:
         remote = [frame.to_ndarray(format="rgb24") for frame in c.decode(video=0)]
     assert len(local) == len(remote) > 10 and all(np.array_equal(a, b) for a, b in zip(local, remote, strict=True))
     print(f"mp4 {video.name}: {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from adapters import get_adapter
-from adapters.storage.location import register
 from adapters.storage.urls import filesystem
 from adapters.synthetic.agibot import EpisodeSpec as AgibotEpisode
 from adapters.synthetic.agibot import write_agibot
@@ -77,8 +76,7 @@ def corpus(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     fs, _ = filesystem("s3://", s3.options())
     base = f"raw/bad-{raw.name}"
     put_tree(fs, raw, base)
-    register(f"s3://{base}", s3.options())
-    return {"raw": raw, "roots": roots, "base": f"s3://{base}"}
+    return {"raw": raw, "roots": roots, "base": f"s3://{base}", "storage": s3.options()}
 
 
 # egodex is slow-marked: in 2 of 3 full `make test` runs of 2026-11-23 (none alone) its ranged h5py read through
@@ -89,8 +87,8 @@ def test_bad_input_from_the_bucket_is_refused_as_from_disk(corpus: dict[str, Any
     adapter, needles = EXPECTED[name]
     raw, root = corpus["raw"], corpus["roots"][name]
     url = f"{corpus['base']}/{root.relative_to(raw).as_posix()}"
-    local, _, _ = compare_source(adapter, None, root, url, (corpus["base"], str(raw)))
-    reader = get_adapter(adapter)
+    local, _, _ = compare_source(adapter, None, root, url, (corpus["base"], str(raw)), storage=corpus["storage"])
+    reader = get_adapter(adapter, None, corpus["storage"])
     refused = sorted(str(e).lower() for r in local if isinstance(e := read_or_error(reader, r), str))
     assert len(refused) == len(needles) < len(local), refused  # each bad episode refused, a good one read
     for needle in needles:  # each refusal names its cause, not a generic read failure

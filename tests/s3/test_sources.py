@@ -34,7 +34,9 @@ def test_lerobot_loader_checks_from_the_bucket_find_what_they_find_on_disk(corpu
     swap = (corpus["base"], str(corpus["raw"]))
     for subset in ("franka_cube", "so101_pick"):  # v2.1 (one parquet footer unreadable) and v3.0
         local = get_adapter("lerobot", OPTIONS["lerobot"]).dataset(corpus["roots"]["lerobot"] / subset)
-        remote = get_adapter("lerobot", OPTIONS["lerobot"]).dataset(locate(f"{corpus['urls']['lerobot']}/{subset}"))
+        remote = get_adapter("lerobot", OPTIONS["lerobot"]).dataset(
+            locate(f"{corpus['urls']['lerobot']}/{subset}", corpus["storage"])
+        )
         checks = loader_checks(local)
         assert checks or local.quirks  # something to compare: the demo's datasets are not spotless
         same(checks, loader_checks(remote), f"lerobot {subset} checks", swap)
@@ -55,7 +57,7 @@ def test_real_samples_from_the_bucket_read_as_from_disk(
     # Octo's Bridge RLDS shards (3.4 MB), larger than one 1 MiB block
     folder = realdata / sample
     url = _put_tree(s3, folder, f"raw/{prefix}/{sample}")
-    _, listed, meter = compare_source(adapter, None, folder, url, (url, str(folder)), limit=3)
+    _, listed, meter = compare_source(adapter, None, folder, url, (url, str(folder)), limit=3, storage=s3.options())
     print(f"{sample}: discover {listed.as_dict()}, read {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
     assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter.as_dict()
 
@@ -71,7 +73,7 @@ def test_real_agibot_proprio_h5_from_the_bucket(s3: S3Server, shared_realdata: P
 
     local = read_proprio(folder / "proprio_stats.h5", fail)
     with metering() as meter:
-        remote = read_proprio(locate(f"{url}/proprio_stats.h5"), fail)
+        remote = read_proprio(locate(f"{url}/proprio_stats.h5", s3.options()), fail)
     same(local, remote, "proprio", (url, str(folder)))
     print(f"agibot proprio_stats.h5: {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
     assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter.as_dict()
@@ -82,7 +84,7 @@ def test_validate_a_lerobot_folder_in_the_bucket_as_on_disk(corpus: dict[str, An
 
     swap = (corpus["base"], str(corpus["raw"]))
     local = validate_path(corpus["roots"]["lerobot"])
-    remote = validate_path(corpus["urls"]["lerobot"])
+    remote = validate_path(locate(corpus["urls"]["lerobot"], corpus["storage"]))
     assert [r.root for r in local] == [r.root.replace(*swap) for r in remote] and len(local) == 2
     for a, b in zip(local, remote, strict=True):
         same(a.model_dump(), b.model_dump(), f"validate {a.root}", swap)

@@ -21,9 +21,7 @@ from adapters.storage.location import (
     locate,
     metering,
     open_binary,
-    options_for,
     readable,
-    register,
     scan,
 )
 from schemas.storage import StorageOptions
@@ -35,22 +33,15 @@ def test_local_paths_and_file_urls_stay_pathlib(tmp_path: Path) -> None:
         assert type(loc) is type(tmp_path) and loc == tmp_path and not is_object(loc)
 
 
-def test_object_urls_carry_the_options_of_the_longest_registered_root() -> None:
-    outer = StorageOptions(endpoint_url="http://127.0.0.1:1", access_key_id="outer")
-    inner = StorageOptions(endpoint_url="http://127.0.0.1:2", access_key_id="inner")
-    register("s3://bucket/a", outer)
-    register("s3://bucket/a/b/", inner)
-    try:
-        assert options_for("s3://bucket/a/b/c.mp4") == inner and options_for("s3://bucket/a/x") == outer
-        assert options_for("s3://bucket/ab/x") is None  # a root is a folder, not a string prefix
-        loc = locate("s3://bucket/a/b/c.mp4")
-        assert isinstance(loc, UPath) and is_object(loc) and str(loc) == "s3://bucket/a/b/c.mp4"
-        assert loc.storage_options["endpoint_url"] == "http://127.0.0.1:2" and loc.storage_options["key"] == "inner"
-        assert locate(loc) is loc
-    finally:
-        register("s3://bucket/a", None)
-        register("s3://bucket/a/b", None)
-    assert options_for("s3://bucket/a/b/c.mp4") is None
+def test_object_urls_carry_the_options_given_and_their_children_too() -> None:
+    options = StorageOptions(endpoint_url="http://127.0.0.1:2", access_key_id="inner")
+    loc = locate("s3://bucket/a/b/c.mp4", options)
+    assert isinstance(loc, UPath) and is_object(loc) and str(loc) == "s3://bucket/a/b/c.mp4"
+    assert loc.storage_options["endpoint_url"] == "http://127.0.0.1:2" and loc.storage_options["key"] == "inner"
+    assert locate(loc) is loc
+    child = locate("s3://bucket/a", options) / "b" / "c.mp4"
+    assert child.storage_options["key"] == "inner"  # a path made from a located root keeps its credential
+    assert "endpoint_url" not in locate("s3://bucket/a/b/c.mp4").storage_options  # nothing remembered globally
 
 
 def _tree(make_file: object, root: str) -> None:
