@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -150,3 +151,11 @@ def list_prefixes(fs: fsspec.AbstractFileSystem, prefix: str) -> list[str]:
         if not page.get("IsTruncated"):
             return sorted(out)
         kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+
+def put_tree(fs: fsspec.AbstractFileSystem, folder: Path, prefix: str) -> int:
+    """Put every file under the local `folder` at `prefix/<its relative path>`; returns the number of objects."""
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+    for f in files:
+        fs.put_file(str(f), f"{prefix}/{f.relative_to(folder).as_posix()}")
+    return len(files)

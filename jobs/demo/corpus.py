@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from adapters.storage.urls import filesystem
 from adapters.synthetic.agibot import EpisodeSpec, Fault, write_agibot
 from adapters.synthetic.ego4d import write_ego4d
 from adapters.synthetic.egodex import write_egodex
@@ -26,6 +27,9 @@ from adapters.synthetic.lerobot import inject_fault, write_lerobot_v3
 from adapters.synthetic.rlds import write_rlds
 from adapters.synthetic.robomind import EpisodeSpec as RoboMindEpisode
 from adapters.synthetic.robomind import write_robomind
+from ingest.storage.objects import put_tree
+from jobs.spec_models import JobSpec
+from schemas.storage import StorageOptions
 
 BASE_SOURCES = ("bridge", "agibot", "ego4d", "egodex", "lerobot")
 SOURCES = (*BASE_SOURCES, "epic_kitchens", "ego_video", "hot3d", "robomind", "so101")
@@ -180,3 +184,18 @@ def write_demo_spec(
         spec["canonicalize"] = {"image": image}
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return spec_path
+
+
+def placed_spec(spec: JobSpec, raw: Path, base: str, options: StorageOptions | None) -> JobSpec:
+    """`spec` (the demo's over the local raw corpus `raw`) with the raw corpus put under `base/raw` (an object store's
+    URL, `options` its endpoint and credential; None: the AWS environment), every source's root there and the output
+    `base/corpus`. The credential travels in the validated spec only: the spec file beside the demo names none."""
+    base, raw = base.rstrip("/"), Path(raw).resolve()
+    fs, path = filesystem(f"{base}/raw", options)
+    put_tree(fs, raw, path)
+    doc = spec.model_dump(mode="python")
+    for source in doc["sources"]:
+        source["root"] = f"{base}/raw/{Path(source['root']).resolve().relative_to(raw).as_posix()}"
+        source["storage"] = options
+    doc["output"], doc["output_storage"] = f"{base}/corpus", options
+    return JobSpec.model_validate(doc)

@@ -13,8 +13,7 @@ from pathlib import Path
 from ingest.storage.corpus import read_corpus
 from jobs.catalog.curate import curate
 from jobs.catalog.query import format_table, run_query
-from jobs.demo.bucket import bucket_spec
-from jobs.demo.corpus import SOURCES, write_demo_spec, write_raw_corpus
+from jobs.demo.corpus import SOURCES, placed_spec, write_demo_spec, write_raw_corpus
 from jobs.ingest.job import run_ingest
 from jobs.report.page import build_report
 from jobs.runtime.options import Arg
@@ -44,7 +43,7 @@ def run_pipeline_demo(
     out: Path, scale: int = 1, bucket: str | None = None, storage: StorageOptions | None = None
 ) -> int:
     """The demo in `out`; with `bucket` (`s3://bucket/prefix`) its raw corpus and its corpus live in the bucket
-    (`jobs.demo.bucket`), `storage` the store's options (None: the AWS environment)."""
+    (`jobs.demo.corpus.placed_spec`), `storage` the store's options (None: the AWS environment)."""
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
@@ -57,7 +56,7 @@ def run_pipeline_demo(
     spec_path = write_demo_spec(out / "job.yaml", roots, out / "corpus", image=TRAINING_SIZE)
     spec, corpus = load_spec(spec_path), out / "corpus"
     if bucket is not None:
-        spec = bucket_spec(spec, out / "raw", bucket, storage)
+        spec = placed_spec(spec, out / "raw", bucket, storage)
         corpus = spec.output
         print(f"   raw corpus uploaded under {bucket.rstrip('/')}/raw, output {corpus}")
     print(f"2. eidata ingest {spec_path}  (embedded Ray)")

@@ -20,7 +20,7 @@ import yaml
 from adapters.storage.urls import filesystem
 from ingest.storage.objects import list_keys, list_modified
 from jobs.catalog.query import run_query
-from jobs.demo.bucket import bucket_spec
+from jobs.demo.corpus import placed_spec
 from jobs.ingest.job import run_ingest
 from jobs.ingest.report import IngestReport
 from jobs.spec import load_spec
@@ -80,7 +80,7 @@ def runs(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Runs:
     spec_path.write_text(yaml.safe_dump(corrupt_spec(roots, tmp / "local"), sort_keys=False))
     local_spec = load_spec(spec_path)
     bucket = f"s3://out/{tmp.name}"
-    spec = bucket_spec(local_spec, raw, bucket, s3.options())  # uploads the raw corpus under bucket/raw
+    spec = placed_spec(local_spec, raw, bucket, s3.options())  # uploads the raw corpus under bucket/raw
     assert all(s.root.startswith(f"{bucket}/raw/") for s in spec.sources) and spec.output == f"{bucket}/corpus"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EIDATA_SCRATCH", str(tmp / "scratch"))
