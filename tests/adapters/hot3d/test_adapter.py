@@ -19,8 +19,9 @@ from adapters.hot3d.adapter import WORLD_UP, Hot3DAdapter, headset_kind
 from adapters.hot3d.files import se3_from_wxyz
 from adapters.registry import get_adapter
 from adapters.synthetic.hot3d import BAD_CASES, Hot3DFixture, write_hot3d
-from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
+from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.decouple import FORWARD_AXIS, gravity_aligned_frame
+from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.mano.evaluate import mano_hands
 from schemas.canonical import MANO21_NAMES, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec

@@ -16,7 +16,8 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.video import synthetic_frame
-from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
+from ingest.canonical.canonicalize import canonicalize
+from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary

@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
+from ingest.canonical.canonicalize import canonicalize
+from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.validate import validate_dataset

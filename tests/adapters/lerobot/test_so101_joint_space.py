@@ -17,7 +17,8 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot import write_lerobot_v3
-from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
+from ingest.canonical.canonicalize import canonicalize
+from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.frames import compose, offset_matrix
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.kinematics import load_model

@@ -13,7 +13,7 @@ from scipy.spatial.transform import Rotation
 from adapters.base import EpisodeRef, Language, RawEpisode, Stream
 from adapters.egodex.adapter import hand_signals as egodex_hand_signals
 from adapters.lerobot.adapter import LeRobotSource
-from adapters.lerobot.episode import hand_signals as lerobot_hand_signals
+from adapters.lerobot.columns import hand_signals as lerobot_hand_signals
 from adapters.oxe.hands import hand_signals as oxe_hand_signals
 from ingest.canonical.canonicalize import canonicalize, canonicalize_spans
 from ingest.canonical.frames import rot6d_to_matrix

@@ -16,8 +16,8 @@ import pytest
 from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.cameras import EncodedImagesCamera
 from adapters.synthetic.video import synthetic_frame
-from ingest.canonical.canonicalize import MAX_NATIVE_VECTOR_DIMS, canonicalize, native_camera_name
-from ingest.canonical.natives import MAX_NATIVE_DIMS
+from ingest.canonical.canonicalize import canonicalize, native_camera_name
+from ingest.canonical.natives import MAX_NATIVE_DIMS, MAX_NATIVE_VECTOR_DIMS
 from schemas.tiers import QualityTier
 
 CAUSE = "joint space (piper): joints ['joint_1.pos'] do not resolve to ['joint1']"

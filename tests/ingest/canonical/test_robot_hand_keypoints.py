@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import CanonicalEpisode, canonicalize
+from ingest.canonical.canonicalize import canonicalize
+from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.frames import pos_rot6d_to_pose, transform_points
 from ingest.canonical.store import dataset_features, write_episode
 from ingest.lerobot.writer import LeRobotWriter
