@@ -4,13 +4,13 @@ The report is the LeRobot adapter's validation (`DatasetMeta`'s quirks for v2.x,
 cameras) plus `adapters.lerobot.checks` (stats shapes, default columns, v3 rows, video frame counts, GR00T modality),
 plus for datasets eidata wrote the QA of their episodes (`ingest.qa.dataset`): the geometry QA, an info line with the
 measured invariants and a `qa_*` warning for each invariant that fails its threshold, and the behaviour QA, an info line
-with the measured values and a `qa_*` warning per finding naming value, threshold, tier and the worst episodes (the
-verdict step's copies from their lineage), both against the thresholds stored with the episodes at ingest
-(`EpisodeLineage.qa_config`, `behaviour_config`; the defaults for a dataset that holds none); and for a dataset of a
-corpus, what its source could not give (`schemas.findings`, from the catalog's `source_findings`), as `source_<code>`
-quirks (an error of the source is a warning here: the dataset written loads; the source lost something). PATH may be a
-dataset, a corpus root (every dataset under `datasets/`, then the source findings that concern no written dataset, a
-source that yielded nothing) or a folder with datasets one or two levels below.
+with the measured values and a `qa_*` warning per finding naming value, threshold, tier and the worst episodes (with the
+verdict step's copies and dead dims as their lineage records them), both against the thresholds stored with the episodes
+at ingest (`EpisodeLineage.qa_config`, `behaviour_config`; the defaults for a dataset that holds none); and for a
+dataset of a corpus, what its source could not give (`schemas.findings`, from the catalog's `source_findings`), as
+`source_<code>` quirks (an error of the source is a warning here: the dataset written loads; the source lost something).
+PATH may be a dataset, a corpus root (every dataset under `datasets/`, then the source findings that concern no written
+dataset, a source that yielded nothing) or a folder with datasets one or two levels below.
 Exit code: 0 clean (infos and warnings allowed), 1 when any dataset has an error (or a warning with `--strict`),
 2 when PATH holds no dataset.
 """
@@ -36,7 +36,7 @@ from ingest.qa.dataset import (
     geometry_overview,
     geometry_summary,
 )
-from jobs.catalog.behaviour import copy_reason, recorded_thresholds
+from jobs.catalog.behaviour import recorded_thresholds
 from jobs.catalog.source_findings import read_source_findings
 from schemas.corpus import DATASETS_DIR, EpisodeLineage, find_datasets
 from schemas.dataset_meta import Quirk, Severity
@@ -103,7 +103,7 @@ def qa_quirks(root: Location) -> list[Quirk]:
         ["; ".join(line.get("tasks") or []) for line in lines],
         [int(line.get("length") or 0) for line in lines],
         behaviour_config,
-        [copy_reason(lin) for lin in lineages],
+        [lin.verdicts.found if lin.verdicts is not None else [] for lin in lineages],
     )
     if b is not None:
         out.append(("qa_behaviour", "info", f"behaviour QA: {behaviour_overview(b)}"))

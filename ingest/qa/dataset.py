@@ -6,9 +6,9 @@
   dataset is inconsistent); `geometry_findings` compares the pool with a `QAConfig`, one `DatasetFinding` per failed
   invariant.
 - Behaviour (`behaviour_summary`): per episode the findings ingest routed it by (`findings.episode_findings`, with the
-  thresholds stored with the episode) and the verdict step's copies as its lineage records them; dead dims judged
-  against the other episodes (`corpus.judge_dead`), so a dataset not yet through `eidata verdicts` shows them; per
-  dataset task imbalance and episodes shorter than the policy window (`dataset_findings`).
+  thresholds stored with the episode) and those of `eidata verdicts` (copies, dead dims) as its lineage records them:
+  what the corpus-level step decided is shown, never judged again here; per dataset task imbalance and episodes
+  shorter than the policy window (`dataset_findings`).
 
 `eidata validate` reports them as warnings (errors with `--strict`), the report shows them, with the one-line
 overviews below; the catalog build indexes `dataset_findings` (view `findings`).
@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ingest.qa.corpus import dead_verdict, judge_dead
 from ingest.qa.findings import episode_findings
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.qa import APPROACH_BINS, DatasetFinding, Finding, QAConfig, QARecord
@@ -259,9 +258,7 @@ class DatasetBehaviour:
     dataset: str
     labels: list[str]  # episode names, in dataset order, of the episodes with a record
     records: list[BehaviourRecord]
-    found: list[tuple[int, Finding]] = field(default_factory=list)  # (episode position, finding)
-    dead: list[tuple[int, str]] = field(default_factory=list)  # (episode position, reason)
-    copies: list[tuple[int, str]] = field(default_factory=list)  # (episode position, the verdict step's reason)
+    found: list[tuple[int, Finding]] = field(default_factory=list)  # (episode position, ingest's or the step's)
     dataset_level: list[DatasetFinding] = field(default_factory=list)
 
     @property
@@ -276,21 +273,18 @@ def behaviour_summary(
     tasks: Sequence[str],
     lengths: Sequence[int],
     config: BehaviourConfig,
-    copies: Sequence[str | None] | None = None,
+    verdicts: Sequence[Sequence[Finding]] | None = None,
 ) -> DatasetBehaviour | None:
     """The dataset's findings; None when no episode carries a behaviour record (datasets written by other tools).
-    `labels`, `records`, `tasks`, `lengths`, `copies` (the verdict step's `qa_duplicate` reason, None for an episode
-    that is no copy): one per episode, in dataset order."""
+    `labels`, `records`, `tasks`, `lengths`, `verdicts` (the findings of `eidata verdicts` as the episode's lineage
+    records them: copies, dead dims): one per episode, in dataset order."""
     keep = [i for i, r in enumerate(records) if r is not None]
     if not keep:
         return None
     recs = [records[i] for i in keep]
     out = DatasetBehaviour(dataset, [labels[i] for i in keep], recs)  # type: ignore[arg-type]
     out.found = [(k, f) for k, r in enumerate(recs) for f in episode_findings(r, config)]
-    for column, name in (("qa_dead_dims", "dead_dims"), ("qa_native_dead_dims", "native_dead_dims")):
-        judged = judge_dead([getattr(r, name) for r in recs], config.dead_dims_share)
-        out.dead += [(k, dead_verdict(column, dims, share, config).reason()) for k, (dims, share) in judged.items()]
-    out.copies = [(k, copies[i]) for k, i in enumerate(keep) if copies is not None and copies[i] is not None]
+    out.found += [(k, f) for k, i in enumerate(keep) for f in (verdicts[i] if verdicts is not None else [])]
     for f in dataset_findings(list(tasks), list(lengths), config):  # episodes named, not numbered
         msg = f.message
         if f.code == "qa_short_episodes":
@@ -314,22 +308,6 @@ def behaviour_messages(b: DatasetBehaviour) -> list[tuple[str, str, QualityTier 
         tier = items[0][1].tier
         more = f"; and {len(items) - LISTED} more" if len(items) > LISTED else ""
         out.append((code, f"{len(items)} of {b.episodes} episodes -> {tier.value}: {shown}{more}", tier))
-    dead: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for k, reason in b.dead:
-        dead[reason.split(":", 1)[0]].append((k, reason))
-    for code, items in dead.items():
-        shown = "; ".join(f"{b.labels[k]}: {r.split(': ', 1)[1]}" for k, r in items[:LISTED])
-        out.append((code, f"{len(items)} of {b.episodes} episodes -> low: {shown}", QualityTier.low))
-    if b.copies:
-        shown = "; ".join(f"{b.labels[k]}: {r.split(': ', 1)[1]}" for k, r in b.copies[:LISTED])
-        more = f"; and {len(b.copies) - LISTED} more" if len(b.copies) > LISTED else ""
-        out.append(
-            (
-                "qa_duplicate",
-                f"{len(b.copies)} of {b.episodes} episodes -> rejected: {shown}{more}",
-                QualityTier.rejected,
-            )
-        )
     for f in b.dataset_level:
         out.append((f.code, f.message, None))
     return out

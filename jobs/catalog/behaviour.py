@@ -66,12 +66,6 @@ def verdict_rows(dataset: str, lineages: Sequence[EpisodeLineage]) -> list[dict[
     return rows
 
 
-def copy_reason(lineage: EpisodeLineage) -> str | None:
-    """The verdict step's `qa_duplicate` reason of an episode, None when it is no copy."""
-    found = lineage.verdicts.found if lineage.verdicts is not None else []
-    return next((v.reason() for v in found if v.code == "qa_duplicate"), None)
-
-
 def verdicts_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=VERDICT_SCHEMA)
 

@@ -17,7 +17,8 @@ from jobs.catalog.behaviour import corpus_thresholds
 from jobs.catalog.query import run_query
 from jobs.report.plots import _empty
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
-from schemas.qa import CATALOG_PREFIX, record_from_columns
+from schemas.qa import CATALOG_PREFIX, Finding, record_from_columns
+from schemas.verdicts import STEP
 
 
 @dataclass
@@ -36,10 +37,11 @@ def behaviour_by_dataset(root: Path) -> BehaviourView:
     cols = [c for c in names if c.startswith(CATALOG_PREFIX) and c[len(CATALOG_PREFIX) :] in fields]
     if not cols:
         return BehaviourView(config, [], [])
-    sql = f"""SELECT dataset, episode_uid, task, num_frames, {", ".join(cols)},
-                     (SELECT first(v.code || ': ' || v.message) FROM verdicts v WHERE v.episode_uid = e.episode_uid
-                      AND v.code = 'qa_duplicate') AS copy_reason
-              FROM episodes e ORDER BY dataset, episode_index"""
+    sql = f"""SELECT dataset, episode_uid, task, num_frames, {", ".join(cols)}
+              FROM episodes ORDER BY dataset, episode_index"""
+    verdicts: dict[str, list[Finding]] = {}  # the verdict step's findings per episode (view `verdicts`)
+    for v in run_query(root, f"SELECT * EXCLUDE (dataset, stage) FROM verdicts WHERE stage = '{STEP}'").to_pylist():
+        verdicts.setdefault(v.pop("episode_uid"), []).append(Finding(**v))
     by_ds: dict[str, list[dict]] = {}
     for row in run_query(root, sql).to_pylist():
         by_ds.setdefault(row["dataset"], []).append(row)
@@ -52,7 +54,7 @@ def behaviour_by_dataset(root: Path) -> BehaviourView:
             [r["task"] or "" for r in rows],
             [r["num_frames"] for r in rows],
             config,
-            [r["copy_reason"] for r in rows],
+            [verdicts.get(r["episode_uid"], []) for r in rows],
         )
         if b is not None:
             out.append(b)
