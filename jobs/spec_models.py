@@ -23,23 +23,24 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from adapters.registry import adapter_class, get_adapter
+from adapters.storage.location import locate
+from adapters.storage.urls import StorageError, folder_problem, output_problem, parse_where, preflight
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
 from jobs.runtime.options import Opt
 from jobs.runtime.retry import EnvironmentRetry
 from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
 from schemas.canonicalize import CanonicalizeSpec
-from schemas.storage import StorageOptions, is_remote, protocol_of
+from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
 
 _SOURCE_NAME = re.compile(r"[a-z0-9_]+")
 BASE_DIR = "base_dir"  # validation-context key: the folder relative paths resolve against
 
 
-def _resolve(value: Path, info: ValidationInfo) -> Path:
-    """Absolute and normalized, relative to the spec file's folder (or the working directory without one)."""
-    base = Path((info.context or {}).get(BASE_DIR) or Path.cwd())
-    return Path(os.path.normpath(base / value.expanduser()))
+def _base(info: ValidationInfo) -> Path:
+    """What relative paths are relative to: the spec file's folder (or the working directory without one)."""
+    return Path((info.context or {}).get(BASE_DIR) or Path.cwd())
 
 
 class SourceSpec(BaseModel):
@@ -92,29 +93,23 @@ class SourceSpec(BaseModel):
     def _root(cls, v: Any, info: ValidationInfo) -> Any:
         if not isinstance(v, str | os.PathLike):  # one error, not one per union arm
             raise PydanticCustomError("path_type", "Input is not a valid path or URL")
-        if is_remote(str(v)):
-            return str(v).rstrip("/")  # checked with the storage options (`_root_reachable`)
-        v = _resolve(Path(str(v).removeprefix("file://")), info)
-        if not v.exists():
-            raise ValueError(f"root does not exist: {v}")
-        if not v.is_dir():  # a typo naming a file gave a "successful" job of 0 episodes
-            raise ValueError(f"root is not a folder: {v}")
-        name = info.data.get("adapter")  # None: the adapter is already reported
-        problem = adapter_class(name).root_problem(v) if name is not None else None
+        v = parse_where(v, _base(info))
+        problem = folder_problem(v)
         if problem is not None:
-            raise ValueError(f"root {v}: {problem}")
+            raise ValueError(f"root {problem}")
         return v
 
     @model_validator(mode="after")
     def _root_reachable(self) -> SourceSpec:
-        # a URL root: bucket, prefix and credential checked now, before any work, naming the URL and the cause
-        if isinstance(self.root, str):
-            from adapters.storage.urls import StorageError, preflight  # fsspec and s3fs: only for a URL root
-
-            try:
-                preflight(self.root, self.storage)
-            except StorageError as e:
-                raise nested_error([(("root",), "value_error", str(e))]) from None
+        # checked now, before any work, naming the root and the first cause: a URL's bucket, prefix and credential,
+        # then whether the root holds what the adapter reads
+        try:
+            preflight(str(self.root), self.storage)
+        except StorageError as e:
+            raise nested_error([(("root",), "value_error", str(e))]) from None
+        problem = adapter_class(self.adapter).root_problem(locate(self.root, self.storage))
+        if problem is not None:
+            raise nested_error([(("root",), "value_error", f"root {self.root}: {problem}")])
         return self
 
     @field_validator("tier", mode="before")
@@ -226,17 +221,10 @@ class JobSpec(BaseModel):
     def _output(cls, v: Any, info: ValidationInfo) -> Any:
         if not isinstance(v, str | os.PathLike):  # one error, as the plain `Path` field gave, not one per union arm
             raise PydanticCustomError("path_type", "Input is not a valid path or bucket URL")
-        if is_remote(str(v)):
-            if protocol_of(str(v)) not in ("s3", "s3a"):  # the commit protocol stands on S3's conditional create
-                raise ValueError(
-                    f"output {v}: a bucket output must be s3:// (an S3-compatible store): its exactly-once commits"
-                    " stand on S3's conditional put (If-None-Match), and GCS's own (ifGenerationMatch=0) is not wired;"
-                    " write to a local folder or an s3:// bucket and copy the finished corpus there (roots may be gs://)"
-                )
-            return str(v).rstrip("/")
-        v = _resolve(Path(str(v).removeprefix("file://")), info)
-        if v.exists() and not v.is_dir():
-            raise ValueError(f"output exists and is not a folder: {v}")
+        v = parse_where(v, _base(info))
+        problem = output_problem(v)
+        if problem is not None:
+            raise ValueError(f"output {problem}")
         return v
 
     @field_validator("sources", mode="wrap")
