@@ -70,9 +70,8 @@ def _create_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path
 
 def _lock(con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> None:
     """From here on `con` reads `files` (the catalog's parts) and no other file, loads no extension, and cannot
-    change a setting. A part in a bucket is listed as DuckDB's fsspec bridge spells it too (`memory:///b/k`)."""
-    allowed = sorted({*files, *(f.replace("://", ":///", 1) for f in files if "://" in f)})
-    con.execute("SET allowed_paths = ?", [allowed])
+    change a setting."""
+    con.execute("SET allowed_paths = ?", [sorted(files)])
     con.execute("SET allowed_directories = []")  # DuckDB's default allows its temp folder under the cwd
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
