@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.storage.urls import StorageError, preflight
+from ingest.storage.corpus import where_text
 from jobs.runtime.options import Arg, Opt, add_options, job_values
-from schemas.storage import is_remote
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 
 if TYPE_CHECKING:
@@ -104,10 +104,6 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     add_options(p, TRAIN_OPTIONS)
 
 
-def add_eval_arguments(p: argparse.ArgumentParser) -> None:
-    add_options(p, EVAL_OPTIONS)
-
-
 def _runtime(args: argparse.Namespace, cfg: TrainConfig) -> dict[str, object]:
     """Fields a run may change between launches (resume included)."""
     out: dict[str, object] = {}
@@ -120,21 +116,12 @@ def _runtime(args: argparse.Namespace, cfg: TrainConfig) -> dict[str, object]:
     return out
 
 
-def _manifest_ref(manifest: Path | str) -> str:
-    """A manifest as a run config names it: a resolved folder, or the URL as given (no trailing slash)."""
-    return manifest.rstrip("/") if isinstance(manifest, str) else str(manifest.resolve())
-
-
-def _as_manifest(text: str) -> Path | str:
-    return text if is_remote(text) else Path(text)
-
-
 def build_config(args: argparse.Namespace, manifest: Path | str, resume_from: Path | None) -> TrainConfig:
     if resume_from is not None:
         from training.checkpoint import checkpoint_config, load_checkpoint
 
         saved, _ = checkpoint_config(load_checkpoint(resume_from))
-        if _manifest_ref(_as_manifest(saved.manifest)) != _manifest_ref(manifest):
+        if where_text(saved.manifest) != where_text(manifest):
             raise ValueError(f"--manifest {manifest} is not the checkpoint's manifest {saved.manifest}")
         for flag, field in _FIXED_FLAGS.items():
             given = getattr(args, flag)
@@ -169,7 +156,8 @@ def build_config(args: argparse.Namespace, manifest: Path | str, resume_from: Pa
         fields["lara"] = LaraConfig(mode=args.lara or "joint", weights=args.lam_weights, **stride)
         if args.lam_weights is not None and not Path(args.lam_weights).is_file():
             raise ValueError(f"--lam-weights {args.lam_weights}: no such file")
-    cfg = config_from_preset(args.preset or DEFAULT_PRESET, _manifest_ref(manifest), **fields)
+    # a manifest as a run config names it: a resolved folder, or the URL as given (no trailing slash)
+    cfg = config_from_preset(args.preset or DEFAULT_PRESET, where_text(manifest), **fields)
     return cfg.model_copy(update=_runtime(args, cfg))
 
 
@@ -181,18 +169,14 @@ def cli_train(args: argparse.Namespace) -> int:
     from training.episodes import DataError
     from training.trainer import resolve_resume, train
 
-    manifest: Path | str = args.manifest
-    if is_remote(str(manifest)):
-        try:
-            preflight(f"{str(manifest).rstrip('/')}/{MANIFEST_JSON}")  # credential, bucket and manifest: before work
-        except StorageError as e:
-            print(f"eidata train: {e}", file=sys.stderr)
-            return 2
-    elif not ((manifest := Path(manifest)) / MANIFEST_JSON).is_file():
-        print(f"eidata train: {manifest}: no {MANIFEST_JSON}; not a manifest folder", file=sys.stderr)
+    manifest: str = args.manifest
+    try:  # the manifest's file (a bucket's: the credential and the bucket too), before any work
+        preflight(f"{manifest.rstrip('/')}/{MANIFEST_JSON}")
+    except StorageError as e:
+        print(f"eidata train: --manifest {manifest}: {e}", file=sys.stderr)
         return 2
     preset = args.preset or DEFAULT_PRESET
-    name = _manifest_ref(manifest).rsplit("/", 1)[-1]
+    name = where_text(manifest).rsplit("/", 1)[-1]
     run_dir = Path(args.out) if args.out else Path("runs") / f"{name}-{preset}"
     try:
         resume_from = resolve_resume(run_dir, args.resume)
@@ -248,7 +232,7 @@ def cli_eval(args: argparse.Namespace) -> int:
     try:
         report = evaluate(
             ckpt,
-            _as_manifest(job.manifest),
+            job.manifest,
             job.split,
             max_samples=job.max_samples,
             batch_size=job.batch_size,

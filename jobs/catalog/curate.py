@@ -197,10 +197,6 @@ def _say_untrainable(selected: pa.Table) -> None:
         )
 
 
-def _share(values: np.ndarray, total: float) -> float:
-    return float(values.sum() / total) if total else 0.0
-
-
 def _mixture(selected: pa.Table, weights: np.ndarray) -> list[MixtureEntry]:
     t = selected.select(["dataset", "embodiment", "source", "subset", "duration_s"]).append_column(
         "weight", pa.array(weights)
