@@ -60,7 +60,7 @@ def _baseline_share(
 ) -> None:
     """One process's share: decode and encode, timed from the barrier (cameras were opened before the fork).
     `interleave`: an episode's cameras are encoded at once, frame by frame, as the pipeline does; else one by one."""
-    from ingest.canonical.episode import ResampledCamera
+    from ingest.episode import ResampledCamera
     from ingest.lerobot.video import VideoCodec, VideoEncoder
 
     codec = VideoCodec.model_validate(codec_json)

@@ -45,7 +45,7 @@ from adapters.registry import get_adapter
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
 from ingest.canonical.canonicalize import canonicalize_spans
-from ingest.canonical.episode import CanonicalEpisode
+from ingest.episode import CanonicalEpisode
 from ingest.lerobot.video import VideoCodec, VideoEncoder
 from ingest.qa.behaviour import measure_episode
 from ingest.qa.duplicates import near_duplicates

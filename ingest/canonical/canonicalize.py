@@ -29,7 +29,6 @@ import numpy as np
 
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
-from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.hand_state import streams_used, wrist_poses
 from ingest.canonical.joint_space import EvaluatedHands, joint_space_hands
 from ingest.canonical.mano.evaluate import mano_hands
@@ -42,6 +41,7 @@ from ingest.canonical.natives import (
     too_wide,
 )
 from ingest.canonical.span import EpisodeContext, SpanRejection, canonicalize_span
+from ingest.episode import CanonicalEpisode
 from schemas.canonical import IMAGE_PREFIX, Camera
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.robots.registry import EmbodimentRegistry, default_registry

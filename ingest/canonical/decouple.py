@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.canonical.frames import compose, se3, se3_inverse
+from ingest.frames import compose, se3, se3_inverse
 
 ARKIT_UP = np.array([0.0, 1.0, 0.0])  # ARKit world frame: +y up (gravity), x/z horizontal
 Z_UP = np.array([0.0, 0.0, 1.0])  # robot bases, ROS REP-103 worlds

@@ -8,7 +8,8 @@ import numpy as np
 
 from adapters.base import HandSignals, HandTrack, Stream
 from ingest.canonical import resample as rs
-from ingest.canonical.frames import (
+from ingest.canonical.hands import fingertips_in_wrist, wrist_frames_from_keypoints
+from ingest.frames import (
     apply_eef_offset,
     compose,
     pose_deltas,
@@ -18,7 +19,6 @@ from ingest.canonical.frames import (
     se3_inverse,
     transform_points,
 )
-from ingest.canonical.hands import fingertips_in_wrist, wrist_frames_from_keypoints
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, NUM_KEYPOINTS, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.transform import RigidTransform
 

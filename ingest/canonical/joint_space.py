@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adapters.base import HandSignals, HandTrack, RawEpisode, Stream
-from ingest.canonical.frames import compose, offset_matrix, se3_inverse
 from ingest.canonical.joint_units import CalibrationMissing, UnitDecision, infer_units, ticks_percent
 from ingest.canonical.joint_units import to_radians as units_to_radians
+from ingest.frames import compose, offset_matrix, se3_inverse
 from schemas.robots.hands import FINGERS
 from schemas.robots.joint_space import (
     ArmMap,

@@ -19,15 +19,15 @@ import numpy as np
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
 from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
-from ingest.canonical.episode import CanonicalEpisode, QuarantinedPart, ResampledCamera
-from ingest.canonical.frames import pose_to_pos_rot6d
 from ingest.canonical.hand_state import action_from_state, hand_block, streams_used
 from ingest.canonical.joint_space import NativeLimits
 from ingest.canonical.natives import native_kinds, native_streams, native_units, resample_natives
-from ingest.canonical.validity import ValidityReport, check_validity
+from ingest.episode import CanonicalEpisode, QuarantinedPart, ResampledCamera
+from ingest.frames import pose_to_pos_rot6d
 from ingest.qa.geometry import CameraView, measure
 from ingest.qa.phase import assess_arrays, idle_cut
 from ingest.qa.quality import assess_quality
+from ingest.qa.validity import ValidityReport, check_validity
 from schemas.canonical import CANONICAL_DIM, NUM_KEYPOINTS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.corpus import episode_uid

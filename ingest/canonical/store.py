@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.canonical.episode import PIPELINE_VERSION, CanonicalEpisode
+from ingest.episode import PIPELINE_VERSION, CanonicalEpisode
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter, stage_episode

@@ -2,7 +2,7 @@
 
 Per hand (0 = left, 1 = right):
 - EEF (7): the pose the action commands, i.e. the canonical wrist pose at t composed with the action's delta
-  (`ingest.canonical.frames.apply_delta`; for canonical data that is the wrist pose at t+1, the last frame holding
+  (`ingest.frames.apply_delta`; for canonical data that is the wrist pose at t+1, the last frame holding
   still), as
   position xyz and a unit quaternion (x, y, z, w). The quaternion's sign is kept continuous in time (the first frame
   has w >= 0; each next one takes the sign nearer to its predecessor), so a regression target never jumps from q to -q.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.canonical.frames import apply_delta, matrix_to_quat_xyzw, pos_rot6d_to_pose
+from ingest.frames import apply_delta, matrix_to_quat_xyzw, pos_rot6d_to_pose
 from schemas.canonical import CANONICAL_DIM, GRIPPER, HANDS, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.lingbot import LINGBOT_ACTION_DIM, eef_dims, gripper_dim
 

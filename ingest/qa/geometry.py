@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.canonical.frames import se3, se3_inverse
-from ingest.canonical.validity import present_hands
+from ingest.frames import se3, se3_inverse
+from ingest.qa.validity import present_hands
 from schemas.canonical import GRIPPER, MANO21_NAMES, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import KinematicLimits
 from schemas.qa import APPROACH_BIN_DEG, APPROACH_BINS, QAConfig, QARecord

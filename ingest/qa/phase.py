@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ingest.canonical.episode import CameraChecks, CanonicalEpisode, ResampledCamera
+from ingest.episode import CameraChecks, CanonicalEpisode, ResampledCamera
 from ingest.lerobot.errors import EpisodeError
 from ingest.qa.behaviour import MOVING_STEP, measure_episode, worst_camera
 from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnails

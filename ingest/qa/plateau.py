@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.canonical.validity import runs
 from ingest.qa.signals import Channel
+from ingest.qa.validity import runs
 from schemas.behaviour import BehaviourConfig
 
 

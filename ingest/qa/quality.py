@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
-from ingest.canonical.validity import ValidityReport, fill_nonfinite, present_hands, window_spread
+from ingest.qa.validity import ValidityReport, fill_nonfinite, present_hands, window_spread
 from schemas.canonical import CANONICAL_FPS, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims
 from schemas.canonicalize import QualityConfig
 from schemas.qa import Verdict

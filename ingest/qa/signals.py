@@ -24,8 +24,8 @@ from typing import Literal
 
 import numpy as np
 
-from ingest.canonical.episode import CanonicalEpisode
-from ingest.canonical.frames import matrix_to_rot6d, quat_to_matrix
+from ingest.episode import CanonicalEpisode
+from ingest.frames import matrix_to_rot6d, quat_to_matrix
 from schemas.canonical import HANDS, STATE, WRIST_POS, WRIST_ROT6D, hand_dims
 
 Unit = Literal["rad", "m", "span"]

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from ingest.canonical.validity import runs
+from ingest.qa.validity import runs
 from schemas.behaviour import BehaviourConfig
 
 Unit = Literal["rad", "m", "other"]
@@ -137,7 +137,7 @@ def state_behaviour(values: np.ndarray, fps: float, limits: DimLimits, config: B
     finite = np.isfinite(v)
     nonfinite = int(n * d - finite.sum())
     if nonfinite:  # a NaN frame is counted, then held from the previous finite value so the rest still measures
-        from ingest.canonical.validity import fill_nonfinite
+        from ingest.qa.validity import fill_nonfinite
 
         v = fill_nonfinite(v)
         v = np.where(np.isfinite(v), v, 0.0)

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
-from ingest.canonical.frames import matrix_to_rot6d
+from ingest.frames import matrix_to_rot6d
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import (
     ACTION,

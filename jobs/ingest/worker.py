@@ -18,8 +18,8 @@ from adapters import get_adapter
 from adapters.base import AdapterError
 from adapters.storage.faults import environment_fault
 from ingest.canonical.canonicalize import canonicalize_spans
-from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.store import dataset_features, stage_canonical
+from ingest.episode import CanonicalEpisode
 from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.errors import EpisodeError
 from ingest.lerobot.staging import StagedEpisode

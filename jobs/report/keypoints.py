@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.canonical.frames import pos_rot6d_to_pose, se3_inverse, transform_points
+from ingest.frames import pos_rot6d_to_pose, se3_inverse, transform_points
 from ingest.qa.geometry import BONES
 from schemas.canonical import (
     HAND_KEYPOINTS,

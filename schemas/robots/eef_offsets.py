@@ -7,7 +7,7 @@ except the WidowX's `ee_gripper_link` (x = approach), whose offset therefore als
 
 `EEF_OFFSETS[embodiment] = (eef_from_wrist, source)`: the transform that maps canonical-wrist points into the frame a
 source records when it records the TCP (tool centre point, between the fingertips), so that
-`ingest.canonical.frames.apply_eef_offset(base_from_tcp, eef_from_wrist) = base_from_wrist`. A pure translation
+`ingest.frames.apply_eef_offset(base_from_tcp, eef_from_wrist) = base_from_wrist`. A pure translation
 (0, 0, -L) moves back along the approach axis by the tool length L.
 
 Whether a dataset records the TCP or the flange is a property of the dataset, not of the robot (DROID and TACO-Play are

@@ -21,8 +21,8 @@ from adapters.registry import get_adapter
 from adapters.synthetic.hot3d import BAD_CASES, Hot3DFixture, write_hot3d
 from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.decouple import FORWARD_AXIS, gravity_aligned_frame
-from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.mano.evaluate import mano_hands
+from ingest.episode import CanonicalEpisode
 from schemas.canonical import MANO21_NAMES, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.mano import write_mano_npz

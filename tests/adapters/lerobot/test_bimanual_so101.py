@@ -23,7 +23,7 @@ import pytest
 from adapters.base import RawEpisode
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.episode import CanonicalEpisode
+from ingest.episode import CanonicalEpisode
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 

@@ -17,8 +17,8 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.video import synthetic_frame
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.store import dataset_features, write_episode
+from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, WRIST_ROT6D, hand_dims

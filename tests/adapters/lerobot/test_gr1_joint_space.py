@@ -11,7 +11,7 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.episode import CanonicalEpisode
+from ingest.episode import CanonicalEpisode
 from ingest.kinematics import load_model
 from ingest.qa.dataset import geometry_findings, geometry_summary
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims

@@ -23,8 +23,8 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.store import dataset_features, write_episode
+from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.validate import validate_dataset
 from schemas.canonical import ACTION_NATIVE, STATE_NATIVE, Camera

@@ -25,7 +25,7 @@ import pytest
 from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.episode import CanonicalEpisode
+from ingest.episode import CanonicalEpisode
 from schemas.robots.registry import default_registry
 from tests.fixtures.layouts import BOOKKEEPING, Case, Written, features, load_cases, materialize
 

@@ -18,9 +18,9 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot import write_lerobot_v3
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.episode import CanonicalEpisode
-from ingest.canonical.frames import compose, offset_matrix
 from ingest.canonical.store import dataset_features, write_episode
+from ingest.episode import CanonicalEpisode
+from ingest.frames import compose, offset_matrix
 from ingest.kinematics import load_model
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary

@@ -15,8 +15,8 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.store import lineage
+from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec

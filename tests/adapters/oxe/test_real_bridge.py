@@ -21,7 +21,7 @@ from adapters.oxe.adapter import OXEAdapter
 from adapters.oxe.tfrecord import example_pb2
 from adapters.registry import get_adapter
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.frames import rot6d_to_matrix
+from ingest.frames import rot6d_to_matrix
 from schemas.canonical import WRIST_POS, WRIST_ROT6D, Camera, hand_dims
 from schemas.tiers import QualityTier
 

@@ -20,7 +20,7 @@ from adapters.robomind.adapter import RoboMINDAdapter
 from adapters.robomind.layouts import ROBOTS
 from adapters.synthetic.robomind import EpisodeSpec, WrittenEpisode, write_robomind
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.frames import rot6d_to_matrix
+from ingest.frames import rot6d_to_matrix
 from ingest.qa.dataset import geometry_findings, geometry_summary
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest

@@ -16,7 +16,7 @@ from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.columns import hand_signals as lerobot_hand_signals
 from adapters.oxe.hands import hand_signals as oxe_hand_signals
 from ingest.canonical.canonicalize import canonicalize, canonicalize_spans
-from ingest.canonical.frames import rot6d_to_matrix
+from ingest.frames import rot6d_to_matrix
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import ActionSegment

@@ -21,7 +21,7 @@ from ingest.canonical.decouple import (
     gravity_aligned_frame,
     world_from_camera_frame,
 )
-from ingest.canonical.frames import IDENTITY_ROT6D, compose, is_rotation, pose_deltas, se3, se3_inverse
+from ingest.frames import IDENTITY_ROT6D, compose, is_rotation, pose_deltas, se3, se3_inverse
 
 settings.register_profile("decouple", max_examples=40, deadline=None)
 settings.load_profile("decouple")

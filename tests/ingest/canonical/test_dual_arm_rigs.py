@@ -12,8 +12,8 @@ import pytest
 
 from adapters.robomind.adapter import RoboMINDAdapter
 from adapters.synthetic.robomind import EpisodeSpec, write_robomind
-from ingest.canonical.frames import compose, offset_matrix
 from ingest.canonical.joint_space import joint_space_signals
+from ingest.frames import compose, offset_matrix
 from ingest.kinematics import load_model
 from ingest.kinematics.description import description_path, read_description
 from schemas.robots.joint_space import name_key

@@ -11,8 +11,8 @@ import pytest
 from adapters.registry import get_adapter
 from adapters.synthetic.egodex import EgoDexFixture, write_egodex
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.episode import CanonicalEpisode
-from ingest.canonical.frames import pos_rot6d_to_pose
+from ingest.episode import CanonicalEpisode
+from ingest.frames import pos_rot6d_to_pose
 from schemas.canonical import MANO21_NAMES, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 

@@ -10,8 +10,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from adapters.base import HandSignals, HandTrack, Stream
-from ingest.canonical.frames import pos_rot6d_to_pose
 from ingest.canonical.hand_state import action_from_state, hand_block, robot_keypoints, streams_used, wrist_poses
+from ingest.frames import pos_rot6d_to_pose
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.transform import RigidTransform
 

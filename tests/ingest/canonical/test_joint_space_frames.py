@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ingest.canonical.frames import apply_eef_offset, compose, offset_matrix
+from ingest.frames import apply_eef_offset, compose, offset_matrix
 from ingest.kinematics import load_model
 from schemas.robots.eef_offsets import EEF_OFFSETS
 from schemas.robots.hands import FINGERS

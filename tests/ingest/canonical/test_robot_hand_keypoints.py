@@ -17,9 +17,9 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.episode import CanonicalEpisode
-from ingest.canonical.frames import pos_rot6d_to_pose, transform_points
 from ingest.canonical.store import dataset_features, write_episode
+from ingest.episode import CanonicalEpisode
+from ingest.frames import pos_rot6d_to_pose, transform_points
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary
 from schemas.canonical import (

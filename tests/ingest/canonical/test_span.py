@@ -13,10 +13,10 @@ from adapters.base import CameraSource, EpisodeRef, Language, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.oxe.hands import hand_signals
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.episode import PIPELINE_VERSION, CanonicalEpisode
 from ingest.canonical.hand_state import wrist_poses
 from ingest.canonical.span import EpisodeContext, SpanRejection, canonicalize_span
 from ingest.canonical.store import lineage
+from ingest.episode import PIPELINE_VERSION, CanonicalEpisode
 from schemas.canonical import Camera
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.image_size import FrameFit

@@ -14,7 +14,7 @@ from adapters.base import EpisodeRef, Language, RawEpisode, Stream
 from adapters.oxe.hands import hand_signals
 from adapters.oxe.subsets import BRIDGE
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.frames import rot6d_to_matrix
+from ingest.frames import rot6d_to_matrix
 from schemas.canonical import WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.tiers import QualityTier
 

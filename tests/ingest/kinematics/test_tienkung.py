@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ingest.canonical.frames import offset_matrix
+from ingest.frames import offset_matrix
 from ingest.kinematics import load_model
 from schemas.robots.registry import JOINT_SPACE
 

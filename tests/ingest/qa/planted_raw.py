@@ -20,8 +20,8 @@ from adapters.base import CameraSource, RawEpisode, Stream
 from adapters.cameras import fit_rgb
 from adapters.registry import get_adapter
 from ingest.canonical.canonicalize import canonicalize_spans
-from ingest.canonical.episode import CanonicalEpisode
 from ingest.canonical.store import dataset_features, write_episode
+from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.phase import BehaviourRejected
 from schemas.canonicalize import CanonicalizeSpec

@@ -19,7 +19,7 @@ from adapters.agibot.proprio import read_proprio
 from adapters.base import EpisodeRef, RawEpisode
 from adapters.registry import get_adapter
 from ingest.canonical.canonicalize import canonicalize_spans
-from ingest.canonical.episode import CanonicalEpisode
+from ingest.episode import CanonicalEpisode
 from schemas.canonicalize import CanonicalizeSpec
 from tests.conftest import REPO
 

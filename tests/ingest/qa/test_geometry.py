@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from ingest.canonical.frames import matrix_to_rot6d, pose_deltas, pose_to_pos_rot6d, se3
+from ingest.frames import matrix_to_rot6d, pose_deltas, pose_to_pos_rot6d, se3
 from ingest.qa.geometry import (
     CameraView,
     action_errors,
@@ -48,7 +48,7 @@ def arm(n: int, rotation: np.ndarray = TOP_DOWN, speed: float = 0.1, gripper: fl
 
 def delta_action(state: np.ndarray, hands: tuple[int, ...] = (1,)) -> np.ndarray:
     """The canonical delta action of `state` (as canonicalize recomputes it) for the wrist dims of `hands`."""
-    from ingest.canonical.frames import pos_rot6d_to_pose
+    from ingest.frames import pos_rot6d_to_pose
 
     a = np.zeros_like(state)
     for h in hands:

@@ -10,8 +10,8 @@ import functools
 import numpy as np
 import pytest
 
-from ingest.canonical.episode import CanonicalEpisode
-from ingest.canonical.frames import matrix_to_rot6d, rot6d_to_matrix
+from ingest.episode import CanonicalEpisode
+from ingest.frames import matrix_to_rot6d, rot6d_to_matrix
 from ingest.qa.glitch import channel_glitch, worst_glitch
 from ingest.qa.phase import _pairs
 from ingest.qa.signals import Channel, canonical_channels, native_channels

@@ -10,7 +10,7 @@ import functools
 import numpy as np
 import pytest
 
-from ingest.canonical.episode import CanonicalEpisode
+from ingest.episode import CanonicalEpisode
 from ingest.qa.phase import _moving, _pairs
 from ingest.qa.plateau import channel_plateau, frozen_stream, worst_plateau
 from ingest.qa.signals import Channel, native_channels

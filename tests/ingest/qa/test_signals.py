@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.canonical.episode import CanonicalEpisode
+from ingest.episode import CanonicalEpisode
 from ingest.kinematics import load_model
 from ingest.qa.glitch import channel_glitch
 from ingest.qa.phase import _pairs

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from ingest.canonical.frames import rot6d_to_matrix
+from ingest.frames import rot6d_to_matrix
 from jobs.demo.robot import HEAD, RIGHT, TASKS, WRIST, episode_frames, plan_episode, run_demo
 from schemas.canonical import ACTION, ACTION_NATIVE, GRIPPER, STATE, STATE_NATIVE, WRIST_POS, WRIST_ROT6D, hand_dims
 

@@ -24,7 +24,7 @@ from typing import Any
 import av.error
 import numpy as np
 
-from ingest.canonical.episode import ResampledCamera
+from ingest.episode import ResampledCamera
 from ingest.lerobot import video
 from jobs.ingest.task import EpisodeResult, EpisodeTask
 from jobs.ingest.worker import process_episode

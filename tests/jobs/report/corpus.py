@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.canonical.frames import matrix_to_rot6d
+from ingest.frames import matrix_to_rot6d
 from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.parts import write_quarantine_part

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ingest.canonical.frames import se3
+from ingest.frames import se3
 from jobs.cli import main
 from jobs.report.data import ReportError, load_datasets
 from jobs.report.keypoints import project, stored_intrinsics

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.canonical.episode import ResampledCamera
+from ingest.episode import ResampledCamera
 from ingest.lerobot import video
 from ingest.lerobot.video import EncoderHungError, VideoCodec, VideoEncoder
 from jobs.runtime import deadline

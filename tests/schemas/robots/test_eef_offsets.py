@@ -1,7 +1,7 @@
 """The EEF offsets (schemas/robots/eef_offsets.py) against the makers' own robot descriptions: the tool point lies on
 the canonical wrist's approach (z) axis at the flange-to-TCP length of the maker's URDF, and each offset's stated
 length is the one its citation gives. (How the offsets are applied and looked up by dataset name is tested in
-tests/ingest/canonical/test_frames.py and test_eef_offset_lookup.py.)"""
+tests/ingest/test_frames.py and test_eef_offset_lookup.py.)"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Properties of `ingest.canonical.frames` (SE(3), 6D rotation, EEF offsets, deltas) and the table
+"""Properties of `ingest.frames` (SE(3), 6D rotation, EEF offsets, deltas) and the table
 `schemas.robots.eef_offsets`."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
 from adapters.oxe.subsets import SUBSETS
-from ingest.canonical.frames import (
+from ingest.frames import (
     IDENTITY_ROT6D,
     apply_delta,
     apply_eef_offset,

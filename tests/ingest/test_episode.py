@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from adapters.cameras import EncodedImagesCamera
-from ingest.canonical.episode import CanonicalEpisode, ResampledCamera
+from ingest.episode import CanonicalEpisode, ResampledCamera
 from schemas.image_size import FrameFit
 from schemas.tiers import QualityTier
 
