@@ -20,6 +20,7 @@ BUILTIN: dict[str, str] = {
     "agibot": "adapters.agibot.adapter:AgibotAdapter",
     "agibot_genie": "adapters.agibot_genie.adapter:GenieAdapter",
     "ego4d": "adapters.ego4d.adapter:Ego4DAdapter",
+    "ego4d_goalstep": "adapters.ego4d_goalstep.adapter:GoalStepAdapter",
     "egodex": "adapters.egodex.adapter:EgoDexAdapter",
     "ego_video": "adapters.egovideo.adapter:EgoVideoAdapter",
     "epic_kitchens": "adapters.epic_kitchens.adapter:EpicKitchensAdapter",

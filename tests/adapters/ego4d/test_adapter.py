@@ -1,4 +1,6 @@
-"""Ego4D adapter: narration windows, lazy windowed decoding, narration text conventions, options, bad input."""
+"""Ego4D adapter: narration windows (the `#C`/`#O`/`#unsure` text conventions, one window around each narration
+clipped to its video, overlapping windows merged into one episode, unsure narrations dropped on request), lazy windowed
+decoding, options (a spec still giving the Goal-Step options is refused naming ego4d_goalstep), bad input."""
 
 from __future__ import annotations
 
@@ -8,12 +10,15 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import yaml
+from pydantic import ValidationError
 
 from adapters.base import AdapterError, EpisodeRef
-from adapters.ego4d import Ego4DAdapter
+from adapters.ego4d.adapter import Ego4DAdapter, Ego4DOptions
 from adapters.registry import get_adapter
 from adapters.synthetic.ego4d import PASSES, Ego4DFixture, Ego4DVideo, write_ego4d
 from adapters.synthetic.video import synthetic_frame
+from jobs.spec import SpecError, load_spec
 from schemas.canonical import Camera
 from schemas.narration import parse_narration
 from schemas.tiers import QualityTier
@@ -121,12 +126,35 @@ def test_late_window_is_decoded_from_a_seek_not_from_the_start(corpus: Ego4DFixt
 
 
 def test_missing_narration_file_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(AdapterError, match=r"no narration\.json and no goalstep_\*\.json") as info:
-        list(Ego4DAdapter().discover(tmp_path))  # default: every kind found, and none is
-    assert info.value.adapter == "ego4d" and info.value.field == "annotations"
-    with pytest.raises(AdapterError, match=r"no narration\.json under the root") as info:
-        list(Ego4DAdapter({"annotations": ["narration"]}).discover(tmp_path))
-    assert info.value.field == "narration.json"
+    with pytest.raises(
+        AdapterError, match=r"no narration\.json under the root \(looked for narration\.json, v2/"
+    ) as info:
+        list(Ego4DAdapter().discover(tmp_path))
+    assert info.value.adapter == "ego4d" and info.value.field == "narration.json"
+
+
+def test_window_must_be_ordered() -> None:
+    with pytest.raises(ValidationError, match="window_s"):
+        Ego4DOptions(window_s=(1.0, -1.0))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("annotations", ["goalstep"], "adapter ego4d reads narration.json, adapter ego4d_goalstep"),
+        ("goalstep_splits", ["val"], "adapter ego4d_goalstep, option splits"),
+        ("goalstep_end_tolerance_s", 1.0, "adapter ego4d_goalstep, option end_tolerance_s"),
+    ],
+)
+def test_a_spec_still_giving_goal_step_options_is_refused_at_the_key(
+    corpus: Ego4DFixture, tmp_path: Path, key: str, value: object, words: str
+) -> None:
+    source = {"name": "ego4d", "adapter": "ego4d", "root": str(corpus.root), "options": {key: value}}
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump({"output": str(tmp_path / "out"), "sources": [source]}))
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path / "job.yaml")
+    (issue,) = info.value.errors
+    assert issue.loc == f"sources[0].options.{key}" and words in issue.message and issue.line == 6
 
 
 # -- bad input -------------------------------------------------------------------------------------------------------
@@ -205,3 +233,55 @@ def test_max_episodes_keeps_the_first_episodes_in_order(corpus: Ego4DFixture) ->
     full = [r.raw_id for r in Ego4DAdapter().discover(corpus.root)]
     for n in (1, 3, len(full) + 1):
         assert [r.raw_id for r in Ego4DAdapter({"max_episodes": n}).discover(corpus.root)] == full[:n]
+
+
+# -- narration windows -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "subject", "unsure", "clean"),
+    [
+        ("#C C picks up the cup", "C", False, "C picks up the cup"),
+        ("#O man X hands a knife to C", "O", False, "man X hands a knife to C"),
+        ("#C C places the #unsure on the shelf", "C", True, "C places the on the shelf"),
+        ("#c C turns on the tap #Unsure", "C", True, "C turns on the tap"),
+        ("C looks around", None, False, "C looks around"),
+    ],
+)
+def test_parse_narration(text: str, subject: str | None, unsure: bool, clean: str) -> None:
+    assert parse_narration(text) == {"subject": subject, "unsure": unsure, "clean": clean}
+
+
+def test_windows_are_clipped_around_each_narration(corpus: Ego4DFixture) -> None:
+    for ref in get_adapter("ego4d", BOTH).discover(corpus.root):
+        video = corpus.video(ref.locator["video_uid"])
+        t = narration_of(video, ref)["timestamp_sec"]
+        lo, hi = (0.0, video.duration_s)
+        if video.clip_uid:
+            lo, hi = video.clip_start_frame / video.fps, (video.clip_start_frame + video.clip_frames) / video.fps
+        assert ref.locator["window_sec"] == pytest.approx([max(t - 1.0, lo), min(t + 2.0, hi)])
+
+
+def test_merge_overlapping_makes_one_episode_per_run(corpus: Ego4DFixture) -> None:
+    video = corpus.videos[0]
+    merged = [r for r in Ego4DAdapter({"merge_overlapping": True}).discover(corpus.root) if video.uid in r.raw_id]
+    assert [r.raw_id for r in merged] == [f"{video.uid}/narration_pass_1/00000-00003"]  # windows of 3 s, 1 s apart
+    raw = Ego4DAdapter({"merge_overlapping": True}).read(merged[0])
+    texts = [lang.text for lang in raw.language if lang.kind == "narration"]
+    assert texts == [n["narration_text"] for n in video.narrations["narration_pass_1"]]
+    assert raw.metadata["window_sec"] == pytest.approx([0.0, video.duration_s])
+    narrow = Ego4DAdapter({"merge_overlapping": True, "window_s": (-0.2, 0.3)}).discover(corpus.root)
+    assert len([r for r in narrow if video.uid in r.raw_id]) == 4
+
+
+def test_drop_unsure_keeps_the_other_ids(corpus: Ego4DFixture) -> None:
+    every = {r.raw_id for r in Ego4DAdapter(BOTH).discover(corpus.root)}
+    kept = {r.raw_id for r in Ego4DAdapter({**BOTH, "drop_unsure": True}).discover(corpus.root)}
+    unsure = {
+        f"{v.uid}/{p}/{i:05d}"
+        for v in corpus.videos
+        for p in PASSES
+        for i, n in enumerate(v.narrations[p])
+        if "#unsure" in n["narration_text"]
+    }
+    assert unsure and kept == every - unsure

@@ -10,7 +10,7 @@ import av
 import pytest
 
 from adapters.base import EpisodeRef
-from adapters.ego4d import Ego4DAdapter
+from adapters.ego4d.adapter import Ego4DAdapter
 from adapters.synthetic.ego4d import TIME_BASE, Ego4DFixture, right_eye_frame, write_ego4d
 from adapters.synthetic.video import synthetic_frame
 from tests.adapters.ego4d.conftest import check_frames, psnr

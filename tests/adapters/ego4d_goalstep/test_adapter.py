@@ -19,7 +19,8 @@ import yaml
 from pydantic import ValidationError
 
 from adapters.base import AdapterError, EpisodeRef
-from adapters.ego4d import Ego4DAdapter, Ego4DOptions
+from adapters.ego4d.adapter import Ego4DAdapter
+from adapters.ego4d_goalstep.adapter import GoalStepAdapter, GoalStepOptions
 from adapters.synthetic.ego4d import (
     GOALSTEP_BAD_CASES,
     Ego4DFixture,
@@ -37,8 +38,6 @@ from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.ego4d.conftest import check_frames, psnr
 
-GOALSTEP = {"annotations": ["goalstep"]}
-
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ego4DFixture, GoalStepFixture]:
@@ -53,7 +52,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ego4DFixture, Goal
 
 
 def refs_by_id(root: Path, options: dict | None = None) -> dict[str, EpisodeRef]:
-    return {r.raw_id: r for r in Ego4DAdapter(GOALSTEP if options is None else options).discover(root)}
+    return {r.raw_id: r for r in GoalStepAdapter(options).discover(root)}
 
 
 def file_segment(path: Path, field: str) -> dict:
@@ -67,29 +66,29 @@ def file_segment(path: Path, field: str) -> dict:
 
 def test_every_written_segment_is_one_episode_or_one_named_refusal(corpus: tuple) -> None:
     videos, gs = corpus
-    refs = list(Ego4DAdapter(GOALSTEP).discover(videos.root))
-    assert refs == list(Ego4DAdapter(GOALSTEP).discover(videos.root))  # stable
+    refs = list(GoalStepAdapter().discover(videos.root))
+    assert refs == list(GoalStepAdapter().discover(videos.root))  # stable
     ids = [r.raw_id for r in refs]
     assert ids == sorted(ids) and sorted(ids) == sorted(s.raw_id for s in gs.segments)  # nothing skipped, no extra
     assert {r.raw_id for r in refs if r.error is None} == {s.raw_id for s in gs.good}
     assert len(gs.good) == 16 and len(gs.segments) - len(gs.good) == 13  # 2 good videos x 8; 8 missing-video + 5
 
 
-def test_default_reads_every_kind_found_and_names_the_unread_test_file(
+def test_default_splits_name_the_unread_test_file_and_the_narrations_stay_the_other_source(
     corpus: tuple, caplog: pytest.LogCaptureFixture
 ) -> None:
     videos, gs = corpus
-    with caplog.at_level(logging.WARNING, logger="adapters.ego4d.adapter"):
+    with caplog.at_level(logging.WARNING, logger="adapters.ego4d_goalstep.adapter"):
         ids = list(refs_by_id(videos.root, {}))
     assert any("goalstep_test.json" in r.getMessage() and "no step times" in r.getMessage() for r in caplog.records)
-    assert {i for i in ids if "/goalstep_" in i or i.startswith("no-video-uid")} == {s.raw_id for s in gs.segments}
-    assert {i for i in ids if "/narration_pass_1/" in i} == set(refs_by_id(videos.root, {"annotations": ["narration"]}))
-    assert len(ids) == len(gs.segments) + 2 * len(videos.videos)  # + 2 narrations per video (pass 1)
+    assert sorted(ids) == sorted(s.raw_id for s in gs.segments)  # the same root's narrations are not cut here
+    narrations = [r.raw_id for r in Ego4DAdapter().discover(videos.root)]
+    assert len(narrations) == 2 * len(videos.videos) and all("/narration_pass_1/" in i for i in narrations)
 
 
 def test_step_and_substep_frames_lie_in_their_window_and_the_task_is_the_description(corpus: tuple) -> None:
     videos, gs = corpus
-    refs, adapter = refs_by_id(videos.root), Ego4DAdapter(GOALSTEP)
+    refs, adapter = refs_by_id(videos.root), GoalStepAdapter()
     for seg in gs.good:
         raw = adapter.read(refs[seg.raw_id])
         video = videos.video(seg.uid)
@@ -107,7 +106,7 @@ def test_step_and_substep_frames_lie_in_their_window_and_the_task_is_the_descrip
 
 def test_substeps_are_the_steps_action_config_and_survive_canonicalization(corpus: tuple) -> None:
     videos, gs = corpus
-    refs, adapter = refs_by_id(videos.root), Ego4DAdapter(GOALSTEP)
+    refs, adapter = refs_by_id(videos.root), GoalStepAdapter()
     steps = [s for s in gs.good if s.level == "step"]
     assert {len(s.nested) for s in steps} == {0, 2, 3}
     for seg in steps:
@@ -140,7 +139,7 @@ def test_substeps_are_the_steps_action_config_and_survive_canonicalization(corpu
 
 def test_substep_keeps_its_parent_step_and_the_goal(corpus: tuple) -> None:
     videos, gs = corpus
-    refs, adapter = refs_by_id(videos.root), Ego4DAdapter(GOALSTEP)
+    refs, adapter = refs_by_id(videos.root), GoalStepAdapter()
     seg = next(s for s in gs.good if s.level == "substep")
     raw = adapter.read(refs[seg.raw_id])
     path = Path(refs[seg.raw_id].paths[1])
@@ -159,7 +158,7 @@ def test_substep_keeps_its_parent_step_and_the_goal(corpus: tuple) -> None:
 @pytest.mark.parametrize("case", [c for c in GOALSTEP_BAD_CASES] + ["missing_video"])
 def test_bad_entries_are_refused_naming_file_video_and_field(corpus: tuple, case: str) -> None:
     videos, gs = corpus
-    refs, adapter = refs_by_id(videos.root), Ego4DAdapter(GOALSTEP)
+    refs, adapter = refs_by_id(videos.root), GoalStepAdapter()
     missing = next(v for v in videos.videos if v.bad == "missing_video")
     first = next(v for v in videos.videos if v.bad is None)
     bad: list[GoalStepSegment] = [s for s in gs.segments if s.bad_field is not None]
@@ -177,7 +176,7 @@ def test_bad_entries_are_refused_naming_file_video_and_field(corpus: tuple, case
         with pytest.raises(AdapterError) as info:
             adapter.read(refs[seg.raw_id])
         err = info.value
-        assert err.episode == seg.raw_id and err.adapter == "ego4d"
+        assert err.episode == seg.raw_id and err.adapter == "ego4d_goalstep"
         if case == "missing_video":
             assert (err.field, err.file) == ("video", str(missing.path))
             assert missing.uid in err.reason and "not on disk" in err.reason and "goalstep_train.json" in err.reason
@@ -194,9 +193,9 @@ def test_goal_level_spans_the_video_and_holds_steps_and_substeps(tmp_path: Path)
     videos = write_ego4d(tmp_path, num_videos=1, duration_s=4.0, narrations_per_video=1, video_start_sec=0.021)
     write_goalstep(videos)
     (video,) = videos.videos
-    ((raw_id, ref),) = refs_by_id(tmp_path, {**GOALSTEP, "goalstep_levels": ["goal"]}).items()
+    ((raw_id, ref),) = refs_by_id(tmp_path, {"levels": ["goal"]}).items()
     assert raw_id == f"{video.uid}/goalstep_train" and ref.error is None
-    raw = Ego4DAdapter(GOALSTEP).read(ref)
+    raw = GoalStepAdapter().read(ref)
     assert raw.metadata["window_sec"] == pytest.approx([0.021, 4.0])  # written to 4.021 (start + duration), clipped
     assert raw.metadata["clipped_end_sec"] == pytest.approx(0.021)
     assert raw.language[0].text == "Makes the bread"
@@ -215,7 +214,7 @@ def test_steps_outside_a_downloaded_clip_are_refused_the_others_read_from_it(tmp
         inside = seg.start >= lo and seg.end <= hi
         assert (refs[seg.raw_id].error is None) == inside, seg.raw_id
         if inside:
-            raw = Ego4DAdapter(GOALSTEP).read(refs[seg.raw_id])
+            raw = GoalStepAdapter().read(refs[seg.raw_id])
             assert raw.metadata["clip_uid"] == video.clip_uid and check_frames(raw, video, videos) > 10
         else:
             assert "no downloaded clip" in refs[seg.raw_id].error and video.uid in refs[seg.raw_id].error
@@ -224,7 +223,7 @@ def test_steps_outside_a_downloaded_clip_are_refused_the_others_read_from_it(tmp
 
 def test_test_split_has_no_times_and_each_video_is_refused_by_name(corpus: tuple) -> None:
     videos, _ = corpus
-    refs = refs_by_id(videos.root, {**GOALSTEP, "goalstep_splits": ["test"]})
+    refs = refs_by_id(videos.root, {"splits": ["test"]})
     (ref,) = refs.values()
     assert ref.raw_id == f"{videos.videos[0].uid}/goalstep_test"
     assert "no step times" in ref.error and "videos[0].step_segments" in ref.error
@@ -233,15 +232,14 @@ def test_test_split_has_no_times_and_each_video_is_refused_by_name(corpus: tuple
 
 def test_options_and_missing_files(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="unknown split"):
-        Ego4DOptions(goalstep_files={"dev": "x.json"})
+        GoalStepOptions(files={"dev": "x.json"})
     write_ego4d(tmp_path, num_videos=1, duration_s=1.0, narrations_per_video=1)
     with pytest.raises(AdapterError, match=r"no Goal-Step file .*goalstep_train\.json.*goalstep_valid\.json") as info:
-        list(Ego4DAdapter(GOALSTEP).discover(tmp_path))
+        list(GoalStepAdapter().discover(tmp_path))
     assert info.value.field == "goalstep"
     with pytest.raises(AdapterError, match=r"no Goal-Step val file .*goalstep_val\.json") as info:
-        list(Ego4DAdapter({"goalstep_splits": ["val"]}).discover(tmp_path))  # a split named must be there
+        list(GoalStepAdapter({"splits": ["val"]}).discover(tmp_path))  # a split named must be there
     assert info.value.field == "goalstep_val"
-    assert all("/narration_pass_1/" in r.raw_id for r in Ego4DAdapter().discover(tmp_path))  # none found: narrations
 
 
 def test_val_file_under_either_name_and_a_video_with_two_goals(tmp_path: Path) -> None:
@@ -253,9 +251,9 @@ def test_val_file_under_either_name_and_a_video_with_two_goals(tmp_path: Path) -
     gs.files["val"].unlink()
     (gs.files["val"].parent / "goalstep_val.json").write_text(json.dumps(doc))
     uid = videos.videos[0].uid
-    found = refs_by_id(tmp_path, {**GOALSTEP, "goalstep_levels": ["step"]})
+    found = refs_by_id(tmp_path, {"levels": ["step"]})
     assert sorted(found) == [f"{uid}/goalstep_val.1/000", *(f"{uid}/goalstep_val/{i:03d}" for i in range(3))]
-    raw = Ego4DAdapter(GOALSTEP).read(found[f"{uid}/goalstep_val.1/000"])
+    raw = GoalStepAdapter().read(found[f"{uid}/goalstep_val.1/000"])
     assert raw.metadata["goal"]["goal_description"] == "Cleans up" and raw.metadata["goalstep_field"] == (
         "videos[1].segments[0]"
     )
@@ -302,7 +300,7 @@ def root(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def refs(root: Path, **options: object) -> dict[str, EpisodeRef]:
-    return {r.raw_id: r for r in Ego4DAdapter({"annotations": ["goalstep"], **options}).discover(root)}
+    return {r.raw_id: r for r in GoalStepAdapter(options).discover(root)}
 
 
 def test_every_real_step_and_substep_is_an_episode(root: Path, realdata: Path) -> None:
@@ -323,18 +321,18 @@ def test_every_real_step_and_substep_is_an_episode(root: Path, realdata: Path) -
 
 
 def test_goal_ending_past_the_video_by_its_start_offset_is_clipped_not_refused(root: Path) -> None:
-    goals = refs(root, goalstep_levels=["goal"])
+    goals = refs(root, levels=["goal"])
     long = goals[f"{LONG}/goalstep_val"]
     assert long.error is None and long.locator["window_sec"] == pytest.approx([START, 5052.9])
     assert long.locator["clipped_end_sec"] == pytest.approx(START, abs=1e-6)
     assert [n["level"] for n in long.locator["nested"]] == ["step"] * 5 + ["substep"] * 8
-    tight = refs(root, goalstep_levels=["goal"], goalstep_end_tolerance_s=0.01)[f"{LONG}/goalstep_val"]
+    tight = refs(root, levels=["goal"], end_tolerance_s=0.01)[f"{LONG}/goalstep_val"]
     assert "end_time 5052.921 is past the end of video" in tight.error and "videos[0].end_time" in tight.error
 
 
 def test_real_step_with_substeps_outside_it(root: Path) -> None:
     ref = refs(root)[f"{LONG}/goalstep_val/004"]  # "Prepares the bread" [81.10459, 269], substeps 81.01371 .. 270
-    raw = Ego4DAdapter().read(ref)
+    raw = GoalStepAdapter().read(ref)
     fps, n = raw.native_fps, round((269 - 81.10459) * 2)
     assert (
         raw.language[0].text == "Prepares the bread" and raw.metadata["goal"]["goal_category"] == "COOKING:MAKE_BREAD"
@@ -351,7 +349,7 @@ def test_real_steps_frames_lie_in_their_window(root: Path) -> None:
     found = refs(root)
     steps = {"000": (0, 27.20017, "Wash bowl"), "001": (28.02337, 48.00322, "Arrange counter-top")}  # as written
     for index, (s, e, text) in steps.items():
-        raw = Ego4DAdapter().read(found[f"{SHORT}/goalstep_val/{index}"])
+        raw = GoalStepAdapter().read(found[f"{SHORT}/goalstep_val/{index}"])
         cam = raw.cameras["full_scale"]
         times = cam.timestamps + s
         assert raw.language[0].text == text and times[0] >= s and times[-1] < e
@@ -371,9 +369,7 @@ def test_goalstep_steps_and_substeps_are_ingested_and_bad_entries_quarantined(tm
     spec = {
         "output": str(tmp_path / "corpus"),
         "parallelism": {"num_cpus": 1},
-        "sources": [
-            {"name": "goalstep", "adapter": "ego4d", "root": str(videos.root), "options": {"annotations": ["goalstep"]}}
-        ],
+        "sources": [{"name": "goalstep", "adapter": "ego4d_goalstep", "root": str(videos.root)}],
     }
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(spec))
     report = run_ingest(load_spec(tmp_path / "job.yaml"), progress=False)
