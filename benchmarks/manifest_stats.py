@@ -38,6 +38,7 @@ from benchmarks._cli import parse_args
 from benchmarks._machine import log
 from ingest.lerobot.stats_v30 import aggregate_stats, episode_stats
 from ingest.lerobot.union_stats import QUANTILE_KEYS, QUANTILES, UnionStats
+from ingest.storage.corpus import Corpus
 from jobs.export.lerobot_v3.masked_stats import _masked_columns, _read, _used, masked_stats
 from jobs.export.lerobot_v3.plan import ExportPlan, manifest_plan
 from schemas.canonical import ACTION
@@ -132,7 +133,7 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace) -> None:
-    plan = manifest_plan(args.corpus, args.manifest, args.cameras)
+    plan = manifest_plan(Corpus(args.corpus), args.manifest, args.cameras)
     base = list(plan.episodes)
     values, used = _columns(plan)
     frames = sum(len(v) for v in values[ACTION])

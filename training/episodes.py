@@ -22,26 +22,22 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
-from safetensors import safe_open
 
 from ingest.progress import Progress
-from ingest.storage.corpus_files import CorpusFiles, Where
-from ingest.storage.object_cache import Cache
+from ingest.storage.corpus_files import CorpusFiles, Where, manifest_files
 from schemas.canonical import ACTION, CANONICAL_DIM, Camera, image_key
 from schemas.captions import TEXT_FORMAT, text_embedding_file
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.image_latents import LATENTS_FORMAT, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson
 from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON, Manifest, Split, check_entries
-from schemas.storage import StorageOptions, is_remote
+from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
 from training.config import DataConfig, ModelConfig
 from training.routing import anchors_to_end
@@ -53,18 +49,6 @@ TIERS: list[QualityTier] = [QualityTier.high, QualityTier.low, QualityTier.actio
 
 class DataError(ValueError):
     """A file the manifest points at is missing or does not hold what the contract says; names file and field."""
-
-
-def _join(root: Where, rel: str) -> Where:
-    return f"{root}/{rel}" if isinstance(root, str) else root / rel
-
-
-def latents_path(dataset_root: Where, info: InfoJson, episode_index: int, video_key: str) -> Where:
-    return _join(dataset_root, latents_file(info, episode_index, video_key))
-
-
-def text_path(dataset_root: Where, task_index: int) -> Where:
-    return _join(dataset_root, text_embedding_file(task_index))
 
 
 @dataclass(frozen=True)
@@ -225,19 +209,13 @@ def exact_future(model: ModelConfig, data: DataConfig) -> bool:
     return data.future_offset == model.chunk
 
 
-def _read_latents_header(path: Where, model: ModelConfig, files: CorpusFiles | None = None) -> np.ndarray:
-    """The stored frame indices, after checking the file against the latents contract and the model's shapes; from a
-    bucket by ranged reads of the header and `frame_index` alone."""
+def _read_latents_header(path: Where, model: ModelConfig, files: CorpusFiles) -> np.ndarray:
+    """The stored frame indices, after checking the file against the latents contract and the model's shapes; read
+    from its header and `frame_index` alone (a bucket's by ranged reads)."""
     try:
-        if files is not None and files.remote:
-            header, values = files.safetensors_meta(path, "frame_index")
-            meta, shape = header.get("__metadata__") or {}, tuple(header["latents"]["shape"])
-            frames = values.astype(np.int64).reshape(-1)
-        else:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                shape = tuple(f.get_slice("latents").get_shape())
-                frames = f.get_tensor("frame_index").numpy().astype(np.int64)
+        header, values = files.safetensors_meta(path, "frame_index")
+        meta, shape = header.get("__metadata__") or {}, tuple(header["latents"]["shape"])
+        frames = values.astype(np.int64).reshape(-1)
     except (OSError, KeyError, RuntimeError, ValueError) as e:
         raise DataError(f"{path}: unreadable latents file ({e})") from e
     if meta.get("format") != LATENTS_FORMAT:
@@ -250,15 +228,10 @@ def _read_latents_header(path: Where, model: ModelConfig, files: CorpusFiles | N
     return frames
 
 
-def read_text_width(path: Where, files: CorpusFiles | None = None) -> int:
+def read_text_width(path: Where, files: CorpusFiles) -> int:
     try:
-        if files is not None and files.remote:
-            header = files.safetensors_meta(path, None)[0]
-            meta, shape = header.get("__metadata__") or {}, tuple(header["hidden_states"]["shape"])
-        else:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                shape = tuple(f.get_slice("hidden_states").get_shape())
+        header = files.safetensors_meta(path, None)[0]
+        meta, shape = header.get("__metadata__") or {}, tuple(header["hidden_states"]["shape"])
     except (OSError, KeyError, RuntimeError, ValueError) as e:
         raise DataError(f"{path}: unreadable text-embedding file ({e})") from e
     if meta.get("format") != TEXT_FORMAT:
@@ -298,50 +271,24 @@ def _text_task_index(line: dict[str, Any], tasks: dict[str, int]) -> int | None:
 
 
 class _DatasetMeta:
-    """What the index needs from one dataset's meta, read once (from a bucket: the meta files, one listing)."""
+    """What the index needs from the dataset `rel`'s meta, read once (from a bucket: the meta files, one listing)."""
 
-    def __init__(self, root: Where, files: CorpusFiles) -> None:
-        files.list_dataset(root)
-        if not files.is_file(_join(root, INFO_PATH)):
-            raise DataError(f"{root}: no {INFO_PATH}; the manifest names a dataset that is not there")
-        self.root = root
-        self.info = InfoJson.model_validate_json(files.read_bytes(_join(root, INFO_PATH)))
-        self.lines = {int(obj["episode_index"]): obj for _, obj in files.jsonl(_join(root, EPISODES_PATH))}
+    def __init__(self, rel: str, files: CorpusFiles) -> None:
+        self.rel, self.root = rel, files.join(rel)
+        files.list_dataset(self.root)
+        if not files.is_file(files.join(rel, INFO_PATH)):
+            raise DataError(f"{self.root}: no {INFO_PATH}; the manifest names a dataset that is not there")
+        self.info = InfoJson.model_validate_json(files.read_bytes(files.join(rel, INFO_PATH)))
+        self.lines = {int(obj["episode_index"]): obj for _, obj in files.jsonl(files.join(rel, EPISODES_PATH))}
         self.tasks: dict[str, int] = {}
-        if files.is_file(_join(root, TASKS_PATH)):
-            self.tasks = {obj["task"]: int(obj["task_index"]) for _, obj in files.jsonl(_join(root, TASKS_PATH))}
-
-
-DEFAULT_CACHE = "~/.cache/eidata/train"
-CACHE_ENV = "EIDATA_TRAIN_CACHE"
-
-
-def corpus_of(manifest_dir: Where) -> Where:
-    """The corpus root of a manifest folder or URL: its grandparent (`<corpus>/manifests/<name>`)."""
-    if isinstance(manifest_dir, str) and is_remote(manifest_dir):
-        return manifest_dir.rstrip("/").rsplit("/", 2)[0]
-    return Path(manifest_dir).resolve().parent.parent
-
-
-def corpus_files(manifest_dir: Where, data: DataConfig, storage: StorageOptions | None = None) -> CorpusFiles:
-    """How a manifest's corpus is read: in place for a folder; for a URL with `storage` (else the AWS environment)
-    and the bounded cache of `data.cache_dir`."""
-    root = corpus_of(manifest_dir)
-    if not isinstance(root, str):
-        return CorpusFiles(root)
-    folder = data.cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE
-    return CorpusFiles(root, storage, Cache(Path(folder).expanduser(), data.cache_bytes))
+        if files.is_file(path := files.join(rel, TASKS_PATH)):
+            self.tasks = {obj["task"]: int(obj["task_index"]) for _, obj in files.jsonl(path)}
 
 
 def _load_manifest(manifest_dir: Where, files: CorpusFiles) -> tuple[Manifest, list[dict[str, Any]]]:
-    if not files.remote:
-        return Manifest.load(Path(manifest_dir)), check_entries(
-            pq.read_table(Path(manifest_dir) / ENTRIES_PARQUET), manifest_dir
-        ).to_pylist()
-    url = str(manifest_dir).rstrip("/")
-    manifest = Manifest.model_validate_json(files.read_bytes(f"{url}/{MANIFEST_JSON}"))
-    table = pq.read_table(io.BytesIO(files.read_bytes(f"{url}/{ENTRIES_PARQUET}")))
-    return manifest, check_entries(table, url).to_pylist()
+    manifest = Manifest.model_validate_json(files.read_bytes(f"{manifest_dir}/{MANIFEST_JSON}"))
+    table = pq.read_table(io.BytesIO(files.read_bytes(f"{manifest_dir}/{ENTRIES_PARQUET}")))
+    return manifest, check_entries(table, manifest_dir).to_pylist()
 
 
 def build_index(
@@ -353,10 +300,11 @@ def build_index(
     storage: StorageOptions | None = None,
     files: CorpusFiles | None = None,
 ) -> SampleIndex:
-    """The index of a manifest folder or bucket URL (`storage`: its credentials when not the AWS environment's)."""
-    if not (isinstance(manifest_dir, str) and is_remote(manifest_dir)):
-        manifest_dir = Path(manifest_dir)
-    files = files or corpus_files(manifest_dir, data, storage)
+    """The index of a manifest folder or bucket URL (`storage`: its credentials when not the AWS environment's), read
+    through `files` (`manifest_files(manifest_dir)`: the manifest as it names it, when given)."""
+    if files is None:
+        cache = {"cache_dir": data.cache_dir, "cache_bytes": data.cache_bytes}
+        files, manifest_dir = manifest_files(manifest_dir, storage, **cache)
     manifest, all_entries = _load_manifest(manifest_dir, files)
     corpus_root = files.root
     cameras = [Camera(c) for c in data.cameras]
@@ -375,18 +323,16 @@ def build_index(
         bar.update(1)
         uid, rel = e["episode_uid"], e["dataset"]
         if rel not in metas:
-            metas[rel] = _DatasetMeta(_join(corpus_root, rel), files)
+            metas[rel] = _DatasetMeta(rel, files)
         meta = metas[rel]
         line = meta.lines.get(int(e["episode_index"]))
         if line is None:
-            raise DataError(
-                f"{_join(meta.root, EPISODES_PATH)}: no episode {e['episode_index']} (manifest entry {uid})"
-            )
+            raise DataError(f"{files.join(rel, EPISODES_PATH)}: no episode {e['episode_index']} (manifest entry {uid})")
         found = [
             (cam.value, p)
             for cam in cameras
             if image_key(cam) in meta.info.video_keys
-            and files.is_file(p := latents_path(meta.root, meta.info, int(e["episode_index"]), image_key(cam)))
+            and files.is_file(p := files.join(rel, latents_file(meta.info, int(e["episode_index"]), image_key(cam))))
         ]
         if not found:
             report.skip(f"no latents for cameras {[c.value for c in cameras]}", uid)
@@ -398,7 +344,7 @@ def build_index(
         try:
             mask = _episode_mask(line, meta.info)
         except DataError as err:  # left out, named: the run goes on with the episodes that say their dims
-            log.warning("%s: episode %s (%s): %s", _join(meta.root, EPISODES_PATH), e["episode_index"], uid, err)
+            log.warning("%s: episode %s (%s): %s", files.join(rel, EPISODES_PATH), e["episode_index"], uid, err)
             report.skip(str(err), uid)
             continue
         tier = QualityTier(e["tier"]) if mask.any() else QualityTier.actionless  # the routed tier
@@ -412,7 +358,7 @@ def build_index(
             report.skip("no latent frame inside the episode" if to_end else f"too short for {need}", uid)
             continue
         task_index = _text_task_index(line, meta.tasks)
-        tpath = text_path(meta.root, task_index) if task_index is not None else None
+        tpath = files.join(rel, text_embedding_file(task_index)) if task_index is not None else None
         if tpath is not None and not files.is_file(tpath):
             tpath = None
         if tpath is None:
@@ -432,7 +378,7 @@ def build_index(
                 weight=float(e["weight"]),
                 length=length,
                 mask=mask,
-                data_path=_join(meta.root, meta.info.data_file(int(e["episode_index"]))),
+                data_path=files.join(rel, meta.info.data_file(int(e["episode_index"]))),
                 latents_path=lat_path,
                 camera=camera,
                 latent_frames=frames,

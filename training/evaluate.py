@@ -24,9 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from adapters.storage.urls import preflight
 from schemas.canonical import ACTION
-from schemas.storage import StorageOptions, is_remote
+from schemas.storage import StorageOptions
 from schemas.tiers import TASK_IDS, Task
 from training.batch import collate, to_device
 from training.checkpoint import checkpoint_config, load_checkpoint
@@ -161,9 +160,7 @@ def evaluate(
     storage: StorageOptions | None = None,
 ) -> dict[str, Any]:
     """Open-loop metrics of `checkpoint` on a manifest folder or bucket URL (`storage`: its credentials when not the
-    AWS environment's; the bucket and credential are checked before the checkpoint is loaded)."""
-    if isinstance(manifest_dir, str) and is_remote(manifest_dir):
-        preflight(manifest_dir, storage)
+    AWS environment's; the bucket and credential are checked before the index is built)."""
     state = load_checkpoint(Path(checkpoint))
     cfg, stats = checkpoint_config(state)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

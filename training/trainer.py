@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from adapters.storage.urls import preflight
 from ingest.files.atomic import write_text_atomic
-from schemas.storage import StorageOptions, is_remote
+from ingest.storage.corpus_files import manifest_files
+from schemas.storage import StorageOptions
 from training import flops
 from training.attention import choose_backend, pad_text
 from training.batch import collate, to_device
@@ -108,8 +108,8 @@ def train(
 ) -> TrainResult:
     """Train `cfg` into `run_dir`. A manifest in a bucket (`cfg.manifest` an s3:// URL) is read with `storage` (else
     the AWS environment); its bucket and credential are checked first (`StorageError`, never naming the secret)."""
-    if is_remote(cfg.manifest):
-        preflight(cfg.manifest, storage)
+    data = _data_config(cfg)
+    files, manifest = manifest_files(cfg.manifest, storage, cache_dir=data.cache_dir, cache_bytes=data.cache_bytes)
     dist = init_distributed(device)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -117,7 +117,7 @@ def train(
     ckpt_path = resolve_resume(run_dir, resume)
     state = load_checkpoint(ckpt_path) if ckpt_path else None
 
-    index = build_index(cfg.manifest, "train", cfg.model, _data_config(cfg), storage=storage)
+    index = build_index(manifest, "train", cfg.model, data, files=files)
     if state is None:
         cfg = _with_text_width(cfg, index.text_dim)
         stats = compute_stats(index)

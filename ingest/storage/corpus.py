@@ -284,6 +284,12 @@ def corpus_where(value: object) -> object:
     return value.rstrip("/")
 
 
+def where_text(where: Path | str) -> str:
+    """A corpus, manifest or output as one text to compare or record: a folder resolved, a URL without its trailing
+    slash."""
+    return str(where).rstrip("/") if is_remote(str(where)) else str(Path(where).resolve())
+
+
 @contextmanager
 def open_corpus(
     where: Path | str,

@@ -1,16 +1,31 @@
-"""An export's `--out s3://bucket/prefix`: trees written locally, published so that a killed run never leaves a half
-tree that looks complete, and its rerun leaves the objects of an uninterrupted run (DESIGN.md 3.2's promises, for a
-tree that a job writes whole rather than commit by commit).
+"""An export's output (`--out`) as one handle: a folder, or a bucket prefix written through a local scratch.
 
-The export's local code writes each tree (an exported dataset) unchanged in a scratch folder; `BucketTree` puts its
-files at their final keys with a conditional create (`If-None-Match: *`) as they are finished, each then dropped
-locally, and at the tree's end, in this order: the files left, the deletion of keys under the tree that the tree does
-not have (an older export's), the files that make the tree loadable (`meta/info.json`: lerobot reads nothing
-without it), and last the tree's completion record (`.eidata-export.json`, which the export reads to skip a tree that
-is done). A rerun after a kill at any point sees no completion record, writes the tree again and publishes it over
-what the killed run left: a key found taken holds either those same bytes (kept, no byte sent) or an older export's
-(replaced: under the output's lease nobody else writes there). An older complete tree being replaced first loses its
-completion record, then its `info.json`, so no reader takes the mix of old and new files for a dataset.
+`open_tree(where, options, job)` gives a `Tree` whose `root` is the folder the export writes in: the output itself,
+or for `s3://bucket/prefix` a scratch folder (`BucketTree`) whose trees (an exported dataset each) are published. The
+export writes one way; what differs is in the handle:
+
+- `write(tree, retract=, last=)`: a tree written whole (LeRobot v3.0 / v2.1): a fresh folder to write in, each file
+  closed for good handed to `closed(tree, path)`; at the block's clean end the folder becomes the output's `tree`, on
+  an error it is removed and the output keeps what it had. A folder's is written beside the tree
+  (`.NAME.partial-<id>`) and renamed into place, an older one swapped out; a bucket's is published as below.
+- `publish(tree, retract=, last=, record=)`: a tree written in place under `root` (LingBot-VA, resumed file by file)
+  is finished: a bucket's is published as below, its completion `record` last (its files leave the scratch, so a
+  rerun knows the tree is done by the record); a folder's files are where they belong and need no record.
+- `read(rel)`: what the output holds at `rel`; `fetch(rel)`: that file into `root` (a folder's is there);
+  `publish_file(rel)`: one finished file of `root` at the output (a folder's is there); `keep(tree)`: a tree left as
+  it is (a folder's partial siblings of a killed run removed).
+
+A bucket's trees keep DESIGN.md 3.2's promises for a tree that a job writes whole rather than commit by commit: a
+killed run never leaves a half tree that looks complete, and its rerun leaves the objects of an uninterrupted run.
+`BucketTree` puts a tree's files at their final keys with a conditional create (`If-None-Match: *`) as they are
+finished, each then dropped locally, and at the tree's end, in this order: the files left, the deletion of keys under
+the tree that the tree does not have (an older export's), the files that make the tree loadable (`meta/info.json`:
+lerobot reads nothing without it), and last the tree's completion record (`.eidata-export.json`, which the export
+reads to skip a tree that is done). A rerun after a kill at any point sees no completion record, writes the tree
+again and publishes it over what the killed run left: a key found taken holds either those same bytes (kept, no byte
+sent) or an older export's (replaced: under the output's lease nobody else writes there). An older complete tree being
+replaced first loses its completion record, then its `info.json`, so no reader takes the mix of old and new files for
+a dataset.
 
 A file above the output's multipart threshold (`StorageOptions.multipart_threshold`) goes in parts
 (`ingest.storage.multipart`: S3 takes one PUT of 5 GiB at most, and an mp4 or a checkpoint can be larger), completed
@@ -28,6 +43,7 @@ import hashlib
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,11 +58,76 @@ from ingest.storage.lease import Lease
 from ingest.storage.multipart import PartPlan, abort_uploads, holds, put_file_if_absent
 from ingest.storage.objects import exists, is_s3, list_keys, put, put_if_absent, split_key
 from ingest.storage.preflight import preflight_output
-from schemas.storage import StorageOptions
+from schemas.storage import StorageOptions, is_remote
 
 STATE_DIR = ".eidata"  # the lease lives under it; never part of a tree
 CLAIMS = f"{STATE_DIR}/claims"  # under a tree: who may complete a key put in parts (ingest.storage.multipart)
 MARKER = ".eidata-export.json"  # an exported tree's completion record, last (a local --out's too)
+PARTIAL = ".partial-"  # a folder's tree being written: `.NAME.partial-<id>` beside it
+
+
+class Tree:
+    """An export's output folder on this machine (see the module's docstring); the base of a bucket's."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def where(self) -> Path | str:
+        """The output as its user names it."""
+        return self.root
+
+    def read(self, rel: str) -> bytes | None:
+        """The output's file `rel`, None when there is none."""
+        path = self.root / rel
+        return path.read_bytes() if path.is_file() else None
+
+    def fetch(self, rel: str) -> None:
+        """The output's file `rel` into `root`, when the output has one."""
+
+    def closed(self, tree: str, path: Path) -> None:
+        """`path`, a file of the tree `tree` being written, is closed for good."""
+
+    def publish_file(self, rel: str) -> None:
+        """The finished file `root / rel` at the output (kept in `root`)."""
+
+    def publish(
+        self, tree: str, *, retract: Sequence[str] = (), last: Sequence[str] = (), record: bytes | None = None
+    ) -> None:
+        """The tree `tree`, written in place under `root`, is finished: `retract` goes before any of its files
+        changes, `last` after them in order, its completion `record` (`MARKER`) last of all."""
+
+    def keep(self, tree: str) -> None:
+        """The tree `tree` stays as the output holds it: what a killed write of it left is removed."""
+        _clear_partials(self.root / tree)
+
+    @contextmanager
+    def write(self, tree: str, *, retract: Sequence[str] = (), last: Sequence[str] = ()) -> Iterator[Path]:
+        """A fresh folder to write the tree `tree` in whole; at the block's clean end it is the output's (`retract`
+        and `last`: as `publish`), on an error it is removed."""
+        final = self.root / tree
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _clear_partials(final)
+        tmp = final.with_name(f".{final.name}{PARTIAL}{uuid.uuid4().hex[:12]}")
+        tmp.mkdir()
+        try:
+            yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if final.exists():  # an outdated tree: swap by rename, then drop the old one
+            old = final.with_name(f".{final.name}{PARTIAL}old-{uuid.uuid4().hex[:12]}")
+            os.rename(final, old)
+            os.rename(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
+
+
+def _clear_partials(final: Path) -> None:
+    if final.parent.is_dir():
+        for p in final.parent.glob(f".{final.name}{PARTIAL}*"):
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def same_object(fs: fsspec.AbstractFileSystem, key: str, data: bytes) -> bool:
@@ -72,8 +153,9 @@ class PutStats:
 
 
 @dataclass
-class BucketTree:
-    """The bucket `--out` of one export job; `with BucketTree(url, options, job=...) as out:` holds its lease."""
+class BucketTree(Tree):
+    """The bucket `--out` of one export job, written through the scratch `root`; `with BucketTree(url, options,
+    job=...) as out:` holds its lease."""
 
     url: str
     options: StorageOptions | None = None
@@ -85,6 +167,7 @@ class BucketTree:
         self.url = self.url.rstrip("/")
         self.fs, self.path = filesystem(self.url, self.options)
         self.scratch = Path(self.scratch) if self.scratch is not None else default_scratch(self.url)
+        self.root = self.scratch
         self.lease = Lease(self.fs, self.path, job=self.job, ttl_s=float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S))
         self.parts = PartPlan.of(self.options)
         self._put: dict[str, set[str]] = {}  # tree -> files put this run
@@ -97,6 +180,10 @@ class BucketTree:
     def __exit__(self, *exc: object) -> None:
         self.lease.release()
 
+    @property
+    def where(self) -> str:
+        return self.url
+
     def key(self, rel: str) -> str:
         return f"{self.path}/{rel}" if rel else self.path
 
@@ -105,13 +192,50 @@ class BucketTree:
         assert self.scratch is not None
         return self.scratch / tree
 
-    # -- reading ----------------------------------------------------------------------------------------------------
+    # -- the handle (`Tree`) ------------------------------------------------------------------------------------------
     def read(self, rel: str) -> bytes | None:
-        """The object `rel` under the output, None when there is none."""
         key = self.key(rel)
         return self.fs.cat_file(key) if exists(self.fs, key) else None
 
-    # -- writing ----------------------------------------------------------------------------------------------------
+    def fetch(self, rel: str) -> None:
+        data = self.read(rel)
+        if data is not None:
+            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / rel).write_bytes(data)
+
+    def closed(self, tree: str, path: Path) -> None:
+        self.put_file(tree, path)
+
+    def publish_file(self, rel: str) -> None:
+        self.put_file("", self.root / rel, drop=False)
+
+    def publish(
+        self, tree: str, *, retract: Sequence[str] = (), last: Sequence[str] = (), record: bytes | None = None
+    ) -> None:
+        self.begin(tree, retract)
+        if record is not None:
+            (self.local(tree) / MARKER).write_bytes(record)
+            last = [*last, MARKER]
+        self.finish(tree, last)
+
+    def keep(self, tree: str) -> None:
+        """Nothing to remove: a killed run's uploads under the tree go at its next `begin`."""
+
+    @contextmanager
+    def write(self, tree: str, *, retract: Sequence[str] = (), last: Sequence[str] = ()) -> Iterator[Path]:
+        local = self.local(tree)
+        shutil.rmtree(local, ignore_errors=True)
+        local.mkdir(parents=True)
+        self.begin(tree, retract)
+        try:
+            yield local
+        except BaseException:
+            shutil.rmtree(local, ignore_errors=True)
+            raise
+        self.finish(tree, last)
+
+    # -- publishing ---------------------------------------------------------------------------------------------------
+
     def begin(self, tree: str, retract: Sequence[str]) -> None:
         """Before a tree is (re)written: delete its `retract` files in order (its completion record, then what makes
         it loadable), so an older complete tree stops being complete before any of its files changes."""
@@ -223,12 +347,17 @@ def _under(rel: str, folder: str) -> bool:
 
 
 @contextmanager
-def export_target(out: str | Path, options: StorageOptions | None, job: str) -> Iterator[BucketTree | None]:
-    """The bucket output of an export when `out` is a URL (its lease held for the block), else None."""
-    from schemas.storage import is_remote
-
-    if not is_remote(str(out)):
-        yield None
+def open_tree(
+    where: Path | str, options: StorageOptions | None = None, job: str = "export", *, lease: bool = True
+) -> Iterator[Tree]:
+    """The output `where` of the export `job` (see the module's docstring); a bucket's is checked (bucket, credential,
+    conditional creates) and leased for the block, unless `lease` is False (a dry run: it only reads)."""
+    if not is_remote(str(where)):
+        yield Tree(Path(where))
         return
-    with BucketTree(str(out), options, job=job) as target:
+    target = BucketTree(str(where), options, job=job)
+    if not lease:
+        yield target
+        return
+    with target:
         yield target

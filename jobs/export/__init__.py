@@ -10,6 +10,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BeforeValidator
+
+from ingest.storage.corpus import corpus_where
+
+# a job model's corpus or output: a folder, or a bucket URL kept as text (a Path would fold `s3://` into `s3:/`)
+PathOrUrl = Annotated[Path | str, BeforeValidator(corpus_where)]
 
 # format name -> module implementing it
 EXPORT_FORMATS: dict[str, str] = {

@@ -15,9 +15,9 @@ as `annotation.eidata.caption` only when the dataset has that per-frame column: 
 Every slice is checked against the features it names (column exists, 1-D numeric, `[start, end)` in range, dtype,
 the canonical names it covers) before the file is written atomically and read back.
 
-A corpus in a bucket (`eidata export s3://bucket/corpus --format gr00t`) is exported on the scratch that stands for
-it, under the output's lease, and each dataset's new file is published as one meta-change commit record
-(`export_gr00t_bucket`; DESIGN.md 3.2).
+The corpus is opened through its handle (`ingest.storage.corpus`): a bucket's (`eidata export s3://bucket/corpus
+--format gr00t`) is exported on the scratch that stands for it, under the output's lease, and each dataset's new file
+is published as one meta-change commit record at the clean end (DESIGN.md 3.2); a dry run reads it without the lease.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from pydantic import BaseModel, ValidationError
 from adapters.storage.urls import StorageError
 from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
+from ingest.storage.corpus import NotACorpus, open_corpus, read_corpus
 from ingest.storage.lease import OutputLeasedError
-from jobs.export.bucket_source import source_corpus
 from jobs.runtime.stage import Failed, Stage, Usage
 from schemas.canonical import (
     ACTION,
@@ -53,7 +53,7 @@ from schemas.corpus import EpisodeLineage, find_datasets
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.modality import VIDEO_PREFIX, AnnotationSpec, ModalityJson, SliceSpec, VideoSpec, check_modality
-from schemas.storage import StorageOptions, is_remote
+from schemas.storage import StorageOptions
 
 log = logging.getLogger(__name__)
 
@@ -212,26 +212,17 @@ def export_gr00t(corpus_root: Path, *, dry_run: bool = False, progress: bool | N
     return out
 
 
-def export_gr00t_bucket(
-    url: str,
-    options: StorageOptions | None = None,
-    *,
-    dry_run: bool = False,
-    scratch: Path | None = None,
-    progress: bool | None = None,
+def export_corpus(
+    where: Path | str, options: StorageOptions | None = None, *, dry_run: bool = False, progress: bool | None = None
 ) -> list[DatasetExport]:
-    """`export_gr00t` of a corpus in a bucket (`s3://bucket/corpus`): run on the scratch corpus that stands for it
-    under the output's lease (`jobs.runtime.bucket_stage.bucket_corpus`: each dataset's meta derived from its commit
-    records); each dataset's new `modality.json` is published as one meta-change record at the stage's clean end
-    (`ingest.storage.meta_change`), so a killed export leaves the bucket as it was and an unchanged rerun commits
-    nothing. A dry run reads the meta without the lease (`jobs.export.bucket_source.source_corpus`)."""
-    from jobs.runtime.bucket_stage import bucket_corpus
-
+    """`export_gr00t` of the corpus at `where` (a folder, or a bucket URL with `options`, else the AWS environment),
+    opened for the export (`open_corpus`: a bucket's leased, its new files published at the clean end), or only read
+    for a dry run (`read_corpus`: no lease, nothing written)."""
     if dry_run:
-        with source_corpus(url, options) as view:
-            return export_gr00t(view, dry_run=True, progress=progress)
-    with bucket_corpus(url, options, "export-gr00t", scratch=scratch) as root:
-        return export_gr00t(root, progress=progress)
+        with read_corpus(where, options, meta=True) as corpus:
+            return export_gr00t(corpus.root, dry_run=True, progress=progress)
+    with open_corpus(where, options, "export-gr00t", existing=True) as corpus:
+        return export_gr00t(corpus.root, progress=progress)
 
 
 def format_results(results: list[DatasetExport]) -> str:
@@ -245,25 +236,17 @@ def format_results(results: list[DatasetExport]) -> str:
     return "\n".join(lines)
 
 
-def _root(args: argparse.Namespace) -> Path | str:
+def _root(args: argparse.Namespace) -> str:
     if getattr(args, "out", None):
         raise Usage("eidata export: --format gr00t writes meta/modality.json in place; --out is not used")
-    if is_remote(str(args.root)):
-        return str(args.root).rstrip("/")
-    root = Path(args.root)
-    if not root.is_dir():
-        raise Usage(f"eidata export: {root}: no such corpus folder")
-    return root
+    return str(args.root)
 
 
-def _export(root: Path | str, args: argparse.Namespace) -> list[DatasetExport]:
-    dry_run = bool(getattr(args, "dry_run", False))
-    if isinstance(root, Path):
-        results = export_gr00t(root, dry_run=dry_run)
-    else:  # the credential and endpoint from the AWS environment
-        results = export_gr00t_bucket(root, dry_run=dry_run)
+def _export(where: str, args: argparse.Namespace) -> list[DatasetExport]:
+    # the credential and endpoint from the AWS environment
+    results = export_corpus(where, dry_run=bool(getattr(args, "dry_run", False)))
     if not results:
-        raise Failed(f"eidata export: no dataset under {root}/datasets")
+        raise Failed(f"eidata export: no dataset under {where.rstrip('/')}/datasets")
     return results
 
 
@@ -282,6 +265,6 @@ cli = Stage(
     _export,
     _summary,
     lambda results: bool(_counts(results)["error"]),
-    usage_errors=(StorageError,),  # no bucket, a refused credential: before any work
+    usage_errors=(StorageError, NotACorpus),  # no corpus, no bucket, a refused credential: before any work
     job_errors=(OutputLeasedError,),
 )

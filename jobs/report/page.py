@@ -23,9 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.storage.urls import StorageError
 from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
 from ingest.qa.dataset import behaviour_messages, behaviour_overview, geometry_overview
+from ingest.storage.corpus import read_corpus
 from jobs.catalog.build import catalog_snapshot_hash
 from jobs.report.behaviour import behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
@@ -55,7 +57,6 @@ from jobs.report.plots import (
     strip_figure,
     trajectories_figure,
 )
-from schemas.storage import is_remote
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("hours", "Hours by source × tier"),
@@ -276,6 +277,11 @@ def render_page(root: Path, sections: list[Section], summary: str) -> str:
 
 def build_report(root: Path, out: Path) -> Path:
     """Render every section and write the page atomically to `out`."""
+    return write_text_atomic(Path(out), report_html(root))
+
+
+def report_html(root: Path) -> str:
+    """The page of the corpus folder `root`, every section rendered."""
     root = Path(root)
     require_catalog(root)
     datasets = load_datasets(root)
@@ -292,47 +298,23 @@ def build_report(root: Path, out: Path) -> Path:
         f"{len(datasets)} datasets, {episodes} episodes; catalog snapshot {catalog_snapshot_hash(root)[:12]}; "
         f"generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
     )
-    return write_text_atomic(Path(out), render_page(root, sections, summary))
+    return render_page(root, sections, summary)
 
 
 def cli_report(args: argparse.Namespace) -> int:
-    if is_remote(str(args.root)):
-        return _report_bucket(str(args.root), getattr(args, "out", None))
-    root = Path(args.root)
-    if not root.is_dir():
-        print(f"eidata report: {root}: no such corpus folder", file=sys.stderr)
-        return 2
-    out = Path(args.out) if getattr(args, "out", None) else root / "report.html"
+    """`eidata report ROOT [--out FILE]`: the page written to FILE, else to ROOT/report.html (a bucket's put there);
+    exit 1 for a corpus the report cannot read, 2 for no corpus (a missing folder or bucket, a refused credential)."""
+    out = getattr(args, "out", None)
     try:
-        path = build_report(root, out)
-    except ReportError as err:
-        print(f"eidata report: {err}", file=sys.stderr)
-        return 1
-    print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    return 0
-
-
-def _report_bucket(url: str, out: str | None) -> int:
-    """`eidata report s3://...`: the report of a read-only local copy of the corpus (`readable_corpus`; the credential
-    from the AWS environment), written to `out` or put at `<url>/report.html`."""
-    from adapters.storage.urls import StorageError, filesystem, preflight
-    from ingest.storage.objects import put
-    from jobs.runtime.bucket_stage import readable_corpus
-
-    try:
-        preflight(url)
-        with readable_corpus(url) as corpus:
-            path = build_report(corpus, Path(out) if out else corpus / "report.html")
-            if out is None:
-                fs, key = filesystem(f"{url.rstrip('/')}/report.html")
-                put(fs, key, path.read_bytes())
-                print(f"report: {url.rstrip('/')}/report.html ({path.stat().st_size / 1e6:.1f} MB)")
-                return 0
+        # a bucket's files copied (the report opens them by path); the credential from the AWS environment
+        with read_corpus(args.root, copy=True) as corpus:
+            page = report_html(corpus.root)
+            where = write_text_atomic(Path(out), page) if out else corpus.put("report.html", page.encode("utf-8"))
     except StorageError as err:
         print(f"eidata report: {err}", file=sys.stderr)
         return 2
     except ReportError as err:
         print(f"eidata report: {err}", file=sys.stderr)
         return 1
-    print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print(f"report: {where} ({len(page.encode('utf-8')) / 1e6:.1f} MB)")
     return 0

@@ -12,7 +12,7 @@ from s3fs import S3FileSystem
 
 from ingest.storage.bucket_output import BucketOutput
 from jobs.cli import main
-from jobs.export.gr00t import export_gr00t, export_gr00t_bucket
+from jobs.export.gr00t import export_corpus, export_gr00t
 from schemas.dataset_meta import MODALITY_PATH
 from tests.jobs.export.lingbot.corpus import EGO, FRANKA, write_small_corpus
 from tests.s3.export_corpus import bucket_tree, corpus_pair, tree
@@ -25,23 +25,24 @@ def _records(url: str, s3: S3Server) -> dict[str, int]:
 
 
 def test_modality_files_reach_the_bucket_as_the_local_export_writes_them(
-    s3: S3Server, prefix: str, tmp_path: Path
+    s3: S3Server, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))
     url = f"s3://out/{prefix}/corpus"
     local = corpus_pair(write_small_corpus, s3, url, tmp_path)
     before = _records(url, s3)
 
-    dry = export_gr00t_bucket(url, s3.options(), dry_run=True)
+    dry = export_corpus(url, s3.options(), dry_run=True)
     assert [r.status for r in dry] == ["written", "written"] and _records(url, s3) == before
     assert f"{FRANKA}/{MODALITY_PATH}" not in bucket_tree(url, s3)
 
-    bucket = export_gr00t_bucket(url, s3.options(), scratch=tmp_path / "scratch")
+    bucket = export_corpus(url, s3.options())
     assert bucket == export_gr00t(local)  # the same statuses, slices and notes
     assert bucket_tree(f"{url}/datasets", s3) == tree(local / "datasets")  # modality.json, every episode file, the meta
     assert {f"{rel}/{MODALITY_PATH}" for rel in (FRANKA, EGO)} <= set(bucket_tree(url, s3))
     assert _records(url, s3) == {rel: n + 1 for rel, n in before.items()}  # one meta change each
 
-    again = export_gr00t_bucket(url, s3.options(), scratch=tmp_path / "scratch2")
+    again = export_corpus(url, s3.options())
     assert [r.status for r in again] == ["unchanged", "unchanged"]
     assert _records(url, s3) == {rel: n + 1 for rel, n in before.items()}
     assert bucket_tree(f"{url}/datasets", s3) == tree(local / "datasets")

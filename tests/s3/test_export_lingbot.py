@@ -7,6 +7,7 @@ no completion record, and its rerun leaves the objects of the uninterrupted run.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,9 @@ import pytest
 
 from adapters.storage.location import metering
 from adapters.storage.urls import filesystem
+from ingest.storage.corpus import read_corpus
 from ingest.storage.objects import list_modified
 from ingest.storage.tree import MARKER, BucketTree
-from jobs.export.bucket_source import source_corpus
 from jobs.export.lingbot.job import run_lingbot_export
 from jobs.export.lingbot.plan import DatasetTally, check_models, plan_dataset, work_item
 from jobs.export.lingbot.work import prepare_episode
@@ -57,11 +58,11 @@ def test_an_episode_is_read_from_the_bucket_by_ranges(
     local, url = corpora
     prepared = []
     for root, storage in ((local, None), (url, s3.options())):
-        with source_corpus(root, storage) as view, metering() as meter:
-            spec = _spec(view, tmp_path / f"out-{len(prepared)}", models)
-            plan = plan_dataset(view / FRANKA, FRANKA, spec, check_models(spec), DatasetTally())
-            item = {**work_item(plan, plan.entries[0], spec, DatasetTally()), "storage": storage}
-            prepared.append(prepare_episode(item))
+        with read_corpus(root, storage, meta=True) as corpus, metering() as meter:
+            spec = _spec(corpus.root, tmp_path / f"out-{len(prepared)}", models)
+            plan = plan_dataset(corpus, FRANKA, spec, check_models(spec), DatasetTally())
+            item = work_item(plan, plan.entries[0], spec, DatasetTally())
+            prepared.append(prepare_episode(pickle.loads(pickle.dumps(item))))  # as a Ray task gets it
     a, b = prepared
     assert a["error"] is None and b["error"] is None and a["stats"] == b["stats"]
     assert [x["plan"] for x in a["latents"]] == [x["plan"] for x in b["latents"]]

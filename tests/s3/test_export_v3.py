@@ -20,11 +20,11 @@ import pytest
 from s3fs import S3FileSystem
 
 from adapters.storage.location import metering
+from ingest.storage.corpus import LEASE_TTL_ENV
 from ingest.storage.tree import MARKER
 from jobs.catalog.curate import curate
 from jobs.cli import main
 from jobs.export.lerobot_v3.job import export_corpus
-from jobs.runtime.bucket_output import LEASE_TTL_ENV
 from tests.fixtures.corpus import episode, write_dataset
 from tests.s3.export_corpus import bucket_tree, corpus_pair, fetch, tree
 from tests.s3.server import S3Server

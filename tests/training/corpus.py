@@ -27,12 +27,13 @@ from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from schemas.canonical import ACTION, CANONICAL_DIM, HAND_KEYPOINTS, STATE, image_key
+from schemas.captions import TEXT_FORMAT, text_embedding_file
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage, episode_uid
+from schemas.image_latents import LATENTS_FORMAT, latents_file
 from schemas.lerobot import TASKS_PATH, load_info, read_jsonl
 from schemas.robots.registry import default_registry
 from tests.fixtures.episodes import moving_texture
 from training.config import DataConfig, LaraConfig, OptimConfig, TrainConfig, config_from_preset
-from training.episodes import LATENTS_FORMAT, TEXT_FORMAT, latents_path, text_path
 
 GRID, WIDTH, TEXT_DIM, HIDDEN = 14, 384, 32, 6
 LATENT_STRIDE = 2
@@ -135,7 +136,7 @@ def write_latents(root: Path, episode_index: int, x: np.ndarray, w: dict[str, np
     info = load_info(root / "meta/info.json")
     frames = np.arange(0, len(x), LATENT_STRIDE)
     lat = w["base"][None] + np.einsum("pcj,nj->npc", w["U"], x[frames])
-    path = latents_path(root, info, episode_index, image_key(CAMERA))
+    path = root / latents_file(info, episode_index, image_key(CAMERA))
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {
         "latents": torch.from_numpy(lat).bfloat16(),
@@ -161,7 +162,7 @@ def write_texts(root: Path, skip: set[str]) -> None:
             continue
         n = 3 + len(obj["task"]) % 5
         g = torch.Generator().manual_seed(obj["task_index"] + 7)
-        path = text_path(root, int(obj["task_index"]))
+        path = root / text_embedding_file(int(obj["task_index"]))
         path.parent.mkdir(parents=True, exist_ok=True)
         tensors = {"hidden_states": torch.randn(n, TEXT_DIM, generator=g).bfloat16(), "input_ids": torch.arange(n)}
         meta = {"model": "synthetic", "layer": "-1", "text": obj["task"], "dtype": "bfloat16", "format": TEXT_FORMAT}

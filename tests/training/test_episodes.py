@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from ingest.storage.corpus_files import CorpusFiles
 from schemas.tiers import QualityTier
 from tests.training.conftest import MODEL
 from tests.training.corpus import TEXT_DIM
@@ -46,14 +47,14 @@ def test_bad_latents_file_names_itself(tmp_path: Path) -> None:
         metadata={"format": "something-else"},
     )
     with pytest.raises(DataError, match=r"episode_000000\.safetensors: metadata format"):
-        _read_latents_header(path, MODEL)
+        _read_latents_header(path, MODEL, CorpusFiles(tmp_path))
     save_file(
         {"latents": torch.zeros(2, 100, 384), "frame_index": torch.tensor([0, 3])},
         str(path),
         metadata={"format": "eidata-latents-1"},
     )
     with pytest.raises(DataError, match=r"latents shape \(2, 100, 384\)"):
-        _read_latents_header(path, MODEL)
+        _read_latents_header(path, MODEL, CorpusFiles(tmp_path))
 
 
 def test_empty_split_is_an_error(manifest: Path) -> None:

@@ -7,17 +7,15 @@ multi-dimensional feature (jobs/export/README.md), so this writes v3.0 directly 
 - with `--manifest NAME`: the manifest's episodes across sources -> ONE dataset DIR/NAME (`plan.py`).
 Video is stream-copied, stats carry lerobot 0.6.1's quantiles (`write.py`).
 
-Reruns and kills: a dataset is written into a hidden sibling folder (`.NAME.partial-<id>`) and renamed into place only
-when complete, with `.eidata-export.json` recording a fingerprint of its sources (their meta files' sizes and times,
-the manifest, the options). A rerun skips a dataset whose fingerprint matches, rewrites one whose sources changed (the
-new folder replaces the old one by rename), and deletes partial folders a killed run left behind.
+Reruns and kills: each dataset is a tree of the output written whole (`ingest.storage.tree`: a folder's beside it as
+`.NAME.partial-<id>` and renamed into place when complete; a bucket's in a scratch, each file put as it is closed,
+`meta/info.json` then the completion record last), with `.eidata-export.json` recording a fingerprint of its sources
+(their meta files' identity, `Corpus.identity`: a folder's sizes and times, a bucket's bytes; the manifest, the
+options). A rerun skips a dataset whose fingerprint matches and rewrites one whose sources changed or that a killed
+run left unfinished.
 
-Buckets: ROOT may be a corpus in a bucket (`s3://bucket/corpus`): its meta comes from the commit records and its
-episode files are read by ranged GETs where they lie (`jobs.export.bucket_source`; the fingerprint then hashes the
-meta's bytes). `--out` may be a bucket prefix: each dataset is written in a local scratch folder, every file put at
-its final key as soon as it is closed (and dropped locally), `meta/info.json` and then `.eidata-export.json`, the
-completion record, last (`ingest.storage.tree`): a rerun skips a dataset whose record matches and rewrites any
-other over what a killed run left, to the same objects.
+ROOT and --out may be buckets (`s3://bucket/corpus`): the corpus is read through its handle
+(`ingest.storage.corpus.read_corpus`: the meta from the commit records, episode files by ranged GETs where they lie).
 """
 
 from __future__ import annotations
@@ -26,9 +24,6 @@ import argparse
 import hashlib
 import json
 import logging
-import os
-import shutil
-import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -37,9 +32,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.storage.urls import StorageError
+from ingest.storage.corpus import Corpus, read_corpus
 from ingest.storage.lease import OutputLeasedError
-from ingest.storage.tree import MARKER, BucketTree, export_target
-from jobs.export.bucket_source import PathOrUrl, source_corpus, source_identity
+from ingest.storage.tree import MARKER, Tree, open_tree
+from jobs.export import PathOrUrl
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.plan import ExportPlan, PlanError, dataset_plan, manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer
@@ -54,26 +50,21 @@ from schemas.storage import StorageOptions
 
 log = logging.getLogger(__name__)
 
-PARTIAL = ".partial-"
 Status = Literal["written", "unchanged", "error"]
 Version = Literal["v3.0", "v2.1"]
 
 
-def fingerprint(plan: ExportPlan, options: dict[str, Any], extra_files: Sequence[Path] = ()) -> str:
-    """What the export depends on: the sources' meta files (a local one's size and mtime, a bucket one's bytes) and
-    the options."""
+SOURCE_META = (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)  # what a fingerprint identifies
+
+
+def fingerprint(plan: ExportPlan, corpus: Corpus, options: dict[str, Any], extra_files: Sequence[Path] = ()) -> str:
+    """What the export depends on: the sources' meta files (`Corpus.identity`) and the options."""
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
     for root in sorted(plan.sources):
-        h.update(source_identity(root, (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)).encode())
+        h.update("".join(f"{corpus.identity(root / rel)}\n" for rel in SOURCE_META).encode())
     for p in extra_files:
         h.update(p.read_bytes())
     return h.hexdigest()
-
-
-def _clear_partials(final: Path) -> None:
-    if final.parent.is_dir():
-        for p in final.parent.glob(f".{final.name}{PARTIAL}*"):
-            shutil.rmtree(p, ignore_errors=True)
 
 
 def _recorded(marker: bytes | None) -> str | None:
@@ -81,11 +72,6 @@ def _recorded(marker: bytes | None) -> str | None:
         return json.loads(marker).get("fingerprint") if marker is not None else None
     except ValueError:
         return None
-
-
-def is_complete(final: Path, fp: str) -> bool:
-    marker = final / MARKER
-    return _recorded(marker.read_bytes() if marker.is_file() else None) == fp
 
 
 WRITERS: dict[str, type[V30Writer] | type[V21Writer]] = {"v3.0": V30Writer, "v2.1": V21Writer}
@@ -113,62 +99,16 @@ def _fill(
     return info
 
 
-def write_plan(plan: ExportPlan, final: Path, fp: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Write the plan's dataset beside `final`, then rename it into place (replacing an older export)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _clear_partials(final)
-    tmp = final.with_name(f".{final.name}{PARTIAL}{uuid.uuid4().hex[:12]}")
-    tmp.mkdir()
-    try:
-        info = _fill(plan, tmp, fp, options)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if final.exists():  # an outdated export: swap by rename, then drop the old one
-        old = final.with_name(f".{final.name}{PARTIAL}old-{uuid.uuid4().hex[:12]}")
-        os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, final)
-    return info
-
-
-def publish_plan(plan: ExportPlan, target: BucketTree, tree: str, fp: str, options: dict[str, Any]) -> None:
-    """Write the plan's dataset to the bucket output's `tree`: in the scratch, each file put once closed, then
-    `info.json` and the completion record (`ingest.storage.tree`)."""
-    local = target.local(tree)
-    shutil.rmtree(local, ignore_errors=True)
-    local.mkdir(parents=True)
-    target.begin(tree, retract=[MARKER, INFO_PATH_V30])
-    try:
-        _fill(plan, local, fp, options, on_file=partial(target.put_file, tree))
-    except BaseException:
-        shutil.rmtree(local, ignore_errors=True)
-        raise
-    target.finish(tree, last=[INFO_PATH_V30, MARKER])
-
-
 def export_plan(
-    plan: ExportPlan,
-    final: Path,
-    options: dict[str, Any],
-    extra: Sequence[Path] = (),
-    *,
-    target: BucketTree | None = None,
-    tree: str = "",
+    plan: ExportPlan, corpus: Corpus, out: Tree, tree: str, options: dict[str, Any], extra: Sequence[Path] = ()
 ) -> Status:
-    """Export one plan to `final` (a local `--out`) or to `tree` of the bucket output `target`."""
-    fp = fingerprint(plan, options, list(extra))
-    if target is not None:
-        if _recorded(target.read(f"{tree}/{MARKER}")) == fp:
-            return "unchanged"
-        publish_plan(plan, target, tree, fp, options)
-        return "written"
-    if is_complete(final, fp):
-        _clear_partials(final)
+    """Export one plan of `corpus` to the tree `tree` of the output `out`, unless it holds it already."""
+    fp = fingerprint(plan, corpus, options, list(extra))
+    if _recorded(out.read(f"{tree}/{MARKER}")) == fp:
+        out.keep(tree)
         return "unchanged"
-    write_plan(plan, final, fp, options)
+    with out.write(tree, retract=[MARKER, INFO_PATH_V30], last=[INFO_PATH_V30, MARKER]) as folder:
+        _fill(plan, folder, fp, options, on_file=partial(out.closed, tree))
     return "written"
 
 
@@ -191,8 +131,8 @@ def export_corpus(
     "v2.1" writes LeRobot v2.1 (`write_v21.py`) instead of v3.0."""
     options = {"cameras": cameras, "data_mb": data_mb, "video_mb": video_mb}
     options |= {"keep_nd": keep_nd, "caption_as_task": caption_as_task, "version": version}
-    with source_corpus(root, storage) as local, export_target(out, storage, "export-lerobot-v3") as target:
-        return _export_corpus(local, Path(out) if target is None else Path(), options, manifest, target)
+    with read_corpus(root, storage, meta=True) as corpus, open_tree(out, storage, "export-lerobot-v3") as tree:
+        return _export_corpus(corpus, tree, options, manifest)
 
 
 def _layout_options(options: dict[str, Any]) -> dict[str, bool]:
@@ -200,14 +140,15 @@ def _layout_options(options: dict[str, Any]) -> dict[str, bool]:
 
 
 def _export_corpus(
-    root: Path, out: Path, options: dict[str, Any], manifest: str | None, target: BucketTree | None
+    corpus: Corpus, out: Tree, options: dict[str, Any], manifest: str | None
 ) -> dict[str, tuple[Status, str]]:
     results: dict[str, tuple[Status, str]] = {}
+    root = corpus.root
     if manifest is not None:
-        plan = manifest_plan(root, manifest, options["cameras"], **_layout_options(options))
+        plan = manifest_plan(corpus, manifest, options["cameras"], **_layout_options(options))
         mdir = root / "manifests" / manifest
         extra = [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET]
-        status = export_plan(plan, out / manifest, options, extra, target=target, tree=manifest)
+        status = export_plan(plan, corpus, out, manifest, options, extra)
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
         results[manifest] = (status, f"{len(plan.episodes)} episodes, skipped: {skipped}")
         for note in plan.notes:
@@ -217,8 +158,8 @@ def _export_corpus(
     for ds in find_datasets(root):
         rel = ds.relative_to(base).as_posix()
         try:
-            plan = dataset_plan(ds, rel, options["cameras"], **_layout_options(options))
-            status = export_plan(plan, out / rel, options, target=target, tree=rel)
+            plan = dataset_plan(corpus, ds, rel, options["cameras"], **_layout_options(options))
+            status = export_plan(plan, corpus, out, rel, options)
             results[rel] = (status, f"{len(plan.episodes)} episodes")
         except (PlanError, ValueError, OSError, KeyError) as e:  # one dataset's failure does not stop the others
             log.error("%s: %s", rel, e)

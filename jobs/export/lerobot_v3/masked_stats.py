@@ -37,7 +37,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.storage.location import readable
 from ingest.lerobot.union_stats import Stats, UnionStats
 from jobs.export.layout import Column, flatten_column
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE, keypoint_slot_mask
@@ -124,7 +123,7 @@ def _used(ref: EpisodeRef, column: Column, dim: int) -> np.ndarray:
 
 
 def _read(ref: EpisodeRef, columns: list[Column], dims: Mapping[str, int]) -> dict[str, np.ndarray]:
-    with readable(ref.source.data_file(ref.episode_index)) as f:
+    with ref.source.corpus.open_file(ref.source.data_file(ref.episode_index)) as f:
         table = pq.ParquetFile(f, memory_map=True).read(columns=[c.source for c in columns], use_threads=False)
     out = {}
     for c in columns:

@@ -29,6 +29,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from ingest.storage.corpus import Corpus
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
 from jobs.export.lerobot_v3.masked_stats import MASKED_FEATURES, PADDING, PADDING_KEY
 from jobs.export.lerobot_v3.write import EpisodeRef, SourceDataset
@@ -86,11 +87,17 @@ def _ref(
 
 
 def dataset_plan(
-    root: Path, name: str, cameras: list[str] | None, *, keep_nd: bool = False, caption_as_task: bool = False
+    corpus: Corpus,
+    root: Path,
+    name: str,
+    cameras: list[str] | None,
+    *,
+    keep_nd: bool = False,
+    caption_as_task: bool = False,
 ) -> ExportPlan:
-    """A whole dataset, its features as they are (natives included) in the consumer layout, its task indices and
-    splits kept."""
-    src = SourceDataset(root)
+    """The whole dataset `root` of `corpus`, its features as they are (natives included) in the consumer layout, its
+    task indices and splits kept."""
+    src = SourceDataset(root, corpus)
     videos = [k for k, ft in src.features.items() if ft["dtype"] == "video"]
     chosen = resolve_cameras(cameras, videos)
     chosen = videos if chosen is None else chosen
@@ -164,9 +171,9 @@ def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]
 
 
 def manifest_plan(
-    corpus_root: Path, name: str, cameras: list[str] | None, *, keep_nd: bool = False, caption_as_task: bool = False
+    corpus: Corpus, name: str, cameras: list[str] | None, *, keep_nd: bool = False, caption_as_task: bool = False
 ) -> ExportPlan:
-    mdir = Path(corpus_root) / "manifests" / name
+    mdir = corpus.root / "manifests" / name
     if not (mdir / ENTRIES_PARQUET).is_file():
         raise PlanError(f"{mdir}: no {ENTRIES_PARQUET}; run `eidata curate ROOT --name {name}` first")
     rows = pq.read_table(mdir / ENTRIES_PARQUET).to_pylist()
@@ -175,7 +182,7 @@ def manifest_plan(
     sources: dict[str, SourceDataset] = {}
     for r in rows:
         if r["dataset"] not in sources:
-            sources[r["dataset"]] = SourceDataset(Path(corpus_root) / r["dataset"])
+            sources[r["dataset"]] = SourceDataset(corpus.root / r["dataset"], corpus)
     fps_set = {int(s.info["fps"]) for s in sources.values()}
     if len(fps_set) != 1:
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")

@@ -33,11 +33,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.storage.location import Location, readable
 from ingest.lerobot.stats_v30 import aggregate_stats, as_numpy, episode_stats, flat_columns, jsonable
 from ingest.lerobot.stats_v30_batch import batch_stats, episode
 from ingest.lerobot.table import hf_feature_json
-from jobs.export.bucket_source import episode_files
+from ingest.storage.corpus import Corpus
 from jobs.export.layout import Layout
 from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats, as_lerobot
 from jobs.export.lerobot_v3.video import VideoFileWriter, probe_open
@@ -64,12 +63,11 @@ STATS_BATCH_ROWS = 20_000  # frames whose stats are computed together (`_flush_s
 
 
 class SourceDataset:
-    """A canonical v2.1 dataset read for export: info, tasks, episodes and episode stats, loaded once; its episode
-    files where they lie (`jobs.export.bucket_source.episode_files`: local files, or a bucket's objects)."""
+    """A canonical v2.1 dataset `root` of `corpus` read for export: info, tasks, episodes and episode stats, loaded
+    once; its episode files opened through the corpus (`Corpus.open_file`: a bucket's by ranged GETs where they lie)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self.files = episode_files(self.root)
+    def __init__(self, root: Path, corpus: Corpus) -> None:
+        self.root, self.corpus = Path(root), corpus
         self.info: dict[str, Any] = json.loads((self.root / INFO_PATH).read_text(encoding="utf-8"))
         self.tasks = {o["task_index"]: o["task"] for _, o in read_jsonl(self.root / TASKS_PATH)}
         self.episodes = {o["episode_index"]: o for _, o in read_jsonl(self.root / EPISODES_PATH)}
@@ -83,14 +81,11 @@ class SourceDataset:
     def chunk(self, episode_index: int) -> int:
         return episode_index // int(self.info.get("chunks_size", 1000))
 
-    def data_file(self, episode_index: int) -> Location:
-        return self.files.at(fill_path_template(self.info["data_path"], episode_index, self.chunk(episode_index)))
+    def data_file(self, episode_index: int) -> Path:
+        return self.root / fill_path_template(self.info["data_path"], episode_index, self.chunk(episode_index))
 
-    def video_rel(self, episode_index: int, key: str) -> str:
-        return fill_path_template(self.info["video_path"], episode_index, self.chunk(episode_index), key)
-
-    def video_file(self, episode_index: int, key: str) -> Location:
-        return self.files.at(self.video_rel(episode_index, key))
+    def video_file(self, episode_index: int, key: str) -> Path:
+        return self.root / fill_path_template(self.info["video_path"], episode_index, self.chunk(episode_index), key)
 
 
 @dataclass
@@ -136,7 +131,8 @@ class EpisodeFrames:
 def read_episode(ref: EpisodeRef, layout: Layout, tasks: TaskTable, episode_index: int, start: int) -> EpisodeFrames:
     """The episode's columns in the export's layout, `episode_index` and `index` renumbered (from `start`), its tasks
     mapped to the export's indices (every frame to the caption's under `ref.task`)."""
-    with readable(ref.source.data_file(ref.episode_index)) as f:  # an object: footer and column chunks by range
+    source = ref.source
+    with source.corpus.open_file(source.data_file(ref.episode_index)) as f:  # an object: footer, columns by range
         src = pq.ParquetFile(f, memory_map=True)
         meta = src.metadata  # its uncompressed size places the episode in a file: the file is read once
         uncompressed = sum(
@@ -301,15 +297,13 @@ class V30Writer:
 
     # -- videos --------------------------------------------------------------------------------------------------
     def _write_video(self, key: str, ref: EpisodeRef) -> dict[str, Any]:
-        src = ref.source.video_file(ref.episode_index, key)
-        size = ref.source.files.size(ref.source.video_rel(ref.episode_index, key))
+        source = ref.source
+        src = source.video_file(ref.episode_index, key)
         # opened once: probed, then its packets copied (an object: moov and samples by range)
-        with readable(src) as f, av.open(f) as container:
-            return self._place_video(key, src, size, container)
+        with source.corpus.open_file(src) as f, av.open(f) as container:
+            return self._place_video(key, src, source.corpus.size(src), container)
 
-    def _place_video(
-        self, key: str, src: Location, size: int, container: av.container.InputContainer
-    ) -> dict[str, Any]:
+    def _place_video(self, key: str, src: Path, size: int, container: av.container.InputContainer) -> dict[str, Any]:
         place = self._video_place[key]
         current = self._videos.get(key)
         probed = probe_open(container)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.storage.location import open_binary
 from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.table import arrow_schema, column_numpy
 from jobs.export.layout import Layout
@@ -113,9 +111,7 @@ class V21Writer:
         self._finished(data)
         for key in self.cameras:  # the episode's mp4 as it is
             video = self._put(VIDEO_PATH.format(episode_chunk=chunk, video_key=key, episode_index=ep))
-            source = ref.source.video_file(ref.episode_index, key)
-            with open_binary(source, stream=True) as src, video.open("wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
+            ref.source.corpus.copy_to(ref.source.video_file(ref.episode_index, key), video)
             self._finished(video)
         entry = EpisodeEntry(episode_index=ep, tasks=frames.tasks, length=table.num_rows, **ref.extra)
         self._episodes.write(dump_jsonl_line(entry.to_json()))

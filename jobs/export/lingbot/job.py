@@ -18,15 +18,19 @@ kept, meta files are rewritten only when their bytes change, so a finished expor
 settings (fps, size, text length, model fingerprints) are kept in `DIR/job/lingbot_export.json`; a rerun with other
 settings is refused rather than mixing latents of two encoders.
 
-Buckets: ROOT may be a corpus in a bucket (its meta from the commit records, each episode's parquet read by ranged
-GETs where it lies, its mp4 streamed once into the output as the video "link" and decoded there:
-`jobs.export.bucket_source`), and --out a bucket prefix (the export runs in a local scratch and each finished dataset
-is published, its completion record last: `jobs.export.lingbot.published`).
+ROOT and --out may be buckets: the corpus is read through its handle (`ingest.storage.corpus.read_corpus`: a bucket's
+meta from the commit records, each episode's parquet by ranged GETs where it lies, its mp4 streamed once into the
+output as the video "link"), the output written through its (`ingest.storage.tree`: a bucket's in a local scratch,
+each dataset published once its meta is written, its completion record last; a rerun keeps a dataset whose record
+matches a fingerprint of the settings, the cameras and the source's meta). The settings record and `empty_emb.pt`
+come from the output first (other settings are refused) and reach it before any dataset's file.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import pickle
 import time
@@ -42,12 +46,13 @@ from adapters.storage.urls import StorageError
 from ingest.encoders.wan import WanModelError
 from ingest.files.atomic import write_text_atomic
 from ingest.lingbot.dataset import NotCanonicalError
+from ingest.storage.corpus import Corpus, read_corpus, where_text
 from ingest.storage.lease import OutputLeasedError
-from ingest.storage.tree import BucketTree
-from jobs.export.bucket_source import source_corpus
+from ingest.storage.tree import MARKER, Tree, open_tree
 from jobs.export.lingbot.plan import (
     EMPTY_EMB,
     FORMAT,
+    SETTINGS_PATH,
     DatasetPlan,
     DatasetTally,
     ExportError,
@@ -56,10 +61,10 @@ from jobs.export.lingbot.plan import (
     check_models,
     check_settings,
     plan_dataset,
+    portable,
     settings_record,
     work_item,
 )
-from jobs.export.lingbot.published import Published, bucket_target
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.ray_pool import PoolError, place_actors
@@ -77,7 +82,7 @@ from schemas.lerobot import (
     dump_lines,
     load_entries,
 )
-from schemas.storage import StorageOptions, is_remote
+from schemas.storage import StorageOptions
 
 log = logging.getLogger(__name__)
 
@@ -132,17 +137,19 @@ def run_lingbot_export(
     dry_run: bool = False,
     storage: StorageOptions | None = None,
 ) -> ExportReport:
-    """The export of `spec`; ROOT and --out may be bucket URLs (`storage`: their options, else the AWS environment):
-    a bucket corpus is read where it lies, a bucket output written in the scratch and published dataset by dataset."""
+    """The export of `spec`; ROOT and --out may be bucket URLs (`storage`: their options, else the AWS environment),
+    each opened through its handle (a dry run's output only read)."""
     t0 = time.perf_counter()
     models = check_models(spec)
-    root_s, out_s = str(spec.root).rstrip("/"), str(spec.out).rstrip("/")
-    if (is_remote(root_s) or is_remote(out_s)) and (out_s == root_s or out_s.startswith(f"{root_s}/datasets/")):
+    root, out = where_text(spec.root), where_text(spec.out)
+    if out == root or out == f"{root}/datasets" or out.startswith(f"{root}/datasets/"):
         raise ExportError(f"--out {spec.out} must not be the corpus or inside its datasets/")
-    with source_corpus(spec.root, storage) as root, bucket_target(spec.out, storage, dry_run) as target:
-        out = spec.out if target is None else target.scratch
-        local = spec.model_copy(update={"root": root, "out": out})
-        report = _export(local, models, address, progress, dry_run, target, storage)
+    with (
+        read_corpus(spec.root, storage, meta=True) as corpus,
+        open_tree(spec.out, storage, f"export-{FORMAT}", lease=not dry_run) as tree,
+    ):
+        local = spec.model_copy(update={"root": corpus.root, "out": tree.root})
+        report = _export(local, models, address, progress, dry_run, corpus, tree)
     report.out, report.seconds = spec.out, time.perf_counter() - t0
     return report
 
@@ -153,70 +160,92 @@ def _export(
     address: str | None,
     progress: bool | None,
     dry_run: bool,
-    target: BucketTree | None,
-    storage: StorageOptions | None,
+    corpus: Corpus,
+    tree: Tree,
 ) -> ExportReport:
-    root, out = spec.root.resolve(), spec.out.resolve()
-    if out == root or out.is_relative_to(root / "datasets"):
-        raise ExportError(f"--out {spec.out} must not be the corpus or inside its datasets/")
     sources = find_datasets(spec.root)
     if not sources:
         raise ExportError(f"no dataset under {spec.root / 'datasets'}")
     report = ExportReport(spec.out, dry_run=dry_run)
     settings = settings_record(spec, models)
-    published = Published(target, spec, settings) if target is not None else None
-    if published is not None:
-        published.hydrate()
+    for rel in (SETTINGS_PATH, EMPTY_EMB):  # so that other settings are refused, and a run with nothing left loads
+        tree.fetch(rel)  # no model
     check_settings(spec.out, settings, write=False)
+    done = Done(tree, json.dumps({"settings": portable(settings), "cameras": spec.cameras}, sort_keys=True))
     if dry_run:
-        _plan_all(spec, models, sources, report, published)
+        _plan_all(spec, models, corpus, sources, report, done)
         return report
     spec.out.mkdir(parents=True, exist_ok=True)
     with JobLock(spec.out, "export-lingbot-va"):
-        plans, works = _plan_all(spec, models, sources, report, published)
-        for item in works:
-            item["storage"] = storage  # a worker reading a bucket registers them
-        done = published.dataset if published is not None else None
+        plans, works = _plan_all(spec, models, corpus, sources, report, done)
         for plan in plans:
             if not plan.pending:
                 write_meta(plan)
-                if done is not None:
-                    done(plan)
+                done.publish(plan)
         if works or not (spec.out / EMPTY_EMB).exists():
             by_rel = {p.rel: p for p in plans}
 
             def accept(result: dict[str, Any]) -> None:
-                _accept(by_rel[result["dataset"]], report, result, done)
+                _accept(by_rel[result["dataset"]], report, result, done.publish)
 
             # the settings are recorded once the models have loaded, before anything is encoded with them
             _run_on_ray(spec, models, works, accept, address, progress, settings)
         else:
             check_settings(spec.out, settings)
-        if published is not None:
-            published.top()
+        done.top()
     return report
+
+
+class Done:
+    """What the output `tree` holds finished: per dataset a completion record (`MARKER`: a fingerprint of the
+    settings and cameras, `base`, and the source's meta) put after the dataset's files, which a bucket's needs and a
+    folder's does not (its files are kept and resumed one by one: `Tree.publish`)."""
+
+    def __init__(self, tree: Tree, base: str) -> None:
+        self.tree, self.base = tree, base
+
+    def fingerprint(self, plan: DatasetPlan) -> str:
+        meta = (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)
+        lines = "".join(f"{plan.corpus.identity(plan.src / rel)}\n" for rel in meta)
+        return hashlib.sha256((self.base + lines).encode()).hexdigest()
+
+    def complete(self, plan: DatasetPlan) -> bool:
+        record = self.tree.read(f"{plan.rel}/{MARKER}")
+        return record is not None and json.loads(record).get("fingerprint") == self.fingerprint(plan)
+
+    def top(self) -> None:
+        for rel in (SETTINGS_PATH, EMPTY_EMB):  # the settings before any dataset's file
+            if (self.tree.root / rel).exists():
+                self.tree.publish_file(rel)
+
+    def publish(self, plan: DatasetPlan) -> None:
+        """A dataset whose meta was just written."""
+        self.top()
+        record = json.dumps({"fingerprint": self.fingerprint(plan)}, indent=2) + "\n"
+        self.tree.publish(plan.rel, retract=[MARKER, INFO_PATH], last=[INFO_PATH], record=record.encode())
 
 
 def _plan_all(
     spec: LingbotExportSpec,
     models: Models,
+    corpus: Corpus,
     sources: list[Path],
     report: ExportReport,
-    published: Published | None = None,
+    done: Done,
 ) -> tuple[list[DatasetPlan], list[dict[str, Any]]]:
     """Every dataset's plan and the episodes left to do; a dataset that cannot be exported is tallied as skipped, one
-    a bucket output holds complete is kept whole."""
+    the output holds complete is kept whole."""
     root = spec.root.resolve()
     plans, works = [], []
     for src in sources:
         rel = src.resolve().relative_to(root).as_posix()
         tally = report.tallies.setdefault(rel, DatasetTally())
         try:
-            plan = plan_dataset(src, rel, spec, models, tally)
+            plan = plan_dataset(corpus, rel, spec, models, tally)
         except (NotCanonicalError, ValueError) as e:
             tally.skipped = f"skipped: {e}"
             continue
-        if published is not None and published.complete(plan):
+        if done.complete(plan):
             tally.kept += sum(len(v) for v in plan.latents.values())
             continue
         for entry in plan.entries:
@@ -234,10 +263,10 @@ def _accept(
     plan: DatasetPlan,
     report: ExportReport,
     result: dict[str, Any],
-    done: Callable[[DatasetPlan], None] | None = None,
+    done: Callable[[DatasetPlan], None],
 ) -> None:
     """One episode came back: count it, keep its action stats, and write the dataset's meta after its last one
-    (then `done(plan)`: a bucket output publishes it)."""
+    (then `done(plan)`: the dataset is finished at the output)."""
     tally = report.tallies[plan.rel]
     ep = result["episode_index"]
     tally.written += result.get("written", 0)
@@ -253,8 +282,7 @@ def _accept(
             tally.errors.append("meta not written: an episode's frame table or videos failed")
         else:
             write_meta(plan)
-            if done is not None:
-                done(plan)
+            done(plan)
 
 
 def _run_on_ray(

@@ -24,7 +24,8 @@ from ingest.files.atomic import write_text_atomic
 from ingest.files.lingbot import record_matches
 from ingest.lingbot.action import lingbot_mask
 from ingest.lingbot.dataset import NotCanonicalError, dataset_mask, english_segments, episode_mask, lingbot_info
-from jobs.export.bucket_source import EpisodeFiles, PathOrUrl, episode_files
+from ingest.storage.corpus import Corpus
+from jobs.export import PathOrUrl
 from jobs.runtime.stage import DeviceChoice, ModelActors, RayCpus
 from schemas.canonical import ACTION
 from schemas.corpus import EpisodeLineage
@@ -94,9 +95,9 @@ class DatasetPlan:
     cameras: list[str]
     latents: dict[int, list[LatentPlan]]
     action_stats: dict[int, dict[str, Any]]  # episode -> 30-dim action stats already exported
+    corpus: Corpus  # the source's corpus, through which its episode files are read
     pending: set[int] = field(default_factory=set)
     failed: bool = False
-    files: EpisodeFiles | None = None  # where the source's episode files are (a bucket's objects, or `src`)
 
 
 def export_segments(entry: EpisodeEntry) -> list[ActionSegment]:
@@ -189,8 +190,12 @@ def _exported_action_stats(out: Path) -> dict[int, dict[str, Any]]:
     return found
 
 
-def plan_dataset(src: Path, rel: str, spec: LingbotExportSpec, models: Models, tally: DatasetTally) -> DatasetPlan:
-    """Segments and latent plans of every episode; raises `NotCanonicalError`/`ValueError` to skip the dataset."""
+def plan_dataset(
+    corpus: Corpus, rel: str, spec: LingbotExportSpec, models: Models, tally: DatasetTally
+) -> DatasetPlan:
+    """Segments and latent plans of every episode of the dataset `rel` of `corpus`; raises
+    `NotCanonicalError`/`ValueError` to skip the dataset."""
+    src = corpus.root / rel
     info = load_info(src / INFO_PATH)
     if not lingbot_mask(dataset_mask(info)).any():
         raise NotCanonicalError("actionless: no EEF or gripper dims to export")
@@ -238,9 +243,7 @@ def plan_dataset(src: Path, rel: str, spec: LingbotExportSpec, models: Models, t
         tally.episodes += 1
         tally.segments += len(segments)
     stats = _exported_action_stats(out)
-    return DatasetPlan(
-        rel, src, out, info, lingbot_info(info), entries, cameras, latents, stats, files=episode_files(src)
-    )
+    return DatasetPlan(rel, src, out, info, lingbot_info(info), entries, cameras, latents, stats, corpus)
 
 
 def work_item(plan: DatasetPlan, entry: EpisodeEntry, spec: LingbotExportSpec, tally: DatasetTally) -> dict | None:
@@ -253,12 +256,10 @@ def work_item(plan: DatasetPlan, entry: EpisodeEntry, spec: LingbotExportSpec, t
     if not (write_table or links or todo or ep not in plan.action_stats):
         return None
     lineage = EpisodeLineage.of(entry.model_extra or {})
-    files = plan.files or episode_files(plan.src)
-    rels = [plan.info_src.data_file(ep), *(plan.info_src.video_file(ep, k) for k in plan.info_src.video_keys)]
     return {
         "dataset": plan.rel,
+        "corpus": plan.corpus,  # picklable: its options travel with it
         "src": str(plan.src),
-        "files": {"base": files.base, "sizes": {r: files.size(r) for r in rels} if files.remote else None},
         "out": str(plan.out),
         "episode_index": ep,
         "info_src": plan.info_src.to_json(),

@@ -8,11 +8,8 @@ payloads are nested dicts of another shape per dataset and hold ragged frame arr
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
 import pickle
-import shutil
 from collections import OrderedDict, defaultdict
 from pathlib import Path
 from typing import Any
@@ -21,16 +18,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from adapters.storage.location import Location, open_binary, readable, register
-from adapters.storage.reads import STREAM_BLOCK
 from ingest.encoders.wan import encode_text, encode_video, load_text_encoder, load_vae, pick_device, resize_frames
 from ingest.files.atomic import atomic_write
 from ingest.files.lingbot import write_record
 from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.video_read import decode_frames
 from ingest.lingbot.dataset import lingbot_table, vectors
+from ingest.storage.corpus import Corpus
 from jobs.catalog.parts import write_parquet_atomic
-from jobs.export.bucket_source import EpisodeFiles
 from jobs.export.lingbot.plan import EMPTY_EMB, check_settings
 from schemas.canonical import ACTION
 from schemas.lerobot import InfoJson
@@ -42,19 +37,6 @@ TEXT_CACHE = 32  # text embeddings kept per actor (512 x 4096 bf16 = 4 MiB each 
 PAYLOAD = "payload"  # the one column of the Ray Data rows: a pickled dict
 
 
-def link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link `src` to `dst` (same bytes, no space); copy atomically across file systems."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except FileExistsError:
-        pass
-    except OSError as e:
-        if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-            raise
-        atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
-
-
 def _decode_resized(video: Path, frame_ids: set[int], height: int, width: int) -> dict[int, np.ndarray]:
     """The wanted frames of one mp4, each resized as soon as it is decoded (memory: resized frames only)."""
     out = {i: resize_frames(rgb[None], height, width)[0] for i, rgb in decode_frames(video, frame_ids)}
@@ -64,29 +46,12 @@ def _decode_resized(video: Path, frame_ids: set[int], height: int, width: int) -
     return out
 
 
-def _files(item: dict[str, Any]) -> EpisodeFiles:
-    """Where the episode's source files are (`work_item`'s `files`); a bucket's options registered in this worker."""
-    files = EpisodeFiles(item["files"]["base"], item["files"]["sizes"])
-    if files.remote:
-        register(files.base, item.get("storage"))
-    return files
-
-
-def _copy_object(src: Location, dst: Path) -> None:
-    """An object's bytes to `dst`, streamed (one block in memory), written atomically."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-
-    def fetch(tmp: Path) -> None:
-        with open_binary(src, stream=True) as f, open(tmp, "wb") as out:
-            shutil.copyfileobj(f, out, STREAM_BLOCK)
-
-    atomic_write(dst, fetch)
-
-
 def prepare_episode(item: dict[str, Any]) -> dict[str, Any]:
-    """Frame table (when not yet exported), video links (copies of a bucket's objects), and resized frames of each
-    latent plan of one episode; a bucket's files are read by ranged GETs where they lie."""
-    out, ep = Path(item["out"]), int(item["episode_index"])
+    """Frame table (when not yet exported), video links (`Corpus.copy_to`: a hard link, or a copy of a bucket's
+    object), and resized frames of each latent plan of one episode (decoded from the linked video); the source's files
+    are read through its corpus (a bucket's by ranged GETs where they lie)."""
+    corpus: Corpus = item["corpus"]
+    src, out, ep = Path(item["src"]), Path(item["out"]), int(item["episode_index"])
     info_src = InfoJson.model_validate(item["info_src"])
     result: dict[str, Any] = {
         "dataset": item["dataset"],
@@ -98,11 +63,10 @@ def prepare_episode(item: dict[str, Any]) -> dict[str, Any]:
     }
     stage = "table"
     try:
-        files = _files(item)
         data_rel = info_src.data_file(ep)
         if item["write_table"]:
             info_out = InfoJson.model_validate(item["info_out"])
-            with readable(files.at(data_rel)) as f:
+            with corpus.open_file(src / data_rel) as f:
                 source = pq.read_table(f)
             table, actions = lingbot_table(source, info_out, np.asarray(item["mask"], bool))
             write_parquet_atomic(table, out / data_rel)
@@ -112,10 +76,7 @@ def prepare_episode(item: dict[str, Any]) -> dict[str, Any]:
         stage = "videos"
         for key in item["link_videos"]:
             rel = info_src.video_file(ep, key)
-            if files.remote:
-                _copy_object(files.at(rel), out / rel)
-            else:
-                link_or_copy(files.at(rel), out / rel)
+            corpus.copy_to(src / rel, out / rel, link=True)
         stage = "frames"
         plans = [LatentPlan.model_validate(p) for p in item["latents"]]
         by_key: dict[str, list[LatentPlan]] = defaultdict(list)
@@ -123,9 +84,8 @@ def prepare_episode(item: dict[str, Any]) -> dict[str, Any]:
             by_key[p.video_key].append(p)
         height, width = item["size"]
         for key, key_plans in by_key.items():
-            rel = info_src.video_file(ep, key)
-            # a bucket's video was copied into the output above (the same bytes): decoded there, not fetched again
-            video = out / rel if files.remote else files.at(rel)
+            # the video linked into the output (the source's bytes; a bucket's fetched once, above)
+            video = out / info_src.video_file(ep, key)
             frames = _decode_resized(video, {i for p in key_plans for i in p.frame_ids}, height, width)
             for p in key_plans:
                 result["latents"].append(

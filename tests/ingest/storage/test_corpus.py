@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 from pathlib import Path
@@ -13,7 +14,7 @@ import torch
 from pydantic import BaseModel, BeforeValidator, ValidationError
 from safetensors.torch import save_file
 
-from ingest.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus, read_corpus
+from ingest.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus, read_corpus, where_text
 from ingest.storage.digests import FileDigests
 
 
@@ -96,3 +97,27 @@ def test_a_root_is_a_folder_or_an_s3_url() -> None:
     assert _Job(root="s3://out/corpus/").root == "s3://out/corpus"  # a string: a Path would fold its //
     with pytest.raises(ValidationError, match="must be s3://"):
         _Job(root="gs://out/corpus")
+
+
+def test_a_file_s_size_identity_and_copy(tmp_path: Path) -> None:
+    """What an export asks of a corpus file: its size, a line identifying it to a rerun (path, size, time: a change
+    of either makes the export again), and a local copy, a hard link where allowed, kept when it is there already."""
+    corpus, src = Corpus(tmp_path), tmp_path / "datasets/a/b/videos/e.mp4"
+    src.parent.mkdir(parents=True)
+    src.write_bytes(b"video")
+    assert corpus.size(src) == 5
+    st = src.stat()
+    assert corpus.identity(src) == f"{src}|5|{st.st_mtime_ns}"
+    assert corpus.identity(tmp_path / "missing.json") == f"{tmp_path / 'missing.json'}|-1|-1"
+    linked, copied = tmp_path / "out/e.mp4", tmp_path / "out/copy.mp4"
+    corpus.copy_to(src, linked, link=True)
+    assert os.path.samefile(src, linked)
+    corpus.copy_to(src, linked, link=True)  # a rerun: already there
+    corpus.copy_to(src, copied)
+    assert copied.read_bytes() == b"video" and not os.path.samefile(src, copied)
+
+
+def test_where_text_names_a_folder_resolved_and_a_url_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert where_text("c/m") == str(tmp_path / "c/m") == where_text(tmp_path / "c" / "m")
+    assert where_text("s3://b/c/m/") == "s3://b/c/m"

@@ -24,10 +24,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.lerobot.video_read import decode_frames
+from ingest.storage.corpus import Corpus
+from ingest.storage.tree import MARKER, PARTIAL
 from jobs.cli import main
-from ingest.storage.tree import MARKER
 from jobs.export.layout import consumer_layout
-from jobs.export.lerobot_v3.job import PARTIAL, export_corpus
+from jobs.export.lerobot_v3.job import export_corpus
 from jobs.export.lerobot_v3.masked_stats import PADDING_KEY, STATS_BY_EMBODIMENT_PATH
 from jobs.export.lerobot_v3.write import SourceDataset
 from jobs.validate import validate_dataset
@@ -82,9 +83,9 @@ def _frames(path: str) -> list[np.ndarray]:
 def _episode_map(corpus: Path, out: Path, root: str, result: dict[str, Any]) -> list[tuple[SourceDataset, int]]:
     eps = result["episodes"]
     if Path(root).name == MANIFEST:
-        srcs = {d: SourceDataset(corpus / d) for d in {e["source_dataset"] for e in eps}}
+        srcs = {d: SourceDataset(corpus / d, Corpus(corpus)) for d in {e["source_dataset"] for e in eps}}
         return [(srcs[e["source_dataset"]], int(e["source_episode_index"])) for e in eps]
-    src = SourceDataset(corpus / "datasets" / Path(root).relative_to(out))
+    src = SourceDataset(corpus / "datasets" / Path(root).relative_to(out), Corpus(corpus))
     return [(src, i) for i in range(len(eps))]
 
 

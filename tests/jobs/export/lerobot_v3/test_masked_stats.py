@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.lerobot.union_stats import QUANTILE_KEYS, QUANTILES
+from ingest.storage.corpus import Corpus
 from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, masked_stats
 from jobs.export.lerobot_v3.plan import manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer
@@ -26,7 +27,7 @@ from schemas.lerobot_v3 import STATS_PATH_V30
 @pytest.fixture(scope="module")
 def written(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("masked") / "all"
-    plan = manifest_plan(tiny_corpus, "all", None)
+    plan = manifest_plan(Corpus(tiny_corpus), "all", None)
     assert plan.masked_stats
     writer = V30Writer.for_plan(out, plan, masked=masked_stats(plan))
     for ref in plan.episodes:
@@ -97,7 +98,7 @@ def test_a_dim_an_episode_does_not_use_holds_the_masked_median(written: Path, ti
     statistics of another's real values (`masked_stats.py`). Real values are the source's, untouched."""
     cols, mask, _ = _frames(written)
     stats = json.loads((written / STATS_PATH_V30).read_text())
-    plan = manifest_plan(tiny_corpus, "all", None)
+    plan = manifest_plan(Corpus(tiny_corpus), "all", None)
     source = np.concatenate(
         [np.stack(pq.read_table(r.source.data_file(r.episode_index))[ACTION].to_numpy()) for r in plan.episodes]
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.storage.corpus import Corpus
 from jobs.catalog.curate import curate
 from jobs.export.lerobot_v3.masked_stats import PADDING, PADDING_KEY
 from jobs.export.lerobot_v3.plan import PlanError, dataset_plan, manifest_plan, resolve_cameras
@@ -30,17 +31,16 @@ def test_cameras_by_key_or_short_name() -> None:
 
 
 def test_a_whole_dataset_keeps_its_features_tasks_and_natives(tiny_corpus: Path) -> None:
-    plan = dataset_plan(tiny_corpus / "datasets/oxe/bridge", "bridge", None)
+    bridge = tiny_corpus / "datasets/oxe/bridge"
+    plan = dataset_plan(Corpus(tiny_corpus), bridge, "bridge", None)
     assert [e.episode_index for e in plan.episodes] == [0, 1, 2] and plan.fps == 10
     assert {STATE, ACTION, STATE_NATIVE, HEAD} <= set(plan.features) and plan.robot_type == "franka"
-    assert plan.keep_tasks == {0: "pick", 1: "open the drawer"} and plan.sources == [
-        tiny_corpus / "datasets/oxe/bridge"
-    ]
-    assert HEAD not in dataset_plan(tiny_corpus / "datasets/oxe/bridge", "bridge", ["none"]).features
+    assert plan.keep_tasks == {0: "pick", 1: "open the drawer"} and plan.sources == [bridge]
+    assert HEAD not in dataset_plan(Corpus(tiny_corpus), bridge, "bridge", ["none"]).features
 
 
 def test_a_manifest_becomes_one_dataset_of_what_all_declare_alike(tiny_corpus: Path) -> None:
-    plan = manifest_plan(tiny_corpus, "all", None)
+    plan = manifest_plan(Corpus(tiny_corpus), "all", None)
     assert STATE_NATIVE not in plan.features and {STATE, ACTION, HEAD} <= set(plan.features)
     assert plan.notes == [f"feature {STATE_NATIVE} left out: 3 of 3 datasets declare it, not identically"]
     # the per-dataset embodiment mask is an episode column instead; the info says what an unused dim holds
@@ -68,7 +68,7 @@ def test_train_episodes_come_before_val(tiny_corpus: Path, tmp_path: Path) -> No
     root = tmp_path / "c"
     shutil.copytree(tiny_corpus, root)
     curate(root, "split", "source = 'oxe'", val_fraction=0.34)
-    plan = manifest_plan(root, "split", None)
+    plan = manifest_plan(Corpus(root), "split", None)
     splits = [e.extra["split"] for e in plan.episodes]
     assert splits == sorted(splits, key=lambda s: s != "train") and "val" in splits
     n = splits.count("train")
@@ -77,10 +77,10 @@ def test_train_episodes_come_before_val(tiny_corpus: Path, tmp_path: Path) -> No
 
 def test_selections_that_cannot_be_one_dataset_are_refused(tiny_corpus: Path, tmp_path: Path) -> None:
     with pytest.raises(PlanError, match=r"no entries\.parquet; run `eidata curate ROOT --name missing` first"):
-        manifest_plan(tiny_corpus, "missing", None)
+        manifest_plan(Corpus(tiny_corpus), "missing", None)
     root = tmp_path / "c"
     shutil.copytree(tiny_corpus, root)
     info = root / "datasets/egodex/basic" / INFO_PATH
     info.write_text(json.dumps({**json.loads(info.read_text()), "fps": 30}))
     with pytest.raises(PlanError, match=r"manifest all: datasets at different rates \[10, 30\]"):
-        manifest_plan(root, "all", None)
+        manifest_plan(Corpus(root), "all", None)

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from ingest.storage.corpus import Corpus
 from jobs.export.layout import consumer_layout
 from jobs.export.lerobot_v3.plan import manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer
@@ -22,7 +23,7 @@ HEAD = "observation.images.head"
 
 
 def _write(tiny_corpus: Path, out: Path, **limits: int) -> dict:
-    plan = manifest_plan(tiny_corpus, "all", None)
+    plan = manifest_plan(Corpus(tiny_corpus), "all", None)
     writer = V30Writer.for_plan(out, plan, **limits)
     for ref in plan.episodes:
         writer.add(ref)
@@ -102,7 +103,7 @@ def test_one_meta_row_per_episode_with_ranges_spans_stats_and_lineage(written: d
 
 def test_files_roll_over_at_the_size_limit(tiny_corpus: Path, tmp_path: Path) -> None:
     _write(tiny_corpus, tmp_path / "small", data_mb=0, video_mb=0)  # every episode reaches a 0 MB limit
-    n = len(manifest_plan(tiny_corpus, "all", None).episodes)
+    n = len(manifest_plan(Corpus(tiny_corpus), "all", None).episodes)
     assert len(list((tmp_path / "small" / "data").rglob("*.parquet"))) == n
     assert len(list((tmp_path / "small" / "videos" / HEAD).rglob("*.mp4"))) == n
     rows = _table(tmp_path / "small", "meta/episodes").to_pylist()

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from ingest.storage.corpus import Corpus
 from jobs.export.lerobot_v3.plan import manifest_plan
 from jobs.export.lerobot_v3.write_v21 import V21Writer
 from schemas.canonical import HAND_KEYPOINTS, STATE
@@ -24,7 +25,7 @@ HEAD = "observation.images.head"
 @pytest.fixture(scope="module")
 def written(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("v21") / "all"
-    plan = manifest_plan(tiny_corpus, "all", None)
+    plan = manifest_plan(Corpus(tiny_corpus), "all", None)
     writer = V21Writer.for_plan(out, plan)
     for ref in plan.episodes:
         writer.add(ref)

@@ -20,6 +20,7 @@ from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.video_read import decode_frames
 from ingest.lingbot.action import lingbot_mask, to_lingbot_actions
 from ingest.lingbot.dataset import vectors
+from ingest.storage.corpus import Corpus
 from jobs.cli import main as eidata
 from jobs.export.lingbot.job import ExportReport, _accept, run_lingbot_export
 from jobs.export.lingbot.plan import EMPTY_EMB, DatasetTally, LingbotExportSpec, check_models, plan_dataset, work_item
@@ -253,7 +254,8 @@ def test_a_broken_episode_is_reported_and_costs_only_what_depends_on_it(
     exported: dict[str, Any], models: dict[str, Path], tmp_path: Path, broken: str
 ) -> None:
     """The Ray task's own function on a damaged copy: an unreadable video costs that episode's latents (the dataset
-    still loads), an unreadable frame table costs the dataset's meta (it could not load)."""
+    still loads), an unreadable frame table costs the dataset's meta (it could not load). The video is linked into
+    the output again (its latents are decoded from the link: the bytes the export ships)."""
     root, out = tmp_path / "corpus", tmp_path / "out"
     shutil.copytree(exported["root"], root)
     shutil.copytree(exported["out"], out)
@@ -261,6 +263,7 @@ def test_a_broken_episode_is_reported_and_costs_only_what_depends_on_it(
     ep, name = 1, "episode_000001"
     (out / AGIBOT / f"latents/chunk-000/observation.images.head/{name}_0_14.pth").unlink()
     (out / AGIBOT / f"data/chunk-000/{name}.parquet").unlink()
+    (out / AGIBOT / f"videos/chunk-000/observation.images.head/{name}.mp4").unlink()
     (out / AGIBOT / EPISODES_PATH).unlink()
     damaged = (
         root
@@ -274,13 +277,13 @@ def test_a_broken_episode_is_reported_and_costs_only_what_depends_on_it(
     damaged.write_bytes(damaged.read_bytes()[:200])
     report = ExportReport(out)
     tally = report.tallies.setdefault(AGIBOT, DatasetTally())
-    plan = plan_dataset(root / AGIBOT, AGIBOT, spec, check_models(spec), tally)
+    plan = plan_dataset(Corpus(root), AGIBOT, spec, check_models(spec), tally)
     items = [item for e in plan.entries if (item := work_item(plan, e, spec, tally)) is not None]
     assert [item["episode_index"] for item in items] == [ep]
     plan.pending = {ep}
     result = prepare_episode(items[0])
     assert result["error"].startswith("frames:" if broken == "video" else "table:") and result["latents"] == []
-    _accept(plan, report, {**result, "written": 0})
+    _accept(plan, report, {**result, "written": 0}, lambda _: None)
     assert tally.errors[0].startswith(f"episode {ep}: ")
     assert (out / AGIBOT / EPISODES_PATH).exists() == (broken == "video")
 

@@ -15,6 +15,7 @@ import pytest
 from ingest.encoders.wan import WanModelError
 from ingest.files.lingbot import write_record
 from ingest.lingbot.dataset import NotCanonicalError
+from ingest.storage.corpus import Corpus
 from jobs.export.lingbot.plan import (
     SETTINGS_PATH,
     DatasetTally,
@@ -71,7 +72,7 @@ def test_settings_must_match_an_earlier_run(wan: dict[str, Path], tmp_path: Path
 def test_segments_and_latent_plans_of_each_episode(small_corpus: Path, wan: dict[str, Path], tmp_path: Path) -> None:
     spec = _spec(small_corpus, tmp_path / "out", wan)
     tally = DatasetTally()
-    plan = plan_dataset(small_corpus / FRANKA, FRANKA, spec, check_models(spec), tally)
+    plan = plan_dataset(Corpus(small_corpus), FRANKA, spec, check_models(spec), tally)
     texts = {e.episode_index: [s.action_text for s in e.action_config] for e in plan.entries}
     assert texts == {0: ["grasp the cube", "let go"], 1: ["lift the red cube"], 2: ["open the drawer"]}
     assert (tally.episodes, tally.segments, tally.short) == (3, 4, 1)  # "let go": 1 frame at 5 fps
@@ -87,7 +88,7 @@ def test_segments_and_latent_plans_of_each_episode(small_corpus: Path, wan: dict
 def test_what_is_left_after_an_earlier_run(small_corpus: Path, wan: dict[str, Path], tmp_path: Path) -> None:
     spec = _spec(small_corpus, tmp_path / "out", wan)
     models = check_models(spec)
-    plan = plan_dataset(small_corpus / FRANKA, FRANKA, spec, models, DatasetTally())
+    plan = plan_dataset(Corpus(small_corpus), FRANKA, spec, models, DatasetTally())
     entry = plan.entries[0]
     fresh = work_item(plan, entry, spec, DatasetTally())
     assert fresh is not None and fresh["write_table"] and fresh["link_videos"] == [HEAD]
@@ -110,11 +111,11 @@ def test_datasets_that_cannot_be_exported_say_why(small_corpus: Path, wan: dict[
     spec = _spec(small_corpus, tmp_path / "out", wan)
     models = check_models(spec)
     with pytest.raises(NotCanonicalError, match="actionless"):
-        plan_dataset(small_corpus / EGO, EGO, spec, models, DatasetTally())
+        plan_dataset(Corpus(small_corpus), EGO, spec, models, DatasetTally())
     with pytest.raises(ValueError, match="--fps 3 does not divide the dataset's 10"):
-        plan_dataset(small_corpus / FRANKA, FRANKA, _spec(small_corpus, tmp_path, wan, fps=3), models, DatasetTally())
+        plan_dataset(Corpus(small_corpus), FRANKA, _spec(small_corpus, tmp_path, wan, fps=3), models, DatasetTally())
     with pytest.raises(ValueError, match=r"none of the cameras \['top'\]"):
         plan_dataset(
-            small_corpus / FRANKA, FRANKA, _spec(small_corpus, tmp_path, wan, cameras=["top"]), models, DatasetTally()
+            Corpus(small_corpus), FRANKA, _spec(small_corpus, tmp_path, wan, cameras=["top"]), models, DatasetTally()
         )
     assert len(load_entries(small_corpus / FRANKA / EPISODES_PATH, EpisodeEntry)) == 3  # the source is untouched

@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 
 from ingest.files.lingbot import read_record, record_matches
 from ingest.lingbot.dataset import vectors
+from ingest.storage.corpus import Corpus
 from jobs.export.lingbot.plan import DatasetTally, LingbotExportSpec, check_models, plan_dataset, work_item
-from jobs.export.lingbot.work import LatentEncoder, link_or_copy, prepare_episode
+from jobs.export.lingbot.work import LatentEncoder, prepare_episode
 from schemas.canonical import ACTION
 from schemas.lingbot import LINGBOT_ACTION_DIM, LatentPlan
 from tests.jobs.export.lingbot.corpus import FRANKA
@@ -25,7 +26,7 @@ def _item(small_corpus: Path, wan: dict[str, Path], out: Path, episode: int = 0)
     spec = LingbotExportSpec(
         root=small_corpus, out=out, vae=wan["vae"], text_encoder=wan["text_encoder"], height=32, width=32, text_len=8
     )
-    plan = plan_dataset(small_corpus / FRANKA, FRANKA, spec, check_models(spec), DatasetTally())
+    plan = plan_dataset(Corpus(small_corpus), FRANKA, spec, check_models(spec), DatasetTally())
     item = work_item(plan, plan.entries[episode], spec, DatasetTally())
     assert item is not None
     return item
@@ -55,15 +56,6 @@ def test_a_failing_episode_carries_its_error(small_corpus: Path, wan: dict[str, 
     result = prepare_episode(item)
     assert result["error"].startswith("frames: ValueError: ") and "past the end of the video" in result["error"]
     assert result["latents"] == []
-
-
-def test_link_or_copy_keeps_an_existing_file(tmp_path: Path) -> None:
-    src, dst = tmp_path / "a.mp4", tmp_path / "out" / "a.mp4"
-    src.write_bytes(b"video")
-    link_or_copy(src, dst)
-    assert os.path.samefile(src, dst)
-    link_or_copy(src, dst)  # a rerun: already there
-    assert dst.read_bytes() == b"video"
 
 
 def test_the_encoder_writes_a_latent_file_its_plan_accepts(
