@@ -2,12 +2,12 @@
 
 Two steps, so no frame is decoded twice:
 
-1. `assess_arrays(ep, config)` before the writer: the state checks on the canonical state (units and limits by
-   `canonical.canonical_limits`), NaN/Inf counted in the natives, a frozen native state (when the source is at least
+1. `assess_arrays(ep, ...)` before the writer: the state checks on the canonical state (units and limits by
+   `limits.canonical_limits`), NaN/Inf counted in the natives, a frozen native state (when the source is at least
    as fast as the grid: a slower stream held on the grid repeats rows by design), action tracking on the natives when
    the action pairs with the state column by column, native arm joints held at a limit of their description
-   (`native_saturation`), glitches in every signal, plateaus and frozen streams (`signal_checks`).
-   Idle ends beyond `idle_keep_s` are trimmed (`trim_episode`), the cut recorded as a reason. Each finding lowers
+   (`native_saturation`), glitches in every signal, plateaus and frozen streams (`signal_checks`). Idle ends beyond
+   `idle_keep_s` are cut by canonicalization before (`idle_cut`), the cut recorded as a reason. Each finding lowers
    the tier (`findings.route`) with its value and threshold; a quarantining finding rejects the episode (the caller
    quarantines it, the reason naming value and threshold).
 2. While the writer encodes, `FrameTap.add` keeps a 32x32 grey thumbnail of each frame as it passes
@@ -20,11 +20,11 @@ never moves in any episode), so the curation step `eidata verdicts` judges them 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.episode import CameraChecks, CanonicalEpisode, ResampledCamera
+from ingest.episode import CameraChecks, CanonicalEpisode
 from ingest.lerobot.errors import EpisodeError
 from ingest.qa.behaviour import MOVING_STEP, measure_episode, worst_camera
 from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnails
@@ -39,7 +39,6 @@ from ingest.qa.tracking import tracking_behaviour
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.canonical import image_key
 from schemas.canonicalize import Workspace
-from schemas.lerobot import ActionSegment
 from schemas.qa import Finding
 
 
@@ -184,38 +183,6 @@ def signal_checks(
     return out
 
 
-def _shift_segments(segments: list[ActionSegment] | None, start: int, stop: int) -> list[ActionSegment] | None:
-    out = []
-    for seg in segments or []:
-        a, b = max(seg.start_frame, start) - start, min(seg.end_frame, stop) - start
-        if b > a:
-            out.append(seg.model_copy(update={"start_frame": a, "end_frame": b}))
-    return out or None
-
-
-def trim_episode(ep: CanonicalEpisode, start: int, stop: int, fps: float) -> CanonicalEpisode:
-    """Frames [start, stop) of `ep`: every per-frame array, camera indices, natives and segments cut, timestamps
-    from 0 again and the span moved to where the kept frames lie in the raw episode's clock."""
-    if (start, stop) == (0, ep.num_frames):
-        return ep
-    cut = slice(start, stop)
-    t0 = ep.span_s[0] + start / fps
-    return replace(
-        ep,
-        timestamps=np.arange(stop - start) / fps,
-        state=ep.state[cut],
-        action=ep.action[cut],
-        keypoints=ep.keypoints[cut],
-        interpolated=ep.interpolated[cut],
-        cameras={k: ResampledCamera(c.source, c.indices[cut], c.fit) for k, c in ep.cameras.items()},
-        state_native=None if ep.state_native is None else ep.state_native[cut],
-        action_native=None if ep.action_native is None else ep.action_native[cut],
-        action_config=_shift_segments(ep.action_config, start, stop),
-        span_s=(t0, t0 + (stop - start - 1) / fps),
-        tier_reasons=list(ep.tier_reasons),
-    )
-
-
 def _apply(ep: CanonicalEpisode, found: list[Finding]) -> tuple[CanonicalEpisode, str | None]:
     verdict = route(ep.tier, found)
     ep.tier, ep.tier_reasons = verdict.tier, [*ep.tier_reasons, *verdict.reasons]
@@ -273,14 +240,11 @@ def assess_arrays(
     ep: CanonicalEpisode,
     fps: float,
     config: BehaviourConfig,
-    workspace: Workspace | None = None,
-    cut: IdleCut | None = None,
+    workspace: Workspace | None,
+    cut: IdleCut,
 ) -> Assessment:
-    """Step 1 (before the writer): measure, trim idle ends, lower the tier; `rejected` says why to quarantine.
-    `cut`: the idle ends already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured."""
-    if cut is None:
-        cut = idle_cut(ep.state, ep.mask, fps, config, workspace)
-        ep = trim_episode(ep, cut.start, cut.stop, fps)
+    """Step 1 (before the writer): measure, lower the tier; `rejected` says why to quarantine. `cut`: the idle ends
+    canonicalization already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured."""
     if cut.cuts:
         ep.tier_reasons.append(cut.reason(config))
     rec = measure_arrays(ep, fps, config, workspace).model_copy(update=cut.record())  # what is written, idle as cut
