@@ -49,7 +49,7 @@ from adapters.storage.faults import environment_fault
 from adapters.storage.location import Location, is_object
 from schemas.canonical import Camera
 from schemas.findings import SourceFinding
-from schemas.robots.registry import UNKNOWN_EMBODIMENT
+from schemas.robots.registry import JOINT_SPACE, UNKNOWN_EMBODIMENT
 
 _CAMERA_WORDS = (
     (("wrist", "hand", "gripper"), None),  # side from the topic: wrist_left / wrist_right
@@ -198,10 +198,14 @@ class RosbagAdapter(SourceAdapter):
                           f"{accounted[t]['messages']} messages): {why}", path=bag, episodes=(ref.raw_id,))
             for t, why in sorted(skipped.items())
         ]  # fmt: skip
+        findings.append(SourceFinding(
+            source=opts.source, adapter=self.name, root=ref.locator.get("root", ""), subset=ref.subset,
+            code="bag_topics", severity="info", path=bag, episodes=(ref.raw_id,),
+            message=" | ".join(_accounting(t, v) for t, v in accounted.items())))  # fmt: skip
         robot_type = opts.robot_type or _namespace(
             [t for t in counts if not t.rstrip("/").endswith(("tf", "tf_static"))]
         )
-        embodiment = opts.embodiment or UNKNOWN_EMBODIMENT
+        embodiment, embodiment_from = _embodiment(opts.embodiment, robot_type)
         meta: dict[str, Any] = {
             "bag": bag,
             "bag_kind": ref.locator.get("kind"),
@@ -211,7 +215,7 @@ class RosbagAdapter(SourceAdapter):
             "fields_left_out": ep.left_out,
             "tf_chain": ep.chain,
             "tf_static": {f"{p}->{c}": v.tolist() for (p, c), v in sorted(tree.static.items())},
-            "embodiment_from": "option embodiment" if opts.embodiment else "none given: natives only",
+            "embodiment_from": embodiment_from,
         }
         return RawEpisode(
             ref=ref,
@@ -426,6 +430,33 @@ def _rate(rel: dict[str, np.ndarray], data: dict[str, TopicData]) -> float | Non
     pool = joints or [t for t in rel if len(rel[t]) > 1]
     rates = [(len(rel[t]) - 1) / (rel[t][-1] - rel[t][0]) for t in pool if rel[t][-1] > rel[t][0]]
     return float(max(rates)) if rates else None
+
+
+def _accounting(topic: str, v: dict[str, Any]) -> str:
+    """One topic as the episode's lineage names it: type, messages read, what it became and which time it is on."""
+    if v.get("stamps") == "header":
+        clock = "header stamps"
+        if v.get("latency_median_s") is not None:
+            clock += f" (received {v['latency_median_s'] * 1e3:.3g} ms after, median)"
+    elif v.get("stamps") == "receive":
+        clock = f"receive times ({v['stamps_reason']})"
+    else:
+        clock = "no message in the episode"
+    role = v["role"] if v["role"] != "not used" else f"not used: {v['reason']}"
+    return f"{topic} ({v['type']}, {v['messages']} of {v['messages_in_bag']} messages): {role}; {clock}"
+
+
+def _embodiment(option: str | None, robot_type: str | None) -> tuple[str, str]:
+    """The embodiment and why: the option's, else the robot type when it is the very name of a registered robot with a
+    kinematic description (Interbotix's driver puts its topics under robot_name, whose default is robot_model:
+    Interbotix/interbotix_ros_manipulators interbotix_xsarm_control/launch/xsarm_control.launch @ cc9cac6, so
+    `/wx200/joint_states` is a WidowX 200's), else none: natives only. Canonicalization still needs the joints by
+    name: a namespace that only looks like a model resolves no joint and stays natives only, with the reason."""
+    if option:
+        return option, "option embodiment"
+    if robot_type and robot_type in JOINT_SPACE:
+        return robot_type, f"topic namespace {robot_type!r} (a registered joint-space robot)"
+    return UNKNOWN_EMBODIMENT, "none given: natives only"
 
 
 def _namespace(topics: list[str]) -> str | None:

@@ -106,3 +106,17 @@ class RosbagOptions(AdapterOptions):
     )
     tier: QualityTier = Field(QualityTier.high, description="default tier of the episodes")
     max_depth: int = Field(6, ge=0, le=32, description="folders searched below the root for bags")
+
+    @model_validator(mode="after")
+    def _hand_needs_a_robot(self) -> RosbagOptions:
+        # A declared hand fills canonical dims only for a registered robot (its hands, effector and EEF offset): with
+        # no embodiment the episode is natives only, and an `eef` would be read and never used. A `gripper` rides on
+        # the eef's hand.
+        if self.gripper is not None and self.eef is None:
+            raise ValueError("gripper needs eef: the opening is the declared end effector's")
+        if self.eef is not None and self.embodiment is None:
+            raise ValueError(
+                "eef needs embodiment (a registered robot, e.g. franka): the canonical hand is filled for a known "
+                "robot only; without one the pose stays in the natives (signals tf.* or the topic's fields)"
+            )
+        return self

@@ -114,11 +114,16 @@ _INTERBOTIX_WRIST = _rot(0.0, _H, 0.0, _H)
 
 
 def _interbotix(
-    robot: str, side: str, prefixes: tuple[str, ...], grip: GripperMap, placed: RigidTransform | None = None
+    robot: str,
+    side: str,
+    prefixes: tuple[str, ...],
+    grip: GripperMap,
+    placed: RigidTransform | None = None,
+    joints: tuple[str, ...] = _INTERBOTIX,
 ) -> ArmMap:
     return ArmMap(
         side=side,  # type: ignore[arg-type]
-        joints=_joints(*_INTERBOTIX),
+        joints=_joints(*joints),
         link=f"{robot}/gripper_link",
         link_from_wrist=_INTERBOTIX_WRIST,
         prefixes=prefixes,
@@ -182,6 +187,32 @@ WIDOWX = JointSpaceSpec(
     ),
     source="Interbotix wx250s.urdf.xacro (joint-space WidowX recordings; Bridge's EEF state is read by adapters/oxe)",
 )
+
+# The 5-DoF X-Series arms (WidowX 200, WidowX 250): no forearm_roll. Interbotix's own driver publishes each finger's
+# offset from the centre as `left_finger` / `right_finger` (metres) beside `gripper`, the servo horn's angle (rad):
+# the real /wx200/joint_states of interbotix_xsarm_diagnostic_tool's waist_diagnostics.bag
+# (tests/data/real/rosbag_interbotix) holds all three, left_finger 0.033 m, within the xacro's 0.015 .. 0.037.
+_INTERBOTIX_5DOF = ("waist", "shoulder", "elbow", "wrist_angle", "wrist_rotate")
+_XS_FINGER = GripperMap(
+    joint=JointMap(urdf="left_finger"),
+    unit="joint",
+    closed_q=0.015,
+    open_q=0.037,
+    source="interbotix_xs_sdk JointState left_finger (m); <model>.urdf.xacro left_finger limits 0.015 .. 0.037 m",
+)
+
+
+def _xs_5dof(robot: str) -> JointSpaceSpec:
+    return JointSpaceSpec(
+        description=robot,
+        units="rad",  # interbotix_xs_sdk publishes radians (the real bag's joints lie within the xacro's limits)
+        arms=(_interbotix(robot, "right", ("",), _XS_FINGER, joints=_INTERBOTIX_5DOF),),
+        source=f"Interbotix {robot}.urdf.xacro; joint names as interbotix_xs_sdk publishes them (ROS bags)",
+    )
+
+
+WX200 = _xs_5dof("wx200")
+WX250 = _xs_5dof("wx250")
 
 
 def _franka_arm(

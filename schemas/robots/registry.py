@@ -20,7 +20,21 @@ from schemas.canonical import (
     hand_dims,
 )
 from schemas.lerobot import FeatureSpec
-from schemas.robots.arms import ALOHA, FR3, FR3_DUAL, FRANKA, KOCH, PIPER, PIPER_DUAL, SO100, SO101, UR5E, WIDOWX
+from schemas.robots.arms import (
+    ALOHA,
+    FR3,
+    FR3_DUAL,
+    FRANKA,
+    KOCH,
+    PIPER,
+    PIPER_DUAL,
+    SO100,
+    SO101,
+    UR5E,
+    WIDOWX,
+    WX200,
+    WX250,
+)
 from schemas.robots.bimanual import PIPER_BIMANUAL, SO100_BIMANUAL, SO101_BIMANUAL
 from schemas.robots.eef_offsets import EEF_OFFSETS
 from schemas.robots.humanoids import G1_ARMS, G1_DEX3, G1_INSPIRE, GR1, TIENKUNG
@@ -46,6 +60,8 @@ JOINT_SPACE: dict[str, JointSpaceSpec] = {
     "piper_bimanual": PIPER_BIMANUAL,
     "aloha": ALOHA,
     "widowx": WIDOWX,
+    "wx200": WX200,
+    "wx250": WX250,
     "franka": FRANKA,
     "gr1": GR1,
     "tienkung": TIENKUNG,
@@ -284,6 +300,8 @@ def default_registry() -> EmbodimentRegistry:
             _joint_space("so101", ("right",), Effector.gripper, "SO-101 arm (LeRobot), joint angles"),
             _joint_space("aloha", ("left", "right"), Effector.gripper, "ALOHA: two ViperX 300 6DOF arms"),
             _joint_space("koch", ("right",), Effector.gripper, "Koch low-cost arm (LeRobot), joint angles"),
+            _joint_space("wx200", ("right",), Effector.gripper, "Interbotix WidowX 200 (5 DoF), joint angles"),
+            _joint_space("wx250", ("right",), Effector.gripper, "Interbotix WidowX 250 (5 DoF), joint angles"),
             _joint_space("ur5e", ("right",), Effector.gripper, "Universal Robots UR5e, joint angles (no gripper)"),
             _joint_space("piper", ("right",), Effector.gripper, "AgileX PiPER, joint angles (gripper not mapped)"),
             _joint_space("fr3", ("right",), Effector.gripper, "Franka Research 3 with the Franka Hand, joints"),

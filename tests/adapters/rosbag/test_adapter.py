@@ -16,6 +16,7 @@ from adapters.registry import get_adapter
 from tests.adapters.rosbag.conftest import T0, write_bag
 
 OPTIONS = {
+    "embodiment": "franka",
     "task_topic": "/task",
     "eef": {"frame": "ee_link", "base": "world"},
     "gripper": {"topic": "/robot/joint_states", "component": "panda_finger_joint1", "closed": 0.0, "open": 0.04},
@@ -36,10 +37,16 @@ def test_every_topic_is_accounted_for_and_cameras_hold_the_written_frames(synthe
     assert set(topics) == {"/robot/joint_states", "/tf", "/tf_static", "/camera/color/image_raw", "/task",
                            "/wrist_camera/image_raw/compressed", "/camera/depth/image_raw", "/chatter",
                            "/gripper/command", "/base_pose"}  # fmt: skip
-    unused = {f.message.split()[1] for f in ep.findings}
+    unused = {f.message.split()[1] for f in ep.findings if f.code == "topic_not_used"}
     assert unused == {"/camera/depth/image_raw", "/chatter"}
-    assert all(f.code == "topic_not_used" and f.episodes == ("lab/episode_0",) for f in ep.findings)
+    assert all(f.episodes == ("lab/episode_0",) for f in ep.findings)
     assert all(v["role"] != "not used" for t, v in topics.items() if t not in unused)
+    # the lineage's account of every topic: what it became and which time it is on
+    (account,) = [f.message for f in ep.findings if f.code == "bag_topics"]
+    assert [line.split(" (", 1)[0] for line in account.split(" | ")] == sorted(topics)
+    assert "camera camera_color_image_raw; header stamps (received 30 ms after, median)" in account
+    assert "/chatter (std_msgs/msg/String, 1 of 1 messages): not used: a string topic" in account
+    assert "/gripper/command (std_msgs/msg/Float64, 15 of 15 messages): action (1 numeric fields); receive" in account
     # natives equal the messages: joint positions by name, the gripper command as an action
     pos = ep.states["robot.joint_states.position"]
     np.testing.assert_array_equal(pos.values, np.stack(synthetic_bag.joints["pos"]))
@@ -109,6 +116,10 @@ def test_episode_cuts_by_window_gap_and_marker(synthetic_bag, tmp_path: Path) ->
         get_adapter("rosbag", {"episodes": {"by": "window"}})
     with pytest.raises(ValidationError, match=r"stamps"):
         get_adapter("rosbag", {"stamps": "sometimes"})
+    with pytest.raises(ValidationError, match=r"eef needs embodiment"):
+        get_adapter("rosbag", {"eef": {"frame": "ee_link", "base": "world"}})
+    with pytest.raises(ValidationError, match=r"gripper needs eef"):
+        get_adapter("rosbag", {"embodiment": "franka", "gripper": OPTIONS["gripper"]})
 
 
 def test_a_corrupt_message_and_a_truncated_bag_fail_their_episode_naming_file_topic_and_index(tmp_path: Path) -> None:

@@ -34,7 +34,9 @@ def test_every_topic_of_every_bag_is_accounted_for(episodes) -> None:
         assert set(ep.metadata["topics"]) == set(topics), raw_id
         for t, v in ep.metadata["topics"].items():
             assert v["messages"] == topics[t] and v["role"] != "not used", (raw_id, t)
-        assert ep.findings == []  # nothing left unused: each topic has a numeric field
+        # nothing left unused (each topic has a numeric field); the one finding is the lineage's account of the topics
+        (account,) = ep.findings
+        assert account.code == "bag_topics" and all(f"{t} (" in account.message for t in topics), raw_id
     dunk = episodes["wx250_duck_dunk.bag"]
     assert set(dunk.actions) == {"wx250.commands.joint_group", "wx250.commands.joint_single"} and not dunk.states
 
@@ -72,7 +74,9 @@ def test_the_real_arm_stays_in_its_joint_limits_and_its_clock_is_the_recorders(e
     clock = ep.metadata["topics"]["/wx200/joint_states"]
     assert clock["stamps"] == "header" and 0 <= clock["latency_median_s"] < 0.01  # stamped < 10 ms before logged
     assert ep.native_fps == pytest.approx(100, rel=0.01)
-    assert ep.robot_type == "wx200" and ep.embodiment == "unknown"  # no wx200 description: natives only, said
+    # the namespace is Interbotix's model name, a registered robot (schemas/robots/descriptions/wx200.urdf)
+    assert ep.robot_type == "wx200" and ep.embodiment == "wx200"
+    assert ep.metadata["embodiment_from"] == "topic namespace 'wx200' (a registered joint-space robot)"
 
 
 def test_windows_cut_the_real_bag_without_losing_a_message() -> None:

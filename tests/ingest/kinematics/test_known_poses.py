@@ -69,6 +69,12 @@ QUARTER_TURNS = [
     # shoulder axis +y at z = 0.12705: +90 deg turns (0.536494, _, 0.3 above the axis) to (0.3, _, 0.536494 below)
     ("vx300s", "shoulder", "vx300s/ee_gripper_link", (0, 1, 0), (0, 0, 0.12705), (0.3, 0.0, -0.409444)),
     ("wx250s", "waist", "wx250s/ee_gripper_link", (0, 0, 1), (0, 0, 0), (0.0, 0.458325, 0.36065)),
+    # the 5-DoF WidowX 200: ee_gripper at x = 0.05 + 0.2 + 0.065 + 0.043 + 0.023 + 0.027575, z = 0.072 + 0.03865 + 0.2;
+    # the shoulder (+y at z = 0.11065) turns (0.408575 ahead, 0.2 above the axis) to (0.2 ahead, 0.408575 below)
+    ("wx200", "waist", "wx200/ee_gripper_link", (0, 0, 1), (0, 0, 0), (0.0, 0.408575, 0.31065)),
+    ("wx200", "shoulder", "wx200/ee_gripper_link", (0, 1, 0), (0, 0, 0.11065), (0.2, 0.0, -0.297925)),
+    # WidowX 250 (5 DoF): x = 0.04975 + 0.25 + 0.065 + 0.093575, z = 0.11065 + 0.25
+    ("wx250", "shoulder", "wx250/ee_gripper_link", (0, 1, 0), (0, 0, 0.11065), (0.25, 0.0, -0.347675)),
     # Koch MJCF: joint1 axis z at (0, 0.07); the wrist (joint6 body) at (0, 0.2145, 0.1665) turns to -x
     ("koch", "joint1", "joint6", (0, 0, 1), (0, 0.07, 0), (-0.1445, 0.07, 0.1665)),
     # SO-101: shoulder_pan's origin rolls by ~pi (rpy -3.14159 ...), so its z axis points down the base's -z
@@ -96,7 +102,7 @@ def test_a_quarter_turn_follows_the_makers_axis(name, joint, link, axis, point, 
 
 
 def test_every_arm_has_a_quarter_turn_check() -> None:
-    arms = {"panda", "fr3", "ur5e", "vx300s", "wx250s", "koch", "so101", "so100", "piper"}
+    arms = {"panda", "fr3", "ur5e", "vx300s", "wx250s", "wx200", "wx250", "koch", "so101", "so100", "piper"}
     assert arms <= set(DESCRIPTIONS)
     assert arms == {case[0] for case in QUARTER_TURNS}
 

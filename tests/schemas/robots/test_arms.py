@@ -74,6 +74,8 @@ TOOL = {
     "panda": ("panda_hand", "panda_hand_tcp", 0.0),
     "fr3": ("fr3_hand", "fr3_hand_tcp", 0.0),
     "wx250s": ("wx250s/gripper_link", "wx250s/ee_gripper_link", 0.0),
+    "wx200": ("wx200/gripper_link", "wx200/ee_gripper_link", 0.0),
+    "wx250": ("wx250/gripper_link", "wx250/ee_gripper_link", 0.0),
     "vx300s": ("vx300s/gripper_link", "vx300s/ee_gripper_link", 0.0),
     "so101": ("gripper", "gripperframe", 0.008),
 }
