@@ -18,6 +18,7 @@ from s3fs import S3FileSystem
 from torch.utils.data import DataLoader
 
 from adapters.storage.urls import StorageError, filesystem
+from ingest.storage.corpus_files import BucketFiles
 from jobs.train import add_train_arguments, cli_train
 from schemas.storage import StorageOptions
 from tests.s3.server import SECRET_KEY, S3Server
@@ -78,7 +79,7 @@ def _equal(a: list[dict[str, torch.Tensor]], b: list[dict[str, torch.Tensor]]) -
 def test_the_bucket_index_and_batches_equal_the_local_ones(corpus: dict[str, Any], tmp_path: Path) -> None:
     local = build_index(corpus["local"], "train", MODEL, DataConfig(num_workers=0))
     remote = _remote_index(corpus, tmp_path / "cache")
-    assert remote.files.remote and not local.files.remote
+    assert isinstance(remote.files, BucketFiles) and not isinstance(local.files, BucketFiles)
     assert remote.datasets == local.datasets and remote.text_dim == local.text_dim
     for key in ("sample_episode", "sample_anchor", "sample_future"):
         assert np.array_equal(getattr(remote, key), getattr(local, key)), key
