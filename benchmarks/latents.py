@@ -22,8 +22,8 @@ core, of one file write, and of the whole `eidata latents` job.
   used before); "per core" is frames per second of process CPU time, which sizes the CPU tasks that must feed a GPU:
   cores = GPU images/s / per-core rate.
 - write: `write_latents()` of one episode's file (temp + fsync + rename).
-- end to end: `run_latents()` over a corpus of such episodes with Ray already up (Ray's start excluded; the actor
-  start, the model load and the catalog rebuild included).
+- end to end: `LatentsStage(job).run()` over a corpus of such episodes with Ray already up (Ray's start excluded; the
+  actor start, the model load and the catalog rebuild included).
 
 `--parts` picks what runs (default all): `model` (model alone, reference, timm, actor path), `decode` (writes the AV1
 corpus; decode + resize and write), `e2e` (writes the corpus; the job through Ray). Ray and the corpus's writer are
@@ -71,7 +71,7 @@ from ingest.encoders.dinov3.model import EncoderSpec, vit_s16_config
 from ingest.files.latents import LatentsFile, write_latents
 from ingest.lerobot.video_read import decode_frames
 from ingest.lerobot.writer import LeRobotWriter
-from jobs.stages.latents import LatentsEncoder, LatentsJob, expected_meta, run_latents
+from jobs.stages.latents import LatentsEncoder, LatentsJob, LatentsStage, expected_meta
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
 from schemas.robots.registry import default_registry
 
@@ -294,7 +294,7 @@ def bench_write(tmp: Path, n: int, spec: EncoderSpec, job: LatentsJob) -> dict[s
 
 
 def bench_e2e(job: LatentsJob, episodes: int) -> dict[str, Any]:
-    """`run_latents()` over the corpus at `job.root` in a Ray of its own, started before the clock."""
+    """`LatentsStage(job).run()` over the corpus at `job.root` in a Ray of its own, started before the clock."""
     import ray
 
     # "local": a Ray of its own, never one another process on this machine runs (its head records its address
@@ -309,7 +309,7 @@ def bench_e2e(job: LatentsJob, episodes: int) -> dict[str, Any]:
     )
     try:
         log("end to end (eidata latents) ...")
-        report = run_latents(job, progress=False)
+        report = LatentsStage(job).run(progress=False)
     finally:
         ray.shutdown()
     assert report.written == episodes and not report.failed, report.summary()

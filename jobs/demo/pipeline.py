@@ -18,8 +18,8 @@ from jobs.ingest.job import run_ingest
 from jobs.report.page import build_report
 from jobs.runtime.options import Arg
 from jobs.spec import load_spec
-from jobs.stages.caption import CaptionJob, run_caption
-from jobs.verdicts.step import judge_corpus
+from jobs.stages.caption import CaptionJob, CaptionStage
+from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.storage import StorageOptions
 
@@ -66,9 +66,9 @@ def run_pipeline_demo(
         f"\n2b. eidata caption {corpus}  (no --model: the rule-based normalizer; a Qwen3-VL folder gives VLM captions)"
     )
     # a bucket's corpus by its URL: the stage runs on its scratch under the output's lease and publishes its edits
-    print(run_caption(CaptionJob(root=str(corpus)), progress=False, storage=storage).summary())
+    print(CaptionStage(CaptionJob(root=str(corpus))).run(progress=False, storage=storage).summary())
     print(f"\n2c. eidata verdicts {corpus}  (copies verified on the signals, dims dead against their dataset)")
-    print(judge_corpus(str(corpus), BehaviourConfig(), options=storage).summary())
+    print(run_verdicts(str(corpus), BehaviourConfig(), options=storage).summary())
     with read_corpus(corpus, storage) as readable:
         for title, sql in QUERIES.items():
             print(f"\n3. eidata query {corpus}  -- {title}")

@@ -303,7 +303,7 @@ class CorpusStage(Generic[J, RR]):
         return Stage(
             cls.command,
             build,
-            lambda job, args: cls(job).run(address=args.address),  # type: ignore[call-arg]
+            lambda job, args: cls(job).run(address=getattr(args, "address", None)),  # type: ignore[call-arg]
             cls.printout,
             lambda report: report.any_failed(),
             usage_errors=cls.usage_errors,

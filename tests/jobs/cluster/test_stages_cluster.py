@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ingest.encoders.dinov3.model import EncoderSpec
-from jobs.stages.caption import CaptionJob, run_caption
-from jobs.stages.latents import LatentsJob, run_latents
+from jobs.stages.caption import CaptionJob, CaptionStage
+from jobs.stages.latents import LatentsJob, LatentsStage
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.dinov3 import write_tiny_dinov3
 from tests.fixtures.episodes import write_canonical_dataset
@@ -54,8 +54,8 @@ def test_latents_on_the_cluster_equal_embedded(cluster: object, tmp_path: Path) 
     def job(root: Path, **kw: object) -> LatentsJob:
         return LatentsJob(root=root, encoder=enc, camera="all", frames_per_call=1, object_store_mb=256, **kw)  # type: ignore[arg-type]
 
-    a = run_latents(job(embedded, num_cpus=2), progress=False)
-    b = run_latents(job(on_cluster), address=cluster.address, progress=False)  # type: ignore[attr-defined]
+    a = LatentsStage(job(embedded, num_cpus=2)).run(progress=False)
+    b = LatentsStage(job(on_cluster)).run(address=cluster.address, progress=False)  # type: ignore[attr-defined]
     assert (a.written, a.failed) == (b.written, b.failed) == (6, [])
     files = sorted(p.relative_to(embedded) for p in embedded.glob("datasets/**/latents/**/*.safetensors"))
     assert len(files) == 6
@@ -82,8 +82,8 @@ def test_captions_on_the_cluster_equal_embedded(cluster: object, tmp_path: Path,
     def job(root: Path, **kw: object) -> CaptionJob:
         return CaptionJob(root=root, model=model, batch_size=batch, object_store_mb=256, **kw)  # type: ignore[arg-type]
 
-    a = run_caption(job(embedded, num_cpus=2), progress=False)
-    b = run_caption(job(on_cluster), address=cluster.address, progress=False)  # type: ignore[attr-defined]
+    a = CaptionStage(job(embedded, num_cpus=2)).run(progress=False)
+    b = CaptionStage(job(on_cluster)).run(address=cluster.address, progress=False)  # type: ignore[attr-defined]
     assert (a.vlm + a.rule, a.failed) == (b.vlm + b.rule, b.failed) == (3, [])
     want = _tree(embedded, "datasets/**/meta/*.jsonl")
     assert want and _tree(on_cluster, "datasets/**/meta/*.jsonl") == want
