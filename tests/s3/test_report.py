@@ -1,0 +1,46 @@
+"""`eidata report s3://bucket/corpus` against the real S3 server: the page of the bucket corpus (read through
+`read_corpus(copy=True)`, the credential from the environment) is put at `<url>/report.html`, or written to `--out`,
+and holds what the local corpus's page holds; a missing bucket exits 2 before any work."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from adapters.storage.urls import filesystem
+from ingest.storage.bucket_output import BucketOutput
+from ingest.storage.corpus import BucketCorpus, Corpus
+from jobs.catalog.build import rebuild_catalog
+from jobs.report.page import cli_report
+from tests.s3.server import S3Server
+from tests.s3.test_catalog import write_dataset
+
+DATASETS = {"datasets/demo/a": [9, 12, 7], "datasets/other/b": [5, 6]}
+
+
+def test_eidata_report_of_a_bucket_corpus(
+    s3: S3Server, prefix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    local, url = tmp_path / "local" / "corpus", f"s3://out/{prefix}/corpus"  # a page names its corpus folder
+    with BucketOutput(url, s3.options(), scratch=tmp_path / "ingest-scratch") as out:
+        for rel, lengths in DATASETS.items():
+            write_dataset(local / rel, lengths)
+            write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
+        rebuild_catalog(BucketCorpus(out.scratch, out.url, s3.options(), out))
+        out.publish()
+    rebuild_catalog(Corpus(local))
+    for k, v in s3.env().items():  # the CLI takes the credential from the environment
+        monkeypatch.setenv(k, v)
+
+    assert cli_report(argparse.Namespace(root=url, out=None)) == 0
+    fs, path = filesystem(url, s3.options())
+    page = fs.cat_file(f"{path}/report.html").decode()
+    assert "<title>eidata report: corpus</title>" in page and 'data-section="frames"' in page
+    assert cli_report(argparse.Namespace(root=url, out=str(tmp_path / "r.html"))) == 0
+    assert (tmp_path / "r.html").read_text().split('<p class="meta">')[0] == page.split('<p class="meta">')[0]
+    assert cli_report(argparse.Namespace(root=str(local), out=None)) == 0  # the local corpus's page: the same sections
+    mine = (local / "report.html").read_text()
+    assert mine.split('<p class="meta">')[0] == page.split('<p class="meta">')[0]
+    assert cli_report(argparse.Namespace(root=url.replace("s3://out/", "s3://no-such-bucket/"), out=None)) == 2
