@@ -1,6 +1,7 @@
 """The configuration of canonicalization, as data: a job spec's `canonicalize:` block and the thresholds inside it.
 
-The models only; the steps that read them live in `ingest/canonical/` (`resample`, `validity`, `quality`, `qa`). Kept
+The models only; the steps that read them live in `ingest/canonical/` (`resample`) and `ingest/qa/` (`validity`,
+`quality`, `geometry`, `phase`). Kept
 here so a job spec validates without importing the numerical code (scipy, the resampler): a no-op rerun and
 `eidata validate` load only this.
 """
