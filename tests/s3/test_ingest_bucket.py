@@ -19,12 +19,12 @@ import pytest
 import yaml
 
 from adapters.storage.urls import filesystem
+from ingest.storage.corpus import LEASE_TTL_ENV
 from ingest.storage.objects import list_keys, list_modified
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import write_raw_corpus
 from jobs.ingest.discovery import discover
 from jobs.ingest.job import run_ingest
-from jobs.runtime.bucket_output import LEASE_TTL_ENV
 from jobs.spec import load_spec
 from tests.jobs.demo_reference import demo_spec, hashes
 from tests.jobs.ingest import crash_hooks
