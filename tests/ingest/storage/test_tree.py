@@ -1,7 +1,8 @@
-"""`ingest.storage.tree` on a local folder standing for the bucket (the conditional create is `O_EXCL` there; the
-S3 server's runs are tests/s3/test_export_v3.py and test_export_lingbot.py): a tree's files, then the keys it no
-longer has deleted, then `info.json`, then the completion record; a tree stopped anywhere is not complete and its
-rewrite gives the files of an uninterrupted one; an older complete tree loses its record and `info.json` first."""
+"""`ingest.storage.tree`: an output folder (`Tree`: a tree written beside it and renamed into place), and `BucketTree`
+on a local folder standing for the bucket (the conditional create is `O_EXCL` there; the S3 server's runs are
+tests/s3/test_export_v3.py and test_export_lingbot.py): a tree's files, then the keys it no longer has deleted, then
+`info.json`, then the completion record; a tree stopped anywhere is not complete and its rewrite gives the files of an
+uninterrupted one; an older complete tree loses its record and `info.json` first."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingest.storage.lease import OutputLeasedError
-from ingest.storage.tree import MARKER, BucketTree
+from ingest.storage.tree import MARKER, PARTIAL, BucketTree, Tree, open_tree
 
 INFO = "meta/info.json"
 LAST = [INFO, MARKER]
@@ -92,3 +93,31 @@ def test_one_job_per_output(tmp_path: Path) -> None:
         with pytest.raises(OutputLeasedError, match="export-a"):
             with BucketTree(str(out), job="export-b", scratch=tmp_path / "b"):
                 pytest.fail("a second export ran on the output")
+
+
+def test_a_folder_s_tree_is_written_beside_it_and_renamed_into_place(tmp_path: Path) -> None:
+    """A folder output: the tree is written in a partial sibling and replaces the old one only when complete; a
+    failure leaves the old tree and no partial; `keep` drops a killed run's partials; a tree written in place and
+    published keeps its files and gets no completion record (its files are resumed one by one)."""
+    with open_tree(tmp_path / "out", None, "export-test") as out:
+        assert type(out) is Tree and out.where == tmp_path / "out"
+        with out.write("a/ds", retract=LAST, last=LAST) as folder:
+            assert folder.parent == tmp_path / "out/a" and folder.name.startswith(f".ds{PARTIAL}")
+            _write(folder, V1)
+            out.closed("a/ds", folder / INFO)  # a folder's file stays where it is written
+            assert not (tmp_path / "out/a/ds").exists()
+        assert _files(tmp_path / "out/a/ds") == V1 and out.read(f"a/ds/{MARKER}") == b"fp1"
+        with pytest.raises(Stop), out.write("a/ds") as folder:
+            _write(folder, V2)
+            raise Stop
+        assert _files(tmp_path / "out/a/ds") == V1 and [p.name for p in (tmp_path / "out/a").iterdir()] == ["ds"]
+        (tmp_path / f"out/a/.ds{PARTIAL}deadbeef").mkdir()
+        out.keep("a/ds")
+        assert [p.name for p in (tmp_path / "out/a").iterdir()] == ["ds"]
+        with out.write("a/ds") as folder:
+            _write(folder, V2)
+        assert _files(tmp_path / "out/a/ds") == V2 and out.read("a/ds/none") is None
+        _write(tmp_path / "out/b", {INFO: b"{}"})
+        out.publish("b", retract=LAST, last=[INFO], record=b"fp")
+        out.fetch(INFO)
+        assert _files(tmp_path / "out/b") == {INFO: b"{}"}
