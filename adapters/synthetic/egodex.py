@@ -10,7 +10,7 @@ one extra episode per bad-input case (a missing group, an mp4 shorter than the p
 Frames are `adapters.synthetic.video.synthetic_frame(h, w, t, seed)` so tests can compare decoded pixels with what
 was written.
 
-Geometry as Apple's own code reads it (https://github.com/apple/ml-egodex, see `adapters/egodex.py`):
+Geometry as Apple's own code reads it (https://github.com/apple/ml-egodex, see `adapters/egodex/adapter.py`):
 `transforms/camera` is world_from_camera with OpenCV axes (x right, y down, looking along +z), and
 `inv(T_world_cam) @ T_world_joint` projected with `camera/intrinsic` alone lands the hands on the image. The wearer
 looks 30-40 degrees down from 1.5-1.7 m; both hands (an adult hand, `synthetic/hand.py`) are 35-50 cm in front of the

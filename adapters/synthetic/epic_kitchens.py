@@ -1,5 +1,6 @@
 """Small but faithful EPIC-KITCHENS-100 corpora: `<Pxx>/videos/<video_id>.MP4`, `EPIC_100_train.csv`,
-`EPIC_100_validation.csv` and `EPIC_100_video_info.csv`, as the makers write them (see `adapters/epic_kitchens.py`).
+`EPIC_100_validation.csv` and `EPIC_100_video_info.csv`, as the makers write them (see
+`adapters/epic_kitchens/adapter.py`).
 
 Reproduced: the upper-case `.MP4` of the download scripts; per-video fractional frame rates written as the real
 `video_info` prints them (59.9400599400599, 50.0, 29.97002997002997, 47.952047952047955, 90.0) with the matching mp4
