@@ -31,7 +31,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -39,17 +39,11 @@ import pyarrow.parquet as pq
 
 from ingest.lerobot.union_stats import Stats, UnionStats
 from jobs.export.layout import Column, flatten_column
-from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE, keypoint_slot_mask
+from jobs.export.lerobot_v3.plan import MASKED_FEATURES, EpisodeRef, ExportPlan
+from schemas.canonical import HAND_KEYPOINTS, keypoint_slot_mask
 from schemas.export_layout import ACTION_MASK_COLUMN
 
-if TYPE_CHECKING:
-    from jobs.export.lerobot_v3.plan import ExportPlan
-    from jobs.export.lerobot_v3.write import EpisodeRef
-
 STATS_BY_EMBODIMENT_PATH = "meta/stats_by_embodiment.json"
-MASKED_FEATURES = (ACTION, STATE, HAND_KEYPOINTS)
-PADDING_KEY = "padding"  # info of a masked feature in a manifest export: what an unused dim holds
-PADDING = "the dim's masked median (meta/stats_by_embodiment.json all q50) where the episode does not use the dim"
 RULE = (
     "exact per-dimension statistics over the frames whose episode uses the dimension (action_mask for action and "
     "observation.state, the dataset's keypoint slots for observation.hand_keypoints; all frames where no episode "

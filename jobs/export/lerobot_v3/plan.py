@@ -22,6 +22,7 @@ task.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,14 +32,54 @@ import pyarrow.parquet as pq
 
 from ingest.storage.corpus import Corpus
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
-from jobs.export.lerobot_v3.masked_stats import MASKED_FEATURES, PADDING, PADDING_KEY
-from jobs.export.lerobot_v3.write import EpisodeRef, SourceDataset
+from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
 from schemas.corpus import EpisodeLineage
 from schemas.export_layout import CAPTION_COLUMN
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
 from schemas.lerobot_v3 import features_v30
 from schemas.manifest import ENTRIES_PARQUET
 
 IMAGE_PREFIX = "observation.images."
+MASKED_FEATURES = (ACTION, STATE, HAND_KEYPOINTS)  # a manifest's features whose stats count only the dims in use
+PADDING_KEY = "padding"  # info of a masked feature in a manifest export: what an unused dim holds
+PADDING = "the dim's masked median (meta/stats_by_embodiment.json all q50) where the episode does not use the dim"
+
+
+class SourceDataset:
+    """A canonical v2.1 dataset `root` of `corpus` read for export: info, tasks, episodes and episode stats, loaded
+    once; its episode files opened through the corpus (`Corpus.open_file`: a bucket's by ranged GETs where they lie)."""
+
+    def __init__(self, root: Path, corpus: Corpus) -> None:
+        self.root, self.corpus = Path(root), corpus
+        self.info: dict[str, Any] = json.loads((self.root / INFO_PATH).read_text(encoding="utf-8"))
+        self.tasks = {o["task_index"]: o["task"] for _, o in read_jsonl(self.root / TASKS_PATH)}
+        self.episodes = {o["episode_index"]: o for _, o in read_jsonl(self.root / EPISODES_PATH)}
+        stats_path = self.root / EPISODES_STATS_PATH
+        self.stats = {o["episode_index"]: o["stats"] for _, o in read_jsonl(stats_path)} if stats_path.exists() else {}
+
+    @property
+    def features(self) -> dict[str, Any]:
+        return self.info["features"]
+
+    def chunk(self, episode_index: int) -> int:
+        return episode_index // int(self.info.get("chunks_size", 1000))
+
+    def data_file(self, episode_index: int) -> Path:
+        return self.root / fill_path_template(self.info["data_path"], episode_index, self.chunk(episode_index))
+
+    def video_file(self, episode_index: int, key: str) -> Path:
+        return self.root / fill_path_template(self.info["video_path"], episode_index, self.chunk(episode_index), key)
+
+
+@dataclass
+class EpisodeRef:
+    """One episode to export: its dataset, its index there, extra episode columns, and the task every frame gets
+    instead of its own (the caption, `--caption-as-task`; None keeps the frames' tasks)."""
+
+    source: SourceDataset
+    episode_index: int
+    extra: dict[str, Any] = field(default_factory=dict)
+    task: str | None = None
 
 
 class PlanError(ValueError):

@@ -24,9 +24,9 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import av
 import numpy as np
@@ -36,11 +36,10 @@ import pyarrow.parquet as pq
 from ingest.lerobot.stats_v30 import aggregate_stats, as_numpy, episode_stats, flat_columns, jsonable
 from ingest.lerobot.stats_v30_batch import batch_stats, episode
 from ingest.lerobot.table import hf_feature_json
-from ingest.storage.corpus import Corpus
 from jobs.export.layout import Layout
 from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats, as_lerobot
+from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan
 from jobs.export.lerobot_v3.video import VideoFileWriter, probe_open
-from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
 from schemas.lerobot_v3 import (
     DATA_FILE_SIZE_IN_MB,
     DATA_PATH_V30,
@@ -54,49 +53,9 @@ from schemas.lerobot_v3 import (
     next_chunk_file,
 )
 
-if TYPE_CHECKING:
-    from jobs.export.lerobot_v3.plan import ExportPlan
-
 MB = 1024**2
 EPISODE_ROWS_PER_BATCH = 256
 STATS_BATCH_ROWS = 20_000  # frames whose stats are computed together (`_flush_stats`): bounded memory, few calls
-
-
-class SourceDataset:
-    """A canonical v2.1 dataset `root` of `corpus` read for export: info, tasks, episodes and episode stats, loaded
-    once; its episode files opened through the corpus (`Corpus.open_file`: a bucket's by ranged GETs where they lie)."""
-
-    def __init__(self, root: Path, corpus: Corpus) -> None:
-        self.root, self.corpus = Path(root), corpus
-        self.info: dict[str, Any] = json.loads((self.root / INFO_PATH).read_text(encoding="utf-8"))
-        self.tasks = {o["task_index"]: o["task"] for _, o in read_jsonl(self.root / TASKS_PATH)}
-        self.episodes = {o["episode_index"]: o for _, o in read_jsonl(self.root / EPISODES_PATH)}
-        stats_path = self.root / EPISODES_STATS_PATH
-        self.stats = {o["episode_index"]: o["stats"] for _, o in read_jsonl(stats_path)} if stats_path.exists() else {}
-
-    @property
-    def features(self) -> dict[str, Any]:
-        return self.info["features"]
-
-    def chunk(self, episode_index: int) -> int:
-        return episode_index // int(self.info.get("chunks_size", 1000))
-
-    def data_file(self, episode_index: int) -> Path:
-        return self.root / fill_path_template(self.info["data_path"], episode_index, self.chunk(episode_index))
-
-    def video_file(self, episode_index: int, key: str) -> Path:
-        return self.root / fill_path_template(self.info["video_path"], episode_index, self.chunk(episode_index), key)
-
-
-@dataclass
-class EpisodeRef:
-    """One episode to export: its dataset, its index there, extra episode columns, and the task every frame gets
-    instead of its own (the caption, `--caption-as-task`; None keeps the frames' tasks)."""
-
-    source: SourceDataset
-    episode_index: int
-    extra: dict[str, Any] = field(default_factory=dict)
-    task: str | None = None
 
 
 class TaskTable:

@@ -25,7 +25,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -34,7 +34,8 @@ from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.table import arrow_schema, column_numpy
 from jobs.export.layout import Layout
 from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats
-from jobs.export.lerobot_v3.write import EpisodeRef, TaskTable, read_episode
+from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan
+from jobs.export.lerobot_v3.write import TaskTable, read_episode
 from schemas.lerobot import (
     DATA_PATH,
     DEFAULT_CHUNK_SIZE,
@@ -52,9 +53,6 @@ from schemas.lerobot import (
     dump_info,
     dump_jsonl_line,
 )
-
-if TYPE_CHECKING:
-    from jobs.export.lerobot_v3.plan import ExportPlan
 
 RENUMBERED = ("episode_index", "index", "task_index")
 

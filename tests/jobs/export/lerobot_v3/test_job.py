@@ -29,8 +29,8 @@ from ingest.storage.tree import MARKER, PARTIAL
 from jobs.cli import main
 from jobs.export.layout import consumer_layout
 from jobs.export.lerobot_v3.job import export_corpus
-from jobs.export.lerobot_v3.masked_stats import PADDING_KEY, STATS_BY_EMBODIMENT_PATH
-from jobs.export.lerobot_v3.write import SourceDataset
+from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH
+from jobs.export.lerobot_v3.plan import PADDING_KEY, SourceDataset
 from jobs.validate import validate_dataset
 from schemas.corpus import find_datasets
 from schemas.lerobot import DEFAULT_FEATURE_DTYPES

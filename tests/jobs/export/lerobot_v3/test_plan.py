@@ -13,8 +13,7 @@ import pytest
 
 from ingest.storage.corpus import Corpus
 from jobs.catalog.curate import curate
-from jobs.export.lerobot_v3.masked_stats import PADDING, PADDING_KEY
-from jobs.export.lerobot_v3.plan import PlanError, dataset_plan, manifest_plan, resolve_cameras
+from jobs.export.lerobot_v3.plan import PADDING, PADDING_KEY, PlanError, dataset_plan, manifest_plan, resolve_cameras
 from schemas.canonical import ACTION, STATE, STATE_NATIVE
 from schemas.export_layout import ACTION_MASK_COLUMN, CAPTION_COLUMN, intrinsics_column
 from schemas.lerobot import INFO_PATH
