@@ -20,8 +20,6 @@ SHIPPED = ("schemas", "adapters", "ingest", "training", "jobs")
 _S3 = "needs the S3 server: tested in tests/s3/"
 NO_MIRROR: dict[str, str] = {
     "ingest/storage/bucket_output.py": _S3 + "test_bucket_output.py",
-    "jobs/runtime/bucket_output.py": _S3 + "test_job_output.py",
-    "jobs/runtime/bucket_stage.py": _S3 + "test_bucket_stage.py, test_latents_bucket.py",
 }
 
 

@@ -16,7 +16,6 @@ runs, since `open` rebuilds it; what it holds between commits is the meta and th
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
@@ -30,13 +29,6 @@ from schemas.corpus import DATASETS_DIR, JOB_DIR
 from schemas.storage import StorageOptions
 
 SYNCED_DIRS = ("catalog", JOB_DIR)  # corpus folders the scratch holds whole and the bucket mirrors, in this order
-MARKER = ".eidata-bucket.json"  # in a scratch corpus: the bucket it stands for (its URL, never a credential)
-
-
-def bucket_of_scratch(corpus_root: Path) -> str | None:
-    """The bucket output URL a scratch corpus stands for; None for a corpus that is not one."""
-    marker = Path(corpus_root) / MARKER
-    return json.loads(marker.read_text())["url"] if marker.exists() else None
 
 
 def default_scratch(url: str) -> Path:
@@ -93,7 +85,6 @@ class BucketOutput:
         try:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch.mkdir(parents=True)
-            (self.scratch / MARKER).write_text(json.dumps({"url": self.url}))
             garbage = abort_uploads(self.fs, self.path)  # a dead job's incomplete uploads, datasets without records too
             for rel in self.datasets():
                 pub = self.publisher(rel)

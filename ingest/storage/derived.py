@@ -1,8 +1,8 @@
 """Files a stage derives from a bucket dataset's committed episodes (image latents, text embeddings), published
 exactly once (DESIGN.md 3.2).
 
-A stage runs on the bucket's scratch corpus (`jobs.runtime.bucket_stage`) and writes each file there as it does on a
-local corpus (atomically); the stage's driver then publishes a batch of finished files of one dataset
+A stage runs on the bucket's scratch corpus (`ingest.storage.corpus.BucketCorpus`) and writes each file there as it
+does on a local corpus (atomically); the stage's driver then publishes a batch of finished files of one dataset
 (`publish_derived`): each file put at its final key with a conditional create, then one commit record naming them with
 their size and sha256, and with each file's safetensors metadata under the record meta's `derived` key. The record is
 the commit point: a file no record names is invisible (readers trust the records) and the next job's recovery deletes

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ingest.encoders.dinov3.model import EncoderSpec
 from ingest.storage import bucket_output, commit_log, publish
-from jobs.runtime import bucket_stage
-from jobs.stages.latents import LatentsJob, run_latents
+from ingest.storage.corpus import BucketCorpus
+from jobs.stages.latents import LatentsJob, LatentsStage
 from tests.s3.publish_child import die, die_after
 
 
@@ -29,15 +29,15 @@ def latents_job(root: Path | str, model_dir: Path) -> LatentsJob:
 def arm(point: str) -> None:
     """Patch the one call after (or before) which this driver dies."""
     if point == "local":
-        real = bucket_stage.ScratchCorpus.publish
+        real = BucketCorpus.publish_files
 
-        def publish_or_die(self: bucket_stage.ScratchCorpus, paths: object) -> int:
+        def publish_or_die(self: BucketCorpus, paths: object, what: str) -> int:
             files = list(paths)  # type: ignore[call-overload]
-            if files and self.url is not None:
+            if files:
                 die()
-            return real(self, files)
+            return real(self, files, what)
 
-        bucket_stage.ScratchCorpus.publish = publish_or_die  # type: ignore[method-assign]
+        BucketCorpus.publish_files = publish_or_die  # type: ignore[method-assign]
     if point == "object":
         die_after(publish, "put_if_absent", lambda key: "/latents/" in key)
     if point == "record":
@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--kill", default="")
     a = ap.parse_args()
     arm(a.kill)
-    run_latents(latents_job(a.url, a.model), progress=False)
+    LatentsStage(latents_job(a.url, a.model)).run(progress=False)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""A stage after ingest on a corpus in a bucket (`jobs.runtime.bucket_stage`), against the real S3 server: rule captions
-run on the scratch under the output's lease reach the bucket as the local run's files, byte for byte (the meta edits
-as one commit record per dataset), with the catalog rebuilt from the records; a rerun commits nothing; a running job
-on the output refuses the stage before any work; the read-only copy the report reads holds the local corpus's files."""
+"""A stage after ingest on a corpus in a bucket (`jobs.runtime.stage.CorpusStage` on the handle `open_corpus` gives),
+against the real S3 server: rule captions run on the scratch under the output's lease reach the bucket as the local
+run's files, byte for byte (the meta edits as one commit record per dataset), with the catalog rebuilt from the
+records; a rerun commits nothing; a running job on the output refuses the stage before any work; the read-only copy a
+reader opens by path (`read_corpus(copy=True)`) holds the local corpus's files."""
 
 from __future__ import annotations
 
@@ -12,16 +13,15 @@ import pytest
 
 from adapters.storage.urls import filesystem
 from ingest.storage.bucket_output import BucketOutput
-from ingest.storage.corpus import BucketCorpus, Corpus
+from ingest.storage.corpus import BucketCorpus, Corpus, open_corpus, read_corpus
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.objects import list_keys
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from jobs.report.page import cli_report
-from jobs.runtime.bucket_stage import bucket_corpus, copy_corpus
-from jobs.stages.caption import CaptionJob, run_caption
+from jobs.stages.caption import CaptionJob, CaptionStage
 from tests.s3.server import S3Server
-from tests.s3.test_catalog import write_dataset
+from tests.s3.test_catalog import bucket_query, write_dataset
 
 DATASETS = {"datasets/demo/a": [9, 12, 7], "datasets/other/b": [5, 6]}
 CATALOG_SQL = "SELECT * EXCLUDE (ingested_at) FROM episodes ORDER BY episode_uid"
@@ -58,28 +58,29 @@ def corpora(s3: S3Server, prefix: str, tmp_path: Path) -> tuple[Path, str]:
 
 
 def test_captions_on_a_bucket_are_the_local_run_s_files(
-    s3: S3Server, corpora: tuple[Path, str], tmp_path: Path
+    s3: S3Server, corpora: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     local, url = corpora
-    assert run_caption(CaptionJob(root=local), progress=False).rule == sum(map(len, DATASETS.values()))
-    with bucket_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch") as root:
-        report = run_caption(CaptionJob(root=root), progress=False)
-    assert report.rule == sum(map(len, DATASETS.values())) and not report.failed
+    episodes = sum(map(len, DATASETS.values()))
+    assert CaptionStage(CaptionJob(root=local)).run(progress=False).rule == episodes
+    with open_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch", existing=True) as corpus:
+        report = CaptionStage(CaptionJob(root=url)).run(progress=False, corpus=corpus)  # the handle held open
+    assert report.rule == episodes and not report.failed and report.root == url
     assert objects(url, s3) == files(local)  # episode files untouched, meta rewritten as the local writer did
-    assert run_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
+    assert bucket_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
     captioned = "SELECT count(*) FILTER (WHERE caption IS NOT NULL) AS n FROM episodes"
-    assert run_query(url, captioned, s3.options()).to_pylist() == [{"n": sum(map(len, DATASETS.values()))}]
+    assert bucket_query(url, captioned, s3.options()).to_pylist() == [{"n": episodes}]
 
     fs, path = filesystem(url, s3.options())
     records = {rel: len(BucketOutput(url, s3.options()).publisher(rel).log.records()) for rel in DATASETS}
-    with bucket_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch2") as root:
-        assert run_caption(CaptionJob(root=root), progress=False).skipped == sum(map(len, DATASETS.values()))
+    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch2"))
+    assert CaptionStage(CaptionJob(root=url)).run(progress=False, storage=s3.options()).skipped == episodes
     assert {rel: len(BucketOutput(url, s3.options()).publisher(rel).log.records()) for rel in DATASETS} == records
     assert objects(url, s3) == files(local)
     assert not list_keys(fs, f"{path}/.eidata/lease")  # released
 
-    copy = copy_corpus(url, tmp_path / "copy", s3.options())
-    assert files(copy) == files(local) and files(copy, "catalog") == objects(url, s3, "catalog")
+    with read_corpus(url, s3.options(), copy=True) as copy:
+        assert files(copy.root) == files(local) and files(copy.root, "catalog") == objects(url, s3, "catalog")
 
 
 def test_eidata_report_of_a_bucket_corpus(
@@ -101,7 +102,8 @@ def test_a_running_job_refuses_the_stage_before_any_work(
     s3: S3Server, corpora: tuple[Path, str], tmp_path: Path
 ) -> None:
     _, url = corpora
+    before = objects(url, s3, "")
     with BucketOutput(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
         with pytest.raises(OutputLeasedError, match="ingest"):
-            with bucket_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch"):
-                pytest.fail("the stage ran while another job held the output")
+            CaptionStage(CaptionJob(root=url)).run(progress=False, storage=s3.options())
+    assert objects(url, s3, "") == before  # no meta, no catalog, no job folder

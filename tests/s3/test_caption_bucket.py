@@ -20,6 +20,7 @@ from tests.jobs.stages import test_caption
 from tests.s3 import test_bucket_stage
 from tests.s3.server import S3Server
 from tests.s3.test_bucket_stage import CATALOG_SQL, DATASETS, files, objects
+from tests.s3.test_catalog import bucket_query
 from tests.s3.test_quarantine_bucket import etags
 
 EPISODES = sum(map(len, DATASETS.values()))
@@ -46,8 +47,8 @@ def test_eidata_caption_of_a_bucket_corpus(
     out = capsys.readouterr().out
     assert f"{EPISODES} by the rules, 0 already done" in out, out
     assert objects(url, s3) == files(local)  # episode files untouched, the meta as the local command wrote it
-    assert run_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
-    assert run_query(url, "SELECT count(caption) AS n FROM episodes", s3.options()).to_pylist() == [{"n": EPISODES}]
+    assert bucket_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
+    assert bucket_query(url, "SELECT count(caption) AS n FROM episodes", s3.options()).to_pylist() == [{"n": EPISODES}]
 
     before = etags(url, s3.options())
     assert main(["caption", url]) == 0
@@ -81,7 +82,7 @@ def test_vlm_captions_and_text_embeddings_of_a_bucket_corpus(
         assert got[f"{rel}/meta/episodes.jsonl"] == (local / rel / "meta/episodes.jsonl").read_bytes()
     assert any("/latents/text/" in k for k in got)
     assert got == files(local)  # captions, text embeddings, episode files: the local command's bytes
-    assert run_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
+    assert bucket_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
     scratch = Path(os.environ["EIDATA_SCRATCH"])
     assert not list(scratch.rglob("*.mp4")) and not list(scratch.rglob("*.safetensors"))  # read by ranges; published
 

@@ -21,23 +21,22 @@ from adapters.storage.location import metering
 from adapters.storage.urls import filesystem
 from ingest.lerobot.video_read import decode_frames
 from ingest.storage.bucket_output import BucketOutput
-from ingest.storage.corpus import BucketCorpus, Corpus
+from ingest.storage.corpus import LEASE_TTL_ENV, BucketCorpus, Corpus, open_corpus
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.objects import list_keys, list_modified
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from jobs.cli import main
-from jobs.runtime.bucket_output import LEASE_TTL_ENV
-from jobs.runtime.bucket_stage import bucket_corpus, open_episode_file
-from jobs.stages.latents import LatentsUsageError, decode_episode, expected_meta, plan, run_latents
-from jobs.stages.text_embed import TextEmbedJob, run_text_embed
+from jobs.runtime.stage import Usage
+from jobs.stages.latents import LatentsStage, decode_episode
+from jobs.stages.text_embed import TextEmbedJob, TextEmbedStage
 from schemas.lerobot import load_info
 from tests.fixtures.dinov3 import write_tiny_dinov3
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
 from tests.s3.latents_child import latents_job
 from tests.s3.server import S3Server, child_env
 from tests.s3.test_bucket_stage import files, objects
-from tests.s3.test_catalog import write_dataset
+from tests.s3.test_catalog import bucket_query, write_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 CAMERAS = ["observation.images.head", "observation.images.wrist_right"]
@@ -65,7 +64,7 @@ def local(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
     for rel, lengths in DATASETS.items():
         write_dataset(root / rel, lengths)
     rebuild_catalog(Corpus(root))
-    report = run_latents(latents_job(root, model_dir), progress=False)
+    report = LatentsStage(latents_job(root, model_dir)).run(progress=False)
     assert report.written == FILES and not report.failed
     return root
 
@@ -103,10 +102,10 @@ def test_latents_on_a_bucket_are_the_local_run_s_files(
 ) -> None:
     url = f"s3://out/{prefix}/corpus"
     bucket_corpus_at(s3, url, tmp_path / "ingest")
-    report = run_latents(latents_job(url, model_dir), progress=False, storage=s3.options())
+    report = LatentsStage(latents_job(url, model_dir)).run(progress=False, storage=s3.options())
     assert (report.written, report.skipped, report.failed) == (FILES, 0, [])
     assert objects(url, s3) == files(local)  # latents, videos, parquet, meta: the local run's bytes
-    assert run_query(url, LATENTS_SQL, s3.options()) == run_query(local, LATENTS_SQL)
+    assert bucket_query(url, LATENTS_SQL, s3.options()) == run_query(local, LATENTS_SQL)
     videos = sum(len(v) for k, v in files(local).items() if k.endswith(".mp4"))
     # every video decoded once from the bucket: fetched per byte used, and against the videos' size
     with capsys.disabled():
@@ -123,8 +122,8 @@ def test_latents_on_a_bucket_are_the_local_run_s_files(
     assert list_modified(fs, f"{path}/datasets") == before  # no record, no object written
     assert list_keys(fs, f"{path}/.eidata/lease") == []
 
-    with pytest.raises(LatentsUsageError, match="never replaced"):
-        run_latents(latents_job(url, model_dir).model_copy(update={"overwrite": True}), storage=s3.options())
+    with pytest.raises(Usage, match="never replaced"):
+        LatentsStage(latents_job(url, model_dir).model_copy(update={"overwrite": True})).run(storage=s3.options())
 
 
 def test_a_running_job_refuses_the_stage_before_any_work(
@@ -134,7 +133,7 @@ def test_a_running_job_refuses_the_stage_before_any_work(
     bucket_corpus_at(s3, url, tmp_path / "ingest")
     with BucketOutput(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
         with pytest.raises(OutputLeasedError, match="ingest"):
-            run_latents(latents_job(url, model_dir), progress=False, storage=s3.options())
+            LatentsStage(latents_job(url, model_dir)).run(progress=False, storage=s3.options())
     assert uncommitted(s3, url) == [] and not [k for k in objects(url, s3) if "/latents/" in k]
 
 
@@ -149,13 +148,13 @@ def test_a_decode_task_reads_a_video_in_the_bucket_by_ranges(
     url = f"s3://out/{prefix}/corpus"
     bucket_corpus_at(s3, url, tmp_path / "ingest")
     job = latents_job(local, model_dir)
-    rows = plan(job, expected_meta(job)).rows
+    rows = LatentsStage(job).plan(Corpus(local))
     assert len(rows) == FILES
     fetched = used = size = 0
+    in_bucket = BucketCorpus(local, url, s3.options())  # the same paths, read where the bucket keeps them
     for row in rows:
-        want = decode_episode(row, rate_hz=job.rate_hz, preprocess=job.preprocess.model_dump())
-        remote = {**row, "video": f"{url}/{Path(row['video']).relative_to(local).as_posix()}"}
-        got = decode_episode(remote, rate_hz=job.rate_hz, preprocess=job.preprocess.model_dump(), storage=s3.options())
+        want = decode_episode(row, rate_hz=job.rate_hz, preprocess=job.preprocess.model_dump(), corpus=Corpus(local))
+        got = decode_episode(row, rate_hz=job.rate_hz, preprocess=job.preprocess.model_dump(), corpus=in_bucket)
         assert got["error"] == "" and np.array_equal(got["frames"], want["frames"]), got["error"]
         assert (want["fetched"], want["used"]) == (0, 0)  # a local file: nothing fetched
         fetched, used, size = fetched + got["fetched"], used + got["used"], size + Path(row["video"]).stat().st_size
@@ -166,7 +165,7 @@ def test_a_decode_task_reads_a_video_in_the_bucket_by_ranges(
 def test_any_stage_opens_an_episode_video_of_the_bucket_where_it_lies(
     s3: S3Server, prefix: str, tmp_path: Path
 ) -> None:
-    """`open_episode_file` (for the VLM captions' frames too): in a bucket's scratch corpus the object read by ranges,
+    """`Corpus.open_file` (for the VLM captions' frames too): in a bucket's scratch corpus the object read by ranges,
     in a local corpus the path; the frames are the local file's."""
     local = tmp_path / "local"
     write_dataset(local / "datasets/demo/a", [9])
@@ -174,11 +173,12 @@ def test_any_stage_opens_an_episode_video_of_the_bucket_where_it_lies(
     bucket_corpus_at(s3, url, tmp_path / "ingest")
     video = "datasets/demo/a/" + load_info(local / "datasets/demo/a/meta/info.json").video_file(0, CAMERAS[0])
     want = [rgb for _, rgb in decode_frames(local / video, [0, 4, 8])]
-    with open_episode_file(local, local / video) as src:
+    with Corpus(local).open_file(local / video) as src:
         assert src == str(local / video)
-    with bucket_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch") as root:
+    with open_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch") as corpus:
+        root = corpus.root
         assert not (root / video).exists()  # the scratch holds no episode file
-        with metering() as meter, open_episode_file(root, root / video) as src:
+        with metering() as meter, corpus.open_file(root / video) as src:
             assert getattr(src, "name", None) == f"{url}/{video}"
             got = [rgb for _, rgb in decode_frames(src, [0, 4, 8])]
     assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
@@ -227,11 +227,11 @@ def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
         assert uncommitted(s3, url)  # a put with no record: garbage for the rerun's recovery
 
     time.sleep(TTL_S + 1)  # the dead driver's lease goes stale
-    report = run_latents(latents_job(url, model_dir), progress=False, storage=s3.options())
+    report = LatentsStage(latents_job(url, model_dir)).run(progress=False, storage=s3.options())
     assert report.written + report.skipped == FILES and not report.failed
     assert objects(url, s3) == files(local)
     assert uncommitted(s3, url) == []
-    assert run_query(url, LATENTS_SQL, s3.options()) == run_query(local, LATENTS_SQL)
+    assert bucket_query(url, LATENTS_SQL, s3.options()) == run_query(local, LATENTS_SQL)
 
 
 @pytest.mark.slow  # ~16 s; make test keeps latents on a bucket (the same derived-file publish path)
@@ -243,12 +243,12 @@ def test_text_embeddings_on_a_bucket_are_the_local_run_s_files(
     local = tmp_path / "local"
     for rel, lengths in DATASETS.items():
         write_dataset(local / rel, lengths)
-    assert run_text_embed(TextEmbedJob(root=local, model=model, batch_size=1), progress=False).written == 4
+    assert TextEmbedStage(TextEmbedJob(root=local, model=model, batch_size=1)).run(progress=False).written == 4
     url = f"s3://out/{prefix}/corpus"
     bucket_corpus_at(s3, url, tmp_path / "ingest")
     job = TextEmbedJob(root=url, model=model, batch_size=1)  # a record per text: several records
-    report = run_text_embed(job, progress=False, storage=s3.options())
+    report = TextEmbedStage(job).run(progress=False, storage=s3.options())
     assert (report.written, report.skipped, report.failed) == (4, 0, [])
     assert objects(url, s3) == files(local)
-    again = run_text_embed(job, progress=False, storage=s3.options())
+    again = TextEmbedStage(job).run(progress=False, storage=s3.options())
     assert (again.written, again.skipped) == (0, 4)
