@@ -170,18 +170,15 @@ class AgibotAdapter(SourceAdapter):
                         error = (f"listed in task_info but {kind}/{task_id}/{episode_id} does not exist", kind)
                         break
             locator: dict[str, Any] = {"root": str(root), "task_id": task_id, "episode_id": episode_id}
-            if error is not None:
-                locator["error"] = {"message": error[0], "field": error[1], "file": str(err_file)}
-            else:
+            if error is None:
                 locator["entry"] = entries[episode_id][0]
-            yield EpisodeRef(
-                adapter=self.name,
-                source=self.options.source,
+            yield self.new_ref(
+                raw_id,
+                (str(p) for p in (info_path, *self._paths(root, task_id, episode_id))),
                 subset=self.options.subset or f"task_{task_id}",
-                raw_id=raw_id,
-                paths=tuple(str(p) for p in (info_path, *self._paths(root, task_id, episode_id))),
+                source=self.options.source,
                 locator=locator,
-                error=str(self.error(error[0], file=err_file, episode=raw_id, field=error[1])) if error else None,
+                error=self.error(error[0], file=err_file, episode=raw_id, field=error[1]) if error else None,
             )
 
     @staticmethod
@@ -196,10 +193,8 @@ class AgibotAdapter(SourceAdapter):
     # ---------------------------------------------------------------- reading
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
+        self.raise_discovered(ref)
         loc = ref.locator
-        if "error" in loc:
-            e = loc["error"]
-            raise self.error(e["message"], file=e["file"], episode=ref.raw_id, field=e["field"])
         root, task_id, episode_id = self.locate(loc["root"]), loc["task_id"], loc["episode_id"]
         h5_path, obs_dir, param_dir = self._paths(root, task_id, episode_id)
         entry = loc["entry"]

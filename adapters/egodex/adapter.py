@@ -174,7 +174,7 @@ class EgoDexAdapter(SourceAdapter):
             if self.options.max_episodes is not None and count >= self.options.max_episodes:
                 return
             mp4 = hdf5.with_suffix(".mp4")
-            error = None
+            error: AdapterError | None = None
             try:
                 if not mp4.is_file():
                     raise self.error(
@@ -184,15 +184,8 @@ class EgoDexAdapter(SourceAdapter):
                     with self._open(hdf5, raw_id) as f:
                         self._check_groups(f, hdf5, raw_id)
             except AdapterError as e:
-                error = str(e)
-            yield EpisodeRef(
-                adapter=self.name,
-                source=self.name,
-                subset=subset,
-                raw_id=raw_id,
-                paths=(str(hdf5), str(mp4)),
-                error=error,
-            )
+                error = e
+            yield self.new_ref(raw_id, (str(hdf5), str(mp4)), subset=subset, error=error)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         hdf5, mp4 = self.locate(ref.paths[0]), self.locate(ref.paths[1])

@@ -139,12 +139,8 @@ class Hot3DAdapter(SourceAdapter):
                 if not (seq / HEADSET_FILE).is_file():
                     raise self.error(f"no {HEADSET_FILE}", file=seq / HEADSET_FILE, episode=raw_id, field="headset")
             except AdapterError as e:
-                error = str(e)
-            refs.append(
-                EpisodeRef(
-                    adapter=self.name, source=self.name, subset=subset, raw_id=raw_id, paths=(str(seq),), error=error
-                )
-            )
+                error = e
+            refs.append(self.new_ref(raw_id, (str(seq),), subset=subset, error=error))
         kept = {r.raw_id for r in refs}
         for seq in others:  # inside a sequence (its MPS output) it is part of that sequence, else skipped: said
             if not any(p.as_posix() in kept for p in PurePosixPath(seq.relative_to(root).as_posix()).parents):

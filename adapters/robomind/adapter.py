@@ -148,16 +148,13 @@ class RoboMINDAdapter(SourceAdapter):
                     "instruction": instructions.get(task_dir.name),
                     "annotation": annotations.get(key),
                 }
-                if error:
-                    locator["error"] = {"message": error[0], "field": error[1], "file": str(path)}
-                yield EpisodeRef(
-                    adapter=self.name,
-                    source=self.options.source,
+                yield self.new_ref(
+                    raw_id,
+                    (str(path),),
                     subset=self.options.subset or robot,
-                    raw_id=raw_id,
-                    paths=(str(path),),
+                    source=self.options.source,
                     locator=locator,
-                    error=str(self.error(error[0], file=path, episode=raw_id, field=error[1])) if error else None,
+                    error=self.error(error[0], file=path, episode=raw_id, field=error[1]) if error else None,
                 )
 
     def _instructions(self, root: Location) -> dict[str, str]:
@@ -178,10 +175,8 @@ class RoboMINDAdapter(SourceAdapter):
     # ---------------------------------------------------------------- reading
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
+        self.raise_discovered(ref)
         loc = ref.locator
-        if "error" in loc:
-            e = loc["error"]
-            raise self.error(e["message"], file=e["file"], episode=ref.raw_id, field=e["field"])
         path = self.locate(ref.paths[0])
         layout = ROBOTS[loc["robot"]]
 
