@@ -74,18 +74,6 @@ def load_text_embedding(dataset_root: Path, task_index: int) -> TextEmbedding:
     return e
 
 
-def is_current(path: Path, model: str, layer: int, text: str) -> bool:
-    """True when `path` holds the embedding of `text` by `model` at `layer` (a task's text never changes, but a
-    dataset rebuilt from scratch may renumber its tasks, so the text is compared too)."""
-    if not path.exists():
-        return False
-    try:
-        meta = read_text_meta(path)
-    except TextEmbeddingError:
-        return False
-    return (meta.model, meta.layer, meta.text) == (model, layer, text)
-
-
 def remove_stale_temps(dataset_root: Path) -> int:
     """Delete temp files a killed job left in `latents/text/`; returns how many. Call only when no job writes."""
     base = Path(dataset_root) / TEXT_DIR

@@ -1,5 +1,5 @@
 """Text embedding files: the contract's tensors and metadata round-trip, bad files are refused with their path, writes
-leave no temp file, and `is_current` tells a rerun what is done."""
+leave no temp file (what a rerun counts as done is the text-embed stage's: tests/jobs/stages/test_text_embed.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from safetensors.torch import save_file
 
 from ingest.files.text_embeddings import (
     TextEmbeddingError,
-    is_current,
     load_text_embedding,
     read_text_meta,
     remove_stale_temps,
@@ -48,17 +47,11 @@ def test_round_trip_follows_the_contract(tmp_path: Path) -> None:
     assert e.meta == _meta()
 
 
-def test_float16_and_is_current(tmp_path: Path) -> None:
+def test_float16(tmp_path: Path) -> None:
     path = text_embedding_path(tmp_path, 0)
-    assert not is_current(path, "tiny", -1, "pick up the cup")
     write_text_embedding(path, np.arange(3), torch.randn(3, 8), _meta(dtype="float16", layer=2))
     assert load_text_embedding(tmp_path, 0).hidden_states.dtype == torch.float16
-    assert is_current(path, "tiny", 2, "pick up the cup")
-    assert not is_current(path, "tiny", -1, "pick up the cup")  # other layer
-    assert not is_current(path, "other", 2, "pick up the cup")  # other model
-    assert not is_current(path, "tiny", 2, "open the drawer")  # tasks renumbered: other text
-    path.write_bytes(b"torn")
-    assert not is_current(path, "tiny", 2, "pick up the cup")
+    assert read_text_meta(path).layer == 2
 
 
 def test_contract_violations_are_refused(tmp_path: Path) -> None:

@@ -51,6 +51,13 @@ def test_plan_lists_every_task_shortest_first_and_skips_current_files(model: Pat
     assert [r["text"] for r in rows] == ["pick the cube", "open the drawer"] and skipped == 1
     assert len(plan(root, model, -1, force=True)[0]) == 3
     assert len(plan(root, model, 0, force=False)[0]) == 3  # another layer: replaced
+    tasks = root / "datasets/egodex/basic/meta/tasks.jsonl"
+    tasks.write_text(tasks.read_text().replace('"fold"', '"unfold"'))  # the dataset rebuilt, its tasks renumbered
+    assert "unfold" in [r["text"] for r in plan(root, model, -1, force=False)[0]]  # another text: replaced
+    tasks.write_text(tasks.read_text().replace('"unfold"', '"fold"'))
+    assert plan(root, model, -1, force=False)[1] == 1  # its own text again: done
+    text_embedding_path(root / "datasets/egodex/basic", 0).write_bytes(b"torn")
+    assert plan(root, model, -1, force=False)[1] == 0  # a file whose header cannot be read: redone
 
 
 def test_the_actor_writes_what_the_model_gives(model: Path, tmp_path: Path) -> None:
