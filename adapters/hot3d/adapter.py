@@ -145,10 +145,7 @@ class Hot3DAdapter(SourceAdapter):
         for seq in others:  # inside a sequence (its MPS output) it is part of that sequence, else skipped: said
             if not any(p.as_posix() in kept for p in PurePosixPath(seq.relative_to(root).as_posix()).parents):
                 self._skipped(root, seq)
-        for count, ref in enumerate(sorted(refs, key=lambda r: r.sort_key)):
-            if self.options.max_episodes is not None and count >= self.options.max_episodes:
-                return
-            yield ref
+        yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
 
     def _skipped(self, root: Location, folder: Location) -> None:
         """A folder with a metadata.json and no HOT3D ground truth, noted with what it holds (an Aria recording's

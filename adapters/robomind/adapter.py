@@ -91,17 +91,15 @@ class RoboMINDAdapter(SourceAdapter):
         root = self.locate(root)
         root = root if is_object(root) else root.resolve()
         instructions = self._instructions(root)
-        count = 0
-        for benchmark, robot_dir in _robot_dirs(root):
-            robot = robot_dir.name[len("h5_") :]
-            if self.options.robots is not None and robot not in self.options.robots:
-                continue
-            annotations = _annotations(root, benchmark, robot)
-            for ref in self._discover_robot(root, benchmark, robot_dir, robot, instructions, annotations):
-                yield ref
-                count += 1
-                if self.options.max_episodes is not None and count >= self.options.max_episodes:
-                    return
+
+        def refs() -> Iterator[EpisodeRef]:
+            for benchmark, robot_dir in _robot_dirs(root):
+                robot = robot_dir.name[len("h5_") :]
+                if self.options.robots is None or robot in self.options.robots:
+                    annotations = _annotations(root, benchmark, robot)
+                    yield from self._discover_robot(root, benchmark, robot_dir, robot, instructions, annotations)
+
+        yield from self.capped(refs())
 
     def _discover_robot(
         self,
