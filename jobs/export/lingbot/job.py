@@ -47,7 +47,6 @@ from ingest.encoders.wan import WanModelError
 from ingest.files.atomic import write_text_atomic
 from ingest.lingbot.dataset import NotCanonicalError
 from ingest.storage.corpus import Corpus, read_corpus, where_text
-from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
 from jobs.export.lingbot.plan import (
     EMPTY_EMB,
@@ -67,7 +66,7 @@ from jobs.export.lingbot.plan import (
 )
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt, job_values
-from jobs.runtime.ray_pool import PoolError, place_actors
+from jobs.runtime.ray_pool import place_actors
 from jobs.runtime.stage import ADDRESS, Stage, Usage, drain, placement_options, ray_session
 from schemas.canonical import ACTION
 from schemas.corpus import find_datasets
@@ -336,7 +335,7 @@ def _run_on_ray(
                     EncodeEpisodes,
                     batch_size=1,
                     batch_format="numpy",
-                    compute=ray.data.ActorPoolStrategy(size=place.actors),
+                    concurrency=place.actors,
                     fn_constructor_kwargs={"out": out, "settings": settings, **encoder},
                     **place.resources,
                 ).iter_batches(batch_size=None, batch_format="numpy")
@@ -417,6 +416,7 @@ cli = Stage(
     lambda spec, args: run_lingbot_export(spec, address=args.address, dry_run=bool(getattr(args, "dry_run", False))),
     ExportReport.table,
     lambda report: bool(report.errors),
-    usage_errors=(ExportError, WanModelError, PoolError, JobLockedError, ValueError, StorageError),
-    job_errors=(OutputLeasedError,),
+    # a held --out and a store that cannot be reached are a bad call here (the stage skeleton's machinery maps the
+    # rest: a placement that cannot work 2, another job's lease 1)
+    usage_errors=(ExportError, WanModelError, JobLockedError, ValueError, StorageError),
 )
