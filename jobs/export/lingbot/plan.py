@@ -190,9 +190,7 @@ def _exported_action_stats(out: Path) -> dict[int, dict[str, Any]]:
     return found
 
 
-def plan_dataset(
-    corpus: Corpus, rel: str, spec: LingbotExportSpec, models: Models, tally: DatasetTally
-) -> DatasetPlan:
+def plan_dataset(corpus: Corpus, rel: str, spec: LingbotExportSpec, models: Models, tally: DatasetTally) -> DatasetPlan:
     """Segments and latent plans of every episode of the dataset `rel` of `corpus`; raises
     `NotCanonicalError`/`ValueError` to skip the dataset."""
     src = corpus.root / rel
