@@ -85,11 +85,23 @@ class RosbagAdapter(SourceAdapter):
             return
         if short:
             lens = ", ".join(f"{(b - a) / 1e9:.3g} s" for a, b in short)
-            self.note("segment_too_short", f"{len(short)} span(s) shorter than episodes.min_s {cut.min_s} s left out "
-                      f"({lens})", root=root, subset=subset, path=bag.path, episodes=())  # fmt: skip
+            self.note(
+                "segment_too_short",
+                f"{len(short)} span(s) shorter than episodes.min_s {cut.min_s} s left out ({lens})",
+                root=root,
+                subset=subset,
+                path=bag.path,
+                episodes=(),
+            )
         if not spans:
-            self.note("no_segments", f"episodes.by {cut.by!r} cut no episode from this bag", root=root,
-                      subset=subset, path=bag.path, episodes=())  # fmt: skip
+            self.note(
+                "no_segments",
+                f"episodes.by {cut.by!r} cut no episode from this bag",
+                root=root,
+                subset=subset,
+                path=bag.path,
+                episodes=(),
+            )
         for k, span in enumerate(spans):
             yield self._ref(subset, f"{bag.rel}#{k}", bag.path, {**base, "span": list(span)})
 
@@ -166,10 +178,15 @@ class RosbagAdapter(SourceAdapter):
     ) -> RawEpisode:
         opts = self.options
         clocks = {
-            t: choose(np.asarray(d.log_ns, np.int64), np.asarray(d.stamps, np.int64) if d.stamps else None,
-                      opts.stamps, opts.stamp_tolerance_s)
-            for t, d in data.items() if d.log_ns
-        }  # fmt: skip
+            t: choose(
+                np.asarray(d.log_ns, np.int64),
+                np.asarray(d.stamps, np.int64) if d.stamps else None,
+                opts.stamps,
+                opts.stamp_tolerance_s,
+            )
+            for t, d in data.items()
+            if d.log_ns
+        }
         times = {t: _times(d, clocks[t]) for t, d in data.items() if d.log_ns}
         timed = [v[0] for t, v in times.items() if not _is_static(t)]
         if not timed:
@@ -187,21 +204,43 @@ class RosbagAdapter(SourceAdapter):
         if opts.task_topic is None and opts.task:
             ep.language.append(Language(opts.task))
         accounted = {
-            t: {"type": data[t].msgtype if t in data else None, "messages_in_bag": counts.get(t, 0),
-                "messages": len(data[t].log_ns) if t in data else 0, "role": ep.roles.get(t, "not used"),
-                "reason": skipped.get(t), **(clocks[t].record() if t in clocks else {})}
+            t: {
+                "type": data[t].msgtype if t in data else None,
+                "messages_in_bag": counts.get(t, 0),
+                "messages": len(data[t].log_ns) if t in data else 0,
+                "role": ep.roles.get(t, "not used"),
+                "reason": skipped.get(t),
+                **(clocks[t].record() if t in clocks else {}),
+            }
             for t in sorted(counts)
-        }  # fmt: skip
+        }
         findings = [
-            SourceFinding(source=opts.source, adapter=self.name, root=ref.locator.get("root", ""), subset=ref.subset,
-                          code="topic_not_used", severity="info", message=f"topic {t} ({accounted[t]['type']}, "
-                          f"{accounted[t]['messages']} messages): {why}", path=bag, episodes=(ref.raw_id,))
+            SourceFinding(
+                source=opts.source,
+                adapter=self.name,
+                root=ref.locator.get("root", ""),
+                subset=ref.subset,
+                code="topic_not_used",
+                severity="info",
+                message=f"topic {t} ({accounted[t]['type']}, {accounted[t]['messages']} messages): {why}",
+                path=bag,
+                episodes=(ref.raw_id,),
+            )
             for t, why in sorted(skipped.items())
-        ]  # fmt: skip
-        findings.append(SourceFinding(
-            source=opts.source, adapter=self.name, root=ref.locator.get("root", ""), subset=ref.subset,
-            code="bag_topics", severity="info", path=bag, episodes=(ref.raw_id,),
-            message=" | ".join(_accounting(t, v) for t, v in accounted.items())))  # fmt: skip
+        ]
+        findings.append(
+            SourceFinding(
+                source=opts.source,
+                adapter=self.name,
+                root=ref.locator.get("root", ""),
+                subset=ref.subset,
+                code="bag_topics",
+                severity="info",
+                path=bag,
+                episodes=(ref.raw_id,),
+                message=" | ".join(_accounting(t, v) for t, v in accounted.items()),
+            )
+        )
         robot_type = opts.robot_type or _namespace(
             [t for t in counts if not t.rstrip("/").endswith(("tf", "tf_static"))]
         )
@@ -275,8 +314,10 @@ class RosbagAdapter(SourceAdapter):
         elif kind == "string":
             if d.topic == opts.task_topic:
                 ends = [*t[1:], None]
-                ep.language += [Language(s, "instruction", float(a), None if b is None else float(b))
-                                for s, a, b in zip(d.texts, t, ends, strict=True)]  # fmt: skip
+                ep.language += [
+                    Language(s, "instruction", float(a), None if b is None else float(b))
+                    for s, a, b in zip(d.texts, t, ends, strict=True)
+                ]
                 ep.roles[d.topic] = "task text"
             else:
                 skipped[d.topic] = "a string topic with no numeric field (task_topic names one that is task text)"
@@ -291,8 +332,11 @@ class RosbagAdapter(SourceAdapter):
             action = matches(d.topic, opts.action_topics)
             (ep.actions if action else ep.signals)[key] = Stream(t, values, names, frame=frame)
             varying = {k: sorted(v) for k, v in d.strings.items() if len(v) > 1}
-            ep.roles[d.topic] = ("action" if action else "signal") + f" ({len(names)} numeric fields)" + (
-                f"; string fields vary {varying}" if varying else "")  # fmt: skip
+            ep.roles[d.topic] = (
+                ("action" if action else "signal")
+                + f" ({len(names)} numeric fields)"
+                + (f"; string fields vary {varying}" if varying else "")
+            )
 
     def _camera_slot(self, topic: str, ep: _Built) -> Camera | None:
         """The canonical camera of an image topic: the option's, else by the words of its name, never twice."""
@@ -332,13 +376,25 @@ class RosbagAdapter(SourceAdapter):
             s = ep.states.pop(key, None) or ep.signals.pop(key, None)
             if s is None or s.names is None or not {"pose.position.x", "pose.orientation.w"} <= set(s.names):
                 raise self.error(f"eef.topic {eef.topic!r} holds no PoseStamped in this episode", field="eef.topic")
-            cols = [s.names.index(f"pose.{a}") for a in ("position.x", "position.y", "position.z", "orientation.x",
-                                                        "orientation.y", "orientation.z", "orientation.w")]  # fmt: skip
+            cols = [
+                s.names.index(f"pose.{a}")
+                for a in (
+                    "position.x",
+                    "position.y",
+                    "position.z",
+                    "orientation.x",
+                    "orientation.y",
+                    "orientation.z",
+                    "orientation.w",
+                )
+            ]
             xyzq = s.values[:, cols].astype(np.float64)
             ep.states[key] = s
             ep.chain = [s.frame or "?", eef.topic]
-            track = HandTrack(Stream(s.timestamps, xyzq[:, :3], unit="m", frame=s.frame),
-                              Stream(s.timestamps, xyzq[:, 3:], unit="quat_xyzw", frame=s.frame))  # fmt: skip
+            track = HandTrack(
+                Stream(s.timestamps, xyzq[:, :3], unit="m", frame=s.frame),
+                Stream(s.timestamps, xyzq[:, 3:], unit="quat_xyzw", frame=s.frame),
+            )
         else:
             chain = tree.chain(eef.base or "", eef.frame or "")
             if chain is None:
@@ -348,9 +404,10 @@ class RosbagAdapter(SourceAdapter):
             ts = (times - t0) / 1e9
             ep.chain = [eef.base or ""] + [(e[1] if fwd else e[0]) for e, fwd in chain]
             ep.roles["eef"] = "eef pose: " + " -> ".join(ep.chain)
-            track = HandTrack(Stream(ts, m[:, :3, 3], unit="m", frame=eef.base),
-                              Stream(ts, Rotation.from_matrix(m[:, :3, :3]).as_quat(), unit="quat_xyzw",
-                                     frame=eef.base))  # fmt: skip
+            track = HandTrack(
+                Stream(ts, m[:, :3, 3], unit="m", frame=eef.base),
+                Stream(ts, Rotation.from_matrix(m[:, :3, :3]).as_quat(), unit="quat_xyzw", frame=eef.base),
+            )
         g = self.options.gripper
         if g is not None:
             track.gripper = self._gripper(g, ep)
@@ -412,8 +469,9 @@ class _Reading:
             raise e
         topic, index = [*self.where, None, None][:2]
         at = f"message {index} of topic {topic}: " if topic is not None else "opening the bag: "
-        raise self.adapter.error(f"{at}{type(e).__name__}: {e}", file=self.bag, episode=self.episode,
-                                 field=topic or "bag") from e  # fmt: skip
+        raise self.adapter.error(
+            f"{at}{type(e).__name__}: {e}", file=self.bag, episode=self.episode, field=topic or "bag"
+        ) from e
 
 
 def _is_static(topic: str) -> bool:

@@ -34,8 +34,12 @@ class ClockChoice:
     latency_max_s: float | None = None
 
     def record(self) -> dict[str, object]:
-        return {"stamps": self.choice, "stamps_reason": self.reason, "latency_median_s": self.latency_median_s,
-                "latency_max_s": self.latency_max_s}  # fmt: skip
+        return {
+            "stamps": self.choice,
+            "stamps_reason": self.reason,
+            "latency_median_s": self.latency_median_s,
+            "latency_max_s": self.latency_max_s,
+        }
 
 
 def choose(log_ns: np.ndarray, stamp_ns: np.ndarray | None, mode: str, tolerance_s: float) -> ClockChoice:
