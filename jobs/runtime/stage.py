@@ -39,7 +39,15 @@ from ingest.storage.digests import CatalogError
 from ingest.storage.lease import OutputLeasedError
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt
-from jobs.runtime.ray_pool import Device, Placement, PoolError, cluster_resources, init_ray, place_actors, quiet_ray_data
+from jobs.runtime.ray_pool import (
+    Device,
+    Placement,
+    PoolError,
+    cluster_resources,
+    init_ray,
+    place_actors,
+    quiet_ray_data,
+)
 from jobs.runtime.shared_fs import SharedFsError
 from schemas.corpus import EPISODES_DIR
 from schemas.storage import StorageOptions
@@ -161,6 +169,11 @@ class StageReport:
 
     def summary(self) -> str:
         raise NotImplementedError  # each stage's report words its own
+
+    def failures(self, shown: int = 20) -> list[str]:
+        """The summary's lines naming what failed, the first `shown` of them."""
+        more = [f"  ... and {len(self.failed) - shown} more"] if len(self.failed) > shown else []
+        return [f"  failed: {m}" for m in self.failed[:shown]] + more
 
     def any_failed(self) -> bool:
         return bool(self.failed)
@@ -359,5 +372,6 @@ def refresh_catalog(corpus: Corpus, changed: bool, what: str, logger: logging.Lo
     try:
         return rebuild_catalog(corpus)
     except CatalogError as e:
-        logger.warning("%s written, but the catalog was not updated (%s); run `eidata catalog %s`", what, e, corpus.where)
+        redo = f"eidata catalog {corpus.where}"
+        logger.warning("%s written, but the catalog was not updated (%s); run `%s`", what, e, redo)
         return None

@@ -106,7 +106,7 @@ class CaptionReport(StageReport):
             f"{head}, {self.skipped} already done, {self.no_text} without any text, {len(self.failed)} failed, "
             f"{self.seconds:.1f} s"
         ]
-        lines += [f"  failed: {m}" for m in self.failed[:20]]
+        lines += self.failures()
         if self.text is not None:
             lines.append(self.text.summary())
         return "\n".join(lines)

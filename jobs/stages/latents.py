@@ -126,10 +126,7 @@ class LatentsReport(StageReport):
                 f"  videos read from the bucket: {self.fetched} bytes fetched for {self.used} bytes decoded "
                 f"({ratio:.2f} fetched per byte used)"
             )
-        lines += [f"  failed: {m}" for m in self.failed[:20]]
-        if len(self.failed) > 20:
-            lines.append(f"  ... and {len(self.failed) - 20} more")
-        return "\n".join(lines)
+        return "\n".join(lines + self.failures())
 
 
 def select_video_keys(video_keys: list[str], camera: str) -> list[str]:

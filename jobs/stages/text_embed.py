@@ -77,7 +77,7 @@ class TextEmbedReport(StageReport):
             f"text-embed ({self.model}, layer {self.layer}): {self.written} tasks written ({self.tokens} tokens), "
             f"{self.skipped} up to date, {len(self.failed)} failed, {self.seconds:.1f} s"
         ]
-        return "\n".join(lines + [f"  failed: {m}" for m in self.failed[:20]])
+        return "\n".join(lines + self.failures())
 
 
 def _same(meta: dict[str, str], model: str, layer: int, text: str) -> bool:
