@@ -5,11 +5,13 @@ also carries the time its publisher stamped it (a camera driver's exposure time,
 stamp is the better time of the measurement, but only when it is on the same clock as the rest of the episode and
 usable at all. Per topic (`choose`):
 
-- `header`: every message has a non-zero stamp, the stamps never decrease, and they sit within `tolerance_s` of the
-  receive times (median |stamp - receive|): the publisher's clock is the recorder's;
+- `header`: every message has a non-zero stamp, the stamps never decrease (and advance while the messages arrive),
+  and they sit within `tolerance_s` of the receive times (median |stamp - receive|): the publisher's clock is the
+  recorder's;
 - `receive` otherwise, with the reason: no header, zero stamps (publishers that never fill them), stamps that go
-  back, or stamps on another clock (simulation time against wall time, a camera's own clock), which would put this
-  topic seconds or years away from the others.
+  back, stamps that never advance (one header copied into every message would put them all at one instant), or
+  stamps on another clock (simulation time against wall time, a camera's own clock), which would put this topic
+  seconds or years away from the others.
 
 The options force one choice for every topic (`stamps: header | receive`); forcing `header` on a topic whose stamps
 are unusable is refused for that topic, named in the decision. The decision per topic (choice, reason, the median
@@ -53,6 +55,8 @@ def choose(log_ns: np.ndarray, stamp_ns: np.ndarray | None, mode: str, tolerance
         problem = f"{int(np.sum(stamp_ns <= 0))} of {len(stamp_ns)} header stamps are zero"
     elif np.any(np.diff(stamp_ns) < 0):
         problem = f"header stamps go back {int(np.sum(np.diff(stamp_ns) < 0))} times"
+    elif len(stamp_ns) > 1 and stamp_ns[0] == stamp_ns[-1] and log_ns.max() > log_ns.min():
+        problem = f"header stamps never advance (all {len(stamp_ns)} are one instant while received over time)"
     elif abs(med) > tolerance_s:
         problem = f"header stamps are {med:.6g} s from the receive times (another clock; tolerance {tolerance_s} s)"
     if mode == "receive":
