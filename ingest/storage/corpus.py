@@ -37,7 +37,7 @@ from typing import IO
 
 from adapters.storage.location import locate, open_binary, readable
 from adapters.storage.reads import STREAM_BLOCK
-from adapters.storage.urls import filesystem, preflight
+from adapters.storage.urls import StorageError, filesystem, preflight
 from ingest.files.atomic import atomic_write
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.storage.bucket_output import SYNCED_DIRS, BucketOutput
