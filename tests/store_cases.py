@@ -144,7 +144,7 @@ def ingest_local_and_from_url(tmp_path: Path, url: str, storage: dict[str, Any])
             doc = yaml.safe_load(spec_path.read_text())
             for source in doc["sources"]:
                 source["root"] = f"{url}/{Path(source['root']).relative_to(raw.resolve()).as_posix()}"
-                source["storage"] = storage
+                source["storage"] = dict(storage)  # one dict each: a shared one dumps as a YAML alias
             spec_path.write_text(yaml.safe_dump(doc, sort_keys=False))
         reports[kind] = run_ingest(load_spec(spec_path), progress=False)
     local, remote = dataset_files(tmp_path / "out_local"), dataset_files(tmp_path / "out_url")
