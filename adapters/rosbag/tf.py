@@ -4,9 +4,10 @@
 `child_frame_id` in `header.frame_id` (REP 105 / tf2: translation in metres, rotation a quaternion x, y, z, w). An
 edge is (parent, child); `chain` finds the path between two frames through the tree, walking an edge backwards where
 the path goes child -> parent (the inverse transform). `compose` gives the pose of `frame` in `base` at the times of
-the chain's moving edges: each moving edge holds its last transform at or before each time (zero-order, as tf2's
-lookup between two samples would interpolate: holding never invents a pose the tree did not send), a static edge is
-constant. The chain (frames in order, which edges move) is what the episode's metadata records.
+the chain's moving edges, from the first time all of them have sent one: each moving edge holds its last transform at
+or before each time (zero-order, as tf2's lookup between two samples would interpolate: holding never invents a pose
+the tree did not send), a static edge is constant. The chain (frames in order, which edges move) is what the
+episode's metadata records.
 """
 
 from __future__ import annotations
@@ -57,17 +58,19 @@ class TfTree:
         return path[::-1]
 
     def compose(self, chain: list[tuple[Edge, bool]]) -> tuple[np.ndarray, np.ndarray]:
-        """(times ns, (T, 4, 4) base_from_frame) along `chain`, at the union of its moving edges' times."""
-        moving = [e for e, _ in chain if e in self.moving]
-        times = np.unique(np.concatenate([np.asarray(self.moving[e][0], np.int64) for e in moving])) if moving else None
-        if times is None:
-            times = np.zeros(1, np.int64)
+        """(times ns, (T, 4, 4) base_from_frame) along `chain`, at the union of its moving edges' times from the first
+        at which each of them has sent one."""
+        moving = [np.asarray(self.moving[e][0], np.int64) for e, _ in chain if e in self.moving]
+        times = np.zeros(1, np.int64)
+        if moving:  # from the first time every moving edge has sent a transform: none is taken from the future
+            times = np.unique(np.concatenate(moving))
+            times = times[times >= max(t.min() for t in moving)]
         out = np.broadcast_to(np.eye(4), (len(times), 4, 4)).copy()
         for e, forward in chain:
             if e in self.moving:
                 t, v = np.asarray(self.moving[e][0], np.int64), np.stack(self.moving[e][1])
                 order = np.argsort(t, kind="stable")
-                idx = np.clip(np.searchsorted(t[order], times, side="right") - 1, 0, len(t) - 1)
+                idx = np.searchsorted(t[order], times, side="right") - 1
                 m = matrices(v[order][idx])
             else:
                 m = np.broadcast_to(matrices(self.static[e][None])[0], (len(times), 4, 4))
