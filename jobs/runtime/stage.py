@@ -128,28 +128,24 @@ class Stage(Generic[J, R]):
     def __call__(self, args: Any) -> int:
         try:
             report = self.run(self._build(args), args)
-        except Usage as e:
+        except (Usage, Failed) as e:
             print(str(e), file=sys.stderr)
-            return 2
-        except Failed as e:
-            print(str(e), file=sys.stderr)
-            return 1
-        except _named(self.usage_errors) as e:
+            return 2 if isinstance(e, Usage) else 1
+        except Exception as e:
+            status = self._status(e)
+            if status is None:
+                raise
             print(f"eidata {self.command}: {e}", file=sys.stderr)
-            return 2
-        except _named(self.job_errors) as e:
-            print(f"eidata {self.command}: {e}", file=sys.stderr)
-            return 1
-        except USAGE_ERRORS as e:
-            print(f"eidata {self.command}: {e}", file=sys.stderr)
-            return 2
-        except JOB_ERRORS as e:
-            print(f"eidata {self.command}: {e}", file=sys.stderr)
-            return 1
+            return status
         text = self.summary(report)
         if text:  # nothing done, nothing to say (an export of a corpus without datasets)
             print(text)
         return 1 if self.failed(report) else 0
+
+    def _status(self, e: Exception) -> int | None:
+        """The exit status of an error the command or the machinery names (its own first), None for others."""
+        named = ((self.usage_errors, 2), (self.job_errors, 1), (USAGE_ERRORS, 2), (JOB_ERRORS, 1))
+        return next((status for errors, status in named if isinstance(e, _named(errors))), None)
 
     def _build(self, args: Any) -> J:
         try:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.files.text_embeddings import remove_stale_temps, text_embedding_path
+from ingest.files.text_embeddings import remove_stale_temps, text_embedding_path, write_text_embedding
 from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.ray_pool import Placement
@@ -107,9 +107,6 @@ class TextEmbedActor:
         self.layer, self.dtype = layer, dtype
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from ingest.files.text_embeddings import write_text_embedding
-        from schemas.captions import TextEmbeddingMeta
-
         texts = [str(t) for t in batch["text"]]
         tokens, errors = [0] * len(texts), [""] * len(texts)
         try:
