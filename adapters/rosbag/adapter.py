@@ -336,6 +336,7 @@ class RosbagAdapter(SourceAdapter):
                 ("action" if action else "signal")
                 + f" ({len(names)} numeric fields)"
                 + (f"; string fields vary {varying}" if varying else "")
+                + (f"; fields of changing width left out {left_out}" if left_out else "")
             )
 
     def _camera_slot(self, topic: str, ep: _Built) -> Camera | None:

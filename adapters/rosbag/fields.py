@@ -19,6 +19,10 @@ import numpy as np
 
 TIME_TYPES = ("builtin_interfaces/msg/Time", "builtin_interfaces/msg/Duration")
 HEADER_TYPE = "std_msgs/msg/Header"
+# The member an empty message (std_msgs/Empty) is given because an IDL struct needs one: a uint8 that is always 0,
+# not a value (rosbags typesys/codegen.py gives a type without fields this member, as rosidl_generator_c's structs
+# do: `uint8_t structure_needs_at_least_one_member;`).
+PLACEHOLDER = "structure_needs_at_least_one_member"
 
 
 def is_message(v: Any) -> bool:
@@ -45,7 +49,7 @@ def flatten(msg: Any, prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str
 
 def _walk(msg: Any, prefix: str, nums: dict[str, np.ndarray], strs: dict[str, str]) -> None:
     for name in msg.__dataclass_fields__:
-        if name.startswith("__"):
+        if name.startswith("__") or name == PLACEHOLDER:
             continue
         v = getattr(msg, name)
         path = prefix + name

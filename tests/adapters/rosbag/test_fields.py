@@ -177,5 +177,12 @@ def test_stack_makes_one_named_column_per_number_and_names_what_cannot_be_a_colu
     assert flags.dtype == bool and flags[:, 0].tolist() == [True, False]  # a flag stays a flag
 
 
+def test_an_empty_message_has_no_value() -> None:
+    # rosbags gives std_msgs/Empty the uint8 placeholder an IDL struct needs; it is not a field of the message
+    msg = _bagged(T["std_msgs/msg/Empty"]())
+    assert "structure_needs_at_least_one_member" in msg.__dataclass_fields__
+    assert flatten(msg) == ({}, {}) and stack([flatten(msg)[0]] * 3) == (None, (), {})
+
+
 def test_stamp_ns_is_exact_at_a_real_epoch() -> None:
     assert stamp_ns(_time(1_700_000_000_123_456_789)) == 1_700_000_000_123_456_789
