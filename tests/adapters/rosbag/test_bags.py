@@ -1,6 +1,6 @@
 """Finding and opening bags (`adapters.rosbag.bags`): a ROS 2 folder (metadata.yaml) is one bag and is not searched
 further, a bare .mcap / .db3 / .bag elsewhere is one, hidden folders and other files are not, no deeper than
-max_depth, the same on an object store; and the real WidowX 200 excerpt opens alike from its three containers, from
+max_depth, the same on an object store; and the real WidowX 200 excerpt opens alike from its three containers and from
 an object store; a bare sqlite3 file without type definitions reads with ROS 2 Humble's types."""
 
 from __future__ import annotations
