@@ -32,8 +32,13 @@ TREE = {
     "old/deep/d2/store.db3": "db3",  # three folders below the root
     ".cache/x.mcap": None,
 }
-FOUND = [("lab/loose.MCAP", "mcap"), ("lab/run1", "ros2 folder"), ("old/arm.bag", "ros1"),
-         ("old/deep/d2/store.db3", "db3"), ("top.db3", "db3")]  # fmt: skip
+FOUND = [
+    ("lab/loose.MCAP", "mcap"),
+    ("lab/run1", "ros2 folder"),
+    ("old/arm.bag", "ros1"),
+    ("old/deep/d2/store.db3", "db3"),
+    ("top.db3", "db3"),
+]
 
 
 def _plant(root: Path | UPath) -> None:
@@ -115,8 +120,13 @@ def test_a_sqlite3_bag_without_type_definitions_reads_with_humble_types(tmp_path
     with Writer(written, version=8, storage_plugin=StoragePlugin.SQLITE3) as w:
         conn = w.add_connection("/arm/joint_states", "sensor_msgs/msg/JointState", typestore=TS)
         for k, pos in enumerate(positions):
-            msg = joint_state(header=_header(T0 + k), name=["a", "b"], position=np.array(pos),
-                              velocity=np.array([]), effort=np.array([]))  # fmt: skip
+            msg = joint_state(
+                header=_header(T0 + k),
+                name=["a", "b"],
+                position=np.array(pos),
+                velocity=np.array([]),
+                effort=np.array([]),
+            )
             w.write(conn, T0 + k * 10, TS.serialize_cdr(msg, "sensor_msgs/msg/JointState"))
     bare = tmp_path / "bags" / "old.db3"
     bare.parent.mkdir()

@@ -27,8 +27,9 @@ def _image(encoding: str, pixels: np.ndarray, pad: int = 0, bigendian: int = 0) 
     h, w = pixels.shape[:2]
     rows = pixels.reshape(h, -1).view(np.uint8)
     rows = np.concatenate([rows, np.full((h, pad), 0xAB, np.uint8)], axis=1)
-    return SimpleNamespace(encoding=encoding, height=h, width=w, step=rows.shape[1], is_bigendian=bigendian,
-                           data=rows.ravel())  # fmt: skip
+    return SimpleNamespace(
+        encoding=encoding, height=h, width=w, step=rows.shape[1], is_bigendian=bigendian, data=rows.ravel()
+    )
 
 
 @pytest.mark.parametrize("pad", [0, 5])
@@ -127,8 +128,10 @@ def test_a_bag_camera_yields_the_written_pixels_in_order_within_its_span(synthet
 def test_the_frame_shown_at_a_time_is_the_last_exposed_at_or_before_it(synthetic_bag) -> None:
     ep = get_adapter("rosbag").read(next(iter(get_adapter("rosbag").discover(synthetic_bag.path))))
     t0 = ep.metadata["start_ns"]
-    for topic, name in (("/camera/color/image_raw", "camera_color_image_raw"),
-                        ("/wrist_camera/image_raw/compressed", "wrist_camera_image_raw_compressed")):  # fmt: skip
+    for topic, name in (
+        ("/camera/color/image_raw", "camera_color_image_raw"),
+        ("/wrist_camera/image_raw/compressed", "wrist_camera_image_raw_compressed"),
+    ):
         cam, written = ep.cameras[name], synthetic_bag.frames[topic]
         grid = np.arange(0, 3.0, 0.1)
         grid = grid[grid * 1e9 + t0 >= written[0][1]]  # from the first exposure on

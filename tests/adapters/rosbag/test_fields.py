@@ -58,17 +58,33 @@ def _camera_info(d: int) -> Any:
     roi = T["sensor_msgs/msg/RegionOfInterest"](x_offset=1, y_offset=2, height=3, width=4, do_rectify=True)
     return _bagged(
         T["sensor_msgs/msg/CameraInfo"](
-            header=_header(5, "cam"), height=480, width=640, distortion_model="plumb_bob", d=np.arange(d) / 10,
-            k=np.arange(9.0), r=np.eye(3).ravel(), p=np.arange(12.0) + 0.5, binning_x=2, binning_y=3, roi=roi,
+            header=_header(5, "cam"),
+            height=480,
+            width=640,
+            distortion_model="plumb_bob",
+            d=np.arange(d) / 10,
+            k=np.arange(9.0),
+            r=np.eye(3).ravel(),
+            p=np.arange(12.0) + 0.5,
+            binning_x=2,
+            binning_y=3,
+            roi=roi,
         )
-    )  # fmt: skip
+    )
 
 
 def test_a_pose_flattens_to_its_seven_numbers_and_its_header_stays_out() -> None:
     msg = _pose(1.5)
     nums, strs = flatten(msg)
-    assert list(nums) == ["pose.position.x", "pose.position.y", "pose.position.z", "pose.orientation.x",
-                          "pose.orientation.y", "pose.orientation.z", "pose.orientation.w"]  # fmt: skip
+    assert list(nums) == [
+        "pose.position.x",
+        "pose.position.y",
+        "pose.position.z",
+        "pose.orientation.x",
+        "pose.orientation.y",
+        "pose.orientation.z",
+        "pose.orientation.w",
+    ]
     assert [float(v[0]) for v in nums.values()] == [1.5, -2.5, 0.125, 0.0, 0.0, 0.6, 0.8]
     assert strs == {}  # header.frame_id is the frame, header.stamp the time: neither is a value
     assert header_of(msg).frame_id == "odom" and stamp_ns(header_of(msg).stamp) == 123
@@ -78,8 +94,21 @@ def test_a_pose_flattens_to_its_seven_numbers_and_its_header_stays_out() -> None
 def test_fixed_and_variable_arrays_nested_messages_and_booleans_keep_their_paths_and_values() -> None:
     msg = _camera_info(5)
     nums, strs = flatten(msg)
-    assert set(nums) == {"height", "width", "d", "k", "r", "p", "binning_x", "binning_y", "roi.x_offset",
-                         "roi.y_offset", "roi.height", "roi.width", "roi.do_rectify"}  # fmt: skip
+    assert set(nums) == {
+        "height",
+        "width",
+        "d",
+        "k",
+        "r",
+        "p",
+        "binning_x",
+        "binning_y",
+        "roi.x_offset",
+        "roi.y_offset",
+        "roi.height",
+        "roi.width",
+        "roi.do_rectify",
+    }
     assert strs == {"distortion_model": "plumb_bob"}
     _each_value_is_the_messages(msg, nums)
     assert nums["k"].shape == (9,) and nums["p"][11] == 11.5 and nums["roi.do_rectify"].dtype == bool
@@ -90,11 +119,20 @@ def test_lists_of_messages_are_indexed_and_times_outside_the_header_are_seconds(
     dur = T["builtin_interfaces/msg/Duration"]
     msg = _bagged(
         T["trajectory_msgs/msg/JointTrajectory"](
-            header=_header(1, "base"), joint_names=["a", "b"],
-            points=[point(positions=np.array([0.1, 0.2]), velocities=np.array([]), accelerations=np.array([]),
-                          effort=np.array([]), time_from_start=dur(sec=k, nanosec=250_000_000)) for k in (1, 2)],
+            header=_header(1, "base"),
+            joint_names=["a", "b"],
+            points=[
+                point(
+                    positions=np.array([0.1, 0.2]),
+                    velocities=np.array([]),
+                    accelerations=np.array([]),
+                    effort=np.array([]),
+                    time_from_start=dur(sec=k, nanosec=250_000_000),
+                )
+                for k in (1, 2)
+            ],
         )
-    )  # fmt: skip
+    )
     nums, strs = flatten(msg)
     assert strs == {"joint_names[0]": "a", "joint_names[1]": "b"}
     assert nums["points[1].time_from_start"].tolist() == [2.25]
@@ -104,14 +142,17 @@ def test_lists_of_messages_are_indexed_and_times_outside_the_header_are_seconds(
         T["tf2_msgs/msg/TFMessage"](
             transforms=[
                 T["geometry_msgs/msg/TransformStamped"](
-                    header=_header(3_000_000_007, f"p{i}"), child_frame_id=f"c{i}",
+                    header=_header(3_000_000_007, f"p{i}"),
+                    child_frame_id=f"c{i}",
                     transform=T["geometry_msgs/msg/Transform"](
                         translation=T["geometry_msgs/msg/Vector3"](x=float(i), y=0.0, z=0.0),
-                        rotation=T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)),
-                ) for i in range(2)
+                        rotation=T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0),
+                    ),
+                )
+                for i in range(2)
             ]
         )
-    )  # fmt: skip
+    )
     nums, strs = flatten(tf)
     # a header inside the message (not its own) is data: its stamp a number, its frame a string
     assert nums["transforms[1].header.stamp"].tolist() == [3.000000007]

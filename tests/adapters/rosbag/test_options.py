@@ -87,8 +87,13 @@ def test_a_full_configuration_reads_and_the_defaults_are_the_documented_ones() -
     assert opts.episodes.topic == "/episode_start" and opts.gripper.open == 0.037 and opts.max_depth == 0
     d = RosbagOptions()
     assert (d.source, d.episodes, d.stamps, d.stamp_tolerance_s, d.max_depth, d.tier) == (
-        "rosbag", EpisodeCut(), "auto", 1.0, 6, QualityTier.high,
-    )  # fmt: skip
+        "rosbag",
+        EpisodeCut(),
+        "auto",
+        1.0,
+        6,
+        QualityTier.high,
+    )
     assert (d.episodes.by, d.episodes.min_s) == ("bag", 0.5) and d.eef is None and d.embodiment is None
     assert d.action_topics == ["*command*", "*cmd*", "*action*"] and d.exclude_topics == []
     with pytest.raises(ValidationError, match="frozen"):

@@ -41,8 +41,11 @@ def test_the_chain_follows_the_tree_and_walks_an_edge_backwards_from_child_to_pa
     tree = _tree()
     assert ("world", "camera") in tree.static  # a frame's leading slash (ROS 1 tf_prefix) is not its name
     assert tree.chain("world", "ee") == [(("world", "base"), True), (("base", "link"), True), (("link", "ee"), True)]
-    assert tree.chain("camera", "link") == [(("world", "camera"), False), (("world", "base"), True),
-                                            (("base", "link"), True)]  # fmt: skip
+    assert tree.chain("camera", "link") == [
+        (("world", "camera"), False),
+        (("world", "base"), True),
+        (("base", "link"), True),
+    ]
     assert tree.chain("world", "odom") is None and tree.chain("world", "nowhere") is None
     assert tree.chain("ee", "ee") == []
 

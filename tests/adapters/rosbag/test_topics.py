@@ -58,8 +58,11 @@ def test_a_topic_is_collected_by_its_message_type(collected) -> None:
     assert {t: d.kind for t, d in data.items()} == KINDS
     with open_bag(REAL / WX200[0]) as r:  # ROS 1: the same types, a robot's own as fields
         kinds = {c.topic: TopicData(c.topic, normalize_type(c.msgtype)).kind for c in r.connections}
-    assert kinds == {"/wx200/joint_states": "joints", "/wx200/commands/joint_single": "fields",
-                     "/wx200/temperatures/joint_group": "fields"}  # fmt: skip
+    assert kinds == {
+        "/wx200/joint_states": "joints",
+        "/wx200/commands/joint_single": "fields",
+        "/wx200/temperatures/joint_group": "fields",
+    }
 
 
 def test_joint_states_cameras_tf_and_text_hold_what_was_written(collected, synthetic_bag) -> None:
@@ -98,8 +101,9 @@ def test_joint_names_in_another_order_or_missing_are_put_by_name() -> None:
         (["b", "a"], [200.0, 100.0], []),  # c not sent, no velocity
     ]
     for k, (names, pos, vel) in enumerate(sent):
-        msg = js(header=_header(T0 + k), name=names, position=np.array(pos), velocity=np.array(vel),
-                 effort=np.array([]))  # fmt: skip
+        msg = js(
+            header=_header(T0 + k), name=names, position=np.array(pos), velocity=np.array(vel), effort=np.array([])
+        )
         d.add(T0 + k, msg, tree, static=False)
     names, arr = joint_arrays(d.joints)
     assert names == ("a", "b", "c")
@@ -112,10 +116,13 @@ def test_string_fields_keep_a_few_distinct_values() -> None:
     d = TopicData("/markers", "geometry_msgs/msg/TransformStamped")
     for k in range(12):
         tr = t["geometry_msgs/msg/TransformStamped"](
-            header=_header(T0 + k, "map"), child_frame_id=f"object_{k}",
-            transform=t["geometry_msgs/msg/Transform"](translation=t["geometry_msgs/msg/Vector3"](x=k, y=0.0, z=0.0),
-                                                       rotation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0,
-                                                                                                  w=1.0)))  # fmt: skip
+            header=_header(T0 + k, "map"),
+            child_frame_id=f"object_{k}",
+            transform=t["geometry_msgs/msg/Transform"](
+                translation=t["geometry_msgs/msg/Vector3"](x=k, y=0.0, z=0.0),
+                rotation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0),
+            ),
+        )
         d.add(T0 + k, tr, TfTree(), static=False)
     assert d.kind == "fields" and len(d.rows) == 12 and d.rows[11]["transform.translation.x"].tolist() == [11.0]
     assert d.strings["child_frame_id"] == {f"object_{k}" for k in range(8)}  # the first eight seen, not all twelve
@@ -128,12 +135,20 @@ def _bag_of_unusable_topics(path: Path) -> None:
         log = T0 + k * 100_000_000
         msgs.append(("/heartbeat", "std_msgs/msg/Float64", log, t["std_msgs/msg/Float64"](data=float(k))))
         msgs.append(("/trigger", "std_msgs/msg/Empty", log + 1, t["std_msgs/msg/Empty"]()))
-        grow = t["std_msgs/msg/Float64MultiArray"](layout=t["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0),
-                                                   data=np.arange(1.0 + k % 3))  # fmt: skip
+        grow = t["std_msgs/msg/Float64MultiArray"](
+            layout=t["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0), data=np.arange(1.0 + k % 3)
+        )
         msgs.append(("/detections", "std_msgs/msg/Float64MultiArray", log + 2, grow))
         msgs.append(("/diagnostics", "std_msgs/msg/Float64", log + 3, t["std_msgs/msg/Float64"](data=1.0)))
-    depth = t["sensor_msgs/msg/Image"](header=_header(T0, "cam"), height=2, width=2, encoding="32FC1", is_bigendian=0,
-                                       step=8, data=np.zeros(16, np.uint8))  # fmt: skip
+    depth = t["sensor_msgs/msg/Image"](
+        header=_header(T0, "cam"),
+        height=2,
+        width=2,
+        encoding="32FC1",
+        is_bigendian=0,
+        step=8,
+        data=np.zeros(16, np.uint8),
+    )
     msgs.append(("/depth", "sensor_msgs/msg/Image", T0 + 5, depth))
     with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as w:
         conns = {}
