@@ -62,11 +62,13 @@ def write_camera_bag(path: Path, frames: int) -> None:
         jpg_c = w.add_connection("/cam/image_raw/compressed", "sensor_msgs/msg/CompressedImage", typestore=ts)
         for i in range(frames):
             ns = 1_700_000_000_000_000_000 + i * 33_333_333
-            hdr = t["std_msgs/msg/Header"](stamp=t["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9),
-                                           frame_id="cam")  # fmt: skip
+            hdr = t["std_msgs/msg/Header"](
+                stamp=t["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9), frame_id="cam"
+            )
             img = np.roll(base, i, axis=1)
-            msg = t["sensor_msgs/msg/Image"](header=hdr, height=480, width=640, encoding="rgb8", is_bigendian=0,
-                                             step=1920, data=img.ravel())  # fmt: skip
+            msg = t["sensor_msgs/msg/Image"](
+                header=hdr, height=480, width=640, encoding="rgb8", is_bigendian=0, step=1920, data=img.ravel()
+            )
             w.write(raw_c, ns, ts.serialize_cdr(msg, "sensor_msgs/msg/Image"))
             jpg = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])[1]
             cm = t["sensor_msgs/msg/CompressedImage"](header=hdr, format="rgb8; jpeg compressed bgr8", data=jpg)
@@ -109,8 +111,11 @@ def main() -> None:
 
             ours = best(lambda cam=cam: sum(1 for _ in cam.frames()), repeat)
             ref_s = best(reference, repeat)
-            out["frames"][topic] = {"frames": frames, "adapter_fps": round(frames / ours, 1),
-                                    "rosbags_plus_decode_fps": round(frames / ref_s, 1)}  # fmt: skip
+            out["frames"][topic] = {
+                "frames": frames,
+                "adapter_fps": round(frames / ours, 1),
+                "rosbags_plus_decode_fps": round(frames / ref_s, 1),
+            }
             print(f"{topic} 640x480: adapter {frames / ours:,.1f} frames/s, rosbags + decode {frames / ref_s:,.1f}")
     print(json.dumps(out))
 

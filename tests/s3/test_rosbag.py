@@ -28,8 +28,13 @@ def test_real_bags_from_the_bucket_read_as_from_disk(s3: S3Server, prefix: str, 
     refs, listed, meter = compare_source("rosbag", None, folder, url, (url, str(folder)), storage=s3.options())
     kinds = {r.raw_id: r.locator["kind"] for r in refs}
     wx200 = "wx200_waist_diagnostics_12s"
-    assert kinds == {"broken/cut.bag": "ros1", f"{wx200}.bag": "ros1", f"{wx200}_mcap": "ros2 folder",
-                     f"{wx200}_db3": "ros2 folder", "wx250_duck_dunk.bag": "ros1"}  # fmt: skip
+    assert kinds == {
+        "broken/cut.bag": "ros1",
+        f"{wx200}.bag": "ros1",
+        f"{wx200}_mcap": "ros2 folder",
+        f"{wx200}_db3": "ros2 folder",
+        "wx250_duck_dunk.bag": "ros1",
+    }
     print(f"interbotix bags: discover {listed.as_dict()}, read {meter.as_dict()}")
     assert 0 < meter.fetched <= meter.size, meter.as_dict()  # no byte of a bag fetched twice (2.5 of 2.5 MB, 8 GETs)
 

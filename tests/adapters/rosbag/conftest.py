@@ -49,16 +49,20 @@ def write_bag(path: Path, seconds: float = 3.0, corrupt_joint_message: int | Non
     for k in range(int(seconds * 50)):  # joint states, 50 Hz, stamped 2 ms before they are received
         log = T0 + k * 20_000_000
         pos = np.array([0.1 * np.sin(0.5 * k / 50 + j) for j in range(7)] + [0.02 + 0.015 * np.sin(k / 50)])
-        msg = t["sensor_msgs/msg/JointState"](header=_header(log - 2_000_000), name=JOINTS, position=pos,
-                                             velocity=np.zeros(8), effort=np.array([]))  # fmt: skip
+        msg = t["sensor_msgs/msg/JointState"](
+            header=_header(log - 2_000_000), name=JOINTS, position=pos, velocity=np.zeros(8), effort=np.array([])
+        )
         msgs.append(("/robot/joint_states", "sensor_msgs/msg/JointState", log, msg))
         out.joints["log"].append(log), out.joints["stamp"].append(log - 2_000_000), out.joints["pos"].append(pos)
         xyz, quat = np.array([0.4 + 0.05 * k / 50, 0.0, 0.3]), np.array([1.0, 0.0, 0.0, 0.0])
         tr = t["geometry_msgs/msg/TransformStamped"](
-            header=_header(log, "base_link"), child_frame_id="ee_link",
-            transform=t["geometry_msgs/msg/Transform"](translation=t["geometry_msgs/msg/Vector3"](x=xyz[0], y=0.0,
-                                                       z=xyz[2]), rotation=t["geometry_msgs/msg/Quaternion"](
-                                                       x=1.0, y=0.0, z=0.0, w=0.0)))  # fmt: skip
+            header=_header(log, "base_link"),
+            child_frame_id="ee_link",
+            transform=t["geometry_msgs/msg/Transform"](
+                translation=t["geometry_msgs/msg/Vector3"](x=xyz[0], y=0.0, z=xyz[2]),
+                rotation=t["geometry_msgs/msg/Quaternion"](x=1.0, y=0.0, z=0.0, w=0.0),
+            ),
+        )
         msgs.append(("/tf", "tf2_msgs/msg/TFMessage", log + 1, t["tf2_msgs/msg/TFMessage"](transforms=[tr])))
         out.ee.append((log + 1, xyz, quat))
     cam = {"/camera/color/image_raw": 15.0, "/wrist_camera/image_raw/compressed": 10.0}
@@ -70,32 +74,54 @@ def write_bag(path: Path, seconds: float = 3.0, corrupt_joint_message: int | Non
             rgb = _rgb(i)
             if topic.endswith("compressed"):
                 png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1]
-                msg = t["sensor_msgs/msg/CompressedImage"](header=_header(stamp, "wrist"), format="png",
-                                                          data=png.astype(np.uint8))  # fmt: skip
+                msg = t["sensor_msgs/msg/CompressedImage"](
+                    header=_header(stamp, "wrist"), format="png", data=png.astype(np.uint8)
+                )
                 typ = "sensor_msgs/msg/CompressedImage"
             else:
-                msg = t["sensor_msgs/msg/Image"](header=_header(stamp, "cam"), height=H, width=W, encoding="rgb8",
-                                                is_bigendian=0, step=W * 3, data=rgb.ravel())  # fmt: skip
+                msg = t["sensor_msgs/msg/Image"](
+                    header=_header(stamp, "cam"),
+                    height=H,
+                    width=W,
+                    encoding="rgb8",
+                    is_bigendian=0,
+                    step=W * 3,
+                    data=rgb.ravel(),
+                )
                 typ = "sensor_msgs/msg/Image"
             msgs.append((topic, typ, log, msg))
             out.frames[topic].append((log, stamp, rgb))
-    depth = t["sensor_msgs/msg/Image"](header=_header(T0, "cam"), height=H, width=W, encoding="16UC1", is_bigendian=0,
-                                       step=W * 2, data=np.zeros(H * W * 2, np.uint8))  # fmt: skip
+    depth = t["sensor_msgs/msg/Image"](
+        header=_header(T0, "cam"),
+        height=H,
+        width=W,
+        encoding="16UC1",
+        is_bigendian=0,
+        step=W * 2,
+        data=np.zeros(H * W * 2, np.uint8),
+    )
     msgs.append(("/camera/depth/image_raw", "sensor_msgs/msg/Image", T0 + 3, depth))
     static = t["geometry_msgs/msg/TransformStamped"](
-        header=_header(T0, "world"), child_frame_id="base_link",
-        transform=t["geometry_msgs/msg/Transform"](translation=t["geometry_msgs/msg/Vector3"](x=1.0, y=0.0, z=0.0),
-                                                   rotation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0,
-                                                                                              w=1.0)))  # fmt: skip
+        header=_header(T0, "world"),
+        child_frame_id="base_link",
+        transform=t["geometry_msgs/msg/Transform"](
+            translation=t["geometry_msgs/msg/Vector3"](x=1.0, y=0.0, z=0.0),
+            rotation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0),
+        ),
+    )
     msgs.append(("/tf_static", "tf2_msgs/msg/TFMessage", T0 + 1, t["tf2_msgs/msg/TFMessage"](transforms=[static])))
     msgs.append(("/task", "std_msgs/msg/String", T0 + 2, t["std_msgs/msg/String"](data="put the cube in the bowl")))
     msgs.append(("/chatter", "std_msgs/msg/String", T0 + 4, t["std_msgs/msg/String"](data="hello")))
     for k in range(int(seconds * 5)):
         log = T0 + k * 200_000_000 + 7
         msgs.append(("/gripper/command", "std_msgs/msg/Float64", log, t["std_msgs/msg/Float64"](data=float(k % 2))))
-        pose = t["geometry_msgs/msg/PoseStamped"](header=_header(0, "odom"), pose=t["geometry_msgs/msg/Pose"](
-            position=t["geometry_msgs/msg/Point"](x=float(k), y=0.0, z=0.0),
-            orientation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)))  # fmt: skip
+        pose = t["geometry_msgs/msg/PoseStamped"](
+            header=_header(0, "odom"),
+            pose=t["geometry_msgs/msg/Pose"](
+                position=t["geometry_msgs/msg/Point"](x=float(k), y=0.0, z=0.0),
+                orientation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0),
+            ),
+        )
         msgs.append(("/base_pose", "geometry_msgs/msg/PoseStamped", log + 1, pose))
     msgs.sort(key=lambda m: m[2])
     with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as w:

@@ -34,9 +34,18 @@ def test_every_topic_is_accounted_for_and_cameras_hold_the_written_frames(synthe
     _, refs, (ep,) = _read(root)
     assert refs[0].subset == "lab" and refs[0].raw_id == "lab/episode_0" and refs[0].locator["kind"] == "ros2 folder"
     topics = ep.metadata["topics"]
-    assert set(topics) == {"/robot/joint_states", "/tf", "/tf_static", "/camera/color/image_raw", "/task",
-                           "/wrist_camera/image_raw/compressed", "/camera/depth/image_raw", "/chatter",
-                           "/gripper/command", "/base_pose"}  # fmt: skip
+    assert set(topics) == {
+        "/robot/joint_states",
+        "/tf",
+        "/tf_static",
+        "/camera/color/image_raw",
+        "/task",
+        "/wrist_camera/image_raw/compressed",
+        "/camera/depth/image_raw",
+        "/chatter",
+        "/gripper/command",
+        "/base_pose",
+    }
     unused = {f.message.split()[1] for f in ep.findings if f.code == "topic_not_used"}
     assert unused == {"/camera/depth/image_raw", "/chatter"}
     assert all(f.episodes == ("lab/episode_0",) for f in ep.findings)
@@ -52,8 +61,10 @@ def test_every_topic_is_accounted_for_and_cameras_hold_the_written_frames(synthe
     np.testing.assert_array_equal(pos.values, np.stack(synthetic_bag.joints["pos"]))
     assert pos.names[0] == "panda_joint1" and ep.actions["gripper.command"].values[:4, 0].tolist() == [0, 1, 0, 1]
     # cameras: raw rgb8 and PNG decoded to the very pixels written, in order
-    for topic, name in (("/camera/color/image_raw", "camera_color_image_raw"),
-                        ("/wrist_camera/image_raw/compressed", "wrist_camera_image_raw_compressed")):  # fmt: skip
+    for topic, name in (
+        ("/camera/color/image_raw", "camera_color_image_raw"),
+        ("/wrist_camera/image_raw/compressed", "wrist_camera_image_raw_compressed"),
+    ):
         cam, written = ep.cameras[name], synthetic_bag.frames[topic]
         assert len(cam) == len(written) and (cam.height, cam.width) == written[0][2].shape[:2]
         for i, frame in cam.frames([0, len(cam) - 1]):
@@ -72,8 +83,9 @@ def test_header_stamps_by_evidence_one_clock_and_image_timing(synthetic_bag) -> 
     )
     t0 = ep.metadata["start_ns"]
     assert t0 == T0 - 2_000_000  # the first joint state's stamp: the episode's first instant
-    np.testing.assert_allclose(ep.states["robot.joint_states.position"].timestamps,
-                               (np.array(synthetic_bag.joints["stamp"]) - t0) / 1e9)  # fmt: skip
+    np.testing.assert_allclose(
+        ep.states["robot.joint_states.position"].timestamps, (np.array(synthetic_bag.joints["stamp"]) - t0) / 1e9
+    )
     cam = ep.cameras["camera_color_image_raw"]
     written = synthetic_bag.frames["/camera/color/image_raw"]
     stamps, received = ((np.array([w[k] for w in written]) - t0) / 1e9 for k in (1, 0))

@@ -71,14 +71,25 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Writte
         "output": str(tmp / "corpus"),
         "sources": [
             {"name": "interbotix", "adapter": "rosbag", "root": str(real)},
-            {"name": "lab", "adapter": "rosbag", "root": str(tmp / "lab"),
-             "options": {"embodiment": "franka", "task_topic": "/task",
-                         "eef": {"frame": "ee_link", "base": "base_link"},
-                         "gripper": {"topic": "/robot/joint_states", "component": "panda_finger_joint1",
-                                     "closed": 0.0, "open": 0.04}}},
+            {
+                "name": "lab",
+                "adapter": "rosbag",
+                "root": str(tmp / "lab"),
+                "options": {
+                    "embodiment": "franka",
+                    "task_topic": "/task",
+                    "eef": {"frame": "ee_link", "base": "base_link"},
+                    "gripper": {
+                        "topic": "/robot/joint_states",
+                        "component": "panda_finger_joint1",
+                        "closed": 0.0,
+                        "open": 0.04,
+                    },
+                },
+            },
         ],
         "parallelism": {"num_cpus": 2},
-    }  # fmt: skip
+    }
     (tmp / "job.yaml").write_text(yaml.safe_dump(spec))
     report = run_ingest(load_spec(tmp / "job.yaml"), progress=False)
     return tmp / "corpus", real, lab, report
@@ -181,8 +192,11 @@ def test_the_widowx_wrist_is_where_the_makers_kinematics_put_it(corpus) -> None:
     shoulder = np.array([0, 0, 0.11065])  # the shoulder axis's height (wx200.urdf.xacro: 0.072 + 0.03865)
     assert np.linalg.norm(wrist - shoulder, axis=1).max() < np.hypot(0.05, 0.2) + 0.2 + 0.065  # within reach
     finger = native[:, names.index("wx200.joint_states.position.left_finger")]
-    np.testing.assert_allclose(_col(table, "observation.state")[:, hand_dims(1, GRIPPER)].ravel(),
-                               (finger - 0.015) / (0.037 - 0.015), atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        _col(table, "observation.state")[:, hand_dims(1, GRIPPER)].ravel(),
+        (finger - 0.015) / (0.037 - 0.015),
+        atol=1e-6,
+    )
 
 
 def test_each_camera_frame_is_the_one_the_bag_holds_at_that_instant(corpus) -> None:
@@ -194,8 +208,10 @@ def test_each_camera_frame_is_the_one_the_bag_holds_at_that_instant(corpus) -> N
     assert lineage["tier"] == "high" and lineage["embodiment"] == "franka"
     grid = _grid(lineage, table)
     t0 = T0 - 2_000_000  # the first joint state's stamp: the episode's first instant
-    for topic, key in (("/camera/color/image_raw", "camera_color_image_raw"),
-                       ("/wrist_camera/image_raw/compressed", "wrist_right")):  # fmt: skip
+    for topic, key in (
+        ("/camera/color/image_raw", "camera_color_image_raw"),
+        ("/wrist_camera/image_raw/compressed", "wrist_right"),
+    ):
         stamps = (np.array([s for _, s, _ in lab.frames[topic]]) - t0) / 1e9
         colours = np.stack([rgb.reshape(-1, 3).mean(0) for _, _, rgb in lab.frames[topic]])
         video = dataset / f"videos/chunk-000/observation.images.{key}/episode_000000.mp4"

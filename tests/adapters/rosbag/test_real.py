@@ -15,9 +15,15 @@ from adapters.registry import get_adapter
 REAL = Path(__file__).parents[2] / "data/real/rosbag_interbotix"
 WX200 = ("wx200_waist_diagnostics_12s.bag", "wx200_waist_diagnostics_12s_mcap", "wx200_waist_diagnostics_12s_db3")
 # mobile_wx200.urdf.xacro @ 0bb2b0e6 (README.md): joint -> (lower, upper), radians / metres
-LIMITS = {"waist": (-np.pi, np.pi), "shoulder": np.radians((-108, 113)), "elbow": np.radians((-108, 93)),
-          "wrist_angle": np.radians((-100, 123)), "wrist_rotate": (-np.pi, np.pi),
-          "left_finger": (0.015, 0.037), "right_finger": (-0.037, -0.015)}  # fmt: skip
+LIMITS = {
+    "waist": (-np.pi, np.pi),
+    "shoulder": np.radians((-108, 113)),
+    "elbow": np.radians((-108, 93)),
+    "wrist_angle": np.radians((-100, 123)),
+    "wrist_rotate": (-np.pi, np.pi),
+    "left_finger": (0.015, 0.037),
+    "right_finger": (-0.037, -0.015),
+}
 
 
 @pytest.fixture(scope="module")
