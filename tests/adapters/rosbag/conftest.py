@@ -36,6 +36,33 @@ def _header(ns: int, frame: str = ""):
     return TS.types["std_msgs/msg/Header"](stamp=_time(ns), frame_id=frame)
 
 
+def transform(ns: int, parent: str, child: str, xyz: tuple[float, ...], xyzw: tuple[float, ...]):
+    """A geometry_msgs/TransformStamped: the pose of `child` in `parent` (translation, quaternion x, y, z, w)."""
+    t = TS.types
+    return t["geometry_msgs/msg/TransformStamped"](
+        header=_header(ns, parent),
+        child_frame_id=child,
+        transform=t["geometry_msgs/msg/Transform"](
+            translation=t["geometry_msgs/msg/Vector3"](x=xyz[0], y=xyz[1], z=xyz[2]),
+            rotation=t["geometry_msgs/msg/Quaternion"](x=xyzw[0], y=xyzw[1], z=xyzw[2], w=xyzw[3]),
+        ),
+    )
+
+
+def raw_image(ns: int, frame: str, encoding: str, data: np.ndarray, height: int = H, width: int = W):
+    """A sensor_msgs/Image of `height` rows of `data`'s bytes, no row padding."""
+    data = np.asarray(data, np.uint8).ravel()
+    return TS.types["sensor_msgs/msg/Image"](
+        header=_header(ns, frame),
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=0,
+        step=len(data) // height,
+        data=data,
+    )
+
+
 def _rgb(i: int) -> np.ndarray:
     img = np.zeros((H, W, 3), np.uint8)
     img[..., 0], img[..., 1], img[..., 2] = (17 * i) % 256, np.arange(W)[None, :] * 7 % 256, 200 - i
@@ -55,14 +82,7 @@ def write_bag(path: Path, seconds: float = 3.0, corrupt_joint_message: int | Non
         msgs.append(("/robot/joint_states", "sensor_msgs/msg/JointState", log, msg))
         out.joints["log"].append(log), out.joints["stamp"].append(log - 2_000_000), out.joints["pos"].append(pos)
         xyz, quat = np.array([0.4 + 0.05 * k / 50, 0.0, 0.3]), np.array([1.0, 0.0, 0.0, 0.0])
-        tr = t["geometry_msgs/msg/TransformStamped"](
-            header=_header(log, "base_link"),
-            child_frame_id="ee_link",
-            transform=t["geometry_msgs/msg/Transform"](
-                translation=t["geometry_msgs/msg/Vector3"](x=xyz[0], y=0.0, z=xyz[2]),
-                rotation=t["geometry_msgs/msg/Quaternion"](x=1.0, y=0.0, z=0.0, w=0.0),
-            ),
-        )
+        tr = transform(log, "base_link", "ee_link", tuple(xyz), tuple(quat))
         msgs.append(("/tf", "tf2_msgs/msg/TFMessage", log + 1, t["tf2_msgs/msg/TFMessage"](transforms=[tr])))
         out.ee.append((log + 1, xyz, quat))
     cam = {"/camera/color/image_raw": 15.0, "/wrist_camera/image_raw/compressed": 10.0}
@@ -79,36 +99,14 @@ def write_bag(path: Path, seconds: float = 3.0, corrupt_joint_message: int | Non
                 )
                 typ = "sensor_msgs/msg/CompressedImage"
             else:
-                msg = t["sensor_msgs/msg/Image"](
-                    header=_header(stamp, "cam"),
-                    height=H,
-                    width=W,
-                    encoding="rgb8",
-                    is_bigendian=0,
-                    step=W * 3,
-                    data=rgb.ravel(),
-                )
+                msg = raw_image(stamp, "cam", "rgb8", rgb)
                 typ = "sensor_msgs/msg/Image"
             msgs.append((topic, typ, log, msg))
             out.frames[topic].append((log, stamp, rgb))
-    depth = t["sensor_msgs/msg/Image"](
-        header=_header(T0, "cam"),
-        height=H,
-        width=W,
-        encoding="16UC1",
-        is_bigendian=0,
-        step=W * 2,
-        data=np.zeros(H * W * 2, np.uint8),
-    )
+    depth = raw_image(T0, "cam", "16UC1", np.zeros(H * W * 2, np.uint8))
     msgs.append(("/camera/depth/image_raw", "sensor_msgs/msg/Image", T0 + 3, depth))
-    static = t["geometry_msgs/msg/TransformStamped"](
-        header=_header(T0, "world"),
-        child_frame_id="base_link",
-        transform=t["geometry_msgs/msg/Transform"](
-            translation=t["geometry_msgs/msg/Vector3"](x=1.0, y=0.0, z=0.0),
-            rotation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0),
-        ),
-    )
+    static = transform(T0, "world", "base_link", (1.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0))
+
     msgs.append(("/tf_static", "tf2_msgs/msg/TFMessage", T0 + 1, t["tf2_msgs/msg/TFMessage"](transforms=[static])))
     msgs.append(("/task", "std_msgs/msg/String", T0 + 2, t["std_msgs/msg/String"](data="put the cube in the bowl")))
     msgs.append(("/chatter", "std_msgs/msg/String", T0 + 4, t["std_msgs/msg/String"](data="hello")))

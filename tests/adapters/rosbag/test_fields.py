@@ -13,7 +13,7 @@ import pytest
 from rosbags.highlevel import AnyReader
 
 from adapters.rosbag.fields import flatten, header_of, stack, stamp_ns
-from tests.adapters.rosbag.conftest import TS, _header, _time
+from tests.adapters.rosbag.conftest import TS, _header, _time, transform
 from tests.adapters.rosbag.test_real import REAL, WX200
 
 T = TS.types
@@ -138,21 +138,8 @@ def test_lists_of_messages_are_indexed_and_times_outside_the_header_are_seconds(
     assert nums["points[1].time_from_start"].tolist() == [2.25]
     assert nums["points[0].positions"].tolist() == [0.1, 0.2] and nums["points[0].velocities"].shape == (0,)
     _each_value_is_the_messages(msg, nums)
-    tf = _bagged(
-        T["tf2_msgs/msg/TFMessage"](
-            transforms=[
-                T["geometry_msgs/msg/TransformStamped"](
-                    header=_header(3_000_000_007, f"p{i}"),
-                    child_frame_id=f"c{i}",
-                    transform=T["geometry_msgs/msg/Transform"](
-                        translation=T["geometry_msgs/msg/Vector3"](x=float(i), y=0.0, z=0.0),
-                        rotation=T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0),
-                    ),
-                )
-                for i in range(2)
-            ]
-        )
-    )
+    pairs = [transform(3_000_000_007, f"p{i}", f"c{i}", (float(i), 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)) for i in range(2)]
+    tf = _bagged(T["tf2_msgs/msg/TFMessage"](transforms=pairs))
     nums, strs = flatten(tf)
     # a header inside the message (not its own) is data: its stamp a number, its frame a string
     assert nums["transforms[1].header.stamp"].tolist() == [3.000000007]

@@ -14,7 +14,7 @@ from adapters.registry import get_adapter
 from adapters.rosbag.bags import open_bag
 from adapters.rosbag.tf import TfTree
 from adapters.rosbag.topics import TopicData, joint_arrays, matches, normalize_type, topic_key
-from tests.adapters.rosbag.conftest import T0, TS, H, W, _header
+from tests.adapters.rosbag.conftest import T0, TS, H, W, _header, raw_image, transform
 from tests.adapters.rosbag.test_real import REAL, WX200
 
 KINDS = {
@@ -112,17 +112,9 @@ def test_joint_names_in_another_order_or_missing_are_put_by_name() -> None:
 
 
 def test_string_fields_keep_a_few_distinct_values() -> None:
-    t = TS.types
     d = TopicData("/markers", "geometry_msgs/msg/TransformStamped")
     for k in range(12):
-        tr = t["geometry_msgs/msg/TransformStamped"](
-            header=_header(T0 + k, "map"),
-            child_frame_id=f"object_{k}",
-            transform=t["geometry_msgs/msg/Transform"](
-                translation=t["geometry_msgs/msg/Vector3"](x=k, y=0.0, z=0.0),
-                rotation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0),
-            ),
-        )
+        tr = transform(T0 + k, "map", f"object_{k}", (float(k), 0.0, 0.0), (0.0, 0.0, 0.0, 1.0))
         d.add(T0 + k, tr, TfTree(), static=False)
     assert d.kind == "fields" and len(d.rows) == 12 and d.rows[11]["transform.translation.x"].tolist() == [11.0]
     assert d.strings["child_frame_id"] == {f"object_{k}" for k in range(8)}  # the first eight seen, not all twelve
@@ -140,15 +132,7 @@ def _bag_of_unusable_topics(path: Path) -> None:
         )
         msgs.append(("/detections", "std_msgs/msg/Float64MultiArray", log + 2, grow))
         msgs.append(("/diagnostics", "std_msgs/msg/Float64", log + 3, t["std_msgs/msg/Float64"](data=1.0)))
-    depth = t["sensor_msgs/msg/Image"](
-        header=_header(T0, "cam"),
-        height=2,
-        width=2,
-        encoding="32FC1",
-        is_bigendian=0,
-        step=8,
-        data=np.zeros(16, np.uint8),
-    )
+    depth = raw_image(T0, "cam", "32FC1", np.zeros(16, np.uint8), height=2, width=2)
     msgs.append(("/depth", "sensor_msgs/msg/Image", T0 + 5, depth))
     with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as w:
         conns = {}
