@@ -27,9 +27,10 @@ def _prepare(spec_json: dict[str, Any]) -> dict[str, list[tuple[Any, Any]]]:
     from ingest.canonical import resample as rs
     from jobs.ingest.discovery import discover
     from jobs.spec_models import JobSpec
+    from schemas.canonical import CANONICAL_FPS
 
     spec = JobSpec.model_validate(spec_json)
-    fps, keep = spec.canonicalize.fps, spec.canonicalize.cameras
+    fps, keep = CANONICAL_FPS, spec.canonicalize.cameras
     out: dict[str, list[tuple[Any, Any]]] = {}
     for it in discover(spec)[0]:
         raw = get_adapter(it.source.adapter, it.source.options).read(it.ref)

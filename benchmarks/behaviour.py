@@ -52,7 +52,7 @@ from ingest.qa.duplicates import near_duplicates
 from ingest.qa.phase import FrameTap, assess_arrays, assess_cameras, idle_cut
 from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
-from schemas.canonical import image_key
+from schemas.canonical import CANONICAL_FPS, image_key
 from schemas.canonicalize import CanonicalizeSpec
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "gr00t_robot_sim_picknplace"
@@ -110,7 +110,7 @@ def canonical(index: int, spec: CanonicalizeSpec) -> tuple[CanonicalEpisode, dic
 
 def wired_s(ep: CanonicalEpisode, frames: dict[str, np.ndarray], spec: CanonicalizeSpec) -> float:
     """The behaviour phase as wired at ingest, on a copy of the episode (it lowers tiers and appends reasons)."""
-    cfg, fps = spec.behaviour, spec.fps
+    cfg, fps = spec.behaviour, CANONICAL_FPS
     workspace = spec.validity.limits_for(ep.embodiment).workspace
     work = replace(ep, tier_reasons=list(ep.tier_reasons))
     t0 = time.perf_counter()

@@ -59,9 +59,10 @@ from benchmarks._machine import log, machine_busy_s, wait_quiet
 from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import stage_canonical
 from ingest.lerobot.video import VideoCodec
+from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
 
-FPS, OUT_HZ, OUT = 30, 10, (224, 224)
+FPS, OUT_HZ, OUT = 30, CANONICAL_FPS, (224, 224)
 SOURCE_CODECS = {  # how each input kind is written: x264 / mpeg4 as cameras and phones write them, AV1 as LeRobot
     "h264": ("libx264", {"crf": "23", "g": "60", "preset": "veryfast"}),
     "av1": ("libsvtav1", {"crf": "30", "g": "2", "preset": "10"}),
@@ -220,12 +221,12 @@ def pipeline(root: Path, stage_root: Path, image: dict[str, Any], video_bytes: l
     """Adapter read -> canonicalize (10 Hz, `image`) -> stage (encode + parquet), as one ingest task runs it; the
     staged videos' sizes go to `video_bytes`."""
     adapter = get_adapter("egodex")
-    spec = CanonicalizeSpec(image=image, fps=OUT_HZ)
+    spec = CanonicalizeSpec(image=image)
     codec = VideoCodec(threads=1)
     frames = 0
     for ref in adapter.discover(root):
         for ep in canonicalize(adapter.read(ref), spec, source="egodex"):
-            st = stage_canonical(stage_root, ep, codec, OUT_HZ)
+            st = stage_canonical(stage_root, ep, codec)
             frames += st.length
             if video_bytes is not None:
                 video_bytes += [(st.stage_dir / name).stat().st_size for name in st.video_files.values()]

@@ -81,7 +81,7 @@ def one_run(adapter_name: str, root: Path, out: Path, spec: CanonicalizeSpec, co
         raw = adapter.read(ref)
         episodes = canonicalize(raw, spec)
         for k, ep in enumerate(episodes):
-            stage_canonical(out / f"ds{k}", ep, codec, spec.fps)
+            stage_canonical(out / f"ds{k}", ep, codec)
         ingest_s = time.perf_counter() - t0
     frames = sum(ep.num_frames for ep in episodes)
     assert frames and all(ep.qa is not None for ep in episodes), "the QA stage did not run"

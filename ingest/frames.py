@@ -91,19 +91,6 @@ def is_rotation(R: np.ndarray, atol: float = 1e-5) -> np.ndarray:
         return ortho & (np.abs(np.linalg.det(R) - 1.0) <= atol)
 
 
-def project_to_rotation(R: np.ndarray) -> np.ndarray:
-    """Nearest rotation (Frobenius) to each (..., 3, 3) matrix by SVD: cleans float32 drift in recorded poses."""
-    R = np.asarray(R, dtype=np.float64)
-    _check_tail(R, (3, 3), "R")
-    flat = R.reshape(-1, 3, 3)
-    out = np.full(flat.shape, np.nan)
-    ok = np.isfinite(flat).all(axis=(1, 2))
-    u, _, vt = np.linalg.svd(flat[ok])
-    u[:, :, 2] *= np.where(np.linalg.det(u @ vt) < 0, -1.0, 1.0)[:, None]  # a reflection flips its weakest axis
-    out[ok] = u @ vt
-    return out.reshape(R.shape)
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # From and to native pose encodings
 

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.behaviour import BehaviourConfig
-from schemas.canonical import Camera
+from schemas.canonical import CANONICAL_FPS, Camera
 from schemas.image_size import ImageSpec
 from schemas.qa import QAConfig
 
@@ -159,11 +159,17 @@ class CanonicalizeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    fps: int = Field(10, ge=1, description="the canonical rate; output timestamps are exactly frame_index / fps")
+    # One rate for every episode (DESIGN.md section 3): canonicalization reads `CANONICAL_FPS`; a spec may state it
+    fps: Literal[10] = Field(
+        CANONICAL_FPS, description="the canonical rate, 10 Hz (no other: output timestamps are frame_index / 10)"
+    )
     max_gap_s: float = Field(0.5, gt=0, description="a pause longer than this between samples of a stream is a gap")
     gap_policy: GapPolicy = Field(GapPolicy.split, description="split the episode at gaps or invalidate frames")
     interpolation_tolerance_s: float = Field(
-        0.02, ge=0, description="a grid time within this of a native sample is not flagged as interpolated"
+        0.02,
+        ge=0,
+        lt=0.5 / CANONICAL_FPS,
+        description="a grid time within this of a native sample is not flagged as interpolated (below half a frame)",
     )
     min_episode_s: float = Field(1.0, ge=0, description="spans shorter than this after splitting are dropped")
     cameras: list[Camera] | None = Field(None, description="canonical cameras to keep (default: every mapped one)")

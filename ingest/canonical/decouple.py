@@ -105,14 +105,6 @@ def camera_frame_poses(world_from_poses: np.ndarray, world_from_camera: np.ndarr
     return compose(_expand(se3_inverse(cams), poses), poses)
 
 
-def world_from_camera_frame(camera_from_poses: np.ndarray, world_from_camera: np.ndarray) -> np.ndarray:
-    """For sources that track hands in the camera frame: `world_from_camera_t @ camera_from_poses_t`, ready for
-    `decouple`. (T,4,4) or (T,K,4,4) in, same shape out."""
-    poses = _poses(camera_from_poses, "camera_from_poses")
-    cams = _camera_track(world_from_camera, poses)
-    return compose(_expand(cams, poses), poses)
-
-
 def _unit(v: np.ndarray, name: str) -> np.ndarray:
     n = float(np.linalg.norm(v)) if v.shape == (3,) else 0.0
     if not np.isfinite(n) or n < _EPS:

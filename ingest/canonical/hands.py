@@ -102,21 +102,3 @@ def fingertips_in_wrist(keypoints: np.ndarray, world_from_wrist: np.ndarray) -> 
     rel = k[:, FINGERTIPS] - pose[:, None, :3, 3]
     local = np.einsum("tji,tkj->tki", pose[:, :3, :3], rel)  # R^T (p - t) per tip
     return local.reshape(len(k), 3 * len(FINGERTIPS))
-
-
-def hand_motion(keypoints: np.ndarray, fps: float | None = None) -> np.ndarray:
-    """(T,21,3) (or (T,...,3)) -> (T,) mean keypoint displacement from the previous frame: metres per frame, or
-    m/s when `fps` is given. Frame 0 takes frame 1's value (0 for a single frame); NaN keypoints are skipped, a
-    frame with none finite is NaN. For validity: fragments without hand motion."""
-    k = np.asarray(keypoints, dtype=np.float64)
-    if k.ndim < 2 or k.shape[-1] != 3:
-        raise ValueError(f"keypoints: shape {k.shape}, expected (T, ..., 3)")
-    t = len(k)
-    if t < 2:
-        return np.zeros(t)
-    step = np.linalg.norm(np.diff(k, axis=0), axis=-1).reshape(t - 1, -1)
-    finite = np.isfinite(step)
-    with np.errstate(invalid="ignore"):
-        speed = np.where(finite, step, 0.0).sum(axis=1) / finite.sum(axis=1)
-    speed = np.concatenate([speed[:1], speed])
-    return speed * fps if fps is not None else speed

@@ -1,4 +1,4 @@
-"""Resampling native streams onto one uniform grid (10 Hz by default).
+"""Resampling native streams onto the canonical grid (`schemas.canonical.CANONICAL_FPS`, 10 Hz).
 
 Every stream keeps its own timestamps (seconds from the episode start); each is brought onto the grid with the method
 that suits its kind: positions piecewise-linearly, rotations by SLERP, poses by both, discrete signals (gripper
@@ -18,35 +18,11 @@ or float64 cannot resolve the grid.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.spatial.transform import Rotation
 
-from schemas.canonicalize import GapPolicy
-
-
-class ResampleConfig(BaseModel):
-    """Thresholds of the resampling step."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    fps: int = Field(10, gt=0, le=1000, description="Output rate in frames per second.")
-    max_gap_s: float = Field(0.5, gt=0, description="Longer sample intervals are gaps; > slowest native period.")
-    gap_policy: GapPolicy = Field(GapPolicy.split, description="Split the episode at gaps or invalidate gap frames.")
-    min_segment_s: float = Field(0.0, ge=0, description="Under `split`, drop gap-free spans shorter than this.")
-    native_tolerance_s: float = Field(0.02, ge=0, description="Grid times farther from any sample are interpolated.")
-    hold_tolerance_s: float = Field(1e-6, ge=0, description="A sample this soon after a grid time counts as at it.")
-
-    @model_validator(mode="after")
-    def _tolerances_below_half_period(self) -> ResampleConfig:
-        half = 0.5 / self.fps
-        for name in ("native_tolerance_s", "hold_tolerance_s"):
-            if getattr(self, name) >= half:
-                raise ValueError(f"{name} must be below half a grid period ({half} s)")
-        return self
-
+from schemas.canonical import CANONICAL_FPS
 
 # ---------------------------------------------------------------- validation
 
@@ -98,7 +74,7 @@ def _bracket(t: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 # ---------------------------------------------------------------- grid
 
 
-def make_grid(t_start: float, t_end: float, fps: int = 10) -> np.ndarray:
+def make_grid(t_start: float, t_end: float, fps: int = CANONICAL_FPS) -> np.ndarray:
     """Grid times relative to t_start: k / fps for k = 0..floor((t_end - t_start) * fps + 1e-9); float64.
 
     Computed as `arange(n) / fps` (one rounding per element, no accumulation), so frame k's timestamp is the float
@@ -130,17 +106,6 @@ def common_span(streams_t: Iterable[np.ndarray]) -> tuple[float, float]:
     return start, end
 
 
-def native_rate(t: np.ndarray) -> float:
-    """Native sampling rate in Hz (1 / median interval between distinct timestamps), for the catalog."""
-    d = np.diff(np.unique(validate_timestamps(t)))
-    if len(d) == 0:
-        raise ValueError("a native rate needs at least two distinct timestamps")
-    return float(1.0 / np.median(d))
-
-
-# ---------------------------------------------------------------- continuous signals
-
-
 def resample_linear(t: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Piecewise-linear interpolation of (T, ...) values at grid times (same clock as t), clamped; float64 (N, ...)."""
     t = validate_timestamps(t)
@@ -150,14 +115,6 @@ def resample_linear(t: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.n
     a = v[i0]
     out = (1.0 - w) * a + w * v[i1]
     return np.where(w == 0, a, out)  # exact sample values on samples, even next to a NaN neighbour
-
-
-def _unit_quats(q: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(q, axis=-1, keepdims=True)
-    bad = np.flatnonzero(n[:, 0] < 1e-12)  # NaN rows compare False: they propagate instead
-    if len(bad):
-        raise ValueError(f"quaternion {bad[0]} has zero norm")
-    return q / n
 
 
 def _slerp(q: np.ndarray, i0: np.ndarray, i1: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -180,20 +137,6 @@ def _sign_continuous(q: np.ndarray) -> np.ndarray:
     """Flip signs so consecutive quaternions have dot >= 0 (same rotations; the first sample keeps its sign)."""
     flips = np.where(np.sum(q[1:] * q[:-1], axis=-1) < 0, -1.0, 1.0)
     return q * np.concatenate([[1.0], np.cumprod(flips)])[:, None]
-
-
-def resample_rotations(t: np.ndarray, quats_xyzw: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """SLERP of (T, 4) quaternions (xyzw, scipy) -> (N, 4) unit quaternions; shortest path, clamped outside.
-
-    Inputs are normalized; q and -q are the same rotation and give the same output rotations. Outputs are
-    sign-continuous (consecutive dot >= 0) with the sign of the first sample, so on samples they may be -q.
-    """
-    t = validate_timestamps(t)
-    q = _values(t, quats_xyzw, 2).astype(np.float64, copy=False)
-    if q.shape[1:] != (4,):
-        raise ValueError(f"quaternions must have shape (T, 4), got {q.shape}")
-    q = _sign_continuous(_unit_quats(q))
-    return _slerp(q, *_bracket(t, _grid(grid)))
 
 
 def resample_poses(t: np.ndarray, poses: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -313,36 +256,3 @@ def gap_mask(grid_abs: np.ndarray, gaps: list[tuple[float, float]], tolerance_s:
     starts, ends = np.array(merged).T
     k = np.searchsorted(starts, grid_abs - tolerance_s, side="left") - 1  # last gap starting before g - tol
     return (k >= 0) & (grid_abs < ends[np.maximum(k, 0)] - tolerance_s)
-
-
-# ---------------------------------------------------------------- planning
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One output episode's grid: `grid` (exactly k / fps) is its timestamps, `grid_abs` the times to sample at."""
-
-    t_start: float
-    t_end: float
-    grid: np.ndarray
-    grid_abs: np.ndarray
-    in_gap: np.ndarray  # bool (N,): frames strictly inside a gap (only under GapPolicy.invalidate)
-
-
-def plan_segments(streams_t: Iterable[np.ndarray], config: ResampleConfig | None = None) -> list[Segment]:
-    """Grids for the span common to all streams, split at or masked over every stream's gaps (per config)."""
-    config = config or ResampleConfig()
-    streams_t = [validate_timestamps(s, f"stream {i} timestamps") for i, s in enumerate(streams_t)]
-    t_start, t_end = common_span(streams_t)
-    gaps = [g for s in streams_t for g in find_gaps(s, config.max_gap_s)]
-    if config.gap_policy is GapPolicy.split:
-        spans = segments_without_gaps(t_start, t_end, gaps, config.min_segment_s)
-    else:
-        spans = [(t_start, t_end)]
-    segments = []
-    for a, b in spans:
-        grid = make_grid(a, b, config.fps)
-        grid_abs = a + grid
-        in_gap = gap_mask(grid_abs, gaps) if config.gap_policy is GapPolicy.invalidate else np.zeros(len(grid), bool)
-        segments.append(Segment(a, b, grid, grid_abs, in_gap))
-    return segments

@@ -28,7 +28,7 @@ from ingest.qa.geometry import CameraView, measure
 from ingest.qa.phase import assess_arrays, idle_cut
 from ingest.qa.quality import assess_quality
 from ingest.qa.validity import ValidityReport, check_validity
-from schemas.canonical import CANONICAL_DIM, NUM_KEYPOINTS, hand_dims
+from schemas.canonical import CANONICAL_DIM, CANONICAL_FPS, NUM_KEYPOINTS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.corpus import episode_uid
 from schemas.lerobot import ActionSegment
@@ -158,7 +158,7 @@ def _cut_reasons(ctx: EpisodeContext, span: Span, a: int, b: int) -> list[str]:
 
 
 def _grid(ctx: EpisodeContext, t_start: float, t_end: float, suffix: str) -> Span:
-    grid = rs.make_grid(t_start, t_end, ctx.spec.fps)
+    grid = rs.make_grid(t_start, t_end, CANONICAL_FPS)
     n = len(grid)
     sample_abs, row_clock = t_start + grid, None
     if ctx.rows is not None:  # every frame at one row: its image and its state recorded together
@@ -257,6 +257,7 @@ def _validity(ctx: EpisodeContext, span: Span) -> ValidityReport:
         keypoints=span.keypoints if ctx.human else None,
         confidence=confidence,
         human=ctx.human,
+        fps=CANONICAL_FPS,
     )
     span.validity = report
     return report
@@ -304,7 +305,7 @@ def _tier(ctx: EpisodeContext, span: Span, a: int, b: int) -> Verdict:
         mask=span.mask,
         validity=span.validity,
         config=ctx.spec.quality,
-        fps=ctx.spec.fps,
+        fps=CANONICAL_FPS,
     )
 
 
@@ -316,10 +317,10 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
     assert span.validity is not None
     cuts = _cut_reasons(ctx, span, a, b)
     workspace = spec.validity.limits_for(ctx.emb.name).workspace
-    idle = idle_cut(span.state[a:b], mask, spec.fps, spec.behaviour, workspace, _state_natives(ctx, span, a, b))
+    idle = idle_cut(span.state[a:b], mask, CANONICAL_FPS, spec.behaviour, workspace, _state_natives(ctx, span, a, b))
     a, b = a + idle.start, a + idle.stop
     m = b - a
-    sub_t0 = span.t_start + a / spec.fps
+    sub_t0 = span.t_start + a / CANONICAL_FPS
     quality = _tier(ctx, span, a, b)
     ep = CanonicalEpisode(
         uid=episode_uid(ctx.source, raw.ref.subset, raw.ref.raw_id) + tag,
@@ -329,7 +330,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         raw_path=raw.ref.paths[0] if raw.ref.paths else "",
         embodiment=ctx.emb.name,
         mask=mask,
-        timestamps=(np.arange(m) / spec.fps),
+        timestamps=(np.arange(m) / CANONICAL_FPS),
         state=span.state[a:b].astype(np.float32),
         action=span.action[a:b].astype(np.float32),
         keypoints=span.keypoints[a:b].astype(np.float32),
@@ -345,8 +346,8 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         state_native_units=nat.state_units,
         action_native=None if nat.action is None else nat.action[a:b],
         action_native_names=nat.action_names,
-        action_config=_segments(raw, raw.native_fps, sub_t0, m, spec.fps) or None,
-        span_s=(sub_t0, sub_t0 + (m - 1) / spec.fps),
+        action_config=_segments(raw, raw.native_fps, sub_t0, m, CANONICAL_FPS) or None,
+        span_s=(sub_t0, sub_t0 + (m - 1) / CANONICAL_FPS),
         validity=dict(span.validity.reasons),
         joint_units=ctx.joint_units,
         native_limits=ctx.native_limits,
@@ -358,7 +359,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         row_clock=span.row_clock,
     )
     ep.qa, ep.qa_config = _qa(ctx, span, ep, a, b), spec.qa
-    behaviour = assess_arrays(ep, spec.fps, spec.behaviour, workspace, cut=idle)
+    behaviour = assess_arrays(ep, CANONICAL_FPS, spec.behaviour, workspace, cut=idle)
     return behaviour.episode, behaviour.rejected
 
 
@@ -389,7 +390,7 @@ def _qa(ctx: EpisodeContext, span: Span, ep: CanonicalEpisode, a: int, b: int) -
         ep.action,
         ep.keypoints,
         span.mask,
-        fps=ctx.spec.fps,
+        fps=CANONICAL_FPS,
         limits=ctx.spec.validity.limits_for(ctx.emb.name),
         config=ctx.spec.qa,
         camera=view,

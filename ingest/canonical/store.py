@@ -19,6 +19,7 @@ from ingest.qa.phase import FrameTap, assess_cameras
 from schemas.canonical import (
     ACTION,
     ACTION_NATIVE,
+    CANONICAL_FPS,
     HAND_KEYPOINTS,
     INTERPOLATED,
     STATE,
@@ -107,10 +108,11 @@ def write_episode(writer: LeRobotWriter, ep: CanonicalEpisode) -> EpisodeEntry:
     return writer.commit(fill(writer.stage(ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames), ep))
 
 
-def stage_canonical(dataset_root: Path, ep: CanonicalEpisode, codec: VideoCodec, fps: int) -> StagedEpisode:
+def stage_canonical(dataset_root: Path, ep: CanonicalEpisode, codec: VideoCodec) -> StagedEpisode:
     """Stage `ep` into `dataset_root`'s staging area without the dataset's lock (a parallel worker's half of a
-    write; the single writer commits). The dataset need not exist yet: its features come from `ep`."""
-    info = InfoJson(fps=fps, features={**dataset_features(ep), **default_features()})
+    write; the single writer commits). The dataset need not exist yet: its features come from `ep`, its rate is the
+    canonical one."""
+    info = InfoJson(fps=CANONICAL_FPS, features={**dataset_features(ep), **default_features()})
     builder = stage_episode(
         dataset_root, info, codec, task=ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames
     )

@@ -43,6 +43,7 @@ from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.report import SourceTally
 from jobs.ingest.task import Deferred, EpisodeResult, Rejected, StagedOutput, WorkItem
 from jobs.spec_models import JobSpec
+from schemas.canonical import CANONICAL_FPS
 from schemas.corpus import LINEAGE_KEY, QuarantineRow
 from schemas.lerobot import INFO_PATH, FeatureSpec, default_features, load_info
 
@@ -69,8 +70,8 @@ def open_writer(root: Path, *, wait_s: float = LOCK_WAIT_S, **kw: Any) -> LeRobo
 class DatasetCommitter:
     """The writers of the datasets one committer owns (a Ray actor in a job; a plain object in benchmarks)."""
 
-    def __init__(self, corpus: Corpus, fps: int, codec: VideoCodec) -> None:
-        self.corpus, self.output, self.fps, self.codec = corpus, corpus.root, fps, codec
+    def __init__(self, corpus: Corpus, codec: VideoCodec) -> None:
+        self.corpus, self.output, self.codec = corpus, corpus.root, codec
         self.writers: dict[str, LeRobotWriter] = {}
         self.stopped: dict[str, str] = {}  # dataset -> the error of the environment that ended its commits
 
@@ -119,7 +120,7 @@ class DatasetCommitter:
         if dataset not in self.writers:
             self.writers[dataset] = open_writer(
                 self.output / dataset,
-                fps=self.fps,
+                fps=CANONICAL_FPS,
                 features=features,
                 robot_type=robot_type,
                 codec=self.codec,
@@ -274,8 +275,8 @@ class Committer:
             self.route[dataset] = loads.index(min(loads))
         return self.route[dataset]
 
-    def _args(self) -> tuple[Corpus, int, VideoCodec]:
-        return self.corpus or Corpus(Path(self.spec.output)), self.spec.canonicalize.fps, self.spec.codec
+    def _args(self) -> tuple[Corpus, VideoCodec]:
+        return self.corpus or Corpus(Path(self.spec.output)), self.spec.codec
 
     def start_actor(self) -> None:
         """One more committer actor, on the driver's node."""

@@ -72,7 +72,7 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
             for ep in result.episodes:
                 dataset = dataset_dir(source.name, ep.subset)
                 # an encoder fault is written over once, under the same deadline (its rates are ~25x slack)
-                write = partial(stage_canonical, settings.output / dataset, ep, settings.codec, spec.fps)
+                write = partial(stage_canonical, settings.output / dataset, ep, settings.codec)
                 st = write_retrying_encoder_faults(write, ep.uid, retried)
                 staged.append(st)
                 out.append(StagedOutput(dataset, st, ep.embodiment, dataset_features(ep)))

@@ -23,7 +23,6 @@ from ingest.frames import (
     pose_from_pos_euler,
     pose_from_pos_quat,
     pose_to_pos_rot6d,
-    project_to_rotation,
     quat_to_matrix,
     rot6d_to_matrix,
     se3,
@@ -185,19 +184,6 @@ def test_is_rotation_rejects_reflections_scales_and_nan() -> None:
     R = Rotation.random(3, random_state=1).as_matrix()
     bad = np.stack([R[0] @ np.diag([1, 1, -1]), 1.01 * R[1], np.full((3, 3), np.nan), R[2]])
     assert is_rotation(bad).tolist() == [False, False, False, True]
-
-
-@given(seeds, st.floats(1e-4, 0.1))
-def test_projection_to_rotation_is_idempotent_and_near(seed: int, noise: float) -> None:
-    rng = np.random.default_rng(seed)
-    R = Rotation.random(8, random_state=seed).as_matrix()
-    noisy = R + noise * rng.standard_normal(R.shape)
-    P = project_to_rotation(noisy)
-    assert is_rotation(P, atol=1e-9).all()
-    np.testing.assert_allclose(project_to_rotation(R), R, atol=1e-9)
-    assert np.abs(P - R).max() < 10 * noise
-    assert is_rotation(project_to_rotation(np.diag([1.0, 1.0, -1.0])), atol=1e-9)
-    assert np.isnan(project_to_rotation(np.full((3, 3), np.nan))).all()
 
 
 # --- deltas ------------------------------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def test_an_episode_task_waits_out_a_store_outage(
     assert isinstance(bridged, Staged), bridged
     assert "Could not connect to the endpoint URL" in restarts.seen[0]
     for out, result in (("clean", clean), ("bridged", bridged)):
-        committer = DatasetCommitter(Corpus(tmp_path / out), spec.canonicalize.fps, spec.codec)
+        committer = DatasetCommitter(Corpus(tmp_path / out), spec.codec)
         assert committer.commit(list(result.episodes)) is None
         committer.close()
     assert dataset_files(tmp_path / "clean") == dataset_files(tmp_path / "bridged")

@@ -4,17 +4,20 @@ joint limits), and the generous default box still catches millimetres stored as 
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy, KinematicLimits, ValidityConfig, Workspace
 from tests.schemas.robots.urdf import chain, forward
 
 
 def test_a_spec_block_round_trips_and_keeps_what_it_was_given() -> None:
     block = {
-        "fps": 15,
+        "fps": 10,
         "gap_policy": "invalidate",
         "validity": {"policy": "mask", "limits": {"widowx": {"max_wrist_speed_m_s": 1.0}}},
         "quality": {"max_idle_ratio": 0.3},
@@ -30,7 +33,8 @@ def test_a_spec_block_round_trips_and_keeps_what_it_was_given() -> None:
 @pytest.mark.parametrize(
     ("block", "loc", "kind"),
     [
-        ({"fps": 0}, ("fps",), "greater_than_equal"),
+        ({"fps": 15}, ("fps",), "literal_error"),  # one canonical rate
+        ({"interpolation_tolerance_s": 0.05}, ("interpolation_tolerance_s",), "less_than"),  # half a frame
         ({"max_gap": 1.0}, ("max_gap",), "extra_forbidden"),  # a misspelt key is an error, not a silent default
         ({"gap_policy": "merge"}, ("gap_policy",), "enum"),
         (
@@ -86,3 +90,9 @@ def test_the_default_box_catches_millimetres_stored_as_metres() -> None:
     wrist_m = np.array([0.45, -0.1, 0.3])  # a plausible wrist, metres
     assert _inside(box, wrist_m) and not _inside(box, wrist_m * 1000)
     assert KinematicLimits().workspace is None  # a limits entry without a box checks none
+
+
+def test_the_rate_is_the_one_canonical_rate() -> None:
+    """A spec may state the rate (the demo's does), never another one: `CANONICAL_FPS` is the only 10 in the code."""
+    assert get_args(CanonicalizeSpec.model_fields["fps"].annotation) == (CANONICAL_FPS,)
+    assert CanonicalizeSpec().fps == CanonicalizeSpec.model_validate({"fps": 10}).fps == CANONICAL_FPS

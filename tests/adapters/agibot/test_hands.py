@@ -15,7 +15,6 @@ from adapters.base import Stream
 from adapters.synthetic.agibot import EpisodeSpec, Layout, WrittenEpisode, write_agibot
 from ingest.canonical.canonicalize import canonicalize
 from schemas.canonical import GRIPPER, hand_dims
-from schemas.canonicalize import CanonicalizeSpec
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +51,7 @@ def test_fixture_state_follows_the_close_command(corpus: tuple[Path, dict[str, W
 def test_canonical_opening_spans_open_to_closed(corpus: tuple[Path, dict[str, WrittenEpisode]], raw_id: str) -> None:
     ref = next(r for r in AgibotAdapter().discover(corpus[0]) if r.raw_id == raw_id)
     raw = AgibotAdapter().read(ref)
-    (ep,) = canonicalize(raw, CanonicalizeSpec(fps=30))
+    (ep,) = canonicalize(raw)
     actions = raw.actions
     for hand, arm in enumerate(("left", "right")):
         opening = ep.state[:, hand_dims(hand, GRIPPER)][:, 0]

@@ -1,4 +1,4 @@
-"""Properties of `ingest.canonical.hands` (MANO-21 keypoints from joint maps, wrist frames, fingertips, motion); the
+"""Properties of `ingest.canonical.hands` (MANO-21 keypoints from joint maps, wrist frames, fingertips); the
 MANO model's tests are in mano/test_model.py."""
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from adapters.synthetic.egodex import PHALANGES as EGODEX_PHALANGES
 from ingest.canonical.hands import (
     FINGERTIPS,
     fingertips_in_wrist,
-    hand_motion,
     keypoints_from_joints,
     wrist_frames_from_keypoints,
 )
@@ -175,25 +174,3 @@ def test_wrist_frames_degenerate_nan_and_empty() -> None:
         wrist_frames_from_keypoints(k[:, :20], "right")
     with pytest.raises(ValueError):
         fingertips_in_wrist(k, pose[:3])
-
-
-# -- motion --------------------------------------------------------------------------------------------------------
-
-
-def test_hand_motion() -> None:
-    k = np.repeat(template_keypoints()[None], 6, axis=0)
-    np.testing.assert_allclose(hand_motion(k), 0)
-    step = np.array([0.003, -0.004, 0.0])  # 5 mm per frame
-    moving = k + np.arange(6)[:, None, None] * step
-    np.testing.assert_allclose(hand_motion(moving), 0.005)
-    np.testing.assert_allclose(hand_motion(moving, fps=10), 0.05)  # m/s
-    np.testing.assert_allclose(hand_motion(np.stack([moving, k], axis=1)), 0.0025)  # (T,2,21,3): both hands
-    assert hand_motion(k[:1]).tolist() == [0.0] and hand_motion(k[:0]).shape == (0,)
-    holes = moving.copy()
-    holes[3, :10] = np.nan
-    holes[5] = np.nan
-    out = hand_motion(holes)
-    np.testing.assert_allclose(out[:5], 0.005)  # NaN keypoints are skipped
-    assert np.isnan(out[5])
-    with pytest.raises(ValueError):
-        hand_motion(np.zeros((3, 21, 2)))

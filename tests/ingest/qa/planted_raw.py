@@ -24,6 +24,7 @@ from ingest.canonical.store import dataset_features, write_episode
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.phase import BehaviourRejected
+from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import dataset_dir
 from schemas.image_size import FrameFit
@@ -97,7 +98,9 @@ def ingest(raw: RawEpisode, spec: CanonicalizeSpec, dataset: Path) -> tuple[list
     for ep in result.episodes:
         features = dataset_features(ep)
         try:
-            with LeRobotWriter.create_or_open(dataset, fps=spec.fps, features=features, robot_type=ep.embodiment) as w:
+            with LeRobotWriter.create_or_open(
+                dataset, fps=CANONICAL_FPS, features=features, robot_type=ep.embodiment
+            ) as w:
                 write_episode(w, ep)
         except BehaviourRejected as err:
             return written, str(err)

@@ -18,6 +18,7 @@ import tests.fixtures.behaviour_defects as plant
 from adapters.base import RawEpisode
 from ingest.canonical import resample as rs
 from ingest.qa.phase import FrameTap
+from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, read_jsonl
@@ -63,11 +64,12 @@ def test_frozen_camera_demotes_from_the_frames_the_writer_encodes(tmp_path: Path
     assert "camera frozen 2.00 s while the robot moves > 1.00 s" in eps[0].tier_reasons[-1]
 
 
-def test_15hz_camera_stored_at_30fps_is_a_cadence_not_a_freeze(tmp_path: Path) -> None:
+def test_5hz_camera_stored_at_10fps_is_a_cadence_not_a_freeze(tmp_path: Path) -> None:
     ep = episode_of(raw(0))
-    repeated = np.repeat(ep.frames[::2], 2, axis=0)[: len(ep.frames)]  # every picture twice, at the stored rate
+    assert ep.fps == 2 * CANONICAL_FPS  # the 20 Hz recording: every other frame reaches the grid
+    repeated = np.repeat(ep.frames[::4], 4, axis=0)[: len(ep.frames)]  # a new picture every 4 frames: 5 Hz
     r = with_episode(raw(0), plant.Episode(ep.state, ep.action, repeated, ep.fps))
-    eps, rejected = ingest(r, CanonicalizeSpec(fps=20), tmp_path / "ds")  # the grid at the stored rate: repeats kept
+    eps, rejected = ingest(r, SPEC, tmp_path / "ds")  # on the 10 Hz grid every picture shows twice
     assert rejected is None and eps[0].behaviour.cam_repeat_period == 2 and eps[0].tier == QualityTier.high
 
 

@@ -44,7 +44,7 @@ def test_episodes_commit_in_the_order_sent_and_a_mismatch_is_refused_as_a_value(
     staged: tuple[JobSpec, list[StagedOutput]],
 ) -> None:
     spec, (first, second) = staged
-    committer = DatasetCommitter(Corpus(spec.output), spec.canonicalize.fps, spec.codec)
+    committer = DatasetCommitter(Corpus(spec.output), spec.codec)
     # the second raw episode is sent first: the committer writes what it is sent, in that order
     assert committer.commit([second]) is None
     assert committer.commit([first]) is None
@@ -85,7 +85,7 @@ def test_mixed_camera_sizes_lose_nothing_one_dataset_per_size(tmp_path: Path) ->
     )
     items, bad = discover(spec)
     assert len(items) == 12 and not bad
-    committer = DatasetCommitter(Corpus(spec.output), spec.canonicalize.fps, spec.codec)
+    committer = DatasetCommitter(Corpus(spec.output), spec.codec)
     for item in items:
         result = process_episode(EpisodeTask(item, TaskSettings.of(spec)))
         assert isinstance(result, Staged), result

@@ -103,7 +103,7 @@ def test_a_part_quarantined_beside_a_kept_part_gets_its_own_row(tmp_path: Path) 
     item = WorkItem(0, source, raw.ref)
     [kept] = canonicalize_spans(raw, spec.canonicalize, source=source.name).episodes
     dataset = dataset_dir(source.name, kept.subset)
-    st = stage_canonical(spec.output / dataset, kept, spec.codec, spec.canonicalize.fps)
+    st = stage_canonical(spec.output / dataset, kept, spec.codec)
     parts = quarantined_parts(item.uid, [kept])
     staged = Staged(item.uid, (StagedOutput(dataset, st, kept.embodiment, dataset_features(kept)),), parts)
     writer = QuarantineWriter(spec.output)
