@@ -6,7 +6,6 @@ reader opens by path (`read_corpus(copy=True)`) holds the local corpus's files."
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from ingest.storage.lease import OutputLeasedError
 from ingest.storage.objects import list_keys
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
-from jobs.report.page import cli_report
 from jobs.stages.caption import CaptionJob, CaptionStage
 from tests.s3.server import S3Server
 from tests.s3.test_catalog import bucket_query, write_dataset
@@ -81,21 +79,6 @@ def test_captions_on_a_bucket_are_the_local_run_s_files(
 
     with read_corpus(url, s3.options(), copy=True) as copy:
         assert files(copy.root) == files(local) and files(copy.root, "catalog") == objects(url, s3, "catalog")
-
-
-def test_eidata_report_of_a_bucket_corpus(
-    s3: S3Server, corpora: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    _, url = corpora
-    for k, v in s3.env().items():  # the CLI takes the credential from the environment
-        monkeypatch.setenv(k, v)
-    assert cli_report(argparse.Namespace(root=url, out=None)) == 0
-    fs, path = filesystem(url, s3.options())
-    page = fs.cat_file(f"{path}/report.html").decode()
-    assert "<title>eidata report: corpus</title>" in page and 'data-section="frames"' in page
-    assert cli_report(argparse.Namespace(root=url, out=str(tmp_path / "r.html"))) == 0
-    assert (tmp_path / "r.html").read_text().split('<p class="meta">')[0] == page.split('<p class="meta">')[0]
-    assert cli_report(argparse.Namespace(root=url.replace("s3://out/", "s3://no-such-bucket/"), out=None)) == 2
 
 
 def test_a_running_job_refuses_the_stage_before_any_work(
