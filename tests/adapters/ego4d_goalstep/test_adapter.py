@@ -388,6 +388,7 @@ def test_goalstep_steps_and_substeps_are_ingested_and_bad_entries_quarantined(tm
             assert 0 <= c["start_frame"] < c["end_frame"] <= line["length"] and c["level"] == "substep"
         # the goal the segment serves rides in the lineage, as the maker wrote it, with the segment's own place
         note = line["eidata"]["source_annotation"]
+        assert list(note) == ["kind", "level", "split", "file", "field", "goal", "parent_step"]  # GoalStepAnnotation
         assert note["kind"] == "ego4d_goalstep" and note["level"] == seg.level
         assert note["goal"]["goal_description"] == "Makes the bread" and "segments" not in note["goal"]
         assert note["file"].endswith("goalstep_train.json") and note["field"].startswith("videos[")
