@@ -10,6 +10,7 @@ from typing import Any
 
 import fsspec
 import numpy as np
+import pyarrow as pa
 import yaml
 from pydantic import BaseModel
 
@@ -18,6 +19,8 @@ from adapters.base import AdapterError, CameraSource, EpisodeRef, RawEpisode
 from adapters.storage.location import Where, metering
 from adapters.storage.reads import ReadMeter
 from adapters.storage.urls import filesystem
+from ingest.storage.corpus import read_corpus
+from jobs.catalog.query import run_query
 from jobs.demo.corpus import ADAPTERS, OPTIONS, SOURCES, write_demo_spec, write_raw_corpus
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
@@ -161,3 +164,9 @@ def ingest_local_and_from_url(tmp_path: Path, url: str, storage: dict[str, Any])
 def dataset_files(out: Path) -> dict[str, bytes]:
     """Every file under a corpus's datasets/, by its path relative to the corpus."""
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted((out / "datasets").rglob("*")) if p.is_file()}
+
+
+def bucket_query(url: str, sql: str, options: StorageOptions | None, **kw: bool) -> pa.Table:
+    """`run_query` on a bucket corpus's catalog as `eidata query URL` reads it (`read_corpus`'s local copy)."""
+    with read_corpus(url, options) as corpus:
+        return run_query(corpus.root, sql, **kw)

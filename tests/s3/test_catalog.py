@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pytest
 from s3fs import S3FileSystem
 
@@ -29,6 +28,7 @@ from schemas.manifest import Manifest
 from schemas.storage import StorageOptions
 from tests.fixtures.episodes import canonical_frames, canonical_test_features, write_canonical_dataset
 from tests.s3.server import SECRET_KEY, S3Server
+from tests.store_cases import bucket_query
 
 SQL = {
     "episodes": "SELECT episode_uid, dataset, episode_index, num_frames, tier, content_hash FROM episodes ORDER BY 1",
@@ -45,12 +45,6 @@ def write_dataset(root: Path, lengths: list[int], on_commit: Callable[[dict], No
             with w.episode(task=f"task {ep % 2}") as b:
                 for frame in canonical_frames(n, seed=ep):
                     b.add_frame(frame)
-
-
-def bucket_query(url: str, sql: str, options: StorageOptions, **kw: bool) -> pa.Table:
-    """`run_query` on the bucket corpus's catalog as `eidata query URL` reads it (`read_corpus`'s copy)."""
-    with read_corpus(url, options) as c:
-        return run_query(c.root, sql, **kw)
 
 
 @pytest.fixture(scope="module")

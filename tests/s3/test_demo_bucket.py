@@ -18,6 +18,7 @@ from jobs.catalog.query import run_query
 from jobs.demo.pipeline import run_pipeline_demo
 from schemas.manifest import Manifest
 from tests.s3.server import S3Server
+from tests.store_cases import bucket_query
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_ray]
 
@@ -78,14 +79,14 @@ def test_the_demo_on_a_bucket_writes_the_local_run_s_objects(s3: S3Server, prefi
     local_text = {n: local[n] for n in differ if n.endswith("meta/episodes.jsonl")}
     assert local_text and all(remote[n].replace(raw_url, raw_path) == local[n] for n in local_text)
     # the captions reached the bucket (the episodes' lineage, equal to the local run's above) and its catalog
-    assert run_query(url, "SELECT count(caption) AS n FROM episodes", s3.options()).to_pylist()[0]["n"] > 0
+    assert bucket_query(url, "SELECT count(caption) AS n FROM episodes", s3.options()).to_pylist()[0]["n"] > 0
 
     def swapped(rows: list[dict]) -> list[str]:
         """Rows as sorted text, the raw corpus's URL read as its local path wherever it is named."""
         return sorted(str(r).replace(raw_url.decode(), raw_path.decode()) for r in rows)
 
     for sql in (CATALOG_SQL, QUARANTINE_SQL):
-        assert swapped(run_query(url, sql, s3.options()).to_pylist()) == swapped(
+        assert swapped(bucket_query(url, sql, s3.options()).to_pylist()) == swapped(
             run_query(local_corpus, sql).to_pylist()
         )
     manifest = "manifests/demo_train/manifest.json"

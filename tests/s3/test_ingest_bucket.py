@@ -29,6 +29,7 @@ from jobs.spec import load_spec
 from tests.jobs.demo_reference import demo_spec, hashes
 from tests.jobs.ingest import crash_hooks
 from tests.s3.server import S3Server, child_env
+from tests.store_cases import bucket_query
 
 REPO = Path(__file__).resolve().parents[2]
 TTL_S = 3.0
@@ -82,8 +83,8 @@ def test_bucket_output_is_the_local_run(
     report = run_ingest(spec, progress=False)
     assert sum(t.written for t in report.tallies.values()) > 0
     assert dataset_objects(s3, url) == hashes(local)
-    assert run_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
-    assert run_query(url, QUARANTINE_SQL, s3.options()) == run_query(local, QUARANTINE_SQL)
+    assert bucket_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
+    assert bucket_query(url, QUARANTINE_SQL, s3.options()) == run_query(local, QUARANTINE_SQL)
     fs, path = filesystem(url, s3.options())
     assert s3.secret_key.encode() not in fs.cat_file(f"{path}/job/spec.yaml")  # the spec kept says a secret was given
 
@@ -132,7 +133,7 @@ def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
     spec = load_spec(spec_path).model_copy(update={"output_storage": s3.options()})
     run_ingest(spec, progress=False)  # another scratch folder: the rerun rebuilds it from the bucket
     assert dataset_objects(s3, url) == hashes(local)
-    assert run_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
+    assert bucket_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
     fs, path = filesystem(url, s3.options())
     assert list_keys(fs, f"{path}/.eidata/lease") == []
     assert not [k for k in list_keys(fs, f"{path}/datasets") if "/.eidata/staging/" in k]
@@ -152,6 +153,6 @@ def test_a_killed_worker_is_retried(
     run_ingest(spec, progress=False, worker=crash_hooks.dying_process_episode)
     assert int(marker.read_text()) != os.getpid(), "the hook ran in the driver, not in a worker"
     assert dataset_objects(s3, url) == hashes(local)
-    assert "worker" not in run_query(url, "SELECT DISTINCT stage FROM quarantine", s3.options())["stage"].to_pylist()
+    assert "worker" not in bucket_query(url, "SELECT DISTINCT stage FROM quarantine", s3.options())["stage"].to_pylist()
     fs, path = filesystem(url, s3.options())
     assert not [k for k in list_keys(fs, f"{path}/datasets") if "/.eidata/staging/" in k]

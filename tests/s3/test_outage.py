@@ -39,7 +39,7 @@ from jobs.spec_models import JobSpec
 from tests.jobs.demo_reference import hashes
 from tests.needs import tool_missing
 from tests.s3.server import Weed, weed, weed_binary
-from tests.store_cases import dataset_files, put_url
+from tests.store_cases import bucket_query, dataset_files, put_url
 
 SOURCES = ("bridge", "agibot", "ego4d")  # ego4d and agibot ask `is_file()` of the bucket while reading
 QUARANTINE_SQL = "SELECT source, raw_path, stage, error_class, message, fault FROM quarantine ORDER BY ALL"
@@ -203,5 +203,5 @@ def test_a_job_writing_to_a_store_that_goes_down_loses_nothing(
     keys = [k for k in list_keys(fs, base) if "/.eidata/" not in k]
     objects = {k.removeprefix(base): hashlib.sha256(fs.cat_file(k)).hexdigest() for k in keys}
     assert objects == hashes(local)
-    assert run_query(url, CATALOG_SQL, store.server.options()) == run_query(local, CATALOG_SQL)
+    assert bucket_query(url, CATALOG_SQL, store.server.options()) == run_query(local, CATALOG_SQL)
     assert list_keys(fs, f"{path}/.eidata/lease") == []

@@ -38,6 +38,7 @@ from tests.jobs.quarantine_corpus import (
 )
 from tests.s3.server import S3Server
 from tests.s3.test_bucket_stage import files, objects
+from tests.store_cases import bucket_query
 
 pytestmark = pytest.mark.shared_ray  # tests/ray_scope.py: the storage options reach the workers in the pickled spec
 
@@ -68,7 +69,7 @@ class Runs:
         return sorted(str(r).replace(self.raw_url, str(self.raw)) for r in rows)
 
     def query(self, sql: str) -> list[dict[str, Any]]:
-        return run_query(self.url, sql, self.options).to_pylist()
+        return bucket_query(self.url, sql, self.options).to_pylist()
 
 
 @pytest.fixture(scope="module")
