@@ -15,8 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.base import AdapterError, EpisodeRef, RawEpisode
-from adapters.lerobot.cameras import canonical_camera
 from adapters.lerobot.adapter import LeRobotSource
+from adapters.lerobot.cameras import canonical_camera
 from adapters.registry import get_adapter
 from adapters.synthetic.lerobot import inject_fault
 from ingest.canonical.canonicalize import canonicalize

@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.lerobot.checks import check_default_columns, check_stats, expected_stats_shape, loader_checks
 from adapters.lerobot.adapter import LeRobotSource
+from adapters.lerobot.checks import check_default_columns, check_stats, expected_stats_shape, loader_checks
 from schemas.lerobot import FeatureSpec
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.embodiment import (
     EMBODIMENT_ALIASES,
     alias_embodiment,
@@ -15,7 +16,6 @@ from adapters.lerobot.embodiment import (
     resolve_embodiment,
     robot_type_tokens,
 )
-from adapters.lerobot.adapter import LeRobotSource
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from adapters.base import AdapterError
-from adapters.lerobot.episode import EpisodeReader, ReadSettings
 from adapters.lerobot.adapter import LeRobotSource
+from adapters.lerobot.episode import EpisodeReader, ReadSettings
 from schemas.tiers import QualityTier
 
 
