@@ -1,7 +1,7 @@
-"""`eidata query` and `curate` over a corpus whose catalog is in a bucket (`jobs.catalog.bucket`), against a real S3
-server: DuckDB reads the parts through fsspec and answers as over the same catalog on disk, curate writes the manifest
-the same catalog on disk gives; the catalog rebuilt from commit records matches the one hashed from files; a wrong
-credential is named before any query runs."""
+"""`eidata query` and `curate` over a corpus whose catalog is in a bucket, against a real S3 server: the catalog's
+parts are read from `ingest.storage.corpus.read_corpus`'s local copy and answer as the same catalog on disk, curate
+writes the manifest the same catalog on disk gives; the catalog rebuilt from commit records matches the one hashed from
+files; a wrong credential is named before any query runs."""
 
 from __future__ import annotations
 
