@@ -116,13 +116,23 @@ def test_fmt_skip_only_on_data_tables() -> None:
 
 
 def _defined(tree: ast.Module) -> set[str]:
+    """The names a module binds itself at its top level (in an `if` or `try` there too), imports aside."""
     names: set[str] = set()
-    for n in tree.body:
+    body = list(tree.body)
+    while body:
+        n = body.pop()
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(n.name)
         elif isinstance(n, (ast.Assign, ast.AnnAssign)):
             targets = n.targets if isinstance(n, ast.Assign) else [n.target]
-            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+            names |= {x.id for t in targets for x in ast.walk(t) if isinstance(x, ast.Name)}
+        elif isinstance(n, (ast.If, ast.Try)):
+            body += [
+                *n.body,
+                *n.orelse,
+                *getattr(n, "finalbody", []),
+                *(s for h in getattr(n, "handlers", []) for s in h.body),
+            ]
     return names
 
 
@@ -140,3 +150,26 @@ def test_no_module_re_exports_names_it_does_not_define() -> None:
                 if foreign:
                     hits.append(f"{rel}: {foreign}")
     assert not hits, "re-exports (import these names from where they are defined):\n" + "\n".join(hits)
+
+
+def test_names_are_imported_from_the_module_that_defines_them() -> None:
+    """`from a.b import name` names a module of the tree that binds `name` itself, never one that only imports it (a
+    re-export by import, which `__all__` does not show: the review found `CanonicalEpisode` taken from
+    `ingest.canonical.canonicalize` by 11 tests). A package `__init__` may name its own submodules' API."""
+    defined: dict[Path, set[str]] = {}
+    hits = []
+    for top in (*SHIPPED, "tests", "benchmarks"):
+        for p in sorted((REPO / top).rglob("*.py")):
+            if "data" in p.relative_to(REPO).parts[:3]:
+                continue
+            for n in ast.walk(ast.parse(p.read_text())):
+                if not isinstance(n, ast.ImportFrom) or n.level or not n.module:
+                    continue
+                src = REPO / (n.module.replace(".", "/") + ".py")
+                if n.module.split(".")[0] not in SHIPPED or not src.is_file():
+                    continue  # a package (its __init__) or a library
+                if src not in defined:
+                    defined[src] = _defined(ast.parse(src.read_text()))
+                foreign = [a.name for a in n.names if a.name not in defined[src]]
+                hits += [f"{p.relative_to(REPO)}:{n.lineno}: {name} from {n.module}" for name in foreign]
+    assert not hits, "import these names from the module that defines them:\n" + "\n".join(hits)

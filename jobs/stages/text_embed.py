@@ -129,7 +129,7 @@ class TextEmbedActor:
 
 def vlm_errors() -> tuple[type[BaseException], ...]:
     """A model folder or a layer that cannot work: a bad call (named lazily: the model module imports torch)."""
-    from ingest.encoders.qwen_vl.model import VLMError
+    from ingest.encoders.qwen_vl.image import VLMError
 
     return (VLMError,)
 

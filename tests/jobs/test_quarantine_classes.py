@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ingest.lerobot.writer import STAGING
+from ingest.lerobot.writer_dir import STAGING
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.ingest.report import IngestReport

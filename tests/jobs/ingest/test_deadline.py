@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.lerobot.writer import STAGING
+from ingest.lerobot.writer_dir import STAGING
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import write_raw_corpus
 from jobs.ingest.discovery import discover

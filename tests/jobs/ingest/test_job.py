@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import jobs.cli
-from ingest.lerobot.writer import STAGING
+from ingest.lerobot.writer_dir import STAGING
 from jobs.catalog.query import run_query
 from jobs.ingest.discovery import discover
 from jobs.ingest.job import run_ingest

@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from ingest.encoders.qwen_vl.image import preprocess_frames
+from ingest.encoders.qwen_vl.image import VLMError, preprocess_frames
 from ingest.encoders.qwen_vl.model import (
     IMAGE_PAD,
     VISION_END,
     VISION_START,
     QwenVL,
     VisionInput,
-    VLMError,
     chat_prompt,
     pad_batch,
     sample_frame_indices,
