@@ -17,7 +17,10 @@ from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 
-pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
+# the module's jobs run on one Ray (tests/ray_scope.py). Slow (~20 s): make test keeps these three sources' ingest end
+# to end in the demo's job (tests/jobs/demo/test_pipeline.py: their good and corrupt episodes, quarantined with their
+# reasons) and each adapter's bad input in its own tests (tests/adapters/{epic_kitchens,egovideo,hot3d}/)
+pytestmark = [pytest.mark.shared_ray, pytest.mark.slow]
 
 
 def test_epic_egocentric_shards_and_hot3d_are_ingested_end_to_end(tmp_path: Path) -> None:

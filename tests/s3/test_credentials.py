@@ -54,7 +54,8 @@ def test_preflight_names_the_first_cause(
     assert s3.endpoint in str(e.value) and SECRET_KEY not in str(e.value)
 
 
-def test_preflight_unreachable_endpoint() -> None:
+def test_preflight_unreachable_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own retries of a refused connection: ~8 s otherwise
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block ends: nothing listens there
