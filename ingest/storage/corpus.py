@@ -42,7 +42,7 @@ from ingest.files.atomic import atomic_write
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.storage.bucket_output import SYNCED_DIRS, BucketOutput
 from ingest.storage.derived import DerivedFileError, committed_derived, file_metadata, publish_derived
-from ingest.storage.digests import DIGESTS_DIR, FileDigests, RecordDigests
+from ingest.storage.digests import DIGESTS_DIR, FileDigests, RecordDigests, digests_name
 from ingest.storage.meta_change import publish_meta_change
 from ingest.storage.objects import exists, list_keys, list_prefixes, put, put_if_absent
 from ingest.storage.preflight import preflight_output
@@ -107,7 +107,7 @@ class Corpus:
         """The digests of one dataset's files; `rehash` hashes every byte again instead of reusing saved sums."""
         if rehash:
             return FileDigests()
-        return FileDigests.load(self.root / "catalog" / DIGESTS_DIR / _digests_name(self.root, dataset_root))
+        return FileDigests.load(self.root / "catalog" / DIGESTS_DIR / digests_name(self.root, dataset_root))
 
     def attach(self, writer: LeRobotWriter, dataset: str) -> LeRobotWriter:
         """`writer` of the dataset `dataset` (`datasets/<source>/<subset>`), its commits published where they go."""
@@ -259,12 +259,6 @@ class BucketCorpus(Corpus):
 
     def _rel(self, dataset_root: Path) -> str:
         return Path(dataset_root).relative_to(self.root).as_posix()
-
-
-def _digests_name(corpus_root: Path, dataset_root: Path) -> str:
-    from urllib.parse import quote
-
-    return quote(Path(dataset_root).relative_to(corpus_root).as_posix(), safe="") + ".parquet"
 
 
 class NotACorpus(ValueError):

@@ -9,6 +9,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,6 +20,12 @@ from ingest.storage.publish import DatasetPublisher
 
 DIGESTS_DIR = ".file_digests"  # inside catalog/: per-dataset file digests a rebuild reuses
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size (the catalog's parts use it too)
+
+
+def digests_name(corpus_root: Path, dataset_root: Path) -> str:
+    """The file under `catalog/<DIGESTS_DIR>/` holding one dataset's saved digests: its path in the corpus, quoted."""
+    return quote(Path(dataset_root).relative_to(corpus_root).as_posix(), safe="") + ".parquet"
+
 
 HASH_CHUNK = 1 << 20
 

@@ -20,14 +20,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.files.atomic import fsync_path
 from ingest.storage.corpus import Corpus, open_corpus
-from ingest.storage.digests import DIGESTS_DIR, CatalogError, file_digest
+from ingest.storage.digests import DIGESTS_DIR, CatalogError, digests_name, file_digest
 from jobs.catalog.behaviour import (
     catalog_findings,
     findings_dir,
@@ -128,7 +127,7 @@ def _build(
     configs: dict[str, BehaviourConfig] = {}
     found: list[dict] = []
     for ds in datasets:
-        name = quote(ds.relative_to(corpus_root).as_posix(), safe="") + ".parquet"
+        name = digests_name(corpus_root, ds)
         digests = corpus.digests(ds, rehash=rehash)
         try:
             rows = catalog_rows_for_dataset(corpus_root, ds, digests=digests)
