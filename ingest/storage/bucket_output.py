@@ -91,7 +91,7 @@ class BucketOutput:
                 garbage += pub.recover()
                 pub.hydrate()
             for rel in SYNCED_DIRS:
-                self._download(rel)
+                self.download(rel)
             # the job folder is the running job's: out of the bucket until its clean end puts it back, so a killed
             # job leaves no "finished" mark there and its rerun takes the interrupted path (roll forward, catalog)
             for key in list_keys(self.fs, f"{self.path}/{JOB_DIR}"):
@@ -121,7 +121,8 @@ class BucketOutput:
         self.close()
 
     # -- mirrored folders ---------------------------------------------------------------------------------------------
-    def _download(self, rel: str) -> None:
+    def download(self, rel: str) -> None:
+        """The bucket's folder `rel` (of the corpus) copied whole into the scratch."""
         for key in list_keys(self.fs, f"{self.path}/{rel}"):
             local = self.scratch / self._rel(key)
             local.parent.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,7 @@ from ingest.storage.bucket_output import SYNCED_DIRS, BucketOutput
 from ingest.storage.derived import DerivedFileError, committed_derived, file_metadata, publish_derived
 from ingest.storage.digests import DIGESTS_DIR, FileDigests, RecordDigests, digests_name
 from ingest.storage.meta_change import publish_meta_change
-from ingest.storage.objects import exists, list_keys, list_prefixes, put, put_if_absent
+from ingest.storage.objects import exists, list_prefixes, put, put_if_absent
 from ingest.storage.preflight import preflight_output
 from ingest.storage.publish import derived_meta
 from schemas.corpus import MANIFESTS_DIR
@@ -342,7 +342,7 @@ def read_corpus(
 
 def _copy(url: str, dest: Path, options: StorageOptions | None, *, datasets: bool, episodes: bool) -> Path:
     reader = BucketOutput(url, options, scratch=dest)  # no lease taken: only its listings and publishers
-    fs, path = reader.fs, reader.path
+    fs = reader.fs
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
 
@@ -360,6 +360,5 @@ def _copy(url: str, dest: Path, options: StorageOptions | None, *, datasets: boo
             for obj in r.objects:
                 fetch(pub.log.final_key(obj), f"{rel}/{obj}")
     for top in (*SYNCED_DIRS, MANIFESTS_DIR) if datasets else SYNCED_DIRS:
-        for key in list_keys(fs, f"{path}/{top}"):
-            fetch(key, key.removeprefix(path + "/"))
+        reader.download(top)
     return dest
