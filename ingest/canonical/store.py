@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ingest.episode import PIPELINE_VERSION, CanonicalEpisode
+from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter, stage_episode
@@ -104,8 +105,13 @@ def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[d
 
 
 def write_episode(writer: LeRobotWriter, ep: CanonicalEpisode) -> EpisodeEntry:
-    """Stage, fill and commit one canonical episode; any bad frame discards it whole (writer errors)."""
-    return writer.commit(fill(writer.stage(ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames), ep))
+    """Stage, fill and commit one canonical episode; any bad frame discards it whole (writer errors). An encoder fault
+    (`encoder_fault`: a hung flush included, as nothing else retries an in-process write) writes it once more."""
+
+    def write() -> StagedEpisode:
+        return fill(writer.stage(ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames), ep)
+
+    return writer.commit(write_retrying_encoder_faults(write, ep.uid, []))
 
 
 def stage_canonical(dataset_root: Path, ep: CanonicalEpisode, codec: VideoCodec) -> StagedEpisode:

@@ -15,8 +15,11 @@ The classification is narrow on purpose, so that nothing deterministic is retrie
   codec or the muxer of OUR output file. The same error type raised anywhere else (decoding a source video, reading
   back our own output) is the episode's data and stays a quarantine reason at once, as do all data errors, which
   never come from those calls.
-- never a hang: `EncoderHungError` outside a job, and in a job the watchdog kills the worker, retries once and then
-  quarantines; retrying here too would double its attempts.
+- a hang (`EncoderHungError`) where it is raised at all: only where the encoder's waits are bounded, i.e. where no
+  watchdog owns the deadline (in-process writes: `ingest.canonical.store.write_episode`, a job outside Ray). In a Ray
+  worker the waits are unbounded and the job's watchdog kills the worker, retries once and then quarantines, so a
+  hang is never counted twice. A full CI run once hit the flush hang in an in-process test write (SVT-AV1 4.1.0,
+  164 frames of 256x256 not flushed in 82 s); the same episode wrote at once when run again.
 """
 
 from __future__ import annotations
@@ -50,8 +53,8 @@ def _through_encoder(tb: TracebackType | None) -> bool:
 
 
 def encoder_fault(e: BaseException) -> BaseException | None:
-    """The FFmpeg error our own encoder or muxer raised, found in `e` or what caused it (the episode writer wraps it in
-    an `EpisodeError`); None when `e` is anything else, a hang included."""
+    """The FFmpeg error our own encoder or muxer raised, or the bounded hang of its flush, found in `e` or what caused
+    it (the episode writer wraps it in an `EpisodeError`); None when `e` is anything else."""
     from av.error import FFmpegError
 
     seen: set[int] = set()
@@ -59,7 +62,7 @@ def encoder_fault(e: BaseException) -> BaseException | None:
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
         if isinstance(cur, EncoderHungError):
-            return None
+            return cur
         if isinstance(cur, FFmpegError) and _through_encoder(cur.__traceback__):
             return cur
         cur = cur.__cause__ or cur.__context__

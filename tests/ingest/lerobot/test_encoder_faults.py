@@ -1,6 +1,7 @@
 """The encoder-fault classification on real errors: a refusal of our own muxer while flushing is a fault (also wrapped
-by the episode writer), the same error family from decoding a corrupt file, raised elsewhere, or a hang is not; the
-retry writes once more on a fault only and names both attempts when the second fails too."""
+by the episode writer), and so is a bounded hang (raised only where no watchdog owns it); the same error family from
+decoding a corrupt file, raised elsewhere, is not; the retry writes once more on a fault only and names both attempts
+when the second fails too."""
 
 from __future__ import annotations
 
@@ -80,15 +81,16 @@ def test_a_source_decode_error_is_not_a_fault(tmp_path: Path) -> None:
     assert encoder_fault(raised.value) is None
 
 
-def test_a_hang_is_not_a_fault() -> None:
-    assert encoder_fault(EncoderHungError("SVT-AV1 did not finish flushing a.mp4 in 61 s")) is None
+def test_a_bounded_hang_is_a_fault_even_wrapped() -> None:
+    hung = EncoderHungError("SVT-AV1 did not finish flushing a.mp4 in 61 s")
+    assert encoder_fault(hung) is hung
     try:
         try:
-            raise av.error.ArgumentError(22, "Invalid argument", "x.mp4")
-        except av.error.ArgumentError as e:
-            raise EncoderHungError("gave up") from e
-    except EncoderHungError as hung:
-        assert encoder_fault(hung) is None
+            raise hung
+        except EncoderHungError as e:
+            raise EpisodeError(f"could not finish the episode: {e}") from e
+    except EpisodeError as wrapped:
+        assert encoder_fault(wrapped) is hung
 
 
 def _writer(tmp_path: Path, faults: int) -> tuple[list[int], object]:
