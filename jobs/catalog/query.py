@@ -43,10 +43,7 @@ VIEWS = {
     "quarantine": (QUARANTINE_DIR, QUARANTINE_SCHEMA),
     "findings": (FINDINGS_DIR, FINDINGS_SCHEMA),  # dataset-level behaviour findings (`jobs.catalog.behaviour`)
     "verdicts": (VERDICTS_DIR, VERDICT_SCHEMA),  # the findings behind each tier (`schemas.verdicts`)
-    "source_findings": (
-        SOURCE_FINDINGS_DIR,
-        SOURCE_FINDINGS_SCHEMA,
-    ),  # what sources could not give (`schemas.findings`)
+    "source_findings": (SOURCE_FINDINGS_DIR, SOURCE_FINDINGS_SCHEMA),  # what sources could not give
 }
 MAX_CELL = 60  # characters of one cell in the human table; longer text is cut with an ellipsis
 MAX_TABLE_ROWS = 200  # rows the human table shows; csv and json print everything
@@ -221,26 +218,18 @@ OPTIONS = (
 
 def cli_query(args: argparse.Namespace) -> int:
     """`eidata query ROOT "SQL" [--format table|csv|json] [--unrestricted]`: print the result; exit 2 for bad SQL,
-    a statement refused or a missing root.
-
-    args.root: the corpus folder; args.sql: the query; args.format: one of FORMATS (default table);
-    args.unrestricted: DuckDB's full rights (any statement, any file)."""
+    a statement refused or a missing root."""
     try:
         with read_corpus(args.root) as corpus:
             table = run_query(corpus.root, args.sql, unrestricted=bool(getattr(args, "unrestricted", False)))
-    except StorageError as e:  # a wrong credential or a missing bucket is named before any query runs
-        print(f"eidata query: {e}", file=sys.stderr)
-        return 2
-    except ReadOnlyError as e:
-        print(f"eidata query: {e}", file=sys.stderr)
-        return 2
     except duckdb.PermissionException as e:  # a file other than the catalog's parts
         print(f"eidata query: {e} (only the catalog's own files; --unrestricted for others)", file=sys.stderr)
         return 2
     except duckdb.IOException as e:  # a catalog file that cannot be read is not the query's fault
         print(f"eidata query: {e}", file=sys.stderr)
         return 1
-    except duckdb.Error as e:
+    # StorageError: a wrong credential or a missing bucket, named before any query runs
+    except (StorageError, ReadOnlyError, duckdb.Error) as e:
         print(f"eidata query: {e}", file=sys.stderr)
         return 2
     sys.stdout.write(format_table(table, getattr(args, "format", None) or "table"))

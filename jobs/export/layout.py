@@ -50,11 +50,6 @@ class Layout:
     def source_columns(self) -> list[str]:
         return [c.source for c in self.columns]
 
-    @property
-    def renamed(self) -> dict[str, str]:
-        """canonical key -> exported key, for the columns whose key changes."""
-        return {c.source: c.key for c in self.columns if c.source != c.key}
-
     def apply(self, table: pa.Table) -> pa.Table:
         """An episode's canonical columns (`source_columns`) as the exported columns, in feature order."""
         arrays, names = [], []

@@ -83,7 +83,7 @@ def _fill(
     """Write the plan's dataset (in `options["version"]`) into the fresh folder `root`, its completion record
     (`MARKER`) last; on a failure the folder is left to the caller to remove."""
     masked = masked_stats(plan) if plan.masked_stats else None  # before any frame: it fills the unused dims
-    writer = WRITERS[options["version"]].for_plan(root, plan, options["data_mb"], options["video_mb"], masked)
+    writer = WRITERS[options["version"]](root, plan, options["data_mb"], options["video_mb"], masked)
     writer.on_file = on_file
     try:
         if plan.keep_tasks is not None:
@@ -135,17 +135,13 @@ def export_corpus(
         return _export_corpus(corpus, tree, options, manifest)
 
 
-def _layout_options(options: dict[str, Any]) -> dict[str, bool]:
-    return {"keep_nd": options["keep_nd"], "caption_as_task": options["caption_as_task"]}
-
-
 def _export_corpus(
     corpus: Corpus, out: Tree, options: dict[str, Any], manifest: str | None
 ) -> dict[str, tuple[Status, str]]:
     results: dict[str, tuple[Status, str]] = {}
-    root = corpus.root
+    root, layout = corpus.root, {k: options[k] for k in ("keep_nd", "caption_as_task")}
     if manifest is not None:
-        plan = manifest_plan(corpus, manifest, options["cameras"], **_layout_options(options))
+        plan = manifest_plan(corpus, manifest, options["cameras"], **layout)
         mdir = root / "manifests" / manifest
         extra = [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET]
         status = export_plan(plan, corpus, out, manifest, options, extra)
@@ -158,7 +154,7 @@ def _export_corpus(
     for ds in find_datasets(root):
         rel = ds.relative_to(base).as_posix()
         try:
-            plan = dataset_plan(corpus, ds, rel, options["cameras"], **_layout_options(options))
+            plan = dataset_plan(corpus, ds, rel, options["cameras"], **layout)
             status = export_plan(plan, corpus, out, rel, options)
             results[rel] = (status, f"{len(plan.episodes)} episodes")
         except (PlanError, ValueError, OSError, KeyError) as e:  # one dataset's failure does not stop the others
@@ -210,17 +206,7 @@ def build_job(args: argparse.Namespace) -> V30ExportJob:
 
 
 def _run(job: V30ExportJob, args: argparse.Namespace) -> dict[str, tuple[Status, str]]:
-    return export_corpus(
-        job.root,
-        job.out,
-        manifest=job.manifest,
-        cameras=job.cameras,
-        data_mb=job.data_mb,
-        video_mb=job.video_mb,
-        keep_nd=job.keep_nd,
-        caption_as_task=job.caption_as_task,
-        version=job.version,
-    )
+    return export_corpus(job.root, job.out, **job.model_dump(exclude={"root", "out"}))
 
 
 def results_table(results: dict[str, tuple[Status, str]]) -> str:

@@ -32,14 +32,9 @@ class StreamSignature:
     time_base: Fraction
 
 
-def probe(path: Path) -> tuple[StreamSignature, int, float]:
-    """(signature, duration in time-base units, duration in seconds as lerobot's `get_video_duration_in_s`)."""
-    with av.open(str(path)) as container:
-        return probe_open(container)
-
-
 def probe_open(container: av.container.InputContainer) -> tuple[StreamSignature, int, float]:
-    """`probe` of a file already open (the export opens each episode's video once for probing and copying)."""
+    """(signature, duration in time-base units, duration in seconds as lerobot's `get_video_duration_in_s`) of an
+    open file (the export opens each episode's video once for probing and copying)."""
     stream = container.streams.video[0]
     tb = Fraction(stream.time_base)
     if stream.duration is not None:
@@ -64,22 +59,12 @@ class VideoFileWriter:
         self._stream: av.video.stream.VideoStream | None = None
         self._ticks = 0  # time-base units written so far
         self.seconds = 0.0  # lerobot's running float sum of durations
-        self.bytes_in = 0
 
     def append(
-        self,
-        path: Path,
-        probed: tuple[StreamSignature, int, float] | None = None,
-        src: av.container.InputContainer | None = None,
-        *,
-        size: int | None = None,
+        self, path: Path, src: av.container.InputContainer, probed: tuple[StreamSignature, int, float] | None = None
     ) -> tuple[float, float]:
-        """Copy one episode's packets after what is written; returns its (from_timestamp, to_timestamp).
-        `probed`: what `probe(path)` returned, when the caller has it already; `src`: `path` already open (then
-        `size`, its bytes, may say what a stat of `path` would: an object in a bucket has none)."""
-        if src is None:
-            with av.open(str(path)) as opened:
-                return self.append(path, probed, opened)
+        """Copy the packets of one episode, `path` open as `src`, after what is written; returns its
+        (from_timestamp, to_timestamp). `probed`: what `probe_open(src)` returned, when the caller has it already."""
         sig, ticks, seconds = probed or probe_open(src)
         if sig != self.signature:
             raise ValueError(
@@ -99,7 +84,6 @@ class VideoFileWriter:
             packet.dts = dts + offset
             packet.stream = out
             mux(packet)
-        self.bytes_in += path.stat().st_size if size is None else size
         start = self.seconds
         self._ticks += ticks
         self.seconds += seconds

@@ -163,23 +163,21 @@ class V30Writer:
     def __init__(
         self,
         root: Path,
-        *,
-        fps: int,
-        features: dict[str, Any],
-        robot_type: str | None,
-        layout: Layout,
+        plan: ExportPlan,
         data_mb: int = DATA_FILE_SIZE_IN_MB,
         video_mb: int = VIDEO_FILE_SIZE_IN_MB,
-        column_types: Mapping[str, pa.DataType] | None = None,
+        masked: MaskedStats | None = None,
     ) -> None:
+        """The writer of `plan`'s dataset into the fresh folder `root`; `masked`: a manifest's statistics of its
+        masked features (`masked_stats.py`: unused dims filled, stats.json, stats_by_embodiment.json)."""
         self.root = Path(root)
-        self.fps, self.features, self.robot_type = fps, features, robot_type
-        self.layout = layout
-        self.column_types = dict(column_types or {})
-        self.masked: MaskedStats | None = None
+        self.fps, self.features, self.robot_type = plan.fps, plan.features, plan.robot_type
+        self.layout = plan.layout
+        self.column_types = dict(plan.column_types)
+        self.masked = masked
         self.data_mb, self.video_mb = data_mb, video_mb
-        self.cameras = [k for k, ft in features.items() if ft["dtype"] == "video"]
-        self.columns = [k for k, ft in features.items() if ft["dtype"] != "video"]
+        self.cameras = [k for k, ft in self.features.items() if ft["dtype"] == "video"]
+        self.columns = [k for k, ft in self.features.items() if ft["dtype"] != "video"]
         self.tasks = TaskTable()
         self.num_episodes = 0
         self.num_frames = 0
@@ -198,30 +196,6 @@ class V30Writer:
         self._data_path = self._meta_path = self.root
         # called with each file closed for good before `finish` (a bucket --out puts it and drops the local copy)
         self.on_file: Callable[[Path], None] | None = None
-
-    @classmethod
-    def for_plan(
-        cls,
-        root: Path,
-        plan: ExportPlan,
-        data_mb: int = DATA_FILE_SIZE_IN_MB,
-        video_mb: int = VIDEO_FILE_SIZE_IN_MB,
-        masked: MaskedStats | None = None,
-    ) -> V30Writer:
-        """The writer of `plan`'s dataset into the fresh folder `root`; `masked`: a manifest's statistics of its
-        masked features (`masked_stats.py`: unused dims filled, stats.json, stats_by_embodiment.json)."""
-        writer = cls(
-            root,
-            fps=plan.fps,
-            features=plan.features,
-            robot_type=plan.robot_type,
-            layout=plan.layout,
-            data_mb=data_mb,
-            video_mb=video_mb,
-            column_types=plan.column_types,
-        )
-        writer.masked = masked
-        return writer
 
     # -- data ----------------------------------------------------------------------------------------------------
     def _frames(self, ref: EpisodeRef, start: int) -> EpisodeFrames:
@@ -279,7 +253,7 @@ class V30Writer:
         if current is None:
             path = self.root / VIDEO_PATH_V30.format(video_key=key, chunk_index=place.chunk, file_index=place.file)
             current = self._videos[key] = VideoFileWriter(path, sig)
-        start, end = current.append(src, probed, container, size=size)
+        start, end = current.append(src, container, probed)
         return {
             f"videos/{key}/chunk_index": place.chunk,
             f"videos/{key}/file_index": place.file,

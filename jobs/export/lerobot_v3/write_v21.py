@@ -32,7 +32,6 @@ import pyarrow.parquet as pq
 
 from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.table import arrow_schema, column_numpy
-from jobs.export.layout import Layout
 from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats
 from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan
 from jobs.export.lerobot_v3.write import TaskTable, read_episode
@@ -59,34 +58,26 @@ RENUMBERED = ("episode_index", "index", "task_index")
 
 class V21Writer:
     """Accumulates episodes into a v2.1 dataset at `root` (a fresh folder); `finish()` writes tasks and info last.
-    The interface is `V30Writer`'s (`for_plan`, `tasks`, `add`, `finish`, `abort`, `on_file`)."""
+    The interface is `V30Writer`'s (`tasks`, `add`, `finish`, `abort`, `on_file`)."""
 
     def __init__(
-        self, root: Path, *, fps: int, features: dict[str, Any], robot_type: str | None, layout: Layout
+        self, root: Path, plan: ExportPlan, data_mb: int = 0, video_mb: int = 0, masked: MaskedStats | None = None
     ) -> None:
+        """The writer of `plan`'s dataset into `root` (v2.1 has a file per episode: the size limits do not apply);
+        `masked`: a manifest's statistics of its masked features (unused dims filled, stats_by_embodiment.json)."""
         self.root = Path(root)
-        self.fps, self.robot_type, self.layout = fps, robot_type, layout
-        self.features = {k: FeatureSpec.model_validate(ft) for k, ft in features.items()}
+        self.fps, self.robot_type, self.layout = plan.fps, plan.robot_type, plan.layout
+        self.features = {k: FeatureSpec.model_validate(ft) for k, ft in plan.layout.features.items()}
         self.cameras = [k for k, ft in self.features.items() if ft.is_video]
         self.schema = arrow_schema(self.features)
         self.tasks = TaskTable()
         self.num_episodes = 0
         self.num_frames = 0
-        self.masked: MaskedStats | None = None
+        self.masked = masked
         self.on_file: Callable[[Path], None] | None = None
         (self.root / "meta").mkdir(parents=True, exist_ok=True)
         self._episodes = (self.root / EPISODES_PATH).open("w", encoding="utf-8")
         self._stats = (self.root / EPISODES_STATS_PATH).open("w", encoding="utf-8")
-
-    @classmethod
-    def for_plan(
-        cls, root: Path, plan: ExportPlan, data_mb: int = 0, video_mb: int = 0, masked: MaskedStats | None = None
-    ) -> V21Writer:
-        """The writer of `plan`'s dataset into `root` (v2.1 has a file per episode: the size limits do not apply);
-        `masked`: a manifest's statistics of its masked features (unused dims filled, stats_by_embodiment.json)."""
-        writer = cls(root, fps=plan.fps, features=plan.layout.features, robot_type=plan.robot_type, layout=plan.layout)
-        writer.masked = masked
-        return writer
 
     def _put(self, rel: str) -> Path:
         path = self.root / rel

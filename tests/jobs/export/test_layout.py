@@ -56,7 +56,7 @@ def test_flags_leave_the_policy_namespaces_and_nd_features_become_flat() -> None
     assert kp["info"]["has_hands"] == ["left"]  # the feature's own info kept beside
     assert out[STATE] == feats[STATE] and out[ACTION] == feats[ACTION] and out[HEAD] == feats[HEAD]
     assert list(out)[: len(feats)] == [k if k != INTERPOLATED else "frame.interpolated" for k in feats]
-    assert layout.renamed == {INTERPOLATED: "frame.interpolated"}
+    assert {c.source: c.key for c in layout.columns if c.source != c.key} == {INTERPOLATED: "frame.interpolated"}
     kept = consumer_layout(feats, keep_nd=True).features[HAND_KEYPOINTS]
     assert kept["shape"] == [2, 21, 3] and ND_SHAPE_KEY not in (kept.get("info") or {})
 

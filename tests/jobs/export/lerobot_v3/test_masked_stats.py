@@ -29,7 +29,7 @@ def written(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     out = tmp_path_factory.mktemp("masked") / "all"
     plan = manifest_plan(Corpus(tiny_corpus), "all", None)
     assert plan.masked_stats
-    writer = V30Writer.for_plan(out, plan, masked=masked_stats(plan))
+    writer = V30Writer(out, plan, masked=masked_stats(plan))
     for ref in plan.episodes:
         writer.add(ref)
     writer.finish(plan.splits)

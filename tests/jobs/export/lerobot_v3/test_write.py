@@ -14,7 +14,7 @@ import pytest
 
 from ingest.storage.corpus import Corpus
 from jobs.export.layout import consumer_layout
-from jobs.export.lerobot_v3.plan import manifest_plan
+from jobs.export.lerobot_v3.plan import ExportPlan, manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer
 from schemas.canonical import STATE
 from schemas.lerobot_v3 import INFO_PATH_V30, STATS_PATH_V30, TASKS_PATH_V30
@@ -24,7 +24,7 @@ HEAD = "observation.images.head"
 
 def _write(tiny_corpus: Path, out: Path, **limits: int) -> dict:
     plan = manifest_plan(Corpus(tiny_corpus), "all", None)
-    writer = V30Writer.for_plan(out, plan, **limits)
+    writer = V30Writer(out, plan, **limits)
     for ref in plan.episodes:
         writer.add(ref)
     return {"plan": plan, "info": writer.finish(plan.splits)}
@@ -112,7 +112,7 @@ def test_files_roll_over_at_the_size_limit(tiny_corpus: Path, tmp_path: Path) ->
 
 
 def test_an_empty_export_is_refused(tmp_path: Path) -> None:
-    writer = V30Writer(tmp_path / "none", fps=10, features={}, robot_type=None, layout=consumer_layout({}))
+    writer = V30Writer(tmp_path / "none", ExportPlan("none", 10, {}, None, [], consumer_layout({})))
     with pytest.raises(ValueError, match="no episode to export"):
         writer.finish()
     assert not (tmp_path / "none").exists()

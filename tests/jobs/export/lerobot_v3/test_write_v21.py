@@ -26,7 +26,7 @@ HEAD = "observation.images.head"
 def written(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("v21") / "all"
     plan = manifest_plan(Corpus(tiny_corpus), "all", None)
-    writer = V21Writer.for_plan(out, plan)
+    writer = V21Writer(out, plan)
     for ref in plan.episodes:
         writer.add(ref)
     return {"plan": plan, "info": writer.finish(plan.splits), "out": out}
