@@ -100,7 +100,3 @@ CATALOG_SCHEMA = pa.schema(
     ]
 )
 assert list(CATALOG_SCHEMA.names) == list(CatalogRow.model_fields), "catalog schema and row model disagree"
-
-
-def rows_to_table(rows: list[CatalogRow]) -> pa.Table:
-    return pa.Table.from_pylist([r.model_dump() for r in rows], schema=CATALOG_SCHEMA)

@@ -429,10 +429,6 @@ class DatasetMeta(BaseModel):
     def codes(self, severity: Severity | None = None) -> set[str]:
         return {q.code for q in self.quirks if severity is None or q.severity == severity}
 
-    @property
-    def has_errors(self) -> bool:
-        return any(q.severity == "error" for q in self.quirks)
-
     def summary(self) -> str:
         i = self.info
         fps = int(i.fps) if float(i.fps).is_integer() else i.fps

@@ -209,10 +209,6 @@ class InfoJson(BaseModel):
     def video_keys(self) -> list[str]:
         return [k for k, f in self.features.items() if f.is_video]
 
-    @property
-    def image_keys(self) -> list[str]:
-        return [k for k, f in self.features.items() if f.dtype == "image"]
-
     def episode_chunk(self, episode_index: int) -> int:
         return episode_index // self.chunks_size
 

@@ -32,11 +32,6 @@ def eef_dims(hand: int) -> slice:
     return slice(hand * EEF_DIM, (hand + 1) * EEF_DIM)
 
 
-def joint_dims(hand: int) -> slice:
-    base = 2 * EEF_DIM + hand * JOINTS_PER_ARM
-    return slice(base, base + JOINTS_PER_ARM)
-
-
 def gripper_dim(hand: int) -> int:
     return 2 * EEF_DIM + 2 * JOINTS_PER_ARM + hand
 

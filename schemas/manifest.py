@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.tiers import QualityTier, RoutingTable
@@ -41,11 +40,6 @@ WeightUnit = Literal["frame", "episode"]
 def split_fraction(episode_uid: str) -> float:
     """Where an episode falls in [0, 1): the first 8 bytes of sha256(episode_uid) as a big-endian integer / 2**64."""
     return int.from_bytes(hashlib.sha256(episode_uid.encode("utf-8")).digest()[:8], "big") / 2**64
-
-
-def split_for(episode_uid: str, val_fraction: float) -> Split:
-    """The split of one episode: by its uid alone, so it never moves between manifests or catalog rebuilds."""
-    return "val" if split_fraction(episode_uid) < val_fraction else "train"
 
 
 class ManifestEntry(BaseModel):
@@ -75,7 +69,7 @@ assert list(ENTRIES_SCHEMA.names) == list(ManifestEntry.model_fields), "entries 
 
 
 class SplitRule(BaseModel):
-    """How episodes were split, precisely enough to recompute it (`split_for`)."""
+    """How episodes were split, precisely enough to recompute it (`split_fraction`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -161,11 +155,6 @@ def check_name(name: str) -> None:
             f"manifest name {name!r} must be 1-128 characters of letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
-
-
-def read_entries(manifest_dir: Path) -> pa.Table:
-    """A manifest's `entries.parquet`, checked against `ENTRIES_SCHEMA`."""
-    return check_entries(pq.read_table(Path(manifest_dir) / ENTRIES_PARQUET), manifest_dir)
 
 
 def check_entries(table: pa.Table, manifest_dir: Path | str) -> pa.Table:

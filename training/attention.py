@@ -20,7 +20,7 @@ import contextlib
 import importlib.util
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -75,7 +75,6 @@ def _flash(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: KeyMask 
 
 
 _IMPLS: dict[Backend, Callable[..., torch.Tensor]] = {"flash": _flash, "sdpa": _sdpa, "reference": reference_attention}
-_forced: Backend | None = None
 _chosen: dict[str, Backend] = {}  # device type -> backend, filled once (a plain dict: torch.compile guards on it)
 
 
@@ -107,20 +106,7 @@ def backend_for(device_type: str) -> Backend:
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: KeyMask | None = None) -> torch.Tensor:
-    return _IMPLS[_forced or backend_for(q.device.type)](q, k, v, key_mask)
-
-
-@contextlib.contextmanager
-def forced_backend(name: Backend) -> Iterator[None]:
-    """Run every attention with one backend (tests, FLOP counting, benchmarks); restores the choice after."""
-    global _forced
-    if name not in _IMPLS:
-        raise ValueError(f"unknown attention backend {name!r}; known: {sorted(_IMPLS)}")
-    previous, _forced = _forced, name
-    try:
-        yield
-    finally:
-        _forced = previous
+    return _IMPLS[backend_for(q.device.type)](q, k, v, key_mask)
 
 
 def text_keys(length: int, bucket: int, most: int) -> int:

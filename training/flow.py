@@ -23,16 +23,6 @@ def sample_time(n: int, cfg: FlowConfig, generator: torch.Generator, device: tor
     return ((cfg.s - u) / cfg.s).clamp_min(0.0)
 
 
-def action_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-sample mean squared error over the chunk and the embodiment's real dims: [B, K, A] x2, [B, A] -> [B].
-
-    A sample with no real dim gets 0 (nothing to learn), never NaN."""
-    m = mask.unsqueeze(1)
-    se = (pred.float() - target.float()).square() * m
-    count = m.sum(dim=(1, 2)) * pred.shape[1]
-    return se.sum(dim=(1, 2)) / count.clamp_min(1)
-
-
 def latent_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-sample mean squared error over the future latent tokens: [B, P, C] x2 -> [B]."""
     return (pred.float() - target.float()).square().mean(dim=(1, 2))

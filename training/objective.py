@@ -58,7 +58,7 @@ def chunk_loss(
     pred: torch.Tensor, target: torch.Tensor, action_mask: torch.Tensor, chunk_mask: torch.Tensor
 ) -> torch.Tensor:
     """Per-sample mean squared error over the real dims of the chunk steps inside the episode: [B, K, A] x2, [B, A],
-    [B, K] -> [B] (`flow.action_loss` when every step is inside). Nothing to learn gives 0, never NaN."""
+    [B, K] -> [B]. Nothing to learn gives 0, never NaN."""
     m = chunk_mask.unsqueeze(-1) * action_mask.unsqueeze(1)
     se = (pred.float() - target.float()).square() * m
     return se.sum(dim=(1, 2)) / m.sum(dim=(1, 2)).clamp_min(1)

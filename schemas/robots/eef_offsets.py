@@ -51,9 +51,9 @@ _FRANKA = (
 # gripper_link -> ee_arm_link x 0.043, gripper_bar_link -> fingers_link x 0.023, fingers_link -> ee_gripper_link
 # x 0.027575: 0.093575 m along x. The pose this applies to is the ee_gripper_link frame (x = approach, fingers slide
 # along y): Bridge stores its orientation relative to a top-down default rotation, and the oxe adapter declares the
-# frame itself (R_state · D, adapters/oxe/subsets.py BRIDGE_DEFAULT_ROTATION). The offset also rotates +90 deg about y:
-# wrist z = EEF x, wrist y = EEF y, wrist x = -EEF z. With rpy = 0 (gripper straight down) the wrist is 0.093575 m
-# above the TCP, its z axis pointing down.
+# frame itself (R_state · D, bridge's eef_reference_rotation in adapters/oxe/subsets.yaml). The offset also rotates
+# +90 deg about y: wrist z = EEF x, wrist y = EEF y, wrist x = -EEF z. With rpy = 0 (gripper straight down) the wrist
+# is 0.093575 m above the TCP, its z axis pointing down.
 _WIDOWX = (
     RigidTransform(translation=(-0.093575, 0.0, 0.0), rotation_xyzw=(0.0, _H, 0.0, _H)),
     "WidowX 250 6DOF ee_gripper_link -> gripper_link (wrist_rotate joint) 0.093575 m back along x "

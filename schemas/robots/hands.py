@@ -92,10 +92,6 @@ class HandSpec(BaseModel):
             raise ValueError(f"{self.description}: ranges must cover exactly the native joints {self.native_order}")
         return self
 
-    def finger_slots(self) -> tuple[str, ...]:
-        """The fingers this hand has (MANO slots it fills)."""
-        return tuple(f for f in FINGERS if self.fingertips[f] is not None)
-
 
 class HandsFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

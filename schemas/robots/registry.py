@@ -114,9 +114,6 @@ class Embodiment(BaseModel):
                 m[hand_dims(_HAND_INDEX[hand], part)] = True
         return m
 
-    def mask_list(self) -> list[int]:
-        return self.mask().astype(int).tolist()
-
     def keypoint_hands(self) -> tuple[Hand, ...]:
         """Hands that carry human MANO-21 keypoints (human hands only)."""
         return self.hands if self.effector is Effector.human else ()

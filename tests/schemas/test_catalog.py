@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from schemas.catalog import CATALOG_SCHEMA, QA_COLUMNS, CatalogRow, rows_to_table
+from schemas.catalog import CATALOG_SCHEMA, QA_COLUMNS, CatalogRow
 from schemas.tiers import QualityTier
+
+
+def rows_to_table(rows: list[CatalogRow]) -> pa.Table:
+    return pa.Table.from_pylist([r.model_dump() for r in rows], schema=CATALOG_SCHEMA)
 
 
 def test_catalog_schema_matches_row_model() -> None:

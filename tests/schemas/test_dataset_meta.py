@@ -304,7 +304,7 @@ MUTATIONS: dict[str, tuple[Callable[[Path], None], set[tuple[str, str]]]] = {
 def test_clean_v21_dataset_has_no_quirks(tmp_path) -> None:
     meta = DatasetMeta.load(make_v21(tmp_path / "ds"))
     assert meta.quirks == []
-    assert not meta.has_errors
+    assert not meta.codes("error")
     assert [e.length for e in meta.episodes] == [20, 20]
     assert [t.task for t in meta.tasks] == TASKS
     assert [s.episode_index for s in meta.episodes_stats] == [0, 1]

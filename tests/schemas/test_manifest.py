@@ -23,10 +23,9 @@ from schemas.manifest import (
     SplitCounts,
     SplitRule,
     check_name,
-    read_entries,
-    split_for,
 )
 from schemas.tiers import RoutingTable
+from tests.fixtures.manifest import read_entries, split_for
 
 UIDS = [f"oxe/bridge/traj_{i}" for i in range(4000)]
 

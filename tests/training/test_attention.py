@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.fixtures.attention import forced_backend
 from training import attention as attention_module
-from training.attention import KeyMask, attention, backend_for, choose_backend, forced_backend, reference_attention
+from training.attention import KeyMask, attention, backend_for, choose_backend, reference_attention
 
 
 def _qkv(

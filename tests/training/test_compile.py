@@ -10,9 +10,10 @@ import torch
 from torch._dynamo.testing import CompileCounter
 
 from schemas.tiers import Task
+from tests.fixtures.attention import forced_backend
 from tests.training.corpus import tiny_config
 from tests.training.helpers import TASKS, batch_with_tasks, objective
-from training.attention import choose_backend, forced_backend, pad_text, text_keys
+from training.attention import choose_backend, pad_text, text_keys
 from training.config import PRESETS
 from training.distributed import DistInfo
 from training.episodes import build_index

@@ -6,9 +6,9 @@ import pytest
 from torch.utils.flop_counter import FlopCounterMode
 
 from schemas.tiers import Task
+from tests.fixtures.attention import forced_backend
 from tests.training.helpers import batch_with_tasks, objective
 from training import flops
-from training.attention import forced_backend
 from training.config import PRESETS, ModelConfig
 
 TEXT = 5  # batch_with_tasks: 5 text tokens, the first sample's cut to 3

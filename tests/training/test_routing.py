@@ -7,8 +7,13 @@ import torch
 
 from schemas.tiers import TASK_IDS, TASK_SPECS, Task
 from tests.training.helpers import TASKS, batch_with_tasks, objective
-from training.flow import action_loss
+from training.objective import chunk_loss
 from training.routing import ABSENT, ACTION_ROLE, CLEAN, FUTURE_ROLE, NOISED, route
+
+
+def action_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`chunk_loss` with every step of the chunk inside the episode: [B, K, A] x2, [B, A] -> [B]."""
+    return chunk_loss(pred, target, mask, torch.ones(pred.shape[:2]))
 
 
 def test_role_tables_follow_the_task_specs() -> None:

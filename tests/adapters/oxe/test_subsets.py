@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from adapters.oxe.subsets import (
-    BERKELEY_AUTOLAB_UR5,
-    BRIDGE,
-    DROID,
-    NORMALIZED,
-    SUBSETS,
-    TACO_PLAY,
-    OXESubset,
-    Part,
-    StreamSpec,
-)
+from adapters.oxe.subsets import NORMALIZED, SUBSETS, SUBSETS_YAML, OXESubset, Part, StreamSpec, load_subsets
+
+BRIDGE, DROID, TACO_PLAY = SUBSETS["bridge"], SUBSETS["droid"], SUBSETS["taco_play"]
+BERKELEY_AUTOLAB_UR5 = SUBSETS["berkeley_autolab_ur5"]
 
 
 def _parts(spec: StreamSpec) -> list[tuple[str, Part | StreamSpec]]:
@@ -73,3 +68,11 @@ def test_ur5_wrist_is_bgr_only_in_the_raw_480x640_copy() -> None:
     assert cam is not None and cam.stores_bgr((480, 640, 3))
     assert not cam.stores_bgr((256, 256, 3)) and not cam.stores_bgr((None, None, 3))
     assert not any(c.stores_bgr(c.shape) for s in SUBSETS.values() for c in s.cameras if c is not cam)
+
+
+def test_table_error_names_the_file_and_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "subsets.yaml"
+    bad.write_text(SUBSETS_YAML.read_text(encoding="utf-8").replace("control_hz: 5\n", "control_hz: 0\n", 1))
+    with pytest.raises(ValueError, match=r"(?s)subsets\.yaml: .*\nsubsets\.0\.control_hz\n.*greater than 0"):
+        load_subsets(bad)
+    assert load_subsets() == SUBSETS

@@ -12,7 +12,7 @@ from scipy.spatial.transform import Rotation
 
 from adapters.base import EpisodeRef, Language, RawEpisode, Stream
 from adapters.oxe.hands import hand_signals
-from adapters.oxe.subsets import BRIDGE
+from adapters.oxe.subsets import SUBSETS
 from ingest.canonical.canonicalize import canonicalize
 from ingest.frames import rot6d_to_matrix
 from schemas.canonical import WRIST_POS, WRIST_ROT6D, hand_dims
@@ -39,7 +39,7 @@ def _bridge_raw(xyz: np.ndarray, rpy: np.ndarray, subset: str = "bridge_dataset"
         native_fps=5.0,
         states=states,
         language=[Language("put carrot on plate")],
-        hands=hand_signals(states, BRIDGE.eef_reference_rotation),
+        hands=hand_signals(states, SUBSETS["bridge"].eef_reference_rotation),
     )
 
 

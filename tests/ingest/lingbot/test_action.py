@@ -11,10 +11,15 @@ from scipy.spatial.transform import Rotation
 from ingest.frames import matrix_to_rot6d, pose_deltas, se3
 from ingest.lingbot.action import continuous_quaternions, lingbot_mask, to_lingbot_actions
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
-from schemas.lingbot import LINGBOT_ACTION_NAMES, eef_dims, gripper_dim, joint_dims
+from schemas.lingbot import EEF_DIM, JOINTS_PER_ARM, LINGBOT_ACTION_NAMES, eef_dims, gripper_dim
 from schemas.robots.registry import default_registry
 
 LEFT, RIGHT = 0, 1
+
+
+def joint_dims(hand: int) -> slice:
+    base = 2 * EEF_DIM + hand * JOINTS_PER_ARM
+    return slice(base, base + JOINTS_PER_ARM)
 
 
 def _canonical(poses: dict[int, np.ndarray], grip: dict[int, np.ndarray] | None = None) -> tuple[np.ndarray, ...]:

@@ -31,7 +31,7 @@ from tests.fixtures.corpus import episode, write_dataset
 @pytest.fixture(scope="module")
 def franka(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("lingbot") / "franka"
-    narrow = default_registry().get("franka").mask_list()
+    narrow = default_registry().get("franka").mask().astype(int).tolist()
     narrow[max(i for i, v in enumerate(narrow) if v)] = 0  # one dim this episode lacks (its lineage narrows it)
     return write_dataset(
         root,
@@ -43,7 +43,7 @@ def franka(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_masks_come_from_info_then_from_each_episodes_lineage(franka: Path) -> None:
     info = load_info(franka / INFO_PATH)
     mask = dataset_mask(info)
-    assert mask.tolist() == [bool(v) for v in default_registry().get("franka").mask_list()]
+    assert mask.tolist() == [bool(v) for v in default_registry().get("franka").mask().astype(int).tolist()]
     lineages = [EpisodeLineage.model_validate(e[LINEAGE_KEY]) for _, e in read_jsonl(franka / EPISODES_PATH)]
     assert episode_mask(lineages[0], info).tolist() == mask.tolist()
     assert episode_mask(lineages[1], info).sum() == mask.sum() - 1

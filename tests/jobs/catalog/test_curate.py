@@ -18,8 +18,9 @@ from jobs.catalog.guard import ExpressionError
 from jobs.catalog.parts import write_catalog_table, write_quarantine_part
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import QuarantineRow
-from schemas.manifest import ENTRIES_SCHEMA, Manifest, read_entries, split_for
+from schemas.manifest import ENTRIES_SCHEMA, Manifest
 from schemas.tiers import QualityTier, RoutingTable, Task
+from tests.fixtures.manifest import read_entries, split_for
 
 # (source, subset, embodiment, episodes): deliberately unbalanced
 GROUPS = [

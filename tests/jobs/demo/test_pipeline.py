@@ -14,7 +14,8 @@ from jobs.catalog.query import run_query
 from jobs.demo.pipeline import run_pipeline_demo
 from jobs.spec import load_spec
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
-from schemas.manifest import Manifest, read_entries
+from schemas.manifest import Manifest
+from tests.fixtures.manifest import read_entries
 
 pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
 

@@ -58,7 +58,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, realdata: Path) -> Path:
 def default_human_mask() -> list[int]:
     from schemas.robots.registry import default_registry
 
-    return default_registry().get("human").mask_list()
+    return default_registry().get("human").mask().astype(int).tolist()
 
 
 @pytest.fixture(scope="module")

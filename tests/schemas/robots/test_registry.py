@@ -43,7 +43,7 @@ def test_human_fills_wrist_rotation_and_fingertips_for_both_hands_but_no_gripper
     assert not any("gripper" in n for n in filled)
     assert human.keypoint_hands() == ("left", "right")
     assert default_registry().get("franka").keypoint_hands() == ()
-    assert human.mask_list() == m.astype(int).tolist()
+    assert human.mask().astype(int).tolist() == m.astype(int).tolist()
 
 
 def test_dexterous_left_hand_and_hand_order() -> None:
@@ -95,7 +95,7 @@ def test_canonical_features_order_and_shapes() -> None:
     for key, names in ((STATE, STATE_NAMES), (ACTION, ACTION_NAMES)):
         assert feats[key].shape == (50,) and feats[key].dtype == "float32"
         assert feats[key].names == list(names)
-        assert feats[key].info["mask"] == franka.mask_list()
+        assert feats[key].info["mask"] == franka.mask().astype(int).tolist()
         assert feats[key].info["embodiment"] == "franka"
     kp = feats[HAND_KEYPOINTS]
     assert kp.shape == (2, 21, 3) and kp.flat_names()[:2] == ["left", "right"]
@@ -109,7 +109,7 @@ def test_canonical_features_native_only_when_named() -> None:
     assert list(feats) == [STATE, ACTION, HAND_KEYPOINTS, STATE_NATIVE, ACTION_NATIVE]
     assert feats[STATE_NATIVE].shape == (2,) and feats[ACTION_NATIVE].shape == (3,)
     assert feats[HAND_KEYPOINTS].info == {"has_hands": ["left", "right"], "mask": [[1] * 21] * 2}  # every slot
-    assert feats[STATE].info["mask"] == human.mask_list()
+    assert feats[STATE].info["mask"] == human.mask().astype(int).tolist()
     no_native = human.features({}, native_state_names=[], native_action_names=None)
     assert STATE_NATIVE not in no_native and ACTION_NATIVE not in no_native
 
