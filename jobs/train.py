@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.storage.urls import StorageError, preflight
 from ingest.storage.corpus import where_text
-from jobs.runtime.options import Arg, Opt, add_options, job_values
+from jobs.runtime.options import Arg, Opt, job_values
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 
 if TYPE_CHECKING:
@@ -100,10 +100,6 @@ EVAL_OPTIONS = (
 )
 
 
-def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    add_options(p, TRAIN_OPTIONS)
-
-
 def _runtime(args: argparse.Namespace, cfg: TrainConfig) -> dict[str, object]:
     """Fields a run may change between launches (resume included)."""
     out: dict[str, object] = {}
@@ -138,13 +134,8 @@ def build_config(args: argparse.Namespace, manifest: Path | str, resume_from: Pa
         if args.lam_weights is not None and args.lam_weights != saved.lara.weights:
             raise ValueError(f"--lam-weights {args.lam_weights}: a resume continues the checkpoint's LAM")
         return saved.model_copy(update=_runtime(args, saved))
-    fields: dict[str, object] = {}
-    if args.batch_size is not None:
-        fields["batch_size"] = args.batch_size
-    if args.seed is not None:
-        fields["seed"] = args.seed
-    if args.steps is not None:
-        fields["schedule_steps"] = args.steps
+    chosen = {"batch_size": args.batch_size, "seed": args.seed, "schedule_steps": args.steps}
+    fields: dict[str, object] = {k: v for k, v in chosen.items() if v is not None}
     model = {k: getattr(args, k) for k in _MODEL_FLAGS if getattr(args, k) is not None}
     if model:
         preset = get_preset(args.preset or DEFAULT_PRESET)
@@ -231,13 +222,7 @@ def cli_eval(args: argparse.Namespace) -> int:
     ckpt = job.checkpoint
     try:
         report = evaluate(
-            ckpt,
-            job.manifest,
-            job.split,
-            max_samples=job.max_samples,
-            batch_size=job.batch_size,
-            device=job.device,
-            steps=job.steps,
+            ckpt, job.manifest, job.split, **job.model_dump(exclude={"checkpoint", "manifest", "split", "out"})
         )
     except (DataError, CheckpointError, FileNotFoundError, StorageError) as e:  # StorageError: a refused credential
         print(f"eidata eval: {e}", file=sys.stderr)

@@ -157,10 +157,11 @@ def test_lda_options_and_step_flags(tmp_path: Path, capsys: pytest.CaptureFixtur
     """LDA's choices and the step's runtime flags reach the config; a bad value is a usage error naming the field."""
     import argparse
 
-    from jobs.train import add_train_arguments, build_config
+    from jobs.runtime.options import add_options
+    from jobs.train import TRAIN_OPTIONS, build_config
 
     parser = argparse.ArgumentParser()
-    add_train_arguments(parser)
+    add_options(parser, TRAIN_OPTIONS)
     flags = ["--per-block-adaln", "--image-layout", "channel", "--image-registers", "32", "--compile", "off",
              "--checkpointing", "--attention", "reference"]  # fmt: skip
     cfg = build_config(parser.parse_args(["--manifest", str(tmp_path), *flags]), tmp_path, None)

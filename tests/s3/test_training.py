@@ -19,7 +19,8 @@ from torch.utils.data import DataLoader
 
 from adapters.storage.urls import StorageError, filesystem
 from ingest.storage.corpus_files import BucketFiles
-from jobs.train import add_train_arguments, cli_train
+from jobs.runtime.options import add_options
+from jobs.train import TRAIN_OPTIONS, cli_train
 from schemas.storage import StorageOptions
 from tests.s3.server import SECRET_KEY, S3Server
 from tests.training.corpus import MANIFEST, TEXT_DIM, build_corpus, tiny_config
@@ -196,7 +197,7 @@ def test_a_refused_credential_stops_training_before_any_work(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-it-456")
     S3FileSystem.clear_instance_cache()  # fsspec keeps one instance per arguments: the variables are read at creation
     p = argparse.ArgumentParser()
-    add_train_arguments(p)
+    add_options(p, TRAIN_OPTIONS)
     args = p.parse_args(
         ["--manifest", corpus["url"], "--out", str(tmp_path / "cli"), "--cache-dir", str(tmp_path / "c2")]
     )
@@ -218,7 +219,7 @@ def test_eidata_train_reads_a_bucket_manifest_with_the_standard_variables(
         monkeypatch.setenv(key, value)
     S3FileSystem.clear_instance_cache()
     p = argparse.ArgumentParser()
-    add_train_arguments(p)
+    add_options(p, TRAIN_OPTIONS)
     run = tmp_path / "run"
     flags = ["--steps", "1", "--num-workers", "0", "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"]
     assert cli_train(p.parse_args(["--manifest", corpus["url"] + "/", "--out", str(run), *flags])) == 0
