@@ -1,7 +1,7 @@
 """Camera-motion decoupling: express hand/EEF poses in a frame that does not move with the wearer's head.
 
 A moving egocentric camera (EgoDex's `transforms/camera`, an AgiBot head camera) films hands that are tracked in
-some world frame. Expressed per frame in the camera (`camera_frame_poses`), a hand held still moves whenever the head
+some world frame. Expressed per frame in the camera, a hand held still moves whenever the head
 turns. `decouple` instead expresses everything in ONE reference frame fixed at the first camera pose: hand motion stays
 hand motion, and the camera trajectory itself is kept, expressed in the same reference frame.
 
@@ -25,7 +25,6 @@ import numpy as np
 from ingest.frames import compose, se3, se3_inverse
 
 ARKIT_UP = np.array([0.0, 1.0, 0.0])  # ARKit world frame: +y up (gravity), x/z horizontal
-Z_UP = np.array([0.0, 0.0, 1.0])  # robot bases, ROS REP-103 worlds
 OPENGL_FORWARD = np.array([0.0, 0.0, -1.0])  # ARKit / OpenGL camera: looks along -z, +y up
 OPENCV_FORWARD = np.array([0.0, 0.0, 1.0])  # OpenCV camera: looks along +z, +y down
 FORWARD_AXIS: dict[str, np.ndarray] = {"opencv": OPENCV_FORWARD, "opengl": OPENGL_FORWARD}
@@ -97,14 +96,6 @@ def as_opencv(world_from_camera: np.ndarray, convention: str) -> np.ndarray:
     return np.asarray(world_from_camera, dtype=np.float64) @ _FROM_OPENCV[convention]
 
 
-def camera_frame_poses(world_from_poses: np.ndarray, world_from_camera: np.ndarray) -> np.ndarray:
-    """Per-frame camera-relative poses `inv(world_from_camera_t) @ world_from_poses_t`: what a model sees WITHOUT
-    decoupling (head motion leaks into hand motion). (T,4,4) or (T,K,4,4) in, same shape out."""
-    poses = _poses(world_from_poses, "world_from_poses")
-    cams = _camera_track(world_from_camera, poses)
-    return compose(_expand(se3_inverse(cams), poses), poses)
-
-
 def _unit(v: np.ndarray, name: str) -> np.ndarray:
     n = float(np.linalg.norm(v)) if v.shape == (3,) else 0.0
     if not np.isfinite(n) or n < _EPS:
@@ -130,8 +121,3 @@ def _camera_track(world_from_camera: np.ndarray, poses: np.ndarray) -> np.ndarra
     if len(cams) != len(poses):
         raise ValueError(f"{len(cams)} camera poses for {len(poses)} pose frames: resample both onto one grid first")
     return cams
-
-
-def _expand(cams: np.ndarray, poses: np.ndarray) -> np.ndarray:
-    """(T,4,4) -> (T,1,...,4,4) so it broadcasts against poses with extra per-frame axes (hands, joints)."""
-    return cams.reshape(len(cams), *([1] * (poses.ndim - 3)), 4, 4)

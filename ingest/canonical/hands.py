@@ -3,9 +3,8 @@
 Keypoints are 21 points in OpenPose/MediaPipe order (`schemas.canonical.MANO21_NAMES`: wrist, then thumb, index,
 middle, ring, pinky, each base to tip), in metres. They come either from MANO parameters through smplx
 (`ingest.canonical.mano.model.ManoHand`, a local model folder converted once with
-`python -m ingest.canonical.mano.convert`) or from any tracked
-skeleton
-by an explicit joint map (`keypoints_from_joints`, e.g. `adapters.egodex.adapter.MANO21_JOINTS`).
+`python -m ingest.canonical.mano.convert`) or from any tracked skeleton by an explicit joint map (e.g.
+`adapters.egodex.adapter.MANO21_JOINTS`).
 
 The wrist frame (`wrist_frames_from_keypoints`) is defined from keypoints alone, so every human source gets the same
 frame whatever its native joint conventions:
@@ -18,7 +17,6 @@ fingertips in its wrist frame differ only by the sign of x.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -29,31 +27,6 @@ Side = Literal["left", "right"]
 
 FINGERTIPS = (4, 8, 12, 16, 20)  # thumb..pinky tips in MANO-21 (OpenPose) order
 WRIST, INDEX1, MIDDLE1, PINKY1 = (MANO21_NAMES.index(n) for n in ("wrist", "index1", "middle1", "pinky1"))
-
-
-def keypoints_from_joints(joint_positions: Mapping[str, np.ndarray], joint_map: Sequence[str]) -> np.ndarray:
-    """Any skeleton -> (T,21,3) by an explicit list of 21 source joint names in MANO-21 order; raises KeyError
-    naming missing joints.
-
-    Values are (T,3) positions or (T,4,4) world_from_joint poses (their translation is used).
-    """
-    if len(joint_map) != NUM_KEYPOINTS:
-        raise ValueError(f"joint_map names {len(joint_map)} joints, expected {NUM_KEYPOINTS} (MANO21_NAMES order)")
-    missing = [j for j in joint_map if j not in joint_positions]
-    if missing:
-        raise KeyError(f"missing joint(s) {missing} of the 21-joint map")
-    points = []
-    for j in joint_map:
-        a = np.asarray(joint_positions[j])
-        if a.shape[-2:] == (4, 4):
-            a = a[..., :3, 3]
-        if a.ndim != 2 or a.shape[1] != 3:
-            raise ValueError(f"joint {j!r}: shape {np.shape(joint_positions[j])}, expected (T,3) or (T,4,4)")
-        points.append(a)
-    lengths = {len(p) for p in points}
-    if len(lengths) > 1:
-        raise ValueError(f"joints of different lengths {sorted(lengths)}")
-    return np.stack(points, axis=1).astype(np.float64)
 
 
 def wrist_frames_from_keypoints(keypoints: np.ndarray, side: Side, eps: float = 1e-6) -> np.ndarray:

@@ -71,11 +71,6 @@ class WanModelError(ValueError):
     """A model folder is missing, unreadable or not the Wan2.2 model the export needs."""
 
 
-def wan22_vae_config(**overrides: Any) -> dict[str, Any]:
-    """The Wan2.2 VAE config with `overrides` (e.g. small `base_dim` for a random test model)."""
-    return {**WAN22_VAE_CONFIG, **overrides}
-
-
 def read_model_config(path: Path | None, what: str, flag: str) -> dict[str, Any]:
     """`path/config.json` as a dict; a clear error when no folder was given or it holds no model."""
     if path is None:

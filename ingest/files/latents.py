@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 
 from ingest.files.atomic import TEMP_MARK
 from ingest.files.safetensors_file import read_header, save_atomic
@@ -20,7 +19,6 @@ from schemas.image_latents import (
     FRAME_INDEX_KEY,
     LATENTS_DIR,
     LATENTS_KEY,
-    TENSOR_KEYS,
     LatentsMeta,
 )
 
@@ -73,20 +71,6 @@ def write_latents(path: Path, f: LatentsFile) -> Path:
 def read_meta(path: Path) -> LatentsMeta:
     """The metadata alone (reads the header, not the tensors)."""
     return read_header(path, LatentsMeta, LatentsFileError, "latents")
-
-
-def read_latents(path: Path) -> LatentsFile:
-    """The whole file, checked against the contract."""
-    meta = read_meta(path)
-    with safe_open(str(path), framework="pt") as sf:
-        keys = set(sf.keys())
-        if keys != set(TENSOR_KEYS):
-            raise LatentsFileError(f"{path}: tensors {sorted(keys)}, expected {sorted(TENSOR_KEYS)}")
-        f = LatentsFile(
-            sf.get_tensor(LATENTS_KEY), sf.get_tensor(CLS_REGISTERS_KEY), sf.get_tensor(FRAME_INDEX_KEY), meta
-        )
-    check_latents(f, str(path))
-    return f
 
 
 def remove_stale_temps(dataset_root: Path) -> int:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
 
 from ingest.files.atomic import TEMP_MARK
 from ingest.files.safetensors_file import read_header, save_atomic
@@ -33,7 +32,7 @@ def text_embedding_path(dataset_root: Path, task_index: int) -> Path:
     return Path(dataset_root) / text_embedding_file(task_index)
 
 
-def _check(e: TextEmbedding, where: str) -> None:
+def check_text_embedding(e: TextEmbedding, where: str) -> None:
     h, ids = e.hidden_states, e.input_ids
     problems = []
     if ids.dtype != torch.int64 or ids.ndim != 1 or ids.shape[0] == 0:
@@ -53,25 +52,13 @@ def write_text_embedding(path: Path, input_ids: np.ndarray, hidden: torch.Tensor
         torch.as_tensor(np.asarray(input_ids, dtype=np.int64)),
         meta,
     )
-    _check(e, str(path))
+    check_text_embedding(e, str(path))
     return save_atomic(Path(path), {HIDDEN_KEY: e.hidden_states, INPUT_IDS_KEY: e.input_ids}, meta.to_metadata())
 
 
 def read_text_meta(path: Path) -> TextEmbeddingMeta:
     """The metadata alone (the header, not the tensors)."""
     return read_header(path, TextEmbeddingMeta, TextEmbeddingError, "text embedding")
-
-
-def load_text_embedding(dataset_root: Path, task_index: int) -> TextEmbedding:
-    """The embedding of task `task_index` of a dataset, checked against the contract."""
-    path = text_embedding_path(dataset_root, task_index)
-    meta = read_text_meta(path)
-    with safe_open(str(path), framework="pt") as sf:
-        if set(sf.keys()) != {HIDDEN_KEY, INPUT_IDS_KEY}:
-            raise TextEmbeddingError(f"{path}: tensors {sorted(sf.keys())}, expected {[HIDDEN_KEY, INPUT_IDS_KEY]}")
-        e = TextEmbedding(sf.get_tensor(HIDDEN_KEY), sf.get_tensor(INPUT_IDS_KEY), meta)
-    _check(e, str(path))
-    return e
 
 
 def remove_stale_temps(dataset_root: Path) -> int:

@@ -29,10 +29,3 @@ def decode_frames(
                 yield i, frame.to_ndarray(format="rgb24")
             if last is not None and i >= last:
                 return
-
-
-def count_frames(path: Path) -> int:
-    import av
-
-    with av.open(str(path)) as container:
-        return sum(1 for _ in container.demux(container.streams.video[0]) if _.size)

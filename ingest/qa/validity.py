@@ -37,10 +37,6 @@ class ValidityReport:
         """Fraction of frames failing a per-frame check (crops of motionless fragments do not count)."""
         return float(1.0 - self.valid.mean()) if len(self.valid) else 0.0
 
-    @property
-    def kept_frames(self) -> int:
-        return sum(e - s for s, e in self.keep)
-
 
 def runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """[start, end) of the maximal runs of True in a 1-D bool array."""

@@ -106,9 +106,6 @@ class CommitLog:
                 self.fs.rm_file(old)
         return wrote
 
-    def committed_groups(self) -> set[str]:
-        return {r.group for r in self.records()}
-
     def committed_keys(self) -> set[str]:
         self.records()
         return set(self._keys)

@@ -100,7 +100,7 @@ def main() -> None:
         pub.recover()
         pub.hydrate()
         arm(a.kill)
-        done = pub.log.committed_groups()
+        done = {r.group for r in pub.log.records()}
         for ep in range(EPISODES):
             journal = write_episode(a.scratch, ep)
             if record_group(journal) not in done:

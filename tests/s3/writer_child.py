@@ -66,7 +66,7 @@ def main() -> None:
         log = CommitLog(fs, out)
         log.recover()
         write_meta(log)  # roll forward a commit whose meta a kill cut off
-        done = log.committed_groups()
+        done = {r.group for r in log.records()}
         for g in range(a.groups):
             if f"episode-{g}" in done:
                 continue

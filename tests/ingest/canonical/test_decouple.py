@@ -14,9 +14,7 @@ from ingest.canonical.decouple import (
     FORWARD_AXIS,
     OPENCV_FORWARD,
     OPENGL_FORWARD,
-    Z_UP,
     as_opencv,
-    camera_frame_poses,
     decouple,
     gravity_aligned_frame,
 )
@@ -27,6 +25,14 @@ settings.load_profile("decouple")
 
 seeds = st.integers(0, 2**32 - 1)
 ZERO_MOTION = np.array([0, 0, 0, *IDENTITY_ROT6D])
+Z_UP = np.array([0.0, 0.0, 1.0])  # robot bases, ROS REP-103 worlds
+
+
+def camera_frame_poses(world_from_poses: np.ndarray, world_from_camera: np.ndarray) -> np.ndarray:
+    """Per-frame camera-relative poses `inv(world_from_camera_t) @ world_from_poses_t`: what a model sees WITHOUT
+    decoupling (head motion leaks into hand motion). (T,4,4) or (T,K,4,4) in, same shape out."""
+    cams = se3_inverse(world_from_camera)
+    return compose(cams.reshape(len(cams), *([1] * (world_from_poses.ndim - 3)), 4, 4), world_from_poses)
 
 
 def head_trajectory(rng: np.random.Generator, n: int) -> np.ndarray:

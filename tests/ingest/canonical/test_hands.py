@@ -3,6 +3,8 @@ MANO model's tests are in mano/test_model.py."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -16,15 +18,41 @@ from adapters.synthetic.egodex import PHALANGES as EGODEX_PHALANGES
 from ingest.canonical.hands import (
     FINGERTIPS,
     fingertips_in_wrist,
-    keypoints_from_joints,
     wrist_frames_from_keypoints,
 )
 from schemas.canonical import FINGERTIPS as TIP_NAMES
+from schemas.canonical import NUM_KEYPOINTS
 from tests.fixtures.mano import (
     MIRROR,
     hand_layout,
     template_keypoints,
 )
+
+
+def keypoints_from_joints(joint_positions: Mapping[str, np.ndarray], joint_map: Sequence[str]) -> np.ndarray:
+    """Any skeleton -> (T,21,3) by an explicit list of 21 source joint names in MANO-21 order; raises KeyError
+    naming missing joints.
+
+    Values are (T,3) positions or (T,4,4) world_from_joint poses (their translation is used).
+    """
+    if len(joint_map) != NUM_KEYPOINTS:
+        raise ValueError(f"joint_map names {len(joint_map)} joints, expected {NUM_KEYPOINTS} (MANO21_NAMES order)")
+    missing = [j for j in joint_map if j not in joint_positions]
+    if missing:
+        raise KeyError(f"missing joint(s) {missing} of the 21-joint map")
+    points = []
+    for j in joint_map:
+        a = np.asarray(joint_positions[j])
+        if a.shape[-2:] == (4, 4):
+            a = a[..., :3, 3]
+        if a.ndim != 2 or a.shape[1] != 3:
+            raise ValueError(f"joint {j!r}: shape {np.shape(joint_positions[j])}, expected (T,3) or (T,4,4)")
+        points.append(a)
+    lengths = {len(p) for p in points}
+    if len(lengths) > 1:
+        raise ValueError(f"joints of different lengths {sorted(lengths)}")
+    return np.stack(points, axis=1).astype(np.float64)
+
 
 settings.register_profile("hands", max_examples=40, deadline=None)
 settings.load_profile("hands")

@@ -26,9 +26,8 @@ from ingest.encoders.wan import (
     resize_frames,
     sample_frame_ids,
     to_vae_input,
-    wan22_vae_config,
 )
-from tests.fixtures.wan import TEXT_DIM, write_tiny_wan
+from tests.fixtures.wan import TEXT_DIM, wan22_vae_config, write_tiny_wan
 
 CPU = torch.device("cpu")
 

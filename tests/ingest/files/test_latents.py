@@ -14,12 +14,12 @@ from safetensors import safe_open
 from ingest.files.latents import (
     LatentsFile,
     LatentsFileError,
-    read_latents,
     read_meta,
     remove_stale_temps,
     write_latents,
 )
 from schemas.image_latents import LatentsMeta
+from tests.fixtures.readback import read_latents
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -20,11 +20,11 @@ import pytest
 
 from ingest.lerobot.errors import WriterLockedError
 from ingest.lerobot.video import VideoCodec
-from ingest.lerobot.video_read import count_frames
 from ingest.lerobot.writer import LeRobotWriter, stage_episode
 from ingest.lerobot.writer_dir import JOURNAL, STAGING
 from schemas.canonical import STATE
 from tests.fixtures.episodes import CAMERAS, canonical_frames, write_canonical_dataset
+from tests.fixtures.readback import count_frames
 from tests.ingest.lerobot import _crash_writer as child
 from tests.ingest.lerobot.crash_child import reap, start, wait_for
 

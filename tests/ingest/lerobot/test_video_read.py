@@ -9,7 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from ingest.lerobot.video_read import count_frames, decode_frames
+from ingest.lerobot.video_read import decode_frames
+from tests.fixtures.readback import count_frames
 
 N, H, W = 12, 32, 48
 

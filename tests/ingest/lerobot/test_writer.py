@@ -12,11 +12,12 @@ import pytest
 
 from ingest.lerobot.errors import DatasetError, EpisodeError, WriterLockedError
 from ingest.lerobot.video import VideoCodec
-from ingest.lerobot.video_read import count_frames, decode_frames
+from ingest.lerobot.video_read import decode_frames
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import STATE
 from schemas.lerobot import EpisodeEntry, load_entries, load_info
 from tests.fixtures.episodes import canonical_frames, canonical_test_features, write_canonical_dataset
+from tests.fixtures.readback import count_frames
 
 
 def _write(w: LeRobotWriter, n: int, task: str, seed: int = 0, **kw) -> EpisodeEntry:

@@ -16,12 +16,12 @@ from pydantic import ValidationError
 
 from ingest.encoders.caption_rules import normalize_instruction
 from ingest.encoders.qwen_vl.model import QwenVL, episode_vision_input
-from ingest.files.text_embeddings import load_text_embedding
 from jobs.catalog.query import run_query
 from jobs.cli import main
 from jobs.stages.caption import NO_MODEL, CaptionJob, CaptionReport, CaptionStage
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
+from tests.fixtures.readback import load_text_embedding
 
 pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
 

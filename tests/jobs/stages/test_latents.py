@@ -19,7 +19,6 @@ from ingest.encoders.dinov3.frames import (
     resize_frames,
 )
 from ingest.encoders.dinov3.model import EncoderSpec, load_encoder
-from ingest.files.latents import read_latents
 from ingest.lerobot.video_read import decode_frames
 from ingest.storage.corpus import Corpus
 from jobs.catalog.query import run_query
@@ -40,6 +39,7 @@ from schemas.image_latents import latents_file
 from schemas.lerobot import load_info
 from tests.fixtures.dinov3 import write_tiny_dinov3
 from tests.fixtures.episodes import write_canonical_dataset
+from tests.fixtures.readback import read_latents
 
 pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
 

@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from ingest.encoders.qwen_vl.model import QwenVL
-from ingest.files.text_embeddings import load_text_embedding, text_embedding_path
+from ingest.files.text_embeddings import text_embedding_path
 from ingest.storage.corpus import Corpus
 from jobs.stages.text_embed import TextEmbedActor, TextEmbedJob, TextEmbedStage
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
+from tests.fixtures.readback import load_text_embedding
 
 TASKS = {"datasets/oxe/bridge": ["pick the cube", "open the drawer"], "datasets/egodex/basic": ["fold"]}
 
