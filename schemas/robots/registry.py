@@ -191,18 +191,60 @@ class EmbodimentRegistry:
         return name in self._by_name
 
 
-def _offset(name: str) -> dict[str, Any]:
-    offset, source = EEF_OFFSETS[name]
-    return {"eef_offset": offset, "offset_source": source}
+def _embodiment(name: str, hands: tuple[Hand, ...], effector: Effector, description: str) -> Embodiment:
+    """Recorded EEF poses reach the wrist by the embodiment's `EEF_OFFSETS` entry, joint angles by FK of its
+    `JOINT_SPACE` spec (franka, widowx and gr1 have both); a joint-space-only robot has no recorded EEF offset."""
+    if name in EEF_OFFSETS:
+        offset, source = EEF_OFFSETS[name]
+        fields: dict[str, Any] = {"eef_offset": offset, "offset_source": source}
+    else:
+        why = f"joint space: wrist by FK of {JOINT_SPACE[name].description} (schemas.robots.registry.JOINT_SPACE)"
+        fields = {"offset_source": why}
+    if name in JOINT_SPACE:
+        fields["joint_space"] = JOINT_SPACE[name]
+    return Embodiment(name=name, hands=hands, effector=effector, description=description, **fields)
 
 
-def _joint_space(name: str, hands: tuple[Hand, ...], effector: Effector, description: str) -> Embodiment:
-    """A joint-space-only robot: no recorded EEF offset (its wrist comes from FK, `JOINT_SPACE`)."""
-    spec = JOINT_SPACE[name]
-    why = f"joint space: wrist by FK of {spec.description} (schemas.robots.registry.JOINT_SPACE)"
-    return Embodiment(
-        name=name, hands=hands, effector=effector, description=description, joint_space=spec, offset_source=why
-    )
+_R: tuple[Hand, ...] = ("right",)
+_LR: tuple[Hand, ...] = ("left", "right")
+_GRIP, _DEX, _HUMAN = Effector.gripper, Effector.dexterous, Effector.human
+# (name, hands, effector, description): the embodiments with recorded EEF poses, then the joint-space-only robots
+_EMBODIMENTS = (
+    ("franka", _R, _GRIP, "Franka Emika Panda with the Franka Hand (DROID, TACO-Play, many OXE subsets)"),
+    ("widowx", _R, _GRIP, "Trossen WidowX 250 (BridgeData)"),
+    ("google_robot", _R, _GRIP, "Everyday Robots mobile manipulator (RT-1 / fractal20220817_data)"),
+    ("kuka_iiwa", _R, _GRIP, "KUKA LBR iiwa with a parallel gripper (QT-Opt kuka subset)"),
+    ("ur5", _R, _GRIP, "Universal Robots UR5 with a Robotiq gripper (berkeley_autolab_ur5)"),
+    ("agibot_gripper", _LR, _GRIP, "AgiBot G1 dual arm with parallel grippers"),
+    ("agibot_dexterous", _LR, _DEX, "AgiBot G1 dual arm with dexterous hands"),
+    ("gr1", _LR, _DEX, "Fourier GR1 humanoid, arms and dexterous hands (GR00T demos)"),
+    ("human", _LR, _HUMAN, "Tracked human hands (EgoDex, HOT3D, ARCTIC, HOI4D)"),
+    (
+        UNKNOWN_EMBODIMENT,
+        _LR,
+        Effector.unknown,
+        "A robot whose robot_type names no embodiment we know: natives only, never a guess",
+    ),
+    ("human_video", _LR, _HUMAN, "Egocentric video without hand tracking (Ego4D): actionless"),
+    ("so100", _R, _GRIP, "SO-100 arm (LeRobot), joint angles"),
+    ("so101", _R, _GRIP, "SO-101 arm (LeRobot), joint angles"),
+    ("aloha", _LR, _GRIP, "ALOHA: two ViperX 300 6DOF arms"),
+    ("koch", _R, _GRIP, "Koch low-cost arm (LeRobot), joint angles"),
+    ("wx200", _R, _GRIP, "Interbotix WidowX 200 (5 DoF), joint angles"),
+    ("wx250", _R, _GRIP, "Interbotix WidowX 250 (5 DoF), joint angles"),
+    ("ur5e", _R, _GRIP, "Universal Robots UR5e, joint angles (no gripper)"),
+    ("piper", _R, _GRIP, "AgileX PiPER, joint angles (gripper not mapped)"),
+    ("fr3", _R, _GRIP, "Franka Research 3 with the Franka Hand, joints"),
+    ("piper_dual", _LR, _GRIP, "AgileX Cobot Magic: two PiPER arms"),
+    ("so101_bimanual", _LR, _GRIP, "Two SO-101 arms (bi_so101_follower)"),
+    ("so100_bimanual", _LR, _GRIP, "Two SO-100 arms (bi_so100_follower)"),
+    ("piper_bimanual", _LR, _GRIP, "Two PiPER arms on piper.urdf's chain"),
+    ("fr3_dual", _LR, _GRIP, "Two Franka Research 3 arms (RoboMIND)"),
+    ("unitree_g1", _LR, _DEX, "Unitree G1 arms, hands not mapped"),
+    ("unitree_g1_dex3", _LR, _DEX, "Unitree G1 + Dex3-1 hands"),
+    ("unitree_g1_inspire", _LR, _DEX, "Unitree G1 + Inspire hands"),
+    ("tienkung", _LR, _DEX, "X-Humanoid Tien Kung Pro arms, hands not mapped"),
+)
 
 
 def default_registry() -> EmbodimentRegistry:
@@ -211,107 +253,4 @@ def default_registry() -> EmbodimentRegistry:
     Whether a dataset records the TCP or the flange is per dataset: use `eef_offset_for`, not `eef_offset` alone.
     Robots that record joint angles carry a `joint_space` spec (`JOINT_SPACE`): franka, widowx and gr1 have both (EEF
     recordings and joint recordings reach the same canonical wrist)."""
-    return EmbodimentRegistry(
-        [
-            Embodiment(
-                name="franka",
-                **_offset("franka"),
-                joint_space=JOINT_SPACE["franka"],
-                hands=("right",),
-                effector=Effector.gripper,
-                description="Franka Emika Panda with the Franka Hand (DROID, TACO-Play, many OXE subsets)",
-            ),
-            Embodiment(
-                name="widowx",
-                **_offset("widowx"),
-                joint_space=JOINT_SPACE["widowx"],
-                hands=("right",),
-                effector=Effector.gripper,
-                description="Trossen WidowX 250 (BridgeData)",
-            ),
-            Embodiment(
-                name="google_robot",
-                **_offset("google_robot"),
-                hands=("right",),
-                effector=Effector.gripper,
-                description="Everyday Robots mobile manipulator (RT-1 / fractal20220817_data)",
-            ),
-            Embodiment(
-                name="kuka_iiwa",
-                **_offset("kuka_iiwa"),
-                hands=("right",),
-                effector=Effector.gripper,
-                description="KUKA LBR iiwa with a parallel gripper (QT-Opt kuka subset)",
-            ),
-            Embodiment(
-                name="ur5",
-                **_offset("ur5"),
-                hands=("right",),
-                effector=Effector.gripper,
-                description="Universal Robots UR5 with a Robotiq gripper (berkeley_autolab_ur5)",
-            ),
-            Embodiment(
-                name="agibot_gripper",
-                **_offset("agibot_gripper"),
-                hands=("left", "right"),
-                effector=Effector.gripper,
-                description="AgiBot G1 dual arm with parallel grippers",
-            ),
-            Embodiment(
-                name="agibot_dexterous",
-                **_offset("agibot_dexterous"),
-                hands=("left", "right"),
-                effector=Effector.dexterous,
-                description="AgiBot G1 dual arm with dexterous hands",
-            ),
-            Embodiment(
-                name="gr1",
-                **_offset("gr1"),
-                joint_space=JOINT_SPACE["gr1"],
-                hands=("left", "right"),
-                effector=Effector.dexterous,
-                description="Fourier GR1 humanoid, arms and dexterous hands (GR00T demos)",
-            ),
-            Embodiment(
-                name="human",
-                **_offset("human"),
-                hands=("left", "right"),
-                effector=Effector.human,
-                description="Tracked human hands (EgoDex, HOT3D, ARCTIC, HOI4D)",
-            ),
-            Embodiment(
-                name=UNKNOWN_EMBODIMENT,
-                **_offset(UNKNOWN_EMBODIMENT),
-                hands=("left", "right"),
-                effector=Effector.unknown,
-                description="A robot whose robot_type names no embodiment we know: natives only, never a guess",
-            ),
-            Embodiment(
-                name="human_video",
-                **_offset("human_video"),
-                hands=("left", "right"),
-                effector=Effector.human,
-                description="Egocentric video without hand tracking (Ego4D): actionless",
-            ),
-            _joint_space("so100", ("right",), Effector.gripper, "SO-100 arm (LeRobot), joint angles"),
-            _joint_space("so101", ("right",), Effector.gripper, "SO-101 arm (LeRobot), joint angles"),
-            _joint_space("aloha", ("left", "right"), Effector.gripper, "ALOHA: two ViperX 300 6DOF arms"),
-            _joint_space("koch", ("right",), Effector.gripper, "Koch low-cost arm (LeRobot), joint angles"),
-            _joint_space("wx200", ("right",), Effector.gripper, "Interbotix WidowX 200 (5 DoF), joint angles"),
-            _joint_space("wx250", ("right",), Effector.gripper, "Interbotix WidowX 250 (5 DoF), joint angles"),
-            _joint_space("ur5e", ("right",), Effector.gripper, "Universal Robots UR5e, joint angles (no gripper)"),
-            _joint_space("piper", ("right",), Effector.gripper, "AgileX PiPER, joint angles (gripper not mapped)"),
-            _joint_space("fr3", ("right",), Effector.gripper, "Franka Research 3 with the Franka Hand, joints"),
-            _joint_space("piper_dual", ("left", "right"), Effector.gripper, "AgileX Cobot Magic: two PiPER arms"),
-            _joint_space("so101_bimanual", ("left", "right"), Effector.gripper, "Two SO-101 arms (bi_so101_follower)"),
-            _joint_space("so100_bimanual", ("left", "right"), Effector.gripper, "Two SO-100 arms (bi_so100_follower)"),
-            _joint_space("piper_bimanual", ("left", "right"), Effector.gripper, "Two PiPER arms on piper.urdf's chain"),
-            _joint_space("fr3_dual", ("left", "right"), Effector.gripper, "Two Franka Research 3 arms (RoboMIND)"),
-            _joint_space("unitree_g1", ("left", "right"), Effector.dexterous, "Unitree G1 arms, hands not mapped"),
-            _joint_space("unitree_g1_dex3", ("left", "right"), Effector.dexterous, "Unitree G1 + Dex3-1 hands"),
-            _joint_space("unitree_g1_inspire", ("left", "right"), Effector.dexterous, "Unitree G1 + Inspire hands"),
-            _joint_space(
-                "tienkung", ("left", "right"), Effector.dexterous, "X-Humanoid Tien Kung Pro arms, hands not mapped"
-            ),
-        ]
-    )
+    return EmbodimentRegistry([_embodiment(*row) for row in _EMBODIMENTS])
