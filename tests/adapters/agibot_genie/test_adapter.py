@@ -1,5 +1,5 @@
 """AgiBot Genie Sim / A2D exports (`<job>/<sn>/<episode>/aligned_joints.h5`, `meta_info.json`, `data_info.json`),
-written as the maker's converter writes them (`adapters/synthetic/agibot_genie.py`): discovered by their files,
+written as the maker's converter writes them (`tests/fixtures/agibot_genie.py`): discovered by their files,
 ns clock converted exactly, quaternion order measured per episode and checked by the gripper approach axis,
 inclusive `action_config` ends, every dataset kept, canonical ingest at the `low` tier; through the ingest job the
 episodes with end poses are written at `low` on the 10 Hz grid and the broken ones quarantined by name. The AgiBot
@@ -21,7 +21,6 @@ from adapters.agibot.adapter import AgibotAdapter
 from adapters.agibot_genie.adapter import GenieAdapter
 from adapters.base import EpisodeRef
 from adapters.synthetic.agibot import EpisodeSpec, write_agibot
-from adapters.synthetic.agibot_genie import BAG_START_NS, Fault, GenieSpec, write_genie_sim
 from ingest.canonical.canonicalize import canonicalize
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
@@ -30,6 +29,7 @@ from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.tiers import QualityTier
+from tests.fixtures.agibot_genie import BAG_START_NS, Fault, GenieSpec, write_genie_sim
 
 SPECS = {
     "3335477/A2D0015AB00061/12052353": GenieSpec(),

@@ -10,9 +10,9 @@ import pytest
 
 from adapters.agibot_genie.adapter import GenieAdapter
 from adapters.base import AdapterError, EpisodeRef
-from adapters.synthetic.agibot_genie import Fault, GenieSpec, write_genie_sim
 from jobs.ingest.discovery import source_findings
 from jobs.spec_models import SourceSpec
+from tests.fixtures.agibot_genie import Fault, GenieSpec, write_genie_sim
 
 GOOD = "7/A2D0015AB00061/1"
 # episode -> (spec changes, file below the episode folder, field, words in the reason, found by discovery)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from adapters.agibot_genie.adapter import GenieAdapter
-from adapters.synthetic.agibot_genie import GenieSpec, write_genie_sim
+from tests.fixtures.agibot_genie import GenieSpec, write_genie_sim
 
 
 def _flatten(src: Path, dst: Path, seconds: bool) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from adapters.agibot_genie.adapter import GenieAdapter
 from adapters.agibot_genie.quat import decide, evidence, still_rows
-from adapters.synthetic.agibot_genie import GenieSpec, write_genie_sim
+from tests.fixtures.agibot_genie import GenieSpec, write_genie_sim
 
 
 def test_order_measured_while_the_waist_holds_still(tmp_path: Path) -> None:
