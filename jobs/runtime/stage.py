@@ -70,16 +70,25 @@ class RayRun(BaseModel):
 ADDRESS = Opt(RayRun, "address")
 
 
-# The fields every stage model declares alike, defined once: a model writes `device: DeviceChoice` and the flag's
-# type, default and help come from here (tests/jobs/test_cli_surface.py checks that no two models copy a field)
+# The fields every stage model declares alike, defined once: a model writes `root: CorpusRoot`, or inherits `RayJob`,
+# and the flag's type, default and help come from here (tests/jobs/test_cli_surface.py checks that no two models copy
+# a field)
 CorpusRoot = Annotated[
     Path | str,
     BeforeValidator(corpus_where),
     Field(description="corpus folder (holding datasets/) or its bucket URL (s3://bucket/corpus)"),
 ]
-DeviceChoice = Annotated[Device, Field("auto", description="auto: cuda when Ray has GPUs")]
-ModelActors = Annotated[int | None, Field(None, gt=0, description="model actors (default: one per GPU, or 1 on CPU)")]
-RayCpus = Annotated[int | None, Field(None, gt=0, description="embedded Ray's CPUs (default: all)")]
+
+
+class RayJob(BaseModel):
+    """The placement of a job whose model runs on Ray actors (`placement_options` gives its flags)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    device: Device = Field("auto", description="auto: cuda when Ray has GPUs")
+    actors: int | None = Field(None, gt=0, description="model actors (default: one per GPU, or 1 on CPU)")
+    num_cpus: int | None = Field(None, gt=0, description="embedded Ray's CPUs (default: all)")
+    object_store_mb: int = Field(1024, gt=0, description="embedded Ray's object store")
 
 
 def placement_options(model: type[BaseModel]) -> tuple[Opt, ...]:
@@ -182,8 +191,7 @@ class CorpusStage(Generic[J, RR]):
     """A stage on a corpus: what differs from one stage to the next (see the module's docstring). A subclass sets
     `command` and, for work on Ray, `Model` (a callable class: `Model(**model_args(place))(batch) -> batch`) and maybe
     `decode` (a function of one row, in CPU tasks: `decode(row, **decode_args(corpus)) -> row`); it writes `plan`,
-    `accept` and what else differs. The job model has `root` (a `CorpusRoot`) and, with a `Model`, `device`, `actors`,
-    `num_cpus`, `object_store_mb`."""
+    `accept` and what else differs. The job model has `root` (a `CorpusRoot`) and, with a `Model`, is a `RayJob`."""
 
     command: ClassVar[str]  # `eidata <command>`; the job lock's kind and the name derived files are published under
     unit: ClassVar[str] = "ep"  # what a row is, on the progress bar

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from ingest.storage.corpus import Corpus
@@ -41,15 +41,13 @@ from jobs.runtime.stage import (
     ADDRESS,
     CorpusRoot,
     CorpusStage,
-    DeviceChoice,
-    ModelActors,
-    RayCpus,
+    RayJob,
     StageReport,
     Usage,
     placement_options,
 )
 from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
-from jobs.stages.text_embed import TextEmbedJob, TextEmbedReport, TextEmbedStage, vlm_errors
+from jobs.stages.text_embed import TextEmbedJob, TextEmbedReport, TextEmbedStage, load_vlm, vlm_errors
 from schemas.corpus import find_datasets
 
 log = logging.getLogger(__name__)
@@ -61,10 +59,8 @@ NO_MODEL = (
 )
 
 
-class CaptionJob(BaseModel):
+class CaptionJob(RayJob):
     """Everything a caption run needs; validated before any work starts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     root: CorpusRoot
     model: Path | None = Field(None, description="local Qwen3-VL folder; None: rule-based captions only")
@@ -73,15 +69,11 @@ class CaptionJob(BaseModel):
     max_pixels: int = Field(448 * 448, gt=0, description="pixel budget per frame (caps the model's own setting)")
     max_new_tokens: int = Field(32, gt=0, le=256)
     batch_size: int = Field(8, gt=0, description="episodes per model call")
-    device: DeviceChoice
-    actors: ModelActors
     force: bool = Field(False, description="recaption episodes this model (or the rules) captioned already")
     flush_every: int = Field(256, gt=0, description="write a dataset's captions every this many episodes")
     lock_timeout_s: float = Field(60.0, ge=0, description="how long to wait for a dataset another writer holds")
     text_embeddings: bool = Field(False, description="then embed every task with the same model (text-embed)")
     layer: int = Field(-1, description="hidden-state layer for --text-embeddings")
-    num_cpus: RayCpus
-    object_store_mb: int = Field(1024, gt=0)
 
     @model_validator(mode="after")
     def _embeddings_need_a_model(self) -> CaptionJob:
@@ -174,15 +166,7 @@ class CaptionActor:
     """One VLM per actor: greedy answers for a batch of episodes (rows with a decode error pass through)."""
 
     def __init__(self, model: str, device: str, max_new_tokens: int, threads: int | None) -> None:
-        import torch
-        from transformers.utils import logging as hf_logging
-
-        from ingest.encoders.qwen_vl.model import QwenVL
-
-        hf_logging.disable_progress_bar()
-        if threads:
-            torch.set_num_threads(threads)
-        self.vlm = QwenVL(Path(model), device=device)
+        self.vlm = load_vlm(model, device, threads)
         self.max_new_tokens = max_new_tokens
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -235,7 +219,7 @@ class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
         self.work: dict[tuple[str, int], CaptionWork] = {}
         self.text = None
         if job.text_embeddings and job.model is not None:
-            placement = {k: getattr(job, k) for k in ("device", "actors", "num_cpus", "object_store_mb")}
+            placement = job.model_dump(include=set(RayJob.model_fields))
             self.text = TextEmbedStage(TextEmbedJob(root=job.root, model=job.model, layer=job.layer, **placement))
 
     def check(self) -> None:

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from adapters.storage.location import metering
 from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
@@ -52,10 +52,8 @@ from jobs.runtime.stage import (
     ADDRESS,
     CorpusRoot,
     CorpusStage,
-    DeviceChoice,
     Failed,
-    ModelActors,
-    RayCpus,
+    RayJob,
     StageReport,
     Usage,
     placement_options,
@@ -83,10 +81,8 @@ DECODE_TASK_MEMORY = 256 * 1024**2
 DECODE_RESOURCES: dict[str, Any] = {"num_cpus": 1, "memory": DECODE_TASK_MEMORY}
 
 
-class LatentsJob(BaseModel):
+class LatentsJob(RayJob):
     """Everything a latents run needs; validated before any work starts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     root: CorpusRoot
     encoder: EncoderSpec
@@ -94,15 +90,12 @@ class LatentsJob(BaseModel):
     rate_hz: float = Field(3.0, gt=0, description="latent frames per second: nearest frames of the episode stream")
     camera: str = Field("main", description="'main', 'all', or comma-separated camera names / video keys")
     overwrite: bool = Field(False, description="recompute episodes whose file exists")
-    device: DeviceChoice
-    actors: ModelActors
     frames_per_call: int | None = Field(
         None,
         gt=0,
         description="frames an actor gets per call, in whole episodes "
         "(default: 4 x batch_size on CUDA, batch_size on CPU)",
     )
-    num_cpus: RayCpus
     object_store_mb: int = Field(2048, gt=0, description="embedded Ray's object store")
 
 

@@ -16,10 +16,10 @@ import argparse
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ingest.files.text_embeddings import remove_stale_temps, text_embedding_path, write_text_embedding
 from ingest.storage.corpus import Corpus
@@ -29,10 +29,8 @@ from jobs.runtime.stage import (
     ADDRESS,
     CorpusRoot,
     CorpusStage,
-    DeviceChoice,
     Failed,
-    ModelActors,
-    RayCpus,
+    RayJob,
     StageReport,
     Usage,
     placement_options,
@@ -40,6 +38,9 @@ from jobs.runtime.stage import (
 from schemas.captions import TextEmbeddingMeta, text_embedding_file
 from schemas.corpus import find_datasets
 from schemas.lerobot import TASKS_PATH, read_jsonl
+
+if TYPE_CHECKING:  # the model module imports torch
+    from ingest.encoders.qwen_vl.model import QwenVL
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +50,13 @@ NO_MODEL = (
 )
 
 
-class TextEmbedJob(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TextEmbedJob(RayJob):
     root: CorpusRoot
     model: Path = Field(description="local Qwen3-VL folder")
     layer: int = Field(-1, description="index into the text model's hidden states (0: embeddings, -1: last, normed)")
     dtype: Literal["bfloat16", "float16"] = Field("bfloat16", description="stored dtype")
     batch_size: int = Field(64, gt=0, description="texts per model call")
     force: bool = Field(False, description="recompute files that are up to date")
-    device: DeviceChoice
-    actors: ModelActors
-    num_cpus: RayCpus
-    object_store_mb: int = Field(1024, gt=0)
 
 
 @dataclass
@@ -90,19 +85,24 @@ def _same(meta: dict[str, str], model: str, layer: int, text: str) -> bool:
     return (have.model, have.layer, have.text) == (model, layer, text)
 
 
+def load_vlm(model: str, device: str, threads: int | None) -> QwenVL:
+    """An actor's VLM (caption's and text-embed's), without download progress bars, on `threads` CPU threads."""
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from ingest.encoders.qwen_vl.model import QwenVL
+
+    hf_logging.disable_progress_bar()
+    if threads:
+        torch.set_num_threads(threads)
+    return QwenVL(Path(model), device=device)
+
+
 class TextEmbedActor:
     """One VLM per actor: embeds a batch of texts and writes their files."""
 
     def __init__(self, model: str, device: str, layer: int, dtype: str, threads: int | None) -> None:
-        import torch
-        from transformers.utils import logging as hf_logging
-
-        from ingest.encoders.qwen_vl.model import QwenVL
-
-        hf_logging.disable_progress_bar()
-        if threads:
-            torch.set_num_threads(threads)
-        self.vlm = QwenVL(Path(model), device=device)
+        self.vlm = load_vlm(model, device, threads)
         self.vlm.check_layer(layer)
         self.layer, self.dtype = layer, dtype
 

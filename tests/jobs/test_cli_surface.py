@@ -8,7 +8,7 @@ Help texts are not frozen: they come from the job models' `Field(description=...
 And each option is defined once (issue 26): its default and help come from one model field, or from one argparse
 `Arg` for an option no model holds; an `Arg` never restates a field the command's model holds, an `Opt` never
 restates its field's description, and two models never carry copies of one field (they share an `Annotated` one,
-`jobs.runtime.stage.DeviceChoice`)."""
+`jobs.runtime.stage.CorpusRoot`, or inherit one: `jobs.runtime.stage.RayJob`)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from ingest.encoders.wan import (
     TEXT_LEN,
@@ -26,7 +26,7 @@ from ingest.lingbot.action import lingbot_mask
 from ingest.lingbot.dataset import NotCanonicalError, dataset_mask, english_segments, episode_mask, lingbot_info
 from ingest.storage.corpus import Corpus
 from jobs.export import PathOrUrl
-from jobs.runtime.stage import DeviceChoice, ModelActors, RayCpus
+from jobs.runtime.stage import RayJob
 from schemas.canonical import ACTION
 from schemas.corpus import EpisodeLineage
 from schemas.lerobot import (
@@ -52,8 +52,8 @@ class ExportError(ValueError):
     """The export cannot start as asked (bad folders, settings that differ from an earlier run)."""
 
 
-class LingbotExportSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LingbotExportSpec(RayJob):
+    model_config = ConfigDict(frozen=False)
 
     root: PathOrUrl  # ROOT and --out are the `export` command's own flags (jobs/cli.py), for every format
     out: PathOrUrl
@@ -65,9 +65,6 @@ class LingbotExportSpec(BaseModel):
     width: int = Field(256, ge=1)
     text_len: int = Field(TEXT_LEN, ge=1, description="text tokens kept; text_emb is zero-padded to this length")
     cameras: list[str] | None = Field(None, description="video keys or short names (default: every camera)")
-    device: DeviceChoice
-    actors: ModelActors
-    num_cpus: RayCpus
     max_in_flight: int = Field(4, ge=1, description="episodes decoded or encoded at once (memory bound)")
     object_store_mb: int = Field(1024, ge=64)
     task_retries: int = Field(3, ge=0)

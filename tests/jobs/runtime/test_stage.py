@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from ingest.storage.corpus import Corpus
 from jobs.runtime.job_lock import JobLockedError
@@ -19,10 +19,8 @@ from jobs.runtime.ray_pool import Placement, PoolError
 from jobs.runtime.stage import (
     CorpusRoot,
     CorpusStage,
-    DeviceChoice,
     Failed,
-    ModelActors,
-    RayCpus,
+    RayJob,
     Stage,
     StageReport,
     Usage,
@@ -104,11 +102,8 @@ def test_a_value_the_job_model_refuses_is_a_bad_call(capsys: pytest.CaptureFixtu
         build(None)
 
 
-class _Job(BaseModel):
+class _Job(RayJob):
     root: CorpusRoot
-    device: DeviceChoice
-    actors: ModelActors
-    num_cpus: RayCpus
     object_store_mb: int = 128
     batch_size: int = 2
 
