@@ -7,6 +7,7 @@ freeze), written as ingest writes them (`tests/ingest/qa/planted_raw.py`), then 
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,14 @@ from jobs.validate import cli_validate, validate_path
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.canonicalize import CanonicalizeSpec
-from tests.ingest.qa.planted_raw import write_planted_corpus
+from tests.ingest.qa.planted_raw import add_frozen_camera
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    write_planted_corpus(root, CanonicalizeSpec(), frozen_camera=True)
+def corpus(planted_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus") / "corpus"  # a copy of the session's (tests/jobs/conftest.py)
+    shutil.copytree(planted_corpus, root, copy_function=shutil.copy2)
+    add_frozen_camera(root, CanonicalizeSpec())  # written after the others, as one more raw episode of the job
     run_verdicts(root, BehaviourConfig())
     return root
 

@@ -121,16 +121,26 @@ def renamed(raw: RawEpisode, raw_id: str) -> RawEpisode:
     return replace(raw, ref=raw.ref.model_copy(update={"raw_id": raw_id}))
 
 
-def write_planted_corpus(root: Path, spec: CanonicalizeSpec, frozen_camera: bool = False) -> None:
+def write_planted_corpus(root: Path, spec: CanonicalizeSpec) -> None:
     """A corpus of the 5 real GR00T episodes plus planted copies, each written as ingest writes it: a dead right
-    elbow, a copy of episode 0 (sorting after it) and, with `frozen_camera`, a 2 s camera freeze in episode 1."""
+    elbow and a copy of episode 0 (sorting after it). Built once per session with the default spec:
+    `tests/jobs/conftest.py` (`planted_corpus`)."""
     raws = gr00t_raws()
     extra = [
         renamed(planted(raws[3], plant.dead_joint, ELBOW)[0], "planted_dead_elbow"),
         renamed(planted(raws[0], plant.duplicate)[0], "planted_zz_copy_of_0"),
     ]
-    if frozen_camera:
-        extra.append(renamed(planted(raws[1], plant.frozen_camera, seconds=2.0)[0], "planted_frozen_camera"))
-    for raw in [*raws, *extra]:
+    write_raws(root, spec, [*raws, *extra])
+
+
+def add_frozen_camera(root: Path, spec: CanonicalizeSpec) -> None:
+    """Add to a planted corpus, after its episodes, a copy of episode 1 with a 2 s camera freeze."""
+    raw = gr00t_raws()[1]
+    write_raws(root, spec, [renamed(planted(raw, plant.frozen_camera, seconds=2.0)[0], "planted_frozen_camera")])
+
+
+def write_raws(root: Path, spec: CanonicalizeSpec, raws: list[RawEpisode]) -> None:
+    """Each raw episode written into `root` as ingest writes it, one clean episode each, in the order given."""
+    for raw in raws:
         eps, rejected = ingest(raw, spec, root / dataset_dir("lerobot", raw.ref.subset))
         assert rejected is None and len(eps) == 1, rejected

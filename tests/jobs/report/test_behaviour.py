@@ -4,6 +4,7 @@ with their values and the measured values against the thresholds, one dot per ep
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,14 +15,12 @@ from jobs.catalog.build import rebuild_catalog
 from jobs.report.behaviour import PANELS, behaviour_by_dataset, behaviour_figure
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
-from schemas.canonicalize import CanonicalizeSpec
-from tests.ingest.qa.planted_raw import write_planted_corpus
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    write_planted_corpus(root, CanonicalizeSpec())
+def corpus(planted_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus") / "corpus"  # a copy of the session's (tests/jobs/conftest.py)
+    shutil.copytree(planted_corpus, root, copy_function=shutil.copy2)
     rebuild_catalog(Corpus(root))
     run_verdicts(root, BehaviourConfig())
     return root

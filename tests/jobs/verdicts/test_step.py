@@ -6,6 +6,7 @@ other thresholds gives the ingest tier back (reversible without re-ingesting).""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,19 +17,17 @@ from jobs.catalog.query import run_query
 from jobs.cli import main
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
-from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import EpisodeLineage, find_datasets
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.ingest.qa import gr00t_sample as g
-from tests.ingest.qa.planted_raw import write_planted_corpus
 
 COPY, EARLIER, DEAD = "planted_zz_copy_of_0", "episode_000000", "planted_dead_elbow"
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    write_planted_corpus(root, CanonicalizeSpec())
+def corpus(planted_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus") / "corpus"  # a copy of the session's (tests/jobs/conftest.py)
+    shutil.copytree(planted_corpus, root, copy_function=shutil.copy2)
     rebuild_catalog(Corpus(root))
     return root
 
