@@ -58,7 +58,8 @@ def _listing(items: list[Any], limit: int = 5) -> str:
     return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """A meta file's JSON; MetaFileError (a ValueError) naming the file when it cannot be read or parsed."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
@@ -387,16 +388,16 @@ class DatasetMeta(BaseModel):
         info_path = root / INFO_PATH
         if not info_path.is_file():
             raise ValueError(f"{info_path}: missing; not a LeRobot dataset root")
-        raw = _read_json(info_path)
+        raw = read_json(info_path)
         try:
             info = InfoJson.model_validate(raw)
         except ValidationError as e:
             raise ValueError(f"{info_path}: not a LeRobot info.json ({e.error_count()} errors: {e.errors()[0]})") from e
         version = str(raw.get("codebase_version"))
         modality_path = root / MODALITY_PATH
-        modality = _read_json(modality_path) if modality_path.is_file() else None
+        modality = read_json(modality_path) if modality_path.is_file() else None
         legacy_path = root / LEGACY_STATS_PATH
-        legacy = _read_json(legacy_path) if legacy_path.is_file() else None
+        legacy = read_json(legacy_path) if legacy_path.is_file() else None
         common: dict[str, Any] = {"root": root, "info": info, "legacy_stats": legacy, "modality": modality}
         if is_v3_layout(root, version):
             msg = (

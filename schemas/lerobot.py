@@ -55,18 +55,10 @@ class VideoInfo(BaseModel):
     has_audio: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        fps = int(self.fps) if self.fps is not None and float(self.fps).is_integer() else self.fps
-        out = {
-            "video.height": self.height,
-            "video.width": self.width,
-            "video.codec": self.codec,
-            "video.pix_fmt": self.pix_fmt,
-            "video.is_depth_map": self.is_depth_map,
-            "video.fps": fps,
-            "video.channels": self.channels,
-            "has_audio": self.has_audio,
-        }
-        out.update(self.model_extra or {})
+        """The fields by their `video.*` keys in this order, an integral fps as an int, then the extra keys."""
+        out = self.model_dump(by_alias=True)
+        if self.fps is not None and float(self.fps).is_integer():
+            out["video.fps"] = int(self.fps)
         return out
 
 
@@ -257,22 +249,9 @@ class InfoJson(BaseModel):
         return out
 
     def to_json(self) -> dict[str, Any]:
-        fps: float | int = int(self.fps) if float(self.fps).is_integer() else self.fps
-        out: dict[str, Any] = {
-            "codebase_version": self.codebase_version,
-            "robot_type": self.robot_type,
-            "total_episodes": self.total_episodes,
-            "total_frames": self.total_frames,
-            "total_tasks": self.total_tasks,
-            "total_videos": self.total_videos,
-            "total_chunks": self.total_chunks,
-            "chunks_size": self.chunks_size,
-            "fps": fps,
-            "splits": self.splits,
-            "data_path": self.data_path,
-            "video_path": self.video_path,
-            "features": {k: f.to_json() for k, f in self.features.items()},
-        }
+        out: dict[str, Any] = {k: getattr(self, k) for k in InfoJson.model_fields}
+        out["fps"] = int(self.fps) if float(self.fps).is_integer() else self.fps
+        out["features"] = {k: f.to_json() for k, f in self.features.items()}
         out.update(self.model_extra or {})
         return out
 

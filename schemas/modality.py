@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from schemas.dataset_meta import MODALITY_PATH, Quirk
+from schemas.dataset_meta import MODALITY_PATH, Quirk, read_json
 from schemas.lerobot import NUMERIC_DTYPES, FeatureSpec, InfoJson
 
 Group = Literal["state", "action"]
@@ -58,16 +58,9 @@ class SliceSpec(BaseModel):
         return _compact(self, ("start", "end", "original_key", "rotation_type", "absolute", "dtype", "range"))
 
 
-class VideoSpec(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class ColumnSpec(BaseModel):
+    """A `video` or `annotation` entry: the column it names when not the default one."""
 
-    original_key: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return _compact(self, ("original_key",))
-
-
-class AnnotationSpec(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     original_key: str | None = None
@@ -83,8 +76,8 @@ class ModalityJson(BaseModel):
 
     state: dict[str, SliceSpec] = {}
     action: dict[str, SliceSpec] = {}
-    video: dict[str, VideoSpec] = {}
-    annotation: dict[str, AnnotationSpec] = {}
+    video: dict[str, ColumnSpec] = {}
+    annotation: dict[str, ColumnSpec] = {}
 
     def column(self, group: Group, key: str) -> str:
         return getattr(self, group)[key].original_key or DEFAULT_COLUMN[group]
@@ -110,14 +103,7 @@ class ModalityJson(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> ModalityJson:
-        path = Path(path)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}: cannot read ({e})") from e
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
-        return cls.parse(raw, path)
+        return cls.parse(read_json(Path(path)), path)
 
     @classmethod
     def parse(cls, raw: Any, where: Path | str = MODALITY_PATH) -> ModalityJson:

@@ -52,7 +52,7 @@ from schemas.canonical import (
 from schemas.corpus import EpisodeLineage, find_datasets
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
-from schemas.modality import VIDEO_PREFIX, AnnotationSpec, ModalityJson, SliceSpec, VideoSpec, check_modality
+from schemas.modality import VIDEO_PREFIX, ColumnSpec, ModalityJson, SliceSpec, check_modality
 from schemas.storage import StorageOptions
 
 log = logging.getLogger(__name__)
@@ -124,12 +124,12 @@ def build_modality(info: InfoJson, used: np.ndarray) -> tuple[ModalityJson, dict
             expected[("state", key)] = list(STATE_NAMES[sl])
             expected[("action", key)] = list(ACTION_NAMES[sl])
     video = {
-        (k.removeprefix(VIDEO_PREFIX) if k.startswith(VIDEO_PREFIX) else k.replace(".", "_")): VideoSpec(original_key=k)
+        k.removeprefix(VIDEO_PREFIX) if k.startswith(VIDEO_PREFIX) else k.replace(".", "_"): ColumnSpec(original_key=k)
         for k in info.video_keys
     }
-    annotation = {TASK_ANNOTATION: AnnotationSpec(original_key="task_index")}
+    annotation = {TASK_ANNOTATION: ColumnSpec(original_key="task_index")}
     if f"annotation.{CAPTION_ANNOTATION}" in info.features:
-        annotation[CAPTION_ANNOTATION] = AnnotationSpec()
+        annotation[CAPTION_ANNOTATION] = ColumnSpec()
     return ModalityJson(state=state, action=action, video=video, annotation=annotation), expected
 
 
