@@ -21,14 +21,7 @@ from pydantic import ValidationError
 from adapters.base import AdapterError, EpisodeRef
 from adapters.ego4d.adapter import Ego4DAdapter
 from adapters.ego4d_goalstep.adapter import GoalStepAdapter, GoalStepOptions
-from adapters.synthetic.ego4d import (
-    GOALSTEP_BAD_CASES,
-    Ego4DFixture,
-    GoalStepFixture,
-    GoalStepSegment,
-    write_ego4d,
-    write_goalstep,
-)
+from adapters.synthetic.ego4d import Ego4DFixture, write_ego4d
 from adapters.synthetic.video import synthetic_frame, write_mp4
 from ingest.canonical.canonicalize import canonicalize
 from jobs.catalog.query import run_query
@@ -37,6 +30,7 @@ from jobs.spec import load_spec
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.ego4d.conftest import check_frames, psnr
+from tests.fixtures.ego4d_goalstep import GOALSTEP_BAD_CASES, GoalStepFixture, GoalStepSegment, write_goalstep
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from pathlib import Path
 import av
 import pytest
 
-from adapters.synthetic.ego4d import TIME_BASE, write_ego4d, write_goalstep
+from adapters.synthetic.ego4d import TIME_BASE, write_ego4d
+from tests.fixtures.ego4d_goalstep import write_goalstep
 
 
 def _kind(value: object) -> str:
