@@ -4,20 +4,13 @@ Steps: build the wrist poses the adapter declared in `RawEpisode.hands`, find th
 resample onto the 10 Hz grid (positions linearly, rotations by SLERP, gripper by hold, video by the frame at or
 before), move source EEF poses to the canonical wrist (embodiment offsets), decouple a moving camera, build the 50-dim
 state, recompute deltas for the action, check validity, cut the kept spans into episodes, and assign the quality tier.
-Native vectors (every numeric state, signal and action stream, resampled linearly when float, else by hold; what is
-too wide named in a tier reason) are kept beside the canonical ones; an episode whose canonical dims cannot be filled
-is still written, natives and cameras (a camera without a canonical slot under its own name), with the first specific
-cause as its first tier reason (`_no_canonical_dims`); only an episode with nothing at all raises, saying what was
-looked for. A moving camera's trajectory among them (`camera.{x,y,z,rot6d_*}`,
-ref_from_camera in OpenCV axes: x right, y down, looking along +z), and each camera keeps its intrinsics. Pure: no I/O
-beyond the lazy camera reads the writer drives, and the raw episode is left as it came (it is frozen; the hand
-evaluation returns what it found: `joint_space.EvaluatedHands`).
-A span validity rejects comes back as a value (`Canonicalized.rejections`), as datatrove's filters answer keep or
-drop with a reason and leave the writing of the rejects to the step around them (here the ingest worker and its
-quarantine writer). No adapter is known by name here.
-
-This module finds the spans and what they share; each span's phases are in `span.py`, the natives in `natives.py`,
-the output records in `episode.py`, each hand's canonical state block and the action from it in `hand_state.py`.
+Native vectors (and a moving camera's trajectory, `camera.{x,y,z,rot6d_*}` ref_from_camera in OpenCV axes) are kept
+beside the canonical ones; an episode whose canonical dims cannot be filled is still written, natives and cameras,
+with the first specific cause as its first tier reason (`_no_canonical_dims`); only an episode with nothing at all
+raises, saying what was looked for. Pure: no I/O beyond the lazy camera reads the writer drives, and the raw episode
+is left as it came. A span validity rejects comes back as a value (`Canonicalized.rejections`), as datatrove's
+filters answer keep or drop with a reason and leave the writing of the rejects to the step around them (here the
+ingest worker and its quarantine writer). No adapter is known by name here; each span's phases are in `span.py`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ingest.files.atomic import TEMP_MARK
-from ingest.files.safetensors_file import read_header, save_atomic
+from ingest.files.safetensors_file import save_atomic
 from schemas.image_latents import (
     CLS_REGISTERS_KEY,
     FRAME_INDEX_KEY,
@@ -66,11 +66,6 @@ def write_latents(path: Path, f: LatentsFile) -> Path:
     check_latents(f, str(path))
     tensors = {LATENTS_KEY: f.latents, CLS_REGISTERS_KEY: f.cls_registers, FRAME_INDEX_KEY: f.frame_index}
     return save_atomic(path, tensors, f.meta.to_metadata())
-
-
-def read_meta(path: Path) -> LatentsMeta:
-    """The metadata alone (reads the header, not the tensors)."""
-    return read_header(path, LatentsMeta, LatentsFileError, "latents")
 
 
 def remove_stale_temps(dataset_root: Path) -> int:

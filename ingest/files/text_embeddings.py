@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ingest.files.atomic import TEMP_MARK
-from ingest.files.safetensors_file import read_header, save_atomic
+from ingest.files.safetensors_file import save_atomic
 from schemas.captions import HIDDEN_KEY, INPUT_IDS_KEY, TEXT_DIR, TextEmbeddingMeta, text_embedding_file
 
 STORED_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -54,11 +54,6 @@ def write_text_embedding(path: Path, input_ids: np.ndarray, hidden: torch.Tensor
     )
     check_text_embedding(e, str(path))
     return save_atomic(Path(path), {HIDDEN_KEY: e.hidden_states, INPUT_IDS_KEY: e.input_ids}, meta.to_metadata())
-
-
-def read_text_meta(path: Path) -> TextEmbeddingMeta:
-    """The metadata alone (the header, not the tensors)."""
-    return read_header(path, TextEmbeddingMeta, TextEmbeddingError, "text embedding")
 
 
 def remove_stale_temps(dataset_root: Path) -> int:

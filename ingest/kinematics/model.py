@@ -30,7 +30,6 @@ class KinematicModel:
         self.links: tuple[str, ...] = desc.links
         movable = [j for j in desc.joints if j.type in MOVABLE]
         self.joint_names: tuple[str, ...] = tuple(j.name for j in movable)
-        self.joint_types: tuple[str, ...] = tuple(j.type for j in movable)
         self.lower = _frozen(np.array([j.lower for j in movable], dtype=np.float64))
         self.upper = _frozen(np.array([j.upper for j in movable], dtype=np.float64))
         self.mimic: Mapping[str, tuple[str, float, float]] = MappingProxyType(

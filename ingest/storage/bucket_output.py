@@ -1,16 +1,12 @@
 """A corpus output in a bucket (`output: s3://bucket/corpus`): the job's lease, a publisher per dataset
 (`ingest.storage.publish`) and the local scratch corpus the job's local code writes into (DESIGN.md 3.2).
 
-`open` takes the output's lease (a second job is refused, `OutputLeasedError`), recovers every dataset that has
-commit records and rebuilds the scratch from the bucket: each dataset's meta derived from its records (no episode
-file), and the bucket's `catalog/` and `job/` files, so that a rerun on any machine skips what is committed or
-quarantined exactly as a rerun on a local output does; `job/` then leaves the bucket until the job's clean end (a
-killed job leaves no "finished" mark). Datasets are written in the scratch by the local writer, each commit published
-as it lands (`writer.on_commit = output.publisher(rel).on_commit`). `publish` rewrites every dataset's meta from its
-records and makes the bucket's `catalog/`, then `job/`, the scratch's; `close` releases the lease.
-
-The scratch is `$EIDATA_SCRATCH/<hash of the URL>` (default `~/.cache/eidata/scratch`): nothing in it is trusted across
-runs, since `open` rebuilds it; what it holds between commits is the meta and the episodes being staged.
+`open` takes the lease and rebuilds the scratch from the bucket (each dataset's meta derived from its records, no
+episode file; the bucket's `catalog/` and `job/`), so a rerun on any machine skips what is committed or quarantined
+exactly as a rerun on a local output does; `job/` leaves the bucket until the job's clean end (a killed job leaves no
+"finished" mark). Each commit is published as it lands; `publish` rewrites every dataset's meta from its records and
+makes the bucket's `catalog/`, then `job/`, the scratch's. The scratch (`$EIDATA_SCRATCH/<hash of the URL>`, default
+`~/.cache/eidata/scratch`) is never trusted across runs: `open` rebuilds it.
 """
 
 from __future__ import annotations

@@ -1,20 +1,10 @@
-"""A corpus as every job sees it: one handle, opened once per job, for a local folder or a bucket URL alike.
-
-`open_corpus(where, options, job)` gives a `Corpus`. Its `root` is the folder the job reads and writes: the corpus
-itself, or for `s3://bucket/corpus` a local scratch corpus standing for the bucket (`BucketOutput`: the output's lease
-taken, every dataset recovered, the meta derived from the commit records, `catalog/` and `job/` copied; no episode
-file). The job's code runs on `root` and never asks where the corpus lives; what differs is in the handle:
-
-- `source(path)` / `open_file(path)`: where an episode file is read (the path, or its object by ranges);
-- `digests(dataset_root)`: the files' sha256 the catalog frames (hashed here, or read from the commit records);
-- `attach(writer, dataset)`: a writer's commits published as they land (in a committer, which holds no lease);
-- `committed(dataset_root, names)` / `publish_files(paths, what)`: derived files (latents) known done, each with its
-  safetensors metadata (its header here, its commit record in a bucket), and published by batch; `immutable` says
-  why a file once there can never be replaced (None: it can);
-- `put(rel, data, exclusive=...)`: one file of the corpus written whole (a manifest), a conditional create when
-  `exclusive`;
-- at the clean end of the block, each dataset's meta edits become one commit record and the scratch's `catalog/` and
-  `job/` are published; on any exit the lease is released.
+"""A corpus as every job sees it: one handle (`open_corpus(where, options, job)` -> `Corpus`), opened once per job, for
+a local folder or a bucket URL alike. Its `root` is the folder the job reads and writes: the corpus itself, or for
+`s3://bucket/corpus` a local scratch corpus standing for the bucket (`BucketOutput`: the output's lease taken, every
+dataset recovered, the meta derived from the commit records, `catalog/` and `job/` copied; no episode file). The job's
+code runs on `root` and never asks where the corpus lives; what differs (where a file is read, its digests, publishing
+commits and derived files) is in the handle's methods. At the clean end of the block each dataset's meta edits become
+one commit record and the scratch's `catalog/` and `job/` are published; on any exit the lease is released.
 
 The handle carries its storage options (the credential) with it, so it travels to Ray workers and committers by
 pickling; nothing is registered in a global. `read_corpus(where, options)` is the same without the lease, for readers

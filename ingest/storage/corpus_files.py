@@ -1,23 +1,18 @@
 """The files of a manifest's corpus as training reads them: one handle, in place from a folder or from a bucket.
 
-A manifest names datasets relative to its corpus root (`<corpus>/manifests/<name>/`), which may be a folder or an
-fsspec URL (`s3://bucket/corpus`, credentials the standard way or a `StorageOptions`, never printed).
-`manifest_files(manifest, options, cache_dir=, cache_bytes=)` opens it: `CorpusFiles` for a folder, `BucketFiles` for
-a URL (its bucket, credential and prefix checked first). Training names files by `Where` (a path, or an object's
-URL: `join`) and reads them only through the handle. From a bucket:
+A manifest names datasets relative to its corpus root (`<corpus>/manifests/<name>/`), a folder or an fsspec URL
+(`s3://bucket/corpus`). `manifest_files` opens it: `CorpusFiles` for a folder (paths opened in place, no cache),
+`BucketFiles` for a URL (its bucket, credential and prefix checked first). Training names files by `Where` and reads
+them only through the handle. From a bucket:
 
-- the index reads meta (info.json, episodes.jsonl, tasks.jsonl, episodes_stats.jsonl) whole, lists each dataset's
-  `data/` and `latents/` once (size and version of every object: no HEAD per file), and reads a latents file's
-  safetensors header and `frame_index` by ranged GETs, never the latents themselves;
+- the index reads meta whole, lists each dataset's `data/` and `latents/` once (size and version of every object: no
+  HEAD per file), and reads a latents file's safetensors header and `frame_index` by ranged GETs, never the latents;
 - a parquet data file is read through pyarrow on a seekable fsspec file object with small blocks, so only its footer
-  and the `action`/`state` column chunks are fetched, and that projection is kept in the local cache as a parquet of
-  those columns (normalization statistics and every epoch read it from there);
-- latents and text-embedding files are copied whole into the cache on first use (safetensors memory-maps a path) and
-  read from there after.
+  and the `action`/`state` column chunks are fetched, and that projection is kept in the local cache as a parquet;
+- latents and text-embedding files are copied whole into the cache on first use (safetensors memory-maps a path).
 
 So the first epoch fetches what it touches once and the second fetches nothing while the cache holds the working set
-(`ingest.storage.object_cache`: bounded, least recently used evicted, shared by the DataLoader workers). From a
-folder, paths are opened in place and no cache is made.
+(`ingest.storage.object_cache`).
 """
 
 from __future__ import annotations

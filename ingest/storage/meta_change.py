@@ -1,15 +1,11 @@
 """A stage's edits of a bucket dataset's meta (captions: tasks added, episode lines rewritten) published as one commit
 record (DESIGN.md 3.2).
 
-A stage after ingest runs on a scratch corpus whose datasets' meta is derived from their commit records
-(`DatasetPublisher.hydrate`); its writer journals and applies a meta update there as on a local output. What reaches
-the bucket is the difference between the scratch's meta and the records' (`meta_change`): per jsonl file the lines
-rewritten (an episode's line, same position) and the text appended, the new text of a meta file a stage
-writes whole (GR00T's `modality.json`, `jobs.export.gr00t`), and the next `info.json`. That difference is one
-commit record with no object (`publish_meta_change`), the commit point as for an episode: before its conditional put
-the bucket's meta is the old one, after it `derived_meta` (which replays rewritten lines, then appends, record by
-record) gives byte for byte the scratch's files, and `publish_meta` / the next job's recovery writes them. A stage
-killed before the record leaves the bucket as it was; its rerun plans the same edits again.
+The stage's writer journals and applies a meta update on the scratch corpus as on a local output. What reaches the
+bucket is the difference between the scratch's meta and the records' (`meta_change`): per jsonl file the lines
+rewritten and the text appended, the new text of a meta file a stage writes whole (GR00T's `modality.json`), and the
+next `info.json`: one commit record with no object (`publish_meta_change`), the commit point as for an episode. After
+it `derived_meta` gives byte for byte the scratch's files; a stage killed before it leaves the bucket as it was.
 """
 
 from __future__ import annotations

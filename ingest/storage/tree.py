@@ -1,19 +1,8 @@
-"""An export's output (`--out`) as one handle: a folder, or a bucket prefix written through a local scratch.
-
-`open_tree(where, options, job)` gives a `Tree` whose `root` is the folder the export writes in: the output itself,
-or for `s3://bucket/prefix` a scratch folder (`BucketTree`) whose trees (an exported dataset each) are published. The
-export writes one way; what differs is in the handle:
-
-- `write(tree, retract=, last=)`: a tree written whole (LeRobot v3.0 / v2.1): a fresh folder to write in, each file
-  closed for good handed to `closed(tree, path)`; at the block's clean end the folder becomes the output's `tree`, on
-  an error it is removed and the output keeps what it had. A folder's is written beside the tree
-  (`.NAME.partial-<id>`) and renamed into place, an older one swapped out; a bucket's is published as below.
-- `publish(tree, retract=, last=, record=)`: a tree written in place under `root` (LingBot-VA, resumed file by file)
-  is finished: a bucket's is published as below, its completion `record` last (its files leave the scratch, so a
-  rerun knows the tree is done by the record); a folder's files are where they belong and need no record.
-- `read(rel)`: what the output holds at `rel`; `fetch(rel)`: that file into `root` (a folder's is there);
-  `publish_file(rel)`: one finished file of `root` at the output (a folder's is there); `keep(tree)`: a tree left as
-  it is (a folder's partial siblings of a killed run removed).
+"""An export's output (`--out`) as one handle (`open_tree`): a folder, or a bucket prefix written through a local
+scratch (`BucketTree`) whose trees (an exported dataset each) are published. The export writes one way: a tree written
+whole goes through `write` (a fresh folder that becomes the output's at the block's clean end, removed on an error; a
+folder's is written beside it as `.NAME.partial-<id>` and renamed into place), a tree written in place (LingBot-VA,
+resumed file by file) is finished by `publish`.
 
 A bucket's trees keep DESIGN.md 3.2's promises for a tree that a job writes whole rather than commit by commit: a
 killed run never leaves a half tree that looks complete, and its rerun leaves the objects of an uninterrupted run.
@@ -27,14 +16,10 @@ sent) or an older export's (replaced: under the output's lease nobody else write
 replaced first loses its completion record, then its `info.json`, so no reader takes the mix of old and new files for
 a dataset.
 
-A file above the output's multipart threshold (`StorageOptions.multipart_threshold`) goes in parts
-(`ingest.storage.multipart`: S3 takes one PUT of 5 GiB at most, and an mp4 or a checkpoint can be larger), completed
-behind a claim `<tree>/.eidata/claims/<rel>` holding its size and sha256. A key found taken is compared by that claim
-(or read back in blocks, never whole); an older export's object is replaced with its claim deleted first, so the old
-claim never blocks the new bytes. The deletion pass keeps the claims of the tree's files and drops the others.
-
-One job per output: the output's lease (`ingest.storage.lease`), taken after the output's preflight (bucket,
-credential, a store that honours conditional creates) and held until the end.
+A file above the output's multipart threshold goes in parts (`ingest.storage.multipart`: S3 takes one PUT of 5 GiB at
+most, and an mp4 or a checkpoint can be larger), completed behind a claim `<tree>/.eidata/claims/<rel>` holding its
+size and sha256; an older export's object is replaced with its claim deleted first, so the old claim never blocks the
+new bytes. One job per output: the output's lease, taken after the output's preflight and held until the end.
 """
 
 from __future__ import annotations

@@ -14,12 +14,11 @@ from safetensors import safe_open
 from ingest.files.latents import (
     LatentsFile,
     LatentsFileError,
-    read_meta,
     remove_stale_temps,
     write_latents,
 )
 from schemas.image_latents import LatentsMeta
-from tests.fixtures.readback import read_latents
+from tests.fixtures.readback import read_latents, read_meta
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from ingest.files.safetensors_file import read_header, save_atomic
+from ingest.files.safetensors_file import save_atomic
+from tests.fixtures.readback import read_header
 
 REPO = Path(__file__).resolve().parents[3]
 METADATA = {f"key_{c}": f"value {c} é" for c in "abcdefgh"}  # 8 keys: 8! orders, non-ASCII values

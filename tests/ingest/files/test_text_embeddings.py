@@ -13,13 +13,12 @@ from safetensors.torch import save_file
 
 from ingest.files.text_embeddings import (
     TextEmbeddingError,
-    read_text_meta,
     remove_stale_temps,
     text_embedding_path,
     write_text_embedding,
 )
 from schemas.captions import TextEmbeddingMeta
-from tests.fixtures.readback import load_text_embedding
+from tests.fixtures.readback import load_text_embedding, read_text_meta
 
 
 def _meta(**kw: object) -> TextEmbeddingMeta:
