@@ -1,9 +1,10 @@
 """The `eidata` command line: one entry point for every job, parse -> build -> run.
 
-`COMMANDS` is the table of subcommands. A job's options are generated from its typed model (`jobs.runtime.options`:
-flag, default, type, choices and help come from the model's `Field`), so each option is defined once, beside the
-model it sets; a command without a model lists argparse's own arguments here. A command's options are imported only
-when that command is parsed (a stage module may import torch). The surface is frozen by tests/jobs/test_cli_surface.
+`COMMANDS` is the table of subcommands (`commands.toml`). A job's options are generated from its typed model
+(`jobs.runtime.options`: flag, default, type, choices and help come from the model's `Field`), so each option is
+defined once, beside the model it sets; a command without a model lists argparse's own arguments in the table. A
+command's options are imported only when that command is parsed (a stage module may import torch). The surface is
+frozen by tests/jobs/test_cli_surface.
 """
 
 from __future__ import annotations
@@ -12,15 +13,14 @@ import argparse
 import importlib
 import logging
 import sys
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from jobs.runtime import stops
 from jobs.runtime.options import Arg, Opt, add_options
-from jobs.runtime.stage import ADDRESS
-
-ROOT = Arg(("root",), {"help": "corpus folder"})
 
 
 @dataclass(frozen=True)
@@ -55,121 +55,29 @@ def _load(ref: Any) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-COMMANDS: dict[str, Command] = {
-    "demo": Command(
-        "generate a multi-source raw corpus, ingest it, query it, curate a manifest",
-        "jobs.demo.pipeline:cli_demo",
-        "jobs.demo.pipeline:OPTIONS",
-    ),
-    "ingest": Command(
-        "run a job spec: read, canonicalize and write every source on Ray",
-        "jobs.ingest.job:cli_ingest",
-        (
-            Arg(("spec",), {"help": "job spec (YAML)"}),
-            ADDRESS,
-            "jobs.spec_models:STRICT",
-            Arg(
-                ("--retry-quarantined",),
-                {
-                    "action": "store_true",
-                    "help": "do again the episodes quarantined for the environment's fault (a task that passed its"
-                    " deadline on every attempt; a full disk or a store outage recorded by a run before issue 38)",
-                },
-            ),
-        ),
-    ),
-    "latents": Command(
-        "DINOv3 patch latents of every episode that lacks them (Ray, GPU actors)",
-        "jobs.stages.latents:STAGE",
-        "jobs.stages.latents:OPTIONS",
-    ),
-    "caption": Command(
-        "one imperative instruction per episode: Qwen3-VL on Ray actors, else rules",
-        "jobs.stages.caption:STAGE",
-        "jobs.stages.caption:OPTIONS",
-    ),
-    "text-embed": Command(
-        "VLM hidden states of every task text into latents/text/ (Ray actors)",
-        "jobs.stages.text_embed:STAGE",
-        "jobs.stages.text_embed:OPTIONS",
-    ),
-    "catalog": Command(
-        "rebuild catalog/episodes from the datasets' meta",
-        "jobs.catalog.build:cli_catalog",
-        (
-            ROOT,
-            Arg(("--rehash",), {"action": "store_true", "help": "re-read every file instead of trusting size+mtime"}),
-        ),
-    ),
-    "verdicts": Command(
-        "judge what needs the whole corpus (copies, dead dims) into the episodes' lineage and the catalog",
-        "jobs.verdicts.step:STAGE",
-        "jobs.verdicts.step:OPTIONS",
-    ),
-    "query": Command(
-        "run SQL (DuckDB) over the catalog views: episodes, quarantine, findings, verdicts, source_findings",
-        "jobs.catalog.query:cli_query",
-        "jobs.catalog.query:OPTIONS",
-    ),
-    "curate": Command(
-        "turn a SQL selection over the catalog into manifests/NAME/",
-        "jobs.catalog.curate:cli_curate",
-        "jobs.catalog.curate:OPTIONS",
-    ),
-    "train": Command(
-        "train the LDA MM-DiT on a manifest (torchrun -m jobs.cli train for DDP)",
-        "jobs.train:cli_train",
-        "jobs.train:TRAIN_OPTIONS",
-    ),
-    "eval": Command(
-        "open-loop action L1/MSE and future-latent cosine of a checkpoint",
-        "jobs.train:cli_eval",
-        "jobs.train:EVAL_OPTIONS",
-    ),
-    "inspect": Command(
-        "summarize a LeRobot dataset's meta and report its quirks",
-        "jobs.cli:cli_inspect",
-        (Arg(("root",), {"help": "dataset folder (holding meta/info.json)"}),),
-    ),
-    "export": Command(
-        "write another model family's view of a corpus (gr00t: meta/modality.json)",
-        "jobs.export:cli_export",
-        (
-            ROOT,
-            Arg(("--format",), {"required": True, "help": "gr00t | lingbot-va | lerobot-v3 | lerobot-v21"}),
-            Arg(("--out",), {"default": None, "help": "output folder, for formats that write a new dataset"}),
-            Arg(("--dry-run",), {"action": "store_true", "help": "check and print, write nothing"}),
-            Group(
-                "lingbot-va",
-                "LeRobot datasets + Wan2.2 latents for LingBot-VA post-training (Ray)",
-                "jobs.export.lingbot.job:OPTIONS",
-            ),
-            Group(
-                "lerobot-v3, lerobot-v21",
-                "LeRobot v3.0 (lerobot >= 0.4) or v2.1 (lerobot 0.3.3, LDA, openpi) datasets (--cameras: as above)",
-                "jobs.export.lerobot_v3.job:OPTIONS",
-            ),
-        ),
-    ),
-    "validate": Command(
-        "report what a loader would trip on in a LeRobot v2.0/v2.1/v3.0 dataset",
-        "jobs.validate:cli_validate",
-        (
-            Arg(("path",), {"help": "dataset folder (meta/info.json), or a folder of datasets"}),
-            Arg(("--strict",), {"action": "store_true", "help": "warnings fail too (exit 1)"}),
-            Arg(("--no-data",), {"action": "store_true", "help": "meta and file presence only"}),
-            Arg(("--json",), {"action": "store_true", "help": "machine-readable report"}),
-        ),
-    ),
-    "report": Command(
-        "one self-contained HTML page of plots about a corpus",
-        "jobs.report.page:cli_report",
-        (
-            Arg(("root",), {"help": "corpus folder (with a catalog)"}),
-            Arg(("--out",), {"default": None, "help": "HTML file (default: ROOT/report.html)"}),
-        ),
-    ),
-}
+def _options(value: str | list[str | dict[str, Any]]) -> str | list[str | Arg | Group]:
+    """A command's options in `commands.toml`: a "module:NAME", or a list of those, groups and argparse arguments."""
+    if isinstance(value, str):
+        return value
+    out: list[str | Arg | Group] = []
+    for item in value:
+        if isinstance(item, str):
+            out.append(item)
+        elif "group" in item:
+            out.append(Group(item["group"], item["description"], item["options"]))
+        else:
+            kwargs = dict(item)
+            out.append(Arg(tuple(kwargs.pop("flags")), kwargs))
+    return out
+
+
+def load_commands() -> dict[str, Command]:
+    """The table of subcommands (`jobs/commands.toml`), in its order; a key `Command` has not is a TypeError."""
+    table = tomllib.loads(resources.files("jobs").joinpath("commands.toml").read_text(encoding="utf-8"))
+    return {name: Command(**{**c, "options": _options(c.get("options", []))}) for name, c in table.items()}
+
+
+COMMANDS = load_commands()
 
 
 def cli_inspect(args: argparse.Namespace) -> int:
