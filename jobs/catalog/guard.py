@@ -16,46 +16,20 @@ whose file access is limited to the catalog's own parts (`jobs.catalog.query.con
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Iterable
+from importlib import resources
 from typing import Any
 
 import duckdb
 
 MAX_EXPRESSION_CHARS = 100_000  # a where clause is a line in a job file, not a document
 
-# Operators DuckDB's parser turns into functions (`a + b`, `a || b`, LIKE `~~`, ILIKE `~~*`, GLOB `~~~`, list
-# containment `@>` / `<@` / `&&`), then pure scalar functions by family. Names are DuckDB's (duckdb_functions()).
+# operators and pure scalar functions by family, DuckDB's names (the table says which)
 SAFE_FUNCTIONS = frozenset(
-    {
-        # arithmetic, concatenation, pattern and list operators
-        *("+", "-", "*", "/", "//", "%", "**", "^", "||", "@>", "<@", "&&"),
-        *("~~", "!~~", "~~*", "!~~*", "~~~", "!~~~", "like_escape", "not_like_escape", "ilike_escape"),
-        *("not_ilike_escape", "array_extract", "array_slice", "list_extract", "list_element", "struct_extract"),
-        # text
-        *("lower", "upper", "lcase", "ucase", "length", "len", "strlen", "char_length", "character_length"),
-        *("contains", "starts_with", "ends_with", "prefix", "suffix", "strpos", "instr", "position"),
-        *("regexp_matches", "regexp_full_match", "regexp_extract", "regexp_replace", "replace", "trim", "ltrim"),
-        *("rtrim", "substring", "substr", "left", "right", "concat", "concat_ws", "split_part", "string_split"),
-        *("str_split", "lpad", "rpad", "reverse", "levenshtein", "jaro_winkler_similarity", "format", "printf"),
-        *("md5", "hash", "nfc_normalize", "strip_accents", "ascii", "unicode"),
-        # numbers
-        *("abs", "round", "floor", "ceil", "ceiling", "trunc", "sign", "sqrt", "cbrt", "ln", "log", "log2"),
-        *("log10", "exp", "pow", "power", "mod", "greatest", "least", "isnan", "isinf", "isfinite", "even"),
-        # nulls and conditions
-        *("ifnull", "nullif", "if", "iff"),
-        # lists and structs
-        *("list_value", "list_pack", "struct_pack", "row", "list_contains", "list_has", "array_contains"),
-        *("array_has", "list_has_any", "array_has_any", "list_has_all", "array_has_all", "list_position"),
-        *("list_indexof", "array_length", "list_count", "list_filter", "array_filter", "filter", "list_transform"),
-        *("array_transform", "list_apply", "array_apply", "apply", "list_sum", "list_min", "list_max"),
-        *("list_avg", "list_distinct", "list_unique", "list_sort", "list_reverse", "list_slice", "flatten"),
-        *("list_any_value", "list_bool_or", "list_bool_and", "list_reduce", "list_concat", "list_cat"),
-        # dates and times
-        *("date_part", "datepart", "date_trunc", "datetrunc", "date_diff", "datediff", "date_sub", "datesub"),
-        *("year", "month", "day", "hour", "minute", "second", "dayofweek", "epoch", "epoch_ms", "age"),
-        *("to_timestamp", "strftime", "strptime", "now", "today", "to_seconds", "to_minutes", "to_hours"),
-        *("to_days", "to_weeks", "to_months", "to_years"),
-    }
+    name
+    for family in tomllib.loads(resources.files("jobs.catalog").joinpath("safe_functions.toml").read_text()).values()
+    for name in family
 )
 # names DuckDB reads as column references and binds to functions when no column has them
 SAFE_KEYWORDS = frozenset({"current_date", "current_timestamp"})

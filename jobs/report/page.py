@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from adapters.storage.urls import StorageError
@@ -71,37 +72,10 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("coverage", "Latents and caption coverage"),
 )
 
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1150px; color: #212529; }
-h1 { margin-bottom: .2rem; } .meta { color: #666; font-size: .9rem; }
-section { margin: 2.2rem 0; } figure { margin: .8rem 0; } img { max-width: 100%; }
-figcaption, .note { color: #555; font-size: .85rem; }
-table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0; }
-td, th { border: 1px solid #dee2e6; padding: .2rem .5rem; text-align: left; }
-#report-status { color: #888; font-size: .8rem; }
-"""
-
-# Runs on load: every expected section present, every image in it decoded; verdict on <body> and the console.
-CHECK_SCRIPT = """
-window.addEventListener("load", () => {
-  const expected = JSON.parse(document.body.dataset.expectedSections);
-  const problems = [];
-  for (const id of expected) {
-    const section = document.querySelector(`section[data-section="${id}"]`);
-    if (!section) { problems.push(`section ${id} missing`); continue; }
-    const images = section.querySelectorAll("img");
-    if (!images.length) problems.push(`section ${id} has no image`);
-    images.forEach((img, i) => {
-      if (!img.complete || img.naturalWidth === 0) problems.push(`section ${id} image ${i} did not decode`);
-    });
-  }
-  document.body.dataset.reportStatus = problems.length ? "broken" : "ok";
-  document.body.dataset.sectionsRendered = String(expected.length - new Set(problems.map(p => p.split(" ")[1])).size);
-  document.getElementById("report-status").textContent =
-    problems.length ? "report check: " + problems.join("; ") : `report check: all ${expected.length} sections ok`;
-  if (problems.length) console.error("eidata report broken: " + problems.join("; "));
-});
-"""
+# the page's style, and the script that runs on load: every expected section present, every image in it decoded;
+# verdict on <body> and the console
+STYLE = resources.files("jobs.report").joinpath("page.css").read_text(encoding="utf-8")
+CHECK_SCRIPT = resources.files("jobs.report").joinpath("check.js").read_text(encoding="utf-8")
 
 
 @dataclass
