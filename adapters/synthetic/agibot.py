@@ -44,13 +44,6 @@ from adapters.synthetic.video import synthetic_frame, write_mp4
 
 FPS = 30
 DEFAULT_CAMERAS = ("head", "hand_left", "hand_right")
-FISHEYE_CAMERAS = (
-    "head_center_fisheye",
-    "head_left_fisheye",
-    "head_right_fisheye",
-    "back_left_fisheye",
-    "back_right_fisheye",
-)
 # Dexterous-hand tasks: wrist cameras as fisheyes only (any4lerobot AgiBotWorld_BETA_DEXHAND_CONFIG)
 DEXHAND_CAMERAS = ("head", "hand_left_fisheye", "hand_right_fisheye")
 CLOCK_START_NS = 1_735_000_000_000_000_000
@@ -129,24 +122,6 @@ class WrittenEpisode:
     intrinsics: dict[str, np.ndarray] = field(default_factory=dict)  # camera -> 3x3
     extrinsics: dict[str, np.ndarray] = field(default_factory=dict)  # camera -> (T, 4, 4) base_from_camera
     timestamp_ns: np.ndarray | None = None
-
-
-def default_specs(
-    num_tasks: int = 2,
-    episodes_per_task: int = 2,
-    num_frames: int = 24,
-    *,
-    dexterous_tasks: Sequence[int] = (),
-    sparse_actions: bool = False,
-) -> list[EpisodeSpec]:
-    """Task ids 98, 327, 556, ... (mixed digit counts, so string and numeric order differ); episode ids likewise."""
-    specs = []
-    for t in range(num_tasks):
-        task_id = 98 + 229 * t
-        for k in range(episodes_per_task):
-            episode_id = 99_998 + 548_644 * k
-            specs.append(EpisodeSpec(task_id, episode_id, num_frames, task_id in dexterous_tasks, sparse_actions))
-    return specs
 
 
 def frame_image(spec: EpisodeSpec, camera: str, index: int, height: int, width: int) -> np.ndarray:

@@ -1,23 +1,16 @@
-"""Small egocentric video corpora in the two layouts `adapters/egovideo` reads.
-
-`write_ego_shards`: WebDataset shards laid out as Egocentric-10K's dataset card shows them
-(`factory_XXX/workers/worker_YYY/factoryXXX_workerYYY_partNN.tar`), each sample an mp4 and a json sidecar under one
-key (`factoryXXX_workerYYY_NNNNN.mp4` / `.json`), members in key order as webdataset's `TarWriter` writes them, plain
-ustar without compression. The json carries `duration_sec`, `fps`, `width`, `height` (field names are our assumption:
-no real sidecar was opened). Optional: a `.txt` caption per sample, a json window (`start_sec`/`end_sec`), a gzip
-shard. Bad samples (`bad`), each in the last shard: `no_video` (json only), `corrupt_video` (mp4 bytes that are not a
-video), `bad_json` (a sidecar that is not JSON), `duplicate_member` (the same key's json twice in a row),
-`bad_window` (a window past the video's end); `corrupt_shard` adds a `.tar` that is not a tar.
-
-`write_ego_folder`: a folder of mp4s with Something-Something-v2-style labels (`labels.json`: a list of
-`{"id", "label", "template", "placeholders"}`) and a csv captions table (`captions.csv`: key, caption).
-
-Frame `i` of sample `k` is `synthetic_frame(h, w, i, seed=k)`, so tests can compare pixels.
+"""Small egocentric video corpora as `adapters/egovideo` reads them: WebDataset shards laid out as Egocentric-10K's
+dataset card shows them (`factory_XXX/workers/worker_YYY/factoryXXX_workerYYY_partNN.tar`), each sample an mp4 and a
+json sidecar under one key (`factoryXXX_workerYYY_NNNNN.mp4` / `.json`), members in key order as webdataset's
+`TarWriter` writes them, plain ustar without compression. The json carries `duration_sec`, `fps`, `width`, `height`
+(field names are our assumption: no real sidecar was opened). Optional: a `.txt` caption per sample, a json window
+(`start_sec`/`end_sec`), a gzip shard. Bad samples (`bad`), each in the last shard: `no_video` (json only),
+`corrupt_video` (mp4 bytes that are not a video), `bad_json` (a sidecar that is not JSON), `duplicate_member` (the
+same key's json twice in a row), `bad_window` (a window past the video's end); `corrupt_shard` adds a `.tar` that is
+not a tar. Frame `i` of sample `k` is `synthetic_frame(h, w, i, seed=k)`, so tests can compare pixels.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import tarfile
@@ -63,7 +56,7 @@ class EgoFixture:
         return next(c for c in self.clips if c.raw_id == raw_id)
 
 
-def _mp4_bytes(frames: int, fps: int, height: int, width: int, seed: int) -> bytes:
+def mp4_bytes(frames: int, fps: int, height: int, width: int, seed: int) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:  # the writer may use a temp file; readers never do
         path = Path(tmp) / "clip.mp4"
         write_mp4(path, (synthetic_frame(height, width, i, seed) for i in range(frames)), fps, gop=10, bframes=2)
@@ -129,7 +122,7 @@ def write_ego_shards(
                     meta |= {"start_sec": 1.0, "end_sec": clip.duration_s + 5.0}
                 if case != "no_video":
                     data = b"\x00\x00\x00\x18ftypmp42" + bytes(3000) if case == "corrupt_video" else None
-                    _add(tf, f"{key}.mp4", data or _mp4_bytes(frames, fps, height, width, clip.seed))
+                    _add(tf, f"{key}.mp4", data or mp4_bytes(frames, fps, height, width, clip.seed))
                 _add(tf, f"{key}.json", b"{not json" if case == "bad_json" else json.dumps(meta).encode())
                 if case == "duplicate_member":
                     _add(tf, f"{key}.json", json.dumps(meta).encode())
@@ -144,35 +137,4 @@ def write_ego_shards(
         fixture.clips.append(
             EgoClip("", path.relative_to(root).as_posix().removesuffix(".tar"), -1, 0, fps, path, bad="corrupt_shard")
         )
-    return fixture
-
-
-def write_ego_folder(
-    root: Path, *, clips: int = 3, seconds: float = 2.0, fps: int = 30, height: int = 48, width: int = 64
-) -> EgoFixture:
-    """`videos/<id>.mp4` + `labels.json` (SSV2's list of id/label/template/placeholders) + `captions.csv`."""
-    root = Path(root)
-    fixture = EgoFixture(root, height=height, width=width)
-    labels, rows = [], []
-    for k in range(clips):
-        vid = str(1000 + k)
-        path = root / "videos" / f"{vid}.mp4"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_mp4_bytes(round(seconds * fps), fps, height, width, k))
-        caption = CAPTIONS[k % len(CAPTIONS)]
-        labels.append(
-            {
-                "id": vid,
-                "label": caption,
-                "template": "Putting [something] onto [something]",
-                "placeholders": ["a cup", "the shelf"],
-            }
-        )
-        rows.append({"key": f"videos/{vid}", "caption": caption})
-        fixture.clips.append(EgoClip(f"videos/{vid}", f"videos/{vid}", k, round(seconds * fps), fps, path, caption))
-    (root / "labels.json").write_text(json.dumps(labels, indent=1))
-    with (root / "captions.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["key", "caption"])
-        w.writeheader()
-        w.writerows(rows)
     return fixture

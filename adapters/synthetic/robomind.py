@@ -177,9 +177,3 @@ def write_robomind(
         rows = [",task,instruction"] + [f'{i},{t},"{text}"' for i, (t, text) in enumerate(instructions.items())]
         (root / "RoboMIND_v1_2_instr.csv").write_text("\n".join(rows) + "\n")
     return {raw_id(s): write_episode(root, s, size) for s in specs}
-
-
-def default_specs(frames: int = 40) -> list[EpisodeSpec]:
-    """One episode per real robot release folder, plus a second Franka one in the val split."""
-    specs = [EpisodeSpec(robot, f"task_{robot}", f"1014_1446{k:02d}", frames) for k, robot in enumerate(ROBOTS)]
-    return [*specs, EpisodeSpec("franka_3rgb", "task_franka_3rgb", "1014_151731", frames, split="val")]

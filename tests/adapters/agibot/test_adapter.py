@@ -22,12 +22,12 @@ from adapters.synthetic.agibot import (
     EpisodeSpec,
     Fault,
     WrittenEpisode,
-    default_specs,
     frame_image,
     write_agibot,
 )
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
+from tests.fixtures.specs import agibot_specs
 
 H, W = 48, 64
 
@@ -35,7 +35,7 @@ H, W = 48, 64
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, WrittenEpisode]]:
     root = tmp_path_factory.mktemp("agibot")
-    specs = default_specs(num_tasks=2, episodes_per_task=2, num_frames=24)
+    specs = agibot_specs(num_tasks=2, episodes_per_task=2, num_frames=24)
     specs[1] = EpisodeSpec(98, specs[1].episode_id, 30, sparse_actions=True, end_index_missing=True, status="failed")
     specs[2] = EpisodeSpec(327, specs[2].episode_id, 20, dexterous=True, status="success")
     written = write_agibot(root, specs, height=H, width=W, english_fields=True, depth=True)

@@ -3,6 +3,8 @@ captions tables, sidecar windows and fixed clips, bad samples."""
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 from adapters.base import AdapterError
 from adapters.egovideo.adapter import EgoVideoAdapter
 from adapters.registry import get_adapter
-from adapters.synthetic.egovideo import EgoFixture, write_ego_folder
+from adapters.synthetic.egovideo import CAPTIONS, EgoClip, EgoFixture, mp4_bytes
 from adapters.synthetic.video import synthetic_frame
 from schemas.tiers import QualityTier
 
@@ -86,6 +88,38 @@ def test_frames_stream_from_the_shard_with_no_file_written(
     assert any(str(c.file).endswith(".tar.gz") for c in shards.good)
     assert {p: p.stat().st_size for p in files_under(shards.root)} == before  # nothing extracted beside the shards
     assert os.listdir(scratch) == []
+
+
+def write_ego_folder(
+    root: Path, *, clips: int = 3, seconds: float = 2.0, fps: int = 30, height: int = 48, width: int = 64
+) -> EgoFixture:
+    """A folder of mp4s (`videos/<id>.mp4`) with Something-Something-v2-style labels (`labels.json`: a list of
+    `{"id", "label", "template", "placeholders"}`) and a csv captions table (`captions.csv`: key, caption)."""
+    root = Path(root)
+    fixture = EgoFixture(root, height=height, width=width)
+    labels, rows = [], []
+    for k in range(clips):
+        vid = str(1000 + k)
+        path = root / "videos" / f"{vid}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(mp4_bytes(round(seconds * fps), fps, height, width, k))
+        caption = CAPTIONS[k % len(CAPTIONS)]
+        labels.append(
+            {
+                "id": vid,
+                "label": caption,
+                "template": "Putting [something] onto [something]",
+                "placeholders": ["a cup", "the shelf"],
+            }
+        )
+        rows.append({"key": f"videos/{vid}", "caption": caption})
+        fixture.clips.append(EgoClip(f"videos/{vid}", f"videos/{vid}", k, round(seconds * fps), fps, path, caption))
+    (root / "labels.json").write_text(json.dumps(labels, indent=1))
+    with (root / "captions.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["key", "caption"])
+        w.writeheader()
+        w.writerows(rows)
+    return fixture
 
 
 def test_folder_with_ssv2_labels_csv_captions_and_fixed_clips(tmp_path: Path) -> None:

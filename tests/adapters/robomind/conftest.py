@@ -10,7 +10,8 @@ import pytest
 
 from adapters.base import EpisodeRef
 from adapters.robomind.adapter import RoboMINDAdapter
-from adapters.synthetic.robomind import EpisodeSpec, WrittenEpisode, default_specs, write_robomind
+from adapters.synthetic.robomind import EpisodeSpec, WrittenEpisode, write_robomind
+from tests.fixtures.specs import robomind_specs
 
 N = 40
 
@@ -18,7 +19,7 @@ N = 40
 @pytest.fixture(scope="module")
 def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, WrittenEpisode]]:
     root = tmp_path_factory.mktemp("robomind")
-    specs = [*default_specs(N), EpisodeSpec("ur_1rgb", "bread_in_basket_1", "1014_140258", N, split=None)]
+    specs = [*robomind_specs(N), EpisodeSpec("ur_1rgb", "bread_in_basket_1", "1014_140258", N, split=None)]
     written = write_robomind(root, specs, instructions={"bread_in_basket_1": "Put bread into the basket"})
     ann = root / "language_description_annotation_json"
     ann.mkdir()

@@ -14,7 +14,8 @@ import h5py
 import numpy as np
 import pytest
 
-from adapters.synthetic.robomind import RED, WrittenEpisode, default_specs, write_robomind
+from adapters.synthetic.robomind import RED, WrittenEpisode, write_robomind
+from tests.fixtures.specs import robomind_specs
 
 # documented widths: "joint_position (8d): [base link, ..., end_effector link, gripper]" (Franka); Tien Kung Gello
 # "[left arm (7d), left hand closure (1d), right arm (7d), right hand closure (1d)]"; Tien Kung Xsens end_effector
@@ -32,7 +33,7 @@ BGR_JPEG = {"franka_1rgb": True, "ur_1rgb": True, "agilex_3rgb": False}  # robom
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, WrittenEpisode]]:
     root = tmp_path_factory.mktemp("robomind")
-    return root, write_robomind(root, default_specs(6))
+    return root, write_robomind(root, robomind_specs(6))
 
 
 def _by_robot(written: tuple[Path, dict[str, WrittenEpisode]], robot: str) -> WrittenEpisode:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import adapters
-from adapters.synthetic.agibot import default_specs, write_agibot
+from adapters.synthetic.agibot import write_agibot
 from adapters.synthetic.ego4d import write_ego4d
 from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.rlds import write_rlds
@@ -23,6 +23,7 @@ from jobs.demo.robot import run_demo
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
+from tests.fixtures.specs import agibot_specs
 
 SPEC = CanonicalizeSpec(min_episode_s=0.3)
 
@@ -32,7 +33,7 @@ def _raw_corpora(base: Path, realdata: Path) -> dict[str, tuple[str, Path]]:
     for subset in ("bridge", "fractal20220817_data"):
         write_rlds(base / subset, subset, episodes=2, steps=12, vary_steps=False)
         out[subset] = ("oxe", next((base / subset).rglob("dataset_info.json")).parent)
-    write_agibot(base / "agibot", default_specs(2, 1, 45, dexterous_tasks=(327,)))
+    write_agibot(base / "agibot", agibot_specs(2, 1, 45, dexterous_tasks=(327,)))
     out["agibot"] = ("agibot", base / "agibot")
     write_egodex(base / "egodex", episodes_per_task=1, num_frames=45, old_episode=False)
     out["egodex"] = ("egodex", base / "egodex")
