@@ -1,14 +1,9 @@
 """Camera-motion decoupling: express hand/EEF poses in a frame that does not move with the wearer's head.
 
-A moving egocentric camera (EgoDex's `transforms/camera`, an AgiBot head camera) films hands that are tracked in
-some world frame. Expressed per frame in the camera, a hand held still moves whenever the head
-turns. `decouple` instead expresses everything in ONE reference frame fixed at the first camera pose: hand motion stays
-hand motion, and the camera trajectory itself is kept, expressed in the same reference frame.
-
-Reference frame (`gravity_aligned_frame`): origin at the first camera position. When the world's up axis is known
-(ARKit world: +y, `ARKIT_UP`; a level robot base: +z), the frame is gravity-aligned: z = up, x = the camera's viewing
-direction projected onto the horizontal plane (the wearer's heading at t0), y = z x x. Otherwise it is the first camera
-frame itself.
+A moving egocentric camera (EgoDex's `transforms/camera`, an AgiBot head camera) films hands that are tracked in some
+world frame. Expressed per frame in the camera, a hand held still moves whenever the head turns. `decouple` instead
+expresses everything in ONE reference frame fixed at the first camera pose (`gravity_aligned_frame`): hand motion
+stays hand motion, and the camera trajectory itself is kept, expressed in the same reference frame.
 
 Camera axis conventions: OpenGL cameras (ARKit's camera API) look along -z with +y up and +x right (`OPENGL_FORWARD`);
 OpenCV cameras look along +z with +y down (`OPENCV_FORWARD`; EgoDex's `transforms/camera`, `adapters/egodex`).

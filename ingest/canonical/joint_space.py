@@ -8,20 +8,16 @@ batched FK call per description, never per frame):
   moved to the canonical wrist frame (flange point, z = approach, y = the closing axis of parallel fingers), as an
   `se3_4x4` stream the resampler SLERPs like any recorded EEF pose (no EEF offset is applied again);
 - a parallel gripper's opening 0..1 from its joint, linear between the maker's closed and open values;
-- a dexterous hand's five fingertips in the wrist frame by the hand's own kinematics (`schemas/robots/hands.yaml`);
-  fingers a hand lacks are NaN and stay out of the mask;
-- the same hand's MANO-21-style keypoints (the links `hands.yaml` names per slot, same FK call), in the wrist frame
-  (`Stream.frame == "wrist"`), NaN in the slots the hand has no link for: canonicalize moves them into the frame human
-  keypoints are stored in and records the slot mask (`Embodiment.keypoint_slots`);
+- a dexterous hand's five fingertips and MANO-21-style keypoints (the links `schemas/robots/hands.yaml` names) in the
+  wrist frame by the hand's own kinematics, NaN for what the hand lacks (out of the mask; canonicalize moves the
+  keypoints into the frame human keypoints are stored in and records the slot mask, `Embodiment.keypoint_slots`);
 - the commanded wrist pose from the action's absolute joint targets, by the same FK: its distance to the next
   recorded state goes to the notes (`command_tracking`), while the canonical action stays the state delta every EEF
   source gets (`hand_state.action_from_state`), so state t + action t is state t+1 exactly.
 
-Natives stay as they were (`observation.state.native` / `action.native`). What cannot be resolved is a
-`JointSpaceError` naming the dataset, the field and the missing joints; `canonicalize` keeps the natives, fills no
-canonical dim and records the reason (the tier is the source's otherwise: joint space is never a demotion). Nothing is
-written back to the raw episode: the signals come back with the unit decision, the native joints' limits and the
-reasons (`EvaluatedHands`).
+Natives stay as they were. What cannot be resolved is a `JointSpaceError` naming the dataset, the field and the
+missing joints: `canonicalize` keeps the natives, fills no canonical dim and records the reason (joint space is never
+a demotion). Nothing is written back to the raw episode (`EvaluatedHands`).
 """
 
 from __future__ import annotations

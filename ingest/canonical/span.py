@@ -1,13 +1,10 @@
 """One time span of a raw episode on the 10 Hz grid, in named phases: the canonical episodes it keeps, or why not.
 
 `canonicalize` finds the spans (the common time span of the streams used, split at gaps) and builds the
-`EpisodeContext` every span shares; `canonicalize_span` then runs the phases, each reading the context and filling the
-`Span` record: the grid, the hand state (resampled as given, or built from wrist poses: camera decoupling, EEF offset,
-per-hand blocks), the mask and the action, validity, the natives and cameras on the grid, and the cut of the kept
-frames into episodes (idle ends trimmed by the behaviour QA, each part saying why it was cut), each with its quality
-tier, its geometry QA and its behaviour QA (`ingest.qa.phase`: the camera checks follow as the writer encodes).
-A span validity rejects comes back as a `SpanRejection` value, as does one whose every part a behaviour finding
-quarantines; nothing here writes to the raw episode.
+`EpisodeContext` every span shares; `canonicalize_span` runs the phases, each filling the `Span` record, and cuts the
+kept frames into episodes (idle ends trimmed by the behaviour QA, each part saying why it was cut), each with its
+quality tier, geometry QA and behaviour QA (`ingest.qa.phase`: the camera checks follow as the writer encodes). A span
+validity rejects comes back as a `SpanRejection` value, as does one whose every part a behaviour finding quarantines.
 """
 
 from __future__ import annotations

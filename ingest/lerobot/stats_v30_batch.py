@@ -1,19 +1,18 @@
 """lerobot 0.6.1's per-episode stats (`stats_v30.episode_stats`) for many consecutive episodes in one pass.
 
-`stats_v30` computes one episode at a time; with 300-row episodes its time goes to ~40 small numpy calls per feature
-per episode, not to the rows. Here the features of one dtype sit side by side and the episodes of a batch (rows of
-episode i at `starts[i]:starts[i] + lengths[i]`) share calls: per episode one sum, one sum of squares and one sort
-for all those features, then everything else for every (quantile, episode, dimension) at once. The results are the
-same bits as `episode_stats` of each episode, because every sum is taken in the order numpy takes it for lerobot's
-own arrays (numpy 2.x `add.reduce`; checked against lerobot 0.6.1 by `tests/ingest/lerobot/test_stats_v30_batch.py`):
+With 300-row episodes `episode_stats`' time goes to ~40 small numpy calls per feature per episode, not to the rows.
+Here the features of one dtype sit side by side and the episodes of a batch share calls: per episode one sum, one sum
+of squares and one sort for all those features, then everything else for every (quantile, episode, dimension) at
+once. The results are the same bits as `episode_stats` of each episode, because every sum is taken in the order numpy
+takes it for lerobot's own arrays (numpy 2.x `add.reduce`; checked against lerobot 0.6.1 by
+`tests/ingest/lerobot/test_stats_v30_batch.py`):
 - a feature whose last axis has more than one element (`(rows, D)`, D > 1, C order) is reduced over axis 0 by adding
   whole rows one after another, so features side by side (C order) sum as each alone;
 - a 1-D feature (`(rows, 1)`) is reduced by numpy's pairwise summation over the contiguous run, so it is summed on a
-  contiguous row of its own (one call per episode for all 1-D columns of a dtype);
+  contiguous row of its own;
 - min/max are the ends of the sorted values, redone by numpy where a column holds -0.0 or NaN;
-- the quantiles: the k-th smallest read by position in the sorted values, its histogram bin found by
-  `stats_v30._bin_of`, and the counts below the bin's edges from the k-th's neighbours (a bisection where the
-  neighbours do not settle it).
+- the quantiles: the k-th smallest read by position in the sorted values, its bin by `stats_v30._bin_of`, and the
+  counts below the bin's edges from the k-th's neighbours (a bisection where they do not settle it).
 """
 
 from __future__ import annotations

@@ -1,21 +1,19 @@
 """A LeRobot v2.1 dataset writer with atomic episodes.
 
-Episodes are staged in `.eidata/staging/<id>/` (see `ingest.lerobot.staging`). A commit assigns the next episode
-index, writes the parquet, then records every remaining step (file moves, jsonl appends, the new info.json) in a
-journal written atomically: the journal is the commit point. Applying a journal is idempotent, so a crash while
-applying is rolled forward when the dataset is next opened, and a crash before it leaves only a staging folder, which
-opening removes, as it removes the temp files of atomic writes that a crash cut short. A dataset has one writer at a
-time (an exclusive lock on `.eidata/writer.lock`; `lock_wait_s` waits for it, `WriterLockedError` says it is held).
+Episodes are staged in `.eidata/staging/<id>/` (`ingest.lerobot.staging`). A commit assigns the next episode index,
+writes the parquet, then records every remaining step (file moves, jsonl appends, the new info.json) in a journal
+written atomically: the journal is the commit point. Applying a journal is idempotent, so a crash while applying is
+rolled forward when the dataset is next opened, and a crash before it leaves only a staging folder and temp files,
+which opening removes. A dataset has one writer at a time (an exclusive lock on `.eidata/writer.lock`).
 
 A commit that fails for a reason of the episode (`EpisodeError`) leaves the dataset as it was, and the next episode
 takes the index: a rerun fails it the same way, so the indices are those of any other run. A commit that fails for any
 other reason (a full disk, an I/O error, a publisher that cannot reach its bucket: `adapters.storage.faults`), or after
 its journal was written, ends this writer's commits (`WriterFailedError`): the episode would succeed on a rerun, and the
-one after it must not take its index meanwhile. Opening the dataset again rolls forward what the journal holds.
+one after it must not take its index meanwhile.
 
-The writer is the only owner of a dataset's meta: stages that annotate episodes (captions) do not write
-`info.json`, `tasks.jsonl` or `episodes.jsonl` themselves but ask for a meta update (`meta_update` / `commit_meta`),
-journaled and rolled forward exactly like a commit.
+The writer is the only owner of a dataset's meta: stages that annotate episodes (captions) ask for a meta update
+(`meta_update` / `commit_meta`), journaled and rolled forward exactly like a commit.
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 
 Per hand (0 = left, 1 = right):
 - EEF (7): the pose the action commands, i.e. the canonical wrist pose at t composed with the action's delta
-  (`ingest.frames.apply_delta`; for canonical data that is the wrist pose at t+1, the last frame holding
-  still), as
+  (`ingest.frames.apply_delta`; for canonical data that is the wrist pose at t+1, the last frame holding still), as
   position xyz and a unit quaternion (x, y, z, w). The quaternion's sign is kept continuous in time (the first frame
   has w >= 0; each next one takes the sign nearer to its predecessor), so a regression target never jumps from q to -q.
 - joints (7): canonical data keeps no joint angles: zeros.

@@ -2,16 +2,13 @@
 dims dead against its dataset. Reads nothing itself: the episodes come as `Judged` records and their signals through
 a loader, so the same judgment runs on a corpus, a test's arrays or a benchmark.
 
-Copies: candidates from the content fingerprints (`ingest.qa.duplicates.near_duplicates` at
-`duplicate_candidate_similarity`), among episodes of one embodiment (a canonical state compares only within one), each
-verified on the signals (`ingest.qa.copies.copy_check`): the canonical dims both episodes use, else the native
-state columns both name alike (`compare`). Of episodes linked by verified copies one is kept (the longest, then the
-one read at the higher rate) and the others are rejected, naming the one they copy, the residual and the tolerance; a
-candidate that is not a copy is a repetition and keeps its tier.
+Copies: candidates from the content fingerprints (`duplicates.near_duplicates`) among episodes of one embodiment,
+each verified on the signals both episodes use (`copies.copy_check`). Of episodes linked by verified copies one is
+kept (the longest, then the one read at the higher rate) and the others are rejected, naming the one they copy, the
+residual and the tolerance; a candidate that is not a copy is a repetition and keeps its tier.
 
-Dead dims: an episode's motionless dims (`qa_dead_dims` canonical, `qa_native_dead_dims` native columns) are dead
-only when at least `dead_dims_share` of the dataset's other episodes move them (`judge_dead`): the episode goes to
-`low`.
+Dead dims: an episode's motionless dims are dead only when at least `dead_dims_share` of the dataset's other
+episodes move them (`judge_dead`): the episode goes to `low`.
 """
 
 from __future__ import annotations

@@ -1,17 +1,11 @@
 """QA per dataset, pure: what one dataset's episodes say together, each finding naming its value and threshold.
 
-- Geometry (`geometry_summary`): the episodes' `QARecord`s pooled: fractions are frame-weighted means, histograms are
-  summed, percentiles and sizes are the median over episodes (robust to one odd episode), gripper min/max are the
-  extremes and the action/state errors the worst episode's (the delta action reproduces the next state exactly or the
-  dataset is inconsistent); `geometry_findings` compares the pool with a `QAConfig`, one `DatasetFinding` per failed
-  invariant.
-- Behaviour (`behaviour_summary`): per episode the findings ingest routed it by (`findings.episode_findings`, with the
-  thresholds stored with the episode) and those of `eidata verdicts` (copies, dead dims) as its lineage records them:
-  what the corpus-level step decided is shown, never judged again here; per dataset task imbalance and episodes
-  shorter than the policy window (`dataset_findings`).
-
-`eidata validate` reports them as warnings (errors with `--strict`), the report shows them, with the one-line
-overviews below; the catalog build indexes `dataset_findings` (view `findings`).
+- Geometry: the episodes' `QARecord`s pooled (fractions frame-weighted, histograms summed, percentiles and sizes the
+  median over episodes, robust to one odd episode; gripper extremes and the worst episode's action/state errors: the
+  delta action reproduces the next state exactly or the dataset is inconsistent), compared with a `QAConfig`.
+- Behaviour: per episode the findings ingest routed it by (with the thresholds stored with the episode) and those of
+  `eidata verdicts` (copies, dead dims) as its lineage records them, shown, never judged again here; per dataset task
+  imbalance and episodes shorter than the policy window (`dataset_findings`, which the catalog build indexes).
 """
 
 from __future__ import annotations

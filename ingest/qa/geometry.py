@@ -1,14 +1,10 @@
 """Geometry QA of one canonical episode: physical invariants measured on the arrays canonicalize just built.
 
-Each invariant is a pure function of arrays; `measure` runs them all and returns a `schemas.qa.QARecord` (None where
-an invariant does not apply). Inputs follow the canonical layout (`schemas.canonical`): state and action (N, 50) with
-the embodiment mask, keypoints (N, 2, 21, 3) MANO-21 in metres, a grid of `fps` frames per second, positions in a
-frame with z up and y left.
-
-Camera convention: OpenCV axes (x right, y down, +z the viewing direction), the one canonicalize stores a moving
-camera's trajectory in whatever the source's own convention (`ingest.canonical.decouple.as_opencv`). `view_fractions`
-takes points already in that camera frame, `K` a pinhole matrix in pixels of an image `width` x `height` with pixel
-centres at integer coordinates.
+Each invariant is a pure function of arrays; `measure` runs them all. Inputs follow the canonical layout
+(`schemas.canonical`): state and action (N, 50) with the embodiment mask, keypoints (N, 2, 21, 3) MANO-21 in metres,
+positions in a frame with z up and y left. Camera convention: OpenCV axes (x right, y down, +z the viewing
+direction), the one canonicalize stores a moving camera's trajectory in (`ingest.canonical.decouple.as_opencv`);
+`K` a pinhole matrix in pixels with pixel centres at integer coordinates.
 """
 
 from __future__ import annotations

@@ -2,17 +2,14 @@
 
 Two steps, so no frame is decoded twice:
 
-1. `assess_arrays(ep, ...)` before the writer: the state checks on the canonical state (units and limits by
-   `limits.canonical_limits`), NaN/Inf counted in the natives, a frozen native state (when the source is at least
-   as fast as the grid: a slower stream held on the grid repeats rows by design), action tracking on the natives when
-   the action pairs with the state column by column, native arm joints held at a limit of their description
-   (`native_saturation`), glitches in every signal, plateaus and frozen streams (`signal_checks`). Idle ends beyond
+1. `assess_arrays(ep, ...)` before the writer: the state checks on the canonical state, NaN/Inf counted in the
+   natives, a frozen native state (when the source is at least as fast as the grid: a slower stream held on the grid
+   repeats rows by design), action tracking when the action pairs with the state column by column, native arm joints
+   held at a limit of their description, glitches, plateaus and frozen streams in every signal. Idle ends beyond
    `idle_keep_s` are cut by canonicalization before (`idle_cut`), the cut recorded as a reason. Each finding lowers
-   the tier (`findings.route`) with its value and threshold; a quarantining finding rejects the episode (the caller
-   quarantines it, the reason naming value and threshold).
-2. While the writer encodes, `FrameTap.add` keeps a 32x32 grey thumbnail of each frame as it passes
-   (`ingest.canonical.store.fill`); after the last frame `assess_cameras` measures the cameras on the thumbnails and
-   routes their findings, raising `BehaviourRejected` for a quarantining one (the staged episode is discarded).
+   the tier (`findings.route`) with its value and threshold; a quarantining finding rejects the episode.
+2. While the writer encodes, `FrameTap.add` keeps a 32x32 grey thumbnail of each frame; after the last frame
+   `assess_cameras` measures the cameras on them, raising `BehaviourRejected` for a quarantining finding.
 
 Dead dims are measured here but not routed: whether a dim "in use" is dead needs the dataset (a planar robot's height
 never moves in any episode), so the curation step `eidata verdicts` judges them over each dataset (`corpus`).

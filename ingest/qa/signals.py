@@ -1,20 +1,18 @@
 """Every signal of one canonical episode as channels the glitch and plateau checks measure alike.
 
-A channel is one scalar column, or one rotation given as two unit column vectors (rot6d, `(N, 6)`), on the grid,
-with the unit its excursions are judged in:
+A channel is one scalar column, or one rotation given as two unit column vectors (rot6d), on the grid, with the unit
+its excursions are judged in:
 
-- `rad`: joint angles (the description's arm joints in the unit `joint_units` decided, degrees converted; a stream
-  the adapter calls `rad`, unwrapped so an angle crossing +-pi is not an excursion) and rotations, whose excursion
-  is the angle its column vectors turn (quaternions and 4x4 poses become rot6d: q and -q, one rotation, stay one);
-- `m`: positions (`m`, `mm` converted);
+- `rad`: joint angles (degrees converted; a stream the adapter calls `rad` unwrapped, so an angle crossing +-pi is not
+  an excursion) and rotations, whose excursion is the angle its column vectors turn (quaternions and 4x4 poses become
+  rot6d: q and -q, one rotation, stay one);
+- `m`: positions (`mm` converted);
 - `span`: any other column (a normalized finger, a gripper): a share of the range the column covers.
 
 Canonical: the used wrist position and rotation of each hand (fingertips and grippers are the natives' hand joints,
-which rest and snap at range ends). Natives: each state column an action column commands (paired by name,
-`ingest.qa.phase._pairs`) or whose unit the source gives; signals with neither (reward, done, discount,
-labels, a force or motor-current log, a camera's clock) are not positions of anything and are left out, as is
-every discrete column (`ingest.canonical.natives.native_kinds`: a gripper switch toggles, it does not glitch). A
-paired column carries its command; the description's arm joints carry their limits (in the channel's unit).
+which rest and snap at range ends). Natives: each state column an action column commands or whose unit the source
+gives; signals with neither (reward, done, labels, a force log, a camera's clock) are not positions of anything and are
+left out, as is every discrete column (a gripper switch toggles, it does not glitch).
 """
 
 from __future__ import annotations

@@ -313,11 +313,10 @@ def read_corpus(
     where: Path | str, options: StorageOptions | None = None, *, copy: bool = False, meta: bool = False
 ) -> Iterator[Corpus]:
     """The corpus at `where` to read, no lease taken (StorageError naming a missing folder, bucket or credential): a
-    folder as it is; for a bucket URL a temporary local copy of
-    its `catalog/` and `job/` (what a query or a curate reads), with `copy` also each dataset's meta (derived from its
-    commit records: a commit in flight is not seen) and episode files, for readers that open files by path; with `meta`
-    the meta and `manifests/` without an episode file, for readers that open them through the handle (an export).
-    Files `put` go to the bucket."""
+    folder as it is; for a bucket URL a temporary local copy of its `catalog/` and `job/` (what a query or a curate
+    reads), with `copy` also each dataset's meta (derived from its commit records: a commit in flight is not seen) and
+    episode files, for readers that open files by path; with `meta` the meta and `manifests/` without an episode file,
+    for readers that open them through the handle (an export). Files `put` go to the bucket."""
     if not is_remote(str(where)):
         if not Path(where).is_dir():
             raise StorageError(f"{where}: no such corpus folder")

@@ -1,19 +1,16 @@
 """A LeRobot dataset in a bucket, written exactly once by the local writer, published commit by commit (DESIGN 3.2).
 
-The writer (`ingest.lerobot.writer.LeRobotWriter`) works unchanged in a local scratch folder, so every byte it makes is
-the byte a local output gets. After each commit (its `on_commit` hook, given the commit's journal) the publisher puts
-the episode's immutable files (parquet, mp4s) at their final keys with a conditional create, then writes the commit
-record (`ingest.storage.commit_log`), the commit point: it carries the jsonl lines the commit appended and the next
-`info.json` text, so the dataset's meta files are a pure function of the records (`derived_meta`), rewritten by
-`publish_meta` at the end of a job and by the recovery of the next one. Nothing is copied server-side: there is no
-staging key, since a final key that no record names is invisible to every reader (readers trust the records or the
-meta derived from them) and recovery deletes it.
+The writer works unchanged in a local scratch folder, so every byte it makes is the byte a local output gets. After
+each commit (its `on_commit` hook) the publisher puts the episode's immutable files at their final keys with a
+conditional create, then writes the commit record (`ingest.storage.commit_log`), the commit point: it carries the
+jsonl lines the commit appended and the next `info.json` text, so the dataset's meta files are a pure function of the
+records (`derived_meta`). There is no staging key: a final key that no record names is invisible to every reader and
+recovery deletes it.
 
 Recovery (`recover`, under the output's lease, before any work): finish the last record, delete final keys under
-`data/`, `videos/` and `latents/` that no record names (a run killed between an object's put and its record's),
-rewrite the meta from the records; then `hydrate` rebuilds the scratch folder from the records alone (meta files,
-no episode files), so a rerun on another machine continues at the same episode index with the same tasks as the
-killed run.
+`data/`, `videos/` and `latents/` that no record names, rewrite the meta from the records; then `hydrate` rebuilds the
+scratch folder from the records alone (meta files, no episode files), so a rerun on another machine continues at the
+same episode index with the same tasks as the killed run.
 """
 
 from __future__ import annotations

@@ -1,16 +1,13 @@
 """uint8 frames -> DINOv3 latents on the device, in fixed batches, with the host copies cut to what must move.
 
-The frames arrive as uint8 [n, 3, S, S] per episode (resized by the decode tasks, `dinov3.frames.resize_frames`):
-half the bytes of bf16 pixel values, a quarter of fp32. `PixelEncoder` normalizes them on the device, runs the model
-and casts to the stored dtype; compiled (static shapes: the last batch is padded) the normalization and the cast fuse
-into the graph. `FrameEncoder.encode` walks the frames of a call's episodes in order without concatenating them:
-
-- each batch is gathered once, straight from the episodes' arrays into a staging buffer (the only host copy of the
-  input; on CUDA a pinned one, so the copy to the device is asynchronous);
-- on CUDA two staging buffers and two device buffers alternate, and a second stream carries the copies: the host
-  gathers batch k+1 and its transfer runs while the model runs on batch k (events order the streams);
-- the outputs go device -> host once, non-blocking, into the call's output buffers (pinned on CUDA) at their final
-  rows; each batch yields a `ready` callable that the writer threads call before they read those rows.
+The frames arrive as uint8 [n, 3, S, S] per episode (resized by the decode tasks): half the bytes of bf16 pixel
+values, a quarter of fp32. `PixelEncoder` normalizes them on the device, runs the model and casts to the stored dtype;
+compiled (static shapes: the last batch is padded) the normalization and the cast fuse into the graph.
+`FrameEncoder.encode` walks the frames of a call's episodes in order without concatenating them: each batch is
+gathered once into a staging buffer (the only host copy of the input; pinned on CUDA); on CUDA two staging and two
+device buffers alternate and a second stream carries the copies, so batch k+1's transfer runs while the model runs on
+batch k; the outputs go device -> host once, non-blocking, at their final rows, each batch yielding a `ready` callable
+the writer threads call before they read those rows.
 
 On CPU the same loop runs with plain buffers, no streams and no pinning, and gives the same numbers as normalizing on
 the host: the normalization is the same float32 expression as `dinov3.frames.preprocess`, on the same values.
