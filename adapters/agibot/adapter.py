@@ -67,7 +67,7 @@ from adapters.agibot_genie.files import WORLD_DIRS, episode_dirs
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.storage.contain import contained
-from adapters.storage.location import Location, is_object, scan
+from adapters.storage.location import Location, is_object, listing
 from schemas.canonical import Camera
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
@@ -129,7 +129,9 @@ class AgibotAdapter(SourceAdapter):
         yield from self.capped(self._discover_world(root))
 
     def _discover_world(self, root: Location) -> Iterator[EpisodeRef]:
-        task_files = {int(m.group(1)): p for p in _listdir(root / "task_info") if (m := _TASK_FILE.fullmatch(p.name))}
+        task_files = {
+            int(m.group(1)): e.path for e in listing(root / "task_info") if (m := _TASK_FILE.fullmatch(e.name))
+        }
         tasks = set(task_files) | _numeric_dirs(root / "observations") | _numeric_dirs(root / "proprio_stats")
         if self.options.task_ids is not None:
             tasks &= set(self.options.task_ids)
@@ -233,7 +235,7 @@ class AgibotAdapter(SourceAdapter):
         self, obs_dir: Location, param_dir: Location, raw_id: str, n: int, meta: dict[str, Any]
     ) -> tuple[dict[str, VideoFileCamera], dict[str, Stream]]:
         videos = obs_dir / "videos"
-        found = {p.name[: -len("_color.mp4")] for p in _listdir(videos) if p.name.endswith("_color.mp4")}
+        found = {e.name[: -len("_color.mp4")] for e in listing(videos) if e.name.endswith("_color.mp4")}
         canonical = dict(CANONICAL_CAMERAS)
         for fisheye, (plain, wrist) in WRIST_FISHEYES.items():
             if fisheye in found and plain not in found:
@@ -343,16 +345,6 @@ def _success(status: Any) -> bool | None:
     return None if status is None else _SUCCESS.get(str(status).strip().lower())
 
 
-def _listdir(path: Location) -> list[Location]:
-    try:
-        return [e.path for e in scan(path)]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
 def _numeric_dirs(path: Location) -> set[int]:
     """Numeric sub-folder names; `scan` reads the entry type from the listing (no stat per episode)."""
-    try:
-        return {int(e.name) for e in scan(path) if e.name.isdigit() and e.is_dir}
-    except (FileNotFoundError, NotADirectoryError):
-        return set()
+    return {int(e.name) for e in listing(path) if e.name.isdigit() and e.is_dir}

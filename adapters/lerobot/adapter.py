@@ -245,10 +245,6 @@ class LeRobotSource(SourceAdapter):
             for q in ds.quirks
         ]
 
-    def report(self, root: Location) -> list[dict[str, Any]]:
-        """The validation report of one dataset root: DatasetMeta's quirks plus this adapter's, as dicts."""
-        return [q.model_dump() for q in self.dataset(root).quirks]
-
     def dataset(self, root: Location) -> LoadedDataset:
         """One dataset root as this adapter loads it (quirks, episode locations, cameras read, per-episode problems);
         cached per instance. Raises ValueError / OSError when its meta cannot be read."""
@@ -273,7 +269,7 @@ class LeRobotSource(SourceAdapter):
             msg, file, fld = ds.problems[int(ep)]
             raise self.error(msg, file=file, episode=ref.raw_id, field=fld)
         robot_type = self.options.robot_type or ds.info.robot_type
-        embodiment, embodiment_from = self.resolve_embodiment(robot_type, ds)
+        embodiment, embodiment_from = resolve_embodiment(robot_type, ds, self.options.embodiment)
         settings = ReadSettings(
             timestamp_offset=self.options.timestamp_offset,
             split_modality=self.options.split_modality,
@@ -284,15 +280,8 @@ class LeRobotSource(SourceAdapter):
         )
         raw = EpisodeReader(ds, loc, ref, settings, self.error).read()
         findings = [f for f in self.dataset_findings(ds) if f.severity != "info"]
-        return replace(raw, findings=findings, joint_space=self.joint_options(robot_type, ds))
-
-    def joint_options(self, robot_type: str | None, ds: LoadedDataset | None = None) -> JointSpaceOptions | None:
-        """The dataset's joint conventions (`adapters.lerobot.embodiment.joint_options`)."""
-        return joint_options(robot_type, self.options.joint_space, ds)
-
-    def resolve_embodiment(self, robot_type: str | None, ds: LoadedDataset) -> tuple[str, str]:
-        """(registry name, how it was chosen) (`adapters.lerobot.embodiment.resolve_embodiment`)."""
-        return resolve_embodiment(robot_type, ds, self.options.embodiment)
+        joint_space = joint_options(robot_type, self.options.joint_space, ds)
+        return replace(raw, findings=findings, joint_space=joint_space)
 
     # -- a dataset's meta, once per instance ----------------------------------------------------------------------
     def _dataset(self, root: Location, subset: str) -> LoadedDataset:

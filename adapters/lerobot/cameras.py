@@ -27,7 +27,6 @@ CAMERA_RULES: tuple[tuple[str, str], ...] = (
     *((p, "third_person") for p in ("*third*", "*side*", "*low*", "*exterior*", "*external*", "*agentview*")),
     *((p, "third_person") for p in ("*scene*", "*static*")),
 )
-SLOTS = ("wrist", "none", *(c.value for c in Camera))
 FIXED = (Camera.head, Camera.third_person)  # views that do not move with a hand: one takes the other's free slot
 
 

@@ -96,14 +96,6 @@ def alias_matches(robot_type: str, alias: str) -> bool:
     return _span(robot_type_tokens(robot_type), alias) is not None
 
 
-def alias_embodiment(robot_type: str) -> str | None:
-    """The registry name the first matching `EMBODIMENT_ALIASES` entry gives `robot_type`, or None (whatever the other
-    tokens: `resolve_embodiment` judges those)."""
-    return next(
-        (name for needles, name in EMBODIMENT_ALIASES if any(alias_matches(robot_type, n) for n in needles)), None
-    )
-
-
 def _by_alias(robot_type: str) -> tuple[str, str] | None:
     """(embodiment, how) from the alias and the robot_type's other tokens, or None when no alias matches."""
     tokens = robot_type_tokens(robot_type)

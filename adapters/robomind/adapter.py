@@ -54,7 +54,7 @@ from adapters.robomind.intrinsics import intrinsics_for
 from adapters.robomind.layouts import ROBOTS, SIMULATION, RobotLayout
 from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
-from adapters.storage.location import Location, is_object, scan
+from adapters.storage.location import Location, is_object, listing
 from schemas.lfs import lfs_pointer_message
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.tiers import QualityTier
@@ -115,7 +115,8 @@ class RoboMINDAdapter(SourceAdapter):
                 if self.options.splits is not None and split not in self.options.splits:
                     continue
                 raw_id = "/".join([*([benchmark] if benchmark else []), task_dir.name, split, ep_dir.name])
-                h5 = next((ep_dir / "data" / n for n in sorted(_names(ep_dir / "data")) if n.endswith(".hdf5")), None)
+                hdf5 = sorted(e.name for e in listing(ep_dir / "data") if e.name.endswith(".hdf5"))
+                h5 = ep_dir / "data" / hdf5[0] if hdf5 else None
                 error = None
                 if robot in SIMULATION:
                     error = (
@@ -128,16 +129,8 @@ class RoboMINDAdapter(SourceAdapter):
                 elif h5 is None:
                     error = ("no *.hdf5 file in data/", "trajectory.hdf5")
                 path = h5 or ep_dir / "data" / "trajectory.hdf5"
-                key = "/".join(
-                    [
-                        f"h5_{robot}",
-                        task_dir.name,
-                        "success_episodes",
-                        *([split] if split != "unsplit" else []),
-                        ep_dir.name,
-                        "data",
-                    ]
-                )
+                splits = [split] if split != "unsplit" else []
+                key = "/".join([f"h5_{robot}", task_dir.name, "success_episodes", *splits, ep_dir.name, "data"])
                 locator: dict[str, Any] = {
                     "robot": robot,
                     "task": task_dir.name,
@@ -173,7 +166,6 @@ class RoboMINDAdapter(SourceAdapter):
     # ---------------------------------------------------------------- reading
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
         loc = ref.locator
         path = self.locate(ref.paths[0])
         layout = ROBOTS[loc["robot"]]
@@ -377,18 +369,8 @@ def _episode_dirs(success: Location) -> Iterator[tuple[str, Location]]:
             yield "unsplit", d
 
 
-def _names(path: Location) -> list[str]:
-    try:
-        return [e.name for e in scan(path)]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
 def _dirs(path: Location) -> list[Location]:
-    try:
-        names = [e.name for e in scan(path) if e.is_dir and not e.name.startswith(".")]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+    names = [e.name for e in listing(path) if e.is_dir and not e.name.startswith(".")]
     return [path / n for n in sorted(names, key=natural_key)]
 
 

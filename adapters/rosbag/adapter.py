@@ -83,25 +83,15 @@ class RosbagAdapter(SourceAdapter):
         except AdapterError as e:
             yield self._ref(subset, bag.rel, bag.path, base, error=e)
             return
+        notes = []
         if short:
             lens = ", ".join(f"{(b - a) / 1e9:.3g} s" for a, b in short)
-            self.note(
-                "segment_too_short",
-                f"{len(short)} span(s) shorter than episodes.min_s {cut.min_s} s left out ({lens})",
-                root=root,
-                subset=subset,
-                path=bag.path,
-                episodes=(),
-            )
+            msg = f"{len(short)} span(s) shorter than episodes.min_s {cut.min_s} s left out ({lens})"
+            notes.append(("segment_too_short", msg))
         if not spans:
-            self.note(
-                "no_segments",
-                f"episodes.by {cut.by!r} cut no episode from this bag",
-                root=root,
-                subset=subset,
-                path=bag.path,
-                episodes=(),
-            )
+            notes.append(("no_segments", f"episodes.by {cut.by!r} cut no episode from this bag"))
+        for code, msg in notes:
+            self.note(code, msg, root=root, subset=subset, path=bag.path, episodes=())
         for k, span in enumerate(spans):
             yield self._ref(subset, f"{bag.rel}#{k}", bag.path, {**base, "span": list(span)})
 
@@ -143,8 +133,7 @@ class RosbagAdapter(SourceAdapter):
         counts: dict[str, int] = {}
         skipped: dict[str, str] = {}
         with self._reading(bag, ref.raw_id) as (reader, where):
-            bag_start, bag_end = reader.start_time, reader.end_time
-            a, b = (span[0], span[1]) if span else (bag_start, bag_end + 1)
+            a, b = span or segments.whole(reader.start_time, reader.end_time)[0]
             conns = []
             for c in reader.connections:
                 counts[c.topic] = counts.get(c.topic, 0) + c.msgcount
@@ -214,33 +203,25 @@ class RosbagAdapter(SourceAdapter):
             }
             for t in sorted(counts)
         }
+        said = [
+            ("topic_not_used", f"topic {t} ({accounted[t]['type']}, {accounted[t]['messages']} messages): {why}")
+            for t, why in sorted(skipped.items())
+        ]
+        said.append(("bag_topics", " | ".join(_accounting(t, v) for t, v in accounted.items())))
         findings = [
             SourceFinding(
                 source=opts.source,
                 adapter=self.name,
                 root=ref.locator.get("root", ""),
                 subset=ref.subset,
-                code="topic_not_used",
+                code=code,
                 severity="info",
-                message=f"topic {t} ({accounted[t]['type']}, {accounted[t]['messages']} messages): {why}",
+                message=message,
                 path=bag,
                 episodes=(ref.raw_id,),
             )
-            for t, why in sorted(skipped.items())
+            for code, message in said
         ]
-        findings.append(
-            SourceFinding(
-                source=opts.source,
-                adapter=self.name,
-                root=ref.locator.get("root", ""),
-                subset=ref.subset,
-                code="bag_topics",
-                severity="info",
-                path=bag,
-                episodes=(ref.raw_id,),
-                message=" | ".join(_accounting(t, v) for t, v in accounted.items()),
-            )
-        )
         robot_type = opts.robot_type or _namespace(
             [t for t in counts if not t.rstrip("/").endswith(("tf", "tf_static"))]
         )
@@ -379,15 +360,7 @@ class RosbagAdapter(SourceAdapter):
                 raise self.error(f"eef.topic {eef.topic!r} holds no PoseStamped in this episode", field="eef.topic")
             cols = [
                 s.names.index(f"pose.{a}")
-                for a in (
-                    "position.x",
-                    "position.y",
-                    "position.z",
-                    "orientation.x",
-                    "orientation.y",
-                    "orientation.z",
-                    "orientation.w",
-                )
+                for a in [*(f"position.{c}" for c in "xyz"), *(f"orientation.{c}" for c in "xyzw")]
             ]
             xyzq = s.values[:, cols].astype(np.float64)
             ep.states[key] = s

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
-from adapters.storage.location import Location, scan
+from adapters.storage.location import Location, listing
 from adapters.storage.pathlike import path_like
 
 ROS2_SUFFIXES = (".mcap", ".db3")
@@ -49,10 +49,7 @@ def find_bags(root: Location, max_depth: int) -> Iterator[FoundBag]:
 
 
 def _walk(root: Location, folder: Location, rel: str, depth: int) -> Iterator[FoundBag]:
-    try:
-        entries = sorted(scan(folder), key=lambda e: e.name)
-    except (FileNotFoundError, NotADirectoryError):
-        return
+    entries = sorted(listing(folder), key=lambda e: e.name)
     if any(e.name == "metadata.yaml" and not e.is_dir for e in entries):
         yield FoundBag(folder, rel or folder.name, "ros2 folder")
         return

@@ -126,6 +126,14 @@ def scan(loc: Where) -> list[Entry]:
     return out
 
 
+def listing(loc: Where) -> list[Entry]:
+    """`scan(loc)`, or no entries where `loc` is missing or not a folder."""
+    try:
+        return scan(loc)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 @contextmanager
 def readable(
     loc: Where, *, stream: bool = False, block_size: int | None = None, max_blocks: int = SEEK_MAXBLOCKS

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adapters.lerobot.adapter import LeRobotSource
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 
@@ -27,3 +28,8 @@ def write_arm_dataset(
                     {**frame, "observation.state": rows[i].astype(np.float32), "action": rows[i + 1].astype(np.float32)}
                 )
     return root
+
+
+def quirk_report(adapter: LeRobotSource, root: Path) -> list[dict]:
+    """The validation report of one dataset root: DatasetMeta's quirks plus the adapter's, as dicts."""
+    return [q.model_dump() for q in adapter.dataset(root).quirks]

@@ -22,6 +22,7 @@ from adapters.synthetic.lerobot import inject_fault
 from ingest.canonical.canonicalize import canonicalize
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
+from tests.adapters.lerobot.conftest import quirk_report
 from tests.fixtures.episodes import write_canonical_dataset
 
 GR00T = "gr00t_robot_sim_picknplace"
@@ -95,7 +96,7 @@ def test_gr00t_discovery_is_sorted_stable_and_skips_the_ghost_camera(gr00t: Path
 
 
 def test_gr00t_report_names_every_quirk_once_and_rides_on_each_episode(gr00t: Path, gr00t_read) -> None:
-    report = LeRobotSource().report(gr00t)
+    report = quirk_report(LeRobotSource(), gr00t)
     codes = {q["code"]: q for q in report}
     assert {
         "ghost_camera",
@@ -264,7 +265,7 @@ def test_our_v21_dataset_reads_back_exactly(ours) -> None:
         ("franka_demo", "episode_000000", None),
         ("franka_demo", "episode_000001", None),
     ]
-    assert adapter.report(root) == []  # what our writer writes is clean v2.1
+    assert quirk_report(adapter, root) == []  # what our writer writes is clean v2.1
     for ref, frames, task in zip(refs, written, ["pick the cube", "open the drawer"], strict=True):
         ep = adapter.read(ref)
         n = len(frames)
@@ -328,7 +329,7 @@ def test_bad_data_parquet_is_a_per_episode_error(damaged: Path, fault: str) -> N
     assert (err.adapter, err.file, err.episode, err.field) == ("lerobot", str(touched), "episode_000001", "data_path")
     _others_fine(adapter, refs, "episode_000001")
     code = "missing_data_files" if fault == "missing_parquet" else "unreadable_parquet"
-    assert code in {q["code"] for q in adapter.report(damaged)}
+    assert code in {q["code"] for q in quirk_report(adapter, damaged)}
 
 
 def test_length_mismatch_is_a_quirk_and_the_rows_are_read(damaged: Path) -> None:
@@ -338,7 +339,7 @@ def test_length_mismatch_is_a_quirk_and_the_rows_are_read(damaged: Path) -> None
     ep = adapter.read(refs["episode_000001"])
     assert len(ep.states["observation.state"]) == 7 and ep.metadata["meta_length"] == 10
     assert [q["code"] for q in ep.metadata["episode_quirks"]] == ["episode_length_mismatch"]
-    assert "episode_length_mismatch" in {q["code"] for q in adapter.report(damaged)}
+    assert "episode_length_mismatch" in {q["code"] for q in quirk_report(adapter, damaged)}
     assert adapter.read(refs["episode_000000"]).metadata["episode_quirks"] == []
 
 
@@ -436,7 +437,7 @@ def test_without_video_the_first_row_moves_to_zero(gr00t: Path, tmp_path: Path) 
     adapter = LeRobotSource({"max_episodes": 1})
     ep = adapter.read(next(adapter.discover(root)))
     assert ep.cameras == {}
-    assert [q["code"] for q in adapter.report(root)].count("ghost_camera") == 2
+    assert [q["code"] for q in quirk_report(adapter, root)].count("ghost_camera") == 2
     assert ep.states["state.neck"].timestamps[0] == 0.0
     assert "no video" in next(q["message"] for q in ep.metadata["episode_quirks"] if "offset" in q["code"])
 

@@ -11,7 +11,7 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.embodiment import (
     EMBODIMENT_ALIASES,
-    alias_embodiment,
+    alias_matches,
     card_sides,
     resolve_embodiment,
     robot_type_tokens,
@@ -50,6 +50,14 @@ TABLE = [
     ("pandas_bot", None),
     ("", None),
 ]
+
+
+def alias_embodiment(robot_type: str) -> str | None:
+    """The registry name the first matching `EMBODIMENT_ALIASES` entry gives `robot_type`, or None (whatever the other
+    tokens: `resolve_embodiment` judges those)."""
+    return next(
+        (name for needles, name in EMBODIMENT_ALIASES if any(alias_matches(robot_type, n) for n in needles)), None
+    )
 
 
 @pytest.mark.parametrize(("robot_type", "expected"), TABLE)

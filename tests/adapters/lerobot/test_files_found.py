@@ -18,6 +18,7 @@ from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot import inject_fault, write_lerobot_v3
 from jobs.validate import validate_dataset
 from schemas.lerobot import fill_path_template
+from tests.adapters.lerobot.conftest import quirk_report
 from tests.fixtures.episodes import write_canonical_dataset
 from tests.fixtures.layouts import load_case, materialize
 
@@ -55,7 +56,7 @@ def test_v3_videos_moved_to_another_folder_are_read_and_a_partial_move_names_the
     adapter = LeRobotSource()
     refs = list(adapter.discover(root))
     assert [r.error for r in refs] == [None, None]
-    moved = [q for q in adapter.report(root) if q["code"] == "video_path_relocated"]
+    moved = [q for q in quirk_report(adapter, root) if q["code"] == "video_path_relocated"]
     assert len(moved) == 2 and all(q["severity"] == "warning" for q in moved)
     raw = adapter.read(refs[1])
     assert {k: len(c) for k, c in raw.cameras.items()} == {
@@ -64,7 +65,7 @@ def test_v3_videos_moved_to_another_folder_are_read_and_a_partial_move_names_the
     }
     # with the wrist camera's file gone everywhere it is a ghost whose warning names the path it expected
     (root / "video/observation.images.wrist_left/chunk-000/file-000.mp4").unlink()
-    ghost = next(q for q in LeRobotSource().report(root) if q["code"] == "ghost_camera")
+    ghost = next(q for q in quirk_report(LeRobotSource(), root) if q["code"] == "ghost_camera")
     assert "expected e.g. videos/observation.images.wrist_left/chunk-000/file-000.mp4" in ghost["message"]
 
 

@@ -29,6 +29,7 @@ from ingest.lerobot.writer import LeRobotWriter
 from jobs.validate import validate_dataset
 from schemas.canonical import ACTION_NATIVE, STATE_NATIVE, Camera
 from schemas.lerobot import read_jsonl
+from tests.adapters.lerobot.conftest import quirk_report
 from tests.fixtures.layouts import Written, load_case, materialize
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
@@ -104,7 +105,7 @@ def test_every_source_column_survives_as_a_native_at_the_10hz_grid(cases: dict[s
 
 def test_lingzu_videos_found_where_they_are_and_the_reason_names_the_cause(cases: dict[str, Ingested]) -> None:
     case = cases[LINGZU]
-    quirks = {q["code"]: q for q in case.adapter.report(case.written.root)}
+    quirks = {q["code"]: q for q in quirk_report(case.adapter, case.written.root)}
     moved = quirks["video_path_relocated"]
     assert moved["severity"] == "warning"
     assert "videos/image/chunk-000/file-000.mp4" in moved["message"]
@@ -124,7 +125,7 @@ def test_lingzu_videos_found_where_they_are_and_the_reason_names_the_cause(cases
 
 def test_piper_without_videos_is_written_with_its_natives_and_the_first_cause(cases: dict[str, Ingested]) -> None:
     case = cases[PIPER]
-    quirks = [q for q in case.adapter.report(case.written.root) if q["code"] == "ghost_camera"]
+    quirks = [q for q in quirk_report(case.adapter, case.written.root) if q["code"] == "ghost_camera"]
     assert len(quirks) == 2  # both declared cameras have no files: named, not dropped silently
     for eps in case.episodes:
         ep = eps[0]

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.base import AdapterError
 from adapters.lerobot.adapter import LeRobotSource
-from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
+from tests.adapters.lerobot.conftest import MOTORS, quirk_report, write_arm_dataset
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_duplicated_and_mismatched_episode_indices_are_reported(dataset: Path) -
     with (dataset / "meta/episodes.jsonl").open("a") as f:
         f.write((dataset / "meta/episodes.jsonl").read_text().splitlines()[0] + "\n")  # episode 0 listed again
     # episode 1's parquet says it is episode 0 (a copy of episode 0's file)
-    quirks = {q["code"]: q for q in LeRobotSource().report(dataset)}
+    quirks = {q["code"]: q for q in quirk_report(LeRobotSource(), dataset)}
     assert quirks["duplicate_episode_index"]["severity"] == "error"
     assert "lists episode(s) 0 (2 times)" in quirks["duplicate_episode_index"]["message"]
     assert quirks["duplicate_episode_index"]["path"] == "meta/episodes.jsonl"
@@ -60,4 +60,4 @@ def test_duplicated_and_mismatched_episode_indices_are_reported(dataset: Path) -
     table = pq.read_table(dataset / "data/chunk-000/episode_000001.parquet")
     fixed = table.set_column(table.schema.get_field_index("episode_index"), "episode_index", pa.array([1] * 11))
     pq.write_table(fixed, dataset / "data/chunk-000/episode_000001.parquet")
-    assert "episode_index_mismatch" not in {q["code"] for q in LeRobotSource().report(dataset)}
+    assert "episode_index_mismatch" not in {q["code"] for q in quirk_report(LeRobotSource(), dataset)}

@@ -12,6 +12,7 @@ from adapters.base import AdapterError, EpisodeRef, Language
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot import WrittenV3, write_lerobot_v3
 from schemas.canonical import Camera
+from tests.adapters.lerobot.conftest import quirk_report
 
 LENGTHS = (8, 11, 6)
 TOP, WRIST = "observation.images.top", "observation.images.wrist_left"
@@ -55,7 +56,7 @@ def test_discovery(v3: WrittenV3, refs: list[EpisodeRef]) -> None:
 
 
 def test_report_is_clean_apart_from_the_layout_note(v3: WrittenV3) -> None:
-    report = LeRobotSource().report(v3.root)
+    report = quirk_report(LeRobotSource(), v3.root)
     assert [(q["code"], q["severity"]) for q in report] == [("v3_layout", "info")]
 
 
@@ -73,7 +74,7 @@ def test_each_episode_reads_its_own_rows(v3: WrittenV3, refs: list[EpisodeRef], 
     assert ep.metadata["global_index"] == [start, start + n - 1]
     assert ep.metadata["episode_quirks"] == [] and ep.metadata["timestamp_offset_s"] == 0.0
     assert (ep.robot_type, ep.native_fps, ep.metadata["codebase_version"]) == ("so100_follower", 10.0, "v3.0")
-    assert ep.metadata["quirks"] == LeRobotSource().report(v3.root)
+    assert ep.metadata["quirks"] == quirk_report(LeRobotSource(), v3.root)
 
 
 @pytest.mark.parametrize("i", range(len(LENGTHS)))
@@ -112,7 +113,7 @@ def test_ghost_camera_and_length_mismatch(tmp_path: Path) -> None:
     adapter = LeRobotSource()
     refs = list(adapter.discover(root))
     assert [r.error for r in refs] == [None, None]
-    codes = {q["code"]: q for q in adapter.report(root)}
+    codes = {q["code"]: q for q in quirk_report(adapter, root)}
     assert codes["ghost_camera"]["severity"] == "warning" and "cam_high" in codes["ghost_camera"]["message"]
     assert "episode_length_mismatch" in codes
     ep = adapter.read(refs[1])
@@ -135,7 +136,7 @@ def test_missing_shared_data_file_fails_every_episode_naming_it(v3: WrittenV3, t
     err = info.value
     assert (err.adapter, err.episode, err.field) == ("lerobot", "episode_000002", "data_path")
     assert err.file == str(root / "data/chunk-000/file-000.parquet")
-    assert "missing_data_files" in {q["code"] for q in adapter.report(root)}
+    assert "missing_data_files" in {q["code"] for q in quirk_report(adapter, root)}
 
 
 def test_unreadable_tasks_parquet_is_a_quirk_and_episodes_still_read(v3: WrittenV3, tmp_path: Path) -> None:
@@ -144,7 +145,7 @@ def test_unreadable_tasks_parquet_is_a_quirk_and_episodes_still_read(v3: Written
     (root / "meta/tasks.parquet").write_bytes(b"PAR1 torn")
     adapter = LeRobotSource()
     refs = list(adapter.discover(root))
-    assert "unreadable_tasks" in {q["code"] for q in adapter.report(root)}
+    assert "unreadable_tasks" in {q["code"] for q in quirk_report(adapter, root)}
     ep = adapter.read(refs[0])
     assert ep.language == []
     assert [q["code"] for q in ep.metadata["episode_quirks"]] == ["task_index_unknown"]
