@@ -10,16 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.files.atomic import atomic_write
-from schemas.catalog import CATALOG_SCHEMA, CatalogRow
+from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow
 
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size: lets it scan one file with every thread
-
-
-def catalog_table(rows: Sequence[CatalogRow]) -> pa.Table:
-    """Rows as a `CATALOG_SCHEMA` table sorted by (episode_uid, dataset, episode_index)."""
-    table = pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA)
-    return sort_catalog(table)
 
 
 def sort_catalog(table: pa.Table) -> pa.Table:
@@ -41,12 +35,6 @@ def write_catalog_table(corpus_root: Path, table: pa.Table, part: str) -> Path:
     _check_part(part)
     table = sort_catalog(table.select(CATALOG_SCHEMA.names).cast(CATALOG_SCHEMA))
     return write_parquet_atomic(table, Path(corpus_root) / EPISODES_DIR / f"{part}.parquet")
-
-
-def write_catalog_part(corpus_root: Path, rows: Sequence[CatalogRow], part: str) -> Path:
-    """`catalog/episodes/<part>.parquet`: the rows sorted by episode_uid, written atomically (tmp + rename)."""
-    _check_part(part)
-    return write_parquet_atomic(catalog_table(rows), Path(corpus_root) / EPISODES_DIR / f"{part}.parquet")
 
 
 def write_quarantine_part(corpus_root: Path, rows: Sequence[QuarantineRow], part: str) -> Path:

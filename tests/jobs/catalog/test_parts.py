@@ -9,11 +9,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.catalog.parts import catalog_table, write_catalog_part, write_catalog_table, write_quarantine_part
+from jobs.catalog.parts import write_catalog_table, write_quarantine_part
 from jobs.catalog.rows import catalog_rows_for_dataset
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA
-from tests.fixtures.corpus import quarantine_row
+from tests.fixtures.corpus import catalog_table, quarantine_row, write_catalog_part
 
 
 def test_write_catalog_part_sorts_and_leaves_no_temp_file(corpus: Path, tmp_path: Path) -> None:

@@ -15,10 +15,11 @@ import pyarrow as pa
 import pytest
 
 from jobs.catalog.guard import ReadOnlyError
-from jobs.catalog.parts import write_catalog_part, write_quarantine_part
+from jobs.catalog.parts import write_quarantine_part
 from jobs.catalog.query import cli_query, connect, format_table, run_query
 from schemas.catalog import CATALOG_SCHEMA, CatalogRow
 from schemas.corpus import QuarantineRow
+from tests.fixtures.corpus import write_catalog_part
 
 T0 = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
 
