@@ -15,27 +15,18 @@ is one episode, a flat `tf.train.Example` whose `steps/...` features hold every 
 | `*language_embedding`, depth tensors | not read: `metadata["skipped"]` | | |
 | `episode_metadata/*`, top-level keys | `metadata["episode_metadata"]`; `success` (4) | | episode |
 
-(1) Canonical camera per subset: bridge `image_0` third_person, `image_3` wrist_right (`image_1`, `image_2` native
-only); fractal `image` head; kuka `image` third_person; taco_play `rgb_static` third_person, `rgb_gripper`
-wrist_right; droid `exterior_image_1_left` third_person, `wrist_image_left` wrist_right; berkeley_autolab_ur5 `image`
-third_person, `hand_image` wrist_right (BGR in the raw 480x640 copy: flipped; RGB in re-encoded copies).
-(2) Slices with their own unit and frame, from `adapters.oxe.subsets`: bridge `observation/state` = `eef_xyz` (m,
-robot_base) + `eef_rpy` (rad, relative to a top-down default rotation) + `gripper` (0..1, 1 open), `action` =
-`delta_xyz` (m) + `delta_rpy` (rad) + `gripper` (0..1); fractal/kuka `base_pose_tool_reached` = `eef_xyz` +
-`eef_quat`, actions `action/world_vector` (m), `action/rotation_delta` (rad), `action/gripper_closedness_action`
-(-1..1 relative); taco_play `robot_obs` = tcp xyz/euler, gripper width (m), 7 joints, gripper action (+1 open),
-actions `action/rel_actions_world` (normalized: / 0.02 m, / 0.05 rad; + absolute and gripper-frame variants); droid
-`observation/cartesian_position` (xyz + Euler), `joint_position`, `gripper_position` and `action_dict/*` (velocities
-normalized); berkeley_autolab_ur5 `robot_state` = 6 joints + eef xyz + quaternion + gripper.
+(1) Canonical camera per subset: `cameras[].canonical` in the subset table `adapters/oxe/subsets.yaml` (null: kept
+natively only); berkeley_autolab_ur5 `hand_image` is BGR in the raw 480x640 copy (flipped), RGB in re-encoded copies.
+(2) Slices with their own unit and frame: the `parts` of the subset table's states and actions (e.g. bridge
+`observation/state` = `eef_xyz` + `eef_rpy` relative to a top-down default rotation + `gripper`).
 (3) Whole episode when constant; `structured_language_instruction` (taco_play) has kind "description".
 (4) kuka's top-level `success`; droid's `/success/` or `/failure/` in `episode_metadata/file_path`.
 
-Timestamps are `step / control_hz` (bridge 5, fractal20220817_data 3, kuka 10, taco_play 15, droid 15,
-berkeley_autolab_ur5 5 Hz; `adapters.oxe.subsets`), float64 seconds from the episode start. Tensors are reshaped from
-`features.json` and cast back to their declared dtype (TFDS stores float64 as float32 and bool as int64);
-`encoding: zlib|bytes` tensors (kuka) are decompressed. Embodiment, robot type and default tier come from the subset
-table; `features.json` decides what exists (configured keys it lacks are listed in `metadata["missing_keys"]`,
-unconfigured keys are still read with unit "").
+Timestamps are `step / control_hz` (the subset table's rate, with its source), float64 seconds from the episode
+start. Tensors are reshaped from `features.json` and cast back to their declared dtype (TFDS stores float64 as
+float32 and bool as int64); `encoding: zlib|bytes` tensors (kuka) are decompressed. Embodiment, robot type and
+default tier come from the subset table; `features.json` decides what exists (configured keys it lacks are listed in
+`metadata["missing_keys"]`, unconfigured keys are still read with unit "").
 
 Raw ids are `<split>/<shard:05d>/<record:06d>` (stable, sorted like the files); `episode_metadata/file_path` and
 `episode_id`, when present, are in the ref's `locator`. Discovery reads every record once (CRC check, protobuf parse,

@@ -69,10 +69,6 @@ class RecordSpan:
     length: int
 
     @property
-    def payload_offset(self) -> int:
-        return self.offset + HEADER.size
-
-    @property
     def end(self) -> int:
         return self.offset + HEADER.size + self.length + FOOTER.size
 
@@ -88,35 +84,30 @@ class ScannedRecord:
 
 def _read_header(f: BinaryIO, path: Location, offset: int, index: int | None, size: int) -> int:
     """Payload length of the record whose header starts at `offset` (checked), or raise."""
+
+    def fail(message: str, kind: ErrorKind) -> TFRecordError:
+        return TFRecordError(message, path=path, offset=offset, kind=kind, index=index)
+
     head = f.read(HEADER.size)
     if len(head) < HEADER.size:
-        raise TFRecordError(
+        raise fail(
             f"truncated TFRecord: record header needs {HEADER.size} bytes, the file ends after {len(head)} "
             f"(file size {size})",
-            path=path,
-            offset=offset,
-            kind="truncated",
-            index=index,
+            "truncated",
         )
     length, stored = HEADER.unpack(head)
     computed = masked_crc32c(head[:8])
     if stored != computed:
-        raise TFRecordError(
+        raise fail(
             f"CRC mismatch in the length field (stored 0x{stored:08x}, computed 0x{computed:08x}): "
             "corrupt record framing, later records cannot be located",
-            path=path,
-            offset=offset,
-            kind="length_crc",
-            index=index,
+            "length_crc",
         )
     if offset + HEADER.size + length + FOOTER.size > size:
-        raise TFRecordError(
+        raise fail(
             f"truncated TFRecord: record of {length} payload bytes needs {HEADER.size + length + FOOTER.size} bytes "
             f"from here, the file ends at byte {size}",
-            path=path,
-            offset=offset,
-            kind="truncated",
-            index=index,
+            "truncated",
         )
     return length
 
