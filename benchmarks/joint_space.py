@@ -35,8 +35,9 @@ from benchmarks._machine import log, machine_busy_s
 from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.joint_space import joint_space_signals
 from ingest.kinematics import load_model
-from schemas.robots.humanoids import GR1
+from schemas.robots.registry import JOINT_SPACE
 
+GR1 = JOINT_SPACE["gr1"]
 SAMPLE = Path(__file__).resolve().parents[1] / "tests/data/real/gr00t_robot_sim_picknplace"
 
 

@@ -49,8 +49,9 @@ from benchmarks._machine import log, machine_busy_s, wait_quiet
 from ingest.kinematics import load_model, robots_dir
 from ingest.kinematics.description import description_path, read_description
 from ingest.kinematics.engine import build_model
-from schemas.robots.humanoids import G1_DEX3
+from schemas.robots.registry import JOINT_SPACE
 
+G1_DEX3 = JOINT_SPACE["unitree_g1_dex3"]
 TARGET_FPS = 50_000  # issue 14: FK must not be the bottleneck (Panda flange, per core)
 # pytorch-kinematics builds each joint origin from float32 rpy/xyz (its urdf.py), ~1e-7 off the file's numbers
 TOLERANCE = {"ours": 0.0, "mujoco_loop": 1e-12, "pinocchio_loop": 1e-9, "pytorch_kinematics": 1e-5}

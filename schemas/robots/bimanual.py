@@ -1,7 +1,7 @@
-"""Two-arm rigs built from one-armed LeRobot robots (`pair`, over the specs of `schemas.robots.arms`): two SO-101, two
+"""Two-arm rigs built from one-armed LeRobot robots (`pair`, over the specs of `joint_space.yaml`): two SO-101, two
 SO-100, two PiPER on one table.
 
-Data only, as `schemas.robots.arms`. lerobot's own two-arm robot (huggingface/lerobot
+lerobot's own two-arm robot (huggingface/lerobot
 src/lerobot/robots/bi_so100_follower/bi_so100_follower.py @ 183b2ca0, `BiSO100Follower._motors_ft`) is two
 SO100Follower buses whose motor features are prefixed `left_` / `right_` (`left_shoulder_pan.pos` ..
 `right_gripper.pos`), each arm with its own calibration file (`<id>_left.json`, `<id>_right.json`); community rigs
@@ -17,8 +17,7 @@ arm stays on the left.
 
 from __future__ import annotations
 
-from schemas.robots.arms import PIPER, SO100, SO101
-from schemas.robots.joint_space import ArmMap, JointSpaceSpec
+from schemas.robots.joint_space import ArmMap, JointSpaceSpec, load_joint_space
 from schemas.transform import RigidTransform
 
 SO_SPACING = 0.2  # ASSUMED (see the docstring)
@@ -44,6 +43,7 @@ def pair(one: JointSpaceSpec, spacing: float, source: str) -> JointSpaceSpec:
     )
 
 
-SO101_BIMANUAL = pair(SO101, SO_SPACING, "two SO-101 (lerobot bi_so100_follower naming); spacing +-0.2 m ASSUMED")
-SO100_BIMANUAL = pair(SO100, SO_SPACING, "two SO-100 (lerobot bi_so100_follower); spacing +-0.2 m ASSUMED")
-PIPER_BIMANUAL = pair(PIPER, PIPER_SPACING, "two PiPER on piper.urdf's chain; spacing +-0.3 m as aloha_new.urdf")
+_S = load_joint_space().robots
+SO101_BIMANUAL = pair(_S["so101"], SO_SPACING, "two SO-101 (lerobot bi_so100_follower naming); spacing +-0.2 m ASSUMED")
+SO100_BIMANUAL = pair(_S["so100"], SO_SPACING, "two SO-100 (lerobot bi_so100_follower); spacing +-0.2 m ASSUMED")
+PIPER_BIMANUAL = pair(_S["piper"], PIPER_SPACING, "two PiPER on piper.urdf's chain; spacing +-0.3 m as aloha_new.urdf")

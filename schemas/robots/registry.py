@@ -20,51 +20,18 @@ from schemas.canonical import (
     hand_dims,
 )
 from schemas.lerobot import FeatureSpec
-from schemas.robots.arms import (
-    ALOHA,
-    FR3,
-    FR3_DUAL,
-    FRANKA,
-    KOCH,
-    PIPER,
-    PIPER_DUAL,
-    SO100,
-    SO101,
-    UR5E,
-    WIDOWX,
-    WX200,
-    WX250,
-)
 from schemas.robots.bimanual import PIPER_BIMANUAL, SO100_BIMANUAL, SO101_BIMANUAL
 from schemas.robots.eef_offsets import EEF_OFFSETS
-from schemas.robots.humanoids import G1_ARMS, G1_DEX3, G1_INSPIRE, GR1, TIENKUNG
-from schemas.robots.joint_space import JointSpaceSpec
+from schemas.robots.joint_space import JointSpaceSpec, load_joint_space
 from schemas.transform import RigidTransform
 
-# Every joint-space robot by embodiment name: its description, native joint names and wrist frame (the data modules
-# `arms`, `humanoids`, `bimanual`; the fields in `joint_space`).
+# Every joint-space robot by embodiment name: its description, native joint names and wrist frame (the data in
+# `joint_space.yaml` and the two-arm pairs of `bimanual`; the fields in `joint_space`).
 JOINT_SPACE: dict[str, JointSpaceSpec] = {
-    "koch": KOCH,
-    "ur5e": UR5E,
-    "piper": PIPER,
-    "fr3": FR3,
-    "piper_dual": PIPER_DUAL,
-    "fr3_dual": FR3_DUAL,
-    "unitree_g1": G1_ARMS,
-    "unitree_g1_dex3": G1_DEX3,
-    "unitree_g1_inspire": G1_INSPIRE,
-    "so101": SO101,
-    "so100": SO100,
+    **load_joint_space().robots,
     "so101_bimanual": SO101_BIMANUAL,
     "so100_bimanual": SO100_BIMANUAL,
     "piper_bimanual": PIPER_BIMANUAL,
-    "aloha": ALOHA,
-    "widowx": WIDOWX,
-    "wx200": WX200,
-    "wx250": WX250,
-    "franka": FRANKA,
-    "gr1": GR1,
-    "tienkung": TIENKUNG,
 }
 
 

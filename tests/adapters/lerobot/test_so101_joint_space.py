@@ -26,7 +26,7 @@ from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.qa import QAConfig
-from schemas.robots.arms import SO101
+from schemas.robots.registry import JOINT_SPACE
 from schemas.tiers import QualityTier
 
 MOTORS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
@@ -106,7 +106,7 @@ def test_the_wrist_is_the_fk_of_the_recorded_angles(root: Path, episodes: list[C
     deg = _degrees(91, 0.0)[: 3 * n : 3]  # 30 Hz rows at the 10 Hz grid
     q = model.assemble({m: np.radians(deg[:, i]) for i, m in enumerate(MOTORS[:5])}, n)
     flange = model.forward(q, ["gripper"], base="base")[:, 0]
-    expected = compose(offset_matrix(SO101.canonical_from_base), flange)[:, :3, 3]
+    expected = compose(offset_matrix(JOINT_SPACE["so101"].canonical_from_base), flange)[:, :3, 3]
     got = episodes[0].state[:, hand_dims(1, WRIST_POS)]
     assert np.abs(got - expected).max() < 2e-3  # one encoder step at ~0.35 m of reach is ~0.5 mm
 

@@ -1,7 +1,7 @@
 """The real GR00T PickNPlace sample (`tests/data/real/gr00t_robot_sim_picknplace`) as behaviour QA inputs.
 
 Limits: the dataset's own `meta/stats.json` min/max per state dim (v2.0 has no per-episode stats); units radians (GR1
-arm and hand joints, `schemas/robots/humanoids.py`); rest dims: the `left_hand`/`right_hand` slices of the
+arm and hand joints, `schemas/robots/joint_space.yaml`); rest dims: the `left_hand`/`right_hand` slices of the
 dataset's own `meta/modality.json` (a hand rests open or closed at a range end: its left thumb sits at 1.743, the
 URDF's upper limit 1.74 of `R_thumb_proximal_yaw_joint` mirrored, for 96% of each episode).
 """

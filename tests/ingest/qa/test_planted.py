@@ -17,7 +17,7 @@ from schemas.tiers import QualityTier
 from tests.ingest.qa import gr00t_sample as g
 
 CFG = BehaviourConfig()
-ELBOW = 25  # right_arm slice 22..29: shoulder pitch, roll, yaw, elbow pitch (schemas/robots/humanoids.py)
+ELBOW = 25  # right_arm slice 22..29: shoulder pitch, roll, yaw, elbow pitch (schemas/robots/joint_space.yaml gr1)
 
 
 def measure(ep: plant.Episode, config: BehaviourConfig = CFG):

@@ -1,7 +1,7 @@
-"""The arms' data (schemas/robots/arms.py) against the robot descriptions it names (`schemas/robots/descriptions/`,
-read here with ElementTree alone): each arm's joints are its description's chain from the base to the flange link, the
-home pose lies within every joint's limits, the gripper's ends lie within the gripper joint's range, and the
-canonical wrist's z axis points at the maker's tool point."""
+"""The arms' data (schemas/robots/joint_space.yaml, the humanoids aside) against the robot descriptions it names
+(`schemas/robots/descriptions/`, read here with ElementTree alone): each arm's joints are its description's chain from
+the base to the flange link, the home pose lies within every joint's limits, the gripper's ends lie within the gripper
+joint's range, and the canonical wrist's z axis points at the maker's tool point."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import math
 import numpy as np
 import pytest
 
-from schemas.robots import arms
-from schemas.robots.joint_space import ArmMap, JointSpaceSpec
+from schemas.robots.joint_space import ArmMap, load_joint_space
+from tests.schemas.robots.test_humanoids import HUMANOIDS
 from tests.schemas.robots.urdf import chain, fixed_transform, joints
 
-SPECS = {name: spec for name, spec in vars(arms).items() if isinstance(spec, JointSpaceSpec)}
+SPECS = {name: spec for name, spec in load_joint_space().robots.items() if name not in HUMANOIDS}
 ARMS = [(name, arm) for name, spec in SPECS.items() for arm in spec.arms]
 IDS = [f"{name}-{arm.side}" for name, arm in ARMS]
 
@@ -48,7 +48,7 @@ def test_the_home_pose_lies_within_every_joint_limit(name: str, arm: ArmMap) -> 
 def test_so101_zero_is_the_middle_of_each_range() -> None:
     """The new-calibration SO-101 model: lerobot calibrates each joint's zero to the middle of its range."""
     by_name = joints("so101")
-    for j in arms.SO101.arms[0].joints:
+    for j in SPECS["so101"].arms[0].joints:
         assert by_name[j.urdf].lower == pytest.approx(-by_name[j.urdf].upper), j.urdf
 
 
@@ -93,7 +93,7 @@ def test_the_wrist_z_axis_points_at_the_makers_tool_point(name: str, arm: ArmMap
 
 
 def test_two_arm_rigs_keep_the_left_arm_on_the_left() -> None:
-    for spec in (arms.ALOHA, arms.FR3_DUAL):
+    for spec in (SPECS["aloha"], SPECS["fr3_dual"]):
         y = {a.side: a.base_from_arm.translation[1] for a in spec.arms}
         assert y["left"] > 0 > y["right"] and y["left"] == -y["right"]
 
@@ -103,6 +103,6 @@ def test_cobot_magic_canonical_origin_is_midway_between_the_makers_arm_bases() -
     midpoint, with the front-left arm on +y."""
     by_name = joints("agilex_cobot_magic")
     fl, fr = by_name["fl_base_joint"].origin[:3, 3], by_name["fr_base_joint"].origin[:3, 3]
-    canon = arms.PIPER_DUAL.canonical_from_base.matrix()
+    canon = SPECS["piper_dual"].canonical_from_base.matrix()
     np.testing.assert_allclose((canon @ np.r_[(fl + fr) / 2, 1])[:3], 0.0, atol=1e-12)
     assert (canon @ np.r_[fl, 1])[1] > 0 > (canon @ np.r_[fr, 1])[1]

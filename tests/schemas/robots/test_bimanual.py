@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from schemas.robots.arms import PIPER, SO100, SO101
 from schemas.robots.bimanual import PIPER_BIMANUAL, PIPER_SPACING, SO100_BIMANUAL, SO101_BIMANUAL
-from schemas.robots.joint_space import JointSpaceSpec, name_key
+from schemas.robots.joint_space import JointSpaceSpec, load_joint_space, name_key
 from tests.schemas.robots.urdf import joints
 
-RIGS = [(SO101, SO101_BIMANUAL), (SO100, SO100_BIMANUAL), (PIPER, PIPER_BIMANUAL)]
+ONE = load_joint_space().robots
+RIGS = [(ONE["so101"], SO101_BIMANUAL), (ONE["so100"], SO100_BIMANUAL), (ONE["piper"], PIPER_BIMANUAL)]
 
 
 @pytest.mark.parametrize(("one", "two"), RIGS, ids=["so101", "so100", "piper"])

@@ -10,8 +10,8 @@ import re
 import numpy as np
 import pytest
 
-from schemas.robots.arms import WIDOWX
 from schemas.robots.eef_offsets import EEF_OFFSETS, RECORDED_POINT, eef_offset_for, recorded_point
+from schemas.robots.registry import JOINT_SPACE
 from schemas.transform import RigidTransform
 from tests.schemas.robots.urdf import fixed_transform
 
@@ -28,9 +28,9 @@ def test_franka_offset_is_the_hand_to_tcp_joint_of_the_makers_xacro(robot: str) 
 def test_widowx_offset_is_the_gripper_link_to_ee_gripper_link_chain_with_the_joint_space_wrist() -> None:
     """Interbotix wx250s.urdf.xacro: gripper_link -> ee_arm -> gripper_bar -> ee_bar -> ee_gripper (all fixed, along
     x). The wrist of a recorded Bridge EEF pose and the wrist joint-space FK gives (gripper_link turned by
-    `link_from_wrist`, schemas/robots/arms.py) must be one frame."""
+    `link_from_wrist`, schemas/robots/joint_space.yaml) must be one frame."""
     link_from_tcp = fixed_transform("wx250s", "wx250s/gripper_link", "wx250s/ee_gripper_link")
-    link_from_wrist = WIDOWX.arms[0].link_from_wrist.matrix()
+    link_from_wrist = JOINT_SPACE["widowx"].arms[0].link_from_wrist.matrix()
     np.testing.assert_allclose(
         EEF_OFFSETS["widowx"][0].matrix(), np.linalg.inv(link_from_tcp) @ link_from_wrist, atol=1e-12
     )

@@ -1,4 +1,4 @@
-"""The humanoids' data (schemas/robots/humanoids.py) against the descriptions it names, read with ElementTree alone:
+"""The humanoids' data (schemas/robots/joint_space.yaml) against the descriptions it names, read with ElementTree alone:
 each arm is its description's chain up to the wrist link, the maker's zero lies within every arm joint's limits, the
 two arms are mirror images across the pelvis's x-z plane with the left one on +y, and every hand names a hand that
 schemas/robots/hands.yaml describes, on its own side."""
@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from schemas.robots import humanoids
-from schemas.robots.joint_space import ArmMap, JointSpaceSpec
+from schemas.robots.joint_space import ArmMap, load_joint_space
 from tests.schemas.robots.urdf import chain, joints
 
-SPECS = {name: spec for name, spec in vars(humanoids).items() if isinstance(spec, JointSpaceSpec)}
+HUMANOIDS = ("gr1", "unitree_g1", "unitree_g1_dex3", "unitree_g1_inspire", "tienkung")
+SPECS = {name: load_joint_space().robots[name] for name in HUMANOIDS}
 ARMS = [(name, arm) for name, spec in SPECS.items() for arm in spec.arms]
 IDS = [f"{name}-{arm.side}" for name, arm in ARMS]
 
