@@ -22,9 +22,9 @@ values follow `action/joint/index` (`end_index_missing`); action arrays as long 
 index is a strict subset, the other rows holding the state (`index_subset`, as in the real sample); int64 ns
 timestamps jittering by up to 15 ms (`irregular_clock`, the real sample's steps run 14..53 ms); gripper `(T, 2)` vs
 dexterous-hand `(T, 12)` effectors; the layouts of `Layout` (the docs' `state/effector`, the real sample's
-`state/{left,right}_effector`, a Digital World / Genie Sim export); `label_info` under either spelling or none
-(`label_key`); optional `english_*` task_info fields and `episode_status`. Bad inputs are injected per episode with
-`Fault`. The camera-parameter JSON layout follows public AgiBot tooling and is an assumption (no official sample).
+`state/{left,right}_effector`); `label_info` under either spelling or none (`label_key`); optional `english_*`
+task_info fields and `episode_status`. Bad inputs are injected per episode with `Fault`. The camera-parameter JSON
+layout follows public AgiBot tooling and is an assumption (no official sample).
 """
 
 from __future__ import annotations
@@ -75,7 +75,6 @@ class Layout(StrEnum):
 
     alpha = "alpha"  # `state/effector/position` (T, 2) or (T, 12): the HF card's h5 table
     split_effector = "split_effector"  # `state/{left,right}_effector/position` (T, 1) each: the real sample
-    digital_world = "digital_world"  # Genie Sim export: 34 joints, wxyz quaternions, float32 seconds (sim card)
 
 
 class Fault(StrEnum):
@@ -301,15 +300,9 @@ def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out:
     path.parent.mkdir(parents=True, exist_ok=True)
     jitter = 15_000_000 if spec.irregular_clock else 2_000_000
     ts = CLOCK_START_NS + np.arange(n, dtype=np.int64) * 33_333_333 + rng.integers(-jitter, jitter, n)
-    written = {"state": states, "action": actions}
-    if spec.layout is Layout.digital_world:
-        written = {kind: _digital_world(arrays, rng) for kind, arrays in written.items()}
     with h5py.File(path, "w") as f:
-        if spec.layout is Layout.digital_world:  # "seconds ... in simulation time", float32
-            f.create_dataset("timestamp", data=(0.2 + np.arange(n) / 60.0).astype(np.float32))
-        else:
-            f.create_dataset("timestamp", data=ts.astype(np.int64))
-        for kind, arrays in written.items():
+        f.create_dataset("timestamp", data=ts.astype(np.int64))
+        for kind, arrays in (("state", states), ("action", actions)):
             for key, values in arrays.items():
                 f.create_dataset(f"{kind}/{key}", data=np.asarray(values, dtype=np.float64))
             for key in _empty(kind, spec.layout):
@@ -330,17 +323,6 @@ def _empty(kind: str, layout: Layout) -> tuple[str, ...]:
     arms = tuple(f"{arm}_effector/force" for arm in ("left", "right"))
     absent = ("effector/force", "end/wrench", "robot/angular")  # the real sample fills the wrench, has no angular
     return tuple(k for k in _EMPTY[kind] if k not in absent) + arms
-
-
-def _digital_world(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The Genie Sim export of the same motion: 34 joints (head, waist, arms, gripper joints), wxyz quaternions."""
-    out = dict(arrays)
-    arm = arrays["joint/position"]
-    out["joint/position"] = np.concatenate([rng.normal(0, 0.1, (len(arm), 4)), arm, np.zeros((len(arm), 16))], axis=1)
-    for key in ("end/orientation", "robot/orientation"):
-        if key in arrays:
-            out[key] = np.roll(arrays[key], 1, axis=-1)  # xyzw -> wxyz
-    return out
 
 
 def _write_videos(

@@ -122,13 +122,29 @@ def test_lable_info_spelling_and_missing_labels(tmp_path: Path, caplog: pytest.L
     assert "5/1" not in caplog.text  # either spelling is enough
 
 
+def _as_digital_world(h5: Path) -> None:
+    """Rewrite a written episode as the Genie Sim (Digital World) export of the same motion: 34 joints (head, waist,
+    arms, gripper joints), wxyz quaternions, float32 "seconds ... in simulation time" (AgiBotDigitalWorld card)."""
+    with h5py.File(h5, "r+") as f:
+        steps = len(f["timestamp"])
+        del f["timestamp"]
+        f.create_dataset("timestamp", data=(0.2 + np.arange(steps) / 60.0).astype(np.float32))
+        for kind in ("state", "action"):
+            for key in (f"{kind}/joint/position", f"{kind}/end/orientation", f"{kind}/robot/orientation"):
+                values = f[key][()]
+                del f[key]
+                if key.endswith("joint/position"):
+                    n = len(values)
+                    values = np.concatenate([np.full((n, 4), 0.1), values, np.zeros((n, 16))], axis=1)
+                else:
+                    values = np.roll(values, 1, axis=-1)  # xyzw -> wxyz
+                f.create_dataset(key, data=values)
+
+
 def test_digital_world_export_is_refused_by_name(tmp_path: Path) -> None:
-    _write(
-        tmp_path,
-        EpisodeSpec(5, 1, 12, layout=Layout.digital_world),
-        EpisodeSpec(5, 2, 12),
-        EpisodeSpec(5, 3, 12, layout=Layout.digital_world),
-    )
+    _write(tmp_path, EpisodeSpec(5, 1, 12), EpisodeSpec(5, 2, 12), EpisodeSpec(5, 3, 12))
+    for episode in (1, 3):
+        _as_digital_world(tmp_path / f"proprio_stats/5/{episode}/proprio_stats.h5")
     h5 = tmp_path / "proprio_stats/5/1/proprio_stats.h5"
     with pytest.raises(AdapterError) as info:
         AgibotAdapter().read(_ref(tmp_path, "5/1"))
