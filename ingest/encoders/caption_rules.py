@@ -9,7 +9,9 @@ rules can be told apart (and recaptioned) later.
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
+from importlib import resources
 
 from schemas.narration import parse_narration
 
@@ -19,49 +21,10 @@ RULES_VERSION = "eidata-rules-1"
 # non-answers
 PLACEHOLDERS = frozenset({"", "unspecified", "none", "null", "n/a", "na", "unknown", "no task", "no description", "-"})
 
-# Verbs of manipulation and everyday activity; a third-person or -ing form is converted only when its base is listed
-# here, except for the first verb after a removed subject ("C sautes" -> "saute" by the -s rules alone).
-VERBS = frozenset(
-    re.findall(
-        r"\w+",
-        """
-    adjust align apply arrange attach bake bend boil bring brush button carry catch change check chop clean clear
-    climb close collect comb come connect cook cool cover crouch cut detach dig dip disconnect do drag draw drill drink
-    drop dry dust eat empty enter fasten fetch fill fix flip fold fry gather get give glue go grab grasp grip hammer
-    hand hang have heat hit hold insert kick kneel knit knock lay lean leave lift load look loosen lower make mark
-    measure mix mop move open operate pack paint pat peel pick place plant play plug point pour press pull push put
-    raise reach read release remove replace return rinse roll rotate rub run sand saw scoop screw scrub search see
-    serve set sew shake shift sit slice slide sort spin spread squeeze stack stand step stir stop store sweep switch
-    take talk tap tear throw tie tighten tilt touch transfer turn twist type unfold unload unpack unplug unscrew
-    untie unwrap unzip use walk warm wash watch water wear wipe wrap write zip
-    """,
-    )
-)
-_DOUBLED = frozenset(  # one-syllable verbs that double their last consonant before -ing
-    re.findall(
-        r"\w+",
-        "cut put stir drop grab hit dig run pat tap sit set chop flip mop zip plug unplug step rub "
-        "scrub spin get knit wrap unwrap unzip",
-    )
-)
+_WORDS = tomllib.loads(resources.files("ingest.encoders").joinpath("caption_verbs.toml").read_text(encoding="utf-8"))
+VERBS = frozenset(_WORDS["verbs"].split()) | frozenset(_WORDS["epic_verbs"].split())  # bases converted (the file says)
+_DOUBLED = frozenset(_WORDS["doubled"].split())
 _IRREGULAR_3RD = {"has": "have", "does": "do", "goes": "go", "is": "be", "are": "be"}
-
-# EPIC-KITCHENS-100 narrations ("open drawer", "still washing courgette", "dicing courgette", "take carrots and"):
-# single-word keys of its verb classes (epic-kitchens/epic-kitchens-100-annotations `EPIC_100_verb_classes.csv`)
-# and their common instances that the list above lacks
-EPIC_VERBS = frozenset(
-    re.findall(
-        r"\w+",
-        """
-    bake beat blend blow chew coat crack crumble crush dab dice divide drain drizzle finish flatten form grate grind
-    halve juice knead ladle lock mash peel pierce poke prepare rinse rip scatter scrape season serve sharpen sieve
-    skim slice smell soak spoon sprinkle spray squash stab steam strain stretch swirl taste toast trim uncover unlock
-    unroll wait whisk wring
-    """,
-    )
-)
-VERBS = VERBS | EPIC_VERBS
-_DOUBLED = _DOUBLED | frozenset({"stab", "trim", "rip", "dab", "skim"})
 _STILL = re.compile(r"^(?:still|continue|keep|keeps|continues)\s+(?=\w+ing\b)", re.IGNORECASE)
 # a leading "cutting"/"washing" that names a thing, not an action ("cutting board on the table")
 _GERUND_COMPOUNDS = frozenset({"board", "boards", "machine", "pan", "pans", "water", "liquid"})

@@ -3,18 +3,17 @@
 The model is built with `mujoco.MjSpec` from the description we already parsed and checked, not with MuJoCo's URDF
 importer: the importer fuses bodies joined by fixed joints (its `fusestatic` defaults on for URDF), so a TCP or a
 fingertip link would vanish into its parent, and it needs `<inertial>` elements our trimmed kinematic files do not
-carry. Our parser also refuses uncited files and names the file in every error, which the importer does not do.
-What we build follows the importer's own reading of URDF (google-deepmind/mujoco src/xml/xml_urdf.cc @
+carry. What we build follows the importer's own reading of URDF (google-deepmind/mujoco src/xml/xml_urdf.cc @
 015bdeb756d6946ac5f20168952cdee8a5fb5bf0, `mjXURDF::Joint` and `mjXURDF::Origin`): one body per link placed at
 the joint origin, `rpy` resolved as extrinsic "XYZ" Euler angles in radians, a hinge (revolute, continuous) or
 slide (prismatic) joint at the body origin about the URDF axis, and no joint for a fixed joint. Joints are not
 limited: real data goes past the file's limits (the GR1 sample's elbow) and the pose must follow it.
 
-Every frame of an episode runs through `mujoco.batch.Batch` (MuJoCo 4's thread-pooled batch of simulations, here on
-the calling thread only) with `forward(stage=mjSTAGE_POS)`: one C call for a chunk of frames. MuJoCo has no
-kinematics-only batch call; the position stage is kinematics plus what it derives from positions (centre of mass,
-mass matrix), and collisions, constraints, sensors and actuation are switched off. In our measurements it was about
-3.2 to 3.8x a Python loop over `mj_kinematics` per core (BENCHMARKS.md, "Forward kinematics").
+Every frame of an episode runs through `mujoco.batch.Batch` (on the calling thread only) with
+`forward(stage=mjSTAGE_POS)`: one C call for a chunk of frames. MuJoCo has no kinematics-only batch call; the position
+stage adds what it derives from positions (centre of mass, mass matrix), and collisions, constraints, sensors and
+actuation are switched off. In our measurements it was about 3.2 to 3.8x a Python loop over `mj_kinematics` per core
+(BENCHMARKS.md, "Forward kinematics").
 """
 
 from __future__ import annotations

@@ -4,18 +4,17 @@ it, in memory bounded by the dimension count (not the frame count).
 Why: lerobot aggregates per-episode quantiles by their count-weighted mean (`aggregate_stats`, lerobot 0.6.1
 `datasets/compute_stats.py`), which is not a quantile of the union: across embodiments it puts q01/q99 where no frame
 is, and a dimension an embodiment does not use (padded with 0) pulls the others' statistics towards 0. Here each value
-is kept only where its frame's mask says the dimension is real (the episode's action mask, a dataset's keypoint slots)
-and finite, and the statistics are those of exactly those values:
+is kept only where its frame's mask says the dimension is real and finite, and the statistics are those of exactly
+those values:
 - count, min, max; mean and population std in float64, each batch's by two passes and the batches merged by Chan et
   al.'s pairwise update (no E[x^2] - mean^2 cancellation: within float64 rounding of numpy's mean and std);
-- quantiles as `np.quantile(values.astype(float64), q)` with its default ("linear") method: the order statistics at
-  floor and ceil of (n - 1) q, interpolated as numpy's `_lerp` does. They are found by radix selection on the float32
-  bit patterns mapped to order-preserving uint32 keys: pass 1 counts each dimension's values per top 12 bits (with the
-  moments), which fixes n and the bucket of every wanted order statistic; passes 2 and 3 count, among the values whose
-  key starts with that bucket, the next 10 bits; after 32 bits the key is the value. The result is exact (equal to
-  numpy's, `tests/ingest/lerobot/test_union_stats.py`), its quantiles reproducible (counting is order-free), and it
-  needs D x 4096 + D x T x 1024 int64 counters (T <= 10 wanted order statistics per dimension) and a buffer of
-  `BUFFER_VALUES` values, whatever the frame count; the cost is three reads of the values (`UnionStats.passes`).
+- quantiles as `np.quantile(values.astype(float64), q)` with its default ("linear") method. They are found by radix
+  selection on the float32 bit patterns mapped to order-preserving uint32 keys: pass 1 counts each dimension's values
+  per top 12 bits (with the moments), which fixes n and the bucket of every wanted order statistic; passes 2 and 3
+  count, among the values whose key starts with that bucket, the next 10 bits; after 32 bits the key is the value.
+  The result is exact (equal to numpy's, `tests/ingest/lerobot/test_union_stats.py`), reproducible (counting is
+  order-free), and needs D x 4096 + D x T x 1024 int64 counters (T <= 10 wanted order statistics per dimension) and
+  a buffer of `BUFFER_VALUES` values, whatever the frame count; the cost is three reads of the values.
 """
 
 from __future__ import annotations

@@ -10,9 +10,12 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -128,40 +131,17 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-# Invariants with one bound: (code, QARecord field, QAConfig field, "min" or "max", message). The message formats
-# `v` (measured) and `t` (threshold); percentages for fractions.
-BOUNDS: tuple[tuple[str, str, str, str, str], ...] = (
-    ("hands_in_front", "hands_in_front", "min_in_front_fraction", "min",
-     "hand keypoints are in front of the camera in {v:.0%} of frames (expected at least {t:.0%}): check the camera's"
-     " axis convention (OpenCV +z or OpenGL -z forward)"),
-    ("hands_in_image", "hands_in_image", "min_in_image_fraction", "min",
-     "hand keypoints project inside the image in {v:.0%} of frames (expected at least {t:.0%}): check the intrinsics,"
-     " the image size and the camera pose"),
-    ("hands_ahead", "hands_ahead", "min_ahead_fraction", "min",
-     "the wrists are ahead of the wearer in {v:.0%} of tracked frames (expected at least {t:.0%}): the heading is"
-     " turned around (camera axis convention?)"),
-    ("hands_below_eyes", "hands_below_eyes", "min_below_eyes_fraction", "min",
-     "the wrists are below the eyes in {v:.0%} of tracked frames (expected at least {t:.0%}): check the world's up"
-     " axis"),
-    ("approach_up", "approach_up", "max_approach_up_fraction", "max",
-     "the wrist approach axis (z) points up in {v:.0%} of frames (at most {t:.0%} expected): check the source's"
-     " rotation convention"),
-    ("bone_length_cv", "bone_length_cv", "max_bone_length_cv", "max",
-     "bone lengths vary by {v:.0%} over frames (median std/mean; at most {t:.0%} expected): the keypoints are not a"
-     " rigid skeleton"),
-    ("gripper_max", "gripper_max", "min_gripper_opening", "min",
-     "the gripper never opens past {v:.3g} (0 closed .. 1 open; expected at least {t:g}): is the source's unit a"
-     " width in metres?"),
-    ("action_pos_err", "action_pos_err", "max_action_pos_err_m", "max",
-     "state t + the action's position delta misses state t+1 by {v:.3g} m (p95, worst episode; at most {t:g} m"
-     " expected)"),
-    ("action_rot_err", "action_rot_err", "max_action_rot_err_deg", "max",
-     "state t composed with the action's rotation delta misses state t+1 by {v:.3g} deg (p95, worst episode; at most"
-     " {t:g} deg expected)"),
-    ("left_of_right", "left_of_right", "min_left_of_right_fraction", "min",
-     "the left wrist is left of the right one in {v:.0%} of two-handed frames (expected at least {t:.0%}): hands"
-     " swapped or the frame mirrored"),
-)  # fmt: skip
+class Bound(NamedTuple):
+    """An invariant with one bound (`bounds.toml`, which says what each field is)."""
+
+    measured: str
+    limit: str
+    kind: Literal["min", "max"]
+    message: str
+
+
+_BOUNDS_TOML = resources.files("ingest.qa").joinpath("bounds.toml").read_text(encoding="utf-8")
+BOUNDS = tuple(Bound(**b) for b in tomllib.loads(_BOUNDS_TOML)["bound"])
 
 
 def geometry_findings(summary: DatasetQA, config: QAConfig) -> list[DatasetFinding]:
@@ -172,10 +152,10 @@ def geometry_findings(summary: DatasetQA, config: QAConfig) -> list[DatasetFindi
     def fail(code: str, value: float, threshold: float, message: str) -> None:
         out.append(DatasetFinding(code=f"qa_{code}", value=value, threshold=threshold, message=message))
 
-    for code, measured, limit, kind, message in BOUNDS:
-        v, t = getattr(r, measured), getattr(c, limit)
-        if v is not None and (v < t if kind == "min" else v > t):
-            fail(code, v, t, message.format(v=v, t=t))
+    for b in BOUNDS:
+        v, t = getattr(r, b.measured), getattr(c, b.limit)
+        if v is not None and (v < t if b.kind == "min" else v > t):
+            fail(b.measured, v, t, b.message.format(v=v, t=t))
     for name, limit, ratio, unit in (
         ("speed", r.speed_limit, c.max_speed_ratio, "m/s"),
         ("acc", r.acc_limit, c.max_acc_ratio, "m/s^2"),

@@ -1,19 +1,17 @@
 """Content fingerprints of episodes and the near-duplicate search over a catalog of them.
 
 Fingerprint: the set of per-dim level trigrams of the episode's motion, min-hashed. Each moving arm dim is smoothed
-by a centred moving average of 1/`fingerprint_rate_hz` s (noise averages out, a shift does not matter), quantised
-in steps of `fingerprint_step` of its limit range (at most `fingerprint_step_m` for a metre dim: a canonical wrist's
-range is a workspace of metres), and run-length compressed: the sequence of levels a dim passes through does not
-depend on the frame rate, a trimmed start or a re-encoding, so a copy of a demonstration (re-exported, resampled,
-trimmed, float32-rounded) shares almost all its tokens with the original, while two demonstrations of the same task
-differ in their paths. A token is (dim, level, next level, level after); `fingerprint_hashes` min-hashes
-(multiply-shift hashing on uint64) estimate the Jaccard similarity of two token sets as the fraction of equal values.
-Cost: O(N x D) per episode, a few microseconds per frame; the fingerprint is 32 uint32 values, a catalog column.
+by a centred moving average of 1/`fingerprint_rate_hz` s, quantised in steps of `fingerprint_step` of its limit range
+(at most `fingerprint_step_m` for a metre dim: a canonical wrist's range is a workspace of metres), and run-length
+compressed: the sequence of levels a dim passes through does not depend on the frame rate, a trimmed start or a
+re-encoding, so a copy of a demonstration shares almost all its tokens with the original, while two demonstrations of
+the same task differ in their paths. Min-hashes (multiply-shift hashing on uint64) of the tokens estimate the Jaccard
+similarity of two token sets. Cost: O(N x D) per episode, a few microseconds per frame; 32 uint32 values per episode.
 
-Search: LSH banding over the signatures (`fingerprint_bands` bands of hashes/bands rows): episodes whose band values
-all agree in at least one band are candidates, verified by their signature similarity. One sort per band: O(B N log N),
-about a second per band at a million rows (`benchmarks/behaviour.py`). A band bucket larger than `max_bucket` (a
-degenerate signature shared by thousands of motionless episodes) is not expanded into pairs but reported.
+Search: LSH banding over the signatures: episodes whose band values all agree in at least one band are candidates,
+verified by their signature similarity. One sort per band: O(B N log N), about a second per band at a million rows
+(`benchmarks/behaviour.py`). A band bucket larger than `max_bucket` (a degenerate signature shared by thousands of
+motionless episodes) is not expanded into pairs but reported.
 """
 
 from __future__ import annotations

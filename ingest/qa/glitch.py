@@ -13,9 +13,6 @@ excursion is a glitch only when it is both
 - far outside the channel's own motion: in robust sigmas of its frame-to-frame steps (1.4826 x the median step
   over the frames it moves), floored at the resolution of its unit so a channel resting on one encoder tick does
   not make every tick a thousand sigmas.
-
-`channel_glitch` measures one channel, `worst_glitch` the episode: the channel nearest to crossing both bounds
-(`Glitch.score` >= 1 crosses them).
 """
 
 from __future__ import annotations
