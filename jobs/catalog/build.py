@@ -108,14 +108,7 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
     return n
 
 
-def _build(
-    corpus: Corpus,
-    episodes_dir: Path,
-    digests_dir: Path,
-    rehash: bool,
-    findings: Path,
-    verdicts: Path,
-) -> int:
+def _build(corpus: Corpus, episodes_dir: Path, digests_dir: Path, rehash: bool, findings: Path, verdicts: Path) -> int:
     """Every dataset's rows, sorted and split into parts in `episodes_dir`; file digests into `digests_dir`, dataset
     findings into `findings`, the findings behind each tier into `verdicts` (`jobs.catalog.behaviour`). An index of
     the datasets' meta: no tier is judged here."""

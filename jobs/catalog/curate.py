@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from adapters.storage.urls import StorageError
-from ingest.storage.corpus import Corpus, read_corpus
+from ingest.storage.corpus import read_corpus
 from jobs.catalog.build import catalog_snapshot_hash
 from jobs.catalog.guard import check_expression
 from jobs.catalog.query import connect, format_table
@@ -102,11 +102,7 @@ def sampled_mass(weights: np.ndarray, duration_s: np.ndarray, keys: pa.ChunkedAr
     return mass
 
 
-def _select(
-    corpus_root: Path,
-    where: str,
-    verdicts: VerdictChoice | None = None,
-) -> tuple[str, pa.Table]:
+def _select(corpus_root: Path, where: str, verdicts: VerdictChoice | None = None) -> tuple[str, pa.Table]:
     """The statement run (with DuckDB's rendering of the checked `where`, `jobs.catalog.guard.check_expression`) and
     its rows after the verdicts (`VerdictChoice.apply`), on a connection that reads the catalog's parts and nothing
     else."""
@@ -258,81 +254,62 @@ def curate(
         sql, selected = _select(corpus.root, where, verdicts)
         if catalog_snapshot_hash(corpus.root) != snapshot:
             raise CurateError("the catalog changed while the query ran; run curate again")
-        return _write(
-            corpus, folder, name, where, sql, selected, snapshot, balance, val_fraction, routing, overwrite, verdicts
+        # the manifest of the selection: `entries.parquet` put first, then `manifest.json`, its commit point (readers
+        # open it first); without `overwrite` a create that fails if another curate of the name won meanwhile
+        _check_selection(selected, routing)
+        _say_untrainable(selected)
+
+        n = selected.num_rows
+        keys = _group_keys(selected, balance)
+        weights = np.ones(n) if keys is None else balance_weights(keys, n)
+        is_val = split_fractions(selected["episode_uid"]) < val_fraction
+        entries = pa.table(
+            {
+                "episode_uid": selected["episode_uid"],
+                "dataset": selected["dataset"],
+                "episode_index": selected["episode_index"],
+                "tier": selected["tier"],
+                "weight": pa.array(weights),
+                "split": pa.array(np.where(is_val, "val", "train")),
+            },
+            schema=ENTRIES_SCHEMA,
         )
 
-
-def _write(
-    corpus: Corpus,
-    folder: str,
-    name: str,
-    where: str,
-    sql: str,
-    selected: pa.Table,
-    snapshot: str,
-    balance: Balance,
-    val_fraction: float,
-    routing: RoutingTable,
-    overwrite: bool,
-    verdicts: VerdictChoice | None,
-) -> Path | str:
-    """The manifest of the selection: `entries.parquet` put first, then `manifest.json`, its commit point (readers
-    open it first); without `overwrite` a create that fails if another curate of the name won meanwhile."""
-    _check_selection(selected, routing)
-    _say_untrainable(selected)
-
-    n = selected.num_rows
-    keys = _group_keys(selected, balance)
-    weights = np.ones(n) if keys is None else balance_weights(keys, n)
-    is_val = split_fractions(selected["episode_uid"]) < val_fraction
-    entries = pa.table(
-        {
-            "episode_uid": selected["episode_uid"],
-            "dataset": selected["dataset"],
-            "episode_index": selected["episode_index"],
-            "tier": selected["tier"],
-            "weight": pa.array(weights),
-            "split": pa.array(np.where(is_val, "val", "train")),
-        },
-        schema=ENTRIES_SCHEMA,
-    )
-
-    duration = selected["duration_s"].to_numpy()
-    mass = sampled_mass(weights, duration, keys)  # what the trainer draws (weight_unit frame), not episode counts
-    total_w = float(mass.sum())
-    src_codes = pc.dictionary_encode(selected["source"]).combine_chunks()
-    src_names, src_idx = src_codes.dictionary.to_pylist(), src_codes.indices.to_numpy(zero_copy_only=False)
-    per_source = np.bincount(src_idx, weights=mass, minlength=len(src_names))
-    tier_counts = pc.value_counts(selected["tier"]).to_pylist()
-    manifest = Manifest(
-        name=name,
-        where=where,
-        query=sql,
-        include_verdicts=list(verdicts.include) if verdicts else [],
-        exclude_verdicts=list(verdicts.exclude) if verdicts else [],
-        balance=balance,
-        catalog_snapshot_hash=snapshot,
-        routing=routing,
-        sampling_weights={s: float(w / total_w) for s, w in sorted(zip(src_names, per_source, strict=True))},
-        mixture=_mixture(selected, mass),
-        split=SplitRule(val_fraction=val_fraction),
-        splits={
-            "train": SplitCounts(episodes=int((~is_val).sum()), hours=float(duration[~is_val].sum() / 3600)),
-            "val": SplitCounts(episodes=int(is_val.sum()), hours=float(duration[is_val].sum() / 3600)),
-        },
-        tiers={QualityTier(c["values"]): int(c["counts"]) for c in sorted(tier_counts, key=lambda c: c["values"])},
-        num_entries=n,
-        created_at=datetime.now(UTC),
-    )
-    buf = io.BytesIO()
-    pq.write_table(entries, buf, compression="zstd")
-    corpus.put(f"{folder}/{ENTRIES_PARQUET}", buf.getvalue())
-    try:
-        corpus.put(f"{folder}/{MANIFEST_JSON}", manifest.dump().encode(), exclusive=not overwrite)
-    except FileExistsError as e:
-        raise FileExistsError(f"{e}; pass overwrite=True (--overwrite) to replace it") from None
-    return corpus.where_of(folder)
+        duration = selected["duration_s"].to_numpy()
+        mass = sampled_mass(weights, duration, keys)  # what the trainer draws (weight_unit frame), not episodes
+        total_w = float(mass.sum())
+        src_codes = pc.dictionary_encode(selected["source"]).combine_chunks()
+        src_names, src_idx = src_codes.dictionary.to_pylist(), src_codes.indices.to_numpy(zero_copy_only=False)
+        per_source = np.bincount(src_idx, weights=mass, minlength=len(src_names))
+        tier_counts = pc.value_counts(selected["tier"]).to_pylist()
+        manifest = Manifest(
+            name=name,
+            where=where,
+            query=sql,
+            include_verdicts=list(verdicts.include) if verdicts else [],
+            exclude_verdicts=list(verdicts.exclude) if verdicts else [],
+            balance=balance,
+            catalog_snapshot_hash=snapshot,
+            routing=routing,
+            sampling_weights={s: float(w / total_w) for s, w in sorted(zip(src_names, per_source, strict=True))},
+            mixture=_mixture(selected, mass),
+            split=SplitRule(val_fraction=val_fraction),
+            splits={
+                "train": SplitCounts(episodes=int((~is_val).sum()), hours=float(duration[~is_val].sum() / 3600)),
+                "val": SplitCounts(episodes=int(is_val.sum()), hours=float(duration[is_val].sum() / 3600)),
+            },
+            tiers={QualityTier(c["values"]): int(c["counts"]) for c in sorted(tier_counts, key=lambda c: c["values"])},
+            num_entries=n,
+            created_at=datetime.now(UTC),
+        )
+        buf = io.BytesIO()
+        pq.write_table(entries, buf, compression="zstd")
+        corpus.put(f"{folder}/{ENTRIES_PARQUET}", buf.getvalue())
+        try:
+            corpus.put(f"{folder}/{MANIFEST_JSON}", manifest.dump().encode(), exclusive=not overwrite)
+        except FileExistsError as e:
+            raise FileExistsError(f"{e}; pass overwrite=True (--overwrite) to replace it") from None
+        return corpus.where_of(folder)
 
 
 def load_routing(path: Path) -> RoutingTable:

@@ -37,15 +37,7 @@ from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.ray_pool import Placement
-from jobs.runtime.stage import (
-    ADDRESS,
-    CorpusRoot,
-    CorpusStage,
-    RayJob,
-    StageReport,
-    Usage,
-    placement_options,
-)
+from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, RayJob, StageReport, Usage, placement_options
 from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
 from jobs.stages.text_embed import TextEmbedJob, TextEmbedReport, TextEmbedStage, load_vlm, vlm_errors
 from schemas.corpus import find_datasets

@@ -48,16 +48,7 @@ from ingest.files.latents import LatentsFile, LatentsFileError, remove_stale_tem
 from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.ray_pool import Placement
-from jobs.runtime.stage import (
-    ADDRESS,
-    CorpusRoot,
-    CorpusStage,
-    Failed,
-    RayJob,
-    StageReport,
-    Usage,
-    placement_options,
-)
+from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
 from schemas.canonical import IMAGE_PREFIX, main_video_key
 from schemas.corpus import find_datasets
 from schemas.image_latents import LatentsMeta, latents_file

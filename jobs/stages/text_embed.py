@@ -25,16 +25,7 @@ from ingest.files.text_embeddings import remove_stale_temps, text_embedding_path
 from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.ray_pool import Placement
-from jobs.runtime.stage import (
-    ADDRESS,
-    CorpusRoot,
-    CorpusStage,
-    Failed,
-    RayJob,
-    StageReport,
-    Usage,
-    placement_options,
-)
+from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
 from schemas.captions import TextEmbeddingMeta, text_embedding_file
 from schemas.corpus import find_datasets
 from schemas.lerobot import TASKS_PATH, read_jsonl

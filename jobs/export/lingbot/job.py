@@ -225,12 +225,7 @@ class Done:
 
 
 def _plan_all(
-    spec: LingbotExportSpec,
-    models: Models,
-    corpus: Corpus,
-    sources: list[Path],
-    report: ExportReport,
-    done: Done,
+    spec: LingbotExportSpec, models: Models, corpus: Corpus, sources: list[Path], report: ExportReport, done: Done
 ) -> tuple[list[DatasetPlan], list[dict[str, Any]]]:
     """Every dataset's plan and the episodes left to do; a dataset that cannot be exported is tallied as skipped, one
     the output holds complete is kept whole."""
@@ -259,10 +254,7 @@ def _plan_all(
 
 
 def _accept(
-    plan: DatasetPlan,
-    report: ExportReport,
-    result: dict[str, Any],
-    done: Callable[[DatasetPlan], None],
+    plan: DatasetPlan, report: ExportReport, result: dict[str, Any], done: Callable[[DatasetPlan], None]
 ) -> None:
     """One episode came back: count it, keep its action stats, and write the dataset's meta after its last one
     (then `done(plan)`: the dataset is finished at the output)."""
