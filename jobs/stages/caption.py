@@ -1,23 +1,19 @@
 """`eidata caption ROOT`: one normalized imperative instruction per episode, next to its original text.
 
-With `--model DIR` (a local Qwen3-VL folder) a stage on Ray Data (`jobs.runtime.stage`) captions with the VLM:
+With `--model DIR` (a local Qwen3-VL folder), a stage on Ray Data (`jobs.runtime.stage`):
 
-    plan: work rows (episodes without a caption by this model, from each dataset's meta)
+    plan: episodes without a caption by this model, from each dataset's meta
       -> decode_for_caption     CPU tasks: a few frames spread over the episode, Qwen-preprocessed
-      -> CaptionActor           actor pool, one model per GPU (bf16) or one CPU actor (fp32): greedy answers
-      -> accept                 normalize each answer (ingest.encoders.caption_rules), write captions per dataset
-                                under its writer lock every `flush_every` episodes; then the catalog
+      -> CaptionActor           one model per GPU (bf16) or one CPU actor (fp32): greedy answers
+      -> accept                 each answer normalized (ingest.encoders.caption_rules), written per dataset every
+                                `flush_every` episodes under its writer lock; then the catalog
 
-The VLM sees the frames and the episode's original text (instruction or narration, as the rules clean it: no
-"#C C" tags, no "unspecified") and answers one instruction; the same rules then normalize its answer, so both kinds
-read alike. An empty answer falls back to the rules (kind "rule", `fallback_from` the VLM). Without `--model` the
-rules alone caption, on the driver (text only, no Ray). Resumable: episodes captioned by the same model and kind are
-skipped (`--force` redoes them), and a rule run never replaces a VLM caption. `--text-embeddings` then runs
-`eidata text-embed` with the same model, on the same corpus handle.
-
-ROOT may be a corpus in a bucket (`s3://bucket/corpus`, DESIGN.md 3.2): the corpus handle reads each episode's mp4
-where it lies (by ranges, never copied whole) and publishes the meta edits, one commit record per dataset, when the
-run ends.
+The VLM sees the frames and the episode's original text as the rules clean it (no "#C C" tags, no "unspecified"); the
+same rules normalize its answer, so both kinds read alike, and an empty answer falls back to the rules (kind "rule",
+`fallback_from` the VLM). Without `--model` the rules alone caption, on the driver. Episodes captioned by the same model
+and kind are skipped (`--force` redoes them); a rule run never replaces a VLM caption. `--text-embeddings` then runs
+`eidata text-embed` with the same model on the same corpus handle. A bucket's corpus is read where it lies and its meta
+edits published, one commit record per dataset, when the run ends.
 """
 
 from __future__ import annotations

@@ -1,29 +1,20 @@
 """`eidata latents ROOT`: DINOv3 patch latents for every episode that lacks them, a stage on Ray Data
-(`jobs.runtime.stage`).
+(`jobs.runtime.stage`; usage, and placement on a cluster: jobs/stages/README.md).
 
-    plan: work rows (one per episode and camera, from each dataset's meta)
-      -> decode_episode                 CPU tasks: decode frames at the latent rate, resize (the wire format)
-      -> LatentsEncoder                 actor pool, one model per GPU (or one CPU actor): encode, write the files
-      -> accept                         progress, failures, each batch's files published; then the catalog
+    plan: a row per episode and camera, from each dataset's meta
+      -> decode_episode     CPU tasks: the frames at the latent rate, resized (the wire format)
+      -> LatentsEncoder     actor pool, one model per GPU (or one CPU actor): encode, write the files
+      -> accept             progress, failures, each batch's files published; then the catalog
 
-A row of the stream is a whole episode (its frames as one ragged array), so an actor always holds every frame of
-the episodes it writes: a file is complete by construction and written atomically. Frames travel resized, as uint8
-[n, 3, 224, 224] (150 KB a frame); the actor normalizes them on its device (`ingest.encoders.dinov3.stream`). GPU
-throughput comes from an actor taking `episodes_per_call` rows (chosen from the mean episode length to give about
-`4 x batch_size` frames) and running the model on fixed `batch_size` batches across episode boundaries, gathered
-straight from the rows' arrays (no concatenation of the call), with the copies to and from the GPU on a second CUDA
-stream beside the model. Results land in one output buffer (pinned on CUDA) at their final rows, and a small thread
-pool writes each episode's file from it as soon as its last batch is on the host.
+A row is a whole episode, so an actor holds every frame of the episodes it writes: a file is complete by construction
+and written atomically. Frames travel as uint8 [n, 3, 224, 224] (150 KB a frame) and are normalized on the actor's
+device (`ingest.encoders.dinov3.stream`). An actor takes whole episodes, about `4 x batch_size` frames a call, and
+runs fixed `batch_size` batches across episode boundaries, the copies to and from the GPU on a second CUDA stream;
+a thread pool writes each episode's file from the (pinned) output buffer once its last batch is on the host.
 
-Placement: decode tasks ask for one CPU and no GPU, an encoder actor for one GPU (and one CPU) on CUDA, so on a
-cluster joined with `--address` Ray runs the decoding on any node with free CPUs, CPU-only nodes included, and the
-actors only on GPU nodes (`DECODE_RESOURCES`, `jobs.runtime.ray_pool.place_actors`).
-
-Resumable: an episode whose file the corpus holds is skipped (files are written atomically, so an existing one is
-whole); a file made with another model, rate, dtype or size stops the job unless `--overwrite` (where the corpus can
-replace files: objects in a bucket never are). Decode failures (unreadable or short videos) cost that episode only and
-are reported, exit status 1. The corpus handle (`ingest.storage.corpus`) says where each video is read (a bucket's by
-ranged reads, never copied) and publishes each batch of files as it lands; the catalog's latents_ready follows.
+Resumable: an episode whose file the corpus holds is skipped; a file made with another model, rate, dtype or size stops
+the job unless `--overwrite` (never in a bucket, whose objects are not replaced). A decode failure costs its episode
+only (exit 1). Videos are read where the corpus keeps them (a bucket's by ranged reads, never copied).
 """
 
 from __future__ import annotations
