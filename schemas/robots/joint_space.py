@@ -31,9 +31,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.robots.data_file import read_yaml
 from schemas.robots.hands import HandSpec, load_hands
 from schemas.transform import RigidTransform
 
@@ -203,13 +203,7 @@ class JointSpaceFile(BaseModel):
 
 @cache
 def load_joint_space() -> JointSpaceFile:
-    """The robots of `joint_space.yaml`; ValueError naming the file and pydantic's field path when it is unusable.
-    Read at import (the registry's table): libyaml's safe loader where installed, 15x faster than PyYAML's own."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return JointSpaceFile.model_validate(yaml.load(JOINT_SPACE_YAML.read_text(encoding="utf-8"), Loader=loader))
-    except Exception as e:  # yaml or pydantic: either way the file is unusable; say which file
-        raise ValueError(f"{JOINT_SPACE_YAML}: {e}") from e
+    return read_yaml(JOINT_SPACE_YAML, JointSpaceFile)
 
 
 class LerobotCalibration(BaseModel):
