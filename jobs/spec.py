@@ -1,13 +1,9 @@
 """The job spec: one YAML file, validated completely before any work starts (issue 5, point 1).
 
-`load_spec(path)` parses with PyYAML's composer so every node keeps its line, validates with pydantic, and turns
-every problem (YAML syntax, bad UTF-8, unknown or missing keys, wrong types, unknown adapters, bad adapter options,
-roots that do not exist, duplicate source names) into a `SpecIssue` naming the field and its line. Relative paths
-resolve against the spec file's folder. `dump_spec` writes the resolved spec (absolute paths, every default filled
-in) that the job copies into the corpus for lineage.
-
-This module reads the file and places each problem on its line; the models live in `jobs/spec_models.py` (import
-them from there) and the validator helpers they share in `jobs/spec_validators.py`.
+`load_spec(path)` parses with PyYAML's composer so every node keeps its line, validates with pydantic (the models:
+`jobs/spec_models.py`), and turns every problem (YAML syntax, bad UTF-8, unknown or missing keys, wrong types, unknown
+adapters, bad adapter options, missing roots, duplicate source names) into a `SpecIssue` naming the field and its line.
+Relative paths resolve against the spec file's folder. `dump_spec` writes the resolved spec the job keeps for lineage.
 """
 
 from __future__ import annotations

@@ -5,12 +5,10 @@
     torchrun --nproc_per_node 8 -m jobs.cli train --manifest ... --preset lda-1b        # DDP, one GPU per process
 
 Run folder (default `runs/<manifest>-<preset>`): config.json, norm_stats.json, index.json, metrics.jsonl, checkpoints/.
-An episode the run cannot use (no image latents, none for lack of a camera, too short, no action mask) is left out and
-counted by reason in the log, in `index.json` and in the closing summary; the run fails only when nothing is left.
-A fresh run's `--steps` is the cosine horizon and the stop step; on resume the config (horizon included) comes
-from the checkpoint and `--steps` only moves the stop step. A manifest in a bucket is read with the standard AWS
-credentials and endpoint (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_S3, ~/.aws), checked before any
-work; the files an epoch opens are kept in a bounded local cache (ingest/storage/corpus_files.py).
+Episodes the run cannot use are counted by reason (log, `index.json`, closing summary); the run fails only when none
+is left. A fresh run's `--steps` is the cosine horizon and the stop step; on resume the config comes from the
+checkpoint and `--steps` only moves the stop step. A bucket's manifest is checked before any work, with the standard
+AWS credentials and endpoint; the files an epoch opens are kept in a bounded local cache.
 """
 
 from __future__ import annotations

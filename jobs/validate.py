@@ -1,18 +1,14 @@
 """`eidata validate PATH`: what a loader would trip on in a LeRobot v2.0 / v2.1 / v3.0 dataset, with an exit code.
 
 The report is the LeRobot adapter's validation (`DatasetMeta`'s quirks for v2.x, the adapter's v3 reading, ghost
-cameras) plus `adapters.lerobot.checks` (stats shapes, default columns, v3 rows, video frame counts, GR00T modality),
-plus for datasets eidata wrote the QA of their episodes (`ingest.qa.dataset`): the geometry QA, an info line with the
-measured invariants and a `qa_*` warning for each invariant that fails its threshold, and the behaviour QA, an info line
-with the measured values and a `qa_*` warning per finding naming value, threshold, tier and the worst episodes (with the
-verdict step's copies and dead dims as their lineage records them), both against the thresholds stored with the episodes
-at ingest (`EpisodeLineage.qa_config`, `behaviour_config`; the defaults for a dataset that holds none); and for a
-dataset of a corpus, what its source could not give (`schemas.findings`, from the catalog's `source_findings`), as
-`source_<code>` quirks (an error of the source is a warning here: the dataset written loads; the source lost something).
-PATH may be a dataset, a corpus root (every dataset under `datasets/`, then the source findings that concern no written
-dataset, a source that yielded nothing) or a folder with datasets one or two levels below.
-Exit code: 0 clean (infos and warnings allowed), 1 when any dataset has an error (or a warning with `--strict`),
-2 when PATH holds no dataset.
+cameras) plus `adapters.lerobot.checks` (stats shapes, default columns, v3 rows, video frame counts, GR00T modality);
+for datasets eidata wrote, the geometry and behaviour QA of their episodes (`ingest.qa.dataset`: an info line of
+measured values and a `qa_*` warning per finding, judged with the thresholds stored with the episodes at ingest, the
+verdict step's copies and dead dims as their lineage records them); for a dataset of a corpus, what its source could
+not give (`schemas.findings`) as `source_<code>` quirks, an error of the source a warning here (the dataset loads).
+PATH may be a dataset, a corpus root (then also the source findings that concern no written dataset) or a folder with
+datasets one or two levels below. Exit code: 0 clean (infos and warnings allowed), 1 when any dataset has an error
+(or a warning with `--strict`), 2 when PATH holds no dataset.
 """
 
 from __future__ import annotations

@@ -25,8 +25,7 @@ from ingest.qa.findings import episode_findings
 from schemas.behaviour import BehaviourConfig
 from schemas.corpus import EpisodeLineage, find_datasets
 from schemas.lerobot import EPISODES_PATH, read_jsonl
-from schemas.qa import FINDINGS_DIR, FINDINGS_SCHEMA, QAConfig
-from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
+from schemas.qa import FINDINGS_SCHEMA, QAConfig
 
 
 def recorded_thresholds(lineages: Iterable[EpisodeLineage]) -> tuple[QAConfig, BehaviourConfig]:
@@ -66,14 +65,6 @@ def verdict_rows(dataset: str, lineages: Sequence[EpisodeLineage]) -> list[dict[
     return rows
 
 
-def verdicts_table(rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=VERDICT_SCHEMA)
-
-
-def verdicts_dir(corpus_root: Path) -> Path:
-    return Path(corpus_root) / VERDICTS_DIR
-
-
 def catalog_findings(table: pa.Table, configs: Mapping[str, BehaviourConfig]) -> pa.Table:
     """Per dataset: task imbalance and episodes shorter than the policy window, each dataset against the thresholds
     its episodes were ingested with (`configs`, by dataset; the defaults where none is given)."""
@@ -89,7 +80,3 @@ def catalog_findings(table: pa.Table, configs: Mapping[str, BehaviourConfig]) ->
             named = [cols["episode_uid"][idx[k]] for k in f.episodes]
             rows.append({"dataset": ds, **f.model_dump(), "episodes": named})
     return pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)
-
-
-def findings_dir(corpus_root: Path) -> Path:
-    return Path(corpus_root) / FINDINGS_DIR

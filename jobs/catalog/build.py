@@ -27,20 +27,15 @@ import pyarrow.compute as pc
 from ingest.files.atomic import fsync_path
 from ingest.storage.corpus import Corpus, open_corpus
 from ingest.storage.digests import DIGESTS_DIR, CatalogError, digests_name, file_digest
-from jobs.catalog.behaviour import (
-    catalog_findings,
-    findings_dir,
-    recorded_thresholds,
-    verdict_rows,
-    verdicts_dir,
-    verdicts_table,
-)
+from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import catalog_rows_for_dataset
 from schemas.behaviour import BehaviourConfig
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, EpisodeLineage, find_datasets, parquet_files
 from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.qa import FINDINGS_DIR
+from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +89,7 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
         try:
             n = _build(corpus, new_episodes, new_digests, rehash, new_findings, new_verdicts)
             swaps = [(catalog / "episodes", new_episodes), (catalog / DIGESTS_DIR, new_digests)]
-            swaps += [(findings_dir(corpus_root), new_findings), (verdicts_dir(corpus_root), new_verdicts)]
+            swaps += [(corpus_root / FINDINGS_DIR, new_findings), (corpus_root / VERDICTS_DIR, new_verdicts)]
             for final, new in swaps:
                 old = catalog / f".replaced-{token}-{final.name.lstrip('.')}"
                 if final.exists():
@@ -139,7 +134,7 @@ def _build(corpus: Corpus, episodes_dir: Path, digests_dir: Path, rehash: bool, 
     if dupes:
         raise CatalogError(f"episode_uid found in more than one episode: {dupes[:5]} ({len(dupes)} in all)")
     write_parquet_atomic(catalog_findings(table, configs), findings / "part-00000.parquet")
-    write_parquet_atomic(verdicts_table(found), verdicts / "part-00000.parquet")
+    write_parquet_atomic(pa.Table.from_pylist(found, schema=VERDICT_SCHEMA), verdicts / "part-00000.parquet")
     for i, start in enumerate(range(0, table.num_rows, ROWS_PER_PART)):
         write_parquet_atomic(table.slice(start, ROWS_PER_PART), episodes_dir / f"part-{i:05d}.parquet")
     log.info("catalog: %d episodes from %d datasets (%d bytes hashed)", table.num_rows, len(datasets), hashed)
@@ -163,12 +158,9 @@ FROM episodes GROUP BY ALL ORDER BY source, tier
 
 
 def cli_catalog(args: argparse.Namespace) -> int:
-    """`eidata catalog ROOT`: rebuild the catalog from the datasets, print the row count and a per-source summary.
-
-    args.root: the corpus folder or URL (a bucket's catalog is rebuilt from the commit records under the output's
-    lease); args.rehash (optional flag): hash every file again instead of reusing the digests of files whose size and
-    mtime are unchanged. Exit 0 on success, 1 when a dataset cannot be cataloged or a job holds the output, 2 for a
-    missing root, bucket or credential."""
+    """`eidata catalog ROOT [--rehash]`: rebuild the catalog (a bucket's from its commit records, under the output's
+    lease), print the row count and a per-source summary. Exit 0 on success, 1 when a dataset cannot be cataloged or a
+    job holds the output, 2 for a missing root, bucket or credential."""
     from adapters.storage.urls import StorageError
     from ingest.storage.lease import OutputLeasedError
     from jobs.catalog.query import format_table, run_query

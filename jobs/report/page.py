@@ -1,15 +1,9 @@
 """`eidata report ROOT --out report.html`: one self-contained HTML page of plots about a corpus.
 
-Sections (`SECTIONS`): hours by source x tier, episode-length histograms per source, quarantine reasons, what the
-sources could not give (`schemas.findings`: declared episodes or cameras without files, skipped folders), action-mask
-coverage per embodiment, a strip of sampled frames per dataset (MANO keypoints on human data, see
-`jobs.report.keypoints`), canonical wrist trajectories in 3D, the geometry QA per dataset (`ingest.qa.dataset`: failed
-invariants, approach-axis histograms and invariants against their thresholds), the behaviour QA per dataset
-(`jobs.report.behaviour`: findings with value and threshold, measured values against them), latents / caption
-coverage. Every image
-is a PNG data URI; the page loads nothing from anywhere. A small script checks on load that every expected section is
-there and that each of its images decoded, and records the verdict in `<body data-report-status>` ("ok" or "broken")
-and on the console, so a headless browser can tell a page that renders from one that does not.
+The sections are `SECTIONS`, each drawn by its builder from the catalog and the datasets (`jobs.report.data`). Every
+image is a PNG data URI; the page loads nothing from anywhere. A small script checks on load that every expected section
+is there and that each of its images decoded, and records the verdict in `<body data-report-status>` ("ok" or
+"broken") and on the console, so a headless browser can tell a page that renders from one that does not.
 """
 
 from __future__ import annotations

@@ -1,13 +1,11 @@
 """`eidata text-embed ROOT --model DIR [--layer -1]`: the VLM's hidden states of every task text, for training.
 
-Every task of every dataset's `meta/tasks.jsonl` (original instructions and captions alike) gets
+Every task of every dataset's `meta/tasks.jsonl` (instructions and captions alike) gets
 `latents/text/task_XXXXXX.safetensors` (`schemas.captions`): the text alone, tokenized without a chat template or
-special tokens, through the VLM's text model; the hidden states at `--layer` (an index into the L+1 hidden states:
-0 the token embeddings, -1 the last layer after its final norm) are stored in bfloat16 without padding. A stage on Ray
-Data (`jobs.runtime.stage`): an actor pool (one model per GPU, or one CPU actor) embeds batches of texts sorted by
-length (little padding) and writes each file atomically itself; the driver publishes each batch as it lands. Resumable:
-a file made by the same model and layer for the same text is skipped (`--force` redoes them); one made otherwise is
-replaced where the corpus can replace files, and stops the job where it cannot (a bucket, where `--force` is refused).
+special tokens, through the VLM's text model; the hidden states at `--layer` (0 the token embeddings, -1 the last layer
+after its final norm) in bfloat16 without padding. Actors embed batches of texts sorted by length (little padding) and
+write each file atomically. A file made by the same model and layer for the same text is skipped (`--force` redoes
+it); one made otherwise is replaced, or stops the job where the corpus cannot replace files (a bucket).
 """
 
 from __future__ import annotations
