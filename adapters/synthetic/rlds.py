@@ -15,8 +15,6 @@ native range. A camera with `bgr_at_shape` is stored BGR only when written at th
 `image_size=(480, 640)` is the raw OXE copy (BGR wrist images), at `(256, 256)` the rlds_dataset_mod copy (RGB).
 Deterministic for a given seed. Quirk and fault switches:
 - `mark_last=False`: `is_last`/`is_terminal` never set (Octo's Bridge copy);
-- `mirror_split="val"`: a split holding the same episodes as the first split, reversed (Octo's train == val);
-  `WrittenEpisode.duplicate_of` names the original (a reader keeps whichever copy sorts first);
 - `blank_cameras`: cameras written as all-black frames (Bridge's padded `image_3`), while `has_image_*` stay 0;
 - `truncate=(split, i)`: the shard is cut in the middle of episode i's record (later records of that shard are lost);
 - `corrupt_crc=(split, i)`: one payload byte of episode i flipped (payload CRC mismatch, framing intact);
@@ -65,7 +63,6 @@ class WrittenEpisode:
     images: dict[str, list[np.ndarray]]  # camera key under steps/ -> RGB frames before encoding
     language: dict[str, list[str]]  # text key under steps/ -> one string per step
     episode_metadata: dict[str, Any]  # full key -> value
-    duplicate_of: str | None = None  # raw id of the episode this one copies (mirror split)
 
 
 @dataclass
@@ -363,7 +360,6 @@ def write_rlds(
     shards: int = 1,
     image_size: tuple[int, int] = (48, 64),
     seed: int = 0,
-    mirror_split: str | None = None,
     mark_last: bool = True,
     blank_cameras: Sequence[str] = (),
     truncate: EpisodeAt | None = None,
@@ -392,17 +388,6 @@ def write_rlds(
                 cfg, dataset, layout, split, i, steps + (i % 3 if vary_steps else 0), seed, mark_last, blank
             )
             per_split[split].append((build_example(feats), ep))
-    if mirror_split is not None:
-        first = next(iter(per_split))
-        per_split[mirror_split] = [
-            (
-                payload,
-                WrittenEpisode(
-                    "", mirror_split, j, ep.num_steps, ep.tensors, ep.images, ep.language, ep.episode_metadata
-                ),
-            )
-            for j, (payload, ep) in enumerate(reversed(per_split[first]))
-        ]
 
     written: list[WrittenEpisode] = []
     shard_paths: dict[str, list[Path]] = {}
@@ -430,13 +415,6 @@ def write_rlds(
         info_splits.append(
             {"filepathTemplate": _TEMPLATE, "name": split, "numBytes": str(num_bytes), "shardLengths": lengths}
         )
-    if mirror_split is not None:  # point copies at the raw id their original got
-        first = next(iter(per_split))
-        originals = {ep.index: ep.raw_id for ep in written if ep.split == first}
-        for ep in written:
-            if ep.split == mirror_split:
-                ep.duplicate_of = originals[len(per_split[first]) - 1 - ep.index]
-
     (path / "features.json").write_text(json.dumps(_features_json(cfg, layout), indent=2))
     info = {
         "citation": f"// synthetic {dataset} written by adapters.synthetic.rlds",

@@ -18,6 +18,7 @@ from adapters.synthetic.agibot import EpisodeSpec, Fault, write_agibot
 from adapters.synthetic.rlds import write_rlds
 from jobs.demo.robot import run_demo
 from tests.fixtures import corrupt
+from tests.fixtures.rlds import add_mirror_split
 
 AGIBOT_FRAMES = 45  # 1.5 s at 30 Hz: 15 canonical frames, past min_length_frames
 TASK = 327  # the AgiBot task holding the good episodes and the per-episode faults
@@ -102,8 +103,8 @@ ADAPTERS = {"bridge": "oxe", "bridge_mirror": "oxe", "agibot": "agibot", "lerobo
 def _write_rlds(raw: Path) -> dict[str, Path]:
     crc = write_rlds(raw / "bridge", "bridge", episodes=3, steps=12, corrupt_crc=("train", 1))
     assert set(crc.damaged) == {"train/00000/000001"}
-    mirror = write_rlds(raw / "bridge_mirror", "bridge", episodes=2, steps=12, mirror_split="val")
-    assert {e.raw_id for e in mirror.episodes if e.duplicate_of} == {"val/00000/000000", "val/00000/000001"}
+    mirror = write_rlds(raw / "bridge_mirror", "bridge", episodes=2, steps=12)
+    assert set(add_mirror_split(mirror)) == {"val/00000/000000", "val/00000/000001"}
     return {"bridge": crc.path, "bridge_mirror": mirror.path}
 
 
