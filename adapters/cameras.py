@@ -247,9 +247,10 @@ def stream_fps(stream: av.video.stream.VideoStream) -> float | None:
     return float(stream.average_rate) if stream.average_rate else None
 
 
-def probe_video(path: Location | str) -> tuple[float, float | None]:
-    """(duration s, fps) of a video file from its container header; no frame is decoded."""
-    with readable(path) as f, av.open(f) as c:
+def probe_video(path: Location | str | IO[bytes]) -> tuple[float, float | None]:
+    """(duration s, fps) of a video file (or a file object: a shard member) from its container header; no frame is
+    decoded."""
+    with readable(path) if isinstance(path, (str, os.PathLike, UPath)) else nullcontext(path) as f, av.open(f) as c:
         s = c.streams.video[0]
         if s.duration is not None:
             duration = float(s.duration * s.time_base)

@@ -38,14 +38,8 @@ timestamps are `frame / 30` s. Stream keys are the HDF5 paths below `state/` / `
 The gripper convention and its sources are in `adapters/agibot/hands.py`; the HDF5 quirks (action index, split
 effectors, empty placeholders, the native clock, Digital World exports) in `adapters/agibot/proprio.py`.
 
-Quirks handled here: task_info lists are unsorted; `lable_info`, as the HF card's task_info example spells it, is
-read like `label_info` (a warning when an entry has neither); dexterous-hand tasks record their wrist cameras as
-`hand_{left,right}_fisheye` only (any4lerobot `AgiBotWorld_BETA_DEXHAND_CONFIG`), mapped to the wrist cameras when
-no `hand_{left,right}` video exists; the flange (not the gripper centre) is what `end` measures (the embodiment's
-EEF offset applies).
-Assumptions (no official sample here): the camera-parameter JSON layout, `episode_status` values, the frames of
-`end` (robot base) and of the extrinsics (base_from_camera, as public AgiBot tooling projects with them), and
-`action_config` frames as half-open [start, end) (consecutive segments share their boundary frame in public samples).
+Quirks handled here (task_info lists unsorted, `lable_info`, fisheye-only wrist cameras, the flange as `end`) and
+what is still assumed are listed with their sources in adapters/README.md `agibot`.
 """
 
 from __future__ import annotations
@@ -195,7 +189,6 @@ class AgibotAdapter(SourceAdapter):
     # ---------------------------------------------------------------- reading
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
         loc = ref.locator
         root, task_id, episode_id = self.locate(loc["root"]), loc["task_id"], loc["episode_id"]
         h5_path, obs_dir, param_dir = self._paths(root, task_id, episode_id)

@@ -7,23 +7,15 @@ clock the videos share (`timestamp` is kept in `metadata["clock"]`, not used as 
 Action index: `action/<group>/index` lists the frames "when the control source is actually sending signals" (HF card
 h5 table). Action arrays shorter than the state are the commands at those frames, kept sparse with their own
 timestamps (`index / 30`, never filled); an empty `action/end/index` falls back to `action/joint/index` (as
-any4lerobot `agibot2lerobot/agibot_utils/agibot_utils.py` does). Action arrays as long as the state whose own index
-is a strict subset keep only the index rows, the same way: on the real sample (soul667/DatasetTools @ 8971d93
-`scripts/proprio_stats.h5`, not redistributable) `action/joint` and `action/end` have 1990 rows and 1925 index
-entries (the first 24 frames and a few gaps absent), and the rows outside the index equal the state, as any4lerobot
-fills them.
-`metadata["sparse_actions"]` names the index used and, for equal lengths, the rows dropped (`masked_rows`). Action
-longer than state is a corrupt episode (any4lerobot's dirty tasks).
+any4lerobot does). Action arrays as long as the state whose own index is a strict subset keep only the index rows the
+same way (`metadata["sparse_actions"]` names the index used and the rows dropped, `masked_rows`). Action longer than
+state is a corrupt episode (any4lerobot's dirty tasks).
 
-Real files (the sample above) also have grippers as `state/{left,right}_effector/position` (T,1) instead of
-`state/effector/position` (T,2); empty `(0,)` float32 placeholders (force, effort, velocity, drift), skipped and
-listed in `metadata["empty_fields"]`; int64 ns timestamps, irregular (dt 14..53 ms) but within 19 ms of the frame
-grid and 30.003 Hz on average, recorded as start, rate, median step and largest deviation from the grid.
-
-AgiBot Digital World files placed in this layout share the group layout but not its conventions (agibot-world/
-AgiBotDigitalWorld card: 34 joints, wxyz quaternions, simulation-seconds timestamps; third-party readers of its
-sample find the file named `proprio_states.h5`): refused per episode with that reason instead of a shape error.
-A (T,6) per-arm split of dexterous hands is an assumption (no such sample).
+Real files also have grippers as `state/{left,right}_effector/position` (T,1) instead of `state/effector/position`
+(T,2); empty `(0,)` float32 placeholders, skipped and listed in `metadata["empty_fields"]`; irregular int64 ns
+timestamps, recorded as start, rate, median step and largest deviation from the grid. AgiBot Digital World files in
+this layout are refused per episode by name. The real sample these rest on, its figures, and the Digital World card
+are in adapters/README.md `agibot`; a (T,6) per-arm split of dexterous hands is an assumption (no such sample).
 """
 
 from __future__ import annotations

@@ -120,7 +120,6 @@ class GenieAdapter(SourceAdapter):
             yield self.new_ref(raw_id, paths, subset=subset, source=self.options.source, locator=locator, error=error)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
         opts, folder, raw_id = self.options, self.locate(ref.locator["dir"]), ref.raw_id
 
         def fail_at(path: Location) -> Callable[[str, str], AdapterError]:

@@ -15,19 +15,12 @@ handling: `videos.py`).
 | `ego4d.json` `videos[].is_stereo` | side-by-side frames: the camera is the left eye (half width) | px | |
 | `ego4d.json` `video_metadata.video_start_sec` | `metadata`; checked against the mp4's first frame | s | |
 
-Time: narration `timestamp_sec` (and every window) counts from the video's first frame. The mp4's first frame is
-shown at pts time `video_start_sec` (often 0.021 s: `canonical_video_start_pts` 323 at time base 1/15360 in the
-official "Examples Notebook"), so pts time = narration time + `video_start_sec`. Ego4D's own readers apply it
-through the stream start: pytorchvideo `secs_to_pts(t, time_base, start_pts)` with the stream's `start_time`
-(MomentsWorkshop notebook), and `ego4d/features/dataset.py` decodes `t + stream.start_time`. The cameras here do
-the same (frame times are pts minus the stream's start), so the offset is applied once, by the file that holds the
-frames; `metadata["video_start_sec"]` keeps the ego4d.json value and `start_mismatch` says when the mp4's first
-frame is not where ego4d.json puts it (a re-encoded copy: the windows still count frames from its first frame).
-
-Stereo: `videos[].is_stereo` videos hold both eyes side by side in one double-width frame. Ego4D's feature pipeline
-keeps the left half (`ego4d/features/dataset.py` `CropIfStereo`, reading `is_stereo` from ego4d.json in
-`ego4d/features/config.py`), and the moments notebook skips stereo videos; here the camera is the left eye
-(`adapters.cameras.StereoLeftCamera`), so frames come out at the width of one eye.
+Time: narration `timestamp_sec` (and every window) counts from the video's first frame, shown at pts time
+`video_start_sec`; the cameras' frame times are pts minus the stream's start, as Ego4D's own readers do, so the offset
+is applied once (`metadata["video_start_sec"]` keeps the ego4d.json value, `start_mismatch` says when the mp4's first
+frame is elsewhere). Stereo (`videos[].is_stereo`, both eyes side by side): the camera is the left eye
+(`adapters.cameras.StereoLeftCamera`), as Ego4D's `CropIfStereo`. The maker's code and figures behind both are in
+adapters/README.md `ego4d`.
 
 No actions or states: embodiment `human_video`, tier `actionless`. raw_id `<video_uid>/<pass>/<index>` with the
 narration's position in its pass's list zero-padded to 5 digits (`annotation_uid` is shared by a whole pass, so it

@@ -178,7 +178,6 @@ class VideoWindows(SourceAdapter):
             raise self.error(video.missing(), file=video.expected, episode=raw_id, field="video")
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
         loc, ep = ref.locator, ref.raw_id
         path = self.locate(ref.paths[0])
         if not path.is_file():

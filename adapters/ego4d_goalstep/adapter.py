@@ -16,13 +16,9 @@ end_time, goal_category, goal_description, goal_wikihow_url, summary: [str], is_
 step `{start_time, end_time, step_category, step_description, is_continued, is_procedural, is_relevant
 ("essential" / "optional" / "irrelevant" / "unsure"), summary: [str], segments: [substep]}`, a substep the same
 without `segments`. Times are seconds of the whole video: the maker's parser hands them on unchanged as NLQ
-`clip_start_sec` / `clip_end_sec` with the whole video as the clip, the same timeline as narrations. Seen in the real
-val file: goal spans written as `[video_start_sec, video_start_sec + duration]` (0.0210286458 .. 5052.921 s), so a
-goal may end just past the video; substeps that start a little before or end a little after their step (81.014 in a
-step from 81.105, 270 in a step to 269); integer times; descriptions with trailing blanks or a "\\n-" (kept
-verbatim). The maker's parser asserts `end_time - start_time > 0` and a non-empty stripped `step_description`: those
-are the refusals here too. The test file (`goalstep_test.json`) has only `step_segments` (`step_description`,
-`segment_count`), no times, so its videos are refused by name with that reason.
+`clip_start_sec` / `clip_end_sec` with the whole video as the clip, the same timeline as narrations. What the real
+val file holds (goals ending just past their video, substeps a little outside their step, the maker's own checks,
+the test file without times) is in adapters/README.md `ego4d_goalstep`, each with the refusal or clipping it gets.
 
 Episodes: a step with its substeps as `action_config` (frames of the episode at the video's fps, half-open
 [start, end), clipped to the step; the video-second times and every other key kept on each segment), a substep with

@@ -11,15 +11,11 @@
 | attr `llm_description`/`2`, `description` | `Language(kind="instruction")`, see `choose_description` | | episode |
 | every attribute (`task`, `environment`, ...) | `metadata["attrs"]` | | |
 
-Camera convention (the maker's code, not our reading of docs): `transforms/camera` is world_from_camera with OpenCV
-axes, x right, y down, looking along +z. Apple's own EgoDex code (https://github.com/apple/ml-egodex) takes a joint into
-the camera frame as `inv(cam_ext) @ tfs` (`utils/data_utils.py` `convert_to_camera_frame`) and `visualize_2d.py` draws
-it with `cv2.projectPoints(point, eye(3), zeros(3), intrinsic, ...)` (`utils/draw_utils.py` `draw_line`), no axis
-flip: the skeleton lands on the hands only if +z is the viewing direction and +y points down the image.
-`pxxq25/egodex-dexhand-retargeting` `src/egodex_dexhand/data.py` calls the same quantity `joints_camera_cv`, "OpenCV
-camera coordinates (right, down, forward)", and keeps joints with z > 0.05. `camera/intrinsic` is in pixels of the
-mp4 (Apple's `utils/data_utils.py` `get_camera_intrinsics`: fx = fy = 736.6339, cx = 960, cy = 540 for 1920x1080).
-World up = +y (ARKit's gravity-aligned world) remains an assumption of ours, unchecked on a real file.
+Camera convention (the maker's code, not our reading of docs: Apple's ml-egodex `convert_to_camera_frame` and its
+`cv2.projectPoints` drawing, cited in adapters/README.md `egodex`): `transforms/camera` is world_from_camera with
+OpenCV axes, x right, y down, looking along +z. `camera/intrinsic` is in pixels of the mp4 (fx = fy = 736.6339,
+cx = 960, cy = 540 for 1920x1080). World up = +y (ARKit's gravity-aligned world) remains an assumption of ours,
+unchecked on a real file.
 
 Row i of every pose dataset is frame i of the mp4; EgoDex stores no clock, so timestamps are i / 30 s. Embodiment
 `human`, tier `high`. The source has no action field: actions are the hand trajectory itself (derived downstream).

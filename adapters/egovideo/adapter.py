@@ -281,7 +281,6 @@ class EgoVideoAdapter(SourceAdapter):
     # -- reading --------------------------------------------------------------------------------------------------
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
         loc, ep = ref.locator, ref.raw_id
         path = self.locate(ref.paths[0])
         start, end = loc["window_sec"]
@@ -319,13 +318,8 @@ class EgoVideoAdapter(SourceAdapter):
 
 def _probe_member(shard: Location, offset: int) -> tuple[float, float | None]:
     """(duration s, fps) of a shard member's video from its container header; nothing is decoded."""
-    with open_member(shard, offset) as f, av.open(f) as c:
-        s = c.streams.video[0]
-        if s.duration is not None:
-            return float(s.duration * s.time_base), float(s.average_rate) if s.average_rate else None
-        if c.duration is not None:
-            return c.duration / av.time_base, float(s.average_rate) if s.average_rate else None
-        raise ValueError("the container header gives no duration")
+    with open_member(shard, offset) as f:
+        return probe_video(f)
 
 
 def _strip_suffix(name: str) -> str:

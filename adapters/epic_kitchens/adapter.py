@@ -10,29 +10,20 @@
 | `narration_timestamp`, `participant_id`, `uid` | `metadata` | | |
 | `EPIC_100_video_info.csv` `fps`, `duration`, `resolution` | `native_fps`, past-end check, `metadata` | Hz, s, px | |
 
-Layout, from the makers' code (cited by repository and path):
-- Videos: the download scripts write `EPIC-KITCHENS/<Pxx>/videos/<video_id>.MP4` (upper-case extension;
-  epic-kitchens/epic-kitchens-download-scripts `epic_downloader.py` `download_videos`, `file_ext='MP4'`); the RDSF
-  release of EPIC-55 keeps `videos/<split>/<Pxx>/<video_id>.MP4`. Both are searched, either case of extension.
-  `PXX_YY` videos come from EPIC-55, `PXX_1YY` (three digits) from the extension (annotations README, and the
-  scripts' `extension = len(parts[1]) == 3`).
-- CSVs: one row per segment, columns named in the header (read by name: the train file of some releases starts with a
-  `uid` column, others do not); `all_nouns` / `all_noun_classes` are Python list literals inside the cell
-  (`['door']`, `"['courgette', 'pan']"`), parsed with `ast.literal_eval`. Rows are not in time order, and a file may
-  be sorted by `narration_id` as text (`P01_11_0`, `P01_11_1`, `P01_11_10`, ...): episodes are sorted naturally.
-- `EPIC_100_video_info.csv`: `video_id,duration,fps,resolution`; fps is fractional and per video (59.9400599400599,
-  50.0, 29.97002997002997, 47.952047952047955, 90.0) and resolutions vary (1920x1080, 1280x720, 1920x1440).
+Layout, from the makers' code (adapters/README.md `epic_kitchens` has the sources and the real rows checked):
+- Videos: the download scripts' `EPIC-KITCHENS/<Pxx>/videos/<video_id>.MP4` and the RDSF release's
+  `videos/<split>/<Pxx>/<video_id>.MP4`, either case of extension; `PXX_YY` videos are EPIC-55, `PXX_1YY` the
+  extension (annotations README; the scripts' `extension = len(parts[1]) == 3`).
+- CSVs: one row per segment, columns read by name (some train files start with a `uid` column); `all_nouns` /
+  `all_noun_classes` are Python list literals inside the cell, parsed with `ast.literal_eval`; rows are not in time
+  order (a file may be sorted by `narration_id` as text): episodes are sorted naturally.
+- `EPIC_100_video_info.csv`: `video_id,duration,fps,resolution`, fps fractional and per video.
 
-Time: `start_timestamp` / `stop_timestamp` are seconds of the video (`HH:MM:SS.ff`, parsed as a decimal: the makers'
-`timestamp_to_sec` in epic-kitchens/epic-kitchens-slowfast `slowfast/datasets/epickitchens_record.py` reads the
-fraction as hundredths, which is the same value for the two digits these columns have). They cut the mp4 by its frame
-times, so a video's real fps never enters the window. `start_frame` / `stop_frame` number the released RGB frame
-folders (`frame_%010d.jpg` from 1, inclusive ranges: epic-kitchens/C1-Action-Recognition-TSN-TRN-TSM
-`src/utils/gulp_adapter.py`) at a nominal rate that is not the video's: the slowfast record above maps a timestamp
-to a frame as `t * fps` with fps = 60 for EPIC-55 videos and 50 for the extension, and the real rows agree
-(`P01_01_0`: 0.14 s -> frame 8 on a 59.94 fps video, `floor(0.14 * 60)`; `P01_102_0`: 0.54 s -> 27 =
-`0.54 * 50`). So the frame columns are only checked: a row whose frame is more than `frame_tolerance_s` away from its
-timestamp at the nominal rate and at the video's own fps is a bad row (`metadata["frame_offset_s"]` keeps the gap).
+Time: `start_timestamp` / `stop_timestamp` (`HH:MM:SS.ff`, parsed as a decimal: the makers' `timestamp_to_sec`,
+epic-kitchens-slowfast `epickitchens_record.py`, reads the fraction as hundredths, the same value for two digits)
+cut the mp4 by its frame times. `start_frame` / `stop_frame` number the released RGB frames at a nominal 60/s
+(EPIC-55) or 50/s (extension), not the video's rate, so they are only checked: a frame more than
+`frame_tolerance_s` from its timestamp at both rates is a bad row (`metadata["frame_offset_s"]` keeps the gap).
 
 No actions or states: embodiment `human_video`, tier `actionless`. raw_id = `narration_id` (`P01_01_10`); subset =
 the CSV's split (`train`, `validation`) unless `subset` is given. Bad input (per-episode `AdapterError` naming the CSV,
@@ -286,7 +277,6 @@ class EpicKitchensAdapter(SourceAdapter):
     # -- reading --------------------------------------------------------------------------------------------------
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
         loc, ep = ref.locator, ref.raw_id
         path = self.locate(ref.paths[0])
         if not path.is_file():
@@ -329,8 +319,7 @@ class EpicKitchensAdapter(SourceAdapter):
 
 def _split_name(csv_file: Location) -> str:
     """`EPIC_100_train.csv` -> `train`; another name -> its stem."""
-    stem = csv_file.stem
-    return stem.removeprefix("EPIC_100_") if stem.startswith("EPIC_100_") else stem
+    return csv_file.stem.removeprefix("EPIC_100_")
 
 
 def _float(text: str | None) -> float | None:

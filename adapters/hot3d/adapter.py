@@ -12,41 +12,28 @@ poses of a recording, one episode per sequence folder.
 | `metadata.json` `headset`, `participant_id`, `gt_available_status` | subset (`aria` / `quest3`), `metadata` | | |
 | `recording.vrs` (Aria) stream 214-1, JPEG | camera `camera-rgb` -> `Camera.head`, lazy | RGB, as sensed | TIME_CODE |
 
-File formats and conventions are the maker's (`adapters/hot3d/files.py`): quaternions w first, timestamps in ns.
+File formats and conventions are the maker's (`adapters/hot3d/files.py`): quaternions w first, timestamps in ns; the
+evidence for each (the maker's code and real samples, the figures measured on them) is in adapters/README.md `hot3d`.
 Hands: with the licensed MANO files (`mano_model_dir`, converted once by `python -m ingest.canonical.mano.convert`)
-the MANO poses are declared (`HandTrack.mano`) and canonicalization evaluates them (`ingest.canonical.mano.evaluate`,
-through `ManoHand`) as the maker's `MANOHandModel` + `MANOHandDataProvider` use smplx: 15 PCA coefficients with the
-mean pose added (`use_pca=True, num_pca_comps=15`, smplx's default `flat_hand_mean=False`), `global_orient` = the
-wrist rotation as axis-angle, `transl` = `t_xyz`, one shared `betas`; MANO_LEFT's shapedirs fixed as they do.
-Without them, the UmeTrack poses go through the profile (`adapters/hot3d/umetrack.py`). With neither, the episode
-is quarantined naming what is missing.
+the MANO poses are declared (`HandTrack.mano`) for canonicalization to evaluate (the maker's smplx recipe: 15 PCA
+coefficients plus the mean pose, `flat_hand_mean=False`); without them the UmeTrack poses go through the profile
+(`adapters/hot3d/umetrack.py`); with neither, the episode is quarantined naming what is missing.
 
-World and camera, per headset (`WORLD_UP`; checked on the maker's real samples,
-`hot3d/data_loaders/tests/data_sample/{Aria/P0003_c701bd11,Quest3/P0002_273c2819}`, in
-`tests/adapters/hot3d/test_adapter.py`): the Aria world is Z-up, the Quest 3 world Y-up (`HandSignals.up_world`, and
-`metadata["world_up"]`). On Aria, T_world_device composed with the MPS `camera-rgb` T_Device_Camera gives a camera
-that has both wrists in front (z 0.18 and 0.37 m), the left one on the image's left once the image is turned upright,
-both below its centre, and the upright image's up is +0.74 z. On Quest 3, with `camera-slam-left` (mounted turned a
-quarter, as Aria's), the wrists are in front (z 0.33 and 0.38 m) and 0.4 m below the headset, the left one at smaller
-world x; the six tracked objects lie at y 0.72..0.77 while they spread 0.48 m in x and 0.30 m in z. The camera frame
-is the sensor's, OpenCV axes (`HandSignals.camera_convention = "opencv"`, heading = its +z). The cameras are fisheyes
-(Aria `FisheyeRadTanThinPrism`: f, cx, cy, 12 distortion terms; Quest 3 `FISHEYE624`: fx, fy, cx, cy, 12), so no
-pinhole matrix is given: the model and its parameters go to `metadata["camera_calibration"]`. A headset other than
-Aria or Quest 3 is refused (field `headset`): its world's up axis is not known.
+World and camera: the world's up axis per headset (`WORLD_UP`: Aria Z-up, Quest 3 Y-up; `HandSignals.up_world`,
+`metadata["world_up"]`); the camera is the sensor's (Aria `camera-rgb`, Quest 3 `camera-slam-left`), OpenCV axes
+(`camera_convention = "opencv"`). The cameras are fisheyes (Aria `FisheyeRadTanThinPrism`: f, cx, cy, 12
+distortion terms; Quest 3 `FISHEYE624`: fx, fy, cx, cy, 12), so no pinhole matrix is given: the model and its
+parameters go to `metadata["camera_calibration"]`. A headset other than Aria or Quest 3 is refused (field `headset`).
 
-Video (`adapters/hot3d/video.py`): an Aria sequence with `recording.vrs` (the maker's `PathProvider.VRS_FILE`) gets
-its RGB stream 214-1 as camera `camera-rgb` (`Camera.head`), read through projectaria_tools as HOT3D's
-`AriaDataProvider` reads it: frame times in TIME_CODE, the ground truth's clock, mapped from the device clock by the
-recording's time-code stream; frames within half a frame of the ground truth's span; pixels in the sensor's
-orientation, the one the camera pose has (no `rot90`: that is `vrs_to_mp4`'s display turn). No fisheye undistortion:
-the calibration stays in `metadata["camera_calibration"]`. `projectaria-tools` (installed `--no-deps`, Makefile) is
-imported only then. Quest 3 recordings are not read (HOT3D reads them with pyvrs, not installable here), nor are
-Aria sequences without a recording: `metadata["video"]` says why, and the episode keeps its ground truth.
+Video (`adapters/hot3d/video.py`): an Aria `recording.vrs` gives RGB stream 214-1 as camera `camera-rgb`
+(`Camera.head`) through projectaria_tools (imported only then), on TIME_CODE, unrotated and not undistorted; Quest 3
+recordings (pyvrs, not installable here) and sequences without one keep their ground truth, `metadata["video"]`
+saying why.
 
 Bad input (per-episode `AdapterError` naming file, episode and field): a missing or unreadable metadata, trajectory,
 calibration, pose or profile file, a malformed line (named), a non-unit quaternion, no usable hand source; a
 recording projectaria_tools cannot open, without the RGB or time-code stream, or whose frames do not cover the
-ground truth (a truncated file: VRS rebuilds the lost index from the records left), or projectaria-tools missing.
+ground truth (a truncated file), or projectaria-tools missing.
 """
 
 from __future__ import annotations

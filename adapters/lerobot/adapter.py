@@ -32,20 +32,13 @@ validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapt
 | modality.json                       | `metadata["modality"]` (rotation_type,      | slices in                        |
 |                                     | absolute, ...) as given                     | `metadata["stream_layout"]`      |
 
-Path templates are filled in any of lerobot's spellings (`{episode_chunk}` or `{chunk_index}`, `{file_index}`,
-`{video_key}` / `{image_key}`: `schemas.lerobot.fill_path_template`); an mp4 missing where the template points is
-looked for under a folder named after its camera with the same chunk folder and file name (quirk
-`video_path_relocated`, naming both paths). Cameras map to the canonical vocabulary by `camera_map`, else by the rule
-table (`camera_rules` option first, then `adapters.lerobot.cameras.CAMERA_RULES`): wrist / hand / gripper /
-eye_in_hand -> `wrist_left` or `wrist_right` by the side named (no side: `wrist_right`, the hand a one-armed robot
-fills); ego / head / high / top / front -> `head`; third / side / low / exterior / external / agentview / scene /
-static / laptop / phone -> `third_person`; a fixed view whose slot is taken takes the other fixed slot when free; a
-lone unmatched camera is the `head`; any other camera (`cam0`, `cam1`, ...) has no slot and is kept under its own key
-(`observation.images.cam0` in the canonical dataset), with a note in `metadata["camera_notes"]`.
-Embodiment: the `embodiment` option, else `robot_type` equal to a registry name or whose tokens spell an alias
-(`EMBODIMENT_ALIASES`), else the embodiment a canonical dataset declares in `features.action.info`, else `unknown`
-(never a guess from the state layout: natives are kept, no canonical dim is filled, and the episode says so), recorded
-in `metadata["embodiment_from"]`. Default tier: `high`.
+Path templates are filled in any of lerobot's spellings (`schemas.lerobot.fill_path_template`); an mp4 missing where
+the template points is looked for under a folder named after its camera (quirk `video_path_relocated`). Cameras map
+to the canonical vocabulary by `camera_map`, else by the rule table (`camera_rules`, then
+`adapters.lerobot.cameras.CAMERA_RULES`); a camera no rule places keeps its own key, noted in
+`metadata["camera_notes"]`. Embodiment: `adapters.lerobot.embodiment.resolve_embodiment` (the option, `robot_type`
+by name or alias, a canonical dataset's declaration, else `unknown`: never a guess from the state layout), recorded in
+`metadata["embodiment_from"]`. Default tier: `high`. Sources and assumptions: adapters/README.md `lerobot`.
 
 Quirks handled. Per dataset (one quirk in the report, reading goes on):
 - ghost camera: a video feature with no mp4 for any episode (GR00T's `observation.images.egoview`) is skipped,

@@ -23,15 +23,8 @@ No timestamps are stored: row i is at i / 30 s (any4lerobot robomind2lerobot `ro
 the option `fps` overrides it). How each robot reaches the canonical hands, and why from its joints, is in
 `layouts.py`; images and their channel order in `camera.py`.
 
-AgileX Cobot Magic's joints are read on the chains RoboMIND's own FK (`eepose/joint2pose.py`) reads them on: AgileX's
-`aloha_new.urdf` (our descriptions/agilex_cobot_magic.urdf; its joints 4 and 6 turn opposite to `piper.urdf`'s and its
-joint 5 zero is 0.087 rad apart).
-
-Assumptions (no real RoboMIND file opened here): 30 Hz; that RoboMIND's own copy of `aloha_new.urdf` (not in our
-mirror) is mobile_aloha_sim's; the Franka gripper column as one finger's joint in metres (0..0.04;
-`metadata["gripper_range"]` records what an episode holds); the column order inside each vector as the maker's docs
-list it; Tien Kung as the first-generation Pro of TienKung_URDF (`tienkung`, the file and frames RoboMIND's FK names
-for `tiangong1pro`; RoboMIND's own copy is not in our mirror), its hand values native (unit not stated).
+The AgileX chains (RoboMIND's own `eepose/joint2pose.py`) and what is still assumed (30 Hz, the AgileX and Tien
+Kung URDF copies, the Franka gripper column in metres, the column order) are in adapters/README.md `robomind`.
 """
 
 from __future__ import annotations
