@@ -16,106 +16,62 @@ from schemas.tiers import QualityTier, demote
 DATASET_CODES = frozenset({"qa_dead_dims"})  # judged by `eidata verdicts` over the dataset, not per episode
 
 
-def _over(code: str, value: float | None, threshold: float, tier: QualityTier, text: str) -> list[Finding]:
+def _over(
+    code: str, value: float | None, threshold: float, tier: QualityTier, text: str, **more: object
+) -> list[Finding]:
     if value is None or not value > threshold:
         return []
-    text = text.format(v=value, t=threshold)
+    text = text.format(v=value, t=threshold, **more)
     return [Finding(code=code, tier=tier, value=float(value), threshold=float(threshold), message=text)]
+
+
+# The bounds a record is held to, in the order its findings are listed (quarantining first): (code, the record's
+# value, the config's threshold, the tier it routes to, the message, formatting `v` and `t`, the record `r` and the
+# config `c`); the names `findings` derives (`degenerate`, `dead_dim_count`, `nonfinite_limit`, `zero`) first.
+BOUNDS = (
+    ("qa_nonfinite", "nonfinite", "nonfinite_limit", "rejected",
+     "{v:.0f} NaN/Inf values in the natives (quarantine at {c.nonfinite_quarantine}+)"),
+    ("qa_cam_frozen_fraction", "cam_frozen_fraction", "frozen_camera_fraction_quarantine", "rejected",
+     "camera frozen over {v:.0%} of the moving frames > {t:.0%}"),
+    ("qa_cam_degenerate", "degenerate", "degenerate_fraction_quarantine", "rejected",
+     "near-black, near-white or flat frames {v:.0%} > {t:.0%}"),
+    ("qa_jump_range_fraction", "jump_range_fraction", "jump_range_fraction_quarantine", "rejected",
+     "a one-frame step of {v:.0%} of a joint's range > {t:.0%} (encoder wrap-around or teleport)"),
+    ("qa_cam_frozen_s", "cam_frozen_s", "frozen_camera_s_low", "low",
+     "camera frozen {v:.2f} s while the robot moves > {t:.2f} s"),
+    ("qa_cam_degenerate", "degenerate", "degenerate_fraction_low", "low",
+     "near-black, near-white or flat frames {v:.0%} > {t:.0%}"),
+    ("qa_state_frozen_s", "state_frozen_s", "frozen_state_s_low", "low",
+     "state frozen {v:.2f} s mid-episode > {t:.2f} s"),
+    ("qa_dead_dims", "dead_dim_count", "zero", "low",
+     "dead dims {r.dead_dims}: in use by the dataset, motionless here while others move"),
+    ("qa_saturated_fraction", "saturated_fraction", "saturated_fraction_low", "low",
+     "a joint at its limit in {v:.0%} of frames > {t:.0%} (dims {r.saturated_dims})"),
+    ("qa_native_saturated_fraction", "native_saturated_fraction", "native_saturated_fraction_low", "low",
+     "a native arm joint at its description's limit in {v:.0%} of frames > {t:.0%} (native columns"
+     " {r.native_saturated_dims})"),
+    ("qa_jump_sigma", "jump_sigma", "jump_sigma_low", "low",
+     "a one-frame jump of {v:.0f} sigmas > {t:.0f} at frame {r.jump_frame}"),
+    ("qa_jump_rad_s", "jump_rad_s", "max_joint_speed_rad_s", "low", "a joint stepped at {v:.1f} rad/s > {t:.1f} rad/s"),
+    ("qa_jump_m_s", "jump_m_s", "max_step_speed_m_s", "low", "a point stepped at {v:.2f} m/s > {t:.2f} m/s"),
+)  # fmt: skip
 
 
 def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
     """Every threshold the record crosses; quarantining findings first."""
-    low, rej = QualityTier.low, QualityTier.rejected
+    low = QualityTier.low
     degenerate = max(r.cam_dark_fraction or 0.0, r.cam_bright_fraction or 0.0, r.cam_flat_fraction or 0.0)
-    has_cam = r.cam_dark_fraction is not None
-    out = [
-        *_over(
-            "qa_nonfinite",
-            r.nonfinite,
-            c.nonfinite_quarantine - 0.5,
-            rej,
-            "{v:.0f} NaN/Inf values in the natives" + f" (quarantine at {c.nonfinite_quarantine}+)",
-        ),
-        *_over(
-            "qa_cam_frozen_fraction",
-            r.cam_frozen_fraction,
-            c.frozen_camera_fraction_quarantine,
-            rej,
-            "camera frozen over {v:.0%} of the moving frames > {t:.0%}",
-        ),
-        *_over(
-            "qa_cam_degenerate",
-            degenerate if has_cam else None,
-            c.degenerate_fraction_quarantine,
-            rej,
-            "near-black, near-white or flat frames {v:.0%} > {t:.0%}",
-        ),
-        *_over(
-            "qa_jump_range_fraction",
-            r.jump_range_fraction,
-            c.jump_range_fraction_quarantine,
-            rej,
-            "a one-frame step of {v:.0%} of a joint's range > {t:.0%} (encoder wrap-around or teleport)",
-        ),
-        *_over(
-            "qa_cam_frozen_s",
-            r.cam_frozen_s,
-            c.frozen_camera_s_low,
-            low,
-            "camera frozen {v:.2f} s while the robot moves > {t:.2f} s",
-        ),
-        *_over(
-            "qa_cam_degenerate",
-            degenerate if has_cam else None,
-            c.degenerate_fraction_low,
-            low,
-            "near-black, near-white or flat frames {v:.0%} > {t:.0%}",
-        ),
-        *_over(
-            "qa_state_frozen_s",
-            r.state_frozen_s,
-            c.frozen_state_s_low,
-            low,
-            "state frozen {v:.2f} s mid-episode > {t:.2f} s",
-        ),
-        *_over(
-            "qa_dead_dims",
-            len(r.dead_dims) if r.dead_dims is not None else None,
-            0,
-            low,
-            f"dead dims {r.dead_dims}: in use by the dataset, motionless here while others move",
-        ),
-        *_over(
-            "qa_saturated_fraction",
-            r.saturated_fraction,
-            c.saturated_fraction_low,
-            low,
-            "a joint at its limit in {v:.0%} of frames > {t:.0%}" + f" (dims {r.saturated_dims})",
-        ),
-        *_over(
-            "qa_native_saturated_fraction",
-            r.native_saturated_fraction,
-            c.native_saturated_fraction_low,
-            low,
-            "a native arm joint at its description's limit in {v:.0%} of frames > {t:.0%}"
-            + f" (native columns {r.native_saturated_dims})",
-        ),
-        *_over(
-            "qa_jump_sigma",
-            r.jump_sigma,
-            c.jump_sigma_low,
-            low,
-            "a one-frame jump of {v:.0f} sigmas > {t:.0f}" + f" at frame {r.jump_frame}",
-        ),
-        *_over(
-            "qa_jump_rad_s",
-            r.jump_rad_s,
-            c.max_joint_speed_rad_s,
-            low,
-            "a joint stepped at {v:.1f} rad/s > {t:.1f} rad/s",
-        ),
-        *_over("qa_jump_m_s", r.jump_m_s, c.max_step_speed_m_s, low, "a point stepped at {v:.2f} m/s > {t:.2f} m/s"),
-    ]
+    derived: dict[str, float | None] = {
+        "degenerate": degenerate if r.cam_dark_fraction is not None else None,
+        "dead_dim_count": len(r.dead_dims) if r.dead_dims is not None else None,
+        "nonfinite_limit": c.nonfinite_quarantine - 0.5,
+        "zero": 0,
+    }
+    out = []
+    for code, value, threshold, tier, text in BOUNDS:
+        v = derived[value] if value in derived else getattr(r, value)
+        t = derived[threshold] if threshold in derived else getattr(c, threshold)
+        out += _over(code, v, t, QualityTier(tier), text, r=r, c=c)  # type: ignore[arg-type]
     if r.tracking_corr is not None and r.tracking_corr < c.tracking_corr_low:
         text = f"state follows the action with correlation {r.tracking_corr:.2f} < {c.tracking_corr_low:.2f}"
         out.append(
