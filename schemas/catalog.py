@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from schemas.arrow import arrow_schema
 from schemas.behaviour import CATALOG_BUILD_FIELDS, BehaviourRecord
 from schemas.qa import CATALOG_PREFIX, QARecord, catalog_fields
 from schemas.tiers import QualityTier
@@ -69,34 +69,4 @@ CatalogRow = create_model(
 )
 
 
-CATALOG_SCHEMA = pa.schema(
-    [
-        ("episode_uid", pa.string()),
-        ("source", pa.string()),
-        ("subset", pa.string()),
-        ("dataset", pa.string()),
-        ("episode_index", pa.int64()),
-        ("embodiment", pa.string()),
-        ("tier", pa.string()),
-        ("tier_reasons", pa.list_(pa.string())),
-        ("ingest_tier", pa.string()),
-        ("task", pa.string()),
-        ("caption", pa.string()),
-        ("num_frames", pa.int64()),
-        ("duration_s", pa.float64()),
-        ("has_action", pa.bool_()),
-        ("has_hands", pa.bool_()),
-        ("hand_keypoints", pa.string()),
-        ("cameras", pa.list_(pa.string())),
-        ("success", pa.bool_()),
-        ("raw_path", pa.string()),
-        ("raw_fps", pa.float64()),
-        ("content_hash", pa.string()),
-        ("pipeline_version", pa.string()),
-        ("latents_ready", pa.bool_()),
-        ("caption_ready", pa.bool_()),
-        ("ingested_at", pa.timestamp("us", tz="UTC")),
-        *((name, arrow) for name, _, arrow, _ in QA_COLUMNS),
-    ]
-)
-assert list(CATALOG_SCHEMA.names) == list(CatalogRow.model_fields), "catalog schema and row model disagree"
+CATALOG_SCHEMA = arrow_schema(CatalogRow)

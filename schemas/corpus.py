@@ -19,9 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.arrow import arrow_schema
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.lerobot import INFO_PATH
 from schemas.qa import QAConfig, QARecord
@@ -153,26 +153,11 @@ class QuarantineRow(BaseModel):
     file: str | None = Field(None, description="the offending file inside the raw episode, when known")
     field: str | None = Field(None, description="the offending field or stream, when known")
     quarantined_at: datetime
+    # null in parts written before issue 38 (`jobs.ingest.resume.LEGACY_ENVIRONMENT`)
     fault: Fault = Field("data", description="data: the episode's own; environment: `--retry-quarantined` retries it")
 
 
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("episode_uid", pa.string()),
-        ("source", pa.string()),
-        ("subset", pa.string()),
-        ("adapter", pa.string()),
-        ("raw_path", pa.string()),
-        ("stage", pa.string()),
-        ("error_class", pa.string()),
-        ("message", pa.string()),
-        ("file", pa.string()),
-        ("field", pa.string()),
-        ("quarantined_at", pa.timestamp("us", tz="UTC")),
-        ("fault", pa.string()),  # null in parts written before issue 38 (`jobs.ingest.resume.LEGACY_ENVIRONMENT`)
-    ]
-)
-assert list(QUARANTINE_SCHEMA.names) == list(QuarantineRow.model_fields), "quarantine schema and row model disagree"
+QUARANTINE_SCHEMA = arrow_schema(QuarantineRow)
 
 
 def find_datasets(corpus_root: Path) -> list[Path]:

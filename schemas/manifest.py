@@ -16,6 +16,7 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.arrow import arrow_schema
 from schemas.tiers import QualityTier, RoutingTable
 
 MANIFEST_VERSION = 1
@@ -55,17 +56,7 @@ class ManifestEntry(BaseModel):
     split: Split
 
 
-ENTRIES_SCHEMA = pa.schema(
-    [
-        ("episode_uid", pa.string()),
-        ("dataset", pa.string()),
-        ("episode_index", pa.int64()),
-        ("tier", pa.string()),
-        ("weight", pa.float64()),
-        ("split", pa.string()),
-    ]
-)
-assert list(ENTRIES_SCHEMA.names) == list(ManifestEntry.model_fields), "entries schema and entry model disagree"
+ENTRIES_SCHEMA = arrow_schema(ManifestEntry)
 
 
 class SplitRule(BaseModel):

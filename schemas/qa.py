@@ -15,12 +15,12 @@ is the canonical wrist frame's z axis (wrist -> fingertips, `robots.eef_offsets`
 
 from __future__ import annotations
 
-import types
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.arrow import arrow_type
 from schemas.tiers import QualityTier
 
 APPROACH_BIN_DEG = 10  # width of one bin of `QARecord.approach_hist`
@@ -171,20 +171,11 @@ CATALOG_PREFIX = "qa_"
 R = TypeVar("R", bound=BaseModel)
 
 
-def _arrow_type(annotation: Any) -> pa.DataType:
-    """float -> float64, int -> int64, str -> string, list[int] -> list<int64> (Optional stripped)."""
-    if get_origin(annotation) in (Union, types.UnionType):
-        annotation = next(a for a in get_args(annotation) if a is not type(None))
-    if get_origin(annotation) is list:
-        return pa.list_(_arrow_type(get_args(annotation)[0]))
-    return {float: pa.float64(), int: pa.int64(), str: pa.string()}[annotation]
-
-
 def catalog_fields(record: type[BaseModel]) -> list[tuple[str, Any, pa.DataType, str | None]]:
     """(column, python type, arrow type, description) of the `qa_*` catalog column of each field of a QA record
     (`QARecord`, `schemas.behaviour.BehaviourRecord`), in field order."""
     return [
-        (CATALOG_PREFIX + name, f.annotation, _arrow_type(f.annotation), f.description)
+        (CATALOG_PREFIX + name, f.annotation, arrow_type(f.annotation), f.description)
         for name, f in record.model_fields.items()
     ]
 

@@ -1,0 +1,30 @@
+"""The Arrow type of a contract's field, so a parquet table's schema is its row model's (the catalog, the quarantine,
+a manifest's entries), never a second list to keep in step."""
+
+from __future__ import annotations
+
+import types
+from datetime import datetime
+from typing import Any, Literal, Union, get_args, get_origin
+
+import pyarrow as pa
+from pydantic import BaseModel
+
+_SCALARS = {float: pa.float64(), int: pa.int64(), bool: pa.bool_(), datetime: pa.timestamp("us", tz="UTC")}
+
+
+def arrow_type(annotation: Any) -> pa.DataType:
+    """float -> float64, int -> int64, bool -> bool, datetime -> timestamp[us, UTC], str (a str enum or a Literal of
+    strings too) -> string, list[x] -> list<x>; Optional stripped (every column is nullable)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is list:
+        return pa.list_(arrow_type(get_args(annotation)[0]))
+    if get_origin(annotation) is Literal or (isinstance(annotation, type) and issubclass(annotation, str)):
+        return pa.string()
+    return _SCALARS[annotation]
+
+
+def arrow_schema(model: type[BaseModel]) -> pa.Schema:
+    """One nullable column per field of `model`, in field order."""
+    return pa.schema([(name, arrow_type(f.annotation)) for name, f in model.model_fields.items()])
