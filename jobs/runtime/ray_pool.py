@@ -35,24 +35,14 @@ def init_ray(
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     for key, value in (env or {}).items():
         os.environ.setdefault(key, value)
+    runtime_env = {"env_vars": dict(env)} if env else None
+    quiet = {"logging_level": logging.WARNING, "log_to_driver": False, "runtime_env": runtime_env}
     if address:
-        ray.init(
-            address=address,
-            logging_level=logging.WARNING,
-            log_to_driver=False,
-            runtime_env={"env_vars": dict(env)} if env else None,
-        )
+        ray.init(address=address, **quiet)
     else:
         # "local": a new embedded Ray, never a cluster found through RAY_ADDRESS or the last `ray start`'s address file
-        ray.init(
-            address="local",
-            num_cpus=num_cpus,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            log_to_driver=False,
-            object_store_memory=object_store_mb * 1024**2,
-            runtime_env={"env_vars": dict(env)} if env else None,
-        )
+        memory = object_store_mb * 1024**2
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, object_store_memory=memory, **quiet)
     rearm()  # Ray's core worker put its own SIGTERM handler in place of ours (jobs.runtime.stops)
     return True
 

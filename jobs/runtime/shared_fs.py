@@ -37,25 +37,21 @@ class NodeView:
 def probe_node(probe_dir: str, token: str, node_id: str) -> dict[str, Any]:
     """Runs on one node: read the driver's token, write this node's answer beside it."""
     path = Path(probe_dir)
+
+    def answer(detail: str = "") -> dict[str, Any]:
+        return {"seen": not detail, "detail": detail, "host": socket.gethostname()}
+
     try:
         found = (path / "token").read_text()
     except OSError as e:
-        return {
-            "seen": False,
-            "detail": f"cannot read {path / 'token'} ({type(e).__name__}: {e.strerror or e})",
-            "host": socket.gethostname(),
-        }
+        return answer(f"cannot read {path / 'token'} ({type(e).__name__}: {e.strerror or e})")
     if found != token:
-        return {"seen": False, "detail": f"{path / 'token'} holds another job's token", "host": socket.gethostname()}
+        return answer(f"{path / 'token'} holds another job's token")
     try:
         (path / f"answer-{node_id}").write_text(token)
     except OSError as e:
-        return {
-            "seen": False,
-            "detail": f"cannot write in {path} ({type(e).__name__}: {e.strerror or e})",
-            "host": socket.gethostname(),
-        }
-    return {"seen": True, "detail": "", "host": socket.gethostname()}
+        return answer(f"cannot write in {path} ({type(e).__name__}: {e.strerror or e})")
+    return answer()
 
 
 def check_shared_output(output: Path, *, timeout_s: float = PROBE_TIMEOUT_S) -> list[NodeView]:

@@ -162,29 +162,23 @@ def portable(settings: dict[str, Any]) -> dict[str, Any]:
 def check_settings(out: Path, settings: dict[str, Any], *, write: bool = True) -> None:
     """First run: record the settings. Later runs: they must be the same (model paths may move, contents not)."""
     path = out / SETTINGS_PATH
-    if not path.exists():
-        if write:
-            write_text_atomic(path, json.dumps(settings, indent=2) + "\n")
-        return
-    old = json.loads(path.read_text(encoding="utf-8"))
-    a, b = portable(old), portable(settings)
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    a, b = portable(old or settings), portable(settings)
     diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
     if diff:
         raise ExportError(f"{out} holds an export made with other {', '.join(diff)} ({path}); use another --out")
-    if old != settings and write:  # same models, moved: keep the record current
+    if old != settings and write:  # the first record, or the same models moved: keep the record current
         write_text_atomic(path, json.dumps(settings, indent=2) + "\n")
 
 
 def _exported_action_stats(out: Path) -> dict[int, dict[str, Any]]:
     path = out / EPISODES_STATS_PATH
-    if not path.exists():
-        return {}
-    found = {}
-    for e in load_entries(path, EpisodeStatsEntry):
-        st = e.stats.get(ACTION)
-        if st is not None and len(st.mean) == LINGBOT_ACTION_DIM:
-            found[e.episode_index] = st.to_json()
-    return found
+    entries = load_entries(path, EpisodeStatsEntry) if path.exists() else []
+    return {
+        e.episode_index: st.to_json()
+        for e in entries
+        if (st := e.stats.get(ACTION)) is not None and len(st.mean) == LINGBOT_ACTION_DIM
+    }
 
 
 def plan_dataset(corpus: Corpus, rel: str, spec: LingbotExportSpec, models: Models, tally: DatasetTally) -> DatasetPlan:
