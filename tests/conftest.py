@@ -1,13 +1,19 @@
 """Shared test configuration: markers for slow and GPU checks, quiet third-party libraries, the lerobot oracle
-fixture (`run_oracle`, a plugin), and the real third-party samples (`realdata`, `shared_realdata`)."""
+fixture (`run_oracle`, a plugin), the real third-party samples (`realdata`, `shared_realdata`), and the quarantine
+scenario's local run that two packages read (`quarantine_local`)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from jobs.ingest.report import IngestReport
 
 pytest_plugins = ["tests.oracle.fixture", "tests.oracle.fixture_v30", "tests.ray_scope"]
 
@@ -81,6 +87,36 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """The quarantine scenario ingested from disk to disk: its raw corpus, spec file, output and the job's report."""
+
+    raw: Path
+    spec: Path
+    corpus: Path
+    report: IngestReport
+
+
+@pytest.fixture(scope="session")
+def quarantine_local(tmp_path_factory: pytest.TempPathFactory) -> LocalRun:
+    """The quarantine scenario's raw corpus (`tests/jobs/quarantine_corpus.py`) under `raw/` (nothing else in it: the
+    bucket twin uploads that folder), ingested into `local/` with the spec `local.yaml`, once for the local checks
+    (tests/jobs/test_quarantine_classes.py) and the bucket twin's comparison with them
+    (tests/s3/test_quarantine_bucket.py): only read. Its users are marked `shared_ray`, so it runs on that Ray."""
+    import yaml
+
+    from jobs.ingest.job import run_ingest
+    from jobs.spec import load_spec
+    from tests.jobs.quarantine_corpus import corrupt_spec, write_corrupt_corpus
+
+    tmp = tmp_path_factory.mktemp("quarantine")
+    raw = (tmp / "raw").resolve()
+    roots = write_corrupt_corpus(raw)
+    spec = tmp / "local.yaml"
+    spec.write_text(yaml.safe_dump(corrupt_spec(roots, tmp / "local"), sort_keys=False))
+    return LocalRun(raw, spec, tmp / "local", run_ingest(load_spec(spec), progress=False))
 
 
 @pytest.fixture(scope="session")

@@ -13,22 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from ingest.lerobot.writer_dir import STAGING
 from jobs.catalog.query import run_query
-from jobs.ingest.job import run_ingest
 from jobs.ingest.report import IngestReport
-from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
+from tests.conftest import LocalRun
 from tests.jobs.quarantine_corpus import (
     CASES,
     GOOD,
     QUARANTINE_SQL,
     Case,
     check_case,
-    corrupt_spec,
-    write_corrupt_corpus,
 )
 
 pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
@@ -43,14 +39,10 @@ class Ingested:
 
 
 @pytest.fixture(scope="module")
-def ingested(tmp_path_factory: pytest.TempPathFactory) -> Ingested:
-    raw = tmp_path_factory.mktemp("raw_corrupt")
-    roots = write_corrupt_corpus(raw)
-    corpus = raw.parent / f"{raw.name}_corpus"
-    spec_path = raw / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(corrupt_spec(roots, corpus), sort_keys=False))
-    report = run_ingest(load_spec(spec_path), progress=False)
-    return Ingested(raw, corpus, report, run_query(corpus, QUARANTINE_SQL).to_pylist())
+def ingested(quarantine_local: LocalRun) -> Ingested:
+    """The session's run (tests/conftest.py), which the bucket twin compares with."""
+    run = quarantine_local
+    return Ingested(run.raw, run.corpus, run.report, run_query(run.corpus, QUARANTINE_SQL).to_pylist())
 
 
 def test_the_table_covers_every_class_once() -> None:

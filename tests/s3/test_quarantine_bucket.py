@@ -4,8 +4,8 @@ is quarantined with the stage, error class and reason of the local run (the same
 file: its URL instead of its path), the quarantine and catalog in the bucket answer as the local run's, the datasets
 are the local run's files, no object of a rejected episode is in the bucket (no staging left, no commit record or
 meta line names one), and a rerun publishes nothing: every object's key and ETag, and but for the job folder (the
-running job's, put back at its clean end) its LastModified, are as before. Ray runs: the local reference, the bucket
-job and its rerun."""
+running job's, put back at its clean end) its LastModified, are as before. Ray runs: the local reference (the
+session's, `quarantine_local`, which tests/jobs/test_quarantine_classes.py checks), the bucket job and its rerun."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from adapters.storage.urls import filesystem
 from ingest.storage.objects import list_keys, list_modified
@@ -27,14 +26,13 @@ from jobs.spec import load_spec
 from jobs.spec_models import JobSpec
 from schemas.corpus import JOB_DIR
 from schemas.storage import StorageOptions
+from tests.conftest import LocalRun
 from tests.jobs.quarantine_corpus import (
     CASES,
     GOOD,
     QUARANTINE_SQL,
     Case,
     check_case,
-    corrupt_spec,
-    write_corrupt_corpus,
 )
 from tests.s3.server import S3Server
 from tests.s3.test_bucket_stage import files, objects
@@ -73,20 +71,17 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Runs:
+def runs(s3: S3Server, quarantine_local: LocalRun, tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """The local run is the session's (tests/conftest.py), the one tests/jobs/test_quarantine_classes.py checks."""
     tmp = tmp_path_factory.mktemp("quarantine_bucket")
-    raw = (tmp / "raw").resolve()
-    roots = write_corrupt_corpus(raw)
-    spec_path = tmp / "local.yaml"
-    spec_path.write_text(yaml.safe_dump(corrupt_spec(roots, tmp / "local"), sort_keys=False))
-    local_spec = load_spec(spec_path)
+    raw, local_spec = quarantine_local.raw, load_spec(quarantine_local.spec)
     bucket = f"s3://out/{tmp.name}"
     spec = placed_spec(local_spec, raw, bucket, s3.options())  # uploads the raw corpus under bucket/raw
     assert all(s.root.startswith(f"{bucket}/raw/") for s in spec.sources) and spec.output == f"{bucket}/corpus"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EIDATA_SCRATCH", str(tmp / "scratch"))
-        reports = {"local": run_ingest(local_spec, progress=False), "bucket": run_ingest(spec, progress=False)}
-    return Runs(raw, f"{bucket}/raw", tmp / "local", spec.output, s3.options(), spec, reports)
+        reports = {"local": quarantine_local.report, "bucket": run_ingest(spec, progress=False)}
+    return Runs(raw, f"{bucket}/raw", quarantine_local.corpus, spec.output, s3.options(), spec, reports)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
