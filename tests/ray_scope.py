@@ -37,8 +37,12 @@ def _stop() -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Before any fixture of the test is set up, module-scoped corpus builders included."""
+    """Before any fixture of the test is set up, module-scoped corpus builders included. A test that will be
+    skipped (`slow` without --runslow, `gpu` without CUDA: tests/conftest.py marks them `skip`) changes nothing: a
+    skipped `own_ray` test stopped the shared Ray for nothing, and the next `shared_ray` test started it again."""
     global _started
+    if item.get_closest_marker("skip") is not None:
+        return
     if item.get_closest_marker(OWN) is not None:
         _stop()
     elif item.get_closest_marker(MARK) is not None and not _started:
