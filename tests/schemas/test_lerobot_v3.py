@@ -13,11 +13,27 @@ from schemas.lerobot import DEFAULT_FEATURE_DTYPES, default_features
 from schemas.lerobot_v3 import (
     CHUNK_SIZE,
     DATA_PATH_V30,
-    INFO_KEYS,
     VIDEO_PATH_V30,
     features_v30,
     info_v30,
     next_chunk_file,
+)
+
+# lerobot 0.6.1 `DatasetInfo.to_dict()` key order (src/lerobot/datasets/utils.py `DatasetInfo`)
+INFO_KEYS = (
+    "codebase_version",
+    "fps",
+    "features",
+    "total_episodes",
+    "total_frames",
+    "total_tasks",
+    "chunks_size",
+    "data_files_size_in_mb",
+    "video_files_size_in_mb",
+    "data_path",
+    "video_path",
+    "robot_type",
+    "splits",
 )
 
 

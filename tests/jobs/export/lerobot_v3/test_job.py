@@ -34,8 +34,8 @@ from jobs.export.lerobot_v3.plan import PADDING_KEY, SourceDataset
 from jobs.validate import validate_dataset
 from schemas.corpus import find_datasets
 from schemas.lerobot import DEFAULT_FEATURE_DTYPES
-from schemas.lerobot_v3 import INFO_KEYS
 from tests.jobs.export.lerobot_v3.conftest import MANIFEST
+from tests.schemas.test_lerobot_v3 import INFO_KEYS
 
 pytestmark = pytest.mark.shared_ray  # the reference corpus is ingested on the shared Ray (tests/ray_scope.py)
 
