@@ -65,8 +65,11 @@ def parse_features(doc: Mapping[str, Any]) -> dict[str, FeatureInfo]:
     out: dict[str, FeatureInfo] = {}
 
     def walk(node: Mapping[str, Any], prefix: str) -> None:
-        cls = node.get("pythonClassName", "")
-        desc = node.get("description", "")
+        def leaf(kind: Any, shape: tuple[int | None, ...] = (), dtype: str = "", **more: Any) -> None:
+            out[prefix[:-1]] = FeatureInfo(
+                prefix[:-1], kind, shape, dtype, description=node.get("description", ""), **more
+            )
+
         if "featuresDict" in node:
             for name, child in node["featuresDict"].get("features", {}).items():
                 walk(child, f"{prefix}{name}/")
@@ -74,31 +77,17 @@ def parse_features(doc: Mapping[str, Any]) -> dict[str, FeatureInfo]:
             walk(node["sequence"]["feature"], prefix)
         elif "image" in node:
             img = node["image"]
-            out[prefix[:-1]] = FeatureInfo(
-                prefix[:-1],
-                "image",
-                _shape(img),
-                img.get("dtype", "uint8"),
-                image_format=img.get("encodingFormat"),
-                description=desc,
-            )
-        elif "text" in node or cls.endswith("Text"):
-            out[prefix[:-1]] = FeatureInfo(prefix[:-1], "text", (), "string", description=desc)
+            leaf("image", _shape(img), img.get("dtype", "uint8"), image_format=img.get("encodingFormat"))
+        elif "text" in node or node.get("pythonClassName", "").endswith("Text"):
+            leaf("text", (), "string")
         elif "tensor" in node:
             t = node["tensor"]
             kind = "text" if t.get("dtype") == "string" else "tensor"
-            out[prefix[:-1]] = FeatureInfo(
-                prefix[:-1],
-                kind,
-                _shape(t),
-                t.get("dtype", "float32"),
-                encoding=t.get("encoding", "none"),
-                description=desc,
-            )
+            leaf(kind, _shape(t), t.get("dtype", "float32"), encoding=t.get("encoding", "none"))
         elif "classLabel" in node:
-            out[prefix[:-1]] = FeatureInfo(prefix[:-1], "tensor", (), "int64", description=desc)
+            leaf("tensor", (), "int64")
         else:
-            out[prefix[:-1]] = FeatureInfo(prefix[:-1], "unknown", (), "", description=desc)
+            leaf("unknown")
 
     walk(doc, "")
     return out

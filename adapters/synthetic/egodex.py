@@ -82,9 +82,6 @@ class EgoDexFixture:
     height: int
     width: int
 
-    def by_id(self, raw_id: str) -> EgoDexEpisode:
-        return next(e for e in self.episodes if e.raw_id == raw_id)
-
     @property
     def good(self) -> list[EgoDexEpisode]:
         return [e for e in self.episodes if e.bad is None]
