@@ -1,4 +1,4 @@
-"""The robots' YAML data files (`joint_space.yaml`, `eef_offsets.yaml`), each validated by its pydantic model."""
+"""The robots' YAML data files (`joint_space.yaml`, `eef_offsets.yaml`, `hands.yaml`), each validated by its model."""
 
 from __future__ import annotations
 

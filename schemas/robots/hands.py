@@ -23,10 +23,10 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.canonical import MANO21_NAMES
+from schemas.robots.data_file import read_yaml
 
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 HANDS_YAML = Path(__file__).parent / "hands.yaml"
@@ -106,14 +106,6 @@ class HandsFile(BaseModel):
         return self
 
 
-def parse_hands(text: str, path: Path | str = HANDS_YAML) -> HandsFile:
-    """Validate a hands.yaml text; errors name the file and pydantic's field path."""
-    try:
-        return HandsFile.model_validate(yaml.safe_load(text))
-    except Exception as e:  # yaml or pydantic: either way the file is unusable; say which file
-        raise ValueError(f"{path}: {e}") from e
-
-
 @cache
 def load_hands() -> HandsFile:
-    return parse_hands(HANDS_YAML.read_text(encoding="utf-8"), HANDS_YAML)
+    return read_yaml(HANDS_YAML, HandsFile)

@@ -9,6 +9,7 @@ each fingertip nearer the palm; a joint marked open == closed (thumb abduction /
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,8 @@ from scipy.spatial.transform import Rotation
 
 from ingest.kinematics import load_model
 from schemas.canonical import MANO21_NAMES
-from schemas.robots.hands import FINGERS, HandSpec, load_hands, parse_hands
+from schemas.robots.data_file import read_yaml
+from schemas.robots.hands import FINGERS, HandsFile, HandSpec, load_hands
 
 HANDS = load_hands().hands
 NAMES = sorted(HANDS)
@@ -109,12 +111,13 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("error", sorted(BROKEN))
-def test_the_contract_refuses_a_wrong_entry_naming_the_file(error: str) -> None:
-    good = HANDS["dex3_hand_left"].model_dump()
-    parse_hands(json.dumps({"hands": {"dex3_hand_left": good}}), "hands.json")  # the unbroken entry passes
-    bad = json.dumps({"hands": {"dex3_hand_left": BROKEN[error](good)}})
+def test_the_contract_refuses_a_wrong_entry_naming_the_file(error: str, tmp_path: Path) -> None:
+    good, path = HANDS["dex3_hand_left"].model_dump(), tmp_path / "hands.json"
+    path.write_text(json.dumps({"hands": {"dex3_hand_left": good}}), encoding="utf-8")
+    read_yaml(path, HandsFile)  # the unbroken entry passes
+    path.write_text(json.dumps({"hands": {"dex3_hand_left": BROKEN[error](good)}}), encoding="utf-8")
     with pytest.raises(ValueError, match=rf"(?s)hands\.json: .*{error}"):
-        parse_hands(bad, "hands.json")
+        read_yaml(path, HandsFile)
 
 
 def test_mano_slots_follow_the_canonical_order() -> None:
