@@ -21,6 +21,10 @@ from schemas.behaviour import BehaviourConfig, BehaviourRecord
 
 MOVING_STEP = 1e-3  # a frame moves when a dim in use stepped by this fraction of its limit range
 
+# the record's fields `state_behaviour` measures under the same names
+STATE_FIELDS = ("dead_dims", "saturated_dims", "saturated_fraction", "jump_sigma", "jump_range_fraction", "jump_rad_s",
+                "jump_m_s", "jump_frame")  # fmt: skip
+
 
 def worst_camera(cams: list[CameraBehaviour]) -> dict[str, float | int | None]:
     """The record's camera fields: the worst value over the cameras."""
@@ -66,19 +70,9 @@ def measure_episode(
     return BehaviourRecord(
         **worst_camera(cams),
         state_frozen_s=sb.frozen_s,
-        dead_dims=sb.dead_dims,
-        saturated_dims=sb.saturated_dims,
-        saturated_fraction=sb.saturated_fraction,
-        jump_sigma=sb.jump_sigma,
-        jump_range_fraction=sb.jump_range_fraction,
-        jump_rad_s=sb.jump_rad_s,
-        jump_m_s=sb.jump_m_s,
-        jump_frame=sb.jump_frame,
+        **{k: getattr(sb, k) for k in STATE_FIELDS},
         nonfinite=nonfinite,
-        idle_start_s=ib.idle_start_s,
-        idle_end_s=ib.idle_end_s,
-        trim_start=ib.trim_start,
-        trim_stop=ib.trim_stop,
+        **{k: getattr(ib, k) for k in ("idle_start_s", "idle_end_s", "trim_start", "trim_stop")},
         **tracking,
         fingerprint=fingerprint(np.where(np.isfinite(s), s, 0.0), fps, limits, config).tolist(),
     )
