@@ -256,12 +256,8 @@ class AgibotAdapter(SourceAdapter):
                 raise self.error(f"unreadable mp4: {e}", file=path, episode=raw_id, field=field) from e
             frames = len(camera)
             if frames < n - self.options.frame_tolerance:
-                raise self.error(
-                    f"video has {frames} frames, the state stream {n} (tolerance {self.options.frame_tolerance})",
-                    file=path,
-                    episode=raw_id,
-                    field=field,
-                )
+                msg = f"video has {frames} frames, the state stream {n} (tolerance {self.options.frame_tolerance})"
+                raise self.error(msg, file=path, episode=raw_id, field=field)
             meta["video_frames"][cam] = frames
             cameras[cam] = camera
         depth = obs_dir / "depth"

@@ -183,15 +183,11 @@ def effector_layout(state: h5py.Group, fail: Fail) -> tuple[tuple[str, ...], int
         return ("effector/position",), both.shape[1] // 2
     split = [state.get(f"{arm}_effector/position") for arm in ARMS]
     if not all(isinstance(ds, h5py.Dataset) and ds.size for ds in split):
-        raise fail(
-            "no gripper or hand: missing or empty state/effector/position and state/{left,right}_effector/position",
-            "state/effector/position",
-        )
+        msg = "no gripper or hand: missing or empty state/effector/position and state/{left,right}_effector/position"
+        raise fail(msg, "state/effector/position")
     if split[0].shape != split[1].shape or split[0].ndim != 2 or split[0].shape[1] not in EFFECTOR:
-        raise fail(
-            f"left/right effector shapes {split[0].shape}, {split[1].shape}: expected (T, 1) or (T, 6) each",
-            "state/left_effector/position",
-        )
+        msg = f"left/right effector shapes {split[0].shape}, {split[1].shape}: expected (T, 1) or (T, 6) each"
+        raise fail(msg, "state/left_effector/position")
     return ("left_effector/position", "right_effector/position"), split[0].shape[1]
 
 

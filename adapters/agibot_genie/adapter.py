@@ -7,14 +7,11 @@ robot base, with a quaternion order this episode's own numbers settle (`quat.py`
 the field and the measured cause; nothing is read past a refusal. No FK description of the G1 arms exists in
 `schemas/robots/`, so the 14 arm joints stay natives and the end poses are the hands.
 
-Tier: the simulator's exports (`meta_info.json`: `sw_version` "genie-sim", `text` '{"description":"SIM"]}') are
-motion-planned, scripted trajectories: `low` (DESIGN.md section 4: "scripted, non-expert, failed or retried"), with the
-reason recorded; injected error frames (`label_info.key_frame.dual`) go to the metadata and the reasons. Real A2D
-platform exports keep the adapter's tier.
-
-Grippers: the converter writes the state as `min(120, max(0, 1.28 * 120 * (0.78 - g)))` of the simulated joint `g`
-(`omnipicker_reverse_relabel_gripper`) and the action as 0 (open) .. 1 (closed) (`omnipicker_sim_to_real`, taken
-from the state joint): the real robot's scales (higher = more closed), read with `hands.gripper_opening`.
+Tier: the simulator's exports (`meta_info.json` `sw_version` "genie-sim") are motion-planned, scripted trajectories:
+`low` (DESIGN.md section 4: "scripted, non-expert, failed or retried"), the reason recorded with the injected error
+frames (`label_info.key_frame.dual`); real A2D platform exports keep the adapter's tier. Grippers: the converter's
+state and action scales (`omnipicker_reverse_relabel_gripper`, `omnipicker_sim_to_real`) are the real robot's, read
+with `hands.gripper_opening`. The maker's code behind each is in adapters/README.md `agibot_genie`.
 """
 
 from __future__ import annotations
@@ -223,26 +220,19 @@ class GenieAdapter(SourceAdapter):
             try:
                 camera = VideoFileCamera(path, cam, CAMERAS.get(cam), intrinsics=_intrinsics(folder, cam))
             except (av.FFmpegError, OSError, ValueError, IndexError, KeyError) as e:
-                raise self.error(
-                    f"unreadable video or intrinsics: {e!r}", file=path, episode=raw_id, field=f"{cam}_color"
-                ) from e
+                msg = f"unreadable video or intrinsics: {e!r}"
+                raise self.error(msg, file=path, episode=raw_id, field=f"{cam}_color") from e
             if len(camera) < h5.rows - self.options.frame_tolerance:
-                raise self.error(
-                    f"video has {len(camera)} frames, aligned_joints.h5 {h5.rows} rows (tolerance "
-                    f"{self.options.frame_tolerance})",
-                    file=path,
-                    episode=raw_id,
-                    field=f"{cam}_color",
-                )
+                tolerance = self.options.frame_tolerance
+                msg = f"video has {len(camera)} frames, aligned_joints.h5 {h5.rows} rows (tolerance {tolerance})"
+                raise self.error(msg, file=path, episode=raw_id, field=f"{cam}_color")
             cameras[cam] = camera
             try:
                 pose = _extrinsics(folder, cam, h5.times_s)
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+                sensor = folder / "parameters" / "sensor"
                 raise self.error(
-                    f"unreadable extrinsics: {e!r}",
-                    file=folder / "parameters" / "sensor",
-                    episode=raw_id,
-                    field=f"extrinsic {cam}",
+                    f"unreadable extrinsics: {e!r}", file=sensor, episode=raw_id, field=f"extrinsic {cam}"
                 ) from e
             if pose is not None:
                 poses[cam] = pose
@@ -311,10 +301,8 @@ def _effector_width(h5: AlignedJoints, fail: Any) -> int:
         raise fail("no state/left_effector/position or state/right_effector/position", "state/left_effector/position")
     widths = {c.reshape(len(c), -1).shape[1] for c in cols if c is not None}
     if len(widths) != 1 or next(iter(widths)) not in EFFECTOR_EMBODIMENT:
-        raise fail(
-            f"effector widths {sorted(widths)}: expected 1 (gripper) or 6 (hand) per arm",
-            "state/left_effector/position",
-        )
+        msg = f"effector widths {sorted(widths)}: expected 1 (gripper) or 6 (hand) per arm"
+        raise fail(msg, "state/left_effector/position")
     return next(iter(widths))
 
 

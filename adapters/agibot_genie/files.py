@@ -1,9 +1,7 @@
 """AgiBot Genie Sim / A2D exports on disk: where the episodes are, what their JSON files say, and `action_config`.
 
-Layout (the maker's converter, AgibotTech/genie_sim `source/data_collection/server/recording/sim_data_converter.py`,
-read in fork zmf2022/genie_sim @ dd75b06; the folder names from a third-party AgiBot -> GR00T LeRobot converter,
-whose comments give "job_id directories like 3335477", "robot_id directories like A2D0015AB00061", "episode_id
-directories like 12052353"): `<job>/<sn>/<episode>/` holding
+Layout (the maker's converter `sim_data_converter.py` and a third-party AgiBot -> GR00T LeRobot converter's folder
+names, cited in adapters/README.md `agibot_genie`): `<job>/<sn>/<episode>/` holding
 - `aligned_joints.h5` (`h5.py`),
 - `meta_info.json`: `job_id`, `episode_id`, `task_id`, `robot_type` ("A2D" for the G1, "G2A"), `sw_version`
   ("genie-sim" from the simulator), `text` ('{"description":"SIM"]}', not valid JSON, kept as a string),

@@ -134,22 +134,21 @@ def quaternion_order(h5: AlignedJoints, simulation: bool, option: str, fail: Any
         )
         chosen = decide(found)
         if chosen is None:
-            raise fail(
-                f"quaternion order of state/end/orientation undecided: the same pose in the arm base "
-                f"(state/end/arm_*) is consistent under neither or both readings {_fmt(found)}; set "
-                "option quaternion",
-                "state/end/orientation",
+            msg = (
+                "quaternion order of state/end/orientation undecided: the same pose in the arm base (state/end/arm_*)"
+                f" is consistent under neither or both readings {_fmt(found)}; set option quaternion"
             )
+            raise fail(msg, "state/end/orientation")
         used = [rows.start or 0, rows.stop if rows.stop is not None else h5.rows]
         return chosen, {"from": "state/end vs state/end/arm_* (agibot_genie/quat.py)", "rows": used, **found}
     if not simulation:  # real A2D platform: AgiBot World's own convention (adapters/agibot/proprio.py)
         return "xyzw", {"from": "real-robot export: AgiBot World's xyzw"}
-    raise fail(
-        "quaternion order of state/end/orientation cannot be settled from this file: Genie Sim's extractors "
-        "wrote xyzw (current) or wxyz (earlier), and there is no state/end/arm_position / arm_orientation "
-        "to measure it against; set option quaternion",
-        "state/end/orientation",
+    msg = (
+        "quaternion order of state/end/orientation cannot be settled from this file: Genie Sim's extractors wrote xyzw"
+        " (current) or wxyz (earlier), and there is no state/end/arm_position / arm_orientation to measure it against;"
+        " set option quaternion"
     )
+    raise fail(msg, "state/end/orientation")
 
 
 def _fmt(found: dict[str, dict[str, float | None]]) -> str:

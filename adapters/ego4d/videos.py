@@ -191,9 +191,8 @@ class VideoWindows(SourceAdapter):
             if loc["video_kind"] == "full_scale" and meta["video_start_sec"] is not None:
                 meta |= start_check(path, meta["video_start_sec"], loc["fps"])
         except (av.FFmpegError, OSError, IndexError) as e:
-            raise self.error(
-                f"unreadable mp4 of video {loc['video_uid']}: {e}", file=path, episode=ep, field="video"
-            ) from e
+            msg = f"unreadable mp4 of video {loc['video_uid']}: {e}"
+            raise self.error(msg, file=path, episode=ep, field="video") from e
         if not len(camera):
             raise self.error(f"no frame in the window [{start:.3f}, {end:.3f}) s", file=path, episode=ep, field="video")
         fps = loc["fps"] or clip.average_rate

@@ -173,9 +173,8 @@ class EgoDexAdapter(SourceAdapter):
             error: AdapterError | None = None
             try:
                 if not mp4.is_file():
-                    raise self.error(
-                        f"no video beside the poses (expected {mp4.name})", file=mp4, episode=raw_id, field="mp4"
-                    )
+                    msg = f"no video beside the poses (expected {mp4.name})"
+                    raise self.error(msg, file=mp4, episode=raw_id, field="mp4")
                 if self.options.check_on_discover:
                     with self._open(hdf5, raw_id) as f:
                         self._check_groups(f, hdf5, raw_id)

@@ -161,13 +161,8 @@ class EgoVideoAdapter(SourceAdapter):
                         raise self.error(sample.error, file=shard, episode=raw_id, field="members")
                     ext = next((e for e in self.options.video_extensions if e.lower() in sample.members), None)
                     if ext is None:
-                        has = ", ".join(sorted(sample.members))
-                        raise self.error(
-                            f"sample {sample.key!r} has no video member (has {has})",
-                            file=shard,
-                            episode=raw_id,
-                            field="video",
-                        )
+                        msg = f"sample {sample.key!r} has no video member (has {', '.join(sorted(sample.members))})"
+                        raise self.error(msg, file=shard, episode=raw_id, field="video")
                     side = {
                         e: self._sidecar(partial(_read_sidecar_member, shard, *sample.members[e]), e, shard, raw_id)
                         for e in ("json", "txt")

@@ -154,21 +154,13 @@ class Hot3DAdapter(SourceAdapter):
         headset = str(meta.get("headset", ""))
         up = WORLD_UP.get(headset_kind(headset))
         if up is None:
-            raise self.error(
-                f"headset {headset!r} is not one HOT3D records with ({', '.join(WORLD_UP)}): its world's "
-                "up axis is unknown",
-                file=seq / "metadata.json",
-                episode=ep,
-                field="headset",
-            )
+            known = ", ".join(WORLD_UP)
+            msg = f"headset {headset!r} is not one HOT3D records with ({known}): its world's up axis is unknown"
+            raise self.error(msg, file=seq / "metadata.json", episode=ep, field="headset")
         device = self._poses(seq / HEADSET_FILE, ep, "headset")
         if len(device) != 1:
-            raise self.error(
-                f"{len(device)} objects tracked, expected the headset alone",
-                file=seq / HEADSET_FILE,
-                episode=ep,
-                field="object_uid",
-            )
+            msg = f"{len(device)} objects tracked, expected the headset alone"
+            raise self.error(msg, file=seq / HEADSET_FILE, episode=ep, field="object_uid")
         dev_ts, world_from_device = next(iter(device.values()))
         calib = self._calibration(seq, headset, ep)
         source, tracks = self._hands(seq, ep)

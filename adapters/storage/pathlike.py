@@ -15,6 +15,9 @@ def path_like(loc: Location) -> Any:
     return ObjectPath(loc) if is_object(loc) else loc
 
 
+_ANSWERED = frozenset({"name", "stem", "suffix", "exists", "is_dir"})
+
+
 class ObjectPath:
     """rosbags' path protocol over an object-store Location: every open is a ranged, metered read."""
 
@@ -30,23 +33,10 @@ class ObjectPath:
     def __truediv__(self, key: Any) -> ObjectPath:
         return ObjectPath(self.loc / str(key))
 
-    @property
-    def name(self) -> str:
-        return self.loc.name
-
-    @property
-    def stem(self) -> str:
-        return self.loc.stem
-
-    @property
-    def suffix(self) -> str:
-        return self.loc.suffix
-
-    def exists(self) -> bool:
-        return self.loc.exists()
-
-    def is_dir(self) -> bool:
-        return self.loc.is_dir()
+    def __getattr__(self, attr: str) -> Any:
+        if attr in _ANSWERED:  # name, stem, suffix, exists, is_dir: the Location's own
+            return getattr(self.loc, attr)
+        raise AttributeError(attr)
 
     def stat(self, *, follow_symlinks: bool = True) -> Any:
         return self.loc.stat()
