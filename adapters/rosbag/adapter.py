@@ -41,7 +41,7 @@ from adapters.rosbag import segments
 from adapters.rosbag.bags import FoundBag, find_bags, open_bag
 from adapters.rosbag.camera import BagCamera, colour_problem
 from adapters.rosbag.clock import ClockChoice, choose
-from adapters.rosbag.fields import stack
+from adapters.rosbag.fields import stack, without_nonfinite_columns
 from adapters.rosbag.options import RosbagOptions
 from adapters.rosbag.tf import TfTree
 from adapters.rosbag.topics import POSE_NAMES, TopicData, joint_arrays, matches, normalize_type, topic_key
@@ -137,11 +137,18 @@ class RosbagAdapter(SourceAdapter):
             conns = []
             for c in reader.connections:
                 counts[c.topic] = counts.get(c.topic, 0) + c.msgcount
+                data.setdefault(c.topic, TopicData(c.topic, normalize_type(c.msgtype)))
                 if matches(c.topic, opts.exclude_topics):
                     skipped[c.topic] = "excluded by the exclude_topics option"
+                elif c.msgcount and c.msgtype not in reader.typestore.fielddefs:
+                    # a robot's own types in a bag without definitions (sqlite3 bags before rosbag2 stored them:
+                    # px4_msgs in tests/data/real/rosbag_ats): named, the bag's other topics read
+                    skipped[c.topic] = (
+                        f"{c.msgcount} message(s) that cannot be decoded: no definition of its type in the bag (ROS "
+                        "2 Humble's standard types, bags.DEFAULT_TYPES, stand in only for a bag that holds none)"
+                    )
                 else:
                     conns.append(c)
-                    data.setdefault(c.topic, TopicData(c.topic, normalize_type(c.msgtype)))
             # static transforms hold for the whole bag (latched once at its start): read whatever the span
             static = [c for c in conns if _is_static(c.topic)]
             moving = [c for c in conns if not _is_static(c.topic)]
@@ -186,7 +193,8 @@ class RosbagAdapter(SourceAdapter):
         for topic in sorted(data):
             d = data[topic]
             if not d.log_ns:
-                skipped[topic] = "no message in this episode's span"
+                why = "no message in this episode's span" if counts.get(topic) else "the bag holds no message of it"
+                skipped.setdefault(topic, why)
                 continue
             self._topic(d, rel[topic], clocks[topic], ep, skipped, bag, span)
         hands = self._hands(tree, data, rel, t0, ep, skipped)
@@ -194,9 +202,9 @@ class RosbagAdapter(SourceAdapter):
             ep.language.append(Language(opts.task))
         accounted = {
             t: {
-                "type": data[t].msgtype if t in data else None,
-                "messages_in_bag": counts.get(t, 0),
-                "messages": len(data[t].log_ns) if t in data else 0,
+                "type": data[t].msgtype,
+                "messages_in_bag": counts[t],
+                "messages": len(data[t].log_ns),
                 "role": ep.roles.get(t, "not used"),
                 "reason": skipped.get(t),
                 **(clocks[t].record() if t in clocks else {}),
@@ -288,7 +296,9 @@ class RosbagAdapter(SourceAdapter):
                 if not np.all(np.isnan(arr[:, :, i])):
                     ep.signals[f"{key}.{part}"] = Stream(t, arr[:, :, i], names)
                     parts.append(part)
-            ep.roles[d.topic] = f"joint states ({'action' if target is ep.actions else 'state'}: {', '.join(parts)})"
+            unnamed = "; no joint names in the messages: by index" if d.unnamed_joints else ""
+            role = "action" if target is ep.actions else "state"
+            ep.roles[d.topic] = f"joint states ({role}: {', '.join(parts)}){unnamed}"
         elif kind == "tf":
             static = _is_static(d.topic)
             ep.roles[d.topic] = "tf static edges (metadata tf_static)" if static else "tf moving edges (signals tf.*)"
@@ -310,6 +320,10 @@ class RosbagAdapter(SourceAdapter):
                 why = f"fields of changing width {left_out}" if left_out else "no numeric field"
                 skipped[d.topic] = why
                 return
+            values, names, nonfinite = without_nonfinite_columns(values, names)
+            if not names:
+                skipped[d.topic] = f"no numeric field holds a finite number in any message {nonfinite}"
+                return
             action = matches(d.topic, opts.action_topics)
             (ep.actions if action else ep.signals)[key] = Stream(t, values, names, frame=frame)
             varying = {k: sorted(v) for k, v in d.strings.items() if len(v) > 1}
@@ -318,6 +332,7 @@ class RosbagAdapter(SourceAdapter):
                 + f" ({len(names)} numeric fields)"
                 + (f"; string fields vary {varying}" if varying else "")
                 + (f"; fields of changing width left out {left_out}" if left_out else "")
+                + (f"; no finite number in any message, left out {nonfinite}" if nonfinite else "")
             )
 
     def _camera_slot(self, topic: str, ep: _Built) -> Camera | None:

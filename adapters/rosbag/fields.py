@@ -106,5 +106,20 @@ def stack(rows: Sequence[dict[str, np.ndarray]]) -> tuple[np.ndarray | None, tup
     return values, names, left_out
 
 
+def without_nonfinite_columns(
+    values: np.ndarray, names: tuple[str, ...]
+) -> tuple[np.ndarray, tuple[str, ...], dict[str, str]]:
+    """(values, names) less the columns that hold no finite number in any message, and those columns' names with
+    what they held. A publisher may fill a field it does not use with NaN, or a limit it does not set with inf, in
+    every message (PX4, tests/data/real/rosbag_ats: ActuatorMotors' control[4..11] on a quadrotor and
+    VehicleLocalPosition's ref_lat without GPS are NaN, its vxy_max and hagl_min inf): such a column is named, not
+    kept as a native."""
+    if values.dtype.kind != "f":
+        return values, names, {}
+    empty = ~np.isfinite(values).any(axis=0)
+    held = {n: ", ".join(str(x) for x in np.unique(values[:, i])) for i, n in enumerate(names) if empty[i]}
+    return values[:, ~empty], tuple(n for n, e in zip(names, empty, strict=True) if not e), held
+
+
 def _names(path: str, width: int) -> list[str]:
     return [path] if width == 1 else [f"{path}[{i}]" for i in range(width)]

@@ -63,6 +63,7 @@ class TopicData:
     encoding: str | None = None
     first_frame: np.ndarray | None = None
     sizes: set[tuple[int, int]] = field(default_factory=set)
+    unnamed_joints: bool = False  # a JointState that names no joint: its joints are named by index
 
     @property
     def kind(self) -> str:
@@ -86,9 +87,13 @@ class TopicData:
             if self.msgtype in cam.IMAGE:
                 self.sizes.add((int(msg.height), int(msg.width)))
         elif kind == "joints":
-            n = len(msg.name)
+            # A driver may leave `name` empty (the Feetech driver of tests/data/real/rosbag_ats publishes positions
+            # only): its joints are then named by their index in the arrays, never dropped for want of a name.
+            names = list(msg.name) or [str(i) for i in range(len(msg.position))]
+            self.unnamed_joints |= not msg.name
+            n = len(names)
             pos, vel, eff = (_padded(getattr(msg, f), n) for f in ("position", "velocity", "effort"))
-            self.joints.append({nm: (pos[i], vel[i], eff[i]) for i, nm in enumerate(msg.name)})
+            self.joints.append({nm: (pos[i], vel[i], eff[i]) for i, nm in enumerate(names)})
         elif kind == "tf":
             for tr in msg.transforms:
                 t, r = tr.transform.translation, tr.transform.rotation

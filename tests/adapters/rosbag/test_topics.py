@@ -151,7 +151,7 @@ def test_a_topic_that_gives_nothing_is_named_with_its_reason(tmp_path: Path) -> 
     assert set(unused) == {"/trigger", "/diagnostics", "/depth"}
     # std_msgs/Empty: its only member is the placeholder an IDL struct needs, not a value
     assert unused["/trigger"] == "topic /trigger (std_msgs/msg/Empty, 10 messages): no numeric field"
-    assert unused["/diagnostics"].endswith("(None, 0 messages): excluded by the exclude_topics option")
+    assert unused["/diagnostics"].endswith("(std_msgs/msg/Float64, 0 messages): excluded by the exclude_topics option")
     assert "encoding '32FC1' is not a colour image" in unused["/depth"]
     # a detector's array whose length changes: the layout is kept, the data named as left out
     assert ep.metadata["fields_left_out"] == {"/detections": {"data": [1, 2, 3]}}
