@@ -15,10 +15,10 @@ _SCALARS = {float: pa.float64(), int: pa.int64(), bool: pa.bool_(), datetime: pa
 
 def arrow_type(annotation: Any) -> pa.DataType:
     """float -> float64, int -> int64, bool -> bool, datetime -> timestamp[us, UTC], str (a str enum or a Literal of
-    strings too) -> string, list[x] -> list<x>; Optional stripped (every column is nullable)."""
+    strings too) -> string, list[x] or tuple[x, ...] -> list<x>; Optional stripped (every column is nullable)."""
     if get_origin(annotation) in (Union, types.UnionType):
         annotation = next(a for a in get_args(annotation) if a is not type(None))
-    if get_origin(annotation) is list:
+    if get_origin(annotation) in (list, tuple):  # list[x], tuple[x, ...]
         return pa.list_(arrow_type(get_args(annotation)[0]))
     if get_origin(annotation) is Literal or (isinstance(annotation, type) and issubclass(annotation, str)):
         return pa.string()

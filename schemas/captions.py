@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CAPTION_KEY = "caption"  # inside the episode's "eidata" lineage
 TEXT_FORMAT = "eidata-text-1"
 TEXT_DIR = "latents/text"
 TEXT_PATH = TEXT_DIR + "/task_{task_index:06d}.safetensors"

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.arrow import arrow_schema
 
 SOURCE_FINDINGS_DIR = "catalog/source_findings"
 Severity = Literal["info", "warning", "error"]  # as `schemas.dataset_meta.Severity`
 NO_EPISODES = "no_episodes"  # the code of a source that yielded no episode at all (`--strict` makes it an error)
-SIZE_SPLIT = "camera_size_split"  # the code of episodes written beside their dataset for another camera size
 
 
 class SourceFinding(BaseModel):
@@ -58,17 +58,4 @@ class SourceFinding(BaseModel):
         return f"{self.severity.upper()} {self.code}: {self.message}{where}"
 
 
-SOURCE_FINDINGS_SCHEMA = pa.schema(
-    [
-        ("source", pa.string()),
-        ("adapter", pa.string()),
-        ("root", pa.string()),
-        ("subset", pa.string()),
-        ("code", pa.string()),
-        ("severity", pa.string()),
-        ("message", pa.string()),
-        ("path", pa.string()),
-        ("episodes", pa.list_(pa.string())),
-    ]
-)
-assert list(SOURCE_FINDINGS_SCHEMA.names) == list(SourceFinding.model_fields), "findings schema and model disagree"
+SOURCE_FINDINGS_SCHEMA = arrow_schema(SourceFinding)

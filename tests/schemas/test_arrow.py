@@ -24,6 +24,7 @@ def test_each_field_type_has_its_column() -> None:
         f: Literal["x", "y"]
         g: list[str]
         h: list[int] | None
+        i: tuple[str, ...] | None
 
     assert arrow_schema(Row) == pa.schema(
         [
@@ -35,6 +36,7 @@ def test_each_field_type_has_its_column() -> None:
             ("f", pa.string()),
             ("g", pa.list_(pa.string())),
             ("h", pa.list_(pa.int64())),
+            ("i", pa.list_(pa.string())),
         ]
     )
     assert all(field.nullable for field in arrow_schema(Row))
