@@ -16,9 +16,7 @@ native range. A camera with `bgr_at_shape` is stored BGR only when written at th
 Deterministic for a given seed. Quirk and fault switches:
 - `mark_last=False`: `is_last`/`is_terminal` never set (Octo's Bridge copy);
 - `blank_cameras`: cameras written as all-black frames (Bridge's padded `image_3`), while `has_image_*` stay 0;
-- `truncate=(split, i)`: the shard is cut in the middle of episode i's record (later records of that shard are lost);
-- `corrupt_crc=(split, i)`: one payload byte of episode i flipped (payload CRC mismatch, framing intact);
-- `corrupt_length=(split, i)`: episode i's length CRC damaged (framing lost from there to the end of the shard).
+- `corrupt_crc=(split, i)`: one payload byte of episode i flipped (payload CRC mismatch, framing intact).
 """
 
 from __future__ import annotations
@@ -74,7 +72,6 @@ class WrittenBuilder:
     shards: dict[str, list[Path]]
     blank_cameras: tuple[str, ...]
     damaged: dict[str, str] = field(default_factory=dict)  # raw id -> "truncated" | "payload_crc" | "length_crc"
-    lost: list[str] = field(default_factory=list)  # raw ids unreachable after a truncation / broken framing
 
     def episode(self, raw_id: str) -> WrittenEpisode:
         return next(e for e in self.episodes if e.raw_id == raw_id)
@@ -362,9 +359,7 @@ def write_rlds(
     seed: int = 0,
     mark_last: bool = True,
     blank_cameras: Sequence[str] = (),
-    truncate: EpisodeAt | None = None,
     corrupt_crc: EpisodeAt | None = None,
-    corrupt_length: EpisodeAt | None = None,
 ) -> WrittenBuilder:
     """Write `<root>/<dataset>/<version>/` for `subset` (a table name or alias, see `adapters.oxe.subsets`).
 
@@ -429,26 +424,12 @@ def write_rlds(
     (path / "dataset_info.json").write_text(json.dumps(info, indent=2))
 
     result = WrittenBuilder(path, dataset, cfg, written, shard_paths, blank)
-    by_id = {(e.split, e.index): e for e in written}
-    for at, kind in ((corrupt_crc, "payload_crc"), (corrupt_length, "length_crc"), (truncate, "truncated")):
-        if at is None:
-            continue
-        shard, offset, length = spans[at]
-        result.damaged[by_id[at].raw_id] = kind
-        if kind == "truncated":
-            with open(shard, "r+b") as f:
-                f.truncate(offset + 12 + length // 2)
-        else:
-            pos = offset + 12 + length // 2 if kind == "payload_crc" else offset + 8
-            with open(shard, "r+b") as f:
-                f.seek(pos)
-                byte = f.read(1)
-                f.seek(pos)
-                f.write(bytes([byte[0] ^ 0xFF]))
-        if kind in ("truncated", "length_crc"):
-            result.lost += [
-                e.raw_id
-                for e in written
-                if spans[(e.split, e.index)][0] == shard and spans[(e.split, e.index)][1] > offset
-            ]
+    if corrupt_crc is not None:
+        shard, offset, length = spans[corrupt_crc]
+        result.damaged[next(e.raw_id for e in written if (e.split, e.index) == corrupt_crc)] = "payload_crc"
+        with open(shard, "r+b") as f:
+            f.seek(offset + 12 + length // 2)
+            byte = f.read(1)
+            f.seek(offset + 12 + length // 2)
+            f.write(bytes([byte[0] ^ 0xFF]))
     return result

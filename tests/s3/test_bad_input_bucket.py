@@ -24,6 +24,7 @@ from adapters.synthetic.robomind import write_robomind
 from schemas.lerobot import load_info
 from tests.fixtures import corrupt
 from tests.fixtures.episodes import write_canonical_dataset
+from tests.fixtures.rlds import break_framing
 from tests.s3.server import S3Server
 from tests.store_cases import compare_source, put_tree, read_or_error
 
@@ -48,7 +49,9 @@ def _lfs_pointer(path: Path) -> None:
 
 
 def _write(raw: Path) -> dict[str, Path]:
-    bridge = write_rlds(raw / "bridge", "bridge", episodes=4, steps=12, truncate=("train", 1)).path
+    rlds = write_rlds(raw / "bridge", "bridge", episodes=4, steps=12)
+    break_framing(rlds, ("train", 1), "truncated")
+    bridge = rlds.path
     agibot = raw / "agibot"
     write_agibot(agibot, [AgibotEpisode(327, e, 45) for e in (1, 2, 3, 4)], height=48, width=64)
     corrupt.truncate_file(agibot / "proprio_stats/327/2/proprio_stats.h5", 0.5)

@@ -17,7 +17,7 @@ from adapters.registry import get_adapter
 from adapters.synthetic.rlds import WrittenBuilder, write_rlds
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
-from tests.fixtures.rlds import add_mirror_split
+from tests.fixtures.rlds import add_mirror_split, break_framing
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -271,13 +271,14 @@ def _assert_named(err: AdapterError, shard: Path, raw_id: str, field: str) -> No
 
 
 def test_truncated_shard(tmp_path: Path) -> None:
-    wb = write_rlds(tmp_path, "bridge", episodes={"train": 4, "val": 2}, truncate=("train", 2))
+    wb = write_rlds(tmp_path, "bridge", episodes={"train": 4, "val": 2})
+    unreachable = break_framing(wb, ("train", 2), "truncated")
     shard = wb.shards["train"][0]
     a = _adapter()
     refs = {r.raw_id: r for r in a.discover(tmp_path)}
     assert len(refs) == 6  # counted from shardLengths: the cut record and the lost one are reported too
     cut, lost = refs["train/00000/000002"], refs["train/00000/000003"]
-    assert wb.damaged == {cut.raw_id: "truncated"} and wb.lost == [lost.raw_id]
+    assert wb.damaged == {cut.raw_id: "truncated"} and unreachable == [lost.raw_id]
     assert "truncated TFRecord" in cut.error and f"episode {cut.raw_id}" in cut.error and str(shard) in cut.error
     assert "not reachable" in lost.error
     for ref in (cut, lost):
@@ -307,7 +308,8 @@ def test_crc_corrupt_record(tmp_path: Path) -> None:
 
 
 def test_corrupt_length_loses_rest_of_shard_only(tmp_path: Path) -> None:
-    wb = write_rlds(tmp_path, "droid", episodes={"train": 4}, shards=2, corrupt_length=("train", 0))
+    wb = write_rlds(tmp_path, "droid", episodes={"train": 4}, shards=2)
+    break_framing(wb, ("train", 0), "length_crc")
     a = _adapter()
     refs = list(a.discover(tmp_path))
     assert [r.raw_id for r in refs] == [
