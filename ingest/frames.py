@@ -43,8 +43,7 @@ def rot6d_to_matrix(d6: np.ndarray, eps: float = 1e-9) -> np.ndarray:
     return np.stack([b1, b2, b3], axis=-1)
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# SE(3) construction and algebra
+# -- SE(3) construction and algebra ------------------------------------------------------------------------------------
 
 
 def se3(rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
@@ -91,8 +90,7 @@ def is_rotation(R: np.ndarray, atol: float = 1e-5) -> np.ndarray:
         return ortho & (np.abs(np.linalg.det(R) - 1.0) <= atol)
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# From and to native pose encodings
+# -- From and to native pose encodings ---------------------------------------------------------------------------------
 
 
 def quat_to_matrix(quat_xyzw: np.ndarray) -> np.ndarray:
@@ -154,8 +152,7 @@ def pos_rot6d_to_pose(x9: np.ndarray) -> np.ndarray:
     return se3(rot6d_to_matrix(x9[..., 3:]), x9[..., :3])
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# Canonical wrist and deltas
+# -- Canonical wrist and deltas ----------------------------------------------------------------------------------------
 
 
 def offset_matrix(offset: RigidTransform | np.ndarray) -> np.ndarray:
@@ -199,9 +196,6 @@ def apply_delta(poses_t: np.ndarray, delta9: np.ndarray) -> np.ndarray:
     _check_tail(delta9, (9,), "delta9")
     R = poses_t[..., :3, :3] @ rot6d_to_matrix(delta9[..., 3:])
     return se3(R, poses_t[..., :3, 3] + delta9[..., :3])
-
-
-# ---------------------------------------------------------------------------------------------------------------------
 
 
 def _check_tail(a: np.ndarray, tail: tuple[int, ...], name: str) -> None:

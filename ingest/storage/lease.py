@@ -7,13 +7,12 @@ lease whose heartbeat is older than its ttl (the holder was SIGKILLed, its machi
 next generation, again conditionally, so of two jobs taking over one wins. Age is the store's LastModified against this
 machine's clock: the ttl must exceed the clock skew (minutes are the usual ttl; tests use seconds).
 
-A holder that is provably dead is taken over at once, as the local job lock's flock is (issue 38 item 2): the lease
-names the holder's host, boot, pid namespace, pid and the pid's start time, and a job on the same host (same name,
-same boot id, same pid namespace, so the pid means the same process) finds that pid gone, a zombie, or now another
-process (another start time). The reason is logged. A live holder, a holder on another host or in another pid
-namespace (a container beside ours), or a lease without these fields (written before them) waits out its ttl. A release
-whose delete fails because the store does not answer is logged, not raised (the job's own error says more); each lease
-carries a token, and a later job of the same process takes a lease this process released over at once.
+A holder that is provably dead is taken over at once, as the local job lock's flock is (issue 38 item 2): a job on the
+holder's host (same name, boot id and pid namespace, so the pid means the same process) finds that pid gone, a zombie,
+or now another process (another start time). A live holder, a holder on another host or in another pid namespace, or
+a lease without these fields waits out its ttl. A release whose delete fails because the store does not answer is
+logged, not raised; each lease carries a token, and a later job of the same process takes a lease this process
+released over at once.
 """
 
 from __future__ import annotations
