@@ -170,15 +170,8 @@ class Ego4DAdapter(VideoWindows):
     def window(self, loc: dict[str, Any], fps: float) -> Window:
         """The narrations (at their instant) and overlapping summaries (over their span, clipped), and the metadata."""
         start, end = loc["window_sec"]
-        language = [
-            Language(
-                n["narration_text"],
-                kind="narration",
-                start_s=n["timestamp_sec"] - start,
-                end_s=n["timestamp_sec"] - start,
-            )
-            for n in loc["narrations"]
-        ]
+        instants = [(n["narration_text"], n["timestamp_sec"] - start) for n in loc["narrations"]]
+        language = [Language(text, kind="narration", start_s=t, end_s=t) for text, t in instants]
         language += [
             Language(
                 s["summary_text"],

@@ -164,23 +164,22 @@ class EgoDexAdapter(SourceAdapter):
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
-        subset = self.options.subset or "default"
         files = sorted((p.relative_to(root).with_suffix("").as_posix(), p) for p in root.rglob("*.hdf5"))
-        for count, (raw_id, hdf5) in enumerate(files):
-            if self.options.max_episodes is not None and count >= self.options.max_episodes:
-                return
-            mp4 = hdf5.with_suffix(".mp4")
-            error: AdapterError | None = None
-            try:
-                if not mp4.is_file():
-                    msg = f"no video beside the poses (expected {mp4.name})"
-                    raise self.error(msg, file=mp4, episode=raw_id, field="mp4")
-                if self.options.check_on_discover:
-                    with self._open(hdf5, raw_id) as f:
-                        self._check_groups(f, hdf5, raw_id)
-            except AdapterError as e:
-                error = e
-            yield self.new_ref(raw_id, (str(hdf5), str(mp4)), subset=subset, error=error)
+        return self.capped(self._ref(raw_id, hdf5) for raw_id, hdf5 in files)
+
+    def _ref(self, raw_id: str, hdf5: Location) -> EpisodeRef:
+        mp4 = hdf5.with_suffix(".mp4")
+        error: AdapterError | None = None
+        try:
+            if not mp4.is_file():
+                msg = f"no video beside the poses (expected {mp4.name})"
+                raise self.error(msg, file=mp4, episode=raw_id, field="mp4")
+            if self.options.check_on_discover:
+                with self._open(hdf5, raw_id) as f:
+                    self._check_groups(f, hdf5, raw_id)
+        except AdapterError as e:
+            error = e
+        return self.new_ref(raw_id, (str(hdf5), str(mp4)), error=error)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         hdf5, mp4 = self.locate(ref.paths[0]), self.locate(ref.paths[1])
@@ -202,14 +201,8 @@ class EgoDexAdapter(SourceAdapter):
                 for name in sorted(f["transforms"])
                 if name != CAMERA
             }
-            confidences = (
-                {
-                    name: self._dataset(f, f"confidences/{name}", hdf5, ep, shape=(n,))
-                    for name in sorted(f["confidences"])
-                }
-                if "confidences" in f
-                else {}
-            )
+            names = sorted(f["confidences"]) if "confidences" in f else []
+            confidences = {name: self._dataset(f, f"confidences/{name}", hdf5, ep, shape=(n,)) for name in names}
         camera = self._camera(mp4, ep, intrinsic, n)
         ts = np.arange(n, dtype=np.float64) / self.options.fps
         states = {f"transforms/{k}": Stream(ts, v, unit="se3_4x4", frame=WORLD) for k, v in transforms.items()}

@@ -1,19 +1,12 @@
 """Which robot a LeRobot dataset holds: its embodiment from the `embodiment` option, the `robot_type` (a registry name
 or an alias of one), or what a canonical dataset declares; and the joint conventions its recorder implies.
 
-Robots by evidence, never by resemblance:
-- an alias maps a robot_type only when every other token of it is one that does not change the robot (a role such as
-  `follower`, a maker's name, a model number, `single_cam`, ...: `BENIGN_TOKENS`). `so101_custom_xl` resembles
-  `so101` and stays `unknown` (natives kept, the reason says what it resembles) unless the `embodiment` option says;
-- a token that names two arms (`bi`, `bimanual`, `dual`, ...: `TWO_ARM_TOKENS`) maps to the two-arm embodiment of the
-  alias (`BIMANUAL`: lerobot's `bi_so100_follower` / `bi_so101_follower`, a hand-made `so101_bimanual` or
-  `dual_so101`, `bi_piper`), never to the one-armed one; a robot with no two-arm entry stays `unknown`;
-- a one-armed robot_type whose state names hold the arm's joints twice, once per side (`left_` / `right_` prefixes as
-  lerobot's BiSO100Follower writes them, `_left` / `_right` suffixes, or numbered `arm1_` / `arm2_` prefixes) becomes
-  its two-arm embodiment; the names alone never pick a robot.
-Numbered arm prefixes get their side from the `joint_space.sides` option, else from the dataset card (README.md in the
-dataset folder or the one above it, a line that ties the prefix to one side: `arm1 (RHS)`), else FK says which
-prefixes lack a side. Every decision is recorded in `metadata["embodiment_from"]`.
+Robots by evidence, never by resemblance: an alias maps a robot_type only when its other tokens leave the robot as it
+is (`BENIGN_TOKENS`); a token naming two arms (`TWO_ARM_TOKENS`) maps to the alias's two-arm embodiment
+(`BIMANUAL`), never the one-armed one; a one-armed robot_type whose state names hold its joints once per side
+becomes its two-arm embodiment, numbered prefixes taking their sides from `joint_space.sides`, else the dataset card.
+Every decision is recorded in `metadata["embodiment_from"]`; the cases and sources are in adapters/README.md
+`lerobot` ("Units and two-arm robots by evidence").
 """
 
 from __future__ import annotations
