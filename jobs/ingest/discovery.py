@@ -26,7 +26,7 @@ from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, SourceAdapter, natural_key
 from adapters.registry import adapter_class
 from adapters.storage.faults import environment_fault
-from jobs.ingest.quarantine import discovery_row, quarantine_row
+from jobs.ingest.quarantine import discovery_row, quarantine_row, source_row
 from jobs.ingest.resume import connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
 from jobs.runtime.retry import EnvironmentRetry, retry_environment
@@ -97,14 +97,12 @@ def discover_source(
         if not isinstance(e, AdapterError):
             log.exception("discovery of source %s failed", source.name)
         unsorted.unlink(missing_ok=True)
-        extra = {"file": e.file, "field": e.field} if isinstance(e, AdapterError) else {}
-        reason = getattr(e, "reason", None) or str(e)
-        row = quarantine_row(source, None, "discover", type(e).__name__, reason, **extra)
+        row = source_row(source, e)
         done = row.episode_uid in done_uids(
             Path(output), source.name, [row.episode_uid], Path(output) / WORK_DIR / f"{source.name}.tmp"
         )
         error = None if done else row.model_dump(mode="json")
-        noted = _json(source_findings(source, adapter, 0, failure=f"{type(e).__name__}: {reason}"))
+        noted = _json(source_findings(source, adapter, 0, failure=f"{type(e).__name__}: {row.message}"))
         return {"source": source.name, "found": 0, "todo": 0, "todo_readable": 0, "error": error, "findings": noted}
     try:
         todo, todo_readable = _sort_todo(Path(output), source.name, unsorted, work_path)
@@ -235,7 +233,7 @@ def discover_all(spec: JobSpec) -> DiscoveryPlan:
     task = ray.remote(num_cpus=1, max_retries=spec.parallelism.task_retries)(discover_source)
     refs = {}
     for s in spec.sources:
-        work = spec.output / WORK_DIR / f"{_safe(s.name)}.parquet"
+        work = spec.output / WORK_DIR / f"{s.name.replace(os.sep, '_')}.parquet"
         refs[s.name] = (task.remote(s, str(spec.output), str(work), spec.parallelism.environment), work)
     for s in spec.sources:
         ref, work = refs[s.name]
@@ -252,20 +250,14 @@ def discover_all(spec: JobSpec) -> DiscoveryPlan:
             plan.deferred[s.name] = res["deferred"]
             continue
         plan.findings[s.name] = [SourceFinding.model_validate(f) for f in res["findings"]]
-        plan.found, plan.todo, plan.todo_readable = (
-            plan.found + res["found"],
-            plan.todo + res["todo"],
-            plan.todo_readable + res["todo_readable"],
-        )
+        plan.found += res["found"]
+        plan.todo += res["todo"]
+        plan.todo_readable += res["todo_readable"]
         if res["error"] is not None:
             plan.errors.append(QuarantineRow.model_validate(res["error"]))
         if res["todo"]:
             plan.files[s.name] = work
     return plan
-
-
-def _safe(name: str) -> str:
-    return name.replace(os.sep, "_")
 
 
 def read_work(source: SourceSpec, path: Path) -> Iterator[WorkItem]:
@@ -303,9 +295,7 @@ def discover(spec: JobSpec) -> tuple[list[WorkItem], list[QuarantineRow]]:
                 key=lambda r: r.sort_key,
             )
         except Exception as e:
-            extra = {"file": e.file, "field": e.field} if isinstance(e, AdapterError) else {}
-            reason = getattr(e, "reason", None) or str(e)
-            bad.append(quarantine_row(source, None, "discover", type(e).__name__, reason, **extra))
+            bad.append(source_row(source, e))
             continue
         for ref in refs:
             if ref.error is not None:

@@ -124,9 +124,11 @@ def _run(
             committer.add_quarantine(row)
         try:
             if plan.todo:
+                from jobs.ingest.worker import process_episode
+
                 _clean_orphans(output)
                 clear_markers(output)
-                _run_on_ray(spec, plan, committer, worker or _default_worker(), progress)
+                _run_on_ray(spec, plan, committer, worker or process_episode, progress)
         finally:
             try:
                 committer.close()
@@ -168,12 +170,6 @@ def _nothing_to_do(spec: JobSpec, address: str | None) -> int | None:
     if not (output / FINISHED).exists() or not (output / "catalog" / "episodes").exists():
         return None
     return settled(spec)
-
-
-def _default_worker() -> Worker:
-    from jobs.ingest.worker import process_episode
-
-    return process_episode
 
 
 def _run_on_ray(

@@ -45,6 +45,12 @@ def quarantine_row(
     )
 
 
+def source_row(source: SourceSpec, e: Exception) -> QuarantineRow:
+    """The row of a source whose discovery raised `e`: its reason, and the file and field it names."""
+    extra = {"file": e.file, "field": e.field} if isinstance(e, AdapterError) else {}
+    return quarantine_row(source, None, "discover", type(e).__name__, getattr(e, "reason", None) or str(e), **extra)
+
+
 def discovery_row(source: SourceSpec, ref: EpisodeRef) -> QuarantineRow:
     """A ref discovery flagged: reading it re-raises the adapter's error with its file and field as columns."""
     try:

@@ -26,7 +26,7 @@ from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef
 from adapters.storage.faults import environment_fault
 from jobs.ingest.discovery import BATCH, WORK_DIR
-from jobs.ingest.quarantine import quarantine_row
+from jobs.ingest.quarantine import source_row
 from jobs.ingest.resume import connect, done_sql
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import DATASETS_DIR, QUARANTINE_DIR, episode_uid, parquet_files
@@ -84,7 +84,7 @@ def _source_settled(con: Any, output: Path, source: SourceSpec) -> int | None:
                 return None
             if not isinstance(e, AdapterError):
                 log.exception("discovery of source %s failed", source.name)
-            uid = quarantine_row(source, None, "discover", type(e).__name__, str(e)).episode_uid
+            uid = source_row(source, e).episode_uid
             return 0 if con.execute("SELECT count(*) FROM done WHERE uid = ?", [uid]).fetchone()[0] else None
         if batch is None:
             return found
