@@ -1,23 +1,17 @@
 """`eidata export ROOT --format gr00t`: a GR00T `meta/modality.json` beside every canonical dataset of a corpus.
 
-The 50-dim canonical `observation.state` / `action` (DESIGN.md section 3) are cut into named per-hand slices, the key
-names LDA / starVLA configs use: `{hand}_eef_position` (3), `{hand}_eef_rotation` (6, `rotation_6d`),
-`{hand}_gripper` (1), `{hand}_fingertips` (15, five tips xyz in the wrist frame). Only parts some episode of the
-dataset really fills are declared (the union of the episodes' lineage masks; without lineage, info.json's mask), so
-a one-armed robot has no `left_*` keys and an actionless dataset none at all. Action wrist slices are deltas
-(`absolute: false`); gripper command and fingertips at t+1 are absolute. Cameras get their short name as alias.
+The 50-dim canonical `observation.state` / `action` (DESIGN.md section 3) are cut into the per-hand slices LDA /
+starVLA configs name: `{hand}_eef_position` (3), `{hand}_eef_rotation` (6, `rotation_6d`), `{hand}_gripper` (1),
+`{hand}_fingertips` (15, five tips xyz in the wrist frame), only the parts some episode fills (the union of the lineage
+masks; without lineage, info.json's mask). Action wrist slices are deltas (`absolute: false`); gripper command and
+fingertips at t+1 are absolute. Cameras get their short name as alias.
 
-Language: GR00T reads annotations per frame from integer columns indexing `tasks.jsonl`. The task is the `task_index`
-column itself (`annotation.human.action.task_description`). A caption (the caption job's lineage contract) is declared
-as `annotation.eidata.caption` only when the dataset has that per-frame column: captions that live only in
-`episodes.jsonl` lineage cannot be read by GR00T, and the export says how many episodes that leaves out.
-
-Every slice is checked against the features it names (column exists, 1-D numeric, `[start, end)` in range, dtype,
-the canonical names it covers) before the file is written atomically and read back.
-
-The corpus is opened through its handle (`ingest.storage.corpus`): a bucket's (`eidata export s3://bucket/corpus
---format gr00t`) is exported on the scratch that stands for it, under the output's lease, and each dataset's new file
-is published as one meta-change commit record at the clean end (DESIGN.md 3.2); a dry run reads it without the lease.
+GR00T reads language per frame from integer columns indexing `tasks.jsonl`: the task is `task_index` itself
+(`annotation.human.action.task_description`); a caption is declared (`annotation.eidata.caption`) only when the dataset
+has that per-frame column (lineage captions cannot be read by GR00T: the export counts the episodes it leaves out).
+Every slice is checked against the features it names before the file is written atomically and read back. A bucket's
+corpus is exported on its scratch under the output's lease, each dataset's new file published as one meta-change
+commit record at the clean end (DESIGN.md 3.2); a dry run reads it without the lease.
 """
 
 from __future__ import annotations

@@ -1,21 +1,15 @@
 """`eidata export ROOT --format lerobot-v3 --out DIR [--manifest NAME]`: LeRobot v3.0 datasets for lerobot >= 0.4;
 `--format lerobot-v21`: the same plans as LeRobot v2.1 (`write_v21.py`) for lerobot 0.3.3, LDA and openpi.
 
-lerobot 0.6.1 refuses v2.1 (`BackwardCompatibilityError`) and its own converter cannot read a v2.1 dataset with a
-multi-dimensional feature (jobs/export/README.md), so this writes v3.0 directly from the canonical v2.1 datasets:
-- without `--manifest`: every dataset under ROOT/datasets/ -> DIR/<its path below datasets/>, all its features;
-- with `--manifest NAME`: the manifest's episodes across sources -> ONE dataset DIR/NAME (`plan.py`).
-Video is stream-copied, stats carry lerobot 0.6.1's quantiles (`write.py`).
+lerobot 0.6.1 refuses v2.1 (`BackwardCompatibilityError`) and its converter cannot read a v2.1 dataset with a
+multi-dimensional feature (jobs/export/README.md), so v3.0 is written directly: without `--manifest` every dataset under
+ROOT/datasets/ to DIR/<its path below datasets/>; with it the manifest's episodes as ONE dataset DIR/NAME (`plan.py`).
 
-Reruns and kills: each dataset is a tree of the output written whole (`ingest.storage.tree`: a folder's beside it as
-`.NAME.partial-<id>` and renamed into place when complete; a bucket's in a scratch, each file put as it is closed,
-`meta/info.json` then the completion record last), with `.eidata-export.json` recording a fingerprint of its sources
-(their meta files' identity, `Corpus.identity`: a folder's sizes and times, a bucket's bytes; the manifest, the
-options). A rerun skips a dataset whose fingerprint matches and rewrites one whose sources changed or that a killed
-run left unfinished.
-
-ROOT and --out may be buckets (`s3://bucket/corpus`): the corpus is read through its handle
-(`ingest.storage.corpus.read_corpus`: the meta from the commit records, episode files by ranged GETs where they lie).
+Each dataset is a tree of the output written whole (`ingest.storage.tree`: a folder's renamed into place when complete,
+a bucket's put file by file), `meta/info.json` then the completion record `.eidata-export.json` last, which holds a
+fingerprint of its sources (their meta files' `Corpus.identity`, the manifest, the options): a rerun skips a dataset
+whose fingerprint matches and rewrites one whose sources changed or that a killed run left unfinished. ROOT and --out
+may be buckets (the corpus read through its handle, episode files by ranged GETs where they lie).
 """
 
 from __future__ import annotations

@@ -1,29 +1,20 @@
 """`eidata export ROOT --format lingbot-va --out DIR`: each canonical dataset as a LeRobot v2.1 dataset LingBot-VA's
-post-training reads (seed 004, "Post-training"), with Wan2.2 VAE latents per segment, on Ray.
+post-training reads (seed 004, "Post-training"), with Wan2.2 VAE latents per segment, on Ray (jobs/export/README.md).
 
-Per dataset `ROOT/datasets/<rel>` the export writes `DIR/datasets/<rel>`:
-- `data/`: each episode's frame table with `action` as the 30-dim LingBot-VA vector (`ingest.lingbot.action`), and
-  `info.json`'s `action` feature (names, mask of the real dims) and per-episode stats recomputed for it; videos are
-  hard links (copies across file systems); tasks and other stats are the source's.
-- `meta/episodes.jsonl`: every episode gets `action_config` segments: the source's own (AgiBot's, English text where
-  the source has it), else one segment [0, length) with the episode's caption (caption lineage), else its task.
-- `latents/chunk-XXX/<video_key>/episode_{index:06d}_{start}_{end}.pth`: one file per segment and camera, exactly the
-  README's keys (`schemas.lingbot.LatentRecord`), frames every `ori_fps / fps` of the segment trimmed to 1 + 4k.
-Segments shorter than 1 + 4 sampled frames get no latent file (LingBot-VA's loader skips a segment without one).
-`DIR/empty_emb.pt` holds the text embedding of "" (LingBot-VA's `empty_emb_path`). Datasets without any EEF or
-gripper dim (actionless video) are not exported.
+Per dataset, `DIR/datasets/<rel>`: `data/` with `action` as the 30-dim LingBot-VA vector (`ingest.lingbot.action`),
+its feature and per-episode stats recomputed, videos hard-linked (copied across file systems), tasks and other stats
+the source's; `meta/episodes.jsonl` with `action_config` segments; a latent file per segment and camera with exactly
+the README's keys (`schemas.lingbot.LatentRecord`). A segment shorter than 1 + 4 sampled frames gets none (LingBot-VA's
+loader skips a segment without one). Datasets without any EEF or gripper dim (actionless video) are not exported.
 
-Resumable: an existing frame table, video link or latent file that matches the plan (same text, frames, shapes) is
-kept, meta files are rewritten only when their bytes change, so a finished export's rerun writes nothing. The
-settings (fps, size, text length, model fingerprints) are kept in `DIR/job/lingbot_export.json`; a rerun with other
-settings is refused rather than mixing latents of two encoders.
-
-ROOT and --out may be buckets: the corpus is read through its handle (`ingest.storage.corpus.read_corpus`: a bucket's
-meta from the commit records, each episode's parquet by ranged GETs where it lies, its mp4 streamed once into the
-output as the video "link"), the output written through its (`ingest.storage.tree`: a bucket's in a local scratch,
-each dataset published once its meta is written, its completion record last; a rerun keeps a dataset whose record
-matches a fingerprint of the settings, the cameras and the source's meta). The settings record and `empty_emb.pt`
-come from the output first (other settings are refused) and reach it before any dataset's file.
+Resumable: a frame table, video link or latent file that matches the plan (same text, frames, shapes) is kept and meta
+files are rewritten only when their bytes change, so a finished export's rerun writes nothing; a rerun with other
+settings than `DIR/job/lingbot_export.json` (fps, size, text length, model fingerprints) is refused rather than mixing
+latents of two encoders. ROOT and --out may be buckets: the corpus read through its handle (each episode's parquet by
+ranged GETs, its mp4 streamed once into the output as the video "link"), the output through its tree
+(`ingest.storage.tree`): the settings record and `empty_emb.pt` fetched first and published before any dataset's file,
+each dataset once its meta is written, its completion record last (a rerun keeps a dataset whose record matches a
+fingerprint of the settings, the cameras and the source's meta).
 """
 
 from __future__ import annotations
