@@ -1,9 +1,8 @@
 """The configuration of canonicalization, as data: a job spec's `canonicalize:` block and the thresholds inside it.
 
 The models only; the steps that read them live in `ingest/canonical/` (`resample`) and `ingest/qa/` (`validity`,
-`quality`, `geometry`, `phase`). Kept
-here so a job spec validates without importing the numerical code (scipy, the resampler): a no-op rerun and
-`eidata validate` load only this.
+`quality`, `geometry`, `phase`). Kept here so a job spec validates without importing the numerical code (scipy, the
+resampler): a no-op rerun and `eidata validate` load only this.
 """
 
 from __future__ import annotations

@@ -325,9 +325,7 @@ class FeatureStats(BaseModel):
     count: list[int]
 
     def to_json(self) -> dict[str, Any]:
-        out = {"min": self.min, "max": self.max, "mean": self.mean, "std": self.std, "count": self.count}
-        out.update(self.model_extra or {})
-        return out
+        return self.model_dump()  # the fields in this order, then the extra keys
 
 
 class EpisodeStatsEntry(BaseModel):
@@ -337,9 +335,7 @@ class EpisodeStatsEntry(BaseModel):
     stats: dict[str, FeatureStats]
 
     def to_json(self) -> dict[str, Any]:
-        out = {"episode_index": self.episode_index, "stats": {k: v.to_json() for k, v in self.stats.items()}}
-        out.update(self.model_extra or {})
-        return out
+        return self.model_dump()  # the fields in this order, then the extra keys
 
 
 # ---------------------------------------------------------------------------------------------------------------
