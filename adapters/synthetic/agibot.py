@@ -371,12 +371,7 @@ def _write_parameters(
         (folder / f"{cam}_intrinsic_params.json").write_text(json.dumps({"intrinsic": intr}, indent=4))
         angle = 0.3 + 0.01 * i + 0.002 * np.arange(n)
         poses = np.tile(np.eye(4), (n, 1, 1))
-        poses[:, 0, 0], poses[:, 0, 1], poses[:, 1, 0], poses[:, 1, 1] = (
-            np.cos(angle),
-            -np.sin(angle),
-            np.sin(angle),
-            np.cos(angle),
-        )
+        poses[:, :2, :2] = np.stack([np.cos(angle), -np.sin(angle), np.sin(angle), np.cos(angle)], -1).reshape(n, 2, 2)
         poses[:, :3, 3] = [0.1 * i, 0.0, 1.2]
         aligned = [
             {"extrinsic": {"rotation_matrix": p[:3, :3].tolist(), "translation_vector": p[:3, 3].tolist()}}

@@ -165,12 +165,11 @@ def write_ego4d(
             v.path.write_bytes(b"\x00\x00\x00\x20ftypisom" + rng.randbytes(3000))
         elif case != "missing_video":
             frames = (_frame(v, height, width, i) for i in range(lo, hi))
+            timing = {}
             if v.clip_uid is None and video_start_sec:
                 v.start_sec = video_start_sec
-                start = round(video_start_sec / TIME_BASE)
-                write_mp4(v.path, frames, fps, gop=15, bframes=2, time_base=TIME_BASE, start_pts=start)
-            else:
-                write_mp4(v.path, frames, fps, gop=15, bframes=2)
+                timing = {"time_base": TIME_BASE, "start_pts": round(video_start_sec / TIME_BASE)}
+            write_mp4(v.path, frames, fps, gop=15, bframes=2, **timing)
         videos.append(v)
 
     narration_file = root / "v2" / "annotations" / "narration.json"

@@ -52,9 +52,6 @@ class EgoFixture:
     def good(self) -> list[EgoClip]:
         return [c for c in self.clips if c.bad is None]
 
-    def clip(self, raw_id: str) -> EgoClip:
-        return next(c for c in self.clips if c.raw_id == raw_id)
-
 
 def mp4_bytes(frames: int, fps: int, height: int, width: int, seed: int) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:  # the writer may use a temp file; readers never do
