@@ -1,9 +1,5 @@
-"""Reading and writing one episode's latents file (`schemas.image_latents`), atomically.
-
-A file is written under a hidden temp name in its final folder, fsynced, then renamed into place: a reader (or a
-rerun deciding what is done) sees the whole file or none. Temp files a killed job left never match
-`episode_*.safetensors` and are removed by `remove_stale_temps`.
-"""
+"""Reading and writing one episode's latents file (`schemas.image_latents`), atomically (`ingest.files.atomic`): temp
+files a killed job left never match `episode_*.safetensors` and are removed by `remove_stale_temps`."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""A meta update: tasks added and episode lines rewritten, as one journaled writer operation.
-
-The writer owns a dataset's meta; a stage that annotates episodes (the caption stage) asks it for an update,
-names the task texts it needs (`add_task` returns each one's index, an existing identical text reused) and how each
-episode's `episodes.jsonl` line changes (`edit_episode`), and the writer validates the whole update, journals it
-and applies it (`LeRobotWriter.update_meta`). Lines of episodes not edited keep their bytes.
+"""A meta update: tasks added and episode lines rewritten, as one journaled writer operation (the writer owns a
+dataset's meta; a stage that annotates episodes asks it for one: `LeRobotWriter.update_meta`). The whole update is
+validated, journaled and applied; lines of episodes not edited keep their bytes.
 """
 
 from __future__ import annotations

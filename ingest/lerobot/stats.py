@@ -1,8 +1,6 @@
-"""Per-episode statistics computed as lerobot 0.3.3's `compute_episode_stats`.
-
-Numeric features reduce over frames (shape (D,) for vectors, (1,) for scalars). Camera features are sampled
-(`estimate_num_samples`, evenly spaced indices), strided to ~150 px when large, reduced per channel and divided by 255,
-giving (3,1,1). Cameras are streamed, so exact per-frame channel sums are kept instead of the frames themselves.
+"""Per-episode statistics computed as lerobot 0.3.3's `compute_episode_stats`: numeric features reduced over frames;
+cameras sampled (`estimate_num_samples`), strided to ~150 px when large, reduced per channel and divided by 255, giving
+(3,1,1), from exact per-frame channel sums kept as the frames stream past.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Declared MANO hands (`HandTrack.mano`: wrist poses, PCA hand pose, shape) evaluated into MANO-21 keypoints, so the
-licensed model and smplx stay out of the adapters: an adapter declares the parameters, canonicalization runs the
-model, as it builds wrists from declared streams.
-
-The evaluation is the one `adapters/hot3d/adapter.py` documents from the maker's loaders: `global_orient` = the
-wrist rotation as axis-angle, `transl` = the wrist translation, the PCA hand pose with the mean added, one `betas`
-(`ManoHand.load` / `ManoHand.keypoints`).
+"""Declared MANO hands (`HandTrack.mano`) evaluated into MANO-21 keypoints, so the licensed model and smplx stay out of
+the adapters. The evaluation is the one `adapters/hot3d/adapter.py` documents from the maker's loaders: `global_orient`
+= the wrist rotation as axis-angle, `transl` = the wrist translation, the PCA hand pose with the mean added, one
+`betas`.
 """
 
 from __future__ import annotations

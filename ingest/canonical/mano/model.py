@@ -1,8 +1,6 @@
-"""The MANO hand model evaluated through smplx: MANO parameters (global orient, PCA or full hand pose, betas,
-translation) to the 21 keypoints in OpenPose/MediaPipe order (`schemas.canonical.MANO21_NAMES`) and, on request, the
-778-vertex mesh. The model is a local folder of `.npz` files converted once from the licensed pickles
-(`python -m ingest.canonical.mano.convert`); nothing is downloaded. What the keypoints become (wrist frames,
-fingertips) is `ingest.canonical.hands`.
+"""The MANO hand model evaluated through smplx: MANO parameters to the 21 keypoints in OpenPose/MediaPipe order
+(`schemas.canonical.MANO21_NAMES`) and, on request, the 778-vertex mesh, from a local folder of `.npz` files converted
+once from the licensed pickles (`python -m ingest.canonical.mano.convert`); nothing is downloaded.
 """
 
 from __future__ import annotations
