@@ -30,11 +30,8 @@ def dotted(loc: Loc) -> str:
 
 
 def nested_error(issues: list[tuple[Loc, str, str]]) -> PydanticCustomError:
-    """One pydantic error that carries `(loc relative to the field, error type, message)` issues.
-
-    Pydantic reports whatever a validator raises at the validator's own location; this keeps each issue's own place
-    (e.g. `options.verify_crc`), so `load_spec` can give each its field and line.
-    """
+    """One pydantic error that carries `(loc relative to the field, error type, message)` issues, each keeping its
+    own place (e.g. `options.verify_crc`)."""
     summary = "; ".join(f"{dotted(loc)}: {msg}" if loc else msg for loc, _, msg in issues)
     return PydanticCustomError(NESTED, "{summary}", {"summary": summary, "issues": issues})
 

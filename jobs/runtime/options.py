@@ -20,7 +20,6 @@ its CLI from config dataclasses with `tyro.cli`; this is the same habit for pyda
 from __future__ import annotations
 
 import argparse
-import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
+
+from jobs.spec_validators import strip_type
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,10 @@ def _default(info: FieldInfo) -> Any:
     return None  # a required field: the command checks it was given (with its own message)
 
 
-def _strip_none(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return args[0] if len(args) == 1 else annotation
-    return annotation
-
-
 def argparse_kwargs(opt: Opt) -> dict[str, Any]:
     """The `add_argument` keywords of `opt`, from its field."""
     info = opt.info()
-    kind = _strip_none(info.annotation)
+    kind = strip_type(info.annotation)
     default = opt.default()
     kw: dict[str, Any] = {"help": _help(opt, info)}
     if opt.words is not None:
