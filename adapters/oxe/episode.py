@@ -1,9 +1,5 @@
-"""One OXE episode read: a parsed `tf.train.Example` turned into a `RawEpisode` by features.json and the subset table.
-
-Step tensors are reshaped and cast back to their declared dtype, sliced into streams by the subset table's parts,
-RLDS flags are checked, language runs, episode metadata and success are collected, and cameras that are empty or
-one flat colour are left out (see `adapters.oxe.adapter` for the native -> canonical table).
-"""
+"""One OXE episode read: a parsed `tf.train.Example` turned into a `RawEpisode` by features.json and the subset table
+(`adapters.oxe.adapter` has the native -> canonical table and the quirks handled)."""
 
 from __future__ import annotations
 
@@ -24,8 +20,6 @@ from schemas.tiers import QualityTier
 
 
 class EpisodeReader:
-    """Turns one parsed Example into a RawEpisode following features.json and the subset table."""
-
     def __init__(
         self,
         options: OXEOptions,

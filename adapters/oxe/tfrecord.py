@@ -6,12 +6,8 @@ A TFRecord file is a run of records, each framed as
 
 (little endian; `masked(c) = ((c >> 15 | c << 17) + 0xa282ead8) mod 2**32`). CRC32C comes from the `crc32c` package
 (hardware accelerated) and the `Example` protobuf from the `tfrecord` package's generated `example_pb2`, loaded
-without running `tfrecord/__init__.py` (which imports torch).
-
-`scan_records` walks a file from header to header, so discovery can list every record's byte offset without keeping
-payloads; `read_record` reads one record at a known offset (verified) for seeking. A payload CRC mismatch leaves the
-framing intact (the next record is still found); a truncated file or a corrupt length field ends the walk, because
-nothing after it can be located.
+without running `tfrecord/__init__.py` (which imports torch). A payload CRC mismatch leaves the framing intact (the
+next record is still found); a truncated file or a corrupt length field loses every record after it.
 """
 
 from __future__ import annotations
