@@ -266,13 +266,7 @@ def qa_figure(summaries: list[DatasetQA], config: QAConfig) -> Figure:
               ("hands_below_eyes", "#2b8a3e"), ("left_of_right", "#e8590c"))  # fmt: skip
     for k, (name, color) in enumerate(shares):
         ax.barh(y + (k - 2) * 0.16, values(name), 0.16, color=color, label=name.replace("_", " "))
-    for t in {
-        config.min_in_front_fraction,
-        config.min_in_image_fraction,
-        config.min_ahead_fraction,
-        config.min_below_eyes_fraction,
-        config.min_left_of_right_fraction,
-    }:
+    for t in {getattr(config, f"min_{name.removeprefix('hands_')}_fraction") for name, _ in shares}:
         ax.axvline(t, color="#868e96", ls="--", lw=0.8)
     ax.set_xlim(0, 1.05)
     ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)  # below: the bars stay readable

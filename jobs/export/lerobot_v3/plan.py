@@ -160,12 +160,8 @@ def dataset_plan(
     )
 
 
-def _same(ft: dict[str, Any], other: dict[str, Any]) -> bool:
-    return (ft["dtype"], list(ft["shape"]), ft.get("names")) == (
-        other["dtype"],
-        list(other["shape"]),
-        other.get("names"),
-    )
+def _signature(ft: dict[str, Any]) -> tuple[Any, ...]:
+    return ft["dtype"], list(ft["shape"]), ft.get("names")
 
 
 def _common_features(sources: list[SourceDataset], notes: list[str]) -> dict[str, Any]:
@@ -177,7 +173,7 @@ def _common_features(sources: list[SourceDataset], notes: list[str]) -> dict[str
         for key, ft in src.features.items():
             if ft["dtype"] != "video":
                 declared[key] += 1
-                if not all(key in s.features and _same(ft, s.features[key]) for s in sources):
+                if not all(key in s.features and _signature(ft) == _signature(s.features[key]) for s in sources):
                     dropped.add(key)
     for key, ft in first.items():
         if ft["dtype"] != "video" and key not in dropped:
@@ -220,10 +216,7 @@ def manifest_plan(
     rows = pq.read_table(mdir / ENTRIES_PARQUET).to_pylist()
     if not rows:
         raise PlanError(f"manifest {name}: no episodes")
-    sources: dict[str, SourceDataset] = {}
-    for r in rows:
-        if r["dataset"] not in sources:
-            sources[r["dataset"]] = SourceDataset(corpus.root / r["dataset"], corpus)
+    sources = {ds: SourceDataset(corpus.root / ds, corpus) for ds in dict.fromkeys(r["dataset"] for r in rows)}
     fps_set = {int(s.info["fps"]) for s in sources.values()}
     if len(fps_set) != 1:
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")
