@@ -1,6 +1,7 @@
 """Shared test configuration: markers for slow and GPU checks, quiet third-party libraries, the lerobot oracle
-fixture (`run_oracle`, a plugin), the real third-party samples (`realdata`, `shared_realdata`), and the quarantine
-scenario's local run that two packages read (`quarantine_local`)."""
+fixture (`run_oracle`, a plugin), the real third-party samples (`realdata`, `shared_realdata`), and the local runs
+that the job tests and their bucket twins (tests/s3) both read: the demo's raw corpus and its reference ingest (`raw`,
+`reference`), the quarantine scenario's (`quarantine_local`)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,27 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The demo's raw corpus, its corrupt episodes included (`jobs.demo.corpus.write_raw_corpus`): only read."""
+    from jobs.demo.corpus import write_raw_corpus
+
+    return write_raw_corpus(tmp_path_factory.mktemp("raw"))
+
+
+@pytest.fixture(scope="session")
+def reference(raw: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo corpus ingested on embedded Ray (one node); its spec is `corpus.yaml` beside it. Only read: a test
+    that writes into a corpus copies it first (`tests/jobs/demo_reference.py`)."""
+    from jobs.ingest.job import run_ingest
+    from jobs.spec import load_spec
+    from tests.jobs.demo_reference import demo_spec
+
+    tmp = tmp_path_factory.mktemp("ref")
+    run_ingest(load_spec(demo_spec(tmp, raw)), progress=False)
+    return tmp / "corpus"
 
 
 @dataclass(frozen=True)

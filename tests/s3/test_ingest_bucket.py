@@ -1,8 +1,8 @@
 """`eidata ingest` with `output: s3://...` (DESIGN.md 3.2), the demo corpus against a real S3 server: the datasets in
 the bucket are the local run's files byte for byte, its catalog and quarantine answer as the local ones; a finished
 job's rerun writes nothing; the driver SIGKILLed after its first commit, rerun at once, leaves the objects of the
-uninterrupted run. Ray runs: the local reference, one bucket job and its rerun; with --runslow a killed job and its
-rerun."""
+uninterrupted run. Ray runs: the local reference (the session's `raw` and `reference` of tests/conftest.py, which the
+job tests read too), one bucket job and its rerun; with --runslow a killed job and its rerun."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from adapters.storage.urls import filesystem
 from ingest.storage.corpus import LEASE_TTL_ENV
 from ingest.storage.objects import list_keys, list_modified
 from jobs.catalog.query import run_query
-from jobs.demo.corpus import write_raw_corpus
 from jobs.ingest.discovery import discover
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
@@ -38,15 +37,9 @@ QUARANTINE_SQL = "SELECT source, raw_path, stage, error_class, message FROM quar
 
 
 @pytest.fixture(scope="module")
-def raw(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return write_raw_corpus(tmp_path_factory.mktemp("raw"))
-
-
-@pytest.fixture(scope="module")
-def local(raw: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("local")
-    run_ingest(load_spec(demo_spec(tmp, raw)), progress=False)
-    return tmp / "corpus"
+def local(reference: Path) -> Path:
+    """The local run of the demo spec over `raw`: the session's (tests/conftest.py), only read."""
+    return reference
 
 
 @pytest.fixture(autouse=True)
