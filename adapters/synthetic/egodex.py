@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from adapters.egodex.adapter import MANO21_FROM_EGODEX
-from adapters.synthetic.hand import hand_layout
+from adapters.synthetic.hand import hand_layout, se3
 from adapters.synthetic.video import synthetic_frame, write_mp4
 
 FPS = 30
@@ -110,12 +110,6 @@ def _hand_points() -> dict[str, np.ndarray]:
     return out
 
 
-def _se3(R: np.ndarray, p: np.ndarray) -> np.ndarray:
-    out = np.zeros((*p.shape[:-1], 4, 4))
-    out[..., :3, :3], out[..., :3, 3], out[..., 3, 3] = R, p, 1.0
-    return out
-
-
 def _frame(forward: np.ndarray, down: np.ndarray) -> np.ndarray:
     """(n,3,3) rotations with columns x, y, z: an OpenCV-style frame looking along `forward`, y towards `down`."""
     z = forward / np.linalg.norm(forward, axis=-1, keepdims=True)
@@ -136,7 +130,7 @@ def _camera(rng: np.random.Generator, n: int) -> np.ndarray:
     pos = np.array([rng.uniform(-1, 1), rng.uniform(1.5, 1.7), rng.uniform(-1, 1)]) + 0.02 * np.sin(
         t[:, None] * rng.uniform(0.5, 2.0, 3) + rng.uniform(0, 6, 3)
     )
-    return _se3(_frame(forward, np.array([0.0, -1.0, 0.0])), pos)
+    return se3(_frame(forward, np.array([0.0, -1.0, 0.0])), pos)
 
 
 def _hand_in_camera(rng: np.random.Generator, n: int, side: str) -> dict[str, np.ndarray]:
@@ -148,9 +142,9 @@ def _hand_in_camera(rng: np.random.Generator, n: int, side: str) -> dict[str, np
     to_camera = _frame(fingers, np.array([0.0, 1.0, 0.0]))  # columns: across the hand, palm normal, fingers
     # hand frame (fingers, thumb side, back) in camera axes: fingers forward, back of the hand up, thumb inwards
     R = np.stack([to_camera[..., 2], -to_camera[..., 0], -to_camera[..., 1]], axis=-1)
-    poses = {f"{side}{k}": _se3(R, wrist + R @ p) for k, p in _hand_points().items()}
+    poses = {f"{side}{k}": se3(R, wrist + R @ p) for k, p in _hand_points().items()}
     if side == "left":  # mirror a right hand: positions x -> -x, rotations M R M (still proper rotations)
-        poses = {k: _se3(_MIRROR @ v[..., :3, :3] @ _MIRROR, v[..., :3, 3] @ _MIRROR) for k, v in poses.items()}
+        poses = {k: se3(_MIRROR @ v[..., :3, :3] @ _MIRROR, v[..., :3, 3] @ _MIRROR) for k, v in poses.items()}
     return poses
 
 
@@ -164,13 +158,13 @@ def _body_in_world(cam: np.ndarray, hands: dict[str, np.ndarray]) -> dict[str, n
     eye = cam[:, :3, 3] - 0.08 * fwd
     drop = {"neck4": 0.10, "neck3": 0.13, "neck2": 0.16, "neck1": 0.19, "hip": 0.80}
     drop |= {f"spine{i}": 0.75 - 0.07 * (i - 1) for i in range(1, 8)}
-    out = {name: _se3(R, eye - d * up) for name, d in drop.items()}
+    out = {name: se3(R, eye - d * up) for name, d in drop.items()}
     for side, sign in (("left", -1.0), ("right", 1.0)):
-        out[f"{side}Shoulder"] = _se3(R, eye - 0.22 * up + sign * 0.07 * right)
-        out[f"{side}Arm"] = _se3(R, eye - 0.25 * up + sign * 0.19 * right)
+        out[f"{side}Shoulder"] = se3(R, eye - 0.22 * up + sign * 0.07 * right)
+        out[f"{side}Arm"] = se3(R, eye - 0.25 * up + sign * 0.19 * right)
         wrist = hands[f"{side}Hand"][:, :3, 3]
         elbow = 0.5 * (out[f"{side}Arm"][:, :3, 3] + wrist) - 0.12 * up + sign * 0.06 * right
-        out[f"{side}Forearm"] = _se3(R, elbow)
+        out[f"{side}Forearm"] = se3(R, elbow)
     return out
 
 

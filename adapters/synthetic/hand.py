@@ -21,6 +21,13 @@ FINGER_GEOMETRY = {
 }
 
 
+def se3(R: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """(..., 4, 4) rigid transforms from rotations (..., 3, 3) and translations (..., 3), as the writers pose hands."""
+    out = np.tile(np.eye(4), (*p.shape[:-1], 1, 1))
+    out[..., :3, :3], out[..., :3, 3] = R, p
+    return out
+
+
 def hand_layout(side: str = "right") -> dict[str, np.ndarray]:
     """The 21 named rest keypoints (MANO21 names) of the synthetic hand."""
     out = {"wrist": np.zeros(3)}

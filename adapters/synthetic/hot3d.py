@@ -37,7 +37,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from adapters.synthetic import hot3d_video
-from adapters.synthetic.hand import hand_layout
+from adapters.synthetic.hand import hand_layout, se3
 
 BAD_CASES = ("no_hand_source", "bad_quaternion", "missing_calibration", "bad_hand_line", "truncated_video")
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
@@ -130,19 +130,13 @@ class Hot3DFixture:
         return [s for s in self.sequences if s.bad is None]
 
 
-def _se3(R: np.ndarray, p: np.ndarray) -> np.ndarray:
-    out = np.tile(np.eye(4), (*p.shape[:-1], 1, 1))
-    out[..., :3, :3], out[..., :3, 3] = R, p
-    return out
-
-
 def _wxyz(T: np.ndarray) -> tuple[list[float], list[float]]:
     x, y, z, w = Rotation.from_matrix(T[:3, :3]).as_quat()
     return [float(w), float(x), float(y), float(z)], [float(v) for v in T[:3, 3]]
 
 
 def _from_wxyz(q: tuple[float, ...], t: tuple[float, ...]) -> np.ndarray:
-    return _se3(Rotation.from_quat([q[1], q[2], q[3], q[0]]).as_matrix(), np.asarray(t))
+    return se3(Rotation.from_quat([q[1], q[2], q[3], q[0]]).as_matrix(), np.asarray(t))
 
 
 def camera_track(frames: int, fps: float = 30.0) -> np.ndarray:
@@ -157,7 +151,7 @@ def camera_track(frames: int, fps: float = 30.0) -> np.ndarray:
         x = np.cross(z, [0.0, 0.0, 1.0])
         x /= np.linalg.norm(x)  # image right
         y = np.cross(z, x)  # image down
-        out.append(_se3(np.column_stack([x, y, z]), np.array([0.02 * t[k], 0.0, 1.6])))
+        out.append(se3(np.column_stack([x, y, z]), np.array([0.02 * t[k], 0.0, 1.6])))
     return np.stack(out)
 
 
@@ -174,7 +168,7 @@ def hand_track(camera: np.ndarray, hand: int, fps: float = 30.0) -> np.ndarray:
         f = camera[k, :3, 2].copy()
         f[2] = 0.0
         f /= np.linalg.norm(f)
-        out.append(_se3(_palm_down(f, np.array([0.0, 0.0, 1.0]), hand), p))
+        out.append(se3(_palm_down(f, np.array([0.0, 0.0, 1.0]), hand), p))
     return np.stack(out)
 
 
@@ -191,7 +185,7 @@ def quest_device_track(frames: int, fps: float = 30.0) -> np.ndarray:
     t = np.arange(frames) / fps
     start = _from_wxyz(*QUEST_DEVICE)
     yaw = Rotation.from_rotvec(np.outer(np.deg2rad(8.0) * np.sin(2 * np.pi * t / 3.0), Y_UP)).as_matrix()
-    return _se3(yaw @ start[:3, :3], start[:3, 3] + np.outer(0.02 * t, [1.0, 0.0, 0.0]))
+    return se3(yaw @ start[:3, :3], start[:3, 3] + np.outer(0.02 * t, [1.0, 0.0, 0.0]))
 
 
 def quest_hand_track(camera0: np.ndarray, hand: int, frames: int, fps: float = 30.0) -> np.ndarray:
@@ -202,7 +196,7 @@ def quest_hand_track(camera0: np.ndarray, hand: int, frames: int, fps: float = 3
     heading /= np.linalg.norm(heading)
     across = np.cross(Y_UP, heading)
     p = np.asarray(QUEST_WRISTS[hand]) + np.outer(0.02 * np.sin(2 * t), heading) + np.outer(0.01 * np.sin(t), across)
-    return _se3(np.broadcast_to(_palm_down(heading, Y_UP, hand), (frames, 3, 3)), p)
+    return se3(np.broadcast_to(_palm_down(heading, Y_UP, hand), (frames, 3, 3)), p)
 
 
 def umetrack_profile() -> dict:
