@@ -60,18 +60,7 @@ class QwenImageConfig(BaseModel):
         `max_pixels`); `fallback` fills what the file leaves out (e.g. patch sizes from the model config)."""
         size = raw.get("size") or {}
         values: dict[str, Any] = dict(fallback)
-        for key in (
-            "patch_size",
-            "temporal_patch_size",
-            "merge_size",
-            "image_mean",
-            "image_std",
-            "rescale_factor",
-            "resample",
-            "do_resize",
-            "do_rescale",
-            "do_normalize",
-        ):
+        for key in cls.model_fields.keys() - {"min_pixels", "max_pixels"}:  # the file's own keys, read as they are
             if raw.get(key) is not None:
                 values[key] = raw[key]
         for key, size_keys in (
