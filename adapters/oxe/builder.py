@@ -115,7 +115,7 @@ def version_key(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", v)) or (0,)
 
 
-def _shard_name(template: str, dataset: str, split: str, fmt: str, i: int, n: int) -> str:
+def shard_name(template: str, dataset: str, split: str, fmt: str, i: int, n: int) -> str:
     return (
         template.replace("{DATASET}", dataset)
         .replace("{SPLIT}", split)
@@ -147,10 +147,10 @@ def load_builder(path: Location) -> Builder:
         lengths = tuple(int(x) for x in s["shardLengths"]) if s.get("shardLengths") else None
         if lengths is not None:
             shards = tuple(
-                path / _shard_name(template, name, s["name"], fmt, i, len(lengths)) for i in range(len(lengths))
+                path / shard_name(template, name, s["name"], fmt, i, len(lengths)) for i in range(len(lengths))
             )
         else:  # no shard list: whatever matches the template on disk
-            pattern = _shard_name(template, name, s["name"], fmt, 0, 0).replace("00000-of-00000", "*-of-*")
+            pattern = shard_name(template, name, s["name"], fmt, 0, 0).replace("00000-of-00000", "*-of-*")
             shards = tuple(sorted(path.glob(pattern)))
         splits.append(SplitInfo(s["name"], shards, lengths))
     splits.sort(key=lambda s: s.name)

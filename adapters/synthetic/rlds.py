@@ -31,6 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from adapters.oxe.builder import shard_name
 from adapters.oxe.hands import FRANKA_MAX_WIDTH_M
 from adapters.oxe.subsets import NORMALIZED, SUBSETS, CameraSpec, OXESubset, Part, StreamSpec, find_subset
 from adapters.oxe.tfrecord import build_example, frame_record
@@ -304,15 +305,9 @@ def _episode(
         phrase = _INSTRUCTIONS[(index + k) % len(_INSTRUCTIONS)] if k == 0 or index % 2 == 0 else ""
         language[text.key] = [phrase] * steps
         feats["steps/" + text.key] = [phrase.encode()] * steps
-    is_first = np.zeros(steps, bool)
-    is_first[0] = True
-    is_last = np.zeros(steps, bool)
-    is_last[-1] = mark_last
+    is_first, is_last = np.arange(steps) == 0, (np.arange(steps) == steps - 1) & mark_last
     feats["steps/is_first"], feats["steps/is_last"], feats["steps/is_terminal"] = is_first, is_last, is_last
-    reward = np.zeros(steps, np.float32)
-    reward[-1] = float(mark_last)
-    feats["steps/reward"] = reward
-    tensors["reward"] = reward
+    feats["steps/reward"] = tensors["reward"] = is_last.astype(np.float32)  # 1 on the final step of a demo
     if cfg.has_discount:
         feats["steps/discount"] = tensors["discount"] = np.ones(steps, np.float32)
     success = index % 3 != 2
@@ -393,8 +388,7 @@ def write_rlds(
         bounds = np.linspace(0, len(items), n_shards + 1).round().astype(int)
         shard_paths[split], lengths, num_bytes = [], [], 0
         for s in range(n_shards):
-            name = _TEMPLATE.replace("{DATASET}", dataset).replace("{SPLIT}", split).replace("{FILEFORMAT}", "tfrecord")
-            shard = path / name.replace("{SHARD_X_OF_Y}", f"{s:05d}-of-{n_shards:05d}")
+            shard = path / shard_name(_TEMPLATE, dataset, split, "tfrecord", s, n_shards)
             offset = 0
             with open(shard, "wb") as f:
                 for record, (payload, ep) in enumerate(items[bounds[s] : bounds[s + 1]]):
