@@ -25,9 +25,9 @@ def _prepare(spec_json: dict[str, Any]) -> dict[str, list[tuple[Any, Any]]]:
 
     from adapters import get_adapter
     from ingest.canonical import resample as rs
-    from jobs.ingest.discovery import discover
     from jobs.spec_models import JobSpec
     from schemas.canonical import CANONICAL_FPS
+    from tests.fixtures.discovery import discover
 
     spec = JobSpec.model_validate(spec_json)
     fps, keep = CANONICAL_FPS, spec.canonicalize.cameras
@@ -166,9 +166,9 @@ def child_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
 def child_inprocess(cfg: dict[str, Any]) -> dict[str, Any]:
     """The pipeline's per-episode work (`process_episode`) without Ray, driver, commits or catalog, in `processes`
     forked processes with the baseline's split."""
-    from jobs.ingest.discovery import discover
     from jobs.ingest.task import EpisodeTask, TaskSettings
     from jobs.spec_models import JobSpec
+    from tests.fixtures.discovery import discover
 
     os.sched_setaffinity(0, cfg["cores"])
     spec = JobSpec.model_validate(cfg["spec"])

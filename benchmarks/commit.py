@@ -35,10 +35,10 @@ def _templates(tmp: Path, rows: int) -> list[Staged]:
     """One staged result per source (a real worker's output), the raw episodes about `rows` rows at 10 Hz."""
     from adapters.synthetic.agibot import EpisodeSpec, write_agibot
     from adapters.synthetic.egodex import write_egodex
-    from jobs.ingest.discovery import discover
     from jobs.ingest.task import EpisodeTask, Staged, TaskSettings
     from jobs.ingest.worker import process_episode
     from jobs.spec_models import JobSpec, SourceSpec
+    from tests.fixtures.discovery import discover
 
     write_agibot(tmp / "raw/agibot", [EpisodeSpec(327, 700_000, rows * 3)], height=224, width=224)
     write_egodex(

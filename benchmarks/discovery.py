@@ -114,10 +114,10 @@ def _done_part(spec: dict[str, Any], todo: int) -> int:
 def child(kind: str, spec_json: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
-    from jobs.ingest.discovery import discover
     from jobs.ingest.job import run_ingest
     from jobs.spec_models import JobSpec
     from schemas.corpus import QUARANTINE_DIR, parquet_files
+    from tests.fixtures.discovery import discover
 
     spec = JobSpec.model_validate(spec_json)
     base = rss_mb()

@@ -26,7 +26,7 @@ from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, SourceAdapter, natural_key
 from adapters.registry import adapter_class
 from adapters.storage.faults import environment_fault
-from jobs.ingest.quarantine import discovery_row, quarantine_row, source_row
+from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
 from jobs.runtime.retry import EnvironmentRetry, retry_environment
@@ -281,25 +281,3 @@ def interleave(streams: list[Iterator[WorkItem]]) -> Iterator[WorkItem]:
 
 def stream_plan(spec: JobSpec, plan: DiscoveryPlan) -> Iterator[WorkItem]:
     return interleave([read_work(s, plan.files[s.name]) for s in spec.sources if s.name in plan.files])
-
-
-def discover(spec: JobSpec) -> tuple[list[WorkItem], list[QuarantineRow]]:
-    """Every source's episodes in sorted order, in memory and in this process: for small corpora, tests and
-    benchmarks. The job itself streams (`discover_all`)."""
-    items: list[WorkItem] = []
-    bad: list[QuarantineRow] = []
-    for source in spec.sources:
-        try:
-            refs = sorted(
-                get_adapter(source.adapter, source.options, source.storage).discover(source.root),
-                key=lambda r: r.sort_key,
-            )
-        except Exception as e:
-            bad.append(source_row(source, e))
-            continue
-        for ref in refs:
-            if ref.error is not None:
-                bad.append(discovery_row(source, ref))
-            else:
-                items.append(WorkItem(len(items), source, ref))
-    return items, bad

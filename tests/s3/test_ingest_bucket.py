@@ -22,9 +22,9 @@ from adapters.storage.urls import filesystem
 from ingest.storage.corpus import LEASE_TTL_ENV
 from ingest.storage.objects import list_keys, list_modified
 from jobs.catalog.query import run_query
-from jobs.ingest.discovery import discover
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
+from tests.fixtures.discovery import discover
 from tests.jobs.demo_reference import demo_spec, hashes
 from tests.jobs.ingest import crash_hooks
 from tests.s3.server import S3Server, child_env

@@ -29,13 +29,13 @@ from ingest.storage.objects import list_keys
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import write_demo_spec, write_raw_corpus
 from jobs.ingest.commit import DatasetCommitter
-from jobs.ingest.discovery import discover
 from jobs.ingest.job import run_ingest
 from jobs.ingest.task import Deferred, EpisodeTask, Staged, TaskSettings, WorkItem
 from jobs.ingest.worker import process_episode
 from jobs.runtime.retry import EnvironmentFaultError, EnvironmentRetry
 from jobs.spec import load_spec
 from jobs.spec_models import JobSpec
+from tests.fixtures.discovery import discover
 from tests.jobs.demo_reference import hashes
 from tests.needs import tool_missing
 from tests.s3.server import Weed, weed, weed_binary

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from jobs.catalog.query import run_query
-from jobs.ingest.discovery import discover
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
+from tests.fixtures.discovery import discover
 from tests.jobs.cluster.conftest import ENV, REPO
 from tests.jobs.demo_reference import demo_spec, hashes
 from tests.jobs.ingest import crash_hooks

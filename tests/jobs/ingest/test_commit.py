@@ -15,11 +15,11 @@ from adapters.synthetic.video import synthetic_frame, write_mp4
 from ingest.storage.corpus import Corpus
 from jobs.demo.corpus import write_raw_corpus
 from jobs.ingest.commit import CommitFailed, DatasetCommitter, size_sibling
-from jobs.ingest.discovery import discover
 from jobs.ingest.task import EpisodeTask, Staged, StagedOutput, TaskSettings
 from jobs.ingest.worker import process_episode
 from jobs.spec_models import JobSpec
 from schemas.lerobot import EPISODES_PATH, FeatureSpec
+from tests.fixtures.discovery import discover
 
 
 @pytest.fixture(scope="module")

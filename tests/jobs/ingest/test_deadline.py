@@ -14,11 +14,11 @@ import pytest
 from ingest.lerobot.writer_dir import STAGING
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import write_raw_corpus
-from jobs.ingest.discovery import discover
 from jobs.ingest.job import run_ingest
 from jobs.runtime.deadline import HUNG_DIR, TIMEOUT_CLASS
 from jobs.spec_models import JobSpec
 from schemas.corpus import JOB_DIR
+from tests.fixtures.discovery import discover
 from tests.jobs.ingest import hang_hooks
 
 DEADLINE = {"base_s": 4, "encode_mpx_per_s": 1000, "decode_mpx_per_s": 1000}  # about 4 s per episode

@@ -14,10 +14,10 @@ from ingest.lerobot.encoder_faults import EncoderFailedTwice
 from ingest.lerobot.writer_dir import STAGING
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import write_raw_corpus
-from jobs.ingest.discovery import discover
 from jobs.ingest.job import run_ingest
 from jobs.ingest.report import IngestReport
 from jobs.spec_models import JobSpec
+from tests.fixtures.discovery import discover
 from tests.jobs.ingest import fault_hooks
 
 

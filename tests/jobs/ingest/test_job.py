@@ -19,11 +19,11 @@ import pytest
 import jobs.cli
 from ingest.lerobot.writer_dir import STAGING
 from jobs.catalog.query import run_query
-from jobs.ingest.discovery import discover
 from jobs.ingest.job import run_ingest
 from jobs.ingest.task import EpisodeResult, EpisodeTask
 from jobs.runtime.job_lock import JobLock
 from jobs.spec import load_spec
+from tests.fixtures.discovery import discover
 from tests.jobs.demo_reference import demo_spec, hashes
 from tests.jobs.ingest import crash_hooks
 

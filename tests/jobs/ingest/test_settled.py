@@ -14,11 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.synthetic.egodex import write_egodex
-from jobs.ingest.discovery import discover
 from jobs.ingest.job import FINISHED, run_ingest
 from jobs.ingest.settled import settled
 from jobs.spec import load_spec
 from schemas.corpus import EPISODES_DIR, parquet_files
+from tests.fixtures.discovery import discover
 from tests.jobs.demo_reference import demo_spec
 
 REPO = Path(__file__).resolve().parents[3]

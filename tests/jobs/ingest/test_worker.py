@@ -14,11 +14,11 @@ import pytest
 from adapters.base import AdapterError
 from ingest.lerobot.errors import EpisodeError
 from jobs.demo.corpus import write_raw_corpus
-from jobs.ingest.discovery import discover
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings
 from jobs.ingest.worker import process_episode, rejected_by
 from jobs.runtime.deadline import TIMEOUT_CLASS, watchdog
 from jobs.spec_models import JobSpec
+from tests.fixtures.discovery import discover
 
 
 @pytest.fixture(scope="module")
