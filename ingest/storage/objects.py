@@ -5,12 +5,16 @@ too, `tests/s3/test_commit.py`), plain puts, server-side copies and listings. Ke
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+
+from ingest.files.atomic import atomic_write
 
 # 409 ConditionalRequestConflict: AWS answers it while another conditional write to the key is in flight; retry
 RETRY_CODES = ("ConditionalRequestConflict", "409")
@@ -37,8 +41,6 @@ def put_if_absent(fs: fsspec.AbstractFileSystem, key: str, data: bytes, retries:
     """Create `key` with `data` if no object has that key; True if this call created it, False if one existed.
     Exactly one of several racing callers gets True (the store decides, not a prior existence check)."""
     if isinstance(fs, LocalFileSystem):  # a local output: O_EXCL is the same promise
-        import os
-
         os.makedirs(os.path.dirname(key), exist_ok=True)
         try:
             fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -72,10 +74,6 @@ def put_if_absent(fs: fsspec.AbstractFileSystem, key: str, data: bytes, retries:
 def put(fs: fsspec.AbstractFileSystem, key: str, data: bytes) -> None:
     """An unconditional whole-object put (a single PUT: readers see the old object or the new one)."""
     if isinstance(fs, LocalFileSystem):
-        from pathlib import Path
-
-        from ingest.files.atomic import atomic_write
-
         atomic_write(Path(key), lambda tmp: tmp.write_bytes(data))
         return
     fs.pipe_file(key, data)
@@ -84,11 +82,6 @@ def put(fs: fsspec.AbstractFileSystem, key: str, data: bytes) -> None:
 def copy(fs: fsspec.AbstractFileSystem, src: str, dst: str) -> None:
     """Server-side copy (S3 CopyObject: the bytes never pass through this process); locally an atomic write."""
     if isinstance(fs, LocalFileSystem):
-        import shutil
-        from pathlib import Path
-
-        from ingest.files.atomic import atomic_write
-
         atomic_write(Path(dst), lambda tmp: shutil.copyfile(src, tmp))
         return
     fs.copy(src, dst)
