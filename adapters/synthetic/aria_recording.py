@@ -90,13 +90,8 @@ def write_aria_rgb(
                 RecordKind(RecordType.DATA, TIME_VERSION, f"data_layout/size={TIME_DATA.fixed_size}", {0: TIME_DATA}),
             ],
         )
-        vrs.add_record(
-            TIME_TYPE_ID,
-            1,
-            RecordType.CONFIGURATION,
-            start,
-            TIME_CONFIG.pack({"stream_id": 0, "sample_rate_hz": fps, "mode": "TIMECODE"}),
-        )
+        time_config = TIME_CONFIG.pack({"stream_id": 0, "sample_rate_hz": fps, "mode": "TIMECODE"})
+        vrs.add_record(TIME_TYPE_ID, 1, RecordType.CONFIGURATION, start, time_config)
     for k, (rgb, t_ns) in enumerate(zip(frames, device_ns, strict=True)):
         ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:

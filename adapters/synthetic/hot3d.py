@@ -73,10 +73,6 @@ QUEST_CAMERAS = (
                           0.0, 0.0, 0.0, 0.0],
      "serialNumber": "21366312_12:mono10bit", "stream_id": "1201-2"},
 )  # fmt: skip
-QUEST_SLAM_LEFT_T_DEVICE_CAMERA = (
-    tuple(QUEST_CAMERAS[0]["T_Device_Camera"]["quaternion_wxyz"]),
-    tuple(QUEST_CAMERAS[0]["T_Device_Camera"]["translation_xyz"]),
-)
 QUEST_HEADSET_UID = "58635154735610"
 QUEST_DEVICE = ((0.6316699154608774, -0.334256056968385, 0.6353578507409454, -0.29255154722449),
                 (0.0034970109462738, 1.1696090087890625, -0.0776387786865234))  # fmt: skip
@@ -251,7 +247,9 @@ def _write_sequence(path: Path, name: str, headset: str, frames: int, bad: str |
     path.mkdir(parents=True, exist_ok=True)
     seq = Hot3DSequence(name, path, headset, frames, bad)
     quest = headset == "Quest3"
-    device_from_camera = _from_wxyz(*(QUEST_SLAM_LEFT_T_DEVICE_CAMERA if quest else ARIA_RGB_T_DEVICE_CAMERA))
+    slam_left = QUEST_CAMERAS[0]["T_Device_Camera"]  # the Quest 3 ground truth's camera: camera-slam-left
+    pose = (slam_left["quaternion_wxyz"], slam_left["translation_xyz"]) if quest else ARIA_RGB_T_DEVICE_CAMERA
+    device_from_camera = _from_wxyz(*pose)
     if quest:
         device = quest_device_track(frames)
         cam = device @ device_from_camera
