@@ -1,5 +1,5 @@
 """The demo's raw corpus ingested on embedded Ray: the reference the ingest, kill and cluster tests compare against
-(fixtures in `tests/jobs/conftest.py`, built once per session)."""
+(fixtures `raw` and `reference` in `tests/conftest.py`, built once per session)."""
 
 from __future__ import annotations
 
