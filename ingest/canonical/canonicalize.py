@@ -178,8 +178,11 @@ def _context(
         reasons = reasons if first is None else [first, *reasons]
     wide = _left_out(raw, reasons)
     reasons = reasons if wide is None else [*reasons, wide]
-    if not used:  # natives only: their own time base (a dataset without cameras whose dims cannot be filled)
-        used = [s for _, s in natives]
+    if not used:  # natives only (a dataset without cameras whose dims cannot be filled): the source's states set the
+        # span, as a joint-space robot's joints do through its wrists, the other natives sampled on it; every native
+        # when there is no state. A multi-rate recording has no instant all its topics cover (a real ROS bag:
+        # /parameter_events only in its first 0.3 s, /rosout at 8.7..9.3 s; tests/data/real/rosbag_ats).
+        used = [s for k, s in state_natives if k in raw.states] or [s for _, s in natives]
     gaps = sorted({g for s in used for g in rs.find_gaps(s.timestamps, spec.max_gap_s)})
     rows = _row_clock([*streams_used(sig, wrists), *(s for _, s in natives)], cams)
     ctx = EpisodeContext(

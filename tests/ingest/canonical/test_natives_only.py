@@ -99,3 +99,19 @@ def test_natives_wider_than_a_schema_may_be_refuse_the_episode() -> None:
         canonicalize(raw)
     [ep] = canonicalize(_raw())
     assert len(ep.state_native_names) == 9
+
+
+def test_a_multi_rate_recording_takes_its_span_from_its_states() -> None:
+    """A ROS bag's topics need not share an instant (tests/data/real/rosbag_ats: /parameter_events only in the first
+    0.3 s, /rosout at 8.7..9.3 s): the states set a natives-only episode's span, as a joint-space robot's joints set
+    its wrists', and every other native is sampled on it (held before its first and after its last message)."""
+    raw = _raw()  # states, actions and signals over 0 .. 1.3 s
+    raw.signals["parameter_events"] = Stream(np.array([0.0, 0.1]), np.array([1.0, 2.0]))
+    raw.signals["rosout"] = Stream(np.array([1.0, 1.2]), np.array([3.0, 4.0]))
+    [ep] = canonicalize(raw)
+    assert ep.num_frames == 14 and ep.span_s[0] == 0.0  # the states' own 0 .. 1.3 s
+    names = ep.state_native_names
+    np.testing.assert_array_equal(ep.state_native[:, names.index("parameter_events.0")], [1.0] + [2.0] * 13)
+    np.testing.assert_array_equal(
+        ep.state_native[:, names.index("rosout.0")][[0, 9, 10, 11, 12, 13]], [3, 3, 3, 3.5, 4, 4]
+    )
