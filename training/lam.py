@@ -3,10 +3,10 @@
 Inverse dynamics: an M-Former (learnable queries in a transformer over the current and future latent tokens) turns
 the change between two frames into a continuous latent action z [B, queries, code_dim]. A VQ codebook of 128 codes
 quantizes it (straight-through, VQ-VAE codebook + commitment losses; cosine lookup and dead-code restarts keep the
-codebook in use, see `VectorQuantizer`). Forward dynamics: a transformer over the
-current tokens and the quantized queries reconstructs the future latents. The continuous z (before quantization) is
-what LARA aligns the DiT's action representation with. LARA's encoder is a frozen pixel ViT; here the frozen DINOv3
-latents the corpus already stores play that role.
+codebook in use, see `VectorQuantizer`). Forward dynamics: a transformer over the current tokens and the quantized
+queries reconstructs the future latents. The continuous z (before quantization) is what LARA aligns the DiT's action
+representation with. LARA's encoder is a frozen pixel ViT; here the frozen DINOv3 latents the corpus already stores
+play that role.
 """
 
 from __future__ import annotations
