@@ -21,14 +21,7 @@ STEPS = "steps/"
 RLDS_FLAGS = ("is_first", "is_last", "is_terminal")
 STEP_SIGNALS = ("reward", "discount")
 MAX_GENERIC_STATE = 64  # unconfigured per-step tensors larger than this (embeddings, depth) are not read
-NP_DTYPES = {
-    "float32": np.float32,
-    "float64": np.float64,
-    "int32": np.int32,
-    "int64": np.int64,
-    "bool": np.bool_,
-    "uint8": np.uint8,
-}
+NP_DTYPES = {name: np.dtype(name).type for name in ("float32", "float64", "int32", "int64", "bool", "uint8")}
 
 
 # --- features.json and dataset_info.json ----------------------------------------------------------------------------

@@ -31,13 +31,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from adapters.oxe.builder import shard_name
+from adapters.oxe.builder import NP_DTYPES, shard_name
 from adapters.oxe.hands import FRANKA_MAX_WIDTH_M
 from adapters.oxe.subsets import NORMALIZED, SUBSETS, CameraSpec, OXESubset, Part, StreamSpec, find_subset
 from adapters.oxe.tfrecord import build_example, frame_record
 from adapters.synthetic.video import synthetic_frame
 
-_NP = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64, "bool": np.bool_}
 _CLASS = "tensorflow_datasets.core.features."
 _INSTRUCTIONS = (
     "put carrot on plate",
@@ -100,7 +99,7 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
     within [-1, 1], and grippers that close and reopen over their full native range (0..1, or taco_play's width
     0..0.08 m)."""
     shape = (steps, *spec.shape)
-    dtype = _NP[spec.dtype]
+    dtype = NP_DTYPES[spec.dtype]
     if spec.key.endswith("terminate_episode"):
         out = np.zeros(shape, dtype=np.float64)
         if spec.shape == (3,):
@@ -143,36 +142,24 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
     return walk.astype(np.float32).astype(dtype)  # what survives TFDS' float_list storage
 
 
+def _described(node: dict[str, Any], desc: str) -> dict[str, Any]:
+    return node | {"description": desc} if desc else node
+
+
 def _tensor_json(shape: Sequence[int], dtype: str, encoding: str = "none", desc: str = "") -> dict[str, Any]:
     cls = "scalar.Scalar" if not shape else "tensor_feature.Tensor"
-    node: dict[str, Any] = {
-        "pythonClassName": _CLASS + cls,
-        "tensor": {
-            "shape": {"dimensions": [str(d) for d in shape]} if shape else {},
-            "dtype": dtype,
-            "encoding": encoding,
-        },
-    }
-    if desc:
-        node["description"] = desc
-    return node
+    tensor = {"shape": {"dimensions": [str(d) for d in shape]} if shape else {}, "dtype": dtype, "encoding": encoding}
+    return _described({"pythonClassName": _CLASS + cls, "tensor": tensor}, desc)
 
 
 def _image_json(shape: Sequence[int], fmt: str, dtype: str = "uint8", desc: str = "") -> dict[str, Any]:
-    node: dict[str, Any] = {
-        "pythonClassName": _CLASS + "image_feature.Image",
-        "image": {"shape": {"dimensions": [str(d) for d in shape]}, "dtype": dtype, "encodingFormat": fmt},
-    }
-    if desc:
-        node["description"] = desc
-    return node
+    image = {"shape": {"dimensions": [str(d) for d in shape]}, "dtype": dtype, "encodingFormat": fmt}
+    return _described({"pythonClassName": _CLASS + "image_feature.Image", "image": image}, desc)
 
 
 def _text_json(old_style: bool, desc: str = "") -> dict[str, Any]:
     node = _tensor_json((), "string") if old_style else {"pythonClassName": _CLASS + "text_feature.Text", "text": {}}
-    if desc:
-        node["description"] = desc
-    return node
+    return _described(node, desc)
 
 
 def _features_dict(features: dict[str, Any]) -> dict[str, Any]:
@@ -284,7 +271,7 @@ def _episode(
         if spec.encoding == "none":
             feats["steps/" + spec.key] = values
         else:
-            raw = [v.astype(_NP[spec.dtype]).tobytes() for v in values]
+            raw = [v.astype(NP_DTYPES[spec.dtype]).tobytes() for v in values]
             feats["steps/" + spec.key] = [zlib.compress(b) if spec.encoding == "zlib" else b for b in raw]
     images: dict[str, list[np.ndarray]] = {}
     for n, (cam, (h, w, _)) in enumerate(layout.cameras):
