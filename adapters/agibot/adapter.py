@@ -101,8 +101,6 @@ class AgibotAdapter(SourceAdapter):
         "task_info/task_<t>.json with observations/<t>/<e>/videos/*.mp4 and proprio_stats/<t>/<e>/proprio_stats.h5"
     )
 
-    # ---------------------------------------------------------------- discovery
-
     @classmethod
     def root_problem(cls, root: Path) -> str | None:
         """A root of Genie Sim / A2D exports without an AgiBot World folder belongs to the other source."""
@@ -185,8 +183,6 @@ class AgibotAdapter(SourceAdapter):
             root / "observations" / t / e,
             root / "parameters" / t / e,
         )
-
-    # ---------------------------------------------------------------- reading
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         loc = ref.locator

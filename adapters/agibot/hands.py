@@ -1,15 +1,11 @@
 """AgiBot World hand declaration: both flanges in the robot base and the gripper opening.
 
-Gripper: the state rises as the gripper closes, the reverse of the HF card's "gripper open range in mm". On the real
-sample (soul667/DatasetTools @ 8971d93 `scripts/proprio_stats.h5`, no licence to redistribute it, so read by the tests
-only where this team keeps a copy) `state/*_effector/position` follows the close command
-(`action/*_effector/position`, 0 = open, 1 = close: correlation +0.9) from 0 to 120; OpenDriveLab/AgiBot-World
-issue #133 reads about 118 with the gripper almost closed and about 35 almost open; AgibotTech's EnerVerse-AC
-(`lvdm/models/ddpm3d.py`: "Gripper Range in AgiBotWorld < 120"; `lvdm/data/get_actions.py` divides by 120) bounds
-it by 120. The opening 0 (closed) .. 1 (open) is `(closed_mm - v) / (closed_mm - open_mm)`, clipped, with `open_mm`
-35 and `closed_mm` 120 (adapter options): an open phase reads > 0.9 whether the gripper rests at 35 (issue #133) or
-at 0 (the sample), a closed one about 0. Where a given robot's open stop lies between 0 and 35 is not known.
-Dexterous hands declare no gripper (their 6 joints stay in the natives).
+Gripper: the state rises as the gripper closes, the reverse of the HF card's "gripper open range in mm" (the real
+sample, OpenDriveLab/AgiBot-World issue #133 and AgibotTech's EnerVerse-AC agree; adapters/README.md `agibot` gives
+each with its figures). The opening 0 (closed) .. 1 (open) is `(closed_mm - v) / (closed_mm - open_mm)`, clipped,
+with `open_mm` 35 and `closed_mm` 120 (adapter options): an open phase reads > 0.9 whether the gripper rests at 35
+(issue #133) or at 0 (the sample), a closed one about 0. Where a given robot's open stop lies between 0 and 35 is not
+known. Dexterous hands declare no gripper (their 6 joints stay in the natives).
 """
 
 from __future__ import annotations

@@ -89,8 +89,6 @@ class Ego4DAdapter(VideoWindows):
     options: Ego4DOptions
     expects: ClassVar[str] = "an Ego4D download: v2/full_scale/<video_uid>.mp4 (or v2/clips/) with narration.json"
 
-    # -- discovery ------------------------------------------------------------------------------------------------
-
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
         path = self.find(root, self.options.narration_file, NARRATION_FILES, required=True)
@@ -164,8 +162,6 @@ class Ego4DAdapter(VideoWindows):
         }
         paths = (str(span.path), str(video.annotation_file))
         return self.new_ref(f"{video.uid}/{pass_name}/{suffix}", paths, locator=locator)
-
-    # -- reading --------------------------------------------------------------------------------------------------
 
     def window(self, loc: dict[str, Any], fps: float) -> Window:
         """The narrations (at their instant) and overlapping summaries (over their span, clipped), and the metadata."""

@@ -28,10 +28,9 @@ in the metadata and as a `Language("description")`. raw_id `<video_uid>/goalstep
 (`goalstep_<split>` alone for the goal; `.<n>` after the split when a video has more than one goal in a file).
 
 Files: `splits` (default train and val) are looked for under the root and `v2/annotations` etc., or given per split
-(`files`); a split named in `splits` or `files` must be there, of the default splits at least one (the others missing
-are named in a warning), and a `goalstep_test.json` found but not asked for is named in a warning (it has no times).
-Reasons name the file, the video_uid and the field (`videos[k].segments[i].end_time`): an end before its start, a
-missing description, a video not on disk, an end past the video (beyond `end_tolerance_s`).
+(`files`; which must be there: `GoalStepAdapter._split_files`). Reasons name the file, the video_uid and the field
+(`videos[k].segments[i].end_time`): an end before its start, a missing description, a video not on disk, an end
+past the video (beyond `end_tolerance_s`).
 """
 
 from __future__ import annotations
@@ -122,8 +121,6 @@ class GoalStepAdapter(VideoWindows):
     expects: ClassVar[str] = (
         "an Ego4D download: v2/full_scale/<video_uid>.mp4 (or v2/clips/) with goalstep_{train,valid}.json"
     )
-
-    # -- discovery ------------------------------------------------------------------------------------------------
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
@@ -300,8 +297,6 @@ class GoalStepAdapter(VideoWindows):
             raise self.error(msg, file=video.expected, episode=raw_id, field="video")
         start, end = max(s, span.start), min(e, span.end)
         return (start, end, round(e - end, 6) if e > end else None), span
-
-    # -- reading --------------------------------------------------------------------------------------------------
 
     def window(self, loc: dict[str, Any], fps: float) -> Window:
         """The task (the segment's description), the goal, the nested segments as `action_config` at `fps` (frames

@@ -233,8 +233,6 @@ class EgoDexAdapter(SourceAdapter):
             derived=frozenset({"mano21_keypoints"}),
         )
 
-    # -- helpers ------------------------------------------------------------------------------------------------
-
     def _wants_camera(self) -> bool:
         return self.options.cameras is None or CAMERA in self.options.cameras
 

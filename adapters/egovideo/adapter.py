@@ -23,10 +23,9 @@ for a video whose sidecar gives no duration, its container header: it never deco
 is bounded first: its own size (SIDECAR_BYTES, `adapters.storage.bounds`), and its duration, trusted only when the
 video's bytes can hold it (MIN_BYTES_PER_S) and within `max_duration_s`, else held to the container header.
 
-Still assumptions: the sidecar field names (no Egocentric-10K / RH20T / Taste-Rob sidecar was opened here; the names
-are options); that a caption table row describes the whole clip. Bad input (per-episode `AdapterError` naming the
-shard or file, the key and the field): an unreadable shard, a sample without a video member or with a member twice,
-an unparseable sidecar, a window outside the video, an unreadable video.
+Still assumptions: adapters/README.md `ego_video`. Bad input (per-episode `AdapterError` naming the shard or file,
+the key and the field): an unreadable shard, a sample without a video member or with a member twice, an unparseable
+sidecar, a window outside the video, an unreadable video.
 """
 
 from __future__ import annotations
@@ -88,8 +87,6 @@ class EgoVideoAdapter(SourceAdapter):
     options_model: ClassVar[type[AdapterOptions]] = EgoVideoOptions
     options: EgoVideoOptions
     expects: ClassVar[str] = "video files (the video_extensions option) at any depth, or WebDataset .tar shards of them"
-
-    # -- discovery ------------------------------------------------------------------------------------------------
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
@@ -272,8 +269,6 @@ class EgoVideoAdapter(SourceAdapter):
         step = self.options.clip_stride_s or self.options.clip_s
         starts = np.arange(0.0, duration, step)
         return [(float(s), float(min(s + self.options.clip_s, duration))) for s in starts]
-
-    # -- reading --------------------------------------------------------------------------------------------------
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         loc, ep = ref.locator, ref.raw_id

@@ -110,8 +110,6 @@ class EpicKitchensAdapter(SourceAdapter):
     options: EpicKitchensOptions
     expects: ClassVar[str] = "EPIC_100_{train,validation}.csv and <P>/videos/<video_id>.MP4"
 
-    # -- discovery ------------------------------------------------------------------------------------------------
-
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
         files = [p for p in (self._find(root, name) for name in self.options.annotation_files) if p is not None]
@@ -273,8 +271,6 @@ class EpicKitchensAdapter(SourceAdapter):
                 )
                 raise self.error(msg, file=csv_file, episode=raw_id, field=key)
         seg["frame_offset_s"] = offsets
-
-    # -- reading --------------------------------------------------------------------------------------------------
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         loc, ep = ref.locator, ref.raw_id

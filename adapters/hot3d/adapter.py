@@ -226,8 +226,6 @@ class Hot3DAdapter(SourceAdapter):
             derived=frozenset(f"mano21_keypoints/{s}" for s in SIDES),
         )
 
-    # -- pieces ---------------------------------------------------------------------------------------------------
-
     def _json(self, path: Location, ep: str, field: str) -> dict[str, Any]:
         try:
             return dict(read_json(path))

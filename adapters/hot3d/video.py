@@ -1,13 +1,8 @@
 """HOT3D Aria video: the RGB frames of a sequence's `recording.vrs`, read through `projectaria_tools` as the maker's
-loader reads them (facebookresearch/hot3d `hot3d/data_loaders/PathProvider.py` `VRS_FILE = "recording.vrs"`;
-`AriaDataProvider.py`: stream "214-1", frame times `get_timestamps_ns(stream, TimeDomain.TIME_CODE)`, images
-`image[0].to_numpy_array()` with no rotation).
-
-HOT3D's ground truth is stamped in TIME_CODE, the VRS records in the device clock; projectaria_tools maps one to the
-other through the recording's time-code stream (285-1). A camera frame's timestamp here is its TIME_CODE, on the same
-clock as the poses, and its pixels stay in the sensor's orientation: the camera pose (`T_world_device ·
-T_device_camera` of `camera-rgb`) is the sensor's, so no `rot90` (that is `vrs_to_mp4`'s display convention).
-`projectaria_tools` is imported only when a sequence has a recording; errors are `VideoError`s naming the field."""
+`AriaDataProvider.py` reads them (stream "214-1", frame times in TIME_CODE, images not rotated; the maker's code and
+the checks behind this are in adapters/README.md `hot3d`): a frame's timestamp is its TIME_CODE, the ground truth's
+clock, and its pixels stay in the sensor's orientation, the camera pose's. `projectaria_tools` is imported only when
+a sequence has a recording; errors are `VideoError`s naming the field."""
 
 from __future__ import annotations
 

@@ -160,7 +160,6 @@ class LeRobotSource(SourceAdapter):
         super().__init__(options, storage)
         self._cache: dict[Location, LoadedDataset] = {}
 
-    # -- discovery ------------------------------------------------------------------------------------------------
     @classmethod
     def root_problem(cls, root: Location) -> str | None:
         """No `meta/info.json` at the root or one or two levels below (what `dataset_roots` looks for)."""
@@ -244,7 +243,6 @@ class LeRobotSource(SourceAdapter):
         root = self.locate(root)
         return self._dataset(root, self.options.subset or root.name)
 
-    # -- reading --------------------------------------------------------------------------------------------------
     def read(self, ref: EpisodeRef) -> RawEpisode:
         root, ep = self.locate(ref.locator["root"]), ref.locator.get("episode_index")
         if ref.error:

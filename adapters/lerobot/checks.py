@@ -56,9 +56,6 @@ def _listing(items: Iterable[Any], limit: int = 5) -> str:
     return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-# -- stats ------------------------------------------------------------------------------------------------------
-
-
 def expected_stats_shape(ft: FeatureSpec, *, v3: bool = False) -> tuple[int, ...] | None:
     """Shape lerobot's `compute_episode_stats` gives a feature's min/max/mean/std; None: no stats expected.
 
@@ -138,9 +135,6 @@ def check_stats(ds: LoadedDataset) -> list[Quirk]:
             msg = f"{rel}: NaN/inf stats (normalization yields NaN): {_listing(items)}"
             out.append(quirk("stats_not_finite", "warning", msg, rel))
     return out
-
-
-# -- data parquet -----------------------------------------------------------------------------------------------
 
 
 def _data_files(ds: LoadedDataset) -> dict[str, list[int]]:
@@ -224,9 +218,6 @@ def check_v3_rows(ds: LoadedDataset) -> list[Quirk]:
     return out
 
 
-# -- videos -----------------------------------------------------------------------------------------------------
-
-
 def _frame_times(path: Location) -> np.ndarray:
     with readable(path) as src, av.open(src) as c:
         return packet_times(c, c.streams.video[0])[1]
@@ -295,9 +286,6 @@ def check_videos(ds: LoadedDataset) -> list[Quirk]:
         msg = f"videos with more frames than the episode has rows: {_listing(long)}"
         out.append(quirk("video_frame_count_mismatch", "warning", msg, first["long"]))
     return out
-
-
-# -- GR00T modality ---------------------------------------------------------------------------------------------
 
 
 def check_modality_file(ds: LoadedDataset) -> list[Quirk]:

@@ -101,7 +101,6 @@ class EpisodeReader:
     def note(self, code: str, severity: Severity, message: str) -> None:
         self.quirks.append(quirk(code, severity, message, self.loc.data_file))
 
-    # -- rows and time ------------------------------------------------------------------------------------------
     def table(self) -> pa.Table:
         try:
             contained(self.ds.root, self.loc.data_file)
@@ -180,7 +179,6 @@ class EpisodeReader:
             return f"{rate}; videos left on their PTS (no video has one frame per row)"
         return f"{rate}; {same} hold one frame per row: frame i takes row i's timestamp"
 
-    # -- cameras ------------------------------------------------------------------------------------------------
     def cameras(self, table: pa.Table, ts_rows: np.ndarray) -> dict[str, CameraSource]:
         out: dict[str, CameraSource] = {}
         for key, canonical in self.ds.cameras.items():
@@ -221,7 +219,6 @@ class EpisodeReader:
         except ValueError as err:
             raise self.fail(f"undecodable image ({err})", field=key) from err
 
-    # -- numeric streams ----------------------------------------------------------------------------------------
     def streams(self, table: pa.Table, ts: np.ndarray) -> tuple[dict[str, Stream], ...]:
         """(states, actions, signals) of every numeric column that is not bookkeeping or a camera, whatever it is
         called: `observation.*` and `state*` -> states, `action*` / `actions*` -> actions
@@ -285,7 +282,6 @@ class EpisodeReader:
             self.layout[col].append([f"{col}.unassigned", rest.tolist()])
         return out
 
-    # -- language, annotations, success -------------------------------------------------------------------------
     def span(self, ts: np.ndarray, start: int, end: int) -> tuple[float | None, float | None]:
         """[first, last] timestamp of rows [start, end); (None, None) for the whole episode."""
         return (None, None) if start == 0 and end == len(ts) else (float(ts[start]), float(ts[end - 1]))
@@ -329,7 +325,6 @@ class EpisodeReader:
         flag = self.loc.extra.get("success")
         return (flag, "episode meta 'success'") if isinstance(flag, bool) else (None, None)
 
-    # -- assembly -----------------------------------------------------------------------------------------------
     def check_rows(self, table: pa.Table) -> None:
         n, loc = table.num_rows, self.loc
         if n == 0:

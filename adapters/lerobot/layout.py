@@ -51,10 +51,6 @@ class EpisodeLocation:
     extra: dict[str, Any] = field(default_factory=dict)  # other native per-episode meta (JSON-able)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# v2.x
-
-
 def v2_locations(info: InfoJson, entries: list[Any]) -> list[EpisodeLocation]:
     """Locations from validated `episodes.jsonl` entries (`schemas.lerobot.EpisodeEntry`)."""
     out = []
@@ -66,10 +62,6 @@ def v2_locations(info: InfoJson, entries: list[Any]) -> list[EpisodeLocation]:
             extra["action_config"] = [s.model_dump() for s in e.action_config]
         out.append(EpisodeLocation(i, e.length, tuple(e.tasks), info.data_file(i), None, videos, extra))
     return out
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# v3.0
 
 
 def read_v3_tasks(root: Location) -> dict[int, str]:
@@ -147,10 +139,6 @@ def read_v3_rows(path: Location, episode_index: int, rows: tuple[int, int]) -> p
 
 def read_info_raw(root: Location) -> dict[str, Any]:
     return json.loads((root / "meta/info.json").read_text(encoding="utf-8"))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Columns
 
 
 def column_to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -77,8 +77,6 @@ class RoboMINDAdapter(SourceAdapter):
     options: RoboMINDOptions
     expects: ClassVar[str] = "[<benchmark>/]h5_<robot>/<task>/success_episodes/[train|val/]<episode>/data/*.hdf5"
 
-    # ---------------------------------------------------------------- discovery
-
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         """Walk the folders (scandir only: no HDF5 is opened); bad episodes come back with `error` set."""
         root = self.locate(root)
@@ -155,8 +153,6 @@ class RoboMINDAdapter(SourceAdapter):
             return {r["task"]: r["instruction"] for r in rows if r.get("task") and r.get("instruction")}
         except (OSError, KeyError, csv.Error) as e:
             raise ValueError(f"adapter robomind, file {path}: unreadable instruction table ({e})") from e
-
-    # ---------------------------------------------------------------- reading
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         loc = ref.locator

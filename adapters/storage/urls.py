@@ -73,21 +73,15 @@ def fs_kwargs(protocol: str, options: StorageOptions | None) -> dict[str, Any]:
         return _gcs_kwargs(o)
     if protocol not in ("s3", "s3a"):
         return {}
-    kw: dict[str, Any] = {}
-    if o.anon:
-        kw["anon"] = True
-    if o.access_key_id:
-        kw["key"] = o.access_key_id
-    if o.secret_access_key is not None:
-        kw["secret"] = o.secret_access_key.get_secret_value()
-    if o.profile:
-        kw["profile"] = o.profile
-    endpoint = endpoint_of(o)
-    if endpoint:
-        kw["endpoint_url"] = endpoint
-    if o.region:
-        kw["client_kwargs"] = {"region_name": o.region}
-    return kw
+    kw = {
+        "anon": True if o.anon else None,
+        "key": o.access_key_id or None,
+        "secret": None if o.secret_access_key is None else o.secret_access_key.get_secret_value(),
+        "profile": o.profile or None,
+        "endpoint_url": endpoint_of(o) or None,
+        "client_kwargs": {"region_name": o.region} if o.region else None,
+    }
+    return {k: v for k, v in kw.items() if v is not None}
 
 
 def filesystem(url: str, options: StorageOptions | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
