@@ -1,18 +1,16 @@
 """Resampling native streams onto the canonical grid (`schemas.canonical.CANONICAL_FPS`, 10 Hz).
 
-Every stream keeps its own timestamps (seconds from the episode start); each is brought onto the grid with the method
-that suits its kind: positions piecewise-linearly, rotations by SLERP, poses by both, discrete signals (gripper
-commands, flags, labels) and video frames by zero-order hold. Grid times outside a stream's span take its end values.
-
-Input conventions, shared by every function here:
+Each stream, on its own timestamps (seconds from the episode start), is brought onto the grid by its kind: positions
+piecewise-linearly, rotations by SLERP, poses by both, discrete signals and video frames by zero-order hold. Grid
+times outside a stream's span take its end values. Conventions shared by every function here:
 - timestamps are 1-D, finite and non-decreasing, else ValueError naming the first bad index;
 - duplicate timestamps: the LAST sample at a duplicated time wins (a re-sent or corrected value supersedes the earlier
   one), for interpolation, hold and frame lookup alike;
-- NaN values are not rejected here (that is `validate`'s job): they propagate to the grid times whose interpolation
-  uses them and nowhere else; a grid time that hits a sample exactly takes that sample verbatim.
+- NaN values propagate to the grid times whose interpolation uses them and nowhere else (validity flags them); a grid
+  time that hits a sample exactly takes that sample verbatim.
 
-Output timestamps are exactly `frame_index / fps` (see `make_grid`); pass episode-relative times, not epoch seconds,
-or float64 cannot resolve the grid.
+Output timestamps are exactly `frame_index / fps` (`make_grid`); pass episode-relative times, not epoch seconds, or
+float64 cannot resolve the grid.
 """
 
 from __future__ import annotations

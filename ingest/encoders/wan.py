@@ -9,9 +9,8 @@ Wan's VAE is causal in time with 4x temporal compression: 1 + 4k frames give 1 +
 
 Text, as Wan's pipelines encode a prompt (`_get_t5_prompt_embeds`): `prompt_clean`, tokens up to `text_len` with the
 tokenizer's special tokens, the encoder run with the attention mask, hidden states past the real tokens set to zero,
-so `text_emb` is [text_len, D] (512 x 4096 for Wan2.2's umt5-xxl).
-
-Weights are local folders only (diffusers / transformers `save_pretrained` layouts); nothing is downloaded.
+so `text_emb` is [text_len, D] (512 x 4096 for Wan2.2's umt5-xxl). Weights are local folders only; nothing is
+downloaded.
 """
 
 from __future__ import annotations

@@ -2,15 +2,13 @@
 
 Teleoperated recordings start before the operator moves and stop after the robot settles; a policy trained on those
 frames learns to wait. The robot is idle at the start until some dim in use leaves its first value by a tolerance of
-its limit range, and idle at the end after the last frame that differs from the final value by as much. An idle start
-or end longer than `idle_keep_s` is trimmed to that much (`idle_trim`), so each cut keeps a little settling context.
+its limit range, and idle at the end after the last frame that differs from the final value by as much. An idle end
+longer than `idle_keep_s` is trimmed to that much (`idle_trim`), so each cut keeps a little settling context.
 
-An episode with no canonical dim in use (a robot whose joints did not resolve, kept as natives only) is measured on
-its native state instead (`episode_idle`): each column that moves in the episode against its own range there, since
-no limits are known for it. Without this the whole episode was idle (no dim in use never leaves its first value):
-issue 37 reports a real Dobot CR5 set read 100 % idle in all 81 episodes while its joints moved throughout.
-Per-episode ranges make the native reading cautious, not eager: a noisy column counts as motion, so idle ends are
-under-found, never a moving arm called idle (a trim cuts frames).
+An episode with no canonical dim in use (natives only) is measured on its native state instead (`episode_idle`): each
+column that moves, against its own range in the episode. Without this the whole episode was idle: issue 37 reports a
+real Dobot CR5 set read 100 % idle in all 81 episodes while its joints moved throughout. Per-episode ranges make the
+native reading cautious: a noisy column counts as motion, so idle ends are under-found, never a moving arm called idle.
 """
 
 from __future__ import annotations

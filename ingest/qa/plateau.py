@@ -6,10 +6,9 @@ does while the rest records: `frozen_stream`).
 Holding one value is not wrong by itself: a joint the operator keeps still reads one encoder tick for long stretches
 (the real AgiBot arm's resting left joints: 75 % of the frames), fingers and grippers rest at a range end or stop on
 the object they grasp while their command closes further (the real G1 Inspire thumbs: held on up to 58 % of the
-moving frames while commanded). What tells a clamp from those is a held reading whose command moves away from it,
-at a value away from the joint's limits (a joint held at a limit is the saturation check's). So only channels with
-both are judged: the description's arm joints (`ingest.canonical.joint_space`: limits in the decided unit) that an
-action column commands. A source without a description (no limits per column) is not judged here.
+moving frames while commanded). What tells a clamp from those is a held reading whose command moves away from it, at
+a value away from the joint's limits (a joint held at a limit is the saturation check's), so only the description's
+arm joints (limits in the decided unit) that an action column commands are judged.
 """
 
 from __future__ import annotations

@@ -1,16 +1,14 @@
 """State behaviour of one episode: frozen rows mid-episode, dead and saturated dims, jumps, NaN/Inf.
 
-Input: (N, D) values of one stream (the natives, or the canonical state), a per-dim `DimLimits` (the embodiment's
-joint limits where known, else the dataset's own min/max from its stats) and each dim's unit, so a jump is measured in
-the unit's own terms (rad/s, m/s) and against the limit range.
+Input: (N, D) values of one stream, a per-dim `DimLimits` (the embodiment's joint limits where known, else the
+dataset's own min/max from its stats) and each dim's unit, so a jump is measured in the unit's own terms (rad/s, m/s)
+and against the limit range.
 
-A dim "in use" is one the dataset moves somewhere (range > 0 over its stats): an unused dim (a humanoid's legs in an
-arms-only dataset, exactly 0 throughout) is never dead. A dead dim is one in use that does not move in this episode
-while another dim does. Saturation counts frames within a tolerance of either limit. Rest dims (grippers, fingers) are
-neither dead nor saturated nor jumping: a gripper unused in a push is not broken, fingers rest open or closed at a
-range end (the GR00T sample's left thumb sits at its limit in 96 % of frames), and grippers snap open and shut. Jumps
-are one-frame acceleration spikes (in, then out) in robust sigmas of the dim's own accelerations, so a fast but
-smooth reach is not one.
+A dim "in use" is one the dataset moves somewhere: an unused dim (a humanoid's legs in an arms-only dataset) is never
+dead. A dead dim is one in use that does not move in this episode while another dim does. Rest dims (grippers,
+fingers) are neither dead nor saturated nor jumping: fingers rest open or closed at a range end (the GR00T sample's
+left thumb sits at its limit in 96 % of frames) and grippers snap open and shut. Jumps are one-frame acceleration
+spikes (in, then out) in robust sigmas of the dim's own accelerations, so a fast but smooth reach is not one.
 """
 
 from __future__ import annotations

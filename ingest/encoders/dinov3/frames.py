@@ -1,16 +1,12 @@
 """Frames for the image encoder: which frames of an episode are encoded, and how a frame becomes pixel values.
 
 Preprocessing reproduces `transformers.DINOv3ViTImageProcessor` (5.23), which needs torchvision and so cannot run
-here. Its `_preprocess` does, per image, in this order:
-  1. rescale: the uint8 CHW tensor times `rescale_factor` (1/255), giving float32;
-  2. resize to 224x224 with `torchvision.transforms.v2.functional.resize(..., BILINEAR, antialias=True)`, which for a
-     float32 tensor is `torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=True)`;
-  3. normalize: `(x - mean) / std` per channel with the ImageNet mean/std (`IMAGENET_DEFAULT_MEAN/STD`).
-There is no center crop. A model folder's `preprocessor_config.json`, when present, overrides these defaults.
-
-`preprocess` resizes before rescaling: the resize is linear with weights summing to 1, so the result is the same up
-to float32 rounding (below 2e-6 after normalization), and converting the channels-last uint8 frames to float without a
-layout copy makes it 1.5x faster.
+here. Its `_preprocess` does, per image: rescale (uint8 CHW times 1/255, float32); resize to 224x224 with torchvision's
+`resize(..., BILINEAR, antialias=True)`, for a float32 tensor `interpolate(mode="bilinear", align_corners=False,
+antialias=True)`; normalize `(x - mean) / std` with the ImageNet mean/std. There is no center crop. A model folder's
+`preprocessor_config.json`, when present, overrides these defaults. `preprocess` resizes before rescaling: the resize
+is linear with weights summing to 1, so the result is the same up to float32 rounding (below 2e-6 after
+normalization), and converting channels-last uint8 frames to float without a layout copy makes it 1.5x faster.
 
 The latents job splits that work (`resize_frames` + `normalize_frames`): the decode tasks resize to uint8 frames, the
 encoder normalizes them on its device, so a frame travels as 150 KB at 224 (a quarter of fp32 pixel values). The
