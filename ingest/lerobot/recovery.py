@@ -1,9 +1,6 @@
-"""Opening a dataset after a crash: finish an interrupted commit or meta update, drop what no commit owns.
-
-Run by the writer holding the dataset's lock, so no other writer is mid-write: a journal left behind (of an episode
-commit or a meta update, `ingest.lerobot.journal`) is rolled forward, staged episodes no live builder holds are
-removed, jsonl lines past info.json's totals are cut, episode files numbered past them are deleted, and temp files of
-atomic writes that a kill cut short are removed.
+"""Opening a dataset after a crash (by the writer holding its lock, so no other writer is mid-write): a journal left
+behind is rolled forward, staged episodes no live builder holds are removed, jsonl lines past info.json's totals are
+cut, episode files numbered past them are deleted, and temp files of atomic writes a kill cut short are removed.
 """
 
 from __future__ import annotations

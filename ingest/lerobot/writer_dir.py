@@ -1,8 +1,6 @@
-"""The writer's own folder inside a dataset (`.eidata/`): where its journal, staging area and lock live, and the lock.
-
-A dataset has one writer at a time: an exclusive `flock` on `.eidata/writer.lock`, which holds the holder's pid so
-that a second writer's error can name it. Whoever may wait for the lock (the ingest committers after a killed run,
-the caption stage while an ingest job commits) waits here, in `acquire_lock(wait_s=...)`, and nowhere else.
+"""The writer's own folder inside a dataset (`.eidata/`): its journal, staging area and lock. A dataset has one writer
+at a time: an exclusive `flock` on `.eidata/writer.lock`, which holds the holder's pid so that a second writer's error
+can name it; whoever may wait for the lock waits here, in `acquire_lock(wait_s=...)`, and nowhere else.
 """
 
 from __future__ import annotations

@@ -3,13 +3,10 @@
 The content fingerprint (`duplicates`) finds candidates: episodes whose motion passes through the same levels. Many
 repetitions of one task by one operator do that too (the real Unitree G1 teleop set: 59 % of 93 demonstrations of one
 task had a fingerprint twin at similarity 0.78-1.0), so a candidate is only a duplicate when its signals match the
-other episode's elementwise after the changes a copy undergoes on its way to us:
-
-- trimmed (a start or end cut, by any amount of time): the later episode is searched at every lag against the
-  earlier one, over an overlap of at least `copy_min_overlap` of the shorter episode;
-- resampled (another rate, another phase of the 10 Hz grid): the best integer lag is refined to a sub-frame shift
-  by linear interpolation of the earlier episode, the interpolation our own resampler does;
-- float32 / float16 rounding, a re-encoded video: below the tolerance by orders of magnitude.
+other episode's elementwise after the changes a copy undergoes on its way to us: trimmed (the later episode searched
+at every lag, over an overlap of at least `copy_min_overlap` of the shorter one), resampled (the best integer lag
+refined to a sub-frame shift by linear interpolation, as our own resampler does), float32 / float16 rounding or a
+re-encoded video (below the tolerance by orders of magnitude).
 
 What stays is the difference a copy cannot explain: per frame the largest absolute difference over the compared
 dims, each in units of its scale (the dataset's range of the dim, at least the unit's floor); its `copy_quantile`

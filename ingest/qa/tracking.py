@@ -1,11 +1,10 @@
 """Action-to-state tracking: does the measured state follow the commanded action?
 
-For absolute position commands (a leader arm's joints, a target pose) the state follows the action a few frames
-later; a follower whose calibration differs from the leader's, a torque-limited joint, or an action column that
-belongs to another stream does not. Per moving dim, the Pearson correlation of action[t] and state[t + lag] at the
-best lag in 0..`tracking_max_lag_s`; for delta commands (`delta=True`), of action[t] and state[t+1+lag] - state[t+lag].
-The worst moving dim's correlation is the episode's; lerobot-lint's ACTION_STATE_DIVERGENCE takes lag 0 only, which a
-real follower's lag of a few frames lowers on fast moves.
+For absolute position commands the state follows the action a few frames later; a follower whose calibration differs
+from the leader's, a torque-limited joint, or an action column that belongs to another stream does not. Per moving
+dim, the Pearson correlation of action[t] and state[t + lag] at the best lag in 0..`tracking_max_lag_s` (for delta
+commands, of action[t] and state[t+1+lag] - state[t+lag]); the worst moving dim's is the episode's. lerobot-lint's
+ACTION_STATE_DIVERGENCE takes lag 0 only, which a real follower's lag of a few frames lowers on fast moves.
 """
 
 from __future__ import annotations
