@@ -142,10 +142,8 @@ def read_proprio(path: Location, fail: Fail) -> Proprio:
         meta: dict[str, Any] = {"empty_fields": empty, "sparse_actions": sparse, "state_rows": n}
         if isinstance(f.get("timestamp"), h5py.Dataset) and f["timestamp"].size:
             meta["clock"] = clock(f["timestamp"][()], n)
-            if meta["clock"].get("max_jitter_s", 0.0) > 1 / FPS:
-                log.warning(
-                    "%s: timestamp deviates from the 30 Hz frame grid by %.3f s", path, meta["clock"]["max_jitter_s"]
-                )
+            if (jitter := meta["clock"].get("max_jitter_s", 0.0)) > 1 / FPS:
+                log.warning("%s: timestamp deviates from the 30 Hz frame grid by %.3f s", path, jitter)
     return Proprio(states, actions, embodiment, n, meta)
 
 

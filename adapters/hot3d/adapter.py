@@ -140,13 +140,11 @@ class Hot3DAdapter(SourceAdapter):
         has = sorted(p.name for p in folder.iterdir() if p.is_file())
         shown = ", ".join(has[:6]) + (f" and {len(has) - 6} more" if len(has) > 6 else "")
         vrs = " (a VRS recording without HOT3D ground truth)" if any(n.endswith(".vrs") for n in has) else ""
-        self.note(
-            "folder_skipped",
+        msg = (
             f"{folder.relative_to(root).as_posix() or '.'}: metadata.json but none of {HEADSET_FILE}, {MANO_FILE}, "
-            f"{UMETRACK_FILE}{vrs}: not a HOT3D sequence, skipped (holds {shown})",
-            root=root,
-            path=folder,
+            f"{UMETRACK_FILE}{vrs}: not a HOT3D sequence, skipped (holds {shown})"
         )
+        self.note("folder_skipped", msg, root=root, path=folder)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         seq, ep = self.locate(ref.paths[0]), ref.raw_id

@@ -330,9 +330,8 @@ class EpisodeReader:
         if n == 0:
             raise self.fail("episode has no rows", field="data_path")
         if n != loc.length:
-            self.note(
-                "episode_length_mismatch", "warning", f"meta length {loc.length} but {n} parquet rows (rows read)"
-            )
+            msg = f"meta length {loc.length} but {n} parquet rows (rows read)"
+            self.note("episode_length_mismatch", "warning", msg)
         if self.ds.is_v3 and "index" in table.column_names and loc.rows is not None:
             idx = column_to_numpy(table["index"]).reshape(-1)
             if idx[0] != loc.rows[0] or idx[-1] != loc.rows[1] - 1:
