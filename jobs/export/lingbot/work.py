@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import pickle
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -118,19 +119,10 @@ class LatentEncoder:
             Path(text_encoder), tokenizer and Path(tokenizer), self.device
         )
         self.text_len = text_len
-        self._texts: OrderedDict[str, torch.Tensor] = OrderedDict()
-
-    def ready(self) -> str:
-        return str(self.device)
-
-    def text_embedding(self, text: str) -> torch.Tensor:
-        emb = self._texts.pop(text, None)
-        if emb is None:
-            emb = encode_text(self.text_model, self.tokenizer, text, self.text_len)
-        self._texts[text] = emb
-        while len(self._texts) > TEXT_CACHE:
-            self._texts.popitem(last=False)
-        return emb
+        # the last TEXT_CACHE texts' embeddings
+        self.text_embedding = lru_cache(TEXT_CACHE)(
+            partial(encode_text, self.text_model, self.tokenizer, text_len=text_len)
+        )
 
     def encode(self, prepared: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in prepared.items() if k != "latents"}
@@ -148,12 +140,9 @@ class LatentEncoder:
         out.update(written=written, frames=frames)
         return out
 
-    def write_empty_embedding(self, path: str) -> None:
-        """LingBot-VA's `empty_emb_path`: the embedding of "" that replaces the text for classifier-free guidance."""
-        save_empty_embedding(self.text_model, self.tokenizer, self.text_len, Path(path))
-
 
 def save_empty_embedding(model: Any, tokenizer: Any, text_len: int, path: Path) -> None:
+    """LingBot-VA's `empty_emb_path`: the embedding of "" that replaces the text for classifier-free guidance."""
     emb = encode_text(model, tokenizer, "", text_len)
     atomic_write(path, lambda tmp: torch.save(emb, tmp))
 
@@ -170,10 +159,11 @@ class EncodeEpisodes:
 
     def __init__(self, out: str, settings: dict[str, Any], **encoder: Any) -> None:
         self.encoder = LatentEncoder(**encoder)
-        log.info("encoder actor on %s", self.encoder.ready())
+        log.info("encoder actor on %s", self.encoder.device)
         check_settings(Path(out), settings)
         if not (Path(out) / EMPTY_EMB).exists():
-            self.encoder.write_empty_embedding(str(Path(out) / EMPTY_EMB))
+            enc = self.encoder
+            save_empty_embedding(enc.text_model, enc.tokenizer, enc.text_len, Path(out) / EMPTY_EMB)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         done = [self.encoder.encode(pickle.loads(p)) for p in batch[PAYLOAD]]
