@@ -230,9 +230,8 @@ class RosbagAdapter(SourceAdapter):
             )
             for code, message in said
         ]
-        robot_type = opts.robot_type or _namespace(
-            [t for t in counts if not t.rstrip("/").endswith(("tf", "tf_static"))]
-        )
+        not_tf = [t for t in counts if not t.rstrip("/").endswith(("tf", "tf_static"))]
+        robot_type = opts.robot_type or _namespace(not_tf)
         embodiment, embodiment_from = _embodiment(opts.embodiment, robot_type)
         meta: dict[str, Any] = {
             "bag": bag,

@@ -64,9 +64,6 @@ def choose(log_ns: np.ndarray, stamp_ns: np.ndarray | None, mode: str, tolerance
     if problem is not None:
         forced = " (stamps: header refused for this topic)" if mode == "header" else ""
         return ClockChoice("receive", problem + forced, med, worst)
-    why = (
-        "stamps: header (option)"
-        if mode == "header"
-        else "header stamps non-zero, non-decreasing, on the receive clock"
-    )
-    return ClockChoice("header", why, med, worst)
+    if mode == "header":
+        return ClockChoice("header", "stamps: header (option)", med, worst)
+    return ClockChoice("header", "header stamps non-zero, non-decreasing, on the receive clock", med, worst)
