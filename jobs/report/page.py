@@ -53,18 +53,21 @@ from jobs.report.plots import (
     trajectories_figure,
 )
 
-SECTIONS: tuple[tuple[str, str], ...] = (
-    ("hours", "Hours by source × tier"),
-    ("lengths", "Episode lengths per source"),
-    ("quarantine", "Quarantine reasons"),
-    ("source_findings", "What the sources could not give"),
-    ("masks", "Action-mask coverage per embodiment"),
-    ("frames", "Sampled frames per dataset"),
-    ("trajectories", "Canonical wrist trajectories"),
-    ("qa", "Geometry QA per dataset"),
-    ("behaviour", "Behaviour QA per dataset"),
-    ("coverage", "Latents and caption coverage"),
-)
+Builder = Callable[[Path, list[DatasetView]], str]
+SECTIONS: list[tuple[str, str]] = []  # (key, title) in page order, filled by `section`
+BUILDERS: dict[str, Builder] = {}
+
+
+def section(key: str, title: str) -> Callable[[Builder], Builder]:
+    """Register a section's builder (HTML of its body), in page order."""
+
+    def register(build: Builder) -> Builder:
+        SECTIONS.append((key, title))
+        BUILDERS[key] = build
+        return build
+
+    return register
+
 
 # the page's style, and the script that runs on load: every expected section present, every image in it decoded;
 # verdict on <body> and the console
@@ -97,6 +100,7 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 # -- sections ---------------------------------------------------------------------------------------------------
 
 
+@section("hours", "Hours by source × tier")
 def _hours(root: Path, _: list[DatasetView]) -> str:
     rows = hours_by_source_tier(root)
     table = _table(
@@ -106,10 +110,12 @@ def _hours(root: Path, _: list[DatasetView]) -> str:
     return _figure(png_data_uri(hours_figure(rows)), "hours by source and tier") + table
 
 
+@section("lengths", "Episode lengths per source")
 def _lengths(root: Path, _: list[DatasetView]) -> str:
     return _figure(png_data_uri(lengths_figure(durations_by_source(root))), "episode length histograms")
 
 
+@section("quarantine", "Quarantine reasons")
 def _quarantine(root: Path, _: list[DatasetView]) -> str:
     rows = quarantine_reasons(root)
     table = _table(
@@ -119,6 +125,7 @@ def _quarantine(root: Path, _: list[DatasetView]) -> str:
     return _figure(png_data_uri(quarantine_figure(rows)), "quarantine reasons") + (table if rows else "")
 
 
+@section("source_findings", "What the sources could not give")
 def _source_findings(root: Path, _: list[DatasetView]) -> str:
     rows = source_findings(root)
     table = _table(
@@ -132,6 +139,7 @@ def _source_findings(root: Path, _: list[DatasetView]) -> str:
     return _figure(png_data_uri(source_findings_figure(rows)), "source findings", caption) + (table if rows else "")
 
 
+@section("masks", "Action-mask coverage per embodiment")
 def _masks(_: Path, datasets: list[DatasetView]) -> str:
     caption = (
         "Per embodiment, the fraction of episodes whose action mask has each canonical dim "
@@ -140,6 +148,7 @@ def _masks(_: Path, datasets: list[DatasetView]) -> str:
     return _figure(png_data_uri(mask_figure(mask_coverage(datasets))), "action mask coverage", caption)
 
 
+@section("frames", "Sampled frames per dataset")
 def _frames(_: Path, datasets: list[DatasetView]) -> str:
     parts = []
     bar = Progress(len(datasets), "report frames", unit="dataset")
@@ -157,11 +166,13 @@ def _frames(_: Path, datasets: list[DatasetView]) -> str:
     return "".join(parts)
 
 
+@section("trajectories", "Canonical wrist trajectories")
 def _trajectories(_: Path, datasets: list[DatasetView]) -> str:
     caption = "Wrist positions of the canonical state (o: start, x: end), in each dataset's canonical frame."
     return _figure(png_data_uri(trajectories_figure(wrist_trajectories(datasets))), "wrist trajectories", caption)
 
 
+@section("qa", "Geometry QA per dataset")
 def _qa(root: Path, _: list[DatasetView]) -> str:
     view = qa_by_dataset(root)
     failed = [
@@ -181,6 +192,7 @@ def _qa(root: Path, _: list[DatasetView]) -> str:
     return verdict + _figure(png_data_uri(qa_figure(view.summaries, view.config)), "geometry QA", caption) + overview
 
 
+@section("behaviour", "Behaviour QA per dataset")
 def _behaviour(root: Path, _: list[DatasetView]) -> str:
     view = behaviour_by_dataset(root)
     found = [
@@ -202,6 +214,7 @@ def _behaviour(root: Path, _: list[DatasetView]) -> str:
     return verdict + _figure(png_data_uri(behaviour_figure(view)), "behaviour QA", caption) + overview
 
 
+@section("coverage", "Latents and caption coverage")
 def _coverage(root: Path, _: list[DatasetView]) -> str:
     rows = coverage_by_source(root)
     table = _table(
@@ -209,21 +222,6 @@ def _coverage(root: Path, _: list[DatasetView]) -> str:
         [[r["source"], r["episodes"], r["latents"], r["captions"]] for r in rows],
     )
     return _figure(png_data_uri(coverage_figure(rows)), "latents and caption coverage") + table
-
-
-BUILDERS: dict[str, Callable[[Path, list[DatasetView]], str]] = {
-    "hours": _hours,
-    "lengths": _lengths,
-    "quarantine": _quarantine,
-    "source_findings": _source_findings,
-    "masks": _masks,
-    "frames": _frames,
-    "trajectories": _trajectories,
-    "qa": _qa,
-    "behaviour": _behaviour,
-    "coverage": _coverage,
-}
-assert list(BUILDERS) == [k for k, _ in SECTIONS]
 
 
 # -- page -------------------------------------------------------------------------------------------------------
