@@ -1,14 +1,11 @@
-"""What the catalog build indexes about behaviour QA, beside the episode rows; it judges nothing and never rewrites
-a tier (copies and dead dims are the curation step `eidata verdicts`, `jobs.verdicts`, recorded in the lineage).
-
-- `catalog/verdicts/`: one row per finding behind an episode's tier (view `verdicts`): ingest's, re-derived from the
-  episode's behaviour record and the thresholds stored with it (`EpisodeLineage.behaviour_config`), and the verdict
-  step's from `EpisodeLineage.verdicts`, each with value, threshold and the episode it was compared with.
-- `catalog/findings/`: per dataset, task imbalance and episodes shorter than the policy window (`dataset_findings`),
-  each with its value, threshold and the episodes it names (view `findings`); informative, no tier changes.
-
-The thresholds a dataset is judged with are those stored with its episodes at ingest (`recorded_thresholds`), never
-a spec file re-read.
+"""What the catalog build indexes about behaviour QA beside the episode rows; it judges nothing and never rewrites a
+tier (copies and dead dims are the curation step `eidata verdicts`, recorded in the lineage):
+- `catalog/verdicts/` (view `verdicts`): one row per finding behind an episode's tier, ingest's (re-derived from its
+  behaviour record and the thresholds stored with it) and the verdict step's, with value, threshold and the episode
+  it was compared with;
+- `catalog/findings/` (view `findings`): per dataset, task imbalance and episodes shorter than the policy window;
+  informative, no tier changes.
+A dataset is judged with the thresholds stored with its episodes at ingest (`recorded_thresholds`), never a spec file.
 """
 
 from __future__ import annotations

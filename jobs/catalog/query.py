@@ -1,12 +1,10 @@
-"""`eidata query ROOT "SQL"`: DuckDB over the catalog, with views `episodes`, `quarantine`, `findings` and
-`source_findings`.
+"""`eidata query ROOT "SQL"`: DuckDB over the catalog's views (`VIEWS`).
 
-A connection is in memory and reads the parquet parts directly: nothing is imported or cached, so a query always
-sees the catalog files as they are when it connects. By default it can read those parts and nothing else: DuckDB's
-`enable_external_access` is off with the parts as its `allowed_paths`, extensions are neither installed nor loaded,
-and the configuration is locked, so no statement can read or write another file, ATTACH a database or turn the
-access back on; `run_query` also refuses any statement but SELECT / EXPLAIN (`jobs.catalog.guard`). `unrestricted`
-(`eidata query --unrestricted`) gives the SQL DuckDB's full rights, those of a local SQL shell run by the caller.
+A connection is in memory and reads the parquet parts directly: nothing is imported or cached, so a query sees the
+catalog files as they are when it connects. By default it can read those parts and nothing else (`_lock`: external
+access off with the parts as `allowed_paths`, no extension installed or loaded, the configuration locked) and runs only
+SELECT / EXPLAIN (`jobs.catalog.guard`); `unrestricted` (`--unrestricted`) gives the SQL DuckDB's full rights, those of
+a local SQL shell run by the caller.
 """
 
 from __future__ import annotations

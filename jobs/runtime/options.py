@@ -1,20 +1,11 @@
 """Command-line options generated from the typed job models, so an option is defined once: in its model's `Field`.
 
-An `Opt` names a model field; the flag (the field's name in kebab case unless spelled), its default, its type, its
-choices (a `Literal`), its arity (a list) and its help (the `description`) all come from the field. torchtitan derives
-its CLI from config dataclasses with `tyro.cli`; this is the same habit for pydantic models, without the dependency.
-
-- `unset=True`: the flag's default is None, meaning "not given", and the model's default is stated in the help
-  (`eidata train`, whose flags are checked against a checkpoint's config only when given).
-- `words`: the flag's words for the field's values (`--compile auto|on|off` for `compile: bool | None`); the default
-  word is the one naming the field's default.
-- `parse`/`show`: one flag for several fields (`--size HxW` for `height`, `width`); `show` writes the fields' defaults
-  as the flag's default.
-- An option no model holds (a command without a job model, or a run-time choice like `resume`) is an `Arg`: the
-  argparse call itself, written once in the command's table.
-
-`job_values(args, opts)` reads the parsed flags back as the nested dict the model validates (`encoder.batch_size` ->
-`{"encoder": {"batch_size": ...}}`), leaving out flags not given when `unset`.
+An `Opt` names a model field; the flag (the field's name in kebab case unless spelled), its default, type, choices
+(a `Literal`), arity (a list) and help (the `description`) come from the field; torchtitan derives its CLI from config
+dataclasses with `tyro.cli`, the same habit here for pydantic models without the dependency. `unset`, `words` and
+`parse`/`show` are explained on `Opt`'s fields. An option no model holds is an `Arg`: the argparse call itself, written
+once in the command's table. `job_values(args, opts)` reads the parsed flags back as the nested dict the model
+validates (`encoder.batch_size` -> `{"encoder": {"batch_size": ...}}`).
 """
 
 from __future__ import annotations
@@ -39,11 +30,13 @@ class Opt:
     model: type[BaseModel]
     field: str | tuple[str, ...]  # several fields: one flag, with `parse` and `show`
     flags: tuple[str, ...] = ()  # default: ("--field-name",); one name without dashes: a positional
+    # default None, "not given", the model's default stated in the help (`eidata train`: a flag is checked against a
+    # checkpoint's config only when given)
     unset: bool = False
     required: bool = False
-    words: Mapping[str, Any] | None = None
-    parse: Callable[[str], tuple[Any, ...]] | None = None
-    show: Callable[..., str] | None = None
+    words: Mapping[str, Any] | None = None  # the flag's words for the values (`--compile auto|on|off`)
+    parse: Callable[[str], tuple[Any, ...]] | None = None  # one flag for several fields (`--size HxW`)
+    show: Callable[..., str] | None = None  # the fields' defaults written as the flag's default
     help: str | None = None  # only where the field's description is written for the model, not for a user
 
     @property
