@@ -1,18 +1,14 @@
 """`eidata verdicts ROOT`: judge what needs the whole corpus and record it where every reader looks.
 
-1. Every dataset's lineage is read (`episodes.jsonl`): fingerprint, motionless dims, embodiment, tier.
-2. `ingest.qa.corpus` finds copies (fingerprint candidates verified on the episodes' signals, read from
-   their parquet files) and dims dead against their dataset.
-3. Each dataset whose verdicts changed gets one journaled meta update through its writer (as the caption stage's):
-   a judged episode's lineage holds `verdicts` (thresholds, the tier before, the findings) and its `tier` and
-   `tier_reasons` lowered by them; an episode no longer judged gets its ingest tier back. Lines that do not change
-   keep their bytes, so a rerun with the same thresholds writes nothing.
-4. The catalog is rebuilt: it indexes the lineage, so it shows the same tier, and the view `verdicts` lists every
-   finding with value, threshold and the episode compared with.
-
-The thresholds come from the command line (defaults: `BehaviourConfig`'s), never from a spec file; they are stored
-with each verdict. A stage of the skeleton (`jobs.runtime.stage`) without Ray: `plan` judges, `finish` writes; the
-corpus handle reads each parquet where it lies (a bucket's by ranges) and publishes the meta edits.
+1. Every dataset's lineage is read: fingerprint, motionless dims, embodiment, tier.
+2. `ingest.qa.corpus` finds copies (fingerprint candidates verified on the episodes' signals, read from their parquet
+   files) and dims dead against their dataset.
+3. Each dataset whose verdicts changed gets one journaled meta update through its writer: a judged episode's lineage
+   holds `verdicts` (thresholds, the tier before, the findings) and its tier lowered by them; an episode no longer
+   judged gets its ingest tier back. Unchanged lines keep their bytes: a rerun with the same thresholds writes nothing.
+4. The catalog is rebuilt (same tiers as the lineage; view `verdicts` lists every finding).
+The thresholds come from the command line (defaults: `BehaviourConfig`'s), never a spec file, and are stored with each
+verdict. A stage of the skeleton (`jobs.runtime.stage`) without Ray: `plan` judges, `finish` writes.
 """
 
 from __future__ import annotations

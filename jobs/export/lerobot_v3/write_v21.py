@@ -1,22 +1,16 @@
 """Write one LeRobot v2.1 dataset from episodes of canonical v2.1 datasets, in the consumer layout, as lerobot 0.3.3
 lays one out: the same plans and episode reader as the v3.0 writer (`write.py`), one file per episode.
 
-The canonical corpus is eidata's own store (its flags, its [2, 21, 3] keypoints, one dataset per source/subset). A
-v2.1 user training with lerobot 0.3.3's policies meets the same bool flag as a 0.6.1 user (`schemas/export_layout.py`),
-lerobot 0.6.1's v2.1 -> v3.0 converter and lerobot's dataset tools fail on the multi-dimensional feature, and LDA's and
-openpi's loaders take one dataset per run, not a manifest. `--format lerobot-v21` gives them the layout and the
-manifest as one dataset:
-- `data/chunk-CCC/episode_EEEEEE.parquet`: the episode's frames in the layout (`episode_index`, `index` and
-  `task_index` renumbered), arrow types and `huggingface` metadata as lerobot 0.3.3 writes them
-  (`ingest/lerobot/table.py`), one row group;
-- `videos/chunk-CCC/<key>/episode_EEEEEE.mp4`: the source episode's file, byte for byte (v2.1 keeps one per episode);
-- `meta/episodes.jsonl`: episode_index, tasks, length, then the plan's episode columns (the layout's and a manifest's
-  lineage columns) as extra keys, which lerobot 0.3.3 keeps in `meta.episodes`;
-- `meta/episodes_stats.jsonl`: each feature's stats as the canonical writer computed them for the source episode
-  (renamed with it), recomputed where the values changed: the renumbered indices, and a flattened feature, whose stats
-  become per dimension (`ingest/lerobot/stats.py`, lerobot 0.3.3's definitions);
-- `meta/tasks.jsonl`, then `meta/info.json` last.
-Memory: one episode at a time.
+Why (jobs/export/README.md): a v2.1 user of lerobot 0.3.3's policies meets the same bool flag as a 0.6.1 user, lerobot
+0.6.1's converter and dataset tools fail on the multi-dimensional feature, and LDA's and openpi's loaders take one
+dataset per run, not a manifest. Written:
+- `data/chunk-CCC/episode_EEEEEE.parquet`: the episode's frames in the layout (`episode_index`, `index`, `task_index`
+  renumbered), arrow types and `huggingface` metadata as lerobot 0.3.3 writes them (`ingest/lerobot/table.py`);
+- `videos/chunk-CCC/<key>/episode_EEEEEE.mp4`: the source episode's file, byte for byte;
+- `meta/episodes.jsonl`: episode_index, tasks, length, then the plan's episode columns as extra keys (lerobot 0.3.3
+  keeps them in `meta.episodes`); `meta/episodes_stats.jsonl`: the source episode's stats, recomputed where the values
+  changed (the renumbered indices, a flattened feature: `ingest/lerobot/stats.py`, lerobot 0.3.3's definitions);
+- `meta/tasks.jsonl`, then `meta/info.json` last. Memory: one episode at a time.
 """
 
 from __future__ import annotations
