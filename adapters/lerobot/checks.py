@@ -30,12 +30,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.cameras import packet_times
-from adapters.lerobot.episode import LoadedDataset, Severity, quirk
+from adapters.lerobot.episode import LoadedDataset, quirk
 from adapters.lerobot.layout import V3_EPISODES_DIR
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, readable
 from schemas.containment import OutsideRoot
-from schemas.dataset_meta import EpisodeFindings, Quirk, timestamp_findings
+from schemas.dataset_meta import EpisodeFindings, Quirk, Severity, timestamp_findings
 from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, NUMERIC_DTYPES, FeatureSpec, read_jsonl
 from schemas.lfs import lfs_pointer_message
 from schemas.modality import ModalityJson, check_modality

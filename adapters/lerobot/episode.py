@@ -34,13 +34,11 @@ from adapters.storage.contain import contained
 from adapters.storage.location import Location, readable
 from schemas.canonical import Camera
 from schemas.containment import OutsideRoot
-from schemas.dataset_meta import TOLERANCE_S, Quirk
+from schemas.dataset_meta import TOLERANCE_S, Quirk, Severity
 from schemas.lerobot import ActionSegment, InfoJson
 from schemas.lfs import unreadable
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
 from schemas.tiers import QualityTier
-
-Severity = Literal["info", "warning", "error"]
 
 
 def quirk(code: str, severity: Severity, message: str, path: str | None = None) -> Quirk:
