@@ -173,15 +173,8 @@ def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False
         write_text_atomic(path, text)
         if ModalityJson.load(path) != modality:  # what GR00T will read is what was checked
             raise ExportError(f"{path}: reads back different from what was written")
-    return DatasetExport(
-        dataset=name,
-        status=status,
-        state=list(modality.state),
-        action=list(modality.action),
-        video=list(modality.video),
-        annotation=list(modality.annotation),
-        notes=notes,
-    )
+    groups = {k: list(getattr(modality, k)) for k in ("state", "action", "video", "annotation")}
+    return DatasetExport(dataset=name, status=status, notes=notes, **groups)
 
 
 # -- a corpus ----------------------------------------------------------------------------------------------------
