@@ -4,21 +4,22 @@ A pytest plugin, registered for every test by `pytest_plugins` in `tests/conftes
 by name and imports nothing. lerobot needs the torchvision shim in `shim/`, which must never be importable in the
 pytest process itself (it breaks transformers: docker/README.md): the shim is put on the child's PYTHONPATH
 only. Without an importable lerobot the tests that use the fixture skip, or fail under `CI=true` (`tests/needs.py`).
+One oracle process serves the session's calls (`tests/oracle/oracle_serve.py`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.needs import tool_missing
+from tests.oracle.oracle_serve import OracleFailed, OracleProcess
 
 HERE = Path(__file__).resolve().parent
 ORACLE = HERE / "lerobot_oracle.py"
@@ -51,22 +52,18 @@ def _check_lerobot_importable(env: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def run_oracle(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, Any]]:
+def run_oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., dict[str, Any]]]:
     """`run_oracle("load", root, "--items", "0,5")` -> the JSON object the oracle printed last."""
-    env = oracle_env(tmp_path_factory.mktemp("hf_datasets_cache"))
+    cache = tmp_path_factory.mktemp("hf_datasets_cache")
+    env = oracle_env(cache)
     _check_lerobot_importable(env)
+    oracle = OracleProcess("oracle", [sys.executable, str(ORACLE)], env, cache.parent / f"{cache.name}-oracle.log")
 
     def run(*args: Any, timeout: float = TIMEOUT_S) -> dict[str, Any]:
-        cmd = [sys.executable, str(ORACLE), *map(str, args)]
         try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as e:
-            pytest.fail(f"oracle {args[:1]} timed out after {timeout} s; stderr:\n{_tail(str(e.stderr or ''))}")
-        if proc.returncode != 0:
-            pytest.fail(f"oracle {' '.join(map(str, args))} exited {proc.returncode}; stderr:\n{_tail(proc.stderr)}")
-        lines = proc.stdout.strip().splitlines()
-        if not lines:
-            pytest.fail(f"oracle {args[:1]} printed nothing; stderr:\n{_tail(proc.stderr)}")
-        return json.loads(lines[-1])
+            return oracle.run(args, timeout)
+        except OracleFailed as e:
+            pytest.fail(str(e))
 
-    return run
+    yield run
+    oracle.stop()

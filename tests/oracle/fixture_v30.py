@@ -2,21 +2,22 @@
 
 lerobot 0.6.1 needs Python >= 3.12 and its own torch, so it lives in `.venv-oracle-v30` (`make oracle-v30`, the
 Makefile), never in the project venv. Without that venv the tests that use the fixture skip, or fail under `CI=true`
-(`tests/needs.py`). Registered for every test by `pytest_plugins` in `tests/conftest.py`.
+(`tests/needs.py`). Registered for every test by `pytest_plugins` in `tests/conftest.py`. One oracle process serves
+the session's calls (`tests/oracle/oracle_serve.py`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.needs import tool_missing
+from tests.oracle.oracle_serve import OracleFailed, OracleProcess
 
 REPO = Path(__file__).resolve().parents[2]
 ORACLE_V30 = Path(__file__).resolve().parent / "lerobot_v30_oracle.py"
@@ -29,7 +30,7 @@ def _tail(text: str, lines: int = 40) -> str:
 
 
 @pytest.fixture(scope="session")
-def run_oracle_v30(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, Any]]:
+def run_oracle_v30(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., dict[str, Any]]]:
     """`run_oracle_v30("check", root, "--dump", d)` -> the JSON object lerobot 0.6.1's oracle printed last."""
     python = VENV_V30 / "bin" / "python"
     if not python.exists():
@@ -51,14 +52,13 @@ def run_oracle_v30(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., di
     if probe.returncode != 0:
         tool_missing("lerobot 0.6.1 (the v3.0 oracle)", f"it does not run: {_tail(probe.stderr, 3)}")
 
-    def run(*args: Any, timeout: float = TIMEOUT_S) -> dict[str, Any]:
-        cmd = [str(python), str(ORACLE_V30), *map(str, args)]
-        try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as e:
-            pytest.fail(f"v3.0 oracle {args[:1]} timed out after {timeout} s; stderr:\n{_tail(str(e.stderr or ''))}")
-        if proc.returncode != 0:
-            pytest.fail(f"v3.0 oracle {' '.join(map(str, args))} exited {proc.returncode}:\n{_tail(proc.stderr)}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+    oracle = OracleProcess("v3.0 oracle", [str(python), str(ORACLE_V30)], env, cache / "oracle.log")
 
-    return run
+    def run(*args: Any, timeout: float = TIMEOUT_S) -> dict[str, Any]:
+        try:
+            return oracle.run(args, timeout)
+        except OracleFailed as e:
+            pytest.fail(str(e))
+
+    yield run
+    oracle.stop()

@@ -349,4 +349,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    if sys.argv[1:2] == ["serve"]:  # the session's one oracle process (tests/oracle/oracle_serve.py)
+        from oracle_serve import serve_forever
+
+        serve_forever(main, int(sys.argv[2]), ("torch", "lerobot.datasets.lerobot_dataset", "lerobot.datasets.utils"))
+    else:
+        sys.exit(main(sys.argv[1:]))
