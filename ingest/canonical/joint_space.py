@@ -82,18 +82,18 @@ class Column:
     name: str  # the native component name (or `<stream>.<index>`)
 
 
+def _names(key: str, s: Stream) -> list[str]:
+    """The stream's component names, `<key>.<index>` where it has none for every column."""
+    width = s.values.shape[1]
+    return list(s.names) if s.names and len(s.names) == width else [f"{key}.{i}" for i in range(width)]
+
+
 def _columns(streams: Mapping[str, Stream], first: tuple[str, ...]) -> list[tuple[str, Stream, list[str]]]:
     """(key, stream, component names) of the 2-D float streams, the ones named like `first` ahead of the others."""
-    out = []
     preferred = lambda k: not any(k == p or (p.endswith(".") and k.startswith(p)) for p in first)  # noqa: E731
-    for key in sorted(streams, key=lambda k: (preferred(k), k)):
-        s = streams[key]
-        if s.values.ndim != 2 or s.values.dtype.kind not in "fiu" or not len(s):
-            continue
-        width = s.values.shape[1]
-        names = list(s.names) if s.names and len(s.names) == width else [f"{key}.{i}" for i in range(width)]
-        out.append((key, s, names))
-    return out
+    usable = lambda s: s.values.ndim == 2 and s.values.dtype.kind in "fiu" and len(s)  # noqa: E731
+    keys = [k for k in sorted(streams, key=lambda k: (preferred(k), k)) if usable(streams[k])]
+    return [(k, streams[k], _names(k, streams[k])) for k in keys]
 
 
 class _Resolver:
@@ -119,8 +119,7 @@ class _Resolver:
         s = self.streams.get(key)
         if s is None or s.values.ndim != 2 or s.values.shape[1] != width:
             return None
-        names = list(s.names) if s.names and len(s.names) == width else [f"{key}.{i}" for i in range(width)]
-        return [Column(key, i, names[i]) for i in range(width)]
+        return [Column(key, i, name) for i, name in enumerate(_names(key, s))]
 
     def find(
         self, joints, prefixes: tuple[str, ...], slice_key: str | None, motors: frozenset[int] = frozenset()
@@ -223,15 +222,11 @@ def _hand_points(spec: JointSpaceSpec, arm: ArmMap, q: np.ndarray) -> tuple[np.n
     pos = model.forward(qh, links, base=hand.base_link)[..., :3, 3]  # (n, k, 3) in the hand base frame
     wrist_from_base = _wrist_from_hand_base(spec, arm, hand.mount.mount_link)
     pos = pos @ wrist_from_base[:3, :3].T + wrist_from_base[:3, 3]
-    col = {link: i for i, link in enumerate(links)}
-    out_tips = np.full((len(q), len(FINGERS), 3), np.nan)
-    out_kp = np.full((len(q), len(hand.keypoints), 3), np.nan)
-    for i, t in enumerate(tips):
-        if t is not None:
-            out_tips[:, i] = pos[:, col[t]]
-    for i, k in enumerate(hand.keypoints):
-        if k is not None:
-            out_kp[:, i] = pos[:, col[k]]
+    nan = np.full((len(q), 3), np.nan)
+    out_tips, out_kp = (
+        np.stack([nan if link is None else pos[:, links.index(link)] for link in named], axis=1)
+        for named in (tips, hand.keypoints)
+    )
     return out_tips, out_kp
 
 

@@ -126,13 +126,7 @@ class VideoCodec(BaseModel):
         return data
 
     def options(self) -> dict[str, str]:
-        opts: dict[str, str] = {}
-        if self.g is not None:
-            opts["g"] = str(self.g)
-        if self.crf is not None:
-            opts["crf"] = str(self.crf)
-        if self.preset is not None:
-            opts["preset"] = str(self.preset)
+        opts = {k: str(v) for k in ("g", "crf", "preset") if (v := getattr(self, k)) is not None}
         if self.threads is not None and self.vcodec == "libsvtav1":
             # SVT-AV1 ignores the codec context's thread_count and sizes its pools from the machine's cores unless
             # told `lp`; its output is bit-identical for any lp, so this only trades speed for CPU and memory.

@@ -214,35 +214,14 @@ class LeRobotWriter:
         return self.root.name
 
     # -- episodes -----------------------------------------------------------------------------------------------
-    def episode(
-        self,
-        task: str | None = None,
-        *,
-        label: str | None = None,
-        expected_frames: int | None = None,
-        threaded_encode: bool = False,
-    ) -> _EpisodeContext:
-        """A builder for the next episode; as a context manager it commits on success and aborts on error."""
-        builder = self.stage(task, label=label, expected_frames=expected_frames, threaded_encode=threaded_encode)
-        return _EpisodeContext(self, builder)
+    def episode(self, task: str | None = None, **kw: Any) -> _EpisodeContext:
+        """A builder for the next episode (`stage`); as a context manager it commits on success and aborts on error."""
+        return _EpisodeContext(self, self.stage(task, **kw))
 
-    def stage(
-        self,
-        task: str | None = None,
-        *,
-        label: str | None = None,
-        expected_frames: int | None = None,
-        threaded_encode: bool = False,
-    ) -> EpisodeBuilder:
-        return stage_episode(
-            self.root,
-            self.info,
-            self.codec,
-            task=task,
-            label=label or f"#{self.info.total_episodes} (pending)",
-            expected_frames=expected_frames,
-            threaded_encode=threaded_encode,
-        )
+    def stage(self, task: str | None = None, *, label: str | None = None, **kw: Any) -> EpisodeBuilder:
+        """A builder for the next episode (`EpisodeBuilder`'s options: expected_frames, threaded_encode)."""
+        label = label or f"#{self.info.total_episodes} (pending)"
+        return stage_episode(self.root, self.info, self.codec, task=task, label=label, **kw)
 
     def commit(self, staged: StagedEpisode) -> EpisodeEntry:
         """Make a staged episode part of the dataset under the next episode index."""
@@ -347,25 +326,12 @@ class _EpisodeContext:
 
 
 def stage_episode(
-    root: Path,
-    info: InfoJson,
-    codec: VideoCodec,
-    *,
-    task: str | None,
-    label: str,
-    expected_frames: int | None = None,
-    threaded_encode: bool = False,
+    root: Path, info: InfoJson, codec: VideoCodec, *, task: str | None, label: str, **kw: Any
 ) -> EpisodeBuilder:
-    """A builder staging into `root`'s staging area; needs no lock (parallel workers stage, one writer commits)."""
+    """A builder staging into `root`'s staging area; needs no lock (parallel workers stage, one writer commits).
+    `kw`: `EpisodeBuilder`'s options (expected_frames, threaded_encode)."""
     stage_dir = Path(root) / STAGING / uuid.uuid4().hex
+    fps = int(info.fps)
     return EpisodeBuilder(
-        stage_dir,
-        info.features,
-        fps=int(info.fps),
-        codec=codec,
-        dataset=Path(root).name,
-        label=label,
-        task=task,
-        expected_frames=expected_frames,
-        threaded_encode=threaded_encode,
+        stage_dir, info.features, fps=fps, codec=codec, dataset=Path(root).name, label=label, task=task, **kw
     )

@@ -13,7 +13,8 @@ episodes move them (`judge_dead`): the episode goes to `low`.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -99,13 +100,7 @@ def candidate_pairs(episodes: Sequence[Judged], config: BehaviourConfig) -> list
 
 def copies(episodes: Sequence[Judged], load: SignalLoader, config: BehaviourConfig) -> list[CopyPair]:
     """Every candidate pair verified on its signals (each episode's signals loaded once)."""
-    cache: dict[str, Signals] = {}
-
-    def signals(uid: str) -> Signals:
-        if uid not in cache:
-            cache[uid] = load(uid)
-        return cache[uid]
-
+    signals = functools.cache(load)
     out = []
     for i, j, s in candidate_pairs(episodes, config):
         a, b = episodes[i].episode_uid, episodes[j].episode_uid
@@ -162,10 +157,7 @@ def judge_dead(still: Sequence[list[int] | None], share: float) -> dict[int, tup
     rows = [i for i, d in enumerate(still) if d is not None]
     if len(rows) < 2:
         return {}
-    counts: dict[int, int] = defaultdict(int)
-    for i in rows:
-        for d in still[i] or []:
-            counts[d] += 1
+    counts = Counter(d for i in rows for d in still[i] or [])
     out: dict[int, tuple[list[int], float]] = {}
     for i in rows:
         shares = {d: 1 - (counts[d] - 1) / (len(rows) - 1) for d in still[i] or []}  # others that do not list it

@@ -113,14 +113,11 @@ def geometry_summary(dataset: str, records: Iterable[QARecord | None]) -> Datase
         pairs = [(getattr(r, name), r.frames or 0) for r in recs if getattr(r, name) is not None]
         if pairs and sum(w for _, w in pairs) > 0:
             out[name] = float(np.average([v for v, _ in pairs], weights=[w for _, w in pairs]))
-    for name in MEDIANS:
-        vals = [getattr(r, name) for r in recs if getattr(r, name) is not None]
-        if vals:
-            out[name] = float(np.median(vals))
     hists = [r.approach_hist for r in recs if r.approach_hist is not None and len(r.approach_hist) == APPROACH_BINS]
     if hists:
         out["approach_hist"] = np.sum(hists, axis=0).astype(int).tolist()
-    for name, pick in (("gripper_min", min), ("gripper_max", max), ("action_pos_err", max), ("action_rot_err", max)):
+    pooled = [(n, np.median) for n in MEDIANS] + [("gripper_min", min), ("gripper_max", max)]
+    for name, pick in (*pooled, ("action_pos_err", max), ("action_rot_err", max)):
         vals = [getattr(r, name) for r in recs if getattr(r, name) is not None]
         if vals:
             out[name] = float(pick(vals))
