@@ -4,8 +4,8 @@ the eager one in the same run (CPU and CUDA).
 
 A step is what the trainer does per batch: routed forward of the whole objective (DiT + LARA's LAM and projector
 unless `--lara off`), backward, gradient clipping and AdamW. Batches are random tensors of the real shapes
-(`training.batch.random_batch`, text padded to the trainer's 64-key bucket): the data path is not timed here. Median
-over `--steps` timed steps after `--warmup` (a compiled run's first step, the compile, is reported as `compile_s`).
+(`tests.fixtures.training.random_batch`, text padded to the trainer's 64-key bucket): the data path is not timed here.
+Median over `--steps` timed steps after `--warmup` (a compiled run's first step, the compile: `compile_s`).
 FLOPs per sample are the analytic model FLOPs of `training/flops.py` (3 x forward matmul FLOPs), for `--text-tokens`
 text tokens. Progress goes to stderr; the last stdout line is one JSON object.
 
@@ -29,9 +29,10 @@ from typing import Any
 import torch
 
 from benchmarks._cli import parse_args
+from tests.fixtures.training import forward_per_sample, random_batch
 from training import flops
 from training.attention import choose_backend, pad_text
-from training.batch import random_batch, to_device
+from training.batch import to_device
 from training.config import LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 from training.objective import LDAObjective, draw_noise
 from training.optim import build_optimizer
@@ -139,7 +140,7 @@ def model_figures(cfg: TrainConfig, text_tokens: int) -> dict[str, Any]:
         "params_projector": _params(obj.projector),
         "tokens_per_sample": m.image_tokens + m.action_tokens,
         "text_tokens": text_tokens,
-        "forward_flops_per_sample": flops.forward_per_sample(cfg, text_tokens),
+        "forward_flops_per_sample": forward_per_sample(cfg, text_tokens),
         "train_flops_per_sample": flops.train_per_sample(cfg, text_tokens),
         "train_flops_per_sample_dit_only": 3 * flops.dit_forward(m, text_tokens),
     }

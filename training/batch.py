@@ -10,8 +10,6 @@ from collections.abc import Sequence
 
 import torch
 
-from training.config import ModelConfig
-
 # key -> what one sample holds (P = latent_grid^2 raw patches, C = latent width, A = action dims)
 SAMPLE_KEYS = {
     "hist_latents": "[H, P, C] DINO latents of the history frames (bf16/fp16 as stored)",
@@ -30,7 +28,6 @@ SAMPLE_KEYS = {
     "episode": "[] long index into the sample index's episode list",
     "frame": "[] long frame t in the 10 Hz episode",
 }
-TEXT_KEYS = ("text", "text_mask")  # [L, Dt] per sample, padded to [B, Lmax, Dt] + [B, Lmax] bool by `collate`
 
 
 def collate(samples: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -48,34 +45,3 @@ def collate(samples: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tenso
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-
-def random_batch(
-    cfg: ModelConfig, batch_size: int, *, text_tokens: int = 16, generator: torch.Generator | None = None
-) -> dict[str, torch.Tensor]:
-    """A batch of the right shapes and dtypes with random content (benchmarks, FLOP counts, shape tests)."""
-    g = generator or torch.Generator().manual_seed(0)
-    b, h, p, c, a = batch_size, cfg.history, cfg.latent_grid**2, cfg.latent_dim, cfg.action_dim
-
-    def rand(*shape: int) -> torch.Tensor:
-        return torch.randn(*shape, generator=g)
-
-    return {
-        "hist_latents": rand(b, h, p, c).bfloat16(),
-        "cur_latents": rand(b, p, c).bfloat16(),
-        "fut_latents": rand(b, p, c).bfloat16(),
-        "hist_actions": rand(b, h, a),
-        "hist_mask": torch.ones(b, h),
-        "state": rand(b, a),
-        "actions": rand(b, cfg.chunk, a),
-        "chunk_mask": torch.ones(b, cfg.chunk),
-        "future_mask": torch.ones(b),
-        "action_mask": torch.ones(b, a),
-        "task": torch.arange(b) % 4,
-        "tier": torch.zeros(b, dtype=torch.long),
-        "dataset": torch.zeros(b, dtype=torch.long),
-        "episode": torch.arange(b),
-        "frame": torch.zeros(b, dtype=torch.long),
-        "text": rand(b, text_tokens, cfg.text_dim).bfloat16(),
-        "text_mask": torch.ones(b, text_tokens, dtype=torch.bool),
-    }

@@ -235,10 +235,6 @@ class TrainConfig(_Frozen):
     def dump(self) -> str:
         return self.model_dump_json(indent=2) + "\n"
 
-    @classmethod
-    def load(cls, path: Path) -> TrainConfig:
-        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
-
 
 class Preset(_Frozen):
     model: ModelConfig

@@ -89,15 +89,6 @@ def projector_forward(cfg: TrainConfig) -> float:
     return _linear(1, d, d) + _linear(1, d, cfg.lam.latent_size)
 
 
-def forward_per_sample(cfg: TrainConfig, text_tokens: float) -> float:
-    f = dit_forward(cfg.model, text_tokens)
-    if cfg.lara.mode == "joint":
-        f += lam_forward(cfg.lam, cfg.model) + projector_forward(cfg)
-    elif cfg.lara.mode == "frozen":
-        f += lam_encode_forward(cfg.lam, cfg.model) + projector_forward(cfg)
-    return f
-
-
 def train_per_sample(cfg: TrainConfig, text_tokens: float) -> float:
     if cfg.lara.mode == "pretrain":  # the LAM alone
         return 3 * lam_forward(cfg.lam, cfg.model)

@@ -72,10 +72,6 @@ class NormStats(BaseModel):
     def save(self, path: Path) -> None:
         write_text_atomic(path, self.model_dump_json(indent=1) + "\n")
 
-    @classmethod
-    def load(cls, path: Path) -> NormStats:
-        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
-
 
 def pool(means: np.ndarray, stds: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and population std of the union of groups given each group's mean, population std and count."""

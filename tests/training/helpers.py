@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from schemas.tiers import TASK_IDS, Task
-from training.batch import random_batch
+from tests.fixtures.training import random_batch
 from training.config import LaraConfig, ModelConfig, TrainConfig, config_from_preset
 from training.objective import LDAObjective, Noise, draw_noise
 

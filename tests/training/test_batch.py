@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import torch
 
-from training.batch import SAMPLE_KEYS, TEXT_KEYS, collate, random_batch
+from tests.fixtures.training import random_batch
+from training.batch import SAMPLE_KEYS, collate
 from training.config import PRESETS
 
 MODEL = PRESETS["tiny"].model
+TEXT_KEYS = ("text", "text_mask")  # [L, Dt] per sample, padded to [B, Lmax, Dt] + [B, Lmax] bool by `collate`
 
 
 def _sample(i: int, text_len: int) -> dict[str, torch.Tensor]:

@@ -73,7 +73,7 @@ def test_lara_weights_must_match_the_mode() -> None:
 def test_a_run_config_round_trips_and_text_max_fits_the_buckets(tmp_path: Path) -> None:
     cfg = tiny_config(Path("manifests/train_all"), batch_size=3, text_bucket=16, text_max=64)
     (tmp_path / "config.json").write_text(cfg.dump(), encoding="utf-8")
-    assert TrainConfig.load(tmp_path / "config.json") == cfg
+    assert TrainConfig.model_validate_json((tmp_path / "config.json").read_text(encoding="utf-8")) == cfg
     with pytest.raises(ValidationError, match="not a multiple of text_bucket 16"):
         tiny_config(Path("m"), text_bucket=16, text_max=40)
     with pytest.raises(KeyError, match=r"unknown preset 'huge'; known: \['lda-1b', 'tiny'\]"):

@@ -7,6 +7,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from schemas.tiers import Task
 from tests.fixtures.attention import forced_backend
+from tests.fixtures.training import forward_per_sample
 from tests.training.helpers import batch_with_tasks, objective
 from training import flops
 from training.config import PRESETS, ModelConfig
@@ -32,7 +33,7 @@ def test_forward_flops_match_the_counter(lara: str, model: ModelConfig | None) -
     batch["text_mask"][:] = True  # every text token real, as the analytic count assumes
     with forced_backend("reference"), FlopCounterMode(display=False) as counter:  # matmul attention is counted
         losses = obj(batch, noise)
-    assert counter.get_total_flops() == pytest.approx(2 * flops.forward_per_sample(cfg, TEXT), rel=1e-9)
+    assert counter.get_total_flops() == pytest.approx(2 * forward_per_sample(cfg, TEXT), rel=1e-9)
     with forced_backend("reference"), FlopCounterMode(display=False) as back:
         losses.total.backward()
     total = counter.get_total_flops() + back.get_total_flops()
