@@ -25,7 +25,7 @@ import atexit
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -154,12 +154,8 @@ def open_binary(
 ) -> Iterator[IO[bytes]]:
     """A binary file object for our own parsers (tfrecord framing, tar members): a local file opened as usual, an
     object as `readable` opens it."""
-    loc = locate(loc)
-    if not is_object(loc):
-        with open(loc, "rb") as f:
-            yield f
-        return
-    with _object_file(loc, stream, block_size, max_blocks) as f:
+    opened = readable(loc, stream=stream, block_size=block_size, max_blocks=max_blocks)
+    with opened as src, open(src, "rb") if isinstance(src, str) else nullcontext(src) as f:
         yield f
 
 
