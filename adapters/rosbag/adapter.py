@@ -21,9 +21,12 @@ cannot be read (truncated, corrupt, unindexed) fails its episode naming the file
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
+from rosbags.interfaces.typing import Typesdict
+from rosbags.typesys import TypesysError
 from scipy.spatial.transform import Rotation
 
 from adapters.base import (
@@ -38,7 +41,7 @@ from adapters.base import (
     Stream,
 )
 from adapters.rosbag import segments
-from adapters.rosbag.bags import FoundBag, find_bags, open_bag
+from adapters.rosbag.bags import FoundBag, find_bags, message_types, open_bag
 from adapters.rosbag.camera import BagCamera, colour_problem
 from adapters.rosbag.clock import ClockChoice, choose
 from adapters.rosbag.fields import stack, without_nonfinite_columns
@@ -69,7 +72,19 @@ class RosbagAdapter(SourceAdapter):
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
         root = root if is_object(root) else root.resolve()
+        _ = self.message_types  # a `message_definitions` folder that gives no type fails discovery, once
         return self.capped(ref for bag in find_bags(root, self.options.max_depth) for ref in self._refs(root, bag))
+
+    @cached_property
+    def message_types(self) -> Typesdict:
+        """The robot's own types, from the `message_definitions` folders (read once)."""
+        types: Typesdict = {}
+        for folder in self.options.message_definitions:
+            try:
+                types.update(message_types(self.locate(folder), self.options.max_depth))
+            except (ValueError, TypesysError) as e:
+                raise self.error(f"{type(e).__name__}: {e}", file=folder, field="message_definitions") from e
+        return types
 
     def _refs(self, root: Location, bag: FoundBag) -> Iterator[EpisodeRef]:
         subset = self.options.subset or (bag.rel.rsplit("/", 1)[0] if "/" in bag.rel else root.name) or "bags"
@@ -145,7 +160,8 @@ class RosbagAdapter(SourceAdapter):
                     # px4_msgs in tests/data/real/rosbag_ats): named, the bag's other topics read
                     skipped[c.topic] = (
                         f"{c.msgcount} message(s) that cannot be decoded: no definition of its type in the bag (ROS "
-                        "2 Humble's standard types, bags.DEFAULT_TYPES, stand in only for a bag that holds none)"
+                        "2 Humble's standard types, bags.DEFAULT_TYPES, and the message_definitions option's stand in "
+                        "only for a bag that holds none)"
                     )
                 else:
                     conns.append(c)
@@ -436,7 +452,7 @@ class _Reading:
         self._cm: Any = None
 
     def __enter__(self) -> tuple[Any, list[Any]]:
-        self._cm = open_bag(self.adapter.locate(self.bag))
+        self._cm = open_bag(self.adapter.locate(self.bag), self.adapter.message_types)
         try:
             return self._cm.__enter__(), self.where
         except Exception as e:

@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rosbags.highlevel import AnyReader
-from rosbags.typesys import Stores, get_typestore
+from rosbags.interfaces.typing import Typesdict
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from adapters.storage.location import Location, listing
+from adapters.storage.location import Location, listing, open_binary
 from adapters.storage.pathlike import path_like
 
 ROS2_SUFFIXES = (".mcap", ".db3")
@@ -71,10 +72,36 @@ def _file_kind(name: str) -> str | None:
     return next((s[1:] for s in ROS2_SUFFIXES if low.endswith(s)), None)
 
 
+def message_types(folder: Location, max_depth: int) -> Typesdict:
+    """The types of every `<package>/msg/<Type>.msg` under `folder` (a package checkout such as PX4/px4_msgs, or a
+    workspace's `src/`), for bags that hold no definitions; ValueError when there is none or one does not parse."""
+    types: Typesdict = {}
+    for path, name in _msg_files(folder, max_depth):
+        with open_binary(path) as f:
+            types.update(get_types_from_msg(f.read().decode(), name))
+    if not types:
+        raise ValueError(f"no <package>/msg/<Type>.msg under {folder} (searched {max_depth} folders deep)")
+    get_typestore(DEFAULT_TYPES).register(types)  # a definition that clashes with a standard type's fails here
+    return types
+
+
+def _msg_files(folder: Location, depth: int) -> Iterator[tuple[Location, str]]:
+    for e in sorted(listing(folder), key=lambda e: e.name):
+        if e.is_dir and e.name == "msg":
+            for m in sorted(listing(e.path), key=lambda m: m.name):
+                if not m.is_dir and m.name.endswith(".msg"):
+                    yield m.path, f"{folder.name}/msg/{m.name.removesuffix('.msg')}"
+        elif e.is_dir and depth > 0 and not e.name.startswith("."):
+            yield from _msg_files(e.path, depth - 1)
+
+
 @contextmanager
-def open_bag(bag: Location) -> Iterator[AnyReader]:
-    """An open `AnyReader` over one bag (ROS 1 or ROS 2), with ROS 2 Humble's types for a bag without definitions;
-    a bag in an object store is read by ranges through `path_like` (rosbags opens what it is given by path)."""
-    reader = AnyReader([path_like(bag)], default_typestore=get_typestore(DEFAULT_TYPES))
+def open_bag(bag: Location, types: Typesdict | None = None) -> Iterator[AnyReader]:
+    """An open `AnyReader` over one bag (ROS 1 or ROS 2); a bag without definitions is read with ROS 2 Humble's
+    types and `types` (`message_types`: a robot's own). A bag in an object store is read by ranges through
+    `path_like` (rosbags opens what it is given by path)."""
+    store = get_typestore(DEFAULT_TYPES)
+    store.register(types or {})
+    reader = AnyReader([path_like(bag)], default_typestore=store)
     with reader:
         yield reader

@@ -101,6 +101,12 @@ class RosbagOptions(AdapterOptions):
     )
     robot_type: str | None = Field(None, description="the robot's name (default: the joint states' namespace)")
     joint_space: JointSpaceOptions | None = Field(None, description="joint conventions (units, joint_map, ...)")
+    message_definitions: list[str] = Field(
+        default_factory=list,
+        description="folders holding ROS message definitions as <package>/msg/<Type>.msg (a checkout of PX4/px4_msgs, "
+        "a workspace's src/): the robot's own types for bags that hold no definitions (sqlite3 bags before rosbag2 "
+        "stored them); their topics are otherwise named as not decodable",
+    )
     stamp_tolerance_s: float = Field(
         1.0, gt=0, description="header stamps further than this from the receive time are on another clock"
     )

@@ -13,6 +13,7 @@ import pytest
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
+from adapters.base import AdapterError
 from adapters.registry import get_adapter
 from adapters.rosbag.fields import flatten
 
@@ -126,3 +127,27 @@ def test_px4_fields_are_the_messages_less_those_never_finite(bags) -> None:
     # the bag's voltage is a 6S pack's (real hardware)
     volts = ep.signals["fmu.out.battery_status"]
     assert 22.0 < volts.values[:, volts.names.index("voltage_v")].mean() < 25.2
+
+
+def test_a_robots_own_definitions_decode_the_bag_that_holds_none(tmp_path: Path) -> None:
+    """The `message_definitions` option: px4_msgs as a checkout has them (`px4_msgs/msg/<Type>.msg`; here the texts the
+    December MCAP embeds, which fit the May messages: the battery reads a 6S pack, the IMU 1 g) decode the db3's PX4
+    topics; the two types the MCAP does not define stay named. A folder with no definition fails the source."""
+    with AnyReader([ATS / MCAP]) as r:
+        texts = {c.msgtype.split("/")[-1]: c.msgdef.data for c in r.connections if c.msgtype.startswith("px4_msgs/")}
+    (tmp_path / "px4_msgs/msg").mkdir(parents=True)
+    for name, text in texts.items():
+        (tmp_path / "px4_msgs/msg" / f"{name}.msg").write_text(text)
+    adapter = get_adapter("rosbag", {"message_definitions": [str(tmp_path)]})
+    ep = adapter.read(next(r for r in adapter.discover(ATS) if r.raw_id == DB3))
+    unused = {f.message.split()[1]: f.message for f in ep.findings if f.code == "topic_not_used"}
+    undecoded = sorted(t for t, m in unused.items() if "cannot be decoded" in m)
+    assert undecoded == ["/fmu/out/estimator_status_flags", "/fmu/out/failsafe_flags"]
+    battery = ep.signals["fmu.out.battery_status"]
+    assert len(battery) == 130 and 24.1 < battery.values[:, battery.names.index("voltage_v")].mean() < 24.3
+    imu = ep.signals["fmu.out.sensor_combined"]
+    assert len(imu) == 1321
+    np.testing.assert_allclose(imu.values[:, imu.names.index("accelerometer_m_s2[2]")].mean(), -9.81, atol=0.02)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AdapterError, match=r"message_definitions.*no <package>/msg/<Type>\.msg under"):
+        list(get_adapter("rosbag", {"message_definitions": [str(tmp_path / "empty")]}).discover(ATS))
