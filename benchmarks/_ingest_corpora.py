@@ -47,7 +47,7 @@ def _write_source(job: tuple[str, str, int]) -> tuple[str, str]:
     if kind == "lerobot":
         from jobs.demo.robot import run_demo
 
-        return "lerobot", str(run_demo(raw / "lerobot_out", episodes=4 * scale, quiet=True).root.parent)
+        return "lerobot", str(run_demo(raw / "lerobot_out", episodes=4 * scale).root.parent)
     if kind.startswith("long"):  # one long AgiBot episode per task id, so pool processes never share a task_info file
         k = int(kind[4:])
         write_agibot(raw / "agibot", [EpisodeSpec(400 + k, 800_000 + k, scale)], height=480, width=640)

@@ -152,7 +152,7 @@ def write_raw_corpus(
         )
         roots["egodex"] = raw / "egodex"
     if "lerobot" in wanted:
-        lerobot_root = run_demo(raw / "lerobot_out", episodes=2 + scale, quiet=True).root
+        lerobot_root = run_demo(raw / "lerobot_out", episodes=2 + scale).root
         if corrupt:
             inject_fault(lerobot_root, "unreadable_parquet", episode=1)
         roots["lerobot"] = lerobot_root.parent

@@ -8,7 +8,6 @@ a wrist camera: enough structure to exercise every canonical feature, the codec 
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
-from tqdm import tqdm
 
 from ingest.frames import matrix_to_rot6d
 from ingest.lerobot.writer import LeRobotWriter
@@ -128,7 +126,7 @@ def episode_frames(ep: DemoEpisode) -> Iterator[dict[str, np.ndarray]]:
         }
 
 
-def run_demo(out: Path, episodes: int = 6, seed: int = 0, overwrite: bool = True, quiet: bool = False) -> DatasetMeta:
+def run_demo(out: Path, episodes: int = 6, seed: int = 0, overwrite: bool = True) -> DatasetMeta:
     """Generated episodes written straight to a canonical dataset under `out/datasets/demo/franka_cube`."""
     root = Path(out) / "datasets" / "demo" / "franka_cube"
     if overwrite and root.exists():
@@ -141,27 +139,9 @@ def run_demo(out: Path, episodes: int = 6, seed: int = 0, overwrite: bool = True
     )
     rng = np.random.default_rng(seed)
     plans = [plan_episode(k % len(TASKS), int(rng.integers(40, 80)), rng) for k in range(episodes)]
-    total = sum(len(p.gripper) for p in plans)
-    t0 = time.perf_counter()
-    with (
-        LeRobotWriter.create(root, fps=CANONICAL_FPS, features=features, robot_type=embodiment.name) as writer,
-        tqdm(total=total, unit="frame", desc="demo: writing episodes", dynamic_ncols=True, disable=quiet) as bar,
-    ):
+    with LeRobotWriter.create(root, fps=CANONICAL_FPS, features=features, robot_type=embodiment.name) as writer:
         for plan in plans:
             with writer.episode(task=plan.task, expected_frames=len(plan.gripper)) as ep:
                 for frame in episode_frames(plan):
                     ep.add_frame(frame)
-                    bar.update(1)
-    elapsed = time.perf_counter() - t0
-    meta = DatasetMeta.load(root)
-    if quiet:
-        return meta
-    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-    print(f"\nwrote {root}")
-    print(
-        f"  {meta.info.total_episodes} episodes, {meta.info.total_frames} frames at {meta.info.fps:g} Hz "
-        f"({meta.info.total_frames / meta.info.fps:.1f} s of data) in {elapsed:.1f} s "
-        f"= {total / elapsed:.0f} frames/s; {size / 1e6:.2f} MB on disk"
-    )
-    print(meta.summary())
-    return meta
+    return DatasetMeta.load(root)

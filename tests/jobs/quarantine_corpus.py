@@ -132,7 +132,7 @@ def _write_agibot(raw: Path) -> Path:
 
 
 def _write_lerobot(raw: Path) -> Path:
-    root = run_demo(raw / "lerobot_out", episodes=LEROBOT_EPISODES, quiet=True).root
+    root = run_demo(raw / "lerobot_out", episodes=LEROBOT_EPISODES).root
     corrupt.swap_timestamps(corrupt.lerobot_data_file(root, 1), at=5)
     corrupt.empty_parquet(corrupt.lerobot_data_file(root, 2))
     return root.parent  # the adapter finds the dataset one level below

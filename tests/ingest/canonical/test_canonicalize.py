@@ -201,7 +201,7 @@ def test_nan_frames_of_a_canonical_source_are_cut_not_masked(tmp_path) -> None:
     import adapters
     from jobs.demo.robot import run_demo
 
-    root = run_demo(tmp_path, episodes=1, quiet=True).root
+    root = run_demo(tmp_path, episodes=1).root
     adapter = adapters.get_adapter("lerobot")
     raw = adapter.read(next(iter(adapter.discover(root))))
     state = raw.states["observation.state"]

@@ -50,7 +50,7 @@ def test_each_action_is_the_motion_to_the_next_state() -> None:
 
 
 def test_run_demo_writes_a_canonical_dataset(tmp_path: Path) -> None:
-    meta = run_demo(tmp_path, episodes=3, seed=1, quiet=True)
+    meta = run_demo(tmp_path, episodes=3, seed=1)
     assert meta.root == tmp_path / "datasets" / "demo" / "franka_cube"
     assert meta.info.total_episodes == 3 and meta.info.robot_type == "franka"
     assert not [q for q in meta.quirks if q.severity == "error"]
