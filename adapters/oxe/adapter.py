@@ -101,7 +101,7 @@ class OXEAdapter(SourceAdapter):
         if cfg is None:
             if o.control_hz is None or o.embodiment is None:
                 raise self.error(
-                    f"dataset {builder.name!r} is not in the OXE subset table (adapters/oxe/subsets.py); pass "
+                    f"dataset {builder.name!r} is not in the OXE subset table (adapters/oxe/subsets.yaml); pass "
                     "control_hz and embodiment options to read it generically",
                     file=builder.path / "dataset_info.json",
                 )

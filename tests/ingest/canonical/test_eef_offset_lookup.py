@@ -23,7 +23,7 @@ def test_every_oxe_alias_gets_its_subsets_offset(subset: str, alias: str) -> Non
     cfg = SUBSETS[subset]
     assert recorded_point(alias, "oxe")[0] == recorded_point(subset, "oxe")[0]
     assert eef_offset_for(cfg.embodiment, alias, "oxe")[0] == eef_offset_for(cfg.embodiment, subset, "oxe")[0]
-    assert DATASET_ALIASES[alias] == subset  # the alias table mirrors adapters/oxe/subsets.py
+    assert DATASET_ALIASES[alias] == subset  # the alias table mirrors adapters/oxe/subsets.yaml
 
 
 def test_every_alias_points_at_a_listed_dataset() -> None:
