@@ -1,21 +1,17 @@
 """The sample index of a manifest split: which episodes train, from which files, and every (episode, t) sample.
 
-A sample is anchored at a frame t that has image latents (latents are stored at a lower rate than the 10 Hz stream,
-DESIGN.md section 5). A task that uses the future latent (forward/inverse dynamics, forecasting) needs the action chunk
-t .. t+K-1 inside the episode and a future latent frame exactly at its end, t + future_offset (`exact_future`, audit
-S13). When the episode's routing row gives mass to a task without the future latent (policy,
-`training.routing.NO_FUTURE`), every latent frame up to the episode's last is an anchor (as GR00T's loader, which pads
-past-the-end action indices, LDA audit S7); such an anchor without a future has `sample_future = -1`, draws only those
-tasks, and its chunk's steps past the end are masked in the loss (`training.dataset`). Episodes are skipped, never
-failed, when they cannot give a sample: no latents for any configured camera (none computed yet, or no camera at all),
-too short, or no action mask anywhere (which dims are real is unknown). Each skip is counted with its reason in the
-`IndexReport`, logged, and the build fails only when nothing is left; `datasets` lists only the datasets an episode of
-the index comes from, so a dataset whose every episode was left out needs no statistics. An episode without a
-text-embedding file still trains: its text is absent and the model attends only to its learned null text token. Corpus
-root = manifest folder's grandparent (`<corpus>/manifests/<name>/`); dataset paths in the manifest are relative to it.
-The manifest may be a bucket URL (`s3://bucket/corpus/manifests/<name>`): the index then reads meta, one listing per
-dataset and the latents' headers only, and the files an epoch opens go through a local cache
-(`ingest.storage.corpus_files`).
+A sample is anchored at a frame t that has image latents (stored at a lower rate than the 10 Hz stream, DESIGN.md
+section 5). A task that uses the future latent needs the chunk t .. t+K-1 inside the episode and a latent frame
+exactly at its end, t + future_offset (`exact_future`, audit S13). When the episode's routing row gives mass to a task
+without the future latent (policy, `training.routing.NO_FUTURE`), every latent frame up to the episode's last is an
+anchor (as GR00T's loader, which pads past-the-end action indices, LDA audit S7), with `sample_future = -1` where it
+has no future (its chunk's steps past the end are masked in the loss, `training.dataset`). Episodes that cannot give a
+sample (no latents for any configured camera, too short, no action mask: which dims are real is unknown) are skipped,
+counted by reason in the `IndexReport` and logged; the build fails only when nothing is left. `datasets` lists only
+the datasets an episode of the index comes from, so a dataset whose every episode was left out needs no statistics.
+An episode without a text-embedding file trains on the learned null text token alone. Dataset paths are relative to
+the corpus root, the manifest folder's grandparent (`<corpus>/manifests/<name>/`), which may be a bucket URL: the
+index then reads meta, one listing per dataset and the latents' headers only (`ingest.storage.corpus_files`).
 """
 
 from __future__ import annotations
@@ -80,9 +76,8 @@ class IndexReport:
 
     def skip(self, reason: str, uid: str) -> None:
         self.skipped[reason] += 1
-        self.skipped_examples.setdefault(reason, [])
-        if len(self.skipped_examples[reason]) < 3:
-            self.skipped_examples[reason].append(uid)
+        if len(examples := self.skipped_examples.setdefault(reason, [])) < 3:
+            examples.append(uid)
 
     @property
     def left_out(self) -> int:
@@ -118,7 +113,7 @@ class IndexReport:
 
 @dataclass
 class SampleIndex:
-    corpus_root: Where
+    files: CorpusFiles  # how the corpus's files are read (in place, or a bucket's through the local cache)
     manifest: Manifest
     split: Split
     datasets: list[str]  # relative to the corpus root; dataset_id indexes this list
@@ -128,11 +123,6 @@ class SampleIndex:
     sample_future: np.ndarray  # [N] int64 index of the future latent, -1 where none (policy-only anchor)
     text_dim: int | None
     report: IndexReport
-    files: CorpusFiles = None  # type: ignore[assignment]  # how the files are read (default: in place)
-
-    def __post_init__(self) -> None:
-        if self.files is None:
-            self.files = CorpusFiles(self.corpus_root)
 
     def __len__(self) -> int:
         return len(self.sample_episode)
@@ -285,12 +275,6 @@ class _DatasetMeta:
             self.tasks = {obj["task"]: int(obj["task_index"]) for _, obj in files.jsonl(path)}
 
 
-def _load_manifest(manifest_dir: Where, files: CorpusFiles) -> tuple[Manifest, list[dict[str, Any]]]:
-    manifest = Manifest.model_validate_json(files.read_bytes(f"{manifest_dir}/{MANIFEST_JSON}"))
-    table = pq.read_table(io.BytesIO(files.read_bytes(f"{manifest_dir}/{ENTRIES_PARQUET}")))
-    return manifest, check_entries(table, manifest_dir).to_pylist()
-
-
 def build_index(
     manifest_dir: Where,
     split: Split,
@@ -303,12 +287,13 @@ def build_index(
     """The index of a manifest folder or bucket URL (`storage`: its credentials when not the AWS environment's), read
     through `files` (`manifest_files(manifest_dir)`: the manifest as it names it, when given)."""
     if files is None:
-        cache = {"cache_dir": data.cache_dir, "cache_bytes": data.cache_bytes}
-        files, manifest_dir = manifest_files(manifest_dir, storage, **cache)
-    manifest, all_entries = _load_manifest(manifest_dir, files)
-    corpus_root = files.root
+        files, manifest_dir = manifest_files(
+            manifest_dir, storage, cache_dir=data.cache_dir, cache_bytes=data.cache_bytes
+        )
+    manifest = Manifest.model_validate_json(files.read_bytes(f"{manifest_dir}/{MANIFEST_JSON}"))
+    table = pq.read_table(io.BytesIO(files.read_bytes(f"{manifest_dir}/{ENTRIES_PARQUET}")))
     cameras = [Camera(c) for c in data.cameras]
-    entries = [e for e in all_entries if e["split"] == split]
+    entries = [e for e in check_entries(table, manifest_dir).to_pylist() if e["split"] == split]
     if not entries:
         raise DataError(f"{manifest_dir}: no entries in split {split!r}")
     metas: dict[str, _DatasetMeta] = {}
@@ -322,9 +307,8 @@ def build_index(
     for e in entries:
         bar.update(1)
         uid, rel = e["episode_uid"], e["dataset"]
-        if rel not in metas:
-            metas[rel] = _DatasetMeta(rel, files)
-        meta = metas[rel]
+        if (meta := metas.get(rel)) is None:
+            meta = metas[rel] = _DatasetMeta(rel, files)
         line = meta.lines.get(int(e["episode_index"]))
         if line is None:
             raise DataError(f"{files.join(rel, EPISODES_PATH)}: no episode {e['episode_index']} (manifest entry {uid})")
@@ -395,7 +379,7 @@ def build_index(
         raise DataError(f"{manifest_dir}/{split}: no episode can give a sample ({report.summary()})")
     sample_episode = np.concatenate([np.full(len(a), i, dtype=np.int64) for i, (a, _) in enumerate(per_episode)])
     index = SampleIndex(
-        corpus_root=corpus_root,
+        files=files,
         manifest=manifest,
         split=split,
         datasets=datasets,
@@ -405,7 +389,6 @@ def build_index(
         sample_future=np.concatenate([f for _, f in per_episode]).astype(np.int64),
         text_dim=widths.pop() if widths else None,
         report=report,
-        files=files,
     )
     report.samples = len(index)
     shares = ", ".join(f"{s} {m:.1%} of samples / {f:.1%} of frames" for s, (m, f) in index.source_shares().items())

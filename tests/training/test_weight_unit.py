@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ingest.storage.corpus_files import CorpusFiles
 from schemas.manifest import Manifest
 from schemas.tiers import QualityTier
 from training.episodes import EpisodeRecord, IndexReport, SampleIndex, anchors
@@ -42,7 +43,7 @@ def _index(episodes: list[tuple[str, int, float]], stride: int, unit: str, balan
             )
         )
     return SampleIndex(
-        corpus_root=Path("."),
+        files=CorpusFiles(Path(".")),
         manifest=Manifest.model_construct(balance=balance, weight_unit=unit),
         split="train",
         datasets=["d"],
