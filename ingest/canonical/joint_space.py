@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adapters.base import HandSignals, HandTrack, RawEpisode, Stream
-from ingest.canonical.joint_units import CalibrationMissing, UnitDecision, infer_units, ticks_percent
-from ingest.canonical.joint_units import to_radians as units_to_radians
+from ingest.canonical.joint_units import CalibrationMissing, UnitDecision, infer_units, ticks_percent, to_radians
 from ingest.frames import compose, offset_matrix, se3_inverse
 from schemas.robots.hands import FINGERS
 from schemas.robots.joint_space import (
@@ -163,23 +162,12 @@ class _Resolver:
         return ts, np.stack([self.streams[c.stream].values[:, c.index].astype(np.float64) for c in cols], axis=1)
 
 
-def to_radians(values: np.ndarray, names: list[str], unit: JointUnit, opts: JointSpaceOptions) -> np.ndarray:
-    """Arm joint values as a dataset records them -> radians (`ingest.canonical.joint_units.to_radians`)."""
-    try:
-        return units_to_radians(values, names, unit, opts)
-    except CalibrationMissing as err:
-        raise JointSpaceError(str(err)) from None
-
-
 def gripper_opening(
     raw_value: np.ndarray, grip: GripperMap, unit: str, arm_unit: JointUnit, name: str, opts: JointSpaceOptions
 ) -> np.ndarray:
-    """A gripper value -> opening 0 (closed) .. 1 (open), clipped."""
+    """A gripper value -> opening 0 (closed) .. 1 (open), clipped; CalibrationMissing where the unit needs one."""
     if arm_unit == "ticks" and unit != "joint":  # raw steps -> lerobot's RANGE_0_100 by the gripper's calibration
-        try:
-            raw_value = ticks_percent(raw_value, name, opts)
-        except CalibrationMissing as err:
-            raise JointSpaceError(str(err)) from None
+        raw_value = ticks_percent(raw_value, name, opts)
         unit = "percent" if unit == "fraction" else unit
     if unit == "percent":
         opening = raw_value / 100.0
@@ -368,7 +356,7 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> EvaluatedHands
     record, limits = decision.record(), _native_limits(states, spec, arms, decision.unit)
     try:
         sig = _fk_signals(raw, spec, states, arms, decision, opts, where)
-    except JointSpaceError as err:
+    except (JointSpaceError, CalibrationMissing) as err:  # a joint the unit's calibration lacks (a gripper's)
         raise JointSpaceError(str(err), record, limits) from err
     reasons = tuple(n for n in sig.notes if n.startswith("joint units:") or n.startswith("joint_space.units"))
     return EvaluatedHands(sig, record, limits, reasons)
@@ -454,7 +442,7 @@ def _command_tracking(
         cmd = _read_arms(res, spec, "action")
         for a in cmd:  # the action shares the state's recorder, hence its unit
             a.q = to_radians(a.raw, a.names, units, opts)
-    except JointSpaceError as err:
+    except (JointSpaceError, CalibrationMissing) as err:
         return [f"joint space: action joints not read ({err}); canonical actions are state deltas"]
     if len(cmd[0].ts) != len(arms[0].ts) or len(cmd[0].ts) < 2:
         return ["joint space: action and state lengths differ; canonical actions are state deltas"]

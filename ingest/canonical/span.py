@@ -29,7 +29,7 @@ from schemas.canonical import CANONICAL_DIM, CANONICAL_FPS, NUM_KEYPOINTS, hand_
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.corpus import episode_uid
 from schemas.lerobot import ActionSegment
-from schemas.qa import QARecord, Verdict
+from schemas.qa import QARecord
 from schemas.robots.eef_offsets import eef_offset_for
 from schemas.robots.joint_space import JointUnitsRecord
 from schemas.robots.registry import Effector, Embodiment
@@ -291,21 +291,6 @@ def _cameras_on_grid(ctx: EpisodeContext, span: Span) -> dict[str, ResampledCame
     }
 
 
-def _tier(ctx: EpisodeContext, span: Span, a: int, b: int) -> Verdict:
-    assert span.mask is not None and span.validity is not None
-    raw = ctx.raw
-    return assess_quality(
-        raw.tier,
-        success=raw.success,
-        has_action=bool(span.mask.any()),
-        state=span.state[a:b].astype(np.float32),
-        mask=span.mask,
-        validity=span.validity,
-        config=ctx.spec.quality,
-        fps=CANONICAL_FPS,
-    )
-
-
 def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple[CanonicalEpisode, str | None]:
     """Frames [a, b) of the span as an episode (`tag` names it among the raw episode's), its idle ends cut, with its
     quality tier, geometry QA and behaviour QA (`ingest.qa.phase`); and why to quarantine it, or None."""
@@ -318,7 +303,17 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
     a, b = a + idle.start, a + idle.stop
     m = b - a
     sub_t0 = span.t_start + a / CANONICAL_FPS
-    quality = _tier(ctx, span, a, b)
+    state = span.state[a:b].astype(np.float32)
+    quality = assess_quality(
+        raw.tier,
+        success=raw.success,
+        has_action=bool(mask.any()),
+        state=state,
+        mask=mask,
+        validity=span.validity,
+        config=spec.quality,
+        fps=CANONICAL_FPS,
+    )
     ep = CanonicalEpisode(
         uid=episode_uid(ctx.source, raw.ref.subset, raw.ref.raw_id) + tag,
         source=ctx.source,
@@ -328,7 +323,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         embodiment=ctx.emb.name,
         mask=mask,
         timestamps=(np.arange(m) / CANONICAL_FPS),
-        state=span.state[a:b].astype(np.float32),
+        state=state,
         action=span.action[a:b].astype(np.float32),
         keypoints=span.keypoints[a:b].astype(np.float32),
         interpolated=span.interp[a:b],
@@ -411,7 +406,7 @@ def _segments(raw: RawEpisode, native_fps: float | None, start_s: float, n: int,
         a = max(0, round((seg.start_frame / native_fps - start_s) * fps))
         b = min(n, round((seg.end_frame / native_fps - start_s) * fps))
         if b > a:
-            extra = {k: v for k, v in (seg.model_extra or {}).items()}
+            extra = seg.model_extra or {}
             out.append(ActionSegment(start_frame=a, end_frame=b, action_text=seg.action_text, **extra))
     return out
 

@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from ingest.qa.validity import runs
+from ingest.qa.validity import dilate_pairs, runs
 from schemas.behaviour import BehaviourConfig
 
 Unit = Literal["rad", "m", "other"]
@@ -79,11 +79,7 @@ def moving_frames(values: np.ndarray, limits: DimLimits, tolerance: float) -> np
     if len(v) < 2 or not use.any():
         return np.zeros(len(v), bool)
     step = np.abs(np.diff(v[:, use], axis=0)) > tolerance * _finite_span(limits)[use]
-    moved = step.any(axis=1)
-    out = np.zeros(len(v), bool)
-    out[1:] |= moved
-    out[:-1] |= moved
-    return out
+    return dilate_pairs(step.any(axis=1), len(v))
 
 
 def _in_use(limits: DimLimits) -> np.ndarray:

@@ -60,7 +60,7 @@ def fill_nonfinite(x: np.ndarray) -> np.ndarray:
     return x[idx]
 
 
-def _dilate_pairs(step_bad: np.ndarray, n: int) -> np.ndarray:
+def dilate_pairs(step_bad: np.ndarray, n: int) -> np.ndarray:
     """A bad step i -> i+1 flags both of its frames: which endpoint is wrong cannot be told."""
     out = np.zeros(n, dtype=bool)
     out[:-1] |= step_bad
@@ -78,7 +78,7 @@ def _kinematics(wrist: np.ndarray, t: np.ndarray, lim: KinematicLimits) -> tuple
     dt = np.where(dt > 0, dt, np.nan)  # non-increasing time is its own check; no speed is measured across it
     with np.errstate(invalid="ignore", divide="ignore"):
         vel = np.diff(wrist, axis=0) / dt[:, None]
-        speed_bad = _dilate_pairs(np.linalg.norm(vel, axis=1) > lim.max_wrist_speed_m_s, n)
+        speed_bad = dilate_pairs(np.linalg.norm(vel, axis=1) > lim.max_wrist_speed_m_s, n)
         if n >= 3:
             acc = np.diff(vel, axis=0) / (0.5 * (dt[:-1] + dt[1:]))[:, None]
             acc_bad[1:-1] = np.linalg.norm(acc, axis=1) > lim.max_wrist_acc_m_s2

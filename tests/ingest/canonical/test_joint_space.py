@@ -10,7 +10,8 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.joint_space import gripper_opening, to_radians
+from ingest.canonical.joint_space import gripper_opening
+from ingest.canonical.joint_units import to_radians
 from ingest.kinematics import KinematicModel
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
