@@ -1,18 +1,14 @@
 """MANO-21 keypoints of human episodes (and a robot hand's MANO-21-style keypoints) onto their video frames, for the
 report's frame strips.
 
-A canonical dataset stores the keypoints (`observation.hand_keypoints`, (T,2,21,3)) in the episode's reference frame:
-the first camera pose, gravity-aligned (`ingest.canonical.decouple`). Drawing them on frame t needs where the camera
-was at t in that frame and the camera's intrinsics, both read from the dataset itself, never from raw source files:
-- the camera trajectory `ref_from_camera` is stored when the source's camera moves, as the `camera.{x,y,z,rot6d_*}`
-  columns of `observation.state.native`, in OpenCV axes (x right, y down, looking along +z) whatever the source's own
-  convention (canonicalize re-expresses it);
-- the intrinsics are stored in the camera feature's info in `info.json` (`schemas.canonical.INTRINSICS_KEY`, pixels
-  of the stored video), scaled here to the decoded frames' size should it differ.
-When any piece is missing (no camera trajectory, a camera without intrinsics, keypoints behind the camera) the
-projection is not faithful, and the strip draws the keypoints in a side panel instead, saying why.
-A slot the dataset's keypoint slot mask marks unfilled (a robot hand without that link: `schemas.canonical.
-keypoint_info`) becomes NaN here (`drawable_keypoints`), so neither it nor a bone touching it is drawn.
+The keypoints (`observation.hand_keypoints`, (T,2,21,3)) are stored in the episode's reference frame, the first camera
+pose gravity-aligned (`ingest.canonical.decouple`). Drawing them on frame t needs the camera's pose at t in that frame
+and its intrinsics, both read from the dataset, never from raw source files: the trajectory `ref_from_camera` as the
+`camera.{x,y,z,rot6d_*}` columns of `observation.state.native` in OpenCV axes (x right, y down, looking along +z),
+stored when the source's camera moves; the intrinsics in the camera feature's info (`schemas.canonical.INTRINSICS_KEY`,
+pixels of the stored video), scaled to the decoded frames. When a piece is missing, or the keypoints are behind the
+camera, the strip draws them in a side panel instead, saying why. A slot the dataset's keypoint slot mask marks
+unfilled becomes NaN (`drawable_keypoints`), so neither it nor a bone touching it is drawn.
 """
 
 from __future__ import annotations

@@ -1,23 +1,16 @@
 """What one LeRobot v3.0 export holds: a whole canonical dataset, or a curated manifest's episodes across sources.
 
 A manifest becomes ONE dataset, so every episode must have the same features:
-- numeric features: those every selected dataset declares with the same dtype, shape and names (the canonical
-  state/action/keypoints and lerobot's index columns); a source's native columns differ by robot and are left out
-  (counted per feature in the plan's notes). Their per-dataset `info` (e.g. the action's embodiment mask) is dropped:
-  it is no longer one value for the whole dataset; the episode's embodiment is an episode column instead;
-- cameras: `--cameras` (video keys or short names, `none` for no video); by default the camera most episodes have, plus
-  every other camera all of those episodes have. An episode whose dataset lacks a chosen camera, or holds it at
-  another size, is skipped and counted (a black stand-in would teach a policy that the camera went dark);
-- tasks: merged by text, numbered in order of first appearance;
-- per-episode columns: source, subset, tier, embodiment, episode_uid, split, weight and the v2.1 dataset and
-  episode it came from, so a trainer can filter or weight by them (lerobot keeps extra episode columns: they are
-  returned by `meta.episodes[i]` and usable in its `episodes` filter);
-- split: train episodes first, then val; `info.json` `splits` = {"train": "0:T", "val": "T:N"} (lerobot's range form).
-
-Every plan, a whole dataset's too, lays its features out for the trainers that read them (`jobs/export/layout.py`,
-`schemas/export_layout.py`): flags out of `observation.*`, multi-dimensional features flat, and the episode columns
-action mask, caption and per-camera intrinsics; with `caption_as_task` an episode's caption (when it has one) is its
-task.
+- numeric features: those every selected dataset declares with the same dtype, shape and names; a source's native
+  columns differ by robot and are left out (counted in the plan's notes), and the per-dataset `info` (e.g. the
+  action's embodiment mask) is dropped, the episode's embodiment being an episode column instead;
+- cameras: `--cameras` (video keys or short names, `none` for no video), by default the camera most episodes have plus
+  every other camera all of those have. An episode whose dataset lacks a chosen camera, or holds it at another size, is
+  skipped and counted (a black stand-in would teach a policy that the camera went dark);
+- tasks merged by text, numbered in order of first appearance; per-episode columns (source, subset, tier, embodiment,
+  episode_uid, split, weight, the v2.1 dataset and episode) that lerobot keeps (`meta.episodes[i]`, its `episodes`
+  filter); train episodes first, then val, `info.json` `splits` in lerobot's range form {"train": "0:T", "val": "T:N"}.
+Every plan lays its features out for the trainers that read them (`jobs/export/layout.py`).
 """
 
 from __future__ import annotations
