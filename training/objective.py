@@ -79,33 +79,13 @@ def prepare(model: MMDiT, batch: dict[str, torch.Tensor]) -> Prepared:
     )
 
 
-def dit_inputs(
-    batch: dict[str, torch.Tensor],
-    lat: Prepared,
-    *,
-    act_in: torch.Tensor,
-    act_absent: torch.Tensor,
-    fut_in: torch.Tensor,
-    fut_absent: torch.Tensor,
-    t: torch.Tensor,
-    task: torch.Tensor,
-) -> DiTInputs:
-    return DiTInputs(
-        hist_latents=lat.hist,
-        cur_latents=lat.cur,
-        fut_in=fut_in,
-        fut_absent=fut_absent,
-        hist_actions=batch["hist_actions"],
-        hist_mask=batch["hist_mask"],
-        state=batch["state"],
-        act_in=act_in,
-        act_absent=act_absent,
-        action_mask=batch["action_mask"],
-        text=batch["text"],
-        text_mask=batch["text_mask"],
-        t=t,
-        task=task,
-    )
+BATCH_INPUTS = ("hist_actions", "hist_mask", "state", "action_mask", "text", "text_mask")  # DiT inputs as batched
+
+
+def dit_inputs(batch: dict[str, torch.Tensor], lat: Prepared, **routed: torch.Tensor) -> DiTInputs:
+    """The DiT's inputs: the batch's prepared latents and `BATCH_INPUTS`, and what the task routes (`act_in`,
+    `act_absent`, `fut_in`, `fut_absent`, `t`, `task`)."""
+    return DiTInputs(hist_latents=lat.hist, cur_latents=lat.cur, **{k: batch[k] for k in BATCH_INPUTS}, **routed)
 
 
 class LDAObjective(nn.Module):
@@ -132,18 +112,8 @@ class LDAObjective(nn.Module):
         # steps past the episode's end: zero, so neither the model's input nor any loss depends on their values
         actions = batch["actions"] * batch["chunk_mask"].unsqueeze(-1).to(batch["actions"].dtype)
         r = route(actions, lat.fut, task, noise.t, noise.action, noise.latent)
-        out = self.dit(
-            dit_inputs(
-                batch,
-                lat,
-                act_in=r.act_in,
-                act_absent=r.act_absent,
-                fut_in=r.fut_in,
-                fut_absent=r.fut_absent,
-                t=noise.t,
-                task=task,
-            )
-        )
+        inputs = {k: getattr(r, k) for k in ("act_in", "act_absent", "fut_in", "fut_absent")}
+        out = self.dit(dit_inputs(batch, lat, **inputs, t=noise.t, task=task))
         la = chunk_loss(out.action, r.act_target, batch["action_mask"], batch["chunk_mask"])
         has_future = batch["future_mask"].to(la.dtype)
         ll = latent_loss(out.latent, r.fut_target)
