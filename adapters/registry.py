@@ -1,11 +1,7 @@
-"""Adapters by name. `BUILTIN` is the one place a source of this package is registered: its name and the import path
-of its class, `"name": "package.module:Class"`. A class is imported when its name is first resolved, so a job imports
-only the adapters its spec names (a no-op rerun of one source does not pay for scipy, h5py and projectaria imports of
-the others). Adding a source is one line here.
-
-An adapter that lives outside this package (a team's own source) is named by its import path, `package.module:Class`:
-the module is imported where the name is resolved (the job's driver and every Ray worker), so nothing here changes.
-"""
+"""Adapters by name. `BUILTIN` is the one place a source of this package is registered (`"name": "module:Class"`),
+imported when its name is first resolved: a job imports only the adapters its spec names (a no-op rerun of one source
+does not pay for scipy, h5py and projectaria imports of the others). An adapter outside this package is named by its
+import path, `package.module:Class`, and needs no line here (adapters/README.md, "Adding a source")."""
 
 from __future__ import annotations
 

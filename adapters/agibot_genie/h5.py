@@ -1,20 +1,19 @@
 """`aligned_joints.h5` of a Genie Sim / A2D export, read into per-field columns with the file's own clock.
 
-Two layouts, both the maker's:
-- per frame (AgibotTech/genie_sim `sim_data_converter.py` `convert_h5`, fork zmf2022/genie_sim @ dd75b06): one group
-  per row named "0", "1", ..., each with `main_timestamp` (uint64 ns: the bag's start in ns since the epoch plus the
-  simulation time truncated to whole microseconds), `state/...`, `action/...` and `timestamp/camera/<cam>` (the same
-  ns value for every camera). Per row: `state/joint/{position,velocity,effort,mode}` (14 arm joints, group attribute
-  `name` = the arm joint names, left 7 then right 7), `state/head/*` and `state/waist/*` (same four fields),
-  `state/{left,right}_effector/position` (1,), `state/end/{position,orientation}` (2,3) / (2,4) in the robot base,
-  `state/end/{arm_position,arm_orientation}` (the same pose in the arm base), `state/end/pose` (14,) their
-  concatenation, `state/end/{errmsg,errcode,mode,velocity,wrench}` (placeholders), `state/robot/{position,
-  orientation}`; `action/joint/position`, `action/{head,waist}/position`, `action/end/{position,orientation}`,
-  `action/{left,right}_effector/position` (1,) and `action/robot/velocity` (2,).
-- flat (the extractor's `aligned_joints_all.h5`, `extract_ros_bag.py` @ 2a1854e, and the real A2D platform's files
-  as a third-party AgiBot -> GR00T LeRobot converter reads them): `timestamp` (T,) plus `state/...`, `action/...`
-  datasets with T rows.
-  Integer timestamps are ns, float ones seconds (the extractor's float32 simulation seconds).
+Two layouts, both the maker's (the converter and extractor commits are cited in adapters/README.md `agibot_genie`):
+- per frame (`sim_data_converter.py` `convert_h5`): one group per row named "0", "1", ..., each with
+  `main_timestamp` (uint64 ns: the bag's start in ns since the epoch plus the simulation time truncated to whole
+  microseconds), `state/...`, `action/...` and `timestamp/camera/<cam>` (the same ns value for every camera). Per row:
+  `state/joint/{position,velocity,effort,mode}` (14 arm joints, group attribute `name` = the arm joint names, left 7
+  then right 7), `state/head/*` and `state/waist/*` (same four fields), `state/{left,right}_effector/position` (1,),
+  `state/end/{position,orientation}` (2,3) / (2,4) in the robot base, `state/end/{arm_position,arm_orientation}` (the
+  same pose in the arm base), `state/end/pose` (14,) their concatenation, `state/end/{errmsg,errcode,mode,velocity,
+  wrench}` (placeholders), `state/robot/{position,orientation}`; `action/joint/position`,
+  `action/{head,waist}/position`, `action/end/{position,orientation}`, `action/{left,right}_effector/position` (1,) and
+  `action/robot/velocity` (2,).
+- flat (the extractor's `aligned_joints_all.h5`, and the real A2D platform's files as a third-party AgiBot -> GR00T
+  LeRobot converter reads them): `timestamp` (T,) plus `state/...`, `action/...` datasets with T rows. Integer
+  timestamps are ns, float ones seconds (the extractor's float32 simulation seconds).
 
 Every numeric dataset becomes a column named by its path; empty ones (`errmsg` is `np.empty(0)`) are listed, not
 kept. Times are taken relative to the first row in integer ns before any float conversion (1.7e18 ns has no exact
