@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 # key -> what one sample holds (P = latent_grid^2 raw patches, C = latent width, A = action dims)
 SAMPLE_KEYS = {
@@ -32,14 +33,8 @@ SAMPLE_KEYS = {
 
 def collate(samples: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     batch = {k: torch.stack([s[k] for s in samples]) for k in SAMPLE_KEYS}
-    lengths = [s["text"].shape[0] for s in samples]
-    width, dtype = samples[0]["text"].shape[1], samples[0]["text"].dtype
-    text = torch.zeros(len(samples), max(lengths), width, dtype=dtype)
-    mask = torch.zeros(len(samples), max(lengths), dtype=torch.bool)
-    for i, (s, n) in enumerate(zip(samples, lengths, strict=True)):
-        text[i, :n] = s["text"]
-        mask[i, :n] = True
-    batch["text"], batch["text_mask"] = text, mask
+    batch["text"] = pad_sequence([s["text"] for s in samples], batch_first=True)
+    batch["text_mask"] = pad_sequence([torch.ones(len(s["text"]), dtype=torch.bool) for s in samples], batch_first=True)
     return batch
 
 

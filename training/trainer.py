@@ -49,12 +49,9 @@ METRICS = "metrics.jsonl"
 CONFIG = "config.json"
 NORM_STATS = "norm_stats.json"
 INDEX_REPORT = "index.json"  # the train split's episodes used and left out, with the reasons
-# what a resumed run must share with its checkpoint; the rest (workers, logging, kernels, memory) may change
+# what a resumed run must share with its checkpoint; the rest (data loading, logging, kernels, memory) may change
 RESUME_FIXED = ("preset", "model", "lam", "lara", "flow", "optim", "batch_size", "schedule_steps", "seed", "manifest")
-RESUME_FREE = (
-    "data", "log_every", "ckpt_every", "keep_checkpoints", "compile", "checkpointing", "attention", "text_bucket",
-    "text_max", "peak_tflops",
-)  # fmt: skip
+RESUME_FREE = tuple(k for k in TrainConfig.model_fields if k not in RESUME_FIXED)
 
 
 @dataclass
@@ -75,12 +72,6 @@ def resolve_resume(run_dir: Path, resume: str | Path | None) -> Path | None:
     if path is None or not path.is_file():
         raise CheckpointError(f"nothing to resume: no checkpoint {'in ' + str(run_dir) if path is None else path}")
     return path
-
-
-def _check_resumable(cfg: TrainConfig, saved: TrainConfig, path: Path) -> None:
-    diff = [k for k in RESUME_FIXED if getattr(cfg, k) != getattr(saved, k)]
-    if diff:
-        raise CheckpointError(f"{path}: the run config differs from the checkpoint's in {diff}; resume with the same")
 
 
 def _with_text_width(cfg: TrainConfig, width: int | None) -> TrainConfig:
@@ -123,7 +114,11 @@ def train(
         stats = compute_stats(index)
     else:
         saved, stats = checkpoint_config(state)
-        _check_resumable(_with_text_width(cfg, index.text_dim), saved, ckpt_path)
+        sized = _with_text_width(cfg, index.text_dim)
+        if diff := [k for k in RESUME_FIXED if getattr(sized, k) != getattr(saved, k)]:
+            raise CheckpointError(
+                f"{ckpt_path}: the run config differs from the checkpoint's in {diff}; resume with the same"
+            )
         cfg = saved.model_copy(update={k: getattr(cfg, k) for k in RESUME_FREE})
     if dist.is_main:
         write_text_atomic(run_dir / CONFIG, cfg.dump())
