@@ -1,16 +1,13 @@
 """What SQL a catalog reader may run, decided by DuckDB's own parser, never by patterns over the text.
 
 A curation expression (`eidata curate --where`) is one SQL expression over the `episodes` view: DuckDB parses
-`SELECT <expression>` into its tree (`json_serialize_sql`), which must be one plain select item (no FROM, no alias,
-no second statement, no set operation) whose nodes are columns of the catalog, constants, operators, CASE, CAST,
-lambdas over their own parameters, and functions named in `SAFE_FUNCTIONS` (pure, deterministic scalar functions:
-no subquery, no table function, no window, no aggregate, no setting, no file). The text that runs, and that a
+`SELECT <expression>` into its tree (`json_serialize_sql`), which must be one plain select item whose nodes are catalog
+columns, constants, operators, CASE, CAST, lambdas over their own parameters and the pure scalar functions of
+`SAFE_FUNCTIONS` (no subquery, table function, window, aggregate, setting or file). The text that runs, and that a
 manifest records, is DuckDB's own rendering of that checked tree (`json_deserialize_sql`), so a comment or a quote in
-the user's text can never reshape the statement around it.
-
-A read-only query (`eidata query` without `--unrestricted`) is one or more statements that DuckDB classes as SELECT
-or EXPLAIN (`duckdb.extract_statements`): no COPY, ATTACH, CREATE, SET, INSTALL, PRAGMA. Both run on a connection
-whose file access is limited to the catalog's own parts (`jobs.catalog.query.connect`).
+the user's text can never reshape the statement around it. A read-only query (`eidata query` without `--unrestricted`)
+is statements DuckDB classes as SELECT or EXPLAIN (`duckdb.extract_statements`). Both run on a connection that reads
+the catalog's own parts and no other file (`jobs.catalog.query.connect`).
 """
 
 from __future__ import annotations
