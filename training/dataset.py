@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from safetensors import safe_open
 
-from schemas.canonical import ACTION, CANONICAL_DIM, STATE
+from schemas.canonical import CANONICAL_DIM
 from schemas.tiers import QualityTier, RoutingTable
 from training.config import ModelConfig
 from training.episodes import TIERS, DataError, EpisodeRecord, SampleIndex
-from training.normalize import NormStats, normalize, read_vectors
+from training.normalize import KEYS, NormStats, normalize, read_episode
 from training.routing import NO_FUTURE, draw_task, routing_arrays
 
 TABLE_CACHE = 32  # episodes per worker
@@ -44,7 +44,7 @@ class ManifestDataset(torch.utils.data.Dataset):
         missing = {routed_tier(e).value for e in index.episodes} - set(self.probs)
         if missing:
             raise DataError(f"the manifest's routing table has no row for tier(s) {sorted(missing)}")
-        self.norms = {i: (*stats.get(rel, ACTION), *stats.get(rel, STATE)) for i, rel in enumerate(index.datasets)}
+        self.norms = {i: [stats.get(rel, key) for key in KEYS] for i, rel in enumerate(index.datasets)}
         self._tables: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -56,18 +56,9 @@ class ManifestDataset(torch.utils.data.Dataset):
         if hit is not None:
             self._tables.move_to_end(episode_id)
             return hit
-        try:
-            table = self.index.files.columns(ep.data_path, [ACTION, STATE])
-        except (OSError, KeyError, ValueError) as e:
-            raise DataError(f"{ep.data_path}: cannot read {ACTION}/{STATE} (episode {ep.uid}): {e}") from e
-        if table.num_rows != ep.length:
-            raise DataError(f"{ep.data_path}: {table.num_rows} rows, episodes.jsonl says {ep.length} ({ep.uid})")
-        a_center, a_half, s_center, s_half = self.norms[ep.dataset_id]
-        out = (
-            normalize(read_vectors(table, ACTION, ep.data_path), a_center, a_half, ep.mask),
-            normalize(read_vectors(table, STATE, ep.data_path), s_center, s_half, ep.mask),
-        )
-        self._tables[episode_id] = out
+        vectors = zip(read_episode(self.index.files, ep), self.norms[ep.dataset_id], strict=True)
+        actions, states = (normalize(v, center, half, ep.mask) for v, (center, half) in vectors)
+        out = self._tables[episode_id] = actions, states
         if len(self._tables) > TABLE_CACHE:
             self._tables.popitem(last=False)
         return out

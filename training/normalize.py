@@ -26,9 +26,10 @@ from pydantic import BaseModel, ConfigDict
 
 from ingest.files.atomic import write_text_atomic
 from ingest.lerobot.union_stats import UnionStats
+from ingest.storage.corpus_files import CorpusFiles
 from schemas.canonical import ACTION, CANONICAL_DIM, STATE
 from schemas.lerobot import EPISODES_STATS_PATH
-from training.episodes import DataError, SampleIndex
+from training.episodes import DataError, EpisodeRecord, SampleIndex
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,17 @@ def read_vectors(table: object, key: str, path: Path | str) -> np.ndarray:
         raise DataError(f"{path}: column {key!r} is not a {CANONICAL_DIM}-dim vector column ({e})") from e
 
 
+def read_episode(files: CorpusFiles, ep: EpisodeRecord) -> list[np.ndarray]:
+    """[actions, states] (`KEYS`) of one episode's data file, each [length, CANONICAL_DIM] float32."""
+    try:
+        table = files.columns(ep.data_path, list(KEYS))
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"{ep.data_path}: cannot read {ACTION}/{STATE} (episode {ep.uid}): {e}") from e
+    if table.num_rows != ep.length:
+        raise DataError(f"{ep.data_path}: {table.num_rows} rows, episodes.jsonl says {ep.length} ({ep.uid})")
+    return [read_vectors(table, key, ep.data_path) for key in KEYS]
+
+
 def _quantiles(index: SampleIndex, dataset_id: int) -> dict[str, np.ndarray]:
     """key -> [2, D] q01/q99 over the frames of the dataset's episodes in the index, each dim over the episodes whose
     mask has it (every frame where none does), exact (`np.quantile`'s linear method) in bounded memory
@@ -100,12 +112,8 @@ def _quantiles(index: SampleIndex, dataset_id: int) -> dict[str, np.ndarray]:
     stats = {k: UnionStats(CANONICAL_DIM, QUANTILES) for k in KEYS}
     while stats[ACTION].pending:
         for ep in episodes:
-            try:
-                table = index.files.columns(ep.data_path, list(KEYS))
-            except (OSError, KeyError, ValueError) as e:
-                raise DataError(f"{ep.data_path}: cannot read {ACTION}/{STATE} (episode {ep.uid}): {e}") from e
-            for key in KEYS:
-                stats[key].add(read_vectors(table, key, ep.data_path), ep.mask | ~anyone)
+            for key, vectors in zip(KEYS, read_episode(index.files, ep), strict=True):
+                stats[key].add(vectors, ep.mask | ~anyone)
         for s in stats.values():
             s.next_pass()
     return {k: np.stack([s.result()["q01"], s.result()["q99"]]) for k, s in stats.items()}
