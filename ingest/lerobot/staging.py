@@ -32,6 +32,7 @@ from ingest.lerobot.errors import (
     UnknownFeatureError,
 )
 from ingest.lerobot.stats import ImageStats
+from ingest.lerobot.table import value_type
 from ingest.lerobot.video import ThreadedVideoEncoder, VideoCodec, VideoEncoder
 from schemas.lerobot import DEFAULT_FEATURE_DTYPES, FeatureSpec, FeatureStats
 
@@ -58,7 +59,7 @@ class StagedEpisode(BaseModel):
 
 
 def _column_type(ft: FeatureSpec) -> pa.DataType:
-    vt = pa.bool_() if ft.dtype == "bool" else pa.from_numpy_dtype(ft.dtype)
+    vt = value_type(ft.dtype)
     size = math.prod(ft.shape)
     return vt if tuple(ft.shape) == (1,) else pa.list_(vt, size)  # N-D values are stored flat while staging
 

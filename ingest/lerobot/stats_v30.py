@@ -120,11 +120,8 @@ def _quantile_parts(flat: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tu
 
 
 def _quantile_stats(idx: np.ndarray, lo: np.ndarray, value: np.ndarray) -> dict[str, np.ndarray]:
-    out = {}
-    for i, key in enumerate(QUANTILE_KEYS):
-        # lerobot builds np.array from per-dimension scalars: all edges[0] (float32 scalars) stay float32
-        out[key] = lo[i].copy() if (idx[i] == 0).all() else value[i]
-    return out
+    # lerobot builds np.array from per-dimension scalars: all edges[0] (float32 scalars) stay float32
+    return {key: lo[i].copy() if (idx[i] == 0).all() else value[i] for i, key in enumerate(QUANTILE_KEYS)}
 
 
 def _basic(values: np.ndarray) -> tuple[Stats, np.ndarray | None]:

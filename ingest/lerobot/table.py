@@ -15,15 +15,14 @@ from schemas.lerobot import FeatureSpec
 _ARRAY_ND = {2: "Array2D", 3: "Array3D", 4: "Array4D", 5: "Array5D"}
 
 
-def _value_type(dtype: str) -> pa.DataType:
-    if dtype == "bool":
-        return pa.bool_()
-    return pa.from_numpy_dtype(dtype)
+def value_type(dtype: str) -> pa.DataType:
+    """A feature dtype's arrow value type (also the staging file's)."""
+    return pa.bool_() if dtype == "bool" else pa.from_numpy_dtype(dtype)
 
 
 def arrow_field(name: str, ft: FeatureSpec) -> pa.Field:
     """Column type per lerobot's `get_hf_features_from_features`: (1,) scalar, 1-D fixed_size_list, 2-5-D ArrayND."""
-    vt = _value_type(ft.dtype)
+    vt = value_type(ft.dtype)
     shape = tuple(ft.shape)
     if shape == (1,):
         return pa.field(name, vt)

@@ -101,11 +101,8 @@ def candidate_pairs(episodes: Sequence[Judged], config: BehaviourConfig) -> list
 def copies(episodes: Sequence[Judged], load: SignalLoader, config: BehaviourConfig) -> list[CopyPair]:
     """Every candidate pair verified on its signals (each episode's signals loaded once)."""
     signals = functools.cache(load)
-    out = []
-    for i, j, s in candidate_pairs(episodes, config):
-        a, b = episodes[i].episode_uid, episodes[j].episode_uid
-        out.append(CopyPair(a, b, s, compare(signals(a), signals(b), config)))
-    return out
+    pairs = [(episodes[i].episode_uid, episodes[j].episode_uid, s) for i, j, s in candidate_pairs(episodes, config)]
+    return [CopyPair(a, b, s, compare(signals(a), signals(b), config)) for a, b, s in pairs]
 
 
 def copy_verdicts(pairs: Sequence[CopyPair], episodes: Sequence[Judged], config: BehaviourConfig) -> dict[str, Finding]:

@@ -56,12 +56,9 @@ class BucketOutput:
     # -- datasets ---------------------------------------------------------------------------------------------------
     def datasets(self) -> list[str]:
         """`datasets/<source>/<subset>` of every dataset in the bucket with at least one commit record."""
-        out = []
-        for source in list_prefixes(self.fs, f"{self.path}/{DATASETS_DIR}"):
-            for subset in list_prefixes(self.fs, source):
-                if self.publisher(self._rel(subset)).log.records(refresh=True):
-                    out.append(self._rel(subset))
-        return out
+        sources = list_prefixes(self.fs, f"{self.path}/{DATASETS_DIR}")
+        subsets = [self._rel(subset) for source in sources for subset in list_prefixes(self.fs, source)]
+        return [rel for rel in subsets if self.publisher(rel).log.records(refresh=True)]
 
     def _rel(self, key: str) -> str:
         return key.removeprefix(self.path + "/")

@@ -41,10 +41,7 @@ def file_metadata(path: Path) -> dict[str, str]:
 
 def committed_derived(publisher: DatasetPublisher) -> dict[str, dict[str, str]]:
     """Every derived file the dataset's records commit (relative to the dataset) -> its safetensors metadata."""
-    out: dict[str, dict[str, str]] = {}
-    for record in publisher.log.records():
-        out.update(record.meta.get(DERIVED, {}))
-    return out
+    return {rel: meta for record in publisher.log.records() for rel, meta in record.meta.get(DERIVED, {}).items()}
 
 
 def derived_group(what: str, rels: list[str]) -> str:
