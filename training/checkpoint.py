@@ -67,13 +67,9 @@ def checkpoint_config(state: dict[str, Any]) -> tuple[TrainConfig, NormStats]:
 
 def unwrap(module: nn.Module) -> nn.Module:
     """The plain module under DDP and torch.compile wrappers (their state-dict keys carry prefixes)."""
-    while True:
-        if hasattr(module, "_orig_mod"):
-            module = module._orig_mod
-        elif isinstance(module, nn.parallel.DistributedDataParallel):
-            module = module.module
-        else:
-            return module
+    module = getattr(module, "_orig_mod", module)  # the trainer compiles DDP(objective)
+    module = module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+    return getattr(module, "_orig_mod", module)
 
 
 def load_lam_weights(lam: nn.Module, path: Path | str) -> None:

@@ -32,7 +32,7 @@ from training.checkpoint import checkpoint_config, load_checkpoint
 from training.dataset import ManifestDataset
 from training.episodes import TIERS, SampleIndex, build_index
 from training.flow import euler
-from training.normalize import NormStats, compute_stats, merged
+from training.normalize import NormStats, compute_stats
 from training.objective import LDAObjective, Prepared, dit_inputs, prepare
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def _stats_for(index: SampleIndex, stats: NormStats) -> tuple[NormStats, dict[st
         index.split,
         unknown,
     )
-    return merged(stats, compute_stats(index)), source
+    return NormStats(datasets={**compute_stats(index).datasets, **stats.datasets}), source
 
 
 def _predict(

@@ -1,22 +1,19 @@
 """The LDA MM-DiT: image and action tokens with their own weights (modality experts) in one shared self-attention,
 text through cross-attention, AdaLN-Zero from diffusion time + task, registers for an absent modality, two heads.
 
-Token streams (per sample):
-  image  [history frames, current, future] x patches   DINO latents; the future frame is noised, clean or absent
-  action [history actions, state, chunk]                canonical 50-dim vectors with their embodiment mask
-Cross-attention query side: the README's table makes the VLM tokens the queries, its public code the image/action
-tokens. We make the image/action tokens the queries and the text the keys/values: the heads read the image/action
-stream, so only queries on that stream carry the instruction to them; text-side queries would update text tokens
-that no head reads (or make the frozen text features a third trained stream). It also keeps the cost linear in the
-text length, and one kernel call serves both cross-attention streams since queries attend independently.
-AdaLN: by default the time+task conditioning goes through one modulation MLP per modality, plus a learned per-block
-offset (PixArt-alpha's adaLN-single): the full per-block adaLN of DiT and LDA would add 12 hidden^2 per block, 0.45 B
-parameters at LDA-1B size, for conditioning that is one vector per sample. `per_block_adaln` gives LDA's choice.
-Image layout: `token` gives every frame its own patch tokens; `channel` (LDA's) concatenates the frames' latents
-along channels into one token per patch, the latent head reading the future frame off the same tokens.
-Dtypes: under bf16 autocast the token streams are bf16 from the input projections on, and each block's modulation is
-cast to the stream's dtype once, so the residual stays bf16 (as in LDA) instead of turning float32 at block 0.
-Activation checkpointing (`checkpointing`, set by the trainer) recomputes each block in the backward pass.
+Token streams per sample: image [history frames, current, future] x patches of DINO latents (the future noised, clean
+or absent); action [history actions, state, chunk] of canonical 50-dim vectors with their embodiment mask.
+Cross-attention: the README's table makes the VLM tokens the queries, its public code the image/action tokens. We
+make the image/action tokens the queries and the text the keys/values: the heads read the image/action stream, so
+only queries there carry the instruction to them (text-side queries would update text tokens no head reads, or make
+the frozen text features a third trained stream); the cost stays linear in the text length, and one kernel call
+serves both streams since queries attend independently.
+AdaLN: by default one modulation MLP per modality plus a learned per-block offset (PixArt-alpha's adaLN-single): the
+full per-block adaLN of DiT and LDA would add 12 hidden^2 per block, 0.45 B parameters at LDA-1B size, for
+conditioning that is one vector per sample; `per_block_adaln` gives LDA's choice. Image layout: `token` gives every
+frame its own patch tokens; `channel` (LDA's) concatenates the frames' latents along channels, one token per patch.
+Dtypes: under bf16 autocast the streams are bf16 from the input projections on, and each block's modulation is cast
+to the stream's dtype once, so the residual stays bf16 (as in LDA) instead of turning float32 at block 0.
 """
 
 from __future__ import annotations

@@ -176,8 +176,3 @@ def normalize(x: np.ndarray, center: np.ndarray, half: np.ndarray, mask: np.ndar
     elsewhere."""
     live = mask & (half > 0)
     return np.where(live, np.clip((x - center) / np.where(live, half, 1.0), -1.0, 1.0), 0.0).astype(np.float32)
-
-
-def merged(primary: NormStats, extra: NormStats) -> NormStats:
-    """`primary` plus the datasets only `extra` knows (eval on datasets the training split never saw)."""
-    return NormStats(datasets={**extra.datasets, **primary.datasets})

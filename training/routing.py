@@ -77,13 +77,11 @@ def route(
 
 def routing_arrays(routing: RoutingTable) -> dict[str, np.ndarray]:
     """tier name -> probabilities over task ids (TASK_IDS order), for drawing tasks per sample."""
-    out = {}
-    for tier, row in routing.probabilities.items():
-        p = np.zeros(len(TASKS_BY_ID))
-        for task, prob in row.items():
-            p[TASK_IDS[task]] = prob
-        out[QualityTier(tier).value] = p / p.sum()
-    return out
+    rows = {
+        QualityTier(tier).value: np.array([row.get(t, 0.0) for t in TASKS_BY_ID])
+        for tier, row in routing.probabilities.items()
+    }
+    return {tier: p / p.sum() for tier, p in rows.items()}
 
 
 def anchors_to_end(routing: RoutingTable, tier: QualityTier) -> bool:
