@@ -33,7 +33,7 @@ from typing import Any
 
 import fsspec
 
-from ingest.storage.objects import RETRY_CODES, TAKEN_CODES, error_code, is_s3, put_if_absent, split_key
+from ingest.storage.objects import RETRY_CODES, TAKEN_CODES, error_code, is_s3, pages, put_if_absent, split_key
 from schemas.storage import MAX_PART_BYTES, MIN_PART_BYTES, StorageOptions
 
 MAX_PARTS = 10_000  # S3: part numbers 1 to 10,000 (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html)
@@ -227,14 +227,9 @@ def incomplete_uploads(fs: fsspec.AbstractFileSystem, prefix: str) -> list[tuple
     if not is_s3(fs):
         return []
     bucket, name = split_key(prefix.rstrip("/"))
-    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": f"{name}/" if name else ""}
-    out = []
-    while True:
-        page = fs.call_s3("list_multipart_uploads", **kwargs)
-        out += [(f"{bucket}/{u['Key']}", u["UploadId"]) for u in page.get("Uploads", [])]
-        if not page.get("IsTruncated"):
-            return out
-        kwargs["KeyMarker"], kwargs["UploadIdMarker"] = page["NextKeyMarker"], page["NextUploadIdMarker"]
+    markers = {"KeyMarker": "NextKeyMarker", "UploadIdMarker": "NextUploadIdMarker"}
+    listed = pages(fs, "list_multipart_uploads", markers, Bucket=bucket, Prefix=f"{name}/" if name else "")
+    return [(f"{bucket}/{u['Key']}", u["UploadId"]) for page in listed for u in page.get("Uploads", [])]
 
 
 def abort_uploads(fs: fsspec.AbstractFileSystem, prefix: str) -> list[str]:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -93,6 +95,20 @@ def exists(fs: fsspec.AbstractFileSystem, key: str) -> bool:
     return fs.exists(key)
 
 
+def pages(fs: fsspec.AbstractFileSystem, op: str, markers: dict[str, str], **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every page of the S3 listing `op`, the next asked for from where the last ended (`markers`: request key ->
+    the page's key naming where)."""
+    while True:
+        page = fs.call_s3(op, **kwargs)
+        yield page
+        if not page.get("IsTruncated"):
+            return
+        kwargs |= {k: page[v] for k, v in markers.items()}
+
+
+CONTINUE = {"ContinuationToken": "NextContinuationToken"}  # ListObjectsV2's
+
+
 def list_keys(fs: fsspec.AbstractFileSystem, prefix: str, start_after: str | None = None) -> list[str]:
     """Every object under the folder `prefix` (recursive), sorted; empty when there is none; `start_after`: only keys
     sorting after it (S3 lists from there). On S3 a direct ListObjectsV2 (uncached; s3fs' `find` answers a prefix
@@ -112,18 +128,11 @@ def list_modified(fs: fsspec.AbstractFileSystem, prefix: str, start_after: str |
         after = start_after or ""
         return {k: datetime.fromtimestamp(float(v["mtime"]), UTC) for k, v in found.items() if k > after}
     bucket, name = split_key(prefix)
-    out: dict[str, datetime] = {}
     kwargs = {"Bucket": bucket, "Prefix": f"{name}/" if name else ""}
     if start_after:
         kwargs["StartAfter"] = split_key(start_after)[1]
-    while True:
-        page = fs.call_s3("list_objects_v2", **kwargs)
-        for o in page.get("Contents", []):
-            if not o["Key"].endswith("/"):
-                out[f"{bucket}/{o['Key']}"] = o["LastModified"].astimezone(UTC)
-        if not page.get("IsTruncated"):
-            return out
-        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+    found = (o for page in pages(fs, "list_objects_v2", CONTINUE, **kwargs) for o in page.get("Contents", []))
+    return {f"{bucket}/{o['Key']}": o["LastModified"].astimezone(UTC) for o in found if not o["Key"].endswith("/")}
 
 
 def list_prefixes(fs: fsspec.AbstractFileSystem, prefix: str) -> list[str]:
@@ -136,14 +145,8 @@ def list_prefixes(fs: fsspec.AbstractFileSystem, prefix: str) -> list[str]:
         except FileNotFoundError:
             return []
     bucket, name = split_key(prefix)
-    out: list[str] = []
-    kwargs = {"Bucket": bucket, "Prefix": f"{name}/" if name else "", "Delimiter": "/"}
-    while True:
-        page = fs.call_s3("list_objects_v2", **kwargs)
-        out += [f"{bucket}/{p['Prefix'].rstrip('/')}" for p in page.get("CommonPrefixes", [])]
-        if not page.get("IsTruncated"):
-            return sorted(out)
-        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+    listed = pages(fs, "list_objects_v2", CONTINUE, Bucket=bucket, Prefix=f"{name}/" if name else "", Delimiter="/")
+    return sorted(f"{bucket}/{p['Prefix'].rstrip('/')}" for page in listed for p in page.get("CommonPrefixes", []))
 
 
 def put_tree(fs: fsspec.AbstractFileSystem, folder: Path, prefix: str) -> int:
