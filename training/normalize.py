@@ -103,43 +103,25 @@ def read_episode(files: CorpusFiles, ep: EpisodeRecord) -> list[np.ndarray]:
     return [read_vectors(table, key, ep.data_path) for key in KEYS]
 
 
-def _quantiles(index: SampleIndex, dataset_id: int) -> dict[str, np.ndarray]:
-    """key -> [2, D] q01/q99 over the frames of the dataset's episodes in the index, each dim over the episodes whose
-    mask has it (every frame where none does), exact (`np.quantile`'s linear method) in bounded memory
-    (`ingest.lerobot.union_stats`: three reads of the episodes' two columns)."""
-    episodes = [ep for ep in index.episodes if ep.dataset_id == dataset_id]
-    anyone = np.logical_or.reduce([ep.mask for ep in episodes])
+def _quantiles(files: CorpusFiles, episodes: list[EpisodeRecord], anyone: np.ndarray) -> dict[str, np.ndarray]:
+    """key -> [2, D] q01/q99 over the frames of one dataset's `episodes`, each dim over the episodes whose mask has it
+    (every frame where none does: `anyone`, their masks' union), exact (`np.quantile`'s linear method) in bounded
+    memory (`ingest.lerobot.union_stats`: three reads of the episodes' two columns)."""
     stats = {k: UnionStats(CANONICAL_DIM, QUANTILES) for k in KEYS}
     while stats[ACTION].pending:
         for ep in episodes:
-            for key, vectors in zip(KEYS, read_episode(index.files, ep), strict=True):
+            for key, vectors in zip(KEYS, read_episode(files, ep), strict=True):
                 stats[key].add(vectors, ep.mask | ~anyone)
         for s in stats.values():
             s.next_pass()
     return {k: np.stack([s.result()["q01"], s.result()["q99"]]) for k, s in stats.items()}
 
 
-def _warn_constant(rel: str, key: str, q: np.ndarray, mask: np.ndarray) -> None:
-    for d in np.flatnonzero(mask & (q[1] - q[0] < RANGE_FLOOR)):
-        log.warning(
-            "%s: %s dim %d is constant in training (q01 %g, q99 %g): normalized to 0, so any change there is unseen",
-            rel,
-            key,
-            d,
-            q[0, d],
-            q[1, d],
-        )
-
-
 def compute_stats(index: SampleIndex) -> NormStats:
-    wanted: dict[int, set[int]] = {}
-    masks: dict[int, np.ndarray] = {}
-    for ep in index.episodes:
-        wanted.setdefault(ep.dataset_id, set()).add(ep.episode_index)
-        masks[ep.dataset_id] = masks.get(ep.dataset_id, np.zeros_like(ep.mask)) | ep.mask
     out: dict[str, dict[str, FeatureNorm]] = {}
-    for dataset_id, episode_indices in sorted(wanted.items()):
-        rel = index.datasets[dataset_id]
+    for dataset_id, rel in enumerate(index.datasets):  # each has an episode in the index
+        episodes = [ep for ep in index.episodes if ep.dataset_id == dataset_id]
+        episode_indices = {ep.episode_index for ep in episodes}
         path = index.files.join(rel, EPISODES_STATS_PATH)
         if not index.files.is_file(path):
             raise DataError(f"{path}: missing; normalization needs the per-episode stats")
@@ -158,13 +140,23 @@ def compute_stats(index: SampleIndex) -> NormStats:
         missing = sorted(episode_indices - seen)
         if missing:
             raise DataError(f"{path}: no stats for episodes {missing[:5]}")
-        quantiles = _quantiles(index, dataset_id)
+        mask = np.logical_or.reduce([ep.mask for ep in episodes])
+        quantiles = _quantiles(index.files, episodes, mask)
         out[rel] = {}
         for key in KEYS:
             means, stds, counts = (np.asarray(v, dtype=np.float64) for v in zip(*rows[key], strict=True))
             mean, std = pool(means, stds, counts)
             q = quantiles[key]
-            _warn_constant(rel, key, q, masks[dataset_id])
+            for d in np.flatnonzero(mask & (q[1] - q[0] < RANGE_FLOOR)):
+                log.warning(
+                    "%s: %s dim %d is constant in training (q01 %g, q99 %g): normalized to 0, so any change there is "
+                    "unseen",
+                    rel,
+                    key,
+                    d,
+                    q[0, d],
+                    q[1, d],
+                )
             out[rel][key] = FeatureNorm(
                 mean=mean.tolist(), std=std.tolist(), count=int(counts.sum()), q01=q[0].tolist(), q99=q[1].tolist()
             )
