@@ -107,26 +107,15 @@ def export_plan(
 
 
 def export_corpus(
-    root: str | Path,
-    out: str | Path,
-    *,
-    manifest: str | None = None,
-    cameras: list[str] | None = None,
-    data_mb: int = DATA_FILE_SIZE_IN_MB,
-    video_mb: int = VIDEO_FILE_SIZE_IN_MB,
-    keep_nd: bool = False,
-    caption_as_task: bool = False,
-    version: Version = "v3.0",
-    storage: StorageOptions | None = None,
+    root: str | Path, out: str | Path, *, storage: StorageOptions | None = None, **options: Any
 ) -> dict[str, tuple[Status, str]]:
-    """Export every dataset (or the manifest) of corpus `root` under `out`; returns name -> (status, detail). Either
-    may be a bucket URL (`storage`: its options; else the AWS environment decides). `keep_nd` keeps multi-dimensional
-    features as they are, `caption_as_task` makes an episode's caption its task (`jobs/export/layout.py`); `version`
-    "v2.1" writes LeRobot v2.1 (`write_v21.py`) instead of v3.0."""
-    options = {"cameras": cameras, "data_mb": data_mb, "video_mb": video_mb}
-    options |= {"keep_nd": keep_nd, "caption_as_task": caption_as_task, "version": version}
+    """Export every dataset (or the manifest) of corpus `root` under `out` with the options of `V30ExportJob`;
+    returns name -> (status, detail). Either may be a bucket URL (`storage`: its options; else the AWS environment
+    decides)."""
+    job = V30ExportJob(root=root, out=out, **options)
+    settings = job.model_dump(exclude={"root", "out", "manifest"})
     with read_corpus(root, storage, meta=True) as corpus, open_tree(out, storage, "export-lerobot-v3") as tree:
-        return _export_corpus(corpus, tree, options, manifest)
+        return _export_corpus(corpus, tree, settings, job.manifest)
 
 
 def _export_corpus(
