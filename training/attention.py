@@ -85,11 +85,8 @@ def flash_available() -> bool:
 def choose_backend(device_type: str, requested: str = "auto") -> Backend:
     """Fix the backend for a device type (`TrainConfig.attention`): auto is SDPA everywhere; flash needs a CUDA
     device and the flash_attn package. Called before compiling, so the decision is never traced."""
-    if requested == "auto":
-        name: Backend = "sdpa"
-    elif requested in _IMPLS:
-        name = requested  # type: ignore[assignment]
-    else:
+    name: Backend = "sdpa" if requested == "auto" else requested  # type: ignore[assignment]
+    if name not in _IMPLS:
         raise ValueError(f"attention: unknown backend {requested!r}; known: auto, {', '.join(sorted(_IMPLS))}")
     if name == "flash" and (device_type != "cuda" or not flash_available()):
         raise ValueError(f"attention: flash needs a CUDA device and the flash_attn package (device {device_type})")

@@ -7,10 +7,9 @@ number replays the same tasks. History steps before the episode start repeat the
 actions and have `hist_mask` 0 (padding, not data). An anchor without a future latent (`sample_future` -1) draws only
 the tasks that never see it (renormalized within its tier's row); its `fut_latents` repeat the current frame with
 `future_mask` 0. Chunk steps past the episode's end repeat the last action (GR00T's edge padding) with `chunk_mask` 0,
-so they give no loss. Files are opened per read (safetensors slices are memory-mapped: only the rows needed are
-read) and a small per-worker cache keeps the recently used episodes' action/state arrays. A corpus in a bucket is read
-through `index.files`: each file an epoch opens is fetched once into the bounded local cache
-(`ingest.storage.corpus_files`).
+so they give no loss. Latents are read as memory-mapped safetensors slices (only the rows needed), a per-worker cache
+keeps recent episodes' action/state arrays, and a bucket's files are fetched once into the bounded local cache
+(`index.files`, `ingest.storage.corpus_files`).
 """
 
 from __future__ import annotations
