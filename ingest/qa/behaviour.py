@@ -21,23 +21,15 @@ from schemas.behaviour import BehaviourConfig, BehaviourRecord
 
 MOVING_STEP = 1e-3  # a frame moves when a dim in use stepped by this fraction of its limit range
 
+CAMERA_FIELDS = ("frozen_s", "frozen_fraction", "repeat_period", "dark_fraction", "bright_fraction", "flat_fraction")
 # the record's fields `state_behaviour` measures under the same names
 STATE_FIELDS = ("dead_dims", "saturated_dims", "saturated_fraction", "jump_sigma", "jump_range_fraction", "jump_rad_s",
                 "jump_m_s", "jump_frame")  # fmt: skip
 
 
 def worst_camera(cams: list[CameraBehaviour]) -> dict[str, float | int | None]:
-    """The record's camera fields: the worst value over the cameras."""
-    if not cams:
-        return {}
-    return {
-        "cam_frozen_s": max(c.frozen_s for c in cams),
-        "cam_frozen_fraction": max(c.frozen_fraction for c in cams),
-        "cam_repeat_period": max(c.repeat_period for c in cams),
-        "cam_dark_fraction": max(c.dark_fraction for c in cams),
-        "cam_bright_fraction": max(c.bright_fraction for c in cams),
-        "cam_flat_fraction": max(c.flat_fraction for c in cams),
-    }
+    """The record's camera fields (`cam_<CameraBehaviour field>`): the worst value over the cameras."""
+    return {f"cam_{k}": max(getattr(c, k) for c in cams) for k in CAMERA_FIELDS} if cams else {}
 
 
 def measure_episode(

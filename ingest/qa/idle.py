@@ -38,14 +38,11 @@ def idle_behaviour(values: np.ndarray, fps: float, limits: DimLimits, config: Be
     v = np.asarray(values, np.float64)
     n = len(v)
     use = _in_use(limits)
-    if n == 0 or not use.any():
+    x, tol = v[:, use], config.idle_range_fraction * _finite_span(limits)[use]
+    left_start = (np.abs(x - x[0]) > tol).any(axis=1) if n and use.any() else np.zeros(n, bool)
+    if not left_start.any():  # never moved (or nothing in use)
         return IdleBehaviour(n, n, 0, n / fps, 0.0, 1.0 if n else 0.0, 0, n)
-    tol = config.idle_range_fraction * _finite_span(limits)[use]
-    x = v[:, use]
-    left_start = (np.abs(x - x[0]) > tol).any(axis=1)
     left_end = (np.abs(x - x[-1]) > tol).any(axis=1)
-    if not left_start.any():  # never moved
-        return IdleBehaviour(n, n, 0, n / fps, 0.0, 1.0, 0, n)
     onset = int(np.argmax(left_start))  # first frame away from the start pose
     last = int(n - 1 - np.argmax(left_end[::-1]))  # last frame away from the end pose
     idle_end = n - 1 - last
