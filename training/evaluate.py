@@ -125,8 +125,12 @@ def _rows(
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Mean metrics per group; action metrics over samples with actions only (None when a group has none)."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        for key in ("overall", f"tier={r['tier']}", f"{r['dataset']} [{r['tier']}]"):
+            groups[key].append(r)
     out: dict[str, dict[str, Any]] = {}
-    for key, group in _groups(rows).items():
+    for key, group in sorted(groups.items(), key=lambda kv: (kv[0] != "overall", not kv[0].startswith("tier="), kv[0])):
         acted = [r for r in group if r["has_action"]]
         entry: dict[str, Any] = {"samples": len(group), "action_samples": len(acted)}
         for m in METRICS:
@@ -134,15 +138,6 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             entry[m] = float(np.mean([r[m] for r in src])) if src else None
         out[key] = entry
     return out
-
-
-def _groups(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        groups["overall"].append(r)
-        groups[f"tier={r['tier']}"].append(r)
-        groups[f"{r['dataset']} [{r['tier']}]"].append(r)
-    return dict(sorted(groups.items(), key=lambda kv: (kv[0] != "overall", not kv[0].startswith("tier="), kv[0])))
 
 
 @torch.no_grad()
