@@ -16,6 +16,7 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import reduce
 from pathlib import Path
 
 import duckdb
@@ -136,10 +137,7 @@ class VerdictChoice:
     def apply(self, rows: pa.Table, verdicts: list[dict]) -> pa.Table:
         """`rows` (with `tier` and `ingest_tier`) with each tier as this choice gives it, rejected ones dropped."""
         overruled: dict[str, QualityTier] = {}
-        dropped: set[str] = set()
-        for v in verdicts:
-            if v["code"] in self.exclude:
-                dropped.add(v["episode_uid"])
+        dropped = {v["episode_uid"] for v in verdicts if v["code"] in self.exclude}
         if self.include:
             step: dict[str, list[QualityTier]] = {}
             for v in verdicts:
@@ -149,10 +147,7 @@ class VerdictChoice:
                         step[v["episode_uid"]].append(QualityTier(v["tier"]))
             for uid, ingest in zip(rows["episode_uid"].to_pylist(), rows["ingest_tier"].to_pylist(), strict=True):
                 if uid in step:
-                    tier = QualityTier(ingest)
-                    for t in step[uid]:
-                        tier = demote(tier, t)
-                    overruled[uid] = tier
+                    overruled[uid] = reduce(demote, step[uid], QualityTier(ingest))
         uids = rows["episode_uid"].to_pylist()
         tiers = [overruled.get(u, t) for u, t in zip(uids, rows["tier"].to_pylist(), strict=True)]
         rows = rows.set_column(

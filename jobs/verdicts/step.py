@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from functools import partial
+from functools import partial, reduce
 from pathlib import Path
 from typing import Any
 
@@ -207,9 +207,7 @@ def _edited(lin: EpisodeLineage, found: list[Finding], config: BehaviourConfig) 
         out.pop("verdicts", None)
         out["tier"], out["tier_reasons"] = base_tier.value, base_reasons
         return EpisodeLineage.model_validate(out).to_json()
-    tier = base_tier
-    for v in found:
-        tier = demote(tier, v.tier)
+    tier = reduce(demote, (v.tier for v in found), base_tier)
     verdicts = CorpusVerdicts(
         thresholds={k: float(getattr(config, k)) for k in STEP_THRESHOLDS},
         tier_before=base_tier,
