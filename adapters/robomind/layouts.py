@@ -30,7 +30,8 @@ UR5E = ("shoulder_pan_joint", "shoulder_lift_joint", "elbow_joint", "wrist_1_joi
 PIPER = tuple(f"joint{i}" for i in range(1, 7))
 # Tien Kung: "arm (7d): [base link, ..., end_effector link]" (no names given): the chain order RoboMIND's own FK reads
 # them in (RoboMIND-dataset-utils eepose/joint2pose.py @ ff94d938, "tiangong1pro": left_joint1, shoulder_roll_l_joint,
-# left_joint3, elbow_l_joint, left_joint5..7 of humanoid.urdf); schemas/robots/joint_space.yaml tienkung maps arm_joint<i>.
+# left_joint3, elbow_l_joint, left_joint5..7 of humanoid.urdf); schemas/robots/joint_space.yaml tienkung maps
+# arm_joint<i>.
 TIENKUNG_ARM = tuple(f"arm_joint{i}" for i in range(1, 8))
 # Tien Kung Xsens `end_effector` (12d) holds the two hands: "[little finger, ring finger, middle finger, index finger,
 # thumb0 for bending, thumb1 for rotation]" per hand (all_robot_h5_info_v1.2.md).

@@ -1,7 +1,7 @@
 """Two-arm rigs (`piper_dual` on the maker's two-arm `agilex_cobot_magic`, `fr3_dual` as one single-arm description
-placed twice, in `schemas/robots/joint_space.yaml`): every joint and link exists, `left_*` / `right_*` names reach only their own
-arm, the left arm sits on the left at a neutral pose, and each arm's wrist comes from that arm's own joints (fr3_dual's
-arms share the description's joint names, so one arm's values must never stand in for the other's)."""
+placed twice, in `schemas/robots/joint_space.yaml`): every joint and link exists, `left_*` / `right_*` names reach only
+their own arm, the left arm sits on the left at a neutral pose, and each arm's wrist comes from that arm's own joints
+(fr3_dual's arms share the description's joint names, so one arm's values must never stand in for the other's)."""
 
 from __future__ import annotations
 
