@@ -5,13 +5,9 @@ sees, and attention's two products (Q K^T and P V: 4 * queries * keys * hidden).
 activations, elementwise ops (a few percent, memory-bound), and activation recomputation (see below).
 Training FLOPs = 3 x forward for trained parts (backward computes gradients for inputs and weights, 2 x forward);
 a frozen LAM runs its encoder forward only. `tests/training/test_flops.py` checks the forward count against
-torch's FlopCounterMode.
-
-    MFU = train_flops_per_sample * samples_per_second / (peak_flops_per_device * devices)
-
-with the devices' dense bf16 peak (NVIDIA datasheets, H100 SXM / PCIe / NVL told apart; `--peak-tflops` for
-others). None on CPU. Activation checkpointing recomputes the blocks' forward: hardware FLOPs rise by about a third,
-model FLOPs (what MFU counts) do not.
+torch's FlopCounterMode. MFU (`mfu`) divides by the devices' dense bf16 peak (NVIDIA datasheets, H100 SXM / PCIe /
+NVL told apart; `--peak-tflops` for others); None on CPU. Activation checkpointing recomputes the blocks' forward:
+hardware FLOPs rise by about a third, model FLOPs (what MFU counts) do not.
 """
 
 from __future__ import annotations
