@@ -56,9 +56,7 @@ class NewCaption:
 
 def existing_caption(line: dict[str, Any], where: str) -> CaptionRecord | None:
     raw = EpisodeLineage.of(line).caption
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):  # a bare string from another tool: treat as not ours, so it gets redone
+    if not isinstance(raw, dict):  # none, or a bare string from another tool: treat as not ours, so it gets redone
         return None
     try:
         return CaptionRecord.model_validate(raw)
