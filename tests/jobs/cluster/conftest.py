@@ -1,5 +1,5 @@
 """A real multi-node Ray cluster on this machine (`ray.cluster_utils.Cluster`: a head and worker nodes, each its own
-raylet and object store with its own CPUs); the demo corpus and its reference ingest are `tests/jobs/conftest.py`'s."""
+raylet and object store with its own CPUs); the demo corpus and its reference ingest are `tests/conftest.py`'s."""
 
 from __future__ import annotations
 

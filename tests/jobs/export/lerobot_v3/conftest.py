@@ -4,7 +4,7 @@
 one) whose natives differ, and a Franka clip at another camera size; the catalog rebuilt and a manifest `all` of every
 episode (plans and writers, no Ray).
 
-`exported`: a copy of the demo reference corpus (`tests/jobs/conftest.py`, ingested on the shared Ray) with a manifest
+`exported`: a copy of the demo reference corpus (`tests/conftest.py`, ingested on the shared Ray) with a manifest
 `mix` of every episode with actions across sources, and its v3.0 exports: every dataset, the manifest, the manifest
 without video. Shared by the lerobot 0.6.1 checks (`test_job.py`) and the real clients (`test_clients.py`)."""
 

@@ -1,6 +1,6 @@
 """`eidata export --format lerobot-v3` checked by lerobot 0.6.1 itself (the v3.0 oracle, one subprocess for all).
 
-Every dataset of the demo reference corpus (`tests/jobs/conftest.py`), exported to v3.0, and a manifest over several
+Every dataset of the demo reference corpus (`tests/conftest.py`), exported to v3.0, and a manifest over several
 sources exported as ONE dataset, are loaded by `LeRobotDataset` and `StreamingLeRobotDataset`; every numeric value
 they return must equal the v2.1 source's, and the frames they decode at the items' timestamps must equal the v2.1
 episode video's frames bit for bit (a stream copy moves packets, never pixels). Stats: lerobot's own
