@@ -40,11 +40,8 @@ def write_source_findings(corpus_root: Path, source: str, findings: list[SourceF
 def read_source_findings(corpus_root: Path, sources: Iterable[str] | None = None) -> list[SourceFinding]:
     """The findings of `sources` (default: every source with a file), by source file then in the order noted."""
     wanted = None if sources is None else {findings_file(corpus_root, s).name for s in sources}
-    out = []
-    for path in parquet_files(Path(corpus_root), SOURCE_FINDINGS_DIR):
-        if wanted is None or path.name in wanted:
-            out += _read(path)
-    return out
+    files = parquet_files(Path(corpus_root), SOURCE_FINDINGS_DIR)
+    return [f for path in files if wanted is None or path.name in wanted for f in _read(path)]
 
 
 def _read(path: Path) -> list[SourceFinding]:

@@ -89,10 +89,10 @@ class MaskedStats:
         """`meta/stats_by_embodiment.json`: arrays as lists, NaN (a dim none of the group's frames uses) as null."""
 
         def plain(stats: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            for feature, st in stats.items():
-                out[feature] = {k: [_finite_or_none(x) for x in np.asarray(v).tolist()] for k, v in st.items()}
-            return out
+            return {
+                f: {k: [_finite_or_none(x) for x in np.asarray(v).tolist()] for k, v in st.items()}
+                for f, st in stats.items()
+            }
 
         emb = {e: plain(s) for e, s in sorted(self.embodiments.items())}
         return {"rule": RULE, "frames": self.frames, ALL: plain(self.all), "embodiments": emb}
