@@ -17,6 +17,7 @@ import pytest
 import tests.fixtures.behaviour_defects as plant
 from adapters.base import RawEpisode
 from ingest.canonical import resample as rs
+from ingest.episode import CanonicalEpisode
 from ingest.qa.phase import FrameTap
 from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
@@ -39,9 +40,17 @@ def codes(eps) -> list[str]:
     return [r.split(":", 1)[0] for ep in eps for r in ep.tier_reasons if r.startswith("qa_")]
 
 
-def test_clean_real_episodes_keep_their_tier_and_carry_the_record(tmp_path: Path) -> None:
-    for i in range(g.EPISODES):
-        eps, rejected = ingest(raw(i), SPEC, tmp_path / "gr00t")
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[tuple[list[CanonicalEpisode], str | None]], Path]:
+    """The 5 real episodes ingested into one dataset, once for the two tests that judge them: (each one's episodes
+    written and quarantine reason, the dataset)."""
+    ds = tmp_path_factory.mktemp("clean") / "gr00t"
+    return [ingest(raw(i), SPEC, ds) for i in range(g.EPISODES)], ds
+
+
+def test_clean_real_episodes_keep_their_tier_and_carry_the_record(clean: tuple[list, Path]) -> None:
+    results, ds = clean
+    for eps, rejected in results:
         assert rejected is None and len(eps) == 1
         ep = eps[0]
         assert ep.tier == QualityTier.high and codes(eps) == [], ep.tier_reasons
@@ -52,7 +61,7 @@ def test_clean_real_episodes_keep_their_tier_and_carry_the_record(tmp_path: Path
         # the 14 arm joints against gr1_arms' limits (rad, decided by evidence): at a limit in 1.9-4.9 % of frames;
         # the right wrist read past its copied limit (35-82 % of frames) is not at it
         assert 0 < b.native_saturated_fraction < 0.05 and b.native_saturated_dims == []
-    lines = [EpisodeLineage.of(line) for _, line in read_jsonl(tmp_path / "gr00t" / EPISODES_PATH)]
+    lines = [EpisodeLineage.of(line) for _, line in read_jsonl(ds / EPISODES_PATH)]
     assert all(lin.behaviour is not None and lin.behaviour.fingerprint for lin in lines)  # into the lineage
 
 
@@ -179,9 +188,8 @@ def test_a_camera_slower_than_the_grid_is_not_frozen() -> None:
     assert per_grid_frame.frozen_fraction > SPEC.behaviour.frozen_camera_fraction_quarantine
 
 
-def test_clean_real_episodes_measure_glitches_and_plateaus_far_from_their_bounds(tmp_path: Path) -> None:
-    for i in range(g.EPISODES):
-        (ep,), _ = ingest(raw(i), SPEC, tmp_path / "gr00t")
+def test_clean_real_episodes_measure_glitches_and_plateaus_far_from_their_bounds(clean: tuple[list, Path]) -> None:
+    for (ep,), _ in clean[0]:
         b, c = ep.behaviour, SPEC.behaviour
         # the worst signal: 0.15 rad of an arm joint, 11 sigmas of a wrist, a resting hand's motor 0.67 of its range
         # (158 sigmas of its near-still steps): each at most 0.45 of one of its two bounds
