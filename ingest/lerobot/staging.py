@@ -185,34 +185,27 @@ class EpisodeBuilder:
 
     def _check_timestamp(self, timestamp: float | None) -> float:
         expected = self.frames / self.fps
+        bad = lambda msg: self._error(TimestampError, msg, "timestamp")  # noqa: E731
         if timestamp is None:
             ts = expected
         else:
             ts = float(timestamp)
             if not math.isfinite(ts):
-                raise self._error(TimestampError, f"timestamp {ts} is not finite", "timestamp")
+                raise bad(f"timestamp {ts} is not finite")
             if self._last_ts is not None and ts <= self._last_ts:
-                raise self._error(
-                    TimestampError,
-                    f"timestamp {ts} is not after the previous {self._last_ts} (non-monotonic)",
-                    "timestamp",
-                )
+                raise bad(f"timestamp {ts} is not after the previous {self._last_ts} (non-monotonic)")
             if abs(ts - expected) > self._tol:
-                raise self._error(
-                    TimestampError,
+                raise bad(
                     f"timestamp {ts} is off frame_index/fps = {expected} by more than {self._tol} s; "
-                    "lerobot would reject it (resample onto the fps grid first)",
-                    "timestamp",
+                    "lerobot would reject it (resample onto the fps grid first)"
                 )
         # lerobot checks float32 timestamps; past ~30 min at 10 fps float32 spacing alone exceeds its tolerance
         if self._last_ts is not None:
             step = float(np.float32(ts)) - float(np.float32(self._last_ts))
             if abs(step - 1.0 / self.fps) > self._tol:
-                raise self._error(
-                    TimestampError,
+                raise bad(
                     f"float32 timestamp step {step:.6f} s deviates from 1/fps by more than {self._tol} s "
-                    "(episode too long for float32 timestamps; split it)",
-                    "timestamp",
+                    "(episode too long for float32 timestamps; split it)"
                 )
         self._last_ts = ts
         return ts

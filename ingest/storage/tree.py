@@ -169,8 +169,9 @@ class BucketTree(Tree):
     def where(self) -> str:
         return self.url
 
-    def key(self, rel: str) -> str:
-        return f"{self.path}/{rel}" if rel else self.path
+    def key(self, *parts: str) -> str:
+        """The output's key of `parts` joined, empty ones skipped (the tree "" is the output's root)."""
+        return "/".join([self.path, *(p for p in parts if p)])
 
     def local(self, tree: str) -> Path:
         """The scratch folder a tree is written in."""
@@ -228,24 +229,21 @@ class BucketTree(Tree):
         if split_key(self.key(tree))[1]:  # a killed run's uploads under the tree (never a whole bucket's): ours to drop
             abort_uploads(self.fs, self.key(tree))
         for rel in retract:
-            key = self.key(f"{tree}/{rel}" if tree else rel)
+            key = self.key(tree, rel)
             if exists(self.fs, key):
                 self.fs.rm_file(key)
 
     def put_file(self, tree: str, local: Path, *, drop: bool = True) -> None:
         """Put one finished file of `tree` (its local path under `self.local(tree)`) at its final key."""
         rel = Path(local).relative_to(self.local(tree)).as_posix()
-        key = self.key(f"{tree}/{rel}" if tree else rel)
+        key, claim = self.key(tree, rel), self.key(tree, CLAIMS, rel)
         if is_s3(self.fs) and self.parts.in_parts(Path(local).stat().st_size):
-            self._put_in_parts(key, self._claim(tree, rel), Path(local))
+            self._put_in_parts(key, claim, Path(local))
         else:
-            self._put_whole(key, self._claim(tree, rel), Path(local).read_bytes())
+            self._put_whole(key, claim, Path(local).read_bytes())
         self._put.setdefault(tree, set()).add(rel)
         if drop:
             Path(local).unlink()
-
-    def _claim(self, tree: str, rel: str) -> str:
-        return self.key(f"{tree}/{CLAIMS}/{rel}" if tree else f"{CLAIMS}/{rel}")
 
     def _put_whole(self, key: str, claim: str, data: bytes) -> None:
         if put_if_absent(self.fs, key, data):
@@ -311,7 +309,7 @@ class BucketTree(Tree):
             if p not in tail:
                 self.put_file(tree, p)
         mine = self._put.get(tree, set()) | set(last)
-        claims = self._claim(tree, "").rstrip("/")
+        claims = self.key(tree, CLAIMS)
         for key in list_keys(self.fs, claims):  # claims of files the tree no longer has (their keys go below)
             if key.removeprefix(claims + "/") not in mine:
                 self.fs.rm_file(key)
