@@ -55,13 +55,8 @@ def check_native_width(side: str, items: list[tuple[str, Stream]]) -> None:
 
 def native_streams(streams: dict[str, Stream], derived: frozenset[str]) -> list[tuple[str, Stream]]:
     """The streams kept as natives, by name: numeric, not empty, not too wide, not derived by the adapter."""
-    out = []
-    for key in sorted(streams):
-        s = streams[key]
-        if key in derived or s.values.dtype.kind not in "fiub" or too_wide(s) or not len(s):
-            continue
-        out.append((key, s))
-    return out
+    kept = lambda k, s: k not in derived and s.values.dtype.kind in "fiub" and not too_wide(s) and len(s)  # noqa: E731
+    return [(k, streams[k]) for k in sorted(streams) if kept(k, streams[k])]
 
 
 # Name tokens of columns that hold a state or command by levels (a gripper open/closed, a control mode, a pressed

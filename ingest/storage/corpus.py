@@ -335,19 +335,18 @@ def _copy(url: str, dest: Path, options: StorageOptions | None, *, datasets: boo
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
 
-    def fetch(key: str, rel: str) -> None:
+    def write(rel: str, data: bytes) -> None:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dest / rel).write_bytes(fs.cat_file(key))
+        (dest / rel).write_bytes(data)
 
     for rel in reader.datasets() if datasets else ():
         pub = reader.publisher(rel)
         records = pub.log.records()
         for name, data in derived_meta(records).items():
-            (dest / rel / name).parent.mkdir(parents=True, exist_ok=True)
-            (dest / rel / name).write_bytes(data)
+            write(f"{rel}/{name}", data)
         for r in records if episodes else ():
             for obj in r.objects:
-                fetch(pub.log.final_key(obj), f"{rel}/{obj}")
+                write(f"{rel}/{obj}", fs.cat_file(pub.log.final_key(obj)))
     for top in (*SYNCED_DIRS, MANIFESTS_DIR) if datasets else SYNCED_DIRS:
         reader.download(top)
     return dest
