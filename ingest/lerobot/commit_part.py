@@ -60,9 +60,7 @@ def prepare_part(
     task_col = frames.column(TASK_COLUMN).to_pylist()
     task_index = task_lookup[np.fromiter((task_pos[t] for t in task_col), dtype=np.int64, count=n)]
 
-    columns: dict[str, np.ndarray] = {}
-    for key, ft in table_features(user_features).items():
-        columns[key] = column_numpy(frames.column(key), ft)
+    columns = {key: column_numpy(frames.column(key), ft) for key, ft in table_features(user_features).items()}
     columns["timestamp"] = frames.column("timestamp").to_numpy()
     columns["frame_index"] = np.arange(n, dtype=np.int64)
     columns["episode_index"] = np.full(n, ep_index, dtype=np.int64)
@@ -78,15 +76,12 @@ def prepare_part(
 
     # stats in feature order, as lerobot: cameras from staging, numeric from the columns
     stats_src = {**columns, "timestamp": frames.column(TIMESTAMP64_COLUMN).to_numpy()}
-    stats = {}
-    for key, ft in info.features.items():
-        stats[key] = staged.stats[key] if ft.is_video else numeric_stats(stats_src[key])
+    stats = {k: staged.stats[k] if ft.is_video else numeric_stats(stats_src[k]) for k, ft in info.features.items()}
 
     # journal paths are relative to the dataset root, so a moved or copied dataset still recovers itself
     stage_rel = _relative(root, staged.stage_dir)
     moves = [[f"{stage_rel}/data.parquet", data_rel]]
-    for key, fname in staged.video_files.items():
-        moves.append([f"{stage_rel}/{fname}", info.video_file(ep_index, key)])
+    moves += [[f"{stage_rel}/{fname}", info.video_file(ep_index, key)] for key, fname in staged.video_files.items()]
     if durable:
         for src, _ in moves:
             fsync_path(root / src)
