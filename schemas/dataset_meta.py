@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Any, ClassVar, Literal
@@ -49,11 +49,13 @@ class Quirk(BaseModel):
     path: str | None = None
 
 
-def _q(code: str, severity: Severity, message: str, path: str | None = None) -> Quirk:
+def quirk(code: str, severity: Severity, message: str, path: str | None = None) -> Quirk:
     return Quirk(code=code, severity=severity, message=message, path=path)
 
 
-def _listing(items: list[Any], limit: int = 5) -> str:
+def listing(items: Iterable[Any], limit: int = 5) -> str:
+    """The first `limit` items, then how many more."""
+    items = list(items)
     head = ", ".join(str(i) for i in items[:limit])
     return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
@@ -80,7 +82,7 @@ def _read_entries(root: Path, rel: str, model: type[Any], quirks: list[Quirk]) -
         except ValidationError as e:
             err = e.errors()[0]
             msg = f"{rel}:{lineno}: entry skipped, {'.'.join(map(str, err['loc'])) or 'entry'}: {err['msg']}"
-            quirks.append(_q("invalid_entry", "error", msg, rel))
+            quirks.append(quirk("invalid_entry", "error", msg, rel))
     return out
 
 
@@ -89,9 +91,9 @@ def check_version(version: str) -> list[Quirk]:
         return []
     if version == "v2.0":
         msg = "codebase_version v2.0: lerobot 0.3.3 loads it with a warning and uses global stats for every episode"
-        return [_q("legacy_version", "warning", msg, INFO_PATH)]
+        return [quirk("legacy_version", "warning", msg, INFO_PATH)]
     msg = f"codebase_version {version!r} is neither v2.0 nor v2.1; lerobot 0.3.3 cannot load it"
-    return [_q("unknown_version", "error", msg, INFO_PATH)]
+    return [quirk("unknown_version", "error", msg, INFO_PATH)]
 
 
 def _per_axis_names(f: FeatureSpec) -> bool:
@@ -110,19 +112,19 @@ def check_info(raw: dict[str, Any], info: InfoJson) -> list[Quirk]:
     q: list[Quirk] = []
     fps = raw.get("fps")
     if info.fps <= 0:
-        q.append(_q("fps_invalid", "error", f"info.json fps is {fps!r}", INFO_PATH))
+        q.append(quirk("fps_invalid", "error", f"info.json fps is {fps!r}", INFO_PATH))
     elif not isinstance(fps, int) or isinstance(fps, bool):
         sev: Severity = "info" if float(info.fps).is_integer() else "warning"
-        q.append(_q("fps_not_integer", sev, f"info.json fps is {fps!r}; v2.1 writes an int", INFO_PATH))
+        q.append(quirk("fps_not_integer", sev, f"info.json fps is {fps!r}; v2.1 writes an int", INFO_PATH))
     raw_feats = raw.get("features", {})
     legacy = [k for k, f in raw_feats.items() if isinstance(f, dict) and "video_info" in f]
     if legacy:
-        msg = f"video features {_listing(legacy)} use the v2.0 key 'video_info' instead of 'info'"
-        q.append(_q("legacy_video_info_key", "warning", msg, INFO_PATH))
+        msg = f"video features {listing(legacy)} use the v2.0 key 'video_info' instead of 'info'"
+        q.append(quirk("legacy_video_info_key", "warning", msg, INFO_PATH))
     no_info = [k for k in info.video_keys if not info.features[k].info]
     if no_info:
-        msg = f"video features {_listing(no_info)} have no probed video info block"
-        q.append(_q("video_info_missing", "info", msg, INFO_PATH))
+        msg = f"video features {listing(no_info)} have no probed video info block"
+        q.append(quirk("video_info_missing", "info", msg, INFO_PATH))
     variants = []
     for k, f in info.features.items():
         if f.is_visual and f.names != IMAGE_NAMES:
@@ -134,8 +136,8 @@ def check_info(raw: dict[str, Any], info: InfoJson) -> list[Quirk]:
         ):
             variants.append(f"{k} ({'dict' if isinstance(f.names, dict) else 'nested list'})")
     if variants:
-        msg = f"'names' differ from v2.1's flat list / {IMAGE_NAMES}: {_listing(variants)}"
-        q.append(_q("names_variant", "info", msg, INFO_PATH))
+        msg = f"'names' differ from v2.1's flat list / {IMAGE_NAMES}: {listing(variants)}"
+        q.append(quirk("names_variant", "info", msg, INFO_PATH))
     return q
 
 
@@ -147,13 +149,13 @@ def check_totals(info: InfoJson, episodes: list[EpisodeEntry], tasks: list[TaskE
     repeated = sorted(i for i, k in counts.items() if k > 1)
     if repeated:
         msg = (
-            f"episodes.jsonl lists episode(s) {_listing([f'{i} ({counts[i]} times)' for i in repeated])}: each is "
+            f"episodes.jsonl lists episode(s) {listing([f'{i} ({counts[i]} times)' for i in repeated])}: each is "
             "read once, from its last entry"
         )
-        q.append(_q("duplicate_episode_index", "error", msg, EPISODES_PATH))
+        q.append(quirk("duplicate_episode_index", "error", msg, EPISODES_PATH))
     if indices != list(range(n)):
-        msg = f"episode indices are not 0..{n - 1} (got {_listing(indices)}); lerobot indexes episodes by position"
-        q.append(_q("episode_index_gap", "error", msg, EPISODES_PATH))
+        msg = f"episode indices are not 0..{n - 1} (got {listing(indices)}); lerobot indexes episodes by position"
+        q.append(quirk("episode_index_gap", "error", msg, EPISODES_PATH))
     chunks = len({info.episode_chunk(i) for i in indices})
     checks = [
         ("total_episodes", info.total_episodes, n, "episodes in episodes.jsonl"),
@@ -164,15 +166,15 @@ def check_totals(info: InfoJson, episodes: list[EpisodeEntry], tasks: list[TaskE
     for key, declared, actual, what in checks:
         if declared != actual:
             msg = f"info.json {key}={declared} but there are {actual} {what}"
-            q.append(_q(f"{key}_mismatch", "warning", msg, INFO_PATH))
+            q.append(quirk(f"{key}_mismatch", "warning", msg, INFO_PATH))
     if info.splits != {"train": f"0:{n}"}:
         msg = f"info.json splits={info.splits} but v2.1 writes {{'train': '0:{n}'}} for {n} episodes"
-        q.append(_q("splits_mismatch", "warning", msg, INFO_PATH))
+        q.append(quirk("splits_mismatch", "warning", msg, INFO_PATH))
     known = {t.task for t in tasks}
     missing = sorted({(e.episode_index, t) for e in episodes for t in e.tasks if t not in known})
     if missing:
-        msg = f"tasks absent from tasks.jsonl: {_listing([f'episode {i}: {t!r}' for i, t in missing])}"
-        q.append(_q("task_not_in_tasks_jsonl", "warning", msg, EPISODES_PATH))
+        msg = f"tasks absent from tasks.jsonl: {listing([f'episode {i}: {t!r}' for i, t in missing])}"
+        q.append(quirk("task_not_in_tasks_jsonl", "warning", msg, EPISODES_PATH))
     return q
 
 
@@ -183,14 +185,14 @@ def check_stats(
         # v2.0 falls back to the global stats; a v2.1 loader insists on episodes_stats.jsonl.
         sev: Severity = "warning" if version == "v2.0" else "error"
         msg = f"no {EPISODES_STATS_PATH}, only global {LEGACY_STATS_PATH} (v2.0); per-episode stats must be computed"
-        return [_q("global_stats_only", sev, msg, LEGACY_STATS_PATH)]
+        return [quirk("global_stats_only", sev, msg, LEGACY_STATS_PATH)]
     if stats is None:
         msg = f"neither {EPISODES_STATS_PATH} nor {LEGACY_STATS_PATH} exists"
-        return [_q("missing_episodes_stats", "error", msg, EPISODES_STATS_PATH)]
+        return [quirk("missing_episodes_stats", "error", msg, EPISODES_STATS_PATH)]
     absent = sorted(set(episode_indices) - {s.episode_index for s in stats})
     if absent:
-        msg = f"{EPISODES_STATS_PATH} has no entry for episodes {_listing(absent)}"
-        return [_q("missing_episodes_stats", "warning", msg, EPISODES_STATS_PATH)]
+        msg = f"{EPISODES_STATS_PATH} has no entry for episodes {listing(absent)}"
+        return [quirk("missing_episodes_stats", "warning", msg, EPISODES_STATS_PATH)]
     return []
 
 
@@ -198,18 +200,18 @@ def check_file_presence(root: Path, info: InfoJson, episodes: list[EpisodeEntry]
     q: list[Quirk] = []
     absent = [e.episode_index for e in episodes if not (root / info.data_file(e.episode_index)).is_file()]
     if absent:
-        msg = f"no parquet file for episodes {_listing(absent)} (e.g. {info.data_file(absent[0])})"
-        q.append(_q("missing_data_files", "error", msg, info.data_file(absent[0])))
+        msg = f"no parquet file for episodes {listing(absent)} (e.g. {info.data_file(absent[0])})"
+        q.append(quirk("missing_data_files", "error", msg, info.data_file(absent[0])))
     found = 0
     for key in info.video_keys if info.video_path else []:
         lost = [e.episode_index for e in episodes if not (root / info.video_file(e.episode_index, key)).is_file()]
         found += len(episodes) - len(lost)
         if lost:
             msg = f"video feature {key!r} is declared but has no mp4 for {len(lost)}/{len(episodes)} episodes"
-            q.append(_q("missing_video_files", "error", f"{msg} ({_listing(lost)})", info.video_file(lost[0], key)))
+            q.append(quirk("missing_video_files", "error", f"{msg} ({listing(lost)})", info.video_file(lost[0], key)))
     if info.total_videos != found:
         msg = f"info.json total_videos={info.total_videos} but {found} mp4 files exist for the declared video features"
-        q.append(_q("total_videos_mismatch", "warning", msg, INFO_PATH))
+        q.append(quirk("total_videos_mismatch", "warning", msg, INFO_PATH))
     return q
 
 
@@ -266,15 +268,15 @@ class EpisodeFindings:
             if code in self.episodes:
                 if code in ("timestamp_offset", "timestamp_mismatch") and not has_video:
                     sev = "warning"  # without videos nothing is looked up by timestamp
-                extra = f" [{_listing(sorted(self.notes[code]))}]" if self.notes[code] else ""
-                msg = f"{what}: episodes {_listing(sorted(set(self.episodes[code])))}{extra}"
-                out.append(_q(code, sev, msg, self.path[code]))
+                extra = f" [{listing(sorted(self.notes[code]))}]" if self.notes[code] else ""
+                msg = f"{what}: episodes {listing(sorted(set(self.episodes[code])))}{extra}"
+                out.append(quirk(code, sev, msg, self.path[code]))
         return out
 
 
 def _float64_quirk(names: set[str]) -> list[Quirk]:
-    msg = f"float64 features (v2.1 writers use float32): {_listing(sorted(names))}"
-    return [_q("float64_features", "warning", msg, INFO_PATH)] if names else []
+    msg = f"float64 features (v2.1 writers use float32): {listing(sorted(names))}"
+    return [quirk("float64_features", "warning", msg, INFO_PATH)] if names else []
 
 
 # Opens a file for a library: a path string, or a file object for a file in an object store (adapters/storage's
@@ -332,7 +334,7 @@ def check_parquet_data(
             for code in timestamp_findings(ts, fi, info.fps):
                 found.hit(code, ep, rel, f"{ts[0]:.6g}s" if code == "timestamp_offset" else None)
         if "episode_index" in cols and (held := sorted(set(np.unique(arr["episode_index"]).tolist()) - {ep})):
-            found.hit("episode_index_mismatch", ep, rel, f"episode {ep}: {_listing(held)}")
+            found.hit("episode_index_mismatch", ep, rel, f"episode {ep}: {listing(held)}")
         read_all &= "task_index" in cols
         if "task_index" in cols:
             ids = set(np.unique(arr["task_index"]).tolist())
@@ -342,8 +344,8 @@ def check_parquet_data(
     q = found.quirks(has_video=bool(info.video_keys)) + _float64_quirk(float64)
     unused = [f"{t.task_index}: {t.task!r}" for t in tasks if t.task_index not in used_tasks]
     if used_tasks and unused and read_all:  # only conclusive when every episode's task_index was seen
-        msg = f"tasks.jsonl entries no frame uses as task_index (e.g. GR00T annotation strings): {_listing(unused)}"
-        q.append(_q("tasks_without_frames", "info", msg, TASKS_PATH))
+        msg = f"tasks.jsonl entries no frame uses as task_index (e.g. GR00T annotation strings): {listing(unused)}"
+        q.append(quirk("tasks_without_frames", "info", msg, TASKS_PATH))
     return q
 
 
@@ -354,7 +356,7 @@ def check_path_templates(info: InfoJson) -> list[Quirk]:
             info.video_file(0, key)
     except (KeyError, IndexError, ValueError) as err:
         msg = f"info.json data_path / video_path cannot be formatted ({err!r}); file and data checks skipped"
-        return [_q("bad_path_template", "error", msg, INFO_PATH)]
+        return [quirk("bad_path_template", "error", msg, INFO_PATH)]
     return []
 
 
@@ -404,7 +406,7 @@ class DatasetMeta(BaseModel):
                 f"v3.0 layout (codebase_version {version!r}, meta/tasks.parquet or meta/episodes/): "
                 "many episodes per file, meta as parquet; a v2.1 reader cannot load it, convert it to v2.1 first"
             )
-            return cls(**common, episodes=[], tasks=[], quirks=[_q("v3_layout", "error", msg, INFO_PATH)])
+            return cls(**common, episodes=[], tasks=[], quirks=[quirk("v3_layout", "error", msg, INFO_PATH)])
 
         quirks = check_version(version) + check_info(raw, info)
         episodes = _read_entries(root, EPISODES_PATH, EpisodeEntry, quirks)
@@ -412,7 +414,7 @@ class DatasetMeta(BaseModel):
         stats = _read_entries(root, EPISODES_STATS_PATH, EpisodeStatsEntry, quirks)
         for rel, entries in ((EPISODES_PATH, episodes), (TASKS_PATH, tasks)):
             if entries is None:
-                quirks.append(_q("missing_meta_file", "error", f"{rel} is missing", rel))
+                quirks.append(quirk("missing_meta_file", "error", f"{rel} is missing", rel))
         episodes, tasks = episodes or [], tasks or []
         if bad := check_path_templates(info):
             quirks += bad

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from schemas.dataset_meta import MODALITY_PATH, Quirk, read_json
+from schemas.dataset_meta import MODALITY_PATH, Quirk, quirk, read_json
 from schemas.lerobot import NUMERIC_DTYPES, FeatureSpec, InfoJson
 
 Group = Literal["state", "action"]
@@ -118,8 +119,7 @@ class ModalityJson(BaseModel):
 # -- checks against info.json ------------------------------------------------------------------------------------
 
 
-def _q(code: str, severity: Literal["info", "warning", "error"], message: str) -> Quirk:
-    return Quirk(code=code, severity=severity, message=message, path=MODALITY_PATH)
+_q = functools.partial(quirk, path=MODALITY_PATH)
 
 
 def _vector_feature(name: str, ft: FeatureSpec | None, where: str) -> tuple[int | None, list[Quirk]]:

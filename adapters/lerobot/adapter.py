@@ -80,12 +80,12 @@ from pydantic import Field, field_validator
 from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
 from adapters.lerobot.cameras import select_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
-from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings, quirk
+from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
 from adapters.lerobot.layout import read_info_raw, read_v3_locations, read_v3_tasks, v2_locations
 from adapters.storage.contain import outside, readable_under
 from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
-from schemas.dataset_meta import DatasetMeta, check_info
+from schemas.dataset_meta import DatasetMeta, check_info, quirk
 from schemas.findings import SourceFinding
 from schemas.lerobot import INFO_PATH, MetaFileError
 from schemas.lfs import unreadable

@@ -8,8 +8,9 @@ import fnmatch
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from adapters.lerobot.episode import LoadedDataset, quirk
+from adapters.lerobot.episode import LoadedDataset
 from schemas.canonical import Camera
+from schemas.dataset_meta import quirk
 from schemas.lerobot import INFO_PATH
 
 # The rule table: (case-insensitive glob on the short camera name, slot), first match wins. "wrist" takes its side

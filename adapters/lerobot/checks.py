@@ -30,12 +30,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.cameras import packet_times
-from adapters.lerobot.episode import LoadedDataset, quirk
+from adapters.lerobot.episode import LoadedDataset
 from adapters.lerobot.layout import V3_EPISODES_DIR
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, readable
 from schemas.containment import OutsideRoot
-from schemas.dataset_meta import EpisodeFindings, Quirk, Severity, timestamp_findings
+from schemas.dataset_meta import EpisodeFindings, Quirk, Severity, listing, quirk, timestamp_findings
 from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, NUMERIC_DTYPES, FeatureSpec, read_jsonl
 from schemas.lfs import lfs_pointer_message
 from schemas.modality import ModalityJson, check_modality
@@ -48,12 +48,6 @@ DEFAULT_COLUMNS: dict[str, Severity] = {
     "index": "warning",
 }
 CORE_STATS = ("min", "max", "mean", "std")
-
-
-def _listing(items: Iterable[Any], limit: int = 5) -> str:
-    items = list(items)
-    head = ", ".join(str(i) for i in items[:limit])
-    return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def expected_stats_shape(ft: FeatureSpec, *, v3: bool = False) -> tuple[int, ...] | None:
@@ -128,11 +122,11 @@ def check_stats(ds: LoadedDataset) -> list[Quirk]:
     out = []
     for rel, items in shapes.items():
         if items:
-            msg = f"{rel}: stats whose shape is not the feature's: {_listing(items)}"
+            msg = f"{rel}: stats whose shape is not the feature's: {listing(items)}"
             out.append(quirk("stats_shape_mismatch", "error", msg, rel))
     for rel, items in nonfinite.items():
         if items:
-            msg = f"{rel}: NaN/inf stats (normalization yields NaN): {_listing(items)}"
+            msg = f"{rel}: NaN/inf stats (normalization yields NaN): {listing(items)}"
             out.append(quirk("stats_not_finite", "warning", msg, rel))
     return out
 
@@ -162,12 +156,12 @@ def check_default_columns(ds: LoadedDataset) -> list[Quirk]:
                 first.setdefault(col, rel)
     out = []
     if "frame_index" in missing:
-        msg = f"parquet files have no 'frame_index' column: episodes {_listing(missing.pop('frame_index'))}"
+        msg = f"parquet files have no 'frame_index' column: episodes {listing(missing.pop('frame_index'))}"
         out.append(quirk("no_frame_index_column", "warning", msg, first["frame_index"]))
     for sev in ("error", "warning"):
         cols = [c for c in missing if wanted[c] == sev]
         if cols:
-            what = "; ".join(f"{c} (episodes {_listing(missing[c])})" for c in cols)
+            what = "; ".join(f"{c} (episodes {listing(missing[c])})" for c in cols)
             msg = f"data parquet lacks lerobot's default column(s): {what}"
             out.append(quirk("missing_default_column", sev, msg, first[cols[0]]))  # type: ignore[arg-type]
     return out
@@ -213,7 +207,7 @@ def check_v3_rows(ds: LoadedDataset) -> list[Quirk]:
                     found.hit("task_index_unknown", ep, rel, str(t))
     out = found.quirks(has_video=bool(ds.info.video_keys))
     if rows_off:
-        msg = f"rows of the data file differ from the episode's index range: {_listing(rows_off)}"
+        msg = f"rows of the data file differ from the episode's index range: {listing(rows_off)}"
         out.append(quirk("episode_rows_mismatch", "error", msg, first_rel))
     return out
 
@@ -275,15 +269,15 @@ def check_videos(ds: LoadedDataset) -> list[Quirk]:
                 first.setdefault("short" if n < rows else "long", clip.file)
     out = []
     if ds.is_v3 and missing:  # v2: DatasetMeta's missing_video_files
-        what = "; ".join(f"{k} (episodes {_listing(eps)})" for k, eps in missing.items())
+        what = "; ".join(f"{k} (episodes {listing(eps)})" for k, eps in missing.items())
         out.append(quirk("missing_video_files", "error", f"no mp4 for {what}", first["missing"]))
     if unreadable:
-        out.append(quirk("unreadable_video", "error", f"mp4 files PyAV cannot open: {_listing(unreadable)}"))
+        out.append(quirk("unreadable_video", "error", f"mp4 files PyAV cannot open: {listing(unreadable)}"))
     if short:
-        msg = f"videos with fewer frames than the episode has rows (a loader fails at the last ones): {_listing(short)}"
+        msg = f"videos with fewer frames than the episode has rows (a loader fails at the last ones): {listing(short)}"
         out.append(quirk("video_too_short", "error", msg, first["short"]))
     if long:
-        msg = f"videos with more frames than the episode has rows: {_listing(long)}"
+        msg = f"videos with more frames than the episode has rows: {listing(long)}"
         out.append(quirk("video_frame_count_mismatch", "warning", msg, first["long"]))
     return out
 

@@ -34,15 +34,11 @@ from adapters.storage.contain import contained
 from adapters.storage.location import Location, readable
 from schemas.canonical import Camera
 from schemas.containment import OutsideRoot
-from schemas.dataset_meta import TOLERANCE_S, Quirk, Severity
+from schemas.dataset_meta import TOLERANCE_S, Quirk, Severity, quirk
 from schemas.lerobot import ActionSegment, InfoJson
 from schemas.lfs import unreadable
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
 from schemas.tiers import QualityTier
-
-
-def quirk(code: str, severity: Severity, message: str, path: str | None = None) -> Quirk:
-    return Quirk(code=code, severity=severity, message=message, path=path)
 
 
 @dataclass
