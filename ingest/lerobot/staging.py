@@ -124,12 +124,10 @@ class EpisodeBuilder:
         """Add one frame: every declared feature (cameras as HxWx3 uint8 RGB), no default columns."""
         if self._state != "open":
             raise RuntimeError(f"episode {self.label} is {self._state}")
-        unknown = set(frame) - set(self._features)
-        if unknown:
-            raise self._error(UnknownFeatureError, f"unknown feature key(s) {sorted(unknown)}", sorted(unknown)[0])
-        missing = set(self._features) - set(frame)
-        if missing:
-            raise self._error(UnknownFeatureError, f"missing feature key(s) {sorted(missing)}", sorted(missing)[0])
+        if unknown := sorted(set(frame) - set(self._features)):
+            raise self._error(UnknownFeatureError, f"unknown feature key(s) {unknown}", unknown[0])
+        if missing := sorted(set(self._features) - set(frame)):
+            raise self._error(UnknownFeatureError, f"missing feature key(s) {missing}", missing[0])
         task = task if task is not None else self.default_task
         if not task:
             raise self._error(EpisodeError, "no task given for this frame and no default task for the episode")

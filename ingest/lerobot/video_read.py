@@ -14,13 +14,12 @@ def decode_frames(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (frame number, HxWx3 uint8 RGB) for the wanted frames (all when `indices` is None), in order. `path` may
     be a seekable binary file object (an object in a bucket: `adapters.storage.location.readable`)."""
-    wanted = None if indices is None else sorted(set(indices))
-    if wanted is not None and not wanted:
+    pick = None if indices is None else set(indices)
+    if pick is not None and not pick:
         return
     import av  # here: importing this module (the latents encoder does) needs no PyAV
 
-    last = wanted[-1] if wanted is not None else None
-    pick = set(wanted) if wanted is not None else None
+    last = max(pick) if pick is not None else None
     with av.open(path if hasattr(path, "read") else str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"

@@ -153,13 +153,11 @@ def geometry_findings(summary: DatasetQA, config: QAConfig) -> list[DatasetFindi
         v, t = getattr(r, b.measured), getattr(c, b.limit)
         if v is not None and (v < t if b.kind == "min" else v > t):
             fail(b.measured, v, t, b.message.format(v=v, t=t))
-    for name, limit, ratio, unit in (
-        ("speed", r.speed_limit, c.max_speed_ratio, "m/s"),
-        ("acc", r.acc_limit, c.max_acc_ratio, "m/s^2"),
+    for p99, what, limit, ratio, unit in (
+        (r.speed_p99, "speed", r.speed_limit, c.max_speed_ratio, "m/s"),
+        (r.acc_p99, "acceleration", r.acc_limit, c.max_acc_ratio, "m/s^2"),
     ):
-        p99 = getattr(r, f"{name}_p99")
         if p99 is not None and limit and p99 > ratio * limit:
-            what = "speed" if name == "speed" else "acceleration"
             fail(
                 f"wrist_{what}",
                 p99,
