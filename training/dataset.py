@@ -14,7 +14,6 @@ keeps recent episodes' action/state arrays, and a bucket's files are fetched onc
 
 from __future__ import annotations
 
-import random
 from collections import OrderedDict
 
 import numpy as np
@@ -121,10 +120,3 @@ class ManifestDataset(torch.utils.data.Dataset):
 def routed_tier(ep: EpisodeRecord) -> QualityTier:
     """The tier whose routing row an episode draws from: an episode without any action dim can only forecast."""
     return ep.tier if ep.mask.any() else QualityTier.actionless
-
-
-def seed_worker(worker_id: int) -> None:
-    """Global RNGs of a DataLoader worker from torch's per-worker seed (loader generator seeded per rank)."""
-    s = torch.initial_seed() % 2**32
-    np.random.seed(s)
-    random.seed(s)

@@ -34,7 +34,7 @@ from training.checkpoint import (
     unwrap,
 )
 from training.config import DataConfig, TrainConfig
-from training.dataset import ManifestDataset, seed_worker
+from training.dataset import ManifestDataset
 from training.distributed import DistInfo, barrier, derive_seed, init_distributed, wrap_ddp
 from training.episodes import IndexReport, SampleIndex, build_index
 from training.metrics import JsonlLog, Meter, collapse_warning, format_record
@@ -183,7 +183,7 @@ def _loader(cfg: TrainConfig, index: SampleIndex, stats: NormStats, dist: DistIn
         num_workers=workers,
         collate_fn=functools.partial(collate_bucketed, bucket=cfg.text_bucket, most=cfg.text_max),
         pin_memory=dist.device.type == "cuda",
-        worker_init_fn=seed_worker,
+        # each worker's torch, numpy and random are seeded from this (torch's _worker_loop); no draw uses them
         generator=torch.Generator().manual_seed(derive_seed(cfg.seed, dist.rank)),
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
