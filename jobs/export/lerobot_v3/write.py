@@ -201,14 +201,12 @@ class V30Writer:
     def _frames(self, ref: EpisodeRef, start: int) -> EpisodeFrames:
         frames = read_episode(ref, self.layout, self.tasks, self.num_episodes, start)
         if self._schema is None:
-            self._schema = frames.table.schema.with_metadata({b"huggingface": _hf_metadata(self.features_table())})
+            numeric = {k: self.features[k] for k in self.columns}
+            self._schema = frames.table.schema.with_metadata({b"huggingface": _hf_metadata(numeric)})
         frames.table = frames.table.cast(self._schema)
         if self.masked is not None:
             frames.table = self.masked.fill_unused(ref, frames.table)[0]
         return frames
-
-    def features_table(self) -> dict[str, Any]:
-        return {k: self.features[k] for k in self.columns}
 
     def _write_data(self, table: pa.Table, uncompressed: int) -> tuple[int, int]:
         if self._data.place(uncompressed, self.data_mb) and self._data_writer is not None:
