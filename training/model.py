@@ -194,13 +194,10 @@ class MMDiT(nn.Module):
         # AdaLN-Zero: every residual branch and both heads start at zero, so each block starts as the identity
         experts = [e for block in self.blocks for e in block.experts]
         shared = [*self.adaln] if hasattr(self, "adaln") else [e.adaln for e in experts]
-        zero = [*shared, self.action_head.adaln, self.latent_head.adaln]
-        for m in [*(s[-1] for s in zero), self.action_head.linear, self.latent_head.linear]:
+        zero = [*(s[-1] for s in shared), self.action_head.adaln[-1], self.latent_head.adaln[-1]]
+        for m in [*zero, self.action_head.linear, self.latent_head.linear, *(e.cross_proj for e in experts)]:
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
-        for e in experts:
-            nn.init.zeros_(e.cross_proj.weight)
-            nn.init.zeros_(e.cross_proj.bias)
 
     def prepare_latents(self, x: torch.Tensor) -> torch.Tensor:
         """Raw DINO patch latents [..., grid^2, C] -> pooled, per-token layer-normed float [..., patches, C].
