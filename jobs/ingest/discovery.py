@@ -181,9 +181,7 @@ def _batch(source: SourceSpec, refs: list[EpisodeRef], start: int) -> pa.RecordB
 
 def _sort_todo(output: Path, source: str, unsorted: Path, work: Path) -> tuple[int, int]:
     sql, params = done_sql(output, source)
-    tmp = work.with_suffix(".tmp")
-    con = connect(tmp)
-    try:
+    with connect(work.with_suffix(".tmp")) as con:
         con.execute(
             # each subset (a dataset) in sorted order, the subsets interleaved: its n-th ref after every subset's
             # (n-1)-th, so all of a source's datasets are in flight together, each on its committer
@@ -196,9 +194,6 @@ def _sort_todo(output: Path, source: str, unsorted: Path, work: Path) -> tuple[i
         todo, readable = con.execute(
             "SELECT count(*), count(*) FILTER (error IS NULL) FROM read_parquet(?)", [str(work)]
         ).fetchone()
-    finally:
-        con.close()
-        shutil.rmtree(tmp, ignore_errors=True)
     return int(todo), int(readable)
 
 

@@ -16,6 +16,8 @@ disks and store outages of those runs were recorded.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,24 +57,26 @@ def done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
     return f"SELECT uid FROM ({' UNION ALL '.join(parts)}) WHERE uid IS NOT NULL", params
 
 
-def connect(tmp: Path) -> Any:
+@contextmanager
+def connect(tmp: Path) -> Iterator[Any]:
+    """A DuckDB connection in 512 MB on one thread that spills to `tmp`, removed after."""
     import duckdb
 
     con = duckdb.connect()
-    tmp.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = '{tmp}'; SET memory_limit = '512MB'; SET threads = 1")
-    return con
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = '{tmp}'; SET memory_limit = '512MB'; SET threads = 1")
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def done_uids(output: Path, source: str, uids: list[str], tmp: Path) -> set[str]:
     """Which of `uids` an earlier run finished (DuckDB spills to `tmp`, removed after)."""
     sql, params = done_sql(output, source)
-    con = connect(tmp)
-    try:
+    with connect(tmp) as con:
         rows = con.execute(f"SELECT uid FROM ({sql}) WHERE uid IN (SELECT unnest(?))", [*params, uids]).fetchall()
-    finally:
-        con.close()
-        shutil.rmtree(tmp, ignore_errors=True)
     return {r[0] for r in rows}
 
 

@@ -16,7 +16,6 @@ spills.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
@@ -43,9 +42,7 @@ def settled(spec: JobSpec) -> int | None:
     quarantined = bool(parquet_files(output, QUARANTINE_DIR))
     if not quarantined and not all(_has_episodes(output, s.name) for s in spec.sources):
         return None  # a source without any record of an earlier run: there is work (or an empty source)
-    tmp = output / WORK_DIR / "settled.tmp"
-    con = connect(tmp)
-    try:
+    with connect(output / WORK_DIR / "settled.tmp") as con:
         found = 0
         for source in spec.sources:
             n = _source_settled(con, output, source)
@@ -53,9 +50,6 @@ def settled(spec: JobSpec) -> int | None:
                 return None
             found += n
         return found
-    finally:
-        con.close()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _has_episodes(output: Path, source: str) -> bool:
