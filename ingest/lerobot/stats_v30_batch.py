@@ -34,15 +34,6 @@ from ingest.lerobot.stats_v30 import (
 )
 
 
-class _Group:
-    """Features of one promoted dtype and one rows-per-frame multiplier, side by side: (frames * mult, dims)."""
-
-    def __init__(self, names: list[str], flats: list[np.ndarray]) -> None:
-        self.names = names
-        self.widths = [f.shape[1] for f in flats]
-        self.values = np.concatenate(flats, axis=1) if len(flats) > 1 else flats[0]
-
-
 def _flat(values: np.ndarray) -> tuple[np.ndarray, int]:
     """The (rows * mult, last dim) array lerobot takes stats over, in its promoted dtype, and mult."""
     arr = values.reshape(-1, 1) if values.ndim == 1 else values
@@ -135,30 +126,30 @@ def batch_stats(columns: Mapping[str, np.ndarray], lengths: np.ndarray) -> dict[
     lengths = np.asarray(lengths, dtype=np.int64)
     frame_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     groups: dict[tuple[np.dtype, int], tuple[list[str], list[np.ndarray]]] = {}
-    ndims = {}
     for name, values in columns.items():
         values = np.asarray(values)
         if values.ndim > 2 and (lengths < 2).any():
             raise ValueError(f"{name}: an episode of fewer than 2 frames has N-D stats of another shape")
-        ndims[name] = values.ndim
         flat, mult = _flat(values)
         names, flats = groups.setdefault((flat.dtype, mult), ([], []))
         names.append(name)
         flats.append(flat)
     out: dict[str, Stats] = {}
     for (_, mult), (names, flats) in groups.items():
-        g = _Group(names, flats)
+        # the features of one promoted dtype and one rows-per-frame multiplier, side by side: (frames * mult, dims)
+        widths = [f.shape[1] for f in flats]
+        g = np.concatenate(flats, axis=1) if len(flats) > 1 else flats[0]
         starts, sizes = frame_starts * mult, lengths * mult
-        pairwise = np.concatenate([np.full(w, w == 1) for w in g.widths])
-        vmin, vmax, s, s2, buf = _pass(g.values, starts, sizes, pairwise)
-        n = sizes[:, None].astype(g.values.dtype)
+        pairwise = np.concatenate([np.full(w, w == 1) for w in widths])
+        vmin, vmax, s, s2, buf = _pass(g, starts, sizes, pairwise)
+        n = sizes[:, None].astype(g.dtype)
         mean = s / n
         std = np.sqrt(np.maximum(0, s2 / n - mean**2))
         ok = lengths >= 2
-        dims = g.values.shape[1]
+        dims = g.shape[1]
         qs = _quantiles(buf, dims, starts[ok], sizes[ok], vmin[ok], vmax[ok]) if ok.any() else {}
         at = 0
-        for name, width in zip(g.names, g.widths, strict=True):
+        for name, width in zip(names, widths, strict=True):
             cut = slice(at, at + width)
             at += width
             st: Stats = {"min": vmin[:, cut], "max": vmax[:, cut], "mean": mean[:, cut], "std": std[:, cut]}
