@@ -221,20 +221,6 @@ def _is_float64(t: pa.DataType) -> bool:
     return pa.types.is_float64(t)
 
 
-def timestamp_findings(ts: np.ndarray, fi: np.ndarray, fps: float) -> list[str]:
-    """Codes for one episode's timestamps, checked as lerobot does (consecutive diffs) and against frame_index/fps."""
-    out: list[str] = []
-    if fps <= 0:
-        return out  # reported as fps_invalid
-    if len(ts) and abs(ts[0]) > TOLERANCE_S:
-        out.append("timestamp_offset")
-    if len(ts) > 1 and np.any(np.abs(np.diff(ts) - 1.0 / fps) > TOLERANCE_S):
-        out.append("timestamp_sync_violation")
-    elif len(ts) and np.any(np.abs(ts - ts[0] - (fi - fi[0]) / fps) > TOLERANCE_S):
-        out.append("timestamp_mismatch")
-    return out
-
-
 class EpisodeFindings:
     """Per-episode findings of the data pass, folded into one quirk per code."""
 
@@ -261,6 +247,28 @@ class EpisodeFindings:
         self.path.setdefault(code, rel)
         if note:
             self.notes[code].add(note)
+
+    def frames(
+        self, ep: int, rel: str, cols: dict[str, np.ndarray], rows: int, fps: float, tasks: set[int] | None
+    ) -> set:
+        """One episode's `frame_index` / `timestamp` / `task_index` rows (`cols`, those present) checked, timestamps as
+        lerobot does (consecutive diffs) and against frame_index/fps; returns the task indices seen (unknown ones are
+        a finding unless `tasks` is None)."""
+        fi = cols.get("frame_index", np.arange(rows))
+        if "frame_index" in cols and not np.array_equal(fi, np.arange(rows)):
+            self.hit("frame_index_not_contiguous", ep, rel)
+        ts = cols.get("timestamp", np.zeros(0))
+        if fps > 0 and len(ts):  # fps <= 0 is reported as fps_invalid
+            if abs(ts[0]) > TOLERANCE_S:
+                self.hit("timestamp_offset", ep, rel, f"{ts[0]:.6g}s")
+            if len(ts) > 1 and np.any(np.abs(np.diff(ts) - 1.0 / fps) > TOLERANCE_S):
+                self.hit("timestamp_sync_violation", ep, rel)
+            elif np.any(np.abs(ts - ts[0] - (fi - fi[0]) / fps) > TOLERANCE_S):
+                self.hit("timestamp_mismatch", ep, rel)
+        ids = set(np.unique(cols["task_index"]).tolist()) if "task_index" in cols else set()
+        for t in sorted(ids - tasks) if tasks is not None else ():
+            self.hit("task_index_unknown", ep, rel, str(t))
+        return ids
 
     def quirks(self, has_video: bool) -> list[Quirk]:
         out = []
@@ -324,23 +332,12 @@ def check_parquet_data(
             found.hit("parquet_columns_mismatch", ep, rel, name)
         if rows != e.length:
             found.hit("episode_length_mismatch", ep, rel, f"episode {ep}: {e.length} vs {rows}")
-        fi = arr.get("frame_index", np.arange(rows))
         if "frame_index" not in cols:
             found.hit("no_frame_index_column", ep, rel)
-        elif not np.array_equal(fi, np.arange(rows)):
-            found.hit("frame_index_not_contiguous", ep, rel)
-        if "timestamp" in cols:
-            ts = arr["timestamp"]
-            for code in timestamp_findings(ts, fi, info.fps):
-                found.hit(code, ep, rel, f"{ts[0]:.6g}s" if code == "timestamp_offset" else None)
+        used_tasks |= found.frames(ep, rel, arr, rows, info.fps, task_ids)
         if "episode_index" in cols and (held := sorted(set(np.unique(arr["episode_index"]).tolist()) - {ep})):
             found.hit("episode_index_mismatch", ep, rel, f"episode {ep}: {listing(held)}")
         read_all &= "task_index" in cols
-        if "task_index" in cols:
-            ids = set(np.unique(arr["task_index"]).tolist())
-            used_tasks |= ids
-            for t in sorted(ids - task_ids):
-                found.hit("task_index_unknown", ep, rel, str(t))
     q = found.quirks(has_video=bool(info.video_keys)) + _float64_quirk(float64)
     unused = [f"{t.task_index}: {t.task!r}" for t in tasks if t.task_index not in used_tasks]
     if used_tasks and unused and read_all:  # only conclusive when every episode's task_index was seen

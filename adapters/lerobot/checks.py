@@ -35,7 +35,7 @@ from adapters.lerobot.layout import V3_EPISODES_DIR
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, readable
 from schemas.containment import OutsideRoot
-from schemas.dataset_meta import EpisodeFindings, Quirk, Severity, listing, quirk, timestamp_findings
+from schemas.dataset_meta import EpisodeFindings, Quirk, Severity, listing, quirk
 from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, NUMERIC_DTYPES, FeatureSpec, read_jsonl
 from schemas.lfs import lfs_pointer_message
 from schemas.modality import ModalityJson, check_modality
@@ -48,6 +48,7 @@ DEFAULT_COLUMNS: dict[str, Severity] = {
     "index": "warning",
 }
 CORE_STATS = ("min", "max", "mean", "std")
+DTYPES = {"timestamp": np.float64, "frame_index": np.int64}  # task_index as stored
 
 
 def expected_stats_shape(ft: FeatureSpec, *, v3: bool = False) -> tuple[int, ...] | None:
@@ -185,6 +186,7 @@ def check_v3_rows(ds: LoadedDataset) -> list[Quirk]:
             continue
         if "episode_index" not in cols:
             continue  # missing_default_column
+        arr = {c: np.asarray(table[c].to_numpy(), DTYPES.get(c)) for c in cols if c != "episode_index"}
         by_ep = np.asarray(table["episode_index"].to_numpy(), np.int64)
         for ep in eps:
             sel = np.flatnonzero(by_ep == ep)
@@ -192,19 +194,8 @@ def check_v3_rows(ds: LoadedDataset) -> list[Quirk]:
             if loc.rows is not None and len(sel) != loc.rows[1] - loc.rows[0]:
                 rows_off.append(f"episode {ep}: {len(sel)} rows, [{loc.rows[0]}, {loc.rows[1]}) in meta")
                 first_rel = first_rel or rel
-            if not len(sel):
-                continue
-            fi = np.asarray(table["frame_index"].to_numpy(), np.int64)[sel] if "frame_index" in cols else None
-            if fi is not None and not np.array_equal(fi, np.arange(len(sel))):
-                found.hit("frame_index_not_contiguous", ep, rel)
-            if "timestamp" in cols:
-                ts = np.asarray(table["timestamp"].to_numpy(), np.float64)[sel]
-                for code in timestamp_findings(ts, fi if fi is not None else np.arange(len(sel)), ds.info.fps):
-                    found.hit(code, ep, rel, f"{ts[0]:.6g}s" if code == "timestamp_offset" else None)
-            if "task_index" in cols and ds.tasks:
-                ids = set(np.unique(np.asarray(table["task_index"].to_numpy())[sel]).tolist())
-                for t in sorted(ids - set(ds.tasks)):
-                    found.hit("task_index_unknown", ep, rel, str(t))
+            if len(sel):
+                found.frames(ep, rel, {c: arr[c][sel] for c in arr}, len(sel), ds.info.fps, set(ds.tasks) or None)
     out = found.quirks(has_video=bool(ds.info.video_keys))
     if rows_off:
         msg = f"rows of the data file differ from the episode's index range: {listing(rows_off)}"

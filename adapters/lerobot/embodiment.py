@@ -84,11 +84,6 @@ def _span(tokens: list[str], alias: str) -> tuple[int, int] | None:
     return None
 
 
-def alias_matches(robot_type: str, alias: str) -> bool:
-    """True when `alias` (lower case, alphanumerics) spells a contiguous run of whole tokens of `robot_type`."""
-    return _span(robot_type_tokens(robot_type), alias) is not None
-
-
 def _by_alias(robot_type: str) -> tuple[str, str] | None:
     """(embodiment, how) from the alias and the robot_type's other tokens, or None when no alias matches."""
     tokens = robot_type_tokens(robot_type)

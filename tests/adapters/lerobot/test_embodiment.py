@@ -11,7 +11,7 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.embodiment import (
     EMBODIMENT_ALIASES,
-    alias_matches,
+    _span,
     card_sides,
     resolve_embodiment,
     robot_type_tokens,
@@ -50,6 +50,11 @@ TABLE = [
     ("pandas_bot", None),
     ("", None),
 ]
+
+
+def alias_matches(robot_type: str, alias: str) -> bool:
+    """True when `alias` (lower case, alphanumerics) spells a contiguous run of whole tokens of `robot_type`."""
+    return _span(robot_type_tokens(robot_type), alias) is not None
 
 
 def alias_embodiment(robot_type: str) -> str | None:
