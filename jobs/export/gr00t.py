@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -184,9 +185,8 @@ def export_gr00t(corpus_root: Path, *, dry_run: bool = False, progress: bool | N
     """Every dataset under `ROOT/datasets/`; a dataset that fails its checks is reported, the others go on."""
     corpus_root = Path(corpus_root)
     datasets = find_datasets(corpus_root)
-    bar = Progress(len(datasets), "export gr00t", unit="dataset", enabled=progress)
     out = []
-    try:
+    with closing(Progress(len(datasets), "export gr00t", unit="dataset", enabled=progress)) as bar:
         for ds in datasets:
             rel = ds.relative_to(corpus_root).as_posix()
             try:
@@ -194,8 +194,6 @@ def export_gr00t(corpus_root: Path, *, dry_run: bool = False, progress: bool | N
             except (ValueError, OSError) as e:  # ExportError, unreadable meta: name the dataset, keep going
                 out.append(DatasetExport(dataset=rel, status="error", notes=[str(e)]))
             bar.update(1)
-    finally:
-        bar.close()
     return out
 
 

@@ -14,6 +14,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -151,8 +152,7 @@ def _masks(_: Path, datasets: list[DatasetView]) -> str:
 @section("frames", "Sampled frames per dataset")
 def _frames(_: Path, datasets: list[DatasetView]) -> str:
     parts = []
-    bar = Progress(len(datasets), "report frames", unit="dataset")
-    try:
+    with closing(Progress(len(datasets), "report frames", unit="dataset")) as bar:
         for ds in datasets:
             strip = frame_strip(ds)
             bar.update(1)
@@ -161,8 +161,6 @@ def _frames(_: Path, datasets: list[DatasetView]) -> str:
                 continue
             caption = f"{ds.name}, episode {strip.episode}, {strip.camera}" + (f" — {strip.note}" if strip.note else "")
             parts.append(_figure(png_data_uri(strip_figure(strip)), f"frames of {ds.name}", caption))
-    finally:
-        bar.close()
     return "".join(parts)
 
 
@@ -252,13 +250,10 @@ def report_html(root: Path) -> str:
     require_catalog(root)
     datasets = load_datasets(root)
     sections = []
-    bar = Progress(len(SECTIONS), "report", unit="section")
-    try:
+    with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
         for key, title in SECTIONS:
             sections.append(Section(key, title, BUILDERS[key](root, datasets)))
             bar.update(1)
-    finally:
-        bar.close()
     episodes = sum(len(d.episodes) for d in datasets)
     summary = (
         f"{len(datasets)} datasets, {episodes} episodes; catalog snapshot {catalog_snapshot_hash(root)[:12]}; "
