@@ -107,14 +107,11 @@ def _select(corpus_root: Path, where: str, verdicts: VerdictChoice | None = None
     """The statement run (with DuckDB's rendering of the checked `where`, `jobs.catalog.guard.check_expression`) and
     its rows after the verdicts (`VerdictChoice.apply`), on a connection that reads the catalog's parts and nothing
     else."""
-    con = connect(corpus_root)
-    try:
+    with connect(corpus_root) as con:
         columns = con.sql("SELECT * FROM episodes LIMIT 0").columns
         sql = SELECT_SQL.format(where=check_expression(con, where, columns))
         rows = con.sql(sql).to_arrow_table()  # one statement: the text is ours around a checked expression
         found = con.sql(VERDICTS_SQL).to_arrow_table().to_pylist()
-    finally:
-        con.close()
     return sql, (verdicts or VerdictChoice()).apply(rows, found)
 
 

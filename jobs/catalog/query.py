@@ -96,12 +96,9 @@ def run_query(corpus_root: Path, sql: str, *, unrestricted: bool = False) -> pa.
     file but the catalog's parts can be read or written."""
     if not unrestricted:
         check_read_only(sql)
-    con = connect(corpus_root, unrestricted=unrestricted)
-    try:
+    with connect(corpus_root, unrestricted=unrestricted) as con:
         rel = con.sql(sql)
         return pa.table({}) if rel is None else rel.to_arrow_table()
-    finally:
-        con.close()
 
 
 # -- formatting -------------------------------------------------------------------------------------------------
