@@ -28,3 +28,10 @@ def arrow_type(annotation: Any) -> pa.DataType:
 def arrow_schema(model: type[BaseModel]) -> pa.Schema:
     """One nullable column per field of `model`, in field order."""
     return pa.schema([(name, arrow_type(f.annotation)) for name, f in model.model_fields.items()])
+
+
+def leaf_type(t: pa.DataType) -> pa.DataType:
+    """The value type inside any nesting of list / large_list / fixed_size_list."""
+    while pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        t = t.value_type
+    return t

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 from upath import UPath
 
+from schemas.arrow import leaf_type
 from schemas.lerobot import (
     EPISODES_PATH,
     EPISODES_STATS_PATH,
@@ -215,12 +216,6 @@ def check_file_presence(root: Path, info: InfoJson, episodes: list[EpisodeEntry]
     return q
 
 
-def _is_float64(t: pa.DataType) -> bool:
-    while pa.types.is_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_large_list(t):
-        t = t.value_type
-    return pa.types.is_float64(t)
-
-
 class EpisodeFindings:
     """Per-episode findings of the data pass, folded into one quirk per code."""
 
@@ -327,7 +322,7 @@ def check_parquet_data(
             found.hit("unreadable_parquet", ep, rel, unreadable("parquet", root / rel, err)[:120])
             read_all = False
             continue
-        float64 |= {f.name for f in schema if _is_float64(f.type)}
+        float64 |= {f.name for f in schema if pa.types.is_float64(leaf_type(f.type))}
         for name in sorted((declared ^ set(schema.names)) - {"frame_index"}):  # frame_index is reported on its own
             found.hit("parquet_columns_mismatch", ep, rel, name)
         if rows != e.length:

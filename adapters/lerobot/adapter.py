@@ -81,11 +81,11 @@ from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
 from adapters.lerobot.cameras import select_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
-from adapters.lerobot.layout import read_info_raw, read_v3_locations, read_v3_tasks, v2_locations
+from adapters.lerobot.layout import read_v3_locations, read_v3_tasks, v2_locations
 from adapters.storage.contain import outside, readable_under
 from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
-from schemas.dataset_meta import DatasetMeta, check_info, quirk
+from schemas.dataset_meta import DatasetMeta, check_info, quirk, read_json
 from schemas.findings import SourceFinding
 from schemas.lerobot import INFO_PATH, MetaFileError
 from schemas.lfs import unreadable
@@ -286,7 +286,7 @@ class LeRobotSource(SourceAdapter):
         meta = DatasetMeta.load(
             root, check_files=True, check_data=self.options.validate_data, open_file=readable_under(root)
         )
-        info, raw = meta.info, read_info_raw(root)
+        info, raw = meta.info, read_json(root / INFO_PATH)
         version = str(raw.get("codebase_version"))
         if "v3_layout" in meta.codes():
             quirks = [

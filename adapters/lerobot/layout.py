@@ -11,7 +11,6 @@ of that concatenated mp4 holding it; `meta/tasks.parquet` maps task strings to `
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adapters.storage.location import Location, readable
+from schemas.arrow import leaf_type
 from schemas.lerobot import InfoJson, fill_path_template
 
 V3_EPISODES_DIR = "meta/episodes"
@@ -82,12 +82,6 @@ def read_v3_tasks(root: Location) -> dict[int, str]:
     return {int(i): str(t) for i, t in zip(idx, table[text_col].to_pylist(), strict=True)}
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
 def read_v3_locations(root: Location, info: InfoJson) -> list[EpisodeLocation]:
     """Episode rows of every `meta/episodes/chunk-*/file-*.parquet` (stats columns are not read)."""
     files = sorted((root / V3_EPISODES_DIR).glob("chunk-*/file-*.parquet"))
@@ -115,7 +109,7 @@ def read_v3_locations(root: Location, info: InfoJson) -> list[EpisodeLocation]:
                 videos[key] = VideoClip(rel, start, end)
             known = {"episode_index", "tasks", "length", "dataset_from_index", "dataset_to_index"}
             extra = {
-                k: _jsonable(v)
+                k: v
                 for k, v in row.items()
                 if k not in known and not k.startswith(("data/", "videos/", "meta/episodes/"))
             }
@@ -135,10 +129,6 @@ def read_v3_rows(path: Location, episode_index: int, rows: tuple[int, int]) -> p
         if "index" in names:
             return pq.read_table(src, filters=(pc.field("index") >= rows[0]) & (pc.field("index") < rows[1]))
     raise ValueError("neither 'episode_index' nor 'index' column: cannot find the episode's rows")
-
-
-def read_info_raw(root: Location) -> dict[str, Any]:
-    return json.loads((root / "meta/info.json").read_text(encoding="utf-8"))
 
 
 def column_to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -168,6 +158,5 @@ def column_to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 def is_numeric(t: pa.DataType) -> bool:
-    while pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        t = t.value_type
+    t = leaf_type(t)
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
