@@ -36,16 +36,16 @@ ROTATION_WIDTH: dict[str, int] = {
 INTEGER_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
 
 
-def _compact(model: BaseModel, order: Sequence[str]) -> dict[str, Any]:
-    """Declared fields in `order` (None left out), then the extra keys as read."""
-    out = {k: getattr(model, k) for k in order if getattr(model, k) is not None}
-    return out | dict(model.model_extra or {})
-
-
-class SliceSpec(BaseModel):
-    """One named `[start, end)` slice of a state or action column."""
-
+class _Entry(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+    def to_json(self) -> dict[str, Any]:
+        """The declared fields in order (None left out), then the extra keys as read."""
+        return self.model_dump(exclude={k for k in type(self).model_fields if getattr(self, k) is None})
+
+
+class SliceSpec(_Entry):
+    """One named `[start, end)` slice of a state or action column."""
 
     start: int
     end: int
@@ -55,19 +55,11 @@ class SliceSpec(BaseModel):
     dtype: str | None = None
     range: list[float] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return _compact(self, ("start", "end", "original_key", "rotation_type", "absolute", "dtype", "range"))
 
-
-class ColumnSpec(BaseModel):
+class ColumnSpec(_Entry):
     """A `video` or `annotation` entry: the column it names when not the default one."""
 
-    model_config = ConfigDict(extra="allow")
-
     original_key: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return _compact(self, ("original_key",))
 
 
 class ModalityJson(BaseModel):
@@ -90,13 +82,8 @@ class ModalityJson(BaseModel):
         return self.annotation[key].original_key or f"{ANNOTATION_PREFIX}{key}"
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "state": {k: v.to_json() for k, v in self.state.items()},
-            "action": {k: v.to_json() for k, v in self.action.items()},
-            "video": {k: v.to_json() for k, v in self.video.items()},
-            "annotation": {k: v.to_json() for k, v in self.annotation.items()},
-        }
-        return out | dict(self.model_extra or {})
+        groups = ("state", "action", "video", "annotation")
+        return {g: {k: v.to_json() for k, v in getattr(self, g).items()} for g in groups} | dict(self.model_extra or {})
 
     def dumps(self) -> str:
         """As GR00T's own files are written: `json.dump(..., indent=4)`."""
