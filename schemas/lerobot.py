@@ -272,10 +272,18 @@ class ActionSegment(BaseModel):
         return self
 
 
-class EpisodeEntry(BaseModel):
-    """One line of `meta/episodes.jsonl`; extra keys (lineage, converter fields) are kept."""
+class MetaRecord(BaseModel):
+    """A meta file's record read and written back whole: extra keys are kept."""
 
     model_config = ConfigDict(extra="allow")
+
+    def to_json(self) -> dict[str, Any]:
+        """The declared fields in order (None ones left out), then the extra keys as read."""
+        return self.model_dump(exclude={k for k in type(self).model_fields if getattr(self, k) is None})
+
+
+class EpisodeEntry(MetaRecord):
+    """One line of `meta/episodes.jsonl`; extra keys (lineage, converter fields) are kept."""
 
     episode_index: int
     tasks: list[str]
@@ -292,31 +300,17 @@ class EpisodeEntry(BaseModel):
                 )
         return self
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"episode_index": self.episode_index, "tasks": self.tasks, "length": self.length}
-        if self.action_config is not None:
-            out["action_config"] = [s.model_dump() for s in self.action_config]
-        out.update(self.model_extra or {})
-        return out
 
-
-class TaskEntry(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class TaskEntry(MetaRecord):
     task_index: int
     task: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"task_index": self.task_index, "task": self.task, **(self.model_extra or {})}
 
 
 StatValue = list[Any]
 
 
-class FeatureStats(BaseModel):
+class FeatureStats(MetaRecord):
     """min/max/mean/std as nested lists (shape (D,), (1,) or (3,1,1)); count = [n]."""
-
-    model_config = ConfigDict(extra="allow")
 
     min: StatValue
     max: StatValue
@@ -324,18 +318,10 @@ class FeatureStats(BaseModel):
     std: StatValue
     count: list[int]
 
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump()  # the fields in this order, then the extra keys
 
-
-class EpisodeStatsEntry(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class EpisodeStatsEntry(MetaRecord):
     episode_index: int
     stats: dict[str, FeatureStats]
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump()  # the fields in this order, then the extra keys
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.dataset_meta import MODALITY_PATH, Quirk, quirk, read_json
-from schemas.lerobot import NUMERIC_DTYPES, FeatureSpec, InfoJson
+from schemas.lerobot import NUMERIC_DTYPES, FeatureSpec, InfoJson, MetaRecord
 
 Group = Literal["state", "action"]
 DEFAULT_COLUMN: dict[str, str] = {"state": "observation.state", "action": "action"}
@@ -36,15 +36,7 @@ ROTATION_WIDTH: dict[str, int] = {
 INTEGER_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
 
 
-class _Entry(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    def to_json(self) -> dict[str, Any]:
-        """The declared fields in order (None left out), then the extra keys as read."""
-        return self.model_dump(exclude={k for k in type(self).model_fields if getattr(self, k) is None})
-
-
-class SliceSpec(_Entry):
+class SliceSpec(MetaRecord):
     """One named `[start, end)` slice of a state or action column."""
 
     start: int
@@ -56,7 +48,7 @@ class SliceSpec(_Entry):
     range: list[float] | None = None
 
 
-class ColumnSpec(_Entry):
+class ColumnSpec(MetaRecord):
     """A `video` or `annotation` entry: the column it names when not the default one."""
 
     original_key: str | None = None
