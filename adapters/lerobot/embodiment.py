@@ -117,19 +117,9 @@ _NUMBERED = re.compile(r"^([A-Za-z]+_?[0-9]+)_(?=[A-Za-z])")  # arm1_j1, arm2_sh
 
 
 def state_names(ds: LoadedDataset) -> list[str]:
-    """The component names of `observation.state` (a list, or lerobot's {"motors": [...]} form)."""
+    """The component names of `observation.state`, flat (a list, lerobot's {"motors": [...]}, Unitree's [[...]])."""
     f = ds.info.features.get("observation.state")
-    out: list[str] = []
-    stack = [f.names if f is not None else None]
-    while stack:  # a list, lerobot's {"motors": [...]}, or Unitree's [[...]]
-        x = stack.pop()
-        if isinstance(x, dict):
-            stack += reversed(list(x.values()))
-        elif isinstance(x, list | tuple):
-            stack += reversed(list(x))
-        elif x is not None:
-            out.append(str(x))
-    return out
+    return (f.flat_names() if f is not None else None) or []
 
 
 def arm_groups(names: list[str]) -> dict[str, list[str]]:
