@@ -224,16 +224,7 @@ class LeRobotSource(SourceAdapter):
         """One loaded dataset's quirks as source findings: the one place the adapter's dataset report becomes
         them (discovery writes them to the catalog, `read` hands an episode those of its dataset)."""
         return [
-            SourceFinding(
-                source=self.name,
-                adapter=self.name,
-                root=str(ds.root),
-                subset=ds.subset,
-                code=q.code,
-                severity=q.severity,
-                message=q.message,
-                path=q.path,
-            )
+            SourceFinding(source=self.name, adapter=self.name, root=str(ds.root), subset=ds.subset, **q.model_dump())
             for q in ds.quirks
         ]
 

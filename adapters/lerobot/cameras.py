@@ -185,10 +185,8 @@ def canonical_map(
         cam = canonical_camera(short, rules) or (canonical_camera(aliases[key], rules) if key in aliases else None)
         if cam is not None and cam in taken:
             other = next((f for f in FIXED if cam in FIXED and f not in taken), None)
-            if other is not None:
-                ds.camera_notes[key] = f"{cam.value} already taken by another camera: the free fixed slot {other.value}"
-            else:
-                ds.camera_notes[key] = f"{cam.value} already taken by another camera: kept under its own key"
+            then = f"the free fixed slot {other.value}" if other is not None else "kept under its own key"
+            ds.camera_notes[key] = f"{cam.value} already taken by another camera: {then}"
             cam = other
         out[key] = cam
         taken |= {cam} if cam else set()
