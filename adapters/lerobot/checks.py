@@ -120,16 +120,13 @@ def check_stats(ds: LoadedDataset) -> list[Quirk]:
             nonfinite[rel] += [f"{where}: {n}" for n in nan]
     except (OSError, ValueError, pa.ArrowException) as err:  # invalid JSON / parquet (DatasetMeta names jsonl ones)
         return [quirk("unreadable_stats", "error", f"stats cannot be read ({err})")]
-    out = []
-    for rel, items in shapes.items():
-        if items:
-            msg = f"{rel}: stats whose shape is not the feature's: {listing(items)}"
-            out.append(quirk("stats_shape_mismatch", "error", msg, rel))
-    for rel, items in nonfinite.items():
-        if items:
-            msg = f"{rel}: NaN/inf stats (normalization yields NaN): {listing(items)}"
-            out.append(quirk("stats_not_finite", "warning", msg, rel))
-    return out
+    kinds: tuple[tuple[dict[str, list[str]], str, Severity, str], ...] = (
+        (shapes, "stats_shape_mismatch", "error", "stats whose shape is not the feature's"),
+        (nonfinite, "stats_not_finite", "warning", "NaN/inf stats (normalization yields NaN)"),
+    )
+    return [
+        quirk(c, sev, f"{rel}: {what}: {listing(xs)}", rel) for f, c, sev, what in kinds for rel, xs in f.items() if xs
+    ]
 
 
 def _data_files(ds: LoadedDataset) -> dict[str, list[int]]:
