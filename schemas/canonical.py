@@ -219,14 +219,9 @@ def canonical_features(
         names=[list(HANDS), list(MANO21_NAMES), ["x", "y", "z"]],
         info=keypoint_info(keypoint_hands, robot_keypoint_hands, keypoint_slots),
     )
-    if native_state_names:
-        features[STATE_NATIVE] = FeatureSpec(
-            dtype="float32", shape=(len(native_state_names),), names=list(native_state_names)
-        )
-    if native_action_names:
-        features[ACTION_NATIVE] = FeatureSpec(
-            dtype="float32", shape=(len(native_action_names),), names=list(native_action_names)
-        )
+    for key, names in ((STATE_NATIVE, native_state_names), (ACTION_NATIVE, native_action_names)):
+        if names:
+            features[key] = FeatureSpec(dtype="float32", shape=(len(names),), names=list(names))
     if interpolated_flag:
         features[INTERPOLATED] = FeatureSpec(dtype="bool", shape=(1,), names=None)
     return features
