@@ -1,14 +1,47 @@
 """HDF5 files on a path or in an object store: h5py reads a Python file object (its "fileobj" driver), so an object
-is opened as a seekable file with bounded read-ahead (`location.readable`) and closed with the h5py file."""
+is opened as a seekable file with bounded read-ahead (`location.readable`) and closed with the h5py file.
+
+h5py holds its global lock while it calls the file object, and freeing any h5py object takes that lock. s3fs does its
+reads on fsspec's event-loop thread, so a cyclic garbage collection that starts there while h5py waits for a read can
+free an h5py object and block for good: seen in a full test run (the loop thread in `ObjectID.__dealloc__` from
+`gc_collect_main`, the caller in `h5py.File.__init__` -> our `read` -> `fsspec.asyn.sync`), the deadlock of h5py issue
+#2019. h5py's documented workaround (its PR #2021, docs/high/file.rst) is to pause the collector around such reads:
+`_PausedCollector` does, counted across threads so that one read ending does not resume it under another."""
 
 from __future__ import annotations
 
+import gc
+import threading
 from contextlib import ExitStack
 from typing import Any
 
 import h5py
 
 from adapters.storage.location import Where, readable
+from adapters.storage.reads import FileWrapper
+
+_paused = 0
+_pause_lock = threading.Lock()
+_was_enabled = False
+
+
+class _PausedCollector(FileWrapper):
+    """A file object whose reads run with the cyclic garbage collector paused (see the module's doc)."""
+
+    def _read(self, size: int) -> bytes:
+        global _paused, _was_enabled
+        with _pause_lock:
+            if _paused == 0:
+                _was_enabled = gc.isenabled()
+                gc.disable()
+            _paused += 1
+        try:
+            return self.inner.read(size)
+        finally:
+            with _pause_lock:
+                _paused -= 1
+                if _paused == 0 and _was_enabled:
+                    gc.enable()
 
 
 class _ObjectH5File(h5py.File):
@@ -33,7 +66,7 @@ def open_h5(where: Where, **kwargs: Any) -> h5py.File:
         stack.close()
         return h5py.File(src, "r", **kwargs)
     try:
-        f = _ObjectH5File(src, "r", **kwargs)
+        f = _ObjectH5File(_PausedCollector(src), "r", **kwargs)
     except BaseException:
         stack.close()
         raise

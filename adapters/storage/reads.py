@@ -41,7 +41,7 @@ class ReadMeter:
         return {"size": self.size, "fetched": self.fetched, "requests": self.requests, "used": self.used}
 
 
-class _Wrapped(io.RawIOBase):
+class FileWrapper(io.RawIOBase):
     """A seekable binary file object over another; subclasses change `_read`."""
 
     def __init__(self, inner: Any) -> None:
@@ -75,7 +75,7 @@ class _Wrapped(io.RawIOBase):
         super().close()
 
 
-class CountingFile(_Wrapped):
+class CountingFile(FileWrapper):
     """Counts the bytes its reader takes (`meter.used`)."""
 
     def __init__(self, inner: Any, meter: ReadMeter) -> None:
@@ -98,7 +98,7 @@ class _LocalCounted(CountingFile):
         return data
 
 
-class _LargeReadsDirect(_Wrapped):
+class _LargeReadsDirect(FileWrapper):
     """Reads larger than half the block cache go to the store as one ranged GET, past the cache: fsspec's BlockCache
     fetches each block of a long read twice once the read spans more blocks than it keeps (measured: 2.0 bytes
     fetched per byte used for a 4 MiB HDF5 dataset at 64 KiB blocks), and a long read gains nothing from caching."""
