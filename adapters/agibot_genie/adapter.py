@@ -160,7 +160,7 @@ class GenieAdapter(SourceAdapter):
             metadata["episode_id_mismatch"] = ids
         tier, reasons = opts.tier, []
         if is_simulation(meta):
-            tier = max(opts.tier, QualityTier.low, key=_TIER_RANK.__getitem__)
+            tier = max(opts.tier, QualityTier.low, key=list(QualityTier).index)  # the enum lists tiers best first
             reasons.append("Genie Sim simulation (meta_info sw_version/text): motion-planned, scripted trajectories")
         injected = error_frames(info)
         if injected:
@@ -240,9 +240,6 @@ class GenieAdapter(SourceAdapter):
             log.warning("%s: episode %s has no *_color.mp4 (looked in %s)", folder, raw_id, ", ".join(VIDEO_DIRS))
             meta["no_video"] = f"no *_color.mp4 in {', '.join(VIDEO_DIRS)}"
         return cameras, poses
-
-
-_TIER_RANK = {QualityTier.high: 0, QualityTier.low: 1, QualityTier.actionless: 2, QualityTier.rejected: 3}
 
 
 def _task_result(folder: Location, metadata: dict[str, Any], reasons: list[str]) -> bool | None:

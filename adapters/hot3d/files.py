@@ -145,8 +145,6 @@ class CameraCalibration:
     device_from_camera: np.ndarray  # (4,4)
     model: str
     params: tuple[float, ...]
-    width: int | None = None
-    height: int | None = None
 
 
 def read_aria_calibration(path: Location, label: str = "camera-rgb") -> CameraCalibration:
@@ -173,14 +171,7 @@ def read_quest_calibration(path: Location, label: str = "camera-slam-left") -> C
         cam = next(c for c in cams if c.get("label") == label)
         tf = cam["T_Device_Camera"]
         pose = se3_from_wxyz(np.array([tf["quaternion_wxyz"]]), np.array(tf["translation_xyz"]))[0]
-        return CameraCalibration(
-            label,
-            pose,
-            cam["projectionModelType"],
-            tuple(cam["projectionParams"]),
-            cam.get("imageWidth"),
-            cam.get("imageHeight"),
-        )
+        return CameraCalibration(label, pose, cam["projectionModelType"], tuple(cam["projectionParams"]))
     except StopIteration:
         raise ValueError(f"no camera labelled {label!r}") from None
     except (ValueError, KeyError, TypeError) as e:

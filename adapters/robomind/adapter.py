@@ -49,7 +49,6 @@ from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, is_object, listing
 from schemas.lfs import lfs_pointer_message
-from schemas.robots.joint_space import JointSpaceOptions
 from schemas.tiers import QualityTier
 
 log = logging.getLogger(__name__)
@@ -206,7 +205,6 @@ class RoboMINDAdapter(SourceAdapter):
             success=True,  # the release holds success_episodes only
             tier_reasons=tuple(reasons),
             metadata=meta,
-            joint_space=JointSpaceOptions(joint_map=layout.joint_map) if layout.joint_map else None,
         )
 
     def _row_bound(self, f: h5py.File, fail) -> tuple[int, str]:

@@ -21,7 +21,7 @@ stuck, and the maker itself recomputes it from the joints. `end_effector` stays 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from schemas.canonical import Camera
 
@@ -60,10 +60,7 @@ class RobotLayout:
     # quick_start converts BGR->RGB only for franka / ur / franka_fr3_dual; "other embodiments image data are
     # recorded in RGB" as cv2 decodes them (robomind.yaml `bgr2rgb` False for agilex and tienkung).
     rgb_in_bgr_jpeg: bool
-    # explicit native -> URDF joint map (JointSpaceOptions.joint_map) where the names alone do not say it
-    joint_map: dict[str, str] = field(default_factory=dict)
     why: str = ""  # how the hands are reached (or why not), recorded in metadata and the tier reasons
-    simulation: bool = False
 
 
 def _arm(prefix: str, joints: tuple[str, ...]) -> tuple[str, ...]:
@@ -77,43 +74,38 @@ def _dual(dataset: str, joints: tuple[str, ...], unit: str, *, suffix: str = "")
     )
 
 
-_FRANKA_VECTORS = (
-    Vector("joint_position", (*PANDA, "gripper"), "rad (gripper: native, unverified)"),
-    Vector("end_effector", EEF6, "m, rad"),
+_FRANKA = RobotLayout(
+    "franka",
+    "franka",
+    (
+        Vector("joint_position", (*PANDA, "gripper"), "rad (gripper: native, unverified)"),
+        Vector("end_effector", EEF6, "m, rad"),
+    ),
+    {"camera_top": Camera.head, "camera_left": Camera.third_person, "camera_right": None},
+    rgb_in_bgr_jpeg=False,
+    why="wrist by FK of the 7 arm joints (Panda); gripper from joint_position[7] as a finger joint in m",
 )
-_FRANKA_CAMERAS = {"camera_top": Camera.head, "camera_left": Camera.third_person, "camera_right": None}
 _AGILEX_JOINTS = (*PIPER, "gripper")
 # Tien Kung Gello (and Prod1 Gello): "[left arm (7d), left hand closure (1d), right arm (7d), right hand closure (1d)]"
-_GELLO_VECTORS = (
-    Vector(
-        "joint_position",
-        (*_arm("left_", TIENKUNG_ARM), "left_hand_closure", *_arm("right_", TIENKUNG_ARM), "right_hand_closure"),
-        "rad",
+_GELLO = RobotLayout(
+    "tienkung_gello",
+    "tienkung",
+    (
+        Vector(
+            "joint_position",
+            (*_arm("left_", TIENKUNG_ARM), "left_hand_closure", *_arm("right_", TIENKUNG_ARM), "right_hand_closure"),
+            "rad",
+        ),
     ),
-)
-
-_GELLO_WHY = (
-    "both arms by FK on the maker's Tien Kung Pro humanoid.urdf (tienkung: L/R_hand_base_link from pelvis, as "
-    "RoboMIND's joint2pose.py 'tiangong1pro'); hand closure native (its unit is not established)"
+    {"camera_top": Camera.head},
+    rgb_in_bgr_jpeg=True,
+    why="both arms by FK on the maker's Tien Kung Pro humanoid.urdf (tienkung: L/R_hand_base_link from pelvis, as "
+    "RoboMIND's joint2pose.py 'tiangong1pro'); hand closure native (its unit is not established)",
 )
 
 ROBOTS: dict[str, RobotLayout] = {
-    "franka_1rgb": RobotLayout(
-        "franka",
-        "franka",
-        _FRANKA_VECTORS,
-        _FRANKA_CAMERAS,
-        rgb_in_bgr_jpeg=False,
-        why="wrist by FK of the 7 arm joints (Panda); gripper from joint_position[7] as a finger joint in m",
-    ),
-    "franka_3rgb": RobotLayout(
-        "franka",
-        "franka",
-        _FRANKA_VECTORS,
-        _FRANKA_CAMERAS,
-        rgb_in_bgr_jpeg=False,
-        why="wrist by FK of the 7 arm joints (Panda); gripper from joint_position[7] as a finger joint in m",
-    ),
+    "franka_1rgb": _FRANKA,
+    "franka_3rgb": _FRANKA,
     "franka_fr3_dual": RobotLayout(
         "franka_fr3_dual",
         "fr3_dual",
@@ -155,22 +147,8 @@ ROBOTS: dict[str, RobotLayout] = {
         why="both arms by FK on the maker's aloha_new.urdf chains (piper_dual: fl/fr_link6 from body_Link, as "
         "RoboMIND's joint2pose.py); grippers native (their recorded unit is not established)",
     ),
-    "tienkung_gello_1rgb": RobotLayout(
-        "tienkung_gello",
-        "tienkung",
-        _GELLO_VECTORS,
-        {"camera_top": Camera.head},
-        rgb_in_bgr_jpeg=True,
-        why=_GELLO_WHY,
-    ),
-    "tienkung_prod1_gello_1rgb": RobotLayout(
-        "tienkung_prod1_gello",
-        "tienkung",
-        _GELLO_VECTORS,
-        {"camera_top": Camera.head},
-        rgb_in_bgr_jpeg=True,
-        why=_GELLO_WHY,
-    ),
+    "tienkung_gello_1rgb": _GELLO,
+    "tienkung_prod1_gello_1rgb": replace(_GELLO, robot_type="tienkung_prod1_gello"),
     "tienkung_xsens_1rgb": RobotLayout(
         "tienkung_xsens",
         "tienkung",
