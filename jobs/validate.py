@@ -35,7 +35,7 @@ from ingest.qa.dataset import (
 from jobs.catalog.behaviour import recorded_thresholds
 from jobs.catalog.source_findings import read_source_findings
 from schemas.corpus import DATASETS_DIR, EpisodeLineage, find_datasets
-from schemas.dataset_meta import Quirk, Severity
+from schemas.dataset_meta import Quirk, Severity, quirk
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 
@@ -85,7 +85,7 @@ def qa_quirks(root: Location) -> list[Quirk]:
         lines = [line for _, line in read_jsonl(path)]
         lineages = [EpisodeLineage.of(line) for line in lines]
     except ValueError as err:  # a torn line is the loader's finding; an invalid lineage is ours
-        return [Quirk(code="qa_unreadable", severity="warning", message=f"QA not read: {err}", path=EPISODES_PATH)]
+        return [quirk("qa_unreadable", "warning", f"QA not read: {err}", EPISODES_PATH)]
     geometry_config, behaviour_config = recorded_thresholds(lineages)
     out: list[tuple[str, Severity, str]] = []
     summary = geometry_summary(root.name, [lin.qa for lin in lineages])
@@ -104,36 +104,31 @@ def qa_quirks(root: Location) -> list[Quirk]:
     if b is not None:
         out.append(("qa_behaviour", "info", f"behaviour QA: {behaviour_overview(b)}"))
         out += [(code, "warning", msg) for code, msg, _ in behaviour_messages(b)]
-    return [Quirk(code=code, severity=sev, message=msg, path=EPISODES_PATH) for code, sev, msg in out]
+    return [quirk(code, sev, msg, EPISODES_PATH) for code, sev, msg in out]
 
 
 def source_quirks(findings: list[SourceFinding]) -> list[Quirk]:
     """Source findings as quirks `source_<code>`, naming the source and its root; an error is a warning."""
     return [
-        Quirk(
-            code=f"source_{f.code}",
-            severity="info" if f.severity == "info" else "warning",
-            message=f"source {f.source} ({f.root}{', dataset ' + f.subset if f.subset else ''}): {f.message}",
-            path=f.path,
+        quirk(
+            f"source_{f.code}",
+            "info" if f.severity == "info" else "warning",
+            f"source {f.source} ({f.root}{', dataset ' + f.subset if f.subset else ''}): {f.message}",
+            f.path,
         )
         for f in findings
     ]
 
 
-def _corpus_of(root: Location) -> tuple[Path, str, str] | None:
-    """(corpus root, source, subset) of a dataset written at `<corpus>/datasets/<source>/<subset>`, else None."""
-    if is_object(root) or root.parent.parent.name != DATASETS_DIR:
-        return None
-    return Path(root.parent.parent.parent), root.parent.name, root.name
-
-
 def dataset_source_quirks(root: Location) -> list[Quirk]:
-    """The findings of the source a corpus dataset was ingested from that concern it, as quirks."""
-    where = _corpus_of(locate(root))
-    if where is None:
+    """The findings of the source a corpus dataset (`<corpus>/datasets/<source>/<subset>`) was ingested from that
+    concern it, as quirks."""
+    root = locate(root)
+    if is_object(root) or root.parent.parent.name != DATASETS_DIR:
         return []
-    corpus, source, subset = where
-    return source_quirks([f for f in read_source_findings(corpus, [source]) if f.concerns_dataset(source, subset)])
+    source, subset = root.parent.name, root.name
+    found = read_source_findings(Path(root.parent.parent.parent), [source])
+    return source_quirks([f for f in found if f.concerns_dataset(source, subset)])
 
 
 def validate_dataset(root: Location, *, data: bool = True, videos: bool = True) -> ValidationReport:
@@ -143,7 +138,7 @@ def validate_dataset(root: Location, *, data: bool = True, videos: bool = True) 
     try:
         ds = adapter.dataset(root)
     except (ValueError, OSError, KeyError, pa.ArrowException) as err:
-        q = Quirk(code="unreadable_meta", severity="error", message=meta_error(err), path="meta/info.json")
+        q = quirk("unreadable_meta", "error", meta_error(err), "meta/info.json")
         return ValidationReport(root=str(root), version="?", episodes=0, frames=0, quirks=[q])
     quirks = (
         list(ds.quirks) + loader_checks(ds, data=data, videos=videos) + qa_quirks(root) + dataset_source_quirks(root)
