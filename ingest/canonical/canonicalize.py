@@ -144,10 +144,14 @@ def canonicalize_spans(
     spec = ctx.spec
     t0, t1 = rs.common_span([s.timestamps for s in used] + [c.timestamps for c in ctx.cams.values()])
     spans = [(t0, t1)]
+    rejections: list[SpanRejection] = []
     if ctx.gaps and spec.gap_policy is GapPolicy.split:
         spans = rs.segments_without_gaps(t0, t1, ctx.gaps, spec.min_episode_s)
+        if not spans:  # named, not an empty reason: a real PR2 camera throttled to 0.51 s (tests/data/real/rosbag_pr2)
+            longest = max(b - a for a, b in ctx.gaps)
+            why = f"{len(ctx.gaps)} gap(s) longer than max_gap_s {spec.max_gap_s} s (the longest {longest:.3f} s)"
+            rejections.append(SpanRejection(t0, t1, f"no part of {spec.min_episode_s} s or more between {why}"))
     episodes: list[CanonicalEpisode] = []
-    rejections: list[SpanRejection] = []
     for k, (a, b) in enumerate(spans):
         out = canonicalize_span(ctx, a, b, f"#span{k}" if len(spans) > 1 else "")
         if isinstance(out, SpanRejection):

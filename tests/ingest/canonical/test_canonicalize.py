@@ -111,6 +111,17 @@ def test_a_long_gap_splits_the_episode() -> None:
     assert eps[1].span_s[0] >= 5.0
 
 
+def test_gaps_that_leave_no_part_long_enough_are_the_rejection_s_named_cause() -> None:
+    t, xyz, rpy, grip = _reach(10, 10.0)
+    t = t * 6  # a sample every 0.6 s: every interval is a gap
+    out = canonicalize_spans(_oxe_raw(t, xyz, rpy, grip), CanonicalizeSpec(max_gap_s=0.5, min_episode_s=1.0))
+    assert not out.episodes
+    assert out.rejection_message().endswith(
+        "span [0.00, 5.40] s rejected: no part of 1.0 s or more between 9 gap(s) longer than max_gap_s 0.5 s"
+        " (the longest 0.600 s)"
+    )
+
+
 def test_a_long_gap_can_invalidate_instead() -> None:
     t, xyz, rpy, grip = _reach(40, 10.0)
     t = np.where(t >= 2.0, t + 3.0, t)
