@@ -337,7 +337,7 @@ class RosbagAdapter(SourceAdapter):
                 return
             values, names, nonfinite = without_nonfinite_columns(values, names)
             if not names:
-                skipped[d.topic] = f"no numeric field holds a finite number in any message {nonfinite}"
+                skipped[d.topic] = f"no numeric field holds a float32 number in any message {nonfinite}"
                 return
             action = matches(d.topic, opts.action_topics)
             (ep.actions if action else ep.signals)[key] = Stream(t, values, names, frame=frame)
@@ -347,7 +347,7 @@ class RosbagAdapter(SourceAdapter):
                 + f" ({len(names)} numeric fields)"
                 + (f"; string fields vary {varying}" if varying else "")
                 + (f"; fields of changing width left out {left_out}" if left_out else "")
-                + (f"; no finite number in any message, left out {nonfinite}" if nonfinite else "")
+                + (f"; no float32 number in any message, left out {nonfinite}" if nonfinite else "")
             )
 
     def _camera_slot(self, topic: str, ep: _Built) -> Camera | None:

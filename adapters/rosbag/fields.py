@@ -109,14 +109,16 @@ def stack(rows: Sequence[dict[str, np.ndarray]]) -> tuple[np.ndarray | None, tup
 def without_nonfinite_columns(
     values: np.ndarray, names: tuple[str, ...]
 ) -> tuple[np.ndarray, tuple[str, ...], dict[str, str]]:
-    """(values, names) less the columns that hold no finite number in any message, and those columns' names with
-    what they held. A publisher may fill a field it does not use with NaN, or a limit it does not set with inf, in
-    every message (PX4, tests/data/real/rosbag_ats: ActuatorMotors' control[4..11] on a quadrotor and
-    VehicleLocalPosition's ref_lat without GPS are NaN, its vxy_max and hagl_min inf): such a column is named, not
-    kept as a native."""
+    """(values, names) less the columns that hold no number a float32 native can keep (finite, within float32's
+    range) in any message, and those columns' names with what they held. A publisher may fill a field it does not use
+    with NaN, or a limit it does not set with inf, in every message (PX4, tests/data/real/rosbag_ats: ActuatorMotors'
+    control[4..11] on a quadrotor and VehicleLocalPosition's ref_lat without GPS are NaN, its vxy_max and hagl_min
+    inf), or mark a variance it does not observe with DBL_MAX (the real PR2's /base_odometry/odom, tests/data/real/
+    rosbag_pr2: covariance of z, roll and pitch 1.7976931348623157e+308, which is inf as float32): such a column is
+    named, not kept as a native."""
     if values.dtype.kind != "f":
         return values, names, {}
-    empty = ~np.isfinite(values).any(axis=0)
+    empty = ~(np.abs(values) <= np.finfo(np.float32).max).any(axis=0)  # NaN compares False
     held = {n: ", ".join(str(x) for x in np.unique(values[:, i])) for i, n in enumerate(names) if empty[i]}
     return values[:, ~empty], tuple(n for n, e in zip(names, empty, strict=True) if not e), held
 

@@ -3,8 +3,8 @@
 - `sensor_msgs/JointState`: state `<topic>.position` (T, joints) named by `name` (re-ordered by name when a message
   lists them in another order; a joint a message lacks is NaN there); `velocity` and `effort`, when sent, signals;
 - `sensor_msgs/Image`, `CompressedImage` (colour): a camera (`adapters.rosbag.camera`) on the topic's clock;
-- `tf2_msgs/TFMessage`: a signal `tf.<parent>.<child>` (T, 7: x, y, z, qx, qy, qz, qw) per moving edge; static edges
-  (`/tf_static`) in the metadata; the tree serves the `eef` option;
+- `tf2_msgs/TFMessage` (ROS 1: `tf/tfMessage`): a signal `tf.<parent>.<child>` (T, 7: x, y, z, qx, qy, qz, qw) per
+  moving edge; static edges (`/tf_static`) in the metadata; the tree serves the `eef` option;
 - `std_msgs/String` on `task_topic`: the task text, each message over the span until the next;
 - a topic matching `action_topics`: an action, every numeric field flattened (`adapters.rosbag.fields`);
 - any other type: every numeric field flattened, one signal `<topic>` (PoseStamped, Odometry, CameraInfo,
@@ -28,7 +28,9 @@ from adapters.rosbag.fields import flatten, header_of, stamp_ns
 from adapters.rosbag.tf import TfTree
 
 JOINT_STATE = ("sensor_msgs/msg/JointState",)
-TF = ("tf2_msgs/msg/TFMessage",)
+# ROS 1's older `tf/tfMessage` is the same message (`geometry_msgs/TransformStamped[] transforms`, the definition a
+# real PR2 bag of 2012 carries: tests/data/real/rosbag_pr2)
+TF = ("tf2_msgs/msg/TFMessage", "tf/msg/tfMessage")
 STRING = ("std_msgs/msg/String",)
 POSE_NAMES = ("x", "y", "z", "qx", "qy", "qz", "qw")
 
