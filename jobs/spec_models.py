@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,9 +39,15 @@ _SOURCE_NAME = re.compile(r"[a-z0-9_]+")
 BASE_DIR = "base_dir"  # validation-context key: the folder relative paths resolve against
 
 
-def _base(info: ValidationInfo) -> Path:
-    """What relative paths are relative to: the spec file's folder (or the working directory without one)."""
-    return Path((info.context or {}).get(BASE_DIR) or Path.cwd())
+def _where(v: Any, info: ValidationInfo, problem: Callable[[Any], str | None], field: str, expected: str) -> Any:
+    """A folder or URL field: relative to the spec file's folder (or the working directory without one); a value that
+    is no path is one error, as the plain `Path` field gave, not one per union arm."""
+    if not isinstance(v, str | os.PathLike):
+        raise PydanticCustomError("path_type", expected)
+    v = parse_where(v, Path((info.context or {}).get(BASE_DIR) or Path.cwd()))
+    if (found := problem(v)) is not None:
+        raise ValueError(f"{field} {found}")
+    return v
 
 
 class SourceSpec(BaseModel):
@@ -91,13 +98,7 @@ class SourceSpec(BaseModel):
     @field_validator("root", mode="before")
     @classmethod
     def _root(cls, v: Any, info: ValidationInfo) -> Any:
-        if not isinstance(v, str | os.PathLike):  # one error, not one per union arm
-            raise PydanticCustomError("path_type", "Input is not a valid path or URL")
-        v = parse_where(v, _base(info))
-        problem = folder_problem(v)
-        if problem is not None:
-            raise ValueError(f"root {problem}")
-        return v
+        return _where(v, info, folder_problem, "root", "Input is not a valid path or URL")
 
     @model_validator(mode="after")
     def _root_reachable(self) -> SourceSpec:
@@ -219,13 +220,7 @@ class JobSpec(BaseModel):
     @field_validator("output", mode="before")
     @classmethod
     def _output(cls, v: Any, info: ValidationInfo) -> Any:
-        if not isinstance(v, str | os.PathLike):  # one error, as the plain `Path` field gave, not one per union arm
-            raise PydanticCustomError("path_type", "Input is not a valid path or bucket URL")
-        v = parse_where(v, _base(info))
-        problem = output_problem(v)
-        if problem is not None:
-            raise ValueError(f"output {problem}")
-        return v
+        return _where(v, info, output_problem, "output", "Input is not a valid path or bucket URL")
 
     @field_validator("sources", mode="wrap")
     @classmethod
