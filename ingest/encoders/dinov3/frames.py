@@ -1,21 +1,22 @@
 """Frames for the image encoder: which frames of an episode are encoded, and how a frame becomes pixel values.
 
-Preprocessing reproduces `transformers.DINOv3ViTImageProcessor` (5.23), which needs torchvision and so cannot run
-here. Its `_preprocess` does, per image: rescale (uint8 CHW times 1/255, float32); resize to 224x224 with torchvision's
+Preprocessing reproduces `transformers.DINOv3ViTImageProcessor` (5.23), which needs torchvision and so cannot run here.
+Its `_preprocess` does, per image: rescale (uint8 CHW times 1/255, float32); resize to 224x224 with torchvision's
 `resize(..., BILINEAR, antialias=True)`, for a float32 tensor `interpolate(mode="bilinear", align_corners=False,
 antialias=True)`; normalize `(x - mean) / std` with the ImageNet mean/std. There is no center crop. A model folder's
-`preprocessor_config.json`, when present, overrides these defaults. `preprocess` resizes before rescaling: the resize
-is linear with weights summing to 1, so the result is the same up to float32 rounding (below 2e-6 after
-normalization), and converting channels-last uint8 frames to float without a layout copy makes it 1.5x faster.
+`preprocessor_config.json`, when present, overrides these defaults. The tests' float32 reference of the processor
+(`tests/fixtures/dinov3.py`, `preprocess`) resizes before rescaling: the resize is linear with weights summing to 1, so
+the result is the same up to float32 rounding (below 2e-6 after normalization), and converting channels-last uint8
+frames to float without a layout copy makes it 1.5x faster.
 
-The latents job splits that work (`resize_frames` + `normalize_frames`): the decode tasks resize to uint8 frames, the
-encoder normalizes them on its device, so a frame travels as 150 KB at 224 (a quarter of fp32 pixel values). The
+The latents job splits that work: the decode tasks resize to uint8 frames (`resize_frames`), the encoder normalizes them
+on its device (`dinov3.stream.PixelEncoder`), so a frame travels as 150 KB at 224 (a quarter of fp32 pixel values). The
 uint8 resize is what DINOv3's own reference transform does (facebookresearch/dinov3 README, `make_transform`:
 `v2.ToImage()`, then `v2.Resize(..., antialias=True)` on the uint8 image, then `ToDtype(float32, scale=True)` and
-`Normalize`); torch's uint8 antialiased bilinear kernel is 13x faster than the float one on one core here (698 vs
-54 img/s, 480x640 -> 224), and the decode CPUs are what bounds the job. It differs from the processor's float resize
-by at most 1/255 per pixel before normalization (bicubic resizes in float and rounds: at most 0.5/255); a frame
-already at the model's size is passed through, so its values are exactly the processor's.
+`Normalize`); torch's uint8 antialiased bilinear kernel is 13x faster than the float one on one core here (698 vs 54
+img/s, 480x640 -> 224), and the decode CPUs are what bounds the job. It differs from the processor's float resize by at
+most 1/255 per pixel before normalization (bicubic resizes in float and rounds: at most 0.5/255); a frame already at the
+model's size is passed through, so its values are exactly the processor's.
 """
 
 from __future__ import annotations
@@ -87,21 +88,6 @@ class PreprocessConfig(BaseModel):
         )
 
 
-def preprocess(frames: np.ndarray | torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
-    """uint8 RGB frames [B, H, W, 3] -> float32 pixel values [B, 3, size, size], as the processor computes them."""
-    x = torch.as_tensor(frames)
-    if x.ndim != 4 or x.shape[-1] != 3 or x.dtype != torch.uint8:
-        raise ValueError(f"expected uint8 frames [B, H, W, 3], got {x.dtype} {tuple(x.shape)}")
-    x = x.permute(0, 3, 1, 2).float()  # a channels-last view: no copy before the resize
-    if tuple(x.shape[-2:]) != (cfg.size, cfg.size):  # torchvision returns a same-size image untouched
-        x = F.interpolate(
-            x, size=(cfg.size, cfg.size), mode=RESAMPLE_MODES[cfg.resample], align_corners=False, antialias=True
-        )
-    mean = torch.tensor(cfg.image_mean, dtype=x.dtype).view(-1, 1, 1)
-    std = torch.tensor(cfg.image_std, dtype=x.dtype).view(-1, 1, 1)
-    return ((x * cfg.rescale_factor - mean) / std).contiguous()
-
-
 def latent_frame_indices(length: int, fps: float, rate_hz: float) -> np.ndarray:
     """Frames of a `length`-frame, `fps` stream nearest to the times k / rate_hz (k = 0, 1, ...) inside the episode.
 
@@ -138,13 +124,6 @@ def resize_frames(frames: np.ndarray | torch.Tensor, cfg: PreprocessConfig) -> t
             x = F.interpolate(x.float(), size=(cfg.size, cfg.size), mode=mode, align_corners=False, antialias=True)
             x = x.round_().clamp_(0, 255).to(torch.uint8)
     return x.contiguous()
-
-
-def normalize_frames(frames: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
-    """uint8 [B, 3, S, S] -> float32 pixel values, by `preprocess`'s expression (on any device)."""
-    mean = torch.tensor(cfg.image_mean, dtype=torch.float32, device=frames.device).view(-1, 1, 1)
-    std = torch.tensor(cfg.image_std, dtype=torch.float32, device=frames.device).view(-1, 1, 1)
-    return (frames.float() * cfg.rescale_factor - mean) / std
 
 
 def _decode(
@@ -185,13 +164,6 @@ def _decode(
             "end); the video is shorter than the episode"
         )
     return out
-
-
-def decode_pixels(video: Path, frame_index: Sequence[int], cfg: PreprocessConfig) -> torch.Tensor:
-    """The wanted frames of one mp4 as the processor's float32 pixel values [N, 3, size, size], in `frame_index`
-    order (the reference the latents job's uint8 path is checked against)."""
-    out = torch.empty((len(frame_index), 3, cfg.size, cfg.size), dtype=torch.float32)
-    return _decode(video, frame_index, out, lambda f: preprocess(f, cfg))
 
 
 def decode_resized(video: Path | IO[bytes], frame_index: Sequence[int], cfg: PreprocessConfig) -> torch.Tensor:

@@ -10,7 +10,7 @@ batch k; the outputs go device -> host once, non-blocking, at their final rows, 
 the writer threads call before they read those rows.
 
 On CPU the same loop runs with plain buffers, no streams and no pinning, and gives the same numbers as normalizing on
-the host: the normalization is the same float32 expression as `dinov3.frames.preprocess`, on the same values.
+the host: the normalization is the processor's float32 expression (the tests' `preprocess`) on the same values.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class PixelEncoder(nn.Module):
         self.out_dtype = out_dtype
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = (frames.float() * self.rescale - self.mean) / self.std  # dinov3.frames.preprocess's expression
+        x = (frames.float() * self.rescale - self.mean) / self.std  # the processor's expression (dinov3.frames)
         hidden = self.model(pixel_values=x).last_hidden_state.to(self.out_dtype)
         return hidden[:, self.prefix :].contiguous(), hidden[:, : self.prefix].contiguous()
 

@@ -11,13 +11,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from ingest.encoders.dinov3.frames import (
-    PreprocessConfig,
-    latent_frame_indices,
-    normalize_frames,
-    preprocess,
-    resize_frames,
-)
+from ingest.encoders.dinov3.frames import PreprocessConfig, latent_frame_indices, resize_frames
 from ingest.encoders.dinov3.model import EncoderSpec, load_encoder
 from ingest.lerobot.video_read import decode_frames
 from ingest.storage.corpus import Corpus
@@ -37,7 +31,7 @@ from jobs.stages.latents import (
 )
 from schemas.image_latents import latents_file
 from schemas.lerobot import load_info
-from tests.fixtures.dinov3 import write_tiny_dinov3
+from tests.fixtures.dinov3 import normalize_frames, preprocess, write_tiny_dinov3
 from tests.fixtures.episodes import write_canonical_dataset
 from tests.fixtures.readback import read_latents
 

@@ -20,14 +20,12 @@ from adapters.synthetic.video import synthetic_frame, write_mp4
 from ingest.encoders.dinov3.frames import (
     LatentsInputError,
     PreprocessConfig,
-    decode_pixels,
     decode_resized,
     latent_frame_indices,
-    normalize_frames,
-    preprocess,
     resize_frames,
 )
 from ingest.lerobot.video_read import decode_frames
+from tests.fixtures.dinov3 import decode_pixels, normalize_frames, preprocess
 
 
 def _pil_reference(img: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:

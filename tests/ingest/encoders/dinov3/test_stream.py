@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from ingest.encoders.dinov3.frames import PreprocessConfig, normalize_frames, preprocess
+from ingest.encoders.dinov3.frames import PreprocessConfig
 from ingest.encoders.dinov3.model import EncoderSpec, load_encoder
 from ingest.encoders.dinov3.stream import FrameEncoder, PixelEncoder
-from tests.fixtures.dinov3 import write_tiny_dinov3
+from tests.fixtures.dinov3 import normalize_frames, preprocess, write_tiny_dinov3
 
 CFG = PreprocessConfig()
 
