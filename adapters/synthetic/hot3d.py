@@ -32,66 +32,34 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 from scipy.spatial.transform import Rotation
 
 from adapters.synthetic import hot3d_video
 from adapters.synthetic.hand import hand_layout, se3
+from schemas.robots.data_file import read_yaml
 
 BAD_CASES = ("no_hand_source", "bad_quaternion", "missing_calibration", "bad_hand_line", "truncated_video")
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
-# the real sample's calibrations (P0003_c701bd11 online_calibration.jsonl camera-rgb; P0002_273c2819 camera-slam-left)
-ARIA_RGB_T_DEVICE_CAMERA = ((0.9431785122262992, 0.3286754082265991, 0.03767550810144332, 0.031101867965789714),
-                            (-0.0038260073816772273, -0.01272303558927869, -0.0031469770875251555))  # fmt: skip
-ARIA_RGB_PARAMS = (609.3602294921875, 706.2735595703125, 704.17626953125, 0.38424140214920044, -0.3806401193141937,
-                   -0.12207936495542526, 1.555517315864563, -1.9891928434371948, 0.7251640558242798,
-                   -0.0009960847673937678, 0.00020426079572644085, 0.0022028556559234858, -0.0004090230504516512,
-                   -0.001457472681067884, 0.0002504018775653094)  # fmt: skip
-# Quest3/P0002_273c2819 (commit 322bbffc): camera_models.json as written there (both SLAM cameras), the first row of
-# headset_trajectory.csv (uid, t_wo, q_wo w x y z), of umetrack_hand_pose_trajectory.jsonl (wrist t_xyz of "0", "1"),
-# and of dynamic_objects.csv (commit eb3413ff; uid, t_wo, q_wo w x y z)
-QUEST_CAMERAS = (
-    {"T_Device_Camera": {"quaternion_wxyz": [-0.44995020258640295, 0.4002398518639525, -0.5571697905977196,
-                                             0.5717645499833561],
-                         "translation_xyz": [0.02676488494873047, -0.1293854675292969, -0.03089171028137207]},
-     "imageHeight": 1024, "imageWidth": 1280, "label": "camera-slam-left", "maxSolidAngle": 1.4847613418777272,
-     "projectionModelType": "CameraModelType.FISHEYE624",
-     "projectionParams": [504.5934753417969, 504.5934753417969, 638.3945922851562, 509.4228515625,
-                          0.043982941657304764, -0.0448598638176918, 0.01613209955394268, -0.010928832925856113,
-                          0.003512823488563299, -0.0005242147017270327, 0.00047754947445355356,
-                          -4.744782927446067e-05, 0.0, 0.0, 0.0, 0.0],
-     "serialNumber": "21367848_11:mono10bit", "stream_id": "1201-1"},
-    {"T_Device_Camera": {"quaternion_wxyz": [-0.43742901420997415, 0.40850468341688273, -0.5546791775025043,
-                                             0.578023175312987],
-                         "translation_xyz": [0.023434097290039063, -0.13131076049804688, 0.03267765808105469]},
-     "imageHeight": 1024, "imageWidth": 1280, "label": "camera-slam-right", "maxSolidAngle": 2.7419263469963275,
-     "projectionModelType": "CameraModelType.FISHEYE624",
-     "projectionParams": [503.17462158203125, 503.17462158203125, 636.9581909179688, 511.8325500488281,
-                          0.043429020792245865, -0.046074334532022476, 0.02290933020412922, -0.01852448284626007,
-                          0.007009806111454964, -0.001104349852539599, -2.9515178539440967e-05, 0.000159201052156277,
-                          0.0, 0.0, 0.0, 0.0],
-     "serialNumber": "21366312_12:mono10bit", "stream_id": "1201-2"},
-)  # fmt: skip
-QUEST_HEADSET_UID = "58635154735610"
-QUEST_DEVICE = ((0.6316699154608774, -0.334256056968385, 0.6353578507409454, -0.29255154722449),
-                (0.0034970109462738, 1.1696090087890625, -0.0776387786865234))  # fmt: skip
-QUEST_WRISTS = {0: (-0.12991822814941406, 0.7555054931640625, -0.13133995056152345),
-                1: (0.18956837463378906, 0.7504779052734375, -0.17308558654785156)}  # fmt: skip
-QUEST_OBJECTS = {
-    "37787722328019": ((0.8021131110324647, 0.0297153821486208, 0.5957549674520484, -0.0284178100808396),
-                       (-0.2398117437530548, 0.731738851708539, -0.2668892691211174)),
-    "223371871635142": ((0.469852918667422, -0.024769650045392, 0.8823366061227406, -0.0103350255025068),
-                        (0.0949329075629214, 0.7181370923639753, -0.5339562221777642)),
-    "228358276546933": ((0.971517042744242, -0.0083091064145848, -0.2367657791673367, 0.0052497831724262),
-                        (0.2290927770604534, 0.7218466525043389, -0.5623583023125276)),
-    "106957734975303": ((0.6503499513488693, -0.6721468555510232, -0.2717118220604752, -0.2267955711780365),
-                        (0.2276835731046791, 0.7686022223752406, -0.4001916052647579)),
-    "5462893327580": ((-0.0086129855711802, 0.0687320861664311, 0.0152206305572327, 0.99748185407866),
-                      (0.2422222559761161, 0.729988931907435, -0.4380059301567447)),
-    "265826671143948": ((0.9624536007709772, -0.0514439561185022, 0.2662653026325973, 0.0118056916709429),
-                        (0.1181436197872359, 0.7478515193401646, -0.3097789008786182)),
-}  # fmt: skip
+Pose = tuple[tuple[float, float, float, float], tuple[float, float, float]]  # (q_wxyz, t_xyz)
+
+
+class Sample(BaseModel):
+    """`hot3d_sample.yaml`: the real samples' calibrations and first poses (their sources are named there)."""
+
+    aria_rgb_t_device_camera: Pose
+    aria_rgb_params: tuple[float, ...]
+    quest_cameras: tuple[dict[str, Any], ...]  # camera_models.json's entries, as written there
+    quest_headset_uid: str
+    quest_device: Pose
+    quest_wrists: dict[int, tuple[float, float, float]]  # hand -> the first wrist position
+    quest_objects: dict[str, Pose]  # uid -> the first pose
+
+
+SAMPLE = read_yaml(Path(__file__).with_name("hot3d_sample.yaml"), Sample)
 QUEST_SLIDING = "265826671143948"  # the object that moves in the sample (z -0.31 -> -0.29 in half a second)
 QUEST_T0_NS = 43_124_400_000_000
 Y_UP = np.array([0.0, 1.0, 0.0])
@@ -109,7 +77,7 @@ class Hot3DSequence:
     bad: str | None = None
     wrists: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # hand -> (T,4,4) true wrist poses
     world_from_camera: np.ndarray | None = field(default=None, repr=False)  # (T,4,4)
-    rgb_params: tuple[float, ...] = ARIA_RGB_PARAMS  # the camera-rgb projection its calibration file carries
+    rgb_params: tuple[float, ...] = SAMPLE.aria_rgb_params  # the camera-rgb projection its calibration file carries
     video_pixels: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # hand -> (T,2), with a recording
     per_frame: int = 2  # ground-truth timestamps per frame (Aria 2, Quest 3 1)
     up: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 1.0]), repr=False)  # the world's up axis
@@ -179,7 +147,7 @@ def quest_device_track(frames: int, fps: float = 30.0) -> np.ndarray:
     """(T,4,4) T_world_device in the Quest 3 sample's Y-up world: its first pose, the head turning +-8 degrees about
     the world's y and drifting 2 cm/s along x."""
     t = np.arange(frames) / fps
-    start = _from_wxyz(*QUEST_DEVICE)
+    start = _from_wxyz(*SAMPLE.quest_device)
     yaw = Rotation.from_rotvec(np.outer(np.deg2rad(8.0) * np.sin(2 * np.pi * t / 3.0), Y_UP)).as_matrix()
     return se3(yaw @ start[:3, :3], start[:3, 3] + np.outer(0.02 * t, [1.0, 0.0, 0.0]))
 
@@ -191,7 +159,11 @@ def quest_hand_track(camera0: np.ndarray, hand: int, frames: int, fps: float = 3
     heading = camera0[:3, 2] - (camera0[:3, 2] @ Y_UP) * Y_UP
     heading /= np.linalg.norm(heading)
     across = np.cross(Y_UP, heading)
-    p = np.asarray(QUEST_WRISTS[hand]) + np.outer(0.02 * np.sin(2 * t), heading) + np.outer(0.01 * np.sin(t), across)
+    p = (
+        np.asarray(SAMPLE.quest_wrists[hand])
+        + np.outer(0.02 * np.sin(2 * t), heading)
+        + np.outer(0.01 * np.sin(t), across)
+    )
     return se3(np.broadcast_to(_palm_down(heading, Y_UP, hand), (frames, 3, 3)), p)
 
 
@@ -247,14 +219,14 @@ def _write_sequence(path: Path, name: str, headset: str, frames: int, bad: str |
     path.mkdir(parents=True, exist_ok=True)
     seq = Hot3DSequence(name, path, headset, frames, bad)
     quest = headset == "Quest3"
-    slam_left = QUEST_CAMERAS[0]["T_Device_Camera"]  # the Quest 3 ground truth's camera: camera-slam-left
-    pose = (slam_left["quaternion_wxyz"], slam_left["translation_xyz"]) if quest else ARIA_RGB_T_DEVICE_CAMERA
+    slam_left = SAMPLE.quest_cameras[0]["T_Device_Camera"]  # the Quest 3 ground truth's camera: camera-slam-left
+    pose = (slam_left["quaternion_wxyz"], slam_left["translation_xyz"]) if quest else SAMPLE.aria_rgb_t_device_camera
     device_from_camera = _from_wxyz(*pose)
     if quest:
         device = quest_device_track(frames)
         cam = device @ device_from_camera
         seq.wrists = {h: quest_hand_track(cam[0], h, frames) for h in (0, 1)}
-        seq.per_frame, seq.up, headset_uid = 1, Y_UP, QUEST_HEADSET_UID
+        seq.per_frame, seq.up, headset_uid = 1, Y_UP, SAMPLE.quest_headset_uid
         stamps = [QUEST_T0_NS + k * 100_000_000 // 3 for k in range(frames)]
     else:
         cam = camera_track(frames)
@@ -289,7 +261,7 @@ def _write_sequence(path: Path, name: str, headset: str, frames: int, bad: str |
     _write_hands(path, seq, stamps, bad)
     recording = not quest and ((video and bad is None) or bad == "truncated_video")
     if recording:
-        seq.rgb_params = hot3d_video.scale_params(ARIA_RGB_PARAMS, hot3d_video.SIDE / hot3d_video.SENSOR)
+        seq.rgb_params = hot3d_video.scale_params(SAMPLE.aria_rgb_params, hot3d_video.SIDE / hot3d_video.SENSOR)
         vrs = path / "recording.vrs"
         seq.video_pixels = hot3d_video.write_recording(vrs, cam, seq.wrists, seq.rgb_params, T0_NS)
         if bad == "truncated_video":
@@ -310,11 +282,13 @@ def _write_objects(path: Path, seq: Hot3DSequence, stamps: list[int], quest: boo
         (path / "dynamic_objects.csv").write_text("\n".join(rows) + "\n")
         return
     t = np.arange(len(stamps)) / 30.0
-    for uid, (_, pos) in QUEST_OBJECTS.items():
+    for uid, (_, pos) in SAMPLE.quest_objects.items():
         slide = 0.04 * t if uid == QUEST_SLIDING else 0.0 * t
         seq.objects[uid] = np.asarray(pos) + np.outer(slide, [0.0, 0.0, 1.0])
     for k, ts in enumerate(stamps):
-        rows += [",".join(map(str, [uid, ts, *seq.objects[uid][k], *q])) for uid, (q, _) in QUEST_OBJECTS.items()]
+        rows += [
+            ",".join(map(str, [uid, ts, *seq.objects[uid][k], *q])) for uid, (q, _) in SAMPLE.quest_objects.items()
+        ]
     (path / "dynamic_objects.csv").write_text("\n".join(rows) + "\n")
 
 
@@ -344,9 +318,9 @@ def _write_hands(path: Path, seq: Hot3DSequence, stamps: list[int], bad: str | N
 
 def _write_calibration(path: Path, quest: bool, rgb_params: tuple[float, ...]) -> None:
     if quest:
-        (path / "camera_models.json").write_text(json.dumps(list(QUEST_CAMERAS), indent=4))
+        (path / "camera_models.json").write_text(json.dumps(list(SAMPLE.quest_cameras), indent=4))
         return
-    (q, t) = ARIA_RGB_T_DEVICE_CAMERA
+    (q, t) = SAMPLE.aria_rgb_t_device_camera
     cams = [
         {
             "Calibrated": True,

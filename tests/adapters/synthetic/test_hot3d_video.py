@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters.synthetic.hot3d import ARIA_RGB_PARAMS
+from adapters.synthetic.hot3d import SAMPLE
 from adapters.synthetic.hot3d_video import DEVICE_T0_NS, SENSOR, SIDE, device_ns, frame_image, project, scale_params
 from tests.needs import tool_missing
 
@@ -36,17 +36,17 @@ def points() -> np.ndarray:
 
 
 def test_projection_is_projectaria_tools(points: np.ndarray) -> None:
-    model = _model(ARIA_RGB_PARAMS, SENSOR)
-    ours = project(ARIA_RGB_PARAMS, points)
+    model = _model(SAMPLE.aria_rgb_params, SENSOR)
+    ours = project(SAMPLE.aria_rgb_params, points)
     theirs = np.array([model.project_no_checks(p) for p in points])
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
 
 
 def test_binning_scales_as_projectaria_tools_rescales(points: np.ndarray) -> None:
     scale = SIDE / SENSOR
-    theirs = _model(ARIA_RGB_PARAMS, SENSOR).rescale(np.array([SIDE, SIDE]), scale)
-    np.testing.assert_allclose(scale_params(ARIA_RGB_PARAMS, scale), theirs.get_projection_params(), rtol=1e-6)
-    ours = project(scale_params(ARIA_RGB_PARAMS, scale), points)
+    theirs = _model(SAMPLE.aria_rgb_params, SENSOR).rescale(np.array([SIDE, SIDE]), scale)
+    np.testing.assert_allclose(scale_params(SAMPLE.aria_rgb_params, scale), theirs.get_projection_params(), rtol=1e-6)
+    ours = project(scale_params(SAMPLE.aria_rgb_params, scale), points)
     np.testing.assert_allclose(ours, [theirs.project_no_checks(p) for p in points], atol=1e-6)
 
 
