@@ -36,8 +36,8 @@ import numpy as np
 
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
-from ingest.lerobot.stats_v30 import aggregate_stats, episode_stats
-from ingest.lerobot.union_stats import QUANTILE_KEYS, QUANTILES, UnionStats
+from ingest.lerobot.stats_v30 import QUANTILE_KEYS, QUANTILES, aggregate_stats, episode_stats
+from ingest.lerobot.union_stats import UnionStats
 from ingest.storage.corpus import Corpus
 from jobs.export.lerobot_v3.masked_stats import _masked_columns, _read, _used, masked_stats
 from jobs.export.lerobot_v3.plan import ExportPlan, manifest_plan

@@ -32,7 +32,7 @@ from ingest.lerobot.errors import (
     UnknownFeatureError,
 )
 from ingest.lerobot.stats import ImageStats
-from ingest.lerobot.table import value_type
+from ingest.lerobot.table import to_arrow, value_type
 from ingest.lerobot.video import ThreadedVideoEncoder, VideoCodec, VideoEncoder
 from schemas.lerobot import DEFAULT_FEATURE_DTYPES, FeatureSpec, FeatureStats
 
@@ -225,15 +225,8 @@ class EpisodeBuilder:
     def _spill(self) -> None:
         if not self._rows[TASK_COLUMN]:
             return
-        arrays = []
-        for name in self._schema.names:
-            vals = self._rows[name]
-            typ = self._schema.field(name).type
-            if pa.types.is_fixed_size_list(typ):
-                flat = np.concatenate(vals) if vals else np.empty(0)
-                arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(flat, type=typ.value_type), typ.list_size))
-            else:
-                arrays.append(pa.array(vals, type=typ))
+        cols = [(self._rows[f.name], f.type) for f in self._schema]
+        arrays = [to_arrow(np.concatenate(v) if pa.types.is_fixed_size_list(t) else v, t) for v, t in cols]
         batch = pa.RecordBatch.from_arrays(arrays, schema=self._schema)
         if self._sink is None:
             self._sink = pa.ipc.new_stream(str(self.stage_dir / FRAMES_FILE), self._schema)

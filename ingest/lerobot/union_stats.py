@@ -23,12 +23,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-QUANTILES: tuple[float, ...] = (0.01, 0.10, 0.50, 0.90, 0.99)  # lerobot's DEFAULT_QUANTILES
-QUANTILE_KEYS: tuple[str, ...] = tuple(f"q{round(q * 100):02d}" for q in QUANTILES)
+from ingest.lerobot.stats_v30 import QUANTILES, Stats
+
 PASS_BITS = (12, 10, 10)  # bits of the 32-bit key fixed by each pass
 BUFFER_VALUES = 1 << 21  # values held before they are counted (8 MB of float32 and 2 MB of mask)
-
-Stats = dict[str, np.ndarray]
 
 
 def order_keys(values: np.ndarray) -> np.ndarray:

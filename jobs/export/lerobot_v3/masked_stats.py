@@ -37,7 +37,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.lerobot.union_stats import Stats, UnionStats
+from ingest.lerobot.stats_v30 import Stats
+from ingest.lerobot.union_stats import UnionStats
 from jobs.export.layout import Column, flatten_column
 from jobs.export.lerobot_v3.plan import MASKED_FEATURES, EpisodeRef, ExportPlan
 from schemas.canonical import HAND_KEYPOINTS, keypoint_slot_mask

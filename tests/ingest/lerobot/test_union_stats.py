@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from ingest.lerobot import union_stats
-from ingest.lerobot.union_stats import QUANTILE_KEYS, QUANTILES, UnionStats, from_keys, order_keys
+from ingest.lerobot.stats_v30 import QUANTILE_KEYS, QUANTILES
+from ingest.lerobot.union_stats import UnionStats, from_keys, order_keys
 
 
 def _run(batches: list[tuple[np.ndarray, np.ndarray]], dim: int) -> dict[str, np.ndarray]:
