@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader
 from adapters.storage.urls import filesystem
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, wait_quiet
+from tests.fixtures.readback import fetched_bytes
 from tests.training.corpus import ARM, EGO, MANIFEST, TEXT_DIM, Episode, build_corpus
 from tests.training.reads import bytes_used
 from training.batch import collate
@@ -95,12 +96,12 @@ def main() -> None:
             cache = remote.files.cache
             assert cache is not None
             setup_fetched = remote.files.meter.fetched
-            before = cache.fetched_bytes()
+            before = fetched_bytes(cache)
             rows = []
             for epoch in range(1, args.epochs + 1):
                 local_s = _epoch(local, stats, args.workers)
                 bucket_s = _epoch(remote, stats, args.workers)
-                fetched = cache.fetched_bytes() - before
+                fetched = fetched_bytes(cache) - before
                 before += fetched
                 rows.append({"epoch": epoch, "local_s": local_s, "bucket_s": bucket_s, "bucket_fetched": fetched})
                 log(f"epoch {epoch}: local {local_s:.3f} s  bucket {bucket_s:.3f} s  fetched {fetched} B")

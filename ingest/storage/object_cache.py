@@ -115,14 +115,6 @@ class Cache:
         with self._locked():
             return sum(size for _, size, _ in self._entries()) + self._reserved()
 
-    def fetched_bytes(self) -> int:
-        """Bytes every process fetched from the store into this cache since the folder was made (the fetch log)."""
-        try:
-            text = (self.root / FETCH_LOG).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return 0
-        return sum(int(line.split("\t", 1)[0]) for line in text.splitlines() if line)
-
     @contextmanager
     def _locked(self) -> Iterator[None]:
         fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)

@@ -22,6 +22,7 @@ from ingest.storage.corpus_files import BucketFiles
 from jobs.runtime.options import add_options
 from jobs.train import TRAIN_OPTIONS, cli_train
 from schemas.storage import StorageOptions
+from tests.fixtures.readback import fetched_bytes
 from tests.s3.server import SECRET_KEY, S3Server
 from tests.training.corpus import MANIFEST, TEXT_DIM, build_corpus, tiny_config
 from tests.training.reads import bytes_used
@@ -103,15 +104,15 @@ def test_a_second_epoch_fetches_nothing(corpus: dict[str, Any], tmp_path: Path) 
     remote = _remote_index(corpus, tmp_path / "cache", workers=2)
     index_fetched = remote.files.meter.fetched
     cache = remote.files.cache
-    assert cache is not None and cache.fetched_bytes() == 0
+    assert cache is not None and fetched_bytes(cache) == 0
     stats = compute_stats(remote)  # episodes_stats.jsonl; the parquet projections: footer + two column chunks, ranged
     stats_fetched = remote.files.meter.fetched - index_fetched
-    assert 0 < cache.fetched_bytes() < stats_fetched  # the projections are in the fetch log
-    before = cache.fetched_bytes()
+    assert 0 < fetched_bytes(cache) < stats_fetched  # the projections are in the fetch log
+    before = fetched_bytes(cache)
     epoch1 = _batches(remote, stats, workers=2)
-    fetched1 = cache.fetched_bytes() - before
+    fetched1 = fetched_bytes(cache) - before
     epoch2 = _batches(remote, stats, workers=2)
-    assert cache.fetched_bytes() == before + fetched1  # epoch 2: 0 bytes from the bucket
+    assert fetched_bytes(cache) == before + fetched1  # epoch 2: 0 bytes from the bucket
     _equal(epoch1, epoch2)
     local = build_index(corpus["local"], "train", MODEL, DataConfig(num_workers=0))
     _equal(epoch1, _batches(local, stats, workers=0))
@@ -148,9 +149,9 @@ def test_the_cache_stays_within_its_bound(corpus: dict[str, Any], tmp_path: Path
     assert 0 < peak <= bound
     local = build_index(corpus["local"], "train", MODEL, DataConfig(num_workers=0))
     _equal(epoch, _batches(local, stats, workers=0))
-    fetched1 = cache.fetched_bytes()
+    fetched1 = fetched_bytes(cache)
     _batches(remote, stats, workers=0)
-    assert cache.fetched_bytes() > fetched1  # the working set does not fit: evicted files come back
+    assert fetched_bytes(cache) > fetched1  # the working set does not fit: evicted files come back
     assert cache.used_bytes() <= bound and not list((cache.root / "tmp").iterdir())
 
 

@@ -17,6 +17,7 @@ from safetensors.torch import save_file
 from adapters.storage.urls import filesystem
 from ingest.storage.corpus_files import HEADER_READ, BucketFiles
 from ingest.storage.object_cache import Cache
+from tests.fixtures.readback import fetched_bytes
 from tests.s3.server import S3Server
 
 
@@ -67,7 +68,7 @@ def test_a_rewritten_object_is_a_new_entry(s3: S3Server, prefix: str, tmp_path: 
     files.list_dataset(root)
     assert files.use(url, lambda p: Path(p).read_bytes()) == b"first version"
     assert files.use(url, lambda p: Path(p).read_bytes()) == b"first version"
-    assert files.cache is not None and files.cache.fetched_bytes() == len(b"first version")  # the second: cached
+    assert files.cache is not None and fetched_bytes(files.cache) == len(b"first version")  # the second: cached
     _put(s3, url, b"second, longer version")
     again, _ = _files(s3, prefix, tmp_path)  # a new run lists again: the ETag differs
     again.list_dataset(root)

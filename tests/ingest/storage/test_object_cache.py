@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ingest.storage.object_cache import FETCH_LOG, TMP, Cache, CacheFullError, entry_name
+from tests.fixtures.readback import fetched_bytes
 
 
 def _bytes(n: int, fill: int) -> bytes:
@@ -35,7 +36,7 @@ def test_least_recently_used_entries_go_first_and_the_bound_holds(tmp_path: Path
     assert cache.used_bytes() == 300
     _put(cache, "e", _bytes(250, 2))  # evicts until it fits: c, a, d in their order of use
     assert [n for n in "acde" if cache.lookup(n)] == ["e"] and cache.used_bytes() == 250
-    assert cache.fetched_bytes() == 4 * 100 + 250
+    assert fetched_bytes(cache) == 4 * 100 + 250
 
 
 def test_a_file_over_the_bound_is_refused_by_name(tmp_path: Path) -> None:
@@ -84,7 +85,7 @@ def test_processes_wanting_one_entry_fetch_it_once_and_never_see_it_half_written
         p.join(30)
     assert [out.get(timeout=5) for _ in procs] == [True, True, True]
     cache = Cache(tmp_path, max_bytes=10_000)
-    assert cache.fetched_bytes() == 1000  # one fetch for three readers
+    assert fetched_bytes(cache) == 1000  # one fetch for three readers
     assert not list((tmp_path / TMP).iterdir())
 
 
