@@ -93,8 +93,6 @@ class OXEAdapter(SourceAdapter):
         self.duplicates: list[dict[str, str]] = []  # with duplicates="skip": {"raw_id", "duplicate_of", "subset"}
         self._root: Location | None = None  # the root discovery last read
 
-    # -- configuration --
-
     def subset_config(self, builder: Builder) -> OXESubset:
         cfg = find_subset(builder.name)
         o = self.options
@@ -155,13 +153,12 @@ class OXEAdapter(SourceAdapter):
             )
         return chosen
 
-    # -- discovery --
-
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
-        count = 0
+        self._root = root = self.locate(root)
         self.duplicates = []
-        self._root = root
+        return self.capped(self._refs(root))
+
+    def _refs(self, root: Location) -> Iterator[EpisodeRef]:
         for builder in self._builders(root):
             self.subset_config(builder)  # fail early on an unusable configuration
             walk = RecordDiscovery(builder, self.options, self.error, self.duplicates)
@@ -170,11 +167,7 @@ class OXEAdapter(SourceAdapter):
                     continue
                 for shard_idx, shard in enumerate(split.shards):
                     expected = split.shard_lengths[shard_idx] if split.shard_lengths else None
-                    for ref in walk.discover_shard(split.name, shard_idx, shard, expected):
-                        yield ref
-                        count += 1
-                        if self.options.max_episodes is not None and count >= self.options.max_episodes:
-                            return
+                    yield from walk.discover_shard(split.name, shard_idx, shard, expected)
 
     def findings(self) -> list[SourceFinding]:
         """What was noted, and the copies `duplicates="skip"` left out: one finding per subset naming them."""
@@ -186,8 +179,6 @@ class OXEAdapter(SourceAdapter):
             ids = [d["raw_id"] for d in dups]
             self.note("duplicates_skipped", msg, root=str(self._root), subset=subset, episodes=ids)
         return super().findings()
-
-    # -- reading --
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         shard = self.locate(ref.paths[0])

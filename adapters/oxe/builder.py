@@ -24,9 +24,6 @@ MAX_GENERIC_STATE = 64  # unconfigured per-step tensors larger than this (embedd
 NP_DTYPES = {name: np.dtype(name).type for name in ("float32", "float64", "int32", "int64", "bool", "uint8")}
 
 
-# --- features.json and dataset_info.json ----------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class FeatureInfo:
     """One leaf of a TFDS FeaturesDict, flattened: `key` as in the `tf.train.Example`."""

@@ -13,8 +13,6 @@ import numpy as np
 from adapters.oxe.builder import NP_DTYPES, STEPS, FeatureInfo
 from adapters.oxe.tfrecord import FeatureValue
 
-# --- value decoding ---------------------------------------------------------------------------------------------
-
 
 def decode_tensor(info: FeatureInfo, raw: FeatureValue, steps: int | None) -> np.ndarray:
     """Stored values of one tensor feature -> array (T, *shape) (or shape, outside steps) in its declared dtype.

@@ -48,13 +48,13 @@ class RecordDiscovery:
         self.builder, self.options, self.error, self.duplicates = builder, options, error, duplicates
         self.seen: dict[str, str] = {}  # content hash -> raw id of the kept copy
 
-    def _ref(self, at: ShardAt, index: int, *, error: tuple[str, str] | None = None, **locator: Any) -> EpisodeRef:
+    def _ref(self, at: ShardAt, index: int, reason: str | None = None, fld: str = "", **locator: Any) -> EpisodeRef:
+        """The ref of record `index`; with `reason`, flagged with it (`fld`: the field named)."""
         builder = self.builder
         raw_id = at.raw_id(index)
         loc = {"builder_dir": str(builder.path), "split": at.split, "shard": at.index, "record": index, **locator}
         message = None
-        if error is not None:
-            reason, fld = error
+        if reason is not None:
             loc.update(error_reason=reason, error_field=fld)
             message = str(self.error(reason, file=at.path, episode=raw_id, field=fld))
         return EpisodeRef(
@@ -71,11 +71,7 @@ class RecordDiscovery:
         at = ShardAt(split, shard_idx, shard)
         if not shard.is_file():
             for i in range(expected or 0):
-                yield self._ref(
-                    at,
-                    i,
-                    error=("shard file listed in dataset_info.json is missing", "tfrecord:missing"),
-                )
+                yield self._ref(at, i, "shard file listed in dataset_info.json is missing", "tfrecord:missing")
             return
         hashing = self.options.duplicates != "keep"
         found = 0
@@ -84,33 +80,21 @@ class RecordDiscovery:
                 err = rec.error
                 assert err is not None
                 index = err.index if err.index is not None else found
-                yield self._ref(
-                    at,
-                    index,
-                    offset=err.offset,
-                    error=(f"{err.reason} (byte offset {err.offset})", f"tfrecord:{err.kind}"),
-                )
+                reason = f"{err.reason} (byte offset {err.offset})"
+                yield self._ref(at, index, reason, f"tfrecord:{err.kind}", offset=err.offset)
                 for later in range(index + 1, expected or 0):
-                    yield self._ref(
-                        at,
-                        later,
-                        error=(
-                            f"record not reachable: the shard's framing breaks at byte offset {err.offset} "
-                            f"(record {index}: {err.kind}); dataset_info.json lists {expected} records",
-                            f"tfrecord:{err.kind}",
-                        ),
+                    msg = (
+                        f"record not reachable: the shard's framing breaks at byte offset {err.offset} "
+                        f"(record {index}: {err.kind}); dataset_info.json lists {expected} records"
                     )
+                    yield self._ref(at, later, msg, f"tfrecord:{err.kind}")
                 return
             span = rec.span
             found = span.index + 1
             where = {"offset": span.offset, "length": span.length}
             if rec.error is not None:
-                yield self._ref(
-                    at,
-                    span.index,
-                    **where,
-                    error=(f"{rec.error.reason} (byte offset {span.offset})", f"tfrecord:{rec.error.kind}"),
-                )
+                reason = f"{rec.error.reason} (byte offset {span.offset})"
+                yield self._ref(at, span.index, reason, f"tfrecord:{rec.error.kind}", **where)
                 continue
             if not hashing:
                 yield self._ref(at, span.index, **where)
@@ -118,27 +102,17 @@ class RecordDiscovery:
             assert rec.payload is not None
             yield from self._record(at, span.index, rec.payload, where)
         for missing in range(found, expected or 0):
-            yield self._ref(
-                at,
-                missing,
-                error=(
-                    f"shard ends after {found} records, dataset_info.json lists {expected} (truncated at a record "
-                    "boundary)",
-                    "tfrecord:truncated",
-                ),
+            msg = (
+                f"shard ends after {found} records, dataset_info.json lists {expected} (truncated at a record boundary)"
             )
+            yield self._ref(at, missing, msg, "tfrecord:truncated")
 
     def _record(self, at: ShardAt, index: int, payload: bytes, where: dict[str, Any]) -> Iterator[EpisodeRef]:
         builder = self.builder
         try:
             ex = parse_example(payload)
         except DecodeError as e:
-            yield self._ref(
-                at,
-                index,
-                **where,
-                error=(f"record is not a tf.train.Example: {e}", "tf.train.Example"),
-            )
+            yield self._ref(at, index, f"record is not a tf.train.Example: {e}", "tf.train.Example", **where)
             return
         meta: dict[str, Any] = dict(where)
         fp = ex.get("episode_metadata/file_path")
@@ -160,14 +134,5 @@ class RecordDiscovery:
         elif self.options.duplicates == "skip":
             self.duplicates.append({"subset": builder.name, "raw_id": raw_id, "duplicate_of": kept})
         else:
-            yield self._ref(
-                at,
-                index,
-                **meta,
-                duplicate_of=kept,
-                error=(
-                    f"duplicate of episode {kept} (same actions, states and language; content hash {digest[:12]}): "
-                    "not counted twice",
-                    "content_hash",
-                ),
-            )
+            msg = f"duplicate of episode {kept} (same actions, states and language; content hash {digest[:12]})"
+            yield self._ref(at, index, msg + ": not counted twice", "content_hash", **meta, duplicate_of=kept)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,17 +20,14 @@ from adapters.oxe.tfrecord import FeatureValue
 from schemas.tiers import QualityTier
 
 
+@dataclass
 class EpisodeReader:
-    def __init__(
-        self,
-        options: OXEOptions,
-        ref: EpisodeRef,
-        builder: Builder,
-        cfg: OXESubset,
-        ex: dict[str, FeatureValue],
-        fail: Any,
-    ) -> None:
-        self.options, self.ref, self.builder, self.cfg, self.ex, self.fail = options, ref, builder, cfg, ex, fail
+    options: OXEOptions
+    ref: EpisodeRef
+    builder: Builder
+    cfg: OXESubset
+    ex: dict[str, FeatureValue]
+    fail: Any
 
     def _raw(self, key: str) -> FeatureValue:
         if key not in self.ex:
@@ -70,19 +68,16 @@ class EpisodeReader:
         if first is not None:
             where = np.flatnonzero(first).tolist()
             if where != [0]:
-                raise self.fail(
-                    f"is_first must mark step 0 only, found it at steps {where} of {steps}"
-                    + (" (several episodes in one record)" if len(where) > 1 else ""),
-                    "steps/is_first",
-                )
+                several = " (several episodes in one record)" if len(where) > 1 else ""
+                msg = f"is_first must mark step 0 only, found it at steps {where} of {steps}{several}"
+                raise self.fail(msg, "steps/is_first")
         last = flags.get("is_last")
         rlds: dict[str, Any] = {"num_steps": steps, "is_last_missing": True, "is_terminal": False}
         if last is not None and last.any():
             where = np.flatnonzero(last).tolist()
             if where != [steps - 1]:
-                raise self.fail(
-                    f"is_last must mark the final step {steps - 1} only, found it at steps {where}", "steps/is_last"
-                )
+                msg = f"is_last must mark the final step {steps - 1} only, found it at steps {where}"
+                raise self.fail(msg, "steps/is_last")
             rlds["is_last_missing"] = False
         term = flags.get("is_terminal")
         if term is not None:
@@ -162,15 +157,8 @@ class EpisodeReader:
                 continue
             if info.kind == "text":
                 for text, i0, i1 in text_runs(texts_of(self._raw(info.key))):
-                    whole = i0 == 0 and i1 == steps - 1
-                    language.append(
-                        Language(
-                            text,
-                            text_kinds.get(key, "instruction"),
-                            None if whole else float(t[i0]),
-                            None if whole else float(t[i1]),
-                        )
-                    )
+                    span = (None, None) if i0 == 0 and i1 == steps - 1 else (float(t[i0]), float(t[i1]))
+                    language.append(Language(text, text_kinds.get(key, "instruction"), *span))
                 continue
             if info.kind != "tensor":
                 meta["skipped"][key] = f"unsupported feature type {info.kind}"

@@ -112,13 +112,8 @@ def _check_payload(payload: bytes, footer: bytes, path: Location, offset: int, i
     (stored,) = FOOTER.unpack(footer)
     computed = masked_crc32c(payload)
     if stored != computed:
-        raise TFRecordError(
-            f"CRC mismatch in the payload of {len(payload)} bytes (stored 0x{stored:08x}, computed 0x{computed:08x})",
-            path=path,
-            offset=offset,
-            kind="payload_crc",
-            index=index,
-        )
+        msg = f"CRC mismatch in the payload of {len(payload)} bytes (stored 0x{stored:08x}, computed 0x{computed:08x})"
+        raise TFRecordError(msg, path=path, offset=offset, kind="payload_crc", index=index)
 
 
 def scan_records(path: Where, *, read_payloads: bool = True, verify: bool = True) -> Iterator[ScannedRecord]:
@@ -172,9 +167,6 @@ def read_record(path: Where, offset: int, *, index: int | None = None, verify: b
     if verify:
         _check_payload(payload, footer, path, offset, index)
     return payload
-
-
-# --- tf.train.Example ---------------------------------------------------------------------------------------------
 
 
 def _load_example_pb2() -> ModuleType:
