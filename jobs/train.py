@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.storage.urls import StorageError, preflight
 from ingest.storage.corpus import where_text
-from jobs.runtime.options import Arg, Opt, job_values
+from jobs.runtime.options import Arg, Opt, job_values, opts
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 
 if TYPE_CHECKING:
@@ -58,15 +58,8 @@ TRAIN_OPTIONS: tuple[Opt | Arg, ...] = (
     _train("data.cache_bytes", "--cache-bytes"),
     _train("seed"),
     Arg(("--device",), {"default": None, "help": "cpu or cuda (default: cuda when available)"}),
-    _train("log_every"),
-    _train("ckpt_every"),
-    _train("compile"),
-    _train("checkpointing"),
-    _train("attention"),
-    _train("model.per_block_adaln"),
-    _train("model.image_layout"),
-    _train("model.image_registers"),
-    _train("peak_tflops"),
+    *map(_train, ("log_every", "ckpt_every", "compile", "checkpointing", "attention", "model.per_block_adaln")),
+    *map(_train, ("model.image_layout", "model.image_registers", "peak_tflops")),
 )
 
 
@@ -89,12 +82,7 @@ class EvalJob(BaseModel):
 EVAL_OPTIONS = (
     Opt(EvalJob, "checkpoint", required=True),
     Opt(EvalJob, "manifest", required=True),
-    Opt(EvalJob, "split"),
-    Opt(EvalJob, "out"),
-    Opt(EvalJob, "max_samples"),
-    Opt(EvalJob, "batch_size"),
-    Opt(EvalJob, "steps"),
-    Opt(EvalJob, "device"),
+    *opts(EvalJob, "split", "out", "max_samples", "batch_size", "steps", "device"),
 )
 
 

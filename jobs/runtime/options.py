@@ -68,6 +68,11 @@ class Opt:
         return values[0]
 
 
+def opts(model: type[BaseModel], *fields: str) -> tuple[Opt, ...]:
+    """An `Opt` of each of `model`'s `fields`, in order, every one as its field states it."""
+    return tuple(Opt(model, f) for f in fields)
+
+
 @dataclass(frozen=True)
 class Arg:
     """An option no model holds: argparse's own arguments, written once here."""

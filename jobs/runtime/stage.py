@@ -38,7 +38,7 @@ from ingest.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus
 from ingest.storage.digests import CatalogError
 from ingest.storage.lease import OutputLeasedError
 from jobs.runtime.job_lock import JobLock, JobLockedError
-from jobs.runtime.options import Opt
+from jobs.runtime.options import Opt, opts
 from jobs.runtime.ray_pool import (
     Device,
     Placement,
@@ -93,7 +93,7 @@ class RayJob(BaseModel):
 
 def placement_options(model: type[BaseModel]) -> tuple[Opt, ...]:
     """--device, --actors, --num-cpus of a stage whose model has those fields (`jobs.runtime.ray_pool.place_actors`)."""
-    return (Opt(model, "device"), Opt(model, "actors"), Opt(model, "num_cpus"))
+    return opts(model, "device", "actors", "num_cpus")
 
 
 class Usage(Exception):

@@ -31,7 +31,7 @@ from pydantic import Field, model_validator
 
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from ingest.storage.corpus import Corpus
-from jobs.runtime.options import Opt, job_values
+from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, RayJob, StageReport, Usage, placement_options
 from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
@@ -288,15 +288,11 @@ class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
 # --text-embeddings without a model)
 OPTIONS = (
     Opt(CaptionJob, "root", flags=("root",)),
-    Opt(CaptionJob, "model"),
-    Opt(CaptionJob, "camera"),
-    Opt(CaptionJob, "frames"),
-    Opt(CaptionJob, "max_pixels"),
+    *opts(CaptionJob, "model", "camera", "frames", "max_pixels"),
     Opt(CaptionJob, "batch_size", flags=("--batch",)),
     *placement_options(CaptionJob),
     Opt(CaptionJob, "force", flags=("--force", "--recaption")),
-    Opt(CaptionJob, "text_embeddings"),
-    Opt(CaptionJob, "layer"),
+    *opts(CaptionJob, "text_embeddings", "layer"),
     ADDRESS,
 )
 

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from ingest.files.text_embeddings import remove_stale_temps, text_embedding_path, write_text_embedding
 from ingest.storage.corpus import Corpus
-from jobs.runtime.options import Opt, job_values
+from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
 from schemas.captions import TextEmbeddingMeta, text_embedding_file
@@ -201,9 +201,7 @@ class TextEmbedStage(CorpusStage[TextEmbedJob, TextEmbedReport]):
 # the model does not have)
 OPTIONS = (
     Opt(TextEmbedJob, "root", flags=("root",)),
-    Opt(TextEmbedJob, "model"),
-    Opt(TextEmbedJob, "layer"),
-    Opt(TextEmbedJob, "dtype"),
+    *opts(TextEmbedJob, "model", "layer", "dtype"),
     Opt(TextEmbedJob, "batch_size", flags=("--batch",)),
     *placement_options(TextEmbedJob),
     Opt(TextEmbedJob, "force"),

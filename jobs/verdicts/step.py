@@ -30,7 +30,7 @@ from ingest.qa.copies import scale_with_floor
 from ingest.qa.corpus import Judged, Signals, copies, copy_verdicts, dead_verdicts
 from ingest.qa.limits import canonical_limits
 from ingest.storage.corpus import Corpus
-from jobs.runtime.options import Opt, job_values
+from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.stage import CorpusRoot, CorpusStage, StageReport
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import STATE, STATE_NATIVE
@@ -72,12 +72,8 @@ class VerdictsJob(BaseModel):
 
 OPTIONS = (
     Opt(VerdictsJob, "root", ("root",)),
-    Opt(VerdictsJob, "duplicate_candidate_similarity"),
-    Opt(VerdictsJob, "copy_tolerance"),
-    Opt(VerdictsJob, "copy_quantile"),
-    Opt(VerdictsJob, "copy_min_overlap"),
-    Opt(VerdictsJob, "dead_dims_share"),
-    Opt(VerdictsJob, "dry_run"),
+    *opts(VerdictsJob, "duplicate_candidate_similarity", "copy_tolerance", "copy_quantile", "copy_min_overlap"),
+    *opts(VerdictsJob, "dead_dims_share", "dry_run"),
 )
 
 

@@ -56,7 +56,7 @@ from jobs.export.lingbot.plan import (
     work_item,
 )
 from jobs.runtime.job_lock import JobLock, JobLockedError
-from jobs.runtime.options import Opt, job_values
+from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import place_actors
 from jobs.runtime.stage import ADDRESS, Stage, Usage, drain, placement_options, ray_session
 from schemas.canonical import ACTION
@@ -365,10 +365,7 @@ def _size(text: str) -> tuple[int, int]:
 
 # the lingbot-va group of `eidata export`, in the flags' order (root, --out, --dry-run are the command's own)
 OPTIONS = (
-    Opt(LingbotExportSpec, "vae"),
-    Opt(LingbotExportSpec, "text_encoder"),
-    Opt(LingbotExportSpec, "tokenizer"),
-    Opt(LingbotExportSpec, "fps"),
+    *opts(LingbotExportSpec, "vae", "text_encoder", "tokenizer", "fps"),
     Opt(
         LingbotExportSpec,
         ("height", "width"),
@@ -377,8 +374,7 @@ OPTIONS = (
         show="{}x{}".format,
         help="frame size HxW, multiples of 16",
     ),
-    Opt(LingbotExportSpec, "text_len"),
-    Opt(LingbotExportSpec, "cameras"),
+    *opts(LingbotExportSpec, "text_len", "cameras"),
     *placement_options(LingbotExportSpec),
     Opt(LingbotExportSpec, "max_in_flight"),
     ADDRESS,
