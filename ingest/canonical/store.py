@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 
 from ingest.episode import PIPELINE_VERSION, CanonicalEpisode
-from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.video import VideoCodec
-from ingest.lerobot.writer import LeRobotWriter, stage_episode
+from ingest.lerobot.writer import stage_episode
 from ingest.qa.phase import FrameTap, assess_cameras
 from schemas.canonical import (
     ACTION,
@@ -30,7 +29,7 @@ from schemas.canonical import (
     scale_intrinsics,
 )
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
-from schemas.lerobot import EpisodeEntry, FeatureSpec, InfoJson, default_features
+from schemas.lerobot import FeatureSpec, InfoJson, default_features
 from schemas.robots.registry import EmbodimentRegistry, default_registry
 
 
@@ -102,16 +101,6 @@ def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[d
         for key, it in cams.items():
             frame[key] = next(it)
         yield frame
-
-
-def write_episode(writer: LeRobotWriter, ep: CanonicalEpisode) -> EpisodeEntry:
-    """Stage, fill and commit one canonical episode; any bad frame discards it whole (writer errors). An encoder fault
-    (`encoder_fault`: a hung flush included, as nothing else retries an in-process write) writes it once more."""
-
-    def write() -> StagedEpisode:
-        return fill(writer.stage(ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames), ep)
-
-    return writer.commit(write_retrying_encoder_faults(write, ep.uid, []))
 
 
 def stage_canonical(dataset_root: Path, ep: CanonicalEpisode, codec: VideoCodec) -> StagedEpisode:

@@ -16,7 +16,7 @@ The classification is narrow on purpose, so that nothing deterministic is retrie
   back our own output) is the episode's data and stays a quarantine reason at once, as do all data errors, which
   never come from those calls.
 - a hang (`EncoderHungError`) where it is raised at all: only where the encoder's waits are bounded, i.e. where no
-  watchdog owns the deadline (in-process writes: `ingest.canonical.store.write_episode`, a job outside Ray). In a Ray
+  watchdog owns the deadline (in-process writes, as the tests make, and a job outside Ray). In a Ray
   worker the waits are unbounded and the job's watchdog kills the worker, retries once and then quarantines, so a
   hang is never counted twice. A full CI run once hit the flush hang in an in-process test write (SVT-AV1 4.1.0,
   164 frames of 256x256 not flushed in 82 s); the same episode wrote at once when run again.

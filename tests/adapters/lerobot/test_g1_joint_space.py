@@ -17,7 +17,7 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.video import synthetic_frame
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.store import dataset_features, write_episode
+from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary
@@ -26,6 +26,7 @@ from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.qa import QAConfig
 from schemas.robots.hands import load_hands
 from schemas.tiers import QualityTier
+from tests.fixtures.episodes import write_episode
 
 ARM = ["ShoulderPitch", "ShoulderRoll", "ShoulderYaw", "Elbow", "WristRoll", "WristPitch", "WristYaw"]
 ARMS = [f"k{s}{j}" for s in ("Left", "Right") for j in ARM]

@@ -23,13 +23,14 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.store import dataset_features, write_episode
+from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.validate import validate_dataset
 from schemas.canonical import ACTION_NATIVE, STATE_NATIVE, Camera
 from schemas.lerobot import read_jsonl
 from tests.adapters.lerobot.conftest import quirk_report
+from tests.fixtures.episodes import write_episode
 from tests.fixtures.layouts import Written, load_case, materialize
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"

@@ -18,7 +18,7 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot import write_lerobot_v3
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.store import dataset_features, write_episode
+from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.frames import compose, offset_matrix
 from ingest.kinematics import load_model
@@ -28,6 +28,7 @@ from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.qa import QAConfig
 from schemas.robots.registry import JOINT_SPACE
 from schemas.tiers import QualityTier
+from tests.fixtures.episodes import write_episode
 
 MOTORS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 NAMES = [f"{m}.pos" for m in MOTORS]

@@ -16,13 +16,14 @@ from adapters.synthetic.ego4d import write_ego4d
 from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.rlds import write_rlds
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.store import dataset_features, write_episode
+from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.demo.robot import run_demo
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
+from tests.fixtures.episodes import write_episode
 from tests.fixtures.specs import agibot_specs
 
 SPEC = CanonicalizeSpec(min_episode_s=0.3)

@@ -16,12 +16,13 @@ from adapters.registry import get_adapter
 from adapters.synthetic.egodex import FPS, EgoDexFixture, write_egodex
 from adapters.synthetic.video import write_mp4
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.store import dataset_features, write_episode
+from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.geometry import CameraView, view_fractions
 from schemas.canonical import INTRINSICS_KEY, feature_intrinsics, image_key
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.episodes import write_episode
 
 H, W = 180, 320  # 16:9 as the 1920x1080 originals
 HEAD = image_key("head")

@@ -17,7 +17,7 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.store import dataset_features, write_episode
+from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.frames import pos_rot6d_to_pose, transform_points
 from ingest.lerobot.writer import LeRobotWriter
@@ -33,6 +33,7 @@ from schemas.canonical import (
 from schemas.qa import QAConfig
 from schemas.robots.registry import default_registry
 from tests.adapters.lerobot.test_g1_joint_space import _write as write_g1
+from tests.fixtures.episodes import write_episode
 
 GR1 = "gr00t_robot_sim_picknplace"
 TIP_SLOTS = [4, 8, 12, 16, 20]  # thumb_tip .. pinky_tip

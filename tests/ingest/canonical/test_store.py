@@ -13,11 +13,12 @@ import pytest
 from adapters.registry import get_adapter
 from adapters.synthetic.egodex import EgoDexFixture, write_egodex
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.store import dataset_features, write_episode
+from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import INTRINSICS_KEY, feature_intrinsics, image_key
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.episodes import write_episode
 
 HEAD = image_key("head")
 

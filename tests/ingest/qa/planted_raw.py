@@ -20,7 +20,7 @@ from adapters.base import CameraSource, RawEpisode, Stream
 from adapters.cameras import fit_rgb
 from adapters.registry import get_adapter
 from ingest.canonical.canonicalize import canonicalize_spans
-from ingest.canonical.store import dataset_features, write_episode
+from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.phase import BehaviourRejected
@@ -29,6 +29,7 @@ from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import dataset_dir
 from schemas.image_size import FrameFit
 from tests.fixtures.behaviour_defects import Episode, Planted
+from tests.fixtures.episodes import write_episode
 from tests.ingest.qa.gr00t_sample import ROOT as GR00T_ROOT
 
 CAMERA = "observation.images.ego_view"

@@ -13,11 +13,12 @@ import pytest
 from adapters.registry import get_adapter
 from adapters.synthetic.egodex import EgoDexFixture, write_egodex
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.store import dataset_features, write_episode
+from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.report.data import frame_strip, load_datasets
 from jobs.report.keypoints import camera_trajectory, project
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.episodes import write_episode
 
 HEIGHT, WIDTH = 96, 128
 

@@ -11,7 +11,7 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.canonicalize import canonicalize
-from ingest.canonical.store import dataset_features, write_episode
+from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.geometry import BONES
 from jobs.report.data import frame_strip, load_datasets
@@ -19,6 +19,7 @@ from jobs.report.keypoints import drawable_keypoints
 from jobs.report.plots import strip_figure
 from schemas.canonical import HAND_KEYPOINTS, keypoint_slot_mask
 from schemas.lerobot import InfoJson
+from tests.fixtures.episodes import write_episode
 
 
 @pytest.fixture(scope="module")
