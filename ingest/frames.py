@@ -43,9 +43,6 @@ def rot6d_to_matrix(d6: np.ndarray, eps: float = 1e-9) -> np.ndarray:
     return np.stack([b1, b2, b3], axis=-1)
 
 
-# -- SE(3) construction and algebra ------------------------------------------------------------------------------------
-
-
 def se3(rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
     """(..., 3, 3) rotations and (..., 3) translations (broadcast together) -> (..., 4, 4) poses."""
     rotation = np.asarray(rotation, dtype=np.float64)
@@ -88,9 +85,6 @@ def is_rotation(R: np.ndarray, atol: float = 1e-5) -> np.ndarray:
     ortho = np.all(np.abs(gram - np.eye(3)) <= atol, axis=(-2, -1))
     with np.errstate(invalid="ignore"):  # NaN matrices are simply not rotations
         return ortho & (np.abs(np.linalg.det(R) - 1.0) <= atol)
-
-
-# -- From and to native pose encodings ---------------------------------------------------------------------------------
 
 
 def quat_to_matrix(quat_xyzw: np.ndarray) -> np.ndarray:
@@ -150,9 +144,6 @@ def pos_rot6d_to_pose(x9: np.ndarray) -> np.ndarray:
     x9 = np.asarray(x9, dtype=np.float64)
     _check_tail(x9, (9,), "x9")
     return se3(rot6d_to_matrix(x9[..., 3:]), x9[..., :3])
-
-
-# -- Canonical wrist and deltas ----------------------------------------------------------------------------------------
 
 
 def offset_matrix(offset: RigidTransform | np.ndarray) -> np.ndarray:

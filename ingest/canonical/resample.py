@@ -22,8 +22,6 @@ from scipy.spatial.transform import Rotation
 
 from schemas.canonical import CANONICAL_FPS
 
-# ---------------------------------------------------------------- validation
-
 
 def validate_timestamps(t: np.ndarray, name: str = "timestamps") -> np.ndarray:
     """Return `t` as float64 after checking it is 1-D, non-empty, finite and non-decreasing."""
@@ -67,9 +65,6 @@ def _bracket(t: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     dt = t[i1] - t[i0]  # > 0 unless i1 == i0: side="right" lands on the last of any duplicates
     w = np.divide(grid - t[i0], dt, out=np.zeros_like(grid), where=dt > 0)
     return i0, i1, np.clip(w, 0.0, 1.0)
-
-
-# ---------------------------------------------------------------- grid
 
 
 def make_grid(t_start: float, t_end: float, fps: int = CANONICAL_FPS) -> np.ndarray:
@@ -163,9 +158,6 @@ def resample_poses(t: np.ndarray, poses: np.ndarray, grid: np.ndarray) -> np.nda
     return out
 
 
-# ---------------------------------------------------------------- discrete signals and frames
-
-
 def nearest_at_or_before(t: np.ndarray, grid: np.ndarray, tolerance_s: float = 1e-6) -> np.ndarray:
     """int64 index of the sample at or before each grid time (within `tolerance_s` after counts as at), clamped to
     the first sample before t0. Never a sample from the future; among duplicates, the last. For video frames."""
@@ -192,9 +184,6 @@ def interpolated_mask(t: np.ndarray, grid: np.ndarray, tolerance_s: float) -> np
     last = len(t) - 1
     d = np.minimum(np.abs(grid - t[np.clip(j - 1, 0, last)]), np.abs(t[np.clip(j, 0, last)] - grid))
     return d > tolerance_s
-
-
-# ---------------------------------------------------------------- gaps
 
 
 def find_gaps(t: np.ndarray, max_gap_s: float) -> list[tuple[float, float]]:

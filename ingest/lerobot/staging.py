@@ -115,7 +115,6 @@ class EpisodeBuilder:
         """The keys every frame must carry (declared features minus lerobot's defaults)."""
         return list(self._features)
 
-    # ------------------------------------------------------------------------------------------------------------
     def _error(self, cls: type[EpisodeError], msg: str, feature: str | None = None) -> EpisodeError:
         self.abort()
         return cls(msg, dataset=self.dataset, episode=self.label, feature=feature, frame=self.frames)
@@ -234,7 +233,6 @@ class EpisodeBuilder:
         for v in self._rows.values():
             v.clear()
 
-    # ------------------------------------------------------------------------------------------------------------
     def set_action_config(self, segments: list[dict[str, Any]] | None) -> None:
         self.action_config = segments
 

@@ -100,7 +100,6 @@ class LeRobotWriter:
             self.close()
             raise
 
-    # -- construction -------------------------------------------------------------------------------------------
     @classmethod
     def create(
         cls,
@@ -182,7 +181,6 @@ class LeRobotWriter:
             raise DatasetError(f"{root}: the existing dataset has other features or fps than asked for")
         return w
 
-    # -- lock ---------------------------------------------------------------------------------------------------
     def close(self) -> None:
         if self._lock_fd is not None:
             release_lock(self._lock_fd)
@@ -194,7 +192,6 @@ class LeRobotWriter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- properties ---------------------------------------------------------------------------------------------
     @property
     def user_features(self) -> dict[str, FeatureSpec]:
         defaults = default_features()
@@ -213,7 +210,6 @@ class LeRobotWriter:
     def name(self) -> str:
         return self.root.name
 
-    # -- episodes -----------------------------------------------------------------------------------------------
     def episode(self, task: str | None = None, **kw: Any) -> _EpisodeContext:
         """A builder for the next episode (`stage`); as a context manager it commits on success and aborts on error."""
         return _EpisodeContext(self, self.stage(task, **kw))
@@ -267,7 +263,6 @@ class LeRobotWriter:
             raise
         return [EpisodeEntry.model_validate(e) for e in journal["episodes"]]
 
-    # -- meta -----------------------------------------------------------------------------------------------------
     def meta_update(self) -> MetaUpdate:
         """An empty update of this dataset's meta (tasks to add, episode lines to edit) for `commit_meta`."""
         if self._lock_fd is None:

@@ -87,8 +87,6 @@ def dataset_findings(tasks: list[str], lengths: list[int], config: BehaviourConf
     return out
 
 
-# -- geometry ---------------------------------------------------------------------------------------------------
-
 FRACTIONS = ("hands_in_front", "hands_in_image", "hands_ahead", "hands_below_eyes", "approach_down", "approach_side",
              "approach_up", "left_of_right")  # fmt: skip
 MEDIANS = ("speed_p50", "speed_p95", "speed_p99", "acc_p50", "acc_p95", "acc_p99", "hand_length", "bone_length_cv",
@@ -215,9 +213,6 @@ def geometry_overview(summary: DatasetQA) -> str:
     if len(parts) == 1:
         parts.append("no invariant applies (no wrist, hand keypoints or gripper)")
     return "; ".join(parts)
-
-
-# -- behaviour --------------------------------------------------------------------------------------------------
 
 
 @dataclass

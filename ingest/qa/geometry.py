@@ -51,9 +51,6 @@ class CameraView:
         return cam.reshape(np.shape(points_ref))
 
 
-# -- invariants ---------------------------------------------------------------------------------------------------
-
-
 def view_fractions(
     points_cam: np.ndarray, valid: np.ndarray, K: np.ndarray, width: int, height: int, min_depth: float = 0.01
 ) -> tuple[float | None, float | None]:
@@ -187,9 +184,6 @@ def left_of_right(state: np.ndarray) -> float | None:
 
 def _percentiles(x: np.ndarray, qs: tuple[int, ...]) -> list[float]:
     return [float(v) for v in np.percentile(x, qs)]
-
-
-# -- one episode --------------------------------------------------------------------------------------------------
 
 
 def measure(
