@@ -113,17 +113,13 @@ def encode_video(vae: torch.nn.Module, frames: np.ndarray | torch.Tensor) -> tup
     return latent.to(torch.bfloat16).cpu().contiguous(), (f, h, w)
 
 
-def clean_prompt(text: str) -> str:
-    from diffusers.pipelines.wan.pipeline_wan import prompt_clean  # Wan's own cleaning (html unescape, whitespace)
-
-    return prompt_clean(text)
-
-
 @torch.inference_mode()
 def encode_text(model: torch.nn.Module, tokenizer: Any, text: str, text_len: int = TEXT_LEN) -> torch.Tensor:
     """One prompt -> [text_len, D] bf16 on CPU: real tokens' hidden states, zeros after them."""
+    from diffusers.pipelines.wan.pipeline_wan import prompt_clean  # Wan's own cleaning (html unescape, whitespace)
+
     tok = tokenizer(
-        [clean_prompt(text)],
+        [prompt_clean(text)],
         padding="max_length",
         max_length=text_len,
         truncation=True,

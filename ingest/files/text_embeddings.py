@@ -11,10 +11,9 @@ import numpy as np
 import torch
 
 from ingest.files.atomic import TEMP_MARK
+from ingest.files.latents import TORCH_DTYPES
 from ingest.files.safetensors_file import save_atomic
 from schemas.captions import HIDDEN_KEY, INPUT_IDS_KEY, TEXT_DIR, TextEmbeddingMeta, text_embedding_file
-
-STORED_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class TextEmbeddingError(ValueError):
@@ -37,7 +36,7 @@ def check_text_embedding(e: TextEmbedding, where: str) -> None:
     problems = []
     if ids.dtype != torch.int64 or ids.ndim != 1 or ids.shape[0] == 0:
         problems.append(f"input_ids must be int64 [L] with L > 0, got {ids.dtype} {tuple(ids.shape)}")
-    if h.dtype != STORED_DTYPES[e.meta.dtype] or h.ndim != 2 or h.shape[0] != ids.shape[0]:
+    if h.dtype != TORCH_DTYPES[e.meta.dtype] or h.ndim != 2 or h.shape[0] != ids.shape[0]:
         problems.append(f"hidden_states must be {e.meta.dtype} [{ids.shape[0]}, D], got {h.dtype} {tuple(h.shape)}")
     elif not bool(torch.isfinite(h).all()):
         problems.append("hidden_states hold non-finite values")
@@ -48,7 +47,7 @@ def check_text_embedding(e: TextEmbedding, where: str) -> None:
 def write_text_embedding(path: Path, input_ids: np.ndarray, hidden: torch.Tensor, meta: TextEmbeddingMeta) -> Path:
     """Store `hidden` [L, D] (cast to the metadata's dtype) and `input_ids` [L] at `path`, atomically."""
     e = TextEmbedding(
-        hidden.detach().to("cpu", STORED_DTYPES[meta.dtype]).contiguous(),
+        hidden.detach().to("cpu", TORCH_DTYPES[meta.dtype]).contiguous(),
         torch.as_tensor(np.asarray(input_ids, dtype=np.int64)),
         meta,
     )

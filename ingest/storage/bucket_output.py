@@ -43,14 +43,12 @@ class BucketOutput:
         scratch: Path | None = None,
         job: str = "ingest",
         ttl_s: float = 300.0,
-        wait_s: float = 0.0,
     ) -> None:
         self.url = url.rstrip("/")
         self.fs, self.path = filesystem(self.url, options)
         self.parts = PartPlan.of(options)  # which objects go in parts (multipart upload)
         self.scratch = Path(scratch) if scratch is not None else default_scratch(self.url)
         self.lease = Lease(self.fs, self.path, job=job, ttl_s=ttl_s)
-        self.wait_s = wait_s
         self._publishers: dict[str, DatasetPublisher] = {}
 
     # -- datasets ---------------------------------------------------------------------------------------------------
@@ -74,7 +72,7 @@ class BucketOutput:
     # -- the job's life -----------------------------------------------------------------------------------------------
     def open(self) -> list[str]:
         """Take the lease, recover every dataset, rebuild the scratch; returns the garbage keys deleted."""
-        self.lease.acquire(wait_s=self.wait_s)
+        self.lease.acquire()
         try:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch.mkdir(parents=True)

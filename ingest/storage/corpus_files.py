@@ -138,9 +138,7 @@ class BucketFiles(CorpusFiles):
         self._listed: set[str] = set()  # folder URLs listed: what they lack does not exist
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_fs"] = None  # a DataLoader worker opens its own connection
-        return state
+        return {**self.__dict__, "_fs": None}  # a DataLoader worker opens its own connection
 
     @property
     def fs(self) -> Any:

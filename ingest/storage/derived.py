@@ -44,12 +44,6 @@ def committed_derived(publisher: DatasetPublisher) -> dict[str, dict[str, str]]:
     return {rel: meta for record in publisher.log.records() for rel, meta in record.meta.get(DERIVED, {}).items()}
 
 
-def derived_group(what: str, rels: list[str]) -> str:
-    """The record's group: the stage and a digest of the files it commits (never a raw episode's uid, which ingest's
-    skip of what is done reads)."""
-    return f"{what} " + hashlib.sha256("\n".join(sorted(rels)).encode()).hexdigest()[:16]
-
-
 def publish_derived(publisher: DatasetPublisher, what: str, rels: list[str]) -> CommitRecord | None:
     """Publish the scratch files `rels` (relative to the dataset) the stage `what` wrote: put at their final keys,
     then one commit record; the local copies are dropped. Call under the output's lease. None for no file."""
@@ -57,4 +51,7 @@ def publish_derived(publisher: DatasetPublisher, what: str, rels: list[str]) -> 
         return None
     rels = sorted(rels)
     meta: dict[str, Any] = {DERIVED: {rel: file_metadata(publisher.scratch / rel) for rel in rels}}
-    return publisher.publish_files(derived_group(what, rels), rels, meta)
+    # the record's group: the stage and a digest of the files it commits (never a raw episode's uid, which ingest's
+    # skip of what is done reads)
+    group = f"{what} " + hashlib.sha256("\n".join(rels).encode()).hexdigest()[:16]
+    return publisher.publish_files(group, rels, meta)

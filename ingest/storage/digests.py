@@ -86,7 +86,8 @@ class FileDigests:
 
     def modified(self, dataset_root: Path, rel: str) -> datetime:
         """When the file was written: the catalog's `ingested_at` for an episode's data file."""
-        return mtime_utc(dataset_root / rel)
+        micros = (dataset_root / rel).stat().st_mtime_ns // 1000  # exact to the microsecond the parquet column keeps
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
     def exists(self, dataset_root: Path, rel: str) -> bool:
         """Whether the dataset holds the file `rel` (a derived file: latents)."""
@@ -107,11 +108,6 @@ class FileDigests:
         cols = list(zip(*[(f, s, m, d) for f, (s, m, d) in items], strict=True)) or [[], [], [], []]
         table = pa.table(dict(zip(FILE_DIGEST_SCHEMA.names, cols, strict=True)), FILE_DIGEST_SCHEMA)
         atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE))
-
-
-def mtime_utc(path: Path) -> datetime:
-    micros = path.stat().st_mtime_ns // 1000  # exact to the microsecond the parquet column keeps
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
 class RecordDigests(FileDigests):

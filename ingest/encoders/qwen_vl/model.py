@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ingest.encoders.qwen_vl.image import QwenImageConfig, VLMError, preprocess_frames
+from ingest.encoders.wan import compute_dtype, pick_device
 from ingest.lerobot.video_read import decode_frames
 
 log = logging.getLogger(__name__)
@@ -93,10 +94,6 @@ def pad_batch(seqs: list[list[int]], pad_id: int, *, left: bool) -> tuple[torch.
     return ids, mask
 
 
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def model_name(path: Path) -> str:
     """How captions and embeddings name the model: its weights folder's name (portable across mounts)."""
     return Path(path).resolve().name
@@ -121,9 +118,9 @@ class QwenVL:
         if config.model_type not in SUPPORTED_MODEL_TYPES:
             raise VLMError(f"{self.path}: model_type {config.model_type!r}, expected one of {SUPPORTED_MODEL_TYPES}")
         self.image_config = QwenImageConfig.from_model_dir(self.path, config.vision_config)  # before the weights load
-        self.device = torch.device(device) if device is not None else default_device()
+        self.device = torch.device(device) if device is not None else pick_device()
         # bf16 on CUDA; float32 on CPU, where bf16 matmuls are slow on most processors
-        self.dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
+        self.dtype = dtype or compute_dtype(self.device)
         self.model = AutoModelForImageTextToText.from_pretrained(self.path, dtype=self.dtype).to(self.device).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         self.name = model_name(self.path)
