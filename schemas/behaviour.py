@@ -380,9 +380,6 @@ class BehaviourRecord(BaseModel):
     tracking_lag_s: float | None = Field(None, description="median best lag of the state behind the action (s)")
     fingerprint: list[int] | None = Field(None, description="min-hash content fingerprint (uint32 values)")
 
-    def values(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
-
 
 # Columns of the verdict step (`eidata verdicts`, `EpisodeLineage.verdicts`), indexed by the catalog build.
 CATALOG_BUILD_FIELDS: tuple[tuple[str, Any, pa.DataType, str], ...] = (

@@ -162,10 +162,6 @@ class QARecord(BaseModel):
         None, description="fraction of two-handed frames with the left wrist to the left (+y) of the right one"
     )
 
-    def values(self) -> dict[str, Any]:
-        """The measured fields only (what lineage stores)."""
-        return self.model_dump(exclude_none=True)
-
 
 CATALOG_PREFIX = "qa_"
 R = TypeVar("R", bound=BaseModel)

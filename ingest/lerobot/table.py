@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from schemas.arrow import leaf_type
 from schemas.lerobot import FeatureSpec
 
 _ARRAY_ND = {2: "Array2D", 3: "Array3D", 4: "Array4D", 5: "Array5D"}
@@ -78,15 +79,9 @@ def to_arrow(values: np.ndarray, typ: pa.DataType) -> pa.Array:
         return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), type=typ.value_type), typ.list_size)
     if pa.types.is_list(typ):
         shape = values.shape[1:]
-        inner = pa.array(values.reshape(-1), type=_leaf_type(typ))
+        inner = pa.array(values.reshape(-1), type=leaf_type(typ))
         for size in reversed(shape):
             count = len(inner) // size
             inner = pa.ListArray.from_arrays(pa.array(np.arange(count + 1, dtype=np.int32) * size), inner)
         return inner
     return pa.array(values, type=typ)
-
-
-def _leaf_type(typ: pa.DataType) -> pa.DataType:
-    while pa.types.is_list(typ) or pa.types.is_fixed_size_list(typ):
-        typ = typ.value_type
-    return typ

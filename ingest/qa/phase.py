@@ -246,7 +246,7 @@ def assess_arrays(
         ep.tier_reasons.append(cut.reason(config))
     rec = measure_arrays(ep, fps, config, workspace).model_copy(update=cut.record())  # what is written, idle as cut
     found = [f for f in episode_findings(rec, config) if not f.code.startswith("qa_cam_")]
-    ep.behaviour = BehaviourRecord(**rec.values())
+    ep.behaviour = BehaviourRecord(**rec.model_dump(exclude_none=True))
     ep.camera_checks = CameraChecks(config, workspace)
     ep, rejected = _apply(ep, found)
     return Assessment(ep, found, rejected)

@@ -75,8 +75,8 @@ def _has_action(lineage: EpisodeLineage, info: InfoJson) -> bool:
 
 def _qa_columns(lineage: EpisodeLineage) -> dict[str, Any]:
     """The lineage's geometry and behaviour QA as `qa_*` catalog columns (none for episodes ingested without)."""
-    values = {**(lineage.qa.values() if lineage.qa is not None else {})}
-    values.update(lineage.behaviour.values() if lineage.behaviour is not None else {})
+    values = {**(lineage.qa.model_dump(exclude_none=True) if lineage.qa is not None else {})}
+    values.update(lineage.behaviour.model_dump(exclude_none=True) if lineage.behaviour is not None else {})
     copy = next((v for v in lineage.verdicts.found if v.code == "qa_duplicate"), None) if lineage.verdicts else None
     if copy is not None:
         values.update(duplicate_of=copy.compared_with, duplicate_residual=copy.value)

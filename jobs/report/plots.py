@@ -222,7 +222,7 @@ def _dataset_panel(ax: Any, names: list[str], title: str) -> None:
 def qa_figure(summaries: list[DatasetQA], config: QAConfig) -> Figure:
     """Per dataset (rows), the approach-axis histogram and each invariant against its threshold (dashed lines; the
     shaded band: the human hand-length range)."""
-    summaries = [s for s in summaries if set(s.record.values()) - {"frames"}]
+    summaries = [s for s in summaries if set(s.record.model_dump(exclude_none=True)) - {"frames"}]
     fig = Figure(figsize=(14, 1.8 + 0.6 * max(len(summaries), 1)), layout="constrained")
     if not summaries:
         return _empty(fig, "no dataset with a measured invariant (no wrist, hands or gripper, or no QA)")
