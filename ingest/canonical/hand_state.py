@@ -1,6 +1,5 @@
 """The canonical 25 dims of each hand on the grid (wrist position and 6D rotation, gripper, fingertips in the wrist
-frame) with its keypoints, built from the signals an adapter declared in `HandSignals`; and the action as deltas of
-that state."""
+frame) with its keypoints, from the signals an adapter declared in `HandSignals`; the action as their deltas."""
 
 from __future__ import annotations
 

@@ -105,8 +105,7 @@ def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[d
 
 def stage_canonical(dataset_root: Path, ep: CanonicalEpisode, codec: VideoCodec) -> StagedEpisode:
     """Stage `ep` into `dataset_root`'s staging area without the dataset's lock (a parallel worker's half of a
-    write; the single writer commits). The dataset need not exist yet: its features come from `ep`, its rate is the
-    canonical one."""
+    write; the single writer commits). The dataset need not exist yet: features from `ep`, the canonical rate."""
     info = InfoJson(fps=CANONICAL_FPS, features={**dataset_features(ep), **default_features()})
     builder = stage_episode(
         dataset_root, info, codec, task=ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames

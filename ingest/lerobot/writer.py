@@ -166,8 +166,7 @@ class LeRobotWriter:
 
     @classmethod
     def create_or_open(cls, root: Path, *, recover: bool = True, lock_wait_s: float = 0.0, **kw: Any) -> LeRobotWriter:
-        """Open when a dataset with the same features and fps exists (see `open` for `recover` and `lock_wait_s`),
-        else create it."""
+        """Open a dataset with the same features and fps (see `open`: `recover`, `lock_wait_s`), else create it."""
         root = Path(root)
         if not (root / INFO_PATH).exists():
             return cls.create(root, lock_wait_s=lock_wait_s, **kw)

@@ -91,8 +91,7 @@ def camera_behaviour(
 def camera_behaviour_thumbs(
     thumbs: np.ndarray, fps: float, config: BehaviourConfig, moving: np.ndarray | None = None
 ) -> CameraBehaviour:
-    """`camera_behaviour` on (N, h, w) grey thumbnails already taken (`thumbnails`), e.g. as the writer's frames
-    passed."""
+    """`camera_behaviour` on (N, h, w) grey thumbnails already taken (`thumbnails`) as the writer's frames passed."""
     n = len(thumbs)
     mean, std, diff, peak = frame_signals(thumbs)
     same = (diff < config.static_pair_diff) & (peak < config.frozen_drift)  # a slow arm: small mean, large peak

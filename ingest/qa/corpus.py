@@ -48,9 +48,8 @@ class Judged:
 
 @dataclass(frozen=True)
 class Signals:
-    """One episode's signals on the 10 Hz grid, each column with a name that says what it is and its scale (the
-    dataset's range of it): `canonical.<dim>` for the canonical dims the episode uses, `native.<name>` per native
-    state column."""
+    """One episode's signals on the 10 Hz grid, each column named by what it is with its scale (the dataset's range
+    of it): `canonical.<dim>` for the canonical dims the episode uses, `native.<name>` per native state column."""
 
     names: tuple[str, ...]
     values: np.ndarray  # (N, len(names))

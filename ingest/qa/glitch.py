@@ -67,8 +67,7 @@ def amplitude(diff: np.ndarray, rotation: bool) -> np.ndarray:
 
 
 def step_sigma(values: np.ndarray, rotation: bool, floor: float) -> float:
-    """1.4826 x the median step over the steps above `floor` (an idle stretch would shrink it to nothing), at least
-    `floor`."""
+    """1.4826 x the median step above `floor` (an idle stretch would shrink it to nothing), at least `floor`."""
     steps = amplitude(np.diff(values, axis=0), rotation)
     moving = steps[steps > floor]
     return max(1.4826 * float(np.median(moving)) if len(moving) else 0.0, floor)
