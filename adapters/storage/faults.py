@@ -4,18 +4,10 @@ the second is the episode's own and quarantines it (issue 38).
 
 `environment_fault(e)` walks the exception and what it was raised from or while handling (`__cause__`, `__context__`:
 an adapter that wraps an `OSError` in its own error keeps it there; Ray's `RayTaskError.cause`) and names the first
-cause of the environment kind, or answers None. The kinds, checked on real errors
-(tests/adapters/storage/test_faults.py):
-
-- an `OSError` whose errno is one of `ENVIRONMENT_ERRNOS`: what the kernel says of the disk, the memory, the network
-  or the permissions. pyarrow (`[Errno 28] Error writing bytes to file`), PyAV (`av.error.OSError` errno 28) and plain
-  writes on a full tmpfs all carry errno 28; a corrupt file never carries one of these (PyAV: `InvalidDataError`,
-  h5py: `OSError` with errno None, pyarrow: `ArrowInvalid`);
-- Python's `ConnectionError` and `TimeoutError` (an unreachable S3 endpoint ends in `ConnectionRefusedError` under
-  botocore's `EndpointConnectionError` and aiohttp's `ClientConnectorError`);
-- the clients' own classes for a store that does not answer, and Ray's for a worker, an actor or a node that died,
-  named in `ENVIRONMENT_CLASSES` and matched by class name along the MRO, so nothing here imports botocore, aiohttp
-  or Ray.
+cause of the environment kind, or answers None. The kinds (`faults.toml` beside this module lists them, with why each
+is the environment's): an `OSError` whose errno is one of `ENVIRONMENT_ERRNOS`; Python's `ConnectionError` and
+`TimeoutError` (an unreachable S3 endpoint ends in `ConnectionRefusedError` under botocore's `EndpointConnectionError`
+and aiohttp's `ClientConnectorError`); a class of `ENVIRONMENT_CLASSES` along the MRO.
 
 Where only an error's text is left (a discovery flag an adapter wrote, a quarantine row of an older run),
 `ENVIRONMENT_TEXT` (a regular expression) finds the same causes by what they print: `[Errno 28]`, a class name,
@@ -25,84 +17,32 @@ botocore's "Could not connect to the endpoint URL".
 from __future__ import annotations
 
 import errno
+import tomllib
+from pathlib import Path
 
-ENVIRONMENT_ERRNOS = frozenset(
-    getattr(errno, name)
-    for name in (
-        "ENOSPC",  # no space left on device
-        "EDQUOT",  # disk quota exceeded
-        "EIO",  # input/output error (a failing disk, s3fs's unknown store error)
-        "EREMOTEIO",  # remote I/O error (s3fs: the store's InternalError)
-        "EROFS",  # read-only file system
-        "EACCES",  # permission denied: the operator's to fix, not the episode's
-        "EPERM",
-        "ENOMEM",
-        "EMFILE",  # too many open files (the process)
-        "ENFILE",  # too many open files (the system)
-        "EAGAIN",
-        "EBUSY",
-        "ESTALE",  # stale NFS file handle
-        "ETIMEDOUT",
-        "ECONNREFUSED",
-        "ECONNRESET",
-        "ECONNABORTED",
-        "EPIPE",
-        "EHOSTUNREACH",
-        "EHOSTDOWN",
-        "ENETUNREACH",
-        "ENETDOWN",
-        "ENETRESET",
-        "ENOLINK",
-    )
-    if hasattr(errno, name)
-)
+from pydantic import BaseModel, ConfigDict
 
-ENVIRONMENT_CLASSES = frozenset(
-    {
-        # botocore (exceptions.py): its ConnectionError is the base of EndpointConnectionError, ConnectTimeoutError,
-        # ProxyConnectionError and SSLError; HTTPClientError of ReadTimeoutError and ConnectionClosedError
-        "ConnectionError",
-        "HTTPClientError",
-        # aiohttp (gcsfs, aiobotocore): ClientConnectionError is the base of ClientConnectorError, ClientOSError,
-        # ServerDisconnectedError and ServerTimeoutError; ClientPayloadError is a body cut short
-        "ClientConnectionError",
-        "ClientPayloadError",
-        # fsspec's timeout of an async call, urllib3's cut-short body
-        "FSTimeoutError",
-        "IncompleteRead",
-        # Ray (ray/exceptions.py): a worker, an actor, a node or an object lost with them
-        "WorkerCrashedError",
-        "ActorDiedError",
-        "ActorUnavailableError",
-        "NodeDiedError",
-        "LocalRayletDiedError",
-        "ObjectLostError",
-        "OutOfMemoryError",  # Ray's memory monitor killed the task (Python's own is MemoryError)
-        "RaySystemError",
-    }
-)
 
-# the same causes as text: an errno as Python prints it, a class name, botocore's messages (botocore/exceptions.py)
-_TEXT_CLASSES = ENVIRONMENT_CLASSES | {
-    "TimeoutError",
-    "ConnectionRefusedError",
-    "ConnectionResetError",
-    "ConnectionAbortedError",
-    "BrokenPipeError",
-    "EndpointConnectionError",
-    "ConnectTimeoutError",
-    "ReadTimeoutError",
-    "ConnectionClosedError",
-    "ClientConnectorError",
-}
+class _Causes(BaseModel):
+    """`faults.toml`: errno names, class names, and what else an error's text may name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    errnos: list[str]
+    classes: list[str]
+    text_classes: list[str]
+    text_messages: list[str]
+
+
+_CAUSES = _Causes.model_validate(tomllib.loads(Path(__file__).with_name("faults.toml").read_text(encoding="utf-8")))
+ENVIRONMENT_ERRNOS = frozenset(getattr(errno, name) for name in _CAUSES.errnos if hasattr(errno, name))
+ENVIRONMENT_CLASSES = frozenset(_CAUSES.classes)
+_TEXT_CLASSES = ENVIRONMENT_CLASSES | set(_CAUSES.text_classes)
 ENVIRONMENT_TEXT = "|".join(
     [
         r"\[Errno (?:" + "|".join(str(n) for n in sorted(ENVIRONMENT_ERRNOS)) + r")\]",
         r"\b(?:" + "|".join(sorted(_TEXT_CLASSES)) + r")\b",
-        "Could not connect to the endpoint URL",
-        "Connect timeout on endpoint URL",
-        "Read timeout on endpoint URL",
-        "Connection was closed before we received a valid response",
+        *_CAUSES.text_messages,
     ]
 )
 
