@@ -114,36 +114,25 @@ def export_corpus(
     decides)."""
     job = V30ExportJob(root=root, out=out, **options)
     settings = job.model_dump(exclude={"root", "out", "manifest"})
+    layout, manifest, results = {k: settings[k] for k in ("keep_nd", "caption_as_task")}, job.manifest, {}
     with read_corpus(root, storage, meta=True) as corpus, open_tree(out, storage, "export-lerobot-v3") as tree:
-        return _export_corpus(corpus, tree, settings, job.manifest)
-
-
-def _export_corpus(
-    corpus: Corpus, out: Tree, options: dict[str, Any], manifest: str | None
-) -> dict[str, tuple[Status, str]]:
-    results: dict[str, tuple[Status, str]] = {}
-    root, layout = corpus.root, {k: options[k] for k in ("keep_nd", "caption_as_task")}
-    if manifest is not None:
-        plan = manifest_plan(corpus, manifest, options["cameras"], **layout)
-        mdir = root / "manifests" / manifest
-        extra = [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET]
-        status = export_plan(plan, corpus, out, manifest, options, extra)
-        skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
-        results[manifest] = (status, f"{len(plan.episodes)} episodes, skipped: {skipped}")
-        for note in plan.notes:
-            log.info("%s: %s", manifest, note)
+        if manifest is not None:
+            plan = manifest_plan(corpus, manifest, job.cameras, **layout)
+            mdir = corpus.root / "manifests" / manifest
+            status = export_plan(plan, corpus, tree, manifest, settings, [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET])
+            skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
+            for note in plan.notes:
+                log.info("%s: %s", manifest, note)
+            return {manifest: (status, f"{len(plan.episodes)} episodes, skipped: {skipped}")}
+        for ds in find_datasets(corpus.root):
+            rel = ds.relative_to(corpus.root / "datasets").as_posix()
+            try:
+                plan = dataset_plan(corpus, ds, rel, job.cameras, **layout)
+                results[rel] = (export_plan(plan, corpus, tree, rel, settings), f"{len(plan.episodes)} episodes")
+            except (PlanError, ValueError, OSError, KeyError) as e:  # one dataset's failure does not stop the others
+                log.error("%s: %s", rel, e)
+                results[rel] = ("error", f"{type(e).__name__}: {e}")
         return results
-    base = root / "datasets"
-    for ds in find_datasets(root):
-        rel = ds.relative_to(base).as_posix()
-        try:
-            plan = dataset_plan(corpus, ds, rel, options["cameras"], **layout)
-            status = export_plan(plan, corpus, out, rel, options)
-            results[rel] = (status, f"{len(plan.episodes)} episodes")
-        except (PlanError, ValueError, OSError, KeyError) as e:  # one dataset's failure does not stop the others
-            log.error("%s: %s", rel, e)
-            results[rel] = ("error", f"{type(e).__name__}: {e}")
-    return results
 
 
 class V30ExportJob(BaseModel):
@@ -188,10 +177,6 @@ def build_job(args: argparse.Namespace) -> V30ExportJob:
     )
 
 
-def _run(job: V30ExportJob, args: argparse.Namespace) -> dict[str, tuple[Status, str]]:
-    return export_corpus(job.root, job.out, **job.model_dump(exclude={"root", "out"}))
-
-
 def results_table(results: dict[str, tuple[Status, str]]) -> str:
     return "\n".join(f"{name:40s} {status:9s} {detail}" for name, (status, detail) in results.items())
 
@@ -201,7 +186,7 @@ def results_table(results: dict[str, tuple[Status, str]]) -> str:
 cli = Stage(
     "export",
     build_job,
-    _run,
+    lambda job, args: export_corpus(job.root, job.out, **job.model_dump(exclude={"root", "out"})),
     results_table,
     lambda results: any(s == "error" for s, _ in results.values()),
     usage_errors=(ValidationError, StorageError),
