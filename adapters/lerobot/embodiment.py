@@ -12,50 +12,33 @@ Every decision is recorded in `metadata["embodiment_from"]`; the cases and sourc
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
 
 from adapters.lerobot.episode import LoadedDataset
 from schemas.robots.joint_space import JointSpaceOptions, Side, name_key
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 
-# robot_type aliases -> embodiment registry name. An alias matches a run of whole tokens of the robot_type
-# (`robot_type_tokens`: split at non-alphanumerics, case changes and letter/digit changes), never a bare substring:
-# `mano` names `mano_hands` but not `humanoid` / `Unitree_H1_humanoid`, `ur5` not `ur5e`.
-# robot_type as the recorders write it: lerobot `so100` / `so100_follower` / `so101_follower` / `koch_follower` /
-# `aloha` / `bi_so100_follower` (Robot.name, src/lerobot/robots/*), Unitree `Unitree_G1_Dex3` / `Unitree_G1_Inspire`
-# (unitree_lerobot constants.py ROBOT_CONFIGS), GR00T `GR1ArmsOnly`. More specific names first: the first alias that
-# matches wins.
-EMBODIMENT_ALIASES: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("so101",), "so101"),
-    (("so100",), "so100"),
-    (("koch",), "koch"),
-    (("aloha",), "aloha"),
-    (("piper",), "piper"),
-    (("ur5e",), "ur5e"),
-    (("fr3",), "fr3"),
-    (("unitreeg1dex3",), "unitree_g1_dex3"),
-    (("unitreeg1inspire",), "unitree_g1_inspire"),
-    (("unitreeg1",), "unitree_g1"),
-    (("franka", "panda"), "franka"),
-    (("widowx", "wx250", "wx250s", "bridge"), "widowx"),
-    (("googlerobot", "fractal", "rt1", "everyday"), "google_robot"),
-    (("kuka", "iiwa"), "kuka_iiwa"),
-    (("ur5",), "ur5"),
-    (("agibotdex", "geniedex"), "agibot_dexterous"),
-    (("agibot", "genie"), "agibot_gripper"),
-    (("gr1",), "gr1"),
-    (("mano", "egodex", "humanhand"), "human"),
-)
-# Tokens that say "two arms" (lerobot's `bi_` robots: src/lerobot/robots/bi_so100_follower, Robot.name
-# "bi_so100_follower"; community `so101_bimanual`, `dual_so101`) and the two-arm embodiment of each one-armed one.
-TWO_ARM_TOKENS = frozenset({"bi", "bimanual", "dual", "two", "twin", "double", "biarm"})
-BIMANUAL = {"so101": "so101_bimanual", "so100": "so100_bimanual", "piper": "piper_bimanual"}
-# Tokens beside an alias that leave the robot as it is: roles, makers, the recording set-up, the data's own words.
-BENIGN_TOKENS = frozenset(
-    {"follower", "leader", "robot", "robots", "arm", "arms", "only", "data", "dataset", "real", "sim", "single",
-     "cam", "cams", "camera", "cameras", "hand", "hands", "human", "agilex", "unitree", "franka", "emika", "trossen",
-     "interbotix", "fourier", "google", "lerobot", "kinova", "universal"}
-)  # fmt: skip
+
+class _RobotTypes(BaseModel):
+    """`robot_types.toml` beside this module: the tokens, the aliases (in match order), the two-arm embodiments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    two_arm_tokens: frozenset[str]
+    benign_tokens: frozenset[str]
+    aliases: dict[str, tuple[str, ...]]
+    bimanual: dict[str, str]
+
+
+_TYPES = _RobotTypes.model_validate(tomllib.loads(Path(__file__).with_name("robot_types.toml").read_text("utf-8")))
+# (aliases, registry name), first match wins
+EMBODIMENT_ALIASES: tuple[tuple[tuple[str, ...], str], ...] = tuple((v, k) for k, v in _TYPES.aliases.items())
+TWO_ARM_TOKENS = _TYPES.two_arm_tokens  # a token naming two arms maps to the alias's two-arm embodiment
+BIMANUAL = _TYPES.bimanual
+BENIGN_TOKENS = _TYPES.benign_tokens  # tokens beside an alias that leave the robot as it is
 
 
 def _norm(s: str) -> str:
