@@ -158,12 +158,9 @@ def cli_train(args: argparse.Namespace) -> int:
     try:
         resume_from = resolve_resume(run_dir, args.resume)
         cfg = build_config(args, manifest, resume_from)
-    except (KeyError, ValueError, ValidationError) as e:
+    except (KeyError, ValueError, ValidationError, CheckpointError) as e:
         print(f"eidata train: {e}", file=sys.stderr)
-        return 2
-    except CheckpointError as e:
-        print(f"eidata train: {e}", file=sys.stderr)
-        return 1
+        return 1 if isinstance(e, CheckpointError) else 2
     try:
         result = train(cfg, run_dir, stop_step=args.steps, resume=resume_from, device=args.device)
     except (DataError, CheckpointError, StorageError) as e:

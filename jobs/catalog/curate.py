@@ -376,15 +376,11 @@ def cli_curate(args: argparse.Namespace) -> int:
                 tuple(getattr(args, "include_verdict", None) or ()), tuple(getattr(args, "exclude_verdict", None) or ())
             ),
         )
-    except StorageError as e:  # a wrong credential or a missing bucket, named before any query runs
+    except (CurateError, OSError, duckdb.Error, ValueError) as e:
         print(f"eidata curate: {e}", file=sys.stderr)
-        return 2
-    except (CurateError, OSError, duckdb.IOException) as e:  # FileExistsError: the manifest exists
-        print(f"eidata curate: {e}", file=sys.stderr)
-        return 1
-    except (duckdb.Error, ValueError) as e:  # bad SQL, name, balance or fraction
-        print(f"eidata curate: {e}", file=sys.stderr)
-        return 2
+        # 1: nothing can be written (FileExistsError: the manifest exists); 2: a wrong credential or a missing bucket
+        # (StorageError, named before any query runs), bad SQL, name, balance or fraction
+        return 1 if isinstance(e, CurateError | OSError | duckdb.IOException) and not isinstance(e, StorageError) else 2
     with read_corpus(args.root) as corpus:
         m = Manifest.model_validate_json(corpus.read_bytes(f"{MANIFESTS_DIR}/{args.name}/{MANIFEST_JSON}"))
     print(f"manifest {m.name}: {m.num_entries} episodes -> {out}")

@@ -47,14 +47,10 @@ MAX_CELL = 60  # characters of one cell in the human table; longer text is cut w
 MAX_TABLE_ROWS = 200  # rows the human table shows; csv and json print everything
 
 
-def _sql_string(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _create_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path | str], schema: pa.Schema) -> None:
     if files:
         # the files are listed, not globbed: a corpus path with glob characters stays literal
-        listed = ", ".join(_sql_string(str(p)) for p in files)
+        listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)")
         return
     # no file yet: an empty view with the schema's columns, so queries bind and return no rows
@@ -217,15 +213,11 @@ def cli_query(args: argparse.Namespace) -> int:
     try:
         with read_corpus(args.root) as corpus:
             table = run_query(corpus.root, args.sql, unrestricted=bool(getattr(args, "unrestricted", False)))
-    except duckdb.PermissionException as e:  # a file other than the catalog's parts
-        print(f"eidata query: {e} (only the catalog's own files; --unrestricted for others)", file=sys.stderr)
-        return 2
-    except duckdb.IOException as e:  # a catalog file that cannot be read is not the query's fault
-        print(f"eidata query: {e}", file=sys.stderr)
-        return 1
-    # StorageError: a wrong credential or a missing bucket, named before any query runs
+    # StorageError: a wrong credential or a missing bucket, named before any query runs; PermissionException: a file
+    # other than the catalog's parts; IOException: a catalog file that cannot be read, not the query's fault (exit 1)
     except (StorageError, ReadOnlyError, duckdb.Error) as e:
-        print(f"eidata query: {e}", file=sys.stderr)
-        return 2
+        hint = " (only the catalog's own files; --unrestricted for others)"
+        print(f"eidata query: {e}{hint if isinstance(e, duckdb.PermissionException) else ''}", file=sys.stderr)
+        return 1 if isinstance(e, duckdb.IOException) else 2
     sys.stdout.write(format_table(table, getattr(args, "format", None) or "table"))
     return 0

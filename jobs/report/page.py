@@ -271,11 +271,8 @@ def cli_report(args: argparse.Namespace) -> int:
         with read_corpus(args.root, copy=True) as corpus:
             page = report_html(corpus.root)
             where = write_text_atomic(Path(out), page) if out else corpus.put("report.html", page.encode("utf-8"))
-    except StorageError as err:
+    except (StorageError, ReportError) as err:
         print(f"eidata report: {err}", file=sys.stderr)
-        return 2
-    except ReportError as err:
-        print(f"eidata report: {err}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(err, StorageError) else 1
     print(f"report: {where} ({len(page.encode('utf-8')) / 1e6:.1f} MB)")
     return 0
