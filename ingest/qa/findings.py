@@ -17,9 +17,9 @@ DATASET_CODES = frozenset({"qa_dead_dims"})  # judged by `eidata verdicts` over 
 
 
 def _over(
-    code: str, value: float | None, threshold: float, tier: QualityTier, text: str, **more: object
+    code: str, value: float | None, threshold: float, tier: QualityTier, text: str, below: bool = False, **more: object
 ) -> list[Finding]:
-    if value is None or not value > threshold:
+    if value is None or not (value < threshold if below else value > threshold):
         return []
     text = text.format(v=value, t=threshold, **more)
     return [Finding(code=code, tier=tier, value=float(value), threshold=float(threshold), message=text)]
@@ -55,6 +55,14 @@ BOUNDS = (
     ("qa_jump_rad_s", "jump_rad_s", "max_joint_speed_rad_s", "low", "a joint stepped at {v:.1f} rad/s > {t:.1f} rad/s"),
     ("qa_jump_m_s", "jump_m_s", "max_step_speed_m_s", "low", "a point stepped at {v:.2f} m/s > {t:.2f} m/s"),
 )  # fmt: skip
+IDLE_BOUNDS = (  # only where idle ends are not trimmed (`idle_trim` off)
+    ("qa_idle_start_s", "idle_start_s", "idle_s_low", "low", "idle start {v:.1f} s > {t:.1f} s"),
+    ("qa_idle_end_s", "idle_end_s", "idle_s_low", "low", "idle end {v:.1f} s > {t:.1f} s"),
+)
+LAST_BOUNDS = (  # after the glitch and plateau findings
+    ("qa_stream_frozen_s", "stream_frozen_s", "frozen_stream_s_low", "low", "stream {r.stream_frozen_signal} frozen"
+     " {v:.2f} s mid-episode while its command moved (from frame {r.stream_frozen_frame}) > {t:.2f} s"),
+)  # fmt: skip
 
 
 def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
@@ -67,22 +75,19 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
         "nonfinite_limit": c.nonfinite_quarantine - 0.5,
         "zero": 0,
     }
-    out = []
-    for code, value, threshold, tier, text in BOUNDS:
-        v = derived[value] if value in derived else getattr(r, value)
-        t = derived[threshold] if threshold in derived else getattr(c, threshold)
-        out += _over(code, v, t, QualityTier(tier), text, r=r, c=c)  # type: ignore[arg-type]
-    if r.tracking_corr is not None and r.tracking_corr < c.tracking_corr_low:
-        text = f"state follows the action with correlation {r.tracking_corr:.2f} < {c.tracking_corr_low:.2f}"
-        out.append(
-            Finding(
-                code="qa_tracking_corr", tier=low, value=r.tracking_corr, threshold=c.tracking_corr_low, message=text
-            )
-        )
-    if not c.idle_trim:
-        out += _over("qa_idle_start_s", r.idle_start_s, c.idle_s_low, low, "idle start {v:.1f} s > {t:.1f} s")
-        out += _over("qa_idle_end_s", r.idle_end_s, c.idle_s_low, low, "idle end {v:.1f} s > {t:.1f} s")
-    return out + _glitch(r, c) + _plateau(r, c) + _frozen_stream(r, c)
+
+    def rows(table: tuple[tuple[str, str, str, str, str], ...]) -> list[Finding]:
+        out = []
+        for code, value, threshold, tier, text in table:
+            v = derived[value] if value in derived else getattr(r, value)
+            t = derived[threshold] if threshold in derived else getattr(c, threshold)
+            out += _over(code, v, t, QualityTier(tier), text, r=r, c=c)  # type: ignore[arg-type]
+        return out
+
+    text = "state follows the action with correlation {v:.2f} < {t:.2f}"
+    out = rows(BOUNDS) + _over("qa_tracking_corr", r.tracking_corr, c.tracking_corr_low, low, text, below=True)
+    out += [] if c.idle_trim else rows(IDLE_BOUNDS)
+    return out + _glitch(r, c) + _plateau(r, c) + rows(LAST_BOUNDS)
 
 
 def _glitch(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
@@ -132,14 +137,3 @@ def route(tier: QualityTier, found: list[Finding]) -> Verdict:
     for f in found:
         out = demote(out, f.tier)
     return Verdict(tier=out, reasons=[f.reason() for f in found], findings=found)
-
-
-def _frozen_stream(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
-    return _over(
-        "qa_stream_frozen_s",
-        r.stream_frozen_s,
-        c.frozen_stream_s_low,
-        QualityTier.low,
-        f"stream {r.stream_frozen_signal} frozen" + " {v:.2f} s mid-episode while its command moved"
-        f" (from frame {r.stream_frozen_frame}) > " + "{t:.2f} s",
-    )
