@@ -355,7 +355,7 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> EvaluatedHands
     decision = _decide(spec, arms, opts)
     record, limits = decision.record(), _native_limits(states, spec, arms, decision.unit)
     try:
-        sig = _fk_signals(raw, spec, states, arms, decision, opts, where)
+        sig = _fk_signals(raw, spec, states, arms, decision, where)
     except (JointSpaceError, CalibrationMissing) as err:  # a joint the unit's calibration lacks (a gripper's)
         raise JointSpaceError(str(err), record, limits) from err
     reasons = tuple(n for n in sig.notes if n.startswith("joint units:") or n.startswith("joint_space.units"))
@@ -363,15 +363,10 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> EvaluatedHands
 
 
 def _fk_signals(
-    raw: RawEpisode,
-    spec: JointSpaceSpec,
-    states: _Resolver,
-    arms: list[_Arm],
-    decision: UnitDecision,
-    opts: JointSpaceOptions,
-    where: str,
+    raw: RawEpisode, spec: JointSpaceSpec, states: _Resolver, arms: list[_Arm], decision: UnitDecision, where: str
 ) -> HandSignals:
     """The wrists, grippers and hands by FK in the decided unit; JointSpaceError when the unit gives no angles."""
+    opts = states.opts
     if not decision.fk:
         raise JointSpaceError(f"{where}: {decision.reason()}")
     units = decision.unit
