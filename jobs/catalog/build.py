@@ -83,18 +83,20 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
         for stale in [*catalog.glob(".rebuild-*"), *catalog.glob(".replaced-*")]:
             shutil.rmtree(stale, ignore_errors=True)
         token = uuid.uuid4().hex
-        new_episodes, new_digests = catalog / f".rebuild-{token}-episodes", catalog / f".rebuild-{token}-digests"
-        new_findings = catalog / f".rebuild-{token}-findings"
-        new_verdicts = catalog / f".rebuild-{token}-verdicts"
+        new = [catalog / f".rebuild-{token}-{kind}" for kind in ("episodes", "digests", "findings", "verdicts")]
         try:
-            n = _build(corpus, new_episodes, new_digests, rehash, new_findings, new_verdicts)
-            swaps = [(catalog / "episodes", new_episodes), (catalog / DIGESTS_DIR, new_digests)]
-            swaps += [(corpus_root / FINDINGS_DIR, new_findings), (corpus_root / VERDICTS_DIR, new_verdicts)]
-            for final, new in swaps:
+            n = _build(corpus, *new, rehash)
+            finals = (
+                catalog / "episodes",
+                catalog / DIGESTS_DIR,
+                corpus_root / FINDINGS_DIR,
+                corpus_root / VERDICTS_DIR,
+            )
+            for final, new_dir in zip(finals, new, strict=True):
                 old = catalog / f".replaced-{token}-{final.name.lstrip('.')}"
                 if final.exists():
                     os.replace(final, old)
-                os.replace(new, final)
+                os.replace(new_dir, final)
                 shutil.rmtree(old, ignore_errors=True)
             fsync_path(catalog)
         finally:
@@ -103,7 +105,7 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
     return n
 
 
-def _build(corpus: Corpus, episodes_dir: Path, digests_dir: Path, rehash: bool, findings: Path, verdicts: Path) -> int:
+def _build(corpus: Corpus, episodes_dir: Path, digests_dir: Path, findings: Path, verdicts: Path, rehash: bool) -> int:
     """Every dataset's rows, sorted and split into parts in `episodes_dir`; file digests into `digests_dir`, dataset
     findings into `findings`, the findings behind each tier into `verdicts` (`jobs.catalog.behaviour`). An index of
     the datasets' meta: no tier is judged here."""
@@ -130,8 +132,8 @@ def _build(corpus: Corpus, episodes_dir: Path, digests_dir: Path, rehash: bool, 
             found += verdict_rows(rows[0].dataset, lineages)
     table = sort_catalog(pa.concat_tables(tables)) if tables else CATALOG_SCHEMA.empty_table()
     del tables
-    dupes = _duplicate_uids(table)
-    if dupes:
+    counts = table.group_by("episode_uid").aggregate([("episode_uid", "count")])
+    if dupes := sorted(counts.filter(pc.greater(counts["episode_uid_count"], 1))["episode_uid"].to_pylist()):
         raise CatalogError(f"episode_uid found in more than one episode: {dupes[:5]} ({len(dupes)} in all)")
     write_parquet_atomic(catalog_findings(table, configs), findings / "part-00000.parquet")
     write_parquet_atomic(pa.Table.from_pylist(found, schema=VERDICT_SCHEMA), verdicts / "part-00000.parquet")
@@ -139,13 +141,6 @@ def _build(corpus: Corpus, episodes_dir: Path, digests_dir: Path, rehash: bool, 
         write_parquet_atomic(table.slice(start, ROWS_PER_PART), episodes_dir / f"part-{i:05d}.parquet")
     log.info("catalog: %d episodes from %d datasets (%d bytes hashed)", table.num_rows, len(datasets), hashed)
     return table.num_rows
-
-
-def _duplicate_uids(table: pa.Table) -> list[str]:
-    if table.num_rows == 0:
-        return []
-    counts = table.group_by("episode_uid").aggregate([("episode_uid", "count")])
-    return sorted(counts.filter(pc.greater(counts["episode_uid_count"], 1))["episode_uid"].to_pylist())
 
 
 # -- CLI --------------------------------------------------------------------------------------------------------
@@ -173,12 +168,9 @@ def cli_catalog(args: argparse.Namespace) -> int:
             n = rebuild_catalog(corpus, rehash=bool(getattr(args, "rehash", False)))
             datasets, snapshot = len(find_datasets(corpus.root)), catalog_snapshot_hash(corpus.root)
             summary = format_table(run_query(corpus.root, SUMMARY_SQL), "table") if n else None
-    except StorageError as e:
+    except (StorageError, CatalogError, OutputLeasedError) as e:
         print(f"eidata catalog: {e}", file=sys.stderr)
-        return 2
-    except (CatalogError, OutputLeasedError) as e:
-        print(f"eidata catalog: {e}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(e, StorageError) else 1
     print(f"catalog: {n} episodes from {datasets} datasets -> {corpus.where}/{EPISODES_DIR}")
     print(f"snapshot: {snapshot}")
     if summary is not None:
