@@ -14,8 +14,9 @@ verdict. A stage of the skeleton (`jobs.runtime.stage`) without Ray: `plan` judg
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial, reduce
+from functools import cache, reduce
 from pathlib import Path
 from typing import Any
 
@@ -138,13 +139,8 @@ class _Loader:
     def __init__(self, corpus: Corpus, episodes: list[Episode]) -> None:
         self.corpus = corpus
         self.by_uid = {e.lineage.episode_uid: e for e in episodes}
-        self.infos: dict[Path, InfoJson] = {}
+        self.info: Callable[[Path], InfoJson] = cache(lambda ds: load_info(ds / INFO_PATH))
         self.ranges: dict[Path, dict[str, np.ndarray]] = {}
-
-    def _info(self, ds: Path) -> InfoJson:
-        if ds not in self.infos:
-            self.infos[ds] = load_info(ds / INFO_PATH)
-        return self.infos[ds]
 
     def _range(self, ds: Path, key: str) -> np.ndarray | None:
         if ds not in self.ranges:
@@ -164,7 +160,7 @@ class _Loader:
 
     def __call__(self, uid: str) -> Signals:
         e = self.by_uid[uid]
-        ds, info = e.dataset_root, self._info(e.dataset_root)
+        ds, info = e.dataset_root, self.info(e.dataset_root)
         cols = [k for k in (STATE, STATE_NATIVE) if k in info.features]
         with self.corpus.open_file(ds / info.data_file(e.index)) as f:
             table = pq.read_table(f, columns=cols)
@@ -216,14 +212,10 @@ def _edited(lin: EpisodeLineage, found: list[Finding], config: BehaviourConfig) 
     return None if out == lin.to_json() else out
 
 
-def _replace_lineage(new: dict[str, Any], line: dict[str, Any]) -> dict[str, Any]:
-    return {**line, LINEAGE_KEY: new}
-
-
 def _write(dataset_root: Path, edits: dict[int, dict[str, Any]], lock_timeout_s: float = 60.0) -> int:
     def plan(update: MetaUpdate) -> None:
         for index, new in edits.items():
-            update.edit_episode(index, partial(_replace_lineage, new))
+            update.edit_episode(index, lambda line, new=new: {**line, LINEAGE_KEY: new})
 
     try:
         return LeRobotWriter.update_meta(dataset_root, plan, lock_wait_s=lock_timeout_s)
