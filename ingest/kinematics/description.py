@@ -164,14 +164,10 @@ def _joint(el: ET.Element, path: Path) -> JointSpec:
         (lower,), (upper,) = _floats(limit, "lower", "", path, where), _floats(limit, "upper", "", path, where)
         if lower > upper:
             raise DescriptionError(f"{path}: {where} limit lower {lower} > upper {upper}")
-    mimic_el = el.find("mimic")
     mimic = None
-    if mimic_el is not None:
-        (mult,), (off,) = (
-            _floats(mimic_el, "multiplier", "1", path, where),
-            _floats(mimic_el, "offset", "0", path, where),
-        )
-        mimic = (mimic_el.get("joint") or "", mult, off)
+    if (m := el.find("mimic")) is not None:
+        (mult,), (off,) = _floats(m, "multiplier", "1", path, where), _floats(m, "offset", "0", path, where)
+        mimic = (m.get("joint") or "", mult, off)
     return JointSpec(
         name=name,
         type=kind,

@@ -77,14 +77,10 @@ class QwenImageConfig(BaseModel):
         """The folder's `preprocessor_config.json`; keys it leaves out are the processor's defaults, patch sizes the
         vision tower's. A folder without the file is an error, not the defaults: those are Qwen2-VL's CLIP mean/std,
         and Qwen3-VL's release normalizes with 0.5/0.5 (audit S14), so every frame would reach the model shifted."""
-        fallback = {}
-        if vision_config is not None:
-            v = vision_config
-            fallback = {
-                "patch_size": v.patch_size,
-                "temporal_patch_size": v.temporal_patch_size,
-                "merge_size": v.spatial_merge_size,
-            }
+        v, fallback = vision_config, {}
+        if v is not None:
+            fallback = {"patch_size": v.patch_size, "temporal_patch_size": v.temporal_patch_size}
+            fallback["merge_size"] = v.spatial_merge_size
         file = Path(path) / PREPROCESSOR_CONFIG
         if not file.is_file():
             raise VLMError(

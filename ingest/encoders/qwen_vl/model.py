@@ -199,12 +199,6 @@ class QwenVL:
     def check_layer(self, layer: int) -> None:
         check_layer(layer, self.num_layers, self.name)
 
-    def tokenize(self, text: str) -> list[int]:
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        if not ids:
-            raise VLMError(f"text {text!r} has no tokens")
-        return ids
-
     @torch.inference_mode()
     def embed(self, texts: list[str], layer: int = -1) -> list[tuple[np.ndarray, torch.Tensor]]:
         """(input_ids [L] int64, hidden states [L, D] in the model dtype, on the CPU) of each text, alone (no chat
@@ -212,7 +206,9 @@ class QwenVL:
         self.check_layer(layer)
         if not texts:
             return []
-        seqs = [self.tokenize(t) for t in texts]
+        seqs = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        if (empty := next((t for t, s in zip(texts, seqs, strict=True) if not s), None)) is not None:
+            raise VLMError(f"text {empty!r} has no tokens")
         ids, mask = pad_batch(seqs, self.pad_id, left=False)
         positions = torch.arange(ids.shape[1]).expand_as(ids)
         out = self.model.model.language_model(
