@@ -391,11 +391,8 @@ def _qa(ctx: EpisodeContext, span: Span, ep: CanonicalEpisode, a: int, b: int) -
 
 
 def _task_text(raw: RawEpisode) -> str:
-    for kind in ("instruction", "narration", "description", "summary"):
-        for lang in raw.language:
-            if lang.kind == kind and lang.text.strip():
-                return lang.text.strip()
-    return ""
+    kinds = ("instruction", "narration", "description", "summary")  # the first kind with a text wins
+    return next((x.text.strip() for k in kinds for x in raw.language if x.kind == k and x.text.strip()), "")
 
 
 def _segments(raw: RawEpisode, native_fps: float | None, start_s: float, n: int, fps: int) -> list[ActionSegment]:

@@ -47,10 +47,7 @@ def measure_episode(
     sb = state_behaviour(s, fps, limits, config)
     ib = idle_behaviour(np.where(np.isfinite(s), s, 0.0), fps, limits, config)
     moving = moving_frames(np.where(np.isfinite(s), s, 0.0), limits, MOVING_STEP)
-    cams = []
-    for frames in (cameras or {}).values():
-        n = min(len(frames), len(moving))
-        cams.append(camera_behaviour(frames[:n], fps, config, moving[:n]))
+    cams = [camera_behaviour(f[: len(moving)], fps, config, moving[: len(f)]) for f in (cameras or {}).values()]
     nonfinite = sb.nonfinite
     tracking = {}
     if action is not None:
