@@ -128,7 +128,7 @@ def fill(builder: EpisodeBuilder, ep: CanonicalEpisode) -> StagedEpisode:
         assess_cameras(ep, tap, builder.fps)
         builder.extra = {LINEAGE_KEY: lineage(ep).to_json()}
         if ep.action_config:
-            builder.set_action_config([s.model_dump() for s in ep.action_config])
+            builder.action_config = [s.model_dump() for s in ep.action_config]
         return builder.finish()
     except BaseException:
         builder.abort()

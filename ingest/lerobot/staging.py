@@ -233,9 +233,6 @@ class EpisodeBuilder:
         for v in self._rows.values():
             v.clear()
 
-    def set_action_config(self, segments: list[dict[str, Any]] | None) -> None:
-        self.action_config = segments
-
     def finish(self) -> StagedEpisode:
         """Flush encoders and rows; the episode is then complete on disk in its staging folder."""
         if self._state != "open":

@@ -112,12 +112,10 @@ def test_extras_and_action_config_in_episodes_jsonl(tmp_path: Path) -> None:
         for f in canonical_frames(8):
             ep.add_frame(f)
         ep.extra = {"eidata": {"raw_path": "raw/ep.h5", "content_hash": "abc"}}
-        ep.set_action_config(
-            [
-                {"start_frame": 0, "end_frame": 5, "action_text": "reach the handle"},
-                {"start_frame": 5, "end_frame": 8, "action_text": "pull"},
-            ]
-        )
+        ep.action_config = [
+            {"start_frame": 0, "end_frame": 5, "action_text": "reach the handle"},
+            {"start_frame": 5, "end_frame": 8, "action_text": "pull"},
+        ]
         w.commit(ep.finish())
     line = json.loads((tmp_path / "ds/meta/episodes.jsonl").read_text())
     assert list(line) == ["episode_index", "tasks", "length", "action_config", "eidata"]
