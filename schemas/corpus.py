@@ -179,9 +179,4 @@ def parquet_files(corpus_root: Path, rel_dir: str) -> list[Path]:
     d = Path(corpus_root) / rel_dir
     if not d.is_dir():
         return []
-    return sorted(p for p in d.iterdir() if is_part(p.name) and p.is_file())
-
-
-def is_part(name: str) -> bool:
-    """A committed parquet part's name (in its folder): temp names are hidden, sub-folders have a slash."""
-    return name.endswith(".parquet") and "/" not in name and not name.startswith(".")
+    return sorted(p for p in d.iterdir() if p.name.endswith(".parquet") and not p.name.startswith(".") and p.is_file())

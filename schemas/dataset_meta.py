@@ -341,21 +341,6 @@ def check_parquet_data(
     return q
 
 
-def check_path_templates(info: InfoJson) -> list[Quirk]:
-    try:
-        info.data_file(0)
-        for key in info.video_keys if info.video_path else []:
-            info.video_file(0, key)
-    except (KeyError, IndexError, ValueError) as err:
-        msg = f"info.json data_path / video_path cannot be formatted ({err!r}); file and data checks skipped"
-        return [quirk("bad_path_template", "error", msg, INFO_PATH)]
-    return []
-
-
-def is_v3_layout(root: Path, version: str) -> bool:
-    return version.startswith("v3") or (root / "meta/tasks.parquet").exists() or (root / "meta/episodes").is_dir()
-
-
 class DatasetMeta(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -393,7 +378,7 @@ class DatasetMeta(BaseModel):
         legacy_path = root / LEGACY_STATS_PATH
         legacy = read_json(legacy_path) if legacy_path.is_file() else None
         common: dict[str, Any] = {"root": root, "info": info, "legacy_stats": legacy, "modality": modality}
-        if is_v3_layout(root, version):
+        if version.startswith("v3") or (root / "meta/tasks.parquet").exists() or (root / "meta/episodes").is_dir():
             msg = (
                 f"v3.0 layout (codebase_version {version!r}, meta/tasks.parquet or meta/episodes/): "
                 "many episodes per file, meta as parquet; a v2.1 reader cannot load it, convert it to v2.1 first"
@@ -408,8 +393,13 @@ class DatasetMeta(BaseModel):
             if entries is None:
                 quirks.append(quirk("missing_meta_file", "error", f"{rel} is missing", rel))
         episodes, tasks = episodes or [], tasks or []
-        if bad := check_path_templates(info):
-            quirks += bad
+        try:
+            info.data_file(0)
+            for key in info.video_keys if info.video_path else []:
+                info.video_file(0, key)
+        except (KeyError, IndexError, ValueError) as err:
+            msg = f"info.json data_path / video_path cannot be formatted ({err!r}); file and data checks skipped"
+            quirks.append(quirk("bad_path_template", "error", msg, INFO_PATH))
             check_files = check_data = False
         quirks += check_totals(info, episodes, tasks)
         quirks += check_stats(version, stats, legacy, [e.episode_index for e in episodes])

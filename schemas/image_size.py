@@ -106,10 +106,6 @@ class SourceImageSize(ImageSize):
 
     cameras: dict[Camera, ImageSize] = Field(default_factory=dict, description="per canonical camera, overrides")
 
-    def for_camera(self, camera: Camera | str | None) -> ImageSize:
-        own = self.cameras.get(Camera(camera)) if camera in set(Camera) else None
-        return own or ImageSize(**self.model_dump(exclude={"cameras", "sources"}))
-
 
 class ImageSpec(SourceImageSize):
     """The job's stored camera size: the top level for every camera, `cameras` per canonical camera, `sources` per
@@ -119,8 +115,9 @@ class ImageSpec(SourceImageSize):
     sources: dict[str, SourceImageSize] = Field(default_factory=dict, description="per job source name, overrides")
 
     def resolve(self, source: str | None, camera: Camera | str | None) -> ImageSize:
-        src = self.sources.get(source) if source is not None else None
-        return (src or self).for_camera(camera)
+        src = (self.sources.get(source) if source is not None else None) or self
+        own = src.cameras.get(Camera(camera)) if camera in set(Camera) else None
+        return own or ImageSize(**src.model_dump(exclude={"cameras", "sources"}))
 
 
 @dataclass(frozen=True)

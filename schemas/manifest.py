@@ -6,7 +6,6 @@ here: the query, the catalog snapshot it ran on, the routing table, the split ru
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from datetime import datetime
@@ -38,11 +37,6 @@ Balance = Literal["none", "source", "subset"]
 WeightUnit = Literal["frame", "episode"]
 
 
-def split_fraction(episode_uid: str) -> float:
-    """Where an episode falls in [0, 1): the first 8 bytes of sha256(episode_uid) as a big-endian integer / 2**64."""
-    return int.from_bytes(hashlib.sha256(episode_uid.encode("utf-8")).digest()[:8], "big") / 2**64
-
-
 class ManifestEntry(BaseModel):
     """One row of `entries.parquet`."""
 
@@ -60,7 +54,7 @@ ENTRIES_SCHEMA = arrow_schema(ManifestEntry)
 
 
 class SplitRule(BaseModel):
-    """How episodes were split, precisely enough to recompute it (`split_fraction`)."""
+    """How episodes were split, precisely enough to recompute it (`rule`)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -66,7 +66,7 @@ class CurateError(RuntimeError):
 
 
 def split_fractions(uids: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """`schemas.manifest.split_fraction` for many uids at once."""
+    """Where each episode falls in [0, 1): `schemas.manifest.SplitRule.rule` for many uids at once."""
     digest = hashlib.sha256
     raw = b"".join(digest(u.encode("utf-8")).digest()[:8] for u in uids.to_pylist())
     return np.frombuffer(raw, dtype=">u8").astype(np.float64) / 2.0**64
@@ -225,7 +225,7 @@ def curate(
     `manifests/<name>/`; returns that folder. The manifest's `query` holds the statement as it ran.
 
     Rejected and quarantined episodes are never selected; `verdicts` overrules or adds to the corpus-level verdicts
-    (`VerdictChoice`). Split: sha256 of episode_uid (`schemas.manifest.split_fraction`).
+    (`VerdictChoice`). Split: sha256 of episode_uid (`schemas.manifest.SplitRule.rule`).
     balance="subset" gives every (source, subset) the same total weight (LARA), "source" every source, "none" weight
     1 each. Refuses to replace an existing manifest unless `overwrite`. `corpus_root` may be a bucket URL (its catalog
     read from a copy, the manifest put in the bucket with `options`: `ingest.storage.corpus.read_corpus`); the
