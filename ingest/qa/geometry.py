@@ -92,12 +92,6 @@ def rotations(rot6d: np.ndarray) -> np.ndarray:
     return np.stack([b1, b2, _cross(b1, b2)], axis=-1)
 
 
-def approach_axes(rot6d: np.ndarray) -> np.ndarray:
-    """(N, 6) canonical wrist rotations -> (N, 3) unit approach axes, the wrist frame's z column; non-finite or
-    degenerate rows give NaN."""
-    return rotations(rot6d)[..., 2]
-
-
 def approach_stats(axes: np.ndarray, top_down_max_deg: float) -> tuple[float, float, float, list[int]] | None:
     """(down, side, up fractions, histogram of the angle from straight down in `APPROACH_BIN_DEG` bins) of (N, 3)
     approach axes in a z-up frame; None without a finite axis."""
@@ -223,7 +217,8 @@ def measure(
         out.update(hands_ahead=float(np.mean(wrists[:, 0] > 0)), hands_below_eyes=float(np.mean(wrists[:, 2] < 0)))
 
     if rot_hands:
-        axes = approach_axes(np.concatenate([state[:, hand_dims(h, WRIST_ROT6D)] for h in rot_hands]))
+        # approach axes: the wrist frame's z column (NaN for a non-finite or degenerate rotation)
+        axes = rotations(np.concatenate([state[:, hand_dims(h, WRIST_ROT6D)] for h in rot_hands]))[..., 2]
         stats = approach_stats(axes, config.top_down_max_deg)
         if stats is not None:
             out.update(zip(("approach_down", "approach_side", "approach_up", "approach_hist"), stats, strict=True))

@@ -10,11 +10,11 @@ from ingest.frames import matrix_to_rot6d, pose_deltas, pose_to_pos_rot6d, se3
 from ingest.qa.geometry import (
     CameraView,
     action_errors,
-    approach_axes,
     approach_stats,
     hand_size,
     left_of_right,
     measure,
+    rotations,
     view_fractions,
 )
 from schemas.canonical import CANONICAL_DIM, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
@@ -106,7 +106,7 @@ def test_camera_view_from_a_stored_trajectory_skips_degenerate_poses() -> None:
     [(TOP_DOWN, (1.0, 0.0, 0.0), 0), (SIDE, (0.0, 1.0, 0.0), 9), (UP, (0.0, 0.0, 1.0), APPROACH_BINS - 1)],
 )
 def test_approach_axis_of_a_top_down_side_and_upward_gripper(rotation, expected, bin_) -> None:
-    axes = approach_axes(np.tile(matrix_to_rot6d(rotation), (5, 1)))
+    axes = rotations(np.tile(matrix_to_rot6d(rotation), (5, 1)))[..., 2]
     np.testing.assert_allclose(axes, np.tile(rotation[:, 2], (5, 1)), atol=1e-12)
     down, side, up, hist = approach_stats(axes, 45.0)
     assert (down, side, up) == pytest.approx(expected)
@@ -114,7 +114,7 @@ def test_approach_axis_of_a_top_down_side_and_upward_gripper(rotation, expected,
 
 
 def test_approach_axis_is_nan_for_degenerate_rotations() -> None:
-    axes = approach_axes(np.array([[0.0] * 6, [np.nan] * 6, [1, 0, 0, 1, 0, 0]]))
+    axes = rotations(np.array([[0.0] * 6, [np.nan] * 6, [1, 0, 0, 1, 0, 0]]))[..., 2]
     assert np.isnan(axes).all()
     assert approach_stats(axes, 45.0) is None
 
