@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from ingest.lerobot.writer_dir import STAGING
-from ingest.storage.corpus import Corpus, open_corpus
+from ingest.storage.corpus import open_corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
 from jobs.ingest.report import IngestReport, SourceTally
@@ -67,96 +67,83 @@ def run_ingest(
     default `jobs.ingest.worker.process_episode`), `on_done` hears of each raw episode once it is committed or
     quarantined; `retry_quarantined` does the episodes quarantined for the environment's fault again
     (`jobs.ingest.resume.forget_environment`)."""
-    with open_corpus(spec.output, spec.output_storage, "ingest") as corpus:
-        return _run(spec, corpus, address, progress, worker, on_done, retry_quarantined)
-
-
-def _run(
-    given: JobSpec,
-    corpus: Corpus,
-    address: str | None,
-    progress: bool | None,
-    worker: Worker | None,
-    on_done: Callable[[WorkItem], None] | None,
-    retry_quarantined: bool,
-) -> IngestReport:
-    """The job on the corpus folder `corpus.root` (a bucket's scratch: `open_corpus` publishes at the clean end)."""
-    spec = given.model_copy(update={"output": corpus.root})
-    t0 = time.perf_counter()
-    output = spec.output
-    output.mkdir(parents=True, exist_ok=True)
-    lock = JobLock(output)
-    started = False
-    plan = None
-    try:
-        (output / JOB_DIR / "spec.yaml").write_text(dump_spec(given))
-        if retry_quarantined and (n := forget_environment(output)):
-            log.info("%s: %d episodes quarantined for the environment's fault are tried again", output, n)
-        report = IngestReport(output)
-        for s in spec.sources:
-            report.tallies.setdefault(s.name, SourceTally())
-        done = _nothing_to_do(spec, address)
-        if done is not None:  # what discovery would have found: every raw episode done, no source failure new
-            report.skipped = done
+    with open_corpus(spec.output, spec.output_storage, "ingest") as corpus:  # a bucket's: its scratch, then published
+        given, spec = spec, spec.model_copy(update={"output": corpus.root})
+        t0 = time.perf_counter()
+        output = spec.output
+        output.mkdir(parents=True, exist_ok=True)
+        lock = JobLock(output)
+        started = False
+        plan = None
+        try:
+            (output / JOB_DIR / "spec.yaml").write_text(dump_spec(given))
+            if retry_quarantined and (n := forget_environment(output)):
+                log.info("%s: %d episodes quarantined for the environment's fault are tried again", output, n)
+            report = IngestReport(output)
+            for s in spec.sources:
+                report.tallies.setdefault(s.name, SourceTally())
+            done = _nothing_to_do(spec, address)
+            if done is not None:  # what discovery would have found: every raw episode done, no source failure new
+                report.skipped = done
+                report.findings = read_source_findings(output, [s.name for s in spec.sources])
+                report.seconds = time.perf_counter() - t0
+                return report
+            interrupted = not (output / FINISHED).exists()
+            (output / FINISHED).unlink(missing_ok=True)
+            if interrupted:  # roll forward what a killed run committed before discovery reads the datasets' lineage
+                _clean_orphans(output)
+            started = init_job_ray(spec, address)
+            views = check_shared_output(output)
+            report.nodes = len(views)
+            plan = discover_all(spec)
+            if plan.deferred:  # a source's discovery outlasted its retries: nothing is started
+                name, cause = next(iter(plan.deferred.items()))
+                raise EnvironmentFaultError(f"source {name}: discovery", cause)
+            report.skipped = plan.skipped
+            for name, found in plan.findings.items():  # each discovered source's findings replace its last ones
+                write_source_findings(output, name, found)
             report.findings = read_source_findings(output, [s.name for s in spec.sources])
+            from jobs.ingest.commit import Committer
+            from jobs.ingest.quarantine import QuarantineWriter
+
+            committer = Committer(spec, report.tallies, QuarantineWriter(output), on_done=on_done, corpus=corpus)
+            for row in plan.errors:
+                committer.add_quarantine(row)
+            try:
+                if plan.todo:
+                    from jobs.ingest.worker import process_episode
+
+                    _clean_orphans(output)
+                    clear_markers(output)
+                    _run_on_ray(spec, plan, committer, worker or process_episode, progress)
+            finally:
+                try:
+                    committer.close()
+                except Exception as e:  # a full disk stops the quarantine's part too: the deferred episode says why
+                    if not committer.deferred or environment_fault(e) is None:
+                        raise
+            if committer.deferred:  # the first one the environment kept from its dataset ends the job
+                item, why = committer.deferred[0]
+                left = "; it and the episodes after it in its dataset are left to the next run"
+                raise EnvironmentFaultError(f"{item.uid} (stage {why.stage})", why.cause, left=left)
+            if plan.todo:  # a worker killed mid-episode left its staging behind; the retry wrote the episode
+                _clean_orphans(output)
+            if plan.todo or plan.errors or interrupted or not (output / "catalog" / "episodes").exists():
+                from jobs.catalog.build import rebuild_catalog
+
+                rebuild_catalog(corpus)
+            (output / FINISHED).touch()
+            forget_worker_deaths(output)
             report.seconds = time.perf_counter() - t0
             return report
-        interrupted = not (output / FINISHED).exists()
-        (output / FINISHED).unlink(missing_ok=True)
-        if interrupted:  # roll forward what a killed run committed before discovery reads the datasets' lineage
-            _clean_orphans(output)
-        started = init_job_ray(spec, address)
-        views = check_shared_output(output)
-        report.nodes = len(views)
-        plan = discover_all(spec)
-        if plan.deferred:  # a source's discovery outlasted its retries: nothing is started
-            name, cause = next(iter(plan.deferred.items()))
-            raise EnvironmentFaultError(f"source {name}: discovery", cause)
-        report.skipped = plan.skipped
-        for name, found in plan.findings.items():  # each discovered source's findings replace its last ones
-            write_source_findings(output, name, found)
-        report.findings = read_source_findings(output, [s.name for s in spec.sources])
-        from jobs.ingest.commit import Committer
-        from jobs.ingest.quarantine import QuarantineWriter
-
-        committer = Committer(spec, report.tallies, QuarantineWriter(output), on_done=on_done, corpus=corpus)
-        for row in plan.errors:
-            committer.add_quarantine(row)
-        try:
-            if plan.todo:
-                from jobs.ingest.worker import process_episode
-
-                _clean_orphans(output)
-                clear_markers(output)
-                _run_on_ray(spec, plan, committer, worker or process_episode, progress)
         finally:
-            try:
-                committer.close()
-            except Exception as e:  # a full disk stops the quarantine's part too: the deferred episode says why
-                if not committer.deferred or environment_fault(e) is None:
-                    raise
-        if committer.deferred:  # the first one the environment kept from its dataset ends the job
-            item, why = committer.deferred[0]
-            left = "; it and the episodes after it in its dataset are left to the next run"
-            raise EnvironmentFaultError(f"{item.uid} (stage {why.stage})", why.cause, left=left)
-        if plan.todo:  # a worker killed mid-episode left its staging behind; the retry wrote the episode
-            _clean_orphans(output)
-        if plan.todo or plan.errors or interrupted or not (output / "catalog" / "episodes").exists():
-            from jobs.catalog.build import rebuild_catalog
+            if plan is not None:
+                plan.cleanup()
+            if started:
+                import ray
 
-            rebuild_catalog(corpus)
-        (output / FINISHED).touch()
-        forget_worker_deaths(output)
-        report.seconds = time.perf_counter() - t0
-        return report
-    finally:
-        if plan is not None:
-            plan.cleanup()
-        if started:
-            import ray
-
-            ray.shutdown()
-        lock.release()
+                ray.shutdown()
+            lock.release()
 
 
 def _nothing_to_do(spec: JobSpec, address: str | None) -> int | None:
