@@ -30,6 +30,10 @@ def _pytest(tmp_path: Path, source: str, ci: str | None) -> subprocess.Completed
     (tmp_path / "bin").mkdir()
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env.update(PATH=str(tmp_path / "bin"), PYTHONPATH=str(REPO), **({"CI": ci} if ci is not None else {}))
+    # No installed pytest plugins in the tiny run: the hypothesis plugin imports all of hypothesis at its summary and
+    # pytest rewrites the asserts of every module of a plugin's package (uncached under PYTHONDONTWRITEBYTECODE): 2-3 s
+    # a run, 19 s under a full run's load, for nothing the tiny test uses. Our plugin is named with -p below.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     cmd = [
         sys.executable,
         "-m",
