@@ -139,50 +139,37 @@ def run_lingbot_export(
         open_tree(spec.out, storage, f"export-{FORMAT}", lease=not dry_run) as tree,
     ):
         local = spec.model_copy(update={"root": corpus.root, "out": tree.root})
-        report = _export(local, models, address, progress, dry_run, corpus, tree)
-    report.out, report.seconds = spec.out, time.perf_counter() - t0
-    return report
-
-
-def _export(
-    spec: LingbotExportSpec,
-    models: Models,
-    address: str | None,
-    progress: bool | None,
-    dry_run: bool,
-    corpus: Corpus,
-    tree: Tree,
-) -> ExportReport:
-    sources = find_datasets(spec.root)
-    if not sources:
-        raise ExportError(f"no dataset under {spec.root / 'datasets'}")
-    report = ExportReport(spec.out, dry_run=dry_run)
-    settings = settings_record(spec, models)
-    for rel in (SETTINGS_PATH, EMPTY_EMB):  # so that other settings are refused, and a run with nothing left loads
-        tree.fetch(rel)  # no model
-    check_settings(spec.out, settings, write=False)
-    done = Done(tree, json.dumps({"settings": portable(settings), "cameras": spec.cameras}, sort_keys=True))
-    if dry_run:
-        _plan_all(spec, models, corpus, sources, report, done)
-        return report
-    spec.out.mkdir(parents=True, exist_ok=True)
-    with JobLock(spec.out, "export-lingbot-va"):
-        plans, works = _plan_all(spec, models, corpus, sources, report, done)
-        for plan in plans:
-            if not plan.pending:
-                write_meta(plan)
-                done.publish(plan)
-        if works or not (spec.out / EMPTY_EMB).exists():
-            by_rel = {p.rel: p for p in plans}
-
-            def accept(result: dict[str, Any]) -> None:
-                _accept(by_rel[result["dataset"]], report, result, done.publish)
-
-            # the settings are recorded once the models have loaded, before anything is encoded with them
-            _run_on_ray(spec, models, works, accept, address, progress, settings)
+        sources = find_datasets(local.root)
+        if not sources:
+            raise ExportError(f"no dataset under {local.root / 'datasets'}")
+        report = ExportReport(spec.out, dry_run=dry_run)
+        settings = settings_record(local, models)
+        for rel in (SETTINGS_PATH, EMPTY_EMB):  # so that other settings are refused, and a run with nothing left loads
+            tree.fetch(rel)  # no model
+        check_settings(local.out, settings, write=False)
+        done = Done(tree, json.dumps({"settings": portable(settings), "cameras": local.cameras}, sort_keys=True))
+        if dry_run:
+            _plan_all(local, models, corpus, sources, report, done)
         else:
-            check_settings(spec.out, settings)
-        done.top()
+            local.out.mkdir(parents=True, exist_ok=True)
+            with JobLock(local.out, "export-lingbot-va"):
+                plans, works = _plan_all(local, models, corpus, sources, report, done)
+                for plan in plans:
+                    if not plan.pending:
+                        write_meta(plan)
+                        done.publish(plan)
+                if works or not (local.out / EMPTY_EMB).exists():
+                    by_rel = {p.rel: p for p in plans}
+
+                    def accept(result: dict[str, Any]) -> None:
+                        _accept(by_rel[result["dataset"]], report, result, done.publish)
+
+                    # the settings are recorded once the models have loaded, before anything is encoded with them
+                    _run_on_ray(local, models, works, accept, address, progress, settings)
+                else:
+                    check_settings(local.out, settings)
+                done.top()
+    report.seconds = time.perf_counter() - t0
     return report
 
 
