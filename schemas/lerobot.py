@@ -117,13 +117,7 @@ def flatten_names(names: Names) -> list[str] | None:
         return [names]
     if isinstance(names, dict):
         return [n for v in names.values() for n in (flatten_names(v) or [])]
-    out: list[str] = []
-    for n in names:
-        if isinstance(n, list | tuple | dict):
-            out.extend(flatten_names(n) or [])  # type: ignore[arg-type]
-        else:
-            out.append(str(n))
-    return out
+    return [m for n in names for m in (flatten_names(n) or [] if isinstance(n, list | tuple | dict) else [str(n)])]
 
 
 def default_features() -> dict[str, FeatureSpec]:

@@ -33,7 +33,7 @@ from training.checkpoint import (
     save_checkpoint,
     unwrap,
 )
-from training.config import DataConfig, TrainConfig
+from training.config import TrainConfig
 from training.dataset import ManifestDataset
 from training.distributed import DistInfo, barrier, derive_seed, init_distributed, wrap_ddp
 from training.episodes import IndexReport, SampleIndex, build_index
@@ -81,13 +81,6 @@ def _with_text_width(cfg: TrainConfig, width: int | None) -> TrainConfig:
     return cfg.model_copy(update={"model": cfg.model.model_copy(update={"text_dim": width})})
 
 
-def _data_config(cfg: TrainConfig) -> DataConfig:
-    """LAM pretraining pairs each frame with the first latent `stride` frames on (LARA: 5), not the chunk's end."""
-    if cfg.lara.mode != "pretrain":
-        return cfg.data
-    return cfg.data.model_copy(update={"future_offset": cfg.lara.stride})
-
-
 def train(
     cfg: TrainConfig,
     run_dir: Path,
@@ -99,7 +92,9 @@ def train(
 ) -> TrainResult:
     """Train `cfg` into `run_dir`. A manifest in a bucket (`cfg.manifest` an s3:// URL) is read with `storage` (else
     the AWS environment); its bucket and credential are checked first (`StorageError`, never naming the secret)."""
-    data = _data_config(cfg)
+    data = cfg.data
+    if cfg.lara.mode == "pretrain":  # LAM pretraining pairs a frame with the first latent `stride` frames on (LARA: 5)
+        data = data.model_copy(update={"future_offset": cfg.lara.stride})
     files, manifest = manifest_files(cfg.manifest, storage, cache_dir=data.cache_dir, cache_bytes=data.cache_bytes)
     dist = init_distributed(device)
     run_dir = Path(run_dir)

@@ -33,7 +33,7 @@ import numpy as np
 
 from adapters.oxe.builder import NP_DTYPES, shard_name
 from adapters.oxe.hands import FRANKA_MAX_WIDTH_M
-from adapters.oxe.subsets import NORMALIZED, SUBSETS, CameraSpec, OXESubset, Part, StreamSpec, find_subset
+from adapters.oxe.subsets import NORMALIZED, SUBSETS, CameraSpec, OXESubset, StreamSpec, find_subset
 from adapters.oxe.tfrecord import build_example, frame_record
 from adapters.synthetic.video import synthetic_frame
 
@@ -90,10 +90,6 @@ def _gripper_cycle(steps: int) -> np.ndarray:
     return 0.5 + 0.5 * np.cos(2 * np.pi * np.arange(steps) / max(steps - 1, 1))
 
 
-def _is_gripper_width(p: Part) -> bool:
-    return "width" in p.name and p.unit == "m"
-
-
 def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarray:
     """Plausible values for a native tensor: smooth walks, unit quaternions, one-hot terminate, normalized commands
     within [-1, 1], and grippers that close and reopen over their full native range (0..1, or taco_play's width
@@ -113,7 +109,8 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
     parts = spec.parts or ()
     for p in parts:
         sl = walk[:, p.start : p.stop]
-        if _is_gripper_width(p):  # CALVIN robot_obs 'gripper opening width (1): in meter', Franka Hand 0..0.08
+        # CALVIN robot_obs 'gripper opening width (1): in meter', Franka Hand 0..0.08
+        if "width" in p.name and p.unit == "m":
             walk[:, p.start : p.stop] = FRANKA_MAX_WIDTH_M * _gripper_cycle(steps)[:, None]
         elif p.unit == "0..1" and "gripper" in p.name:
             walk[:, p.start : p.stop] = _gripper_cycle(steps)[:, None]
