@@ -60,9 +60,15 @@ IDLE_BOUNDS = (  # only where idle ends are not trimmed (`idle_trim` off)
     ("qa_idle_end_s", "idle_end_s", "idle_s_low", "low", "idle end {v:.1f} s > {t:.1f} s"),
 )
 LAST_BOUNDS = (  # after the glitch and plateau findings
-    ("qa_stream_frozen_s", "stream_frozen_s", "frozen_stream_s_low", "low", "stream {r.stream_frozen_signal} frozen"
-     " {v:.2f} s mid-episode while its command moved (from frame {r.stream_frozen_frame}) > {t:.2f} s"),
-)  # fmt: skip
+    (
+        "qa_stream_frozen_s",
+        "stream_frozen_s",
+        "frozen_stream_s_low",
+        "low",
+        "stream {r.stream_frozen_signal} frozen"
+        " {v:.2f} s mid-episode while its command moved (from frame {r.stream_frozen_frame}) > {t:.2f} s",
+    ),
+)
 
 
 def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
