@@ -21,7 +21,7 @@ are in adapters/README.md `agibot`; a (T,6) per-arm split of dexterous hands is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 
 from adapters.base import AdapterError, Stream
-from adapters.storage.h5 import open_h5
+from adapters.storage.h5 import dataset_paths, open_h5
 from adapters.storage.location import Location
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,8 @@ def read_proprio(path: Location, fail: Fail) -> Proprio:
             return Stream(t, values, names, unit, frame)
 
         states: dict[str, Stream] = {}
-        for key, ds in _datasets(f["state"]):
+        for key in dataset_paths(f["state"]):
+            ds = f["state"][key]
             if ds.size == 0:
                 empty.append(f"state/{key}")
                 continue
@@ -118,7 +119,8 @@ def read_proprio(path: Location, fail: Fail) -> Proprio:
 
         actions: dict[str, Stream] = {}
         sparse: dict[str, Any] = {}
-        for key, ds in _datasets(f["action"]):
+        for key in dataset_paths(f["action"]):
+            ds = f["action"][key]
             if key.endswith("/index"):
                 continue
             if ds.size == 0:
@@ -220,10 +222,3 @@ def clock(ts: np.ndarray, n: int) -> dict[str, Any]:
     if len(ts) == n:
         out["max_jitter_s"] = float(np.abs(sec - np.arange(n) / FPS).max())
     return out
-
-
-def _datasets(group: h5py.Group) -> Iterator[tuple[str, h5py.Dataset]]:
-    """(relative path, dataset) for every dataset below `group`, in sorted order."""
-    found: list[tuple[str, h5py.Dataset]] = []
-    group.visititems(lambda name, obj: found.append((name, obj)) if isinstance(obj, h5py.Dataset) else None)
-    return iter(sorted(found, key=lambda x: x[0]))

@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 
 from adapters.base import AdapterError
-from adapters.storage.h5 import open_h5
+from adapters.storage.h5 import dataset_paths, open_h5
 from adapters.storage.location import Location
 
 Fail = Callable[[str, str], AdapterError]
@@ -81,7 +81,7 @@ def _per_frame(f: h5py.File, frames: list[str], fail: Fail) -> AlignedJoints:
         missing = sorted(set(range(int(frames[-1]) + 1)) - {int(k) for k in frames})
         raise fail(f"frame groups are not 0..{len(frames) - 1}: missing {missing[:5]}", f"{missing[0]}")
     first = f[frames[0]]
-    keys = _dataset_paths(first)
+    keys = dataset_paths(first)
     if "main_timestamp" not in keys:
         raise fail("frame 0 has no main_timestamp", "0/main_timestamp")
     out = AlignedJoints("per_frame", np.zeros(0), {}, names=_names(first))
@@ -114,7 +114,7 @@ def _flat(f: h5py.File, fail: Fail) -> AlignedJoints:
     n = len(stamps)
     out = AlignedJoints("flat", np.zeros(0), {}, names=_names(f))
     out.times_s, out.clock = relative_seconds(stamps, fail, "timestamp")
-    for key in _dataset_paths(f):
+    for key in dataset_paths(f):
         if key.split("/")[0] not in GROUPS:
             continue
         ds = f[key]
@@ -161,12 +161,6 @@ def _offset_seconds(stamps: np.ndarray, main: np.ndarray) -> np.ndarray:
     if stamps.dtype.kind in "iu" and main.dtype.kind in "iu":
         return (stamps.astype(np.int64) - np.int64(main[0])).astype(np.float64) / 1e9
     return stamps.astype(np.float64) - float(main[0])
-
-
-def _dataset_paths(group: h5py.Group) -> list[str]:
-    found: list[str] = []
-    group.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
-    return sorted(found)
 
 
 def _names(group: h5py.Group) -> dict[str, tuple[str, ...]]:

@@ -126,12 +126,7 @@ def quaternion_order(h5: AlignedJoints, simulation: bool, option: str, fail: Any
     arm = ("state/end/arm_position", "state/end/arm_orientation")
     if all(k in cols and cols[k].shape[1:] == cols[k.replace("arm_", "")].shape[1:] for k in arm):
         rows = still_rows(cols.get("state/waist/position"))
-        found = evidence(
-            cols["state/end/position"][rows],
-            cols["state/end/orientation"][rows],
-            cols[arm[0]][rows],
-            cols[arm[1]][rows],
-        )
+        found = evidence(*(cols[k][rows] for k in ("state/end/position", "state/end/orientation", *arm)))
         chosen = decide(found)
         if chosen is None:
             msg = (

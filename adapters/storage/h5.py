@@ -72,3 +72,10 @@ def open_h5(where: Where, **kwargs: Any) -> h5py.File:
         raise
     f._stack, f.source = stack, src
     return f
+
+
+def dataset_paths(group: h5py.Group) -> list[str]:
+    """Every dataset below `group`, as paths relative to it, sorted."""
+    found: list[str] = []
+    group.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
+    return sorted(found)
