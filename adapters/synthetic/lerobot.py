@@ -1,4 +1,4 @@
-"""Small LeRobot v3.0 datasets in lerobot 0.4's layout, and fault injection into any LeRobot v2.x dataset.
+"""Small LeRobot v3.0 datasets in lerobot 0.4's layout, and a torn parquet in any LeRobot v2.x dataset.
 
 `write_lerobot_v3` writes what lerobot >= 0.4 leaves on disk (lerobot v0.4.4 `src/lerobot/datasets/utils.py`):
 `meta/info.json` (v3 path templates, per-feature `fps`, `data_files_size_in_mb`, no `total_chunks` / `total_videos`),
@@ -8,9 +8,9 @@ one `data/chunk-000/file-000.parquet` holding every episode's rows, and per came
 episode is encoded on its own (libx264, yuv420p) and the files are concatenated by stream copy, as lerobot's converter
 does with ffmpeg's concat demuxer; `from_timestamp` is the running sum of episode durations. Deterministic for a seed.
 
-`inject_fault` damages a v2.x dataset (one written by `ingest.lerobot.writer.LeRobotWriter`, or a copy of a real one,
-whatever spelling its path templates use) in the ways the LeRobot adapter must survive: a missing or unreadable
-parquet, a length mismatch, a ghost camera, a missing mp4.
+`tear_parquet` damages a v2.x dataset (one written by `ingest.lerobot.writer.LeRobotWriter`, or a copy of a real one,
+whatever spelling its path templates use) as the demo's bad LeRobot episode: an unreadable parquet. The other faults
+the LeRobot adapter must survive are the tests' (`tests/fixtures/corrupt.py` `inject_fault`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import av
 import numpy as np
@@ -195,40 +194,10 @@ def write_lerobot_v3(
     return out
 
 
-Fault = Literal["missing_parquet", "unreadable_parquet", "length_mismatch", "ghost_camera", "missing_mp4"]
-
-
-def inject_fault(root: Path, fault: Fault, episode: int = 0) -> Path:
-    """Damage a v2.x dataset in place; returns the file touched (or info.json)."""
+def tear_parquet(root: Path, episode: int = 0) -> Path:
+    """A torn write of one episode's parquet in a v2.x dataset, in place (half its bytes: no footer); returns it."""
     root = Path(root)
     info = json.loads((root / "meta/info.json").read_text(encoding="utf-8"))
-    chunk = episode // info.get("chunks_size", 1000)
-    data = root / fill_path_template(info["data_path"], episode, chunk)
-    if fault == "missing_parquet":
-        data.unlink()
-        return data
-    if fault == "unreadable_parquet":
-        data.write_bytes(data.read_bytes()[: len(data.read_bytes()) // 2])  # torn write: no footer
-        return data
-    if fault == "length_mismatch":
-        path = root / "meta/episodes.jsonl"
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        for r in rows:
-            if r["episode_index"] == episode:
-                r["length"] += 3
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        return path
-    if fault == "ghost_camera":
-        info["features"]["observation.images.ghost_cam"] = {
-            "dtype": "video",
-            "shape": [480, 640, 3],
-            "names": ["height", "width", "channels"],
-        }
-        (root / "meta/info.json").write_text(json.dumps(info, indent=4), encoding="utf-8")
-        return root / "meta/info.json"
-    if fault == "missing_mp4":
-        key = next(k for k, f in info["features"].items() if f["dtype"] == "video")
-        mp4 = root / fill_path_template(info["video_path"], episode, chunk, key)
-        mp4.unlink()
-        return mp4
-    raise ValueError(f"unknown fault {fault!r}")
+    data = root / fill_path_template(info["data_path"], episode, episode // info.get("chunks_size", 1000))
+    data.write_bytes(data.read_bytes()[: len(data.read_bytes()) // 2])
+    return data

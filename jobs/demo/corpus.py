@@ -23,7 +23,7 @@ from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.egovideo import write_ego_shards
 from adapters.synthetic.epic_kitchens import write_epic_kitchens
 from adapters.synthetic.hot3d import write_hot3d
-from adapters.synthetic.lerobot import inject_fault, write_lerobot_v3
+from adapters.synthetic.lerobot import tear_parquet, write_lerobot_v3
 from adapters.synthetic.rlds import write_rlds
 from adapters.synthetic.robomind import EpisodeSpec as RoboMindEpisode
 from adapters.synthetic.robomind import write_robomind
@@ -154,7 +154,7 @@ def write_raw_corpus(
     if "lerobot" in wanted:
         lerobot_root = run_demo(raw / "lerobot_out", episodes=2 + scale).root
         if corrupt:
-            inject_fault(lerobot_root, "unreadable_parquet", episode=1)
+            tear_parquet(lerobot_root, episode=1)
         roots["lerobot"] = lerobot_root.parent
         if "so101" in wanted:
             _write_so101(lerobot_root.parent, scale)

@@ -12,10 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.synthetic.lerobot import inject_fault, write_lerobot_v3
+from adapters.synthetic.lerobot import write_lerobot_v3
 from adapters.synthetic.video import synthetic_frame, write_mp4
 from jobs.cli import main
 from jobs.validate import validate_dataset, validate_path
+from tests.fixtures.corrupt import inject_fault
 from tests.fixtures.episodes import write_canonical_dataset
 from tests.schemas.test_dataset_meta import GR00T_EXPECTED as GR00T_META_EXPECTED
 

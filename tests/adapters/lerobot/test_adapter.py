@@ -18,11 +18,11 @@ from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.cameras import canonical_camera
 from adapters.registry import get_adapter
-from adapters.synthetic.lerobot import inject_fault
 from ingest.canonical.canonicalize import canonicalize
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 from tests.adapters.lerobot.conftest import quirk_report
+from tests.fixtures.corrupt import inject_fault
 from tests.fixtures.episodes import write_canonical_dataset
 
 GR00T = "gr00t_robot_sim_picknplace"

@@ -15,10 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from adapters.synthetic.lerobot import inject_fault, write_lerobot_v3
+from adapters.synthetic.lerobot import write_lerobot_v3
 from jobs.validate import validate_dataset
 from schemas.lerobot import fill_path_template
 from tests.adapters.lerobot.conftest import quirk_report
+from tests.fixtures.corrupt import inject_fault
 from tests.fixtures.episodes import write_canonical_dataset
 from tests.fixtures.layouts import load_case, materialize
 

@@ -1,7 +1,7 @@
 """The LeRobot v3.0 writer (`adapters/synthetic/lerobot.py`) checked by the maker's own code, lerobot 0.6.1 in its
 oracle venv (`tests/oracle/lerobot_v30_oracle.py`): `LeRobotDataset` and `StreamingLeRobotDataset` load what it wrote
 (totals, tasks, cameras, every frame), and its files, columns and column types are the ones lerobot's own writer
-leaves for a dataset of the same kind (`write-ref`); `inject_fault` damages what it says it damages."""
+leaves for a dataset of the same kind (`write-ref`); `tear_parquet` tears what it names."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.synthetic.lerobot import inject_fault, write_lerobot_v3
+from adapters.synthetic.lerobot import write_lerobot_v3
+from tests.fixtures.corrupt import inject_fault
 from tests.fixtures.episodes import write_canonical_dataset
 
 REF_CAMERA = "observation.images.head"  # the one camera of the oracle's reference dataset
