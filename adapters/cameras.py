@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from pathlib import Path
 from typing import IO
 
 import av
@@ -37,29 +36,19 @@ _CV2 = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INT
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 
 
-def open_decoder(
-    video: Path | str | IO[bytes],
-) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
-    """The container and its first video stream, decoded on this thread only. An ingest task holds one core (N tasks
-    on N cores), where decoder threads only add work: at 1080p AV1, libdav1d's automatic threads took 12 % more CPU
-    and 4x the wall time on a loaded 2-core machine; H.264 and MPEG-4 Part 2 decode the same either way. A path goes
-    to FFmpeg's own file protocol; a file object is demuxed in place through PyAV's Python IO."""
-    c = av.open(str(video) if isinstance(video, (str, Path)) else video)
-    s = c.streams.video[0]
-    s.thread_type, s.codec_context.thread_count = "NONE", 1
-    return c, s
-
-
 @contextmanager
 def decoding(
     video: Location | str | IO[bytes],
 ) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
-    """`open_decoder` on a path, a URL (an object opened as a seekable file object, closed with the container) or a
-    file object, closed on exit."""
-    with readable(video) if isinstance(video, (str, os.PathLike, UPath)) else nullcontext(video) as f:
-        c, s = open_decoder(f)
-        with c:
-            yield c, s
+    """The container and its first video stream, decoded on this thread only, closed on exit. An ingest task holds one
+    core (N tasks on N cores), where decoder threads only add work: at 1080p AV1, libdav1d's automatic threads took
+    12 % more CPU and 4x the wall time on a loaded 2-core machine; H.264 and MPEG-4 Part 2 decode the same either way.
+    A path goes to FFmpeg's own file protocol; a URL's object is opened as a seekable file object, closed with the
+    container; a file object is demuxed in place through PyAV's Python IO."""
+    with readable(video) if isinstance(video, (str, os.PathLike, UPath)) else nullcontext(video) as f, av.open(f) as c:
+        s = c.streams.video[0]
+        s.thread_type, s.codec_context.thread_count = "NONE", 1
+        yield c, s
 
 
 def frame_converter(fit: FrameFit | None) -> Callable[[av.VideoFrame], np.ndarray]:
@@ -250,8 +239,7 @@ def stream_fps(stream: av.video.stream.VideoStream) -> float | None:
 def probe_video(path: Location | str | IO[bytes]) -> tuple[float, float | None]:
     """(duration s, fps) of a video file (or a file object: a shard member) from its container header; no frame is
     decoded."""
-    with readable(path) if isinstance(path, (str, os.PathLike, UPath)) else nullcontext(path) as f, av.open(f) as c:
-        s = c.streams.video[0]
+    with decoding(path) as (c, s):
         if s.duration is not None:
             duration = float(s.duration * s.time_base)
         elif c.duration is not None:

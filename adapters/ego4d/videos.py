@@ -26,9 +26,9 @@ from adapters.base import (
     RawEpisode,
     SourceAdapter,
 )
-from adapters.cameras import StereoLeftCamera, VideoClipCamera, probe_video
+from adapters.cameras import StereoLeftCamera, VideoClipCamera, decoding, probe_video
 from adapters.storage import bounds
-from adapters.storage.location import Location, readable
+from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation
 from schemas.lerobot import ActionSegment
@@ -225,8 +225,7 @@ class VideoWindows(SourceAdapter):
 def start_check(path: Location, video_start_sec: float, fps: float | None) -> dict[str, Any]:
     """The mp4's first-frame time (its video stream's start, header only) next to ego4d.json's `video_start_sec`;
     `start_mismatch` when they differ by more than half a frame (windows count from the mp4's first frame anyway)."""
-    with readable(path) as src, av.open(src) as c:
-        s = c.streams.video[0]
+    with decoding(path) as (_, s):
         first = float((s.start_time or 0) * s.time_base) if s.time_base else 0.0
     out: dict[str, Any] = {"stream_start_sec": first}
     if abs(first - video_start_sec) > 0.5 / (fps or 30.0):

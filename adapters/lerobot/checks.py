@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.cameras import packet_times
+from adapters.cameras import decoding, packet_times
 from adapters.lerobot.episode import LoadedDataset
 from adapters.lerobot.layout import V3_EPISODES_DIR
 from adapters.storage.contain import contained
@@ -201,8 +201,8 @@ def check_v3_rows(ds: LoadedDataset) -> list[Quirk]:
 
 
 def _frame_times(path: Location) -> np.ndarray:
-    with readable(path) as src, av.open(src) as c:
-        return packet_times(c, c.streams.video[0])[1]
+    with decoding(path) as (c, s):
+        return packet_times(c, s)[1]
 
 
 def _rows(ds: LoadedDataset, ep: int, cache: dict[str, int | None]) -> int | None:

@@ -20,7 +20,7 @@ from adapters.cameras import (
     StereoLeftCamera,
     VideoClipCamera,
     VideoFileCamera,
-    open_decoder,
+    decoding,
     packet_times,
     probe_video,
 )
@@ -70,8 +70,7 @@ def test_window_frames_times_and_seek(mp4: Path, tolerance_s: float) -> None:
 def test_one_decoder_thread_same_pixels(tmp_path: Path) -> None:
     path = tmp_path / "v.mp4"
     write_mp4(path, (synthetic_frame(64, 96, t) for t in range(12)), 30, codec="libsvtav1", crf=40)
-    c, s = open_decoder(path)
-    with c:
+    with decoding(path) as (c, s):
         assert s.codec_context.thread_count == 1 and s.thread_type.name == "NONE"
     with av.open(str(path)) as c:  # FFmpeg's default threading
         want = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
