@@ -79,11 +79,9 @@ class RoutingTable(BaseModel):
     @classmethod
     def default(cls) -> RoutingTable:
         """Uniform over every task a tier allows (the LDA report gives no other split)."""
-        rows = {}
-        for tier, tasks in ALLOWED_TASKS.items():
-            if tasks:
-                ordered = [t for t in Task if t in tasks]
-                rows[tier] = {t: 1.0 / len(ordered) for t in ordered}
+        rows = {
+            tier: {t: 1.0 / len(tasks) for t in Task if t in tasks} for tier, tasks in ALLOWED_TASKS.items() if tasks
+        }
         return cls(probabilities=rows)
 
     def row(self, tier: QualityTier | str) -> dict[Task, float]:

@@ -71,10 +71,8 @@ def write_recording(
 ) -> dict[int, np.ndarray]:
     """Write `path`; return hand -> (T,2) wrist pixels of ground-truth frames 0..T-1."""
     n = len(world_from_camera)
-    pixels = {}
-    for hand, wrist in wrists.items():
-        p = np.einsum("tji,tj->ti", world_from_camera[:, :3, :3], wrist[:, :3, 3] - world_from_camera[:, :3, 3])
-        pixels[hand] = project(params, p)
+    R, t = world_from_camera[:, :3, :3], world_from_camera[:, :3, 3]
+    pixels = {hand: project(params, np.einsum("tji,tj->ti", R, wrist[:, :3, 3] - t)) for hand, wrist in wrists.items()}
     codes = [t0_ns + round(k * 1e9 / 30) for k in range(-LEAD, n + LEAD)]
     images = [
         frame_image(k, {h: px[k] for h, px in pixels.items()} if 0 <= k < n else None) for k in range(-LEAD, n + LEAD)
