@@ -39,11 +39,6 @@ def content_hash(dataset_root: Path, info: InfoJson, episode_index: int, digests
     return h.hexdigest()
 
 
-def _latents_ready(dataset_root: Path, info: InfoJson, episode_index: int, digests: FileDigests) -> bool:
-    """True when any camera of the episode has its image latents file (written atomically: present means whole)."""
-    return any(digests.exists(dataset_root, latents_file(info, episode_index, key)) for key in info.video_keys)
-
-
 def _hand_keypoints(stats: dict[str, Any] | None, info: InfoJson) -> KeypointKind:
     """Whose keypoints the episode holds: the kind the dataset declares (`schemas.canonical.keypoint_kind`: human
     MANO-21 or a robot hand's FK links), or "none" when the episode's keypoints are all zero (an untracked hand is
@@ -170,7 +165,8 @@ def catalog_rows_for_dataset(
                 raw_fps=None if raw_fps is None else float(raw_fps),
                 content_hash=content_hash(dataset_root, info, index, digests),
                 pipeline_version=lineage.pipeline_version or EXTERNAL_PIPELINE,
-                latents_ready=_latents_ready(dataset_root, info, index, digests),
+                # any camera's image latents file (written atomically: present means whole)
+                latents_ready=any(digests.exists(dataset_root, latents_file(info, index, k)) for k in info.video_keys),
                 caption_ready=caption is not None,
                 ingested_at=digests.modified(dataset_root, info.data_file(index)),
                 **_qa_columns(lineage),

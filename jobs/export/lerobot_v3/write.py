@@ -232,26 +232,22 @@ class V30Writer:
         src = source.video_file(ref.episode_index, key)
         # opened once: probed, then its packets copied (an object: moov and samples by range)
         with source.corpus.open_file(src) as f, av.open(f) as container:
-            return self._place_video(key, src, source.corpus.size(src), container)
-
-    def _place_video(self, key: str, src: Path, size: int, container: av.container.InputContainer) -> dict[str, Any]:
-        place = self._video_place[key]
-        current = self._videos.get(key)
-        probed = probe_open(container)
-        sig = probed[0]
-        new_file = place.place(size, self.video_mb)
-        if current is not None and current.signature != sig and not new_file:  # codec/size change: a new file
-            place.chunk, place.file = next_chunk_file(place.chunk, place.file)
-            place.bytes = size
-            new_file = True
-        if new_file and current is not None:
-            current.close()
-            self._finished(current.path)
-            current = None
-        if current is None:
-            path = self.root / VIDEO_PATH_V30.format(video_key=key, chunk_index=place.chunk, file_index=place.file)
-            current = self._videos[key] = VideoFileWriter(path, sig)
-        start, end = current.append(src, container, probed)
+            size, place, current = source.corpus.size(src), self._video_place[key], self._videos.get(key)
+            probed = probe_open(container)
+            sig = probed[0]
+            new_file = place.place(size, self.video_mb)
+            if current is not None and current.signature != sig and not new_file:  # codec/size change: a new file
+                place.chunk, place.file = next_chunk_file(place.chunk, place.file)
+                place.bytes = size
+                new_file = True
+            if new_file and current is not None:
+                current.close()
+                self._finished(current.path)
+                current = None
+            if current is None:
+                path = self.root / VIDEO_PATH_V30.format(video_key=key, chunk_index=place.chunk, file_index=place.file)
+                current = self._videos[key] = VideoFileWriter(path, sig)
+            start, end = current.append(src, container, probed)
         return {
             f"videos/{key}/chunk_index": place.chunk,
             f"videos/{key}/file_index": place.file,
