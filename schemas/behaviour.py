@@ -11,7 +11,7 @@ and its natives, the cameras on the frames the writer encodes, and stored in the
 the thresholds beside it in `behaviour_config`).
 A `BehaviourRecord` is flattened into the catalog beside the geometry QA as one nullable `qa_<field>` column per field
 (`schemas.qa.catalog_fields`); a field is None where its check does not apply (no camera, no native state, no
-action). The verdict step (`eidata verdicts`) adds the copy columns (`CATALOG_BUILD_FIELDS`); the catalog build indexes
+action). The verdict step (`eidata verdicts`) adds the copy columns (`CopyColumns`); the catalog build indexes
 them (`jobs.catalog.rows`).
 
 Default thresholds were measured on real samples: the GR00T PickNPlace episodes (`tests/data/real/`, tested in
@@ -22,9 +22,6 @@ it); each default sits clear of what the clean episodes give (the figures are in
 
 from __future__ import annotations
 
-from typing import Any
-
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -381,13 +378,12 @@ class BehaviourRecord(BaseModel):
     fingerprint: list[int] | None = Field(None, description="min-hash content fingerprint (uint32 values)")
 
 
-# Columns of the verdict step (`eidata verdicts`, `EpisodeLineage.verdicts`), indexed by the catalog build.
-CATALOG_BUILD_FIELDS: tuple[tuple[str, Any, pa.DataType, str], ...] = (
-    ("duplicate_of", str, pa.string(), "episode_uid of the earlier episode this one is a verified copy of"),
-    (
-        "duplicate_residual",
-        float,
-        pa.float64(),
-        "the copy's residual against it (`ingest.qa.copies`; at most copy_tolerance)",
-    ),
-)
+class CopyColumns(BaseModel):
+    """Columns of the verdict step (`eidata verdicts`, `EpisodeLineage.verdicts`), indexed by the catalog build."""
+
+    duplicate_of: str | None = Field(
+        None, description="episode_uid of the earlier episode this one is a verified copy of"
+    )
+    duplicate_residual: float | None = Field(
+        None, description="the copy's residual against it (`ingest.qa.copies`; at most copy_tolerance)"
+    )

@@ -11,8 +11,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from schemas.arrow import arrow_schema
-from schemas.behaviour import CATALOG_BUILD_FIELDS, BehaviourRecord
-from schemas.qa import CATALOG_PREFIX, QARecord, catalog_fields
+from schemas.behaviour import BehaviourRecord, CopyColumns
+from schemas.qa import QARecord, catalog_fields
 from schemas.tiers import QualityTier
 
 
@@ -58,7 +58,7 @@ class _CatalogCore(BaseModel):
 QA_COLUMNS = [  # geometry, then behaviour, then the verdict step's
     *catalog_fields(QARecord),
     *catalog_fields(BehaviourRecord),
-    *((CATALOG_PREFIX + name, py, arrow, doc) for name, py, arrow, doc in CATALOG_BUILD_FIELDS),
+    *catalog_fields(CopyColumns),
 ]
 
 CatalogRow = create_model(
