@@ -19,7 +19,7 @@ from pathlib import Path
 from adapters.storage.urls import filesystem
 from ingest.storage.lease import Lease
 from ingest.storage.multipart import PartPlan, abort_uploads
-from ingest.storage.objects import exists, list_keys, list_prefixes, put
+from ingest.storage.objects import list_keys, list_prefixes, put_changed
 from ingest.storage.publish import DatasetPublisher
 from schemas.corpus import DATASETS_DIR, JOB_DIR
 from schemas.storage import StorageOptions
@@ -128,13 +128,7 @@ class BucketOutput:
             for p in (sorted(root.rglob("*")) if root.exists() else [])
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
         }
-        written = []
-        for name, p in local.items():
-            key, data = f"{self.path}/{name}", p.read_bytes()
-            if exists(self.fs, key) and self.fs.cat_file(key) == data:
-                continue
-            put(self.fs, key, data)
-            written.append(name)
+        written = [name for name, p in local.items() if put_changed(self.fs, f"{self.path}/{name}", p.read_bytes())]
         for key in list_keys(self.fs, f"{self.path}/{rel}"):
             if self._rel(key) not in local:
                 self.fs.rm_file(key)

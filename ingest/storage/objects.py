@@ -81,6 +81,14 @@ def put(fs: fsspec.AbstractFileSystem, key: str, data: bytes) -> None:
     fs.pipe_file(key, data)
 
 
+def put_changed(fs: fsspec.AbstractFileSystem, key: str, data: bytes) -> bool:
+    """`put` unless the object at `key` holds `data` already; True when it was put."""
+    if exists(fs, key) and fs.cat_file(key) == data:
+        return False
+    put(fs, key, data)
+    return True
+
+
 def copy(fs: fsspec.AbstractFileSystem, src: str, dst: str) -> None:
     """Server-side copy (S3 CopyObject: the bytes never pass through this process); locally an atomic write."""
     if isinstance(fs, LocalFileSystem):

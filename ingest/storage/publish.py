@@ -26,7 +26,7 @@ import fsspec
 from ingest.lerobot.journal import split_lines
 from ingest.storage.commit_log import CommitConflictError, CommitLog, CommitRecord
 from ingest.storage.multipart import PartPlan, abort_uploads, digest_of, holds, put_file_if_absent
-from ingest.storage.objects import exists, list_keys, put, put_if_absent
+from ingest.storage.objects import list_keys, put_changed, put_if_absent
 from schemas.lerobot import INFO_PATH
 
 PUT_THREADS = 8  # an episode's files are put at once: its parquet and one mp4 per camera
@@ -104,18 +104,14 @@ class DatasetPublisher:
         """Roll the last record forward, delete staged and final keys no record names and the claims of those put in
         parts, abort the dataset's incomplete uploads, rewrite the meta. Returns the keys deleted or aborted."""
         garbage = self.log.recover() + abort_uploads(self.fs, self.prefix)
-        committed = self.log.committed_keys()
-        for key in list_keys(self.fs, f"{self.prefix}/{CLAIMS_DIR}"):  # a killed run's claims: its keys are deleted too
-            if self.log.final_key(key.removeprefix(f"{self.prefix}/{CLAIMS_DIR}/")) not in committed:
-                self.fs.rm_file(key)
-                garbage.append(key)
-        for top in EPISODE_TOPS:
-            for key in list_keys(self.fs, f"{self.prefix}/{top}"):
-                if key not in committed:
-                    self.fs.rm_file(key)
-                    garbage.append(key)
+        committed, claims = self.log.committed_keys(), f"{self.prefix}/{CLAIMS_DIR}"
+        # a killed run's claims (its keys are deleted too), then the final keys no record names
+        stale = [k for k in list_keys(self.fs, claims) if self.log.final_key(k[len(claims) + 1 :]) not in committed]
+        stale += [k for top in EPISODE_TOPS for k in list_keys(self.fs, f"{self.prefix}/{top}") if k not in committed]
+        for key in stale:
+            self.fs.rm_file(key)
         self.publish_meta()
-        return garbage
+        return garbage + stale
 
     def hydrate(self) -> bool:
         """Make the scratch folder the bucket's dataset without its episode files: the meta derived from the records
@@ -189,11 +185,5 @@ class DatasetPublisher:
 
     def publish_meta(self) -> list[str]:
         """Rewrite the meta files from the records where they differ; returns the files written."""
-        written = []
-        for rel, data in derived_meta(self.log.records()).items():
-            key = self.log.final_key(rel)
-            if exists(self.fs, key) and self.fs.cat_file(key) == data:
-                continue
-            put(self.fs, key, data)
-            written.append(rel)
-        return written
+        meta = derived_meta(self.log.records())
+        return [rel for rel, data in meta.items() if put_changed(self.fs, self.log.final_key(rel), data)]

@@ -21,6 +21,7 @@ model's size is passed through, so its values are exactly the processor's.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -138,24 +139,14 @@ def _decode(
     wanted = [int(i) for i in frame_index]
     if wanted != sorted(set(wanted)):
         raise ValueError(f"{name}: frame_index must be strictly increasing")
-    pending: list[np.ndarray] = []
-    n = 0
-
-    def flush() -> None:
-        nonlocal n
-        if pending:
-            out[n : n + len(pending)] = convert(np.stack(pending))
-            n += len(pending)
-            pending.clear()
-
     import av  # here: the encoder's modules (PixelEncoder, the actor) load without PyAV
 
+    n = 0
     try:
-        for _, frame in decode_frames(video, wanted):
-            pending.append(frame)
-            if len(pending) == DECODE_CHUNK:
-                flush()
-        flush()
+        frames = (frame for _, frame in decode_frames(video, wanted))
+        while chunk := list(itertools.islice(frames, DECODE_CHUNK)):
+            out[n : n + len(chunk)] = convert(np.stack(chunk))
+            n += len(chunk)
     except (av.error.FFmpegError, OSError, ValueError) as e:  # a corrupt, truncated or missing file
         raise LatentsInputError(f"{name}: cannot decode frames ({type(e).__name__}: {e})") from e
     if n != len(wanted):

@@ -189,11 +189,8 @@ class QwenVL:
             generation_config=gen,
             **kwargs,
         )
-        answers = []
-        for row in out[:, ids.shape[1] :].tolist():
-            stop = next((i for i, t in enumerate(row) if t in self.stop_ids), len(row))
-            answers.append(row[:stop])
-        return answers
+        rows = out[:, ids.shape[1] :].tolist()
+        return [row[: next((i for i, t in enumerate(row) if t in self.stop_ids), len(row))] for row in rows]
 
     # -- text embeddings ------------------------------------------------------------------------------------------
     def check_layer(self, layer: int) -> None:
