@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -140,3 +141,39 @@ def write_bag(path: Path, seconds: float = 3.0, corrupt_joint_message: int | Non
 @pytest.fixture(scope="session")
 def synthetic_bag(tmp_path_factory: pytest.TempPathFactory) -> Written:
     return write_bag(tmp_path_factory.mktemp("rosbags") / "lab" / "episode_0")
+
+
+REAL = Path(__file__).parents[2] / "data/real"
+# The real bags' ingest, one job for every module that checks it (tests/adapters/rosbag/test_ingest_ats.py,
+# test_ingest_pr2.py): source name -> (bag folder, adapter options). The ATS MCAP's commands are actions by the maker's
+# code (test_ingest_ats.COMMANDS); the PR2's wide stereo camera is on its head (pr1012_urdf.yaml: wide_stereo_link ->
+# double_stereo_link -> sensor_mount_link -> head_plate_frame -> head_tilt_link).
+REAL_SOURCES = {
+    "ats": (REAL / "rosbag_ats/mcap", {"action_topics": ["/servo/in/*", "/controller/out/*"]}),
+    "ats_db3": (REAL / "rosbag_ats/db3", {}),
+    "pr2_camera": (REAL / "rosbag_pr2/camera", {"camera_map": {"/wide_stereo/left/image_raw": "head"}}),
+    "pr2": (REAL / "rosbag_pr2/joints", {}),
+}
+
+
+@pytest.fixture(scope="session")
+def real_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`eidata ingest` of every real bag, through the Ray ingest job (users are marked `shared_ray`). The PR2's camera
+    was throttled to a frame every 0.51 s (its Image stamps), so a gap is a pause of over 0.6 s here."""
+    from jobs.ingest.job import run_ingest
+    from jobs.spec import load_spec
+
+    tmp = tmp_path_factory.mktemp("rosbag_real")
+    spec = {
+        "output": str(tmp / "corpus"),
+        "canonicalize": {"max_gap_s": 0.6},
+        "sources": [
+            {"name": name, "adapter": "rosbag", "root": str(root), **({"options": opts} if opts else {})}
+            for name, (root, opts) in REAL_SOURCES.items()
+        ],
+        "parallelism": {"num_cpus": 2},
+    }
+    (tmp / "job.yaml").write_text(yaml.safe_dump(spec))
+    report = run_ingest(load_spec(tmp / "job.yaml"), progress=False)
+    assert report.quarantined == 0 and all(report.tallies[n].written == 1 for n in REAL_SOURCES), report.tallies
+    return tmp / "corpus"

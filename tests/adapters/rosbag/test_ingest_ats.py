@@ -11,19 +11,16 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from adapters.rosbag.fields import flatten
-from jobs.ingest.job import run_ingest
-from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.rosbag.test_real_ats import ATS, DB3, DXL_MAX, DXL_MIN, MCAP, read_bag, stamp
 
 pytestmark = pytest.mark.shared_ray
 
 # the maker's code says which JointStates are commands (README.md: the servo driver takes /servo/in/state as its goal
-# positions, the controller's /controller/out/* are forwarded to it); the db3 is ingested with the defaults
-COMMANDS = ["/servo/in/*", "/controller/out/*"]
+# positions, the controller's /controller/out/* are forwarded to it): the MCAP's action_topics in conftest.REAL_SOURCES;
+# the db3 is ingested with the defaults
 DATASETS = {MCAP: "ats/mcap", DB3: "ats_db3/db3"}
 JOINT_STATE = "sensor_msgs/msg/JointState"
 # the topics whose every native column is compared with the messages: the arm's states and commands, the vehicle's
@@ -39,23 +36,11 @@ CHECKED = (
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, pq.Table, dict, dict]]:
+def corpus(real_corpus) -> dict[str, tuple[dict, pq.Table, dict, dict]]:
     """raw id -> (lineage, data table, info.json features, the bag as rosbags reads it)."""
-    tmp = tmp_path_factory.mktemp("rosbag_ats")
-    spec = {
-        "output": str(tmp / "corpus"),
-        "sources": [
-            {"name": "ats", "adapter": "rosbag", "root": str(ATS / "mcap"), "options": {"action_topics": COMMANDS}},
-            {"name": "ats_db3", "adapter": "rosbag", "root": str(ATS / "db3")},
-        ],
-        "parallelism": {"num_cpus": 2},
-    }
-    (tmp / "job.yaml").write_text(yaml.safe_dump(spec))
-    report = run_ingest(load_spec(tmp / "job.yaml"), progress=False)
-    assert report.tallies["ats"].written == 1 and report.tallies["ats_db3"].written == 1 and report.quarantined == 0
     out = {}
     for raw_id, where in DATASETS.items():
-        dataset = tmp / "corpus/datasets" / where
+        dataset = real_corpus / "datasets" / where
         [(_, line)] = list(read_jsonl(dataset / EPISODES_PATH))
         table = pq.read_table(dataset / "data/chunk-000/episode_000000.parquet")
         features = json.loads((dataset / "meta/info.json").read_text())["features"]
