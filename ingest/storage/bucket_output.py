@@ -51,7 +51,6 @@ class BucketOutput:
         self.lease = Lease(self.fs, self.path, job=job, ttl_s=ttl_s)
         self._publishers: dict[str, DatasetPublisher] = {}
 
-    # -- datasets ---------------------------------------------------------------------------------------------------
     def datasets(self) -> list[str]:
         """`datasets/<source>/<subset>` of every dataset in the bucket with at least one commit record."""
         sources = list_prefixes(self.fs, f"{self.path}/{DATASETS_DIR}")
@@ -69,7 +68,6 @@ class BucketOutput:
             )
         return self._publishers[rel]
 
-    # -- the job's life -----------------------------------------------------------------------------------------------
     def open(self) -> list[str]:
         """Take the lease, recover every dataset, rebuild the scratch; returns the garbage keys deleted."""
         self.lease.acquire()
@@ -111,7 +109,6 @@ class BucketOutput:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- mirrored folders ---------------------------------------------------------------------------------------------
     def download(self, rel: str) -> None:
         """The bucket's folder `rel` (of the corpus) copied whole into the scratch."""
         for key in list_keys(self.fs, f"{self.path}/{rel}"):

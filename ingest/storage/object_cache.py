@@ -124,11 +124,12 @@ class Cache:
         finally:
             os.close(fd)  # releases the flock
 
-    def _entries(self) -> list[tuple[Path, int, float]]:
+    def _entries(self, folder: str = "") -> list[tuple[Path, int, float]]:
+        """(path, size, mtime) of the entries, or of the files in `folder` (TMP: the reservations)."""
         out = []
-        with os.scandir(self.root) as it:
+        with os.scandir(self.root / folder) as it:
             for e in it:
-                if e.is_file() and e.name not in (LOCK, FETCH_LOG):
+                if e.is_file() and (folder or e.name not in (LOCK, FETCH_LOG)):
                     try:
                         st = e.stat()
                     except FileNotFoundError:
@@ -137,17 +138,11 @@ class Cache:
         return out
 
     def _tmp_files(self) -> list[Path]:
-        return [p for p in (self.root / TMP).iterdir() if p.is_file()]
+        return [p for p, _, _ in self._entries(TMP)]
 
     def _reserved(self) -> int:
         """Bytes reserved by writers (read under the lock: a rename into place takes it too)."""
-        total = 0
-        for p in self._tmp_files():
-            try:
-                total += p.stat().st_size
-            except FileNotFoundError:
-                continue
-        return total
+        return sum(size for _, size, _ in self._entries(TMP))
 
     def _reserve(self, name: str, size: int, what: str) -> Path | None:
         """A temp file of `size` bytes (sparse) once entries + reservations + size fit the bound; None when another

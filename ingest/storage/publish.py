@@ -99,7 +99,6 @@ class DatasetPublisher:
         self.log = CommitLog(fs, self.prefix)
         self._failed: BaseException | None = None
 
-    # -- recovery (under the lease, before any work) --------------------------------------------------------------
     def recover(self) -> list[str]:
         """Roll the last record forward, delete staged and final keys no record names and the claims of those put in
         parts, abort the dataset's incomplete uploads, rewrite the meta. Returns the keys deleted or aborted."""
@@ -127,7 +126,6 @@ class DatasetPublisher:
             path.write_bytes(data)
         return True
 
-    # -- publishing -------------------------------------------------------------------------------------------------
     def on_commit(self, journal: dict[str, Any]) -> None:
         """`LeRobotWriter.on_commit`: publish the commit just applied in the scratch folder. A failure is final for
         this publisher (the scratch is a commit ahead of the bucket): the job stops and its rerun recovers."""

@@ -178,7 +178,6 @@ class BucketTree(Tree):
         assert self.scratch is not None
         return self.scratch / tree
 
-    # -- the handle (`Tree`) ------------------------------------------------------------------------------------------
     def read(self, rel: str) -> bytes | None:
         key = self.key(rel)
         return self.fs.cat_file(key) if exists(self.fs, key) else None
@@ -219,8 +218,6 @@ class BucketTree(Tree):
             shutil.rmtree(local, ignore_errors=True)
             raise
         self.finish(tree, last)
-
-    # -- publishing ---------------------------------------------------------------------------------------------------
 
     def begin(self, tree: str, retract: Sequence[str]) -> None:
         """Before a tree is (re)written: delete its `retract` files in order (its completion record, then what makes

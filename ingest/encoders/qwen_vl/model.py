@@ -140,7 +140,6 @@ class QwenVL:
         self.never_generate = sorted({vocab[t] for t in (VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD) if t in vocab})
         self.num_layers = int(config.text_config.num_hidden_layers)
 
-    # -- captions -------------------------------------------------------------------------------------------------
     def prompt_ids(self, original: str | None, vision: VisionInput) -> list[int]:
         question = caption_question(original, len(vision.grid_thw))
         text = chat_prompt(question, vision.grid_thw, self.image_config.merge_size)
@@ -192,7 +191,6 @@ class QwenVL:
         rows = out[:, ids.shape[1] :].tolist()
         return [row[: next((i for i, t in enumerate(row) if t in self.stop_ids), len(row))] for row in rows]
 
-    # -- text embeddings ------------------------------------------------------------------------------------------
     def check_layer(self, layer: int) -> None:
         check_layer(layer, self.num_layers, self.name)
 
