@@ -131,12 +131,6 @@ def build_modality(info: InfoJson, used: np.ndarray) -> tuple[ModalityJson, dict
 # -- one dataset on disk -----------------------------------------------------------------------------------------
 
 
-def _lineages(root: Path) -> list[EpisodeLineage]:
-    if not (root / EPISODES_PATH).is_file():
-        return []
-    return [EpisodeLineage.of(line) for _, line in read_jsonl(root / EPISODES_PATH)]
-
-
 def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False) -> DatasetExport:
     """Build, check and (unless `dry_run`) atomically write `meta/modality.json` of one dataset."""
     root = Path(root)
@@ -152,7 +146,8 @@ def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False
     if not is_canonical(info):
         why = "not a canonical eidata dataset (observation.state / action are not the 50-dim canonical layout)"
         return DatasetExport(dataset=name, status="skipped", notes=[why])
-    lineages = _lineages(root)
+    lines = read_jsonl(root / EPISODES_PATH) if (root / EPISODES_PATH).is_file() else []
+    lineages = [EpisodeLineage.of(line) for _, line in lines]
     masks = [lin.mask for lin in lineages if lin.mask is not None]
     modality, expected = build_modality(info, used_dims(info, masks))
     problems = check_modality(modality, info, expected)

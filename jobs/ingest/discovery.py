@@ -65,11 +65,6 @@ def natural_bytes(text: str) -> bytes:
     return bytes(out + b"\x01")
 
 
-def sort_bytes(ref: EpisodeRef) -> bytes:
-    """`ref.sort_key` as bytes that compare the same way."""
-    return natural_bytes(ref.subset) + natural_bytes(ref.raw_id)
-
-
 def discover_source(
     source: SourceSpec, output: str, work: str, environment: EnvironmentRetry | None = None
 ) -> dict[str, Any]:
@@ -170,7 +165,7 @@ def _batch(source: SourceSpec, refs: list[EpisodeRef], start: int) -> pa.RecordB
         [
             pa.array(range(start, start + len(refs)), pa.int64()),
             pa.array([natural_bytes(r.subset) for r in refs], pa.binary()),
-            pa.array([sort_bytes(r) for r in refs], pa.binary()),
+            pa.array([natural_bytes(r.subset) + natural_bytes(r.raw_id) for r in refs], pa.binary()),  # `sort_key`
             pa.array([episode_uid(source.name, r.subset, r.raw_id) for r in refs], pa.string()),
             pa.array([r.model_dump_json() for r in refs], pa.string()),
             pa.array([r.error for r in refs], pa.string()),

@@ -40,7 +40,9 @@ def settled(spec: JobSpec) -> int | None:
     """The raw episodes discovery would find (all already done) when a run of `spec` has nothing to do; else None."""
     output = spec.output
     quarantined = bool(parquet_files(output, QUARANTINE_DIR))
-    if not quarantined and not all(_has_episodes(output, s.name) for s in spec.sources):
+    if not quarantined and not all(
+        any((output / DATASETS_DIR / s.name).glob(f"**/{EPISODES_PATH}")) for s in spec.sources
+    ):
         return None  # a source without any record of an earlier run: there is work (or an empty source)
     with connect(output / WORK_DIR / "settled.tmp") as con:
         found = 0
@@ -50,10 +52,6 @@ def settled(spec: JobSpec) -> int | None:
                 return None
             found += n
         return found
-
-
-def _has_episodes(output: Path, source: str) -> bool:
-    return next((output / DATASETS_DIR / source).glob(f"**/{EPISODES_PATH}"), None) is not None
 
 
 def _batches(source: SourceSpec) -> Iterator[list[EpisodeRef]]:

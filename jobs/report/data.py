@@ -193,16 +193,10 @@ class Strip:
     note: str = ""
 
 
-def _main_camera(info: InfoJson) -> str | None:
-    for cam in Camera:
-        if image_key(cam) in info.video_keys:
-            return image_key(cam)
-    return info.video_keys[0] if info.video_keys else None
-
-
 def frame_strip(ds: DatasetView, count: int = 6) -> Strip | None:
     """`count` evenly spaced frames of the dataset's first episode, main camera; keypoints for human data."""
-    key = _main_camera(ds.info)
+    keys = ds.info.video_keys
+    key = next((image_key(c) for c in Camera if image_key(c) in keys), keys[0] if keys else None)
     if key is None or not ds.episodes:
         return None
     ep = int(ds.episodes[0]["episode_index"])

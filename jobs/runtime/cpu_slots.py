@@ -24,10 +24,6 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def slot_dir() -> Path:
-    return Path(tempfile.gettempdir()) / f"eidata-cpu-slots-{os.getuid()}"
-
-
 def _set_process_affinity(cpus: list[int]) -> None:
     """Every thread of this process, not only the caller's: pools a library started on first use in an earlier task
     (OpenCV's, pyarrow's) live on in the worker and must follow it to the CPU it holds now."""
@@ -44,7 +40,7 @@ def held_to_cpus(n: int, folder: Path | None = None) -> Iterator[list[int] | Non
     if n >= len(allowed):
         yield None
         return
-    folder = folder or slot_dir()
+    folder = folder or Path(tempfile.gettempdir()) / f"eidata-cpu-slots-{os.getuid()}"
     folder.mkdir(parents=True, exist_ok=True)
     held: list[tuple[int, int]] = []
     start = os.getpid() % len(allowed)  # workers start their search at different CPUs: fewer failed tries

@@ -22,7 +22,7 @@ import argparse
 import logging
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -225,7 +225,7 @@ class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
         if self.job.model is None:
             return []
         # the VLM is told the original text after the rules cleaned it (no "#C C", no "unspecified")
-        return [{**w.as_row(), "hint": normalize_instruction(w.original)} for w in self.work.values()]
+        return [{**asdict(w), "hint": normalize_instruction(w.original)} for w in self.work.values()]
 
     def decode_args(self, corpus: Corpus) -> dict[str, Any]:
         from transformers import AutoConfig

@@ -10,7 +10,7 @@ after; lines of episodes not captioned keep their bytes.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,6 @@ class CaptionWork:
     length: int
     original: str | None  # the episode's first task
     video: str | None  # the mp4 of the camera shown to the VLM (None: the dataset has no video)
-
-    def as_row(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -91,16 +91,15 @@ class MaskedStats:
 
         def plain(stats: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, Any]:
             return {
-                f: {k: [_finite_or_none(x) for x in np.asarray(v).tolist()] for k, v in st.items()}
+                f: {
+                    k: [None if isinstance(x, float) and math.isnan(x) else x for x in np.asarray(v).tolist()]
+                    for k, v in st.items()
+                }
                 for f, st in stats.items()
             }
 
         emb = {e: plain(s) for e, s in sorted(self.embodiments.items())}
         return {"rule": RULE, "frames": self.frames, ALL: plain(self.all), "embodiments": emb}
-
-
-def _finite_or_none(x: float) -> float | None:
-    return None if isinstance(x, float) and math.isnan(x) else x
 
 
 def _masked_columns(plan: ExportPlan) -> list[Column]:
