@@ -43,24 +43,6 @@ LINGBOT_ACTION_NAMES: tuple[str, ...] = (
 )
 assert len(LINGBOT_ACTION_NAMES) == LINGBOT_ACTION_DIM
 
-# The README's table, in its order: key -> what `torch.load` gives back.
-LATENT_KEYS: dict[str, str] = {
-    "latent": "Tensor [N, C] bfloat16, N = latent_num_frames * latent_height * latent_width",
-    "latent_num_frames": "int",
-    "latent_height": "int",
-    "latent_width": "int",
-    "video_num_frames": "int",
-    "video_height": "int",
-    "video_width": "int",
-    "text_emb": "Tensor [L, D] bfloat16",
-    "text": "str",
-    "frame_ids": "list[int]",
-    "start_frame": "int",
-    "end_frame": "int",
-    "fps": "int",
-    "ori_fps": "int",
-}
-
 
 def latent_file(info: InfoJson, episode_index: int, video_key: str, start_frame: int, end_frame: int) -> str:
     """Path of a segment's latent file relative to the dataset root (mirrors `videos/`)."""
@@ -69,7 +51,9 @@ def latent_file(info: InfoJson, episode_index: int, video_key: str, start_frame:
 
 
 class LatentRecord(BaseModel):
-    """One `.pth` file. `video_height`/`video_width` are the source video's (README: "Original video height")."""
+    """One `.pth` file: the README's table's keys in its order (`LATENT_KEYS`), the tensors bfloat16, `latent`
+    [N, C] with N = latent_num_frames * latent_height * latent_width, `text_emb` [L, D]. `video_height`/`video_width`
+    are the source video's (README: "Original video height")."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True, extra="forbid")
 
@@ -120,6 +104,9 @@ class LatentRecord(BaseModel):
             return cls.model_validate(d)
         except ValidationError as e:  # name the file: pydantic's message names only the model
             raise ValueError(f"{where}: {e}") from e
+
+
+LATENT_KEYS: tuple[str, ...] = tuple(LatentRecord.model_fields)
 
 
 class LatentPlan(BaseModel):
