@@ -56,8 +56,7 @@ def check_wan22_vae(config: Mapping[str, Any], where: str = "VAE") -> None:
     """Raise unless `config` has the Wan2.2 VAE's structure (a Wan2.1 VAE, for one, gives 16-channel 8x latents)."""
     if config.get("_class_name", "AutoencoderKLWan") != "AutoencoderKLWan":
         raise WanModelError(f"{where}: class {config.get('_class_name')!r}, expected AutoencoderKLWan")
-    wrong = {k: config.get(k) for k, v in WAN22_STRUCTURE.items() if config.get(k) != v}
-    if wrong:
+    if wrong := {k: config.get(k) for k, v in WAN22_STRUCTURE.items() if config.get(k) != v}:
         want = {k: WAN22_STRUCTURE[k] for k in wrong}
         raise WanModelError(f"{where}: not a Wan2.2 VAE: {wrong} where Wan2.2 has {want}")
 

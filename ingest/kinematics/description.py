@@ -184,16 +184,13 @@ def _joint(el: ET.Element, path: Path) -> JointSpec:
 
 def _check_tree(specs: list[JointSpec], links: set[str], path: Path) -> None:
     names = [s.name for s in specs]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
+    if dup := sorted({n for n in names if names.count(n) > 1}):
         raise DescriptionError(f"{path}: duplicate joint names {dup}")
     for s in specs:
-        missing = [x for x in (s.parent, s.child) if x not in links]
-        if missing:
+        if missing := [x for x in (s.parent, s.child) if x not in links]:
             raise DescriptionError(f"{path}: joint {s.name!r} refers to undeclared link(s) {missing}")
     children = [s.child for s in specs]
-    twice = sorted({c for c in children if children.count(c) > 1})
-    if twice:
+    if twice := sorted({c for c in children if children.count(c) > 1}):
         raise DescriptionError(f"{path}: link(s) {twice} are the child of more than one joint (not a tree)")
 
 

@@ -58,8 +58,7 @@ class KinematicModel:
             raise ValueError(
                 f"{self.description}: q has shape {q.shape}, expected [N, {self.dof}] in the order {self.joint_names}"
             )
-        unknown = [link for link in (*links, base) if link is not None and link not in self._order]
-        if unknown:
+        if unknown := [link for link in (*links, base) if link is not None and link not in self._order]:
             raise KeyError(f"{self.description}: unknown link(s) {unknown}; links: {self.links}")
         base = base or self.root
         rot, pos = self._engine.poses(q, [*links, base])
@@ -79,8 +78,7 @@ class KinematicModel:
         Joints not given are 0, except mimic joints not given, which follow their master as the URDF says
         (q = multiplier * q_master + offset). Unknown names raise, naming them and the joints this robot has.
         """
-        unknown = sorted(set(named) - set(self._col))
-        if unknown:
+        if unknown := sorted(set(named) - set(self._col)):
             raise KeyError(f"{self.description}: unknown joint(s) {unknown}; this description has {self.joint_names}")
         q = np.zeros((n, self.dof), dtype=np.float64)
         for name, column in named.items():

@@ -66,8 +66,7 @@ def lingbot_table(src: pa.Table, info_out: InfoJson, mask: np.ndarray) -> tuple[
     actions = to_lingbot_actions(vectors(src, STATE, CANONICAL_DIM), vectors(src, ACTION, CANONICAL_DIM), mask)
     schema = arrow_schema(info_out.features)
     action_col = pa.FixedSizeListArray.from_arrays(pa.array(actions.reshape(-1), pa.float32()), LINGBOT_ACTION_DIM)
-    missing = [f.name for f in schema if f.name != ACTION and f.name not in src.column_names]
-    if missing:
+    if missing := [f.name for f in schema if f.name != ACTION and f.name not in src.column_names]:
         raise ValueError(f"frame table lacks column(s) {missing} that info.json declares")
     cols = [action_col if f.name == ACTION else src.column(f.name) for f in schema]
     return pa.Table.from_arrays(cols, schema=schema), actions

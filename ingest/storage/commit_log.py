@@ -158,8 +158,7 @@ class CommitLog:
     def recover(self) -> list[str]:
         """After a killed writer (call under the lease): finish the last record, delete uncommitted staged objects.
         Returns the garbage deleted."""
-        records = self.records(refresh=True)
-        if records:
+        if records := self.records(refresh=True):
             self.apply(records[-1])
         garbage = list_keys(self.fs, f"{self.output}/{STAGING_DIR}")
         for k in garbage:

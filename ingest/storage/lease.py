@@ -155,8 +155,7 @@ class Lease:
         age = time.time() - _modified_s(info)
         ttl = float(holder.get("ttl_s", self.ttl_s))
         if age < ttl:
-            dead = dead_here(holder)
-            if dead is not None:
+            if (dead := dead_here(holder)) is not None:
                 log.warning(
                     "%s: taking over the lease of job %r (heartbeat %.0f s ago): %s",
                     self.output,

@@ -43,8 +43,7 @@ def meta_change(old: dict[str, bytes], new: dict[str, bytes], where: str = "") -
         before, after = split_lines(old.get(rel, b"").decode()), split_lines(new[rel].decode())
         if len(after) < len(before):
             raise MetaChangeError(f"{where}/{rel}: {len(before)} lines in the bucket, {len(after)} after the stage")
-        changed = {str(n): a for n, (b, a) in enumerate(zip(before, after, strict=False)) if a != b}
-        if changed:
+        if changed := {str(n): a for n, (b, a) in enumerate(zip(before, after, strict=False)) if a != b}:
             lines[rel] = changed
         if len(after) > len(before):
             appends[rel] = "".join(after[len(before) :])

@@ -183,8 +183,7 @@ class BucketTree(Tree):
         return self.fs.cat_file(key) if exists(self.fs, key) else None
 
     def fetch(self, rel: str) -> None:
-        data = self.read(rel)
-        if data is not None:
+        if (data := self.read(rel)) is not None:
             (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
             (self.root / rel).write_bytes(data)
 

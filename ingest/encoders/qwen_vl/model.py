@@ -126,8 +126,7 @@ class QwenVL:
         self.name = model_name(self.path)
         self.image_token_id = int(config.image_token_id)
         vocab = self.tokenizer.get_vocab()
-        missing = [t for t in (IM_START, IM_END, VISION_START, VISION_END, IMAGE_PAD) if t not in vocab]
-        if missing:
+        if missing := [t for t in (IM_START, IM_END, VISION_START, VISION_END, IMAGE_PAD) if t not in vocab]:
             raise VLMError(f"{self.path}: the tokenizer lacks Qwen's special tokens {missing}")
         if vocab[IMAGE_PAD] != self.image_token_id:
             raise VLMError(
