@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -21,6 +22,7 @@ from schemas.canonical import (
 )
 from schemas.lerobot import FeatureSpec
 from schemas.robots.bimanual import PIPER_BIMANUAL, SO100_BIMANUAL, SO101_BIMANUAL
+from schemas.robots.data_file import read_yaml
 from schemas.robots.eef_offsets import EEF_OFFSETS
 from schemas.robots.joint_space import JointSpaceSpec, load_joint_space
 from schemas.transform import RigidTransform
@@ -172,46 +174,23 @@ def _embodiment(name: str, hands: tuple[Hand, ...], effector: Effector, descript
     return Embodiment(name=name, hands=hands, effector=effector, description=description, **fields)
 
 
-_R: tuple[Hand, ...] = ("right",)
-_LR: tuple[Hand, ...] = ("left", "right")
-_GRIP, _DEX, _HUMAN = Effector.gripper, Effector.dexterous, Effector.human
-# (name, hands, effector, description): the embodiments with recorded EEF poses, then the joint-space-only robots
-_EMBODIMENTS = (
-    ("franka", _R, _GRIP, "Franka Emika Panda with the Franka Hand (DROID, TACO-Play, many OXE subsets)"),
-    ("widowx", _R, _GRIP, "Trossen WidowX 250 (BridgeData)"),
-    ("google_robot", _R, _GRIP, "Everyday Robots mobile manipulator (RT-1 / fractal20220817_data)"),
-    ("kuka_iiwa", _R, _GRIP, "KUKA LBR iiwa with a parallel gripper (QT-Opt kuka subset)"),
-    ("ur5", _R, _GRIP, "Universal Robots UR5 with a Robotiq gripper (berkeley_autolab_ur5)"),
-    ("agibot_gripper", _LR, _GRIP, "AgiBot G1 dual arm with parallel grippers"),
-    ("agibot_dexterous", _LR, _DEX, "AgiBot G1 dual arm with dexterous hands"),
-    ("gr1", _LR, _DEX, "Fourier GR1 humanoid, arms and dexterous hands (GR00T demos)"),
-    ("human", _LR, _HUMAN, "Tracked human hands (EgoDex, HOT3D, ARCTIC, HOI4D)"),
-    (
-        UNKNOWN_EMBODIMENT,
-        _LR,
-        Effector.unknown,
-        "A robot whose robot_type names no embodiment we know: natives only, never a guess",
-    ),
-    ("human_video", _LR, _HUMAN, "Egocentric video without hand tracking (Ego4D): actionless"),
-    ("so100", _R, _GRIP, "SO-100 arm (LeRobot), joint angles"),
-    ("so101", _R, _GRIP, "SO-101 arm (LeRobot), joint angles"),
-    ("aloha", _LR, _GRIP, "ALOHA: two ViperX 300 6DOF arms"),
-    ("koch", _R, _GRIP, "Koch low-cost arm (LeRobot), joint angles"),
-    ("wx200", _R, _GRIP, "Interbotix WidowX 200 (5 DoF), joint angles"),
-    ("wx250", _R, _GRIP, "Interbotix WidowX 250 (5 DoF), joint angles"),
-    ("ur5e", _R, _GRIP, "Universal Robots UR5e, joint angles (no gripper)"),
-    ("piper", _R, _GRIP, "AgileX PiPER, joint angles (gripper not mapped)"),
-    ("fr3", _R, _GRIP, "Franka Research 3 with the Franka Hand, joints"),
-    ("piper_dual", _LR, _GRIP, "AgileX Cobot Magic: two PiPER arms"),
-    ("so101_bimanual", _LR, _GRIP, "Two SO-101 arms (bi_so101_follower)"),
-    ("so100_bimanual", _LR, _GRIP, "Two SO-100 arms (bi_so100_follower)"),
-    ("piper_bimanual", _LR, _GRIP, "Two PiPER arms on piper.urdf's chain"),
-    ("fr3_dual", _LR, _GRIP, "Two Franka Research 3 arms (RoboMIND)"),
-    ("unitree_g1", _LR, _DEX, "Unitree G1 arms, hands not mapped"),
-    ("unitree_g1_dex3", _LR, _DEX, "Unitree G1 + Dex3-1 hands"),
-    ("unitree_g1_inspire", _LR, _DEX, "Unitree G1 + Inspire hands"),
-    ("tienkung", _LR, _DEX, "X-Humanoid Tien Kung Pro arms, hands not mapped"),
-)
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    hands: tuple[Hand, ...]
+    effector: Effector
+    description: str
+
+
+class _EmbodimentsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    embodiments: list[_Row]
+
+
+EMBODIMENTS_YAML = Path(__file__).with_name("embodiments.yaml")
+_EMBODIMENTS = read_yaml(EMBODIMENTS_YAML, _EmbodimentsFile).embodiments
 
 
 def default_registry() -> EmbodimentRegistry:
@@ -220,4 +199,4 @@ def default_registry() -> EmbodimentRegistry:
     Whether a dataset records the TCP or the flange is per dataset: use `eef_offset_for`, not `eef_offset` alone.
     Robots that record joint angles carry a `joint_space` spec (`JOINT_SPACE`): franka, widowx and gr1 have both (EEF
     recordings and joint recordings reach the same canonical wrist)."""
-    return EmbodimentRegistry([_embodiment(*row) for row in _EMBODIMENTS])
+    return EmbodimentRegistry([_embodiment(**row.model_dump()) for row in _EMBODIMENTS])
