@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from schemas.canonical import CANONICAL_DIM, MAIN_CAMERA_ORDER
+from schemas.robots.data_file import read_yaml
 
 
 class _Frozen(BaseModel):
@@ -244,26 +245,11 @@ class Preset(_Frozen):
     warmup_steps: int = 0
 
 
-PRESETS: dict[str, Preset] = {
-    # Seconds per step on two CPU cores: 7x7 pooled patches, two narrow blocks, a one-layer LAM.
-    "tiny": Preset(
-        # two blocks: LARA's -3 would be the input, so align the output of block 0 (the last but one)
-        model=ModelConfig(depth=2, hidden=64, heads=4, mlp_ratio=2.0, latent_pool=2, text_dim=32, align_hidden=-2),
-        lam=LamConfig(hidden=32, heads=2, idm_layers=1, fdm_layers=1, queries=4, code_dim=8),
-        batch_size=8,
-        steps=200,
-    ),
-    # LDA-1B: 16 layers, hidden 1536, 32 heads; Qwen3-VL-4B text width 2560; LARA's LAM (M-Former 4 layers,
-    # 8 queries, 128 codes; a 12-layer 768-wide decoder). Per-GPU batch 32 (pretraining used 32 x 48 GPUs) and
-    # 400k steps as the report; the 1000-step warm-up is ours (the report names none).
-    "lda-1b": Preset(
-        model=ModelConfig(depth=16, hidden=1536, heads=32, text_dim=2560),
-        lam=LamConfig(hidden=768, heads=12, idm_layers=4, fdm_layers=12, queries=8, code_dim=32),
-        batch_size=32,
-        steps=400_000,
-        warmup_steps=1000,
-    ),
-}
+class _PresetsFile(_Frozen):
+    presets: dict[str, Preset]
+
+
+PRESETS: dict[str, Preset] = read_yaml(Path(__file__).with_name("presets.yaml"), _PresetsFile).presets
 
 
 def get_preset(name: str) -> Preset:
