@@ -16,7 +16,7 @@ ingest worker and its quarantine writer). No adapter is known by name here; each
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -146,16 +146,19 @@ def canonicalize_spans(
     spans = [(t0, t1)]
     rejections: list[SpanRejection] = []
     if ctx.gaps and spec.gap_policy is GapPolicy.split:
-        spans = rs.segments_without_gaps(t0, t1, ctx.gaps, spec.min_episode_s)
-        if not spans:  # named, not an empty reason: a real PR2 camera throttled to 0.51 s (tests/data/real/rosbag_pr2)
+        pieces = rs.segments_without_gaps(t0, t1, ctx.gaps)
+        spans = [(a, b) for a, b in pieces if b - a >= spec.min_episode_s]
+        if short := [(a, b) for a, b in pieces if b - a < spec.min_episode_s]:  # named, never dropped without a word
             longest = max(b - a for a, b in ctx.gaps)
-            why = f"{len(ctx.gaps)} gap(s) longer than max_gap_s {spec.max_gap_s} s (the longest {longest:.3f} s)"
-            rejections.append(SpanRejection(t0, t1, f"no part of {spec.min_episode_s} s or more between {why}"))
+            gaps = f"{len(ctx.gaps)} gap(s) longer than max_gap_s {spec.max_gap_s} s (the longest {longest:.3f} s)"
+            why = f"{len(short)} part(s) shorter than min_episode_s {spec.min_episode_s} s between {gaps}"
+            rejections.append(SpanRejection(short[0][0], short[-1][1], why, "#short"))
     episodes: list[CanonicalEpisode] = []
     for k, (a, b) in enumerate(spans):
-        out = canonicalize_span(ctx, a, b, f"#span{k}" if len(spans) > 1 else "")
+        tag = f"#span{k}" if len(spans) > 1 else ""
+        out = canonicalize_span(ctx, a, b, tag)
         if isinstance(out, SpanRejection):
-            rejections.append(out)
+            rejections.append(replace(out, tag=tag))
         else:
             episodes += out
     return Canonicalized(episodes, rejections, list(ctx.reasons))

@@ -63,11 +63,13 @@ class EpisodeContext:
 
 @dataclass(frozen=True)
 class SpanRejection:
-    """A span validity rejected as a whole, and why."""
+    """A span validity rejected as a whole (or the parts gaps left too short), and why; `tag` the part's suffix of
+    the raw episode's uid when other spans of it are kept."""
 
     start_s: float
     end_s: float
     reason: str
+    tag: str = ""
 
     @property
     def note(self) -> str:

@@ -17,9 +17,8 @@ from functools import partial
 from adapters import get_adapter
 from adapters.base import AdapterError
 from adapters.storage.faults import environment_fault
-from ingest.canonical.canonicalize import canonicalize_spans
+from ingest.canonical.canonicalize import Canonicalized, canonicalize_spans
 from ingest.canonical.store import dataset_features, stage_canonical
-from ingest.episode import CanonicalEpisode
 from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.errors import EpisodeError
 from ingest.lerobot.staging import StagedEpisode
@@ -76,7 +75,7 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
                 st = write_retrying_encoder_faults(write, ep.uid, retried)
                 staged.append(st)
                 out.append(StagedOutput(dataset, st, ep.embodiment, dataset_features(ep)))
-        return Staged(task.uid, tuple(out), quarantined_parts(task.uid, result.episodes), retried=len(retried))
+        return Staged(task.uid, tuple(out), quarantined_parts(task.uid, result), retried=len(retried))
     except Exception as e:  # bad input of any kind is this episode's problem only
         for st in staged:
             shutil.rmtree(st.stage_dir, ignore_errors=True)
@@ -85,13 +84,14 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
         return replace(rejected_by(task.uid, stage, e), retried=len(retried))
 
 
-def quarantined_parts(uid: str, episodes: list[CanonicalEpisode]) -> tuple[Rejected, ...]:
-    """The parts of a raw episode a behaviour finding quarantined while others were kept (`quarantined_parts`, the
-    same on each kept part of one span): each its own `Rejected`, once."""
-    parts = {p.tag: p.message for ep in episodes for p in ep.quarantined_parts}
+def quarantined_parts(uid: str, result: Canonicalized) -> tuple[Rejected, ...]:
+    """The parts of a raw episode not kept while others were: those a behaviour finding quarantined
+    (`quarantined_parts`, the same on each kept part of one span), once each, and the spans validity rejected or gaps
+    left too short (`result.rejections`): each its own `Rejected`."""
+    parts = {p.tag: p.message for ep in result.episodes for p in ep.quarantined_parts}
     return tuple(
         Rejected(uid + tag, "canonicalize", BehaviourRejected.__name__, msg, part=tag) for tag, msg in parts.items()
-    )
+    ) + tuple(Rejected(uid + r.tag, "canonicalize", "RejectedEpisode", r.note, part=r.tag) for r in result.rejections)
 
 
 def rejected_by(uid: str, stage: Stage, e: Exception) -> Rejected:

@@ -117,9 +117,23 @@ def test_gaps_that_leave_no_part_long_enough_are_the_rejection_s_named_cause() -
     out = canonicalize_spans(_oxe_raw(t, xyz, rpy, grip), CanonicalizeSpec(max_gap_s=0.5, min_episode_s=1.0))
     assert not out.episodes
     assert out.rejection_message().endswith(
-        "span [0.00, 5.40] s rejected: no part of 1.0 s or more between 9 gap(s) longer than max_gap_s 0.5 s"
-        " (the longest 0.600 s)"
+        "span [0.00, 5.40] s rejected: 10 part(s) shorter than min_episode_s 1.0 s between 9 gap(s) longer than "
+        "max_gap_s 0.5 s (the longest 0.600 s)"
     )
+
+
+def test_the_parts_gaps_leave_too_short_beside_kept_spans_are_a_tagged_rejection() -> None:
+    """Parts too short beside kept spans come back as one rejection tagged `#short` (the worker writes it as its own
+    quarantine row beside the kept episodes), never a silent drop; the kept episodes' reasons stay their own."""
+    t, xyz, rpy, grip = _reach(40, 10.0)
+    t = np.where(t >= 2.0, t + 3.0, t)  # 2 s, a 3 s gap, 2 s
+    t = np.append(t, [t[-1] + 1.0, t[-1] + 2.0])  # a lone sample between two more gaps, then a last one
+    xyz, rpy, grip = (np.concatenate([v, v[-2:]]) for v in (xyz, rpy, grip))
+    out = canonicalize_spans(_oxe_raw(t, xyz, rpy, grip), CanonicalizeSpec(min_episode_s=1.0))
+    assert [ep.num_frames for ep in out.episodes] == [20, 20]
+    [short] = out.rejections
+    assert short.tag == "#short" and short.reason.startswith("2 part(s) shorter than min_episode_s 1.0 s between 3 gap")
+    assert not any(short.note in ep.tier_reasons for ep in out.episodes)
 
 
 def test_a_long_gap_can_invalidate_instead() -> None:
@@ -249,6 +263,7 @@ def test_a_rejected_span_comes_back_as_a_value_and_the_raw_episode_is_left_alone
         assert raw.tier_reasons == ("the adapter's own note",)
         [rejection] = out.rejections
         assert rejection.reason.startswith("episode too short: 15 frames")
+        assert rejection.tag == ("#span0" if short_first else "#span1")  # its own quarantine row beside the kept
         assert (rejection.start_s == 0.0) is short_first
         [ep] = out.episodes
         assert ep.uid.endswith("#span1" if short_first else "#span0") and ep.num_frames == 25

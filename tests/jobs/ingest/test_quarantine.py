@@ -19,7 +19,9 @@ from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.task import Rejected, Staged, StagedOutput, WorkItem
 from jobs.ingest.worker import quarantined_parts
 from jobs.spec_models import JobSpec, SourceSpec
+from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import QUARANTINE_DIR, dataset_dir
+from tests.ingest.canonical.test_canonicalize import _two_spans
 from tests.ingest.qa.gr00t_sample import ROOT as GR00T_ROOT
 from tests.ingest.qa.planted_raw import ELBOW, gr00t_raws, planted
 
@@ -101,10 +103,11 @@ def test_a_part_quarantined_beside_a_kept_part_gets_its_own_row(tmp_path: Path) 
     source = SourceSpec(name="lerobot", adapter="lerobot", root=GR00T_ROOT)
     spec = JobSpec(output=tmp_path / "out", sources=[source])
     item = WorkItem(0, source, raw.ref)
-    [kept] = canonicalize_spans(raw, spec.canonicalize, source=source.name).episodes
+    result = canonicalize_spans(raw, spec.canonicalize, source=source.name)
+    [kept] = result.episodes
     dataset = dataset_dir(source.name, kept.subset)
     st = stage_canonical(spec.output / dataset, kept, spec.codec)
-    parts = quarantined_parts(item.uid, [kept])
+    parts = quarantined_parts(item.uid, result)
     staged = Staged(item.uid, (StagedOutput(dataset, st, kept.embodiment, dataset_features(kept)),), parts)
     writer = QuarantineWriter(spec.output)
     committer = Committer(spec, {}, writer, committers=0)
@@ -117,3 +120,15 @@ def test_a_part_quarantined_beside_a_kept_part_gets_its_own_row(tmp_path: Path) 
     assert any(r.endswith(row.message.split(": ", 1)[1]) for r in kept.tier_reasons)  # the kept part names it too
     committer.close()
     assert len(list((spec.output / dataset).glob("data/*/*.parquet"))) == 1
+
+
+def test_a_span_rejected_beside_a_kept_span_gets_its_own_row() -> None:
+    """A span validity rejects (too short for `min_length_frames`) and parts gaps leave under `min_episode_s`, beside a
+    kept span: each is a `Rejected` of its own (its uid the raw episode's with the part's tag), never a silent drop."""
+    spec = CanonicalizeSpec(min_episode_s=1.0, validity={"min_length_frames": 20})
+    result = canonicalize_spans(_two_spans(short_first=True), spec)
+    [kept] = result.episodes
+    [part] = quarantined_parts("src/ep", result)
+    assert kept.uid.endswith("#span1") and part.uid == "src/ep#span0" and part.part == "#span0"
+    assert (part.stage, part.error_class) == ("canonicalize", "RejectedEpisode")
+    assert part.message.startswith("span [0.00, 1.40] s rejected: episode too short: 15 frames")
