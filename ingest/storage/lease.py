@@ -48,9 +48,7 @@ def _generation(key: str) -> int | None:
 
 def _modified_s(info: dict) -> float:
     m = info.get("LastModified") or info.get("mtime") or info.get("created")
-    if isinstance(m, datetime):
-        return m.timestamp()
-    return float(m)
+    return m.timestamp() if isinstance(m, datetime) else float(m)
 
 
 def _read(path: str) -> str | None:

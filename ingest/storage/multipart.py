@@ -64,9 +64,7 @@ class PartPlan:
     @classmethod
     def of(cls, options: StorageOptions | None) -> PartPlan:
         o = options or StorageOptions()
-        return cls(
-            threshold=o.multipart_threshold, part_size=o.multipart_part_size, concurrency=o.multipart_concurrency
-        )
+        return cls(o.multipart_threshold, o.multipart_part_size, o.multipart_concurrency)
 
     def in_parts(self, size: int) -> bool:
         return size > self.threshold

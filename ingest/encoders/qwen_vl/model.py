@@ -37,10 +37,6 @@ class VisionInput:
     pixel_values: np.ndarray  # [patches, 3 * T * p * p] float32
     grid_thw: np.ndarray  # [frames, 3] int64
 
-    @classmethod
-    def empty(cls, cfg: QwenImageConfig) -> VisionInput:
-        return cls(*preprocess_frames([], cfg))
-
 
 def sample_frame_indices(length: int, count: int) -> list[int]:
     """`count` frames spread over an episode of `length` frames: the middle of `count` equal spans, in order."""
@@ -55,7 +51,7 @@ def episode_vision_input(
     """Decode `count` frames of an episode's mp4 (PyAV) and preprocess them; no video -> no frames. In a bucket the
     video is a file object read by ranges (`adapters.storage.location.readable`)."""
     if video is None or count <= 0:
-        return VisionInput.empty(cfg)
+        return VisionInput(*preprocess_frames([], cfg))
     frames = [rgb for _, rgb in decode_frames(video, sample_frame_indices(length, count))]
     return VisionInput(*preprocess_frames(frames, cfg))
 
