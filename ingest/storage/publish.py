@@ -81,20 +81,13 @@ def derived_meta(records: list[CommitRecord]) -> dict[str, bytes]:
 class DatasetPublisher:
     """One dataset at `prefix` in `fs` (`bucket/corpus/datasets/<source>/<subset>`), written in `scratch`.
 
-    `keep_local`: keep the episode files in the scratch folder after publishing (default: delete them, so the
-    scratch holds the meta and the episodes being staged, not the corpus). `parts`: which files go in parts (multipart
-    upload; default: `StorageOptions`' thresholds)."""
+    Published episode files are deleted from the scratch folder, so it holds the meta and the episodes being staged,
+    not the corpus. `parts`: which files go in parts (multipart upload; default: `StorageOptions`' thresholds)."""
 
     def __init__(
-        self,
-        fs: fsspec.AbstractFileSystem,
-        prefix: str,
-        scratch: Path,
-        *,
-        keep_local: bool = False,
-        parts: PartPlan | None = None,
+        self, fs: fsspec.AbstractFileSystem, prefix: str, scratch: Path, *, parts: PartPlan | None = None
     ) -> None:
-        self.fs, self.prefix, self.scratch, self.keep_local = fs, prefix.rstrip("/"), Path(scratch), keep_local
+        self.fs, self.prefix, self.scratch = fs, prefix.rstrip("/"), Path(scratch)
         self.parts = parts or PartPlan.of(None)
         self.log = CommitLog(fs, self.prefix)
         self._failed: BaseException | None = None
@@ -147,13 +140,12 @@ class DatasetPublisher:
 
     def publish_files(self, group: str, rels: list[str], meta: dict[str, Any]) -> CommitRecord:
         """Put the scratch files `rels` at their final keys (conditional creates, at once), then commit them as one
-        record of `group` with `meta`; the local copies are dropped unless `keep_local`."""
+        record of `group` with `meta`; the local copies are dropped."""
         with ThreadPoolExecutor(max_workers=min(len(rels), PUT_THREADS) or 1) as pool:  # the puts at once
             objects = dict(zip(rels, pool.map(self._put_object, rels), strict=True))
         record = self.log.commit(group, objects, meta, in_place=True)
-        if not self.keep_local:
-            for rel in objects:
-                (self.scratch / rel).unlink(missing_ok=True)
+        for rel in objects:
+            (self.scratch / rel).unlink(missing_ok=True)
         return record
 
     def finish(self) -> list[str]:

@@ -175,8 +175,7 @@ class BucketTree(Tree):
 
     def local(self, tree: str) -> Path:
         """The scratch folder a tree is written in."""
-        assert self.scratch is not None
-        return self.scratch / tree
+        return self.root / tree
 
     def read(self, rel: str) -> bytes | None:
         key = self.key(rel)
@@ -294,10 +293,9 @@ class BucketTree(Tree):
         except (FileNotFoundError, ValueError):
             return False
 
-    def finish(self, tree: str, last: Sequence[str], *, keep: Sequence[str] = ()) -> None:
-        """The tree's end: its files left in the scratch, then the deletion of keys it does not have (but `keep`,
-        folders or files of the output that are not the tree's), then `last` in order (the completion record last);
-        the scratch folder is removed."""
+    def finish(self, tree: str, last: Sequence[str]) -> None:
+        """The tree's end: its files left in the scratch, then the deletion of keys it does not have, then `last` in
+        order (the completion record last); the scratch folder is removed."""
         root = self.local(tree)
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
         tail = [root / rel for rel in last]
@@ -311,7 +309,7 @@ class BucketTree(Tree):
                 self.fs.rm_file(key)
         for key in list_keys(self.fs, self.key(tree)):
             rel = key.removeprefix(self.key(tree) + "/")
-            if rel in mine or rel.split("/", 1)[0] == STATE_DIR or any(_under(rel, k) for k in keep):
+            if rel in mine or rel.split("/", 1)[0] == STATE_DIR:
                 continue
             self.fs.rm_file(key)
             self.stats.deleted += 1
@@ -319,10 +317,6 @@ class BucketTree(Tree):
             self.put_file(tree, p)
         if tree:
             shutil.rmtree(root, ignore_errors=True)
-
-
-def _under(rel: str, folder: str) -> bool:
-    return rel == folder or rel.startswith(folder.rstrip("/") + "/")
 
 
 @contextmanager
