@@ -28,10 +28,6 @@ from ingest.files.latents import TORCH_DTYPES
 Ready = Callable[[], None]
 
 
-def _done() -> None:
-    """Rows computed on the host are ready when yielded."""
-
-
 class PixelEncoder(nn.Module):
     """uint8 frames [B, 3, S, S] -> (patches [B, P, D], CLS + registers [B, 1 + R, D]) in `out_dtype`."""
 
@@ -103,7 +99,7 @@ class FrameEncoder:
                 p, c = self._forward(host, n)
                 patches[start : start + n].copy_(p[:n])
                 cls[start : start + n].copy_(c[:n])
-                yield start + n, _done
+                yield start + n, lambda: None  # rows computed on the host are ready when yielded
                 continue
             self.h2d_done[slot].synchronize()  # the staging buffer's previous transfer has finished
             source.into(host, n)
