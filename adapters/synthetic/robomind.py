@@ -7,15 +7,15 @@ RGB array for AgileX / Tien Kung (so cv2 decodes RGB); a `raw` switch stores raw
 fallback). Root attrs `compress`, `sim`. Joint trajectories are plausible teleoperation: each arm moves about a pose
 that holds the gripper in front of the robot, pointing down, and the gripper opens and closes.
 
-Bad-input switches (`EpisodeSpec.bad`): `no_joint_position` (puppet/joint_position deleted), `truncated` (the file cut
-to half its size), `lfs_pointer` (a Git LFS pointer in place of the file), `bad_frame` (frame 0 of the first camera
-is garbage bytes), `wrong_width` (joint_position one column short), `no_hdf5` (data/ holds no .hdf5).
+Bad input (`EpisodeSpec.bad`): `truncated`, the file cut to half its size (the tests' other faults are
+`tests/fixtures/corrupt.py` `break_robomind`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import h5py
@@ -49,7 +49,7 @@ class EpisodeSpec:
     split: str | None = "train"  # None: no train/val level (the v1.0 layout)
     benchmark: str | None = None
     raw: bool = False  # raw HxWx3 buffers instead of JPEG (size must be 480x640 or 720x1280 then)
-    bad: str | None = None
+    bad: Literal["truncated"] | None = None
 
 
 @dataclass
@@ -124,9 +124,6 @@ def write_episode(root: Path, s: EpisodeSpec, size: tuple[int, int] = (48, 64)) 
     data.mkdir(parents=True, exist_ok=True)
     path = data / "trajectory.hdf5"
     out = WrittenEpisode(s, path, raw_id(s))
-    if s.bad == "no_hdf5":
-        (data / "README.txt").write_text("the file never arrived")
-        return out
     n = s.frames
     puppet = _vectors(s.robot, n)
     with h5py.File(path, "w") as f:
@@ -137,12 +134,8 @@ def write_episode(root: Path, s: EpisodeSpec, size: tuple[int, int] = (48, 64)) 
                 v = np.concatenate([values[shift:], values[-1:].repeat(shift, axis=0)]) if shift else values
                 if group == "master" and not name.startswith(("joint_position", "end_effector")):
                     continue
-                if s.bad == "wrong_width" and name.startswith("joint_position"):
-                    v = v[:, :-1]
                 f.create_dataset(f"{group}/{name}", data=v)
                 out.joints[f"{group}/{name}"] = v
-        if s.bad == "no_joint_position":
-            del f["puppet/joint_position"]
         vlen = h5py.vlen_dtype(np.uint8)
         for k, cam in enumerate(layout.cameras):
             h, w = size
@@ -157,13 +150,9 @@ def write_episode(root: Path, s: EpisodeSpec, size: tuple[int, int] = (48, 64)) 
                 else:
                     rgb[i] = cv2.imencode(".jpg", np.ascontiguousarray(arr), [cv2.IMWRITE_JPEG_QUALITY, 95])[1].ravel()
                 depth[i] = cv2.imencode(".png", np.full((h, w), 600 + i, np.uint16))[1].ravel()
-            if s.bad == "bad_frame" and k == 0:
-                rgb[0] = np.frombuffer(b"not an image at all", np.uint8)
     if s.bad == "truncated":
         full = path.read_bytes()
         path.write_bytes(full[: len(full) // 2])
-    elif s.bad == "lfs_pointer":
-        path.write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{'ab' * 32}\nsize {123456}\n")
     return out
 
 

@@ -58,8 +58,9 @@ def _write(raw: Path) -> dict[str, Path]:
     corrupt.truncate_file(agibot / "observations/327/3/videos/head_color.mp4", 0.9)
     corrupt.truncate_file(agibot / "observations/327/4/videos/head_color.mp4", 0.1)
     robomind = raw / "robomind"
-    episodes = [("1014_144600", None), ("1014_144601", "truncated"), ("1014_144602", "lfs_pointer")]
-    write_robomind(robomind, [RobomindEpisode("franka_3rgb", "t", e, 20, bad=bad) for e, bad in episodes])
+    episodes = [("1014_144600", None), ("1014_144601", "truncated"), ("1014_144602", None)]
+    written = write_robomind(robomind, [RobomindEpisode("franka_3rgb", "t", e, 20, bad=bad) for e, bad in episodes])
+    corrupt.break_robomind(written["t/train/1014_144602"], "lfs_pointer")
     egodex = raw / "egodex"
     write_egodex(egodex, bad=BAD_CASES)
     lerobot = raw / "lerobot" / "ds"

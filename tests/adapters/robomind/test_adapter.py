@@ -33,6 +33,7 @@ from schemas.lerobot import EPISODES_PATH, INFO_PATH, read_jsonl
 from schemas.qa import QAConfig
 from schemas.tiers import QualityTier
 from tests.adapters.robomind.conftest import N, discover_refs, robot_ref
+from tests.fixtures.corrupt import break_robomind
 
 
 def test_registered_by_name() -> None:
@@ -231,10 +232,15 @@ CASES = {  # bad switch -> (field, words the message must hold)
 def bad_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("robomind_bad")
     specs = [
-        EpisodeSpec("franka_1rgb", "bread_on_table", f"1023_10{k:02d}00", 12, bad=bad)
+        EpisodeSpec(
+            "franka_1rgb", "bread_on_table", f"1023_10{k:02d}00", 12, bad="truncated" if bad == "truncated" else None
+        )
         for k, bad in enumerate([None, *CASES])
     ]
-    write_robomind(root, specs)
+    written = write_robomind(root, specs)
+    for k, bad in enumerate(CASES, start=1):
+        if bad != "truncated":
+            break_robomind(written[f"bread_on_table/train/1023_10{k:02d}00"], bad)
     for folder in ("h5_simulation/open_and_close_01", "h5_mystery_robot/task"):  # releases this adapter does not read
         (root / folder / "success_episodes/train/2024_10_10-10_19_11/data").mkdir(parents=True)
         (root / folder / "success_episodes/train/2024_10_10-10_19_11/data/trajectory.hdf5").write_bytes(b"")
@@ -313,8 +319,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     specs = [EpisodeSpec(robot, f"task_{robot}", f"1014_1446{k:02d}", 40) for k, robot in enumerate(EXPECTED)]
     specs += [EpisodeSpec("franka_3rgb", "task_franka_3rgb", "1014_150000", 40, split="val"),
               EpisodeSpec("ur_1rgb", "task_ur_1rgb", "1014_160000", 40, bad="truncated"),
-              EpisodeSpec("agilex_3rgb", "task_agilex_3rgb", "1014_170000", 40, bad="lfs_pointer")]  # fmt: skip
-    write_robomind(tmp / "robomind", specs, size=(32, 48), instructions={"task_ur_1rgb": "pick up the bread"})
+              EpisodeSpec("agilex_3rgb", "task_agilex_3rgb", "1014_170000", 40)]  # fmt: skip
+    written = write_robomind(tmp / "robomind", specs, size=(32, 48), instructions={"task_ur_1rgb": "pick up the bread"})
+    break_robomind(written["task_agilex_3rgb/train/1014_170000"], "lfs_pointer")
     spec = {
         "output": str(tmp / "corpus"),
         "parallelism": {"num_cpus": 1},
