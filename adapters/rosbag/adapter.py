@@ -21,7 +21,9 @@ cannot be read (truncated, corrupt, unindexed) fails its episode naming the file
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cached_property
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,7 +45,7 @@ from adapters.base import (
 from adapters.rosbag import segments
 from adapters.rosbag.bags import FoundBag, find_bags, message_types, open_bag
 from adapters.rosbag.camera import BagCamera, colour_problem
-from adapters.rosbag.clock import ClockChoice, choose
+from adapters.rosbag.clock import choose
 from adapters.rosbag.fields import stack, without_nonfinite_columns
 from adapters.rosbag.options import RosbagOptions
 from adapters.rosbag.tf import TfTree
@@ -88,32 +90,27 @@ class RosbagAdapter(SourceAdapter):
 
     def _refs(self, root: Location, bag: FoundBag) -> Iterator[EpisodeRef]:
         subset = self.options.subset or (bag.rel.rsplit("/", 1)[0] if "/" in bag.rel else root.name) or "bags"
+        ref = partial(self.new_ref, paths=[str(bag.path)], subset=subset, source=self.options.source)
         base = {"kind": bag.kind, "root": str(root)}
         cut = self.options.episodes
         if cut.by == "bag":
-            yield self._ref(subset, bag.rel, bag.path, {**base, "span": None})
+            yield ref(bag.rel, locator={**base, "span": None})
             return
         try:
             spans, short = self._spans(bag.path)
         except AdapterError as e:
-            yield self._ref(subset, bag.rel, bag.path, base, error=e)
+            yield ref(bag.rel, locator=base, error=e)
             return
-        notes = []
+        note = partial(self.note, root=root, subset=subset, path=bag.path, episodes=())
         if short:
             lens = ", ".join(f"{(b - a) / 1e9:.3g} s" for a, b in short)
-            msg = f"{len(short)} span(s) shorter than episodes.min_s {cut.min_s} s left out ({lens})"
-            notes.append(("segment_too_short", msg))
+            note(
+                "segment_too_short", f"{len(short)} span(s) shorter than episodes.min_s {cut.min_s} s left out ({lens})"
+            )
         if not spans:
-            notes.append(("no_segments", f"episodes.by {cut.by!r} cut no episode from this bag"))
-        for code, msg in notes:
-            self.note(code, msg, root=root, subset=subset, path=bag.path, episodes=())
+            note("no_segments", f"episodes.by {cut.by!r} cut no episode from this bag")
         for k, span in enumerate(spans):
-            yield self._ref(subset, f"{bag.rel}#{k}", bag.path, {**base, "span": list(span)})
-
-    def _ref(
-        self, subset: str, raw_id: str, path: Location, loc: dict[str, Any], error: AdapterError | None = None
-    ) -> EpisodeRef:
-        return self.new_ref(raw_id, [str(path)], subset=subset, source=self.options.source, locator=loc, error=error)
+            yield ref(f"{bag.rel}#{k}", locator={**base, "span": list(span)})
 
     def _spans(self, path: Location) -> tuple[list[segments.Span], list[segments.Span]]:
         """The episode spans `options.episodes` cuts from one bag (reads only what the cut needs)."""
@@ -143,10 +140,8 @@ class RosbagAdapter(SourceAdapter):
     def read(self, ref: EpisodeRef) -> RawEpisode:
         bag, opts = ref.paths[0], self.options
         span = ref.locator.get("span")
-        data: dict[str, TopicData] = {}
-        tree = TfTree()
-        counts: dict[str, int] = {}
-        skipped: dict[str, str] = {}
+        ep = _Built()
+        data, counts, skipped = ep.data, ep.counts, ep.skipped
         with self._reading(bag, ref.raw_id) as (reader, where):
             a, b = span or segments.whole(reader.start_time, reader.end_time)[0]
             conns = []
@@ -172,23 +167,34 @@ class RosbagAdapter(SourceAdapter):
                 for conn, log_ns, raw in reader.messages(group, start=start, stop=stop) if group else ():
                     d = data[conn.topic]
                     where[:] = [conn.topic, len(d.log_ns)]
-                    d.add(log_ns, reader.deserialize(raw, conn.msgtype), tree, static=group is static)
-        return self._episode(ref, bag, (a, b), data, tree, counts, skipped)
+                    d.add(log_ns, reader.deserialize(raw, conn.msgtype), ep.tree, static=group is static)
+        return self._episode(ref, bag, (a, b), ep)
 
-    def _reading(self, bag: str, episode: str | None) -> _Reading:
-        return _Reading(self, bag, episode)
+    @contextmanager
+    def _reading(self, bag: str, episode: str | None) -> Iterator[tuple[Any, list[Any]]]:
+        """An open reader and `where` ([topic, message index] being read); any failure inside becomes the episode's
+        AdapterError naming the file, the topic and the message index (an environment fault passes as it is)."""
+        where: list[Any] = []
+        failed: list[BaseException] = []
+        opening = open_bag(self.locate(bag), self.message_types)
+        try:
+            with opening as reader:
+                try:
+                    yield reader, where
+                except BaseException as e:
+                    failed.append(e)
+                    raise
+        except Exception as e:
+            first = failed[0] if failed else e  # a reader that cannot close a broken file: the first cause is kept
+            if not isinstance(first, Exception) or isinstance(first, AdapterError) or environment_fault(first):
+                raise first from first.__cause__
+            topic, index = [*where, None, None][:2]
+            at = f"message {index} of topic {topic}: " if topic is not None else "opening the bag: "
+            msg = f"{at}{type(first).__name__}: {first}"
+            raise self.error(msg, file=bag, episode=episode, field=topic or "bag") from first
 
-    def _episode(
-        self,
-        ref: EpisodeRef,
-        bag: str,
-        span: tuple[int, int],
-        data: dict[str, TopicData],
-        tree: TfTree,
-        counts: dict[str, int],
-        skipped: dict[str, str],
-    ) -> RawEpisode:
-        opts = self.options
+    def _episode(self, ref: EpisodeRef, bag: str, span: tuple[int, int], ep: _Built) -> RawEpisode:
+        opts, data, counts, skipped = self.options, ep.data, ep.counts, ep.skipped
         clocks = {
             t: choose(
                 np.asarray(d.log_ns, np.int64),
@@ -199,21 +205,24 @@ class RosbagAdapter(SourceAdapter):
             for t, d in data.items()
             if d.log_ns
         }
-        times = {t: _times(d, clocks[t]) for t, d in data.items() if d.log_ns}
+        times = {
+            t: np.asarray(d.stamps if clocks[t].choice == "header" else d.log_ns, np.int64)
+            for t, d in data.items()
+            if d.log_ns
+        }
         timed = [v[0] for t, v in times.items() if not _is_static(t)]
         if not timed:
             raise self.error("no message in this episode's span", file=bag, episode=ref.raw_id, field="messages")
         t0 = min(timed)
         rel = {t: (v - t0) / 1e9 for t, v in times.items()}
-        ep = _Built()
         for topic in sorted(data):
             d = data[topic]
             if not d.log_ns:
                 why = "no message in this episode's span" if counts.get(topic) else "the bag holds no message of it"
                 skipped.setdefault(topic, why)
                 continue
-            self._topic(d, rel[topic], clocks[topic], ep, skipped, bag, span)
-        hands = self._hands(tree, data, rel, t0, ep, skipped)
+            self._topic(d, rel[topic], ep, bag, span)
+        hands = self._hands(ep, rel, t0)
         if opts.task_topic is None and opts.task:
             ep.language.append(Language(opts.task))
         accounted = {
@@ -257,7 +266,7 @@ class RosbagAdapter(SourceAdapter):
             "topics": accounted,
             "fields_left_out": ep.left_out,
             "tf_chain": ep.chain,
-            "tf_static": {f"{p}->{c}": v.tolist() for (p, c), v in sorted(tree.static.items())},
+            "tf_static": {f"{p}->{c}": v.tolist() for (p, c), v in sorted(ep.tree.static.items())},
             "embodiment_from": embodiment_from,
         }
         return RawEpisode(
@@ -277,25 +286,16 @@ class RosbagAdapter(SourceAdapter):
             findings=findings,
         )
 
-    def _topic(
-        self,
-        d: TopicData,
-        t: np.ndarray,
-        clock: ClockChoice,
-        ep: _Built,
-        skipped: dict[str, str],
-        bag: str,
-        span: tuple[int, int],
-    ) -> None:
+    def _topic(self, d: TopicData, t: np.ndarray, ep: _Built, bag: str, span: tuple[int, int]) -> None:
         opts, key, kind = self.options, topic_key(d.topic), d.kind
         frame = next(iter(d.frames)) if len(d.frames) == 1 else None
         if kind == "image":
             problem = colour_problem(d.msgtype, d.encoding or "")
             if problem or d.first_frame is None:
-                skipped[d.topic] = problem or "no decodable frame"
+                ep.skipped[d.topic] = problem or "no decodable frame"
                 return
             if len(d.sizes) > 1:
-                skipped[d.topic] = f"frame size changes within the episode {sorted(d.sizes)}"
+                ep.skipped[d.topic] = f"frame size changes within the episode {sorted(d.sizes)}"
                 return
             name = key.replace(".", "_")
             h, w = d.first_frame.shape[:2]
@@ -326,18 +326,18 @@ class RosbagAdapter(SourceAdapter):
                 ]
                 ep.roles[d.topic] = "task text"
             else:
-                skipped[d.topic] = "a string topic with no numeric field (task_topic names one that is task text)"
+                ep.skipped[d.topic] = "a string topic with no numeric field (task_topic names one that is task text)"
         else:
             values, names, left_out = stack(d.rows)
             if left_out:
                 ep.left_out[d.topic] = left_out
             if values is None:
                 why = f"fields of changing width {left_out}" if left_out else "no numeric field"
-                skipped[d.topic] = why
+                ep.skipped[d.topic] = why
                 return
             values, names, nonfinite = without_nonfinite_columns(values, names)
             if not names:
-                skipped[d.topic] = f"no numeric field holds a float32 number in any message {nonfinite}"
+                ep.skipped[d.topic] = f"no numeric field holds a float32 number in any message {nonfinite}"
                 return
             action = matches(d.topic, opts.action_topics)
             (ep.actions if action else ep.signals)[key] = Stream(t, values, names, frame=frame)
@@ -362,23 +362,16 @@ class RosbagAdapter(SourceAdapter):
                     break
         return None if slot in taken else slot
 
-    def _hands(
-        self,
-        tree: TfTree,
-        data: dict[str, TopicData],
-        rel: dict[str, np.ndarray],
-        t0: int,
-        ep: _Built,
-        skipped: dict[str, str],
-    ) -> HandSignals:
+    def _hands(self, ep: _Built, rel: dict[str, np.ndarray], t0: int) -> HandSignals:
         """The moving TF edges as signals, and the end effector the `eef` option names, as a declared hand."""
-        tf_topics = [t for t, d in data.items() if d.kind == "tf" and d.log_ns]
+        tree = ep.tree
+        tf_topics = [t for t, d in ep.data.items() if d.kind == "tf" and d.log_ns]
         for (p, c), (times, vals) in sorted(tree.moving.items()):
             order = np.argsort(np.asarray(times, np.int64), kind="stable")
             ts = (np.asarray(times, np.int64)[order] - t0) / 1e9
             ep.signals[f"tf.{p}.{c}".replace("/", ".")] = Stream(ts, np.stack(vals)[order], POSE_NAMES, frame=p)
         if not tree.moving and not tree.static:
-            skipped.update(dict.fromkeys(tf_topics, "no transform"))
+            ep.skipped.update(dict.fromkeys(tf_topics, "no transform"))
         eef = self.options.eef
         if eef is None:
             return HandSignals()
@@ -388,30 +381,22 @@ class RosbagAdapter(SourceAdapter):
             s = ep.states.pop(key, None) or ep.signals.pop(key, None)
             if s is None or s.names is None or not {"pose.position.x", "pose.orientation.w"} <= set(s.names):
                 raise self.error(f"eef.topic {eef.topic!r} holds no PoseStamped in this episode", field="eef.topic")
-            cols = [
-                s.names.index(f"pose.{a}")
-                for a in [*(f"position.{c}" for c in "xyz"), *(f"orientation.{c}" for c in "xyzw")]
-            ]
-            xyzq = s.values[:, cols].astype(np.float64)
+            axes = (("position", "xyz"), ("orientation", "xyzw"))
+            xyzq = s.values[:, [s.names.index(f"pose.{a}.{c}") for a, cs in axes for c in cs]].astype(np.float64)
             ep.states[key] = s
             ep.chain = [s.frame or "?", eef.topic]
-            track = HandTrack(
-                Stream(s.timestamps, xyzq[:, :3], unit="m", frame=s.frame),
-                Stream(s.timestamps, xyzq[:, 3:], unit="quat_xyzw", frame=s.frame),
-            )
+            ts, xyz, quat, frame = s.timestamps, xyzq[:, :3], xyzq[:, 3:], s.frame
         else:
             chain = tree.chain(eef.base or "", eef.frame or "")
             if chain is None:
                 frames = sorted({f for e in (*tree.moving, *tree.static) for f in e})
                 raise self.error(f"no TF chain from {eef.base!r} to {eef.frame!r}; frames: {frames}", field="eef")
             times, m = tree.compose(chain)
-            ts = (times - t0) / 1e9
             ep.chain = [eef.base or ""] + [(e[1] if fwd else e[0]) for e, fwd in chain]
             ep.roles["eef"] = "eef pose: " + " -> ".join(ep.chain)
-            track = HandTrack(
-                Stream(ts, m[:, :3, 3], unit="m", frame=eef.base),
-                Stream(ts, Rotation.from_matrix(m[:, :3, :3]).as_quat(), unit="quat_xyzw", frame=eef.base),
-            )
+            ts, xyz, frame = (times - t0) / 1e9, m[:, :3, 3], eef.base
+            quat = Rotation.from_matrix(m[:, :3, :3]).as_quat()
+        track = HandTrack(Stream(ts, xyz, unit="m", frame=frame), Stream(ts, quat, unit="quat_xyzw", frame=frame))
         g = self.options.gripper
         if g is not None:
             track.gripper = self._gripper(g, ep)
@@ -428,62 +413,27 @@ class RosbagAdapter(SourceAdapter):
         raise self.error(f"gripper: no component {g.component!r} on topic {g.topic!r}", field="gripper.component")
 
 
+@dataclass
 class _Built:
-    """The streams, cameras, language and accounting of an episode being assembled."""
+    """What an episode's messages gave (per topic; the TF tree; messages per topic in the whole bag; why a topic is not
+    used) and the streams, cameras, language and accounting assembled from them."""
 
-    def __init__(self) -> None:
-        self.states: dict[str, Stream] = {}
-        self.actions: dict[str, Stream] = {}
-        self.signals: dict[str, Stream] = {}
-        self.cameras: dict[str, BagCamera] = {}
-        self.language: list[Language] = []
-        self.roles: dict[str, str] = {}
-        self.left_out: dict[str, dict[str, list[int]]] = {}
-        self.chain: list[str] = []
-
-
-class _Reading:
-    """`with`: an open reader and `where` ([topic, message index] being read); any failure inside becomes the
-    episode's AdapterError naming the file, the topic and the message index (an environment fault passes as it is)."""
-
-    def __init__(self, adapter: RosbagAdapter, bag: str, episode: str | None) -> None:
-        self.adapter, self.bag, self.episode = adapter, bag, episode
-        self.where: list[Any] = []
-        self._cm: Any = None
-
-    def __enter__(self) -> tuple[Any, list[Any]]:
-        self._cm = open_bag(self.adapter.locate(self.bag), self.adapter.message_types)
-        try:
-            return self._cm.__enter__(), self.where
-        except Exception as e:
-            self._raise(e)
-            raise
-
-    def __exit__(self, typ: Any, e: BaseException | None, tb: Any) -> bool:
-        try:
-            self._cm.__exit__(typ, e, tb)
-        except Exception as close_error:  # a reader that cannot close a broken file: the first cause is kept
-            e = e or close_error
-        if isinstance(e, Exception) and not isinstance(e, AdapterError):
-            self._raise(e)
-        return False
-
-    def _raise(self, e: Exception) -> None:
-        if environment_fault(e) is not None:
-            raise e
-        topic, index = [*self.where, None, None][:2]
-        at = f"message {index} of topic {topic}: " if topic is not None else "opening the bag: "
-        raise self.adapter.error(
-            f"{at}{type(e).__name__}: {e}", file=self.bag, episode=self.episode, field=topic or "bag"
-        ) from e
+    data: dict[str, TopicData] = field(default_factory=dict)
+    tree: TfTree = field(default_factory=TfTree)
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    states: dict[str, Stream] = field(default_factory=dict)
+    actions: dict[str, Stream] = field(default_factory=dict)
+    signals: dict[str, Stream] = field(default_factory=dict)
+    cameras: dict[str, BagCamera] = field(default_factory=dict)
+    language: list[Language] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)
+    left_out: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    chain: list[str] = field(default_factory=list)
 
 
 def _is_static(topic: str) -> bool:
     return topic.rstrip("/").endswith("tf_static")
-
-
-def _times(d: TopicData, clock: ClockChoice) -> np.ndarray:
-    return np.asarray(d.stamps if clock.choice == "header" else d.log_ns, np.int64)
 
 
 def _rate(rel: dict[str, np.ndarray], data: dict[str, TopicData]) -> float | None:
