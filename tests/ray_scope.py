@@ -26,6 +26,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{OWN}: runs with no Ray started in the test process (tests/ray_scope.py)")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `own_ray` tests after all others (a stable sort; tests/benchmarks/conftest.py puts its folder after them),
+    so that the shared Ray starts once and stops once. Where they fell (tests/jobs/cluster/ mid-session), each stop
+    was followed by a restart at the next `shared_ray` test (4-5 s idle, 12-20 s loaded), and the demo `reference`,
+    first asked for by the cluster test, was ingested on an embedded Ray of its own (tests/conftest.py)."""
+    items.sort(key=lambda item: item.get_closest_marker(OWN) is not None)
+
+
 def _stop() -> None:
     global _started
     if _started:

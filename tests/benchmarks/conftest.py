@@ -12,6 +12,7 @@ from tests.benchmarks import smoke_runs
 HERE = Path(__file__).resolve().parent
 
 
+@pytest.hookimpl(trylast=True)  # after the other orderings (tests/ray_scope.py's)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """This folder's tests last (a stable sort keeps every other test in its place)."""
     items.sort(key=lambda item: item.path.is_relative_to(HERE))
