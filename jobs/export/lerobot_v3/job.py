@@ -15,6 +15,7 @@ may be buckets (the corpus read through its handle, episode files by ranged GETs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
@@ -61,13 +62,6 @@ def fingerprint(plan: ExportPlan, corpus: Corpus, options: dict[str, Any], extra
     return h.hexdigest()
 
 
-def _recorded(marker: bytes | None) -> str | None:
-    try:
-        return json.loads(marker).get("fingerprint") if marker is not None else None
-    except ValueError:
-        return None
-
-
 WRITERS: dict[str, type[V30Writer] | type[V21Writer]] = {"v3.0": V30Writer, "v2.1": V21Writer}
 
 
@@ -98,7 +92,10 @@ def export_plan(
 ) -> Status:
     """Export one plan of `corpus` to the tree `tree` of the output `out`, unless it holds it already."""
     fp = fingerprint(plan, corpus, options, list(extra))
-    if _recorded(out.read(f"{tree}/{MARKER}")) == fp:
+    recorded, marker = None, out.read(f"{tree}/{MARKER}")
+    with contextlib.suppress(ValueError):  # an unreadable record is no match
+        recorded = json.loads(marker).get("fingerprint") if marker is not None else None
+    if recorded == fp:
         out.keep(tree)
         return "unchanged"
     with out.write(tree, retract=[MARKER, INFO_PATH_V30], last=[INFO_PATH_V30, MARKER]) as folder:
