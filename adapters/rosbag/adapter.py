@@ -45,7 +45,7 @@ from adapters.base import (
 from adapters.rosbag import segments
 from adapters.rosbag.bags import FoundBag, find_bags, message_types, open_bag
 from adapters.rosbag.camera import BagCamera, colour_problem
-from adapters.rosbag.clock import choose
+from adapters.rosbag.clock import ClockChoice, choose
 from adapters.rosbag.fields import stack, without_nonfinite_columns
 from adapters.rosbag.options import RosbagOptions
 from adapters.rosbag.tf import TfTree
@@ -68,8 +68,6 @@ class RosbagAdapter(SourceAdapter):
     options_model: ClassVar[type[AdapterOptions]] = RosbagOptions
     options: RosbagOptions
     expects: ClassVar[str] = "ROS bags: folders with metadata.yaml (ROS 2), *.mcap, *.db3 or *.bag files"
-
-    # ---------------------------------------------------------------- discovery
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
@@ -104,9 +102,8 @@ class RosbagAdapter(SourceAdapter):
         note = partial(self.note, root=root, subset=subset, path=bag.path, episodes=())
         if short:
             lens = ", ".join(f"{(b - a) / 1e9:.3g} s" for a, b in short)
-            note(
-                "segment_too_short", f"{len(short)} span(s) shorter than episodes.min_s {cut.min_s} s left out ({lens})"
-            )
+            msg = f"{len(short)} span(s) shorter than episodes.min_s {cut.min_s} s left out ({lens})"
+            note("segment_too_short", msg)
         if not spans:
             note("no_segments", f"episodes.by {cut.by!r} cut no episode from this bag")
         for k, span in enumerate(spans):
@@ -134,8 +131,6 @@ class RosbagAdapter(SourceAdapter):
                     values.append(float(data) if isinstance(data, bool | int | float | np.generic) else None)
                 spans = segments.marked(times, values, end)
         return segments.split_short(spans, cut.min_s)
-
-    # ---------------------------------------------------------------- reading
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         bag, opts = ref.paths[0], self.options
@@ -195,21 +190,13 @@ class RosbagAdapter(SourceAdapter):
 
     def _episode(self, ref: EpisodeRef, bag: str, span: tuple[int, int], ep: _Built) -> RawEpisode:
         opts, data, counts, skipped = self.options, ep.data, ep.counts, ep.skipped
-        clocks = {
-            t: choose(
-                np.asarray(d.log_ns, np.int64),
-                np.asarray(d.stamps, np.int64) if d.stamps else None,
-                opts.stamps,
-                opts.stamp_tolerance_s,
-            )
-            for t, d in data.items()
-            if d.log_ns
-        }
-        times = {
-            t: np.asarray(d.stamps if clocks[t].choice == "header" else d.log_ns, np.int64)
-            for t, d in data.items()
-            if d.log_ns
-        }
+        clocks: dict[str, ClockChoice] = {}
+        times: dict[str, np.ndarray] = {}
+        for t, d in data.items():
+            if d.log_ns:
+                log, stamps = np.asarray(d.log_ns, np.int64), np.asarray(d.stamps, np.int64)
+                clocks[t] = choose(log, stamps if d.stamps else None, opts.stamps, opts.stamp_tolerance_s)
+                times[t] = stamps if clocks[t].choice == "header" else log
         timed = [v[0] for t, v in times.items() if not _is_static(t)]
         if not timed:
             raise self.error("no message in this episode's span", file=bag, episode=ref.raw_id, field="messages")
@@ -332,8 +319,7 @@ class RosbagAdapter(SourceAdapter):
             if left_out:
                 ep.left_out[d.topic] = left_out
             if values is None:
-                why = f"fields of changing width {left_out}" if left_out else "no numeric field"
-                ep.skipped[d.topic] = why
+                ep.skipped[d.topic] = f"fields of changing width {left_out}" if left_out else "no numeric field"
                 return
             values, names, nonfinite = without_nonfinite_columns(values, names)
             if not names:
@@ -446,14 +432,11 @@ def _rate(rel: dict[str, np.ndarray], data: dict[str, TopicData]) -> float | Non
 
 def _accounting(topic: str, v: dict[str, Any]) -> str:
     """One topic as the episode's lineage names it: type, messages read, what it became and which time it is on."""
+    clock, lat = "no message in the episode", v.get("latency_median_s")
     if v.get("stamps") == "header":
-        clock = "header stamps"
-        if v.get("latency_median_s") is not None:
-            clock += f" (received {v['latency_median_s'] * 1e3:.3g} ms after, median)"
+        clock = "header stamps" + ("" if lat is None else f" (received {lat * 1e3:.3g} ms after, median)")
     elif v.get("stamps") == "receive":
         clock = f"receive times ({v['stamps_reason']})"
-    else:
-        clock = "no message in the episode"
     role = v["role"] if v["role"] != "not used" else f"not used: {v['reason']}"
     return f"{topic} ({v['type']}, {v['messages']} of {v['messages_in_bag']} messages): {role}; {clock}"
 

@@ -46,10 +46,10 @@ def find_bags(root: Location, max_depth: int) -> Iterator[FoundBag]:
         if kind:
             yield FoundBag(root, root.name, kind)
         return
-    yield from _walk(root, root, "", max_depth)
+    yield from _walk(root, "", max_depth)
 
 
-def _walk(root: Location, folder: Location, rel: str, depth: int) -> Iterator[FoundBag]:
+def _walk(folder: Location, rel: str, depth: int) -> Iterator[FoundBag]:
     entries = sorted(listing(folder), key=lambda e: e.name)
     if any(e.name == "metadata.yaml" and not e.is_dir for e in entries):
         yield FoundBag(folder, rel or folder.name, "ros2 folder")
@@ -60,7 +60,7 @@ def _walk(root: Location, folder: Location, rel: str, depth: int) -> Iterator[Fo
         sub = f"{rel}/{e.name}" if rel else e.name
         if e.is_dir:
             if depth > 0:
-                yield from _walk(root, e.path, sub, depth - 1)
+                yield from _walk(e.path, sub, depth - 1)
         elif kind := _file_kind(e.name):
             yield FoundBag(e.path, sub, kind)
 

@@ -13,6 +13,7 @@ episode's findings instead of making a camera of it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 
 import cv2
 import numpy as np
@@ -85,9 +86,8 @@ class BagCamera(CameraSource):
         timestamps: np.ndarray,
         height: int,
         width: int,
-        intrinsics: np.ndarray | None = None,
     ) -> None:
-        super().__init__(name, canonical, timestamps, height, width, intrinsics)
+        super().__init__(name, canonical, timestamps, height, width)
         self.bag, self.topic, self.msgtype, self.span = bag, topic, msgtype, span
 
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -95,9 +95,8 @@ class BagCamera(CameraSource):
         last = len(self) - 1 if indices is None else max(indices, default=-1)
         with open_bag(self.bag) as reader:
             conns = [c for c in reader.connections if c.topic == self.topic]
-            for i, (conn, _, raw) in enumerate(reader.messages(conns, start=self.span[0], stop=self.span[1])):
-                if i > last:
-                    return
+            in_span = reader.messages(conns, start=self.span[0], stop=self.span[1])
+            for i, (conn, _, raw) in enumerate(islice(in_span, last + 1)):
                 if wanted is None or i in wanted:
                     rgb = decode(reader.deserialize(raw, conn.msgtype), self.msgtype)
                     yield i, fit_rgb(rgb, fit) if fit is not None else rgb

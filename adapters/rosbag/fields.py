@@ -85,11 +85,8 @@ def stack(rows: Sequence[dict[str, np.ndarray]]) -> tuple[np.ndarray | None, tup
     array is float64 unless every column shares one integer or boolean dtype (kept: a flag stays a flag)."""
     if not rows:
         return None, (), {}
-    order: dict[str, None] = {}
-    for r in rows:
-        order.update(dict.fromkeys(r))
     kept, left_out = [], {}
-    for path in order:
+    for path in dict.fromkeys(p for r in rows for p in r):
         widths = {len(r[path]) if path in r else -1 for r in rows}
         if len(widths) == 1 and -1 not in widths and widths != {0}:
             kept.append(path)
@@ -102,7 +99,9 @@ def stack(rows: Sequence[dict[str, np.ndarray]]) -> tuple[np.ndarray | None, tup
     one = next(iter(kinds))
     dtype = one if len(kinds) == 1 and one.kind in "biu" else np.float64
     values = np.concatenate([c.astype(dtype, copy=False) for c in cols], axis=1)
-    names = tuple(n for p, c in zip(kept, cols, strict=True) for n in _names(p, c.shape[1]))
+    names = tuple(
+        p if c.shape[1] == 1 else f"{p}[{i}]" for p, c in zip(kept, cols, strict=True) for i in range(c.shape[1])
+    )
     return values, names, left_out
 
 
@@ -121,7 +120,3 @@ def without_nonfinite_columns(
     empty = ~(np.abs(values) <= np.finfo(np.float32).max).any(axis=0)  # NaN compares False
     held = {n: ", ".join(str(x) for x in np.unique(values[:, i])) for i, n in enumerate(names) if empty[i]}
     return values[:, ~empty], tuple(n for n, e in zip(names, empty, strict=True) if not e), held
-
-
-def _names(path: str, width: int) -> list[str]:
-    return [path] if width == 1 else [f"{path}[{i}]" for i in range(width)]

@@ -119,13 +119,6 @@ def _padded(v: Any, n: int) -> np.ndarray:
 
 def joint_arrays(rows: list[dict[str, tuple[float, float, float]]]) -> tuple[tuple[str, ...], np.ndarray]:
     """(joint names in first-seen order, (T, J, 3) position / velocity / effort; NaN where a message lacks one)."""
-    names: dict[str, None] = {}
-    for r in rows:
-        names.update(dict.fromkeys(r))
-    order = tuple(names)
-    out = np.full((len(rows), len(order), 3), np.nan)
-    col = {n: j for j, n in enumerate(order)}
-    for i, r in enumerate(rows):
-        for n, v in r.items():
-            out[i, col[n]] = v
-    return order, out
+    order = tuple(dict.fromkeys(n for r in rows for n in r))
+    nan = (np.nan, np.nan, np.nan)
+    return order, np.array([[r.get(n, nan) for n in order] for r in rows], np.float64).reshape(len(rows), len(order), 3)
