@@ -19,6 +19,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:  # nothing will run: a started run held `--collect-only` up ~1 min at exit
+        return
     names = {
         item.callspec.params["name"]
         for item in session.items
