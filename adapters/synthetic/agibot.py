@@ -23,8 +23,9 @@ index is a strict subset, the other rows holding the state (`index_subset`, as i
 timestamps jittering by up to 15 ms (`irregular_clock`, the real sample's steps run 14..53 ms); gripper `(T, 2)` vs
 dexterous-hand `(T, 12)` effectors; the layouts of `Layout` (the docs' `state/effector`, the real sample's
 `state/{left,right}_effector`); `label_info` under either spelling or none (`label_key`); optional `english_*`
-task_info fields and `episode_status`. Bad inputs are injected per episode with `Fault`. The camera-parameter JSON
-layout follows public AgiBot tooling and is an assumption (no official sample).
+task_info fields and `episode_status`. Bad input per episode: `Fault` (the tests' other faults are
+`tests/fixtures/corrupt.py` `break_agibot`). The camera-parameter JSON layout follows public AgiBot tooling and is an
+assumption (no official sample).
 """
 
 from __future__ import annotations
@@ -78,14 +79,9 @@ class Layout(StrEnum):
 
 
 class Fault(StrEnum):
-    """Bad inputs the writer can inject into one episode."""
+    """Bad input the writer can inject into one episode."""
 
-    missing_group = "missing_group"  # proprio_stats.h5 has no state/end group
-    short_video = "short_video"  # head_color.mp4 has 8 frames fewer than the state stream
-    garbage_video = "garbage_video"  # hand_left_color.mp4 holds random bytes
     action_longer = "action_longer"  # action/joint/position has more rows than the state (corrupt episode)
-    no_files = "no_files"  # listed in task_info, nothing on disk
-    no_task_info = "no_task_info"  # files on disk, no task_info entry
 
 
 @dataclass(frozen=True)
@@ -151,17 +147,14 @@ def write_agibot(
         entries = []
         for spec in task_specs:
             rng = np.random.default_rng([seed, spec.task_id, spec.episode_id])
-            entry = _task_entry(spec, english_fields)
-            if spec.fault is not Fault.no_task_info:
-                entries.append(entry)
-            out = WrittenEpisode(spec, entry if spec.fault is not Fault.no_task_info else None)
-            if spec.fault is not Fault.no_files:
-                _write_proprio(root, spec, rng, out)
-                _write_videos(root, spec, cameras, height, width, rng, out)
-                if parameters:
-                    _write_parameters(root, spec, cameras, height, width, out)
-                if depth:
-                    _write_depth(root, spec, height, width)
+            entries.append(_task_entry(spec, english_fields))
+            out = WrittenEpisode(spec, entries[-1])
+            _write_proprio(root, spec, rng, out)
+            _write_videos(root, spec, cameras, height, width, out)
+            if parameters:
+                _write_parameters(root, spec, cameras, height, width, out)
+            if depth:
+                _write_depth(root, spec, height, width)
             written[spec.raw_id] = out
         path = root / "task_info" / f"task_{task_id}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,8 +286,6 @@ def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out:
         extra = 6
         actions["joint/position"] = np.concatenate([actions["joint/position"], actions["joint/position"][-extra:]])
         index["joint"] = np.arange(n + extra)
-    if spec.fault is Fault.missing_group:
-        states = {k: v for k, v in states.items() if not k.startswith("end/")}
 
     path = root / "proprio_stats" / str(spec.task_id) / str(spec.episode_id) / "proprio_stats.h5"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -306,8 +297,7 @@ def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out:
             for key, values in arrays.items():
                 f.create_dataset(f"{kind}/{key}", data=np.asarray(values, dtype=np.float64))
             for key in _empty(kind, spec.layout):
-                if f"{kind}/{key.split('/')[0]}" in f or spec.fault is not Fault.missing_group:
-                    f.create_dataset(f"{kind}/{key}", data=np.zeros((0,), np.float32))
+                f.create_dataset(f"{kind}/{key}", data=np.zeros((0,), np.float32))
         for group, idx in index.items():
             if f"action/{group}" not in f:
                 continue
@@ -331,21 +321,14 @@ def _write_videos(
     cameras: Sequence[str],
     height: int,
     width: int,
-    rng: np.random.Generator,
     out: WrittenEpisode,
 ) -> None:
     folder = root / "observations" / str(spec.task_id) / str(spec.episode_id) / "videos"
     folder.mkdir(parents=True, exist_ok=True)
     for cam in cameras:
-        path = folder / f"{cam}_color.mp4"
-        if spec.fault is Fault.garbage_video and cam == "hand_left":
-            path.write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
-            out.video_frames[cam] = 0
-            continue
-        n = spec.num_frames - (8 if spec.fault is Fault.short_video and cam == "head" else 0)
-        frames = (frame_image(spec, cam, i, height, width) for i in range(n))
-        write_mp4(path, frames, FPS, crf=16, preset="veryfast", threads=1)
-        out.video_frames[cam] = n
+        frames = (frame_image(spec, cam, i, height, width) for i in range(spec.num_frames))
+        write_mp4(folder / f"{cam}_color.mp4", frames, FPS, crf=16, preset="veryfast", threads=1)
+        out.video_frames[cam] = spec.num_frames
 
 
 def _write_parameters(

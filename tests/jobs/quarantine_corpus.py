@@ -113,7 +113,7 @@ def _write_agibot(raw: Path) -> Path:
     specs = [EpisodeSpec(TASK, e, AGIBOT_FRAMES) for e in AGIBOT_GOOD]
     specs += [
         EpisodeSpec(TASK, 790_000, AGIBOT_FRAMES, fault=Fault.action_longer),
-        EpisodeSpec(TASK, 790_001, AGIBOT_FRAMES, fault=Fault.missing_group),
+        EpisodeSpec(TASK, 790_001, AGIBOT_FRAMES),  # loses its state/end group below
         *(EpisodeSpec(TASK, e, AGIBOT_FRAMES) for e in (790_002, 790_003, 790_004, 790_005)),
         EpisodeSpec(TASK, 790_006, AGIBOT_FRAMES),
         EpisodeSpec(TASK, 790_006, AGIBOT_FRAMES),  # the same id twice in task_info
@@ -121,6 +121,7 @@ def _write_agibot(raw: Path) -> Path:
         EpisodeSpec(785, 1, AGIBOT_FRAMES),  # its task_info gets bytes that are no UTF-8
     ]
     write_agibot(root, specs, height=48, width=64)
+    corrupt.break_agibot(root, specs[len(AGIBOT_GOOD) + 1], "missing_group")
     obs, proprio = root / "observations" / str(TASK), root / "proprio_stats" / str(TASK)
     corrupt.write_zero_frame_mp4(obs / "790002/videos/head_color.mp4", 48, 64)
     corrupt.truncate_file(obs / "790003/videos/hand_right_color.mp4")

@@ -27,6 +27,7 @@ from adapters.synthetic.agibot import (
 )
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
+from tests.fixtures.corrupt import break_agibot
 from tests.fixtures.specs import agibot_specs
 
 H, W = 48, 64
@@ -259,12 +260,12 @@ GOOD = ("98/1", "327/1")
 
 # raw id -> (fault, file relative to the root, field, words in the message)
 FAULTS = {
-    "98/2": (Fault.missing_group, "proprio_stats/98/2/proprio_stats.h5", "state/end", "missing group"),
-    "98/3": (Fault.short_video, "observations/98/3/videos/head_color.mp4", "head_color", "16 frames"),
-    "98/4": (Fault.garbage_video, "observations/98/4/videos/hand_left_color.mp4", "hand_left_color", "unreadable"),
+    "98/2": ("missing_group", "proprio_stats/98/2/proprio_stats.h5", "state/end", "missing group"),
+    "98/3": ("short_video", "observations/98/3/videos/head_color.mp4", "head_color", "16 frames"),
+    "98/4": ("garbage_video", "observations/98/4/videos/hand_left_color.mp4", "hand_left_color", "unreadable"),
     "327/2": (Fault.action_longer, "proprio_stats/327/2/proprio_stats.h5", "action/joint/position", "corrupt"),
-    "327/3": (Fault.no_files, "proprio_stats/327/3", "proprio_stats", "listed in task_info"),
-    "327/4": (Fault.no_task_info, "task_info/task_327.json", "episode_id", "no entry in task_info"),
+    "327/3": ("no_files", "proprio_stats/327/3", "proprio_stats", "listed in task_info"),
+    "327/4": ("no_task_info", "task_info/task_327.json", "episode_id", "no entry in task_info"),
 }
 
 
@@ -274,8 +275,12 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     specs = [EpisodeSpec(98, 1, 24), EpisodeSpec(327, 1, 24, sparse_actions=True)]
     for raw_id, (fault, *_) in FAULTS.items():
         task, episode = map(int, raw_id.split("/"))
-        specs.append(EpisodeSpec(task, episode, 24, fault=fault))
+        specs.append(EpisodeSpec(task, episode, 24, fault=fault if isinstance(fault, Fault) else None))
     write_agibot(root, specs, height=32, width=48)
+    for spec in specs:
+        fault = FAULTS.get(spec.raw_id, (None,))[0]
+        if isinstance(fault, str) and not isinstance(fault, Fault):
+            break_agibot(root, spec, fault, height=32, width=48)
     return root.resolve()
 
 
@@ -305,7 +310,7 @@ def test_every_episode_discovered_in_order(root: Path) -> None:
 def test_bad_episode_raises_specific_error(root: Path, raw_id: str) -> None:
     fault, file, field, words = FAULTS[raw_id]
     refs = _by_id(root)
-    at_discovery = fault in (Fault.no_files, Fault.no_task_info)
+    at_discovery = fault in ("no_files", "no_task_info")
     assert (refs[raw_id].error is not None) is at_discovery
     if at_discovery:
         assert field in refs[raw_id].error and words in refs[raw_id].error
