@@ -350,13 +350,12 @@ class RosbagAdapter(SourceAdapter):
 
     def _hands(self, ep: _Built, rel: dict[str, np.ndarray], t0: int) -> HandSignals:
         """The moving TF edges as signals, and the end effector the `eef` option names, as a declared hand."""
-        tree = ep.tree
         tf_topics = [t for t, d in ep.data.items() if d.kind == "tf" and d.log_ns]
-        for (p, c), (times, vals) in sorted(tree.moving.items()):
+        for (p, c), (times, vals) in sorted(ep.tree.moving.items()):
             order = np.argsort(np.asarray(times, np.int64), kind="stable")
             ts = (np.asarray(times, np.int64)[order] - t0) / 1e9
             ep.signals[f"tf.{p}.{c}".replace("/", ".")] = Stream(ts, np.stack(vals)[order], POSE_NAMES, frame=p)
-        if not tree.moving and not tree.static:
+        if not ep.tree.moving and not ep.tree.static:
             ep.skipped.update(dict.fromkeys(tf_topics, "no transform"))
         eef = self.options.eef
         if eef is None:
@@ -373,11 +372,11 @@ class RosbagAdapter(SourceAdapter):
             ep.chain = [s.frame or "?", eef.topic]
             ts, xyz, quat, frame = s.timestamps, xyzq[:, :3], xyzq[:, 3:], s.frame
         else:
-            chain = tree.chain(eef.base or "", eef.frame or "")
+            chain = ep.tree.chain(eef.base or "", eef.frame or "")
             if chain is None:
-                frames = sorted({f for e in (*tree.moving, *tree.static) for f in e})
+                frames = sorted({f for e in (*ep.tree.moving, *ep.tree.static) for f in e})
                 raise self.error(f"no TF chain from {eef.base!r} to {eef.frame!r}; frames: {frames}", field="eef")
-            times, m = tree.compose(chain)
+            times, m = ep.tree.compose(chain)
             ep.chain = [eef.base or ""] + [(e[1] if fwd else e[0]) for e, fwd in chain]
             ep.roles["eef"] = "eef pose: " + " -> ".join(ep.chain)
             ts, xyz, frame = (times - t0) / 1e9, m[:, :3, 3], eef.base

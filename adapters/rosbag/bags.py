@@ -22,8 +22,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from adapters.storage.location import Location, listing, open_binary
 from adapters.storage.pathlike import path_like
 
-ROS2_SUFFIXES = (".mcap", ".db3")
-ROS1_SUFFIX = ".bag"
+KINDS = {".bag": "ros1", ".mcap": "mcap", ".db3": "db3"}  # a bag file's kind by its suffix (ROS 1; ROS 2 storages)
 # Types a bag without embedded definitions (sqlite3 bags before rosbag2 stored them) is read with: ROS 2 Humble's,
 # the first LTS that records MCAP by default (rosbags' `Stores.ROS2_HUMBLE`).
 DEFAULT_TYPES = Stores.ROS2_HUMBLE
@@ -41,12 +40,10 @@ class FoundBag:
 def find_bags(root: Location, max_depth: int) -> Iterator[FoundBag]:
     """Every bag under `root` in path order (listing only, nothing opened): a folder with `metadata.yaml` is one bag
     and is not searched further; a `.mcap` / `.db3` / `.bag` file elsewhere is one bag. The root may itself be a bag."""
-    if root.is_file():
-        kind = _file_kind(root.name)
-        if kind:
-            yield FoundBag(root, root.name, kind)
-        return
-    yield from _walk(root, "", max_depth)
+    if not root.is_file():
+        yield from _walk(root, "", max_depth)
+    elif kind := _file_kind(root.name):
+        yield FoundBag(root, root.name, kind)
 
 
 def _walk(folder: Location, rel: str, depth: int) -> Iterator[FoundBag]:
@@ -66,10 +63,7 @@ def _walk(folder: Location, rel: str, depth: int) -> Iterator[FoundBag]:
 
 
 def _file_kind(name: str) -> str | None:
-    low = name.lower()
-    if low.endswith(ROS1_SUFFIX):
-        return "ros1"
-    return next((s[1:] for s in ROS2_SUFFIXES if low.endswith(s)), None)
+    return next((kind for suffix, kind in KINDS.items() if name.lower().endswith(suffix)), None)
 
 
 def message_types(folder: Location, max_depth: int) -> Typesdict:

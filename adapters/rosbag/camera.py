@@ -1,10 +1,7 @@
-"""Camera topics: `sensor_msgs/Image` and `sensor_msgs/CompressedImage` frames decoded from the bag while iterated.
-
-A `BagCamera` holds one image topic of one episode: the frame times (its topic's clock choice, seconds from the
-episode start) and the span of the bag the episode covers; `frames()` opens the bag again and reads that topic's
-messages in the span in bag order (rosbags `AnyReader.messages(connections, start, stop)`), deserializing and
-decoding only the frames asked for. Raw encodings as `sensor_msgs/image_encodings.h` names them (rgb8, bgr8, rgba8,
-bgra8, mono8, mono16, the bayer_* patterns, yuv422 = UYVY, yuv422_yuy2 = YUYV); a `CompressedImage` is JPEG or PNG
+"""Camera topics: `sensor_msgs/Image` and `sensor_msgs/CompressedImage` frames decoded from the bag while iterated
+(a `BagCamera`, on its topic's clock, reads the topic's messages in its episode's span again and decodes only the
+frames asked for). Raw encodings as `sensor_msgs/image_encodings.h` names them (rgb8, bgr8, rgba8, bgra8, mono8,
+mono16, the bayer_* patterns, yuv422 = UYVY, yuv422_yuy2 = YUYV); a `CompressedImage` is JPEG or PNG
 (image_transport's compressed plugin: `format` "jpeg" or "rgb8; jpeg compressed bgr8"), decoded to RGB by OpenCV.
 Depth encodings (16UC1, 32FC1, `compressedDepth`) are not colour frames: the adapter names such a topic in the
 episode's findings instead of making a camera of it.

@@ -5,9 +5,8 @@ arrays numpy arrays, nested messages dataclasses, `T[]` of messages Python lists
 returns its numeric leaves by field path (`pose.position.x`, `k` for a float64[9], `transforms[0].transform...`) and
 its strings. The `header` is not a value: its stamp is the message's time (`adapters.rosbag.clock`), its `frame_id`
 the frame the values are in, its `seq` (ROS 1) a counter. A `builtin_interfaces/Time` or `Duration` field elsewhere is
-one number, seconds. `stack` turns a topic's flattened messages into one (T, D) array with a name per column: a field
-whose width changes from message to message (a variable-length array, a list of messages of changing length) cannot
-be a column and is returned with its widths, for the finding that names it.
+one number, seconds. `stack` makes a topic's messages one (T, D) array; a field whose width changes from message to
+message (a variable-length array, a list of messages of changing length) is left out and named.
 """
 
 from __future__ import annotations

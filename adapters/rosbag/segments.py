@@ -7,6 +7,7 @@ that names it. The bag's messages inside a span are the episode's (`adapters.ros
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
 
 import numpy as np
 
@@ -46,17 +47,10 @@ def marked(times_ns: Sequence[int], values: Sequence[float | None], end_ns: int)
     """Spans a marker topic opens. With values (a Bool or a number), an episode runs from a message that turns it
     true (non-zero) to the next that turns it false; one still open at the end closes after the bag's last message.
     Without (a String, an Empty, any other type), each message opens one, closed by the next or the bag's end."""
-    out: list[Span] = []
     if values and all(v is not None for v in values):
-        opened = None
-        for t, v in zip(times_ns, values, strict=True):
-            if v and opened is None:
-                opened = t
-            elif not v and opened is not None:
-                out.append((opened, t))
-                opened = None
-        if opened is not None:
-            out.append((opened, end_ns + 1))
-        return out
+        # the first message of each run of true (false) values opens (closes) a span; runs alternate
+        runs = groupby(zip(times_ns, values, strict=True), key=lambda tv: bool(tv[1]))
+        edges = [next(run)[0] for _, run in runs][0 if values[0] else 1 :]
+        return list(zip(edges[::2], [*edges[1::2], end_ns + 1], strict=False))
     marks = list(times_ns)
     return [(a, b) for a, b in zip(marks, [*marks[1:], end_ns + 1], strict=True) if b > a]

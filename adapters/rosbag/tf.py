@@ -41,21 +41,15 @@ class TfTree:
         for a, b in (*self.moving, *self.static):
             adj.setdefault(a, []).append((b, (a, b), True))
             adj.setdefault(b, []).append((a, (a, b), False))
-        prev: dict[str, tuple[str, Edge, bool] | None] = {base: None}
+        paths: dict[str, list[tuple[Edge, bool]]] = {base: []}  # breadth first: the shortest path to each frame
         todo = deque([base])
         while todo:
             n = todo.popleft()
             for m, e, fwd in adj.get(n, []):
-                if m not in prev:
-                    prev[m] = (n, e, fwd)
+                if m not in paths:
+                    paths[m] = [*paths[n], (e, fwd)]
                     todo.append(m)
-        if frame not in prev:
-            return None
-        path, n = [], frame
-        while (p := prev[n]) is not None:
-            path.append((p[1], p[2]))
-            n = p[0]
-        return path[::-1]
+        return paths.get(frame)
 
     def compose(self, chain: list[tuple[Edge, bool]]) -> tuple[np.ndarray, np.ndarray]:
         """(times ns, (T, 4, 4) base_from_frame) along `chain`, at the union of its moving edges' times from the first

@@ -1,4 +1,4 @@
-"""One pass over an episode's messages, each topic collected by its type (`collect`), then turned into streams.
+"""One pass over an episode's messages, each topic collected by its type (`TopicData.add`), then turned into streams.
 
 - `sensor_msgs/JointState`: state `<topic>.position` (T, joints) named by `name` (re-ordered by name when a message
   lists them in another order; a joint a message lacks is NaN there); `velocity` and `effort`, when sent, signals;
@@ -69,10 +69,8 @@ class TopicData:
 
     @property
     def kind(self) -> str:
-        t = self.msgtype
-        if t in cam.IMAGE or t in cam.COMPRESSED:
-            return "image"
-        return "joints" if t in JOINT_STATE else "tf" if t in TF else "string" if t in STRING else "fields"
+        kinds = (("image", (*cam.IMAGE, *cam.COMPRESSED)), ("joints", JOINT_STATE), ("tf", TF), ("string", STRING))
+        return next((kind for kind, types in kinds if self.msgtype in types), "fields")
 
     def add(self, log_ns: int, msg: Any, tree: TfTree, static: bool) -> None:
         self.log_ns.append(log_ns)
@@ -93,8 +91,8 @@ class TopicData:
             # only): its joints are then named by their index in the arrays, never dropped for want of a name.
             names = list(msg.name) or [str(i) for i in range(len(msg.position))]
             self.unnamed_joints |= not msg.name
-            n = len(names)
-            pos, vel, eff = (_padded(getattr(msg, f), n) for f in ("position", "velocity", "effort"))
+            arrays = (np.asarray(getattr(msg, f), np.float64).ravel() for f in ("position", "velocity", "effort"))
+            pos, vel, eff = (a if len(a) == len(names) else np.full(len(names), np.nan) for a in arrays)
             self.joints.append({nm: (pos[i], vel[i], eff[i]) for i, nm in enumerate(names)})
         elif kind == "tf":
             for tr in msg.transforms:
@@ -110,11 +108,6 @@ class TopicData:
                 seen = self.strings.setdefault(k, set())
                 if len(seen) < 8:
                     seen.add(v)
-
-
-def _padded(v: Any, n: int) -> np.ndarray:
-    a = np.asarray(v, dtype=np.float64).ravel()
-    return a if len(a) == n else np.full(n, np.nan)
 
 
 def joint_arrays(rows: list[dict[str, tuple[float, float, float]]]) -> tuple[tuple[str, ...], np.ndarray]:
