@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from schemas.canonical import CANONICAL_DIM, MAIN_CAMERA_ORDER
-from schemas.robots.data_file import read_yaml
+from schemas.data_file import read_yaml
 
 
 class _Frozen(BaseModel):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import RootModel
 
-from schemas.robots.data_file import read_yaml
+from schemas.data_file import read_yaml
 
 
 class _Table(RootModel[dict[str, dict[str, tuple[float, float, float, float]]]]):

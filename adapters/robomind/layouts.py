@@ -28,7 +28,7 @@ from pathlib import Path
 from pydantic import RootModel
 
 from schemas.canonical import Camera
-from schemas.robots.data_file import read_yaml
+from schemas.data_file import read_yaml
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from scipy.spatial.transform import Rotation
 
 from adapters.synthetic import hot3d_video
 from adapters.synthetic.hand import hand_layout, se3
-from schemas.robots.data_file import read_yaml
+from schemas.data_file import read_yaml
 
 BAD_CASES = ("no_hand_source", "bad_quaternion", "missing_calibration", "bad_hand_line", "truncated_video")
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")

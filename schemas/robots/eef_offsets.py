@@ -28,7 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.robots.data_file import read_yaml
+from schemas.data_file import read_yaml
 from schemas.transform import RigidTransform
 
 RecordedPoint = Literal["tcp", "flange", "wrist", "unknown"]

@@ -26,7 +26,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.canonical import MANO21_NAMES
-from schemas.robots.data_file import read_yaml
+from schemas.data_file import read_yaml
 
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 HANDS_YAML = Path(__file__).parent / "hands.yaml"

@@ -33,7 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schemas.robots.data_file import read_yaml
+from schemas.data_file import read_yaml
 from schemas.robots.hands import HandSpec, load_hands
 from schemas.transform import RigidTransform
 

@@ -17,7 +17,7 @@ from scipy.spatial.transform import Rotation
 
 from ingest.kinematics import load_model
 from schemas.canonical import MANO21_NAMES
-from schemas.robots.data_file import read_yaml
+from schemas.data_file import read_yaml
 from schemas.robots.hands import FINGERS, HandsFile, HandSpec, load_hands
 
 HANDS = load_hands().hands

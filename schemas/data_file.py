@@ -1,4 +1,4 @@
-"""The robots' YAML data files (`joint_space.yaml`, `eef_offsets.yaml`, `hands.yaml`), each validated by its model."""
+"""The package's YAML data files (the robots' tables, source layouts, training presets), each validated by its model."""
 
 from __future__ import annotations
 

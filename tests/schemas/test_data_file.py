@@ -1,4 +1,4 @@
-"""The robots' YAML data files (schemas/robots/data_file.py): a file that is not YAML, or not what its model says,
+"""The YAML data files (schemas/data_file.py): a file that is not YAML, or not what its model says,
 is refused with its path and the first cause; the shipped files validate."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from schemas.robots.data_file import read_yaml
+from schemas.data_file import read_yaml
 from schemas.robots.eef_offsets import EEF_OFFSETS_YAML, EefOffsetsFile
 from schemas.robots.joint_space import JOINT_SPACE_YAML, JointSpaceFile
 
