@@ -79,15 +79,13 @@ def write_lerobot_v3(
     cameras: dict[str, tuple[int, int]] = V3_CAMERAS,
     state_dim: int = 6,
     seed: int = 0,
-    ghost_camera: str | None = None,
-    length_mismatch_episode: int | None = None,
     names: list[str] | None = None,
     robot_type: str = "so100_follower",
     vectors: Callable[[int, int], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> WrittenV3:
-    """Write a v3.0 dataset; `ghost_camera` declares a video feature without files, `length_mismatch_episode`
-    declares a wrong `length` for that episode (its rows are unchanged). `names` are the state/action component
-    names (default `joint_<i>`), `vectors(episode, n)` gives an episode's (state, action) rows (default: random)."""
+    """Write a v3.0 dataset; `names` are the state/action component names (default `joint_<i>`),
+    `vectors(episode, n)` gives an episode's (state, action) rows (default: random). `tests/fixtures/corrupt.py`
+    `break_lerobot_v3` damages one."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     out = WrittenV3(root, fps, list(lengths), frames={k: [] for k in cameras})
@@ -137,13 +135,13 @@ def write_lerobot_v3(
     rows: dict[str, list] = {
         "episode_index": list(range(len(lengths))),
         "tasks": [[t] for t in out.tasks],
-        "length": [n + (1 if ep == length_mismatch_episode else 0) for ep, n in enumerate(lengths)],
+        "length": list(lengths),
         "data/chunk_index": [0] * len(lengths),
         "data/file_index": [0] * len(lengths),
         "dataset_from_index": starts.tolist(),
         "dataset_to_index": (starts + np.asarray(lengths)).tolist(),
     }
-    for key in [*cameras, *([ghost_camera] if ghost_camera else [])]:
+    for key in cameras:
         rows[f"videos/{key}/chunk_index"] = [0] * len(lengths)
         rows[f"videos/{key}/file_index"] = [0] * len(lengths)
         rows[f"videos/{key}/from_timestamp"] = (starts / fps).tolist()
@@ -163,7 +161,7 @@ def write_lerobot_v3(
     tasks_frame.to_parquet(root / "meta/tasks.parquet")
 
     features: dict[str, dict] = {}
-    for key, (h, w) in {**cameras, **({ghost_camera: (96, 128)} if ghost_camera else {})}.items():
+    for key, (h, w) in cameras.items():
         probe = {"video.height": h, "video.width": w, "video.codec": "h264", "video.pix_fmt": "yuv420p"}
         probe |= {"video.is_depth_map": False, "video.fps": fps, "video.channels": 3, "has_audio": False}
         features[key] = {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"], "info": probe}

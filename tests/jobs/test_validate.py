@@ -16,7 +16,7 @@ from adapters.synthetic.lerobot import write_lerobot_v3
 from adapters.synthetic.video import synthetic_frame, write_mp4
 from jobs.cli import main
 from jobs.validate import validate_dataset, validate_path
-from tests.fixtures.corrupt import inject_fault
+from tests.fixtures.corrupt import break_lerobot_v3, inject_fault
 from tests.fixtures.episodes import write_canonical_dataset
 from tests.schemas.test_dataset_meta import GR00T_EXPECTED as GR00T_META_EXPECTED
 
@@ -139,9 +139,8 @@ def test_v3_clean_apart_from_the_layout_note(v3: Path) -> None:
 
 
 def test_v3_ghost_camera_and_length_mismatch(tmp_path: Path) -> None:
-    root = write_lerobot_v3(
-        tmp_path / "bad", (8, 11, 6), ghost_camera="observation.images.side", length_mismatch_episode=1
-    ).root
+    root = write_lerobot_v3(tmp_path / "bad", (8, 11, 6)).root
+    break_lerobot_v3(root, ghost_camera="observation.images.side", length_mismatch_episode=1)
     report = validate_dataset(root)
     assert report.codes() == {
         ("v3_layout", "info"),

@@ -13,6 +13,7 @@ from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot import WrittenV3, write_lerobot_v3
 from schemas.canonical import Camera
 from tests.adapters.lerobot.conftest import quirk_report
+from tests.fixtures.corrupt import break_lerobot_v3
 
 LENGTHS = (8, 11, 6)
 TOP, WRIST = "observation.images.top", "observation.images.wrist_left"
@@ -107,9 +108,8 @@ def test_frames_by_index_after_a_seek(v3: WrittenV3, refs: list[EpisodeRef]) -> 
 
 def test_ghost_camera_and_length_mismatch(tmp_path: Path) -> None:
     root = tmp_path / "bad_v3"
-    written = write_lerobot_v3(
-        root, (5, 7), seed=1, ghost_camera="observation.images.cam_high", length_mismatch_episode=1
-    )
+    written = write_lerobot_v3(root, (5, 7), seed=1)
+    break_lerobot_v3(root, ghost_camera="observation.images.cam_high", length_mismatch_episode=1)
     adapter = LeRobotSource()
     refs = list(adapter.discover(root))
     assert [r.error for r in refs] == [None, None]

@@ -18,13 +18,15 @@ from jobs.catalog.query import run_query
 from jobs.validate import validate_path
 from schemas.corpus import EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, read_jsonl
+from tests.fixtures.corrupt import break_lerobot_v3
 
 
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("findings")
     ds = tmp / "raw/so100_pick"
-    write_lerobot_v3(ds, (12, 14), cameras={}, ghost_camera="observation.images.top")
+    write_lerobot_v3(ds, (12, 14), cameras={})
+    break_lerobot_v3(ds, ghost_camera="observation.images.top")
     info = json.loads((ds / "meta/info.json").read_text())
     (ds / "meta/info.json").write_text(json.dumps(info | {"total_episodes": 5}, indent=4))  # 3 declared, not here
     aria = tmp / "aria/loc1_script1_seq1"
