@@ -202,8 +202,7 @@ class RosbagAdapter(SourceAdapter):
             raise self.error("no message in this episode's span", file=bag, episode=ref.raw_id, field="messages")
         t0 = min(timed)
         rel = {t: (v - t0) / 1e9 for t, v in times.items()}
-        for topic in sorted(data):
-            d = data[topic]
+        for topic, d in sorted(data.items()):
             if not d.log_ns:
                 why = "no message in this episode's span" if counts.get(topic) else "the bag holds no message of it"
                 skipped.setdefault(topic, why)
@@ -242,8 +241,10 @@ class RosbagAdapter(SourceAdapter):
             )
             for code, message in said
         ]
-        not_tf = [t for t in counts if not t.rstrip("/").endswith(("tf", "tf_static"))]
-        robot_type = opts.robot_type or _namespace(not_tf)
+        # the robot the bag's topics name by their common first namespace (`/wx200/joint_states` -> wx200), if one
+        not_tf = [t.strip("/") for t in counts if not t.rstrip("/").endswith(("tf", "tf_static"))]
+        spaces = {t.split("/", 1)[0] for t in not_tf if "/" in t}
+        robot_type = opts.robot_type or (spaces.pop() if len(spaces) == 1 else None)
         embodiment, embodiment_from = _embodiment(opts.embodiment, robot_type)
         meta: dict[str, Any] = {
             "bag": bag,
@@ -400,8 +401,7 @@ class RosbagAdapter(SourceAdapter):
 
 @dataclass
 class _Built:
-    """What an episode's messages gave (per topic; the TF tree; messages per topic in the whole bag; why a topic is not
-    used) and the streams, cameras, language and accounting assembled from them."""
+    """An episode's messages (per topic, the TF tree, counts in the bag, topics not used and why), as assembled."""
 
     data: dict[str, TopicData] = field(default_factory=dict)
     tree: TfTree = field(default_factory=TfTree)
@@ -451,9 +451,3 @@ def _embodiment(option: str | None, robot_type: str | None) -> tuple[str, str]:
     if robot_type and robot_type in JOINT_SPACE:
         return robot_type, f"topic namespace {robot_type!r} (a registered joint-space robot)"
     return UNKNOWN_EMBODIMENT, "none given: natives only"
-
-
-def _namespace(topics: list[str]) -> str | None:
-    """The robot a bag's topics name by their common first namespace (`/wx200/joint_states` -> wx200), if one."""
-    spaces = {t.strip("/").split("/", 1)[0] for t in topics if t.strip("/").count("/")}
-    return spaces.pop() if len(spaces) == 1 else None

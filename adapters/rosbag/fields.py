@@ -82,8 +82,6 @@ def stack(rows: Sequence[dict[str, np.ndarray]]) -> tuple[np.ndarray | None, tup
     Columns keep the fields' order in the first message; a field whose width is the same in every message becomes
     `width` columns (`path`, or `path[i]`); a field missing from some message or of changing width is left out. The
     array is float64 unless every column shares one integer or boolean dtype (kept: a flag stays a flag)."""
-    if not rows:
-        return None, (), {}
     kept, left_out = [], {}
     for path in dict.fromkeys(p for r in rows for p in r):
         widths = {len(r[path]) if path in r else -1 for r in rows}
@@ -94,9 +92,7 @@ def stack(rows: Sequence[dict[str, np.ndarray]]) -> tuple[np.ndarray | None, tup
     if not kept:
         return None, (), left_out
     cols = [np.stack([r[p] for r in rows]) for p in kept]
-    kinds = {c.dtype for c in cols}
-    one = next(iter(kinds))
-    dtype = one if len(kinds) == 1 and one.kind in "biu" else np.float64
+    dtype = cols[0].dtype if len({c.dtype for c in cols}) == 1 and cols[0].dtype.kind in "biu" else np.float64
     values = np.concatenate([c.astype(dtype, copy=False) for c in cols], axis=1)
     names = tuple(
         p if c.shape[1] == 1 else f"{p}[{i}]" for p, c in zip(kept, cols, strict=True) for i in range(c.shape[1])

@@ -28,8 +28,7 @@ def whole(start_ns: int, end_ns: int) -> list[Span]:
 def windows(start_ns: int, end_ns: int, window_s: float) -> list[Span]:
     """Fixed windows from the first message on; the last one ends after the last message."""
     step = round(window_s * NS)
-    edges = list(range(start_ns, end_ns + 1, step))
-    return [(a, min(a + step, end_ns + 1)) for a in edges]
+    return [(a, min(a + step, end_ns + 1)) for a in range(start_ns, end_ns + 1, step)]
 
 
 def gaps(times_ns: np.ndarray, gap_s: float) -> list[Span]:
