@@ -11,9 +11,8 @@ they hold a comma); narrations in EPIC's style (`open drawer`, `still washing co
 train file with a leading `uid` column and rows in narration order, the validation file without `uid`, sorted by
 `narration_id` as text. Frame `i` of a video is `synthetic_frame(h, w, i, seed)`, so tests can compare pixels.
 
-Bad rows (`bad`), each an extra train row: `bad_timestamp`, `stop_before_start`, `past_end`, `frame_mismatch`,
-`bad_nouns`, `empty_narration`, `missing_video` (a row for a video not on disk) and `corrupt_video` (a video whose
-bytes are not an mp4, absent from video_info).
+`corrupt_video` adds the demo's bad row: an extra train row for a video whose bytes are not an mp4, absent from
+video_info. The tests' bad rows are `tests/fixtures/corrupt.py` `write_epic_bad`'s.
 """
 
 from __future__ import annotations
@@ -26,8 +25,6 @@ from pathlib import Path
 
 from adapters.synthetic.video import synthetic_frame, write_mp4
 
-BAD_CASES = ("bad_timestamp", "stop_before_start", "past_end", "frame_mismatch", "bad_nouns", "empty_narration",
-             "missing_video", "corrupt_video")  # fmt: skip
 HEADER = ["narration_id", "participant_id", "video_id", "narration_timestamp", "start_timestamp", "stop_timestamp",
           "start_frame", "stop_frame", "narration", "verb", "verb_class", "noun", "noun_class", "all_nouns",
           "all_noun_classes"]  # fmt: skip
@@ -113,11 +110,8 @@ def write_epic_kitchens(
     height: int = 48,
     width: int = 64,
     videos: int = len(VIDEOS),
-    bad: tuple[str, ...] = (),
+    corrupt_video: bool = False,
 ) -> EpicFixture:
-    unknown = set(bad) - set(BAD_CASES)
-    if unknown:
-        raise ValueError(f"unknown bad case(s) {sorted(unknown)}; known: {BAD_CASES}")
     root = Path(root)
     fixture = EpicFixture(root, [], height=height, width=width)
     for k, (vid, rate, _, split) in enumerate(VIDEOS[:videos]):
@@ -131,18 +125,12 @@ def write_epic_kitchens(
             stop = round(min(start + 0.8 * span, v.duration_s - 0.05), 2)
             text = NARRATIONS[(k + i) % len(NARRATIONS)][0]
             fixture.segments.append(EpicSegment(f"{vid}_{i}", vid, start, stop, text, split))
-    first = fixture.videos[0]
-    for j, case in enumerate(bad):
-        vid = {"missing_video": "P30_05", "corrupt_video": "P31_01"}.get(case, first.video_id)
-        seg = EpicSegment(f"{vid}_{100 + j}", vid, 0.5, 1.5, NARRATIONS[j % len(NARRATIONS)][0], "train", case)
-        if case == "past_end":
-            seg.start_s, seg.stop_s = first.duration_s + 5.0, first.duration_s + 6.0
-        fixture.segments.append(seg)
-        if case == "corrupt_video":
-            path = root / "P31" / "videos" / "P31_01.MP4"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 8)
-    _write_csvs(fixture)
+    if corrupt_video:
+        fixture.segments.append(EpicSegment("P31_01_100", "P31_01", 0.5, 1.5, "open drawer", "train", "corrupt_video"))
+        path = root / "P31" / "videos" / "P31_01.MP4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 8)
+    write_csvs(fixture)
     return fixture
 
 
@@ -167,21 +155,11 @@ def _row(seg: EpicSegment, index: int) -> dict[str, str]:
         "all_nouns": str(nouns),
         "all_noun_classes": str(classes),
     }
-    match seg.bad:
-        case "bad_timestamp":
-            row["start_timestamp"] = "0:00:61.5"
-        case "stop_before_start":
-            row["start_timestamp"], row["stop_timestamp"] = row["stop_timestamp"], row["start_timestamp"]
-        case "frame_mismatch":
-            row["start_frame"] = str(int(row["start_frame"]) + 600)
-        case "bad_nouns":
-            row["all_nouns"] = "['knife'"
-        case "empty_narration":
-            row["narration"] = " "
     return row
 
 
-def _write_csvs(fixture: EpicFixture) -> None:
+def write_csvs(fixture: EpicFixture) -> None:
+    """The train, validation and video_info CSVs of `fixture`'s videos and segments."""
     fixture.root.mkdir(parents=True, exist_ok=True)
     for split in ("train", "validation"):
         segs = [s for s in fixture.segments if s.split == split]

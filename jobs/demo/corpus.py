@@ -75,7 +75,7 @@ def _new_sources(raw: Path, scale: int, corrupt: bool) -> dict[str, Callable[[],
             videos=scale,
             duration_s=3.0,
             segments_per_video=2,
-            bad=("corrupt_video",) if corrupt else (),
+            corrupt_video=corrupt,
         )
         return raw / "epic_kitchens"
 

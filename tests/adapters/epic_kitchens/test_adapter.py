@@ -11,14 +11,15 @@ import pytest
 from adapters.base import AdapterError
 from adapters.epic_kitchens.adapter import EpicKitchensAdapter, nominal_frame_rate, parse_list_cell, parse_timestamp
 from adapters.registry import get_adapter
-from adapters.synthetic.epic_kitchens import BAD_CASES, EpicFixture, write_epic_kitchens
+from adapters.synthetic.epic_kitchens import EpicFixture, write_epic_kitchens
 from adapters.synthetic.video import synthetic_frame
 from schemas.tiers import QualityTier
+from tests.fixtures.corrupt import EPIC_BAD_CASES, write_epic_bad
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> EpicFixture:
-    return write_epic_kitchens(tmp_path_factory.mktemp("epic"), duration_s=2.0, segments_per_video=2, bad=BAD_CASES)
+    return write_epic_bad(tmp_path_factory.mktemp("epic"), EPIC_BAD_CASES, duration_s=2.0, segments_per_video=2)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
