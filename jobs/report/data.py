@@ -17,7 +17,7 @@ from ingest.lerobot.video_read import decode_frames
 from ingest.qa.dataset import DatasetQA, geometry_findings, geometry_summary
 from jobs.catalog.behaviour import corpus_thresholds
 from jobs.catalog.query import run_query
-from jobs.report.keypoints import CameraModel, camera_model, drawable_keypoints, project
+from jobs.report.keypoints import camera_model, drawable_keypoints, project
 from schemas.canonical import (
     ACTION,
     HAND_KEYPOINTS,
@@ -218,29 +218,24 @@ def frame_strip(ds: DatasetView, count: int = 6) -> Strip | None:
     strip.keypoints = kp[idx]
     h, w = strip.frames[0].shape[:2]
     cam, why = camera_model(ds.info, key, cols.get(STATE_NATIVE), (w, h))
-    _place_keypoints(strip, cam, why)
-    return strip
-
-
-def _place_keypoints(strip: Strip, cam: CameraModel | None, why: str) -> None:
-    """Projected when the camera is known and the points fall in front of it; else a side panel with the reason."""
+    # projected when the camera is known and the points fall in front of it; else a side panel with the reason
     if cam is None:
         strip.method, strip.note = "side panel", f"side panel: {why}"
-        return
-    assert strip.keypoints is not None
+        return strip
     projected, visible = [], 0
     for k, t in enumerate(strip.frame_indices):
         uv = np.full((2, 21, 2), np.nan)
         for h in strip.hands:
-            uv[h], front = project(strip.keypoints[k, h], cam.ref_from_camera[t], cam.K)
+            uv[h], front = project(kp[t, h], cam.ref_from_camera[t], cam.K)  # kp[t]: strip.keypoints[k]
             visible += int(front.sum())
         projected.append(uv)
     if visible == 0:
         strip.method = "side panel"
         strip.note = "side panel: with the stored camera trajectory and intrinsics every keypoint is behind the camera"
-        return
+        return strip
     strip.method, strip.projected = "projected", projected
     strip.note = f"projected with {cam.source} and the stored camera trajectory"
+    return strip
 
 
 # -- geometry QA ------------------------------------------------------------------------------------------------
