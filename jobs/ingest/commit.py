@@ -85,22 +85,16 @@ class DatasetCommitter:
             if dataset in self.stopped:  # an earlier episode of it is left to the next run: so is this one
                 _discard(staged)
                 return CommitFailed("HeldBack", f"{dataset}: {self.stopped[dataset]}", deferred=True)
-            failed = self._commit(dataset, eps[0], staged)
-            if failed is not None:
-                return failed
-        return None
-
-    def _commit(self, dataset: str, first: StagedOutput, staged: list[StagedEpisode]) -> CommitFailed | None:
-        try:
-            dataset, staged = self._sized(dataset, first.features, staged)
-            writer = self._writer(dataset, first.features, first.robot_type)
-        except Exception as e:
-            _discard(staged)  # no writer took them
-            return self._failed(dataset, e)
-        try:  # the writer removes what it did not commit and keeps what its journal names
-            writer.commit_group(staged)
-        except Exception as e:
-            return self._failed(dataset, e)
+            try:
+                dataset, staged = self._sized(dataset, eps[0].features, staged)
+                writer = self._writer(dataset, eps[0].features, eps[0].robot_type)
+            except Exception as e:
+                _discard(staged)  # no writer took them
+                return self._failed(dataset, e)
+            try:  # the writer removes what it did not commit and keeps what its journal names
+                writer.commit_group(staged)
+            except Exception as e:
+                return self._failed(dataset, e)
         return None
 
     def _failed(self, dataset: str, e: Exception) -> CommitFailed:
@@ -256,7 +250,7 @@ class Committer:
         self._reap(block=len(self.outstanding) > self.max_outstanding)
 
     def add_quarantine(self, row: QuarantineRow) -> None:
-        """A row of a source or ref that never reached a worker (discovery's)."""
+        """A quarantine row: a source's or a ref's that never reached a worker (discovery's), a rejected episode's."""
         self.tallies.setdefault(row.source, SourceTally()).quarantined += 1
         self.quarantine.add(row)
 
@@ -314,8 +308,7 @@ class Committer:
             self.deferred.append((sent.item, Deferred(sent.item.uid, "write", sent.failure.message)))
             return
         for part in sent.parts:  # a rerun redoes a raw episode whose commit was not answered: no row before
-            self.tallies.setdefault(sent.item.source.name, SourceTally()).quarantined += 1
-            self.quarantine.add(rejected_row(sent.item, part))
+            self.add_quarantine(rejected_row(sent.item, part))
         if sent.failure is not None:
             f = sent.failure
             self._reject(sent.item, Rejected(sent.item.uid, "write", f.error_class, f.message))
@@ -326,8 +319,7 @@ class Committer:
         self._done(sent.item)
 
     def _reject(self, item: WorkItem, rejected: Rejected) -> None:
-        self.tallies.setdefault(item.source.name, SourceTally()).quarantined += 1
-        self.quarantine.add(rejected_row(item, rejected))
+        self.add_quarantine(rejected_row(item, rejected))
         self._done(item)
 
     def _done(self, item: WorkItem) -> None:

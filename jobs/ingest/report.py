@@ -48,20 +48,16 @@ class IngestReport:
             rows.append(f"{retries} episode writes done once more after an encoder fault")
         if self.nodes > 1:
             rows.append(f"{self.nodes} Ray nodes, each saw the output folder {self.output} (shared filesystem check)")
-        return "\n".join(rows + self.findings_lines())
-
-    def findings_lines(self) -> list[str]:
-        """Per source, its warnings and errors (the root of each, the first cause in the message), infos counted."""
-        if not self.findings:
-            return []
-        out = [f"source findings (all in {SOURCE_FINDINGS_DIR}/, `eidata query` view source_findings):"]
-        for name in dict.fromkeys(f.source for f in self.findings):
-            mine = [f for f in self.findings if f.source == name]
-            loud = [f for f in mine if f.severity != "info"]
-            roots = sorted({f.root for f in mine})
-            out.append(f"  {name} ({', '.join(roots)}): {len(loud)} warnings/errors, {len(mine) - len(loud)} infos")
-            for f in loud[:SHOWN_PER_SOURCE]:
-                out.append(f"    {f.subset + ': ' if f.subset else ''}{f.line()}")
-            if len(loud) > SHOWN_PER_SOURCE:
-                out.append(f"    ... and {len(loud) - SHOWN_PER_SOURCE} more")
-        return out
+        if self.findings:  # per source, its warnings and errors (the root of each, the first cause), infos counted
+            rows.append(f"source findings (all in {SOURCE_FINDINGS_DIR}/, `eidata query` view source_findings):")
+            for name in dict.fromkeys(f.source for f in self.findings):
+                mine = [f for f in self.findings if f.source == name]
+                loud = [f for f in mine if f.severity != "info"]
+                roots = sorted({f.root for f in mine})
+                rows.append(
+                    f"  {name} ({', '.join(roots)}): {len(loud)} warnings/errors, {len(mine) - len(loud)} infos"
+                )
+                rows += [f"    {f.subset + ': ' if f.subset else ''}{f.line()}" for f in loud[:SHOWN_PER_SOURCE]]
+                if len(loud) > SHOWN_PER_SOURCE:
+                    rows.append(f"    ... and {len(loud) - SHOWN_PER_SOURCE} more")
+        return "\n".join(rows)
