@@ -79,14 +79,6 @@ def balance_weights(groups: pa.Array | pa.ChunkedArray, n: int) -> np.ndarray:
     return n / (len(counts) * counts[codes].astype(np.float64))
 
 
-def _group_keys(selected: pa.Table, balance: Balance) -> pa.ChunkedArray | None:
-    if balance == "none":
-        return None
-    if balance == "source":
-        return selected["source"]
-    return pc.binary_join_element_wise(selected["source"], selected["subset"], "/")
-
-
 def sampled_mass(weights: np.ndarray, duration_s: np.ndarray, keys: pa.ChunkedArray | None) -> np.ndarray:
     """Each episode's share of the training draws under `weight_unit: frame` (what the trainer does, see
     `schemas.manifest.WeightUnit`): a balance group keeps its total weight, spread over its frames in proportion to
@@ -99,8 +91,7 @@ def sampled_mass(weights: np.ndarray, duration_s: np.ndarray, keys: pa.ChunkedAr
     group_weight = np.bincount(codes, weights=weights)
     group_frames = np.bincount(codes, weights=per_frame)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mass = np.where(group_frames[codes] > 0, group_weight[codes] * per_frame / group_frames[codes], 0.0)
-    return mass
+        return np.where(group_frames[codes] > 0, group_weight[codes] * per_frame / group_frames[codes], 0.0)
 
 
 def _select(corpus_root: Path, where: str, verdicts: VerdictChoice | None = None) -> tuple[str, pa.Table]:
@@ -152,19 +143,6 @@ class VerdictChoice:
         )
         keep = [t != QualityTier.rejected and u not in dropped for u, t in zip(uids, tiers, strict=True)]
         return rows.filter(pa.array(keep, pa.bool_())).drop_columns(["ingest_tier"])
-
-
-def _check_selection(selected: pa.Table, routing: RoutingTable) -> None:
-    if selected.num_rows == 0:
-        raise CurateError("the where clause selects no episode (rejected and quarantined ones never count)")
-    uids = selected["episode_uid"].combine_chunks()
-    same = pc.equal(uids.slice(1), uids.slice(0, len(uids) - 1))  # sorted: duplicates are neighbours
-    if pc.any(same).as_py():
-        dupes = sorted(set(uids.slice(1).filter(same).to_pylist()))
-        raise CurateError(f"episode_uid listed more than once in the catalog: {dupes[:5]} ({len(dupes)} in all)")
-    missing = set(pc.unique(selected["tier"]).to_pylist()) - {t.value for t in routing.probabilities}
-    if missing:
-        raise CurateError(f"the routing table has no row for tier(s) {sorted(missing)} present in the selection")
 
 
 def _say_untrainable(selected: pa.Table) -> None:
@@ -248,11 +226,21 @@ def curate(
             raise CurateError("the catalog changed while the query ran; run curate again")
         # the manifest of the selection: `entries.parquet` put first, then `manifest.json`, its commit point (readers
         # open it first); without `overwrite` a create that fails if another curate of the name won meanwhile
-        _check_selection(selected, routing)
+        if selected.num_rows == 0:
+            raise CurateError("the where clause selects no episode (rejected and quarantined ones never count)")
+        uids = selected["episode_uid"].combine_chunks()
+        same = pc.equal(uids.slice(1), uids.slice(0, len(uids) - 1))  # sorted: duplicates are neighbours
+        if pc.any(same).as_py():
+            dupes = sorted(set(uids.slice(1).filter(same).to_pylist()))
+            raise CurateError(f"episode_uid listed more than once in the catalog: {dupes[:5]} ({len(dupes)} in all)")
+        if missing := set(pc.unique(selected["tier"]).to_pylist()) - {t.value for t in routing.probabilities}:
+            raise CurateError(f"the routing table has no row for tier(s) {sorted(missing)} present in the selection")
         _say_untrainable(selected)
 
         n = selected.num_rows
-        keys = _group_keys(selected, balance)
+        keys = selected["source"] if balance == "source" else None  # balance "none": one group
+        if balance == "subset":
+            keys = pc.binary_join_element_wise(selected["source"], selected["subset"], "/")
         weights = np.ones(n) if keys is None else balance_weights(keys, n)
         is_val = split_fractions(selected["episode_uid"]) < val_fraction
         entries = pa.table(
