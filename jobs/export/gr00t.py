@@ -205,7 +205,7 @@ def export_corpus(
         return export_gr00t(corpus.root, progress=progress)
 
 
-def format_results(results: list[DatasetExport]) -> str:
+def _summary(results: list[DatasetExport]) -> str:
     lines = []
     for r in results:
         lines.append(f"{r.status:9s} {r.dataset}")
@@ -213,7 +213,7 @@ def format_results(results: list[DatasetExport]) -> str:
             lines.append(f"          state/action: {', '.join(r.state) or '-'}")
             lines.append(f"          video: {', '.join(r.video) or '-'}; annotation: {', '.join(r.annotation)}")
         lines += [f"          note: {n}" for n in r.notes]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\ngr00t: " + ", ".join(f"{n} {s}" for s, n in _counts(results).items())
 
 
 def _root(args: argparse.Namespace) -> str:
@@ -232,10 +232,6 @@ def _export(where: str, args: argparse.Namespace) -> list[DatasetExport]:
 
 def _counts(results: list[DatasetExport]) -> dict[str, int]:
     return {s: sum(r.status == s for r in results) for s in ("written", "unchanged", "skipped", "error")}
-
-
-def _summary(results: list[DatasetExport]) -> str:
-    return format_results(results) + "\ngr00t: " + ", ".join(f"{n} {s}" for s, n in _counts(results).items())
 
 
 # Exit 0 when every canonical dataset has a valid modality.json, 1 when one failed, 2 for a bad call
