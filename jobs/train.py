@@ -184,16 +184,6 @@ def used_and_left_out(report: IndexReport) -> str:
     return f"{line}, {report.left_out} left out: {reasons}"
 
 
-def format_report(report: dict[str, Any]) -> str:
-    """The eval report's per-group metrics as a text table."""
-    import pyarrow as pa
-
-    from jobs.catalog.query import format_table  # duckdb: only when printing
-
-    rows = [{"group": k, **v} for k, v in report["metrics"].items()]
-    return format_table(pa.Table.from_pylist(rows), "table")
-
-
 def cli_eval(args: argparse.Namespace) -> int:
     """`eidata eval --checkpoint PATH --manifest DIR [--split val]`: exit 0, 1 for data/checkpoint problems."""
     from ingest.files.atomic import write_text_atomic
@@ -213,8 +203,12 @@ def cli_eval(args: argparse.Namespace) -> int:
     out = job.out if args.out else ckpt.parent / f"eval_{job.split}_step{report['step']:08d}.json"
     write_text_atomic(out, json.dumps(report, indent=2) + "\n")
     print(f"eval {report['split']} at step {report['step']}: {report['samples']} samples -> {out}")
-    own = sorted(d for d, s in report["normalization"].items() if s != "train")
-    if own:
+    if own := sorted(d for d, s in report["normalization"].items() if s != "train"):
         print(f"unseen in training, normalized with their own split's statistics: {', '.join(own)}")
-    print(format_report(report), end="")
+    import pyarrow as pa
+
+    from jobs.catalog.query import format_table  # duckdb: only when printing
+
+    rows = [{"group": k, **v} for k, v in report["metrics"].items()]  # the per-group metrics as a text table
+    print(format_table(pa.Table.from_pylist(rows), "table"), end="")
     return 0
