@@ -137,9 +137,8 @@ def _message(kind: str, msg: str, loc: Loc, data: Any) -> str:
 
 
 def _issues(exc: ValidationError, root: yaml.Node | None, data: Any) -> list[SpecIssue]:
-    raw = flat_errors(exc)
     out: list[SpecIssue] = []
-    for loc, kind, msg in raw:
+    for loc, kind, msg in flat_errors(exc):
         found, line = _walk(root, loc)
         # Parts past the deepest existing node are pydantic's union tags ("int", "literal[...]"): drop them. A missing
         # key is the one exception: it is named, and its line is that of the mapping that lacks it.
@@ -150,21 +149,6 @@ def _issues(exc: ValidationError, root: yaml.Node | None, data: Any) -> list[Spe
         if issue not in out:
             out.append(issue)
     return out
-
-
-def _aliases(text: str) -> list[SpecIssue]:
-    """Every YAML alias (`*name`, `<<: *name`) in the text, from the parser's events: nothing is composed or expanded.
-    A spec states each value where it applies; an alias bomb (8 levels of 10 aliases) made validation walk 10^8
-    leaves (53 s of CPU) before it could report a field."""
-    return [
-        SpecIssue(
-            loc="",
-            line=event.start_mark.line + 1,
-            message=f"YAML alias *{event.anchor} refused: a spec writes each value out where it applies",
-        )
-        for event in yaml.parse(text, Loader=yaml.SafeLoader)
-        if isinstance(event, yaml.AliasEvent)
-    ][:20]
 
 
 def _fail(path: Path, message: str, line: int | None = None) -> SpecError:
@@ -184,7 +168,18 @@ def load_spec(path: Path) -> JobSpec:
         raise _fail(path, f"not UTF-8: {e.reason} at byte {e.start}", raw[: e.start].count(b"\n") + 1) from None
     loader = yaml.SafeLoader(text)
     try:
-        if aliases := _aliases(text):
+        # every YAML alias (`*name`, `<<: *name`), from the parser's events: nothing is composed or expanded. A spec
+        # states each value where it applies; an alias bomb (8 levels of 10 aliases) made validation walk 10^8 leaves
+        # (53 s of CPU) before it could report a field.
+        if aliases := [
+            SpecIssue(
+                loc="",
+                line=event.start_mark.line + 1,
+                message=f"YAML alias *{event.anchor} refused: a spec writes each value out where it applies",
+            )
+            for event in yaml.parse(text, Loader=yaml.SafeLoader)
+            if isinstance(event, yaml.AliasEvent)
+        ][:20]:
             raise SpecError(path, aliases)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
