@@ -26,6 +26,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         for item in session.items
         if getattr(item, "originalname", None) == smoke_runs.TEST_NAME
     }
+    if any(item.path == HERE / "test_latents.py" for item in session.items):
+        names.add(smoke_runs.MODEL_PART)  # it ran in the main thread: ~10 s of the suite's wall time
     if names:
         smoke_runs.start(names)
 

@@ -1,20 +1,18 @@
 """`benchmarks.latents --parts model --smoke`: the transformers reference's keys, and no PyAV or Ray imported.
 
 One run (about 13 s on the 2-vCPU VM) under `-X importtime`, which lists every module the process imported on stderr:
-the run itself is the real `python -m` entry point, with nothing added to the benchmark to report its imports.
+the run itself is the real `python -m` entry point, with nothing added to the benchmark to report its imports. It is
+one of the smoke runs started in the background when collection ends (`smoke_runs.MODEL_PART`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from tests.benchmarks.smoke_runs import REPO, TIMEOUT_S
+from tests.benchmarks.smoke_runs import MODEL_PART, start
 
 IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)\s*$", re.MULTILINE)
 
@@ -22,9 +20,7 @@ IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)\s*$", re.MULT
 @pytest.fixture(scope="module")
 def model_part() -> tuple[dict, set[str]]:
     """(the JSON line, the top-level packages imported) of the model part's smoke run."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
-    cmd = [sys.executable, "-X", "importtime", "-m", "benchmarks.latents", "--smoke", "--parts", "model"]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    proc = start({MODEL_PART})[MODEL_PART].result()
     logs = "\n".join(line for line in proc.stderr.splitlines() if not line.startswith("import time:"))
     assert proc.returncode == 0, f"exited {proc.returncode}; stderr:\n{logs[-3000:]}"
     return json.loads(proc.stdout.strip().splitlines()[-1]), {m.split(".")[0] for m in IMPORTED.findall(proc.stderr)}
