@@ -9,7 +9,7 @@ ingests them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,44 +66,6 @@ def _write_so101(lerobot_folder: Path, scale: int) -> None:
     )
 
 
-def _new_sources(raw: Path, scale: int, corrupt: bool) -> dict[str, Callable[[], Path]]:
-    """The sources beyond `BASE_SOURCES`: each a writer returning its adapter root (two short episodes, one bad)."""
-
-    def epic() -> Path:
-        write_epic_kitchens(
-            raw / "epic_kitchens",
-            videos=scale,
-            duration_s=3.0,
-            segments_per_video=2,
-            corrupt_video=corrupt,
-        )
-        return raw / "epic_kitchens"
-
-    def ego_video() -> Path:
-        write_ego_shards(
-            raw / "ego_video", workers=scale, clips_per_shard=2, seconds=2.0, bad=("corrupt_video",) if corrupt else ()
-        )
-        return raw / "ego_video"
-
-    def hot3d() -> Path:
-        # the Aria sequence with its RGB recording (read through projectaria-tools, which `make venv` installs)
-        write_hot3d(raw / "hot3d", frames=45, quest=True, video=True, bad=("bad_quaternion",) if corrupt else ())
-        return raw / "hot3d"
-
-    def robomind() -> Path:
-        specs = [
-            RoboMindEpisode(robot, f"pick_{robot}", f"1014_1446{k:02d}", 40)
-            for k in range(scale)
-            for robot in ("franka_3rgb", "agilex_3rgb")
-        ]
-        if corrupt:
-            specs.append(RoboMindEpisode("franka_3rgb", "pick_franka_3rgb", "1014_151731", 40, bad="truncated"))
-        write_robomind(raw / "robomind", specs)
-        return raw / "robomind"
-
-    return {"epic_kitchens": epic, "ego_video": ego_video, "hot3d": hot3d, "robomind": robomind}
-
-
 def write_raw_corpus(
     raw: Path, *, scale: int = 1, corrupt: bool = True, sources: Iterable[str] = BASE_SOURCES
 ) -> dict[str, Path]:
@@ -158,9 +120,35 @@ def write_raw_corpus(
         roots["lerobot"] = lerobot_root.parent
         if "so101" in wanted:
             _write_so101(lerobot_root.parent, scale)
-    for name, write in _new_sources(raw, scale, corrupt).items():
-        if name in wanted:
-            roots[name] = write()
+    # the sources beyond `BASE_SOURCES` (two short episodes, one bad)
+    if "epic_kitchens" in wanted:
+        write_epic_kitchens(
+            raw / "epic_kitchens",
+            videos=scale,
+            duration_s=3.0,
+            segments_per_video=2,
+            corrupt_video=corrupt,
+        )
+        roots["epic_kitchens"] = raw / "epic_kitchens"
+    if "ego_video" in wanted:
+        write_ego_shards(
+            raw / "ego_video", workers=scale, clips_per_shard=2, seconds=2.0, bad=("corrupt_video",) if corrupt else ()
+        )
+        roots["ego_video"] = raw / "ego_video"
+    if "hot3d" in wanted:
+        # the Aria sequence with its RGB recording (read through projectaria-tools, which `make venv` installs)
+        write_hot3d(raw / "hot3d", frames=45, quest=True, video=True, bad=("bad_quaternion",) if corrupt else ())
+        roots["hot3d"] = raw / "hot3d"
+    if "robomind" in wanted:
+        episodes = [
+            RoboMindEpisode(robot, f"pick_{robot}", f"1014_1446{k:02d}", 40)
+            for k in range(scale)
+            for robot in ("franka_3rgb", "agilex_3rgb")
+        ]
+        if corrupt:
+            episodes.append(RoboMindEpisode("franka_3rgb", "pick_franka_3rgb", "1014_151731", 40, bad="truncated"))
+        write_robomind(raw / "robomind", episodes)
+        roots["robomind"] = raw / "robomind"
     return roots
 
 
