@@ -158,8 +158,7 @@ def check_expression(con: duckdb.DuckDBPyConnection, expression: str, columns: I
     if len(expression) > MAX_EXPRESSION_CHARS:
         raise ExpressionError(f"the expression is {len(expression)} characters long (at most {MAX_EXPRESSION_CHARS})")
     tree = _parse(con, "SELECT " + expression)
-    item = _select_item(tree)
-    _check_node(item, frozenset(c.lower() for c in columns), frozenset())
+    _check_node(_select_item(tree), frozenset(c.lower() for c in columns), frozenset())
     single = {"error": False, "statements": [tree["statements"][0]]}
     rendered = con.execute("SELECT json_deserialize_sql(?::JSON)", [json.dumps(single)]).fetchall()[0][0]
     if not rendered.startswith("SELECT "):

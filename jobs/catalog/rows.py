@@ -50,9 +50,8 @@ def _hand_keypoints(stats: dict[str, Any] | None, info: InfoJson) -> KeypointKin
     kp = (stats or {}).get(HAND_KEYPOINTS)
     if kp is None:  # no per-episode stats: what the dataset declares
         return kind
-    zero = not (np.any(np.asarray(kp["min"], dtype=float) != 0) or np.any(np.asarray(kp["max"], dtype=float) != 0))
-    if zero:
-        return "none"
+    if not (np.any(np.asarray(kp["min"], dtype=float) != 0) or np.any(np.asarray(kp["max"], dtype=float) != 0)):
+        return "none"  # all zero
     return "human" if kind == "none" else kind  # keypoints nobody declared: human, as the catalog always read them
 
 

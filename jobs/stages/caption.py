@@ -104,10 +104,8 @@ class _Pending:
 
     def add(self, dataset: str, caption: NewCaption) -> None:
         self.by_dataset[dataset].append(caption)
-        if caption.kind == "vlm":
-            self.report.vlm += 1
-        else:
-            self.report.rule += 1
+        self.report.vlm += caption.kind == "vlm"
+        self.report.rule += caption.kind == "rule"
         if len(self.by_dataset[dataset]) >= self.job.flush_every:
             self.flush(dataset)
 
@@ -123,8 +121,7 @@ class _Pending:
 
 
 def rule_caption(w: CaptionWork, fallback_from: str | None = None) -> NewCaption | None:
-    text = normalize_instruction(w.original)
-    if text is None:
+    if (text := normalize_instruction(w.original)) is None:
         return None
     return NewCaption(w.episode_index, text, "rule", RULES_VERSION, w.original, fallback_from)
 
