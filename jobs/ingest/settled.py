@@ -47,8 +47,7 @@ def settled(spec: JobSpec) -> int | None:
     with connect(output / WORK_DIR / "settled.tmp") as con:
         found = 0
         for source in spec.sources:
-            n = _source_settled(con, output, source)
-            if n is None:
+            if (n := _source_settled(con, output, source)) is None:
                 return None
             found += n
         return found
