@@ -223,10 +223,10 @@ def frame_strip(ds: DatasetView, count: int = 6) -> Strip | None:
         strip.method, strip.note = "side panel", f"side panel: {why}"
         return strip
     projected, visible = [], 0
-    for k, t in enumerate(strip.frame_indices):
+    for t in strip.frame_indices:
         uv = np.full((2, 21, 2), np.nan)
         for h in strip.hands:
-            uv[h], front = project(kp[t, h], cam.ref_from_camera[t], cam.K)  # kp[t]: strip.keypoints[k]
+            uv[h], front = project(kp[t, h], cam.ref_from_camera[t], cam.K)  # kp[t]: frame t's keypoints
             visible += int(front.sum())
         projected.append(uv)
     if visible == 0:
