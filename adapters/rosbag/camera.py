@@ -9,8 +9,10 @@ episode's findings instead of making a camera of it.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
 from itertools import islice
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -24,22 +26,11 @@ from schemas.image_size import FrameFit
 
 IMAGE = ("sensor_msgs/msg/Image", "sensor_msgs/Image")
 COMPRESSED = ("sensor_msgs/msg/CompressedImage", "sensor_msgs/CompressedImage")
+# encoding -> (bytes per pixel, cv2 conversion to RGB or None): encodings.toml
 _CVT = {
-    "rgb8": None,
-    "bgr8": cv2.COLOR_BGR2RGB,
-    "rgba8": cv2.COLOR_RGBA2RGB,
-    "bgra8": cv2.COLOR_BGRA2RGB,
-    "mono8": cv2.COLOR_GRAY2RGB,
-    "bayer_rggb8": cv2.COLOR_BayerBG2RGB,  # OpenCV names a Bayer pattern by its second row
-    "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
-    "bayer_gbrg8": cv2.COLOR_BayerGR2RGB,
-    "bayer_grbg8": cv2.COLOR_BayerGB2RGB,
-    "yuv422": cv2.COLOR_YUV2RGB_UYVY,
-    "uyvy": cv2.COLOR_YUV2RGB_UYVY,
-    "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUYV,
-    "yuyv": cv2.COLOR_YUV2RGB_YUYV,
+    k: (v["channels"], getattr(cv2, v["convert"]) if v["convert"] else None)
+    for k, v in tomllib.loads(Path(__file__).with_name("encodings.toml").read_text(encoding="utf-8")).items()
 }
-_CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "yuv422": 2, "uyvy": 2, "yuv422_yuy2": 2, "yuyv": 2}
 
 
 def colour_problem(msgtype: str, encoding: str) -> str | None:
@@ -63,9 +54,8 @@ def decode(msg: object, msgtype: str) -> np.ndarray:
         return cv2.cvtColor((rows >> 8).astype(np.uint8), cv2.COLOR_GRAY2RGB)
     if enc not in _CVT:
         raise ValueError(f"image encoding {msg.encoding!r} is not decoded")  # type: ignore[attr-defined]
-    ch = _CHANNELS.get(enc, 1)
+    ch, code = _CVT[enc]
     img = data.reshape(h, step)[:, : w * ch].reshape(h, w, ch) if ch > 1 else data.reshape(h, step)[:, :w]
-    code = _CVT[enc]
     return np.ascontiguousarray(img) if code is None else cv2.cvtColor(img, code)
 
 
