@@ -4,6 +4,7 @@ missing, except on CI (`CI=true`), where it fails instead, so a broken install c
 from __future__ import annotations
 
 import os
+import shutil
 from typing import NoReturn
 
 import pytest
@@ -18,3 +19,11 @@ def tool_missing(tool: str, hint: str) -> NoReturn:
     if on_ci():
         pytest.fail(f"CI=true and {tool} is missing: {hint}", pytrace=False)
     pytest.skip(f"{tool} is missing: {hint}")
+
+
+def chromium() -> str:
+    """The headless browser the report test renders pages with (tests/jobs/report/test_page.py)."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    tool_missing("chromium", "not on PATH (Debian: apt-get install chromium; .ci/run installs it with apt)")

@@ -14,11 +14,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 TINY_ANY = "from tests.needs import tool_missing\n\n\ndef test_it():\n    tool_missing('frobnicator', 'hidden')\n"
-TINY_CHROMIUM = "from tests.jobs.report.test_page import _chromium\n\n\ndef test_it():\n    _chromium()\n"
+TINY_CHROMIUM = "from tests.needs import chromium\n\n\ndef test_it():\n    chromium()\n"
 TINY_ORACLE = "import os\n\nos.environ['PYTHONHOME'] = '/nonexistent'\n\n\ndef test_it(run_oracle):\n    pass\n"
 CASES = {  # (tiny test file, what its failure must say)
     "any tool": (TINY_ANY, "frobnicator is missing: hidden"),
-    # the report test's own lookup, with an empty PATH
+    # the lookup the report test renders with (`chromium`), with an empty PATH
     "chromium": (TINY_CHROMIUM, "chromium is missing: not on PATH"),
     # the oracle fixture itself, whose subprocess cannot start Python (so cannot import lerobot): a broken install
     "lerobot": (TINY_ORACLE, "lerobot (the test oracle) is missing: it cannot be imported"),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from jobs.report.data import ReportError, load_datasets
 from jobs.report.keypoints import project, stored_intrinsics
 from jobs.report.page import SECTIONS, build_report
 from tests.jobs.report.corpus import CAMERA, K
-from tests.needs import tool_missing
+from tests.needs import chromium
 
 pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
 
@@ -85,17 +84,10 @@ def test_cli(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 # -- headless Chromium --------------------------------------------------------------------------------------------
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    tool_missing("chromium", "not on PATH (Debian: apt-get install chromium; .ci/run installs it with apt)")
-
-
 def render(page: Path, tmp_path: Path) -> tuple[str, list[str]]:
     """(DOM after the load event, console lines) of `page` in headless Chromium."""
     cmd = [
-        _chromium(),
+        chromium(),
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
