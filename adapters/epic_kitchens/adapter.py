@@ -121,7 +121,7 @@ class EpicKitchensAdapter(SourceAdapter):
         videos: dict[str, _Video] = {}
         refs = []
         for csv_file in files:
-            subset = self.options.subset or _split_name(csv_file)
+            subset = self.options.subset or csv_file.stem.removeprefix("EPIC_100_")  # EPIC_100_train.csv -> train
             for line, row in self._rows(csv_file):
                 ref = self._row_ref(root, csv_file, subset, line, row, info, videos)
                 if ref is not None:
@@ -311,11 +311,6 @@ class EpicKitchensAdapter(SourceAdapter):
                 **({"uid": loc["uid"]} if "uid" in loc else {}),
             },
         )
-
-
-def _split_name(csv_file: Location) -> str:
-    """`EPIC_100_train.csv` -> `train`; another name -> its stem."""
-    return csv_file.stem.removeprefix("EPIC_100_")
 
 
 def _float(text: str | None) -> float | None:

@@ -178,15 +178,12 @@ def card_sides(text: str, prefixes: list[str]) -> dict[str, Side] | None:
     return {p: next(iter(s)) for p, s in found.items()}  # type: ignore[misc]
 
 
-def _card(root: Path) -> Path | None:
-    """The dataset card: README.md in the dataset folder, else in the folder above (a dataset kept in a repo)."""
-    return next((p for p in (root / "README.md", root.parent / "README.md") if p.is_file()), None)
-
-
 def sides_from_card(ds: LoadedDataset) -> tuple[dict[str, Side], str] | None:
     """The numbered arm prefixes' sides from the dataset card, with where they were read."""
     numbered = sorted(g for g in arm_groups(state_names(ds)) if g not in ("left", "right"))
-    card = _card(ds.root) if len(numbered) == 2 else None
+    # the dataset card: README.md in the dataset folder, else in the folder above (a dataset kept in a repo)
+    cards = (ds.root / "README.md", ds.root.parent / "README.md") if len(numbered) == 2 else ()
+    card = next((p for p in cards if p.is_file()), None)
     if card is None:
         return None
     sides = card_sides(card.read_text(encoding="utf-8", errors="replace"), numbered)

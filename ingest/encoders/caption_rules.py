@@ -62,7 +62,11 @@ def normalize_instruction(text: str | None) -> str | None:
     trailing punctuation, and placeholders ("unspecified", "n/a") -> None."""
     if not isinstance(text, str):
         return None
-    text = _printable(text)
+    # without control and format characters (line breaks kept) and U+FFFD, which a model decoding a cut-off
+    # multi-byte character emits
+    text = "".join(
+        ch for ch in text if ch in "\n\r\t" or (ch != "\ufffd" and unicodedata.category(ch) not in ("Cc", "Cf"))
+    )
     text = text.strip().splitlines()[0] if text.strip() else ""
     text = _LABEL.sub("", text.strip()).strip().strip(_QUOTES).strip()
     text, summary = _SUMMARY_TAG.subn("", text)
@@ -101,14 +105,6 @@ def _ongoing(text: str) -> str:
     if base is None or rest.split(" ", 1)[0].lower() in _GERUND_COMPOUNDS:
         return text
     return f"{base} {rest}" if rest else base
-
-
-def _printable(text: str) -> str:
-    """Without control and format characters (line breaks kept) and U+FFFD, which a model decoding a cut-off
-    multi-byte character emits."""
-    return "".join(
-        ch for ch in text if ch in "\n\r\t" or (ch != "\ufffd" and unicodedata.category(ch) not in ("Cc", "Cf"))
-    )
 
 
 def _drop_subject(text: str, subject: re.Pattern[str]) -> tuple[str, bool]:
