@@ -22,9 +22,7 @@ The UmeTrack profile and the synthetic MANO model of the tests are the same adul
 With `video`, each good Aria sequence also has its RGB recording `recording.vrs` (`synthetic/hot3d_video.py`: the
 sensor binned to 352 px, its calibration scaled to match, frames on the ground truth's TIME_CODE through the
 recording's time-code stream). Quest 3 sequences get none (the adapter reads no Quest video).
-Bad sequences (`bad`): `no_hand_source` (MANO poses only), `bad_quaternion` (a headset row of norm 2),
-`missing_calibration`, `bad_hand_line` (a UmeTrack line without `wrist_xform`), `truncated_video` (a recording cut
-to 60 % of its bytes: its index is lost and its frames end before the ground truth does).
+With `bad_quaternion`, one more Aria sequence whose headset row 5 has norm 2.
 """
 
 from __future__ import annotations
@@ -42,7 +40,6 @@ from adapters.synthetic import hot3d_video
 from adapters.synthetic.hand import hand_layout, se3
 from schemas.data_file import read_yaml
 
-BAD_CASES = ("no_hand_source", "bad_quaternion", "missing_calibration", "bad_hand_line", "truncated_video")
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 Pose = tuple[tuple[float, float, float, float], tuple[float, float, float]]  # (q_wxyz, t_xyz)
 
@@ -201,21 +198,19 @@ def umetrack_profile() -> dict:
 
 
 def write_hot3d(
-    root: Path, *, frames: int = 45, quest: bool = True, bad: tuple[str, ...] = (), video: bool = False
+    root: Path, *, frames: int = 45, quest: bool = True, bad_quaternion: bool = False, video: bool = False
 ) -> Hot3DFixture:
-    """One Aria sequence (+ one Quest 3 sequence with `quest`), + one sequence per bad case, under `root`; with
+    """One Aria sequence (+ one Quest 3 sequence with `quest`, + the `bad_quaternion` one), under `root`; with
     `video`, the good Aria sequences' `recording.vrs`."""
-    unknown = set(bad) - set(BAD_CASES)
-    if unknown:
-        raise ValueError(f"unknown bad case(s) {sorted(unknown)}; known: {BAD_CASES}")
     root = Path(root)
     specs = [("P0003_c701bd11", "Aria", None)] + ([("P0002_273c2819", "Quest3", None)] if quest else [])
-    specs += [(f"P0099_bad{k:02d}", "Aria", case) for k, case in enumerate(bad)]
-    seqs = [_write_sequence(root / name, name, headset, frames, case, video) for name, headset, case in specs]
+    specs += [("P0099_bad00", "Aria", "bad_quaternion")] if bad_quaternion else []
+    seqs = [write_sequence(root / n, n, headset, frames, case, video and not case) for n, headset, case in specs]
     return Hot3DFixture(root, seqs)
 
 
-def _write_sequence(path: Path, name: str, headset: str, frames: int, bad: str | None, video: bool) -> Hot3DSequence:
+def write_sequence(path: Path, name: str, headset: str, frames: int, bad: str | None, video: bool) -> Hot3DSequence:
+    """One sequence; `bad` labels it, and damages it only when it is `bad_quaternion`."""
     path.mkdir(parents=True, exist_ok=True)
     seq = Hot3DSequence(name, path, headset, frames, bad)
     quest = headset == "Quest3"
@@ -258,16 +253,12 @@ def _write_sequence(path: Path, name: str, headset: str, frames: int, bad: str |
         rows.append(",".join(map(str, [headset_uid, ts, *t, *q])))
     (path / "headset_trajectory.csv").write_text("\n".join(rows) + "\n")
     _write_objects(path, seq, stamps[:: seq.per_frame], quest)
-    _write_hands(path, seq, stamps, bad)
-    recording = not quest and ((video and bad is None) or bad == "truncated_video")
-    if recording:
+    _write_hands(path, seq, stamps)
+    if video and not quest:
         seq.rgb_params = hot3d_video.scale_params(SAMPLE.aria_rgb_params, hot3d_video.SIDE / hot3d_video.SENSOR)
         vrs = path / "recording.vrs"
         seq.video_pixels = hot3d_video.write_recording(vrs, cam, seq.wrists, seq.rgb_params, T0_NS)
-        if bad == "truncated_video":
-            vrs.write_bytes(vrs.read_bytes()[: int(0.6 * vrs.stat().st_size)])
-    if bad != "missing_calibration":
-        _write_calibration(path, quest, seq.rgb_params)
+    _write_calibration(path, quest, seq.rgb_params)
     return seq
 
 
@@ -292,7 +283,7 @@ def _write_objects(path: Path, seq: Hot3DSequence, stamps: list[int], quest: boo
     (path / "dynamic_objects.csv").write_text("\n".join(rows) + "\n")
 
 
-def _write_hands(path: Path, seq: Hot3DSequence, stamps: list[int], bad: str | None) -> None:
+def _write_hands(path: Path, seq: Hot3DSequence, stamps: list[int]) -> None:
     betas = [0.3, -0.2, 0.1, 0.0, 0.05, -0.05, 0.0, 0.02, 0.0, -0.01]
     mano, ume = [], []
     for i, ts in enumerate(stamps):
@@ -306,14 +297,11 @@ def _write_hands(path: Path, seq: Hot3DSequence, stamps: list[int], bad: str | N
             angles = [0.0 if d % 4 == 0 else flex for d in range(20)] + [0.0, 0.0]
             wrist = {"t_xyz": t, "q_wxyz": q}
             ume_hands[str(hand)] = {"wrist_xform": wrist, "joint_angles": angles, "hand_confidence": 1.0}
-            if bad == "bad_hand_line" and i == 3:
-                del ume_hands[str(hand)]["wrist_xform"]
         mano.append(json.dumps({"timestamp_ns": ts, "hand_poses": mano_hands}))
         ume.append(json.dumps({"timestamp_ns": ts, "hand_poses": ume_hands}))
     (path / "mano_hand_pose_trajectory.jsonl").write_text("\n".join(mano) + "\n")
-    if bad != "no_hand_source":
-        (path / "umetrack_hand_pose_trajectory.jsonl").write_text("\n".join(ume) + "\n")
-        (path / "umetrack_hand_user_profile.json").write_text(json.dumps(umetrack_profile(), indent=4))
+    (path / "umetrack_hand_pose_trajectory.jsonl").write_text("\n".join(ume) + "\n")
+    (path / "umetrack_hand_user_profile.json").write_text(json.dumps(umetrack_profile(), indent=4))
 
 
 def _write_calibration(path: Path, quest: bool, rgb_params: tuple[float, ...]) -> None:

@@ -137,7 +137,7 @@ def write_raw_corpus(
         roots["ego_video"] = raw / "ego_video"
     if "hot3d" in wanted:
         # the Aria sequence with its RGB recording (read through projectaria-tools, which `make venv` installs)
-        write_hot3d(raw / "hot3d", frames=45, quest=True, video=True, bad=("bad_quaternion",) if corrupt else ())
+        write_hot3d(raw / "hot3d", frames=45, quest=True, video=True, bad_quaternion=corrupt)
         roots["hot3d"] = raw / "hot3d"
     if "robomind" in wanted:
         episodes = [

@@ -10,12 +10,11 @@ import pytest
 import yaml
 
 from adapters.synthetic.egovideo import write_ego_shards
-from adapters.synthetic.hot3d import write_hot3d
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
-from tests.fixtures.corrupt import write_epic_bad
+from tests.fixtures.corrupt import write_epic_bad, write_hot3d_bad
 
 # the module's jobs run on one Ray (tests/ray_scope.py). Slow (~20 s): make test keeps these three sources' ingest end
 # to end in the demo's job (tests/jobs/demo/test_pipeline.py: their good and corrupt episodes, quarantined with their
@@ -28,7 +27,7 @@ def test_epic_egocentric_shards_and_hot3d_are_ingested_end_to_end(tmp_path: Path
         tmp_path / "epic", ("bad_timestamp", "missing_video"), videos=2, segments_per_video=2, duration_s=3.0
     )
     shards = write_ego_shards(tmp_path / "ego", workers=1, clips_per_shard=2, seconds=2.0, bad=("bad_json",))
-    hot3d = write_hot3d(tmp_path / "hot3d", bad=("no_hand_source",))
+    hot3d = write_hot3d_bad(tmp_path / "hot3d", ("no_hand_source",))
     spec = {
         "output": str(tmp_path / "corpus"),
         "parallelism": {"num_cpus": 1},

@@ -18,13 +18,14 @@ from adapters.hot3d import adapter as hot3d_adapter
 from adapters.hot3d.adapter import WORLD_UP, Hot3DAdapter, headset_kind
 from adapters.hot3d.files import se3_from_wxyz
 from adapters.registry import get_adapter
-from adapters.synthetic.hot3d import BAD_CASES, Hot3DFixture, write_hot3d
+from adapters.synthetic.hot3d import Hot3DFixture, write_hot3d
 from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.decouple import FORWARD_AXIS, gravity_aligned_frame
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.episode import CanonicalEpisode
 from schemas.canonical import MANO21_NAMES, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.corrupt import HOT3D_BAD_CASES, write_hot3d_bad
 from tests.fixtures.mano import write_mano_npz
 
 WRIST, MIDDLE_TIP, INDEX_TIP = (MANO21_NAMES.index(n) for n in ("wrist", "middle_tip", "index_tip"))
@@ -64,7 +65,7 @@ def test_real_sample_world_is_z_up_and_its_hands_sit_in_front_left_on_the_left()
 
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory: pytest.TempPathFactory) -> Hot3DFixture:
-    return write_hot3d(tmp_path_factory.mktemp("hot3d"), bad=BAD_CASES)
+    return write_hot3d_bad(tmp_path_factory.mktemp("hot3d"), HOT3D_BAD_CASES)
 
 
 def test_discovery_names_the_headset_subsets(fixture: Hot3DFixture) -> None:

@@ -18,6 +18,7 @@ from adapters.synthetic.aria_recording import write_aria_rgb
 from adapters.synthetic.hot3d import Hot3DFixture, write_hot3d
 from adapters.synthetic.hot3d_video import SIDE, frame_image
 from schemas.canonical import MANO21_NAMES
+from tests.fixtures.corrupt import write_hot3d_bad
 from tests.needs import tool_missing
 
 try:
@@ -94,7 +95,7 @@ def test_sequences_without_video_say_why(fixture: Hot3DFixture, tmp_path: Path) 
 
 
 def test_bad_recordings_name_file_episode_and_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fx = write_hot3d(tmp_path / "h", quest=False, video=True, bad=("truncated_video",))
+    fx = write_hot3d_bad(tmp_path / "h", ("truncated_video",), quest=False, video=True)
     adapter = Hot3DAdapter()
     refs = {r.raw_id: r for r in adapter.discover(fx.root)}
     bad = next(s for s in fx.sequences if s.bad == "truncated_video")
