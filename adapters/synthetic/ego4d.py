@@ -6,8 +6,8 @@
 "narration_pass_2": {...}}}`; texts use the `#C C ...` (camera wearer) / `#O ...` (other person) tags and `#unsure`.
 Quirks reproduced: one `annotation_uid` per annotation pass (not per narration), pass 2 not sorted by time.
 `ego4d.json` lists every video (`is_stereo`, `video_metadata.video_duration_sec`, `video_start_sec`, `fps`,
-`num_frames`) and clips (`video_start_sec`, `video_end_sec`), downloaded or not. Bad cases, each on an extra video:
-narrations for a video that is absent, an unreadable mp4, a narration past the end of its video. Frame `i` of video
+`num_frames`) and clips (`video_start_sec`, `video_end_sec`), downloaded or not. Each `bad` label adds a video:
+`corrupt_video` an unreadable mp4, any other a good one for a test to damage. Frame `i` of video
 `v` is `adapters.synthetic.video.synthetic_frame(h, w, i, v.seed)` (clips keep the full video's frame numbering) so
 tests can compare pixels; a stereo video holds it as its left eye, side by side with a different right eye
 (`right_eye_frame`), in a double-width frame as Ego4D's `is_stereo` videos do.
@@ -32,7 +32,6 @@ import numpy as np
 from adapters.synthetic.video import synthetic_frame, write_mp4
 
 PASSES = ("narration_pass_1", "narration_pass_2")
-BAD_CASES = ("missing_video", "corrupt_video", "past_end")
 TIME_BASE = Fraction(1, 15360)  # canonical_video_base_denominator of the Ego4D full-scale mp4s (Examples Notebook)
 RIGHT_EYE_SEED = 3.7  # seed offset of the right eye: a different picture, so a wrong half shows
 TEXTS = (
@@ -106,21 +105,17 @@ def write_ego4d(
     stereo: Iterable[int] = (),
     video_start_sec: float = 0.0,
 ) -> Ego4DFixture:
-    """Write `num_videos` narrated videos (+ one extra video per `bad` case) and their annotations under `root`.
+    """Write `num_videos` narrated videos (+ one extra video per `bad` label) and their annotations under `root`.
 
     `clip_video` stores the last good video only as a clip (`v2/clips/<clip_uid>.mp4`, its middle 60 %, narrations
     inside it), mapped through `ego4d.json` `clips`. `metadata=False` leaves `ego4d.json` out: durations then come
     from the mp4 headers. `stereo`: indices of the good videos written side by side (`is_stereo`, double width).
     `video_start_sec`: pts time of the first frame of every full-scale mp4, recorded in `ego4d.json`.
     """
-    bad = list(bad)
-    unknown = set(bad) - set(BAD_CASES)
-    if unknown:
-        raise ValueError(f"unknown bad case(s) {sorted(unknown)}; known: {BAD_CASES}")
     root = Path(root)
     rng = random.Random(seed)
     n_frames = round(duration_s * fps)
-    cases: list[str | None] = [None] * num_videos + bad
+    cases: list[str | None] = [None] * num_videos + list(bad)
     videos: list[Ego4DVideo] = []
     for k, case in enumerate(cases):
         uid = _uid(rng)
@@ -138,8 +133,6 @@ def write_ego4d(
             narrs = []
             for i in range(narrations_per_video):
                 t = round(lo / fps + (i + 0.5) * span / narrations_per_video + rng.uniform(-0.1, 0.1), 6)
-                if case == "past_end" and i == narrations_per_video - 1:
-                    t = round(duration_s + 2.0, 6)
                 text = TEXTS[(k + i + p) % len(TEXTS)]
                 narrs.append(
                     {
@@ -163,7 +156,7 @@ def write_ego4d(
         if case == "corrupt_video":
             v.path.parent.mkdir(parents=True, exist_ok=True)
             v.path.write_bytes(b"\x00\x00\x00\x20ftypisom" + rng.randbytes(3000))
-        elif case != "missing_video":
+        else:
             frames = (_frame(v, height, width, i) for i in range(lo, hi))
             timing = {}
             if v.clip_uid is None and video_start_sec:

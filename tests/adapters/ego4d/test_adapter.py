@@ -23,6 +23,7 @@ from schemas.canonical import Camera
 from schemas.narration import parse_narration
 from schemas.tiers import QualityTier
 from tests.adapters.ego4d.conftest import BOTH, check_frames, narration_of, psnr
+from tests.fixtures.corrupt import write_ego4d_bad
 
 # -- narration text --------------------------------------------------------------------------------------------------
 
@@ -161,7 +162,7 @@ def test_a_spec_still_giving_goal_step_options_is_refused_at_the_key(
 
 
 def bad_corpus(tmp_path: Path, case: str, metadata: bool = True) -> tuple[Ego4DFixture, Ego4DVideo, list[EpisodeRef]]:
-    corpus = write_ego4d(tmp_path, num_videos=1, duration_s=3.0, narrations_per_video=3, metadata=metadata, bad=[case])
+    corpus = write_ego4d_bad(tmp_path, [case], num_videos=1, duration_s=3.0, narrations_per_video=3, metadata=metadata)
     bad = next(v for v in corpus.videos if v.bad == case)
     return corpus, bad, list(Ego4DAdapter(BOTH).discover(corpus.root))
 

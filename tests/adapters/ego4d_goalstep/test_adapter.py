@@ -30,17 +30,14 @@ from jobs.spec import load_spec
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.ego4d.conftest import check_frames, psnr
+from tests.fixtures.corrupt import write_ego4d_bad
 from tests.fixtures.ego4d_goalstep import GOALSTEP_BAD_CASES, GoalStepFixture, GoalStepSegment, write_goalstep
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ego4DFixture, GoalStepFixture]:
-    videos = write_ego4d(
-        tmp_path_factory.mktemp("goalstep"),
-        num_videos=2,
-        duration_s=12.0,
-        narrations_per_video=2,
-        bad=["missing_video"],
+    videos = write_ego4d_bad(
+        tmp_path_factory.mktemp("goalstep"), ["missing_video"], num_videos=2, duration_s=12.0, narrations_per_video=2
     )
     return videos, write_goalstep(videos, val=[1], bad=GOALSTEP_BAD_CASES)
 
@@ -356,8 +353,8 @@ def test_real_steps_frames_lie_in_their_window(root: Path) -> None:
 
 @pytest.mark.shared_ray  # the job runs on the session's one Ray (tests/ray_scope.py)
 def test_goalstep_steps_and_substeps_are_ingested_and_bad_entries_quarantined(tmp_path: Path) -> None:
-    videos = write_ego4d(
-        tmp_path / "ego4d", num_videos=1, duration_s=12.0, narrations_per_video=1, bad=["missing_video"]
+    videos = write_ego4d_bad(
+        tmp_path / "ego4d", ["missing_video"], num_videos=1, duration_s=12.0, narrations_per_video=1
     )
     gs = write_goalstep(videos, bad=["end_before_start"])
     spec = {
