@@ -6,7 +6,7 @@ joints (world_from_joint in the ARKit world frame, +y up), `confidences/<joint>`
 (`llm_description`, `llm_description2`, `which_llm_description` "1"/"2" for reversible tasks, `llm_type`, `llm_verbs`,
 `llm_objects`, `task`, `environment`, `object`, `session_name`, `annotated`, `annotator_version`). The quirks are
 reproduced on demand: an old episode without `confidences/` and with `description` instead of the llm attributes, and
-one extra episode per bad-input case (a missing group, an mp4 shorter than the poses, an unreadable mp4, no mp4).
+one extra episode per `bad` label (`missing_camera`: no `transforms/camera`; `corrupt_video`: an unreadable mp4).
 Frames are `adapters.synthetic.video.synthetic_frame(h, w, t, seed)` so tests can compare decoded pixels with what
 was written.
 
@@ -50,8 +50,6 @@ JOINTS: tuple[str, ...] = tuple(
     )
 )
 assert len(JOINTS) == 68
-
-BAD_CASES = ("missing_camera", "missing_hand_joint", "short_video", "corrupt_video", "missing_video")
 
 _TASKS = {
     "basic_pick_place": ("Pick up the red cup and place it on the plate.", None, "cup", "kitchen"),
@@ -178,7 +176,7 @@ def _poses(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     return {k: v.astype(np.float32) for k, v in poses.items()}
 
 
-def _write_hdf5(path: Path, ep: EgoDexEpisode, attrs: dict[str, object], drop: str | None) -> None:
+def write_hdf5(path: Path, ep: EgoDexEpisode, attrs: dict[str, object], drop: str | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as f:
         if drop != "camera/intrinsic":
@@ -192,7 +190,7 @@ def _write_hdf5(path: Path, ep: EgoDexEpisode, attrs: dict[str, object], drop: s
             f.attrs[k] = v
 
 
-def _attrs(task: str, idx: int, old: bool, reverse: bool) -> tuple[dict[str, object], str]:
+def episode_attrs(task: str, idx: int, old: bool, reverse: bool) -> tuple[dict[str, object], str]:
     forward, backward, obj, env = _TASKS.get(task, (f"Do the {task.replace('_', ' ')} task.", None, "object", "lab"))
     if old:  # older episodes: a plain `description`, no llm_* attributes
         return {"description": forward, "task": task, "environment": env, "object": obj}, forward
@@ -228,16 +226,13 @@ def write_egodex(
     bad: Iterable[str] = (),
     frame_fn: Callable[[int, int, int, int], np.ndarray] = synthetic_frame,
 ) -> EgoDexFixture:
-    """Write `episodes_per_task` episodes per task under `root/split/<task>/`, plus one extra episode per `bad` case.
+    """Write `episodes_per_task` episodes per task under `root/split/<task>/`, plus one extra episode per `bad` label.
 
     `old_episode` makes the last episode of the last task an old one (no `confidences/`, `description` attribute).
     In reversible tasks (`add_remove_lid`) odd episode indices are the reverse direction (`which_llm_description` "2").
-    Bad cases (`BAD_CASES`) land in task `bad_inputs` with indices in the order given.
+    Bad labels land in task `bad_inputs` with indices in the order given; a label other than `missing_camera` and
+    `corrupt_video` (whose random bytes come from the corpus' generator) is a good episode for a test to damage.
     """
-    bad = list(bad)
-    unknown = set(bad) - set(BAD_CASES)
-    if unknown:
-        raise ValueError(f"unknown bad case(s) {sorted(unknown)}; known: {BAD_CASES}")
     root = Path(root)
     rng = np.random.default_rng(seed)
     plan = [(task, i, None) for task in tasks for i in range(episodes_per_task)] + [
@@ -248,13 +243,12 @@ def write_egodex(
         old = old_episode and task == tasks[-1] and idx == episodes_per_task - 1 and case is None
         stem = root / split / task / str(idx)
         ep_seed = seed * 1000 + k
-        video_frames = num_frames - 5 if case == "short_video" else num_frames
         ep = EgoDexEpisode(
             f"{split}/{task}/{idx}",
             stem.with_suffix(".hdf5"),
             stem.with_suffix(".mp4"),
             num_frames,
-            video_frames,
+            num_frames,
             ep_seed,
             old=old,
             bad=case,
@@ -271,15 +265,12 @@ def write_egodex(
                 for j in JOINTS
             }
         ep.intrinsic = intrinsic_for(height, width)
-        attrs, ep.instruction = _attrs(task, idx, old, reverse=idx % 2 == 1)
-        drop = {"missing_camera": "transforms/camera", "missing_hand_joint": "transforms/leftIndexFingerTip"}.get(
-            case or ""
-        )
-        _write_hdf5(ep.hdf5, ep, attrs, drop)
+        attrs, ep.instruction = episode_attrs(task, idx, old, reverse=idx % 2 == 1)
+        write_hdf5(ep.hdf5, ep, attrs, "transforms/camera" if case == "missing_camera" else None)
         if case == "corrupt_video":
             ep.mp4.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(rng.integers(0, 256, 2000, dtype=np.uint8)))
-        elif case != "missing_video":
-            frames = (frame_fn(height, width, t, ep_seed) for t in range(video_frames))
+        else:
+            frames = (frame_fn(height, width, t, ep_seed) for t in range(num_frames))
             write_mp4(ep.mp4, frames, FPS, gop=15, bframes=2)
         episodes.append(ep)
     return EgoDexFixture(root, episodes, height, width)

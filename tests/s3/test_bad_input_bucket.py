@@ -17,7 +17,6 @@ from adapters import get_adapter
 from adapters.storage.urls import filesystem
 from adapters.synthetic.agibot import EpisodeSpec as AgibotEpisode
 from adapters.synthetic.agibot import write_agibot
-from adapters.synthetic.egodex import BAD_CASES, write_egodex
 from adapters.synthetic.rlds import write_rlds
 from adapters.synthetic.robomind import EpisodeSpec as RobomindEpisode
 from adapters.synthetic.robomind import write_robomind
@@ -62,7 +61,7 @@ def _write(raw: Path) -> dict[str, Path]:
     written = write_robomind(robomind, [RobomindEpisode("franka_3rgb", "t", e, 20, bad=bad) for e, bad in episodes])
     corrupt.break_robomind(written["t/train/1014_144602"], "lfs_pointer")
     egodex = raw / "egodex"
-    write_egodex(egodex, bad=BAD_CASES)
+    corrupt.write_egodex_bad(egodex, corrupt.EGODEX_BAD_CASES)
     lerobot = raw / "lerobot" / "ds"
     write_canonical_dataset(lerobot, [12, 7, 9, 8])
     info = load_info(lerobot / "meta/info.json")

@@ -19,15 +19,16 @@ from adapters.egodex.adapter import (
     mano21_keypoints,
 )
 from adapters.registry import get_adapter
-from adapters.synthetic.egodex import BAD_CASES, JOINTS, EgoDexFixture, write_egodex
+from adapters.synthetic.egodex import JOINTS, EgoDexFixture, write_egodex
 from adapters.synthetic.video import synthetic_frame
 from schemas.canonical import MANO21_NAMES, Camera
 from schemas.tiers import QualityTier
+from tests.fixtures.corrupt import EGODEX_BAD_CASES, write_egodex_bad
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> EgoDexFixture:
-    return write_egodex(tmp_path_factory.mktemp("egodex"), bad=BAD_CASES)
+    return write_egodex_bad(tmp_path_factory.mktemp("egodex"), EGODEX_BAD_CASES)
 
 
 @pytest.fixture(scope="module")
@@ -225,9 +226,9 @@ BAD = {  # case -> (found at discovery, field, file suffix, words in the message
 }
 
 
-@pytest.mark.parametrize("case", BAD_CASES)
+@pytest.mark.parametrize("case", EGODEX_BAD_CASES)
 def test_bad_input_is_a_specific_per_episode_error(case: str, tmp_path: Path) -> None:
-    corpus = write_egodex(tmp_path, tasks=("basic_pick_place",), num_frames=20, old_episode=False, bad=[case])
+    corpus = write_egodex_bad(tmp_path, [case], tasks=("basic_pick_place",), num_frames=20, old_episode=False)
     adapter = EgoDexAdapter()
     refs = list(adapter.discover(corpus.root))
     assert len(refs) == len(corpus.episodes) == 3
