@@ -112,16 +112,12 @@ def _appends(root: Path, appends: dict[str, str]) -> dict[str, dict[str, Any]]:
     ops = {}
     for rel, text in appends.items():
         size = _size(root / rel)
-        if text and size and not _ends_with_newline(root / rel, size):
-            text = "\n" + text
+        if text and size:
+            with open(root / rel, "rb") as f:
+                f.seek(size - 1)
+                text = text if f.read(1) == b"\n" else "\n" + text
         ops[rel] = {"size_before": size, "text": text}
     return ops
-
-
-def _ends_with_newline(path: Path, size: int) -> bool:
-    with open(path, "rb") as f:
-        f.seek(size - 1)
-        return f.read(1) == b"\n"
 
 
 def _size(path: Path) -> int:

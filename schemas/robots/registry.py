@@ -20,9 +20,9 @@ from schemas.canonical import (
     canonical_features,
     hand_dims,
 )
+from schemas.data_file import read_yaml
 from schemas.lerobot import FeatureSpec
 from schemas.robots.bimanual import PIPER_BIMANUAL, SO100_BIMANUAL, SO101_BIMANUAL
-from schemas.data_file import read_yaml
 from schemas.robots.eef_offsets import EEF_OFFSETS
 from schemas.robots.joint_space import JointSpaceSpec, load_joint_space
 from schemas.transform import RigidTransform
