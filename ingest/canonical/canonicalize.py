@@ -16,7 +16,7 @@ ingest worker and its quarantine writer). No adapter is known by name here; each
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -155,10 +155,9 @@ def canonicalize_spans(
             rejections.append(SpanRejection(short[0][0], short[-1][1], why, "#short"))
     episodes: list[CanonicalEpisode] = []
     for k, (a, b) in enumerate(spans):
-        tag = f"#span{k}" if len(spans) > 1 else ""
-        out = canonicalize_span(ctx, a, b, tag)
+        out = canonicalize_span(ctx, a, b, f"#span{k}" if len(spans) > 1 else "")
         if isinstance(out, SpanRejection):
-            rejections.append(replace(out, tag=tag))
+            rejections.append(out)
         else:
             episodes += out
     return Canonicalized(episodes, rejections, list(ctx.reasons))

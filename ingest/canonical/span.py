@@ -122,7 +122,7 @@ def canonicalize_span(
     _mask_and_action(ctx, span)
     report = _validity(ctx, span)
     if report.rejected:
-        return SpanRejection(t_start, t_end, report.rejected)
+        return SpanRejection(t_start, t_end, report.rejected, suffix)
     span.natives = _natives(ctx, span)
     span.cameras = _cameras_on_grid(ctx, span)
     keep = report.keep if report.keep else [(0, len(span.grid))]
@@ -136,7 +136,7 @@ def canonicalize_span(
             dropped.append(f"frames {a}..{b - 1} of the span rejected: {rejected}")
             parts.append(QuarantinedPart(tag, f"frames {a}..{b - 1} of the span: {rejected}"))  # its own row
     if not episodes:
-        return SpanRejection(t_start, t_end, "; ".join(dropped))
+        return SpanRejection(t_start, t_end, "; ".join(dropped), suffix)
     for ep in episodes:
         ep.tier_reasons += dropped
         ep.quarantined_parts = tuple(parts)

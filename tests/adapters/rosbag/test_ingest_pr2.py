@@ -59,7 +59,7 @@ def urdf_joints() -> dict[str, dict]:
     out = {}
     for j in root.findall("joint"):
         origin, axis, limit = j.find("origin"), j.find("axis"), j.find("limit")
-        vec = lambda e, k, d: np.array((e.get(k) if e is not None else None or d).split(), float)  # noqa: E731
+        vec = lambda e, k, d: np.array(((e.get(k) if e is not None else None) or d).split(), float)  # noqa: E731
         out[j.get("name")] = {
             "type": j.get("type"),
             "edge": (j.find("parent").get("link"), j.find("child").get("link")),
