@@ -10,23 +10,37 @@ ORACLE_V30_PYTHON ?= env PYENV_VERSION=3.12.1 python3.12  # pyenv here; a plain 
 ORACLE_V30 := .venv-oracle-v30
 ORACLE_V30_STAMP := $(ORACLE_V30)/.eidata-installed-training
 DEMO_OUT ?= demo_out
+, := ,# a comma inside $(call ...) arguments: $(,)
 
 .PHONY: venv oracle-v30 demo test test-fast test-all lint bench clean
 
 venv: $(STAMP)
 
+# One line per step saying what it installs, then how long it took; pip itself stays quiet (-q), so what else prints
+# is pip's own warnings. A fresh build downloads and unpacks ~2 GB of wheels: minutes, not seconds (README "Setup").
+# $(call install,STEP,WHAT,PIP ARGS)
+install = @s=$$(date +%s); echo "make venv [$(1)/5] $(2)"; $(PIP) install -q $(3) && \
+	echo "make venv [$(1)/5] done in $$(( $$(date +%s) - s )) s"
+
 # torch goes first from the local CPU wheel; the constraints file then keeps every later step from replacing it.
+# The two --no-deps packages go last: pip checks the declared dependencies of everything installed whenever a later
+# step installs with dependencies, and would then print lerobot 0.3.3's unmet pins as "ERROR: pip's dependency
+# resolver ..." (an --no-deps install checks nothing).
 $(STAMP): pyproject.toml $(CONSTRAINTS) docker/requirements-oracle.txt
+	@echo "make venv: building $(VENV) with $(PYTHON) (first time only)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c $(CONSTRAINTS) -e '.[test,lingbot]'
+	$(call install,1,torch 2.13.0 (CPU wheel),torch==2.13.0)
+	$(call install,2,eidata (editable) with its dependencies and the test tools: ray$(,) duckdb$(,) pyarrow$(,) av$(,) \
+	mujoco$(,) pytest ... (the long step),-c $(CONSTRAINTS) -e '.[test$(,)lingbot]')
+	$(call install,3,what the lerobot 0.3.3 oracle needs: datasets 3.6.0$(,) jsonlines,-c $(CONSTRAINTS) \
+	-r docker/requirements-oracle.txt)
 	# lerobot 0.3.3 is only a test oracle, run in a subprocess: its declared pins (torch<2.8, torchvision) cannot hold here.
-	$(PIP) install -q --no-deps lerobot==0.3.3
+	$(call install,4,lerobot 0.3.3 without its dependencies (the v2.1 test oracle),--no-deps lerobot==0.3.3)
 	# HOT3D video (adapters/hot3d/video.py): projectaria-tools' VRS reader imports only numpy; its declared deps
 	# (jupyter, rerun-sdk[notebook], moviepy: pillow<11) cannot be resolved beside our pillow>=13, hence no extra.
-	$(PIP) install -q --no-deps projectaria-tools==2.3.0
-	$(PIP) install -q -c $(CONSTRAINTS) -r docker/requirements-oracle.txt
+	$(call install,5,projectaria-tools 2.3.0 without its dependencies (HOT3D VRS video),--no-deps projectaria-tools==2.3.0)
 	touch $(STAMP)
+	@echo "make venv: $(VENV) ready"
 
 oracle-v30: $(ORACLE_V30_STAMP)
 

@@ -288,6 +288,8 @@ class RawEpisode:
     annotation: SourceAnnotation | None = None
     derived: frozenset[str] = frozenset()  # stream keys (states, actions, signals)
     joint_space: JointSpaceOptions | None = None
+    # the one clock its streams' times are on, chosen by evidence, and the offset found (to the lineage, `clock`)
+    clock: dict[str, Any] | None = None
 
     @property
     def has_action(self) -> bool:

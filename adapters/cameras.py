@@ -22,6 +22,7 @@ from av.video.reformatter import VideoReformatter
 from upath import UPath
 
 from adapters.base import CameraSource
+from adapters.storage import bounds
 from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
@@ -44,9 +45,18 @@ def decoding(
     core (N tasks on N cores), where decoder threads only add work: at 1080p AV1, libdav1d's automatic threads took
     12 % more CPU and 4x the wall time on a loaded 2-core machine; H.264 and MPEG-4 Part 2 decode the same either way.
     A path goes to FFmpeg's own file protocol; a URL's object is opened as a seekable file object, closed with the
-    container; a file object is demuxed in place through PyAV's Python IO."""
+    container; a file object is demuxed in place through PyAV's Python IO.
+
+    Frames are held to the reading budget (`adapters.storage.bounds`): the stream's declared frame size, as RGB, is
+    asked before anything is decoded, and FFmpeg's `max_pixels` refuses a frame the stream later changes to (a new
+    H.264 sequence header) before its buffer is allocated (it counts widths aligned up to 64 px). Frames are
+    decoded one at a time, so a frame is the unit."""
     with readable(video) if isinstance(video, (str, os.PathLike, UPath)) else nullcontext(video) as f, av.open(f) as c:
         s = c.streams.video[0]
+        w, h = s.codec_context.width, s.codec_context.height
+        name = str(video) if isinstance(video, (str, os.PathLike, UPath)) else str(getattr(video, "name", "video"))
+        bounds.ask(w * h * 3, f"{name}: a {w}x{h} RGB video frame")
+        s.codec_context.options = {"max_pixels": str(bounds.limit("READ_BYTES") // 3)}
         s.thread_type, s.codec_context.thread_count = "NONE", 1
         yield c, s
 

@@ -27,14 +27,16 @@ seeded random frame in the middle 60 %:
 - jump: +0.8 rad on the three wrist joints of one arm (right on even episodes, left on odd: a resting arm too) for
   0.1 s (at least one frame); also at 0.4 and 0.2 rad, to show where it stops seeing them;
 - clamp: one moving arm joint clipped at its 65th percentile: held at one value, inside its range, on 35 % of frames;
+- clamp_both: the same joint clipped in the state AND its action column at that value (a software limit narrower
+  than the robot's: the command holds too, so no hold check sees it; `qa_clamp_fraction`);
 - frozen: every state stream held at one row for 1.0 s (episodes of 3 s or more);
 - arm_frozen: the moving arm's joints held at one row for 1.0 s, in a second where that arm moves, while the rest
   records (its stream on GR00T, its 7 columns of the one state stream on G1 and AgiBot).
 
 Rates: a clean episode is falsely demoted when any behaviour finding lowers its tier (`qa_*` reasons), the new
 checks' share given apart; a planted one is found when its tier is low with the defect's own finding among the
-reasons (jump: qa_glitch_value, clamp: qa_plateau_fraction, frozen: qa_state_frozen_s, arm_frozen:
-qa_stream_frozen_s). Beside each, in the same
+reasons (jump: qa_glitch_value, clamp: qa_plateau_fraction, clamp_both: qa_clamp_fraction, frozen: qa_state_frozen_s,
+arm_frozen: qa_stream_frozen_s). Beside each, in the same
 run, the reference: what the checks before glitches and plateaus gave (the same findings less qa_glitch_value and
 qa_plateau_fraction and qa_stream_frozen_s: for a jump, qa_jump_* is the old finding, for a freeze
 qa_state_frozen_s). Cost: the glitch and plateau checks per clean
@@ -69,10 +71,11 @@ from schemas.tiers import QualityTier
 
 REAL = ROOT / "tests" / "data" / "real"
 SPEC = CanonicalizeSpec()
-NEW = ("qa_glitch_value", "qa_plateau_fraction", "qa_stream_frozen_s")
+NEW = ("qa_glitch_value", "qa_plateau_fraction", "qa_stream_frozen_s", "qa_clamp_fraction")
 EXPECT = {
     "jump": "qa_glitch_value",
     "clamp": "qa_plateau_fraction",
+    "clamp_both": "qa_clamp_fraction",
     "frozen": "qa_state_frozen_s",
     "arm_frozen": "qa_stream_frozen_s",
 }
@@ -197,6 +200,30 @@ def clamp(raw: RawEpisode, arms: Arms, k: int, rng: np.random.Generator) -> RawE
     return with_state(raw, stream, v)
 
 
+def clamp_both(raw: RawEpisode, arms: Arms, k: int, rng: np.random.Generator) -> RawEpisode | None:
+    """`clamp` in the state AND the command: a moving arm joint and its action column both clipped at the state's
+    65th percentile (a software limit set narrower than the robot's: the command never asks past it, the joint never
+    reads past it); None without one or without its action column."""
+    stream, _, cols = arms.right if k % 2 == 0 else arms.left
+    if not cols:
+        return None
+    width = raw.states[stream].values.shape[1]
+    keys = (stream.replace("observation.state", "action"), stream.replace("state.", "action.", 1), stream)
+    act = next((key for key in keys if key in raw.actions and raw.actions[key].values.shape[1] == width), None)
+    v = raw.states[stream].values.astype(np.float64).copy()
+    moving = [c for c in cols if np.ptp(v[:, c]) > 0.1]
+    if act is None or not moving:
+        return None
+    c = moving[int(rng.integers(len(moving)))]
+    top = np.quantile(v[:, c], 0.65)
+    v[:, c] = np.minimum(v[:, c], top)
+    a = raw.actions[act].values.astype(np.float64).copy()
+    a[:, c] = np.minimum(a[:, c], top)
+    actions = dict(raw.actions)
+    actions[act] = replace(actions[act], values=a.astype(raw.actions[act].values.dtype))
+    return replace(with_state(raw, stream, v), actions=actions)
+
+
 def frozen(raw: RawEpisode, arms: Arms, k: int, rng: np.random.Generator) -> RawEpisode | None:
     """Every state stream held for 1.0 s; None for an episode under 3 s (Bridge's 10 steps at 5 Hz: a held stretch
     there touches an end, which is idle, not frozen)."""
@@ -256,10 +283,13 @@ class Tally:
 
 
 def found(eps: list[Judged], code: str, old: tuple[str, ...]) -> tuple[bool, bool]:
-    """(found by its own finding, found by the checks before glitches and plateaus)."""
+    """(found by its own finding, found by the checks before glitches and plateaus). A clamp of state and command is
+    found by qa_clamp_fraction, or by qa_plateau_fraction where the state lags its command enough that the command
+    moves while the state holds (the real G1 teleop set)."""
     low = any(t in (QualityTier.low, QualityTier.rejected) for t, _, _ in eps)
     codes = {c for _, cs, _ in eps for c in cs}
-    return low and code in codes, low and bool(codes & set(old))
+    own = {code, "qa_plateau_fraction"} if code == "qa_clamp_fraction" else {code}
+    return low and bool(codes & own), low and bool(codes & set(old))
 
 
 def measure(name: str, raws: list[RawEpisode], seeds: int) -> dict[str, object]:
@@ -284,6 +314,7 @@ def measure(name: str, raws: list[RawEpisode], seeds: int) -> dict[str, object]:
         "jump_0.4rad": lambda r, a, k, g: jump(r, a, k, g, 0.4),
         "jump_0.2rad": lambda r, a, k, g: jump(r, a, k, g, 0.2),
         "clamp": clamp,
+        "clamp_both": clamp_both,
         "frozen": frozen,
         "arm_frozen": arm_frozen,
     }
@@ -338,7 +369,7 @@ def main() -> None:
             f"        glitch + plateau checks {r['ms_per_episode']:.1f} ms/episode (median) of"
             f" {r['ms_per_episode_all_array_checks']:.1f} ms for every array check"
         )
-        for kind in ("jump", "jump_0.4rad", "jump_0.2rad", "clamp", "frozen", "arm_frozen"):
+        for kind in ("jump", "jump_0.4rad", "jump_0.2rad", "clamp", "clamp_both", "frozen", "arm_frozen"):
             k = r[kind]
             if k["planted"]:
                 before = k["recall_before"]

@@ -7,9 +7,10 @@ as the export takes it):
   linear method), max absolute difference per statistic;
 - cost: CPU seconds (an untraced run) and peak numpy/Python allocations (a second run under tracemalloc; pyarrow's
   buffers are not traced) of
-  `masked_stats` (three passes over the episodes' files) and of that exact reference (the values read beforehand, then
-  every masked value of every feature concatenated in float64), with the episode list repeated `--repeat` times to
-  show what grows with the frame count;
+  `masked_stats` (one read of each episode's file) and of the floor: one read of the same columns (`read_cpu_s`,
+  pyarrow as `masked_stats` reads them) plus that exact reference on them (`exact_in_memory_cpu_s`: every masked
+  value of every feature concatenated in float64, `np.quantile`), with the episode list repeated `--repeat` times to
+  show what grows with the frame count; `ratio_to_floor` = masked_stats / (read + exact);
 - what a QUANTILES-normalized policy sees (lerobot 0.6.1 `normalize_processor.py`: 2 (x - q01) / (q99 - q01) - 1) on
   the frames whose episode uses each action dim: the share within |z| <= 3 (worst dim, and all used values) and the
   largest |z|, for the masked union stats, for the same union without the mask, and for lerobot's rule (per-episode
@@ -19,7 +20,12 @@ as the export takes it):
 One JSON object on the last stdout line.
 
     .venv/bin/python -m benchmarks.manifest_stats --corpus CORPUS --manifest NAME [--cameras none] [--repeat 1 4]
+    .venv/bin/python -m benchmarks.manifest_stats --synthetic 200 400 --manifest all  # a corpus written on the spot
     .venv/bin/python -m benchmarks.manifest_stats --smoke     # a two-dataset corpus written on the spot
+
+`--synthetic EPISODES FRAMES` writes a Franka dataset of EPISODES episodes and a human one of half as many, FRAMES
+frames each (random values in every dim, tests/fixtures/corpus.py), with the manifests `all` (two embodiments) and
+`franka` (one).
 """
 
 from __future__ import annotations
@@ -101,19 +107,21 @@ def _z_shares(values: list[np.ndarray], used: list[np.ndarray], q01: np.ndarray,
     }
 
 
-def _smoke_corpus(root: Path) -> Path:
-    """A Franka dataset and a human one (tests' tiny corpus writer), catalogued, a manifest `all` of both."""
+def _synthetic_corpus(root: Path, episodes: int = 2, frames: int = 6) -> Path:
+    """A Franka dataset and a human one (tests' tiny corpus writer, 8x8 camera), catalogued; manifests `all` of both
+    and `franka`."""
     from ingest.storage.corpus import Corpus
     from jobs.catalog.build import rebuild_catalog
     from jobs.catalog.curate import curate
     from tests.fixtures.corpus import episode, write_dataset
 
-    write_dataset(
-        root / "datasets/oxe/bridge", "franka", [episode(6, "pick", f"oxe/bridge/e{i}", "franka") for i in range(2)]
-    )
-    write_dataset(root / "datasets/egodex/basic", "human", [episode(5, "fold", "egodex/basic/h0", "human", hands=True)])
+    franka = [episode(frames, "pick", f"oxe/bridge/e{i}", "franka") for i in range(episodes)]
+    write_dataset(root / "datasets/oxe/bridge", "franka", franka, camera=(8, 8))
+    human = [episode(frames, "fold", f"egodex/basic/h{i}", "human", hands=True) for i in range(max(episodes // 2, 1))]
+    write_dataset(root / "datasets/egodex/basic", "human", human, camera=(8, 8))
     rebuild_catalog(Corpus(root))
     curate(root, "all", "true", val_fraction=0.0)
+    curate(root, "franka", "embodiment = 'franka'", val_fraction=0.0)
     return root
 
 
@@ -123,10 +131,11 @@ def main() -> None:
     p.add_argument("--manifest")
     p.add_argument("--cameras", nargs="+", default=None)
     p.add_argument("--repeat", type=int, nargs="+", default=[1])
+    p.add_argument("--synthetic", type=int, nargs=2, metavar=("EPISODES", "FRAMES"), default=None)
     args = parse_args(p, {"manifest": "all", "repeat": [1, 2]}, "a two-dataset corpus written on the spot")
     with tempfile.TemporaryDirectory() as tmp:
-        if args.smoke:
-            args.corpus = _smoke_corpus(Path(tmp) / "corpus")
+        if args.smoke or args.synthetic:
+            args.corpus = _synthetic_corpus(Path(tmp) / "corpus", *(args.synthetic or (2, 6)))
         if args.corpus is None or args.manifest is None:
             p.error("--corpus and --manifest are needed (or --smoke)")
         measure(args)
@@ -143,6 +152,7 @@ def measure(args: argparse.Namespace) -> None:
     for k in args.repeat:
         plan.episodes = base * k
         ours, cpu_ours, peak_ours = _measured(lambda: masked_stats(plan))
+        _, cpu_read, _ = _measured(lambda: _columns(plan))
         ref, cpu_ref, peak_ref = _measured(lambda k=k: {f: _exact(values[f] * k, used[f] * k) for f in values})
         diff = {f"{f}/{s}": float(np.nanmax(np.abs(ours.all[f][s] - ref[f][s]))) for f in ref for s in ref[f]}
         cost.append(
@@ -151,8 +161,10 @@ def measure(args: argparse.Namespace) -> None:
                 "frames": frames * k,
                 "masked_stats_cpu_s": round(cpu_ours, 3),
                 "masked_stats_peak_mb": round(peak_ours, 2),
+                "read_cpu_s": round(cpu_read, 3),
                 "exact_in_memory_cpu_s": round(cpu_ref, 3),
                 "exact_in_memory_peak_mb": round(peak_ref, 2),
+                "ratio_to_floor": round(cpu_ours / (cpu_read + cpu_ref), 2),
                 "max_abs_diff": diff,
             }
         )
@@ -161,10 +173,8 @@ def measure(args: argparse.Namespace) -> None:
     st = masked_stats(plan).all[ACTION]
     everyone = [np.ones_like(u) for u in used[ACTION]]
     union = UnionStats(values[ACTION][0].shape[1])
-    while union.pending:
-        for v in values[ACTION]:
-            union.add(v, np.ones(v.shape[1], bool))
-        union.next_pass()
+    for v in values[ACTION]:
+        union.add(v, np.ones(v.shape[1], bool))
     plain = union.result()
     lerobot = aggregate_stats([episode_stats({ACTION: v}) for v in values[ACTION]])[ACTION]
     rules = {

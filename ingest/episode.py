@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +97,9 @@ class CanonicalEpisode:
     state_native_units: list[str] = field(default_factory=list)  # per column, its stream's unit ("" unknown)
     action_native: np.ndarray | None = None
     action_native_names: list[str] = field(default_factory=list)
+    # (N, D) float32 0/1 beside each native: 1 where its stream has a sample at the frame (`natives.native_valid`)
+    state_native_valid: np.ndarray | None = None
+    action_native_valid: np.ndarray | None = None
     action_config: list[ActionSegment] | None = None
     span_s: tuple[float, float] = (0.0, 0.0)  # where this episode lies in the raw episode's clock
     validity: dict[str, int] = field(default_factory=dict)  # frames of its span each check flagged (`ValidityReport`)
@@ -107,6 +111,8 @@ class CanonicalEpisode:
     notes: list[str] = field(default_factory=list)  # how its hands were built (`HandSignals.notes`)
     eef_offset: str = ""  # which EEF offset moved the source's poses to the canonical wrist, or why none
     row_clock: str | None = None  # set when each frame took its image and state from one row (`span._grid`)
+    native_windows: dict[str, list[float]] = field(default_factory=dict)  # streams present in part (`span`)
+    clock: dict[str, Any] | None = None  # the recording's clock, chosen by its adapter (`RawEpisode.clock`)
     quarantined_parts: tuple[QuarantinedPart, ...] = ()  # the other parts of its span a behaviour finding rejected
     qa: QARecord | None = None  # geometry QA of this episode's arrays (`ingest.qa.geometry.measure`)
     qa_config: QAConfig | None = None  # the geometry thresholds its dataset is judged with (to the lineage)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -78,6 +79,7 @@ def load_commands() -> dict[str, Command]:
 
 
 COMMANDS = load_commands()
+EXIT_BROKEN_PIPE = 141  # as a shell reports a command SIGPIPE ended (128 + 13): its output was cut off by its reader
 
 
 def cli_inspect(args: argparse.Namespace) -> int:
@@ -111,10 +113,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         with stops.armed():  # SIGTERM and Ctrl-C end the command with one line and 143 / 130 (jobs.runtime.stops)
-            return int(_load(COMMANDS[args.command].run)(args))
+            status = int(_load(COMMANDS[args.command].run)(args))
+            sys.stdout.flush()  # here, not at exit: a reader gone (`| head`) is the branch below, not a traceback
+            return status
+    except BrokenPipeError:  # the reader of stdout has gone: what it read is what it wanted; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush goes nowhere
+        return EXIT_BROKEN_PIPE
     except stops.Stopped as e:
         print(stops.message(f"eidata {args.command}", e), file=sys.stderr)
         return e.status
+    except Exception as e:  # a full disk, a stalled store that no command named: one line and 75, never a traceback
+        from adapters.storage.faults import environment_fault
+        from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
+
+        if (cause := environment_fault(e)) is None:
+            raise
+        print(f"eidata {args.command}: {EnvironmentFaultError(args.command, cause)}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
 
 
 if __name__ == "__main__":

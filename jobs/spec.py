@@ -15,6 +15,7 @@ from typing import Any, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from adapters.registry import get_adapter
 from jobs.spec_models import BASE_DIR, JobSpec, SourceSpec
@@ -133,7 +134,22 @@ def _message(kind: str, msg: str, loc: Loc, data: Any) -> str:
         return "expected a path"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "expected a mapping (key: value lines)"
+    if msg.startswith("Input "):  # pydantic's generic words ("Input should be 10"): what the field is, from its model
+        found = _field_at(loc, data)
+        if found is not None and found[1].description:
+            return f"{msg}; {found[0]}: {found[1].description}"
     return msg.removeprefix("Value error, ")
+
+
+def _field_at(loc: Loc, data: Any) -> tuple[str, FieldInfo] | None:
+    """The model field a problem's `loc` names, with its name (the deepest key that is a field of the model
+    `_model_at` gives above it: past it, list indices and pydantic's union tags), or None."""
+    for end in range(len(loc), 0, -1):
+        name = loc[end - 1]
+        model = _model_at(loc[: end - 1], data) if isinstance(name, str) else None
+        if model is not None and name in model.model_fields:
+            return name, model.model_fields[name]
+    return None
 
 
 def _issues(exc: ValidationError, root: yaml.Node | None, data: Any) -> list[SpecIssue]:

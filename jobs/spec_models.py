@@ -65,7 +65,11 @@ class SourceSpec(BaseModel):
     )
     root: Path | str = Field(
         description="the raw data the adapter reads: a folder, relative to the spec file, that must exist; or an "
-        "object-store URL (s3://bucket/prefix, gs://, hf://), its bucket, prefix and credential checked before work"
+        "object-store URL (s3://bucket/prefix, gs://, hf://), its bucket, prefix and credential checked before work. "
+        "The folder its layout starts at or one above it, as the adapter's docstring says (lerobot: a dataset's "
+        "meta/info.json here or one or two levels below; oxe: <dataset>/<version>/dataset_info.json up to 3 levels "
+        "below, so a builder's version folder and its parents both do); a root that cannot be one is refused here, "
+        "saying what was expected"
     )
     storage: StorageOptions | None = Field(
         None,

@@ -38,6 +38,7 @@ from schemas.corpus import DATASETS_DIR, EpisodeLineage, find_datasets
 from schemas.dataset_meta import Quirk, Severity, quirk
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.tiers import QualityTier
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
@@ -87,11 +88,11 @@ def qa_quirks(root: Location) -> list[Quirk]:
     except ValueError as err:  # a torn line is the loader's finding; an invalid lineage is ours
         return [quirk("qa_unreadable", "warning", f"QA not read: {err}", EPISODES_PATH)]
     geometry_config, behaviour_config = recorded_thresholds(lineages)
-    out: list[tuple[str, Severity, str]] = []
+    out: list[tuple[str, Severity, str, list[str]]] = []
     summary = geometry_summary(root.name, [lin.qa for lin in lineages])
     if summary is not None:
-        out.append(("qa_summary", "info", f"geometry QA: {geometry_overview(summary)}"))
-        out += [(f.code, "warning", f.message) for f in geometry_findings(summary, geometry_config)]
+        out.append(("qa_summary", "info", f"geometry QA: {geometry_overview(summary)}", []))
+        out += [(f.code, "warning", f.message, []) for f in geometry_findings(summary, geometry_config)]
     b = behaviour_summary(
         root.name,
         [lin.episode_uid or f"episode {line.get('episode_index')}" for line, lin in zip(lines, lineages, strict=True)],
@@ -102,9 +103,12 @@ def qa_quirks(root: Location) -> list[Quirk]:
         [lin.verdicts.found if lin.verdicts is not None else [] for lin in lineages],
     )
     if b is not None:
-        out.append(("qa_behaviour", "info", f"behaviour QA: {behaviour_overview(b)}"))
-        out += [(code, "warning", msg) for code, msg, _ in behaviour_messages(b)]
-    return [quirk(code, sev, msg, EPISODES_PATH) for code, sev, msg in out]
+        out.append(("qa_behaviour", "info", f"behaviour QA: {behaviour_overview(b)}", []))
+        out += [
+            (code, "info" if tier == QualityTier.high else "warning", msg, every)
+            for code, msg, tier, every in behaviour_messages(b)
+        ]
+    return [quirk(code, sev, msg, EPISODES_PATH, every) for code, sev, msg, every in out]
 
 
 def source_quirks(findings: list[SourceFinding]) -> list[Quirk]:

@@ -22,7 +22,14 @@ it); each default sits clear of what the clean episodes give (the figures are in
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+# Why a held reading is the robot's own behaviour, not a defect (`ingest.qa.explain`): held at an end of its range,
+# its command still as well (the actuator not used), its command pushing into the held value and not back across it
+# (contact: a gripper on an object), or its command within the encoder's resolution of it (a servo's deadband).
+Why = Literal["range_end", "unused", "contact", "deadband"]
 
 
 class BehaviourConfig(BaseModel):
@@ -55,6 +62,13 @@ class BehaviourConfig(BaseModel):
     )
     dark_level: float = Field(10 / 255, gt=0, lt=1, description="a frame whose mean grey (0..1) is below is near-black")
     bright_level: float = Field(245 / 255, gt=0, lt=1, description="a frame whose mean grey is above is near-white")
+    bright_std: float = Field(
+        10 / 255,
+        gt=0,
+        description="a bright frame is near-white only if its grey standard deviation (0..1) is below this too: a"
+        " whited-out picture keeps no texture (real frames washed out by glare until near-white: 0.002-0.023), a"
+        " clean white scene does (Diffusion Policy's PushT renders, mean 0.967-0.978: 0.068-0.090)",
+    )
     flat_std: float = Field(
         2 / 255, gt=0, description="a frame whose grey standard deviation (0..1) is below is flat (a dead feed, a cap)"
     )
@@ -185,6 +199,43 @@ class BehaviourConfig(BaseModel):
         " more than this share of the moving frames demotes to low (clean real arms: 0 in every episode, G1 and"
         " GR00T; a joint clipped at one value on 35 % of its frames measures 0.18-0.45)",
     )
+    explain_holds: bool = Field(
+        True,
+        description="judge each hold against its command and its range before it lowers a tier (`ingest.qa.explain`);"
+        " off, every hold lowers as it did before (the reference `benchmarks.behaviour_explained` measures against)",
+    )
+    explain_lag_s: float = Field(
+        0.2,
+        ge=0,
+        description="a held reading is judged against its command less this long at the end of the hold: the state"
+        " follows its command a frame or two later (the real two-hand LeRobot v3.0 rig's command leads its state by one"
+        " frame, so its last held frame sees the command already gone)",
+    )
+    deadband_quanta: float = Field(
+        16.0,
+        gt=0,
+        description="a quantised reading (its smallest step: one encoder tick) held while its command stays within this"
+        " many of its steps of it is a servo inside its deadband, not a frozen sensor (`ingest.qa.explain`). Real"
+        " holds measured: the SO-101 follower's gripper 7 ticks (12-bit), the two-hand rig's arm 14 ticks (14-bit,"
+        " 0.31 deg)",
+    )
+    contact_error_fraction: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="a column without joint limits held while its command pushes past it by at most this share of its"
+        " travel over the episode (state or command), never back across, is held short by its compliance (contact or"
+        " load, whichever way it then leaves; `ingest.qa.explain`). Arm joints of a description are not explained so:"
+        " a clamp reads the same",
+    )
+    clamp_fraction_low: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="a commanded joint whose state AND command sit at one value inside its limits (a software limit"
+        " set narrower than the robot's), reached at speed and left again, on more than this share of the moving frames"
+        " demotes to low (`ingest.qa.explain.channel_clamp`)",
+    )
     frozen_stream_s_low: float = Field(
         0.5,
         gt=0,
@@ -248,15 +299,21 @@ class BehaviourConfig(BaseModel):
         " on the 10 Hz grid give copies (trimmed 7 frames, float32) 0.91-0.97 and distinct demonstrations <= 0.56",
     )
     fingerprint_hashes: int = Field(32, ge=4, description="min-hash values per episode")
-    fingerprint_bands: int = Field(8, ge=1, description="LSH bands (hashes / bands rows each)")
+    fingerprint_bands: int = Field(
+        16,
+        ge=1,
+        description="LSH bands (hashes / bands rows each): 2 rows, so a copy at similarity 0.3 still shares a band"
+        " with its original (`benchmarks/duplicates_scale.py`: copies of real recordings trimmed or re-gridded)",
+    )
     duplicate_candidate_similarity: float = Field(
-        0.5,
+        0.25,
         gt=0,
         le=1,
         description="a later episode whose fingerprint is this similar (estimated Jaccard) to an earlier one's is a"
-        " duplicate candidate, then verified on the signals (`copy_tolerance`); a bar for recall, not a verdict (GR00T"
-        " PickNPlace: copies trimmed by 7 frames 0.84-1.0; the real G1 teleop set's distinct demonstrations of one task"
-        " reach 1.0)",
+        " duplicate candidate, then verified on the signals (`copy_tolerance`); a bar for recall, not a verdict"
+        " (`benchmarks/duplicates_scale.py`, repetitions of the real GR00T recordings: copies trimmed 11 frames or"
+        " re-gridded half a frame later 0.22-1.0 at 100k episodes, 5th percentile 0.375; distinct repetitions mostly"
+        " below 0.15)",
     )
     copy_tolerance: float = Field(
         0.1,
@@ -364,6 +421,25 @@ class BehaviourRecord(BaseModel):
     )
     stream_frozen_signal: str | None = Field(None, description="that stream (`state.right_arm`)")
     stream_frozen_frame: int | None = Field(None, description="its first frame")
+    clamp_fraction: float | None = Field(
+        None,
+        description="largest share of the moving frames a commanded joint's state and command both sit at one value"
+        " inside its limits, at the extreme of both (`ingest.qa.explain.channel_clamp`); None when no joint is judged",
+    )
+    clamp_signal: str | None = Field(None, description="the native state column of that clamp")
+    clamp_value: float | None = Field(None, description="the value it is clamped at (its limits' unit)")
+    explained_checks: list[str] | None = Field(
+        None,
+        description="per explained hold (`Explained`), the finding it would have been (qa_stream_frozen_s,"
+        " qa_plateau_fraction, qa_state_frozen_s, qa_native_saturated_fraction, qa_native_dead_dims)",
+    )
+    explained_by: list[Why] | None = Field(None, description="per explained hold, why (`Why`)")
+    explained_signals: list[str] | None = Field(None, description="per explained hold, the native column or stream")
+    explained_values: list[float] | None = Field(
+        None,
+        description="per explained hold, what the check measured (seconds, a share of frames; for still columns, how"
+        " many)",
+    )
     nonfinite: int | None = Field(None, description="NaN/Inf values in the natives")
     idle_start_s: float | None = Field(None, description="seconds before the first motion")
     idle_end_s: float | None = Field(None, description="seconds after the last motion")
@@ -376,6 +452,39 @@ class BehaviourRecord(BaseModel):
     )
     tracking_lag_s: float | None = Field(None, description="median best lag of the state behind the action (s)")
     fingerprint: list[int] | None = Field(None, description="min-hash content fingerprint (uint32 values)")
+
+
+class Explained(BaseModel):
+    """One hold a behaviour check would have lowered a tier for, explained by the robot's own signals: recorded as a
+    note (a finding of tier high, `qa_explained_<why>`), never a demotion. Stored flat in the record's `explained_*`
+    lists (the catalog has one column per field)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check: str = Field(description="the finding it would have been, e.g. qa_stream_frozen_s")
+    why: Why
+    signal: str = Field(description="the native state column (or stream) held")
+    value: float = Field(
+        description="what the check measured: seconds held, a share of frames; for still columns, how many"
+    )
+
+    @staticmethod
+    def of(record: BehaviourRecord) -> list[Explained]:
+        """The explained holds a record lists."""
+        cols = (record.explained_checks, record.explained_by, record.explained_signals, record.explained_values)
+        if cols[0] is None:
+            return []
+        return [Explained(check=c, why=w, signal=s, value=v) for c, w, s, v in zip(*cols, strict=True)]  # type: ignore[arg-type]
+
+    @staticmethod
+    def columns(found: list[Explained]) -> dict[str, list]:
+        """The record's `explained_*` fields of `found` (empty lists: measured, nothing explained)."""
+        return {
+            "explained_checks": [e.check for e in found],
+            "explained_by": [e.why for e in found],
+            "explained_signals": [e.signal for e in found],
+            "explained_values": [float(e.value) for e in found],
+        }
 
 
 class CopyColumns(BaseModel):

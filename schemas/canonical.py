@@ -55,6 +55,11 @@ ACTION = "action"
 HAND_KEYPOINTS = "observation.hand_keypoints"
 STATE_NATIVE = "observation.state.native"
 ACTION_NATIVE = "action.native"
+# Beside each native vector, one float32 0/1 per column: 1 where the column's stream has a sample at the frame, 0 where
+# the stream is absent (before it starts, after it stops, inside a gap of its own), its column then holding the
+# stream's nearest sample. float32, as the natives: a consumer multiplies by it, and lerobot 0.3.3's `Normalize`
+# refuses a bool feature (the canonical `INTERPOLATED` flag, tests/jobs/export/lerobot_v3/test_clients.py).
+NATIVE_VALID = {STATE_NATIVE: "observation.state.native_valid", ACTION_NATIVE: "action.native_valid"}
 INTERPOLATED = "observation.interpolated"  # True where the frame was made up by up-sampling (source below fps)
 
 
@@ -191,6 +196,7 @@ def canonical_features(
     interpolated_flag: bool = False,
     robot_keypoint_hands: Sequence[str] = (),
     keypoint_slots: np.ndarray | None = None,
+    native_valid: bool = False,
 ) -> dict[str, FeatureSpec]:
     """Feature specs of a canonical dataset, in info.json order (`Embodiment.features` fills the embodiment's part).
 
@@ -198,7 +204,7 @@ def canonical_features(
     the vocabulary's) to its (height, width); `mask` marks the 50 dims that hold real data;
     `keypoint_hands` are the hands with human MANO-21 keypoints, `robot_keypoint_hands` those with a robot hand's
     MANO-21-style keypoints, `keypoint_slots` the (2, 21) slots that hold real points (`keypoint_info`). Native
-    vectors are included only when named.
+    vectors are included only when named; with `native_valid`, each with its validity mask (`NATIVE_VALID`).
     """
     features: dict[str, FeatureSpec] = {}
     for cam in Camera:
@@ -222,6 +228,12 @@ def canonical_features(
     for key, names in ((STATE_NATIVE, native_state_names), (ACTION_NATIVE, native_action_names)):
         if names:
             features[key] = FeatureSpec(dtype="float32", shape=(len(names),), names=list(names))
+    for key, names in ((STATE_NATIVE, native_state_names), (ACTION_NATIVE, native_action_names)):
+        if names and native_valid:  # after the natives: lerobot's batch keeps info.json's order
+            info = {"mask_of": key, "values": "1 where the column's stream has a sample at the frame, else 0"}
+            features[NATIVE_VALID[key]] = FeatureSpec(
+                dtype="float32", shape=(len(names),), names=list(names), info=info
+            )
     if interpolated_flag:
         features[INTERPOLATED] = FeatureSpec(dtype="bool", shape=(1,), names=None)
     return features

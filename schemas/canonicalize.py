@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import CANONICAL_FPS, Camera
@@ -160,7 +160,9 @@ class CanonicalizeSpec(BaseModel):
 
     # One rate for every episode (DESIGN.md section 3): canonicalization reads `CANONICAL_FPS`; a spec may state it
     fps: Literal[10] = Field(
-        CANONICAL_FPS, description="the canonical rate, 10 Hz (no other: output timestamps are frame_index / 10)"
+        CANONICAL_FPS,
+        description="the canonical rate, fixed at 10 Hz (not a choice: every source is resampled to it from its own "
+        "rate; output timestamps are frame_index / 10)",
     )
     max_gap_s: float = Field(0.5, gt=0, description="a pause longer than this between samples of a stream is a gap")
     gap_policy: GapPolicy = Field(GapPolicy.split, description="split the episode at gaps or invalidate frames")
@@ -171,7 +173,14 @@ class CanonicalizeSpec(BaseModel):
         description="a grid time within this of a native sample is not flagged as interpolated (below half a frame)",
     )
     min_episode_s: float = Field(1.0, ge=0, description="spans shorter than this after splitting are dropped")
-    cameras: list[Camera] | None = Field(None, description="canonical cameras to keep (default: every mapped one)")
+    cameras: list[Camera] | None = Field(
+        None,
+        description="canonical cameras to keep (head, wrist_left, wrist_right, third_person), each source camera "
+        "placed in one by its adapter (lerobot: the camera_map option, else its name; oxe: the subset table). Omitted: "
+        "every placed camera, and a camera no slot fits kept under its own name (Bridge's image_1, image_2); listed: "
+        "those slots only, the others left out. An export of sources with different cameras puts each dataset's main "
+        "one in observation.images.primary",
+    )
     validity: ValidityConfig = Field(default_factory=ValidityConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     qa: QAConfig = Field(default_factory=QAConfig, description="geometry QA thresholds (`ingest.qa.geometry`)")
@@ -183,3 +192,14 @@ class CanonicalizeSpec(BaseModel):
         default_factory=ImageSpec,
         description="stored camera size per source / camera (`schemas.image_size`): native, or e.g. 224x224 pad",
     )
+
+    @field_validator("fps", mode="before")
+    @classmethod
+    def _fixed_rate(cls, v: object) -> object:
+        if isinstance(v, int | float) and not isinstance(v, bool) and v != CANONICAL_FPS:
+            raise ValueError(
+                f"{v} Hz: the canonical rate is fixed at {CANONICAL_FPS} Hz, not a setting. Every source is read at "
+                f"its own rate (a 15 or 30 Hz source too) and resampled to {CANONICAL_FPS} Hz; the rate of the data "
+                f"you have needs no key here. Remove the line or write fps: {CANONICAL_FPS}"
+            )
+        return v

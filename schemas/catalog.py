@@ -20,23 +20,28 @@ class _CatalogCore(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     episode_uid: str = Field(description="stable id: source/subset/raw id")
-    source: str
-    subset: str
+    source: str = Field(description="the job spec's source name (sources[].name)")
+    subset: str = Field(description="the dataset within the source (a split, a task folder, a robot)")
     dataset: str = Field(description="dataset path relative to the corpus root")
-    episode_index: int = Field(ge=0)
-    embodiment: str
-    tier: QualityTier
-    tier_reasons: list[str] = Field(default_factory=list)
+    episode_index: int = Field(ge=0, description="its position in the dataset (episode_index in LeRobot's files)")
+    embodiment: str = Field(description="the robot or human setup, a name of the embodiment registry (widowx, human)")
+    tier: QualityTier = Field(
+        description="high: trains every task, the policy too; low: lowered by a finding (reason in tier_reasons), "
+        "trains no policy; actionless: no action, visual forecasting only; rejected: never selected by curate"
+    )
+    tier_reasons: list[str] = Field(
+        default_factory=list, description="why the tier is what it is, one sentence per decision, with value and bound"
+    )
     ingest_tier: QualityTier | None = Field(
         None,
         description="the tier before the corpus-level verdicts (`eidata verdicts`, view `verdicts`): what `curate"
         " --include-verdict` starts from; = tier for an episode no verdict judged",
     )
-    task: str | None = None
-    caption: str | None = None
-    num_frames: int = Field(ge=0)
-    duration_s: float = Field(ge=0)
-    has_action: bool
+    task: str | None = Field(None, description="the task text the source gives ('; ' between several)")
+    caption: str | None = Field(None, description="the instruction `eidata caption` wrote (VLM or rules)")
+    num_frames: int = Field(ge=0, description="frames as stored, at the canonical rate (10 Hz)")
+    duration_s: float = Field(ge=0, description="num_frames / fps")
+    has_action: bool = Field(description="the action mask fills at least one canonical dim (see action.info.mask)")
     has_hands: bool = Field(description="the episode has tracked human hand keypoints (MANO-21); see hand_keypoints")
     hand_keypoints: str | None = Field(
         None,
@@ -44,15 +49,20 @@ class _CatalogCore(BaseModel):
         "= has_hands), robot (a dexterous robot hand's links by FK, masked slots in the feature info) or none; null "
         "for episodes cataloged before robot keypoints existed",
     )
-    cameras: list[str] = Field(default_factory=list)
-    success: bool | None = None
-    raw_path: str
-    raw_fps: float | None = None
-    content_hash: str
-    pipeline_version: str
-    latents_ready: bool = False
-    caption_ready: bool = False
-    ingested_at: datetime
+    cameras: list[str] = Field(
+        default_factory=list, description="its videos: observation.images.<name> without the prefix (head, wrist)"
+    )
+    success: bool | None = Field(None, description="whether the source marks the demonstration a success; null: unsaid")
+    raw_path: str = Field(description="the raw file or folder it was read from (as the spec's root names it)")
+    raw_fps: float | None = Field(None, description="the source's own frame rate before resampling to 10 Hz")
+    content_hash: str = Field(
+        description="sha256 over its files' paths, sizes and sha256 (data parquet, then each video): changes when a "
+        "file does"
+    )
+    pipeline_version: str = Field(description="the eidata version that wrote it; external: another tool's dataset")
+    latents_ready: bool = Field(False, description="a DINOv3 latents file exists for a camera (`eidata latents`)")
+    caption_ready: bool = Field(False, description="caption is set")
+    ingested_at: datetime = Field(description="when its data file was written (its modification time, UTC)")
 
 
 QA_COLUMNS = [  # geometry, then behaviour, then the verdict step's

@@ -93,6 +93,17 @@ class EpisodeLineage(BaseModel):
     camera_size_split: str | None = Field(
         None, description="set when its camera sizes put it in a dataset of its own size (`jobs.ingest.commit`)"
     )
+    signature_split: str | None = Field(
+        None, description="set when its features (natives, widths, cameras) put it in a dataset of its signature"
+    )
+    native_windows: dict[str, list[float]] | None = Field(
+        None,
+        description="native streams present in only part of it: stream -> [first, last] s of this episode where it "
+        "has data; its columns elsewhere hold the nearest value (`ingest.canonical.span`)",
+    )
+    clock: dict[str, Any] | None = Field(
+        None, description="the one clock its recording's streams were put on, chosen by evidence, and the offset found"
+    )
     pipeline_version: str | None = None
     source_annotation: dict[str, Any] | None = Field(
         None, description="the source's own annotation of the episode, as the adapter read it (an Ego4D Goal-Step goal)"
@@ -152,7 +163,7 @@ class QuarantineRow(BaseModel):
     message: str = Field(description="the error message, with the specific reason")
     file: str | None = Field(None, description="the offending file inside the raw episode, when known")
     field: str | None = Field(None, description="the offending field or stream, when known")
-    quarantined_at: datetime
+    quarantined_at: datetime = Field(description="when the run that rejected it wrote this row (UTC)")
     # null in parts written before issue 38 (`jobs.ingest.resume.LEGACY_ENVIRONMENT`)
     fault: Fault = Field("data", description="data: the episode's own; environment: `--retry-quarantined` retries it")
 

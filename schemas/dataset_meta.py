@@ -17,7 +17,7 @@ from typing import IO, Any, ClassVar, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from upath import UPath
 
 from schemas.arrow import leaf_type
@@ -48,10 +48,14 @@ class Quirk(BaseModel):
     severity: Severity
     message: str
     path: str | None = None
+    episodes: list[str] = Field(
+        default_factory=list,
+        description="every episode the quirk concerns (the message may name a few and say how many more)",
+    )
 
 
-def quirk(code: str, severity: Severity, message: str, path: str | None = None) -> Quirk:
-    return Quirk(code=code, severity=severity, message=message, path=path)
+def quirk(code: str, severity: Severity, message: str, path: str | None = None, episodes: Iterable[Any] = ()) -> Quirk:
+    return Quirk(code=code, severity=severity, message=message, path=path, episodes=[str(e) for e in episodes])
 
 
 def listing(items: Iterable[Any], limit: int = 5) -> str:
@@ -272,8 +276,9 @@ class EpisodeFindings:
                 if code in ("timestamp_offset", "timestamp_mismatch") and not has_video:
                     sev = "warning"  # without videos nothing is looked up by timestamp
                 extra = f" [{listing(sorted(self.notes[code]))}]" if self.notes[code] else ""
-                msg = f"{what}: episodes {listing(sorted(set(self.episodes[code])))}{extra}"
-                out.append(quirk(code, sev, msg, self.path[code]))
+                named = sorted(set(self.episodes[code]))
+                msg = f"{what}: episodes {listing(named)}{extra}"
+                out.append(quirk(code, sev, msg, self.path[code], named))
         return out
 
 

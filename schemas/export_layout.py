@@ -42,6 +42,9 @@ ND_NAMES_KEY = "nd_names"  # info of a flattened feature: its nested names befor
 ACTION_MASK_COLUMN = "action_mask"
 CAPTION_COLUMN = "caption"
 INTRINSICS_COLUMN = "cameras/{video_key}/intrinsics"
+# A manifest's camera slot (`primary`, `wrist`: jobs/export/lerobot_v3/plan.py) is filled per dataset: the camera of the
+# episode's own dataset that it holds, e.g. `observation.images.third_person` in `observation.images.primary`
+CAMERA_SOURCE_COLUMN = "cameras/{video_key}/source"
 
 # Arrow types of the episode columns (a batch of rows where every value is null must still get the column's type)
 EPISODE_COLUMN_TYPES: dict[str, pa.DataType] = {
@@ -53,6 +56,10 @@ INTRINSICS_TYPE = pa.list_(pa.float64())
 
 def intrinsics_column(video_key: str) -> str:
     return INTRINSICS_COLUMN.format(video_key=video_key)
+
+
+def camera_source_column(video_key: str) -> str:
+    return CAMERA_SOURCE_COLUMN.format(video_key=video_key)
 
 
 def is_policy_key(key: str) -> bool:

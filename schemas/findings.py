@@ -34,7 +34,9 @@ class SourceFinding(BaseModel):
     root: str = Field(description="the source root discovery read")
     subset: str | None = Field(None, description="the dataset (subset) it concerns; None: the whole source")
     code: str = Field(description="what kind of finding: total_episodes_mismatch, ghost_camera, folder_skipped, ...")
-    severity: Severity
+    severity: Severity = Field(
+        description="error: data it declares is missing; warning: something off or skipped; info: a decision noted"
+    )
     message: str = Field(description="what is missing or was skipped, and the first cause")
     path: str | None = Field(None, description="the file or folder it names")
     episodes: tuple[str, ...] | None = Field(

@@ -7,13 +7,14 @@ here: the query, the catalog snapshot it ran on, the routing table, the split ru
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.arrow import arrow_schema
 from schemas.tiers import QualityTier, RoutingTable
@@ -35,6 +36,9 @@ Balance = Literal["none", "source", "subset"]
 # their hours. episode: every episode gets its weight as its total mass whatever its length (the behaviour before
 # weight_unit existed, kept for reproducing old runs).
 WeightUnit = Literal["frame", "episode"]
+# How far the shares of a manifest (`sampling_weights`, the mixture's weights) may sum from 1: each share is a float
+# division by the correctly rounded total, so each lies in [0, 1] exactly and their sum is off by a few ulp per share
+SHARE_TOLERANCE = 1e-9
 
 
 class ManifestEntry(BaseModel):
@@ -124,6 +128,16 @@ class Manifest(BaseModel):
     def _valid_name(cls, v: str) -> str:
         check_name(v)
         return v
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> Manifest:
+        for what, shares in (
+            ("sampling_weights", self.sampling_weights.values()),
+            ("mixture weights", [e.weight for e in self.mixture]),
+        ):
+            if abs(math.fsum(shares) - 1.0) > SHARE_TOLERANCE:
+                raise ValueError(f"{what} sum to {math.fsum(shares)!r}, not 1 within {SHARE_TOLERANCE}")
+        return self
 
     @classmethod
     def load(cls, manifest_dir: Path) -> Manifest:

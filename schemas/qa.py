@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.arrow import arrow_type
+from schemas.arrow import arrow_schema, arrow_type
 from schemas.tiers import QualityTier
 
 APPROACH_BIN_DEG = 10  # width of one bin of `QARecord.approach_hist`
@@ -153,9 +153,9 @@ class QARecord(BaseModel):
     hand_length: float | None = Field(None, description="median wrist -> middle fingertip bone chain (m)")
     bone_length_cv: float | None = Field(None, description="median over bones of their length's std / mean")
     gripper_min: float | None = Field(None, description="smallest gripper opening (0 closed .. 1 open)")
-    gripper_p5: float | None = None
-    gripper_p95: float | None = None
-    gripper_max: float | None = None
+    gripper_p5: float | None = Field(None, description="5th percentile gripper opening (0 closed .. 1 open)")
+    gripper_p95: float | None = Field(None, description="95th percentile gripper opening (0 closed .. 1 open)")
+    gripper_max: float | None = Field(None, description="largest gripper opening (0 closed .. 1 open)")
     action_pos_err: float | None = Field(None, description="p95 |state t + action delta - state t+1| (m)")
     action_rot_err: float | None = Field(None, description="p95 rotation angle between them (deg)")
     left_of_right: float | None = Field(
@@ -194,7 +194,10 @@ class Finding(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str = Field(description="qa_<the record field it reads>, e.g. qa_cam_frozen_s, qa_duplicate")
-    tier: QualityTier = Field(description="the tier this finding lowers the episode to (low or rejected)")
+    tier: QualityTier = Field(
+        description="the tier this finding lowers the episode to (low or rejected; high: a note that lowers nothing,"
+        " qa_duplicate_unjudged)"
+    )
     value: float = Field(description="the measured value (a copy's residual, the share of the dataset moving a dim)")
     threshold: float
     compared_with: str | None = Field(None, description="episode_uid of the episode it was compared with")
@@ -233,15 +236,22 @@ class DatasetFinding(BaseModel):
     episodes: tuple[int, ...] = Field((), description="the episodes it names (positions in the dataset)")
 
 
-# Dataset findings of the catalog build (`jobs.catalog.behaviour`): view `findings` in `eidata query`.
+class DatasetFindingRow(BaseModel):
+    """One row of the catalog's `findings` view (`catalog/findings/*.parquet`, written by the catalog build:
+    `jobs.catalog.behaviour`): a `DatasetFinding` of a dataset, with the episodes it names by uid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(description="the dataset, relative to the corpus root")
+    code: str = Field(description="what was found: qa_task_imbalance, qa_short_episodes")
+    value: float = Field(
+        description="what was measured: the largest task's episodes over the smallest's (x), or the number of short "
+        "episodes"
+    )
+    threshold: float = Field(description="the bound it crossed, in the same unit")
+    message: str = Field(description="the finding in words")
+    episodes: list[str] = Field(default_factory=list, description="episode_uid of the episodes it names")
+
+
 FINDINGS_DIR = "catalog/findings"
-FINDINGS_SCHEMA = pa.schema(
-    [
-        ("dataset", pa.string()),
-        ("code", pa.string()),
-        ("value", pa.float64()),
-        ("threshold", pa.float64()),
-        ("message", pa.string()),
-        ("episodes", pa.list_(pa.string())),
-    ]
-)
+FINDINGS_SCHEMA = arrow_schema(DatasetFindingRow)

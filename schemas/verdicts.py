@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.arrow import arrow_schema
 from schemas.qa import Finding
 from schemas.tiers import QualityTier
 
@@ -41,16 +41,24 @@ class CorpusVerdicts(BaseModel):
     found: list[Finding] = Field(default_factory=list)
 
 
-VERDICT_SCHEMA = pa.schema(
-    [
-        ("episode_uid", pa.string()),
-        ("dataset", pa.string()),
-        ("stage", pa.string()),  # ingest | verdicts
-        ("code", pa.string()),
-        ("tier", pa.string()),
-        ("value", pa.float64()),
-        ("threshold", pa.float64()),
-        ("compared_with", pa.string()),
-        ("message", pa.string()),
-    ]
-)
+class VerdictRow(BaseModel):
+    """One row of the catalog's `verdicts` view (`catalog/verdicts/*.parquet`): a `Finding` behind an episode's tier,
+    with the episode and the moment that judged it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episode_uid: str = Field(description="the episode judged")
+    dataset: str = Field(description="its dataset, relative to the corpus root")
+    stage: Stage = Field(
+        description="ingest: the episode judged alone with its job's thresholds; verdicts: `eidata verdicts` against "
+        "the rest of the corpus"
+    )
+    code: str = Field(description=Finding.model_fields["code"].description)
+    tier: QualityTier = Field(description=Finding.model_fields["tier"].description)
+    value: float = Field(description="what was measured, in the unit of the catalog column the code names")
+    threshold: float = Field(description="the bound it crossed, in the same unit")
+    compared_with: str | None = Field(None, description=Finding.model_fields["compared_with"].description)
+    message: str = Field(description="the finding in words: value, threshold and what they mean")
+
+
+VERDICT_SCHEMA = arrow_schema(VerdictRow)

@@ -44,7 +44,6 @@ what is still assumed are listed with their sources in adapters/README.md `agibo
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterator
@@ -60,6 +59,7 @@ from adapters.agibot.proprio import FPS, read_proprio
 from adapters.agibot_genie.files import WORLD_DIRS, episode_dirs
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import VideoFileCamera
+from adapters.storage import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, is_object, listing
 from schemas.canonical import Camera
@@ -138,7 +138,7 @@ class AgibotAdapter(SourceAdapter):
             task_error = ("no task_info file for episodes on disk", "task_info")
         else:
             try:
-                listed = json.loads(contained(root, task_file).read_text(encoding="utf-8"))
+                listed = bounds.load_json(contained(root, task_file), f"task_info {task_file.name}")
                 if not isinstance(listed, list):
                     raise ValueError(f"expected a list of episodes, got {type(listed).__name__}")
                 for i, entry in enumerate(listed):
@@ -266,7 +266,7 @@ class AgibotAdapter(SourceAdapter):
         if not path.is_file():
             return None
         try:
-            p = json.loads(path.read_text())["intrinsic"]
+            p = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))["intrinsic"]
             k = np.array([[p["fx"], 0.0, p["ppx"]], [0.0, p["fy"], p["ppy"]], [0.0, 0.0, 1.0]], dtype=np.float64)
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise self.error(f"unreadable intrinsics: {e!r}", file=path, episode=raw_id, field="intrinsic") from e
@@ -278,7 +278,7 @@ class AgibotAdapter(SourceAdapter):
         if path is None:
             return None
         try:
-            listed = json.loads(path.read_text())
+            listed = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
             listed = listed if isinstance(listed, list) else [listed]
             poses = np.tile(np.eye(4), (len(listed), 1, 1))
             for i, item in enumerate(listed):

@@ -29,6 +29,7 @@ import h5py
 import numpy as np
 
 from adapters.base import AdapterError, Stream
+from adapters.storage import bounds
 from adapters.storage.h5 import dataset_paths, open_h5
 from adapters.storage.location import Location
 
@@ -95,6 +96,10 @@ def read_proprio(path: Location, fail: Fail) -> Proprio:
         raise fail(f"not a readable HDF5 file: {e}", "proprio_stats.h5") from e
     with f:
         n, eff_keys, width = _check_layout(f, fail)
+        try:  # every dataset below is read whole: the budget is asked for them together first
+            bounds.ask_arrays([f[k] for k in dataset_paths(f)], "datasets of proprio_stats.h5")
+        except bounds.TooLarge as e:
+            raise fail(str(e), "proprio_stats.h5") from e
         embodiment, eff_state_unit, eff_action_unit = EFFECTOR[width]
         grid = np.arange(n, dtype=np.float64) / FPS
         empty: list[str] = []
@@ -115,7 +120,7 @@ def read_proprio(path: Location, fail: Fail) -> Proprio:
                 continue
             if ds.shape[0] != n:
                 raise fail(f"{ds.shape[0]} rows, state/joint/position has {n}", f"state/{key}")
-            states[key.replace("/", ".")] = stream("state", key, ds[()], grid)
+            states[key.replace("/", ".")] = stream("state", key, bounds.read_array(ds), grid)
 
         actions: dict[str, Stream] = {}
         sparse: dict[str, Any] = {}
@@ -129,7 +134,7 @@ def read_proprio(path: Location, fail: Fail) -> Proprio:
             m = ds.shape[0]
             if m > n:
                 raise fail(f"action longer than state ({m} > {n} rows): corrupt episode", f"action/{key}")
-            values = ds[()]
+            values = bounds.read_array(ds)
             index, source = action_index(f, key, m, n, fail)
             if index is None:
                 actions[key.replace("/", ".")] = stream("action", key, values, grid)
@@ -143,7 +148,7 @@ def read_proprio(path: Location, fail: Fail) -> Proprio:
 
         meta: dict[str, Any] = {"empty_fields": empty, "sparse_actions": sparse, "state_rows": n}
         if isinstance(f.get("timestamp"), h5py.Dataset) and f["timestamp"].size:
-            meta["clock"] = clock(f["timestamp"][()], n)
+            meta["clock"] = clock(bounds.read_array(f["timestamp"]), n)
             if (jitter := meta["clock"].get("max_jitter_s", 0.0)) > 1 / FPS:
                 log.warning("%s: timestamp deviates from the 30 Hz frame grid by %.3f s", path, jitter)
     return Proprio(states, actions, embodiment, n, meta)
@@ -202,7 +207,7 @@ def action_index(f: h5py.File, key: str, m: int, n: int, fail: Fail) -> tuple[np
         if m == n:
             return None, None
         raise fail(f"{m} rows for {n} states and no action/{group}/index nor joint index", f"action/{key}")
-    index = f[source][()].astype(np.int64)
+    index = bounds.read_array(f[source]).astype(np.int64)
     if (m < n and len(index) != m) or len(index) > n:
         raise fail(f"{source} has {len(index)} entries for {m} action rows", f"action/{key}")
     if len(index) and (index[0] < 0 or index[-1] >= n or np.any(np.diff(index) <= 0)):

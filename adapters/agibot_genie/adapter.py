@@ -16,7 +16,6 @@ with `hands.gripper_opening`. The maker's code behind each is in adapters/README
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Literal
@@ -42,6 +41,7 @@ from adapters.agibot_genie.h5 import AlignedJoints, read_aligned_joints
 from adapters.agibot_genie.quat import QuatOrder, quaternion_order, to_xyzw
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import VideoFileCamera
+from adapters.storage import bounds
 from adapters.storage.location import Location, is_object
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
@@ -249,7 +249,7 @@ def _task_result(folder: Location, metadata: dict[str, Any], reasons: list[str])
     if not path.is_file():
         return None
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
+        result = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
     except (OSError, ValueError) as e:
         metadata["task_result"] = f"unreadable: {e}"
         log.warning("%s: %s", path, metadata["task_result"])
@@ -334,7 +334,7 @@ def _intrinsics(folder: Location, cam: str) -> np.ndarray | None:
     path = folder / "parameters" / "sensor" / f"intrinsic_{PARAM_NAMES.get(cam, cam)}_rgb.json"
     if not path.is_file():
         return None
-    p = json.loads(path.read_text())
+    p = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
     return np.array([[p["Fx"], 0.0, p["Cx"]], [0.0, p["Fy"], p["Cy"]], [0.0, 0.0, 1.0]], dtype=np.float64)
 
 
@@ -345,7 +345,7 @@ def _extrinsics(folder: Location, cam: str, times: np.ndarray) -> Stream | None:
     path = folder / "parameters" / "sensor" / f"extrinsic_end_T_{PARAM_NAMES.get(cam, cam)}_rgbd_aligned.json"
     if not path.is_file():
         return None
-    listed = json.loads(path.read_text())
+    listed = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
     poses = np.tile(np.eye(4), (len(listed), 1, 1))
     for i, item in enumerate(listed):
         ext = item.get("extrinsic", item)

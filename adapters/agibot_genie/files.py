@@ -17,13 +17,13 @@ half-open `ActionSegment`s [start, end + 1); the segment's other keys (`skill`, 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
 
 from adapters.base import natural_key
+from adapters.storage import bounds
 from adapters.storage.location import Location, scan
 from schemas.lerobot import ActionSegment
 
@@ -60,7 +60,7 @@ def read_json(path: Location, fail: Any) -> dict[str, Any]:
     if not path.is_file():
         raise fail(f"{path.name} is missing", path.name)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
     except (OSError, ValueError) as e:
         raise fail(f"unreadable {path.name}: {e}", path.name) from e
     if not isinstance(data, dict):

@@ -103,7 +103,7 @@ class EgoVideoAdapter(SourceAdapter):
         key_col, text_col = self.options.captions_key_column, self.options.captions_text_column
         try:
             if path.suffix.lower() == ".json":
-                rows = json.loads(path.read_text())
+                rows = bounds.load_json(path, path.name)
                 if not isinstance(rows, list):
                     raise ValueError("expected a JSON list of objects")
                 return {str(r[key_col]): str(r[text_col]) for r in rows if isinstance(r, dict) and key_col in r}

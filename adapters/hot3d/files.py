@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from adapters.storage import bounds
 from adapters.storage.location import Location
 
 POSE_COLUMNS = ("object_uid", "timestamp[ns]", "t_wo_x[m]", "t_wo_y[m]", "t_wo_z[m]", "q_wo_w", "q_wo_x", "q_wo_y",
@@ -103,8 +104,10 @@ def read_hand_jsonl(path: Location, kind: str) -> dict[int, dict[str, np.ndarray
     (`joint_angles`, `hand_confidence`)."""
     key, width = ("pose", 15) if kind == "mano" else ("joint_angles", 22)
     tracks = {h: HandTrackRows() for h in HANDS.values()}
+    cap = bounds.limit("SIDECAR_BYTES")
     with path.open() as f:
-        for line_no, line in enumerate(f, start=1):
+        for line_no, line in enumerate(iter(lambda: f.readline(cap + 1), ""), start=1):  # no line past the limit
+            bounds.check(f"{path.name} line {line_no} size in characters", len(line), cap, "the SIDECAR_BYTES limit")
             if not line.strip():
                 continue
             try:
@@ -150,7 +153,7 @@ class CameraCalibration:
 def read_aria_calibration(path: Location, label: str = "camera-rgb") -> CameraCalibration:
     """The camera `label` of the first line of MPS `online_calibration.jsonl`."""
     with path.open() as f:
-        first = f.readline()
+        first = f.readline(bounds.limit("SIDECAR_BYTES") + 1)  # one calibration line: no line of the whole file
     try:
         cams = json.loads(first)["CameraCalibrations"]
         cam = next(c for c in cams if c.get("Label") == label)
@@ -167,7 +170,7 @@ def read_aria_calibration(path: Location, label: str = "camera-rgb") -> CameraCa
 def read_quest_calibration(path: Location, label: str = "camera-slam-left") -> CameraCalibration:
     """The camera `label` of Quest 3's `camera_models.json`."""
     try:
-        cams = json.loads(path.read_text())
+        cams = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
         cam = next(c for c in cams if c.get("label") == label)
         tf = cam["T_Device_Camera"]
         pose = se3_from_wxyz(np.array([tf["quaternion_wxyz"]]), np.array(tf["translation_xyz"]))[0]
@@ -179,7 +182,7 @@ def read_quest_calibration(path: Location, label: str = "camera-slam-left") -> C
 
 
 def read_json(path: Location) -> Mapping[str, Any]:
-    doc = json.loads(path.read_text())
+    doc = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
     if not isinstance(doc, dict):
         raise ValueError("expected a JSON object")
     return doc

@@ -83,7 +83,7 @@ from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
 from adapters.lerobot.layout import read_v3_locations, read_v3_tasks, v2_locations
 from adapters.storage.contain import outside, readable_under
-from adapters.storage.location import Location, locate, readable
+from adapters.storage.location import Location, listing, locate, readable
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info, quirk, read_json
 from schemas.findings import SourceFinding
@@ -121,7 +121,11 @@ class LeRobotOptions(AdapterOptions):
     )
     split_modality: bool = Field(True, description="split state/action by meta/modality.json slices when present")
     joint_space: JointSpaceOptions | None = Field(
-        None, description="joint units, a lerobot calibration or a native -> joint map for forward kinematics"
+        None,
+        description="joint units, a lerobot calibration or a native -> joint map for forward kinematics. Unset: the "
+        "units are read from the values against the robot's joint limits (the episode's tier_reasons say the reading "
+        "and whether the evidence decided it); set it where that reading is undecided or wrong, for a calibrated "
+        "lerobot arm (range_m100_100 needs its calibration), or where native names do not match the robot's joints",
     )
     validate_data: bool = Field(
         True, description="report pass over every v2.x parquet (timestamps, columns); turn off for huge datasets"
@@ -222,9 +226,16 @@ class LeRobotSource(SourceAdapter):
 
     def dataset_findings(self, ds: LoadedDataset) -> list[SourceFinding]:
         """One loaded dataset's quirks as source findings: the one place the adapter's dataset report becomes
-        them (discovery writes them to the catalog, `read` hands an episode those of its dataset)."""
+        them (discovery writes them to the catalog, `read` hands an episode those of its dataset). A quirk's
+        `episodes` are episode indices for validate's listing, not raw ids: the finding concerns the whole dataset."""
         return [
-            SourceFinding(source=self.name, adapter=self.name, root=str(ds.root), subset=ds.subset, **q.model_dump())
+            SourceFinding(
+                source=self.name,
+                adapter=self.name,
+                root=str(ds.root),
+                subset=ds.subset,
+                **q.model_dump(exclude={"episodes"}),
+            )
             for q in ds.quirks
         ]
 
@@ -310,6 +321,15 @@ class LeRobotSource(SourceAdapter):
     def _check_data_files(self, ds: LoadedDataset) -> None:
         """Per episode: the data parquet exists and its footer reads (once per file: v3 files are shared)."""
         footers: dict[str, str | None] = {}
+        frames = recorded_frames(ds.root)
+        unsaved = sorted(set(frames) - set(ds.episodes))
+        if unsaved:
+            total = sum(sum(frames[e].values()) for e in unsaved)
+            msg = (
+                f"images/ holds {total} frames of episodes {unsaved[:5]} that the meta does not list: an aborted "
+                "lerobot record (frames never encoded nor written to a parquet); not read"
+            )
+            ds.quirks.append(quirk("unsaved_image_frames", "warning", msg, "images"))
         for ep, loc in ds.episodes.items():
             path = ds.root / loc.data_file
             if loc.data_file not in footers:
@@ -317,7 +337,7 @@ class LeRobotSource(SourceAdapter):
                 if (escape := outside(ds.root, [str(path)])) is not None:  # a symlink out of the root
                     footers[loc.data_file] = str(escape)
                 elif not path.is_file():
-                    footers[loc.data_file] = "data parquet file is missing"
+                    footers[loc.data_file] = "data parquet file is missing" + frames_said(frames.get(ep, {}))
                 else:
                     try:
                         with readable(path) as src:
@@ -339,3 +359,34 @@ class LeRobotSource(SourceAdapter):
         if short:
             msg = f"dataset_to_index - dataset_from_index != length for episodes {sorted(short)[:5]}"
             ds.quirks.append(quirk("episode_length_mismatch", "warning", msg, "meta/episodes"))
+
+
+def recorded_frames(root: Location) -> dict[int, dict[str, int]]:
+    """episode index -> image key -> the frames `lerobot record` left as files for it: it writes each frame as
+    `images/{image_key}/episode_{episode_index:06d}/frame_{frame_index:06d}.png` (lerobot 0.3.3 `datasets/utils.py`
+    DEFAULT_IMAGE_PATH, `LeRobotDataset._get_image_file_path`) and encodes them and writes the parquet only when the
+    episode is saved, so a run stopped before that leaves these frames as the episode's only data."""
+    images = root / "images"
+    if not images.is_dir():
+        return {}
+    out: dict[int, dict[str, int]] = {}
+    for key in sorted(e.name for e in listing(images) if e.is_dir):
+        for e in listing(images / key):
+            ep = e.name.removeprefix("episode_")
+            if e.is_dir and e.name.startswith("episode_") and ep.isdigit():
+                files = listing(images / key / e.name)
+                n = sum(1 for f in files if f.name.endswith((".png", ".jpg", ".jpeg")))
+                if n:
+                    out.setdefault(int(ep), {})[key] = n
+    return out
+
+
+def frames_said(counts: dict[str, int]) -> str:
+    """The frames one episode holds under images/, as a reason says them ("" when none)."""
+    if not counts:
+        return ""
+    per = ", ".join(f"{key}: {n}" for key, n in counts.items())
+    return (
+        f"; images/ holds {sum(counts.values())} frames of this episode ({per}): an aborted lerobot record that "
+        "never encoded them nor wrote their parquet"
+    )

@@ -19,7 +19,6 @@ code (and severity), naming the file and a few episodes:
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -32,6 +31,7 @@ import pyarrow.parquet as pq
 from adapters.cameras import decoding, packet_times
 from adapters.lerobot.episode import LoadedDataset
 from adapters.lerobot.layout import V3_EPISODES_DIR
+from adapters.storage import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, readable
 from schemas.containment import OutsideRoot
@@ -92,7 +92,7 @@ def _stats_sources(ds: LoadedDataset) -> Iterable[tuple[str, str, dict[str, Any]
     root = ds.root
     for rel in ("meta/stats.json",) if ds.is_v3 else (LEGACY_STATS_PATH,):
         if (root / rel).is_file():
-            yield rel, "global", json.loads((root / rel).read_text(encoding="utf-8"))
+            yield rel, "global", bounds.load_json(root / rel, rel)
     if not ds.is_v3 and (root / EPISODES_STATS_PATH).is_file():
         for _, obj in read_jsonl(root / EPISODES_STATS_PATH):
             yield EPISODES_STATS_PATH, f"episode {obj.get('episode_index')}", obj.get("stats") or {}

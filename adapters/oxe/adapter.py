@@ -37,9 +37,10 @@ Quirks handled:
   `metadata["rlds"]["is_last_missing"]`. `is_first` must mark step 0 only; `is_last`, when set, only the last step.
 - The same episode in several splits (Octo's Bridge: train == val): duplicates are found by a content hash (actions,
   states, step signals and language text, not the image bytes). The first copy in sorted order is kept; with
-  `duplicates="report"` (default) each later copy comes back as a ref with `error` set ("duplicate of ...") and
-  `locator["duplicate_of"]`, so it is quarantined with a reason instead of counted twice; `"skip"` leaves it out
-  (listed in `adapter.duplicates`); `"keep"` turns detection off.
+  `duplicates="report"` (default) a split that is a whole copy of an earlier one (every episode of it, and nothing
+  else) is said once as a source finding `duplicate_split` and not read; any other later copy comes back as a ref
+  with `error` set ("duplicate of ...") and `locator["duplicate_of"]`, so it is quarantined with a reason instead of
+  counted twice; `"skip"` leaves copies out (listed in `adapter.duplicates`); `"keep"` turns detection off.
 - `has_image_*` flags are wrong (all 0 in the real sample): a camera is present when its bytes are; a camera whose
   images are all empty, or constant (first, middle and last frames one flat colour: a padded dummy view such as
   Bridge's `image_3`), is left out and listed in `metadata["absent_cameras"]`.
@@ -76,6 +77,8 @@ from schemas.findings import SourceFinding
 from schemas.robots.registry import default_registry
 from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
+
+SPLIT_COPY_HELD = 100_000  # copies of one split held while deciding whether the split is a whole copy
 
 
 class OXEAdapter(SourceAdapter):
@@ -162,12 +165,57 @@ class OXEAdapter(SourceAdapter):
         for builder in self._builders(root):
             self.subset_config(builder)  # fail early on an unusable configuration
             walk = RecordDiscovery(builder, self.options, self.error, self.duplicates)
+            originals: dict[str, set[str]] = {}  # split -> raw ids of its episodes kept (not copies)
             for split in builder.splits:
                 if self.options.splits is not None and split.name not in self.options.splits:
                     continue
-                for shard_idx, shard in enumerate(split.shards):
-                    expected = split.shard_lengths[shard_idx] if split.shard_lengths else None
-                    yield from walk.discover_shard(split.name, shard_idx, shard, expected)
+                refs = (
+                    ref
+                    for shard_idx, shard in enumerate(split.shards)
+                    for ref in walk.discover_shard(
+                        split.name, shard_idx, shard, split.shard_lengths[shard_idx] if split.shard_lengths else None
+                    )
+                )
+                yield from self._split_refs(builder.name, split.name, refs, originals)
+
+    def _split_refs(
+        self, subset: str, split: str, refs: Iterator[EpisodeRef], originals: dict[str, set[str]]
+    ) -> Iterator[EpisodeRef]:
+        """A split's refs as discovered; except a split that is a whole copy of an earlier one (Octo's Bridge: val
+        holds train's 25 episodes): said once as a source finding, its episodes neither read nor quarantined one by
+        one. Its copies are held until the split ends (at most `SPLIT_COPY_HELD`); a split with one episode of its
+        own, or copying only part of another, has its copies reported each (`duplicates="report"`)."""
+        kept = originals.setdefault(split, set())
+        held: list[EpisodeRef] | None = [] if self.options.duplicates == "report" else None  # None: streaming
+        for ref in refs:
+            copy = ref.locator.get("duplicate_of")
+            if copy is None and ref.error is None:
+                kept.add(ref.raw_id)
+            if held is not None:
+                if copy is not None and len(held) < SPLIT_COPY_HELD:
+                    held.append(ref)
+                    continue
+                yield from held  # an episode of its own (or more copies than held): not a whole copy
+                held = None
+            yield ref
+        if held:
+            of = {str(r.locator["duplicate_of"]) for r in held}
+            source = {o.split("/", 1)[0] for o in of}
+            whole = len(source) == 1 and not kept and of == originals.get(next(iter(source)), set())
+            if whole and len(of) == len(held):
+                (other,) = source
+                n = len(held)
+                self.note(
+                    "duplicate_split",
+                    f"split {split} is a copy of split {other}: each of its {n} episodes equals one there (same "
+                    "actions, states and language; content hash), so it is not ingested twice and nothing is "
+                    "quarantined for it (duplicates: keep would ingest it)",
+                    root=str(self._root),
+                    subset=subset,
+                    episodes=[r.raw_id for r in held],
+                )
+                return
+            yield from held
 
     def findings(self) -> list[SourceFinding]:
         """What was noted, and the copies `duplicates="skip"` left out: one finding per subset naming them."""

@@ -4,7 +4,6 @@ splits and shard file names of `dataset_info.json` (`Builder`, `load_builder`, `
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from adapters.base import AdapterError
+from adapters.storage import bounds
 from adapters.storage.location import Location
 
 ADAPTER = "oxe"
@@ -120,13 +120,13 @@ def shard_name(template: str, dataset: str, split: str, fmt: str, i: int, n: int
 def load_builder(path: Location) -> Builder:
     """Read `dataset_info.json` and `features.json` of one builder directory (cached per path)."""
     try:
-        info = json.loads((path / "dataset_info.json").read_text())
+        info = bounds.load_json(path / "dataset_info.json", "dataset_info.json")
     except (OSError, ValueError) as e:
         raise AdapterError(
             f"unreadable dataset_info.json: {e}", adapter=ADAPTER, file=path / "dataset_info.json"
         ) from e
     try:
-        features = parse_features(json.loads((path / "features.json").read_text()))
+        features = parse_features(bounds.load_json(path / "features.json", "features.json"))
     except (OSError, ValueError, KeyError) as e:
         raise AdapterError(f"unreadable features.json: {e}", adapter=ADAPTER, file=path / "features.json") from e
     name = info.get("name") or path.parent.name

@@ -17,7 +17,8 @@ class OXEOptions(AdapterOptions):
     duplicates: Literal["report", "skip", "keep"] = Field(
         "report",
         description="episodes whose content equals an earlier one (e.g. the same episode in train and val): "
-        "'report' yields them with error set, 'skip' leaves them out (adapter.duplicates), 'keep' disables detection",
+        "'report' says a split that copies another whole once (a source finding) and yields any other copy with "
+        "error set (quarantined), 'skip' leaves them out (one finding), 'keep' disables detection",
     )
     detect_blank_cameras: bool = Field(True, description="leave out cameras whose images are empty or one flat colour")
     control_hz: float | None = Field(

@@ -30,7 +30,6 @@ Kung URDF copies, the Franka gripper column in metres, the column order) are in 
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import re
 from collections.abc import Iterator
@@ -251,7 +250,7 @@ class RoboMINDAdapter(SourceAdapter):
                 except bounds.TooLarge as e:
                     raise fail(str(e), field) from e
                 try:
-                    values = ds[()].astype(np.float64)
+                    values = bounds.read_array(ds).astype(np.float64)
                 except (OSError, ValueError, TypeError) as e:
                     raise fail(f"unreadable dataset: {e}", field) from e
                 if not len(values):
@@ -278,8 +277,8 @@ class RoboMINDAdapter(SourceAdapter):
             if len(ds) < n - self.options.frame_tolerance or not len(ds):
                 raise fail(f"{len(ds)} frames for {n} state rows (tolerance {self.options.frame_tolerance})", field)
             try:
-                first = decode_frame(ds[0], rgb_in_bgr_jpeg=layout.rgb_in_bgr_jpeg)
-            except (FrameDecodeError, OSError, ValueError) as e:
+                first = decode_frame(bounds.read_array(ds, field, 0, 1)[0], rgb_in_bgr_jpeg=layout.rgb_in_bgr_jpeg)
+            except (FrameDecodeError, OSError, ValueError) as e:  # TooLarge too: a frame's declared size
                 raise fail(f"frame 0: {e}", field) from e
             k = intrinsics_for(meta["robot"], cam, first.shape[:2])
             cameras[cam] = HDF5ImagesCamera(
@@ -320,7 +319,7 @@ def _annotations(root: Location, benchmark: str | None, robot: str) -> dict[str,
     if path is None:
         return {}
     try:
-        items = json.loads(path.read_text(encoding="utf-8"))
+        items = bounds.load_json(path, path.name)
         return {
             _annotation_key(str(i["id"]), robot): i.get("response") or {}
             for i in items

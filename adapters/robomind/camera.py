@@ -19,6 +19,7 @@ import numpy as np
 
 from adapters.base import CameraSource
 from adapters.cameras import fit_rgb
+from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, locate
 from schemas.canonical import Camera
@@ -87,7 +88,7 @@ def _elements(ds: h5py.Dataset, indices: list[int]) -> Iterator[tuple[int, np.nd
         start, end = indices[k], k
         while end + 1 < len(indices) and indices[end + 1] - start < BLOCK:
             end += 1
-        block = ds[start : indices[end] + 1]
+        block = bounds.read_array(ds, None, start, indices[end] + 1)
         for i in indices[k : end + 1]:
             yield i, block[i - start]
         k = end + 1

@@ -43,10 +43,10 @@ from adapters.base import (
     Stream,
 )
 from adapters.rosbag import segments
-from adapters.rosbag.bags import FoundBag, find_bags, message_types, open_bag
+from adapters.rosbag.bags import FoundBag, find_bags, log_times, message_types, open_bag
 from adapters.rosbag.camera import BagCamera, colour_problem
-from adapters.rosbag.clock import ClockChoice, choose
-from adapters.rosbag.fields import stack, without_nonfinite_columns
+from adapters.rosbag.clock import ClockChoice, choose, recording_clock
+from adapters.rosbag.fields import by_joint, constant_columns, stack, without_nonfinite_columns
 from adapters.rosbag.options import RosbagOptions
 from adapters.rosbag.tf import TfTree
 from adapters.rosbag.topics import POSE_NAMES, TopicData, joint_arrays, matches, normalize_type, topic_key
@@ -113,12 +113,11 @@ class RosbagAdapter(SourceAdapter):
         """The episode spans `options.episodes` cuts from one bag (reads only what the cut needs)."""
         cut = self.options.episodes
         with self._reading(str(path), None) as (reader, where):
-            start, end = reader.start_time, reader.end_time
-            if cut.by == "window":
-                spans = segments.windows(start, end, cut.window_s or 0)
+            if cut.by == "window":  # the log times read, not the bag's stated range (`segments.windows`)
+                spans = segments.windows(log_times(reader), cut.window_s or 0)
             elif cut.by == "gap":
                 conns = [c for c in reader.connections if cut.gap_topics is None or matches(c.topic, cut.gap_topics)]
-                spans = segments.gaps(np.array([t for _, t, _ in reader.messages(conns)], np.int64), cut.gap_s or 0)
+                spans = segments.gaps(np.fromiter((t for _, t, _ in reader.messages(conns)), np.int64), cut.gap_s or 0)
             else:
                 conns = [c for c in reader.connections if c.topic == cut.topic]
                 if not conns:
@@ -129,7 +128,7 @@ class RosbagAdapter(SourceAdapter):
                     data = getattr(reader.deserialize(raw, c.msgtype), "data", None)
                     times.append(t)
                     values.append(float(data) if isinstance(data, bool | int | float | np.generic) else None)
-                spans = segments.marked(times, values, end)
+                spans = segments.marked(times, values, reader.end_time)
         return segments.split_short(spans, cut.min_s)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
@@ -226,6 +225,7 @@ class RosbagAdapter(SourceAdapter):
             ("topic_not_used", f"topic {t} ({accounted[t]['type']}, {accounted[t]['messages']} messages): {why}")
             for t, why in sorted(skipped.items())
         ]
+        said += ep.said
         said.append(("bag_topics", " | ".join(_accounting(t, v) for t, v in accounted.items())))
         findings = [
             SourceFinding(
@@ -272,6 +272,7 @@ class RosbagAdapter(SourceAdapter):
             joint_space=opts.joint_space,
             hands=hands,
             findings=findings,
+            clock=recording_clock(clocks, _core_topics(data, opts.action_topics), t0),
         )
 
     def _topic(self, d: TopicData, t: np.ndarray, ep: _Built, bag: str, span: tuple[int, int]) -> None:
@@ -300,6 +301,11 @@ class RosbagAdapter(SourceAdapter):
                     ep.signals[f"{key}.{part}"] = Stream(t, arr[:, :, i], names)
                     parts.append(part)
             unnamed = "; no joint names in the messages: by index" if d.unnamed_joints else ""
+            if d.unnamed_joints:
+                ep.said.append(
+                    ("joints_unnamed", f"topic {d.topic}: JointState with an empty name list, joints by index")
+                )
+            ep.constant(d.topic, [f"position.{n}" for n in constant_columns(arr[:, :, 0], names)])
             role = "action" if target is ep.actions else "state"
             ep.roles[d.topic] = f"joint states ({role}: {', '.join(parts)}){unnamed}"
         elif kind == "tf":
@@ -326,6 +332,8 @@ class RosbagAdapter(SourceAdapter):
             if not names:
                 ep.skipped[d.topic] = f"no numeric field holds a float32 number in any message {nonfinite}"
                 return
+            names = self._joint_names(d, names, ep)
+            ep.constant(d.topic, constant_columns(values, names))
             action = matches(d.topic, opts.action_topics)
             (ep.actions if action else ep.signals)[key] = Stream(t, values, names, frame=frame)
             varying = {k: sorted(v) for k, v in d.strings.items() if len(v) > 1}
@@ -336,6 +344,22 @@ class RosbagAdapter(SourceAdapter):
                 + (f"; fields of changing width left out {left_out}" if left_out else "")
                 + (f"; no float32 number in any message, left out {nonfinite}" if nonfinite else "")
             )
+
+    @staticmethod
+    def _joint_names(d: TopicData, names: tuple[str, ...], ep: _Built) -> tuple[str, ...]:
+        """`names` with the arrays of a message that names its joints named by joint (`fields.by_joint`); an empty
+        or changing `joint_names` is said, its columns kept by index."""
+        if not d.joint_names:
+            return names
+        if len(d.joint_names) > 1:
+            ep.said.append(
+                ("joints_unnamed", f"topic {d.topic}: joint_names change between messages, columns by index")
+            )
+            return names
+        [joints] = d.joint_names
+        if not joints:
+            ep.said.append(("joints_unnamed", f"topic {d.topic}: an empty joint_names list, columns by index"))
+        return by_joint(names, joints)
 
     def _camera_slot(self, topic: str, ep: _Built) -> Camera | None:
         """The canonical camera of an image topic: the option's, else by the words of its name, never twice."""
@@ -415,10 +439,30 @@ class _Built:
     roles: dict[str, str] = field(default_factory=dict)
     left_out: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     chain: list[str] = field(default_factory=list)
+    said: list[tuple[str, str]] = field(default_factory=list)  # (finding code, message) noted while turning topics
+
+    def constant(self, topic: str, columns: list[str]) -> None:
+        """Say the columns of `topic` that hold one value throughout the episode (`fields.constant_columns`)."""
+        if columns:
+            shown = ", ".join(columns[:12]) + (f", ... ({len(columns) - 12} more)" if len(columns) > 12 else "")
+            self.said.append(
+                (
+                    "constant_channel",
+                    f"topic {topic}: {len(columns)} column(s) hold one value in every message: {shown}",
+                )
+            )
 
 
 def _is_static(topic: str) -> bool:
     return topic.rstrip("/").endswith("tf_static")
+
+
+def _core_topics(data: dict[str, TopicData], action_topics: Any) -> list[str]:
+    """The topics that set an episode's span (`ingest.canonical.canonicalize._core`): its JointStates that are
+    states, else its image topics, else none (every topic)."""
+    live = {t: d for t, d in data.items() if d.log_ns and not _is_static(t)}
+    joints = [t for t, d in live.items() if d.kind == "joints" and not matches(t, action_topics)]
+    return sorted(joints or [t for t, d in live.items() if d.kind == "image"])
 
 
 def _rate(rel: dict[str, np.ndarray], data: dict[str, TopicData]) -> float | None:

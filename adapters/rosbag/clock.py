@@ -67,3 +67,34 @@ def choose(log_ns: np.ndarray, stamp_ns: np.ndarray | None, mode: str, tolerance
     if mode == "header":
         return ClockChoice("header", "stamps: header (option)", med, worst)
     return ClockChoice("header", "header stamps non-zero, non-decreasing, on the receive clock", med, worst)
+
+
+def recording_clock(choices: dict[str, ClockChoice], core: list[str], start_ns: int) -> dict[str, object]:
+    """The recording's one clock, as its lineage names it (`clock`): the recorder's receive clock, on which every
+    topic is put, each at its header stamps where they are on that clock (`choose`) and at its receive times
+    otherwise. `name` says which times its core topics (the robot's state; its cameras where it has none; else every
+    topic) are at, `offset_s` the median receive - stamp of those on header stamps (the latency the stamps remove),
+    `start_ns` the instant that is 0 s (its first message), and which topics had stamps of 0, no header, or stamps on
+    another clock, so each is said."""
+    core = [t for t in core if t in choices] or sorted(choices)
+    on_header = [t for t in core if choices[t].choice == "header"]
+    lat = [choices[t].latency_median_s for t in on_header if choices[t].latency_median_s is not None]
+    by_reason: dict[str, list[str]] = {}
+    for t, c in sorted(choices.items()):
+        if c.choice == "receive":
+            kind = "no_header" if c.reason == "no header" else "zero_stamps" if "are zero" in c.reason else "other"
+            by_reason.setdefault(kind, []).append(t)
+    name = "header" if on_header and len(on_header) == len(core) else "receive" if not on_header else "mixed"
+    return {
+        "name": name,
+        "why": {
+            "header": "every core topic's header stamps are non-zero, advance and sit on the receive clock",
+            "receive": "no core topic has usable header stamps (see receive_topics)",
+            "mixed": "some core topics have usable header stamps, others not: each on its own, one clock",
+        }[name],
+        "offset_s": round(float(np.median(lat)), 6) if lat else None,
+        "start_ns": int(start_ns),
+        "core": core,
+        "header_topics": len([c for c in choices.values() if c.choice == "header"]),
+        **{f"receive_topics_{k}": v for k, v in sorted(by_reason.items())},
+    }

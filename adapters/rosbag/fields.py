@@ -11,6 +11,7 @@ message (a variable-length array, a list of messages of changing length) is left
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,3 +116,42 @@ def without_nonfinite_columns(
     empty = ~(np.abs(values) <= np.finfo(np.float32).max).any(axis=0)  # NaN compares False
     held = {n: ", ".join(str(x) for x in np.unique(values[:, i])) for i, n in enumerate(names) if empty[i]}
     return values[:, ~empty], tuple(n for n, e in zip(names, empty, strict=True) if not e), held
+
+
+_INDEXED = re.compile(r"^(.*)\[(\d+)\]$")
+
+
+def by_joint(names: tuple[str, ...], joints: Sequence[str]) -> tuple[str, ...]:
+    """`names` (as `stack` gives them) with each array field exactly as wide as `joints` named by joint:
+    `desired.positions[2]` -> `desired.positions.joint3`. A controller's state carries its joints' names beside its
+    arrays, one array element per name (control_msgs JointTrajectoryControllerState: `joint_names` and the
+    `desired`/`actual`/`error` points' `positions`, `velocities`, ...; trajectory_msgs JointTrajectory: `joint_names`
+    and each point's). A field of another width keeps its indices."""
+    if not joints:
+        return names
+    width: dict[str, int] = {}
+    for n in names:
+        m = _INDEXED.match(n)
+        if m:
+            width[m[1]] = width.get(m[1], 0) + 1
+    out = []
+    for n in names:
+        m = _INDEXED.match(n)
+        named = m is not None and width[m[1]] == len(joints) and int(m[2]) < len(joints)
+        out.append(f"{m[1]}.{joints[int(m[2])]}" if named else n)
+    return tuple(out)
+
+
+def constant_columns(values: np.ndarray, names: Sequence[str]) -> list[str]:
+    """The columns of `values` (T, D) that hold one value in every message (NaN aside) of a topic with at least two
+    messages: a channel that says nothing over the episode (a joint never moved, a sensor not wired, a field the
+    driver leaves 0). Kept as natives, named in a finding: a constant may be true (a gripper left open)."""
+    v = np.asarray(values).reshape(len(values), -1)
+    if len(v) < 2:
+        return []
+    if v.dtype.kind == "f":
+        nan = np.isnan(v)
+        same = np.where(nan, np.inf, v).min(axis=0) == np.where(nan, -np.inf, v).max(axis=0)  # all-NaN: not same
+    else:
+        same = (v == v[0]).all(axis=0)
+    return [n for n, c in zip(names, same, strict=True) if c]

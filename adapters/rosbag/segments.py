@@ -6,7 +6,7 @@ that names it. The bag's messages inside a span are the episode's (`adapters.ros
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 
 import numpy as np
@@ -15,9 +15,14 @@ Span = tuple[int, int]
 NS = 1_000_000_000
 
 
-def split_short(spans: Sequence[Span], min_s: float) -> tuple[list[Span], list[Span]]:
-    keep = [s for s in spans if (s[1] - s[0]) / NS >= min_s]
-    return keep, [s for s in spans if s not in keep]
+def split_short(spans: Iterable[Span], min_s: float) -> tuple[list[Span], list[Span]]:
+    """The spans at least `min_s` long and the others, each in order (one pass: 10^5 windows took minutes with a
+    membership test per span, reliability-5 1h)."""
+    keep: list[Span] = []
+    short: list[Span] = []
+    for s in spans:
+        (keep if (s[1] - s[0]) / NS >= min_s else short).append(s)
+    return keep, short
 
 
 def whole(start_ns: int, end_ns: int) -> list[Span]:
@@ -25,10 +30,18 @@ def whole(start_ns: int, end_ns: int) -> list[Span]:
     return [(start_ns, end_ns + 1)]
 
 
-def windows(start_ns: int, end_ns: int, window_s: float) -> list[Span]:
-    """Fixed windows from the first message on; the last one ends after the last message."""
-    step = round(window_s * NS)
-    return [(a, min(a + step, end_ns + 1)) for a in range(start_ns, end_ns + 1, step)]
+def windows(times_ns: np.ndarray, window_s: float) -> Iterator[Span]:
+    """Fixed windows from the first message on, the last ending after the last message: only those that hold a
+    message, generated one by one from the log times read (never from the range a bag states: one message stamped
+    at 1 ns before a clock was set, or a lying MCAP Statistics record, made 1.7e8 windows of 10 s, reliability-5 1g-1j;
+    a window with no message was an episode with nothing in it)."""
+    t = np.sort(np.asarray(times_ns, dtype=np.int64))
+    if not len(t):
+        return
+    step, first, last = round(window_s * NS), int(t[0]), int(t[-1])
+    for k in np.unique((t - t[0]) // step).tolist():
+        a = first + k * step  # Python ints: no int64 overflow near 2^63
+        yield a, min(a + step, last + 1)
 
 
 def gaps(times_ns: np.ndarray, gap_s: float) -> list[Span]:

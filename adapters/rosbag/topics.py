@@ -8,7 +8,8 @@
 - `std_msgs/String` on `task_topic`: the task text, each message over the span until the next;
 - a topic matching `action_topics`: an action, every numeric field flattened (`adapters.rosbag.fields`);
 - any other type: every numeric field flattened, one signal `<topic>` (PoseStamped, Odometry, CameraInfo,
-  WrenchStamped, Float64MultiArray, a robot's own message types read from the bag's definitions).
+  WrenchStamped, Float64MultiArray, a robot's own message types read from the bag's definitions); a message that
+  names its joints (`joint_names`: a controller's state, a trajectory) has its arrays of that width named by joint.
 
 A topic that gives nothing (no numeric field, a depth image, no message in the episode, excluded by the options) and
 a field that cannot be a column (its width changes) are returned as the reasons the adapter names in the episode's
@@ -66,6 +67,7 @@ class TopicData:
     first_frame: np.ndarray | None = None
     sizes: set[tuple[int, int]] = field(default_factory=set)
     unnamed_joints: bool = False  # a JointState that names no joint: its joints are named by index
+    joint_names: set[tuple[str, ...]] = field(default_factory=set)  # a controller state's `joint_names`, as sent
 
     @property
     def kind(self) -> str:
@@ -104,6 +106,9 @@ class TopicData:
         else:
             nums, strs = flatten(msg)
             self.rows.append(nums)
+            joints = getattr(msg, "joint_names", None)  # control_msgs' controller states, trajectory_msgs' trajectories
+            if isinstance(joints, list | tuple) and len(self.joint_names) < 2:
+                self.joint_names.add(tuple(str(j) for j in joints))
             for k, v in strs.items():
                 seen = self.strings.setdefault(k, set())
                 if len(seen) < 8:

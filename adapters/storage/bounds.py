@@ -5,31 +5,52 @@ reader that trusts the claim allocates it. Every such size is checked here again
 before a reader acts on it, and a claim past it is `TooLarge`, a ValueError naming what, the size claimed and the
 bound (a data error: the episode or the source is quarantined with that reason, the job goes on).
 
+The same module is the reading budget (issue 45): `ask(nbytes, what)` before any one thing is materialised whose
+size a file declares (an HDF5 dataset's shape x itemsize, a Zarr array's, a video's frames x frame size), and
+`inflate(data, codec, what)` for every decompression (bag chunks: ROS 1 bz2/lz4, MCAP zstd/lz4), which stops at the
+budget instead of trusting the compressed stream. One bound, READ_BYTES, shared by every adapter: no single thing a
+task reads is larger, whatever the file says, so a 14 KB bz2 bag that inflates to 4 GiB costs at most the budget.
+
 Limits are configuration: `limit(name)` reads `EIDATA_MAX_<NAME>` from the environment (so the driver and every Ray
 worker share it; `jobs/ingest` passes the driver's `EIDATA_*` on), else the default in `DEFAULTS`.
 """
 
 from __future__ import annotations
 
+import bz2
 import json
+import math
 import os
-from typing import Any
+import zlib
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import lz4.frame
+import numpy as np
 
 from adapters.storage.location import Where, is_object, locate
 
 # name -> default; `EIDATA_MAX_<NAME>` overrides. JSON_BYTES: a whole-file JSON document (annotation tables; json
 # needs several times the file in memory); SIDECAR_BYTES: a per-clip sidecar (json/txt); ROWS: rows of one per-frame
 # array with no other count to check it against (10 h at 30 Hz is 1.08e6); COLUMNS: columns of one data table (a
-# LeRobot parquet holds one per feature, vectors as lists: tens).
-DEFAULTS = {"JSON_BYTES": 1 << 30, "SIDECAR_BYTES": 16 << 20, "ROWS": 4_000_000, "COLUMNS": 4096}
+# LeRobot parquet holds one per feature, vectors as lists: tens); READ_BYTES: the reading budget, the most bytes one
+# decompressed chunk or one materialised array may take (a task's peak stays under 1 GiB with a copy of it; a real bag
+# chunk is 768 KiB-4 MiB by rosbag2's and rosbag's defaults, an episode's HDF5 dataset tens of MB).
+DEFAULTS = {
+    "JSON_BYTES": 1 << 30,
+    "SIDECAR_BYTES": 16 << 20,
+    "ROWS": 4_000_000,
+    "COLUMNS": 4096,
+    "READ_BYTES": 256 << 20,
+}
 
 
 class TooLarge(ValueError):
     """A size a file declares past what its real size or a configured limit allows; nothing was allocated."""
 
-    def __init__(self, what: str, declared: float, bound: float, why: str) -> None:
+    def __init__(self, what: str, declared: float, bound: float, why: str, seen: str = "declared") -> None:
         self.what, self.declared, self.bound = what, declared, bound
-        super().__init__(f"{what}: {_num(declared)} declared, more than {why} ({_num(bound)}); not read")
+        super().__init__(f"{what}: {_num(declared)} {seen}, more than {why} ({_num(bound)}); not read")
 
 
 def _num(x: float) -> str:
@@ -76,3 +97,115 @@ def read_bounded(loc: Where, bound: int, what: str) -> bytes:
 def load_json(loc: Where, what: str, bound: int | None = None) -> Any:
     """A JSON document read whole, within `bound` bytes (default: the JSON_BYTES limit)."""
     return json.loads(read_bounded(loc, limit("JSON_BYTES") if bound is None else bound, what))
+
+
+BUDGET = "the reading budget EIDATA_MAX_READ_BYTES"
+
+
+def ask(nbytes: float, what: str) -> None:
+    """TooLarge unless `nbytes` (what a file declares `what` to take once materialised) is within the reading
+    budget; asked before the allocation."""
+    check(f"{what} size in bytes", nbytes, limit("READ_BYTES"), BUDGET)
+
+
+class _Decompressor(Protocol):
+    eof: bool
+    needs_input: bool
+    unused_data: bytes
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
+
+
+def _zstd() -> _Decompressor:
+    try:
+        from compression import zstd  # type: ignore[import-not-found]  # Python 3.14
+    except ImportError:
+        from backports import zstd  # rosbags' own choice, in the same order
+    return zstd.ZstdDecompressor()
+
+
+class _Zlib:
+    """zlib's decompressor in the protocol of the others (zlib keeps what max_length left in `unconsumed_tail`)."""
+
+    def __init__(self) -> None:
+        self._d = zlib.decompressobj()
+
+    eof = property(lambda self: self._d.eof)
+    unused_data = property(lambda self: b"")  # what follows the stream is ignored, as `zlib.decompress` does
+    needs_input = property(lambda self: not self._d.unconsumed_tail)
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
+        return self._d.decompress(self._d.unconsumed_tail + data, max(max_length, 0))
+
+
+# codec -> a new one-frame decompressor; all answer the same incremental protocol (max_length, eof, unused_data)
+CODECS: dict[str, Callable[[], _Decompressor]] = {
+    "bz2": bz2.BZ2Decompressor,
+    "lz4": lz4.frame.LZ4FrameDecompressor,
+    "zstd": _zstd,
+    "zlib": _Zlib,
+}
+
+
+def inflate(data: bytes, codec: str, what: str, declared: int | None = None) -> bytes:
+    """`data` decompressed (`codec` in CODECS; every concatenated frame or stream, as the one-call decompressors
+    do), never more than the reading budget: a declared size past it is refused before anything is allocated, an
+    output growing past the budget is stopped there (TooLarge names `what`), and one growing past `declared` is
+    stopped one byte after it (the caller's own size check then names the mismatch)."""
+    budget = limit("READ_BYTES")
+    if declared is not None:
+        ask(declared, what)
+    cap = budget if declared is None else min(budget, declared)
+    parts: list[bytes] = []
+    got = 0
+    while data:
+        d = CODECS[codec]()
+        part = d.decompress(data, cap + 1 - got)
+        while True:
+            parts.append(part)
+            got += len(part)
+            if got > cap:
+                if got > budget:
+                    raise TooLarge(f"{what} inflated size in bytes", got, budget, BUDGET, seen="reached")
+                return b"".join(parts)  # past `declared`: the caller's own size check names it
+            if d.eof or d.needs_input:
+                break
+            part = d.decompress(b"", cap + 1 - got)
+        if not d.eof:
+            raise EOFError(f"{what}: compressed data ended before the end-of-stream marker was reached")
+        data = d.unused_data
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def declared_bytes(arr: Any, start: int | None = None, stop: int | None = None) -> int:
+    """What `arr[start:stop]` declares it takes once materialised (rows x the row's shape x itemsize), for anything
+    with `shape` and `dtype` (an h5py Dataset, a Zarr array), read from its metadata only."""
+    shape = arr.shape or ()  # h5py: None for an empty dataspace
+    rows = len(range(*slice(start, stop).indices(shape[0]))) if shape else 1
+    return rows * math.prod(shape[1:]) * arr.dtype.itemsize
+
+
+def ask_arrays(arrays: list[Any], what: str) -> None:
+    """The reading budget asked once for `arrays` read together (each within the budget alone, many times it in all:
+    68 EgoDex transforms of one declared length), naming the largest; before any is read."""
+    big = max(arrays, key=declared_bytes, default=None)
+    largest = f" (the largest {getattr(big, 'name', None) or getattr(big, 'path', '?')} {big.shape})" if big else ""
+    ask(sum(map(declared_bytes, arrays)), f"the {len(arrays)} {what}{largest}")
+
+
+def read_array(arr: Any, what: str | None = None, start: int | None = None, stop: int | None = None) -> np.ndarray:
+    """The reading door for arrays a file declares: `arr[start:stop]` (an h5py Dataset or a Zarr array; the whole of
+    it by default) as numpy, once the reading budget has allowed its declared size. A 340 KB EgoDex file declaring
+    `transforms/camera` of (80e6, 4, 4) float64 (10 GB of chunks never written) took 3 GiB in 24 s before this.
+    TooLarge names `what` (default: the dataset and its file), the shape and the dtype."""
+    if what is None:
+        file = getattr(getattr(arr, "file", None), "filename", None) or getattr(arr, "store", "")
+        what = f"{getattr(arr, 'name', None) or getattr(arr, 'path', '?')} in {file}"
+    rows = "" if start is None and stop is None else f", rows {start or 0}:{'' if stop is None else stop}"
+    ask(declared_bytes(arr, start, stop), f"{what} ({arr.shape} {arr.dtype}{rows})")
+    # a chunk is decoded whole whatever the selection: an unlimited-length HDF5 dataset or a Zarr array may declare
+    # chunks far larger than its shape
+    chunk = getattr(arr, "chunks", None)
+    if chunk:
+        ask(math.prod(chunk) * arr.dtype.itemsize, f"{what}: one chunk {tuple(chunk)} of {arr.dtype}")
+    return np.asarray(arr[start:stop] if arr.shape else arr[()])

@@ -48,13 +48,29 @@ def _under(path: str, root: str, sep: str) -> bool:
     return path == root or path.startswith(root.rstrip(sep) + sep)
 
 
+def _rooted(root: str, text: str) -> str:
+    """`text` joined to the local `root`, unless the caller joined it already: with a relative root, `root / rel` is
+    relative to the cwd and lexically under the root, and joining it again read `root/root/rel` (issue 50: `eidata
+    validate exports/x` failed a correct dataset on 'exports/x/exports/x/meta/...'). A relative path that could be
+    either (a root `data` and a file `data/x` inside it) is the one that exists, the caller's join when neither does.
+    An absolute `text` replaces the root, as the join an adapter does."""
+    full = os.path.join(root, text)
+    if os.path.isabs(text) or os.path.isabs(root):
+        return full
+    rel = os.path.normpath(text)
+    base = os.path.normpath(root)
+    if base == "." or not (rel == base or rel.startswith(base + os.sep)):
+        return full
+    return full if os.path.lexists(full) and not os.path.lexists(text) else text
+
+
 def contained(root: Where, path: Where) -> Location:
-    """`path` (absolute, or relative to `root`) as a Location, when it lies under `root` once both are resolved;
-    else OutsideRoot. The Location returned is the path as given (joined to the root), not its resolution, so names
-    in lineage and errors stay the dataset's own."""
+    """`path` (absolute, relative to `root`, or `root / rel` with a relative root) as a Location, when it lies under
+    `root` once both are resolved; else OutsideRoot. The Location returned is the path as given (joined to the root),
+    not its resolution, so names in lineage and errors stay the dataset's own."""
     text = path if isinstance(path, str) else str(path) if is_object(path) else os.fspath(path)  # an object: its URL
     if isinstance(root, str | Path) and "://" not in str(root) and "://" not in text:  # on disk: no Location built
-        full = os.path.join(root, text)  # an absolute `text` replaces the root, as the join an adapter does
+        full = _rooted(os.fspath(root), text)
         real = _real(os.path.join(os.getcwd(), full))
         if not _under(real, _real_dir(os.path.join(os.getcwd(), root)), os.sep):
             raise OutsideRoot(full, real, str(root))
@@ -64,8 +80,10 @@ def contained(root: Where, path: Where) -> Location:
         loc = path  # already made, with its store's options
     elif "://" in text and is_object(root_loc):
         loc = UPath(text, **root_loc.storage_options)  # a URL under an object root: read with the root's options
+    elif os.path.isabs(text) or "://" in text:
+        loc = locate(text)
     else:
-        loc = locate(text) if os.path.isabs(text) or "://" in text else root_loc / text
+        loc = root_loc / text if is_object(root_loc) else locate(_rooted(os.fspath(root_loc), text))
     if is_object(root_loc):
         if not is_object(loc) or loc.protocol != root_loc.protocol:
             raise OutsideRoot(str(loc), str(loc), str(root_loc))

@@ -17,7 +17,14 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from adapters.storage.stalls import StoreStalledError
 from schemas.storage import StorageOptions, is_remote, protocol_of
+
+# every s3:// filesystem of this process, ours or one a library makes through fsspec's registry (universal_pathlib's
+# UPath, `adapters.storage.location`), is s3fs's with each request watched: a stalled store is said, then deferred
+# (`adapters.storage.s3_watched`; registered by name, so s3fs is imported only when a bucket is used)
+for _protocol in ("s3", "s3a"):
+    fsspec.register_implementation(_protocol, "adapters.storage.s3_watched.WatchedS3FileSystem", clobber=True)
 
 
 class StorageError(OSError):
@@ -128,6 +135,8 @@ def preflight(url: str, options: StorageOptions | None = None, *, write: bool = 
         if str(e).startswith(url):
             raise
         raise StorageError(f"{where}: {e}") from None
+    except StoreStalledError:  # the store is there but does not answer: the environment's, not a bad root (75)
+        raise
     except PermissionError as e:
         raise StorageError(f"{where}: credential refused ({_cause(e)})") from None
     except FileNotFoundError as e:

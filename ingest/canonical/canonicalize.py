@@ -140,9 +140,8 @@ def canonicalize_spans(
     """Every span of `raw`, kept as canonical episodes or rejected with its reason.
 
     `source` is the name the episodes are filed under (a job's source name; default: the adapter's)."""
-    ctx, used = _context(raw, spec or CanonicalizeSpec(), registry, source or raw.ref.source)
+    ctx, (t0, t1) = _context(raw, spec or CanonicalizeSpec(), registry, source or raw.ref.source)
     spec = ctx.spec
-    t0, t1 = rs.common_span([s.timestamps for s in used] + [c.timestamps for c in ctx.cams.values()])
     spans = [(t0, t1)]
     rejections: list[SpanRejection] = []
     if ctx.gaps and spec.gap_policy is GapPolicy.split:
@@ -165,8 +164,8 @@ def canonicalize_spans(
 
 def _context(
     raw: RawEpisode, spec: CanonicalizeSpec, registry: EmbodimentRegistry | None, source: str
-) -> tuple[EpisodeContext, list[Stream]]:
-    """What every span shares, and the streams whose common time span the spans are cut from."""
+) -> tuple[EpisodeContext, tuple[float, float]]:
+    """What every span shares, and the time span the spans are cut from (`_core`)."""
     emb = (registry or default_registry()).get(raw.embodiment)
     # joint angles -> wrists by FK; declared MANO parameters -> keypoints
     hands = joint_space_hands(raw, emb) if raw.hands.empty else EvaluatedHands(mano_hands(raw))
@@ -178,23 +177,49 @@ def _context(
     check_native_width("state", state_natives)
     check_native_width("action", action_natives)
     natives = state_natives + action_natives
-    used = streams_used(sig, wrists) or [Stream(c.timestamps, np.zeros(len(c))) for c in cams.values()]
     if sig.empty and sig.camera is None and (natives or not cams):  # video-only sources: nothing was lost
         first = _no_canonical_dims(raw, reasons, sig, natives, cams)
         reasons = reasons if first is None else [first, *reasons]
     wide = _left_out(raw, reasons)
     reasons = reasons if wide is None else [*reasons, wide]
-    if not used:  # natives only (a dataset without cameras whose dims cannot be filled): the source's states set the
-        # span, as a joint-space robot's joints do through its wrists, the other natives sampled on it; every native
-        # when there is no state. A multi-rate recording has no instant all its topics cover (a real ROS bag:
-        # /parameter_events only in its first 0.3 s, /rosout at 8.7..9.3 s; tests/data/real/rosbag_ats).
-        used = [s for k, s in state_natives if k in raw.states] or [s for _, s in natives]
-    gaps = sorted({g for s in used for g in rs.find_gaps(s.timestamps, spec.max_gap_s)})
+    (t0, t1), gaps = _core(
+        [s.timestamps for s in streams_used(sig, wrists)],
+        [s.timestamps for k, s in state_natives if k in raw.states] or None,
+        [c.timestamps for c in cams.values()],
+        [s.timestamps for _, s in natives],
+        spec.max_gap_s,
+    )
     rows = _row_clock([*streams_used(sig, wrists), *(s for _, s in natives)], cams)
     ctx = EpisodeContext(
         raw, source, spec, emb, sig, wrists, cams, gaps, tuple(reasons), rows, hands.joint_units, hands.native_limits
     )
-    return ctx, used
+    return ctx, (t0, t1)
+
+
+def _core(
+    hands: list[np.ndarray],
+    states: list[np.ndarray] | None,
+    cams: list[np.ndarray],
+    natives: list[np.ndarray],
+    max_gap_s: float,
+) -> tuple[tuple[float, float], list[tuple[float, float]]]:
+    """The span an episode's core streams set, and their gaps longer than `max_gap_s` (where it is cut).
+
+    The core: the streams the hands are built from (with the cameras: their common span, as every row of such a
+    source holds both); else the source's state natives (the robot's own state), over the span any of them covers,
+    a gap where none has a sample; else the cameras' common span; else every native, as the states. A stream that is
+    not core never narrows nor cuts the span: it is written over its own window (`span._native_windows`). So a
+    controller that hands over from one JointState topic to another midway, or a status topic at 1 Hz beside joint
+    states at 100 Hz, keeps the recording whole, where the common span of every topic left nothing or a part (a real
+    ROS bag: /parameter_events only in its first 0.3 s, /rosout at 8.7..9.3 s; tests/data/real/rosbag_ats)."""
+    if hands or (cams and not states):
+        core = hands + cams
+        return rs.common_span(core), sorted({g for t in core for g in rs.find_gaps(t, max_gap_s)})
+    pool = states or natives
+    if not pool:
+        return rs.common_span(pool), []  # raises: nothing sets a span
+    merged = np.sort(np.concatenate([rs.validate_timestamps(t) for t in pool]))
+    return (float(merged[0]), float(merged[-1])), rs.find_gaps(merged, max_gap_s)
 
 
 ROW_JITTER_S = 1e-3  # row steps that differ by more are a wall clock (frame_index / fps steps differ by float noise)

@@ -53,6 +53,14 @@ def check_native_width(side: str, items: list[tuple[str, Stream]]) -> None:
         )
 
 
+def stream_window(t: np.ndarray) -> tuple[float, float, float]:
+    """A stream's window on its clock: its first and last sample, and the slack within which it still counts as
+    present at an end (one and a half of its median steps, at least a 10 Hz frame)."""
+    t = np.asarray(t, np.float64)
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    return float(t[0]), float(t[-1]), max(1.5 * step, 0.1)
+
+
 def native_streams(streams: dict[str, Stream], derived: frozenset[str]) -> list[tuple[str, Stream]]:
     """The streams kept as natives, by name: numeric, not empty, not too wide, not derived by the adapter."""
     kept = lambda k, s: k not in derived and s.values.dtype.kind in "fiub" and not too_wide(s) and len(s)  # noqa: E731
@@ -150,6 +158,24 @@ def resample_natives(items: list[tuple[str, Stream]], grid_abs: np.ndarray) -> t
         cols.append(out)
         names += own
     return np.concatenate(cols, axis=1).astype(np.float32), names
+
+
+def native_valid(items: list[tuple[str, Stream]], grid_abs: np.ndarray) -> np.ndarray | None:
+    """(T, D) float32, column for column with `resample_natives`: 1 where the column's stream has a sample within its
+    slack (`stream_window`) of the grid time, 0 elsewhere: before it starts, after it stops, inside a gap of its own.
+    Where 0, the native column holds the stream's nearest sample (the writer refuses NaN), so a consumer multiplies
+    or drops by this mask; None when there is no native."""
+    if not items:
+        return None
+    grid = np.asarray(grid_abs, np.float64)
+    cols = []
+    for _, s in items:
+        t = np.asarray(s.timestamps, np.float64)
+        tol = stream_window(t)[2]
+        i = np.clip(np.searchsorted(t, grid), 1, max(len(t) - 1, 1))
+        near = np.minimum(np.abs(grid - t[i - 1]), np.abs(t[np.minimum(i, len(t) - 1)] - grid))
+        cols.append(np.repeat((near <= tol)[:, None], stream_width(s), axis=1))
+    return np.concatenate(cols, axis=1).astype(np.float32)
 
 
 def native_units(items: list[tuple[str, Stream]]) -> list[str]:

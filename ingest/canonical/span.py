@@ -18,7 +18,14 @@ from ingest.canonical import resample as rs
 from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
 from ingest.canonical.hand_state import action_from_state, hand_block, streams_used
 from ingest.canonical.joint_space import NativeLimits
-from ingest.canonical.natives import native_kinds, native_streams, native_units, resample_natives
+from ingest.canonical.natives import (
+    native_kinds,
+    native_streams,
+    native_units,
+    native_valid,
+    resample_natives,
+    stream_window,
+)
 from ingest.episode import CanonicalEpisode, QuarantinedPart, ResampledCamera
 from ingest.frames import pose_to_pos_rot6d
 from ingest.qa.geometry import CameraView, measure
@@ -84,6 +91,9 @@ class Natives:
     action_names: list[str]
     state_units: list[str] = field(default_factory=list)  # per state column (`natives.native_units`)
     discrete: dict[str, str] = field(default_factory=dict)  # columns sampled at a row, and why (`native_kinds`)
+    windows: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # `stream_window` per stream
+    state_valid: np.ndarray | None = None  # (T, D) 0/1 per state column: its stream has a sample here (`native_valid`)
+    action_valid: np.ndarray | None = None
 
 
 @dataclass
@@ -274,11 +284,34 @@ def _natives(ctx: EpisodeContext, span: Span) -> Natives:
     actions = native_streams(raw.actions, derived)
     ac_native, ac_names = resample_natives(actions, span.grid_abs)
     discrete = native_kinds(kept) | native_kinds(actions)  # sampled at a row, and why
-    if span.traj is not None:
+    windows = {k: stream_window(s.timestamps) for k, s in [*kept, *actions]}
+    windows |= {f"camera {k}": stream_window(c.timestamps) for k, c in ctx.cams.items()}
+    st_valid, ac_valid = native_valid(kept, span.grid_abs), native_valid(actions, span.grid_abs)
+    if span.traj is not None:  # the camera's trajectory is over the span the camera sets: valid throughout
         st_native = span.traj if st_native is None else np.concatenate([st_native, span.traj], axis=1)
+        traj_valid = np.ones(span.traj.shape, np.float32)
+        st_valid = traj_valid if st_valid is None else np.concatenate([st_valid, traj_valid], axis=1)
         st_names += CAMERA_NATIVES
         st_units += CAMERA_NATIVE_UNITS
-    return Natives(st_native, st_names, ac_native, ac_names, st_units, discrete)
+    return Natives(st_native, st_names, ac_native, ac_names, st_units, discrete, windows, st_valid, ac_valid)
+
+
+def _native_windows(span: Span, windows: dict[str, tuple[float, float, float]], a: int, b: int) -> dict[str, list]:
+    """The streams present in only part of frames [a, b) of the span: stream -> [first, last] s of the episode where
+    it has samples ([] for none). Elsewhere its columns hold its nearest sample, as every resampling here does past a
+    stream's ends: the writer refuses non-finite values and lerobot-train normalises every column, so a NaN stand-in
+    would poison both; the frames' validity mask (`*.native_valid`, `natives.native_valid`) is how a consumer masks
+    them, the window in the lineage (`native_windows`) says the same per stream. A stream counts as
+    present over the episode when its first and last samples lie within one of its own steps (at least a frame) of
+    the episode's ends: a 1 Hz status topic throughout a recording is present throughout."""
+    e0, e1 = float(span.clock_abs[a]), float(span.clock_abs[b - 1])
+    out: dict[str, list] = {}
+    for key, (lo, hi, tol) in sorted(windows.items()):
+        if lo <= e0 + tol and hi >= e1 - tol:
+            continue
+        w0, w1 = max(lo, e0) - e0, min(hi, e1) - e0
+        out[key] = [round(w0, 3), round(w1, 3)] if w1 >= w0 else []
+    return out
 
 
 def _cameras_on_grid(ctx: EpisodeContext, span: Span) -> dict[str, ResampledCamera]:
@@ -340,6 +373,8 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         state_native_units=nat.state_units,
         action_native=None if nat.action is None else nat.action[a:b],
         action_native_names=nat.action_names,
+        state_native_valid=None if nat.state_valid is None else nat.state_valid[a:b],
+        action_native_valid=None if nat.action_valid is None else nat.action_valid[a:b],
         action_config=_segments(raw, raw.native_fps, sub_t0, m, CANONICAL_FPS) or None,
         span_s=(sub_t0, sub_t0 + (m - 1) / CANONICAL_FPS),
         validity=dict(span.validity.reasons),
@@ -351,6 +386,8 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         notes=list(ctx.sig.notes),
         eef_offset=span.eef_offset,
         row_clock=span.row_clock,
+        native_windows=_native_windows(span, nat.windows, a, b),
+        clock=raw.clock,
     )
     ep.qa, ep.qa_config = _qa(ctx, span, ep, a, b), spec.qa
     behaviour = assess_arrays(ep, CANONICAL_FPS, spec.behaviour, workspace, cut=idle)

@@ -22,6 +22,7 @@ from schemas.canonical import (
     CANONICAL_FPS,
     HAND_KEYPOINTS,
     INTERPOLATED,
+    NATIVE_VALID,
     STATE,
     STATE_NATIVE,
     image_key,
@@ -43,6 +44,7 @@ def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None =
         ep.action_native_names or None,
         interpolated_flag=True,
         mask=ep.mask,
+        native_valid=True,
     )
     for name, cam in ep.cameras.items():  # each camera's intrinsics ride in its feature info (pixels of its video)
         ft = features.get(image_key(name))
@@ -65,6 +67,8 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         **({"source_findings": ep.source_findings} if ep.source_findings else {}),
         **({"native_discrete": ep.native_discrete} if ep.native_discrete else {}),
         **({"row_clock": ep.row_clock} if ep.row_clock is not None else {}),
+        **({"native_windows": ep.native_windows} if ep.native_windows else {}),
+        **({"clock": ep.clock} if ep.clock is not None else {}),
         span_s=[round(ep.span_s[0], 6), round(ep.span_s[1], 6)],
         embodiment=ep.embodiment,
         tier=ep.tier,
@@ -98,6 +102,9 @@ def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[d
             frame[STATE_NATIVE] = ep.state_native[i]
         if ACTION_NATIVE in features and ep.action_native is not None:
             frame[ACTION_NATIVE] = ep.action_native[i]
+        for key, valid in ((STATE_NATIVE, ep.state_native_valid), (ACTION_NATIVE, ep.action_native_valid)):
+            if NATIVE_VALID[key] in features and valid is not None:
+                frame[NATIVE_VALID[key]] = valid[i]
         for key, it in cams.items():
             frame[key] = next(it)
         yield frame

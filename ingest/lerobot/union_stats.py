@@ -1,5 +1,6 @@
 """Exact per-dimension statistics over the union of many episodes' frames, each dimension over only the frames that use
-it, in memory bounded by the dimension count (not the frame count).
+it, per group of episodes (an embodiment) and over all groups together, reading each episode once, in memory bounded by
+the dimension count (not the frame count).
 
 Why: lerobot aggregates per-episode quantiles by their count-weighted mean (`aggregate_stats`, lerobot 0.6.1
 `datasets/compute_stats.py`), which is not a quantile of the union: across embodiments it puts q01/q99 where no frame
@@ -10,29 +11,43 @@ those values:
   al.'s pairwise update (no E[x^2] - mean^2 cancellation: within float64 rounding of numpy's mean and std);
 - quantiles as `np.quantile(values.astype(float64), q)` with its default ("linear") method. They are found by radix
   selection on the float32 bit patterns mapped to order-preserving uint32 keys: pass 1 counts each dimension's values
-  per top 12 bits (with the moments), which fixes n and the bucket of every wanted order statistic; passes 2 and 3
-  count, among the values whose key starts with that bucket, the next 10 bits; after 32 bits the key is the value.
-  The result is exact (equal to numpy's, `tests/ingest/lerobot/test_union_stats.py`), reproducible (counting is
-  order-free), and needs D x 4096 + D x T x 1024 int64 counters (T <= 10 wanted order statistics per dimension) and
-  a buffer of `BUFFER_VALUES` values, whatever the frame count; the cost is three reads of the values.
+  per top 12 bits, which fixes n and the bucket of every wanted order statistic; passes 2 and 3 count, among the
+  values whose key starts with a wanted prefix (found through lookup tables, `_luts`), the next 10 bits; after 32 bits
+  the key is the value. The result is exact (equal to numpy's, `tests/ingest/lerobot/test_union_stats.py`) and
+  reproducible (counting is order-free).
+
+Cost: the values are given once (`add`); pass 1 counts them as they come and keeps their keys (only the used
+dimensions) in a spill file (`tempfile.SpooledTemporaryFile`: in memory up to `SPOOL_BYTES`, then local temporary
+disk, 4 bytes a used value), which passes 2 and 3 read back. Every value is counted once per pass: a group's counters
+hold the prefixes its own and the union's order statistics need, and the union's counts are the sum of its groups'.
+Memory: D x 4096 int64 counters per group in pass 1, D x T x 1024 after (T <= 10 wanted order statistics per
+dimension, twice that for a group beside the union), `BUFFER_VALUES` cells before they are counted, and the spool.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ingest.lerobot.stats_v30 import QUANTILES, Stats
 
 PASS_BITS = (12, 10, 10)  # bits of the 32-bit key fixed by each pass
-BUFFER_VALUES = 1 << 21  # values held before they are counted (8 MB of float32 and 2 MB of mask)
+BUFFER_VALUES = 1 << 21  # counter cells gathered before one bincount (16 MB of int64)
+SPOOL_BYTES = 16 << 20  # a group's spilled keys held in memory before they go to a temporary file
+SKIP = np.uint32(0xFFFFFFFF)  # the key of a value a frame does not use (a NaN's key: never counted)
+# pass-1 digits of the finite floats' keys: below FINITE[0] are -inf and the negative NaNs, from FINITE[1] +inf and the
+# positive NaNs (and SKIP), so a non-finite value is never counted by zeroing those digits once
+FINITE = (8, 4088)
+UNION = ""  # `result`'s name for all groups together
 
 
 def order_keys(values: np.ndarray) -> np.ndarray:
     """float32 -> uint32 with the same order (negative floats: all bits flipped; others: the sign bit set)."""
     bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
-    return np.where(bits >> 31 == 1, ~bits, bits | np.uint32(0x80000000))
+    return bits ^ ((bits.view(np.int32) >> 31).view(np.uint32) | np.uint32(0x80000000))
 
 
 def from_keys(keys: np.ndarray) -> np.ndarray:
@@ -59,155 +74,269 @@ def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
 
 
+def _luts(slots: np.ndarray, dim: int, consumed: int) -> list[np.ndarray]:
+    """Lookup tables from a key's leading bits to its slot: `slots` are sorted distinct (d << consumed | prefix);
+    table 0 maps d << 12 | the key's top 12 bits, table k (k >= 1) maps its parent's entry << 10 | the next 10 bits,
+    to an entry of its level (-1: no wanted prefix starts so); the last level's entries are the slots' indices."""
+    d, prefix = slots >> consumed, slots & ((1 << consumed) - 1)
+    tables: list[np.ndarray] = []
+    bits, parents = 0, np.zeros(0, dtype=np.int64)
+    for width in PASS_BITS:
+        if bits == consumed:
+            break
+        bits += width
+        level = np.unique((d << bits) | (prefix >> (consumed - bits)))
+        if not tables:
+            index = level
+            table = np.full(dim << width, -1, dtype=np.int64)
+        else:
+            index = (np.searchsorted(parents, level >> width) << width) | (level & ((1 << width) - 1))
+            table = np.full(len(parents) << width, -1, dtype=np.int64)
+        table[index] = np.arange(len(level))
+        tables.append(table)
+        parents = level
+    return tables
+
+
+@dataclass
+class _Targets:
+    """The wanted order statistics of one group (or the union): [dim, T] prefix found so far and rank among the values
+    with that prefix; `n` the values per dimension."""
+
+    n: np.ndarray
+    prefix: np.ndarray
+    rank: np.ndarray
+
+    def live(self) -> np.ndarray:
+        """[dim, T] bool: the statistics of a dimension with values (the others are NaN, nothing to count)."""
+        return np.broadcast_to((self.n > 0)[:, None], self.prefix.shape)
+
+
+@dataclass
+class _Group:
+    """One group's moments, spilled keys and counters."""
+
+    dim: int
+    count: np.ndarray = field(init=False)
+    mean: np.ndarray = field(init=False)
+    m2: np.ndarray = field(init=False)  # sum of squared deviations from the mean
+    min: np.ndarray = field(init=False)
+    max: np.ndarray = field(init=False)
+    hist: np.ndarray = field(init=False)
+    slots: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    tables: list[np.ndarray] = field(default_factory=list)
+    batches: list[tuple[int, np.ndarray]] = field(default_factory=list)  # rows and dims of each spilled batch
+    cells: list[np.ndarray] = field(default_factory=list)
+    buffered: int = 0
+
+    def __post_init__(self) -> None:
+        self.count = np.zeros(self.dim, dtype=np.int64)
+        self.mean, self.m2 = np.zeros(self.dim), np.zeros(self.dim)
+        self.min, self.max = np.full(self.dim, np.inf), np.full(self.dim, -np.inf)
+        self.hist = np.zeros((self.dim, 1 << PASS_BITS[0]), dtype=np.int64)
+        self.spill = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by UnionStats)
+
+    def moments(self, values: np.ndarray, cols: np.ndarray, used: np.ndarray | None) -> None:
+        """Merge a batch's count, min, max, mean and M2 of `values` [n, len(cols)] (`used`: [n, len(cols)] or None
+        for all) into dims `cols`: each batch's by two passes, merged by Chan et al.'s pairwise update."""
+        finite = np.isfinite(values)
+        if used is not None:
+            finite &= used
+        if finite.all():
+            n_b = np.full(len(cols), len(values), dtype=np.int64)
+            v64 = values.astype(np.float64)
+            mean_b = v64.sum(axis=0) / max(len(values), 1)
+            m2_b = ((v64 - mean_b) ** 2).sum(axis=0)
+            lo, hi = v64.min(axis=0, initial=np.inf), v64.max(axis=0, initial=-np.inf)
+        else:
+            v64 = np.where(finite, values, 0).astype(np.float64)
+            n_b = finite.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean_b = np.where(n_b > 0, v64.sum(axis=0) / n_b, 0.0)
+            m2_b = (np.where(finite, v64 - mean_b, 0.0) ** 2).sum(axis=0)
+            lo = np.where(finite, v64, np.inf).min(axis=0, initial=np.inf)
+            hi = np.where(finite, v64, -np.inf).max(axis=0, initial=-np.inf)
+        count = self.count[cols]
+        n = count + n_b
+        with np.errstate(invalid="ignore", divide="ignore"):
+            delta = mean_b - self.mean[cols]
+            self.mean[cols] = np.where(n > 0, self.mean[cols] + delta * np.where(n > 0, n_b / n, 0.0), 0.0)
+            self.m2[cols] += m2_b + np.where(n > 0, delta * delta * count * n_b / n, 0.0)
+        self.count[cols] = n
+        self.min[cols] = np.minimum(self.min[cols], lo)
+        self.max[cols] = np.maximum(self.max[cols], hi)
+
+    def count_keys(self, keys: np.ndarray, cols: np.ndarray, pass_index: int) -> None:
+        """Gather the counter cells of a batch of keys [n, len(cols)] in this pass; counted by `flush`."""
+        top = (keys >> (32 - PASS_BITS[0])).astype(np.int64) + (cols.astype(np.int64) << PASS_BITS[0])
+        if pass_index == 0:
+            cells = top.reshape(-1)
+        else:
+            slot, rest, shift = self.tables[0][top.reshape(-1)], keys.reshape(-1), 32 - PASS_BITS[0]
+            for table, width in zip(self.tables[1:], PASS_BITS[1:], strict=False):
+                hit = slot >= 0
+                slot, rest, shift = slot[hit], rest[hit], shift - width
+                slot = table[(slot << width) | ((rest >> shift) & ((1 << width) - 1)).astype(np.int64)]
+            hit = slot >= 0
+            width = PASS_BITS[pass_index]
+            digit = (rest[hit] >> (shift - width)) & ((1 << width) - 1)
+            cells = (slot[hit] << width) | digit.astype(np.int64)
+        self.cells.append(cells)
+        self.buffered += len(cells)
+        if self.buffered >= BUFFER_VALUES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.cells:
+            cells = np.concatenate(self.cells)
+            self.hist += np.bincount(cells, minlength=self.hist.size).reshape(self.hist.shape)
+        self.cells, self.buffered = [], 0
+
+    def replay(self, pass_index: int) -> None:
+        """Count the spilled keys again in a later pass."""
+        self.spill.seek(0)
+        for rows, cols in self.batches:
+            raw = self.spill.read(rows * len(cols) * 4)
+            self.count_keys(np.frombuffer(raw, dtype=np.uint32).reshape(rows, len(cols)), cols, pass_index)
+        self.flush()
+
+
 class UnionStats:
-    """Statistics of dimension-wise masked values fed in batches, in `passes` passes over the same batches:
+    """Statistics of dimension-wise masked values, per group and over all groups (`UNION`), the values given once:
 
-        stats = UnionStats(dim)
-        while stats.pending:
-            for values, used in batches():   # values [n, dim] float32; used [n, dim] or [dim] bool
-                stats.add(values, used)
-            stats.next_pass()
-        result = stats.result()              # min max mean std count q01 q10 q50 q90 q99, each (dim,)
+        stats = UnionStats(dim, groups=("franka", "human"))
+        for values, used, group in batches():   # values [n, dim] float32; used [n, dim] or [dim] bool
+            stats.add(values, used, group)
+        union = stats.result()                   # min max mean std count q01 q10 q50 q90 q99, each (dim,)
+        franka = stats.result("franka")
 
-    A dimension no value uses gets NaN statistics and count 0."""
+    A dimension no value uses gets NaN statistics and count 0. One group (the default) is the union itself."""
 
-    passes = len(PASS_BITS)
-
-    def __init__(self, dim: int, quantiles: Sequence[float] = QUANTILES) -> None:
+    def __init__(self, dim: int, quantiles: Sequence[float] = QUANTILES, groups: Sequence[str] = (UNION,)) -> None:
+        if not groups or len(set(groups)) != len(groups):
+            raise ValueError(f"UnionStats: groups must be distinct and at least one, got {list(groups)}")
         self.dim, self.quantiles = dim, tuple(quantiles)
-        self.pass_index = 0
-        self.count = np.zeros(dim, dtype=np.int64)
-        self.mean = np.zeros(dim)
-        self.m2 = np.zeros(dim)  # sum of squared deviations from the mean
-        self._buffer: list[tuple[np.ndarray, np.ndarray]] = []
-        self._buffered = 0
-        self.min = np.full(dim, np.inf)
-        self.max = np.full(dim, -np.inf)
-        self._hist = np.zeros((dim, 1 << PASS_BITS[0]), dtype=np.int64)
-        self._prefix: np.ndarray | None = None  # [dim, T] uint64 key prefix of each wanted order statistic
-        self._rank: np.ndarray | None = None  # [dim, T] its rank among the values with that prefix
-        self._slots: np.ndarray | None = None  # [dim, S] the distinct prefixes of a dimension (sorted, padded)
+        self._groups = {g: _Group(dim) for g in groups}
+        self._results: dict[str, Stats] | None = None
 
-    @property
-    def pending(self) -> bool:
-        return self.pass_index < self.passes
-
-    def _consumed(self) -> int:
-        return sum(PASS_BITS[: self.pass_index])
-
-    def add(self, values: np.ndarray, used: np.ndarray) -> None:
-        """Feed values of the current pass; they are counted in batches of about `BUFFER_VALUES` values (a count
-        touches every counter of the pass once, whatever the batch's size)."""
+    def add(self, values: np.ndarray, used: np.ndarray, group: str = UNION) -> None:
+        """Count a batch in the first pass and keep the keys of its used dims for the others."""
+        if self._results is not None:
+            raise RuntimeError("UnionStats: values added after the results were computed")
+        one = len(self._groups) == 1 and group == UNION
+        g = next(iter(self._groups.values())) if one else self._groups[group]
         values = np.asarray(values, dtype=np.float32).reshape(-1, self.dim)
-        self._buffer.append((values, np.broadcast_to(np.asarray(used, dtype=bool), values.shape)))
-        self._buffered += values.size
-        if self._buffered >= BUFFER_VALUES:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._buffer:
-            return
-        values = np.concatenate([v for v, _ in self._buffer])
-        used = np.concatenate([u for _, u in self._buffer]) & np.isfinite(values)
-        self._buffer, self._buffered = [], 0
-        if self.pass_index == 0:
-            self._moments(values, used)
-        rows, dims = np.nonzero(used)
-        if not len(rows):
-            return
-        keys = order_keys(values[rows, dims]).astype(np.uint64)
-        bits = PASS_BITS[self.pass_index]
-        if self.pass_index == 0:
-            digit = (keys >> np.uint64(32 - bits)).astype(np.int64)
-            self._hist += np.bincount(dims * (1 << bits) + digit, minlength=self._hist.size).reshape(self._hist.shape)
-            return
-        assert self._slots is not None
-        consumed = self._consumed()
-        slots = self._slots.shape[1]
-        top = keys >> np.uint64(32 - consumed)
-        # every dimension's prefixes in one sorted array, dimension d's offset by d * 2**consumed (a prefix and the
-        # padding, 2**consumed - 1, which no finite float's key starts with, are below 2**consumed)
-        offset = np.uint64(1 << consumed)
-        flat = (np.arange(self.dim, dtype=np.uint64)[:, None] * offset + self._slots).reshape(-1)
-        query = dims.astype(np.uint64) * offset + top
-        pos = np.minimum(np.searchsorted(flat, query), flat.size - 1)
-        hit = flat[pos] == query
-        digit = ((keys >> np.uint64(32 - consumed - bits)) & np.uint64((1 << bits) - 1)).astype(np.int64)
-        self._hist += np.bincount(
-            pos[hit] * (1 << bits) + digit[hit], minlength=self.dim * slots * (1 << bits)
-        ).reshape(self._hist.shape)
-
-    def _moments(self, values: np.ndarray, used: np.ndarray) -> None:
-        """count, min, max, and mean and M2 merged batch by batch (Chan et al.'s pairwise update, each batch's own
-        by two passes): no cancellation of E[x^2] - mean^2."""
-        v64 = np.where(used, values, 0).astype(np.float64)
-        n_b = used.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_b = np.where(n_b > 0, v64.sum(axis=0) / n_b, 0.0)
-        m2_b = (np.where(used, v64 - mean_b, 0.0) ** 2).sum(axis=0)
-        n = self.count + n_b
-        with np.errstate(invalid="ignore", divide="ignore"):
-            delta = mean_b - self.mean
-            self.mean = np.where(n > 0, self.mean + delta * np.where(n > 0, n_b / n, 0.0), 0.0)
-            self.m2 = self.m2 + m2_b + np.where(n > 0, delta * delta * self.count * n_b / n, 0.0)
-        self.count = n
-        self.min = np.minimum(self.min, np.where(used, v64, np.inf).min(axis=0, initial=np.inf))
-        self.max = np.maximum(self.max, np.where(used, v64, -np.inf).max(axis=0, initial=-np.inf))
-
-    def _targets(self) -> np.ndarray:
-        """[dim, T] the 0-based order statistics numpy's linear quantiles need (previous and next per quantile)."""
-        idx = [i for q in self.quantiles for i in _virtual(self.count, q)[:2]]
-        return np.stack(idx, axis=1)
-
-    def next_pass(self) -> None:
-        """Close the pass: locate each wanted order statistic one digit further."""
-        self._flush()
-        bits = PASS_BITS[self.pass_index]
-        if self.pass_index == 0:
-            rank = self._targets()
-            cum = np.cumsum(self._hist, axis=1)
-            digit = np.stack([np.searchsorted(cum[d], rank[d], side="right") for d in range(self.dim)])
-            digit = np.minimum(digit, cum.shape[1] - 1)  # a dimension without values: any bucket (its stats are NaN)
-            below = np.where(digit > 0, np.take_along_axis(cum, np.maximum(digit - 1, 0), axis=1), 0)
-            self._prefix, self._rank = digit.astype(np.uint64), rank - below
+        used = np.asarray(used, dtype=bool)
+        if used.ndim == 1:  # one mask for the batch: only its dims are kept
+            cols = np.flatnonzero(used)
+            values, per_value = (values if len(cols) == self.dim else values[:, cols]), None
         else:
-            assert self._prefix is not None and self._rank is not None and self._slots is not None
-            slot = np.stack([np.searchsorted(self._slots[d], self._prefix[d]) for d in range(self.dim)])
-            hist = self._hist[np.arange(self.dim)[:, None], slot]  # [dim, T, bins]
-            cum = np.cumsum(hist, axis=2)
-            digit = np.minimum((cum <= self._rank[..., None]).sum(axis=2), cum.shape[2] - 1)
-            below = np.where(digit > 0, np.take_along_axis(cum, np.maximum(digit - 1, 0)[..., None], 2)[..., 0], 0)
-            self._prefix = (self._prefix << np.uint64(bits)) | digit.astype(np.uint64)
-            self._rank = self._rank - below
-        self.pass_index += 1
-        if self.pending:
-            uniq = [np.unique(p) for p in self._prefix]
-            width = max(len(u) for u in uniq)
-            pad = np.uint64((1 << self._consumed()) - 1)
-            self._slots = np.stack([np.concatenate([u, np.full(width - len(u), pad, np.uint64)]) for u in uniq])
-            self._hist = np.zeros((self.dim, width, 1 << PASS_BITS[self.pass_index]), dtype=np.int64)
-        else:
-            self._hist = np.zeros((0,), dtype=np.int64)
+            cols, per_value = np.arange(self.dim), np.broadcast_to(used, values.shape)
+        if not len(cols) or not len(values):
+            return
+        g.moments(values, cols, per_value)
+        keys = order_keys(values)
+        if per_value is not None:
+            keys[~per_value] = SKIP
+        g.count_keys(keys, cols, 0)
+        g.spill.write(keys.tobytes())
+        g.batches.append((len(values), cols))
 
-    def result(self) -> Stats:
-        if self.pending:
-            raise RuntimeError(f"UnionStats: {self.passes - self.pass_index} passes over the values are still due")
-        assert self._prefix is not None
-        n = self.count
+    def result(self, group: str = UNION) -> Stats:
+        """The statistics of one group's values, or of all (`UNION`); the first call runs passes 2 and 3."""
+        if self._results is None:
+            self._results = self._finish()
+        return self._results[group]
+
+    def _finish(self) -> dict[str, Stats]:
+        groups = self._groups
+        for g in groups.values():
+            g.flush()
+            g.hist[:, : FINITE[0]] = 0
+            g.hist[:, FINITE[1] :] = 0
+        targets = {name: self._first_targets(g.hist, g.count) for name, g in groups.items()}
+        if len(groups) > 1:
+            total = sum(g.hist for g in groups.values())
+            targets[UNION] = self._first_targets(total, total.sum(axis=1))
+        consumed = PASS_BITS[0]
+        for pass_index in range(1, len(PASS_BITS)):
+            for name, g in groups.items():
+                wanted = [t for key, t in targets.items() if key in (name, UNION)]
+                cells = np.concatenate([self._cells(t, consumed) for t in wanted])
+                g.slots = np.unique(cells)
+                g.tables = _luts(g.slots, self.dim, consumed)
+                g.hist = np.zeros((len(g.slots), 1 << PASS_BITS[pass_index]), dtype=np.int64)
+                if len(g.slots):
+                    g.replay(pass_index)
+            for name, t in targets.items():
+                members = list(groups.values()) if name == UNION and len(groups) > 1 else [groups[name]]
+                self._narrow(t, consumed, PASS_BITS[pass_index], members)
+            consumed += PASS_BITS[pass_index]
+        for g in groups.values():
+            g.spill.close()
+            g.hist = np.zeros(0, dtype=np.int64)
+        out = {name: self._stats(targets[name], g.count, g.mean, g.m2, g.min, g.max) for name, g in groups.items()}
+        out[UNION] = self._union(targets[UNION]) if len(groups) > 1 else next(iter(out.values()))
+        return out
+
+    def _first_targets(self, hist: np.ndarray, n: np.ndarray) -> _Targets:
+        idx = [i for q in self.quantiles for i in _virtual(n, q)[:2]]
+        rank = np.stack(idx, axis=1)  # [dim, T] the 0-based order statistics numpy's linear quantiles need
+        cum = np.cumsum(hist, axis=1)
+        digit = np.minimum((cum[:, None, :] <= rank[:, :, None]).sum(axis=2), cum.shape[1] - 1)
+        below = np.where(digit > 0, np.take_along_axis(cum, np.maximum(digit - 1, 0), axis=1), 0)
+        return _Targets(n.copy(), digit.astype(np.int64), rank - below)
+
+    def _cells(self, t: _Targets, consumed: int) -> np.ndarray:
+        """(d << consumed | prefix) of the live targets."""
+        d = np.broadcast_to(np.arange(self.dim, dtype=np.int64)[:, None], t.prefix.shape)
+        return ((d << consumed) | t.prefix)[t.live()]
+
+    def _narrow(self, t: _Targets, consumed: int, bits: int, members: list[_Group]) -> None:
+        """Fix the next `bits` of each live target from its members' counts of its prefix."""
+        live = t.live()
+        cells = self._cells(t, consumed)
+        hist = sum(g.hist[np.searchsorted(g.slots, cells)] for g in members)  # [live, 2**bits]
+        cum = np.cumsum(hist, axis=1)
+        rank = t.rank[live]
+        digit = np.minimum((cum <= rank[:, None]).sum(axis=1), cum.shape[1] - 1)
+        below = np.where(digit > 0, np.take_along_axis(cum, np.maximum(digit - 1, 0)[:, None], 1)[:, 0], 0)
+        prefix = t.prefix << bits
+        prefix[live] |= digit
+        t.prefix = prefix
+        t.rank = t.rank.copy()
+        t.rank[live] = rank - below
+
+    def _union(self, t: _Targets) -> Stats:
+        groups = list(self._groups.values())
+        count = np.zeros(self.dim, dtype=np.int64)
+        mean, m2 = np.zeros(self.dim), np.zeros(self.dim)
+        for g in groups:  # Chan et al.'s pairwise update, group by group
+            n = count + g.count
+            with np.errstate(invalid="ignore", divide="ignore"):
+                delta = g.mean - mean
+                mean = np.where(n > 0, mean + delta * np.where(n > 0, g.count / n, 0.0), 0.0)
+                m2 = m2 + g.m2 + np.where(n > 0, delta * delta * count * g.count / n, 0.0)
+            count = n
+        lo = np.min([g.min for g in groups], axis=0)
+        hi = np.max([g.max for g in groups], axis=0)
+        return self._stats(t, count, mean, m2, lo, hi)
+
+    def _stats(
+        self, t: _Targets, n: np.ndarray, mean: np.ndarray, m2: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    ) -> Stats:
         empty = n == 0
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(empty, np.nan, self.mean)
-            std = np.where(empty, np.nan, np.sqrt(self.m2 / n))
-        values = from_keys(self._prefix.astype(np.uint32))  # [dim, T] the order statistics
+            std = np.where(empty, np.nan, np.sqrt(m2 / n))
+        values = from_keys(t.prefix.astype(np.uint32))  # [dim, T] the order statistics
         out: Stats = {
-            "min": np.where(empty, np.nan, self.min),
-            "max": np.where(empty, np.nan, self.max),
-            "mean": mean,
+            "min": np.where(empty, np.nan, lo),
+            "max": np.where(empty, np.nan, hi),
+            "mean": np.where(empty, np.nan, mean),
             "std": std,
             "count": n.copy(),
         }
         for i, q in enumerate(self.quantiles):
-            key = f"q{round(q * 100):02d}"
-            gamma = _virtual(n, q)[2]
-            out[key] = np.where(empty, np.nan, _lerp(values[:, 2 * i], values[:, 2 * i + 1], gamma))
+            value = _lerp(values[:, 2 * i], values[:, 2 * i + 1], _virtual(n, q)[2])
+            out[f"q{round(q * 100):02d}"] = np.where(empty, np.nan, value)
         return out

@@ -1,5 +1,9 @@
 """Camera behaviour of one episode: frozen pictures, a repeat cadence, near-black, near-white and flat frames.
 
+A near-white frame is a whited-out picture: bright (mean grey above `bright_level`) and without texture (grey standard
+deviation below `bright_std`). Brightness alone is not enough: Diffusion Policy's real PushT renders are a white table
+with the T and the agent on it, mean grey 0.967-0.978 on every frame, and they are good pictures.
+
 Frames are reduced to a small grey thumbnail first (every k-th pixel, at most ~32x32 samples): a frozen or black
 picture is frozen or black at any scale, and the checks then cost a few microseconds per frame whatever the camera.
 
@@ -96,7 +100,8 @@ def camera_behaviour_thumbs(
     mean, std, diff, peak = frame_signals(thumbs)
     same = (diff < config.static_pair_diff) & (peak < config.frozen_drift)  # a slow arm: small mean, large peak
     period = repeat_period(same)
-    dark, bright = mean < config.dark_level, mean > config.bright_level
+    # near-white needs no texture as well: a clean white scene (a render's white table, PushT) is bright but textured
+    dark, bright = mean < config.dark_level, (mean > config.bright_level) & (std < config.bright_std)
     flat = (std < config.flat_std) & ~dark & ~bright
     blank = dark | bright | flat  # a capped or dead feed is reported as degenerate, not again as frozen
     moving = np.ones(n, bool) if moving is None else np.asarray(moving, bool)

@@ -13,18 +13,21 @@ episodes move them (`judge_dead`): the episode goes to `low`.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ingest.qa.copies import CopyCheck, copy_check
-from ingest.qa.duplicates import near_duplicates
+from ingest.qa.duplicates import MAX_BUCKET, near_duplicates
 from schemas.behaviour import BehaviourConfig
+from schemas.canonical import STATE_NAMES
 from schemas.qa import Finding
 from schemas.tiers import QualityTier
+
+# every code this step's findings have (`curate --include-verdict` overrules these)
+STEP_CODES = ("qa_duplicate", "qa_duplicate_unjudged", "qa_dead_dims", "qa_native_dead_dims")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Judged:
     native_dead_dims: list[int] | None
     frames: int = 0
     raw_fps: float | None = None
+    native_names: tuple[str, ...] = ()  # the dataset's native state column names (a finding names its columns)
 
     def keep_key(self) -> tuple[float, float, str]:
         """Of a set of copies the one kept sorts first: the longest (a trimmed copy is shorter), then the one read
@@ -81,12 +85,22 @@ class CopyPair:
     check: CopyCheck
 
 
-def candidate_pairs(episodes: Sequence[Judged], config: BehaviourConfig) -> list[tuple[int, int, float]]:
-    """(position of the one to keep, the other's, fingerprint similarity) of the candidates, one embodiment each."""
+@dataclass(frozen=True)
+class Candidates:
+    """The fingerprint candidates: (position of the one to keep, the other's, similarity), one embodiment each, and
+    the pairs the search left uncompared (`duplicates.DuplicatePairs.unjudged_pairs`), reported, never dropped."""
+
+    pairs: list[tuple[int, int, float]]
+    unjudged_pairs: int = 0
+    unjudged: dict[int, int] = field(default_factory=dict)  # position -> episodes sharing its identical fingerprint
+
+
+def candidate_pairs(episodes: Sequence[Judged], config: BehaviourConfig) -> Candidates:
+    """The candidates among `episodes` (`near_duplicates`: bounded buckets, near-linear in their number)."""
     m = config.fingerprint_hashes
     rows = [i for i, e in enumerate(episodes) if e.fingerprint is not None and len(e.fingerprint) == m]
     if len(rows) < 2:
-        return []
+        return Candidates([])
     sig = np.array([episodes[i].fingerprint for i in rows], np.uint32)
     pairs = near_duplicates(sig, config, threshold=config.duplicate_candidate_similarity)
     out = []
@@ -94,14 +108,88 @@ def candidate_pairs(episodes: Sequence[Judged], config: BehaviourConfig) -> list
         i, j = sorted((rows[int(a)], rows[int(b)]), key=lambda k: episodes[k].keep_key())
         if episodes[i].embodiment == episodes[j].embodiment:
             out.append((i, j, float(s)))
+    unjudged = {rows[int(r)]: int(n) for r, n in zip(pairs.unjudged_rows, pairs.unjudged_sizes, strict=True)}
+    return Candidates(out, pairs.unjudged_pairs, unjudged)
+
+
+@dataclass(frozen=True)
+class CopySearch:
+    """Every candidate verified (`pairs`) and the candidate pairs left unjudged by the search (`Candidates`)."""
+
+    pairs: list[CopyPair]
+    unjudged_pairs: int
+    unjudged: dict[str, int] = field(default_factory=dict)  # episode_uid -> episodes sharing its fingerprint
+
+
+SIGNALS_HELD = 1024  # episodes' signals one verification block loads (its memory bound)
+Pair = tuple[str, str, float]  # (episode to keep, the other, fingerprint similarity)
+Block = list[Pair]
+
+
+def blocks(pairs: Sequence[Pair], dataset: Callable[[str], str], held: int = SIGNALS_HELD) -> list[Block]:
+    """The candidate pairs cut into blocks each naming at most `held` episodes (a block loads each once). Pairs are
+    grouped by the datasets of their two episodes, in their order within a group (an episode's pairs follow one
+    another), so a block reads few datasets' metadata and an episode is seldom loaded by two blocks."""
+    order = sorted(range(len(pairs)), key=lambda k: (dataset(pairs[k][0]), dataset(pairs[k][1]), k))
+    out: list[Block] = []
+    names: set[str] = set()
+    for k in order:
+        a, b, _ = pairs[k]
+        if not out or len(names | {a, b}) > max(held, 2):
+            out.append([])
+            names = set()
+        out[-1].append(pairs[k])
+        names |= {a, b}
     return out
 
 
-def copies(episodes: Sequence[Judged], load: SignalLoader, config: BehaviourConfig) -> list[CopyPair]:
-    """Every candidate pair verified on its signals (each episode's signals loaded once)."""
-    signals = functools.cache(load)
-    pairs = [(episodes[i].episode_uid, episodes[j].episode_uid, s) for i, j, s in candidate_pairs(episodes, config)]
-    return [CopyPair(a, b, s, compare(signals(a), signals(b), config)) for a, b, s in pairs]
+def verify(block: Block, load: SignalLoader, config: BehaviourConfig) -> list[CopyPair]:
+    """Each pair of a block checked on its signals (`compare`), each episode's loaded once and released at the end:
+    the unit of work of the verification, in this process or in a Ray task (`jobs.verdicts.step`)."""
+    held: dict[str, Signals] = {}
+
+    def signals(uid: str) -> Signals:
+        if uid not in held:
+            held[uid] = load(uid)
+        return held[uid]
+
+    return [CopyPair(a, b, s, compare(signals(a), signals(b), config)) for a, b, s in block]
+
+
+BlockRunner = Callable[[list[Block]], Iterable[list[CopyPair]]]  # blocks -> each one's `verify`, in block order
+
+
+def copies(
+    episodes: Sequence[Judged],
+    load: SignalLoader,
+    config: BehaviourConfig,
+    held: int = SIGNALS_HELD,
+    run: BlockRunner | None = None,
+) -> CopySearch:
+    """Every candidate pair verified on its signals, a block of pairs at a time (`blocks`: at most `held` episodes'
+    signals each, so memory is bounded by `held`, not by the corpus). `run` verifies the blocks (Ray tasks in
+    `eidata verdicts`); by default one after another here."""
+    found = candidate_pairs(episodes, config)
+    pairs = [(episodes[i].episode_uid, episodes[j].episode_uid, s) for i, j, s in found.pairs]
+    dataset = {e.episode_uid: e.dataset for e in episodes}
+    todo = blocks(pairs, dataset.__getitem__, held)
+    done = run(todo) if run is not None else (verify(b, load, config) for b in todo)
+    checked = [p for block in done for p in block]
+    unjudged = {episodes[i].episode_uid: n for i, n in found.unjudged.items()}
+    return CopySearch(checked, found.unjudged_pairs, unjudged)
+
+
+def unjudged_verdict(sharing: int, max_bucket: int = MAX_BUCKET) -> Finding:
+    """The note on an episode whose fingerprint `sharing` episodes have identically, more than the search compares
+    (`near_duplicates`): the tier stays (high: lowers nothing); the catalog's verdicts and `eidata validate` list it."""
+    return Finding(
+        code="qa_duplicate_unjudged",
+        tier=QualityTier.high,
+        value=float(sharing),
+        threshold=float(max_bucket),
+        message=f"one of {sharing} episodes with the same fingerprint; checked as a copy against at most"
+        f" {2 * (max_bucket - 1)} of them, not against at least {max(sharing - 1 - 2 * (max_bucket - 1), 0)} others",
+    )
 
 
 def copy_verdicts(pairs: Sequence[CopyPair], episodes: Sequence[Judged], config: BehaviourConfig) -> dict[str, Finding]:
@@ -163,16 +251,31 @@ def judge_dead(still: Sequence[list[int] | None], share: float) -> dict[int, tup
     return out
 
 
-def dead_verdict(code: str, dims: list[int], share: float, config: BehaviourConfig) -> Finding:
-    what = "canonical dims" if code == "qa_dead_dims" else "native state columns"
+NAMED = 4  # columns a dead-dims finding names; the rest counted
+
+
+def dim_labels(dims: list[int], names: Sequence[str]) -> str:
+    """Columns by name with their index ('observation/state:gripper.gripper_open [7]'), the first `NAMED`; by index
+    alone where the dataset gives no names."""
+    shown = [f"{names[d]} [{d}]" if d < len(names) else f"[{d}]" for d in dims[:NAMED]]
+    return ", ".join(shown) + (f" and {len(dims) - NAMED} more" if len(dims) > NAMED else "")
+
+
+def dead_verdict(
+    code: str, dims: list[int], share: float, config: BehaviourConfig, names: Sequence[str] = ()
+) -> Finding:
+    """A dead-dims finding naming its columns: canonical dims by `STATE_NAMES`, native ones by the dataset's names."""
+    canonical = code == "qa_dead_dims"
+    what = "canonical dims" if canonical else "native state columns"
+    labels = dim_labels(dims, STATE_NAMES if canonical else names)
     bar = config.dead_dims_share
     return Finding(
         code=code,
         tier=QualityTier.low,
         value=round(share, 6),
         threshold=bar,
-        message=f"{what} {dims} motionless while others move; {share:.0%} of the dataset's other episodes move them"
-        f" (>= {bar:.0%})",
+        message=f"{what} {labels} motionless while others move; {share:.0%} of the dataset's other episodes move"
+        f" them (>= {bar:.0%})",
     )
 
 
@@ -183,8 +286,9 @@ def dead_verdicts(episodes: Sequence[Judged], config: BehaviourConfig) -> dict[s
         by_ds[e.dataset].append(e)
     out: dict[str, list[Finding]] = defaultdict(list)
     for members in by_ds.values():
-        for code, field in (("qa_dead_dims", "dead_dims"), ("qa_native_dead_dims", "native_dead_dims")):
-            judged = judge_dead([getattr(e, field) for e in members], config.dead_dims_share)
+        for code, attr in (("qa_dead_dims", "dead_dims"), ("qa_native_dead_dims", "native_dead_dims")):
+            judged = judge_dead([getattr(e, attr) for e in members], config.dead_dims_share)
             for k, (dims, share) in judged.items():
-                out[members[k].episode_uid].append(dead_verdict(code, dims, share, config))
+                names = members[k].native_names
+                out[members[k].episode_uid].append(dead_verdict(code, dims, share, config, names))
     return dict(out)

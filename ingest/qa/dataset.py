@@ -258,22 +258,27 @@ def behaviour_summary(
     return out
 
 
-def behaviour_messages(b: DatasetBehaviour) -> list[tuple[str, str, QualityTier | None]]:
-    """(code, message, tier it routes to) per finding code: how many episodes, then the worst few with their value
-    and the threshold; dataset-level findings after."""
+def behaviour_messages(b: DatasetBehaviour) -> list[tuple[str, str, QualityTier | None, list[str]]]:
+    """(code, message, tier it routes to, every episode it names) per finding code: how many episodes, then the worst
+    few with their value and the threshold (the message names `LISTED`; the list names them all); dataset-level
+    findings after (the episodes they name)."""
     by_code: dict[str, list[tuple[int, Finding]]] = defaultdict(list)
     for k, f in b.found:
         by_code[f.code + ("/rejected" if f.tier == QualityTier.rejected else "")].append((k, f))
-    out = []
+    out: list[tuple[str, str, QualityTier | None, list[str]]] = []
     for key, items in by_code.items():
         code = key.split("/")[0]
         worst = sorted(items, key=lambda kf: -abs(kf[1].value - kf[1].threshold))[:LISTED]
-        shown = "; ".join(f"{b.labels[k]}: {f.message}" for k, f in worst)
+        said: dict[str, list[str]] = {}  # the same words of several episodes: said once, after their names
+        for k, f in worst:
+            said.setdefault(f.message, []).append(b.labels[k])
+        shown = "; ".join(f"{', '.join(labels)}: {message}" for message, labels in said.items())
         tier = items[0][1].tier
         more = f"; and {len(items) - LISTED} more" if len(items) > LISTED else ""
-        out.append((code, f"{len(items)} of {b.episodes} episodes -> {tier.value}: {shown}{more}", tier))
+        every = list(dict.fromkeys(b.labels[k] for k, _ in items))
+        out.append((code, f"{len(items)} of {b.episodes} episodes -> {tier.value}: {shown}{more}", tier, every))
     for f in b.dataset_level:
-        out.append((f.code, f.message, None))
+        out.append((f.code, f.message, None, [b.labels[e] for e in f.episodes if e < len(b.labels)]))
     return out
 
 

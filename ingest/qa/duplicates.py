@@ -1,22 +1,32 @@
 """Content fingerprints of episodes and the near-duplicate search over a catalog of them.
 
-Fingerprint: the set of per-dim level trigrams of the episode's motion, min-hashed. Each moving arm dim is smoothed
+Fingerprint: the set of per-dim turn bigrams of the episode's motion, min-hashed. Each moving arm dim is smoothed
 by a centred moving average of 1/`fingerprint_rate_hz` s, quantised in steps of `fingerprint_step` of its limit range
-(at most `fingerprint_step_m` for a metre dim: a canonical wrist's range is a workspace of metres), and run-length
-compressed: the sequence of levels a dim passes through does not depend on the frame rate, a trimmed start or a
-re-encoding, so a copy of a demonstration shares almost all its tokens with the original, while two demonstrations of
-the same task differ in their paths. Min-hashes (multiply-shift hashing on uint64) of the tokens estimate the Jaccard
-similarity of two token sets. Cost: O(N x D) per episode, a few microseconds per frame; 32 uint32 values per episode.
+(at most `fingerprint_step_m` for a metre dim: a canonical wrist's range is a workspace of metres), run-length
+compressed, and reduced to the levels where it turns (`_turns`: its first and last level and each local extreme); a
+token is a dim's pair of consecutive turns. The levels a dim turns at do not depend on the frame rate, a trimmed start,
+a re-gridding or float16 (a monotone stretch's levels do: a fast move skips levels between two samples, and which
+ones depends on the sampling phase), and they are where two demonstrations of one task differ: each reaches its own
+extremes, while both pass through every level between. The five real GR00T PickNPlace recordings (one task) on the
+10 Hz grid: two recordings 0-0.09, their copies made as `benchmarks/duplicates_real` makes them 0.34-1.0 (with the
+level trigrams before: recordings up to 0.31, copies from 0.28); their repetitions with noise and time warps
+(`benchmarks/duplicates_scale.py`): copies re-gridded half a frame later 0.37-0.46 before, 0.31-1.0 now. Min-hashes
+(multiply-shift hashing on uint64) of the tokens estimate the Jaccard similarity of two token sets. Cost: O(N x D)
+per episode, a few microseconds per frame; 32 uint32 values per episode. A fingerprint stored before this rule
+(trigrams) is not comparable with one made after it: a corpus ingested across the change is re-ingested for its
+copies to be found.
 
 Search: LSH banding over the signatures: episodes whose band values all agree in at least one band are candidates,
 verified by their signature similarity. One sort per band: O(B N log N), about a second per band at a million rows
-(`benchmarks/behaviour.py`). A band bucket larger than `max_bucket` (a degenerate signature shared by thousands of
-motionless episodes) is not expanded into pairs but reported.
+(`benchmarks/behaviour.py`). A band bucket larger than `max_bucket` (the repetitions of one task pass through the
+same levels) is split by further min-hashes until its parts are small (`near_duplicates`), so the pairs stay at most
+N x max_bucket / 2 per band; pairs of identical signatures beyond that bound are counted (`unjudged_pairs`), never
+silently dropped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +34,7 @@ from ingest.qa.state import DimLimits, _finite_span, _in_use, min_move
 from schemas.behaviour import BehaviourConfig
 
 _SEED = 20261122
+MAX_BUCKET = 64  # members of a band bucket compared pairwise; a larger bucket is split (`near_duplicates`)
 
 
 def _hash_params(m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,8 +53,16 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+def _turns(q: np.ndarray) -> np.ndarray:
+    """The levels where a run-length compressed level sequence turns (its first, each local extreme, its last)."""
+    if len(q) < 3:
+        return q
+    up = np.diff(q) > 0
+    return q[np.concatenate([[True], up[1:] != up[:-1], [True]])]
+
+
 def level_tokens(values: np.ndarray, fps: float, limits: DimLimits, config: BehaviourConfig) -> np.ndarray:
-    """The episode's token set as unique uint64 hashes of (dim, level, next, after) over its moving dims."""
+    """The episode's token set as unique uint64 hashes of (dim, turn level, next turn level) over its moving dims."""
     v = np.asarray(values, np.float64)
     use = _in_use(limits) & ~limits.resting  # a gripper's two levels say little about which demonstration it is
     step = config.fingerprint_step * _finite_span(limits)
@@ -59,13 +78,12 @@ def level_tokens(values: np.ndarray, fps: float, limits: DimLimits, config: Beha
     tokens = []
     for d in cols:  # a loop over dims (tens), each vectorised over time
         q = np.floor((smooth[:, d] - limits.lower[d]) / step[d]).astype(np.int64)
-        q = q[np.concatenate([[True], q[1:] != q[:-1]])]  # run-length compressed levels
-        if len(q) < 3:
+        q = _turns(q[np.concatenate([[True], q[1:] != q[:-1]])])  # run-length compressed, then its turns
+        if len(q) < 2:
             continue
         with np.errstate(over="ignore"):
-            h = _mix(np.uint64(d + 1) * np.uint64(0x9E3779B97F4A7C15) + q[:-2].astype(np.uint64))
-            h = _mix(h ^ q[1:-1].astype(np.uint64))
-            h = _mix(h ^ q[2:].astype(np.uint64))
+            h = _mix(np.uint64(d + 1) * np.uint64(0x9E3779B97F4A7C15) + q[:-1].astype(np.uint64))
+            h = _mix(h ^ q[1:].astype(np.uint64))
         tokens.append(h)
     return np.unique(np.concatenate(tokens)) if tokens else np.zeros(0, np.uint64)
 
@@ -95,49 +113,91 @@ class DuplicatePairs:
     first: np.ndarray  # (P,) row of the earlier episode (lower row number)
     second: np.ndarray  # (P,) row of the later one
     similarity: np.ndarray  # (P,) estimated Jaccard
-    skipped_buckets: int  # band buckets above max_bucket, not expanded
+    refined_buckets: int  # band buckets above max_bucket, split by further hashes (multi-probe)
+    unjudged_pairs: int  # pairs of a bucket no hash splits (identical signatures) left uncompared: counted, not dropped
     empty: int  # rows without motion (no tokens), never paired
+    unjudged_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # the rows of such buckets
+    unjudged_sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # each one's bucket size
+
+
+def _bucket_pairs(key: np.ndarray, rows: np.ndarray, width: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Pairs of `rows` (sorted by `key`) with equal keys at most `width - 1` places apart."""
+    firsts, seconds = [], []
+    for off in range(1, width):
+        i = np.flatnonzero(key[off:] == key[:-off])
+        if not len(i):
+            break
+        firsts.append(rows[i])
+        seconds.append(rows[i + off])
+    return firsts, seconds
+
+
+def _similarity(sig: np.ndarray, f: np.ndarray, s: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """`similarity` of rows f[k] and s[k] of `sig`, a chunk of pairs at a time (two [chunk, M] gathers held)."""
+    out = np.empty(len(f))
+    for i in range(0, len(f), chunk):
+        out[i : i + chunk] = (sig[f[i : i + chunk]] == sig[s[i : i + chunk]]).mean(axis=1)
+    return out
 
 
 def near_duplicates(
-    signatures: np.ndarray, config: BehaviourConfig, threshold: float | None = None, max_bucket: int = 64
+    signatures: np.ndarray, config: BehaviourConfig, threshold: float | None = None, max_bucket: int = MAX_BUCKET
 ) -> DuplicatePairs:
     """Pairs of rows of an (N, M) uint32 signature table with estimated similarity >= threshold (default: the
-    config's candidate bound), each pair once, earlier row first."""
+    config's candidate bound), each pair once, earlier row first.
+
+    Candidates share every value of a band (LSH, `fingerprint_bands` bands). A band bucket larger than `max_bucket`
+    (many repetitions of one task pass through the same levels) is not expanded into all its pairs: its members are
+    split by one more min-hash at a time (the ones after the band, cyclically) until each part is at most
+    `max_bucket`, so a copy (similarity near 1) stays with its original while repetitions part; at most
+    N x max_bucket / 2 pairs per band, near-linear in N. A part no hash splits (identical signatures) pairs each
+    member with its `max_bucket - 1` neighbours; the pairs it leaves uncompared are counted in `unjudged_pairs`."""
     sig = np.ascontiguousarray(signatures, dtype=np.uint32)
     n, m = sig.shape
     thr = config.duplicate_candidate_similarity if threshold is None else threshold
     bands = config.fingerprint_bands
-    rows = m // bands
+    width = m // bands
     empty = (sig == 0xFFFFFFFF).all(axis=1)
     live = np.flatnonzero(~empty)
-    firsts, seconds = [], []
-    skipped = 0
+    found: list[np.ndarray] = []  # per band, (earlier row) * n + later row of its pairs above the threshold
+    refined = unjudged = 0
+    unjudged_rows = unjudged_sizes = np.zeros(0, np.int64)
     for b in range(bands):
-        part = sig[live, b * rows : (b + 1) * rows].astype(np.uint64)
+        firsts: list[np.ndarray] = []
+        seconds: list[np.ndarray] = []
         key = np.zeros(len(live), np.uint64)
-        for j in range(rows):
-            key = _mix(key ^ part[:, j] ^ np.uint64(j << 40))
-        order = np.argsort(key, kind="stable")
-        k = key[order]
-        starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
-        sizes = np.diff(np.concatenate([starts, [len(k)]]))
-        big = sizes > max_bucket
-        skipped += int(big.sum())
-        ok = np.repeat(~big, sizes)  # members of buckets small enough to expand
-        for off in range(1, int(sizes[~big].max(initial=1))):
-            i = np.flatnonzero(ok[:-off] & (k[off:] == k[:-off]) & ok[off:])
-            if not len(i):
+        for j in range(b * width, (b + 1) * width):
+            key = _mix(key ^ sig[live, j].astype(np.uint64) ^ np.uint64(j << 40))
+        rows = live
+        extra = [(b + 1) * width + k for k in range(m - width)]  # the hashes after the band, cyclically
+        for step in range(len(extra) + 1):
+            order = np.argsort(key, kind="stable")
+            key, rows = key[order], rows[order]
+            starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+            sizes = np.diff(np.concatenate([starts, [len(key)]]))
+            big = np.repeat(sizes > max_bucket, sizes)
+            if step == len(extra) or not big.any():  # every hash used: what is left pairs with its neighbours
+                f, s = _bucket_pairs(key, rows, max_bucket)
+                firsts += f
+                seconds += s
+                if b == 0:  # the same identical signatures in every band: counted once
+                    s_, w = sizes[sizes > max_bucket].astype(np.int64), max_bucket - 1
+                    unjudged = int((s_ * (s_ - 1) // 2 - (w * s_ - w * (w + 1) // 2)).sum())
+                    unjudged_rows, unjudged_sizes = rows[big], np.repeat(sizes, sizes)[big]
                 break
-            firsts.append(live[order[i]])
-            seconds.append(live[order[i + off]])
-    if not firsts:
-        z = np.zeros(0, np.int64)
-        return DuplicatePairs(z, z, np.zeros(0), skipped, int(empty.sum()))
-    f, s = np.concatenate(firsts), np.concatenate(seconds)
-    f, s = np.minimum(f, s), np.maximum(f, s)
-    pair = np.unique(f.astype(np.int64) * n + s)
-    f, s = pair // n, pair % n
-    sim = (sig[f] == sig[s]).mean(axis=1)
-    keep = sim >= thr
-    return DuplicatePairs(f[keep], s[keep], sim[keep], skipped, int(empty.sum()))
+            if step == 0:
+                refined += int((sizes > max_bucket).sum())
+            f, s = _bucket_pairs(key[~big], rows[~big], max_bucket)  # buckets small enough: expanded
+            firsts += f
+            seconds += s
+            h = extra[step] % m
+            key, rows = key[big], rows[big]
+            key = _mix(key ^ sig[rows, h].astype(np.uint64) ^ np.uint64(h << 40))
+        if firsts:  # each band's pairs judged by similarity at once: memory holds the candidates, not every pair
+            f, s = np.concatenate(firsts), np.concatenate(seconds)
+            pair = np.unique(np.minimum(f, s).astype(np.int64) * n + np.maximum(f, s))
+            found.append(pair[_similarity(sig, pair // n, pair % n) >= thr])
+    pairs = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+    f, s = pairs // n, pairs % n
+    sim = _similarity(sig, f, s)
+    return DuplicatePairs(f, s, sim, refined, unjudged, int(empty.sum()), unjudged_rows, unjudged_sizes)

@@ -9,7 +9,7 @@ one) into a `Verdict` whose reasons have the form `ingest.qa.quality.assess_qual
 
 from __future__ import annotations
 
-from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.behaviour import BehaviourConfig, BehaviourRecord, Explained
 from schemas.qa import Finding, Verdict
 from schemas.tiers import QualityTier, demote
 
@@ -61,6 +61,14 @@ IDLE_BOUNDS = (  # only where idle ends are not trimmed (`idle_trim` off)
 )
 LAST_BOUNDS = (  # after the glitch and plateau findings
     (
+        "qa_clamp_fraction",
+        "clamp_fraction",
+        "clamp_fraction_low",
+        "low",
+        "{r.clamp_signal} and its command both held at {r.clamp_value:.4g}, inside its limits and the extreme of both"
+        " (a software limit narrower than the robot's), on {v:.0%} of the moving frames > {t:.0%}",
+    ),
+    (
         "qa_stream_frozen_s",
         "stream_frozen_s",
         "frozen_stream_s_low",
@@ -93,7 +101,32 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
     text = "state follows the action with correlation {v:.2f} < {t:.2f}"
     out = rows(BOUNDS) + _over("qa_tracking_corr", r.tracking_corr, c.tracking_corr_low, low, text, below=True)
     out += [] if c.idle_trim else rows(IDLE_BOUNDS)
-    return out + _glitch(r, c) + _plateau(r, c) + rows(LAST_BOUNDS)
+    return out + _glitch(r, c) + _plateau(r, c) + rows(LAST_BOUNDS) + explained_notes(r)
+
+
+# What each explanation says (`ingest.qa.explain`), after the check's name and the signal.
+WHY_TEXT = {
+    "range_end": "held at an end of its range, its command at or past that end",
+    "unused": "its command did not move either: not used here",
+    "contact": "its command pushed into the held value and never back across it, and the hold ended towards where"
+    " it came from (contact)",
+    "deadband": "its command stayed within the encoder's resolution of the held value (a servo's deadband)",
+}
+
+
+def explained_notes(r: BehaviourRecord) -> list[Finding]:
+    """The holds the robot's own signals explain (`schemas.behaviour.Explained`), as notes that lower nothing: code
+    `qa_explained_<why>`, tier high, value what the check measured (threshold 0: no bound applies)."""
+    return [
+        Finding(
+            code=f"qa_explained_{e.why}",
+            tier=QualityTier.high,
+            value=e.value,
+            threshold=0.0,
+            message=f"{e.check} not lowered: {e.signal} {WHY_TEXT[e.why]} ({e.value:.3g})",
+        )
+        for e in Explained.of(r)
+    ]
 
 
 def _glitch(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
@@ -138,8 +171,10 @@ def episode_findings(rec: BehaviourRecord, config: BehaviourConfig) -> list[Find
 
 
 def route(tier: QualityTier, found: list[Finding]) -> Verdict:
-    """The tier lowered by every finding, and one reason per finding."""
+    """The tier lowered by every finding, and one reason per finding that lowers (a note of tier high, an explained
+    hold, is kept in the findings, not in the reasons)."""
     out = QualityTier(tier)
     for f in found:
         out = demote(out, f.tier)
-    return Verdict(tier=out, reasons=[f.reason() for f in found], findings=found)
+    reasons = [f.reason() for f in found if f.tier != QualityTier.high]
+    return Verdict(tier=out, reasons=reasons, findings=found)

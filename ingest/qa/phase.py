@@ -25,15 +25,16 @@ from ingest.episode import CameraChecks, CanonicalEpisode
 from ingest.lerobot.errors import EpisodeError
 from ingest.qa.behaviour import MOVING_STEP, measure_episode, worst_camera
 from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnails
+from ingest.qa.explain import Clamp, channel_clamp, explain_all, explain_hold, frozen_windows
 from ingest.qa.findings import episode_findings, route
 from ingest.qa.glitch import worst_glitch
 from ingest.qa.idle import episode_idle
 from ingest.qa.limits import canonical_limits
-from ingest.qa.plateau import frozen_stream, worst_plateau
-from ingest.qa.signals import canonical_channels, native_channels
-from ingest.qa.state import DimLimits, frozen_rows, moving_frames
+from ingest.qa.plateau import command_move, frozen_stream, worst_plateau
+from ingest.qa.signals import Channel, canonical_channels, native_channels
+from ingest.qa.state import DimLimits, _in_use, moving_frames
 from ingest.qa.tracking import tracking_behaviour
-from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.behaviour import BehaviourConfig, BehaviourRecord, Explained, Why
 from schemas.canonical import image_key
 from schemas.canonicalize import Workspace
 from schemas.qa import Finding
@@ -90,43 +91,103 @@ def _native_tracking(ep: CanonicalEpisode, fps: float, config: BehaviourConfig) 
     return {} if tb.median_corr is None else {"tracking_corr": tb.median_corr, "tracking_lag_s": tb.median_lag_s}
 
 
-def _native_still(ep: CanonicalEpisode) -> list[int]:
+def _native_still(
+    ep: CanonicalEpisode, fps: float, config: BehaviourConfig, explained: list[Explained] | None = None
+) -> list[int]:
     """Commanded native state columns (an action column pairs with them) exactly constant over the episode while
     another moves (a disconnected motor reads one value); `eidata verdicts` calls them dead where the dataset moves
-    them elsewhere. Signals (reward, done, labels) are not joints: a reward constant in a failed episode is not dead."""
+    them elsewhere. Signals (reward, done, labels) are not joints: a reward constant in a failed episode is not dead.
+    A column whose command is still too is not used in this episode, not dead (the real Bridge shard's gripper held
+    open, command 1.0 throughout, in tasks that do not grasp; a command given only in the episode's last
+    `explain_lag_s` is not followed yet): listed in `explained` (`unused`); with `explained` None kept."""
     s = ep.state_native
-    joints, _ = _pairs(ep)
+    joints, commands = _pairs(ep)
     if s is None or len(s) < 2 or not joints:
         return []
+    command = dict(zip(joints, commands, strict=True))
     joints = sorted(set(joints))
     v = np.asarray(s, np.float64)[:, joints]
     finite = np.isfinite(v).all(axis=0)
     rng = np.ptp(np.where(np.isfinite(v), v, 0.0), axis=0)
     if not (finite & (rng > 0)).any():
         return []
-    return [joints[k] for k in np.flatnonzero(finite & (rng == 0))]
+    still = [joints[k] for k in np.flatnonzero(finite & (rng == 0))]
+    if explained is None or ep.action_native is None or not config.explain_holds:
+        return still
+    a = np.asarray(ep.action_native, np.float64)
+    units = list(ep.state_native_units) or [""] * len(ep.state_native_names)
+    told = a[: max(2, len(a) - round(config.explain_lag_s * fps))]  # a command in the last lag is not followed yet
+    unused = [k for k in still if _command_still(told[:, command[k]], units[k], config)]
+    if unused:
+        names = [ep.state_native_names[k] for k in unused]
+        signal = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        explained.append(Explained(check="qa_native_dead_dims", why="unused", signal=signal, value=float(len(unused))))
+    return [k for k in still if k not in unused]
 
 
-def _native_frozen_s(ep: CanonicalEpisode, fps: float) -> float:
-    """Longest identical-row stretch mid-episode in the native state over its moving columns; 0 unless the source
-    is sampled at least as fast as the grid (a slower stream held on the grid repeats rows by design)."""
+def _command_still(cmd: np.ndarray, unit: str, config: BehaviourConfig) -> bool:
+    """A command that does not move over the episode: within `min_move_*` in a joint's or a point's unit, else
+    exactly constant (float rounding aside)."""
+    if not np.isfinite(cmd).all():
+        return False
+    move = {"rad": config.min_move_rad, "joint_rad": config.min_move_rad, "deg": np.degrees(config.min_move_rad)}
+    move |= {"m": config.min_move_m, "mm": 1e3 * config.min_move_m}
+    return float(np.ptp(cmd)) <= move.get(unit, 1e-6 * max(1.0, float(np.abs(cmd).max())))
+
+
+def _frozen_s(
+    ep: CanonicalEpisode,
+    fps: float,
+    config: BehaviourConfig,
+    workspace: Workspace | None,
+    natives: list[Channel],
+    explained: list[Explained],
+) -> float:
+    """The longest stretch of identical rows mid-episode, in the canonical state's used dims or (when the source is
+    sampled at least as fast as the grid: a slower stream held on the grid repeats rows by design) in the native
+    state's moving columns, that the native commands do not explain: a stretch during which no command moved is a
+    robot told to stay (`unused`), one whose every moving command explains its column's hold (`explain.explain_hold`)
+    is the robot's own; the longest explained one is appended to `explained`."""
+    limits = canonical_limits(ep.mask, workspace)
+    state = np.asarray(ep.state, np.float64)
+    tables = [np.where(np.isfinite(state), state, 0.0)[:, _in_use(limits)]] if _in_use(limits).any() else []
     s = ep.state_native
-    if s is None or not ep.native_fps or ep.native_fps < fps or len(s) < 3:
-        return 0.0
-    v = np.asarray(s, np.float64)
-    moves = np.isfinite(v).all(axis=0) & (np.ptp(np.where(np.isfinite(v), v, 0.0), axis=0) > 0)
-    if not moves.any():
-        return 0.0
-    rows, _ = frozen_rows(v[:, moves])
-    return rows / fps
+    if s is not None and ep.native_fps and ep.native_fps >= fps and len(s) >= 3:
+        v = np.asarray(s, np.float64)
+        moves = np.isfinite(v).all(axis=0) & (np.ptp(np.where(np.isfinite(v), v, 0.0), axis=0) > 0)
+        tables += [v[:, moves]] if moves.any() else []
+    windows = sorted({w for t in tables for w in frozen_windows(t)}, key=lambda w: w[0] - w[1])
+    commanded = [c for c in natives if c.command is not None and not c.rotation and np.isfinite(c.command).all()]
+    note: tuple[float, str] | None = None
+    for a, b in windows:
+        if not commanded or not config.explain_holds:
+            return (b - a) / fps
+        moved = [c for c in commanded if np.ptp(c.command[a:b]) > command_move(c, config)]
+        why = "unused" if not moved else explain_all([_hold_why(c, a, b, fps, config) for c in moved])
+        if why is None:
+            return (b - a) / fps
+        if note is None and (b - a) / fps > config.frozen_state_s_low:
+            note = ((b - a) / fps, why)
+    if note is not None:
+        explained.append(Explained(check="qa_state_frozen_s", why=note[1], signal="state", value=note[0]))  # type: ignore[arg-type]
+    return 0.0
 
 
-def native_saturation(ep: CanonicalEpisode, config: BehaviourConfig) -> dict[str, object]:
+def _hold_why(ch: Channel, a: int, b: int, fps: float, config: BehaviourConfig) -> Why | None:
+    assert ch.command is not None
+    return explain_hold(ch.values[:, 0], ch.command, a, b, ch.limits, command_move(ch, config), fps, config)
+
+
+def native_saturation(
+    ep: CanonicalEpisode, config: BehaviourConfig, explained: list[Explained] | None = None
+) -> dict[str, object]:
     """The native arm joint columns against the description's limits in the decided unit (`native_limits`, from
     `ingest.canonical.joint_space`): per column the share of frames within `saturation_tolerance` of its
     range from a limit, either side (a joint read past a copied limit, the real GR1 wrist at 1.1 rad against the
     MJCF's 0.61, is a limit that is wrong, not a joint held at it). Hands and grippers get no limits here: they rest
-    at a range end by design. Nothing without the limits (no description, unit not settled)."""
+    at a range end by design. A column whose command sits at (or past) the same limit on most of those frames was
+    told to be there (`range_end`), one whose command never moves is not used (`unused`): neither is counted, each
+    appended to `explained`. Nothing without the limits (no description, unit not settled)."""
     limits = ep.native_limits
     cols = [i for i, n in enumerate(ep.state_native_names) if n in limits]
     if ep.state_native is None or not cols or not len(ep.state_native):
@@ -135,7 +196,26 @@ def native_saturation(ep: CanonicalEpisode, config: BehaviourConfig) -> dict[str
     v = np.asarray(ep.state_native, np.float64)[:, cols]
     tol = config.saturation_tolerance * (hi - lo)
     with np.errstate(invalid="ignore"):
-        frac = ((np.abs(v - lo) <= tol) | (np.abs(v - hi) <= tol)).mean(axis=0)
+        at_lo, at_hi = np.abs(v - lo) <= tol, np.abs(v - hi) <= tol
+        frac = (at_lo | at_hi).mean(axis=0)
+    state_cols, action_cols = _pairs(ep)
+    command = dict(zip(state_cols, action_cols, strict=True))
+    a = None if ep.action_native is None else np.asarray(ep.action_native, np.float64)
+    judged = explained is not None and config.explain_holds
+    for k in np.flatnonzero(frac > config.native_saturated_fraction_low) if judged else ():
+        j = command.get(cols[k])
+        if a is None or j is None or not np.isfinite(a[:, j]).all():
+            continue
+        c = a[:, j]
+        with np.errstate(invalid="ignore"):
+            told = (at_lo[:, k] & (c <= lo[k] + tol[k])) | (at_hi[:, k] & (c >= hi[k] - tol[k]))
+        at = at_lo[:, k] | at_hi[:, k]
+        why = "unused" if np.ptp(c) <= config.min_move_rad else "range_end" if told[at].mean() >= 0.9 else None
+        if why is not None:
+            name = ep.state_native_names[cols[k]]
+            check = "qa_native_saturated_fraction"
+            explained.append(Explained(check=check, why=why, signal=name, value=float(frac[k])))  # type: ignore[arg-type]
+            frac[k] = 0.0
     return {
         "native_saturated_fraction": float(frac.max()),
         "native_saturated_dims": [cols[k] for k in np.flatnonzero(frac > config.native_saturated_fraction_low)],
@@ -146,38 +226,58 @@ def measure_arrays(ep: CanonicalEpisode, fps: float, config: BehaviourConfig, wo
     """The episode's `BehaviourRecord` without the cameras: canonical state checks plus the natives'."""
     limits = canonical_limits(ep.mask, workspace)
     rec = measure_episode(np.asarray(ep.state, np.float64), fps, limits, config)
+    explained: list[Explained] = []
+    natives = native_channels(ep, _pairs(ep))
     extra: dict[str, object] = {"nonfinite": (rec.nonfinite or 0) + _native_nonfinite(ep)}
-    native_frozen = _native_frozen_s(ep, fps)
-    if native_frozen > (rec.state_frozen_s or 0.0):
-        extra["state_frozen_s"] = native_frozen
+    extra["state_frozen_s"] = _frozen_s(ep, fps, config, workspace, natives, explained)
     extra.update(_native_tracking(ep, fps, config))
     if ep.state_native is not None:
-        extra["native_dead_dims"] = _native_still(ep)
-    extra.update(native_saturation(ep, config))
-    extra.update(signal_checks(ep, fps, config, workspace))
-    return rec.model_copy(update=extra)
+        extra["native_dead_dims"] = _native_still(ep, fps, config, explained)
+    extra.update(native_saturation(ep, config, explained))
+    extra.update(signal_checks(ep, fps, config, workspace, explained))
+    return rec.model_copy(update=extra | Explained.columns(explained))
 
 
 def signal_checks(
-    ep: CanonicalEpisode, fps: float, config: BehaviourConfig, workspace: Workspace | None = None
+    ep: CanonicalEpisode,
+    fps: float,
+    config: BehaviourConfig,
+    workspace: Workspace | None = None,
+    explained: list[Explained] | None = None,
 ) -> dict[str, object]:
     """The record's glitch fields (the worst excursion over every signal: the canonical wrists and each native state
     column that is a position, `ingest.qa.signals`), plateau fields (the worst held reading of a commanded
-    arm joint of the description) and frozen-stream fields (one native stream held while its command moved; when
-    the source is at least as fast as the grid, as for `state_frozen_s`); nothing for what is not measured."""
+    arm joint of the description), clamp fields (the worst arm joint whose state and command sit together at one
+    value inside its limits, `explain.channel_clamp`) and frozen-stream fields (one native stream held while its
+    command moved; when the source is at least as fast as the grid, as for `state_frozen_s`); nothing for what is not
+    measured. Holds the commands explain go to `explained`."""
     natives = native_channels(ep, _pairs(ep))
     out: dict[str, object] = {}
     g = worst_glitch([*canonical_channels(ep), *natives], fps, config)
     if g is not None:
         out |= dict(glitch_value=g.value, glitch_unit=g.unit, glitch_sigma=g.sigma, glitch_signal=g.signal)
         out |= dict(glitch_frame=g.frame, glitch_s=g.seconds)
-    p = worst_plateau(natives, fps, _moving(ep, workspace), config)
+    moving = _moving(ep, workspace)
+    p = worst_plateau(natives, fps, moving, config, explained)
     if p is not None:
         out |= dict(plateau_fraction=p.fraction, plateau_signal=p.signal, plateau_value=p.value, plateau_frame=p.frame)
-    f = frozen_stream(natives, fps, config) if ep.native_fps and ep.native_fps >= fps else None
+    c = worst_clamp(natives, fps, moving, config)
+    if c is not None:
+        out |= dict(clamp_fraction=c.fraction, clamp_signal=c.signal, clamp_value=c.value)
+    f = frozen_stream(natives, fps, config, explained) if ep.native_fps and ep.native_fps >= fps else None
     if f is not None:
         out |= dict(stream_frozen_s=f.seconds, stream_frozen_signal=f.signal, stream_frozen_frame=f.frame)
     return out
+
+
+def worst_clamp(channels: list[Channel], fps: float, moving: np.ndarray, config: BehaviourConfig) -> Clamp | None:
+    """The largest clamp (`explain.channel_clamp`) over the commanded joints with limits; None when none is judged."""
+    found = [
+        channel_clamp(ch.name, ch.values[:, 0], ch.command, ch.limits, fps, moving, config)
+        for ch in channels
+        if ch.limits is not None and ch.command is not None and not ch.rotation
+    ]
+    return max((c for c in found if c is not None), key=lambda c: c.fraction, default=None)
 
 
 def _apply(ep: CanonicalEpisode, found: list[Finding]) -> tuple[CanonicalEpisode, str | None]:

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest.qa.explain import explain_all, explain_hold
 from ingest.qa.signals import Channel
 from ingest.qa.validity import runs
-from schemas.behaviour import BehaviourConfig
+from schemas.behaviour import BehaviourConfig, Explained, Why
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,14 @@ def _min_command_move(ch: Channel, config: BehaviourConfig) -> float:
     return {"rad": config.min_move_rad, "m": config.min_move_m}.get(ch.unit, config.moving_range_fraction * (hi - lo))
 
 
-def channel_plateau(ch: Channel, fps: float, moving: np.ndarray, config: BehaviourConfig) -> Plateau | None:
+def channel_plateau(
+    ch: Channel, fps: float, moving: np.ndarray, config: BehaviourConfig, explained: list[Explained] | None = None
+) -> Plateau | None:
     """The channel's largest plateau (None when it is not judged: no limits, no command, a rotation, not finite, or
     nothing moves): runs of one exact value at least `plateau_min_s` long, inside its limits by
-    `saturation_tolerance` of their range, during which the command moved (`_min_command_move`); its frames that
-    move, per held value, over the moving frames."""
+    `saturation_tolerance` of their range, during which the command moved (`_min_command_move`) and that the command
+    does not explain (`explain.explain_hold`: a servo in its deadband, contact); its frames that move, per held value,
+    over the moving frames. The explained runs' share, per reason, is appended to `explained`."""
     if ch.limits is None or ch.command is None or ch.rotation or not moving.any():
         return None
     x, cmd = ch.values[:, 0], ch.command
@@ -56,15 +60,23 @@ def channel_plateau(ch: Channel, fps: float, moving: np.ndarray, config: Behavio
     move = _min_command_move(ch, config)
     starts, ends = runs(x[1:] == x[:-1])  # pair runs: pairs s..e-1 -> frames s..e
     held: dict[float, list[tuple[int, int]]] = {}
+    cleared: dict[str, int] = {}
+    total = moving.sum()
     for s, e in zip(starts, ends, strict=True):
         a, b = int(s), int(e) + 1  # frames [a, b)
         v = float(x[a])
         if b - a < need or not (lo + tol < v < hi - tol) or np.ptp(cmd[a:b]) <= move:
             continue
+        why = explain_hold(x, cmd, a, b, ch.limits, move, fps, config)
+        if why is not None:
+            cleared[why] = cleared.get(why, 0) + int(moving[a:b].sum())
+            continue
         held.setdefault(v, []).append((a, b))
+    if explained is not None:
+        check = "qa_plateau_fraction"
+        explained += [Explained(check=check, why=w, signal=ch.name, value=n / total) for w, n in cleared.items()]  # type: ignore[arg-type]
     if not held:
         return Plateau(ch.name, 0.0, None, None, 0.0)
-    total = moving.sum()
 
     def share(spans: list[tuple[int, int]]) -> int:
         return sum(int(moving[a:b].sum()) for a, b in spans)
@@ -74,9 +86,16 @@ def channel_plateau(ch: Channel, fps: float, moving: np.ndarray, config: Behavio
     return Plateau(ch.name, share(spans) / total, v, longest[0], sum(b - a for a, b in spans) / fps)
 
 
-def worst_plateau(channels: list[Channel], fps: float, moving: np.ndarray, config: BehaviourConfig) -> Plateau | None:
-    """The judged channel with the largest plateau fraction; None when no channel is judged."""
-    found = [p for p in (channel_plateau(ch, fps, moving, config) for ch in channels) if p is not None]
+def worst_plateau(
+    channels: list[Channel],
+    fps: float,
+    moving: np.ndarray,
+    config: BehaviourConfig,
+    explained: list[Explained] | None = None,
+) -> Plateau | None:
+    """The judged channel with the largest plateau fraction; None when no channel is judged. Explained runs go to
+    `explained` (`channel_plateau`)."""
+    found = [p for p in (channel_plateau(ch, fps, moving, config, explained) for ch in channels) if p is not None]
     return max(found, key=lambda p: p.fraction, default=None)
 
 
@@ -89,7 +108,9 @@ class FrozenStream:
     frame: int  # its first frame
 
 
-def frozen_stream(channels: list[Channel], fps: float, config: BehaviourConfig) -> FrozenStream | None:
+def frozen_stream(
+    channels: list[Channel], fps: float, config: BehaviourConfig, explained: list[Explained] | None = None
+) -> FrozenStream | None:
     """The longest stretch, not touching the first or last frame, over which one stream repeats its row while its
     command moves: one arm's driver stalled while the rest records (the whole state frozen is `state_frozen_s`).
 
@@ -99,12 +120,15 @@ def frozen_stream(channels: list[Channel], fps: float, config: BehaviourConfig) 
     or more of them repeat their value while each one's command moves: the real G1 records both arms and both hands
     in one stream, so a stalled arm is its joints held together, while one joint held alone is a plateau and a
     resting joint's command holds. A stretch where every other stream holds too is the whole state frozen
-    (`state_frozen_s`), not counted here. Rotations are left out. None when no stream has a commanded column;
-    seconds 0 when none froze."""
+    (`state_frozen_s`), not counted here. A held column whose command explains the hold (`explain.explain_hold`:
+    unused, a range end, a deadband, contact) does not freeze its stream; a stretch every moving column of which is
+    explained is appended to `explained` (its longest per stream and reason). Rotations are left out. None when no
+    stream has a commanded column; seconds 0 when none froze."""
+    notes: dict[tuple[str, str], float] = {}
     streams: dict[str, list[Channel]] = {}
     for ch in channels:
         if not ch.rotation and np.isfinite(ch.values).all():
-            key = ch.name.rsplit(".", 1)[0]
+            key = stream_of(ch.name)
             streams.setdefault(key + ("/arm" if ch.limits is not None else ""), []).append(ch)
     best: FrozenStream | None = None
     for key, chans in streams.items():
@@ -114,7 +138,8 @@ def frozen_stream(channels: list[Channel], fps: float, config: BehaviourConfig) 
         best = best or FrozenStream(key.removesuffix("/arm"), 0.0, 0)
         arm = key.endswith("/arm")
         if arm:  # rows where two or more joints sit in a run held while its own command moved
-            stalled = np.stack([_held_while_commanded(c, config) for c in commanded], axis=1).sum(axis=1) >= 2
+            held = [_held_while_commanded(c, fps, config, notes) for c in commanded]
+            stalled = np.stack(held, axis=1).sum(axis=1) >= 2
         else:  # rows repeating the row before, every column of the stream
             v = np.concatenate([c.values for c in chans], axis=1)
             stalled = np.r_[False, (v[1:] == v[:-1]).all(axis=1)]
@@ -123,27 +148,66 @@ def frozen_stream(channels: list[Channel], fps: float, config: BehaviourConfig) 
             a, b = (int(s0), int(e0)) if arm else (int(s0) - 1, int(e0))  # rows [a, b)
             if a == 0 or b == len(stalled) or (b - a) / fps <= best.seconds:
                 continue
-            if not arm and not any(np.ptp(c.command[a:b]) > _command_move(c, config) for c in commanded):
+            moved = [c for c in commanded if np.ptp(c.command[a:b]) > command_move(c, config)]
+            if not arm and not moved:
                 continue  # held while nothing was commanded: a resting stream
             others = [c.values[a:b] for k, cs in streams.items() if k != key for c in cs]
             if not any(np.ptp(o) > 0 for o in others):  # nothing else records either: the whole state froze
                 continue
+            if not arm:
+                why = explain_all([_explain(c, a, b, fps, config) for c in moved])
+                if why is not None:
+                    k = (key, why)
+                    notes[k] = max(notes.get(k, 0.0), (b - a) / fps)
+                    continue
             best = FrozenStream(key.removesuffix("/arm"), (b - a) / fps, a)
+    if explained is not None:
+        explained += [
+            Explained(check="qa_stream_frozen_s", why=w, signal=k.removesuffix("/arm"), value=v)  # type: ignore[arg-type]
+            for (k, w), v in notes.items()
+        ]
     return best
 
 
-def _held_while_commanded(ch: Channel, config: BehaviourConfig) -> np.ndarray:
-    """(N,) bool: the frames of `ch`'s runs of one repeated value during which its command moved."""
+def _explain(ch: Channel, a: int, b: int, fps: float, config: BehaviourConfig) -> Why | None:
+    assert ch.command is not None
+    return explain_hold(ch.values[:, 0], ch.command, a, b, ch.limits, command_move(ch, config), fps, config)
+
+
+# Last name parts that say what a column measures, not which joint (lerobot's motor features `<motor>.pos`, the
+# real two-hand rig's `left.joint_3.pos`): the stream is the name before the joint.
+_MEASURES = frozenset({"pos", "position", "vel", "velocity", "effort", "torque", "angle", "current"})
+
+
+def stream_of(name: str) -> str:
+    """The source stream a native column belongs to: its name before its last part (`state.right_arm.3` ->
+    `state.right_arm`), before the joint when the last part names a measure (`observation.state.elbow_flex.pos` ->
+    `observation.state`; each joint its own stream would judge one held joint as a frozen stream)."""
+    head, _, last = name.rpartition(".")
+    return head.rpartition(".")[0] or head if last in _MEASURES else head or name
+
+
+def _held_while_commanded(
+    ch: Channel, fps: float, config: BehaviourConfig, notes: dict[tuple[str, str], float]
+) -> np.ndarray:
+    """(N,) bool: the frames of `ch`'s runs of one repeated value during which its command moved and that the
+    command does not explain; the explained runs' longest, per reason, into `notes` (keyed by the column)."""
     assert ch.command is not None
     x, out = ch.values[:, 0], np.zeros(len(ch.values), bool)
     starts, ends = runs(x[1:] == x[:-1])
     for s0, e0 in zip(starts, ends, strict=True):
         a, b = int(s0), int(e0) + 1
-        out[a:b] |= np.ptp(ch.command[a:b]) > _command_move(ch, config)
+        if not np.ptp(ch.command[a:b]) > command_move(ch, config):
+            continue
+        why = _explain(ch, a, b, fps, config) if a > 0 and b < len(x) else None
+        if why is None:
+            out[a:b] = True
+        elif (b - a) / fps >= config.frozen_stream_s_low:
+            notes[(ch.name, why)] = max(notes.get((ch.name, why), 0.0), (b - a) / fps)
     return out
 
 
-def _command_move(ch: Channel, config: BehaviourConfig) -> float:
+def command_move(ch: Channel, config: BehaviourConfig) -> float:
     if ch.limits is not None or ch.unit != "span":
         return _min_command_move(ch, config)
     assert ch.command is not None

@@ -159,13 +159,16 @@ def cli_catalog(args: argparse.Namespace) -> int:
     from adapters.storage.urls import StorageError
     from ingest.storage.lease import OutputLeasedError
     from jobs.catalog.query import format_table, run_query
+    from jobs.runtime.intent import clear, markers
 
     try:
         with open_corpus(args.root, None, "catalog") as corpus:
             if not corpus.root.is_dir():
                 print(f"eidata catalog: {corpus.where}: no such corpus folder", file=sys.stderr)
                 return 2
+            unfinished = markers(corpus.root)  # steps stopped before their rebuild: this one finishes them
             n = rebuild_catalog(corpus, rehash=bool(getattr(args, "rehash", False)))
+            clear(unfinished)
             datasets, snapshot = len(find_datasets(corpus.root)), catalog_snapshot_hash(corpus.root)
             summary = format_table(run_query(corpus.root, SUMMARY_SQL), "table") if n else None
     except (StorageError, CatalogError, OutputLeasedError) as e:

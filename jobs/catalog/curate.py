@@ -12,12 +12,14 @@ import hashlib
 import inspect
 import io
 import logging
+import math
 import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import reduce
 from pathlib import Path
+from typing import get_args
 
 import duckdb
 import numpy as np
@@ -28,10 +30,14 @@ import yaml
 
 from adapters.storage.urls import StorageError
 from ingest.storage.corpus import read_corpus
+from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
+from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
 from jobs.catalog.build import catalog_snapshot_hash
 from jobs.catalog.guard import check_expression
 from jobs.catalog.query import connect, format_table
+from jobs.runtime.intent import CatalogPendingError, refuse_pending
 from jobs.runtime.options import Arg
+from schemas.behaviour import Why
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import (
     ENTRIES_PARQUET,
@@ -59,6 +65,17 @@ VERDICTS_SQL = "SELECT episode_uid, stage, code, tier FROM verdicts"
 VERDICT_CODE = re.compile(r"qa_[a-z0-9_]+")
 
 log = logging.getLogger(__name__)
+
+
+def known_codes() -> frozenset[str]:
+    """The finding codes this version gives: ingest's behaviour bounds (`ingest.qa.findings`: its tables, and the three
+    it writes out in `findings`, `_glitch` and `_plateau`) and the verdict step's (`ingest.qa.corpus.STEP_CODES`)."""
+    from ingest.qa.corpus import STEP_CODES  # numpy and the copy search: only when a code is named
+    from ingest.qa.findings import BOUNDS, IDLE_BOUNDS, LAST_BOUNDS
+
+    tables = {row[0] for row in (*BOUNDS, *IDLE_BOUNDS, *LAST_BOUNDS)}
+    explained = {f"qa_explained_{why}" for why in get_args(Why)}  # the notes of holds the robot's signals explain
+    return frozenset(tables | explained | {"qa_tracking_corr", "qa_glitch_value", "qa_plateau_fraction", *STEP_CODES})
 
 
 class CurateError(RuntimeError):
@@ -94,15 +111,33 @@ def sampled_mass(weights: np.ndarray, duration_s: np.ndarray, keys: pa.ChunkedAr
         return np.where(group_frames[codes] > 0, group_weight[codes] * per_frame / group_frames[codes], 0.0)
 
 
-def _select(corpus_root: Path, where: str, verdicts: VerdictChoice | None = None) -> tuple[str, pa.Table]:
+def shares(values: np.ndarray) -> np.ndarray:
+    """Each value's share of their sum (values >= 0, not all 0). The total is the correctly rounded sum (`math.fsum`)
+    of these same values, so no value exceeds it and every share lies in [0, 1] exactly, their sum 1 within
+    `schemas.manifest.SHARE_TOLERANCE`: a share summed one way over a total summed another came out at
+    1.0000000000000016 and the manifest refused it (issue 48)."""
+    return np.asarray(values, dtype=np.float64) / math.fsum(values)
+
+
+def _select(
+    corpus_root: Path,
+    where: str,
+    verdicts: VerdictChoice | None = None,
+    limits: SqlLimits | None = None,
+    usage: Usage | None = None,
+) -> tuple[str, pa.Table]:
     """The statement run (with DuckDB's rendering of the checked `where`, `jobs.catalog.guard.check_expression`) and
-    its rows after the verdicts (`VerdictChoice.apply`), on a connection that reads the catalog's parts and nothing
-    else."""
-    with connect(corpus_root) as con:
+    its rows after the verdicts (`VerdictChoice.apply`), on a connection that opens no file, within `limits`
+    (`jobs.catalog.bounded.run_bounded`: SqlLimitError past one; `usage` says what it took)."""
+    limits = limits or SqlLimits()
+
+    def work(con: duckdb.DuckDBPyConnection) -> tuple[str, pa.Table, list[dict]]:
         columns = con.sql("SELECT * FROM episodes LIMIT 0").columns
         sql = SELECT_SQL.format(where=check_expression(con, where, columns))
         rows = con.sql(sql).to_arrow_table()  # one statement: the text is ours around a checked expression
-        found = con.sql(VERDICTS_SQL).to_arrow_table().to_pylist()
+        return sql, rows, con.sql(VERDICTS_SQL).to_arrow_table().to_pylist()
+
+    sql, rows, found = run_bounded(lambda lim: connect(corpus_root, limits=lim), work, limits, usage)
     return sql, (verdicts or VerdictChoice()).apply(rows, found)
 
 
@@ -122,8 +157,29 @@ class VerdictChoice:
         if bad:
             raise ValueError(f"not a verdict code (qa_...): {bad}")
 
+    def check(self, verdicts: list[dict]) -> None:
+        """ValueError naming the known codes when a code is not one: a misspelled `--exclude-verdict` excluded nothing
+        silently (review 5, 3f). Known: the codes this version gives (`known_codes`) and those of the catalog's
+        `verdicts` view (an older corpus's); `include` only the verdict step's."""
+        if not (self.include or self.exclude):
+            return
+        from ingest.qa.corpus import STEP_CODES
+
+        found = {(v["stage"], v["code"]) for v in verdicts}
+        step = set(STEP_CODES) | {c for stage, c in found if stage == STEP}
+        known = known_codes() | {c for _, c in found} | step
+        if bad := sorted({c for c in self.exclude if c not in known}):
+            raise ValueError(f"unknown verdict code(s) {', '.join(bad)}; the known ones: {', '.join(sorted(known))}")
+        if bad := sorted({c for c in self.include if c not in step}):
+            raise ValueError(
+                f"--include-verdict {', '.join(bad)}: not a code of `eidata verdicts`; it overrules one of "
+                f"{', '.join(sorted(step))} (--exclude-verdict takes ingest's codes)"
+            )
+
     def apply(self, rows: pa.Table, verdicts: list[dict]) -> pa.Table:
-        """`rows` (with `tier` and `ingest_tier`) with each tier as this choice gives it, rejected ones dropped."""
+        """`rows` (with `tier` and `ingest_tier`) with each tier as this choice gives it, rejected ones dropped;
+        ValueError for a code that is not known (`check`)."""
+        self.check(verdicts)
         overruled: dict[str, QualityTier] = {}
         dropped = {v["episode_uid"] for v in verdicts if v["code"] in self.exclude}
         if self.include:
@@ -171,18 +227,18 @@ def _mixture(selected: pa.Table, weights: np.ndarray) -> list[MixtureEntry]:
         [("weight", "sum"), ("duration_s", "sum"), ("dataset", "count")]
     )
     agg = agg.sort_by([("dataset", "ascending"), ("embodiment", "ascending")])
-    total = float(weights.sum())
+    share = shares(agg["weight_sum"].to_numpy())
     return [
         MixtureEntry(
             dataset=r["dataset"],
-            weight=r["weight_sum"] / total,
+            weight=float(w),
             robot_type=r["embodiment"],
             source=r["source"],
             subset=r["subset"],
             episodes=r["dataset_count"],
             hours=r["duration_s_sum"] / 3600,
         )
-        for r in agg.to_pylist()
+        for r, w in zip(agg.to_pylist(), share, strict=True)
     ]
 
 
@@ -197,6 +253,7 @@ def curate(
     overwrite: bool = False,
     options: StorageOptions | None = None,
     verdicts: VerdictChoice | None = None,
+    limits: SqlLimits | None = None,
 ) -> Path | str:
     """Select episodes with `where` (one SQL expression over the `episodes` view's columns, checked by
     `jobs.catalog.guard.check_expression`: no statement, subquery, file or unlisted function) and write
@@ -207,7 +264,8 @@ def curate(
     balance="subset" gives every (source, subset) the same total weight (LARA), "source" every source, "none" weight
     1 each. Refuses to replace an existing manifest unless `overwrite`. `corpus_root` may be a bucket URL (its catalog
     read from a copy, the manifest put in the bucket with `options`: `ingest.storage.corpus.read_corpus`); the
-    manifest's URL is returned then."""
+    manifest's URL is returned then. The selection runs within `limits` (memory, threads, deadline: `SqlLimits`'
+    defaults when None), SqlLimitError past one."""
     check_name(name)
     if balance not in BALANCES:
         raise ValueError(f"balance must be one of {BALANCES}, got {balance!r}")
@@ -215,13 +273,15 @@ def curate(
         raise ValueError(f"val_fraction must be within [0, 1], got {val_fraction}")
     routing = routing or RoutingTable.default()
     with read_corpus(corpus_root, options) as corpus:
+        try:
+            refuse_pending(corpus.root, corpus.where, "curate")  # a step left the catalog behind its lineage
+        except CatalogPendingError as e:
+            raise CurateError(str(e)) from None
         folder = f"{MANIFESTS_DIR}/{name}"
         if corpus.exists(f"{folder}/{MANIFEST_JSON}") and not overwrite:
-            raise FileExistsError(
-                f"{corpus.where_of(folder)} already exists; pass overwrite=True (--overwrite) to replace it"
-            )
+            raise FileExistsError(f"manifest {corpus.where_of(folder)} already exists")
         snapshot = catalog_snapshot_hash(corpus.root)
-        sql, selected = _select(corpus.root, where, verdicts)
+        sql, selected = _select(corpus.root, where, verdicts, limits)
         if catalog_snapshot_hash(corpus.root) != snapshot:
             raise CurateError("the catalog changed while the query ran; run curate again")
         # the manifest of the selection: `entries.parquet` put first, then `manifest.json`, its commit point (readers
@@ -257,7 +317,8 @@ def curate(
 
         duration = selected["duration_s"].to_numpy()
         mass = sampled_mass(weights, duration, keys)  # what the trainer draws (weight_unit frame), not episodes
-        total_w = float(mass.sum())
+        if not mass.any():  # every selected episode 0 s long: no frame to draw anywhere, shares by weight
+            mass = weights
         src_codes = pc.dictionary_encode(selected["source"]).combine_chunks()
         src_names, src_idx = src_codes.dictionary.to_pylist(), src_codes.indices.to_numpy(zero_copy_only=False)
         per_source = np.bincount(src_idx, weights=mass, minlength=len(src_names))
@@ -271,7 +332,7 @@ def curate(
             balance=balance,
             catalog_snapshot_hash=snapshot,
             routing=routing,
-            sampling_weights={s: float(w / total_w) for s, w in sorted(zip(src_names, per_source, strict=True))},
+            sampling_weights={s: float(w) for s, w in sorted(zip(src_names, shares(per_source), strict=True))},
             mixture=_mixture(selected, mass),
             split=SplitRule(val_fraction=val_fraction),
             splits={
@@ -287,8 +348,8 @@ def curate(
         corpus.put(f"{folder}/{ENTRIES_PARQUET}", buf.getvalue())
         try:
             corpus.put(f"{folder}/{MANIFEST_JSON}", manifest.dump().encode(), exclusive=not overwrite)
-        except FileExistsError as e:
-            raise FileExistsError(f"{e}; pass overwrite=True (--overwrite) to replace it") from None
+        except FileExistsError:
+            raise FileExistsError(f"manifest {corpus.where_of(folder)} already exists") from None
         return corpus.where_of(folder)
 
 
@@ -307,19 +368,46 @@ def _default(name: str) -> object:
 # `eidata curate`, in the flags' order; the defaults are `curate`'s own
 OPTIONS = (
     Arg(("root",), {"help": "corpus folder, or its bucket URL (s3://bucket/corpus)"}),
-    Arg(("--name",), {"required": True}),
+    Arg(
+        ("--name",),
+        {
+            "required": True,
+            "help": "the manifest's name (a folder name: letters, digits, '.', '_', '-'); written to "
+            "ROOT/manifests/NAME/, which `eidata export --manifest NAME` and `eidata train --manifest "
+            "ROOT/manifests/NAME` read",
+        },
+    ),
     Arg(
         ("--where",),
         {
             "required": True,
-            "help": "one SQL expression over the `episodes` view's columns, e.g. \"tier = 'high' AND "
+            "help": "one SQL expression over the `episodes` view's columns (eidata query --describe episodes), "
+            "e.g. \"tier = 'high' AND "
             'duration_s > 5" (no statement, subquery or file access; functions from jobs.catalog.guard.SAFE_FUNCTIONS)',
         },
     ),
-    Arg(("--balance",), {"choices": list(BALANCES), "default": _default("balance")}),
-    Arg(("--val-fraction",), {"type": float, "default": _default("val_fraction")}),
+    Arg(
+        ("--balance",),
+        {
+            "choices": list(BALANCES),
+            "default": _default("balance"),
+            "help": "sampling weights, mean 1 over the manifest. none: 1 each, so sources are drawn by their hours; "
+            "source: every source the same total weight (an episode of a small source weighs more); subset: every "
+            "source/subset the same (default: %(default)s)",
+        },
+    ),
+    Arg(
+        ("--val-fraction",),
+        {
+            "type": float,
+            "default": _default("val_fraction"),
+            "metavar": "F",
+            "help": "share of the selected episodes put in the val split, by a hash of episode_uid: the same episode "
+            "always lands in the same split (default: %(default)s)",
+        },
+    ),
     Arg(("--routing",), {"default": None, "help": "routing table JSON (default: uniform over allowed tasks)"}),
-    Arg(("--overwrite",), {"action": "store_true"}),
+    Arg(("--overwrite",), {"action": "store_true", "help": "replace a manifest of that name (default: refuse)"}),
     Arg(
         ("--include-verdict",),
         {
@@ -340,6 +428,7 @@ OPTIONS = (
             " qa_jump_sigma; repeatable)",
         },
     ),
+    *SQL_OPTIONS,
 )
 
 
@@ -363,11 +452,13 @@ def cli_curate(args: argparse.Namespace) -> int:
             verdicts=VerdictChoice(
                 tuple(getattr(args, "include_verdict", None) or ()), tuple(getattr(args, "exclude_verdict", None) or ())
             ),
+            limits=SqlLimits.of(args),
         )
-    except (CurateError, OSError, duckdb.Error, ValueError) as e:
-        print(f"eidata curate: {e}", file=sys.stderr)
+    except (CurateError, OSError, duckdb.Error, ValueError, SqlLimitError) as e:
+        hint = "; --overwrite replaces it" if isinstance(e, FileExistsError) else ""
+        print(f"eidata curate: {e}{hint}", file=sys.stderr)
         # 1: nothing can be written (FileExistsError: the manifest exists); 2: a wrong credential or a missing bucket
-        # (StorageError, named before any query runs), bad SQL, name, balance or fraction
+        # (StorageError, named before any query runs), bad SQL, name, balance or fraction, a limit of the SQL hit
         return 1 if isinstance(e, CurateError | OSError | duckdb.IOException) and not isinstance(e, StorageError) else 2
     with read_corpus(args.root) as corpus:
         m = Manifest.model_validate_json(corpus.read_bytes(f"{MANIFESTS_DIR}/{args.name}/{MANIFEST_JSON}"))

@@ -6,8 +6,9 @@ columns, constants, operators, CASE, CAST, lambdas over their own parameters and
 `SAFE_FUNCTIONS` (no subquery, table function, window, aggregate, setting or file). The text that runs, and that a
 manifest records, is DuckDB's own rendering of that checked tree (`json_deserialize_sql`), so a comment or a quote in
 the user's text can never reshape the statement around it. A read-only query (`eidata query` without `--unrestricted`)
-is statements DuckDB classes as SELECT or EXPLAIN (`duckdb.extract_statements`). Both run on a connection that reads
-the catalog's own parts and no other file (`jobs.catalog.query.connect`).
+is statements DuckDB classes as SELECT, or EXPLAIN of a SELECT (`duckdb.extract_statements`), calling no function that
+reveals settings (`REVEALING`). Both run on a connection that opens no file at all (`jobs.catalog.query.connect`), so
+what cannot be written does not rest on these checks.
 """
 
 from __future__ import annotations
@@ -166,16 +167,106 @@ def check_expression(con: duckdb.DuckDBPyConnection, expression: str, columns: I
     return rendered.removeprefix("SELECT ")
 
 
-def check_read_only(sql: str) -> None:
-    """Every statement of `sql` only reads (SELECT, EXPLAIN; DESCRIBE and SUMMARIZE are SELECTs to DuckDB); raises
-    ReadOnlyError naming the first that does not, or duckdb.ParserException for text that does not parse."""
+# Functions that reveal the engine's settings, its environment or other databases rather than the catalog's data
+# (`current_setting('secret_directory')` names the caller's home; review 5, 3c), and those that run SQL text the check
+# never saw: refused in a read-only query. DuckDB's `duckdb_*` / `pragma_*` table functions are refused but for the
+# catalog introspection a reader needs (`REVEALING_PREFIXES`, `INTROSPECTION`).
+REVEALING = frozenset(
+    {"current_setting", "getenv", "which_secret", "query", "query_table", "json_execute_serialized_sql"}
+)
+REVEALING_PREFIXES = ("duckdb_", "pragma_")
+INTROSPECTION = frozenset(
+    {"duckdb_columns", "duckdb_tables", "duckdb_views", "duckdb_types", "duckdb_functions", "duckdb_keywords"}
+    | {"pragma_table_info"}
+)
+
+
+def _revealing(name: str) -> bool:
+    name = name.lower()
+    return name in REVEALING or (name.startswith(REVEALING_PREFIXES) and name not in INTROSPECTION)
+
+
+def _explained(text: str) -> str:
+    """The statement an EXPLAIN statement explains: its text after `EXPLAIN`, `ANALYZE` and a parenthesised option
+    list, found by DuckDB's tokenizer (comments skipped). An unexpected shape gives "", which no check admits."""
+    every = duckdb.tokenize(text)
+    ends = [pos for pos, _ in every[1:]] + [len(text)]
+    kept = [(pos, end) for (pos, kind), end in zip(every, ends, strict=True) if kind != duckdb.token_type.comment]
+    words = [text[pos:end].strip().lower() for pos, end in kept]
+    if not words or words[0] != "explain":
+        return ""
+    i = 1
+    if i < len(words) and words[i] in ("analyze", "analyse"):
+        i += 1
+    if i < len(words) and words[i] == "(":
+        depth = 0
+        for j in range(i, len(words)):
+            depth += words[j].count("(") - words[j].count(")")
+            if depth == 0:
+                i = j + 1
+                break
+        else:
+            return ""
+    return text[kept[i][0] :] if i < len(kept) else ""
+
+
+def _check_revealing(con: duckdb.DuckDBPyConnection, text: str, tables: Iterable[str]) -> None:
+    """ReadOnlyError when the SELECT `text` calls a `_revealing` function or SHOWs a setting (`SHOW memory_limit`);
+    DuckDB's own tree (`json_serialize_sql`), every function and table function in it."""
+    tree = con.execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0][0]
+    try:
+        parsed = json.loads(tree)
+    except RecursionError:
+        raise ReadOnlyError("the statement is nested too deeply to be checked") from None
+    if parsed.get("error"):
+        raise ReadOnlyError(f"the statement cannot be checked: {parsed.get('error_message', '?')}")
+    known = {t.lower() for t in tables}
+    stack: list[Any] = [parsed]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack += node
+        elif isinstance(node, dict):
+            name = node.get("function_name")
+            if isinstance(name, str) and _revealing(name):
+                raise ReadOnlyError(
+                    f"{name}() is refused in a read-only query: it shows the engine's settings or environment, not "
+                    "the catalog; pass --unrestricted to run it"
+                )
+            if node.get("type") == "SHOW_REF" and node.get("show_type") == "SHOW":
+                shown = str(node.get("table_name", "")).strip('"').lower()
+                if shown not in known:
+                    raise ReadOnlyError(
+                        f"SHOW {shown} is refused in a read-only query: only the views ({', '.join(sorted(known))}) "
+                        "can be shown; pass --unrestricted to show a setting"
+                    )
+            stack += node.values()
+
+
+def check_read_only(sql: str, tables: Iterable[str] = ()) -> None:
+    """Every statement of `sql` only reads: a SELECT (DESCRIBE, SUMMARIZE and SHOW of one of `tables` are SELECTs to
+    DuckDB) or the EXPLAIN of one (`EXPLAIN ANALYZE` runs what it explains: `EXPLAIN ANALYZE COPY` wrote a file), with
+    no function that reveals settings (`REVEALING`). Raises ReadOnlyError naming the first that does not, or
+    duckdb.ParserException for text that does not parse. What it checks is DuckDB's parse; that nothing can be
+    written is the connection's (`jobs.catalog.query._lock`)."""
     statements = duckdb.extract_statements(sql)
     if not statements:
         raise ReadOnlyError("no SQL statement given")
-    for s in statements:
-        if s.type not in READ_STATEMENTS:
+    with duckdb.connect(":memory:") as con:
+        for s in statements:
             head = " ".join(s.query.split())[:60]
-            raise ReadOnlyError(
-                f"{s.type.name} statement refused ({head!r}): queries are read-only; "
-                "pass --unrestricted to run any statement with DuckDB's full file access"
-            )
+            text = s.query
+            if s.type == duckdb.StatementType.EXPLAIN:
+                text = _explained(s.query)
+                inner = duckdb.extract_statements(text) if text.strip() else []
+                if len(inner) != 1 or inner[0].type != duckdb.StatementType.SELECT:
+                    raise ReadOnlyError(
+                        f"EXPLAIN of a statement that is not a SELECT refused ({head!r}): queries are read-only; "
+                        "pass --unrestricted to run any statement with DuckDB's full file access"
+                    )
+            elif s.type not in READ_STATEMENTS:
+                raise ReadOnlyError(
+                    f"{s.type.name} statement refused ({head!r}): queries are read-only; "
+                    "pass --unrestricted to run any statement with DuckDB's full file access"
+                )
+            _check_revealing(con, text, tables)

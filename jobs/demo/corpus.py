@@ -2,9 +2,9 @@
 
 Used by `make demo` and the job tests: OXE RLDS (bridge), AgiBot World, Ego4D, EgoDex and a LeRobot v2.1 dataset
 (`BASE_SOURCES`, what the job tests count on), and with `sources=SOURCES` also EPIC-KITCHENS-100, an Egocentric-10K
-style WebDataset (ego_video), HOT3D, RoboMIND and a joint-space SO-101 LeRobot v3.0 recording (beside the LeRobot
-v2.1 dataset, read by the same source), each written by its own `adapters/synthetic/` writer, plus the job spec that
-ingests them.
+style WebDataset (ego_video), HOT3D, RoboMIND, a robomimic HDF5 file (read by the `arrays` adapter) and a
+joint-space SO-101 LeRobot v3.0 recording (beside the LeRobot v2.1 dataset, read by the same source), each written by
+its own `adapters/synthetic/` writer, plus the job spec that ingests them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import yaml
 
 from adapters.storage.urls import filesystem
 from adapters.synthetic.agibot import EpisodeSpec, Fault, write_agibot
+from adapters.synthetic.arrays import truncate, write_robomimic
 from adapters.synthetic.ego4d import write_ego4d
 from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.egovideo import write_ego_shards
@@ -32,9 +33,11 @@ from jobs.spec_models import JobSpec
 from schemas.storage import StorageOptions
 
 BASE_SOURCES = ("bridge", "agibot", "ego4d", "egodex", "lerobot")
-SOURCES = (*BASE_SOURCES, "epic_kitchens", "ego_video", "hot3d", "robomind", "so101")
-# source -> adapter: each source is named after its adapter but OXE's bridge (so101 is a dataset of the lerobot source)
-ADAPTERS = {"bridge": "oxe"} | {name: name for name in SOURCES if name not in ("bridge", "so101")}
+SOURCES = (*BASE_SOURCES, "epic_kitchens", "ego_video", "hot3d", "robomind", "robomimic", "so101")
+# source -> adapter: each source is named after its adapter but OXE's bridge and robomimic (read by the arrays adapter);
+# so101 is a dataset of the lerobot source
+NAMED = {"bridge": "oxe", "robomimic": "arrays"}
+ADAPTERS = NAMED | {name: name for name in SOURCES if name not in (*NAMED, "so101")}
 # The SO-101 recording was made with use_degrees=True: lerobot's SO101Follower.__init__ (src/lerobot/robots/
 # so101_follower/so101_follower.py; SOFollower in so_follower/ later) then puts the body motors in MotorNormMode.DEGREES
 # and keeps the gripper in RANGE_0_100, so no calibration file is needed. Harmless to franka_cube (no joints).
@@ -149,6 +152,14 @@ def write_raw_corpus(
             episodes.append(RoboMindEpisode("franka_3rgb", "pick_franka_3rgb", "1014_151731", 40, bad="truncated"))
         write_robomind(raw / "robomind", episodes)
         roots["robomind"] = raw / "robomind"
+    if "robomimic" in wanted:
+        # a robomimic image dataset as its release names it (<task>/<kind>/image.hdf5, agentview 84x84): one demo
+        # group per episode at robosuite's 20 Hz; the corrupt one is a second task's file cut short
+        lift = raw / "robomimic" / "lift" / "ph" / "image.hdf5"
+        write_robomimic(lift, [40 + 4 * k for k in range(2 * scale)], image_size=(84, 84))
+        if corrupt:
+            truncate(write_robomimic(raw / "robomimic" / "can" / "ph" / "image.hdf5", [40], image_size=(84, 84)))
+        roots["robomimic"] = raw / "robomimic"
     return roots
 
 

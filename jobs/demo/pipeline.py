@@ -33,7 +33,7 @@ QUERIES = {
     "count(*) FILTER (WHERE has_action) AS with_action FROM episodes GROUP BY ALL ORDER BY ALL",
     "episodes with hands": "SELECT source, subset, episode_index, num_frames, task FROM episodes "
     "WHERE has_hands ORDER BY ALL",
-    "quarantine reasons": "SELECT source, stage, error_class, left(message, 80) AS reason FROM quarantine ORDER BY ALL",
+    "quarantine reasons": "SELECT source, stage, error_class, message FROM quarantine ORDER BY ALL",
     "captions that differ from their task": "SELECT source, task, caption FROM episodes WHERE caption <> task "
     "ORDER BY ALL",
 }

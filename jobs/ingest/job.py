@@ -20,7 +20,7 @@ from ingest.lerobot.writer_dir import STAGING
 from ingest.storage.corpus import open_corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
-from jobs.ingest.report import IngestReport, SourceTally
+from jobs.ingest.report import IngestReport, SourceTally, quarantined_held
 from jobs.ingest.resume import forget_environment
 from jobs.ingest.settled import settled
 from jobs.ingest.task import WorkItem
@@ -29,6 +29,7 @@ from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.ray_pool import init_ray
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError, forget_worker_deaths
 from jobs.runtime.shared_fs import SharedFsError, check_shared_output
+from jobs.runtime.voice import VoiceRelay
 from jobs.spec import dump_spec
 from jobs.spec_models import JobSpec
 from schemas.corpus import JOB_DIR
@@ -75,6 +76,7 @@ def run_ingest(
         lock = JobLock(output)
         started = False
         plan = None
+        relay = None
         try:
             (output / JOB_DIR / "spec.yaml").write_text(dump_spec(given))
             if retry_quarantined and (n := forget_environment(output)):
@@ -86,12 +88,14 @@ def run_ingest(
             if done is not None:  # what discovery would have found: every raw episode done, no source failure new
                 report.skipped = done
                 report.findings = read_source_findings(output, [s.name for s in spec.sources])
+                report.held = quarantined_held(output, [s.name for s in spec.sources])
                 report.seconds = time.perf_counter() - t0
                 return report
             interrupted = not (output / FINISHED).exists()
             (output / FINISHED).unlink(missing_ok=True)
             if interrupted:  # roll forward what a killed run committed before discovery reads the datasets' lineage
                 _clean_orphans(output)
+            relay = VoiceRelay.start(output / JOB_DIR if address else None)  # the workers' store lines, printed
             started = init_job_ray(spec, address)
             views = check_shared_output(output)
             report.nodes = len(views)
@@ -134,6 +138,7 @@ def run_ingest(
                 rebuild_catalog(corpus)
             (output / FINISHED).touch()
             forget_worker_deaths(output)
+            report.held = quarantined_held(output, [s.name for s in spec.sources])
             report.seconds = time.perf_counter() - t0
             return report
         finally:
@@ -143,6 +148,8 @@ def run_ingest(
                 import ray
 
                 ray.shutdown()
+            if relay is not None:
+                relay.stop()
             lock.release()
 
 
@@ -226,8 +233,10 @@ def cli_ingest(args: Any) -> int:
         return EXIT_ENVIRONMENT
     print(report.table())
     strict = args.strict or spec.strict
-    if strict and report.quarantined:
-        print(f"error: --strict and {report.quarantined} episodes were quarantined", file=sys.stderr)
+    held = max(report.held_quarantined, report.quarantined)
+    if strict and held:  # what the corpus holds, not only this run's work: a rerun of the spec stays red until fixed
+        earlier = f" ({held - report.quarantined} by an earlier run)" if held > report.quarantined else ""
+        print(f"error: --strict and the corpus holds {held} quarantined episodes{earlier}", file=sys.stderr)
         return 1
     if strict and report.empty_sources:
         for f in report.empty_sources:

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
+from schemas.corpus import QUARANTINE_DIR, parquet_files
 from schemas.findings import NO_EPISODES, SOURCE_FINDINGS_DIR, SourceFinding
 
 SHOWN_PER_SOURCE = 8  # warnings and errors printed per source; the rest are counted (all are in the catalog)
@@ -17,6 +20,8 @@ class SourceTally:
     quarantined: int = 0
     frames: int = 0
     encoder_retries: int = 0  # episode writes done once more after an encoder fault (ingest.lerobot.encoder_faults)
+    # datasets of another signature than their subset's first episode's, and why (`jobs.ingest.commit`)
+    datasets: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -27,10 +32,17 @@ class IngestReport:
     seconds: float = 0.0
     nodes: int = 1  # Ray nodes that took part (each saw the output folder)
     findings: list[SourceFinding] = field(default_factory=list)  # the sources' findings (catalog/source_findings)
+    # episodes of the spec's sources the corpus holds quarantined once the run ends, by source: this run's and those
+    # an earlier run left (a resumed run quarantines nothing anew, yet the corpus is no cleaner; `--strict` reads it)
+    held: dict[str, int] = field(default_factory=dict)
 
     @property
     def quarantined(self) -> int:
         return sum(t.quarantined for t in self.tallies.values())
+
+    @property
+    def held_quarantined(self) -> int:
+        return sum(self.held.values())
 
     @property
     def empty_sources(self) -> list[SourceFinding]:
@@ -46,6 +58,8 @@ class IngestReport:
         retries = sum(t.encoder_retries for t in self.tallies.values())
         if retries:
             rows.append(f"{retries} episode writes done once more after an encoder fault")
+        for name, t in self.tallies.items():  # a subset whose recordings differ: a dataset per signature, said
+            rows += [f"  {name}: dataset {d}: {why}" for d, why in sorted(t.datasets.items())]
         if self.nodes > 1:
             rows.append(f"{self.nodes} Ray nodes, each saw the output folder {self.output} (shared filesystem check)")
         if self.findings:  # per source, its warnings and errors (the root of each, the first cause), infos counted
@@ -61,3 +75,13 @@ class IngestReport:
                 if len(loud) > SHOWN_PER_SOURCE:
                     rows.append(f"    ... and {len(loud) - SHOWN_PER_SOURCE} more")
         return "\n".join(rows)
+
+
+def quarantined_held(output: Path, sources: list[str]) -> dict[str, int]:
+    """How many episodes of each of `sources` the corpus `output` holds quarantined (its committed quarantine parts)."""
+    held = dict.fromkeys(sources, 0)
+    for part in parquet_files(output, QUARANTINE_DIR):
+        for name in pq.read_table(part, columns=["source"])["source"].to_pylist():
+            if name in held:
+                held[name] += 1
+    return held

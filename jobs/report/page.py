@@ -13,9 +13,10 @@ import html
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from ingest.progress import Progress
 from ingest.qa.dataset import behaviour_messages, behaviour_overview, geometry_overview
 from ingest.storage.corpus import read_corpus
 from jobs.catalog.build import catalog_snapshot_hash
+from jobs.report import curation
 from jobs.report.behaviour import behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
     DatasetView,
@@ -111,6 +113,36 @@ def _hours(root: Path, _: list[DatasetView]) -> str:
     return _figure(png_data_uri(hours_figure(rows)), "hours by source and tier") + table
 
 
+@section("counts", "Episodes per source and dataset: written, demoted, quarantined")
+def _counts(root: Path, _: list[DatasetView]) -> str:
+    rows = curation.counts_by_dataset(root)
+    table = _table(
+        ["source", "dataset", "written", "high", "low", "actionless", "rejected", "demoted", "quarantined"],
+        [
+            [
+                r["source"],
+                r["subset"],
+                *(r[k] for k in ("written", "high", "low", "actionless", "rejected", "demoted", "quarantined")),
+            ]
+            for r in rows
+        ],
+    )
+    reasons = curation.reasons_by_dataset(root)
+    why = (
+        _table(
+            ["source", "dataset", "outcome", "reason", "episodes", "example"],
+            [[r["source"], r["subset"], r["outcome"], r["reason"], r["episodes"], r["example"]] for r in reasons],
+        )
+        if reasons
+        else '<p class="note">no episode was demoted or quarantined</p>'
+    )
+    caption = (
+        "Written episodes by tier, and quarantined raw episodes (never written), per source. Demoted: episodes a "
+        "finding lowered to low or rejected (view verdicts); the table below names each reason."
+    )
+    return _figure(png_data_uri(curation.counts_figure(rows)), "episodes per source", caption) + table + why
+
+
 @section("lengths", "Episode lengths per source")
 def _lengths(root: Path, _: list[DatasetView]) -> str:
     return _figure(png_data_uri(lengths_figure(durations_by_source(root))), "episode length histograms")
@@ -123,7 +155,9 @@ def _quarantine(root: Path, _: list[DatasetView]) -> str:
         ["source", "stage", "error", "episodes", "example"],
         [[r["source"], r["stage"], r["error_class"], r["n"], r["example"]] for r in rows],
     )
-    return _figure(png_data_uri(quarantine_figure(rows)), "quarantine reasons") + (table if rows else "")
+    if not rows:  # an empty chart says less than this line
+        return '<p class="note">no quarantined episode</p>'
+    return _figure(png_data_uri(quarantine_figure(rows)), "quarantine reasons") + table
 
 
 @section("source_findings", "What the sources could not give")
@@ -137,7 +171,9 @@ def _source_findings(root: Path, _: list[DatasetView]) -> str:
         "Declared episodes or cameras without files, files outside the layout, folders skipped, sources that "
         "yielded nothing (catalog/source_findings; each concerned episode's lineage names them)."
     )
-    return _figure(png_data_uri(source_findings_figure(rows)), "source findings", caption) + (table if rows else "")
+    if not rows:
+        return f'<p class="note">no source finding: every source gave what it declared. {_e(caption)}</p>'
+    return _figure(png_data_uri(source_findings_figure(rows)), "source findings", caption) + table
 
 
 @section("masks", "Action-mask coverage per embodiment")
@@ -196,9 +232,14 @@ def _behaviour(root: Path, _: list[DatasetView]) -> str:
     found = [
         [b.dataset, code, "" if tier is None else tier.value, msg]
         for b in view.datasets
-        for code, msg, tier in behaviour_messages(b)
+        for code, msg, tier, _ in behaviour_messages(b)
     ]
-    found += [[f["dataset"], f["code"], "", f["message"]] for f in view.catalog_findings]
+    said = {(row[0], row[1]) for row in found}  # the catalog build's dataset findings repeat ingest.qa.dataset's
+    found += [
+        [f["dataset"], f["code"], "", f["message"]]
+        for f in view.catalog_findings
+        if (f["dataset"], f["code"]) not in said
+    ]
     verdict = (
         _table(["dataset", "finding", "tier", "measured vs threshold (worst episodes)"], found)
         if found
@@ -212,6 +253,123 @@ def _behaviour(root: Path, _: list[DatasetView]) -> str:
     return verdict + _figure(png_data_uri(behaviour_figure(view)), "behaviour QA", caption) + overview
 
 
+@section("curated", "Manifests and exports made from the corpus")
+def _curated(root: Path, _: list[DatasetView], exports: Sequence[Path] = ()) -> str:
+    found = curation.manifests(root)
+    if found:
+        rows = [
+            [
+                m.name,
+                m.where,
+                m.balance,
+                m.num_entries,
+                ", ".join(f"{s}: {c.episodes} ep, {c.hours:.3f} h" for s, c in m.splits.items()),
+                ", ".join(f"{s} {w:.0%}" for s, w in m.sampling_weights.items()),
+                ", ".join(f"{t.value} {n}" for t, n in m.tiers.items()),
+                m.created_at.strftime("%Y-%m-%d %H:%M"),
+            ]
+            for m in found
+        ]
+        body = _table(["manifest", "where", "balance", "episodes", "splits", "sampling share", "tiers", "made"], rows)
+        mix = [
+            [m.name, e.dataset, e.robot_type, e.episodes, f"{e.hours:.3f}", f"{e.weight:.3f}"]
+            for m in found
+            for e in m.mixture
+        ]
+        body += _table(["manifest", "dataset", "robot type", "episodes", "hours", "weight"], mix)
+    else:
+        body = '<p class="note">no manifest yet: `eidata curate ROOT --name NAME --where ...` makes one</p>'
+    made = curation.exports(list(exports))
+    if made:
+        body += _table(
+            ["export", "format", "episodes", "frames", "robot type", "cameras", "skipped", "notes"],
+            [
+                [
+                    e.folder,
+                    e.version,
+                    e.episodes,
+                    e.frames,
+                    e.robot_type,
+                    ", ".join(e.cameras),
+                    ", ".join(f"{n} {why}" for why, n in e.skipped.items()) or "none",
+                    "; ".join(e.notes),
+                ]
+                for e in made
+            ],
+        )
+    else:
+        where = ", ".join(map(str, exports)) or "none named"
+        body += f'<p class="note">exports: none found ({_e(where)}; `eidata report ROOT --exports DIR` reads them)</p>'
+    return body
+
+
+@section("episodes", "Every episode, flagged ones first")
+def _episodes(root: Path, datasets: list[DatasetView]) -> str:
+    rows = curation.episode_rows(root)
+    by_name = {d.name: d for d in datasets}
+    flagged = [r for r in rows if r["tier"] in curation.FLAGGED]
+    parts = []
+    for r in flagged[: curation.MAX_PAIRS]:
+        ds = by_name.get(r["dataset"])
+        if ds is None:
+            continue
+        i = next(k for k, line in enumerate(ds.episodes) if int(line["episode_index"]) == r["episode_index"])
+        clean = next((k for k, line in enumerate(ds.episodes) if ds.lineage(k).tier == "high"), None)
+        why = "; ".join(r["tier_reasons"] or []) or ", ".join(r["findings"] or [])
+        left = curation.episode_sample(ds, i, f"{r['tier']}: {r['episode_uid']}")
+        right = (
+            None
+            if clean is None
+            else curation.episode_sample(ds, clean, f"clean: {ds.episodes[clean]['episode_index']}")
+        )
+        fig = curation.pair_figure(left, right, float(ds.info.fps))
+        caption = f"{r['episode_uid']} ({r['tier']}): {why}" + ("" if right else " (no clean episode in its dataset)")
+        parts.append(
+            f'<div id="ep-{_e(r["episode_uid"])}">'
+            + _figure(png_data_uri(fig), f"episode {r['episode_uid']}", caption)
+            + "</div>"
+        )
+    shown = rows[: curation.MAX_EPISODE_ROWS]
+    table = _table(
+        ["episode", "dataset", "tier", "seconds", "frames", "cameras", "findings", "tier reasons"],
+        [
+            [
+                r["episode_uid"],
+                r["dataset"],
+                r["tier"],
+                f"{r['duration_s']:.1f}",
+                r["num_frames"],
+                ", ".join(r["cameras"] or []),
+                ", ".join(r["findings"] or []),
+                "; ".join(r["tier_reasons"] or []),
+            ]
+            for r in shown
+        ],
+    )
+    more = len(rows) - len(shown)
+    note = f'<p class="note">{more} more episodes: `eidata query ROOT "SELECT * FROM episodes"`</p>' if more else ""
+    quarantined = curation.quarantined_rows(root, curation.MAX_EPISODE_ROWS)
+    q = (
+        '<p class="note">Quarantined: never written, so no frames; the raw file is named.</p>'
+        + _table(
+            ["raw episode", "source", "dataset", "step", "error", "message", "file"],
+            [
+                [r["episode"], r["source"], r["subset"], r["stage"], r["error_class"], r["message"], r["file"] or ""]
+                for r in quarantined
+            ],
+        )
+        if quarantined
+        else ""
+    )
+    head = (
+        '<p class="note">Each flagged (low or rejected) episode beside a clean one of its dataset: frames, then the '
+        "canonical state and action dims its mask uses.</p>"
+        if parts
+        else '<p class="note">no flagged (low or rejected) episode</p>'
+    )
+    return head + "".join(parts) + table + note + q
+
+
 @section("coverage", "Latents and caption coverage")
 def _coverage(root: Path, _: list[DatasetView]) -> str:
     rows = coverage_by_source(root)
@@ -219,6 +377,10 @@ def _coverage(root: Path, _: list[DatasetView]) -> str:
         ["source", "episodes", "latents ready", "caption ready"],
         [[r["source"], r["episodes"], r["latents"], r["captions"]] for r in rows],
     )
+    if not any(r["latents"] or r["captions"] for r in rows):  # a chart of zeros says less than this line
+        return (
+            '<p class="note">no episode has latents or a caption yet (`eidata latents`, `eidata caption`)</p>' + table
+        )
     return _figure(png_data_uri(coverage_figure(rows)), "latents and caption coverage") + table
 
 
@@ -228,7 +390,9 @@ def _coverage(root: Path, _: list[DatasetView]) -> str:
 def render_page(root: Path, sections: list[Section], summary: str) -> str:
     expected = json.dumps([k for k, _ in SECTIONS])
     body = "".join(
-        f'<section id="{s.key}" data-section="{s.key}"><h2>{_e(s.title)}</h2>{s.body}</section>' for s in sections
+        f'<section id="{s.key}" data-section="{s.key}"{"" if "<img" in s.body else " data-text-only"}>'
+        f"<h2>{_e(s.title)}</h2>{s.body}</section>"
+        for s in sections
     )
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -239,20 +403,21 @@ def render_page(root: Path, sections: list[Section], summary: str) -> str:
     )
 
 
-def build_report(root: Path, out: Path) -> Path:
-    """Render every section and write the page atomically to `out`."""
-    return write_text_atomic(Path(out), report_html(root))
+def build_report(root: Path, out: Path, exports: Sequence[Path] = ()) -> Path:
+    """Render every section and write the page atomically to `out`; `exports`: folders of exports made from it."""
+    return write_text_atomic(Path(out), report_html(root, exports))
 
 
-def report_html(root: Path) -> str:
-    """The page of the corpus folder `root`, every section rendered."""
+def report_html(root: Path, exports: Sequence[Path] = ()) -> str:
+    """The page of the corpus folder `root`, every section rendered; `exports`: folders holding exports of it."""
     root = Path(root)
     require_catalog(root)
     datasets = load_datasets(root)
     sections = []
     with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
         for key, title in SECTIONS:
-            sections.append(Section(key, title, BUILDERS[key](root, datasets)))
+            build = partial(_curated, exports=exports) if key == "curated" else BUILDERS[key]
+            sections.append(Section(key, title, build(root, datasets)))
             bar.update(1)
     episodes = sum(len(d.episodes) for d in datasets)
     summary = (
@@ -263,13 +428,14 @@ def report_html(root: Path) -> str:
 
 
 def cli_report(args: argparse.Namespace) -> int:
-    """`eidata report ROOT [--out FILE]`: the page written to FILE, else to ROOT/report.html (a bucket's put there);
+    """`eidata report ROOT [--out FILE] [--exports DIR ...]`: the page written to FILE, else to ROOT/report.html (a
+    bucket's put there);
     exit 1 for a corpus the report cannot read, 2 for no corpus (a missing folder or bucket, a refused credential)."""
     out = getattr(args, "out", None)
     try:
         # a bucket's files copied (the report opens them by path); the credential from the AWS environment
         with read_corpus(args.root, copy=True) as corpus:
-            page = report_html(corpus.root)
+            page = report_html(corpus.root, [Path(p) for p in getattr(args, "exports", None) or []])
             where = write_text_atomic(Path(out), page) if out else corpus.put("report.html", page.encode("utf-8"))
     except (StorageError, ReportError) as err:
         print(f"eidata report: {err}", file=sys.stderr)

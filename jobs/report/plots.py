@@ -132,27 +132,29 @@ def mask_figure(coverage: dict[str, tuple[int, np.ndarray]]) -> Figure:
 
 
 def coverage_figure(rows: list[dict[str, Any]]) -> Figure:
-    fig = Figure(figsize=(8, 3.2))
+    """Per source (rows), the fraction of episodes with latents and with a caption, each bar labelled k/n; the legend
+    outside the axes (labels of many sources never overlap, nor does the legend cover a bar)."""
+    fig = Figure(figsize=(8, 0.5 * len(rows) + 1.2), layout="constrained")
     if not rows:
         return _empty(fig, "no episodes in the catalog")
     ax = fig.add_subplot()
-    x = np.arange(len(rows))
+    y = np.arange(len(rows))
     for k, (col, color) in enumerate((("latents", "#5f3dc4"), ("captions", "#0c8599"))):
         frac = np.array([r[col] / r["episodes"] for r in rows])
-        bars = ax.bar(x + (k - 0.5) * 0.38, frac, 0.38, color=color, label=f"{col} ready")
+        bars = ax.barh(y + (k - 0.5) * 0.38, frac, 0.38, color=color, label=f"{col} ready")
         for b, r in zip(bars, rows, strict=True):
             ax.text(
-                b.get_x() + b.get_width() / 2,
-                b.get_height(),
+                b.get_width() + 0.01,
+                b.get_y() + b.get_height() / 2,
                 f"{r[col]}/{r['episodes']}",
-                ha="center",
-                va="bottom",
+                va="center",
                 fontsize=8,
             )
-    ax.set_xticks(x, [r["source"] for r in rows])
-    ax.set_ylim(0, 1.15)
-    ax.set_ylabel("fraction of episodes")
-    ax.legend(loc="upper right")
+    ax.set_yticks(y, [r["source"] for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.15)
+    ax.set_xlabel("fraction of episodes")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     return fig
 
 

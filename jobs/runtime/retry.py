@@ -31,6 +31,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.storage.faults import environment_fault
+from adapters.storage.stalls import say
 from schemas.corpus import JOB_DIR
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def retry_environment(call: Callable[[], T], policy: EnvironmentRetry, what: str
             cause = environment_fault(e)
             if cause is None or wait is None:
                 raise
-            log.warning("%s: %s; trying again in %.0f s", what, cause, wait)
+            say(f"{what}: {cause}; trying again in {wait:.0f} s", log)  # a Ray worker's too (jobs.runtime.voice)
             time.sleep(wait)
     raise AssertionError("unreachable")
 

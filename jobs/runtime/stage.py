@@ -10,7 +10,8 @@ differs.
            -> Ray Data: rows -> [decode: CPU tasks] -> Model actors (map_batches, concurrency=N)
               -> accept(batch, corpus) on the driver, with progress: counts, publishes what landed
            -> finish(corpus) -> the catalog refreshed once -> the corpus published at the block's clean end
-      -> exit status: 0 done, 1 some work failed or the job could not run (`Failed`), 2 a bad call (`Usage`)
+      -> exit status: 0 done, 1 some work failed or the job could not run (`Failed`), 2 a bad call (`Usage`),
+         75 the environment failed (a full disk, a stalled store: the same command is worth running again)
 
 One error taxonomy: a stage raises `Usage` or `Failed` for its own conditions, and names the errors of its libraries
 that are one or the other (`usage_errors`, `job_errors`); the machinery's own (a placement that cannot work, a held
@@ -32,11 +33,13 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from adapters.storage.faults import environment_fault
 from adapters.storage.urls import StorageError
 from ingest.progress import Progress
 from ingest.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus
 from ingest.storage.digests import CatalogError
 from ingest.storage.lease import OutputLeasedError
+from jobs.runtime.intent import CatalogIntent
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt, opts
 from jobs.runtime.ray_pool import (
@@ -48,7 +51,9 @@ from jobs.runtime.ray_pool import (
     place_actors,
     quiet_ray_data,
 )
+from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError
+from jobs.runtime.voice import VoiceRelay
 from schemas.corpus import EPISODES_DIR
 from schemas.storage import StorageOptions
 
@@ -144,7 +149,7 @@ class Stage(Generic[J, R]):
             status = self._status(e)
             if status is None:
                 raise
-            print(f"eidata {self.command}: {e}", file=sys.stderr)
+            print(self._message(e, status), file=sys.stderr)
             return status
         text = self.summary(report)
         if text:  # nothing done, nothing to say (an export of a corpus without datasets)
@@ -152,9 +157,21 @@ class Stage(Generic[J, R]):
         return 1 if self.failed(report) else 0
 
     def _status(self, e: Exception) -> int | None:
-        """The exit status of an error the command or the machinery names (its own first), None for others."""
-        named = ((self.usage_errors, 2), (self.job_errors, 1), (USAGE_ERRORS, 2), (JOB_ERRORS, 1))
+        """The exit status of an error the command or the machinery names (its own first), None for others. A bad
+        call is 2; then an error of the environment (a full disk, a store that stalls: `adapters.storage.faults`)
+        is 75 whoever raised it, as for `eidata ingest` (the machinery's own errors keep theirs)."""
+        if isinstance(e, _named(self.usage_errors)):
+            return 2
+        if not isinstance(e, JOB_ERRORS + USAGE_ERRORS) and environment_fault(e) is not None:
+            return EXIT_ENVIRONMENT
+        named = ((self.job_errors, 1), (USAGE_ERRORS, 2), (JOB_ERRORS, 1))
         return next((status for errors, status in named if isinstance(e, _named(errors))), None)
+
+    def _message(self, e: Exception, status: int) -> str:
+        """The one line printed for an error given `status`."""
+        if status == EXIT_ENVIRONMENT and not isinstance(e, EnvironmentFaultError):
+            e = EnvironmentFaultError(self.command, environment_fault(e) or str(e))
+        return f"eidata {self.command}: {e}"
 
     def _build(self, args: Any) -> J:
         try:
@@ -263,6 +280,9 @@ class CorpusStage(Generic[J, RR]):
             if self.locks:
                 stack.enter_context(JobLock(corpus.root, self.command))
             rows = self.plan(corpus)
+            # recorded before anything is written (`plan` writes nothing): a rerun after a kill or a full disk
+            # finishes the catalog (jobs.runtime.intent)
+            intent = None if self.catalog is None else CatalogIntent.begin(corpus.root, self.command)
             if rows and self.Model is not None:
                 job: Any = self.job
                 # every node reads the corpus's files or writes into it (a bucket's scratch: the driver publishes)
@@ -278,7 +298,7 @@ class CorpusStage(Generic[J, RR]):
                 drain(self._stream(rows, corpus), len(rows), self.command, self.unit, progress, take)
             changed = self.finish(corpus, address=address, progress=progress)
             if self.catalog is not None:
-                self.report.catalog_rows = refresh_catalog(corpus, changed, self.catalog)
+                self.report.catalog_rows = refresh_catalog(corpus, changed, self.catalog, intent=intent)
         self.report.root = self.job.root  # type: ignore[attr-defined]
         self.report.seconds = time.perf_counter() - t0
         return self.report
@@ -338,12 +358,18 @@ def ray_session(
     preserve_order: bool | None = False,
 ) -> Iterator[None]:
     """Start or join Ray (shut down on exit only when started here); check that every node sees `shared_output`;
-    silence Ray Data's own progress (`preserve_order=None`: leave its settings to the caller)."""
+    silence Ray Data's own progress (`preserve_order=None`: leave its settings to the caller); the workers' lines
+    about the environment printed (`jobs.runtime.voice`)."""
     import ray
 
     from jobs.runtime.shared_fs import check_shared_output
 
-    started = init_ray(address, num_cpus, object_store_mb)
+    relay = VoiceRelay.start(shared_output if address else None)  # the workers' store lines, printed
+    try:
+        started = init_ray(address, num_cpus, object_store_mb)
+    except BaseException:
+        relay.stop()
+        raise
     try:
         if shared_output is not None:
             check_shared_output(shared_output)
@@ -353,6 +379,7 @@ def ray_session(
     finally:
         if started:
             ray.shutdown()
+        relay.stop()
 
 
 def drain(
@@ -366,16 +393,24 @@ def drain(
     bar.close()
 
 
-def refresh_catalog(corpus: Corpus, changed: bool, what: str, logger: logging.Logger = log) -> int | None:
-    """Rebuild the catalog once after a stage wrote `what`, or when there is none yet; a failure is a warning (the
-    stage's files are written) naming the command that redoes it."""
+def refresh_catalog(
+    corpus: Corpus, changed: bool, what: str, logger: logging.Logger = log, *, intent: CatalogIntent | None = None
+) -> int | None:
+    """Rebuild the catalog once after a stage wrote `what`, or when there is none yet, or when an earlier run left
+    its intent (`intent.inherited`: it was stopped before its rebuild); then the intent is done. A failure is a
+    warning (the stage's files are written) naming the command that redoes it, and the intent stays."""
     from jobs.catalog.build import rebuild_catalog
 
-    if not (changed or not (corpus.root / EPISODES_DIR).exists()):
+    if not (changed or (intent is not None and intent.inherited) or not (corpus.root / EPISODES_DIR).exists()):
+        if intent is not None:
+            intent.done()
         return None
     try:
-        return rebuild_catalog(corpus)
+        rows = rebuild_catalog(corpus)
     except CatalogError as e:
         redo = f"eidata catalog {corpus.where}"
         logger.warning("%s written, but the catalog was not updated (%s); run `%s`", what, e, redo)
         return None
+    if intent is not None:
+        intent.done()
+    return rows

@@ -8,15 +8,17 @@
    judged gets its ingest tier back. Unchanged lines keep their bytes: a rerun with the same thresholds writes nothing.
 4. The catalog is rebuilt (same tiers as the lineage; view `verdicts` lists every finding).
 The thresholds come from the command line (defaults: `BehaviourConfig`'s), never a spec file, and are stored with each
-verdict. A stage of the skeleton (`jobs.runtime.stage`) without Ray: `plan` judges, `finish` writes.
+verdict. A stage of the skeleton (`jobs.runtime.stage`): `plan` judges (the copy checks as Ray tasks, a block of
+candidate pairs each: `_on_ray`), `finish` writes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache, reduce
+from functools import cache, partial, reduce
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,22 @@ from ingest.lerobot.errors import DatasetError, WriterLockedError
 from ingest.lerobot.meta_update import MetaUpdate
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.copies import scale_with_floor
-from ingest.qa.corpus import Judged, Signals, copies, copy_verdicts, dead_verdicts
+from ingest.qa.corpus import (
+    SIGNALS_HELD,
+    Block,
+    CopyPair,
+    Judged,
+    Signals,
+    copies,
+    copy_verdicts,
+    dead_verdicts,
+    unjudged_verdict,
+    verify,
+)
 from ingest.qa.limits import canonical_limits
 from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values, opts
-from jobs.runtime.stage import CorpusRoot, CorpusStage, StageReport
+from jobs.runtime.stage import CorpusRoot, CorpusStage, RayJob, StageReport, ray_session
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import STATE, STATE_NATIVE
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage, find_datasets
@@ -93,6 +106,7 @@ class VerdictsSummary(StageReport):
     judged: dict[str, int] = field(default_factory=dict)  # code -> episodes
     changed: int = 0  # episode lines rewritten
     candidates: int = 0
+    unjudged_pairs: int = 0  # candidate pairs the fingerprint search left uncompared (identical fingerprints)
     copies: int = 0
     lines: list[str] = field(default_factory=list)  # one per verdict, for the printout
 
@@ -100,8 +114,9 @@ class VerdictsSummary(StageReport):
         counts = ", ".join(f"{k} {n}" for k, n in sorted(self.judged.items())) or "none"
         verb = "would rewrite" if self.dry_run else "rewrote"
         return (
-            f"verdicts: {self.episodes} episodes; {self.candidates} duplicate candidates by fingerprint, {self.copies}"
-            f" verified copies; findings: {counts}; {verb} {self.changed} episode lineages"
+            f"verdicts: {self.episodes} episodes; {self.candidates} duplicate candidates by fingerprint"
+            f" ({self.unjudged_pairs} pairs left unjudged), {self.copies} verified copies; findings: {counts}; {verb}"
+            f" {self.changed} episode lineages"
         )
 
 
@@ -117,7 +132,13 @@ def _corpus_episodes(corpus: Path) -> list[Episode]:
     return out
 
 
-def _judged(corpus: Path, e: Episode) -> Judged:
+def _native_names(dataset: Path) -> tuple[str, ...]:
+    """The dataset's native state column names (info.json), so a finding names the columns it means."""
+    feature = load_info(dataset / INFO_PATH).features.get(STATE_NATIVE)
+    return tuple((feature.flat_names() or []) if feature is not None else [])
+
+
+def _judged(corpus: Path, e: Episode, names: Callable[[Path], tuple[str, ...]] = _native_names) -> Judged:
     b = e.lineage.behaviour
     return Judged(
         episode_uid=e.lineage.episode_uid or "",
@@ -128,6 +149,7 @@ def _judged(corpus: Path, e: Episode) -> Judged:
         native_dead_dims=b.native_dead_dims if b is not None else None,
         frames=e.length,
         raw_fps=None if e.lineage.raw_fps is None else float(e.lineage.raw_fps),
+        native_names=names(e.dataset_root) if b is not None and b.native_dead_dims else (),
     )
 
 
@@ -139,8 +161,17 @@ class _Loader:
     def __init__(self, corpus: Corpus, episodes: list[Episode]) -> None:
         self.corpus = corpus
         self.by_uid = {e.lineage.episode_uid: e for e in episodes}
-        self.info: Callable[[Path], InfoJson] = cache(lambda ds: load_info(ds / INFO_PATH))
+        self.infos: dict[Path, InfoJson] = {}
         self.ranges: dict[Path, dict[str, np.ndarray]] = {}
+
+    def only(self, block: Block) -> _Loader:
+        """A loader of the block's episodes alone: what a Ray task is sent (not the whole corpus's lineage)."""
+        return _Loader(self.corpus, [self.by_uid[u] for u in dict.fromkeys(u for a, b, _ in block for u in (a, b))])
+
+    def info(self, ds: Path) -> InfoJson:
+        if ds not in self.infos:
+            self.infos[ds] = load_info(ds / INFO_PATH)
+        return self.infos[ds]
 
     def _range(self, ds: Path, key: str) -> np.ndarray | None:
         if ds not in self.ranges:
@@ -186,6 +217,32 @@ class _Loader:
         return Signals(tuple(names), np.concatenate(values, axis=1), np.concatenate(scales))
 
 
+IN_FLIGHT_PER_CPU = 2  # verification tasks submitted ahead per CPU: the driver holds few blocks' results at once
+
+
+def _on_ray(
+    loader: _Loader, config: BehaviourConfig, address: str | None, todo: list[Block]
+) -> Iterator[list[CopyPair]]:
+    """The blocks verified as Ray tasks (`ingest.qa.corpus.verify`, one CPU each, each sent only its block's
+    episodes), results in block order; a single block is verified here, without starting Ray."""
+    if len(todo) < 2:
+        yield from (verify(b, loader, config) for b in todo)
+        return
+    import ray
+
+    with ray_session(address, None, RayJob.model_fields["object_store_mb"].default, preserve_order=None):
+        task = ray.remote(num_cpus=1, max_retries=1)(verify)
+        cfg = ray.put(config)
+        window = max(2, IN_FLIGHT_PER_CPU * int(ray.cluster_resources().get("CPU", 1)))
+        refs: deque = deque()
+        for block in todo:
+            refs.append(task.remote(block, loader.only(block), cfg))
+            if len(refs) >= window:
+                yield ray.get(refs.popleft())
+        while refs:
+            yield ray.get(refs.popleft())
+
+
 def _edited(lin: EpisodeLineage, found: list[Finding], config: BehaviourConfig) -> dict[str, Any] | None:
     """The lineage with `found` as its verdicts (the tier lowered from the tier before any), or None when that is
     what it already says."""
@@ -224,40 +281,55 @@ def _write(dataset_root: Path, edits: dict[int, dict[str, Any]], lock_timeout_s:
 
 
 class VerdictsStage(CorpusStage[VerdictsJob, VerdictsSummary]):
-    """`eidata verdicts`: judge (`plan`), then write (`finish`); no Ray, no job lock (each dataset's meta update holds
-    its writer's lock; a job lock would add job/verdicts.lock to every corpus it judged)."""
+    """`eidata verdicts`: judge (`plan`; Ray tasks verify the copies), then write (`finish`); no job lock (each
+    dataset's meta update holds its writer's lock; a job lock would add job/verdicts.lock to every corpus it judged)."""
 
     command = "verdicts"
     locks = False
     job_errors = (DatasetError,)  # a dataset's meta cannot take the verdicts
 
-    def __init__(self, job: VerdictsJob, config: BehaviourConfig | None = None) -> None:
+    def __init__(self, job: VerdictsJob, config: BehaviourConfig | None = None, held: int = SIGNALS_HELD) -> None:
         super().__init__(job, VerdictsSummary(dry_run=job.dry_run))
         self.config = config or job.config()
+        self.held = held  # episodes' signals one verification task loads
+        self.address: str | None = None
         self.catalog = None if job.dry_run else "verdicts"
         self.edits: dict[Path, dict[int, dict[str, Any]]] = {}
+
+    def run(self, *, address: str | None = None, **kw: Any) -> VerdictsSummary:
+        self.address = address  # where the verification's Ray tasks run (`_on_ray`)
+        return super().run(address=address, **kw)
 
     def plan(self, corpus: Corpus) -> list[dict[str, Any]]:
         """Judge every episode of the corpus; the lineage edits wait for `finish`."""
         config, summary = self.config, self.report
         episodes = _corpus_episodes(corpus.root)
-        judged = [_judged(corpus.root, e) for e in episodes]
+        names = cache(_native_names)  # read once per dataset in this run
+        judged = [_judged(corpus.root, e, names) for e in episodes]
         summary.episodes = len(episodes)
-        pairs = copies(judged, _Loader(corpus, episodes), config)
-        summary.candidates = len(pairs)
+        loader = _Loader(corpus, episodes)
+        search = copies(judged, loader, config, self.held, partial(_on_ray, loader, config, self.address))
+        pairs = search.pairs
+        summary.candidates, summary.unjudged_pairs = len(pairs), search.unjudged_pairs
+        if search.unjudged_pairs:
+            log.warning("%d candidate pairs of identical fingerprints were not compared", search.unjudged_pairs)
         found = dead_verdicts(judged, config)
         for uid, v in copy_verdicts(pairs, judged, config).items():
             found[uid] = [v, *found.get(uid, [])]
+        for uid, sharing in search.unjudged.items():  # pairs never compared: said on each episode, tier kept
+            found[uid] = [*found.get(uid, []), unjudged_verdict(sharing)]
         summary.copies = sum(p.check.is_copy(config) for p in pairs)
+        said: dict[str, list[str]] = {}  # a verdict's words -> the episodes it is said of, said once
         for e in episodes:
             uid = e.lineage.episode_uid or ""
             mine = found.get(uid, [])
             for v in mine:
                 summary.judged[v.code] = summary.judged.get(v.code, 0) + 1
-                summary.lines.append(f"{uid} -> {v.tier.value}: {v.reason()}")
+                said.setdefault(f"{v.tier.value}: {v.reason()}", []).append(uid)
             new = _edited(e.lineage, mine, config)
             if new is not None:
                 self.edits.setdefault(e.dataset_root, {})[e.index] = new
+        summary.lines = [_said(uids, words) for words, uids in said.items()]
         return []
 
     def finish(self, corpus: Corpus, *, address: str | None, progress: bool | None) -> bool:
@@ -273,12 +345,29 @@ class VerdictsStage(CorpusStage[VerdictsJob, VerdictsSummary]):
         return "\n".join([*report.lines, report.summary()])
 
 
+SAID_UIDS = 3  # episodes a printout line names when one verdict is said of several; the rest counted
+
+
+def _said(uids: list[str], words: str) -> str:
+    """One printout line per verdict: `uid -> tier: reason`, or for the same words of several episodes
+    `N episodes -> tier: reason: uid, uid, uid and M more` (the lineage of each holds its own)."""
+    if len(uids) == 1:
+        return f"{uids[0]} -> {words}"
+    more = f" and {len(uids) - SAID_UIDS} more" if len(uids) > SAID_UIDS else ""
+    return f"{len(uids)} episodes -> {words}: {', '.join(uids[:SAID_UIDS])}{more}"
+
+
 def run_verdicts(
-    root: Path | str, config: BehaviourConfig, *, options: StorageOptions | None = None, dry_run: bool = False
+    root: Path | str,
+    config: BehaviourConfig,
+    *,
+    options: StorageOptions | None = None,
+    dry_run: bool = False,
+    held: int = SIGNALS_HELD,
 ) -> VerdictsSummary:
     """Judge the corpus at `root` (a folder or a bucket URL; `options`: its storage options) with `config` and record
-    the verdicts (see the module docstring)."""
-    return VerdictsStage(VerdictsJob(root=root, dry_run=dry_run), config).run(storage=options)
+    the verdicts (see the module docstring); `held`: episodes' signals one verification task loads."""
+    return VerdictsStage(VerdictsJob(root=root, dry_run=dry_run), config, held).run(storage=options)
 
 
 # `eidata verdicts ROOT`: exit 0 when judged, 2 for a bad call, 1 when a dataset's meta cannot take the verdicts

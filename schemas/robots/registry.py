@@ -117,6 +117,7 @@ class Embodiment(BaseModel):
         *,
         interpolated_flag: bool = False,
         mask: Sequence[bool] | None = None,
+        native_valid: bool = False,
     ) -> dict[str, FeatureSpec]:
         """`canonical_features` of a dataset of this embodiment; `mask` narrows this embodiment's mask to the dims
         the source really fills."""
@@ -131,6 +132,7 @@ class Embodiment(BaseModel):
             interpolated_flag=interpolated_flag,
             robot_keypoint_hands=self.robot_keypoint_hands(dims),
             keypoint_slots=self.keypoint_slots(dims),
+            native_valid=native_valid,
         )
 
 

@@ -7,7 +7,9 @@ tests come last: most tests run on one core, so the runs take the idle one inste
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,7 +38,21 @@ MODEL_PART = "latents --parts model"
 def run(name: str, *flags: str, python: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SVT_LOG": "1", "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
     cmd = [sys.executable, *python, "-m", f"benchmarks.{name}", "--smoke", *flags]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    # its own session, and the whole group killed on every way out: a run past TIMEOUT_S used to leave its children
+    # behind (a SeaweedFS server of train_bucket's spinning at 90 % of a core for the rest of the suite)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired as e:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise subprocess.TimeoutExpired(cmd, TIMEOUT_S, output=out, stderr=err) from e
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def _run_key(key: str) -> subprocess.CompletedProcess[str]:

@@ -73,8 +73,7 @@ CASES = (  # a table: one class per entry
         ("episode has no rows",),
     ),
     Case(
-        "duplicate_episode_mirrored_split", "bridge_mirror",
-        ("bridge_mirror/bridge_dataset/val/00000/000000", "bridge_mirror/bridge_dataset/val/00000/000001"),
+        "duplicate_episode_mirrored_split", "bridge_mirror", ("bridge_mirror/bridge_dataset/val/00000/000000",),
         "discover", "DiscoveryError", ("duplicate of episode train/",),
     ),
     Case(
@@ -104,7 +103,9 @@ def _write_rlds(raw: Path) -> dict[str, Path]:
     crc = write_rlds(raw / "bridge", "bridge", episodes=3, steps=12, corrupt_crc=("train", 1))
     assert set(crc.damaged) == {"train/00000/000001"}
     mirror = write_rlds(raw / "bridge_mirror", "bridge", episodes=2, steps=12)
-    assert set(add_mirror_split(mirror)) == {"val/00000/000000", "val/00000/000001"}
+    # val copies one of train's 2 episodes: each such copy is quarantined (a split copying a whole split is said
+    # once as a source finding instead: tests/adapters/oxe/test_adapter.py)
+    assert set(add_mirror_split(mirror, count=1)) == {"val/00000/000000"}
     return {"bridge": crc.path, "bridge_mirror": mirror.path}
 
 

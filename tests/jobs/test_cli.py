@@ -6,6 +6,7 @@ heavy packages (issue 25 item 5). The import checks run the CLI in a fresh inter
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.cli import main
+from jobs.cli import EXIT_BROKEN_PIPE, main
 from tests.fixtures.corpus import episode, write_dataset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,3 +73,17 @@ def test_a_command_imports_only_its_own_options() -> None:
     )
     run = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.stdout.strip() == "[]", run.stdout + run.stderr
+
+
+def test_a_reader_gone_ends_the_command_quietly(realdata: Path) -> None:
+    """Issue 50 item 10: `eidata validate ... | head` ended in a BrokenPipeError traceback. Here stdout is a pipe whose
+    reading end is closed before the CLI starts, so its first write fails as it does once `head` has exited."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        cmd = [sys.executable, "-m", "jobs.cli", "validate", str(realdata / "gr00t_robot_sim_picknplace"), "--no-data"]
+        run = subprocess.run(cmd, cwd=REPO, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert run.returncode == EXIT_BROKEN_PIPE, run.stderr
+    assert "Traceback" not in run.stderr and "BrokenPipeError" not in run.stderr, run.stderr

@@ -363,3 +363,34 @@ def test_yaml_aliases_are_refused_before_anything_is_built(job_dir: Path) -> Non
     merge = with_source(source="options: *opts\n", extra="defaults: &opts {verify_crc: false}\n")
     [issue] = issues(write(job_dir, merge))
     assert issue.line == 6 and "YAML alias *opts refused" in issue.message
+
+
+def test_a_fixed_rate_says_why_and_what_to_do(job_dir: Path) -> None:
+    """Issue 50 item 9: `fps: 15` gave only "Input should be 10"."""
+    issue = one_issue(write(job_dir, VALID + "canonicalize:\n  fps: 15\n"))
+    assert (issue.loc, issue.line) == ("canonicalize.fps", 15)
+    assert issue.message.startswith("15 Hz: the canonical rate is fixed at 10 Hz, not a setting")
+    assert "resampled to 10 Hz" in issue.message and "Remove the line or write fps: 10" in issue.message
+    assert load_spec(write(job_dir, VALID + "canonicalize:\n  fps: 10\n")).canonicalize.fps == 10
+
+
+def test_a_generic_type_error_says_what_the_field_is(job_dir: Path) -> None:
+    """Issue 50 item 9: where pydantic says only "Input should be ...", the field's own description follows."""
+    issue = one_issue(write(job_dir, VALID + "canonicalize:\n  cameras: [front]\n"))
+    assert issue.loc == "canonicalize.cameras[0]" and issue.message.startswith("Input should be 'head'")
+    assert "; cameras: canonical cameras to keep" in issue.message and "observation.images.primary" in issue.message
+    issue = one_issue(write(job_dir, VALID.replace("verify_crc: false", "verify_crc: maybe")))
+    assert "valid boolean" in issue.message and "; verify_crc: " in issue.message  # an adapter's option too
+
+
+def test_field_help_for_root_cameras_and_joint_space() -> None:
+    """Issue 50 item 9: where a root must point, what `cameras:` does, when `joint_space:` is needed."""
+    from adapters.lerobot.adapter import LeRobotOptions
+    from schemas.canonicalize import CanonicalizeSpec
+
+    root = SourceSpec.model_fields["root"].description or ""
+    assert "meta/info.json here or one or two levels below" in root and "version folder and its parents" in root
+    cameras = CanonicalizeSpec.model_fields["cameras"].description or ""
+    assert "Omitted" in cameras and "kept under its own name" in cameras and "listed" in cameras
+    joint_space = LeRobotOptions.model_fields["joint_space"].description or ""
+    assert "Unset: the units are read from the values" in joint_space and "set it where" in joint_space

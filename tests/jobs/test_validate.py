@@ -185,3 +185,19 @@ def test_folder_of_datasets_and_bad_paths(clean: Path, v3: Path, tmp_path: Path,
     (tmp_path / "corpus/a/meta/info.json").write_text("[]")
     assert main(["validate", str(tmp_path / "corpus/a")]) == 1
     assert "unreadable_meta" in capsys.readouterr().out
+
+
+def test_a_relative_path_validates_as_the_absolute_one(
+    clean: Path, v3: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Issue 50 item 1: `eidata validate exports/team_v1` failed a correct dataset (`unreadable_stats`,
+    `unreadable_parquet` on 'exports/team_v1/exports/team_v1/...') where the absolute path passed: containment joined
+    the relative root onto paths already rooted."""
+    shutil.copytree(v3, tmp_path / "exports/team_v1")
+    shutil.copytree(clean, tmp_path / "corpus/v21")
+    monkeypatch.chdir(tmp_path)
+    for rel in ("exports/team_v1", "corpus/v21"):
+        (report,) = validate_path(rel)
+        assert report.codes() == validate_dataset(tmp_path / rel).codes(), rel
+        assert main(["validate", rel, "--strict"] if rel == "corpus/v21" else ["validate", rel]) == 0
+    assert "unreadable" not in capsys.readouterr().out

@@ -45,7 +45,8 @@ def test_each_finding_named_with_value_threshold_and_episode(corpus: Path) -> No
     assert frozen.startswith("1 of 8 episodes -> low:") and "planted_frozen_camera" in frozen
     assert "camera frozen 2.00 s while the robot moves > 1.00 s" in frozen
     dead = q["qa_native_dead_dims"].message
-    assert "planted_dead_elbow" in dead and "native state columns [" in dead and "(>= 50%)" in dead
+    assert "planted_dead_elbow" in dead and "(>= 50%)" in dead
+    assert "native state columns state.right_arm.motor_25 [29] motionless" in dead  # named (issue 50 item 5)
     # both planted copies are copies: of episode 0, and the frozen camera's of episode 1 (its state, exactly)
     dup = q["qa_duplicate"].message.replace("lerobot/gr00t_robot_sim_picknplace/", "")
     assert dup.startswith("2 of 8 episodes -> rejected:")
@@ -53,3 +54,15 @@ def test_each_finding_named_with_value_threshold_and_episode(corpus: Path) -> No
     assert "planted_zz_copy_of_0: copy of episode_000000" in dup
     assert "<= 0.1 of each dim's range" in dup
     assert {x.severity for x in report.quirks if x.code in ("qa_cam_frozen_s", "qa_duplicate")} == {"warning"}
+
+
+def test_json_names_every_episode_of_each_finding(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    args = argparse.Namespace(path=str(corpus), strict=False, json=True, no_data=True)
+    cli_validate(args)
+    [report] = json.loads(capsys.readouterr().out)
+    q = {x["code"]: x for x in report["quirks"]}
+    dup = q["qa_duplicate"]
+    assert len(dup["episodes"]) == 2 and all(e in dup["message"] for e in dup["episodes"])
+    assert q["qa_behaviour"]["episodes"] == []

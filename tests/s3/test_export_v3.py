@@ -80,12 +80,12 @@ def test_the_export_of_a_bucket_corpus_is_the_local_corpus_s(
     assert {s for s, _ in results.values()} == {"written"}, results
     assert tree(out, skip=(MARKER,)) == tree(local_exports, skip=(MARKER,))  # every file, byte for byte
     # what the export read of the bucket: each episode object opened once per export (two exports), and the manifest's
-    # data files three more times for its masked stats (jobs/export/lerobot_v3/masked_stats.py: three passes over
-    # their action/state/keypoint columns, by range), never copied: fetched at most once per opening, and what the
-    # readers took is all of what was fetched of these small files
+    # data files once more for its masked stats (jobs/export/lerobot_v3/masked_stats.py reads each file once and keeps
+    # what its later passes need), never copied: fetched at most once per opening, and what the readers took is all of
+    # what was fetched of these small files
     episode_bytes = sum(p.stat().st_size for p in (corpora[0] / "datasets").rglob("episode_*.*"))
     data_bytes = sum(p.stat().st_size for p in (corpora[0] / "datasets").rglob("episode_*.parquet"))
-    assert meter.size == 2 * episode_bytes + 3 * data_bytes  # the manifest is every episode ("true")
+    assert meter.size == 2 * episode_bytes + data_bytes  # the manifest is every episode ("true")
     assert meter.fetched <= meter.size and meter.used >= meter.fetched * 0.5
     ratio = meter.fetched_per_used()
     print(f"\nv3 from the bucket: {meter.fetched} B fetched, {meter.requests} GETs, {meter.used} B used ({ratio:.2f})")

@@ -33,7 +33,7 @@ def test_a_spec_block_round_trips_and_keeps_what_it_was_given() -> None:
 @pytest.mark.parametrize(
     ("block", "loc", "kind"),
     [
-        ({"fps": 15}, ("fps",), "literal_error"),  # one canonical rate
+        ({"fps": 15}, ("fps",), "value_error"),  # one canonical rate, said why (issue 50 item 9)
         ({"interpolation_tolerance_s": 0.05}, ("interpolation_tolerance_s",), "less_than"),  # half a frame
         ({"max_gap": 1.0}, ("max_gap",), "extra_forbidden"),  # a misspelt key is an error, not a silent default
         ({"gap_policy": "merge"}, ("gap_policy",), "enum"),

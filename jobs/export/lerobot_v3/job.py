@@ -114,12 +114,14 @@ def export_corpus(
     layout, manifest, results = {k: settings[k] for k in ("keep_nd", "caption_as_task")}, job.manifest, {}
     with read_corpus(root, storage, meta=True) as corpus, open_tree(out, storage, "export-lerobot-v3") as tree:
         if manifest is not None:
-            plan = manifest_plan(corpus, manifest, job.cameras, **layout)
+            plan = manifest_plan(
+                corpus, manifest, job.cameras, **layout, allow_dropped_sources=job.allow_dropped_sources
+            )
             mdir = corpus.root / "manifests" / manifest
             status = export_plan(plan, corpus, tree, manifest, settings, [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET])
             skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
-            for note in plan.notes:
-                log.info("%s: %s", manifest, note)
+            for note in plan.notes:  # what the one dataset could not hold: said, not only logged at debug level
+                log.warning("%s: %s", manifest, note)
             return {manifest: (status, f"{len(plan.episodes)} episodes, skipped: {skipped}")}
         for ds in find_datasets(corpus.root):
             rel = ds.relative_to(corpus.root / "datasets").as_posix()
@@ -141,13 +143,22 @@ class V30ExportJob(BaseModel):
 
     root: PathOrUrl
     out: PathOrUrl
-    manifest: str | None = Field(None, description="export this manifest's episodes as ONE dataset OUT/NAME")
+    manifest: str | None = Field(
+        None,
+        description="a manifest's NAME, not a path (ROOT/manifests/NAME/, made by `eidata curate --name NAME`): its "
+        "episodes exported as ONE dataset OUT/NAME",
+    )
     cameras: list[str] | None = None
     data_mb: int = Field(DATA_FILE_SIZE_IN_MB, ge=1, description="data parquet file size limit in MB (lerobot's)")
     video_mb: int = Field(VIDEO_FILE_SIZE_IN_MB, ge=1, description="video file size limit in MB (lerobot's)")
     keep_nd: bool = Field(False, description="keep multi-dimensional features (default: flattened to 1-D with names)")
     caption_as_task: bool = Field(False, description="an episode's caption, where it has one, becomes its task")
     version: Version = Field("v3.0", description="the LeRobot format written: --format lerobot-v3 or lerobot-v21")
+    allow_dropped_sources: bool = Field(
+        False,
+        description="a manifest export that would leave out a whole source (no camera it can fill, another camera "
+        "size) writes the others instead of failing; the sources left out are said",
+    )
 
 
 # the lerobot-v3 group of `eidata export`, in the flags' order; the sizes are not given unless passed (None in the
@@ -158,6 +169,7 @@ OPTIONS = (
     Opt(V30ExportJob, "video_mb", flags=("--video-file-size-mb",), unset=True),
     Opt(V30ExportJob, "keep_nd", flags=("--keep-nd",)),
     Opt(V30ExportJob, "caption_as_task", flags=("--caption-as-task",)),
+    Opt(V30ExportJob, "allow_dropped_sources", flags=("--allow-dropped-sources",)),
 )
 
 
@@ -178,8 +190,8 @@ def results_table(results: dict[str, tuple[Status, str]]) -> str:
     return "\n".join(f"{name:40s} {status:9s} {detail}" for name, (status, detail) in results.items())
 
 
-# Exit 0 when every dataset (or the manifest) is exported, 1 when one failed or the manifest cannot be planned, 2 for
-# a bad call (no --out, a size limit below 1 MB)
+# Exit 0 when every dataset (or the manifest) is exported, 1 when one failed or the manifest cannot be planned (a
+# source it would leave out, unless --allow-dropped-sources), 2 for a bad call (no --out, a size limit below 1 MB)
 cli = Stage(
     "export",
     build_job,

@@ -22,13 +22,13 @@ normalization a policy picks. The episode column `action_mask` (and the keypoint
 are real; the feature's info records the fill (`PADDING_KEY`). `meta/stats_by_embodiment.json` holds the same
 statistics with the per-dimension counts for the whole manifest (`all`) and for each embodiment's episodes
 (`embodiments`), for a trainer that normalizes per embodiment. Memory: `UnionStats`'s counters and one episode's
-columns; the cost: three more reads of the masked columns of every episode.
+columns; the cost: one more read of the masked columns of every episode (`UnionStats` keeps their keys for its later
+passes, on local temporary disk past `SPOOL_BYTES`).
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,30 +127,25 @@ def _read(ref: EpisodeRef, columns: list[Column], dims: Mapping[str, int]) -> di
 
 
 def masked_stats(plan: ExportPlan) -> MaskedStats:
-    """The masked features' statistics over the plan's episodes (three passes over their columns)."""
+    """The masked features' statistics over the plan's episodes, each episode's file read once; each value counted
+    once per pass for its embodiment and the union together (`UnionStats`' groups)."""
     columns = _masked_columns(plan)
     dims = {c.key: int(plan.features[c.key]["shape"][0]) for c in columns}
     used = {(id(ref), c.key): _used(ref, c, dims[c.key]) for ref in plan.episodes for c in columns}
     anyone = {c.key: np.logical_or.reduce([used[id(r), c.key] for r in plan.episodes]) for c in columns}
-    groups: dict[str, dict[str, UnionStats]] = defaultdict(dict)
-    for ref in plan.episodes:
-        for name in (ALL, str(ref.extra.get("embodiment", "unknown"))):
-            for c in columns:
-                groups[name].setdefault(c.key, UnionStats(dims[c.key]))
+    embodiment = {id(ref): str(ref.extra.get("embodiment", "unknown")) for ref in plan.episodes}
+    names = sorted(set(embodiment.values()))
+    stats = {c.key: UnionStats(dims[c.key], groups=names) for c in columns} if names else {}
     frames = 0
-    for pass_index in range(UnionStats.passes):
-        for ref in plan.episodes:
-            values = _read(ref, columns, dims)
-            frames += len(next(iter(values.values()))) if pass_index == 0 and values else 0
-            for c in columns:
-                mask = used[id(ref), c.key] | ~anyone[c.key]  # a dim nobody uses: every frame's (padding)
-                for name in (ALL, str(ref.extra.get("embodiment", "unknown"))):
-                    groups[name][c.key].add(values[c.key], mask)
-        for group in groups.values():
-            for s in group.values():
-                s.next_pass()
-    results = {name: {k: s.result() for k, s in group.items()} for name, group in groups.items()}
-    return MaskedStats(frames, results.pop(ALL, {}), results, columns, anyone)
+    for ref in plan.episodes:
+        values = _read(ref, columns, dims)
+        frames += len(next(iter(values.values()))) if values else 0
+        for c in columns:
+            mask = used[id(ref), c.key] | ~anyone[c.key]  # a dim nobody uses: every frame's (padding)
+            stats[c.key].add(values[c.key], mask, embodiment[id(ref)])
+    union = {k: s.result() for k, s in stats.items()}
+    by_embodiment = {name: {k: s.result(name) for k, s in stats.items()} for name in names}
+    return MaskedStats(frames, union, by_embodiment, columns, anyone)
 
 
 def as_lerobot(masked: Mapping[str, Stats], fallback: Mapping[str, Mapping[str, np.ndarray]], frames: int) -> dict:

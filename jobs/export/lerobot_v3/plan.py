@@ -4,12 +4,19 @@ A manifest becomes ONE dataset, so every episode must have the same features:
 - numeric features: those every selected dataset declares with the same dtype, shape and names; a source's native
   columns differ by robot and are left out (counted in the plan's notes), and the per-dataset `info` (e.g. the
   action's embodiment mask) is dropped, the episode's embodiment being an episode column instead;
-- cameras: `--cameras` (video keys or short names, `none` for no video), by default the camera most episodes have plus
-  every other camera all of those have. An episode whose dataset lacks a chosen camera, or holds it at another size, is
-  skipped and counted (a black stand-in would teach a policy that the camera went dark);
+- cameras: `--cameras` (video keys, short names or the slots `primary` / `wrist`, `none` for no video); by default the
+  camera most episodes have plus every other camera all of those have, when every dataset has them, else the slot
+  `primary` (and `wrist` where every dataset has one). A slot is filled per dataset by its canonical cameras in the
+  order of `SLOTS`, so G1's `head` and Bridge's `third_person` are both `observation.images.primary`, each episode's
+  row naming the camera it holds (`cameras/<key>/source`). An episode whose dataset lacks a chosen camera, or holds
+  it at another size, is skipped and counted (a black stand-in would teach a policy that the camera went dark); a
+  plan that would leave out a whole source is refused naming it and why, unless `allow_dropped_sources`;
 - tasks merged by text, numbered in order of first appearance; per-episode columns (source, subset, tier, embodiment,
   episode_uid, split, weight, the v2.1 dataset and episode) that lerobot keeps (`meta.episodes[i]`, its `episodes`
-  filter); train episodes first, then val, `info.json` `splits` in lerobot's range form {"train": "0:T", "val": "T:N"}.
+  filter); train episodes first, then val, `info.json` `splits` in lerobot's range form {"train": "0:T", "val": "T:N"};
+- the features every exported dataset declares alike (a source left out no longer removes them: one robot left keeps
+  its natives), `robot_type` that of the exported datasets ('a+b' when mixed), weights rescaled to mean 1 over the
+  episodes exported (the manifest's own are over its selection).
 Every plan lays its features out for the trainers that read them (`jobs/export/layout.py`).
 """
 
@@ -21,13 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.storage.corpus import Corpus
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
-from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
+from schemas.canonical import ACTION, HAND_KEYPOINTS, MAIN_CAMERA_ORDER, STATE, Camera
 from schemas.corpus import EpisodeLineage
-from schemas.export_layout import CAPTION_COLUMN
+from schemas.export_layout import CAPTION_COLUMN, camera_source_column, intrinsics_column
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
 from schemas.lerobot_v3 import features_v30
 from schemas.manifest import ENTRIES_PARQUET
@@ -36,6 +44,16 @@ IMAGE_PREFIX = "observation.images."
 MASKED_FEATURES = (ACTION, STATE, HAND_KEYPOINTS)  # a manifest's features whose stats count only the dims in use
 PADDING_KEY = "padding"  # info of a masked feature in a manifest export: what an unused dim holds
 PADDING = "the dim's masked median (meta/stats_by_embodiment.json all q50) where the episode does not use the dim"
+
+# Camera slots of a manifest across sources, each filled per dataset by the first of its canonical cameras listed (the
+# roles adapters give a source's cameras from its makers' names: adapters/lerobot/cameras.py CAMERA_RULES, the
+# `camera_map` option, adapters/oxe/subsets.yaml). The roles of Octo's and OpenVLA's OXE mixtures: `primary` the main
+# view, `wrist` the wrist camera (octo/data/oxe/oxe_dataset_configs.py `image_obs_keys`, bridge_dataset primary
+# `image_0`, fractal primary `image`); `primary` in eidata's order of the view that shows the task best.
+SLOTS: dict[str, tuple[str, ...]] = {
+    "primary": MAIN_CAMERA_ORDER,
+    "wrist": (Camera.wrist_right.value, Camera.wrist_left.value),
+}
 
 
 class SourceDataset:
@@ -73,6 +91,11 @@ class EpisodeRef:
     episode_index: int
     extra: dict[str, Any] = field(default_factory=dict)
     task: str | None = None
+    cameras: dict[str, str] = field(default_factory=dict)  # exported video key -> its dataset's, where they differ
+
+    def camera(self, key: str) -> str:
+        """The video key of the episode's own dataset the exported camera `key` is read from."""
+        return self.cameras.get(key, key)
 
 
 class PlanError(ValueError):
@@ -96,18 +119,46 @@ class ExportPlan:
     masked_stats: bool = False  # a manifest: stats.json from `masked_stats.py`, exact over the frames that use a dim
 
 
-def resolve_cameras(wanted: list[str] | None, available: list[str]) -> list[str] | None:
-    """Video keys from keys or short names (`head` -> `observation.images.head`); None = not chosen."""
+def resolve_cameras(wanted: list[str] | None, available: list[str], *, slots: bool = False) -> list[str] | None:
+    """Video keys from keys or short names (`head` -> `observation.images.head`), with `slots` also the names of
+    `SLOTS` a dataset does not use as a camera of its own; None = not chosen."""
     if wanted is None:
         return None
     if [w.lower() for w in wanted] == ["none"]:
         return []
+    if any(w.lower() == "none" for w in wanted):
+        raise PlanError(f"cameras {wanted}: 'none' (no video) cannot be named with cameras")
     out = []
     for w in wanted:
         key = w if w.startswith(IMAGE_PREFIX) else IMAGE_PREFIX + w
-        if key not in available:
-            raise PlanError(f"camera {w!r} is not among {sorted(available)}")
+        if key not in available and not (slots and key.removeprefix(IMAGE_PREFIX) in SLOTS):
+            known = sorted(available) + ([f"slots {sorted(SLOTS)}"] if slots else [])
+            raise PlanError(f"camera {w!r} is not among {known}")
+        if key in out:
+            raise PlanError(f"camera {w!r} named twice")
         out.append(key)
+    return out
+
+
+def _videos(src: SourceDataset) -> list[str]:
+    return [k for k, ft in src.features.items() if ft["dtype"] == "video"]
+
+
+def slot_cameras(src: SourceDataset, chosen: list[str]) -> dict[str, str | None]:
+    """Which of `src`'s cameras each chosen key reads: itself where the dataset has it, a slot the first of its
+    roles (`SLOTS`) that the dataset has and no other chosen key takes, None where it has none."""
+    have = _videos(src)
+    taken = {k for k in chosen if k in have}
+    out: dict[str, str | None] = {}
+    for key in chosen:
+        if key in have:
+            out[key] = key
+            continue
+        roles = SLOTS.get(key.removeprefix(IMAGE_PREFIX), ())
+        pick = next((c for r in roles if (c := IMAGE_PREFIX + r) in have and c not in taken), None)
+        if pick is not None:
+            taken.add(pick)
+        out[key] = pick
     return out
 
 
@@ -177,13 +228,30 @@ def _common_features(sources: list[SourceDataset], notes: list[str]) -> dict[str
 
 
 def _default_cameras(entries: list[tuple[SourceDataset, int]]) -> list[str]:
-    have = [frozenset(k for k, ft in s.features.items() if ft["dtype"] == "video") for s, _ in entries]
+    """The camera most episodes have and those all of them have, when every dataset has them; else the slot
+    `primary`, and `wrist` when every dataset has a wrist camera besides its primary one."""
+    have = [frozenset(_videos(s)) for s, _ in entries]
     counts = Counter(k for cams in have for k in cams)
     if not counts:
         return []
     top = max(sorted(counts), key=lambda k: counts[k])  # most episodes; ties by name
     with_top = [cams for cams in have if top in cams]
-    return sorted(frozenset.intersection(*with_top), key=lambda k: (k != top, k))
+    common = sorted(frozenset.intersection(*with_top), key=lambda k: (k != top, k))
+    if len(with_top) == len(have):
+        return common
+    slots = [IMAGE_PREFIX + "primary", IMAGE_PREFIX + "wrist"]
+    datasets = {id(s): s for s, _ in entries}.values()
+    return slots if all(None not in slot_cameras(s, slots).values() for s in datasets) else slots[:1]
+
+
+def _slot_columns(columns: dict[str, Any], fills: dict[str, str | None]) -> dict[str, Any]:
+    """Episode columns under the exported keys: a slot's intrinsics are its camera's, and it names that camera."""
+    out = dict(columns)
+    for key, cam in fills.items():
+        if cam is not None and cam != key:
+            out[intrinsics_column(key)] = out.pop(intrinsics_column(cam), None)
+            out[camera_source_column(key)] = cam
+    return out
 
 
 def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]:
@@ -201,7 +269,13 @@ def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]
 
 
 def manifest_plan(
-    corpus: Corpus, name: str, cameras: list[str] | None, *, keep_nd: bool = False, caption_as_task: bool = False
+    corpus: Corpus,
+    name: str,
+    cameras: list[str] | None,
+    *,
+    keep_nd: bool = False,
+    caption_as_task: bool = False,
+    allow_dropped_sources: bool = False,
 ) -> ExportPlan:
     mdir = corpus.root / "manifests" / name
     if not (mdir / ENTRIES_PARQUET).is_file():
@@ -214,43 +288,80 @@ def manifest_plan(
     if len(fps_set) != 1:
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")
     fps = fps_set.pop()
-    notes: list[str] = []
-    feats = _common_features(list(sources.values()), notes)
     entries = [(sources[r["dataset"]], r["episode_index"]) for r in rows]
-    all_cams = sorted({k for s in sources.values() for k, ft in s.features.items() if ft["dtype"] == "video"})
-    chosen = resolve_cameras(cameras, all_cams)
+    all_cams = sorted({k for s in sources.values() for k in _videos(s)})
+    chosen = resolve_cameras(cameras, all_cams, slots=True)
     chosen = _default_cameras(entries) if chosen is None else chosen
-    shapes = {k: Counter(tuple(s.features[k]["shape"]) for s, _ in entries if k in s.features) for k in chosen}
-    shape = {k: c.most_common(1)[0][0] for k, c in shapes.items()}
-    video_feats = {}
-    for k in chosen:
-        first = next(s for s, _ in entries if k in s.features and tuple(s.features[k]["shape"]) == shape[k])
-        video_feats[k] = without_intrinsics(first.features[k])  # each episode's are in its row
-    layout = consumer_layout(video_feats | feats, keep_nd=keep_nd)
-    plan = ExportPlan(name, fps, {}, None, [], layout, notes=notes, sources=[s.root for s in sources.values()])
-    plan.column_types = episode_column_types(chosen)
+    fills = {ds: slot_cameras(src, chosen) for ds, src in sources.items()}
+    shapes: dict[str, Counter[tuple[int, ...]]] = {k: Counter() for k in chosen}
+    for r in rows:
+        for k, c in fills[r["dataset"]].items():
+            if c is not None:
+                shapes[k][tuple(sources[r["dataset"]].features[c]["shape"])] += 1
+    shape = {k: c.most_common(1)[0][0] for k, c in shapes.items() if c}
+    plan = ExportPlan(name, fps, {}, None, [], consumer_layout({}), sources=[])
     kept: dict[str, list[EpisodeRef]] = {"train": [], "val": []}
+    per_source: dict[str, Counter[str]] = {}
     for r, (src, index) in zip(rows, entries, strict=True):
-        missing = [k for k in chosen if k not in src.features]
-        resized = [k for k in chosen if k in src.features and tuple(src.features[k]["shape"]) != shape[k]]
+        fill = fills[r["dataset"]]
+        columns = _lineage_columns(src, index, r["dataset"])
+        tally = per_source.setdefault(columns["source"], Counter())
+        missing = [k for k in chosen if fill[k] is None]
+        resized = [k for k in chosen if fill[k] is not None and tuple(src.features[fill[k]]["shape"]) != shape[k]]
         if missing or resized or index not in src.episodes:
             why = f"no camera {','.join(missing)}" if missing else f"camera size {','.join(resized)}"
-            plan.skipped[why if index in src.episodes else "episode not in its dataset"] += 1
+            if not missing and resized:
+                got = "x".join(map(str, src.features[fill[resized[0]]]["shape"][:2]))
+                why += f" ({got}, others {'x'.join(map(str, shape[resized[0]][:2]))})"
+            why = why if index in src.episodes else "episode not in its dataset"
+            plan.skipped[why] += 1
+            tally[why] += 1
             continue
-        extra = _lineage_columns(src, index, r["dataset"])
-        extra |= {"tier": r["tier"], "episode_uid": r["episode_uid"], "split": r["split"], "weight": r["weight"]}
-        extra |= {"source_dataset": r["dataset"], "source_episode_index": int(index)}
-        kept.setdefault(r["split"], []).append(_ref(src, index, chosen, caption_as_task, extra))
+        tally["exported"] += 1
+        extra = columns | {"tier": r["tier"], "episode_uid": r["episode_uid"], "split": r["split"]}
+        extra |= {"weight": r["weight"], "source_dataset": r["dataset"], "source_episode_index": int(index)}
+        ref = _ref(src, index, [fill[k] for k in chosen], caption_as_task, extra)  # type: ignore[misc]
+        ref.extra = _slot_columns(ref.extra, fill)
+        ref.cameras = {k: c for k, c in fill.items() if c is not None and c != k}
+        kept.setdefault(r["split"], []).append(ref)
     plan.episodes = kept["train"] + kept["val"] + [e for s, v in kept.items() if s not in ("train", "val") for e in v]
-    if not plan.episodes:
-        raise PlanError(f"manifest {name}: every episode was skipped ({dict(plan.skipped)})")
+    dropped = {s: t for s, t in per_source.items() if not t["exported"]}
+    if dropped and (not allow_dropped_sources or not plan.episodes):
+        said = "; ".join(f"source {s}: {sum(t.values())} episodes, {_reasons(t)}" for s, t in sorted(dropped.items()))
+        hint = "choose cameras every source has (--cameras primary: each dataset's main camera), none for no video"
+        if any(why.startswith("camera size") for t in dropped.values() for why in t):
+            hint += ", frames of one size (the spec's canonicalize.image.size, e.g. 224x224, then ingest again)"
+        hint += ", or --allow-dropped-sources to export the others" if plan.episodes else ""
+        cams = [k.removeprefix(IMAGE_PREFIX) for k in chosen]
+        raise PlanError(f"manifest {name}: the export would leave out {said} (cameras {cams}); {hint}")
+    for s, t in sorted(dropped.items()):
+        plan.notes.append(f"source {s} left out (--allow-dropped-sources): {sum(t.values())} episodes, {_reasons(t)}")
+    exported = list({id(e.source): e.source for e in plan.episodes}.values())
+    feats = _common_features(exported, plan.notes)
+    video_feats = {}
+    for k in chosen:
+        first = next(e for e in plan.episodes)
+        video_feats[k] = without_intrinsics(first.source.features[first.camera(k)])  # each episode's are in its row
+    layout = plan.layout = consumer_layout(video_feats | feats, keep_nd=keep_nd)
+    plan.sources = [s.root for s in exported]
+    plan.column_types = episode_column_types(chosen) | {
+        camera_source_column(k): pa.string() for k in chosen if any(k in e.cameras for e in plan.episodes)
+    }
+    total = sum(float(e.extra["weight"] or 0.0) for e in plan.episodes)
+    if total > 0 and len(plan.episodes) < len(rows):  # mean 1 over what is exported, as over the manifest
+        for e in plan.episodes:
+            e.extra["weight"] = float(e.extra["weight"] or 0.0) * len(plan.episodes) / total
     n_train = len(kept["train"])
     plan.splits = {"train": f"0:{n_train}"} | ({"val": f"{n_train}:{len(plan.episodes)}"} if kept["val"] else {})
-    robot_types = {src.info.get("robot_type") for src in sources.values()}
-    plan.robot_type = robot_types.pop() if len(robot_types) == 1 else None  # mixed: per-episode `embodiment`
+    robot_types = sorted({str(t) for s in exported if (t := s.info.get("robot_type"))})
+    plan.robot_type = "+".join(robot_types) or None  # mixed: 'a+b', each episode's in its `embodiment` column
     for key in MASKED_FEATURES:  # what a dim an episode does not use holds (masked_stats.py)
         if key in layout.features and len(layout.features[key]["shape"]) == 1:
             layout.features[key]["info"] = {**(layout.features[key].get("info") or {}), PADDING_KEY: PADDING}
     plan.features = features_v30(layout.features, fps)
     plan.masked_stats = True
     return plan
+
+
+def _reasons(tally: Counter[str]) -> str:
+    return ", ".join(f"{n} {why}" for why, n in sorted(tally.items()) if why != "exported")

@@ -229,7 +229,7 @@ class V30Writer:
     # -- videos --------------------------------------------------------------------------------------------------
     def _write_video(self, key: str, ref: EpisodeRef) -> dict[str, Any]:
         source = ref.source
-        src = source.video_file(ref.episode_index, key)
+        src = source.video_file(ref.episode_index, ref.camera(key))  # a slot's: the camera of its dataset
         # opened once: probed, then its packets copied (an object: moov and samples by range)
         with source.corpus.open_file(src) as f, av.open(f) as container:
             size, place, current = source.corpus.size(src), self._video_place[key], self._videos.get(key)
@@ -300,9 +300,11 @@ class V30Writer:
         for (row, ref, _), stats in zip(pending, numeric, strict=True):
             old = as_numpy(ref.source.stats.get(ref.episode_index, {}))
             for key in self.cameras:  # the v2.1 camera stats (see the module doc)
-                if key not in old:
-                    raise ValueError(f"{ref.source.root}: episode {ref.episode_index} has no stats for camera {key!r}")
-                stats[key] = old[key]
+                if ref.camera(key) not in old:
+                    raise ValueError(
+                        f"{ref.source.root}: episode {ref.episode_index} has no stats for camera {ref.camera(key)!r}"
+                    )
+                stats[key] = old[ref.camera(key)]
             stats = {k: stats[k] for k in self.features if k in stats}
             row |= flat_columns(stats)
             row |= ref.extra

@@ -94,7 +94,7 @@ class V21Writer:
         self._finished(data)
         for key in self.cameras:  # the episode's mp4 as it is
             video = self._put(VIDEO_PATH.format(episode_chunk=chunk, video_key=key, episode_index=ep))
-            ref.source.corpus.copy_to(ref.source.video_file(ref.episode_index, key), video)
+            ref.source.corpus.copy_to(ref.source.video_file(ref.episode_index, ref.camera(key)), video)
             self._finished(video)
         entry = EpisodeEntry(episode_index=ep, tasks=frames.tasks, length=table.num_rows, **ref.extra)
         self._episodes.write(dump_jsonl_line(entry.to_json()))
@@ -111,7 +111,7 @@ class V21Writer:
         out: dict[str, FeatureStats] = {}
         for key, ft in self.features.items():
             col = by_key.get(key)
-            kept = source.get(key if col is None else col.source)
+            kept = source.get(ref.camera(key) if col is None else col.source)  # a slot's: its camera's stats
             if ft.is_video:
                 if kept is None:
                     raise ValueError(f"{ref.source.root}: episode {ref.episode_index} has no stats for camera {key!r}")

@@ -64,7 +64,11 @@ class LingbotExportSpec(RayJob):
     height: int = Field(256, ge=1)
     width: int = Field(256, ge=1)
     text_len: int = Field(TEXT_LEN, ge=1, description="text tokens kept; text_emb is zero-padded to this length")
-    cameras: list[str] | None = Field(None, description="video keys or short names (default: every camera)")
+    cameras: list[str] | None = Field(
+        None,
+        description="video keys or short names (default: every camera); a lerobot-v3/v21 manifest also takes the "
+        "slots primary and wrist (each dataset's main or wrist camera under one name) and none (no video)",
+    )
     max_in_flight: int = Field(4, ge=1, description="episodes decoded or encoded at once (memory bound)")
     object_store_mb: int = Field(1024, ge=64)
     task_retries: int = Field(3, ge=0)

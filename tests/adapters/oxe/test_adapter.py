@@ -189,14 +189,32 @@ def test_blank_camera_is_absent(tmp_path: Path) -> None:
         _check_episode(a, ref, wb, frames_checked=1)
 
 
-def test_duplicates_across_splits(tmp_path: Path) -> None:
+def test_a_split_copying_a_whole_split_is_said_once(tmp_path: Path) -> None:
+    """Issue 50 item 4: Octo's Bridge val (a copy of train) was 25 DiscoveryError quarantine rows."""
     wb = write_rlds(tmp_path, "bridge", episodes={"train": 3})
     copies = add_mirror_split(wb)
+    adapter = _adapter()
+    refs = list(adapter.discover(tmp_path))
+    assert [r.raw_id for r in refs] == [f"train/00000/{i:06d}" for i in range(3)] and all(r.error is None for r in refs)
+    [said] = adapter.findings()
+    assert (said.code, said.severity, said.subset, sorted(said.episodes or ())) == (
+        "duplicate_split",
+        "warning",
+        "bridge_dataset",
+        sorted(copies),
+    )
+    assert said.message.startswith("split val is a copy of split train: each of its 3 episodes equals one there")
+    assert "nothing is quarantined for it" in said.message
+
+
+def test_duplicates_across_splits(tmp_path: Path) -> None:
+    wb = write_rlds(tmp_path, "bridge", episodes={"train": 3})
+    copies = add_mirror_split(wb, count=2)  # part of train: each copy is reported, as before
     refs = list(_adapter().discover(tmp_path))
-    assert len(refs) == 6
+    assert len(refs) == 5
     kept = [r for r in refs if r.error is None]
     dups = [r for r in refs if r.error is not None]
-    assert [r.locator["split"] for r in kept] == ["train"] * 3 and len(dups) == 3
+    assert [r.locator["split"] for r in kept] == ["train"] * 3 and len(dups) == 2
     for r in dups:
         assert r.locator["duplicate_of"] == copies[r.raw_id] and "duplicate of episode" in r.error
         assert f"episode {r.raw_id}" in r.error and "adapter oxe" in r.error
@@ -208,7 +226,7 @@ def test_duplicates_across_splits(tmp_path: Path) -> None:
     assert sorted(d["raw_id"] for d in skipping.duplicates) == sorted(r.raw_id for r in dups)
     keeping = _adapter(duplicates="keep")
     both = list(keeping.discover(tmp_path))
-    assert len(both) == 6 and all(r.error is None for r in both)
+    assert len(both) == 5 and all(r.error is None for r in both)
     assert np.array_equal(_native(keeping.read(both[3]), "action"), wb.episode(both[3].raw_id).tensors["action"])
 
 

@@ -15,6 +15,7 @@ import pytest
 from adapters.oxe.builder import FeatureInfo, parse_features
 from adapters.oxe.decode import content_hash, decode_tensor, text_runs, texts_of
 from adapters.oxe.tfrecord import parse_example, scan_records
+from adapters.storage.bounds import TooLarge
 
 BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
 
@@ -55,6 +56,19 @@ def test_zlib_tensors_and_an_unknown_dimension() -> None:
     assert out.shape == (2, 3, 2) and (out[1].ravel() == rows[1]).all()
     with pytest.raises(ValueError, match="3 encoded values for 2 steps"):
         decode_tensor(info, [zlib.compress(rows[0].tobytes())] * 3, 2)
+
+
+def test_zlib_steps_inflate_together_within_the_reading_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each step's zlib value is inflated through the reading budget, all steps together (issue 45 item 3): a few
+    hundred bytes a step can declare gigabytes."""
+    info = FeatureInfo("steps/depth", "tensor", (None,), "uint8", encoding="zlib")
+    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(3 << 20))
+    step = zlib.compress(bytes(1 << 20))  # 1 KB inflating to 1 MiB
+    assert decode_tensor(info, [step] * 3, 3).shape == (3, 1 << 20)
+    with pytest.raises(TooLarge, match=r"steps/depth: 4 steps inflated size in bytes: 3,145,729 reached"):
+        decode_tensor(info, [step] * 4, 4)
+    with pytest.raises(TooLarge, match=r"steps/depth step 0 inflated size in bytes: 3,145,729 reached"):
+        decode_tensor(info, [zlib.compress(bytes(10 << 20))], 1)
 
 
 def test_the_copied_val_split_hashes_like_train(real) -> None:

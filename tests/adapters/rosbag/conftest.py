@@ -149,8 +149,12 @@ REAL = Path(__file__).parents[2] / "data/real"
 # code (test_ingest_ats.COMMANDS); the PR2's wide stereo camera is on its head (pr1012_urdf.yaml: wide_stereo_link ->
 # double_stereo_link -> sensor_mount_link -> head_plate_frame -> head_tilt_link).
 REAL_SOURCES = {
-    "ats": (REAL / "rosbag_ats/mcap", {"action_topics": ["/servo/in/*", "/controller/out/*"]}),
-    "ats_db3": (REAL / "rosbag_ats/db3", {}),
+    # the ATS bags lie side by side in one folder as their owner keeps them: one source per bag, each its own subset
+    "ats": (
+        REAL / "rosbag_ats/rosbags/ros2bag_ats_2025-12-02_12-44-28",
+        {"action_topics": ["/servo/in/*", "/controller/out/*"], "subset": "mcap"},
+    ),
+    "ats_db3": (REAL / "rosbag_ats/rosbags/ros2bag_killed_on_contact", {"subset": "db3"}),
     "pr2_camera": (REAL / "rosbag_pr2/camera", {"camera_map": {"/wide_stereo/left/image_raw": "head"}}),
     "pr2": (REAL / "rosbag_pr2/joints", {}),
 }

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from rosbags.highlevel import AnyReader
 
-from adapters.rosbag.fields import flatten, header_of, stack, stamp_ns
+from adapters.rosbag.fields import by_joint, constant_columns, flatten, header_of, stack, stamp_ns
 from tests.adapters.rosbag.conftest import TS, _header, _time, transform
 from tests.adapters.rosbag.test_real import REAL, WX200
 
@@ -214,3 +214,31 @@ def test_an_empty_message_has_no_value() -> None:
 
 def test_stamp_ns_is_exact_at_a_real_epoch() -> None:
     assert stamp_ns(_time(1_700_000_000_123_456_789)) == 1_700_000_000_123_456_789
+
+
+def test_a_controller_state_names_its_arrays_by_its_joints() -> None:
+    """trajectory_msgs/JointTrajectory carries `joint_names` beside its points' arrays (as control_msgs' controller
+    states do beside `desired`/`actual`/`error`): each array as wide as the names is named by joint, others keep
+    their indices, and no names leaves every name as it was."""
+    kinds = (
+        "trajectory_msgs/msg/JointTrajectory",
+        "trajectory_msgs/msg/JointTrajectoryPoint",
+        "builtin_interfaces/msg/Duration",
+    )
+    Traj, Point, Dur = (T[k] for k in kinds)
+    joints = ["shoulder", "elbow"]
+    arrays = {"positions": [0.1, 0.2], "velocities": [1.0, 2.0], "accelerations": [], "effort": [5.0]}
+    point = Point(**{k: np.array(v) for k, v in arrays.items()}, time_from_start=Dur(sec=1, nanosec=0))
+    msg = _bagged(Traj(header=_header(1), joint_names=joints, points=[point]))
+    _, names, _ = stack([flatten(msg)[0]] * 2)
+    named = by_joint(names, joints)
+    assert "points[0].positions.shoulder" in named and "points[0].velocities.elbow" in named
+    assert "points[0].effort" in named  # one element: not a joint array
+    assert by_joint(names, []) == names
+
+
+def test_constant_columns_are_those_holding_one_value_in_every_message() -> None:
+    v = np.array([[0.0, 1.0, np.nan, 3.0], [0.0, 2.0, np.nan, np.nan], [0.0, 3.0, np.nan, 3.0]])
+    assert constant_columns(v, ["zero", "moves", "never", "gaps"]) == ["zero", "gaps"]  # all-NaN is not constant
+    assert constant_columns(v[:1], ["zero", "moves", "never", "gaps"]) == []  # one message says nothing
+    assert constant_columns(np.array([[1, 2], [1, 3]], np.int32), ["a", "b"]) == ["a"]

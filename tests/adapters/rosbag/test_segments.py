@@ -42,18 +42,38 @@ def test_the_whole_bag_holds_its_last_message() -> None:
 
 @pytest.mark.parametrize("window_s", [0.5, 1.0, 2.3, 20.0])
 def test_windows_lose_no_message_and_never_overlap(window_s: float) -> None:
-    spans = segments.windows(int(TIMES[0]), int(TIMES[-1]), window_s)
+    spans = list(segments.windows(RNG.permutation(TIMES), window_s))
+    step = round(window_s * NS)
     assert np.all(_owners(spans, TIMES) == 1) and _disjoint_in_order(spans)
     assert spans[0][0] == TIMES[0] and spans[-1][1] == TIMES[-1] + 1
-    assert all(spans[i][1] == spans[i + 1][0] for i in range(len(spans) - 1))  # contiguous: silences too
-    assert all(b - a == round(window_s * NS) for a, b in spans[:-1]) and spans[-1][1] - spans[-1][0] <= window_s * NS
+    assert all((a - spans[0][0]) % step == 0 for a, _ in spans)  # on the grid from the first message
+    assert all(b - a == step for a, b in spans[:-1]) and spans[-1][1] - spans[-1][0] <= window_s * NS
+    every = range(int(TIMES[0]), int(TIMES[-1]) + 1, step)  # the grid; a window holding no message is not cut
+    assert [a for a, _ in spans] == [a for a in every if np.any((a <= TIMES) & (a + step > TIMES))]
 
 
 def test_a_bag_exactly_n_windows_long_keeps_its_last_message_in_a_last_short_span() -> None:
-    spans = segments.windows(0, 3 * NS, 1.0)
+    spans = list(segments.windows(np.array([0, NS // 2, NS, 2 * NS, 3 * NS]), 1.0))
     assert spans == [(0, NS), (NS, 2 * NS), (2 * NS, 3 * NS), (3 * NS, 3 * NS + 1)]
     keep, short = segments.split_short(spans, 0.5)
     assert keep == spans[:3] and short == [spans[3]]  # left out, and returned for the finding that names it
+
+
+def test_windows_come_from_the_messages_not_the_range_a_bag_states() -> None:
+    # one message at 1 ns (a clock not yet set), the rest 1.7e18 ns later: 1.7e8 windows of 10 s on the stated range
+    times = np.array([1, *(17 * 10**17 + k * NS // 10 for k in range(100))], np.int64)
+    spans = list(segments.windows(times, 10.0))
+    grid = 1 + 169_999_999 * 10 * NS  # the grid from 1 ns: the message at 1.7e18 ns ends the window before
+    assert spans == [(1, 1 + 10 * NS), (grid, grid + 10 * NS), (grid + 10 * NS, 17 * 10**17 + 99 * NS // 10 + 1)]
+    assert np.all(_owners(spans, times) == 1)
+    near_max = np.array([2**63 - 10, 2**63 - 2])  # a lying log time near int64's end: no overflow
+    assert list(segments.windows(near_max, 1.0)) == [(2**63 - 10, 2**63 - 1)]
+
+
+def test_windows_and_split_short_are_linear() -> None:
+    times = np.arange(200_000, dtype=np.int64) * NS  # 2e5 windows of 1 s: minutes with the old quadratic filter
+    keep, short = segments.split_short(segments.windows(times, 1.0), 0.5)
+    assert len(keep) == 199_999 and short == [(199_999 * NS, 199_999 * NS + 1)]
 
 
 def test_gaps_cut_at_every_silence_longer_than_gap_s_and_nowhere_else() -> None:

@@ -124,3 +124,20 @@ def test_an_object_location_is_checked_by_its_url() -> None:
     assert str(contained(root, root / "a/x.parquet")) == "s3://b/root/a/x.parquet"
     with pytest.raises(OutsideRoot, match="resolves to s3://b/other"):
         contained(root, UPath("s3://b/root/../other", anon=True))
+
+
+def test_a_relative_root_and_paths_already_joined_to_it(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 50 item 1: with a relative root, a path the caller joined to it (`root / rel`, relative to the cwd) is not
+    joined again ('root/root/data/...'), a path relative to the root still is, and a link out is still refused."""
+    monkeypatch.chdir(tree)
+    assert contained("root", "root/data/ok.parquet") == Path("root/data/ok.parquet")
+    assert contained(Path("root"), Path("root/data/ok.parquet")) == Path("root/data/ok.parquet")
+    assert contained("root", "data/ok.parquet") == Path("root/data/ok.parquet")
+    with pytest.raises(OutsideRoot):
+        contained("root", "root/data/out_file")
+    # a root named like the first folder of its own files (a dataset folder called `data`): the file that exists wins
+    monkeypatch.chdir(tree / "root")
+    (tree / "root/data/data").mkdir()
+    (tree / "root/data/data/x.parquet").write_bytes(b"x")
+    assert contained("data", "data/x.parquet") == Path("data/data/x.parquet")
+    assert contained("data", "data/ok.parquet") == Path("data/ok.parquet")

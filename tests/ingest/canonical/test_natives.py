@@ -19,6 +19,7 @@ from ingest.canonical.natives import (
     native_kinds,
     native_streams,
     native_units,
+    native_valid,
     resample_natives,
     stream_width,
     too_wide,
@@ -131,3 +132,23 @@ def test_each_column_carries_its_streams_unit_to_the_episode(realdata: Path) -> 
     units = dict(zip(ep.state_native_names, ep.state_native_units, strict=True))
     assert units["observation/state:eef_xyz.x"] == "m" and units["observation/state:eef_rpy.roll"] == "rad"
     assert units["reward.0"] == ""
+
+
+def test_native_valid_marks_each_column_where_its_stream_has_samples() -> None:
+    """A stream over part of the grid (a controller that starts at 2 s and stops at 4 s), one with a gap of its own
+    (no sample from 1 to 3 s), one throughout at 1 Hz: 1 where the stream's nearest sample lies within its slack
+    (`stream_window`: 1.5 of its steps, at least a frame), 0 elsewhere, column for column with `resample_natives`."""
+    grid = np.arange(0, 5.01, 0.1)
+    late = Stream(np.arange(2.0, 4.001, 0.01), np.zeros((201, 2)), ("a", "b"))
+    t = np.concatenate([np.arange(0, 1.001, 0.01), np.arange(3.0, 5.001, 0.01)])
+    gappy = Stream(t, np.zeros((len(t), 1)))
+    slow = Stream(np.arange(0.0, 5.01, 1.0), np.zeros(6))
+    items = [("late", late), ("gappy", gappy), ("slow", slow)]
+    valid = native_valid(items, grid)
+    _, names = resample_natives(items, grid)
+    assert valid.dtype == np.float32 and valid.shape == (len(grid), len(names)) == (51, 4)
+    on = lambda col: grid[valid[:, col] == 1]  # noqa: E731
+    assert 1.85 < on(0).min() <= 2.0 and 4.0 <= on(0).max() < 4.15 and (valid[:, 0] == valid[:, 1]).all()
+    assert not ((grid > 1.15) & (grid < 2.85) & (valid[:, 2] == 1)).any() and valid[grid <= 1.0, 2].all()
+    assert valid[:, 3].all()  # 1 Hz, no gap: present throughout
+    assert native_valid([], grid) is None

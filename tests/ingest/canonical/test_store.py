@@ -16,7 +16,7 @@ from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
-from schemas.canonical import INTRINSICS_KEY, feature_intrinsics, image_key
+from schemas.canonical import INTRINSICS_KEY, NATIVE_VALID, STATE_NATIVE, feature_intrinsics, image_key
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.episodes import write_episode
 
@@ -113,3 +113,20 @@ def test_a_hung_flush_is_written_over_once(
     info = json.loads((root / "meta/info.json").read_text())
     assert entry.length == ep.num_frames and info["total_episodes"] == 1
     assert len(drains) > len(ep.cameras) and not list(root.glob("**/staging*/*"))
+
+
+def test_each_native_is_written_with_its_validity_mask(dataset: Path, episodes: list[CanonicalEpisode]) -> None:
+    """Issue 47: beside each native vector its mask (`NATIVE_VALID`), float32 of the native's width and names, in
+    info.json and the episodes' stats, 1 where the column's stream has a sample at the frame."""
+    info = json.loads((dataset / "meta/info.json").read_text())["features"]
+    stats = json.loads((dataset / "meta/episodes_stats.jsonl").read_text().splitlines()[0])["stats"]
+    assert STATE_NATIVE in info  # the EgoDex natives: transforms throughout each clip
+    for native, mask in NATIVE_VALID.items():
+        if native not in info:
+            continue
+        assert info[mask]["dtype"] == "float32" and info[mask]["shape"] == info[native]["shape"]
+        assert info[mask]["names"] == info[native]["names"] and info[mask]["info"]["mask_of"] == native
+        assert mask in stats and stats[mask]["min"] == [1.0] * info[native]["shape"][0]  # present throughout
+    assert all(
+        ep.state_native_valid is not None and ep.state_native_valid.shape == ep.state_native.shape for ep in episodes
+    )

@@ -14,16 +14,14 @@ from ingest.lerobot.union_stats import UnionStats, from_keys, order_keys
 
 def _run(batches: list[tuple[np.ndarray, np.ndarray]], dim: int) -> dict[str, np.ndarray]:
     stats = UnionStats(dim)
-    while stats.pending:
-        for values, used in batches:
-            stats.add(values, used)
-        stats.next_pass()
+    for values, used in batches:
+        stats.add(values, used)
     return stats.result()
 
 
 def _exact(batches: list[tuple[np.ndarray, np.ndarray]], d: int) -> np.ndarray:
     parts = [v[np.broadcast_to(u, v.shape)[:, d], d] for v, u in batches]
-    vals = np.concatenate(parts).astype(np.float64)
+    vals = np.concatenate([np.zeros(0, np.float32), *parts]).astype(np.float64)
     return vals[np.isfinite(vals)]
 
 
@@ -76,9 +74,44 @@ def test_keys_keep_the_order_of_floats() -> None:
     assert from_keys(k).tolist() == x.astype(np.float64).tolist()
 
 
-def test_results_need_every_pass() -> None:
+def test_values_after_the_results_are_refused() -> None:
     stats = UnionStats(1)
     stats.add(np.ones((3, 1), np.float32), np.ones(1, bool))
-    stats.next_pass()
-    with pytest.raises(RuntimeError, match="2 passes over the values are still due"):
-        stats.result()
+    assert stats.result()["q50"][0] == 1.0
+    with pytest.raises(RuntimeError, match="added after the results"):
+        stats.add(np.ones((3, 1), np.float32), np.ones(1, bool))
+
+
+@pytest.mark.parametrize("spool", [None, 64])
+def test_groups_and_their_union_equal_numpy_each_value_counted_once(spool: int | None, monkeypatch) -> None:
+    if spool is not None:  # the spilled keys go to a temporary file at once
+        monkeypatch.setattr(union_stats, "SPOOL_BYTES", spool)
+    dim = 6
+    batches = {"a": _batches(3, dim), "b": _batches(4, dim)[:7], "c": []}
+    stats = UnionStats(dim, groups=("a", "b", "c"))
+    cells = []
+    count_keys = union_stats._Group.count_keys
+
+    def counted(self, keys, cols, pass_index):
+        cells.append((pass_index, keys.size))
+        return count_keys(self, keys, cols, pass_index)
+
+    monkeypatch.setattr(union_stats._Group, "count_keys", counted)
+    for name, group in batches.items():
+        for values, used in group:
+            stats.add(values, used, name)
+    everything = [b for group in batches.values() for b in group]
+    for name, group in (*batches.items(), ("", everything)):
+        got = stats.result(name)
+        for d in range(dim):
+            vals = _exact(group, d)
+            if not len(vals):
+                assert got["count"][d] == 0 and np.isnan(got["q50"][d])
+                continue
+            assert [got[k][d] for k in QUANTILE_KEYS] == np.quantile(vals, QUANTILES).tolist(), (name, d)
+            assert got["min"][d] == vals.min() and got["max"][d] == vals.max() and got["count"][d] == len(vals)
+            assert np.isclose(got["mean"][d], vals.mean(), rtol=1e-12, atol=1e-300)
+            assert np.isclose(got["std"][d], vals.std(), rtol=1e-9, atol=1e-30)
+    # every value counted once per pass, for its group and the union together
+    spilled = sum(v.size if u.ndim == 2 else len(v) * int(u.sum()) for v, u in everything)
+    assert [sum(n for p, n in cells if p == k) for k in range(3)] == [spilled] * 3

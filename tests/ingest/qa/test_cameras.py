@@ -52,3 +52,25 @@ def test_dark_bright_flat_fractions() -> None:
     frames[15:20] = 128  # flat grey
     cam = camera_behaviour(frames, 10.0, CFG)
     assert (cam.dark_fraction, cam.bright_fraction, cam.flat_fraction) == (0.25, 0.125, 0.125)
+
+
+def white_table(n: int = 30, size: int = 96) -> np.ndarray:
+    """PushT's picture as its renders show it: a white table, a grey T block and a blue agent disc moving over it
+    (the real buffer's frames: mean grey 0.967-0.978, grey std 0.068-0.090)."""
+    y, x = np.mgrid[0:size, 0:size]
+    frames = np.full((n, size, size, 3), 255, np.uint8)
+    for t in range(n):
+        frames[t][(abs(x - 48) < 14) & (abs(y - 30) < 3) | (abs(x - 48) < 3) & (y >= 30) & (y < 56)] = (119, 136, 153)
+        frames[t][(x - 20 - t) ** 2 + (y - 70) ** 2 < 16] = (65, 105, 225)
+    return frames
+
+
+def test_a_clean_white_scene_is_not_near_white_a_whited_out_one_is() -> None:
+    scene = white_table()
+    grey = thumbnails(scene)
+    assert grey.mean() > CFG.bright_level and grey.reshape(len(grey), -1).std(axis=1).min() > CFG.bright_std
+    assert camera_behaviour(scene, 10.0, CFG).bright_fraction == 0.0
+    # veiling glare: the same frames blended 90 % towards white keep their shapes at a tenth of the contrast
+    glare = (229.5 + 0.1 * scene).round().astype(np.uint8)
+    cam = camera_behaviour(glare, 10.0, CFG)
+    assert cam.bright_fraction == 1.0 and cam.flat_fraction == 0.0

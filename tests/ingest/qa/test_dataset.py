@@ -155,3 +155,24 @@ def test_dataset_findings_name_the_episodes() -> None:
     assert set(by) == {"qa_task_imbalance", "qa_short_episodes"}  # copies: the verdict step, on the signals
     assert by["qa_task_imbalance"].value == 15.0 and by["qa_short_episodes"].episodes == (1,)
     assert dataset_findings(["a", "b"], [40, 40], BehaviourConfig()) == []
+
+
+def test_behaviour_messages_list_every_episode_of_a_finding() -> None:
+    """The message names the worst `LISTED` and says how many more; the list beside it names all 12, so `eidata
+    validate --json` does. An explained hold is a note that lowers nothing (tier high)."""
+    from ingest.qa.dataset import behaviour_messages, behaviour_summary
+    from schemas.behaviour import BehaviourRecord
+    from schemas.tiers import QualityTier
+
+    explained = {"explained_checks": ["qa_stream_frozen_s"], "explained_by": ["range_end"]}
+    explained |= {"explained_signals": ["state.right_hand"], "explained_values": [11.1]}
+    recs = [BehaviourRecord(state_frozen_s=1.0 + k, **(explained if k == 0 else {})) for k in range(12)]
+    labels = [f"ep{k}" for k in range(12)]
+    b = behaviour_summary("d", labels, recs, ["t"] * 12, [100] * 12, BehaviourConfig())
+    rows = {code: (msg, tier, every) for code, msg, tier, every in behaviour_messages(b)}
+    msg, tier, every = rows["qa_state_frozen_s"]
+    assert msg.startswith("12 of 12 episodes -> low") and msg.endswith("and 9 more") and tier == QualityTier.low
+    assert every == labels
+    msg, tier, every = rows["qa_explained_range_end"]
+    assert tier == QualityTier.high and every == ["ep0"]
+    assert "qa_stream_frozen_s not lowered: state.right_hand held at an end of its range" in msg

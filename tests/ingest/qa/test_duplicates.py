@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks.duplicates_real import COPIES, GR00T, episodes, grid
 from ingest.qa.duplicates import fingerprint, level_tokens, minhash, near_duplicates, similarity
 from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
@@ -36,6 +37,20 @@ def test_copy_resampled_and_trimmed_is_similar_distinct_walks_are_not() -> None:
     assert similarity(sig, fingerprint(walk(2), 30.0, LIM, CFG)) < 0.3
 
 
+def test_real_recordings_copies_made_as_copies_are_made_are_candidates_distinct_ones_are_not() -> None:
+    """The five real GR00T PickNPlace recordings (one task) on the 10 Hz grid, and copies of each made the ways
+    `benchmarks.duplicates_real` makes them: every copy reaches the candidate bar, no two recordings come near it.
+    The level trigrams before the turn levels gave re-gridded copies 0.28 and two recordings 0.31."""
+    eps, fps = episodes(GR00T)
+    lim = DimLimits.observed(np.concatenate(eps))
+    sig = [fingerprint(grid(e, fps), 10.0, lim, CFG) for e in eps]
+    distinct = [similarity(sig[i], sig[j]) for i in range(len(eps)) for j in range(i + 1, len(eps))]
+    assert max(distinct) <= 0.15
+    for how, make in COPIES.items():
+        found = [similarity(sig[i], fingerprint(make(e, fps), 10.0, lim, CFG)) for i, e in enumerate(eps)]
+        assert min(found) >= CFG.duplicate_candidate_similarity, (how, found)
+
+
 def test_motionless_episode_has_the_empty_signature_and_is_never_paired() -> None:
     still = np.zeros((100, 3))
     assert len(level_tokens(still, 30.0, LIM, CFG)) == 0
@@ -53,3 +68,22 @@ def test_search_finds_planted_pairs_once_among_random_rows() -> None:
     pairs = near_duplicates(sigs, CFG)
     found = {(int(a), int(b)): float(s) for a, b, s in zip(pairs.first, pairs.second, pairs.similarity, strict=True)}
     assert found == {(17, 4000): 1.0, (300, 4500): 0.875}
+
+
+def test_a_large_bucket_is_split_not_skipped_and_identical_rows_beyond_it_are_counted() -> None:
+    rng = np.random.default_rng(1)
+    m = CFG.fingerprint_hashes
+    # 600 repetitions of one task: every band value shared, the rest of each signature its own
+    sigs = rng.integers(0, 2**32, (600, m), dtype=np.uint64).astype(np.uint32)
+    sigs[:, : m // CFG.fingerprint_bands] = 7
+    sigs[599] = sigs[10]
+    sigs[599, -1] ^= 1  # a copy: 31 of 32 hashes equal
+    pairs = near_duplicates(sigs, CFG, max_bucket=16)
+    found = set(zip(pairs.first.tolist(), pairs.second.tolist(), strict=True))
+    assert (10, 599) in found and pairs.refined_buckets == 1 and pairs.unjudged_pairs == 0
+    # 100 identical signatures: no hash splits them; each compared with its 15 neighbours, the rest counted
+    same = np.repeat(sigs[:1], 100, axis=0)
+    pairs = near_duplicates(same, CFG, max_bucket=16)
+    assert len(pairs.first) == 15 * 100 - 15 * 16 // 2
+    assert pairs.unjudged_pairs == 100 * 99 // 2 - len(pairs.first)
+    assert sorted(pairs.unjudged_rows.tolist()) == list(range(100)) and set(pairs.unjudged_sizes.tolist()) == {100}

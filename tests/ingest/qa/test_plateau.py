@@ -96,3 +96,27 @@ def test_one_arm_frozen_while_commanded_is_a_frozen_stream_a_resting_one_is_not(
     v[a : a + 30] = v[a]
     ep = canonical(with_state(raw, "state.left_arm", v))
     assert frozen_stream(list(channels(ep).values()), FPS, CFG).seconds < CFG.frozen_stream_s_low
+
+
+def test_a_clamp_of_state_and_command_is_found_and_the_clean_arms_have_none() -> None:
+    """A software limit narrower than the robot's: the elbow's state AND its command clipped at one value inside its
+    limits. No hold check sees it (the command holds too); `qa_clamp_fraction` does, and no clean episode has one."""
+    from dataclasses import replace
+
+    from ingest.qa.findings import episode_findings
+
+    for ep in episodes():
+        assert (ep.behaviour.clamp_fraction or 0.0) == 0.0
+        assert not [r for r in ep.tier_reasons if r.startswith("qa_")]
+    raw = gr00t_raws()[1]
+    planted, top = clamp(raw, GR1_RIGHT_ARM, 3)
+    act = "action.right_arm"
+    a = planted.actions[act].values.astype(np.float64).copy()
+    a[:, 3] = np.minimum(a[:, 3], top)
+    cut = replace(planted.actions[act], values=a.astype(planted.actions[act].values.dtype))
+    actions = {**planted.actions, act: cut}
+    ep = canonical(replace(planted, actions=actions))
+    r = ep.behaviour
+    assert r.clamp_signal == ELBOW and r.clamp_value == pytest.approx(top, abs=1e-6)
+    assert r.clamp_fraction > CFG.clamp_fraction_low and (r.plateau_fraction or 0.0) <= CFG.plateau_fraction_low
+    assert "qa_clamp_fraction" in {f.code for f in episode_findings(r, CFG)} and ep.tier == "low"

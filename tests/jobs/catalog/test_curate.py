@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from jobs.catalog.curate import CurateError, cli_curate, curate
+from jobs.catalog.curate import CurateError, VerdictChoice, cli_curate, curate
 from jobs.catalog.guard import ExpressionError
 from jobs.catalog.parts import write_catalog_table, write_quarantine_part
 from schemas.catalog import CATALOG_SCHEMA
@@ -254,7 +254,8 @@ def test_cli_curate(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "manifest cli: 1000 episodes" in out and "datasets/oxe/bridge" in out and "widowx" in out
     assert Manifest.load(corpus / "manifests/cli").routing.row("high") == {Task.policy: 1.0}
     assert cli_curate(_args(corpus)) == 1  # exists
-    assert "already exists" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already exists; --overwrite replaces it" in err and "overwrite=True" not in err  # the flag, not the API
     assert cli_curate(_args(corpus, name="q", where="nope = 1")) == 2
     assert "'nope' is not a column of the catalog" in capsys.readouterr().err
     assert cli_curate(_args(corpus, name="q", where="source = 'none'")) == 1
@@ -311,3 +312,20 @@ def test_injections_of_the_review_change_nothing(
         QualityTier.low: m.tiers[QualityTier.low],
         QualityTier.actionless: 50,
     }
+
+
+def test_unknown_verdict_codes_are_refused_naming_the_known_ones(
+    corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A misspelled --exclude-verdict excluded nothing, silently (review 5, 3f): exit 2 naming the known codes;
+    --include-verdict takes only the verdict step's codes. Known codes pass, found in the catalog or not."""
+    assert cli_curate(_args(corpus, name="typo", exclude_verdict=["qa_nonexistent_code"])) == 2
+    err = capsys.readouterr().err
+    assert "unknown verdict code(s) qa_nonexistent_code" in err and "qa_jump_sigma" in err and "qa_duplicate" in err
+    assert "qa_explained_contact" in err and "qa_clamp_fraction" in err  # issue 46's codes are known before they occur
+    assert cli_curate(_args(corpus, name="inc", include_verdict=["qa_jump_sigma"])) == 2
+    err = capsys.readouterr().err
+    assert "not a code of `eidata verdicts`" in err and "qa_dead_dims" in err
+    assert not (corpus / "manifests").exists()
+    kept = curate(corpus, "known", "true", verdicts=VerdictChoice(("qa_duplicate",), ("qa_jump_sigma", "qa_dead_dims")))
+    assert Manifest.load(kept).num_entries == 1000

@@ -118,3 +118,38 @@ def test_read_statements_pass(sql: str) -> None:
 def test_write_statements_are_refused(sql: str) -> None:
     with pytest.raises(ReadOnlyError, match="--unrestricted"):
         check_read_only(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "EXPLAIN ANALYZE SELECT count(*) FROM episodes",
+        "EXPLAIN (FORMAT json) SELECT 1",
+        "explain /* a comment */ analyse select 1",
+        "SHOW episodes",
+        "SELECT * FROM duckdb_columns() WHERE table_name = 'episodes'",
+        "SELECT version()",
+    ],
+)
+def test_explained_selects_and_introspection_pass(sql: str) -> None:
+    check_read_only(sql, ["episodes"])
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("EXPLAIN ANALYZE COPY episodes TO 'x.parquet'", "EXPLAIN of a statement that is not a SELECT"),
+        ("EXPLAIN (ANALYZE) INSERT INTO episodes SELECT 1", "EXPLAIN of a statement that is not a SELECT"),
+        ("EXPLAIN ANALYZE SELECT 1; COPY (SELECT 1) TO 'x'", "COPY statement refused"),
+        ("EXPLAIN", "syntax error"),
+        ("SELECT current_setting('memory_limit')", "current_setting() is refused"),
+        ("SELECT * FROM pragma_platform()", "pragma_platform() is refused"),
+        ("SELECT * FROM duckdb_temporary_files()", "duckdb_temporary_files() is refused"),
+        ("SELECT 1 UNION SELECT * FROM query('SELECT 2')", "query() is refused"),
+        ("SHOW threads", "SHOW threads is refused"),
+        ("EXPLAIN SELECT current_setting('threads')", "current_setting() is refused"),
+    ],
+)
+def test_explain_of_a_write_and_settings_are_refused(sql: str, message: str) -> None:
+    with pytest.raises((ReadOnlyError, duckdb.ParserException), match=re.escape(message)):
+        check_read_only(sql, ["episodes"])

@@ -7,6 +7,7 @@ import argparse
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -301,3 +302,68 @@ def test_bad_sql_exits_2_with_duckdbs_message(
 def test_missing_root_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_query(argparse.Namespace(root=str(tmp_path / "nope"), sql="SELECT 1", format="table")) == 2
     assert "no such corpus folder" in capsys.readouterr().err
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """Every file under `root` with its bytes."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# reliability review 5, 3a-3c: (payload, what refuses it); {part} is a part of the catalog, {out} a folder beside it
+REVIEW_5 = [
+    (
+        "EXPLAIN ANALYZE CREATE TABLE t AS SELECT * REPLACE ('high' AS tier) FROM episodes; "
+        "EXPLAIN ANALYZE COPY t TO '{part}' (FORMAT parquet, USE_TMP_FILE false)",
+        "EXPLAIN of a statement that is not a SELECT",
+    ),
+    ("EXPLAIN ANALYZE COPY episodes TO '{part}' (FORMAT parquet, USE_TMP_FILE false)", "not a SELECT"),
+    ("EXPLAIN (ANALYZE) COPY episodes TO '{part}' (FORMAT parquet, USE_TMP_FILE false)", "not a SELECT"),
+    ("explain /* x */ analyse INSERT INTO episodes SELECT * FROM episodes", "not a SELECT"),
+    ("EXPLAIN ANALYZE COPY (SELECT 1) TO '{out}/x.csv'", "not a SELECT"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "disabled by configuration"),
+    ("SELECT * FROM read_text('/etc/hostname')", "disabled by configuration"),
+    ("SELECT * FROM glob('/etc/*')", "disabled by configuration"),
+    ("SELECT * FROM read_blob('{part}')", "disabled by configuration"),  # the catalog's own parts too
+    ("SELECT current_setting('allowed_paths')", r"current_setting\(\) is refused"),
+    ("SELECT name, value FROM duckdb_settings()", r"duckdb_settings\(\) is refused"),
+    ("SELECT (SELECT value FROM duckdb_settings() LIMIT 1) AS v FROM episodes", r"duckdb_settings\(\) is refused"),
+    ("SHOW memory_limit", "SHOW memory_limit is refused"),
+    ("SELECT * FROM query('SELECT current_setting(''threads'')')", r"query\(\) is refused"),
+]
+
+
+@pytest.mark.parametrize(("sql", "refusal"), REVIEW_5, ids=[f"3a-c:{i}" for i in range(len(REVIEW_5))])
+def test_review_5_payloads_are_refused_and_change_nothing(
+    corpus: Path, tmp_path: Path, sql: str, refusal: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each payload of reliability review 5 (3a-3c) through `eidata query`: exit 2 naming why, nothing written, every
+    file of the corpus byte-identical."""
+    out = tmp_path / "out"
+    out.mkdir()
+    part = next((corpus / "catalog/episodes").glob("*.parquet"))
+    before = _files(corpus)
+    assert cli_query(argparse.Namespace(root=str(corpus), sql=sql.format(part=part, out=out), format="csv")) == 2
+    assert re.search(refusal, capsys.readouterr().err)
+    assert _files(corpus) == before and list(out.iterdir()) == []
+    assert run_query(corpus, "SELECT tier, count(*) AS n FROM episodes GROUP BY ALL ORDER BY ALL").to_pylist() == [
+        {"tier": "high", "n": 4},
+        {"tier": "low", "n": 1},
+    ]
+
+
+def test_no_path_is_writable_even_past_the_statement_check(corpus: Path, tmp_path: Path) -> None:
+    """The engine alone refuses writing the catalog's own parts (what review 5's 3a did through EXPLAIN ANALYZE):
+    DuckDB opens no file, the views are Arrow's scans."""
+    part = next((corpus / "catalog/episodes").glob("*.parquet"))
+    before = _files(corpus)
+    with connect(corpus) as con:
+        for sql in (
+            f"COPY episodes TO '{part}' (FORMAT parquet, USE_TMP_FILE false)",
+            f"EXPLAIN ANALYZE COPY (SELECT * REPLACE ('high' AS tier) FROM episodes) TO '{part}' (FORMAT parquet)",
+            f"ATTACH '{part}' AS p",
+            f"SELECT * FROM read_parquet('{part}')",
+        ):
+            with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
+                con.execute(sql)
+        assert con.execute("SELECT current_setting('allowed_paths')").fetchall() == [([],)]
+    assert _files(corpus) == before

@@ -61,3 +61,14 @@ def test_unknown_or_inconsistent_sources_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="ask for 'lerobot' too"):
         write_raw_corpus(tmp_path, sources=["so101"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_robomimic_source_two_demos_and_one_cut_file(tmp_path: Path) -> None:
+    roots = write_raw_corpus(tmp_path, sources=["robomimic"])
+    adapter = get_adapter(ADAPTERS["robomimic"])
+    refs = list(adapter.discover(roots["robomimic"]))
+    assert [r.raw_id for r in refs] == ["can/ph/image.hdf5", "lift/ph/image.hdf5/demo_0", "lift/ph/image.hdf5/demo_1"]
+    assert _unreadable("robomimic", roots["robomimic"]) == [refs[0].uid + ": AdapterError"]
+    ep = adapter.read(refs[2])
+    assert ep.annotation.layout == "robomimic" and ep.native_fps == 20 and len(ep.actions["actions"]) == 44
+    assert (ep.cameras["agentview_image"].height, ep.cameras["agentview_image"].width) == (84, 84)

@@ -1,4 +1,4 @@
-"""`make demo` end to end: a raw corpus in nine sources' formats (LeRobot v2.1 and a joint-space SO-101 in v3.0 side
+"""`make demo` end to end: a raw corpus in ten sources' formats (LeRobot v2.1 and a joint-space SO-101 in v3.0 side
 by side) -> Ray ingest -> queries -> manifest -> report."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/r
 
 # episodes written per source: one corrupt raw episode each is quarantined (Ego4D's corrupt video holds 3 narrations)
 WRITTEN = {"agibot": 2, "bridge": 2, "ego4d": 3, "ego_video": 2, "egodex": 2, "epic_kitchens": 2, "hot3d": 2,
-           "lerobot": 4, "robomind": 2}  # fmt: skip
+           "lerobot": 4, "robomimic": 2, "robomind": 2}  # fmt: skip
 
 
 REPO = Path(__file__).resolve().parents[3]
@@ -87,7 +87,7 @@ def test_the_manifest_leaves_actionless_out_and_cameras_are_stored_at_training_s
     # every camera is stored at the training size (`canonicalize.image` 224x224 pad), whatever the source recorded
     infos = sorted((corpus / "datasets").glob("*/*/meta/info.json"))
     videos = [ft for p in infos for ft in json.loads(p.read_text())["features"].values() if ft["dtype"] == "video"]
-    assert len(infos) == 12 and videos and all(ft["shape"] == [224, 224, 3] for ft in videos)
+    assert len(infos) == 13 and videos and all(ft["shape"] == [224, 224, 3] for ft in videos)
 
 
 def test_the_commented_example_spec_finds_the_new_sources_in_the_demo_corpus(demo: tuple[Path, str]) -> None:
@@ -104,3 +104,4 @@ def test_the_commented_example_spec_finds_the_new_sources_in_the_demo_corpus(dem
     assert found["ego_video"][:2] == found["hot3d"][:2] == found["robomind"][:2] == (3, 0)
     assert found["hot3d"][2] == {"aria", "quest3"} and found["robomind"][2] == {"agilex_3rgb", "franka_3rgb"}
     assert found["lerobot"] == (5, 1, {"franka_cube", "so101_pick"})
+    assert found["robomimic"] == (3, 1, {"robomimic", "hdf5"})  # the cut file: refused at discovery, its container

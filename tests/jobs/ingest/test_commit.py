@@ -1,24 +1,29 @@
 """A committer's writers (`jobs.ingest.commit.DatasetCommitter`) in this process, on raw episodes the worker staged
 from the demo's AgiBot source: episodes commit in the order they are sent, indices from 0 with nothing skipped, and an
-episode whose features differ from its dataset's is refused as a value (`CommitFailed` naming the dataset), its
-staging removed, the dataset untouched; clips of two camera sizes go to one dataset per size, none lost."""
+episode whose features differ from its dataset's goes to a dataset of its own signature (`<subset>@<diff>~<hash>`,
+lineage `signature_split`), never refused for differing; clips of two camera sizes go to one dataset per size, none
+lost."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from adapters.synthetic.video import synthetic_frame, write_mp4
 from ingest.storage.corpus import Corpus
 from jobs.demo.corpus import write_raw_corpus
-from jobs.ingest.commit import CommitFailed, DatasetCommitter, size_sibling
+from jobs.ingest.commit import Committed, DatasetCommitter, feature_diff, signature_sibling, size_sibling
 from jobs.ingest.task import EpisodeTask, Staged, StagedOutput, TaskSettings
 from jobs.ingest.worker import process_episode
 from jobs.spec_models import JobSpec
 from schemas.lerobot import EPISODES_PATH, FeatureSpec
+from tests.adapters.rosbag.test_folders import write_folder
 from tests.fixtures.discovery import discover
 
 
@@ -40,7 +45,7 @@ def _episodes(root: Path) -> list[dict]:
     return [json.loads(line) for line in (root / EPISODES_PATH).read_text().splitlines()]
 
 
-def test_episodes_commit_in_the_order_sent_and_a_mismatch_is_refused_as_a_value(
+def test_episodes_commit_in_the_order_sent_and_another_signature_gets_its_dataset(
     staged: tuple[JobSpec, list[StagedOutput]],
 ) -> None:
     spec, (first, second) = staged
@@ -53,20 +58,40 @@ def test_episodes_commit_in_the_order_sent_and_a_mismatch_is_refused_as_a_value(
     assert [e["episode_index"] for e in eps] == [0, 1]
     assert [e["length"] for e in eps] == [second.staged.length, first.staged.length]
 
-    # a staged episode whose features are not its dataset's: one feature's shape changed
-    key = next(k for k, f in first.features.items() if f.dtype != "video")
+    # a staged episode whose features are not its dataset's: its native columns named otherwise (another robot's
+    # joints, one width), twice (one signature)
+    key = next(k for k in first.features if k.endswith(".native"))
     feat = first.features[key]
-    odd = {**first.features, key: feat.model_copy(update={"shape": (feat.shape[0] + 1, *feat.shape[1:])})}
-    stage = spec.output / first.dataset / "odd-stage"
-    stage.mkdir()
-    failed = committer.commit(
-        [replace(first, features=odd, staged=first.staged.model_copy(update={"stage_dir": stage}))]
-    )
-    assert isinstance(failed, CommitFailed) and failed.error_class == "DatasetError"
-    assert first.dataset in failed.message and "features differ" in failed.message
-    assert not stage.exists()  # its staging is removed: nothing half-written remains
-    assert committer.close() == 1
+    odd = {**first.features, key: feat.model_copy(update={"names": [f"other_{i}" for i in range(feat.shape[0])]})}
+    target = signature_sibling(first.dataset, first.features, odd)
+    items, _ = discover(spec)
+    for _ in range(2):  # the first raw episode staged again, its features changed
+        result = process_episode(EpisodeTask(items[0], TaskSettings.of(spec)))
+        assert isinstance(result, Staged)
+        [again] = result.episodes
+        answer = committer.commit([replace(again, features=odd)])
+        assert isinstance(answer, Committed) and [d for d, _ in answer.splits] == [target], answer
+        assert not again.staged.stage_dir.exists()  # moved to the sibling's staging area, then committed
+    assert target.startswith(f"{first.dataset}@") and "~" in target
+    assert committer.close() == 2
     assert len(_episodes(root)) == 2  # the dataset is as it was
+    odd_eps = _episodes(spec.output / target)
+    assert [e["episode_index"] for e in odd_eps] == [0, 1]
+    assert all(key in e["eidata"]["signature_split"] and target in e["eidata"]["signature_split"] for e in odd_eps)
+
+
+def test_signature_names_what_differs_and_is_stable() -> None:
+    a = {"observation.state.native": _vec(6, "j"), "action.native": _vec(5, "c")}
+    b = {"observation.state.native": _vec(6, "k")}  # other names, no action natives
+    name = signature_sibling("src/sub", a, b)
+    assert name.startswith("src/sub@-action.native") and "state.native6" in name
+    assert name.split("~")[1] == signature_sibling("src/sub", {**a, "x": _vec(1, "x")}, b).split("~")[1]  # b's own
+    assert "lacks action.native" in feature_diff(a, b) and "names other columns" in feature_diff(a, b)
+    assert size_sibling("d", a, b) is None
+
+
+def _vec(n: int, stem: str) -> FeatureSpec:
+    return FeatureSpec(dtype="float32", shape=(n,), names=[f"{stem}{i}" for i in range(n)])
 
 
 def test_mixed_camera_sizes_lose_nothing_one_dataset_per_size(tmp_path: Path) -> None:
@@ -89,7 +114,8 @@ def test_mixed_camera_sizes_lose_nothing_one_dataset_per_size(tmp_path: Path) ->
     for item in items:
         result = process_episode(EpisodeTask(item, TaskSettings.of(spec)))
         assert isinstance(result, Staged), result
-        assert committer.commit(list(result.episodes)) is None
+        answer = committer.commit(list(result.episodes))
+        assert answer is None or (isinstance(answer, Committed) and "camera size" in answer.splits[0][1]), answer
     committer.close()
     base = spec.output / "datasets/ego"
     assert sorted(p.name for p in base.iterdir()) == ["default", "default@640x360"]
@@ -105,3 +131,34 @@ def test_mixed_camera_sizes_lose_nothing_one_dataset_per_size(tmp_path: Path) ->
 
 def _video(h: int, w: int) -> FeatureSpec:
     return FeatureSpec(dtype="video", shape=(h, w, 3), names=["height", "width", "channels"])
+
+
+def test_a_lerobot_dataset_with_an_extra_column_in_some_episodes_loses_none(realdata: Path, tmp_path: Path) -> None:
+    """Issue 47 applies to every adapter: the real GR00T LeRobot sample (5 episodes, its data and meta, each cut to
+    its first 60 rows to keep the test short; no videos, so its camera is a ghost and skipped) with a 3-wide column
+    recorded in its last two episodes only (a sensor added midway through a collection). The adapter keeps every
+    numeric column as a native, so those two episodes' natives differ: the same committer writes all 5, the two in
+    a sibling dataset named for what differs, their lineage saying why, none quarantined."""
+    src, root = realdata / "gr00t_robot_sim_picknplace", tmp_path / "lerobot" / "picknplace"
+    for part in ("data", "meta"):
+        shutil.copytree(src / part, root / part)
+    for ep in range(5):  # each cut to its first 3 s (60 rows at 20 Hz; a quirk says the rows differ from meta)
+        path = root / f"data/chunk-000/episode_{ep:06d}.parquet"
+        table = pq.read_table(path).slice(0, 60)
+        if ep < 3:
+            pq.write_table(table, path)
+            continue
+        extra = pa.array([[0.1 * i, 0.0, 1.0] for i in range(table.num_rows)], pa.list_(pa.float64()))
+        pq.write_table(table.append_column("observation.extra_sensor", extra), path)
+    n, datasets, refused = write_folder(root.parent, tmp_path / "out", adapter="lerobot")
+    assert n == 5 and not refused
+    assert sum(len(eps) for eps in datasets.values()) == 5  # N recordings in, N episodes out
+    [base] = [d for d in datasets if "@" not in d]
+    [other] = [d for d in datasets if d != base]
+    assert other.startswith(base + "@state.native") and len(datasets[other]) == 2
+    assert [e["eidata"]["raw_id"] for e in datasets[other]] == ["episode_000003", "episode_000004"]
+    for line in datasets[other]:
+        assert "observation.state.native names other columns" in line["eidata"]["signature_split"] or (
+            "observation.state.native float32" in line["eidata"]["signature_split"]
+        )
+    assert all("signature_split" not in e["eidata"] for e in datasets[base])

@@ -91,10 +91,15 @@ def test_output_is_deterministic(reference: Path, raw: dict[str, Path], tmp_path
 def test_strict_turns_quarantine_into_failure(
     raw: dict[str, Path], tmp_path: Path, reference: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = jobs.cli.main(["ingest", str(demo_spec(tmp_path, raw, max_in_flight=1)), "--strict"])
+    spec = demo_spec(tmp_path, raw, max_in_flight=1)
+    code = jobs.cli.main(["ingest", str(spec), "--strict"])
     assert code == 1 and "quarantined" in capsys.readouterr().err
     # the work itself is done all the same, and deterministic: one episode in flight gives the reference's bytes
     assert hashes(tmp_path / "corpus") == hashes(reference)
+    # issue 50 item 10: the resumed run quarantines nothing anew, but the corpus still holds what the first one did
+    assert jobs.cli.main(["ingest", str(spec), "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert "the corpus holds" in err and "by an earlier run" in err
 
 
 @pytest.mark.shared_ray  # tests/ray_scope.py: the killed driver ran its own Ray in its own process

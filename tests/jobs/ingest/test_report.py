@@ -3,9 +3,12 @@ source could not give."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
-from jobs.ingest.report import IngestReport, SourceTally
+from jobs.catalog.parts import write_quarantine_part
+from jobs.ingest.report import IngestReport, SourceTally, quarantined_held
+from schemas.corpus import QuarantineRow
 from schemas.findings import NO_EPISODES, SourceFinding
 
 
@@ -40,3 +43,26 @@ def test_the_table_names_what_each_source_could_not_give() -> None:
         "  b (/raw/b): 1 warnings/errors, 0 infos",
         "    ERROR no_episodes: no_episodes of b",
     ]
+
+
+def test_the_quarantine_the_corpus_holds_counts_per_source(tmp_path: Path) -> None:
+    """Issue 50 item 10: `--strict` judges what the corpus holds, earlier runs' rows included (parts of two runs)."""
+
+    def row(source: str, n: int) -> QuarantineRow:
+        return QuarantineRow(
+            episode_uid=f"{source}/s/{n}",
+            source=source,
+            adapter="x",
+            raw_path="/raw",
+            stage="read",
+            error_class="E",
+            message="m",
+            quarantined_at=datetime.now(UTC),
+        )
+
+    write_quarantine_part(tmp_path, [row("a", 0), row("b", 0)], "run1-0")
+    write_quarantine_part(tmp_path, [row("a", 1), row("other", 0)], "run2-0")
+    assert quarantined_held(tmp_path, ["a", "b", "c"]) == {"a": 2, "b": 1, "c": 0}
+    assert quarantined_held(tmp_path / "none", ["a"]) == {"a": 0}
+    report = IngestReport(tmp_path, {"a": SourceTally()}, held={"a": 2, "b": 1})
+    assert report.quarantined == 0 and report.held_quarantined == 3

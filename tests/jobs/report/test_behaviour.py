@@ -30,7 +30,7 @@ def test_findings_and_measured_values_from_the_catalog(corpus: Path) -> None:
     view = behaviour_by_dataset(corpus)
     (b,) = view.datasets
     assert b.episodes == 7 and all(r.fingerprint for r in b.records)
-    codes = {code: msg for code, msg, _ in behaviour_messages(b)}
+    codes = {code: msg for code, msg, _, _ in behaviour_messages(b)}
     assert {"qa_native_dead_dims", "qa_duplicate"} <= set(codes)  # and the elbow's plateau (ingest.qa.plateau)
     assert "planted_dead_elbow" in codes["qa_native_dead_dims"]
     assert "planted_zz_copy_of_0: copy of" in codes["qa_duplicate"]

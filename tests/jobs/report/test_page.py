@@ -5,8 +5,11 @@ corpus.py; what the page plots is read by data.py (test_data.py) and drawn by pl
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -15,10 +18,13 @@ import pytest
 from PIL import Image
 
 from ingest.frames import se3
+from ingest.storage.corpus import Corpus
+from jobs.catalog.build import rebuild_catalog
 from jobs.cli import main
 from jobs.report.data import ReportError, load_datasets
 from jobs.report.keypoints import project, stored_intrinsics
 from jobs.report.page import SECTIONS, build_report
+from tests.fixtures.corpus import episode, write_dataset
 from tests.jobs.report.corpus import CAMERA, K
 from tests.needs import chromium
 
@@ -38,15 +44,65 @@ def _images(html: str) -> list[Image.Image]:
 def test_page_is_self_contained_with_every_section(report: Path) -> None:
     html = report.read_text()
     assert not re.search(r"https?://|src=\"(?!data:)|<link|@import", html)
-    ids = re.findall(r'<section id="([^"]+)" data-section="\1">', html)
+    ids = re.findall(r'<section id="([^"]+)" data-section="\1"[^>]*>', html)
     assert ids == [k for k, _ in SECTIONS]
     images = _images(html)
-    assert len(images) == len(SECTIONS) - 1 + 3  # one image per section, one frame strip per dataset (3)
+    # one image per section but those with nothing to plot (no manifest, no source finding here: a line and tables),
+    # one frame strip per dataset (3), one flagged episode beside a clean one
+    text_only = re.findall(r'<section id="([^"]+)" data-section="\1" data-text-only>', html)
+    assert text_only == ["source_findings", "curated"] and "no source finding" in html
+    assert len(images) == len(SECTIONS) - len(text_only) - 1 + 3
     for img in images:
         img.verify()  # a complete, valid PNG
         assert img.format == "PNG" and img.size[0] > 100 and img.size[1] > 50
     assert "CRC mismatch &lt;in&gt; record 3 &amp; more" in html  # text from the data is escaped
     assert "<tr><td>oxe</td><td>2</td><td>1</td><td>1</td></tr>" in html  # coverage: latents 1/2, captions 1/2
+
+
+def _tables(html: str, section: str) -> list[list[list[str]]]:
+    body = re.search(rf'<section id="{section}".*?</section>', html, flags=re.S).group(0)
+    return [
+        [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row) for row in re.findall(r"<tr>(.*?)</tr>", table)]
+        for table in re.findall(r"<table>(.*?)</table>", body)
+    ]
+
+
+def test_what_a_curator_acts_on(report: Path) -> None:
+    """Counts per source and dataset with the quarantined beside the written, every episode (the flagged one first,
+    beside a clean one), no finding listed twice, no chart of zeros."""
+    html = report.read_text()
+    counts = _tables(html, "counts")[0]
+    assert counts[0] == [
+        "source",
+        "dataset",
+        "written",
+        "high",
+        "low",
+        "actionless",
+        "rejected",
+        "demoted",
+        "quarantined",
+    ]
+    assert ["oxe", "bridge", "2", "1", "1", "0", "0", "0", "1"] in counts
+    episodes = _tables(html, "episodes")[0]
+    assert episodes[1][0] == "oxe/bridge/e1" and len(episodes) == 1 + 4
+    assert 'id="ep-oxe/bridge/e1"' in html and "(no clean episode" not in html  # e0 is its clean partner
+    for section in ("behaviour", "qa", "counts", "quarantine"):
+        for table in _tables(html, section):
+            keys = [tuple(r[:2]) for r in table[1:]]
+            assert len(keys) == len(set(keys)), (section, keys)  # a (dataset, finding) said once
+    assert "no manifest yet" in html and "exports: none found" in html
+
+
+def test_no_chart_of_zeros(tmp_path: Path) -> None:
+    """A corpus with no latents and no caption gets a line saying so, not an empty chart."""
+    from jobs.report.page import BUILDERS
+
+    root = tmp_path / "c"
+    write_dataset(root / "datasets/oxe/bridge", "franka", [episode(5, "pick", "oxe/bridge/e0", "franka")])
+    rebuild_catalog(Corpus(root))
+    body = BUILDERS["coverage"](root, [])
+    assert "<img" not in body and "no episode has latents or a caption yet" in body
 
 
 def test_intrinsics_are_scaled_to_the_decoded_frames(corpus: Path) -> None:
@@ -95,11 +151,23 @@ def render(page: Path, tmp_path: Path) -> tuple[str, list[str]]:
         "--v=0",
         f"--user-data-dir={tmp_path / 'profile'}",
         "--virtual-time-budget=10000",
+        "--window-size=1300,3000",
+        f"--screenshot={tmp_path / 'page.png'}",
         "--dump-dom",
         page.as_uri(),
     ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
-    return done.stdout, [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    # Chromium forks renderer, GPU and zygote processes that outlive the browser process when it is killed (seen
+    # spinning at 95% CPU for hours after a timed-out run): it runs in a session of its own and the whole group is
+    # killed on every way out, so a hung render fails this test and leaves nothing behind.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == 0, f"chromium exited {proc.returncode}: {err[-2000:]}"
+    return out, [line for line in err.splitlines() if ":CONSOLE" in line]
 
 
 def _status(dom: str) -> tuple[str, str]:
@@ -113,7 +181,9 @@ def test_report_renders_in_chromium(report: Path, tmp_path: Path) -> None:
     dom, console = render(report, tmp_path)
     assert _status(dom) == ("ok", str(len(SECTIONS))), re.search(r'id="report-status">([^<]*)', dom).group(1)
     assert console == []
-    assert f"all {len(SECTIONS)} sections ok" in dom
+    assert f"all {len(SECTIONS)} sections ok" in dom  # every image decoded, no section wider than the window
+    shot = np.asarray(Image.open(tmp_path / "page.png").convert("L"))
+    assert shot.shape == (3000, 1300) and shot.std() > 20  # the page as drawn: text and plots, not a blank
 
 
 def test_chromium_check_catches_a_broken_image_and_a_missing_section(report: Path, tmp_path: Path) -> None:

@@ -70,9 +70,11 @@ def test_quarantine_bars_and_coverage_fractions() -> None:
     (ax,) = quarantine_figure(rows).axes
     assert [p.get_width() for p in ax.patches] == [3]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["oxe · read · CorruptRecordError"]
-    fig = coverage_figure([{"source": "oxe", "episodes": 4, "latents": 1, "captions": 3}])
+    sources = ["oxe", "ego_video", "egodex", "epic_kitchens"]  # names that overlapped as x labels under bars
+    fig = coverage_figure([{"source": s, "episodes": 4, "latents": 1, "captions": 3} for s in sources])
     (ax,) = fig.axes
-    assert [p.get_height() for p in ax.patches] == [0.25, 0.75]
+    assert [p.get_width() for p in ax.patches] == [0.25] * 4 + [0.75] * 4  # horizontal bars, one row per source
+    assert [t.get_text() for t in ax.get_yticklabels()] == sources and ax.get_legend().get_bbox_to_anchor().x0 > 0
     assert {"1/4", "3/4"} <= set(_texts(fig))
 
 

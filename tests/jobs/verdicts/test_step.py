@@ -97,9 +97,29 @@ def test_rerun_writes_nothing_and_other_thresholds_reverse_the_verdict(corpus: P
     assert meta_bytes(corpus) == before  # back to the same bytes
 
 
+@pytest.mark.scenario
+def test_verification_as_ray_tasks_gives_the_driver_verdicts(corpus: Path) -> None:
+    # a low candidate bar: the repetitions become candidates too, so blocks of 2 episodes make many Ray tasks
+    cfg = BehaviourConfig(duplicate_candidate_similarity=0.05)
+    here = run_verdicts(corpus, cfg, dry_run=True)  # one block: verified in this process
+    on_ray = run_verdicts(corpus, cfg, dry_run=True, held=2)  # a task per pair
+    assert on_ray.candidates == here.candidates >= 3 and on_ray.copies == here.copies == 1
+    assert on_ray.lines == here.lines and on_ray.judged == here.judged
+
+
 def test_cli_dry_run_prints_and_writes_nothing(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = meta_bytes(corpus)
     assert main(["verdicts", str(corpus), "--copy-tolerance", "0.000001", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would rewrite" in out and meta_bytes(corpus) == before
     assert main(["verdicts", str(corpus / "nothing")]) == 2
+
+
+def test_one_verdict_of_several_episodes_is_said_once() -> None:
+    """Issue 50 item 5: `eidata verdicts` printed the same sentence once per episode (8 times on the real Bridge)."""
+    from jobs.verdicts.step import _said
+
+    words = "low: qa_native_dead_dims: native state columns gripper.gripper_open [7] motionless"
+    assert _said(["a/s/1"], words) == f"a/s/1 -> {words}"
+    line = _said([f"a/s/{i}" for i in range(8)], words)
+    assert line == f"8 episodes -> {words}: a/s/0, a/s/1, a/s/2 and 5 more" and line.count("motionless") == 1

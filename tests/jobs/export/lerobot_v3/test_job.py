@@ -37,6 +37,8 @@ from schemas.lerobot import DEFAULT_FEATURE_DTYPES
 from tests.jobs.export.lerobot_v3.conftest import MANIFEST
 from tests.schemas.test_lerobot_v3 import INFO_KEYS
 
+# the manifest's export in conftest.py: the head camera, the sources without one left out
+HEAD_ONLY = {"cameras": ["head"], "allow_dropped_sources": True}
 pytestmark = pytest.mark.shared_ray  # the reference corpus is ingested on the shared Ray (tests/ray_scope.py)
 
 
@@ -50,7 +52,7 @@ def checked(exported: tuple[Path, Path], run_oracle_v30, tmp_path_factory: pytes
     corpus, out = exported
     with pytest.MonkeyPatch.context() as mp:  # limits of 1 "MB" of 1 kB: every episode opens new files
         mp.setattr(w, "MB", 1024)
-        export_corpus(corpus, out / "rolled", manifest=MANIFEST, data_mb=1, video_mb=1)
+        export_corpus(corpus, out / "rolled", manifest=MANIFEST, data_mb=1, video_mb=1, **HEAD_ONLY)
     rolled = out / "rolled" / MANIFEST
     export_corpus(corpus, out / "nd", keep_nd=True)
     nd = out / "nd" / "agibot" / "task_327"
@@ -286,7 +288,7 @@ def test_rerun_skips_and_kill_leaves_nothing_complete(exported: tuple[Path, Path
     monkeypatch.setattr(w.V30Writer, "add", failing)
     target = out / "again"
     with pytest.raises(OSError, match="disk full"):
-        export_corpus(corpus, target, manifest=MANIFEST)
+        export_corpus(corpus, target, manifest=MANIFEST, **HEAD_ONLY)
     assert not (target / MANIFEST).exists() and not list(target.glob(f".{MANIFEST}{PARTIAL}*"))
 
 

@@ -15,8 +15,9 @@ from ingest.storage.corpus import Corpus
 from jobs.catalog.curate import curate
 from jobs.export.lerobot_v3.plan import PADDING, PADDING_KEY, PlanError, dataset_plan, manifest_plan, resolve_cameras
 from schemas.canonical import ACTION, STATE, STATE_NATIVE
-from schemas.export_layout import ACTION_MASK_COLUMN, CAPTION_COLUMN, intrinsics_column
+from schemas.export_layout import ACTION_MASK_COLUMN, CAPTION_COLUMN, camera_source_column, intrinsics_column
 from schemas.lerobot import INFO_PATH
+from tests.jobs.export.lerobot_v3.conftest import REAL_MIX
 
 HEAD = "observation.images.head"
 
@@ -41,11 +42,12 @@ def test_a_whole_dataset_keeps_its_features_tasks_and_natives(tiny_corpus: Path)
 def test_a_manifest_becomes_one_dataset_of_what_all_declare_alike(tiny_corpus: Path) -> None:
     plan = manifest_plan(Corpus(tiny_corpus), "all", None)
     assert STATE_NATIVE not in plan.features and {STATE, ACTION, HEAD} <= set(plan.features)
-    assert plan.notes == [f"feature {STATE_NATIVE} left out: 3 of 3 datasets declare it, not identically"]
+    # over the datasets exported (the clip's is not: its one episode is skipped)
+    assert plan.notes == [f"feature {STATE_NATIVE} left out: 2 of 2 datasets declare it, not identically"]
     # the per-dataset embodiment mask is an episode column instead; the info says what an unused dim holds
     assert plan.features[ACTION]["info"] == {PADDING_KEY: PADDING} and plan.masked_stats
-    assert plan.skipped == {f"camera size {HEAD}": 1}  # the 16x24 clip: most episodes are 32x48
-    assert len(plan.episodes) == 5 and plan.splits == {"train": "0:5"} and plan.robot_type is None
+    assert plan.skipped == {f"camera size {HEAD} (16x24, others 32x48)": 1}  # its source oxe keeps 3 episodes
+    assert len(plan.episodes) == 5 and plan.splits == {"train": "0:5"} and plan.robot_type == "franka+human"
     extra = {e.extra["episode_uid"]: e.extra for e in plan.episodes}
     assert extra["egodex/basic/h1"]["weight"] > 0
     layout = {ACTION_MASK_COLUMN, CAPTION_COLUMN, intrinsics_column(HEAD)}  # tests/jobs/export/test_layout.py
@@ -83,3 +85,47 @@ def test_selections_that_cannot_be_one_dataset_are_refused(tiny_corpus: Path, tm
     info.write_text(json.dumps({**json.loads(info.read_text()), "fps": 30}))
     with pytest.raises(PlanError, match=r"manifest all: datasets at different rates \[10, 30\]"):
         manifest_plan(Corpus(root), "all", None)
+
+
+# -- camera roles across sources (issue 50 item 2): real GR00T (head) and Bridge (third_person) episodes ----------
+PRIMARY = "observation.images.primary"
+
+
+def test_a_mixed_manifest_exports_every_episode_in_the_primary_slot(real_mix: Path) -> None:
+    """Before: the camera most episodes have (GR00T's head) was kept and every Bridge episode skipped, exit 0."""
+    plan = manifest_plan(Corpus(real_mix), REAL_MIX, None)
+    assert len(plan.episodes) == 5 and not plan.skipped
+    assert [k for k, ft in plan.features.items() if ft["dtype"] == "video"] == [PRIMARY]
+    held = {e.extra["source"]: e.extra[camera_source_column(PRIMARY)] for e in plan.episodes}
+    assert held == {"lerobot": "observation.images.head", "oxe": "observation.images.third_person"}
+    assert {e.camera(PRIMARY) for e in plan.episodes} == set(held.values())
+    assert plan.robot_type == "gr1+widowx"  # each episode's own in its `embodiment` column
+    assert STATE_NATIVE not in plan.features  # two robots' natives are not one feature: said in the notes
+    assert any(n.startswith(f"feature {STATE_NATIVE} left out") for n in plan.notes)
+    assert sum(e.extra["weight"] for e in plan.episodes) == pytest.approx(5)
+
+
+def test_an_export_that_would_leave_out_a_source_is_refused_unless_allowed(real_mix: Path) -> None:
+    with pytest.raises(PlanError, match=r"leave out source oxe: 3 episodes, 3 no camera observation\.images\.head"):
+        manifest_plan(Corpus(real_mix), REAL_MIX, ["head"])
+    plan = manifest_plan(Corpus(real_mix), REAL_MIX, ["head"], allow_dropped_sources=True)
+    assert len(plan.episodes) == 2 and plan.skipped == {f"no camera {HEAD}": 3}
+    assert plan.notes[0] == "source oxe left out (--allow-dropped-sources): 3 episodes, 3 no camera " + HEAD
+    # what is exported is one robot: its natives kept, its robot_type set, the weights of mean 1 over it
+    assert {STATE_NATIVE, HEAD} <= set(plan.features) and plan.robot_type == "gr1"
+    assert sum(e.extra["weight"] for e in plan.episodes) == pytest.approx(2)
+    assert all(not e.cameras for e in plan.episodes)
+
+
+def test_no_video_and_several_cameras(real_mix: Path) -> None:
+    none = manifest_plan(Corpus(real_mix), REAL_MIX, ["none"])
+    assert len(none.episodes) == 5 and not any(ft["dtype"] == "video" for ft in none.features.values())
+    with pytest.raises(PlanError, match=r"source lerobot: 2 episodes, 2 no camera observation\.images\.third_person"):
+        manifest_plan(Corpus(real_mix), REAL_MIX, ["head", "third_person"])  # each names its missing camera
+    with pytest.raises(PlanError, match=r"'none' \(no video\) cannot be named with cameras"):
+        manifest_plan(Corpus(real_mix), REAL_MIX, ["none", "head"])
+    # a slot beside a camera: GR00T has no camera left for `wrist`, Bridge none either: both would be left out
+    with pytest.raises(PlanError, match=r"source lerobot: .* no camera observation\.images\.wrist.*source oxe"):
+        manifest_plan(Corpus(real_mix), REAL_MIX, ["primary", "wrist"])
+    with pytest.raises(PlanError, match=r"camera 'top' is not among .*slots \['primary', 'wrist'\]"):
+        manifest_plan(Corpus(real_mix), REAL_MIX, ["top"])

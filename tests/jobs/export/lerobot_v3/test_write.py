@@ -18,6 +18,7 @@ from jobs.export.lerobot_v3.plan import ExportPlan, manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer
 from schemas.canonical import STATE
 from schemas.lerobot_v3 import INFO_PATH_V30, STATS_PATH_V30, TASKS_PATH_V30
+from tests.jobs.export.lerobot_v3.conftest import REAL_MIX
 
 HEAD = "observation.images.head"
 
@@ -116,3 +117,54 @@ def test_an_empty_export_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no episode to export"):
         writer.finish()
     assert not (tmp_path / "none").exists()
+
+
+def test_a_mixed_manifest_written_with_each_dataset_camera_in_its_slot(
+    real_mix: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 50 item 2: real GR00T (head) and Bridge (third_person) episodes as one v3.0 dataset and one v2.1 dataset,
+    every episode with video under `observation.images.primary`; an export that would leave a source out exits 1
+    naming it, unless allowed. (lerobot 0.6.1 reading such an export: test_clients.py reads the same layout.)"""
+    from jobs.cli import main
+    from jobs.validate import validate_path
+    from schemas.export_layout import camera_source_column
+
+    argv = ["export", str(real_mix), "--format", "lerobot-v3", "--out", str(tmp_path / "v3"), "--manifest", REAL_MIX]
+    assert main(argv) == 0
+    root, key = tmp_path / "v3" / REAL_MIX, "observation.images.primary"
+    rows = pq.read_table(root / "meta" / "episodes").to_pylist()
+    assert [r[camera_source_column(key)] for r in rows] == ["observation.images.head"] * 2 + [
+        "observation.images.third_person"
+    ] * 3
+    assert json.loads((root / INFO_PATH_V30).read_text())["robot_type"] == "gr1+widowx"
+    for r in rows:  # each episode's span of the slot's video holds its frames
+        assert r[f"videos/{key}/to_timestamp"] - r[f"videos/{key}/from_timestamp"] == pytest.approx(r["length"] / 10)
+    (report,) = validate_path(root)
+    assert report.count("error") == 0 and report.episodes == 5, report.render()
+    v21 = ["export", str(real_mix), "--format", "lerobot-v21", "--out", str(tmp_path / "v21"), "--manifest", REAL_MIX]
+    assert main(v21) == 0
+    assert len(list((tmp_path / "v21" / REAL_MIX / f"videos/chunk-000/{key}").glob("*.mp4"))) == 5
+    capsys.readouterr()
+    assert main([*argv, "--cameras", "head"]) == 1  # Bridge has no head camera: it would be left out
+    err = capsys.readouterr().err
+    assert "leave out source oxe: 3 episodes, 3 no camera observation.images.head" in err, err
+    assert main([*argv, "--cameras", "head", "--allow-dropped-sources"]) == 0
+    assert "2 episodes, skipped: 3 no camera observation.images.head" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # lerobot 0.6.1 in its own venv: ~20 s of imports and decoding
+def test_a_mixed_manifest_loads_in_lerobot_061(real_mix: Path, run_oracle_v30, tmp_path: Path) -> None:
+    """Issue 50 item 2, done when: the real GR00T + Bridge manifest, every episode in the `primary` slot, is one
+    dataset lerobot 0.6.1 loads (`LeRobotDataset`), its first (GR00T head) and last (Bridge third_person) frames
+    decoded, the slot's source camera in `meta.episodes`."""
+    from jobs.export.lerobot_v3.job import export_corpus
+    from schemas.export_layout import camera_source_column
+
+    export_corpus(real_mix, tmp_path / "out", manifest=REAL_MIX)
+    root = tmp_path / "out" / REAL_MIX
+    result = run_oracle_v30("load", root, "--out", tmp_path / "dump", timeout=300)[str(root)]
+    assert result["ok"], result
+    assert (result["num_episodes"], len(result["items_tasks"])) == (5, 2)
+    assert [k for k, ft in result["features"].items() if ft["dtype"] == "video"] == ["observation.images.primary"]
+    held = [e[camera_source_column("observation.images.primary")] for e in result["episodes"]]
+    assert held == ["observation.images.head"] * 2 + ["observation.images.third_person"] * 3

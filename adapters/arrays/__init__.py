@@ -1,0 +1,1 @@
+"""Array recordings (Zarr replay buffers, robomimic / LIBERO / robosuite / ALOHA HDF5): one adapter, layouts as data."""

@@ -1,0 +1,352 @@
+"""Array recordings as the robot-learning codebases write them: Zarr replay buffers (Diffusion Policy, UMI; v2 or v3,
+a directory or a `.zip`) and HDF5 files (robomimic, LIBERO, raw robosuite demos, ACT / ALOHA episodes), one adapter
+whose layouts are data (`layouts.yaml`: where episodes, states, actions, images, rates and language live, and the
+makers' code each convention rests on).
+
+Discovery finds the stores under the root (a `*.zarr` directory or any directory holding a root group's metadata,
+`*.zip`, `*.hdf5` / `*.h5`), opens each once, chooses its layout (the `layout` option, else detected, the evidence
+kept) and yields one ref per episode: a replay buffer's rows cut at `meta/episode_ends`, one per `data/demo_N`
+group, or the file itself. A store no layout fits, or one that cannot be opened, comes back as one flagged ref
+naming what it lacks (quarantined with that reason): nothing is skipped silently.
+
+| what | native key | rate |
+| --- | --- | --- |
+| per-row numeric arrays under the episode's base (`data/`, the demo group, the file) | state `<a.b>` | below |
+| the layout's `actions` | action | |
+| the layout's `signals` (robomimic `rewards`, `dones`) | signal | |
+| the layout's `images` (T, H, W, 3), uint8 or float 0..`image_scale` | camera `<name>` (uint8 RGB) | |
+| a replay buffer's `timestamp` (Diffusion Policy real-robot buffers) | the rows' times | from the file |
+
+Rate: the `fps` option, else the file's own (robosuite's `control_freq` in `env_args` / `env_info`), else the layout's
+default from the maker's code (PushT 10 Hz, robosuite 20 Hz, ALOHA 50 Hz, UMI 59.94 Hz assumed); which one was used
+is in the episode's lineage (`source_annotation.rate_from`). No layout here declares hands: every episode is natives
+only (`unknown` embodiment), the robot type recorded where the file names it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from adapters.arrays.camera import ArrayImagesCamera, ImageRangeError, to_uint8
+from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, matches
+from adapters.arrays.stores import Store, container_of, open_store
+from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream, natural_key
+from adapters.storage import bounds
+from adapters.storage.location import Location, is_object, listing
+from schemas.corpus import SourceAnnotation
+from schemas.tiers import QualityTier
+
+ATTR_GROUPS = ("", "data")  # where the layouts keep their attributes
+
+
+class ArraysOptions(AdapterOptions):
+    source: str = Field("arrays", description="source name in episode uids and the catalog")
+    layout: str | None = Field(None, description=f"one of {sorted(LAYOUTS)} (default: detected per file)")
+    fps: float | None = Field(None, gt=0, description="the recording rate, over the file's and the layout's default")
+    tier: QualityTier = Field(QualityTier.high, description="default tier")
+    max_depth: int = Field(3, ge=0, description="folders below the root searched for stores")
+
+    @field_validator("layout")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None and v not in LAYOUTS:
+            raise ValueError(f"unknown layout {v!r}; known: {sorted(LAYOUTS)}")
+        return v
+
+
+class ArrayRecording(SourceAnnotation):
+    """What the lineage keeps of how an array recording was read."""
+
+    layout: str
+    layout_from: str  # named or detected, with the evidence
+    container: str
+    rate_hz: float
+    rate_from: str  # "option", "file: <attribute>", "file: timestamps" or "default: <the maker's code>"
+    rows: tuple[int, int] | None = None  # a replay buffer's rows [start, stop)
+    group: str | None = None
+
+
+class ArraysAdapter(SourceAdapter):
+    name: ClassVar[str] = "arrays"
+    options_model: ClassVar[type[AdapterOptions]] = ArraysOptions
+    options: ArraysOptions
+    containers: ClassVar[tuple[str, ...]] = ("zarr", "hdf5")
+    expects: ClassVar[str] = (
+        "Zarr replay buffers (*.zarr directories, *.zip) or HDF5 files (*.hdf5, *.h5) of a layout in "
+        "adapters/arrays/layouts.yaml, at the root or up to max_depth folders below"
+    )
+
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        root = self.locate(root)
+        root = root if is_object(root) else root.resolve()
+
+        def refs() -> Iterator[EpisodeRef]:
+            for path, container in self._stores(root):
+                yield from self._discover_store(root, path, container)
+
+        yield from self.capped(refs())
+
+    def _stores(self, root: Location) -> list[tuple[Location, str]]:
+        """(path, container) of every store at or under `root` (a store's own folders are not searched)."""
+        found, todo = [], [(root, 0)]
+        while todo:
+            path, depth = todo.pop()
+            kind = container_of(path)
+            if kind is not None:
+                if kind in self.containers:
+                    found.append((path, kind))
+                continue
+            if depth > self.options.max_depth or not path.is_dir():
+                continue
+            for e in listing(path):
+                if not e.name.startswith("."):
+                    todo.append((path / e.name, depth + 1))
+        return sorted(found, key=lambda pc: natural_key(str(pc[0])))
+
+    def _discover_store(self, root: Location, path: Location, container: str) -> Iterator[EpisodeRef]:
+        rel = str(path.relative_to(root)) if path != root else path.name
+        base_id = rel.removesuffix(".zip")
+        subset = self.options.subset
+        try:
+            with open_store(path, container) as store:
+                name, layout, why = choose(container, store.keys, store.all_attrs(ATTR_GROUPS), self.options.layout)
+                episodes = list(_episodes(store, layout))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            message = f"not read as an array recording: {e}"
+            self.note("unreadable_store", message, root=root, path=path, episodes=[base_id])
+            yield self.new_ref(
+                base_id,
+                (str(path),),
+                subset=subset or container,
+                source=self.options.source,
+                error=self.error(message, file=path, episode=base_id, field="layout"),
+            )
+            return
+        for label, locator in episodes:
+            locator.update(layout=name, layout_from=why, container=container)
+            yield self.new_ref(
+                f"{base_id}/{label}" if label else base_id,
+                (str(path),),
+                subset=subset or name,
+                source=self.options.source,
+                locator=locator,
+            )
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        self.raise_discovered(ref)
+        loc = ref.locator
+        path = self.locate(ref.paths[0])
+        layout = LAYOUTS[loc["layout"]]
+
+        def fail(message: str, field: str) -> Exception:
+            return self.error(message, file=path, episode=ref.raw_id, field=field)
+
+        try:
+            with open_store(path, loc["container"]) as store:
+                return self._read(ref, store, layout, path, fail)
+        except (OSError, ValueError, KeyError) as e:  # an AdapterError (`fail`) passes through
+            raise fail(f"unreadable store: {e}", "store") from e
+
+    def _read(self, ref: EpisodeRef, store: Store, layout: Layout, path: Location, fail) -> RawEpisode:
+        loc = ref.locator
+        attrs = store.all_attrs(ATTR_GROUPS)
+        base = loc.get("group") or layout.episodes.base
+        start, stop = loc.get("rows") or (None, None)
+        per_row = _per_row(store, base, start, stop, layout)
+        if not per_row:
+            raise fail(f"no per-row array under {base or 'the root'}", base or "/")
+        n = max(per_row.values())
+        try:  # checked before any array is read (a declared shape costs nothing until it is)
+            bounds.check("rows", n, bounds.limit("ROWS"), "the ROWS limit")
+        except bounds.TooLarge as e:
+            raise fail(str(e), base or "/") from e
+        fps, rate_from = self._rate(layout, attrs)
+        times = np.arange(n) / fps
+        if layout.timestamps and layout.timestamps in per_row:
+            t = store.read(_join(base, layout.timestamps), start, stop).astype(np.float64).reshape(-1)
+            if len(t) == n and np.all(np.diff(t) >= 0):
+                times, rate_from = t - t[0], "file: timestamps"
+        states: dict[str, Stream] = {}
+        actions: dict[str, Stream] = {}
+        signals: dict[str, Stream] = {}
+        cameras: dict[str, ArrayImagesCamera] = {}
+        short: dict[str, int] = {}
+        for rel, rows in sorted(per_row.items()):
+            key = _join(base, rel)
+            if rows != n:
+                short[rel] = rows
+                continue
+            if rel == layout.timestamps:
+                continue
+            if _any(rel, layout.images):
+                cameras[rel.rsplit("/", 1)[-1]] = self._camera(store, path, loc, key, start, times, layout, fail)
+                continue
+            values = store.read(key, start, stop)
+            if values.dtype.kind not in "biuf":
+                continue
+            values = values.reshape(n, -1).astype(np.float64)
+            stream = Stream(times, values, NAMES.get((loc["layout"], rel, values.shape[1])), "native")
+            out = actions if _any(rel, layout.actions) else signals if _any(rel, layout.signals) else states
+            out[rel.replace("/", ".")] = stream
+        if not states and not actions:
+            raise fail("no numeric per-row array to keep as a state or an action", base or "/")
+        robot = attr_value(layout.robot_type, attrs) if layout.robot_type else None
+        robot_type = _text(robot[0]) if robot else None
+        annotation = ArrayRecording(
+            kind="arrays",
+            layout=loc["layout"],
+            layout_from=loc["layout_from"],
+            container=loc["container"],
+            rate_hz=fps,
+            rate_from=rate_from,
+            rows=tuple(loc["rows"]) if loc.get("rows") else None,
+            group=loc.get("group"),
+        )
+        return RawEpisode(
+            ref=ref,
+            robot_type=robot_type,
+            embodiment="unknown",
+            tier=self.options.tier,
+            native_fps=fps,
+            states=states,
+            actions=actions,
+            cameras=cameras,
+            signals=signals,
+            language=_language(layout, attrs, path),
+            tier_reasons=(f"layout {loc['layout']} declares no hands: natives only",),
+            metadata={"rows": n, "short_arrays": short, "robot_type_from": robot[1] if robot else None},
+            annotation=annotation,
+        )
+
+    def _rate(self, layout: Layout, attrs: dict[str, dict[str, Any]]) -> tuple[float, str]:
+        if self.options.fps is not None:
+            return self.options.fps, "option"
+        found = attr_value(layout.rate, attrs)
+        if found is not None:
+            try:
+                hz = float(found[0])
+            except (TypeError, ValueError):
+                hz = 0.0
+            if hz > 0:
+                return hz, f"file: {found[1]}"
+        return layout.rate.default, f"default: {layout.rate.why}"
+
+    def _camera(
+        self, store: Store, path: Location, loc: dict, key: str, start: int | None, times, layout: Layout, fail
+    ) -> ArrayImagesCamera:
+        info = store.arrays[key]
+        if len(info.shape) != 4 or info.shape[-1] != 3:
+            raise fail(f"an image array is (T, H, W, 3); this one is {info.shape}", key)
+        first = store.read(key, start or 0, (start or 0) + 1)
+        try:
+            to_uint8(first, layout.image_scale)
+        except ImageRangeError as e:
+            raise fail(f"frame 0: {e}", key) from e
+        name = key.rsplit("/", 1)[-1]
+        return ArrayImagesCamera(
+            path,
+            loc["container"],
+            key,
+            start or 0,
+            times,
+            info.shape[1],
+            info.shape[2],
+            layout.image_scale,
+            canonical=layout.camera_role(name),
+        )
+
+
+class ZarrAdapter(ArraysAdapter):
+    """The same layouts, Zarr stores only (`adapter: zarr`): an HDF5 file under the root is not read."""
+
+    name: ClassVar[str] = "zarr"
+    containers: ClassVar[tuple[str, ...]] = ("zarr",)
+    expects: ClassVar[str] = "Zarr replay buffers (*.zarr folders or *.zip) of a layout in adapters/arrays/layouts.yaml"
+
+
+def _episodes(store: Store, layout: Layout) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(label, locator) per episode of `store` under `layout`; ValueError when its episode index is unusable."""
+    spec = layout.episodes
+    if spec.ends:
+        ends = store.read(spec.ends).astype(np.int64).reshape(-1)
+        rows = _base_rows(store, spec.base)
+        bounds.check("rows", rows, bounds.limit("ROWS"), "the ROWS limit")
+        if len(ends) == 0:
+            raise ValueError(f"{spec.ends} is empty: the buffer holds no episode")
+        if ends[0] <= 0 or np.any(np.diff(ends) <= 0) or ends[-1] > rows:
+            raise ValueError(
+                f"{spec.ends} must rise strictly from > 0 to at most the {rows} rows of {spec.base}/ "
+                f"(found {ends[:3].tolist()}...{ends[-1]})"
+            )
+        starts = np.concatenate([[0], ends[:-1]])
+        for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            yield f"episode_{i}", {"rows": [a, b]}
+    elif spec.groups:
+        groups = [g for g in matches(frozenset(store.groups), spec.groups)]
+        if not groups:
+            raise ValueError(f"no group {spec.groups}")
+        for g in sorted(groups, key=natural_key):
+            yield g.rsplit("/", 1)[-1], {"group": g}
+    else:
+        yield "", {}
+
+
+def _base_rows(store: Store, base: str) -> int:
+    """The rows of a replay buffer: the length its arrays under `base` share (the most common one)."""
+    lengths = [info.shape[0] for k, info in store.arrays.items() if k.startswith(base + "/") and info.shape]
+    if not lengths:
+        raise ValueError(f"no array under {base}/")
+    values, counts = np.unique(lengths, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def _per_row(store: Store, base: str, start: int | None, stop: int | None, layout: Layout) -> dict[str, int]:
+    """path under `base` -> the rows it holds for this episode, for every array that is not skipped."""
+    prefix = base + "/" if base else ""
+    out = {}
+    for key, info in store.arrays.items():
+        if not key.startswith(prefix) or not info.shape:
+            continue
+        rel = key[len(prefix) :]
+        if _any(rel, layout.skip) or (layout.episodes.ends and key == layout.episodes.ends):
+            continue
+        rows = info.shape[0] if start is None else max(0, min(info.shape[0], stop) - start)
+        out[rel] = rows
+    return out
+
+
+def _any(rel: str, patterns: tuple[str, ...]) -> bool:
+    return any(matches(frozenset([rel]), p) for p in patterns)
+
+
+def _join(base: str, rel: str) -> str:
+    return f"{base}/{rel}" if base else rel
+
+
+NAMES = {  # column names the makers' code gives (layouts.yaml's header cites it)
+    ("diffusion_policy", "state", 5): ("agent_x", "agent_y", "block_x", "block_y", "block_angle"),
+    ("diffusion_policy", "action", 2): ("target_x", "target_y"),
+}
+
+
+def _language(layout: Layout, attrs: dict[str, dict[str, Any]], path: Location) -> list[Language]:
+    if layout.language is None:
+        return []
+    found = attr_value(layout.language, attrs)
+    if found is not None and _text(found[0]):
+        return [Language(_text(found[0]), "instruction")]
+    suffix = layout.language.file_suffix
+    stem = path.name.rsplit(".", 1)[0]
+    if suffix and stem.endswith(suffix):  # LIBERO's `<SCENE>_<task words>_demo.hdf5`
+        words = re.sub(r"^([A-Z0-9]+_)*SCENE\d+_", "", stem.removesuffix(suffix)).replace("_", " ").strip()
+        return [Language(words, "instruction")] if words else []
+    return []
+
+
+def _text(v: Any) -> str:
+    return " ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v).strip()

@@ -1,0 +1,138 @@
+"""The array-recording layouts as data (`layouts.yaml`, whose header cites the makers' code for each convention) and
+the choice of one for a file: by name (the `layout` option) or detected from the keys and attributes the file holds,
+with the evidence said; a file no layout fits is refused naming what each layout of its container lacks."""
+
+from __future__ import annotations
+
+import json
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from schemas.canonical import Camera
+from schemas.data_file import read_yaml
+
+Container = Literal["zarr", "hdf5"]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Detect(_Data):
+    requires: tuple[str, ...] = ()  # key patterns, each matched by at least one array or group
+    attrs: tuple[str, ...] = ()  # "group@name" attributes present
+    lacks: tuple[str, ...] = ()  # key patterns matched by nothing
+
+
+class Episodes(_Data):
+    ends: str | None = None  # key of the exclusive row ends (a replay buffer)
+    groups: str | None = None  # pattern of one group per episode
+    file: bool = False  # the file is one episode
+    base: str = ""  # where the per-row arrays live (`ends`, `file`)
+
+
+class FromFile(_Data):
+    """A value from the file (`attr` "group@name", a JSON string, then `json` keys into it) or a constant `value`."""
+
+    attr: str | None = None
+    json_path: tuple[str, ...] = Field((), alias="json")
+    value: str | None = None
+    file_suffix: str | None = None  # language: the file name without this suffix, when the attribute is absent
+
+
+class Rate(FromFile):
+    default: float = Field(gt=0)
+    why: str
+
+
+class Layout(_Data):
+    container: Container
+    detect: Detect
+    episodes: Episodes
+    actions: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
+    signals: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    timestamps: str | None = None  # per-row times in seconds, when the file has them
+    image_scale: float = 255.0
+    rate: Rate
+    robot_type: FromFile | None = None
+    language: FromFile | None = None
+    cameras: dict[str, Camera] = {}  # camera name glob -> canonical camera, first match wins
+
+    def camera_role(self, name: str) -> Camera | None:
+        return next((role for glob, role in self.cameras.items() if fnmatchcase(name.lower(), glob.lower())), None)
+
+
+class _Layouts(RootModel[dict[str, Layout]]):
+    """`layouts.yaml` beside this module: name -> layout, in detection order."""
+
+
+LAYOUTS: dict[str, Layout] = read_yaml(Path(__file__).with_name("layouts.yaml"), _Layouts).root
+
+
+def matches(keys: frozenset[str], pattern: str) -> list[str]:
+    """The keys `pattern` names (fnmatch, `*` not crossing `/`)."""
+    depth = pattern.count("/")
+    return sorted(k for k in keys if k.count("/") == depth and fnmatchcase(k, pattern))
+
+
+def evidence(layout: Layout, keys: frozenset[str], attrs: dict[str, dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(what of `layout`'s detection evidence the file holds, what it lacks or holds against it)."""
+    held, lacking = [], []
+    for pattern in layout.detect.requires:
+        (held if matches(keys, pattern) else lacking).append(pattern)
+    for ref in layout.detect.attrs:
+        group, _, name = ref.partition("@")
+        (held if name in attrs.get(group, {}) else lacking).append(f"attribute {ref}")
+    for pattern in layout.detect.lacks:
+        if found := matches(keys, pattern):
+            lacking.append(f"no {pattern} (found {found[0]})")
+    return held, lacking
+
+
+def choose(
+    container: Container, keys: frozenset[str], attrs: dict[str, dict[str, Any]], name: str | None = None
+) -> tuple[str, Layout, str]:
+    """(name, layout, why) for a file: the named layout (its evidence still checked), else the first that fits.
+    ValueError naming, per layout of this container, what the file lacks."""
+    candidates = {n: lay for n, lay in LAYOUTS.items() if lay.container == container and name in (None, n)}
+    if name is not None and name not in LAYOUTS:
+        raise ValueError(f"unknown layout {name!r}; known: {sorted(LAYOUTS)}")
+    if not candidates:
+        raise ValueError(f"layout {name!r} is a {LAYOUTS[name].container} layout, and this is a {container} store")
+    lacks = {}
+    for n, lay in candidates.items():
+        held, lacking = evidence(lay, keys, attrs)
+        if not lacking:
+            how = "named by the layout option" if name else "detected"
+            return n, lay, f"{how}: the file holds {', '.join(held)}"
+        lacks[n] = lacking
+    said = "; ".join(f"{n} lacks {', '.join(missing)}" for n, missing in lacks.items())
+    raise ValueError(f"no {container} layout fits this file ({said})")
+
+
+def attr_value(spec: FromFile, attrs: dict[str, dict[str, Any]]) -> tuple[Any, str] | None:
+    """(value, where it came from) of `spec` in the file's attributes, or its constant; None when absent."""
+    if spec.value is not None:
+        return spec.value, "the layout"
+    if spec.attr is None:
+        return None
+    group, _, name = spec.attr.partition("@")
+    raw = attrs.get(group, {}).get(name)
+    if raw is None:
+        return None
+    value: Any = raw
+    if spec.json_path:
+        try:
+            value = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+        except ValueError:
+            return None
+        for key in spec.json_path:
+            if not isinstance(value, dict) or key not in value:
+                return None
+            value = value[key]
+    return value, f"attribute {spec.attr}" + "".join(f"[{k!r}]" for k in spec.json_path)

@@ -1,0 +1,109 @@
+"""Waiting on an object store has a deadline and a voice (issue 45 item 5).
+
+A store that accepts connections and never answers (a paused server, a hung proxy) raises nothing until the client's
+own socket timeouts, retried: a paused SeaweedFS held an `s3://` ingest and an export 150 s with not one line logged
+(review reliability-5, 5b/5c). Here every request to the store (`watched`, wrapped around each S3 call by
+`adapters.storage.s3_watched`) says once every `progress_s` that it is still waiting, and past `deadline_s` raises
+`StoreStalledError`, an error of the environment (`adapters.storage.faults`), so an ingest task
+retries it (`parallelism.environment`) and then defers its episode, and every command ends with exit 75 and one line
+(`jobs.runtime.retry.EXIT_ENVIRONMENT`): the same command is worth running again once the store answers.
+
+    EIDATA_STORE_PROGRESS_S   seconds between two "still waiting" lines (default 15)
+    EIDATA_STORE_DEADLINE_S   seconds one request may wait before the job defers (default 120; 0: no deadline)
+
+Both are read when a request starts, in whichever process makes it (`eidata ingest` forwards `EIDATA_*` to its Ray
+workers). A line said in a Ray worker goes to the worker's log and, when `EIDATA_STORE_VOICE` names a file (the job
+sets it: `jobs.runtime.voice`), is appended there too for the driver to print.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PROGRESS_ENV = "EIDATA_STORE_PROGRESS_S"
+DEADLINE_ENV = "EIDATA_STORE_DEADLINE_S"
+VOICE_ENV = "EIDATA_STORE_VOICE"  # a file the lines are appended to as well (a Ray worker's way to the driver)
+
+
+class StoreStalledError(OSError):
+    """The store did not answer one request within the deadline. An `OSError` as the store's other failures are (what
+    catches those, a lease's heartbeat, catches this), but not a `TimeoutError`, which s3fs retries (five times the
+    deadline); the environment's by its class name (`faults.toml`: its errno is None)."""
+
+    def __init__(self, what: str, deadline_s: float) -> None:
+        self.what, self.deadline_s = what, deadline_s
+        super().__init__(
+            f"the object store did not answer {what} within {deadline_s:g} s ({DEADLINE_ENV}); the job is deferred"
+        )
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: not a number of seconds") from None
+    if not value >= 0:
+        raise ValueError(f"{name}={text!r}: seconds must be 0 or more")
+    return value
+
+
+@dataclass(frozen=True)
+class StoreWait:
+    """How long one request may wait, and how often the wait is said."""
+
+    progress_s: float = 15.0
+    deadline_s: float = 120.0  # 0: none
+
+    @classmethod
+    def from_env(cls) -> StoreWait:
+        return cls(_seconds(PROGRESS_ENV, cls.progress_s), _seconds(DEADLINE_ENV, cls.deadline_s))
+
+
+def say(line: str, logger: logging.Logger = log) -> None:
+    """A warning line about the environment: logged (on `logger`), and appended to `EIDATA_STORE_VOICE` when set."""
+    logger.warning("%s", line)
+    voice = os.environ.get(VOICE_ENV)
+    if voice:
+        try:
+            with open(voice, "a", encoding="utf-8") as f:
+                f.write(f"{line} (pid {os.getpid()})\n")
+        except OSError:
+            pass  # the voice is a courtesy; the wait and the deadline do not depend on it
+
+
+async def watched(call: Awaitable[T], what: str, wait: StoreWait | None = None) -> T:
+    """`await call`, saying every `wait.progress_s` that `what` is still waiting, and raising `StoreStalledError`
+    (the call cancelled) once it has waited `wait.deadline_s`."""
+    wait = wait or StoreWait.from_env()
+    deadline = wait.deadline_s if wait.deadline_s > 0 else math.inf
+    step = wait.progress_s if wait.progress_s > 0 else math.inf
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(call)
+    t0 = loop.time()
+    try:
+        while True:
+            waited = loop.time() - t0
+            timeout = min(step, deadline - waited)
+            done, _ = await asyncio.wait({task}, timeout=None if math.isinf(timeout) else max(timeout, 0.0))
+            if done:
+                return task.result()
+            waited = loop.time() - t0
+            if waited >= deadline:
+                raise StoreStalledError(what, wait.deadline_s)
+            limit = f"deadline {wait.deadline_s:g} s, {DEADLINE_ENV}" if math.isfinite(deadline) else "no deadline"
+            say(f"waiting on the object store: {what} has not answered for {waited:.1f} s ({limit})")
+    finally:
+        if not task.done():
+            task.cancel()

@@ -1,0 +1,227 @@
+"""What a curator acts on, for the report: per source and dataset how many episodes were written (by tier),
+demoted (by the finding that lowered them) and quarantined (by step and error); the manifests curated from the corpus;
+every episode in one table, flagged ones first, each flagged episode's frames and signals beside a clean episode of the
+same dataset; and the exports made from it (folders the caller names: an export lives outside the corpus, its
+completion record `.eidata-export.json` says what it skipped).
+
+Counts and reasons come from the catalog's views (`jobs.catalog.views`), frames and signals from the datasets' files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ingest.lerobot.video_read import decode_frames
+from ingest.storage.tree import MARKER
+from jobs.catalog.query import run_query
+from jobs.report.data import DatasetView
+from jobs.report.plots import TIER_COLORS, _empty
+from schemas.canonical import ACTION, STATE, Camera, image_key
+from schemas.corpus import MANIFESTS_DIR
+from schemas.manifest import MANIFEST_JSON, Manifest
+
+QUARANTINED_COLOR = "#c92a2a"
+FLAGGED = ("low", "rejected")  # tiers a finding lowers an episode to
+MAX_EPISODE_ROWS = 400  # rows of the episode table; flagged and quarantined ones come first
+MAX_PAIRS = 6  # flagged episodes shown beside a clean one (each decodes a few frames of two episodes)
+
+COUNTS_SQL = """
+WITH w AS (
+    SELECT source, subset, count(*) AS written,
+           count(*) FILTER (WHERE tier = 'high') AS high, count(*) FILTER (WHERE tier = 'low') AS low,
+           count(*) FILTER (WHERE tier = 'actionless') AS actionless,
+           count(*) FILTER (WHERE tier = 'rejected') AS rejected
+    FROM episodes GROUP BY ALL),
+d AS (
+    SELECT e.source, e.subset, count(DISTINCT v.episode_uid) AS demoted
+    FROM verdicts AS v JOIN episodes AS e USING (episode_uid)
+    WHERE v.tier IN ('low', 'rejected') GROUP BY ALL),
+q AS (SELECT source, coalesce(subset, '(discovery)') AS subset, count(*) AS quarantined FROM quarantine GROUP BY ALL)
+SELECT source, subset, coalesce(written, 0) AS written, coalesce(high, 0) AS high, coalesce(low, 0) AS low,
+       coalesce(actionless, 0) AS actionless, coalesce(rejected, 0) AS rejected, coalesce(demoted, 0) AS demoted,
+       coalesce(quarantined, 0) AS quarantined
+FROM w FULL OUTER JOIN d USING (source, subset) FULL OUTER JOIN q USING (source, subset)
+ORDER BY source, subset"""
+
+REASONS_SQL = """
+SELECT e.source, e.subset, 'demoted to ' || v.tier AS outcome, v.code AS reason,
+       count(DISTINCT v.episode_uid) AS episodes, min(v.message) AS example
+FROM verdicts AS v JOIN episodes AS e USING (episode_uid)
+WHERE v.tier IN ('low', 'rejected') GROUP BY ALL
+UNION ALL
+SELECT source, coalesce(subset, '(discovery)'), 'quarantined', stage || ': ' || error_class, count(*),
+       min(left(message, 200))
+FROM quarantine GROUP BY ALL
+ORDER BY source, subset, outcome, episodes DESC, reason"""
+
+EPISODES_SQL = """
+WITH f AS (
+    SELECT episode_uid, list(DISTINCT code ORDER BY code) AS findings
+    FROM verdicts WHERE tier IN ('low', 'rejected') GROUP BY episode_uid)
+SELECT e.episode_uid, e.dataset, e.episode_index, e.tier, e.duration_s, e.num_frames, e.cameras, f.findings,
+       e.tier_reasons, e.tier IN ('low', 'rejected') AS flagged
+FROM episodes AS e LEFT JOIN f USING (episode_uid)
+ORDER BY flagged DESC, e.dataset, e.episode_index"""
+
+
+def counts_by_dataset(root: Path) -> list[dict[str, Any]]:
+    """Per source and subset (dataset): episodes written, by tier, demoted by a finding, quarantined."""
+    return run_query(root, COUNTS_SQL).to_pylist()
+
+
+def reasons_by_dataset(root: Path) -> list[dict[str, Any]]:
+    """Per source and subset: each reason episodes were demoted (a finding's code) or quarantined (step: error),
+    with how many and one message."""
+    return run_query(root, REASONS_SQL).to_pylist()
+
+
+def episode_rows(root: Path) -> list[dict[str, Any]]:
+    """Every written episode, flagged (low or rejected) first, with the findings that lowered it."""
+    return run_query(root, EPISODES_SQL).to_pylist()
+
+
+def quarantined_rows(root: Path, limit: int) -> list[dict[str, Any]]:
+    sql = f"""SELECT coalesce(episode_uid, raw_path) AS episode, source, subset, stage, error_class, message, file
+              FROM quarantine ORDER BY source, subset, episode LIMIT {int(limit)}"""
+    return run_query(root, sql).to_pylist()
+
+
+def manifests(root: Path) -> list[Manifest]:
+    """The manifests curated from the corpus (`manifests/<name>/manifest.json`), by name; unreadable ones skipped."""
+    out = []
+    for path in sorted((Path(root) / MANIFESTS_DIR).glob(f"*/{MANIFEST_JSON}")):
+        try:
+            out.append(Manifest.load(path.parent))
+        except ValueError:  # a manifest another version wrote, or torn: not this report's to judge
+            continue
+    return out
+
+
+@dataclass
+class ExportView:
+    """One exported dataset: its folder, what its meta says, and what its completion record says it left out."""
+
+    folder: str
+    version: str
+    episodes: int
+    frames: int
+    robot_type: str
+    cameras: list[str]
+    skipped: dict[str, int]
+    notes: list[str]
+
+
+def exports(folders: list[Path]) -> list[ExportView]:
+    """Every exported dataset under `folders` (a folder holding `.eidata-export.json`, at any depth)."""
+    out = []
+    for base in folders:
+        for marker in sorted(Path(base).rglob(MARKER)):
+            ds = marker.parent
+            try:
+                record = json.loads(marker.read_text(encoding="utf-8"))
+                info = json.loads((ds / "meta/info.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            feats = info.get("features", {})
+            out.append(
+                ExportView(
+                    folder=ds.relative_to(Path(base).parent).as_posix(),
+                    version=str(info.get("codebase_version", "?")),
+                    episodes=int(info.get("total_episodes", 0)),
+                    frames=int(info.get("total_frames", 0)),
+                    robot_type=str(info.get("robot_type")),
+                    cameras=[
+                        k.removeprefix("observation.images.") for k, f in feats.items() if f.get("dtype") == "video"
+                    ],
+                    skipped=dict(record.get("skipped") or {}),
+                    notes=list(record.get("notes") or []),
+                )
+            )
+    return out
+
+
+# -- figures ----------------------------------------------------------------------------------------------------
+
+
+def counts_figure(rows: list[dict[str, Any]]) -> Figure:
+    """Episodes per source: written by tier, and quarantined, as stacked bars with their counts."""
+    sources = sorted({r["source"] for r in rows})
+    fig = Figure(figsize=(8, 0.32 * len(sources) + 1.1), layout="constrained")
+    if not rows:
+        return _empty(fig, "no episodes in the catalog")
+    ax = fig.add_subplot()
+    parts = [(t, c) for t, c in TIER_COLORS.items()] + [("rejected", "#495057"), ("quarantined", QUARANTINED_COLOR)]
+    left = np.zeros(len(sources))
+    for what, color in parts:
+        n = np.array([sum(r[what] for r in rows if r["source"] == s) for s in sources], float)
+        if not n.any():
+            continue
+        ax.barh(sources, n, left=left, color=color, label=what)
+        for y, (x0, k) in enumerate(zip(left, n, strict=True)):
+            if k:
+                ax.text(x0 + k / 2, y, f"{int(k)}", ha="center", va="center", fontsize=8, color="white")
+        left += n
+    ax.set_xlabel("episodes")
+    ax.invert_yaxis()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    return fig
+
+
+@dataclass
+class EpisodeSample:
+    """One episode's frames and canonical signals, for the side-by-side view."""
+
+    label: str
+    frames: list[np.ndarray]
+    frame_indices: list[int]
+    signals: dict[str, np.ndarray]  # STATE / ACTION -> (T, used dims)
+
+
+def episode_sample(ds: DatasetView, i: int, label: str, count: int = 4) -> EpisodeSample:
+    """`count` frames of episode `i` (its main camera) and the canonical state and action dims its mask uses."""
+    keys = ds.info.video_keys
+    key = next((image_key(c) for c in Camera if image_key(c) in keys), keys[0] if keys else None)
+    n = int(ds.episodes[i]["length"])
+    idx = sorted({round(float(x)) for x in np.linspace(0, n - 1, min(count, n))}) if n else []
+    frames: dict[int, np.ndarray] = {}
+    if key is not None and idx:
+        frames = dict(decode_frames(ds.root / ds.info.video_file(int(ds.episodes[i]["episode_index"]), key), idx))
+    mask = ds.mask(i)
+    cols = ds.columns(i, [c for c in (STATE, ACTION) if ds.info.features.get(c) is not None])
+    used = np.flatnonzero(mask) if mask is not None else None
+    signals = {k: (v[:, used] if used is not None and v.ndim == 2 else v) for k, v in cols.items()}
+    return EpisodeSample(label, [frames[t] for t in idx if t in frames], [t for t in idx if t in frames], signals)
+
+
+def pair_figure(flagged: EpisodeSample, clean: EpisodeSample | None, fps: float) -> Figure:
+    """A flagged episode (left) beside a clean one of its dataset (right): frames on top, state and action below."""
+    samples = [s for s in (flagged, clean) if s is not None]
+    width = max(max(len(s.frames) for s in samples), 1)
+    fig = Figure(figsize=(6.2 * len(samples), 4.6), layout="constrained")
+    grid = fig.add_gridspec(3, width * len(samples), height_ratios=[1.2, 1, 1])
+    for k, s in enumerate(samples):
+        for j, (t, img) in enumerate(zip(s.frame_indices, s.frames, strict=True)):
+            ax = fig.add_subplot(grid[0, k * width + j])
+            ax.imshow(img)
+            ax.set_title(f"{t / fps:.1f} s", fontsize=7)
+            ax.set_axis_off()
+        for row, name in enumerate((STATE, ACTION), start=1):
+            ax = fig.add_subplot(grid[row, k * width : (k + 1) * width])
+            v = s.signals.get(name)
+            if v is None or v.size == 0:
+                ax.text(0.5, 0.5, f"no {name}", ha="center", va="center", fontsize=8, color="#555")
+                ax.set_axis_off()
+                continue
+            ax.plot(np.arange(len(v)) / fps, v, lw=0.7)
+            ax.set_ylabel(name, fontsize=7)
+            ax.tick_params(labelsize=6)
+            if row == 1:
+                ax.set_title(s.label, fontsize=8, loc="left")
+        fig.axes[-1].set_xlabel("s", fontsize=7)
+    return fig

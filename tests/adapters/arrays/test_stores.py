@@ -1,0 +1,78 @@
+"""One view of a Zarr (v2, v3; a folder or a zip, its root at the zip's root or one folder down) or HDF5 store:
+what a path is, every array and group by path, attributes as plain values, rows read on demand."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import zarr
+
+from adapters.arrays.stores import container_of, open_store
+from adapters.storage.location import locate
+from adapters.synthetic.arrays import zip_folder
+
+
+def _buffer(path: Path, zarr_format: int) -> Path:
+    g = zarr.open_group(path, mode="w", zarr_format=zarr_format)
+    g.attrs["note"] = "x"
+    g.create_array("data/action", data=np.arange(12, dtype=np.float32).reshape(6, 2))
+    g.create_array("meta/episode_ends", data=np.array([2, 6]))
+    return path
+
+
+def test_container_of(tmp_path: Path) -> None:
+    v2, v3 = _buffer(tmp_path / "a.zarr", 2), _buffer(tmp_path / "b", 3)
+    (tmp_path / "plain").mkdir()
+    for name in ("c.zip", "d.hdf5", "e.H5", "f.txt"):
+        (tmp_path / name).write_bytes(b"")
+    got = {p.name: container_of(p) for p in (v2, v3, *(tmp_path / n for n in ("plain", "c.zip", "d.hdf5", "e.H5")))}
+    assert got == {"a.zarr": "zarr", "b": "zarr", "plain": None, "c.zip": "zarr", "d.hdf5": "hdf5", "e.H5": "hdf5"}
+    assert container_of(tmp_path / "f.txt") is None
+
+
+@pytest.mark.parametrize("form", ["v2", "v3", "zip", "zip_one_down"])
+def test_zarr_stores_read_the_same(tmp_path: Path, form: str) -> None:
+    folder = _buffer(tmp_path / "replay_buffer.zarr", 3 if form == "v3" else 2)
+    path = folder
+    if form == "zip":
+        path = zip_folder(folder, tmp_path / "buffer.zarr.zip")
+    elif form == "zip_one_down":  # `zip -r x.zip replay_buffer.zarr`
+        path = tmp_path / "x.zip"
+        with zipfile.ZipFile(path, "w") as z:
+            for f in sorted(folder.rglob("*")):
+                if f.is_file():
+                    z.write(f, f.relative_to(tmp_path).as_posix())
+    with open_store(path, "zarr") as store:
+        assert set(store.arrays) == {"data/action", "meta/episode_ends"} and store.groups == {"", "data", "meta"}
+        assert store.arrays["data/action"].shape == (6, 2) and store.keys >= {"data", "data/action"}
+        assert store.read("data/action", 2, 4).tolist() == [[4.0, 5.0], [6.0, 7.0]]
+        assert store.attrs()["note"] == "x" and store.all_attrs(("", "data", "nope")).keys() == {"", "data"}
+
+
+def test_a_zip_without_group_metadata_is_refused(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "x.zip", "w") as z:
+        z.writestr("readme.txt", "no store here")
+    with pytest.raises(ValueError, match=r"no Zarr group metadata \(.zgroup or zarr.json\) in this zip"):
+        with open_store(tmp_path / "x.zip", "zarr"):
+            pass
+
+
+def test_hdf5_attributes_read_as_plain_values(tmp_path: Path) -> None:
+    with h5py.File(tmp_path / "a.hdf5", "w") as f:
+        f.attrs["sim"] = np.bool_(True)
+        f["data/demo_0/actions"] = np.zeros((3, 7))
+        f["data"].attrs["env"] = np.bytes_(b"Lift")
+    with open_store(tmp_path / "a.hdf5", "hdf5") as store:
+        assert store.attrs() == {"sim": True} and store.attrs("data") == {"env": "Lift"}
+        assert set(store.arrays) == {"data/demo_0/actions"} and store.groups == {"", "data", "data/demo_0"}
+        assert store.read("data/demo_0/actions").shape == (3, 7)
+
+
+def test_zarr_in_an_object_store_is_refused() -> None:
+    with pytest.raises(ValueError, match="Zarr stores are read from local paths only"):
+        with open_store(locate("s3://bucket/buffer.zarr"), "zarr"):
+            pass

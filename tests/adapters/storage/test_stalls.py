@@ -1,0 +1,48 @@
+"""A request to the store that is not answered is said while it waits and ends at its deadline (issue 45 item 5):
+`adapters.storage.stalls.watched` on a call that never ends. The real s3fs client on a silent endpoint:
+test_s3_watched.py; the real paused server: tests/s3/test_stall.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from adapters.storage.faults import environment_fault
+from adapters.storage.stalls import DEADLINE_ENV, PROGRESS_ENV, StoreStalledError, StoreWait, watched
+
+
+def test_a_call_that_never_ends_is_said_then_stopped_at_the_deadline(caplog: pytest.LogCaptureFixture) -> None:
+    async def never() -> None:
+        await asyncio.Event().wait()
+
+    caplog.set_level(logging.WARNING, "adapters.storage.stalls")
+    t0 = time.monotonic()
+    with pytest.raises(StoreStalledError, match=r"did not answer get_object s3://b/k within 0.5 s") as e:
+        asyncio.run(watched(never(), "get_object s3://b/k", StoreWait(progress_s=0.15, deadline_s=0.5)))
+    assert 0.5 <= time.monotonic() - t0 < 2.0
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3 and all("get_object s3://b/k has not answered for" in x for x in lines), lines
+    assert environment_fault(e.value) is not None  # a TimeoutError: the environment's, deferred, exit 75
+
+
+def test_an_answer_in_time_says_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    async def soon() -> int:
+        await asyncio.sleep(0.05)
+        return 7
+
+    assert asyncio.run(watched(soon(), "x", StoreWait(progress_s=1, deadline_s=2))) == 7
+    assert asyncio.run(watched(soon(), "x", StoreWait(progress_s=0, deadline_s=0))) == 7  # neither: plain await
+    assert not caplog.records
+
+
+def test_the_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert StoreWait.from_env() == StoreWait(15.0, 120.0)
+    monkeypatch.setenv(PROGRESS_ENV, "0.5")
+    monkeypatch.setenv(DEADLINE_ENV, "3")
+    assert StoreWait.from_env() == StoreWait(0.5, 3.0)
+    monkeypatch.setenv(DEADLINE_ENV, "soon")
+    with pytest.raises(ValueError, match=f"{DEADLINE_ENV}='soon': not a number"):
+        StoreWait.from_env()

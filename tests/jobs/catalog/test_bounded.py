@@ -1,0 +1,129 @@
+"""`jobs.catalog.bounded`: the hostile expressions of reliability review 5 (3d-3e), through `eidata query` and
+`eidata curate --where`, end within a 2 s deadline under a 1 GiB memory limit, each stopped with a message naming the
+limit and its flag; nothing is written and the corpus stays byte-identical. Measured on the real catalog of the
+package's corpus (`conftest.corpus`)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from jobs.catalog.bounded import GRACE_S, SqlLimitError, SqlLimits, Usage, run_bounded
+from jobs.catalog.curate import _select, cli_curate
+from jobs.catalog.query import cli_query, connect, run_query
+
+LIMITS = SqlLimits(memory_mib=1024, threads=2, deadline_s=2.0)
+SLACK_S = 3.0  # sending the answer back on a loaded 2-core machine, beyond the deadline and its grace
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """sha256 of every file under `root`, by relative path."""
+    files = (p for p in root.rglob("*") if p.is_file())
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.fixture(scope="module")
+def root(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dst = tmp_path_factory.mktemp("bounded") / "corpus"
+    shutil.copytree(corpus, dst)
+    return dst
+
+
+QUERIES = {
+    "range 1e12": "SELECT count(*) FROM range(1000000000000)",
+    "recursive CTE": "WITH RECURSIVE t(n, s) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, s || s FROM t WHERE n < 40) "
+    "SELECT max(length(s)) FROM t",
+    "repeat 4e9": "SELECT length(repeat('x', 4000000000))",
+}
+WHERES = {
+    "lpad 2e9": "length(lpad(tier, 2000000000, 'x')) > 0",
+    "string_split(lpad 3e8)": "len(string_split(lpad('', 300000000, ','), ',')) > 0",
+    "levenshtein 6e4": "levenshtein(lpad('', 60000, 'a'), rpad(tier, 60000, 'b')) > 0",
+    "printf width 2e9": "printf('%2000000000d', 1) <> ''",
+}
+
+
+def _bounded(root: Path, run: object) -> Usage:
+    before = snapshot(root)
+    usage = Usage()
+    with pytest.raises(SqlLimitError) as err:
+        run(usage)  # type: ignore[operator]
+    assert usage.wall_s - usage.setup_s < LIMITS.deadline_s + GRACE_S + SLACK_S, usage
+    # a forked child's peak RSS starts at its parent's (Linux copies the high-water mark): pytest's own size after
+    # thousands of tests (1.6 GiB in the full suite) is not the statement's; what the child added is
+    assert usage.peak_rss_mib - usage.start_rss_mib < 1024, usage
+    assert err.value.limit in ("memory", "deadline")
+    flag = {"memory": "--sql-memory-mib", "deadline": "--sql-deadline-s"}[err.value.limit]
+    assert flag in str(err.value)
+    assert snapshot(root) == before
+    return usage
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_hostile_queries_are_bounded(root: Path, name: str) -> None:
+    _bounded(root, lambda usage: run_query(root, QUERIES[name], limits=LIMITS, usage=usage))
+
+
+@pytest.mark.parametrize("name", WHERES)
+def test_hostile_curation_expressions_are_bounded(root: Path, name: str) -> None:
+    """Each is a checked expression (only listed functions): the guard admits it, the limits stop it."""
+    _bounded(root, lambda usage: _select(root, WHERES[name], limits=LIMITS, usage=usage))
+
+
+def test_cli_names_the_limit_and_its_flag(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = snapshot(root)
+    args = argparse.Namespace(
+        root=str(root), sql=QUERIES["range 1e12"], format="csv", sql_deadline_s=1.0, sql_memory_mib=None
+    )
+    assert cli_query(args) == 2
+    assert "deadline of 1 s" in (err := capsys.readouterr().err) and "--sql-deadline-s raises it" in err
+    args.sql, args.sql_deadline_s, args.sql_memory_mib = QUERIES["repeat 4e9"], None, 256
+    assert cli_query(args) == 2
+    assert "memory limit of 256 MiB" in (err := capsys.readouterr().err) and "--sql-memory-mib raises it" in err
+    curate_args = argparse.Namespace(
+        root=str(root),
+        name="hostile",
+        where=WHERES["printf width 2e9"],
+        balance="none",
+        val_fraction=0.05,
+        routing=None,
+        overwrite=False,
+        include_verdict=[],
+        exclude_verdict=[],
+        sql_memory_mib=256,
+        sql_deadline_s=2.0,
+        sql_threads=1,
+    )
+    assert cli_curate(curate_args) == 2
+    assert "--sql-" in capsys.readouterr().err
+    assert snapshot(root) == before
+
+
+def test_ordinary_sql_runs_within_the_limits(root: Path) -> None:
+    usage = Usage()
+    sql = "SELECT tier, count(*) AS n FROM episodes GROUP BY ALL ORDER BY ALL"
+    got = run_query(root, sql, limits=LIMITS, usage=usage)
+    assert got.num_rows > 0 and usage.outcome == "ok"
+    assert run_query(root, "SELECT current_setting('threads') AS t", unrestricted=True, limits=LIMITS).to_pylist() == [
+        {"t": 2}
+    ]
+    sql, rows = _select(root, "tier = 'high'", limits=LIMITS)
+    assert rows.num_rows > 0 and "tier = 'high'" in sql
+
+
+def test_limits_are_locked(root: Path) -> None:
+    """The statement cannot raise its own limits: the configuration is locked after they are set."""
+    with pytest.raises(duckdb.Error, match="locked"):
+        run_bounded(lambda lim: connect(root, limits=lim), lambda con: con.execute("SET memory_limit = '9GiB'"), LIMITS)
+
+
+def test_errors_of_the_statement_come_back_as_they_are(root: Path) -> None:
+    with pytest.raises(duckdb.CatalogException, match="nope"):
+        run_query(root, "SELECT * FROM nope", limits=LIMITS)
+    with pytest.raises(ValueError, match="at least 64 MiB"):
+        SqlLimits(memory_mib=1)

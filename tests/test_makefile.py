@@ -1,0 +1,43 @@
+"""`make venv` says what it does and prints no failure that is none: every pip step is announced with what it
+installs and timed, and the packages installed without their dependencies come after every step that resolves
+dependencies (pip checks the declared dependencies of what is installed whenever a step resolves them, and printed
+lerobot 0.3.3's unmet pins as "ERROR: pip's dependency resolver ..." at the end of a fresh build; an --no-deps install
+checks nothing). Read from `make -n` (nothing runs)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.needs import tool_missing
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _venv_recipe(tmp_path: Path) -> list[str]:
+    make = shutil.which("make")
+    if make is None:
+        tool_missing("make", "the Makefile's recipe is read with make -n")
+    out = subprocess.run(
+        [make, "-n", "-B", "venv", f"VENV={tmp_path / 'venv'}"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return out.stdout.splitlines()
+
+
+def test_every_pip_step_is_announced_and_timed(tmp_path: Path) -> None:
+    steps = [line for line in _venv_recipe(tmp_path) if " -m pip " in line]
+    assert len(steps) == 5
+    for k, line in enumerate(steps, 1):
+        announced = re.search(rf'echo "make venv \[{k}/5\] ([^"]+)"; ', line)
+        assert announced and len(announced.group(1)) > 10, line  # says what it installs
+        assert line.index(announced.group(0)) < line.index(" install -q "), line
+        assert f'echo "make venv [{k}/5] done in $(( $(date +%s) - s )) s"' in line, line
+
+
+def test_no_deps_installs_come_last(tmp_path: Path) -> None:
+    installs = [line for line in _venv_recipe(tmp_path) if " -m pip " in line]
+    no_deps = [i for i, line in enumerate(installs) if "--no-deps" in line]
+    assert no_deps and any("lerobot==0.3.3" in installs[i] for i in no_deps)
+    assert no_deps == list(range(len(installs) - len(no_deps), len(installs))), installs
