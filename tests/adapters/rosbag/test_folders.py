@@ -120,7 +120,7 @@ def test_a_controller_switch_keeps_the_recording_whole(shared_realdata: Path, tm
     58.7 s. Before issue 47: quarantined whole, "streams do not overlap". Now: one episode over the robot's state's
     whole span (>= 95 %, with the idle ends the behaviour QA cuts and says), each controller's stream over its own
     window and masked elsewhere; its commands' columns named by joint (the trajectory's `joint_names`)."""
-    n, datasets, refused = write_folder(shared_realdata / "rosbag_franka_larics", tmp_path)
+    n, datasets, refused = write_folder(shared_folder(shared_realdata, "rosbag_franka_larics"), tmp_path)
     assert n == 1 and not refused
     [(dataset, [line])] = datasets.items()
     lineage = line["eidata"]
