@@ -60,16 +60,8 @@ def is_scenario(item: pytest.Item) -> bool:
     )
 
 
-# run first, from a pytest process that is still small and has started no Ray or thread pool: `jobs.catalog.bounded`
-# forks the calling process, and forked from the suite's 2 GiB, many-threaded process late in the run its children
-# missed their deadline (55 s for 2 s) or came back without the limit (a known limit of the in-process API; the CLI,
-# a fresh process, is what these tests stand for)
-FIRST = ("tests/jobs/catalog/test_bounded.py",)
-
-
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects, and before tests/benchmarks starts its smoke runs
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: not item.nodeid.startswith(FIRST))  # stable: the rest keep their order
     for item in items:
         if is_scenario(item):
             item.add_marker(pytest.mark.scenario)

@@ -17,7 +17,7 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import reduce
+from functools import partial, reduce
 from pathlib import Path
 from typing import get_args
 
@@ -131,14 +131,17 @@ def _select(
     (`jobs.catalog.bounded.run_bounded`: SqlLimitError past one; `usage` says what it took)."""
     limits = limits or SqlLimits()
 
-    def work(con: duckdb.DuckDBPyConnection) -> tuple[str, pa.Table, list[dict]]:
-        columns = con.sql("SELECT * FROM episodes LIMIT 0").columns
-        sql = SELECT_SQL.format(where=check_expression(con, where, columns))
-        rows = con.sql(sql).to_arrow_table()  # one statement: the text is ours around a checked expression
-        return sql, rows, con.sql(VERDICTS_SQL).to_arrow_table().to_pylist()
-
-    sql, rows, found = run_bounded(lambda lim: connect(corpus_root, limits=lim), work, limits, usage)
+    sql, rows, found = run_bounded(partial(connect, corpus_root), partial(_selected, where), limits, usage)
     return sql, (verdicts or VerdictChoice()).apply(rows, found)
+
+
+def _selected(where: str, con: duckdb.DuckDBPyConnection) -> tuple[str, pa.Table, list[dict]]:
+    """(the statement, its rows, the catalog's verdicts) for the checked `where` on `con` (module-level: it crosses to
+    the bounded child as a pickle)."""
+    columns = con.sql("SELECT * FROM episodes LIMIT 0").columns
+    sql = SELECT_SQL.format(where=check_expression(con, where, columns))
+    rows = con.sql(sql).to_arrow_table()  # one statement: the text is ours around a checked expression
+    return sql, rows, con.sql(VERDICTS_SQL).to_arrow_table().to_pylist()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import math
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -107,14 +108,18 @@ def run_query(
     if not unrestricted:
         check_read_only(sql, VIEWS)
 
-    def work(con: duckdb.DuckDBPyConnection) -> pa.Table:
-        rel = con.sql(sql)
-        return pa.table({}) if rel is None else rel.to_arrow_table()
-
+    work = partial(_table, sql)
     if limits is not None:
-        return run_bounded(lambda lim: connect(corpus_root, unrestricted=unrestricted, limits=lim), work, limits, usage)
+        return run_bounded(partial(connect, corpus_root, unrestricted=unrestricted), work, limits, usage)
     with connect(corpus_root, unrestricted=unrestricted) as con:
         return work(con)
+
+
+def _table(sql: str, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """`sql`'s rows on `con`; an empty table for a statement that returns none (module-level: it crosses to the
+    bounded child as a pickle)."""
+    rel = con.sql(sql)
+    return pa.table({}) if rel is None else rel.to_arrow_table()
 
 
 # -- formatting -------------------------------------------------------------------------------------------------
