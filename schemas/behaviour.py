@@ -223,10 +223,10 @@ class BehaviourConfig(BaseModel):
         0.1,
         gt=0,
         le=1,
-        description="a column without joint limits held while its command pushes past it by at most this share of its"
-        " travel over the episode (state or command), never back across, is held short by its compliance (contact or"
-        " load, whichever way it then leaves; `ingest.qa.explain`). Arm joints of a description are not explained so:"
-        " a clamp reads the same",
+        description="a column held while its command pushes past it by at most this share of its travel over the"
+        " episode (state or command), never back across, is held short by its compliance (contact or load, whichever"
+        " way it then leaves; `ingest.qa.explain`). An arm joint of a description only where its reading is quantised"
+        " (encoder ticks): a continuous reading held bit-exact reads as a clamp",
     )
     clamp_fraction_low: float = Field(
         0.1,

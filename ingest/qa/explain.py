@@ -16,10 +16,12 @@ are not defects, each read from the episode's own signals (`schemas.behaviour.Wh
   while its command keeps closing, or a joint held short of its command by its compliance (its command within
   `contact_error_fraction` of the column's travel over the episode, whichever way it then leaves: the real two-hand
   rig's arm joints, in degrees, hold a few tenths short under gravity). A stalled sensor instead ends its hold by
-  jumping to where the command went. An arm joint of a description (joint limits) is never explained so: held at one
-  exact value while its command pushes past, it reads as a software clamp or a stall does (`plateau`), and telling
-  them apart needs a force the recording does not have (the real SO-101 follower's elbow, held 2-6 % of its travel
-  short of the leader, stays a plateau finding: BENCHMARKS.md says so).
+  jumping to where the command went. An arm joint of a description (joint limits) is explained so only where its
+  reading is quantised (`quantum` > 0) and held within the compliance bound: an encoder that counts whole ticks reads
+  one exact value while a servo is pressed against something (the real SO-101 follower's elbow, Feetech ticks, held
+  2-6 % of its travel short of the leader), while a continuous reading held bit-exact as its command pushes past is a
+  software clamp or a stall (`plateau`): a loaded joint read by a continuous encoder still moves by its noise (the
+  planted clamps in the real G1 set, float radians, stay found).
 
 Pure functions of arrays; the checks that call them (`plateau`, `phase`) record each explained hold as an
 `schemas.behaviour.Explained` note, a finding of tier high (`findings`), never a demotion. `channel_clamp` is the
@@ -111,10 +113,11 @@ def explain_hold(
         return "deadband"
     side = float(np.sign(np.median(c)))
     if side and (c * side >= -back).all() and (c * side).max() > move:
-        if limits is not None:  # an arm joint of a description: a clamp reads the same, whichever way it leaves
-            return None
         travel = max(float(np.ptp(x)), float(np.ptp(command)))
-        if (c * side).max() <= config.contact_error_fraction * travel:  # held short by its compliance
+        compliant = (c * side).max() <= config.contact_error_fraction * travel  # held short by its compliance
+        if limits is not None:  # an arm joint of a description: a continuous reading held bit-exact is a clamp
+            return "contact" if q > 0 and compliant else None
+        if compliant:
             return "contact"
         after = x[b:]
         left = after[after != v]

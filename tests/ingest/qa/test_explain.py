@@ -109,3 +109,28 @@ def test_no_clamp_in_free_motion_at_a_limit_or_where_the_command_goes_further() 
     reach = 0.5 * (10 * s**3 - 15 * s**4 + 6 * s**5)
     rest = np.r_[reach, np.full(30, 0.5), reach[::-1]]
     assert channel_clamp("wrist", rest, rest, (-2.0, 2.0), FPS, np.ones(70, bool), CFG).fraction == 0.0
+
+
+def test_a_servo_pressed_short_of_its_leader_is_contact_and_a_continuous_clamp_is_not() -> None:
+    """The real SO-101 follower's elbow (Feetech ticks, 12-bit) held a few % of its travel short of the leader arm that
+    keeps pushing: contact, on a joint of a description. The same hold in a continuous reading (float radians, a
+    planted clamp in the real G1 set) stays unexplained: a loaded joint read by a continuous encoder moves by its
+    noise, and a bit-exact value while the command pushes is a clamp."""
+    tick = 360 / 4096
+    rng = np.random.default_rng(0)
+    # degrees, whole ticks, each held two frames (settling a tick at a time at the start)
+    rise = np.repeat(tick * np.r_[0, 1, 2, 3, 140, 280, 420, 560, 600, 683], 2)
+    held = np.full(30, rise[-1])
+    x = np.r_[rise, held, rise[::-1]]
+    cmd = np.r_[rise + 1.0, rise[-1] + 2.0 + rng.uniform(0, 1.5, 30), rise[::-1]]  # 2-3.5 deg past: 3-6 % of 60
+    a, b = 19, 50
+    limits = (-100.0, 100.0)
+    assert quantum(x) > 0
+    assert explain_hold(x, cmd, a, b, limits, 0.5, FPS, CFG) == "contact"
+    continuous = x + rng.normal(0, 1e-3, 70)  # the same motion read by a continuous encoder, then held bit-exact
+    continuous[a:b] = continuous[a]
+    assert quantum(continuous) == 0.0
+    assert explain_hold(continuous, cmd, a, b, limits, 0.5, FPS, CFG) is None
+    far = cmd.copy()
+    far[a:b] += 23.0  # 40 % of its travel past: a clamp cuts there, whatever the encoder
+    assert explain_hold(x, far, a, b, limits, 0.5, FPS, CFG) is None
