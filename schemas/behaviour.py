@@ -384,6 +384,9 @@ class BehaviourRecord(BaseModel):
         None,
         description="native arm joint columns at a limit of their description above native_saturated_fraction_low",
     )
+    native_saturated_signals: list[str] | None = Field(
+        None, description="the names of the native_saturated_dims columns, in their order"
+    )
     native_saturated_fraction: float | None = Field(
         None,
         description="largest fraction of frames a native arm joint sits at a limit of its description (in the unit"

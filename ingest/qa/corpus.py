@@ -21,6 +21,7 @@ import numpy as np
 
 from ingest.qa.copies import CopyCheck, copy_check
 from ingest.qa.duplicates import MAX_BUCKET, near_duplicates
+from ingest.qa.findings import dim_labels
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import STATE_NAMES
 from schemas.qa import Finding
@@ -249,16 +250,6 @@ def judge_dead(still: Sequence[list[int] | None], share: float) -> dict[int, tup
         if dims:
             out[i] = (dims, min(shares[d] for d in dims))
     return out
-
-
-NAMED = 4  # columns a dead-dims finding names; the rest counted
-
-
-def dim_labels(dims: list[int], names: Sequence[str]) -> str:
-    """Columns by name with their index ('observation/state:gripper.gripper_open [7]'), the first `NAMED`; by index
-    alone where the dataset gives no names."""
-    shown = [f"{names[d]} [{d}]" if d < len(names) else f"[{d}]" for d in dims[:NAMED]]
-    return ", ".join(shown) + (f" and {len(dims) - NAMED} more" if len(dims) > NAMED else "")
 
 
 def dead_verdict(

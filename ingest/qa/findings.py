@@ -9,11 +9,53 @@ one) into a `Verdict` whose reasons have the form `ingest.qa.quality.assess_qual
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from schemas.behaviour import BehaviourConfig, BehaviourRecord, Explained
+from schemas.canonical import STATE_NAMES
 from schemas.qa import Finding, Verdict
 from schemas.tiers import QualityTier, demote
 
 DATASET_CODES = frozenset({"qa_dead_dims"})  # judged by `eidata verdicts` over the dataset, not per episode
+NAMED = 4  # columns a finding names; the rest counted
+
+
+def dim_labels(dims: Sequence[int], names: Sequence[str]) -> str:
+    """Columns by name with their index ('observation/state:gripper.gripper_open [7]'), the first `NAMED`; by index
+    alone where the dataset gives no names."""
+    shown = [f"{names[d]} [{d}]" if d < len(names) else f"[{d}]" for d in dims[:NAMED]]
+    return ", ".join(shown) + (f" and {len(dims) - NAMED} more" if len(dims) > NAMED else "")
+
+
+@dataclass(frozen=True)
+class _Labels:
+    """The columns a record's findings name, by name (`n` in the messages): canonical dims by `STATE_NAMES`, native
+    columns by the names the record keeps beside their indices (by index alone in a record made before it kept them)."""
+
+    r: BehaviourRecord
+
+    @property
+    def dead(self) -> str:
+        return dim_labels(self.r.dead_dims or [], STATE_NAMES)
+
+    @property
+    def saturated(self) -> str:
+        return dim_labels(self.r.saturated_dims or [], STATE_NAMES)
+
+    @property
+    def native_saturated(self) -> str:
+        return dim_labels(self.r.native_saturated_dims or [], self._native(self.r.native_saturated_dims or []))
+
+    def _native(self, dims: list[int]) -> list[str]:
+        """Names indexed like the dataset's columns (only `dims`' are known): '' elsewhere."""
+        names = self.r.native_saturated_signals or []
+        if len(names) != len(dims):
+            return []
+        out = [""] * (max(dims) + 1 if dims else 0)
+        for d, name in zip(dims, names, strict=True):
+            out[d] = name
+        return out
 
 
 def _over(
@@ -44,12 +86,11 @@ BOUNDS = (
     ("qa_state_frozen_s", "state_frozen_s", "frozen_state_s_low", "low",
      "state frozen {v:.2f} s mid-episode > {t:.2f} s"),
     ("qa_dead_dims", "dead_dim_count", "zero", "low",
-     "dead dims {r.dead_dims}: in use by the dataset, motionless here while others move"),
+     "dead dims {n.dead}: in use by the dataset, motionless here while others move"),
     ("qa_saturated_fraction", "saturated_fraction", "saturated_fraction_low", "low",
-     "a joint at its limit in {v:.0%} of frames > {t:.0%} (dims {r.saturated_dims})"),
+     "a joint at its limit in {v:.0%} of frames > {t:.0%} ({n.saturated})"),
     ("qa_native_saturated_fraction", "native_saturated_fraction", "native_saturated_fraction_low", "low",
-     "a native arm joint at its description's limit in {v:.0%} of frames > {t:.0%} (native columns"
-     " {r.native_saturated_dims})"),
+     "a native arm joint at its description's limit in {v:.0%} of frames > {t:.0%} ({n.native_saturated})"),
     ("qa_jump_sigma", "jump_sigma", "jump_sigma_low", "low",
      "a one-frame jump of {v:.0f} sigmas > {t:.0f} at frame {r.jump_frame}"),
     ("qa_jump_rad_s", "jump_rad_s", "max_joint_speed_rad_s", "low", "a joint stepped at {v:.1f} rad/s > {t:.1f} rad/s"),
@@ -95,7 +136,7 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
         for code, value, threshold, tier, text in table:
             v = derived[value] if value in derived else getattr(r, value)
             t = derived[threshold] if threshold in derived else getattr(c, threshold)
-            out += _over(code, v, t, QualityTier(tier), text, r=r, c=c)  # type: ignore[arg-type]
+            out += _over(code, v, t, QualityTier(tier), text, r=r, c=c, n=_Labels(r))  # type: ignore[arg-type]
         return out
 
     text = "state follows the action with correlation {v:.2f} < {t:.2f}"

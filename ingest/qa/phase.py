@@ -216,9 +216,11 @@ def native_saturation(
             check = "qa_native_saturated_fraction"
             explained.append(Explained(check=check, why=why, signal=name, value=float(frac[k])))  # type: ignore[arg-type]
             frac[k] = 0.0
+    over = [cols[k] for k in np.flatnonzero(frac > config.native_saturated_fraction_low)]
     return {
         "native_saturated_fraction": float(frac.max()),
-        "native_saturated_dims": [cols[k] for k in np.flatnonzero(frac > config.native_saturated_fraction_low)],
+        "native_saturated_dims": over,
+        "native_saturated_signals": [ep.state_native_names[d] for d in over],
     }
 
 

@@ -189,6 +189,7 @@ def _child(
         pa.set_io_thread_count(limits.threads)
         left = max(limits.memory_mib - int(_rss_mib()), limits.memory_mib // MIN_SHARE)
         con = open_(limits=replace(limits, memory_mib=left))
+        _warm(con)
         room = max(limits.memory_mib - int(_rss_mib()), limits.memory_mib // MIN_SHARE)  # once connected
         cap = _mapped_bytes() + room * MIB
         resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
@@ -224,6 +225,16 @@ def _child(
         out.write(data)
 
 
+def _warm(con: duckdb.DuckDBPyConnection) -> None:
+    """One row of each view, before the address space is capped: DuckDB's and Arrow's worker threads start here, each
+    reserving its stack and a malloc arena (64 MiB of address space, and under contention glibc adds arenas), which
+    started under the cap failed a third of ordinary `curate` calls in the full suite ("Failed to launch worker
+    thread: Resource temporarily unavailable"). With `MALLOC_ARENA_MAX` (`_start`) a query then adds about 50 MiB of
+    address space to what it had mapped, against 300 MiB and more without either."""
+    for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
+        con.sql(f'SELECT * FROM "{name}" LIMIT 1').fetchall()
+
+
 def child_main() -> None:
     """The child's entry (`run_bounded` starts it): (write fd in argv, limits, open_, work pickled on stdin)."""
     w = int(sys.argv[1])
@@ -240,7 +251,7 @@ def child_main() -> None:
 def _start(w: int, payload: bytes) -> subprocess.Popen:
     """A fresh interpreter running `child_main` with the write end `w` of the answer pipe; `payload` on its stdin. It
     imports what the caller can (the caller's `sys.path`)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "MALLOC_ARENA_MAX": "2"}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from jobs.catalog.bounded import child_main; child_main()", str(w)],
         stdin=subprocess.PIPE,

@@ -40,3 +40,22 @@ def test_ingest_routes_its_own_bounds_and_leaves_dead_dims_to_the_verdict_step()
 def test_catalog_columns_do_not_collide_with_the_geometry_qa() -> None:
     ours = {name for name, *_ in catalog_fields(BehaviourRecord)}
     assert all(n.startswith("qa_") for n in ours) and not ours & {name for name, *_ in catalog_fields(QARecord)}
+
+
+def test_saturation_and_dead_dims_name_their_columns() -> None:
+    """A finding names the columns it is about (newcomer review 5: "native columns [4]" told a curator nothing): the
+    native ones by the names the record keeps, the canonical ones by the canonical state's names."""
+    rec = BehaviourRecord(
+        native_saturated_fraction=0.55,
+        native_saturated_dims=[4],
+        native_saturated_signals=["observation.state:joint_5.pos"],
+        saturated_fraction=0.95,
+        saturated_dims=[0],
+        dead_dims=[1],
+    )
+    by = {f.code: f.message for f in findings(rec, CFG)}
+    assert by["qa_native_saturated_fraction"].endswith("(observation.state:joint_5.pos [4])")
+    assert by["qa_saturated_fraction"].endswith("(left.wrist.x [0])")
+    assert by["qa_dead_dims"].startswith("dead dims left.wrist.y [1]:")
+    old = rec.model_copy(update={"native_saturated_signals": None})  # a record made before names were kept
+    assert [f.message for f in findings(old, CFG) if f.code == "qa_native_saturated_fraction"][0].endswith("([4])")
