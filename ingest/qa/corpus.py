@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ingest.qa.copies import CopyCheck, copy_check
-from ingest.qa.duplicates import MAX_BUCKET, near_duplicates
+from ingest.qa.duplicates import IDENTICAL_WINDOW, near_duplicates
 from ingest.qa.findings import dim_labels
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import STATE_NAMES
@@ -180,16 +180,16 @@ def copies(
     return CopySearch(checked, found.unjudged_pairs, unjudged)
 
 
-def unjudged_verdict(sharing: int, max_bucket: int = MAX_BUCKET) -> Finding:
+def unjudged_verdict(sharing: int, window: int = IDENTICAL_WINDOW) -> Finding:
     """The note on an episode whose fingerprint `sharing` episodes have identically, more than the search compares
     (`near_duplicates`): the tier stays (high: lowers nothing); the catalog's verdicts and `eidata validate` list it."""
     return Finding(
         code="qa_duplicate_unjudged",
         tier=QualityTier.high,
         value=float(sharing),
-        threshold=float(max_bucket),
+        threshold=float(window),
         message=f"one of {sharing} episodes with the same fingerprint; checked as a copy against at most"
-        f" {2 * (max_bucket - 1)} of them, not against at least {max(sharing - 1 - 2 * (max_bucket - 1), 0)} others",
+        f" {2 * (window - 1)} of them, not against at least {max(sharing - 1 - 2 * (window - 1), 0)} others",
     )
 
 

@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 STEP_THRESHOLDS = (  # the BehaviourConfig fields the step judges with, recorded with each verdict
     "duplicate_candidate_similarity",
     "fingerprint_bands",
+    "fingerprint_band_pairings",
     "copy_tolerance",
     "copy_quantile",
     "copy_min_overlap",

@@ -83,7 +83,7 @@ def test_a_large_bucket_is_split_not_skipped_and_identical_rows_beyond_it_are_co
     assert (10, 599) in found and pairs.refined_buckets == 1 and pairs.unjudged_pairs == 0
     # 100 identical signatures: no hash splits them; each compared with its 15 neighbours, the rest counted
     same = np.repeat(sigs[:1], 100, axis=0)
-    pairs = near_duplicates(same, CFG, max_bucket=16)
+    pairs = near_duplicates(same, CFG, max_bucket=4, window=16)
     assert len(pairs.first) == 15 * 100 - 15 * 16 // 2
     assert pairs.unjudged_pairs == 100 * 99 // 2 - len(pairs.first)
     assert sorted(pairs.unjudged_rows.tolist()) == list(range(100)) and set(pairs.unjudged_sizes.tolist()) == {100}

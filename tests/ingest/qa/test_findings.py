@@ -58,4 +58,4 @@ def test_saturation_and_dead_dims_name_their_columns() -> None:
     assert by["qa_saturated_fraction"].endswith("(left.wrist.x [0])")
     assert by["qa_dead_dims"].startswith("dead dims left.wrist.y [1]:")
     old = rec.model_copy(update={"native_saturated_signals": None})  # a record made before names were kept
-    assert [f.message for f in findings(old, CFG) if f.code == "qa_native_saturated_fraction"][0].endswith("([4])")
+    assert next(f.message for f in findings(old, CFG) if f.code == "qa_native_saturated_fraction").endswith("([4])")
