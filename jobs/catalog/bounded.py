@@ -215,14 +215,38 @@ def _child(
     except BaseException as e:  # every error goes back to the parent, which raises it
         reply = ("error", e)
     peak = _hwm_mib()
-    try:
-        data = pickle.dumps((reply, peak), protocol=pickle.HIGHEST_PROTOCOL)
+    buffers: list[pickle.PickleBuffer] = []
+    try:  # Arrow's buffers out of band: written as they are, not copied into the pickle
+        head = pickle.dumps((reply, peak), protocol=5, buffer_callback=buffers.append)
     except MemoryError:
-        data = pickle.dumps((("memory", "its result does not fit beside it"), peak))
+        head, buffers = pickle.dumps((("memory", "its result does not fit beside it"), peak)), []
     except Exception as e:  # an error that does not pickle is sent as its text
-        data = pickle.dumps((("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]} ({e})")), peak))
+        text = RuntimeError(f"{type(reply[1]).__name__}: {reply[1]} ({e})")
+        head, buffers = pickle.dumps((("error", text), peak)), []
+    raws = [b.raw() for b in buffers]
+    frame = pickle.dumps((len(head), [r.nbytes for r in raws]))
     with os.fdopen(w, "wb") as out:
-        out.write(data)
+        out.write(len(frame).to_bytes(8, "little"))
+        out.write(frame)
+        out.write(head)
+        for r in raws:
+            out.write(r)
+
+
+def _answer(data: bytes) -> tuple[tuple[str | None, Any], float]:
+    """The child's ((kind, value), peak RSS) from what it wrote (`_child`): a frame saying the pickle's length and its
+    out-of-band buffers' sizes, the pickle, the buffers."""
+    if not data:
+        return (None, None), 0.0
+    view = memoryview(data)
+    n = int.from_bytes(view[:8], "little")
+    size, sizes = pickle.loads(view[8 : 8 + n])
+    at = 8 + n + size
+    buffers = []
+    for k in sizes:
+        buffers.append(view[at : at + k])
+        at += k
+    return pickle.loads(view[8 + n : 8 + n + size], buffers=buffers)
 
 
 def _warm(con: duckdb.DuckDBPyConnection) -> None:
@@ -325,7 +349,7 @@ def run_bounded(
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         usage.wall_s = time.monotonic() - start
     data = b"".join(chunks)
-    (kind, value), peak = pickle.loads(data) if data else ((None, None), 0.0)
+    (kind, value), peak = _answer(data)
     usage.peak_rss_mib = max(usage.peak_rss_mib, peak)
     usage.outcome = kind or ("killed at the deadline" if killed else f"died ({_status(status)})")
     if kind == "ok":

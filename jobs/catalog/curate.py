@@ -132,16 +132,17 @@ def _select(
     limits = limits or SqlLimits()
 
     sql, rows, found = run_bounded(partial(connect, corpus_root), partial(_selected, where), limits, usage)
-    return sql, (verdicts or VerdictChoice()).apply(rows, found)
+    return sql, (verdicts or VerdictChoice()).apply(rows, found.to_pylist())
 
 
-def _selected(where: str, con: duckdb.DuckDBPyConnection) -> tuple[str, pa.Table, list[dict]]:
+def _selected(where: str, con: duckdb.DuckDBPyConnection) -> tuple[str, pa.Table, pa.Table]:
     """(the statement, its rows, the catalog's verdicts) for the checked `where` on `con` (module-level: it crosses to
-    the bounded child as a pickle)."""
+    the bounded child as a pickle). Arrow tables both: they cross as their buffers; the verdicts of a million-episode
+    catalog as Python dicts did not fit the child's 1 GiB beside their pickle."""
     columns = con.sql("SELECT * FROM episodes LIMIT 0").columns
     sql = SELECT_SQL.format(where=check_expression(con, where, columns))
     rows = con.sql(sql).to_arrow_table()  # one statement: the text is ours around a checked expression
-    return sql, rows, con.sql(VERDICTS_SQL).to_arrow_table().to_pylist()
+    return sql, rows, con.sql(VERDICTS_SQL).to_arrow_table()
 
 
 @dataclass(frozen=True)

@@ -156,3 +156,13 @@ def test_errors_of_the_statement_come_back_as_they_are(root: Path) -> None:
         run_query(root, "SELECT * FROM nope", limits=LIMITS)
     with pytest.raises(ValueError, match="at least 64 MiB"):
         SqlLimits(memory_mib=1)
+
+
+def test_a_large_result_crosses_as_its_buffers(root: Path) -> None:
+    """A 458 MiB result under the 1 GiB limit comes back: its Arrow buffers cross the pipe out of band, not copied into
+    a pickle beside them (in band, this query stopped at the limit, "its result does not fit beside it", and a
+    million-episode catalog's `curate` with it)."""
+    usage = Usage()
+    got = run_query(root, "SELECT range AS x FROM range(60000000)", limits=LIMITS, usage=usage)
+    assert got.num_rows == 60_000_000 and got.column("x")[-1].as_py() == 59_999_999
+    assert usage.outcome == "ok" and usage.peak_rss_mib < LIMITS.memory_mib, usage
