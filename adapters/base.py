@@ -277,7 +277,10 @@ class RawEpisode:
     actions: dict[str, Stream] = field(default_factory=dict)
     cameras: dict[str, CameraSource] = field(default_factory=dict)  # native camera name -> source
     camera_poses: dict[str, Stream] = field(default_factory=dict)  # camera name -> world_from_camera 4x4 over time
-    signals: dict[str, Stream] = field(default_factory=dict)  # other per-step signals: reward, discount, done, labels
+    signals: dict[str, Stream] = field(default_factory=dict)  # other per-step columns: labels, clocks, other topics
+    # the task's per-step outcomes (a reward, a discount, a done or success flag): written beside the state, never in
+    # it (`schemas.canonical.OUTCOME_NATIVE`)
+    outcomes: dict[str, Stream] = field(default_factory=dict)
     language: list[Language] = field(default_factory=list)
     action_config: list[ActionSegment] | None = None
     success: bool | None = None
@@ -286,7 +289,7 @@ class RawEpisode:
     hands: HandSignals = field(default_factory=HandSignals)  # filled by the adapter's `read`
     findings: list[SourceFinding] = field(default_factory=list)  # the source findings that concern this episode
     annotation: SourceAnnotation | None = None
-    derived: frozenset[str] = frozenset()  # stream keys (states, actions, signals)
+    derived: frozenset[str] = frozenset()  # stream keys (states, actions, signals, outcomes)
     joint_space: JointSpaceOptions | None = None
     # the one clock its streams' times are on, chosen by evidence, and the offset found (to the lineage, `clock`)
     clock: dict[str, Any] | None = None

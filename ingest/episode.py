@@ -97,9 +97,12 @@ class CanonicalEpisode:
     state_native_units: list[str] = field(default_factory=list)  # per column, its stream's unit ("" unknown)
     action_native: np.ndarray | None = None
     action_native_names: list[str] = field(default_factory=list)
+    outcome_native: np.ndarray | None = None  # the source's other per-step columns (`schemas.canonical.OUTCOME_NATIVE`)
+    outcome_native_names: list[str] = field(default_factory=list)
     # (N, D) float32 0/1 beside each native: 1 where its stream has a sample at the frame (`natives.native_valid`)
     state_native_valid: np.ndarray | None = None
     action_native_valid: np.ndarray | None = None
+    outcome_native_valid: np.ndarray | None = None
     action_config: list[ActionSegment] | None = None
     span_s: tuple[float, float] = (0.0, 0.0)  # where this episode lies in the raw episode's clock
     validity: dict[str, int] = field(default_factory=dict)  # frames of its span each check flagged (`ValidityReport`)

@@ -55,11 +55,21 @@ ACTION = "action"
 HAND_KEYPOINTS = "observation.hand_keypoints"
 STATE_NATIVE = "observation.state.native"
 ACTION_NATIVE = "action.native"
+# The task's per-step outcomes (a reward, a discount, a done or success flag: an adapter's `outcomes`) beside the
+# state rather than in it, under lerobot's own prefix for them (its datasets' `next.reward`, `next.done`): a key that
+# starts with neither `observation` nor `action`, so lerobot's policies do not take it as an input (lerobot 0.3.3
+# `dataset_to_policy_features` keeps only those) and a normalisation of the state does not mix a reward in (newcomer
+# review 5: Bridge's `discount` and `reward` sat among its state natives).
+OUTCOME_NATIVE = "next.native"
 # Beside each native vector, one float32 0/1 per column: 1 where the column's stream has a sample at the frame, 0 where
 # the stream is absent (before it starts, after it stops, inside a gap of its own), its column then holding the
 # stream's nearest sample. float32, as the natives: a consumer multiplies by it, and lerobot 0.3.3's `Normalize`
 # refuses a bool feature (the canonical `INTERPOLATED` flag, tests/jobs/export/lerobot_v3/test_clients.py).
-NATIVE_VALID = {STATE_NATIVE: "observation.state.native_valid", ACTION_NATIVE: "action.native_valid"}
+NATIVE_VALID = {
+    STATE_NATIVE: "observation.state.native_valid",
+    ACTION_NATIVE: "action.native_valid",
+    OUTCOME_NATIVE: "next.native_valid",
+}
 INTERPOLATED = "observation.interpolated"  # True where the frame was made up by up-sampling (source below fps)
 
 
@@ -197,6 +207,7 @@ def canonical_features(
     robot_keypoint_hands: Sequence[str] = (),
     keypoint_slots: np.ndarray | None = None,
     native_valid: bool = False,
+    native_outcome_names: Sequence[str] | None = None,
 ) -> dict[str, FeatureSpec]:
     """Feature specs of a canonical dataset, in info.json order (`Embodiment.features` fills the embodiment's part).
 
@@ -225,10 +236,12 @@ def canonical_features(
         names=[list(HANDS), list(MANO21_NAMES), ["x", "y", "z"]],
         info=keypoint_info(keypoint_hands, robot_keypoint_hands, keypoint_slots),
     )
-    for key, names in ((STATE_NATIVE, native_state_names), (ACTION_NATIVE, native_action_names)):
+    natives = ((STATE_NATIVE, native_state_names), (ACTION_NATIVE, native_action_names))
+    natives += ((OUTCOME_NATIVE, native_outcome_names),)
+    for key, names in natives:
         if names:
             features[key] = FeatureSpec(dtype="float32", shape=(len(names),), names=list(names))
-    for key, names in ((STATE_NATIVE, native_state_names), (ACTION_NATIVE, native_action_names)):
+    for key, names in natives:
         if names and native_valid:  # after the natives: lerobot's batch keeps info.json's order
             info = {"mask_of": key, "values": "1 where the column's stream has a sample at the frame, else 0"}
             features[NATIVE_VALID[key]] = FeatureSpec(

@@ -13,7 +13,7 @@ naming what it lacks (quarantined with that reason): nothing is skipped silently
 | --- | --- | --- |
 | per-row numeric arrays under the episode's base (`data/`, the demo group, the file) | state `<a.b>` | below |
 | the layout's `actions` | action | |
-| the layout's `signals` (robomimic `rewards`, `dones`) | signal | |
+| the layout's `signals` (robomimic `rewards`, `dones`) | outcome (`next.native`) | |
 | the layout's `images` (T, H, W, 3), uint8 or float 0..`image_scale` | camera `<name>` (uint8 RGB) | |
 | a replay buffer's `timestamp` (Diffusion Policy real-robot buffers) | the rows' times | from the file |
 
@@ -173,7 +173,7 @@ class ArraysAdapter(SourceAdapter):
                 times, rate_from = t - t[0], "file: timestamps"
         states: dict[str, Stream] = {}
         actions: dict[str, Stream] = {}
-        signals: dict[str, Stream] = {}
+        outcomes: dict[str, Stream] = {}  # the layout's `signals`: a reward, a done flag
         cameras: dict[str, ArrayImagesCamera] = {}
         short: dict[str, int] = {}
         for rel, rows in sorted(per_row.items()):
@@ -191,7 +191,7 @@ class ArraysAdapter(SourceAdapter):
                 continue
             values = values.reshape(n, -1).astype(np.float64)
             stream = Stream(times, values, NAMES.get((loc["layout"], rel, values.shape[1])), "native")
-            out = actions if _any(rel, layout.actions) else signals if _any(rel, layout.signals) else states
+            out = actions if _any(rel, layout.actions) else outcomes if _any(rel, layout.signals) else states
             out[rel.replace("/", ".")] = stream
         if not states and not actions:
             raise fail("no numeric per-row array to keep as a state or an action", base or "/")
@@ -216,7 +216,7 @@ class ArraysAdapter(SourceAdapter):
             states=states,
             actions=actions,
             cameras=cameras,
-            signals=signals,
+            outcomes=outcomes,
             language=_language(layout, attrs, path),
             tier_reasons=(f"layout {loc['layout']} declares no hands: natives only",),
             metadata={"rows": n, "short_arrays": short, "robot_type_from": robot[1] if robot else None},

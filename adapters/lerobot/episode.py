@@ -40,6 +40,8 @@ from schemas.lfs import unreadable
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
 from schemas.tiers import QualityTier
 
+OUTCOME_PREFIX = "next."  # a step outcome column (`RawEpisode.outcomes`)
+
 
 @dataclass
 class LoadedDataset:
@@ -389,7 +391,10 @@ class EpisodeReader:
             language=language,
             action_config=segments or None,
             success=success,
-            signals=signals,
+            # lerobot's own name for a step's outcome: `next.reward`, `next.done`, `next.success` (the features of its
+            # pusht dataset and of the GR00T sample in tests/data/real); the other columns stay signals
+            signals={k: s for k, s in signals.items() if not k.startswith(OUTCOME_PREFIX)},
+            outcomes={k: s for k, s in signals.items() if k.startswith(OUTCOME_PREFIX)},
             metadata=metadata,
             tier_reasons=(_unknown_reason(st),) if st.embodiment == UNKNOWN_EMBODIMENT else (),
             hands=hand_signals(states, actions),

@@ -133,6 +133,7 @@ class EpisodeReader:
         states: dict[str, Stream] = {}
         actions: dict[str, Stream] = {}
         signals: dict[str, Stream] = {}
+        outcomes: dict[str, Stream] = {}
         cameras: dict[str, Any] = {}
         language: list[Language] = []
         skipped = {s.key: s.doc or "configured as not read" for s in cfg.skipped}
@@ -169,8 +170,8 @@ class EpisodeReader:
                 meta["skipped"][key] = skipped.get(key, f"large per-step tensor {list(info.shape)} (not a state)")
                 continue
             values = self._tensor(info, steps)
-            if key in STEP_SIGNALS:
-                signals[key] = Stream(t, values)
+            if key in STEP_SIGNALS:  # the RLDS step's reward and discount: outcomes, beside the state
+                outcomes[key] = Stream(t, values)
             elif key == "action" or key.startswith(("action/", "action_dict/")):
                 self._add_stream(actions, spec, info, values, t, meta)
             else:
@@ -191,6 +192,7 @@ class EpisodeReader:
             success=self._success(meta["episode_metadata"]),
             tier_reasons=() if cfg.tier is QualityTier.high else (f"subset default {cfg.tier}: {cfg.tier_reason}",),
             signals=signals,
+            outcomes=outcomes,
             metadata=meta,
             hands=hand_signals(states, cfg.eef_reference_rotation),
         )

@@ -60,7 +60,7 @@ def _left_out(raw: RawEpisode, reasons: list[str]) -> str | None:
     """Numeric streams too wide for `*.native`, named in a tier reason (nothing is dropped without a word)."""
     wide = [
         f"{k} ({stream_width(s)} dims)"
-        for k, s in sorted({**raw.signals, **raw.states, **raw.actions}.items())
+        for k, s in sorted({**raw.outcomes, **raw.signals, **raw.states, **raw.actions}.items())
         if k not in raw.derived and s.values.dtype.kind in "fiub" and too_wide(s)
     ]
     limits = f"vectors over {MAX_NATIVE_VECTOR_DIMS}, tensors over {MAX_NATIVE_STREAM_DIMS} dims"
@@ -174,9 +174,11 @@ def _context(
     cams = _cameras(raw, spec)
     state_natives = native_streams({**raw.signals, **raw.states}, raw.derived)
     action_natives = native_streams(raw.actions, raw.derived)
+    outcome_natives = native_streams({k: s for k, s in raw.outcomes.items() if k not in raw.states}, raw.derived)
     check_native_width("state", state_natives)
     check_native_width("action", action_natives)
-    natives = state_natives + action_natives
+    check_native_width("outcome", outcome_natives)
+    natives = state_natives + action_natives + outcome_natives
     if sig.empty and sig.camera is None and (natives or not cams):  # video-only sources: nothing was lost
         first = _no_canonical_dims(raw, reasons, sig, natives, cams)
         reasons = reasons if first is None else [first, *reasons]

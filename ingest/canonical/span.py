@@ -94,6 +94,9 @@ class Natives:
     windows: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # `stream_window` per stream
     state_valid: np.ndarray | None = None  # (T, D) 0/1 per state column: its stream has a sample here (`native_valid`)
     action_valid: np.ndarray | None = None
+    outcome: np.ndarray | None = None  # the raw episode's `outcomes` (a reward, a done flag), beside the state
+    outcome_names: list[str] = field(default_factory=list)
+    outcome_valid: np.ndarray | None = None
 
 
 @dataclass
@@ -273,7 +276,8 @@ def _validity(ctx: EpisodeContext, span: Span) -> ValidityReport:
 
 
 def _natives(ctx: EpisodeContext, span: Span) -> Natives:
-    """The source's own streams on the grid; a moving camera's trajectory joins the state natives."""
+    """The source's own streams on the grid: its states and other signals, its actions, its per-step outcomes (a
+    reward, a done flag) apart from the state; a moving camera's trajectory joins the state natives."""
     raw, sig = ctx.raw, ctx.sig
     derived = raw.derived
     native_states = raw.states if sig.native_state_keys is None else {k: raw.states[k] for k in sig.native_state_keys}
@@ -283,17 +287,33 @@ def _natives(ctx: EpisodeContext, span: Span) -> Natives:
     st_units = native_units(kept)
     actions = native_streams(raw.actions, derived)
     ac_native, ac_names = resample_natives(actions, span.grid_abs)
-    discrete = native_kinds(kept) | native_kinds(actions)  # sampled at a row, and why
-    windows = {k: stream_window(s.timestamps) for k, s in [*kept, *actions]}
+    outcomes = native_streams({k: v for k, v in raw.outcomes.items() if k not in native_states}, derived)
+    oc_native, oc_names = resample_natives(outcomes, span.grid_abs)
+    discrete = native_kinds(kept) | native_kinds(actions) | native_kinds(outcomes)  # sampled at a row, and why
+    windows = {k: stream_window(s.timestamps) for k, s in [*kept, *actions, *outcomes]}
     windows |= {f"camera {k}": stream_window(c.timestamps) for k, c in ctx.cams.items()}
     st_valid, ac_valid = native_valid(kept, span.grid_abs), native_valid(actions, span.grid_abs)
+    oc_valid = native_valid(outcomes, span.grid_abs)
     if span.traj is not None:  # the camera's trajectory is over the span the camera sets: valid throughout
         st_native = span.traj if st_native is None else np.concatenate([st_native, span.traj], axis=1)
         traj_valid = np.ones(span.traj.shape, np.float32)
         st_valid = traj_valid if st_valid is None else np.concatenate([st_valid, traj_valid], axis=1)
         st_names += CAMERA_NATIVES
         st_units += CAMERA_NATIVE_UNITS
-    return Natives(st_native, st_names, ac_native, ac_names, st_units, discrete, windows, st_valid, ac_valid)
+    return Natives(
+        st_native,
+        st_names,
+        ac_native,
+        ac_names,
+        st_units,
+        discrete,
+        windows,
+        st_valid,
+        ac_valid,
+        oc_native,
+        oc_names,
+        oc_valid,
+    )
 
 
 def _native_windows(span: Span, windows: dict[str, tuple[float, float, float]], a: int, b: int) -> dict[str, list]:
@@ -375,6 +395,9 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         action_native_names=nat.action_names,
         state_native_valid=None if nat.state_valid is None else nat.state_valid[a:b],
         action_native_valid=None if nat.action_valid is None else nat.action_valid[a:b],
+        outcome_native=None if nat.outcome is None else nat.outcome[a:b],
+        outcome_native_names=nat.outcome_names,
+        outcome_native_valid=None if nat.outcome_valid is None else nat.outcome_valid[a:b],
         action_config=_segments(raw, raw.native_fps, sub_t0, m, CANONICAL_FPS) or None,
         span_s=(sub_t0, sub_t0 + (m - 1) / CANONICAL_FPS),
         validity=dict(span.validity.reasons),

@@ -23,6 +23,7 @@ from schemas.canonical import (
     HAND_KEYPOINTS,
     INTERPOLATED,
     NATIVE_VALID,
+    OUTCOME_NATIVE,
     STATE,
     STATE_NATIVE,
     image_key,
@@ -45,6 +46,7 @@ def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None =
         interpolated_flag=True,
         mask=ep.mask,
         native_valid=True,
+        native_outcome_names=ep.outcome_native_names or None,
     )
     for name, cam in ep.cameras.items():  # each camera's intrinsics ride in its feature info (pixels of its video)
         ft = features.get(image_key(name))
@@ -102,7 +104,10 @@ def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[d
             frame[STATE_NATIVE] = ep.state_native[i]
         if ACTION_NATIVE in features and ep.action_native is not None:
             frame[ACTION_NATIVE] = ep.action_native[i]
-        for key, valid in ((STATE_NATIVE, ep.state_native_valid), (ACTION_NATIVE, ep.action_native_valid)):
+        if OUTCOME_NATIVE in features and ep.outcome_native is not None:
+            frame[OUTCOME_NATIVE] = ep.outcome_native[i]
+        valids = ((STATE_NATIVE, ep.state_native_valid), (ACTION_NATIVE, ep.action_native_valid))
+        for key, valid in (*valids, (OUTCOME_NATIVE, ep.outcome_native_valid)):
             if NATIVE_VALID[key] in features and valid is not None:
                 frame[NATIVE_VALID[key]] = valid[i]
         for key, it in cams.items():

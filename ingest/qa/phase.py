@@ -54,7 +54,8 @@ class Assessment:
 
 
 def _native_nonfinite(ep: CanonicalEpisode) -> int:
-    return sum(int(x.size - np.isfinite(x).sum()) for x in (ep.state_native, ep.action_native) if x is not None)
+    natives = (ep.state_native, ep.action_native, ep.outcome_native)
+    return sum(int(x.size - np.isfinite(x).sum()) for x in natives if x is not None)
 
 
 def _component(name: str) -> str:

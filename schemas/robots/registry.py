@@ -118,6 +118,7 @@ class Embodiment(BaseModel):
         interpolated_flag: bool = False,
         mask: Sequence[bool] | None = None,
         native_valid: bool = False,
+        native_outcome_names: Sequence[str] | None = None,
     ) -> dict[str, FeatureSpec]:
         """`canonical_features` of a dataset of this embodiment; `mask` narrows this embodiment's mask to the dims
         the source really fills."""
@@ -133,6 +134,7 @@ class Embodiment(BaseModel):
             robot_keypoint_hands=self.robot_keypoint_hands(dims),
             keypoint_slots=self.keypoint_slots(dims),
             native_valid=native_valid,
+            native_outcome_names=native_outcome_names,
         )
 
 

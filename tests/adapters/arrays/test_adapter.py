@@ -33,7 +33,7 @@ def test_robomimic_one_episode_per_demo_rate_from_env_args(tmp_path: Path) -> No
         ep.native_fps == 15 and ep.annotation.rate_from == "file: attribute data@env_args['env_kwargs']['control_freq']"
     )
     assert set(ep.states) == {"obs.robot0_eef_pos", "obs.robot0_eef_quat", "states"}  # next_obs left out
-    assert set(ep.signals) == {"rewards", "dones"} and ep.robot_type == "Panda"
+    assert set(ep.outcomes) == {"rewards", "dones"} and ep.robot_type == "Panda"
     assert ep.cameras["agentview_image"].canonical == "third_person"  # the maker's camera name fills its slot
     ((_, rgb),) = ep.cameras["agentview_image"].frames([3])
     with h5py.File(tmp_path / "low_dim.hdf5") as f:

@@ -122,7 +122,8 @@ def test_gr00t_lengths_cameras_and_identity(gr00t_read) -> None:
         assert list(ep.cameras) == [EGO]
         cam = ep.cameras[EGO]
         assert (len(cam), cam.height, cam.width, cam.canonical) == (n, 256, 256, Camera.head)
-        assert all(len(s) == n for s in (*ep.states.values(), *ep.actions.values(), *ep.signals.values()))
+        streams = (*ep.states.values(), *ep.actions.values(), *ep.signals.values(), *ep.outcomes.values())
+        assert all(len(s) == n for s in streams)
         assert (ep.robot_type, ep.native_fps, ep.tier) == ("GR1ArmsOnly", 20.0, QualityTier.high)
         assert ep.embodiment == "gr1" and ep.metadata["embodiment_from"].startswith("robot_type")
         assert ep.metadata["codebase_version"] == "v2.0" and ep.metadata["episode_index"] == int(ref.raw_id[-1])
@@ -186,15 +187,11 @@ def test_gr00t_language_annotations_signals_success(gr00t: Path, gr00t_read) -> 
         assert ep.metadata["annotations"] == {
             "annotation.human.validity": [{"text": "valid", "start_s": None, "end_s": None}]
         }
-        signals = ep.signals
-        assert signals["next.done"].values.dtype == bool and bool(signals["next.done"].values[-1])
-        assert signals["next.reward"].values.dtype == np.float64
-        assert set(signals) == {
-            "next.reward",
-            "next.done",
-            "annotation.human.action.task_description",
-            "annotation.human.validity",
-        }
+        outcomes = ep.outcomes  # lerobot's `next.*` columns: a step's outcomes, beside the state
+        assert outcomes["next.done"].values.dtype == bool and bool(outcomes["next.done"].values[-1])
+        assert outcomes["next.reward"].values.dtype == np.float64
+        assert set(outcomes) == {"next.reward", "next.done"}
+        assert set(ep.signals) == {"annotation.human.action.task_description", "annotation.human.validity"}
         assert ep.success is None and ep.metadata["success_from"] is None  # next.done is not a success flag
 
 
@@ -489,7 +486,7 @@ def test_success_column_and_action_config_segments(damaged: Path) -> None:
         (5, 12, "grasp"),
     ]
     assert second.action_config is None
-    assert "next.success" in first.signals
+    assert "next.success" in first.outcomes
 
 
 def test_discovery_opens_no_video(gr00t: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -85,7 +85,7 @@ def _numeric(case: Case) -> dict[str, tuple[int, ...]]:
 
 
 def _streams(raw: RawEpisode) -> dict[str, Stream]:
-    return {**raw.signals, **raw.actions, **raw.states}
+    return {**raw.outcomes, **raw.signals, **raw.actions, **raw.states}
 
 
 def _parts(raw: RawEpisode, key: str, width: int) -> list[tuple[str, np.ndarray]]:
@@ -213,7 +213,11 @@ def _resampled(s: Stream, t: np.ndarray, held: list[bool]) -> np.ndarray:
 def _natives(ep: CanonicalEpisode) -> tuple[np.ndarray, list[str]]:
     parts = [
         (a, n)
-        for a, n in ((ep.state_native, ep.state_native_names), (ep.action_native, ep.action_native_names))
+        for a, n in (
+            (ep.state_native, ep.state_native_names),
+            (ep.action_native, ep.action_native_names),
+            (ep.outcome_native, ep.outcome_native_names),  # a step's `next.*` outcomes, beside the state
+        )
         if a is not None
     ]
     if not parts:

@@ -49,7 +49,7 @@ def _check_episode(a: OXEAdapter, ref: EpisodeRef, wb: WrittenBuilder, frames_ch
     assert ep.robot_type == cfg.robot_type and ep.embodiment in default_registry()
     for key, arr in w.tensors.items():
         if key in ("reward", "discount"):
-            sig = ep.signals[key]
+            sig = ep.outcomes[key]  # the RLDS step's reward and discount: outcomes, beside the state
             assert np.array_equal(sig.values, arr) and np.array_equal(sig.timestamps, t)
         elif key in ep.metadata["skipped"]:
             assert any(key == s.key for s in cfg.skipped)

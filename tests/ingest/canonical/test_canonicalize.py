@@ -285,11 +285,13 @@ def test_when_every_span_is_rejected_the_message_names_each() -> None:
 
 def _fingerprint(raw: RawEpisode) -> dict:
     """Everything of a raw episode a step could change in place, as plain values (arrays copied)."""
-    streams = {**raw.states, **raw.actions, **raw.signals, **raw.camera_poses}
+    streams = {**raw.states, **raw.actions, **raw.signals, **raw.outcomes, **raw.camera_poses}
     return {
         "fields": {k: getattr(raw, k) for k in ("tier", "tier_reasons", "annotation", "derived", "joint_space")},
         "metadata": json.dumps(raw.metadata, default=str, sort_keys=True),
-        "keys": [sorted(d) for d in (raw.states, raw.actions, raw.signals, raw.camera_poses, raw.cameras)],
+        "keys": [
+            sorted(d) for d in (raw.states, raw.actions, raw.signals, raw.outcomes, raw.camera_poses, raw.cameras)
+        ],
         "streams": {k: (s.timestamps.copy(), s.values.copy()) for k, s in streams.items()},
         "hands": (sorted(raw.hands.hands), list(raw.hands.notes), raw.hands.native_state_keys, raw.hands.empty),
         "findings": list(raw.findings),

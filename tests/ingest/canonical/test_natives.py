@@ -24,6 +24,8 @@ from ingest.canonical.natives import (
     stream_width,
     too_wide,
 )
+from ingest.canonical.store import dataset_features
+from schemas.canonical import NATIVE_VALID, OUTCOME_NATIVE
 
 T = np.arange(5) / 5.0  # 5 Hz
 
@@ -131,7 +133,24 @@ def test_each_column_carries_its_streams_unit_to_the_episode(realdata: Path) -> 
     ep = canonicalize(a.read(ref))[0]
     units = dict(zip(ep.state_native_names, ep.state_native_units, strict=True))
     assert units["observation/state:eef_xyz.x"] == "m" and units["observation/state:eef_rpy.roll"] == "rad"
-    assert units["reward.0"] == ""
+    assert "reward.0" not in units  # a signal, beside the state (test below)
+
+
+def test_a_sources_signals_sit_beside_its_state(realdata: Path) -> None:
+    """The real Bridge shard's `reward` and `discount` (RLDS step signals) are written as `signal.native`, not among
+    the state natives (newcomer review 5: a normalisation of the state mixed a reward in); each keeps its validity
+    mask, and the dataset's features declare the three native groups apart."""
+    a = get_adapter("oxe")
+    ref = next(iter(a.discover(realdata / "octo_bridge_debug_rlds")))
+    ep = canonicalize(a.read(ref))[0]
+    assert ep.outcome_native_names == ["discount.0", "reward.0"]
+    assert not any(n.startswith(("reward", "discount")) for n in ep.state_native_names)
+    assert ep.outcome_native is not None and ep.outcome_native.shape == (ep.num_frames, 2)
+    assert ep.outcome_native_valid is not None and ep.outcome_native_valid.min() == 1.0
+    features = dataset_features(ep)
+    assert features[OUTCOME_NATIVE].names == ["discount.0", "reward.0"]
+    assert features[NATIVE_VALID[OUTCOME_NATIVE]].shape == (2,)
+    assert not OUTCOME_NATIVE.startswith(("observation", "action"))  # never a policy's input in lerobot
 
 
 def test_native_valid_marks_each_column_where_its_stream_has_samples() -> None:

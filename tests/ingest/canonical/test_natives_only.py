@@ -3,7 +3,8 @@
 An episode whose canonical dims cannot be filled (no hand signals) and that has no camera is still written, its
 native streams on their own time base; its first tier reason says why there is no canonical dim, carrying the first
 specific cause recorded before (never the generic fallback alone). Only an episode with nothing at all raises, and
-the error says what was looked for and the same cause. Signals (rewards, flags, any other column) are natives too;
+the error says what was looked for and the same cause. Signals (flags, any other column) are natives too, outcomes
+(a reward, a done flag) beside the state;
 a camera without a canonical slot is written under its own name.
 """
 
@@ -32,8 +33,8 @@ def _raw(n: int = 40, fps: float = 30.0, *, states: bool = True, cameras: bool =
     if states:
         raw.states["observation.state"] = Stream(t, np.sin(t)[:, None] * np.arange(1, 8), names=tuple("abcdefg"))
         raw.actions["action"] = Stream(t, np.cos(t)[:, None] * np.arange(1, 7))
-        raw.signals["next.done"] = Stream(t, (np.arange(n) == n - 1))
-        raw.signals["next.reward"] = Stream(t, np.linspace(0, 1, n))
+        raw.outcomes["next.done"] = Stream(t, (np.arange(n) == n - 1))
+        raw.outcomes["next.reward"] = Stream(t, np.linspace(0, 1, n))
     if cameras:
         frames = [cv2.imencode(".png", synthetic_frame(16, 24, i))[1].tobytes() for i in range(n)]
         raw.cameras["observation.images.cam0"] = EncodedImagesCamera(frames, "observation.images.cam0", None, t)
@@ -46,14 +47,14 @@ def test_without_cameras_the_natives_are_written_with_the_first_cause() -> None:
     assert ep.tier_reasons[0] == f"no canonical dims (15 native dims and 0 camera(s) kept): {CAUSE}"
     assert CAUSE in ep.tier_reasons[1:]  # the recorder's own reason stays as written
     assert ep.num_frames == 14  # 0 .. 1.3 s (39 / 30) at 10 Hz: the natives' own time base
-    names = ep.state_native_names
-    assert names[:2] == ["next.done.0", "next.reward.0"] and names[2:] == [f"observation.state.{c}" for c in "abcdefg"]
+    assert ep.state_native_names == [f"observation.state.{c}" for c in "abcdefg"]
+    assert ep.outcome_native_names == ["next.done.0", "next.reward.0"]  # beside the state, not in it
     grid = ep.span_s[0] + ep.timestamps
     t = np.arange(40) / 30.0
-    np.testing.assert_allclose(ep.state_native[:, 1], np.interp(grid, t, np.linspace(0, 1, 40)), atol=1e-6)
-    np.testing.assert_allclose(ep.state_native[:, 2:], np.sin(grid)[:, None] * np.arange(1, 8), atol=1e-5)
+    np.testing.assert_allclose(ep.outcome_native[:, 1], np.interp(grid, t, np.linspace(0, 1, 40)), atol=1e-6)
+    np.testing.assert_allclose(ep.state_native, np.sin(grid)[:, None] * np.arange(1, 8), atol=1e-5)
     held = (np.arange(40) == 39)[np.searchsorted(t, grid + 1e-6, side="right") - 1]
-    np.testing.assert_array_equal(ep.state_native[:, 0], held.astype(np.float32))
+    np.testing.assert_array_equal(ep.outcome_native[:, 0], held.astype(np.float32))
     np.testing.assert_allclose(ep.action_native, np.cos(grid)[:, None] * np.arange(1, 7), atol=1e-5)
 
 
@@ -94,11 +95,11 @@ def test_natives_wider_than_a_schema_may_be_refuse_the_episode() -> None:
     for i in range(MAX_NATIVE_DIMS):
         raw.states[f"extra_{i:05d}"] = Stream(t, np.full(len(t), float(i)))
     with pytest.raises(
-        ValueError, match=r"state natives: 4,105 dims from 4,099 streams \(widest observation\.state \(7\)"
+        ValueError, match=r"state natives: 4,103 dims from 4,097 streams \(widest observation\.state \(7\)"
     ):
         canonicalize(raw)
     [ep] = canonicalize(_raw())
-    assert len(ep.state_native_names) == 9
+    assert len(ep.state_native_names) == 7 and len(ep.outcome_native_names) == 2
 
 
 def test_a_multi_rate_recording_takes_its_span_from_its_states() -> None:

@@ -72,12 +72,14 @@ def with_episode(raw: RawEpisode, ep: Episode) -> RawEpisode:
     n0 = len(next(iter(raw.states.values())))
     idx = np.round(np.linspace(0, n0 - 1, n)).astype(int)
     signals = {k: replace(s, timestamps=t, values=s.values[idx]) for k, s in raw.signals.items()}
+    outcomes = {k: replace(s, timestamps=t, values=s.values[idx]) for k, s in raw.outcomes.items()}
     camera = ArrayCamera(raw.cameras[CAMERA], ep.frames, t)
     return replace(
         raw,
         states=_split(raw.states, ep.state, t),
         actions=_split(raw.actions, ep.action, t),
         signals=signals,
+        outcomes=outcomes,
         cameras={CAMERA: camera},
     )
 

@@ -163,11 +163,11 @@ def test_nan_readings_are_cut_and_each_part_says_why(tmp_path: Path) -> None:
 def test_nan_in_a_native_column_quarantines(tmp_path: Path) -> None:
     """A NaN in a native column validity does not read (a signal the canonical state is not built from)."""
     r = raw(0)
-    done = r.signals["next.done"]
+    done = r.outcomes["next.done"]
     values = done.values.astype(np.float64)
     values[100:103] = np.nan
     bad = with_episode(r, episode_of(r))
-    bad.signals["next.done"] = replace(bad.signals["next.done"], values=values)
+    bad.outcomes["next.done"] = replace(bad.outcomes["next.done"], values=values)
     eps, rejected = ingest(bad, SPEC, tmp_path / "ds")
     assert eps == [] and "rejected: qa_nonfinite: 2 NaN/Inf values in the natives (quarantine at 1+)" in rejected
 

@@ -96,10 +96,10 @@ def test_a_part_quarantined_beside_a_kept_part_gets_its_own_row(tmp_path: Path) 
     part only: the first part is kept, the second quarantined by the behaviour phase. Worker -> committer -> writer:
     the kept part commits, the quarantined one gets its own row (its uid, the finding's value and threshold)."""
     raw, _ = planted(gr00t_raws()[1], plant.wraparound, ELBOW, 0.8 * elbow_span())
-    done = raw.signals["next.done"]
+    done = raw.outcomes["next.done"]
     values = done.values.astype(np.float64)
     values[-30:-28] = np.nan  # in the second part: one NaN left on the 10 Hz grid
-    raw.signals["next.done"] = replace(done, values=values)
+    raw.outcomes["next.done"] = replace(done, values=values)
     source = SourceSpec(name="lerobot", adapter="lerobot", root=GR00T_ROOT)
     spec = JobSpec(output=tmp_path / "out", sources=[source])
     item = WorkItem(0, source, raw.ref)
