@@ -208,6 +208,7 @@ def _child(
         signal.setitimer(signal.ITIMER_REAL, limits.deadline_s + GRACE_S)
         os.write(w, READY)  # the parent's clock starts with this one
         reply: tuple[str, Any] = ("ok", work(con))
+        signal.setitimer(signal.ITIMER_REAL, 0)  # done: the answer is sent whatever the clock says now
     except duckdb.InterruptException as e:
         reply = ("deadline", None) if fired.is_set() else ("error", e)
     except (duckdb.OutOfMemoryException, MemoryError) as e:
