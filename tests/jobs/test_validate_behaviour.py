@@ -46,7 +46,7 @@ def test_each_finding_named_with_value_threshold_and_episode(corpus: Path) -> No
     assert "camera frozen 2.00 s while the robot moves > 1.00 s" in frozen
     dead = q["qa_native_dead_dims"].message
     assert "planted_dead_elbow" in dead and "(>= 50%)" in dead
-    assert "native state columns state.right_arm.motor_25 [29] motionless" in dead  # named (issue 50 item 5)
+    assert "native state columns state.right_arm.motor_25 [27] motionless" in dead  # named; next.* beside the state
     # both planted copies are copies: of episode 0, and the frozen camera's of episode 1 (its state, exactly)
     dup = q["qa_duplicate"].message.replace("lerobot/gr00t_robot_sim_picknplace/", "")
     assert dup.startswith("2 of 8 episodes -> rejected:")
