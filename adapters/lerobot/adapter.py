@@ -15,8 +15,8 @@ validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapt
 |                                     | `actions["action.<key>"]`                   | float64)                         |
 | other `observation.*`, `state*`     | `states[<column>]`                          | native                           |
 | other `action*`, `actions*`         | `actions[<column>]` (openpi's `actions`)    | native                           |
-| `next.reward`, `next.done`,         | `signals[<column>]`; every numeric column   | native dtype                     |
-| `annotation.*`, any other numeric   | survives as a native (canonicalize)         |                                  |
+| `next.reward`, `next.done`, ...     | `outcomes[<column>]` (`next.native`)        | native dtype                     |
+| `annotation.*`, any other numeric   | `signals[<column>]`: a state native         | native dtype                     |
 | `timestamp` (else frame_index/fps)  | every stream's timestamps, float64 s        | minus the `timestamp_offset`     |
 | mp4 per video key                   | `cameras[<video key>]` (lazy PyAV)          | PTS s; v3: PTS - from_timestamp  |
 | `dtype: image` parquet column       | `cameras[<column>]` (lazy decode)           | parquet timestamps               |

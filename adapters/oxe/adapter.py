@@ -11,7 +11,7 @@ is one episode, a flat `tf.train.Example` whose `steps/...` features hold every 
 | `action`, `action/*`, `action_dict/*` | `actions[<key>]` or `actions["<key>:<part>"]` (2) | (2) | ctrl Hz |
 | `language_instruction*`, `observation/*language_instruction` | `Language` per run of equal text (3) | | per step |
 | `is_first`, `is_last`, `is_terminal` | checked; `metadata["rlds"]` | | |
-| `reward`, `discount` | `signals` (`Stream`s) | | ctrl Hz |
+| `reward`, `discount` | `outcomes` (`Stream`s; `next.native`) | | ctrl Hz |
 | `*language_embedding`, depth tensors | not read: `metadata["skipped"]` | | |
 | `episode_metadata/*`, top-level keys | `metadata["episode_metadata"]`; `success` (4) | | episode |
 
