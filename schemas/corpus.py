@@ -91,7 +91,7 @@ class EpisodeLineage(BaseModel):
         None, description="set when each frame took its image and state from one source row (a wall-clock recorder)"
     )
     camera_size_split: str | None = Field(
-        None, description="set when its camera sizes put it in a dataset of its own size (`jobs.ingest.commit`)"
+        None, description="set when its camera sizes put it in a dataset of its own size (`ingest.lerobot.routing`)"
     )
     signature_split: str | None = Field(
         None, description="set when its features (natives, widths, cameras) put it in a dataset of its signature"

@@ -12,54 +12,23 @@ by a killed run's writer) is no quarantine reason: its dataset takes no further 
 it would take its index), the driver hears of it as `deferred` and ends the job, and the rerun commits the episode at
 the index an uninterrupted run gives it (`jobs.runtime.retry`).
 
-Datasets by signature (the policy the committer's check names). A LeRobot dataset has one feature set, fixed by its
-first committed episode. An episode whose features differ from its dataset's is written, never quarantined, to a
-sibling dataset of its own signature, its staged files moved there; the catalog lists each as a dataset of the source
-(it lists every dataset folder), and the episode's lineage and the job's summary say why:
-- only its cameras' sizes differ (egocentric clips at 480x360 and at 640x360): `<subset>@<W>x<H>` (its cameras' sizes
-  in key order, joined by `+`), lineage `camera_size_split`. Camera rates need nothing: every camera is written at the
-  canonical fps. One dataset of one size instead is `canonicalize.image.size` (e.g. `640x360`, fit `pad`: aspect
-  kept), decided before any commit;
-- anything else (natives present or absent, another native width or other native names, other cameras): a dataset
-  `<subset>@<diff>~<hash>`, `<diff>` naming what differs from the first dataset (`+key` a feature it adds, `-key` one
-  it lacks, `key<width>` another width or other names) and `<hash>` 8 hex digits of its whole signature, so every
-  episode of one signature lands in one dataset whatever the order; lineage `signature_split`. N recordings of K
-  signatures are N episodes in K datasets.
-Why not one dataset with the union of the features and a mask per native: LeRobot's consumers (lerobot-train's
-normalisation, its dataset loader, policies' input features) take every feature of every frame as real, and a
-stand-in value for a stream a recording never had (0, or NaN, which the writer refuses) would be learned as data
-unless every consumer applied a mask it does not know of. Measured on the real folder of two Interbotix arms
-(tests/data/real/rosbag_interbotix, 4 recordings: a WidowX 200's 29 state + 1 command columns three times, a WidowX
-250's 6 command columns): a union has 36 native columns, 6 of them stand-ins in every wx200 frame and 30 in every
-wx250 frame, 9,330 of its 21,564 native cells (43 %) values no recorder sent; two datasets (30 and 6 columns) have
-none. A stream missing only in part of a recording is another matter: the recording has it, so it keeps its columns
-and its values over its window, and each native column has a validity mask beside it (`observation.state.
-native_valid`, `action.native_valid`: float32 0/1 of the native's width and names, in info.json and the stats), 0
-where its stream has no sample (the column there holds the nearest sample, as the writer refuses NaN); the lineage
-names each such window (`ingest.canonical.span`, `native_windows`). The mask is written for every dataset with natives
-(all 1 where every stream covers the episode), so it never splits a dataset by itself, and a mask follows its native
-in a signature's name. Measured on the real ATS db3 (tests/data/real/rosbag_ats/rosbags, three JointStates starting 0.4,
-1.8 and 3.3 s in): the 12.4 s any of them covers (10.9 s written, the idle end the QA cuts said) instead of the 9.6 s
-all three covered, the two later ones 0 in their first 13 and 28 frames; on a Franka recording with a controller
-switch (larics/for_franka_ros @ c63d5d4, a ROS 1 bag with no licence, kept beside the repository): one episode over
-the whole of /joint_states instead of a quarantine, each controller's JointState 1 over its own window (30 s, then
-22 s) and 0 elsewhere.
+Datasets by signature: a dataset has one feature set, and an episode of another is written, never quarantined, to a
+sibling dataset of its own signature. Which one, and why, is `ingest.lerobot.routing`'s answer, asked here once the
+dataset's features are known (its first committed episode's); the committer moves the staged folders there.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
 import shutil
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adapters.storage.faults import environment_fault
+from ingest.lerobot import routing
 from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError, WriterLockedError
 from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
@@ -70,7 +39,7 @@ from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.report import SourceTally
 from jobs.ingest.task import Deferred, EpisodeResult, Rejected, StagedOutput, WorkItem
 from jobs.spec_models import JobSpec
-from schemas.canonical import CANONICAL_FPS, NATIVE_VALID
+from schemas.canonical import CANONICAL_FPS
 from schemas.corpus import LINEAGE_KEY, QuarantineRow
 from schemas.lerobot import INFO_PATH, FeatureSpec, default_features, load_info
 
@@ -88,18 +57,10 @@ class CommitFailed:
 
 @dataclass(frozen=True)
 class Committed:
-    """A committer's answer for a raw episode committed to a dataset of its own signature (see the module): each
-    dataset it went to instead of its subset's, with why."""
+    """A committer's answer for a raw episode committed to a dataset of its own signature (`ingest.lerobot.routing`):
+    each dataset it went to instead of its subset's, with why."""
 
     splits: tuple[tuple[str, str], ...]
-
-
-def open_writer(root: Path, *, wait_s: float = LOCK_WAIT_S, **kw: Any) -> LeRobotWriter:
-    """`LeRobotWriter.create_or_open`, waiting up to `wait_s` for a writer of a killed run (a committer actor of a
-    dead driver, not yet reaped by Ray) to let go of the dataset's lock."""
-    if kw:
-        return LeRobotWriter.create_or_open(root, lock_wait_s=wait_s, **kw)
-    return LeRobotWriter.open(root, lock_wait_s=wait_s)
 
 
 class DatasetCommitter:
@@ -123,10 +84,11 @@ class DatasetCommitter:
                 _discard(staged)
                 return CommitFailed("HeldBack", f"{dataset}: {self.stopped[dataset]}", deferred=True)
             try:
-                target, staged, why = self._sized(dataset, eps[0].features, staged)
-                if why:
-                    splits[target] = why
-                dataset = target
+                to = routing.route(dataset, eps[0].features, self._features(dataset))
+                if to.split is not None:  # a sibling of its own signature: its staged folders move there
+                    staged = [self._moved(st, to) for st in staged]
+                    splits[to.dataset] = to.why
+                dataset = to.dataset
                 writer = self._writer(dataset, eps[0].features, eps[0].robot_type)
             except Exception as e:
                 _discard(staged)  # no writer took them
@@ -152,8 +114,9 @@ class DatasetCommitter:
 
     def _writer(self, dataset: str, features: dict[str, FeatureSpec], robot_type: str) -> LeRobotWriter:
         if dataset not in self.writers:
-            self.writers[dataset] = open_writer(
+            self.writers[dataset] = LeRobotWriter.create_or_open(
                 self.output / dataset,
+                lock_wait_s=LOCK_WAIT_S,
                 fps=CANONICAL_FPS,
                 features=features,
                 robot_type=robot_type,
@@ -181,115 +144,21 @@ class DatasetCommitter:
             return None
         return {k: f for k, f in load_info(info).features.items() if k not in default_features()}
 
-    def _sized(
-        self, dataset: str, features: dict[str, FeatureSpec], staged: list[StagedEpisode]
-    ) -> tuple[str, list[StagedEpisode], str]:
-        """Where staged episodes of `features` are committed under the signature policy (see the module): `dataset`,
-        or its sibling for their signature, their staging folders moved into its staging area and their lineage
-        saying why (the third value; "" when they stay)."""
-        have = self._features(dataset)
-        if have is None or _signature(have) == _signature(features):
-            return dataset, staged, ""
-        target = size_sibling(dataset, have, features)
-        if target is not None:
-            key = "camera_size_split"
-            why = (
-                f"cameras {_sizes(features)} where {dataset} has {_sizes(have)} (its first episode's): "
-                f"written to {target}, one dataset per camera size"
-            )
-        else:
-            key, target = "signature_split", signature_sibling(dataset, have, features)
-            why = (
-                f"features differ from {dataset}'s (its first episode's): {feature_diff(have, features)}; written to "
-                f"{target}, one dataset per signature"
-            )
-        area = self.output / target / STAGING
+    def _moved(self, st: StagedEpisode, to: routing.Route) -> StagedEpisode:
+        """`st` moved into the staging area of the sibling dataset it is routed to, its lineage saying why."""
+        area = self.output / to.dataset / STAGING
         area.mkdir(parents=True, exist_ok=True)
-        moved = []
-        for st in staged:
-            os.replace(st.stage_dir, area / st.stage_dir.name)
-            lineage = {**st.extra.get(LINEAGE_KEY, {}), key: why}
-            moved.append(
-                st.model_copy(
-                    update={"stage_dir": area / st.stage_dir.name, "extra": {**st.extra, LINEAGE_KEY: lineage}}
-                )
-            )
-        return target, moved, why
+        os.replace(st.stage_dir, area / st.stage_dir.name)
+        lineage = {**st.extra.get(LINEAGE_KEY, {}), to.split: to.why}
+        return st.model_copy(
+            update={"stage_dir": area / st.stage_dir.name, "extra": {**st.extra, LINEAGE_KEY: lineage}}
+        )
 
     def close(self) -> int:
         for w in self.writers.values():
             w.close()
         n, self.writers = len(self.writers), {}
         return n
-
-
-def _sizes(features: Mapping[str, FeatureSpec]) -> str:
-    """The cameras' sizes, `WxH` each in key order, joined by `+`."""
-    return "+".join(f"{f.shape[1]}x{f.shape[0]}" for _, f in sorted(features.items()) if f.dtype == "video")
-
-
-def _signature(features: Mapping[str, FeatureSpec]) -> dict[str, tuple[str, tuple[int, ...], str]]:
-    """What a dataset's feature set is, per key: dtype, shape and, for a native vector, its column names (two
-    recordings' natives of one width from other topics are other data)."""
-    return {
-        k: (f.dtype, tuple(f.shape), json.dumps(f.names) if k.endswith(".native") else "")
-        for k, f in sorted(features.items())
-    }
-
-
-def size_sibling(dataset: str, have: Mapping[str, FeatureSpec], want: Mapping[str, FeatureSpec]) -> str | None:
-    """The dataset an episode of features `want` goes to when `dataset` has `have` (the size policy, see the
-    module): `<dataset>@<W>x<H>` when they differ only in the sizes of their cameras, else None (the same features,
-    or other differences: `signature_sibling`)."""
-    if set(have) != set(want) or any(have[k].dtype != want[k].dtype for k in have):
-        return None
-    changed = [k for k in have if _signature({k: have[k]}) != _signature({k: want[k]})]
-    if not changed or any(have[k].dtype != "video" for k in changed):
-        return None
-    return f"{dataset}@{_sizes(want)}"
-
-
-MASKS = frozenset(NATIVE_VALID.values())  # each native's validity mask, of its native's width and names
-
-
-def _short(key: str) -> str:
-    """A feature key as a dataset name shows it: `observation.state.native` -> `state.native`, a camera by its name."""
-    return key.removeprefix("observation.").removeprefix("images.")
-
-
-def feature_diff(have: Mapping[str, FeatureSpec], want: Mapping[str, FeatureSpec]) -> str:
-    """What `want` has that `have` does not, in words: features added, lacking, of another shape or other names."""
-    a, b = _signature(have), _signature(want)
-    parts = [f"adds {k} {list(want[k].shape)}" for k in sorted(set(b) - set(a))]
-    parts += [f"lacks {k}" for k in sorted(set(a) - set(b))]
-    for k in sorted(set(a) & set(b)):
-        if a[k][:2] != b[k][:2]:
-            was = f"{have[k].dtype} {list(have[k].shape)}"
-            parts.append(f"{k} {want[k].dtype} {list(want[k].shape)} where it has {was}")
-        elif a[k] != b[k]:
-            gone = [n for n in _flat_names(have[k]) if n not in _flat_names(want[k])]
-            parts.append(f"{k} names other columns ({len(gone)} of its {have[k].shape[0]} not among them: {gone[:3]})")
-    return "; ".join(parts)
-
-
-def _flat_names(f: FeatureSpec) -> list[str]:
-    names = f.names
-    if isinstance(names, dict):
-        names = next(iter(names.values()), [])
-    return [str(n) for n in names or []]
-
-
-def signature_sibling(dataset: str, have: Mapping[str, FeatureSpec], want: Mapping[str, FeatureSpec]) -> str:
-    """`<dataset>@<diff>~<hash>` for an episode of features `want` when `dataset` has `have` (see the module):
-    `+key` added, `-key` lacking, `key<width>` another width or other names; the hash of `want`'s whole signature."""
-    a, b = _signature(have), _signature(want)
-    a, b = ({k: v for k, v in x.items() if k not in MASKS} for x in (a, b))  # a mask follows its native: not named
-    words = [f"+{_short(k)}" for k in sorted(set(b) - set(a))] + [f"-{_short(k)}" for k in sorted(set(a) - set(b))]
-    changed = [k for k in sorted(set(a) & set(b)) if a[k] != b[k]]
-    words += [f"{_short(k)}{want[k].shape[0] if want[k].shape else ''}" for k in changed]
-    diff = re.sub(r"[^A-Za-z0-9_.+-]+", "_", "_".join(words))[:48] or "features"
-    digest = hashlib.sha256(json.dumps(_signature(want), sort_keys=True).encode()).hexdigest()[:8]
-    return f"{dataset}@{diff}~{digest}"
 
 
 def _discard(staged: list[StagedEpisode]) -> None:

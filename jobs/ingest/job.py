@@ -46,11 +46,12 @@ FINISHED = f"{JOB_DIR}/ingest.finished"  # present while the last run that start
 
 def _clean_orphans(output: Path) -> None:
     """Staging left by a killed run: reopening each dataset rolls commits forward and drops unfinished episodes."""
-    from jobs.ingest.commit import open_writer
+    from ingest.lerobot.writer import LeRobotWriter
+    from jobs.ingest.commit import LOCK_WAIT_S
 
     for dataset in sorted((output / "datasets").glob("*/*")):
         if (dataset / INFO_PATH).exists():
-            open_writer(dataset).close()
+            LeRobotWriter.open(dataset, lock_wait_s=LOCK_WAIT_S).close()
         elif (dataset / STAGING).exists():  # a dataset never created: only a killed run's staging is there
             shutil.rmtree(dataset, ignore_errors=True)
 

@@ -20,7 +20,7 @@ class SourceTally:
     quarantined: int = 0
     frames: int = 0
     encoder_retries: int = 0  # episode writes done once more after an encoder fault (ingest.lerobot.encoder_faults)
-    # datasets of another signature than their subset's first episode's, and why (`jobs.ingest.commit`)
+    # datasets of another signature than their subset's first episode's, and why (`ingest.lerobot.routing`)
     datasets: dict[str, str] = field(default_factory=dict)
 
 

@@ -21,6 +21,7 @@ from ingest.canonical.canonicalize import Canonicalized, canonicalize_spans
 from ingest.canonical.store import dataset_features, stage_canonical
 from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.errors import EpisodeError
+from ingest.lerobot.routing import route
 from ingest.lerobot.staging import StagedEpisode
 from ingest.qa.phase import BehaviourRejected
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
@@ -69,12 +70,13 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
         limit = settings.deadline.seconds(*episode_pixels(result.episodes))
         with watchdog(limit, settings.output, task.uid) if settings.deadline.enabled else contextlib.nullcontext():
             for ep in result.episodes:
-                dataset = dataset_dir(source.name, ep.subset)
+                features = dataset_features(ep)  # staged in its subset's dataset; the committer routes it for good
+                dataset = route(dataset_dir(source.name, ep.subset), features).dataset
                 # an encoder fault is written over once, under the same deadline (its rates are ~25x slack)
                 write = partial(stage_canonical, settings.output / dataset, ep, settings.codec)
                 st = write_retrying_encoder_faults(write, ep.uid, retried)
                 staged.append(st)
-                out.append(StagedOutput(dataset, st, ep.embodiment, dataset_features(ep)))
+                out.append(StagedOutput(dataset, st, ep.embodiment, features))
         return Staged(task.uid, tuple(out), quarantined_parts(task.uid, result), retried=len(retried))
     except Exception as e:  # bad input of any kind is this episode's problem only
         for st in staged:

@@ -1,8 +1,8 @@
 """A committer's writers (`jobs.ingest.commit.DatasetCommitter`) in this process, on raw episodes the worker staged
 from the demo's AgiBot source: episodes commit in the order they are sent, indices from 0 with nothing skipped, and an
-episode whose features differ from its dataset's goes to a dataset of its own signature (`<subset>@<diff>~<hash>`,
-lineage `signature_split`), never refused for differing; clips of two camera sizes go to one dataset per size, none
-lost."""
+episode whose features differ from its dataset's is moved to the dataset of its own signature that
+`ingest.lerobot.routing` names (`<subset>@<diff>~<hash>`, lineage `signature_split`), never refused for differing;
+clips of two camera sizes go to one dataset per size, none lost."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.synthetic.video import synthetic_frame, write_mp4
+from ingest.lerobot.routing import signature_sibling
 from ingest.storage.corpus import Corpus
 from jobs.demo.corpus import write_raw_corpus
-from jobs.ingest.commit import Committed, DatasetCommitter, feature_diff, signature_sibling, size_sibling
+from jobs.ingest.commit import Committed, DatasetCommitter
 from jobs.ingest.task import EpisodeTask, Staged, StagedOutput, TaskSettings
 from jobs.ingest.worker import process_episode
 from jobs.spec_models import JobSpec
-from schemas.lerobot import EPISODES_PATH, FeatureSpec
+from schemas.lerobot import EPISODES_PATH
 from tests.adapters.rosbag.test_folders import write_folder
 from tests.fixtures.discovery import discover
 
@@ -80,20 +81,6 @@ def test_episodes_commit_in_the_order_sent_and_another_signature_gets_its_datase
     assert all(key in e["eidata"]["signature_split"] and target in e["eidata"]["signature_split"] for e in odd_eps)
 
 
-def test_signature_names_what_differs_and_is_stable() -> None:
-    a = {"observation.state.native": _vec(6, "j"), "action.native": _vec(5, "c")}
-    b = {"observation.state.native": _vec(6, "k")}  # other names, no action natives
-    name = signature_sibling("src/sub", a, b)
-    assert name.startswith("src/sub@-action.native") and "state.native6" in name
-    assert name.split("~")[1] == signature_sibling("src/sub", {**a, "x": _vec(1, "x")}, b).split("~")[1]  # b's own
-    assert "lacks action.native" in feature_diff(a, b) and "names other columns" in feature_diff(a, b)
-    assert size_sibling("d", a, b) is None
-
-
-def _vec(n: int, stem: str) -> FeatureSpec:
-    return FeatureSpec(dtype="float32", shape=(n,), names=[f"{stem}{i}" for i in range(n)])
-
-
 def test_mixed_camera_sizes_lose_nothing_one_dataset_per_size(tmp_path: Path) -> None:
     """Twelve egocentric clips, six at 480x360 and six at 640x360 (one at 25 fps), in discovery order mixed: the
     first committed fixes `default` at 480x360, the 640x360 ones go to `default@640x360` (their lineage says why),
@@ -125,12 +112,6 @@ def test_mixed_camera_sizes_lose_nothing_one_dataset_per_size(tmp_path: Path) ->
         split = [e["eidata"].get("camera_size_split") for e in _episodes(base / name)]
         assert split == [None] * 6 if name == "default" else all(s and "480x360" in s and size in s for s in split)
         assert not list((base / name / ".eidata/staging").glob("*"))  # every staged episode committed
-    assert size_sibling("d", {"a": _video(2, 2)}, {"a": _video(2, 4)}) == "d@4x2"
-    assert size_sibling("d", {"a": _video(2, 2)}, {"a": _video(2, 2), "b": _video(2, 2)}) is None  # not a size
-
-
-def _video(h: int, w: int) -> FeatureSpec:
-    return FeatureSpec(dtype="video", shape=(h, w, 3), names=["height", "width", "channels"])
 
 
 def test_a_lerobot_dataset_with_an_extra_column_in_some_episodes_loses_none(realdata: Path, tmp_path: Path) -> None:

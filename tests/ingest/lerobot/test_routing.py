@@ -1,0 +1,56 @@
+"""Which dataset an episode is written to (`ingest.lerobot.routing`): its subset's while nothing is known of it or the
+signatures match, the size sibling `<subset>@<W>x<H>` when only camera sizes differ, else the signature sibling
+`<subset>@<diff>~<hash>`, named for what differs and stable whatever the first dataset had; each with its lineage key
+and reason. The committer's moves and commits of them: tests/jobs/ingest/test_commit.py."""
+
+from __future__ import annotations
+
+from ingest.lerobot.routing import Route, feature_diff, route, signature_sibling, size_sibling
+from schemas.lerobot import FeatureSpec
+
+
+def _vec(n: int, stem: str) -> FeatureSpec:
+    return FeatureSpec(dtype="float32", shape=(n,), names=[f"{stem}{i}" for i in range(n)])
+
+
+def _video(h: int, w: int) -> FeatureSpec:
+    return FeatureSpec(dtype="video", shape=(h, w, 3), names=["height", "width", "channels"])
+
+
+def test_an_episode_stays_in_its_subset_while_nothing_else_is_known_or_the_signatures_match() -> None:
+    feats = {"observation.state.native": _vec(6, "j"), "observation.images.head": _video(2, 2)}
+    assert route("datasets/s/sub", feats) == Route("datasets/s/sub")  # the worker's first choice
+    assert route("datasets/s/sub", feats, feats) == Route("datasets/s/sub")
+    other_info = {**feats, "observation.images.head": _video(2, 2).model_copy(update={"info": {"fx": 1.0}})}
+    assert route("datasets/s/sub", other_info, feats).split is None  # a camera's info is no part of the signature
+
+
+def test_other_camera_sizes_go_to_the_size_sibling() -> None:
+    assert size_sibling("d", {"a": _video(2, 2)}, {"a": _video(2, 4)}) == "d@4x2"
+    assert size_sibling("d", {"a": _video(2, 2)}, {"a": _video(2, 2), "b": _video(2, 2)}) is None  # not a size
+    to = route("d", {"a": _video(2, 4)}, {"a": _video(2, 2)})
+    assert (to.dataset, to.split) == ("d@4x2", "camera_size_split")
+    assert to.why == "cameras 4x2 where d has 2x2 (its first episode's): written to d@4x2, one dataset per camera size"
+
+
+def test_signature_names_what_differs_and_is_stable() -> None:
+    a = {"observation.state.native": _vec(6, "j"), "action.native": _vec(5, "c")}
+    b = {"observation.state.native": _vec(6, "k")}  # other names, no action natives
+    name = signature_sibling("src/sub", a, b)
+    assert name.startswith("src/sub@-action.native") and "state.native6" in name
+    assert name.split("~")[1] == signature_sibling("src/sub", {**a, "x": _vec(1, "x")}, b).split("~")[1]  # b's own
+    assert "lacks action.native" in feature_diff(a, b) and "names other columns" in feature_diff(a, b)
+    assert size_sibling("d", a, b) is None
+    to = route("src/sub", b, a)
+    assert (to.dataset, to.split) == (name, "signature_split")
+    diff = feature_diff(a, b)
+    assert (
+        to.why
+        == f"features differ from src/sub's (its first episode's): {diff}; written to {name}, one dataset per signature"
+    )
+
+
+def test_a_validity_mask_follows_its_native_in_the_name() -> None:
+    a = {"observation.state.native": _vec(6, "j"), "observation.state.native_valid": _vec(6, "j")}
+    b = {"observation.state.native": _vec(7, "j"), "observation.state.native_valid": _vec(7, "j")}
+    assert signature_sibling("d", a, b).startswith("d@state.native7~")
