@@ -25,7 +25,8 @@ TARGETS: dict[str, dict[str, str]] = {  # module -> {function (or Class.method):
     "jobs.runtime.ray_pool": {"init_ray": "Ray start"},
     "jobs.runtime.shared_fs": {"check_shared_output": "shared-fs check"},
     "jobs.runtime.job_lock": {"JobLock.__init__": "job lock"},
-    "jobs.ingest.settled": {"settled": "nothing-to-do check (no Ray)"},
+    "jobs.ingest.resume": {"settled": "nothing-to-do check (no Ray)"},
+    "jobs.ingest.settled": {"settled": "nothing-to-do check (no Ray)"},  # where a `--before` checkout has it
     "jobs.ingest.discovery": {"discover_all": "discovery (Ray tasks)", "discover_source": "discovery: one source"},
     "jobs.ingest.commit": {"Committer.close": "committer close"},
     "jobs.catalog.build": {"rebuild_catalog": "catalog rebuild"},

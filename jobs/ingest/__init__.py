@@ -8,7 +8,7 @@ episode, canonicalize it and stage its canonical episodes in the target dataset'
 (`order`, `commit`), so episode indices are deterministic however many workers and committers run and however often the
 job is interrupted. A raw episode is done when its episodes are in a dataset (their lineage names it) or it is in the
 quarantine, which one writer owns (`quarantine`): a rerun skips those, and a finished job's rerun writes nothing; run
-embedded, it knows so before Ray starts (`settled`) and exits without Ray. A run that did not end (no
+embedded, it knows so before Ray starts (`resume`) and exits without Ray. A run that did not end (no
 `job/ingest.finished`) has the next one roll its commits forward and rebuild the catalog. Bad input is quarantined with
 its stage and reason; it never stops the job. At most `max_in_flight` episodes run at once and `commit_window` wait to
 be committed (backpressure), so memory stays flat. A worker node lost mid-job costs only the tasks it was running: Ray

@@ -27,17 +27,15 @@ from adapters.base import AdapterError, EpisodeRef, SourceAdapter, natural_key
 from adapters.registry import adapter_class
 from adapters.storage.faults import environment_fault
 from jobs.ingest.quarantine import quarantine_row, source_row
-from jobs.ingest.resume import connect, done_sql, done_uids
+from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
 from jobs.runtime.retry import EnvironmentRetry, retry_environment
 from jobs.spec_models import JobSpec, SourceSpec
-from schemas.corpus import JOB_DIR, QuarantineRow, episode_uid
+from schemas.corpus import QuarantineRow, episode_uid
 from schemas.findings import NO_EPISODES, SourceFinding
 
 log = logging.getLogger(__name__)
 
-WORK_DIR = f"{JOB_DIR}/work"
-BATCH = 8192  # refs per parquet batch, in the discovery task and in the driver's reads
 _SCHEMA = pa.schema(
     [
         ("seq", pa.int64()),

@@ -1,59 +1,42 @@
-"""`eidata ingest SPEC`: the job's driver: the output's lock, the nothing-to-do check, Ray, discovery, the episode
-tasks in order, the committers and the quarantine writer, the catalog rebuild, the report and the exit codes (see the
-package's docstring for the whole flow). The worker is a parameter (`run_ingest(worker=...)`): the job submits
-whatever is passed, imported only when there is work (the worker's module loads canonicalization, scipy included)."""
+"""`eidata ingest SPEC`: the job's driver. `run_ingest` is what a run does, in order: the output made ready and the
+nothing-to-do check (`jobs.ingest.resume`), a killed run rolled forward, Ray, discovery, the episode tasks in order, the
+committers and the quarantine writer, the catalog rebuild, the report; `cli_ingest` its exit codes (see the package's
+docstring for the whole flow). The worker is a parameter (`run_ingest(worker=...)`): the job submits whatever is
+passed, imported only when there is work (the worker's module loads canonicalization, scipy included)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
-from ingest.lerobot.writer_dir import STAGING
-from ingest.storage.corpus import open_corpus
+from ingest.storage.corpus import Corpus, open_corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
 from jobs.ingest.report import IngestReport, SourceTally, quarantined_held
-from jobs.ingest.resume import forget_environment
-from jobs.ingest.settled import settled
+from jobs.ingest.resume import mark_finished, nothing_to_do, prepare, resume_killed, roll_forward
 from jobs.ingest.task import WorkItem
 from jobs.runtime.deadline import clear_markers
-from jobs.runtime.job_lock import JobLock, JobLockedError
+from jobs.runtime.job_lock import JobLockedError
 from jobs.runtime.ray_pool import init_ray
-from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError, forget_worker_deaths
+from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError, check_shared_output
 from jobs.runtime.voice import VoiceRelay
-from jobs.spec import dump_spec
 from jobs.spec_models import JobSpec
 from schemas.corpus import JOB_DIR
-from schemas.lerobot import INFO_PATH
 
 if TYPE_CHECKING:  # the worker, the committers and the catalog are imported when there is work for them
     from jobs.ingest.commit import Committer
     from jobs.ingest.task import Worker
 
 log = logging.getLogger(__name__)
-
-FINISHED = f"{JOB_DIR}/ingest.finished"  # present while the last run that started work ran to its end
-
-
-def _clean_orphans(output: Path) -> None:
-    """Staging left by a killed run: reopening each dataset rolls commits forward and drops unfinished episodes."""
-    from ingest.lerobot.writer import LeRobotWriter
-    from jobs.ingest.commit import LOCK_WAIT_S
-
-    for dataset in sorted((output / "datasets").glob("*/*")):
-        if (dataset / INFO_PATH).exists():
-            LeRobotWriter.open(dataset, lock_wait_s=LOCK_WAIT_S).close()
-        elif (dataset / STAGING).exists():  # a dataset never created: only a killed run's staging is there
-            shutil.rmtree(dataset, ignore_errors=True)
 
 
 def run_ingest(
@@ -69,102 +52,99 @@ def run_ingest(
     default `jobs.ingest.worker.process_episode`), `on_done` hears of each raw episode once it is committed or
     quarantined; `retry_quarantined` does the episodes quarantined for the environment's fault again
     (`jobs.ingest.resume.forget_environment`)."""
-    with open_corpus(spec.output, spec.output_storage, "ingest") as corpus:  # a bucket's: its scratch, then published
-        given, spec = spec, spec.model_copy(update={"output": corpus.root})
+    # a bucket's corpus: its scratch, then published; `held` releases what the run holds, last taken first released
+    with open_corpus(spec.output, spec.output_storage, "ingest") as corpus, ExitStack() as held:
         t0 = time.perf_counter()
-        output = spec.output
-        output.mkdir(parents=True, exist_ok=True)
-        lock = JobLock(output)
-        started = False
-        plan = None
-        relay = None
+        spec = prepare(spec, corpus, held, retry_quarantined=retry_quarantined)
+        report = IngestReport(spec.output, {s.name: SourceTally() for s in spec.sources})
+        if (done := nothing_to_do(spec, address)) is not None:  # what discovery would find: every raw episode done
+            report.skipped = done
+            return _summed(report, spec, t0)
+        interrupted = resume_killed(spec.output)
+        report.nodes = _start_ray(spec, address, held)
+        plan = _discover(spec, report, held)
+        committer = _committer(spec, plan, report, corpus, on_done)
+        _run_and_commit(spec, plan, committer, worker, progress)
+        if plan.todo or plan.errors or interrupted or not (spec.output / "catalog" / "episodes").exists():
+            from jobs.catalog.build import rebuild_catalog
+
+            rebuild_catalog(corpus)
+        mark_finished(spec.output)
+        return _summed(report, spec, t0)
+
+
+def _start_ray(spec: JobSpec, address: str | None, held: ExitStack) -> int:
+    """Ray started (the workers' store lines relayed and printed), stopped when `held` closes; how many nodes see the
+    output folder (each must: `jobs.runtime.shared_fs`)."""
+    relay = VoiceRelay.start(spec.output / JOB_DIR if address else None)
+    held.callback(relay.stop)
+    if init_job_ray(spec, address):
+        import ray
+
+        held.callback(ray.shutdown)
+    return len(check_shared_output(spec.output))
+
+
+def _discover(spec: JobSpec, report: IngestReport, held: ExitStack) -> DiscoveryPlan:
+    """Every source discovered (its work file removed when `held` closes), each one's findings replacing its last ones;
+    a source whose discovery outlasted its retries ends the job before anything is started."""
+    plan = discover_all(spec)
+    held.callback(plan.cleanup)
+    if plan.deferred:
+        name, cause = next(iter(plan.deferred.items()))
+        raise EnvironmentFaultError(f"source {name}: discovery", cause)
+    report.skipped = plan.skipped
+    for name, found in plan.findings.items():
+        write_source_findings(spec.output, name, found)
+    return plan
+
+
+def _committer(
+    spec: JobSpec, plan: DiscoveryPlan, report: IngestReport, corpus: Corpus, on_done: Callable[[WorkItem], None] | None
+) -> Committer:
+    """The committers and the one quarantine writer, given the rows of what discovery flagged."""
+    from jobs.ingest.commit import Committer
+    from jobs.ingest.quarantine import QuarantineWriter
+
+    committer = Committer(spec, report.tallies, QuarantineWriter(spec.output), on_done=on_done, corpus=corpus)
+    for row in plan.errors:
+        committer.add_quarantine(row)
+    return committer
+
+
+def _run_and_commit(
+    spec: JobSpec, plan: DiscoveryPlan, committer: Committer, worker: Worker | None, progress: bool | None
+) -> None:
+    """The episode tasks run and their episodes committed, when discovery found work; the committer closed either
+    way. The first raw episode the environment kept from its dataset ends the job (`EnvironmentFaultError`)."""
+    try:
+        if plan.todo:
+            from jobs.ingest.worker import process_episode
+
+            roll_forward(spec.output)  # the committers open their datasets without recovering them
+            clear_markers(spec.output)
+            _run_on_ray(spec, plan, committer, worker or process_episode, progress)
+    finally:
         try:
-            (output / JOB_DIR / "spec.yaml").write_text(dump_spec(given))
-            if retry_quarantined and (n := forget_environment(output)):
-                log.info("%s: %d episodes quarantined for the environment's fault are tried again", output, n)
-            report = IngestReport(output)
-            for s in spec.sources:
-                report.tallies.setdefault(s.name, SourceTally())
-            done = _nothing_to_do(spec, address)
-            if done is not None:  # what discovery would have found: every raw episode done, no source failure new
-                report.skipped = done
-                report.findings = read_source_findings(output, [s.name for s in spec.sources])
-                report.held = quarantined_held(output, [s.name for s in spec.sources])
-                report.seconds = time.perf_counter() - t0
-                return report
-            interrupted = not (output / FINISHED).exists()
-            (output / FINISHED).unlink(missing_ok=True)
-            if interrupted:  # roll forward what a killed run committed before discovery reads the datasets' lineage
-                _clean_orphans(output)
-            relay = VoiceRelay.start(output / JOB_DIR if address else None)  # the workers' store lines, printed
-            started = init_job_ray(spec, address)
-            views = check_shared_output(output)
-            report.nodes = len(views)
-            plan = discover_all(spec)
-            if plan.deferred:  # a source's discovery outlasted its retries: nothing is started
-                name, cause = next(iter(plan.deferred.items()))
-                raise EnvironmentFaultError(f"source {name}: discovery", cause)
-            report.skipped = plan.skipped
-            for name, found in plan.findings.items():  # each discovered source's findings replace its last ones
-                write_source_findings(output, name, found)
-            report.findings = read_source_findings(output, [s.name for s in spec.sources])
-            from jobs.ingest.commit import Committer
-            from jobs.ingest.quarantine import QuarantineWriter
-
-            committer = Committer(spec, report.tallies, QuarantineWriter(output), on_done=on_done, corpus=corpus)
-            for row in plan.errors:
-                committer.add_quarantine(row)
-            try:
-                if plan.todo:
-                    from jobs.ingest.worker import process_episode
-
-                    _clean_orphans(output)
-                    clear_markers(output)
-                    _run_on_ray(spec, plan, committer, worker or process_episode, progress)
-            finally:
-                try:
-                    committer.close()
-                except Exception as e:  # a full disk stops the quarantine's part too: the deferred episode says why
-                    if not committer.deferred or environment_fault(e) is None:
-                        raise
-            if committer.deferred:  # the first one the environment kept from its dataset ends the job
-                item, why = committer.deferred[0]
-                left = "; it and the episodes after it in its dataset are left to the next run"
-                raise EnvironmentFaultError(f"{item.uid} (stage {why.stage})", why.cause, left=left)
-            if plan.todo:  # a worker killed mid-episode left its staging behind; the retry wrote the episode
-                _clean_orphans(output)
-            if plan.todo or plan.errors or interrupted or not (output / "catalog" / "episodes").exists():
-                from jobs.catalog.build import rebuild_catalog
-
-                rebuild_catalog(corpus)
-            (output / FINISHED).touch()
-            forget_worker_deaths(output)
-            report.held = quarantined_held(output, [s.name for s in spec.sources])
-            report.seconds = time.perf_counter() - t0
-            return report
-        finally:
-            if plan is not None:
-                plan.cleanup()
-            if started:
-                import ray
-
-                ray.shutdown()
-            if relay is not None:
-                relay.stop()
-            lock.release()
+            committer.close()
+        except Exception as e:  # a full disk stops the quarantine's part too: the deferred episode says why
+            if not committer.deferred or environment_fault(e) is None:
+                raise
+    if committer.deferred:
+        item, why = committer.deferred[0]
+        left = "; it and the episodes after it in its dataset are left to the next run"
+        raise EnvironmentFaultError(f"{item.uid} (stage {why.stage})", why.cause, left=left)
+    if plan.todo:  # a worker killed mid-episode left its staging behind; the retry wrote the episode
+        roll_forward(spec.output)
 
 
-def _nothing_to_do(spec: JobSpec, address: str | None) -> int | None:
-    """The raw episodes already done, when the last run that started work ran to its end and nothing is left to do
-    (`jobs.ingest.settled`): then the job needs no Ray, no commit and no catalog rebuild. None otherwise, and always
-    on a cluster (`address`: its nodes' shared-filesystem check stays) or where this process runs Ray already."""
-    output = spec.output
-    ray = sys.modules.get("ray")
-    if address is not None or (ray is not None and ray.is_initialized()):
-        return None
-    if not (output / FINISHED).exists() or not (output / "catalog" / "episodes").exists():
-        return None
-    return settled(spec)
+def _summed(report: IngestReport, spec: JobSpec, t0: float) -> IngestReport:
+    """`report` with what the corpus holds at the run's end: the sources' findings and quarantined episodes."""
+    names = [s.name for s in spec.sources]
+    report.findings = read_source_findings(spec.output, names)
+    report.held = quarantined_held(spec.output, names)
+    report.seconds = time.perf_counter() - t0
+    return report
 
 
 def _run_on_ray(

@@ -1,10 +1,28 @@
-"""What a rerun skips: the raw episodes an earlier run of the job finished (exactly-once resume, DESIGN.md 3.1).
+"""Where a run of the job starts from: its output made ready, what earlier runs finished, and what a killed one left.
 
-An episode is done when its uid is the lineage `raw_uid` of a committed episode of its source (`episodes.jsonl`, written
-by the writer's commit) or the uid of a quarantined one (committed quarantine parts only, never a killed run's temp
-file). The set is answered by DuckDB scanning those files, never loaded as Python objects, so a resumed job of millions
-of episodes holds none of them; discovery (`jobs.ingest.discovery`) drops the done ones while it sorts the work, and the
-driver's early exit (`jobs.ingest.settled`) asks the same question before Ray starts.
+Preparation (`prepare`): the spec writes to the corpus's folder (a bucket's scratch, published at the end), which is
+locked against a second ingest job for the whole run, and the spec as given is kept beside the job (`job/spec.yaml`).
+
+What is done (exactly-once resume, DESIGN.md 3.1). An episode is done when its uid is the lineage `raw_uid` of a
+committed episode of its source (`episodes.jsonl`, written by the writer's commit) or the uid of a quarantined one
+(committed quarantine parts only, never a killed run's temp file). The set is answered by DuckDB scanning those files,
+never loaded as Python objects, so a resumed job of millions of episodes holds none of them; discovery
+(`jobs.ingest.discovery`) drops the done ones while it sorts the work, and the driver's early exit asks the same
+question before Ray starts.
+
+Nothing to do (`nothing_to_do`, `settled`): an unchanged rerun of a finished job ends without Ray. `settled(spec)` asks
+what discovery asks, in this process: each source's refs, from its adapter's own discovery, against the done set.
+Discovery would find nothing to do exactly when every ref's uid is done and every source whose discovery fails already
+has its failure in the quarantine; then the job has no episode to run, no quarantine row to write and no commit to
+make, and `settled` returns how many raw episodes discovery found. At the first ref not done it stops and returns None,
+and the job runs as it always did (discovery on Ray included), so a job with work pays little for the question: nothing
+when a source has no record yet (a first run), a batch of 64 refs when its first refs are new, at most one unchanged
+rerun's worth on a resumed job. The refs are checked in batches (64, doubling to `BATCH`) and never held all at once;
+the done set lives in DuckDB, which spills.
+
+A killed run (`resume_killed`, `roll_forward`): `job/ingest.finished` is present while the last run that started work
+ran to its end. Without it, the next run reopens every dataset first, which rolls the killed run's commits forward and
+drops its unfinished episodes, and it rebuilds the catalog at its end.
 
 `eidata ingest --retry-quarantined` first forgets the quarantine rows of the environment's kind (`forget_environment`):
 their episodes are then not done, and the run does them again. A part written before quarantine rows said whose fault
@@ -15,9 +33,12 @@ disks and store outages of those runs were recorded.
 
 from __future__ import annotations
 
+import logging
 import shutil
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +46,44 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from adapters.storage.faults import ENVIRONMENT_TEXT
+from adapters import get_adapter
+from adapters.base import AdapterError, EpisodeRef
+from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
+from ingest.lerobot.writer_dir import STAGING
+from ingest.storage.corpus import Corpus
 from jobs.catalog.parts import write_parquet_atomic
+from jobs.ingest.quarantine import source_row
 from jobs.runtime.deadline import TIMEOUT_CLASS
-from schemas.corpus import DATASETS_DIR, QUARANTINE_DIR, parquet_files
-from schemas.lerobot import EPISODES_PATH
+from jobs.runtime.job_lock import JobLock
+from jobs.runtime.retry import forget_worker_deaths
+from jobs.spec import dump_spec
+from jobs.spec_models import JobSpec, SourceSpec
+from schemas.corpus import DATASETS_DIR, JOB_DIR, QUARANTINE_DIR, episode_uid, parquet_files
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
+log = logging.getLogger(__name__)
+
+FINISHED = f"{JOB_DIR}/ingest.finished"  # present while the last run that started work ran to its end
+WORK_DIR = f"{JOB_DIR}/work"  # the job's scratch: discovery's work files, the done set's spills
+BATCH = 8192  # refs per parquet batch, in the discovery task and in the driver's reads; `settled`'s largest
+FIRST_BATCH = 64  # `settled`'s first batch of refs
 # what the error of a row without a `fault` column says when it was the environment's (see the module's docstring):
 # what an error's text names of the environment, or a task past its deadline
 LEGACY_ENVIRONMENT = rf"{ENVIRONMENT_TEXT}|\b{TIMEOUT_CLASS}\b"
+
+
+def prepare(given: JobSpec, corpus: Corpus, held: ExitStack, *, retry_quarantined: bool = False) -> JobSpec:
+    """The spec this run works to: `given` writing to the corpus's folder, locked against another ingest job until
+    `held` closes, with `given` kept as `job/spec.yaml`; `retry_quarantined` forgets the quarantine rows of the
+    environment's kind first (`forget_environment`)."""
+    spec = given.model_copy(update={"output": corpus.root})
+    output = spec.output
+    output.mkdir(parents=True, exist_ok=True)
+    held.enter_context(JobLock(output))
+    (output / JOB_DIR / "spec.yaml").write_text(dump_spec(given))
+    if retry_quarantined and (n := forget_environment(output)):
+        log.info("%s: %d episodes quarantined for the environment's fault are tried again", output, n)
+    return spec
 
 
 def done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
@@ -78,6 +128,98 @@ def done_uids(output: Path, source: str, uids: list[str], tmp: Path) -> set[str]
     with connect(tmp) as con:
         rows = con.execute(f"SELECT uid FROM ({sql}) WHERE uid IN (SELECT unnest(?))", [*params, uids]).fetchall()
     return {r[0] for r in rows}
+
+
+def nothing_to_do(spec: JobSpec, address: str | None) -> int | None:
+    """The raw episodes already done, when the last run that started work ran to its end and nothing is left to do
+    (`settled`): then the job needs no Ray, no commit and no catalog rebuild. None otherwise, and always on a cluster
+    (`address`: its nodes' shared-filesystem check stays) or where this process runs Ray already."""
+    output = spec.output
+    ray = sys.modules.get("ray")
+    if address is not None or (ray is not None and ray.is_initialized()):
+        return None
+    if not (output / FINISHED).exists() or not (output / "catalog" / "episodes").exists():
+        return None
+    return settled(spec)
+
+
+def settled(spec: JobSpec) -> int | None:
+    """The raw episodes discovery would find (all already done) when a run of `spec` has nothing to do; else None."""
+    output = spec.output
+    quarantined = bool(parquet_files(output, QUARANTINE_DIR))
+    if not quarantined and not all(
+        any((output / DATASETS_DIR / s.name).glob(f"**/{EPISODES_PATH}")) for s in spec.sources
+    ):
+        return None  # a source without any record of an earlier run: there is work (or an empty source)
+    with connect(output / WORK_DIR / "settled.tmp") as con:
+        found = 0
+        for source in spec.sources:
+            if (n := _source_settled(con, output, source)) is None:
+                return None
+            found += n
+        return found
+
+
+def _batches(source: SourceSpec) -> Iterator[list[EpisodeRef]]:
+    refs = iter(get_adapter(source.adapter, source.options, source.storage).discover(source.root))
+    size = FIRST_BATCH
+    while batch := list(islice(refs, size)):
+        yield batch
+        size = min(2 * size, BATCH)
+
+
+def _source_settled(con: Any, output: Path, source: SourceSpec) -> int | None:
+    """How many refs `source` has (not flagged by discovery) when all of them are done; None at the first that is
+    not. A source whose discovery fails is settled when its failure is quarantined already."""
+    sql, params = done_sql(output, source.name)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE done AS {sql}", params)
+    found, batches = 0, _batches(source)
+    while True:
+        try:
+            batch = next(batches, None)
+        except Exception as e:  # discovery would quarantine the source (once): settled if it did already
+            if environment_fault(e) is not None:  # not the source's: the job's discovery tells (jobs.runtime.retry)
+                return None
+            if not isinstance(e, AdapterError):
+                log.exception("discovery of source %s failed", source.name)
+            uid = source_row(source, e).episode_uid
+            return 0 if con.execute("SELECT count(*) FROM done WHERE uid = ?", [uid]).fetchone()[0] else None
+        if batch is None:
+            return found
+        uids = [episode_uid(source.name, r.subset, r.raw_id) for r in batch]
+        new = con.execute("SELECT count(*) FROM unnest(?) AS t(uid) WHERE uid NOT IN (SELECT uid FROM done)", [uids])
+        if new.fetchone()[0]:
+            return None
+        found += sum(r.error is None for r in batch)
+
+
+def resume_killed(output: Path) -> bool:
+    """Whether the last run that started work did not reach its end (no `FINISHED`); what such a run committed is
+    rolled forward now, before discovery reads the datasets' lineage. The mark goes either way: this run writes it
+    again at its end (`mark_finished`)."""
+    interrupted = not (output / FINISHED).exists()
+    (output / FINISHED).unlink(missing_ok=True)
+    if interrupted:
+        roll_forward(output)
+    return interrupted
+
+
+def roll_forward(output: Path) -> None:
+    """Staging left by a killed run: reopening each dataset rolls commits forward and drops unfinished episodes."""
+    from ingest.lerobot.writer import LeRobotWriter
+    from jobs.ingest.commit import LOCK_WAIT_S
+
+    for dataset in sorted((output / "datasets").glob("*/*")):
+        if (dataset / INFO_PATH).exists():
+            LeRobotWriter.open(dataset, lock_wait_s=LOCK_WAIT_S).close()
+        elif (dataset / STAGING).exists():  # a dataset never created: only a killed run's staging is there
+            shutil.rmtree(dataset, ignore_errors=True)
+
+
+def mark_finished(output: Path) -> None:
+    """This run ran to its end: the next one need not roll anything forward, and starts with no worker death noted."""
+    (output / FINISHED).touch()
+    forget_worker_deaths(output)
 
 
 def environment_mask(table: pa.Table) -> pa.ChunkedArray:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.ingest.job import FINISHED, run_ingest
+from jobs.ingest.job import run_ingest
+from jobs.ingest.resume import FINISHED
 from jobs.runtime.stops import Stopped, armed, rearm
 from jobs.spec import load_spec
 from tests.jobs.demo_reference import demo_spec, hashes
