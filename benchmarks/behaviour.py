@@ -44,13 +44,13 @@ import pyarrow.parquet as pq
 from adapters.registry import get_adapter
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
-from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.video import VideoCodec, VideoEncoder
 from ingest.qa.behaviour import measure_episode
 from ingest.qa.duplicates import near_duplicates
 from ingest.qa.phase import FrameTap, assess_arrays, assess_cameras, idle_cut
 from ingest.qa.state import DimLimits
+from ingest.steps import prepare
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import CANONICAL_FPS, image_key
 from schemas.canonicalize import CanonicalizeSpec
@@ -100,7 +100,7 @@ def canonical(index: int, spec: CanonicalizeSpec) -> tuple[CanonicalEpisode, dic
     """Episode `index` as ingest builds it, and the frames the writer would encode per camera (fitted, decoded once)."""
     adapter = get_adapter("lerobot")
     ref = sorted(adapter.discover(SAMPLE), key=lambda r: r.raw_id)[index]
-    [ep] = canonicalize_spans(adapter.read(ref), spec).episodes
+    [ep] = prepare(adapter.read(ref), spec).episodes
     frames = {}
     for key, c in ep.cameras.items():
         decoded = dict(c.source.frames(sorted({int(i) for i in c.indices}), c.fit))
