@@ -48,7 +48,8 @@ from ingest.episode import CanonicalEpisode
 from ingest.lerobot.video import VideoCodec, VideoEncoder
 from ingest.qa.behaviour import measure_episode
 from ingest.qa.duplicates import near_duplicates
-from ingest.qa.phase import FrameTap, assess_arrays, assess_cameras, idle_cut
+from ingest.qa.idle import idle_cut
+from ingest.qa.phase import FrameTap, assess_arrays, assess_cameras
 from ingest.qa.state import DimLimits
 from ingest.steps import prepare
 from schemas.behaviour import BehaviourConfig
@@ -109,10 +110,10 @@ def canonical(index: int, spec: CanonicalizeSpec) -> tuple[CanonicalEpisode, dic
 
 
 def wired_s(ep: CanonicalEpisode, frames: dict[str, np.ndarray], spec: CanonicalizeSpec) -> float:
-    """The behaviour phase as wired at ingest, on a copy of the episode (it lowers tiers and appends reasons)."""
+    """The behaviour phase as wired at ingest, on a copy of the episode (it appends verdicts)."""
     cfg, fps = spec.behaviour, CANONICAL_FPS
     workspace = spec.validity.limits_for(ep.embodiment).workspace
-    work = replace(ep, tier_reasons=list(ep.tier_reasons))
+    work = replace(ep, verdicts=list(ep.verdicts))
     t0 = time.perf_counter()
     cut = idle_cut(work.state, work.mask, fps, cfg, workspace)
     done = assess_arrays(work, fps, cfg, workspace, cut=cut).episode

@@ -13,9 +13,9 @@ from adapters.base import CameraSource, EpisodeRef, Language, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.oxe.hands import hand_signals
 from ingest.canonical.hand_state import wrist_poses
-from ingest.canonical.span import EpisodeContext, SpanRejection, canonicalize_span
+from ingest.canonical.span import EpisodeContext, canonicalize_span
 from ingest.canonical.store import lineage
-from ingest.episode import PIPELINE_VERSION, CanonicalEpisode
+from ingest.episode import PIPELINE_VERSION, CanonicalEpisode, SpanRejection
 from ingest.steps import prepared
 from schemas.canonical import Camera
 from schemas.canonicalize import CanonicalizeSpec
