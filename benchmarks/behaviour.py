@@ -44,13 +44,14 @@ import pyarrow.parquet as pq
 from adapters.registry import get_adapter
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
-from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.video import VideoCodec, VideoEncoder
 from ingest.qa.behaviour import measure_episode
 from ingest.qa.duplicates import near_duplicates
-from ingest.qa.phase import FrameTap, assess_arrays, assess_cameras, idle_cut
+from ingest.qa.idle import idle_cut
+from ingest.qa.phase import FrameTap, assess_arrays, assess_cameras
 from ingest.qa.state import DimLimits
+from ingest.steps import prepare
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import CANONICAL_FPS, image_key
 from schemas.canonicalize import CanonicalizeSpec
@@ -100,7 +101,7 @@ def canonical(index: int, spec: CanonicalizeSpec) -> tuple[CanonicalEpisode, dic
     """Episode `index` as ingest builds it, and the frames the writer would encode per camera (fitted, decoded once)."""
     adapter = get_adapter("lerobot")
     ref = sorted(adapter.discover(SAMPLE), key=lambda r: r.raw_id)[index]
-    [ep] = canonicalize_spans(adapter.read(ref), spec).episodes
+    [ep] = prepare(adapter.read(ref), spec).episodes
     frames = {}
     for key, c in ep.cameras.items():
         decoded = dict(c.source.frames(sorted({int(i) for i in c.indices}), c.fit))
@@ -109,10 +110,10 @@ def canonical(index: int, spec: CanonicalizeSpec) -> tuple[CanonicalEpisode, dic
 
 
 def wired_s(ep: CanonicalEpisode, frames: dict[str, np.ndarray], spec: CanonicalizeSpec) -> float:
-    """The behaviour phase as wired at ingest, on a copy of the episode (it lowers tiers and appends reasons)."""
+    """The behaviour phase as wired at ingest, on a copy of the episode (it appends verdicts)."""
     cfg, fps = spec.behaviour, CANONICAL_FPS
     workspace = spec.validity.limits_for(ep.embodiment).workspace
-    work = replace(ep, tier_reasons=list(ep.tier_reasons))
+    work = replace(ep, verdicts=list(ep.verdicts))
     t0 = time.perf_counter()
     cut = idle_cut(work.state, work.mask, fps, cfg, workspace)
     done = assess_arrays(work, fps, cfg, workspace, cut=cut).episode

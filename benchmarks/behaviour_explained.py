@@ -35,9 +35,9 @@ from adapters.registry import get_adapter
 from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log
 from benchmarks.behaviour_real import agibot, bridge, lerobot
-from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.qa.corpus import judge_dead
 from ingest.qa.findings import episode_findings
+from ingest.steps import prepare
 from schemas.behaviour import BehaviourConfig, BehaviourRecord, Explained
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
@@ -86,7 +86,7 @@ def judge(raws: list[RawEpisode], config: BehaviourConfig) -> Judged:
     spec = CanonicalizeSpec(behaviour=config)
     out = Judged()
     for raw in raws:
-        result = canonicalize_spans(replace(raw, cameras={}, tier_reasons=list(raw.tier_reasons)), spec)
+        result = prepare(replace(raw, cameras={}, tier_reasons=list(raw.tier_reasons)), spec)
         for ep in result.episodes:
             rec = ep.behaviour or BehaviourRecord()
             found = episode_findings(rec, config)

@@ -63,8 +63,8 @@ from adapters.base import EpisodeRef, RawEpisode
 from adapters.registry import get_adapter
 from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log
-from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.qa.phase import measure_arrays, signal_checks
+from ingest.steps import prepare
 from schemas.behaviour import BehaviourRecord
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
@@ -136,7 +136,7 @@ def canon(raw: RawEpisode, cost: list[tuple[float, float]] | None = None) -> lis
     """(tier, qa_* finding codes, behaviour record) of each episode canonicalization makes of `raw`, cameras left
     out. `cost`: gets, per episode, the seconds of the glitch and plateau checks and of all the array checks
     (`measure_arrays`, which includes them), timed again on the episode as canonicalized."""
-    result = canonicalize_spans(replace(raw, cameras={}, tier_reasons=list(raw.tier_reasons)), SPEC)
+    result = prepare(replace(raw, cameras={}, tier_reasons=list(raw.tier_reasons)), SPEC)
     if not result.episodes:
         return [(QualityTier.rejected, [result.rejection_message() or "rejected"], None)]
     for ep in result.episodes if cost is not None else ():

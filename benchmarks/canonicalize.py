@@ -1,9 +1,9 @@
-"""canonicalize() throughput per source, against the video encode rate it must never hold back (target >= 20x).
+"""prepared() throughput per source, against the video encode rate it must never hold back (target >= 20x).
 
     .venv/bin/python -m benchmarks.canonicalize [--frames 900] [--reps 3]
     .venv/bin/python -m benchmarks.canonicalize --smoke     # 60 native steps, 1 rep: runs, measures nothing
 
-Raw episodes are written by `adapters/synthetic/` and read once before timing; the clock covers `canonicalize(raw)`
+Raw episodes are written by `adapters/synthetic/` and read once before timing; the clock covers `prepared(raw)`
 alone (cameras are lazy, so no video is decoded or encoded in it). frames/s counts canonical 10 Hz output frames.
 The encode rate is PyAV with the writer's default codec (libsvtav1, g=2, crf=30) on one camera of the same size.
 The last line is one JSON object.
@@ -29,8 +29,8 @@ from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.rlds import write_rlds
 from adapters.synthetic.video import synthetic_frame
 from benchmarks._cli import parse_args
-from ingest.canonical.canonicalize import canonicalize
 from ingest.lerobot.video import VideoCodec, VideoEncoder
+from ingest.steps import prepared
 from schemas.canonicalize import CanonicalizeSpec
 
 SIZE = (224, 224)
@@ -85,7 +85,7 @@ def main() -> None:
             for _ in range(args.reps):
                 raw = adapter.read(raw_ref)  # fresh: canonicalize appends tier reasons to it
                 t0 = time.perf_counter()
-                eps = canonicalize(raw, spec)
+                eps = prepared(raw, spec)
                 times.append(time.perf_counter() - t0)
                 out_frames = sum(ep.num_frames for ep in eps)
             best = float(np.median(times))

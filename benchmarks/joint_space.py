@@ -32,9 +32,9 @@ from adapters.base import RawEpisode
 from adapters.lerobot.adapter import LeRobotSource
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, machine_busy_s
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.joint_space import joint_space_signals
 from ingest.kinematics import load_model
+from ingest.steps import prepared
 from schemas.robots.registry import JOINT_SPACE
 
 GR1 = JOINT_SPACE["gr1"]
@@ -96,7 +96,7 @@ def main() -> None:
     contestants: dict[str, Callable[[], Any]] = {
         "floor": floor(raws),
         "joint_space": lambda: [joint_space_signals(raw, GR1) for raw in raws],
-        "canonicalize": lambda: [canonicalize(raw) for raw in raws],
+        "canonicalize": lambda: [prepared(raw) for raw in raws],
     }
     result: dict[str, Any] = {"episodes": len(raws), "rows": rows, "reps": args.reps}
     for name, run in contestants.items():

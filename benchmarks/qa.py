@@ -35,13 +35,14 @@ os.environ.setdefault("SVT_LOG", "1")
 import numpy as np
 
 import adapters
-import ingest.canonical.span as canon  # the QA phase runs in span.py: its measure and CameraView are timed
+import ingest.qa.judge as canon  # the judging step runs the geometry QA: its measure and CameraView are timed
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
 from benchmarks.canonicalize import corpora
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import stage_canonical
 from ingest.lerobot.video import VideoCodec
+from ingest.qa.judge import camera_judge
+from ingest.steps import prepared
 from schemas.canonicalize import CanonicalizeSpec
 
 TARGET_SHARE = 0.05
@@ -79,9 +80,9 @@ def one_run(adapter_name: str, root: Path, out: Path, spec: CanonicalizeSpec, co
     with qa_clock() as spent:
         t0 = time.perf_counter()
         raw = adapter.read(ref)
-        episodes = canonicalize(raw, spec)
+        episodes = prepared(raw, spec)
         for k, ep in enumerate(episodes):
-            stage_canonical(out / f"ds{k}", ep, codec)
+            stage_canonical(out / f"ds{k}", ep, codec, check=camera_judge(ep))
         ingest_s = time.perf_counter() - t0
     frames = sum(ep.num_frames for ep in episodes)
     assert frames and all(ep.qa is not None for ep in episodes), "the QA stage did not run"

@@ -11,14 +11,16 @@ from typing import Any
 import numpy as np
 
 from adapters.base import CameraSource
+from ingest.qa.idle import IdleCut
+from ingest.qa.validity import ValidityReport
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
-from schemas.canonicalize import Workspace
-from schemas.corpus import SourceAnnotation
+from schemas.canonicalize import KinematicLimits, Workspace
+from schemas.corpus import SourceAnnotation, Stage
 from schemas.image_size import FrameFit
 from schemas.lerobot import ActionSegment
 from schemas.qa import QAConfig, QARecord
 from schemas.robots.joint_space import JointUnitsRecord
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, TierVerdict, reasons_of, tier_of
 
 PIPELINE_VERSION = "eidata-canon-1"  # the lineage's `pipeline_version` of every episode canonicalization makes
 
@@ -72,6 +74,34 @@ class QuarantinedPart:
     message: str
 
 
+@dataclass(frozen=True)
+class PosedCamera:
+    """The camera a moving-camera episode's trajectory poses, as stored: its intrinsics in pixels of its stored
+    frames, their size, and the (N, 9) trajectory (position + 6D rotation, OpenCV axes) of the episode's frames."""
+
+    K: np.ndarray
+    width: int
+    height: int
+    trajectory: np.ndarray
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What canonicalization measured of one episode that the judging step decides its tier on (`ingest.qa.judge`):
+    its span's validity report, the idle ends cut from it, where it lies in its span (a behaviour finding that
+    quarantines one part is named in the others' reasons), the kinematic limits and hand slots its geometry is
+    measured against, and the camera its trajectory poses."""
+
+    validity: ValidityReport
+    idle: IdleCut
+    span: tuple[float, float, str]  # the span's start and end (s, the source's clock) and its uid suffix
+    part: tuple[int, int]  # frames [a, b) of the span this episode was cut from, before its idle ends were cut
+    tag: str  # the part's suffix of the raw episode's uid (`#span<k>`, `#keep<j>`), "" for a whole raw episode
+    limits: KinematicLimits
+    keypoint_slots: np.ndarray | None  # None: human hands (every slot)
+    camera: PosedCamera | None = None
+
+
 @dataclass
 class CanonicalEpisode:
     uid: str
@@ -88,8 +118,8 @@ class CanonicalEpisode:
     interpolated: np.ndarray  # (N,) bool
     cameras: dict[str, ResampledCamera]
     task: str
-    tier: QualityTier
-    tier_reasons: list[str]
+    default_tier: QualityTier  # its source's default (the adapter's, or the job spec's `tier`)
+    verdicts: list[TierVerdict]  # every reason its tier is what it is, in order: its tier is `tier_of` them
     native_fps: float | None
     success: bool | None
     state_native: np.ndarray | None = None
@@ -121,6 +151,16 @@ class CanonicalEpisode:
     qa_config: QAConfig | None = None  # the geometry thresholds its dataset is judged with (to the lineage)
     behaviour: BehaviourRecord | None = None  # behaviour QA (`ingest.qa.phase`); cameras added while written
     camera_checks: CameraChecks | None = None  # set by the behaviour phase: the writer then measures the cameras
+    evidence: Evidence | None = None  # what canonicalization measured for the judging step (`ingest.qa.judge`)
+
+    @property
+    def tier(self) -> QualityTier:
+        """Computed, never assigned: the default lowered by the verdicts (`schemas.tiers.tier_of`)."""
+        return tier_of(self.default_tier, self.verdicts)
+
+    @property
+    def tier_reasons(self) -> list[str]:
+        return reasons_of(self.verdicts)
 
     @property
     def raw_uid(self) -> str:
@@ -138,3 +178,36 @@ class CanonicalEpisode:
     @property
     def has_hands(self) -> bool:
         return bool(np.any(self.keypoints))
+
+
+NOTHING_KEPT = "no span of the episode survived validity"
+
+
+@dataclass(frozen=True)
+class SpanRejection:
+    """A span validity rejected as a whole (or the parts gaps left too short), and why; `tag` the part's suffix of
+    the raw episode's uid when other spans of it are kept."""
+
+    start_s: float
+    end_s: float
+    reason: str
+    tag: str = ""
+    stage: Stage = "canonicalize"  # the step that rejected it: "judge" when a finding quarantined its every part
+
+    @property
+    def note(self) -> str:
+        return f"span [{self.start_s:.2f}, {self.end_s:.2f}] s rejected: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Canonicalized:
+    """What one raw episode became: its kept episodes, the spans validity rejected, and the tier reasons every
+    episode carries (the raw episode's, then canonicalization's own)."""
+
+    episodes: list[CanonicalEpisode]
+    rejections: list[SpanRejection]
+    reasons: list[str]
+
+    def rejection_message(self) -> str:
+        """Why nothing was kept: every reason recorded, the rejected spans' last."""
+        return "; ".join([*self.reasons, *(r.note for r in self.rejections)]) or NOTHING_KEPT

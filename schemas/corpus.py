@@ -139,7 +139,7 @@ class EpisodeLineage(BaseModel):
 
 
 # "worker": the Ray task itself died past its retries (out of memory, a killed worker), whatever step it was in
-Stage = Literal["discover", "read", "canonicalize", "write", "worker"]
+Stage = Literal["discover", "read", "canonicalize", "judge", "write", "worker"]
 # whose fault a quarantine is: the data's (a rerun skips the episode) or the environment's, where the environment is
 # the likelier cause and cannot be told apart (a task past its deadline on every attempt: a stalled encoder on a loaded
 # machine; a worker killed on each attempt in two runs in a row), so that `eidata ingest --retry-quarantined` tries it

@@ -21,7 +21,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.arrow import arrow_schema, arrow_type
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, TierVerdict
 
 APPROACH_BIN_DEG = 10  # width of one bin of `QARecord.approach_hist`
 APPROACH_BINS = 180 // APPROACH_BIN_DEG
@@ -209,7 +209,7 @@ class Finding(BaseModel):
 
 
 class Verdict(BaseModel):
-    """What one moment of QA decided about an episode: its tier (only ever lowered, `schemas.tiers.demote`), one
+    """What one moment of QA decided about an episode: its tier (only ever lowered, `schemas.tiers.tier_of`), one
     reason per demotion as the lineage records it, and the findings behind those that crossed a threshold."""
 
     model_config = ConfigDict(frozen=True)
@@ -217,6 +217,7 @@ class Verdict(BaseModel):
     tier: QualityTier
     reasons: list[str] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
+    verdicts: list[TierVerdict] = Field(default_factory=list)  # what the episode's record appends (`reasons` theirs)
 
     def rejected(self) -> str | None:
         """Why the episode is quarantined (its rejecting findings' reasons), None when it is kept."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Literal
 
@@ -91,7 +92,47 @@ class RoutingTable(BaseModel):
         return self.probabilities[tier]
 
 
+# Best first: `tier_of` lowers, never raises, along this order (the one definition of "lower").
+TIER_ORDER: tuple[QualityTier, ...] = (QualityTier.high, QualityTier.low, QualityTier.actionless, QualityTier.rejected)
+
+
+class TierVerdict(BaseModel):
+    """One reason an episode's tier is what it is: the highest tier it allows and why. A verdict of tier `high` is a
+    note (a cut, a unit read, where the source's default came from): it lowers nothing and still reads as a reason.
+    `code` names the check that gave it (a QA finding's code), so a curator may overrule one check by its code."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tier: QualityTier
+    reason: str
+    code: str = ""
+
+    @classmethod
+    def note(cls, reason: str) -> TierVerdict:
+        return cls(tier=QualityTier.high, reason=reason)
+
+
 def demote(tier: QualityTier, to: QualityTier) -> QualityTier:
     """The lower of two tiers (high > low > actionless > rejected)."""
-    order = [QualityTier.high, QualityTier.low, QualityTier.actionless, QualityTier.rejected]
-    return max(tier, to, key=order.index)
+    return max(QualityTier(tier), QualityTier(to), key=TIER_ORDER.index)
+
+
+def tier_of(
+    default: QualityTier, verdicts: Iterable[TierVerdict | QualityTier] = (), overrule: Iterable[str] = ()
+) -> QualityTier:
+    """The one place a tier is decided: the default tier lowered by every verdict (a bare tier is a verdict without
+    a reason), except those whose `code` is overruled. Every tier the corpus shows is this function's answer."""
+    skip = frozenset(overrule)
+    tier = QualityTier(default)
+    for v in verdicts:
+        if isinstance(v, TierVerdict):
+            if v.code and v.code in skip:
+                continue
+            v = v.tier
+        tier = demote(tier, v)
+    return tier
+
+
+def reasons_of(verdicts: Iterable[TierVerdict]) -> list[str]:
+    """The tier reasons as the lineage lists them: every verdict's reason, notes included, in the order given."""
+    return [v.reason for v in verdicts]

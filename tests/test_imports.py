@@ -118,6 +118,38 @@ def test_no_module_imports_a_layer_above_its_own() -> None:
     )
 
 
+# Canonicalization measures and cuts (validity, idle ends: `ingest.qa.validity`, `ingest.qa.idle`); it never judges.
+# The judging step is the only caller of what decides a tier or a quarantine.
+JUDGING = ("ingest.qa.judge", "ingest.qa.phase", "ingest.qa.quality", "ingest.qa.findings", "ingest.qa.geometry")
+
+
+def judging_imports(root: Path = REPO) -> list[str]:
+    """`path:line -> module` for every import of a judging module (or of the steps that compose them) by
+    `ingest/canonical`."""
+    hits = []
+    for path in sorted((root / "ingest" / "canonical").rglob("*.py")):
+        for line, module in _imported(path, root):
+            if (
+                module.startswith(tuple(m + "." for m in JUDGING))
+                or module in JUDGING
+                or module.startswith("ingest.steps")
+            ):
+                hits.append(f"{path.relative_to(root)}:{line} -> {module}")
+    return hits
+
+
+def test_canonicalization_never_imports_the_judging_step() -> None:
+    hits = judging_imports()
+    assert not hits, "ingest/canonical imports what judges (only ingest.qa.judge decides tiers):\n" + "\n".join(hits)
+
+
+def test_the_judging_rule_sees_a_planted_import(tmp_path: Path) -> None:
+    planted = tmp_path / "ingest" / "canonical" / "span.py"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("def f():\n    from ingest.qa.phase import assess_arrays\n")
+    assert judging_imports(tmp_path) == ["ingest/canonical/span.py:2 -> ingest.qa.phase.assess_arrays"]
+
+
 def test_no_import_circle_between_modules() -> None:
     graph, _ = import_graph(REPO, LAYERS)
     found = circles(graph)

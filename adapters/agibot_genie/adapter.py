@@ -44,7 +44,7 @@ from adapters.cameras import VideoFileCamera
 from adapters.storage import bounds
 from adapters.storage.location import Location, is_object
 from schemas.canonical import Camera
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, TierVerdict, tier_of
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +159,10 @@ class GenieAdapter(SourceAdapter):
             log.warning("%s: episode ids disagree: %s", folder, ids)
             metadata["episode_id_mismatch"] = ids
         tier, reasons = opts.tier, []
-        if is_simulation(meta):
-            tier = max(opts.tier, QualityTier.low, key=list(QualityTier).index)  # the enum lists tiers best first
-            reasons.append("Genie Sim simulation (meta_info sw_version/text): motion-planned, scripted trajectories")
+        if is_simulation(meta):  # a simulated episode's default is low at best (`tier_of`: the one order of tiers)
+            sim = "Genie Sim simulation (meta_info sw_version/text): motion-planned, scripted trajectories"
+            tier = tier_of(opts.tier, [TierVerdict(tier=QualityTier.low, reason=sim)])
+            reasons.append(sim)
         injected = error_frames(info)
         if injected:
             metadata["error_frames"] = injected

@@ -16,7 +16,6 @@ ingest worker and its quarantine writer). No adapter is known by name here; each
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,27 +32,11 @@ from ingest.canonical.natives import (
     stream_width,
     too_wide,
 )
-from ingest.canonical.span import EpisodeContext, SpanRejection, canonicalize_span
-from ingest.episode import CanonicalEpisode
+from ingest.canonical.span import EpisodeContext, canonicalize_span
+from ingest.episode import CanonicalEpisode, Canonicalized, SpanRejection
 from schemas.canonical import IMAGE_PREFIX, Camera
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.robots.registry import EmbodimentRegistry, default_registry
-
-NOTHING_KEPT = "no span of the episode survived validity"
-
-
-@dataclass(frozen=True)
-class Canonicalized:
-    """What one raw episode became: its kept episodes, the spans validity rejected, and the tier reasons every
-    episode carries (the raw episode's, then canonicalization's own)."""
-
-    episodes: list[CanonicalEpisode]
-    rejections: list[SpanRejection]
-    reasons: list[str]
-
-    def rejection_message(self) -> str:
-        """Why nothing was kept: every reason recorded, the rejected spans' last."""
-        return "; ".join([*self.reasons, *(r.note for r in self.rejections)]) or NOTHING_KEPT
 
 
 def _left_out(raw: RawEpisode, reasons: list[str]) -> str | None:

@@ -2,9 +2,9 @@
 
 `canonicalize` finds the spans (the common time span of the streams used, split at gaps) and builds the
 `EpisodeContext` every span shares; `canonicalize_span` runs the phases, each filling the `Span` record, and cuts the
-kept frames into episodes (idle ends trimmed by the behaviour QA, each part saying why it was cut), each with its
-quality tier, geometry QA and behaviour QA (`ingest.qa.phase`: the camera checks follow as the writer encodes). A span
-validity rejects comes back as a `SpanRejection` value, as does one whose every part a behaviour finding quarantines.
+kept frames into episodes (idle ends trimmed, each part saying why it was cut), each with its source's default tier and
+the `Evidence` the judging step decides its tier on (`ingest.qa.judge`; canonicalization never judges). A span
+validity rejects comes back as a `SpanRejection` value.
 """
 
 from __future__ import annotations
@@ -26,20 +26,18 @@ from ingest.canonical.natives import (
     resample_natives,
     stream_window,
 )
-from ingest.episode import CanonicalEpisode, QuarantinedPart, ResampledCamera
+from ingest.episode import CanonicalEpisode, Evidence, PosedCamera, ResampledCamera, SpanRejection
 from ingest.frames import pose_to_pos_rot6d
-from ingest.qa.geometry import CameraView, measure
-from ingest.qa.phase import assess_arrays, idle_cut
-from ingest.qa.quality import assess_quality
+from ingest.qa.idle import idle_cut
 from ingest.qa.validity import ValidityReport, check_validity
 from schemas.canonical import CANONICAL_DIM, CANONICAL_FPS, NUM_KEYPOINTS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.corpus import episode_uid
 from schemas.lerobot import ActionSegment
-from schemas.qa import QARecord
 from schemas.robots.eef_offsets import eef_offset_for
 from schemas.robots.joint_space import JointUnitsRecord
 from schemas.robots.registry import Effector, Embodiment
+from schemas.tiers import TierVerdict
 from schemas.transform import RigidTransform
 
 CAMERA_NATIVES = [f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6)))]
@@ -66,21 +64,6 @@ class EpisodeContext:
     @property
     def human(self) -> bool:
         return self.emb.effector is Effector.human
-
-
-@dataclass(frozen=True)
-class SpanRejection:
-    """A span validity rejected as a whole (or the parts gaps left too short), and why; `tag` the part's suffix of
-    the raw episode's uid when other spans of it are kept."""
-
-    start_s: float
-    end_s: float
-    reason: str
-    tag: str = ""
-
-    @property
-    def note(self) -> str:
-        return f"span [{self.start_s:.2f}, {self.end_s:.2f}] s rejected: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -140,20 +123,7 @@ def canonicalize_span(
     span.cameras = _cameras_on_grid(ctx, span)
     keep = report.keep if report.keep else [(0, len(span.grid))]
     tags = [span.suffix + (f"#keep{j}" if len(keep) > 1 else "") for j in range(len(keep))]
-    episodes, dropped, parts = [], [], []
-    for (a, b), tag in zip(keep, tags, strict=True):
-        ep, rejected = _episode(ctx, span, a, b, tag)
-        if rejected is None:
-            episodes.append(ep)
-        else:  # a behaviour finding that quarantines: named in the kept parts' reasons, or the span's rejection
-            dropped.append(f"frames {a}..{b - 1} of the span rejected: {rejected}")
-            parts.append(QuarantinedPart(tag, f"frames {a}..{b - 1} of the span: {rejected}"))  # its own row
-    if not episodes:
-        return SpanRejection(t_start, t_end, "; ".join(dropped), suffix)
-    for ep in episodes:
-        ep.tier_reasons += dropped
-        ep.quarantined_parts = tuple(parts)
-    return episodes
+    return [_episode(ctx, span, a, b, tag) for (a, b), tag in zip(keep, tags, strict=True)]
 
 
 def _cut_reasons(ctx: EpisodeContext, span: Span, a: int, b: int) -> list[str]:
@@ -346,30 +316,21 @@ def _cameras_on_grid(ctx: EpisodeContext, span: Span) -> dict[str, ResampledCame
     }
 
 
-def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple[CanonicalEpisode, str | None]:
-    """Frames [a, b) of the span as an episode (`tag` names it among the raw episode's), its idle ends cut, with its
-    quality tier, geometry QA and behaviour QA (`ingest.qa.phase`); and why to quarantine it, or None."""
+def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> CanonicalEpisode:
+    """Frames [a, b) of the span as an episode (`tag` names it among the raw episode's), its idle ends cut (a cut,
+    like validity's: `ingest.qa.idle.idle_cut`), with its source's default tier, the notes of how it was made, and
+    what the judging step decides its tier on (`Evidence`): canonicalization measures, it never judges."""
     raw, spec, mask, nat, ref = ctx.raw, ctx.spec, span.mask, span.natives, ctx.raw.ref
     assert mask is not None and span.action is not None and span.interp is not None and nat is not None
     assert span.validity is not None
-    cuts = _cut_reasons(ctx, span, a, b)
+    part, cuts = (a, b), _cut_reasons(ctx, span, a, b)
     workspace = spec.validity.limits_for(ctx.emb.name).workspace
     idle = idle_cut(span.state[a:b], mask, CANONICAL_FPS, spec.behaviour, workspace, _state_natives(ctx, span, a, b))
     a, b = a + idle.start, a + idle.stop
     m = b - a
     sub_t0 = span.t_start + a / CANONICAL_FPS
     state = span.state[a:b].astype(np.float32)
-    quality = assess_quality(
-        raw.tier,
-        success=raw.success,
-        has_action=bool(mask.any()),
-        state=state,
-        mask=mask,
-        validity=span.validity,
-        config=spec.quality,
-        fps=CANONICAL_FPS,
-    )
-    ep = CanonicalEpisode(
+    return CanonicalEpisode(
         uid=episode_uid(ctx.source, raw.ref.subset, raw.ref.raw_id) + tag,
         source=ctx.source,
         subset=raw.ref.subset,
@@ -383,8 +344,8 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         keypoints=span.keypoints[a:b].astype(np.float32),
         interpolated=span.interp[a:b],
         task=_task_text(raw),
-        tier=quality.tier,
-        tier_reasons=[*ctx.reasons, *cuts, *quality.reasons],
+        default_tier=raw.tier,
+        verdicts=[TierVerdict.note(r) for r in (*ctx.reasons, *cuts)],
         native_fps=raw.native_fps,
         success=raw.success,
         cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in span.cameras.items()},
@@ -411,10 +372,17 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> tuple
         row_clock=span.row_clock,
         native_windows=_native_windows(span, nat.windows, a, b),
         clock=raw.clock,
+        evidence=Evidence(
+            validity=span.validity,
+            idle=idle,
+            span=(span.t_start, span.t_end, span.suffix),
+            part=part,
+            tag=tag,
+            limits=spec.validity.limits_for(ctx.emb.name),
+            keypoint_slots=None if ctx.human else ctx.emb.keypoint_slots(mask),
+            camera=_posed(ctx, span, a, b),
+        ),
     )
-    ep.qa, ep.qa_config = _qa(ctx, span, ep, a, b), spec.qa
-    behaviour = assess_arrays(ep, CANONICAL_FPS, spec.behaviour, workspace, cut=idle)
-    return behaviour.episode, behaviour.rejected
 
 
 def _state_natives(ctx: EpisodeContext, span: Span, a: int, b: int) -> np.ndarray | None:
@@ -428,28 +396,17 @@ def _state_natives(ctx: EpisodeContext, span: Span, a: int, b: int) -> np.ndarra
     return nat.state[a:b, cols] if cols else None
 
 
-def _qa(ctx: EpisodeContext, span: Span, ep: CanonicalEpisode, a: int, b: int) -> QARecord:
-    """Geometry QA on the arrays just built (one pass, no I/O): the camera is the stored trajectory with the
-    intrinsics of the camera it poses, as stored (resized, padded or cropped like its frames)."""
-    assert span.mask is not None
-    view = None
+def _posed(ctx: EpisodeContext, span: Span, a: int, b: int) -> PosedCamera | None:
+    """The camera frames [a, b) of a moving camera's trajectory pose, as stored (resized, padded or cropped like its
+    frames), for the judging step's geometry QA; None without a trajectory or intrinsics."""
     posed = _posed_camera(ctx.raw, ctx.sig) if span.traj is not None else None
-    if posed is not None and span.traj is not None:
-        cams = span.cameras.values()
-        stored = next((c for c in cams if c.source is posed), ResampledCamera(posed, np.zeros(0, int)))
-        K, (h, w) = stored.intrinsics, stored.shape
-        view = CameraView.from_trajectory(K, w, h, span.traj[a:b])
-    return measure(
-        ep.state,
-        ep.action,
-        ep.keypoints,
-        span.mask,
-        fps=CANONICAL_FPS,
-        limits=ctx.spec.validity.limits_for(ctx.emb.name),
-        config=ctx.spec.qa,
-        camera=view,
-        keypoint_slots=None if ctx.human else ctx.emb.keypoint_slots(span.mask),
-    )
+    if posed is None or span.traj is None:
+        return None
+    cams = span.cameras.values()
+    stored = next((c for c in cams if c.source is posed), ResampledCamera(posed, np.zeros(0, int)))
+    K, (h, w) = stored.intrinsics, stored.shape
+    assert K is not None  # `_posed_camera` picks a camera with intrinsics
+    return PosedCamera(K, w, h, span.traj[a:b])
 
 
 def _task_text(raw: RawEpisode) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -15,7 +15,6 @@ from ingest.episode import PIPELINE_VERSION, CanonicalEpisode
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import stage_episode
-from ingest.qa.phase import FrameTap, assess_cameras
 from schemas.canonical import (
     ACTION,
     ACTION_NATIVE,
@@ -115,29 +114,41 @@ def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[d
         yield frame
 
 
-def stage_canonical(dataset_root: Path, ep: CanonicalEpisode, codec: VideoCodec) -> StagedEpisode:
+class FrameCheck(Protocol):
+    """A check that measures the camera frames as the writer encodes them (the judging step's camera tap,
+    `ingest.qa.judge.CameraJudge`): `add` each frame, `finish` after the last, before the lineage is written (it may
+    append verdicts to the episode, or raise an `EpisodeError` that discards the staged episode)."""
+
+    def add(self, camera: str, frame: np.ndarray) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+def stage_canonical(
+    dataset_root: Path, ep: CanonicalEpisode, codec: VideoCodec, *, check: FrameCheck | None
+) -> StagedEpisode:
     """Stage `ep` into `dataset_root`'s staging area without the dataset's lock (a parallel worker's half of a
     write; the single writer commits). The dataset need not exist yet: features from `ep`, the canonical rate."""
     info = InfoJson(fps=CANONICAL_FPS, features={**dataset_features(ep), **default_features()})
     builder = stage_episode(
         dataset_root, info, codec, task=ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames
     )
-    return fill(builder, ep)
+    return fill(builder, ep, check=check)
 
 
-def fill(builder: EpisodeBuilder, ep: CanonicalEpisode) -> StagedEpisode:
-    """Feed every frame of `ep` with its lineage and segments; any error discards the staged episode. The camera
-    frames are measured for the behaviour QA as they pass (`ingest.qa.phase`), before the lineage is written;
-    a camera finding that quarantines raises `BehaviourRejected`."""
-    tap = FrameTap()
+def fill(builder: EpisodeBuilder, ep: CanonicalEpisode, *, check: FrameCheck | None) -> StagedEpisode:
+    """Feed every frame of `ep` with its lineage and segments; any error discards the staged episode. `check` sees
+    each camera frame as it passes and finishes before the lineage is written (so its verdicts are in it): a caller
+    says which (`ingest.qa.judge.camera_judge`) or None, never forgets it."""
     try:
         for frame in episode_frames(ep, {k: None for k in builder.feature_keys}):
             builder.add_frame(frame)
-            if ep.camera_checks is not None:
+            if check is not None:
                 for key in ep.cameras:
                     if image_key(key) in frame:
-                        tap.add(image_key(key), frame[image_key(key)])
-        assess_cameras(ep, tap, builder.fps)
+                        check.add(image_key(key), frame[image_key(key)])
+        if check is not None:
+            check.finish()
         builder.extra = {LINEAGE_KEY: lineage(ep).to_json()}
         if ep.action_config:
             builder.action_config = [s.model_dump() for s in ep.action_config]

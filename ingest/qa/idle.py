@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest.qa.limits import canonical_limits
 from ingest.qa.state import DimLimits, _finite_span, _in_use
 from schemas.behaviour import BehaviourConfig
+from schemas.canonicalize import Workspace
 
 
 @dataclass(frozen=True)
@@ -76,3 +78,50 @@ def episode_idle(
     v = np.asarray(natives, np.float64)
     v = v[:, np.isfinite(v).all(axis=0)]  # a column with NaN has no range to measure against
     return idle_behaviour(v, fps, DimLimits.observed(v), config)
+
+
+@dataclass(frozen=True)
+class IdleCut:
+    """Where idle ends cut a stretch of canonical frames: keep [start, stop) of its `frames`."""
+
+    frames: int
+    start: int
+    stop: int
+    idle_start_s: float
+    idle_end_s: float
+
+    @property
+    def cuts(self) -> bool:
+        return (self.start, self.stop) != (0, self.frames)
+
+    def reason(self, config: BehaviourConfig) -> str:
+        parts = []
+        if self.start:
+            parts.append(f"idle start {self.idle_start_s:.1f} s: frames 0..{self.start - 1} cut")
+        if self.stop < self.frames:
+            parts.append(f"idle end {self.idle_end_s:.1f} s: frames {self.stop}..{self.frames - 1} cut")
+        return f"qa_idle trimmed ({'; '.join(parts)}; {config.idle_keep_s:g} s kept beside the motion)"
+
+    def record(self) -> dict[str, float | int]:
+        return dict(
+            idle_start_s=self.idle_start_s, idle_end_s=self.idle_end_s, trim_start=self.start, trim_stop=self.stop
+        )
+
+
+def idle_cut(
+    state: np.ndarray,
+    mask: np.ndarray,
+    fps: float,
+    config: BehaviourConfig,
+    workspace: Workspace | None = None,
+    natives: np.ndarray | None = None,
+) -> IdleCut:
+    """The idle ends of (N, 50) canonical frames and the range that keeps `idle_keep_s` of each (all of it unless
+    `idle_trim`, or when less than two frames would remain): canonicalize cuts there before the tier is assessed.
+    With no canonical dim in use, measured on the native state columns `natives` (`idle.episode_idle`)."""
+    s = np.asarray(state, np.float64)
+    ib = episode_idle(s, canonical_limits(mask, workspace), natives, fps, config)
+    start, stop = (
+        (ib.trim_start, ib.trim_stop) if config.idle_trim and ib.trim_stop - ib.trim_start >= 2 else (0, len(s))
+    )
+    return IdleCut(len(s), start, stop, ib.idle_start_s, ib.idle_end_s)

@@ -1,13 +1,14 @@
-"""Behaviour QA as an ingest phase: measured on a canonical episode, deciding its tier, cutting idle ends.
+"""Behaviour QA as a part of the judging step (`ingest.qa.judge`): measured on a canonical episode, its findings
+appended as verdicts (the tier follows from them, `schemas.tiers.tier_of`).
 
-Two steps, so no frame is decoded twice:
+Two moments, so no frame is decoded twice:
 
 1. `assess_arrays(ep, ...)` before the writer: the state checks on the canonical state, NaN/Inf counted in the
    natives, a frozen native state (when the source is at least as fast as the grid: a slower stream held on the grid
    repeats rows by design), action tracking when the action pairs with the state column by column, native arm joints
    held at a limit of their description, glitches, plateaus and frozen streams in every signal. Idle ends beyond
-   `idle_keep_s` are cut by canonicalization before (`idle_cut`), the cut recorded as a reason. Each finding lowers
-   the tier (`findings.route`) with its value and threshold; a quarantining finding rejects the episode.
+   `idle_keep_s` are cut by canonicalization before (`ingest.qa.idle.idle_cut`), the cut recorded as a note. Each
+   finding is a verdict (`findings.route`) with its value and threshold; a quarantining finding rejects the episode.
 2. While the writer encodes, `FrameTap.add` keeps a 32x32 grey thumbnail of each frame; after the last frame
    `assess_cameras` measures the cameras on them, raising `BehaviourRejected` for a quarantining finding.
 
@@ -28,7 +29,7 @@ from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnai
 from ingest.qa.explain import Clamp, channel_clamp, explain_all, explain_hold, frozen_windows
 from ingest.qa.findings import episode_findings, route
 from ingest.qa.glitch import worst_glitch
-from ingest.qa.idle import episode_idle
+from ingest.qa.idle import IdleCut
 from ingest.qa.limits import canonical_limits
 from ingest.qa.plateau import command_move, frozen_stream, worst_plateau
 from ingest.qa.signals import Channel, canonical_channels, native_channels
@@ -38,6 +39,7 @@ from schemas.behaviour import BehaviourConfig, BehaviourRecord, Explained, Why
 from schemas.canonical import image_key
 from schemas.canonicalize import Workspace
 from schemas.qa import Finding
+from schemas.tiers import TierVerdict
 
 
 class BehaviourRejected(EpisodeError):
@@ -48,7 +50,7 @@ class BehaviourRejected(EpisodeError):
 class Assessment:
     """What the behaviour phase decided about one episode."""
 
-    episode: CanonicalEpisode  # trimmed, tier lowered, reasons appended, `behaviour` set
+    episode: CanonicalEpisode  # its verdicts appended, `behaviour` set
     found: list[Finding]
     rejected: str | None  # the quarantining findings' reasons, None when the episode is kept
 
@@ -283,57 +285,11 @@ def worst_clamp(channels: list[Channel], fps: float, moving: np.ndarray, config:
     return max((c for c in found if c is not None), key=lambda c: c.fraction, default=None)
 
 
-def _apply(ep: CanonicalEpisode, found: list[Finding]) -> tuple[CanonicalEpisode, str | None]:
+def _apply(ep: CanonicalEpisode, found: list[Finding]) -> str | None:
+    """The findings' verdicts appended to the episode (its tier follows from them); why to quarantine it, or None."""
     verdict = route(ep.tier, found)
-    ep.tier, ep.tier_reasons = verdict.tier, [*ep.tier_reasons, *verdict.reasons]
-    return ep, verdict.rejected()
-
-
-@dataclass(frozen=True)
-class IdleCut:
-    """Where idle ends cut a stretch of canonical frames: keep [start, stop) of its `frames`."""
-
-    frames: int
-    start: int
-    stop: int
-    idle_start_s: float
-    idle_end_s: float
-
-    @property
-    def cuts(self) -> bool:
-        return (self.start, self.stop) != (0, self.frames)
-
-    def reason(self, config: BehaviourConfig) -> str:
-        parts = []
-        if self.start:
-            parts.append(f"idle start {self.idle_start_s:.1f} s: frames 0..{self.start - 1} cut")
-        if self.stop < self.frames:
-            parts.append(f"idle end {self.idle_end_s:.1f} s: frames {self.stop}..{self.frames - 1} cut")
-        return f"qa_idle trimmed ({'; '.join(parts)}; {config.idle_keep_s:g} s kept beside the motion)"
-
-    def record(self) -> dict[str, float | int]:
-        return dict(
-            idle_start_s=self.idle_start_s, idle_end_s=self.idle_end_s, trim_start=self.start, trim_stop=self.stop
-        )
-
-
-def idle_cut(
-    state: np.ndarray,
-    mask: np.ndarray,
-    fps: float,
-    config: BehaviourConfig,
-    workspace: Workspace | None = None,
-    natives: np.ndarray | None = None,
-) -> IdleCut:
-    """The idle ends of (N, 50) canonical frames and the range that keeps `idle_keep_s` of each (all of it unless
-    `idle_trim`, or when less than two frames would remain): canonicalize cuts there before the tier is assessed.
-    With no canonical dim in use, measured on the native state columns `natives` (`idle.episode_idle`)."""
-    s = np.asarray(state, np.float64)
-    ib = episode_idle(s, canonical_limits(mask, workspace), natives, fps, config)
-    start, stop = (
-        (ib.trim_start, ib.trim_stop) if config.idle_trim and ib.trim_stop - ib.trim_start >= 2 else (0, len(s))
-    )
-    return IdleCut(len(s), start, stop, ib.idle_start_s, ib.idle_end_s)
+    ep.verdicts.extend(verdict.verdicts)
+    return verdict.rejected()
 
 
 def assess_arrays(
@@ -346,13 +302,12 @@ def assess_arrays(
     """Step 1 (before the writer): measure, lower the tier; `rejected` says why to quarantine. `cut`: the idle ends
     canonicalization already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured."""
     if cut.cuts:
-        ep.tier_reasons.append(cut.reason(config))
+        ep.verdicts.append(TierVerdict.note(cut.reason(config)))
     rec = measure_arrays(ep, fps, config, workspace).model_copy(update=cut.record())  # what is written, idle as cut
     found = [f for f in episode_findings(rec, config) if not f.code.startswith("qa_cam_")]
     ep.behaviour = BehaviourRecord(**rec.model_dump(exclude_none=True))
     ep.camera_checks = CameraChecks(config, workspace)
-    ep, rejected = _apply(ep, found)
-    return Assessment(ep, found, rejected)
+    return Assessment(ep, found, _apply(ep, found))
 
 
 class FrameTap:
@@ -405,7 +360,7 @@ def assess_cameras(ep: CanonicalEpisode, tap: FrameTap, fps: float) -> list[Find
     cams = tap.cameras(fps, checks.config, _moving(ep, checks.workspace), indices)
     ep.behaviour = ep.behaviour.model_copy(update=worst_camera(list(cams.values())))
     found = [f for f in episode_findings(ep.behaviour, checks.config) if f.code.startswith("qa_cam_")]
-    ep, rejected = _apply(ep, found)
+    rejected = _apply(ep, found)
     if rejected:
         worst = max(cams, key=lambda k: (cams[k].frozen_fraction, cams[k].dark_fraction + cams[k].flat_fraction))
         raise BehaviourRejected(rejected, episode=ep.uid, feature=worst)

@@ -1,6 +1,6 @@
 """Quality tier of a canonical episode: the source's default tier lowered by signals, each demotion with its reason.
 
-A tier is only ever lowered (`schemas.tiers.demote`). Reasons are stable strings naming the signal, the measured
+A tier is only ever lowered (`schemas.tiers.tier_of`). Reasons are stable strings naming the signal, the measured
 value and the threshold, so a catalog query can group episodes by why they were demoted (DESIGN.md section 4).
 """
 
@@ -13,7 +13,7 @@ from ingest.qa.validity import ValidityReport, fill_nonfinite, present_hands, wi
 from schemas.canonical import CANONICAL_FPS, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims
 from schemas.canonicalize import QualityConfig
 from schemas.qa import Verdict
-from schemas.tiers import QualityTier, demote
+from schemas.tiers import QualityTier, TierVerdict, reasons_of, tier_of
 
 
 def _idle(state: np.ndarray, mask: np.ndarray, hands: list[int], cfg: QualityConfig, fps: float) -> tuple[int, int]:
@@ -87,13 +87,10 @@ def assess_quality(
     oscillation, invalid-frame fraction above their thresholds -> low. `state` is the array given to `check_validity`
     (motion is then measured over `validity.keep`) or one already cropped to the frames to write.
     """
-    tier = QualityTier(default_tier)
-    reasons: list[str] = []
+    verdicts: list[TierVerdict] = []
 
     def lower(to: QualityTier, reason: str) -> None:
-        nonlocal tier
-        tier = demote(tier, to)
-        reasons.append(reason)
+        verdicts.append(TierVerdict(tier=to, reason=reason, code="quality"))
 
     if validity is not None and validity.rejected:
         lower(QualityTier.rejected, f"rejected by validity: {validity.rejected}")
@@ -124,4 +121,4 @@ def assess_quality(
                     QualityTier.low,
                     f"oscillation {rate:.2f} reversals/s > max_reversals_per_s {config.max_reversals_per_s:.2f}",
                 )
-    return Verdict(tier=tier, reasons=reasons)
+    return Verdict(tier=tier_of(default_tier, verdicts), reasons=reasons_of(verdicts), verdicts=verdicts)

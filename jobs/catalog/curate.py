@@ -17,7 +17,7 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial, reduce
+from functools import partial
 from pathlib import Path
 from typing import get_args
 
@@ -51,7 +51,7 @@ from schemas.manifest import (
     check_name,
 )
 from schemas.storage import StorageOptions
-from schemas.tiers import QualityTier, RoutingTable, demote
+from schemas.tiers import QualityTier, RoutingTable, TierVerdict, tier_of
 from schemas.verdicts import STEP
 
 BALANCES: tuple[Balance, ...] = ("none", "source", "subset")
@@ -187,15 +187,14 @@ class VerdictChoice:
         overruled: dict[str, QualityTier] = {}
         dropped = {v["episode_uid"] for v in verdicts if v["code"] in self.exclude}
         if self.include:
-            step: dict[str, list[QualityTier]] = {}
+            step: dict[str, list[TierVerdict]] = {}
             for v in verdicts:
                 if v["stage"] == STEP:
-                    step.setdefault(v["episode_uid"], [])
-                    if v["code"] not in self.include:
-                        step[v["episode_uid"]].append(QualityTier(v["tier"]))
+                    found = TierVerdict(tier=v["tier"], reason=v.get("reason") or v["code"], code=v["code"])
+                    step.setdefault(v["episode_uid"], []).append(found)
             for uid, ingest in zip(rows["episode_uid"].to_pylist(), rows["ingest_tier"].to_pylist(), strict=True):
-                if uid in step:
-                    overruled[uid] = reduce(demote, step[uid], QualityTier(ingest))
+                if uid in step:  # the tier before the step, lowered by its verdicts but the overruled ones
+                    overruled[uid] = tier_of(QualityTier(ingest), step[uid], overrule=self.include)
         uids = rows["episode_uid"].to_pylist()
         tiers = [overruled.get(u, t) for u, t in zip(uids, rows["tier"].to_pylist(), strict=True)]
         rows = rows.set_column(

@@ -17,7 +17,10 @@ from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, NO_LINEAGE, EpisodeL
 from schemas.image_latents import latents_file
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import CATALOG_PREFIX
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, TierVerdict, reasons_of, tier_of
+
+# an episode of another tool without an action trains visual forecasting only
+NO_ACTION = TierVerdict(tier=QualityTier.actionless, reason="no action")
 
 
 def episode_files(info: InfoJson, episode_index: int) -> list[str]:
@@ -132,10 +135,9 @@ def catalog_rows_for_dataset(
         kind = _hand_keypoints(stats.get(index), info)
         if lineage.tier is not None:  # a foreign dataset's lineage may hold only a caption
             tier, reasons = lineage.tier, list(lineage.tier_reasons or [])
-        elif has_action:
-            tier, reasons = QualityTier.high, [NO_LINEAGE]
-        else:
-            tier, reasons = QualityTier.actionless, [NO_LINEAGE, "no action"]
+        else:  # another tool's episode: high by default, actionless without an action
+            foreign = [TierVerdict.note(NO_LINEAGE)] + ([] if has_action else [NO_ACTION])
+            tier, reasons = tier_of(QualityTier.high, foreign), reasons_of(foreign)
         source = lineage.source or folder_source
         subset = lineage.subset or folder_subset
         caption = lineage.caption_text()

@@ -1,4 +1,5 @@
-"""The per-episode worker (a Ray task in a job): read one raw episode, canonicalize it, stage its canonical episodes.
+"""The per-episode worker (a Ray task in a job): one raw episode through the ingest steps, `STEPS`: read (its
+adapter), canonicalize, judge, stage (`run_steps`; `eidata trace` prints each step's answer for one episode).
 
 It answers, never raises for bad input: `Staged`, or `Rejected` with the stage that failed and the first real cause
 (datatrove's keep-or-drop step: the reasons come back as values and the job's quarantine writer records them). An error
@@ -11,18 +12,22 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from dataclasses import replace
-from functools import partial
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
 from adapters import get_adapter
-from adapters.base import AdapterError
+from adapters.base import AdapterError, RawEpisode
 from adapters.storage.faults import environment_fault
-from ingest.canonical.canonicalize import Canonicalized, canonicalize_spans
+from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import dataset_features, stage_canonical
+from ingest.episode import CanonicalEpisode, Canonicalized
 from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.errors import EpisodeError
 from ingest.lerobot.routing import route
 from ingest.lerobot.staging import StagedEpisode
+from ingest.qa.judge import camera_judge, judge
 from ingest.qa.phase import BehaviourRejected
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
 from jobs.runtime.cpu_slots import held_to_cpus
@@ -30,9 +35,11 @@ from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, 
 from jobs.runtime.retry import retry_environment
 from schemas.corpus import Stage, dataset_dir
 
+REJECTED = "RejectedEpisode"  # the error class of a raw episode (or part) its steps rejected as a value
+
 
 def process_episode(task: EpisodeTask) -> EpisodeResult:
-    """Read -> canonicalize -> stage one raw episode. Never raises for bad input."""
+    """One raw episode through `STEPS`, tried again on the environment's faults. Never raises for bad input."""
     settings = task.settings
     hung = hung_attempts(settings.output, task.uid) if settings.deadline.enabled else []
     if len(hung) > settings.deadline.retries:  # killed by its deadline on every attempt allowed: no further try
@@ -53,47 +60,93 @@ class _EnvironmentFault(Exception):
         super().__init__(f"at stage {stage}")
 
 
-def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
-    source, settings, spec = task.source, task.settings, task.settings.canonicalize
+@dataclass
+class Attempt:
+    """One attempt at one raw episode: what its steps share, and the step it is in (a failure's stage)."""
+
+    task: EpisodeTask
+    retried: list[str]  # encoder faults written over once more (ingest.lerobot.encoder_faults), all attempts
     stage: Stage = "read"
-    staged: list[StagedEpisode] = []
+    staged: list[StagedEpisode] = field(default_factory=list)  # discarded when a later step fails
+
+
+def read(run: Attempt, _: None) -> RawEpisode:
+    """The raw episode from its adapter; the job spec's `tier` replaces the adapter's default tier."""
+    source = run.task.source
+    raw = get_adapter(source.adapter, source.options, source.storage).read(run.task.ref)
+    return raw if source.tier is None else replace(raw, tier=source.tier)
+
+
+def canonicalize(run: Attempt, raw: RawEpisode) -> Canonicalized | Rejected:
+    """Onto the 10 Hz grid, cut at gaps, by validity and at idle ends (`ingest.canonical`): measured, not judged."""
+    result = canonicalize_spans(raw, run.task.settings.canonicalize, source=run.task.source.name)
+    return result if result.episodes else Rejected(run.task.uid, run.stage, REJECTED, result.rejection_message())
+
+
+def judge_step(run: Attempt, result: Canonicalized) -> Canonicalized | Rejected:
+    """Each episode's verdicts, hence its tier; the parts a behaviour finding quarantines (`ingest.qa.judge`)."""
+    judged = judge(result, run.task.settings.canonicalize)
+    return judged if judged.episodes else Rejected(run.task.uid, run.stage, REJECTED, judged.rejection_message())
+
+
+def stage(run: Attempt, result: Canonicalized) -> Staged:
+    """Each episode staged in its dataset under the task's deadline, its cameras judged as they are encoded."""
+    task, settings = run.task, run.task.settings
+    out = []
+    limit = settings.deadline.seconds(*episode_pixels(result.episodes))
+    with watchdog(limit, settings.output, task.uid) if settings.deadline.enabled else contextlib.nullcontext():
+        for ep in result.episodes:
+            features = dataset_features(ep)  # staged in its subset's dataset; the committer routes it for good
+            dataset = route(dataset_dir(task.source.name, ep.subset), features).dataset
+
+            def write(ep: CanonicalEpisode = ep, root: Path = settings.output / dataset) -> StagedEpisode:
+                return stage_canonical(root, ep, settings.codec, check=camera_judge(ep))  # a fresh tap each attempt
+
+            # an encoder fault is written over once, under the same deadline (its rates are ~25x slack)
+            st = write_retrying_encoder_faults(write, ep.uid, run.retried)
+            run.staged.append(st)
+            out.append(StagedOutput(dataset, st, ep.embodiment, features))
+    return Staged(task.uid, tuple(out), quarantined_parts(task.uid, result), retried=len(run.retried))
+
+
+# The ingest of one raw episode, in order: each step takes what the one before gave and answers the next value or a
+# `Rejected` (datatrove's keep-or-drop, the reason as a value); its name is the stage a failure in it is filed under.
+Step = tuple[Stage, Callable[[Attempt, Any], Any]]
+STEPS: tuple[Step, ...] = (("read", read), ("canonicalize", canonicalize), ("judge", judge_step), ("write", stage))
+
+
+def run_steps(run: Attempt, steps: tuple[Step, ...] = STEPS) -> Iterator[tuple[Stage, Any]]:
+    """Each step's name and answer, in order, until one rejects (`eidata trace` prints them as they come)."""
+    value: Any = None
+    for name, step in steps:
+        run.stage = name
+        value = step(run, value)
+        yield name, value
+        if isinstance(value, Rejected):
+            return
+
+
+def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
+    run = Attempt(task, retried)
     try:
-        raw = get_adapter(source.adapter, source.options, source.storage).read(task.ref)
-        if source.tier is not None:
-            raw = replace(raw, tier=source.tier)
-        stage = "canonicalize"
-        result = canonicalize_spans(raw, spec, source=source.name)
-        if not result.episodes:
-            return Rejected(task.uid, stage, "RejectedEpisode", result.rejection_message())
-        stage = "write"
-        out = []
-        limit = settings.deadline.seconds(*episode_pixels(result.episodes))
-        with watchdog(limit, settings.output, task.uid) if settings.deadline.enabled else contextlib.nullcontext():
-            for ep in result.episodes:
-                features = dataset_features(ep)  # staged in its subset's dataset; the committer routes it for good
-                dataset = route(dataset_dir(source.name, ep.subset), features).dataset
-                # an encoder fault is written over once, under the same deadline (its rates are ~25x slack)
-                write = partial(stage_canonical, settings.output / dataset, ep, settings.codec)
-                st = write_retrying_encoder_faults(write, ep.uid, retried)
-                staged.append(st)
-                out.append(StagedOutput(dataset, st, ep.embodiment, features))
-        return Staged(task.uid, tuple(out), quarantined_parts(task.uid, result), retried=len(retried))
+        *_, (_, answer) = run_steps(run)  # the last step's answer: `Staged`, or the `Rejected` that ended the run
+        return answer
     except Exception as e:  # bad input of any kind is this episode's problem only
-        for st in staged:
+        for st in run.staged:
             shutil.rmtree(st.stage_dir, ignore_errors=True)
         if environment_fault(e) is not None:  # not the episode's: tried again, else the job ends
-            raise _EnvironmentFault(stage) from e
-        return replace(rejected_by(task.uid, stage, e), retried=len(retried))
+            raise _EnvironmentFault(run.stage) from e
+        return replace(rejected_by(task.uid, run.stage, e), retried=len(retried))
 
 
 def quarantined_parts(uid: str, result: Canonicalized) -> tuple[Rejected, ...]:
     """The parts of a raw episode not kept while others were: those a behaviour finding quarantined
     (`quarantined_parts`, the same on each kept part of one span), once each, and the spans validity rejected or gaps
-    left too short (`result.rejections`): each its own `Rejected`."""
+    left too short, or whose every part a finding quarantined (`result.rejections`): each its own `Rejected`."""
     parts = {p.tag: p.message for ep in result.episodes for p in ep.quarantined_parts}
     return tuple(
-        Rejected(uid + tag, "canonicalize", BehaviourRejected.__name__, msg, part=tag) for tag, msg in parts.items()
-    ) + tuple(Rejected(uid + r.tag, "canonicalize", "RejectedEpisode", r.note, part=r.tag) for r in result.rejections)
+        Rejected(uid + tag, "judge", BehaviourRejected.__name__, msg, part=tag) for tag, msg in parts.items()
+    ) + tuple(Rejected(uid + r.tag, r.stage, REJECTED, r.note, part=r.tag) for r in result.rejections)
 
 
 def rejected_by(uid: str, stage: Stage, e: Exception) -> Rejected:

@@ -18,7 +18,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache, partial, reduce
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ from schemas.corpus import LINEAGE_KEY, EpisodeLineage, find_datasets
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import Finding
 from schemas.storage import StorageOptions
-from schemas.tiers import QualityTier, demote
+from schemas.tiers import QualityTier, TierVerdict, reasons_of, tier_of
 from schemas.verdicts import CorpusVerdicts
 
 log = logging.getLogger(__name__)
@@ -255,16 +255,16 @@ def _edited(lin: EpisodeLineage, found: list[Finding], config: BehaviourConfig) 
         if before is None:
             return None
         out.pop("verdicts", None)
-        out["tier"], out["tier_reasons"] = base_tier.value, base_reasons
+        out.update(tier=base_tier.value, tier_reasons=base_reasons)
         return EpisodeLineage.model_validate(out).to_json()
-    tier = reduce(demote, (v.tier for v in found), base_tier)
+    judged = [TierVerdict(tier=f.tier, reason=f.reason(), code=f.code) for f in found]
     verdicts = CorpusVerdicts(
         thresholds={k: float(getattr(config, k)) for k in STEP_THRESHOLDS},
         tier_before=base_tier,
         reasons_before=base_reasons,
         found=found,
     )
-    out["tier"], out["tier_reasons"] = tier.value, [*base_reasons, *(v.reason() for v in found)]
+    out.update(tier=tier_of(base_tier, judged).value, tier_reasons=[*base_reasons, *reasons_of(judged)])
     out["verdicts"] = verdicts.model_dump(mode="json")
     out = EpisodeLineage.model_validate(out).to_json()  # the model's key order, whatever the edit's
     return None if out == lin.to_json() else out

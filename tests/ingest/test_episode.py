@@ -82,8 +82,8 @@ def _episode(uid: str, n: int, mask_dims: int, hands: bool) -> CanonicalEpisode:
         interpolated=np.zeros(n, bool),
         cameras={},
         task="pick",
-        tier=QualityTier.high,
-        tier_reasons=[],
+        default_tier=QualityTier.high,
+        verdicts=[],
         native_fps=15.0,
         success=None,
     )

@@ -13,7 +13,7 @@ from adapters.agibot.adapter import AgibotAdapter, AgibotOptions
 from adapters.agibot.hands import gripper_opening, hand_signals
 from adapters.base import Stream
 from adapters.synthetic.agibot import EpisodeSpec, Layout, WrittenEpisode, write_agibot
-from ingest.canonical.canonicalize import canonicalize
+from ingest.steps import prepared
 from schemas.canonical import GRIPPER, hand_dims
 
 
@@ -51,7 +51,7 @@ def test_fixture_state_follows_the_close_command(corpus: tuple[Path, dict[str, W
 def test_canonical_opening_spans_open_to_closed(corpus: tuple[Path, dict[str, WrittenEpisode]], raw_id: str) -> None:
     ref = next(r for r in AgibotAdapter().discover(corpus[0]) if r.raw_id == raw_id)
     raw = AgibotAdapter().read(ref)
-    (ep,) = canonicalize(raw)
+    (ep,) = prepared(raw)
     actions = raw.actions
     for hand, arm in enumerate(("left", "right")):
         opening = ep.state[:, hand_dims(hand, GRIPPER)][:, 0]

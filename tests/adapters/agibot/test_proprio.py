@@ -24,8 +24,8 @@ from adapters.synthetic.agibot import (
     WrittenEpisode,
     write_agibot,
 )
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.resample import nearest_at_or_before
+from ingest.steps import prepared
 from schemas.canonical import GRIPPER, Camera, hand_dims
 
 H, W = 32, 48
@@ -225,7 +225,7 @@ def test_native_clock_is_irregular_ns_rows_on_the_grid(raw: RawEpisode) -> None:
 
 def test_gripper_state_rises_with_the_close_command(raw: RawEpisode) -> None:
     """The physical direction: state (mm) up when the command says close; canonical opening down, 1 when open."""
-    (ep,) = canonicalize(raw)
+    (ep,) = prepared(raw)
     for hand, arm in enumerate(("left", "right")):
         state = raw.states[f"{arm}_effector.position"].values[:, 0]
         command = raw.actions[f"{arm}_effector.position"]

@@ -21,7 +21,7 @@ from adapters.agibot.adapter import AgibotAdapter
 from adapters.agibot_genie.adapter import GenieAdapter
 from adapters.base import EpisodeRef
 from adapters.synthetic.agibot import EpisodeSpec, write_agibot
-from ingest.canonical.canonicalize import canonicalize
+from ingest.steps import prepared
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import SpecError, load_spec
@@ -190,7 +190,7 @@ def test_cameras_and_intrinsics(root: Path) -> None:
 def test_canonical_ingest_keeps_segments_on_the_10hz_grid(tmp_path: Path) -> None:
     write_genie_sim(tmp_path, [GenieSpec(num_frames=90, videos=False)])
     ep = GenieAdapter().read(next(GenieAdapter().discover(tmp_path)))
-    (out,) = canonicalize(ep)
+    (out,) = prepared(ep)
     assert out.tier is QualityTier.low
     assert [(s.start_frame, s.end_frame) for s in out.action_config] == [(0, 10), (10, 20), (20, 30)]
 

@@ -23,7 +23,7 @@ from adapters.ego4d.adapter import Ego4DAdapter
 from adapters.ego4d_goalstep.adapter import GoalStepAdapter, GoalStepOptions
 from adapters.synthetic.ego4d import Ego4DFixture, write_ego4d
 from adapters.synthetic.video import synthetic_frame, write_mp4
-from ingest.canonical.canonicalize import canonicalize
+from ingest.steps import prepared
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
@@ -90,7 +90,7 @@ def test_step_and_substep_frames_lie_in_their_window_and_the_task_is_the_descrip
         assert len(cam) == pytest.approx((seg.end - seg.start) * video.fps, abs=1.01)
         assert check_frames(raw, video, videos) == len(cam)  # the written frames at those video times
         assert raw.language[0].kind == "instruction" and raw.language[0].text == seg.text  # verbatim
-        (ep,) = canonicalize(raw, CanonicalizeSpec())
+        (ep,) = prepared(raw, CanonicalizeSpec())
         assert ep.task == seg.text.strip() and ep.tier.value == "actionless"
         assert raw.metadata["goalstep_level"] == seg.level and raw.metadata["video_uid"] == seg.uid
 
@@ -119,7 +119,7 @@ def test_substeps_are_the_steps_action_config_and_survive_canonicalization(corpu
             assert (c.model_extra["start_time"], c.model_extra["end_time"]) == (s, e)  # video seconds kept
             assert c.model_extra["level"] == "substep" and "step_category" in c.model_extra
         if config:
-            (ep,) = canonicalize(raw, CanonicalizeSpec())
+            (ep,) = prepared(raw, CanonicalizeSpec())
             assert [c.action_text for c in ep.action_config] == [c.action_text for c in config]
             for c, (s, _, _) in zip(ep.action_config, good_nested, strict=True):  # at the 10 Hz grid
                 assert c.start_frame == pytest.approx((max(s, seg.start) - seg.start) * 10, abs=1)

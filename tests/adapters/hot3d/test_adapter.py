@@ -19,10 +19,10 @@ from adapters.hot3d.adapter import WORLD_UP, Hot3DAdapter, headset_kind
 from adapters.hot3d.files import se3_from_wxyz
 from adapters.registry import get_adapter
 from adapters.synthetic.hot3d import Hot3DFixture, write_hot3d
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.decouple import FORWARD_AXIS, gravity_aligned_frame
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.episode import CanonicalEpisode
+from ingest.steps import prepared
 from schemas.canonical import MANO21_NAMES, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.corrupt import HOT3D_BAD_CASES, write_hot3d_bad
@@ -150,7 +150,7 @@ def test_mano_hands_through_the_mano_path(fixture: Hot3DFixture, tmp_path: Path)
 def _canonical(root: Path, raw_ids: set[str]) -> list[tuple[RawEpisode, CanonicalEpisode]]:
     adapter = get_adapter("hot3d")
     raws = [adapter.read(ref) for ref in adapter.discover(root) if ref.raw_id in raw_ids]
-    return [(raw, ep) for raw in raws for ep in canonicalize(raw, CanonicalizeSpec())]
+    return [(raw, ep) for raw in raws for ep in prepared(raw, CanonicalizeSpec())]
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.cameras import canonical_camera
 from adapters.registry import get_adapter
-from ingest.canonical.canonicalize import canonicalize
+from ingest.steps import prepared
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 from tests.adapters.lerobot.conftest import quirk_report
@@ -72,7 +72,7 @@ def test_the_ghost_camera_of_the_real_sample_is_a_finding_each_episode_names(gr0
     assert GHOST in ghost[0].message and ghost[0].severity == "warning" and ghost[0].episodes is None
     raw = adapter.read(refs[0])
     assert ghost[0] in raw.findings and all(f.severity != "info" for f in raw.findings)
-    [ep] = canonicalize(raw)
+    [ep] = prepared(raw)
     assert ghost[0].line() in ep.source_findings
 
 

@@ -22,8 +22,8 @@ import pytest
 
 from adapters.base import RawEpisode
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import canonicalize
 from ingest.episode import CanonicalEpisode
+from ingest.steps import prepared
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 
@@ -96,7 +96,7 @@ def _ingest(root: Path, options: dict) -> tuple[RawEpisode, str, CanonicalEpisod
     source = LeRobotSource(options)
     [ref] = source.discover(root)
     raw = source.read(ref)
-    [ep] = canonicalize(raw)
+    [ep] = prepared(raw)
     return raw, raw.embodiment, ep
 
 

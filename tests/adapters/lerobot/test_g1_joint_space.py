@@ -16,11 +16,11 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.video import synthetic_frame
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary
+from ingest.steps import prepared
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.qa import QAConfig
@@ -94,7 +94,7 @@ def case(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     root = _write(tmp_path_factory.mktemp("g1") / robot_type.lower(), robot_type)
     source = LeRobotSource()
     [ref] = source.discover(root)
-    [ep] = canonicalize(source.read(ref))
+    [ep] = prepared(source.read(ref))
     return robot_type, ep
 
 

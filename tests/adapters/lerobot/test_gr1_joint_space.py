@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import canonicalize
 from ingest.episode import CanonicalEpisode
 from ingest.kinematics import load_model
 from ingest.qa.dataset import geometry_findings, geometry_summary
+from ingest.steps import prepared
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.qa import QAConfig
 from schemas.tiers import QualityTier
@@ -24,7 +24,7 @@ SAMPLE = "gr00t_robot_sim_picknplace"
 @pytest.fixture(scope="module")
 def episodes(realdata: Path) -> list[CanonicalEpisode]:
     source = LeRobotSource()
-    return [ep for ref in source.discover(realdata / SAMPLE) for ep in canonicalize(source.read(ref))]
+    return [ep for ref in source.discover(realdata / SAMPLE) for ep in prepared(source.read(ref))]
 
 
 def test_every_episode_is_gr1_with_wrists_and_fingertips_and_keeps_its_tier(episodes: list[CanonicalEpisode]) -> None:

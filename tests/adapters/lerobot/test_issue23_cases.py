@@ -22,10 +22,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.steps import prepared
 from jobs.validate import validate_dataset
 from schemas.canonical import ACTION_NATIVE, STATE_NATIVE, Camera
 from schemas.lerobot import read_jsonl
@@ -46,7 +46,7 @@ class Ingested:
         self.adapter = LeRobotSource(options)
         self.refs = list(self.adapter.discover(self.written.root))
         self.raws = [self.adapter.read(r) for r in self.refs]
-        self.episodes: list[list[CanonicalEpisode]] = [canonicalize(raw) for raw in self.raws]
+        self.episodes: list[list[CanonicalEpisode]] = [prepared(raw) for raw in self.raws]
         first = next(e for eps in self.episodes for e in eps)
         self.out = tmp / "out" / name
         with LeRobotWriter.create(self.out, fps=10, features=dataset_features(first), robot_type=first.embodiment) as w:
@@ -173,7 +173,7 @@ def test_so101_bimanual_chunk_index_template_and_numbered_cameras(cases: dict[st
         "observation.images.cam0": Camera.head,
         "observation.images.cam1": Camera.third_person,
     }
-    assert set(canonicalize(raw)[0].cameras) == {"head", "third_person"}
+    assert set(prepared(raw)[0].cameras) == {"head", "third_person"}
     report = validate_dataset(case.written.root)
     assert report.version == "v2.1" and report.episodes == 2
     assert "bad_path_template" not in {c for c, _ in report.codes()}

@@ -24,8 +24,8 @@ import pytest
 
 from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import canonicalize
 from ingest.episode import CanonicalEpisode
+from ingest.steps import prepared
 from schemas.robots.registry import default_registry
 from tests.fixtures.layouts import BOOKKEEPING, Case, Written, features, load_cases, materialize
 
@@ -230,7 +230,7 @@ def test_ingest_keeps_every_column_as_a_native_and_every_camera(name: str, layou
     _, _, raws = layouts.read(name)
     numeric = _numeric(CASES[name])
     for raw in raws:
-        episodes = canonicalize(raw)
+        episodes = prepared(raw)
         assert episodes, f"not written: {raw.tier_reasons}"
         for ep in episodes:
             values, names = _natives(ep)

@@ -17,13 +17,13 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.synthetic.lerobot import write_lerobot_v3
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.frames import compose, offset_matrix
 from ingest.kinematics import load_model
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary
+from ingest.steps import prepared
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.qa import QAConfig
 from schemas.robots.registry import JOINT_SPACE
@@ -80,7 +80,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _episodes(root: Path, options: dict) -> list[CanonicalEpisode]:
     source = LeRobotSource(options)
-    return [ep for ref in source.discover(root) for ep in canonicalize(source.read(ref))]
+    return [ep for ref in source.discover(root) for ep in prepared(source.read(ref))]
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import lineage
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.steps import prepared
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.robots.joint_space import JointUnitsRecord
@@ -66,7 +66,7 @@ def _ingest(root: Path, options: dict | None = None) -> tuple[JointUnitsRecord, 
     """The episode and the joint unit decision it carries (the raw episode's are given: `joint_space` options)."""
     source = LeRobotSource(options or {})
     [ref] = source.discover(root)
-    [ep] = canonicalize(source.read(ref))
+    [ep] = prepared(source.read(ref))
     assert ep.joint_units is not None
     return ep.joint_units, ep
 

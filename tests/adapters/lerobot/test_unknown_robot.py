@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import canonicalize
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.steps import prepared
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
@@ -49,7 +49,7 @@ def test_an_unknown_robot_is_named_unknown_not_guessed(tmp_path: Path, robot_typ
         r.startswith(f"no kinematic description for robot_type {robot_type!r}") and "embodiment` option" in r
         for r in raw.tier_reasons
     )
-    [ep] = canonicalize(raw)
+    [ep] = prepared(raw)
     assert not ep.mask.any()  # nothing canonical is made up ...
     assert ep.state_native is not None and ep.state_native.shape[1] == len(NAMES)  # ... and the joints are kept
     assert any("no kinematic description" in r for r in ep.tier_reasons)
@@ -59,7 +59,7 @@ def test_an_unknown_robot_is_named_unknown_not_guessed(tmp_path: Path, robot_typ
 def test_a_g1_without_a_named_hand_gets_its_wrists_only(tmp_path: Path) -> None:
     adapter = LeRobotSource()
     [ref] = adapter.discover(_g1(tmp_path / "g1", "unitree_g1"))
-    [ep] = canonicalize(adapter.read(ref))
+    [ep] = prepared(adapter.read(ref))
     assert ep.embodiment == "unitree_g1" and ep.tier is not QualityTier.actionless  # (its toy motion oscillates: low)
     assert not [r for r in ep.tier_reasons if "joint space" in r or "kinematic" in r]
     for h in (0, 1):

@@ -12,7 +12,7 @@ from adapters.oxe.hands import gripper_opening
 from adapters.oxe.subsets import SUBSETS
 from adapters.registry import get_adapter
 from adapters.synthetic.rlds import write_rlds
-from ingest.canonical.canonicalize import canonicalize
+from ingest.steps import prepared
 from schemas.canonical import GRIPPER, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 
@@ -51,7 +51,7 @@ def test_a_full_native_stroke_spans_the_canonical_opening(tmp_path: Path, subset
     [ref] = list(a.discover(tmp_path))
     raw = a.read(ref)
     assert raw.hands.hands[1].gripper is not None, subset
-    eps = canonicalize(raw, CanonicalizeSpec(min_episode_s=0.3))
+    eps = prepared(raw, CanonicalizeSpec(min_episode_s=0.3))
     g = np.concatenate([ep.state[:, hand_dims(1, GRIPPER)].ravel() for ep in eps])
     assert g.max() - g.min() > 0.5, (subset, g.min(), g.max())
     assert g.min() >= 0.0 and g.max() <= 1.0

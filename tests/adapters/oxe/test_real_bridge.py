@@ -20,8 +20,8 @@ from adapters.base import EpisodeRef
 from adapters.oxe.adapter import OXEAdapter
 from adapters.oxe.tfrecord import example_pb2
 from adapters.registry import get_adapter
-from ingest.canonical.canonicalize import canonicalize
 from ingest.frames import rot6d_to_matrix
+from ingest.steps import prepared
 from schemas.canonical import WRIST_POS, WRIST_ROT6D, Camera, hand_dims
 from schemas.tiers import QualityTier
 
@@ -157,7 +157,7 @@ def test_canonical_wrist_points_down_and_sits_behind_the_tcp(refs: list[EpisodeR
     approach_z, lift, gap = [], [], []
     for ref in (r for r in refs if r.error is None):
         raw = a.read(ref)
-        [ep] = canonicalize(raw)
+        [ep] = prepared(raw)
         tcp_raw = raw.states["observation/state:eef_xyz"]
         tcp = np.column_stack([np.interp(ep.timestamps, tcp_raw.timestamps, c) for c in tcp_raw.values.T])
         wrist = ep.state[:, hand_dims(1, WRIST_POS)]

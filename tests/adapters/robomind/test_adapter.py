@@ -19,9 +19,9 @@ from adapters.registry import get_adapter
 from adapters.robomind.adapter import RoboMINDAdapter
 from adapters.robomind.layouts import ROBOTS
 from adapters.synthetic.robomind import EpisodeSpec, WrittenEpisode, write_robomind
-from ingest.canonical.canonicalize import canonicalize
 from ingest.frames import rot6d_to_matrix
 from ingest.qa.dataset import geometry_findings, geometry_summary
+from ingest.steps import prepared
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
@@ -112,7 +112,7 @@ def test_language_from_the_table_the_folder_name_and_the_step_annotations(
 
 
 def _canonical(root: Path, robot: str):
-    [ep] = canonicalize(RoboMINDAdapter().read(robot_ref(root, robot)))
+    [ep] = prepared(RoboMINDAdapter().read(robot_ref(root, robot)))
     return ep
 
 

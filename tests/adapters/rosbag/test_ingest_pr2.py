@@ -22,7 +22,7 @@ from scipy.spatial.transform import Rotation
 
 from adapters.registry import get_adapter
 from adapters.rosbag.camera import IMAGE, decode
-from ingest.canonical.canonicalize import canonicalize_spans
+from ingest.steps import prepare
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.rosbag.conftest import REAL_SOURCES
@@ -133,7 +133,7 @@ def test_each_video_frame_is_the_image_the_bag_holds_at_that_instant(corpus) -> 
     want = np.searchsorted(stamps, stamps[0] + np.arange(len(table)) * 10**8 + 1000, side="right") - 1
     adapter = get_adapter("rosbag", REAL_SOURCES["pr2_camera"][1])
     [ref] = adapter.discover(CAMERA.parent)
-    [ep] = canonicalize_spans(adapter.read(ref), CanonicalizeSpec(max_gap_s=0.6)).episodes
+    [ep] = prepare(adapter.read(ref), CanonicalizeSpec(max_gap_s=0.6)).episodes
     np.testing.assert_array_equal(ep.cameras["head"].indices, want)
     video = next(dataset.glob("videos/chunk-000/observation.images.head/episode_000000.mp4"))
     with av.open(str(video)) as f:

@@ -1,4 +1,4 @@
-"""canonicalize() as a whole, on hand-built raw episodes: properties, not the formulas again."""
+"""prepared() as a whole, on hand-built raw episodes: properties, not the formulas again."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from adapters.egodex.adapter import hand_signals as egodex_hand_signals
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.columns import hand_signals as lerobot_hand_signals
 from adapters.oxe.hands import hand_signals as oxe_hand_signals
-from ingest.canonical.canonicalize import canonicalize, canonicalize_spans
 from ingest.frames import rot6d_to_matrix
+from ingest.steps import prepare, prepared
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import ActionSegment
@@ -65,7 +65,7 @@ def _reach(n: int, fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 def test_a_10hz_source_keeps_its_values() -> None:
     t, xyz, rpy, grip = _reach(40, 10.0)
-    [ep] = canonicalize(_oxe_raw(t, xyz, rpy, grip))
+    [ep] = prepared(_oxe_raw(t, xyz, rpy, grip))
     assert ep.num_frames == 40 and not ep.interpolated.any()
     np.testing.assert_allclose(ep.state[:, hand_dims(R, WRIST_POS)], xyz, atol=1e-6)  # kuka: unknown point, no offset
     rot = rot6d_to_matrix(ep.state[:, hand_dims(R, WRIST_ROT6D)])
@@ -76,7 +76,7 @@ def test_a_10hz_source_keeps_its_values() -> None:
 
 def test_actions_are_deltas_that_rebuild_the_trajectory() -> None:
     t, xyz, rpy, grip = _reach(30, 10.0)
-    [ep] = canonicalize(_oxe_raw(t, xyz, rpy, grip))
+    [ep] = prepared(_oxe_raw(t, xyz, rpy, grip))
     pos = ep.state[:, hand_dims(R, WRIST_POS)]
     rebuilt = pos[0] + np.cumsum(ep.action[:-1, hand_dims(R, WRIST_POS)], axis=0)
     np.testing.assert_allclose(rebuilt, pos[1:], atol=1e-5)
@@ -86,8 +86,8 @@ def test_actions_are_deltas_that_rebuild_the_trajectory() -> None:
 def test_tcp_offset_applied_only_where_the_dataset_records_the_tcp() -> None:
     """bridge records the WidowX TCP: its canonical wrist sits behind it; kuka's recorded point is unknown."""
     t, xyz, rpy, grip = _reach(20, 10.0)
-    [bridge] = canonicalize(_oxe_raw(t, xyz, rpy, grip, subset="bridge", embodiment="widowx"))
-    [kuka] = canonicalize(_oxe_raw(t, xyz, rpy, grip, subset="kuka", embodiment="kuka_iiwa"))
+    [bridge] = prepared(_oxe_raw(t, xyz, rpy, grip, subset="bridge", embodiment="widowx"))
+    [kuka] = prepared(_oxe_raw(t, xyz, rpy, grip, subset="kuka", embodiment="kuka_iiwa"))
     moved = np.linalg.norm(bridge.state[:, hand_dims(R, WRIST_POS)] - xyz, axis=1)
     np.testing.assert_allclose(moved, 0.093575, atol=1e-5)  # a rigid offset: the same distance every frame
     np.testing.assert_allclose(kuka.state[:, hand_dims(R, WRIST_POS)], xyz, atol=1e-6)
@@ -96,7 +96,7 @@ def test_tcp_offset_applied_only_where_the_dataset_records_the_tcp() -> None:
 
 def test_up_sampling_flags_and_native_rate() -> None:
     t, xyz, rpy, grip = _reach(16, 5.0)  # 3 s at 5 Hz
-    [ep] = canonicalize(_oxe_raw(t, xyz, rpy, grip))
+    [ep] = prepared(_oxe_raw(t, xyz, rpy, grip))
     assert ep.num_frames == 31
     assert ep.interpolated.tolist() == [k % 2 == 1 for k in range(31)]
     np.testing.assert_allclose(ep.state[::2, hand_dims(R, WRIST_POS)], xyz, atol=1e-6)  # the real samples survive
@@ -105,7 +105,7 @@ def test_up_sampling_flags_and_native_rate() -> None:
 def test_a_long_gap_splits_the_episode() -> None:
     t, xyz, rpy, grip = _reach(40, 10.0)
     t = np.where(t >= 2.0, t + 3.0, t)  # 3 s without samples after 2 s
-    eps = canonicalize(_oxe_raw(t, xyz, rpy, grip), CanonicalizeSpec(min_episode_s=1.0))
+    eps = prepared(_oxe_raw(t, xyz, rpy, grip), CanonicalizeSpec(min_episode_s=1.0))
     assert [ep.num_frames for ep in eps] == [20, 20]
     assert eps[0].uid.endswith("#span0") and eps[1].uid.endswith("#span1")
     assert eps[1].span_s[0] >= 5.0
@@ -114,7 +114,7 @@ def test_a_long_gap_splits_the_episode() -> None:
 def test_gaps_that_leave_no_part_long_enough_are_the_rejection_s_named_cause() -> None:
     t, xyz, rpy, grip = _reach(10, 10.0)
     t = t * 6  # a sample every 0.6 s: every interval is a gap
-    out = canonicalize_spans(_oxe_raw(t, xyz, rpy, grip), CanonicalizeSpec(max_gap_s=0.5, min_episode_s=1.0))
+    out = prepare(_oxe_raw(t, xyz, rpy, grip), CanonicalizeSpec(max_gap_s=0.5, min_episode_s=1.0))
     assert not out.episodes
     assert out.rejection_message().endswith(
         "span [0.00, 5.40] s rejected: 10 part(s) shorter than min_episode_s 1.0 s between 9 gap(s) longer than "
@@ -129,7 +129,7 @@ def test_the_parts_gaps_leave_too_short_beside_kept_spans_are_a_tagged_rejection
     t = np.where(t >= 2.0, t + 3.0, t)  # 2 s, a 3 s gap, 2 s
     t = np.append(t, [t[-1] + 1.0, t[-1] + 2.0])  # a lone sample between two more gaps, then a last one
     xyz, rpy, grip = (np.concatenate([v, v[-2:]]) for v in (xyz, rpy, grip))
-    out = canonicalize_spans(_oxe_raw(t, xyz, rpy, grip), CanonicalizeSpec(min_episode_s=1.0))
+    out = prepare(_oxe_raw(t, xyz, rpy, grip), CanonicalizeSpec(min_episode_s=1.0))
     assert [ep.num_frames for ep in out.episodes] == [20, 20]
     [short] = out.rejections
     assert short.tag == "#short" and short.reason.startswith("2 part(s) shorter than min_episode_s 1.0 s between 3 gap")
@@ -140,7 +140,7 @@ def test_a_long_gap_can_invalidate_instead() -> None:
     t, xyz, rpy, grip = _reach(40, 10.0)
     t = np.where(t >= 2.0, t + 3.0, t)
     spec = CanonicalizeSpec(gap_policy="invalidate", min_episode_s=1.0)
-    eps = canonicalize(_oxe_raw(t, xyz, rpy, grip), spec)
+    eps = prepared(_oxe_raw(t, xyz, rpy, grip), spec)
     assert [ep.num_frames for ep in eps] == [20, 20]  # the 30 grid frames strictly inside (1.9, 5.0) s are dropped
     assert all(np.isfinite(ep.state).all() for ep in eps)
     assert eps[0].validity["non_finite"] == 30
@@ -148,7 +148,7 @@ def test_a_long_gap_can_invalidate_instead() -> None:
 
 def test_failure_flag_demotes_with_a_reason() -> None:
     t, xyz, rpy, grip = _reach(30, 10.0)
-    [ep] = canonicalize(_oxe_raw(t, xyz, rpy, grip, success=False))
+    [ep] = prepared(_oxe_raw(t, xyz, rpy, grip, success=False))
     assert ep.tier is QualityTier.low and any("success=False" in r for r in ep.tier_reasons)
 
 
@@ -156,7 +156,7 @@ def test_a_teleport_is_cut_out() -> None:
     t, xyz, rpy, grip = _reach(60, 10.0)
     xyz = xyz.copy()
     xyz[30] += 5.0  # one frame five metres away: tracking glitch
-    eps = canonicalize(_oxe_raw(t, xyz, rpy, grip))
+    eps = prepared(_oxe_raw(t, xyz, rpy, grip))
     assert len(eps) == 2 and sum(ep.num_frames for ep in eps) < 60
     assert all(np.abs(ep.state[:, hand_dims(R, WRIST_POS)]).max() < 2 for ep in eps)
 
@@ -193,7 +193,7 @@ def _human_raw(n: int, camera_moves: bool) -> RawEpisode:
 
 def test_camera_motion_does_not_appear_as_hand_motion() -> None:
     spec = CanonicalizeSpec(validity={"min_hand_motion_m": 0.0})
-    [moving] = canonicalize(_human_raw(60, camera_moves=True), spec)
+    [moving] = prepared(_human_raw(60, camera_moves=True), spec)
     assert moving.mask[hand_dims(R, FINGERTIPS_XYZ)].all()
     np.testing.assert_allclose(moving.action[:-1, hand_dims(R, WRIST_POS)], 0.0, atol=1e-6)
     np.testing.assert_allclose(moving.action[:, hand_dims(R, WRIST_ROT6D)], [[1, 0, 0, 0, 1, 0]] * 20, atol=1e-6)
@@ -204,7 +204,7 @@ def test_camera_motion_does_not_appear_as_hand_motion() -> None:
 
 
 def test_static_human_hands_are_removed() -> None:
-    assert canonicalize(_human_raw(90, camera_moves=True)) == []  # default: fragments without hand motion go
+    assert prepared(_human_raw(90, camera_moves=True)) == []  # default: fragments without hand motion go
 
 
 def test_action_config_segments_are_rescaled_to_10hz() -> None:
@@ -214,7 +214,7 @@ def test_action_config_segments_are_rescaled_to_10hz() -> None:
         ActionSegment(start_frame=45, end_frame=90, action_text="grasp"),
     ]
     raw = replace(_oxe_raw(t, xyz, rpy, grip), native_fps=30.0, action_config=segments)
-    [ep] = canonicalize(raw)
+    [ep] = prepared(raw)
     assert [(s.start_frame, s.end_frame, s.action_text) for s in ep.action_config] == [
         (0, 15, "reach"),
         (15, 30, "grasp"),
@@ -236,7 +236,7 @@ def test_nan_frames_of_a_canonical_source_are_cut_not_masked(tmp_path) -> None:
     states["observation.state"] = Stream(state.timestamps, values, state.names, state.unit, state.frame)
     # the adapter's declaration, over the edited stream
     raw = replace(raw, states=states, hands=lerobot_hand_signals(states, raw.actions))
-    eps = canonicalize(raw)
+    eps = prepared(raw)
     assert eps and eps[0].mask[hand_dims(R, WRIST_POS)].all()  # the dim stays real
     assert all(np.isfinite(ep.state).all() for ep in eps)
     assert sum(ep.num_frames for ep in eps) < len(values)  # the NaN frame was cut
@@ -259,7 +259,7 @@ def test_a_rejected_span_comes_back_as_a_value_and_the_raw_episode_is_left_alone
     kept = {}
     for short_first in (True, False):
         raw = replace(_two_spans(short_first), tier_reasons=("the adapter's own note",))
-        out = canonicalize_spans(raw, spec)
+        out = prepare(raw, spec)
         assert raw.tier_reasons == ("the adapter's own note",)
         [rejection] = out.rejections
         assert rejection.reason.startswith("episode too short: 15 frames")
@@ -276,11 +276,11 @@ def test_a_rejected_span_comes_back_as_a_value_and_the_raw_episode_is_left_alone
 
 def test_when_every_span_is_rejected_the_message_names_each() -> None:
     spec = CanonicalizeSpec(min_episode_s=1.0, validity={"min_length_frames": 30})
-    out = canonicalize_spans(_two_spans(short_first=True), spec)
+    out = prepare(_two_spans(short_first=True), spec)
     assert out.episodes == [] and len(out.rejections) == 2
     message = out.rejection_message()
     assert message.count("rejected: episode too short") == 2 and message.startswith("span [0.00, 1.40] s rejected")
-    assert canonicalize(_two_spans(short_first=True), spec) == []
+    assert prepared(_two_spans(short_first=True), spec) == []
 
 
 def _fingerprint(raw: RawEpisode) -> dict:
@@ -305,7 +305,7 @@ def test_the_callers_raw_episode_is_left_as_it_came_on_the_real_gr1_sample(reald
     source = LeRobotSource()
     raw = source.read(next(iter(source.discover(realdata / "gr00t_robot_sim_picknplace"))))
     before = _fingerprint(raw)
-    out = canonicalize_spans(raw)
+    out = prepare(raw)
     after = _fingerprint(raw)
     streams = before.pop("streams"), after.pop("streams")
     assert after == before

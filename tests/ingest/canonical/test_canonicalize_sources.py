@@ -15,10 +15,10 @@ from adapters.synthetic.agibot import write_agibot
 from adapters.synthetic.ego4d import write_ego4d
 from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.rlds import write_rlds
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.steps import prepared
 from jobs.demo.robot import run_demo
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
@@ -53,7 +53,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, realdata: Path) -> dict[str
             ep
             for ref in adapters.get_adapter(adapter).discover(root)
             if ref.error is None
-            for ep in canonicalize(adapters.get_adapter(adapter).read(ref), SPEC)
+            for ep in prepared(adapters.get_adapter(adapter).read(ref), SPEC)
         ]
         for name, (adapter, root) in _raw_corpora(base, realdata).items()
     }

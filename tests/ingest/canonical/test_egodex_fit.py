@@ -15,11 +15,11 @@ import pytest
 from adapters.registry import get_adapter
 from adapters.synthetic.egodex import FPS, EgoDexFixture, write_egodex
 from adapters.synthetic.video import write_mp4
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.geometry import CameraView, view_fractions
+from ingest.steps import prepared
 from schemas.canonical import INTRINSICS_KEY, feature_intrinsics, image_key
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.episodes import write_episode
@@ -55,7 +55,7 @@ def raw(tmp_path_factory: pytest.TempPathFactory) -> EgoDexFixture:
 def _episodes(raw: EgoDexFixture, image: dict) -> list[CanonicalEpisode]:
     adapter = get_adapter("egodex")
     spec = CanonicalizeSpec(min_episode_s=0.3, image=image)
-    return [ep for ref in adapter.discover(raw.root) for ep in canonicalize(adapter.read(ref), spec)]
+    return [ep for ref in adapter.discover(raw.root) for ep in prepared(adapter.read(ref), spec)]
 
 
 def _wrist_pixels(ep: CanonicalEpisode) -> tuple[np.ndarray, CameraView]:

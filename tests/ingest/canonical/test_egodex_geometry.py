@@ -10,9 +10,9 @@ import pytest
 
 from adapters.registry import get_adapter
 from adapters.synthetic.egodex import EgoDexFixture, write_egodex
-from ingest.canonical.canonicalize import canonicalize
 from ingest.episode import CanonicalEpisode
 from ingest.frames import pos_rot6d_to_pose
+from ingest.steps import prepared
 from schemas.canonical import MANO21_NAMES, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 
@@ -28,7 +28,7 @@ def fixture(tmp_path_factory: pytest.TempPathFactory) -> EgoDexFixture:
 @pytest.fixture(scope="module")
 def episodes(fixture: EgoDexFixture) -> list[CanonicalEpisode]:
     adapter = get_adapter("egodex")
-    out = [ep for ref in adapter.discover(fixture.root) for ep in canonicalize(adapter.read(ref), CanonicalizeSpec())]
+    out = [ep for ref in adapter.discover(fixture.root) for ep in prepared(adapter.read(ref), CanonicalizeSpec())]
     assert len(out) == len(fixture.good) == 4
     return out
 

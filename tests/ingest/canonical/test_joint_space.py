@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.joint_space import gripper_opening
 from ingest.canonical.joint_units import to_radians
 from ingest.kinematics import KinematicModel
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.steps import prepared
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.robots.joint_space import GripperMap, JointMap, JointSpaceOptions
@@ -68,7 +68,7 @@ def test_a_known_robot_without_a_description_keeps_its_natives_with_the_reason(t
     root = _dataset(tmp_path / "kuka", "kuka_iiwa", [f"iiwa_joint_{i}" for i in range(1, 8)])
     source = LeRobotSource()
     [ref] = source.discover(root)
-    [ep] = canonicalize(source.read(ref))
+    [ep] = prepared(source.read(ref))
     assert ep.embodiment == "kuka_iiwa" and not ep.mask.any()
     assert ep.state_native is not None and ep.state_native.shape[1] == 7
     assert "no kinematic description for robot_type 'kuka_iiwa' (embodiment 'kuka_iiwa' has none)" in " ".join(
@@ -94,7 +94,7 @@ def test_fk_runs_once_per_episode_not_per_frame(tmp_path: Path, monkeypatch: pyt
         source = LeRobotSource()
         [ref] = source.discover(root)
         calls.clear()
-        [ep] = canonicalize(source.read(ref))
+        [ep] = prepared(source.read(ref))
         assert ep.embodiment == "so100" and ep.mask.any() and ep.tier is not QualityTier.actionless, ep.tier_reasons
         per_episode.append(list(calls))
     assert len(per_episode[0]) == len(per_episode[1]) == 2  # the state's wrist, the action's commanded wrist
@@ -108,9 +108,9 @@ def test_lerobot_followers_default_to_range_m100_100_and_use_degrees_is_an_optio
     names = [f"{m}.pos" for m in ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")]
     root = _dataset(tmp_path / "so100_follower", "so100_follower", names, amplitude=30.0)
     [ref] = LeRobotSource().discover(root)
-    [ep] = canonicalize(LeRobotSource().read(ref))
+    [ep] = prepared(LeRobotSource().read(ref))
     assert not ep.mask.any() and "RANGE_M100_100" in " ".join(ep.tier_reasons)
-    [ep] = canonicalize(LeRobotSource({"joint_space": {"units": "deg"}}).read(ref))
+    [ep] = prepared(LeRobotSource({"joint_space": {"units": "deg"}}).read(ref))
     assert ep.embodiment == "so100" and ep.mask.any() and ep.tier is not QualityTier.actionless
 
 
@@ -143,7 +143,7 @@ def test_aloha_arms_face_each_other_with_the_left_one_on_the_left(tmp_path: Path
                     }
                 )
     [ref] = LeRobotSource().discover(root)
-    [ep] = canonicalize(LeRobotSource().read(ref))
+    [ep] = prepared(LeRobotSource().read(ref))
     assert ep.embodiment == "aloha" and ep.tier is not QualityTier.actionless, ep.tier_reasons
     left, right = ep.state[:, 0:3], ep.state[:, 25:28]
     assert (left[:, 1] > right[:, 1]).all() and (np.abs(ep.state[:, [1, 26]]) < 0.469).all()
@@ -156,11 +156,11 @@ def test_so100_joints_named_by_lerobots_motor_ids_reach_fk(tmp_path: Path, style
     elbow_flex; a 0-based numbering (GR00T's `motor_0` ..) is column counting and never resolves so."""
     root = _dataset(tmp_path / f"so100_{style[:2]}", "so100", [style.format(i) for i in range(1, 7)], 40, 30.0)
     [ref] = LeRobotSource().discover(root)
-    [ep] = canonicalize(LeRobotSource().read(ref))
+    [ep] = prepared(LeRobotSource().read(ref))
     assert ep.embodiment == "so100" and ep.mask.any() and ep.tier is not QualityTier.actionless, ep.tier_reasons
     counted = _dataset(tmp_path / f"so100_0{style[:2]}", "so100", [style.format(i) for i in range(6)], 40, 30.0)
     [ref] = LeRobotSource().discover(counted)
-    [ep] = canonicalize(LeRobotSource().read(ref))
+    [ep] = prepared(LeRobotSource().read(ref))
     assert not ep.mask.any() and "not found by name" in " ".join(ep.tier_reasons)
 
 
@@ -184,7 +184,7 @@ def test_a_real_two_arm_so101_set_named_arm1_j1_reaches_fk(tmp_path: Path) -> No
     }
     source = LeRobotSource({"joint_space": {"sides": {"arm1": "right", "arm2": "left"}, "calibration": calibration}})
     [ref] = source.discover(root)
-    [ep] = canonicalize(source.read(ref))
+    [ep] = prepared(source.read(ref))
     assert ep.embodiment == "so101_bimanual" and ep.tier is QualityTier.high, ep.tier_reasons
     for hand in (0, 1):
         assert ep.mask[hand_dims(hand, WRIST_POS)].all() and ep.mask[hand_dims(hand, GRIPPER)].all()

@@ -11,7 +11,6 @@ import numpy as np
 
 from adapters.base import Stream
 from adapters.registry import get_adapter
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.natives import (
     MAX_NATIVE_STREAM_DIMS,
     MAX_NATIVE_VECTOR_DIMS,
@@ -25,6 +24,7 @@ from ingest.canonical.natives import (
     too_wide,
 )
 from ingest.canonical.store import dataset_features
+from ingest.steps import prepared
 from schemas.canonical import NATIVE_VALID, OUTCOME_NATIVE
 
 T = np.arange(5) / 5.0  # 5 Hz
@@ -113,7 +113,7 @@ def test_the_real_bridge_gripper_command_is_not_blended(realdata: Path) -> None:
     invented = discrete = 0
     for ref in refs:
         raw = adapter.read(ref)
-        [ep] = canonicalize(raw)
+        [ep] = prepared(raw)
         name = "action:gripper.gripper_open"
         got = ep.action_native[:, ep.action_native_names.index(name)]
         recorded = raw.actions["action:gripper"].values[:, 0]
@@ -130,7 +130,7 @@ def test_each_column_carries_its_streams_unit_to_the_episode(realdata: Path) -> 
     assert native_units(items) == ["", "", "rad", "m", *["quat_xyzw"] * 8]
     a = get_adapter("oxe")
     ref = next(iter(a.discover(realdata / "octo_bridge_debug_rlds")))
-    ep = canonicalize(a.read(ref))[0]
+    ep = prepared(a.read(ref))[0]
     units = dict(zip(ep.state_native_names, ep.state_native_units, strict=True))
     assert units["observation/state:eef_xyz.x"] == "m" and units["observation/state:eef_rpy.roll"] == "rad"
     assert "reward.0" not in units  # a signal, beside the state (test below)
@@ -142,7 +142,7 @@ def test_a_sources_signals_sit_beside_its_state(realdata: Path) -> None:
     mask, and the dataset's features declare the three native groups apart."""
     a = get_adapter("oxe")
     ref = next(iter(a.discover(realdata / "octo_bridge_debug_rlds")))
-    ep = canonicalize(a.read(ref))[0]
+    ep = prepared(a.read(ref))[0]
     assert ep.outcome_native_names == ["discount.0", "reward.0"]
     assert not any(n.startswith(("reward", "discount")) for n in ep.state_native_names)
     assert ep.outcome_native is not None and ep.outcome_native.shape == (ep.num_frames, 2)

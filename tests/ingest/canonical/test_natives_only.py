@@ -17,8 +17,9 @@ import pytest
 from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.cameras import EncodedImagesCamera
 from adapters.synthetic.video import synthetic_frame
-from ingest.canonical.canonicalize import canonicalize, native_camera_name
+from ingest.canonical.canonicalize import native_camera_name
 from ingest.canonical.natives import MAX_NATIVE_DIMS, MAX_NATIVE_VECTOR_DIMS
+from ingest.steps import prepared
 from schemas.tiers import QualityTier
 
 CAUSE = "joint space (piper): joints ['joint_1.pos'] do not resolve to ['joint1']"
@@ -42,7 +43,7 @@ def _raw(n: int = 40, fps: float = 30.0, *, states: bool = True, cameras: bool =
 
 
 def test_without_cameras_the_natives_are_written_with_the_first_cause() -> None:
-    [ep] = canonicalize(_raw())
+    [ep] = prepared(_raw())
     assert not ep.mask.any() and ep.cameras == {}
     assert ep.tier_reasons[0] == f"no canonical dims (15 native dims and 0 camera(s) kept): {CAUSE}"
     assert CAUSE in ep.tier_reasons[1:]  # the recorder's own reason stays as written
@@ -59,7 +60,7 @@ def test_without_cameras_the_natives_are_written_with_the_first_cause() -> None:
 
 
 def test_an_unplaced_camera_is_written_under_its_own_name() -> None:
-    [ep] = canonicalize(_raw(cameras=True))
+    [ep] = prepared(_raw(cameras=True))
     assert set(ep.cameras) == {"cam0"}
     assert ep.tier_reasons[0].startswith("no canonical dims (15 native dims and 1 camera(s) kept): joint space")
     assert native_camera_name("observation.images.head", set()) == "native_head"  # never a vocabulary slot's name
@@ -68,7 +69,7 @@ def test_an_unplaced_camera_is_written_under_its_own_name() -> None:
 
 def test_nothing_at_all_raises_saying_what_was_looked_for_and_the_cause() -> None:
     with pytest.raises(ValueError) as err:
-        canonicalize(_raw(states=False))
+        prepared(_raw(states=False))
     msg = str(err.value)
     assert "nothing to canonicalize (no hand signals, no camera, no numeric state or action column)" in msg
     assert msg.endswith(CAUSE)
@@ -79,7 +80,7 @@ def test_a_vector_wider_than_the_native_limit_is_named_not_dropped_silently() ->
     t = raw.states["observation.state"].timestamps
     raw.signals["language_embedding"] = Stream(t, np.zeros((len(t), MAX_NATIVE_VECTOR_DIMS + 1)))
     raw.states["observation.effort"] = Stream(t, np.ones((len(t), 96)))  # a wide proprio vector is kept
-    [ep] = canonicalize(raw)
+    [ep] = prepared(raw)
     assert sum(n.startswith("observation.effort.") for n in ep.state_native_names) == 96
     assert not any(n.startswith("language_embedding") for n in ep.state_native_names)
     [left_out] = [r for r in ep.tier_reasons if r.startswith("not kept as natives")]
@@ -97,8 +98,8 @@ def test_natives_wider_than_a_schema_may_be_refuse_the_episode() -> None:
     with pytest.raises(
         ValueError, match=r"state natives: 4,103 dims from 4,097 streams \(widest observation\.state \(7\)"
     ):
-        canonicalize(raw)
-    [ep] = canonicalize(_raw())
+        prepared(raw)
+    [ep] = prepared(_raw())
     assert len(ep.state_native_names) == 7 and len(ep.outcome_native_names) == 2
 
 
@@ -109,7 +110,7 @@ def test_a_multi_rate_recording_takes_its_span_from_its_states() -> None:
     raw = _raw()  # states, actions and signals over 0 .. 1.3 s
     raw.signals["parameter_events"] = Stream(np.array([0.0, 0.1]), np.array([1.0, 2.0]))
     raw.signals["rosout"] = Stream(np.array([1.0, 1.2]), np.array([3.0, 4.0]))
-    [ep] = canonicalize(raw)
+    [ep] = prepared(raw)
     assert ep.num_frames == 14 and ep.span_s[0] == 0.0  # the states' own 0 .. 1.3 s
     names = ep.state_native_names
     np.testing.assert_array_equal(ep.state_native[:, names.index("parameter_events.0")], [1.0] + [2.0] * 13)

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.frames import pos_rot6d_to_pose, transform_points
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary
+from ingest.steps import prepared
 from schemas.canonical import (
     FINGERTIPS_XYZ,
     HAND_KEYPOINTS,
@@ -47,7 +47,7 @@ def case(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         refs = list(source.discover(realdata / GR1))[:2]
     else:
         refs = list(source.discover(write_g1(tmp_path_factory.mktemp("g1") / request.param.lower(), request.param)))
-    episodes = [ep for ref in refs for ep in canonicalize(source.read(ref))]
+    episodes = [ep for ref in refs for ep in prepared(source.read(ref))]
     assert episodes
     return request.param, episodes
 

@@ -12,11 +12,11 @@ import numpy as np
 from adapters.base import CameraSource, EpisodeRef, Language, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.oxe.hands import hand_signals
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.hand_state import wrist_poses
-from ingest.canonical.span import EpisodeContext, SpanRejection, canonicalize_span
+from ingest.canonical.span import EpisodeContext, canonicalize_span
 from ingest.canonical.store import lineage
-from ingest.episode import PIPELINE_VERSION, CanonicalEpisode
+from ingest.episode import PIPELINE_VERSION, CanonicalEpisode, SpanRejection
+from ingest.steps import prepared
 from schemas.canonical import Camera
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.image_size import FrameFit
@@ -61,7 +61,9 @@ def test_a_span_becomes_an_episode_with_the_context_reasons_first() -> None:
     assert ep.num_frames == 30 and ep.uid.endswith("/ep0") and ep.task == "pick the block"
     assert ep.tier_reasons[:2] == ["the adapter's note", "a context reason"]
     assert lineage(ep).pipeline_version == PIPELINE_VERSION and ep.validity["speed"] == 0 and ep.eef_offset
-    assert ep.qa is not None and ep.mask.any()
+    # canonicalization measures, never judges: no QA record, no verdict but notes, the evidence for the judging step
+    assert ep.qa is None and ep.behaviour is None and ep.evidence is not None and ep.mask.any()
+    assert ep.tier == QualityTier.high and all(v.tier == QualityTier.high for v in ep.verdicts)
     assert ctx.raw.tier_reasons == ("the adapter's note",)
 
 
@@ -102,7 +104,7 @@ def _paired(t: np.ndarray) -> CanonicalEpisode:
         states={"observation.state": Stream(t, state)},
         cameras={"cam": _Rows("cam", Camera.head, t, 4, 4)},
     )
-    [ep] = canonicalize(raw)
+    [ep] = prepared(raw)
     return ep
 
 
@@ -132,7 +134,7 @@ def test_the_real_bimanual_recorder_pairs_images_and_states_by_row(tmp_path: Pat
     source = LeRobotSource()
     [ref] = source.discover(root)
     raw = source.read(ref)
-    [ep] = canonicalize(raw)
+    [ep] = prepared(raw)
     recorded = raw.states["observation.state"].values
     cols = [i for i, n in enumerate(ep.state_native_names) if n.startswith("observation.state.")]
     assert len(cols) == 12 and ep.state_native is not None and ep.row_clock is not None

@@ -12,10 +12,10 @@ import pytest
 
 from adapters.registry import get_adapter
 from adapters.synthetic.egodex import EgoDexFixture, write_egodex
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.steps import prepared
 from schemas.canonical import INTRINSICS_KEY, NATIVE_VALID, STATE_NATIVE, feature_intrinsics, image_key
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.episodes import write_episode
@@ -32,7 +32,7 @@ def raw(tmp_path_factory: pytest.TempPathFactory) -> EgoDexFixture:
 def episodes(raw: EgoDexFixture) -> list[CanonicalEpisode]:
     adapter = get_adapter("egodex")
     spec = CanonicalizeSpec(min_episode_s=0.3)
-    return [ep for ref in adapter.discover(raw.root) for ep in canonicalize(adapter.read(ref), spec)]
+    return [ep for ref in adapter.discover(raw.root) for ep in prepared(adapter.read(ref), spec)]
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from scipy.spatial.transform import Rotation
 from adapters.base import EpisodeRef, Language, RawEpisode, Stream
 from adapters.oxe.hands import hand_signals
 from adapters.oxe.subsets import SUBSETS
-from ingest.canonical.canonicalize import canonicalize
 from ingest.frames import rot6d_to_matrix
+from ingest.steps import prepared
 from schemas.canonical import WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.tiers import QualityTier
 
@@ -44,7 +44,7 @@ def _bridge_raw(xyz: np.ndarray, rpy: np.ndarray, subset: str = "bridge_dataset"
 
 
 def _wrist(raw: RawEpisode) -> tuple[np.ndarray, np.ndarray]:
-    [ep] = canonicalize(raw)
+    [ep] = prepared(raw)
     return ep.state[:, hand_dims(R, WRIST_POS)].astype(np.float64), rot6d_to_matrix(
         ep.state[:, hand_dims(R, WRIST_ROT6D)]
     )

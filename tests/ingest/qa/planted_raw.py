@@ -19,11 +19,11 @@ import tests.fixtures.behaviour_defects as plant
 from adapters.base import CameraSource, RawEpisode, Stream
 from adapters.cameras import fit_rgb
 from adapters.registry import get_adapter
-from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.phase import BehaviourRejected
+from ingest.steps import prepare
 from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import dataset_dir
@@ -94,7 +94,7 @@ def planted(
 def ingest(raw: RawEpisode, spec: CanonicalizeSpec, dataset: Path) -> tuple[list[CanonicalEpisode], str | None]:
     """Canonicalize `raw` and write its episodes into `dataset` as the ingest worker does; (episodes written,
     the quarantine reason or None)."""
-    result = canonicalize_spans(raw, spec)
+    result = prepare(raw, spec)
     if not result.episodes:
         return [], result.rejection_message()
     written = []

@@ -18,8 +18,8 @@ from adapters.agibot.proprio import FPS as AGIBOT_FPS
 from adapters.agibot.proprio import read_proprio
 from adapters.base import EpisodeRef, RawEpisode
 from adapters.registry import get_adapter
-from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.episode import CanonicalEpisode
+from ingest.steps import prepare
 from schemas.canonicalize import CanonicalizeSpec
 from tests.conftest import REPO
 
@@ -30,7 +30,7 @@ GR1_RIGHT_ARM = "state.right_arm"  # shoulder pitch/roll/yaw, elbow, wrist yaw/r
 
 def canonical(raw: RawEpisode, spec: CanonicalizeSpec | None = None) -> CanonicalEpisode:
     """The one episode canonicalization makes of `raw` (cameras left out: these checks read no frame)."""
-    result = canonicalize_spans(replace(raw, cameras={}), spec or CanonicalizeSpec())
+    result = prepare(replace(raw, cameras={}), spec or CanonicalizeSpec())
     assert len(result.episodes) == 1, result.rejection_message()
     return result.episodes[0]
 

@@ -12,15 +12,15 @@ import pytest
 import adapters
 from adapters.agibot.adapter import AgibotAdapter
 from adapters.synthetic.agibot import EpisodeSpec, Layout, write_agibot
-from ingest.canonical.canonicalize import canonicalize
 from ingest.qa.dataset import DatasetQA, geometry_findings, geometry_summary
+from ingest.steps import prepared
 from schemas.qa import QAConfig
 
 
 def test_real_bridge_grasps_from_above_and_passes_every_invariant(realdata: Path) -> None:
     root = next((realdata / "octo_bridge_debug_rlds").rglob("dataset_info.json")).parent
     oxe = adapters.get_adapter("oxe")
-    records = [ep.qa for ref in oxe.discover(root) if ref.error is None for ep in canonicalize(oxe.read(ref))]
+    records = [ep.qa for ref in oxe.discover(root) if ref.error is None for ep in prepared(oxe.read(ref))]
     summary = geometry_summary("bridge", records)
     assert isinstance(summary, DatasetQA) and summary.episodes >= 20
     r = summary.record
@@ -46,7 +46,7 @@ def test_real_agibot_arms_are_side_by_side_and_pass_every_invariant(shared_reald
     )
     shutil.copyfile(h5, tmp_path / "proprio_stats/1/1/proprio_stats.h5")
     (ref,) = AgibotAdapter().discover(tmp_path)
-    summary = geometry_summary("agibot", [ep.qa for ep in canonicalize(AgibotAdapter().read(ref))])
+    summary = geometry_summary("agibot", [ep.qa for ep in prepared(AgibotAdapter().read(ref))])
     assert summary is not None
     r = summary.record
     assert r.left_of_right > 0.95  # the left arm's wrist on the left of the right arm's, in the robot base frame

@@ -9,9 +9,9 @@ import numpy as np
 
 from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import canonicalize
 from ingest.qa.idle import episode_idle, idle_behaviour
 from ingest.qa.state import DimLimits
+from ingest.steps import prepared
 from schemas.behaviour import BehaviourConfig
 from schemas.tiers import QualityTier
 
@@ -68,7 +68,7 @@ def test_the_real_gr00t_episodes_read_the_same_idle_on_their_natives(realdata: P
     read = {}
     for options in ({}, {"embodiment": "unknown"}):
         source = LeRobotSource(options)
-        eps = [ep for ref in source.discover(root) for ep in canonicalize(source.read(ref))]
+        eps = [ep for ref in source.discover(root) for ep in prepared(source.read(ref))]
         assert all(ep.mask.any() == (not options) and ep.behaviour is not None for ep in eps)
         read[bool(options)] = [(ep.behaviour.idle_start_s, ep.behaviour.idle_end_s) for ep in eps]  # type: ignore[union-attr]
     assert read[True] == [(0.1, 0.1)] * 5
@@ -83,6 +83,6 @@ def test_a_natives_only_episode_gets_idle_and_frozen_from_its_natives() -> None:
     q[40:100] = q[40]
     ref = EpisodeRef(adapter="x", source="x", subset="s", raw_id="e", paths=("p",))
     raw = RawEpisode(ref, None, "unknown", QualityTier.high, 30.0, states={"observation.state": Stream(t, q)})
-    [ep] = canonicalize(raw)
+    [ep] = prepared(raw)
     assert not ep.mask.any() and ep.behaviour is not None
     assert (ep.behaviour.state_frozen_s, ep.behaviour.idle_start_s, ep.behaviour.idle_end_s) == (2.0, 0.1, 0.1)

@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 
 import tests.fixtures.behaviour_defects as plant
 from adapters.base import EpisodeRef
-from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import dataset_features, stage_canonical
+from ingest.qa.judge import camera_judge
+from ingest.steps import prepare
 from jobs.ingest.commit import Committer
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.task import Rejected, Staged, StagedOutput, WorkItem
@@ -103,10 +104,10 @@ def test_a_part_quarantined_beside_a_kept_part_gets_its_own_row(tmp_path: Path) 
     source = SourceSpec(name="lerobot", adapter="lerobot", root=GR00T_ROOT)
     spec = JobSpec(output=tmp_path / "out", sources=[source])
     item = WorkItem(0, source, raw.ref)
-    result = canonicalize_spans(raw, spec.canonicalize, source=source.name)
+    result = prepare(raw, spec.canonicalize, source=source.name)
     [kept] = result.episodes
     dataset = dataset_dir(source.name, kept.subset)
-    st = stage_canonical(spec.output / dataset, kept, spec.codec)
+    st = stage_canonical(spec.output / dataset, kept, spec.codec, check=camera_judge(kept))
     parts = quarantined_parts(item.uid, result)
     staged = Staged(item.uid, (StagedOutput(dataset, st, kept.embodiment, dataset_features(kept)),), parts)
     writer = QuarantineWriter(spec.output)
@@ -115,7 +116,7 @@ def test_a_part_quarantined_beside_a_kept_part_gets_its_own_row(tmp_path: Path) 
     assert (committer.tallies["lerobot"].written, committer.tallies["lerobot"].quarantined) == (1, 1)
     [row] = writer.rows
     assert kept.uid == item.uid + "#keep0" and row.episode_uid == item.uid + "#keep1"
-    assert (row.stage, row.error_class, row.raw_path) == ("canonicalize", "BehaviourRejected", raw.ref.paths[0])
+    assert (row.stage, row.error_class, row.raw_path) == ("judge", "BehaviourRejected", raw.ref.paths[0])
     assert "qa_nonfinite: 1 NaN/Inf values in the natives (quarantine at 1+)" in row.message
     assert any(r.endswith(row.message.split(": ", 1)[1]) for r in kept.tier_reasons)  # the kept part names it too
     committer.close()
@@ -126,7 +127,7 @@ def test_a_span_rejected_beside_a_kept_span_gets_its_own_row() -> None:
     """A span validity rejects (too short for `min_length_frames`) and parts gaps leave under `min_episode_s`, beside a
     kept span: each is a `Rejected` of its own (its uid the raw episode's with the part's tag), never a silent drop."""
     spec = CanonicalizeSpec(min_episode_s=1.0, validity={"min_length_frames": 20})
-    result = canonicalize_spans(_two_spans(short_first=True), spec)
+    result = prepare(_two_spans(short_first=True), spec)
     [kept] = result.episodes
     [part] = quarantined_parts("src/ep", result)
     assert kept.uid.endswith("#span1") and part.uid == "src/ep#span0" and part.part == "#span0"

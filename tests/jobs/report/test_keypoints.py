@@ -12,9 +12,9 @@ import pytest
 
 from adapters.registry import get_adapter
 from adapters.synthetic.egodex import EgoDexFixture, write_egodex
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
+from ingest.steps import prepared
 from jobs.report.data import frame_strip, load_datasets
 from jobs.report.keypoints import camera_trajectory, project
 from schemas.canonicalize import CanonicalizeSpec
@@ -28,7 +28,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, EgoDexFixtur
     base = tmp_path_factory.mktemp("egodex")
     raw = write_egodex(base / "raw", episodes_per_task=1, num_frames=60, height=HEIGHT, width=WIDTH, old_episode=False)
     adapter = get_adapter("egodex")
-    episodes = [ep for ref in adapter.discover(raw.root) for ep in canonicalize(adapter.read(ref), CanonicalizeSpec())]
+    episodes = [ep for ref in adapter.discover(raw.root) for ep in prepared(adapter.read(ref), CanonicalizeSpec())]
     root = base / "corpus"
     dataset = root / "datasets/egodex/default"
     with LeRobotWriter.create(dataset, fps=10, features=dataset_features(episodes[0]), robot_type="human") as w:

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.canonicalize import canonicalize
 from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.geometry import BONES
+from ingest.steps import prepared
 from jobs.report.data import frame_strip, load_datasets
 from jobs.report.keypoints import drawable_keypoints
 from jobs.report.plots import strip_figure
@@ -26,7 +26,7 @@ from tests.fixtures.episodes import write_episode
 def corpus(tmp_path_factory: pytest.TempPathFactory, realdata: Path) -> Path:
     source = LeRobotSource()
     ref = next(iter(source.discover(realdata / "gr00t_robot_sim_picknplace")))
-    ep = canonicalize(source.read(ref))[0]
+    ep = prepared(source.read(ref))[0]
     root = tmp_path_factory.mktemp("corpus")
     with LeRobotWriter.create(
         root / "datasets/gr00t/gr1", fps=10, features=dataset_features(ep), robot_type="gr1"
