@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -58,6 +58,7 @@ from adapters.agibot.hands import GripperOptions, hand_signals
 from adapters.agibot.proprio import FPS, read_proprio
 from adapters.agibot_genie.files import WORLD_DIRS, episode_dirs
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
+from adapters.camera_roles import camera_roles
 from adapters.cameras import VideoFileCamera
 from adapters.storage import bounds
 from adapters.storage.contain import contained
@@ -68,13 +69,21 @@ from schemas.tiers import QualityTier
 
 log = logging.getLogger(__name__)
 
-CANONICAL_CAMERAS = {"head": Camera.head, "hand_left": Camera.wrist_left, "hand_right": Camera.wrist_right}
-# Dexterous-hand tasks record their wrist cameras as fisheyes only (any4lerobot agibot2lerobot/agibot_utils/config.py
-# AgiBotWorld_BETA_DEXHAND_CONFIG: hand_{left,right}_fisheye, 768x960, no hand_left / hand_right).
-WRIST_FISHEYES = {
-    "hand_left_fisheye": ("hand_left", Camera.wrist_left),
-    "hand_right_fisheye": ("hand_right", Camera.wrist_right),
-}
+# The G1's cameras for AgiBot World and Genie Sim / A2D exports alike, claimed before the shared vocabulary
+# (adapters/camera_roles.yaml) places the others: the head and the plain hand cameras win their slots over the head
+# fisheyes (head_center_fisheye, ...) and the hand fisheyes, which dexterous-hand tasks record as their only wrist
+# cameras (any4lerobot agibot2lerobot/agibot_utils/config.py AgiBotWorld_BETA_DEXHAND_CONFIG: hand_{left,right}_fisheye,
+# 768x960, no hand_left / hand_right): there the shared vocabulary makes them the wrists.
+CAMERAS = {"head": Camera.head, "hand_left": Camera.wrist_left, "hand_right": Camera.wrist_right}
+
+
+def camera_slots(found: Iterable[str]) -> dict[str, Camera | None]:
+    """The canonical camera of each camera an episode has (`CAMERAS` first, then the shared vocabulary, each once),
+    in the order they are read: placed cameras first, then by name."""
+    roles = camera_roles(sorted(found, key=lambda c: (c not in CAMERAS, c)), CAMERAS)
+    return {c: roles[c] for c in sorted(roles, key=lambda c: (roles[c] is None, c))}
+
+
 LABEL_KEYS = ("label_info", "lable_info")  # the HF card's task_info example spells it "lable_info"
 _SUCCESS = {"success": True, "succeeded": True, "successful": True, "ok": True, "true": True, "1": True,
             "fail": False, "failed": False, "failure": False, "false": False, "0": False}  # fmt: skip
@@ -225,11 +234,8 @@ class AgibotAdapter(SourceAdapter):
     ) -> tuple[dict[str, VideoFileCamera], dict[str, Stream]]:
         videos = obs_dir / "videos"
         found = {e.name[: -len("_color.mp4")] for e in listing(videos) if e.name.endswith("_color.mp4")}
-        canonical = dict(CANONICAL_CAMERAS)
-        for fisheye, (plain, wrist) in WRIST_FISHEYES.items():
-            if fisheye in found and plain not in found:
-                canonical[fisheye] = wrist
-        names = self.options.cameras or sorted(found, key=lambda c: (c not in canonical, c))
+        canonical = camera_slots(found)
+        names = self.options.cameras or list(canonical)
         if not names:
             raise self.error("no *_color.mp4 videos", file=videos, episode=raw_id, field="videos")
         cam_dir = next((d for d in (param_dir / "camera", param_dir / "parameters" / "camera") if d.is_dir()), None)

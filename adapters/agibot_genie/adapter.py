@@ -24,6 +24,7 @@ import av
 import numpy as np
 from pydantic import Field
 
+from adapters.agibot.adapter import camera_slots
 from adapters.agibot.hands import GripperOptions, hand_signals
 from adapters.agibot_genie.files import (
     H5_NAME,
@@ -43,13 +44,11 @@ from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, Ra
 from adapters.cameras import VideoFileCamera
 from adapters.storage import bounds
 from adapters.storage.location import Location, is_object
-from schemas.canonical import Camera
 from schemas.tiers import QualityTier, TierVerdict, tier_of
 
 log = logging.getLogger(__name__)
 
 RESULT_NAME = "task_result.json"
-CAMERAS = {"head": Camera.head, "hand_left": Camera.wrist_left, "hand_right": Camera.wrist_right}
 VIDEO_DIRS = (".", "observations/videos", "videos")  # converter's renamed mp4s; the extractor's observations/videos
 # converter `process_camera_parameter_file_name`: head -> head_front_rgbd, hand_* -> hand_*_rgbd
 PARAM_NAMES = {"head": "head_front", "hand_left": "hand_left", "hand_right": "hand_right"}
@@ -214,12 +213,13 @@ class GenieAdapter(SourceAdapter):
                     found.setdefault(cam, p)
         meta["videos_not_read"] = others  # depth and unnamed videos: listed, no camera
         cameras, poses = {}, {}
-        for cam in self.options.cameras or sorted(found, key=lambda c: (c not in CAMERAS, c)):
+        canonical = camera_slots(found)
+        for cam in self.options.cameras or canonical:
             path = found.get(cam, folder / f"{cam}_color.mp4")
             if cam not in found:
                 raise self.error("video is missing", file=path, episode=raw_id, field=f"{cam}_color")
             try:
-                camera = VideoFileCamera(path, cam, CAMERAS.get(cam), intrinsics=_intrinsics(folder, cam))
+                camera = VideoFileCamera(path, cam, canonical.get(cam), intrinsics=_intrinsics(folder, cam))
             except (av.FFmpegError, OSError, ValueError, IndexError, KeyError) as e:
                 msg = f"unreadable video or intrinsics: {e!r}"
                 raise self.error(msg, file=path, episode=raw_id, field=f"{cam}_color") from e

@@ -38,6 +38,7 @@ from adapters.arrays.stores import Store, container_of, open_store
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream, natural_key
 from adapters.storage import bounds
 from adapters.storage.location import Location, is_object, listing
+from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation
 from schemas.tiers import QualityTier
 
@@ -176,6 +177,8 @@ class ArraysAdapter(SourceAdapter):
         outcomes: dict[str, Stream] = {}  # the layout's `signals`: a reward, a done flag
         cameras: dict[str, ArrayImagesCamera] = {}
         short: dict[str, int] = {}
+        images = [r for r, rows in sorted(per_row.items()) if rows == n and _any(r, layout.images)]
+        roles = layout.camera_roles([r.rsplit("/", 1)[-1] for r in images if r != layout.timestamps])
         for rel, rows in sorted(per_row.items()):
             key = _join(base, rel)
             if rows != n:
@@ -184,7 +187,8 @@ class ArraysAdapter(SourceAdapter):
             if rel == layout.timestamps:
                 continue
             if _any(rel, layout.images):
-                cameras[rel.rsplit("/", 1)[-1]] = self._camera(store, path, loc, key, start, times, layout, fail)
+                name = rel.rsplit("/", 1)[-1]
+                cameras[name] = self._camera(store, path, loc, key, start, times, layout, roles[name], fail)
                 continue
             values = store.read(key, start, stop)
             if values.dtype.kind not in "biuf":
@@ -237,7 +241,16 @@ class ArraysAdapter(SourceAdapter):
         return layout.rate.default, f"default: {layout.rate.why}"
 
     def _camera(
-        self, store: Store, path: Location, loc: dict, key: str, start: int | None, times, layout: Layout, fail
+        self,
+        store: Store,
+        path: Location,
+        loc: dict,
+        key: str,
+        start: int | None,
+        times,
+        layout: Layout,
+        canonical: Camera | None,
+        fail,
     ) -> ArrayImagesCamera:
         info = store.arrays[key]
         if len(info.shape) != 4 or info.shape[-1] != 3:
@@ -247,7 +260,6 @@ class ArraysAdapter(SourceAdapter):
             to_uint8(first, layout.image_scale)
         except ImageRangeError as e:
             raise fail(f"frame 0: {e}", key) from e
-        name = key.rsplit("/", 1)[-1]
         return ArrayImagesCamera(
             path,
             loc["container"],
@@ -257,7 +269,7 @@ class ArraysAdapter(SourceAdapter):
             info.shape[1],
             info.shape[2],
             layout.image_scale,
-            canonical=layout.camera_role(name),
+            canonical=canonical,
         )
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from adapters.camera_roles import camera_roles
 from schemas.canonical import Camera
 from schemas.data_file import read_yaml
 
@@ -61,10 +62,11 @@ class Layout(_Data):
     rate: Rate
     robot_type: FromFile | None = None
     language: FromFile | None = None
-    cameras: dict[str, Camera] = {}  # camera name glob -> canonical camera, first match wins
+    cameras: dict[str, Camera | None] = {}  # camera name -> canonical camera (null: none), over the shared rules
 
-    def camera_role(self, name: str) -> Camera | None:
-        return next((role for glob, role in self.cameras.items() if fnmatchcase(name.lower(), glob.lower())), None)
+    def camera_roles(self, names: list[str]) -> dict[str, Camera | None]:
+        """An episode's cameras placed: this layout's exact entries, else the shared vocabulary, each role once."""
+        return camera_roles(names, self.cameras)
 
 
 class _Layouts(RootModel[dict[str, Layout]]):

@@ -34,8 +34,8 @@ validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapt
 
 Path templates are filled in any of lerobot's spellings (`schemas.lerobot.fill_path_template`); an mp4 missing where
 the template points is looked for under a folder named after its camera (quirk `video_path_relocated`). Cameras map
-to the canonical vocabulary by `camera_map`, else by the rule table (`camera_rules`, then
-`adapters.lerobot.cameras.CAMERA_RULES`); a camera no rule places keeps its own key, noted in
+to the canonical vocabulary by `camera_map`, else by the rules (`camera_rules`, then the shared vocabulary
+`adapters/camera_roles.yaml`); a camera no rule places keeps its own key, noted in
 `metadata["camera_notes"]`. Embodiment: `adapters.lerobot.embodiment.resolve_embodiment` (the option, `robot_type`
 by name or alias, a canonical dataset's declaration, else `unknown`: never a guess from the state layout), recorded in
 `metadata["embodiment_from"]`. Default tier: `high`. Sources and assumptions: adapters/README.md `lerobot`.
@@ -78,6 +78,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
 from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
+from adapters.camera_roles import Role
 from adapters.lerobot.cameras import select_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
@@ -103,13 +104,11 @@ class LeRobotOptions(AdapterOptions):
         default_factory=dict,
         description="video key (full or short) -> canonical camera (null: none); overrides the name heuristics",
     )
-    camera_rules: list[tuple[str, Literal["wrist", "none", "head", "wrist_left", "wrist_right", "third_person"]]] = (
-        Field(
-            default_factory=list,
-            description="(glob on the short camera name, slot) rules tried before the built-in table "
-            "(`adapters.lerobot.cameras.CAMERA_RULES`); 'wrist' takes the side from the name, 'none' keeps the "
-            "camera under its own key",
-        )
+    camera_rules: list[tuple[str, Role]] = Field(
+        default_factory=list,
+        description="(glob on the short camera name, slot) rules tried before the shared vocabulary "
+        "(`adapters/camera_roles.yaml`); 'wrist' takes the side from the name, 'none' keeps the camera under its "
+        "own key",
     )
     robot_type: str | None = Field(None, description="robot_type to report instead of info.json's")
     embodiment: str | None = Field(None, description="embodiment registry name; default: from robot_type")

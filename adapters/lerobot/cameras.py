@@ -1,33 +1,19 @@
 """Which cameras of a LeRobot dataset are read, and the canonical camera each fills: the requested (or every declared)
-visual feature minus ghosts, then the `camera_map` option over name heuristics (wrist / head / third-person globs)."""
+visual feature minus ghosts, then the `camera_map` option over the `camera_rules` option and the shared camera
+vocabulary (`adapters.camera_roles`)."""
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from adapters.camera_roles import Rule, camera_role
 from adapters.lerobot.episode import LoadedDataset
 from schemas.canonical import Camera
 from schemas.dataset_meta import quirk
 from schemas.lerobot import INFO_PATH
 
-# The rule table: (case-insensitive glob on the short camera name, slot), first match wins. "wrist" takes its side
-# from the name (`left` without `right`: wrist_left, else wrist_right, the hand a one-armed robot fills); "none" keeps
-# the camera under its own key. Names seen in real datasets: ALOHA `cam_high` / `cam_low` / `cam_left_wrist` /
-# `cam_right_wrist`; lerobot's `laptop` / `phone`, two fixed cameras (the default `cameras` of So100RobotConfig and
-# KochRobotConfig, lerobot/common/robot_devices/robots/configs.py); LIBERO ports `image` / `wrist_image`
-# (Physical-Intelligence/openpi examples/libero/convert_libero_data_to_lerobot.py @f735421; `image` alone matches no
-# rule, a lone unmatched camera is the head); GR00T `ego_view`; numbered `cam0` / `cam1` say nothing of their view.
-CAMERA_RULES: tuple[tuple[str, str], ...] = (
-    ("laptop", "third_person"),  # whole names before the globs: `laptop` is no `*top*` camera
-    ("phone", "third_person"),
-    *((p, "wrist") for p in ("*wrist*", "*eye_in_hand*", "*hand*", "*gripper*")),
-    *((p, "head") for p in ("*ego*", "*head*", "*high*", "*top*", "*front*")),
-    *((p, "third_person") for p in ("*third*", "*side*", "*low*", "*exterior*", "*external*", "*agentview*")),
-    *((p, "third_person") for p in ("*scene*", "*static*")),
-)
 FIXED = (Camera.head, Camera.third_person)  # views that do not move with a hand: one takes the other's free slot
 
 
@@ -39,14 +25,14 @@ def short_camera_name(key: str) -> str:
 
 
 def canonical_camera(name: str, rules: Sequence[tuple[str, str]] = ()) -> Camera | None:
-    """Canonical camera of a native camera name by the first matching rule (`rules` before `CAMERA_RULES`)."""
-    n = name.lower()
-    for pattern, slot in (*rules, *CAMERA_RULES):
-        if fnmatch.fnmatch(n, pattern.lower()):
-            if slot == "wrist":
-                return Camera.wrist_left if "left" in n and "right" not in n else Camera.wrist_right
-            return None if slot == "none" else Camera(slot)
-    return None
+    """Canonical camera of a native camera name: the `camera_rules` option's (glob, slot) pairs, then the shared
+    vocabulary (`adapters/camera_roles.yaml`)."""
+    return camera_role(name, rules=option_rules(rules))
+
+
+def option_rules(rules: Sequence[tuple[str, str]]) -> tuple[Rule, ...]:
+    """The `camera_rules` option as rules of the shared vocabulary: a glob on the short camera name, its slot."""
+    return tuple(Rule.model_validate({"role": slot, "globs": (pattern,)}) for pattern, slot in rules)
 
 
 def relocate_video(root: Path, declared: str, key: str, index: list[str]) -> str | None:
@@ -164,8 +150,8 @@ def relocate_camera(ds: LoadedDataset, key: str, missing: set[str]) -> set[str]:
 def canonical_map(
     keys: list[str], ds: LoadedDataset, explicit: dict[str, Camera | None], rules: Sequence[tuple[str, str]] = ()
 ) -> dict[str, Camera | None]:
-    """Canonical slot of each kept camera: `explicit` (the `camera_map` option) first, then the rule table
-    (`rules` before `CAMERA_RULES`, on the key or its GR00T modality alias). A fixed view whose slot is taken takes
+    """Canonical slot of each kept camera: `explicit` (the `camera_map` option) first, then the rules (`rules`
+    before the shared vocabulary, on the key or its GR00T modality alias). A fixed view whose slot is taken takes
     the other fixed slot when free; a lone unmatched camera is the head. Every camera left without a slot is kept
     under its own key (canonicalization writes it as `observation.images.<short name>`), with a note saying why."""
     videos = ((ds.modality or {}).get("video") or {}).items()

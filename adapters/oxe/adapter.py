@@ -16,7 +16,8 @@ is one episode, a flat `tf.train.Example` whose `steps/...` features hold every 
 | `episode_metadata/*`, top-level keys | `metadata["episode_metadata"]`; `success` (4) | | episode |
 
 (1) Canonical camera per subset: `cameras[].canonical` in the subset table `adapters/oxe/subsets.yaml` (null: kept
-natively only); berkeley_autolab_ur5 `hand_image` is BGR in the raw 480x640 copy (flipped), RGB in re-encoded copies.
+natively only); a camera the table does not name takes the shared vocabulary's (`adapters/camera_roles.yaml`) when
+that role is free; berkeley_autolab_ur5 `hand_image` is BGR in the raw 480x640 copy (flipped), RGB in re-encoded copies.
 (2) Slices with their own unit and frame: the `parts` of the subset table's states and actions (e.g. bridge
 `observation/state` = `eef_xyz` + `eef_rpy` relative to a top-down default rotation + `gripper`).
 (3) Whole episode when constant; `structured_language_instruction` (taco_play) has kind "description".

@@ -17,6 +17,7 @@ from adapters.oxe.hands import hand_signals
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import CameraSpec, OXESubset, StreamSpec
 from adapters.oxe.tfrecord import FeatureValue
+from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 
 
@@ -138,7 +139,9 @@ class EpisodeReader:
         language: list[Language] = []
         skipped = {s.key: s.doc or "configured as not read" for s in cfg.skipped}
         text_kinds = {s.key: s.kind for s in cfg.language}
-        for info in sorted(self.builder.features.values(), key=lambda f: f.key):
+        features = sorted(self.builder.features.values(), key=lambda f: f.key)
+        roles = cfg.camera_roles([f.rel for f in features if f.in_steps and f.kind == "image"])
+        for info in features:
             key = info.rel
             if not info.in_steps:
                 if info.kind in ("tensor", "text"):
@@ -152,7 +155,7 @@ class EpisodeReader:
                     continue
                 if not self._wanted(key):
                     continue
-                cam = self._camera(info, t, meta)
+                cam = self._camera(info, t, meta, roles[key])
                 if cam is not None:
                     cameras[key.rsplit("/", 1)[-1]] = cam
                 continue
@@ -232,7 +235,9 @@ class EpisodeReader:
             meta["notes"].append(f"{key}: {'BGR, channels flipped' if bgr else 'RGB, not flipped'} ({why})")
         return bgr
 
-    def _camera(self, info: FeatureInfo, t: np.ndarray, meta: dict[str, Any]) -> EncodedImagesCamera | None:
+    def _camera(
+        self, info: FeatureInfo, t: np.ndarray, meta: dict[str, Any], canonical: Camera | None
+    ) -> EncodedImagesCamera | None:
         key = info.rel
         raw = self._raw(info.key)
         if not isinstance(raw, list):
@@ -261,7 +266,7 @@ class EpisodeReader:
                 )
                 return None
         try:
-            cam = EncodedImagesCamera(raw, key.rsplit("/", 1)[-1], spec.canonical if spec else None, t, bgr=bgr)
+            cam = EncodedImagesCamera(raw, key.rsplit("/", 1)[-1], canonical, t, bgr=bgr)
         except ValueError as e:
             raise self.fail(f"undecodable image at step 0: {e}", info.key) from e
         if spec is not None and spec.doc:

@@ -39,6 +39,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from adapters.camera_roles import camera_roles
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 
@@ -186,6 +187,11 @@ class OXESubset(_Frozen):
 
     def camera(self, key: str) -> CameraSpec | None:
         return next((c for c in self.cameras if c.key == key), None)
+
+    def camera_roles(self, keys: list[str]) -> dict[str, Camera | None]:
+        """An episode's cameras (keys under steps/) placed: this table's `canonical` for the cameras it names, else
+        the shared vocabulary (adapters/camera_roles.yaml), each role once."""
+        return camera_roles(keys, {c.key: c.canonical for c in self.cameras})
 
 
 class _SubsetsFile(_Frozen):

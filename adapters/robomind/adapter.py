@@ -263,8 +263,9 @@ class RoboMINDAdapter(SourceAdapter):
     ) -> dict[str, HDF5ImagesCamera]:
         group = f.get("observations/rgb_images")
         present = sorted(group.keys()) if isinstance(group, h5py.Group) else []
-        wanted = self.options.cameras or [c for c in (*layout.cameras, *present) if c in present]
-        wanted = list(dict.fromkeys(wanted))
+        ordered = [c for c in (*layout.cameras, *present) if c in present]
+        roles = layout.camera_roles(ordered)
+        wanted = list(dict.fromkeys(self.options.cameras or ordered))
         meta["cameras_missing"] = [c for c in layout.cameras if c not in present]
         if not wanted:
             raise fail(f"no camera of {sorted(layout.cameras)} in observations/rgb_images", "observations/rgb_images")
@@ -285,7 +286,7 @@ class RoboMINDAdapter(SourceAdapter):
                 path,
                 field,
                 cam,
-                layout.cameras.get(cam),
+                roles[cam],
                 np.arange(len(ds)) / fps,
                 first,
                 rgb_in_bgr_jpeg=layout.rgb_in_bgr_jpeg,

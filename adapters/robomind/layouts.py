@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pydantic import RootModel
 
+from adapters.camera_roles import camera_roles
 from schemas.canonical import Camera
 from schemas.data_file import read_yaml
 
@@ -50,6 +51,11 @@ class RobotLayout:
     cameras: dict[str, Camera | None]
     rgb_in_bgr_jpeg: bool  # RGB pixels in JPEG bytes that say BGR (layouts.yaml says which releases and why)
     why: str = ""  # how the hands are reached (or why not), recorded in metadata and the tier reasons
+
+    def camera_roles(self, names: list[str]) -> dict[str, Camera | None]:
+        """A file's cameras placed: this layout's exact `cameras`, else the shared vocabulary
+        (adapters/camera_roles.yaml), each role once."""
+        return camera_roles(names, self.cameras)
 
 
 class _Layouts(RootModel[dict[str, RobotLayout]]):

@@ -42,6 +42,7 @@ from adapters.base import (
     SourceAdapter,
     Stream,
 )
+from adapters.camera_roles import camera_role
 from adapters.rosbag import segments
 from adapters.rosbag.bags import FoundBag, find_bags, log_times, message_types, open_bag
 from adapters.rosbag.camera import BagCamera, colour_problem
@@ -55,12 +56,6 @@ from adapters.storage.location import Location, is_object
 from schemas.canonical import Camera
 from schemas.findings import SourceFinding
 from schemas.robots.registry import JOINT_SPACE, UNKNOWN_EMBODIMENT
-
-_CAMERA_WORDS = (
-    (("wrist", "hand", "gripper"), None),  # side from the topic: wrist_left / wrist_right
-    (("head", "top", "high", "overhead"), Camera.head),
-    (("front", "third", "external", "side", "scene", "static"), Camera.third_person),
-)
 
 
 class RosbagAdapter(SourceAdapter):
@@ -362,15 +357,11 @@ class RosbagAdapter(SourceAdapter):
         return by_joint(names, joints)
 
     def _camera_slot(self, topic: str, ep: _Built) -> Camera | None:
-        """The canonical camera of an image topic: the option's, else by the words of its name, never twice."""
+        """The canonical camera of an image topic: the option's, else the shared vocabulary's for the topic name
+        (`adapters/camera_roles.yaml`), never twice."""
         taken = {c.canonical for c in ep.cameras.values()}
-        slot = self.options.camera_map.get(topic) or self.options.camera_map.get(topic.strip("/"))
-        if slot is None:
-            words = topic.lower()
-            for needles, cam in _CAMERA_WORDS:
-                if any(n in words for n in needles):
-                    slot = cam or (Camera.wrist_left if "left" in words else Camera.wrist_right)
-                    break
+        exact = self.options.camera_map
+        slot = exact.get(topic) or exact.get(topic.strip("/")) or camera_role(topic)
         return None if slot in taken else slot
 
     def _hands(self, ep: _Built, rel: dict[str, np.ndarray], t0: int) -> HandSignals:

@@ -46,10 +46,11 @@ PADDING_KEY = "padding"  # info of a masked feature in a manifest export: what a
 PADDING = "the dim's masked median (meta/stats_by_embodiment.json all q50) where the episode does not use the dim"
 
 # Camera slots of a manifest across sources, each filled per dataset by the first of its canonical cameras listed (the
-# roles adapters give a source's cameras from its makers' names: adapters/lerobot/cameras.py CAMERA_RULES, the
-# `camera_map` option, adapters/oxe/subsets.yaml). The roles of Octo's and OpenVLA's OXE mixtures: `primary` the main
-# view, `wrist` the wrist camera (octo/data/oxe/oxe_dataset_configs.py `image_obs_keys`, bridge_dataset primary
-# `image_0`, fractal primary `image`); `primary` in eidata's order of the view that shows the task best.
+# roles adapters give a source's cameras from its makers' names: the shared vocabulary adapters/camera_roles.yaml,
+# under the exact maps adapters/oxe/subsets.yaml, robomind/layouts.yaml, arrays/layouts.yaml and a `camera_map`).
+# The roles of Octo's and OpenVLA's OXE mixtures: `primary` the main view, `wrist` the wrist camera
+# (octo/data/oxe/oxe_dataset_configs.py `image_obs_keys`, bridge_dataset primary `image_0`, fractal primary `image`);
+# `primary` in eidata's order of the view that shows the task best.
 SLOTS: dict[str, tuple[str, ...]] = {
     "primary": MAIN_CAMERA_ORDER,
     "wrist": (Camera.wrist_right.value, Camera.wrist_left.value),

@@ -83,5 +83,15 @@ def test_cameras_take_the_slot_their_makers_name_gives_them() -> None:
         ("umi", "camera0_rgb"): "wrist_right",
         ("diffusion_policy", "img"): "third_person",
     }
-    assert {k: LAYOUTS[k[0]].camera_role(k[1]) for k in roles} == roles
-    assert LAYOUTS["robomimic"].camera_role("sideview_image") is None  # no slot: kept under its name, said later
+    assert {k: LAYOUTS[k[0]].camera_roles([k[1]])[k[1]] for k in roles} == roles
+    assert LAYOUTS["robomimic"].camera_roles(["robot0_robotview_image"]) == {"robot0_robotview_image": None}  # own name
+
+
+def test_a_camera_takes_its_slot_once() -> None:
+    """robosuite's two-arm tasks name robot0_ and robot1_eye_in_hand: one right wrist, the other under its own name."""
+    names = ["agentview_image", "robot0_eye_in_hand_image", "robot1_eye_in_hand_image"]
+    assert LAYOUTS["robomimic"].camera_roles(names) == {
+        "agentview_image": "third_person",
+        "robot0_eye_in_hand_image": "wrist_right",
+        "robot1_eye_in_hand_image": None,
+    }

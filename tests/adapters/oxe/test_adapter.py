@@ -15,6 +15,7 @@ from adapters.oxe.subsets import SUBSETS
 from adapters.oxe.tfrecord import build_example, frame_record, parse_example, read_record, scan_records
 from adapters.registry import get_adapter
 from adapters.synthetic.rlds import WrittenBuilder, write_rlds
+from schemas.canonical import Camera
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 from tests.fixtures.rlds import add_mirror_split, break_framing
@@ -277,7 +278,9 @@ def test_unknown_dataset_needs_options(tmp_path: Path) -> None:
     ep = a.read(ref)
     assert ep.native_fps == 20 and ep.tier is QualityTier.low and ep.tier_reasons
     assert ep.states["observation/robot_obs"].values.shape[1] == 15 and ep.states["observation/robot_obs"].unit == ""
-    assert set(ep.cameras) == {"rgb_static", "rgb_gripper"} and all(c.canonical is None for c in ep.cameras.values())
+    # no subset table to name them: the shared vocabulary places them (adapters/camera_roles.yaml)
+    roles = {name: c.canonical for name, c in ep.cameras.items()}
+    assert roles == {"rgb_static": Camera.third_person, "rgb_gripper": Camera.wrist_right}
 
 
 # --- bad input -------------------------------------------------------------------------------------------------
