@@ -19,8 +19,9 @@ naming what it lacks (quarantined with that reason): nothing is skipped silently
 
 Rate: the `fps` option, else the file's own (robosuite's `control_freq` in `env_args` / `env_info`), else the layout's
 default from the maker's code (PushT 10 Hz, robosuite 20 Hz, ALOHA 50 Hz, UMI 59.94 Hz assumed); which one was used
-is in the episode's lineage (`source_annotation.rate_from`). No layout here declares hands: every episode is natives
-only (`unknown` embodiment), the robot type recorded where the file names it.
+is in the episode's lineage (`source_annotation.rate_from`). The hands are the layout's (`hands`, `hands.py`): a
+recorded end-effector pose (robosuite's, LIBERO's, Isaac Lab's) or a joint vector the embodiment's description turns
+into wrists (ALOHA); an episode holding neither is natives only (`unknown` embodiment), said in its tier reasons.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field, field_validator
 
+from adapters.arrays import hands
 from adapters.arrays.camera import ArrayImagesCamera, ImageRangeError, to_uint8
 from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, matches
 from adapters.arrays.stores import Store, container_of, open_store
@@ -179,6 +181,9 @@ class ArraysAdapter(SourceAdapter):
         short: dict[str, int] = {}
         images = [r for r, rows in sorted(per_row.items()) if rows == n and _any(r, layout.images)]
         roles = layout.camera_roles([r.rsplit("/", 1)[-1] for r in images if r != layout.timestamps])
+        whole = {r for r, rows in per_row.items() if rows == n}
+        way = hands.choose(layout, whole)
+        named = dict(way.names) if way is not None else {}
         for rel, rows in sorted(per_row.items()):
             key = _join(base, rel)
             if rows != n:
@@ -194,11 +199,14 @@ class ArraysAdapter(SourceAdapter):
             if values.dtype.kind not in "biuf":
                 continue
             values = values.reshape(n, -1).astype(np.float64)
-            stream = Stream(times, values, NAMES.get((loc["layout"], rel, values.shape[1])), "native")
+            names = named.get(rel) or NAMES.get((loc["layout"], rel, values.shape[1]))
+            names = names if names is not None and len(names) == values.shape[1] else None
+            stream = Stream(times, values, names, "native")
             out = actions if _any(rel, layout.actions) else outcomes if _any(rel, layout.signals) else states
             out[rel.replace("/", ".")] = stream
         if not states and not actions:
             raise fail("no numeric per-row array to keep as a state or an action", base or "/")
+        declared = hands.declare(loc["layout"], layout, states, whole)
         robot = attr_value(layout.robot_type, attrs) if layout.robot_type else None
         robot_type = _text(robot[0]) if robot else None
         annotation = ArrayRecording(
@@ -214,7 +222,7 @@ class ArraysAdapter(SourceAdapter):
         return RawEpisode(
             ref=ref,
             robot_type=robot_type,
-            embodiment="unknown",
+            embodiment=declared.embodiment,
             tier=self.options.tier,
             native_fps=fps,
             states=states,
@@ -222,8 +230,14 @@ class ArraysAdapter(SourceAdapter):
             cameras=cameras,
             outcomes=outcomes,
             language=_language(layout, attrs, path),
-            tier_reasons=(f"layout {loc['layout']} declares no hands: natives only",),
-            metadata={"rows": n, "short_arrays": short, "robot_type_from": robot[1] if robot else None},
+            tier_reasons=declared.reasons,
+            metadata={
+                "rows": n,
+                "short_arrays": short,
+                "robot_type_from": robot[1] if robot else None,
+                "hands_from": declared.hands_from,
+            },
+            hands=declared.signals,
             annotation=annotation,
         )
 

@@ -49,6 +49,42 @@ class Rate(FromFile):
     why: str
 
 
+RotationUnit = Literal["quat_xyzw", "quat_wxyz", "axis_angle"]
+
+
+class PoseHand(_Data):
+    """One hand's recorded end-effector pose and gripper, keys relative to the episode's base (`layouts.yaml`)."""
+
+    position: str  # (T,3) metres
+    rotation: str  # (T,4) quaternion in `rotation_unit`'s order, or (T,3) axis x angle
+    rotation_unit: RotationUnit
+    gripper: str | None = None  # (T,k) finger positions, metres
+    gripper_signs: tuple[float, ...] = (1.0,)  # opening (m) = sum of sign x column
+    gripper_full_m: float | None = Field(None, gt=0)  # the opening of the open gripper, metres
+
+    def required(self) -> tuple[str, ...]:
+        """The pose's keys (the gripper is read when the episode holds it)."""
+        return (self.position, self.rotation)
+
+
+class Hands(_Data):
+    """One way a layout's episodes reach the canonical hands: recorded poses per side, or `joints` the embodiment's
+    description turns into wrists (FK in ingest.canonical.joint_space), its columns named by `names`."""
+
+    name: str
+    embodiment: str  # a name in schemas.robots.registry.default_registry()
+    why: str
+    left: PoseHand | None = None
+    right: PoseHand | None = None
+    joints: str | None = None
+    names: dict[str, tuple[str, ...]] = {}  # per-row key -> its column names
+
+    def required(self) -> tuple[str, ...]:
+        """What an episode must hold for this way to be taken."""
+        sides = [k for h in (self.left, self.right) if h is not None for k in h.required()]
+        return (*sides, *((self.joints,) if self.joints else ()))
+
+
 class Layout(_Data):
     container: Container
     detect: Detect
@@ -63,6 +99,7 @@ class Layout(_Data):
     robot_type: FromFile | None = None
     language: FromFile | None = None
     cameras: dict[str, Camera | None] = {}  # camera name -> canonical camera (null: none), over the shared rules
+    hands: tuple[Hands, ...] = ()  # the ways to the canonical hands, first that the episode holds
 
     def camera_roles(self, names: list[str]) -> dict[str, Camera | None]:
         """An episode's cameras placed: this layout's exact entries, else the shared vocabulary, each role once."""
