@@ -105,7 +105,7 @@ def stage(run: Attempt, result: Canonicalized) -> Staged:
             # an encoder fault is written over once, under the same deadline (its rates are ~25x slack)
             st = write_retrying_encoder_faults(write, ep.uid, run.retried)
             run.staged.append(st)
-            out.append(StagedOutput(dataset, st, ep.embodiment, features))
+            out.append(StagedOutput(dataset, st, ep.embodiment, features, ep.action_kind.value, ep.tier.value))
     return Staged(task.uid, tuple(out), quarantined_parts(task.uid, result), retried=len(run.retried))
 
 
