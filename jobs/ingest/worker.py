@@ -71,7 +71,8 @@ class Attempt:
 
 
 def read(run: Attempt, _: None) -> RawEpisode:
-    """The raw episode from its adapter; the job spec's `tier` replaces the adapter's default tier."""
+    """The raw episode from its adapter; the job spec's `tier` replaces the adapter's default tier: a default, which
+    the judging step's verdicts still lower (a tier no episode of the source can keep is refused with the spec)."""
     source = run.task.source
     raw = get_adapter(source.adapter, source.options, source.storage).read(run.task.ref)
     return raw if source.tier is None else replace(raw, tier=source.tier)
