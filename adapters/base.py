@@ -313,6 +313,9 @@ class SourceAdapter(ABC):
     # what a root of this source holds, said when a root yields no episode ("meta/info.json here or one or two levels
     # below"); an adapter outside this package may leave it empty
     expects: ClassVar[str] = ""
+    # why no episode of this source can hold an action, for a source that never has one ("" when some may): a job
+    # spec's `tier: high|low` is then refused, since the judging step lowers every episode to actionless
+    no_actions: ClassVar[str] = ""
 
     def __init__(
         self, options: AdapterOptions | dict[str, Any] | None = None, storage: StorageOptions | None = None

@@ -13,6 +13,7 @@ import numpy as np
 from adapters.base import CameraSource
 from ingest.qa.idle import IdleCut
 from ingest.qa.validity import ValidityReport
+from schemas.actions import ActionKind, action_kind
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.canonicalize import KinematicLimits, Workspace
 from schemas.corpus import SourceAnnotation, Stage
@@ -172,8 +173,14 @@ class CanonicalEpisode:
         return len(self.timestamps)
 
     @property
+    def action_kind(self) -> ActionKind:
+        """canonical (the mask fills a dim), native (none does, but its native command moves: a robot without a
+        description, whose command is then its action) or none (`schemas.actions`)."""
+        return action_kind(self.mask, self.action_native, self.action_native_valid)
+
+    @property
     def has_action(self) -> bool:
-        return bool(self.mask.any())
+        return self.action_kind is not ActionKind.none
 
     @property
     def has_hands(self) -> bool:

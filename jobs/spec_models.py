@@ -77,7 +77,11 @@ class SourceSpec(BaseModel):
         " GOOGLE_APPLICATION_CREDENTIALS or gcloud's default credentials (gs://)",
     )
     tier: QualityTier | None = Field(
-        None, description="override of the adapter's default quality tier (canonicalization may still demote)"
+        None,
+        description="the source's default quality tier, in place of the adapter's: a default that the judging step's "
+        "verdicts still lower, never raise (missing actions -> actionless; failure, idle, oscillation -> low; each "
+        "with its reason in tier_reasons), and the ingest summary says how many episodes kept it. high or low is "
+        "refused for an adapter whose episodes never hold an action",
     )
     options: dict[str, Any] = Field(
         default_factory=dict, description="the adapter's own options (its options_model), validated here"
@@ -115,6 +119,19 @@ class SourceSpec(BaseModel):
         problem = adapter_class(self.adapter).root_problem(locate(self.root, self.storage))
         if problem is not None:
             raise nested_error([(("root",), "value_error", f"root {self.root}: {problem}")])
+        return self
+
+    @model_validator(mode="after")
+    def _tier_can_apply(self) -> SourceSpec:
+        # a default no episode of the source can keep is refused, not ignored (newcomer review 6, row 27)
+        why = adapter_class(self.adapter).no_actions
+        if self.tier in (QualityTier.high, QualityTier.low) and why:
+            msg = (
+                f"tier {self.tier.value} cannot apply to adapter {self.adapter}: its episodes hold no action ({why}), "
+                "so the judging step lowers every one to actionless; the spec's tier is a default the verdicts "
+                "lower, never raise: leave it out or set actionless"
+            )
+            raise nested_error([(("tier",), "value_error", msg)])
         return self
 
     @field_validator("tier", mode="before")

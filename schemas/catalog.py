@@ -10,6 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from schemas.actions import ActionKind
 from schemas.arrow import arrow_schema
 from schemas.behaviour import BehaviourRecord, CopyColumns
 from schemas.qa import QARecord, catalog_fields
@@ -41,7 +42,15 @@ class _CatalogCore(BaseModel):
     caption: str | None = Field(None, description="the instruction `eidata caption` wrote (VLM or rules)")
     num_frames: int = Field(ge=0, description="frames as stored, at the canonical rate (10 Hz)")
     duration_s: float = Field(ge=0, description="num_frames / fps")
-    has_action: bool = Field(description="the action mask fills at least one canonical dim (see action.info.mask)")
+    has_action: bool = Field(
+        description="it has an action to train on: canonical, or its robot's native command (action_kind != 'none')"
+    )
+    action_kind: ActionKind = Field(
+        ActionKind.none,
+        description="canonical: the action mask fills at least one canonical dim (action.info.mask); native: none "
+        "does (a robot eidata has no description of) and its command, action.native at 10 Hz, is its action (an "
+        "export puts it in `action`); none: no action, visual forecasting only",
+    )
     has_hands: bool = Field(description="the episode has tracked human hand keypoints (MANO-21); see hand_keypoints")
     hand_keypoints: str | None = Field(
         None,

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.actions import ActionKind
 from schemas.arrow import arrow_schema
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.lerobot import INFO_PATH
@@ -79,6 +80,11 @@ class EpisodeLineage(BaseModel):
     tier_reasons: list[str] | None = None
     success: bool | None = None
     mask: list[int] | None = Field(None, description="1 for each of the 50 canonical dims that holds real data")
+    action_kind: ActionKind | None = Field(
+        None,
+        description="which action it has: canonical (the mask fills a dim), native (no canonical dim; its native "
+        "command `action.native` moves and is its action) or none (`schemas.actions`); unset before issue 55",
+    )
     interpolated_frames: int | None = None
     validity: dict[str, Any] | None = Field(None, description="frames dropped or flagged, per reason")
     source_findings: list[str] | None = Field(

@@ -88,6 +88,7 @@ class Ego4DAdapter(VideoWindows):
     options_model: ClassVar[type[AdapterOptions]] = Ego4DOptions
     options: Ego4DOptions
     expects: ClassVar[str] = "an Ego4D download: v2/full_scale/<video_uid>.mp4 (or v2/clips/) with narration.json"
+    no_actions: ClassVar[str] = "narrated Ego4D videos: no action or state stream"
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)

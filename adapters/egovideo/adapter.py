@@ -87,6 +87,7 @@ class EgoVideoAdapter(SourceAdapter):
     options_model: ClassVar[type[AdapterOptions]] = EgoVideoOptions
     options: EgoVideoOptions
     expects: ClassVar[str] = "video files (the video_extensions option) at any depth, or WebDataset .tar shards of them"
+    no_actions: ClassVar[str] = "plain videos: no action or state stream"
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)

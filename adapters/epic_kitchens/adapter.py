@@ -109,6 +109,7 @@ class EpicKitchensAdapter(SourceAdapter):
     options_model: ClassVar[type[AdapterOptions]] = EpicKitchensOptions
     options: EpicKitchensOptions
     expects: ClassVar[str] = "EPIC_100_{train,validation}.csv and <P>/videos/<video_id>.MP4"
+    no_actions: ClassVar[str] = "narrated EPIC-KITCHENS segments: no action or state stream"
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)

@@ -76,6 +76,7 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         tier_reasons=list(ep.tier_reasons),
         success=ep.success,
         mask=ep.mask.astype(int).tolist(),
+        action_kind=ep.action_kind,
         interpolated_frames=int(ep.interpolated.sum()),
         validity=ep.validity,
         pipeline_version=PIPELINE_VERSION,

@@ -17,6 +17,7 @@ from ingest.episode import CanonicalEpisode, Canonicalized, QuarantinedPart, Spa
 from ingest.qa.geometry import CameraView, measure
 from ingest.qa.phase import FrameTap, assess_arrays, assess_cameras
 from ingest.qa.quality import assess_quality
+from schemas.actions import ActionKind
 from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import TierVerdict
@@ -51,15 +52,17 @@ def judge(result: Canonicalized, spec: CanonicalizeSpec) -> Canonicalized:
 
 
 def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> str | None:
-    """One episode's arrays judged: the quality verdicts (the source's default lowered by failure, missing actions,
-    idle and oscillation), geometry QA as a record (judged per dataset, `eidata validate`), the idle cut as a note,
+    """One episode's arrays judged: the quality verdicts (the source's default lowered by failure, missing actions
+    (a native command that moves is an action: `schemas.actions`), idle and oscillation), geometry QA as a record
+    (judged per dataset, `eidata validate`), the idle cut as a note,
     then the behaviour findings. Why to quarantine it, or None."""
     ev = ep.evidence
     assert ev is not None
     quality = assess_quality(
         ep.default_tier,
         success=ep.success,
-        has_action=bool(ep.mask.any()),
+        has_action=ep.has_action,  # a robot without a description: its native command is its action
+        native_action=ep.action_native_names if ep.action_kind is ActionKind.native else None,
         state=ep.state,
         mask=ep.mask,
         validity=ev.validity,

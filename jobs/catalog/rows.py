@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ingest.storage.digests import CatalogError, FileDigests
+from schemas.actions import ActionKind
 from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, KeypointKind, keypoint_kind
 from schemas.catalog import CatalogRow
 from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, NO_LINEAGE, EpisodeLineage, episode_uid
@@ -58,16 +59,21 @@ def _hand_keypoints(stats: dict[str, Any] | None, info: InfoJson) -> KeypointKin
     return "human" if kind == "none" else kind  # keypoints nobody declared: human, as the catalog always read them
 
 
-def _has_action(lineage: EpisodeLineage, info: InfoJson) -> bool:
+def _action_kind(lineage: EpisodeLineage, info: InfoJson) -> ActionKind:
+    """The lineage's `action_kind`; for an episode ingested before it was recorded, or another tool's: canonical
+    where the mask fills a dim, a foreign dataset's action vector without a mask its own (native: real unless said
+    otherwise), else none."""
+    if lineage.action_kind is not None:
+        return lineage.action_kind
     mask = lineage.mask
     if mask is None:
         ft = info.features.get(ACTION)
         if ft is None:
-            return False
+            return ActionKind.none
         mask = (ft.info or {}).get("mask")
-        if mask is None:  # a foreign dataset's action vector: real unless said otherwise
-            return True
-    return bool(np.any(np.asarray(mask, dtype=bool)))
+        if mask is None:
+            return ActionKind.native
+    return ActionKind.canonical if np.any(np.asarray(mask, dtype=bool)) else ActionKind.none
 
 
 def _qa_columns(lineage: EpisodeLineage) -> dict[str, Any]:
@@ -131,7 +137,8 @@ def catalog_rows_for_dataset(
         except (KeyError, TypeError, ValueError) as e:
             raise CatalogError(f"{episodes_path}:{lineno}: not an episode entry ({e})") from e
         lineage = EpisodeLineage.of(line)
-        has_action = _has_action(lineage, info)
+        action_kind = _action_kind(lineage, info)
+        has_action = action_kind is not ActionKind.none
         kind = _hand_keypoints(stats.get(index), info)
         if lineage.tier is not None:  # a foreign dataset's lineage may hold only a caption
             tier, reasons = lineage.tier, list(lineage.tier_reasons or [])
@@ -158,6 +165,7 @@ def catalog_rows_for_dataset(
                 num_frames=length,
                 duration_s=length / fps,
                 has_action=has_action,
+                action_kind=action_kind,
                 has_hands=kind == "human",  # as before robot keypoints: `WHERE has_hands` means human hands
                 hand_keypoints=kind,
                 cameras=cameras,

@@ -87,9 +87,14 @@ def flatten_column(arr: pa.ChunkedArray | pa.Array, width: int) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(values, width)
 
 
-def consumer_layout(features: Mapping[str, Any], *, keep_nd: bool = False) -> Layout:
+def consumer_layout(
+    features: Mapping[str, Any], *, keep_nd: bool = False, from_columns: Mapping[str, str] | None = None
+) -> Layout:
     """The exported features of canonical `features` (v2.1 form): bool features under `observation.`/`action` moved
-    under `frame.`, features of 2+ dimensions flattened (unless `keep_nd`), a camera's info as it is."""
+    under `frame.`, features of 2+ dimensions flattened (unless `keep_nd`), a camera's info as it is.
+    `from_columns`: an exported key read from another canonical column (`action` from `action.native` for a robot
+    without a description, `lerobot_v3/native.py`)."""
+    from_columns = from_columns or {}
     out: dict[str, Any] = {}
     columns = []
     for key, ft in features.items():
@@ -108,7 +113,7 @@ def consumer_layout(features: Mapping[str, Any], *, keep_nd: bool = False) -> La
         if dst in out or (dst in features and dst != key):
             raise ValueError(f"feature {key!r} would be exported as {dst!r}, which the dataset already has")
         out[dst] = new
-        columns.append(Column(dst, key, nd))
+        columns.append(Column(dst, from_columns.get(key, key), nd))
     return Layout(out, tuple(columns))
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +174,8 @@ class _Sent:
     calls: int  # commit calls still out for this raw episode
     failure: CommitFailed | None = None
     parts: tuple[Rejected, ...] = ()  # its parts quarantined while these were kept: rows once the commit is answered
+    action_kinds: Counter[str] = field(default_factory=Counter)  # its episodes by kind of action
+    tiers: Counter[str] = field(default_factory=Counter)  # its episodes by tier
 
 
 @dataclass
@@ -210,6 +212,7 @@ class Committer:
         for ep in result.episodes:
             by_actor[self._actor_of(ep.dataset)].append(ep)
         sent = _Sent(item, len(result.episodes), result.frames, len(by_actor), parts=result.parts)
+        sent.action_kinds, sent.tiers = result.action_kinds, result.tiers
         if self.local is not None:  # committers: 0, the commit in the driver itself
             for eps in by_actor.values():
                 self._booked(sent, self.local.commit(eps))
@@ -289,6 +292,8 @@ class Committer:
         tally = self.tallies.setdefault(sent.item.source.name, SourceTally())
         tally.written += sent.written
         tally.frames += sent.frames
+        tally.action_kinds.update(sent.action_kinds)
+        tally.tiers.update(sent.tiers)
         self._done(sent.item)
 
     def _reject(self, item: WorkItem, rejected: Rejected) -> None:

@@ -56,7 +56,7 @@ def run_ingest(
     with open_corpus(spec.output, spec.output_storage, "ingest") as corpus, ExitStack() as held:
         t0 = time.perf_counter()
         spec = prepare(spec, corpus, held, retry_quarantined=retry_quarantined)
-        report = IngestReport(spec.output, {s.name: SourceTally() for s in spec.sources})
+        report = IngestReport(spec.output, {s.name: SourceTally(spec_tier=s.tier) for s in spec.sources})
         if (done := nothing_to_do(spec, address)) is not None:  # what discovery would find: every raw episode done
             report.skipped = done
             return _summed(report, spec, t0)

@@ -3,11 +3,13 @@ each source could not give (its findings, `schemas.findings`, as the catalog kee
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from schemas.actions import ActionKind
 from schemas.corpus import QUARANTINE_DIR, parquet_files
 from schemas.findings import NO_EPISODES, SOURCE_FINDINGS_DIR, SourceFinding
 
@@ -22,6 +24,32 @@ class SourceTally:
     encoder_retries: int = 0  # episode writes done once more after an encoder fault (ingest.lerobot.encoder_faults)
     # datasets of another signature than their subset's first episode's, and why (`ingest.lerobot.routing`)
     datasets: dict[str, str] = field(default_factory=dict)
+    action_kinds: Counter[str] = field(default_factory=Counter)  # episodes written by kind (`schemas.actions`)
+    tiers: Counter[str] = field(default_factory=Counter)  # episodes written by tier
+    spec_tier: str | None = None  # the job spec's `tier`: a default the verdicts lower, said with what it became
+
+    def lines(self, name: str) -> list[str]:
+        """What the table's row cannot say: which action the episodes have (a native-only one is a robot without a
+        description whose command is its action) and, where the spec set a tier, what the verdicts made of it."""
+        out = []
+        if sum(self.action_kinds.values()):
+            kinds = ", ".join(f"{self.action_kinds.get(k.value, 0)} {KIND_WORDS[k]}" for k in ActionKind)
+            out.append(f"  {name}: actions: {kinds}")
+        if self.spec_tier is not None and sum(self.tiers.values()):
+            kept, judged = self.tiers.get(str(self.spec_tier), 0), sum(self.tiers.values())
+            lower = ", ".join(f"{n} {t}" for t, n in sorted(self.tiers.items()) if t != str(self.spec_tier))
+            out.append(
+                f"  {name}: spec tier {self.spec_tier} is a default that verdicts lower: {kept} of {judged} "
+                f"episodes kept it{f' ({lower}: why in tier_reasons)' if lower else ''}"
+            )
+        return out
+
+
+KIND_WORDS = {
+    ActionKind.canonical: "canonical",
+    ActionKind.native: "native only (no robot description: action.native is the action)",
+    ActionKind.none: "none (actionless)",
+}
 
 
 @dataclass
@@ -58,6 +86,8 @@ class IngestReport:
         retries = sum(t.encoder_retries for t in self.tallies.values())
         if retries:
             rows.append(f"{retries} episode writes done once more after an encoder fault")
+        for name, t in self.tallies.items():
+            rows += t.lines(name)
         for name, t in self.tallies.items():  # a subset whose recordings differ: a dataset per signature, said
             rows += [f"  {name}: dataset {d}: {why}" for d, why in sorted(t.datasets.items())]
         if self.nodes > 1:

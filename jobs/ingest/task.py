@@ -10,6 +10,7 @@ next run). A worker is any callable from one to the other, passed to the job (`j
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,8 @@ class StagedOutput:
     staged: StagedEpisode
     robot_type: str
     features: dict[str, FeatureSpec]
+    action_kind: str = "canonical"  # `schemas.actions.ActionKind`: the ingest summary counts each kind
+    tier: str = ""  # its tier once judged (the summary says what a spec's tier became)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,14 @@ class Staged:
     @property
     def frames(self) -> int:
         return sum(e.staged.length for e in self.episodes)
+
+    @property
+    def action_kinds(self) -> Counter[str]:
+        return Counter(e.action_kind for e in self.episodes)
+
+    @property
+    def tiers(self) -> Counter[str]:
+        return Counter(e.tier for e in self.episodes if e.tier)
 
 
 @dataclass(frozen=True)

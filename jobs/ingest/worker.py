@@ -71,7 +71,8 @@ class Attempt:
 
 
 def read(run: Attempt, _: None) -> RawEpisode:
-    """The raw episode from its adapter; the job spec's `tier` replaces the adapter's default tier."""
+    """The raw episode from its adapter; the job spec's `tier` replaces the adapter's default tier: a default, which
+    the judging step's verdicts still lower (a tier no episode of the source can keep is refused with the spec)."""
     source = run.task.source
     raw = get_adapter(source.adapter, source.options, source.storage).read(run.task.ref)
     return raw if source.tier is None else replace(raw, tier=source.tier)
@@ -105,7 +106,7 @@ def stage(run: Attempt, result: Canonicalized) -> Staged:
             # an encoder fault is written over once, under the same deadline (its rates are ~25x slack)
             st = write_retrying_encoder_faults(write, ep.uid, run.retried)
             run.staged.append(st)
-            out.append(StagedOutput(dataset, st, ep.embodiment, features))
+            out.append(StagedOutput(dataset, st, ep.embodiment, features, ep.action_kind.value, ep.tier.value))
     return Staged(task.uid, tuple(out), quarantined_parts(task.uid, result), retried=len(run.retried))
 
 

@@ -168,6 +168,21 @@ def test_bad_tier(job_dir: Path, tier: str) -> None:
     assert "high, low, actionless" in issue.message and repr(tier) in issue.message
 
 
+@pytest.mark.parametrize("tier", ["high", "low"])
+def test_a_tier_no_episode_can_keep_is_refused_with_the_reason(job_dir: Path, tier: str) -> None:
+    """Issue 55: a spec's tier is a default the verdicts lower; on a source whose episodes never hold an action it
+    cannot apply, and is refused rather than ignored (newcomer review 6, row 27)."""
+    (job_dir / "raw" / "clips").mkdir()
+    (job_dir / "raw" / "clips" / "a.mp4").write_bytes(b"")
+    spec = f"output: corpus\nsources:\n  - name: clips\n    adapter: ego_video\n    root: raw/clips\n    tier: {tier}\n"
+    issue = one_issue(write(job_dir, spec))
+    assert (issue.loc, issue.line) == ("sources[0].tier", 6)
+    assert f"tier {tier} cannot apply to adapter ego_video: its episodes hold no action" in issue.message
+    assert "a default the verdicts lower, never raise" in issue.message
+    write(job_dir, spec.replace(f"tier: {tier}", "tier: actionless"))
+    assert load_spec(job_dir / "spec.yaml").sources[0].tier == "actionless"
+
+
 def test_unknown_top_level_key(job_dir: Path) -> None:
     issue = one_issue(write(job_dir, VALID + "stirct: true\n"))
     assert (issue.loc, issue.line, issue.message) == ("stirct", 14, "unknown key 'stirct'; did you mean 'strict'?")

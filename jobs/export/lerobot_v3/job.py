@@ -32,11 +32,13 @@ from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
 from jobs.export import PathOrUrl
 from jobs.export.lerobot_v3.masked_stats import masked_stats
+from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves, groups_line, manifest_groups
 from jobs.export.lerobot_v3.plan import ExportPlan, PlanError, dataset_plan, manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer
 from jobs.export.lerobot_v3.write_v21 import V21Writer
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.stage import Stage, Usage
+from schemas.canonical import ACTION
 from schemas.corpus import find_datasets
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
@@ -70,6 +72,9 @@ def _fill(
 ) -> dict[str, Any]:
     """Write the plan's dataset (in `options["version"]`) into the fresh folder `root`, its completion record
     (`MARKER`) last; on a failure the folder is left to the caller to remove."""
+    action = next((c.source for c in plan.layout.columns if c.key == ACTION), None)
+    if action is not None:  # never a constant column standing in for an action (issue 55)
+        check_action_moves(plan.episodes, action, plan.name)
     masked = masked_stats(plan) if plan.masked_stats else None  # before any frame: it fills the unused dims
     writer = WRITERS[options["version"]](root, plan, options["data_mb"], options["video_mb"], masked)
     writer.on_file = on_file
@@ -114,21 +119,39 @@ def export_corpus(
     layout, manifest, results = {k: settings[k] for k in ("keep_nd", "caption_as_task")}, job.manifest, {}
     with read_corpus(root, storage, meta=True) as corpus, open_tree(out, storage, "export-lerobot-v3") as tree:
         if manifest is not None:
-            plan = manifest_plan(
-                corpus, manifest, job.cameras, **layout, allow_dropped_sources=job.allow_dropped_sources
-            )
             mdir = corpus.root / "manifests" / manifest
-            status = export_plan(plan, corpus, tree, manifest, settings, [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET])
-            skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
-            for note in plan.notes:  # what the one dataset could not hold: said, not only logged at debug level
-                log.warning("%s: %s", manifest, note)
-            return {manifest: (status, f"{len(plan.episodes)} episodes, skipped: {skipped}")}
+            groups = manifest_groups(corpus, manifest)
+            if len(groups) > 1:  # robots without a description: a dataset per command width, said in one line
+                log.warning("%s: %s", manifest, groups_line(manifest, groups))
+            for group in groups:
+                plan = manifest_plan(
+                    corpus,
+                    manifest,
+                    job.cameras,
+                    **layout,
+                    allow_dropped_sources=job.allow_dropped_sources,
+                    group=group,
+                )
+                name = manifest + group
+                extra = [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET]
+                status = export_plan(plan, corpus, tree, name, settings, extra)
+                skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
+                for note in plan.notes:  # what the one dataset could not hold: said, not only logged at debug level
+                    log.warning("%s: %s", name, note)
+                results[name] = (status, f"{len(plan.episodes)} episodes, skipped: {skipped}")
+            return results
         for ds in find_datasets(corpus.root):
             rel = ds.relative_to(corpus.root / "datasets").as_posix()
             try:
                 plan = dataset_plan(corpus, ds, rel, job.cameras, **layout)
-                results[rel] = (export_plan(plan, corpus, tree, rel, settings), f"{len(plan.episodes)} episodes")
-            except (PlanError, ValueError, OSError, KeyError) as e:  # one dataset's failure does not stop the others
+                said = "".join(f"; {n}" for n in plan.notes)  # e.g. the native command exported as the action
+                results[rel] = (export_plan(plan, corpus, tree, rel, settings), f"{len(plan.episodes)} episodes{said}")
+            except (
+                PlanError,
+                ValueError,
+                OSError,
+                KeyError,
+            ) as e:  # one dataset's failure does not stop the others (ConstantActionError too)
                 log.error("%s: %s", rel, e)
                 results[rel] = ("error", f"{type(e).__name__}: {e}")
         return results
@@ -199,5 +222,5 @@ cli = Stage(
     results_table,
     lambda results: any(s == "error" for s, _ in results.values()),
     usage_errors=(ValidationError, StorageError),
-    job_errors=(PlanError, OutputLeasedError),
+    job_errors=(PlanError, OutputLeasedError, ConstantActionError),
 )

@@ -1,6 +1,8 @@
 """What one LeRobot v3.0 export holds: a whole canonical dataset, or a curated manifest's episodes across sources.
 
 A manifest becomes ONE dataset, so every episode must have the same features:
+- action groups (`native.py`): episodes of robots without a description (no canonical dim; their command is the
+  action) are a dataset of their own per command width, `NAME@native<W>`, their natives kept;
 - numeric features: those every selected dataset declares with the same dtype, shape and names; a source's native
   columns differ by robot and are left out (counted in the plan's notes), and the per-dataset `info` (e.g. the
   action's embodiment mask) is dropped, the episode's embodiment being an episode column instead;
@@ -33,6 +35,13 @@ import pyarrow.parquet as pq
 
 from ingest.storage.corpus import Corpus
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
+from jobs.export.lerobot_v3.native import (
+    NATIVE_OF,
+    group_of,
+    native_group_features,
+    uses_native_action,
+    with_native_action,
+)
 from schemas.canonical import ACTION, HAND_KEYPOINTS, MAIN_CAMERA_ORDER, STATE, Camera
 from schemas.corpus import EpisodeLineage
 from schemas.export_layout import CAPTION_COLUMN, camera_source_column, intrinsics_column
@@ -189,9 +198,14 @@ def dataset_plan(
     chosen = videos if chosen is None else chosen
     feats = {k: ft for k, ft in src.features.items() if ft["dtype"] != "video" or k in chosen}
     fps = int(src.info["fps"])
-    layout = consumer_layout(feats, keep_nd=keep_nd)
+    notes, from_columns = [], {}
+    if uses_native_action(feats):  # a robot without a description: its command is the action, not the padding
+        feats, from_columns, note = with_native_action(feats)
+        notes.append(note)
+    layout = consumer_layout(feats, keep_nd=keep_nd, from_columns=from_columns)
     eps = [_ref(src, i, chosen, caption_as_task, {}) for i in sorted(src.episodes)]
     return ExportPlan(
+        notes=notes,
         name=name,
         fps=fps,
         features=features_v30(layout.features, fps),
@@ -277,7 +291,10 @@ def manifest_plan(
     keep_nd: bool = False,
     caption_as_task: bool = False,
     allow_dropped_sources: bool = False,
+    group: str = "",
 ) -> ExportPlan:
+    """The manifest's episodes of one action group (`native.group_of`: "" those with canonical actions, else a
+    native command width) as one dataset."""
     mdir = corpus.root / "manifests" / name
     if not (mdir / ENTRIES_PARQUET).is_file():
         raise PlanError(f"{mdir}: no {ENTRIES_PARQUET}; run `eidata curate ROOT --name {name}` first")
@@ -285,6 +302,10 @@ def manifest_plan(
     if not rows:
         raise PlanError(f"manifest {name}: no episodes")
     sources = {ds: SourceDataset(corpus.root / ds, corpus) for ds in dict.fromkeys(r["dataset"] for r in rows)}
+    rows = [r for r in rows if group_of(sources[r["dataset"]].features) == group]
+    sources = {ds: s for ds, s in sources.items() if group_of(s.features) == group}
+    if not rows:
+        raise PlanError(f"manifest {name}: no episodes in action group {group or 'canonical'!r}")
     fps_set = {int(s.info["fps"]) for s in sources.values()}
     if len(fps_set) != 1:
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")
@@ -338,12 +359,15 @@ def manifest_plan(
     for s, t in sorted(dropped.items()):
         plan.notes.append(f"source {s} left out (--allow-dropped-sources): {sum(t.values())} episodes, {_reasons(t)}")
     exported = list({id(e.source): e.source for e in plan.episodes}.values())
-    feats = _common_features(exported, plan.notes)
+    feats, from_columns = _common_features(exported, plan.notes), {}
+    if group:  # robots without a description, of one command width: each keeps its natives, the command as action
+        feats, from_columns, note = native_group_features([s.features for s in exported], feats)
+        plan.notes = [n for n in plan.notes if not any(k in n for k in NATIVE_OF.values())] + [note]
     video_feats = {}
     for k in chosen:
         first = next(e for e in plan.episodes)
         video_feats[k] = without_intrinsics(first.source.features[first.camera(k)])  # each episode's are in its row
-    layout = plan.layout = consumer_layout(video_feats | feats, keep_nd=keep_nd)
+    layout = plan.layout = consumer_layout(video_feats | feats, keep_nd=keep_nd, from_columns=from_columns)
     plan.sources = [s.root for s in exported]
     plan.column_types = episode_column_types(chosen) | {
         camera_source_column(k): pa.string() for k in chosen if any(k in e.cameras for e in plan.episodes)
@@ -356,6 +380,9 @@ def manifest_plan(
     plan.splits = {"train": f"0:{n_train}"} | ({"val": f"{n_train}:{len(plan.episodes)}"} if kept["val"] else {})
     robot_types = sorted({str(t) for s in exported if (t := s.info.get("robot_type"))})
     plan.robot_type = "+".join(robot_types) or None  # mixed: 'a+b', each episode's in its `embodiment` column
+    if group:  # no canonical mask applies to a native command: lerobot's own stats
+        plan.features = features_v30(layout.features, fps)
+        return plan
     for key in MASKED_FEATURES:  # what a dim an episode does not use holds (masked_stats.py)
         if key in layout.features and len(layout.features[key]["shape"]) == 1:
             layout.features[key]["info"] = {**(layout.features[key].get("info") or {}), PADDING_KEY: PADDING}

@@ -24,6 +24,7 @@ from ingest.kinematics import load_model
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary
 from ingest.steps import prepared
+from schemas.actions import ActionKind
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.qa import QAConfig
 from schemas.robots.registry import JOINT_SPACE
@@ -136,7 +137,8 @@ def test_unknown_names_say_which_joints_are_missing(tmp_path: Path) -> None:
         root, (40,), fps=FPS, names=[f"motor_{i}" for i in range(6)], robot_type="so101_follower", vectors=_vectors
     )
     [ep] = _episodes(root, {"joint_space": {"calibration": CALIBRATION}})
-    assert not ep.mask.any() and ep.tier is QualityTier.actionless
+    assert not ep.mask.any() and ep.action_kind is ActionKind.native  # issue 55: its command is still its action
+    assert ep.tier is not QualityTier.actionless
     [reason] = [r for r in ep.tier_reasons if r.startswith("joint space (so101)")]
     assert f"dataset {root}" in reason and "field observation.state" in reason
     assert "right: shoulder_pan" in reason and "motor_0" in reason

@@ -1,7 +1,8 @@
 """A LeRobot dataset from a robot we have no description of is named `unknown`, never guessed: a G1-like layout (two
 7-DoF arms and two 6-DoF hands, joint names as Unitree's own datasets write them) under a robot_type we do not know
-is no AgiBot and no G1. Under `unitree_g1` (a G1 whose hand the robot_type does not name) the arms are read by
-forward kinematics and the hands stay native (before issue 14 the whole episode was `unknown`)."""
+is no AgiBot and no G1; its command (`action.native`) is its action, so it is not actionless. Under `unitree_g1`
+(a G1 whose hand the robot_type does not name) the arms are read by forward kinematics and the hands stay native
+(before issue 14 the whole episode was `unknown`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.steps import prepared
+from schemas.actions import ActionKind
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
@@ -53,7 +55,9 @@ def test_an_unknown_robot_is_named_unknown_not_guessed(tmp_path: Path, robot_typ
     assert not ep.mask.any()  # nothing canonical is made up ...
     assert ep.state_native is not None and ep.state_native.shape[1] == len(NAMES)  # ... and the joints are kept
     assert any("no kinematic description" in r for r in ep.tier_reasons)
-    assert ep.tier is QualityTier.actionless  # no canonical action: trains visual forecasting only
+    # no canonical action, but the file holds a command that moves: it is the episode's action (issue 55)
+    assert ep.action_kind is ActionKind.native and ep.has_action and ep.tier is not QualityTier.actionless
+    assert any(r.startswith("action: its native command at 10 Hz (action.native, 26 dims") for r in ep.tier_reasons)
 
 
 def test_a_g1_without_a_named_hand_gets_its_wrists_only(tmp_path: Path) -> None:

@@ -157,7 +157,9 @@ def test_natives_are_the_messages_at_k_tenths_on_one_clock(corpus) -> None:
             np.testing.assert_array_equal(_col(first, key), _col(other, key))
     # the puppet's commands (no states: natives only, said) as the messages at k/10 s
     lineage, table = _written(out / "datasets/interbotix/wx250")["wx250/wx250_duck_dunk.bag"]
-    assert lineage["tier"] == "actionless" and "joint space (wx250)" in lineage["tier_reasons"][0]
+    assert "joint space (wx250)" in lineage["tier_reasons"][0]
+    # issue 55: no canonical dim, but the commands move: they are its action, so it is not actionless
+    assert lineage["action_kind"] == "native" and lineage["tier"] != "actionless"
     with AnyReader([real / "wx250/wx250_duck_dunk.bag"]) as r:
         conn = [c for c in r.connections if c.topic == "/wx250/commands/joint_group"]
         group = [(t, r.deserialize(raw, c.msgtype).cmd) for c, t, raw in r.messages(conn)]

@@ -3,6 +3,7 @@ source could not give."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +23,23 @@ def test_the_table_has_a_row_per_source_and_the_totals() -> None:
     assert lines[3] == "2 sources, 4 raw episodes already done, 10.0 s"
     report.nodes = 3
     assert "3 Ray nodes" in report.table().splitlines()[-1]
+
+
+def test_the_table_says_which_action_each_source_has_and_what_a_spec_tier_became() -> None:
+    """Issue 55: how many episodes have native-only actions (a robot without a description), and the spec's tier
+    is a default the verdicts lower, said with what it became (newcomer review 6, row 27: ignored without a word)."""
+    lingzu = SourceTally(3, 0, 300, action_kinds=Counter(native=2, none=1), tiers=Counter(high=2, actionless=1))
+    lingzu.spec_tier = "high"
+    report = IngestReport(Path("/corpus"), {"lingzu": lingzu, "g1": SourceTally(1, action_kinds=Counter(canonical=1))})
+    lines = report.table().splitlines()
+    assert lines[4:7] == [
+        "  lingzu: actions: 0 canonical, 2 native only (no robot description: action.native is the action), "
+        "1 none (actionless)",
+        "  lingzu: spec tier high is a default that verdicts lower: 2 of 3 episodes kept it (1 actionless: why in "
+        "tier_reasons)",
+        "  g1: actions: 1 canonical, 0 native only (no robot description: action.native is the action), 0 none "
+        "(actionless)",
+    ]
 
 
 def test_the_table_names_what_each_source_could_not_give() -> None:

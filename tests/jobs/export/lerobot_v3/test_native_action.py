@@ -1,0 +1,124 @@
+"""Issue 55 item 1: a robot without a description still trains. Its command (`action.native`, at 10 Hz) is the
+episode's action: in the catalog (`action_kind` native, not actionless), in a single-robot export's `action`, in a
+mixed export as one dataset per command width; an export whose `action` never moves is refused, naming episodes.
+
+The robots are the real layouts of two recordings eidata has no description of (`tests/fixtures/lerobot_layouts`:
+their makers' `meta/info.json`, values drawn in their stats' ranges): the two-hand dexterous LeRobot v3.0 rig of
+issue 55 (`lingzu_open50_v30`: 34 joint targets at 30 fps, yipiandanxinxiangyangkai/open_50 @ 8805128) and a
+RoboCOIN-layout LeRobot v2.1 bimanual arm with hands (`robocoin_v21`: 30 joint targets, QianHuixun/New-Test
+@ ff298f6; its parquet files are Git LFS objects the index does not hold, so no real values were found).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from adapters.registry import get_adapter
+from ingest.storage.corpus import Corpus
+from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.curate import curate
+from jobs.catalog.query import run_query
+from jobs.export.lerobot_v3.job import export_corpus
+from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves
+from jobs.export.lerobot_v3.plan import EpisodeRef, SourceDataset
+from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_FPS, STATE
+from schemas.canonicalize import CanonicalizeSpec
+from schemas.corpus import dataset_dir
+from schemas.image_size import ImageSpec
+from tests.fixtures.layouts import load_case, materialize
+from tests.ingest.qa.planted_raw import ingest
+
+LAYOUTS = Path(__file__).resolve().parents[3] / "fixtures" / "lerobot_layouts"
+ROBOTS = {"lingzu": "lingzu_open50_v30", "robocoin": "robocoin_v21"}
+TRAIN_STEPS = 2
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    tmp = tmp_path_factory.mktemp("native")
+    root, raw, spec = tmp / "corpus", {}, CanonicalizeSpec(image=ImageSpec(size="32x32"))
+    for source, case in ROBOTS.items():
+        written = materialize(load_case(LAYOUTS / case), tmp / "raw" / source, episodes=2, seconds=3.0)
+        adapter = get_adapter("lerobot")
+        for ref in adapter.discover(written.root):
+            kept, why = ingest(adapter.read(ref), spec, root / dataset_dir(source, ref.subset))
+            assert kept, why
+        raw[source] = written
+    rebuild_catalog(Corpus(root))
+    return SimpleNamespace(root=root, raw=raw, tmp=tmp)
+
+
+def _column(root: Path, key: str) -> np.ndarray:
+    table = pq.read_table(sorted((root / "data").rglob("*.parquet")))
+    return np.stack(table[key].to_numpy(zero_copy_only=False)).astype(np.float64)
+
+
+def test_the_catalog_says_the_native_command_is_the_action(corpus: SimpleNamespace) -> None:
+    rows = run_query(
+        corpus.root, "SELECT source, action_kind, has_action, tier, tier_reasons FROM episodes"
+    ).to_pylist()
+    assert len(rows) == 4
+    for r in rows:  # before issue 55: action_kind unknown, has_action false, tier actionless
+        assert (r["action_kind"], r["has_action"]) == ("native", True) and r["tier"] != "actionless", r
+        assert any(x.startswith("action: its native command at 10 Hz") for x in r["tier_reasons"])
+
+
+def test_a_single_robot_export_puts_its_command_in_action(corpus: SimpleNamespace) -> None:
+    out = corpus.tmp / "single"
+    results = export_corpus(corpus.root, out)
+    ds = next(iter(p for p in results if p.startswith("lingzu")))
+    assert results[ds][0] == "written" and "action from action.native" in results[ds][1], results
+    canonical = _column(corpus.root / "datasets" / ds, ACTION)
+    assert canonical.std(axis=0).max() == 0.0  # what `action` held before: padding, one row
+    exported = _column(out / ds, ACTION)
+    info = json.loads((out / ds / "meta" / "info.json").read_text())
+    assert info["features"][ACTION]["shape"] == [34] and info["features"][ACTION]["info"]["from"] == ACTION_NATIVE
+    assert info["features"][STATE]["shape"] == [34]
+    assert exported.std(axis=0).max() > 0  # an action that moves
+    # equal to the raw command at 10 Hz: the raw rows at k/10 s (30 fps: every third), episode by episode
+    raw = corpus.raw["lingzu"]
+    want = np.concatenate(
+        [np.asarray(a, np.float64)[:: round(raw.fps / CANONICAL_FPS)] for a in raw.columns["actions"]]
+    )
+    assert exported.shape == want.shape and np.allclose(exported, want, atol=1e-5)
+
+
+def test_a_mixed_export_is_one_dataset_per_command_width(corpus: SimpleNamespace) -> None:
+    curate(corpus.root, "both", "has_action", val_fraction=0.0)
+    results = export_corpus(corpus.root, corpus.tmp / "mixed", manifest="both")
+    assert sorted(results) == ["both@native30", "both@native34"], results
+    for name, width in (("both@native30", 30), ("both@native34", 34)):
+        root = corpus.tmp / "mixed" / name
+        info = json.loads((root / "meta" / "info.json").read_text())
+        assert info["features"][ACTION]["shape"] == [width] and info["total_episodes"] == 2
+        assert _column(root, ACTION).std(axis=0).max() > 0
+
+
+def test_an_action_that_never_moves_is_refused_naming_the_episodes(corpus: SimpleNamespace) -> None:
+    [folder] = (corpus.root / "datasets" / "lingzu").iterdir()
+    ds = SourceDataset(folder, Corpus(corpus.root))
+    refs = [EpisodeRef(ds, i) for i in sorted(ds.episodes)]
+    check_action_moves(refs, ACTION_NATIVE, "lingzu")  # its command moves
+    with pytest.raises(ConstantActionError, match=r"lingzu/.*episode.*: a constant column would stand in"):
+        check_action_moves(refs, ACTION, "lingzu")  # the padding would not
+
+
+@pytest.mark.slow
+@pytest.mark.oracle
+def test_lerobot_train_trains_on_the_command(corpus: SimpleNamespace, run_oracle_v30) -> None:
+    from tests.jobs.export.lerobot_v3.test_clients import TRAIN_ARGS
+
+    out = corpus.tmp / "train"
+    results = export_corpus(corpus.root, out)
+    ds = out / next(iter(p for p in results if p.startswith("lingzu")))
+    args = [a for a in TRAIN_ARGS if not a.startswith("--steps")] + [f"--steps={TRAIN_STEPS}"]
+    run = run_oracle_v30("train", ds, "--out", corpus.tmp / "runs", "--", *args, timeout=600)[str(ds)]
+    assert run["ok"], (run.get("error"), run.get("where"))
+    assert len(run["losses"]) == TRAIN_STEPS and all(math.isfinite(v) for v in run["losses"]), run
