@@ -73,8 +73,9 @@ def _fill(
     """Write the plan's dataset (in `options["version"]`) into the fresh folder `root`, its completion record
     (`MARKER`) last; on a failure the folder is left to the caller to remove."""
     action = next((c.source for c in plan.layout.columns if c.key == ACTION), None)
-    if action is not None:  # never a constant column standing in for an action (issue 55)
-        check_action_moves(plan.episodes, action, plan.name)
+    if action is not None and (note := check_action_moves(plan.episodes, action, plan.name)):
+        plan.notes.append(note)  # never a constant column standing in for an action an episode claims
+        log.warning("%s: %s", plan.name, note)
     masked = masked_stats(plan) if plan.masked_stats else None  # before any frame: it fills the unused dims
     writer = WRITERS[options["version"]](root, plan, options["data_mb"], options["video_mb"], masked)
     writer.on_file = on_file

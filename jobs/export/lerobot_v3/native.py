@@ -85,9 +85,32 @@ def native_group_features(
     return with_native_action(out)
 
 
-def check_action_moves(episodes: list[Any], source_column: str, name: str) -> None:
+def _lineage(ref: Any) -> dict[str, Any]:
+    return ref.source.episodes.get(ref.episode_index, {}).get("eidata") or {}
+
+
+def declares_no_action(episodes: list[Any]) -> bool:
+    """Every episode's lineage says it has no action at all (`action_kind` 'none'; before that column, a mask with no
+    dim): video without a command, whose `action` is the canonical placeholder its mask marks unused."""
+    kinds = [
+        _lineage(r).get("action_kind") or ("canonical" if any(_lineage(r).get("mask") or []) else "none")
+        for r in episodes
+    ]
+    return bool(kinds) and all(k == "none" for k in kinds)
+
+
+NO_ACTION_NOTE = (
+    "no episode has an action (catalog action_kind 'none'): `action` is the canonical placeholder, its mask all 0 "
+    "(visual forecasting only; a policy wants `WHERE has_action`)"
+)
+
+
+def check_action_moves(episodes: list[Any], source_column: str, name: str) -> str | None:
     """Raise `ConstantActionError` when the column exported as `action` takes one value per dim over all the
-    episodes' frames; stops reading at the first episode in which a dim moves."""
+    episodes' frames while they declare an action; stops reading at the first episode in which a dim moves. Episodes
+    that declare none (video) keep the placeholder, said in the note returned."""
+    if declares_no_action(episodes):
+        return NO_ACTION_NOTE
     lo: np.ndarray | None = None
     hi: np.ndarray | None = None
     frames = 0
@@ -107,9 +130,9 @@ def check_action_moves(episodes: list[Any], source_column: str, name: str) -> No
         lo = e_lo if lo is None else np.fmin(lo, e_lo)
         hi = e_hi if hi is None else np.fmax(hi, e_hi)
         if np.any(hi > lo):
-            return
+            return None
     if lo is None:
-        return
+        return None
     more = f" and {len(episodes) - 3} more" if len(episodes) > 3 else ""
     named = ", ".join(_episode_name(r) for r in episodes[:3]) + more
     raise ConstantActionError(
@@ -120,15 +143,16 @@ def check_action_moves(episodes: list[Any], source_column: str, name: str) -> No
 
 
 def _episode_name(ref: Any) -> str:
-    uid = ref.extra.get("episode_uid") or (ref.source.episodes.get(ref.episode_index, {}).get("eidata") or {}).get(
-        "episode_uid"
-    )
+    uid = ref.extra.get("episode_uid") or _lineage(ref).get("episode_uid")
     return str(uid or f"{ref.source.root.name} episode {ref.episode_index}")
 
 
 def manifest_groups(corpus: Any, name: str) -> dict[str, int]:
     """The manifest's episodes by action group (`group_of`), canonical first: {"": n, "@native34": m, ...}."""
-    rows = pq.read_table(corpus.root / "manifests" / name / ENTRIES_PARQUET, columns=["dataset"]).column(0).to_pylist()
+    entries = corpus.root / "manifests" / name / ENTRIES_PARQUET
+    if not entries.is_file():  # no such manifest: one group, and the planner says what is wrong with it
+        return {"": 0}
+    rows = pq.read_table(entries, columns=["dataset"]).column(0).to_pylist()
     groups: dict[str, int] = {}
     for ds, n in Counter(rows).items():
         g = group_of(json.loads((corpus.root / ds / INFO_PATH).read_text(encoding="utf-8"))["features"])
