@@ -10,6 +10,8 @@ ORACLE_V30_PYTHON ?= env PYENV_VERSION=3.12.1 python3.12  # pyenv here; a plain 
 ORACLE_V30 := .venv-oracle-v30
 ORACLE_V30_STAMP := $(ORACLE_V30)/.eidata-installed-training
 DEMO_OUT ?= demo_out
+# every test target ends with the 25 slowest tests and their times, so the suite's time is read where it goes
+DURATIONS := --durations=25
 , := ,# a comma inside $(call ...) arguments: $(,)
 
 .PHONY: venv oracle-v30 demo test test-fast test-all lint bench clean
@@ -55,15 +57,15 @@ demo: $(STAMP)
 	$(BIN)/eidata demo --out $(DEMO_OUT)
 
 test: $(STAMP) $(ORACLE_V30_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(DURATIONS) $(PYTEST_ARGS)
 
 # The everyday loop, a few minutes: unit tests only, no scenario (Ray jobs, oracles, servers, SIGKILL and smoke runs,
 # tests/conftest.py marks them) and nothing slow. `make test` stays the whole suite, as CI runs it.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not scenario and not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not scenario and not slow" $(DURATIONS) $(PYTEST_ARGS)
 
 test-all: $(STAMP) $(ORACLE_V30_STAMP)
-	$(BIN)/python -m pytest --runslow $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --runslow $(DURATIONS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.behaviour [--reps 3] [--scale 1] [--rows 1000000] [--pairwise-rows 1000]
     .venv/bin/python -m benchmarks.behaviour --smoke     # one episode, 5000 rows: runs, measures nothing
 
-Per-frame cost: the real GR00T PickNPlace episodes (`tests/data/real/gr00t_robot_sim_picknplace`, 44-dim state and
+Per-frame cost: the real GR00T PickNPlace episodes (`gr00t_robot_sim_picknplace`: tests/REAL_SAMPLES.md; 44-dim state,
 action at 20 fps, one 256x256 camera; `--scale k` repeats pixels to k*256 square), in this one process (one core):
 
 - encode: the episode's frames through the writer's encoder (`VideoEncoder`, libsvtav1 at lerobot's g=2 crf=30,
@@ -55,17 +55,18 @@ from ingest.steps import prepare
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import CANONICAL_FPS, image_key
 from schemas.canonicalize import CanonicalizeSpec
+from tests.realdata import realdata
 
-SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "gr00t_robot_sim_picknplace"
+SAMPLE = "gr00t_robot_sim_picknplace"  # the real sample (tests/REAL_SAMPLES.md)
 FPS = 20
 
 
 def load(index: int, scale: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    table = pq.read_table(SAMPLE / "data" / "chunk-000" / f"episode_{index:06d}.parquet")
+    table = pq.read_table(realdata(SAMPLE) / "data" / "chunk-000" / f"episode_{index:06d}.parquet")
     n = table.num_rows
     state = table["observation.state"].combine_chunks().flatten().to_numpy().reshape(n, -1).astype(np.float64)
     action = table["action"].combine_chunks().flatten().to_numpy().reshape(n, -1).astype(np.float64)
-    video = SAMPLE / "videos" / "chunk-000" / "observation.images.ego_view" / f"episode_{index:06d}.mp4"
+    video = realdata(SAMPLE) / "videos" / "chunk-000" / "observation.images.ego_view" / f"episode_{index:06d}.mp4"
     with av.open(str(video)) as c:
         frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
     if scale > 1:
@@ -74,8 +75,8 @@ def load(index: int, scale: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def limits() -> DimLimits:
-    stats = json.loads((SAMPLE / "meta" / "stats.json").read_text())["observation.state"]
-    modality = json.loads((SAMPLE / "meta" / "modality.json").read_text())["state"]
+    stats = json.loads((realdata(SAMPLE) / "meta" / "stats.json").read_text())["observation.state"]
+    modality = json.loads((realdata(SAMPLE) / "meta" / "modality.json").read_text())["state"]
     rest = np.zeros(len(stats["min"]), bool)
     for part in ("left_hand", "right_hand"):
         rest[modality[part]["start"] : modality[part]["end"]] = True
@@ -100,7 +101,7 @@ def checks_s(state: np.ndarray, action: np.ndarray, frames: np.ndarray, lim: Dim
 def canonical(index: int, spec: CanonicalizeSpec) -> tuple[CanonicalEpisode, dict[str, np.ndarray]]:
     """Episode `index` as ingest builds it, and the frames the writer would encode per camera (fitted, decoded once)."""
     adapter = get_adapter("lerobot")
-    ref = sorted(adapter.discover(SAMPLE), key=lambda r: r.raw_id)[index]
+    ref = sorted(adapter.discover(realdata(SAMPLE)), key=lambda r: r.raw_id)[index]
     [ep] = prepare(adapter.read(ref), spec).episodes
     frames = {}
     for key, c in ep.cameras.items():

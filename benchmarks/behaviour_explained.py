@@ -10,7 +10,7 @@ the writer encodes and do not look at commands; several fetched sets carry no vi
 `eidata verdicts` are judged over each dataset as that step does (`ingest.qa.corpus.judge_dead`). Twice: with
 `explain_holds` off (every hold lowers, as before) and on.
 
-Datasets: the repository's real samples (`tests/data/real`: GR00T PickNPlace LeRobot v2.0, the Bridge RLDS shard,
+Datasets: the real samples of tests/REAL_SAMPLES.md (GR00T PickNPlace LeRobot v2.0, the Bridge RLDS shard,
 three ROS bag sets), the team's samples that may not be redistributed (`--samples DIR`: a real AgiBot arm log,
 soul667/DatasetTools @ 8971d93, and every `rosbag_*` folder of ROS bags in it), and LeRobot datasets fetched from
 public GitHub repositories, each a folder given with `--extra NAME=DIR` (absent ones skipped with a message;
@@ -33,7 +33,7 @@ from pathlib import Path
 from adapters.base import RawEpisode
 from adapters.registry import get_adapter
 from benchmarks._cli import parse_args
-from benchmarks._machine import ROOT, log
+from benchmarks._machine import log
 from benchmarks.behaviour_real import agibot, bridge, lerobot
 from ingest.qa.corpus import judge_dead
 from ingest.qa.findings import episode_findings
@@ -41,8 +41,8 @@ from ingest.steps import prepare
 from schemas.behaviour import BehaviourConfig, BehaviourRecord, Explained
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
+from tests.realdata import realdata
 
-REAL = ROOT / "tests" / "data" / "real"
 ON = BehaviourConfig()
 OFF = ON.model_copy(update={"explain_holds": False})
 # The behaviour codes a hold or a still column can raise; every other lowering code is listed too, unexplained.
@@ -121,11 +121,11 @@ def table(before: Judged, after: Judged) -> dict[str, dict[str, object]]:
 
 def sources(extra: dict[str, Path], samples: Path | None) -> dict[str, Callable[[], Iterator[RawEpisode]]]:
     out: dict[str, Callable[[], Iterator[RawEpisode]]] = {
-        "gr00t": lambda: lerobot(REAL / "gr00t_robot_sim_picknplace"),
-        "bridge": lambda: bridge(REAL / "octo_bridge_debug_rlds"),
-        "rosbag_ats": lambda: adapter_raws("rosbag", REAL / "rosbag_ats"),
-        "rosbag_interbotix": lambda: adapter_raws("rosbag", REAL / "rosbag_interbotix"),
-        "rosbag_pr2": lambda: adapter_raws("rosbag", REAL / "rosbag_pr2"),
+        "gr00t": lambda: lerobot(realdata("gr00t_robot_sim_picknplace")),
+        "bridge": lambda: bridge(realdata("octo_bridge_debug_rlds")),
+        "rosbag_ats": lambda: adapter_raws("rosbag", realdata("rosbag_ats")),
+        "rosbag_interbotix": lambda: adapter_raws("rosbag", realdata("rosbag_interbotix")),
+        "rosbag_pr2": lambda: adapter_raws("rosbag", realdata("rosbag_pr2")),
     }
     if samples is not None and (samples / "agibot_proprio_stats_real" / "proprio_stats.h5").is_file():
         out["agibot"] = lambda: agibot(samples / "agibot_proprio_stats_real")

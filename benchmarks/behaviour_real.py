@@ -13,8 +13,8 @@ Real datasets (none written by us):
 - g1: a Unitree G1 Inspire teleoperation set, LeRobot v2.1, 100 episodes of one task at 30 Hz (MIT, github
   YifanTian07/G1-policy-train @ d1d3bb4; not redistributable: give its folder with --g1, skipped with a message
   when absent);
-- gr00t: the GR00T PickNPlace sample (`tests/data/real`, 5 episodes, GR1 at 20 Hz);
-- bridge: the Bridge RLDS debug shard (`tests/data/real`, 25 episodes, train and val copies both read: 50, WidowX
+- gr00t: the GR00T PickNPlace sample (`gr00t_robot_sim_picknplace`, tests/REAL_SAMPLES.md, 5 episodes, GR1 at 20 Hz);
+- bridge: the Bridge RLDS debug shard (`octo_bridge_debug_rlds`, 25 episodes, train and val copies both read: 50, WidowX
   eef pose at 5 Hz);
 - agibot: a real AgiBot World `proprio_stats.h5` (soul667/DatasetTools @ 8971d93 `scripts/proprio_stats.h5`, one
   episode, 14 arm joints at 30 Hz; no licence stated, so not redistributable: give the folder holding it with
@@ -68,8 +68,8 @@ from ingest.steps import prepare
 from schemas.behaviour import BehaviourRecord
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
+from tests.realdata import realdata
 
-REAL = ROOT / "tests" / "data" / "real"
 SPEC = CanonicalizeSpec()
 NEW = ("qa_glitch_value", "qa_plateau_fraction", "qa_stream_frozen_s", "qa_clamp_fraction")
 EXPECT = {
@@ -344,8 +344,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="episodes a dataset at most (0: all)")
     args = parse_args(parser, {"seeds": 1, "limit": 2}, "two episodes a dataset, one seed")
     sources: dict[str, Callable[[], Iterator[RawEpisode]]] = {
-        "gr00t": lambda: lerobot(REAL / "gr00t_robot_sim_picknplace"),
-        "bridge": lambda: bridge(REAL / "octo_bridge_debug_rlds"),
+        "gr00t": lambda: lerobot(realdata("gr00t_robot_sim_picknplace")),
+        "bridge": lambda: bridge(realdata("octo_bridge_debug_rlds")),
     }
     if args.agibot is not None and (args.agibot / "proprio_stats.h5").is_file():
         sources["agibot"] = lambda: agibot(args.agibot)

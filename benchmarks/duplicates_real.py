@@ -13,7 +13,7 @@ sources (one at the source rate: trimmed, float16-rounded; one at half the rate)
 `eidata verdicts`; counted: originals rejected (false positives), copies rejected naming their original (recall), and
 what the fingerprint alone would have rejected (the rule before: similarity >= 0.75 within one task).
 
-Datasets: the GR00T PickNPlace sample (tests/data/real, 5 recordings of one task); with `--g1`, the Unitree G1
+Datasets: the GR00T PickNPlace sample (tests/REAL_SAMPLES.md, 5 recordings of one task); with `--g1`, the Unitree G1
 Inspire teleop set of YifanTian07/G1-policy-train @ d1d3bb4 (MIT; 100 recordings of one task, parquet + meta; not
 redistributed here: give the folder of its `meta/` and `data/`).
 """
@@ -35,8 +35,9 @@ import pyarrow.parquet as pq
 
 from ingest.qa.copies import copy_check, scale_with_floor
 from schemas.behaviour import BehaviourConfig
+from tests.realdata import realdata
 
-GR00T = Path(__file__).resolve().parents[1] / "tests/data/real/gr00t_robot_sim_picknplace"
+GR00T = "gr00t_robot_sim_picknplace"  # the real sample (tests/REAL_SAMPLES.md)
 CFG = BehaviourConfig()
 
 
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true", help="the GR00T sample's signals only (seconds)")
     args = p.parse_args(argv)
     g1 = None if args.smoke else args.g1
-    sets = [("GR00T PickNPlace (real sample)", GR00T)] + ([("Unitree G1 teleop", g1)] if g1 else [])
+    sets = [("GR00T PickNPlace (real sample)", realdata(GR00T))] + ([("Unitree G1 teleop", g1)] if g1 else [])
     for name, root in sets:
         print(json.dumps(signals(name, root)))
     if args.pipeline and g1:

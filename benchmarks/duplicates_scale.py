@@ -1,7 +1,7 @@
 """The copy search at corpus scale: repetitions of one task built from real recordings, copies planted in them the way
 copies are made, found by `eidata verdicts`' own code (fingerprints, `near_duplicates`, `copy_check`).
 
-Episodes: the GR00T PickNPlace sample's 5 real recordings (tests/data/real; `observation.state`, 44 dims at 20 Hz)
+Episodes: the GR00T PickNPlace sample's 5 real recordings (tests/REAL_SAMPLES.md; `observation.state`, 44 dims at 20 Hz)
 replayed as one task's repetitions: each a recording drawn at random, time-warped (its pace 0.85-1.15x and a smooth
 drift within it) and moved off its path by a smooth per-dim curve of `--spread` of the dim's range (plus sensor noise
 of 0.2 %), then re-gridded to 10 Hz as the ingest does. `--spread` is set so that the closest pairs of repetitions lie
@@ -40,6 +40,7 @@ from ingest.qa.copies import _shifted, copy_check, scale_with_floor
 from ingest.qa.duplicates import fingerprint, near_duplicates
 from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
+from tests.realdata import realdata
 
 FPS_OUT = 10.0  # the ingest's grid
 
@@ -48,7 +49,7 @@ class Task:
     """One task's repetitions from real recordings: episode i is a pure function of (seed, i)."""
 
     def __init__(self, spread: float, seed: int = 0) -> None:
-        self.recordings, self.fps = episodes(GR00T)
+        self.recordings, self.fps = episodes(realdata(GR00T))
         every = np.concatenate(self.recordings)
         self.range = np.ptp(every, axis=0)
         self.limits = DimLimits.observed(every)

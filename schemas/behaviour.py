@@ -14,7 +14,7 @@ A `BehaviourRecord` is flattened into the catalog beside the geometry QA as one 
 action). The verdict step (`eidata verdicts`) adds the copy columns (`CopyColumns`); the catalog build indexes
 them (`jobs.catalog.rows`).
 
-Default thresholds were measured on real samples: the GR00T PickNPlace episodes (`tests/data/real/`, tested in
+Default thresholds were measured on real samples: the GR00T PickNPlace episodes (tests/REAL_SAMPLES.md, tested in
 `tests/ingest/qa/test_planted.py` on the natives and `test_phase.py` through ingest), the Bridge debug shard
 and a real AgiBot arm log (soul667/DatasetTools @ 8971d93, not redistributable: `test_real_agibot.py` skips without
 it); each default sits clear of what the clean episodes give (the figures are in the field descriptions).

@@ -1,7 +1,7 @@
 """Shared test configuration: markers for slow and GPU checks, quiet third-party libraries, the lerobot oracle
-fixture (`run_oracle`, a plugin), the real third-party samples (`realdata`, `shared_realdata`), and the local runs
-that the job tests and their bucket twins (tests/s3) both read: the demo's raw corpus and its reference ingest (`raw`,
-`reference`), the quarantine scenario's (`quarantine_local`)."""
+fixture (`run_oracle`, a plugin), and the local runs that the job tests and their bucket twins (tests/s3) both read:
+the demo's raw corpus and its reference ingest (`raw`, `reference`), the quarantine scenario's (`quarantine_local`).
+The real third-party samples are read with `tests.realdata.realdata`."""
 
 from __future__ import annotations
 
@@ -24,9 +24,6 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 REPO = Path(__file__).resolve().parents[1]
-REALDATA = REPO / "tests" / "data" / "real"  # redistributable samples, in the repository (see its README)
-# samples without a licence to redistribute them (EIDATA_SHARED_REALDATA: a folder elsewhere holding them)
-SHARED_REALDATA = Path(os.environ.get("EIDATA_SHARED_REALDATA") or REPO.parent / "shared" / "realdata")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -140,20 +137,3 @@ def quarantine_local(tmp_path_factory: pytest.TempPathFactory) -> LocalRun:
     spec = tmp / "local.yaml"
     spec.write_text(yaml.safe_dump(corrupt_spec(roots, tmp / "local"), sort_keys=False))
     return LocalRun(raw, spec, tmp / "local", run_ingest(load_spec(spec), progress=False))
-
-
-@pytest.fixture(scope="session")
-def realdata() -> Path:
-    """The real samples kept in the repository (`tests/data/real/`): there on every clone, never skipped."""
-    return REALDATA
-
-
-@pytest.fixture(scope="session")
-def shared_realdata() -> Path:
-    """Real samples whose licence does not allow redistribution: only on this team's machines (`../shared/`)."""
-    if not SHARED_REALDATA.is_dir():
-        pytest.skip(
-            f"this real sample has no licence to redistribute it, so it is not in the repository; it is read from "
-            f"{SHARED_REALDATA}, which this machine lacks (CI has no shared/ folder, so it skips there too)"
-        )
-    return SHARED_REALDATA

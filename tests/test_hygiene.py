@@ -1,4 +1,5 @@
-"""Release hygiene: no private absolute paths or debugger hooks in shipped code, and ruff is clean."""
+"""Release hygiene: no private absolute paths or debugger hooks in shipped code, ruff is clean, and the tests start
+their child processes in a process group of their own through one helper (tests/processes.py)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,17 @@ def test_ruff_clean() -> None:
     for args in (["check", "."], ["format", "--check", "."]):
         proc = subprocess.run([ruff, *args], cwd=REPO, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, f"ruff {' '.join(args)}:\n{proc.stdout}{proc.stderr}"
+
+
+def test_child_process_groups_are_started_and_killed_by_tests_processes_only() -> None:
+    """13 test files carried their own copy of "start in a session, kill the group on every way out" (issue 54):
+    one helper now, so a fix to it (a leak, a pipe left open) lands everywhere."""
+    helper = REPO / "tests" / "processes.py"
+    copies = [
+        f"{p.relative_to(REPO)}: {pattern}"
+        for p in sorted((REPO / "tests").rglob("*.py"))
+        if p != helper
+        for pattern in ("start_new_session" + "=True", "os." + "killpg(")  # split: this file is no copy of either
+        if pattern in p.read_text(encoding="utf-8")
+    ]
+    assert not copies, "start children and kill their groups with tests/processes.py:\n" + "\n".join(copies)

@@ -2,7 +2,7 @@
 installs and timed, and the packages installed without their dependencies come after every step that resolves
 dependencies (pip checks the declared dependencies of what is installed whenever a step resolves them, and printed
 lerobot 0.3.3's unmet pins as "ERROR: pip's dependency resolver ..." at the end of a fresh build; an --no-deps install
-checks nothing). Read from `make -n` (nothing runs)."""
+checks nothing). Every test target reports its slowest tests. Read from `make -n` (nothing runs)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,17 @@ from tests.needs import tool_missing
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _venv_recipe(tmp_path: Path) -> list[str]:
+def _recipe(tmp_path: Path, target: str) -> list[str]:
     make = shutil.which("make")
     if make is None:
         tool_missing("make", "the Makefile's recipe is read with make -n")
-    out = subprocess.run(
-        [make, "-n", "-B", "venv", f"VENV={tmp_path / 'venv'}"], cwd=REPO, capture_output=True, text=True, check=True
-    )
+    paths = [f"VENV={tmp_path / 'venv'}", f"ORACLE_V30={tmp_path / 'oracle'}"]  # none built: nothing is up to date
+    out = subprocess.run([make, "-n", "-B", target, *paths], cwd=REPO, capture_output=True, text=True, check=True)
     return out.stdout.splitlines()
+
+
+def _venv_recipe(tmp_path: Path) -> list[str]:
+    return _recipe(tmp_path, "venv")
 
 
 def test_every_pip_step_is_announced_and_timed(tmp_path: Path) -> None:
@@ -41,3 +44,9 @@ def test_no_deps_installs_come_last(tmp_path: Path) -> None:
     no_deps = [i for i, line in enumerate(installs) if "--no-deps" in line]
     assert no_deps and any("lerobot==0.3.3" in installs[i] for i in no_deps)
     assert no_deps == list(range(len(installs) - len(no_deps), len(installs))), installs
+
+
+def test_every_test_target_reports_its_slowest_tests(tmp_path: Path) -> None:
+    for target in ("test", "test-fast", "test-all"):
+        runs = [line for line in _recipe(tmp_path, target) if " -m pytest" in line]
+        assert runs and all("--durations=25" in line for line in runs), (target, runs)

@@ -392,7 +392,7 @@ class EpisodeReader:
             action_config=segments or None,
             success=success,
             # lerobot's own name for a step's outcome: `next.reward`, `next.done`, `next.success` (the features of its
-            # pusht dataset and of the GR00T sample in tests/data/real); the other columns stay signals
+            # pusht dataset and of the real GR00T sample); the other columns stay signals
             signals={k: s for k, s in signals.items() if not k.startswith(OUTCOME_PREFIX)},
             outcomes={k: s for k, s in signals.items() if k.startswith(OUTCOME_PREFIX)},
             metadata=metadata,

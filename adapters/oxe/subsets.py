@@ -9,7 +9,7 @@ the fixture writer `adapters.synthetic.rlds`, so the synthetic builder directori
 
 Sources (reference, checked against each other):
 - TFDS catalog pages (tensorflow.org/datasets/catalog/<name>) for the feature structures and feature descriptions;
-  the DROID schema in droid-dataset/droid `docs/the-droid-dataset.md`; `tests/data/real/octo_bridge_debug_rlds` for
+  the DROID schema in droid-dataset/droid `docs/the-droid-dataset.md`; real sample `octo_bridge_debug_rlds` for
   Bridge.
 - Control frequencies: the OXE dataset sheet as carried by any4lerobot `openx2lerobot/oxe_utils/configs.py`
   (`OXE_DATASET_METADATA`: fractal 3, kuka 10, bridge 5, taco_play 15, berkeley_autolab_ur5 5, droid 15 Hz).

@@ -141,7 +141,7 @@ class RosbagAdapter(SourceAdapter):
                     skipped[c.topic] = "excluded by the exclude_topics option"
                 elif c.msgcount and c.msgtype not in reader.typestore.fielddefs:
                     # a robot's own types in a bag without definitions (sqlite3 bags before rosbag2 stored them:
-                    # px4_msgs in tests/data/real/rosbag_ats): named, the bag's other topics read
+                    # px4_msgs in the real sample rosbag_ats): named, the bag's other topics read
                     skipped[c.topic] = (
                         f"{c.msgcount} message(s) that cannot be decoded: no definition of its type in the bag (ROS "
                         "2 Humble's standard types, bags.DEFAULT_TYPES, and the message_definitions option's stand in "

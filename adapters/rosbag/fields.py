@@ -106,9 +106,9 @@ def without_nonfinite_columns(
 ) -> tuple[np.ndarray, tuple[str, ...], dict[str, str]]:
     """(values, names) less the columns that hold no number a float32 native can keep (finite, within float32's
     range) in any message, and those columns' names with what they held. A publisher may fill a field it does not use
-    with NaN, or a limit it does not set with inf, in every message (PX4, tests/data/real/rosbag_ats: ActuatorMotors'
+    with NaN, or a limit it does not set with inf, in every message (PX4, the real sample rosbag_ats: ActuatorMotors'
     control[4..11] on a quadrotor and VehicleLocalPosition's ref_lat without GPS are NaN, its vxy_max and hagl_min
-    inf), or mark a variance it does not observe with DBL_MAX (the real PR2's /base_odometry/odom, tests/data/real/
+    inf), or mark a variance it does not observe with DBL_MAX (the real PR2's /base_odometry/odom, real sample
     rosbag_pr2: covariance of z, roll and pitch 1.7976931348623157e+308, which is inf as float32): such a column is
     named, not kept as a native."""
     if values.dtype.kind != "f":

@@ -30,7 +30,7 @@ from adapters.rosbag.tf import TfTree
 
 JOINT_STATE = ("sensor_msgs/msg/JointState",)
 # ROS 1's older `tf/tfMessage` is the same message (`geometry_msgs/TransformStamped[] transforms`, the definition a
-# real PR2 bag of 2012 carries: tests/data/real/rosbag_pr2)
+# real PR2 bag of 2012 carries: the real sample rosbag_pr2)
 TF = ("tf2_msgs/msg/TFMessage", "tf/msg/tfMessage")
 STRING = ("std_msgs/msg/String",)
 POSE_NAMES = ("x", "y", "z", "qx", "qy", "qz", "qw")
@@ -89,7 +89,7 @@ class TopicData:
             if self.msgtype in cam.IMAGE:
                 self.sizes.add((int(msg.height), int(msg.width)))
         elif kind == "joints":
-            # A driver may leave `name` empty (the Feetech driver of tests/data/real/rosbag_ats publishes positions
+            # A driver may leave `name` empty (the Feetech driver of the real sample rosbag_ats publishes positions
             # only): its joints are then named by their index in the arrays, never dropped for want of a name.
             names = list(msg.name) or [str(i) for i in range(len(msg.position))]
             self.unnamed_joints |= not msg.name

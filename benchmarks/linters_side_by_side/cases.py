@@ -16,8 +16,10 @@ import av
 import numpy as np
 import pyarrow.parquet as pq
 
+from tests.realdata import realdata
+
 REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO / "tests" / "data" / "real" / "gr00t_robot_sim_picknplace"
+SAMPLE = "gr00t_robot_sim_picknplace"  # the real sample (tests/REAL_SAMPLES.md), read with `realdata`
 FPS = 20
 ELBOW = 25  # right_arm slice 22..29 of meta/modality.json: the 4th joint, elbow pitch
 PLANTED_IN = 1
@@ -35,24 +37,24 @@ plant = _planters()
 
 
 def load(index: int):
-    table = pq.read_table(SAMPLE / "data" / "chunk-000" / f"episode_{index:06d}.parquet")
+    table = pq.read_table(realdata(SAMPLE) / "data" / "chunk-000" / f"episode_{index:06d}.parquet")
     n = table.num_rows
     state = table["observation.state"].combine_chunks().flatten().to_numpy().reshape(n, -1).astype(np.float64)
     action = table["action"].combine_chunks().flatten().to_numpy().reshape(n, -1).astype(np.float64)
-    video = SAMPLE / "videos" / "chunk-000" / "observation.images.ego_view" / f"episode_{index:06d}.mp4"
+    video = realdata(SAMPLE) / "videos" / "chunk-000" / "observation.images.ego_view" / f"episode_{index:06d}.mp4"
     with av.open(str(video)) as c:
         frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
     return plant.Episode(state, action, frames, float(FPS))
 
 
 def stats_limits() -> tuple[np.ndarray, np.ndarray]:
-    s = json.loads((SAMPLE / "meta" / "stats.json").read_text())["observation.state"]
+    s = json.loads((realdata(SAMPLE) / "meta" / "stats.json").read_text())["observation.state"]
     return np.array(s["min"]), np.array(s["max"])
 
 
 def tasks() -> list[str]:
     """Each episode's task: the first of its `tasks` in meta/episodes.jsonl (the instruction, not "valid")."""
-    lines = (SAMPLE / "meta" / "episodes.jsonl").read_text().splitlines()
+    lines = (realdata(SAMPLE) / "meta" / "episodes.jsonl").read_text().splitlines()
     return [json.loads(line)["tasks"][0] for line in lines]
 
 

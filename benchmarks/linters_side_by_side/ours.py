@@ -17,11 +17,12 @@ from ingest.qa.duplicates import near_duplicates
 from ingest.qa.findings import findings
 from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
+from tests.realdata import realdata
 
 
 def limits() -> DimLimits:
-    stats = json.loads((SAMPLE / "meta" / "stats.json").read_text())["observation.state"]
-    modality = json.loads((SAMPLE / "meta" / "modality.json").read_text())["state"]
+    stats = json.loads((realdata(SAMPLE) / "meta" / "stats.json").read_text())["observation.state"]
+    modality = json.loads((realdata(SAMPLE) / "meta" / "modality.json").read_text())["state"]
     rest = np.zeros(len(stats["min"]), bool)
     for part in ("left_hand", "right_hand"):
         rest[modality[part]["start"] : modality[part]["end"]] = True

@@ -196,7 +196,7 @@ def _core(
     not core never narrows nor cuts the span: it is written over its own window (`span._native_windows`). So a
     controller that hands over from one JointState topic to another midway, or a status topic at 1 Hz beside joint
     states at 100 Hz, keeps the recording whole, where the common span of every topic left nothing or a part (a real
-    ROS bag: /parameter_events only in its first 0.3 s, /rosout at 8.7..9.3 s; tests/data/real/rosbag_ats)."""
+    ROS bag: /parameter_events only in its first 0.3 s, /rosout at 8.7..9.3 s; the real sample rosbag_ats)."""
     if hands or (cams and not states):
         core = hands + cams
         return rs.common_span(core), sorted({g for t in core for g in rs.find_gaps(t, max_gap_s)})

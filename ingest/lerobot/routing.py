@@ -17,7 +17,7 @@ Why not one dataset with the union of the features and a mask per native: LeRobo
 normalisation, its dataset loader, policies' input features) take every feature of every frame as real, and a
 stand-in value for a stream a recording never had (0, or NaN, which the writer refuses) would be learned as data
 unless every consumer applied a mask it does not know of. Measured on the real folder of two Interbotix arms
-(tests/data/real/rosbag_interbotix, 4 recordings: a WidowX 200's 29 state + 1 command columns three times, a WidowX
+(the real sample rosbag_interbotix, 4 recordings: a WidowX 200's 29 state + 1 command columns three times, a WidowX
 250's 6 command columns): a union has 36 native columns, 6 of them stand-ins in every wx200 frame and 30 in every
 wx250 frame, 9,330 of its 21,564 native cells (43 %) values no recorder sent; two datasets (30 and 6 columns) have
 none. A stream missing only in part of a recording is another matter: the recording has it, so it keeps its columns
@@ -26,7 +26,7 @@ native_valid`, `action.native_valid`: float32 0/1 of the native's width and name
 where its stream has no sample (the column there holds the nearest sample, as the writer refuses NaN); the lineage
 names each such window (`ingest.canonical.span`, `native_windows`). The mask is written for every dataset with natives
 (all 1 where every stream covers the episode), so it never splits a dataset by itself, and a mask follows its native
-in a signature's name. Measured on the real ATS db3 (tests/data/real/rosbag_ats/rosbags, three JointStates starting 0.4,
+in a signature's name. Measured on the real ATS db3 (the real sample rosbag_ats/rosbags, three JointStates starting 0.4,
 1.8 and 3.3 s in): the 12.4 s any of them covers (10.9 s written, the idle end the QA cuts said) instead of the 9.6 s
 all three covered, the two later ones 0 in their first 13 and 28 frames; on a Franka recording with a controller
 switch (larics/for_franka_ros @ c63d5d4, a ROS 1 bag with no licence, kept beside the repository): one episode over

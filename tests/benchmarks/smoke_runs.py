@@ -7,13 +7,13 @@ tests come last: most tests run on one core, so the runs take the idle one inste
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+
+from tests.processes import run_group
 
 REPO = Path(__file__).resolve().parents[2]
 BENCHMARKS = sorted(p.stem for p in (REPO / "benchmarks").glob("*.py") if not p.stem.startswith("_"))
@@ -40,19 +40,7 @@ def run(name: str, *flags: str, python: tuple[str, ...] = ()) -> subprocess.Comp
     cmd = [sys.executable, *python, "-m", f"benchmarks.{name}", "--smoke", *flags]
     # its own session, and the whole group killed on every way out: a run past TIMEOUT_S used to leave its children
     # behind (a SeaweedFS server of train_bucket's spinning at 90 % of a core for the rest of the suite)
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired as e:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        raise subprocess.TimeoutExpired(cmd, TIMEOUT_S, output=out, stderr=err) from e
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    return run_group(cmd, TIMEOUT_S, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _run_key(key: str) -> subprocess.CompletedProcess[str]:

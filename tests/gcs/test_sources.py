@@ -14,6 +14,7 @@ import pytest
 
 from adapters.storage.location import locate, metering, readable
 from tests.gcs.server import GcsServer
+from tests.realdata import realdata
 from tests.store_cases import URL_SOURCES, check_source_reads_as_from_disk, compare_source, demo_corpus, put_url
 
 
@@ -37,11 +38,11 @@ def test_source_from_gcs_reads_as_from_disk(corpus: dict[str, Any], name: str) -
     [("octo_bridge_debug_rlds", "oxe", 0), ("gr00t_robot_sim_picknplace", "lerobot", 3)],
 )
 def test_real_samples_from_gcs_read_as_from_disk(
-    gcs: GcsServer, realdata: Path, prefix: str, sample: str, adapter: str, limit: int
+    gcs: GcsServer, prefix: str, sample: str, adapter: str, limit: int
 ) -> None:
     # Octo's two Bridge tfrecord shards (3.4 MB each, read front to back in 8 MiB blocks); GR00T's LeRobot v2.1
     # episodes (parquet and H.264 mp4s of 0.7-1.1 MB, opened seekable in 1 MiB blocks)
-    folder = realdata / sample
+    folder = realdata(sample)
     url = _put(gcs, folder, f"raw/{prefix}/{sample}")
     refs, listed, meter = compare_source(
         adapter, None, folder, url, (url, str(folder)), limit=limit, storage=gcs.options()
@@ -51,9 +52,9 @@ def test_real_samples_from_gcs_read_as_from_disk(
     assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter.as_dict()
 
 
-def test_one_mp4_decoded_from_gcs_fetches_it_once(gcs: GcsServer, realdata: Path, prefix: str) -> None:
+def test_one_mp4_decoded_from_gcs_fetches_it_once(gcs: GcsServer, prefix: str) -> None:
     # one real GR00T mp4 (1.1 MB, two 1 MiB blocks) decoded whole by PyAV from a seekable file object
-    video = realdata / "gr00t_robot_sim_picknplace/videos/chunk-000/observation.images.ego_view/episode_000000.mp4"
+    video = realdata("gr00t_robot_sim_picknplace/videos/chunk-000/observation.images.ego_view/episode_000000.mp4")
     url = _put(gcs, video.parent, f"raw/{prefix}/mp4")
     with av.open(str(video)) as c:
         local = [frame.to_ndarray(format="rgb24") for frame in c.decode(video=0)]

@@ -16,6 +16,7 @@ import pytest
 
 from jobs.cli import EXIT_BROKEN_PIPE, main
 from tests.fixtures.corpus import episode, write_dataset
+from tests.realdata import realdata
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "ray", "av", "scipy")
@@ -75,13 +76,13 @@ def test_a_command_imports_only_its_own_options() -> None:
     assert run.stdout.strip() == "[]", run.stdout + run.stderr
 
 
-def test_a_reader_gone_ends_the_command_quietly(realdata: Path) -> None:
+def test_a_reader_gone_ends_the_command_quietly() -> None:
     """Issue 50 item 10: `eidata validate ... | head` ended in a BrokenPipeError traceback. Here stdout is a pipe whose
     reading end is closed before the CLI starts, so its first write fails as it does once `head` has exited."""
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        cmd = [sys.executable, "-m", "jobs.cli", "validate", str(realdata / "gr00t_robot_sim_picknplace"), "--no-data"]
+        cmd = [sys.executable, "-m", "jobs.cli", "validate", str(realdata("gr00t_robot_sim_picknplace")), "--no-data"]
         run = subprocess.run(cmd, cwd=REPO, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
     finally:
         os.close(write_end)

@@ -18,6 +18,7 @@ from jobs.cli import main
 from jobs.validate import validate_dataset, validate_path
 from tests.fixtures.corrupt import break_lerobot_v3, inject_fault
 from tests.fixtures.episodes import write_canonical_dataset
+from tests.realdata import realdata
 from tests.schemas.test_dataset_meta import GR00T_EXPECTED as GR00T_META_EXPECTED
 
 GR00T = "gr00t_robot_sim_picknplace"
@@ -28,16 +29,16 @@ GR00T_EXPECTED = GR00T_META_EXPECTED | {("ghost_camera", "warning")}
 EP0 = "data/chunk-000/episode_000000.parquet"
 
 
-def test_real_gr00t_sample_reports_its_known_quirks_exactly(realdata: Path, capsys: pytest.CaptureFixture) -> None:
-    report = validate_dataset(realdata / GR00T)
+def test_real_gr00t_sample_reports_its_known_quirks_exactly(capsys: pytest.CaptureFixture) -> None:
+    report = validate_dataset(realdata(GR00T))
     assert report.codes() == GR00T_EXPECTED
     assert len(report.quirks) == len(GR00T_EXPECTED)
     assert (report.version, report.episodes, report.frames, report.fps) == ("v2.0", 5, 2096, 20.0)
     assert (report.count("error"), report.count("warning"), report.count("info")) == (2, 9, 3)
-    assert main(["validate", str(realdata / GR00T)]) == 1
+    assert main(["validate", str(realdata(GR00T))]) == 1
     out = capsys.readouterr().out
     assert "ERROR   timestamp_offset" in out and "[0.05s]" in out and "2 error, 9 warning, 3 info -> FAIL" in out
-    assert main(["validate", str(realdata / GR00T), "--json", "--no-data"]) == 1
+    assert main(["validate", str(realdata(GR00T)), "--json", "--no-data"]) == 1
     (meta_only,) = json.loads(capsys.readouterr().out)
     codes = {q["code"] for q in meta_only["quirks"]}
     assert "missing_video_files" in codes and "timestamp_offset" not in codes and meta_only["failed"]

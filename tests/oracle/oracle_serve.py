@@ -21,7 +21,6 @@ import io
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -87,16 +86,18 @@ class OracleProcess:
         self.reply_fd = -1
 
     def _start(self) -> None:
+        # imported here: the oracle's own process imports this module as a file of its folder, without `tests`
+        from tests.processes import start
+
         read, write = os.pipe()
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
+            self.proc = start(
                 [*self.cmd, "serve", str(write)],
                 env=self.env,
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=log,
                 pass_fds=(write,),
-                start_new_session=True,
             )
         os.close(write)
         self.reply_fd = read
@@ -106,9 +107,10 @@ class OracleProcess:
         after the server died."""
         if self.proc is None:
             return
+        from tests.processes import kill_group  # imported here: see _start
+
         proc, self.proc = self.proc, None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc)
         proc.wait()
         with contextlib.suppress(OSError):
             proc.stdin.close()  # type: ignore[union-attr]

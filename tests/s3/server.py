@@ -14,11 +14,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.storage import StorageOptions
+from tests.processes import group
 
 ACCESS_KEY = "eidata-test-key"
 SECRET_KEY = "eidata-test-secret-9f3c1a"  # the tests grep logs and dumps for this string
@@ -185,24 +186,19 @@ def served(
 ) -> Iterator[tuple[subprocess.Popen, float]]:
     """Run `cmd` (its output to `log_path`) until the block ends, once a server answers at `url`: yields (the process,
     the start-up deadline); a process that exits or does not answer in `timeout_s` raises with its log's tail."""
-    log = open(log_path, "wb")  # noqa: SIM115 (held by the server process until it stops)
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not answers(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{what} did not serve at {url}: {tail}")
-            time.sleep(0.2)
-        yield proc, deadline
-    finally:
-        proc.terminate()
+    with open(log_path, "wb") as log, group(cmd, stdout=log, stderr=subprocess.STDOUT) as proc:
         try:
-            proc.wait(3)  # its data are a temp folder: no need to wait out its graceful shutdown
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            deadline = time.monotonic() + timeout_s
+            while not answers(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{what} did not serve at {url}: {tail}")
+                time.sleep(0.2)
+            yield proc, deadline
+        finally:
+            proc.terminate()  # a goodbye first; the group's SIGKILL follows when the block ends
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(3)  # its data are a temp folder: no need to wait out its graceful shutdown
 
 
 def _make_buckets(server: S3Server, buckets: tuple[str, ...], deadline: float, proc: subprocess.Popen) -> None:

@@ -6,10 +6,8 @@ job tests read too), one bucket job and its rerun; with --runslow a killed job a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +25,7 @@ from jobs.spec import load_spec
 from tests.fixtures.discovery import discover
 from tests.jobs.demo_reference import demo_spec, hashes
 from tests.jobs.ingest import crash_hooks
+from tests.processes import group
 from tests.s3.server import S3Server, child_env
 from tests.store_cases import bucket_query
 
@@ -108,18 +107,11 @@ def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
         crash_hooks.HOLD_ENV: json.dumps([u for u in uids if u != first]),
     }
     cmd = [sys.executable, "-m", "tests.jobs.ingest.crash_hooks", str(spec_path), str(committed_log)]
-    with err.open("w") as stderr:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
-        )
-    try:
+    # the driver and its embedded Ray die together when the block ends
+    with err.open("w") as stderr, group(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr) as proc:
         deadline = time.monotonic() + 240
         while not committed_log.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the driver and its embedded Ray die together
-        proc.wait()
     assert committed_log.read_text().split() == [first], err.read_text()[-3000:]
     killed = dataset_objects(s3, url)
     assert killed and killed != hashes(local)

@@ -6,7 +6,6 @@ leaves the objects of an uninterrupted run; a job holding the output refuses the
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -33,6 +32,7 @@ from jobs.stages.text_embed import TextEmbedJob, TextEmbedStage
 from schemas.lerobot import load_info
 from tests.fixtures.dinov3 import write_tiny_dinov3
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
+from tests.processes import group
 from tests.s3.latents_child import latents_job
 from tests.s3.server import S3Server, child_env
 from tests.s3.test_bucket_stage import files, objects
@@ -209,16 +209,9 @@ def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
     }
     cmd = [sys.executable, "-m", "tests.s3.latents_child", url, str(model_dir), "--kill", kill]
     err = tmp_path / "driver.err"  # a file, not a pipe: the orphaned Ray processes would hold a pipe open
-    with err.open("w") as stderr:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
-        )
-    try:
+    # the group killed after: the embedded Ray the dead driver left
+    with err.open("w") as stderr, group(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr) as proc:
         proc.wait(timeout=300)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the embedded Ray the dead driver left
-        proc.wait()
     assert proc.returncode == -signal.SIGKILL, err.read_text()[-3000:]
     killed = objects(url, s3)
     # the kill did cut the stage short (at `end` every record was put: only the catalog is behind)

@@ -4,8 +4,6 @@ reader used and against the whole file, and the decoded data equal the local rea
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import av
 import h5py
 import numpy as np
@@ -14,13 +12,13 @@ import pytest
 
 from adapters.storage.reads import LocalCache, ReadMeter, open_seekable, open_stream
 from adapters.storage.urls import filesystem
+from tests.realdata import realdata
 from tests.s3.server import S3Server
 
-REAL = Path(__file__).resolve().parents[1] / "data" / "real"
-GR00T = REAL / "gr00t_robot_sim_picknplace"
-MP4 = GR00T / "videos/chunk-000/observation.images.ego_view/episode_000000.mp4"
-PARQUET = GR00T / "data/chunk-000/episode_000000.parquet"
-TFRECORD = REAL / "octo_bridge_debug_rlds/bridge_dataset/1.0.0/bridge_dataset-train.tfrecord-00000-of-00001"
+# real files of the samples (tests/REAL_SAMPLES.md), read with `realdata`
+MP4 = "gr00t_robot_sim_picknplace/videos/chunk-000/observation.images.ego_view/episode_000000.mp4"
+PARQUET = "gr00t_robot_sim_picknplace/data/chunk-000/episode_000000.parquet"
+TFRECORD = "octo_bridge_debug_rlds/bridge_dataset/1.0.0/bridge_dataset-train.tfrecord-00000-of-00001"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +32,12 @@ def bucket(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         f.create_dataset("action", data=rng.normal(size=(64, 7)))
     fs, _ = filesystem("s3://", s3.options())
     keys = {}
-    for name, path in {"mp4": MP4, "parquet": PARQUET, "tfrecord": TFRECORD, "hdf5": h5}.items():
+    for name, path in {
+        "mp4": realdata(MP4),
+        "parquet": realdata(PARQUET),
+        "tfrecord": realdata(TFRECORD),
+        "hdf5": h5,
+    }.items():
         keys[name] = f"raw/reads/{path.name}"
         fs.put_file(str(path), keys[name])
     keys["hdf5_local"] = str(h5)
@@ -60,7 +63,7 @@ def test_mp4_window_is_read_without_the_whole_file(s3: S3Server, bucket: dict[st
     meter = ReadMeter()
     with open_seekable(fs, bucket["mp4"], block_size=64 << 10, meter=meter) as f, av.open(f) as c:
         frames = window(c, 13.0, 14.0)
-    with av.open(str(MP4)) as c:
+    with av.open(str(realdata(MP4))) as c:
         local = window(c, 13.0, 14.0)
     assert len(frames) == len(local) == 20 and all(np.array_equal(a, b) for a, b in zip(frames, local, strict=True))
     assert meter.fetched < 0.35 * meter.size, meter.as_dict()  # the moov and 12.5-14 s of samples, not the file
@@ -81,7 +84,7 @@ def test_hdf5_dataset_read_fetches_about_that_dataset(s3: S3Server, bucket: dict
 def test_parquet_one_column_fetches_that_column(s3: S3Server, bucket: dict[str, str]) -> None:
     fs, _ = filesystem("s3://", s3.options())
     meter = ReadMeter()
-    local = pq.ParquetFile(PARQUET)
+    local = pq.ParquetFile(realdata(PARQUET))
     column = "timestamp"  # 3 KB compressed of this real file's 180 KB (observation.state is 109 KB)
     with open_seekable(fs, bucket["parquet"], block_size=64 << 10, meter=meter) as f:
         table = pq.ParquetFile(f).read(columns=[column])
@@ -95,17 +98,19 @@ def test_tfrecord_stream_is_sequential_and_whole(s3: S3Server, bucket: dict[str,
     meter = ReadMeter()
     with open_stream(fs, bucket["tfrecord"], block_size=1 << 20, meter=meter) as f:
         data = b"".join(iter(lambda: f.read(65536), b""))
-    assert data == TFRECORD.read_bytes()
+    assert data == realdata(TFRECORD).read_bytes()
     assert meter.fetched == meter.size == meter.used and meter.requests == -(-meter.size // (1 << 20))
 
 
 def test_local_cache_is_bounded_and_cleaned(s3: S3Server, bucket: dict[str, str]) -> None:
     fs, _ = filesystem("s3://", s3.options())
-    other = MP4.with_name("episode_000001.mp4")
+    other = realdata(MP4).with_name("episode_000001.mp4")
     fs.put_file(str(other), "raw/reads/other.mp4")
-    with LocalCache(max_bytes=int(1.5 * MP4.stat().st_size)) as cache:
+    with LocalCache(max_bytes=int(1.5 * realdata(MP4).stat().st_size)) as cache:
         first = cache.path(fs, bucket["mp4"])
-        assert first.read_bytes() == MP4.read_bytes() and cache.path(fs, bucket["mp4"]) == first  # fetched once
+        assert (
+            first.read_bytes() == realdata(MP4).read_bytes() and cache.path(fs, bucket["mp4"]) == first
+        )  # fetched once
         second = cache.path(fs, "raw/reads/other.mp4")  # both do not fit: the least recently used goes
         assert second.read_bytes() == other.read_bytes() and not first.exists()
         assert cache.used_bytes == other.stat().st_size <= cache.max_bytes

@@ -1,5 +1,5 @@
 """ROS bags in a bucket of the real S3 server read as from local disk: the real Interbotix recordings (ROS 1 `.bag`, a
-ROS 2 MCAP folder and a sqlite3 folder: tests/data/real/rosbag_interbotix) and the synthetic camera bag, put under a
+ROS 2 MCAP folder and a sqlite3 folder: `rosbag_interbotix`) and the synthetic camera bag, put under a
 prefix and discovered and read from `s3://` by an adapter that carries the store's options
 (`get_adapter(name, options, storage)`): the same refs, and per episode every stream, finding and camera frame
 bit for bit (`tests.store_cases.compare_source`). A truncated bag is refused with the same reason either way. Every
@@ -12,17 +12,18 @@ from pathlib import Path
 
 from tests.adapters.rosbag.conftest import write_bag
 from tests.adapters.rosbag.test_adapter import OPTIONS
-from tests.adapters.rosbag.test_real import REAL
+from tests.adapters.rosbag.test_real import INTERBOTIX
+from tests.realdata import realdata
 from tests.s3.server import S3Server
 from tests.store_cases import compare_source, put_url
 
 
 def test_real_bags_from_the_bucket_read_as_from_disk(s3: S3Server, prefix: str, tmp_path: Path) -> None:
     folder = tmp_path / "robots"
-    shutil.copytree(REAL, folder, ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(realdata(INTERBOTIX), folder, ignore=shutil.ignore_patterns("*.md"))
     broken = folder / "broken" / "cut.bag"  # the WidowX 200 bag cut in half: its index and the rest are gone
     broken.parent.mkdir()
-    whole = (REAL / "wx200_waist_diagnostics_12s.bag").read_bytes()
+    whole = (realdata(INTERBOTIX) / "wx200_waist_diagnostics_12s.bag").read_bytes()
     broken.write_bytes(whole[: len(whole) // 2])
     url = put_url(folder, f"s3://raw/{prefix}/robots", s3.options())
     refs, listed, meter = compare_source("rosbag", None, folder, url, (url, str(folder)), storage=s3.options())

@@ -13,6 +13,7 @@ import pytest
 from adapters import get_adapter
 from adapters.storage.location import locate, metering
 from jobs.demo.corpus import OPTIONS
+from tests.realdata import realdata
 from tests.s3.server import S3Server
 from tests.store_cases import URL_SOURCES, check_source_reads_as_from_disk, compare_source, demo_corpus, put_url, same
 
@@ -50,22 +51,20 @@ def _put_tree(s3: S3Server, folder: Path, base: str) -> str:
 @pytest.mark.parametrize(
     ("sample", "adapter"), [("gr00t_robot_sim_picknplace", "lerobot"), ("octo_bridge_debug_rlds", "oxe")]
 )
-def test_real_samples_from_the_bucket_read_as_from_disk(
-    s3: S3Server, realdata: Path, prefix: str, sample: str, adapter: str
-) -> None:
-    # real files of their makers (tests/data/real): a GR00T LeRobot v2.1 dataset (H.264 mp4s of about 1 MB) and
+def test_real_samples_from_the_bucket_read_as_from_disk(s3: S3Server, prefix: str, sample: str, adapter: str) -> None:
+    # real files of their makers (tests/REAL_SAMPLES.md): a GR00T LeRobot v2.1 dataset (H.264 mp4s of about 1 MB) and
     # Octo's Bridge RLDS shards (3.4 MB), larger than one 1 MiB block
-    folder = realdata / sample
+    folder = realdata(sample)
     url = _put_tree(s3, folder, f"raw/{prefix}/{sample}")
     _, listed, meter = compare_source(adapter, None, folder, url, (url, str(folder)), limit=3, storage=s3.options())
     print(f"{sample}: discover {listed.as_dict()}, read {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
     assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter.as_dict()
 
 
-def test_real_agibot_proprio_h5_from_the_bucket(s3: S3Server, shared_realdata: Path, prefix: str) -> None:
+def test_real_agibot_proprio_h5_from_the_bucket(s3: S3Server, prefix: str) -> None:
     from adapters.agibot.proprio import read_proprio
 
-    folder = shared_realdata / "agibot_proprio_stats_real"  # one real AgiBot World proprio_stats.h5, 2 MB
+    folder = realdata("agibot_proprio_stats_real")  # one real AgiBot World proprio_stats.h5, 2 MB
     url = _put_tree(s3, folder, f"raw/{prefix}/agibot")
 
     def fail(message: str, field: str) -> Exception:

@@ -25,6 +25,7 @@ from jobs.catalog.curate import curate
 from jobs.export.lerobot_v3.job import export_corpus
 from jobs.runtime.retry import EXIT_ENVIRONMENT
 from tests.needs import tool_missing
+from tests.processes import group
 from tests.s3.export_corpus import bucket_tree
 from tests.s3.server import Weed, clear_env, weed, weed_binary
 from tests.s3.test_export_v3 import write_corpus
@@ -71,16 +72,11 @@ def paused_export(store: Weed, local: Path, out: str, after: int, tmp: Path) -> 
     cmd = [sys.executable, "-m", "tests.s3.stall_child", str(pid), str(after), *args]
     if after == 0:
         os.kill(pid, signal.SIGSTOP)
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, start_new_session=True, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
-        out_text, err_text = proc.communicate(timeout=CHILD_TIMEOUT_S)
-    finally:
-        os.kill(pid, signal.SIGCONT)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    with group(cmd, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            out_text, err_text = proc.communicate(timeout=CHILD_TIMEOUT_S)
+        finally:
+            os.kill(pid, signal.SIGCONT)
     return subprocess.CompletedProcess(cmd, proc.returncode, out_text, err_text)
 
 
@@ -185,16 +181,11 @@ def test_a_store_paused_under_an_ingest_s_worker_is_said_deferred_and_the_rerun_
     assert store.proc is not None
     child_env = {**clear_env(), **env, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "tests.s3.stall_ingest_child", str(store.proc.pid), str(tmp_path / "paused")]
-    proc = subprocess.Popen(
-        [*cmd, str(spec("out"))], cwd=REPO, env=child_env, start_new_session=True, text=True, stderr=subprocess.PIPE
-    )
-    try:
-        _, err = proc.communicate(timeout=300)
-    finally:
-        os.kill(store.proc.pid, signal.SIGCONT)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    with group([*cmd, str(spec("out"))], cwd=REPO, env=child_env, text=True, stderr=subprocess.PIPE) as proc:
+        try:
+            _, err = proc.communicate(timeout=300)
+        finally:
+            os.kill(store.proc.pid, signal.SIGCONT)
     assert (tmp_path / "paused").exists()
     assert proc.returncode == EXIT_ENVIRONMENT, err[-3000:]
     lines = err.strip().splitlines()

@@ -14,6 +14,7 @@ import pytest
 
 from schemas.dataset_meta import DatasetMeta, Quirk
 from schemas.lerobot import IMAGE_NAMES
+from tests.realdata import realdata
 
 CAM = "observation.images.cam_high"
 TASKS = ["pick up the cube", "open the drawer"]
@@ -469,8 +470,8 @@ GR00T_EXPECTED = {
 
 
 @pytest.fixture
-def gr00t(realdata: Path) -> Path:
-    return realdata / "gr00t_robot_sim_picknplace"
+def gr00t() -> Path:
+    return realdata("gr00t_robot_sim_picknplace")
 
 
 def test_gr00t_sample_quirks(gr00t: Path) -> None:

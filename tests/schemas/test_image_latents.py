@@ -20,13 +20,14 @@ from schemas.image_latents import (
     latents_file,
 )
 from schemas.lerobot import load_info
+from tests.realdata import realdata
 
 META = dict(model="random-init:vits16", rate_hz=3.0, dtype="bfloat16", video_key="observation.images.ego_view")
 
 
-def test_the_latents_file_mirrors_the_video_file(realdata: Path) -> None:
+def test_the_latents_file_mirrors_the_video_file() -> None:
     """On the real GR00T sample's info.json (lerobot v2.0 paths): same chunk, same camera folder, same episode."""
-    info = load_info(realdata / "gr00t_robot_sim_picknplace/meta/info.json")
+    info = load_info(realdata("gr00t_robot_sim_picknplace/meta/info.json"))
     for episode in (0, 4, 1234):  # 1234: past the first chunk of 1000
         key = info.video_keys[0]
         video = info.video_file(episode, key)

@@ -1,5 +1,5 @@
 """GR00T's `meta/modality.json` (schemas/modality.py) on the real robot_sim.PickNPlace sample (NVIDIA/Isaac-GR00T
-demo_data, tests/data/real/): read and written back it is the maker's file, the checks find nothing wrong with it, and
+demo_data, a real sample): read and written back it is the maker's file, the checks find nothing wrong with it, and
 each kind of broken slice is reported by its key and cause."""
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ import pytest
 
 from schemas.lerobot import InfoJson, load_info
 from schemas.modality import ModalityJson, check_modality
+from tests.realdata import realdata
 
 SAMPLE = "gr00t_robot_sim_picknplace/meta"
 
 
 @pytest.fixture(scope="module")
-def real(realdata: Path) -> tuple[str, ModalityJson, InfoJson]:
-    path = realdata / SAMPLE / "modality.json"
-    return path.read_text(encoding="utf-8"), ModalityJson.load(path), load_info(realdata / SAMPLE / "info.json")
+def real() -> tuple[str, ModalityJson, InfoJson]:
+    path = realdata(SAMPLE) / "modality.json"
+    return path.read_text(encoding="utf-8"), ModalityJson.load(path), load_info(realdata(SAMPLE) / "info.json")
 
 
 def test_the_real_file_reads_and_writes_back_as_the_maker_wrote_it(real: tuple[str, ModalityJson, InfoJson]) -> None:

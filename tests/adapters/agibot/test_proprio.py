@@ -1,6 +1,6 @@
 """AgiBot layouts beyond the HF card's table: split per-arm grippers, action index shorter than its data, an irregular
 native clock, dexhand fisheye wrist cameras, `lable_info`, and Digital World exports refused by name. On a real
-`proprio_stats.h5` (`../shared/realdata/agibot_proprio_stats_real`, one real-robot episode, no videos or task_info):
+`proprio_stats.h5` (`agibot_proprio_stats_real`, tests/REAL_SAMPLES.md: one real-robot episode, no videos or task_info):
 split per-arm grippers, `(0,)` placeholders, int64 ns irregular clock, action index shorter than the action beside it,
 and the gripper's physical direction."""
 
@@ -27,6 +27,7 @@ from adapters.synthetic.agibot import (
 from ingest.canonical.resample import nearest_at_or_before
 from ingest.steps import prepared
 from schemas.canonical import GRIPPER, Camera, hand_dims
+from tests.realdata import realdata
 
 H, W = 32, 48
 
@@ -163,11 +164,8 @@ ROWS = 1990
 
 
 @pytest.fixture(scope="module")
-def h5(shared_realdata: Path) -> Path:
-    path = shared_realdata / "agibot_proprio_stats_real" / "proprio_stats.h5"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent: the AgiBot real sample is not on this machine")
-    return path
+def h5() -> Path:
+    return realdata("agibot_proprio_stats_real/proprio_stats.h5")
 
 
 @pytest.fixture(scope="module")

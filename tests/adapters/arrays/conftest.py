@@ -1,38 +1,17 @@
-"""Array-recording fixtures: where the real samples are (`real_sample`: in the repository under
-`tests/data/real/arrays/`, else beside it in `../shared/realdata/`; each folder's README names its source, commit and
-licence) and a Zarr v2 -> v3 copy. Files in the makers' layouts for the layouts no real sample was found for
-(robomimic, LIBERO, ALOHA, UMI) are written by `adapters/synthetic/arrays.py`."""
+"""Array-recording fixtures: the real samples' paths (read with `tests.realdata.realdata`; each folder's README names
+its source, commit and licence) and a Zarr v2 -> v3 copy. Files in the makers' layouts for the layouts no real sample
+was found for (robomimic, LIBERO, ALOHA, UMI) are written by `adapters/synthetic/arrays.py`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import zarr
-
-from tests.conftest import REALDATA, SHARED_REALDATA
 
 PUSHT = "diffusion_policy_pusht_zarr/replay_buffer.zarr"  # one episode, as demo_pusht.py wrote it
 PUSHT_FULL = "diffusion_policy_pusht_151/pusht_cchi_v7_replay.zarr"  # a whole PushT training buffer, 151 episodes
 ROBOSUITE = "robosuite_raw_lift/1729277108_0358148/demo.hdf5"
 META_ONLY = "diffusion_policy_meta_only_zarr/replay_buffer.zarr"
-
-
-def real_sample(rel: str) -> Path | None:
-    """The real sample `rel` (a path under its sample folder): in the repository, else in ../shared/realdata, else
-    None."""
-    for base in (REALDATA / "arrays", SHARED_REALDATA):
-        if (base / rel).exists():
-            return base / rel
-    return None
-
-
-def need_sample(rel: str) -> Path:
-    """`real_sample(rel)`, or the test skipped saying where it was looked for."""
-    path = real_sample(rel)
-    if path is None:
-        pytest.skip(f"real sample {rel} is in neither {REALDATA / 'arrays'} nor {SHARED_REALDATA}")
-    return path
 
 
 def as_v3(src: Path, out: Path) -> Path:

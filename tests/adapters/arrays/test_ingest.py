@@ -1,6 +1,6 @@
 """`eidata ingest` of array recordings, end to end through the Ray ingest job with `adapter: zarr` and `adapter:
 arrays`: a zipped UMI-style buffer and ACT / ALOHA episodes written here in the makers' layouts (always), and the real
-samples of test_real.py where `../shared/realdata/` has them (PushT, a raw robosuite demo, a buffer without its data
+samples of test_real.py (PushT, a raw robosuite demo, a buffer without its data
 group). Checked on the written LeRobot v2.1 episodes: one per episode end / demo / file, 10 Hz, natives equal to the
 source rows at k/10 s, video frames the stored images, the rate's origin in the lineage, the refused store
 quarantined with what it lacks."""
@@ -23,12 +23,13 @@ from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.corpus import QUARANTINE_DIR
 from schemas.lerobot import EPISODES_PATH, read_jsonl
-from tests.adapters.arrays.conftest import PUSHT, real_sample
+from tests.adapters.arrays.conftest import PUSHT
+from tests.realdata import awaited, realdata
 
 pytestmark = pytest.mark.shared_ray
 
 
-# the real samples (tests/data/real/arrays or ../shared/realdata, test_real.py) read where they are, each on its own
+# the real samples of test_real.py, read where they are, each its own source (one still awaited is left out)
 REAL = {
     "pusht": ("zarr", "diffusion_policy_pusht_zarr"),
     "robosuite": ("arrays", "robosuite_raw_lift"),
@@ -46,7 +47,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, dict
         {"name": "umi", "adapter": "zarr", "root": str(tmp / "umi"), "options": {"fps": 30}},
         {"name": "aloha", "adapter": "arrays", "root": str(tmp / "aloha")},
     ]
-    real = {name: path for name, (_, folder) in REAL.items() if (path := real_sample(folder)) is not None}
+    real = {name: realdata(folder) for name, (_, folder) in REAL.items() if not awaited(folder)}
     sources += [{"name": n, "adapter": REAL[n][0], "root": str(real[n])} for n in sorted(real)]
     spec = {"output": str(tmp / "corpus"), "sources": sources, "parallelism": {"num_cpus": 2}}
     (tmp / "job.yaml").write_text(yaml.safe_dump(spec))
@@ -87,12 +88,12 @@ def test_synthetic_layouts_write_one_episode_each_at_10_hz(corpus) -> None:
 def test_pusht_writes_its_episode_at_10_hz_with_natives_and_video(corpus) -> None:
     root, report, real = corpus
     if "pusht" not in real:
-        pytest.skip(f"the real sample {PUSHT} is absent")
+        realdata(PUSHT)  # skips, saying where the sample comes from
     assert report.tallies["pusht"].written == 1
     dataset = root / "datasets/pusht/diffusion_policy"
     assert json.loads((dataset / "meta/info.json").read_text())["fps"] == 10
     ((lineage, table),) = _episodes(dataset).values()
-    g = zarr.open_group(real_sample(PUSHT), mode="r")
+    g = zarr.open_group(realdata(PUSHT), mode="r")
     state = g["data/state"][:].astype(np.float64)
     assert table.num_rows == 763 == g["meta/episode_ends"][0]  # 10 Hz rows on a 10 Hz grid: one frame per row
     assert lineage["source_annotation"]["layout"] == "diffusion_policy" and lineage["raw_fps"] == 10
@@ -106,9 +107,7 @@ def test_pusht_writes_its_episode_at_10_hz_with_natives_and_video(corpus) -> Non
 
 
 def test_robosuite_demos_at_20_hz_resampled(corpus) -> None:
-    root, report, real = corpus
-    if "robosuite" not in real:
-        pytest.skip("the real sample robosuite_raw_lift is absent")
+    root, report, _ = corpus
     eps = _episodes(root / "datasets/robosuite/robosuite_raw")
     assert report.tallies["robosuite"].written == 4 and len(eps) == 4
     lineage, table = eps["1729277108_0358148/demo.hdf5/demo_1"]
@@ -118,7 +117,7 @@ def test_robosuite_demos_at_20_hz_resampled(corpus) -> None:
 def test_a_buffer_without_its_data_group_is_quarantined_naming_what_it_lacks(corpus) -> None:
     root, report, real = corpus
     if "partial" not in real:
-        pytest.skip("the real sample diffusion_policy_meta_only_zarr is absent")
+        realdata("diffusion_policy_meta_only_zarr")
     assert report.tallies["partial"].written == 0
     rows = pq.read_table(root / QUARANTINE_DIR).to_pylist()
     (partial,) = [r for r in rows if r["source"] == "partial"]

@@ -1,9 +1,9 @@
-"""The arrays adapter on real files (`tests/data/real/arrays/` or `../shared/realdata/`, conftest.real_sample; a README
-per sample: source, commit, licence): Diffusion Policy's PushT replay buffer as its demo_pusht.py wrote it (Zarr v2;
-the same buffer zipped, and copied into Zarr v3, reads the same), a whole PushT training buffer of 151 episodes, a raw
-robosuite 1.4.1 `demo.hdf5` and a real buffer committed without its data group (refused, naming what it lacks).
-Invariants: episodes and lengths from `meta/episode_ends` / the demo groups, the rates the makers' code gives and
-where they came from, images uint8 in range, natives equal to the file's rows."""
+"""The arrays adapter on real files (`tests.realdata.realdata`; a README per sample: source, commit, licence): Diffusion
+Policy's PushT replay buffer as its demo_pusht.py wrote it (Zarr v2; the same buffer zipped, and copied into Zarr v3,
+reads the same), a whole PushT training buffer of 151 episodes, a raw robosuite 1.4.1 `demo.hdf5` and a real buffer
+committed without its data group (refused, naming what it lacks). Invariants: episodes and lengths from
+`meta/episode_ends` / the demo groups, the rates the makers' code gives and where they came from, images uint8 in range,
+natives equal to the file's rows."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ import zarr
 
 from adapters.arrays.adapter import ArraysAdapter, ZarrAdapter
 from adapters.synthetic.arrays import zip_folder
-from tests.adapters.arrays.conftest import META_ONLY, PUSHT, PUSHT_FULL, ROBOSUITE, as_v3, need_sample
+from tests.adapters.arrays.conftest import META_ONLY, PUSHT, PUSHT_FULL, ROBOSUITE, as_v3
+from tests.realdata import realdata
 
 
 def _read_all(adapter: ArraysAdapter, root: Path) -> list:
@@ -28,7 +29,7 @@ def _read_all(adapter: ArraysAdapter, root: Path) -> list:
 
 @pytest.fixture(scope="module")
 def pusht() -> Path:
-    return need_sample(PUSHT)
+    return realdata(PUSHT)
 
 
 def test_pusht_buffer_reads_one_episode_per_episode_end_at_10_hz(pusht: Path) -> None:
@@ -74,7 +75,7 @@ def test_pusht_rate_option_wins_and_is_said(pusht: Path) -> None:
 
 
 def test_real_buffer_without_its_data_group_is_refused_naming_what_it_lacks() -> None:
-    path = need_sample(META_ONLY)
+    path = realdata(META_ONLY)
     adapter = ZarrAdapter()
     (ref,) = list(adapter.discover(path.parent))
     assert ref.error and "diffusion_policy lacks data/action" in ref.error and "umi lacks" in ref.error
@@ -82,7 +83,7 @@ def test_real_buffer_without_its_data_group_is_refused_naming_what_it_lacks() ->
 
 
 def test_robosuite_raw_demo_one_episode_per_demo_at_its_control_freq() -> None:
-    path = need_sample(ROBOSUITE)
+    path = realdata(ROBOSUITE)
     eps = _read_all(ArraysAdapter(), path.parent.parent)
     with h5py.File(path) as f:
         demos = sorted(f["data"], key=lambda d: int(d.split("_")[1]))
@@ -126,7 +127,7 @@ def test_pusht_zipped_one_folder_down_reads_the_same(pusht: Path, tmp_path: Path
 def test_a_whole_pusht_training_buffer_one_episode_per_episode_end() -> None:
     """A whole PushT training buffer (named pusht_cchi_v7_replay.zarr, 151 episodes of 49-316 rows, 24,644 rows;
     the release Diffusion Policy documents has 206): one episode per end, each of the rows between the ends."""
-    path = need_sample(PUSHT_FULL)
+    path = realdata(PUSHT_FULL)
     g = zarr.open_group(path, mode="r")
     ends = g["meta/episode_ends"][:]
     adapter = ZarrAdapter()

@@ -1,6 +1,6 @@
 """Ego4D Goal-Step: steps and substeps as episodes over their [start, end] (frames inside it, the description as the
 task, substeps as `action_config`, the goal in the metadata) and every bad entry refused by file, video and field. On
-the maker's own annotations (`tests/data/real/ego4d_goalstep_excerpt/`, two entries of facebookresearch/ego4d-goalstep
+the maker's own annotations (real sample `ego4d_goalstep_excerpt`, two entries of facebookresearch/ego4d-goalstep
 `data/goalstep_valid.json`, values verbatim): every step and substep becomes an episode, the real quirks (a goal ending
 past the video by its start offset, substeps reaching outside their step, integer times) are read as documented; the
 videos are stand-ins with the durations the goal spans give. Through the real Ray ingest job: each step and substep is
@@ -32,6 +32,7 @@ from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.ego4d.conftest import check_frames, psnr
 from tests.fixtures.corrupt import write_ego4d_bad
 from tests.fixtures.ego4d_goalstep import GOALSTEP_BAD_CASES, GoalStepFixture, GoalStepSegment, write_goalstep
+from tests.realdata import realdata
 
 
 @pytest.fixture(scope="module")
@@ -267,10 +268,10 @@ SEED = {LONG: 1.0, SHORT: 2.0}
 
 
 @pytest.fixture(scope="module")
-def root(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("goalstep_real")
     (root / "v2/annotations").mkdir(parents=True)
-    shutil.copy(realdata / "ego4d_goalstep_excerpt/goalstep_valid.json", root / "v2/annotations")
+    shutil.copy(realdata("ego4d_goalstep_excerpt/goalstep_valid.json"), root / "v2/annotations")
     # durations as the goal spans give them: LONG's goal is [START, START + 5052.9], SHORT's [0, 51.77]
     spans = {LONG: (5052.9, START, 280.0), SHORT: (51.77, 0.0, 51.77)}  # duration, start, seconds written
     meta = {
@@ -294,8 +295,8 @@ def refs(root: Path, **options: object) -> dict[str, EpisodeRef]:
     return {r.raw_id: r for r in GoalStepAdapter(options).discover(root)}
 
 
-def test_every_real_step_and_substep_is_an_episode(root: Path, realdata: Path) -> None:
-    doc = json.loads((realdata / "ego4d_goalstep_excerpt/goalstep_valid.json").read_text())
+def test_every_real_step_and_substep_is_an_episode(root: Path) -> None:
+    doc = json.loads((realdata("ego4d_goalstep_excerpt/goalstep_valid.json")).read_text())
     expected = []
     for goal in doc["videos"]:
         for i, step in enumerate(goal["segments"]):

@@ -24,6 +24,7 @@ from schemas.tiers import QualityTier
 from tests.adapters.lerobot.conftest import quirk_report
 from tests.fixtures.corrupt import inject_fault
 from tests.fixtures.episodes import write_canonical_dataset
+from tests.realdata import realdata
 
 GR00T = "gr00t_robot_sim_picknplace"
 EGO = "observation.images.ego_view"
@@ -51,8 +52,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def gr00t(realdata: Path) -> Path:
-    return realdata / GR00T
+def gr00t() -> Path:
+    return realdata(GR00T)
 
 
 @pytest.fixture(scope="module")

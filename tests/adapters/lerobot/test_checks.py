@@ -1,5 +1,5 @@
 """Checks of what lerobot's own loader needs (`adapters/lerobot/checks.py`), on copies of the real GR00T sample
-(`tests/data/real/gr00t_robot_sim_picknplace`, NVIDIA/Isaac-GR00T @ f4e12be): the sample as published passes; a
+(real sample `gr00t_robot_sim_picknplace`, NVIDIA/Isaac-GR00T @ f4e12be): the sample as published passes; a
 stats entry of the wrong shape, a NaN stat and a data file without lerobot's default columns are each one quirk that
 names the file, and the shape lerobot's stats have differs between v2.1 and v3.0 as lerobot's code computes them."""
 
@@ -15,12 +15,13 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.checks import check_default_columns, check_stats, expected_stats_shape, loader_checks
 from schemas.lerobot import FeatureSpec
+from tests.realdata import realdata
 
 
 @pytest.fixture
-def gr00t(realdata: Path, tmp_path: Path) -> Path:
+def gr00t(tmp_path: Path) -> Path:
     root = tmp_path / "gr00t"
-    shutil.copytree(realdata / "gr00t_robot_sim_picknplace", root)
+    shutil.copytree(realdata("gr00t_robot_sim_picknplace"), root)
     return root
 
 

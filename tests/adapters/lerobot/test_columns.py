@@ -1,11 +1,10 @@
 """What LeRobot columns mean by name (`adapters/lerobot/columns.py`), on the real GR00T sample's columns
-(`tests/data/real/gr00t_robot_sim_picknplace`, NVIDIA/Isaac-GR00T @ f4e12be) and openpi's `actions`: which are
+(real sample `gr00t_robot_sim_picknplace`, NVIDIA/Isaac-GR00T @ f4e12be) and openpi's `actions`: which are
 actions, the runs of a per-row annotation, and which layouts pass through as canonical."""
 
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -13,10 +12,11 @@ import pyarrow.parquet as pq
 from adapters.base import Stream
 from adapters.lerobot.columns import BOOKKEEPING, LABEL_ANNOTATION, hand_signals, is_action_column, runs
 from schemas.canonical import CANONICAL_DIM, STATE_NAMES
+from tests.realdata import realdata
 
 
-def test_only_the_action_columns_of_the_real_sample_are_actions(realdata: Path) -> None:
-    names = pq.read_schema(realdata / "gr00t_robot_sim_picknplace/data/chunk-000/episode_000000.parquet").names
+def test_only_the_action_columns_of_the_real_sample_are_actions() -> None:
+    names = pq.read_schema(realdata("gr00t_robot_sim_picknplace/data/chunk-000/episode_000000.parquet")).names
     assert [n for n in names if is_action_column(n)] == ["action"]
     assert "annotation.human.action.task_description" in names  # an annotation, though it says "action"
     assert set(BOOKKEEPING) - {"frame_index"} <= set(names)  # GR00T's v2.0 files have no frame_index
@@ -25,8 +25,8 @@ def test_only_the_action_columns_of_the_real_sample_are_actions(realdata: Path) 
     assert "validity" in LABEL_ANNOTATION  # annotation.human.validity is a label, not a text
 
 
-def test_runs_of_a_real_annotation_column(realdata: Path) -> None:
-    table = pq.read_table(realdata / "gr00t_robot_sim_picknplace/data/chunk-000/episode_000000.parquet")
+def test_runs_of_a_real_annotation_column() -> None:
+    table = pq.read_table(realdata("gr00t_robot_sim_picknplace/data/chunk-000/episode_000000.parquet"))
     validity = table["annotation.human.validity"].to_numpy()
     found = runs(validity)
     assert found[0][0] == 0 and found[-1][1] == len(validity)  # the runs tile the episode

@@ -4,8 +4,6 @@ and the physical invariants hold in every episode (before: every episode came ou
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -17,14 +15,15 @@ from ingest.steps import prepared
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.qa import QAConfig
 from schemas.tiers import QualityTier
+from tests.realdata import realdata
 
 SAMPLE = "gr00t_robot_sim_picknplace"
 
 
 @pytest.fixture(scope="module")
-def episodes(realdata: Path) -> list[CanonicalEpisode]:
+def episodes() -> list[CanonicalEpisode]:
     source = LeRobotSource()
-    return [ep for ref in source.discover(realdata / SAMPLE) for ep in prepared(source.read(ref))]
+    return [ep for ref in source.discover(realdata(SAMPLE)) for ep in prepared(source.read(ref))]
 
 
 def test_every_episode_is_gr1_with_wrists_and_fingertips_and_keeps_its_tier(episodes: list[CanonicalEpisode]) -> None:

@@ -1,5 +1,5 @@
 """Where a LeRobot episode's rows and frames are (`adapters/lerobot/layout.py`): the v2.0 layout of the real GR00T
-sample (`tests/data/real/gr00t_robot_sim_picknplace`, NVIDIA/Isaac-GR00T `demo_data/robot_sim.PickNPlace` @ f4e12be)
+sample (real sample `gr00t_robot_sim_picknplace`, NVIDIA/Isaac-GR00T `demo_data/robot_sim.PickNPlace` @ f4e12be)
 and the v3.0 layout of lerobot >= 0.4 (many episodes per file, `meta/tasks.parquet` indexed by the task string);
 parquet columns to arrays in their own dtype, ragged lists refused."""
 
@@ -17,12 +17,13 @@ import pytest
 from adapters.lerobot.layout import column_to_numpy, is_numeric, read_v3_locations, read_v3_tasks, v2_locations
 from adapters.synthetic.lerobot import write_lerobot_v3
 from schemas.lerobot import EpisodeEntry, load_info
+from tests.realdata import realdata
 
 GR00T = "gr00t_robot_sim_picknplace"
 
 
-def test_real_v20_episodes_point_at_their_files(realdata: Path) -> None:
-    root = realdata / GR00T
+def test_real_v20_episodes_point_at_their_files() -> None:
+    root = realdata(GR00T)
     info = load_info(root / "meta/info.json")
     lines = (root / "meta/episodes.jsonl").read_text().splitlines()
     entries = [EpisodeEntry.model_validate(json.loads(line)) for line in reversed(lines)]  # any order in
@@ -35,8 +36,8 @@ def test_real_v20_episodes_point_at_their_files(realdata: Path) -> None:
     assert (root / clip.file).exists()
 
 
-def test_real_columns_keep_their_dtype_and_width(realdata: Path) -> None:
-    table = pq.read_table(realdata / GR00T / "data/chunk-000/episode_000000.parquet")
+def test_real_columns_keep_their_dtype_and_width() -> None:
+    table = pq.read_table(realdata(GR00T) / "data/chunk-000/episode_000000.parquet")
     state = column_to_numpy(table["observation.state"])
     assert state.shape == (416, 44) and state.dtype == np.float64  # float64 stays float64
     assert column_to_numpy(table["next.done"]).dtype == np.bool_

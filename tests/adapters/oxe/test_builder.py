@@ -1,5 +1,5 @@
 """TFDS builder directories (`adapters/oxe/builder.py`) on the real Octo debug Bridge builder
-(`tests/data/real/octo_bridge_debug_rlds`, octo-models/octo `tests/debug_dataset` @ 241fb35): features.json flattened
+(real sample `octo_bridge_debug_rlds`, octo-models/octo `tests/debug_dataset` @ 241fb35): features.json flattened
 to the keys a `tf.train.Example` holds, shapes and dtypes as declared, shard paths from `filepathTemplate` and
 `shardLengths`, builders found under a root, versions compared as numbers, unreadable files named."""
 
@@ -13,12 +13,13 @@ import pytest
 
 from adapters.base import AdapterError
 from adapters.oxe.builder import find_builders, load_builder, parse_features, version_key
+from tests.realdata import realdata
 
 BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
 
 
-def test_real_features_flatten_to_the_example_keys(realdata: Path) -> None:
-    features = parse_features(json.loads((realdata / BUILDER / "features.json").read_text()))
+def test_real_features_flatten_to_the_example_keys() -> None:
+    features = parse_features(json.loads((realdata(BUILDER) / "features.json").read_text()))
     state, image, text = (
         features["steps/observation/state"],
         features["steps/observation/image_0"],
@@ -36,19 +37,19 @@ def test_real_features_flatten_to_the_example_keys(realdata: Path) -> None:
     assert features["episode_metadata/file_path"].in_steps is False
 
 
-def test_real_builder_loads_its_splits_and_shards(realdata: Path) -> None:
-    b = load_builder(realdata / BUILDER)
+def test_real_builder_loads_its_splits_and_shards() -> None:
+    b = load_builder(realdata(BUILDER))
     assert (b.name, b.version) == ("bridge_dataset", "1.0.0")
     assert [(s.name, s.shard_lengths) for s in b.splits] == [("train", (25,)), ("val", (25,))]
     assert all(shard.exists() for s in b.splits for shard in s.shards)
     assert b.splits[0].shards[0].name == "bridge_dataset-train.tfrecord-00000-of-00001"
 
 
-def test_builders_are_found_under_a_root_and_at_it(realdata: Path) -> None:
-    root = realdata / "octo_bridge_debug_rlds"
+def test_builders_are_found_under_a_root_and_at_it() -> None:
+    root = realdata("octo_bridge_debug_rlds")
     assert find_builders(root) == [root / "bridge_dataset/1.0.0"]
-    assert find_builders(realdata / BUILDER) == [realdata / BUILDER]
-    assert find_builders(root / "bridge_dataset", max_depth=1) == [realdata / BUILDER]
+    assert find_builders(realdata(BUILDER)) == [realdata(BUILDER)]
+    assert find_builders(root / "bridge_dataset", max_depth=1) == [realdata(BUILDER)]
     assert find_builders(root, max_depth=1) == []  # two levels down
 
 
@@ -57,9 +58,9 @@ def test_versions_compare_as_numbers() -> None:
     assert version_key("latest") == (0,)
 
 
-def test_an_unreadable_features_json_is_named(realdata: Path, tmp_path: Path) -> None:
+def test_an_unreadable_features_json_is_named(tmp_path: Path) -> None:
     copy = tmp_path / "bridge_dataset" / "9.9.9"
-    shutil.copytree(realdata / BUILDER, copy, ignore=shutil.ignore_patterns("*.tfrecord-*"))
+    shutil.copytree(realdata(BUILDER), copy, ignore=shutil.ignore_patterns("*.tfrecord-*"))
     (copy / "features.json").write_text("{not json")
     with pytest.raises(AdapterError, match=r"unreadable features\.json") as err:
         load_builder(copy)

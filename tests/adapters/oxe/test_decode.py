@@ -1,5 +1,5 @@
 """RLDS value decoding (`adapters/oxe/decode.py`) on records of the real Octo debug Bridge shards
-(`tests/data/real/octo_bridge_debug_rlds`): tensors come out (T, *shape) in their declared dtype, a size that does
+(real sample `octo_bridge_debug_rlds`): tensors come out (T, *shape) in their declared dtype, a size that does
 not fit the declared shape is a specific error, the same episode stored twice (Octo's val split copies train) has one
 content hash, and text runs group identical instructions."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,13 +15,14 @@ from adapters.oxe.builder import FeatureInfo, parse_features
 from adapters.oxe.decode import content_hash, decode_tensor, text_runs, texts_of
 from adapters.oxe.tfrecord import parse_example, scan_records
 from adapters.storage.bounds import TooLarge
+from tests.realdata import realdata
 
 BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
 
 
 @pytest.fixture(scope="module")
-def real(realdata: Path) -> tuple[dict[str, FeatureInfo], dict[str, list[dict]]]:
-    builder = realdata / BUILDER
+def real() -> tuple[dict[str, FeatureInfo], dict[str, list[dict]]]:
+    builder = realdata(BUILDER)
     features = parse_features(json.loads((builder / "features.json").read_text()))
     splits = {
         split: [

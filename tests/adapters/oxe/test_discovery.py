@@ -1,5 +1,5 @@
 """OXE discovery (`adapters/oxe/discovery.py`), one walk over the real Octo debug Bridge shards
-(`tests/data/real/octo_bridge_debug_rlds`, whose val split stores train's 25 episodes again): a ref per record with
+(real sample `octo_bridge_debug_rlds`, whose val split stores train's 25 episodes again): a ref per record with
 its offset, episode id and content hash; the copies reported, skipped or kept as the option says; a shard cut short
 costs a named error ref for each record it loses."""
 
@@ -13,6 +13,7 @@ from adapters.base import AdapterError
 from adapters.oxe.builder import load_builder
 from adapters.oxe.discovery import RecordDiscovery
 from adapters.oxe.options import OXEOptions
+from tests.realdata import realdata
 
 BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
 ERROR = functools.partial(AdapterError, adapter="oxe")
@@ -31,8 +32,8 @@ def _walk(path: Path, **options: object) -> tuple[list, list[dict[str, str]]]:
     return refs, duplicates
 
 
-def test_a_ref_per_real_record_and_the_copies_reported(realdata: Path) -> None:
-    refs, duplicates = _walk(realdata / BUILDER)
+def test_a_ref_per_real_record_and_the_copies_reported() -> None:
+    refs, duplicates = _walk(realdata(BUILDER))
     train, val = refs[:25], refs[25:]
     assert [r.raw_id for r in train] == [f"train/00000/{i:06d}" for i in range(25)] and duplicates == []
     assert all(r.error is None and r.locator["num_steps"] > 0 and "offset" in r.locator for r in train)
@@ -41,16 +42,16 @@ def test_a_ref_per_real_record_and_the_copies_reported(realdata: Path) -> None:
     assert {r.locator["duplicate_of"] for r in val} == {r.raw_id for r in train}
 
 
-def test_skip_and_keep(realdata: Path) -> None:
-    refs, duplicates = _walk(realdata / BUILDER, duplicates="skip")
+def test_skip_and_keep() -> None:
+    refs, duplicates = _walk(realdata(BUILDER), duplicates="skip")
     assert len(refs) == 25 and len(duplicates) == 25 and duplicates[0]["subset"] == "bridge_dataset"
-    refs, _ = _walk(realdata / BUILDER, duplicates="keep")
+    refs, _ = _walk(realdata(BUILDER), duplicates="keep")
     assert len(refs) == 50 and all(r.error is None and "content_hash" not in r.locator for r in refs)
 
 
-def test_a_shard_cut_at_a_record_boundary_names_each_lost_record(realdata: Path, tmp_path: Path) -> None:
+def test_a_shard_cut_at_a_record_boundary_names_each_lost_record(tmp_path: Path) -> None:
     copy = tmp_path / "bridge_dataset" / "1.0.0"
-    shutil.copytree(realdata / BUILDER, copy)
+    shutil.copytree(realdata(BUILDER), copy)
     refs, _ = _walk(copy)
     shard = copy / "bridge_dataset-train.tfrecord-00000-of-00001"
     cut = refs[23].locator["offset"]  # keep 23 whole records

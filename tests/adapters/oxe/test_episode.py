@@ -1,5 +1,5 @@
 """One OXE record to a RawEpisode (`adapters/oxe/episode.py`), on a record of the real Octo debug Bridge shard
-(`tests/data/real/octo_bridge_debug_rlds`): the subset table's split of the 7-D state and action into parts with units
+(real sample `octo_bridge_debug_rlds`): the subset table's split of the 7-D state and action into parts with units
 (BridgeData V2: xyz m, rpy rad, gripper 0..1), the control rate, the instruction, the blank `image_3` left out; a
 declared key missing from the record and a record without steps are errors naming the field."""
 
@@ -19,13 +19,14 @@ from adapters.oxe.episode import EpisodeReader
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import find_subset
 from adapters.oxe.tfrecord import parse_example, read_record
+from tests.realdata import realdata
 
 BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
 
 
 @pytest.fixture(scope="module")
-def record(realdata: Path) -> tuple[Builder, EpisodeRef, dict]:
-    builder = load_builder(realdata / BUILDER)
+def record() -> tuple[Builder, EpisodeRef, dict]:
+    builder = load_builder(realdata(BUILDER))
     walk = RecordDiscovery(builder, OXEOptions(), functools.partial(AdapterError, adapter="oxe"), [])
     ref = next(walk.discover_shard("train", 0, builder.splits[0].shards[0], 25))
     return builder, ref, parse_example(read_record(Path(ref.paths[0]), ref.locator["offset"]))

@@ -24,6 +24,7 @@ from ingest.frames import rot6d_to_matrix
 from ingest.steps import prepared
 from schemas.canonical import WRIST_POS, WRIST_ROT6D, Camera, hand_dims
 from schemas.tiers import QualityTier
+from tests.realdata import realdata
 
 BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
 INSTRUCTIONS = {
@@ -35,8 +36,8 @@ INSTRUCTIONS = {
 
 
 @pytest.fixture(scope="module")
-def root(realdata: Path) -> Path:
-    return realdata / "octo_bridge_debug_rlds"
+def root() -> Path:
+    return realdata("octo_bridge_debug_rlds")
 
 
 @pytest.fixture(scope="module")

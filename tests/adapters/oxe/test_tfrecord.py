@@ -20,6 +20,7 @@ from adapters.oxe.tfrecord import (
     scan_records,
 )
 from tests.conftest import REPO
+from tests.realdata import realdata
 
 BRIDGE_SHARD = "octo_bridge_debug_rlds/bridge_dataset/1.0.0/bridge_dataset-train.tfrecord-00000-of-00001"
 
@@ -144,9 +145,9 @@ def test_example_round_trip() -> None:
     assert out["episode_metadata/episode_id"].tolist() == [7]
 
 
-def test_real_tensorflow_written_shard_verifies(realdata: Path) -> None:
+def test_real_tensorflow_written_shard_verifies() -> None:
     """CRCs written by TensorFlow itself check out, and every record is an Example with RLDS keys."""
-    path = realdata / BRIDGE_SHARD
+    path = realdata(BRIDGE_SHARD)
     recs = list(scan_records(path))
     assert len(recs) == 25 and all(r.error is None for r in recs)
     assert recs[-1].span.end == path.stat().st_size

@@ -15,6 +15,8 @@ import yaml
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from tests.realdata import realdata
+
 TS = get_typestore(Stores.ROS2_HUMBLE)
 T0 = 1_700_000_000_000_000_000  # receive time of the first message, ns
 JOINTS = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1"]
@@ -143,20 +145,19 @@ def synthetic_bag(tmp_path_factory: pytest.TempPathFactory) -> Written:
     return write_bag(tmp_path_factory.mktemp("rosbags") / "lab" / "episode_0")
 
 
-REAL = Path(__file__).parents[2] / "data/real"
 # The real bags' ingest, one job for every module that checks it (tests/adapters/rosbag/test_ingest_ats.py,
-# test_ingest_pr2.py): source name -> (bag folder, adapter options). The ATS MCAP's commands are actions by the maker's
-# code (test_ingest_ats.COMMANDS); the PR2's wide stereo camera is on its head (pr1012_urdf.yaml: wide_stereo_link ->
-# double_stereo_link -> sensor_mount_link -> head_plate_frame -> head_tilt_link).
+# test_ingest_pr2.py): source name -> (bag folder of a real sample, adapter options). The ATS MCAP's commands are
+# actions by the maker's code (test_ingest_ats.COMMANDS); the PR2's wide stereo camera is on its head (pr1012_urdf.yaml:
+# wide_stereo_link -> double_stereo_link -> sensor_mount_link -> head_plate_frame -> head_tilt_link).
 REAL_SOURCES = {
     # the ATS bags lie side by side in one folder as their owner keeps them: one source per bag, each its own subset
     "ats": (
-        REAL / "rosbag_ats/rosbags/ros2bag_ats_2025-12-02_12-44-28",
+        "rosbag_ats/rosbags/ros2bag_ats_2025-12-02_12-44-28",
         {"action_topics": ["/servo/in/*", "/controller/out/*"], "subset": "mcap"},
     ),
-    "ats_db3": (REAL / "rosbag_ats/rosbags/ros2bag_killed_on_contact", {"subset": "db3"}),
-    "pr2_camera": (REAL / "rosbag_pr2/camera", {"camera_map": {"/wide_stereo/left/image_raw": "head"}}),
-    "pr2": (REAL / "rosbag_pr2/joints", {}),
+    "ats_db3": ("rosbag_ats/rosbags/ros2bag_killed_on_contact", {"subset": "db3"}),
+    "pr2_camera": ("rosbag_pr2/camera", {"camera_map": {"/wide_stereo/left/image_raw": "head"}}),
+    "pr2": ("rosbag_pr2/joints", {}),
 }
 
 
@@ -172,7 +173,7 @@ def real_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "output": str(tmp / "corpus"),
         "canonicalize": {"max_gap_s": 0.6},
         "sources": [
-            {"name": name, "adapter": "rosbag", "root": str(root), **({"options": opts} if opts else {})}
+            {"name": name, "adapter": "rosbag", "root": str(realdata(root)), **({"options": opts} if opts else {})}
             for name, (root, opts) in REAL_SOURCES.items()
         ],
         "parallelism": {"num_cpus": 2},

@@ -17,7 +17,8 @@ from upath import UPath
 
 from adapters.rosbag.bags import find_bags, open_bag
 from tests.adapters.rosbag.conftest import T0, TS, _header
-from tests.adapters.rosbag.test_real import REAL, WX200
+from tests.adapters.rosbag.test_real import INTERBOTIX, WX200
+from tests.realdata import realdata
 
 # path under the root -> kind found (None: present and not a bag)
 TREE = {
@@ -84,7 +85,7 @@ def _messages(reader: AnyReader) -> list[tuple[str, int, object]]:
 
 @pytest.fixture(scope="module")
 def ros1_messages() -> list[tuple[str, int, object]]:
-    with open_bag(REAL / WX200[0]) as r:
+    with open_bag(realdata(INTERBOTIX) / WX200[0]) as r:
         return _messages(r)
 
 
@@ -97,14 +98,14 @@ def _same(a: list[tuple[str, int, object]], b: list[tuple[str, int, object]]) ->
 def test_the_three_containers_of_one_recording_open_to_the_same_messages(ros1_messages) -> None:
     assert len(ros1_messages) == 1303
     for other in WX200[1:]:
-        with open_bag(REAL / other) as r:
+        with open_bag(realdata(INTERBOTIX) / other) as r:
             _same(_messages(r), ros1_messages)
 
 
 def test_a_bag_on_an_object_store_reads_as_the_local_one(ros1_messages) -> None:
     root = UPath("memory://rosbag-bags-test/objects") / WX200[1]
     root.mkdir(parents=True, exist_ok=True)
-    for f in (REAL / WX200[1]).iterdir():
+    for f in (realdata(INTERBOTIX) / WX200[1]).iterdir():
         (root / f.name).write_bytes(f.read_bytes())
     (bag,) = find_bags(root, 6)
     with open_bag(bag.path) as r:

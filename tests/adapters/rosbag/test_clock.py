@@ -11,13 +11,14 @@ from rosbags.highlevel import AnyReader
 
 from adapters.rosbag.clock import choose
 from adapters.rosbag.fields import header_of, stamp_ns
-from tests.adapters.rosbag.test_real import REAL, WX200
+from tests.adapters.rosbag.test_real import INTERBOTIX, WX200
+from tests.realdata import realdata
 
 
 @pytest.fixture(scope="module")
 def real_joint_times() -> tuple[np.ndarray, np.ndarray]:
     """(receive ns, header stamp ns) of every /wx200/joint_states message of the real ROS 1 bag."""
-    with AnyReader([REAL / WX200[0]]) as r:
+    with AnyReader([realdata(INTERBOTIX) / WX200[0]]) as r:
         conns = [c for c in r.connections if c.topic == "/wx200/joint_states"]
         pairs = [(t, stamp_ns(header_of(r.deserialize(raw, c.msgtype)).stamp)) for c, t, raw in r.messages(conns)]
     log, stamp = (np.array(v, np.int64) for v in zip(*pairs, strict=True))

@@ -14,7 +14,8 @@ from rosbags.highlevel import AnyReader
 
 from adapters.rosbag.fields import by_joint, constant_columns, flatten, header_of, stack, stamp_ns
 from tests.adapters.rosbag.conftest import TS, _header, _time, transform
-from tests.adapters.rosbag.test_real import REAL, WX200
+from tests.adapters.rosbag.test_real import INTERBOTIX, WX200
+from tests.realdata import realdata
 
 T = TS.types
 
@@ -163,7 +164,7 @@ def test_a_multi_array_keeps_its_layout_and_data() -> None:
 
 @pytest.fixture(scope="module")
 def real_messages() -> dict[str, list[Any]]:
-    with AnyReader([REAL / WX200[0]]) as r:
+    with AnyReader([realdata(INTERBOTIX) / WX200[0]]) as r:
         out: dict[str, list[Any]] = {}
         for c, _, raw in r.messages():
             out.setdefault(c.topic, []).append(r.deserialize(raw, c.msgtype))

@@ -22,8 +22,7 @@ from jobs.spec_models import JobSpec
 from schemas.canonical import NATIVE_VALID
 from schemas.lerobot import EPISODES_PATH
 from tests.fixtures.discovery import discover
-
-REAL = Path(__file__).parents[2] / "data/real"
+from tests.realdata import realdata
 
 
 def write_folder(
@@ -51,9 +50,9 @@ def write_folder(
 
 
 def test_two_arms_in_one_folder_are_both_written_a_dataset_per_signature(tmp_path: Path) -> None:
-    """tests/data/real/rosbag_interbotix: a WidowX 200's joint states and waist command (three copies: ROS 1, MCAP,
+    """rosbag_interbotix: a WidowX 200's joint states and waist command (three copies: ROS 1, MCAP,
     sqlite3) beside a WidowX 250's group commands only. Before: the 250's bag quarantined, 'features differ'."""
-    n, datasets, refused = write_folder(REAL / "rosbag_interbotix", tmp_path)
+    n, datasets, refused = write_folder(realdata("rosbag_interbotix"), tmp_path)
     assert n == 4 and not refused
     assert sum(len(eps) for eps in datasets.values()) == 4  # N recordings in, N episodes out
     base = "bags/rosbag_interbotix"
@@ -100,11 +99,11 @@ def masks_follow_windows(out: Path, dataset: str, line: dict) -> tuple[dict[str,
 
 
 def test_streams_over_part_of_a_recording_are_masked_outside_their_windows(tmp_path: Path) -> None:
-    """tests/data/real/rosbag_ats/rosbags/ros2bag_killed_on_contact (sqlite3): three JointStates, the later two
+    """rosbag_ats/rosbags/ros2bag_killed_on_contact (sqlite3): three JointStates, the later two
     starting 1.4 and 2.9 s after the first (the controller's): the recording is written over the span any of them
     covers, each later one masked 0 before its first message (`observation.state.native_valid`), as its lineage
     window says."""
-    n, datasets, refused = write_folder(REAL / "rosbag_ats/rosbags/ros2bag_killed_on_contact", tmp_path)
+    n, datasets, refused = write_folder(realdata("rosbag_ats/rosbags/ros2bag_killed_on_contact"), tmp_path)
     assert n == 1 and not refused
     [(dataset, [line])] = datasets.items()
     windows, inside = masks_follow_windows(tmp_path, dataset, line)
@@ -114,13 +113,13 @@ def test_streams_over_part_of_a_recording_are_masked_outside_their_windows(tmp_p
     assert line["eidata"]["clock"]["name"] == "header"
 
 
-def test_a_controller_switch_keeps_the_recording_whole(shared_realdata: Path, tmp_path: Path) -> None:
-    """A Franka recording (../shared/realdata/rosbag_franka_larics, no licence to redistribute): /joint_states
+def test_a_controller_switch_keeps_the_recording_whole(tmp_path: Path) -> None:
+    """A Franka recording (rosbag_franka_larics, no licence stated: tests only): /joint_states
     throughout its 59.5 s, one controller's JointState (/p2p) from 6.5 to 36.6 s, another's (/hocook) from 36.7 to
     58.7 s. Before issue 47: quarantined whole, "streams do not overlap". Now: one episode over the robot's state's
     whole span (>= 95 %, with the idle ends the behaviour QA cuts and says), each controller's stream over its own
     window and masked elsewhere; its commands' columns named by joint (the trajectory's `joint_names`)."""
-    n, datasets, refused = write_folder(shared_folder(shared_realdata, "rosbag_franka_larics"), tmp_path)
+    n, datasets, refused = write_folder(realdata("rosbag_franka_larics"), tmp_path)
     assert n == 1 and not refused
     [(dataset, [line])] = datasets.items()
     lineage = line["eidata"]
@@ -143,14 +142,6 @@ def test_a_controller_switch_keeps_the_recording_whole(shared_realdata: Path, tm
     assert any("constant_channel" in f and "panda_finger_joint1" in f for f in findings)  # the gripper never moves
 
 
-def shared_folder(shared_realdata: Path, name: str) -> Path:
-    """A real robot folder of ../shared/realdata (no licence to redistribute, or brought in from a snapshot); skips
-    where this machine's shared folder predates it."""
-    if not (shared_realdata / name).is_dir():
-        pytest.skip(f"{shared_realdata / name} is not on this machine")
-    return shared_realdata / name
-
-
 def _core_span_s(bag: Path) -> float | None:
     """The seconds any JointState of `bag` covers (receive times: within milliseconds of its header clock), or None
     when it has none (the cameras or every native set its span then)."""
@@ -160,29 +151,25 @@ def _core_span_s(bag: Path) -> float | None:
     return (max(times) - min(times)) / 1e9 if times else None
 
 
-# Each robot's folder as its owner keeps it (tests/data/real; ../shared/realdata for the ones not redistributable):
-# recordings that differ from one another side by side
-ROBOT_FOLDERS = {
-    "rosbag_ats": None,  # an aerial manipulator: a Jazzy MCAP and a sqlite3 bag
-    "rosbag_interbotix": None,  # WidowX 200 (three containers) and WidowX 250
-    "rosbag_pr2": None,  # a PR2's head camera, its whole-body state (two recordings in their own folders)
-    "rosbag_franka_larics": "shared",  # a Franka with a controller switch
-    "rosbag_jsk_wrench": "shared",  # one force/torque sensor
-    "rosbag_hrp2jsknt": "shared",  # a humanoid's calibration capture: 47 isolated samples
-}
+# Each robot's folder as its owner keeps it (tests/REAL_SAMPLES.md): recordings that differ from one another side by
+# side
+ROBOT_FOLDERS = (
+    "rosbag_ats",  # an aerial manipulator: a Jazzy MCAP and a sqlite3 bag
+    "rosbag_interbotix",  # WidowX 200 (three containers) and WidowX 250
+    "rosbag_pr2",  # a PR2's head camera, its whole-body state (two recordings in their own folders)
+    "rosbag_franka_larics",  # a Franka with a controller switch
+    "rosbag_jsk_wrench",  # one force/torque sensor
+    "rosbag_hrp2jsknt",  # a humanoid's calibration capture: 47 isolated samples
+)
 
 
 @pytest.mark.slow  # every real robot folder, about 3 min on 2 cores
 @pytest.mark.parametrize("folder", sorted(ROBOT_FOLDERS))
-def test_every_real_robot_folder_keeps_the_invariants(folder: str, request: pytest.FixtureRequest, tmp_path: Path):
+def test_every_real_robot_folder_keeps_the_invariants(folder: str, tmp_path: Path) -> None:
     """Issue 47's done-when on each real folder: N recordings in, N episodes out or quarantined with a cause that is
     not that features differ; each recording over >= 95 % of its JointStates' span (the idle ends the behaviour QA
     cuts, said, counted in); its clock named in the lineage; frames at k/10 s; masks 0 outside the windows said."""
-    root = (
-        REAL / folder
-        if ROBOT_FOLDERS[folder] is None
-        else shared_folder(request.getfixturevalue("shared_realdata"), folder)
-    )
+    root = realdata(folder)
     n, datasets, refused = write_folder(root, tmp_path)
     lines = [line for eps in datasets.values() for line in eps]
     assert len({e["eidata"]["raw_id"].split("#")[0] for e in lines}) + len(refused) == n, (datasets, refused)

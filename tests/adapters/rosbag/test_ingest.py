@@ -1,5 +1,5 @@
 """`eidata ingest` of ROS bags, end to end through the Ray ingest job: the real Interbotix recordings
-(tests/data/real/rosbag_interbotix: a WidowX 200 as ROS 1, ROS 2 MCAP and sqlite3, a WidowX 250's puppet commands)
+(`rosbag_interbotix`: a WidowX 200 as ROS 1, ROS 2 MCAP and sqlite3, a WidowX 250's puppet commands)
 and the synthetic camera bag of conftest.py, one folder per robot as a team keeps them. What is written is checked
 against the bags as rosbags reads them: every topic accounted for, natives equal to the messages at k/10 s on one
 clock, the WidowX 200's wrist where Interbotix's own kinematics put it, and each camera frame the one the bag holds
@@ -23,8 +23,9 @@ from jobs.spec import load_spec
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.rosbag.conftest import T0, Written, write_bag
-from tests.adapters.rosbag.test_real import REAL, WX200
+from tests.adapters.rosbag.test_real import INTERBOTIX, WX200
 from tests.ingest.kinematics.test_poe import POE, poe
+from tests.realdata import realdata
 
 pytestmark = pytest.mark.shared_ray
 
@@ -61,11 +62,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Writte
     tmp = tmp_path_factory.mktemp("rosbag_ingest")
     real = tmp / "robots"
     for name in WX200:
-        copy = shutil.copytree if (REAL / name).is_dir() else shutil.copy
+        copy = shutil.copytree if (realdata(INTERBOTIX) / name).is_dir() else shutil.copy
         (real / "wx200").mkdir(parents=True, exist_ok=True)
-        copy(REAL / name, real / "wx200" / name)
+        copy(realdata(INTERBOTIX) / name, real / "wx200" / name)
     (real / "wx250").mkdir()
-    shutil.copy(REAL / "wx250_duck_dunk.bag", real / "wx250")
+    shutil.copy(realdata(INTERBOTIX) / "wx250_duck_dunk.bag", real / "wx250")
     lab = write_bag(tmp / "lab" / "table" / "episode_0")
     spec = {
         "output": str(tmp / "corpus"),

@@ -1,4 +1,4 @@
-"""`eidata ingest` of real ROS 2 bags of a robot with no kinematic description (tests/data/real/rosbag_ats: a PX4
+"""`eidata ingest` of real ROS 2 bags of a robot with no kinematic description (`rosbag_ats`: a PX4
 multirotor with a 3-joint servo arm, a Jazzy MCAP and a sqlite3 bag without definitions), end to end through the Ray
 ingest job: both written natives only with the reason first, every topic of each bag a native or a named finding, 10 Hz
 on one clock inside the bag's time span, the clock each topic is on recorded, and every native column of the arm's
@@ -16,6 +16,7 @@ import pytest
 from adapters.rosbag.fields import flatten
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.rosbag.test_real_ats import ATS, DB3, DXL_MAX, DXL_MIN, MCAP, read_bag, stamp
+from tests.realdata import realdata
 
 pytestmark = pytest.mark.shared_ray
 
@@ -45,7 +46,7 @@ def corpus(real_corpus) -> dict[str, tuple[dict, pq.Table, dict, dict]]:
         [(_, line)] = list(read_jsonl(dataset / EPISODES_PATH))
         table = pq.read_table(dataset / "data/chunk-000/episode_000000.parquet")
         features = json.loads((dataset / "meta/info.json").read_text())["features"]
-        out[raw_id] = (line["eidata"], table, features, read_bag(ATS / raw_id))
+        out[raw_id] = (line["eidata"], table, features, read_bag(realdata(ATS) / raw_id))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Two real ROS 1 bags of a PR2 (tests/data/real/rosbag_pr2/README.md): a head camera recording (Bayer Images and
+"""Two real ROS 1 bags of a PR2 (`rosbag_pr2`, its README): a head camera recording (Bayer Images and
 their CameraInfo) and a whole-robot state recording (JointState at ~98 Hz, the robot's own TF from its state
 publisher, odometry, gripper pressure). Through `eidata ingest` (conftest.real_corpus): every topic a native or a named
 finding, 10 Hz on one clock, each video frame the image the bag holds at that instant, each image's stamp one its
@@ -26,11 +26,12 @@ from ingest.steps import prepare
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.rosbag.conftest import REAL_SOURCES
+from tests.realdata import realdata
 
 pytestmark = pytest.mark.shared_ray
 
-PR2 = Path(__file__).parents[2] / "data/real/rosbag_pr2"
-CAMERA, JOINTS = PR2 / "camera/test-color-point-detector.bag", PR2 / "joints/pr1012_sensors.bag"
+# the two bags in the sample folder (tests/REAL_SAMPLES.md)
+CAMERA, JOINTS = "rosbag_pr2/camera/test-color-point-detector.bag", "rosbag_pr2/joints/pr1012_sensors.bag"
 DATASETS = {CAMERA: "pr2_camera/camera", JOINTS: "pr2/joints"}
 
 
@@ -54,7 +55,7 @@ def stamp(m: object) -> int:
 def urdf_joints() -> dict[str, dict]:
     """The PR2's joints from its own robot_description (pr1012_urdf.yaml, recorded with the joint bag; XML comments
     left out: one holds `--`, which XML forbids there)."""
-    xml = yaml.safe_load((PR2 / "joints/pr1012_urdf.yaml").read_text())
+    xml = yaml.safe_load(realdata("rosbag_pr2/joints/pr1012_urdf.yaml").read_text())
     root = ET.fromstring(re.sub(r"<!--.*?-->", "", xml, flags=re.S))
     out = {}
     for j in root.findall("joint"):
@@ -74,7 +75,7 @@ def urdf_joints() -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def corpus(real_corpus) -> dict[Path, tuple[dict, pq.Table, dict, Path, dict]]:
+def corpus(real_corpus) -> dict[str, tuple[dict, pq.Table, dict, Path, dict]]:
     """bag -> (lineage, data table, info.json features, dataset folder, the bag as rosbags reads it)."""
     out = {}
     for bag, where in DATASETS.items():
@@ -82,7 +83,7 @@ def corpus(real_corpus) -> dict[Path, tuple[dict, pq.Table, dict, Path, dict]]:
         [(_, line)] = list(read_jsonl(dataset / EPISODES_PATH))
         table = pq.read_table(dataset / "data/chunk-000/episode_000000.parquet")
         features = json.loads((dataset / "meta/info.json").read_text())["features"]
-        out[bag] = (line["eidata"], table, features, dataset, read_topics(bag))
+        out[bag] = (line["eidata"], table, features, dataset, read_topics(realdata(bag)))
     return out
 
 
@@ -100,7 +101,7 @@ def test_every_topic_is_a_native_a_camera_or_named(corpus) -> None:
         [account] = [f.removeprefix("INFO bag_topics: ") for f in lineage["source_findings"] if "bag_topics: " in f]
         said = {part.split(" (", 1)[0]: part for part in account.split(" | ")}
         unused = {f.split()[3] for f in lineage["source_findings"] if f.startswith("INFO topic_not_used: ")}
-        assert set(said) == set(msgs) and not unused, bag.name  # every PR2 topic gives something
+        assert set(said) == set(msgs) and not unused, bag  # every PR2 topic gives something
         for topic, (typ, count, _) in msgs.items():
             assert said[topic].startswith(f"{topic} ({typ}, {count} of {count} messages): "), topic
             if typ == IMAGE[0]:
@@ -132,7 +133,7 @@ def test_each_video_frame_is_the_image_the_bag_holds_at_that_instant(corpus) -> 
     assert len(table) == int((stamps[-1] - stamps[0]) / 1e8 + 1e-6) + 1 == 93  # to the last
     want = np.searchsorted(stamps, stamps[0] + np.arange(len(table)) * 10**8 + 1000, side="right") - 1
     adapter = get_adapter("rosbag", REAL_SOURCES["pr2_camera"][1])
-    [ref] = adapter.discover(CAMERA.parent)
+    [ref] = adapter.discover(realdata(CAMERA).parent)
     [ep] = prepare(adapter.read(ref), CanonicalizeSpec(max_gap_s=0.6)).episodes
     np.testing.assert_array_equal(ep.cameras["head"].indices, want)
     video = next(dataset.glob("videos/chunk-000/observation.images.head/episode_000000.mp4"))
@@ -183,9 +184,9 @@ def test_every_tf_edge_of_a_one_axis_joint_is_its_state_through_the_urdf() -> No
     natives the adapter keeps are the messages, and each equals the joint natives' position at that stamp put through
     the robot's own URDF: TF and joints read as the robot published them, in one another's frames and units."""
     adapter = get_adapter("rosbag")
-    [ref] = adapter.discover(JOINTS.parent)
+    [ref] = adapter.discover(realdata(JOINTS).parent)
     ep = adapter.read(ref)
-    msgs = read_topics(JOINTS)
+    msgs = read_topics(realdata(JOINTS))
     pos = ep.states["joint_states.position"]
     at_stamp = {
         round(t * 1e9) + ep.metadata["start_ns"]: row for t, row in zip(pos.timestamps, pos.values, strict=True)

@@ -1,18 +1,17 @@
-"""The rosbag adapter on real recordings (tests/data/real/rosbag_interbotix/README.md: a WidowX 200 and a WidowX 250,
+"""The rosbag adapter on real recordings (`rosbag_interbotix`, its README: a WidowX 200 and a WidowX 250,
 ROS 1, and the WidowX 200 excerpt as ROS 2 MCAP and sqlite3): every topic accounted for, natives equal to the
 messages as rosbags reads them, the three containers alike, and the joints where the arm can put them."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 from rosbags.highlevel import AnyReader
 
 from adapters.registry import get_adapter
+from tests.realdata import realdata
 
-REAL = Path(__file__).parents[2] / "data/real/rosbag_interbotix"
+INTERBOTIX = "rosbag_interbotix"  # the sample folder (tests/REAL_SAMPLES.md)
 WX200 = ("wx200_waist_diagnostics_12s.bag", "wx200_waist_diagnostics_12s_mcap", "wx200_waist_diagnostics_12s_db3")
 # mobile_wx200.urdf.xacro @ 0bb2b0e6 (README.md): joint -> (lower, upper), radians / metres
 LIMITS = {
@@ -29,13 +28,13 @@ LIMITS = {
 @pytest.fixture(scope="module")
 def episodes():
     adapter = get_adapter("rosbag")
-    return {r.raw_id: adapter.read(r) for r in adapter.discover(REAL)}
+    return {r.raw_id: adapter.read(r) for r in adapter.discover(realdata(INTERBOTIX))}
 
 
 def test_every_topic_of_every_bag_is_accounted_for(episodes) -> None:
     assert sorted(episodes) == sorted([*WX200, "wx250_duck_dunk.bag"])
     for raw_id, ep in episodes.items():
-        with AnyReader([REAL / raw_id]) as r:
+        with AnyReader([realdata(INTERBOTIX) / raw_id]) as r:
             topics = {c.topic: c.msgcount for c in r.connections}
         assert set(ep.metadata["topics"]) == set(topics), raw_id
         for t, v in ep.metadata["topics"].items():
@@ -58,7 +57,7 @@ def test_every_topic_of_every_bag_is_accounted_for(episodes) -> None:
 
 def test_natives_equal_the_messages_and_the_containers_agree(episodes) -> None:
     ros1 = episodes[WX200[0]]
-    with AnyReader([REAL / WX200[0]]) as r:
+    with AnyReader([realdata(INTERBOTIX) / WX200[0]]) as r:
         conn = [c for c in r.connections if c.topic == "/wx200/joint_states"]
         msgs = [r.deserialize(raw, c.msgtype) for c, _, raw in r.messages(conn)]
     pos = ros1.states["wx200.joint_states.position"]
@@ -96,7 +95,7 @@ def test_the_real_arm_stays_in_its_joint_limits_and_its_clock_is_the_recorders(e
 
 def test_windows_cut_the_real_bag_without_losing_a_message() -> None:
     adapter = get_adapter("rosbag", {"episodes": {"by": "window", "window_s": 4.0}})
-    refs = [r for r in adapter.discover(REAL / WX200[1])]
+    refs = [r for r in adapter.discover(realdata(INTERBOTIX) / WX200[1])]
     eps = [adapter.read(r) for r in refs]
     assert len(eps) == 3
     assert sum(len(e.states["wx200.joint_states.position"]) for e in eps) == 1201

@@ -1,4 +1,4 @@
-"""The rosbag adapter on real ROS 2 recordings of an aerial manipulator (tests/data/real/rosbag_ats/README.md: a PX4
+"""The rosbag adapter on real ROS 2 recordings of an aerial manipulator (`rosbag_ats`, its README: a PX4
 multirotor with a 3-joint servo arm; a Jazzy MCAP with its message definitions, a sqlite3 bag without): every topic
 accounted for, natives equal to the messages as rosbags reads them, and what the adapter met on these files: px4_msgs
 types no definition decodes, a JointState that names no joint, fields that are NaN or inf in every message, topics
@@ -16,8 +16,9 @@ from rosbags.typesys import Stores, get_typestore
 from adapters.base import AdapterError
 from adapters.registry import get_adapter
 from adapters.rosbag.fields import flatten
+from tests.realdata import realdata
 
-ATS = Path(__file__).parents[2] / "data/real/rosbag_ats"
+ATS = "rosbag_ats"  # the sample folder (tests/REAL_SAMPLES.md)
 MCAP, DB3 = "rosbags/ros2bag_ats_2025-12-02_12-44-28", "rosbags/ros2bag_killed_on_contact"
 # src/ats_bringup/config/dxl_ros2_ats.yaml @ 8e54c1aa (README.md): the driver's angle limits, rad at the output shaft
 DXL_MIN, DXL_MAX = np.array([0.0, -0.52, -1.9]), np.array([3.14, 0.52, 1.9])
@@ -42,7 +43,7 @@ def stamp(m: object) -> int:
 @pytest.fixture(scope="module")
 def bags() -> dict[str, tuple[object, dict]]:
     adapter = get_adapter("rosbag")
-    return {r.raw_id: (adapter.read(r), read_bag(ATS / r.raw_id)) for r in adapter.discover(ATS)}
+    return {r.raw_id: (adapter.read(r), read_bag(realdata(ATS) / r.raw_id)) for r in adapter.discover(realdata(ATS))}
 
 
 def test_every_topic_is_used_or_named_with_its_reason(bags) -> None:
@@ -133,13 +134,13 @@ def test_a_robots_own_definitions_decode_the_bag_that_holds_none(tmp_path: Path)
     """The `message_definitions` option: px4_msgs as a checkout has them (`px4_msgs/msg/<Type>.msg`; here the texts the
     December MCAP embeds, which fit the May messages: the battery reads a 6S pack, the IMU 1 g) decode the db3's PX4
     topics; the two types the MCAP does not define stay named. A folder with no definition fails the source."""
-    with AnyReader([ATS / MCAP]) as r:
+    with AnyReader([realdata(ATS) / MCAP]) as r:
         texts = {c.msgtype.split("/")[-1]: c.msgdef.data for c in r.connections if c.msgtype.startswith("px4_msgs/")}
     (tmp_path / "px4_msgs/msg").mkdir(parents=True)
     for name, text in texts.items():
         (tmp_path / "px4_msgs/msg" / f"{name}.msg").write_text(text)
     adapter = get_adapter("rosbag", {"message_definitions": [str(tmp_path)]})
-    ep = adapter.read(next(r for r in adapter.discover(ATS) if r.raw_id == DB3))
+    ep = adapter.read(next(r for r in adapter.discover(realdata(ATS)) if r.raw_id == DB3))
     unused = {f.message.split()[1]: f.message for f in ep.findings if f.code == "topic_not_used"}
     undecoded = sorted(t for t, m in unused.items() if "cannot be decoded" in m)
     assert undecoded == ["/fmu/out/estimator_status_flags", "/fmu/out/failsafe_flags"]
@@ -150,4 +151,4 @@ def test_a_robots_own_definitions_decode_the_bag_that_holds_none(tmp_path: Path)
     np.testing.assert_allclose(imu.values[:, imu.names.index("accelerometer_m_s2[2]")].mean(), -9.81, atol=0.02)
     (tmp_path / "empty").mkdir()
     with pytest.raises(AdapterError, match=r"message_definitions.*no <package>/msg/<Type>\.msg under"):
-        list(get_adapter("rosbag", {"message_definitions": [str(tmp_path / "empty")]}).discover(ATS))
+        list(get_adapter("rosbag", {"message_definitions": [str(tmp_path / "empty")]}).discover(realdata(ATS)))

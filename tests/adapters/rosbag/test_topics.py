@@ -15,7 +15,8 @@ from adapters.rosbag.bags import open_bag
 from adapters.rosbag.tf import TfTree
 from adapters.rosbag.topics import TopicData, joint_arrays, matches, normalize_type, topic_key
 from tests.adapters.rosbag.conftest import T0, TS, H, W, _header, raw_image, transform
-from tests.adapters.rosbag.test_real import REAL, WX200
+from tests.adapters.rosbag.test_real import INTERBOTIX, WX200
+from tests.realdata import realdata
 
 KINDS = {
     "/robot/joint_states": "joints",
@@ -56,7 +57,7 @@ def collected(synthetic_bag) -> tuple[dict[str, TopicData], TfTree]:
 def test_a_topic_is_collected_by_its_message_type(collected) -> None:
     data, _ = collected
     assert {t: d.kind for t, d in data.items()} == KINDS
-    with open_bag(REAL / WX200[0]) as r:  # ROS 1: the same types, a robot's own as fields
+    with open_bag(realdata(INTERBOTIX) / WX200[0]) as r:  # ROS 1: the same types, a robot's own as fields
         kinds = {c.topic: TopicData(c.topic, normalize_type(c.msgtype)).kind for c in r.connections}
     assert kinds == {
         "/wx200/joint_states": "joints",

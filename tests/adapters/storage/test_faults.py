@@ -113,7 +113,7 @@ def test_the_text_of_an_environment_error_names_it_and_a_data_error_s_does_not(d
         "commit failed: [Errno 28] No space left on device",
         "its worker died on each of its attempts (WorkerCrashedError: ...)",
     ]
-    data = [  # tests/jobs/test_job.py's corrupt demo episodes and tests/data/real's quarantine reasons, as written
+    data = [  # tests/jobs/test_job.py's corrupt demo episodes and the real samples' quarantine reasons, as written
         "action longer than state (66 > 60 rows): corrupt episode",
         "CRC mismatch in the payload of 174732 bytes (stored 0x17e12f3a, computed 0x6f25dde7) (byte offset 165752)",
         "unreadable mp4 of video 1846d424: [Errno 1094995529] Invalid data found when processing input: '/raw/x.mp4'",

@@ -1,5 +1,5 @@
 """The AgiBot World writer (`adapters/synthetic/agibot.py`) against a real `proprio_stats.h5`
-(`../shared/realdata/agibot_proprio_stats_real`, soul667/DatasetTools @ 8971d93 `scripts/proprio_stats.h5`): its
+(`agibot_proprio_stats_real`, tests/REAL_SAMPLES.md, soul667/DatasetTools @ 8971d93 `scripts/proprio_stats.h5`): its
 `split_effector` layout, the one it claims for the real sample, holds the real file's datasets and no other, each with
 the real dtype, per-row shape and placeholder `(0,)` shape, no attributes, an int64 ns clock, and the real gripper
 units (state 0..120, command 0..1); the Alpha layout keeps the one `effector` group of the HF card instead."""
@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from adapters.synthetic.agibot import EpisodeSpec, Layout, write_agibot
+from tests.realdata import realdata
 
 Tree = dict[str, tuple[str, tuple[int, ...], bool]]  # path -> (dtype, shape after the rows, placeholder (0,))
 
@@ -34,11 +35,8 @@ def _tree(path: Path) -> tuple[Tree, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def real(shared_realdata: Path) -> Path:
-    path = shared_realdata / "agibot_proprio_stats_real" / "proprio_stats.h5"
-    if not path.exists():
-        pytest.skip(f"{path} is absent (no licence to redistribute it; see tests/data/real/README.md)")
-    return path
+def real() -> Path:
+    return realdata("agibot_proprio_stats_real/proprio_stats.h5")
 
 
 def _written(root: Path, layout: Layout, **spec: object) -> Path:

@@ -1,5 +1,5 @@
 """The Ego4D writer (`adapters/synthetic/ego4d.py`) against the maker's own Goal-Step annotations
-(`tests/data/real/ego4d_goalstep_excerpt/goalstep_valid.json`, facebookresearch/ego4d-goalstep @ 7e2b6cf, values
+(real sample `ego4d_goalstep_excerpt/goalstep_valid.json`, facebookresearch/ego4d-goalstep @ 7e2b6cf, values
 verbatim): the written `goalstep_valid.json` has the real file's keys and value types at every level (file, goal,
 step, substep; substeps carry no `segments` key, as in the real file), and the release layout puts the full-scale
 mp4s under `v2/full_scale/<video_uid>.mp4` in the Examples Notebook's time base (1/15360)."""
@@ -15,6 +15,7 @@ import pytest
 
 from adapters.synthetic.ego4d import TIME_BASE, write_ego4d
 from tests.fixtures.ego4d_goalstep import write_goalstep
+from tests.realdata import realdata
 
 
 def _kind(value: object) -> str:
@@ -41,8 +42,8 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return corpus.root, json.loads(files["val"].read_text())
 
 
-def test_goalstep_file_has_the_real_files_keys_and_kinds(realdata: Path, written: tuple[Path, dict]) -> None:
-    real = json.loads((realdata / "ego4d_goalstep_excerpt/goalstep_valid.json").read_text())
+def test_goalstep_file_has_the_real_files_keys_and_kinds(written: tuple[Path, dict]) -> None:
+    real = json.loads((realdata("ego4d_goalstep_excerpt/goalstep_valid.json")).read_text())
     ours, theirs = _schema(written[1]), _schema(real)
     for level in ("file", "goal", "step", "substep"):
         assert ours[level] == theirs[level], level

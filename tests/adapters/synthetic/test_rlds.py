@@ -1,5 +1,5 @@
 """The RLDS/TFDS builder writer (`adapters/synthetic/rlds.py`) against the real Octo debug Bridge builder
-(`tests/data/real/octo_bridge_debug_rlds`, octo-models/octo `tests/debug_dataset` @ 241fb35): the same features.json
+(real sample `octo_bridge_debug_rlds`, octo-models/octo `tests/debug_dataset` @ 241fb35): the same features.json
 classes, keys and dtypes, the same dataset_info split fields, and records holding the keys of the real records, each in
 the same kind of list with the same number of values per step."""
 
@@ -13,13 +13,14 @@ import numpy as np
 from adapters.oxe.builder import parse_features
 from adapters.oxe.tfrecord import parse_example, scan_records
 from adapters.synthetic.rlds import write_rlds
+from tests.realdata import realdata
 
 
-def test_features_json_matches_tfds_shape(tmp_path: Path, realdata: Path) -> None:
+def test_features_json_matches_tfds_shape(tmp_path: Path) -> None:
     """The writer's features.json parses like the real Bridge one (same classes, keys)."""
     wb = write_rlds(tmp_path, "bridge", episodes=1)
     ours = parse_features(json.loads((wb.path / "features.json").read_text()))
-    real = realdata / "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
+    real = realdata("octo_bridge_debug_rlds/bridge_dataset/1.0.0")
     theirs = parse_features(json.loads((real / "features.json").read_text()))
     assert set(ours) == set(theirs)
     for key, info in theirs.items():
@@ -39,8 +40,8 @@ def _steps(example: dict) -> int:
     return len(example["steps/is_first"])
 
 
-def test_records_hold_the_real_bridge_keys_in_the_same_kinds(tmp_path: Path, realdata: Path) -> None:
-    real_dir = realdata / "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
+def test_records_hold_the_real_bridge_keys_in_the_same_kinds(tmp_path: Path) -> None:
+    real_dir = realdata("octo_bridge_debug_rlds/bridge_dataset/1.0.0")
     theirs = _first_example(real_dir / "bridge_dataset-train.tfrecord-00000-of-00001")
     wb = write_rlds(tmp_path, "bridge", episodes=1, image_size=(64, 64))
     ours = _first_example(wb.shards["train"][0])
@@ -59,8 +60,8 @@ def test_records_hold_the_real_bridge_keys_in_the_same_kinds(tmp_path: Path, rea
     assert jpeg == b"\xff\xd8" and ours["steps/observation/image_0"][0][:2] == jpeg  # JPEG, as the real shard
 
 
-def test_shard_names_follow_the_real_template(tmp_path: Path, realdata: Path) -> None:
-    real_dir = realdata / "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
+def test_shard_names_follow_the_real_template(tmp_path: Path) -> None:
+    real_dir = realdata("octo_bridge_debug_rlds/bridge_dataset/1.0.0")
     wb = write_rlds(tmp_path, "bridge", episodes={"train": 2, "val": 1}, shards=1)
     assert wb.path.parent.name == real_dir.parent.name and wb.path.name == real_dir.name
     assert sorted(p.name for p in wb.path.glob("*.tfrecord-*")) == sorted(p.name for p in real_dir.glob("*.tfrecord-*"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import FrozenInstanceError, replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, h
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
+from tests.realdata import realdata
 
 R = 1  # the right hand
 
@@ -298,12 +298,12 @@ def _fingerprint(raw: RawEpisode) -> dict:
     }
 
 
-def test_the_callers_raw_episode_is_left_as_it_came_on_the_real_gr1_sample(realdata: Path) -> None:
+def test_the_callers_raw_episode_is_left_as_it_came_on_the_real_gr1_sample() -> None:
     """The real GR00T GR1 episode (joint space: FK, a unit decision, native limits): canonicalization hands its
     findings back on the episodes, and the caller's `RawEpisode` is the same after as before (before issue 39 its
     metadata gained `joint_units` and `native_joint_limits`); a step that tried to change it would fail (frozen)."""
     source = LeRobotSource()
-    raw = source.read(next(iter(source.discover(realdata / "gr00t_robot_sim_picknplace"))))
+    raw = source.read(next(iter(source.discover(realdata("gr00t_robot_sim_picknplace")))))
     before = _fingerprint(raw)
     out = prepare(raw)
     after = _fingerprint(raw)

@@ -25,11 +25,12 @@ from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
 from tests.fixtures.episodes import write_episode
 from tests.fixtures.specs import agibot_specs
+from tests.realdata import realdata
 
 SPEC = CanonicalizeSpec(min_episode_s=0.3)
 
 
-def _raw_corpora(base: Path, realdata: Path) -> dict[str, tuple[str, Path]]:
+def _raw_corpora(base: Path) -> dict[str, tuple[str, Path]]:
     out = {}
     for subset in ("bridge", "fractal20220817_data"):
         write_rlds(base / subset, subset, episodes=2, steps=12, vary_steps=False)
@@ -41,12 +42,12 @@ def _raw_corpora(base: Path, realdata: Path) -> dict[str, tuple[str, Path]]:
     write_ego4d(base / "ego4d", num_videos=1, duration_s=6.0, narrations_per_video=2)
     out["ego4d"] = ("ego4d", base / "ego4d")
     out["lerobot"] = ("lerobot", run_demo(base / "demo", episodes=2).root)  # real kinematics, canonical layout
-    out["gr00t"] = ("lerobot", realdata / "gr00t_robot_sim_picknplace")
+    out["gr00t"] = ("lerobot", realdata("gr00t_robot_sim_picknplace"))
     return out
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory, realdata: Path) -> dict[str, list[CanonicalEpisode]]:
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[CanonicalEpisode]]:
     base = tmp_path_factory.mktemp("raw")
     return {
         name: [
@@ -55,7 +56,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, realdata: Path) -> dict[str
             if ref.error is None
             for ep in prepared(adapters.get_adapter(adapter).read(ref), SPEC)
         ]
-        for name, (adapter, root) in _raw_corpora(base, realdata).items()
+        for name, (adapter, root) in _raw_corpora(base).items()
     }
 
 

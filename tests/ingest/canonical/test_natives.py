@@ -5,7 +5,6 @@ flags, at a row), named per component."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from ingest.canonical.natives import (
 from ingest.canonical.store import dataset_features
 from ingest.steps import prepared
 from schemas.canonical import NATIVE_VALID, OUTCOME_NATIVE
+from tests.realdata import realdata
 
 T = np.arange(5) / 5.0  # 5 Hz
 
@@ -104,12 +104,12 @@ def test_discrete_columns_are_sampled_at_a_row_never_blended() -> None:
     assert discrete_reason("gripper_pos", np.linspace(0.0, 1.0, 50)) is None  # a continuous gripper stays so
 
 
-def test_the_real_bridge_gripper_command_is_not_blended(realdata: Path) -> None:
+def test_the_real_bridge_gripper_command_is_not_blended() -> None:
     """The real BridgeData sample (octo's debug RLDS, 5 Hz on the 10 Hz grid): 16 of its 25 episodes command the
     gripper exactly 0 or 1. Blending wrote 28 of the 475 grid values between recorded ones (11 in those 16 episodes);
     sampled at a row, every value is one the episode recorded, and the lineage says which columns and why."""
     adapter = get_adapter("oxe")
-    refs = [r for r in adapter.discover(realdata / "octo_bridge_debug_rlds") if r.error is None]
+    refs = [r for r in adapter.discover(realdata("octo_bridge_debug_rlds")) if r.error is None]
     invented = discrete = 0
     for ref in refs:
         raw = adapter.read(ref)
@@ -122,26 +122,26 @@ def test_the_real_bridge_gripper_command_is_not_blended(realdata: Path) -> None:
     assert (len(refs), invented, discrete) == (25, 0, 20)  # 5 episodes ramp the command: continuous there
 
 
-def test_each_column_carries_its_streams_unit_to_the_episode(realdata: Path) -> None:
+def test_each_column_carries_its_streams_unit_to_the_episode() -> None:
     """`native_units`: a stream's unit per column, or one per component where the source names them ("rad,m"); the
     canonical episode carries them beside the names (the behaviour checks judge excursions in them)."""
     items = [("q", _s(np.zeros((5, 2)))), ("waist", replace(_s(np.zeros((5, 2))), unit="rad,m"))]
     items.append(("pose", replace(_s(np.zeros((5, 2, 4))), unit="quat_xyzw")))
     assert native_units(items) == ["", "", "rad", "m", *["quat_xyzw"] * 8]
     a = get_adapter("oxe")
-    ref = next(iter(a.discover(realdata / "octo_bridge_debug_rlds")))
+    ref = next(iter(a.discover(realdata("octo_bridge_debug_rlds"))))
     ep = prepared(a.read(ref))[0]
     units = dict(zip(ep.state_native_names, ep.state_native_units, strict=True))
     assert units["observation/state:eef_xyz.x"] == "m" and units["observation/state:eef_rpy.roll"] == "rad"
     assert "reward.0" not in units  # a signal, beside the state (test below)
 
 
-def test_a_sources_signals_sit_beside_its_state(realdata: Path) -> None:
+def test_a_sources_signals_sit_beside_its_state() -> None:
     """The real Bridge shard's `reward` and `discount` (RLDS step signals) are written as `signal.native`, not among
     the state natives (newcomer review 5: a normalisation of the state mixed a reward in); each keeps its validity
     mask, and the dataset's features declare the three native groups apart."""
     a = get_adapter("oxe")
-    ref = next(iter(a.discover(realdata / "octo_bridge_debug_rlds")))
+    ref = next(iter(a.discover(realdata("octo_bridge_debug_rlds"))))
     ep = prepared(a.read(ref))[0]
     assert ep.outcome_native_names == ["discount.0", "reward.0"]
     assert not any(n.startswith(("reward", "discount")) for n in ep.state_native_names)

@@ -104,7 +104,7 @@ def test_natives_wider_than_a_schema_may_be_refuse_the_episode() -> None:
 
 
 def test_a_multi_rate_recording_takes_its_span_from_its_states() -> None:
-    """A ROS bag's topics need not share an instant (tests/data/real/rosbag_ats: /parameter_events only in the first
+    """A ROS bag's topics need not share an instant (the real sample rosbag_ats: /parameter_events only in the first
     0.3 s, /rosout at 8.7..9.3 s): the states set a natives-only episode's span, as a joint-space robot's joints set
     its wrists', and every other native is sampled on it (held before its first and after its last message)."""
     raw = _raw()  # states, actions and signals over 0 .. 1.3 s

@@ -34,6 +34,7 @@ from schemas.qa import QAConfig
 from schemas.robots.registry import default_registry
 from tests.adapters.lerobot.test_g1_joint_space import _write as write_g1
 from tests.fixtures.episodes import write_episode
+from tests.realdata import realdata
 
 GR1 = "gr00t_robot_sim_picknplace"
 TIP_SLOTS = [4, 8, 12, 16, 20]  # thumb_tip .. pinky_tip
@@ -41,10 +42,10 @@ assert [MANO21_NAMES[k] for k in TIP_SLOTS] == ["thumb_tip", "index_tip", "middl
 
 
 @pytest.fixture(scope="module", params=["gr1", "Unitree_G1_Dex3", "Unitree_G1_Inspire"])
-def case(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, realdata: Path):
+def case(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     source = LeRobotSource()
     if request.param == "gr1":
-        refs = list(source.discover(realdata / GR1))[:2]
+        refs = list(source.discover(realdata(GR1)))[:2]
     else:
         refs = list(source.discover(write_g1(tmp_path_factory.mktemp("g1") / request.param.lower(), request.param)))
     episodes = [ep for ref in refs for ep in prepared(source.read(ref))]

@@ -26,6 +26,7 @@ import pytest
 from ingest.kinematics import KinematicModel, load_model
 from ingest.kinematics.description import description_path, parse_description
 from schemas.robots.hands import load_hands
+from tests.realdata import realdata
 
 SAMPLE = "gr00t_robot_sim_picknplace"
 ARM = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow_pitch", "wrist_yaw", "wrist_roll", "wrist_pitch")
@@ -33,9 +34,9 @@ SIDES = ("left", "right")
 
 
 @pytest.fixture(scope="module")
-def sample(realdata: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def sample() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(state, action) as named [N, k] slices of the 44-dim vectors, all episodes concatenated."""
-    root = realdata / SAMPLE
+    root = realdata(SAMPLE)
     modality = json.loads((root / "meta" / "modality.json").read_text())
     tables = [pq.read_table(p, columns=["observation.state", "action"]) for p in sorted(root.glob("data/*/*.parquet"))]
     out = []

@@ -1,4 +1,4 @@
-"""The real GR00T PickNPlace sample (`tests/data/real/gr00t_robot_sim_picknplace`) as behaviour QA inputs.
+"""The real GR00T PickNPlace sample (`gr00t_robot_sim_picknplace`, tests/REAL_SAMPLES.md) as behaviour QA inputs.
 
 Limits: the dataset's own `meta/stats.json` min/max per state dim (v2.0 has no per-episode stats); units radians (GR1
 arm and hand joints, `schemas/robots/joint_space.yaml`); rest dims: the `left_hand`/`right_hand` slices of the
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 
 import av
 import numpy as np
@@ -18,16 +17,17 @@ import pyarrow.parquet as pq
 
 from ingest.qa.state import DimLimits
 from tests.fixtures.behaviour_defects import Episode
+from tests.realdata import realdata
 
-ROOT = Path(__file__).resolve().parents[2] / "data" / "real" / "gr00t_robot_sim_picknplace"
+SAMPLE = "gr00t_robot_sim_picknplace"
 FPS = 20.0
 EPISODES = 5
 
 
 @functools.cache
 def limits() -> DimLimits:
-    stats = json.loads((ROOT / "meta" / "stats.json").read_text())["observation.state"]
-    modality = json.loads((ROOT / "meta" / "modality.json").read_text())["state"]
+    stats = json.loads((realdata(SAMPLE) / "meta" / "stats.json").read_text())["observation.state"]
+    modality = json.loads((realdata(SAMPLE) / "meta" / "modality.json").read_text())["state"]
     rest = np.zeros(len(stats["min"]), bool)
     for part in ("left_hand", "right_hand"):
         rest[modality[part]["start"] : modality[part]["end"]] = True
@@ -36,17 +36,17 @@ def limits() -> DimLimits:
 
 def arm_dims() -> list[int]:
     """The right arm's joints (modality.json `right_arm`), the arm that does the task."""
-    m = json.loads((ROOT / "meta" / "modality.json").read_text())["state"]["right_arm"]
+    m = json.loads((realdata(SAMPLE) / "meta" / "modality.json").read_text())["state"]["right_arm"]
     return list(range(m["start"], m["end"]))
 
 
 @functools.cache
 def episode(index: int) -> Episode:
-    table = pq.read_table(ROOT / "data" / "chunk-000" / f"episode_{index:06d}.parquet")
+    table = pq.read_table(realdata(SAMPLE) / "data" / "chunk-000" / f"episode_{index:06d}.parquet")
     n = table.num_rows
     state = table["observation.state"].combine_chunks().flatten().to_numpy().reshape(n, -1).astype(np.float64)
     action = table["action"].combine_chunks().flatten().to_numpy().reshape(n, -1).astype(np.float64)
-    video = ROOT / "videos" / "chunk-000" / "observation.images.ego_view" / f"episode_{index:06d}.mp4"
+    video = realdata(SAMPLE) / "videos" / "chunk-000" / "observation.images.ego_view" / f"episode_{index:06d}.mp4"
     with av.open(str(video)) as container:
         container.streams.video[0].thread_type = "AUTO"
         frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])

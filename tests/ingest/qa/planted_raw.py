@@ -30,7 +30,8 @@ from schemas.corpus import dataset_dir
 from schemas.image_size import FrameFit
 from tests.fixtures.behaviour_defects import Episode, Planted
 from tests.fixtures.episodes import write_episode
-from tests.ingest.qa.gr00t_sample import ROOT as GR00T_ROOT
+from tests.ingest.qa.gr00t_sample import SAMPLE as GR00T
+from tests.realdata import realdata
 
 CAMERA = "observation.images.ego_view"
 
@@ -117,7 +118,7 @@ ELBOW = 25  # the right elbow among the 44 joints of the 8 state streams in sort
 def gr00t_raws() -> list[RawEpisode]:
     """The 5 real GR00T PickNPlace raw episodes, as the lerobot adapter reads them."""
     adapter = get_adapter("lerobot")
-    return [adapter.read(r) for r in sorted(adapter.discover(GR00T_ROOT), key=lambda r: r.raw_id)]
+    return [adapter.read(r) for r in sorted(adapter.discover(realdata(GR00T)), key=lambda r: r.raw_id)]
 
 
 def renamed(raw: RawEpisode, raw_id: str) -> RawEpisode:

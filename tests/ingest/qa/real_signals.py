@@ -1,17 +1,15 @@
-"""Real recordings as canonical episodes for the glitch and plateau checks: the GR00T PickNPlace sample (committed),
-the real AgiBot `proprio_stats.h5` (`../shared/realdata`, read by the adapter's own `read_proprio`: no videos or
-task_info exist for it) and the real Unitree G1 Inspire teleoperation set (not redistributable: `../notes/g1` on this
-team's machines, MIT, github YifanTian07/G1-policy-train @ d1d3bb4; tests skip without it). Planters change the
+"""Real recordings as canonical episodes for the glitch and plateau checks (each read with `tests.realdata.realdata`):
+the GR00T PickNPlace sample, the real AgiBot `proprio_stats.h5` (read by the adapter's own `read_proprio`: no videos or
+task_info exist for it) and the real Unitree G1 Inspire teleoperation set (YifanTian07/G1-policy-train @ d1d3bb4, MIT;
+awaited in the shared folder, so its tests skip until it is there: tests/REAL_SAMPLES.md). Planters change the
 state of a raw episode at its native rate and leave its command as recorded."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from adapters.agibot.hands import hand_signals
 from adapters.agibot.proprio import FPS as AGIBOT_FPS
@@ -21,9 +19,9 @@ from adapters.registry import get_adapter
 from ingest.episode import CanonicalEpisode
 from ingest.steps import prepare
 from schemas.canonicalize import CanonicalizeSpec
-from tests.conftest import REPO
+from tests.realdata import realdata
 
-G1_ROOT = REPO.parent / "notes" / "g1"
+G1 = "unitree_g1_policy_train"  # the sample's folder (tests/REAL_SAMPLES.md)
 G1_STATE = "observation.state"  # 26 columns: left arm 0-6, right arm 7-13 (wrist 11-13), hands 14-25 (meta/info.json)
 GR1_RIGHT_ARM = "state.right_arm"  # shoulder pitch/roll/yaw, elbow, wrist yaw/roll/pitch (modality.json)
 
@@ -56,8 +54,8 @@ def clamp(raw: RawEpisode, stream: str, col: int, share: float = 0.35) -> tuple[
     return with_state(raw, stream, v), top
 
 
-def agibot_raw(root: Path) -> RawEpisode:
-    h5 = root / "agibot_proprio_stats_real" / "proprio_stats.h5"
+def agibot_raw() -> RawEpisode:
+    h5 = realdata("agibot_proprio_stats_real/proprio_stats.h5")
     a = get_adapter("agibot")
     p = read_proprio(h5, lambda msg, field: a.error(msg, file=h5, episode="real", field=field))
     ref = EpisodeRef(adapter="agibot", source="agibot", subset="real", raw_id="proprio_stats", paths=(str(h5),))
@@ -67,12 +65,11 @@ def agibot_raw(root: Path) -> RawEpisode:
 
 @functools.cache
 def _g1_refs() -> list[EpisodeRef]:
-    return sorted(get_adapter("lerobot").discover(G1_ROOT), key=lambda r: r.raw_id)
+    return sorted(get_adapter("lerobot").discover(realdata(G1)), key=lambda r: r.raw_id)
 
 
 def g1_raws(indices: range) -> list[RawEpisode]:
-    """The real G1 episodes at `indices`; skips the test when the set is not on this machine."""
-    if not (G1_ROOT / "meta" / "info.json").is_file():
-        pytest.skip(f"the real G1 teleoperation set is not at {G1_ROOT} (not redistributable; see this module's doc)")
+    """The real G1 episodes at `indices` (the test skips where the set is absent: `realdata`)."""
+    realdata(G1)
     refs = _g1_refs()
     return [get_adapter("lerobot").read(refs[i]) for i in indices]

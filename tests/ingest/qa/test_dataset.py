@@ -134,7 +134,7 @@ def test_overview_line() -> None:
 
 
 def test_task_balance_of_the_bridge_sample_counts() -> None:
-    # the octo bridge debug sample's instructions: 8 carrot, 6 cup, 6 lever, 5 pot (tests/data/real README)
+    # the octo bridge debug sample's instructions: 8 carrot, 6 cup, 6 lever, 5 pot (its README)
     tasks = ["carrot"] * 8 + ["cup"] * 6 + ["lever"] * 6 + ["pot"] * 5
     b = task_balance(tasks, BehaviourConfig())
     assert (b.tasks, b.largest, b.smallest, b.ratio, b.imbalanced) == (4, 8, 5, 1.6, False)

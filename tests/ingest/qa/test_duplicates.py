@@ -9,6 +9,7 @@ from benchmarks.duplicates_real import COPIES, GR00T, episodes, grid
 from ingest.qa.duplicates import fingerprint, level_tokens, minhash, near_duplicates, similarity
 from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
+from tests.realdata import realdata
 
 CFG = BehaviourConfig()
 LIM = DimLimits(np.full(3, -1.0), np.full(3, 1.0), ("rad",) * 3)
@@ -41,7 +42,7 @@ def test_real_recordings_copies_made_as_copies_are_made_are_candidates_distinct_
     """The five real GR00T PickNPlace recordings (one task) on the 10 Hz grid, and copies of each made the ways
     `benchmarks.duplicates_real` makes them: every copy reaches the candidate bar, no two recordings come near it.
     The level trigrams before the turn levels gave re-gridded copies 0.28 and two recordings 0.31."""
-    eps, fps = episodes(GR00T)
+    eps, fps = episodes(realdata(GR00T))
     lim = DimLimits.observed(np.concatenate(eps))
     sig = [fingerprint(grid(e, fps), 10.0, lim, CFG) for e in eps]
     distinct = [similarity(sig[i], sig[j]) for i in range(len(eps)) for j in range(i + 1, len(eps))]

@@ -15,10 +15,11 @@ from adapters.synthetic.agibot import EpisodeSpec, Layout, write_agibot
 from ingest.qa.dataset import DatasetQA, geometry_findings, geometry_summary
 from ingest.steps import prepared
 from schemas.qa import QAConfig
+from tests.realdata import realdata
 
 
-def test_real_bridge_grasps_from_above_and_passes_every_invariant(realdata: Path) -> None:
-    root = next((realdata / "octo_bridge_debug_rlds").rglob("dataset_info.json")).parent
+def test_real_bridge_grasps_from_above_and_passes_every_invariant() -> None:
+    root = next((realdata("octo_bridge_debug_rlds")).rglob("dataset_info.json")).parent
     oxe = adapters.get_adapter("oxe")
     records = [ep.qa for ref in oxe.discover(root) if ref.error is None for ep in prepared(oxe.read(ref))]
     summary = geometry_summary("bridge", records)
@@ -31,8 +32,8 @@ def test_real_bridge_grasps_from_above_and_passes_every_invariant(realdata: Path
     assert geometry_findings(summary, QAConfig()) == []
 
 
-def test_real_agibot_arms_are_side_by_side_and_pass_every_invariant(shared_realdata: Path, tmp_path: Path) -> None:
-    h5 = shared_realdata / "agibot_proprio_stats_real" / "proprio_stats.h5"
+def test_real_agibot_arms_are_side_by_side_and_pass_every_invariant(tmp_path: Path) -> None:
+    h5 = realdata("agibot_proprio_stats_real") / "proprio_stats.h5"
     if not h5.is_file():
         pytest.skip(f"{h5} is absent: the AgiBot real sample is not on this machine")
     # the real file in a corpus around it (the sample has no task_info or video: those two are synthetic)

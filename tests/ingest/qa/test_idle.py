@@ -3,8 +3,6 @@ has no canonical dim in use."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from adapters.base import EpisodeRef, RawEpisode, Stream
@@ -14,6 +12,7 @@ from ingest.qa.state import DimLimits
 from ingest.steps import prepared
 from schemas.behaviour import BehaviourConfig
 from schemas.tiers import QualityTier
+from tests.realdata import realdata
 
 LIM = DimLimits(np.array([-1.0]), np.array([1.0]), ("rad",))
 
@@ -61,10 +60,10 @@ def test_without_a_canonical_dim_idle_is_measured_on_the_natives() -> None:
     assert episode_idle(zeros, none, None, 10.0, BehaviourConfig()).idle_fraction == 1.0
 
 
-def test_the_real_gr00t_episodes_read_the_same_idle_on_their_natives(realdata: Path) -> None:
+def test_the_real_gr00t_episodes_read_the_same_idle_on_their_natives() -> None:
     """The real GR00T sample's five episodes, once with their canonical dims (FK) and once read as an unknown robot
     (natives only): the same idle ends, 0.1 s at each (0.1 / 0.2 s at the end of episode 4 by the canonical dims)."""
-    root = realdata / "gr00t_robot_sim_picknplace"
+    root = realdata("gr00t_robot_sim_picknplace")
     read = {}
     for options in ({}, {"embodiment": "unknown"}):
         source = LeRobotSource(options)

@@ -1,4 +1,4 @@
-"""The behaviour phase at ingest, on the real GR00T PickNPlace episodes (`tests/data/real/`) read by the lerobot
+"""The behaviour phase at ingest, on the real GR00T PickNPlace episodes read by the lerobot
 adapter, canonicalized and written: clean episodes keep their tier, each planted defect class is found where ingest
 can find it (natives, FK wrists, the frames the writer encodes), with its value and threshold in a tier reason, and
 routed to its tier or quarantined. Dead native joints and near-duplicates need the dataset: see
@@ -27,6 +27,7 @@ from schemas.tiers import QualityTier
 from tests.ingest.qa import gr00t_sample as g
 from tests.ingest.qa.planted_raw import ELBOW, episode_of, gr00t_raws, ingest, planted, with_episode
 from tests.ingest.qa.real_signals import GR1_RIGHT_ARM, clamp, with_state, wrist_jump
+from tests.realdata import realdata
 
 SPEC = CanonicalizeSpec()
 
@@ -126,7 +127,7 @@ def test_saturated_native_joint_demotes_against_the_description_limit(tmp_path: 
 
 
 def test_wraparound_is_cut_and_each_part_says_why(tmp_path: Path) -> None:
-    stats = json.loads((g.ROOT / "meta" / "stats.json").read_text())["observation.state"]
+    stats = json.loads((realdata(g.SAMPLE) / "meta" / "stats.json").read_text())["observation.state"]
     span = stats["max"][ELBOW] - stats["min"][ELBOW]
     eps, rejected = ingest(planted(raw(1), plant.wraparound, ELBOW, 0.8 * span)[0], SPEC, tmp_path / "ds")
     assert rejected is None and len(eps) == 2  # the wrist-speed validity check cuts at the wrap

@@ -1,4 +1,4 @@
-"""The real Bridge RLDS sample (`tests/data/real/octo_bridge_debug_rlds`): a real WidowX at 5 Hz with real 64x64 JPEG
+"""The real Bridge RLDS sample (`octo_bridge_debug_rlds`): a real WidowX at 5 Hz with real 64x64 JPEG
 frames. Its train and val splits hold the same 25 episodes (README): the near-duplicate search pairs exactly those, each
 at similarity 1.0, and no two distinct episodes; no clean episode gets a finding."""
 
@@ -14,7 +14,7 @@ from ingest.qa.duplicates import near_duplicates
 from ingest.qa.findings import findings
 from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
-from tests.conftest import REALDATA
+from tests.realdata import realdata
 
 CFG = BehaviourConfig()
 STATE = ("observation/state:eef_xyz", "observation/state:eef_rpy", "observation/state:gripper")
@@ -25,7 +25,7 @@ ACTION = ("action:delta_xyz", "action:delta_rpy", "action:gripper")
 def episodes() -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     oxe = adapters.get_adapter("oxe", {"duplicates": "keep"})
     out = []
-    for ref in oxe.discover(REALDATA / "octo_bridge_debug_rlds"):
+    for ref in oxe.discover(realdata("octo_bridge_debug_rlds")):
         # discovery says the val split is a copy of train (content hash) and would not read it: read it anyway
         # ('keep'), the point here is that our fingerprint finds the same pairs from the arrays alone
         raw = oxe.read(ref)

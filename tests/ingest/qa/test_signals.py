@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,10 +52,8 @@ def test_gr00t_natives_arm_joints_in_radians_with_limits_the_rest_commanded_sign
     assert {c.unit for n, c in chans.items() if "_arm." not in n} == {"span"}
 
 
-def test_agibot_quaternions_are_rotations_millimetres_metres_forces_and_currents_left_out(
-    shared_realdata: Path,
-) -> None:
-    ep = canonical(agibot_raw(shared_realdata))
+def test_agibot_quaternions_are_rotations_millimetres_metres_forces_and_currents_left_out() -> None:
+    ep = canonical(agibot_raw())
     chans = {c.name: c for c in native_channels(ep, _pairs(ep))}
     assert {n for n, c in chans.items() if c.rotation} == {
         "end.orientation.0..3",

@@ -5,10 +5,7 @@ never by timing."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +20,7 @@ from tests.fixtures.discovery import discover
 from tests.jobs.cluster.conftest import ENV, REPO
 from tests.jobs.demo_reference import demo_spec, hashes
 from tests.jobs.ingest import crash_hooks
+from tests.processes import kill_group, start
 
 
 def _first_of_each_source(spec_path: Path) -> tuple[list[str], list[str]]:
@@ -68,7 +66,7 @@ def start_driver(spec_path: Path, log: Path, hold: dict[str, object], address: s
     env = {**ENV, crash_hooks.HOLD_ENV: json.dumps(hold)}
     cmd = [sys.executable, "-m", "tests.jobs.ingest.crash_hooks", str(spec_path), str(log), "--address", address]
     with (log.parent / "driver.err").open("w") as err:
-        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        return start(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err)
 
 
 def wait_for(done: object, proc: subprocess.Popen[bytes], what: str, timeout: float = 240) -> None:
@@ -98,8 +96,7 @@ def test_driver_killed_then_rerun_against_the_same_cluster(
     try:
         wait_for(lambda: len(_logged(log)) >= len(first), proc, "the first episodes were committed")
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc)
         proc.wait()
     assert sorted(_logged(log)) == sorted(first), (tmp_path / "driver.err").read_text()[-2000:]
     corpus = tmp_path / "corpus"

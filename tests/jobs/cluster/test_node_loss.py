@@ -7,9 +7,7 @@ to the driver)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from jobs.catalog.query import run_query
 from tests.jobs.cluster.conftest import start_cluster
 from tests.jobs.cluster.test_ingest_cluster import _first_of_each_source, _logged, start_driver, wait_for
 from tests.jobs.demo_reference import demo_spec, hashes
+from tests.processes import kill_group
 
 
 def _alive(pid: int) -> bool:
@@ -56,8 +55,7 @@ def test_a_worker_node_lost_mid_job(raw: dict[str, Path], reference: Path, tmp_p
             gate.touch()
             assert proc.wait(timeout=400) == 0, (tmp_path / "driver.err").read_text()[-3000:]
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            kill_group(proc)
         assert sorted(_logged(log)) == sorted(first + rest)  # every raw episode committed once, in the same run
         corpus = tmp_path / "corpus"
         assert hashes(corpus) == hashes(reference)

@@ -4,10 +4,7 @@ as a machine without the shared mount would have. The job must stop before any w
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +13,7 @@ from pathlib import Path
 from tests.jobs.cluster.conftest import ENV, REPO, start_cluster
 from tests.jobs.demo_reference import demo_spec
 from tests.needs import tool_missing
+from tests.processes import start, stop_group
 
 RAY = Path(sys.executable).parent / "ray"
 
@@ -29,9 +27,9 @@ def _can_unshare_mounts(tmp: Path) -> bool:
 
 def _blind_node(hidden: Path, address: str) -> subprocess.Popen[bytes]:
     """A worker node (1 CPU) whose processes see an empty `hidden`."""
-    start = f"{RAY} start --address={address} --num-cpus=1 --object-store-memory={80 * 1024**2} --block"
-    cmd = ["unshare", "-m", "sh", "-c", f"mount --make-rprivate / && mount -t tmpfs none {hidden} && exec {start}"]
-    return subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    ray = f"{RAY} start --address={address} --num-cpus=1 --object-store-memory={80 * 1024**2} --block"
+    cmd = ["unshare", "-m", "sh", "-c", f"mount --make-rprivate / && mount -t tmpfs none {hidden} && exec {ray}"]
+    return start(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def test_a_node_that_does_not_see_the_output_stops_the_job(raw: dict[str, Path], tmp_path: Path) -> None:
@@ -58,11 +56,5 @@ def test_a_node_that_does_not_see_the_output_stops_the_job(raw: dict[str, Path],
         assert not (tmp_path / "corpus" / "datasets").exists()  # stopped before any work
     finally:
         if node is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(node.pid, signal.SIGTERM)
-            try:
-                node.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(node.pid, signal.SIGKILL)
-                node.wait()
+            stop_group(node, grace_s=30)
         cluster.shutdown()

@@ -20,6 +20,7 @@ from schemas.dataset_meta import MODALITY_PATH
 from schemas.lerobot import FeatureSpec, load_info
 from schemas.modality import ModalityJson, check_modality
 from tests.fixtures.corpus import episode, write_dataset
+from tests.realdata import realdata
 
 GR00T = "gr00t_robot_sim_picknplace"
 FRANKA = ["right_eef_position", "right_eef_rotation", "right_gripper"]
@@ -27,7 +28,7 @@ HUMAN = [f"{h}_{p}" for h in ("left", "right") for p in ("eef_position", "eef_ro
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory, realdata: Path) -> Path:
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus")
     write_dataset(
         root / "datasets/oxe/bridge",
@@ -51,7 +52,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, realdata: Path) -> Path:
     nothing = [0] * 50
     clip = episode(5, "cooking", "ego4d/clips/v0", "human_video", mask=nothing, tier="actionless")
     write_dataset(root / "datasets/ego4d/clips", "human_video", [clip], mask=nothing)
-    shutil.copytree(realdata / GR00T, root / "datasets/gr00t/picknplace")  # foreign layout: left alone
+    shutil.copytree(realdata(GR00T), root / "datasets/gr00t/picknplace")  # foreign layout: left alone
     return root
 
 
@@ -125,11 +126,11 @@ def test_caption_column_is_declared_when_the_dataset_has_one(corpus: Path) -> No
     assert [q.code for q in check_modality(m, info)] == ["modality_annotation_not_index"]
 
 
-def test_foreign_dataset_is_skipped_and_untouched(corpus: Path, exported: dict, realdata: Path) -> None:
+def test_foreign_dataset_is_skipped_and_untouched(corpus: Path, exported: dict) -> None:
     result = exported["datasets/gr00t/picknplace"]
     assert result.status == "skipped" and "not a canonical" in result.notes[0]
     ours = corpus / "datasets/gr00t/picknplace" / MODALITY_PATH
-    assert ours.read_bytes() == (realdata / GR00T / MODALITY_PATH).read_bytes()
+    assert ours.read_bytes() == (realdata(GR00T) / MODALITY_PATH).read_bytes()
     assert not is_canonical(load_info(ours.parent / "info.json"))
 
 
@@ -168,8 +169,8 @@ def test_cli_exit_codes(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixt
 # -- the real GR00T sample ---------------------------------------------------------------------------------------
 
 
-def test_real_sample_modality_parses_losslessly_and_validates(realdata: Path) -> None:
-    root = realdata / GR00T
+def test_real_sample_modality_parses_losslessly_and_validates() -> None:
+    root = realdata(GR00T)
     raw = json.loads((root / MODALITY_PATH).read_text())
     m = ModalityJson.load(root / MODALITY_PATH)
     assert m.to_json() == raw and json.loads(m.dumps()) == raw
@@ -182,8 +183,8 @@ def test_real_sample_modality_parses_losslessly_and_validates(realdata: Path) ->
     assert m.annotation_column("human.coarse_action") == "annotation.human.action.task_description"
 
 
-def test_check_modality_catches_what_a_loader_trips_on(realdata: Path) -> None:
-    root = realdata / GR00T
+def test_check_modality_catches_what_a_loader_trips_on() -> None:
+    root = realdata(GR00T)
     info = load_info(root / "meta/info.json")
     raw = json.loads((root / MODALITY_PATH).read_text())
     raw["state"]["waist"]["end"] = 45  # past the 44-dim vector

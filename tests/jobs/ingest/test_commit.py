@@ -26,6 +26,7 @@ from jobs.spec_models import JobSpec
 from schemas.lerobot import EPISODES_PATH
 from tests.adapters.rosbag.test_folders import write_folder
 from tests.fixtures.discovery import discover
+from tests.realdata import realdata
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +115,13 @@ def test_mixed_camera_sizes_lose_nothing_one_dataset_per_size(tmp_path: Path) ->
         assert not list((base / name / ".eidata/staging").glob("*"))  # every staged episode committed
 
 
-def test_a_lerobot_dataset_with_an_extra_column_in_some_episodes_loses_none(realdata: Path, tmp_path: Path) -> None:
+def test_a_lerobot_dataset_with_an_extra_column_in_some_episodes_loses_none(tmp_path: Path) -> None:
     """Issue 47 applies to every adapter: the real GR00T LeRobot sample (5 episodes, its data and meta, each cut to
     its first 60 rows to keep the test short; no videos, so its camera is a ghost and skipped) with a 3-wide column
     recorded in its last two episodes only (a sensor added midway through a collection). The adapter keeps every
     numeric column as a native, so those two episodes' natives differ: the same committer writes all 5, the two in
     a sibling dataset named for what differs, their lineage saying why, none quarantined."""
-    src, root = realdata / "gr00t_robot_sim_picknplace", tmp_path / "lerobot" / "picknplace"
+    src, root = realdata("gr00t_robot_sim_picknplace"), tmp_path / "lerobot" / "picknplace"
     for part in ("data", "meta"):
         shutil.copytree(src / part, root / part)
     for ep in range(5):  # each cut to its first 3 s (60 rows at 20 Hz; a quirk says the rows differ from meta)

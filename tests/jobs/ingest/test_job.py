@@ -5,10 +5,8 @@ of `crash_hooks.py` (workers passed to `run_ingest`), never by timing; the commi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +24,7 @@ from jobs.spec import load_spec
 from tests.fixtures.discovery import discover
 from tests.jobs.demo_reference import demo_spec, hashes
 from tests.jobs.ingest import crash_hooks
+from tests.processes import group
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -118,18 +117,11 @@ def test_sigkill_of_the_driver_then_rerun_gives_identical_files(
     committed_log, err = tmp_path / "committed.txt", tmp_path / "driver.err"
     env = {**ENV, crash_hooks.HOLD_ENV: json.dumps([u for u in uids if u not in run])}
     cmd = [sys.executable, "-m", "tests.jobs.ingest.crash_hooks", str(spec_path), str(committed_log)]
-    with err.open("w") as stderr:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
-        )
-    try:
+    # the driver and its embedded Ray die together when the block ends
+    with err.open("w") as stderr, group(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr) as proc:
         deadline = time.monotonic() + 180
         while len(_logged(committed_log)) < kill_after and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)  # polls an event (the driver's own log of commits); the kill point does not depend on it
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the driver and its embedded Ray die together
-        proc.wait()
     assert sorted(_logged(committed_log)) == sorted(run), err.read_text()[-2000:]
     assert hashes(corpus) != hashes(reference)
     assert jobs.cli.main(["ingest", str(spec_path)]) == 0  # the rerun in this process, on the shared Ray

@@ -15,6 +15,7 @@ from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, WRIST_ROT6D, hand_dims
+from tests.realdata import realdata
 
 pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
 
@@ -24,11 +25,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def corpus(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("gr1_job")
     spec = {
         "output": str(tmp / "corpus"),
-        "sources": [{"name": "gr00t", "adapter": "lerobot", "root": str(realdata / SAMPLE)}],
+        "sources": [{"name": "gr00t", "adapter": "lerobot", "root": str(realdata(SAMPLE))}],
         "parallelism": {"max_in_flight": 2, "num_cpus": 2},
     }
     (tmp / "job.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))

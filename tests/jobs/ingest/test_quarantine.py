@@ -23,12 +23,13 @@ from jobs.spec_models import JobSpec, SourceSpec
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import QUARANTINE_DIR, dataset_dir
 from tests.ingest.canonical.test_canonicalize import _two_spans
-from tests.ingest.qa.gr00t_sample import ROOT as GR00T_ROOT
+from tests.ingest.qa.gr00t_sample import SAMPLE as GR00T
 from tests.ingest.qa.planted_raw import ELBOW, gr00t_raws, planted
+from tests.realdata import realdata
 
 
 def elbow_span() -> float:
-    stats = json.loads((GR00T_ROOT / "meta" / "stats.json").read_text())["observation.state"]
+    stats = json.loads((realdata(GR00T) / "meta" / "stats.json").read_text())["observation.state"]
     return stats["max"][ELBOW] - stats["min"][ELBOW]
 
 
@@ -101,7 +102,7 @@ def test_a_part_quarantined_beside_a_kept_part_gets_its_own_row(tmp_path: Path) 
     values = done.values.astype(np.float64)
     values[-30:-28] = np.nan  # in the second part: one NaN left on the 10 Hz grid
     raw.outcomes["next.done"] = replace(done, values=values)
-    source = SourceSpec(name="lerobot", adapter="lerobot", root=GR00T_ROOT)
+    source = SourceSpec(name="lerobot", adapter="lerobot", root=realdata(GR00T))
     spec = JobSpec(output=tmp_path / "out", sources=[source])
     item = WorkItem(0, source, raw.ref)
     result = prepare(raw, spec.canonicalize, source=source.name)

@@ -5,11 +5,8 @@ corpus.py; what the page plots is read by data.py (test_data.py) and drawn by pl
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
-import os
 import re
-import signal
 import subprocess
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from jobs.report.page import SECTIONS, build_report
 from tests.fixtures.corpus import episode, write_dataset
 from tests.jobs.report.corpus import CAMERA, K
 from tests.needs import chromium
+from tests.processes import run_group
 
 pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
 
@@ -159,13 +157,8 @@ def render(page: Path, tmp_path: Path) -> tuple[str, list[str]]:
     # Chromium forks renderer, GPU and zygote processes that outlive the browser process when it is killed (seen
     # spinning at 95% CPU for hours after a timed-out run): it runs in a session of its own and the whole group is
     # killed on every way out, so a hung render fails this test and leaves nothing behind.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=60)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    proc = run_group(cmd, timeout=60, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.stdout, proc.stderr
     assert proc.returncode == 0, f"chromium exited {proc.returncode}: {err[-2000:]}"
     return out, [line for line in err.splitlines() if ":CONSOLE" in line]
 

@@ -20,12 +20,13 @@ from jobs.report.plots import strip_figure
 from schemas.canonical import HAND_KEYPOINTS, keypoint_slot_mask
 from schemas.lerobot import InfoJson
 from tests.fixtures.episodes import write_episode
+from tests.realdata import realdata
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory, realdata: Path) -> Path:
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = LeRobotSource()
-    ref = next(iter(source.discover(realdata / "gr00t_robot_sim_picknplace")))
+    ref = next(iter(source.discover(realdata("gr00t_robot_sim_picknplace"))))
     ep = prepared(source.read(ref))[0]
     root = tmp_path_factory.mktemp("corpus")
     with LeRobotWriter.create(

@@ -6,7 +6,6 @@ gives the uninterrupted run's dataset files."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -20,6 +19,7 @@ from jobs.ingest.job import run_ingest
 from jobs.ingest.resume import FINISHED
 from jobs.runtime.stops import Stopped, armed, rearm
 from jobs.spec import load_spec
+from tests import processes
 from tests.jobs.demo_reference import demo_spec, hashes
 
 REPO = Path(__file__).resolve().parents[3]
@@ -43,19 +43,16 @@ def test_a_signal_ends_the_job_in_one_line_and_the_rerun_resumes(
 ) -> None:
     spec = demo_spec(tmp_path, raw, max_in_flight=1)
     cmd = [sys.executable, "-m", "jobs.cli", "ingest", str(spec)]
-    job = subprocess.Popen(
-        cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
+    with processes.group(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as job:
         deadline = time.monotonic() + 180
         while not (tmp_path / "corpus" / "datasets").exists() and job.poll() is None:
             assert time.monotonic() < deadline, "the job wrote nothing in 180 s"
             time.sleep(0.02)
-        (os.killpg if group else os.kill)(job.pid, sig)
+        if group:
+            processes.kill_group(job, sig)
+        else:
+            os.kill(job.pid, sig)
         _, err = job.communicate(timeout=120)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(job.pid, signal.SIGKILL)
     status = 128 + sig
     assert job.returncode == status, err[-3000:]
     assert err.strip().splitlines()[-1] == (

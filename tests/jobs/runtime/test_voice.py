@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from adapters.storage.stalls import VOICE_ENV, say
 from jobs.runtime.voice import POLL_S, VoiceRelay
+from tests.processes import run_group
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -26,7 +26,7 @@ def test_a_worker_s_line_is_printed_by_the_driver(tmp_path: Path, caplog: pytest
     try:
         assert os.environ[VOICE_ENV] == str(relay.path)
         code = "from adapters.storage.stalls import say; say('waiting on the object store: GetObject s3://b/k')"
-        subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=60, check=True, start_new_session=True)
+        assert run_group([sys.executable, "-c", code], timeout=60, cwd=REPO).returncode == 0
         say("the driver's own line")  # logged once, by the driver itself
         deadline = time.monotonic() + 10 * POLL_S
         while not any(r.name == "jobs.runtime.voice" for r in caplog.records) and time.monotonic() < deadline:

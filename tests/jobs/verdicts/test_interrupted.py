@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import math
-import os
 import shutil
 import signal
 import subprocess
@@ -40,6 +39,7 @@ from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.corpus import DATASETS_DIR
 from tests.jobs.verdicts.kill_child import POINTS
+from tests.processes import group
 
 REPO = Path(__file__).resolve().parents[3]
 CHILD_TIMEOUT_S = 120  # a child that never reaches its point is killed here (it takes ~4 s)
@@ -86,13 +86,8 @@ def killed_at(base: Path, tmp: Path, point: str) -> Path:
     root = tmp / "corpus"
     shutil.copytree(base, root, copy_function=shutil.copy2)
     cmd = [sys.executable, "-m", "tests.jobs.verdicts.kill_child", str(root), point]
-    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
+    with group(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         out, _ = proc.communicate(timeout=CHILD_TIMEOUT_S)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == -signal.SIGKILL, out.decode(errors="replace")[-3000:]
     return root
 

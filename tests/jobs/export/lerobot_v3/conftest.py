@@ -79,13 +79,13 @@ def real_mix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from schemas.canonicalize import CanonicalizeSpec
     from schemas.corpus import dataset_dir
     from schemas.image_size import ImageSpec
-    from tests.conftest import REALDATA
     from tests.ingest.qa.planted_raw import gr00t_raws, ingest
+    from tests.realdata import realdata
 
     root = tmp_path_factory.mktemp("real_mix")
     spec = CanonicalizeSpec(image=ImageSpec(size="64x64"))
     oxe = get_adapter("oxe")
-    bridge = [r for r in oxe.discover(REALDATA / "octo_bridge_debug_rlds") if r.error is None][:3]
+    bridge = [r for r in oxe.discover(realdata("octo_bridge_debug_rlds")) if r.error is None][:3]
     for raw in [*gr00t_raws()[:2], *map(oxe.read, bridge)]:
         written, rejected = ingest(raw, spec, root / dataset_dir(raw.ref.source, raw.ref.subset))
         assert len(written) == 1, rejected
