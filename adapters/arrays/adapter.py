@@ -17,10 +17,14 @@ naming what it lacks (quarantined with that reason): nothing is skipped silently
 | the layout's `images` (T, H, W, 3), uint8 or float 0..`image_scale` | camera `<name>` (uint8 RGB) | |
 | a replay buffer's `timestamp` (Diffusion Policy real-robot buffers) | the rows' times | from the file |
 
-Rate: the `fps` option, else the file's own (robosuite's `control_freq` in `env_args` / `env_info`), else the layout's
-default from the maker's code (PushT 10 Hz, robosuite 20 Hz, ALOHA 50 Hz, UMI 59.94 Hz assumed); which one was used
-is in the episode's lineage (`source_annotation.rate_from`). No layout here declares hands: every episode is natives
-only (`unknown` embodiment), the robot type recorded where the file names it.
+Rate: the `fps` option, else the file's own (robosuite's `control_freq` in `env_args` / `env_info`, a buffer's
+`timestamp`), else the layout's default from the maker's code only where the file names that maker (PushT 10 Hz for a
+buffer of PushT's arrays, robosuite 20 Hz for `env_args` type 1 or a raw robosuite file, Isaac Lab's Franka stack
+20 Hz, ALOHA 50 Hz for a file with ACT's `sim` attribute); elsewhere (UMI, another simulator's file) the store is
+refused naming the `fps` option and the file. Which one was used is in the lineage (`source_annotation.rate_from`).
+Success: a demo group's `success` attribute (Isaac Lab's HDF5DatasetFileHandler.write_episode) is the episode's. No
+layout here declares hands: every episode is natives only (`unknown` embodiment), the robot type recorded where the
+file names it.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from adapters.arrays.camera import ArrayImagesCamera, ImageRangeError, to_uint8
-from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, matches
+from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, matches, rate_of
 from adapters.arrays.stores import Store, container_of, open_store
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream, natural_key
 from adapters.storage import bounds
@@ -48,7 +52,12 @@ ATTR_GROUPS = ("", "data")  # where the layouts keep their attributes
 class ArraysOptions(AdapterOptions):
     source: str = Field("arrays", description="source name in episode uids and the catalog")
     layout: str | None = Field(None, description=f"one of {sorted(LAYOUTS)} (default: detected per file)")
-    fps: float | None = Field(None, gt=0, description="the recording rate, over the file's and the layout's default")
+    fps: float | None = Field(
+        None,
+        gt=0,
+        description="the recording rate, over the file's and the layout's default; required where neither the file "
+        "nor a maker it names states one (UMI, another simulator's robomimic-layout file)",
+    )
     tier: QualityTier = Field(QualityTier.high, description="default tier")
     max_depth: int = Field(3, ge=0, description="folders below the root searched for stores")
 
@@ -115,8 +124,11 @@ class ArraysAdapter(SourceAdapter):
         subset = self.options.subset
         try:
             with open_store(path, container) as store:
-                name, layout, why = choose(container, store.keys, store.all_attrs(ATTR_GROUPS), self.options.layout)
+                attrs = store.all_attrs(ATTR_GROUPS)
+                name, layout, why = choose(container, store.keys, attrs, self.options.layout)
                 episodes = list(_episodes(store, layout))
+                if not (layout.timestamps and _join(layout.episodes.base, layout.timestamps) in store.arrays):
+                    self._rate(layout, attrs, store.keys, path)  # no rate known: the store is refused, named
         except (OSError, ValueError, KeyError, TypeError) as e:
             message = f"not read as an array recording: {e}"
             self.note("unreadable_store", message, root=root, path=path, episodes=[base_id])
@@ -166,12 +178,16 @@ class ArraysAdapter(SourceAdapter):
             bounds.check("rows", n, bounds.limit("ROWS"), "the ROWS limit")
         except bounds.TooLarge as e:
             raise fail(str(e), base or "/") from e
-        fps, rate_from = self._rate(layout, attrs)
-        times = np.arange(n) / fps
+        times = None
         if layout.timestamps and layout.timestamps in per_row:
             t = store.read(_join(base, layout.timestamps), start, stop).astype(np.float64).reshape(-1)
-            if len(t) == n and np.all(np.diff(t) >= 0):
-                times, rate_from = t - t[0], "file: timestamps"
+            if len(t) == n and np.all(np.diff(t) >= 0) and (n < 2 or t[-1] > t[0]):
+                times = t - t[0]
+        if times is None:
+            fps, rate_from = self._rate(layout, attrs, store.keys, path)
+            times = np.arange(n) / fps
+        else:
+            fps, rate_from = (1.0 / float(np.median(np.diff(times))) if n > 1 else 1.0), "file: timestamps"
         states: dict[str, Stream] = {}
         actions: dict[str, Stream] = {}
         outcomes: dict[str, Stream] = {}  # the layout's `signals`: a reward, a done flag
@@ -199,6 +215,7 @@ class ArraysAdapter(SourceAdapter):
             out[rel.replace("/", ".")] = stream
         if not states and not actions:
             raise fail("no numeric per-row array to keep as a state or an action", base or "/")
+        success = _success(store, loc.get("group"))
         robot = attr_value(layout.robot_type, attrs) if layout.robot_type else None
         robot_type = _text(robot[0]) if robot else None
         annotation = ArrayRecording(
@@ -217,6 +234,7 @@ class ArraysAdapter(SourceAdapter):
             embodiment="unknown",
             tier=self.options.tier,
             native_fps=fps,
+            success=success,
             states=states,
             actions=actions,
             cameras=cameras,
@@ -227,18 +245,10 @@ class ArraysAdapter(SourceAdapter):
             annotation=annotation,
         )
 
-    def _rate(self, layout: Layout, attrs: dict[str, dict[str, Any]]) -> tuple[float, str]:
-        if self.options.fps is not None:
-            return self.options.fps, "option"
-        found = attr_value(layout.rate, attrs)
-        if found is not None:
-            try:
-                hz = float(found[0])
-            except (TypeError, ValueError):
-                hz = 0.0
-            if hz > 0:
-                return hz, f"file: {found[1]}"
-        return layout.rate.default, f"default: {layout.rate.why}"
+    def _rate(
+        self, layout: Layout, attrs: dict[str, dict[str, Any]], keys: frozenset[str], path: Location
+    ) -> tuple[float, str]:
+        return rate_of(layout, attrs, keys, self.options.fps, path)
 
     def _camera(
         self,
@@ -344,6 +354,17 @@ NAMES = {  # column names the makers' code gives (layouts.yaml's header cites it
     ("diffusion_policy", "state", 5): ("agent_x", "agent_y", "block_x", "block_y", "block_angle"),
     ("diffusion_policy", "action", 2): ("target_x", "target_y"),
 }
+
+
+def _success(store: Store, group: str | None) -> bool | None:
+    """A demo group's `success` attribute, as Isaac Lab writes it (isaaclab/utils/datasets/hdf5_dataset_file_handler.py
+    write_episode: `attrs["success"] = episode.success`); None where the file says nothing."""
+    if not group or group not in store.groups:
+        return None
+    value = store.attrs(group).get("success")
+    if isinstance(value, (list, tuple)) and len(value) == 1:  # a one-element array
+        value = value[0]
+    return bool(value) if isinstance(value, (bool, int, float)) and value in (0, 1) else None
 
 
 def _language(layout: Layout, attrs: dict[str, dict[str, Any]], path: Location) -> list[Language]:
