@@ -22,7 +22,9 @@ Rate: the `fps` option, else the file's own (robosuite's `control_freq` in `env_
 buffer of PushT's arrays, robosuite 20 Hz for `env_args` type 1 or a raw robosuite file, Isaac Lab's Franka stack
 20 Hz, ALOHA 50 Hz for a file with ACT's `sim` attribute); elsewhere (UMI, another simulator's file) the store is
 refused naming the `fps` option and the file. Which one was used is in the lineage (`source_annotation.rate_from`).
-Success: a demo group's `success` attribute (Isaac Lab's HDF5DatasetFileHandler.write_episode) is the episode's. No
+Success: a demo group's `success` attribute (Isaac Lab's HDF5DatasetFileHandler.write_episode) is the episode's. The
+action's delta columns, accumulated at 10 Hz: robosuite's `control_delta`, Isaac Lab's `-IK-Rel`, or the option
+(`evidence.py`). No
 layout here declares hands: every episode is natives only (`unknown` embodiment), the robot type recorded where the
 file names it.
 """
@@ -31,12 +33,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from adapters.arrays.camera import ArrayImagesCamera, ImageRangeError, to_uint8
+from adapters.arrays.evidence import demo_success, relative_action
 from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, matches, rate_of
 from adapters.arrays.stores import Store, container_of, open_store
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream, natural_key
@@ -57,6 +61,11 @@ class ArraysOptions(AdapterOptions):
         gt=0,
         description="the recording rate, over the file's and the layout's default; required where neither the file "
         "nor a maker it names states one (UMI, another simulator's robomimic-layout file)",
+    )
+    delta_actions: list[int] | None = Field(
+        None,
+        description="the action's columns that are deltas (accumulated over each 0.1 s, their sum kept), over the "
+        "maker's setting in the file (robosuite's control_delta, Isaac Lab's -IK-Rel); [] for an absolute action",
     )
     tier: QualityTier = Field(QualityTier.high, description="default tier")
     max_depth: int = Field(3, ge=0, description="folders below the root searched for stores")
@@ -215,7 +224,9 @@ class ArraysAdapter(SourceAdapter):
             out[rel.replace("/", ".")] = stream
         if not states and not actions:
             raise fail("no numeric per-row array to keep as a state or an action", base or "/")
-        success = _success(store, loc.get("group"))
+        notes = self._kinds(actions, loc["layout"], attrs, fail)
+        group = loc.get("group")
+        success = demo_success(store.attrs(group)) if group and group in store.groups else None
         robot = attr_value(layout.robot_type, attrs) if layout.robot_type else None
         robot_type = _text(robot[0]) if robot else None
         annotation = ArrayRecording(
@@ -240,10 +251,22 @@ class ArraysAdapter(SourceAdapter):
             cameras=cameras,
             outcomes=outcomes,
             language=_language(layout, attrs, path),
-            tier_reasons=(f"layout {loc['layout']} declares no hands: natives only",),
+            tier_reasons=(f"layout {loc['layout']} declares no hands: natives only", *notes),
             metadata={"rows": n, "short_arrays": short, "robot_type_from": robot[1] if robot else None},
             annotation=annotation,
         )
+
+    def _kinds(self, actions: dict[str, Stream], layout: str, attrs: dict[str, dict[str, Any]], fail) -> list[str]:
+        """Marks the action's delta columns in place (`evidence.relative_action`); notes of a setting not applied."""
+        if len(actions) != 1:
+            return []
+        key, stream = next(iter(actions.items()))
+        try:
+            rel, note = relative_action(layout, attrs, stream.values.shape[1], self.options.delta_actions)
+        except ValueError as e:
+            raise fail(str(e), "delta_actions") from e
+        actions[key] = replace(stream, relative=rel)
+        return [note] if note else []
 
     def _rate(
         self, layout: Layout, attrs: dict[str, dict[str, Any]], keys: frozenset[str], path: Location
@@ -354,17 +377,6 @@ NAMES = {  # column names the makers' code gives (layouts.yaml's header cites it
     ("diffusion_policy", "state", 5): ("agent_x", "agent_y", "block_x", "block_y", "block_angle"),
     ("diffusion_policy", "action", 2): ("target_x", "target_y"),
 }
-
-
-def _success(store: Store, group: str | None) -> bool | None:
-    """A demo group's `success` attribute, as Isaac Lab writes it (isaaclab/utils/datasets/hdf5_dataset_file_handler.py
-    write_episode: `attrs["success"] = episode.success`); None where the file says nothing."""
-    if not group or group not in store.groups:
-        return None
-    value = store.attrs(group).get("success")
-    if isinstance(value, (list, tuple)) and len(value) == 1:  # a one-element array
-        value = value[0]
-    return bool(value) if isinstance(value, (bool, int, float)) and value in (0, 1) else None
 
 
 def _language(layout: Layout, attrs: dict[str, dict[str, Any]], path: Location) -> list[Language]:
