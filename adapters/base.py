@@ -121,6 +121,16 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
 
 
 @dataclass(frozen=True)
+class Relative:
+    """The components of a stream that are relative: per-step increments (a delta action) whose sum is the motion.
+    Resampling accumulates them over each grid step (`ingest.canonical.resample.accumulate`) where an absolute value
+    is sampled; `why` is the evidence (the maker's setting the file names, or an option), kept in the lineage."""
+
+    components: tuple[int, ...]  # indices into the flattened per-step vector
+    why: str
+
+
+@dataclass(frozen=True)
 class Stream:
     """One native signal: `values[i]` was measured at `timestamps[i]` (seconds from the episode start)."""
 
@@ -129,10 +139,14 @@ class Stream:
     names: tuple[str, ...] | None = None  # per last-axis component, when the source names them
     unit: str = ""  # e.g. "m", "rad", "quat_xyzw", "se3_4x4", "0..1", "m/s", "joint_rad"
     frame: str | None = None  # coordinate frame of poses, e.g. "robot_base", "arkit_world", "camera"
+    relative: Relative | None = None  # components that are deltas, accumulated when resampled (None: all absolute)
 
     def __post_init__(self) -> None:
         if len(self.timestamps) != len(self.values):
             raise ValueError(f"{len(self.timestamps)} timestamps for {len(self.values)} values")
+        width = int(np.prod(self.values.shape[1:])) if self.values.ndim > 1 else 1
+        if self.relative is not None and not all(0 <= c < width for c in self.relative.components):
+            raise ValueError(f"relative components {self.relative.components} outside the stream's {width}")
 
     def __len__(self) -> int:
         return len(self.timestamps)

@@ -140,6 +140,7 @@ class CanonicalEpisode:
     joint_units: JointUnitsRecord | None = None  # the unit its arm joints were read in (`ingest.canonical.joint_units`)
     native_limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # native arm joint -> its limits
     native_discrete: dict[str, str] = field(default_factory=dict)  # natives sampled at a row, and why (`natives`)
+    native_accumulated: dict[str, str] = field(default_factory=dict)  # delta natives summed per frame, and why
     annotation: SourceAnnotation | None = None  # the source's own annotation of the raw episode (its adapter's)
     source_findings: list[str] = field(default_factory=list)  # what its source could not give that concerns it
     notes: list[str] = field(default_factory=list)  # how its hands were built (`HandSignals.notes`)

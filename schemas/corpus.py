@@ -93,6 +93,11 @@ class EpisodeLineage(BaseModel):
     native_discrete: dict[str, str] | None = Field(
         None, description="native columns sampled at a row, never blended, and why (`ingest.canonical.natives`)"
     )
+    native_accumulated: dict[str, str] | None = Field(
+        None,
+        description="native delta columns accumulated over each 0.1 s (their sum kept), and the evidence they are "
+        "deltas: the maker's setting the file names, or an option (`ingest.canonical.natives`)",
+    )
     row_clock: str | None = Field(
         None, description="set when each frame took its image and state from one source row (a wall-clock recorder)"
     )

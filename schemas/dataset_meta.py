@@ -36,7 +36,7 @@ from schemas.lerobot import (
     TaskEntry,
     read_jsonl,
 )
-from schemas.lfs import unreadable
+from schemas.lfs import MAX_POINTER_BYTES, LfsPointer, refuse_pointer, unreadable
 
 TOLERANCE_S = 1e-4  # lerobot's default tolerance_s
 MODALITY_PATH = "meta/modality.json"
@@ -68,7 +68,11 @@ def listing(items: Iterable[Any], limit: int = 5) -> str:
 def read_json(path: Path) -> Any:
     """A meta file's JSON; MetaFileError (a ValueError) naming the file when it cannot be read or parsed."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        refuse_pointer(path, raw[:MAX_POINTER_BYTES])
+        return json.loads(raw.decode("utf-8"))
+    except LfsPointer as e:
+        raise MetaFileError(path, str(e)) from e
     except (OSError, UnicodeDecodeError) as e:
         raise MetaFileError(path, f"{path}: cannot read ({e})") from e
     except json.JSONDecodeError as e:

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.lfs import MAX_POINTER_BYTES, LfsPointer, refuse_pointer
+
 CODEBASE_VERSION = "v2.1"
 DEFAULT_CHUNK_SIZE = 1000
 INFO_PATH = "meta/info.json"
@@ -344,6 +346,11 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-empty line; a torn last line or a line that is not UTF-8 raises
     MetaFileError with its position."""
     with (Path(path) if isinstance(path, str) else path).open("rb") as f:  # a Path or a UPath
+        try:
+            refuse_pointer(path, f.read(MAX_POINTER_BYTES))
+        except LfsPointer as e:
+            raise MetaFileError(path, str(e)) from e
+        f.seek(0)
         for lineno, raw in enumerate(f, start=1):
             try:
                 line = raw.decode("utf-8")
@@ -358,7 +365,12 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def load_info(path: Path) -> InfoJson:
-    return InfoJson.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    raw = Path(path).read_bytes()
+    try:
+        refuse_pointer(path, raw[:MAX_POINTER_BYTES])
+    except LfsPointer as e:
+        raise MetaFileError(path, str(e)) from e
+    return InfoJson.model_validate_json(raw)
 
 
 def load_entries(path: Path, model: type[_M]) -> list[_M]:

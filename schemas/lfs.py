@@ -1,4 +1,7 @@
-"""Git LFS pointer files: what a dataset cloned without `git lfs` holds instead of its parquet and mp4 files.
+"""Git LFS pointer files: what a dataset cloned without `git lfs` holds instead of its parquet, mp4, HDF5, JSON or Zarr
+chunk files. Every door a reader opens a file through refuses one, naming it (`refuse_pointer`: `adapters.storage.
+location.readable`, `bounds.read_bounded`, `schemas.dataset_meta.read_json`, `schemas.lerobot.read_jsonl`, the Zarr
+chunks `adapters.arrays.stores` reads), where it would otherwise read as "not valid JSON" or a codec's error.
 
 The pointer format is Git LFS's own spec (git-lfs/git-lfs `docs/spec.md`, "The Pointer"): a small UTF-8 text file
 whose first line is `version https://git-lfs.github.com/spec/v1` (`https://hawser.github.com/spec/v1` in early
@@ -16,14 +19,9 @@ POINTER_VERSIONS = (b"version https://git-lfs.github.com/spec/v1", b"version htt
 MAX_POINTER_BYTES = 1024
 
 
-def lfs_pointer_size(path: Path | str) -> int | None:
-    """The size of the object `path` stands for when it is a Git LFS pointer file (-1: size unstated), else None."""
-    try:
-        # a Path or a UPath (an object: its first bytes only, read through fsspec)
-        with path.open("rb") if hasattr(path, "open") else open(path, "rb") as f:
-            head = f.read(MAX_POINTER_BYTES)
-    except OSError:
-        return None
+def pointer_size(head: bytes) -> int | None:
+    """The size of the object the bytes `head` (a whole file, or its first MAX_POINTER_BYTES) stand for when they are
+    a Git LFS pointer (-1: size unstated), else None."""
     if len(head) >= MAX_POINTER_BYTES or not head.startswith(POINTER_VERSIONS):
         return None
     for line in head.splitlines()[1:]:
@@ -33,13 +31,44 @@ def lfs_pointer_size(path: Path | str) -> int | None:
     return -1
 
 
+def lfs_pointer_size(path: Path | str) -> int | None:
+    """The size of the object `path` stands for when it is a Git LFS pointer file (-1: size unstated), else None."""
+    try:
+        # a Path or a UPath (an object: its first bytes only, read through fsspec)
+        with path.open("rb") if hasattr(path, "open") else open(path, "rb") as f:
+            head = f.read(MAX_POINTER_BYTES)
+    except OSError:
+        return None
+    return pointer_size(head)
+
+
+def pointer_message(size: int) -> str:
+    of = f" for a {size:,}-byte object" if size >= 0 else ""
+    return f"Git LFS pointer file{of}, not the data: run `git lfs pull` in the dataset's repository"
+
+
 def lfs_pointer_message(path: Path | str) -> str | None:
     """What to tell a user whose file is a Git LFS pointer (None when it is not one)."""
     size = lfs_pointer_size(path)
-    if size is None:
-        return None
-    of = f" for a {size:,}-byte object" if size >= 0 else ""
-    return f"Git LFS pointer file{of}, not the data: run `git lfs pull` in the dataset's repository"
+    return None if size is None else pointer_message(size)
+
+
+class LfsPointer(OSError, ValueError):
+    """A file a reader was about to read that is a Git LFS pointer, not the data it stands for (`path` names it).
+    Both an OSError (a file that cannot be read: every reader's unreadable-file path takes it, as it took the library's
+    own error before) and a ValueError (the data's fault, never the environment's: it has no errno), as Python's own
+    `io.UnsupportedOperation` is both."""
+
+    def __init__(self, path: object, size: int) -> None:
+        self.path = str(path)
+        super().__init__(f"{path}: {pointer_message(size)}")
+
+
+def refuse_pointer(path: object, head: bytes) -> None:
+    """LfsPointer naming `path` when `head` (its bytes, or its first MAX_POINTER_BYTES) is a Git LFS pointer."""
+    size = pointer_size(head)
+    if size is not None:
+        raise LfsPointer(path, size)
 
 
 def unreadable(kind: str, path: Path | str, err: BaseException) -> str:

@@ -17,17 +17,23 @@ naming what it lacks (quarantined with that reason): nothing is skipped silently
 | the layout's `images` (T, H, W, 3), uint8 or float 0..`image_scale` | camera `<name>` (uint8 RGB) | |
 | a replay buffer's `timestamp` (Diffusion Policy real-robot buffers) | the rows' times | from the file |
 
-Rate: the `fps` option, else the file's own (robosuite's `control_freq` in `env_args` / `env_info`), else the layout's
-default from the maker's code (PushT 10 Hz, robosuite 20 Hz, ALOHA 50 Hz, UMI 59.94 Hz assumed); which one was used
-is in the episode's lineage (`source_annotation.rate_from`). The hands are the layout's (`hands`, `hands.py`): a
-recorded end-effector pose (robosuite's, LIBERO's, Isaac Lab's) or a joint vector the embodiment's description turns
-into wrists (ALOHA); an episode holding neither is natives only (`unknown` embodiment), said in its tier reasons.
+Rate: the `fps` option, else the file's own (robosuite's `control_freq` in `env_args` / `env_info`, a buffer's
+`timestamp`), else the layout's default from the maker's code only where the file names that maker (PushT 10 Hz for a
+buffer of PushT's arrays, robosuite 20 Hz for `env_args` type 1 or a raw robosuite file, Isaac Lab's Franka stack
+20 Hz, ALOHA 50 Hz for a file with ACT's `sim` attribute); elsewhere (UMI, another simulator's file) the store is
+refused naming the `fps` option and the file. Which one was used is in the lineage (`source_annotation.rate_from`).
+Success: a demo group's `success` attribute (Isaac Lab's HDF5DatasetFileHandler.write_episode) is the episode's. The
+action's delta columns, accumulated at 10 Hz: robosuite's `control_delta`, Isaac Lab's `-IK-Rel`, or the option
+(`evidence.py`). The hands are the layout's (`hands`, `hands.py`): a recorded end-effector pose (robosuite's,
+LIBERO's, Isaac Lab's) or a joint vector the embodiment's description turns into wrists (ALOHA); an episode holding
+neither is natives only (`unknown` embodiment), said in its tier reasons.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,7 +41,8 @@ from pydantic import Field, field_validator
 
 from adapters.arrays import hands
 from adapters.arrays.camera import ArrayImagesCamera, ImageRangeError, to_uint8
-from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, matches
+from adapters.arrays.evidence import demo_success, relative_action
+from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, matches, rate_of
 from adapters.arrays.stores import Store, container_of, open_store
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream, natural_key
 from adapters.storage import bounds
@@ -50,7 +57,17 @@ ATTR_GROUPS = ("", "data")  # where the layouts keep their attributes
 class ArraysOptions(AdapterOptions):
     source: str = Field("arrays", description="source name in episode uids and the catalog")
     layout: str | None = Field(None, description=f"one of {sorted(LAYOUTS)} (default: detected per file)")
-    fps: float | None = Field(None, gt=0, description="the recording rate, over the file's and the layout's default")
+    fps: float | None = Field(
+        None,
+        gt=0,
+        description="the recording rate, over the file's and the layout's default; required where neither the file "
+        "nor a maker it names states one (UMI, another simulator's robomimic-layout file)",
+    )
+    delta_actions: list[int] | None = Field(
+        None,
+        description="the action's columns that are deltas (accumulated over each 0.1 s, their sum kept), over the "
+        "maker's setting in the file (robosuite's control_delta, Isaac Lab's -IK-Rel); [] for an absolute action",
+    )
     tier: QualityTier = Field(QualityTier.high, description="default tier")
     max_depth: int = Field(3, ge=0, description="folders below the root searched for stores")
 
@@ -117,8 +134,11 @@ class ArraysAdapter(SourceAdapter):
         subset = self.options.subset
         try:
             with open_store(path, container) as store:
-                name, layout, why = choose(container, store.keys, store.all_attrs(ATTR_GROUPS), self.options.layout)
+                attrs = store.all_attrs(ATTR_GROUPS)
+                name, layout, why = choose(container, store.keys, attrs, self.options.layout)
                 episodes = list(_episodes(store, layout))
+                if not (layout.timestamps and _join(layout.episodes.base, layout.timestamps) in store.arrays):
+                    self._rate(layout, attrs, store.keys, path)  # no rate known: the store is refused, named
         except (OSError, ValueError, KeyError, TypeError) as e:
             message = f"not read as an array recording: {e}"
             self.note("unreadable_store", message, root=root, path=path, episodes=[base_id])
@@ -168,12 +188,16 @@ class ArraysAdapter(SourceAdapter):
             bounds.check("rows", n, bounds.limit("ROWS"), "the ROWS limit")
         except bounds.TooLarge as e:
             raise fail(str(e), base or "/") from e
-        fps, rate_from = self._rate(layout, attrs)
-        times = np.arange(n) / fps
+        times = None
         if layout.timestamps and layout.timestamps in per_row:
             t = store.read(_join(base, layout.timestamps), start, stop).astype(np.float64).reshape(-1)
-            if len(t) == n and np.all(np.diff(t) >= 0):
-                times, rate_from = t - t[0], "file: timestamps"
+            if len(t) == n and np.all(np.diff(t) >= 0) and (n < 2 or t[-1] > t[0]):
+                times = t - t[0]
+        if times is None:
+            fps, rate_from = self._rate(layout, attrs, store.keys, path)
+            times = np.arange(n) / fps
+        else:
+            fps, rate_from = (1.0 / float(np.median(np.diff(times))) if n > 1 else 1.0), "file: timestamps"
         states: dict[str, Stream] = {}
         actions: dict[str, Stream] = {}
         outcomes: dict[str, Stream] = {}  # the layout's `signals`: a reward, a done flag
@@ -207,6 +231,9 @@ class ArraysAdapter(SourceAdapter):
         if not states and not actions:
             raise fail("no numeric per-row array to keep as a state or an action", base or "/")
         declared = hands.declare(loc["layout"], layout, states, whole)
+        notes = self._kinds(actions, loc["layout"], attrs, fail)
+        group = loc.get("group")
+        success = demo_success(store.attrs(group)) if group and group in store.groups else None
         robot = attr_value(layout.robot_type, attrs) if layout.robot_type else None
         robot_type = _text(robot[0]) if robot else None
         annotation = ArrayRecording(
@@ -225,12 +252,13 @@ class ArraysAdapter(SourceAdapter):
             embodiment=declared.embodiment,
             tier=self.options.tier,
             native_fps=fps,
+            success=success,
             states=states,
             actions=actions,
             cameras=cameras,
             outcomes=outcomes,
             language=_language(layout, attrs, path),
-            tier_reasons=declared.reasons,
+            tier_reasons=(*declared.reasons, *notes),
             metadata={
                 "rows": n,
                 "short_arrays": short,
@@ -241,18 +269,22 @@ class ArraysAdapter(SourceAdapter):
             annotation=annotation,
         )
 
-    def _rate(self, layout: Layout, attrs: dict[str, dict[str, Any]]) -> tuple[float, str]:
-        if self.options.fps is not None:
-            return self.options.fps, "option"
-        found = attr_value(layout.rate, attrs)
-        if found is not None:
-            try:
-                hz = float(found[0])
-            except (TypeError, ValueError):
-                hz = 0.0
-            if hz > 0:
-                return hz, f"file: {found[1]}"
-        return layout.rate.default, f"default: {layout.rate.why}"
+    def _kinds(self, actions: dict[str, Stream], layout: str, attrs: dict[str, dict[str, Any]], fail) -> list[str]:
+        """Marks the action's delta columns in place (`evidence.relative_action`); notes of a setting not applied."""
+        if len(actions) != 1:
+            return []
+        key, stream = next(iter(actions.items()))
+        try:
+            rel, note = relative_action(layout, attrs, stream.values.shape[1], self.options.delta_actions)
+        except ValueError as e:
+            raise fail(str(e), "delta_actions") from e
+        actions[key] = replace(stream, relative=rel)
+        return [note] if note else []
+
+    def _rate(
+        self, layout: Layout, attrs: dict[str, dict[str, Any]], keys: frozenset[str], path: Location
+    ) -> tuple[float, str]:
+        return rate_of(layout, attrs, keys, self.options.fps, path)
 
     def _camera(
         self,

@@ -44,9 +44,31 @@ class FromFile(_Data):
     file_suffix: str | None = None  # language: the file name without this suffix, when the attribute is absent
 
 
-class Rate(FromFile):
-    default: float = Field(gt=0)
+class When(_Data):
+    """Where a rate default's evidence holds: the file holds every `requires` key pattern and, when `attr` is set,
+    that attribute (`group@name`, then `json` keys) equals `equals` or matches the fnmatch pattern `matches` (is
+    present, when neither is given)."""
+
+    requires: tuple[str, ...] = ()
+    attr: str | None = None
+    json_path: tuple[str, ...] = Field((), alias="json")
+    equals: int | str | None = None
+    matches: str | None = None
+
+
+class RateDefault(_Data):
+    """A rate the maker's code gives (`why` cites it), for the files `when` says are that maker's."""
+
+    hz: float = Field(gt=0)
     why: str
+    when: When
+
+
+class Rate(FromFile):
+    """The file's own rate (`attr`), else the first of `defaults` whose evidence the file holds, else none: the `fps`
+    option is then required (a default is never applied to another maker's file)."""
+
+    defaults: tuple[RateDefault, ...] = ()
 
 
 RotationUnit = Literal["quat_xyzw", "quat_wxyz", "axis_angle"]
@@ -175,3 +197,58 @@ def attr_value(spec: FromFile, attrs: dict[str, dict[str, Any]]) -> tuple[Any, s
                 return None
             value = value[key]
     return value, f"attribute {spec.attr}" + "".join(f"[{k!r}]" for k in spec.json_path)
+
+
+def holds(when: When, keys: frozenset[str], attrs: dict[str, dict[str, Any]]) -> bool:
+    """Whether a file with `keys` and `attrs` holds the evidence `when` asks for."""
+    if not all(matches(keys, p) for p in when.requires):
+        return False
+    if when.attr is None:
+        return True
+    found = attr_value(FromFile(attr=when.attr, json=when.json_path), attrs)
+    if found is None:
+        return False
+    value = found[0]
+    if when.equals is not None:
+        return value == when.equals or str(value) == str(when.equals)
+    return when.matches is None or fnmatchcase(str(value), when.matches)
+
+
+class RateUnknown(ValueError):
+    """A file whose rate nothing states: not the file, not a maker it names (a default is never borrowed)."""
+
+
+def rate_of(
+    layout: Layout, attrs: dict[str, dict[str, Any]], keys: frozenset[str], option: float | None, path: Any
+) -> tuple[float, str]:
+    """(Hz, where from) of a file (`path`, named in errors): the `fps` option, the file's own rate, the first default
+    whose maker the file names; else RateUnknown naming the option and the file."""
+    if option is not None:
+        return option, "option"
+    found = attr_value(layout.rate, attrs)
+    if found is not None:
+        try:
+            hz = float(found[0])
+        except (TypeError, ValueError):
+            hz = 0.0
+        if hz > 0:
+            return hz, f"file: {found[1]}"
+    default = next((d for d in layout.rate.defaults if holds(d.when, keys, attrs)), None)
+    if default is not None:
+        return default.hz, f"default: {default.why}"
+    where = f"attribute {layout.rate.attr}" + "".join(f"[{k!r}]" for k in layout.rate.json_path)
+    makers = "; ".join(f"{d.hz:g} Hz for {_evidence(d.when)} ({d.why})" for d in layout.rate.defaults)
+    raise RateUnknown(
+        f"the `fps` option is required for {path}: it states no rate"
+        + (f" ({where} absent)" if layout.rate.attr else "")
+        + (f" and names no maker whose rate is known ({makers})" if makers else " and its layout knows none")
+    )
+
+
+def _evidence(when: When) -> str:
+    said = [f"keys {', '.join(when.requires)}"] if when.requires else []
+    if when.attr is not None:
+        attr = when.attr + "".join(f"[{k!r}]" for k in when.json_path)
+        test = f" == {when.equals!r}" if when.equals is not None else f" like {when.matches!r}" if when.matches else ""
+        said.append(f"attribute {attr}{test}")
+    return " and ".join(said)

@@ -4,6 +4,8 @@ attributes of any group and reads rows of an array; nothing is read before it is
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from adapters.arrays.layouts import Container
 from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, is_object
+from schemas.lfs import MAX_POINTER_BYTES, pointer_message, pointer_size
 
 ZARR_MARKERS = (".zgroup", "zarr.json")  # a v2 / v3 group's metadata file
 
@@ -43,8 +46,8 @@ class ArrayInfo:
 class Store:
     """The arrays (path -> shape, dtype), groups and attributes of one open store."""
 
-    def __init__(self, container: Container, root: Any) -> None:
-        self.container, self._root = container, root
+    def __init__(self, container: Container, root: Any, where: str = "") -> None:
+        self.container, self._root, self.where = container, root, where
         self.arrays: dict[str, ArrayInfo] = {}
         self.groups: set[str] = {""}
         if container == "hdf5":
@@ -71,7 +74,11 @@ class Store:
         return {g: self.attrs(g) for g in groups if g in self.groups}
 
     def read(self, key: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
-        return bounds.read_array(self._root[key], f"{key} of the {self.container} store", start, stop)
+        """Rows [start, stop) of the array `key`; a Zarr array's chunks there must all hold data (`unwritten`)."""
+        arr = self._root[key]
+        where = f"{key} of {self.where or 'the zarr store'}"
+        present = (lambda: unwritten(arr, where, start, stop)) if self.container == "zarr" else None
+        return bounds.read_array(arr, f"{key} of the {self.container} store", start, stop, present)
 
 
 @contextmanager
@@ -79,7 +86,7 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
     """`path` open read-only as a `Store`; OSError / ValueError when it is not a readable store of that kind."""
     if container == "hdf5":
         with open_h5(path) as f:
-            yield Store("hdf5", f)
+            yield Store("hdf5", f, str(path))
         return
     if is_object(path):
         raise ValueError("Zarr stores are read from local paths only (this one is in an object store)")
@@ -90,10 +97,56 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
     zip_store = zarr.storage.ZipStore(local, mode="r") if local.is_file() else None
     try:
         group = zarr.open_group(zip_store or zarr.storage.LocalStore(local, read_only=True), mode="r", path=inner)
-        yield Store("zarr", group)
+        yield Store("zarr", group, str(path))
     finally:
         if zip_store is not None:
             zip_store.close()
+
+
+class AbsentData(ValueError):
+    """Rows of an array that hold no data: chunks never written (Zarr reads them as the fill value, silently) or chunk
+    files that are Git LFS pointers."""
+
+
+def unwritten(arr: Any, what: str, start: int | None = None, stop: int | None = None) -> None:
+    """AbsentData naming `what` and the chunk keys when a chunk of the Zarr array `arr` under rows [start, stop) was
+    never written, or is a Git LFS pointer file: zarr-python returns the fill value for a missing chunk key without a
+    word (zarr.core.array: a chunk absent from the store is `fill_value`), so absence must be found by its keys."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    shape, chunks = tuple(arr.shape), tuple(arr.chunks)
+    if not shape or 0 in shape:
+        return
+    first, last = slice(start, stop).indices(shape[0])[:2]
+    if last <= first:
+        return
+    grid = [range(first // chunks[0], -(-last // chunks[0]))]
+    grid += [range(-(-n // c)) for n, c in zip(shape[1:], chunks[1:], strict=True)]
+    prefix = f"{arr.store_path.path}/" if arr.store_path.path else ""
+    keys = [prefix + arr.metadata.encode_chunk_key(c) for c in itertools.product(*grid)]
+    store = arr.store_path.store
+
+    async def sizes() -> list[int | None]:
+        async def one(k: str) -> int | None:
+            return await store.getsize(k) if await store.exists(k) else None
+
+        return list(await asyncio.gather(*(one(k) for k in keys)))
+
+    got = sync(sizes())
+    missing = [k for k, n in zip(keys, got, strict=True) if n is None]
+    if missing:
+        shown = ", ".join(k.removeprefix(prefix) for k in missing[:3]) + (" ..." if len(missing) > 3 else "")
+        raise AbsentData(
+            f"{what}: {len(missing)} of its {len(keys)} chunks for rows {first}..{last - 1} were never written "
+            f"({shown}): zarr would read them as the fill value {arr.fill_value!r}; not read"
+        )
+    for k, n in zip(keys, got, strict=True):
+        if n is not None and n < MAX_POINTER_BYTES:
+            buf = sync(store.get(k, prototype=default_buffer_prototype()))
+            size = pointer_size(buf.to_bytes()) if buf is not None else None
+            if size is not None:
+                raise AbsentData(f"{what}: chunk {k.removeprefix(prefix)} is a {pointer_message(size)}")
 
 
 def _zip_root(local: Path) -> str:

@@ -29,6 +29,7 @@ import lz4.frame
 import numpy as np
 
 from adapters.storage.location import Where, is_object, locate
+from schemas.lfs import MAX_POINTER_BYTES, refuse_pointer
 
 # name -> default; `EIDATA_MAX_<NAME>` overrides. JSON_BYTES: a whole-file JSON document (annotation tables; json
 # needs several times the file in memory); SIDECAR_BYTES: a per-clip sidecar (json/txt); ROWS: rows of one per-frame
@@ -91,6 +92,7 @@ def read_bounded(loc: Where, bound: int, what: str) -> bytes:
     with loc.open("rb") as f:
         data = f.read(bound + 1)
     check(f"{what} size in bytes", len(data), bound, "the limit")
+    refuse_pointer(loc, data[:MAX_POINTER_BYTES])  # a JSON or sidecar cloned without `git lfs`: named, not parsed
     return data
 
 
@@ -193,11 +195,19 @@ def ask_arrays(arrays: list[Any], what: str) -> None:
     ask(sum(map(declared_bytes, arrays)), f"the {len(arrays)} {what}{largest}")
 
 
-def read_array(arr: Any, what: str | None = None, start: int | None = None, stop: int | None = None) -> np.ndarray:
+def read_array(
+    arr: Any,
+    what: str | None = None,
+    start: int | None = None,
+    stop: int | None = None,
+    present: Callable[[], None] | None = None,
+) -> np.ndarray:
     """The reading door for arrays a file declares: `arr[start:stop]` (an h5py Dataset or a Zarr array; the whole of
     it by default) as numpy, once the reading budget has allowed its declared size. A 340 KB EgoDex file declaring
     `transforms/camera` of (80e6, 4, 4) float64 (10 GB of chunks never written) took 3 GiB in 24 s before this.
-    TooLarge names `what` (default: the dataset and its file), the shape and the dtype."""
+    TooLarge names `what` (default: the dataset and its file), the shape and the dtype. `present`, when given, is
+    called once the budget allows the read and before it: it raises when the rows hold no data (a Zarr array's chunks
+    never written, `adapters.arrays.stores.unwritten`)."""
     if what is None:
         file = getattr(getattr(arr, "file", None), "filename", None) or getattr(arr, "store", "")
         what = f"{getattr(arr, 'name', None) or getattr(arr, 'path', '?')} in {file}"
@@ -208,4 +218,6 @@ def read_array(arr: Any, what: str | None = None, start: int | None = None, stop
     chunk = getattr(arr, "chunks", None)
     if chunk:
         ask(math.prod(chunk) * arr.dtype.itemsize, f"{what}: one chunk {tuple(chunk)} of {arr.dtype}")
+    if present is not None:
+        present()
     return np.asarray(arr[start:stop] if arr.shape else arr[()])

@@ -11,6 +11,9 @@ ride on the Location made and on every path derived from it. Without options the
 (`urls.fs_kwargs`: the AWS variables and config files for s3://, GOOGLE_APPLICATION_CREDENTIALS and
 STORAGE_EMULATOR_HOST for gs://). Nothing is registered in a process-global table.
 
+`readable` refuses a Git LFS pointer file, naming it (`schemas.lfs.LfsPointer`), for every library that opens a file
+through it (HDF5, parquet, mp4, tar, tfrecord): a pointer is not the data, whatever the library would make of it.
+
 `metering()` adds up what every object opened inside it fetched and what its readers used (bytes read per byte used).
 
 An object's `is_file()` says False only for an object that is not there: fsspec's `isfile` answers False for any error
@@ -46,6 +49,7 @@ from adapters.storage.reads import (
     remove_stale_caches,
 )
 from adapters.storage.urls import fs_kwargs
+from schemas.lfs import MAX_POINTER_BYTES, refuse_pointer
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
 Location = Path | UPath
@@ -142,10 +146,27 @@ def readable(
     `block_size * max_blocks` bytes held, or with `stream` a front-to-back read one block ahead), closed on exit."""
     loc = locate(loc)
     if not is_object(loc):
+        _no_pointer(loc)
         yield str(loc)
         return
     with _object_file(loc, stream, block_size, max_blocks) as f:
+        size = f.meter.size if hasattr(f, "meter") else getattr(f, "size", MAX_POINTER_BYTES)  # `reads._open`
+        if size < MAX_POINTER_BYTES:  # only a small object can be a pointer
+            refuse_pointer(loc, getattr(f, "inner", f).read(MAX_POINTER_BYTES))  # past the meter: not the reader's
+            f.seek(0)
         yield f
+
+
+def _no_pointer(path: Path) -> None:
+    """LfsPointer (`schemas.lfs`) naming a local file that is a Git LFS pointer; a stat, and a read of the few bytes
+    of a file small enough to be one."""
+    try:
+        small = os.stat(path).st_size < MAX_POINTER_BYTES
+    except OSError:
+        return  # not there: the library's own error says so
+    if small:
+        with open(path, "rb") as f:
+            refuse_pointer(path, f.read(MAX_POINTER_BYTES))
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """Array recordings written as the makers' code writes them (the conventions are cited in adapters/arrays/layouts.yaml):
-a robomimic / LIBERO HDF5 file, one ACT / ALOHA episode file and a zipped UMI replay buffer. For the layouts no
-redistributable real sample was found for, and for `make demo`'s `robomimic` source; never read as evidence of a
-convention, only of the reading of the layout.
+a robomimic / LIBERO HDF5 file, an Isaac Lab recording in robomimic's layout, one ACT / ALOHA episode file and a zipped
+UMI replay buffer. For the layouts no redistributable real sample was found for, and for `make demo`'s `robomimic`
+source; never read as evidence of a convention, only of the reading of the layout.
 
 Motion is plausible (a smooth reach, the gripper closing and opening) and the images show the moving pattern of
 `synthetic_frame`, so the QA sees a moving arm in front of a changing picture. Bad input: `truncate`, a file cut to
@@ -69,6 +69,37 @@ def write_robomimic(
             demo["rewards"] = (np.arange(n) == n - 1).astype(np.float64)
             demo["dones"] = np.arange(n) == n - 1
             demo["states"] = _reach(n, 32, i + 3)
+    return path
+
+
+def write_isaaclab(
+    path: Path,
+    lengths: list[int],
+    *,
+    env_name: str = "Isaac-Stack-Cube-Franka-IK-Rel-v0",
+    success: list[bool] | None = None,
+) -> Path:
+    """An Isaac Lab recording in robomimic's layout, as isaaclab/utils/datasets/hdf5_dataset_file_handler.py writes it:
+    `data` attrs `total` and `env_args` {"env_name", "type": 2} (no rate, no env_kwargs); per demo attrs
+    `num_samples` and, when the recorder knew it, `success`; `actions` (T, 7) as an IK-Rel Franka task commands them
+    (stack_ik_rel_env_cfg.py: a relative pose, 6, then the binary gripper, -1 close / 1 open), `obs/eef_pos`,
+    `obs/eef_quat`, `obs/joint_pos`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        data = f.create_group("data")
+        data.attrs["total"] = sum(lengths)
+        data.attrs["env_args"] = json.dumps({"env_name": env_name, "type": 2})
+        for i, n in enumerate(lengths):
+            demo = data.create_group(f"demo_{i}")
+            demo.attrs["num_samples"] = n
+            if success is not None:
+                demo.attrs["success"] = np.bool_(success[i])
+            pos = _reach(n + 1, 3, i)
+            grip = np.where(np.linspace(0, 1, n) < 0.5, 1.0, -1.0)[:, None]
+            demo["actions"] = np.concatenate([np.diff(pos, axis=0), 0.01 * _reach(n, 3, i + 5), grip], axis=1)
+            demo["obs/eef_pos"] = pos[:n]
+            demo["obs/eef_quat"] = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
+            demo["obs/joint_pos"] = _reach(n, 9, i + 2)
     return path
 
 

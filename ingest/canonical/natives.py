@@ -9,6 +9,9 @@ exactly 0 or 1 stays 0 or 1, where blending wrote fractions no recorder sent (is
 of a real Dobot CR5 set; the real Bridge sample here: 28 of 475, BENCHMARKS.md). Calling a continuous column discrete
 costs little (each frame still holds a value the source recorded, at most one row old), blending a discrete one
 invents values, so the rule leans discrete. The columns sampled so, with why, go to the lineage (`native_discrete`).
+A column its stream declares relative (`Stream.relative`: a delta action, by its maker's setting or an option) is
+neither: it is accumulated over each 0.1 s (`resample.accumulate`), so its sum over an episode is kept, and the
+columns accumulated, with why, go to the lineage (`native_accumulated`).
 """
 
 from __future__ import annotations
@@ -130,8 +133,9 @@ def native_kinds(items: list[tuple[str, Stream]]) -> dict[str, str]:
         if v.dtype.kind == "f" and len(v):
             distinct = 1 + np.count_nonzero(np.diff(np.sort(v, axis=0), axis=0), axis=0)
             many = (distinct > MAX_LEVELS) & np.isfinite(v).all(axis=0)
+        relative = set(s.relative.components) if s.relative is not None else set()
         for name, _, i in _columns([(key, s)]):
-            if many[i] and not _tokens(name) & DISCRETE_TOKENS:
+            if i in relative or (many[i] and not _tokens(name) & DISCRETE_TOKENS):
                 continue
             why = discrete_reason(name, v[:, i])
             if why is not None:
@@ -139,9 +143,21 @@ def native_kinds(items: list[tuple[str, Stream]]) -> dict[str, str]:
     return out
 
 
+def native_accumulated(items: list[tuple[str, Stream]]) -> dict[str, str]:
+    """The columns of `items` accumulated over each grid step (their stream's `relative` components), each with why
+    (the stream's evidence that they are deltas)."""
+    out = {}
+    for key, s in items:
+        if s.relative is not None:
+            comps = set(s.relative.components)
+            out |= {name: s.relative.why for name, _, i in _columns([(key, s)]) if i in comps}
+    return out
+
+
 def resample_natives(items: list[tuple[str, Stream]], grid_abs: np.ndarray) -> tuple[np.ndarray | None, list[str]]:
-    """`items` on the grid as one float32 (T, D) array and its column names; None when there is none. A discrete
-    column (`native_kinds`) takes the row at or before each grid time, a continuous one is interpolated linearly."""
+    """`items` on the grid as one float32 (T, D) array and its column names; None when there is none. A relative
+    column (`Stream.relative`) is accumulated over each grid step, a discrete one (`native_kinds`) takes the row at
+    or before each grid time, a continuous one is interpolated linearly."""
     if not items:
         return None, []
     discrete = native_kinds(items)
@@ -149,12 +165,15 @@ def resample_natives(items: list[tuple[str, Stream]], grid_abs: np.ndarray) -> t
     for key, s in items:
         v = s.values.reshape(len(s), -1).astype(np.float64)
         own = [c[0] for c in _columns([(key, s)])]
-        held = np.array([name in discrete for name in own])
+        summed = np.isin(np.arange(len(own)), s.relative.components if s.relative is not None else ())
+        held = np.array([name in discrete for name in own]) & ~summed
         out = np.empty((len(grid_abs), v.shape[1]))
-        if (~held).any():  # one call per kind and stream, not per column
-            out[:, ~held] = rs.resample_linear(s.timestamps, v[:, ~held], grid_abs)
+        if (~held & ~summed).any():  # one call per kind and stream, not per column
+            out[:, ~held & ~summed] = rs.resample_linear(s.timestamps, v[:, ~held & ~summed], grid_abs)
         if held.any():
             out[:, held] = rs.resample_hold(s.timestamps, v[:, held], grid_abs)
+        if summed.any():
+            out[:, summed] = rs.accumulate(s.timestamps, v[:, summed], grid_abs)
         cols.append(out)
         names += own
     return np.concatenate(cols, axis=1).astype(np.float32), names

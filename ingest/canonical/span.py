@@ -19,6 +19,7 @@ from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
 from ingest.canonical.hand_state import action_from_state, hand_block, streams_used
 from ingest.canonical.joint_space import NativeLimits
 from ingest.canonical.natives import (
+    native_accumulated,
     native_kinds,
     native_streams,
     native_units,
@@ -80,6 +81,7 @@ class Natives:
     outcome: np.ndarray | None = None  # the raw episode's `outcomes` (a reward, a done flag), beside the state
     outcome_names: list[str] = field(default_factory=list)
     outcome_valid: np.ndarray | None = None
+    accumulated: dict[str, str] = field(default_factory=dict)  # delta columns summed per frame, and why
 
 
 @dataclass
@@ -283,6 +285,7 @@ def _natives(ctx: EpisodeContext, span: Span) -> Natives:
         oc_native,
         oc_names,
         oc_valid,
+        native_accumulated(kept) | native_accumulated(actions) | native_accumulated(outcomes),
     )
 
 
@@ -365,6 +368,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         joint_units=ctx.joint_units,
         native_limits=ctx.native_limits,
         native_discrete=nat.discrete,
+        native_accumulated=nat.accumulated,
         annotation=raw.annotation,
         source_findings=[f.line() for f in raw.findings if f.concerns(ref.subset, ref.raw_id)],
         notes=list(ctx.sig.notes),

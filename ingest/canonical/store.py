@@ -67,6 +67,7 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         raw_fps=ep.native_fps,
         **({"source_findings": ep.source_findings} if ep.source_findings else {}),
         **({"native_discrete": ep.native_discrete} if ep.native_discrete else {}),
+        **({"native_accumulated": ep.native_accumulated} if ep.native_accumulated else {}),
         **({"row_clock": ep.row_clock} if ep.row_clock is not None else {}),
         **({"native_windows": ep.native_windows} if ep.native_windows else {}),
         **({"clock": ep.clock} if ep.clock is not None else {}),

@@ -72,13 +72,15 @@ def test_aloha_one_file_one_episode_at_50_hz(tmp_path: Path) -> None:
 
 def test_umi_zip_episodes_from_episode_ends(tmp_path: Path) -> None:
     write_umi(tmp_path / "dataset.zarr.zip", [5, 11, 20])
-    adapter = ZarrAdapter()
+    (refused,) = list(ZarrAdapter().discover(tmp_path))  # UMI's buffer states no rate, and no maker's code read does
+    assert "the `fps` option is required for" in refused.error and "dataset.zarr.zip" in refused.error
+    adapter = ZarrAdapter({"fps": 59.94})
     refs = list(adapter.discover(tmp_path))
     assert [r.raw_id for r in refs] == ["dataset.zarr/episode_0", "dataset.zarr/episode_1", "dataset.zarr/episode_2"]
     eps = [adapter.read(r) for r in refs]
     assert [len(e.states["robot0_eef_pos"]) for e in eps] == [5, 6, 9] and eps[0].annotation.layout == "umi"
     assert "robot0_demo_start_pose" not in eps[0].states and eps[1].annotation.rows == (5, 11)
-    assert eps[0].native_fps == 59.94 and eps[0].annotation.rate_from.startswith("default: the GoPro's frame rate")
+    assert eps[0].native_fps == 59.94 and eps[0].annotation.rate_from == "option"
     assert eps[0].cameras["camera0_rgb"].canonical == "wrist_right"  # UMI's GoPro rides on the gripper
 
 
@@ -111,5 +113,6 @@ def test_a_store_that_cannot_be_opened_is_one_flagged_ref(tmp_path: Path) -> Non
 def test_zarr_adapter_leaves_hdf5_files_alone(tmp_path: Path) -> None:
     write_aloha(tmp_path / "episode_0.hdf5", 4)
     write_umi(tmp_path / "dataset.zarr.zip", [3, 5])
-    assert [r.raw_id for r in ZarrAdapter().discover(tmp_path)] == ["dataset.zarr/episode_0", "dataset.zarr/episode_1"]
-    assert len(list(ArraysAdapter().discover(tmp_path))) == 3
+    refs = [r.raw_id for r in ZarrAdapter({"fps": 30}).discover(tmp_path)]
+    assert refs == ["dataset.zarr/episode_0", "dataset.zarr/episode_1"]
+    assert len(list(ArraysAdapter({"fps": 30}).discover(tmp_path))) == 3

@@ -1,0 +1,99 @@
+"""Delta actions settled by the maker's setting in the file and accumulated at 10 Hz (issue 55 item 4), with the
+physical invariant: what the written episode's native action sums to is what the file's rows sum to.
+
+Real: robosuite 1.4.1's raw `demo.hdf5` (../shared/realdata/robosuite_raw_lift; OSC_POSE, control_delta true, 20 Hz):
+sampling summed demo_1's x deltas to 15.0 where the file has 30.0. Planted: an Isaac Lab `-IK-Rel` recording written as
+Isaac Lab writes it (adapters.synthetic.arrays.write_isaaclab). The option overrides the maker either way; a setting
+the action cannot be split by is not applied, with a note."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from adapters.arrays.adapter import ArraysAdapter
+from adapters.arrays.evidence import relative_action
+from adapters.synthetic.arrays import write_isaaclab, write_robomimic
+from ingest.canonical.store import lineage
+from ingest.steps import prepared
+from tests.adapters.arrays.conftest import ROBOSUITE, real_sample
+
+ROBOSUITE_FROM = (
+    "aditKadepurkar/basic_diffusion_policy@d1e6b2fb391a83d6f3c6713451fe31a8a73241ad:"
+    "demonstrations/1729277108_0358148/demo.hdf5 -> robosuite_raw_lift"
+)
+
+
+def _written_sums(raw) -> tuple[np.ndarray, np.ndarray]:
+    """(the written episodes' native action columns 0..5 summed, the gripper column's values)."""
+    eps = prepared(raw)
+    names = eps[0].action_native_names
+    cols = [names.index(f"actions.{i}") for i in range(7)]
+    acts = np.concatenate([ep.action_native[:, cols] for ep in eps])
+    return acts[:, :6].sum(0), np.unique(acts[:, 6])
+
+
+def test_real_robosuite_osc_pose_deltas_keep_their_sum() -> None:
+    path = real_sample(ROBOSUITE)
+    if path is None:
+        pytest.skip(f"real sample absent: {ROBOSUITE_FROM}")
+    adapter = ArraysAdapter()
+    for ref in adapter.discover(path.parent.parent):
+        raw = adapter.read(ref)
+        action = raw.actions["actions"]
+        assert action.relative is not None and action.relative.components == (0, 1, 2, 3, 4, 5)
+        assert action.relative.why.startswith("robosuite OSC_POSE with control_delta true (data@env_info")
+        summed, gripper = _written_sums(raw)
+        np.testing.assert_allclose(summed, action.values[:, :6].sum(0), atol=1e-4)
+        assert set(gripper) <= {-1.0, 1.0}  # the gripper (absolute) sampled, never summed
+    with h5py.File(path) as f:  # the file's own figure, kept (sampling, as before, summed 15.0 of it)
+        assert f["data/demo_1/actions"][:, 0].sum() == pytest.approx(30.0)
+
+
+def test_isaac_lab_ik_rel_deltas_keep_their_sum_and_the_lineage_says_why(tmp_path: Path) -> None:
+    write_isaaclab(tmp_path / "stack.hdf5", [83])
+    adapter = ArraysAdapter()
+    (ref,) = adapter.discover(tmp_path)
+    raw = adapter.read(ref)
+    assert raw.actions["actions"].relative.components == (0, 1, 2, 3, 4, 5)
+    summed, gripper = _written_sums(raw)
+    np.testing.assert_allclose(summed, raw.actions["actions"].values[:, :6].sum(0), atol=1e-5)
+    assert set(gripper) == {-1.0, 1.0}
+    accumulated = lineage(prepared(raw)[0]).native_accumulated
+    assert sorted(accumulated) == [f"actions.{i}" for i in range(6)]
+    assert accumulated["actions.0"].startswith("Isaac Lab Isaac-Stack-Cube-Franka-IK-Rel-v0: a relative pose")
+
+
+def test_the_option_decides_over_the_maker(tmp_path: Path) -> None:
+    write_isaaclab(tmp_path / "stack.hdf5", [20])
+    (ref,) = ArraysAdapter().discover(tmp_path)
+    assert ArraysAdapter({"delta_actions": []}).read(ref).actions["actions"].relative is None
+    rel = ArraysAdapter({"delta_actions": [0, 1, 2]}).read(ref).actions["actions"].relative
+    assert rel.components == (0, 1, 2) and rel.why == "the delta_actions option"
+    with pytest.raises(Exception, match=r"delta_actions option names columns \[9\]") as err:
+        ArraysAdapter({"delta_actions": [9]}).read(ref)
+    assert err.value.field == "delta_actions" and "stack.hdf5" in str(err.value)
+
+
+def test_absolute_or_unsplittable_robosuite_actions_are_not_accumulated(tmp_path: Path) -> None:
+    write_robomimic(tmp_path / "lift.hdf5", [8])  # no controller_configs: nothing says delta
+    adapter = ArraysAdapter()
+    (ref,) = adapter.discover(tmp_path)
+    assert adapter.read(ref).actions["actions"].relative is None
+    osc = {"type": "OSC_POSE", "control_delta": True}
+    with h5py.File(tmp_path / "lift.hdf5", "r+") as f:
+        args = json.loads(f["data"].attrs["env_args"])
+        args["env_kwargs"]["controller_configs"] = {**osc, "control_delta": False}
+        f["data"].attrs["env_args"] = json.dumps(args)
+    assert adapter.read(ref).actions["actions"].relative is None
+    args14 = {"type": 1, "env_kwargs": {"robots": ["Panda"], "controller_configs": osc}}
+    rel, note = relative_action("robomimic", {"data": {"env_args": json.dumps(args14)}}, 8, None)
+    assert rel is None and "its action's 8 columns do not split into 1 robot(s) x (6 + 1 gripper)" in note
+    args15 = {"type": 1, "env_kwargs": {"robots": "Panda", "controller_configs": {
+        "type": "BASIC", "body_parts": {"right": {"type": "OSC_POSITION", "input_type": "delta"}}}}}  # fmt: skip
+    rel, note = relative_action("robomimic", {"data": {"env_args": json.dumps(args15)}}, 4, None)
+    assert rel.components == (0, 1, 2) and note is None
