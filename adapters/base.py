@@ -12,7 +12,6 @@ yields nothing (`schemas.findings`). Canonicalization (resampling, poses, frames
 
 from __future__ import annotations
 
-import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -25,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from adapters.confined import confined_discover, flagged_first
 from adapters.storage.location import Location, Where, locate
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation, episode_uid
@@ -402,9 +402,9 @@ class SourceAdapter(ABC):
         comes back flagged with that path named, and `read` raises such a flag before the adapter opens anything."""
         super().__init_subclass__(**kwargs)
         if "discover" in cls.__dict__ and not getattr(cls.discover, "_confined", False):
-            cls.discover = _confined_discover(cls.__dict__["discover"])  # type: ignore[method-assign]
+            cls.discover = confined_discover(cls.__dict__["discover"])  # type: ignore[method-assign]
         if "read" in cls.__dict__ and not getattr(cls.read, "_confined", False):
-            cls.read = _flag_first(cls.__dict__["read"])  # type: ignore[method-assign]
+            cls.read = flagged_first(cls.__dict__["read"])  # type: ignore[method-assign]
 
     @abstractmethod
     def discover(self, root: Path) -> Iterator[EpisodeRef]:
@@ -451,37 +451,3 @@ class SourceAdapter(ABC):
         self, message: str, *, file: Path | str | None = None, episode: str | None = None, field: str | None = None
     ) -> AdapterError:
         return AdapterError(message, adapter=self.name, file=file, episode=episode, field=field)
-
-
-def confine(adapter: SourceAdapter, root: Any, ref: EpisodeRef) -> EpisodeRef:
-    """`ref`, flagged (`error`, and the `AdapterError.locator` form `raise_discovered` raises) when one of its paths
-    leaves `root`; unchanged when they all stay under it or discovery flagged it already."""
-    from adapters.storage.contain import outside  # fsspec and universal_pathlib: only once refs flow
-
-    if ref.error is not None:
-        return ref
-    bad = outside(root, ref.paths)
-    if bad is None:
-        return ref
-    err = adapter.error(str(bad), file=bad.path, episode=ref.raw_id)
-    return ref.model_copy(update={"error": str(err), "locator": {**ref.locator, **err.locator()}})
-
-
-def _confined_discover(discover: Any) -> Any:
-    @functools.wraps(discover)
-    def wrapper(self: SourceAdapter, root: Any, *args: Any, **kwargs: Any) -> Iterator[EpisodeRef]:
-        for ref in discover(self, root, *args, **kwargs):
-            yield confine(self, root, ref)
-
-    wrapper._confined = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-def _flag_first(read: Any) -> Any:
-    @functools.wraps(read)
-    def wrapper(self: SourceAdapter, ref: EpisodeRef, *args: Any, **kwargs: Any) -> RawEpisode:
-        self.raise_discovered(ref)
-        return read(self, ref, *args, **kwargs)
-
-    wrapper._confined = True  # type: ignore[attr-defined]
-    return wrapper

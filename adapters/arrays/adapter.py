@@ -41,8 +41,9 @@ from pydantic import Field, field_validator
 
 from adapters.arrays import hands
 from adapters.arrays.camera import ArrayImagesCamera, ImageRangeError, to_uint8
+from adapters.arrays.episodes import any_of, episodes_of, join, rows_per_array
 from adapters.arrays.evidence import demo_success, relative_action
-from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, matches, rate_of
+from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, rate_of
 from adapters.arrays.stores import Store, container_of, open_store
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream, natural_key
 from adapters.storage import bounds
@@ -136,8 +137,8 @@ class ArraysAdapter(SourceAdapter):
             with open_store(path, container) as store:
                 attrs = store.all_attrs(ATTR_GROUPS)
                 name, layout, why = choose(container, store.keys, attrs, self.options.layout)
-                episodes = list(_episodes(store, layout))
-                if not (layout.timestamps and _join(layout.episodes.base, layout.timestamps) in store.arrays):
+                episodes = list(episodes_of(store, layout))
+                if not (layout.timestamps and join(layout.episodes.base, layout.timestamps) in store.arrays):
                     self._rate(layout, attrs, store.keys, path)  # no rate known: the store is refused, named
         except (OSError, ValueError, KeyError, TypeError) as e:
             message = f"not read as an array recording: {e}"
@@ -180,7 +181,7 @@ class ArraysAdapter(SourceAdapter):
         attrs = store.all_attrs(ATTR_GROUPS)
         base = loc.get("group") or layout.episodes.base
         start, stop = loc.get("rows") or (None, None)
-        per_row = _per_row(store, base, start, stop, layout)
+        per_row = rows_per_array(store, base, start, stop, layout)
         if not per_row:
             raise fail(f"no per-row array under {base or 'the root'}", base or "/")
         n = max(per_row.values())
@@ -190,7 +191,7 @@ class ArraysAdapter(SourceAdapter):
             raise fail(str(e), base or "/") from e
         times = None
         if layout.timestamps and layout.timestamps in per_row:
-            t = store.read(_join(base, layout.timestamps), start, stop).astype(np.float64).reshape(-1)
+            t = store.read(join(base, layout.timestamps), start, stop).astype(np.float64).reshape(-1)
             if len(t) == n and np.all(np.diff(t) >= 0) and (n < 2 or t[-1] > t[0]):
                 times = t - t[0]
         if times is None:
@@ -203,19 +204,19 @@ class ArraysAdapter(SourceAdapter):
         outcomes: dict[str, Stream] = {}  # the layout's `signals`: a reward, a done flag
         cameras: dict[str, ArrayImagesCamera] = {}
         short: dict[str, int] = {}
-        images = [r for r, rows in sorted(per_row.items()) if rows == n and _any(r, layout.images)]
+        images = [r for r, rows in sorted(per_row.items()) if rows == n and any_of(r, layout.images)]
         roles = layout.camera_roles([r.rsplit("/", 1)[-1] for r in images if r != layout.timestamps])
         whole = {r for r, rows in per_row.items() if rows == n}
         way = hands.choose(layout, whole)
         named = dict(way.names) if way is not None else {}
         for rel, rows in sorted(per_row.items()):
-            key = _join(base, rel)
+            key = join(base, rel)
             if rows != n:
                 short[rel] = rows
                 continue
             if rel == layout.timestamps:
                 continue
-            if _any(rel, layout.images):
+            if any_of(rel, layout.images):
                 name = rel.rsplit("/", 1)[-1]
                 cameras[name] = self._camera(store, path, loc, key, start, times, layout, roles[name], fail)
                 continue
@@ -226,7 +227,7 @@ class ArraysAdapter(SourceAdapter):
             names = named.get(rel) or NAMES.get((loc["layout"], rel, values.shape[1]))
             names = names if names is not None and len(names) == values.shape[1] else None
             stream = Stream(times, values, names, "native")
-            out = actions if _any(rel, layout.actions) else outcomes if _any(rel, layout.signals) else states
+            out = actions if any_of(rel, layout.actions) else outcomes if any_of(rel, layout.signals) else states
             out[rel.replace("/", ".")] = stream
         if not states and not actions:
             raise fail("no numeric per-row array to keep as a state or an action", base or "/")
@@ -325,65 +326,6 @@ class ZarrAdapter(ArraysAdapter):
     name: ClassVar[str] = "zarr"
     containers: ClassVar[tuple[str, ...]] = ("zarr",)
     expects: ClassVar[str] = "Zarr replay buffers (*.zarr folders or *.zip) of a layout in adapters/arrays/layouts.yaml"
-
-
-def _episodes(store: Store, layout: Layout) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(label, locator) per episode of `store` under `layout`; ValueError when its episode index is unusable."""
-    spec = layout.episodes
-    if spec.ends:
-        ends = store.read(spec.ends).astype(np.int64).reshape(-1)
-        rows = _base_rows(store, spec.base)
-        bounds.check("rows", rows, bounds.limit("ROWS"), "the ROWS limit")
-        if len(ends) == 0:
-            raise ValueError(f"{spec.ends} is empty: the buffer holds no episode")
-        if ends[0] <= 0 or np.any(np.diff(ends) <= 0) or ends[-1] > rows:
-            raise ValueError(
-                f"{spec.ends} must rise strictly from > 0 to at most the {rows} rows of {spec.base}/ "
-                f"(found {ends[:3].tolist()}...{ends[-1]})"
-            )
-        starts = np.concatenate([[0], ends[:-1]])
-        for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            yield f"episode_{i}", {"rows": [a, b]}
-    elif spec.groups:
-        groups = [g for g in matches(frozenset(store.groups), spec.groups)]
-        if not groups:
-            raise ValueError(f"no group {spec.groups}")
-        for g in sorted(groups, key=natural_key):
-            yield g.rsplit("/", 1)[-1], {"group": g}
-    else:
-        yield "", {}
-
-
-def _base_rows(store: Store, base: str) -> int:
-    """The rows of a replay buffer: the length its arrays under `base` share (the most common one)."""
-    lengths = [info.shape[0] for k, info in store.arrays.items() if k.startswith(base + "/") and info.shape]
-    if not lengths:
-        raise ValueError(f"no array under {base}/")
-    values, counts = np.unique(lengths, return_counts=True)
-    return int(values[np.argmax(counts)])
-
-
-def _per_row(store: Store, base: str, start: int | None, stop: int | None, layout: Layout) -> dict[str, int]:
-    """path under `base` -> the rows it holds for this episode, for every array that is not skipped."""
-    prefix = base + "/" if base else ""
-    out = {}
-    for key, info in store.arrays.items():
-        if not key.startswith(prefix) or not info.shape:
-            continue
-        rel = key[len(prefix) :]
-        if _any(rel, layout.skip) or (layout.episodes.ends and key == layout.episodes.ends):
-            continue
-        rows = info.shape[0] if start is None else max(0, min(info.shape[0], stop) - start)
-        out[rel] = rows
-    return out
-
-
-def _any(rel: str, patterns: tuple[str, ...]) -> bool:
-    return any(matches(frozenset([rel]), p) for p in patterns)
-
-
-def _join(base: str, rel: str) -> str:
-    return f"{base}/{rel}" if base else rel
 
 
 NAMES = {  # column names the makers' code gives (layouts.yaml's header cites it)

@@ -20,7 +20,8 @@ from adapters.arrays.evidence import relative_action
 from adapters.synthetic.arrays import write_isaaclab, write_robomimic
 from ingest.canonical.store import lineage
 from ingest.steps import prepared
-from tests.adapters.arrays.conftest import ROBOSUITE, real_sample
+from tests.adapters.arrays.conftest import ROBOSUITE
+from tests.realdata import realdata
 
 ROBOSUITE_FROM = (
     "aditKadepurkar/basic_diffusion_policy@d1e6b2fb391a83d6f3c6713451fe31a8a73241ad:"
@@ -38,7 +39,7 @@ def _written_sums(raw) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_real_robosuite_osc_pose_deltas_keep_their_sum() -> None:
-    path = real_sample(ROBOSUITE)
+    path = realdata(ROBOSUITE)
     if path is None:
         pytest.skip(f"real sample absent: {ROBOSUITE_FROM}")
     adapter = ArraysAdapter()

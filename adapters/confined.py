@@ -1,0 +1,48 @@
+"""Every source's discovery and reads confined to the root they were given, whatever the adapter's own code does:
+`SourceAdapter.__init_subclass__` wraps each adapter's `discover` (a ref with a path outside its root comes back
+flagged, `confine`) and `read` (a flagged ref raises its discovery error first). The wrappers know adapters and refs
+by their methods only, so this module imports nothing of `adapters.base`."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+
+def confine(adapter: Any, root: Any, ref: Any) -> Any:
+    """`ref`, flagged (`error`, and the `AdapterError.locator` form `raise_discovered` raises) when one of its paths
+    leaves `root`; unchanged when they all stay under it or discovery flagged it already."""
+    from adapters.storage.contain import outside  # fsspec and universal_pathlib: only once refs flow
+
+    if ref.error is not None:
+        return ref
+    bad = outside(root, ref.paths)
+    if bad is None:
+        return ref
+    err = adapter.error(str(bad), file=bad.path, episode=ref.raw_id)
+    return ref.model_copy(update={"error": str(err), "locator": {**ref.locator, **err.locator()}})
+
+
+def confined_discover(discover: Any) -> Any:
+    """`discover` whose every ref is `confine`d to the root it was given."""
+
+    @functools.wraps(discover)
+    def wrapper(self: Any, root: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        for ref in discover(self, root, *args, **kwargs):
+            yield confine(self, root, ref)
+
+    wrapper._confined = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def flagged_first(read: Any) -> Any:
+    """`read` that first raises the error discovery flagged its ref with (`SourceAdapter.raise_discovered`)."""
+
+    @functools.wraps(read)
+    def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:
+        self.raise_discovered(ref)
+        return read(self, ref, *args, **kwargs)
+
+    wrapper._confined = True  # type: ignore[attr-defined]
+    return wrapper
