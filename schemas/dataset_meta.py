@@ -36,7 +36,7 @@ from schemas.lerobot import (
     TaskEntry,
     read_jsonl,
 )
-from schemas.lfs import MAX_POINTER_BYTES, LfsPointer, refuse_pointer, unreadable
+from schemas.lfs import LfsPointer, read_checked, unreadable
 
 TOLERANCE_S = 1e-4  # lerobot's default tolerance_s
 MODALITY_PATH = "meta/modality.json"
@@ -68,13 +68,9 @@ def listing(items: Iterable[Any], limit: int = 5) -> str:
 def read_json(path: Path) -> Any:
     """A meta file's JSON; MetaFileError (a ValueError) naming the file when it cannot be read or parsed."""
     try:
-        raw = path.read_bytes()
-        refuse_pointer(path, raw[:MAX_POINTER_BYTES])
-        return json.loads(raw.decode("utf-8"))
-    except LfsPointer as e:
-        raise MetaFileError(path, str(e)) from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise MetaFileError(path, f"{path}: cannot read ({e})") from e
+        return json.loads(read_checked(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError) as e:  # a Git LFS pointer named as one (`schemas.lfs.LfsPointer`)
+        raise MetaFileError(path, str(e) if isinstance(e, LfsPointer) else f"{path}: cannot read ({e})") from e
     except json.JSONDecodeError as e:
         raise MetaFileError(path, f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
 

@@ -71,6 +71,13 @@ def refuse_pointer(path: object, head: bytes) -> None:
         raise LfsPointer(path, size)
 
 
+def read_checked(path: Path) -> bytes:
+    """The whole of a local file `path`; LfsPointer naming it when it is a Git LFS pointer."""
+    raw = path.read_bytes()
+    refuse_pointer(path, raw[:MAX_POINTER_BYTES])
+    return raw
+
+
 def unreadable(kind: str, path: Path | str, err: BaseException) -> str:
     """The reason a file cannot be read: the Git LFS pointer it is, else `unreadable <kind> (<error>)`; a file
     outside its source's root is named as such and never opened to look."""

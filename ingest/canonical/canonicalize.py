@@ -193,7 +193,7 @@ def _core(
     The core: the streams the hands are built from (with the cameras: their common span, as every row of such a
     source holds both); else the source's state natives (the robot's own state), over the span any of them covers,
     a gap where none has a sample; else the cameras' common span; else every native, as the states. A stream that is
-    not core never narrows nor cuts the span: it is written over its own window (`span._native_windows`). So a
+    not core never narrows nor cuts the span: it is written over its own window (`natives.partial_windows`). So a
     controller that hands over from one JointState topic to another midway, or a status topic at 1 Hz beside joint
     states at 100 Hz, keeps the recording whole, where the common span of every topic left nothing or a part (a real
     ROS bag: /parameter_events only in its first 0.3 s, /rosout at 8.7..9.3 s; the real sample rosbag_ats)."""

@@ -207,3 +207,24 @@ def native_units(items: list[tuple[str, Stream]]) -> list[str]:
         parts = s.unit.split(",")
         out += parts if len(parts) == width > 1 else [s.unit] * width
     return out
+
+
+def partial_windows(
+    clock: np.ndarray, windows: dict[str, tuple[float, float, float]], a: int, b: int
+) -> dict[str, list]:
+    """The streams present in only part of frames [a, b) of a span (`clock`: its frames' times in the source's
+    clock): stream -> [first, last] s of the episode where it has samples ([] for none). Elsewhere its columns hold
+    its nearest sample, as every resampling here does past a stream's ends: the writer refuses non-finite values and
+    lerobot-train normalises every column, so a NaN stand-in would poison both; the frames' validity mask
+    (`*.native_valid`, `native_valid`) is how a consumer masks them, the window in the lineage (`native_windows`)
+    says the same per stream. A stream counts as present over the episode when its first and last samples lie within
+    one of its own steps (at least a frame) of the episode's ends: a 1 Hz status topic throughout a recording is
+    present throughout."""
+    e0, e1 = float(clock[a]), float(clock[b - 1])
+    out: dict[str, list] = {}
+    for key, (lo, hi, tol) in sorted(windows.items()):
+        if lo <= e0 + tol and hi >= e1 - tol:
+            continue
+        w0, w1 = max(lo, e0) - e0, min(hi, e1) - e0
+        out[key] = [round(w0, 3), round(w1, 3)] if w1 >= w0 else []
+    return out

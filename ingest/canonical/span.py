@@ -24,6 +24,7 @@ from ingest.canonical.natives import (
     native_streams,
     native_units,
     native_valid,
+    partial_windows,
     resample_natives,
     stream_window,
 )
@@ -289,24 +290,6 @@ def _natives(ctx: EpisodeContext, span: Span) -> Natives:
     )
 
 
-def _native_windows(span: Span, windows: dict[str, tuple[float, float, float]], a: int, b: int) -> dict[str, list]:
-    """The streams present in only part of frames [a, b) of the span: stream -> [first, last] s of the episode where
-    it has samples ([] for none). Elsewhere its columns hold its nearest sample, as every resampling here does past a
-    stream's ends: the writer refuses non-finite values and lerobot-train normalises every column, so a NaN stand-in
-    would poison both; the frames' validity mask (`*.native_valid`, `natives.native_valid`) is how a consumer masks
-    them, the window in the lineage (`native_windows`) says the same per stream. A stream counts as
-    present over the episode when its first and last samples lie within one of its own steps (at least a frame) of
-    the episode's ends: a 1 Hz status topic throughout a recording is present throughout."""
-    e0, e1 = float(span.clock_abs[a]), float(span.clock_abs[b - 1])
-    out: dict[str, list] = {}
-    for key, (lo, hi, tol) in sorted(windows.items()):
-        if lo <= e0 + tol and hi >= e1 - tol:
-            continue
-        w0, w1 = max(lo, e0) - e0, min(hi, e1) - e0
-        out[key] = [round(w0, 3), round(w1, 3)] if w1 >= w0 else []
-    return out
-
-
 def _cameras_on_grid(ctx: EpisodeContext, span: Span) -> dict[str, ResampledCamera]:
     """Each camera's frame at or before each grid time, and how its frames are fitted to the stored size."""
     return {
@@ -374,7 +357,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         notes=list(ctx.sig.notes),
         eef_offset=span.eef_offset,
         row_clock=span.row_clock,
-        native_windows=_native_windows(span, nat.windows, a, b),
+        native_windows=partial_windows(span.clock_abs, nat.windows, a, b),
         clock=raw.clock,
         evidence=Evidence(
             validity=span.validity,

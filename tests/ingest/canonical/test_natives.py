@@ -171,3 +171,18 @@ def test_native_valid_marks_each_column_where_its_stream_has_samples() -> None:
     assert not ((grid > 1.15) & (grid < 2.85) & (valid[:, 2] == 1)).any() and valid[grid <= 1.0, 2].all()
     assert valid[:, 3].all()  # 1 Hz, no gap: present throughout
     assert native_valid([], grid) is None
+
+
+def test_partial_windows_name_only_the_streams_missing_from_part_of_the_episode() -> None:
+    from ingest.canonical.natives import partial_windows, stream_window
+
+    clock = 100.0 + np.arange(30) / 10  # frames at 100.0 .. 102.9 s of the source's clock
+    windows = {
+        "whole": stream_window(100.0 + np.arange(0, 300) / 100),  # 100 Hz over the whole episode
+        "status": stream_window(100.05 + np.arange(3)),  # 1 Hz throughout: present within one of its steps
+        "late": stream_window(101.5 + np.arange(20) / 10),  # from 1.5 s in
+        "gone": stream_window(50.0 + np.arange(5) / 10),  # never inside the episode
+    }
+    got = partial_windows(clock, windows, 0, 30)
+    assert got == {"late": [1.5, 2.9], "gone": []}
+    assert partial_windows(clock, windows, 20, 30) == {"gone": []}  # a part where "late" covers every frame
