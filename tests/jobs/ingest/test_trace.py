@@ -11,14 +11,17 @@ import yaml
 from jobs.cli import main
 from jobs.ingest.trace import TraceError, find_episode, trace
 from jobs.spec_models import JobSpec, SourceSpec
-from tests.ingest.qa.gr00t_sample import ROOT as GR00T_ROOT
+from tests.ingest.qa.gr00t_sample import SAMPLE as GR00T
+from tests.realdata import realdata
 
 UID = "lerobot/gr00t_robot_sim_picknplace/episode_000001"
 
 
 @pytest.fixture
 def spec(tmp_path: Path) -> JobSpec:
-    return JobSpec(output=tmp_path / "corpus", sources=[SourceSpec(name="lerobot", adapter="lerobot", root=GR00T_ROOT)])
+    return JobSpec(
+        output=tmp_path / "corpus", sources=[SourceSpec(name="lerobot", adapter="lerobot", root=realdata(GR00T))]
+    )
 
 
 def test_each_step_says_what_it_made_and_the_judge_lists_the_verdicts(spec: JobSpec) -> None:
