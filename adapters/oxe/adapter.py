@@ -19,7 +19,9 @@ is one episode, a flat `tf.train.Example` whose `steps/...` features hold every 
 natively only); a camera the table does not name takes the shared vocabulary's (`adapters/camera_roles.yaml`) when
 that role is free; berkeley_autolab_ur5 `hand_image` is BGR in the raw 480x640 copy (flipped), RGB in re-encoded copies.
 (2) Slices with their own unit and frame: the `parts` of the subset table's states and actions (e.g. bridge
-`observation/state` = `eef_xyz` + `eef_rpy` relative to a top-down default rotation + `gripper`).
+`observation/state` = `eef_xyz` + `eef_rpy` relative to a top-down default rotation + `gripper`). The action streams
+the subset's `action_encoding` names (from the maker's code, cited there: Bridge's and RT-1's EEF deltas) carry
+`Stream.relative`, so resampling accumulates them over each 0.1 s; grippers and unsettled streams stay absolute.
 (3) Whole episode when constant; `structured_language_instruction` (taco_play) has kind "description".
 (4) kuka's top-level `success`; droid's `/success/` or `/failure/` in `episode_metadata/file_path`.
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import EpisodeRef, Language, RawEpisode, Stream
+from adapters.base import EpisodeRef, Language, RawEpisode, Relative, Stream
 from adapters.cameras import EncodedImagesCamera, decode_image
 from adapters.oxe.builder import MAX_GENERIC_STATE, RLDS_FLAGS, STEP_SIGNALS, STEPS, Builder, FeatureInfo
 from adapters.oxe.decode import decode_tensor, text_runs, texts_of
@@ -93,20 +93,28 @@ class EpisodeReader:
         values: np.ndarray,
         t: np.ndarray,
         meta: dict[str, Any],
+        action: bool = False,
     ) -> None:
         key = info.rel
+
+        def relative(name: str, width: int) -> Relative | None:  # the subset's action encoding: deltas, and why
+            why = self.cfg.relative_why(name) if action else None
+            return Relative(tuple(range(width)), why) if why is not None else None
+
+        width = int(np.prod(values.shape[1:])) if values.ndim > 1 else 1
         if spec is None:
-            target[key] = Stream(t, values)
+            target[key] = Stream(t, values, relative=relative(key, width))
             return
         if spec.parts and values.ndim == 2 and values.shape[1] == spec.shape[0]:
             layout = []
             for p in spec.parts:
                 name = f"{key}:{p.name}"
-                target[name] = Stream(t, values[:, p.start : p.stop], p.names, p.unit, p.frame)
+                rel = relative(name, p.stop - p.start)
+                target[name] = Stream(t, values[:, p.start : p.stop], p.names, p.unit, p.frame, rel)
                 layout.append({"stream": name, "start": p.start, "stop": p.stop, "doc": p.doc})
             meta["layouts"][key] = layout
         else:
-            target[key] = Stream(t, values, spec.names, spec.unit, spec.frame)
+            target[key] = Stream(t, values, spec.names, spec.unit, spec.frame, relative(key, width))
         if spec.doc:
             meta["stream_docs"][key] = spec.doc
 
@@ -122,6 +130,7 @@ class EpisodeReader:
             "subset_config": cfg.name,
             "control_hz_source": cfg.hz_source,
             "action_semantics": cfg.action_semantics,
+            "action_encoding": cfg.action_encoding.model_dump() if cfg.action_encoding is not None else None,
             "layouts": {},
             "stream_docs": {},
             "skipped": {},
@@ -176,7 +185,7 @@ class EpisodeReader:
             if key in STEP_SIGNALS:  # the RLDS step's reward and discount: outcomes, beside the state
                 outcomes[key] = Stream(t, values)
             elif key == "action" or key.startswith(("action/", "action_dict/")):
-                self._add_stream(actions, spec, info, values, t, meta)
+                self._add_stream(actions, spec, info, values, t, meta, action=True)
             else:
                 self._add_stream(states, spec, info, values, t, meta)
         configured = [s.key for s in (*cfg.states, *cfg.actions)] + [c.key for c in cfg.cameras]

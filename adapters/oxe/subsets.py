@@ -16,6 +16,9 @@ Sources (reference, checked against each other):
 - Component layouts: octo-models/octo `octo/data/oxe/oxe_standardization_transforms.py` and openvla
   `prismatic/vla/datasets/rlds/oxe/configs.py` (which slices are EEF pose / gripper), CALVIN's `robot_obs` layout for
   taco_play, droid-dataset/droid issue #9 (Cartesian poses are xyz + Euler, velocities in the robot base frame).
+- Action encodings (which action streams are per-step deltas): octo-models/octo@241fb35
+  `octo/data/oxe/oxe_dataset_configs.py` (`action_encoding` per dataset) and `oxe_standardization_transforms.py` (which
+  keys make the EEF_POS deltas), cited per entry: `OXESubset.action_encoding`.
 - BGR quirk: huggingface/lerobot issue #435 (berkeley_autolab_ur5 wrist camera, raw copy); the re-encoded copies
   (kpertsch/rlds_dataset_mod) are already RGB: `CameraSpec.bgr_at_shape`.
 - Bridge's EEF orientation is stored relative to a top-down default rotation (rail-berkeley/bridge_data_robot):
@@ -46,6 +49,7 @@ from schemas.tiers import QualityTier
 TFDSDtype = Literal["float32", "float64", "int32", "int64", "bool", "uint8", "string"]
 Matrix3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
 SUBSETS_YAML = Path(__file__).parent / "subsets.yaml"
+ACTION_PREFIXES = ("action:", "action/", "action_dict/")  # action streams as emitted (`action` itself: its parts)
 NORMALIZED = "normalized"  # a command scaled to about [-1, 1] by the robot stack (see each doc for the scale)
 
 
@@ -140,6 +144,27 @@ class MetaSpec(_Frozen):
     doc: str = ""
 
 
+class ActionEncoding(_Frozen):
+    """How a subset's action is encoded, as its maker's code reads it: which action streams are per-step deltas
+    (accumulated over each 0.1 s when resampled, `adapters.base.Stream.relative`); every other action stream is
+    absolute (sampled). `why` cites the code (repo, file:line@commit) and goes to the lineage."""
+
+    name: str = Field(description="the encoding's name in the cited code, e.g. octo ActionEncoding 'EEF_POS'")
+    relative: tuple[str, ...] = Field(
+        (),
+        description="action streams that are deltas, as emitted: '<key>' or '<key>:<part>' (e.g. 'action:delta_xyz')",
+    )
+    why: str = Field(description="the maker's code that settles it: repo, file:line@commit")
+    unsettled: str = Field("", description="action streams the cited code does not settle (left absolute), and why")
+
+    @model_validator(mode="after")
+    def _check(self) -> ActionEncoding:
+        bad = [r for r in self.relative if r != "action" and not r.startswith(ACTION_PREFIXES)]
+        if bad:
+            raise ValueError(f"relative streams {bad} are not actions (keys start with {ACTION_PREFIXES})")
+        return self
+
+
 class OXESubset(_Frozen):
     """Everything the adapter needs to know about one OXE dataset beyond what `features.json` says."""
 
@@ -155,6 +180,9 @@ class OXESubset(_Frozen):
     states: tuple[StreamSpec, ...]
     actions: tuple[StreamSpec, ...]
     action_semantics: str
+    action_encoding: ActionEncoding | None = Field(
+        None, description="which action streams are deltas, from the maker's code (None: all absolute, unsettled)"
+    )
     language: tuple[TextSpec, ...]
     skipped: tuple[StreamSpec, ...] = Field((), description="per-step tensors not read: embeddings, depth")
     has_discount: bool = Field(True, description="steps/discount exists (newer RLDS builders)")
@@ -175,6 +203,11 @@ class OXESubset(_Frozen):
             if not (np.allclose(d @ d.T, np.eye(3), atol=1e-9) and np.isclose(np.linalg.det(d), 1.0)):
                 raise ValueError(f"{self.name}: eef_reference_rotation is not a rotation matrix: {d.tolist()}")
         return self
+
+    def relative_why(self, stream: str) -> str | None:
+        """Why the action stream `stream` ('<key>' or '<key>:<part>') is a delta, or None: absolute."""
+        enc = self.action_encoding
+        return f"{self.name} {enc.name}: {enc.why}" if enc is not None and stream in enc.relative else None
 
     def matches(self, dataset_name: str) -> bool:
         return dataset_name == self.name or dataset_name in self.aliases

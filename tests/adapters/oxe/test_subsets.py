@@ -76,3 +76,20 @@ def test_table_error_names_the_file_and_the_field(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"(?s)subsets\.yaml: .*\nsubsets\.0\.control_hz\n.*greater than 0"):
         load_subsets(bad)
     assert load_subsets() == SUBSETS
+
+
+def test_every_declared_delta_is_an_action_stream_of_its_subset_and_cites_code() -> None:
+    """issue 55 item 4: a subset's `action_encoding.relative` names action streams it emits ('<key>:<part>' for a
+    configured part, '<key>' otherwise), and its `why` cites the maker's code at a commit."""
+    for cfg in SUBSETS.values():
+        enc = cfg.action_encoding
+        if enc is None:
+            continue
+        emitted = {k for s in cfg.actions for k, _ in _parts(s)}
+        assert set(enc.relative) <= emitted, (cfg.name, set(enc.relative) - emitted)
+        assert not any("gripper" in r for r in enc.relative), cfg.name  # grippers stay absolute
+        assert "@" in enc.why and ".py:" in enc.why, cfg.name
+    with pytest.raises(ValidationError, match="are not actions"):
+        BRIDGE.model_validate(
+            {**BRIDGE.model_dump(), "action_encoding": {"name": "x", "relative": ["state"], "why": ""}}
+        )
