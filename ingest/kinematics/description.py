@@ -104,10 +104,11 @@ def read_declared(path: Path) -> Description:
     the lineage keeps. Links and joints only: meshes, inertials, transmissions and simulator tags are ignored."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig")  # the file's own bytes are hashed: CRLF and a BOM as written (Kinova's)
     except (OSError, UnicodeDecodeError) as e:
         raise DescriptionError(f"{path}: cannot read the robot description ({e})") from e
-    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    sha = hashlib.sha256(raw).hexdigest()
     return parse_description(text, path, path.stem, sources=(f"{path} sha256:{sha}",))
 
 
