@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from adapters.registry import get_adapter
-from jobs.spec_models import BASE_DIR, JobSpec, SourceSpec
+from jobs.spec_models import JobSpec, SourceSpec
+from jobs.spec_robots import BASE_DIR, SPEC_PATH
 from jobs.spec_validators import Loc, as_model, dotted, flat_errors, strip_type
 
 
@@ -216,7 +217,8 @@ def load_spec(path: Path) -> JobSpec:
     issues = _duplicate_keys(node)
     try:
         # the folder the file appears in (a symlinked spec resolves against its link's folder, not the target's)
-        spec = JobSpec.model_validate(data, context={BASE_DIR: Path(os.path.abspath(path)).parent})
+        here = Path(os.path.abspath(path))
+        spec = JobSpec.model_validate(data, context={BASE_DIR: here.parent, SPEC_PATH: here})
     except ValidationError as e:
         issues += _issues(e, node, data)
     if issues:

@@ -30,13 +30,13 @@ from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
 from jobs.runtime.options import Opt
 from jobs.runtime.retry import EnvironmentRetry
+from jobs.spec_robots import BASE_DIR, RobotSpec, robot_name_problem
 from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
 
 _SOURCE_NAME = re.compile(r"[a-z0-9_]+")
-BASE_DIR = "base_dir"  # validation-context key: the folder relative paths resolve against
 
 
 def _where(v: Any, info: ValidationInfo, problem: Callable[[Any], str | None], field: str, expected: str) -> Any:
@@ -85,6 +85,12 @@ class SourceSpec(BaseModel):
     )
     options: dict[str, Any] = Field(
         default_factory=dict, description="the adapter's own options (its options_model), validated here"
+    )
+    robot: str | RobotSpec | None = Field(
+        None,
+        description="the robot that recorded this source, when eidata ships no description of it: a name in the "
+        "spec's `robots:` section, or a description given here (named after the source): its URDF, joints, units, "
+        "end-effector links and gripper range (jobs.spec_robots); its episodes get canonical actions by its FK",
     )
 
     @field_validator("name")
@@ -234,6 +240,10 @@ class JobSpec(BaseModel):
         default_factory=VideoCodec, description="video encoder settings"
     )
     parallelism: ParallelismSpec = Field(default_factory=ParallelismSpec, description="Ray parallelism and retries")
+    robots: dict[str, RobotSpec] = Field(
+        default_factory=dict,
+        description="robot descriptions sources name by `robot:` (jobs.spec_robots), registered for this job only",
+    )
     strict: bool = Field(
         False, description="any quarantined episode, or a source that yields no episode, fails the job (exit code 1)"
     )
@@ -267,6 +277,27 @@ class JobSpec(BaseModel):
         if issues:
             raise nested_error(issues)
         return out
+
+    @model_validator(mode="after")
+    def _robots_named(self) -> JobSpec:
+        # each source's robot by name from `robots:`, or given under it (named after the source)
+        issues: list[tuple[Loc, str, str]] = [
+            (("robots", name), "value_error", why) for name in self.robots if (why := robot_name_problem(name))
+        ]
+        for i, src in enumerate(self.sources):
+            if isinstance(src.robot, str):
+                if src.robot not in self.robots:
+                    why = f"no robot named {src.robot!r} in the spec's robots: section; robots: {sorted(self.robots)}"
+                    issues.append((("sources", i, "robot"), "value_error", why))
+                else:
+                    src.robot = self.robots[src.robot].model_copy(update={"name": src.robot})
+            elif isinstance(src.robot, RobotSpec) and not src.robot.name:
+                if why := robot_name_problem(src.name):
+                    issues.append((("sources", i, "robot"), "value_error", why))
+                src.robot = src.robot.model_copy(update={"name": src.name})
+        if issues:
+            raise nested_error(issues)
+        return self
 
     @model_validator(mode="after")
     def _image_sources_exist(self) -> JobSpec:

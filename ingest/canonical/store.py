@@ -127,11 +127,16 @@ class FrameCheck(Protocol):
 
 
 def stage_canonical(
-    dataset_root: Path, ep: CanonicalEpisode, codec: VideoCodec, *, check: FrameCheck | None
+    dataset_root: Path,
+    ep: CanonicalEpisode,
+    codec: VideoCodec,
+    *,
+    check: FrameCheck | None,
+    registry: EmbodimentRegistry | None = None,
 ) -> StagedEpisode:
     """Stage `ep` into `dataset_root`'s staging area without the dataset's lock (a parallel worker's half of a
     write; the single writer commits). The dataset need not exist yet: features from `ep`, the canonical rate."""
-    info = InfoJson(fps=CANONICAL_FPS, features={**dataset_features(ep), **default_features()})
+    info = InfoJson(fps=CANONICAL_FPS, features={**dataset_features(ep, registry), **default_features()})
     builder = stage_episode(
         dataset_root, info, codec, task=ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames
     )

@@ -13,6 +13,7 @@ A file without such a line is refused: an uncited chain is a guess, and a guesse
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -89,10 +90,33 @@ def read_description(path: Path, name: str | None = None) -> Description:
     return parse_description(text, path, name or path.stem)
 
 
-def parse_description(text: str, path: Path, name: str) -> Description:
+def urdf_sha256(path: Path) -> str:
+    """The hex SHA-256 of a URDF's bytes: how a description declared in a job spec is named in the lineage."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as e:
+        raise DescriptionError(f"{path}: cannot read the robot description ({e.strerror or e})") from e
+
+
+def read_declared(path: Path) -> Description:
+    """A URDF a job spec declares (issue 55 item 2: a team's robot, never written into the package): read as the
+    shipped ones are, except that no citation header is required; its source is the file's path and SHA-256, which
+    the lineage keeps. Links and joints only: meshes, inertials, transmissions and simulator tags are ignored."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig")  # the file's own bytes are hashed: CRLF and a BOM as written (Kinova's)
+    except (OSError, UnicodeDecodeError) as e:
+        raise DescriptionError(f"{path}: cannot read the robot description ({e})") from e
+    sha = hashlib.sha256(raw).hexdigest()
+    return parse_description(text, path, path.stem, sources=(f"{path} sha256:{sha}",))
+
+
+def parse_description(text: str, path: Path, name: str, *, sources: tuple[str, ...] = ()) -> Description:
+    """`sources`: given for a declared file (`read_declared`); else read from the file's citation header."""
     header = _HEADER.match(text)
     cited = _SOURCE.findall(header.group(1)) if header else []
-    sources = tuple(f"{repo}/{file}@{commit}" for repo, file, commit in cited)
+    sources = sources or tuple(f"{repo}/{file}@{commit}" for repo, file, commit in cited)
     if not sources:
         raise DescriptionError(
             f"{path}: no citation header; the file must open with an XML comment holding at least one line "

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 
-from ingest.kinematics.description import MOVABLE, Description, description_path, read_description
+from ingest.kinematics.description import (
+    MOVABLE,
+    Description,
+    description_path,
+    read_declared,
+    read_description,
+    urdf_sha256,
+)
 from ingest.kinematics.engine import Engine
 
 
@@ -36,6 +44,16 @@ class KinematicModel:
             {j.name: j.mimic for j in movable if j.mimic is not None}
         )
         self.parent: Mapping[str, str] = MappingProxyType({j.child: j.parent for j in desc.joints})
+        self.joint_child: Mapping[str, str] = MappingProxyType({j.name: j.child for j in desc.joints})
+        # child link -> the farthest its joint can move it from its parent: the origin's length, plus a prismatic
+        # joint's travel (an upper bound on reach, `ingest.kinematics.invariants`)
+        self.offset: Mapping[str, float] = MappingProxyType(
+            {
+                j.child: float(np.linalg.norm(j.xyz))
+                + (max(abs(j.lower), abs(j.upper)) if j.type == "prismatic" else 0.0)
+                for j in desc.joints
+            }
+        )
         self._col = {name: i for i, name in enumerate(self.joint_names)}
         self._order = {link: i for i, link in enumerate(self.links)}
         self._engine = Engine(desc, self.joint_names)
@@ -92,10 +110,31 @@ class KinematicModel:
         return q
 
 
-@functools.cache  # lru_cache without a bound: one model per description per process
 def load_model(description: str) -> KinematicModel:
-    """The model of `schemas/robots/descriptions/<description>.urdf`, built once per process."""
+    """The model of `schemas/robots/descriptions/<description>.urdf`, or of the URDF at `description` when it is an
+    absolute path (a description a job spec declares: `schemas.robots.declared`), built once per process (a declared
+    file once per content: its SHA-256 is part of the key)."""
+    if is_declared(description):
+        return _declared(description, urdf_sha256(Path(description)))
+    return _shipped(description)
+
+
+def is_declared(description: str) -> bool:
+    """A description named by an absolute path to a URDF (declared in a job spec), not by a shipped file's stem."""
+    return description.endswith(".urdf") and Path(description).is_absolute()
+
+
+@functools.cache  # lru_cache without a bound: one model per description per process
+def _shipped(description: str) -> KinematicModel:
     return KinematicModel(read_description(description_path(description)))
+
+
+@functools.cache
+def _declared(path: str, sha256: str) -> KinematicModel:
+    desc = read_declared(Path(path))
+    if not desc.sources[0].endswith(sha256):  # the file changed between hashing and reading
+        raise RuntimeError(f"{path}: the robot description changed while it was read")
+    return KinematicModel(desc)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
 from adapters.storage.faults import environment_fault
 from ingest.canonical.canonicalize import canonicalize_spans
+from ingest.canonical.declared import as_declared
 from ingest.canonical.store import dataset_features, stage_canonical
 from ingest.episode import CanonicalEpisode, Canonicalized
 from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
@@ -33,7 +34,10 @@ from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Sta
 from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
 from jobs.runtime.retry import retry_environment
+from jobs.spec_robots import RobotSpec
 from schemas.corpus import Stage, dataset_dir
+from schemas.robots.declared import registry_with
+from schemas.robots.registry import EmbodimentRegistry
 
 REJECTED = "RejectedEpisode"  # the error class of a raw episode (or part) its steps rejected as a value
 
@@ -75,12 +79,20 @@ def read(run: Attempt, _: None) -> RawEpisode:
     the judging step's verdicts still lower (a tier no episode of the source can keep is refused with the spec)."""
     source = run.task.source
     raw = get_adapter(source.adapter, source.options, source.storage).read(run.task.ref)
+    if isinstance(source.robot, RobotSpec):  # a robot the spec declares: its episodes are named after it
+        raw = as_declared(raw, source.robot.name, source.robot)
     return raw if source.tier is None else replace(raw, tier=source.tier)
+
+
+def registry(run: Attempt) -> EmbodimentRegistry | None:
+    """The shipped embodiments, and the robot the task's source declares (for this job only); None: the shipped."""
+    robot = run.task.source.robot
+    return registry_with({robot.name: robot}) if isinstance(robot, RobotSpec) else None
 
 
 def canonicalize(run: Attempt, raw: RawEpisode) -> Canonicalized | Rejected:
     """Onto the 10 Hz grid, cut at gaps, by validity and at idle ends (`ingest.canonical`): measured, not judged."""
-    result = canonicalize_spans(raw, run.task.settings.canonicalize, source=run.task.source.name)
+    result = canonicalize_spans(raw, run.task.settings.canonicalize, registry(run), source=run.task.source.name)
     return result if result.episodes else Rejected(run.task.uid, run.stage, REJECTED, result.rejection_message())
 
 
@@ -95,13 +107,16 @@ def stage(run: Attempt, result: Canonicalized) -> Staged:
     task, settings = run.task, run.task.settings
     out = []
     limit = settings.deadline.seconds(*episode_pixels(result.episodes))
+    embodiments = registry(run)
     with watchdog(limit, settings.output, task.uid) if settings.deadline.enabled else contextlib.nullcontext():
         for ep in result.episodes:
-            features = dataset_features(ep)  # staged in its subset's dataset; the committer routes it for good
+            # staged in its subset's dataset; the committer routes it for good
+            features = dataset_features(ep, embodiments)
             dataset = route(dataset_dir(task.source.name, ep.subset), features).dataset
 
             def write(ep: CanonicalEpisode = ep, root: Path = settings.output / dataset) -> StagedEpisode:
-                return stage_canonical(root, ep, settings.codec, check=camera_judge(ep))  # a fresh tap each attempt
+                # a fresh tap each attempt
+                return stage_canonical(root, ep, settings.codec, check=camera_judge(ep), registry=embodiments)
 
             # an encoder fault is written over once, under the same deadline (its rates are ~25x slack)
             st = write_retrying_encoder_faults(write, ep.uid, run.retried)

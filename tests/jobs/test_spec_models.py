@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from jobs.spec_models import BASE_DIR, JobSpec, ParallelismSpec, SourceSpec
+from jobs.spec_models import JobSpec, ParallelismSpec, SourceSpec
+from jobs.spec_robots import BASE_DIR
 from jobs.spec_validators import flat_errors
 from schemas.tiers import QualityTier
 

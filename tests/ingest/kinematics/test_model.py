@@ -69,3 +69,27 @@ def test_a_nan_frame_gives_a_nan_pose_and_leaves_the_others_alone() -> None:
     out = m.forward(q, ["panda_link8", "panda_link2"])
     assert np.isnan(out[1, 0]).any() and not np.isnan(out[1, 1]).any()  # link2 is above joint4: unaffected
     np.testing.assert_array_equal(out[0], out[2])
+
+
+_DECLARED = """<robot name="stick">
+  <link name="base"/><link name="tip"/>
+  <joint name="yaw" type="revolute"><parent link="base"/><child link="tip"/>
+    <origin xyz="{x} 0 0"/><axis xyz="0 0 1"/><limit lower="-1" upper="1"/></joint>
+</robot>
+"""
+
+
+def test_a_declared_urdf_loads_by_its_absolute_path_named_by_its_hash(tmp_path) -> None:
+    """A job spec's URDF (no citation header: its source is its path and SHA-256); a changed file is a new model."""
+    import hashlib
+
+    path = tmp_path / "stick.urdf"
+    path.write_text(_DECLARED.format(x=0.5))
+    model = load_model(str(path))
+    assert model.joint_names == ("yaw",)
+    assert model.source == f"{path} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+    assert model.forward(np.zeros((1, 1)), ["tip"])[0, 0, 0, 3] == pytest.approx(0.5)
+    path.write_text(_DECLARED.format(x=0.7))
+    assert load_model(str(path)).forward(np.zeros((1, 1)), ["tip"])[0, 0, 0, 3] == pytest.approx(0.7)
+    with pytest.raises(Exception, match="no such robot description"):
+        load_model("stick")  # a stem is a shipped description only

@@ -1,0 +1,164 @@
+"""A robot the job spec declares (issue 55 item 2): a tiny planar arm whose FK is checked by hand, recorded in a
+synthetic LeRobot set, comes out canonical under its own name through the ingest's steps; a bad description is
+refused field by field; a public URDF of an arm eidata does not ship (Kinova Gen3) passes the same invariants."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from adapters.synthetic.lerobot import write_lerobot_v3
+from ingest.kinematics import load_model
+from jobs.ingest.task import EpisodeTask, TaskSettings
+from jobs.ingest.trace import find_episode
+from jobs.ingest.worker import STEPS, Attempt, run_steps
+from jobs.spec import SpecError, load_spec
+from jobs.spec_robots import BASE_DIR, RobotSpec
+from schemas.tiers import QualityTier
+from tests.realdata import realdata
+
+LINKS = (0.3, 0.25, 0.15)  # shoulder -> elbow -> wrist -> tool, metres, along x at zero
+PLANAR = """<robot name="acme_planar">
+  <link name="base"/><link name="upper"/><link name="fore"/><link name="hand"/><link name="tool"/>
+  <joint name="shoulder" type="revolute"><parent link="base"/><child link="upper"/>
+    <axis xyz="0 0 1"/><limit lower="-3.1416" upper="3.1416"/></joint>
+  <joint name="elbow" type="revolute"><parent link="upper"/><child link="fore"/>
+    <origin xyz="{} 0 0"/><axis xyz="0 0 1"/><limit lower="-3.1416" upper="3.1416"/></joint>
+  <joint name="wrist" type="revolute"><parent link="fore"/><child link="hand"/>
+    <origin xyz="{} 0 0"/><axis xyz="0 0 1"/><limit lower="-3.1416" upper="3.1416"/></joint>
+  <joint name="tool_mount" type="fixed"><parent link="hand"/><child link="tool"/><origin xyz="{} 0 0"/></joint>
+</robot>
+""".format(*LINKS)
+
+
+def planar_tip(q: np.ndarray) -> np.ndarray:
+    """The tool point of the planar arm by hand: each link turned by the sum of the angles before it."""
+    angles = np.cumsum(q, axis=-1)
+    return np.stack([(LINKS * np.cos(angles)).sum(-1), (LINKS * np.sin(angles)).sum(-1)], axis=-1)
+
+
+def test_the_planar_arms_fk_is_the_hand_computed_one(tmp_path: Path) -> None:
+    (tmp_path / "arm.urdf").write_text(PLANAR)
+    model = load_model(str(tmp_path / "arm.urdf"))
+    assert model.forward(np.zeros((1, 3)), ["tool"])[0, 0, :3, 3] == pytest.approx([sum(LINKS), 0, 0])
+    q = np.random.default_rng(0).uniform(-math.pi, math.pi, size=(500, 3))
+    tip = model.forward(q, ["tool"])[:, 0, :3, 3]
+    assert np.allclose(tip[:, :2], planar_tip(q), atol=1e-12) and np.allclose(tip[:, 2], 0)
+    assert np.linalg.norm(tip, axis=1).max() <= sum(LINKS) + 1e-12  # reach never exceeded
+
+
+def _recording(root: Path, n: int = 40) -> np.ndarray:
+    """Two episodes of the planar arm, joints in degrees in the vector's order (shoulder, elbow, wrist, gripper)."""
+    t = np.arange(n) / 10.0
+    deg = np.stack([40 * np.sin(t), 30 * np.cos(t) - 30, 20 * np.sin(2 * t), 50 + 40 * np.sin(t)], axis=1)
+    names = ["m_a", "m_b", "m_c", "m_grip"]
+    write_lerobot_v3(root, (n, n), cameras={}, names=names, robot_type="acme", vectors=lambda e, k: (deg, deg))
+    return deg
+
+
+def _spec(tmp: Path, declared: dict, **source: object) -> Path:
+    (tmp / "robots").mkdir(exist_ok=True)
+    (tmp / "robots/arm.urdf").write_text(PLANAR)
+    spec = {
+        "output": str(tmp / "corpus"),
+        "robots": {"acme_arm": declared},
+        "sources": [{"name": "acme", "adapter": "lerobot", "root": "raw", "robot": "acme_arm", **source}],
+    }
+    path = tmp / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+ROBOT = {
+    "urdf": "robots/arm.urdf",
+    "units": "deg",
+    "arms": {
+        "right": {
+            "joints": ["shoulder", "elbow", "wrist"],
+            "eef_link": "tool",
+            "gripper": {"column": "m_grip", "open": 90, "closed": 10},
+        }
+    },
+}
+
+
+def test_a_declared_robots_episodes_come_out_canonical_under_its_name(tmp_path: Path) -> None:
+    deg = _recording(tmp_path / "raw")
+    spec = load_spec(_spec(tmp_path, ROBOT))
+    run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec)), [])
+    answers = dict(run_steps(run, tuple(s for s in STEPS if s[0] != "write")))
+    [ep] = answers["judge"].episodes
+    assert ep.embodiment == "acme_arm" and ep.tier is not QualityTier.actionless
+    assert ep.action_kind.value == "canonical"
+    q = np.radians(deg[: ep.num_frames, :3])  # 10 Hz recording: frame k is the grid's row k
+    wrist = ep.state[:, 0:3] if ep.state.shape[1] == 3 else ep.state[:, 25:28]
+    assert np.allclose(wrist[:, :2], planar_tip(q), atol=1e-5), "the right wrist is the hand-computed tip"
+    assert np.allclose(ep.state[:, 34], np.clip((deg[: ep.num_frames, 3] - 10) / 80, 0, 1), atol=1e-5)
+    notes = " ".join(ep.notes)
+    assert str(tmp_path / "spec.yaml") in notes and "sha256:" in notes  # the lineage names the description
+
+
+@pytest.mark.parametrize(
+    ("change", "loc", "cause"),
+    [
+        ({"urdf": "robots/none.urdf"}, "robots.acme_arm.urdf", "no such file"),
+        (
+            {"arms": {"right": {"joints": ["shoulder", "elbow", "twist"], "eef_link": "tool"}}},
+            "robots.acme_arm.arms.right.joints",
+            "'twist'",
+        ),
+        (
+            {"arms": {"right": {"joints": ["shoulder"], "eef_link": "claw"}}},
+            "robots.acme_arm.arms.right.eef_link",
+            "'claw'",
+        ),
+        (
+            {
+                "arms": {
+                    "right": {
+                        "joints": ["shoulder"],
+                        "eef_link": "tool",
+                        "gripper": {"column": "g", "open": 1, "closed": 1},
+                    }
+                }
+            },
+            "robots.acme_arm.arms.right.gripper",
+            "no width",
+        ),
+    ],
+)
+def test_a_bad_description_is_refused_naming_its_field(tmp_path: Path, change: dict, loc: str, cause: str) -> None:
+    _recording(tmp_path / "raw", 12)
+    with pytest.raises(SpecError) as err:
+        load_spec(_spec(tmp_path, ROBOT | change))
+    assert any(i.loc == loc and cause in i.message for i in err.value.errors), err.value.errors
+
+
+def test_a_source_naming_no_declared_robot_is_refused(tmp_path: Path) -> None:
+    _recording(tmp_path / "raw", 12)
+    with pytest.raises(SpecError, match=r"sources\[0\]\.robot: no robot named 'other'"):
+        load_spec(_spec(tmp_path, ROBOT, robot="other"))
+
+
+# Kinova Gen3 7-DoF (no vision module), the maker's URDF: a robot eidata ships no description of
+KINOVA = "kinova_gen3_urdf/GEN3_URDF_V12.urdf"
+
+
+def test_a_public_urdf_of_an_arm_not_shipped_passes_the_invariants() -> None:
+    urdf = realdata(KINOVA)
+    joints = [f"Actuator{i}" for i in range(1, 8)]
+    robot = RobotSpec.model_validate(
+        {"urdf": str(urdf), "arms": {"right": {"joints": joints, "eef_link": "EndEffector_Link"}}},
+        context={BASE_DIR: urdf.parent},
+    )
+    model = load_model(str(robot.urdf))
+    tip = model.forward(np.zeros((1, 7)), ["EndEffector_Link"])[0, 0, :3, 3]
+    # at zero the Gen3 stands straight up: the z offsets of the URDF's joint origins, 0.15643 + 0.12838 + 0.21038
+    # + 0.21038 + 0.20843 + 0.10593 + 0.10593 + the bracelet's 0.061525 = 1.187435 m, a few cm off the axis (the
+    # file's y offsets)
+    assert tip[2] == pytest.approx(1.187435, abs=1e-3) and np.hypot(tip[0], tip[1]) < 0.03
+    assert "sha256:" in robot.source
