@@ -13,7 +13,8 @@ and a note says why (a guess would sum a gripper).
   `input_type` "delta": each step's command is a change of the end-effector pose (robosuite/controllers/osc.py
   `set_goal`, "delta" in robosuite/controllers/config/osc_pose.json). The action is, per robot in `env_kwargs.robots`,
   the arm's command (OSC_POSE / IK_POSE 6: dx, dy, dz, dax, day, daz; OSC_POSITION 3) then its gripper's 1 (absolute:
-  -1 open, 1 closed). The real raw file in ../shared/realdata/robosuite_raw_lift says `OSC_POSE`, `control_delta` true.
+  -1 open, 1 closed). A real raw robosuite 1.4.1 file (aditKadepurkar/basic_diffusion_policy@d1e6b2f
+  `demonstrations/*/demo.hdf5`) says `OSC_POSE`, `control_delta` true.
 - Isaac Lab: an environment named `*-IK-Rel-*` (isaaclab_tasks .../stack/config/franka/stack_ik_rel_env_cfg.py:
   `DifferentialIKControllerCfg(command_type="pose", use_relative_mode=True)`) commands a relative pose, 6, then its
   binary gripper, 1 (stack_env_cfg.py `ActionsCfg`: `arm_action`, `gripper_action`, in that order).

@@ -57,7 +57,7 @@ CASES = (  # a table: one class per entry
         ("no valid frame", "non_finite"),
     ),
     Case(  # the behaviour QA counts NaN/Inf in the natives before the writer would refuse them
-        "nan_actions", "agibot", (agibot_uid(790_005),), "canonicalize", "RejectedEpisode",
+        "nan_actions", "agibot", (agibot_uid(790_005),), "judge", "RejectedEpisode",
         ("qa_nonfinite", "nan/inf values in the natives"),
     ),
     Case(

@@ -115,18 +115,13 @@ def check_action_moves(episodes: list[Any], source_column: str, name: str) -> st
     hi: np.ndarray | None = None
     frames = 0
     for ref in episodes:
-        src = ref.source
-        with src.corpus.open_file(src.data_file(ref.episode_index)) as f:
-            col = pq.ParquetFile(f).read(columns=[source_column], use_threads=False).column(source_column)
-        if len(col) == 0:
+        extent = _extent(ref, source_column)  # the episode's own stats: no data file read for it
+        if extent is None:
+            extent = _read_extent(ref, source_column)
+        if extent is None:
             continue
-        arr = col.combine_chunks()
-        while pa.types.is_list(arr.type) or pa.types.is_fixed_size_list(arr.type) or pa.types.is_large_list(arr.type):
-            arr = pc.list_flatten(arr)
-        values = arr.to_numpy(zero_copy_only=False).astype(np.float64).reshape(len(col), -1)
-        values = np.where(np.isfinite(values), values, np.nan)
-        frames += len(values)
-        e_lo, e_hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        e_lo, e_hi, n = extent
+        frames += n
         lo = e_lo if lo is None else np.fmin(lo, e_lo)
         hi = e_hi if hi is None else np.fmax(hi, e_hi)
         if np.any(hi > lo):
@@ -140,6 +135,31 @@ def check_action_moves(episodes: list[Any], source_column: str, name: str) -> st
         f"{len(episodes)} episodes ({named}): a constant column would stand in for an action. These episodes have "
         "no action to train on (catalog action_kind 'none'): select episodes with one (`WHERE has_action`)"
     )
+
+
+def _extent(ref: Any, column: str) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(min, max, frames) of `column` over one episode from its stats (`meta/episodes_stats.jsonl`), None without."""
+    stats = ref.source.stats.get(ref.episode_index, {}).get(column) or {}
+    if "min" not in stats or "max" not in stats:
+        return None
+    count = np.asarray(stats.get("count", [0]), np.int64).reshape(-1)
+    lo, hi = (np.asarray(stats[k], np.float64).reshape(-1) for k in ("min", "max"))
+    return lo, hi, int(count[0]) if count.size else 0
+
+
+def _read_extent(ref: Any, column: str) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(min, max, frames) of `column` over one episode read from its data file (an episode without stats)."""
+    src = ref.source
+    with src.corpus.open_file(src.data_file(ref.episode_index)) as f:
+        col = pq.ParquetFile(f).read(columns=[column], use_threads=False).column(column)
+    if len(col) == 0:
+        return None
+    arr = col.combine_chunks()
+    while pa.types.is_list(arr.type) or pa.types.is_fixed_size_list(arr.type) or pa.types.is_large_list(arr.type):
+        arr = pc.list_flatten(arr)
+    values = arr.to_numpy(zero_copy_only=False).astype(np.float64).reshape(len(col), -1)
+    values = np.where(np.isfinite(values), values, np.nan)
+    return np.nanmin(values, axis=0), np.nanmax(values, axis=0), len(values)
 
 
 def _episode_name(ref: Any) -> str:
