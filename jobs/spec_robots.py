@@ -15,9 +15,6 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from ingest.kinematics.description import DescriptionError, read_declared
-from ingest.kinematics.invariants import reach_problems, spec_problems
-from ingest.kinematics.model import load_model
 from jobs.spec_validators import Loc, nested_error
 from schemas.robots.declared import DeclaredRobot
 from schemas.robots.registry import default_registry
@@ -46,6 +43,8 @@ class RobotSpec(DeclaredRobot):
         path = Path(os.path.abspath(Path(ctx.get(BASE_DIR) or Path.cwd()) / Path(data["urdf"]).expanduser()))
         out = {**data, "urdf": path}
         if path.is_file() and not data.get("source"):
+            from ingest.kinematics.description import DescriptionError, read_declared  # only a spec declaring robots
+
             try:
                 sha = read_declared(path).sources[0].rsplit("sha256:", 1)[1]
             except DescriptionError:
@@ -55,6 +54,11 @@ class RobotSpec(DeclaredRobot):
 
     @model_validator(mode="after")
     def _urdf(self) -> RobotSpec:
+        # MuJoCo and scipy only for a spec that declares a robot: checking any other spec stays light
+        from ingest.kinematics.description import DescriptionError
+        from ingest.kinematics.invariants import reach_problems, spec_problems
+        from ingest.kinematics.model import load_model
+
         if not self.urdf.is_file():
             raise nested_error([(("urdf",), "value_error", f"no such file: {self.urdf}")])
         try:
