@@ -104,15 +104,19 @@ class Weed:
 
     buckets: tuple[str, ...] = ()
 
-    def start(self) -> float:
+    def start(self, timeout_s: float | None = None) -> float:
         """Serve, and once the buckets exist (`weed`) until an object can be written and read back in each; returns
         the start-up deadline (monotonic). After a SIGKILL the S3 port answers before its volume does."""
         stack = ExitStack()
         proc, deadline = stack.enter_context(
-            served(self.cmd, self.log_path, self.server.endpoint, "weed", self.timeout_s)
+            served(self.cmd, self.log_path, self.server.endpoint, "weed", timeout_s or self.timeout_s)
         )
         self.proc, self._served = proc, stack
-        _make_buckets(self.server, self.buckets, deadline, proc)
+        try:  # the volume may register after the S3 port answers: the buckets get the whole start-up time again
+            _make_buckets(self.server, self.buckets, max(deadline, time.monotonic() + self.timeout_s), proc)
+        except BaseException:
+            self.stop()  # never a server left behind by a start that failed
+            raise
         return deadline
 
     @property
@@ -144,36 +148,19 @@ def weed(
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }
     config.write_text(json.dumps({"identities": [identity]}))
-    master, master_g, volume, volume_g, filer, filer_g, s3, s3_g = free_ports(8)
-    cmd = [
-        binary,
-        "server",
-        f"-dir={workdir / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-master.port={master}",
-        f"-master.port.grpc={master_g}",
-        "-master.volumeSizeLimitMB=64",
-        "-master.telemetry=false",
-        "-master.electionTimeout=1s",  # a server started again (the outage tests) elects itself in 1 s, not 10
-        f"-volume.port={volume}",
-        f"-volume.port.grpc={volume_g}",
-        f"-volume.max={max_volumes}",
-        f"-filer.port={filer}",
-        f"-filer.port.grpc={filer_g}",
-        "-filer.localSocket=" + str(workdir / "filer.sock"),
-        "-s3",
-        f"-s3.port={s3}",
-        f"-s3.port.grpc={s3_g}",
-        f"-s3.config={config}",
-        # the Iceberg and Lance listeners default to fixed ports (8181, 9101): two servers at once (a test session and
-        # a benchmark) would collide, so they are off
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-    ]
     (workdir / "data").mkdir(exist_ok=True)
-    w = Weed(cmd, workdir / "weed.log", S3Server(endpoint=f"http://127.0.0.1:{s3}"), timeout_s, buckets=buckets)
-    w.start()
+    # A start that never answers is tried again on other free ports: in the full suite a benchmark's server was seen
+    # spinning a core from its first instant, never listening and never logging (three runs, the same smoke run, the
+    # cause not found), which held its benchmark past its limit and slowed every test after it. One attempt has a
+    # third of the start-up time; a server that answers is never restarted.
+    for attempt in range(START_ATTEMPTS):
+        w = _weed_on_free_ports(binary, workdir, config, timeout_s, buckets, max_volumes)
+        try:
+            w.start(timeout_s / START_ATTEMPTS)
+            break
+        except RuntimeError:
+            if attempt == START_ATTEMPTS - 1:
+                raise
     try:
         yield w
     finally:
@@ -243,3 +230,40 @@ def run_child(
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
+
+
+START_ATTEMPTS = 3
+
+
+def _weed_on_free_ports(
+    binary: str, workdir: Path, config: Path, timeout_s: float, buckets: tuple[str, ...], max_volumes: int
+) -> Weed:
+    """A `Weed` (not started) on eight free loopback ports."""
+    master, master_g, volume, volume_g, filer, filer_g, s3, s3_g = free_ports(8)
+    cmd = [
+        binary,
+        "server",
+        f"-dir={workdir / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={master}",
+        f"-master.port.grpc={master_g}",
+        "-master.volumeSizeLimitMB=64",
+        "-master.telemetry=false",
+        "-master.electionTimeout=1s",  # a server started again (the outage tests) elects itself in 1 s, not 10
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={volume_g}",
+        f"-volume.max={max_volumes}",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filer_g}",
+        "-filer.localSocket=" + str(workdir / "filer.sock"),
+        "-s3",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3_g}",
+        f"-s3.config={config}",
+        # the Iceberg and Lance listeners default to fixed ports (8181, 9101): two servers at once (a test session and
+        # a benchmark) would collide, so they are off
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+    ]
+    return Weed(cmd, workdir / "weed.log", S3Server(endpoint=f"http://127.0.0.1:{s3}"), timeout_s, buckets=buckets)
