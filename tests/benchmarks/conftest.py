@@ -24,8 +24,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     names = {
         item.callspec.params["name"]
         for item in session.items
-        if getattr(item, "originalname", None) == smoke_runs.TEST_NAME
-    }
+        if getattr(item, "originalname", None) == smoke_runs.TEST_NAME and item.get_closest_marker("skip") is None
+    }  # a run whose test is skipped (slow, without --runslow) is not started
     if any(item.path == HERE / "test_latents.py" for item in session.items):
         names.add(smoke_runs.MODEL_PART)  # it ran in the main thread: ~10 s of the suite's wall time
     if names:
