@@ -40,10 +40,8 @@ def _raw(name: str, q: np.ndarray) -> RawEpisode:
     values = np.zeros((n, len(MAKER_STATE_NAMES)), dtype=np.float32)
     values[:, 12:26] = q  # kuavo_dataset.py @ fce8528:292 (joint_q[12:26] are the arms)
     ref = EpisodeRef(adapter="lerobot", source="t", subset="kuavo", raw_id="0", paths=("x",))
-    return RawEpisode(
-        ref=ref, robot_type="kuavo4pro", embodiment=name, tier=QualityTier.high, native_fps=10.0,
-        states={"observation.state": Stream(np.arange(n) / 10.0, values, names=tuple(MAKER_STATE_NAMES))},
-    )  # fmt: skip
+    state = Stream(np.arange(n) / 10.0, values, names=tuple(MAKER_STATE_NAMES))
+    return RawEpisode(ref, "kuavo4pro", name, QualityTier.high, 10.0, states={"observation.state": state})
 
 
 @pytest.mark.parametrize("name", ROBOTS)
