@@ -213,11 +213,11 @@ class HandSignals:
     hands: dict[int, HandTrack] = field(default_factory=dict)
     frame: str = "robot_base"
     apply_offset: bool = True  # poses are at the source's EEF point: move them to the canonical wrist
+    recorded_point: tuple[str, str] | None = None  # (tcp | flange | wrist, why) declared; None: eef_offsets by name
     camera: Stream | None = None  # world_from_camera (T,4,4) of a moving camera, for decoupling
     # The axes of `camera`'s poses, as the source's own code uses them: "opencv" looks along +z with x right, y down
     # (EgoDex); "opengl" looks along -z with x right, y up (ARKit's camera API, the default: keeps sources that
-    # declare none as they were). Canonicalize takes the wearer's heading from it and stores the camera trajectory
-    # in OpenCV axes.
+    # declare none as they were). Canonicalize takes the wearer's heading from it, stores its trajectory in OpenCV axes.
     camera_convention: CameraConvention = "opengl"
     up_world: np.ndarray | None = None  # the world's up axis, for decoupling
     canonical: tuple[Stream, Stream | None, Stream | None] | None = None  # already canonical: state, action, keypoints

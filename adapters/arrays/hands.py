@@ -1,18 +1,19 @@
 """An array recording's hands, as its layout declares them (`layouts.yaml` `hands`, whose header cites the makers'
 code): the first way whose keys the episode holds. A recorded end-effector pose becomes the hand's wrist (position
-in metres, the rotation as an x, y, z, w quaternion) and its finger positions the opening 0 (closed) .. 1 (open); a
-joint vector is left to the embodiment's description (FK in `ingest.canonical.joint_space`), the adapter only naming
-its columns. Which way was taken, or why none was, goes to the tier reasons and the lineage."""
+in metres, the rotation as an x, y, z, w quaternion) and its finger positions the opening 0 (closed) .. 1 (open),
+by the declaration every adapter shares (`adapters.poses`); a joint vector is left to the embodiment's description
+(FK in `ingest.canonical.joint_space`), the adapter only naming its columns. Which way was taken, or why none was,
+goes to the tier reasons and the lineage."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
-from adapters.arrays.layouts import Hands, Layout, PoseHand
+from adapters.arrays.layouts import Hands, Layout
 from adapters.base import HandSignals, HandTrack, Stream
+from adapters.poses import Pick, PoseHand, hand_track
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
 
 SIDES = {"left": 0, "right": 1}
@@ -33,37 +34,12 @@ def choose(layout: Layout, keys: set[str]) -> Hands | None:
     return next((h for h in layout.hands if all(k in keys for k in h.required())), None)
 
 
-def quat_xyzw(values: np.ndarray, unit: str) -> np.ndarray:
-    """(T,4) x, y, z, w quaternions from a recorded rotation (`PoseHand.rotation_unit`)."""
-    v = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
-    if unit == "quat_xyzw":
-        return v
-    if unit == "quat_wxyz":
-        return v[:, [1, 2, 3, 0]]
-    if unit == "axis_angle":
-        return Rotation.from_rotvec(v).as_quat()  # scipy: x, y, z, w
-    raise ValueError(f"rotation unit {unit!r} is not one of quat_xyzw, quat_wxyz, axis_angle")
-
-
-def gripper_opening(values: np.ndarray, hand: PoseHand) -> np.ndarray:
-    """Finger positions (T,k) -> the opening 0..1: their signed sum over the open gripper's width."""
-    q = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
-    signs = np.asarray(hand.gripper_signs, dtype=np.float64)
-    if q.shape[1] != len(signs) or hand.gripper_full_m is None:
-        raise ValueError(f"{hand.gripper}: {q.shape[1]} columns for gripper_signs {hand.gripper_signs}")
-    return np.clip(q @ signs / hand.gripper_full_m, 0.0, 1.0)
-
-
 def _track(hand: PoseHand, states: dict[str, Stream]) -> HandTrack:
-    pos, rot = states[_key(hand.position)], states[_key(hand.rotation)]
-    track = HandTrack(
-        position=Stream(pos.timestamps, pos.values.reshape(len(pos), 3), ("x", "y", "z"), "m", "robot_base"),
-        rotation=Stream(rot.timestamps, quat_xyzw(rot.values, hand.rotation_unit), None, "quat_xyzw", "robot_base"),
-    )
-    grip = states.get(_key(hand.gripper)) if hand.gripper else None
-    if grip is not None:
-        track.gripper = Stream(grip.timestamps, gripper_opening(grip.values, hand), unit="0..1")
-    return track
+    def read(pick: Pick) -> tuple[np.ndarray, np.ndarray] | None:
+        s = states.get(_key(pick.key))
+        return None if s is None else (s.timestamps, pick.take(s))
+
+    return hand_track(hand, read, "robot_base")
 
 
 def declare(layout_name: str, layout: Layout, states: dict[str, Stream], per_row: set[str]) -> Declared:

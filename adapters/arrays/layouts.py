@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from adapters.camera_roles import camera_roles
+from adapters.poses import PoseHand
 from schemas.canonical import Camera
 from schemas.data_file import read_yaml
 
@@ -69,24 +70,6 @@ class Rate(FromFile):
     option is then required (a default is never applied to another maker's file)."""
 
     defaults: tuple[RateDefault, ...] = ()
-
-
-RotationUnit = Literal["quat_xyzw", "quat_wxyz", "axis_angle"]
-
-
-class PoseHand(_Data):
-    """One hand's recorded end-effector pose and gripper, keys relative to the episode's base (`layouts.yaml`)."""
-
-    position: str  # (T,3) metres
-    rotation: str  # (T,4) quaternion in `rotation_unit`'s order, or (T,3) axis x angle
-    rotation_unit: RotationUnit
-    gripper: str | None = None  # (T,k) finger positions, metres
-    gripper_signs: tuple[float, ...] = (1.0,)  # opening (m) = sum of sign x column
-    gripper_full_m: float | None = Field(None, gt=0)  # the opening of the open gripper, metres
-
-    def required(self) -> tuple[str, ...]:
-        """The pose's keys (the gripper is read when the episode holds it)."""
-        return (self.position, self.rotation)
 
 
 class Hands(_Data):

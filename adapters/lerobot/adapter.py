@@ -82,9 +82,11 @@ from adapters.camera_roles import Role
 from adapters.lerobot.cameras import select_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
-from adapters.lerobot.layout import read_v3_locations, read_v3_tasks, v2_locations
+from adapters.lerobot.layout import frames_said, read_v3_locations, read_v3_tasks, recorded_frames, v2_locations
+from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
+from adapters.lerobot.poses import PoseLayout, with_poses
 from adapters.storage.contain import outside, readable_under
-from adapters.storage.location import Location, listing, locate, readable
+from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info, quirk, read_json
 from schemas.findings import SourceFinding
@@ -129,6 +131,19 @@ class LeRobotOptions(AdapterOptions):
     validate_data: bool = Field(
         True, description="report pass over every v2.x parquet (timestamps, columns); turn off for huge datasets"
     )
+    poses: str | PoseLayout | None = Field(
+        None,
+        description="recorded end-effector poses as the hands: a layout of adapters/lerobot/poses.yaml by name, or "
+        "a declaration (point, per side position / rotation / rotation_unit / gripper columns; fields of "
+        "adapters.lerobot.poses.PoseLayout). Unset: the first known layout the features hold",
+    )
+
+    @field_validator("poses")
+    @classmethod
+    def _known_poses(cls, v: str | PoseLayout | None) -> str | PoseLayout | None:
+        if isinstance(v, str) and v not in POSE_LAYOUTS:
+            raise ValueError(f"unknown pose layout {v!r}; known: {sorted(POSE_LAYOUTS)}")
+        return v
 
     @field_validator("embodiment")
     @classmethod
@@ -271,6 +286,10 @@ class LeRobotSource(SourceAdapter):
             tier=self.options.tier,
         )
         raw = EpisodeReader(ds, loc, ref, settings, self.error).read()
+        try:
+            raw = with_poses(raw, ds.info, self.options.poses, self.options.embodiment)
+        except ValueError as err:
+            raise self.error(str(err), file=root / INFO_PATH, episode=ref.raw_id, field="poses") from err
         findings = [f for f in self.dataset_findings(ds) if f.severity != "info"]
         joint_space = joint_options(robot_type, self.options.joint_space, ds)
         return replace(raw, findings=findings, joint_space=joint_space)
@@ -358,34 +377,3 @@ class LeRobotSource(SourceAdapter):
         if short:
             msg = f"dataset_to_index - dataset_from_index != length for episodes {sorted(short)[:5]}"
             ds.quirks.append(quirk("episode_length_mismatch", "warning", msg, "meta/episodes"))
-
-
-def recorded_frames(root: Location) -> dict[int, dict[str, int]]:
-    """episode index -> image key -> the frames `lerobot record` left as files for it: it writes each frame as
-    `images/{image_key}/episode_{episode_index:06d}/frame_{frame_index:06d}.png` (lerobot 0.3.3 `datasets/utils.py`
-    DEFAULT_IMAGE_PATH, `LeRobotDataset._get_image_file_path`) and encodes them and writes the parquet only when the
-    episode is saved, so a run stopped before that leaves these frames as the episode's only data."""
-    images = root / "images"
-    if not images.is_dir():
-        return {}
-    out: dict[int, dict[str, int]] = {}
-    for key in sorted(e.name for e in listing(images) if e.is_dir):
-        for e in listing(images / key):
-            ep = e.name.removeprefix("episode_")
-            if e.is_dir and e.name.startswith("episode_") and ep.isdigit():
-                files = listing(images / key / e.name)
-                n = sum(1 for f in files if f.name.endswith((".png", ".jpg", ".jpeg")))
-                if n:
-                    out.setdefault(int(ep), {})[key] = n
-    return out
-
-
-def frames_said(counts: dict[str, int]) -> str:
-    """The frames one episode holds under images/, as a reason says them ("" when none)."""
-    if not counts:
-        return ""
-    per = ", ".join(f"{key}: {n}" for key, n in counts.items())
-    return (
-        f"; images/ holds {sum(counts.values())} frames of this episode ({per}): an aborted lerobot record that "
-        "never encoded them nor wrote their parquet"
-    )

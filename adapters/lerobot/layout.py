@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from adapters.storage.location import Location, readable
+from adapters.storage.location import Location, listing, readable
 from schemas.arrow import leaf_type
 from schemas.lerobot import InfoJson, fill_path_template
 
@@ -160,3 +160,34 @@ def column_to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
 def is_numeric(t: pa.DataType) -> bool:
     t = leaf_type(t)
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+
+
+def recorded_frames(root: Location) -> dict[int, dict[str, int]]:
+    """episode index -> image key -> the frames `lerobot record` left as files for it: it writes each frame as
+    `images/{image_key}/episode_{episode_index:06d}/frame_{frame_index:06d}.png` (lerobot 0.3.3 `datasets/utils.py`
+    DEFAULT_IMAGE_PATH, `LeRobotDataset._get_image_file_path`) and encodes them and writes the parquet only when the
+    episode is saved, so a run stopped before that leaves these frames as the episode's only data."""
+    images = root / "images"
+    if not images.is_dir():
+        return {}
+    out: dict[int, dict[str, int]] = {}
+    for key in sorted(e.name for e in listing(images) if e.is_dir):
+        for e in listing(images / key):
+            ep = e.name.removeprefix("episode_")
+            if e.is_dir and e.name.startswith("episode_") and ep.isdigit():
+                files = listing(images / key / e.name)
+                n = sum(1 for f in files if f.name.endswith((".png", ".jpg", ".jpeg")))
+                if n:
+                    out.setdefault(int(ep), {})[key] = n
+    return out
+
+
+def frames_said(counts: dict[str, int]) -> str:
+    """The frames one episode holds under images/, as a reason says them ("" when none)."""
+    if not counts:
+        return ""
+    per = ", ".join(f"{key}: {n}" for key, n in counts.items())
+    return (
+        f"; images/ holds {sum(counts.values())} frames of this episode ({per}): an aborted lerobot record that "
+        "never encoded them nor wrote their parquet"
+    )

@@ -192,7 +192,7 @@ def _hand_state(ctx: EpisodeContext, span: Span) -> None:
         _, ref_from_cam, ref = decouple(cam_poses, cam_poses, sig.up_world, FORWARD_AXIS[conv])
         span.traj = pose_to_pos_rot6d(as_opencv(ref_from_cam, conv)).astype(np.float32)
     offset, why = (
-        eef_offset_for(ctx.emb.name, raw.ref.subset, raw.ref.source)
+        eef_offset_for(ctx.emb.name, raw.ref.subset, raw.ref.source, sig.recorded_point)
         if sig.apply_offset and not sig.empty
         else (RigidTransform.identity(), "no source EEF pose to move (canonical already, or none): no offset")
     )

@@ -77,15 +77,19 @@ def recorded_point(dataset: str, source: str | None = None) -> tuple[RecordedPoi
     return "unknown", f"(unknown: {dataset!r} is not in schemas.robots.eef_offsets.RECORDED_POINT)"
 
 
-def eef_offset_for(embodiment: str, dataset: str, source: str | None = None) -> tuple[RigidTransform, str]:
+def eef_offset_for(
+    embodiment: str, dataset: str, source: str | None = None, declared: tuple[str, str] | None = None
+) -> tuple[RigidTransform, str]:
     """The eef_from_wrist offset to apply to `dataset`'s recorded EEF poses, with a sentence saying why.
 
-    TCP recordings get the embodiment's tool offset; flange and wrist recordings, and unknown ones (no evidence, so no
-    correction), get the identity. Raises KeyError for an embodiment without an entry in `EEF_OFFSETS`.
+    Which point the poses measure is `declared` (point, why) where the adapter knows it from the file's own layout
+    (`HandSignals.recorded_point`), else `RECORDED_POINT` by name. TCP recordings get the embodiment's tool offset;
+    flange and wrist recordings, and unknown ones (no evidence, so no correction), get the identity. Raises KeyError
+    for an embodiment without an entry in `EEF_OFFSETS`.
     """
     if embodiment not in EEF_OFFSETS:
         raise KeyError(f"no EEF offset for embodiment {embodiment!r}; known: {sorted(EEF_OFFSETS)}")
-    point, why = recorded_point(dataset, source)
+    point, why = declared if declared is not None else recorded_point(dataset, source)
     if point == "tcp":
         offset, geometry = EEF_OFFSETS[embodiment]
         return offset, f"{dataset} records the TCP ({why}); {geometry}"

@@ -1,0 +1,228 @@
+"""A LeRobot dataset's recorded end-effector poses as its canonical hands: a layout known by its feature names
+(`poses.yaml` beside this module, each citing the maker's converter) or one the `poses` option declares (columns or
+named elements for the position, the rotation and its form, the gripper with its closed and open values, which point
+of the hand the pose measures, the robot per `robot_type`). The values become `HandTrack`s through the declaration
+every adapter shares (`adapters.poses`); canonicalize moves a TCP to the wrist by the embodiment's offset
+(`schemas/robots/eef_offsets.yaml`).
+
+The action is the next state's delta on the 10 Hz grid, as for every hand source. Where the layout names the
+recorded action poses, they are compared with the next row's state pose and the comparison is said in the hands'
+notes: InternData-A1 writes each action as the next recorded state (the converter cited in `poses.yaml`), so there
+the canonical action is the maker's own action at 10 Hz; a recorded command that is not the next state stays a native,
+and the note says by how much it leads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, RootModel, field_validator, model_validator
+from scipy.spatial.transform import Rotation
+
+from adapters.base import HandSignals, RawEpisode, Stream
+from adapters.poses import Pick, PoseHand, hand_track, never_moves, quat_xyzw
+from schemas.data_file import read_yaml
+from schemas.lerobot import InfoJson
+from schemas.robots.eef_offsets import EEF_OFFSETS
+from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
+
+SIDES = {"left": 0, "right": 1}
+RecordedPoint = Literal["tcp", "flange", "wrist", "unknown"]
+
+
+class PoseLayout(BaseModel):
+    """Which columns of a LeRobot dataset hold its end-effector poses, and what they are (the `poses` option, or an
+    entry of `poses.yaml`). Keys are column names (`states.left_tcp_to_robot_pose`, `observation.state`); `names`
+    pick elements of a vector column by its feature names, `index` by position."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    why: str = "declared by the poses option"
+    point: RecordedPoint  # the point the poses measure: a TCP is moved to the wrist by the embodiment's offset
+    frame: str = "robot_base"  # the frame the poses are in: x forward, z up at the robot's base
+    embodiment: str | None = None  # the robot, unless `robot_types` names it; None: the dataset's own
+    robot_types: dict[str, str] = {}  # robot_type as the dataset writes it -> embodiment
+    left: PoseHand | None = None
+    right: PoseHand | None = None
+    action_left: PoseHand | None = None  # the recorded action pose, compared with the next state (notes)
+    action_right: PoseHand | None = None
+
+    @field_validator("embodiment", "robot_types")
+    @classmethod
+    def _registered(cls, v: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        names = [v] if isinstance(v, str) else list(v.values()) if isinstance(v, dict) else []
+        unknown = sorted(n for n in names if n not in default_registry())
+        if unknown:
+            raise ValueError(f"unknown embodiment(s) {unknown}; known: {default_registry().names()}")
+        return v
+
+    def sides(self) -> dict[str, PoseHand]:
+        return {s: h for s, h in (("left", self.left), ("right", self.right)) if h is not None}
+
+    def picks(self) -> list[tuple[str, Pick]]:
+        """(field, pick) of every value the layout reads, the field as the option's error would name it."""
+        out = []
+        for side, hand in [
+            *self.sides().items(),
+            ("action_left", self.action_left),
+            ("action_right", self.action_right),
+        ]:
+            if hand is None:
+                continue
+            out += [(f"{side}.position", hand.position), (f"{side}.rotation", hand.rotation)]
+            out += [(f"{side}.gripper", hand.gripper)] if hand.gripper is not None else []
+        return out
+
+
+class _Layouts(RootModel[dict[str, PoseLayout]]):
+    """`poses.yaml`: name -> layout, in detection order (keys starting `_` are YAML anchors, not layouts)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_anchors(cls, v: Any) -> Any:
+        return {k: x for k, x in v.items() if not k.startswith("_")} if isinstance(v, dict) else v
+
+
+LAYOUTS: dict[str, PoseLayout] = read_yaml(Path(__file__).with_name("poses.yaml"), _Layouts).root
+
+
+def missing(layout: PoseLayout, info: InfoJson) -> list[str]:
+    """What of `layout` the dataset's features lack, as `field: column[elements]` (empty: it holds them all)."""
+    out = []
+    for fld, pick in layout.picks():
+        spec = info.features.get(pick.key)
+        if spec is None:
+            out.append(f"{fld}: no column {pick.key!r}")
+            continue
+        have = spec.flat_names() or []
+        lacking = [n for n in pick.names if n not in have]
+        if lacking:
+            out.append(f"{fld}: {pick.key} names no {lacking}")
+    return out
+
+
+def detect(info: InfoJson, robot_type: str | None) -> tuple[str, PoseLayout] | None:
+    """The first known layout for `robot_type` (a layout naming `robot_types` is for those only) whose columns and
+    element names the dataset's features hold."""
+    for name, lay in LAYOUTS.items():
+        if (not lay.robot_types or robot_type in lay.robot_types) and not missing(lay, info):
+            return name, lay
+    return None
+
+
+def chosen(option: str | PoseLayout | None, info: InfoJson, robot_type: str | None) -> tuple[str, PoseLayout] | None:
+    """The layout of a dataset: the option's (a known name or a declaration; ValueError naming the field the dataset
+    lacks), else the first known one its features hold, else None."""
+    if option is None:
+        return detect(info, robot_type)
+    name, layout = (option, LAYOUTS[option]) if isinstance(option, str) else ("poses option", option)
+    lacking = missing(layout, info)
+    if lacking:
+        raise ValueError(f"the dataset does not hold the poses {name!r} declares: {'; '.join(lacking)}")
+    return name, layout
+
+
+def column(raw: RawEpisode, key: str) -> Stream | None:
+    """A column of the episode as the reader keyed it (states, signals, actions), or put back together from the
+    slices modality.json cut it into (`metadata["stream_layout"]`)."""
+    for group in (raw.states, raw.signals, raw.actions, raw.outcomes):
+        if key in group:
+            return group[key]
+    parts = (raw.metadata.get("stream_layout") or {}).get(key)
+    if not parts:
+        return None
+    pieces: list[tuple[list[int], Stream]] = []
+    for part in parts:
+        sub = raw.states.get(part[0]) or raw.actions.get(part[0])
+        if sub is None:
+            return None
+        pieces.append((list(range(part[1], part[2])) if len(part) == 3 else list(part[1]), sub))
+    width = sum(len(cols) for cols, _ in pieces)
+    values = np.zeros((len(pieces[0][1]), width))
+    names: list[str] = [""] * width
+    for cols, sub in pieces:
+        values[:, cols] = np.asarray(sub.values, dtype=np.float64).reshape(len(sub), -1)
+        for i, c in enumerate(cols):
+            names[c] = (sub.names or ())[i] if sub.names and i < len(sub.names) else ""
+    return Stream(pieces[0][1].timestamps, values, tuple(names) if all(names) else None)
+
+
+def _reader(raw: RawEpisode):
+    def read(pick: Pick) -> tuple[np.ndarray, np.ndarray] | None:
+        stream = column(raw, pick.key)
+        return None if stream is None else (stream.timestamps, pick.take(stream))
+
+    return read
+
+
+def _embodiment(layout: PoseLayout, raw: RawEpisode, option: str | None) -> tuple[str, str]:
+    if option:
+        return raw.embodiment, raw.metadata.get("embodiment_from", "embodiment option")
+    by_type = layout.robot_types.get(raw.robot_type or "")
+    if by_type is not None:
+        return by_type, f"robot_type {raw.robot_type!r} in the pose layout (was: {raw.metadata.get('embodiment_from')})"
+    if layout.embodiment is not None and raw.embodiment == UNKNOWN_EMBODIMENT:
+        return layout.embodiment, f"the pose layout (was: {raw.metadata.get('embodiment_from')})"
+    return raw.embodiment, raw.metadata.get("embodiment_from", "")
+
+
+def action_check(state: PoseHand, action: PoseHand, read) -> str:
+    """How the recorded action pose relates to the next row's state pose, in words (positions in metres, rotations
+    as the angle between them)."""
+    s, a = read(state.position), read(action.position)
+    sr, ar = read(state.rotation), read(action.rotation)
+    if s is None or a is None or sr is None or ar is None or len(s[1]) < 2:
+        return f"{action.position.key}: not in this episode"
+    dp = float(np.max(np.linalg.norm(a[1][:-1] - s[1][1:], axis=1)))
+    rs = Rotation.from_quat(quat_xyzw(sr[1], state.rotation_unit))
+    ra = Rotation.from_quat(quat_xyzw(ar[1], action.rotation_unit))
+    dr = float(np.max((ra[:-1].inv() * rs[1:]).magnitude()))
+    if dp <= 1e-4 and dr <= 1e-3:
+        return f"{action.position.key} is the next row's state pose (max {dp:.1e} m, {dr:.1e} rad): the maker's action"
+    return (
+        f"{action.position.key} is not the next row's state (up to {dp:.3g} m, {dr:.3g} rad away): a command, kept "
+        "as a native; the canonical action is the next state's delta"
+    )
+
+
+def with_poses(raw: RawEpisode, info: InfoJson, option: str | PoseLayout | None, embodiment_option: str | None):
+    """`raw` with its hands from the dataset's recorded poses, when a layout applies and the episode has no other
+    hands; else `raw` as it is. ValueError (the caller names file and field) for a declared pose the values break."""
+    found = chosen(option, info, raw.robot_type)
+    if found is None or not raw.hands.empty:
+        return raw
+    name, layout = found
+    read = _reader(raw)
+    embodiment, embodiment_from = _embodiment(layout, raw, embodiment_option)
+    said = f"{name}: {layout.why}"
+    if embodiment == UNKNOWN_EMBODIMENT:  # no robot to hold the hands: the natives stay, and the reason says why
+        why_not = f"recorded poses ({said}) but {embodiment_from}: natives only"
+        return replace(raw, tier_reasons=(*raw.tier_reasons, why_not), metadata={**raw.metadata, "hands_from": why_not})
+    point, why = layout.point, f"{said} (the layout says the poses measure the {layout.point})"
+    notes = [said]
+    if point == "tcp" and embodiment not in EEF_OFFSETS:
+        point, why = "unknown", f"{said}; no TCP offset for {embodiment!r}: the TCP is taken as the wrist"
+        notes.append(why)
+    sig = HandSignals(frame=layout.frame, recorded_point=(point, why), notes=notes)
+    for side, hand in layout.sides().items():
+        pos = read(hand.position)
+        if pos is not None and never_moves(pos[1]):
+            sig.notes.append(f"{side}: {hand.position.said()} all zero, no {side} hand")
+            continue
+        sig.hands[SIDES[side]] = hand_track(hand, read, layout.frame)
+        act = layout.action_left if side == "left" else layout.action_right
+        if act is not None:
+            sig.notes.append(f"{side}: " + action_check(hand, act, read))
+    if not sig.hands:
+        return raw
+    reasons = tuple(r for r in raw.tier_reasons if not r.startswith("no kinematic description"))
+    return replace(
+        raw,
+        hands=sig,
+        embodiment=embodiment,
+        tier_reasons=reasons,
+        metadata={**raw.metadata, "hands_from": said, "embodiment_from": embodiment_from},
+    )

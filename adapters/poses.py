@@ -1,0 +1,137 @@
+"""A recorded end-effector pose as a canonical hand, for every adapter whose files hold one: which values are the
+position (metres), which the rotation and in which form (quaternion x, y, z, w or w, x, y, z; axis-angle; Euler
+x, y, z about the fixed axes, scipy's lowercase "xyz"), and which the gripper with its closed and open values. The
+declaration is data (`PoseHand`, read from an adapter's layouts file or a source option); `hand_track` turns the values
+it names into a `HandTrack` in the source's base frame. Array layouts (`adapters/arrays/layouts.yaml` `hands`) and
+LeRobot pose layouts (`adapters/lerobot/poses.yaml`, the `poses` option) are declared in it; each adapter resolves a
+`Pick` (a key and, within a vector, the elements by name or index) against its own streams."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, model_validator
+from scipy.spatial.transform import Rotation
+
+from adapters.base import HandTrack, Stream
+
+RotationUnit = Literal["quat_xyzw", "quat_wxyz", "axis_angle", "euler_xyz"]
+ROTATION_WIDTH = {"quat_xyzw": 4, "quat_wxyz": 4, "axis_angle": 3, "euler_xyz": 3}
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Pick(_Data):
+    """Values of one stream: the whole of `key`, or the elements `names` names (in that order), or `index`
+    [start, end). A bare string is a whole key."""
+
+    key: str
+    names: tuple[str, ...] = ()
+    index: tuple[int, int] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare(cls, v: Any) -> Any:
+        return {"key": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Pick:
+        if self.names and self.index is not None:
+            raise ValueError("give names or index, not both")
+        if self.index is not None and not 0 <= self.index[0] < self.index[1]:
+            raise ValueError(f"index {list(self.index)} is not [start, end) with 0 <= start < end")
+        return self
+
+    def said(self) -> str:
+        inner = ", ".join(self.names) if self.names else f"{self.index[0]}:{self.index[1]}" if self.index else ""
+        return f"{self.key}[{inner}]" if inner else self.key
+
+    def take(self, stream: Stream) -> np.ndarray:
+        """(T, k) values of `stream` this pick names; ValueError saying which element is missing."""
+        v = np.asarray(stream.values, dtype=np.float64).reshape(len(stream), -1)
+        if self.names:
+            have = list(stream.names or ())
+            missing = [n for n in self.names if n not in have]
+            if missing:
+                raise ValueError(f"{self.key} has no element(s) {missing} (its names: {have or 'none'})")
+            return v[:, [have.index(n) for n in self.names]]
+        if self.index is not None:
+            if self.index[1] > v.shape[1]:
+                raise ValueError(f"{self.key} has {v.shape[1]} values, index {list(self.index)} reaches past them")
+            return v[:, self.index[0] : self.index[1]]
+        return v
+
+
+class PoseHand(_Data):
+    """One hand's recorded end-effector pose and gripper."""
+
+    position: Pick  # (T,3) metres
+    rotation: Pick  # (T,4) quaternion in `rotation_unit`'s order, or (T,3) axis x angle / Euler angles, radians
+    rotation_unit: RotationUnit
+    gripper: Pick | None = None
+    gripper_signs: tuple[float, ...] = (1.0,)  # the gripper value = sum of sign x column (finger positions)
+    gripper_closed: float = 0.0  # the gripper value of the closed gripper
+    gripper_open: float | None = None  # ... and of the open one (metres of finger travel, a width, 1 for a 0..1)
+
+    @model_validator(mode="after")
+    def _gripper_range(self) -> PoseHand:
+        if self.gripper is not None and (self.gripper_open is None or self.gripper_open == self.gripper_closed):
+            raise ValueError("a gripper needs gripper_open, a value other than gripper_closed")
+        return self
+
+    def required(self) -> tuple[str, ...]:
+        """The pose's keys (the gripper is read when the episode holds it)."""
+        return (self.position.key, self.rotation.key)
+
+
+def quat_xyzw(values: np.ndarray, unit: str) -> np.ndarray:
+    """(T,4) x, y, z, w quaternions from a recorded rotation (`RotationUnit`)."""
+    v = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+    if unit not in ROTATION_WIDTH:
+        raise ValueError(f"rotation unit {unit!r} is not one of {', '.join(ROTATION_WIDTH)}")
+    if v.shape[1] != ROTATION_WIDTH[unit]:
+        raise ValueError(f"a {unit} rotation has {ROTATION_WIDTH[unit]} values, not {v.shape[1]}")
+    if unit == "quat_xyzw":
+        return v
+    if unit == "quat_wxyz":
+        return v[:, [1, 2, 3, 0]]
+    if unit == "axis_angle":
+        return Rotation.from_rotvec(v).as_quat()  # scipy: x, y, z, w
+    return Rotation.from_euler("xyz", v).as_quat()  # lowercase: extrinsic, about the fixed x, y, z axes
+
+
+def gripper_opening(values: np.ndarray, hand: PoseHand) -> np.ndarray:
+    """Gripper values (T,k) -> the opening 0 (closed) .. 1 (open): their signed sum between the closed and open
+    values (either may be the larger), clipped."""
+    q = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+    signs = np.asarray(hand.gripper_signs, dtype=np.float64)
+    if q.shape[1] != len(signs) or hand.gripper_open is None:
+        raise ValueError(f"{hand.gripper}: {q.shape[1]} columns for gripper_signs {hand.gripper_signs}")
+    return np.clip((q @ signs - hand.gripper_closed) / (hand.gripper_open - hand.gripper_closed), 0.0, 1.0)
+
+
+def hand_track(hand: PoseHand, read: Callable[[Pick], tuple[np.ndarray, np.ndarray] | None], frame: str) -> HandTrack:
+    """The hand `hand` declares, from `read(pick)` -> (timestamps, (T,k) values), or None where the episode lacks
+    the pick (only the gripper may be absent). ValueError for values of the wrong width."""
+    pos, rot = read(hand.position), read(hand.rotation)
+    if pos is None or rot is None:
+        raise ValueError(f"no {hand.position.said() if pos is None else hand.rotation.said()} in this episode")
+    if pos[1].shape[1] != 3:
+        raise ValueError(f"{hand.position.said()}: a position has 3 values, not {pos[1].shape[1]}")
+    track = HandTrack(
+        position=Stream(pos[0], pos[1], ("x", "y", "z"), "m", frame),
+        rotation=Stream(rot[0], quat_xyzw(rot[1], hand.rotation_unit), ("qx", "qy", "qz", "qw"), "quat_xyzw", frame),
+    )
+    grip = read(hand.gripper) if hand.gripper is not None else None
+    if grip is not None:
+        track.gripper = Stream(grip[0], gripper_opening(grip[1], hand), unit="0..1")
+    return track
+
+
+def never_moves(values: np.ndarray) -> bool:
+    """A side a robot lacks is recorded as zeros throughout (RoboCOIN's one-armed rigs, a disabled arm)."""
+    return not np.any(np.nan_to_num(np.asarray(values, dtype=np.float64)))
