@@ -52,7 +52,8 @@ def declare(layout_name: str, layout: Layout, states: dict[str, Stream], per_row
     said = f"{way.name}: {way.why}"
     if way.joints is not None:  # FK by the embodiment's description, in canonicalize
         return Declared(way.embodiment, HandSignals(notes=[said]), said)
-    sig = HandSignals(frame="robot_base", notes=[said])
+    point = (way.point, f"{said} (layouts.yaml: the poses measure the {way.point})") if way.point else None
+    sig = HandSignals(frame="robot_base", recorded_point=point, notes=[said])
     for side, hand in (("left", way.left), ("right", way.right)):
         if hand is not None:
             sig.hands[SIDES[side]] = _track(hand, states)

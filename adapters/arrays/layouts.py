@@ -81,6 +81,7 @@ class Hands(_Data):
     why: str
     left: PoseHand | None = None
     right: PoseHand | None = None
+    point: Literal["tcp", "flange", "wrist"] | None = None  # what the poses measure (None: by the subset's name)
     joints: str | None = None
     names: dict[str, tuple[str, ...]] = {}  # per-row key -> its column names
 

@@ -28,8 +28,8 @@ from schemas.tiers import QualityTier
 N = 60  # rows at 20 Hz: 3 s, 30 canonical frames, frame k at row 2k
 
 
-def _read(root: Path) -> list[RawEpisode]:
-    adapter = ArraysAdapter()
+def _read(root: Path, **options) -> list[RawEpisode]:
+    adapter = ArraysAdapter(options)
     refs = list(adapter.discover(root))
     assert all(r.error is None for r in refs), [r.error for r in refs]
     return [adapter.read(r) for r in refs]
@@ -102,6 +102,16 @@ def test_robosuite_eef_pose_is_the_right_hand_of_a_panda(tmp_path: Path) -> None
     _check_right_hand(ep, pos, rot, 0.097)
     _check_opening_rises(ep)
     assert "obs.robot0_eef_pos.0" in ep.state_native_names  # the natives stay beside
+
+
+def test_a_renamed_subset_keeps_its_offset(tmp_path: Path) -> None:
+    """The layout says its poses are the TCP: a subset named as the user likes is moved to the wrist all the same
+    (it went by the subset's name, and `my_demos` got none)."""
+    pos, rot, q = _motion(2)
+    obs = {"robot0_eef_pos": pos, "robot0_eef_quat": rot.as_quat(), "robot0_gripper_qpos": np.stack([q, -q], axis=1)}
+    (raw,) = _read(_robomimic(tmp_path / "r" / "low_dim.hdf5", obs).parent, subset="my_demos")
+    assert raw.ref.subset == "my_demos" and raw.hands.recorded_point[0] == "tcp"
+    _check_right_hand(_canonical(raw), pos, rot, 0.097)
 
 
 def test_isaaclab_eef_pose_reads_its_quaternion_w_first(tmp_path: Path) -> None:
