@@ -9,6 +9,7 @@ opens, the state plus the action is the recorded action pose; reading a wxyz qua
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -189,8 +190,10 @@ def test_a_quaternion_read_in_the_wrong_order_breaks_the_invariants(tmp_path: Pa
     assert np.allclose(_wrists(ep, 0)[0], truth["left"]["ee"], atol=1e-5)
 
 
-def test_robocoin_agibot_g1_end_poses(tmp_path: Path) -> None:
-    """RoboCOIN's AgiBot G1: end poses named in observation.state (x, y, z, w by name); the end is the flange."""
+@pytest.mark.parametrize("modality", [False, True])
+def test_robocoin_agibot_g1_end_poses(tmp_path: Path, modality: bool) -> None:
+    """RoboCOIN's AgiBot G1: end poses named in observation.state (x, y, z, w by name); the end is the flange. A
+    GR00T modality.json that cuts observation.state into slices leaves the names where they were."""
     state_names = [f"{s}_arm_joint_{i}_rad" for s in SIDES for i in range(1, 8)]
     state_names += [
         f"{s}_end_{k}" for s in SIDES for k in ("pos_x_m", "pos_y_m", "pos_z_m", *(f"quat_{c}" for c in "xyzw"))
@@ -205,7 +208,11 @@ def test_robocoin_agibot_g1_end_poses(tmp_path: Path) -> None:
     root = _write(
         tmp_path / "g1", "AgiBot-g1", {"observation.state": (state, state_names), "action": (_next(state), state_names)}
     )
+    if modality:
+        cuts = {"arms": {"start": 0, "end": 14}, "ends": {"start": 14, "end": 28}}  # the rest: .unassigned
+        (root / "meta" / "modality.json").write_text(json.dumps({"state": cuts, "action": cuts}))
     raw = _read(root)
+    assert ("state.ends" in raw.states) is modality
     assert raw.embodiment == "agibot_gripper" and raw.metadata["hands_from"].startswith("robocoin_agibot_g1")
     assert sum("is the next row's state pose" in n for n in raw.hands.notes) == 2
     ep = _canonical(raw)
