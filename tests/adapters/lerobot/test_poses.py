@@ -222,6 +222,26 @@ def test_robocoin_agibot_g1_end_poses(tmp_path: Path, modality: bool) -> None:
         assert np.allclose(r, truth[side][1].as_matrix(), atol=1e-5)
 
 
+def test_interndata_franka_end_pose_is_the_flange(tmp_path: Path) -> None:
+    """InternData-A1's one-armed Franka: `states.ee_to_robot_pose` is panda_hand / panda_link8, the wrist itself; its
+    zero-based joints (`joint_0` ..) stay natives, never read as panda_joint1 .. by FK."""
+    ee, rot = _arm("right", 0.4)
+    pose = _wxyz(ee, rot)
+    joints = [f"joint_{i}" for i in range(7)]
+    cols = {
+        "states.joint.position": (np.full((N, 7), 0.3), joints),
+        "states.ee_to_robot_pose": (pose, POSE_NAMES),
+        "actions.ee_to_robot_pose": (_next(pose), POSE_NAMES),
+    }
+    raw = _read(_write(tmp_path / "franka", "Franka", cols))
+    assert raw.embodiment == "franka" and set(raw.hands.hands) == {1}
+    assert any("is the next row's state pose" in n for n in raw.hands.notes)
+    ep = _canonical(raw)
+    pos, r = _wrists(ep, 1)
+    assert np.allclose(pos, ee, atol=1e-5) and np.allclose(r, rot.as_matrix(), atol=1e-5)
+    assert not ep.state[:, hand_dims(0, WRIST_POS)].any()  # one arm: no left hand
+
+
 def test_a_robot_without_an_embodiment_keeps_its_natives_and_says_why(tmp_path: Path) -> None:
     root, _ = _interndata(tmp_path / "acone", "ARX AC One", np.array([0.0, 0.0, 0.2]), 0.1)
     raw = _read(root)
