@@ -39,7 +39,8 @@ to the canonical vocabulary by `camera_map`, else by the rules (`camera_rules`, 
 `metadata["camera_notes"]`. Embodiment: `adapters.lerobot.embodiment.resolve_embodiment` (the option, `robot_type`
 by name or alias, a canonical dataset's declaration, else `unknown`: never a guess from the state layout), recorded in
 `metadata["embodiment_from"]`. Recorded end-effector poses (a layout of `poses.yaml` known by its feature names, or the
-`poses` option) become the hands in `adapters.lerobot.poses`, naming their robot per `robot_type` where they know it. Default tier: `high`. Sources and assumptions: adapters/README.md `lerobot`.
+`poses` option) become the hands in `adapters.lerobot.poses`, naming their robot per `robot_type` where they know it.
+Default tier: `high`. Sources and assumptions: adapters/README.md `lerobot`.
 
 Quirks handled. Per dataset (one quirk in the report, reading goes on):
 - ghost camera: a video feature with no mp4 for any episode (GR00T's `observation.images.egoview`) is skipped,
