@@ -201,7 +201,8 @@ def with_poses(raw: RawEpisode, info: InfoJson, option: str | PoseLayout | None,
     if embodiment == UNKNOWN_EMBODIMENT:  # no robot to hold the hands: the natives stay, and the reason says why
         why_not = f"recorded poses ({said}) but {embodiment_from}: natives only"
         return replace(raw, tier_reasons=(*raw.tier_reasons, why_not), metadata={**raw.metadata, "hands_from": why_not})
-    point, why = layout.point, f"{said} (the layout says the poses measure the {layout.point})"
+    measured = f"the poses measure the {layout.point}" if layout.point != "unknown" else "no point stated: no offset"
+    point, why = layout.point, f"{said} ({measured})"
     notes = [said]
     if point == "tcp" and embodiment not in EEF_OFFSETS:
         point, why = "unknown", f"{said}; no TCP offset for {embodiment!r}: the TCP is taken as the wrist"
