@@ -25,8 +25,8 @@ refused naming the `fps` option and the file. Which one was used is in the linea
 Success: a demo group's `success` attribute (Isaac Lab's HDF5DatasetFileHandler.write_episode) is the episode's. The
 action's delta columns, accumulated at 10 Hz: robosuite's `control_delta`, Isaac Lab's `-IK-Rel`, or the option
 (`evidence.py`). The hands are the layout's (`hands`, `hands.py`): a recorded end-effector pose (robosuite's,
-LIBERO's, Isaac Lab's) or a joint vector the embodiment's description turns into wrists (ALOHA); an episode holding
-neither is natives only (`unknown` embodiment), said in its tier reasons.
+LIBERO's, Isaac Lab's, UMI's grippers', Diffusion Policy's real UR5) or a joint vector the embodiment's description
+turns into wrists (ALOHA); an episode holding neither is natives only (`unknown` embodiment), said in its tier reasons.
 """
 
 from __future__ import annotations
@@ -231,7 +231,10 @@ class ArraysAdapter(SourceAdapter):
             out[rel.replace("/", ".")] = stream
         if not states and not actions:
             raise fail("no numeric per-row array to keep as a state or an action", base or "/")
-        declared = hands.declare(loc["layout"], layout, states, whole)
+        try:
+            declared = hands.declare(loc["layout"], layout, states, whole)
+        except ValueError as e:  # a pose array of a shape its layout does not read (`hands.pose_parts`)
+            raise fail(str(e), "hands") from e
         notes = self._kinds(actions, loc["layout"], attrs, fail)
         group = loc.get("group")
         success = demo_success(store.attrs(group)) if group and group in store.groups else None

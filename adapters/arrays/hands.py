@@ -54,8 +54,20 @@ def gripper_opening(values: np.ndarray, hand: PoseHand) -> np.ndarray:
     return np.clip(q @ signs / hand.gripper_full_m, 0.0, 1.0)
 
 
+def pose_parts(hand: PoseHand, states: dict[str, Stream]) -> tuple[Stream, Stream]:
+    """(position (T,3), rotation as recorded) of a hand: its two arrays, or its one `pose` array cut after x, y, z."""
+    if hand.pose is None:
+        return states[_key(str(hand.position))], states[_key(str(hand.rotation))]
+    both = states[_key(hand.pose)]
+    v = both.values.reshape(len(both), -1)
+    width = 3 + (3 if hand.rotation_unit == "axis_angle" else 4)
+    if v.shape[1] != width:
+        raise ValueError(f"{hand.pose}: {v.shape[1]} columns, not x, y, z and a {hand.rotation_unit} rotation")
+    return Stream(both.timestamps, v[:, :3]), Stream(both.timestamps, v[:, 3:])
+
+
 def _track(hand: PoseHand, states: dict[str, Stream]) -> HandTrack:
-    pos, rot = states[_key(hand.position)], states[_key(hand.rotation)]
+    pos, rot = pose_parts(hand, states)
     track = HandTrack(
         position=Stream(pos.timestamps, pos.values.reshape(len(pos), 3), ("x", "y", "z"), "m", "robot_base"),
         rotation=Stream(rot.timestamps, quat_xyzw(rot.values, hand.rotation_unit), None, "quat_xyzw", "robot_base"),

@@ -9,7 +9,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from adapters.camera_roles import camera_roles
 from schemas.canonical import Camera
@@ -75,18 +75,28 @@ RotationUnit = Literal["quat_xyzw", "quat_wxyz", "axis_angle"]
 
 
 class PoseHand(_Data):
-    """One hand's recorded end-effector pose and gripper, keys relative to the episode's base (`layouts.yaml`)."""
+    """One hand's recorded end-effector pose and gripper, keys relative to the episode's base (`layouts.yaml`): a
+    `position` and a `rotation` array, or one `pose` array holding both (x, y, z, then the rotation)."""
 
-    position: str  # (T,3) metres
-    rotation: str  # (T,4) quaternion in `rotation_unit`'s order, or (T,3) axis x angle
+    position: str | None = None  # (T,3) metres
+    rotation: str | None = None  # (T,4) quaternion in `rotation_unit`'s order, or (T,3) axis x angle
+    pose: str | None = None  # (T,3+k): the position (m) then the rotation, in one array (a UR's TCP pose)
     rotation_unit: RotationUnit
-    gripper: str | None = None  # (T,k) finger positions, metres
+    gripper: str | None = None  # (T,k) finger positions or the opening width, metres
     gripper_signs: tuple[float, ...] = (1.0,)  # opening (m) = sum of sign x column
     gripper_full_m: float | None = Field(None, gt=0)  # the opening of the open gripper, metres
 
+    @model_validator(mode="after")
+    def _one_way(self) -> PoseHand:
+        split = self.position is not None and self.rotation is not None
+        alone = self.pose is not None and self.position is None and self.rotation is None
+        if split == alone:
+            raise ValueError("a hand's pose is `position` and `rotation`, or `pose` alone")
+        return self
+
     def required(self) -> tuple[str, ...]:
         """The pose's keys (the gripper is read when the episode holds it)."""
-        return (self.position, self.rotation)
+        return (self.pose,) if self.pose is not None else (str(self.position), str(self.rotation))
 
 
 class Hands(_Data):
