@@ -85,6 +85,7 @@ class PoseHand(_Data):
     gripper: str | None = None  # (T,k) finger positions or the opening width, metres
     gripper_signs: tuple[float, ...] = (1.0,)  # opening (m) = sum of sign x column
     gripper_full_m: float | None = Field(None, gt=0)  # the opening of the open gripper, metres
+    command: str | None = None  # a recorded target pose (x, y, z first), per row: its tracking goes to the notes
 
     @model_validator(mode="after")
     def _one_way(self) -> PoseHand:
