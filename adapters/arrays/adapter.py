@@ -205,9 +205,9 @@ class ArraysAdapter(SourceAdapter):
         cameras: dict[str, ArrayImagesCamera] = {}
         short: dict[str, int] = {}
         images = [r for r, rows in sorted(per_row.items()) if rows == n and any_of(r, layout.images)]
-        roles = layout.camera_roles([r.rsplit("/", 1)[-1] for r in images if r != layout.timestamps])
         whole = {r for r, rows in per_row.items() if rows == n}
         way = hands.choose(layout, whole)
+        roles = layout.camera_roles([r.rsplit("/", 1)[-1] for r in images if r != layout.timestamps], way)
         named = dict(way.names) if way is not None else {}
         for rel, rows in sorted(per_row.items()):
             key = join(base, rel)

@@ -42,13 +42,19 @@ def _gripper(seed: int) -> tuple[np.ndarray, Rotation, np.ndarray]:
     return pos, rot, 0.004 + 0.082 * t
 
 
-def _write_umi(path: Path, grippers: int, ends: list[int]) -> dict[int, tuple[np.ndarray, Rotation, np.ndarray]]:
+def _write_umi(
+    path: Path, grippers: int, ends: list[int], cameras: int = 0
+) -> dict[int, tuple[np.ndarray, Rotation, np.ndarray]]:
     """A buffer as 07_generate_replay_buffer.py writes it (robot<i>_eef_pos, _eef_rot_axis_angle, _gripper_width (T,1),
-    _demo_start/end_pose; camera images left out), zipped with the store's root at the zip's root."""
+    _demo_start/end_pose, camera<i>_rgb uint8 (small, without the JpegXl codec)), zipped with the store's root at the
+    zip's root."""
     import zarr
 
     folder = path.with_suffix(".dir")
     g = zarr.open_group(folder, mode="w", zarr_format=2)
+    for c in range(cameras):
+        frames = (np.arange(ends[-1])[:, None, None, None] * 3 + 40 * c + np.zeros((1, 8, 8, 3))) % 251 + 1
+        g.create_array(f"data/camera{c}_rgb", data=frames.astype(np.uint8))
     truth = {}
     for i in range(grippers):
         per = [_gripper(2 * i + e) for e in range(len(ends))]
@@ -126,13 +132,25 @@ def test_one_umi_gripper_is_the_right_hand(tmp_path: Path) -> None:
 
 
 def test_two_umi_grippers_are_the_right_and_the_left_hand(tmp_path: Path) -> None:
-    truth = _write_umi(tmp_path / "bimanual.zarr.zip", 2, [N])
+    truth = _write_umi(tmp_path / "bimanual.zarr.zip", 2, [N], cameras=2)
     (raw,) = _read(tmp_path, fps=FPS)
     assert raw.embodiment == "umi_bimanual" and set(raw.hands.hands) == {0, 1}
+    # each gripper's GoPro is its wrist camera (06_generate_dataset_plan.py: camera i rides on gripper i)
+    assert {k: c.canonical for k, c in raw.cameras.items()} == {
+        "camera0_rgb": "wrist_right",
+        "camera1_rgb": "wrist_left",
+    }
     (ep,) = prepare(raw).episodes
     assert ep.tier is not QualityTier.actionless
     _check_hand(ep, 1, *truth[0])  # robot0: the right gripper (06_generate_dataset_plan.py:456)
     _check_hand(ep, 0, *truth[1])  # robot1: the left one
+
+
+def test_with_one_gripper_the_second_camera_is_not_a_wrist(tmp_path: Path) -> None:
+    _write_umi(tmp_path / "dataset.zarr.zip", 1, [N], cameras=2)  # camera1: an external camera (06:374-377)
+    (raw,) = _read(tmp_path, fps=FPS)
+    assert raw.embodiment == "umi"
+    assert {k: c.canonical for k, c in raw.cameras.items()} == {"camera0_rgb": "wrist_right", "camera1_rgb": None}
 
 
 def test_umi_still_needs_its_rate(tmp_path: Path) -> None:
