@@ -334,6 +334,9 @@ class ZarrAdapter(ArraysAdapter):
 NAMES = {  # column names the makers' code gives (layouts.yaml's header cites it)
     ("diffusion_policy", "state", 5): ("agent_x", "agent_y", "block_x", "block_y", "block_angle"),
     ("diffusion_policy", "action", 2): ("target_x", "target_y"),
+    # a real UR5 buffer's TCP poses: x, y, z (m), then RTDE's rotation vector (rad)
+    ("diffusion_policy", "action", 6): ("target_x", "target_y", "target_z", "target_rx", "target_ry", "target_rz"),
+    ("diffusion_policy", "robot_eef_pose", 6): ("x", "y", "z", "rx", "ry", "rz"),
 }
 
 
