@@ -67,25 +67,41 @@ class Pick(_Data):
 
 
 class PoseHand(_Data):
-    """One hand's recorded end-effector pose and gripper."""
+    """One hand's recorded end-effector pose and gripper: a `position` and a `rotation`, or one `pose` array holding
+    both (x, y, z, then the rotation: a UR's TCP pose); `command`, a recorded target pose (x, y, z first) whose
+    tracking of the motion goes to the notes."""
 
-    position: Pick  # (T,3) metres
-    rotation: Pick  # (T,4) quaternion in `rotation_unit`'s order, or (T,3) axis x angle / Euler angles, radians
+    position: Pick | None = None  # (T,3) metres
+    rotation: Pick | None = None  # (T,4) quaternion in `rotation_unit`'s order, or (T,3) axis x angle / Euler, rad
+    pose: str | None = None  # (T,3+k): the position (m) then the rotation, in one array
     rotation_unit: RotationUnit
     gripper: Pick | None = None
     gripper_signs: tuple[float, ...] = (1.0,)  # the gripper value = sum of sign x column (finger positions)
     gripper_closed: float = 0.0  # the gripper value of the closed gripper
     gripper_open: float | None = None  # ... and of the open one (metres of finger travel, a width, 1 for a 0..1)
+    command: Pick | None = None
 
     @model_validator(mode="after")
-    def _gripper_range(self) -> PoseHand:
+    def _one_way(self) -> PoseHand:
+        split = self.position is not None and self.rotation is not None
+        alone = self.pose is not None and self.position is None and self.rotation is None
+        if split == alone:
+            raise ValueError("a hand's pose is `position` and `rotation`, or `pose` alone")
         if self.gripper is not None and (self.gripper_open is None or self.gripper_open == self.gripper_closed):
             raise ValueError("a gripper needs gripper_open, a value other than gripper_closed")
         return self
 
+    def parts(self) -> tuple[Pick, Pick]:
+        """(position, rotation) picks: the two given, or the `pose` array cut after x, y, z."""
+        if self.pose is None:
+            assert self.position is not None and self.rotation is not None
+            return self.position, self.rotation
+        width = ROTATION_WIDTH[self.rotation_unit]
+        return Pick(key=self.pose, index=(0, 3)), Pick(key=self.pose, index=(3, 3 + width))
+
     def required(self) -> tuple[str, ...]:
         """The pose's keys (the gripper is read when the episode holds it)."""
-        return (self.position.key, self.rotation.key)
+        return tuple(dict.fromkeys(p.key for p in self.parts()))
 
 
 def quat_xyzw(values: np.ndarray, unit: str) -> np.ndarray:
@@ -117,11 +133,15 @@ def gripper_opening(values: np.ndarray, hand: PoseHand) -> np.ndarray:
 def hand_track(hand: PoseHand, read: Callable[[Pick], tuple[np.ndarray, np.ndarray] | None], frame: str) -> HandTrack:
     """The hand `hand` declares, from `read(pick)` -> (timestamps, (T,k) values), or None where the episode lacks
     the pick (only the gripper may be absent). ValueError for values of the wrong width."""
-    pos, rot = read(hand.position), read(hand.rotation)
+    whole = read(Pick(key=hand.pose)) if hand.pose is not None else None
+    if whole is not None and whole[1].shape[1] != 3 + ROTATION_WIDTH[hand.rotation_unit]:
+        raise ValueError(f"{hand.pose}: {whole[1].shape[1]} columns, not x, y, z and a {hand.rotation_unit} rotation")
+    at, by = hand.parts()
+    pos, rot = read(at), read(by)
     if pos is None or rot is None:
-        raise ValueError(f"no {hand.position.said() if pos is None else hand.rotation.said()} in this episode")
+        raise ValueError(f"no {at.said() if pos is None else by.said()} in this episode")
     if pos[1].shape[1] != 3:
-        raise ValueError(f"{hand.position.said()}: a position has 3 values, not {pos[1].shape[1]}")
+        raise ValueError(f"{at.said()}: a position has 3 values, not {pos[1].shape[1]}")
     track = HandTrack(
         position=Stream(pos[0], pos[1], ("x", "y", "z"), "m", frame),
         rotation=Stream(rot[0], quat_xyzw(rot[1], hand.rotation_unit), ("qx", "qy", "qz", "qw"), "quat_xyzw", frame),
@@ -130,6 +150,22 @@ def hand_track(hand: PoseHand, read: Callable[[Pick], tuple[np.ndarray, np.ndarr
     if grip is not None:
         track.gripper = Stream(grip[0], gripper_opening(grip[1], hand), unit="0..1")
     return track
+
+
+def command_tracking(
+    side: str, hand: PoseHand, read: Callable[[Pick], tuple[np.ndarray, np.ndarray] | None], position: Stream
+) -> str | None:
+    """A note on how far each recorded target position (`hand.command`, x, y, z first) lies from the next recorded
+    position, row by row; None when the episode holds no such command."""
+    cmd = read(hand.command) if hand.command is not None else None
+    if cmd is None or len(cmd[1]) != len(position) or len(cmd[1]) < 2:
+        return None
+    e = np.linalg.norm(cmd[1][:-1, :3] - position.values.reshape(len(position), 3)[1:], axis=1)
+    return (
+        f"{side} command_tracking median {np.median(e) * 1000:.1f} mm, p95 {np.percentile(e, 95) * 1000:.1f} mm "
+        f"({hand.command.said()}, the recorded target, vs the next recorded position); canonical actions are the "
+        "recorded poses' deltas"
+    )
 
 
 def never_moves(values: np.ndarray) -> bool:

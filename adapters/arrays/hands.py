@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adapters.arrays.layouts import Hands, Layout
-from adapters.base import HandSignals, HandTrack, Stream
-from adapters.poses import Pick, PoseHand, hand_track
+from adapters.base import HandSignals, Stream
+from adapters.poses import Pick, command_tracking, hand_track
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
 
 SIDES = {"left": 0, "right": 1}
@@ -34,16 +34,23 @@ def choose(layout: Layout, keys: set[str]) -> Hands | None:
     return next((h for h in layout.hands if all(k in keys for k in h.required())), None)
 
 
-def _track(hand: PoseHand, states: dict[str, Stream]) -> HandTrack:
+def _reader(streams: dict[str, Stream]):
     def read(pick: Pick) -> tuple[np.ndarray, np.ndarray] | None:
-        s = states.get(_key(pick.key))
+        s = streams.get(_key(pick.key))
         return None if s is None else (s.timestamps, pick.take(s))
 
-    return hand_track(hand, read, "robot_base")
+    return read
 
 
-def declare(layout_name: str, layout: Layout, states: dict[str, Stream], per_row: set[str]) -> Declared:
-    """The hands of one episode of `layout`, from its native state streams (keyed as the adapter keys them)."""
+def declare(
+    layout_name: str,
+    layout: Layout,
+    states: dict[str, Stream],
+    per_row: set[str],
+    actions: dict[str, Stream] | None = None,
+) -> Declared:
+    """The hands of one episode of `layout`, from its native state streams (keyed as the adapter keys them); a
+    recorded command (`PoseHand.command`, among `actions`) is compared with the motion in a note."""
     way = choose(layout, per_row)
     if way is None:
         wanted = "; ".join(f"{h.name}: {', '.join(h.required())}" for h in layout.hands)
@@ -54,9 +61,12 @@ def declare(layout_name: str, layout: Layout, states: dict[str, Stream], per_row
         return Declared(way.embodiment, HandSignals(notes=[said]), said)
     point = (way.point, f"{said} (layouts.yaml: the poses measure the {way.point})") if way.point else None
     sig = HandSignals(frame="robot_base", recorded_point=point, notes=[said])
+    read, commands = _reader(states), _reader(actions or {})
     for side, hand in (("left", way.left), ("right", way.right)):
         if hand is not None:
-            sig.hands[SIDES[side]] = _track(hand, states)
+            track = sig.hands[SIDES[side]] = hand_track(hand, read, "robot_base")
+            note = command_tracking(side, hand, commands, track.position) if track.position else None
+            sig.notes += [note] if note else []
     return Declared(way.embodiment, sig, said)
 
 

@@ -84,6 +84,7 @@ class Hands(_Data):
     point: Literal["tcp", "flange", "wrist"] | None = None  # what the poses measure (None: by the subset's name)
     joints: str | None = None
     names: dict[str, tuple[str, ...]] = {}  # per-row key -> its column names
+    cameras: dict[str, Camera | None] = {}  # cameras this way places over the layout's (UMI's second gripper's GoPro)
 
     def required(self) -> tuple[str, ...]:
         """What an episode must hold for this way to be taken."""
@@ -107,9 +108,10 @@ class Layout(_Data):
     cameras: dict[str, Camera | None] = {}  # camera name -> canonical camera (null: none), over the shared rules
     hands: tuple[Hands, ...] = ()  # the ways to the canonical hands, first that the episode holds
 
-    def camera_roles(self, names: list[str]) -> dict[str, Camera | None]:
-        """An episode's cameras placed: this layout's exact entries, else the shared vocabulary, each role once."""
-        return camera_roles(names, self.cameras)
+    def camera_roles(self, names: list[str], way: Hands | None = None) -> dict[str, Camera | None]:
+        """An episode's cameras placed: the hands way's and this layout's exact entries, else the shared vocabulary,
+        each role once."""
+        return camera_roles(names, {**self.cameras, **(way.cameras if way is not None else {})})
 
 
 class _Layouts(RootModel[dict[str, Layout]]):

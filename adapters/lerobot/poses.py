@@ -6,10 +6,10 @@ every adapter shares (`adapters.poses`); canonicalize moves a TCP to the wrist b
 (`schemas/robots/eef_offsets.yaml`).
 
 The action is the next state's delta on the 10 Hz grid, as for every hand source. Where the layout names the
-recorded action poses, they are compared with the next row's state pose and the comparison is said in the hands'
-notes: InternData-A1 writes each action as the next recorded state (the converter cited in `poses.yaml`), so there
-the canonical action is the maker's own action at 10 Hz; a recorded command that is not the next state stays a native,
-and the note says by how much it leads.
+recorded action pose (`PoseHand.command`), its tracking of the next row's position is said in the hands' notes, as for
+array recordings: InternData-A1 writes each action as the next recorded state (the converter cited in `poses.yaml`),
+so there the canonical action is the maker's own action at 10 Hz (tracking 0 mm); a command that leads the state stays
+a native, and the note says by how much.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, RootModel, field_validator, model_validator
-from scipy.spatial.transform import Rotation
 
 from adapters.base import HandSignals, RawEpisode, Stream
-from adapters.poses import Pick, PoseHand, hand_track, never_moves, quat_xyzw
+from adapters.poses import Pick, PoseHand, command_tracking, hand_track, never_moves
 from schemas.data_file import read_yaml
 from schemas.lerobot import InfoJson
 from schemas.robots.eef_offsets import EEF_OFFSETS
@@ -47,8 +46,6 @@ class PoseLayout(BaseModel):
     robot_types: dict[str, str] = {}  # robot_type as the dataset writes it -> embodiment
     left: PoseHand | None = None
     right: PoseHand | None = None
-    action_left: PoseHand | None = None  # the recorded action pose, compared with the next state (notes)
-    action_right: PoseHand | None = None
 
     @field_validator("embodiment", "robot_types")
     @classmethod
@@ -62,18 +59,14 @@ class PoseLayout(BaseModel):
     def sides(self) -> dict[str, PoseHand]:
         return {s: h for s, h in (("left", self.left), ("right", self.right)) if h is not None}
 
-    def picks(self) -> list[tuple[str, Pick]]:
-        """(field, pick) of every value the layout reads, the field as the option's error would name it."""
+    def picks(self, every: bool = True) -> list[tuple[str, Pick]]:
+        """(field, pick) of the values the layout reads, the field as the option's error would name it: the poses,
+        and with `every` the grippers and commands too (a layout is known by its poses)."""
         out = []
-        for side, hand in [
-            *self.sides().items(),
-            ("action_left", self.action_left),
-            ("action_right", self.action_right),
-        ]:
-            if hand is None:
-                continue
-            out += [(f"{side}.position", hand.position), (f"{side}.rotation", hand.rotation)]
-            out += [(f"{side}.gripper", hand.gripper)] if hand.gripper is not None else []
+        for side, hand in self.sides().items():
+            out += [(f"{side}.{f}", p) for f, p in zip(("position", "rotation"), hand.parts(), strict=True)]
+            extra = (("gripper", hand.gripper), ("command", hand.command)) if every else ()
+            out += [(f"{side}.{f}", p) for f, p in extra if p is not None]
         return out
 
 
@@ -89,10 +82,10 @@ class _Layouts(RootModel[dict[str, PoseLayout]]):
 LAYOUTS: dict[str, PoseLayout] = read_yaml(Path(__file__).with_name("poses.yaml"), _Layouts).root
 
 
-def missing(layout: PoseLayout, info: InfoJson) -> list[str]:
+def missing(layout: PoseLayout, info: InfoJson, every: bool = True) -> list[str]:
     """What of `layout` the dataset's features lack, as `field: column[elements]` (empty: it holds them all)."""
     out = []
-    for fld, pick in layout.picks():
+    for fld, pick in layout.picks(every):
         spec = info.features.get(pick.key)
         if spec is None:
             out.append(f"{fld}: no column {pick.key!r}")
@@ -108,7 +101,7 @@ def detect(info: InfoJson, robot_type: str | None) -> tuple[str, PoseLayout] | N
     """The first known layout for `robot_type` (a layout naming `robot_types` is for those only) whose columns and
     element names the dataset's features hold."""
     for name, lay in LAYOUTS.items():
-        if (not lay.robot_types or robot_type in lay.robot_types) and not missing(lay, info):
+        if (not lay.robot_types or robot_type in lay.robot_types) and not missing(lay, info, every=False):
             return name, lay
     return None
 
@@ -169,25 +162,6 @@ def _embodiment(layout: PoseLayout, raw: RawEpisode, option: str | None) -> tupl
     return raw.embodiment, raw.metadata.get("embodiment_from", "")
 
 
-def action_check(state: PoseHand, action: PoseHand, read) -> str:
-    """How the recorded action pose relates to the next row's state pose, in words (positions in metres, rotations
-    as the angle between them)."""
-    s, a = read(state.position), read(action.position)
-    sr, ar = read(state.rotation), read(action.rotation)
-    if s is None or a is None or sr is None or ar is None or len(s[1]) < 2:
-        return f"{action.position.key}: not in this episode"
-    dp = float(np.max(np.linalg.norm(a[1][:-1] - s[1][1:], axis=1)))
-    rs = Rotation.from_quat(quat_xyzw(sr[1], state.rotation_unit))
-    ra = Rotation.from_quat(quat_xyzw(ar[1], action.rotation_unit))
-    dr = float(np.max((ra[:-1].inv() * rs[1:]).magnitude()))
-    if dp <= 1e-4 and dr <= 1e-3:
-        return f"{action.position.key} is the next row's state pose (max {dp:.1e} m, {dr:.1e} rad): the maker's action"
-    return (
-        f"{action.position.key} is not the next row's state (up to {dp:.3g} m, {dr:.3g} rad away): a command, kept "
-        "as a native; the canonical action is the next state's delta"
-    )
-
-
 def with_poses(raw: RawEpisode, info: InfoJson, option: str | PoseLayout | None, embodiment_option: str | None):
     """`raw` with its hands from the dataset's recorded poses, when a layout applies and the episode has no other
     hands; else `raw` as it is. ValueError (the caller names file and field) for a declared pose the values break."""
@@ -209,14 +183,14 @@ def with_poses(raw: RawEpisode, info: InfoJson, option: str | PoseLayout | None,
         notes.append(why)
     sig = HandSignals(frame=layout.frame, recorded_point=(point, why), notes=notes)
     for side, hand in layout.sides().items():
-        pos = read(hand.position)
+        at = hand.parts()[0]
+        pos = read(at)
         if pos is not None and never_moves(pos[1]):
-            sig.notes.append(f"{side}: {hand.position.said()} all zero, no {side} hand")
+            sig.notes.append(f"{side}: {at.said()} all zero, no {side} hand")
             continue
-        sig.hands[SIDES[side]] = hand_track(hand, read, layout.frame)
-        act = layout.action_left if side == "left" else layout.action_right
-        if act is not None:
-            sig.notes.append(f"{side}: " + action_check(hand, act, read))
+        track = sig.hands[SIDES[side]] = hand_track(hand, read, layout.frame)
+        note = command_tracking(side, hand, read, track.position) if track.position is not None else None
+        sig.notes += [note] if note else []
     if not sig.hands:
         return raw
     reasons = tuple(r for r in raw.tier_reasons if not r.startswith("no kinematic description"))

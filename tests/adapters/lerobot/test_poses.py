@@ -137,7 +137,7 @@ def test_the_action_is_the_recorded_action_pose(tmp_path: Path) -> None:
     """state + action = the recorded `actions.*_tcp_to_robot_pose`, moved to the wrist, at every 10 Hz frame."""
     root, truth = _interndata(tmp_path / "a1", "Genie-1", np.array([0.0, 0.0, 0.22]), 0.1)
     raw = _read(root)
-    assert any("is the next row's state pose" in n for n in raw.hands.notes), raw.hands.notes
+    assert any("command_tracking median 0.0 mm, p95 0.0 mm" in n for n in raw.hands.notes), raw.hands.notes
     ep = _canonical(raw)
     a1 = raw.signals if "actions.left_tcp_to_robot_pose" in raw.signals else raw.actions
     for side, hand in SIDES.items():
@@ -214,7 +214,7 @@ def test_robocoin_agibot_g1_end_poses(tmp_path: Path, modality: bool) -> None:
     raw = _read(root)
     assert ("state.ends" in raw.states) is modality
     assert raw.embodiment == "agibot_gripper" and raw.metadata["hands_from"].startswith("robocoin_agibot_g1")
-    assert sum("is the next row's state pose" in n for n in raw.hands.notes) == 2
+    assert sum("command_tracking median 0.0 mm, p95 0.0 mm" in n for n in raw.hands.notes) == 2
     ep = _canonical(raw)
     for side, hand in SIDES.items():
         pos, r = _wrists(ep, hand)
@@ -235,7 +235,7 @@ def test_interndata_franka_end_pose_is_the_flange(tmp_path: Path) -> None:
     }
     raw = _read(_write(tmp_path / "franka", "Franka", cols))
     assert raw.embodiment == "franka" and set(raw.hands.hands) == {1}
-    assert any("is the next row's state pose" in n for n in raw.hands.notes)
+    assert any("command_tracking median 0.0 mm, p95 0.0 mm" in n for n in raw.hands.notes)
     ep = _canonical(raw)
     pos, r = _wrists(ep, 1)
     assert np.allclose(pos, ee, atol=1e-5) and np.allclose(r, rot.as_matrix(), atol=1e-5)
