@@ -9,19 +9,17 @@ the root (a zip without `.zip`) / the episode folder inside it.
 
 | source | native key | canonical |
 | --- | --- | --- |
-| `data.json` steps | states, actions, signals (`steps.py`: fields, units, sources) | G1 below; H1 natives only |
+| `data.json` steps | states, actions, signals (`steps.py`: fields, units, sources) | both robots' wrists by FK |
 | step `time` | timestamps; `native_fps` = 1 / the median step | 10 Hz grid |
 | step `image` | camera `egocentric`, lazy (`camera.py`), the README's D435 intrinsics | head |
 | task folder / zip name, or `task_description_dict.json` | `Language` instruction | |
 | `depth`, `lidar`, `hand_pressure_state` | not read (named in `metadata["not_read"]`) | |
 
 G1 (`unitree_g1_dex3`): both wrists and the Dex3-1 fingertips by FK of `states.arm_state` / `states.hand_state`
-through the shipped `g1_arms` and `dex3_hand_*` descriptions.
-
+through the shipped `g1_arms` and `dex3_hand_*` descriptions. H1_2 (`unitree_h1_2`): both wrists by FK of
+`states.arm_state` through `h1_2_arms`, the recorder's own IK model; its Inspire hands' internal values stay native.
 The action is the recorded command, `actions.sol_q` (the IK's 14 arm joint targets) and the hands' angles
-(`steps.py`); the teleoperator's head and wrist poses are kept as natives, never taken for a command. H1 (H1_2 with
-Inspire hands) has no description shipped here: its episodes keep their command as the native action (embodiment
-`unknown`, robot_type `unitree_h1_2`, the reason in the tier reasons).
+(`steps.py`); the teleoperator's head and wrist poses are kept as natives, never taken for a command.
 """
 
 from __future__ import annotations
@@ -179,8 +177,7 @@ class HumanoidEverydayAdapter(SourceAdapter):
         if steps.robot == "g1":
             embodiment = "unitree_g1_dex3" if hand_width == 14 else "unitree_g1"
         else:
-            embodiment = "unknown"
-            reasons.append(f"no kinematic description for robot_type {ROBOTS['h1']!r}: natives only")
+            embodiment = "unitree_h1_2"  # arms by FK; the Inspire hands' internal values stay native
         meta: dict[str, Any] = {
             "task": ref.locator["task"],
             "robot": steps.robot,
@@ -207,7 +204,7 @@ class HumanoidEverydayAdapter(SourceAdapter):
             language=[_language(ref.locator)],
             tier_reasons=tuple(reasons),
             metadata=meta,
-            joint_space=JointSpaceOptions(recorder_units="rad") if embodiment != "unknown" else None,
+            joint_space=JointSpaceOptions(recorder_units="rad"),
         )
 
 

@@ -8,7 +8,7 @@ What a step holds, as the maker's recorder and loader write and read it. Sources
 | the file: a JSON list of steps | one row per step | - | C:86-91, H:40-48 |
 | `time` | timestamps (from the first kept step) | UNIX s | R:134 |
 | `robot_type` | G1 when "g1" (also under `states`); H1_2 has none | - | R:74,135; H:96-112 |
-| `states.arm_state` (14) | state, `kLeftShoulderPitch` .. `kRightWristYaw` | rad | R:139-154 |
+| `states.arm_state` (14) | state, `kLeftShoulderPitch` .. `kRightWristYaw` (below) | rad | R:139-154 |
 | `states.leg_state` (15 G1, 13 H1_2) | state | rad | R:155-172 |
 | `states.hand_state` (14 Dex3-1, 12 Inspire) | state | rad / Inspire's own | R:174-203 |
 | `states.imu.*` (quaternion, accelerometer, gyroscope, rpy) | signals | quaternion w, x, y, z | R:214-219 |
@@ -27,9 +27,13 @@ last one held; before the first IK entry a step's `actions` is null (Ausbxuse/av
 23-27,66-80): such leading steps are dropped here and counted (`skipped`); a null later than that is refused.
 
 G1 names: the arm order is Unitree's G1 29-DoF arm order, motors 15..28 (unitreerobotics/xr_teleoperate@e6c8b66:
-teleop/robot_control/robot_arm.py `G1_29_JointArmIndex`), as the README lists it; Dex3-1 hands in Unitree's motor
-order per hand (`schemas/robots/hands.yaml` dex3_hand_*: the right hand has index before middle, where the README's
-list, README.md:183-189, repeats the left hand's order). Legs keep the README's names (natives only).
+teleop/robot_control/robot_arm.py `G1_29_JointArmIndex`), as the README lists it. H1_2 names: the README lists G1's
+(README.md:139-154), but H1_2's arm is shoulder pitch/roll/yaw, elbow pitch/roll, wrist pitch/yaw: the recorder reads
+its motors 13..26 in that order (Ausbxuse/avp_teleop@94cd19e:teleop/robot_control/robot_arm.py:385-402) and its IK
+solves `sol_q` over the same joints of h1_2.urdf in tree order (robot_arm_ik.py:22-70), so they are named so here.
+Dex3-1 hands in Unitree's motor order per hand (`schemas/robots/hands.yaml` dex3_hand_*: the right hand has index
+before middle, where the README's list, README.md:183-189, repeats the left hand's order). Legs keep the README's
+names (natives only), which are the recorder's H1 leg motors 0..12 (robot_arm.py:405-422).
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ Fail = Callable[[str, str], Exception]
 
 _ARM = ("ShoulderPitch", "ShoulderRoll", "ShoulderYaw", "Elbow", "WristRoll", "WristPitch", "WristYaw")
 ARM_NAMES = tuple(f"k{side}{j}" for side in ("Left", "Right") for j in _ARM)
+# H1_2's arm: the elbow pitches and rolls, the wrist pitches and yaws (the recorder's motors 13..26)
+_H1_2_ARM = ("ShoulderPitch", "ShoulderRoll", "ShoulderYaw", "ElbowPitch", "ElbowRoll", "WristPitch", "WristYaw")
+H1_2_ARM_NAMES = tuple(f"k{side}{j}" for side in ("Left", "Right") for j in _H1_2_ARM)
 _LEG = ("HipYaw", "HipRoll", "HipPitch", "Knee", "Ankle", "AnkleRoll")
 LEG_NAMES = {
     15: (*(f"k{s}{j}" for s in ("Left", "Right") for j in _LEG), "kWaistYaw", "kWaistRoll", "kWaistPitch"),
@@ -112,7 +119,7 @@ def parse_steps(doc: Any, fail: Fail) -> Steps:
         raise fail(f"time goes from {t_unix[k]!r} to {t_unix[k + 1]!r} at step {skipped + k + 1}", "time")
     out = Steps(t=t_unix - t_unix[0], start_unix=float(t_unix[0]), robot=robot, skipped=skipped)
     arm = col(("states", "arm_state"), (14,))
-    out.states["states.arm_state"] = Stream(out.t, arm, ARM_NAMES, "rad")
+    out.states["states.arm_state"] = Stream(out.t, arm, arm_names(robot), "rad")
     leg = col(("states", "leg_state"))
     out.states["states.leg_state"] = Stream(out.t, leg, LEG_NAMES.get(leg.shape[1]), "rad")
     hand = col(("states", "hand_state"))
@@ -131,7 +138,7 @@ def parse_steps(doc: Any, fail: Fail) -> Steps:
 
 def _actions(col: Callable[..., np.ndarray], out: Steps) -> None:
     a = ("actions",)
-    out.actions["actions.sol_q"] = Stream(out.t, col((*a, "sol_q"), (14,)), ARM_NAMES, "rad")
+    out.actions["actions.sol_q"] = Stream(out.t, col((*a, "sol_q"), (14,)), arm_names(out.robot), "rad")
     for side in ("left", "right"):
         v = col((*a, f"{side}_angles"))
         names = dex3_names(side) if out.robot == "g1" and v.shape[1] == 7 else None
@@ -143,6 +150,10 @@ def _actions(col: Callable[..., np.ndarray], out: Steps) -> None:
     for side in ("left", "right"):
         pose = col((*a, f"{side}_pose"), (4, 4))
         out.signals[f"actions.{side}_pose"] = Stream(out.t, pose, unit="se3_4x4", frame="teleoperator")
+
+
+def arm_names(robot: str) -> tuple[str, ...]:
+    return ARM_NAMES if robot == "g1" else H1_2_ARM_NAMES
 
 
 def _hand_names(robot: str, width: int) -> tuple[str, ...] | None:

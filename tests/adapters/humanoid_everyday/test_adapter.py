@@ -2,8 +2,8 @@
 (`adapters/synthetic/humanoid_everyday.py`: a `<task>.zip` of `<task>/episode_<n>/` folders, `data.json` with the
 README's keys, PNG frames): discovery reads the zip's directory only; a G1 episode comes out canonical by FK of its
 arm joints through `g1_arms` (physical invariants: each wrist within its arm's reach of its shoulder, ahead of the
-torso, the left one left of the right in every frame), its command moves and is kept; an H1 episode keeps its command
-as the native action; the rate is the time stamps'; frames decode from the zip in place; a malformed `data.json` is
+torso, the left one left of the right in every frame), its command moves and is kept; an H1_2 episode likewise
+through `h1_2_arms`; the rate is the time stamps'; frames decode from the zip in place; a malformed `data.json` is
 refused naming the file, the episode and the field, and the other episode still reads (each field's check:
 test_steps.py)."""
 
@@ -22,7 +22,7 @@ from adapters.registry import get_adapter
 from adapters.synthetic.humanoid_everyday import HZ, EpisodeSpec, steps_of, write_task
 from ingest.steps import prepared
 from schemas.actions import ActionKind, action_kind
-from schemas.canonical import WRIST_POS, WRIST_ROT6D, Camera, hand_dims
+from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, Camera, hand_dims
 
 TASK = "push_a_button"
 SPECS = [EpisodeSpec(robot="g1", seed=0, leading_null=3), EpisodeSpec(robot="h1", seed=1)]
@@ -32,6 +32,11 @@ SPECS = [EpisodeSpec(robot="g1", seed=0, leading_null=3), EpisodeSpec(robot="h1"
 # 0.1005, pitch 0.038, yaw 0.046 m)
 G1_SHOULDER = np.array([-0.0039635 + 0.0039563, 0.10022, 0.044 + 0.24778])
 G1_REACH = 0.0404 + 0.1034 + 0.0821 + 0.1005 + 0.038 + 0.046
+# h1_2_arms.urdf likewise: left_shoulder_pitch_joint at (0, 0.14806, 0.42333) of the pelvis (torso_joint at its origin);
+# the offsets after it: shoulder roll 0.07106, yaw 0.14956, elbow pitch 0.18505, elbow roll 0.12587, wrist pitch 0.085,
+# wrist yaw 0.020 m
+H1_2_SHOULDER = np.array([0.0, 0.14806, 0.42333])
+H1_2_REACH = 0.07106 + 0.14956 + 0.18505 + 0.12587 + 0.085 + 0.020
 
 
 @pytest.fixture(scope="module")
@@ -127,15 +132,22 @@ def test_rate_from_the_time_stamps_and_leading_steps_without_actions(task_zip: P
     assert set(raw.metadata["not_read"]) == {"depth", "lidar", "states.hand_pressure_state"}
 
 
-def test_h1_keeps_its_command_as_the_native_action(task_zip: Path) -> None:
+def test_h1_2_wrists_by_fk_of_the_recorders_own_model(task_zip: Path) -> None:
+    """H1_2 through `h1_2_arms` (the recorder's IK model): each wrist within its arm's reach of its shoulder, ahead,
+    left of right; the Inspire hands' internal values stay native, so no opening is made up."""
     raw = _read(task_zip.parent)[1]
-    assert raw.embodiment == "unknown" and raw.robot_type == "unitree_h1_2"
+    assert raw.embodiment == "unitree_h1_2" and raw.robot_type == "unitree_h1_2"
+    assert raw.states["states.arm_state"].names[3:5] == ("kLeftElbowPitch", "kLeftElbowRoll")  # type: ignore[index]
     assert "states.odometry.position" not in raw.signals  # H1_2 records no odometry (null)
     [ep] = prepared(raw)
-    assert not ep.mask.any()
-    assert any("no kinematic description for robot_type 'unitree_h1_2'" in r for r in ep.tier_reasons)
+    left, right = (ep.state[:, hand_dims(h, WRIST_POS)].astype(np.float64) for h in (0, 1))
+    for wrist, side in ((left, 1.0), (right, -1.0)):
+        to_shoulder = np.linalg.norm(wrist - H1_2_SHOULDER * [1.0, side, 1.0], axis=1)
+        assert (to_shoulder < H1_2_REACH).all() and (to_shoulder > 0.1).all() and (wrist[:, 0] > 0.1).all()
+    assert (left[:, 1] > right[:, 1] + 0.1).all()
+    assert not ep.mask[hand_dims(0, GRIPPER)].any() and not ep.mask[hand_dims(1, GRIPPER)].any()
     assert ep.action_native is not None and ep.action_native.shape[1] == 14 + 12 + 12
-    assert action_kind(ep.mask, ep.action_native) is ActionKind.native
+    assert action_kind(ep.mask, ep.action_native) is ActionKind.canonical
 
 
 def test_frames_decode_from_the_zip_in_order(task_zip: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters.humanoid_everyday.steps import ARM_NAMES, parse_steps
+from adapters.humanoid_everyday.steps import ARM_NAMES, H1_2_ARM_NAMES, parse_steps
 from adapters.synthetic.humanoid_everyday import EpisodeSpec, steps_of
 
 
@@ -37,6 +37,8 @@ def test_g1_streams_names_and_units() -> None:
 def test_h1_has_no_robot_type_and_keeps_its_hand_values_raw() -> None:
     s = parse_steps(steps_of(EpisodeSpec("h1", steps=5)), _fail)
     assert s.robot == "h1" and s.states["states.leg_state"].names[-1] == "kWaistYaw"  # type: ignore[index]
+    assert s.states["states.arm_state"].names == s.actions["actions.sol_q"].names == H1_2_ARM_NAMES
+    assert H1_2_ARM_NAMES[4] == "kLeftElbowRoll" and H1_2_ARM_NAMES[13] == "kRightWristYaw"
     assert s.actions["actions.left_angles"].values.shape == (5, 12) and s.actions["actions.left_angles"].names is None
     assert not any(k.startswith("states.odometry") for k in s.signals)  # null odometry: not made up
 
