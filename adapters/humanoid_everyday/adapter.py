@@ -57,7 +57,7 @@ class HumanoidEverydayOptions(AdapterOptions):
     max_depth: int = Field(4, ge=0, description="folder levels below the root searched for task zips and episodes")
     tier: QualityTier = Field(QualityTier.high, description="default tier: teleoperated demonstrations")
     descriptions: Path | None = Field(
-        None, description=f"the task -> description JSON (default: {DESCRIPTIONS} in the root or its parent)"
+        None, description=f"the task -> description JSON (default: {DESCRIPTIONS} in the root folder)"
     )
 
 
@@ -115,13 +115,14 @@ class HumanoidEverydayAdapter(SourceAdapter):
         return self.new_ref(raw_id, (str(folder),), subset=task, source=self.options.source, locator=locator)
 
     def _descriptions(self, root: Location) -> dict[str, str]:
+        """The maker's task -> description table: the option's file, else one in the root folder (held inside it)."""
         path = self.options.descriptions
         if path is None:
-            path = next((d / DESCRIPTIONS for d in (root, root.parent) if (d / DESCRIPTIONS).is_file()), None)
-        if path is None:
-            return {}
+            if root.name.lower().endswith(".zip") or not (root / DESCRIPTIONS).is_file():
+                return {}
+            path = self.inside(root, root / DESCRIPTIONS, field="descriptions")
         try:
-            table = bounds.load_json(self.inside(root.parent, path, field="descriptions"), DESCRIPTIONS)
+            table = bounds.load_json(path, DESCRIPTIONS)
         except (OSError, ValueError) as e:
             raise self.error(f"unreadable task descriptions: {e}", file=path, field="descriptions") from e
         if not isinstance(table, dict):

@@ -83,6 +83,19 @@ def test_a_zip_without_a_root_folder(tmp_path: Path) -> None:
     assert raw.ref.raw_id == f"{TASK}/episode_0" and raw.embodiment == "unitree_g1_dex3"
 
 
+def test_a_dataset_tree_of_categories_and_the_makers_descriptions(tmp_path: Path) -> None:
+    """`<dataset>/<category>/<task>/episode_<n>/` as the maker's LeRobot conversion walks it (he2lerobot.py:51-56),
+    each task's instruction from its `task_description_dict.json` (scripts/) when it names the task, else its name."""
+    write_task(tmp_path / "loco", "squat_to_pick_a_box", SPECS[:1], zipped=False)
+    write_task(tmp_path / "basic", "wipe_the_table", SPECS[1:], zipped=False)
+    table = {"squat_to_pick_a_box": "Squat to pick a box and stand to put it on the desk."}
+    (tmp_path / "task_description_dict.json").write_text(json.dumps(table))
+    raws = _read(tmp_path)
+    assert [r.ref.raw_id for r in raws] == ["basic/wipe_the_table/episode_0", "loco/squat_to_pick_a_box/episode_0"]
+    assert [r.language[0].text for r in raws] == ["wipe the table", table["squat_to_pick_a_box"]]
+    assert [r.ref.subset for r in raws] == ["wipe_the_table", "squat_to_pick_a_box"]
+
+
 def test_g1_wrists_by_fk_within_reach_left_of_right(task_zip: Path) -> None:
     raw = _read(task_zip.parent)[0]
     assert raw.embodiment == "unitree_g1_dex3" and raw.robot_type == "unitree_g1"
