@@ -119,8 +119,11 @@ def _dex3(closed: float) -> list[float]:
 
 
 def frame(i: int) -> np.ndarray:
-    """Step i's image, RGB: a red patch top-left, the step number in the blue channel at (0, 40)."""
-    rgb = np.full((H, W, 3), 90, np.uint8)
+    """Step i's image, RGB: diagonal stripes drifting with i (a scene the camera QA finds neither flat nor frozen), a
+    red patch top-left, the step number in the blue channel at (0, 40)."""
+    y, x = np.mgrid[0:H, 0:W]
+    shade = (40 + 3 * ((x + y + 8 * i) % 60)).astype(np.uint8)
+    rgb = np.stack([shade, shade // 2 + 60, 200 - shade // 2], axis=-1).astype(np.uint8)
     rgb[:24, :24] = (230, 20, 20)
     rgb[0, 40] = (0, 0, i % 256)
     return rgb
