@@ -218,3 +218,18 @@ def test_not_json(tmp_path: Path) -> None:
         HumanoidEverydayAdapter().read(refs[-1])
     assert info.value.field == "data.json" and info.value.file == f"{z}!{TASK}/episode_9/data.json"
     assert json.loads(zipfile.ZipFile(z).read(f"{TASK}/episode_0/data.json"))  # the rest of the zip is intact
+
+
+def test_a_member_folder_that_leaves_the_zip_is_flagged(tmp_path: Path) -> None:
+    """A member named `t/../../evil/data.json` is no episode folder of the zip: its ref is flagged at discovery and
+    reading it raises that, naming the zip, before anything is opened."""
+    z = write_task(tmp_path, TASK, SPECS[:1])
+    with zipfile.ZipFile(z, "a") as f:
+        f.writestr(f"{TASK}/../../evil/data.json", b"[]")
+    adapter = HumanoidEverydayAdapter()
+    refs = list(adapter.discover(tmp_path))
+    bad = [r for r in refs if r.error is not None]
+    assert len(refs) == 2 and len(bad) == 1 and "not a plain path inside the zip" in bad[0].error
+    with pytest.raises(AdapterError) as info:
+        adapter.read(bad[0])
+    assert info.value.field == "zip" and info.value.file == str(z)
