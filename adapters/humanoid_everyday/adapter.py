@@ -188,6 +188,7 @@ class HumanoidEverydayAdapter(SourceAdapter):
             "rate_from": f"time stamps: median step {dt * 1000:.2f} ms over {len(steps.t) - 1} steps",
             "steps_without_actions_dropped": steps.skipped,
             "not_read": list(NOT_READ),
+            "absent": steps.absent,  # optional fields some step lacks (H1_2's null odometry): not read
             "dataset": f"{self.options.source}/{steps.robot}",
         }
         if not steps.actions:

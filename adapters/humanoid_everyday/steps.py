@@ -9,19 +9,20 @@ What a step holds, as the maker's recorder and loader write and read it. Sources
 | `time` | timestamps (from the first kept step) | UNIX s | R:134 |
 | `robot_type` | G1 when "g1" (also under `states`); H1_2 has none | - | R:74,135; H:96-112 |
 | `states.arm_state` (14) | state, `kLeftShoulderPitch` .. `kRightWristYaw` (below) | rad | R:139-154 |
-| `states.leg_state` (15 G1, 13 H1_2) | state | rad | R:155-172 |
+| `states.leg_state` (15 G1, 13 H1_2) | state, when in every step | rad | R:155-172 |
 | `states.hand_state` (14 Dex3-1, 12 Inspire) | state | rad / Inspire's own | R:174-203 |
-| `states.imu.*` (quaternion, accelerometer, gyroscope, rpy) | signals | quaternion w, x, y, z | R:214-219 |
+| `states.imu.*` (quaternion, accelerometer, gyroscope, rpy) | signals, when in every step | quat wxyz | R:214-219 |
 | `states.odometry.*` (position, velocity, rpy, quat) | signals, when in every step | quat w, x, y, z | R:221-226 |
 | `actions.sol_q` (14) | action: the arms' joint targets, named as `arm_state` | rad | R:94,236; H:215-218 |
 | `actions.{left,right}_angles` (7 G1, 12 H1) | actions: hand targets (H1 raw) | rad / internal | R:79-92; H:201-213 |
-| `actions.tau_ff` (14), `armtime`, `iktime` | signals | N m, UNIX s | R:233-237 |
-| `actions.head_rmat`, `{left,right}_pose` | signals: the teleoperator's head, wrists | 3x3, 4x4 | R:239-241 |
+| `actions.tau_ff` (14), `armtime`, `iktime` | signals, when in every step | N m, UNIX s | R:233-237 |
+| `actions.head_rmat`, `{left,right}_pose` | signals (as above): the operator's head, wrists | 3x3, 4x4 | R:239-241 |
 | `image` | the camera's frames, relative to the episode folder | 480x640 RGB | R:245,258-270; C:141 |
 | `depth`, `lidar`, `states.hand_pressure_state` | not read | - | - |
 
-The command is `actions.sol_q` plus the hands' angles: the maker's own conversion to LeRobot builds its `action`
-from exactly these (he2lerobot.py:194-218) and its README's quick start does the same (README.md:79-96). Actions are
+A signal or the legs missing (or null) in some step is not read and named in `absent`; one present but malformed is
+refused like the rest. The command is `actions.sol_q` plus the hands' angles: the maker's own conversion to LeRobot
+builds its `action` from exactly these (H:194-218) and its README's quick start does the same (R:79-96). Actions are
 merged into each step by the recorder from its IK log, by the nearest `armtime` within half a 30 Hz period, else the
 last one held; before the first IK entry a step's `actions` is null (Ausbxuse/avp_teleop@94cd19e:teleop/merger.py:
 23-27,66-80): such leading steps are dropped here and counted (`skipped`); a null later than that is refused.
@@ -84,6 +85,7 @@ class Steps:
     signals: dict[str, Stream] = field(default_factory=dict)
     images: list[str] = field(default_factory=list)
     skipped: int = 0  # leading steps without actions
+    absent: list[str] = field(default_factory=list)  # optional fields some step lacks: not read
 
 
 def robot_of(step: dict[str, Any]) -> str:
@@ -113,6 +115,13 @@ def parse_steps(doc: Any, fail: Fail) -> Steps:
     def col(path: tuple[str, ...], shape: tuple[int, ...] | None = None) -> np.ndarray:
         return _column(steps, path, fail, shape, skipped)
 
+    def signal(key: str, path: tuple[str, ...], shape: tuple[int, ...], **kw: Any) -> None:
+        """An optional signal: read when every step has it (malformed values still refused), else named absent."""
+        if any(_get(s, path) is None for s in steps):
+            out.absent.append(".".join(path))
+        else:
+            out.signals[key] = Stream(out.t, col(path, shape), **kw)
+
     t_unix = col(("time",), ())
     if len(t_unix) > 1 and not np.all(np.diff(t_unix) > 0):
         k = int(np.argmax(np.diff(t_unix) <= 0))
@@ -120,36 +129,32 @@ def parse_steps(doc: Any, fail: Fail) -> Steps:
     out = Steps(t=t_unix - t_unix[0], start_unix=float(t_unix[0]), robot=robot, skipped=skipped)
     arm = col(("states", "arm_state"), (14,))
     out.states["states.arm_state"] = Stream(out.t, arm, arm_names(robot), "rad")
-    leg = col(("states", "leg_state"))
-    out.states["states.leg_state"] = Stream(out.t, leg, LEG_NAMES.get(leg.shape[1]), "rad")
     hand = col(("states", "hand_state"))
     out.states["states.hand_state"] = Stream(out.t, hand, _hand_names(robot, hand.shape[1]), "native")
+    if all(_get(s, ("states", "leg_state")) is not None for s in steps):
+        leg = col(("states", "leg_state"))
+        out.states["states.leg_state"] = Stream(out.t, leg, LEG_NAMES.get(leg.shape[1]), "rad")
+    else:
+        out.absent.append("states.leg_state")
     for key, width in IMU.items():
-        out.signals[f"states.imu.{key}"] = Stream(out.t, col(("states", "imu", key), (width,)))
-    if all(_get(s, ("states", "odometry", "position")) is not None for s in steps):
-        for key, width in ODOMETRY.items():
-            path = ("states", "odometry", key)
-            out.signals[f"states.odometry.{key}"] = Stream(out.t, col(path, (width,)))
+        signal(f"states.imu.{key}", ("states", "imu", key), (width,))
+    for key, width in ODOMETRY.items():  # H1_2 writes them null
+        signal(f"states.odometry.{key}", ("states", "odometry", key), (width,))
     if commanded:
-        _actions(col, out)
+        a = ("actions",)
+        out.actions["actions.sol_q"] = Stream(out.t, col((*a, "sol_q"), (14,)), arm_names(robot), "rad")
+        for side in ("left", "right"):
+            v = col((*a, f"{side}_angles"))
+            names = dex3_names(side) if robot == "g1" and v.shape[1] == 7 else None
+            out.actions[f"actions.{side}_angles"] = Stream(out.t, v, names, "rad" if names else "native")
+        signal("actions.tau_ff", (*a, "tau_ff"), (14,), unit="N m")
+        for key in ("armtime", "iktime"):
+            signal(f"actions.{key}", (*a, key), (), unit="unix_s")
+        signal("actions.head_rmat", (*a, "head_rmat"), (3, 3), unit="rotation")
+        for side in ("left", "right"):
+            signal(f"actions.{side}_pose", (*a, f"{side}_pose"), (4, 4), unit="se3_4x4", frame="teleoperator")
     out.images = [_text(s, "image", i + skipped, fail) for i, s in enumerate(steps)]
     return out
-
-
-def _actions(col: Callable[..., np.ndarray], out: Steps) -> None:
-    a = ("actions",)
-    out.actions["actions.sol_q"] = Stream(out.t, col((*a, "sol_q"), (14,)), arm_names(out.robot), "rad")
-    for side in ("left", "right"):
-        v = col((*a, f"{side}_angles"))
-        names = dex3_names(side) if out.robot == "g1" and v.shape[1] == 7 else None
-        out.actions[f"actions.{side}_angles"] = Stream(out.t, v, names, "rad" if names else "native")
-    out.signals["actions.tau_ff"] = Stream(out.t, col((*a, "tau_ff"), (14,)), unit="N m")
-    for key in ("armtime", "iktime"):
-        out.signals[f"actions.{key}"] = Stream(out.t, col((*a, key), ()), unit="unix_s")
-    out.signals["actions.head_rmat"] = Stream(out.t, col((*a, "head_rmat"), (3, 3)), unit="rotation")
-    for side in ("left", "right"):
-        pose = col((*a, f"{side}_pose"), (4, 4))
-        out.signals[f"actions.{side}_pose"] = Stream(out.t, pose, unit="se3_4x4", frame="teleoperator")
 
 
 def arm_names(robot: str) -> tuple[str, ...]:

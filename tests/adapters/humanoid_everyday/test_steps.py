@@ -41,6 +41,7 @@ def test_h1_has_no_robot_type_and_keeps_its_hand_values_raw() -> None:
     assert H1_2_ARM_NAMES[4] == "kLeftElbowRoll" and H1_2_ARM_NAMES[13] == "kRightWristYaw"
     assert s.actions["actions.left_angles"].values.shape == (5, 12) and s.actions["actions.left_angles"].names is None
     assert not any(k.startswith("states.odometry") for k in s.signals)  # null odometry: not made up
+    assert s.absent == [f"states.odometry.{k}" for k in ("position", "velocity", "rpy", "quat")]
 
 
 def test_leading_steps_without_actions_are_dropped_and_counted() -> None:
@@ -49,6 +50,15 @@ def test_leading_steps_without_actions_are_dropped_and_counted() -> None:
     assert s.skipped == 4 and len(s.t) == 6 and s.start_unix == doc[4]["time"]
     assert np.allclose(s.states["states.arm_state"].values[0], doc[4]["states"]["arm_state"])
     assert s.images[0] == "color/frame_000004.png"
+
+
+def test_a_signal_some_step_lacks_is_named_absent_not_read() -> None:
+    doc = steps_of(EpisodeSpec("g1", steps=6))
+    del doc[3]["actions"]["iktime"]
+    doc[4]["actions"]["tau_ff"] = None
+    s = parse_steps(doc, _fail)
+    assert s.absent == ["actions.tau_ff", "actions.iktime"] and "actions.armtime" in s.signals
+    assert "actions.iktime" not in s.signals and "actions.sol_q" in s.actions
 
 
 def test_no_actions_at_all_keeps_every_step_without_an_action() -> None:
