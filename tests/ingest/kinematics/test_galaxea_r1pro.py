@@ -4,11 +4,16 @@ pitch joints (+y, +y, -y) keep the chest upright when they cancel, and the finge
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
 import numpy as np
 
 from ingest.kinematics import load_model
+from tests.realdata import realdata
 
 MODEL = load_model("galaxea_r1pro")
+OURS = Path(__file__).resolve().parents[3] / "schemas" / "robots" / "descriptions" / "galaxea_r1pro.urdf"
 
 
 def _q(**values: float) -> np.ndarray:
@@ -55,3 +60,30 @@ def test_the_fingers_part_as_their_joints_open() -> None:
         f1, f2 = _pos(q, "left_gripper_finger_link1", "left_gripper_finger_link2")
         gap.append(np.linalg.norm(f1 - f2))
     assert gap[0] < 0.03 and np.all(np.diff(gap) > 0.045)  # 2 x 0.025 m per step, faces 0.027 m apart when shut
+
+
+def _joints(path: Path) -> dict[str, dict]:
+    out = {}
+    for j in ET.parse(path).getroot().iter("joint"):
+        origin, axis, limit = j.find("origin"), j.find("axis"), j.find("limit")
+        out[j.get("name")] = {
+            "type": j.get("type"),
+            "parent": j.find("parent").get("link"),
+            "child": j.find("child").get("link"),
+            "xyz": [float(v) for v in (origin.get("xyz") if origin is not None else "0 0 0").split()],
+            "rpy": [float(v) for v in (origin.get("rpy") if origin is not None else "0 0 0").split()],
+            "axis": None if axis is None or j.get("type") == "fixed" else [float(v) for v in axis.get("xyz").split()],
+            "limit": [float(limit.get(k)) for k in ("lower", "upper")] if limit is not None else None,
+        }
+    return out
+
+
+def test_every_joint_is_the_makers_own() -> None:
+    """The transcription against the maker's file itself: every joint kept has the maker's type, parent, child,
+    origin, axis and limits, number for number."""
+    maker = _joints(realdata("galaxea_r1pro_urdf/urdf_r1pro_2025.urdf"))
+    ours = _joints(OURS)
+    assert len(ours) == 26
+    for name, joint in ours.items():
+        assert name in maker, name
+        assert joint == maker[name], name
