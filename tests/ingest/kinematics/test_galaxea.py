@@ -1,6 +1,8 @@
-"""The Galaxea R1 Pro description read physically (galaxea_r1pro.urdf, the maker's urdf_r1pro_2025.urdf trimmed): the
-arms hang at zero, the two sides are mirror images, the torso's yaw turns both shoulders about the vertical, its three
-pitch joints (+y, +y, -y) keep the chest upright when they cancel, and the fingers part as their joints open."""
+"""The Galaxea descriptions read physically and against the maker's files. R1 Pro (galaxea_r1pro.urdf, the maker's
+urdf_r1pro_2025.urdf trimmed): the arms hang at zero, the two sides are mirror images, the torso's yaw turns both
+shoulders about the vertical, its three pitch joints (+y, +y, -y) keep the chest upright when they cancel, the fingers
+part as their joints open. R1 Lite (galaxea_r1lite.urdf): the wrist's z points at the fingers, the arms sit at +-0.335 m
+of the chest. Both: every joint kept is the maker's, number for number (the maker's files are an awaited sample)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from ingest.frames import offset_matrix
 from ingest.kinematics import load_model
+from schemas.robots.registry import JOINT_SPACE
 from tests.realdata import realdata
 
 MODEL = load_model("galaxea_r1pro")
-OURS = Path(__file__).resolve().parents[3] / "schemas" / "robots" / "descriptions" / "galaxea_r1pro.urdf"
+DESCRIPTIONS = Path(__file__).resolve().parents[3] / "schemas" / "robots" / "descriptions"
 
 
 def _q(**values: float) -> np.ndarray:
@@ -78,12 +83,36 @@ def _joints(path: Path) -> dict[str, dict]:
     return out
 
 
-def test_every_joint_is_the_makers_own() -> None:
+@pytest.mark.parametrize(
+    ("ours", "maker", "joints"),
+    [("galaxea_r1pro", "R1Pro/urdf_r1pro_2025.urdf", 26), ("galaxea_r1lite", "R1Lite/urdf_r1lite_2025.urdf", 21)],
+)
+def test_every_joint_is_the_makers_own(ours: str, maker: str, joints: int) -> None:
     """The transcription against the maker's file itself: every joint kept has the maker's type, parent, child,
     origin, axis and limits, number for number."""
-    maker = _joints(realdata("galaxea_r1pro_urdf/urdf_r1pro_2025.urdf"))
-    ours = _joints(OURS)
-    assert len(ours) == 26
-    for name, joint in ours.items():
-        assert name in maker, name
-        assert joint == maker[name], name
+    theirs = _joints(realdata(f"galaxea_urdf/{maker}"))
+    kept = _joints(DESCRIPTIONS / f"{ours}.urdf")
+    assert len(kept) == joints
+    for name, joint in kept.items():
+        assert name in theirs, name
+        assert joint == theirs[name], name
+
+
+@pytest.mark.parametrize("name", ["galaxea_r1pro", "galaxea_r1lite"])
+def test_the_wrist_looks_at_its_fingers(name: str) -> None:
+    """The canonical wrist's z (joint_space.yaml link_from_wrist) points from the gripper link to the fingers."""
+    model, spec = load_model(name), JOINT_SPACE[name]
+    lo, hi = model.lower, model.upper
+    q = np.random.default_rng(0).uniform(lo, hi, size=(32, model.dof))
+    q[:, [i for i, j in enumerate(model.joint_names) if "finger" in j]] = 0.0  # fingers shut: their midpoint centred
+    for arm in spec.arms:
+        s = arm.side
+        links = [arm.link, f"{s}_gripper_finger_link1", f"{s}_gripper_finger_link2", f"{s}_arm_base_link"]
+        poses = model.forward(q, links, base=spec.base_link)
+        wrist = poses[:, 0] @ offset_matrix(arm.link_from_wrist)
+        tips = (poses[:, 1, :3, 3] + poses[:, 2, :3, 3]) / 2 - wrist[:, :3, 3]
+        np.testing.assert_allclose(
+            np.einsum("ni,ni->n", wrist[:, :3, 2], tips / np.linalg.norm(tips, axis=1)[:, None]), 1, atol=1e-3
+        )
+        if name == "galaxea_r1lite":  # both arm bases on the chest, the canonical origin
+            np.testing.assert_allclose(poses[0, 3, :3, 3], [0, 0.335 if s == "left" else -0.335, 0.12306], atol=1e-9)
