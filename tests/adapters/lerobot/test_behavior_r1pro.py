@@ -93,3 +93,17 @@ def test_r1pro_arms_read_the_other_way_round_cross(raw: RawEpisode) -> None:
     [out] = prepared(swapped)
     left, right = (out.state[:, hand_dims(h, WRIST_POS)] for h in (0, 1))
     assert not (left[:, 1] > right[:, 1]).all()
+
+
+def test_depth_and_segmentation_videos_take_no_view_slot(raw: RawEpisode) -> None:
+    """BEHAVIOR records depth (`video.is_depth_map`) and instance-id videos beside each RGB camera: only the RGB
+    ones are views; the others are kept under their own keys, never in an RGB slot."""
+    slots = raw.metadata["camera_map"]
+    assert {k: v for k, v in slots.items() if ".rgb." in k} == {
+        "observation.images.rgb.left_wrist": "wrist_left",
+        "observation.images.rgb.right_wrist": "wrist_right",
+        "observation.images.rgb.head": "head",
+    }
+    others = {k: v for k, v in slots.items() if ".rgb." not in k}
+    assert len(others) == 6 and set(others.values()) == {None}
+    assert all(k in raw.cameras for k in slots)  # every video still read
