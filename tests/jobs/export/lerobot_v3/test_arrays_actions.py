@@ -37,7 +37,9 @@ from schemas.canonical import ACTION, ACTION_NATIVE, GRIPPER, STATE, WRIST_POS, 
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import dataset_dir
 from schemas.image_size import ImageSpec
+from tests.adapters.arrays.test_real_isaaclab import ISAACLAB, ISAACLAB_FROM
 from tests.ingest.qa.planted_raw import ingest
+from tests.realdata import realdata
 
 RATE = 20  # Hz: Isaac Lab's stack envs and robosuite's default control_freq
 LENGTHS = (62, 47)  # rows per demo: 3.1 s and 2.35 s
@@ -224,3 +226,34 @@ def test_lerobot_train_trains_on_the_export(corpus: SimpleNamespace, run_oracle_
     run = run_oracle_v30("train", ds, "--out", corpus.tmp / f"runs_{source}", "--", *args, timeout=600)[str(ds)]
     assert run["ok"], (run.get("error"), run.get("where"))
     assert len(run["losses"]) == TRAIN_STEPS and all(math.isfinite(v) for v in run["losses"]), run
+
+
+def test_a_real_isaac_lab_recording_exports_its_accumulated_command(tmp_path: Path) -> None:
+    """The real teleoperated stack demonstrations (no cameras: exported with `--cameras none`'s equivalent, the dataset
+    has none): canonical action kind, an `action` that moves, `action.native` summing to the file's commands."""
+    path = realdata(ISAACLAB)
+    if path is None:
+        pytest.skip(f"real sample absent: {ISAACLAB_FROM}")
+    adapter, root = get_adapter("arrays"), tmp_path / "corpus"
+    refs = list(adapter.discover(path.parent))
+    for ref in refs:
+        kept, why = ingest(adapter.read(ref), CanonicalizeSpec(), root / dataset_dir("isaaclab", ref.subset))
+        assert kept, why
+    rebuild_catalog(Corpus(root))
+    kinds = run_query(root, "SELECT action_kind FROM episodes").column("action_kind").to_pylist()
+    assert kinds == ["canonical"] * len(refs)
+    results = export_corpus(root, tmp_path / "out")
+    (name,) = results
+    assert results[name][0] == "written", results
+    ds = tmp_path / "out" / name
+    names = _names(ds, ACTION_NATIVE)
+    cols = [names.index(f"actions.{i}") for i in range(6)]
+    with h5py.File(path) as f:
+        demos = sorted(f["data"], key=lambda d: int(d.split("_")[1]))
+        sums = [f["data"][d]["actions"][:, :6].astype(np.float64).sum(0) for d in demos]
+    exported = _episodes(ds, ACTION_NATIVE)
+    assert len(exported) == len(sums) == 10
+    for native, want in zip(exported, sums, strict=True):
+        np.testing.assert_allclose(native[:, cols].sum(0), want, atol=1e-3)
+    action = np.concatenate(_episodes(ds, ACTION))
+    assert action[:, hand_dims(1, WRIST_POS)].std(0).min() > 1e-3  # the canonical action moves
