@@ -26,7 +26,7 @@ from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.robomind import EpisodeSpec as RoboMINDSpec
 from adapters.synthetic.robomind import write_robomind
 from tests.adapters.arrays.conftest import ROBOSUITE
-from tests.adapters.arrays.test_real_isaaclab import ISAACLAB
+from tests.adapters.arrays.test_real_isaaclab import ISAACLAB, MIMIC
 from tests.fixtures.agibot_genie import GenieSpec, write_genie_sim
 from tests.realdata import realdata
 
@@ -125,7 +125,7 @@ def test_agibot_genie_per_frame_dataset_never_allocated(tmp_path: Path) -> None:
     _refused("agibot_genie", tmp_path, "/7/state/joint/position", "no storage was ever allocated")
 
 
-@pytest.mark.parametrize("sample", [ROBOSUITE, AGIBOT_REAL, ISAACLAB])
+@pytest.mark.parametrize("sample", [ROBOSUITE, AGIBOT_REAL, ISAACLAB, MIMIC])
 def test_real_files_fully_written_are_not_flagged(sample: str) -> None:
     path = realdata(sample)
     if path is None:
