@@ -46,13 +46,9 @@ def h5_unwritten(ds: Any, start: int | None = None, stop: int | None = None) -> 
     layout = plist.get_layout()
     if layout == h5py.h5d.VIRTUAL or plist.get_external_count() > 0:
         return
-    file, name = _where(dsid)
-    label = f"{name} in {file}"
-    then = f"h5py would read them as the fill value {_fill(ds, plist)}; not read"
     if layout != h5py.h5d.CHUNKED:
         if dsid.get_storage_size() == 0:  # compact data lives in the header: only a contiguous one can lack it
-            message = f"{label}: no storage was ever allocated (rows 0..{shape[0] - 1} never written): {then}"
-            raise AbsentData(message, file=file, dataset=name)
+            _absent(ds, plist, f"no storage was ever allocated (rows 0..{shape[0] - 1} never written)")
         return
     chunks = tuple(plist.get_chunk())
     grid = [-(-n // c) for n, c in zip(shape, chunks, strict=True)]
@@ -67,16 +63,19 @@ def h5_unwritten(ds: Any, start: int | None = None, stop: int | None = None) -> 
     spans = _spans([(max(first, r * chunks[0]), min(last, (r + 1) * chunks[0]) - 1) for r in missing])
     shown = ", ".join(f"{a}..{b}" for a, b in spans[:4]) + (" ..." if len(spans) > 4 else "")
     rows = sum(b - a + 1 for a, b in spans)
-    message = f"{label}: {rows} of rows {first}..{last - 1} lie in chunks never written (rows {shown}): {then}"
-    raise AbsentData(message, file=file, dataset=name)
+    _absent(ds, plist, f"{rows} of rows {first}..{last - 1} lie in chunks never written (rows {shown})")
 
 
-def _where(dsid: Any) -> tuple[str, str]:
-    """(the file's name, the dataset's path in it) of a DatasetID."""
+def _absent(ds: Any, plist: Any, what: str) -> None:
+    """Raise AbsentData for `ds`: `<dataset> in <file>: <what>: h5py would read them as the fill value <v>`."""
     import h5py
 
-    file, name = h5py.h5f.get_name(dsid), h5py.h5i.get_name(dsid)
-    return tuple(x.decode(errors="replace") if isinstance(x, bytes) else str(x) for x in (file, name))  # type: ignore[return-value]
+    dsid = ds.id if isinstance(ds, h5py.Dataset) else ds
+    file, name = (x.decode(errors="replace") for x in (h5py.h5f.get_name(dsid), h5py.h5i.get_name(dsid)))
+    fill = _fill(ds, plist)
+    raise AbsentData(
+        f"{name} in {file}: {what}: h5py would read them as the fill value {fill}; not read", file=file, dataset=name
+    )
 
 
 def _fill(ds: Any, plist: Any) -> str:
