@@ -37,12 +37,19 @@ def confined_discover(discover: Any) -> Any:
 
 
 def flagged_first(read: Any) -> Any:
-    """`read` that first raises the error discovery flagged its ref with (`SourceAdapter.raise_discovered`)."""
+    """`read` that first raises the error discovery flagged its ref with (`SourceAdapter.raise_discovered`), and
+    whose data found absent (`AbsentData`: HDF5 or Zarr chunks never written, wherever the adapter read them) comes
+    out as the adapter's error naming the file, the episode and the dataset."""
+    from adapters.storage.absent import AbsentData
 
     @functools.wraps(read)
     def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:
         self.raise_discovered(ref)
-        return read(self, ref, *args, **kwargs)
+        try:
+            return read(self, ref, *args, **kwargs)
+        except AbsentData as e:
+            file = e.file or (ref.paths[0] if ref.paths else None)
+            raise self.error(str(e), file=file, episode=ref.raw_id, field=e.dataset) from e
 
     wrapper._confined = True  # type: ignore[attr-defined]
     return wrapper

@@ -31,6 +31,7 @@ import numpy as np
 
 from adapters.base import AdapterError
 from adapters.storage import bounds
+from adapters.storage.absent import AbsentData, h5_unwritten
 from adapters.storage.h5 import dataset_paths, open_h5
 from adapters.storage.location import Location
 
@@ -103,6 +104,11 @@ def _per_frame(f: h5py.File, frames: list[str], fail: Fail) -> AlignedJoints:
                 raise fail(f"frame {name} has no {key} (frame 0 has)", f"{name}/{key}") from None
             if ds.shape != shapes[key]:
                 raise fail(f"frame {name}: shape {ds.shape}, frame 0 has {shapes[key]}", f"{name}/{key}")
+            if ds.get_storage_size() == 0:  # read below without `bounds.read_array`: its check, here, when no byte
+                try:  # is stored (a frame's dataset is one small chunk or contiguous: all or nothing)
+                    h5_unwritten(ds)
+                except AbsentData as e:
+                    raise fail(str(e), f"{name}/{key}") from e
             ds.read(h5py.h5s.ALL, h5py.h5s.ALL, columns[key][i : i + 1].reshape(shapes[key]))  # a view
     stamps = columns.pop("main_timestamp").reshape(len(frames))
     out.times_s, out.clock = relative_seconds(stamps, fail, "main_timestamp")

@@ -17,6 +17,7 @@ import numpy as np
 
 from adapters.arrays.layouts import Container
 from adapters.storage import bounds
+from adapters.storage.absent import AbsentData
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, is_object
 from schemas.lfs import MAX_POINTER_BYTES, pointer_message, pointer_size
@@ -74,7 +75,8 @@ class Store:
         return {g: self.attrs(g) for g in groups if g in self.groups}
 
     def read(self, key: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
-        """Rows [start, stop) of the array `key`; a Zarr array's chunks there must all hold data (`unwritten`)."""
+        """Rows [start, stop) of the array `key`; its chunks there must all hold data (a Zarr array's: `unwritten`,
+        an HDF5 dataset's: `bounds.read_array`)."""
         arr = self._root[key]
         where = f"{key} of {self.where or 'the zarr store'}"
         present = (lambda: unwritten(arr, where, start, stop)) if self.container == "zarr" else None
@@ -101,11 +103,6 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
     finally:
         if zip_store is not None:
             zip_store.close()
-
-
-class AbsentData(ValueError):
-    """Rows of an array that hold no data: chunks never written (Zarr reads them as the fill value, silently) or chunk
-    files that are Git LFS pointers."""
 
 
 def unwritten(arr: Any, what: str, start: int | None = None, stop: int | None = None) -> None:

@@ -207,7 +207,8 @@ def read_array(
     `transforms/camera` of (80e6, 4, 4) float64 (10 GB of chunks never written) took 3 GiB in 24 s before this.
     TooLarge names `what` (default: the dataset and its file), the shape and the dtype. `present`, when given, is
     called once the budget allows the read and before it: it raises when the rows hold no data (a Zarr array's chunks
-    never written, `adapters.arrays.stores.unwritten`)."""
+    never written, `adapters.arrays.stores.unwritten`); an h5py dataset's rows are always checked so (chunks never
+    written, storage never allocated: `adapters.storage.absent.h5_unwritten`), h5py reading them as the fill value."""
     if what is None:
         file = getattr(getattr(arr, "file", None), "filename", None) or getattr(arr, "store", "")
         what = f"{getattr(arr, 'name', None) or getattr(arr, 'path', '?')} in {file}"
@@ -220,4 +221,8 @@ def read_array(
         ask(math.prod(chunk) * arr.dtype.itemsize, f"{what}: one chunk {tuple(chunk)} of {arr.dtype}")
     if present is not None:
         present()
+    if type(arr).__module__.startswith("h5py"):  # h5py is imported by whoever holds one of its datasets
+        from adapters.storage.absent import h5_unwritten
+
+        h5_unwritten(arr, start, stop)
     return np.asarray(arr[start:stop] if arr.shape else arr[()])

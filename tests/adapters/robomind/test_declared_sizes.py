@@ -18,11 +18,13 @@ CAP = 3 << 30
 BUDGET = 700 << 20
 
 
-def _agilex(root: Path, rows: int, field: str = "puppet/joint_position_left") -> Path:
+def _agilex(root: Path, rows: int, field: str = "puppet/joint_position_left", *, written: bool = False) -> Path:
     [ep] = write_robomind(root, [EpisodeSpec("agilex_3rgb", "task_agilex", "1014_144600", 40)]).values()
     with h5py.File(ep.path, "r+") as f:
         del f[field]
-        f.create_dataset(field, shape=(rows, 7), dtype="f8", chunks=(min(rows, 1024), 7))  # declared, never written
+        ds = f.create_dataset(field, shape=(rows, 7), dtype="f8", chunks=(min(rows, 1024), 7))  # declared
+        if written:  # else never written (and refused so, `adapters.storage.absent`, once within the bound)
+            ds[:] = 0.1
     return ep.path
 
 
@@ -52,7 +54,7 @@ def test_a_row_count_bomb_is_refused_within_a_memory_budget(tmp_path: Path) -> N
 
 def test_rows_within_the_cameras_frames_are_read(tmp_path: Path) -> None:
     """The bound is the cameras' frames plus the tolerance `_cameras` already allows, so no valid file is refused."""
-    _agilex(tmp_path / "root", 41)  # one row more than the frames: within frame_tolerance
+    _agilex(tmp_path / "root", 41, written=True)  # one row more than the frames: within frame_tolerance
     adapter = RoboMINDAdapter()
     [ref] = list(adapter.discover(tmp_path / "root"))
     ep = adapter.read(ref)

@@ -45,7 +45,8 @@ def test_a_file_is_read_whole_only_within_its_limit(tmp_path: Path) -> None:
 
 def test_an_array_is_read_only_within_the_reading_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with h5py.File(tmp_path / "a.h5", "w") as f:
-        f.create_dataset("big", shape=(80_000_000, 4, 4), dtype="f8", chunks=(1024, 4, 4))  # 10 GB, never written
+        big = f.create_dataset("big", shape=(80_000_000, 4, 4), dtype="f8", chunks=(1024, 4, 4))  # 10 GB declared
+        big[:1024] = 1.0  # its first chunk written, the rest never
         f["rows"] = np.arange(40.0).reshape(10, 4)
         f["scalar"] = 3.0
     with h5py.File(tmp_path / "a.h5") as f:
@@ -53,6 +54,8 @@ def test_an_array_is_read_only_within_the_reading_budget(tmp_path: Path, monkeyp
         with pytest.raises(bounds.TooLarge, match=r"/big in .*a\.h5 \(\(80000000, 4, 4\) float64\) size in bytes: "):
             bounds.read_array(f["big"])
         assert bounds.read_array(f["big"], start=5, stop=7).shape == (2, 4, 4)  # a slice asks for its own size
+        with pytest.raises(ValueError, match=r"rows 2000\.\.2001 lie in chunks never written"):  # absent_data
+            bounds.read_array(f["big"], start=2000, stop=2002)
         monkeypatch.setenv("EIDATA_MAX_READ_BYTES", "64")
         assert bounds.read_array(f["rows"], start=8).tolist() == [[32, 33, 34, 35], [36, 37, 38, 39]]
         assert bounds.read_array(f["scalar"]) == 3.0

@@ -34,6 +34,7 @@ from schemas.corpus import dataset_dir
 from schemas.image_size import ImageSpec
 from tests.fixtures.layouts import load_case, materialize
 from tests.ingest.qa.planted_raw import ingest
+from tests.realdata import realdata
 
 LAYOUTS = Path(__file__).resolve().parents[3] / "fixtures" / "lerobot_layouts"
 ROBOTS = {"lingzu": "lingzu_open50_v30", "robocoin": "robocoin_v21"}
@@ -122,3 +123,41 @@ def test_lerobot_train_trains_on_the_command(corpus: SimpleNamespace, run_oracle
     run = run_oracle_v30("train", ds, "--out", corpus.tmp / "runs", "--", *args, timeout=600)[str(ds)]
     assert run["ok"], (run.get("error"), run.get("where"))
     assert len(run["losses"]) == TRAIN_STEPS and all(math.isfinite(v) for v in run["losses"]), run
+
+
+SO101 = "lerobot_so101_record_test"
+SO101_FROM = "SamueleSandrini/record-test@c6d0de3:meta/,data/ -> lerobot_so101_record_test"
+
+
+def test_a_real_so101_recording_in_uncalibrated_units_exports_its_command(tmp_path: Path) -> None:
+    """A real LeRobot v3.0 SO-101 recording (4 episodes at 30 fps; its videos left out) whose joints are in lerobot's
+    RANGE_M100_100 units with no calibration file: no canonical mapping, so its command is the action, exported
+    alone equal to the raw `action` rows at k/10 s (every third row), per episode."""
+    root = realdata(SO101)
+    if root is None:
+        pytest.skip(f"real sample absent: {SO101_FROM}")
+    corpus, adapter, spec = tmp_path / "corpus", get_adapter("lerobot"), CanonicalizeSpec(image=ImageSpec(size="32x32"))
+    for ref in adapter.discover(root):
+        kept, why = ingest(adapter.read(ref), spec, corpus / dataset_dir("so101", ref.subset))
+        assert kept, why
+    rebuild_catalog(Corpus(corpus))
+    query = "SELECT action_kind, tier, qa_trim_start FROM episodes ORDER BY episode_index"
+    rows = run_query(corpus, query).to_pylist()
+    assert len(rows) == 4 and all(r["action_kind"] == "native" and r["tier"] != "actionless" for r in rows), rows
+    results = export_corpus(corpus, tmp_path / "out")
+    (name,) = results
+    assert results[name][0] == "written" and "action from action.native" in results[name][1], results
+    exported = pq.read_table(sorted((tmp_path / "out" / name / "data").rglob("*.parquet")))
+    raw = pq.read_table(sorted((root / "data").rglob("*.parquet")))
+    got_ep = exported["episode_index"].to_numpy()
+    got = np.stack(exported[ACTION].to_numpy(zero_copy_only=False)).astype(np.float64)
+    raw_ep = raw["episode_index"].to_numpy()
+    want_all = np.stack(raw["action"].to_numpy(zero_copy_only=False)).astype(np.float64)
+    got_t = exported["timestamp"].to_numpy().astype(np.float64)
+    for e, mine_e in zip(sorted(set(raw_ep.tolist())), sorted(set(got_ep.tolist())), strict=True):
+        mine, t = got[got_ep == mine_e], got_t[got_ep == mine_e]
+        assert np.allclose(t, np.arange(len(t)) / 10)
+        start = rows[e]["qa_trim_start"] / 10  # idle seconds the behaviour QA cut (said in the tier reasons)
+        want = want_all[raw_ep == e][np.round((t + start) * 30).astype(int)]  # 30 fps: the row at k/10 s
+        np.testing.assert_allclose(mine, want, atol=1e-4, err_msg=f"episode {e}")
+    assert got.std(axis=0).min() > 0  # every joint target moves
