@@ -28,6 +28,7 @@ validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapt
 | `next.success`, `success`,          | `success` (true on any frame); else an      | `next.done` is never read as     |
 | `is_success`, `episode_success`     | episode meta `success` bool; else None      | success (it ends every episode)  |
 | episodes.jsonl `action_config`      | `action_config`                             | frames                           |
+| RoboCOIN `annotations/*.jsonl`      | `language` (subtask, scene), `action_config`| `adapters.lerobot.annotations`   |
 | `robot_type`, `fps`                 | `robot_type`, `native_fps`, `embodiment`    | fps as declared (may be float)   |
 | modality.json                       | `metadata["modality"]` (rotation_type,      | slices in                        |
 |                                     | absolute, ...) as given                     | `metadata["stream_layout"]`      |
@@ -79,6 +80,7 @@ from pydantic import Field, field_validator
 
 from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
 from adapters.camera_roles import Role
+from adapters.lerobot.annotations import DatasetAnnotations, annotate, read_annotations
 from adapters.lerobot.cameras import select_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
@@ -162,6 +164,7 @@ class LeRobotSource(SourceAdapter):
     ) -> None:
         super().__init__(options, storage)
         self._cache: dict[Location, LoadedDataset] = {}
+        self._notes: dict[Location, DatasetAnnotations] = {}  # RoboCOIN's annotations/*.jsonl, per dataset root
 
     @classmethod
     def root_problem(cls, root: Location) -> str | None:
@@ -270,7 +273,7 @@ class LeRobotSource(SourceAdapter):
             embodiment_from=embodiment_from,
             tier=self.options.tier,
         )
-        raw = EpisodeReader(ds, loc, ref, settings, self.error).read()
+        raw = annotate(EpisodeReader(ds, loc, ref, settings, self.error).read(), self._notes.get(root))
         findings = [f for f in self.dataset_findings(ds) if f.severity != "info"]
         joint_space = joint_options(robot_type, self.options.joint_space, ds)
         return replace(raw, findings=findings, joint_space=joint_space)
@@ -312,7 +315,8 @@ class LeRobotSource(SourceAdapter):
             locations = v2_locations(info, meta.episodes)
         episodes = {e.episode_index: e for e in locations}
         is_v3 = "v3_layout" in meta.codes()
-        ds = LoadedDataset(root, subset, version, is_v3, info, meta.modality, tasks, episodes, quirks)
+        self._notes[root] = notes = read_annotations(root, set(info.features), set(episodes))
+        ds = LoadedDataset(root, subset, version, is_v3, info, meta.modality, tasks, episodes, quirks + notes.quirks)
         self._check_data_files(ds)
         select_cameras(ds, self.options.cameras, self.options.camera_map, self.options.camera_rules)
         return ds
