@@ -36,6 +36,7 @@ from adapters.storage import bounds
 from adapters.storage.location import Location, listing
 from schemas.corpus import SourceAnnotation
 from schemas.dataset_meta import Quirk, quirk
+from schemas.dataset_meta import listing as said
 from schemas.lerobot import ActionSegment
 
 ANNOTATIONS_DIR = "annotations"
@@ -80,13 +81,12 @@ def read_annotations(root: Location, columns: set[str], episodes: set[int]) -> D
     """The annotation files under `root/annotations`; `columns` are the dataset's declared features (an index column
     without its file is said), `episodes` the episode indices it lists."""
     out = DatasetAnnotations()
-    found = {e.name: e for e in listing(root / ANNOTATIONS_DIR) if not e.is_dir}
-    for name in sorted(found):
+    found = sorted(e.name for e in listing(root / ANNOTATIONS_DIR) if not e.is_dir)
+    if other := [name for name in found if name not in VOCABULARIES]:  # one finding for them all
+        msg = f"{len(other)} file(s) not read: {said(other)} (RoboCOIN's are {', '.join(VOCABULARIES)})"
+        out.quirks.append(quirk("annotation_file_unknown", "warning", msg, f"{ANNOTATIONS_DIR}/{other[0]}"))
+    for name in (n for n in found if n in VOCABULARIES):
         rel = f"{ANNOTATIONS_DIR}/{name}"
-        if name not in VOCABULARIES:
-            known = ", ".join(VOCABULARIES)
-            out.quirks.append(quirk("annotation_file_unknown", "warning", f"{rel}: not read (known: {known})", rel))
-            continue
         try:
             data = bounds.read_bounded(root / rel, bounds.limit("SIDECAR_BYTES"), rel)
         except (OSError, ValueError) as err:  # a Git LFS pointer, too large, unreadable: named
