@@ -29,6 +29,7 @@ validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapt
 | `is_success`, `episode_success`     | episode meta `success` bool; else None      | success (it ends every episode)  |
 | episodes.jsonl `action_config`      | `action_config`                             | frames                           |
 | RoboCOIN `annotations/*.jsonl`      | `language` (subtask, scene), `action_config`| `adapters.lerobot.annotations`   |
+| RoboCOIN `eef_sim_pose_state`       | `hands` (wrists; `gripper_open_scale_state`)| `adapters.lerobot.unified_eef`   |
 | `robot_type`, `fps`                 | `robot_type`, `native_fps`, `embodiment`    | fps as declared (may be float)   |
 | modality.json                       | `metadata["modality"]` (rotation_type,      | slices in                        |
 |                                     | absolute, ...) as given                     | `metadata["stream_layout"]`      |
@@ -85,6 +86,7 @@ from adapters.lerobot.cameras import select_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
 from adapters.lerobot.layout import read_v3_locations, read_v3_tasks, v2_locations
+from adapters.lerobot.unified_eef import unified_hands
 from adapters.storage.contain import outside, readable_under
 from adapters.storage.location import Location, listing, locate, readable
 from schemas.canonical import Camera
@@ -273,7 +275,7 @@ class LeRobotSource(SourceAdapter):
             embodiment_from=embodiment_from,
             tier=self.options.tier,
         )
-        raw = annotate(EpisodeReader(ds, loc, ref, settings, self.error).read(), self._notes.get(root))
+        raw = unified_hands(annotate(EpisodeReader(ds, loc, ref, settings, self.error).read(), self._notes.get(root)))
         findings = [f for f in self.dataset_findings(ds) if f.severity != "info"]
         joint_space = joint_options(robot_type, self.options.joint_space, ds)
         return replace(raw, findings=findings, joint_space=joint_space)
