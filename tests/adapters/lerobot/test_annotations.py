@@ -5,7 +5,7 @@ The dataset is the real RoboCOIN layout (tests/fixtures/lerobot_layouts/robocoin
 runs a left-arm grasp then place then "End", slot 1 a right-arm grasp over rows 10..19 and "null" elsewhere (the
 maker's empty slot), `scene_annotation` one scene per episode. The vocabularies are written in the maker's form
 (`{"subtask_index": i, "subtask": text}`, FlagOpen/RoboCOIN@b3261fe src/lerobot/datasets/utils.py:221-242).
-A real RoboCOIN dataset (awaited sample `robocoin_g1_annotations`) is read by the last test.
+A real RoboCOIN dataset (awaited sample `robocoin_g1edu_u3`) is read by the last test.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ SUBTASKS = {
 }
 SCENES = {0: "A kitchen counter with a cube", 1: "An office desk with a cube"}
 DIRECTIONS = {0: "static", 1: "forward"}
-REAL = "robocoin_g1_annotations"
+REAL = "robocoin_g1edu_u3"
 
 
 def _jsonl(path: Path, rows: list[dict] | list[str]) -> None:

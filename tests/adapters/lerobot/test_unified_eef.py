@@ -24,8 +24,10 @@ from ingest.steps import prepare
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.layouts import load_case, materialize, overwrite_columns
+from tests.realdata import realdata
 
 LAYOUT = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts" / "robocoin_v21"
+REAL = "robocoin_g1edu_u3"  # tests/adapters/lerobot/test_annotations.py reads its annotations too
 EULER = {0: (0.4, 0.6, 1.2), 1: (-0.3, 0.2, -0.8)}  # roll, pitch, yaw (rad)
 
 
@@ -135,3 +137,22 @@ def test_the_commanded_pose_stays_a_native(tmp_path: Path, column: str) -> None:
     raw = _raw(tmp_path)
     [ep] = prepare(raw, CanonicalizeSpec()).episodes
     assert any(n.startswith(column) for n in ep.state_native_names)
+
+
+def test_real_robocoin_unified_eef() -> None:
+    """A real RoboCOIN dataset (awaited: QianHuixun/New-Test@ff298f6, a Unitree G1edu-u3 with three-finger hands,
+    origin between the feet): both wrists become canonical, finite, above the floor and within a humanoid's reach of
+    the origin, the left one left of the right one in most frames, and the action is canonical."""
+    adapter = LeRobotSource()
+    refs = sorted(adapter.discover(realdata(REAL)), key=lambda r: r.raw_id)
+    raws = [adapter.read(r) for r in refs if r.error is None]  # the sample holds the first two episodes' parquets
+    assert len(raws) >= 2
+    for raw in raws:
+        assert sorted(raw.hands.hands) == [0, 1] and raw.embodiment == EMBODIMENT
+        [ep, *_] = prepare(raw, CanonicalizeSpec()).episodes
+        assert ep.action_kind == "canonical"
+        left, right = ep.state[:, hand_dims(0, WRIST_POS)], ep.state[:, hand_dims(1, WRIST_POS)]
+        for wrist in (left, right):
+            assert np.isfinite(wrist).all() and (wrist[:, 2] > -0.2).all()
+            assert (np.linalg.norm(wrist, axis=1) < 2.0).all()
+        assert np.mean(left[:, 1] > right[:, 1]) > 0.9
