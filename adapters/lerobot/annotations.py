@@ -33,6 +33,7 @@ import numpy as np
 from adapters.base import Language, RawEpisode
 from adapters.lerobot.columns import runs, span_s
 from adapters.storage import bounds
+from adapters.storage.contain import contained
 from adapters.storage.location import Location, listing
 from schemas.corpus import SourceAnnotation
 from schemas.dataset_meta import Quirk, quirk
@@ -88,8 +89,8 @@ def read_annotations(root: Location, columns: set[str], episodes: set[int]) -> D
     for name in (n for n in found if n in VOCABULARIES):
         rel = f"{ANNOTATIONS_DIR}/{name}"
         try:
-            data = bounds.read_bounded(root / rel, bounds.limit("SIDECAR_BYTES"), rel)
-        except (OSError, ValueError) as err:  # a Git LFS pointer, too large, unreadable: named
+            data = bounds.read_bounded(contained(root, rel), bounds.limit("SIDECAR_BYTES"), rel)
+        except (OSError, ValueError) as err:  # outside the root, a Git LFS pointer, too large, unreadable: named
             out.quirks.append(quirk("annotation_unreadable", "error", f"{rel}: {err}", rel))
             continue
         out.texts[name] = _vocabulary(rel, VOCABULARIES[name][0], data, episodes, out)

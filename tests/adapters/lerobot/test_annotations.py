@@ -142,9 +142,8 @@ def test_subtask_segments_reach_the_written_episode(tmp_path: Path) -> None:
         assert 0 <= s.start_frame < s.end_frame <= entry.length
         assert s.model_extra.get("kind") == "subtask"
     lineage = entry.model_extra["eidata"]
-    assert lineage["source_annotation"]["vocabularies"]["scene_annotation"] == {
-        str(k): v for k, v in SCENES.items()
-    } or (lineage["source_annotation"]["vocabularies"]["scene_annotation"] == SCENES)
+    scenes = lineage["source_annotation"]["vocabularies"]["scene_annotation"]
+    assert scenes == {str(k): v for k, v in SCENES.items()}  # JSON keys: the index as text
     names = json.loads((out / "meta/info.json").read_text())["features"]["observation.state.native"]["names"]
     assert any(name.startswith("subtask_annotation") for name in names)
 
@@ -201,6 +200,18 @@ def test_a_git_lfs_pointer_and_a_missing_vocabulary_are_named(tmp_path: Path) ->
     assert "['scene_annotation'] declared in info.json" in missing["annotations/scene_annotations.jsonl"]
     assert not any(x.kind in ("subtask", "scene") for x in raws[0].language)
     assert "subtask_annotation" in raws[0].signals  # the indices are still kept
+
+
+def test_an_annotation_file_linking_outside_the_root_is_not_read(tmp_path: Path) -> None:
+    root = _dataset(tmp_path)
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text(json.dumps({"subtask_index": 2, "subtask": "read from outside"}) + "\n")
+    (root / "annotations/subtask_annotations.jsonl").unlink()
+    (root / "annotations/subtask_annotations.jsonl").symlink_to(secret)
+    adapter, raws = _read(root)
+    [finding] = [f for f in adapter.findings() if f.code == "annotation_unreadable"]
+    assert finding.path == "annotations/subtask_annotations.jsonl" and "outside" in finding.message.lower()
+    assert "read from outside" not in {x.text for x in raws[0].language}
 
 
 def test_a_dataset_without_annotations_reads_as_before(tmp_path: Path) -> None:
