@@ -27,7 +27,7 @@ from dataclasses import replace
 import numpy as np
 
 from adapters.base import HandSignals, HandTrack, RawEpisode, Stream
-from schemas.dataset_meta import quirk
+from schemas.dataset_meta import Quirk, quirk
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
 
 EEF_STATE = "eef_sim_pose_state"
@@ -83,6 +83,6 @@ def unified_hands(raw: RawEpisode) -> RawEpisode:
     )
 
 
-def _noted(raw: RawEpisode, q: object) -> RawEpisode:
-    quirks = [*raw.metadata.get("episode_quirks", []), q.model_dump()]  # type: ignore[attr-defined]
+def _noted(raw: RawEpisode, q: Quirk) -> RawEpisode:
+    quirks = [*raw.metadata.get("episode_quirks", []), q.model_dump()]
     return replace(raw, metadata={**raw.metadata, "episode_quirks": quirks})
