@@ -267,7 +267,7 @@ class Language:
     """An instruction or narration, over [start_s, end_s] of the episode (None = the whole episode)."""
 
     text: str
-    kind: str = "instruction"  # "instruction", "narration", "description", "summary"
+    kind: str = "instruction"  # "instruction", "narration", "description", "summary", "subtask", "scene"
     start_s: float | None = None
     end_s: float | None = None
 

@@ -30,6 +30,8 @@ validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapt
 | episodes.jsonl `action_config`      | `action_config`                             | frames                           |
 | info `annotation_path` file         | `language` `subtask` / `primitive` segments | frames -> row times              |
 | (BEHAVIOR-1K)                       | (`behavior_annotations`), file to lineage   |                                  |
+| RoboCOIN `annotations/*.jsonl`      | `language` (subtask, scene), `action_config`| `adapters.lerobot.annotations`   |
+| RoboCOIN `eef_sim_pose_state`       | `hands` (wrists; `gripper_open_scale_state`)| `adapters.lerobot.unified_eef`   |
 | `robot_type`, `fps`                 | `robot_type`, `native_fps`, `embodiment`    | fps as declared (may be float)   |
 | modality.json                       | `metadata["modality"]` (rotation_type,      | slices in                        |
 |                                     | absolute, ...) as given                     | `metadata["stream_layout"]`      |
@@ -83,6 +85,7 @@ from pydantic import Field, field_validator
 
 from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
 from adapters.camera_roles import Role
+from adapters.lerobot.annotations import DatasetAnnotations, annotate, read_annotations
 from adapters.lerobot.behavior_annotations import unmatched_files, with_annotation
 from adapters.lerobot.cameras import select_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
@@ -90,6 +93,7 @@ from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
 from adapters.lerobot.layout import frames_said, read_v3_locations, read_v3_tasks, recorded_frames, v2_locations
 from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
 from adapters.lerobot.poses import PoseLayout, with_poses
+from adapters.lerobot.unified_eef import unified_hands
 from adapters.storage.contain import outside, readable_under
 from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
@@ -182,6 +186,7 @@ class LeRobotSource(SourceAdapter):
     ) -> None:
         super().__init__(options, storage)
         self._cache: dict[Location, LoadedDataset] = {}
+        self._notes: dict[Location, DatasetAnnotations] = {}  # RoboCOIN's annotations/*.jsonl, per dataset root
 
     @classmethod
     def root_problem(cls, root: Location) -> str | None:
@@ -290,12 +295,12 @@ class LeRobotSource(SourceAdapter):
             embodiment_from=embodiment_from,
             tier=self.options.tier,
         )
-        raw = EpisodeReader(ds, loc, ref, settings, self.error).read()
+        raw = annotate(EpisodeReader(ds, loc, ref, settings, self.error).read(), self._notes.get(root))
         try:
             raw = with_poses(raw, ds.info, self.options.poses, self.options.embodiment)
         except ValueError as err:
             raise self.error(str(err), file=root / INFO_PATH, episode=ref.raw_id, field="poses") from err
-        raw = with_annotation(raw, ds.root, ds.info, loc.episode_index)  # BEHAVIOR-1K's per-episode files
+        raw = with_annotation(unified_hands(raw), ds.root, ds.info, loc.episode_index)  # BEHAVIOR-1K's own files
         findings = [f for f in self.dataset_findings(ds) if f.severity != "info"]
         joint_space = joint_options(robot_type, self.options.joint_space, ds)
         return replace(raw, findings=findings, joint_space=joint_space)
@@ -338,7 +343,8 @@ class LeRobotSource(SourceAdapter):
         episodes = {e.episode_index: e for e in locations}
         quirks += unmatched_files(root, info, set(episodes))
         is_v3 = "v3_layout" in meta.codes()
-        ds = LoadedDataset(root, subset, version, is_v3, info, meta.modality, tasks, episodes, quirks)
+        self._notes[root] = notes = read_annotations(root, set(info.features), set(episodes))
+        ds = LoadedDataset(root, subset, version, is_v3, info, meta.modality, tasks, episodes, quirks + notes.quirks)
         self._check_data_files(ds)
         select_cameras(ds, self.options.cameras, self.options.camera_map, self.options.camera_rules)
         return ds

@@ -27,6 +27,11 @@ def runs(values: np.ndarray) -> list[tuple[int, int, Any]]:
     return [(s, e, values[s]) for s, e in itertools.pairwise(change)]
 
 
+def span_s(ts: np.ndarray, start: int, end: int) -> tuple[float | None, float | None]:
+    """[first, last] timestamp of rows [start, end); (None, None) when they are the whole episode."""
+    return (None, None) if start == 0 and end == len(ts) else (float(ts[start]), float(ts[end - 1]))
+
+
 def is_action_column(col: str) -> bool:
     """`action`, `actions` and their sub-keys (`action.joint_pos`, `actions.gripper`): what the robot was told to do.
     openpi's LIBERO port names them `actions` beside `state` (Physical-Intelligence/openpi @f735421 examples/libero/

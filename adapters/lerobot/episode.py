@@ -27,6 +27,7 @@ from adapters.lerobot.columns import (
     hand_signals,
     is_action_column,
     runs,
+    span_s,
 )
 from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
 from adapters.storage import bounds
@@ -278,10 +279,6 @@ class EpisodeReader:
             self.layout[col].append([f"{col}.unassigned", rest.tolist()])
         return out
 
-    def span(self, ts: np.ndarray, start: int, end: int) -> tuple[float | None, float | None]:
-        """[first, last] timestamp of rows [start, end); (None, None) for the whole episode."""
-        return (None, None) if start == 0 and end == len(ts) else (float(ts[start]), float(ts[end - 1]))
-
     def language(self, table: pa.Table, ts: np.ndarray) -> tuple[list[Language], dict[str, list[dict[str, Any]]]]:
         out: list[Language] = []
         annotations: dict[str, list[dict[str, Any]]] = {}
@@ -298,7 +295,7 @@ class EpisodeReader:
                 if text is None:
                     self.note("task_index_unknown", "warning", f"{col} value {value} is not a task index")
                     continue
-                s, e = self.span(ts, start, end)
+                s, e = span_s(ts, start, end)
                 if is_label:
                     annotations.setdefault(col, []).append({"text": text, "start_s": s, "end_s": e})
                 else:
@@ -308,7 +305,7 @@ class EpisodeReader:
             if col not in BOOKKEEPING and (pa.types.is_string(t) or pa.types.is_large_string(t)):
                 for start, end, value in runs(np.asarray(table[col].to_pylist(), dtype=object)):
                     if value:
-                        out.append(Language(str(value), "instruction", *self.span(ts, start, end)))
+                        out.append(Language(str(value), "instruction", *span_s(ts, start, end)))
         if not out and "task_index" not in table.column_names:
             out = [Language(t) for t in self.loc.tasks]
         return list(dict.fromkeys(out)), annotations  # the same text over the same span once

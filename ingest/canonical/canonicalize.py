@@ -21,6 +21,7 @@ import numpy as np
 
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
+from ingest.canonical.eef_agreement import fk_agreement
 from ingest.canonical.hand_state import streams_used, wrist_poses
 from ingest.canonical.joint_space import EvaluatedHands, joint_space_hands
 from ingest.canonical.mano.evaluate import mano_hands
@@ -154,6 +155,7 @@ def _context(
     hands = joint_space_hands(raw, emb) if raw.hands.empty else EvaluatedHands(mano_hands(raw))
     sig, reasons = hands.signals, [*raw.tier_reasons, *hands.reasons]
     wrists = {hand: w for hand, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
+    reasons += fk_agreement(raw, emb, wrists)  # a recorded pose and a description: do they tell the same motion
     cams = _cameras(raw, spec)
     state_natives = native_streams({**raw.signals, **raw.states}, raw.derived)
     action_natives = native_streams(raw.actions, raw.derived)

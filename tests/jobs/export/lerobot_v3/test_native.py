@@ -38,6 +38,9 @@ from tests.realdata import realdata
 
 LAYOUTS = Path(__file__).resolve().parents[3] / "fixtures" / "lerobot_layouts"
 ROBOTS = {"lingzu": "lingzu_open50_v30", "robocoin": "robocoin_v21"}
+# RoboCOIN's unified end effector makes its episodes canonical (adapters/lerobot/unified_eef.py): written without it,
+# as the maker's pipeline has it before its eef_sim stage, the robocoin case is the undescribed robot's command alone
+NO_UNIFIED_EEF = {"robocoin": ("eef_sim_pose_state", "eef_sim_pose_action")}
 TRAIN_STEPS = 2
 
 
@@ -46,7 +49,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     tmp = tmp_path_factory.mktemp("native")
     root, raw, spec = tmp / "corpus", {}, CanonicalizeSpec(image=ImageSpec(size="32x32"))
     for source, case in ROBOTS.items():
-        written = materialize(load_case(LAYOUTS / case), tmp / "raw" / source, episodes=2, seconds=3.0)
+        layout = load_case(LAYOUTS / case)
+        for key in NO_UNIFIED_EEF.get(source, ()):
+            layout.info["features"].pop(key)
+        written = materialize(layout, tmp / "raw" / source, episodes=2, seconds=3.0)
         adapter = get_adapter("lerobot")
         for ref in adapter.discover(written.root):
             kept, why = ingest(adapter.read(ref), spec, root / dataset_dir(source, ref.subset))
