@@ -34,7 +34,6 @@ OVER_BUDGET: dict[str, int] = {
     "ingest/canonical/span.py": 423,
     "jobs/catalog/curate.py": 476,
     "adapters/base.py": 453,
-    "ingest/canonical/joint_space.py": 465,
     "jobs/report/page.py": 444,
     "schemas/dataset_meta.py": 437,
     "jobs/runtime/stage.py": 416,

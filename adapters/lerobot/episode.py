@@ -218,7 +218,7 @@ class EpisodeReader:
 
     def streams(self, table: pa.Table, ts: np.ndarray) -> tuple[dict[str, Stream], ...]:
         """(states, actions, signals) of every numeric column that is not bookkeeping or a camera, whatever it is
-        called: `observation.*` and `state*` -> states, `action*` / `actions*` -> actions
+        called: `observation.*`, `state.*`, `states.*` -> states, `action*` / `actions*` -> actions
         (`is_action_column`), the rest (`next.reward`, `next.done`, `annotation.*` task indexes, ...) -> signals.
         Canonicalization keeps all three as natives."""
         states: dict[str, Stream] = {}
@@ -239,7 +239,7 @@ class EpisodeReader:
             stream = Stream(ts, values, names)
             if is_action_column(col):
                 actions.update(self.split("action", col, stream))
-            elif col.startswith("observation.") or col.split(".")[0] == "state":
+            elif col.startswith("observation.") or col.split(".")[0] in ("state", "states"):
                 states.update(self.split("state", col, stream))
             else:
                 signals[col] = stream

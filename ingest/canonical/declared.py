@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from adapters.base import RawEpisode, Stream
-from ingest.canonical.joint_space import ACTION_STREAMS, STATE_STREAMS
+from ingest.canonical.joint_columns import ACTION_STREAMS, STATE_STREAMS
 from schemas.robots.declared import DeclaredRobot
 from schemas.robots.joint_space import JointSpaceOptions
 

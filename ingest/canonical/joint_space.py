@@ -23,18 +23,27 @@ a demotion). Nothing is written back to the raw episode (`EvaluatedHands`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from adapters.base import HandSignals, HandTrack, RawEpisode, Stream
+from ingest.canonical.joint_columns import (
+    ACTION_STREAMS,
+    STATE_STREAMS,
+    Column,
+    JointSpaceError,
+    NativeLimits,
+    Resolver,
+)
+from ingest.canonical.joint_numbering import NumberingError
 from ingest.canonical.joint_units import CalibrationMissing, UnitDecision, infer_units, ticks_percent, to_radians
 from ingest.frames import compose, offset_matrix, se3_inverse
 from schemas.robots.hands import FINGERS
 from schemas.robots.joint_space import (
     ArmMap,
     GripperMap,
+    JointMap,
     JointSpaceOptions,
     JointSpaceSpec,
     JointUnit,
@@ -43,24 +52,7 @@ from schemas.robots.joint_space import (
 )
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, Effector, Embodiment
 
-STATE_STREAMS = ("observation.state", "state.")  # searched first: velocity / effort vectors share the motor names
-ACTION_STREAMS = ("action", "action.")
 _NUMBERED = re.compile(r"^([A-Za-z]+_?[0-9]+)_(?=[A-Za-z])")  # arm1_shoulder_pan, arm_2.joint1: a numbered arm prefix
-MOTOR_ID_STYLES = ("j", "joint", "motor")  # how datasets name a column by its motor's id: j3, joint_3, motor_3
-
-
-NativeLimits = Mapping[str, tuple[float, float]]  # native state column -> (lower, upper) in its decided unit
-
-
-class JointSpaceError(ValueError):
-    """The joints an embodiment needs are not all in the episode (or not convertible): the message names them. When
-    the unit was measured before it failed, `joint_units` and `native_limits` say what was found."""
-
-    def __init__(
-        self, message: str, joint_units: JointUnitsRecord | None = None, native_limits: NativeLimits | None = None
-    ) -> None:
-        super().__init__(message)
-        self.joint_units, self.native_limits = joint_units, dict(native_limits or {})
 
 
 @dataclass(frozen=True)
@@ -72,94 +64,6 @@ class EvaluatedHands:
     joint_units: JointUnitsRecord | None = None  # the unit the arm joints were read in, to the lineage
     native_limits: NativeLimits = field(default_factory=dict)  # for the behaviour QA's saturation check
     reasons: tuple[str, ...] = ()  # tier reasons, after the raw episode's own
-
-
-@dataclass(frozen=True)
-class Column:
-    stream: str
-    index: int
-    name: str  # the native component name (or `<stream>.<index>`)
-
-
-def _names(key: str, s: Stream) -> list[str]:
-    """The stream's component names, `<key>.<index>` where it has none for every column."""
-    width = s.values.shape[1]
-    return list(s.names) if s.names and len(s.names) == width else [f"{key}.{i}" for i in range(width)]
-
-
-def _columns(streams: Mapping[str, Stream], first: tuple[str, ...]) -> list[tuple[str, Stream, list[str]]]:
-    """(key, stream, component names) of the 2-D float streams, the ones named like `first` ahead of the others."""
-    preferred = lambda k: not any(k == p or (p.endswith(".") and k.startswith(p)) for p in first)  # noqa: E731
-    usable = lambda s: s.values.ndim == 2 and s.values.dtype.kind in "fiu" and len(s)  # noqa: E731
-    keys = [k for k in sorted(streams, key=lambda k: (preferred(k), k)) if usable(streams[k])]
-    return [(k, streams[k], _names(k, streams[k])) for k in keys]
-
-
-class _Resolver:
-    """Finds each needed joint's column in one group of streams (states or actions)."""
-
-    def __init__(self, streams: Mapping[str, Stream], first: tuple[str, ...], group: str, opts: JointSpaceOptions):
-        self.streams, self.group, self.opts = streams, group, opts
-        self.table = _columns(streams, first)
-        self.by_key: dict[str, Column] = {}
-        self.by_urdf: dict[str, Column] = {}
-        explicit = dict(opts.joint_map)
-        for key, _, names in self.table:
-            for i, n in enumerate(names):
-                self.by_key.setdefault(name_key(n), Column(key, i, n))
-                if n in explicit:
-                    self.by_urdf.setdefault(explicit[n], Column(key, i, n))
-
-    def modality(self, slice_key: str | None, width: int) -> list[Column] | None:
-        """The columns of a GR00T modality slice (`state.left_arm` / `action.left_arm`) of exactly `width` values."""
-        if slice_key is None:
-            return None
-        key = f"{self.group}.{slice_key}"
-        s = self.streams.get(key)
-        if s is None or s.values.ndim != 2 or s.values.shape[1] != width:
-            return None
-        return [Column(key, i, name) for i, name in enumerate(_names(key, s))]
-
-    def find(
-        self, joints, prefixes: tuple[str, ...], slice_key: str | None, motors: frozenset[int] = frozenset()
-    ) -> tuple[list[Column | None], list[str]]:
-        """Columns of `joints` in order (None where missing) and the missing URDF names. A `joint_map` entry whose
-        key is no column is a name of the joint without its arm prefix (`j1` -> shoulder_pan reads `arm1_j1`). Last,
-        a joint with a motor id is found by it (`by_motor`, `motors` the arm's motor table)."""
-        cols: list[Column | None] = [self.by_urdf.get(j.urdf) for j in joints]
-        sliced = self.modality(slice_key, len(joints))
-        for i, j in enumerate(joints):
-            if cols[i] is None and sliced is not None:
-                cols[i] = sliced[i]
-            if cols[i] is None:
-                aliases = tuple(n for n, u in self.opts.joint_map.items() if u == j.urdf)
-                keys = j.model_copy(update={"native": (*j.native, *aliases)}).keys(prefixes)
-                cols[i] = next((self.by_key[k] for k in sorted(keys) if k in self.by_key), None)
-            if cols[i] is None and j.motor_id is not None:
-                cols[i] = self.by_motor(j.motor_id, prefixes, motors)
-        return cols, [j.urdf for j, c in zip(joints, cols, strict=True) if c is None]
-
-    def by_motor(self, motor: int, prefixes: tuple[str, ...], motors: frozenset[int]) -> Column | None:
-        """The column named by the motor's id in the maker's table (`j3`, `joint_3`, `motor_3`, `<arm>_j3` with an
-        arm prefix), when the columns so named (the same spelling and prefix) use only the table's ids: GR00T's
-        `motor_0` .. `motor_43` count columns from 0, not motors, and never resolve so."""
-        for p in prefixes:
-            for style in MOTOR_ID_STYLES:
-                head = name_key(f"{p}_{style}_0" if p else f"{style}_0")[:-1]  # as the key of `<p>_<style>_<n>`
-                used = {int(m[1]) for k in self.by_key if (m := re.fullmatch(re.escape(head) + r"(\d+)", k))}
-                if motor in used and used <= motors:
-                    return self.by_key[f"{head}{motor}"]
-        return None
-
-    def values(self, cols: list[Column]) -> tuple[np.ndarray, np.ndarray]:
-        """(timestamps, (T, len(cols)) float64) of columns that must share one clock."""
-        clocks = {c.stream for c in cols}
-        ts = self.streams[cols[0].stream].timestamps
-        for key in clocks:
-            other = self.streams[key].timestamps
-            if len(other) != len(ts) or not np.array_equal(other, ts):
-                raise JointSpaceError(f"{self.group} joints come from streams on different clocks: {sorted(clocks)}")
-        return ts, np.stack([self.streams[c.stream].values[:, c.index].astype(np.float64) for c in cols], axis=1)
 
 
 def gripper_opening(
@@ -255,10 +159,13 @@ def _prefixes(arm: ArmMap, opts: JointSpaceOptions) -> tuple[str, ...]:
     return (*arm.prefixes, *(p for p, side in opts.sides.items() if side == arm.side))
 
 
-def _read_arms(res: _Resolver, spec: JointSpaceSpec, where: str) -> list[_Arm]:
+def _read_arms(res: Resolver, spec: JointSpaceSpec, where: str) -> list[_Arm]:
     arms, missing = [], []
     for arm in spec.arms:
-        cols, miss = res.find(arm.joints, _prefixes(arm, res.opts), arm.modality_arm, arm.motor_ids)
+        try:
+            cols, miss = res.find(arm.joints, _prefixes(arm, res.opts), arm.modality_arm, arm.motor_ids, _groups(arm))
+        except NumberingError as err:
+            raise JointSpaceError(f"{where}: {err}") from err
         missing += [f"{arm.side}: {m}" for m in miss]
         if not miss:
             ts, raw = res.values([c for c in cols if c is not None])
@@ -276,7 +183,12 @@ def _read_arms(res: _Resolver, spec: JointSpaceSpec, where: str) -> list[_Arm]:
     return arms
 
 
-def _unsided(res: _Resolver, spec: JointSpaceSpec) -> str:
+def _groups(arm: ArmMap) -> tuple[tuple[JointMap, ...], ...]:
+    """The joints whose numbering is checked together: the arm with its gripper, then the arm alone."""
+    return ((*arm.joints, arm.gripper.joint), arm.joints) if arm.gripper else (arm.joints,)
+
+
+def _unsided(res: Resolver, spec: JointSpaceSpec) -> str:
     """A hint when the names carry numbered arm prefixes (arm1_, arm2_) no side was given for."""
     if len(spec.arms) < 2:
         return ""
@@ -301,7 +213,7 @@ def _decide(spec: JointSpaceSpec, arms: list[_Arm], opts: JointSpaceOptions) -> 
 
 
 def _native_limits(
-    res: _Resolver, spec: JointSpaceSpec, arms: list[_Arm], unit: JointUnit | None
+    res: Resolver, spec: JointSpaceSpec, arms: list[_Arm], unit: JointUnit | None
 ) -> dict[str, tuple[float, float]]:
     """Each arm joint's native state column (named as `ingest.canonical.natives.resample_natives` names it) -> the
     description's limits in the decided unit, for the behaviour QA's saturation check: radians or degrees as the
@@ -350,7 +262,7 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> EvaluatedHands
     opts = raw.joint_space or JointSpaceOptions()
     dataset = raw.metadata.get("dataset", raw.ref.subset)
     where = f"dataset {dataset}, episode {raw.ref.raw_id}, field observation.state"
-    states = _Resolver(raw.states, STATE_STREAMS, "state", opts)
+    states = Resolver(raw.states, STATE_STREAMS, "state", opts)
     arms = _read_arms(states, spec, where)
     decision = _decide(spec, arms, opts)
     record, limits = decision.record(), _native_limits(states, spec, arms, decision.unit)
@@ -363,7 +275,7 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> EvaluatedHands
 
 
 def _fk_signals(
-    raw: RawEpisode, spec: JointSpaceSpec, states: _Resolver, arms: list[_Arm], decision: UnitDecision, where: str
+    raw: RawEpisode, spec: JointSpaceSpec, states: Resolver, arms: list[_Arm], decision: UnitDecision, where: str
 ) -> HandSignals:
     """The wrists, grippers and hands by FK in the decided unit; JointSpaceError when the unit gives no angles."""
     opts = states.opts
@@ -379,6 +291,7 @@ def _fk_signals(
         f"joint space: wrists by forward kinematics of {spec.description} ({units}); {spec.source}",
         decision.summary(),
         *decision.notes,
+        *states.notes,
     ]
     if opts.sides:
         notes.append(f"arm sides {opts.sides} from {opts.sides_from or 'the joint_space.sides option'}")
@@ -394,10 +307,10 @@ def _fk_signals(
     return HandSignals(hands=tracks, frame="robot_base", apply_offset=False, notes=notes)
 
 
-def _gripper(res: _Resolver, arm: ArmMap, units: JointUnit, opts: JointSpaceOptions, where: str) -> Stream:
+def _gripper(res: Resolver, arm: ArmMap, units: JointUnit, opts: JointSpaceOptions, where: str) -> Stream:
     grip = arm.gripper
     assert grip is not None
-    [col], missing = res.find((grip.joint,), _prefixes(arm, opts), arm.modality_hand, arm.motor_ids)
+    [col], missing = res.find((grip.joint,), _prefixes(arm, opts), arm.modality_hand, arm.motor_ids, _groups(arm))
     if missing or col is None:
         raise JointSpaceError(f"{where}: {arm.side} gripper joint {grip.joint.urdf!r} not found")
     ts, v = res.values([col])
@@ -406,7 +319,7 @@ def _gripper(res: _Resolver, arm: ArmMap, units: JointUnit, opts: JointSpaceOpti
     return Stream(ts, gripper_opening(v[:, 0], grip, unit, units, name, opts), unit="0..1")
 
 
-def _hand(res: _Resolver, spec: JointSpaceSpec, arm: ArmMap, where: str) -> tuple[Stream, Stream]:
+def _hand(res: Resolver, spec: JointSpaceSpec, arm: ArmMap, where: str) -> tuple[Stream, Stream]:
     """(fingertips, MANO-21 keypoints) streams of one dexterous hand, both in the wrist frame (`frame="wrist"`)."""
     assert arm.hand is not None
     hand = arm.hand.spec()
@@ -432,7 +345,7 @@ def _command_tracking(
     """The wrist the action's joint targets command, by FK, against the next recorded state (a note)."""
     if not raw.actions:
         return ["joint space: no action stream; canonical actions are state deltas"]
-    res = _Resolver(raw.actions, ACTION_STREAMS, "action", opts)
+    res = Resolver(raw.actions, ACTION_STREAMS, "action", opts)
     try:
         cmd = _read_arms(res, spec, "action")
         for a in cmd:  # the action shares the state's recorder, hence its unit

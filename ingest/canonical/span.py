@@ -17,7 +17,7 @@ from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
 from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
 from ingest.canonical.hand_state import action_from_state, hand_block, streams_used
-from ingest.canonical.joint_space import NativeLimits
+from ingest.canonical.joint_columns import NativeLimits
 from ingest.canonical.natives import (
     native_accumulated,
     native_kinds,

@@ -83,6 +83,13 @@ QUARTER_TURNS = [
     ("so100", "shoulder_pan", "gripper", (0, 0, 1), (0, -0.0452, 0.0165), None),
     # PiPER: joint1 is only yawed, its axis is the base's +z
     ("piper", "joint1", "link6", (0, 0, 1), (0, 0, 0.123), None),
+    # Realman: upright at zero, the flange 0.61 m above the shoulder (0.256 + 0.21 + 0.144); rm_65.urdf turns joint2
+    # about the base's -y, rm_75.urdf about +y: a quarter turn lays the arm along -x / +x (to 1e-5: 1.5708 in the files)
+    ("realman_rm65", "joint2", "Link6", (0, -1, 0), (0, 0, 0.2405), None),
+    ("realman_rm75", "joint2", "Link7", (0, 1, 0), (0, 0, 0.2405), None),
+    # ARX R5a / X5A: joint1 turns about the base's +z (origin z 0.0565 / 0.0605); the folded arm's flange sits ahead
+    ("arx_r5a", "joint1", "link6", (0, 0, 1), (0, 0, 0.0565), None),
+    ("arx_x5a", "joint1", "link6", (0, 0, 1), (0, 0, 0.0605), None),
 ]
 
 
@@ -103,6 +110,7 @@ def test_a_quarter_turn_follows_the_makers_axis(name, joint, link, axis, point, 
 
 def test_every_arm_has_a_quarter_turn_check() -> None:
     arms = {"panda", "fr3", "ur5e", "vx300s", "wx250s", "wx200", "wx250", "koch", "so101", "so100", "piper"}
+    arms |= {"realman_rm65", "realman_rm75", "arx_r5a", "arx_x5a"}
     assert arms <= set(DESCRIPTIONS)
     assert arms == {case[0] for case in QUARTER_TURNS}
 

@@ -1,0 +1,132 @@
+"""Which column of an episode's streams holds each joint of a joint-space embodiment: by the joint's names (with
+its arm's side prefixes), a GR00T modality slice, the dataset's `joint_map`, its motor id; a numbering counted from
+0 where the description's counts from 1 read shifted or refused (`joint_numbering`). Used by
+`ingest.canonical.joint_space` for states and actions alike."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from adapters.base import Stream
+from ingest.canonical.joint_numbering import renumbered
+from schemas.robots.joint_space import JointSpaceOptions, JointUnitsRecord, name_key
+
+STATE_STREAMS = ("observation.state", "state.")  # searched first: velocity / effort vectors share the motor names
+ACTION_STREAMS = ("action", "action.")
+MOTOR_ID_STYLES = ("j", "joint", "motor")  # how datasets name a column by its motor's id: j3, joint_3, motor_3
+
+
+NativeLimits = Mapping[str, tuple[float, float]]  # native state column -> (lower, upper) in its decided unit
+
+
+class JointSpaceError(ValueError):
+    """The joints an embodiment needs are not all in the episode (or not convertible): the message names them. When
+    the unit was measured before it failed, `joint_units` and `native_limits` say what was found."""
+
+    def __init__(
+        self, message: str, joint_units: JointUnitsRecord | None = None, native_limits: NativeLimits | None = None
+    ) -> None:
+        super().__init__(message)
+        self.joint_units, self.native_limits = joint_units, dict(native_limits or {})
+
+
+@dataclass(frozen=True)
+class Column:
+    stream: str
+    index: int
+    name: str  # the native component name (or `<stream>.<index>`)
+
+
+def _names(key: str, s: Stream) -> list[str]:
+    """The stream's component names, `<key>.<index>` where it has none for every column."""
+    width = s.values.shape[1]
+    return list(s.names) if s.names and len(s.names) == width else [f"{key}.{i}" for i in range(width)]
+
+
+def _columns(streams: Mapping[str, Stream], first: tuple[str, ...]) -> list[tuple[str, Stream, list[str]]]:
+    """(key, stream, component names) of the 2-D float streams, the ones named like `first` ahead of the others."""
+    preferred = lambda k: not any(k == p or (p.endswith(".") and k.startswith(p)) for p in first)  # noqa: E731
+    usable = lambda s: s.values.ndim == 2 and s.values.dtype.kind in "fiu" and len(s)  # noqa: E731
+    keys = [k for k in sorted(streams, key=lambda k: (preferred(k), k)) if usable(streams[k])]
+    return [(k, streams[k], _names(k, streams[k])) for k in keys]
+
+
+class Resolver:
+    """Finds each needed joint's column in one group of streams (states or actions)."""
+
+    def __init__(self, streams: Mapping[str, Stream], first: tuple[str, ...], group: str, opts: JointSpaceOptions):
+        self.streams, self.group, self.opts = streams, group, opts
+        self.table = _columns(streams, first)
+        self.by_key: dict[str, Column] = {}
+        self.by_urdf: dict[str, Column] = {}
+        self.notes: dict[str, None] = {}  # joint numbering read shifted (joint_numbering), to the notes
+        explicit = dict(opts.joint_map)
+        for key, _, names in self.table:
+            for i, n in enumerate(names):
+                self.by_key.setdefault(name_key(n), Column(key, i, n))
+                if n in explicit:
+                    self.by_urdf.setdefault(explicit[n], Column(key, i, n))
+
+    def modality(self, slice_key: str | None, width: int) -> list[Column] | None:
+        """The columns of a GR00T modality slice (`state.left_arm` / `action.left_arm`) of exactly `width` values."""
+        if slice_key is None:
+            return None
+        key = f"{self.group}.{slice_key}"
+        s = self.streams.get(key)
+        if s is None or s.values.ndim != 2 or s.values.shape[1] != width:
+            return None
+        return [Column(key, i, name) for i, name in enumerate(_names(key, s))]
+
+    def find(
+        self, joints, prefixes: tuple[str, ...], slice_key: str | None, motors: frozenset[int] = frozenset(), groups=()
+    ) -> tuple[list[Column | None], list[str]]:
+        """Columns of `joints` in order (None where missing) and the missing URDF names. Numbered names counted from
+        0 where the description's count from 1 (or the reverse) are read shifted or refused (`renumbered`, over
+        `groups`: the arm with its gripper, the arm). A `joint_map` entry whose key is no column is a name of the
+        joint without its arm prefix (`j1` -> shoulder_pan reads `arm1_j1`). Last, a joint with a motor id is found
+        by it (`by_motor`, `motors` the arm's motor table)."""
+        cols: list[Column | None] = [self.by_urdf.get(j.urdf) for j in joints]
+        sliced = self.modality(slice_key, len(joints))
+        mapped = set(self.opts.joint_map.values())
+        unmapped = [[j for j in g if j.urdf not in mapped] for g in (groups or (joints,))]
+        shift = None if sliced else renumbered([(k, names) for k, _, names in self.table], unmapped, prefixes)
+        if shift is not None:
+            self.notes[shift.note] = None
+        for i, j in enumerate(joints):
+            if cols[i] is None and sliced is not None:
+                cols[i] = sliced[i]
+            if cols[i] is None and shift is not None and j.urdf in shift.columns:
+                cols[i] = Column(*shift.columns[j.urdf])
+            if cols[i] is None:
+                aliases = tuple(n for n, u in self.opts.joint_map.items() if u == j.urdf)
+                keys = j.model_copy(update={"native": (*j.native, *aliases)}).keys(prefixes)
+                cols[i] = next((self.by_key[k] for k in sorted(keys) if k in self.by_key), None)
+            if cols[i] is None and j.motor_id is not None:
+                cols[i] = self.by_motor(j.motor_id, prefixes, motors)
+        return cols, [j.urdf for j, c in zip(joints, cols, strict=True) if c is None]
+
+    def by_motor(self, motor: int, prefixes: tuple[str, ...], motors: frozenset[int]) -> Column | None:
+        """The column named by the motor's id in the maker's table (`j3`, `joint_3`, `motor_3`, `<arm>_j3` with an
+        arm prefix), when the columns so named (the same spelling and prefix) use only the table's ids: GR00T's
+        `motor_0` .. `motor_43` count columns from 0, not motors, and never resolve so."""
+        for p in prefixes:
+            for style in MOTOR_ID_STYLES:
+                head = name_key(f"{p}_{style}_0" if p else f"{style}_0")[:-1]  # as the key of `<p>_<style>_<n>`
+                used = {int(m[1]) for k in self.by_key if (m := re.fullmatch(re.escape(head) + r"(\d+)", k))}
+                if motor in used and used <= motors:
+                    return self.by_key[f"{head}{motor}"]
+        return None
+
+    def values(self, cols: list[Column]) -> tuple[np.ndarray, np.ndarray]:
+        """(timestamps, (T, len(cols)) float64) of columns that must share one clock."""
+        clocks = {c.stream for c in cols}
+        ts = self.streams[cols[0].stream].timestamps
+        for key in clocks:
+            other = self.streams[key].timestamps
+            if len(other) != len(ts) or not np.array_equal(other, ts):
+                raise JointSpaceError(f"{self.group} joints come from streams on different clocks: {sorted(clocks)}")
+        return ts, np.stack([self.streams[c.stream].values[:, c.index].astype(np.float64) for c in cols], axis=1)
