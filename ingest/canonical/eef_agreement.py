@@ -30,7 +30,8 @@ from scipy.spatial.transform import Rotation
 from adapters.base import HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
 from ingest.canonical.hand_state import wrist_poses
-from ingest.canonical.joint_space import JointSpaceError, joint_space_signals
+from ingest.canonical.joint_columns import JointSpaceError
+from ingest.canonical.joint_space import joint_space_signals
 from schemas.robots.registry import Embodiment
 
 ROT_TOL_DEG = 3.0  # p95 rotation residual after the fit
