@@ -19,8 +19,7 @@ from adapters.base import AdapterError, HandSignals, HandTrack, ManoParams, RawE
 from ingest.canonical.mano.convert import MANOModelError
 from ingest.canonical.mano.forms import articulation, place
 from ingest.canonical.mano.model import ManoHand
-from ingest.qa.geometry import bone_lengths
-from schemas.canonical import MANO21_NAMES
+from schemas.canonical import MANO21_NAMES, bone_lengths
 
 SIDES = ("left", "right")  # hand index 0, 1 (`HandSignals.hands`)
 

@@ -22,7 +22,7 @@ from ingest.canonical.mano.forms import (
     split_root,
 )
 from ingest.canonical.mano.model import ManoHand
-from ingest.qa.geometry import BONES, bone_lengths
+from schemas.canonical import BONES, bone_lengths
 from schemas.mano import MANO_FORMS, ManoConvention
 from tests.fixtures.mano import mano_arrays, write_mano_npz
 
