@@ -78,7 +78,9 @@ class VitraAnnotation(SourceAnnotation):
     text_rephrase: dict[str, list[tuple[list[str], int, int]]]
     kept_frames: dict[str, int] = Field(description="per hand: frames with a valid reconstruction")
     stats: dict[str, float] = Field(description="avg_speed, total_rotvec_degree, total_transl_dist as VITRA gives them")
+    intrinsics: list[list[float]] = Field(description="VITRA's pinhole K, for a 2cx x 2cy undistorted video")
     intrinsics_scale: tuple[float, float] = Field(description="x, y scale of VITRA's intrinsics to the video read")
+    video_size: tuple[int, int] = Field(description="width, height of the video read (its K is `camera.intrinsics`)")
     keep_short: str = Field(KEEP_SHORT, description="why the episode is kept however short (`RawEpisode.keep_short`)")
 
 
@@ -247,5 +249,7 @@ def _annotation(episode: VitraEpisode, dataset: str, camera: VideoClipCamera) ->
         text_rephrase={s: [(list(g.texts), g.start, g.end) for g in episode.hands[s].rephrase] for s in SIDES},
         kept_frames={s: int(episode.hands[s].kept.sum()) for s in SIDES},
         stats=episode.stats,
+        intrinsics=K.tolist(),
         intrinsics_scale=(camera.width / (2 * K[0, 2]), camera.height / (2 * K[1, 2])),
+        video_size=(camera.width, camera.height),
     )
