@@ -13,6 +13,7 @@ import pytest
 
 from adapters.registry import get_adapter
 from adapters.vitra.files import unpickle_npy
+from ingest.canonical.store import lineage
 from ingest.episode import CanonicalEpisode
 from ingest.qa.judge import judge_arrays
 from ingest.steps import prepared
@@ -101,3 +102,20 @@ def test_without_keep_short_validity_would_drop_it(root: Path) -> None:
     raw = adapter.read(ref)
     assert raw.keep_short and CanonicalizeSpec().validity.min_length_frames == 10
     assert prepared(replace(raw, keep_short=""), CanonicalizeSpec()) == []
+
+
+def test_the_lineage_says_why_it_is_kept_short_and_that_the_left_hand_is_absent(episode: CanonicalEpisode) -> None:
+    line = lineage(episode).model_dump(exclude_unset=True)
+    notes = line["hand_notes"]
+    assert any("often shorter than 1 s: kept whole" in n for n in notes)
+    assert any(n.startswith("left hand: kept_frames all 0") for n in notes)
+    ann = line["source_annotation"]
+    assert (
+        ann["kind"] == "vitra"
+        and ann["video_size"] == (480, 368)
+        and ann["intrinsics"][0][0] == pytest.approx(654.966, abs=1e-3)
+    )
+    assert ann["text_rephrase"]["right"][0][0][1] == "Grasp the spray bottle" and ann["kept_frames"] == {
+        "left": 0,
+        "right": 25,
+    }
