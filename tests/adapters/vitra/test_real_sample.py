@@ -5,6 +5,7 @@ kept, the camera's intrinsics scaled to the 480x368 mp4, and the hand invariants
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from adapters.registry import get_adapter
 from adapters.vitra.files import unpickle_npy
+from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import lineage
 from ingest.episode import CanonicalEpisode
 from ingest.qa.judge import judge_arrays
@@ -119,3 +121,30 @@ def test_the_lineage_says_why_it_is_kept_short_and_that_the_left_hand_is_absent(
         "left": 0,
         "right": 25,
     }
+
+
+def _first_frames(root: Path, tmp: Path, n: int) -> Path:
+    """The real episode cut to its first `n` frames, beside its video."""
+    d = unpickle_npy((root / EPISODE).read_bytes())
+    d["video_decode_frame"], d["extrinsics"] = d["video_decode_frame"][:n], d["extrinsics"][:n]
+    for side in ("left", "right"):
+        d[side] = {k: v[:n] if np.ndim(v) and len(v) == 25 else v for k, v in d[side].items()}
+    (tmp / "annotations").mkdir()
+    np.save(tmp / EPISODE, np.array(d, dtype=object), allow_pickle=True)
+    shutil.copytree(root / "videos", tmp / "videos")
+    return tmp
+
+
+@pytest.mark.parametrize(("frames", "kept"), [(4, 2), (2, 0), (1, 0)])
+def test_the_shortest_kept_episode_is_the_shortest_that_moves(
+    root: Path, tmp_path: Path, frames: int, kept: int
+) -> None:
+    """With the minimum length lowered, what bounds a short episode is the motion check: 4 raw frames (0.1 s, 2 grid
+    frames, the wrist moving 0.20 m) are kept; 1 or 2 raw frames are 1 grid frame, no motion, rejected naming it."""
+    adapter = get_adapter("vitra")
+    (ref,) = adapter.discover(_first_frames(root, tmp_path, frames))
+    result = canonicalize_spans(adapter.read(ref), CanonicalizeSpec())
+    assert [ep.num_frames for ep in result.episodes] == ([kept] if kept else [])
+    if not kept:
+        (rejection,) = result.rejections
+        assert "static_hands 1" in rejection.reason and "longest 0 of 1 frames" in rejection.reason
