@@ -26,6 +26,7 @@ however short (`RawEpisode.keep_short`). Embodiment `human`, tier `high`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,7 +55,7 @@ from adapters.vitra.files import SIDES, UnsafePickle, VitraEpisode, unpickle_npy
 from adapters.vitra.videos import DATASETS, LAYOUTS, candidates
 from schemas.canonical import MANO21_NAMES, Camera, scale_intrinsics
 from schemas.corpus import SourceAnnotation
-from schemas.mano import ManoConvention
+from schemas.mano import MAKERS
 from schemas.tiers import QualityTier
 
 WORLD = "vitra_world"
@@ -189,9 +190,7 @@ class VitraAdapter(SourceAdapter):
     def _mano(self, wrist: Stream, pose: np.ndarray, beta: np.ndarray, side: str) -> ManoParams | None:
         if self.options.mano_model_dir is None:
             return None
-        conv = ManoConvention(
-            "rotmat", flat_hand_mean=True, left_on_right=side == "left", wrist_at="joint", tips="smplx"
-        )
+        conv = dataclasses.replace(MAKERS["vitra"], left_on_right=side == "left")  # both hands on MANO_RIGHT
         return ManoParams(wrist, Stream(wrist.timestamps, pose), beta, str(self.options.mano_model_dir), conv)
 
     def _camera(self, video: Location, episode: VitraEpisode, ep: str) -> tuple[VideoClipCamera, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.mano import MANO_FORMS, ManoConvention
+from schemas.mano import MAKERS, MANO_FORMS, ManoConvention
 
 
 def test_each_form_has_its_row_shape() -> None:
@@ -18,3 +18,14 @@ def test_each_form_has_its_row_shape() -> None:
 def test_an_unknown_form_or_pca_size_is_refused(form: str, k: int) -> None:
     with pytest.raises(ValueError, match=r"form|num_pca_comps"):
         ManoConvention(form, k)  # type: ignore[arg-type]
+
+
+def test_the_makers_conventions_are_as_their_loaders_feed_them() -> None:
+    assert {k: (c.form, c.flat_hand_mean, c.wrist_at) for k, c in MAKERS.items()} == {
+        "hot3d": ("pca", False, "transl"),  # smplx MANO, PCA + mean, transl
+        "arctic": ("axis_angle", False, "transl"),  # smplx MANO(use_pca=False, flat_hand_mean=False)
+        "hoi4d": ("axis_angle", True, "transl"),  # manopth ManoLayer(use_pca=False, flat_hand_mean=True) + trans
+        "oakink2": ("quat_wxyz", True, "joint"),  # manotorch rot_mode quat, center_idx 0, + tsl
+        "vitra": ("rotmat", True, "joint"),  # smplx MANOLayer, R @ (J - J0) + T
+    }
+    assert not any(c.left_on_right for c in MAKERS.values())  # VITRA's left hands set it per hand
