@@ -102,8 +102,15 @@ class VitraAdapter(SourceAdapter):
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
-        files = sorted((p.name, p) for p in root.rglob("*.npy") if EPISODE_FILE.match(p.name))
-        return self.capped(self._ref(root, name, npy) for name, npy in files)
+        npys = sorted((p.name, p) for p in root.rglob("*.npy"))
+        others = [p for name, p in npys if not EPISODE_FILE.match(name)]
+        if others:  # VITRA's intrinsics (<video>.npy) or a dataset it does not name: said, never read
+            msg = (
+                f"{len(others)} .npy file(s) not named <dataset>_<video>_ep_<id>.npy with a dataset of {DATASETS}"
+                f" (e.g. {others[0].relative_to(root).as_posix()}): not read as episodes"
+            )
+            self.note("files_not_read", msg, root=root, path=others[0])
+        return self.capped(self._ref(root, name, npy) for name, npy in npys if EPISODE_FILE.match(name))
 
     def _ref(self, root: Location, name: str, npy: Location) -> EpisodeRef:
         m = EPISODE_FILE.match(name)

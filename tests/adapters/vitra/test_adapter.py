@@ -98,3 +98,14 @@ def test_a_video_shorter_than_the_frames_is_named(tmp_path: Path) -> None:
     with pytest.raises(AdapterError) as err:
         _read(_root(tmp_path, episode))
     assert err.value.field == "video_decode_frame" and "expected 25" in err.value.reason
+
+
+def test_other_npy_files_are_named_not_read(tmp_path: Path) -> None:
+    root = _root(tmp_path, _sample())
+    np.save(root / f"intrinsics_{UID}.npy", np.eye(3))  # VITRA's per-video intrinsics, not an episode
+    np.save(root / "Metadata/Ego4D/episodic_annotations/Holo_x_ep_000000.npy", np.eye(3))  # no such dataset
+    adapter = get_adapter("vitra")
+    refs = list(adapter.discover(root))
+    assert [r.raw_id for r in refs] == [NAME[: -len(".npy")]]
+    (finding,) = adapter.findings()
+    assert finding.code == "files_not_read" and "2 .npy file(s)" in finding.message
