@@ -6,7 +6,7 @@ EPIC-KITCHENS, Ego-Exo4D and Something-Something v2, one pickled `.npy` per epis
 | raw video, frames `video_decode_frame` | camera `camera` -> `Camera.head`, intrinsics scaled to it | RGB, video fps |
 | `extrinsics` (T,4,4) world-to-camera | `camera_poses["camera"]`, its inverse, OpenCV axes | `se3_4x4`, `vitra_world` |
 | `<side>.joints_worldspace` (T,21,3), NaN where not kept | `states["joints/<side>"]`, the hand's keypoints | m |
-| `<side>.transl_worldspace`, `global_orient_worldspace` | `states["wrist/<side>"]` (T,4,4) | `se3_4x4` |
+| `<side>.transl_worldspace`, `global_orient_worldspace` | `states["wrist/<side>"]` (T,4,4), if ever kept | `se3_4x4` |
 | `<side>.kept_frames` | `states["kept/<side>"]` | 0/1 |
 | `<side>.hand_pose`, `beta` | `HandTrack.mano` with option `mano_model_dir` (checked against the joints) | rotmat |
 | `text.<side>`, `text_rephrase.<side>` | `Language` per segment (`anno_type` first); `annotation` | [start, end) |
@@ -168,15 +168,16 @@ class VitraAdapter(SourceAdapter):
             h = episode.hands[side]
             wrist = np.tile(np.eye(4), (len(ts), 1, 1))
             wrist[:, :3, :3], wrist[:, :3, 3] = h.orient, h.wrist
-            states[f"wrist/{side}"] = Stream(ts, wrist, unit="se3_4x4", frame=WORLD)
             states[f"kept/{side}"] = Stream(ts, h.kept.astype(np.float64), unit="0..1")
-            if not h.kept.any():
+            if not h.kept.any():  # its arrays hold placeholders (the camera's position): no native of them
                 sig.notes.append(f"{side} hand: kept_frames all 0, no valid reconstruction in the episode: absent")
                 continue
+            # VITRA's values where `kept/<side>` is 0 are placeholders; natives hold no NaN (the behaviour QA)
+            states[f"wrist/{side}"] = Stream(ts, wrist, unit="se3_4x4", frame=WORLD)
             joints = np.where(h.kept[:, None, None], h.joints, np.nan)
             kp = states[f"joints/{side}"] = Stream(ts, joints, names=MANO21_NAMES, unit="m", frame=WORLD)
             sig.hands[hand] = HandTrack(keypoints=kp, mano=self._mano(states[f"wrist/{side}"], h.pose, h.beta, side))
-        sig.native_state_keys = list(states)
+        sig.native_state_keys = [k for k in states if not k.startswith("joints/")]  # the joints are the keypoints
         dataset = ref.subset
         return RawEpisode(
             ref=ref,
