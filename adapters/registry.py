@@ -22,6 +22,7 @@ BUILTIN: dict[str, str] = {
     "ego_video": "adapters.egovideo.adapter:EgoVideoAdapter",
     "epic_kitchens": "adapters.epic_kitchens.adapter:EpicKitchensAdapter",
     "hot3d": "adapters.hot3d.adapter:Hot3DAdapter",
+    "humanoid_everyday": "adapters.humanoid_everyday.adapter:HumanoidEverydayAdapter",
     "lerobot": "adapters.lerobot.adapter:LeRobotSource",
     "oxe": "adapters.oxe.adapter:OXEAdapter",
     "robomind": "adapters.robomind.adapter:RoboMINDAdapter",

@@ -70,7 +70,8 @@ class FeatureSpec(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     dtype: str
-    shape: tuple[int, ...]
+    # a `null` dimension is a width that varies by episode (BEHAVIOR-1K's `observation.task_info`: `shape: [null]`)
+    shape: tuple[int | None, ...]
     names: Names = None
     # Video features: the probed `VideoInfo`; other features may carry free-form info (e.g. the embodiment mask).
     info: dict[str, Any] | None = None

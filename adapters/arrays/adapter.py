@@ -25,8 +25,8 @@ refused naming the `fps` option and the file. Which one was used is in the linea
 Success: a demo group's `success` attribute (Isaac Lab's HDF5DatasetFileHandler.write_episode) is the episode's. The
 action's delta columns, accumulated at 10 Hz: robosuite's `control_delta`, Isaac Lab's `-IK-Rel`, or the option
 (`evidence.py`). The hands are the layout's (`hands`, `hands.py`): a recorded end-effector pose (robosuite's,
-LIBERO's, Isaac Lab's) or a joint vector the embodiment's description turns into wrists (ALOHA); an episode holding
-neither is natives only (`unknown` embodiment), said in its tier reasons.
+LIBERO's, Isaac Lab's, UMI's grippers', Diffusion Policy's real UR5) or a joint vector the embodiment's description
+turns into wrists (ALOHA); an episode holding neither is natives only (`unknown` embodiment), said in its tier reasons.
 """
 
 from __future__ import annotations
@@ -205,9 +205,9 @@ class ArraysAdapter(SourceAdapter):
         cameras: dict[str, ArrayImagesCamera] = {}
         short: dict[str, int] = {}
         images = [r for r, rows in sorted(per_row.items()) if rows == n and any_of(r, layout.images)]
-        roles = layout.camera_roles([r.rsplit("/", 1)[-1] for r in images if r != layout.timestamps])
         whole = {r for r, rows in per_row.items() if rows == n}
         way = hands.choose(layout, whole)
+        roles = layout.camera_roles([r.rsplit("/", 1)[-1] for r in images if r != layout.timestamps], way)
         named = dict(way.names) if way is not None else {}
         for rel, rows in sorted(per_row.items()):
             key = join(base, rel)
@@ -231,7 +231,10 @@ class ArraysAdapter(SourceAdapter):
             out[rel.replace("/", ".")] = stream
         if not states and not actions:
             raise fail("no numeric per-row array to keep as a state or an action", base or "/")
-        declared = hands.declare(loc["layout"], layout, states, whole)
+        try:
+            declared = hands.declare(loc["layout"], layout, states, whole, actions)
+        except ValueError as e:  # a pose array of a shape its layout does not read (`hands.pose_parts`)
+            raise fail(str(e), "hands") from e
         notes = self._kinds(actions, loc["layout"], attrs, fail)
         group = loc.get("group")
         success = demo_success(store.attrs(group)) if group and group in store.groups else None
@@ -331,6 +334,9 @@ class ZarrAdapter(ArraysAdapter):
 NAMES = {  # column names the makers' code gives (layouts.yaml's header cites it)
     ("diffusion_policy", "state", 5): ("agent_x", "agent_y", "block_x", "block_y", "block_angle"),
     ("diffusion_policy", "action", 2): ("target_x", "target_y"),
+    # a real UR5 buffer's TCP poses: x, y, z (m), then RTDE's rotation vector (rad)
+    ("diffusion_policy", "action", 6): ("target_x", "target_y", "target_z", "target_rx", "target_ry", "target_rz"),
+    ("diffusion_policy", "robot_eef_pose", 6): ("x", "y", "z", "rx", "ry", "rz"),
 }
 
 

@@ -54,8 +54,20 @@ def gripper_opening(values: np.ndarray, hand: PoseHand) -> np.ndarray:
     return np.clip(q @ signs / hand.gripper_full_m, 0.0, 1.0)
 
 
+def pose_parts(hand: PoseHand, states: dict[str, Stream]) -> tuple[Stream, Stream]:
+    """(position (T,3), rotation as recorded) of a hand: its two arrays, or its one `pose` array cut after x, y, z."""
+    if hand.pose is None:
+        return states[_key(str(hand.position))], states[_key(str(hand.rotation))]
+    both = states[_key(hand.pose)]
+    v = both.values.reshape(len(both), -1)
+    width = 3 + (3 if hand.rotation_unit == "axis_angle" else 4)
+    if v.shape[1] != width:
+        raise ValueError(f"{hand.pose}: {v.shape[1]} columns, not x, y, z and a {hand.rotation_unit} rotation")
+    return Stream(both.timestamps, v[:, :3]), Stream(both.timestamps, v[:, 3:])
+
+
 def _track(hand: PoseHand, states: dict[str, Stream]) -> HandTrack:
-    pos, rot = states[_key(hand.position)], states[_key(hand.rotation)]
+    pos, rot = pose_parts(hand, states)
     track = HandTrack(
         position=Stream(pos.timestamps, pos.values.reshape(len(pos), 3), ("x", "y", "z"), "m", "robot_base"),
         rotation=Stream(rot.timestamps, quat_xyzw(rot.values, hand.rotation_unit), None, "quat_xyzw", "robot_base"),
@@ -66,8 +78,29 @@ def _track(hand: PoseHand, states: dict[str, Stream]) -> HandTrack:
     return track
 
 
-def declare(layout_name: str, layout: Layout, states: dict[str, Stream], per_row: set[str]) -> Declared:
-    """The hands of one episode of `layout`, from its native state streams (keyed as the adapter keys them)."""
+def command_tracking(side: str, hand: PoseHand, position: Stream, actions: dict[str, Stream]) -> str | None:
+    """A note on how far each recorded target position (`hand.command`, x, y, z first) lies from the next recorded
+    position, row by row; None when the episode holds no such command."""
+    cmd = actions.get(_key(hand.command)) if hand.command else None
+    if cmd is None or len(cmd) != len(position) or len(cmd) < 2:
+        return None
+    e = np.linalg.norm(cmd.values.reshape(len(cmd), -1)[:-1, :3] - position.values.reshape(len(cmd), 3)[1:], axis=1)
+    return (
+        f"{side} command_tracking median {np.median(e) * 1000:.1f} mm, p95 {np.percentile(e, 95) * 1000:.1f} mm "
+        f"({hand.command}, the recorded target, vs the next recorded position); canonical actions are the recorded "
+        "poses' deltas"
+    )
+
+
+def declare(
+    layout_name: str,
+    layout: Layout,
+    states: dict[str, Stream],
+    per_row: set[str],
+    actions: dict[str, Stream] | None = None,
+) -> Declared:
+    """The hands of one episode of `layout`, from its native state streams (keyed as the adapter keys them); a
+    recorded command (`PoseHand.command`, among `actions`) is compared with the motion in a note."""
     way = choose(layout, per_row)
     if way is None:
         wanted = "; ".join(f"{h.name}: {', '.join(h.required())}" for h in layout.hands)
@@ -79,7 +112,9 @@ def declare(layout_name: str, layout: Layout, states: dict[str, Stream], per_row
     sig = HandSignals(frame="robot_base", notes=[said])
     for side, hand in (("left", way.left), ("right", way.right)):
         if hand is not None:
-            sig.hands[SIDES[side]] = _track(hand, states)
+            track = sig.hands[SIDES[side]] = _track(hand, states)
+            note = command_tracking(side, hand, track.position, actions or {}) if track.position else None
+            sig.notes += [note] if note else []
     return Declared(way.embodiment, sig, said)
 
 

@@ -9,7 +9,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from adapters.camera_roles import camera_roles
 from schemas.canonical import Camera
@@ -75,18 +75,29 @@ RotationUnit = Literal["quat_xyzw", "quat_wxyz", "axis_angle"]
 
 
 class PoseHand(_Data):
-    """One hand's recorded end-effector pose and gripper, keys relative to the episode's base (`layouts.yaml`)."""
+    """One hand's recorded end-effector pose and gripper, keys relative to the episode's base (`layouts.yaml`): a
+    `position` and a `rotation` array, or one `pose` array holding both (x, y, z, then the rotation)."""
 
-    position: str  # (T,3) metres
-    rotation: str  # (T,4) quaternion in `rotation_unit`'s order, or (T,3) axis x angle
+    position: str | None = None  # (T,3) metres
+    rotation: str | None = None  # (T,4) quaternion in `rotation_unit`'s order, or (T,3) axis x angle
+    pose: str | None = None  # (T,3+k): the position (m) then the rotation, in one array (a UR's TCP pose)
     rotation_unit: RotationUnit
-    gripper: str | None = None  # (T,k) finger positions, metres
+    gripper: str | None = None  # (T,k) finger positions or the opening width, metres
     gripper_signs: tuple[float, ...] = (1.0,)  # opening (m) = sum of sign x column
     gripper_full_m: float | None = Field(None, gt=0)  # the opening of the open gripper, metres
+    command: str | None = None  # a recorded target pose (x, y, z first), per row: its tracking goes to the notes
+
+    @model_validator(mode="after")
+    def _one_way(self) -> PoseHand:
+        split = self.position is not None and self.rotation is not None
+        alone = self.pose is not None and self.position is None and self.rotation is None
+        if split == alone:
+            raise ValueError("a hand's pose is `position` and `rotation`, or `pose` alone")
+        return self
 
     def required(self) -> tuple[str, ...]:
         """The pose's keys (the gripper is read when the episode holds it)."""
-        return (self.position, self.rotation)
+        return (self.pose,) if self.pose is not None else (str(self.position), str(self.rotation))
 
 
 class Hands(_Data):
@@ -100,6 +111,7 @@ class Hands(_Data):
     right: PoseHand | None = None
     joints: str | None = None
     names: dict[str, tuple[str, ...]] = {}  # per-row key -> its column names
+    cameras: dict[str, Camera | None] = {}  # cameras this way places over the layout's (UMI's second gripper's GoPro)
 
     def required(self) -> tuple[str, ...]:
         """What an episode must hold for this way to be taken."""
@@ -123,9 +135,10 @@ class Layout(_Data):
     cameras: dict[str, Camera | None] = {}  # camera name -> canonical camera (null: none), over the shared rules
     hands: tuple[Hands, ...] = ()  # the ways to the canonical hands, first that the episode holds
 
-    def camera_roles(self, names: list[str]) -> dict[str, Camera | None]:
-        """An episode's cameras placed: this layout's exact entries, else the shared vocabulary, each role once."""
-        return camera_roles(names, self.cameras)
+    def camera_roles(self, names: list[str], way: Hands | None = None) -> dict[str, Camera | None]:
+        """An episode's cameras placed: the hands way's and this layout's exact entries, else the shared vocabulary,
+        each role once."""
+        return camera_roles(names, {**self.cameras, **(way.cameras if way is not None else {})})
 
 
 class _Layouts(RootModel[dict[str, Layout]]):

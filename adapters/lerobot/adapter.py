@@ -28,6 +28,8 @@ validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapt
 | `next.success`, `success`,          | `success` (true on any frame); else an      | `next.done` is never read as     |
 | `is_success`, `episode_success`     | episode meta `success` bool; else None      | success (it ends every episode)  |
 | episodes.jsonl `action_config`      | `action_config`                             | frames                           |
+| info `annotation_path` file         | `language` `subtask` / `primitive` segments | frames -> row times              |
+| (BEHAVIOR-1K)                       | (`behavior_annotations`), file to lineage   |                                  |
 | `robot_type`, `fps`                 | `robot_type`, `native_fps`, `embodiment`    | fps as declared (may be float)   |
 | modality.json                       | `metadata["modality"]` (rotation_type,      | slices in                        |
 |                                     | absolute, ...) as given                     | `metadata["stream_layout"]`      |
@@ -79,6 +81,7 @@ from pydantic import Field, field_validator
 
 from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
 from adapters.camera_roles import Role
+from adapters.lerobot.behavior_annotations import unmatched_files, with_annotation
 from adapters.lerobot.cameras import select_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
@@ -271,6 +274,7 @@ class LeRobotSource(SourceAdapter):
             tier=self.options.tier,
         )
         raw = EpisodeReader(ds, loc, ref, settings, self.error).read()
+        raw = with_annotation(raw, ds.root, ds.info, loc.episode_index)  # BEHAVIOR-1K's per-episode files
         findings = [f for f in self.dataset_findings(ds) if f.severity != "info"]
         joint_space = joint_options(robot_type, self.options.joint_space, ds)
         return replace(raw, findings=findings, joint_space=joint_space)
@@ -311,6 +315,7 @@ class LeRobotSource(SourceAdapter):
             tasks = {t.task_index: t.task for t in meta.tasks}
             locations = v2_locations(info, meta.episodes)
         episodes = {e.episode_index: e for e in locations}
+        quirks += unmatched_files(root, info, set(episodes))
         is_v3 = "v3_layout" in meta.codes()
         ds = LoadedDataset(root, subset, version, is_v3, info, meta.modality, tasks, episodes, quirks)
         self._check_data_files(ds)

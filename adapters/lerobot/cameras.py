@@ -5,6 +5,7 @@ vocabulary (`adapters.camera_roles`)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
@@ -147,6 +148,17 @@ def relocate_camera(ds: LoadedDataset, key: str, missing: set[str]) -> set[str]:
     return set(moved.values())
 
 
+NOT_RGB_TOKENS = frozenset({"depth", "seg", "segmentation", "mask"})  # BEHAVIOR-1K: depth.head, seg_instance_id.head
+
+
+def not_rgb(key: str, ds: LoadedDataset) -> bool:
+    """A camera feature that holds no colour view: declared a depth map (`video.is_depth_map`) or named as depth or
+    segmentation (BEHAVIOR-1K's `observation.images.seg_instance_id.<camera>` declares neither)."""
+    info = ds.info.features[key].video_info
+    tokens = set(re.split(r"[._]", short_camera_name(key).lower()))
+    return bool(info is not None and info.is_depth_map) or bool(tokens & NOT_RGB_TOKENS)
+
+
 def canonical_map(
     keys: list[str], ds: LoadedDataset, explicit: dict[str, Camera | None], rules: Sequence[tuple[str, str]] = ()
 ) -> dict[str, Camera | None]:
@@ -169,7 +181,10 @@ def canonical_map(
             continue
         short = short_camera_name(key)
         cam = canonical_camera(short, rules) or (canonical_camera(aliases[key], rules) if key in aliases else None)
-        if cam is not None and cam in taken:
+        if not_rgb(key, ds):
+            ds.camera_notes[key] = "a depth or segmentation video, not a view: kept under its own key"
+            cam = None
+        elif cam is not None and cam in taken:
             other = next((f for f in FIXED if cam in FIXED and f not in taken), None)
             then = f"the free fixed slot {other.value}" if other is not None else "kept under its own key"
             ds.camera_notes[key] = f"{cam.value} already taken by another camera: {then}"

@@ -58,6 +58,8 @@ def expected_stats_shape(ft: FeatureSpec, *, v3: bool = False) -> tuple[int, ...
     last axis) gives `(shape[-1],)` where v2.1 (0.3.3, `np.min(axis=0)`) gives the feature's whole shape."""
     if ft.is_visual:
         return (3, 1, 1)
+    if None in ft.shape:  # a width that varies by episode (BEHAVIOR-1K's task_info): no one shape to hold it to
+        return None
     if ft.dtype in NUMERIC_DTYPES:
         return (tuple(ft.shape)[-1],) if v3 and len(ft.shape) > 1 else tuple(ft.shape)
     return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,15 @@ from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkIt
 from jobs.ingest.worker import STEPS, Attempt, run_steps
 from jobs.spec_models import JobSpec
 from schemas.corpus import episode_uid
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What `eidata trace` prints, and whether a step refused the episode or a part of it (the exit code: decided by
+    the values the steps answered, never by reading the printed text)."""
+
+    lines: list[str]
+    refused: bool
 
 
 class TraceError(Exception):
@@ -81,9 +90,10 @@ def _episodes(step: str, result: Canonicalized) -> list[str]:
     return out + [f"{step}: rejected ({r.stage}) {r.note}" for r in result.rejections]
 
 
-def trace(spec: JobSpec, item: WorkItem, write: bool = False) -> list[str]:
-    """The lines `eidata trace` prints for `item`: each step's answer, until one rejects."""
+def trace(spec: JobSpec, item: WorkItem, write: bool = False) -> Trace:
+    """The lines `eidata trace` prints for `item`: each step's answer, until one rejects or fails."""
     lines = [f"trace of {item.uid} (source {item.source.name}, adapter {item.source.adapter})"]
+    refused = False
     with tempfile.TemporaryDirectory(prefix="eidata-trace-") as tmp:
         settings = replace(TaskSettings.of(spec), output=Path(tmp))  # a write goes here, never to the corpus
         run = Attempt(EpisodeTask(item, settings), [])
@@ -91,9 +101,18 @@ def trace(spec: JobSpec, item: WorkItem, write: bool = False) -> list[str]:
         try:
             for step, value in run_steps(run, steps):
                 lines += describe(step, value)
+                refused = refused or _refuses(value)
         except Exception as e:  # what the worker would file as this step's rejection: shown, not raised
             lines.append(f"{run.stage}: failed ({type(e).__name__}): {getattr(e, 'reason', None) or e}")
-    return lines
+            refused = True
+    return Trace(lines, refused)
+
+
+def _refuses(value: Any) -> bool:
+    """A step's answer that loses the episode or a part of it (a span, a part quarantined beside kept siblings)."""
+    if isinstance(value, Canonicalized):
+        return bool(value.rejections)
+    return isinstance(value, Rejected) or (isinstance(value, Staged) and bool(value.parts))
 
 
 def cli_trace(args: Any) -> int:
@@ -105,6 +124,6 @@ def cli_trace(args: Any) -> int:
     except (SpecError, TraceError) as e:
         print(str(e), file=sys.stderr)
         return 2
-    lines = trace(spec, item, write=args.write)
-    print("\n".join(lines))
-    return 1 if any(" rejected " in x or ": failed (" in x for x in lines[1:]) else 0
+    result = trace(spec, item, write=args.write)
+    print("\n".join(result.lines))
+    return 1 if result.refused else 0

@@ -21,6 +21,7 @@ from adapters.synthetic.arrays import write_aloha, write_umi
 from ingest.lerobot.video_read import decode_frames
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
+from schemas.canonical import GRIPPER, hand_dims
 from schemas.corpus import QUARANTINE_DIR
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.arrays.conftest import PUSHT
@@ -77,6 +78,10 @@ def test_synthetic_layouts_write_one_episode_each_at_10_hz(corpus) -> None:
     lineage, table = umi["dataset.zarr/episode_1"]
     assert lineage["raw_fps"] == 30 and lineage["source_annotation"]["rate_from"] == "option"
     assert table.num_rows == 10  # 30 rows at 30 Hz span 0.967 s: frames at 0.0 .. 0.9 s (rows 0, 3, .., 27)
+    # UMI's recorded gripper pose and width are canonical hands: the action moves (issue 55 item 3)
+    assert lineage["embodiment"] == "umi" and lineage["action_kind"] == "canonical" and lineage["tier"] != "actionless"
+    action = np.stack(table.column("action").to_numpy(zero_copy_only=False))
+    assert np.ptp(action[:, hand_dims(1, GRIPPER)]) > 0.01  # the right gripper's opening target moves
     with open_store(root.parent / "umi" / "dataset.zarr.zip", "zarr") as store:
         width = store.read("data/robot0_gripper_width", 40, 70)[::3, 0].astype(np.float64)
     assert np.allclose(_native(root / "datasets/umi/umi", table, "robot0_gripper_width.0"), width, atol=1e-6)

@@ -1,4 +1,5 @@
-"""Known poses of the humanoid and dexterous-hand descriptions (GR1, G1, Tien Kung, Fourier / Inspire / Dex3-1 hands).
+"""Known poses of the humanoid and dexterous-hand descriptions (GR1, G1, H1_2, Tien Kung, Fourier / Inspire / Dex3-1
+hands).
 
 Every movable joint, moved alone by +90 degrees, turns exactly its subtree about the axis the maker wrote, expressed
 in the base frame through the joint origin (frames from the file's origins alone, `test_known_poses.chain_product`;
@@ -14,7 +15,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from ingest.frames import offset_matrix
 from ingest.kinematics import load_model, robots_dir
+from schemas.robots.registry import JOINT_SPACE
 from tests.ingest.kinematics.test_known_poses import chain_product
 
 HUMANOIDS = [
@@ -29,6 +32,7 @@ HUMANOIDS = [
     "dex3_hand_left",
     "dex3_hand_right",
     "tienkung_pro",
+    "h1_2_arms",
 ]
 
 
@@ -115,6 +119,22 @@ def test_g1_zero_pose_bends_the_elbows_and_a_positive_elbow_straightens_them() -
     # shoulder roll +90 deg (axis +x) lifts the left arm out to +y
     before, after = _wrist_after("g1_arms", "left_shoulder_roll_joint", np.pi / 2, "left_wrist_yaw_link", "pelvis")
     assert after[1] - before[1] > 0.15
+
+
+def test_h1_2_forearm_points_forward_and_the_hand_base_lies_along_the_wrist_approach() -> None:
+    """Ausbxuse/avp_teleop h1_2.urdf: at q = 0 the forearm points forward from the elbow pitch joint (elbow roll 0.121,
+    wrist pitch 0.085, wrist yaw 0.020 m along +x); the Inspire hand base sits 0.054 m further along the wrist yaw
+    link's +x, which `joint_space.yaml`'s `unitree_h1_2` makes the canonical wrist's z (approach), at any pose."""
+    m = load_model("h1_2_arms")
+    z = np.zeros((1, m.dof))
+    elbow, wrist = m.forward(z, ["left_elbow_pitch_link", "left_wrist_yaw_link"])[0, :, :3, 3]
+    np.testing.assert_allclose(wrist - elbow, [0.226, -0.0329, -0.011], atol=1e-9)
+    spec = JOINT_SPACE["unitree_h1_2"]
+    q = np.random.default_rng(0).uniform(np.maximum(m.lower, -3), np.minimum(m.upper, 3), size=(32, m.dof))
+    for arm, base in zip(spec.arms, ("L_hand_base_link", "R_hand_base_link"), strict=True):
+        link, hand = m.forward(q, [arm.link, base]).transpose(1, 0, 2, 3)
+        wrist_rot = link[:, :3, :3] @ offset_matrix(arm.link_from_wrist)[:3, :3]
+        np.testing.assert_allclose(hand[:, :3, 3] - link[:, :3, 3], 0.054 * wrist_rot[:, :, 2], atol=1e-12)
 
 
 @pytest.mark.parametrize(("side", "s"), [("left", "L"), ("right", "R")])

@@ -3,6 +3,7 @@ printed (the verdicts in order with the tier each allows), nothing written to th
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,9 @@ def spec(tmp_path: Path) -> JobSpec:
 def test_each_step_says_what_it_made_and_the_judge_lists_the_verdicts(spec: JobSpec) -> None:
     item = find_episode(spec, UID)
     assert item.uid == UID and find_episode(spec, "episode_000001").uid == UID  # by uid or by raw id
-    lines = trace(spec, item)
+    result = trace(spec, item)
+    lines = result.lines
+    assert not result.refused
     steps = [line.split(":", 1)[0] for line in lines[1:]]
     assert steps[0] == "read" and "canonicalize" in steps and steps[-1] == "judge" and "write" not in steps
     judged = [x for x in lines if x.startswith("judge: " + UID)]
@@ -40,7 +43,7 @@ def test_each_step_says_what_it_made_and_the_judge_lists_the_verdicts(spec: JobS
 
 
 def test_the_write_step_stages_into_a_folder_it_removes(spec: JobSpec) -> None:
-    lines = trace(spec, find_episode(spec, UID), write=True)
+    lines = trace(spec, find_episode(spec, UID), write=True).lines
     assert any(x.startswith("write: staged datasets/lerobot/gr00t_robot_sim_picknplace") for x in lines), lines
     assert not spec.output.exists()
 
@@ -59,3 +62,18 @@ def test_the_command_prints_the_trace(spec: JobSpec, tmp_path: Path, capsys: pyt
     out = capsys.readouterr().out
     assert out.startswith(f"trace of {UID}") and "\njudge: " in out
     assert main(["trace", str(path), "lerobot/nope/episode_9"]) == 2
+
+
+def test_an_episode_a_step_refuses_exits_1_naming_the_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "gr00t"
+    shutil.copytree(realdata(GR00T), root)
+    (root / "data/chunk-000/episode_000001.parquet").write_bytes(b"PAR1 not a parquet file")
+    spec = JobSpec(output=tmp_path / "corpus", sources=[SourceSpec(name="lerobot", adapter="lerobot", root=root)])
+    result = trace(spec, find_episode(spec, "episode_000001"))
+    assert result.refused and result.lines[-1].startswith("read: failed (AdapterError): unreadable parquet"), (
+        result.lines
+    )
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_defaults=True)))
+    assert main(["trace", str(path), "episode_000001"]) == 1
+    assert "read: failed (AdapterError)" in capsys.readouterr().out

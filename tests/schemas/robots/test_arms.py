@@ -22,13 +22,17 @@ IDS = [f"{name}-{arm.side}" for name, arm in ARMS]
 # cartesian_pose_example_controller.cpp @ bba6ff59: q_start {0, -pi/4, 0, -3 pi/4, 0, pi/2, pi/4}): joint 4 of a
 # Franka never reaches 0, so the all-zero pose is no home for it. The other makers' zero is their home pose.
 FRANKA_START = (0.0, -math.pi / 4, 0.0, -3 * math.pi / 4, 0.0, math.pi / 2, math.pi / 4)
+# Galaxea R1 Lite: the maker's limits stop joints 2 and 3 one degree short of zero (urdf_r1lite_2025.urdf: 0.0174532925
+# .. 3.1241467075 and -3.2986467075 .. -0.0174532925), so its folded zero is a hard stop: home is that stop.
+R1LITE_FOLDED = (0.0, 0.0174532925, -0.0174532925, 0.0, 0.0, 0.0)
 
 
 @pytest.mark.parametrize(("name", "arm"), ARMS, ids=IDS)
 def test_the_joints_are_the_descriptions_chain_from_base_to_flange(name: str, arm: ArmMap) -> None:
     spec = SPECS[name]
     path = chain(spec.description, arm.link)
-    movable = [j.name for j in path if j.type != "fixed"]
+    start = next((i + 1 for i, j in enumerate(path) if j.child == spec.base_link), 0)  # below a base above the root
+    movable = [j.name for j in path[start:] if j.type != "fixed"]
     assert movable == [j.urdf for j in arm.joints], name  # every movable joint above the flange, base first
     if spec.base_link is not None:
         assert spec.base_link == path[0].parent or spec.base_link in {j.child for j in path}
@@ -37,7 +41,8 @@ def test_the_joints_are_the_descriptions_chain_from_base_to_flange(name: str, ar
 @pytest.mark.parametrize(("name", "arm"), ARMS, ids=IDS)
 def test_the_home_pose_lies_within_every_joint_limit(name: str, arm: ArmMap) -> None:
     by_name = joints(SPECS[name].description)
-    home = FRANKA_START if arm.link.endswith("_hand") else (0.0,) * len(arm.joints)
+    home = FRANKA_START if arm.link.endswith("_hand") else R1LITE_FOLDED if name == "galaxea_r1lite" else None
+    home = home or (0.0,) * len(arm.joints)
     for j, q in zip(arm.joints, home, strict=True):
         lim = by_name[j.urdf]
         if lim.type == "continuous":

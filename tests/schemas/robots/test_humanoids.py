@@ -11,7 +11,7 @@ import pytest
 from schemas.robots.joint_space import ArmMap, load_joint_space
 from tests.schemas.robots.urdf import chain, joints
 
-HUMANOIDS = ("gr1", "unitree_g1", "unitree_g1_dex3", "unitree_g1_inspire", "tienkung")
+HUMANOIDS = ("gr1", "unitree_g1", "unitree_g1_dex3", "unitree_g1_inspire", "unitree_h1_2", "tienkung")
 SPECS = {name: load_joint_space().robots[name] for name in HUMANOIDS}
 ARMS = [(name, arm) for name, spec in SPECS.items() for arm in spec.arms]
 IDS = [f"{name}-{arm.side}" for name, arm in ARMS]

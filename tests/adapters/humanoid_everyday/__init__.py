@@ -1,0 +1,1 @@
+"""Tests of the Humanoid Everyday adapter (`adapters/humanoid_everyday/`)."""
