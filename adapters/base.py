@@ -31,6 +31,7 @@ from schemas.corpus import SourceAnnotation, episode_uid
 from schemas.findings import Severity, SourceFinding
 from schemas.image_size import FrameFit
 from schemas.lerobot import ActionSegment
+from schemas.mano import ManoConvention
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
@@ -162,18 +163,15 @@ WRIST_ROTATION_UNITS = ("quat_xyzw", "euler_xyz", "se3_4x4")
 
 @dataclass(frozen=True)
 class ManoParams:
-    """A hand given as MANO parameters, declared for `ingest.canonical` to evaluate into MANO-21 keypoints with the
-    licensed model (adapters declare the hand; they never run the model).
-
-    `wrist` (T,4,4) `se3_4x4` world_from_wrist gives MANO's global orientation (its rotation, as axis-angle) and
-    translation; `pose` (T,k) the hand pose as k PCA coefficients on the same timestamps; `betas` the shape."""
+    """A hand as MANO parameters, evaluated into MANO-21 keypoints by `ingest.canonical` (adapters never run the model):
+    `wrist` (T,4,4) `se3_4x4` the global orientation and translation, `pose` in `convention`'s form (`schemas.mano`:
+    PCA, axis-angle, rotation matrices, quaternions; `flat_hand_mean`, left on MANO_RIGHT), `betas` (10,) or (T,10)."""
 
     wrist: Stream
     pose: Stream
-    betas: np.ndarray  # (10,) or (T,10)
+    betas: np.ndarray
     model_dir: str  # folder of MANO_LEFT.npz / MANO_RIGHT.npz (an adapter's `mano_model_dir` option)
-    num_pca_comps: int = 15
-    tips: Literal["manopth", "smplx"] = "manopth"  # fingertip vertices (`ingest.canonical.mano.model.TIP_VERTICES`)
+    convention: ManoConvention = field(default_factory=ManoConvention)
 
 
 @dataclass
@@ -183,7 +181,8 @@ class HandTrack:
     The wrist is declared, not built: `position` (T,3) metres plus `rotation` in one of `WRIST_ROTATION_UNITS`
     (`ingest.canonical` turns them into poses). `gripper` is the opening 0 (closed) .. 1 (open), already converted
     from the source's own unit by the adapter; `keypoints` are MANO-21 points (T,21,3) in metres, or `mano` declares
-    the MANO parameters they are evaluated from (`ingest.canonical` fills `keypoints`)."""
+    the MANO parameters they are evaluated from (`ingest.canonical` fills `keypoints`); given both, the keypoints are
+    the truth and the MANO ones are measured against them (`ingest.canonical.mano.evaluate`)."""
 
     position: Stream | None = None
     rotation: Stream | None = None
@@ -307,6 +306,7 @@ class RawEpisode:
     joint_space: JointSpaceOptions | None = None
     # the one clock its streams' times are on, chosen by evidence, and the offset found (to the lineage, `clock`)
     clock: dict[str, Any] | None = None
+    keep_short: str = ""  # why its spans are kept however short (validity's `min_length_frames` 1); "": the spec's
 
     @property
     def has_action(self) -> bool:

@@ -27,6 +27,7 @@ BUILTIN: dict[str, str] = {
     "oxe": "adapters.oxe.adapter:OXEAdapter",
     "robomind": "adapters.robomind.adapter:RoboMINDAdapter",
     "rosbag": "adapters.rosbag.adapter:RosbagAdapter",
+    "vitra": "adapters.vitra.adapter:VitraAdapter",
     "zarr": "adapters.arrays.adapter:ZarrAdapter",
 }
 

@@ -33,6 +33,16 @@ MANO21_NAMES = (
     "pinky1", "pinky2", "pinky3", "pinky_tip",
 )  # fmt: skip
 NUM_KEYPOINTS = len(MANO21_NAMES)
+# MANO-21 bones: wrist -> each finger's first joint, then along the finger (the geometry QA's, `bone_lengths`)
+BONES: tuple[tuple[int, int], ...] = tuple(
+    (0 if j == 0 else 1 + 4 * f + j - 1, 1 + 4 * f + j) for f in range(5) for j in range(4)
+)
+
+
+def bone_lengths(keypoints: np.ndarray) -> np.ndarray:
+    """(N, 21, 3) MANO-21 keypoints -> (N, 20) bone lengths in `BONES` order."""
+    a, b = np.array(BONES).T
+    return np.linalg.norm(keypoints[:, b] - keypoints[:, a], axis=-1)
 
 
 class Camera(StrEnum):

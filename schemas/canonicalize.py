@@ -110,6 +110,11 @@ class ValidityConfig(BaseModel):
         " inside spans with valid=False",
     )
 
+    def keeping_short(self, why: str) -> ValidityConfig:
+        """This config for an episode its source keeps however short (`RawEpisode.keep_short`, `why` non-empty):
+        `min_length_frames` 1; itself when `why` is empty."""
+        return self.model_copy(update={"min_length_frames": 1}) if why else self
+
     def limits_for(self, embodiment: str) -> KinematicLimits:
         return self.limits.get(embodiment, self.default_limits)
 

@@ -101,6 +101,11 @@ class EpisodeLineage(BaseModel):
     row_clock: str | None = Field(
         None, description="set when each frame took its image and state from one source row (a wall-clock recorder)"
     )
+    hand_notes: list[str] | None = Field(
+        None,
+        description="how its hands were built (`HandSignals.notes`): a hand absent and why, MANO keypoints measured "
+        "against the source's own, why a source keeps short episodes",
+    )
     camera_size_split: str | None = Field(
         None, description="set when its camera sizes put it in a dataset of its own size (`ingest.lerobot.routing`)"
     )

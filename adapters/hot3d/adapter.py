@@ -38,6 +38,7 @@ ground truth (a truncated file), or projectaria-tools missing.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
 from typing import Any, ClassVar, Literal
@@ -69,6 +70,7 @@ from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
 from adapters.hot3d.video import RGB_STREAM, VRS_FILE, AriaRgbCamera, VideoError, rgb_frames
 from adapters.storage.location import Location
 from schemas.canonical import MANO21_NAMES
+from schemas.mano import MAKERS
 from schemas.tiers import QualityTier
 
 WORLD = "hot3d_world"
@@ -183,7 +185,7 @@ class Hot3DAdapter(SourceAdapter):
             conf = Stream(ts, t["confidence"], unit="0..1") if "confidence" in t else None
             if source == "mano":  # evaluated by ingest.canonical (the licensed model stays out of the adapter)
                 mano_dir, tips = str(self.options.mano_model_dir), self.options.mano_tips
-                mano = ManoParams(wrist, params, t["betas"], mano_dir, num_pca_comps=15, tips=tips)
+                mano = ManoParams(wrist, params, t["betas"], mano_dir, dataclasses.replace(MAKERS["hot3d"], tips=tips))
                 signals.hands[hand] = HandTrack(mano=mano, confidence=conf)
                 continue
             kp = Stream(ts, t["keypoints"], names=MANO21_NAMES, unit="m", frame=WORLD)

@@ -237,7 +237,7 @@ def _validity(ctx: EpisodeContext, span: Span) -> ValidityReport:
         mask=span.mask,
         timestamps=span.grid,
         embodiment=ctx.emb.name,
-        config=ctx.spec.validity,
+        config=ctx.spec.validity.keeping_short(ctx.raw.keep_short),
         action=span.action.astype(np.float32),
         keypoints=span.keypoints if ctx.human else None,
         confidence=confidence,

@@ -69,6 +69,7 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         **({"native_discrete": ep.native_discrete} if ep.native_discrete else {}),
         **({"native_accumulated": ep.native_accumulated} if ep.native_accumulated else {}),
         **({"row_clock": ep.row_clock} if ep.row_clock is not None else {}),
+        **({"hand_notes": ep.notes} if ep.notes else {}),
         **({"native_windows": ep.native_windows} if ep.native_windows else {}),
         **({"clock": ep.clock} if ep.clock is not None else {}),
         span_s=[round(ep.span_s[0], 6), round(ep.span_s[1], 6)],

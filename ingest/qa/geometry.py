@@ -15,14 +15,10 @@ import numpy as np
 
 from ingest.frames import se3, se3_inverse
 from ingest.qa.validity import present_hands
-from schemas.canonical import GRIPPER, MANO21_NAMES, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.canonical import BONES, GRIPPER, MANO21_NAMES, WRIST_POS, WRIST_ROT6D, bone_lengths, hand_dims
 from schemas.canonicalize import KinematicLimits
 from schemas.qa import APPROACH_BIN_DEG, APPROACH_BINS, QAConfig, QARecord
 
-# MANO-21 (OpenPose order) bones: wrist -> each finger's first joint, then along the finger.
-BONES: tuple[tuple[int, int], ...] = tuple(
-    (0 if j == 0 else 1 + 4 * f + j - 1, 1 + 4 * f + j) for f in range(5) for j in range(4)
-)
 MIDDLE_CHAIN = tuple(range(4 * 2, 4 * 3))  # the middle finger's bones: wrist -> middle1 -> ... -> middle_tip
 assert MANO21_NAMES[BONES[MIDDLE_CHAIN[-1]][1]] == "middle_tip" and BONES[MIDDLE_CHAIN[0]][0] == 0
 
@@ -112,12 +108,6 @@ def speeds_and_accelerations(positions: np.ndarray, fps: float) -> tuple[np.ndar
     acc = np.diff(vel, axis=0) * fps
     speed, accel = np.linalg.norm(vel, axis=1), np.linalg.norm(acc, axis=1)
     return speed[np.isfinite(speed)], accel[np.isfinite(accel)]
-
-
-def bone_lengths(keypoints: np.ndarray) -> np.ndarray:
-    """(N, 21, 3) MANO-21 keypoints -> (N, 20) bone lengths in `BONES` order."""
-    a, b = np.array(BONES).T
-    return np.linalg.norm(keypoints[:, b] - keypoints[:, a], axis=-1)
 
 
 def hand_size(keypoints: np.ndarray, tracked: np.ndarray) -> tuple[float, float] | None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.frames import pos_rot6d_to_pose, se3_inverse, transform_points
-from ingest.qa.geometry import BONES
 from schemas.canonical import (
+    BONES,
     HAND_KEYPOINTS,
     INTRINSICS_KEY,
     MANO21_NAMES,

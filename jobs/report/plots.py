@@ -10,9 +10,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ingest.qa.dataset import DatasetQA
-from ingest.qa.geometry import BONES
 from jobs.report.data import Strip, Trajectory
-from schemas.canonical import DIMS_PER_HAND, FINGERTIPS_XYZ, GRIPPER, HANDS, WRIST_POS, WRIST_ROT6D
+from schemas.canonical import BONES, DIMS_PER_HAND, FINGERTIPS_XYZ, GRIPPER, HANDS, WRIST_POS, WRIST_ROT6D
 from schemas.qa import APPROACH_BINS, QAConfig
 
 TIER_COLORS = {"high": "#2b8a3e", "low": "#f08c00", "actionless": "#1971c2"}

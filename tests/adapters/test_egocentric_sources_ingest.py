@@ -1,6 +1,6 @@
-"""The EPIC-KITCHENS, egocentric-video and HOT3D adapters through the real Ray ingest job, in one job (one Ray start):
-good clips become actionless episodes with their text as the task, HOT3D sequences hand episodes, and bad rows,
-samples and sequences are quarantined with their reason, file and field."""
+"""The EPIC-KITCHENS, egocentric-video, HOT3D and VITRA adapters through the real Ray ingest job, in one job (one Ray
+start): good clips become actionless episodes with their text as the task, HOT3D sequences and VITRA episodes (under
+1 s, kept) hand episodes, and bad rows, samples and sequences are quarantined with their reason, file and field."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from adapters.synthetic.egovideo import write_ego_shards
+from adapters.synthetic.vitra import VitraEpisodeSpec, write_vitra
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
@@ -28,6 +29,7 @@ def test_epic_egocentric_shards_and_hot3d_are_ingested_end_to_end(tmp_path: Path
     )
     shards = write_ego_shards(tmp_path / "ego", workers=1, clips_per_shard=2, seconds=2.0, bad=("bad_json",))
     hot3d = write_hot3d_bad(tmp_path / "hot3d", ("no_hand_source",))
+    vitra = write_vitra(tmp_path / "vitra", [VitraEpisodeSpec("epic", "P01_01", "P01/videos/P01_01.MP4")])
     spec = {
         "output": str(tmp_path / "corpus"),
         "parallelism": {"num_cpus": 1},
@@ -35,12 +37,14 @@ def test_epic_egocentric_shards_and_hot3d_are_ingested_end_to_end(tmp_path: Path
             {"name": "epic", "adapter": "epic_kitchens", "root": str(epic.root)},
             {"name": "ego10k", "adapter": "ego_video", "root": str(shards.root)},
             {"name": "hot3d", "adapter": "hot3d", "root": str(hot3d.root)},
+            {"name": "vitra", "adapter": "vitra", "root": str(vitra)},
         ],
     }
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(spec))
     report = run_ingest(load_spec(tmp_path / "job.yaml"), progress=False)
     assert report.tallies["epic"].written == 4 and report.tallies["ego10k"].written == 2
     assert report.tallies["hot3d"].written == 2 and report.quarantined == 4
+    assert report.tallies["vitra"].written == 1 and report.tallies["vitra"].frames == 8  # 0.77 s at 10 Hz
 
     rows = run_query(tmp_path / "corpus", "SELECT episode_uid, tier, has_action FROM episodes ORDER BY 1").to_pylist()
     assert [r["episode_uid"] for r in rows] == [
@@ -51,10 +55,12 @@ def test_epic_egocentric_shards_and_hot3d_are_ingested_end_to_end(tmp_path: Path
         "epic/train/P01_101_1",
         "hot3d/aria/P0003_c701bd11",
         "hot3d/quest3/P0002_273c2819",
+        "vitra/epic/epic_P01_01_ep_000000",
     ]
-    video = [r for r in rows if not r["episode_uid"].startswith("hot3d/")]
+    video = [r for r in rows if not r["episode_uid"].startswith(("hot3d/", "vitra/"))]
     assert {r["tier"] for r in video} == {"actionless"} and not any(r["has_action"] for r in video)
-    assert {r["tier"] for r in rows if r["episode_uid"].startswith("hot3d/")} == {"high"}
+    hands = [r for r in rows if r["episode_uid"].startswith(("hot3d/", "vitra/"))]
+    assert {r["tier"] for r in hands} == {"high"} and all(r["has_action"] for r in hands)
 
     lines = read_jsonl(tmp_path / "corpus/datasets/epic/train" / EPISODES_PATH)
     assert {line["eidata"]["raw_id"]: line["tasks"] for _, line in lines} == {

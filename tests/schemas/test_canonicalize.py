@@ -96,3 +96,12 @@ def test_the_rate_is_the_one_canonical_rate() -> None:
     """A spec may state the rate (the demo's does), never another one: `CANONICAL_FPS` is the only 10 in the code."""
     assert get_args(CanonicalizeSpec.model_fields["fps"].annotation) == (CANONICAL_FPS,)
     assert CanonicalizeSpec().fps == CanonicalizeSpec.model_validate({"fps": 10}).fps == CANONICAL_FPS
+
+
+def test_a_source_that_keeps_short_episodes_lowers_only_the_minimum_length() -> None:
+    config = ValidityConfig()
+    assert config.keeping_short("") is config
+    short = config.keeping_short("annotated segments")
+    assert short.min_length_frames == 1 and short.model_dump(exclude={"min_length_frames"}) == config.model_dump(
+        exclude={"min_length_frames"}
+    )

@@ -81,6 +81,8 @@ class ManoHand:
     ) -> None:
         self.layer, self.side, self.path, self.reduced = layer, side, path, reduced
         self.components = components  # (k,45) PCA rows, or None for 45-dim axis-angle poses
+        # the model's whole PCA basis (45,45) and mean pose (45,), for `ingest.canonical.mano.forms`
+        self.basis: tuple[np.ndarray, np.ndarray] = (np.eye(45), np.zeros(45))
         self.tip_vertices = tuple(int(i) for i in tip_vertices)
         if len(self.tip_vertices) != 5:
             raise ValueError(f"tip_vertices must name 5 vertices (thumb..pinky), got {self.tip_vertices}")
@@ -156,7 +158,9 @@ class ManoHand:
                 dtype=torch.float64 if dtype == "float64" else torch.float32,
             )
         layer.eval().requires_grad_(False)
-        return cls(layer, side, components, tip_ids, path, reduced=not mesh)
+        hand = cls(layer, side, components, tip_ids, path, reduced=not mesh)
+        hand.basis = (arrays["hands_components"], arrays["hands_mean"])
+        return hand
 
     def keypoints(
         self,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.qa.geometry import BONES, measure
+from ingest.qa.geometry import measure
+from schemas.canonical import BONES
 from schemas.canonicalize import KinematicLimits
 from schemas.qa import QAConfig
 

@@ -12,12 +12,11 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.qa.geometry import BONES
 from ingest.steps import prepared
 from jobs.report.data import frame_strip, load_datasets
 from jobs.report.keypoints import drawable_keypoints
 from jobs.report.plots import strip_figure
-from schemas.canonical import HAND_KEYPOINTS, keypoint_slot_mask
+from schemas.canonical import BONES, HAND_KEYPOINTS, keypoint_slot_mask
 from schemas.lerobot import InfoJson
 from tests.fixtures.episodes import write_episode
 from tests.realdata import realdata

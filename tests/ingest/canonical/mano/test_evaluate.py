@@ -77,3 +77,16 @@ def test_a_missing_model_names_folder_episode_and_field(tmp_path: Path) -> None:
     e = err.value
     assert e.field == "mano_model_dir" and e.episode == "P0001_x" and e.file == str(tmp_path / "none")
     assert e.adapter == "hot3d" and "MANO right model" in e.reason and "MANO_RIGHT.npz" in e.reason
+
+
+def test_given_keypoints_stay_the_truth_and_the_mano_ones_are_measured_against_them(model_dir: Path) -> None:
+    raw = _raw(model_dir, _wrists(Rotation.from_rotvec([0.2, 0.1, -0.4]), np.zeros(3)))
+    evaluated = mano_hands(raw).hands[1].keypoints
+    assert evaluated is not None
+    shifted = evaluated.values + np.array([0.0, 0.0, 0.003])  # the source's joints, 3 mm off the model's
+    given = replace(raw.hands.hands[1], keypoints=Stream(evaluated.timestamps, shifted, unit="m", frame="w"))
+    sig = mano_hands(replace(raw, hands=HandSignals(hands={1: given}, frame="w")))
+    assert sig.hands[1] is given  # kept as given
+    (note,) = sig.notes
+    assert "MANO right hand checked against the source's keypoints" in note and f"on {T} frames" in note
+    assert "joints within 3.00 mm" in note and "bone lengths within 0.00 mm" in note

@@ -1,0 +1,262 @@
+"""VITRA-1M (microsoft/VITRA): reconstructed MANO hands, camera poses and per-hand language for episodes of Ego4D,
+EPIC-KITCHENS, Ego-Exo4D and Something-Something v2, one pickled `.npy` per episode joined to the raw video.
+
+| native | canonical | unit, frame |
+| --- | --- | --- |
+| raw video, frames `video_decode_frame` | camera `camera` -> `Camera.head`, intrinsics scaled to it | RGB, video fps |
+| `extrinsics` (T,4,4) world-to-camera | `camera_poses["camera"]`, its inverse, OpenCV axes | `se3_4x4`, `vitra_world` |
+| `<side>.joints_worldspace` (T,21,3), NaN where not kept | `states["joints/<side>"]`, the hand's keypoints | m |
+| `<side>.transl_worldspace`, `global_orient_worldspace` | `states["wrist/<side>"]` (T,4,4), if ever kept | `se3_4x4` |
+| `<side>.kept_frames` | `states["kept/<side>"]` | 0/1 |
+| `<side>.hand_pose`, `beta` | `HandTrack.mano` with option `mano_model_dir` (checked against the joints) | rotmat |
+| `text.<side>`, `text_rephrase.<side>` | `Language` per segment (`anno_type` first); `annotation` | [start, end) |
+
+Every stream is at the video's rate, one row per `video_decode_frame` entry.
+
+Conventions (files.py and videos.py cite the maker's code): extrinsics world-to-camera in OpenCV axes (the camera
+frame the maker projects `joints_camspace` with `K`); intrinsics for a 2cx x 2cy video, scaled per axis to the video
+read as VITRA's `compute_new_intrinsics_resize` does (microsoft/VITRA@c68b65e:vitra/datasets/dataset_utils.py:194-227:
+the real sample's 480x368 mp4 of a 1440x1080 labelling is stretched, not padded: its bottom rows are picture);
+frame times `(video_decode_frame - first) / fps` of the video's own rate. The world frame comes from VITRA's SLAM
+and declares no up axis: up is taken as the camera's image-up (-y) averaged over the episode (an assumption: the
+wearer's head rolls about level). The keypoints are VITRA's joints (the truth); the canonical wrist frame is built
+from them as for every human source. VITRA episodes are annotated action segments, often under 1 s: kept whole
+however short (`RawEpisode.keep_short`). Embodiment `human`, tier `high`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import av
+import numpy as np
+from pydantic import Field
+
+from adapters.base import (
+    AdapterError,
+    AdapterOptions,
+    EpisodeRef,
+    HandSignals,
+    HandTrack,
+    Language,
+    ManoParams,
+    RawEpisode,
+    SourceAdapter,
+    Stream,
+)
+from adapters.cameras import VideoClipCamera, decoding, stream_fps
+from adapters.storage import bounds
+from adapters.storage.location import Location
+from adapters.vitra.files import SIDES, UnsafePickle, VitraEpisode, unpickle_npy, vitra_episode
+from adapters.vitra.videos import DATASETS, LAYOUTS, candidates
+from schemas.canonical import MANO21_NAMES, Camera, scale_intrinsics
+from schemas.corpus import SourceAnnotation
+from schemas.mano import MAKERS
+from schemas.tiers import QualityTier
+
+WORLD = "vitra_world"
+CAMERA = "camera"
+EPISODE_FILE = re.compile(rf"^({'|'.join(DATASETS)})_(.+)_ep_([^_]+)\.npy$")
+KEEP_SHORT = (
+    "VITRA episodes are annotated action segments (microsoft/VITRA data/data.md), often shorter than 1 s:"
+    " kept whole, validity's min_length_frames lowered to 1 for them"
+)
+
+
+class VitraAnnotation(SourceAnnotation):
+    """VITRA's own annotation of the episode, kept in its lineage."""
+
+    kind: str = "vitra"
+    dataset: str
+    video_name: str
+    video_decode_frame: tuple[int, int] = Field(description="first and last raw-video frame")
+    anno_type: str = Field(description="the hand whose action the episode was cut for")
+    text: dict[str, list[tuple[str, int, int]]] = Field(description="per hand: (text, start, end) over episode frames")
+    text_rephrase: dict[str, list[tuple[list[str], int, int]]]
+    kept_frames: dict[str, int] = Field(description="per hand: frames with a valid reconstruction")
+    stats: dict[str, float] = Field(description="avg_speed, total_rotvec_degree, total_transl_dist as VITRA gives them")
+    intrinsics: list[list[float]] = Field(description="VITRA's pinhole K, for a 2cx x 2cy undistorted video")
+    intrinsics_scale: tuple[float, float] = Field(description="x, y scale of VITRA's intrinsics to the video read")
+    video_size: tuple[int, int] = Field(description="width, height of the video read (its K is `camera.intrinsics`)")
+    keep_short: str = Field(KEEP_SHORT, description="why the episode is kept however short (`RawEpisode.keep_short`)")
+
+
+class VitraOptions(AdapterOptions):
+    mano_model_dir: Path | None = Field(
+        None, description="folder with MANO_RIGHT.npz: the MANO parameters are evaluated and checked against the joints"
+    )
+
+
+class VitraAdapter(SourceAdapter):
+    name: ClassVar[str] = "vitra"
+    options_model: ClassVar[type[AdapterOptions]] = VitraOptions
+    options: VitraOptions
+    expects: ClassVar[str] = (
+        "<dataset>_<video>_ep_<id>.npy episode files (VITRA-1M Metadata/<dataset>/episodic_annotations/) under the"
+        " root, with the raw videos (videos/<video>.mp4, or each dataset's own layout)"
+    )
+
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        root = self.locate(root)
+        npys = sorted((p.name, p) for p in root.rglob("*.npy"))
+        others = [p for name, p in npys if not EPISODE_FILE.match(name)]
+        if others:  # VITRA's intrinsics (<video>.npy) or a dataset it does not name: said, never read
+            msg = (
+                f"{len(others)} .npy file(s) not named <dataset>_<video>_ep_<id>.npy with a dataset of {DATASETS}"
+                f" (e.g. {others[0].relative_to(root).as_posix()}): not read as episodes"
+            )
+            self.note("files_not_read", msg, root=root, path=others[0])
+        return self.capped(self._ref(root, name, npy) for name, npy in npys if EPISODE_FILE.match(name))
+
+    def _ref(self, root: Location, name: str, npy: Location) -> EpisodeRef:
+        m = EPISODE_FILE.match(name)
+        assert m is not None
+        dataset, video, raw_id = m.group(1), m.group(2), name[: -len(".npy")]
+        error, paths = None, [str(npy)]
+        try:
+            paths.append(str(self._video(root, dataset, video, raw_id)))
+        except AdapterError as e:
+            error = e
+        return self.new_ref(raw_id, paths, subset=dataset, locator={"dataset": dataset, "video": video}, error=error)
+
+    def _video(self, root: Location, dataset: str, video: str, ep: str) -> Location:
+        layout = LAYOUTS[dataset]
+        for rel in candidates(layout.kept, video):
+            if (root / rel).is_file():
+                return root / rel
+        for rel in candidates(layout.distorted, video):
+            found = sorted(root.glob(rel))
+            if found:
+                msg = (
+                    f"only the distorted original {found[0]} is here; VITRA's labels are on the undistorted copy its"
+                    f" {layout.undistort} writes (microsoft/VITRA data/data.md, 'Video Preprocessing'): put it at"
+                    f" {candidates(layout.kept, video)[-1]}"
+                )
+                raise self.error(msg, file=found[0], episode=ep, field="video")
+        where = ", ".join(candidates(layout.kept, video))
+        raise self.error(f"no video {video!r} (looked for {where})", file=root, episode=ep, field="video")
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        self.raise_discovered(ref)
+        npy, video = self.locate(ref.paths[0]), self.locate(ref.paths[1])
+        ep = ref.raw_id
+
+        def fail(message: str, field: str) -> AdapterError:
+            return self.error(message, file=npy, episode=ep, field=field or None)
+
+        try:
+            episode = vitra_episode(unpickle_npy(bounds.read_bounded(npy, bounds.limit("READ_BYTES"), "episode")), fail)
+        except (UnsafePickle, ValueError, EOFError) as e:
+            raise fail(f"unreadable episode file: {e}", "") from e
+        camera, fps = self._camera(video, episode, ep)
+        ts = (episode.frames - episode.frames[0]) / fps
+        world_from_camera = np.linalg.inv(episode.extrinsics)
+        states: dict[str, Stream] = {}
+        sig = HandSignals(
+            frame=WORLD,
+            apply_offset=False,
+            camera=Stream(ts, world_from_camera, unit="se3_4x4", frame=WORLD),
+            camera_convention="opencv",
+            up_world=_camera_up(world_from_camera),
+            notes=[KEEP_SHORT],
+        )
+        for hand, side in enumerate(SIDES):
+            h = episode.hands[side]
+            wrist = np.tile(np.eye(4), (len(ts), 1, 1))
+            wrist[:, :3, :3], wrist[:, :3, 3] = h.orient, h.wrist
+            states[f"kept/{side}"] = Stream(ts, h.kept.astype(np.float64), unit="0..1")
+            if not h.kept.any():  # its arrays hold placeholders (the camera's position): no native of them
+                sig.notes.append(f"{side} hand: kept_frames all 0, no valid reconstruction in the episode: absent")
+                continue
+            # VITRA's values where `kept/<side>` is 0 are placeholders; natives hold no NaN (the behaviour QA)
+            states[f"wrist/{side}"] = Stream(ts, wrist, unit="se3_4x4", frame=WORLD)
+            joints = np.where(h.kept[:, None, None], h.joints, np.nan)
+            kp = states[f"joints/{side}"] = Stream(ts, joints, names=MANO21_NAMES, unit="m", frame=WORLD)
+            sig.hands[hand] = HandTrack(keypoints=kp, mano=self._mano(states[f"wrist/{side}"], h.pose, h.beta, side))
+        sig.native_state_keys = [k for k in states if not k.startswith("joints/")]  # the joints are the keypoints
+        dataset = ref.subset
+        return RawEpisode(
+            ref=ref,
+            robot_type=None,
+            embodiment="human",
+            tier=QualityTier.high,
+            native_fps=fps,
+            states=states,
+            cameras={CAMERA: camera} if self.options.cameras is None or CAMERA in self.options.cameras else {},
+            camera_poses={CAMERA: sig.camera},  # type: ignore[dict-item]
+            language=_language(episode, fps),
+            metadata={"dataset": dataset, "video_name": episode.video_name, "video_frames": len(camera)},
+            hands=sig,
+            annotation=_annotation(episode, dataset, camera),
+            keep_short=KEEP_SHORT,
+        )
+
+    def _mano(self, wrist: Stream, pose: np.ndarray, beta: np.ndarray, side: str) -> ManoParams | None:
+        if self.options.mano_model_dir is None:
+            return None
+        conv = dataclasses.replace(MAKERS["vitra"], left_on_right=side == "left")  # both hands on MANO_RIGHT
+        return ManoParams(wrist, Stream(wrist.timestamps, pose), beta, str(self.options.mano_model_dir), conv)
+
+    def _camera(self, video: Location, episode: VitraEpisode, ep: str) -> tuple[VideoClipCamera, float]:
+        try:
+            with decoding(video) as (_, s):  # the header only
+                fps, h, w = stream_fps(s), s.codec_context.height, s.codec_context.width
+            if not fps:
+                raise ValueError("the video stream declares no frame rate")
+            K = episode.intrinsics
+            K_read = scale_intrinsics(K, (2 * K[1, 2], 2 * K[0, 2]), (h, w))
+            first, last = int(episode.frames[0]), int(episode.frames[-1])
+            cam = VideoClipCamera(
+                video, CAMERA, Camera.head, first / fps, (last + 1) / fps, tolerance_s=0.5 / fps, intrinsics=K_read
+            )
+        except (av.FFmpegError, OSError, IndexError, ValueError) as e:
+            raise self.error(f"unreadable video: {e}", file=video, episode=ep, field="video") from e
+        if len(cam) < last - first + 1:
+            msg = f"video has {len(cam)} frames in {first}..{last} (video_decode_frame), expected {last - first + 1}"
+            raise self.error(msg, file=video, episode=ep, field="video_decode_frame")
+        return cam, fps
+
+
+def _camera_up(world_from_camera: np.ndarray) -> np.ndarray:
+    """The world's up axis as the camera's image-up (OpenCV -y) averaged over the episode (module docstring)."""
+    up = (-world_from_camera[:, :3, 1]).mean(axis=0)
+    return up / np.linalg.norm(up)
+
+
+def _language(episode: VitraEpisode, fps: float) -> list[Language]:
+    """Each hand's segments over their frames (end exclusive), the `anno_type` hand's first; empty ranges left out
+    (they stay in the annotation)."""
+    n = len(episode.frames)
+    order = sorted(SIDES, key=lambda s: s != episode.anno_type)
+    out = []
+    for side in order:
+        for seg in episode.hands[side].text:
+            start, end = max(seg.start, 0), min(seg.end, n)
+            if end > start and seg.texts and seg.texts[0]:
+                t0, t1 = (
+                    (episode.frames[start] - episode.frames[0]) / fps,
+                    (episode.frames[end - 1] - episode.frames[0]) / fps,
+                )
+                out.append(Language(seg.texts[0], "instruction", float(t0), float(t1)))
+    return out
+
+
+def _annotation(episode: VitraEpisode, dataset: str, camera: VideoClipCamera) -> VitraAnnotation:
+    K = episode.intrinsics
+    return VitraAnnotation(
+        dataset=dataset,
+        video_name=episode.video_name,
+        video_decode_frame=(int(episode.frames[0]), int(episode.frames[-1])),
+        anno_type=episode.anno_type,
+        text={s: [(g.texts[0] if g.texts else "", g.start, g.end) for g in episode.hands[s].text] for s in SIDES},
+        text_rephrase={s: [(list(g.texts), g.start, g.end) for g in episode.hands[s].rephrase] for s in SIDES},
+        kept_frames={s: int(episode.hands[s].kept.sum()) for s in SIDES},
+        stats=episode.stats,
+        intrinsics=K.tolist(),
+        intrinsics_scale=(camera.width / (2 * K[0, 2]), camera.height / (2 * K[1, 2])),
+        video_size=(camera.width, camera.height),
+    )

@@ -1,0 +1,111 @@
+"""VITRA's episode files read without running them, and bad input named per episode: a pickle naming another global
+is refused before anything runs, a missing or mismatched field is named, a distorted Ego4D original is refused naming
+VITRA's undistortion script. Each case is the real sample (`vitra_ego4d_example`) copied and changed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.base import AdapterError
+from adapters.registry import get_adapter
+from adapters.vitra.files import UnsafePickle, unpickle_npy
+from tests.realdata import realdata
+
+UID = "03cc49c3-a7d1-445b-9a2a-545c4fae6843"
+NAME = f"Ego4D_{UID}_ep_example.npy"
+
+
+class _Exploit:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return os.system, (f"touch {self.marker}",)
+
+
+def _sample() -> dict:
+    return unpickle_npy(realdata(f"vitra_ego4d_example/annotations/{NAME}").read_bytes())
+
+
+def _root(tmp_path: Path, episode: object, video: str = f"videos/{UID}.mp4") -> Path:
+    root = tmp_path / "vitra"
+    (root / "Metadata/Ego4D/episodic_annotations").mkdir(parents=True)
+    np.save(root / "Metadata/Ego4D/episodic_annotations" / NAME, np.array(episode, dtype=object), allow_pickle=True)
+    (root / video).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(realdata(f"vitra_ego4d_example/videos/{UID}.mp4"), root / video)
+    return root
+
+
+def _read(root: Path) -> object:
+    adapter = get_adapter("vitra")
+    (ref,) = adapter.discover(root)
+    return adapter.read(ref)
+
+
+def test_a_pickle_naming_another_global_is_refused_before_it_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    episode = {**_sample(), "video_name": _Exploit(marker)}
+    root = _root(tmp_path, episode)
+    with pytest.raises(AdapterError) as err:
+        _read(root)
+    assert "refusing to unpickle global posix.system" in str(err.value) or "os.system" in str(err.value)
+    assert err.value.file is not None and err.value.file.endswith(NAME) and not marker.exists()
+    with pytest.raises(UnsafePickle):
+        unpickle_npy((root / "Metadata/Ego4D/episodic_annotations" / NAME).read_bytes())
+    assert not marker.exists()
+    np.save(tmp_path / "plain.npy", np.zeros(3))  # a plain array file is not an episode
+    with pytest.raises(ValueError, match="not one pickled episode"):
+        unpickle_npy((tmp_path / "plain.npy").read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d["right"].pop("joints_worldspace"), "right.joints_worldspace"),
+        (lambda d: d["left"].update(kept_frames=d["left"]["kept_frames"][:-1]), "left.kept_frames"),
+        (lambda d: d.update(extrinsics=d["extrinsics"][:, :3]), "extrinsics"),
+        (lambda d: d.update(video_decode_frame=d["video_decode_frame"][::-1]), "video_decode_frame"),
+    ],
+    ids=["missing_joints", "short_kept_frames", "extrinsics_3x4", "frames_backwards"],
+)
+def test_a_bad_field_is_named(tmp_path: Path, change: object, field: str) -> None:
+    episode = _sample()
+    change(episode)  # type: ignore[operator]
+    with pytest.raises(AdapterError) as err:
+        _read(_root(tmp_path, episode))
+    assert err.value.field == field and err.value.episode == NAME[: -len(".npy")]
+
+
+def test_a_distorted_ego4d_original_is_refused_naming_the_undistortion(tmp_path: Path) -> None:
+    root = _root(tmp_path, _sample(), video=f"v2/full_scale/{UID}.mp4")
+    (ref,) = get_adapter("vitra").discover(root)
+    assert ref.error is not None and "undistort_video.py" in ref.error and "distorted original" in ref.error
+    assert f"Ego4D_undistorted/{UID}.mp4" in ref.error
+    (root / "Ego4D_undistorted").mkdir()
+    shutil.move(root / f"v2/full_scale/{UID}.mp4", root / f"Ego4D_undistorted/{UID}.mp4")  # the copy VITRA makes
+    (ref,) = get_adapter("vitra").discover(root)
+    assert ref.error is None and ref.paths[1].endswith(f"Ego4D_undistorted/{UID}.mp4")
+
+
+def test_a_video_shorter_than_the_frames_is_named(tmp_path: Path) -> None:
+    episode = _sample()
+    episode["video_decode_frame"] = episode["video_decode_frame"] + 10  # frames 10..34 of a 25-frame video
+    with pytest.raises(AdapterError) as err:
+        _read(_root(tmp_path, episode))
+    assert err.value.field == "video_decode_frame" and "expected 25" in err.value.reason
+
+
+def test_other_npy_files_are_named_not_read(tmp_path: Path) -> None:
+    root = _root(tmp_path, _sample())
+    np.save(root / f"intrinsics_{UID}.npy", np.eye(3))  # VITRA's per-video intrinsics, not an episode
+    np.save(root / "Metadata/Ego4D/episodic_annotations/Holo_x_ep_000000.npy", np.eye(3))  # no such dataset
+    adapter = get_adapter("vitra")
+    refs = list(adapter.discover(root))
+    assert [r.raw_id for r in refs] == [NAME[: -len(".npy")]]
+    (finding,) = adapter.findings()
+    assert finding.code == "files_not_read" and "2 .npy file(s)" in finding.message

@@ -1,0 +1,161 @@
+"""MANO hand poses in every form its makers ship (`ingest.canonical.mano.forms`, `schemas.mano`): round trips between
+the forms, `flat_hand_mean` on and off, OakInk2's root quaternion, and through a (synthetic, test-written) MANO model
+the same hand whatever form it came in, a left hand on MANO_RIGHT landing where the left model puts it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from adapters.base import ManoParams, Stream
+from ingest.canonical.mano.evaluate import mano_keypoints
+from ingest.canonical.mano.forms import (
+    articulation,
+    axis_angle_to_rotmat,
+    from_articulation,
+    quat_wxyz_to_rotmat,
+    rotmat_to_axis_angle,
+    rotmat_to_quat_wxyz,
+    split_root,
+)
+from ingest.canonical.mano.model import ManoHand
+from schemas.canonical import BONES, bone_lengths
+from schemas.mano import MANO_FORMS, ManoConvention
+from tests.fixtures.mano import mano_arrays, write_mano_npz
+
+T = 7
+AA_MIRROR = np.tile([1.0, -1.0, -1.0], 15)  # axis-angle of a rotation mirrored across x
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("mano")
+    write_mano_npz(folder)
+    return folder
+
+
+def _articulations(seed: int = 0) -> np.ndarray:
+    """(T, 45) joint rotations with angles below pi (where axis-angle is unique)."""
+    rot = Rotation.random(T * 15, random_state=seed).as_rotvec()
+    return (rot / np.linalg.norm(rot, axis=1, keepdims=True) * np.linspace(0.05, 2.9, T * 15)[:, None]).reshape(T, 45)
+
+
+def _wrists(seed: int = 1) -> np.ndarray:
+    poses = np.tile(np.eye(4), (T, 1, 1))
+    poses[:, :3, :3] = Rotation.random(T, random_state=seed).as_matrix()
+    poses[:, :3, 3] = np.random.default_rng(seed).normal(0, 0.3, (T, 3))
+    return poses
+
+
+def test_rotation_matrices_axis_angle_and_quaternions_round_trip() -> None:
+    aa = _articulations().reshape(T, 15, 3)
+    rot = axis_angle_to_rotmat(aa)
+    assert rot.shape == (T, 15, 3, 3)
+    np.testing.assert_allclose(
+        np.einsum("...ji,...jk->...ik", rot, rot), np.broadcast_to(np.eye(3), rot.shape), atol=1e-12
+    )
+    np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-12)  # proper rotations
+    np.testing.assert_allclose(rotmat_to_axis_angle(rot), aa, atol=1e-10)
+    q = rotmat_to_quat_wxyz(rot)
+    assert q.shape == (T, 15, 4) and (q[..., 0] >= 0).all()
+    np.testing.assert_allclose(np.linalg.norm(q, axis=-1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(quat_wxyz_to_rotmat(q), rot, atol=1e-12)
+    np.testing.assert_allclose(quat_wxyz_to_rotmat(-q), rot, atol=1e-12)  # q and -q are one rotation
+    # w first: the quaternion of a turn about z by 90 degrees is (cos 45, 0, 0, sin 45)
+    np.testing.assert_allclose(
+        rotmat_to_quat_wxyz(axis_angle_to_rotmat(np.array([0, 0, np.pi / 2]))), [0.5**0.5, 0, 0, 0.5**0.5]
+    )
+
+
+@pytest.mark.parametrize("flat", [True, False])
+@pytest.mark.parametrize("form", MANO_FORMS)
+def test_every_form_round_trips_through_the_articulation(form: str, flat: bool) -> None:
+    arrays = mano_arrays("right")
+    basis = (arrays["hands_components"], arrays["hands_mean"])
+    conv = ManoConvention(form, 45, flat_hand_mean=flat)  # type: ignore[arg-type]
+    full = _articulations(2) + (0.0 if flat else arrays["hands_mean"])
+    pose = from_articulation(full, conv, *basis)
+    assert pose.shape == (T, *conv.row_shape())
+    np.testing.assert_allclose(articulation(pose, conv, *basis), full, atol=1e-9)
+    np.testing.assert_allclose(from_articulation(articulation(pose, conv, *basis), conv, *basis), pose, atol=1e-9)
+
+
+def test_flat_hand_mean_decides_whether_the_mean_pose_is_added() -> None:
+    arrays = mano_arrays("right")
+    basis = (arrays["hands_components"], arrays["hands_mean"])
+    pose = _articulations(3)
+    offset = articulation(pose, ManoConvention("axis_angle"), *basis)
+    whole = articulation(pose, ManoConvention("axis_angle", flat_hand_mean=True), *basis)
+    np.testing.assert_allclose(offset - whole, np.broadcast_to(arrays["hands_mean"], pose.shape), atol=1e-12)
+    # 15 PCA coefficients are a fit on the first 15 components: exact for a pose in their span, not beyond
+    coeffs = np.random.default_rng(4).normal(size=(T, 15))
+    conv15 = ManoConvention("pca", 15)
+    np.testing.assert_allclose(
+        from_articulation(articulation(coeffs, conv15, *basis), conv15, *basis), coeffs, atol=1e-9
+    )
+    with pytest.raises(ValueError, match="expected"):
+        articulation(np.zeros((T, 45)), conv15, *basis)
+
+
+def test_oakink2_root_quaternion_is_split_from_the_joints() -> None:
+    root = Rotation.random(T, random_state=5)
+    joints = rotmat_to_quat_wxyz(axis_angle_to_rotmat(_articulations(5).reshape(T, 15, 3)))
+    quats = np.concatenate([root.as_quat(scalar_first=True)[:, None], joints], axis=1)
+    got_root, got_joints = split_root(quats)
+    np.testing.assert_allclose(got_root, root.as_matrix(), atol=1e-12)
+    np.testing.assert_array_equal(got_joints, joints)
+    with pytest.raises(ValueError, match=r"\(T, 16, 4\)"):
+        split_root(joints)
+
+
+def _keypoints(model_dir: Path, side: str, pose: np.ndarray, conv: ManoConvention, wrists: np.ndarray) -> np.ndarray:
+    layer = ManoHand.load(model_dir, side, flat_hand_mean=True, dtype="float64")  # type: ignore[arg-type]
+    ts = np.arange(T) / 30.0
+    mano = ManoParams(Stream(ts, wrists, unit="se3_4x4"), Stream(ts, pose), np.linspace(-1, 1, 10), "", conv)
+    return mano_keypoints(layer, mano)
+
+
+def test_the_same_hand_in_every_form_gives_the_same_keypoints(model_dir: Path) -> None:
+    arrays = mano_arrays("right")
+    basis = (arrays["hands_components"], arrays["hands_mean"])
+    full, wrists = 0.4 * _articulations(6), _wrists()
+    got = []
+    for form in MANO_FORMS:
+        for flat in (True, False):
+            conv = ManoConvention(form, 45, flat_hand_mean=flat)  # type: ignore[arg-type]
+            got.append(_keypoints(model_dir, "right", from_articulation(full, conv, *basis), conv, wrists))
+    for kp in got[1:]:
+        np.testing.assert_allclose(kp, got[0], atol=1e-7)
+    rest = _keypoints(model_dir, "right", np.zeros((T, 45)), ManoConvention("axis_angle", flat_hand_mean=True), wrists)
+    joint_bones = [i for i, (_, b) in enumerate(BONES) if b % 4]  # the tip vertices move with pose blend shapes
+    np.testing.assert_allclose(bone_lengths(got[0])[:, joint_bones], bone_lengths(rest)[:, joint_bones], atol=1e-7)
+
+
+def test_the_wrist_is_the_joint_or_the_transl_parameter(model_dir: Path) -> None:
+    pose, wrists = np.zeros((T, 45)), _wrists()
+    joint = _keypoints(model_dir, "right", pose, ManoConvention("axis_angle", wrist_at="joint"), wrists)
+    np.testing.assert_allclose(joint[:, 0], wrists[:, :3, 3], atol=1e-9)
+    transl = _keypoints(model_dir, "right", pose, ManoConvention("axis_angle"), wrists)
+    rest_wrist = transl[:, 0] - wrists[:, :3, 3]  # J0(betas): the same for every frame, not the origin
+    np.testing.assert_allclose(rest_wrist, np.broadcast_to(rest_wrist[0], rest_wrist.shape), atol=1e-9)
+    np.testing.assert_allclose(transl - rest_wrist[:, None], joint, atol=1e-9)
+
+
+def test_a_left_hand_on_mano_right_lands_where_the_left_model_puts_it(model_dir: Path) -> None:
+    """VITRA's convention: the left hand posed on MANO_RIGHT, mirrored across x, then turned and placed. The test
+    model's left hand is the exact mirror of its right, so the mirrored pose on MANO_LEFT is the same hand."""
+    full, wrists = 0.4 * _articulations(7), _wrists(8)
+    on_right = ManoConvention("axis_angle", flat_hand_mean=True, left_on_right=True, wrist_at="joint")
+    vitra = _keypoints(model_dir, "right", full, on_right, wrists)
+    own = ManoConvention("axis_angle", flat_hand_mean=True, wrist_at="joint")
+    left = _keypoints(model_dir, "left", full * AA_MIRROR, own, wrists)
+    np.testing.assert_allclose(vitra, left, atol=1e-7)
+    right = _keypoints(model_dir, "right", full, own, wrists)
+    assert np.abs(right - vitra).max() > 0.02  # not mirrored, it is a right hand: centimetres away
+    # the thumb tip on the other side of the wrist frame's x axis: a left hand, not a turned right one
+    local = np.einsum("tji,tpj->tpi", wrists[:, :3, :3], vitra - wrists[:, None, :3, 3])
+    local_r = np.einsum("tji,tpj->tpi", wrists[:, :3, :3], right - wrists[:, None, :3, 3])
+    np.testing.assert_allclose(local[:, 4], local_r[:, 4] * [-1.0, 1.0, 1.0], atol=1e-7)
