@@ -31,7 +31,7 @@ validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapt
 | info `annotation_path` file         | `language` `subtask` / `primitive` segments | frames -> row times              |
 | (BEHAVIOR-1K)                       | (`behavior_annotations`), file to lineage   |                                  |
 | RoboCOIN `annotations/*.jsonl`      | `language` (subtask, scene), `action_config`| `adapters.lerobot.annotations`   |
-| RoboCOIN `eef_sim_pose_state`       | `hands` (wrists; `gripper_open_scale_state`)| `adapters.lerobot.unified_eef`   |
+| RoboCOIN `eef_sim_pose_state`       | `hands` (wrists; `gripper_open_scale_state`)| `poses.yaml` `robocoin_unified`  |
 | `robot_type`, `fps`                 | `robot_type`, `native_fps`, `embodiment`    | fps as declared (may be float)   |
 | modality.json                       | `metadata["modality"]` (rotation_type,      | slices in                        |
 |                                     | absolute, ...) as given                     | `metadata["stream_layout"]`      |
@@ -93,7 +93,6 @@ from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
 from adapters.lerobot.layout import frames_said, read_v3_locations, read_v3_tasks, recorded_frames, v2_locations
 from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
 from adapters.lerobot.poses import PoseLayout, with_poses
-from adapters.lerobot.unified_eef import unified_hands
 from adapters.storage.contain import outside, readable_under
 from adapters.storage.location import Location, locate, readable
 from schemas.canonical import Camera
@@ -300,7 +299,7 @@ class LeRobotSource(SourceAdapter):
             raw = with_poses(raw, ds.info, self.options.poses, self.options.embodiment)
         except ValueError as err:
             raise self.error(str(err), file=root / INFO_PATH, episode=ref.raw_id, field="poses") from err
-        raw = with_annotation(unified_hands(raw), ds.root, ds.info, loc.episode_index)  # BEHAVIOR-1K's own files
+        raw = with_annotation(raw, ds.root, ds.info, loc.episode_index)  # BEHAVIOR-1K's per-episode files
         findings = [f for f in self.dataset_findings(ds) if f.severity != "info"]
         joint_space = joint_options(robot_type, self.options.joint_space, ds)
         return replace(raw, findings=findings, joint_space=joint_space)

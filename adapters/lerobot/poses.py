@@ -24,11 +24,13 @@ from pydantic import BaseModel, ConfigDict, RootModel, field_validator, model_va
 from adapters.base import HandSignals, RawEpisode, Stream
 from adapters.poses import Pick, PoseHand, command_tracking, hand_track, never_moves
 from schemas.data_file import read_yaml
+from schemas.dataset_meta import quirk
 from schemas.lerobot import InfoJson
 from schemas.robots.eef_offsets import EEF_OFFSETS
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 
 SIDES = {"left": 0, "right": 1}
+GENERIC_KEYS = frozenset({"observation.state", "action"})  # LeRobot's own columns, in every dataset
 RecordedPoint = Literal["tcp", "flange", "wrist", "unknown"]
 
 
@@ -165,10 +167,16 @@ def _embodiment(layout: PoseLayout, raw: RawEpisode, option: str | None) -> tupl
 def with_poses(raw: RawEpisode, info: InfoJson, option: str | PoseLayout | None, embodiment_option: str | None):
     """`raw` with its hands from the dataset's recorded poses, when a layout applies and the episode has no other
     hands; else `raw` as it is. ValueError (the caller names file and field) for a declared pose the values break."""
-    found = chosen(option, info, raw.robot_type)
-    if found is None or not raw.hands.empty:
+    if not raw.hands.empty:
         return raw
-    name, layout = found
+    found = chosen(option, info, raw.robot_type)
+    if found is None:
+        return _near_misses(raw, info)
+    return posed(raw, *found, embodiment_option)
+
+
+def posed(raw: RawEpisode, name: str, layout: PoseLayout, embodiment_option: str | None) -> RawEpisode:
+    """`raw` with its hands from the poses `layout` (named `name`) declares; ValueError for values that break it."""
     read = _reader(raw)
     embodiment, embodiment_from = _embodiment(layout, raw, embodiment_option)
     said = f"{name}: {layout.why}"
@@ -201,3 +209,23 @@ def with_poses(raw: RawEpisode, info: InfoJson, option: str | PoseLayout | None,
         tier_reasons=reasons,
         metadata={**raw.metadata, "hands_from": said, "embodiment_from": embodiment_from},
     )
+
+
+def _near_misses(raw: RawEpisode, info: InfoJson) -> RawEpisode:
+    """A dataset holding a known layout's pose columns under other element names: said (an episode quirk naming the
+    columns), the natives kept; a layout its columns do not hold is not mentioned."""
+    found = []
+    for name, lay in LAYOUTS.items():
+        picks = [p for _, p in lay.picks(every=False)]
+        if not picks or any(p.key not in info.features for p in picks):
+            continue
+        named = {n for p in picks for n in (info.features[p.key].flat_names() or [])}
+        # a column every dataset has (observation.state) is the layout's only by some of its element names
+        if all(p.key in GENERIC_KEYS for p in picks) and not named & {n for p in picks for n in p.names}:
+            continue
+        if lacking := missing(lay, info, every=False):
+            found.append(quirk("pose_layout_names", "warning", f"{name}: {'; '.join(lacking)}: natives only"))
+    if not found:
+        return raw
+    quirks = [*raw.metadata.get("episode_quirks", []), *(q.model_dump() for q in found)]
+    return replace(raw, metadata={**raw.metadata, "episode_quirks": quirks})

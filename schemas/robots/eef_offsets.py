@@ -85,11 +85,12 @@ def eef_offset_for(
     Which point the poses measure is `declared` (point, why) where the adapter knows it from the file's own layout
     (`HandSignals.recorded_point`), else `RECORDED_POINT` by name. TCP recordings get the embodiment's tool offset;
     flange and wrist recordings, and unknown ones (no evidence, so no correction), get the identity. Raises KeyError
-    for an embodiment without an entry in `EEF_OFFSETS`.
+    for a TCP recording of an embodiment without an entry in `EEF_OFFSETS` (no other point needs one: RoboCOIN's
+    unified pose of a described `piper_dual`, a flange pose of any registered arm).
     """
-    if embodiment not in EEF_OFFSETS:
-        raise KeyError(f"no EEF offset for embodiment {embodiment!r}; known: {sorted(EEF_OFFSETS)}")
     point, why = declared if declared is not None else recorded_point(dataset, source)
+    if point == "tcp" and embodiment not in EEF_OFFSETS:
+        raise KeyError(f"no EEF offset for embodiment {embodiment!r}; known: {sorted(EEF_OFFSETS)}")
     if point == "tcp":
         offset, geometry = EEF_OFFSETS[embodiment]
         return offset, f"{dataset} records the TCP ({why}); {geometry}"

@@ -1,4 +1,5 @@
-"""RoboCOIN's unified end effector (`eef_sim_pose_state`) as the canonical hands (`adapters.lerobot.unified_eef`).
+"""RoboCOIN's unified end effector (`eef_sim_pose_state`) as the canonical hands (`adapters/lerobot/poses.yaml`
+`robocoin_unified`, read by the pose layouts every LeRobot dataset goes through).
 
 The dataset is the real RoboCOIN layout (tests/fixtures/lerobot_layouts/robocoin_v21, QianHuixun/New-Test@ff298f68
 `meta/info.json`) with the test's own poses: each wrist drifts a few centimetres at roll 0.4, pitch 0.6, yaw 1.2
@@ -18,15 +19,17 @@ import pytest
 
 from adapters.base import HandSignals, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
-from adapters.lerobot.unified_eef import EMBODIMENT, unified_hands
+from adapters.lerobot.poses import LAYOUTS, posed, with_poses
 from ingest.frames import is_rotation, rot6d_to_matrix
 from ingest.steps import prepare
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
+from schemas.lerobot import InfoJson
 from tests.fixtures.layouts import load_case, materialize, overwrite_columns
 from tests.realdata import realdata
 
 LAYOUT = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts" / "robocoin_v21"
+EMBODIMENT = "robocoin_unified"
 REAL = "robocoin_g1edu_u3"  # tests/adapters/lerobot/test_annotations.py reads its annotations too
 EULER = {0: (0.4, 0.6, 1.2), 1: (-0.3, 0.2, -0.8)}  # roll, pitch, yaw (rad)
 
@@ -73,7 +76,8 @@ def _raw(tmp: Path, *, zero_left: bool = False, gripper: bool = True) -> RawEpis
 def test_the_unified_eef_is_the_canonical_wrist(tmp_path: Path) -> None:
     raw = _raw(tmp_path)
     assert raw.embodiment == EMBODIMENT and not raw.tier_reasons  # no longer "unknown robot: natives only"
-    assert raw.metadata["embodiment_from"].startswith("eef_sim_pose_state")
+    assert raw.metadata["embodiment_from"].startswith("the pose layout")
+    assert raw.metadata["hands_from"].startswith("robocoin_unified: RoboCOIN unified end effector")
     [ep] = prepare(raw, CanonicalizeSpec()).episodes
     assert ep.action_kind == "canonical"
     pose = raw.signals["eef_sim_pose_state"].values.astype(np.float64)
@@ -105,7 +109,8 @@ def test_the_gripper_opening_follows_the_open_scale(tmp_path: Path) -> None:
 
 def test_a_side_that_is_all_zero_is_no_hand(tmp_path: Path) -> None:
     raw = _raw(tmp_path, zero_left=True, gripper=False)
-    assert sorted(raw.hands.hands) == [1] and any("left: eef_sim_pose_state all zero" in n for n in raw.hands.notes)
+    assert sorted(raw.hands.hands) == [1]
+    assert any(n.startswith("left: eef_sim_pose_state[") and "all zero" in n for n in raw.hands.notes)
     [ep] = prepare(raw, CanonicalizeSpec()).episodes
     assert not ep.mask[hand_dims(0, WRIST_POS)].any() and ep.mask[hand_dims(1, WRIST_POS)].all()
     assert not ep.mask[hand_dims(1, GRIPPER)].any()  # no open scale recorded: no gripper dim
@@ -120,15 +125,26 @@ def test_another_layout_of_the_column_is_said_and_left_native(tmp_path: Path) ->
     bare = type(raw)(
         **{**raw.__dict__, "signals": {**raw.signals, "eef_sim_pose_state": renamed}, "hands": HandSignals()}
     )
-    out = unified_hands(bare)
+    info = InfoJson.model_validate_json((LAYOUT / "info.json").read_text())
+    names = {"names": [f"q{i}" for i in range(12)]}
+    feats = {**info.features, "eef_sim_pose_state": info.features["eef_sim_pose_state"].model_copy(update=names)}
+    out = with_poses(bare, info.model_copy(update={"features": feats}), None, None)
     assert out.hands.empty
-    [q] = [q for q in out.metadata["episode_quirks"] if q["code"] == "unified_eef_layout"]
-    assert "natives only" in q["message"]
+    [q] = [q for q in out.metadata["episode_quirks"] if q["code"] == "pose_layout_names"]
+    assert (
+        q["message"].startswith("robocoin_unified: left.position: eef_sim_pose_state names no")
+        and "natives only" in q["message"]
+    )
 
 
 def test_a_known_robot_keeps_its_embodiment(tmp_path: Path) -> None:
     raw = _raw(tmp_path)
-    known = unified_hands(replace(raw, embodiment="piper_dual", hands=HandSignals()))
+    known = posed(
+        replace(raw, embodiment="piper_dual", hands=HandSignals()),
+        "robocoin_unified",
+        LAYOUTS["robocoin_unified"],
+        None,
+    )
     assert known.embodiment == "piper_dual" and not known.hands.empty
 
 

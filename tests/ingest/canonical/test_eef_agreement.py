@@ -14,7 +14,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from adapters.base import EpisodeRef, HandSignals, HandTrack, RawEpisode, Stream
-from adapters.lerobot.unified_eef import EEF_NAMES, EEF_STATE, unified_hands
+from adapters.lerobot.poses import LAYOUTS, posed
 from ingest.canonical.eef_agreement import POS_TOL_M, ROT_TOL_DEG, fit_residuals, fk_agreement
 from ingest.canonical.hand_state import wrist_poses
 from ingest.canonical.joint_space import joint_space_signals
@@ -102,6 +102,10 @@ def test_nothing_to_compare_without_a_description_or_resolvable_joints() -> None
     assert "not compared, the joints do not reach FK" in left, left
 
 
+EEF_STATE = "eef_sim_pose_state"
+EEF_NAMES = tuple(f"{side}_eef_{q}_{a}" for side in ("left", "right") for q in ("pos", "ori") for a in "xyz")
+
+
 def test_robocoin_unified_eef_of_a_described_robot_is_checked_when_canonicalized() -> None:
     """The whole path: RoboCOIN's eef_sim_pose_state (Euler xyz, its own frame and site) as the hands of a
     `piper_dual` episode; the verdict is in the written episode's tier reasons, the tier not lowered by it."""
@@ -111,8 +115,8 @@ def test_robocoin_unified_eef_of_a_described_robot_is_checked_when_canonicalized
     for hand in (0, 1):
         T = A @ fk[hand].values @ B
         cols += [T[:, :3, 3], Rotation.from_matrix(T[:, :3, :3]).as_euler("xyz")]
-    pose = Stream(fk[0].timestamps, np.hstack(cols).astype(np.float32), EEF_NAMES)
-    raw = unified_hands(replace(_raw(q), signals={EEF_STATE: pose}))
+    pose = Stream(fk[0].timestamps, np.hstack(cols).astype(np.float32), EEF_NAMES)  # RoboCOIN's names
+    raw = posed(replace(_raw(q), signals={EEF_STATE: pose}), "robocoin_unified", LAYOUTS["robocoin_unified"], None)
     assert raw.embodiment == "piper_dual" and sorted(raw.hands.hands) == [0, 1]
     [ep] = prepare(raw, CanonicalizeSpec()).episodes
     verdicts = [r for r in ep.tier_reasons if r.startswith("recorded EEF vs FK")]

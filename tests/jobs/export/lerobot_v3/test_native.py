@@ -38,8 +38,9 @@ from tests.realdata import realdata
 
 LAYOUTS = Path(__file__).resolve().parents[3] / "fixtures" / "lerobot_layouts"
 ROBOTS = {"lingzu": "lingzu_open50_v30", "robocoin": "robocoin_v21"}
-# RoboCOIN's unified end effector makes its episodes canonical (adapters/lerobot/unified_eef.py): written without it,
-# as the maker's pipeline has it before its eef_sim stage, the robocoin case is the undescribed robot's command alone
+# RoboCOIN's unified end effector makes its episodes canonical (adapters/lerobot/poses.yaml robocoin_unified): written
+# without it, as the maker's pipeline has it before its eef_sim stage, the robocoin case is the undescribed robot's
+# command alone
 NO_UNIFIED_EEF = {"robocoin": ("eef_sim_pose_state", "eef_sim_pose_action")}
 TRAIN_STEPS = 2
 
