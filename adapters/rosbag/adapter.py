@@ -44,9 +44,10 @@ from adapters.base import (
 )
 from adapters.camera_roles import camera_role
 from adapters.rosbag import segments
+from adapters.rosbag.array_joints import name_joints
 from adapters.rosbag.bags import FoundBag, find_bags, log_times, message_types, open_bag
 from adapters.rosbag.camera import BagCamera, colour_problem
-from adapters.rosbag.clock import ClockChoice, choose, recording_clock
+from adapters.rosbag.clock import ClockChoice, choose, core_topics, rate, recording_clock
 from adapters.rosbag.fields import by_joint, constant_columns, stack, without_nonfinite_columns
 from adapters.rosbag.options import RosbagOptions
 from adapters.rosbag.tf import TfTree
@@ -202,6 +203,8 @@ class RosbagAdapter(SourceAdapter):
                 skipped.setdefault(topic, why)
                 continue
             self._topic(d, rel[topic], ep, bag, span)
+        name_joints(opts.joints, ep, partial(self.error, file=bag, episode=ref.raw_id))
+        named = {j.topic for j in opts.joints}  # joint states as well as the JointStates: `clock.core_topics`
         hands = self._hands(ep, rel, t0)
         if opts.task_topic is None and opts.task:
             ep.language.append(Language(opts.task))
@@ -257,7 +260,7 @@ class RosbagAdapter(SourceAdapter):
             robot_type=robot_type,
             embodiment=embodiment,
             tier=opts.tier,
-            native_fps=_rate(rel, data),
+            native_fps=rate(rel, data, named),
             states=ep.states,
             actions=ep.actions,
             cameras=ep.cameras,
@@ -267,7 +270,7 @@ class RosbagAdapter(SourceAdapter):
             joint_space=opts.joint_space,
             hands=hands,
             findings=findings,
-            clock=recording_clock(clocks, _core_topics(data, opts.action_topics), t0),
+            clock=recording_clock(clocks, core_topics(data, opts.action_topics, named), t0),
         )
 
     def _topic(self, d: TopicData, t: np.ndarray, ep: _Built, bag: str, span: tuple[int, int]) -> None:
@@ -446,22 +449,6 @@ class _Built:
 
 def _is_static(topic: str) -> bool:
     return topic.rstrip("/").endswith("tf_static")
-
-
-def _core_topics(data: dict[str, TopicData], action_topics: Any) -> list[str]:
-    """The topics that set an episode's span (`ingest.canonical.canonicalize._core`): its JointStates that are
-    states, else its image topics, else none (every topic)."""
-    live = {t: d for t, d in data.items() if d.log_ns and not _is_static(t)}
-    joints = [t for t, d in live.items() if d.kind == "joints" and not matches(t, action_topics)]
-    return sorted(joints or [t for t, d in live.items() if d.kind == "image"])
-
-
-def _rate(rel: dict[str, np.ndarray], data: dict[str, TopicData]) -> float | None:
-    """The joint states' rate (the robot's), else the fastest topic's: messages per second over its span."""
-    joints = [t for t, d in data.items() if d.kind == "joints" and len(rel.get(t, ())) > 1]
-    pool = joints or [t for t in rel if len(rel[t]) > 1]
-    rates = [(len(rel[t]) - 1) / (rel[t][-1] - rel[t][0]) for t in pool if rel[t][-1] > rel[t][0]]
-    return float(max(rates)) if rates else None
 
 
 def _accounting(topic: str, v: dict[str, Any]) -> str:

@@ -20,10 +20,13 @@ and largest latency receive - stamp) goes to the episode's metadata, and all of 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from adapters.rosbag.topics import TopicData, matches
 
 Choice = Literal["header", "receive"]
 
@@ -98,3 +101,19 @@ def recording_clock(choices: dict[str, ClockChoice], core: list[str], start_ns: 
         "header_topics": len([c for c in choices.values() if c.choice == "header"]),
         **{f"receive_topics_{k}": v for k, v in sorted(by_reason.items())},
     }
+
+
+def core_topics(data: dict[str, TopicData], action_topics: list[str], joints: Collection[str] = ()) -> list[str]:
+    """The topics that set an episode's span (`ingest.canonical.canonicalize._core`): its joint states (JointStates,
+    and the `joints` option's topics) that are not actions, else its image topics, else none (every topic)."""
+    live = {t: d for t, d in data.items() if d.log_ns and not t.rstrip("/").endswith("tf_static")}
+    states = [t for t, d in live.items() if (d.kind == "joints" or t in joints) and not matches(t, action_topics)]
+    return sorted(states or [t for t, d in live.items() if d.kind == "image"])
+
+
+def rate(rel: dict[str, np.ndarray], data: dict[str, TopicData], joints: Collection[str] = ()) -> float | None:
+    """The joint states' rate (the robot's), else the fastest topic's: messages per second over its span."""
+    states = [t for t, d in data.items() if (d.kind == "joints" or t in joints) and len(rel.get(t, ())) > 1]
+    pool = states or [t for t in rel if len(rel[t]) > 1]
+    rates = [(len(rel[t]) - 1) / (rel[t][-1] - rel[t][0]) for t in pool if rel[t][-1] > rel[t][0]]
+    return float(max(rates)) if rates else None

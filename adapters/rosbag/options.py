@@ -5,9 +5,11 @@ Every field is validated before any work (`AdapterOptions`: unknown keys refused
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from adapters.base import AdapterOptions
 from schemas.canonical import Camera
@@ -74,6 +76,44 @@ class Gripper(BaseModel):
         return self
 
 
+class ArrayJoints(BaseModel):
+    """Joints a robot records as an unnamed numeric array in a message of its own (Kuavo's `kuavo_msgs/sensorsData`
+    `joint_data.joint_q`): the array's components named as the embodiment's native joints, read as JointState
+    positions are. `names` is a list from index `start`, or {index: name}."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topic: str
+    field: str = Field(description="the array's field path in the message, as the natives name it (joint_data.joint_q)")
+    names: list[str] | dict[int, str] = Field(min_length=1, description="joint names from `start`, or {index: name}")
+    start: int = Field(0, ge=0, description="with a names list: the index of its first name")
+    width: int | None = Field(None, gt=0, description="the array's width when known: another width is refused")
+
+    @model_validator(mode="after")
+    def _indices(self) -> ArrayJoints:
+        if isinstance(self.names, dict) and self.start:
+            raise ValueError("start goes with a names list; {index: name} names say their own indices")
+        if any(i < 0 for i in self.indexed()):
+            raise ValueError(f"names: a negative index {min(self.indexed())}")
+        if len(set(self.indexed().values())) < len(self.indexed()):
+            raise ValueError(f"names: a joint named twice in {list(self.indexed().values())}")
+        if self.width is not None and max(self.indexed()) >= self.width:
+            raise ValueError(f"names: index {max(self.indexed())} is past the array's width {self.width}")
+        return self
+
+    def indexed(self) -> dict[int, str]:
+        """array index -> joint name."""
+        if isinstance(self.names, dict):
+            return dict(self.names)
+        return {self.start + k: n for k, n in enumerate(self.names)}
+
+
+# `joints: <preset>`: a robot's own arrays named by its maker's code (array_joints.yaml, with the citations)
+JOINT_PRESETS: dict[str, list[dict[str, Any]]] = yaml.safe_load(
+    Path(__file__).with_name("array_joints.yaml").read_text(encoding="utf-8")
+)
+
+
 class RosbagOptions(AdapterOptions):
     source: str = Field("rosbag", description="source name in episode uids and the catalog")
     episodes: EpisodeCut = Field(default_factory=EpisodeCut)
@@ -101,6 +141,11 @@ class RosbagOptions(AdapterOptions):
     )
     robot_type: str | None = Field(None, description="the robot's name (default: the joint states' namespace)")
     joint_space: JointSpaceOptions | None = Field(None, description="joint conventions (units, joint_map, ...)")
+    joints: list[ArrayJoints] = Field(
+        default_factory=list,
+        description="joints recorded as unnamed numeric arrays (topic, field, names): read as the embodiment's joints "
+        f"(FK), as JointState names are; or a preset's name: {', '.join(JOINT_PRESETS)}",
+    )
     message_definitions: list[str] = Field(
         default_factory=list,
         description="folders holding ROS message definitions as <package>/msg/<Type>.msg (a checkout of PX4/px4_msgs, "
@@ -112,6 +157,15 @@ class RosbagOptions(AdapterOptions):
     )
     tier: QualityTier = Field(QualityTier.high, description="default tier of the episodes")
     max_depth: int = Field(6, ge=0, le=32, description="folders searched below the root for bags")
+
+    @field_validator("joints", mode="before")
+    @classmethod
+    def _preset(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            if v not in JOINT_PRESETS:
+                raise ValueError(f"joints: no preset {v!r}; presets: {', '.join(JOINT_PRESETS)}")
+            return JOINT_PRESETS[v]
+        return v
 
     @model_validator(mode="after")
     def _hand_needs_a_robot(self) -> RosbagOptions:
