@@ -13,9 +13,9 @@ frames (the frame shown at k/10 s is the last the bag holds at or before it). Wh
 `metadata["topics"]` (type, messages, role, clock); a topic that gives nothing is named in the episode's findings.
 
 Joint-space robots (the `embodiment` option, a registry name with a kinematic description) reach the canonical hands
-by FK from the JointState names (`ingest.canonical.joint_space`: units by evidence); the `eef` option declares an
-end-effector pose from the TF tree (`tf.py`, the frame chain recorded) or a PoseStamped topic instead. A bag that
-cannot be read (truncated, corrupt, unindexed) fails its episode naming the file, the topic and the message index.
+by FK from the JointState names or an array's elements the `joints` option names (`array_joints.py`); the `eef`
+option declares an end-effector pose from the TF tree (`tf.py`) or a PoseStamped topic instead. A bag that cannot
+be read (truncated, corrupt, unindexed) fails its episode naming the file, the topic and the message index.
 """
 
 from __future__ import annotations
