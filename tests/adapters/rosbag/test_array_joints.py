@@ -32,6 +32,7 @@ SENSORS = "std_msgs/Header header\ntime sensor_time\nkuavo_msgs/jointData joint_
 ROBOT = "kuavo_4pro_long"
 T0 = 1_700_000_000_000_000_000
 N, HZ = 150, 50  # 3 s at 50 Hz: every fifth message on the 10 Hz grid
+ARMS = [f"zarm_{s}{k}_link" for s in "lr" for k in range(1, 8)]  # kuavo_dataset.py @ fce8528:19-21
 
 
 def _arms(n: int) -> np.ndarray:
@@ -73,6 +74,23 @@ def write_kuavo_bag(path: Path, width: int = 28) -> np.ndarray:
     return q
 
 
+def write_unnamed_joint_states(path: Path, q: np.ndarray) -> None:
+    """A ROS 1 bag of sensor_msgs/JointState at 50 Hz whose messages name no joint (positions only)."""
+    store = get_typestore(Stores.ROS1_NOETIC)
+    t = store.types
+    with Writer(path) as w:
+        conn = w.add_connection("/joint_states", "sensor_msgs/msg/JointState", typestore=store)
+        for k, row in enumerate(q):
+            ns = T0 + k * (1_000_000_000 // HZ)
+            header = t["std_msgs/msg/Header"](
+                seq=k, stamp=t["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9), frame_id=""
+            )
+            msg = t["sensor_msgs/msg/JointState"](
+                header=header, name=[], position=row, velocity=np.zeros(0), effort=np.zeros(0)
+            )
+            w.write(conn, ns, store.serialize_ros1(msg, "sensor_msgs/msg/JointState"))
+
+
 def _read(root: Path, **options):
     adapter = get_adapter("rosbag", {"embodiment": ROBOT, **options})
     (ref,) = adapter.discover(root)
@@ -102,7 +120,7 @@ def test_the_array_read_as_the_robots_joints_makes_the_episode_canonical(kuavo) 
     assert topic["type"] == "kuavo_msgs/msg/sensorsData" and topic["messages"] == N
     assert "named as joints (joints[0]" in topic["role"]
     named = raw.states["sensors_data_raw.joint_data.joint_q"]
-    assert named.names == tuple(f"zarm_{s}{k}_link" for s in "lr" for k in range(1, 8))
+    assert named.names == tuple(ARMS)
     np.testing.assert_array_equal(named.values, q[:, 12:26])
     rest = raw.signals["sensors_data_raw"]  # legs, head and the other fields stay natives
     assert "joint_data.joint_q[0]" in rest.names and "joint_data.joint_q[27]" in rest.names
@@ -132,6 +150,21 @@ def test_the_array_read_as_the_robots_joints_makes_the_episode_canonical(kuavo) 
     np.testing.assert_allclose(wr, want[:, 1, :3, 3], atol=1e-5)
 
 
+def test_a_joint_state_that_names_no_joint_is_named_in_place(kuavo, tmp_path: Path) -> None:
+    """The same positions as a JointState with an empty name list (joints by index): `field: position` names them."""
+    q = kuavo[1]
+    write_unnamed_joint_states(tmp_path / "states.bag", q)
+    raw = _read(tmp_path, joints=[{"topic": "/joint_states", "field": "position", "start": 12, "names": ARMS}])
+    s = raw.states["joint_states.position"]
+    assert s.names[:12] == tuple(str(i) for i in range(12)) and s.names[12:26] == tuple(ARMS)
+    (ep,) = canonicalize_spans(raw, CanonicalizeSpec()).episodes
+    want = _fk(q[:: HZ // 10, 12:26][: ep.num_frames])
+    np.testing.assert_allclose(ep.state[:, hand_dims(1, WRIST_POS)], want[:, 1, :3, 3], atol=1e-5)
+    with pytest.raises(AdapterError, match=r"index 28 \(zarm_r3_link\), .* past the 28 values of position") as e:
+        _read(tmp_path, joints=[{"topic": "/joint_states", "field": "position", "start": 19, "names": ARMS}])
+    assert e.value.field == "joints[0].names"
+
+
 def test_the_same_bag_without_the_option_stays_native(kuavo) -> None:
     raw = _read(kuavo[0])
     assert not raw.states and "sensors_data_raw" in raw.signals
@@ -155,7 +188,7 @@ def test_what_the_bag_does_not_hold_is_refused_naming_the_option_field(kuavo, jo
         "topic": "/sensors_data_raw",
         "field": "joint_data.joint_q",
         "start": 12,
-        "names": [f"zarm_{s}{k}_link" for s in "lr" for k in range(1, 8)],
+        "names": ARMS,
         **joints,
     }
     with pytest.raises(AdapterError, match=says) as e:
@@ -177,3 +210,10 @@ def test_options_are_checked_before_any_bag_is_read() -> None:
         get_adapter("rosbag", {"joints": [{"topic": "/a", "field": "q", "names": ["j1", "j1"]}]})
     with pytest.raises(ValidationError, match="start goes with a names list"):
         get_adapter("rosbag", {"joints": [{"topic": "/a", "field": "q", "names": {3: "j1"}, "start": 2}]})
+
+
+def test_a_joint_state_that_names_its_joints_is_not_renamed(synthetic_bag) -> None:
+    joints = [{"topic": "/robot/joint_states", "field": "position", "names": ["panda_joint1"]}]
+    with pytest.raises(AdapterError, match="a JointState that names its joints") as e:
+        _read(synthetic_bag.path.parent.parent, joints=joints)
+    assert e.value.field == "joints[0].topic"
