@@ -82,7 +82,7 @@ def name_joints(specs: Sequence[ArrayJoints], ep: Episode, fail: Callable[..., E
         (ep.states if group is ep.signals else ep.actions)[f"{key}.{spec.field}"] = named
         rest = [c for c in range(len(s.names)) if c not in set(take)]
         if rest:
-            group[key] = Stream(s.timestamps, s.values[:, rest], tuple(s.names[c] for c in rest), frame=s.frame)
+            group[key] = replace(s, values=s.values[:, rest], names=tuple(s.names[c] for c in rest))
         else:
             del group[key]
         part = f"{'state' if group is ep.signals else 'action'} {key}.{spec.field}"
