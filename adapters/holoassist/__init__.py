@@ -1,0 +1,2 @@
+"""HoloAssist (Microsoft, HoloLens 2): hand tracking, camera poses and the egocentric mp4 per recording
+(`adapter.py`)."""
