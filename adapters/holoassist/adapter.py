@@ -1,0 +1,183 @@
+"""HoloAssist (Microsoft, HoloLens 2): per recording `<name>/Export_py/` with the mp4, the HoloLens hand tracking
+and the camera poses, as the maker's code reads them (files.py cites every layout, unit, axis and time fact).
+
+| native | canonical | unit, frame |
+| --- | --- | --- |
+| `Video_pitchshift.mp4` (else `Video_compress.mp4`) | camera `video` -> `Camera.head`, lazy | RGB, video fps |
+| `Video/Intrinsics.txt` | `cameras["video"].intrinsics`, scaled per axis to the mp4 read | pixels |
+| `Video/Pose_sync.txt` | `camera_poses["video"]` world_from_camera, psi's axes turned to OpenCV's | `se3_4x4` |
+| `Hands/{Left,Right}_sync.txt` IsActive | `states["active/<side>"]` | 0/1, 30 Hz |
+| 21 of the 26 joint poses, NaN when masked | `states["mano21_keypoints"]` (T,2,21,3), derived, 0 = left | m |
+
+Frame `psi_world` for every pose; the rows are at 30 Hz.
+
+The 26 joints (psi's `HandJointIndex`, the OpenXR order) onto MANO-21:
+
+| MANO-21 | HoloAssist joint (index) |
+| --- | --- |
+| wrist | Wrist (1) |
+| thumb1, thumb2, thumb3, thumb_tip | ThumbMetacarpal, ThumbProximal, ThumbDistal, ThumbTip (2-5) |
+| index1, index2, index3, index_tip | IndexProximal, IndexIntermediate, IndexDistal, IndexTip (7-10) |
+| middle1, middle2, middle3, middle_tip | MiddleProximal, MiddleIntermediate, MiddleDistal, MiddleTip (12-15) |
+| ring1, ring2, ring3, ring_tip | RingProximal, RingIntermediate, RingDistal, RingTip (17-20) |
+| pinky1, pinky2, pinky3, pinky_tip | PinkyProximal, PinkyIntermediate, PinkyDistal, PinkyTip (22-25) |
+
+Not used: Palm (0) and the four finger metacarpals (6, 11, 16, 21); the thumb, which has no intermediate phalanx,
+keeps its metacarpal as MANO's first thumb joint.
+
+Masking: a hand is missing in a frame when IsActive is 0, or one of its 21 joints is not valid or was written as
+psi's sentinel for no pose (16 NaN); its keypoints are NaN there (`metadata["masked_frames"]` counts them).
+
+Time: every file's times are .NET ticks (100 ns) on one clock; seconds are `(ticks - t0) / 1e7` with t0 the mp4's
+first frame (`Video/VideoMp4Timing.txt` line 1), so frame i of the mp4 (its pts, i / fps) and the hand row of the
+same instant share one time axis, as the maker matches them (hand_eye_project.py:209-251). World: psi's MathNet
+basis, z up. Embodiment `human`, tier `high`; no action field: actions are the hand trajectory (derived downstream).
+Bad input (per-recording `AdapterError` naming the file and, for a malformed line, its line number): a missing file,
+a line of the wrong width or with a value not a number, hand and pose files of different lengths, an unreadable mp4.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import ClassVar
+
+import av
+import numpy as np
+from pydantic import Field
+
+from adapters.base import (
+    AdapterError,
+    AdapterOptions,
+    EpisodeRef,
+    HandSignals,
+    HandTrack,
+    RawEpisode,
+    SourceAdapter,
+    Stream,
+)
+from adapters.cameras import VideoFileCamera
+from adapters.holoassist import files
+from adapters.storage import bounds
+from adapters.storage.location import Location
+from schemas.canonical import HANDS, MANO21_NAMES, Camera, scale_intrinsics
+from schemas.tiers import QualityTier
+
+WORLD = "psi_world"
+CAMERA = "video"
+SIDES = ("Left", "Right")  # 0 = left, as schemas.canonical.HANDS
+REQUIRED = (
+    "Hands/Left_sync.txt",
+    "Hands/Right_sync.txt",
+    "Video/Pose_sync.txt",
+    "Video/Intrinsics.txt",
+    "Video/VideoMp4Timing.txt",
+)
+
+
+class HoloAssistOptions(AdapterOptions):
+    videos: list[str] = Field(
+        ["Video_pitchshift.mp4", "Video_compress.mp4"],
+        description="the mp4 read as the head camera, the first of these present in Export_py/",
+    )
+
+
+class HoloAssistAdapter(SourceAdapter):
+    name: ClassVar[str] = "holoassist"
+    options_model: ClassVar[type[AdapterOptions]] = HoloAssistOptions
+    options: HoloAssistOptions
+    expects: ClassVar[str] = "<recording>/Export_py/ with Hands/Left_sync.txt, Video/Pose_sync.txt, Video_*.mp4"
+
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        root = self.locate(root)
+        exports = sorted({p.parent.parent for p in root.rglob("Left_sync.txt") if p.parent.name == "Hands"})
+        return self.capped(self._ref(root, export) for export in exports)
+
+    def _ref(self, root: Location, export: Location) -> EpisodeRef:
+        rec = export.parent if export.name == "Export_py" else export
+        raw_id = rec.relative_to(root).as_posix() if rec != root else rec.name
+        error: AdapterError | None = None
+        missing = [name for name in REQUIRED if not (export / name).is_file()]
+        video = self._video(export)
+        if missing:
+            error = self.error("missing file", file=export / missing[0], episode=raw_id, field=missing[0])
+        elif video is None:
+            error = self.error(f"no video ({' or '.join(self.options.videos)})", file=export, episode=raw_id)
+        return self.new_ref(raw_id, (str(export), str(video or export)), error=error)
+
+    def _video(self, export: Location) -> Location | None:
+        return next((export / n for n in self.options.videos if (export / n).is_file()), None)
+
+    def _text(self, export: Location, name: str, ep: str) -> tuple[bytes, Callable[[str, str], AdapterError]]:
+        path = export / name
+        if not path.is_file():
+            raise self.error("missing file", file=path, episode=ep, field=name)
+
+        def fail(message: str, field: str) -> AdapterError:
+            return self.error(message, file=path, episode=ep, field=field or name)
+
+        try:
+            return bounds.read_bounded(path, bounds.limit("READ_BYTES"), name), fail
+        except bounds.TooLarge as e:
+            raise fail(str(e), "") from e
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        export, video = self.locate(ref.paths[0]), self.locate(ref.paths[1])
+        ep = ref.raw_id
+        hands = [files.parse_hand(*self._text(export, f"Hands/{side}_sync.txt", ep)) for side in SIDES]
+        pose_ticks, cam_psi = files.parse_poses(*self._text(export, "Video/Pose_sync.txt", ep))
+        K, declared_hw = files.parse_intrinsics(*self._text(export, "Video/Intrinsics.txt", ep))
+        t0 = files.parse_mp4_timing(*self._text(export, "Video/VideoMp4Timing.txt", ep))
+        n = len(pose_ticks)
+        for side, hand in zip(SIDES, hands, strict=True):
+            if len(hand.ticks) != n:
+                msg = f"{len(hand.ticks)} lines, Video/Pose_sync.txt has {n}: the _sync files are row for row"
+                raise self.error(msg, file=export / f"Hands/{side}_sync.txt", episode=ep, field="lines")
+        camera = self._camera(video, ep, K, declared_hw)
+        ts = (pose_ticks - t0).astype(np.float64) / files.TICKS_PER_SECOND  # exact ints first
+        kp = np.stack([h.mano21() for h in hands], axis=1)
+        states = {"mano21_keypoints": Stream(ts, kp, names=MANO21_NAMES, unit="m", frame=WORLD)}
+        for side, hand in zip(HANDS, hands, strict=True):
+            states[f"active/{side}"] = Stream(ts, hand.active.astype(np.float64), unit="0..1")
+        cam = Stream(ts, cam_psi @ files.MATHNET_FROM_OPENCV, unit="se3_4x4", frame=WORLD)
+        sig = HandSignals(
+            frame=WORLD, apply_offset=False, up_world=files.WORLD_UP, camera=cam, camera_convention="opencv"
+        )
+        sig.native_state_keys = [k for k in states if k != "mano21_keypoints"]
+        for hand in (0, 1):
+            sig.hands[hand] = HandTrack(keypoints=Stream(ts, kp[:, hand], names=MANO21_NAMES, unit="m", frame=WORLD))
+        masked = {side: int(np.isnan(kp[:, h, 0, 0]).sum()) for h, side in enumerate(HANDS)}
+        sig.notes += [f"{side} hand: masked in {m} of {n} frames" for side, m in masked.items() if m]
+        return RawEpisode(
+            ref=ref,
+            robot_type=None,
+            embodiment="human",
+            tier=QualityTier.high,
+            native_fps=self._fps(ts),
+            states=states,
+            cameras={CAMERA: camera} if self.options.cameras is None or CAMERA in self.options.cameras else {},
+            camera_poses={CAMERA: cam},
+            metadata={
+                "recording": ep,
+                "video_file": video.name,
+                "pose_frames": n,
+                "video_frames": len(camera),
+                "masked_frames": masked,
+                "mano21_joints": {k: files.MANO21_FROM_HOLOASSIST[k] for k in MANO21_NAMES},
+            },
+            hands=sig,
+            derived=frozenset({"mano21_keypoints"}),
+        )
+
+    @staticmethod
+    def _fps(ts: np.ndarray) -> float:
+        """The rows' rate from their median spacing (HoloAssist's _sync rows are at 30 Hz)."""
+        dt = np.diff(ts)
+        return float(1.0 / np.median(dt)) if len(dt) and np.median(dt) > 0 else 30.0
+
+    def _camera(self, video: Location, ep: str, K: np.ndarray, declared_hw: tuple[int, int]) -> VideoFileCamera:
+        try:
+            camera = VideoFileCamera(video, CAMERA, Camera.head)
+        except (av.FFmpegError, OSError, IndexError) as e:  # broken container, no video stream
+            raise self.error(f"unreadable mp4: {e}", file=video, episode=ep, field="video") from e
+        camera.intrinsics = scale_intrinsics(K, declared_hw, (camera.height, camera.width))
+        return camera
