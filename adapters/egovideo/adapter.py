@@ -331,7 +331,13 @@ class EgoVideoAdapter(SourceAdapter):
             raise self.error(f"unreadable video: {e}", file=path, episode=ep, field="video") from e
         if not len(camera):
             raise self.error(f"no frame in [{start:.3f}, {end:.3f}) s", file=path, episode=ep, field="video")
-        lens = lens_for(loc.get("lens"), (camera.height, camera.width))
+        try:
+            lens = lens_for(loc.get("lens"), (camera.height, camera.width))
+        except ValueError as e:  # a lens for another picture: the user may read the video without (intrinsics_file)
+            file = path.parent / str(self.options.intrinsics_file)
+            raise self.error(
+                f"{e}; intrinsics_file: null reads the video without it", file=file, episode=ep, field="image_width"
+            ) from e
         if lens is not None:  # a fisheye keeps its model and no 3x3 matrix: nothing projects it as a pinhole
             camera.camera_model = lens
             camera.intrinsics = lens.K() if isinstance(lens, PinholeCamera) else None

@@ -68,6 +68,8 @@ def lens_for(dumped: dict | None, hw: tuple[int, int]) -> CameraModel | None:
     if dumped is None:
         return None
     lens = _LENS.validate_python(dumped)
+    if abs(lens.width * hw[0] - lens.height * hw[1]) > 0.01 * lens.width * hw[0]:  # not one picture resized
+        raise ValueError(f"intrinsics for {lens.width}x{lens.height} px do not fit a {hw[1]}x{hw[0]} px video")
     return lens if (lens.height, lens.width) == hw else lens.resized(hw)  # type: ignore[return-value]
 
 

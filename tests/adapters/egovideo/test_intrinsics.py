@@ -9,6 +9,7 @@ import math
 
 import pytest
 
+from adapters.base import AdapterError
 from adapters.egovideo.adapter import EgoVideoAdapter
 from adapters.egovideo.intrinsics import BadIntrinsics, parse_intrinsics
 from adapters.synthetic.egovideo import BUILDAI_INTRINSICS, write_ego_shards
@@ -119,6 +120,24 @@ def test_a_shard_without_the_file_is_a_finding_naming_its_episodes(ego) -> None:
     (ep,) = canonicalize(raw)
     assert lineage(ep).camera_models is None
     assert any("no_intrinsics" in line for line in ep.source_findings)
+
+
+def test_a_lens_for_another_picture_shape_fails_naming_the_file(tmp_path) -> None:
+    fx = write_ego_shards(
+        tmp_path,
+        workers=1,
+        clips_per_shard=1,
+        seconds=1.5,
+        fps=10,
+        height=64,
+        width=64,
+        intrinsics={"worker_001": json.dumps(CARD).encode()},
+    )
+    adapter = EgoVideoAdapter()
+    (ref,) = adapter.discover(fx.root)
+    with pytest.raises(AdapterError) as e:
+        adapter.read(ref)
+    assert "456x256" in str(e.value) and "64x64" in str(e.value) and "worker_001/intrinsics.json" in str(e.value)
 
 
 def test_a_malformed_file_fails_its_workers_episodes_naming_file_and_field(ego) -> None:
