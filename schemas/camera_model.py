@@ -1,15 +1,16 @@
 """A camera's lens model as its source gives it: a pinhole, or a Kannala-Brandt fisheye with its 4 coefficients.
 
 A fisheye is never turned into a pinhole here: its focal lengths describe the equidistant projection, not a
-perspective one, and a 3x3 matrix alone would place every point off the image centre wrongly (by ~20 px at the edge
-of a 456 px wide Egocentric-10K frame). Consumers read `model` and project with the model named.
+perspective one. With Egocentric-10K's example lens a point 60 degrees off axis lands at u = 435 px, inside the
+456 px frame; a pinhole with the same fx and cx puts it at 471 px, outside. Consumers read `model` and project with
+the model named.
 
-Kannala-Brandt as OpenCV's `cv::fisheye` computes it (opencv/opencv@4.x:modules/calib3d/src/fisheye.cpp,
-`cv::fisheye::projectPoints`): for a point (x, y, z) in camera axes (OpenCV: x right, y down, z forward),
-a = x/z, b = y/z, r = hypot(a, b), theta = atan(r), theta_d = theta * (1 + k1 theta^2 + k2 theta^4 + k3 theta^6 +
-k4 theta^8), u = fx * theta_d / r * a + cx, v = fy * theta_d / r * b + cy (no skew). Pixels of a `width` x `height`
-image. Resizing an image scales fx, cx with the width and fy, cy with the height; the coefficients act on angles and
-stay as they are (`resized`).
+Kannala-Brandt as OpenCV's `cv::fisheye::projectPoints` computes it
+(opencv/opencv@5dc21e8:modules/calib3d/src/fisheye.cpp:126-150, skew alpha 0): for a point (x, y, z) in camera axes
+(OpenCV: x right, y down, z forward), a = x/z, b = y/z, r = hypot(a, b), theta = atan(r), theta_d = theta * (1 +
+k1 theta^2 + k2 theta^4 + k3 theta^6 + k4 theta^8), u = fx * theta_d / r * a + cx, v = fy * theta_d / r * b + cy.
+Pixels of a `width` x `height` image. Resizing an image scales fx, cx with the width and fy, cy with the height; the
+coefficients act on angles and stay as they are (`resized`).
 """
 
 from __future__ import annotations
