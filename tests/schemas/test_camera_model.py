@@ -3,6 +3,8 @@ coefficients through a resize, crop or pad, and only its focal lengths and princ
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
@@ -56,3 +58,26 @@ def test_a_padded_frame_moves_the_principal_point_by_the_bars() -> None:
     assert stored.cx - 128 == pytest.approx((FISHEYE["cx"] - 228) * s, abs=0.5)
     assert stored.cy - 128 == pytest.approx((FISHEYE["cy"] - 128) * s, abs=0.5)
     assert (stored.k1, stored.k4) == (COEFFS["k1"], COEFFS["k4"])
+
+
+def test_a_resized_or_padded_lens_sees_each_ray_where_the_resized_picture_shows_it() -> None:
+    """OpenCV's own fisheye projection (cv2.fisheye.projectPoints) of rays up to 80 degrees off axis: with the lens
+    `resized` to half size every pixel halves, and with the lens of the 256x256 padded frame every pixel is the
+    native one scaled and shifted by the bars, so the stored lens matches the stored picture."""
+    fish = KannalaBrandtCamera(**FISHEYE, **COEFFS)
+    angles = np.radians([0.0, 20.0, 45.0, 60.0, 80.0])
+    az = np.radians([0.0, 90.0, 200.0, 300.0, 45.0])
+    rays = np.stack([np.sin(angles) * np.cos(az), np.sin(angles) * np.sin(az), np.cos(angles)], axis=1)
+
+    def project(lens: KannalaBrandtCamera) -> np.ndarray:
+        D = np.array([lens.k1, lens.k2, lens.k3, lens.k4])
+        uv, _ = cv2.fisheye.projectPoints(rays.reshape(-1, 1, 3), np.zeros(3), np.zeros(3), lens.K(), D)
+        return uv.reshape(-1, 2)
+
+    native = project(fish)
+    assert native[3, 0] < FISHEYE["width"]  # 60 degrees right stays in the picture
+    assert np.allclose(project(fish.resized((128, 228))), native * 0.5)
+    fit = FrameFit.make((256, 456), (256, 256), Fit.pad)
+    padded = fish.with_K(fit.intrinsics(fish.K()), fit.out_hw)
+    expected = native @ fit.pixel_map[:2, :2].T + fit.pixel_map[:2, 2]
+    assert np.allclose(project(padded), expected)
