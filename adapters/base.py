@@ -26,6 +26,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from adapters.confined import confined_discover, flagged_first
 from adapters.storage.location import Location, Where, locate
+from schemas.camera_model import CameraModel
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation, episode_uid
 from schemas.findings import Severity, SourceFinding
@@ -247,10 +248,10 @@ class CameraSource(ABC):
         width: int,
         intrinsics: np.ndarray | None = None,
     ) -> None:
-        self.name, self.canonical = name, canonical
+        self.name, self.canonical, self.height, self.width = name, canonical, height, width
         self.timestamps = np.asarray(timestamps, dtype=np.float64)
-        self.height, self.width = height, width
         self.intrinsics = intrinsics  # 3x3 pinhole matrix when the source has one
+        self.camera_model: CameraModel | None = None  # its lens as the source gives it (a fisheye: no `intrinsics`)
 
     def __len__(self) -> int:
         return len(self.timestamps)
@@ -304,8 +305,7 @@ class RawEpisode:
     annotation: SourceAnnotation | None = None
     derived: frozenset[str] = frozenset()  # stream keys (states, actions, signals, outcomes)
     joint_space: JointSpaceOptions | None = None
-    # the one clock its streams' times are on, chosen by evidence, and the offset found (to the lineage, `clock`)
-    clock: dict[str, Any] | None = None
+    clock: dict[str, Any] | None = None  # its streams' one clock, chosen by evidence, and offset (lineage `clock`)
     keep_short: str = ""  # why its spans are kept however short (validity's `min_length_frames` 1); "": the spec's
 
     @property

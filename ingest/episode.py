@@ -15,6 +15,7 @@ from ingest.qa.idle import IdleCut
 from ingest.qa.validity import ValidityReport
 from schemas.actions import ActionKind, action_kind
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.camera_model import CameraModel
 from schemas.canonicalize import KinematicLimits, Workspace
 from schemas.corpus import SourceAnnotation, Stage
 from schemas.image_size import FrameFit
@@ -46,6 +47,14 @@ class ResampledCamera:
         if K is None:
             return None
         return self.fit.intrinsics(K) if self.fit is not None else np.asarray(K, dtype=np.float64)
+
+    @property
+    def camera_model(self) -> CameraModel | None:
+        """The source's lens model (`schemas.camera_model`) in pixels of the frames this camera yields, or None."""
+        lens = self.source.camera_model
+        if lens is None or self.fit is None:
+            return lens
+        return lens.with_K(self.fit.intrinsics(lens.resized((self.source.height, self.source.width)).K()), self.shape)
 
     def frames(self) -> Iterator[np.ndarray]:
         wanted = sorted(set(int(i) for i in self.indices))

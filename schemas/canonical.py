@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from schemas.camera_model import CameraModel
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 
 CANONICAL_FPS = 10
@@ -104,6 +105,16 @@ def intrinsics_info(K: np.ndarray) -> dict[str, list[list[float]]]:
     if K.shape != (3, 3) or not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
         raise ValueError(f"intrinsics must be a finite 3x3 matrix with positive fx, fy, got {K.tolist()}")
     return {INTRINSICS_KEY: K.tolist()}
+
+
+# ... and its lens model (`schemas.camera_model`: pinhole or Kannala-Brandt fisheye with its coefficients), in pixels
+# of the feature's frames: a fisheye carries this and no `camera.intrinsics`, so nothing projects it as a pinhole.
+CAMERA_MODEL_KEY = "camera.model"
+
+
+def camera_model_info(model: CameraModel) -> dict[str, dict[str, object]]:
+    """The feature-info entry for a camera's lens model."""
+    return {CAMERA_MODEL_KEY: model.model_dump()}
 
 
 def feature_intrinsics(info: Mapping[str, object] | None) -> np.ndarray | None:

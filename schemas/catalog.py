@@ -61,6 +61,11 @@ class _CatalogCore(BaseModel):
     cameras: list[str] = Field(
         default_factory=list, description="its videos: observation.images.<name> without the prefix (head, wrist)"
     )
+    camera_models: list[str] = Field(
+        default_factory=list,
+        description="each camera's lens model, in the order of cameras (`schemas.camera_model`): kannala_brandt (a "
+        "fisheye, its coefficients in the lineage's camera_models), pinhole, or none (the source gave no intrinsics)",
+    )
     success: bool | None = Field(None, description="whether the source marks the demonstration a success; null: unsaid")
     raw_path: str = Field(description="the raw file or folder it was read from (as the spec's root names it)")
     raw_fps: float | None = Field(None, description="the source's own frame rate before resampling to 10 Hz")

@@ -120,6 +120,11 @@ class EpisodeLineage(BaseModel):
     clock: dict[str, Any] | None = Field(
         None, description="the one clock its recording's streams were put on, chosen by evidence, and the offset found"
     )
+    camera_models: dict[str, dict[str, Any]] | None = Field(
+        None,
+        description="camera feature -> its lens model as the source gave it (`schemas.camera_model`: pinhole or "
+        "kannala_brandt with k1..k4, native pixels); the stored video's are in its feature info `camera.model`",
+    )
     pipeline_version: str | None = None
     source_annotation: dict[str, Any] | None = Field(
         None, description="the source's own annotation of the episode, as the adapter read it (an Ego4D Goal-Step goal)"

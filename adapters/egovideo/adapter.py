@@ -45,9 +45,19 @@ from pydantic import Field, model_validator
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode, SourceAdapter
 from adapters.cameras import VideoClipCamera, probe_video
+from adapters.egovideo.intrinsics import (
+    INTRINSICS_FILE,
+    NO_LENS,
+    BadIntrinsics,
+    lens_for,
+    no_lens_finding,
+    no_lens_message,
+    parse_intrinsics,
+)
 from adapters.egovideo.shards import SHARD_SUFFIXES, index_shard, is_shard, open_member, read_member
 from adapters.storage import bounds
 from adapters.storage.location import Location, readable
+from schemas.camera_model import PinholeCamera
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 
@@ -74,6 +84,11 @@ class EgoVideoOptions(AdapterOptions):
         86400.0, gt=0, description="longest video accepted, in s: a longer one (sidecar or header) fails its episodes"
     )
     embodiment: str = Field("human_video", description="the embodiment the episodes declare")
+    intrinsics_file: str | None = Field(
+        INTRINSICS_FILE,
+        description="webdataset: the per-folder lens file beside the shards (Egocentric-10K/100K's per-worker "
+        "intrinsics.json); a shard without one is noted as a finding; null: read none",
+    )
 
     @model_validator(mode="after")
     def _stride(self) -> EgoVideoOptions:
@@ -139,7 +154,10 @@ class EgoVideoAdapter(SourceAdapter):
             yield from self._window_refs(key, (str(video),), loc, side, duration, captions, video)
 
     def _shard_refs(self, root: Location, shards: list[Location], captions: dict[str, str]) -> Iterator[EpisodeRef]:
+        lenses: dict[str, tuple[dict | None, AdapterError | None]] = {}
         for shard in shards:
+            lens, lens_error = self._lens(root, shard, lenses)
+            raw_ids: list[str] = []
             stem = _strip_suffix(shard.relative_to(root).as_posix())
             try:
                 self.inside(root, shard, field="shard", episode=stem)
@@ -155,6 +173,8 @@ class EgoVideoAdapter(SourceAdapter):
             for sample in samples:
                 raw_id = f"{stem}/{sample.key}"
                 try:
+                    if lens_error is not None:
+                        raise lens_error
                     if sample.error:
                         raise self.error(sample.error, file=shard, episode=raw_id, field="members")
                     ext = next((e for e in self.options.video_extensions if e.lower() in sample.members), None)
@@ -173,9 +193,37 @@ class EgoVideoAdapter(SourceAdapter):
                     yield self.new_ref(raw_id, (str(shard),), error=e)
                     continue
                 loc = {"kind": "shard", "key": sample.key, "offset": offset, "member": f"{sample.key}.{ext}"}
-                yield from self._window_refs(
-                    raw_id, (str(shard),), loc, side, duration, captions, shard, caption_key=sample.key
-                )
+                loc |= {
+                    "lens": lens,
+                    "lens_missing": str(root) if lens is None and self.options.intrinsics_file else None,
+                }
+                for ref in self._window_refs(raw_id, (str(shard),), loc, side, duration, captions, shard, sample.key):
+                    raw_ids.append(ref.raw_id)
+                    yield ref
+            if raw_ids and lens is None and self.options.intrinsics_file:
+                msg = no_lens_message(self.options.intrinsics_file)
+                self.note(NO_LENS, msg, root=root, path=shard, episodes=raw_ids)
+
+    def _lens(self, root: Location, shard: Location, seen: dict) -> tuple[dict | None, AdapterError | None]:
+        """The lens model (dumped) of the `intrinsics_file` beside `shard`, read once per folder, or the error that
+        names its file and field; (None, None) without one."""
+        if not self.options.intrinsics_file:
+            return None, None
+        path = shard.parent / self.options.intrinsics_file
+        if str(path) not in seen:
+            lens, error = None, None
+            if path.is_file():
+                try:
+                    self.inside(root, path, field="intrinsics_file")
+                    lens = parse_intrinsics(bounds.load_json(path, path.name)).model_dump()
+                except BadIntrinsics as e:
+                    error = self.error(f"malformed intrinsics: {e}", file=path, field=e.field)
+                except (OSError, ValueError) as e:  # unparseable JSON, too large
+                    error = self.error(f"unreadable intrinsics: {e}", file=path, field="intrinsics_file")
+                except AdapterError as e:
+                    error = e
+            seen[str(path)] = (lens, error)
+        return seen[str(path)]
 
     def _sidecar(self, read: Callable[[], bytes], ext: str, file: Location, episode: str) -> Any:
         """A sidecar's content; `read` gives its bytes once its size is within the SIDECAR_BYTES limit."""
@@ -283,6 +331,18 @@ class EgoVideoAdapter(SourceAdapter):
             raise self.error(f"unreadable video: {e}", file=path, episode=ep, field="video") from e
         if not len(camera):
             raise self.error(f"no frame in [{start:.3f}, {end:.3f}) s", file=path, episode=ep, field="video")
+        try:
+            lens = lens_for(loc.get("lens"), (camera.height, camera.width))
+        except ValueError as e:  # a lens for another picture: the user may read the video without (intrinsics_file)
+            file = path.parent / str(self.options.intrinsics_file)
+            raise self.error(
+                f"{e}; intrinsics_file: null reads the video without it", file=file, episode=ep, field="image_width"
+            ) from e
+        if lens is not None:  # a fisheye keeps its model and no 3x3 matrix: nothing projects it as a pinhole
+            camera.camera_model = lens
+            camera.intrinsics = lens.K() if isinstance(lens, PinholeCamera) else None
+        missing, name = loc.get("lens_missing"), self.options.intrinsics_file
+        findings = [no_lens_finding(self.name, missing, path, ep, name)] if missing and name else []
         wanted = self.options.cameras is None or CAMERA in self.options.cameras
         text = loc["caption"]
         return RawEpisode(
@@ -294,6 +354,7 @@ class EgoVideoAdapter(SourceAdapter):
             cameras={CAMERA: camera} if wanted else {},
             language=[Language(text, kind="description", start_s=0.0, end_s=end - start)] if text else [],
             hands=HandSignals(notes=["video without hand signals"]),
+            findings=findings,
             metadata={
                 "key": loc["key"],
                 "layout": loc["kind"],
@@ -303,6 +364,7 @@ class EgoVideoAdapter(SourceAdapter):
                 "duration_sec": loc["duration_sec"],
                 "caption_source": loc["caption_source"],
                 "sidecar": loc["sidecar"],
+                "camera_model": None if lens is None else lens.model_dump(),
             },
         )
 

@@ -6,7 +6,9 @@ json sidecar under one key (`factoryXXX_workerYYY_NNNNN.mp4` / `.json`), members
 (`start_sec`/`end_sec`), a gzip shard. Bad samples (`bad`), each in the last shard: `no_video` (json only),
 `corrupt_video` (mp4 bytes that are not a video), `bad_json` (a sidecar that is not JSON), `duplicate_member` (the
 same key's json twice in a row), `bad_window` (a window past the video's end); `corrupt_shard` adds a `.tar` that is
-not a tar. Frame `i` of sample `k` is `synthetic_frame(h, w, i, seed=k)`, so tests can compare pixels.
+not a tar. `intrinsics` puts a worker's `intrinsics.json` (bytes, as given) in its folder, keyed by the folder name
+(`worker_001`); `BUILDAI_INTRINSICS` is the example file of Build AI's dataset card. Frame `i` of sample `k` is
+`synthetic_frame(h, w, i, seed=k)`, so tests can compare pixels.
 """
 
 from __future__ import annotations
@@ -21,6 +23,21 @@ from pathlib import Path
 from adapters.synthetic.video import synthetic_frame, write_mp4
 
 BAD_CASES = ("no_video", "corrupt_video", "bad_json", "duplicate_member", "bad_window", "corrupt_shard")
+# the example `intrinsics.json` of the Egocentric-100K dataset card (huggingface.co/datasets/builddotai/Egocentric-100K,
+# "Camera Intrinsics"): OpenCV fisheye, k1..k4, pixels of the 456x256 video
+BUILDAI_INTRINSICS = {
+    "model": "fisheye",
+    "image_width": 456,
+    "image_height": 256,
+    "fx": 137.98,
+    "fy": 138.23,
+    "cx": 232.17,
+    "cy": 125.37,
+    "k1": 0.3948,
+    "k2": 0.1798,
+    "k3": -0.2753,
+    "k4": 0.0793,
+}
 CAPTIONS = ("Putting a cup onto the shelf", "sorting screws into a tray", "folding a cloth", "tightening a bolt")
 
 
@@ -80,6 +97,7 @@ def write_ego_shards(
     window_clip: bool = False,
     gzip_last: bool = False,
     bad: tuple[str, ...] = (),
+    intrinsics: dict[str, bytes] | None = None,
 ) -> EgoFixture:
     unknown = set(bad) - set(BAD_CASES)
     if unknown:
@@ -93,6 +111,8 @@ def write_ego_shards(
         last = n == len(shards) - 1
         folder = root / f"factory_{f:03d}" / "workers" / f"worker_{w:03d}"
         folder.mkdir(parents=True, exist_ok=True)
+        if folder.name in (intrinsics or {}):
+            (folder / "intrinsics.json").write_bytes((intrinsics or {})[folder.name])
         suffix = ".tar.gz" if gzip_last and last else ".tar"
         shard = folder / f"factory{f:03d}_worker{w:03d}_part00{suffix}"
         stem = shard.relative_to(root).as_posix().removesuffix(suffix)

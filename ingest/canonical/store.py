@@ -25,6 +25,7 @@ from schemas.canonical import (
     OUTCOME_NATIVE,
     STATE,
     STATE_NATIVE,
+    camera_model_info,
     image_key,
     intrinsics_info,
     scale_intrinsics,
@@ -52,6 +53,8 @@ def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None =
         if ft is not None and cam.intrinsics is not None:
             K = scale_intrinsics(cam.intrinsics, cam.shape, ft.shape[:2])
             ft.info = {**(ft.info or {}), **intrinsics_info(K)}
+        if ft is not None and (lens := cam.camera_model) is not None:  # a fisheye's model, never a pinhole K
+            ft.info = {**(ft.info or {}), **camera_model_info(lens.resized(ft.shape[:2]))}
     return features
 
 
@@ -72,6 +75,7 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         **({"hand_notes": ep.notes} if ep.notes else {}),
         **({"native_windows": ep.native_windows} if ep.native_windows else {}),
         **({"clock": ep.clock} if ep.clock is not None else {}),
+        **({"camera_models": models} if (models := _camera_models(ep)) else {}),
         span_s=[round(ep.span_s[0], 6), round(ep.span_s[1], 6)],
         embodiment=ep.embodiment,
         tier=ep.tier,
@@ -90,6 +94,15 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         **({"qa_config": ep.qa_config.model_dump()} if ep.qa_config is not None else {}),
         **({"behaviour_config": ep.camera_checks.config.model_dump()} if ep.camera_checks is not None else {}),
     )
+
+
+def _camera_models(ep: CanonicalEpisode) -> dict[str, dict[str, Any]]:
+    """Each camera's lens model exactly as its source gave it (native pixels, coefficients untouched)."""
+    return {
+        image_key(name): cam.source.camera_model.model_dump()
+        for name, cam in ep.cameras.items()
+        if cam.source.camera_model is not None
+    }
 
 
 def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[dict[str, np.ndarray]]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ingest.storage.digests import CatalogError, FileDigests
 from schemas.actions import ActionKind
-from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, KeypointKind, keypoint_kind
+from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, KeypointKind, feature_intrinsics, keypoint_kind
 from schemas.catalog import CatalogRow
 from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, NO_LINEAGE, EpisodeLineage, episode_uid
 from schemas.image_latents import latents_file
@@ -41,6 +41,16 @@ def content_hash(dataset_root: Path, info: InfoJson, episode_index: int, digests
         size, digest = digests.digest(dataset_root, rel)
         h.update(f"{rel}\0{size}\0{digest}\n".encode())
     return h.hexdigest()
+
+
+def _lens_model(lineage: EpisodeLineage, info: InfoJson, video_key: str) -> str:
+    """A camera's lens model: the episode's lineage names a fisheye's (or a pinhole's); a 3x3 matrix in the
+    feature's info alone is a pinhole; else none."""
+    lens = (lineage.camera_models or {}).get(video_key)
+    if isinstance(lens, dict) and isinstance(lens.get("model"), str):
+        return lens["model"]
+    ft = info.features.get(video_key)
+    return "pinhole" if ft is not None and feature_intrinsics(ft.info) is not None else "none"
 
 
 def _hand_keypoints(stats: dict[str, Any] | None, info: InfoJson) -> KeypointKind:
@@ -169,6 +179,7 @@ def catalog_rows_for_dataset(
                 has_hands=kind == "human",  # as before robot keypoints: `WHERE has_hands` means human hands
                 hand_keypoints=kind,
                 cameras=cameras,
+                camera_models=[_lens_model(lineage, info, k) for k in info.video_keys],
                 success=lineage.success,
                 raw_path=lineage.raw_path or rel,
                 raw_fps=None if raw_fps is None else float(raw_fps),
