@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 
 from adapters.base import Language, RawEpisode
 from adapters.lerobot.columns import runs, span_s
+from adapters.lerobot.quirks import noted
 from adapters.storage import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, listing
@@ -145,7 +145,7 @@ def annotate(raw: RawEpisode, notes: DatasetAnnotations | None) -> RawEpisode:
         return raw
     language = list(raw.language) + notes.episodes.get(int(raw.metadata.get("episode_index", -1)), [])
     segments: list[ActionSegment] = []
-    quirks: list[dict[str, Any]] = []
+    quirks: list[Quirk] = []
     vocabularies: dict[str, dict[int, str]] = {}
     for column, stream in sorted(raw.signals.items()):
         found = notes.vocabulary(column)
@@ -156,7 +156,7 @@ def annotate(raw: RawEpisode, notes: DatasetAnnotations | None) -> RawEpisode:
         values = np.asarray(stream.values).reshape(len(stream), -1)
         if unknown := sorted({int(v) for v in np.unique(values)} - set(texts)):
             msg = f"{column}: index(es) {unknown} not in {ANNOTATIONS_DIR}/{file} (kept as indices)"
-            quirks.append(quirk("annotation_index_unknown", "warning", msg, f"{ANNOTATIONS_DIR}/{file}").model_dump())
+            quirks.append(quirk("annotation_index_unknown", "warning", msg, f"{ANNOTATIONS_DIR}/{file}"))
         if name in LANGUAGE_KINDS:
             for text, start, end in _spans(values, texts):
                 language.append(Language(text, LANGUAGE_KINDS[name], *span_s(stream.timestamps, start, end)))
@@ -164,15 +164,14 @@ def annotate(raw: RawEpisode, notes: DatasetAnnotations | None) -> RawEpisode:
                     segments.append(ActionSegment(start_frame=start, end_frame=end, action_text=text, kind=name))
     if not vocabularies and language == raw.language:
         return raw
-    metadata = {**raw.metadata, "episode_quirks": [*raw.metadata.get("episode_quirks", []), *quirks]}
     annotation = raw.annotation or RoboCoinAnnotations(files=sorted(notes.texts), vocabularies=vocabularies)
-    return replace(
+    out = replace(
         raw,
         language=list(dict.fromkeys(language)),
         action_config=raw.action_config or (sorted(segments, key=_order) or None),
         annotation=annotation,
-        metadata=metadata,
     )
+    return noted(out, quirks)
 
 
 def _spans(values: np.ndarray, texts: dict[int, str]) -> list[tuple[str, int, int]]:

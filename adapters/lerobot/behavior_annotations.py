@@ -33,6 +33,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.base import Language, RawEpisode
+from adapters.lerobot.quirks import noted
 from adapters.storage.location import Location
 from schemas.corpus import SourceAnnotation
 from schemas.dataset_meta import Quirk, quirk, read_json
@@ -156,13 +157,13 @@ def with_annotation(raw: RawEpisode, root: Location, info: InfoJson, episode_ind
         language = _segments(doc, rel, ts)
     except FileNotFoundError:
         found.append(quirk("annotation_missing", "warning", f"{TEMPLATE_KEY} names {rel}: no such file", rel))
-        return _noted(raw, found)
+        return noted(raw, found)
     except ValidationError as err:
         e = err.errors()[0]
         msg = f"{rel}: not a BEHAVIOR annotation ({'.'.join(map(str, e['loc']))}: {e['msg']}); no segment read"
-        return _noted(raw, [quirk("annotation_malformed", "error", msg, rel)])
+        return noted(raw, [quirk("annotation_malformed", "error", msg, rel)])
     except (MetaFileError, ValueError) as err:
-        return _noted(raw, [quirk("annotation_malformed", "error", f"{err}; no segment read", rel)])
+        return noted(raw, [quirk("annotation_malformed", "error", f"{err}; no segment read", rel)])
     tasks = raw.metadata.get("meta_tasks") or []
     if doc.task_name and tasks and _norm(doc.task_name) not in {_norm(t) for t in tasks}:
         msg = f"{rel}: task_name {doc.task_name!r} but the episode's task is {tasks}; segments kept, said here"
@@ -175,13 +176,7 @@ def with_annotation(raw: RawEpisode, root: Location, info: InfoJson, episode_ind
         primitives=[p.model_dump() for p in doc.primitive_annotation],
     )
     out = replace(raw, language=[*raw.language, *language], annotation=annotation)
-    return _noted(out, found) if found else out
-
-
-def _noted(raw: RawEpisode, found: list[Quirk]) -> RawEpisode:
-    meta = dict(raw.metadata)
-    meta["episode_quirks"] = [*meta.get("episode_quirks", []), *(q.model_dump() for q in found)]
-    return replace(raw, metadata=meta)
+    return noted(out, found) if found else out
 
 
 def unmatched_files(root: Location, info: InfoJson, episodes: set[int]) -> list[Quirk]:

@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, RootModel, field_validator, model_validator
 
 from adapters.base import HandSignals, RawEpisode, Stream
+from adapters.lerobot.quirks import noted
 from adapters.poses import Pick, PoseHand, command_tracking, hand_track, never_moves
 from schemas.data_file import read_yaml
 from schemas.dataset_meta import quirk
@@ -225,7 +226,4 @@ def _near_misses(raw: RawEpisode, info: InfoJson) -> RawEpisode:
             continue
         if lacking := missing(lay, info, every=False):
             found.append(quirk("pose_layout_names", "warning", f"{name}: {'; '.join(lacking)}: natives only"))
-    if not found:
-        return raw
-    quirks = [*raw.metadata.get("episode_quirks", []), *(q.model_dump() for q in found)]
-    return replace(raw, metadata={**raw.metadata, "episode_quirks": quirks})
+    return noted(raw, found)
