@@ -1,5 +1,6 @@
-"""Release hygiene: no private absolute paths or debugger hooks in shipped code, ruff is clean, and the tests start
-their child processes in a process group of their own through one helper (tests/processes.py)."""
+"""Release hygiene: no private absolute paths or debugger hooks in shipped code, ruff is clean, every data file a
+package holds is declared as its package data (an installed wheel carries it), and the tests start their child
+processes in a process group of their own through one helper (tests/processes.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
 from tests.needs import tool_missing
@@ -15,6 +18,12 @@ REPO = Path(__file__).resolve().parents[1]
 SHIPPED = ["ingest", "adapters", "schemas", "training", "jobs", "benchmarks"]
 PRIVATE_PATH = re.compile(r"""["'](/work/|/root/|/home/\w+/|/tmp/\w)""")
 DEBUGGER = re.compile(r"^\s*(breakpoint\(\)|import pdb|pdb\.set_trace|import ipdb|debugpy\.listen)", re.M)
+
+
+PACKAGES = ["ingest", "adapters", "schemas", "training", "jobs"]  # pyproject's [tool.setuptools.packages.find]
+NOT_PACKAGE_DATA = {  # data files in a package folder that the package never loads, with why
+    "jobs/specs/demo.yaml": "the commented example job spec a user copies (README); eidata demo writes its own",
+}
 
 
 def _sources() -> list[Path]:
@@ -52,3 +61,27 @@ def test_child_process_groups_are_started_and_killed_by_tests_processes_only() -
         if pattern in p.read_text(encoding="utf-8")
     ]
     assert not copies, "start children and kill their groups with tests/processes.py:\n" + "\n".join(copies)
+
+
+def test_every_data_file_of_a_package_is_its_package_data() -> None:
+    """A yaml / toml / urdf / css / js a module loads through importlib.resources is in the wheel only when pyproject
+    names it: adapters/lerobot/poses.yaml had been left out (every installed eidata would fail to import the lerobot
+    adapter, while a checkout reads it)."""
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    tracked = subprocess.run(["git", "ls-files", *PACKAGES], cwd=REPO, capture_output=True, text=True, check=True)
+    data = [f for f in tracked.stdout.split() if not f.endswith((".py", ".md")) and f not in NOT_PACKAGE_DATA]
+    assert data, "git ls-files listed no data file: the test reads nothing"
+    missing = [f for f in data if not any(_declares(pkg, globs, f) for pkg, globs in declared.items())]
+    assert not missing, (
+        f"data files no [tool.setuptools.package-data] entry names (the wheel would lack them): {missing}"
+    )
+
+
+def _declares(package: str, globs: list[str], file: str) -> bool:
+    """Whether `package`'s package-data `globs` (relative to its folder, `/` only where the glob has one) hold
+    `file` (a path from the repository root)."""
+    folder = package.replace(".", "/") + "/"
+    if not file.startswith(folder):
+        return False
+    rel = file[len(folder) :]
+    return any(fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs)
