@@ -49,9 +49,10 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import VideoClipCamera, decoding, stream_fps
+from adapters.pickles import UnsafePickle
 from adapters.storage import bounds
 from adapters.storage.location import Location
-from adapters.vitra.files import SIDES, UnsafePickle, VitraEpisode, unpickle_npy, vitra_episode
+from adapters.vitra.files import SIDES, VitraEpisode, unpickle_npy, vitra_episode
 from adapters.vitra.videos import DATASETS, LAYOUTS, candidates
 from schemas.canonical import MANO21_NAMES, Camera, scale_intrinsics
 from schemas.corpus import SourceAnnotation

@@ -2,9 +2,9 @@
 running it, and checked into a typed `VitraEpisode`.
 
 The file is a 0-d object `.npy` whose payload is a pickled dict (microsoft/VITRA@c68b65e:data/data.md:172-216, loaded
-there with `np.load(..., allow_pickle=True).item()`). A pickle is code: `EpisodeUnpickler` resolves only numpy's own
-array, dtype and scalar reconstructors (the four globals the real sample's pickle names), so a file that names
-anything else (`os.system`, `builtins.eval`) is refused naming that global, before anything is called.
+there with `np.load(..., allow_pickle=True).item()`). A pickle is code: `adapters.pickles.SafeUnpickler` resolves only
+numpy's own array, dtype and scalar reconstructors (the four globals the real sample's pickle names), so a file that
+names anything else (`os.system`, `builtins.eval`) is refused naming that global, before anything is called.
 
 Fields and their meaning from data.md:172-216 and the maker's readers: `extrinsics` world-to-camera (T,4,4)
 (visualization/visualize_core.py:324-335; on the real sample `joints_camspace` = extrinsics applied to
@@ -19,12 +19,13 @@ right segment is (0, 25) over 25 frames).
 from __future__ import annotations
 
 import io
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from adapters.pickles import SafeUnpickler
 
 SIDES = ("left", "right")
 HAND_SHAPES: dict[str, tuple[int, ...]] = {
@@ -36,41 +37,15 @@ HAND_SHAPES: dict[str, tuple[int, ...]] = {
 }
 
 
-class UnsafePickle(pickle.UnpicklingError):
-    """The episode's pickle names a global that is not numpy's own reconstructor."""
-
-
-def _numpy_globals() -> dict[tuple[str, str], Any]:
-    from numpy._core import multiarray
-
-    allowed: dict[tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
-    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):  # written by numpy 1.x or 2.x
-        allowed[(mod, "_reconstruct")] = multiarray._reconstruct
-        allowed[(mod, "scalar")] = multiarray.scalar
-    return allowed
-
-
-class EpisodeUnpickler(pickle.Unpickler):
-    """Resolves numpy's array, dtype and scalar reconstructors only; any other global is `UnsafePickle`."""
-
-    allowed = _numpy_globals()
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return self.allowed[(module, name)]
-        except KeyError:
-            raise UnsafePickle(f"refusing to unpickle global {module}.{name}: only numpy's own are allowed") from None
-
-
 def unpickle_npy(data: bytes) -> Any:
-    """The object a 0-d object `.npy` holds, unpickled by `EpisodeUnpickler` (ValueError for another `.npy`)."""
+    """The object a 0-d object `.npy` holds, unpickled with numpy's globals only (ValueError for another `.npy`)."""
     f = io.BytesIO(data)
     version = np.lib.format.read_magic(f)
     read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     shape, _, dtype = read_header(f)
     if dtype != np.dtype(object) or shape not in ((), (1,)):
         raise ValueError(f"a {dtype} array of shape {shape}, not one pickled episode (a 0-d object array)")
-    obj = EpisodeUnpickler(f, encoding="latin1").load()
+    obj = SafeUnpickler(f).load()
     return obj.item() if isinstance(obj, np.ndarray) and obj.size == 1 else obj
 
 

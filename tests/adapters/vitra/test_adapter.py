@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from adapters.base import AdapterError
+from adapters.pickles import UnsafePickle
 from adapters.registry import get_adapter
-from adapters.vitra.files import UnsafePickle, unpickle_npy
+from adapters.vitra.files import unpickle_npy
 from tests.realdata import realdata
 
 UID = "03cc49c3-a7d1-445b-9a2a-545c4fae6843"
