@@ -1,6 +1,7 @@
 """Lazy camera sources shared by adapters: an mp4 file (whole, or a time window of it, on a path or on a binary file
-object such as a tar member read in place) decoded by PyAV, or a list of encoded JPEG/PNG images, or the left eye of a
-side-by-side stereo source; and header / packet probes that decode nothing.
+object such as a tar member read in place) decoded by PyAV, or encoded JPEG/PNG images (in memory, or one file per
+frame read while iterated), or the left eye of a side-by-side stereo source; and header / packet probes that decode
+nothing.
 
 Every `frames(indices, fit)` can store frames at another size (`schemas.image_size.FrameFit`). For video the resize is
 part of the colour conversion the frame needs anyway: one libswscale call (PyAV `VideoReformatter`, kept for the whole
@@ -280,6 +281,38 @@ class EncodedImagesCamera(CameraSource):
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
         for i in range(len(self._images)) if indices is None else indices:
             yield i, fit_rgb(decode_image(self._images[i], bgr=self._bgr), fit)
+
+
+class ImageFilesCamera(CameraSource):
+    """One encoded JPEG/PNG file per frame (a folder of frames), each read and decoded while iterated, never held;
+    height and width from the first file. A file that is unreadable or of another size is a ValueError naming it."""
+
+    def __init__(
+        self,
+        files: Sequence[Location],
+        name: str,
+        canonical: Camera | None,
+        timestamps: np.ndarray,
+        *,
+        intrinsics: np.ndarray | None = None,
+    ) -> None:
+        self.files = list(files)
+        h, w = _image_file(self.files[0]).shape[:2] if self.files else (0, 0)
+        super().__init__(name, canonical, timestamps, h, w, intrinsics)
+
+    def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        for i in range(len(self.files)) if indices is None else indices:
+            rgb = _image_file(self.files[i])
+            if rgb.shape[:2] != (self.height, self.width):
+                raise ValueError(f"{self.files[i]}: {rgb.shape[1]}x{rgb.shape[0]}, frame 0 {self.width}x{self.height}")
+            yield i, fit_rgb(rgb, fit)
+
+
+def _image_file(path: Location) -> np.ndarray:
+    try:
+        return decode_image(bounds.read_bounded(path, bounds.limit("READ_BYTES"), "image"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 def decode_image(data: bytes, *, bgr: bool = False) -> np.ndarray:

@@ -17,6 +17,7 @@ import pytest
 from adapters.base import CameraSource
 from adapters.cameras import (
     EncodedImagesCamera,
+    ImageFilesCamera,
     StereoLeftCamera,
     VideoClipCamera,
     VideoFileCamera,
@@ -249,3 +250,24 @@ def test_frames_taller_than_wide_are_resized_as_ego4d_does() -> None:
     assert (cam.height, cam.width, cam.intrinsics) == (16, 24, None)
     (_, rgb), _ = cam.frames()
     assert rgb.shape == (16, 24, 3) and (rgb[..., 0] == 200).all() and (rgb[..., 2] == 0).all()
+
+
+def test_image_files_are_read_one_at_a_time_and_named_when_bad(tmp_path: Path) -> None:
+    """A folder of frames (`ImageFilesCamera`): each file decoded when asked, its own pixels; a frame of another
+    size or a file that is no image is an error naming the file."""
+    files = []
+    for t in range(3):
+        path = tmp_path / f"{t:05d}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(synthetic_frame(H, W, t, 3), cv2.COLOR_RGB2BGR))
+        files.append(path)
+    cam = ImageFilesCamera(files, "ego", Camera.head, np.arange(3) / 15.0)
+    assert (cam.height, cam.width, len(cam)) == (H, W, 3)
+    got = dict(cam.frames([0, 2]))
+    assert list(got) == [0, 2]
+    np.testing.assert_array_equal(got[2], synthetic_frame(H, W, 2, 3))  # PNG: lossless
+    cv2.imwrite(str(files[1]), np.zeros((H + 2, W, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"00001\.png"):
+        list(cam.frames([1]))
+    files[2].write_bytes(b"not an image")
+    with pytest.raises(ValueError, match=r"00002\.png"):
+        list(cam.frames([2]))
