@@ -166,13 +166,18 @@ WRIST_ROTATION_UNITS = ("quat_xyzw", "euler_xyz", "se3_4x4")
 class ManoParams:
     """A hand as MANO parameters, evaluated into MANO-21 keypoints by `ingest.canonical` (adapters never run the model):
     `wrist` (T,4,4) `se3_4x4` the global orientation and translation, `pose` in `convention`'s form (`schemas.mano`:
-    PCA, axis-angle, rotation matrices, quaternions; `flat_hand_mean`, left on MANO_RIGHT), `betas` (10,) or (T,10)."""
+    PCA, axis-angle, rotation matrices, quaternions; `flat_hand_mean`, left on MANO_RIGHT), `betas` (10,) or (T,10),
+    `frame_pose` the frame they were fitted in, when it moves."""
 
     wrist: Stream
     pose: Stream
     betas: np.ndarray
     model_dir: str  # folder of MANO_LEFT.npz / MANO_RIGHT.npz (an adapter's `mano_model_dir` option)
     convention: ManoConvention = field(default_factory=ManoConvention)
+    # (T,4,4) when the parameters were fitted in a frame that moves (HOI4D: each frame's camera): the evaluated
+    # keypoints are carried by it into `HandSignals.frame` (MANO's `transl` adds the unrotated rest wrist, so the
+    # wrist stream itself cannot be moved into that frame without the model); None: `wrist` is in that frame already
+    frame_pose: np.ndarray | None = None
 
 
 @dataclass

@@ -52,12 +52,17 @@ def _load(raw: RawEpisode, side: str, mano: ManoParams) -> ManoHand:
 
 
 def mano_keypoints(layer: ManoHand, mano: ManoParams) -> np.ndarray:
-    """(T, 21, 3) keypoints of a declared MANO hand in its wrist stream's frame (NaN rows stay NaN)."""
+    """(T, 21, 3) keypoints of a declared MANO hand in its wrist stream's frame, or carried by `frame_pose` out of
+    the moving frame the parameters were fitted in (NaN rows stay NaN)."""
     conv = mano.convention
     full = articulation(mano.pose.values, conv, *layer.basis)
     local = layer.keypoints(np.zeros((len(full), 3)), full, mano.betas)  # identity orientation, no translation
     rest_wrist = local[:, 0].copy()  # J0(betas): the wrist joint does not move under the hand pose
-    return place(local - rest_wrist[:, None], mano.wrist.values.astype(np.float64), rest_wrist, conv)
+    kp = place(local - rest_wrist[:, None], mano.wrist.values.astype(np.float64), rest_wrist, conv)
+    if mano.frame_pose is None:
+        return kp
+    pose = np.asarray(mano.frame_pose, np.float64)  # the fitting frame, per frame, in the signals' frame
+    return np.einsum("tij,tpj->tpi", pose[:, :3, :3], kp) + pose[:, None, :3, 3]
 
 
 def _evaluated(raw: RawEpisode, side: str, mano: ManoParams, track: HandTrack, notes: list[str]) -> HandTrack:
@@ -66,7 +71,8 @@ def _evaluated(raw: RawEpisode, side: str, mano: ManoParams, track: HandTrack, n
     if track.keypoints is not None:
         notes.append(agreement(side, kp, track.keypoints.values))
         return track
-    keypoints = Stream(mano.wrist.timestamps, kp, names=MANO21_NAMES, unit="m", frame=mano.wrist.frame)
+    frame = mano.wrist.frame if mano.frame_pose is None else raw.hands.frame
+    keypoints = Stream(mano.wrist.timestamps, kp, names=MANO21_NAMES, unit="m", frame=frame)
     return dataclasses.replace(track, keypoints=keypoints)
 
 

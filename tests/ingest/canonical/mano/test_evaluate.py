@@ -90,3 +90,25 @@ def test_given_keypoints_stay_the_truth_and_the_mano_ones_are_measured_against_t
     (note,) = sig.notes
     assert "MANO right hand checked against the source's keypoints" in note and f"on {T} frames" in note
     assert "joints within 3.00 mm" in note and "bone lengths within 0.00 mm" in note
+
+
+def test_a_hand_fitted_in_a_moving_frame_is_carried_out_of_it(model_dir: Path) -> None:
+    """`frame_pose` (HOI4D: parameters fitted in each frame's camera): the keypoints are those of the hand in the
+    fitting frame, moved rigidly by that frame's pose, so the hand's shape is kept and its wrist lands where the pose
+    takes the camera-frame wrist; the stream is named in the signals' frame."""
+    wrists = _wrists(Rotation.from_rotvec([0.2, 0.4, -0.1]), np.zeros(3))
+    in_camera = mano_hands(_raw(model_dir, wrists)).hands[1].keypoints
+    turns = Rotation.from_rotvec(np.linspace([0.0, 0.0, 0.0], [0.3, -0.8, 0.5], T)).as_matrix()
+    poses = np.tile(np.eye(4), (T, 1, 1))
+    poses[:, :3, :3], poses[:, :3, 3] = turns, np.linspace([0.0, 0.0, 0.0], [0.4, 0.1, -0.2], T)
+    raw = _raw(model_dir, wrists)
+    mano = replace(raw.hands.hands[1].mano, frame_pose=poses)  # type: ignore[type-var]
+    raw = replace(raw, hands=HandSignals(hands={1: HandTrack(mano=mano)}, frame="world"))
+    carried = mano_hands(raw).hands[1].keypoints
+    assert in_camera is not None and carried is not None and carried.frame == "world"
+    want = np.einsum("tij,tpj->tpi", turns, in_camera.values) + poses[:, None, :3, 3]
+    np.testing.assert_allclose(carried.values, want, atol=1e-9)
+    bones = np.linalg.norm(carried.values - carried.values[:, WRIST : WRIST + 1], axis=-1)
+    np.testing.assert_allclose(
+        bones, np.linalg.norm(in_camera.values - in_camera.values[:, WRIST : WRIST + 1], axis=-1)
+    )
