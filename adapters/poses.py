@@ -171,3 +171,12 @@ def command_tracking(
 def never_moves(values: np.ndarray) -> bool:
     """A side a robot lacks is recorded as zeros throughout (RoboCOIN's one-armed rigs, a disabled arm)."""
     return not np.any(np.nan_to_num(np.asarray(values, dtype=np.float64)))
+
+
+def image_up(world_from_camera: np.ndarray) -> np.ndarray:
+    """The world's up axis as a head camera's image-up (OpenCV -y) averaged over the episode, for a world that declares
+    none (a SLAM or reconstruction world: VITRA's, HOI4D's, OakInk2's); an assumption each such source states: the
+    wearer's head rolls about level. Frames with a non-finite pose do not count."""
+    up = -np.asarray(world_from_camera, np.float64)[:, :3, 1]
+    up = up[np.isfinite(up).all(axis=1)].mean(axis=0)
+    return up / np.linalg.norm(up)

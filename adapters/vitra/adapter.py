@@ -50,6 +50,7 @@ from adapters.base import (
 )
 from adapters.cameras import VideoClipCamera, decoding, stream_fps
 from adapters.pickles import UnsafePickle
+from adapters.poses import image_up
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from adapters.vitra.files import SIDES, VitraEpisode, unpickle_npy, vitra_episode
@@ -162,7 +163,7 @@ class VitraAdapter(SourceAdapter):
             apply_offset=False,
             camera=Stream(ts, world_from_camera, unit="se3_4x4", frame=WORLD),
             camera_convention="opencv",
-            up_world=_camera_up(world_from_camera),
+            up_world=image_up(world_from_camera),
             notes=[KEEP_SHORT],
         )
         for hand, side in enumerate(SIDES):
@@ -220,12 +221,6 @@ class VitraAdapter(SourceAdapter):
             msg = f"video has {len(cam)} frames in {first}..{last} (video_decode_frame), expected {last - first + 1}"
             raise self.error(msg, file=video, episode=ep, field="video_decode_frame")
         return cam, fps
-
-
-def _camera_up(world_from_camera: np.ndarray) -> np.ndarray:
-    """The world's up axis as the camera's image-up (OpenCV -y) averaged over the episode (module docstring)."""
-    up = (-world_from_camera[:, :3, 1]).mean(axis=0)
-    return up / np.linalg.norm(up)
 
 
 def _language(episode: VitraEpisode, fps: float) -> list[Language]:

@@ -81,3 +81,18 @@ def test_hand_track_names_what_the_episode_lacks() -> None:
             lambda p: (np.arange(2.0), p.take(Stream(np.arange(2.0), values))),
             "robot_base",
         )
+
+
+def test_image_up_is_the_head_cameras_mean_image_up() -> None:
+    """OpenCV camera axes (y down): a camera rolled +-10 degrees about its view axis, looking level along world +x in
+    a z-up world, averages to world +z; a frame with a non-finite pose does not count."""
+    from scipy.spatial.transform import Rotation
+
+    from adapters.poses import image_up
+
+    level = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # columns: x right, y down, z ahead
+    poses = np.tile(np.eye(4), (3, 1, 1))
+    for k, roll in enumerate((-10.0, 10.0)):
+        poses[k, :3, :3] = level @ Rotation.from_euler("z", roll, degrees=True).as_matrix()
+    poses[2, :3, :3] = np.nan
+    np.testing.assert_allclose(image_up(poses), [0.0, 0.0, 1.0], atol=1e-12)
