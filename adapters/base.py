@@ -154,8 +154,7 @@ class Stream:
         return len(self.timestamps)
 
 
-# Axis convention of a camera pose (see `HandSignals.camera_convention`).
-CameraConvention = Literal["opencv", "opengl"]
+CameraConvention = Literal["opencv", "opengl"]  # a camera pose's axes (`HandSignals.camera_convention`)
 
 # How a wrist rotation stream is given: a quaternion (x, y, z, w), roll/pitch/yaw in radians about the fixed x, y, z
 # axes, or whole 4x4 poses (then the track has no separate position stream).
@@ -165,18 +164,15 @@ WRIST_ROTATION_UNITS = ("quat_xyzw", "euler_xyz", "se3_4x4")
 @dataclass(frozen=True)
 class ManoParams:
     """A hand as MANO parameters, evaluated into MANO-21 keypoints by `ingest.canonical` (adapters never run the model):
-    `wrist` (T,4,4) `se3_4x4` the global orientation and translation, `pose` in `convention`'s form (`schemas.mano`:
-    PCA, axis-angle, rotation matrices, quaternions; `flat_hand_mean`, left on MANO_RIGHT), `betas` (10,) or (T,10),
-    `frame_pose` the frame they were fitted in, when it moves."""
+    `wrist` (T,4,4) global orientation and translation, `pose` in `convention`'s form (`schemas.mano`), `betas` (10,) or
+    (T,10); `frame_pose` (T,4,4) the moving frame they were fitted in (HOI4D: each frame's camera), which carries the
+    keypoints into `HandSignals.frame` (MANO's `transl` adds the unrotated rest wrist: the wrist alone cannot move)."""
 
     wrist: Stream
     pose: Stream
     betas: np.ndarray
     model_dir: str  # folder of MANO_LEFT.npz / MANO_RIGHT.npz (an adapter's `mano_model_dir` option)
     convention: ManoConvention = field(default_factory=ManoConvention)
-    # (T,4,4) when the parameters were fitted in a frame that moves (HOI4D: each frame's camera): the evaluated
-    # keypoints are carried by it into `HandSignals.frame` (MANO's `transl` adds the unrotated rest wrist, so the
-    # wrist stream itself cannot be moved into that frame without the model); None: `wrist` is in that frame already
     frame_pose: np.ndarray | None = None
 
 
@@ -195,8 +191,8 @@ class HandTrack:
     gripper: Stream | None = None
     keypoints: Stream | None = None
     confidence: Stream | None = None  # (T,) tracking confidence 0..1
-    # (T,5,3) thumb..pinky tips in the wrist frame, metres: a robot hand's by its kinematics (no MANO keypoints);
-    # a finger the hand lacks is NaN throughout and stays out of the mask
+    # (T,5,3) thumb..pinky tips in the wrist frame, metres: a robot hand's by its kinematics (no MANO keypoints); a
+    # finger the hand lacks is NaN throughout and stays out of the mask
     fingertips: Stream | None = None
     mano: ManoParams | None = None
 
@@ -297,8 +293,7 @@ class RawEpisode:
     cameras: dict[str, CameraSource] = field(default_factory=dict)  # native camera name -> source
     camera_poses: dict[str, Stream] = field(default_factory=dict)  # camera name -> world_from_camera 4x4 over time
     signals: dict[str, Stream] = field(default_factory=dict)  # other per-step columns: labels, clocks, other topics
-    # the task's per-step outcomes (a reward, a discount, a done or success flag): written beside the state, never in
-    # it (`schemas.canonical.OUTCOME_NATIVE`)
+    # the task's per-step outcomes (reward, discount, done or success flag), beside the state (`OUTCOME_NATIVE`)
     outcomes: dict[str, Stream] = field(default_factory=dict)
     language: list[Language] = field(default_factory=list)
     action_config: list[ActionSegment] | None = None

@@ -21,6 +21,7 @@ BUILTIN: dict[str, str] = {
     "egodex": "adapters.egodex.adapter:EgoDexAdapter",
     "ego_video": "adapters.egovideo.adapter:EgoVideoAdapter",
     "epic_kitchens": "adapters.epic_kitchens.adapter:EpicKitchensAdapter",
+    "hoi4d": "adapters.hoi4d.adapter:HOI4DAdapter",
     "holoassist": "adapters.holoassist.adapter:HoloAssistAdapter",
     "hot3d": "adapters.hot3d.adapter:Hot3DAdapter",
     "humanoid_everyday": "adapters.humanoid_everyday.adapter:HumanoidEverydayAdapter",
