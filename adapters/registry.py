@@ -26,6 +26,7 @@ BUILTIN: dict[str, str] = {
     "hot3d": "adapters.hot3d.adapter:Hot3DAdapter",
     "humanoid_everyday": "adapters.humanoid_everyday.adapter:HumanoidEverydayAdapter",
     "lerobot": "adapters.lerobot.adapter:LeRobotSource",
+    "oakink2": "adapters.oakink2.adapter:OakInk2Adapter",
     "oxe": "adapters.oxe.adapter:OXEAdapter",
     "robomind": "adapters.robomind.adapter:RoboMINDAdapter",
     "rosbag": "adapters.rosbag.adapter:RosbagAdapter",
