@@ -107,14 +107,17 @@ class HOI4DAdapter(SourceAdapter):
             video = _first(bases, f"{seq}/align_rgb/image.mp4") or _first(bases, f"{seq}/align_rgb/00000.jpg")
             log = _first(bases, f"{seq}/3Dseg/output.log")
             intrin = _first(bases, f"camera_params/{seq.split('/')[0]}/intrin.npy")
-            for found, what, field in (
-                (video, f"{seq}/align_rgb/image.mp4 (or its decoded %05d.jpg frames)", "align_rgb"),
+            seq_dir = _first(bases, seq) or root / seq  # where the file was looked for first
+            for found, rel, field in (
+                (video, f"{seq}/align_rgb/image.mp4", "align_rgb"),
                 (log, f"{seq}/3Dseg/output.log", "camera_poses"),
                 (intrin, f"camera_params/{seq.split('/')[0]}/intrin.npy", "intrinsics"),
             ):
                 if found is None:
-                    msg = f"no {what} at the root or one folder below it"
-                    raise self.error(msg, file=root, episode=raw_id, field=field)
+                    also = " (or align_rgb/%05d.jpg frames)" if field == "align_rgb" else ""
+                    msg = f"no {rel}{also} at the root or one folder below it"
+                    file = seq_dir / rel[len(seq) + 1 :] if rel.startswith(seq) else root / rel
+                    raise self.error(msg, file=file, episode=raw_id, field=field)
             paths += [str(video), str(log), str(intrin)]
             for rel in ("action/color.json", "objpose"):
                 if (extra := _first(bases, f"{seq}/{rel}")) is not None:

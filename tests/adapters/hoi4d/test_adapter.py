@@ -186,6 +186,7 @@ def test_a_missing_file_flags_the_sequence_at_discovery(root: Path, tmp_path: Pa
     with pytest.raises(AdapterError) as e:
         adapter.read(ref)
     assert e.value.field == field and e.value.episode == SEQ
+    assert e.value.file.endswith(missing.split("/", 1)[1])  # where it was looked for
     others = [r for r in adapter.discover(bad) if r.raw_id != SEQ]
     assert all(r.error is None for r in others)  # only that sequence
 
