@@ -8,8 +8,8 @@
   `adapters.pickles.safe_loads`, numpy's globals only.
 - Camera poses: `<seq>/3Dseg/output.log`, Open3D's camera trajectory (README.md:75-81, read there with
   `o3d.io.read_pinhole_camera_trajectory`): per frame a line `i j k`, then four rows of the 4x4 camera-to-world
-  matrix (Open3D sets `extrinsic_ = trans.inverse()`, isl-org/Open3D@592b8de:cpp/open3d/io/file_format/FileLOG.cpp:
-  37-86), OpenCV axes.
+  matrix (Open3D's `ReadPinholeCameraTrajectoryFromLOG` sets `extrinsic_ = trans.inverse()`,
+  isl-org/Open3D@592b8de:cpp/open3d/io/file_format/FileLOG.cpp), OpenCV axes.
 - Intrinsics: `camera_params/<camera id>/intrin.npy`, a 3x3 pinhole matrix per camera (users' loaders, e.g. search
   index id 33213560230: `np.load(.../camera_params/%s/intrin.npy % cam_id)`); a plain `.npy`, read without pickles.
 - Object pose: `<seq>/objpose/<frame>.json`, `dataList` (or `objects`) entries with `center` {x, y, z}, `rotation`
