@@ -25,6 +25,7 @@ side (search index id 66443771713) - an assumption. Embodiment `human`, tier `hi
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,7 +133,7 @@ class HOI4DAdapter(SourceAdapter):
         hand_dirs = dict(zip(ref.locator["hands"], ref.paths, strict=False))
         n_hands = len(hand_dirs)
         video, log_path, intrin_path = (self.locate(p) for p in ref.paths[n_hands : n_hands + 3])
-        extras = {Path(p).name: self.locate(p) for p in ref.paths[n_hands + 3 :]}
+        extras = {loc.name: loc for loc in map(self.locate, ref.paths[n_hands + 3 :])}
         if self.options.mano_model_dir is None:
             msg = "HOI4D's hands are MANO parameters only: give option mano_model_dir (MANO_LEFT.npz, MANO_RIGHT.npz)"
             raise self.error(msg, file=next(iter(hand_dirs.values())), episode=ep, field="mano_model_dir")
@@ -205,7 +206,8 @@ class HOI4DAdapter(SourceAdapter):
 
     def _camera(self, video: Location, intrin: Location, ts: np.ndarray, ep: str) -> CameraSource:
         try:
-            K = np.load(intrin, allow_pickle=False)
+            data = bounds.read_bounded(intrin, bounds.limit("JSON_BYTES"), "intrin.npy")
+            K = np.load(io.BytesIO(data), allow_pickle=False)
             if K.shape != (3, 3) or not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
                 raise ValueError(f"not a 3x3 pinhole matrix: {K.tolist()}")
         except (OSError, ValueError) as e:
