@@ -78,10 +78,15 @@ class OakInk2Adapter(SourceAdapter):
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
         bases = [root, *sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name)]
-        found = [
-            (base, pkl) for base in bases for d in ANNO_DIRS if (base / d).is_dir() for pkl in (base / d).glob("*.pkl")
-        ]
-        return self.capped(self._ref(base, pkl) for base, pkl in sorted(found, key=lambda bp: bp[1].name))
+        found: dict[str, tuple[Location, Location]] = {}
+        for base in bases:
+            for pkl in (p for d in ANNO_DIRS if (base / d).is_dir() for p in sorted((base / d).glob("*.pkl"))):
+                if pkl.stem in found:  # the first base's copy is read, the other named
+                    msg = f"{pkl.name} again (read from {found[pkl.stem][1]})"
+                    self.note("duplicate_sequence", msg, root=root, path=pkl, episodes=[pkl.stem])
+                    continue
+                found[pkl.stem] = (base, pkl)
+        return self.capped(self._ref(*found[token]) for token in sorted(found))
 
     def _ref(self, base: Location, pkl: Location) -> EpisodeRef:
         token = pkl.stem

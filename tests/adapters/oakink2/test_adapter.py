@@ -174,3 +174,14 @@ def test_no_mano_model_is_named(root: Path) -> None:
     with pytest.raises(AdapterError, match="mano_model_dir") as e:
         adapter.read(ref)
     assert e.value.field == "mano_model_dir"
+
+
+def test_a_sequence_annotated_twice_is_read_once_and_the_copy_named(root: Path, tmp_path: Path) -> None:
+    bad = _copy(root, tmp_path)
+    (bad / "anno").mkdir()
+    shutil.copy(bad / "anno_preview" / f"{SPEC.token}.pkl", bad / "anno" / f"{SPEC.token}.pkl")
+    adapter = _adapter(bad)
+    (ref,) = adapter.discover(bad)
+    assert "anno_preview" in ref.paths[0]
+    (finding,) = adapter.findings()
+    assert finding.code == "duplicate_sequence" and finding.path.endswith(f"anno/{SPEC.token}.pkl")
