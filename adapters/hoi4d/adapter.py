@@ -10,6 +10,7 @@ poses per frame fitted in the camera frame, the camera's poses in the static sce
 |   `poseCoeff` [:3], `trans` | `states["hand/<side>/wrist_camera"]` | `se3_4x4`, camera |
 |   `poseCoeff` [3:], `beta` | `states["hand/<side>/mano_pose"]`, `mano_beta` | rad |
 | frames with a pickle | `states["hand/<side>/annotated"]` | 0/1 |
+|   `kps2D` | `states["hand/<side>/kps2d"]`, kept | px of 1920x1080 |
 | `<seq>/objpose/<frame>.json` | `states["objects/<k>"]` (entry k) | `se3_4x4`, camera |
 | path's `C*` / `T*` | `Language` instruction (`tasks.py`) | |
 | `<seq>/action/color.json` | `Language` subtasks and `action_config` | s |
@@ -264,6 +265,9 @@ class HOI4DAdapter(SourceAdapter):
         states[f"hand/{side}/wrist_camera"] = Stream(ts[idx], wrist[idx], unit="se3_4x4", frame=CAMERA_FRAME)
         states[f"hand/{side}/mano_pose"] = Stream(ts[idx], pose[idx, 3:], unit="rad")
         states[f"hand/{side}/mano_beta"] = Stream(ts[idx], beta[idx])
+        kps = [(i, f.kps2d) for i, f in frames.items() if f.kps2d is not None and np.isfinite(f.kps2d).all()]
+        if kps:  # the maker's projection of its own hand: kept (not used for the keypoints)
+            states[f"hand/{side}/kps2d"] = Stream(ts[[i for i, _ in kps]], np.stack([k for _, k in kps]), unit="px")
         conv = MAKERS["hoi4d"]
         mano = ManoParams(
             Stream(ts, wrist, unit="se3_4x4", frame=CAMERA_FRAME),

@@ -41,6 +41,7 @@ class HandPose:
     pose: np.ndarray  # (48,) global axis-angle then 45 joint axis-angle, flat mean
     beta: np.ndarray  # (10,)
     trans: np.ndarray  # (3,) metres, camera frame
+    kps2d: np.ndarray | None  # (21, 2) pixels of the 1920x1080 image, when the file has them (NaN where not finite)
 
 
 def hand_pose(data: bytes) -> HandPose:
@@ -56,7 +57,9 @@ def hand_pose(data: bytes) -> HandPose:
         if a is None or not np.isfinite(a).all():
             raise ValueError(f"{key!r} is {np.shape(d[key])}, expected {shape} finite values")
         out[key] = a
-    return HandPose(out["poseCoeff"], out["beta"], out["trans"])
+    kps = d.get("kps2D")
+    kps = np.asarray(kps, dtype=np.float64).reshape(21, 2) if kps is not None and np.size(kps) == 42 else None
+    return HandPose(out["poseCoeff"], out["beta"], out["trans"], kps)
 
 
 def camera_trajectory(text: str) -> np.ndarray:

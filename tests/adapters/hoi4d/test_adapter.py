@@ -78,6 +78,7 @@ def test_both_layouts_of_video_and_actions_are_read(episodes: dict) -> None:
     assert episodes[SEQ][1].task == "Bottle: Pour all the water into a mug"  # C5 / T2 of the maker's table
     raw = episodes[SEQ][0]
     assert raw.metadata["objects"] == {"0": "bottle"} and raw.states["objects/0"].values.shape == (30, 4, 4)
+    assert raw.states["hand/right/kps2d"].values.shape == (30, 21, 2)  # the maker's projections, kept
 
 
 def test_hands_ahead_below_the_eyes_left_on_the_left_human_sized_inside_the_image(episodes: dict) -> None:
