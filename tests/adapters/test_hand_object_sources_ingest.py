@@ -17,6 +17,7 @@ from adapters.synthetic.oakink2 import TASK, OakInk2SequenceSpec, write_oakink2
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
+from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.fixtures.mano import write_mano_npz
 
 pytestmark = [pytest.mark.shared_ray, pytest.mark.slow]
@@ -54,6 +55,9 @@ def test_hoi4d_and_oakink2_are_ingested_with_hand_keypoints(tmp_path: Path) -> N
         assert ((span > 0.17) & (span < 0.21)).all(), source
     tasks = run_query(tmp_path / "corpus", "SELECT task FROM episodes ORDER BY episode_uid").to_pylist()
     assert [t["task"] for t in tasks] == ["Bottle: Pour all the water into a mug", TASK]
+    (_, line), *_ = read_jsonl(tmp_path / "corpus/datasets/oakink2/default" / EPISODES_PATH)
+    hands = [(seg["hand"], seg["start_frame"], seg["end_frame"]) for seg in line["action_config"]]
+    assert hands[:2] == [("left", 0, 8), ("right", 2, 12)]  # each hand's primitives, overlapping across hands
     q = run_query(tmp_path / "corpus", "SELECT source, field, file FROM quarantine").to_pylist()
     assert [(r["source"], r["field"]) for r in q] == [("hoi4d", "camera_poses")]
     assert q[0]["file"].endswith(f"{BAD}/3Dseg/output.log")
