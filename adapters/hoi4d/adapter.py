@@ -29,7 +29,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import av
@@ -52,6 +51,7 @@ from adapters.base import (
 from adapters.cameras import ImageFilesCamera, VideoFileCamera
 from adapters.hoi4d.files import FPS, SEQUENCE, action_events, camera_trajectory, hand_pose, object_poses
 from adapters.hoi4d.tasks import task_text
+from adapters.mano_only import ManoOnlyOptions, model_dir
 from adapters.pickles import UnsafePickle
 from adapters.poses import image_up
 from adapters.storage import bounds
@@ -69,10 +69,7 @@ SEQ_GLOB = "ZY*/H*/C*/N*/S*/s*/T*"
 SEQ_FIELDS = ("camera_id", "subject", "category", "instance", "room", "layout", "task")  # README.md:31-44
 
 
-class HOI4DOptions(AdapterOptions):
-    mano_model_dir: Path | None = Field(
-        None, description="folder with MANO_LEFT.npz / MANO_RIGHT.npz: HOI4D's hands are MANO parameters only"
-    )
+class HOI4DOptions(ManoOnlyOptions):
     hands: tuple[Literal["left", "right"], ...] = Field(
         SIDES, description="hands to read (a hand with pickles in few frames invalidates the others' frames today)"
     )
@@ -135,9 +132,7 @@ class HOI4DAdapter(SourceAdapter):
         n_hands = len(hand_dirs)
         video, log_path, intrin_path = (self.locate(p) for p in ref.paths[n_hands : n_hands + 3])
         extras = {loc.name: loc for loc in map(self.locate, ref.paths[n_hands + 3 :])}
-        if self.options.mano_model_dir is None:
-            msg = "HOI4D's hands are MANO parameters only: give option mano_model_dir (MANO_LEFT.npz, MANO_RIGHT.npz)"
-            raise self.error(msg, file=next(iter(hand_dirs.values())), episode=ep, field="mano_model_dir")
+        mano_dir = model_dir(self, "HOI4D", file=next(iter(hand_dirs.values())), episode=ep)
         world_from_camera = self._trajectory(log_path, ep)
         n = len(world_from_camera)
         ts = np.arange(n) / FPS
@@ -158,7 +153,7 @@ class HOI4DAdapter(SourceAdapter):
                 continue
             frames = self._hand_frames(self.locate(hand_dirs[side]), n, ep)
             counts[side] = len(frames)
-            sig.hands[hand] = self._track(frames, side, ts, world_from_camera, states)
+            sig.hands[hand] = self._track(frames, side, ts, world_from_camera, states, mano_dir)
             if len(frames) < n:
                 sig.notes.append(f"{side} hand: poses in {len(frames)} of {n} frames, the others NaN (invalid)")
         objects = self._objects(extras.get("objpose"), n, ep, states)
@@ -245,7 +240,13 @@ class HOI4DAdapter(SourceAdapter):
         return dict(sorted(out.items()))
 
     def _track(
-        self, frames: dict[int, Any], side: str, ts: np.ndarray, world_from_camera: np.ndarray, states: dict
+        self,
+        frames: dict[int, Any],
+        side: str,
+        ts: np.ndarray,
+        world_from_camera: np.ndarray,
+        states: dict,
+        mano_dir: str,
     ) -> HandTrack:
         from scipy.spatial.transform import Rotation
 
@@ -273,7 +274,7 @@ class HOI4DAdapter(SourceAdapter):
             Stream(ts, wrist, unit="se3_4x4", frame=CAMERA_FRAME),
             Stream(ts, pose[:, 3:]),
             beta,
-            str(self.options.mano_model_dir),
+            mano_dir,
             conv,
             frame_pose=world_from_camera,
         )

@@ -23,11 +23,9 @@ image-up averaged over the sequence (`adapters.poses.image_up`, an assumption). 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from pydantic import Field
 from scipy.spatial.transform import Rotation
 
 from adapters.base import (
@@ -44,6 +42,7 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import ImageFilesCamera
+from adapters.mano_only import ManoOnlyOptions, model_dir
 from adapters.oakink2.files import FPS_MOCAP, Anno, anno
 from adapters.oakink2.program import primitives
 from adapters.pickles import UnsafePickle, safe_loads
@@ -60,16 +59,10 @@ SLOTS = {EGO: Camera.head, "allocentric_top": Camera.third_person}
 ANNO_DIRS = ("anno_preview", "anno")
 
 
-class OakInk2Options(AdapterOptions):
-    mano_model_dir: Path | None = Field(
-        None, description="folder with MANO_LEFT.npz / MANO_RIGHT.npz: OakInk2's hands are MANO parameters only"
-    )
-
-
 class OakInk2Adapter(SourceAdapter):
     name: ClassVar[str] = "oakink2"
-    options_model: ClassVar[type[AdapterOptions]] = OakInk2Options
-    options: OakInk2Options
+    options_model: ClassVar[type[AdapterOptions]] = ManoOnlyOptions
+    options: ManoOnlyOptions
     expects: ClassVar[str] = (
         "anno_preview/<scene token>.pkl with data/<scene token>/<serial>/<frame id>.png and program/, at the root or"
         " one folder below it"
@@ -113,9 +106,7 @@ class OakInk2Adapter(SourceAdapter):
             raise fail(f"unreadable annotation: {e}", "") from e
         if EGO not in a.cameras:
             raise fail(f"no {EGO} camera in cam_def ({sorted(a.cameras)})", "cam_def")
-        if self.options.mano_model_dir is None:
-            msg = "OakInk2's hands are MANO parameters only: give option mano_model_dir (MANO_LEFT.npz, MANO_RIGHT.npz)"
-            raise self.error(msg, file=pkl, episode=ep, field="mano_model_dir")
+        mano_dir = model_dir(self, "OakInk2", file=pkl, episode=ep)
         first = int(min(a.mocap[0], a.images[0]))
         ts, ts_img = (a.mocap - first) / FPS_MOCAP, (a.images - first) / FPS_MOCAP
         cameras, poses = self._cameras(a, frames, ts_img, ep)
@@ -134,7 +125,6 @@ class OakInk2Adapter(SourceAdapter):
             w = states[f"hand/{side}/wrist"] = Stream(ts, wrist, unit="se3_4x4", frame=WORLD)
             states[f"hand/{side}/pose_coeffs"] = Stream(ts, h.quats, unit="quat_wxyz")
             states[f"hand/{side}/betas"] = Stream(ts, h.betas)
-            mano_dir = str(self.options.mano_model_dir)
             sig.hands[hand] = HandTrack(
                 mano=ManoParams(w, Stream(ts, h.quats[:, 1:]), h.betas, mano_dir, MAKERS["oakink2"])
             )

@@ -1,0 +1,25 @@
+"""A source whose hands are MANO parameters only needs the model folder: given, it is handed on as a string; missing,
+the episode's error names the option, the file and the episode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.base import AdapterError
+from adapters.mano_only import model_dir
+from adapters.registry import get_adapter
+
+
+@pytest.mark.parametrize("name", ["hoi4d", "oakink2"])
+def test_the_model_folder_is_required_and_named(name: str, tmp_path: Path) -> None:
+    assert model_dir(get_adapter(name, {"mano_model_dir": str(tmp_path)}), name, file="x", episode="e") == str(tmp_path)
+    with pytest.raises(AdapterError, match="hands are MANO parameters only") as e:
+        model_dir(get_adapter(name), name, file="seq/anno.pkl", episode="seq")
+    assert (e.value.field, e.value.file, e.value.episode, e.value.adapter) == (
+        "mano_model_dir",
+        "seq/anno.pkl",
+        "seq",
+        name,
+    )
