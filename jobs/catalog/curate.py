@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from adapters.storage.faults import reraise_environment
 from adapters.storage.urls import StorageError
 from ingest.storage.corpus import read_corpus
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
@@ -441,6 +442,7 @@ def cli_curate(args: argparse.Namespace) -> int:
     try:
         routing = load_routing(Path(args.routing)) if getattr(args, "routing", None) else None
     except (OSError, ValueError, yaml.YAMLError) as e:  # pydantic's ValidationError is a ValueError
+        reraise_environment(e)
         print(f"eidata curate: routing table {args.routing}: {e}", file=sys.stderr)
         return 2
     try:
@@ -458,6 +460,7 @@ def cli_curate(args: argparse.Namespace) -> int:
             limits=SqlLimits.of(args),
         )
     except (CurateError, OSError, duckdb.Error, ValueError, SqlLimitError) as e:
+        reraise_environment(e)  # a full disk: one line and 75 (jobs.cli), not "nothing can be written" and 1
         hint = "; --overwrite replaces it" if isinstance(e, FileExistsError) else ""
         print(f"eidata curate: {e}{hint}", file=sys.stderr)
         # 1: nothing can be written (FileExistsError: the manifest exists); 2: a wrong credential or a missing bucket
