@@ -442,7 +442,6 @@ def cli_curate(args: argparse.Namespace) -> int:
     try:
         routing = load_routing(Path(args.routing)) if getattr(args, "routing", None) else None
     except (OSError, ValueError, yaml.YAMLError) as e:  # pydantic's ValidationError is a ValueError
-        reraise_environment(e)
         print(f"eidata curate: routing table {args.routing}: {e}", file=sys.stderr)
         return 2
     try:
@@ -463,8 +462,7 @@ def cli_curate(args: argparse.Namespace) -> int:
         reraise_environment(e)  # a full disk: one line and 75 (jobs.cli), not "nothing can be written" and 1
         hint = "; --overwrite replaces it" if isinstance(e, FileExistsError) else ""
         print(f"eidata curate: {e}{hint}", file=sys.stderr)
-        # 1: nothing can be written (FileExistsError: the manifest exists); 2: a wrong credential or a missing bucket
-        # (StorageError, named before any query runs), bad SQL, name, balance or fraction, a limit of the SQL hit
+        # 1: nothing can be written (the manifest exists); 2: a bad credential or bucket, SQL, name, option, SQL limit
         return 1 if isinstance(e, CurateError | OSError | duckdb.IOException) and not isinstance(e, StorageError) else 2
     with read_corpus(args.root) as corpus:
         m = Manifest.model_validate_json(corpus.read_bytes(f"{MANIFESTS_DIR}/{args.name}/{MANIFEST_JSON}"))
