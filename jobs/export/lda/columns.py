@@ -21,7 +21,6 @@ from schemas.lda import (
     HAND_WIDTH_ACTION,
     HAND_WIDTH_STATE,
     LANGUAGE_KEY,
-    LAYOUTS,
     LDA_ACTION,
     LDA_HANDS,
     LDA_STATE,
@@ -107,29 +106,25 @@ def episode_columns(
     return s_out.astype(np.float32), a_out.astype(np.float32)
 
 
-def build_modality(layout: Layout, video_keys: Sequence[str], main_video: str) -> ModalityJson:
-    """The `meta/modality.json` of every dataset of `layout`: LDA's keys (the layout's parts, for both hands: a single
-    arm's right hand is 0, and LDA's `BaseDataConfig.transform` asks statistics of `right_*` whatever the config
-    names, `data_config.py:110-120`), beside them the canonical 6-D rotation (state) and deltas (action);
-    `video.<role>` per camera and `video.main`; the task."""
-    _, parts = LAYOUTS[layout]
+def build_modality(video_keys: Sequence[str], main_video: str) -> ModalityJson:
+    """The `meta/modality.json` of every LDA export: each part of both hands as LDA names it (`{hand}_{part}`), so the
+    slices cover every value of `observation.state.lda` and `action.lda` and the file is the same for every dataset
+    (LDA refuses two per embodiment tag); a data config names the parts of its layout (`config.py`). Parts a dataset
+    does not use are 0. `video.<role>` per camera and `video.main`; the task on `task_index`."""
     groups: dict[str, dict[str, SliceSpec]] = {"state": {}, "action": {}}
-    for group, column, spec, width, extra in (
-        ("state", LDA_STATE, STATE_PARTS, HAND_WIDTH_STATE, ("eef_rotation_6d",)),
-        ("action", LDA_ACTION, ACTION_PARTS, HAND_WIDTH_ACTION, DELTA_PARTS),
+    for group, column, spec, width in (
+        ("state", LDA_STATE, STATE_PARTS, HAND_WIDTH_STATE),
+        ("action", LDA_ACTION, ACTION_PARTS, HAND_WIDTH_ACTION),
     ):
-        rotations = {p: r for p, _, _, r in spec}
         for h, hand in enumerate(LDA_HANDS):
-            base = h * width
-            for part in (*parts, *extra):
+            for part, _, _, rotation in spec:
                 sl = part_offset(spec, part)
-                absolute = None if group == "state" else part not in DELTA_PARTS
                 groups[group][f"{hand}_{part}"] = SliceSpec(
-                    start=base + sl.start,
-                    end=base + sl.stop,
+                    start=h * width + sl.start,
+                    end=h * width + sl.stop,
                     original_key=column,
-                    rotation_type=rotations[part],
-                    absolute=absolute,
+                    rotation_type=rotation,
+                    absolute=None if group == "state" else part not in DELTA_PARTS,
                     dtype="float32",
                 )
     video = {k.removeprefix(VIDEO_PREFIX): ColumnSpec(original_key=k) for k in video_keys}

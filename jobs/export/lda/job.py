@@ -146,7 +146,7 @@ def export_dataset(src: Path, dst: Path, name: str) -> DatasetResult:
         vinfo = raw["features"][key].setdefault("info", {})
         vinfo.update({"video.codec": "h264", "video.pix_fmt": "yuv420p", "video.keyframe_interval": KEYFRAME_INTERVAL})
     write_text_atomic(tmp / INFO_PATH, json.dumps(raw, indent=4) + "\n")
-    modality = build_modality(layout, videos, main)
+    modality = build_modality(videos, main)
     problems = check_modality(modality, load_info(tmp / INFO_PATH), expected_names(modality))
     if problems:
         raise LdaExportError(f"{src}: modality does not fit: " + "; ".join(p.message for p in problems))
