@@ -17,11 +17,11 @@ So every exported dataset gets two new float32 vectors, a block of `HAND_WIDTH_*
 A part an episode does not use is 0 in every frame: LDA's action mask is "any non-zero value in the row"
 (`datasets.py:139-144`), so a median or identity fill would read as data.
 
-One layout per kind of embodiment (`LAYOUTS`), so every dataset of a layout has the same `modality.json` state/action
-entries: LDA merges the metadata of the datasets of one embodiment tag and refuses two different ones
-(`datasets.py:2349-2359`). A single arm is LDA's left hand wherever eidata stored it: LDA differences only when
-`action.left_eef_position` exists, and its tags franka (4) and ur (9) zero every `right*` key (`datasets.py:135-137`,
-`:1991-1995`).
+Every export has the same `modality.json` state/action entries (every part of both hands): LDA merges the metadata of
+the datasets of one embodiment tag and refuses two different ones (`datasets.py:2349-2359`). A layout per kind of
+embodiment (`LAYOUTS`) says which of them its data config names. A single arm is LDA's left hand wherever eidata
+stored it: LDA differences only when `action.left_eef_position` exists, and its tags franka (4) and ur (9) zero every
+`right*` key (`datasets.py:135-137`, `:1991-1995`).
 """
 
 from __future__ import annotations
@@ -60,8 +60,7 @@ DELTA_PARTS = ("delta_eef_position", "delta_eef_rotation")  # `absolute: false`;
 HAND_WIDTH_STATE = sum(w for _, w, _, _ in STATE_PARTS)  # 76
 HAND_WIDTH_ACTION = sum(w for _, w, _, _ in ACTION_PARTS)  # 79
 
-# layout -> (LDA hands, the parts a data config names in LDA's order). Declared in modality.json beside them: the
-# canonical 6-D rotation (state) and the canonical deltas (action), which LDA's configs do not name.
+# layout -> (LDA hands, the parts a data config names in LDA's order); modality.json declares every part.
 # A single arm's config names the right hand too (0 in every frame, so LDA's mask leaves it out): LDA's
 # `BaseDataConfig.transform` normalizes all six `{left,right}_*` action keys by name and fails on a key the config does
 # not name (`KeyError`, `transform/state_action.py:401-461`).
