@@ -46,7 +46,11 @@ def _consume(lda_export: tuple[Path, str], tmp_path: Path, setting: str, edit: t
     report = tmp_path / "report.json"
     argv = [python, str(HARNESS), "--lda", str(checkout), "--root", str(root), "--entry", str(tmp_path / "entry.py")]
     run = subprocess.run(
-        [*argv, "--setting", setting, "--report", str(report)], capture_output=True, text=True, timeout=900
+        [*argv, "--setting", setting, "--report", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},  # nothing written into the user's LDA checkout
     )
     assert run.returncode == 0, run.stderr[-3000:]
     got = json.loads(report.read_text())
