@@ -206,3 +206,19 @@ def test_a_broken_episode_fails_its_dataset_by_name(real_corpus: Path, tmp_path:
 def test_out_is_required(real_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", str(real_corpus), "--format", "lda"]) == 2
     assert "--out DIR" in capsys.readouterr().err
+
+
+def test_a_dataset_without_a_wrist_in_use_is_skipped_and_named(real_corpus: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(real_corpus, corpus)
+    path = corpus / "datasets/vitra/Ego4D/meta/episodes.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:  # an actionless source: its lineage says no canonical dim holds data
+        line["eidata"]["mask"] = [0] * 50
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["export", str(corpus), "--format", "lda", "--out", str(tmp_path / "out")]) == 0
+    text = printed.getvalue()
+    assert "skipped  vitra/Ego4D\n         note: no wrist pose in use" in text and "lda: 2 written, 1 skipped" in text
+    assert not (tmp_path / "out/vitra/Ego4D").exists() and "eidata_human" not in text
