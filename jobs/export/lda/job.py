@@ -187,6 +187,8 @@ class Job:
 def _build(args: argparse.Namespace) -> Job:
     if not getattr(args, "out", None):
         raise Usage("eidata export: --format lda writes new datasets: give --out DIR")
+    if getattr(args, "dry_run", False):
+        raise Usage("eidata export: --format lda has no --dry-run (it re-encodes every video to check it)")
     root, out = Path(args.root), Path(args.out)
     if not (root / "datasets").is_dir():
         raise Usage(f"eidata export: {root} is not a corpus (no datasets/ folder)")

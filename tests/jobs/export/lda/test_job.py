@@ -203,9 +203,13 @@ def test_a_broken_episode_fails_its_dataset_by_name(real_corpus: Path, tmp_path:
     assert not (tmp_path / "out/oxe/bridge_dataset").exists() and not list((tmp_path / "out").rglob("*.partial"))
 
 
-def test_out_is_required(real_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_is_required_and_a_dry_run_refused(
+    real_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["export", str(real_corpus), "--format", "lda"]) == 2
     assert "--out DIR" in capsys.readouterr().err
+    assert main(["export", str(real_corpus), "--format", "lda", "--out", str(tmp_path), "--dry-run"]) == 2
+    assert "no --dry-run" in capsys.readouterr().err and not list(tmp_path.iterdir())
 
 
 def test_a_dataset_without_a_wrist_in_use_is_skipped_and_named(real_corpus: Path, tmp_path: Path) -> None:
