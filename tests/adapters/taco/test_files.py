@@ -1,0 +1,68 @@
+"""TACO's files read as the maker's loaders read them: hand pickles of torch tensors (with `requires_grad`) through a
+restricted unpickler, frames in sorted key order, zeros for a missing shape file (said), plain `.npy` poses, the
+intrinsic text file, the allocentric calibration, the triplet's words; anything else a pickle names is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from adapters.taco.files import read_calibration, read_hand, read_intrinsic, triplet_words, unpickle
+
+
+class Bad(Exception):
+    def __init__(self, message: str, field: str, file: Path) -> None:
+        super().__init__(f"{file}: {field}: {message}")
+        self.field, self.file = field, file
+
+
+def _hand(folder: Path, keys: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = {
+        k: {"hand_pose": torch.full((48,), float(k), requires_grad=True), "hand_trans": torch.ones(3)} for k in keys
+    }
+    (folder / "right_hand.pkl").write_bytes(pickle.dumps(frames))
+
+
+def test_hand_frames_in_sorted_key_order_and_the_shape_file(tmp_path: Path) -> None:
+    _hand(tmp_path, ["00002", "00000", "00001"])
+    hand = read_hand(tmp_path, "right", Bad)
+    assert hand.frames == ("00000", "00001", "00002") and hand.pose[:, 0].tolist() == [0.0, 1.0, 2.0]
+    assert hand.beta_from.startswith("no right_hand_shape.pkl") and not hand.beta.any()
+    (tmp_path / "right_hand_shape.pkl").write_bytes(pickle.dumps({"hand_shape": torch.arange(10.0).reshape(1, 10)}))
+    assert read_hand(tmp_path, "right", Bad).beta.tolist() == list(range(10))
+
+
+def test_a_pickle_naming_anything_but_tensors_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self) -> tuple:
+            return os.system, (f"touch {marker}",)
+
+    (tmp_path / "x.pkl").write_bytes(pickle.dumps({"a": Evil()}))
+    with pytest.raises(Bad, match="refusing to unpickle global"):
+        unpickle(tmp_path / "x.pkl", Bad, "x")
+    assert not marker.exists()
+    (tmp_path / "ok.pkl").write_bytes(pickle.dumps({"p": torch.nn.Parameter(torch.ones(2)), "n": np.arange(3)}))
+    got = unpickle(tmp_path / "ok.pkl", Bad, "ok")
+    assert got["p"].tolist() == [1.0, 1.0] and got["n"].tolist() == [0, 1, 2]
+
+
+def test_intrinsic_calibration_and_triplet(tmp_path: Path) -> None:
+    np.savetxt(tmp_path / "egocentric_intrinsic.txt", np.array([[900, 0, 960], [0, 900, 540], [0, 0, 1.0]]))
+    assert read_intrinsic(tmp_path / "egocentric_intrinsic.txt", Bad)[0, 2] == 960
+    calib = {"22139908": {"K": np.eye(3).ravel().tolist(), "R": np.eye(3).ravel().tolist(), "T": [0, 0, 2.0]}}
+    (tmp_path / "calibration.json").write_text(json.dumps(calib))
+    cam = read_calibration(tmp_path / "calibration.json", Bad)["22139908"]
+    np.testing.assert_allclose(cam.world_from_camera[:3, 3], [0, 0, -2.0])  # the inverse of world-to-camera
+    assert triplet_words("(stir, spoon, bowl)") == ("stir", "spoon", "bowl") and triplet_words("stir") is None
+    with pytest.raises(Bad) as e:
+        read_intrinsic(tmp_path / "none.txt", Bad)
+    assert e.value.field == "egocentric_intrinsic"
