@@ -15,7 +15,7 @@ articulated object per frame, an egocentric camera on the subject's head and 8 a
 | sequence name `<object>_<action>_<nn>` | `Language` "<action> the <object>" | |
 
 Every stream is per frame at 30 fps (the maker's viewer plays sequences at 30, zc-alexfan/arctic@49f3eb4:
-common/viewer.py:144-153). Files and conventions are the maker's (`adapters/arctic/files.py` cites them): MANO through
+common/viewer.py:142-145). Files and conventions are the maker's (`adapters/arctic/files.py` cites them): MANO through
 smplx `MANO(use_pca=False, flat_hand_mean=False)` with `transl` (the wrist joint at J0(betas) + `trans`), 21 joints
 from smplx's vertex-joint selector, which ARCTIC's setup turns on (docs/setup.md:65-72): tips "smplx". The egocentric
 camera is world-to-camera in OpenCV axes: the maker projects with `K @ p` and divides by z (common/transforms.py:
@@ -116,7 +116,7 @@ class ArcticAdapter(SourceAdapter):
             pose = Stream(ts, h.pose, unit="axis_angle")
             mano = ManoParams(wrist, pose, h.shape, str(self.options.mano_model_dir), MAKERS["arctic"])
             sig.hands[hand] = HandTrack(mano=mano)
-        obj = seq.split("_")[0]  # the maker's object name (src/arctic/preprocess_dataset.py:104)
+        obj = seq.split("_")[0]  # the maker's object name (src/arctic/preprocess_dataset.py:106)
         p = sequence.object_params
         states[f"object/{obj}"] = Stream(ts, rotvec_poses(p[:, 1:4], p[:, 4:7] / 1000.0), unit="se3_4x4", frame=WORLD)
         states[f"object/{obj}/articulation"] = Stream(ts, p[:, 0], unit="rad")

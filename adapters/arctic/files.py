@@ -5,13 +5,13 @@ Layout and meanings from the maker (zc-alexfan/arctic@49f3eb4): docs/data/data_d
 :120-145 (fields); the maker's own reader `src/arctic/preprocess_dataset.py:77-160` (`construct_loader`), which loads
 all four files of a sequence, each `.npy` but the object's a 0-d object array (`np.load(allow_pickle=True).item()`):
 - `.mano.npy`: per side `rot` (T,3) axis-angle global rotation, `pose` (T,45) axis-angle, `trans` (T,3) smplx's
-  `transl`, `shape` (10,) repeated over frames by the reader (:90), `fitting_err` (T,); fed to smplx
+  `transl`, `shape` (10,) repeated over frames by the reader (:92, :98), `fitting_err` (T,); fed to smplx
   `MANO(use_pca=False, flat_hand_mean=False)` per side with `global_orient`, `hand_pose`, `betas`, `transl`
   (common/body_models.py:128-142, src/arctic/processing.py:176-190), metres (the ego camera's `T_k_cam_np` moves
   them into its frame unscaled).
 - `.object.npy`: (T,7) float array, articulation (rad), rotation (axis-angle), translation in millimetres (the reader
   divides it by 1000, processing.py:209-215; data_doc.md:143-145). The object is the sequence name's first token
-  (preprocess_dataset.py:104).
+  (preprocess_dataset.py:106).
 - `.egocam.dist.npy`: `R_k_cam_np` (T,3,3), `T_k_cam_np` (T,3,1) world-to-egocentric-camera (`world2ego`,
   preprocess_dataset.py:110-119), `intrinsics` (3,3), `dist8` (8,) the lens distortion of the egocentric images
   (processing.py:252-262 distorts points with it for the images; the undistorted projection uses `intrinsics` alone).

@@ -13,8 +13,8 @@ object per frame, an egocentric RGB video and 12 allocentric ones; one episode p
 | the triplet folder `(action, tool, object)` | `Language` "<action> the <object> with the <tool>" | |
 
 Every stream is per frame at 30 fps (the maker's renders play at 1000/30 ms a frame,
-leolyliu/TACO-Instructions@c06f82c:dataset_utils/project_pose_to_egocentric_view.py:56; its depth frames are
-extracted at 30 fps, README.md:186-191). Files and conventions: `adapters/taco/files.py` (cited). The world is the
+leolyliu/TACO-Instructions@c06f82c:dataset_utils/project_pose_to_egocentric_view.py:60; its depth frames are
+extracted at 30 fps, README.md:177-184). Files and conventions: `adapters/taco/files.py` (cited). The world is the
 capture's, Z up with its origin on the table: the maker's fixed view has its image-down axis at (-0.06, 0.28, -0.96)
 (dataset_utils/visualization.py:21-26, camera-to-world), and its axis drawings (dataset_utils/
 visualize_world_coordinate_system.py, assets/world_coordinate_system_visualizations/) put x and y on the table top.
