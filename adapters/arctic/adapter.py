@@ -155,6 +155,7 @@ class ArcticAdapter(SourceAdapter):
         wanted = self.options.cameras
         cameras: dict[str, CameraSource] = {}
         views: dict[str, str] = {}
+        n = len(sequence)
         for view in range(ALLOCENTRIC_VIEWS + 1):
             name = EGO if view == 0 else f"view_{view}"
             folder = data / "images" / subject / seq / str(view)
@@ -164,7 +165,8 @@ class ArcticAdapter(SourceAdapter):
             if not folder.is_dir():
                 views[name] = f"no folder {folder}: not read"
                 continue
-            paths = view_images(folder, subj.ioi_offset, len(sequence))
+            # each image lies under the data folder once resolved (`SourceAdapter.inside`): a view linked out is refused
+            paths = [self.inside(data, p, field="images", episode=ep) for p in view_images(folder, subj.ioi_offset, n)]
             missing = next((p for p in paths if not p.is_file()), None)
             if missing is not None:
                 frame, offset = paths.index(missing), subj.ioi_offset

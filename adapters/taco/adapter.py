@@ -104,6 +104,9 @@ class TacoAdapter(SourceAdapter):
         def fail(message: str, field: str, file: Location) -> AdapterError:
             return self.error(message, file=file, episode=ep, field=field)
 
+        for folder, field in ((hand_dir, "hands"), (obj_dir, "object_pose"), (cam_dir, "egocentric_camera")):
+            for path in folder.iterdir() if folder.is_dir() else []:  # every file read, under the root once resolved
+                self.inside(root, path, field=field, episode=ep)
         hands = {side: read_hand(hand_dir, side, fail) for side in SIDES}
         n = len(hands["right"].pose)
         if len(hands["left"].pose) != n:
@@ -185,6 +188,7 @@ class TacoAdapter(SourceAdapter):
             if not path.is_file():
                 views[name] = f"no {path}: not read"
                 continue
+            path = self.inside(root, path, field="video", episode=ep)
             if name == EGO:
                 canonical, intr = Camera.head, K
             else:
@@ -192,6 +196,7 @@ class TacoAdapter(SourceAdapter):
                     if not calib_path.is_file():
                         views[name] = f"no {calib_path}: not read"
                         continue
+                    calib_path = self.inside(root, calib_path, field="calibration", episode=ep)
                     calib = read_calibration(calib_path, lambda m, f, p: self.error(m, file=p, episode=ep, field=f))
                 serial = name.removeprefix("allocentric_")
                 if serial not in calib:

@@ -179,3 +179,13 @@ def test_cameras_option_reads_only_the_views_asked_for(tmp_path: Path, model: Pa
     raw = _read(root, model, cameras=["ego"])
     assert list(raw.cameras) == ["ego"] and raw.metadata["views"]["view_1"] == "not asked for (option cameras)"
     assert raw.cameras["ego"].canonical is not None and raw.cameras["ego"].canonical.value == "head"
+
+
+def test_a_view_linked_out_of_the_data_folder_is_refused(tmp_path: Path, model: Path) -> None:
+    root, data = _root(tmp_path / "in", views=(0,))
+    outside = tmp_path / "outside"
+    (data / "images/s01/box_grab_01/0").rename(outside)
+    (data / "images/s01/box_grab_01/0").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(AdapterError) as e:
+        _read(root, model)
+    assert e.value.field == "images" and e.value.episode == SEQ and "outside" in str(e.value)

@@ -153,3 +153,13 @@ def test_planted_defects_name_file_sequence_and_field(
         _read(root, None if defect == "no_model" else model)
     assert e.value.episode == SEQ and e.value.field == field and e.value.file.endswith(file), str(e.value)
     assert words in str(e.value) and not marker.exists()
+
+
+def test_a_video_linked_out_of_the_root_is_refused(tmp_path: Path, model: Path) -> None:
+    root = write_taco(tmp_path / "in", [TacoSeqSpec(allocentric=False)])
+    video = root / "Egocentric_RGB_Videos" / REL / "color.mp4"
+    video.rename(tmp_path / "color.mp4")
+    video.symlink_to(tmp_path / "color.mp4")
+    with pytest.raises(AdapterError) as e:
+        _read(root, model)
+    assert e.value.field == "video" and e.value.episode == SEQ and "outside" in str(e.value)
