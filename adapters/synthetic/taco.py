@@ -1,10 +1,10 @@
 """TACO sequences in the maker's layout (leolyliu/TACO-Instructions@c06f82c README.md "Data Organization", read by
 dataset_utils/project_pose_to_egocentric_view.py and hand_pose_loader.py), for the `taco` adapter's tests: per
 `<triplet>/<sequence>`, `Hand_Poses/` pickles of torch tensors (`{side}_hand.pkl` keyed by frame, `hand_pose` (48,)
-with `requires_grad`, `hand_trans` (3,); `{side}_hand_shape.pkl` `hand_shape` (1,10)), `Object_Poses/`
-`tool_<id>.npy` / `target_<id>.npy` (T,4,4), `Egocentric_Camera_Parameters/` (`egocentric_intrinsic.txt`,
-`egocentric_frame_extrinsic.npy` world-to-camera), `Egocentric_RGB_Videos/.../color.mp4`, and one allocentric video
-with its `Allocentric_Camera_Parameters/.../calibration.json`.
+and `hand_trans` (3,) views of one (T, 48) and one (T, 3) storage; `{side}_hand_shape.pkl` `hand_shape` (1,10)),
+`Object_Poses/` `tool_<id>.npy` / `target_<id>.npy` (T,4,4), `Egocentric_Camera_Parameters/`
+(`egocentric_intrinsic.txt`, `egocentric_frame_extrinsic.npy` world-to-camera), `Egocentric_RGB_Videos/.../color.mp4`,
+and one allocentric video with its `Allocentric_Camera_Parameters/.../calibration.json`.
 
 Geometry (`synthetic/headcam.py`): a Z-up world with its origin on the table top, the eyes 0.45 m above it, the
 egocentric camera pitched down and turning, both hands ahead on their own sides, palm down; `hand_pose[:3]` each
@@ -44,15 +44,12 @@ def hand_pickles(spec: TacoSeqSpec, cam: np.ndarray, side: str, seed: int) -> tu
     import torch
 
     wrist, R = hand_in_world(cam, side, FPS, seed)
-    rot = Rotation.from_matrix(R).as_rotvec()
-    frames = {}
-    for i in range(spec.frames):
-        pose = torch.zeros(48, dtype=torch.float32)
-        pose[:3] = torch.as_tensor(rot[i], dtype=torch.float32)
-        frames[f"{i:05d}"] = {
-            "hand_pose": pose.requires_grad_(True),
-            "hand_trans": torch.as_tensor(wrist[i], dtype=torch.float32),
-        }
+    poses = torch.zeros(spec.frames, 48, dtype=torch.float32)
+    poses[:, :3] = torch.as_tensor(Rotation.from_matrix(R).as_rotvec(), dtype=torch.float32)
+    trans = torch.as_tensor(wrist, dtype=torch.float32)
+    # each frame a view of the sequence's storage, as the maker's optimiser leaves them (a frame's pickle then
+    # carries the whole storage, and the frame is read at its offset)
+    frames = {f"{i:05d}": {"hand_pose": poses[i], "hand_trans": trans[i]} for i in range(spec.frames)}
     return frames, {"hand_shape": torch.zeros(1, 10)}
 
 

@@ -18,8 +18,10 @@ reader `dataset_utils/project_pose_to_egocentric_view.py:66-118`, each folder `<
   `{serial: {K, R, T, imgSize}}` world-to-camera (dataset_utils/visualize_world_coordinate_system.py:16-26).
 
 A pickle is code: `TensorUnpickler` resolves only numpy's reconstructors (`adapters.vitra.files`), torch's tensor and
-parameter rebuilders, `collections.OrderedDict`, and a storage's bytes through `torch.load(weights_only=True)` (torch's
-own `_load_from_bytes` loads them with `weights_only=False`, which runs code); anything else is refused, named.
+parameter rebuilders, `collections.OrderedDict`, and a storage's bytes through `torch.load(weights_only=True)` onto the
+CPU (torch's own `_load_from_bytes` loads them with `weights_only=False`, which runs code, and onto the device they
+were saved from, which a storage saved from a GPU makes fail here); anything else is refused, named. A tensor may be a
+view of a storage holding every frame (each frame's pickle then carries the whole storage): read at its offset.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ Fail = Callable[[str, str, Location], Exception]  # (message, field, file) -> th
 def _storage_from_bytes(data: bytes) -> Any:
     import torch
 
-    return torch.load(io.BytesIO(data), weights_only=True)
+    # on the CPU: the maker's tensors may have been saved from a GPU (a storage's location is in its bytes)
+    return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
 
 
 def _torch_globals() -> dict[tuple[str, str], Any]:

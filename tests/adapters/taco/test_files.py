@@ -4,9 +4,11 @@ intrinsic text file, the allocentric calibration, the triplet's words; anything 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +68,32 @@ def test_intrinsic_calibration_and_triplet(tmp_path: Path) -> None:
     with pytest.raises(Bad) as e:
         read_intrinsic(tmp_path / "none.txt", Bad)
     assert e.value.field == "egocentric_intrinsic"
+
+
+def test_a_storage_saved_from_a_gpu_and_a_view_at_an_offset_read_on_the_cpu(tmp_path: Path) -> None:
+    """TACO's tensors may have been saved from CUDA (the location is inside the storage's legacy `torch.save` bytes)
+    and be views of one storage holding every frame: both read here, on a machine without a GPU."""
+    from collections import OrderedDict
+
+    all_frames = torch.arange(96, dtype=torch.float32).reshape(2, 48)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # a typed storage, as torch 1.x (TACO's 1.11) pickles a tensor's
+        warnings.simplefilter("ignore", UserWarning)
+        torch.save(all_frames.storage(), buf, _use_new_zipfile_serialization=False)
+    raw = buf.getvalue()
+    assert raw.count(b"X\x03\x00\x00\x00cpu") == 1
+    cuda = raw.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+
+    class Storage:
+        def __reduce__(self) -> tuple:
+            return torch.storage._load_from_bytes, (cuda,)
+
+    class Frame1:  # frame 1 of the (2, 48) storage, as torch pickles a view
+        def __reduce__(self) -> tuple:
+            return torch._utils._rebuild_tensor_v2, (Storage(), 48, (48,), (1,), False, OrderedDict())
+
+    (tmp_path / "right_hand.pkl").write_bytes(
+        pickle.dumps({"00001": {"hand_pose": Frame1(), "hand_trans": np.ones(3)}})
+    )
+    hand = read_hand(tmp_path, "right", Bad)
+    assert hand.pose[0].tolist() == list(range(48, 96))
