@@ -84,7 +84,7 @@ class TacoAdapter(SourceAdapter):
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
         hands = root / HANDS
-        refs = []
+        refs, seen = [], {}
         for triplet in sorted(hands.iterdir()) if hands.is_dir() else []:
             for seq in sorted(triplet.iterdir()) if triplet.is_dir() else []:
                 if not any((seq / f"{s}_hand.pkl").is_file() for s in SIDES):
@@ -92,7 +92,13 @@ class TacoAdapter(SourceAdapter):
                     continue
                 rel = f"{triplet.name}/{seq.name}"
                 paths = [str(root / part / rel) for part in (HANDS, OBJECTS, EGO_PARAMS)]
-                refs.append(self.new_ref(seq.name, paths, locator={"triplet": triplet.name, "sequence": seq.name}))
+                error = None
+                if seq.name in seen:  # the raw id is the sequence name, unique in the maker's data lists
+                    msg = f"sequence {seq.name} also under {seen[seq.name]!r}: one episode id for two sequences"
+                    error = self.error(msg, file=seq, episode=seq.name, field="sequence")
+                seen.setdefault(seq.name, triplet.name)
+                locator = {"triplet": triplet.name, "sequence": seq.name}
+                refs.append(self.new_ref(seq.name, paths, locator=locator, error=error))
         yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
 
     def read(self, ref: EpisodeRef) -> RawEpisode:

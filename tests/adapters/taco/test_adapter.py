@@ -163,3 +163,10 @@ def test_a_video_linked_out_of_the_root_is_refused(tmp_path: Path, model: Path) 
     with pytest.raises(AdapterError) as e:
         _read(root, model)
     assert e.value.field == "video" and e.value.episode == SEQ and "outside" in str(e.value)
+
+
+def test_a_sequence_name_under_two_triplets_is_flagged(tmp_path: Path) -> None:
+    root = write_taco(tmp_path, [TacoSeqSpec(allocentric=False), TacoSeqSpec(triplet="(cut, knife, apple)")])
+    refs = list(get_adapter("taco").discover(root))
+    assert [r.locator["triplet"] for r in refs] == ["(cut, knife, apple)", "(stir, spoon, bowl)"]
+    assert refs[0].error is None and refs[1].error is not None and "also under '(cut, knife, apple)'" in refs[1].error
