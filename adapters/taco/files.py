@@ -56,17 +56,28 @@ def _torch_globals() -> dict[tuple[str, str], Any]:
     return {
         ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
         ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
-        ("torch.storage", "_load_from_bytes"): _storage_from_bytes,
         ("collections", "OrderedDict"): OrderedDict,
     }
 
 
 class TensorUnpickler(EpisodeUnpickler):
-    """numpy's globals and torch's tensor rebuilders only (module docstring)."""
+    """numpy's globals and torch's tensor rebuilders only (module docstring). A storage pickled again for every frame
+    (each frame a view of it) is loaded once: its bytes are the cache key."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._storages: dict[bytes, Any] = {}
+
+    def _storage(self, data: bytes) -> Any:
+        if data not in self._storages:
+            self._storages[data] = _storage_from_bytes(data)
+        return self._storages[data]
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in EpisodeUnpickler.allowed:
             return EpisodeUnpickler.allowed[(module, name)]
+        if (module, name) == ("torch.storage", "_load_from_bytes"):
+            return self._storage
         found = _torch_globals().get((module, name))
         if found is None:
             raise UnsafePickle(f"refusing to unpickle global {module}.{name}: only numpy's and torch's tensors")
