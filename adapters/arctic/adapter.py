@@ -63,6 +63,7 @@ from schemas.tiers import QualityTier
 WORLD = "arctic_world"
 FPS = 30.0
 EGO = "ego"
+RAW_SEQS = ("raw_seqs", "*/raw_seqs", "*/*/raw_seqs", "*/*/*/raw_seqs")
 
 
 class ArcticOptions(AdapterOptions):
@@ -74,13 +75,16 @@ class ArcticAdapter(SourceAdapter):
     options_model: ClassVar[type[AdapterOptions]] = ArcticOptions
     options: ArcticOptions
     expects: ClassVar[str] = (
-        "ARCTIC's data folder: raw_seqs/<subject>/<seq>.mano.npy with .object.npy, .egocam.dist.npy and .smplx.npy"
-        " beside it, meta/misc.json, and images/<subject>/<seq>/<view>/<index>.jpg"
+        "ARCTIC's data folder (the root or up to 3 folders down): raw_seqs/<subject>/<seq>.mano.npy with .object.npy,"
+        " .egocam.dist.npy and .smplx.npy beside it, meta/misc.json, and images/<subject>/<seq>/<view>/<index>.jpg"
     )
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
-        manos = sorted(p for p in root.rglob(f"*{SUFFIXES['mano']}") if p.parent.parent.name == "raw_seqs")
+        # `raw_seqs` up to 3 folders down (the root may be arctic_data/, its data/, or raw_seqs/'s parent): never a
+        # walk of the whole tree, whose images/ hold millions of frames
+        seqs = sorted({d for pattern in RAW_SEQS for d in root.glob(pattern) if d.is_dir()})
+        manos = sorted(p for d in seqs for p in d.glob(f"*/*{SUFFIXES['mano']}"))
         refs = []
         for mano in manos:
             data, subject, seq = mano.parent.parent.parent, mano.parent.name, mano.name[: -len(SUFFIXES["mano"])]

@@ -189,3 +189,10 @@ def test_a_view_linked_out_of_the_data_folder_is_refused(tmp_path: Path, model: 
     with pytest.raises(AdapterError) as e:
         _read(root, model)
     assert e.value.field == "images" and e.value.episode == SEQ and "outside" in str(e.value)
+
+
+@pytest.mark.parametrize("depth", ["", "arctic_data/", "arctic_data/data/"])
+def test_raw_seqs_is_found_up_to_three_folders_down(tmp_path: Path, depth: str) -> None:
+    write_arctic(tmp_path / "root" / depth / "x", [ArcticSeqSpec(frames=4, views=())])
+    refs = list(get_adapter("arctic").discover(tmp_path / "root"))
+    assert [r.raw_id for r in refs] == [SEQ] and refs[0].locator["data"].endswith(f"{depth}x")
