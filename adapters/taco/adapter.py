@@ -115,8 +115,10 @@ class TacoAdapter(SourceAdapter):
                 self.inside(root, path, field=field, episode=ep)
         hands = {side: read_hand(hand_dir, side, fail) for side in SIDES}
         n = len(hands["right"].pose)
-        if len(hands["left"].pose) != n:
-            msg = f"{len(hands['left'].pose)} frames where right_hand.pkl has {n}"
+        if hands["left"].frames != hands["right"].frames:  # both hands on one frame list, or the frames misalign
+            left, right = set(hands["left"].frames), set(hands["right"].frames)
+            first = sorted(left ^ right)[:1] or [f"{len(left)} keys for {len(right)}"]
+            msg = f"frame keys differ from right_hand.pkl's ({len(left)} and {n} frames; first apart: {first[0]})"
             raise fail(msg, "left_hand", hand_dir / "left_hand.pkl")
         extr = read_npy(cam_dir / "egocentric_frame_extrinsic.npy", (4, 4), fail, "egocentric_frame_extrinsic")
         K = read_intrinsic(cam_dir / "egocentric_intrinsic.txt", fail)

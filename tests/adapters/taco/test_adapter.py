@@ -122,6 +122,7 @@ def test_swapped_hand_files_put_the_left_hand_on_the_right(tmp_path: Path, model
         ("no_extrinsic", "egocentric_frame_extrinsic.npy", "egocentric_frame_extrinsic", "missing"),
         ("short_video", "color.mp4", "video", "40 frames for 45 pose frames"),
         ("no_target", SEQ, "target", "no target_<id>.npy"),
+        ("left_short", "left_hand.pkl", "left_hand", "(44 and 45 frames; first apart: 00044)"),
         ("no_model", "right_hand.pkl", "mano_model_dir", "set the adapter option mano_model_dir"),
     ],
 )
@@ -147,6 +148,11 @@ def test_planted_defects_name_file_sequence_and_field(
     elif defect == "short_video":
         frames = (np.full((240, 320, 3), 100, np.uint8) for _ in range(40))
         write_mp4(root / "Egocentric_RGB_Videos" / REL / "color.mp4", frames, 30)
+    elif defect == "left_short":
+        path = root / "Hand_Poses" / REL / "left_hand.pkl"
+        frames = pickle.loads(path.read_bytes())
+        del frames["00044"]
+        path.write_bytes(pickle.dumps(frames))
     elif defect == "no_target":
         os.remove(root / "Object_Poses" / REL / "target_117.npy")
     with pytest.raises(AdapterError) as e:
