@@ -112,6 +112,10 @@ class ArcticAdapter(SourceAdapter):
         camera = Stream(ts, world_from_ego, unit="se3_4x4", frame=WORLD)
         sig = HandSignals(frame=WORLD, apply_offset=False, camera=camera, camera_convention="opencv")
         sig.up_world = sequence.body_up
+        sig.notes += [
+            "world up: the SMPL-X body's up (global_orient applied to +y), averaged over the sequence (an assumption)",
+            "no per-hand validity in raw_seqs: both hands kept in every frame",
+        ]
         states: dict[str, Stream] = {}
         for hand, side in enumerate(SIDES):
             h = sequence.hands[side]

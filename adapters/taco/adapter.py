@@ -133,6 +133,7 @@ class TacoAdapter(SourceAdapter):
         ts = np.arange(n) / FPS
         camera = Stream(ts, np.linalg.inv(extr), unit="se3_4x4", frame=WORLD)
         sig = HandSignals(frame=WORLD, apply_offset=False, camera=camera, camera_convention="opencv", up_world=UP)
+        sig.notes.append("no per-hand validity in TACO: both hands kept in every frame")
         states: dict[str, Stream] = {}
         for hand, side in enumerate(SIDES):
             h = hands[side]

@@ -125,6 +125,7 @@ def test_object_poses_are_kept_as_natives(tmp_path: Path, model: Path) -> None:
     (ep,) = prepared(raw, CanonicalizeSpec())
     assert any(n.startswith("object/box") for n in ep.state_native_names)
     assert raw.metadata["views"]["view_2"].startswith("no folder")  # views not on disk are said, not dropped
+    assert any(n.startswith("no per-hand validity") for n in raw.hands.notes)  # said in the lineage's hand notes
 
 
 def test_swapped_hands_put_the_left_one_on_the_right(tmp_path: Path, model: Path) -> None:

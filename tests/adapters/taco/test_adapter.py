@@ -100,6 +100,7 @@ def test_the_egocentric_video_is_the_head_camera_and_the_triplet_the_task(episod
 def test_a_sequence_without_its_egocentric_video_keeps_its_hands(tmp_path: Path, model: Path) -> None:
     raw = _read(write_taco(tmp_path, [TacoSeqSpec(egocentric_video=False, allocentric=False)]), model)
     assert raw.cameras == {} and raw.metadata["views"]["egocentric"].startswith("no ")
+    assert "right hand: betas from right_hand_shape.pkl" in raw.hands.notes
     (ep,) = prepared(raw, CanonicalizeSpec())
     assert ep.num_frames == 15 and ep.mask.any()
 
