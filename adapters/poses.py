@@ -180,3 +180,11 @@ def image_up(world_from_camera: np.ndarray) -> np.ndarray:
     up = -np.asarray(world_from_camera, np.float64)[:, :3, 1]
     up = up[np.isfinite(up).all(axis=1)].mean(axis=0)
     return up / np.linalg.norm(up)
+
+
+def rotvec_poses(rotvec: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """(T,4,4) rigid poses from (T,3) axis-angle rotations and (T,3) translations (MANO's global orientation and
+    translation, an object's axis-angle pose)."""
+    out = np.tile(np.eye(4), (len(rotvec), 1, 1))
+    out[:, :3, :3], out[:, :3, 3] = Rotation.from_rotvec(np.asarray(rotvec, np.float64)).as_matrix(), translation
+    return out

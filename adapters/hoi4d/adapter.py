@@ -53,7 +53,7 @@ from adapters.hoi4d.files import FPS, SEQUENCE, action_events, camera_trajectory
 from adapters.hoi4d.tasks import task_text
 from adapters.mano_only import ManoOnlyOptions, model_dir
 from adapters.pickles import UnsafePickle
-from adapters.poses import image_up
+from adapters.poses import image_up, rotvec_poses
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import Camera, scale_intrinsics
@@ -248,17 +248,13 @@ class HOI4DAdapter(SourceAdapter):
         states: dict,
         mano_dir: str,
     ) -> HandTrack:
-        from scipy.spatial.transform import Rotation
-
         n, idx = len(ts), np.array(list(frames))
         pose = np.full((n, 48), np.nan)
         beta = np.full((n, 10), np.nan)
         wrist = np.full((n, 4, 4), np.nan)
         pose[idx] = [f.pose for f in frames.values()]
         beta[idx] = [f.beta for f in frames.values()]
-        wrist[idx] = np.eye(4)
-        wrist[idx, :3, :3] = Rotation.from_rotvec(pose[idx, :3]).as_matrix()
-        wrist[idx, :3, 3] = [f.trans for f in frames.values()]
+        wrist[idx] = rotvec_poses(pose[idx, :3], np.array([f.trans for f in frames.values()]))
         annotated = np.zeros(n)
         annotated[idx] = 1.0
         # natives on the annotated frames only (natives hold no NaN); the MANO streams on every frame, NaN between

@@ -96,3 +96,11 @@ def test_image_up_is_the_head_cameras_mean_image_up() -> None:
         poses[k, :3, :3] = level @ Rotation.from_euler("z", roll, degrees=True).as_matrix()
     poses[2, :3, :3] = np.nan
     np.testing.assert_allclose(image_up(poses), [0.0, 0.0, 1.0], atol=1e-12)
+
+
+def test_rotvec_poses_turn_and_move() -> None:
+    from adapters.poses import rotvec_poses
+
+    poses = rotvec_poses(np.array([[0.0, 0.0, np.pi / 2], [0.0, 0.0, 0.0]]), np.array([[1.0, 2.0, 3.0], [0, 0, 0]]))
+    np.testing.assert_allclose(poses[0] @ [1.0, 0.0, 0.0, 1.0], [1.0, 3.0, 3.0, 1.0], atol=1e-12)  # x -> y, moved
+    np.testing.assert_allclose(poses[1], np.eye(4))

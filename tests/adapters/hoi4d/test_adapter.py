@@ -25,7 +25,7 @@ from ingest.steps import prepared
 from schemas.canonical import WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.mano import MAKERS
-from tests.fixtures.mano import smplx_keypoints, write_mano_npz
+from tests.fixtures.mano import TIPS, smplx_mano_keypoints, write_mano_npz
 
 SPECS = [
     Hoi4dSequenceSpec(),
@@ -101,7 +101,9 @@ def _expected(raw: RawEpisode, model_dir: Path, side: str, side_model: str | Non
 
     orient = Rotation.from_matrix(wrist[:, :3, :3]).as_rotvec()
     beta = states[f"hand/{side}/mano_beta"].values
-    kp = smplx_keypoints(model_dir, side_model or side, orient, pose, beta, wrist[:, :3, 3])
+    model = side_model or side
+    tips = TIPS[f"manopth_{model}"]
+    kp = smplx_mano_keypoints(model, orient, pose, beta, flat_hand_mean=True, tips=tips, transl=wrist[:, :3, 3])
     cam = raw.hands.camera.values
     return np.einsum("tij,tpj->tpi", cam[:, :3, :3], kp) + cam[:, None, :3, 3]
 

@@ -28,7 +28,7 @@ from ingest.steps import prepared
 from schemas.canonical import WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.mano import MAKERS
-from tests.fixtures.mano import smplx_keypoints, write_mano_npz
+from tests.fixtures.mano import TIPS, smplx_mano_keypoints, write_mano_npz
 
 SPEC = OakInk2SequenceSpec()
 
@@ -96,7 +96,8 @@ def _expected(raw: RawEpisode, model_dir: Path, side: str) -> np.ndarray:
     q = raw.states[f"hand/{side}/pose_coeffs"].values
     aa = Rotation.from_quat(q.reshape(-1, 4), scalar_first=True).as_rotvec().reshape(len(q), 16, 3)
     betas = raw.states[f"hand/{side}/betas"].values
-    kp = smplx_keypoints(model_dir, side, aa[:, 0], aa[:, 1:].reshape(len(q), 45), betas, np.zeros((len(q), 3)))
+    pose = aa[:, 1:].reshape(len(q), 45)
+    kp = smplx_mano_keypoints(side, aa[:, 0], pose, betas, flat_hand_mean=True, tips=TIPS[f"manopth_{side}"])
     return kp - kp[:, :1] + raw.states[f"hand/{side}/wrist"].values[:, None, :3, 3]
 
 
