@@ -5,7 +5,7 @@ A pickle is code: unpickling calls whatever global it names. `SafeUnpickler` res
 and any other (`os.system`, `builtins.eval`) is `UnsafePickle` naming it, before anything is called. The allow-list
 is numpy's own array, dtype and scalar reconstructors (written by numpy 1.x as `numpy.core.*`, by 2.x as
 `numpy._core.*`; `_frombuffer` for protocol 5) and `_codecs.encode`, which protocol 2 names for Python 3 bytes (text
-to bytes, nothing else). `tensors=True` adds the three globals a plain `pickle.dump` of a CPU torch tensor names,
+to bytes, nothing else). `tensors=True` adds the globals a plain `pickle.dump` of torch tensors names,
 each mapped to a reader of our own that builds a numpy array without importing torch (`adapters.torch_tensors`).
 """
 
@@ -75,7 +75,7 @@ def safe_loads(data: bytes, *, tensors: bool = False) -> Any:
     for a file that is no pickle."""
     allowed = NUMPY_GLOBALS
     if tensors:
-        from adapters.torch_tensors import TENSOR_GLOBALS
+        from adapters.torch_tensors import tensor_globals
 
-        allowed = {**NUMPY_GLOBALS, **TENSOR_GLOBALS}
+        allowed = {**NUMPY_GLOBALS, **tensor_globals()}
     return SafeUnpickler(io.BytesIO(data), allowed).load()

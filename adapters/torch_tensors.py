@@ -11,7 +11,9 @@ sys info, the storage as a persistent id `('storage', torch.<Type>Storage, key, 
 pickled list of storage keys, then per key its element count as little-endian int64 and its raw bytes.
 
 Each step is resolved here by our own function over bytes already in memory (the outer pickle's); the globals are
-those three names and the storage types, through `adapters.pickles.SafeUnpickler`: nothing of the file is called.
+those names (and `_rebuild_parameter` for an `nn.Parameter`) and the storage types, through
+`adapters.pickles.SafeUnpickler`: nothing of the file is called. A storage's location (`cpu`, `cuda:0`) is not
+read: its bytes are the same either way, so tensors saved from a GPU load here.
 """
 
 from __future__ import annotations
@@ -103,8 +105,26 @@ def rebuild_tensor(
     return np.array(view)
 
 
-TENSOR_GLOBALS = {
-    ("torch._utils", "_rebuild_tensor_v2"): rebuild_tensor,
-    ("torch.storage", "_load_from_bytes"): load_storage_bytes,
-    ("collections", "OrderedDict"): OrderedDict,  # a tensor's (empty) backward hooks
-}
+def rebuild_parameter(data: np.ndarray, _grad: bool = False, _hooks: Any = None, *_: Any) -> np.ndarray:
+    """`torch._utils._rebuild_parameter`: an `nn.Parameter` is its tensor's values."""
+    if not isinstance(data, np.ndarray):
+        raise ValueError(f"a parameter of {type(data).__name__}, not a tensor")
+    return data
+
+
+def tensor_globals() -> dict[tuple[str, str], Any]:
+    """The globals a plain pickle of torch tensors names, for one load: a storage's bytes are read once however often
+    they recur (a file of per-frame views pickles the whole storage again with every frame: TACO's hand poses)."""
+    seen: dict[bytes, np.ndarray] = {}
+
+    def storage(blob: bytes) -> np.ndarray:
+        if blob not in seen:
+            seen[blob] = load_storage_bytes(blob)
+        return seen[blob]
+
+    return {
+        ("torch._utils", "_rebuild_tensor_v2"): rebuild_tensor,
+        ("torch._utils", "_rebuild_parameter"): rebuild_parameter,
+        ("torch.storage", "_load_from_bytes"): storage,
+        ("collections", "OrderedDict"): OrderedDict,  # a tensor's (empty) backward hooks
+    }

@@ -17,25 +17,25 @@ reader `dataset_utils/project_pose_to_egocentric_view.py:66-118`, each folder `<
   count, :114-117); `Allocentric_RGB_Videos/.../<serial>.mp4` with `Allocentric_Camera_Parameters/.../calibration.json`
   `{serial: {K, R, T, imgSize}}` world-to-camera (dataset_utils/visualize_world_coordinate_system.py:16-26).
 
-A pickle is code: `TensorUnpickler` resolves only numpy's reconstructors (`adapters.vitra.files`), torch's tensor and
-parameter rebuilders, `collections.OrderedDict`, and a storage's bytes through `torch.load(weights_only=True)` onto the
-CPU (torch's own `_load_from_bytes` loads them with `weights_only=False`, which runs code, and onto the device they
-were saved from, which a storage saved from a GPU makes fail here); anything else is refused, named. A tensor may be a
-view of a storage holding every frame (each frame's pickle then carries the whole storage): read at its offset.
+A pickle is code: it is read by `adapters.pickles.safe_loads(tensors=True)`, numpy's reconstructors and torch's
+tensor and parameter rebuilders mapped to our own readers (`adapters.torch_tensors`: numpy arrays, torch not run;
+torch's own `_load_from_bytes` loads with `weights_only=False`, which runs code, and onto the device the tensor was
+saved from, which a storage saved from a GPU makes fail here); anything else is refused, named. A tensor may be a
+view of a storage holding every frame (each frame's pickle then carries the whole storage): read at its offset, the
+storage's bytes read once per file.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from adapters.pickles import NUMPY_GLOBALS, SafeUnpickler, UnsafePickle
+from adapters.pickles import UnsafePickle, safe_loads
 from adapters.storage import bounds
 from adapters.storage.location import Location
 
@@ -43,51 +43,10 @@ SIDES = ("left", "right")
 Fail = Callable[[str, str, Location], Exception]  # (message, field, file) -> the error to raise
 
 
-def _storage_from_bytes(data: bytes) -> Any:
-    import torch
-
-    # on the CPU: the maker's tensors may have been saved from a GPU (a storage's location is in its bytes)
-    return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-
-
-def _torch_globals() -> dict[tuple[str, str], Any]:
-    import torch._utils
-
-    return {
-        ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
-        ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
-        ("collections", "OrderedDict"): OrderedDict,
-    }
-
-
-class TensorUnpickler(SafeUnpickler):
-    """numpy's globals and torch's tensor rebuilders only (module docstring). A storage pickled again for every frame
-    (each frame a view of it) is loaded once: its bytes are the cache key."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._storages: dict[bytes, Any] = {}
-
-    def _storage(self, data: bytes) -> Any:
-        if data not in self._storages:
-            self._storages[data] = _storage_from_bytes(data)
-        return self._storages[data]
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in NUMPY_GLOBALS:
-            return NUMPY_GLOBALS[(module, name)]
-        if (module, name) == ("torch.storage", "_load_from_bytes"):
-            return self._storage
-        found = _torch_globals().get((module, name))
-        if found is None:
-            raise UnsafePickle(f"refusing to unpickle global {module}.{name}: only numpy's and torch's tensors")
-        return found
-
-
 def unpickle(path: Location, fail: Fail, field: str) -> Any:
     try:
         data = bounds.read_bounded(path, bounds.limit("READ_BYTES"), field)
-        return TensorUnpickler(io.BytesIO(data), encoding="latin1").load()
+        return safe_loads(data, tensors=True)
     except FileNotFoundError as e:
         raise fail(f"missing {path.name}", field, path) from e
     except (UnsafePickle, ValueError, EOFError, OSError, RuntimeError, TypeError, AttributeError) as e:

@@ -66,3 +66,21 @@ def test_a_storage_naming_another_global_is_refused() -> None:
     hostile = blob.replace(b"ctorch\nFloatStorage\n", b"cposix\nsystem\nxxxxxxx")  # same length: offsets unchanged
     with pytest.raises(UnsafePickle, match=r"posix\.system"):
         load_storage_bytes(hostile)
+
+
+def test_parameters_and_a_storage_recurring_in_every_frame() -> None:
+    """An `nn.Parameter` reads as its values; per-frame views of one storage (the whole storage pickled again with each
+    frame) read each frame at its offset, the storage's bytes parsed once per load."""
+    import adapters.torch_tensors as tensors
+
+    poses = torch.arange(6 * 4, dtype=torch.float32).reshape(6, 4)
+    blob = pickle.dumps({"p": torch.nn.Parameter(torch.ones(2)), "frames": {i: poses[i] for i in range(6)}})
+    calls: list[int] = []
+    real = tensors.load_storage_bytes
+    tensors.load_storage_bytes = lambda data: calls.append(len(data)) or real(data)  # type: ignore[assignment]
+    try:
+        out = safe_loads(blob, tensors=True)
+    finally:
+        tensors.load_storage_bytes = real  # type: ignore[assignment]
+    assert out["p"].tolist() == [1.0, 1.0] and len(calls) == 2  # the parameter's storage and the poses' one
+    np.testing.assert_array_equal(np.stack([out["frames"][i] for i in range(6)]), poses.numpy())

@@ -102,11 +102,11 @@ def test_a_storage_saved_from_a_gpu_and_a_view_at_an_offset_read_on_the_cpu(tmp_
 def test_a_storage_pickled_with_every_frame_is_loaded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each frame a view of one (T, 48) storage, as the maker's files hold them: the storage's bytes recur in every
     frame's pickle and are loaded once (300 frames: 1.5-3.8 s a sequence before, 0.25 s with the cache)."""
-    import adapters.taco.files as files
+    import adapters.torch_tensors as tensors
 
     calls = []
-    real = files._storage_from_bytes
-    monkeypatch.setattr(files, "_storage_from_bytes", lambda data: calls.append(len(data)) or real(data))
+    real = tensors.load_storage_bytes
+    monkeypatch.setattr(tensors, "load_storage_bytes", lambda data: calls.append(len(data)) or real(data))
     poses, trans = torch.arange(20 * 48, dtype=torch.float32).reshape(20, 48), torch.zeros(20, 3)
     frames = {f"{i:05d}": {"hand_pose": poses[i], "hand_trans": trans[i]} for i in range(20)}
     (tmp_path / "right_hand.pkl").write_bytes(pickle.dumps(frames))
