@@ -33,11 +33,9 @@ naming that option. Embodiment `human`, tier `high`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from pydantic import Field
 
 from adapters.arctic.files import ALLOCENTRIC_VIEWS, SIDES, SUFFIXES, ArcticSequence, read_sequence, read_subject
 from adapters.arctic.images import FrameError, ImageFilesCamera, view_images
@@ -54,6 +52,7 @@ from adapters.base import (
     SourceAdapter,
     Stream,
 )
+from adapters.mano_only import ManoOnlyOptions, model_dir
 from adapters.poses import rotvec_poses
 from adapters.storage.location import Location
 from schemas.canonical import Camera
@@ -66,14 +65,10 @@ EGO = "ego"
 RAW_SEQS = ("raw_seqs", "*/raw_seqs", "*/*/raw_seqs", "*/*/*/raw_seqs")
 
 
-class ArcticOptions(AdapterOptions):
-    mano_model_dir: Path | None = Field(None, description="folder with MANO_LEFT.npz / MANO_RIGHT.npz (licensed)")
-
-
 class ArcticAdapter(SourceAdapter):
     name: ClassVar[str] = "arctic"
-    options_model: ClassVar[type[AdapterOptions]] = ArcticOptions
-    options: ArcticOptions
+    options_model: ClassVar[type[AdapterOptions]] = ManoOnlyOptions
+    options: ManoOnlyOptions
     expects: ClassVar[str] = (
         "ARCTIC's data folder (the root or up to 3 folders down): raw_seqs/<subject>/<seq>.mano.npy with .object.npy,"
         " .egocam.dist.npy and .smplx.npy beside it, meta/misc.json, and images/<subject>/<seq>/<view>/<index>.jpg"
@@ -102,10 +97,7 @@ class ArcticAdapter(SourceAdapter):
             return self.error(message, file=file, episode=ep, field=field)
 
         sequence = read_sequence(data / "raw_seqs" / subject / seq, fail)
-        if self.options.mano_model_dir is None:
-            msg = "ARCTIC's hands are MANO parameters only: set the adapter option mano_model_dir (MANO_*.npz)"
-            mano = data / "raw_seqs" / subject / f"{seq}.mano.npy"
-            raise self.error(msg, file=mano, episode=ep, field="mano_model_dir")
+        mano_dir = model_dir(self, "ARCTIC", file=data / "raw_seqs" / subject / f"{seq}.mano.npy", episode=ep)
         n = len(sequence)
         ts = np.arange(n) / FPS
         world_from_ego = np.linalg.inv(sequence.world2ego)
@@ -122,7 +114,7 @@ class ArcticAdapter(SourceAdapter):
             wrist = states[f"wrist/{side}"] = Stream(ts, rotvec_poses(h.rot, h.trans), unit="se3_4x4", frame=WORLD)
             states[f"fitting_err/{side}"] = Stream(ts, h.fitting_err)
             pose = Stream(ts, h.pose, unit="axis_angle")
-            mano = ManoParams(wrist, pose, h.shape, str(self.options.mano_model_dir), MAKERS["arctic"])
+            mano = ManoParams(wrist, pose, h.shape, mano_dir, MAKERS["arctic"])
             sig.hands[hand] = HandTrack(mano=mano)
         obj = seq.split("_")[0]  # the maker's object name (src/arctic/preprocess_dataset.py:106)
         p = sequence.object_params

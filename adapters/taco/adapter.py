@@ -28,12 +28,10 @@ episode is quarantined naming that option. Embodiment `human`, tier `high`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import ClassVar
 
 import av
 import numpy as np
-from pydantic import Field
 
 from adapters.base import (
     AdapterError,
@@ -49,6 +47,7 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import VideoFileCamera
+from adapters.mano_only import ManoOnlyOptions, model_dir
 from adapters.poses import rotvec_poses
 from adapters.storage.location import Location
 from adapters.taco.files import SIDES, Fail, read_calibration, read_hand, read_intrinsic, read_npy, triplet_words
@@ -68,14 +67,10 @@ EGO_VIDEOS, ALLO_VIDEOS, ALLO_PARAMS = (
 )
 
 
-class TacoOptions(AdapterOptions):
-    mano_model_dir: Path | None = Field(None, description="folder with MANO_LEFT.npz / MANO_RIGHT.npz (licensed)")
-
-
 class TacoAdapter(SourceAdapter):
     name: ClassVar[str] = "taco"
-    options_model: ClassVar[type[AdapterOptions]] = TacoOptions
-    options: TacoOptions
+    options_model: ClassVar[type[AdapterOptions]] = ManoOnlyOptions
+    options: ManoOnlyOptions
     expects: ClassVar[str] = (
         f"TACO's dataset folder: {HANDS}/<triplet>/<sequence>/{{left,right}}_hand.pkl, with {OBJECTS}/, {EGO_PARAMS}/"
         f" and {EGO_VIDEOS}/ (optional: {ALLO_VIDEOS}/, {ALLO_PARAMS}/) under the same <triplet>/<sequence>"
@@ -127,9 +122,7 @@ class TacoAdapter(SourceAdapter):
             if count != n:
                 where = cam_dir if field.startswith("egocentric") else obj_dir
                 raise fail(f"{count} frames where the hand poses have {n}", field, where)
-        if self.options.mano_model_dir is None:
-            msg = "TACO's hands are MANO parameters only: set the adapter option mano_model_dir (MANO_*.npz)"
-            raise fail(msg, "mano_model_dir", hand_dir / "right_hand.pkl")
+        mano_dir = model_dir(self, "TACO", file=hand_dir / "right_hand.pkl", episode=ep)
         ts = np.arange(n) / FPS
         camera = Stream(ts, np.linalg.inv(extr), unit="se3_4x4", frame=WORLD)
         sig = HandSignals(frame=WORLD, apply_offset=False, camera=camera, camera_convention="opencv", up_world=UP)
@@ -140,7 +133,7 @@ class TacoAdapter(SourceAdapter):
             wrist_poses = rotvec_poses(h.pose[:, :3], h.trans)
             wrist = states[f"wrist/{side}"] = Stream(ts, wrist_poses, unit="se3_4x4", frame=WORLD)
             pose = Stream(ts, h.pose[:, 3:], unit="axis_angle")
-            mano = ManoParams(wrist, pose, h.beta, str(self.options.mano_model_dir), MAKERS["taco"])
+            mano = ManoParams(wrist, pose, h.beta, mano_dir, MAKERS["taco"])
             sig.hands[hand] = HandTrack(mano=mano)
             sig.notes.append(f"{side} hand: betas from {h.beta_from}")
         for name, poses in objects.items():

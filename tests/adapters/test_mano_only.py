@@ -12,7 +12,7 @@ from adapters.mano_only import model_dir
 from adapters.registry import get_adapter
 
 
-@pytest.mark.parametrize("name", ["hoi4d", "oakink2"])
+@pytest.mark.parametrize("name", ["arctic", "hoi4d", "oakink2", "taco"])
 def test_the_model_folder_is_required_and_named(name: str, tmp_path: Path) -> None:
     assert model_dir(get_adapter(name, {"mano_model_dir": str(tmp_path)}), name, file="x", episode="e") == str(tmp_path)
     with pytest.raises(AdapterError, match="hands are MANO parameters only") as e:
