@@ -15,6 +15,7 @@ from schemas.storage import StorageOptions
 BUILTIN: dict[str, str] = {
     "agibot": "adapters.agibot.adapter:AgibotAdapter",
     "agibot_genie": "adapters.agibot_genie.adapter:GenieAdapter",
+    "aria_mps": "adapters.aria_mps.adapter:AriaMpsAdapter",
     "arrays": "adapters.arrays.adapter:ArraysAdapter",
     "ego4d": "adapters.ego4d.adapter:Ego4DAdapter",
     "ego4d_goalstep": "adapters.ego4d_goalstep.adapter:GoalStepAdapter",
