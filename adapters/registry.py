@@ -20,6 +20,7 @@ BUILTIN: dict[str, str] = {
     "ego4d": "adapters.ego4d.adapter:Ego4DAdapter",
     "ego4d_goalstep": "adapters.ego4d_goalstep.adapter:GoalStepAdapter",
     "egodex": "adapters.egodex.adapter:EgoDexAdapter",
+    "egoexo4d_egopose": "adapters.egoexo4d_egopose.adapter:EgoExo4DEgoPoseAdapter",
     "ego_video": "adapters.egovideo.adapter:EgoVideoAdapter",
     "epic_kitchens": "adapters.epic_kitchens.adapter:EpicKitchensAdapter",
     "holoassist": "adapters.holoassist.adapter:HoloAssistAdapter",

@@ -69,7 +69,6 @@ class AriaMpsAdapter(SourceAdapter):
         "MPS output folders (at any depth) with hand_tracking/hand_tracking_results.csv and "
         "slam/closed_loop_trajectory.csv, slam/online_calibration.jsonl"
     )
-    no_actions: ClassVar[str] = ""
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)

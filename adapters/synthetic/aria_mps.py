@@ -69,7 +69,7 @@ def results_header(normals: bool) -> list[str]:
     return cols
 
 
-def _rgb_track(rng: np.random.Generator, micros: np.ndarray) -> np.ndarray:
+def rgb_track(rng: np.random.Generator, micros: np.ndarray) -> np.ndarray:
     """(n,4,4) world_from_rgb (columns: the camera's x right, y down, z ahead in a z-up world)."""
     t = (micros - micros[0]) / 1e6
     yaw0, pitch0 = rng.uniform(0, 2 * np.pi), rng.uniform(0.52, 0.70)
@@ -80,13 +80,19 @@ def _rgb_track(rng: np.random.Generator, micros: np.ndarray) -> np.ndarray:
     return se3(np.stack([x, np.cross(z, x), z], axis=-1), pos)
 
 
-def _hand_rgb(i: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
-    """((n,21,3) Aria landmarks, (n,3,3) hand-frame rotation) in the RGB camera frame: palm down, fingers ahead,
-    thumb inwards."""
+def hand_in_camera(i: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """((n,3) wrist positions, (3,3) the synthetic hand's axes) in the camera frame (x right, y down, z ahead) at
+    rows `i` of 30 Hz: palm down, fingers ahead, thumb inwards, the wrist 40 cm ahead, 12 cm below, 10 cm to its side,
+    moving 5 cm."""
     sign = -1.0 if side == "left" else 1.0
     t = i[:, None] / FPS
     wrist = np.array([sign * 0.10, 0.12, 0.40]) + 0.05 * np.sin(t * np.array([2.1, 2.7, 1.9]))
-    R = np.array([[0.0, -sign, 0.0], [0.0, 0.0, -1.0], [sign, 0.0, 0.0]])  # synthetic hand axes in camera axes
+    return wrist, np.array([[0.0, -sign, 0.0], [0.0, 0.0, -1.0], [sign, 0.0, 0.0]])
+
+
+def _hand_rgb(i: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """((n,21,3) Aria landmarks, (n,3,3) the maker's hand-frame rotation) in the RGB camera frame."""
+    wrist, R = hand_in_camera(i, side)
     layout = hand_layout(side)
     rest = {lm: layout[k] for k, lm in MANO21_FROM_ARIA.items() if lm is not None}
     rest["PALM_CENTER"] = 0.5 * layout["middle1"]
@@ -181,7 +187,7 @@ def write_mps(
     traj_us = np.arange(start_us - 50_000, micros[-1] + 50_000, TRAJ_STEP_US, dtype=np.int64)
     seed = int(rng.integers(0, 2**31))
     rgb_from_device = np.linalg.inv(device_from_rgb())
-    world_from_device = _rgb_track(np.random.default_rng(seed), traj_us) @ rgb_from_device
+    world_from_device = rgb_track(np.random.default_rng(seed), traj_us) @ rgb_from_device
     write_trajectory(mps / "slam" / "closed_loop_trajectory.csv", traj_us, world_from_device)
     write_calibration(mps / "slam" / "online_calibration.jsonl", int(traj_us[0]))
     D = device_from_rgb()
