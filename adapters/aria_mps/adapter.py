@@ -115,13 +115,12 @@ class AriaMpsAdapter(SourceAdapter):
         slam = self._slam(mps)
         hands_path, traj_path = mps / files.HAND_DIR / files.RESULTS, slam / files.TRAJECTORY
         res = files.read_results(*self._text(hands_path, ep))
-        traj = files.read_trajectory(*self._text(traj_path, ep))
+        traj = self._trajectory(traj_path, res.micros, ep)
         calib = self._calibration(slam / files.CALIBRATION, ep)
-        j, gap = files.nearest(traj.micros, res.micros)
-        posed = gap <= self.options.max_pose_gap_us
+        posed = traj.gap <= self.options.max_pose_gap_us
         if not posed.any():
             span = f"{res.micros[0] / 1e6:.3f}-{res.micros[-1] / 1e6:.3f} s"
-            tspan = f"{traj.micros[0] / 1e6:.3f}-{traj.micros[-1] / 1e6:.3f} s"
+            tspan = f"{traj.span[0] / 1e6:.3f}-{traj.span[1] / 1e6:.3f} s"
             msg = (
                 f"its rows span {span} of the device clock, {files.TRAJECTORY} ({traj_path}) {tspan}: no hand row "
                 f"within {self.options.max_pose_gap_us} us of a device pose, the files are of different sessions "
@@ -129,7 +128,7 @@ class AriaMpsAdapter(SourceAdapter):
             )
             raise self.error(msg, file=hands_path, episode=ep, field="tracking_timestamp_us")
         micros, rows = res.micros[posed], np.flatnonzero(posed)
-        world_from_device = traj.world_from_device[j[posed]]
+        world_from_device = traj.world_from_device[posed]
         ts = (micros - micros[0]).astype(np.float64) / 1e6
         kp_dev = res.mano21()[rows]  # (T,2,21,3)
         kp = np.einsum("tij,thkj->thki", world_from_device[:, :3, :3], kp_dev) + world_from_device[:, None, None, :3, 3]
@@ -186,6 +185,15 @@ class AriaMpsAdapter(SourceAdapter):
             hands=sig,
             derived=frozenset({"mano21_keypoints"}),
         )
+
+    def _trajectory(self, path: Location, at: np.ndarray, ep: str) -> files.Trajectory:
+        def fail(message: str, field: str) -> AdapterError:
+            return self.error(message, file=path, episode=ep, field=field or path.name)
+
+        if not path.is_file():
+            raise fail("missing file", path.name)
+        with path.open(newline="") as f:  # streamed: a long recording's 1 kHz trajectory is past the byte budget
+            return files.read_trajectory(f, at, fail)
 
     def _calibration(self, path: Location, ep: str) -> CameraCalibration:
         try:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -272,38 +272,58 @@ def read_wrist_and_palm(text: bytes, fail: Fail) -> WristAndPalm:
 
 @dataclass(frozen=True)
 class Trajectory:
-    """`closed_loop_trajectory.csv`: (N,) micros, (N,4,4) T_world_device, the world's up axis (-gravity)."""
+    """`closed_loop_trajectory.csv` at the asked times: per time the nearest row's (N,) micros and (N,) distance in
+    microseconds, (N,4,4) T_world_device; the world's up axis (-gravity), its `graph_uid`, the file's time span."""
 
     micros: np.ndarray
+    gap: np.ndarray
     world_from_device: np.ndarray
     up: np.ndarray
     graph_uid: str
+    span: tuple[int, int]
 
 
-def read_trajectory(text: bytes, fail: Fail) -> Trajectory:
-    header, rows = _table(text, fail)
-    micros = _micros(header, rows, fail)
-    if "graph_uid" in header:
-        i = header.index("graph_uid")
-        uids = sorted({row[i] for row in rows if i < len(row)})
-        if len(uids) != 1:
-            raise fail(f"{len(uids)} world frames ({', '.join(uids[:3])}): poses of different worlds", "graph_uid")
-        uid = uids[0]
-    else:
-        uid = ""
-    names = [f"{c}_world_device" for c in POSE7]
-    v = _columns(header, rows, names, fail)
+def read_trajectory(lines: Iterable[str], at: np.ndarray, fail: Fail) -> Trajectory:
+    """The rows nearest each of the increasing times `at`, streamed: a 1 kHz trajectory of an hour is ~1 GB of text,
+    past any reading budget, and only the rows at the hand times are kept (memory: len(at) rows). Every row's time is
+    checked to increase and every row's `graph_uid` to be the first's."""
+    reader = csv.reader(lines)
+    header = next(reader, None)
+    if not header:
+        raise fail("no header", "header")
+    if "tracking_timestamp_us" not in header:
+        raise fail("header has no tracking_timestamp_us column", "tracking_timestamp_us")
+    ti = header.index("tracking_timestamp_us")
+    gi = header.index("graph_uid") if "graph_uid" in header else None
+    chosen: list[tuple[int, list[str]] | None] = [None] * len(at)
+    k, prev, uid, first = 0, None, None, None
+    for line, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        try:
+            t = int(row[ti])
+        except (ValueError, IndexError):
+            raise fail(f"line {line}: tracking_timestamp_us is not an integer", "tracking_timestamp_us") from None
+        if gi is not None:
+            uid = row[gi] if uid is None else uid
+            if row[gi] != uid:
+                raise fail(f"line {line}: graph_uid {row[gi]!r} after {uid!r}: poses of different worlds", "graph_uid")
+        if prev is not None and t <= prev[0]:
+            raise fail(f"line {line}: tracking_timestamp_us does not increase", "tracking_timestamp_us")
+        first = t if first is None else first
+        while k < len(at) and at[k] < t:  # decided: this row or the one before, whichever is nearer
+            chosen[k] = prev if prev is not None and at[k] - prev[0] <= t - at[k] else (t, row)
+            k += 1
+        prev = (t, row)
+    if prev is None:
+        raise fail("no rows", "tracking_timestamp_us")
+    chosen[k:] = [prev] * (len(at) - k)
+    rows = [c[1] for c in chosen if c is not None]
+    micros = np.array([c[0] for c in chosen if c is not None], dtype=np.int64)
+    v = _columns(header, rows, [f"{c}_world_device" for c in POSE7], fail)
     gravity = _columns(header, rows, [f"gravity_{a}_world" for a in "xyz"], fail)
     g = np.median(gravity, axis=0)
     if not np.linalg.norm(g) > 1.0:
         raise fail(f"gravity_world {g.tolist()} m/s^2 gives no down direction", "gravity_x_world")
-    return Trajectory(micros, _pose(v[:, :3], v[:, 3:]), -g / np.linalg.norm(g), uid)
-
-
-def nearest(micros: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(index of the `micros` row nearest each of `at`, its distance in microseconds); `micros` increasing."""
-    j = np.clip(np.searchsorted(micros, at), 1, len(micros) - 1) if len(micros) > 1 else np.zeros(len(at), int)
-    if len(micros) > 1:
-        left_closer = np.abs(at - micros[j - 1]) <= np.abs(micros[j] - at)
-        j = np.where(left_closer, j - 1, j)
-    return j, np.abs(micros[j] - at)
+    up = -g / np.linalg.norm(g)
+    return Trajectory(micros, np.abs(micros - at), _pose(v[:, :3], v[:, 3:]), up, uid or "", (first, prev[0]))

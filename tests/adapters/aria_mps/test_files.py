@@ -6,6 +6,7 @@ defects (a sentinel read as data, sides swapped, a confidence that is neither) r
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +73,20 @@ def test_the_real_wrist_and_palm_sentinels_minus_one_and_zero_mask_the_same_rows
     assert np.isnan(v2.wrist[missing_right, 1]).all()  # v2's zeros (and its stray -1) are never values
 
 
-def test_the_real_trajectory_is_one_world_z_up_at_1_khz() -> None:
-    traj = files.read_trajectory(_sample("trajectory/closed_loop_trajectory.csv"), fail)
-    assert traj.graph_uid == "ea7288b8-b6a0-012d-8156-257aba6bd796"
+def test_the_real_trajectory_is_one_world_z_up_at_1_khz_read_at_the_asked_times() -> None:
+    text = _sample("trajectory/closed_loop_trajectory.csv").decode()
+    at = np.array([149_000_000, 149_203_000, 150_000_499, 155_123_456, 170_000_000])
+    traj = files.read_trajectory(io.StringIO(text), at, fail)
+    assert traj.graph_uid == "ea7288b8-b6a0-012d-8156-257aba6bd796" and traj.span == (149_202_610, 160_597_999)
     np.testing.assert_allclose(traj.up, [0, 0, 1])
-    assert abs(np.median(np.diff(traj.micros)) - 1000) <= 2 and traj.micros[0] == 149_202_610
+    assert traj.micros[0] == 149_202_610 and traj.micros[-1] == 160_597_999  # outside the span: the ends, far
+    assert traj.gap[0] == 202_610 and traj.gap[-1] == 170_000_000 - 160_597_999
+    assert (traj.gap[1:4] <= 600).all()  # inside: within about half of the ~1 ms spacing
+    rows = [r.split(",") for r in text.splitlines()]
+    header = rows[0]
+    for t, pose in zip(traj.micros[1:4], traj.world_from_device[1:4], strict=True):
+        row = next(r for r in rows[1:] if int(r[1]) == t)
+        np.testing.assert_allclose(pose[:3, 3], [float(row[header.index(f"t{a}_world_device")]) for a in "xyz"])
     np.testing.assert_allclose(np.linalg.det(traj.world_from_device[:, :3, :3]), 1.0, atol=1e-6)
 
 
@@ -141,15 +151,15 @@ def test_a_malformed_value_and_a_time_going_back_are_named_by_line(tmp_path: Pat
         files.read_results(_edit(tmp_path, "tracking_timestamp_us", "1", row=4), fail)
 
 
-def test_trajectory_rows_of_two_worlds_are_refused(tmp_path: Path) -> None:
+def test_trajectory_rows_of_two_worlds_or_going_back_are_refused(tmp_path: Path) -> None:
     write_mps(tmp_path, np.random.default_rng(3), 6, {})
-    path = tmp_path / "slam/closed_loop_trajectory.csv"
-    lines = path.read_text().splitlines()
-    lines[-1] = "graph-1" + lines[-1][len("graph-0") :]
-    with pytest.raises(Bad, match=r"^graph_uid: 2 world frames"):
-        files.read_trajectory(("\n".join(lines) + "\n").encode(), fail)
-
-
-def test_nearest_rows() -> None:
-    j, gap = files.nearest(np.array([0, 1000, 2000]), np.array([-10, 400, 600, 2600]))
-    assert j.tolist() == [0, 0, 1, 2] and gap.tolist() == [10, 400, 400, 600]
+    lines = (tmp_path / "slam/closed_loop_trajectory.csv").read_text().splitlines()
+    at = np.array([int(lines[5].split(",")[1])])
+    other = [*lines[:-1], "graph-1" + lines[-1][len("graph-0") :]]
+    with pytest.raises(Bad, match=rf"^graph_uid: line {len(lines)}: graph_uid 'graph-1' after 'graph-0'"):
+        files.read_trajectory(other, at, fail)
+    back = [*lines[:4], lines[2], *lines[4:]]
+    with pytest.raises(Bad, match=r"^tracking_timestamp_us: line 5: tracking_timestamp_us does not increase"):
+        files.read_trajectory(back, at, fail)
+    traj = files.read_trajectory(lines, at, fail)
+    assert traj.gap.tolist() == [0] and traj.graph_uid == "graph-0"
