@@ -8,6 +8,7 @@ device clock. File layouts, units, axes and sentinels are the maker's (`aria_mps
 | `<side>_tracking_confidence` | `states["confidence/<side>"]`, `HandTrack.confidence` | 0..1 (sentinels 0) |
 | `closed_loop_trajectory.csv` T_world_device (1 kHz) | `states["device/T_world_device"]` at the hand rows | `se3_4x4` |
 | `slam/online_calibration.jsonl` camera-rgb `T_Device_Camera` (line 1) | `camera_poses["camera-rgb"]` | `se3_4x4` |
+| `<name>.vrs` beside `mps_<name>_vrs/` (else the one `.vrs` there), stream 214-1 | camera `camera-rgb`, lazy | RGB |
 
 Landmarks onto MANO-21 (`files.MANO21_FROM_ARIA`, the maker's `HandLandmark` order): wrist <- WRIST; thumb2, thumb3,
 thumb_tip <- THUMB_INTERMEDIATE, THUMB_DISTAL, THUMB_FINGERTIP; per finger 1, 2, 3, tip <- PROXIMAL, INTERMEDIATE,
@@ -20,7 +21,10 @@ read. Each hand row takes the device pose of the trajectory row nearest in time 
 `metadata["rows_without_pose"]`). Files whose spans do not meet (another recording's hand tracking beside this
 trajectory, as in the maker's own sample folder) are never joined: the episode is refused naming both files and
 their spans. World: the SLAM world, up = -gravity from the trajectory's `gravity_*_world` (MPS writes z up);
-camera: camera-rgb, z ahead (`camera_convention = "opencv"`). Embodiment `human`, tier `high`; no action field.
+camera: camera-rgb, z ahead (`camera_convention = "opencv"`); its frames from the recording through projectaria_tools
+(the `hot3d` room's reader) on DEVICE_TIME, the hands' clock, unrotated and not undistorted; without a recording the
+episode has hands and poses only (`metadata["video"]` says so); one whose frames do not cover the hand rows is
+refused. Embodiment `human`, tier `high`; no action field.
 Bad input (`AdapterError` naming file, episode and field): a missing file, a malformed line (named), a confidence
 neither in (0, 1] nor a sentinel, a hand claimed tracked at the device origin (the sentinel zeros read as data),
 sides swapped (the landmarks mirror the columns' side), trajectory rows of several worlds.
@@ -38,6 +42,7 @@ from adapters.aria_mps import files
 from adapters.base import (
     AdapterError,
     AdapterOptions,
+    CameraSource,
     EpisodeRef,
     HandSignals,
     HandTrack,
@@ -46,6 +51,7 @@ from adapters.base import (
     Stream,
 )
 from adapters.hot3d.files import CameraCalibration, read_aria_calibration
+from adapters.hot3d.video import AriaRgbCamera, VideoError, rgb_frames
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES
@@ -56,6 +62,9 @@ CAMERA = "camera-rgb"
 
 
 class AriaMpsOptions(AdapterOptions):
+    video_fps: float = Field(
+        10.0, gt=0, description="the RGB stream's rate: its frames must cover the hand rows within half a frame"
+    )
     max_pose_gap_us: int = Field(
         5_000, ge=1, description="a hand row takes the nearest trajectory row within this many microseconds"
     )
@@ -93,7 +102,8 @@ class AriaMpsAdapter(SourceAdapter):
                 if not (slam / name).is_file():
                     error = self.error(f"missing file {name}", file=slam / name, episode=raw_id, field=name)
                     break
-        return self.new_ref(raw_id, (str(mps),), error=error)
+        vrs = self.recording(mps, beside=mps != root)
+        return self.new_ref(raw_id, (str(mps), *([str(vrs)] if vrs is not None else [])), error=error)
 
     @staticmethod
     def _slam(mps: Location) -> Location:
@@ -155,6 +165,8 @@ class AriaMpsAdapter(SourceAdapter):
                 f"{dropped} of {len(posed)} rows of {files.RESULTS} have no trajectory row within "
                 f"{self.options.max_pose_gap_us} us: not read"
             )
+        vrs = self.locate(ref.paths[1]) if len(ref.paths) > 1 else None
+        cameras, video = self._video(vrs, int(micros[0]), int(micros[-1]), ep)
         return RawEpisode(
             ref=ref,
             robot_type=None,
@@ -162,6 +174,7 @@ class AriaMpsAdapter(SourceAdapter):
             tier=QualityTier.high,
             native_fps=float(1.0 / np.median(np.diff(ts))) if n > 1 and np.median(np.diff(ts)) > 0 else None,
             states=states,
+            cameras=cameras,
             camera_poses={CAMERA: cam},
             metadata={
                 "mps_folder": ep,
@@ -180,11 +193,52 @@ class AriaMpsAdapter(SourceAdapter):
                     "params": list(calib.params),
                     "T_device_camera": calib.device_from_camera.tolist(),
                 },
-                "video": "not read: the VRS recording is not joined by this adapter (hands and poses only)",
+                "video": video,
             },
             hands=sig,
             derived=frozenset({"mano21_keypoints"}),
         )
+
+    @staticmethod
+    def recording(mps: Location, beside: bool) -> Location | None:
+        """The VRS the outputs were computed from: `<name>.vrs` beside its `mps_<name>_vrs` folder (the MPS
+        layout, projectaria_tools@90f70ff website/docs-technical-specs/mps/data_formats/slam/basics.mdx:10-26), else
+        the one `.vrs` inside the MPS folder or (`beside`: the folder is not the root itself) beside it."""
+        name = mps.name
+        if (
+            beside
+            and name.startswith("mps_")
+            and name.endswith("_vrs")
+            and (mps.parent / f"{name[4:-4]}.vrs").is_file()
+        ):
+            return mps.parent / f"{name[4:-4]}.vrs"
+        folders = (mps, mps.parent) if beside else (mps,)
+        found = [p for folder in folders for p in folder.iterdir() if p.name.endswith(".vrs")]
+        return found[0] if len(found) == 1 else None
+
+    def _video(
+        self, path: Location | None, first_us: int, last_us: int, ep: str
+    ) -> tuple[dict[str, CameraSource], str | dict[str, object]]:
+        """camera-rgb of the recording on the device clock (DEVICE_TIME, the MPS files' own), over the hand rows."""
+        if path is None:
+            return {}, "no single VRS recording beside the MPS folder: hands and poses only"
+        if self.options.cameras is not None and CAMERA not in self.options.cameras:
+            return {}, f"not read: the cameras option leaves {CAMERA} out"
+        try:
+            index, device_ns, h, w = rgb_frames(
+                path, first_us * 1000, last_us * 1000, self.options.video_fps, "DEVICE_TIME"
+            )
+        except VideoError as e:
+            raise self.error(f"{path.name}: {e}", file=path, episode=ep, field=e.field) from e
+        camera = AriaRgbCamera(path, index, (device_ns - first_us * 1000) / 1e9, h, w, episode=ep, adapter=self.name)
+        info = {
+            "file": path.name,
+            "stream": "214-1",
+            "frames": len(index),
+            "time_domain": "DEVICE_TIME",
+            "size": [h, w],
+        }
+        return {camera.name: camera}, info
 
     def _trajectory(self, path: Location, at: np.ndarray, ep: str) -> files.Trajectory:
         def fail(message: str, field: str) -> AdapterError:

@@ -15,6 +15,7 @@ import pytest
 from adapters.base import AdapterError, RawEpisode
 from adapters.registry import get_adapter
 from adapters.synthetic.aria_mps import AriaMpsFixture, write_aria_mps, write_mps
+from adapters.synthetic.aria_recording import write_aria_rgb
 from ingest.steps import prepared
 from schemas.canonicalize import CanonicalizeSpec
 from tests.adapters.human_hands import assert_human_hands
@@ -115,3 +116,35 @@ def test_a_folder_without_landmarks_or_trajectory_is_named_at_discovery(tmp_path
     a, b = get_adapter("aria_mps").discover(tmp_path)
     assert a.error is not None and "no hand_tracking_results.csv" in a.error and "21 landmarks" in a.error
     assert b.error is not None and "closed_loop_trajectory.csv" in b.error
+
+
+def _with_recording(tmp_path: Path, frames: int, last_s: float) -> tuple[Path, np.ndarray]:
+    """An MPS folder `mps_rec_vrs` beside `rec.vrs`, whose RGB frames (10 fps, frame k's green = 10 k) run on the
+    device clock from the first hand row to `last_s` after it."""
+    write_mps(tmp_path / "mps_rec_vrs", np.random.default_rng(8), frames, {})
+    rows = (tmp_path / "mps_rec_vrs/hand_tracking/hand_tracking_results.csv").read_text().splitlines()
+    first_us = int(rows[1].split(",")[0])
+    device_ns = first_us * 1000 + np.arange(0, last_s + 1e-9, 0.1) * 1e9
+    images = [np.full((32, 48, 3), (0, 10 * k, 0), np.uint8) for k in range(len(device_ns))]
+    write_aria_rgb(tmp_path / "rec.vrs", images, [int(t) for t in device_ns], [], fps=10.0)
+    return tmp_path, (device_ns - first_us * 1000) / 1e9
+
+
+def test_the_recordings_rgb_frames_join_on_the_device_clock(tmp_path: Path) -> None:
+    root, times = _with_recording(tmp_path, 30, 1.0)  # hand rows over 0.97 s, frames over 1.0 s
+    adapter = get_adapter("aria_mps")
+    raw = adapter.read(next(iter(adapter.discover(root))))
+    camera = raw.cameras["camera-rgb"]
+    np.testing.assert_allclose(camera.timestamps, times, atol=1e-9)  # the hands' clock: first hand row at 0
+    assert raw.metadata["video"]["time_domain"] == "DEVICE_TIME" and raw.metadata["video"]["file"] == "rec.vrs"
+    [(k, img)] = list(camera.frames([4]))
+    assert k == 4 and img.shape == (32, 48, 3) and abs(int(img[..., 1].mean()) - 40) <= 3
+
+
+def test_a_recording_that_stops_before_the_hands_is_named(tmp_path: Path) -> None:
+    root, _ = _with_recording(tmp_path, 30, 0.5)  # frames stop at 0.5 s, the hands go on to 0.97 s
+    adapter = get_adapter("aria_mps")
+    with pytest.raises(AdapterError) as e:
+        adapter.read(next(iter(adapter.discover(root))))
+    assert e.value.file == str(root / "rec.vrs") and e.value.field == "video/camera-rgb"
+    assert "do not cover" in e.value.reason
