@@ -12,8 +12,8 @@ device clock. File layouts, units, axes and sentinels are the maker's (`aria_mps
 
 Landmarks onto MANO-21 (`files.MANO21_FROM_ARIA`, the maker's `HandLandmark` order): wrist <- WRIST; thumb2, thumb3,
 thumb_tip <- THUMB_INTERMEDIATE, THUMB_DISTAL, THUMB_FINGERTIP; per finger 1, 2, 3, tip <- PROXIMAL, INTERMEDIATE,
-DISTAL, FINGERTIP; thumb1 (the CMC, no Aria landmark) halfway from the wrist to THUMB_INTERMEDIATE (our reading);
-PALM_CENTER not used.
+DISTAL, FINGERTIP; thumb1 (the CMC, no Aria landmark) 26 % of the way from the wrist to THUMB_INTERMEDIATE (as
+real UmeTrack profiles put it, `files.THUMB1_AT`); PALM_CENTER not used.
 
 Time: `tracking_timestamp_us`, the device clock in microseconds, in every file; seconds from the first hand row
 read. Each hand row takes the device pose of the trajectory row nearest in time (the trajectory is at 1 kHz: within
@@ -185,7 +185,8 @@ class AriaMpsAdapter(SourceAdapter):
                 "masked_rows": masked,
                 "rows_without_pose": dropped,
                 "mano21_landmarks": {
-                    k: files.MANO21_FROM_ARIA[k] or "thumb1: halfway wrist -> THUMB_INTERMEDIATE" for k in MANO21_NAMES
+                    k: files.MANO21_FROM_ARIA[k] or f"{files.THUMB1_AT} of WRIST -> THUMB_INTERMEDIATE"
+                    for k in MANO21_NAMES
                 },
                 "camera_calibration": {
                     "label": calib.label,

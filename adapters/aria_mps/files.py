@@ -56,7 +56,11 @@ LANDMARKS: tuple[str, ...] = (
 )  # fmt: skip
 # MANO-21 keypoint <- Aria landmark, as HOT3D maps MANO onto the same 21 (hot3d `mano_layer.py`
 # `mano_to_nimble_joint_mapping`: thumb intermediate = MANO thumb2, index proximal = index1, ...). MANO's thumb1 (the
-# CMC joint) has no landmark: it is placed on the wrist -> thumb intermediate segment (THUMB1_AT), our reading.
+# CMC joint) has no landmark: it is placed on the wrist -> thumb intermediate segment at THUMB1_AT, where the
+# UmeTrack hand profiles of two real HOT3D participants put it: joint_rest_positions[0] (the thumb's first joint)
+# at 0.263 and 0.265 of landmark 5 -> 6, 3.8 and 1.2 mm off that line (facebookresearch/hot3d@e814021:
+# hot3d/data_loaders/tests/data_sample/{Aria/P0003_c701bd11,Quest3/P0002_273c2819}/umetrack_hand_user_profile.json;
+# the same 21 landmarks, `adapters/hot3d/umetrack.py`). MPS ships no profile: a fixed fraction, our reading.
 MANO21_FROM_ARIA: dict[str, str | None] = {
     "wrist": "WRIST",
     "thumb1": None, "thumb2": "THUMB_INTERMEDIATE", "thumb3": "THUMB_DISTAL", "thumb_tip": "THUMB_FINGERTIP",
@@ -70,7 +74,7 @@ MANO21_FROM_ARIA: dict[str, str | None] = {
 }  # fmt: skip
 assert tuple(MANO21_FROM_ARIA) == MANO21_NAMES
 POSE7 = ("tx", "ty", "tz", "qx", "qy", "qz", "qw")  # a pose's columns: translation, quaternion x, y, z, w
-THUMB1_AT = 0.5  # fraction of the way from the wrist to the thumb intermediate landmark
+THUMB1_AT = 0.26  # fraction of the way from the wrist to the thumb intermediate landmark (see MANO21_FROM_ARIA)
 _WRIST, _THUMB2 = LANDMARKS.index("WRIST"), LANDMARKS.index("THUMB_INTERMEDIATE")
 _INDEX1, _PINKY1 = LANDMARKS.index("INDEX_PROXIMAL"), LANDMARKS.index("PINKY_PROXIMAL")
 

@@ -43,7 +43,7 @@ def test_the_mano21_order_takes_the_makers_landmark_enum() -> None:
     kp = res.mano21()[0, 0]
     assert kp[MANO21_NAMES.index("wrist")].tolist() == lm[0, 0, 5].tolist()
     assert kp[MANO21_NAMES.index("index_tip")].tolist() == lm[0, 0, 1].tolist()
-    np.testing.assert_allclose(kp[MANO21_NAMES.index("thumb1")], 0.5 * (lm[0, 0, 5] + lm[0, 0, 6]))
+    np.testing.assert_allclose(kp[MANO21_NAMES.index("thumb1")], 0.74 * lm[0, 0, 5] + 0.26 * lm[0, 0, 6])
 
 
 def test_the_real_results_read_alike_in_both_versions_with_the_missing_hands_masked() -> None:
