@@ -1,8 +1,9 @@
 """Aria MPS folders as episodes (`adapters/aria_mps/adapter.py`): on a corpus in the maker's layout
 (adapters/synthetic/aria_mps.py) the canonical hands are ahead of the wearer, below the eyes, left on the left and
-human-sized, in front of the RGB camera; a missing hand is masked in its rows; hand rows take the nearest device pose.
-On the maker's own sample folder, whose hand tracking is of another session than its trajectory, the episode is
-refused naming both files and their spans; a folder with no landmark file is refused at discovery."""
+human-sized, projecting inside the RGB image through the calibration read (FISHEYE624); a missing hand is masked in
+its rows; hand rows take the nearest device pose; the recording's RGB frames join on the device clock. On the
+maker's own sample folder, whose hand tracking is of another session than its trajectory, the episode is refused
+naming both files and their spans; a folder with no landmark file is refused at discovery."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from adapters.base import AdapterError, RawEpisode
 from adapters.registry import get_adapter
 from adapters.synthetic.aria_mps import AriaMpsFixture, write_aria_mps, write_mps
 from adapters.synthetic.aria_recording import write_aria_rgb
+from adapters.synthetic.hot3d_video import project
 from ingest.steps import prepared
 from schemas.canonicalize import CanonicalizeSpec
 from tests.adapters.human_hands import assert_human_hands
 from tests.realdata import realdata
+
+RGB_SIDE = 2880  # Aria RGB at full resolution (the sample calibration's cx, cy = 1461, 1447)
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +48,16 @@ def test_canonical_hands_ahead_below_the_eyes_left_on_the_left_human_sized(raws:
     assert_human_hands(episodes)
 
 
-def test_keypoints_lie_in_front_of_the_rgb_camera_left_hand_left(raws: list[RawEpisode]) -> None:
+def test_keypoints_project_inside_the_rgb_image_left_hand_left(raws: list[RawEpisode]) -> None:
     for raw in raws:
         cam_from_world = np.linalg.inv(raw.camera_poses["camera-rgb"].values)
         kp = raw.states["mano21_keypoints"].values  # (T,2,21,3) world
         p = np.einsum("tij,thkj->thki", cam_from_world[:, :3, :3], kp) + cam_from_world[:, None, None, :3, 3]
         seen = np.isfinite(p[..., 2])
         assert (p[..., 2][seen] > 0.2).all()  # ahead of the camera (z ahead)
-        angle = np.degrees(np.arctan2(np.linalg.norm(p[..., :2], axis=-1), p[..., 2]))
-        assert (angle[seen] < 45).all()  # well inside Aria RGB's 110-degree field of view
+        params = tuple(raw.metadata["camera_calibration"]["params"])  # FisheyeRadTanThinPrism, as read
+        uv = project(params, p[seen])
+        assert (uv > 0).all() and (uv < RGB_SIDE).all()  # inside the 2880 x 2880 RGB image (cx, cy ~ 1440)
         assert np.nanmedian(p[:, 0, :, 0]) < 0 < np.nanmedian(p[:, 1, :, 0])  # x right: left hand left
 
 
