@@ -1,0 +1,84 @@
+"""The hand projection check: each episode's hand keypoints projected into its frames through the camera's own lens
+model, and how much of its hand track lies outside its video.
+
+The lens is the typed model the source gave (`schemas.camera_model`: a pinhole, Kannala-Brandt, FISHEYE624), in
+pixels of the stored frames; `CameraView.project` calls that model's `project`, so no source and no lens needs a
+branch here. Camera convention: OpenCV axes (x right, y down, +z the viewing direction), the one canonicalization
+stores a moving camera's trajectory in (`ingest.canonical.decouple.as_opencv`); pixel centres at integer coordinates.
+
+Measured per episode (`ingest.qa.geometry.measure` -> `schemas.qa.QARecord`): `hands_in_front`, `hands_in_image`
+(frames with a tracked hand whose keypoints mostly lie in front of the camera / project inside the picture) and
+`hands_past_video` (the raw episode's hand samples more than a frame period outside the video:
+`ingest.canonical.posed.hands_past_video`). Two of them also judge each episode (`ingest.qa.bounds.toml`, `tier`): hands
+in the image in fewer than `min_in_image_fraction` (0.5) of its hand frames, or any hand sample past the video
+(`max_past_video_fraction` 0), lower it to low, the reason naming the value and the bound.
+
+Figures (tests/ingest/qa/test_projection.py): false positives on real data: the real VITRA Ego4D episode (its
+pinhole K for 1440x1080 scaled to the 480x368 mp4) has its right hand in front of the camera and in the picture in 9
+of 9 frames, no hand sample past the video: not flagged (the only hand source with a real sample here; no real HOT3D
+or EgoDex recording is in ../shared/realdata); the HOT3D Aria fixture through its FISHEYE624 lens (projectaria_tools'
+projection of the real sample's calibration, hands 12-21 degrees off axis): not flagged. Recall on planted defects,
+each flagged (in the image 0.0 or past the video > 0): VITRA's hands shifted 1 m sideways (0.0), VITRA's 1440x1080
+intrinsics left unscaled on its 480x368 mp4 (0.0), the mp4 cut to 18 of its 25 frames (6 of 25 hand samples past the
+video: 0.24), HOT3D's 1408 px sensor calibration on its 352 px stream (0.0), a hand 60 degrees off axis seen through a
+Kannala-Brandt or FISHEYE624 lens read as a pinhole of the same matrix (0.0). Missed, by design: a wrong distortion
+coefficient where the hands are near the axis (HOT3D's k0 with the wrong sign moves its hands 2.8 px in the median,
+8.8 px at most: they stay in the picture); the lens tests (tests/schemas/test_camera_model.py) catch that one at
+60 degrees, where it moves a ray by more than 10 px.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.frames import se3, se3_inverse
+from ingest.qa.rotations import rotations
+from schemas.camera_model import CameraModel
+
+
+@dataclass(frozen=True)
+class CameraView:
+    """The camera that filmed the hands: its lens (pixels of the stored frames), its pose per frame in the keypoints'
+    frame, and the fraction of the raw episode's hand samples outside its video (None: not measured)."""
+
+    lens: CameraModel
+    ref_from_camera: np.ndarray  # (N,4,4) in OpenCV axes
+    hands_past_video: float | None = None
+
+    @classmethod
+    def from_trajectory(
+        cls, lens: CameraModel, trajectory: np.ndarray, hands_past_video: float | None = None
+    ) -> CameraView:
+        """From a stored (N, 9) camera trajectory (position + 6D rotation, OpenCV axes) and the camera's lens."""
+        traj = np.asarray(trajectory, np.float64)
+        poses = se3(rotations(traj[:, 3:]), traj[:, :3])  # a degenerate rotation is a NaN pose: that frame is skipped
+        return cls(lens, poses, hands_past_video)
+
+    def points_in_camera(self, points_ref: np.ndarray) -> np.ndarray:
+        """(N, ..., 3) points of the reference frame -> the same points in the OpenCV camera frame of each frame."""
+        cam_from_ref = se3_inverse(self.ref_from_camera)
+        pts = np.asarray(points_ref, np.float64).reshape(len(cam_from_ref), -1, 3)
+        cam = pts @ np.swapaxes(cam_from_ref[:, :3, :3], 1, 2) + cam_from_ref[:, None, :3, 3]  # batched, no einsum
+        return cam.reshape(np.shape(points_ref))
+
+
+def view_fractions(
+    points_cam: np.ndarray, valid: np.ndarray, lens: CameraModel, min_depth: float = 0.01
+) -> tuple[float | None, float | None]:
+    """(fraction of frames whose valid points are mostly in front of the camera, fraction whose valid points mostly
+    project inside the image through `lens`) for (N, P, 3) OpenCV camera-frame points; frames without a valid point do
+    not count. None when no frame has one."""
+    counted = valid.any(axis=1)
+    if not counted.any():
+        return None, None
+    front = valid & (points_cam[..., 2] > min_depth)
+    uv = lens.project(points_cam)
+    u, v = uv[..., 0], uv[..., 1]
+    with np.errstate(invalid="ignore"):
+        inside = front & (u >= -0.5) & (u < lens.width - 0.5) & (v >= -0.5) & (v < lens.height - 0.5)
+    n_valid = valid.sum(axis=1)[counted]
+    in_front = 2 * front.sum(axis=1)[counted] > n_valid
+    in_image = 2 * inside.sum(axis=1)[counted] > n_valid
+    return float(in_front.mean()), float(in_image.mean())
