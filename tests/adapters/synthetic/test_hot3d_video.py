@@ -1,8 +1,9 @@
 """The HOT3D RGB recording's geometry and clocks (`adapters/synthetic/hot3d_video.py`) against the maker's own code,
 projectaria_tools 2.3.0: its FISHEYE624 projection (`FisheyeRadTanThinPrism`, one focal length) of points in front of
-the real sample's RGB camera (P0003_c701bd11 online_calibration params) is the writer's to 1e-6 px, before and after
-binning the 1408 px sensor to 352 px as `CameraCalibration.rescale` scales it; the device clock runs 20 ppm fast from
-the sample's MPS start; the frame's number and the wrists' discs are in the pixels."""
+the real sample's RGB camera (P0003_c701bd11 online_calibration params) is the one the writer draws with
+(`schemas.camera_model.Fisheye624Camera`) to 1e-6 px, before and after binning the 1408 px sensor to 352 px as
+`CameraCalibration.rescale` scales it; the device clock runs 20 ppm fast from the sample's MPS start; the frame's number
+and the wrists' discs are in the pixels."""
 
 from __future__ import annotations
 
