@@ -27,7 +27,8 @@ def posed_camera(
     stored = next((c for c in cameras.values() if c.source is source), ResampledCamera(source, np.zeros(0, int)))
     lens = stored_lens(stored)
     assert lens is not None  # `_posed_source` picks a camera with a lens
-    hand_times = [s.timestamps for hand, h in sig.hands.items() for s in (wrists.get(hand), h.keypoints) if s]
+    tracks = [s for hand, h in sig.hands.items() for s in (wrists.get(hand), h.keypoints) if s is not None]
+    hand_times = [s.timestamps for s in tracks]
     return PosedCamera(lens, trajectory, hands_past_video(hand_times, source.timestamps))
 
 
