@@ -13,18 +13,20 @@ Measured per episode (`ingest.qa.geometry.measure` -> `schemas.qa.QARecord`): `h
 in the image in fewer than `min_in_image_fraction` (0.5) of its hand frames, or any hand sample past the video
 (`max_past_video_fraction` 0), lower it to low, the reason naming the value and the bound.
 
-Figures (tests/ingest/qa/test_projection.py): false positives on real data: the real VITRA Ego4D episode (its
-pinhole K for 1440x1080 scaled to the 480x368 mp4) has its right hand in front of the camera and in the picture in 9
-of 9 frames, no hand sample past the video: not flagged (the only hand source with a real sample here; no real HOT3D
-or EgoDex recording is in ../shared/realdata); the HOT3D Aria fixture through its FISHEYE624 lens (projectaria_tools'
-projection of the real sample's calibration, hands 12-21 degrees off axis): not flagged. Recall on planted defects,
-each flagged (in the image 0.0 or past the video > 0): VITRA's hands shifted 1 m sideways (0.0), VITRA's 1440x1080
-intrinsics left unscaled on its 480x368 mp4 (0.0), the mp4 cut to 18 of its 25 frames (6 of 25 hand samples past the
-video: 0.24), HOT3D's 1408 px sensor calibration on its 352 px stream (0.0), a hand 60 degrees off axis seen through a
-Kannala-Brandt or FISHEYE624 lens read as a pinhole of the same matrix (0.0). Missed, by design: a wrong distortion
-coefficient where the hands are near the axis (HOT3D's k0 with the wrong sign moves its hands 2.8 px in the median,
-8.8 px at most: they stay in the picture); the lens tests (tests/schemas/test_camera_model.py) catch that one at
-60 degrees, where it moves a ray by more than 10 px.
+Figures (tests/ingest/qa/test_projection.py): false positives on real data, none: the real VITRA Ego4D episode (its
+pinhole K for 1440x1080 scaled to the 480x368 mp4) has its right hand in front of the camera and in the picture in 9 of
+9 frames, no hand sample past the video; the real HOT3D Aria sequence P0003_c701bd11 (awaited sample
+hot3d_aria_sample: UmeTrack hands, its camera-rgb FISHEYE624 calibration at 1408 px, no video) has both hands in the
+picture in 68 of 68 frames, and every frame's projected keypoints inside the maker's own 2D hand box of that frame
+(box2d_hands.csv; IoU 0.61 at least, the maker's box being the hand mesh's); the HOT3D Aria fixture with its video:
+not flagged. Recall on planted defects, each flagged (in the image 0.0 or past the video > 0): VITRA's hands shifted
+1 m sideways (0.0), VITRA's 1440x1080 intrinsics left unscaled on its 480x368 mp4 (0.0), the mp4 cut to 18 of its 25
+frames (6 of 25 hand samples past the video: 0.24), HOT3D's 1408 px sensor calibration on the fixture's 352 px stream
+(0.0), a hand 60 degrees off axis seen through a Kannala-Brandt or FISHEYE624 lens read as a pinhole of the same
+matrix (0.0). Missed, said: a wrong distortion coefficient that keeps the hands in the picture. On the real HOT3D
+sequence k0 of the wrong sign moves the hands 45 px out of the maker's boxes (IoU 0.05) and the pinhole reading 56 px,
+both still inside the 1408 px picture; near the axis (the fixture's hands, 12-21 degrees off it) k0 flipped moves
+them 2.8 px in the median. The lens tests (tests/schemas/test_camera_model.py) hold each model to its maker's code.
 """
 
 from __future__ import annotations
