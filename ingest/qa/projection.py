@@ -14,19 +14,20 @@ in the image in fewer than `min_in_image_fraction` (0.5) of its hand frames, or 
 (`max_past_video_fraction` 0), lower it to low, the reason naming the value and the bound.
 
 Figures (tests/ingest/qa/test_projection.py): false positives on real data, none: the real VITRA Ego4D episode (its
-pinhole K for 1440x1080 scaled to the 480x368 mp4) has its right hand in front of the camera and in the picture in 9 of
-9 frames, no hand sample past the video; the real HOT3D Aria sequence P0003_c701bd11 (awaited sample
-hot3d_aria_sample: UmeTrack hands, its camera-rgb FISHEYE624 calibration at 1408 px, no video) has both hands in the
-picture in 68 of 68 frames, and every frame's projected keypoints inside the maker's own 2D hand box of that frame
-(box2d_hands.csv; IoU 0.61 at least, the maker's box being the hand mesh's); the HOT3D Aria fixture with its video:
-not flagged. Recall on planted defects, each flagged (in the image 0.0 or past the video > 0): VITRA's hands shifted
-1 m sideways (0.0), VITRA's 1440x1080 intrinsics left unscaled on its 480x368 mp4 (0.0), the mp4 cut to 18 of its 25
-frames (6 of 25 hand samples past the video: 0.24), HOT3D's 1408 px sensor calibration on the fixture's 352 px stream
-(0.0), a hand 60 degrees off axis seen through a Kannala-Brandt or FISHEYE624 lens read as a pinhole of the same
-matrix (0.0). Missed, said: a wrong distortion coefficient that keeps the hands in the picture. On the real HOT3D
-sequence k0 of the wrong sign moves the hands 45 px out of the maker's boxes (IoU 0.05) and the pinhole reading 56 px,
-both still inside the 1408 px picture; near the axis (the fixture's hands, 12-21 degrees off it) k0 flipped moves
-them 2.8 px in the median. The lens tests (tests/schemas/test_camera_model.py) hold each model to its maker's code.
+pinhole K for 1440x1080 scaled to the 480x368 mp4) has its right hand in front of the camera and in the picture in 9
+of 9 frames, no hand sample past the video; the real HOT3D sequences (awaited sample hot3d_data_sample: UmeTrack
+hands, no video), Aria P0003_c701bd11 through its camera-rgb FISHEYE624 calibration (15 values, 1408 px) and Quest 3
+P0002_273c2819 through camera-slam-left's (16 values, 1280x1024), have both hands in the picture in 68 of 68 and 30
+of 30 frames, every frame's projected keypoints inside the maker's own 2D hand box of that frame (box2d_hands.csv;
+IoU 0.6 at least, the maker's box being the hand mesh's); the HOT3D Aria fixture with its video: not flagged. Recall
+on planted defects, each flagged (in the image 0.0 or past the video > 0): VITRA's hands shifted 1 m sideways (0.0),
+VITRA's 1440x1080 intrinsics left unscaled on its 480x368 mp4 (0.0), the mp4 cut to 18 of its 25 frames (6 of 25
+hand samples past the video: 0.24), HOT3D's 1408 px sensor calibration on the fixture's 352 px stream (0.0), a hand
+60 degrees off axis seen through a Kannala-Brandt or FISHEYE624 lens read as a pinhole of the same matrix (0.0).
+Missed, said: a wrong distortion coefficient that keeps the hands in the picture. On the real HOT3D sequence k0 of
+the wrong sign moves the hands 45 px out of the maker's boxes (IoU 0.05) and the pinhole reading 56 px, both still
+inside the 1408 px picture; near the axis (the fixture's hands, 12-21 degrees off it) k0 flipped moves them 2.8 px
+in the median. The lens tests (tests/schemas/test_camera_model.py) hold each model to its maker's code.
 """
 
 from __future__ import annotations
