@@ -15,6 +15,7 @@ from schemas.storage import StorageOptions
 BUILTIN: dict[str, str] = {
     "agibot": "adapters.agibot.adapter:AgibotAdapter",
     "agibot_genie": "adapters.agibot_genie.adapter:GenieAdapter",
+    "arctic": "adapters.arctic.adapter:ArcticAdapter",
     "arrays": "adapters.arrays.adapter:ArraysAdapter",
     "ego4d": "adapters.ego4d.adapter:Ego4DAdapter",
     "ego4d_goalstep": "adapters.ego4d_goalstep.adapter:GoalStepAdapter",
@@ -28,6 +29,7 @@ BUILTIN: dict[str, str] = {
     "oxe": "adapters.oxe.adapter:OXEAdapter",
     "robomind": "adapters.robomind.adapter:RoboMINDAdapter",
     "rosbag": "adapters.rosbag.adapter:RosbagAdapter",
+    "taco": "adapters.taco.adapter:TacoAdapter",
     "vitra": "adapters.vitra.adapter:VitraAdapter",
     "zarr": "adapters.arrays.adapter:ZarrAdapter",
 }
