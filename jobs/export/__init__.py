@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import BeforeValidator
 
 from ingest.storage.corpus import corpus_where
+from jobs.runtime.options import Opt, job_values
+from schemas.export_frames import ExportFrames, Fit
 
 # a job model's corpus or output: a folder, or a bucket URL kept as text (a Path would fold `s3://` into `s3:/`)
 PathOrUrl = Annotated[Path | str, BeforeValidator(corpus_where)]
@@ -29,9 +31,32 @@ EXPORT_FORMATS: dict[str, str] = {
 }
 
 
+# the frame size of every format that writes frames (`schemas/export_frames.py`, `jobs/export/resize.py`): flags of
+# the command, not of a format's group, so that every format reads the same two
+FRAME_OPTIONS = (
+    Opt(ExportFrames, "size", flags=("--frame-size",), unset=True),
+    Opt(ExportFrames, "fit", flags=("--frame-fit",), unset=True, words={f.value: f for f in Fit}),
+)
+# formats that write no frame: a frame size given to them is refused (exit 2) rather than ignored
+NO_FRAMES = {
+    "gr00t": "it writes meta/modality.json beside each dataset's own videos, no frame (GR00T's loader resizes them)",
+    "lingbot-va": "its latents are made at --size HxW (Wan2.2's input, as LingBot-VA resizes), its videos linked",
+}
+
+
+def frames_of(args: argparse.Namespace) -> ExportFrames:
+    """The `--frame-size` / `--frame-fit` of an `eidata export` call (pydantic's ValidationError names the field)."""
+    return ExportFrames.model_validate(job_values(args, FRAME_OPTIONS, ExportFrames))
+
+
 def cli_export(args: argparse.Namespace) -> int:
     module_name = EXPORT_FORMATS.get(args.format)
     if module_name is None:
         print(f"eidata export: unknown format {args.format!r}; known: {sorted(EXPORT_FORMATS)}", file=sys.stderr)
+        return 2
+    given = [o.names[0] for o in FRAME_OPTIONS if getattr(args, o.dest, None) is not None]
+    if given and args.format in NO_FRAMES:
+        why = NO_FRAMES[args.format]
+        print(f"eidata export: {' and '.join(given)} do not apply to --format {args.format}: {why}", file=sys.stderr)
         return 2
     return int(importlib.import_module(module_name).cli(args))

@@ -30,7 +30,7 @@ from adapters.storage.urls import StorageError
 from ingest.storage.corpus import Corpus, read_corpus
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
-from jobs.export import PathOrUrl
+from jobs.export import PathOrUrl, frames_of
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves, groups_line, manifest_groups
 from jobs.export.lerobot_v3.plan import ExportPlan, PlanError, dataset_plan, manifest_plan
@@ -40,6 +40,7 @@ from jobs.runtime.options import Opt, job_values
 from jobs.runtime.stage import Stage, Usage
 from schemas.canonical import ACTION
 from schemas.corpus import find_datasets
+from schemas.export_frames import ExportFrames
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
 from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON
@@ -89,6 +90,8 @@ def _fill(
         writer.abort()
         raise
     report = {"fingerprint": fp, "skipped": dict(plan.skipped), "notes": plan.notes}
+    if plan.resizing is not None and plan.resizing.episodes:
+        report["resized"] = plan.resizing.record()
     (root / MARKER).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return info
 
@@ -116,8 +119,9 @@ def export_corpus(
     returns name -> (status, detail). Either may be a bucket URL (`storage`: its options; else the AWS environment
     decides)."""
     job = V30ExportJob(root=root, out=out, **options)
-    settings = job.model_dump(exclude={"root", "out", "manifest"})
-    layout, manifest, results = {k: settings[k] for k in ("keep_nd", "caption_as_task")}, job.manifest, {}
+    settings = job.model_dump(mode="json", exclude={"root", "out", "manifest"})
+    layout = {k: settings[k] for k in ("keep_nd", "caption_as_task")} | {"frames": job.frames}
+    manifest, results = job.manifest, {}
     with read_corpus(root, storage, meta=True) as corpus, open_tree(out, storage, "export-lerobot-v3") as tree:
         if manifest is not None:
             mdir = corpus.root / "manifests" / manifest
@@ -139,13 +143,13 @@ def export_corpus(
                 skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
                 for note in plan.notes:  # what the one dataset could not hold: said, not only logged at debug level
                     log.warning("%s: %s", name, note)
-                results[name] = (status, f"{len(plan.episodes)} episodes, skipped: {skipped}")
+                results[name] = (status, f"{len(plan.episodes)} episodes, skipped: {skipped}{_resized(plan)}")
             return results
         for ds in find_datasets(corpus.root):
             rel = ds.relative_to(corpus.root / "datasets").as_posix()
             try:
                 plan = dataset_plan(corpus, ds, rel, job.cameras, **layout)
-                said = "".join(f"; {n}" for n in plan.notes)  # e.g. the native command exported as the action
+                said = "".join(f"; {n}" for n in plan.notes) + _resized(plan)  # e.g. the native command as action
                 results[rel] = (export_plan(plan, corpus, tree, rel, settings), f"{len(plan.episodes)} episodes{said}")
             except (
                 PlanError,
@@ -156,6 +160,12 @@ def export_corpus(
                 log.error("%s: %s", rel, e)
                 results[rel] = ("error", f"{type(e).__name__}: {e}")
         return results
+
+
+def _resized(plan: ExportPlan) -> str:
+    """The plan's one line on the frames it resizes (`jobs/export/resize.py`), as a part of its result's detail."""
+    line = plan.resizing.line() if plan.resizing is not None else None
+    return f"; {line}" if line else ""
 
 
 class V30ExportJob(BaseModel):
@@ -180,8 +190,11 @@ class V30ExportJob(BaseModel):
     version: Version = Field("v3.0", description="the LeRobot format written: --format lerobot-v3 or lerobot-v21")
     allow_dropped_sources: bool = Field(
         False,
-        description="a manifest export that would leave out a whole source (no camera it can fill, another camera "
-        "size) writes the others instead of failing; the sources left out are said",
+        description="a manifest export that would leave out a whole source (no camera it can fill) writes the "
+        "others instead of failing; the sources left out are said",
+    )
+    frames: ExportFrames = Field(
+        default_factory=ExportFrames, description="every exported camera's frame size (--frame-size, --frame-fit)"
     )
 
 
@@ -207,6 +220,7 @@ def build_job(args: argparse.Namespace) -> V30ExportJob:
     version = FORMAT_VERSIONS[args.format]
     return V30ExportJob.model_validate(
         {"root": args.root, "out": args.out, "cameras": args.cameras, "version": version, **values}
+        | {"frames": frames_of(args)}
     )
 
 
