@@ -18,18 +18,14 @@ manifest across sources whose cameras differ in size becomes one dataset without
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from schemas.image_size import Fit, FrameFit, Interpolation
-
-__all__ = ["HW", "LARGEST", "MOST_COMMON", "ExportFrames", "Fit", "size_text"]
+from schemas.image_size import Fit, FrameFit, Interpolation, checked_color, checked_size
 
 MOST_COMMON = "most-common"
 LARGEST = "largest"
-_SIZE = re.compile(r"(\d+)x(\d+)")
 BLACK = (0, 0, 0)
 
 HW = tuple[int, int]  # (height, width), as a video feature's shape starts
@@ -61,23 +57,12 @@ class ExportFrames(BaseModel):
     @field_validator("size")
     @classmethod
     def _size(cls, v: str) -> str:
-        v = v.strip().lower()
-        if v in (MOST_COMMON, LARGEST):
-            return v
-        m = _SIZE.fullmatch(v)
-        if m is None:
-            raise ValueError(f"size must be {MOST_COMMON}, {LARGEST} or WIDTHxHEIGHT such as 224x224, got {v!r}")
-        w, h = int(m[1]), int(m[2])
-        if w < 2 or h < 2 or w % 2 or h % 2:
-            raise ValueError(f"size {v}: width and height must be even and >= 2 (yuv420p video), got {w}x{h}")
-        return v
+        return checked_size(v, (MOST_COMMON, LARGEST))
 
     @field_validator("pad_color")
     @classmethod
     def _color(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
-        if any(not 0 <= c <= 255 for c in v):
-            raise ValueError(f"pad_color components must be 0..255, got {list(v)}")
-        return v
+        return checked_color(v)
 
     def target(self, sizes: Counter[HW]) -> HW:
         """The (height, width) of one camera given how many episodes hold it at each size."""

@@ -11,13 +11,14 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
 from ingest.storage.corpus import corpus_where
 from jobs.runtime.options import Opt, job_values
-from schemas.export_frames import ExportFrames, Fit
+from schemas.export_frames import ExportFrames
+from schemas.image_size import Fit
 
 # a job model's corpus or output: a folder, or a bucket URL kept as text (a Path would fold `s3://` into `s3:/`)
 PathOrUrl = Annotated[Path | str, BeforeValidator(corpus_where)]
@@ -44,9 +45,10 @@ NO_FRAMES = {
 }
 
 
-def frames_of(args: argparse.Namespace) -> ExportFrames:
-    """The `--frame-size` / `--frame-fit` of an `eidata export` call (pydantic's ValidationError names the field)."""
-    return ExportFrames.model_validate(job_values(args, FRAME_OPTIONS, ExportFrames))
+def frame_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The `--frame-size` / `--frame-fit` given to an `eidata export` call, as the fields of `ExportFrames` that a
+    format's job model validates under its own field (a bad value's error then names `frames.size`)."""
+    return job_values(args, FRAME_OPTIONS, ExportFrames)
 
 
 def cli_export(args: argparse.Namespace) -> int:

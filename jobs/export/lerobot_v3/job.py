@@ -30,7 +30,7 @@ from adapters.storage.urls import StorageError
 from ingest.storage.corpus import Corpus, read_corpus
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
-from jobs.export import PathOrUrl, frames_of
+from jobs.export import PathOrUrl, frame_values
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves, groups_line, manifest_groups
 from jobs.export.lerobot_v3.plan import ExportPlan, PlanError, dataset_plan, manifest_plan
@@ -220,7 +220,7 @@ def build_job(args: argparse.Namespace) -> V30ExportJob:
     version = FORMAT_VERSIONS[args.format]
     return V30ExportJob.model_validate(
         {"root": args.root, "out": args.out, "cameras": args.cameras, "version": version, **values}
-        | {"frames": frames_of(args)}
+        | {"frames": frame_values(args)}
     )
 
 

@@ -1,5 +1,6 @@
 """One LeRobot v2.1 dataset written from the tiny corpus's manifest (conftest.py) in the consumer layout: a data file
-and a byte-identical mp4 per episode (the clip's, at another size, resized), renumbered indices, the plan's episode columns in episodes.jsonl, the source's
+and a byte-identical mp4 per episode (the clip's, at another size, resized),
+renumbered indices, the plan's episode columns in episodes.jsonl, the source's
 episode stats where the values are the source's and per-dimension stats for the flattened keypoints; lerobot 0.3.3 and
 lerobot 0.6.1's converter take it (`test_clients.py`)."""
 
