@@ -86,13 +86,14 @@ class QuarantinedPart:
 
 @dataclass(frozen=True)
 class PosedCamera:
-    """The camera a moving-camera episode's trajectory poses, as stored: its intrinsics in pixels of its stored
-    frames, their size, and the (N, 9) trajectory (position + 6D rotation, OpenCV axes) of the episode's frames."""
+    """The camera a moving-camera episode's trajectory poses, as stored (`ingest.canonical.posed`): its lens in pixels
+    of its stored frames (any `schemas.camera_model`), the (N, 9) trajectory (position + 6D rotation, OpenCV axes) of
+    the episode's frames, and the fraction of the raw episode's hand samples that lie outside its video (None: no hand
+    sample)."""
 
-    K: np.ndarray
-    width: int
-    height: int
+    lens: CameraModel
     trajectory: np.ndarray
+    hands_past_video: float | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import os
 import sys
 import tomllib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -92,6 +93,15 @@ def cli_inspect(args: argparse.Namespace) -> int:
     return 1 if any(q.severity == "error" for q in meta.quirks) else 0
 
 
+def _dry(args: argparse.Namespace) -> AbstractContextManager[None]:
+    """A `--dry-run` command runs with its corpus and output folders refusing writes (`jobs.runtime.dry_run`)."""
+    if not getattr(args, "dry_run", False):
+        return nullcontext()
+    from jobs.runtime.dry_run import local_folders, refusing_writes
+
+    return refusing_writes(local_folders(getattr(args, a, None) for a in ("root", "out")))
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Every subcommand; with `only`, the options of that one alone (the others' modules are not imported)."""
     p = argparse.ArgumentParser(prog="eidata", description="Ingest and curate embodied-AI corpora (LeRobot v2.1).")
@@ -137,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        with stops.armed():  # SIGTERM and Ctrl-C end the command with one line and 143 / 130 (jobs.runtime.stops)
+        with stops.armed(), _dry(args):  # SIGTERM and Ctrl-C: one line and 143 / 130 (jobs.runtime.stops)
             status = int(_load(COMMANDS[args.command].run)(args))
             sys.stdout.flush()  # here, not at exit: a reader gone (`| head`) is the branch below, not a traceback
             return status

@@ -63,8 +63,9 @@ class _CatalogCore(BaseModel):
     )
     camera_models: list[str] = Field(
         default_factory=list,
-        description="each camera's lens model, in the order of cameras (`schemas.camera_model`): kannala_brandt (a "
-        "fisheye, its coefficients in the lineage's camera_models), pinhole, or none (the source gave no intrinsics)",
+        description="each camera's lens model, in the order of cameras (`schemas.camera_model`): kannala_brandt or "
+        "fisheye624 (fisheyes, their coefficients in the lineage's camera_models), pinhole, or none (the source gave "
+        "no intrinsics)",
     )
     success: bool | None = Field(None, description="whether the source marks the demonstration a success; null: unsaid")
     raw_path: str = Field(description="the raw file or folder it was read from (as the spec's root names it)")

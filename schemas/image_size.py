@@ -49,6 +49,28 @@ class Fit(StrEnum):
 Interpolation = Literal["area", "bilinear", "bicubic", "lanczos"]
 
 
+def checked_size(v: str, words: tuple[str, ...]) -> str:
+    """A size option's value: one of `words`, or WIDTHxHEIGHT with both even (yuv420p video); ValueError else."""
+    v = v.strip().lower()
+    if v in words:
+        return v
+    m = _SIZE.fullmatch(v)
+    if m is None:
+        said = " or ".join(repr(w) for w in words)
+        raise ValueError(f"size must be {said} or WIDTHxHEIGHT such as 224x224, got {v!r}")
+    w, h = int(m[1]), int(m[2])
+    if w < 2 or h < 2 or w % 2 or h % 2:
+        raise ValueError(f"size {v}: width and height must be even and >= 2 (yuv420p video), got {w}x{h}")
+    return v
+
+
+def checked_color(v: tuple[int, int, int]) -> tuple[int, int, int]:
+    """An RGB fill, each component 0..255; ValueError else."""
+    if any(not 0 <= c <= 255 for c in v):
+        raise ValueError(f"pad_color components must be 0..255, got {list(v)}")
+    return v
+
+
 class ImageSize(BaseModel):
     """One camera's stored size and how a frame fits it."""
 
@@ -67,23 +89,12 @@ class ImageSize(BaseModel):
     @field_validator("size")
     @classmethod
     def _size(cls, v: str) -> str:
-        v = v.strip().lower()
-        if v == NATIVE:
-            return v
-        m = _SIZE.fullmatch(v)
-        if m is None:
-            raise ValueError(f"size must be 'native' or WIDTHxHEIGHT such as 224x224, got {v!r}")
-        w, h = int(m[1]), int(m[2])
-        if w < 2 or h < 2 or w % 2 or h % 2:
-            raise ValueError(f"size {v}: width and height must be even and >= 2 (yuv420p video), got {w}x{h}")
-        return v
+        return checked_size(v, (NATIVE,))
 
     @field_validator("pad_color")
     @classmethod
     def _color(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
-        if any(not 0 <= c <= 255 for c in v):
-            raise ValueError(f"pad_color components must be 0..255, got {list(v)}")
-        return v
+        return checked_color(v)
 
     @property
     def hw(self) -> tuple[int, int] | None:

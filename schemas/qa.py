@@ -46,7 +46,18 @@ class QAConfig(BaseModel):
         0.9, ge=0, le=1, description="frames whose hand keypoints lie (mostly) in front of the camera, at least"
     )
     min_in_image_fraction: float = Field(
-        0.5, ge=0, le=1, description="frames whose hand keypoints project (mostly) inside the image, at least"
+        0.5,
+        ge=0,
+        le=1,
+        description="frames whose hand keypoints project (mostly) inside the image through the camera's lens, at"
+        " least (per episode and per dataset: `ingest/qa/bounds.toml` says why)",
+    )
+    max_past_video_fraction: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="the raw episode's hand samples more than a frame period outside its video, at most (per episode"
+        " and per dataset: `ingest/qa/bounds.toml` says why)",
     )
     min_ahead_fraction: float = Field(
         0.5,
@@ -128,7 +139,14 @@ class QARecord(BaseModel):
         " front of it",
     )
     hands_in_image: float | None = Field(
-        None, description="fraction of those frames whose keypoints mostly project inside the image"
+        None,
+        description="fraction of those frames whose keypoints mostly project inside the image, through the camera's"
+        " lens model (`schemas.camera_model`: pinhole, Kannala-Brandt, FISHEYE624)",
+    )
+    hands_past_video: float | None = Field(
+        None,
+        description="fraction of the raw episode's hand samples more than a frame period before the posed camera's"
+        " first frame or after its last (left out of the episode: its span stops at the video's ends)",
     )
     hands_ahead: float | None = Field(
         None, description="egocentric: fraction of tracked wrists ahead of the wearer (x > 0 in the reference frame)"

@@ -22,8 +22,12 @@ coefficients plus the mean pose, `flat_hand_mean=False`); without them the UmeTr
 World and camera: the world's up axis per headset (`WORLD_UP`: Aria Z-up, Quest 3 Y-up; `HandSignals.up_world`,
 `metadata["world_up"]`); the camera is the sensor's (Aria `camera-rgb`, Quest 3 `camera-slam-left`), OpenCV axes
 (`camera_convention = "opencv"`). The cameras are fisheyes (Aria `FisheyeRadTanThinPrism`: f, cx, cy, 12
-distortion terms; Quest 3 `FISHEYE624`: fx, fy, cx, cy, 12), so no pinhole matrix is given: the model and its
-parameters go to `metadata["camera_calibration"]`. A headset other than Aria or Quest 3 is refused (field `headset`).
+distortion terms; Quest 3 `FISHEYE624`: fx, fy, cx, cy, 12), so no pinhole matrix is given: the RGB camera carries its
+lens as `schemas.camera_model.Fisheye624Camera` in the pixels of its stream (`CameraSource.camera_model`: the lineage's
+`camera_models`, the catalog's column, the hand projection check), and `metadata["camera_calibration"]` keeps the
+file's model name and parameters as given. A calibration whose principal point falls outside the stream's picture (made
+for another size) fails the episode naming the file (field `calibration`). A headset other than Aria or Quest 3 is
+refused (field `headset`).
 
 Video (`adapters/hot3d/video.py`): an Aria `recording.vrs` gives RGB stream 214-1 as camera `camera-rgb`
 (`Camera.head`) through projectaria_tools (imported only then), on TIME_CODE, unrotated and not undistorted; Quest 3
@@ -173,7 +177,7 @@ class Hot3DAdapter(SourceAdapter):
             "headset/T_world_device": Stream(secs(dev_ts), world_from_device, unit="se3_4x4", frame=WORLD)
         }
         camera = Stream(secs(dev_ts), world_from_device @ calib.device_from_camera, unit="se3_4x4", frame=WORLD)
-        cameras, video = self._video(seq, ep, headset, calib.label, int(dev_ts[0]), int(dev_ts[-1]), secs)
+        cameras, video = self._video(seq, ep, headset, calib, int(dev_ts[0]), int(dev_ts[-1]), secs)
         signals = HandSignals(frame=WORLD, apply_offset=False, up_world=up, camera=camera, camera_convention="opencv")
         for hand, side in enumerate(SIDES):
             if hand not in tracks:
@@ -242,10 +246,17 @@ class Hot3DAdapter(SourceAdapter):
         return poses
 
     def _video(
-        self, seq: Location, ep: str, headset: str, label: str, first_ns: int, last_ns: int, secs: Callable
+        self,
+        seq: Location,
+        ep: str,
+        headset: str,
+        calib: CameraCalibration,
+        first_ns: int,
+        last_ns: int,
+        secs: Callable,
     ) -> tuple[dict[str, CameraSource], str | dict[str, Any]]:
-        """The RGB camera of an Aria `recording.vrs` over the ground truth's span, and what `metadata["video"]`
-        says: the stream read, or why there is none."""
+        """The RGB camera of an Aria `recording.vrs` over the ground truth's span, with its lens from `calib`, and
+        what `metadata["video"]` says: the stream read, or why there is none."""
         path = seq / VRS_FILE
         if headset_kind(headset) == "quest3":
             return {}, QUEST_NO_VIDEO if path.is_file() else NO_RECORDING
@@ -256,10 +267,15 @@ class Hot3DAdapter(SourceAdapter):
         except VideoError as e:
             raise self.error(f"{VRS_FILE}: {e}", file=path, episode=ep, field=e.field) from e
         camera = AriaRgbCamera(path, index, secs(codes), height, width, episode=ep)
+        try:
+            camera.camera_model = calib.lens(width, height)
+        except ValueError as e:
+            msg = f"{calib.label} calibration for a {width}x{height} px stream: {e}"
+            raise self.error(msg, file=seq / ARIA_CALIBRATION, episode=ep, field="calibration") from e
         info = {
             "file": VRS_FILE,
             "stream": RGB_STREAM,
-            "label": label,
+            "label": calib.label,
             "frames": len(index),
             "time_domain": "TIME_CODE",
             "size": [height, width],

@@ -27,6 +27,7 @@ from scipy.spatial.transform import Rotation
 
 from adapters.storage import bounds
 from adapters.storage.location import Location
+from schemas.camera_model import Fisheye624Camera
 
 POSE_COLUMNS = ("object_uid", "timestamp[ns]", "t_wo_x[m]", "t_wo_y[m]", "t_wo_z[m]", "q_wo_w", "q_wo_x", "q_wo_y",
                 "q_wo_z")  # fmt: skip
@@ -142,12 +143,24 @@ def _add_hand(track: HandTrackRows, entry: Any, ts: int, key: str, width: int, k
         track.confidence.append(float(entry.get("hand_confidence", 1.0)))
 
 
+# the projection names of the calibration files (Aria MPS `Projection.Name`, Quest 3 `projectionModelType`) that are
+# FISHEYE624: projectaria_tools' `FisheyeRadTanThinPrism<6, true, true, ...>` (`schemas.camera_model.Fisheye624Camera`)
+FISHEYE624_NAMES = frozenset({"FisheyeRadTanThinPrism", "CameraModelType.FISHEYE624", "FISHEYE624"})
+
+
 @dataclass(frozen=True)
 class CameraCalibration:
     label: str
     device_from_camera: np.ndarray  # (4,4)
     model: str
     params: tuple[float, ...]
+
+    def lens(self, width: int, height: int) -> Fisheye624Camera:
+        """The camera's lens for its `width` x `height` images (the calibration is in the pixels of the stream it
+        was made for; a principal point outside them is a calibration of another size: a ValueError)."""
+        if self.model not in FISHEYE624_NAMES:
+            raise ValueError(f"projection {self.model!r} is not FISHEYE624 ({', '.join(sorted(FISHEYE624_NAMES))})")
+        return Fisheye624Camera.from_params(self.params, width, height)
 
 
 def read_aria_calibration(path: Location, label: str = "camera-rgb") -> CameraCalibration:

@@ -9,8 +9,7 @@ with its ground truth:
   calibration scaled as projectaria_tools' `FisheyeRadTanThinPrism::scaleParams` does: f x s, c -> s (c + 0.5) - 0.5).
   A background whose red grows to the right and green downwards, blue 40 + (3 k mod 210) (the frame's number), a
   white disc where the left wrist projects and a black one where the right wrist does, through the Aria RGB fisheye
-  model (projectaria_tools `core/calibration/camera_projections/FisheyeRadTanThinPrism.h`, 6 radial terms,
-  tangential and thin-prism terms, one focal length)."""
+  model (`schemas.camera_model.Fisheye624Camera`: projectaria_tools' `FisheyeRadTanThinPrism`, one focal length)."""
 
 from __future__ import annotations
 
@@ -20,6 +19,7 @@ import cv2
 import numpy as np
 
 from adapters.synthetic.aria_recording import write_aria_rgb
+from schemas.camera_model import Fisheye624Camera
 
 SENSOR, SIDE = 1408, 352
 LEAD = 5
@@ -31,22 +31,6 @@ DISC_PX = 7
 def scale_params(params: tuple[float, ...], scale: float) -> tuple[float, ...]:
     f, cx, cy, *rest = params
     return (f * scale, scale * (cx + 0.5) - 0.5, scale * (cy + 0.5) - 0.5, *rest)
-
-
-def project(params: tuple[float, ...], p_cam: np.ndarray) -> np.ndarray:
-    """(N,3) points in the camera frame (z ahead) -> (N,2) pixels (u right, v down), FISHEYE624 with one focal."""
-    f, cx, cy = params[:3]
-    k, p, s = np.asarray(params[3:9]), np.asarray(params[9:11]), np.asarray(params[11:15])
-    ab = p_cam[:, :2] / p_cam[:, 2:3]
-    r = np.linalg.norm(ab, axis=1, keepdims=True)
-    th = np.arctan(r)
-    radial = 1 + sum(k[i] * th ** (2 * i + 2) for i in range(6))
-    xr = radial * np.where(r > 1e-12, th / np.maximum(r, 1e-12), 1.0) * ab
-    rd2 = np.sum(xr**2, axis=1, keepdims=True)
-    uv = xr + 2 * (xr @ p)[:, None] * xr + rd2 * p
-    uv[:, 0] += s[0] * rd2[:, 0] + s[1] * rd2[:, 0] ** 2
-    uv[:, 1] += s[2] * rd2[:, 0] + s[3] * rd2[:, 0] ** 2
-    return f * uv + np.array([cx, cy])
 
 
 def device_ns(timecode_ns: int, t0_ns: int) -> int:
@@ -72,7 +56,8 @@ def write_recording(
     """Write `path`; return hand -> (T,2) wrist pixels of ground-truth frames 0..T-1."""
     n = len(world_from_camera)
     R, t = world_from_camera[:, :3, :3], world_from_camera[:, :3, 3]
-    pixels = {hand: project(params, np.einsum("tji,tj->ti", R, wrist[:, :3, 3] - t)) for hand, wrist in wrists.items()}
+    lens = Fisheye624Camera.from_params(params, SIDE, SIDE)
+    pixels = {hand: lens.project(np.einsum("tji,tj->ti", R, wrist[:, :3, 3] - t)) for hand, wrist in wrists.items()}
     codes = [t0_ns + round(k * 1e9 / 30) for k in range(-LEAD, n + LEAD)]
     images = [
         frame_image(k, {h: px[k] for h, px in pixels.items()} if 0 <= k < n else None) for k in range(-LEAD, n + LEAD)

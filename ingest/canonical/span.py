@@ -28,7 +28,8 @@ from ingest.canonical.natives import (
     resample_natives,
     stream_window,
 )
-from ingest.episode import CanonicalEpisode, Evidence, PosedCamera, ResampledCamera, SpanRejection
+from ingest.canonical.posed import posed_camera
+from ingest.episode import CanonicalEpisode, Evidence, ResampledCamera, SpanRejection
 from ingest.frames import pose_to_pos_rot6d
 from ingest.qa.idle import idle_cut
 from ingest.qa.validity import ValidityReport, check_validity
@@ -367,7 +368,9 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
             tag=tag,
             limits=spec.validity.limits_for(ctx.emb.name),
             keypoint_slots=None if ctx.human else ctx.emb.keypoint_slots(mask),
-            camera=_posed(ctx, span, a, b),
+            camera=posed_camera(
+                ctx.raw, ctx.sig, ctx.wrists, span.cameras, None if span.traj is None else span.traj[a:b]
+            ),
         ),
     )
 
@@ -381,19 +384,6 @@ def _state_natives(ctx: EpisodeContext, span: Span, a: int, b: int) -> np.ndarra
     keys = tuple(f"{k}." for k in ctx.raw.states)
     cols = [i for i, n in enumerate(nat.state_names) if n.startswith(keys)]
     return nat.state[a:b, cols] if cols else None
-
-
-def _posed(ctx: EpisodeContext, span: Span, a: int, b: int) -> PosedCamera | None:
-    """The camera frames [a, b) of a moving camera's trajectory pose, as stored (resized, padded or cropped like its
-    frames), for the judging step's geometry QA; None without a trajectory or intrinsics."""
-    posed = _posed_camera(ctx.raw, ctx.sig) if span.traj is not None else None
-    if posed is None or span.traj is None:
-        return None
-    cams = span.cameras.values()
-    stored = next((c for c in cams if c.source is posed), ResampledCamera(posed, np.zeros(0, int)))
-    K, (h, w) = stored.intrinsics, stored.shape
-    assert K is not None  # `_posed_camera` picks a camera with intrinsics
-    return PosedCamera(K, w, h, span.traj[a:b])
 
 
 def _task_text(raw: RawEpisode) -> str:
@@ -412,12 +402,3 @@ def _segments(raw: RawEpisode, native_fps: float | None, start_s: float, n: int,
             extra = seg.model_extra or {}
             out.append(ActionSegment(start_frame=a, end_frame=b, action_text=seg.action_text, **extra))
     return out
-
-
-def _posed_camera(raw: RawEpisode, sig: HandSignals) -> CameraSource | None:
-    """The camera whose poses `sig.camera` are (the same stream in `raw.camera_poses`), when it has intrinsics."""
-    for name, poses in raw.camera_poses.items():
-        cam = raw.cameras.get(name)
-        if poses is sig.camera and cam is not None and cam.intrinsics is not None:
-            return cam
-    return None

@@ -1,5 +1,7 @@
 """QA per dataset, pure: what one dataset's episodes say together, each finding naming its value and threshold.
 
+- Geometry, per episode: the bounds marked with a tier in `bounds.toml` (hands in the picture, hands past the video)
+  lower the episode itself (`episode_verdicts`, called by the judging step).
 - Geometry: the episodes' `QARecord`s pooled (fractions frame-weighted, histograms summed, percentiles and sizes the
   median over episodes, robust to one odd episode; gripper extremes and the worst episode's action/state errors: the
   delta action reproduces the next state exactly or the dataset is inconsistent), compared with a `QAConfig`.
@@ -23,7 +25,7 @@ from pydantic import BaseModel, Field
 from ingest.qa.findings import episode_findings
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.qa import APPROACH_BINS, DatasetFinding, Finding, QAConfig, QARecord
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, TierVerdict
 
 LISTED = 3  # episodes named per finding (the worst first)
 
@@ -87,8 +89,8 @@ def dataset_findings(tasks: list[str], lengths: list[int], config: BehaviourConf
     return out
 
 
-FRACTIONS = ("hands_in_front", "hands_in_image", "hands_ahead", "hands_below_eyes", "approach_down", "approach_side",
-             "approach_up", "left_of_right")  # fmt: skip
+FRACTIONS = ("hands_in_front", "hands_in_image", "hands_past_video", "hands_ahead", "hands_below_eyes",
+             "approach_down", "approach_side", "approach_up", "left_of_right")  # fmt: skip
 MEDIANS = ("speed_p50", "speed_p95", "speed_p99", "acc_p50", "acc_p95", "acc_p99", "hand_length", "bone_length_cv",
            "gripper_p5", "gripper_p95", "speed_limit", "acc_limit")  # fmt: skip
 
@@ -127,16 +129,41 @@ def _pct(x: float) -> str:
 
 
 class Bound(NamedTuple):
-    """An invariant with one bound (`bounds.toml`, which says what each field is)."""
+    """An invariant with one bound (`bounds.toml`, which says what each field is); `tier`: it also judges each
+    episode, lowering one past it to this tier."""
 
     measured: str
     limit: str
     kind: Literal["min", "max"]
     message: str
+    tier: QualityTier | None = None
+
+    def crossed(self, record: QARecord, config: QAConfig) -> tuple[float, float] | None:
+        """(measured, threshold) when `record` is past the bound; None when within it or not measured."""
+        v, t = getattr(record, self.measured), getattr(config, self.limit)
+        return (v, t) if v is not None and (v < t if self.kind == "min" else v > t) else None
 
 
 _BOUNDS_TOML = resources.files("ingest.qa").joinpath("bounds.toml").read_text(encoding="utf-8")
-BOUNDS = tuple(Bound(**b) for b in tomllib.loads(_BOUNDS_TOML)["bound"])
+BOUNDS = tuple(
+    Bound(**{**b, "tier": QualityTier(b["tier"]) if "tier" in b else None})
+    for b in tomllib.loads(_BOUNDS_TOML)["bound"]
+)
+
+
+def episode_verdicts(record: QARecord, config: QAConfig) -> list[TierVerdict]:
+    """The verdicts of the bounds that judge each episode (`tier` in bounds.toml) on one episode's record, each with
+    its code (`qa_<field>`, which a curator may overrule) and the message naming the value and the threshold."""
+    out = []
+    for b in BOUNDS:
+        if b.tier is not None and (hit := b.crossed(record, config)) is not None:
+            v, t = hit
+            out.append(
+                TierVerdict(
+                    tier=b.tier, reason=f"qa_{b.measured}: {b.message.format(v=v, t=t)}", code=f"qa_{b.measured}"
+                )
+            )
+    return out
 
 
 def geometry_findings(summary: DatasetQA, config: QAConfig) -> list[DatasetFinding]:
@@ -148,9 +175,8 @@ def geometry_findings(summary: DatasetQA, config: QAConfig) -> list[DatasetFindi
         out.append(DatasetFinding(code=f"qa_{code}", value=value, threshold=threshold, message=message))
 
     for b in BOUNDS:
-        v, t = getattr(r, b.measured), getattr(c, b.limit)
-        if v is not None and (v < t if b.kind == "min" else v > t):
-            fail(b.measured, v, t, b.message.format(v=v, t=t))
+        if (hit := b.crossed(r, c)) is not None:
+            fail(b.measured, *hit, b.message.format(v=hit[0], t=hit[1]))
     for p99, what, limit, ratio, unit in (
         (r.speed_p99, "speed", r.speed_limit, c.max_speed_ratio, "m/s"),
         (r.acc_p99, "acceleration", r.acc_limit, c.max_acc_ratio, "m/s^2"),

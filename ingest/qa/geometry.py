@@ -2,18 +2,16 @@
 
 Each invariant is a pure function of arrays; `measure` runs them all. Inputs follow the canonical layout
 (`schemas.canonical`): state and action (N, 50) with the embodiment mask, keypoints (N, 2, 21, 3) MANO-21 in metres,
-positions in a frame with z up and y left. Camera convention: OpenCV axes (x right, y down, +z the viewing
-direction), the one canonicalize stores a moving camera's trajectory in (`ingest.canonical.decouple.as_opencv`);
-`K` a pinhole matrix in pixels with pixel centres at integer coordinates.
+positions in a frame with z up and y left. The hands in view of the camera, through its own lens model, are
+`ingest.qa.projection`'s (its docstring has the figures).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from ingest.frames import se3, se3_inverse
+from ingest.qa.projection import CameraView, view_fractions
+from ingest.qa.rotations import rotations
 from ingest.qa.validity import present_hands
 from schemas.canonical import BONES, GRIPPER, MANO21_NAMES, WRIST_POS, WRIST_ROT6D, bone_lengths, hand_dims
 from schemas.canonicalize import KinematicLimits
@@ -21,71 +19,6 @@ from schemas.qa import APPROACH_BIN_DEG, APPROACH_BINS, QAConfig, QARecord
 
 MIDDLE_CHAIN = tuple(range(4 * 2, 4 * 3))  # the middle finger's bones: wrist -> middle1 -> ... -> middle_tip
 assert MANO21_NAMES[BONES[MIDDLE_CHAIN[-1]][1]] == "middle_tip" and BONES[MIDDLE_CHAIN[0]][0] == 0
-
-
-@dataclass(frozen=True)
-class CameraView:
-    """The camera that filmed the hands: intrinsics, image size and its pose per frame in the keypoints' frame."""
-
-    K: np.ndarray  # (3,3) pixels
-    width: int
-    height: int
-    ref_from_camera: np.ndarray  # (N,4,4) in OpenCV axes
-
-    @classmethod
-    def from_trajectory(cls, K: np.ndarray, width: int, height: int, trajectory: np.ndarray) -> CameraView:
-        """From a stored (N, 9) camera trajectory (position + 6D rotation, OpenCV axes) and the camera's intrinsics."""
-        traj = np.asarray(trajectory, np.float64)
-        poses = se3(rotations(traj[:, 3:]), traj[:, :3])  # a degenerate rotation is a NaN pose: that frame is skipped
-        return cls(np.asarray(K, np.float64), int(width), int(height), poses)
-
-    def points_in_camera(self, points_ref: np.ndarray) -> np.ndarray:
-        """(N, ..., 3) points of the reference frame -> the same points in the OpenCV camera frame of each frame."""
-        cam_from_ref = se3_inverse(self.ref_from_camera)
-        pts = np.asarray(points_ref, np.float64).reshape(len(cam_from_ref), -1, 3)
-        cam = pts @ np.swapaxes(cam_from_ref[:, :3, :3], 1, 2) + cam_from_ref[:, None, :3, 3]  # batched, no einsum
-        return cam.reshape(np.shape(points_ref))
-
-
-def view_fractions(
-    points_cam: np.ndarray, valid: np.ndarray, K: np.ndarray, width: int, height: int, min_depth: float = 0.01
-) -> tuple[float | None, float | None]:
-    """(fraction of frames whose valid points are mostly in front of the camera, fraction whose valid points mostly
-    project inside the image) for (N, P, 3) OpenCV camera-frame points; frames without a valid point do not count.
-    None when no frame has one."""
-    z = points_cam[..., 2]
-    counted = valid.any(axis=1)
-    if not counted.any():
-        return None, None
-    front = valid & (z > min_depth)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = K[0, 0] * points_cam[..., 0] / z + K[0, 1] * points_cam[..., 1] / z + K[0, 2]
-        v = K[1, 1] * points_cam[..., 1] / z + K[1, 2]
-    inside = front & (u >= -0.5) & (u < width - 0.5) & (v >= -0.5) & (v < height - 0.5)
-    n_valid = valid.sum(axis=1)[counted]
-    in_front = 2 * front.sum(axis=1)[counted] > n_valid
-    in_image = 2 * inside.sum(axis=1)[counted] > n_valid
-    return float(in_front.mean()), float(in_image.mean())
-
-
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a x b over the last axis (np.cross costs more in axis bookkeeping than in arithmetic at these sizes)."""
-    ax, ay, az = a[..., 0], a[..., 1], a[..., 2]
-    bx, by, bz = b[..., 0], b[..., 1], b[..., 2]
-    return np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
-
-
-def rotations(rot6d: np.ndarray) -> np.ndarray:
-    """(..., 6) -> (..., 3, 3) by the Gram-Schmidt of `frames.rot6d_to_matrix`, but NaN for a non-finite, zero or
-    parallel-column row instead of an error: one bad frame is one NaN, not a failed episode."""
-    a1, a2 = np.asarray(rot6d[..., :3], np.float64), np.asarray(rot6d[..., 3:], np.float64)
-    n1 = np.linalg.norm(a1, axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        b1 = a1 / np.where(n1 > 1e-9, n1, np.nan)
-        a2 = a2 - np.sum(b1 * a2, axis=-1, keepdims=True) * b1
-        n2 = np.linalg.norm(a2, axis=-1, keepdims=True)
-        b2 = a2 / np.where(n2 > 1e-9, n2, np.nan)
-    return np.stack([b1, b2, _cross(b1, b2)], axis=-1)
 
 
 def approach_stats(axes: np.ndarray, top_down_max_deg: float) -> tuple[float, float, float, list[int]] | None:
@@ -200,11 +133,14 @@ def measure(
     if camera is not None and tracked.any():
         pts = camera.points_in_camera(kp.astype(np.float64)).reshape(n, -1, 3)
         valid = np.repeat(tracked, kp.shape[2], axis=1) & np.isfinite(pts).all(axis=2)  # no camera pose: skipped
-        front, image = view_fractions(pts, valid, camera.K, camera.width, camera.height, config.min_depth_m)
+        front, image = view_fractions(pts, valid, camera.lens, config.min_depth_m)
         out.update(hands_in_front=front, hands_in_image=image)
         # the reference frame is the wearer's at t0 (gravity-aligned: x heading, z up), origin at the eyes
         wrists = kp[:, :, 0][tracked]
         out.update(hands_ahead=float(np.mean(wrists[:, 0] > 0)), hands_below_eyes=float(np.mean(wrists[:, 2] < 0)))
+
+    if camera is not None:
+        out["hands_past_video"] = camera.hands_past_video
 
     if rot_hands:
         # approach axes: the wrist frame's z column (NaN for a non-finite or degenerate rotation)

@@ -14,8 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from ingest.episode import CanonicalEpisode, Canonicalized, QuarantinedPart, SpanRejection
-from ingest.qa.geometry import CameraView, measure
+from ingest.qa.dataset import episode_verdicts
+from ingest.qa.geometry import measure
 from ingest.qa.phase import FrameTap, assess_arrays, assess_cameras
+from ingest.qa.projection import CameraView
 from ingest.qa.quality import assess_quality
 from schemas.actions import ActionKind
 from schemas.canonical import CANONICAL_FPS
@@ -54,7 +56,7 @@ def judge(result: Canonicalized, spec: CanonicalizeSpec) -> Canonicalized:
 def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> str | None:
     """One episode's arrays judged: the quality verdicts (the source's default lowered by failure, missing actions
     (a native command that moves is an action: `schemas.actions`), idle and oscillation), geometry QA as a record
-    (judged per dataset, `eidata validate`), the idle cut as a note,
+    (judged per dataset, `eidata validate`; its hand projection bounds also per episode), the idle cut as a note,
     then the behaviour findings. Why to quarantine it, or None."""
     ev = ep.evidence
     assert ev is not None
@@ -71,7 +73,7 @@ def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> str | None:
     )
     ep.verdicts.extend(quality.verdicts)
     cam = ev.camera
-    view = None if cam is None else CameraView.from_trajectory(cam.K, cam.width, cam.height, cam.trajectory)
+    view = None if cam is None else CameraView.from_trajectory(cam.lens, cam.trajectory, cam.hands_past_video)
     ep.qa = measure(
         ep.state,
         ep.action,
@@ -84,6 +86,7 @@ def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> str | None:
         keypoint_slots=ev.keypoint_slots,
     )
     ep.qa_config = spec.qa
+    ep.verdicts.extend(episode_verdicts(ep.qa, spec.qa))  # hands out of the picture, hands past the video
     return assess_arrays(ep, CANONICAL_FPS, spec.behaviour, ev.limits.workspace, cut=ev.idle).rejected
 
 

@@ -20,6 +20,9 @@ A file above the output's multipart threshold goes in parts (`ingest.storage.mul
 most, and an mp4 or a checkpoint can be larger), completed behind a claim `<tree>/.eidata/claims/<rel>` holding its
 size and sha256; an older export's object is replaced with its claim deleted first, so the old claim never blocks the
 new bytes. One job per output: the output's lease, taken after the output's preflight and held until the end.
+
+A dry run's output (`open_tree(..., dry_run=True)`) is a `PlanTree`, the same handle made to plan: it reads, `fill`
+records a tree's estimated bytes instead of calling its writer, whatever else would change the output refuses.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +89,21 @@ class Tree:
         """The tree `tree` stays as the output holds it: what a killed write of it left is removed."""
         _clear_partials(self.root / tree)
 
+    def fill(
+        self,
+        tree: str,
+        writer: Callable[[Path], object],
+        estimate: Callable[[], int],
+        *,
+        retract: Sequence[str] = (),
+        last: Sequence[str] = (),
+    ) -> bool:
+        """Write the tree `tree` whole: `writer(folder)` into `write`'s fresh folder; True when written (a dry run's
+        output records `estimate()`, its bytes, and returns False)."""
+        with self.write(tree, retract=retract, last=last) as folder:
+            writer(folder)
+        return True
+
     @contextmanager
     def write(self, tree: str, *, retract: Sequence[str] = (), last: Sequence[str] = ()) -> Iterator[Path]:
         """A fresh folder to write the tree `tree` in whole; at the block's clean end it is the output's (`retract`
@@ -107,6 +125,52 @@ class Tree:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, final)
+
+
+class DryRunWriteError(RuntimeError):
+    """Something asked a dry run's output to change (a bug of the command: its plan must go through `fill`)."""
+
+
+class PlanTree(Tree):
+    """A dry run's output (module docstring): `inner`, the output's own handle, only read; `planned`: tree -> the
+    bytes a real run would write."""
+
+    def __init__(self, inner: Tree) -> None:
+        super().__init__(inner.root)
+        self.inner = inner
+        self.planned: dict[str, int] = {}
+
+    @property
+    def where(self) -> Path | str:
+        return self.inner.where
+
+    def read(self, rel: str) -> bytes | None:
+        return self.inner.read(rel)
+
+    def fetch(self, rel: str) -> None:
+        self.inner.fetch(rel)  # a bucket's file into its local scratch, never the output
+
+    def keep(self, tree: str) -> None:
+        """What a killed run left stays: the real run removes it."""
+
+    def fill(self, tree: str, writer: Callable[[Path], object], estimate: Callable[[], int], **_: object) -> bool:
+        self.planned[tree] = int(estimate())
+        return False
+
+    def _refuse(self, what: str) -> DryRunWriteError:
+        return DryRunWriteError(f"{self.where}: a dry run writes nothing ({what} asked)")
+
+    def write(self, tree: str, **_: object) -> Iterator[Path]:  # type: ignore[override]
+        raise self._refuse(f"write of {tree}")
+
+    def closed(self, tree: str, path: Path) -> None:
+        raise self._refuse(f"publication of {path}")
+
+    def publish_file(self, rel: str) -> None:
+        raise self._refuse(f"publication of {rel}")
+
+    def publish(self, tree: str, **_: object) -> None:  # type: ignore[override]
+        raise self._refuse(f"publication of {tree}")
 
 
 def _clear_partials(final: Path) -> None:
@@ -321,16 +385,16 @@ class BucketTree(Tree):
 
 @contextmanager
 def open_tree(
-    where: Path | str, options: StorageOptions | None = None, job: str = "export", *, lease: bool = True
+    where: Path | str, options: StorageOptions | None = None, job: str = "export", *, dry_run: bool = False
 ) -> Iterator[Tree]:
     """The output `where` of the export `job` (see the module's docstring); a bucket's is checked (bucket, credential,
-    conditional creates) and leased for the block, unless `lease` is False (a dry run: it only reads)."""
+    conditional creates) and leased for the block. A dry run's (`PlanTree`) is only read: no check, no lease."""
     if not is_remote(str(where)):
-        yield Tree(Path(where))
+        yield PlanTree(Tree(Path(where))) if dry_run else Tree(Path(where))
         return
     target = BucketTree(str(where), options, job=job)
-    if not lease:
-        yield target
+    if dry_run:
+        yield PlanTree(target)
         return
     with target:
         yield target

@@ -11,11 +11,14 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
 from ingest.storage.corpus import corpus_where
+from jobs.runtime.options import Opt, job_values
+from schemas.export_frames import ExportFrames
+from schemas.image_size import Fit
 
 # a job model's corpus or output: a folder, or a bucket URL kept as text (a Path would fold `s3://` into `s3:/`)
 PathOrUrl = Annotated[Path | str, BeforeValidator(corpus_where)]
@@ -30,9 +33,37 @@ EXPORT_FORMATS: dict[str, str] = {
 }
 
 
+# the frame size of every format that writes frames (`schemas/export_frames.py`, `jobs/export/resize.py`): flags of
+# the command, not of a format's group, so that every format reads the same two
+FRAME_OPTIONS = (
+    Opt(ExportFrames, "size", flags=("--frame-size",), unset=True),
+    Opt(ExportFrames, "fit", flags=("--frame-fit",), unset=True, words={f.value: f for f in Fit}),
+)
+# formats that write no frame: a frame size given to them is refused (exit 2) rather than ignored
+NO_FRAMES = {
+    "gr00t": "it writes meta/modality.json beside each dataset's own videos, no frame (GR00T's loader resizes them)",
+    "lingbot-va": "its latents are made at --size HxW (Wan2.2's input, as LingBot-VA resizes), its videos linked",
+    # not frameless, but one dataset per canonical dataset, each at its own size (LDA's transforms resize at load):
+    # the resize is not wired into its all-intra re-encode yet (jobs/export/lda/video.py), so refused, not ignored
+    "lda": "each exported dataset keeps its canonical frame size (one dataset per canonical dataset; LDA's own image "
+    "transforms resize at load)",
+}
+
+
+def frame_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The `--frame-size` / `--frame-fit` given to an `eidata export` call, as the fields of `ExportFrames` that a
+    format's job model validates under its own field (a bad value's error then names `frames.size`)."""
+    return job_values(args, FRAME_OPTIONS, ExportFrames)
+
+
 def cli_export(args: argparse.Namespace) -> int:
     module_name = EXPORT_FORMATS.get(args.format)
     if module_name is None:
         print(f"eidata export: unknown format {args.format!r}; known: {sorted(EXPORT_FORMATS)}", file=sys.stderr)
+        return 2
+    given = [o.names[0] for o in FRAME_OPTIONS if getattr(args, o.dest, None) is not None]
+    if given and args.format in NO_FRAMES:
+        why = NO_FRAMES[args.format]
+        print(f"eidata export: {' and '.join(given)} do not apply to --format {args.format}: {why}", file=sys.stderr)
         return 2
     return int(importlib.import_module(module_name).cli(args))

@@ -63,7 +63,7 @@ PARTS: tuple[tuple[str, slice, str | None, bool], ...] = (
 )
 TASK_ANNOTATION = "human.action.task_description"  # GR00T's usual language key, mapped onto `task_index`
 CAPTION_ANNOTATION = "eidata.caption"  # column `annotation.eidata.caption`, when a dataset has one
-Status = Literal["written", "unchanged", "skipped", "error"]
+Status = Literal["written", "to write", "unchanged", "skipped", "error"]  # "to write": a dry run's plan
 
 
 class ExportError(ValueError):
@@ -167,7 +167,9 @@ def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False
     path = root / MODALITY_PATH
     text = modality.dumps()
     status: Status = "unchanged" if path.is_file() and path.read_text(encoding="utf-8") == text else "written"
-    if status == "written" and not dry_run:
+    if status == "written" and dry_run:  # said as what it is: planned, not done
+        status = "to write"
+    elif status == "written":
         write_text_atomic(path, text)
         if ModalityJson.load(path) != modality:  # what GR00T will read is what was checked
             raise ExportError(f"{path}: reads back different from what was written")
@@ -212,7 +214,7 @@ def _summary(results: list[DatasetExport]) -> str:
     lines = []
     for r in results:
         lines.append(f"{r.status:9s} {r.dataset}")
-        if r.status in ("written", "unchanged"):
+        if r.status in ("written", "to write", "unchanged"):
             lines.append(f"          state/action: {', '.join(r.state) or '-'}")
             lines.append(f"          video: {', '.join(r.video) or '-'}; annotation: {', '.join(r.annotation)}")
         lines += [f"          note: {n}" for n in r.notes]
@@ -234,7 +236,8 @@ def _export(where: str, args: argparse.Namespace) -> list[DatasetExport]:
 
 
 def _counts(results: list[DatasetExport]) -> dict[str, int]:
-    return {s: sum(r.status == s for r in results) for s in ("written", "unchanged", "skipped", "error")}
+    counts = {s: sum(r.status == s for r in results) for s in ("written", "to write", "unchanged", "skipped", "error")}
+    return {s: n for s, n in counts.items() if n or s != "to write"}  # "to write": a dry run's
 
 
 # Exit 0 when every canonical dataset has a valid modality.json, 1 when one failed, 2 for a bad call

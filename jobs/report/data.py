@@ -227,7 +227,7 @@ def frame_strip(ds: DatasetView, count: int = 6) -> Strip | None:
     for t in strip.frame_indices:
         uv = np.full((2, 21, 2), np.nan)
         for h in strip.hands:
-            uv[h], front = project(kp[t, h], cam.ref_from_camera[t], cam.K)  # kp[t]: frame t's keypoints
+            uv[h], front = project(kp[t, h], cam.ref_from_camera[t], cam.lens)  # kp[t]: frame t's keypoints
             visible += int(front.sum())
         projected.append(uv)
     if visible == 0:

@@ -5,10 +5,11 @@ The keypoints (`observation.hand_keypoints`, (T,2,21,3)) are stored in the episo
 pose gravity-aligned (`ingest.canonical.decouple`). Drawing them on frame t needs the camera's pose at t in that frame
 and its intrinsics, both read from the dataset, never from raw source files: the trajectory `ref_from_camera` as the
 `camera.{x,y,z,rot6d_*}` columns of `observation.state.native` in OpenCV axes (x right, y down, looking along +z),
-stored when the source's camera moves; the intrinsics in the camera feature's info (`schemas.canonical.INTRINSICS_KEY`,
-pixels of the stored video), scaled to the decoded frames. When a piece is missing, or the keypoints are behind the
-camera, the strip draws them in a side panel instead, saying why. A slot the dataset's keypoint slot mask marks
-unfilled becomes NaN (`drawable_keypoints`), so neither it nor a bone touching it is drawn.
+stored when the source's camera moves; its lens from the camera feature's info, in pixels of the stored video, scaled
+to the decoded frames: the lens model (`schemas.canonical.CAMERA_MODEL_KEY`: a fisheye's Kannala-Brandt or FISHEYE624,
+projected as that model) or else the pinhole matrix (`schemas.canonical.INTRINSICS_KEY`). When a piece is missing,
+or the keypoints are behind the camera, the strip draws them in a side panel instead, saying why. A slot the dataset's
+keypoint slot mask marks unfilled becomes NaN (`drawable_keypoints`), so neither it nor a bone touching it is drawn.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 
 from ingest.frames import pos_rot6d_to_pose, se3_inverse, transform_points
+from schemas import camera_model as lenses
 from schemas.canonical import (
     BONES,
+    CAMERA_MODEL_KEY,
     HAND_KEYPOINTS,
     INTRINSICS_KEY,
     MANO21_NAMES,
@@ -30,27 +34,29 @@ from schemas.canonical import (
 )
 from schemas.lerobot import InfoJson
 
+_LENS: TypeAdapter[lenses.CameraModel] = TypeAdapter(lenses.CameraModel)
+
 CAMERA_COLUMNS = tuple(f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6))))
 assert len(MANO21_NAMES) == 21 and len(BONES) == 20  # MANO-21 bones, the geometry QA's (wrist -> each finger)
 
 
 @dataclass(frozen=True)
 class CameraModel:
-    """A pinhole camera for one episode: K (3,3) in the decoded frames' pixels, ref_from_camera (T,4,4) per frame."""
+    """One episode's camera: its lens in the decoded frames' pixels, ref_from_camera (T,4,4) per frame."""
 
-    K: np.ndarray
+    lens: lenses.CameraModel
     ref_from_camera: np.ndarray
-    source: str  # where K came from, for the report's caption
+    source: str  # where the lens came from, for the report's caption
 
 
-def project(points_ref: np.ndarray, ref_from_camera: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N,3) points of the reference frame into pixels of an OpenCV-convention camera posed `ref_from_camera`.
-    Returns (uv (N,2), in_front (N,) bool); points at or behind the image plane get NaN uv."""
+def project(
+    points_ref: np.ndarray, ref_from_camera: np.ndarray, lens: lenses.CameraModel
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N,3) points of the reference frame into pixels of an OpenCV-convention camera posed `ref_from_camera`, through
+    its lens model. Returns (uv (N,2), in_front (N,) bool); points at or behind the image plane get NaN uv."""
     cam = transform_points(se3_inverse(np.asarray(ref_from_camera, np.float64)), np.asarray(points_ref, np.float64))
-    z = cam[:, 2]
-    in_front = z > 1e-6
-    with np.errstate(divide="ignore", invalid="ignore"):
-        uv = (cam[:, :2] / z[:, None]) @ np.asarray(K[:2, :2], np.float64).T + np.asarray(K[:2, 2], np.float64)
+    in_front = cam[:, 2] > 1e-6
+    uv = lens.project(cam)
     uv[~in_front] = np.nan
     return uv, in_front
 
@@ -77,19 +83,26 @@ def camera_trajectory(info: InfoJson, native: np.ndarray | None) -> np.ndarray |
     return pos_rot6d_to_pose(np.asarray(native, np.float64)[:, cols])
 
 
-def stored_intrinsics(info: InfoJson, video_key: str, frame_size: tuple[int, int]) -> tuple[np.ndarray | None, str]:
-    """K of `video_key` from `info.json`, scaled to `frame_size` (width, height) of the decoded frames, or
-    (None, why not)."""
+def stored_lens(info: InfoJson, video_key: str, frame_size: tuple[int, int]) -> tuple[lenses.CameraModel | None, str]:
+    """The lens of `video_key` from `info.json` (its lens model, else its pinhole matrix), scaled to `frame_size`
+    (width, height) of the decoded frames, or (None, why not)."""
     ft = info.features.get(video_key)
-    K = feature_intrinsics(ft.info if ft is not None else None)
-    if ft is None or K is None:
-        return None, f"the dataset stores no intrinsics for {video_key} (info.json feature info {INTRINSICS_KEY})"
-    stored_hw = (int(ft.shape[0]), int(ft.shape[1]))
-    w, h = frame_size
-    where = f"{INTRINSICS_KEY} of {video_key} in info.json"
-    if stored_hw != (h, w):
-        where += f" ({stored_hw[1]}x{stored_hw[0]} -> {w}x{h})"
-    return scale_intrinsics(K, stored_hw, (h, w)), where
+    given = (ft.info if ft is not None else None) or {}
+    K = feature_intrinsics(given)
+    if ft is None or (K is None and CAMERA_MODEL_KEY not in given):
+        keys = f"{CAMERA_MODEL_KEY} or {INTRINSICS_KEY}"
+        return None, f"the dataset stores no lens for {video_key} (info.json feature info {keys})"
+    stored_hw, (w, h) = (int(ft.shape[0]), int(ft.shape[1])), frame_size
+    resized = f" ({stored_hw[1]}x{stored_hw[0]} -> {w}x{h})" if stored_hw != (h, w) else ""
+    if CAMERA_MODEL_KEY not in given:
+        lens = lenses.PinholeCamera.from_matrix(scale_intrinsics(K, stored_hw, (h, w)), (h, w))
+        return lens, f"{INTRINSICS_KEY} of {video_key} in info.json{resized}"
+    try:
+        model = _LENS.validate_python(given[CAMERA_MODEL_KEY])
+        model = model.resized((h, w)) if resized else model
+    except ValidationError as e:
+        return None, f"{CAMERA_MODEL_KEY} of {video_key} in info.json is not a lens model: {e.errors()[0]['msg']}"
+    return model, f"{CAMERA_MODEL_KEY} of {video_key} in info.json ({model.model}){resized}"
 
 
 def camera_model(
@@ -99,7 +112,7 @@ def camera_model(
     trajectory = camera_trajectory(info, native)
     if trajectory is None:
         return None, "no camera trajectory (camera.* native columns) is stored for this dataset"
-    K, why = stored_intrinsics(info, video_key, frame_size)
-    if K is None:
+    lens, why = stored_lens(info, video_key, frame_size)
+    if lens is None:
         return None, why
-    return CameraModel(K, trajectory, why), why
+    return CameraModel(lens, trajectory, why), why

@@ -33,7 +33,7 @@ def test_modality_files_reach_the_bucket_as_the_local_export_writes_them(
     before = _records(url, s3)
 
     dry = export_corpus(url, s3.options(), dry_run=True)
-    assert [r.status for r in dry] == ["written", "written"] and _records(url, s3) == before
+    assert [r.status for r in dry] == ["to write", "to write"] and _records(url, s3) == before
     assert f"{FRANKA}/{MODALITY_PATH}" not in bucket_tree(url, s3)
 
     bucket = export_corpus(url, s3.options())

@@ -32,7 +32,7 @@ from ingest.lerobot.settled import settled_datasets
 from ingest.storage.corpus import Corpus, read_corpus
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
-from jobs.export import PathOrUrl
+from jobs.export import PathOrUrl, frame_values
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves, groups_line, manifest_groups
 from jobs.export.lerobot_v3.plan import ExportPlan, PlanError, dataset_plan, manifest_plan
@@ -41,6 +41,7 @@ from jobs.export.lerobot_v3.write_v21 import V21Writer
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.stage import Stage, Usage
 from schemas.canonical import ACTION
+from schemas.export_frames import ExportFrames
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
 from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON
@@ -48,7 +49,7 @@ from schemas.storage import StorageOptions
 
 log = logging.getLogger(__name__)
 
-Status = Literal["written", "unchanged", "error"]
+Status = Literal["written", "to write", "unchanged", "error"]  # "to write": a dry run's plan
 Version = Literal["v3.0", "v2.1"]
 
 
@@ -90,6 +91,8 @@ def _fill(
         writer.abort()
         raise
     report = {"fingerprint": fp, "skipped": dict(plan.skipped), "notes": plan.notes}
+    if plan.resizing is not None and plan.resizing.episodes:
+        report["resized"] = plan.resizing.record()
     (root / MARKER).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return info
 
@@ -105,9 +108,28 @@ def export_plan(
     if recorded == fp:
         out.keep(tree)
         return "unchanged"
-    with out.write(tree, retract=[MARKER, INFO_PATH_V30], last=[INFO_PATH_V30, MARKER]) as folder:
-        _fill(plan, folder, fp, options, on_file=partial(out.closed, tree))
-    return "written"
+    written = out.fill(
+        tree,
+        lambda folder: _fill(plan, folder, fp, options, on_file=partial(out.closed, tree)),
+        lambda: estimated_bytes(plan),
+        retract=[MARKER, INFO_PATH_V30],
+        last=[INFO_PATH_V30, MARKER],
+    )
+    return "written" if written else "to write"
+
+
+def estimated_bytes(plan: ExportPlan) -> int:
+    """What the plan's dataset would take: its episodes' data and video files (a resized camera's scaled by its
+    pixels), the meta left out."""
+    total = 0
+    for ref in plan.episodes:
+        corpus, i = ref.source.corpus, ref.episode_index
+        total += corpus.size(ref.source.data_file(i))
+        for key in (k for k, ft in plan.features.items() if ft["dtype"] == "video"):
+            fit = ref.resize.get(key)
+            scale = 1.0 if fit is None else (fit.out_hw[0] * fit.out_hw[1]) / (fit.in_hw[0] * fit.in_hw[1])
+            total += round(corpus.size(ref.source.video_file(i, ref.camera(key))) * scale)
+    return total
 
 
 def export_corpus(
@@ -117,9 +139,13 @@ def export_corpus(
     returns name -> (status, detail). Either may be a bucket URL (`storage`: its options; else the AWS environment
     decides)."""
     job = V30ExportJob(root=root, out=out, **options)
-    settings = job.model_dump(exclude={"root", "out", "manifest"})
-    layout, manifest, results = {k: settings[k] for k in ("keep_nd", "caption_as_task")}, job.manifest, {}
-    with read_corpus(root, storage, meta=True) as corpus, open_tree(out, storage, "export-lerobot-v3") as tree:
+    settings = job.model_dump(mode="json", exclude={"root", "out", "manifest", "plan_only"})
+    layout = {k: settings[k] for k in ("keep_nd", "caption_as_task")} | {"frames": job.frames}
+    manifest, results = job.manifest, {}
+    with (
+        read_corpus(root, storage, meta=True) as corpus,
+        open_tree(out, storage, "export-lerobot-v3", dry_run=job.plan_only) as tree,
+    ):
         if manifest is not None:
             mdir = corpus.root / "manifests" / manifest
             groups = manifest_groups(corpus, manifest)
@@ -140,14 +166,16 @@ def export_corpus(
                 skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
                 for note in plan.notes:  # what the one dataset could not hold: said, not only logged at debug level
                     log.warning("%s: %s", name, note)
-                results[name] = (status, f"{len(plan.episodes)} episodes, skipped: {skipped}")
+                detail = f"{len(plan.episodes)} episodes{_planned(tree, name)}, skipped: {skipped}{_resized(plan)}"
+                results[name] = (status, detail)
             return results
         for ds in settled_datasets(corpus.root):
             rel = ds.relative_to(corpus.root / "datasets").as_posix()
             try:
                 plan = dataset_plan(corpus, ds, rel, job.cameras, **layout)
-                said = "".join(f"; {n}" for n in plan.notes)  # e.g. the native command exported as the action
-                results[rel] = (export_plan(plan, corpus, tree, rel, settings), f"{len(plan.episodes)} episodes{said}")
+                said = "".join(f"; {n}" for n in plan.notes) + _resized(plan)  # e.g. the native command as action
+                status = export_plan(plan, corpus, tree, rel, settings)
+                results[rel] = (status, f"{len(plan.episodes)} episodes{_planned(tree, rel)}{said}")
             except (
                 PlanError,
                 ValueError,
@@ -158,6 +186,18 @@ def export_corpus(
                 log.error("%s: %s", rel, e)
                 results[rel] = ("error", f"{type(e).__name__}: {e}")
         return results
+
+
+def _planned(tree: Tree, name: str) -> str:
+    """A dry run's estimate of what the tree `name` would take (`PlanTree.planned`), as a part of its detail."""
+    n = getattr(tree, "planned", {}).get(name)
+    return "" if n is None else f" (~{n / 1e6:.1f} MB)" if n >= 1e6 else f" (~{n / 1e3:.0f} kB)"
+
+
+def _resized(plan: ExportPlan) -> str:
+    """The plan's one line on the frames it resizes (`jobs/export/resize.py`), as a part of its result's detail."""
+    line = plan.resizing.line() if plan.resizing is not None else None
+    return f"; {line}" if line else ""
 
 
 class V30ExportJob(BaseModel):
@@ -182,9 +222,13 @@ class V30ExportJob(BaseModel):
     version: Version = Field("v3.0", description="the LeRobot format written: --format lerobot-v3 or lerobot-v21")
     allow_dropped_sources: bool = Field(
         False,
-        description="a manifest export that would leave out a whole source (no camera it can fill, another camera "
-        "size) writes the others instead of failing; the sources left out are said",
+        description="a manifest export that would leave out a whole source (no camera it can fill) writes the "
+        "others instead of failing; the sources left out are said",
     )
+    frames: ExportFrames = Field(
+        default_factory=ExportFrames, description="every exported camera's frame size (--frame-size, --frame-fit)"
+    )
+    plan_only: bool = False  # the command's --dry-run: plan and print, the output a `PlanTree` that writes nothing
 
 
 # the lerobot-v3 group of `eidata export`, in the flags' order; the sizes are not given unless passed (None in the
@@ -209,11 +253,15 @@ def build_job(args: argparse.Namespace) -> V30ExportJob:
     version = FORMAT_VERSIONS[args.format]
     return V30ExportJob.model_validate(
         {"root": args.root, "out": args.out, "cameras": args.cameras, "version": version, **values}
+        | {"frames": frame_values(args), "plan_only": bool(getattr(args, "dry_run", False))}
     )
 
 
 def results_table(results: dict[str, tuple[Status, str]]) -> str:
-    return "\n".join(f"{name:40s} {status:9s} {detail}" for name, (status, detail) in results.items())
+    lines = [f"{name:40s} {status:9s} {detail}" for name, (status, detail) in results.items()]
+    if any(status == "to write" for status, _ in results.values()):
+        lines.append("dry run: nothing written")
+    return "\n".join(lines)
 
 
 # Exit 0 when every dataset (or the manifest) is exported, 1 when one failed or the manifest cannot be planned (a

@@ -10,9 +10,10 @@ A manifest becomes ONE dataset, so every episode must have the same features:
   camera most episodes have plus every other camera all of those have, when every dataset has them, else the slot
   `primary` (and `wrist` where every dataset has one). A slot is filled per dataset by its canonical cameras in the
   order of `SLOTS`, so G1's `head` and Bridge's `third_person` are both `observation.images.primary`, each episode's
-  row naming the camera it holds (`cameras/<key>/source`). An episode whose dataset lacks a chosen camera, or holds
-  it at another size, is skipped and counted (a black stand-in would teach a policy that the camera went dark); a
-  plan that would leave out a whole source is refused naming it and why, unless `allow_dropped_sources`;
+  row naming the camera it holds (`cameras/<key>/source`). An episode whose dataset lacks a chosen camera is skipped
+  and counted (a black stand-in would teach a policy that the camera went dark); a plan that would leave out a whole
+  source is refused naming it and why, unless `allow_dropped_sources`. Cameras of other sizes are resized to one
+  (`--frame-size`, `jobs/export/resize.py`), each plan's episodes alike;
 - tasks merged by text, numbered in order of first appearance; per-episode columns (source, subset, tier, embodiment,
   episode_uid, split, weight, the v2.1 dataset and episode) that lerobot keeps (`meta.episodes[i]`, its `episodes`
   filter); train episodes first, then val, `info.json` `splits` in lerobot's range form {"train": "0:T", "val": "T:N"};
@@ -42,9 +43,12 @@ from jobs.export.lerobot_v3.native import (
     uses_native_action,
     with_native_action,
 )
+from jobs.export.resize import Resizing, feature_hw, plan_resizing, video_feature
 from schemas.canonical import ACTION, HAND_KEYPOINTS, MAIN_CAMERA_ORDER, STATE, Camera
 from schemas.corpus import EpisodeLineage
+from schemas.export_frames import ExportFrames
 from schemas.export_layout import CAPTION_COLUMN, camera_source_column, intrinsics_column
+from schemas.image_size import FrameFit
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
 from schemas.lerobot_v3 import features_v30
 from schemas.manifest import ENTRIES_PARQUET
@@ -102,6 +106,7 @@ class EpisodeRef:
     extra: dict[str, Any] = field(default_factory=dict)
     task: str | None = None
     cameras: dict[str, str] = field(default_factory=dict)  # exported video key -> its dataset's, where they differ
+    resize: dict[str, FrameFit] = field(default_factory=dict)  # exported video key -> its fit, where resized
 
     def camera(self, key: str) -> str:
         """The video key of the episode's own dataset the exported camera `key` is read from."""
@@ -127,6 +132,7 @@ class ExportPlan:
     sources: list[Path] = field(default_factory=list)
     column_types: dict[str, Any] = field(default_factory=dict)  # arrow types of the episode columns that may be null
     masked_stats: bool = False  # a manifest: stats.json from `masked_stats.py`, exact over the frames that use a dim
+    resizing: Resizing | None = None  # the cameras' exported sizes and what is resized to them (`resize.py`)
 
 
 def resolve_cameras(wanted: list[str] | None, available: list[str], *, slots: bool = False) -> list[str] | None:
@@ -189,9 +195,10 @@ def dataset_plan(
     *,
     keep_nd: bool = False,
     caption_as_task: bool = False,
+    frames: ExportFrames | None = None,
 ) -> ExportPlan:
     """The whole dataset `root` of `corpus`, its features as they are (natives included) in the consumer layout, its
-    task indices and splits kept."""
+    task indices and splits kept; its cameras at `frames`' size (by default their own)."""
     src = SourceDataset(root, corpus)
     videos = [k for k, ft in src.features.items() if ft["dtype"] == "video"]
     chosen = resolve_cameras(cameras, videos)
@@ -202,9 +209,13 @@ def dataset_plan(
     if uses_native_action(feats):  # a robot without a description: its command is the action, not the padding
         feats, from_columns, note = with_native_action(feats)
         notes.append(note)
-    layout = consumer_layout(feats, keep_nd=keep_nd, from_columns=from_columns)
     eps = [_ref(src, i, chosen, caption_as_task, {}) for i in sorted(src.episodes)]
+    resizing = plan_resizing(eps, chosen, frames := frames or ExportFrames())
+    for k, hw in resizing.targets.items():  # every episode of a dataset alike: its camera's intrinsics fitted too
+        feats[k] = video_feature(feats[k], hw, frames.fit_for(feature_hw(feats[k]), hw))
+    layout = consumer_layout(feats, keep_nd=keep_nd, from_columns=from_columns)
     return ExportPlan(
+        resizing=resizing,
         notes=notes,
         name=name,
         fps=fps,
@@ -292,6 +303,7 @@ def manifest_plan(
     caption_as_task: bool = False,
     allow_dropped_sources: bool = False,
     group: str = "",
+    frames: ExportFrames | None = None,
 ) -> ExportPlan:
     """The manifest's episodes of one action group (`native.group_of`: "" those with canonical actions, else a
     native command width) as one dataset."""
@@ -315,12 +327,6 @@ def manifest_plan(
     chosen = resolve_cameras(cameras, all_cams, slots=True)
     chosen = _default_cameras(entries) if chosen is None else chosen
     fills = {ds: slot_cameras(src, chosen) for ds, src in sources.items()}
-    shapes: dict[str, Counter[tuple[int, ...]]] = {k: Counter() for k in chosen}
-    for r in rows:
-        for k, c in fills[r["dataset"]].items():
-            if c is not None:
-                shapes[k][tuple(sources[r["dataset"]].features[c]["shape"])] += 1
-    shape = {k: c.most_common(1)[0][0] for k, c in shapes.items() if c}
     plan = ExportPlan(name, fps, {}, None, [], consumer_layout({}), sources=[])
     kept: dict[str, list[EpisodeRef]] = {"train": [], "val": []}
     per_source: dict[str, Counter[str]] = {}
@@ -329,13 +335,8 @@ def manifest_plan(
         columns = _lineage_columns(src, index, r["dataset"])
         tally = per_source.setdefault(columns["source"], Counter())
         missing = [k for k in chosen if fill[k] is None]
-        resized = [k for k in chosen if fill[k] is not None and tuple(src.features[fill[k]]["shape"]) != shape[k]]
-        if missing or resized or index not in src.episodes:
-            why = f"no camera {','.join(missing)}" if missing else f"camera size {','.join(resized)}"
-            if not missing and resized:
-                got = "x".join(map(str, src.features[fill[resized[0]]]["shape"][:2]))
-                why += f" ({got}, others {'x'.join(map(str, shape[resized[0]][:2]))})"
-            why = why if index in src.episodes else "episode not in its dataset"
+        if missing or index not in src.episodes:
+            why = f"no camera {','.join(missing)}" if index in src.episodes else "episode not in its dataset"
             plan.skipped[why] += 1
             tally[why] += 1
             continue
@@ -351,8 +352,6 @@ def manifest_plan(
     if dropped and (not allow_dropped_sources or not plan.episodes):
         said = "; ".join(f"source {s}: {sum(t.values())} episodes, {_reasons(t)}" for s, t in sorted(dropped.items()))
         hint = "choose cameras every source has (--cameras primary: each dataset's main camera), none for no video"
-        if any(why.startswith("camera size") for t in dropped.values() for why in t):
-            hint += ", frames of one size (the spec's canonicalize.image.size, e.g. 224x224, then ingest again)"
         hint += ", or --allow-dropped-sources to export the others" if plan.episodes else ""
         cams = [k.removeprefix(IMAGE_PREFIX) for k in chosen]
         raise PlanError(f"manifest {name}: the export would leave out {said} (cameras {cams}); {hint}")
@@ -363,10 +362,12 @@ def manifest_plan(
     if group:  # robots without a description, of one command width: each keeps its natives, the command as action
         feats, from_columns, note = native_group_features([s.features for s in exported], feats)
         plan.notes = [n for n in plan.notes if not any(k in n for k in NATIVE_OF.values())] + [note]
+    resizing = plan.resizing = plan_resizing(plan.episodes, chosen, frames or ExportFrames())
     video_feats = {}
-    for k in chosen:
-        first = next(e for e in plan.episodes)
-        video_feats[k] = without_intrinsics(first.source.features[first.camera(k)])  # each episode's are in its row
+    for k in chosen:  # as an episode at the exported size has it (its codec is the one resized episodes get)
+        first = next((e for e in plan.episodes if k not in e.resize), plan.episodes[0])
+        feature = without_intrinsics(first.source.features[first.camera(k)])  # each episode's are in its row
+        video_feats[k] = video_feature(feature, resizing.targets[k])
     layout = plan.layout = consumer_layout(video_feats | feats, keep_nd=keep_nd, from_columns=from_columns)
     plan.sources = [s.root for s in exported]
     plan.column_types = episode_column_types(chosen) | {

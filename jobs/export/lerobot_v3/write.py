@@ -7,7 +7,7 @@ Per episode (lerobot 0.6.1 `src/lerobot/datasets/dataset_writer.py` `save_episod
   episode's would reach `data_files_size_in_mb` (the v2.1 episode's uncompressed parquet size, as the converter
   `convert_data` measures it);
 - each camera's mp4 is stream-copied after the previous ones (`video.py`), a new file when
-  `video_files_size_in_mb` would be reached;
+  `video_files_size_in_mb` would be reached (an episode the plan resizes is encoded first: `jobs/export/resize.py`);
 - one row of `meta/episodes/`: episode_index, tasks, length, data/chunk_index, data/file_index, dataset_from_index,
   dataset_to_index, videos/<key>/{chunk_index, file_index, from_timestamp, to_timestamp}, `stats/<feature>/<stat>`,
   then our own columns (a manifest's source, subset, tier, ...), then meta/episodes/{chunk_index, file_index};
@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -40,6 +39,7 @@ from jobs.export.layout import Layout
 from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats, as_lerobot
 from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan
 from jobs.export.lerobot_v3.video import VideoFileWriter, probe_open
+from jobs.export.resize import episode_video
 from schemas.lerobot_v3 import (
     DATA_FILE_SIZE_IN_MB,
     DATA_PATH_V30,
@@ -189,6 +189,7 @@ class V30Writer:
         self._pending: list[tuple[dict[str, Any], EpisodeRef, dict[str, np.ndarray]]] = []
         self._pending_rows = 0
         self._videos: dict[str, VideoFileWriter] = {}
+        self._resized_stats: dict[int, dict[str, Any]] = {}  # episode -> camera stats of the frames it was resized to
         self._video_place = {k: _Rolling() for k in self.cameras}
         self._meta = _Rolling()
         self._rows: list[dict[str, Any]] = []
@@ -230,9 +231,12 @@ class V30Writer:
     def _write_video(self, key: str, ref: EpisodeRef) -> dict[str, Any]:
         source = ref.source
         src = source.video_file(ref.episode_index, ref.camera(key))  # a slot's: the camera of its dataset
+        fit, scratch = ref.resize.get(key), self.root / f".resized.{key}.mp4"  # a resized one, removed once copied
         # opened once: probed, then its packets copied (an object: moov and samples by range)
-        with source.corpus.open_file(src) as f, av.open(f) as container:
-            size, place, current = source.corpus.size(src), self._video_place[key], self._videos.get(key)
+        with episode_video(source.corpus, src, fit, scratch, self.fps, self.features[key]) as (container, size, st):
+            if st is not None:
+                self._resized_stats.setdefault(self.num_episodes, {})[key] = st.model_dump()
+            place, current = self._video_place[key], self._videos.get(key)
             probed = probe_open(container)
             sig = probed[0]
             new_file = place.place(size, self.video_mb)
@@ -298,7 +302,8 @@ class V30Writer:
             batch = batch_stats({k: np.concatenate([c[k] for _, _, c in pending]) for k in self.columns}, lengths)
             numeric = [episode(batch, i) for i in range(len(pending))]
         for (row, ref, _), stats in zip(pending, numeric, strict=True):
-            old = as_numpy(ref.source.stats.get(ref.episode_index, {}))
+            old = as_numpy(ref.source.stats.get(ref.episode_index, {}))  # and a resized camera's, of its new frames
+            old |= {ref.camera(k): v for k, v in as_numpy(self._resized_stats.pop(row["episode_index"], {})).items()}
             for key in self.cameras:  # the v2.1 camera stats (see the module doc)
                 if ref.camera(key) not in old:
                     raise ValueError(

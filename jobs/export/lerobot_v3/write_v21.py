@@ -6,7 +6,8 @@ Why (jobs/export/README.md): a v2.1 user of lerobot 0.3.3's policies meets the s
 dataset per run, not a manifest. Written:
 - `data/chunk-CCC/episode_EEEEEE.parquet`: the episode's frames in the layout (`episode_index`, `index`, `task_index`
   renumbered), arrow types and `huggingface` metadata as lerobot 0.3.3 writes them (`ingest/lerobot/table.py`);
-- `videos/chunk-CCC/<key>/episode_EEEEEE.mp4`: the source episode's file, byte for byte;
+- `videos/chunk-CCC/<key>/episode_EEEEEE.mp4`: the source episode's file, byte for byte, or, where the plan resizes
+  the camera (`jobs/export/resize.py`), its frames at the exported size (its stats then those frames');
 - `meta/episodes.jsonl`: episode_index, tasks, length, then the plan's episode columns as extra keys (lerobot 0.3.3
   keeps them in `meta.episodes`); `meta/episodes_stats.jsonl`: the source episode's stats, recomputed where the values
   changed (the renumbered indices, a flattened feature: `ingest/lerobot/stats.py`, lerobot 0.3.3's definitions);
@@ -29,6 +30,7 @@ from ingest.lerobot.table import arrow_schema, column_numpy
 from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats
 from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan
 from jobs.export.lerobot_v3.write import TaskTable, read_episode
+from jobs.export.resize import codec_of, resize_video
 from schemas.lerobot import (
     DATA_PATH,
     DEFAULT_CHUNK_SIZE,
@@ -92,13 +94,20 @@ class V21Writer:
         data = self._put(DATA_PATH.format(episode_chunk=chunk, episode_index=ep))
         pq.write_table(table, data, compression="snappy", row_group_size=max(table.num_rows, 1))
         self._finished(data)
-        for key in self.cameras:  # the episode's mp4 as it is
+        resized: dict[str, FeatureStats] = {}
+        for key in self.cameras:  # the episode's mp4 as it is, or its frames resized
             video = self._put(VIDEO_PATH.format(episode_chunk=chunk, video_key=key, episode_index=ep))
-            ref.source.corpus.copy_to(ref.source.video_file(ref.episode_index, ref.camera(key)), video)
+            src = ref.source.video_file(ref.episode_index, ref.camera(key))
+            if (fit := ref.resize.get(key)) is None:
+                ref.source.corpus.copy_to(src, video)
+            else:
+                with ref.source.corpus.open_file(src) as f:
+                    codec = codec_of(self.layout.features[key])
+                    resized[key] = resize_video(f, video, fit, self.fps, codec)
             self._finished(video)
         entry = EpisodeEntry(episode_index=ep, tasks=frames.tasks, length=table.num_rows, **ref.extra)
         self._episodes.write(dump_jsonl_line(entry.to_json()))
-        stats = EpisodeStatsEntry(episode_index=ep, stats=self._episode_stats(ref, table, filled))
+        stats = EpisodeStatsEntry(episode_index=ep, stats=self._episode_stats(ref, table, filled) | resized)
         self._stats.write(dump_jsonl_line(stats.to_json()))
         self.num_episodes += 1
         self.num_frames += table.num_rows

@@ -136,7 +136,7 @@ def run_lingbot_export(
         raise ExportError(f"--out {spec.out} must not be the corpus or inside its datasets/")
     with (
         read_corpus(spec.root, storage, meta=True) as corpus,
-        open_tree(spec.out, storage, f"export-{FORMAT}", lease=not dry_run) as tree,
+        open_tree(spec.out, storage, f"export-{FORMAT}", dry_run=dry_run) as tree,
     ):
         local = spec.model_copy(update={"root": corpus.root, "out": tree.root})
         sources = settled_datasets(local.root)

@@ -6,6 +6,7 @@ calibration, and every bad line named by its number and field."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -95,3 +96,9 @@ def test_aria_rgb_calibration_from_the_first_line(tmp_path: Path) -> None:
     np.testing.assert_allclose(calib.device_from_camera, se3_from_wxyz(np.array([RGB_Q]), np.array(RGB_T))[0])
     with pytest.raises(ValueError, match="line 1: no camera labelled 'camera-et'"):
         read_aria_calibration(path, "camera-et")
+    lens = calib.lens(1408, 1408)  # FISHEYE624 with its one focal length, in the stream's pixels
+    assert (lens.model, lens.fx, lens.fy, lens.cx, lens.width) == ("fisheye624", 610.0, 610.0, 715.0, 1408)
+    with pytest.raises(ValueError, match="principal point"):  # for a 704 px stream it is the 1408 px sensor's
+        calib.lens(704, 704)
+    with pytest.raises(ValueError, match="'KannalaBrandtK3' is not FISHEYE624"):
+        dataclasses.replace(calib, model="KannalaBrandtK3").lens(1408, 1408)

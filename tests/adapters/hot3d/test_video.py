@@ -5,6 +5,7 @@ fixture drew there)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from adapters.base import AdapterError
 from adapters.hot3d.adapter import NO_RECORDING, QUEST_NO_VIDEO, Hot3DAdapter
 from adapters.hot3d.video import AriaRgbCamera
 from adapters.synthetic.aria_recording import write_aria_rgb
-from adapters.synthetic.hot3d import Hot3DFixture, write_hot3d
+from adapters.synthetic.hot3d import SAMPLE, Hot3DFixture, write_hot3d
 from adapters.synthetic.hot3d_video import SIDE, frame_image
 from schemas.canonical import MANO21_NAMES
 from tests.fixtures.corrupt import write_hot3d_bad
@@ -70,6 +71,9 @@ def test_frames_and_camera_pose_agree_through_the_makers_fisheye(fixture: Hot3DF
     model = CameraCalibration(
         "camera-rgb", FISHEYE624, np.array(calib["params"]), SE3.from_matrix(np.eye(4)), SIDE, SIDE, None, np.pi, ""
     )
+    lens = raw.cameras["camera-rgb"].camera_model  # the camera carries its FISHEYE624 lens, in the stream's pixels
+    assert lens is not None and lens.model == "fisheye624" and (lens.width, lens.height) == (SIDE, SIDE)
+    assert lens.params() == [calib["params"][0], *calib["params"]]
     pose = raw.camera_poses["camera-rgb"].values[::2]
     frames = dict(raw.cameras["camera-rgb"].frames(list(range(0, seq.frames, 7))))
     for k, rgb in frames.items():
@@ -77,6 +81,7 @@ def test_frames_and_camera_pose_agree_through_the_makers_fisheye(fixture: Hot3DF
             wrist = raw.states[f"mano21_keypoints/{side}"].values[2 * k, WRIST]
             p_cam = np.linalg.inv(pose[k]) @ np.append(wrist, 1.0)
             u, v = model.project(p_cam[:3])
+            np.testing.assert_allclose(lens.project(p_cam[:3]), (u, v), atol=1e-6)
             patch = rgb[round(v) - 2 : round(v) + 3, round(u) - 2 : round(u) + 3].astype(float)
             assert (patch.min() > 200) if bright else (patch.max() < 60), (k, side, u, v)
             up, vp = SIDE - 1 - v, u  # where vrs_to_mp4's rot90(img, -1) moves that pixel
@@ -127,3 +132,18 @@ def test_bad_recordings_name_file_episode_and_field(tmp_path: Path, monkeypatch:
         monkeypatch.setitem(sys.modules, name, None)  # as if the package were not installed
     with pytest.raises(AdapterError, match="needs the projectaria-tools package"):
         adapter.read(refs[good.raw_id])
+
+
+def test_a_calibration_for_another_size_fails_naming_the_file(tmp_path: Path) -> None:
+    """Planted: the sequence's camera-rgb calibration is the 1408 px sensor's (unscaled) beside the 352 px stream:
+    its principal point (706 px) lies outside the picture, and the episode fails naming the calibration file."""
+    fx = write_hot3d(tmp_path / "h", video=True)
+    seq = next(s for s in fx.good if s.headset == "Aria")
+    path = seq.path / "mps/slam/online_calibration.jsonl"
+    line = json.loads(path.read_text().splitlines()[0])
+    rgb = next(c for c in line["CameraCalibrations"] if c["Label"] == "camera-rgb")
+    rgb["Projection"]["Params"] = list(SAMPLE.aria_rgb_params)
+    path.write_text(json.dumps(line) + "\n")
+    with pytest.raises(AdapterError, match="calibration for a 352x352 px stream") as err:
+        _read(fx, seq.raw_id)
+    assert err.value.field == "calibration" and str(err.value.file).endswith("mps/slam/online_calibration.jsonl")

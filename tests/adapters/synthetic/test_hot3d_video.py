@@ -1,8 +1,9 @@
 """The HOT3D RGB recording's geometry and clocks (`adapters/synthetic/hot3d_video.py`) against the maker's own code,
 projectaria_tools 2.3.0: its FISHEYE624 projection (`FisheyeRadTanThinPrism`, one focal length) of points in front of
-the real sample's RGB camera (P0003_c701bd11 online_calibration params) is the writer's to 1e-6 px, before and after
-binning the 1408 px sensor to 352 px as `CameraCalibration.rescale` scales it; the device clock runs 20 ppm fast from
-the sample's MPS start; the frame's number and the wrists' discs are in the pixels."""
+the real sample's RGB camera (P0003_c701bd11 online_calibration params) is the one the writer draws with
+(`schemas.camera_model.Fisheye624Camera`) to 1e-6 px, before and after binning the 1408 px sensor to 352 px as
+`CameraCalibration.rescale` scales it; the device clock runs 20 ppm fast from the sample's MPS start; the frame's number
+and the wrists' discs are in the pixels."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 from adapters.synthetic.hot3d import SAMPLE
-from adapters.synthetic.hot3d_video import DEVICE_T0_NS, SENSOR, SIDE, device_ns, frame_image, project, scale_params
+from adapters.synthetic.hot3d_video import DEVICE_T0_NS, SENSOR, SIDE, device_ns, frame_image, scale_params
+from schemas.camera_model import Fisheye624Camera
 from tests.needs import tool_missing
 
 try:
@@ -37,7 +39,7 @@ def points() -> np.ndarray:
 
 def test_projection_is_projectaria_tools(points: np.ndarray) -> None:
     model = _model(SAMPLE.aria_rgb_params, SENSOR)
-    ours = project(SAMPLE.aria_rgb_params, points)
+    ours = Fisheye624Camera.from_params(SAMPLE.aria_rgb_params, SENSOR, SENSOR).project(points)
     theirs = np.array([model.project_no_checks(p) for p in points])
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
 
@@ -46,7 +48,7 @@ def test_binning_scales_as_projectaria_tools_rescales(points: np.ndarray) -> Non
     scale = SIDE / SENSOR
     theirs = _model(SAMPLE.aria_rgb_params, SENSOR).rescale(np.array([SIDE, SIDE]), scale)
     np.testing.assert_allclose(scale_params(SAMPLE.aria_rgb_params, scale), theirs.get_projection_params(), rtol=1e-6)
-    ours = project(scale_params(SAMPLE.aria_rgb_params, scale), points)
+    ours = Fisheye624Camera.from_params(scale_params(SAMPLE.aria_rgb_params, scale), SIDE, SIDE).project(points)
     np.testing.assert_allclose(ours, [theirs.project_no_checks(p) for p in points], atol=1e-6)
 
 

@@ -18,8 +18,9 @@ from adapters.synthetic.video import write_mp4
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.qa.geometry import CameraView, view_fractions
+from ingest.qa.projection import CameraView, view_fractions
 from ingest.steps import prepared
+from schemas.camera_model import PinholeCamera
 from schemas.canonical import INTRINSICS_KEY, feature_intrinsics, image_key
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.episodes import write_episode
@@ -62,10 +63,9 @@ def _wrist_pixels(ep: CanonicalEpisode) -> tuple[np.ndarray, CameraView]:
     """(N, 2, 2) pixel (u, v) of each wrist in the stored frames, from canonical arrays and the stored camera."""
     cam = ep.cameras["head"]
     cols = [ep.state_native_names.index(c) for c in TRAJ]
-    view = CameraView.from_trajectory(cam.intrinsics, cam.shape[1], cam.shape[0], ep.state_native[:, cols])
+    view = CameraView.from_trajectory(PinholeCamera.from_matrix(cam.intrinsics, cam.shape), ep.state_native[:, cols])
     p = view.points_in_camera(ep.keypoints[:, :, 0].astype(np.float64))  # (N, 2, 3) wrists in the camera frame
-    uvw = p @ view.K.T
-    return uvw[..., :2] / uvw[..., 2:], view
+    return view.lens.project(p), view
 
 
 def _spot_near(img: np.ndarray, u: float, v: float, r: int = 6) -> tuple[float, float]:
@@ -101,7 +101,7 @@ def test_the_qa_projection_invariant_holds_on_the_stored_geometry(raw: EgoDexFix
         # the crop's QA counts what the stored (cropped) frames show: every keypoint through the stored camera
         _, view = _wrist_pixels(c)
         pts = view.points_in_camera(c.keypoints.astype(np.float64)).reshape(c.num_frames, -1, 3)
-        _, in_image = view_fractions(pts, np.ones(pts.shape[:2], bool), view.K, 224, 224)
+        _, in_image = view_fractions(pts, np.ones(pts.shape[:2], bool), view.lens)
         assert c.qa.hands_in_image == in_image
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from ingest.qa.dataset import (
     dataset_findings,
+    episode_verdicts,
     geometry_findings,
     geometry_overview,
     geometry_summary,
@@ -75,6 +76,7 @@ def test_a_clean_dataset_has_no_finding() -> None:
         ({"action_pos_err": 0.02}, ["qa_action_pos_err"]),
         ({"action_rot_err": 90.0}, ["qa_action_rot_err"]),
         ({"left_of_right": 0.02}, ["qa_left_of_right"]),  # hands swapped or the frame mirrored
+        ({"hands_past_video": 0.2}, ["qa_hands_past_video"]),  # hands annotated past the video's end
     ],
 )
 def test_each_failed_invariant_is_named(changes: dict[str, float], code: list[str]) -> None:
@@ -86,6 +88,17 @@ def test_a_finding_names_the_measured_value_and_the_threshold() -> None:
     (f,) = geometry_findings(summary, CFG)
     assert (f.value, f.threshold) == (1.85, 0.24)
     assert "1.850 m" in f.message and "[0.14, 0.24] m" in f.message
+
+
+def test_the_hand_projection_bounds_also_judge_each_episode() -> None:
+    """hands_in_image and hands_past_video carry a tier in bounds.toml: an episode past one is lowered to low, its
+    reason naming the value and the bound; the other bounds judge datasets only, and a clean episode gets nothing."""
+    assert episode_verdicts(QARecord(**CLEAN), CFG) == []
+    assert episode_verdicts(QARecord(**(CLEAN | {"hands_below_eyes": 0.0, "hand_length": 1.85})), CFG) == []
+    out = episode_verdicts(QARecord(**(CLEAN | {"hands_in_image": 0.2, "hands_past_video": 0.05})), CFG)
+    assert [(v.code, v.tier.value) for v in out] == [("qa_hands_in_image", "low"), ("qa_hands_past_video", "low")]
+    assert "in 20% of frames (expected at least 50%)" in out[0].reason and "5% of the hand samples" in out[1].reason
+    assert episode_verdicts(QARecord(**(CLEAN | {"hands_in_image": 0.2})), QAConfig(min_in_image_fraction=0.1)) == []
 
 
 def test_thresholds_are_data() -> None:

@@ -6,17 +6,11 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from ingest.frames import matrix_to_rot6d, pose_deltas, pose_to_pos_rot6d, se3
-from ingest.qa.geometry import (
-    CameraView,
-    action_errors,
-    approach_stats,
-    hand_size,
-    left_of_right,
-    measure,
-    rotations,
-    view_fractions,
-)
+from ingest.frames import matrix_to_rot6d, pose_deltas, se3
+from ingest.qa.geometry import action_errors, approach_stats, hand_size, left_of_right, measure
+from ingest.qa.projection import CameraView
+from ingest.qa.rotations import rotations
+from schemas.camera_model import PinholeCamera
 from schemas.canonical import CANONICAL_DIM, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec, ValidityConfig
 from schemas.qa import APPROACH_BINS, QAConfig
@@ -27,7 +21,7 @@ REG = default_registry()
 FRANKA, HUMAN = REG.get("franka").mask(), REG.get("human").mask()
 LIMITS = ValidityConfig().limits_for("franka")
 CFG = QAConfig()
-K = np.array([[200.0, 0, 160], [0, 200.0, 120], [0, 0, 1]])  # a 320 x 240 image
+LENS = PinholeCamera(width=320, height=240, fx=200.0, fy=200.0, cx=160.0, cy=120.0)
 # A camera at the reference origin looking along +x (the wearer's heading), OpenCV axes: x_cam = -y, y_cam = -z.
 LOOK_FORWARD = np.array([[0.0, 0, 1], [-1, 0, 0], [0, -1, 0]])
 
@@ -56,46 +50,6 @@ def delta_action(state: np.ndarray, hands: tuple[int, ...] = (1,)) -> np.ndarray
         d9 = pose_deltas(pos_rot6d_to_pose(x9))
         a[:, hand_dims(h, WRIST_POS)], a[:, hand_dims(h, WRIST_ROT6D)] = d9[:, :3], d9[:, 3:]
     return a
-
-
-# -- hands in view --------------------------------------------------------------------------------------------------
-
-
-def test_points_in_front_and_inside_the_image() -> None:
-    pts = np.array([[[0.0, 0.0, 0.5], [0.05, 0.05, 0.5]]])  # near the optical axis, 0.5 m ahead
-    assert view_fractions(pts, np.ones((1, 2), bool), K, 320, 240) == (1.0, 1.0)
-
-
-def test_a_hand_behind_the_camera_is_neither_in_front_nor_in_the_image() -> None:
-    pts = np.array([[[0.0, 0.0, -0.5], [0.05, 0.05, -0.5]]])
-    assert view_fractions(pts, np.ones((1, 2), bool), K, 320, 240) == (0.0, 0.0)
-
-
-def test_a_hand_in_front_but_far_off_axis_projects_outside_the_image() -> None:
-    pts = np.array([[[1.0, 0.0, 0.5], [1.1, 0.0, 0.5]]])  # u = 200 * 2 + 160 = 560 > 320
-    assert view_fractions(pts, np.ones((1, 2), bool), K, 320, 240) == (1.0, 0.0)
-
-
-def test_untracked_points_do_not_count() -> None:
-    pts = np.array([[[0.0, 0.0, 0.5]], [[0.0, 0.0, -0.5]]])
-    assert view_fractions(pts, np.array([[True], [False]]), K, 320, 240) == (1.0, 1.0)
-    assert view_fractions(pts, np.zeros((2, 1), bool), K, 320, 240) == (None, None)
-
-
-def test_a_hand_ahead_of_the_wearer_is_in_front_of_a_forward_looking_camera() -> None:
-    camera = CameraView(K, 320, 240, se3(LOOK_FORWARD, np.zeros(3))[None])
-    ahead = camera.points_in_camera(np.array([[[0.4, 0.0, -0.2]]]))  # 40 cm ahead, 20 cm below the eyes
-    behind = camera.points_in_camera(np.array([[[-0.4, 0.0, -0.2]]]))
-    np.testing.assert_allclose(ahead, [[[0.0, 0.2, 0.4]]], atol=1e-12)  # below = +y in OpenCV axes
-    assert view_fractions(ahead, np.ones((1, 1), bool), K, 320, 240) == (1.0, 1.0)
-    assert view_fractions(behind, np.ones((1, 1), bool), K, 320, 240) == (0.0, 0.0)
-
-
-def test_camera_view_from_a_stored_trajectory_skips_degenerate_poses() -> None:
-    traj = np.stack([pose_to_pos_rot6d(se3(LOOK_FORWARD, np.zeros(3))), np.zeros(9)])
-    view = CameraView.from_trajectory(K, 320, 240, traj)
-    pts = view.points_in_camera(np.array([[[0.4, 0.0, -0.2]], [[0.4, 0.0, -0.2]]]))
-    assert np.isfinite(pts[0]).all() and np.isnan(pts[1]).all()  # no pose, no point: `measure` skips that frame
 
 
 # -- approach axis ------------------------------------------------------------------------------------------------
@@ -217,7 +171,7 @@ def test_measure_a_human_episode_with_a_camera() -> None:
     for h in (0, 1):
         s[:, hand_dims(h, WRIST_POS)] = kp[:, h, 0]
         s[:, hand_dims(h, WRIST_ROT6D)] = matrix_to_rot6d(TOP_DOWN)
-    camera = CameraView(K, 320, 240, np.tile(se3(LOOK_FORWARD, np.zeros(3)), (n, 1, 1)))
+    camera = CameraView(LENS, np.tile(se3(LOOK_FORWARD, np.zeros(3)), (n, 1, 1)))
     rec = measure(
         s,
         delta_action(s, (0, 1)),
@@ -246,7 +200,7 @@ def test_measure_a_human_episode_with_a_camera() -> None:
         camera=camera,
     )
     assert (rec.hands_ahead, rec.left_of_right, rec.hands_below_eyes) == (0.0, 0.0, 1.0)
-    behind = CameraView(K, 320, 240, np.tile(se3(-LOOK_FORWARD @ np.diag([1, -1, 1.0]), np.zeros(3)), (n, 1, 1)))
+    behind = CameraView(LENS, np.tile(se3(-LOOK_FORWARD @ np.diag([1, -1, 1.0]), np.zeros(3)), (n, 1, 1)))
     rec = measure(
         s,
         delta_action(s, (0, 1)),
@@ -258,6 +212,7 @@ def test_measure_a_human_episode_with_a_camera() -> None:
         camera=behind,
     )
     assert rec.hands_in_front == 0.0  # the same hands seen by a camera looking backwards
+    assert rec.hands_past_video is None  # not measured: the view was not given it
 
 
 def test_measure_ignores_nan_frames() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingest.storage.lease import OutputLeasedError
-from ingest.storage.tree import MARKER, PARTIAL, BucketTree, Tree, open_tree
+from ingest.storage.tree import MARKER, PARTIAL, BucketTree, DryRunWriteError, PlanTree, Tree, open_tree
 
 INFO = "meta/info.json"
 LAST = [INFO, MARKER]
@@ -121,3 +121,31 @@ def test_a_folder_s_tree_is_written_beside_it_and_renamed_into_place(tmp_path: P
         out.publish("b", retract=LAST, last=[INFO], record=b"fp")
         out.fetch(INFO)
         assert _files(tmp_path / "out/b") == {INFO: b"{}"}
+
+
+def test_a_dry_run_s_output_plans_and_refuses_every_change(tmp_path: Path) -> None:
+    """`open_tree(..., dry_run=True)`: the same handle, only read: `fill` records the tree's estimate and never calls
+    its writer, a killed run's partial stays, and writing, publishing or closing a file raises naming the output."""
+    with open_tree(tmp_path / "out", None, "export-test") as out:
+        assert out.fill("a/ds", lambda folder: _write(folder, V1), lambda: 0, retract=LAST, last=LAST)
+    (tmp_path / f"out/a/.ds{PARTIAL}killed").mkdir()
+    before = sorted((p.as_posix(), p.stat().st_mtime_ns) for p in (tmp_path / "out").rglob("*"))
+    with open_tree(tmp_path / "out", None, "export-test", dry_run=True) as plan:
+        assert isinstance(plan, PlanTree) and plan.where == tmp_path / "out"
+        assert plan.read(f"a/ds/{MARKER}") == b"fp1"  # a plan says which trees are unchanged
+        called: list[Path] = []
+        assert not plan.fill("a/ds", called.append, lambda: 1234, retract=LAST, last=LAST)
+        assert not plan.fill("b", called.append, lambda: 5)
+        assert plan.planned == {"a/ds": 1234, "b": 5} and not called
+        plan.keep("a/ds")
+        for change in (
+            lambda: plan.write("a/ds"),
+            lambda: plan.publish("a/ds", retract=LAST),
+            lambda: plan.publish_file(INFO),
+            lambda: plan.closed("a/ds", tmp_path / INFO),
+        ):
+            with pytest.raises(DryRunWriteError, match=f"{tmp_path / 'out'}: a dry run writes nothing"):
+                change()
+    assert sorted((p.as_posix(), p.stat().st_mtime_ns) for p in (tmp_path / "out").rglob("*")) == before
+    with open_tree(tmp_path / "none", None, "export-test", dry_run=True) as plan:
+        assert plan.read(INFO) is None and not (tmp_path / "none").exists()

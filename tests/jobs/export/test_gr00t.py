@@ -142,7 +142,7 @@ def test_rerun_is_unchanged_and_repairs_a_tampered_file(corpus: Path, exported: 
     path.write_text("{}")
     assert {r.dataset: r.status for r in export_gr00t(corpus, dry_run=True, progress=False)}[
         "datasets/oxe/bridge"
-    ] == "written"
+    ] == "to write"  # said as planned, not done
     assert path.read_text() == "{}"  # dry run writes nothing
     export_gr00t(corpus, progress=False)
     assert path.read_bytes() == before

@@ -82,4 +82,4 @@ def test_other_data_strips_and_the_side_panel_fallback(corpus: Path) -> None:
     human = views["datasets/egodex/basic"]
     human.info.features["observation.images.head"].info = None  # a dataset written before intrinsics were kept
     strip = frame_strip(human)
-    assert strip.method == "side panel" and "stores no intrinsics" in strip.note and strip.projected is None
+    assert strip.method == "side panel" and "stores no lens" in strip.note and strip.projected is None

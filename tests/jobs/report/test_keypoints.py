@@ -16,9 +16,13 @@ from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.steps import prepared
 from jobs.report.data import frame_strip, load_datasets
-from jobs.report.keypoints import camera_trajectory, project
+from jobs.report.keypoints import camera_trajectory, project, stored_lens
+from schemas.camera_model import Fisheye624Camera, PinholeCamera
+from schemas.canonical import camera_model_info
 from schemas.canonicalize import CanonicalizeSpec
+from schemas.lerobot import FeatureSpec, InfoJson
 from tests.fixtures.episodes import write_episode
+from tests.schemas.test_camera_model import MAKER_TEST
 
 HEIGHT, WIDTH = 96, 128
 
@@ -58,6 +62,23 @@ def test_every_frame_of_every_episode_projects_in_front(corpus: tuple[Path, EgoD
         cols = ds.columns(i, ["observation.hand_keypoints", "observation.state.native"])
         kp = cols["observation.hand_keypoints"].reshape(-1, 2, 21, 3)
         cams = camera_trajectory(ds.info, cols["observation.state.native"])
-        K = np.asarray(ds.info.features["observation.images.head"].info["camera.intrinsics"])
-        front = [project(kp[t].reshape(-1, 3), cams[t], K)[1].all() for t in range(len(kp))]
+        lens, _ = stored_lens(ds.info, "observation.images.head", (WIDTH, HEIGHT))
+        assert lens is not None
+        front = [project(kp[t].reshape(-1, 3), cams[t], lens)[1].all() for t in range(len(kp))]
         assert np.mean(front) == 1.0
+
+
+def test_a_fisheye_camera_is_drawn_through_its_lens_model() -> None:
+    """A camera feature whose info carries a FISHEYE624 lens (as HOT3D's Aria RGB camera is written) and no pinhole
+    matrix: the strip projects through that model, scaled to the decoded frames; a hand 60 degrees off axis lands
+    inside the picture, where the same matrix as a pinhole would put it outside."""
+    lens = Fisheye624Camera.from_params(MAKER_TEST, 640, 480)
+    feature = FeatureSpec(dtype="video", shape=(480, 640, 3), info=camera_model_info(lens))
+    info = InfoJson(fps=10, features={"observation.images.head": feature})
+    half, where = stored_lens(info, "observation.images.head", (320, 240))
+    assert half == lens.resized((240, 320)) and "(fisheye624) (640x480 -> 320x240)" in where
+    ray = np.array([[np.sin(np.pi / 3), 0.0, np.cos(np.pi / 3)]])
+    uv, front = project(ray, np.eye(4), half)
+    assert front.all() and 0 <= uv[0, 0] < 320
+    assert project(ray, np.eye(4), PinholeCamera.from_matrix(half.K(), (240, 320)))[0][0, 0] >= 320
+    assert stored_lens(InfoJson(fps=10, features={}), "observation.images.head", (320, 240))[0] is None

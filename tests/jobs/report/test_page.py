@@ -19,8 +19,9 @@ from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.cli import main
 from jobs.report.data import ReportError, load_datasets
-from jobs.report.keypoints import project, stored_intrinsics
+from jobs.report.keypoints import project, stored_lens
 from jobs.report.page import SECTIONS, build_report
+from schemas.camera_model import PinholeCamera
 from tests.fixtures.corpus import episode, write_dataset
 from tests.jobs.report.corpus import CAMERA, K
 from tests.needs import chromium
@@ -105,8 +106,9 @@ def test_no_chart_of_zeros(tmp_path: Path) -> None:
 
 def test_intrinsics_are_scaled_to_the_decoded_frames(corpus: Path) -> None:
     info = next(d for d in load_datasets(corpus) if d.name == "datasets/egodex/basic").info
-    K2, where = stored_intrinsics(info, "observation.images.head", (CAMERA[1] * 2, CAMERA[0] * 2))
-    np.testing.assert_allclose(K2, np.diag([2.0, 2.0, 1.0]) @ K)
+    lens, where = stored_lens(info, "observation.images.head", (CAMERA[1] * 2, CAMERA[0] * 2))
+    assert lens is not None and lens.model == "pinhole"
+    np.testing.assert_allclose(lens.K(), np.diag([2.0, 2.0, 1.0]) @ K)
     assert "(64x48 -> 128x96)" in where
 
 
@@ -117,7 +119,7 @@ def test_projection_geometry() -> None:
     # OpenCV camera: ahead on the axis, ahead right and down, behind
     cam_pts = np.array([[0.0, 0.0, 2.0], [0.1, 0.2, 1.0], [0.0, 0.0, -1.0]])
     ref_pts = cam_pts @ rot.T + [1.0, 2.0, 3.0]
-    uv, front = project(ref_pts, ref_from_cam, K)
+    uv, front = project(ref_pts, ref_from_cam, PinholeCamera.from_matrix(K, (80, 100)))
     assert front.tolist() == [True, True, False]
     np.testing.assert_allclose(uv[0], [50, 40])
     np.testing.assert_allclose(uv[1], [50 + 200 * 0.1, 40 + 200 * 0.2])  # right of and below the centre

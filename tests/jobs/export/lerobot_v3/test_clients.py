@@ -71,7 +71,7 @@ def clients(exported: tuple[Path, Path], run_oracle_v30, tmp_path_factory: pytes
     curate(corpus, SECOND, "tier = 'high'", val_fraction=0.0)
     for name, fmt, sub in ((SECOND, "lerobot-v3", "second"), (MANIFEST, "lerobot-v21", "v21")):
         argv = ["export", str(corpus), "--format", fmt, "--out", str(tmp / sub), "--manifest", name]
-        # the corpus's sources differ in camera size: the same choice as the `exported` fixture's (conftest.py)
+        # the head camera, the sources without one left out: the same choice as the `exported` fixture's (conftest.py)
         assert main([*argv, "--cameras", "head", "--allow-dropped-sources"]) == 0
     argv = ["export", str(corpus), "--format", "lerobot-v21", "--out", str(tmp / "v21")]
     assert main(argv) == 0  # every dataset as v2.1 too (the 0.3.3 check below)

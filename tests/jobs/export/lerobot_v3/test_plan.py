@@ -1,6 +1,6 @@
 """What one LeRobot v3.0 export holds, planned on a tiny corpus (conftest.py): a whole dataset as it is; a manifest
 across sources with only the features every dataset declares alike (the natives, which differ by robot, left out
-with a note), the most common camera, episodes at another camera size skipped and counted, train before val, lineage
+with a note), the most common camera, episodes at another camera size resized to it, train before val, lineage
 columns per episode; selections that cannot be one dataset refused naming the cause."""
 
 from __future__ import annotations
@@ -42,12 +42,17 @@ def test_a_whole_dataset_keeps_its_features_tasks_and_natives(tiny_corpus: Path)
 def test_a_manifest_becomes_one_dataset_of_what_all_declare_alike(tiny_corpus: Path) -> None:
     plan = manifest_plan(Corpus(tiny_corpus), "all", None)
     assert STATE_NATIVE not in plan.features and {STATE, ACTION, HEAD} <= set(plan.features)
-    # over the datasets exported (the clip's is not: its one episode is skipped)
-    assert plan.notes == [f"feature {STATE_NATIVE} left out: 2 of 2 datasets declare it, not identically"]
+    # over the datasets exported (the clip's too: its smaller camera is resized, jobs/export/resize.py)
+    assert plan.notes == [f"feature {STATE_NATIVE} left out: 3 of 3 datasets declare it, not identically"]
     # the per-dataset embodiment mask is an episode column instead; the info says what an unused dim holds
     assert plan.features[ACTION]["info"] == {PADDING_KEY: PADDING} and plan.masked_stats
-    assert plan.skipped == {f"camera size {HEAD} (16x24, others 32x48)": 1}  # its source oxe keeps 3 episodes
-    assert len(plan.episodes) == 5 and plan.splits == {"train": "0:5"} and plan.robot_type == "franka+human"
+    assert not plan.skipped and plan.features[HEAD]["shape"][:2] == [32, 48]  # the most common size
+    clip = next(e for e in plan.episodes if e.extra["episode_uid"] == "oxe/clips/c0")
+    assert set(clip.resize) == {HEAD} and clip.resize[HEAD].in_hw == (16, 24) and clip.resize[HEAD].out_hw == (32, 48)
+    assert plan.resizing is not None and plan.resizing.line() == (
+        "frames resized in 1 of 6 episodes (--frame-size most-common, --frame-fit pad): head 24x16 (1 ep) -> 48x32"
+    )
+    assert len(plan.episodes) == 6 and plan.splits == {"train": "0:6"} and plan.robot_type == "franka+human"
     extra = {e.extra["episode_uid"]: e.extra for e in plan.episodes}
     assert extra["egodex/basic/h1"]["weight"] > 0
     layout = {ACTION_MASK_COLUMN, CAPTION_COLUMN, intrinsics_column(HEAD)}  # tests/jobs/export/test_layout.py

@@ -1,0 +1,185 @@
+"""Frames of one size in an export: the one mechanism every format that writes frames uses (`--frame-size`,
+`--frame-fit`; the typed option and why its defaults are what they are: `schemas/export_frames.py`).
+
+- `plan_resizing(episodes, keys, frames)`: per exported camera, the size it is exported at (`ExportFrames.target` of
+  the sizes its episodes hold it at); each episode holding it at another size gets that camera's `FrameFit` in
+  `episode.resize`, and its intrinsics column (`cameras/<key>/intrinsics`) is mapped to the resized pixels
+  (`FrameFit.intrinsics`). Returns the `Resizing`, whose `line()` is the one line an export prints.
+- `resize_video(src, dst, fit, fps, codec)`: one episode's video decoded, every frame fitted (one libswscale call to
+  the scaled size, then pad or crop: `adapters.cameras.frame_converter`, as ingest stores frames at a size) and
+  encoded into `dst`; returns the camera stats of what was written (`ingest.lerobot.stats.ImageStats`, lerobot's
+  sampled frames), which replace the source episode's.
+- `episode_video(corpus, src, fit, ...)`: what a writer copies for one episode's camera: its file as it is, or the
+  resized one (written beside the dataset, removed once copied) and its stats;
+- `codec_of(feature)`: the encoder of the canonical camera's own codec (AV1 -> SVT-AV1 with ingest's settings), so a
+  resized episode's stream has the signature of the episodes already at the size and a v3.0 export stream-copies them
+  into the same file; `video_feature(feature, hw)`: the camera feature at the exported size.
+An episode already at the size is not touched: its video is copied as it is.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import av
+import numpy as np
+
+from adapters.cameras import decoding, frame_converter
+from ingest.lerobot.stats import ImageStats
+from ingest.lerobot.video import VideoCodec, VideoEncoder
+from schemas.canonical import INTRINSICS_KEY, feature_intrinsics
+from schemas.export_frames import HW, ExportFrames, size_text
+from schemas.export_layout import intrinsics_column
+from schemas.image_size import FrameFit
+from schemas.lerobot import FeatureStats
+
+# a camera's codec as lerobot's info names it (`video.codec`, FFmpeg's canonical name) -> the encoder ingest uses
+ENCODERS = {"av1": "libsvtav1", "h264": "h264", "hevc": "hevc"}
+
+
+class Episode(Protocol):
+    """What `plan_resizing` reads and sets on an episode to export (`jobs.export.lerobot_v3.plan.EpisodeRef`)."""
+
+    extra: dict[str, Any]
+    resize: dict[str, FrameFit]
+
+    @property
+    def source(self) -> Any: ...  # with `features`: its dataset's info features
+
+    def camera(self, key: str) -> str: ...
+
+
+def feature_hw(feature: Mapping[str, Any]) -> HW:
+    """(height, width) of a camera feature (`shape` [h, w, c])."""
+    shape = feature["shape"]
+    return int(shape[0]), int(shape[1])
+
+
+@dataclass
+class Resizing:
+    """What an export resizes: per camera the exported size and the episodes resized from each other size."""
+
+    frames: ExportFrames
+    targets: dict[str, HW]
+    resized: dict[str, Counter[HW]] = field(default_factory=dict)
+    episodes: int = 0  # episodes with at least one camera resized
+    total: int = 0
+
+    def line(self) -> str | None:
+        """One line: how many episodes, from which sizes to which; None when nothing is resized."""
+        if not self.episodes:
+            return None
+        cams = "; ".join(
+            f"{k.removeprefix('observation.images.')} "
+            + ", ".join(f"{size_text(hw)} ({n} ep)" for hw, n in sorted(c.items()))
+            + f" -> {size_text(self.targets[k])}"
+            for k, c in self.resized.items()
+            if c
+        )
+        how = f"--frame-size {self.frames.size}, --frame-fit {self.frames.fit.value}"
+        return f"frames resized in {self.episodes} of {self.total} episodes ({how}): {cams}"
+
+    def record(self) -> dict[str, Any]:
+        """The completion record's account (`.eidata-export.json` `resized`)."""
+        return {
+            "frame_size": self.frames.size,
+            "fit": self.frames.fit.value,
+            "episodes": self.episodes,
+            "cameras": {
+                k: {"to": size_text(self.targets[k]), "from": {size_text(hw): n for hw, n in sorted(c.items())}}
+                for k, c in self.resized.items()
+                if c
+            },
+        }
+
+
+def plan_resizing(episodes: Sequence[Episode], keys: Sequence[str], frames: ExportFrames) -> Resizing:
+    """Decide every exported camera's size and each episode's fits (module docstring); sets `episode.resize` and
+    maps the intrinsics columns of the episodes resized."""
+    sizes = {k: Counter(feature_hw(e.source.features[e.camera(k)]) for e in episodes) for k in keys}
+    out = Resizing(frames, {k: frames.target(c) for k, c in sizes.items() if c}, total=len(episodes))
+    out.resized = {k: Counter() for k in out.targets}
+    for e in episodes:
+        fits = {}
+        for key, to in out.targets.items():
+            hw = feature_hw(e.source.features[e.camera(key)])
+            if (fit := frames.fit_for(hw, to)) is None:
+                continue
+            fits[key] = fit
+            out.resized[key][hw] += 1
+            K = e.extra.get(intrinsics_column(key))
+            if K is not None:
+                e.extra[intrinsics_column(key)] = fit.intrinsics(np.reshape(K, (3, 3))).reshape(-1).tolist()
+        e.resize = fits
+        out.episodes += bool(fits)
+    return out
+
+
+def video_feature(feature: Mapping[str, Any], hw: HW, fit: FrameFit | None = None) -> dict[str, Any]:
+    """The camera `feature` at the exported (height, width) `hw`: shape and `video.height`/`video.width`, and its
+    intrinsics through `fit` where it claims some (a single dataset's, every episode fitted alike)."""
+    out = copy.deepcopy(dict(feature))
+    out["shape"] = [hw[0], hw[1], *list(out["shape"])[2:]]
+    info = out.get("info")
+    if isinstance(info, dict):
+        if "video.height" in info:
+            info["video.height"], info["video.width"] = hw
+        K = feature_intrinsics(info)
+        if K is not None and fit is not None:
+            info[INTRINSICS_KEY] = fit.intrinsics(K).tolist()
+    return out
+
+
+def codec_of(feature: Mapping[str, Any]) -> VideoCodec:
+    """The encoder settings that write a stream like the camera's own (ingest's, `VideoCodec`); an unknown codec is
+    encoded as lerobot's default, AV1."""
+    name = str((feature.get("info") or {}).get("video.codec") or "av1")
+    return VideoCodec(vcodec=ENCODERS.get(name, "libsvtav1"))
+
+
+def resize_video(src: str | Path | IO[bytes], dst: Path, fit: FrameFit, fps: int, codec: VideoCodec) -> FeatureStats:
+    """Decode `src`, fit every frame (`fit`), encode the frames at `fps` into `dst` (removed on an error); returns
+    the camera stats of the frames written, as ingest computes them."""
+    h, w = fit.out_hw
+    stats, encoder = ImageStats(h, w), VideoEncoder(Path(dst), w, h, fps, codec)
+    try:
+        with decoding(src) as (container, stream):
+            convert = frame_converter(fit)
+            for frame in container.decode(stream):
+                rgb = convert(frame)
+                stats.add(rgb)
+                encoder.encode(rgb)
+        if encoder.frames == 0:
+            raise ValueError(f"{src}: no frame to resize")
+        encoder.close()
+    except BaseException:
+        encoder.abort()
+        Path(dst).unlink(missing_ok=True)
+        raise
+    return stats.finish()
+
+
+@contextmanager
+def episode_video(
+    corpus: Any, src: Path, fit: FrameFit | None, scratch: Path, fps: int, feature: Mapping[str, Any]
+) -> Iterator[tuple[av.container.InputContainer, int, FeatureStats | None]]:
+    """One episode's video `src` of `corpus` (`ingest.storage.corpus.Corpus`) open for a writer to copy: (container,
+    bytes, None) as it is, or with `fit` resized into `scratch` first (the camera `feature`'s codec, at `fps`; the file
+    removed on leaving) and the stats of its frames instead of None."""
+    if fit is None:
+        with corpus.open_file(src) as f, av.open(f) as container:
+            yield container, corpus.size(src), None
+        return
+    try:
+        with corpus.open_file(src) as f:
+            stats = resize_video(f, scratch, fit, fps, codec_of(feature))
+        with av.open(str(scratch)) as container:
+            yield container, scratch.stat().st_size, stats
+    finally:
+        scratch.unlink(missing_ok=True)

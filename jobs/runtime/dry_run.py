@@ -1,0 +1,92 @@
+"""A dry run writes nothing: the net under every command that takes `--dry-run`.
+
+Each such command plans through handles that only read: an export's output is a `PlanTree`
+(`ingest/storage/tree.py`: `fill` records what a tree would take, anything else that would change the output
+refuses), `eidata verdicts` judges without its catalog. This module is the net under them, for the whole class:
+while a command runs with `--dry-run` (`jobs/cli.py`), a Python audit hook (PEP 578) refuses every change of the
+file system under the command's corpus and output folders (a file opened to write, a folder made, a rename, a
+removal, new file times) with `DryRunWriteError` naming the path, so a command that forgets its dry run fails loudly
+where it would have written. Writes from C through its own file handles (pyarrow's, FFmpeg's) pass under a hook: the
+test of every `--dry-run` command compares its folders' trees and file times before and after
+(tests/jobs/runtime/test_dry_run.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ingest.storage.tree import DryRunWriteError
+from schemas.storage import is_remote
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+# audit events that change the file system -> the positions of their path arguments
+_CHANGES = {
+    "os.mkdir": (0,),
+    "os.rename": (0, 1),  # os.replace too
+    "os.remove": (0,),  # os.unlink too
+    "os.rmdir": (0,),
+    "shutil.rmtree": (0,),
+    "os.truncate": (0,),
+    "os.link": (0, 1),
+    "os.symlink": (1,),
+    "os.utime": (0,),
+    "os.chmod": (0,),
+    "os.chown": (0,),
+}
+_guarded: list[str] = []  # absolute folders no write may touch now (one command at a time per process)
+_lock = threading.Lock()
+_installed = False
+
+
+def _inside(path: Any) -> str | None:
+    """The guarded folder `path` lies in, None when it is in none (or is not a path: a file descriptor)."""
+    if isinstance(path, int) or path is None:
+        return None
+    try:
+        p = os.path.abspath(os.fsdecode(path))
+    except (TypeError, ValueError):
+        return None
+    return next((g for g in _guarded if p == g or p.startswith(g + os.sep)), None)
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    if not _guarded:
+        return
+    if event == "open":
+        path, mode, flags = (*args, None, None, None)[:3]
+        writes = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITE_FLAGS)
+        paths = (path,) if writes else ()
+    else:
+        paths = tuple(args[i] for i in _CHANGES.get(event, ()) if i < len(args))
+    for path in paths:
+        if (folder := _inside(path)) is not None:
+            raise DryRunWriteError(f"a dry run writes nothing: {event} of {os.fsdecode(path)} (under {folder})")
+
+
+def local_folders(values: Iterable[Any]) -> list[Path]:
+    """The folders among a command's corpus and output arguments (a bucket URL is left out: its handle only reads)."""
+    return [Path(v) for v in values if isinstance(v, (str, os.PathLike)) and not is_remote(str(v))]
+
+
+@contextmanager
+def refusing_writes(folders: Iterable[Path]) -> Iterator[None]:
+    """Inside the block, any change under `folders` (absolute or relative to here) raises `DryRunWriteError`."""
+    global _installed
+    with _lock:
+        if not _installed:
+            sys.addaudithook(_hook)  # for the process's life: idle (one list test) outside this block
+            _installed = True
+        added = [os.path.abspath(f) for f in folders]
+        _guarded.extend(added)
+    try:
+        yield
+    finally:
+        with _lock:
+            for f in added:
+                _guarded.remove(f)

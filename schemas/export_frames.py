@@ -1,0 +1,86 @@
+"""The frame size of an export (`eidata export --frame-size`, `--frame-fit`): one size per exported camera, so that a
+manifest across sources whose cameras differ in size becomes one dataset without ingesting again.
+
+- `size`: `most-common` (the default), `largest`, or WIDTHxHEIGHT. The default is the size most of the exported
+  episodes already have for that camera (ties: the larger): the fewest episodes are decoded and encoded again, the
+  others keep their video byte for byte (a stream copy), and an export whose cameras agree is exactly what it was
+  before this option. `largest` keeps every pixel a source has but enlarges the small ones (a 64x64 Bridge frame
+  into 480x640 is 75 times the pixels, nothing seen gained); a policy resizes its input to its own size anyway.
+- `fit`: how a frame of another aspect ratio fits (`schemas.image_size.Fit`): `pad` (the default) scales the whole
+  frame inside the size and centres it on black bars. That is what LeRobot's users get from LeRobot's own policies:
+  lerobot 0.6.1 `policies/common/vla_utils.py` letterboxes a frame into a policy's input size, aspect ratio kept,
+  black where there is no image: `resize_with_pad_torch` (pi0 / pi0.5, openpi's, centred) and `resize_with_pad`
+  (SmolVLA, X-VLA: the bars left and top); we centre, as openpi. Padding drops no part of the scene, where `crop`
+  (centre) would cut off a gripper at the edge and `squash` would change the shapes a policy learns. Black (0, 0, 0)
+  is lerobot's fill (-1 after pi0's [-1, 1] scaling), unlike the ingest option's DINOv3-mean fill
+  (`schemas.image_size.DEFAULT_PAD_RGB`), chosen for our own encoder.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.image_size import Fit, FrameFit, Interpolation, checked_color, checked_size
+
+MOST_COMMON = "most-common"
+LARGEST = "largest"
+BLACK = (0, 0, 0)
+
+HW = tuple[int, int]  # (height, width), as a video feature's shape starts
+
+
+def size_text(hw: HW) -> str:
+    """WIDTHxHEIGHT, as sizes are written on the command line."""
+    return f"{hw[1]}x{hw[0]}"
+
+
+class ExportFrames(BaseModel):
+    """The size every exported camera's frames have, and how a frame of another size fits it (module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    size: str = Field(
+        MOST_COMMON,
+        description="frame size of every exported camera: most-common (the size most exported episodes have; the "
+        "others are resized), largest, or WIDTHxHEIGHT (both even), e.g. 224x224",
+    )
+    fit: Fit = Field(
+        Fit.pad,
+        description="a frame of another aspect ratio: pad (letterbox on black, centred, as lerobot's "
+        "resize_with_pad_torch) | crop (centre) | squash (stretched)",
+    )
+    pad_color: tuple[int, int, int] = Field(BLACK, description="RGB fill of the pad bars, 0..255")
+    interpolation: Interpolation = Field("area", description="libswscale scaler: area | bilinear | bicubic | lanczos")
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        return checked_size(v, (MOST_COMMON, LARGEST))
+
+    @field_validator("pad_color")
+    @classmethod
+    def _color(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
+        return checked_color(v)
+
+    def target(self, sizes: Counter[HW]) -> HW:
+        """The (height, width) of one camera given how many episodes hold it at each size."""
+        if self.size not in (MOST_COMMON, LARGEST):
+            w, h = (int(x) for x in self.size.split("x"))
+            return h, w
+        if not sizes:
+            raise ValueError(f"--frame-size {self.size}: no episode holds the camera")
+
+        def area(hw: HW) -> int:
+            return hw[0] * hw[1]
+
+        if self.size == MOST_COMMON:
+            return max(sorted(sizes), key=lambda hw: (sizes[hw], area(hw)))
+        return max(sorted(sizes), key=lambda hw: (area(hw), sizes[hw]))
+
+    def fit_for(self, in_hw: HW, out_hw: HW) -> FrameFit | None:
+        """How a frame of `in_hw` becomes `out_hw`; None when it is that size already."""
+        if tuple(in_hw) == tuple(out_hw):
+            return None
+        return FrameFit.make(in_hw, out_hw, self.fit, self.pad_color, self.interpolation)
