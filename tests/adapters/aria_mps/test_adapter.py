@@ -17,8 +17,8 @@ from adapters.base import AdapterError, RawEpisode
 from adapters.registry import get_adapter
 from adapters.synthetic.aria_mps import AriaMpsFixture, write_aria_mps, write_mps
 from adapters.synthetic.aria_recording import write_aria_rgb
-from adapters.synthetic.hot3d_video import project
 from ingest.steps import prepared
+from schemas.camera_model import Fisheye624Camera
 from schemas.canonicalize import CanonicalizeSpec
 from tests.adapters.human_hands import assert_human_hands
 from tests.realdata import realdata
@@ -56,7 +56,7 @@ def test_keypoints_project_inside_the_rgb_image_left_hand_left(raws: list[RawEpi
         seen = np.isfinite(p[..., 2])
         assert (p[..., 2][seen] > 0.2).all()  # ahead of the camera (z ahead)
         params = tuple(raw.metadata["camera_calibration"]["params"])  # FisheyeRadTanThinPrism, as read
-        uv = project(params, p[seen])
+        uv = Fisheye624Camera.from_params(params, RGB_SIDE, RGB_SIDE).project(p[seen])
         assert (uv > 0).all() and (uv < RGB_SIDE).all()  # inside the 2880 x 2880 RGB image (cx, cy ~ 1440)
         assert np.nanmedian(p[:, 0, :, 0]) < 0 < np.nanmedian(p[:, 1, :, 0])  # x right: left hand left
 
