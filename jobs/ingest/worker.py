@@ -20,6 +20,7 @@ from typing import Any
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
 from adapters.storage.faults import environment_fault
+from adapters.storage.memory_limit import active, task_memory
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.declared import as_declared
 from ingest.canonical.store import dataset_features, stage_canonical
@@ -40,6 +41,7 @@ from schemas.robots.declared import registry_with
 from schemas.robots.registry import EmbodimentRegistry
 
 REJECTED = "RejectedEpisode"  # the error class of a raw episode (or part) its steps rejected as a value
+MEMORY_LIMIT = "MemoryLimit"  # the error class of a raw episode whose task reached its memory limit
 
 
 def process_episode(task: EpisodeTask) -> EpisodeResult:
@@ -49,7 +51,8 @@ def process_episode(task: EpisodeTask) -> EpisodeResult:
     if len(hung) > settings.deadline.retries:  # killed by its deadline on every attempt allowed: no further try
         return Rejected(task.uid, "write", TIMEOUT_CLASS, timeout_message(hung), fault="environment")
     retried: list[str] = []  # encoder faults written over once more (ingest.lerobot.encoder_faults), all attempts
-    with held_to_cpus(settings.pin_cpus) if settings.pin_cpus else contextlib.nullcontext():
+    pinned = held_to_cpus(settings.pin_cpus) if settings.pin_cpus else contextlib.nullcontext()
+    with pinned, task_memory(settings.memory_mib):
         try:
             return retry_environment(lambda: _process(task, retried), settings.environment, task.uid)
         except _EnvironmentFault as e:  # past its retries
@@ -150,6 +153,11 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
     except Exception as e:  # bad input of any kind is this episode's problem only
         for st in run.staged:
             shutil.rmtree(st.stage_dir, ignore_errors=True)
+        if (limit := active()) is not None and limit.reached(e):  # the file's, even where the library says ENOMEM
+            file = getattr(e, "file", None) or (task.ref.paths[0] if task.ref.paths else None)
+            msg = e.reason if isinstance(e, AdapterError) and e.reason.startswith("memory limit") else None
+            why = msg or limit.explain(e, file)
+            return Rejected(task.uid, run.stage, MEMORY_LIMIT, why, file=file, retried=len(retried))
         if environment_fault(e) is not None:  # not the episode's: tried again, else the job ends
             raise _EnvironmentFault(run.stage) from e
         return replace(rejected_by(task.uid, run.stage, e), retried=len(retried))
