@@ -32,6 +32,7 @@ DEFAULT_MIB = 640
 SPEC_FIELD = "parallelism.task_memory_mib"
 _STATUS = "/proc/self/status"
 _active: list[Limit] = []  # the limits in force in this process, innermost last
+_warmed = False
 
 
 def _status(key: str) -> int | None:
@@ -97,6 +98,18 @@ def active() -> Limit | None:
     return _active[-1] if _active else None
 
 
+def _warm() -> None:
+    """Allocators that reserve their arena on first use reserve it now, outside any task: pyarrow's mimalloc takes
+    128 MiB of address space (writable, so counted) at its first buffer, which would be charged to the first task
+    of each worker (one of 128 MiB could not even open a parquet writer)."""
+    global _warmed
+    if not _warmed:
+        import pyarrow as pa
+
+        pa.allocate_buffer(1)
+        _warmed = True
+
+
 @contextlib.contextmanager
 def task_memory(mib: int | None) -> Iterator[Limit | None]:
     """The block under a limit of `mib` MiB of private memory on top of what the process holds now (None: no limit,
@@ -104,6 +117,7 @@ def task_memory(mib: int | None) -> Iterator[Limit | None]:
     if mib is None:
         yield None
         return
+    _warm()
     base = _status("VmData")
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if base is None:  # no /proc: the limit cannot be relative to the process, so none is set
