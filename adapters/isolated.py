@@ -8,8 +8,8 @@ every good episode beside the bad file was lost with it.
 
 `isolated_discover` (applied to every adapter's `discover` by `SourceAdapter.__init_subclass__`) watches which files
 under the root the discovery opens (Python's audit hook, event "open": every file opened through Python, zarr's
-stores, json, numpy, tarfile and zipfile included). When an error the adapter did not handle escapes, the file
-opened last is the one whose parse failed: discovery starts again with that file refused at its open (an `OSError`
+stores, json, numpy, tarfile and zipfile included). When an error the adapter did not handle escapes, the largest of
+the files opened last (`_Watch.culprit`) is taken for the one whose parse failed: discovery starts again with that file refused at its open (an `OSError`
 naming the file and the first error, which the adapter's own per-file handling flags as it flags an unreadable
 file), and the refs it already gave are not given twice (discovery is deterministic, `SourceAdapter.discover`).
 Each bad file costs one more pass over the discovery; past `MAX_REFUSED` files, or when no file under the root was
@@ -24,6 +24,7 @@ adapter's `AdapterError` naming the file last opened under the ref's paths (else
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -35,14 +36,17 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-MAX_REFUSED = 64  # bad files refused in one discovery before it gives up (each costs one more pass)
+MAX_REFUSED = 16  # bad files refused in one discovery before it gives up (each costs one more pass)
+RECENT = 8  # files opened last, among which the one whose parse failed is chosen
 _lock = threading.Lock()
 _watches: list[_Watch] = []
 _hooked = False
 
 
-class Unparsed(OSError):
-    """A file refused at its open because its parse failed earlier in the same discovery (no errno: the data's)."""
+class Unparsed(OSError, ValueError):
+    """A file refused at its open because its parse failed earlier in the same discovery (no errno: the data's). Both
+    an OSError and a ValueError (as `io.UnsupportedOperation`): whichever an adapter catches around a file, it flags
+    this one."""
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
@@ -56,11 +60,32 @@ class _Watch:
 
     roots: tuple[str, ...]  # absolute, without a trailing separator
     refused: dict[str, str] = field(default_factory=dict)  # absolute path -> reason
-    last: str | None = None
+    recent: list[str] = field(default_factory=list)  # the last `RECENT` files opened, the latest last
     live: bool = False
 
     def covers(self, path: str) -> bool:
         return any(path == r or path.startswith(r + os.sep) for r in self.roots)
+
+    def opened(self, path: str) -> None:
+        if path in self.recent:
+            self.recent.remove(path)
+        self.recent.append(path)
+        del self.recent[:-RECENT]
+
+    @property
+    def last(self) -> str | None:
+        return self.recent[-1] if self.recent else None
+
+    def culprit(self) -> str | None:
+        """The file whose parse most likely failed: the largest of those opened last and not refused yet (zarr opens
+        a node's `.zarray`, `.zattrs` and `.zgroup` together, then parses them; a bomb or a deep document is the big
+        one), the latest of equals."""
+        sizes = []
+        for k, path in enumerate(self.recent):
+            if path not in self.refused:
+                with contextlib.suppress(OSError):
+                    sizes.append((os.stat(path).st_size, k, path))
+        return max(sizes)[2] if sizes else None
 
 
 def _local(where: Any) -> str | None:
@@ -83,7 +108,8 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
             reason = w.refused.get(path)
             if reason is not None:
                 raise Unparsed(path, reason)
-            w.last = path
+            if os.path.isfile(path):  # a probe of a file that is not there (zarr's `.zmetadata`) parsed nothing
+                w.opened(path)
 
 
 def _watching(roots: tuple[str, ...]) -> _Watch:
@@ -149,8 +175,8 @@ def isolated_discover(discover: Any) -> Any:
                 except StopIteration:
                     return
                 except Exception as e:
-                    culprit = watch.last
-                    if not _unhandled(e) or culprit is None or culprit in watch.refused:
+                    culprit = watch.culprit()
+                    if not _unhandled(e) or isinstance(e, Unparsed) or culprit is None:  # Unparsed: refusing failed
                         raise
                     if len(watch.refused) >= MAX_REFUSED:
                         raise RuntimeError(f"{len(watch.refused)} files of {local} failed their parse") from e
