@@ -9,14 +9,14 @@ every good episode beside the bad file was lost with it.
 `isolated_discover` (applied to every adapter's `discover` by `SourceAdapter.__init_subclass__`) watches which files
 under the root the discovery opens (Python's audit hook, event "open": every file opened through Python, zarr's
 stores, json, numpy, tarfile and zipfile included). When an error the adapter did not handle escapes, the largest of
-the files opened last (`_Watch.culprit`) is taken for the one whose parse failed: discovery starts again with that file refused at its open (an `OSError`
-naming the file and the first error, which the adapter's own per-file handling flags as it flags an unreadable
-file), and the refs it already gave are not given twice (discovery is deterministic, `SourceAdapter.discover`).
-Each bad file costs one more pass over the discovery; past `MAX_REFUSED` files, or when no file under the root was
-opened (a root on an object store, a file a C library opened itself: HDF5, pyarrow, FFmpeg), or when the adapter does
-not handle the refusal either, the error ends the source's discovery as before, naming the file. An `AdapterError`
-(the adapter's own verdict on the whole source) and an error of the environment (`adapters.storage.faults`: retried
-by the job) pass through untouched.
+the files opened last (`_Watch.culprit`) is taken for the one whose parse failed: discovery starts again with that
+file refused at its open (`Unparsed`, an `OSError` and a `ValueError` naming the file and the first error, which the
+adapter's own per-file handling flags as it flags an unreadable file), and the refs it already gave are not given
+twice (discovery is deterministic, `SourceAdapter.discover`). Each bad file costs one more pass over the discovery;
+past `MAX_REFUSED` files, or when no file under the root was opened (a root on an object store, a file a C library
+opened itself: HDF5, pyarrow, FFmpeg), or when the adapter does not handle the refusal either, the error ends the
+source's discovery as before. An `AdapterError` (the adapter's own verdict on the whole source) and an error of the
+environment (`adapters.storage.faults`: retried by the job) pass through untouched.
 
 `isolated_read` gives a read's `RecursionError` or `MemoryError`, and any failure past the memory limit, the
 adapter's `AdapterError` naming the file last opened under the ref's paths (else its first path).
