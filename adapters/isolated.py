@@ -37,7 +37,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MAX_REFUSED = 16  # bad files refused in one discovery before it gives up (each costs one more pass)
-RECENT = 8  # files opened last, among which the one whose parse failed is chosen
+RECENT = 16  # files opened last, among which the one whose parse failed is chosen
 _lock = threading.Lock()
 _watches: list[_Watch] = []
 _hooked = False
@@ -77,9 +77,9 @@ class _Watch:
         return self.recent[-1] if self.recent else None
 
     def culprit(self) -> str | None:
-        """The file whose parse most likely failed: the largest of those opened last and not refused yet (zarr opens
-        a node's `.zarray`, `.zattrs` and `.zgroup` together, then parses them; a bomb or a deep document is the big
-        one), the latest of equals."""
+        """The file whose parse most likely failed: the largest of those opened last that exist and are not refused
+        yet (zarr opens a node's `.zarray`, `.zattrs` and `.zgroup` together, then parses them; a bomb or a deep
+        document is the big one), the latest of equals."""
         sizes = []
         for k, path in enumerate(self.recent):
             if path not in self.refused:
@@ -108,8 +108,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
             reason = w.refused.get(path)
             if reason is not None:
                 raise Unparsed(path, reason)
-            if os.path.isfile(path):  # a probe of a file that is not there (zarr's `.zmetadata`) parsed nothing
-                w.opened(path)
+            w.opened(path)  # a probe of a file that is not there (zarr's `.zmetadata`) is left out by `culprit`
 
 
 def _watching(roots: tuple[str, ...]) -> _Watch:

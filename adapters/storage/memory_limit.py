@@ -31,20 +31,34 @@ MIB = 1 << 20
 DEFAULT_MIB = 640
 SPEC_FIELD = "parallelism.task_memory_mib"
 _STATUS = "/proc/self/status"
+_PAGE = resource.getpagesize()
 _active: list[Limit] = []  # the limits in force in this process, innermost last
 _warmed = False
 
 
-def _status(key: str) -> int | None:
-    """A `/proc/self/status` size in bytes (`VmData`, `VmHWM`, `VmRSS`); None off Linux."""
+def _status(*keys: str) -> dict[str, int]:
+    """`/proc/self/status` sizes in bytes (`VmData`, `VmHWM`, `VmRSS`), read once; empty off Linux."""
+    out: dict[str, int] = {}
     try:
         with open(_STATUS, encoding="ascii") as f:
             for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
+                key = line.split(":", 1)[0]
+                if key in keys:
+                    out[key] = int(line.split()[1]) * 1024
+    except OSError:
+        return {}
+    return out
+
+
+def _statm() -> tuple[int, int] | None:
+    """(private data and stack, resident) bytes from `/proc/self/statm`, a cheaper read than `status` (about 10 us
+    against 90 on a loaded host); None off Linux. The stack (a few hundred KiB) rides on the base, never on the task."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            fields = f.read().split()
     except OSError:
         return None
-    return None
+    return int(fields[5]) * _PAGE, int(fields[1]) * _PAGE
 
 
 def _reset_peak() -> bool:
@@ -62,13 +76,13 @@ class Limit:
     """One task's memory limit: `mib` on top of the `base` bytes of private data the process held at its start."""
 
     mib: int
-    base: int  # VmData at the start, bytes
+    base: int  # private data (and stack) at the start, bytes
     rss: int  # VmRSS at the start, bytes
     peak_known: bool  # the resident peak was reset at the start, so `taken` is this task's
 
     def taken(self) -> int | None:
         """The task's resident peak above what the process held at its start, bytes (None: not known)."""
-        hwm = _status("VmHWM")
+        hwm = _status("VmHWM").get("VmHWM")
         return None if hwm is None or not self.peak_known else max(hwm - self.rss, 0)
 
     def reached(self, e: BaseException) -> bool:
@@ -118,17 +132,18 @@ def task_memory(mib: int | None) -> Iterator[Limit | None]:
         yield None
         return
     _warm()
-    base = _status("VmData")
+    now = _statm()
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    if base is None:  # no /proc: the limit cannot be relative to the process, so none is set
+    if now is None:  # no /proc: the limit cannot be relative to the process, so none is set
         yield None
         return
+    base, rss = now
     want = base + mib * MIB
     if hard != resource.RLIM_INFINITY:
         want = min(want, hard)
     if soft != resource.RLIM_INFINITY:
         want = min(want, soft)  # an outer limit (a nested task, the operator's ulimit) is never raised
-    limit = Limit(mib, base, _status("VmRSS") or 0, _reset_peak())
+    limit = Limit(mib, base, rss, _reset_peak())
     resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
     _active.append(limit)
     try:
