@@ -8,8 +8,9 @@ every good episode beside the bad file was lost with it.
 
 `isolated_discover` (applied to every adapter's `discover` by `SourceAdapter.__init_subclass__`) watches which files
 under the root the discovery opens (Python's audit hook, event "open": every file opened through Python, zarr's
-stores, json, numpy, tarfile and zipfile included). When an error the adapter did not handle escapes, the largest of
-the files opened last (`_Watch.culprit`) is taken for the one whose parse failed: discovery starts again with that
+stores, json, numpy, tarfile and zipfile included). When an error the adapter did not handle escapes, the file opened
+last (or, for a `RecursionError`, the one of the last opened that is JSON too deep to parse: `_Watch.culprit`) is
+taken for the one whose parse failed: discovery starts again with that
 file refused at its open (`Unparsed`, an `OSError` and a `ValueError` naming the file and the first error, which the
 adapter's own per-file handling flags as it flags an unreadable file), and the refs it already gave are not given
 twice (discovery is deterministic, `SourceAdapter.discover`). Each bad file costs one more pass over the discovery;
@@ -24,7 +25,7 @@ adapter's `AdapterError` naming the file last opened under the ref's paths (else
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
 import os
 import re
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MAX_REFUSED = 16  # bad files refused in one discovery before it gives up (each costs one more pass)
 RECENT = 16  # files opened last, among which the one whose parse failed is chosen
+PROBE_BYTES = 64 << 20  # the largest file probed for the JSON that recursed
 _lock = threading.Lock()
 _watches: list[_Watch] = []
 _hooked = False
@@ -76,16 +78,35 @@ class _Watch:
     def last(self) -> str | None:
         return self.recent[-1] if self.recent else None
 
-    def culprit(self) -> str | None:
-        """The file whose parse most likely failed: the largest of those opened last that exist and are not refused
-        yet (zarr opens a node's `.zarray`, `.zattrs` and `.zgroup` together, then parses them; a bomb or a deep
-        document is the big one), the latest of equals."""
-        sizes = []
-        for k, path in enumerate(self.recent):
-            if path not in self.refused:
-                with contextlib.suppress(OSError):
-                    sizes.append((os.stat(path).st_size, k, path))
-        return max(sizes)[2] if sizes else None
+    def culprit(self, e: BaseException) -> str | None:
+        """The file whose parse most likely failed: the latest opened that exists and is not refused yet, unless
+        the error is a `RecursionError` and an earlier one is the JSON document (or JSON line) that recurses (zarr
+        opens a node's `.zarray`, `.zattrs` and `.zgroup` together, then parses them)."""
+        live = [p for p in reversed(self.recent) if p not in self.refused and os.path.isfile(p)]
+        if isinstance(e, RecursionError):
+            deep = next((p for p in live if _recurses(p)), None)
+            if deep is not None:
+                return deep
+        return live[0] if live else None
+
+
+def _recurses(path: str) -> bool:
+    """Whether `path` (up to `PROBE_BYTES`) is JSON, or JSON lines, that the parser cannot nest."""
+    try:
+        if os.path.getsize(path) > PROBE_BYTES:
+            return False
+        with open(path, "rb") as f:
+            text = f.read()
+    except OSError:
+        return False
+    for doc in (text, *text.splitlines()):
+        try:
+            json.loads(doc)
+        except RecursionError:
+            return True
+        except ValueError:
+            continue
+    return False
 
 
 def _local(where: Any) -> str | None:
@@ -174,7 +195,7 @@ def isolated_discover(discover: Any) -> Any:
                 except StopIteration:
                     return
                 except Exception as e:
-                    culprit = watch.culprit()
+                    culprit = watch.culprit(e)
                     if not _unhandled(e) or isinstance(e, Unparsed) or culprit is None:  # Unparsed: refusing failed
                         raise
                     if len(watch.refused) >= MAX_REFUSED:

@@ -118,3 +118,27 @@ def test_a_deep_folder_sidecar_costs_its_clip_only(tmp_path: Path) -> None:
     assert [r.raw_id for r in refs if r.error is None] == ["b"], [(r.raw_id, r.error) for r in refs]
     (bad,) = [r for r in refs if r.raw_id == "a"]
     assert "a.json" in bad.error and "RecursionError" in bad.error, bad.error
+
+
+def test_a_deep_sidecar_in_a_gzipped_shard_costs_that_shard_only(tmp_path: Path) -> None:
+    """A WebDataset sample's `.json` 10^5 deep (N26), in a `.tar.gz` shard (a container no report named)."""
+    import io
+    import tarfile
+
+    from adapters.synthetic.egovideo import write_ego_shards
+
+    write_ego_shards(tmp_path, workers=2, gzip_last=True)
+    (shard,) = tmp_path.rglob("*.tar.gz")
+    with tarfile.open(shard, "r:gz") as tf:
+        members = [(m, tf.extractfile(m).read()) for m in tf.getmembers()]  # type: ignore[union-attr]
+    deep = next(m.name for m, _ in members if m.name.endswith(".json"))
+    with tarfile.open(shard, "w:gz", format=tarfile.USTAR_FORMAT) as tf:
+        for m, data in members:
+            data = lb.DEEP_JSON.encode() if m.name == deep else data
+            m.size = len(data)
+            tf.addfile(m, io.BytesIO(data))
+    refs = list(get_adapter("ego_video", {"layout": "webdataset"}).discover(tmp_path))
+    good = [r for r in refs if r.paths[0] != str(shard)]
+    bad = [r for r in refs if r.paths[0] == str(shard)]
+    assert len(good) == 2 and all(r.error is None for r in good), [(r.raw_id, r.error) for r in refs]
+    assert bad and all(shard.name in r.error and "RecursionError" in r.error for r in bad), [r.error for r in bad]
