@@ -15,9 +15,10 @@ episode would fork a 260 MB worker. Relative to the worker's own data (a Ray wor
 pipeline is imported, of which 260 MB resident), so the limit is what one task may add: the default, 640 MiB, is
 the reading budget (256 MiB) twice plus working room, and keeps a worker's resident peak under 1 GiB.
 
-`Limit.reached(e)` says whether a failure was the limit's (a `MemoryError` in its chain, or an allocation refused in a
-library's own words, or the task's resident peak past half the limit: a filter that doubles its buffer fails with its own words, at between half and all of it), and
-`Limit.explain(e, file)` the reason a quarantine row keeps: the limit, the file, what the task took, the error.
+`Limit.reached(e)` says whether a failure was the limit's (a `MemoryError` in its chain, an allocation refused in a
+library's own words, or the task's resident peak past half the limit: HDF5's deflate filter, which doubles its
+buffer, only says "filter returned failure", at between half and all of it), and `Limit.explain(e, file)` the
+reason a quarantine row keeps: the limit, the file, what the task took, the error.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ _STATUS = "/proc/self/status"
 _PAGE = resource.getpagesize()
 # what a library that is not Python says of an allocation refused (OpenCV's cv::OutOfMemoryError text, C++'s
 # std::bad_alloc, glibc's ENOMEM): under a task's limit, the limit's
-_ALLOCATION = re.compile(r"(?i)insufficient memory|failed to allocate|unable to allocate|bad_alloc|cannot allocate memory")
+_ALLOCATION = re.compile(
+    r"(?i)insufficient memory|failed to allocate|unable to allocate|bad_alloc|cannot allocate memory"
+)
 _active: list[Limit] = []  # the limits in force in this process, innermost last
 _warmed = False
 
