@@ -224,8 +224,11 @@ def isolated_read(read: Any) -> Any:
             limit = active()
             if not (limit is not None and limit.reached(e)) and not isinstance(e, RecursionError | MemoryError):
                 raise
-            file = (watch.last if watch else None) or getattr(e, "file", None) or (ref.paths[0] if ref.paths else None)
-            err = self.error(reason(e, file), file=file, episode=ref.raw_id, field=getattr(e, "field", None))
+            from adapters.base import AdapterError
+
+            named = e if isinstance(e, AdapterError) else None  # (cv2.error's `file` is OpenCV's source file)
+            file = (watch.last if watch else None) or (named and named.file) or (ref.paths[0] if ref.paths else None)
+            err = self.error(reason(e, file), file=file, episode=ref.raw_id, field=named and named.field)
         finally:
             if watch is not None:
                 watch.live = False

@@ -154,7 +154,8 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
         for st in run.staged:
             shutil.rmtree(st.stage_dir, ignore_errors=True)
         if (limit := active()) is not None and limit.reached(e):  # the file's, even where the library says ENOMEM
-            file = getattr(e, "file", None) or (task.ref.paths[0] if task.ref.paths else None)
+            named = e.file if isinstance(e, AdapterError) else None  # (cv2.error's `file` is OpenCV's source file)
+            file = named or (task.ref.paths[0] if task.ref.paths else None)
             msg = e.reason if isinstance(e, AdapterError) and e.reason.startswith("memory limit") else None
             why = msg or limit.explain(e, file)
             return Rejected(task.uid, run.stage, MEMORY_LIMIT, why, file=file, retried=len(retried))

@@ -214,3 +214,41 @@ def test_the_worker_quarantines_an_hdf5_bomb_and_stages_its_neighbour(tmp_path: 
     assert isinstance(bad, Rejected) and bad.fault == "data" and bad.error_class in (MEMORY_LIMIT, "AdapterError")
     assert f"memory limit of {LIMIT_MIB} MiB per task" in bad.message and "a_bomb.hdf5" in bad.message
     assert isinstance(good, Staged) and good.frames > 0
+
+
+def test_a_png_bomb_in_an_image_column_costs_its_episode_only(tmp_path: Path) -> None:
+    """Review 6 N16: row 0 of a LeRobot `dtype: image` column a 196 KB PNG decoding to 192 MiB, decoded in the write
+    stage (OpenCV, not Python): the episode is quarantined naming the limit and its parquet, its neighbour staged."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings
+    from jobs.ingest.worker import process_episode
+    from jobs.spec_models import JobSpec
+    from tests.fixtures.discovery import discover
+    from tests.fixtures.layouts import load_case, materialize
+
+    case = load_case(REPO / "tests/fixtures/lerobot_layouts/libero_panda_images_v21")
+    written = materialize(case, tmp_path / "raw/libero", episodes=2, seconds=1.1)
+    path = written.root / "data/chunk-000/episode_000000.parquet"
+    table = pq.read_table(path)
+    column = table.column("observation.images.image").combine_chunks()
+    pngs = column.field("bytes").to_pylist()
+    pngs[0] = lb.png_bomb()
+    assert len(pngs[0]) < 256 << 10
+    bombed = pa.StructArray.from_arrays([pa.array(pngs, pa.binary()), column.field("path")], ["bytes", "path"])
+    at = table.column_names.index("observation.images.image")
+    pq.write_table(table.set_column(at, "observation.images.image", bombed), path)
+    spec = JobSpec.model_validate(
+        {
+            "output": str(tmp_path / "out"),
+            "parallelism": {"task_memory_mib": LIMIT_MIB},
+            "sources": [{"name": "libero", "adapter": "lerobot", "root": str(tmp_path / "raw")}],
+        }
+    )
+    items, flagged = discover(spec)
+    assert not flagged and len(items) == 2
+    bad, good = (process_episode(EpisodeTask(it, TaskSettings.of(spec))) for it in items)
+    assert isinstance(bad, Rejected) and bad.fault == "data", bad
+    assert f"memory limit of {LIMIT_MIB} MiB per task" in bad.message and "episode_000000.parquet" in bad.message, bad
+    assert isinstance(good, Staged) and good.frames > 0
