@@ -85,8 +85,9 @@ for s in spec.sources:
     res = discover_source(s, str(spec.output), str(work), None, spec.parallelism.task_memory_mib)
     out[s.name] = {"discovery": res["error"] and res["error"]["message"], "episodes": {}}
     for item in (read_work(s, work) if res["todo"] else []):
+        key = item.ref.raw_id if s.adapter == "arrays" else item.ref.subset + "/" + item.ref.raw_id
         if item.ref.error is not None:
-            out[s.name]["episodes"][item.ref.raw_id] = ["flagged", item.ref.error]
+            out[s.name]["episodes"][key] = ["flagged", item.ref.error]
             continue
         t0 = time.time()
         r = process_episode(EpisodeTask(item, TaskSettings.of(spec)))
@@ -95,9 +96,9 @@ for s in spec.sources:
             frames = [ipc.open_stream(e.staged.stage_dir / "frames.arrow").read_all() for e in r.episodes]
             actions = [max(float(np.nanmax(np.abs(np.asarray(t.column(c).to_pylist(), float))))
                            for c in t.column_names if c.startswith("action")) for t in frames]
-            out[s.name]["episodes"][item.ref.raw_id] = ["staged", min(actions)]
+            out[s.name]["episodes"][key] = ["staged", min(actions)]
         else:
-            out[s.name]["episodes"][item.ref.raw_id] = [type(r).__name__, r.error_class, r.message, r.file]
+            out[s.name]["episodes"][key] = [type(r).__name__, r.error_class, r.message, r.file]
 print("@@" + json.dumps(out))
 """
 
