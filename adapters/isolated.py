@@ -121,11 +121,12 @@ def _local(where: Any) -> str | None:
 def _hook(event: str, args: tuple[Any, ...]) -> None:
     if event != "open" or not _watches:
         return
-    path = _local(args[0]) if args and not isinstance(args[0], int) else None
+    live = [w for w in _watches if w.live]
+    path = _local(args[0]) if live and args and not isinstance(args[0], int) else None
     if path is None:
         return
-    for w in list(_watches):
-        if w.live and w.covers(path):
+    for w in live:
+        if w.covers(path):
             reason = w.refused.get(path)
             if reason is not None:
                 raise Unparsed(path, reason)
