@@ -3,10 +3,10 @@
 Unit checks in this process (the limit set for the block and put back; an inflate past it fails at once), then the
 bombs a library inflates through the job's own task functions (`discover_source`, `process_episode`) in a child
 process, whose peak resident memory the kernel reports on `wait4`: review 6's Zarr GZip / Blosc / Zstd chunks (N1-N3),
-the robomimic HDF5 gzip chunk written as all-zero actions (N10) and the sparse LeRobot `info.json` /
-`episodes.jsonl` (N13, N14), and instances no report named (Zarr LZ4 and bz2 chunks). Each bad file's episodes are
-quarantined with the limit and the file named, the good stores beside them staged with their own (non-zero)
-actions, and the child stays under 1 GiB."""
+the robomimic HDF5 gzip chunk written as all-zero actions (N10; now refused by `h5_inflate` before HDF5 inflates it),
+the sparse LeRobot `info.json` / `episodes.jsonl` (N13, N14), a PNG in an image column (N16), and instances no report
+named (Zarr LZ4 and bz2 chunks). Each bad file's episodes are quarantined with the limit (or the inflate check) and
+the file named, the good stores beside them staged with their own (non-zero) actions, the child under 1 GiB."""
 
 from __future__ import annotations
 
@@ -177,8 +177,8 @@ def test_zarr_chunk_bombs_are_quarantined_naming_the_limit_and_the_chunk(bombs: 
 def test_an_hdf5_gzip_bomb_is_quarantined_not_written_as_zero_actions(bombs: tuple[dict, int, Path]) -> None:
     eps = bombs[0]["h5"]["episodes"]
     bad = next(v for k, v in eps.items() if k.startswith("b_bomb"))
-    assert bad[0] == "Rejected", bad
-    _limit_named(bad, "b_bomb.hdf5")
+    assert bad[0] == "Rejected" and "b_bomb.hdf5" in bad[2], bad
+    assert "inflates past the 1,680 bytes" in bad[2], bad  # refused before HDF5 inflates it (h5_inflate)
     good = [v for k, v in eps.items() if not k.startswith("b_bomb")]
     assert len(good) == 2 and all(v[0] == "staged" and v[1] > 0 for v in good), eps
 
@@ -193,27 +193,39 @@ def test_sparse_meta_files_cost_their_dataset_only(bombs: tuple[dict, int, Path]
     _limit_named(next(v for k, v in eps.items() if "c_episodes_bomb" in k), "c_episodes_bomb/meta/episodes.jsonl")
 
 
-def test_the_worker_quarantines_an_hdf5_bomb_and_stages_its_neighbour(tmp_path: Path) -> None:
-    """In this process, through `process_episode` (the fast check of the class; the child above measures)."""
-    from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings
-    from jobs.ingest.worker import MEMORY_LIMIT, process_episode
+def _bad_then_good(tmp_path: Path, adapter: str) -> tuple:
+    """`process_episode`'s answers, in this process under the test's limit, for the two episodes under
+    `tmp_path/raw` (sorted: the bad one first), discovery having flagged none."""
+    from jobs.ingest.task import EpisodeTask, TaskSettings
+    from jobs.ingest.worker import process_episode
     from jobs.spec_models import JobSpec
     from tests.fixtures.discovery import discover
 
-    lb.robomimic(tmp_path / "raw/a_bomb.hdf5", bomb=True)
-    lb.robomimic(tmp_path / "raw/b_good.hdf5")
     spec = JobSpec.model_validate(
         {
             "output": str(tmp_path / "out"),
             "parallelism": {"task_memory_mib": LIMIT_MIB},
-            "sources": [{"name": "h5", "adapter": "arrays", "root": str(tmp_path / "raw")}],
+            "sources": [{"name": "src", "adapter": adapter, "root": str(tmp_path / "raw")}],
         }
     )
     items, flagged = discover(spec)
     assert not flagged and len(items) == 2
     bad, good = (process_episode(EpisodeTask(it, TaskSettings.of(spec))) for it in items)
+    return bad, good
+
+
+def test_the_worker_quarantines_an_hdf5_bomb_and_stages_its_neighbour(tmp_path: Path) -> None:
+    """In this process, through `process_episode` (the fast check; the child above measures): the 384 MiB chunk is
+    refused from its inflate past the declared 1,680 bytes, before HDF5 inflates it; never zeros."""
+    from jobs.ingest.task import Rejected, Staged
+    from jobs.ingest.worker import MEMORY_LIMIT
+
+    lb.robomimic(tmp_path / "raw/a_bomb.hdf5", bomb=True)
+    lb.robomimic(tmp_path / "raw/b_good.hdf5")
+    bad, good = _bad_then_good(tmp_path, "arrays")
     assert isinstance(bad, Rejected) and bad.fault == "data" and bad.error_class in (MEMORY_LIMIT, "AdapterError")
-    assert f"memory limit of {LIMIT_MIB} MiB per task" in bad.message and "a_bomb.hdf5" in bad.message
+    # stopped before HDF5 inflates it (`adapters.storage.h5_inflate`), else by the limit
+    assert "inflates past the 1,680 bytes" in bad.message and "a_bomb.hdf5" in bad.message
     assert isinstance(good, Staged) and good.frames > 0
 
 
@@ -223,10 +235,7 @@ def test_a_png_bomb_in_an_image_column_costs_its_episode_only(tmp_path: Path) ->
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings
-    from jobs.ingest.worker import process_episode
-    from jobs.spec_models import JobSpec
-    from tests.fixtures.discovery import discover
+    from jobs.ingest.task import Rejected, Staged
     from tests.fixtures.layouts import load_case, materialize
 
     case = load_case(REPO / "tests/fixtures/lerobot_layouts/libero_panda_images_v21")
@@ -240,16 +249,7 @@ def test_a_png_bomb_in_an_image_column_costs_its_episode_only(tmp_path: Path) ->
     bombed = pa.StructArray.from_arrays([pa.array(pngs, pa.binary()), column.field("path")], ["bytes", "path"])
     at = table.column_names.index("observation.images.image")
     pq.write_table(table.set_column(at, "observation.images.image", bombed), path)
-    spec = JobSpec.model_validate(
-        {
-            "output": str(tmp_path / "out"),
-            "parallelism": {"task_memory_mib": LIMIT_MIB},
-            "sources": [{"name": "libero", "adapter": "lerobot", "root": str(tmp_path / "raw")}],
-        }
-    )
-    items, flagged = discover(spec)
-    assert not flagged and len(items) == 2
-    bad, good = (process_episode(EpisodeTask(it, TaskSettings.of(spec))) for it in items)
+    bad, good = _bad_then_good(tmp_path, "lerobot")
     assert isinstance(bad, Rejected) and bad.fault == "data", bad
     assert f"memory limit of {LIMIT_MIB} MiB per task" in bad.message and "episode_000000.parquet" in bad.message, bad
     assert isinstance(good, Staged) and good.frames > 0
