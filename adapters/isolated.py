@@ -92,12 +92,11 @@ class _Watch:
 
 def _recurses(path: str) -> bool:
     """Whether `path` (up to `PROBE_BYTES`) is JSON, or JSON lines, that the parser cannot nest."""
+    from adapters.storage.bounds import read_bounded
+
     try:
-        if os.path.getsize(path) > PROBE_BYTES:
-            return False
-        with open(path, "rb") as f:
-            text = f.read()
-    except OSError:
+        text = read_bounded(path, PROBE_BYTES, "a file probed for deep JSON")
+    except (OSError, ValueError):  # unreadable, too large, a Git LFS pointer: not the one
         return False
     for doc in (text, *text.splitlines()):
         try:
