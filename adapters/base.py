@@ -397,9 +397,9 @@ class SourceAdapter(ABC):
         return None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Every adapter's `discover` and `read` pass through containment (`adapters.storage.contain`), so no adapter
-        can forget it: a discovered ref one of whose `paths` leaves the root (a `..` or absolute path, a symlink out)
-        comes back flagged with that path named, and `read` raises such a flag before the adapter opens anything."""
+        """Every adapter's `discover` and `read` pass through containment and the per-file boundary (`confined.py`),
+        so no adapter can forget them: a ref one of whose `paths` leaves the root (`..`, absolute, a symlink out)
+        comes back flagged, `read` raises such a flag first, and a parse error left uncaught costs its file only."""
         super().__init_subclass__(**kwargs)
         if "discover" in cls.__dict__ and not getattr(cls.discover, "_confined", False):
             cls.discover = confined_discover(cls.__dict__["discover"])  # type: ignore[method-assign]

@@ -9,6 +9,8 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
+from adapters.isolated import isolated_discover, isolated_read
+
 
 def confine(adapter: Any, root: Any, ref: Any) -> Any:
     """`ref`, flagged (`error`, and the `AdapterError.locator` form `raise_discovered` raises) when one of its paths
@@ -25,11 +27,13 @@ def confine(adapter: Any, root: Any, ref: Any) -> Any:
 
 
 def confined_discover(discover: Any) -> Any:
-    """`discover` whose every ref is `confine`d to the root it was given."""
+    """`discover` whose every ref is `confine`d to the root it was given, each file's parse inside its own boundary
+    (`adapters.isolated`)."""
+    isolated = isolated_discover(discover)
 
     @functools.wraps(discover)
     def wrapper(self: Any, root: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        for ref in discover(self, root, *args, **kwargs):
+        for ref in isolated(self, root, *args, **kwargs):
             yield confine(self, root, ref)
 
     wrapper._confined = True  # type: ignore[attr-defined]
@@ -39,14 +43,17 @@ def confined_discover(discover: Any) -> Any:
 def flagged_first(read: Any) -> Any:
     """`read` that first raises the error discovery flagged its ref with (`SourceAdapter.raise_discovered`), and
     whose data found absent (`AbsentData`: HDF5 or Zarr chunks never written, wherever the adapter read them) comes
-    out as the adapter's error naming the file, the episode and the dataset."""
+    out as the adapter's error naming the file, the episode and the dataset; a parse's `RecursionError`/`MemoryError`
+    or a failure past the task's memory limit too (`adapters.isolated`)."""
     from adapters.storage.absent import AbsentData
+
+    inner = isolated_read(read)
 
     @functools.wraps(read)
     def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:
         self.raise_discovered(ref)
         try:
-            return read(self, ref, *args, **kwargs)
+            return inner(self, ref, *args, **kwargs)
         except AbsentData as e:
             file = e.file or (ref.paths[0] if ref.paths else None)
             raise self.error(str(e), file=file, episode=ref.raw_id, field=e.dataset) from e

@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from adapters.registry import adapter_class, get_adapter
 from adapters.storage.location import locate
+from adapters.storage.memory_limit import DEFAULT_MIB as DEFAULT_TASK_MIB
 from adapters.storage.urls import StorageError, folder_problem, output_problem, parse_where, preflight
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
@@ -206,6 +207,14 @@ class ParallelismSpec(BaseModel):
         description="hold each episode task to the one CPU it books from Ray (CPU affinity, jobs.runtime.cpu_slots):"
         " a task's encoders run their pipelines in threads of their own, one per camera, which would otherwise keep"
         " more cores busy than Ray booked",
+    )
+    task_memory_mib: int | None = Field(
+        DEFAULT_TASK_MIB,
+        ge=64,
+        le=1 << 20,
+        description="memory (MiB) each task that reads a source's raw bytes (a discovery, an episode) may take on top"
+        " of its worker's own, enforced by the operating system (RLIMIT_DATA, adapters.storage.memory_limit): past it"
+        " the allocation fails, and the file's episodes are quarantined naming the limit and the file; null: no limit",
     )
     deadline: TaskDeadline = Field(
         default_factory=TaskDeadline,

@@ -88,9 +88,14 @@ def read_bounded(loc: Where, bound: int, what: str) -> bytes:
     """A whole file's bytes, when its size is within `bound` (checked before reading; the read stops at `bound` + 1
     bytes should the file grow meanwhile)."""
     loc = locate(loc)
-    check(f"{what} size in bytes", file_size(loc), bound, "the limit")
+    size = file_size(loc)
+    check(f"{what} size in bytes", size, bound, "the limit")
     with loc.open("rb") as f:
-        data = f.read(bound + 1)
+        # sized by the file, not the bound: `read(n)` reserves n bytes at once, which the task's memory limit
+        # counts (adapters.storage.memory_limit); what the file grew by meanwhile comes a MiB at a time
+        data = f.read(size + 1)
+        while len(data) <= bound and (more := f.read(min(1 << 20, bound + 1 - len(data)))):
+            data += more
     check(f"{what} size in bytes", len(data), bound, "the limit")
     refuse_pointer(loc, data[:MAX_POINTER_BYTES])  # a JSON or sidecar cloned without `git lfs`: named, not parsed
     return data
@@ -223,6 +228,8 @@ def read_array(
         present()
     if type(arr).__module__.startswith("h5py"):  # h5py is imported by whoever holds one of its datasets
         from adapters.storage.absent import h5_unwritten
+        from adapters.storage.h5_inflate import check_inflate
 
         h5_unwritten(arr, start, stop)
+        check_inflate(arr, start, stop)  # a gzip chunk past its declared size: HDF5 would keep its first bytes
     return np.asarray(arr[start:stop] if arr.shape else arr[()])

@@ -26,6 +26,7 @@ from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, SourceAdapter, natural_key
 from adapters.registry import adapter_class
 from adapters.storage.faults import describe, environment_fault
+from adapters.storage.memory_limit import task_memory
 from adapters.storage.vanished import SourceVanishedError, vanished
 from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
@@ -65,7 +66,11 @@ def natural_bytes(text: str) -> bytes:
 
 
 def discover_source(
-    source: SourceSpec, output: str, work: str, environment: EnvironmentRetry | None = None
+    source: SourceSpec,
+    output: str,
+    work: str,
+    environment: EnvironmentRetry | None = None,
+    memory_mib: int | None = None,
 ) -> dict[str, Any]:
     """One source's discovery (a Ray task): its not-yet-done refs, sorted, into the parquet file `work`.
 
@@ -73,14 +78,16 @@ def discover_source(
     check a URL root's bucket once more per task. Returns counts (`found`: refs discovery did not flag; `todo`: rows
     of the work file, flagged ones included; `todo_readable`: those not flagged), and the source's own quarantine row
     (JSON) when its discovery failed, or `deferred` (the cause) when an error of the environment outlasted the retries
-    of `environment` (`jobs.runtime.retry`): no row then, and the job ends."""
+    of `environment` (`jobs.runtime.retry`): no row then, and the job ends. The adapter's discovery runs under the
+    task memory limit `memory_mib` (`adapters.storage.memory_limit`): a file whose parse reaches it is flagged by
+    the discovery's per-file boundary (`adapters.isolated`), its neighbours discovered."""
     work_path = Path(work)
     unsorted = work_path.with_suffix(".unsorted.parquet")
     adapter = None
     try:
         adapter = get_adapter(source.adapter, source.options, source.storage)
         found, refs = retry_environment(
-            lambda: _write_refs(source, adapter, unsorted),
+            lambda: _write_refs(source, adapter, unsorted, memory_mib),
             environment or EnvironmentRetry(),
             f"{source.name}: discovery",
         )
@@ -145,11 +152,12 @@ def source_findings(
     return [empty, *noted]
 
 
-def _write_refs(source: SourceSpec, adapter: SourceAdapter, path: Path) -> tuple[int, int]:
-    """Every ref into `path`, a batch at a time; returns (how many discovery did not flag, how many refs)."""
+def _write_refs(source: SourceSpec, adapter: SourceAdapter, path: Path, memory_mib: int | None) -> tuple[int, int]:
+    """Every ref into `path`, a batch at a time, under the memory limit; returns (how many discovery did not flag,
+    how many refs)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     n = readable = 0
-    with pq.ParquetWriter(path, _SCHEMA) as writer:
+    with task_memory(memory_mib), pq.ParquetWriter(path, _SCHEMA) as writer:
         batch: list[EpisodeRef] = []
         for ref in adapter.discover(source.root):
             batch.append(ref)
@@ -228,7 +236,8 @@ def discover_all(spec: JobSpec) -> DiscoveryPlan:
     refs = {}
     for s in spec.sources:
         work = spec.output / WORK_DIR / f"{s.name.replace(os.sep, '_')}.parquet"
-        refs[s.name] = (task.remote(s, str(spec.output), str(work), spec.parallelism.environment), work)
+        par = spec.parallelism
+        refs[s.name] = (task.remote(s, str(spec.output), str(work), par.environment, par.task_memory_mib), work)
     for s in spec.sources:
         ref, work = refs[s.name]
         try:

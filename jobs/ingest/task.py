@@ -49,6 +49,7 @@ class TaskSettings:
     deadline: TaskDeadline
     pin_cpus: int | None = None  # CPUs the task holds to (`parallelism.pin_tasks`), else none
     environment: EnvironmentRetry = field(default_factory=EnvironmentRetry)  # how long the environment is waited out
+    memory_mib: int | None = None  # what the task may take on top of its worker (`parallelism.task_memory_mib`)
 
     @classmethod
     def of(cls, spec: JobSpec) -> TaskSettings:
@@ -56,7 +57,8 @@ class TaskSettings:
         codec = spec.codec
         if codec.threads is None and par.encoder_threads is not None:
             codec = codec.model_copy(update={"threads": par.encoder_threads})  # same bytes, fewer threads
-        return cls(spec.canonicalize, codec, spec.output, par.deadline, 1 if par.pin_tasks else None, par.environment)
+        pin = 1 if par.pin_tasks else None
+        return cls(spec.canonicalize, codec, spec.output, par.deadline, pin, par.environment, par.task_memory_mib)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
 from adapters.storage.faults import environment_fault
+from adapters.storage.memory_limit import active, task_memory
 from adapters.storage.vanished import SourceVanishedError, vanished
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.declared import as_declared
@@ -41,6 +42,7 @@ from schemas.robots.declared import registry_with
 from schemas.robots.registry import EmbodimentRegistry
 
 REJECTED = "RejectedEpisode"  # the error class of a raw episode (or part) its steps rejected as a value
+MEMORY_LIMIT = "MemoryLimit"  # the error class of a raw episode whose task reached its memory limit
 
 
 def process_episode(task: EpisodeTask) -> EpisodeResult:
@@ -50,7 +52,8 @@ def process_episode(task: EpisodeTask) -> EpisodeResult:
     if len(hung) > settings.deadline.retries:  # killed by its deadline on every attempt allowed: no further try
         return Rejected(task.uid, "write", TIMEOUT_CLASS, timeout_message(hung), fault="environment")
     retried: list[str] = []  # encoder faults written over once more (ingest.lerobot.encoder_faults), all attempts
-    with held_to_cpus(settings.pin_cpus) if settings.pin_cpus else contextlib.nullcontext():
+    pinned = held_to_cpus(settings.pin_cpus) if settings.pin_cpus else contextlib.nullcontext()
+    with pinned, task_memory(settings.memory_mib):
         try:
             return retry_environment(lambda: _process(task, retried), settings.environment, task.uid)
         except _EnvironmentFault as e:  # past its retries
@@ -151,6 +154,12 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
     except Exception as e:  # bad input of any kind is this episode's problem only
         for st in run.staged:
             shutil.rmtree(st.stage_dir, ignore_errors=True)
+        if (limit := active()) is not None and limit.reached(e):  # the file's, even where the library says ENOMEM
+            named = e.file if isinstance(e, AdapterError) else None  # (cv2.error's `file` is OpenCV's source file)
+            file = named or (task.ref.paths[0] if task.ref.paths else None)
+            msg = e.reason if isinstance(e, AdapterError) and e.reason.startswith("memory limit") else None
+            why = msg or limit.explain(e, file)
+            return Rejected(task.uid, run.stage, MEMORY_LIMIT, why, file=file, retried=len(retried))
         if environment_fault(e) is not None:  # not the episode's: tried again, else the job ends
             raise _EnvironmentFault(run.stage) from e
         if (why := vanished(task.source.root, task.ref.paths, task.source.storage)) is not None:

@@ -409,3 +409,15 @@ def test_field_help_for_root_cameras_and_joint_space() -> None:
     assert "Omitted" in cameras and "kept under its own name" in cameras and "listed" in cameras
     joint_space = LeRobotOptions.model_fields["joint_space"].description or ""
     assert "Unset: the units are read from the values" in joint_space and "set it where" in joint_space
+
+
+@pytest.mark.parametrize(("value", "problem"), [("10", "greater than or equal to 64"), ("lots", "valid integer")])
+def test_a_task_memory_limit_out_of_range_is_refused_at_its_line(job_dir: Path, value: str, problem: str) -> None:
+    issue = one_issue(write(job_dir, VALID + f"  task_memory_mib: {value}\n"))
+    assert (issue.loc, issue.line) == ("parallelism.task_memory_mib", 14) and problem in issue.message
+
+
+def test_a_task_memory_limit_is_stated_and_can_be_turned_off(job_dir: Path) -> None:
+    assert load_spec(write(job_dir, VALID)).parallelism.task_memory_mib == 640
+    off = load_spec(write(job_dir, VALID + "  task_memory_mib: null\n"))
+    assert off.parallelism.task_memory_mib is None

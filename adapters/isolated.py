@@ -1,0 +1,239 @@
+"""Every parse of a source's files inside its file's boundary, whatever the adapter catches (issue 58 item 2).
+
+Adapters flag a bad file's episodes by catching the errors they expect of it (`OSError`, `ValueError`, ...). A parser
+can raise others: `json.loads` a `RecursionError` on 10^5 nested brackets (a Zarr `.zattrs`, a LeRobot `info.json`,
+a WebDataset sidecar), any allocation a `MemoryError` once the task's memory limit is reached
+(`adapters.storage.memory_limit`). Escaping a discovery, one of them used to end the whole source's discovery, and
+every good episode beside the bad file was lost with it.
+
+`isolated_discover` (applied to every adapter's `discover` by `SourceAdapter.__init_subclass__`) watches which files
+under the root the discovery opens (Python's audit hook, event "open": every file opened through Python, zarr's
+stores, json, numpy, tarfile and zipfile included). When an error the adapter did not handle escapes, the file opened
+last (or, for a `RecursionError`, the one of the last opened that is JSON too deep to parse: `_Watch.culprit`) is
+taken for the one whose parse failed: discovery starts again with that
+file refused at its open (`Unparsed`, an `OSError` and a `ValueError` naming the file and the first error, which the
+adapter's own per-file handling flags as it flags an unreadable file), and the refs it already gave are not given
+twice (discovery is deterministic, `SourceAdapter.discover`). Each bad file costs one more pass over the discovery;
+past `MAX_REFUSED` files, or when no file under the root was opened (a root on an object store, a file a C library
+opened itself: HDF5, pyarrow, FFmpeg), or when the adapter does not handle the refusal either, the error ends the
+source's discovery as before. An `AdapterError` (the adapter's own verdict on the whole source) and an error of the
+environment (`adapters.storage.faults`: retried by the job) pass through untouched.
+
+`isolated_read` gives a read's `RecursionError` or `MemoryError`, and any failure past the memory limit, the
+adapter's `AdapterError` naming the file last opened under the ref's paths (else its first path).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MAX_REFUSED = 16  # bad files refused in one discovery before it gives up (each costs one more pass)
+RECENT = 16  # files opened last, among which the one whose parse failed is chosen
+PROBE_BYTES = 64 << 20  # the largest file probed for the JSON that recursed
+_lock = threading.Lock()
+_watches: list[_Watch] = []
+_hooked = False
+
+
+class Unparsed(OSError, ValueError):
+    """A file refused at its open because its parse failed earlier in the same discovery (no errno: the data's). Both
+    an OSError and a ValueError (as `io.UnsupportedOperation`): whichever an adapter catches around a file, it flags
+    this one."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        named = reason if path in reason else f"{path}: {reason}"
+        super().__init__(f"{named} (its parse failed: not read again)")
+
+
+@dataclass
+class _Watch:
+    """The files opened under `roots` while `live`, the last one kept; opens of `refused` raise `Unparsed`."""
+
+    roots: tuple[str, ...]  # absolute, without a trailing separator
+    refused: dict[str, str] = field(default_factory=dict)  # absolute path -> reason
+    recent: list[str] = field(default_factory=list)  # the last `RECENT` files opened, the latest last
+    live: bool = False
+
+    def covers(self, path: str) -> bool:
+        return any(path == r or path.startswith(r + os.sep) for r in self.roots)
+
+    def opened(self, path: str) -> None:
+        if path in self.recent:
+            self.recent.remove(path)
+        self.recent.append(path)
+        del self.recent[:-RECENT]
+
+    @property
+    def last(self) -> str | None:
+        return self.recent[-1] if self.recent else None
+
+    def culprit(self, e: BaseException) -> str | None:
+        """The file whose parse most likely failed: the latest opened that exists and is not refused yet, unless
+        the error is a `RecursionError` and an earlier one is the JSON document (or JSON line) that recurses (zarr
+        opens a node's `.zarray`, `.zattrs` and `.zgroup` together, then parses them)."""
+        live = [p for p in reversed(self.recent) if p not in self.refused and os.path.isfile(p)]
+        if isinstance(e, RecursionError):
+            deep = next((p for p in live if _recurses(p)), None)
+            if deep is not None:
+                return deep
+        return live[0] if live else None
+
+
+def _recurses(path: str) -> bool:
+    """Whether `path` (up to `PROBE_BYTES`) is JSON, or JSON lines, that the parser cannot nest."""
+    from adapters.storage.bounds import read_bounded
+
+    try:
+        text = read_bounded(path, PROBE_BYTES, "a file probed for deep JSON")
+    except (OSError, ValueError):  # unreadable, too large, a Git LFS pointer: not the one
+        return False
+    for doc in (text, *text.splitlines()):
+        try:
+            json.loads(doc)
+        except RecursionError:
+            return True
+        except ValueError:
+            continue
+    return False
+
+
+def _local(where: Any) -> str | None:
+    """`where` as an absolute local path; None for a URL or anything else."""
+    try:
+        text = os.fsdecode(os.fspath(where))
+    except TypeError:
+        return None
+    return None if "://" in text else os.path.abspath(text)
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    if event != "open" or not _watches:
+        return
+    live = [w for w in _watches if w.live]
+    path = _local(args[0]) if live and args and not isinstance(args[0], int) else None
+    if path is None:
+        return
+    for w in live:
+        if w.covers(path):
+            reason = w.refused.get(path)
+            if reason is not None:
+                raise Unparsed(path, reason)
+            w.opened(path)  # a probe of a file that is not there (zarr's `.zmetadata`) is left out by `culprit`
+
+
+def _watching(roots: tuple[str, ...]) -> _Watch:
+    global _hooked
+    with _lock:
+        if not _hooked:  # once per process: an audit hook cannot be removed; it returns at once when nothing watches
+            sys.addaudithook(_hook)
+            _hooked = True
+        w = _Watch(roots)
+        _watches.append(w)
+    return w
+
+
+def _unwatch(w: _Watch) -> None:
+    with _lock:
+        _watches.remove(w)
+
+
+def _unhandled(e: BaseException) -> bool:
+    """An error the adapter left to escape that is one file's: not its `AdapterError`, not the environment's."""
+    from adapters.base import AdapterError
+    from adapters.storage.faults import environment_fault
+
+    return isinstance(e, Exception) and not isinstance(e, AdapterError) and environment_fault(e) is None
+
+
+def reason(e: BaseException, file: str | None) -> str:
+    """Why `file` failed: the memory limit's words when the limit stopped it, else `Class: message` (no errno, so a
+    limit's ENOMEM is never read back as the environment's from the text)."""
+    from adapters.storage.memory_limit import active
+
+    limit = active()
+    if limit is not None and limit.reached(e):
+        return limit.explain(e, file)
+    text = re.sub(r"\[Errno \d+\] ?", "", " ".join(str(e).split()))[:300]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def isolated_discover(discover: Any) -> Any:
+    """`discover` whose unhandled error in one file's parse flags that file's episodes, never its neighbours'."""
+
+    def wrapper(self: Any, root: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        local = _local(root)
+        if local is None:
+            yield from discover(self, root, *args, **kwargs)
+            return
+        watch = _watching((local,))
+        given: set[int] = set()  # the refs given, by hash (not held: a source may have millions)
+        try:
+            while True:
+                refs = discover(self, root, *args, **kwargs)
+                try:
+                    while True:
+                        watch.live = True
+                        try:
+                            ref = next(refs)
+                        finally:
+                            watch.live = False
+                        key = hash((ref.subset, ref.raw_id))
+                        if key not in given:
+                            given.add(key)
+                            yield ref
+                except StopIteration:
+                    return
+                except Exception as e:
+                    culprit = watch.culprit(e)
+                    if not _unhandled(e) or isinstance(e, Unparsed) or culprit is None:  # Unparsed: refusing failed
+                        raise
+                    if len(watch.refused) >= MAX_REFUSED:
+                        raise RuntimeError(f"{len(watch.refused)} files of {local} failed their parse") from e
+                    watch.refused[culprit] = reason(e, culprit)
+                    log.warning("%s: discovery again, %s refused: %s", self.name, culprit, watch.refused[culprit])
+        finally:
+            _unwatch(watch)
+
+    return wrapper
+
+
+def isolated_read(read: Any) -> Any:
+    """`read` whose `RecursionError`/`MemoryError`, or any failure past the memory limit, is the adapter's error
+    naming the file last opened under the ref's paths."""
+    from adapters.storage.memory_limit import active
+
+    def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:
+        roots = tuple(p for p in (_local(x) for x in ref.paths) if p is not None)
+        watch = _watching(roots) if roots else None
+        if watch is not None:
+            watch.live = True
+        try:
+            return read(self, ref, *args, **kwargs)
+        except Exception as e:
+            limit = active()
+            if not (limit is not None and limit.reached(e)) and not isinstance(e, RecursionError | MemoryError):
+                raise
+            from adapters.base import AdapterError
+
+            named = e if isinstance(e, AdapterError) else None  # (cv2.error's `file` is OpenCV's source file)
+            file = (watch.last if watch else None) or (named and named.file) or (ref.paths[0] if ref.paths else None)
+            err = self.error(reason(e, file), file=file, episode=ref.raw_id, field=named and named.field)
+        finally:
+            if watch is not None:
+                watch.live = False
+                _unwatch(watch)
+        # raised outside the handler: a limit's ENOMEM left in the chain would be read as the environment's
+        raise err
+
+    return wrapper

@@ -1,0 +1,160 @@
+"""A memory limit the operating system enforces on every task that touches a source's raw bytes (issue 58 item 1).
+
+The reading budget (`bounds.py`) bounds what a file declares and the inflates eidata does itself; a library that
+inflates or parses on its own (numcodecs' GZip/Zstd/Blosc under zarr, HDF5's deflate filter, a PNG in OpenCV,
+`json.loads` of a 249 MB document, pyarrow materialising 4e8 rows) is bounded here instead: `task_memory(mib)` sets the
+process's `RLIMIT_DATA` (its private writable memory: the heap and anonymous mappings, every allocator's source on Linux
+since 4.7) to what it holds now plus `mib`, and puts the previous limit back on the way out. An allocation past it
+fails in the library that made it: Python raises `MemoryError`, numpy "Unable to allocate", pyarrow
+`ArrowMemoryError`, HDF5's filter "returned failure during read" (h5py `OSError`), never a 3 GB process.
+
+Why in the worker and not a child process per task: a Ray worker runs one task at a time, a soft limit is put back
+when the task ends (so a reused worker starts the next task with the limit it had), and it costs two `setrlimit` calls
+and a read of `/proc/self/status` (about 30 us a task, BENCHMARKS.md "Task memory limit"), where a process per
+episode would fork a 260 MB worker. Relative to the worker's own data (a Ray worker holds about 410 MB of it once the
+pipeline is imported, of which 260 MB resident), so the limit is what one task may add: the default, 640 MiB, is
+the reading budget (256 MiB) twice plus working room, and keeps a worker's resident peak under 1 GiB.
+
+`Limit.reached(e)` says whether a failure was the limit's (a `MemoryError` in its chain, an allocation refused in a
+library's own words, or the task's resident peak past half the limit: HDF5's deflate filter, which doubles its
+buffer, only says "filter returned failure", at between half and all of it), and `Limit.explain(e, file)` the
+reason a quarantine row keeps: the limit, the file, what the task took, the error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import resource
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+MIB = 1 << 20
+DEFAULT_MIB = 640
+SPEC_FIELD = "parallelism.task_memory_mib"
+_STATUS = "/proc/self/status"
+_PAGE = resource.getpagesize()
+# what a library that is not Python says of an allocation refused (OpenCV's cv::OutOfMemoryError text, C++'s
+# std::bad_alloc, glibc's ENOMEM): under a task's limit, the limit's
+_ALLOCATION = re.compile(
+    r"(?i)insufficient memory|failed to allocate|unable to allocate|bad_alloc|cannot allocate memory"
+)
+_active: list[Limit] = []  # the limits in force in this process, innermost last
+_warmed = False
+
+
+def _status(*keys: str) -> dict[str, int]:
+    """`/proc/self/status` sizes in bytes (`VmData`, `VmHWM`, `VmRSS`), read once; empty off Linux."""
+    out: dict[str, int] = {}
+    try:
+        with open(_STATUS, encoding="ascii") as f:
+            for line in f:
+                key = line.split(":", 1)[0]
+                if key in keys:
+                    out[key] = int(line.split()[1]) * 1024
+    except OSError:
+        return {}
+    return out
+
+
+def _statm() -> tuple[int, int] | None:
+    """(private data and stack, resident) bytes from `/proc/self/statm`, a cheaper read than `status` (about 10 us
+    against 90 on a loaded host); None off Linux. The stack (a few hundred KiB) rides on the base, never on the task."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            fields = f.read().split()
+    except OSError:
+        return None
+    return int(fields[5]) * _PAGE, int(fields[1]) * _PAGE
+
+
+def _reset_peak() -> bool:
+    """Reset this process's resident peak (`VmHWM`), so it is the task's own; False where the kernel does not allow."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+@dataclass
+class Limit:
+    """One task's memory limit: `mib` on top of the `base` bytes of private data the process held at its start."""
+
+    mib: int
+    base: int  # private data (and stack) at the start, bytes
+    rss: int  # VmRSS at the start, bytes
+    peak_known: bool  # the resident peak was reset at the start, so `taken` is this task's
+
+    def taken(self) -> int | None:
+        """The task's resident peak above what the process held at its start, bytes (None: not known)."""
+        hwm = _status("VmHWM").get("VmHWM")
+        return None if hwm is None or not self.peak_known else max(hwm - self.rss, 0)
+
+    def reached(self, e: BaseException) -> bool:
+        """Whether the failure `e` is this limit's: a `MemoryError` along its chain, or a peak past half the limit."""
+        seen: set[int] = set()
+        cause: BaseException | None = e
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
+            if isinstance(cause, MemoryError) or _ALLOCATION.search(str(cause)):
+                return True
+            cause = cause.__cause__ or cause.__context__
+        taken = self.taken()
+        return taken is not None and taken * 2 >= self.mib * MIB
+
+    def explain(self, e: BaseException, file: str | None) -> str:
+        """The reason a quarantine row keeps when the limit stopped reading `file`."""
+        taken = self.taken()
+        took = f" after taking {taken / MIB:,.0f} MiB" if taken is not None else ""
+        text = " ".join(str(e).split())[:300]
+        what = f"{type(e).__name__}: {text}" if text else type(e).__name__
+        where = f" reading {file}" if file else ""
+        return f"memory limit of {self.mib} MiB per task ({SPEC_FIELD}) reached{where}{took}: {what}"
+
+
+def active() -> Limit | None:
+    """The limit in force in this process (the innermost), None outside any task."""
+    return _active[-1] if _active else None
+
+
+def _warm() -> None:
+    """Allocators that reserve their arena on first use reserve it now, outside any task: pyarrow's mimalloc takes
+    128 MiB of address space (writable, so counted) at its first buffer, which would be charged to the first task
+    of each worker (one of 128 MiB could not even open a parquet writer)."""
+    global _warmed
+    if not _warmed:
+        import pyarrow as pa
+
+        pa.allocate_buffer(1)
+        _warmed = True
+
+
+@contextlib.contextmanager
+def task_memory(mib: int | None) -> Iterator[Limit | None]:
+    """The block under a limit of `mib` MiB of private memory on top of what the process holds now (None: no limit,
+    yields None). The previous soft limit is put back on the way out, whatever the block raised."""
+    if mib is None:
+        yield None
+        return
+    _warm()
+    now = _statm()
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if now is None:  # no /proc: the limit cannot be relative to the process, so none is set
+        yield None
+        return
+    base, rss = now
+    want = base + mib * MIB
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    if soft != resource.RLIM_INFINITY:
+        want = min(want, soft)  # an outer limit (a nested task, the operator's ulimit) is never raised
+    limit = Limit(mib, base, rss, _reset_peak())
+    resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
+    _active.append(limit)
+    try:
+        yield limit
+    finally:
+        _active.remove(limit)
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))

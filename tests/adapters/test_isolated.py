@@ -1,0 +1,144 @@
+"""`adapters.isolated`: a parse that raises what the adapter does not catch costs its own file's episodes only,
+never its neighbours' nor the source's discovery (issue 58 item 2; review 6 N23-N27).
+
+A toy adapter shows the mechanism (the file opened last is refused at its open on the next pass, each ref given once,
+no file refused twice); the real adapters then meet 10^5-deep JSON where review 6 put it (a LeRobot `info.json` and
+`episodes.jsonl` line, a Zarr root `.zattrs`, an ego-video folder sidecar) and where no report did (a LeRobot
+`tasks.jsonl` line, a Zarr array's `.zarray`), each beside a good dataset, store or clip that is still discovered."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters import get_adapter
+from adapters.base import EpisodeRef, RawEpisode, SourceAdapter
+from tests.adapters.egovideo.test_declared_sizes import _video
+from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
+from tests.fixtures import library_bombs as lb
+
+
+class Sidecars(SourceAdapter):
+    """One episode per `*.json` under the root; an unreadable one (OSError, ValueError) is flagged, the rest not."""
+
+    name = "sidecars"
+    passes = 0
+
+    def discover(self, root: Path) -> Iterator[EpisodeRef]:
+        Sidecars.passes += 1
+        for path in sorted(root.glob("*.json")):
+            try:
+                json.loads(path.read_text())
+            except (OSError, ValueError) as e:
+                yield self.new_ref(path.stem, [str(path)], error=self.error(str(e), file=path))
+                continue
+            yield self.new_ref(path.stem, [str(path)])
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        json.loads(Path(ref.paths[0]).read_text())
+        raise AssertionError("not reached for a deep file")
+
+
+def test_one_deep_file_is_flagged_and_its_neighbours_given_once(tmp_path: Path) -> None:
+    for name in ("a", "c", "e"):
+        (tmp_path / f"{name}.json").write_text('{"ok": 1}')
+    (tmp_path / "b.json").write_text(lb.DEEP_JSON)
+    (tmp_path / "d.json").write_text(lb.DEEP_JSON)
+    Sidecars.passes = 0
+    refs = list(Sidecars().discover(tmp_path))
+    assert [r.raw_id for r in refs] == ["a", "b", "c", "d", "e"]  # each once, in order
+    assert [r.raw_id for r in refs if r.error is None] == ["a", "c", "e"]
+    for bad in ("b", "d"):
+        (err,) = [r.error for r in refs if r.raw_id == bad]
+        assert f"{bad}.json" in err and "RecursionError" in err, err
+    assert Sidecars.passes == 3  # one more pass per bad file
+
+
+def test_a_read_that_recurses_is_the_adapters_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "b.json").write_text(lb.DEEP_JSON)
+    ref = Sidecars().new_ref("b", [str(tmp_path / "b.json")])
+    from adapters.base import AdapterError
+
+    with pytest.raises(AdapterError) as raised:
+        Sidecars().read(ref)
+    assert raised.value.file == str(tmp_path / "b.json") and "RecursionError" in raised.value.reason
+
+
+def test_an_error_no_file_explains_still_ends_the_discovery(tmp_path: Path) -> None:
+    class Broken(Sidecars):
+        name = "broken"
+
+        def discover(self, root: Path) -> Iterator[EpisodeRef]:
+            yield self.new_ref("a", [str(root / "a")])
+            raise RecursionError("no file was opened")
+
+    with pytest.raises(RecursionError):
+        list(Broken().discover(tmp_path))
+
+
+def _lerobot(root: Path) -> None:
+    rows = np.linspace(0.1, 1.0, 20 * len(MOTORS)).reshape(20, len(MOTORS))
+    write_arm_dataset(root, "so101_follower", list(MOTORS), rows)
+
+
+@pytest.mark.parametrize("meta", ["info.json", "episodes.jsonl", "tasks.jsonl"])  # tasks.jsonl: no report named
+def test_a_deep_lerobot_meta_file_costs_its_dataset_only(tmp_path: Path, meta: str) -> None:
+    for name in ("a_bad", "b_good"):
+        _lerobot(tmp_path / name)
+    path = tmp_path / "a_bad/meta" / meta
+    path.write_text(lb.DEEP_JSON if meta == "info.json" else path.read_text() + lb.DEEP_JSON + "\n")
+    refs = list(get_adapter("lerobot").discover(tmp_path))
+    assert [r.subset for r in refs if r.error is None] == ["b_good"], [(r.subset, r.error) for r in refs]
+    (bad,) = [r for r in refs if r.subset == "a_bad"]
+    assert f"a_bad/meta/{meta}" in bad.error and "RecursionError" in bad.error, bad.error
+
+
+@pytest.mark.parametrize("where", [".zattrs", "data/state/.zarray"])  # .zarray: no report named
+def test_a_deep_zarr_metadata_file_costs_its_store_only(tmp_path: Path, where: str) -> None:
+    lb.dp_buffer(tmp_path / "a_bad.zarr")
+    lb.dp_buffer(tmp_path / "b_good.zarr", seed=1)
+    (tmp_path / "a_bad.zarr" / where).write_text(lb.DEEP_JSON)
+    refs = list(get_adapter("arrays", {"fps": 10}).discover(tmp_path))
+    good = [r.raw_id for r in refs if r.error is None]
+    assert good == ["b_good.zarr/episode_0", "b_good.zarr/episode_1"], [(r.raw_id, r.error) for r in refs]
+    bad = [r for r in refs if r.raw_id.startswith("a_bad")]
+    assert bad and all(f"a_bad.zarr/{where}" in r.error for r in bad), [r.error for r in bad]
+
+
+def test_a_deep_folder_sidecar_costs_its_clip_only(tmp_path: Path) -> None:
+    for clip in ("a", "b"):
+        _video(tmp_path / f"root/{clip}.mp4")
+    (tmp_path / "root/a.json").write_text(lb.DEEP_JSON)
+    (tmp_path / "root/b.json").write_text(json.dumps({"caption": "a worker at a bench"}))
+    refs = list(get_adapter("ego_video", {"layout": "folder", "clip_s": 10}).discover(tmp_path / "root"))
+    assert [r.raw_id for r in refs if r.error is None] == ["b"], [(r.raw_id, r.error) for r in refs]
+    (bad,) = [r for r in refs if r.raw_id == "a"]
+    assert "a.json" in bad.error and "RecursionError" in bad.error, bad.error
+
+
+def test_a_deep_sidecar_in_a_gzipped_shard_costs_that_shard_only(tmp_path: Path) -> None:
+    """A WebDataset sample's `.json` 10^5 deep (N26), in a `.tar.gz` shard (a container no report named)."""
+    import io
+    import tarfile
+
+    from adapters.synthetic.egovideo import write_ego_shards
+
+    write_ego_shards(tmp_path, workers=2, gzip_last=True)
+    (shard,) = tmp_path.rglob("*.tar.gz")
+    with tarfile.open(shard, "r:gz") as tf:
+        members = [(m, tf.extractfile(m).read()) for m in tf.getmembers()]  # type: ignore[union-attr]
+    deep = next(m.name for m, _ in members if m.name.endswith(".json"))
+    with tarfile.open(shard, "w:gz", format=tarfile.USTAR_FORMAT) as tf:
+        for m, data in members:
+            data = lb.DEEP_JSON.encode() if m.name == deep else data
+            m.size = len(data)
+            tf.addfile(m, io.BytesIO(data))
+    refs = list(get_adapter("ego_video", {"layout": "webdataset"}).discover(tmp_path))
+    good = [r for r in refs if r.paths[0] != str(shard)]
+    bad = [r for r in refs if r.paths[0] == str(shard)]
+    assert len(good) == 2 and all(r.error is None for r in good), [(r.raw_id, r.error) for r in refs]
+    assert bad and all(shard.name in r.error and "RecursionError" in r.error for r in bad), [r.error for r in bad]
