@@ -82,6 +82,7 @@ def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> str | None:
         config=spec.qa,
         camera=view,
         keypoint_slots=ev.keypoint_slots,
+        hand_valid=ep.hand_valid,
     )
     ep.qa_config = spec.qa
     return assess_arrays(ep, CANONICAL_FPS, spec.behaviour, ev.limits.workspace, cut=ev.idle).rejected
