@@ -47,11 +47,51 @@ def wrist_poses(track: HandTrack) -> Stream | None:
     return Stream(track.position.timestamps, poses, unit="se3_4x4", frame=track.position.frame)
 
 
+def hand_streams(sig: HandSignals, wrists: dict[int, Stream]) -> dict[int, list[Stream]]:
+    """Per hand, the streams its state is built from (wrist, gripper, keypoints); none for a given canonical state."""
+    if sig.canonical:
+        return {}
+    return {
+        hand: [s for s in (wrists.get(hand), h.gripper, h.keypoints) if s is not None] for hand, h in sig.hands.items()
+    }
+
+
+# A hand's own window on the source's clock: the common span of its streams and their gaps over `max_gap_s`.
+HandWindow = tuple[float, float, list[tuple[float, float]]]
+
+
+def hand_windows(sig: HandSignals, wrists: dict[int, Stream], max_gap_s: float) -> dict[int, HandWindow]:
+    """Each declared hand's window: where it has samples (HOT3D annotates a hand only on the lines it was seen)."""
+    out: dict[int, HandWindow] = {}
+    for hand, streams in hand_streams(sig, wrists).items():
+        if streams:
+            ts = [s.timestamps for s in streams]
+            out[hand] = (*rs.common_span(ts), sorted({g for t in ts for g in rs.find_gaps(t, max_gap_s)}))
+    return out
+
+
+def uncovered(windows: dict[int, HandWindow], start: float, end: float) -> list[tuple[float, float]]:
+    """The intervals of [start, end] that no hand covers: outside every hand's window or inside its gaps."""
+    common: list[tuple[float, float]] | None = None
+    for a, b, gaps in windows.values():
+        out = ([(start, a)] if a > start else []) + list(gaps) + ([(b, end)] if b < end else [])
+        if common is not None:
+            out = [(max(x, u), min(y, v)) for x, y in common for u, v in out if max(x, u) < min(y, v)]
+        common = out
+    return sorted(common or [])
+
+
+def in_window(window: HandWindow, grid_abs: np.ndarray, tolerance_s: float = 1e-6) -> np.ndarray:
+    """(N,) bool: grid times inside the hand's window and outside its gaps (the hand has samples around them)."""
+    a, b, gaps = window
+    return (grid_abs >= a - tolerance_s) & (grid_abs <= b + tolerance_s) & ~rs.gap_mask(grid_abs, gaps)
+
+
 def streams_used(sig: HandSignals, wrists: dict[int, Stream]) -> list[Stream]:
     """The streams that set the canonical span, its gaps and which grid frames are interpolated."""
     if sig.canonical:
         return [s for s in sig.canonical if s is not None]
-    out = [s for hand, h in sig.hands.items() for s in (wrists.get(hand), h.gripper, h.keypoints) if s is not None]
+    out = [s for streams in hand_streams(sig, wrists).values() for s in streams]
     return out + ([sig.camera] if sig.camera is not None else [])
 
 

@@ -16,7 +16,16 @@ import numpy as np
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
 from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
-from ingest.canonical.hand_state import action_from_state, hand_block, streams_used, untracked_held, untracked_zero
+from ingest.canonical.hand_state import (
+    HandWindow,
+    action_from_state,
+    hand_block,
+    hand_streams,
+    in_window,
+    streams_used,
+    untracked_held,
+    untracked_zero,
+)
 from ingest.canonical.joint_columns import NativeLimits
 from ingest.canonical.natives import Natives, grid_natives, partial_windows
 from ingest.episode import CanonicalEpisode, Evidence, PosedCamera, ResampledCamera, SpanRejection
@@ -50,6 +59,7 @@ class EpisodeContext:
     rows: np.ndarray | None = None  # a wall clock of rows with one camera frame each: sample at rows (`_grid`)
     joint_units: JointUnitsRecord | None = None  # the joint unit read and its fit (`ingest.canonical.joint_units`)
     native_limits: NativeLimits = field(default_factory=dict)  # the native arm joints' limits, for the behaviour QA
+    hand_windows: dict[int, HandWindow] = field(default_factory=dict)  # human hands: each hand's own samples' window
 
     @property
     def human(self) -> bool:
@@ -175,7 +185,8 @@ def _hand_state(ctx: EpisodeContext, span: Span) -> None:
         span.state[:, hand_dims(hand, slice(0, 25))] = block
         span.avail[hand_dims(hand, slice(0, 25))] = hav
         span.keypoints[:, hand] = kp
-        span.tracked[:, hand] = tracked
+        window = ctx.hand_windows.get(hand)  # outside it, its streams' values are clamped ends, never measured
+        span.tracked[:, hand] = tracked if window is None else tracked & in_window(window, span.grid_abs)
         if p is not None:
             span.poses[hand] = p
 
@@ -193,8 +204,12 @@ def _mask_and_action(ctx: EpisodeContext, span: Span) -> None:
     action = span.action if span.action is not None else action_from_state(span.state, span.poses, span.tracked)
     action[:, ~mask] = 0.0
     interp = np.zeros(len(span.grid), dtype=bool)
+    tol = ctx.spec.interpolation_tolerance_s
+    per_hand = {id(s): h for h, streams in hand_streams(ctx.sig, ctx.wrists).items() for s in streams}
     for s in streams_used(ctx.sig, ctx.wrists):
-        interp |= rs.interpolated_mask(s.timestamps, span.clock_abs, ctx.spec.interpolation_tolerance_s)
+        made_up = rs.interpolated_mask(s.timestamps, span.clock_abs, tol)
+        hand = per_hand.get(id(s)) if ctx.hand_windows else None  # a hand outside its window makes up nothing
+        interp |= made_up if hand is None else made_up & span.tracked[:, hand]
     if ctx.gaps and ctx.spec.gap_policy is GapPolicy.invalidate:
         # nothing was measured there: make the frames non-finite so validity drops (or masks) them like any glitch
         in_gap = rs.gap_mask(span.clock_abs, ctx.gaps)

@@ -14,8 +14,11 @@ from adapters.base import HandSignals, HandTrack, Stream
 from ingest.canonical.hand_state import (
     action_from_state,
     hand_block,
+    hand_windows,
+    in_window,
     robot_keypoints,
     streams_used,
+    uncovered,
     untracked_held,
     untracked_zero,
     wrist_poses,
@@ -155,3 +158,26 @@ def test_streams_used_are_the_declared_ones() -> None:
     assert streams_used(sig, wrists) == [wrists[1], sig.hands[1].gripper]
     state = Stream(TS, np.zeros((T, 50)))
     assert streams_used(HandSignals(canonical=(state, None, None)), {}) == [state]
+
+
+def test_each_hand_has_its_own_window_and_only_what_no_hand_covers_is_uncovered() -> None:
+    """The left hand sampled over 0..6 s, the right over 2..6 s with a hole at 3..4 s: the right's window and hole are
+    its own; only the left's hole at 5.0..5.5 s where the right has samples too is covered, and nothing is uncovered
+    until both hands lose their samples (here: never)."""
+    t = np.arange(0, 6.01, 0.1)
+    left_t = t[(t < 5.0) | (t > 5.45)]
+    right_t = t[(t > 1.95) & ((t < 3.05) | (t > 3.95))]
+    sig = HandSignals(
+        hands={
+            0: HandTrack(gripper=Stream(left_t, np.ones(len(left_t)))),
+            1: HandTrack(gripper=Stream(right_t, np.ones(len(right_t)))),
+        }
+    )
+    windows = hand_windows(sig, {}, max_gap_s=0.2)
+    assert windows[0][:2] == (0.0, 6.0) and windows[1][:2] == pytest.approx((2.0, 6.0))
+    assert windows[1][2] == [pytest.approx((3.0, 4.0))] and windows[0][2] == [pytest.approx((4.9, 5.5))]
+    assert uncovered(windows, 0.0, 6.0) == []
+    grid = np.arange(61) / 10
+    right = in_window(windows[1], grid)
+    assert not right[:20].any() and right[20:31].all() and not right[31:40].any() and right[40:].all()
+    assert uncovered({1: windows[1]}, 0.0, 6.0) == [(0.0, 2.0), pytest.approx((3.0, 4.0))]
