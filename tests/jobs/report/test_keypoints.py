@@ -16,8 +16,9 @@ from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.steps import prepared
 from jobs.report.data import frame_strip, load_datasets
-from jobs.report.keypoints import camera_trajectory, project
+from jobs.report.keypoints import camera_trajectory, drawable_keypoints, project
 from schemas.canonicalize import CanonicalizeSpec
+from schemas.lerobot import InfoJson
 from tests.fixtures.episodes import write_episode
 
 HEIGHT, WIDTH = 96, 128
@@ -61,3 +62,14 @@ def test_every_frame_of_every_episode_projects_in_front(corpus: tuple[Path, EgoD
         K = np.asarray(ds.info.features["observation.images.head"].info["camera.intrinsics"])
         front = [project(kp[t].reshape(-1, 3), cams[t], K)[1].all() for t in range(len(kp))]
         assert np.mean(front) == 1.0
+
+
+def test_a_hands_untracked_frames_are_not_drawn() -> None:
+    """A hand stored as 0 where `observation.hand_valid` says untracked is NaN to the drawing (not a hand at the
+    camera's origin); the other hand in that frame, and datasets without the column, are drawn as stored."""
+    kp = np.ones((3, 2, 21, 3))
+    kp[1, 0] = 0.0
+    valid = np.array([[True, True], [False, True], [True, True]])
+    out = drawable_keypoints(InfoJson(fps=10, features={}), kp, valid)
+    assert np.isnan(out[1, 0]).all() and np.isfinite(np.delete(out.reshape(6, -1), 2, axis=0)).all()
+    assert np.array_equal(drawable_keypoints(InfoJson(fps=10, features={}), kp), kp)
