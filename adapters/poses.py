@@ -171,3 +171,11 @@ def command_tracking(
 def never_moves(values: np.ndarray) -> bool:
     """A side a robot lacks is recorded as zeros throughout (RoboCOIN's one-armed rigs, a disabled arm)."""
     return not np.any(np.nan_to_num(np.asarray(values, dtype=np.float64)))
+
+
+def rotvec_poses(rotvec: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """(T,4,4) rigid poses from (T,3) axis-angle rotations and (T,3) translations (MANO's global orientation and
+    translation, an object's axis-angle pose)."""
+    out = np.tile(np.eye(4), (len(rotvec), 1, 1))
+    out[:, :3, :3], out[:, :3, 3] = Rotation.from_rotvec(np.asarray(rotvec, np.float64)).as_matrix(), translation
+    return out

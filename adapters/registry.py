@@ -15,10 +15,13 @@ from schemas.storage import StorageOptions
 BUILTIN: dict[str, str] = {
     "agibot": "adapters.agibot.adapter:AgibotAdapter",
     "agibot_genie": "adapters.agibot_genie.adapter:GenieAdapter",
+    "arctic": "adapters.arctic.adapter:ArcticAdapter",
+    "aria_mps": "adapters.aria_mps.adapter:AriaMpsAdapter",
     "arrays": "adapters.arrays.adapter:ArraysAdapter",
     "ego4d": "adapters.ego4d.adapter:Ego4DAdapter",
     "ego4d_goalstep": "adapters.ego4d_goalstep.adapter:GoalStepAdapter",
     "egodex": "adapters.egodex.adapter:EgoDexAdapter",
+    "egoexo4d_egopose": "adapters.egoexo4d_egopose.adapter:EgoExo4DEgoPoseAdapter",
     "ego_video": "adapters.egovideo.adapter:EgoVideoAdapter",
     "epic_kitchens": "adapters.epic_kitchens.adapter:EpicKitchensAdapter",
     "holoassist": "adapters.holoassist.adapter:HoloAssistAdapter",
@@ -28,6 +31,7 @@ BUILTIN: dict[str, str] = {
     "oxe": "adapters.oxe.adapter:OXEAdapter",
     "robomind": "adapters.robomind.adapter:RoboMINDAdapter",
     "rosbag": "adapters.rosbag.adapter:RosbagAdapter",
+    "taco": "adapters.taco.adapter:TacoAdapter",
     "vitra": "adapters.vitra.adapter:VitraAdapter",
     "zarr": "adapters.arrays.adapter:ZarrAdapter",
 }

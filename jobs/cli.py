@@ -96,6 +96,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Every subcommand; with `only`, the options of that one alone (the others' modules are not imported)."""
     p = argparse.ArgumentParser(prog="eidata", description="Ingest and curate embodied-AI corpora (LeRobot v2.1).")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--version", action="version", version=f"eidata {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     for name, command in COMMANDS.items():
         parser = sub.add_parser(name, help=command.help)
@@ -104,10 +105,34 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("eidata")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """The command line's arguments. A command's positionals may come after its flags (`query ROOT --unrestricted
+    SQL`): argparse fills every optional positional at the first one it meets, so what is left is read again by the
+    command's own parser, flags and positionals intermixed; what is still left is refused by name (exit 2)."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command or "")
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    if command not in COMMANDS:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    rest = sub.choices[command].parse_intermixed_args(argv[argv.index(command) + 1 :])
+    return argparse.Namespace(**{**vars(args), **vars(rest)})
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    command = next((a for a in argv if not a.startswith("-")), None)
-    args = build_parser(command or "").parse_args(argv)
+    args = parse(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -23,7 +23,9 @@ from pydantic import BaseModel
 
 from adapters.lerobot.adapter import LeRobotSource, meta_error
 from adapters.lerobot.checks import loader_checks
+from adapters.storage.faults import reraise_environment
 from adapters.storage.location import Location, is_object, locate
+from ingest.lerobot.settled import settled_datasets
 from ingest.qa.dataset import (
     behaviour_messages,
     behaviour_overview,
@@ -34,7 +36,7 @@ from ingest.qa.dataset import (
 )
 from jobs.catalog.behaviour import recorded_thresholds
 from jobs.catalog.source_findings import read_source_findings
-from schemas.corpus import DATASETS_DIR, EpisodeLineage, find_datasets
+from schemas.corpus import DATASETS_DIR, EpisodeLineage
 from schemas.dataset_meta import Quirk, Severity, quirk
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl
@@ -161,7 +163,7 @@ def validate_path(path: Location | str, *, data: bool = True, videos: bool = Tru
     """A dataset root, every dataset of a corpus root (`datasets/<source>/<subset>/`), or every dataset one or two
     levels below `path` (the adapter's discovery rule)."""
     path = locate(path)  # a folder, or an object-store URL (a dataset or a folder of datasets in a bucket)
-    corpus = find_datasets(path) if not is_object(path) and (path / DATASETS_DIR).is_dir() else []
+    corpus = settled_datasets(path) if not is_object(path) and (path / DATASETS_DIR).is_dir() else []
     roots = corpus or [r for _, r in LeRobotSource().dataset_roots(path)]  # ValueError: no dataset there
     reports = [validate_dataset(r, data=data, videos=videos) for r in roots]
     if corpus:
@@ -178,6 +180,7 @@ def cli_validate(args: argparse.Namespace) -> int:
     try:
         reports = validate_path(path, data=not getattr(args, "no_data", False))
     except (ValueError, OSError) as err:
+        reraise_environment(err)
         print(f"eidata validate: {err}", file=sys.stderr)
         return 2
     strict = bool(getattr(args, "strict", False))

@@ -8,8 +8,12 @@ Forms, each as the makers' code feeds it to its MANO layer:
   HOT3D (`adapters/hot3d`).
 - `axis_angle`: 45 values, 15 joints x (x, y, z), smplx's `MANO(use_pca=False)`, the mean added the same way. ARCTIC:
   smplx `MANO(use_pca=False, flat_hand_mean=False)` per side, with `transl` (zc-alexfan/arctic@49f3eb4:
-  common/body_models.py:128-142). HOI4D: manopth `ManoLayer(use_pca=False, flat_hand_mean=True)`, `poseCoeff` 48 =
-  3 global + 45, joints / 1000 + `trans` (leolyliu/HOI4D-Instructions@1547866:README.md:136-155).
+  common/body_models.py:128-142), 21 joints by smplx's vertex-joint selector (docs/setup.md:65-72: smplx's tips).
+  TACO: manopth `ManoLayer(use_pca=False, ncomps=45, center_idx=0)` (flat_hand_mean its default True), 48 values =
+  3 global + 45, joints / 1000 + `hand_trans`: the wrist joint at `hand_trans` (leolyliu/TACO-Instructions@c06f82c:
+  dataset_utils/hand_pose_loader.py:33-65, manopth/manopth/manolayer.py:19-21,270-294). HOI4D: manopth
+  `ManoLayer(use_pca=False, flat_hand_mean=True)`, `poseCoeff` 48 = 3 global + 45, joints / 1000 + `trans`
+  (leolyliu/HOI4D-Instructions@1547866:README.md:136-155).
 - `rotmat`: (15, 3, 3) local rotations, smplx's `MANOLayer` (`pose2rot=False`), which adds no mean
   (vchoutas/smplx@1265df7:smplx/body_models.py:1730-1762): such poses are `flat_hand_mean=True`. VITRA
   (microsoft/VITRA@c68b65e:visualization/visualize_core.py:373-416, through HaMeR's `MANOLayer` wrapper
@@ -66,8 +70,9 @@ class ManoConvention:
 # Each maker's convention as its loader feeds its MANO layer (module docstring); an adapter of the source declares it.
 MAKERS: dict[str, ManoConvention] = {
     "hot3d": ManoConvention("pca", 15),
-    "arctic": ManoConvention("axis_angle"),
+    "arctic": ManoConvention("axis_angle", tips="smplx"),
     "hoi4d": ManoConvention("axis_angle", flat_hand_mean=True),
+    "taco": ManoConvention("axis_angle", flat_hand_mean=True, wrist_at="joint"),
     "oakink2": ManoConvention("quat_wxyz", flat_hand_mean=True, wrist_at="joint"),
     "vitra": ManoConvention("rotmat", flat_hand_mean=True, wrist_at="joint", tips="smplx"),
 }

@@ -50,21 +50,25 @@ def open_recording(path: Location) -> tuple[Any, Any, Any]:
     return provider, stream, TimeDomain
 
 
-def rgb_frames(path: Location, first_ns: int, last_ns: int, fps: float) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """(VRS frame indices, their TIME_CODE ns, height, width) of the RGB frames within half a frame of the ground
-    truth's [first_ns, last_ns]. A recording that ends early (truncated: VRS rebuilds a lost index from the records
-    it still has) or has no time code is an error."""
+def rgb_frames(
+    path: Location, first_ns: int, last_ns: int, fps: float, domain: str = "TIME_CODE"
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(VRS frame indices, their times in `domain` (ns), height, width) of the RGB frames within half a frame of
+    [first_ns, last_ns]: HOT3D's ground truth is on TIME_CODE, Aria MPS outputs on DEVICE_TIME (the recording's own
+    clock, `tracking_timestamp_us`). A recording that ends early (truncated: VRS rebuilds a lost index from the
+    records it still has) or has no time code when one is asked is an error."""
     provider, stream, time_domain = open_recording(path)
-    if not provider.supports_time_domain(stream, time_domain.TIME_CODE):
+    clock = getattr(time_domain, domain)
+    if domain == "TIME_CODE" and not provider.supports_time_domain(stream, clock):
         raise VideoError(
             "no TIME_CODE stream (285-1): frames cannot be put on the ground truth's clock", "video/time_code"
         )
-    codes = np.asarray(provider.get_timestamps_ns(stream, time_domain.TIME_CODE), dtype=np.int64)
+    codes = np.asarray(provider.get_timestamps_ns(stream, clock), dtype=np.int64)
     half = round(0.5e9 / fps)
     if not len(codes) or codes[0] > first_ns + half or codes[-1] < last_ns - half:
         span = f"[{codes[0]}, {codes[-1]}]" if len(codes) else "none"
         raise VideoError(
-            f"{len(codes)} RGB frames, TIME_CODE {span} ns, do not cover the ground truth "
+            f"{len(codes)} RGB frames, {domain} {span} ns, do not cover the ground truth "
             f"[{first_ns}, {last_ns}] ns (truncated recording?)",
             "video/camera-rgb",
         )
@@ -78,10 +82,17 @@ class AriaRgbCamera(CameraSource):
     does not decode, or not at the stream's size, is an `AdapterError` naming the recording, `episode` and field."""
 
     def __init__(
-        self, path: Location, vrs_index: np.ndarray, timestamps: np.ndarray, height: int, width: int, episode: str = ""
+        self,
+        path: Location,
+        vrs_index: np.ndarray,
+        timestamps: np.ndarray,
+        height: int,
+        width: int,
+        episode: str = "",
+        adapter: str = "hot3d",
     ) -> None:
         super().__init__(RGB_LABEL, Camera.head, timestamps, height, width)
-        self.path, self.episode = locate(path), episode
+        self.path, self.episode, self.adapter = locate(path), episode, adapter
         self.vrs_index = np.asarray(vrs_index, dtype=np.int64)
 
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -106,4 +117,4 @@ class AriaRgbCamera(CameraSource):
 
     def _error(self, message: str, field: str) -> AdapterError:
         where = {"file": self.path, "episode": self.episode, "field": field}
-        return AdapterError(f"{VRS_FILE}: {message}", adapter="hot3d", **where)
+        return AdapterError(f"{self.path.name}: {message}", adapter=self.adapter, **where)

@@ -75,3 +75,12 @@ def describe(e: BaseException) -> str:
     """`Class: message`, on one line and cut at 500 characters (a Ray error carries a whole traceback)."""
     text = " ".join(str(e).split())
     return f"{type(e).__name__}: {text[:500]}" if text else type(e).__name__
+
+
+def reraise_environment(e: BaseException) -> None:
+    """Raise `e` again when its cause is the environment's (`environment_fault`); called first in a command's own
+    `except` that reports bad input or a file it cannot write, so a full disk is never said as bad input with exit 1:
+    it reaches `jobs.cli.main`, which ends every command on the environment's faults with one line and exit 75
+    (reliability review 6: curate and caption on a full disk exited 1)."""
+    if environment_fault(e) is not None:
+        raise e

@@ -17,10 +17,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from ingest.lerobot.settled import settled_datasets
 from ingest.qa.dataset import dataset_findings
 from ingest.qa.findings import episode_findings
 from schemas.behaviour import BehaviourConfig
-from schemas.corpus import EpisodeLineage, find_datasets
+from schemas.corpus import EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.qa import FINDINGS_SCHEMA, QAConfig
 
@@ -42,7 +43,7 @@ def corpus_thresholds(corpus_root: Path) -> tuple[QAConfig, BehaviourConfig]:
     """`recorded_thresholds` over the corpus's datasets in order (for a corpus-wide view: the report)."""
     return recorded_thresholds(
         EpisodeLineage.of(line)
-        for ds in find_datasets(Path(corpus_root))
+        for ds in settled_datasets(Path(corpus_root))
         if (ds / EPISODES_PATH).exists()
         for _, line in read_jsonl(ds / EPISODES_PATH)
     )

@@ -50,33 +50,46 @@ MIN_SHARE = 4  # past the interpreter's own size, a statement still gets memory_
 SETUP_S = 60.0  # a child may take this long to open the catalog's views before its deadline starts
 POLL_S = 0.1  # the parent looks at the child's peak RSS this often while it waits
 READY = b"R"  # the child's first byte: its views are open, the statement's deadline starts
+MAX_DEADLINE_S = 86_400.0  # a day: past it a statement over the catalog is a mistake (and setitimer overflows at 1e300)
 
 
 @dataclass(frozen=True)
 class SqlLimits:
     """What one user statement may take: `memory_mib` of memory (DuckDB's `memory_limit`, and the address space its
-    process may add), `threads` (DuckDB's and Arrow's thread pools) and `deadline_s` of wall-clock time."""
+    process may add), `threads` (DuckDB's and Arrow's thread pools), `deadline_s` of wall-clock time (finite: `inf`
+    crashed the child's timer, review 6 N42) and `output_mib` of formatted result (`eidata query`: the caller holds it,
+    review 6 N35)."""
 
     memory_mib: int = 1024
     threads: int = 2
     deadline_s: float = 120.0
+    output_mib: int = 256
 
     def __post_init__(self) -> None:
-        if self.memory_mib < 64 or self.threads < 1 or not self.deadline_s > 0:
-            raise ValueError(
-                f"SQL limits must be at least 64 MiB, 1 thread and a positive deadline, got {self.memory_mib} MiB, "
-                f"{self.threads} threads, {self.deadline_s} s"
+        wrong = [
+            f"{flag} must be {rule}, got {value!r}"
+            for flag, value, ok, rule in (
+                ("--sql-memory-mib", self.memory_mib, self.memory_mib >= 64, "at least 64"),
+                ("--sql-threads", self.threads, self.threads >= 1, "at least 1"),
+                (
+                    "--sql-deadline-s",
+                    self.deadline_s,
+                    0 < self.deadline_s <= MAX_DEADLINE_S,
+                    f"in (0, {MAX_DEADLINE_S:g}]",
+                ),
+                ("--sql-output-mib", self.output_mib, self.output_mib >= 1, "at least 1"),
             )
+            if not ok  # NaN fails the deadline's comparison too
+        ]
+        if wrong:
+            raise ValueError("SQL limits: " + "; ".join(wrong))
 
     @classmethod
     def of(cls, args: Any) -> SqlLimits:
-        """The limits an `eidata query` / `curate` command line gives (`OPTIONS`), the defaults for those it lacks."""
-        d = cls()
-        return cls(
-            memory_mib=getattr(args, "sql_memory_mib", None) or d.memory_mib,
-            threads=getattr(args, "sql_threads", None) or d.threads,
-            deadline_s=getattr(args, "sql_deadline_s", None) or d.deadline_s,
-        )
+        """The limits an `eidata query` / `curate` command line gives (`OPTIONS`), the defaults for those it lacks; a
+        value given is kept as given, so 0 is refused by name rather than read as "not given"."""
+        given = {f: getattr(args, f"sql_{f}", None) for f in ("memory_mib", "threads", "deadline_s", "output_mib")}
+        return cls(**{f: v for f, v in given.items() if v is not None})
 
     def settings(self) -> list[str]:
         """DuckDB settings applying these limits to a connection (before its configuration is locked)."""
@@ -117,6 +130,15 @@ OPTIONS = (
             "help": f"seconds the SQL may run before it is stopped (default {SqlLimits().deadline_s:g})",
         },
     ),
+    Arg(
+        ("--sql-output-mib",),
+        {
+            "type": int,
+            "default": None,
+            "metavar": "MIB",
+            "help": f"size of the printed result, csv or json (default {SqlLimits().output_mib})",
+        },
+    ),
 )
 
 
@@ -125,7 +147,10 @@ class SqlLimitError(RuntimeError):
 
     def __init__(self, limit: str, message: str) -> None:
         super().__init__(message)
-        self.limit = limit  # "memory" | "deadline"
+        self.limit = limit  # "memory" | "deadline" | "output"
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # raised in the child, it crosses back as a pickle
+        return (SqlLimitError, (self.limit, str(self)))
 
 
 def _deadline_error(limits: SqlLimits) -> SqlLimitError:

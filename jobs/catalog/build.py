@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.files.atomic import fsync_path
+from ingest.lerobot.settled import settled_datasets
 from ingest.storage.corpus import Corpus, open_corpus
 from ingest.storage.digests import DIGESTS_DIR, CatalogError, digests_name, file_digest
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
@@ -32,7 +33,7 @@ from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import catalog_rows_for_dataset
 from schemas.behaviour import BehaviourConfig
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, EpisodeLineage, find_datasets, parquet_files
+from schemas.corpus import EPISODES_DIR, EpisodeLineage, parquet_files
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.qa import FINDINGS_DIR
 from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
@@ -112,7 +113,7 @@ def _build(corpus: Corpus, episodes_dir: Path, digests_dir: Path, findings: Path
     for d in (episodes_dir, digests_dir, findings, verdicts):
         d.mkdir()
     corpus_root = corpus.root
-    datasets = find_datasets(corpus_root)
+    datasets = settled_datasets(corpus_root)
     tables, hashed = [], 0
     configs: dict[str, BehaviourConfig] = {}
     found: list[dict] = []
@@ -157,23 +158,23 @@ def cli_catalog(args: argparse.Namespace) -> int:
     lease), print the row count and a per-source summary. Exit 0 on success, 1 when a dataset cannot be cataloged or a
     job holds the output, 2 for a missing root, bucket or credential."""
     from adapters.storage.urls import StorageError
+    from ingest.storage.corpus import NotACorpus
     from ingest.storage.lease import OutputLeasedError
     from jobs.catalog.query import format_table, run_query
     from jobs.runtime.intent import clear, markers
 
     try:
-        with open_corpus(args.root, None, "catalog") as corpus:
-            if not corpus.root.is_dir():
-                print(f"eidata catalog: {corpus.where}: no such corpus folder", file=sys.stderr)
-                return 2
+        # existing: a folder without datasets/ is refused before anything is written (it made ROOT/catalog/ there:
+        # reliability review 6, N56, and every other command already said "not a corpus")
+        with open_corpus(args.root, None, "catalog", existing=True) as corpus:
             unfinished = markers(corpus.root)  # steps stopped before their rebuild: this one finishes them
             n = rebuild_catalog(corpus, rehash=bool(getattr(args, "rehash", False)))
             clear(unfinished)
-            datasets, snapshot = len(find_datasets(corpus.root)), catalog_snapshot_hash(corpus.root)
+            datasets, snapshot = len(settled_datasets(corpus.root)), catalog_snapshot_hash(corpus.root)
             summary = format_table(run_query(corpus.root, SUMMARY_SQL), "table") if n else None
-    except (StorageError, CatalogError, OutputLeasedError) as e:
+    except (StorageError, CatalogError, OutputLeasedError, NotACorpus) as e:
         print(f"eidata catalog: {e}", file=sys.stderr)
-        return 2 if isinstance(e, StorageError) else 1
+        return 2 if isinstance(e, StorageError | NotACorpus) else 1
     print(f"catalog: {n} episodes from {datasets} datasets -> {corpus.where}/{EPISODES_DIR}")
     print(f"snapshot: {snapshot}")
     if summary is not None:

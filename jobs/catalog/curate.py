@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from adapters.storage.faults import reraise_environment
 from adapters.storage.urls import StorageError
 from ingest.storage.corpus import read_corpus
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
@@ -458,10 +459,10 @@ def cli_curate(args: argparse.Namespace) -> int:
             limits=SqlLimits.of(args),
         )
     except (CurateError, OSError, duckdb.Error, ValueError, SqlLimitError) as e:
+        reraise_environment(e)  # a full disk: one line and 75 (jobs.cli), not "nothing can be written" and 1
         hint = "; --overwrite replaces it" if isinstance(e, FileExistsError) else ""
         print(f"eidata curate: {e}{hint}", file=sys.stderr)
-        # 1: nothing can be written (FileExistsError: the manifest exists); 2: a wrong credential or a missing bucket
-        # (StorageError, named before any query runs), bad SQL, name, balance or fraction, a limit of the SQL hit
+        # 1: nothing can be written (the manifest exists); 2: a bad credential or bucket, SQL, name, option, SQL limit
         return 1 if isinstance(e, CurateError | OSError | duckdb.IOException) and not isinstance(e, StorageError) else 2
     with read_corpus(args.root) as corpus:
         m = Manifest.model_validate_json(corpus.read_bytes(f"{MANIFESTS_DIR}/{args.name}/{MANIFEST_JSON}"))

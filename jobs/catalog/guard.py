@@ -7,8 +7,9 @@ columns, constants, operators, CASE, CAST, lambdas over their own parameters and
 manifest records, is DuckDB's own rendering of that checked tree (`json_deserialize_sql`), so a comment or a quote in
 the user's text can never reshape the statement around it. A read-only query (`eidata query` without `--unrestricted`)
 is statements DuckDB classes as SELECT, or EXPLAIN of a SELECT (`duckdb.extract_statements`), calling no function that
-reveals settings (`REVEALING`). Both run on a connection that opens no file at all (`jobs.catalog.query.connect`), so
-what cannot be written does not rest on these checks.
+reveals settings (`REVEALING`) and reading no relation but the catalog's views, its own CTEs and two introspection
+views (a settings view such as `pg_settings` is refused by what it is, not by a list). Both run on a connection that
+opens no file at all (`jobs.catalog.query.connect`), so what cannot be written does not rest on these checks.
 """
 
 from __future__ import annotations
@@ -241,12 +242,63 @@ def _check_revealing(con: duckdb.DuckDBPyConnection, text: str, tables: Iterable
                         "can be shown; pass --unrestricted to show a setting"
                     )
             stack += node.values()
+    _check_relations(parsed, known)
+
+
+# Relations a read-only query may name besides the catalog's views and its own CTEs: the catalog's introspection
+# views (like `INTROSPECTION`'s functions). Everything else DuckDB can resolve a name to (`pg_settings`, which is
+# `duckdb_settings()` and shows the caller's home: reliability review 6, N33; another `pg_catalog` view; a file
+# path read as a table) is refused by what the name is, not by a list of what it must not be.
+INTROSPECTION_VIEWS = frozenset({("information_schema", "tables"), ("information_schema", "columns")})
+
+
+def _check_relations(parsed: dict[str, Any], tables: Iterable[str]) -> None:
+    """ReadOnlyError at the first table reference of the parsed statement that is not one of `tables` (the catalog's
+    views, in the main schema), a CTE in scope where it is named (a CTE's own name is in scope inside it only when it
+    is recursive; the CTEs before it are) or `INTROSPECTION_VIEWS`."""
+    known = {t.lower() for t in tables}
+    stack: list[tuple[Any, frozenset[str]]] = [(parsed, frozenset())]
+    while stack:
+        node, scope = stack.pop()
+        if isinstance(node, list):
+            stack += [(n, scope) for n in node]
+            continue
+        if not isinstance(node, dict):
+            continue
+        ctes = node.get("cte_map", {}).get("map", []) if isinstance(node.get("cte_map"), dict) else []
+        names = [str(c["key"]).lower() for c in ctes]
+        for i, cte in enumerate(ctes):
+            body = cte["value"]["query_node"]
+            own = {names[i]} if body.get("type") == "RECURSIVE_CTE_NODE" else set()
+            stack.append((body, scope | set(names[:i]) | own))
+        inner = scope | set(names)
+        if node.get("type") == "BASE_TABLE":
+            _check_relation(node, known, scope)
+        stack += [(v, inner) for k, v in node.items() if k != "cte_map"]
+
+
+def _check_relation(ref: dict[str, Any], known: set[str], scope: frozenset[str]) -> None:
+    table = str(ref.get("table_name", "")).lower()
+    schema, catalog = str(ref.get("schema_name", "")).lower(), str(ref.get("catalog_name", "")).lower()
+    if not schema and not catalog and table in scope:
+        return
+    if table in known and schema in ("", "main") and catalog in ("", "memory"):
+        return
+    if (schema, table) in INTROSPECTION_VIEWS and catalog in ("", "memory"):
+        return
+    name = ".".join(p for p in (catalog, schema, table) if p)
+    views = ", ".join(sorted(known)) or "none"
+    raise ReadOnlyError(
+        f"{name} is not a view of the catalog ({views}) nor a CTE of the statement: a read-only query reads only "
+        "those and information_schema.tables / columns; pass --unrestricted to read anything else"
+    )
 
 
 def check_read_only(sql: str, tables: Iterable[str] = ()) -> None:
     """Every statement of `sql` only reads: a SELECT (DESCRIBE, SUMMARIZE and SHOW of one of `tables` are SELECTs to
     DuckDB) or the EXPLAIN of one (`EXPLAIN ANALYZE` runs what it explains: `EXPLAIN ANALYZE COPY` wrote a file), with
-    no function that reveals settings (`REVEALING`). Raises ReadOnlyError naming the first that does not, or
+    no function that reveals settings (`REVEALING`) and no relation but `tables`, the statement's CTEs and
+    `INTROSPECTION_VIEWS` (`_check_relations`). Raises ReadOnlyError naming the first that does not, or
     duckdb.ParserException for text that does not parse. What it checks is DuckDB's parse; that nothing can be
     written is the connection's (`jobs.catalog.query._lock`)."""
     statements = duckdb.extract_statements(sql)

@@ -17,11 +17,11 @@ import io
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -37,12 +37,14 @@ from jobs.runtime.intent import CatalogPendingError, refuse_pending
 from jobs.runtime.options import Arg
 from schemas.corpus import parquet_files
 
+T = TypeVar("T")
 Format = Literal["table", "csv", "json"]
 FORMATS: tuple[Format, ...] = ("table", "csv", "json")
 
 
 MAX_CELL = 60  # characters of one cell in the human table; longer text is cut with an ellipsis
 MAX_TABLE_ROWS = 200  # rows the human table shows; csv and json print everything
+BATCH_ROWS = 65_536  # rows formatted at a time for csv and json
 
 
 def _create_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path | str], schema: pa.Schema) -> None:
@@ -105,10 +107,26 @@ def run_query(
     `unrestricted`, only SELECT statements (or the EXPLAIN of one) run (`jobs.catalog.guard.ReadOnlyError` for others)
     and no file can be read or written but through the views. With `limits` the statement runs in a child process
     within them (`jobs.catalog.bounded.run_bounded`: SqlLimitError past one; `usage` says what it took)."""
+    return _run(corpus_root, sql, partial(_table, sql), unrestricted, limits, usage)
+
+
+def query_text(corpus_root: Path, sql: str, fmt: Format, *, unrestricted: bool = False, limits: SqlLimits) -> bytes:
+    """`sql`'s result as `eidata query` prints it (`format_table`), formatted inside the child's limits and at most
+    `limits.output_mib` long (SqlLimitError "output" past it): the caller holds only the text. Formatting 4e7 rows
+    in the caller took it past 3 GB and past the deadline (reliability review 6, N35)."""
+    return _run(corpus_root, sql, partial(_formatted, sql, fmt, limits.output_mib), unrestricted, limits, None)
+
+
+def _run(
+    corpus_root: Path,
+    sql: str,
+    work: Callable[[duckdb.DuckDBPyConnection], T],
+    unrestricted: bool,
+    limits: SqlLimits | None,
+    usage: Usage | None,
+) -> T:
     if not unrestricted:
         check_read_only(sql, VIEWS)
-
-    work = partial(_table, sql)
     if limits is not None:
         return run_bounded(partial(connect, corpus_root, unrestricted=unrestricted), work, limits, usage)
     with connect(corpus_root, unrestricted=unrestricted) as con:
@@ -120,6 +138,22 @@ def _table(sql: str, con: duckdb.DuckDBPyConnection) -> pa.Table:
     bounded child as a pickle)."""
     rel = con.sql(sql)
     return pa.table({}) if rel is None else rel.to_arrow_table()
+
+
+def _formatted(sql: str, fmt: Format, output_mib: int, con: duckdb.DuckDBPyConnection) -> bytes:
+    """`sql`'s rows on `con` as UTF-8 text in `fmt`, piece by piece, stopped once past `output_mib` (in the child)."""
+    table = _table(sql, con)
+    out, cap = io.BytesIO(), output_mib * 2**20
+    for piece in _pieces(table, fmt):
+        out.write(piece.encode())
+        if out.tell() > cap:
+            raise SqlLimitError(
+                "output",
+                f"the result is more than {output_mib} MiB as {fmt} ({table.num_rows} rows) and was not printed; "
+                "--sql-output-mib raises it, or LIMIT or aggregate in the SQL, or write it to a file with "
+                "--unrestricted and COPY (...) TO 'file.parquet'",
+            )
+    return out.getvalue()
 
 
 # -- formatting -------------------------------------------------------------------------------------------------
@@ -179,22 +213,42 @@ def _columns(table: pa.Table, limit: int | None = None) -> list[list[Any]]:
     return [col.to_pylist() for col in part.columns]
 
 
+def _pieces(table: pa.Table, fmt: Format) -> Iterator[str]:
+    """`table` as csv or json text (`format_table`), `BATCH_ROWS` rows at a time: the cells of one slice as Python
+    objects, never the whole table's; the human table in one piece."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {FORMATS}")
+    if fmt == "table":
+        yield format_table(table, fmt)
+        return
+    names = table.column_names
+    if fmt == "csv":
+        yield _csv_line([names])
+    for at in range(0, table.num_rows, BATCH_ROWS):
+        columns = _columns(table.slice(at, BATCH_ROWS))
+        if fmt == "csv":
+            yield _csv_line(zip(*([_cell(v) for v in col] for col in columns), strict=True))
+            continue
+        lines = [
+            json.dumps(dict(zip(names, map(_plain, row), strict=True)), ensure_ascii=False, allow_nan=False)
+            for row in zip(*columns, strict=True)
+        ]
+        yield ("[\n" if at == 0 else ",\n") + ",\n".join(lines)
+    if fmt == "json":
+        yield "\n]\n" if table.num_rows else "[]\n"
+
+
+def _csv_line(rows: Iterable[Sequence[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
 def format_table(table: pa.Table, fmt: Format, *, max_rows: int = MAX_TABLE_ROWS) -> str:
     """`table`: aligned text for humans (numbers right-aligned, long cells cut, at most `max_rows` rows);
     `csv`: RFC 4180 with a header, lists as JSON; `json`: an array of row objects, one per line."""
-    if fmt == "csv":
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(table.column_names)
-        w.writerows(zip(*([_cell(v) for v in col] for col in _columns(table)), strict=True))
-        return out.getvalue()
-    if fmt == "json":
-        names = table.column_names
-        lines = [
-            json.dumps(dict(zip(names, map(_plain, row), strict=True)), ensure_ascii=False, allow_nan=False)
-            for row in zip(*_columns(table), strict=True)
-        ]
-        return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
+    if fmt in ("csv", "json"):
+        return "".join(_pieces(table, fmt))
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}; choose one of {FORMATS}")
 
@@ -272,7 +326,8 @@ def cli_query(args: argparse.Namespace) -> int:
         with read_corpus(args.root) as corpus:
             refuse_pending(corpus.root, corpus.where, "query")  # a step left the catalog behind its lineage
             unrestricted = bool(getattr(args, "unrestricted", False))
-            table = run_query(corpus.root, args.sql, unrestricted=unrestricted, limits=SqlLimits.of(args))
+            fmt = getattr(args, "format", None) or "table"
+            text = query_text(corpus.root, args.sql, fmt, unrestricted=unrestricted, limits=SqlLimits.of(args))
     # StorageError: a wrong credential or a missing bucket, named before any query runs; PermissionException: a file
     # other than the catalog's parts; IOException: a catalog file that cannot be read, not the query's fault (exit 1);
     # CatalogPendingError: an interrupted step's catalog (exit 1); SqlLimitError: a limit hit, named with its flag
@@ -280,5 +335,7 @@ def cli_query(args: argparse.Namespace) -> int:
         hint = " (only the catalog's own files; --unrestricted for others)"
         print(f"eidata query: {e}{hint if isinstance(e, duckdb.PermissionException) else ''}", file=sys.stderr)
         return 1 if isinstance(e, duckdb.IOException | CatalogPendingError) else 2
-    sys.stdout.write(format_table(table, getattr(args, "format", None) or "table"))
+    sys.stdout.flush()
+    out = getattr(sys.stdout, "buffer", None)  # the bytes as they are: no second copy as str in this process
+    out.write(text) if out is not None else sys.stdout.write(text.decode())
     return 0

@@ -26,6 +26,7 @@ EXPORT_FORMATS: dict[str, str] = {
     "lingbot-va": "jobs.export.lingbot.job",
     "lerobot-v3": "jobs.export.lerobot_v3.job",
     "lerobot-v21": "jobs.export.lerobot_v3.job",  # the same plans, written as LeRobot v2.1
+    "lda": "jobs.export.lda.job",  # LeRobot v2.1 datasets LDA-1B's own loader reads as they are
 }
 
 

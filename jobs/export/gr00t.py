@@ -25,8 +25,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from adapters.storage.faults import reraise_environment
 from adapters.storage.urls import StorageError
 from ingest.files.atomic import write_text_atomic
+from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from ingest.storage.corpus import NotACorpus, open_corpus, read_corpus
 from ingest.storage.lease import OutputLeasedError
@@ -44,7 +46,7 @@ from schemas.canonical import (
     WRIST_ROT6D,
     hand_dims,
 )
-from schemas.corpus import EpisodeLineage, find_datasets
+from schemas.corpus import EpisodeLineage
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.modality import VIDEO_PREFIX, ColumnSpec, ModalityJson, SliceSpec, check_modality
@@ -179,7 +181,7 @@ def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False
 def export_gr00t(corpus_root: Path, *, dry_run: bool = False, progress: bool | None = None) -> list[DatasetExport]:
     """Every dataset under `ROOT/datasets/`; a dataset that fails its checks is reported, the others go on."""
     corpus_root = Path(corpus_root)
-    datasets = find_datasets(corpus_root)
+    datasets = settled_datasets(corpus_root)
     out = []
     with closing(Progress(len(datasets), "export gr00t", unit="dataset", enabled=progress)) as bar:
         for ds in datasets:
@@ -187,6 +189,7 @@ def export_gr00t(corpus_root: Path, *, dry_run: bool = False, progress: bool | N
             try:
                 out.append(export_dataset(ds, rel, dry_run=dry_run))
             except (ValueError, OSError) as e:  # ExportError, unreadable meta: name the dataset, keep going
+                reraise_environment(e)
                 out.append(DatasetExport(dataset=rel, status="error", notes=[str(e)]))
             bar.update(1)
     return out

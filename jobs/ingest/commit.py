@@ -199,6 +199,7 @@ class Committer:
     # raw episodes an error of the environment kept from being committed (a worker's answer or a commit's): the job
     # ends once it has one, the next run does them
     deferred: list[tuple[WorkItem, Deferred]] = field(default_factory=list)
+    saved: int = 0  # raw episodes committed or quarantined so far: what a kill now would keep (the progress line's)
 
     def accept(self, item: WorkItem, result: EpisodeResult) -> None:
         self.tallies.setdefault(item.source.name, SourceTally()).encoder_retries += result.retried
@@ -301,6 +302,7 @@ class Committer:
         self._done(item)
 
     def _done(self, item: WorkItem) -> None:
+        self.saved += 1
         if self.on_done is not None:
             self.on_done(item)
 

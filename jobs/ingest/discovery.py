@@ -25,7 +25,8 @@ import pyarrow.parquet as pq
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, SourceAdapter, natural_key
 from adapters.registry import adapter_class
-from adapters.storage.faults import environment_fault
+from adapters.storage.faults import describe, environment_fault
+from adapters.storage.vanished import SourceVanishedError, vanished
 from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
@@ -83,8 +84,13 @@ def discover_source(
             environment or EnvironmentRetry(),
             f"{source.name}: discovery",
         )
+        if (why := vanished(source.root, (), source.storage)) is not None:  # a listing of a root gone midway
+            raise SourceVanishedError(why)
     except Exception as e:  # an unreadable source costs that source only, never the job
-        if (cause := environment_fault(e)) is not None:  # past its retries: no row, the job ends
+        cause = environment_fault(e)
+        if cause is None and (why := vanished(source.root, (), source.storage)) is not None:  # failed as it went
+            cause = describe(SourceVanishedError(why))
+        if cause is not None:  # past its retries: no row, the job ends
             unsorted.unlink(missing_ok=True)
             return {"source": source.name, "found": 0, "todo": 0, "todo_readable": 0, "error": None, "deferred": cause}
         if not isinstance(e, AdapterError):

@@ -158,7 +158,7 @@ def _run_on_ray(
     from jobs.ingest.task import Deferred, Staged
 
     task = ray.remote(max_retries=spec.parallelism.task_retries, num_cpus=1)(worker)
-    bar = Progress(plan.todo, "ingest", unit="ep", enabled=progress)
+    bar = Progress(plan.todo, "ingest", unit="ep", enabled=progress, saved=lambda: committer.saved)
 
     def readable() -> Iterator[WorkItem]:
         """The work items a worker can read; those discovery flagged never reach one: their row goes to the

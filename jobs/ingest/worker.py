@@ -20,6 +20,7 @@ from typing import Any
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
 from adapters.storage.faults import environment_fault
+from adapters.storage.vanished import SourceVanishedError, vanished
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.declared import as_declared
 from ingest.canonical.store import dataset_features, stage_canonical
@@ -152,6 +153,8 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
             shutil.rmtree(st.stage_dir, ignore_errors=True)
         if environment_fault(e) is not None:  # not the episode's: tried again, else the job ends
             raise _EnvironmentFault(run.stage) from e
+        if (why := vanished(task.source.root, task.ref.paths, task.source.storage)) is not None:
+            raise _EnvironmentFault(run.stage) from SourceVanishedError(why)  # the source went away, not bad data
         return replace(rejected_by(task.uid, run.stage, e), retried=len(retried))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from ingest.lerobot.settled import settled_datasets
 from ingest.lerobot.video_read import decode_frames
 from ingest.qa.dataset import DatasetQA, geometry_findings, geometry_summary
 from jobs.catalog.behaviour import corpus_thresholds
@@ -31,7 +32,7 @@ from schemas.canonical import (
     image_key,
     keypoint_kind,
 )
-from schemas.corpus import EPISODES_DIR, EpisodeLineage, find_datasets, parquet_files
+from schemas.corpus import EPISODES_DIR, EpisodeLineage, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import CATALOG_PREFIX, DatasetFinding, QAConfig, QARecord, record_from_columns
 
@@ -115,7 +116,7 @@ class DatasetView:
 
 def load_datasets(root: Path) -> list[DatasetView]:
     out = []
-    for ds in find_datasets(root):
+    for ds in settled_datasets(root):
         try:
             info = load_info(ds / INFO_PATH)
             lines = [line for _, line in read_jsonl(ds / EPISODES_PATH)] if (ds / EPISODES_PATH).is_file() else []

@@ -21,6 +21,12 @@ class PoolError(RuntimeError):
     """The pool cannot be placed as asked (e.g. --device cuda on a cluster without GPUs)."""
 
 
+class RayStartError(RuntimeError):
+    """Ray could not be started or joined (an overloaded host's node past its start timeout, a cluster that does not
+    answer): the environment's by its class name (`adapters/storage/faults.toml`), so every command ends on it with one
+    line and exit 75, never a traceback (reliability review 6, N53)."""
+
+
 def init_ray(
     address: str | None, num_cpus: int | None, object_store_mb: int, *, env: dict[str, str] | None = None
 ) -> bool:
@@ -37,12 +43,17 @@ def init_ray(
         os.environ.setdefault(key, value)
     runtime_env = {"env_vars": dict(env)} if env else None
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False, "runtime_env": runtime_env}
-    if address:
-        ray.init(address=address, **quiet)
-    else:
-        # "local": a new embedded Ray, never a cluster found through RAY_ADDRESS or the last `ray start`'s address file
-        memory = object_store_mb * 1024**2
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, object_store_memory=memory, **quiet)
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            # "local": a new embedded Ray, never a cluster found through RAY_ADDRESS or the last `ray start`'s file
+            memory = object_store_mb * 1024**2
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, object_store_memory=memory, **quiet)
+    except Exception as e:  # no data was read yet: whatever stops Ray from starting is the machine's or the cluster's
+        first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        where = f"the Ray cluster at {address}" if address else "embedded Ray"
+        raise RayStartError(f"{where} did not start: {first[:300]}") from e
     rearm()  # Ray's core worker put its own SIGTERM handler in place of ours (jobs.runtime.stops)
     return True
 

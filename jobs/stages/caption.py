@@ -29,14 +29,15 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from adapters.storage.faults import reraise_environment
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
+from ingest.lerobot.settled import settled_datasets
 from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, RayJob, StageReport, Usage, placement_options
 from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
 from jobs.stages.text_embed import TextEmbedJob, TextEmbedReport, TextEmbedStage, load_vlm, vlm_errors
-from schemas.corpus import find_datasets
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class _Pending:
             try:
                 apply_captions(Path(ds), captions, lock_timeout_s=self.job.lock_timeout_s)
             except (CaptionStoreError, OSError, ValueError) as e:
+                reraise_environment(e)  # a full disk ends the command with 75; its rerun writes these captions
                 self.report.failed.append(f"{ds}: {len(captions)} captions not written ({e})")
                 self.report.vlm -= sum(c.kind == "vlm" for c in captions)
                 self.report.rule -= sum(c.kind == "rule" for c in captions)
@@ -213,7 +215,7 @@ class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
 
     def plan(self, corpus: Corpus) -> list[dict[str, Any]]:
         """Every episode to caption; rows for the VLM (none for a rule run: the rules caption on the driver)."""
-        for ds in find_datasets(corpus.root):
+        for ds in settled_datasets(corpus.root):
             work, skipped = plan_dataset(
                 ds, self.report.kind, self.report.model, force=self.job.force, camera=self.job.camera
             )

@@ -31,17 +31,18 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from adapters.storage.faults import reraise_environment
 from adapters.storage.location import metering
 from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
 from ingest.encoders.dinov3.model import EncoderLoadError, EncoderSpec, encoder_config
 from ingest.encoders.dinov3.stream import FrameEncoder
 from ingest.files.latents import LatentsFile, LatentsFileError, remove_stale_temps, write_latents
+from ingest.lerobot.settled import settled_datasets
 from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
 from schemas.canonical import IMAGE_PREFIX, main_video_key
-from schemas.corpus import find_datasets
 from schemas.image_latents import LatentsMeta, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
 
@@ -171,6 +172,7 @@ class LatentsEncoder:
             try:
                 fut.result()
             except (OSError, LatentsFileError) as e:
+                reraise_environment(e)
                 errors[i] = f"{batch['out'][i]}: cannot write ({e})"
         counts = np.array([np.asarray(f).shape[0] for f in batch["frame_index"]], dtype=np.int64)
         keys = [k for k in ("dataset", "episode_index", "video_key", "out", "fetched", "used") if k in batch]
@@ -227,7 +229,7 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
             raise Usage(f"eidata latents: {corpus.where}: --overwrite: {corpus.immutable}; write another output")
         rows: list[dict[str, Any]] = []
         stale: list[str] = []
-        for ds in find_datasets(corpus.root):
+        for ds in settled_datasets(corpus.root):
             info = load_info(ds / INFO_PATH)
             if info.video_path is None or not (ds / EPISODES_PATH).exists():
                 log.warning("%s: no videos or no %s; skipped", ds, EPISODES_PATH)

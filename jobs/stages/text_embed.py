@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
+from adapters.storage.faults import reraise_environment
 from ingest.files.text_embeddings import remove_stale_temps, text_embedding_path, write_text_embedding
+from ingest.lerobot.settled import settled_datasets
 from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
 from schemas.captions import TextEmbeddingMeta, text_embedding_file
-from schemas.corpus import find_datasets
 from schemas.lerobot import TASKS_PATH, read_jsonl
 
 if TYPE_CHECKING:  # the model module imports torch
@@ -108,6 +109,7 @@ class TextEmbedActor:
                 write_text_embedding(Path(str(batch["path"][i])), ids, hidden, meta)
                 tokens[i] = len(ids)
             except (OSError, ValueError) as e:
+                reraise_environment(e)
                 errors[i] = f"{type(e).__name__}: {e}"
         return {
             "path": batch["path"],
@@ -151,7 +153,7 @@ class TextEmbedStage(CorpusStage[TextEmbedJob, TextEmbedReport]):
         if job.force and corpus.immutable:
             raise Usage(f"eidata text-embed: {corpus.where}: --force: {corpus.immutable}; write another output")
         rows, stale = [], []
-        for ds in find_datasets(corpus.root):
+        for ds in settled_datasets(corpus.root):
             if not (ds / TASKS_PATH).exists():
                 continue
             remove_stale_temps(ds)

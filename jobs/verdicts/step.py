@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.lerobot.errors import DatasetError, WriterLockedError
 from ingest.lerobot.meta_update import MetaUpdate
+from ingest.lerobot.settled import settled_datasets
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.copies import scale_with_floor
 from ingest.qa.corpus import (
@@ -48,7 +49,7 @@ from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.stage import CorpusRoot, CorpusStage, RayJob, StageReport, ray_session
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import STATE, STATE_NATIVE
-from schemas.corpus import LINEAGE_KEY, EpisodeLineage, find_datasets
+from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import Finding
 from schemas.storage import StorageOptions
@@ -123,7 +124,7 @@ class VerdictsSummary(StageReport):
 
 def _corpus_episodes(corpus: Path) -> list[Episode]:
     out = []
-    for ds in find_datasets(corpus):
+    for ds in settled_datasets(corpus):
         if not (ds / EPISODES_PATH).exists():
             continue
         for _, line in read_jsonl(ds / EPISODES_PATH):

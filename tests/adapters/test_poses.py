@@ -81,3 +81,11 @@ def test_hand_track_names_what_the_episode_lacks() -> None:
             lambda p: (np.arange(2.0), p.take(Stream(np.arange(2.0), values))),
             "robot_base",
         )
+
+
+def test_rotvec_poses_turn_and_move() -> None:
+    from adapters.poses import rotvec_poses
+
+    poses = rotvec_poses(np.array([[0.0, 0.0, np.pi / 2], [0.0, 0.0, 0.0]]), np.array([[1.0, 2.0, 3.0], [0, 0, 0]]))
+    np.testing.assert_allclose(poses[0] @ [1.0, 0.0, 0.0, 1.0], [1.0, 3.0, 3.0, 1.0], atol=1e-12)  # x -> y, moved
+    np.testing.assert_allclose(poses[1], np.eye(4))

@@ -46,3 +46,21 @@ def test_a_terminal_gets_a_bar_and_no_log_lines(
     assert _lines(caplog) == []
     err = capsys.readouterr().err
     assert "export" in err and "3/3" in err and "frames/s" in err
+
+
+def test_saved_work_is_said_beside_the_count_and_a_rate_without_frames_is_the_items(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review 6: the count read as kept work (48/81 shown, 0 kept after a kill), and `report` and `latents`, which
+    count no frames, printed "0 frames/s"."""
+    saved = [0]
+    with caplog.at_level(logging.INFO, logger="eidata.progress"):
+        p = Progress(3, "ingest", unit="ep", enabled=False, log_every_s=0.0, saved=lambda: saved[0])
+        p.update(frames=10)
+        saved[0] = 1
+        p.update(frames=10)
+        q = Progress(2, "report", unit="datasets", enabled=False, log_every_s=0.0)
+        q.update()
+    first, second, third = _lines(caplog)
+    assert first.startswith("ingest: 1/3 ep (0 saved), ") and second.startswith("ingest: 2/3 ep (1 saved), ")
+    assert third.startswith("report: 1/2 datasets, ") and " datasets/s, ETA " in third and "frames/s" not in third

@@ -88,3 +88,27 @@ def test_a_reader_gone_ends_the_command_quietly() -> None:
         os.close(write_end)
     assert run.returncode == EXIT_BROKEN_PIPE, run.stderr
     assert "Traceback" not in run.stderr and "BrokenPipeError" not in run.stderr, run.stderr
+
+
+def test_version_and_positionals_after_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review 6 (newcomer): no `--version`, and `eidata query ROOT --unrestricted "SQL"` was "unrecognized arguments"
+    (argparse fills both optional positionals at the first); a flag that does not exist is still refused by name."""
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"eidata {version('eidata')}"
+    root = tmp_path / "corpus"
+    write_dataset(root / "datasets/src/ds", "franka", [episode(5, "pick", "src/ds/e0", "franka")])
+    assert main(["catalog", str(root)]) == 0
+    capsys.readouterr()
+    for argv in (
+        ["query", str(root), "--format", "csv", "SELECT count(*) AS n FROM episodes"],
+        ["query", "--format", "csv", str(root), "SELECT count(*) AS n FROM episodes"],
+        ["query", str(root), "SELECT count(*) AS n FROM episodes", "--format", "csv"],
+    ):
+        assert main(argv) == 0, argv
+        assert capsys.readouterr().out == "n\n1\n", argv
+    with pytest.raises(SystemExit) as done:
+        main(["query", str(root), "--bogus", "SELECT 1"])
+    assert done.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err

@@ -25,7 +25,9 @@ def test_the_makers_conventions_are_as_their_loaders_feed_them() -> None:
         "hot3d": ("pca", False, "transl"),  # smplx MANO, PCA + mean, transl
         "arctic": ("axis_angle", False, "transl"),  # smplx MANO(use_pca=False, flat_hand_mean=False)
         "hoi4d": ("axis_angle", True, "transl"),  # manopth ManoLayer(use_pca=False, flat_hand_mean=True) + trans
+        "taco": ("axis_angle", True, "joint"),  # manopth ManoLayer(use_pca=False, center_idx=0) + hand_trans
         "oakink2": ("quat_wxyz", True, "joint"),  # manotorch rot_mode quat, center_idx 0, + tsl
         "vitra": ("rotmat", True, "joint"),  # smplx MANOLayer, R @ (J - J0) + T
     }
+    assert MAKERS["arctic"].tips == "smplx" and MAKERS["taco"].tips == "manopth"  # smplx's selector, manopth's
     assert not any(c.left_on_right for c in MAKERS.values())  # VITRA's left hands set it per hand

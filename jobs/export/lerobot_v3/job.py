@@ -26,7 +26,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from adapters.storage.faults import reraise_environment
 from adapters.storage.urls import StorageError
+from ingest.lerobot.settled import settled_datasets
 from ingest.storage.corpus import Corpus, read_corpus
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
@@ -39,7 +41,6 @@ from jobs.export.lerobot_v3.write_v21 import V21Writer
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.stage import Stage, Usage
 from schemas.canonical import ACTION
-from schemas.corpus import find_datasets
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
 from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON
@@ -141,7 +142,7 @@ def export_corpus(
                     log.warning("%s: %s", name, note)
                 results[name] = (status, f"{len(plan.episodes)} episodes, skipped: {skipped}")
             return results
-        for ds in find_datasets(corpus.root):
+        for ds in settled_datasets(corpus.root):
             rel = ds.relative_to(corpus.root / "datasets").as_posix()
             try:
                 plan = dataset_plan(corpus, ds, rel, job.cameras, **layout)
@@ -153,6 +154,7 @@ def export_corpus(
                 OSError,
                 KeyError,
             ) as e:  # one dataset's failure does not stop the others (ConstantActionError too)
+                reraise_environment(e)  # but a full disk stops the export: one line and 75 (jobs.cli)
                 log.error("%s: %s", rel, e)
                 results[rel] = ("error", f"{type(e).__name__}: {e}")
         return results

@@ -36,6 +36,7 @@ from typing import Any
 from adapters.storage.urls import StorageError
 from ingest.encoders.wan import WanModelError
 from ingest.files.atomic import write_text_atomic
+from ingest.lerobot.settled import settled_datasets
 from ingest.lingbot.dataset import NotCanonicalError
 from ingest.storage.corpus import Corpus, read_corpus, where_text
 from ingest.storage.tree import MARKER, Tree, open_tree
@@ -60,7 +61,6 @@ from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import place_actors
 from jobs.runtime.stage import ADDRESS, Stage, Usage, drain, placement_options, ray_session
 from schemas.canonical import ACTION
-from schemas.corpus import find_datasets
 from schemas.lerobot import (
     EPISODES_PATH,
     EPISODES_STATS_PATH,
@@ -139,7 +139,7 @@ def run_lingbot_export(
         open_tree(spec.out, storage, f"export-{FORMAT}", lease=not dry_run) as tree,
     ):
         local = spec.model_copy(update={"root": corpus.root, "out": tree.root})
-        sources = find_datasets(local.root)
+        sources = settled_datasets(local.root)
         if not sources:
             raise ExportError(f"no dataset under {local.root / 'datasets'}")
         report = ExportReport(spec.out, dry_run=dry_run)

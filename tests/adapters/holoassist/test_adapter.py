@@ -15,8 +15,8 @@ from adapters.holoassist.files import HAND_FIELDS
 from adapters.registry import get_adapter
 from adapters.synthetic.holoassist import HoloAssistFixture, write_holoassist
 from ingest.steps import prepared
-from schemas.canonical import WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
+from tests.adapters.human_hands import assert_human_hands
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +39,7 @@ def test_discovery_finds_each_recording(fixture: HoloAssistFixture) -> None:
 def test_canonical_hands_ahead_below_the_eyes_left_on_the_left_human_sized(raws: list[RawEpisode]) -> None:
     episodes = [ep for raw in raws for ep in prepared(raw, CanonicalizeSpec())]
     assert len(episodes) == len(raws)
-    for ep in episodes:
-        eyes = ep.state_native[:, ep.state_native_names.index("camera.z")]
-        wrists = {h: ep.state[:, hand_dims(h, WRIST_POS)] for h in (0, 1)}
-        for w in wrists.values():
-            assert np.median(w[:, 0]) > 0.15, ep.uid  # ahead of the wearer
-            assert (w[:, 2] < eyes - 0.15).all(), ep.uid  # below the eyes
-        assert np.median(wrists[0][:, 1]) > np.median(wrists[1][:, 1]) and ep.qa.left_of_right == 1.0
-        assert 0.15 < ep.qa.hand_length < 0.22 and ep.qa.bone_length_cv < 0.05, ep.qa.hand_length
+    assert_human_hands(episodes)
 
 
 def test_keypoints_project_inside_the_video_through_the_poses_read(raws: list[RawEpisode]) -> None:

@@ -125,3 +125,18 @@ def test_the_text_of_an_environment_error_names_it_and_a_data_error_s_does_not(d
     ]
     assert [t for t in environment if not re.search(ENVIRONMENT_TEXT, t)] == []
     assert [t for t in data if re.search(ENVIRONMENT_TEXT, t)] == []
+
+
+def test_reraise_environment_lets_data_errors_be_handled_and_raises_the_environments() -> None:
+    import errno as _errno
+
+    from adapters.storage.faults import reraise_environment
+
+    full = OSError(_errno.ENOSPC, "No space left on device")
+    try:
+        raise ValueError("cannot write the manifest") from full
+    except ValueError as e:
+        with pytest.raises(ValueError, match="cannot write the manifest"):
+            reraise_environment(e)  # its cause is the disk's: raised again, for the command line's 75
+    reraise_environment(FileNotFoundError(_errno.ENOENT, "no such file"))  # the data's: the handler goes on
+    reraise_environment(ValueError("bad value"))

@@ -6,7 +6,12 @@ package's corpus (`conftest.corpus`)."""
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
+import io
+import json
+import re
+import resource
 import shutil
 import threading
 from functools import partial
@@ -152,10 +157,28 @@ def test_a_large_busy_caller_does_not_slow_the_bound(root: Path) -> None:
 
 
 def test_errors_of_the_statement_come_back_as_they_are(root: Path) -> None:
-    with pytest.raises(duckdb.CatalogException, match="nope"):
-        run_query(root, "SELECT * FROM nope", limits=LIMITS)
-    with pytest.raises(ValueError, match="at least 64 MiB"):
+    with pytest.raises(duckdb.BinderException, match="nope"):
+        run_query(root, "SELECT nope FROM episodes", limits=LIMITS)
+    with pytest.raises(ValueError, match="--sql-memory-mib must be at least 64"):
         SqlLimits(memory_mib=1)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"sql_deadline_s": float("inf")}, "--sql-deadline-s must be in (0, 86400], got inf"),
+        ({"sql_deadline_s": 1e300}, "--sql-deadline-s must be in"),
+        ({"sql_deadline_s": float("nan")}, "--sql-deadline-s must be in"),
+        ({"sql_threads": 0}, "--sql-threads must be at least 1, got 0"),
+        ({"sql_memory_mib": 0, "sql_output_mib": 0}, "--sql-memory-mib must be at least 64, got 0; --sql-output-mib"),
+    ],
+)
+def test_limits_given_are_kept_and_refused_by_flag(flags: dict[str, float], message: str) -> None:
+    """Review 6, N42: `inf` crashed the child's timer with two tracebacks, and 0 threads silently became 2."""
+    given = {"sql_memory_mib": None, "sql_threads": None, "sql_deadline_s": None, "sql_output_mib": None, **flags}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SqlLimits.of(argparse.Namespace(**given))
+    assert SqlLimits.of(argparse.Namespace(sql_threads=1)) == SqlLimits(threads=1)
 
 
 def test_a_large_result_crosses_as_its_buffers(root: Path) -> None:
@@ -166,3 +189,29 @@ def test_a_large_result_crosses_as_its_buffers(root: Path) -> None:
     got = run_query(root, "SELECT range AS x FROM range(60000000)", limits=LIMITS, usage=usage)
     assert got.num_rows == 60_000_000 and got.column("x")[-1].as_py() == 59_999_999
     assert usage.outcome == "ok" and usage.peak_rss_mib < LIMITS.memory_mib, usage
+
+
+def _query_args(root: Path, sql: str, fmt: str, **flags: float) -> argparse.Namespace:
+    given = {"sql_memory_mib": None, "sql_threads": None, "sql_deadline_s": None, "sql_output_mib": None, **flags}
+    return argparse.Namespace(root=str(root), sql=sql, format=fmt, unrestricted=False, **given)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_the_printed_result_is_formatted_in_the_child_and_bounded(
+    root: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 6, N35: `SELECT * FROM range(4e7) --format csv` was formatted in the caller (past 3 GB, past the
+    deadline). The child formats it, and stops once the text passes --sql-output-mib: nothing printed, the flag named,
+    exit 2."""
+    usage_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert cli_query(_query_args(root, "SELECT * FROM range(40000000)", fmt, sql_output_mib=8)) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "more than 8 MiB as " + fmt in err and "--sql-output-mib raises it" in err, err
+    assert (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - usage_before < 200 * 1024
+    )  # KiB: the caller held no rows
+    # under the limit the whole result is printed, across several formatting slices
+    assert cli_query(_query_args(root, "SELECT range AS x, range / 3 AS y FROM range(150000)", fmt)) == 0
+    out, _ = capsys.readouterr()
+    rows = json.loads(out) if fmt == "json" else list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 150_000 and float(rows[-1]["y"]) == 149_999 / 3 and int(rows[70_000]["x"]) == 70_000

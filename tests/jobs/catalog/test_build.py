@@ -151,7 +151,12 @@ def test_cli_catalog(corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert "catalog: 7 episodes from 4 datasets" in out
     assert "actionless" in out and "egodex" in out
     assert cli_catalog(argparse.Namespace(root=str(tmp_path / "nowhere"))) == 2
-    assert "no such corpus folder" in capsys.readouterr().err
+    assert "no datasets/ folder; not a corpus" in capsys.readouterr().err
+    elsewhere = tmp_path / "photos"  # a folder that is no corpus (review 6, N56): refused, nothing written there
+    (elsewhere / "2024").mkdir(parents=True)
+    assert cli_catalog(argparse.Namespace(root=str(elsewhere))) == 2
+    assert "not a corpus" in capsys.readouterr().err
+    assert [p.name for p in elsewhere.iterdir()] == ["2024"]
 
 
 def test_invalid_meta_names_the_dataset(corpus_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:

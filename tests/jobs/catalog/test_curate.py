@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -329,3 +330,27 @@ def test_unknown_verdict_codes_are_refused_naming_the_known_ones(
     assert not (corpus / "manifests").exists()
     kept = curate(corpus, "known", "true", verdicts=VerdictChoice(("qa_duplicate",), ("qa_jump_sigma", "qa_dead_dims")))
     assert Manifest.load(kept).num_entries == 1000
+
+
+def test_curate_on_a_full_disk_ends_with_75_and_one_line(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 6, N48: `curate` on a full disk exited 1 ("nothing can be written"), as for bad input. The disk's
+    fault is the environment's: `eidata curate` ends with one line and 75, no manifest left half written, and once
+    there is room the same command writes it."""
+    import jobs.cli
+    from jobs.runtime.retry import EXIT_ENVIRONMENT
+    from tests.fixtures.tmpfs import fill, small_tmpfs
+
+    with small_tmpfs(tmp_path / "disk", 16 * 1024) as disk:
+        root = disk / "corpus"
+        shutil.copytree(corpus, root, ignore=shutil.ignore_patterns("manifests"))
+        ballast = fill(disk, 0)
+        argv = ["curate", str(root), "--name", "full", "--where", "true"]
+        assert jobs.cli.main(argv) == EXIT_ENVIRONMENT
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "No space left on device" in err[0] and "environment" in err[0], err
+        assert not (root / "manifests/full/manifest.json").exists()
+        ballast.unlink()
+        assert jobs.cli.main(argv) == 0
+        assert Manifest.load(root / "manifests/full").num_entries > 0

@@ -105,10 +105,40 @@ def test_an_expression_nested_beyond_reason_is_refused(con: duckdb.DuckDBPyConne
 
 
 @pytest.mark.parametrize(
-    "sql", ["SELECT 1", "FROM episodes", "DESCRIBE episodes", "EXPLAIN SELECT 1", "SELECT 1; SELECT 2", "SUMMARIZE x"]
+    "sql",
+    [
+        *("SELECT 1", "FROM episodes", "DESCRIBE episodes", "EXPLAIN SELECT 1", "SELECT 1; SELECT 2"),
+        *("SUMMARIZE episodes", "SELECT * FROM main.episodes JOIN memory.main.quarantine USING (source)"),
+        "WITH a AS (SELECT 1 x), b AS (SELECT * FROM a) SELECT * FROM b, episodes",
+        "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT * FROM t",
+        "WITH pg_settings AS (SELECT 1) SELECT * FROM pg_settings",  # the CTE, not the settings view
+        "SELECT table_name FROM information_schema.columns",
+    ],
 )
 def test_read_statements_pass(sql: str) -> None:
-    check_read_only(sql)
+    check_read_only(sql, ["episodes", "quarantine"])
+
+
+@pytest.mark.parametrize(
+    ("sql", "name"),
+    [
+        ("SELECT name, setting FROM pg_settings", "pg_settings"),
+        ("SELECT * FROM pg_catalog.pg_settings", "pg_catalog.pg_settings"),
+        ("SELECT * FROM episodes, (SELECT * FROM information_schema.schemata)", "information_schema.schemata"),
+        # a CTE's own name inside a non-recursive CTE is the outer relation, and a CTE is not in scope before it
+        ("WITH pg_settings AS (SELECT * FROM pg_settings) SELECT 1", "pg_settings"),
+        ("WITH a AS (SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a", "b"),
+        ("SELECT * FROM pg_settings UNION ALL (WITH pg_settings AS (SELECT 1) SELECT * FROM pg_settings)", "pg_sett"),
+        ("SELECT * FROM other.main.episodes", "other.main.episodes"),
+        ("SELECT * FROM 'catalog/episodes/part-0.parquet'", "catalog/episodes/part-0.parquet"),
+        ("EXPLAIN SELECT * FROM pg_type", "pg_type"),
+    ],
+)
+def test_relations_other_than_the_views_are_refused_by_what_they_are(sql: str, name: str) -> None:
+    """Review 6, N33: `pg_settings` is a view over the settings that no refused function name covered; any relation
+    a name resolves to is refused unless it is a view of the catalog, an introspection view or a CTE in scope."""
+    with pytest.raises(ReadOnlyError, match=re.escape(name) + ".* is not a view of the catalog"):
+        check_read_only(sql, ["episodes", "quarantine"])
 
 
 @pytest.mark.parametrize(

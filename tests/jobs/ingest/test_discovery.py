@@ -28,6 +28,8 @@ class RefsOptions(AdapterOptions):
     subsets: tuple[str, ...] = ("task_98", "task_327", "task_5")
     fail: bool = False
     skip: bool = False  # a folder noted as skipped, and no episode
+    vanish: int | None = None  # the root is moved away after this many refs
+    vanish_fails: bool = False  # ... and the listing then fails
 
 
 class Refs(SourceAdapter):
@@ -45,7 +47,12 @@ class Refs(SourceAdapter):
             return
         refs = [(s, i) for s in self.options.subsets for i in IDS]
         random.Random(0).shuffle(refs)
-        for s, i in refs:
+        for n, (s, i) in enumerate(refs):
+            if n == self.options.vanish:
+                root.rename(root.with_name("moved"))
+                if self.options.vanish_fails:
+                    raise self.error("listing failed", file=root / s, field="episodes")
+                return
             yield EpisodeRef(
                 adapter=self.name,
                 source="x",
@@ -149,6 +156,22 @@ def test_a_source_that_yields_nothing_says_why_and_what_it_expected(tmp_path: Pa
     assert "AdapterError: index unreadable; expected <subset>/<episode> folders" in empty.message
     ok = discover_source(_source(tmp_path), str(output), str(output / "job/work/src.parquet"))
     assert ok["findings"] == []  # episodes found, nothing noted
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_root_gone_during_discovery_defers_the_source(tmp_path: Path, fail: bool) -> None:
+    """Review 6, N52 at discovery: a root moved away midway gave rc 0 and "no episode found ... nothing matched its
+    layout" (or a quarantine row, had the listing failed). It is the environment's: deferred (the job exits 75), no
+    row, no finding, nothing in the work file, and the next run discovers the source whole."""
+    output = tmp_path / "out"
+    res = discover_source(
+        _source(tmp_path, vanish=5, vanish_fails=fail), str(output), str(output / "job/work/src.parquet")
+    )
+    assert res["error"] is None and res["found"] == 0 and "findings" not in res
+    assert "SourceVanishedError: the source root" in res["deferred"] and "gone since discovery" in res["deferred"]
+    (tmp_path / "moved").rename(tmp_path / "raw")
+    again = discover_source(_source(tmp_path), str(output), str(output / "job/work/src.parquet"))
+    assert again["found"] == 27 and "deferred" not in again
 
 
 @pytest.mark.parametrize("lengths", [[3, 1, 2], [0, 2]])

@@ -14,7 +14,7 @@ import pytest
 from adapters.base import AdapterError
 from ingest.lerobot.errors import EpisodeError
 from jobs.demo.corpus import write_raw_corpus
-from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings
+from jobs.ingest.task import Deferred, EpisodeTask, Rejected, Staged, TaskSettings
 from jobs.ingest.worker import process_episode, rejected_by
 from jobs.runtime.deadline import TIMEOUT_CLASS, watchdog
 from jobs.spec_models import JobSpec
@@ -74,3 +74,35 @@ def test_an_exception_is_rejected_with_the_file_and_field_it_names() -> None:
     assert rejected_by("u", "canonicalize", ValueError("nothing")) == Rejected(
         "u", "canonicalize", "ValueError", "nothing"
     )
+
+
+def test_a_source_gone_since_discovery_is_deferred_not_quarantined(
+    agibot: tuple[JobSpec, list[EpisodeTask]], tmp_path: Path
+) -> None:
+    """Review 6, N52: a source folder moved away while its episodes were read made each a permanent data quarantine
+    (ENOENT is a data errno) with exit 0. A root gone, or every discovered file of an episode gone, is the
+    environment's: `Deferred` (the job exits 75 and its rerun redoes it); a file missing while the source is there
+    stays the episode's defect."""
+    original, _ = agibot
+    root, copy = original.sources[0].root, tmp_path / "moved"
+    shutil.copytree(root, copy)
+    source = original.sources[0].model_copy(update={"root": copy})
+    spec = original.model_copy(update={"output": tmp_path / "out", "sources": [source]})
+    settings = TaskSettings.of(spec)
+    settings = replace(settings, environment=settings.environment.model_copy(update={"retries": 0}))
+    items, _ = discover(spec)
+    tasks = [EpisodeTask(it, settings) for it in items]
+    good = [t for t in tasks if isinstance(process_episode(t), Staged)]
+    assert len(good) == 2
+    shutil.rmtree(copy)  # the whole root goes away (a remount, a re-sync)
+    for t in tasks:
+        result = process_episode(t)
+        assert isinstance(result, Deferred) and "gone since discovery" in result.cause, result
+    shutil.copytree(root, copy)
+    for path in map(Path, good[0].ref.paths):  # every file of one episode gone, the root still there
+        path.unlink() if path.is_file() else shutil.rmtree(path)
+    result = process_episode(good[0])
+    assert isinstance(result, Deferred) and "none of the episode's" in result.cause, result
+    assert isinstance(process_episode(good[1]), Staged)  # its neighbour is read as before
+    [bad] = [t for t in tasks if t not in good]
+    assert isinstance(process_episode(bad), Rejected)  # the data's own defect, the source there: quarantined

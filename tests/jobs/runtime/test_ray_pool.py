@@ -3,9 +3,17 @@ one node has; `--device cuda` without a GPU refused. Joining Ray: a process that
 
 from __future__ import annotations
 
-import pytest
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
+import yaml
+
+from jobs.demo.corpus import write_raw_corpus
 from jobs.runtime.ray_pool import NODE_CPUS, Placement, PoolError, cluster_resources, init_ray, place_actors
+from jobs.runtime.retry import EXIT_ENVIRONMENT
 
 
 def test_cuda_places_one_actor_per_gpu() -> None:
@@ -40,3 +48,27 @@ def test_a_running_ray_is_joined_and_its_largest_node_known() -> None:
     assert init_ray(None, 1, 64) is False  # the session's Ray (tests/ray_scope.py) is kept as it is
     res = cluster_resources()
     assert res[NODE_CPUS] == res["CPU"]  # one node: it has every CPU
+
+
+@pytest.mark.own_ray
+def test_a_ray_that_does_not_start_ends_the_command_with_75_and_one_line(tmp_path: Path) -> None:
+    """Review 6, N53: an ingest whose embedded Ray did not start exited 1 with a traceback. Ray here really fails to
+    start (its temp folder cannot be made: RAY_TMPDIR under a file), in a process of its own."""
+    raw = write_raw_corpus(tmp_path / "raw", sources=("agibot",))
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "output": str(tmp_path / "out"),
+                "sources": [{"name": "a", "adapter": "agibot", "root": str(raw["agibot"])}],
+            }
+        )
+    )
+    env = {**os.environ, "RAY_TMPDIR": "/dev/null/ray", "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    done = subprocess.run(
+        [sys.executable, "-m", "jobs.cli", "ingest", str(spec)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == EXIT_ENVIRONMENT, done.stderr
+    assert "Traceback" not in done.stderr
+    [last] = [line for line in done.stderr.splitlines() if "did not start" in line]
+    assert "embedded Ray did not start: [Errno 20] Not a directory: '/dev/null/ray'" in last

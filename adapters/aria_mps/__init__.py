@@ -1,0 +1,1 @@
+"""Aria MPS (Machine Perception Services) hand tracking with its SLAM trajectory and calibration (`adapter.py`)."""

@@ -1,0 +1,257 @@
+"""Aria MPS hand tracking: one episode per MPS output folder (the folder holding `hand_tracking/` and `slam/`, the
+latter `trajectory/` in older outputs), its hands put in the SLAM world by the closed-loop trajectory on the one
+device clock. File layouts, units, axes and sentinels are the maker's (`aria_mps/files.py` cites each).
+
+| native | canonical | unit, frame |
+| --- | --- | --- |
+| `hand_tracking_results.csv` 21 landmarks, device frame | `states["mano21_keypoints"]` (T,2,21,3), derived | m |
+| `<side>_tracking_confidence` | `states["confidence/<side>"]`, `HandTrack.confidence` | 0..1 (sentinels 0) |
+| `closed_loop_trajectory.csv` T_world_device (1 kHz) | `states["device/T_world_device"]` at the hand rows | `se3_4x4` |
+| `slam/online_calibration.jsonl` camera-rgb `T_Device_Camera` (line 1) | `camera_poses["camera-rgb"]` | `se3_4x4` |
+| `<name>.vrs` beside `mps_<name>_vrs/` (else the one `.vrs` there), stream 214-1 | camera `camera-rgb`, lazy | RGB |
+
+Landmarks onto MANO-21 (`files.MANO21_FROM_ARIA`, the maker's `HandLandmark` order): wrist <- WRIST; thumb2, thumb3,
+thumb_tip <- THUMB_INTERMEDIATE, THUMB_DISTAL, THUMB_FINGERTIP; per finger 1, 2, 3, tip <- PROXIMAL, INTERMEDIATE,
+DISTAL, FINGERTIP; thumb1 (the CMC, no Aria landmark) 26 % of the way from the wrist to THUMB_INTERMEDIATE (as
+real UmeTrack profiles put it, `files.THUMB1_AT`); PALM_CENTER not used.
+
+Time: `tracking_timestamp_us`, the device clock in microseconds, in every file; seconds from the first hand row
+read. Each hand row takes the device pose of the trajectory row nearest in time (the trajectory is at 1 kHz: within
+0.5 ms; rows farther than `max_pose_gap_us` have no pose and are not read, their count said in a note and
+`metadata["rows_without_pose"]`). Files whose spans do not meet (another recording's hand tracking beside this
+trajectory, as in the maker's own sample folder) are never joined: the episode is refused naming both files and
+their spans. World: the SLAM world, up = -gravity from the trajectory's `gravity_*_world` (MPS writes z up);
+camera: camera-rgb, z ahead (`camera_convention = "opencv"`); its frames from the recording through projectaria_tools
+(the `hot3d` room's reader) on DEVICE_TIME, the hands' clock, unrotated and not undistorted; without a recording the
+episode has hands and poses only (`metadata["video"]` says so); one whose frames do not cover the hand rows is
+refused. Embodiment `human`, tier `high`; no action field.
+Bad input (`AdapterError` naming file, episode and field): a missing file, a malformed line (named), a confidence
+neither in (0, 1] nor a sentinel, a hand claimed tracked at the device origin (the sentinel zeros read as data),
+sides swapped (the landmarks mirror the columns' side), trajectory rows of several worlds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from adapters.aria_mps import files
+from adapters.base import (
+    AdapterError,
+    AdapterOptions,
+    CameraSource,
+    EpisodeRef,
+    HandSignals,
+    HandTrack,
+    RawEpisode,
+    SourceAdapter,
+    Stream,
+)
+from adapters.hot3d.files import CameraCalibration, read_aria_calibration
+from adapters.hot3d.video import AriaRgbCamera, VideoError, rgb_frames
+from adapters.storage import bounds
+from adapters.storage.location import Location
+from schemas.canonical import HANDS, MANO21_NAMES
+from schemas.tiers import QualityTier
+
+WORLD = "aria_world"
+CAMERA = "camera-rgb"
+
+
+class AriaMpsOptions(AdapterOptions):
+    video_fps: float = Field(
+        10.0, gt=0, description="the RGB stream's rate: its frames must cover the hand rows within half a frame"
+    )
+    max_pose_gap_us: int = Field(
+        5_000, ge=1, description="a hand row takes the nearest trajectory row within this many microseconds"
+    )
+
+
+class AriaMpsAdapter(SourceAdapter):
+    name: ClassVar[str] = "aria_mps"
+    options_model: ClassVar[type[AdapterOptions]] = AriaMpsOptions
+    options: AriaMpsOptions
+    expects: ClassVar[str] = (
+        "MPS output folders (at any depth) with hand_tracking/hand_tracking_results.csv and "
+        "slam/closed_loop_trajectory.csv, slam/online_calibration.jsonl"
+    )
+
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        root = self.locate(root)
+        found = {p.parent.parent for p in root.rglob("*.csv") if p.parent.name == files.HAND_DIR}
+        return self.capped(self._ref(root, mps) for mps in sorted(found))
+
+    def _ref(self, root: Location, mps: Location) -> EpisodeRef:
+        raw_id = mps.relative_to(root).as_posix() if mps != root else mps.name
+        error = None
+        slam = self._slam(mps)
+        hands = mps / files.HAND_DIR / files.RESULTS
+        if not hands.is_file():
+            other = mps / files.HAND_DIR / files.WRIST_AND_PALM
+            why = (
+                f" ({files.WRIST_AND_PALM} holds wrist and palm points only, not the 21 landmarks)"
+                if other.is_file()
+                else ""
+            )
+            error = self.error(f"no {files.RESULTS}{why}", file=hands, episode=raw_id, field="hands")
+        else:
+            for name in (files.TRAJECTORY, files.CALIBRATION):
+                if not (slam / name).is_file():
+                    error = self.error(f"missing file {name}", file=slam / name, episode=raw_id, field=name)
+                    break
+        vrs = self.recording(mps, beside=mps != root)
+        return self.new_ref(raw_id, (str(mps), *([str(vrs)] if vrs is not None else [])), error=error)
+
+    @staticmethod
+    def _slam(mps: Location) -> Location:
+        return next((mps / d for d in files.SLAM_DIRS if (mps / d).is_dir()), mps / files.SLAM_DIRS[0])
+
+    def _text(self, path: Location, ep: str) -> tuple[bytes, Callable[[str, str], AdapterError]]:
+        def fail(message: str, field: str) -> AdapterError:
+            return self.error(message, file=path, episode=ep, field=field or path.name)
+
+        if not path.is_file():
+            raise fail("missing file", path.name)
+        try:
+            return bounds.read_bounded(path, bounds.limit("READ_BYTES"), path.name), fail
+        except bounds.TooLarge as e:
+            raise fail(str(e), "") from e
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        mps, ep = self.locate(ref.paths[0]), ref.raw_id
+        slam = self._slam(mps)
+        hands_path, traj_path = mps / files.HAND_DIR / files.RESULTS, slam / files.TRAJECTORY
+        res = files.read_results(*self._text(hands_path, ep))
+        traj = self._trajectory(traj_path, res.micros, ep)
+        calib = self._calibration(slam / files.CALIBRATION, ep)
+        posed = traj.gap <= self.options.max_pose_gap_us
+        if not posed.any():
+            span = f"{res.micros[0] / 1e6:.3f}-{res.micros[-1] / 1e6:.3f} s"
+            tspan = f"{traj.span[0] / 1e6:.3f}-{traj.span[1] / 1e6:.3f} s"
+            msg = (
+                f"its rows span {span} of the device clock, {files.TRAJECTORY} ({traj_path}) {tspan}: no hand row "
+                f"within {self.options.max_pose_gap_us} us of a device pose, the files are of different sessions "
+                "and are not joined"
+            )
+            raise self.error(msg, file=hands_path, episode=ep, field="tracking_timestamp_us")
+        micros, rows = res.micros[posed], np.flatnonzero(posed)
+        world_from_device = traj.world_from_device[posed]
+        ts = (micros - micros[0]).astype(np.float64) / 1e6
+        kp_dev = res.mano21()[rows]  # (T,2,21,3)
+        kp = np.einsum("tij,thkj->thki", world_from_device[:, :3, :3], kp_dev) + world_from_device[:, None, None, :3, 3]
+        device = Stream(ts, world_from_device, unit="se3_4x4", frame=WORLD)
+        states = {"mano21_keypoints": Stream(ts, kp, names=MANO21_NAMES, unit="m", frame=WORLD)}
+        states["device/T_world_device"] = device
+        cam = Stream(ts, world_from_device @ calib.device_from_camera, unit="se3_4x4", frame=WORLD)
+        sig = HandSignals(frame=WORLD, apply_offset=False, up_world=traj.up, camera=cam, camera_convention="opencv")
+        for h, side in enumerate(HANDS):
+            conf = Stream(ts, np.clip(res.confidence[rows, h], 0.0, 1.0), unit="0..1")
+            states[f"confidence/{side}"] = conf
+            sig.hands[h] = HandTrack(
+                keypoints=Stream(ts, kp[:, h], names=MANO21_NAMES, unit="m", frame=WORLD), confidence=conf
+            )
+        sig.native_state_keys = [k for k in states if k != "mano21_keypoints"]
+        masked = {side: int((~res.tracked[rows, h]).sum()) for h, side in enumerate(HANDS)}
+        n = len(rows)
+        sig.notes += [
+            f"{side} hand: not tracked (confidence <= 0) in {m} of {n} rows" for side, m in masked.items() if m
+        ]
+        dropped = int((~posed).sum())
+        if dropped:
+            sig.notes.append(
+                f"{dropped} of {len(posed)} rows of {files.RESULTS} have no trajectory row within "
+                f"{self.options.max_pose_gap_us} us: not read"
+            )
+        vrs = self.locate(ref.paths[1]) if len(ref.paths) > 1 else None
+        cameras, video = self._video(vrs, int(micros[0]), int(micros[-1]), ep)
+        return RawEpisode(
+            ref=ref,
+            robot_type=None,
+            embodiment="human",
+            tier=QualityTier.high,
+            native_fps=float(1.0 / np.median(np.diff(ts))) if n > 1 and np.median(np.diff(ts)) > 0 else None,
+            states=states,
+            cameras=cameras,
+            camera_poses={CAMERA: cam},
+            metadata={
+                "mps_folder": ep,
+                "hand_tracking_version": res.version,
+                "start_tracking_timestamp_us": int(micros[0]),
+                "graph_uid": traj.graph_uid,
+                "world_up": traj.up.tolist(),
+                "masked_rows": masked,
+                "rows_without_pose": dropped,
+                "mano21_landmarks": {
+                    k: files.MANO21_FROM_ARIA[k] or f"{files.THUMB1_AT} of WRIST -> THUMB_INTERMEDIATE"
+                    for k in MANO21_NAMES
+                },
+                "camera_calibration": {
+                    "label": calib.label,
+                    "model": calib.model,
+                    "params": list(calib.params),
+                    "T_device_camera": calib.device_from_camera.tolist(),
+                },
+                "video": video,
+            },
+            hands=sig,
+            derived=frozenset({"mano21_keypoints"}),
+        )
+
+    @staticmethod
+    def recording(mps: Location, beside: bool) -> Location | None:
+        """The VRS the outputs were computed from: `<name>.vrs` beside its `mps_<name>_vrs` folder (the MPS
+        layout, projectaria_tools@90f70ff website/docs-technical-specs/mps/data_formats/slam/basics.mdx:10-26), else
+        the one `.vrs` inside the MPS folder or (`beside`: the folder is not the root itself) beside it."""
+        name = mps.name
+        if (
+            beside
+            and name.startswith("mps_")
+            and name.endswith("_vrs")
+            and (mps.parent / f"{name[4:-4]}.vrs").is_file()
+        ):
+            return mps.parent / f"{name[4:-4]}.vrs"
+        folders = (mps, mps.parent) if beside else (mps,)
+        found = [p for folder in folders for p in folder.iterdir() if p.name.endswith(".vrs")]
+        return found[0] if len(found) == 1 else None
+
+    def _video(
+        self, path: Location | None, first_us: int, last_us: int, ep: str
+    ) -> tuple[dict[str, CameraSource], str | dict[str, object]]:
+        """camera-rgb of the recording on the device clock (DEVICE_TIME, the MPS files' own), over the hand rows."""
+        if path is None:
+            return {}, "no single VRS recording beside the MPS folder: hands and poses only"
+        if self.options.cameras is not None and CAMERA not in self.options.cameras:
+            return {}, f"not read: the cameras option leaves {CAMERA} out"
+        try:
+            index, device_ns, h, w = rgb_frames(
+                path, first_us * 1000, last_us * 1000, self.options.video_fps, "DEVICE_TIME"
+            )
+        except VideoError as e:
+            raise self.error(f"{path.name}: {e}", file=path, episode=ep, field=e.field) from e
+        camera = AriaRgbCamera(path, index, (device_ns - first_us * 1000) / 1e9, h, w, episode=ep, adapter=self.name)
+        info = {
+            "file": path.name,
+            "stream": "214-1",
+            "frames": len(index),
+            "time_domain": "DEVICE_TIME",
+            "size": [h, w],
+        }
+        return {camera.name: camera}, info
+
+    def _trajectory(self, path: Location, at: np.ndarray, ep: str) -> files.Trajectory:
+        def fail(message: str, field: str) -> AdapterError:
+            return self.error(message, file=path, episode=ep, field=field or path.name)
+
+        if not path.is_file():
+            raise fail("missing file", path.name)
+        with path.open(newline="") as f:  # streamed: a long recording's 1 kHz trajectory is past the byte budget
+            return files.read_trajectory(f, at, fail)
+
+    def _calibration(self, path: Location, ep: str) -> CameraCalibration:
+        try:
+            return read_aria_calibration(path, CAMERA)
+        except (OSError, ValueError) as e:
+            raise self.error(f"camera calibration: {e}", file=path, episode=ep, field="calibration") from e

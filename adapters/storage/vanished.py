@@ -1,0 +1,44 @@
+"""A source that went away while it was read: the environment's, not the episode's (reliability review 6, N52).
+
+`ENOENT` is a data errno (`faults.toml`): a file an episode names that is not there is that episode's defect. But a
+missing file is evidence of bad data only while the source is still there. Moving a source folder away during a job
+(an NFS remount, a re-sync) made every episode read afterwards a permanent data quarantine, exit 0, which neither a
+rerun nor `--retry-quarantined` redid. `vanished(root, paths, options)` answers, after a read failed, whether the
+source changed under the reader:
+
+- its root is gone (a folder that no longer exists, a bucket prefix with nothing under it), or
+- not one of the episode's discovered files exists any more. Discovery lists what it finds, so an episode's files
+  existed then; an adapter may name a sidecar it expects but did not see, never all of its files (its primary file is
+  what discovery found), so a sidecar missing from the start stays the episode's defect.
+
+The answer (None, or the cause in words) is asked only after a failure, so a good read costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from adapters.storage.location import Where, locate
+from schemas.storage import StorageOptions
+
+MAX_CHECKED = 64  # files of one episode looked at, at most (a folder of per-frame images names thousands)
+
+
+class SourceVanishedError(OSError):
+    """The source went away under a reader (`vanished`'s cause): the environment's by its class name (`faults.toml`)."""
+
+
+def vanished(root: Where, paths: Sequence[str], options: StorageOptions | None = None) -> str | None:
+    """Why the source changed since discovery (its root gone, or every checked file of the episode gone), or None
+    when it is still as discovery saw it; an error while looking (a store that does not answer) propagates: it is the
+    environment's by `faults.environment_fault`."""
+    loc = locate(root, options)
+    if not loc.exists():
+        return f"the source root {root} is gone since discovery (moved, unmounted or deleted); rerun once it is back"
+    checked = paths[:MAX_CHECKED]
+    if checked and not any(locate(p, options).exists() for p in checked):
+        return (
+            f"none of the episode's {len(checked)} discovered files exists any more (first: {checked[0]}): the source "
+            "changed under the reader; rerun once it is back"
+        )
+    return None

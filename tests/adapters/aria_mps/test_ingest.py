@@ -1,0 +1,68 @@
+"""Aria MPS folders through the ingest job (Ray, the writer, the catalog): the two good recordings written with hand
+keypoints for both hands in every written frame, the frames where a hand was not tracked not written with invented
+keypoints (its episode starts after them: the hand is masked, never filled), and a folder whose hand tracking is of
+another session than its trajectory quarantined naming the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from adapters.registry import get_adapter
+from adapters.synthetic.aria_mps import write_aria_mps, write_mps
+from ingest.steps import prepared
+from jobs.catalog.query import run_query
+from jobs.ingest.job import run_ingest
+from jobs.spec import load_spec
+from schemas.canonicalize import CanonicalizeSpec
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("aria_job")
+    write_aria_mps(tmp / "raw")
+    # rec03: its hand rows an hour after its trajectory ends (another session's file beside it)
+    write_mps(tmp / "raw/rec03/mps", np.random.default_rng(9), 60, {}, start_us=5_000_000_000)
+    traj = tmp / "raw/rec03/mps/slam/closed_loop_trajectory.csv"
+    write_mps(tmp / "other", np.random.default_rng(10), 60, {}, start_us=1_000_000_000)
+    traj.write_text((tmp / "other/slam/closed_loop_trajectory.csv").read_text())
+    spec = {
+        "output": str(tmp / "corpus"),
+        "parallelism": {"num_cpus": 1},
+        "sources": [{"name": "aria", "adapter": "aria_mps", "root": str(tmp / "raw")}],
+    }
+    (tmp / "job.yaml").write_text(yaml.safe_dump(spec))
+    report = run_ingest(load_spec(tmp / "job.yaml"), progress=False)
+    assert report.tallies["aria"].written == 2 and report.quarantined == 1
+    return tmp
+
+
+@pytest.mark.shared_ray  # the job runs on the session's one Ray (tests/ray_scope.py)
+def test_hand_keypoints_written_for_both_hands_and_the_quarantine_named(corpus: Path) -> None:
+    sql = "SELECT episode_uid, has_hands, dataset, episode_index FROM episodes ORDER BY 1"
+    rows = run_query(corpus / "corpus", sql)
+    uids = ["aria/default/rec01/mps", "aria/default/rec02/mps_rec02_vrs"]
+    assert [r["episode_uid"] for r in rows.to_pylist()] == uids
+    for r in rows.to_pylist():
+        assert r["has_hands"]
+        data = corpus / "corpus" / r["dataset"] / "data/chunk-000" / f"episode_{r['episode_index']:06d}.parquet"
+        kp = np.stack(pq.read_table(data).column("observation.hand_keypoints").to_numpy(zero_copy_only=False))
+        kp = np.array([np.stack([np.stack(h) for h in f]) for f in kp])  # (N,2,21,3)
+        assert kp.shape[1:] == (2, 21, 3) and len(kp) >= 10
+        assert np.isfinite(kp).all() and (np.abs(kp).sum(axis=(2, 3)) > 0).all()  # both hands, every frame
+    [q] = run_query(corpus / "corpus", "SELECT episode_uid, field, file, message FROM quarantine").to_pylist()
+    assert q["episode_uid"] == "aria/default/rec03/mps" and q["field"] == "tracking_timestamp_us"
+    assert q["file"].endswith("rec03/mps/hand_tracking/hand_tracking_results.csv") and "not joined" in q["message"]
+
+
+def test_the_frames_of_a_missing_hand_are_not_written(corpus: Path) -> None:
+    adapter = get_adapter("aria_mps")
+    ref = next(r for r in adapter.discover(corpus / "raw") if r.raw_id == "rec02/mps_rec02_vrs")
+    [ep] = prepared(adapter.read(ref), CanonicalizeSpec())
+    gone_s = (5 / 30, 9 / 30)  # rows 5-9 of 30 Hz: the right hand not tracked
+    assert ep.span_s[0] > gone_s[1] or ep.span_s[1] < gone_s[0]
+    assert np.isfinite(ep.keypoints).all()

@@ -1,0 +1,44 @@
+"""The text an LDA export prints (`jobs/export/lda/config.py`), executed as a user pastes it into LDA's three files
+(stand-ins for LDA's base classes and registries: nothing of LDA's here; LDA's own run: test_lda_loader.py)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from jobs.export.lda import config
+
+
+class _Base:
+    action_indices: ClassVar[list[int]] = list(range(-5, 17))
+
+
+def _pasted(text: str) -> dict:
+    ns = {
+        "BaseDataConfig": type("BaseDataConfig", (_Base,), {}),
+        "HumanBaseDataConfig": type("HumanBaseDataConfig", (_Base,), {}),
+        "ROBOT_TYPE_CONFIG_MAP": {},
+        "ROBOT_TYPE_TO_EMBODIMENT_TAG": {},
+        "DATASET_NAMED_MIXTURES": {},
+        "EmbodimentTag": lambda v: f"tag:{v}",
+    }
+    exec(compile(text, "<entry>", "exec"), ns)
+    return ns
+
+
+def test_the_entry_registers_one_config_per_layout_and_every_dataset() -> None:
+    datasets = [("oxe/bridge", "single_arm"), ("vitra/Ego4D", "human"), ("oxe/fractal", "single_arm")]
+    ns = _pasted(config.entry(datasets, "/data/lda"))  # type: ignore[arg-type]
+    assert set(ns["ROBOT_TYPE_CONFIG_MAP"]) == {"eidata_single_arm", "eidata_human"}
+    assert ns["ROBOT_TYPE_TO_EMBODIMENT_TAG"] == {"eidata_single_arm": "tag:oxe", "eidata_human": "tag:egodex"}
+    assert ns["DATASET_NAMED_MIXTURES"]["eidata"] == [
+        ("oxe/bridge", 1.0, "eidata_single_arm"),
+        ("vitra/Ego4D", 1.0, "eidata_human"),
+        ("oxe/fractal", 1.0, "eidata_single_arm"),
+    ]
+    arm, human = ns["ROBOT_TYPE_CONFIG_MAP"]["eidata_single_arm"], ns["ROBOT_TYPE_CONFIG_MAP"]["eidata_human"]
+    assert arm.video_backend == "decord" and arm.video_keys == ["video.main"]
+    assert arm.action_keys[:3] == ["action.left_eef_position", "action.left_eef_rotation", "action.left_gripper"]
+    assert len(arm.action_keys) == 6  # the right hand too: LDA's transform normalizes all six by name
+    assert "state.left_mano_hand" in human.state_keys and not any("mano" in k for k in human.action_keys)
+    assert arm.language_keys == ["annotation.language.action_text"]
+    assert "data_root_dir=/data/lda data_mix=eidata" in config.entry(datasets, "/data/lda")  # type: ignore[arg-type]
