@@ -12,7 +12,7 @@ import numpy as np
 
 from adapters.base import CameraSource
 from ingest.qa.idle import IdleCut
-from ingest.qa.validity import ValidityReport
+from ingest.qa.validity import ValidityReport, present_hands
 from schemas.actions import ActionKind, action_kind
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.camera_model import CameraModel
@@ -164,6 +164,10 @@ class CanonicalEpisode:
     behaviour: BehaviourRecord | None = None  # behaviour QA (`ingest.qa.phase`); cameras added while written
     camera_checks: CameraChecks | None = None  # set by the behaviour phase: the writer then measures the cameras
     evidence: Evidence | None = None  # what canonicalization measured for the judging step (`ingest.qa.judge`)
+    # (N, 2) bool: each hand tracked at the frame (`schemas.canonical.HAND_VALID`); None: every hand of the mask in
+    # every frame. Where a hand is not, `state` holds its last tracked values for the QA's motion measures
+    # (`hand_state.untracked_held`) and `action`, `keypoints` hold 0; the writer writes 0 in all three.
+    hand_valid: np.ndarray | None = None
 
     @property
     def tier(self) -> QualityTier:
@@ -196,6 +200,14 @@ class CanonicalEpisode:
     @property
     def has_hands(self) -> bool:
         return bool(np.any(self.keypoints))
+
+    @property
+    def hands_tracked(self) -> np.ndarray:
+        """(N, 2) bool: `hand_valid`, or every hand whose wrist the mask holds in every frame."""
+        if self.hand_valid is not None:
+            return self.hand_valid
+        present = np.isin([0, 1], present_hands(self.mask))
+        return np.tile(present, (self.num_frames, 1))
 
 
 NOTHING_KEPT = "no span of the episode survived validity"

@@ -82,6 +82,12 @@ NATIVE_VALID = {
     OUTCOME_NATIVE: "next.native_valid",
 }
 INTERPOLATED = "observation.interpolated"  # True where the frame was made up by up-sampling (source below fps)
+# Per frame and hand (left, right), True where the hand's state, action and keypoints hold its tracked values; False
+# where the source has the hand untracked (a HoloAssist hand psi did not see, a VITRA hand outside its `kept_frames`)
+# or has no such hand at all. The hand's dims then hold 0, as an absent hand's; the other hand's frame is kept.
+# bool like `INTERPOLATED`: the exports move it out of lerobot's policy namespaces (`frame.hand_valid`).
+HAND_VALID = "observation.hand_valid"
+HAND_VALID_INFO = {"values": "per hand (left, right): true where it is tracked at the frame, else its dims hold 0"}
 
 
 IMAGE_PREFIX = "observation.images."
@@ -229,6 +235,7 @@ def canonical_features(
     keypoint_slots: np.ndarray | None = None,
     native_valid: bool = False,
     native_outcome_names: Sequence[str] | None = None,
+    hand_valid: bool = False,
 ) -> dict[str, FeatureSpec]:
     """Feature specs of a canonical dataset, in info.json order (`Embodiment.features` fills the embodiment's part).
 
@@ -236,7 +243,8 @@ def canonical_features(
     the vocabulary's) to its (height, width); `mask` marks the 50 dims that hold real data;
     `keypoint_hands` are the hands with human MANO-21 keypoints, `robot_keypoint_hands` those with a robot hand's
     MANO-21-style keypoints, `keypoint_slots` the (2, 21) slots that hold real points (`keypoint_info`). Native
-    vectors are included only when named; with `native_valid`, each with its validity mask (`NATIVE_VALID`).
+    vectors are included only when named; with `native_valid`, each with its validity mask (`NATIVE_VALID`); with
+    `hand_valid`, each hand's per-frame validity (`HAND_VALID`).
     """
     features: dict[str, FeatureSpec] = {}
     for cam in Camera:
@@ -270,4 +278,6 @@ def canonical_features(
             )
     if interpolated_flag:
         features[INTERPOLATED] = FeatureSpec(dtype="bool", shape=(1,), names=None)
+    if hand_valid:
+        features[HAND_VALID] = FeatureSpec(dtype="bool", shape=(len(HANDS),), names=list(HANDS), info=HAND_VALID_INFO)
     return features

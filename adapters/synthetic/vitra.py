@@ -34,6 +34,8 @@ class VitraEpisodeSpec:
     first: int = 0  # first `video_decode_frame`
     frames: int = 24
     kept: dict[str, tuple[int, int]] = field(default_factory=lambda: {"left": (0, 24), "right": (0, 24)})
+    # per hand, `kept_frames` frame by frame (0/1, `frames` long): overrides its `kept` range
+    kept_frames: dict[str, tuple[int, ...]] = field(default_factory=dict)
     anno_type: str = "right"
     episode: str = "000000"
 
@@ -106,6 +108,10 @@ def episode_dict(spec: VitraEpisodeSpec, seed: int = 0) -> dict:
         a, b = spec.kept.get(side, (0, 0))
         kept = np.zeros(n, dtype=np.int64)
         kept[a:b] = 1
+        if side in spec.kept_frames:
+            kept = np.asarray(spec.kept_frames[side], dtype=np.int64)
+            if kept.shape != (n,):
+                raise ValueError(f"kept_frames[{side!r}]: {kept.shape[0]} values for {n} frames")
         out[side] = {
             "beta": np.zeros(10),
             "global_orient_camspace": R_cam,

@@ -16,13 +16,14 @@ ingest worker and its quarantine writer). No adapter is known by name here; each
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
 from ingest.canonical.eef_agreement import fk_agreement
-from ingest.canonical.hand_state import streams_used, wrist_poses
+from ingest.canonical.hand_state import HandWindow, hand_windows, streams_used, uncovered, wrist_poses
 from ingest.canonical.joint_space import EvaluatedHands, joint_space_hands
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.canonical.natives import (
@@ -37,7 +38,7 @@ from ingest.canonical.span import EpisodeContext, canonicalize_span
 from ingest.episode import CanonicalEpisode, Canonicalized, SpanRejection
 from schemas.canonical import IMAGE_PREFIX, Camera
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
-from schemas.robots.registry import EmbodimentRegistry, default_registry
+from schemas.robots.registry import Effector, EmbodimentRegistry, default_registry
 
 
 def _left_out(raw: RawEpisode, reasons: list[str]) -> str | None:
@@ -169,18 +170,42 @@ def _context(
         reasons = reasons if first is None else [first, *reasons]
     wide = _left_out(raw, reasons)
     reasons = reasons if wide is None else [*reasons, wide]
-    (t0, t1), gaps = _core(
-        [s.timestamps for s in streams_used(sig, wrists)],
-        [s.timestamps for k, s in state_natives if k in raw.states] or None,
-        [c.timestamps for c in cams.values()],
-        [s.timestamps for _, s in natives],
-        spec.max_gap_s,
-    )
+    # human hands each over their own window (a hand seen late or lost a while cuts nothing of the other's)
+    windows = hand_windows(sig, wrists, spec.max_gap_s) if emb.effector is Effector.human else {}
+    cam_t = [c.timestamps for c in cams.values()]
+    if windows:
+        rig = [sig.camera.timestamps] if sig.camera is not None else []
+        (t0, t1), gaps = _hands_span(windows, rig + cam_t, spec.max_gap_s)
+    else:
+        (t0, t1), gaps = _core(
+            [s.timestamps for s in streams_used(sig, wrists)],
+            [s.timestamps for k, s in state_natives if k in raw.states] or None,
+            cam_t,
+            [s.timestamps for _, s in natives],
+            spec.max_gap_s,
+        )
     rows = _row_clock([*streams_used(sig, wrists), *(s for _, s in natives)], cams)
     ctx = EpisodeContext(
         raw, source, spec, emb, sig, wrists, cams, gaps, tuple(reasons), rows, hands.joint_units, hands.native_limits
     )
-    return ctx, (t0, t1)
+    return replace(ctx, hand_windows=windows), (t0, t1)
+
+
+def _hands_span(
+    windows: dict[int, HandWindow], rig: list[np.ndarray], max_gap_s: float
+) -> tuple[tuple[float, float], list[tuple[float, float]]]:
+    """The span of human hands: from the first hand's first sample to the last hand's last, within the span the
+    moving camera's poses and the cameras cover together; cut where no hand has a sample for over `max_gap_s` or the
+    camera has a gap. A hand outside its own window or in its own gap is untracked there (`span._hand_state`)."""
+    start, end = min(w[0] for w in windows.values()), max(w[1] for w in windows.values())
+    if rig:
+        a, b = rs.common_span(rig)
+        if max(start, a) > min(end, b):
+            raise ValueError(f"the hands' samples ({start}..{end} s) and the camera's ({a}..{b} s) do not overlap")
+        start, end = max(start, a), min(end, b)
+    gaps = {g for g in uncovered(windows, start, end) if g[1] - g[0] > max_gap_s}
+    gaps |= {g for t in rig for g in rs.find_gaps(t, max_gap_s)}
+    return (start, end), sorted(gaps)
 
 
 def _core(

@@ -1,5 +1,9 @@
 """The canonical 25 dims of each hand on the grid (wrist position and 6D rotation, gripper, fingertips in the wrist
-frame) with its keypoints, from the signals an adapter declared in `HandSignals`; the action as their deltas."""
+frame) with its keypoints, from the signals an adapter declared in `HandSignals`; the action as their deltas.
+
+Validity is per hand and frame: a hand the source has untracked at a frame (NaN there: HoloAssist's psi sentinel,
+VITRA outside `kept_frames`) is NaN on the grid and invalid there (`hand_block`'s validity), while the other hand keeps
+its values; the episode writes that hand's dims as 0 with `schemas.canonical.HAND_VALID` False (`untracked_zero`)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from ingest.canonical.hands import fingertips_in_wrist, wrist_frames_from_keypoi
 from ingest.frames import (
     apply_eef_offset,
     compose,
-    pose_deltas,
+    matrix_to_rot6d,
     pose_from_pos_euler,
     pose_from_pos_quat,
     pose_to_pos_rot6d,
@@ -43,11 +47,51 @@ def wrist_poses(track: HandTrack) -> Stream | None:
     return Stream(track.position.timestamps, poses, unit="se3_4x4", frame=track.position.frame)
 
 
+def hand_streams(sig: HandSignals, wrists: dict[int, Stream]) -> dict[int, list[Stream]]:
+    """Per hand, the streams its state is built from (wrist, gripper, keypoints); none for a given canonical state."""
+    if sig.canonical:
+        return {}
+    return {
+        hand: [s for s in (wrists.get(hand), h.gripper, h.keypoints) if s is not None] for hand, h in sig.hands.items()
+    }
+
+
+# A hand's own window on the source's clock: the common span of its streams and their gaps over `max_gap_s`.
+HandWindow = tuple[float, float, list[tuple[float, float]]]
+
+
+def hand_windows(sig: HandSignals, wrists: dict[int, Stream], max_gap_s: float) -> dict[int, HandWindow]:
+    """Each declared hand's window: where it has samples (HOT3D annotates a hand only on the lines it was seen)."""
+    out: dict[int, HandWindow] = {}
+    for hand, streams in hand_streams(sig, wrists).items():
+        if streams:
+            ts = [s.timestamps for s in streams]
+            out[hand] = (*rs.common_span(ts), sorted({g for t in ts for g in rs.find_gaps(t, max_gap_s)}))
+    return out
+
+
+def uncovered(windows: dict[int, HandWindow], start: float, end: float) -> list[tuple[float, float]]:
+    """The intervals of [start, end] that no hand covers: outside every hand's window or inside its gaps."""
+    common: list[tuple[float, float]] | None = None
+    for a, b, gaps in windows.values():
+        out = ([(start, a)] if a > start else []) + list(gaps) + ([(b, end)] if b < end else [])
+        if common is not None:
+            out = [(max(x, u), min(y, v)) for x, y in common for u, v in out if max(x, u) < min(y, v)]
+        common = out
+    return sorted(common or [])
+
+
+def in_window(window: HandWindow, grid_abs: np.ndarray, tolerance_s: float = 1e-6) -> np.ndarray:
+    """(N,) bool: grid times inside the hand's window and outside its gaps (the hand has samples around them)."""
+    a, b, gaps = window
+    return (grid_abs >= a - tolerance_s) & (grid_abs <= b + tolerance_s) & ~rs.gap_mask(grid_abs, gaps)
+
+
 def streams_used(sig: HandSignals, wrists: dict[int, Stream]) -> list[Stream]:
     """The streams that set the canonical span, its gaps and which grid frames are interpolated."""
     if sig.canonical:
         return [s for s in sig.canonical if s is not None]
-    out = [s for hand, h in sig.hands.items() for s in (wrists.get(hand), h.gripper, h.keypoints) if s is not None]
+    out = [s for streams in hand_streams(sig, wrists).values() for s in streams]
     return out + ([sig.camera] if sig.camera is not None else [])
 
 
@@ -58,15 +102,17 @@ def hand_block(
     grid_abs: np.ndarray,
     offset: RigidTransform,
     ref: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Canonical state dims of one hand (N,25), their availability mask (25,), keypoints (N,21,3), poses."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Canonical state dims of one hand (N,25), their availability mask (25,), keypoints (N,21,3), poses, and the
+    frames where the hand is tracked (N,) bool: its available dims, keypoints and pose finite there (a hand without
+    one available dim is tracked nowhere)."""
     n = len(grid_abs)
     out = np.zeros((n, 25))
     avail = np.zeros(25, dtype=bool)
     kp = np.zeros((n, NUM_KEYPOINTS, 3))
     track = sig.hands.get(hand)
     if track is None:
-        return out, avail, kp, None
+        return out, avail, kp, None, np.zeros(n, dtype=bool)
     poses = None
     wrist = wrists.get(hand)
     if wrist is not None:
@@ -104,7 +150,10 @@ def hand_block(
         present = np.repeat(np.isfinite(tips).reshape(len(tips), 5, 3).all(axis=(0, 2)), 3)
         out[:, FINGERTIPS_XYZ] = rs.resample_linear(track.fingertips.timestamps, np.where(present, tips, 0.0), grid_abs)
         avail[FINGERTIPS_XYZ] = present
-    return out, avail, kp, poses
+    tracked = np.isfinite(out[:, avail]).all(axis=1) & np.isfinite(kp).all(axis=(1, 2)) & avail.any()
+    if poses is not None:
+        tracked &= np.isfinite(poses).all(axis=(1, 2))
+    return out, avail, kp, poses, tracked
 
 
 def robot_keypoints(keypoints: Stream, poses: np.ndarray, grid_abs: np.ndarray) -> np.ndarray:
@@ -120,15 +169,50 @@ def robot_keypoints(keypoints: Stream, poses: np.ndarray, grid_abs: np.ndarray) 
     return out
 
 
-def action_from_state(state: np.ndarray, poses: dict[int, np.ndarray]) -> np.ndarray:
-    """Deltas recomputed on the grid: wrist delta (in the canonical frame), gripper and fingertips at t+1."""
+def action_from_state(state: np.ndarray, poses: dict[int, np.ndarray], tracked: np.ndarray | None = None) -> np.ndarray:
+    """Deltas recomputed on the grid: wrist delta (in the canonical frame), gripper and fingertips at t+1.
+
+    With `tracked` (N,2), a hand's action at its last tracked frame before it goes untracked is that of an episode's
+    last frame (no motion, gripper and fingertips held), as no next pose of it was measured."""
+    n = len(state)
     action = np.zeros_like(state)
-    nxt = np.concatenate([state[1:], state[-1:]], axis=0)
-    for hand, p in poses.items():
-        d9 = pose_deltas(p)
-        action[:, hand_dims(hand, WRIST_POS)] = d9[:, :3]
-        action[:, hand_dims(hand, WRIST_ROT6D)] = d9[:, 3:]
     for hand in (0, 1):
-        action[:, hand_dims(hand, GRIPPER)] = nxt[:, hand_dims(hand, GRIPPER)]
-        action[:, hand_dims(hand, FINGERTIPS_XYZ)] = nxt[:, hand_dims(hand, FINGERTIPS_XYZ)]
+        nxt = np.minimum(np.arange(n) + 1, n - 1)
+        if tracked is not None:
+            nxt = np.where(tracked[nxt, hand], nxt, np.arange(n))
+        if (p := poses.get(hand)) is not None:
+            action[:, hand_dims(hand, WRIST_POS)] = p[nxt, :3, 3] - p[:, :3, 3]
+            action[:, hand_dims(hand, WRIST_ROT6D)] = matrix_to_rot6d(np.swapaxes(p[:, :3, :3], 1, 2) @ p[nxt, :3, :3])
+        action[:, hand_dims(hand, GRIPPER)] = state[nxt, hand_dims(hand, GRIPPER)]
+        action[:, hand_dims(hand, FINGERTIPS_XYZ)] = state[nxt, hand_dims(hand, FINGERTIPS_XYZ)]
     return action
+
+
+def untracked_zero(values: np.ndarray, tracked: np.ndarray) -> np.ndarray:
+    """(N,50) state or action, or (N,2,21,3) keypoints, with each hand's untracked frames (`tracked` (N,2) False) set
+    to 0, as written (`schemas.canonical.HAND_VALID`)."""
+    out = np.array(values, copy=True)
+    for hand in (0, 1):
+        rows = ~tracked[:, hand]
+        if out.ndim == 2:
+            out[rows, hand_dims(hand, slice(0, 25))] = 0.0
+        else:
+            out[rows, hand] = 0.0
+    return out
+
+
+def untracked_held(state: np.ndarray, tracked: np.ndarray) -> np.ndarray:
+    """(N,50) state with each hand's untracked frames holding its last tracked values (its first before any): what
+    the motion measures (idle, quality, behaviour) see, so a hand leaving the view is no jump to the origin. Never
+    written: the written state holds 0 there (`untracked_zero`)."""
+    out = np.array(state, copy=True)
+    idx = np.arange(len(out))
+    for hand in (0, 1):
+        ok = tracked[:, hand]
+        if ok.all() or not ok.any():
+            continue
+        last = np.maximum.accumulate(np.where(ok, idx, -1))
+        last[last < 0] = np.flatnonzero(ok)[0]
+        cols = hand_dims(hand, slice(0, 25))
+        out[:, cols] = out[last, cols]
+    return out

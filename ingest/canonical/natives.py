@@ -17,10 +17,12 @@ columns accumulated, with why, go to the lineage (`native_accumulated`).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from adapters.base import Stream
+from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
 
 MAX_NATIVE_STREAM_DIMS = 64  # wider per-step tensors (T, A, B, ...) (depth, full skeletons) stay out of `*.native`
@@ -228,3 +230,70 @@ def partial_windows(
         w0, w1 = max(lo, e0) - e0, min(hi, e1) - e0
         out[key] = [round(w0, 3), round(w1, 3)] if w1 >= w0 else []
     return out
+
+
+CAMERA_NATIVES = [f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6)))]
+CAMERA_NATIVE_UNITS = ["m"] * 3 + ["rot6d"] * 6  # the trajectory as `pose_to_pos_rot6d` gives it
+
+
+@dataclass(frozen=True)
+class Natives:
+    """An episode's native columns on the grid (`grid_natives`), each side with its names and validity."""
+
+    state: np.ndarray | None
+    state_names: list[str]
+    action: np.ndarray | None
+    action_names: list[str]
+    state_units: list[str] = field(default_factory=list)  # per state column (`natives.native_units`)
+    discrete: dict[str, str] = field(default_factory=dict)  # columns sampled at a row, and why (`native_kinds`)
+    windows: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # `stream_window` per stream
+    state_valid: np.ndarray | None = None  # (T, D) 0/1 per state column: its stream has a sample here (`native_valid`)
+    action_valid: np.ndarray | None = None
+    outcome: np.ndarray | None = None  # the raw episode's `outcomes` (a reward, a done flag), beside the state
+    outcome_names: list[str] = field(default_factory=list)
+    outcome_valid: np.ndarray | None = None
+    accumulated: dict[str, str] = field(default_factory=dict)  # delta columns summed per frame, and why
+
+
+def grid_natives(
+    raw: RawEpisode, sig: HandSignals, cams: Mapping[str, CameraSource], grid_abs: np.ndarray, traj: np.ndarray | None
+) -> Natives:
+    """The source's own streams on the grid `grid_abs` (the source's clock): its states and other signals, its
+    actions, its per-step outcomes (a reward, a done flag) apart from the state; a moving camera's trajectory `traj`
+    (n, 9) joins the state natives. `sig` says which states are kept, `cams` are the cameras written."""
+    derived = raw.derived
+    native_states = raw.states if sig.native_state_keys is None else {k: raw.states[k] for k in sig.native_state_keys}
+    native_states = {**{k: v for k, v in raw.signals.items() if k not in native_states}, **native_states}
+    kept = native_streams(native_states, derived)
+    st_native, st_names = resample_natives(kept, grid_abs)
+    st_units = native_units(kept)
+    actions = native_streams(raw.actions, derived)
+    ac_native, ac_names = resample_natives(actions, grid_abs)
+    outcomes = native_streams({k: v for k, v in raw.outcomes.items() if k not in native_states}, derived)
+    oc_native, oc_names = resample_natives(outcomes, grid_abs)
+    discrete = native_kinds(kept) | native_kinds(actions) | native_kinds(outcomes)  # sampled at a row, and why
+    windows = {k: stream_window(s.timestamps) for k, s in [*kept, *actions, *outcomes]}
+    windows |= {f"camera {k}": stream_window(c.timestamps) for k, c in cams.items()}
+    st_valid, ac_valid = native_valid(kept, grid_abs), native_valid(actions, grid_abs)
+    oc_valid = native_valid(outcomes, grid_abs)
+    if traj is not None:  # the camera's trajectory is over the span the camera sets: valid throughout
+        st_native = traj if st_native is None else np.concatenate([st_native, traj], axis=1)
+        traj_valid = np.ones(traj.shape, np.float32)
+        st_valid = traj_valid if st_valid is None else np.concatenate([st_valid, traj_valid], axis=1)
+        st_names += CAMERA_NATIVES
+        st_units += CAMERA_NATIVE_UNITS
+    return Natives(
+        st_native,
+        st_names,
+        ac_native,
+        ac_names,
+        st_units,
+        discrete,
+        windows,
+        st_valid,
+        ac_valid,
+        oc_native,
+        oc_names,
+        oc_valid,
+        native_accumulated(kept) | native_accumulated(actions) | native_accumulated(outcomes),
+    )

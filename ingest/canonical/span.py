@@ -16,18 +16,18 @@ import numpy as np
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
 from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
-from ingest.canonical.hand_state import action_from_state, hand_block, streams_used
-from ingest.canonical.joint_columns import NativeLimits
-from ingest.canonical.natives import (
-    native_accumulated,
-    native_kinds,
-    native_streams,
-    native_units,
-    native_valid,
-    partial_windows,
-    resample_natives,
-    stream_window,
+from ingest.canonical.hand_state import (
+    HandWindow,
+    action_from_state,
+    hand_block,
+    hand_streams,
+    in_window,
+    streams_used,
+    untracked_held,
+    untracked_zero,
 )
+from ingest.canonical.joint_columns import NativeLimits
+from ingest.canonical.natives import Natives, grid_natives, partial_windows
 from ingest.canonical.posed import posed_camera
 from ingest.episode import CanonicalEpisode, Evidence, ResampledCamera, SpanRejection
 from ingest.frames import pose_to_pos_rot6d
@@ -42,9 +42,6 @@ from schemas.robots.joint_space import JointUnitsRecord
 from schemas.robots.registry import Effector, Embodiment
 from schemas.tiers import TierVerdict
 from schemas.transform import RigidTransform
-
-CAMERA_NATIVES = [f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6)))]
-CAMERA_NATIVE_UNITS = ["m"] * 3 + ["rot6d"] * 6  # the trajectory as `pose_to_pos_rot6d` gives it
 
 
 @dataclass(frozen=True)
@@ -63,27 +60,11 @@ class EpisodeContext:
     rows: np.ndarray | None = None  # a wall clock of rows with one camera frame each: sample at rows (`_grid`)
     joint_units: JointUnitsRecord | None = None  # the joint unit read and its fit (`ingest.canonical.joint_units`)
     native_limits: NativeLimits = field(default_factory=dict)  # the native arm joints' limits, for the behaviour QA
+    hand_windows: dict[int, HandWindow] = field(default_factory=dict)  # human hands: each hand's own samples' window
 
     @property
     def human(self) -> bool:
         return self.emb.effector is Effector.human
-
-
-@dataclass(frozen=True)
-class Natives:
-    state: np.ndarray | None
-    state_names: list[str]
-    action: np.ndarray | None
-    action_names: list[str]
-    state_units: list[str] = field(default_factory=list)  # per state column (`natives.native_units`)
-    discrete: dict[str, str] = field(default_factory=dict)  # columns sampled at a row, and why (`native_kinds`)
-    windows: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # `stream_window` per stream
-    state_valid: np.ndarray | None = None  # (T, D) 0/1 per state column: its stream has a sample here (`native_valid`)
-    action_valid: np.ndarray | None = None
-    outcome: np.ndarray | None = None  # the raw episode's `outcomes` (a reward, a done flag), beside the state
-    outcome_names: list[str] = field(default_factory=list)
-    outcome_valid: np.ndarray | None = None
-    accumulated: dict[str, str] = field(default_factory=dict)  # delta columns summed per frame, and why
 
 
 @dataclass
@@ -100,6 +81,7 @@ class Span:
     state: np.ndarray
     avail: np.ndarray  # (CANONICAL_DIM,) dims with a real value
     keypoints: np.ndarray
+    tracked: np.ndarray  # (n, 2) bool: each hand tracked at the frame (`hand_state.hand_block`), NaN where not
     poses: dict[int, np.ndarray] = field(default_factory=dict)
     action: np.ndarray | None = None
     traj: np.ndarray | None = None  # ref_from_camera of a moving camera, OpenCV axes, as (n, 9) pos + rot6d
@@ -123,7 +105,7 @@ def canonicalize_span(
     report = _validity(ctx, span)
     if report.rejected:
         return SpanRejection(t_start, t_end, report.rejected, suffix)
-    span.natives = _natives(ctx, span)
+    span.natives = grid_natives(ctx.raw, ctx.sig, ctx.cams, span.grid_abs, span.traj)
     span.cameras = _cameras_on_grid(ctx, span)
     keep = report.keep if report.keep else [(0, len(span.grid))]
     tags = [span.suffix + (f"#keep{j}" if len(keep) > 1 else "") for j in range(len(keep))]
@@ -165,6 +147,7 @@ def _grid(ctx: EpisodeContext, t_start: float, t_end: float, suffix: str) -> Spa
         state=np.zeros((n, CANONICAL_DIM)),
         avail=np.zeros(CANONICAL_DIM, dtype=bool),
         keypoints=np.zeros((n, 2, NUM_KEYPOINTS, 3)),
+        tracked=np.zeros((n, 2), dtype=bool),
     )
 
 
@@ -199,10 +182,12 @@ def _hand_state(ctx: EpisodeContext, span: Span) -> None:
     )
     span.eef_offset = why
     for hand in (0, 1):
-        block, hav, kp, p = hand_block(sig, ctx.wrists, hand, span.grid_abs, offset, ref)
+        block, hav, kp, p, tracked = hand_block(sig, ctx.wrists, hand, span.grid_abs, offset, ref)
         span.state[:, hand_dims(hand, slice(0, 25))] = block
         span.avail[hand_dims(hand, slice(0, 25))] = hav
         span.keypoints[:, hand] = kp
+        window = ctx.hand_windows.get(hand)  # outside it, its streams' values are clamped ends, never measured
+        span.tracked[:, hand] = tracked if window is None else tracked & in_window(window, span.grid_abs)
         if p is not None:
             span.poses[hand] = p
 
@@ -212,16 +197,26 @@ def _mask_and_action(ctx: EpisodeContext, span: Span) -> None:
     interpolated, and gaps made non-finite when the policy invalidates them."""
     mask = ctx.emb.mask() & span.avail
     span.state[:, ~mask] = 0.0  # only dims outside the mask: NaN inside it is left for validity to flag
-    action = span.action if span.action is not None else action_from_state(span.state, span.poses)
+    for hand in (0, 1):
+        dims = mask[hand_dims(hand, slice(0, 25))]
+        if ctx.sig.canonical:  # a given state: a hand is tracked where its dims are finite
+            span.tracked[:, hand] = np.isfinite(span.state[:, hand_dims(hand, slice(0, 25))][:, dims]).all(axis=1)
+        span.tracked[:, hand] &= dims.any()
+    action = span.action if span.action is not None else action_from_state(span.state, span.poses, span.tracked)
     action[:, ~mask] = 0.0
     interp = np.zeros(len(span.grid), dtype=bool)
+    tol = ctx.spec.interpolation_tolerance_s
+    per_hand = {id(s): h for h, streams in hand_streams(ctx.sig, ctx.wrists).items() for s in streams}
     for s in streams_used(ctx.sig, ctx.wrists):
-        interp |= rs.interpolated_mask(s.timestamps, span.clock_abs, ctx.spec.interpolation_tolerance_s)
+        made_up = rs.interpolated_mask(s.timestamps, span.clock_abs, tol)
+        hand = per_hand.get(id(s)) if ctx.hand_windows else None  # a hand outside its window makes up nothing
+        interp |= made_up if hand is None else made_up & span.tracked[:, hand]
     if ctx.gaps and ctx.spec.gap_policy is GapPolicy.invalidate:
         # nothing was measured there: make the frames non-finite so validity drops (or masks) them like any glitch
         in_gap = rs.gap_mask(span.clock_abs, ctx.gaps)
         span.state[np.ix_(in_gap, mask)] = np.nan
         action[np.ix_(in_gap, mask)] = np.nan
+        span.tracked[in_gap] = False
     span.mask, span.action, span.interp = mask, action, interp
 
 
@@ -244,51 +239,11 @@ def _validity(ctx: EpisodeContext, span: Span) -> ValidityReport:
         confidence=confidence,
         human=ctx.human,
         fps=CANONICAL_FPS,
+        # a human hand untracked in a frame leaves the other hand's; a robot's non-finite arm is a defect of its frame
+        hand_valid=span.tracked if ctx.human else None,
     )
     span.validity = report
     return report
-
-
-def _natives(ctx: EpisodeContext, span: Span) -> Natives:
-    """The source's own streams on the grid: its states and other signals, its actions, its per-step outcomes (a
-    reward, a done flag) apart from the state; a moving camera's trajectory joins the state natives."""
-    raw, sig = ctx.raw, ctx.sig
-    derived = raw.derived
-    native_states = raw.states if sig.native_state_keys is None else {k: raw.states[k] for k in sig.native_state_keys}
-    native_states = {**{k: v for k, v in raw.signals.items() if k not in native_states}, **native_states}
-    kept = native_streams(native_states, derived)
-    st_native, st_names = resample_natives(kept, span.grid_abs)
-    st_units = native_units(kept)
-    actions = native_streams(raw.actions, derived)
-    ac_native, ac_names = resample_natives(actions, span.grid_abs)
-    outcomes = native_streams({k: v for k, v in raw.outcomes.items() if k not in native_states}, derived)
-    oc_native, oc_names = resample_natives(outcomes, span.grid_abs)
-    discrete = native_kinds(kept) | native_kinds(actions) | native_kinds(outcomes)  # sampled at a row, and why
-    windows = {k: stream_window(s.timestamps) for k, s in [*kept, *actions, *outcomes]}
-    windows |= {f"camera {k}": stream_window(c.timestamps) for k, c in ctx.cams.items()}
-    st_valid, ac_valid = native_valid(kept, span.grid_abs), native_valid(actions, span.grid_abs)
-    oc_valid = native_valid(outcomes, span.grid_abs)
-    if span.traj is not None:  # the camera's trajectory is over the span the camera sets: valid throughout
-        st_native = span.traj if st_native is None else np.concatenate([st_native, span.traj], axis=1)
-        traj_valid = np.ones(span.traj.shape, np.float32)
-        st_valid = traj_valid if st_valid is None else np.concatenate([st_valid, traj_valid], axis=1)
-        st_names += CAMERA_NATIVES
-        st_units += CAMERA_NATIVE_UNITS
-    return Natives(
-        st_native,
-        st_names,
-        ac_native,
-        ac_names,
-        st_units,
-        discrete,
-        windows,
-        st_valid,
-        ac_valid,
-        oc_native,
-        oc_names,
-        oc_valid,
-        native_accumulated(kept) | native_accumulated(actions) | native_accumulated(outcomes),
-    )
 
 
 def _cameras_on_grid(ctx: EpisodeContext, span: Span) -> dict[str, ResampledCamera]:
@@ -312,11 +267,12 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
     assert span.validity is not None
     part, cuts = (a, b), _cut_reasons(ctx, span, a, b)
     workspace = spec.validity.limits_for(ctx.emb.name).workspace
-    idle = idle_cut(span.state[a:b], mask, CANONICAL_FPS, spec.behaviour, workspace, _state_natives(ctx, span, a, b))
+    held = untracked_held(span.state, span.tracked)  # a hand's untracked frames hold its last values, for the QA
+    idle = idle_cut(held[a:b], mask, CANONICAL_FPS, spec.behaviour, workspace, _state_natives(ctx, span, a, b))
     a, b = a + idle.start, a + idle.stop
     m = b - a
     sub_t0 = span.t_start + a / CANONICAL_FPS
-    state = span.state[a:b].astype(np.float32)
+    state = held[a:b].astype(np.float32)
     return CanonicalEpisode(
         uid=episode_uid(ctx.source, raw.ref.subset, raw.ref.raw_id) + tag,
         source=ctx.source,
@@ -327,8 +283,9 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         mask=mask,
         timestamps=(np.arange(m) / CANONICAL_FPS),
         state=state,
-        action=span.action[a:b].astype(np.float32),
-        keypoints=span.keypoints[a:b].astype(np.float32),
+        action=untracked_zero(span.action[a:b], span.tracked[a:b]).astype(np.float32),
+        keypoints=untracked_zero(span.keypoints[a:b], span.tracked[a:b]).astype(np.float32),
+        hand_valid=span.tracked[a:b].copy(),
         interpolated=span.interp[a:b],
         task=_task_text(raw),
         default_tier=raw.tier,

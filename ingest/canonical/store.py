@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ingest.canonical.hand_state import untracked_zero
 from ingest.episode import PIPELINE_VERSION, CanonicalEpisode
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.video import VideoCodec
@@ -20,6 +21,7 @@ from schemas.canonical import (
     ACTION_NATIVE,
     CANONICAL_FPS,
     HAND_KEYPOINTS,
+    HAND_VALID,
     INTERPOLATED,
     NATIVE_VALID,
     OUTCOME_NATIVE,
@@ -44,6 +46,7 @@ def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None =
         ep.state_native_names or None,
         ep.action_native_names or None,
         interpolated_flag=True,
+        hand_valid=True,
         mask=ep.mask,
         native_valid=True,
         native_outcome_names=ep.outcome_native_names or None,
@@ -108,13 +111,18 @@ def _camera_models(ep: CanonicalEpisode) -> dict[str, dict[str, Any]]:
 def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[dict[str, np.ndarray]]:
     """Frames for `EpisodeBuilder.add_frame`: numeric rows zipped with each camera's resampled frames."""
     cams = {image_key(name): cam.frames() for name, cam in ep.cameras.items() if image_key(name) in features}
+    tracked = ep.hands_tracked
+    state, action = untracked_zero(ep.state, tracked), untracked_zero(ep.action, tracked)  # an untracked hand: 0
+    keypoints = untracked_zero(ep.keypoints, tracked)
     for i in range(ep.num_frames):
         frame: dict[str, Any] = {
-            STATE: ep.state[i],
-            ACTION: ep.action[i],
-            HAND_KEYPOINTS: ep.keypoints[i],
+            STATE: state[i],
+            ACTION: action[i],
+            HAND_KEYPOINTS: keypoints[i],
             INTERPOLATED: np.bool_(ep.interpolated[i]),
         }
+        if HAND_VALID in features:
+            frame[HAND_VALID] = tracked[i]
         if STATE_NATIVE in features and ep.state_native is not None:
             frame[STATE_NATIVE] = ep.state_native[i]
         if ACTION_NATIVE in features and ep.action_native is not None:

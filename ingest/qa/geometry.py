@@ -114,6 +114,7 @@ def measure(
     config: QAConfig,
     camera: CameraView | None = None,
     keypoint_slots: np.ndarray | None = None,
+    hand_valid: np.ndarray | None = None,
 ) -> QARecord:
     """Every invariant of one canonical episode (arrays as `CanonicalEpisode` holds them). Costs one pass over arrays
     already in memory: no I/O, no per-frame Python loop.
@@ -122,8 +123,15 @@ def measure(
     every slot real). A robot hand is not held to the human hand-length band (`hand_length` stays None: its size is
     the maker's, not ours to judge), and its bone rigidity is measured over the bones whose two ends are real slots:
     forward kinematics makes a bone between a link and its parent's origin exactly rigid, so a non-zero CV there is a
-    wrong link table or a broken FK."""
+    wrong link table or a broken FK.
+
+    `hand_valid` (N, 2) bool: where each hand is tracked (`CanonicalEpisode.hand_valid`); a hand's other frames are
+    left out of every measure, so a hand leaving the view is no jump, no held pose counted twice."""
     n = len(state)
+    if hand_valid is not None:
+        state = np.array(state, dtype=np.float64)
+        for h in range(2):
+            state[~hand_valid[:, h], hand_dims(h, slice(0, 25))] = np.nan
     out: dict[str, object] = {"frames": n}
     hands = present_hands(mask)
     rot_hands = [h for h in hands if mask[hand_dims(h, WRIST_ROT6D)].all()]

@@ -84,6 +84,7 @@ def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> str | None:
         config=spec.qa,
         camera=view,
         keypoint_slots=ev.keypoint_slots,
+        hand_valid=ep.hand_valid,
     )
     ep.qa_config = spec.qa
     ep.verdicts.extend(episode_verdicts(ep.qa, spec.qa))  # hands out of the picture, hands past the video

@@ -131,6 +131,7 @@ def check_validity(
     confidence: np.ndarray | None = None,
     human: bool = False,
     fps: float = CANONICAL_FPS,
+    hand_valid: np.ndarray | None = None,
 ) -> ValidityReport:
     """Flag defective frames, crop motionless human fragments, keep spans of at least `min_length_frames`.
 
@@ -139,6 +140,10 @@ def check_validity(
     stream), wrist speed and acceleration above the embodiment's limits (both frames of a fast step; the centre of a
     sharp turn), wrist outside the workspace, tracking confidence below `min_confidence` for a present hand. Pass an
     all-False mask for video-only episodes: then only timestamps and length are checked.
+
+    `hand_valid` (N, 2) bool says where each hand is tracked (None: every hand of the mask in every frame). Every
+    check looks at a hand only where it is tracked: a frame where one hand is untracked (its dims NaN) is judged on
+    the other; a frame where no present hand is tracked counts as `non_finite`, as its values are.
     """
     state = np.asarray(state)
     mask = np.asarray(mask, dtype=bool)
@@ -154,29 +159,34 @@ def check_validity(
     hands = present_hands(mask)
     lim = config.limits_for(embodiment)
     flags = {name: np.zeros(n, dtype=bool) for name in CHECKS}
+    tracked = np.ones((n, len(HANDS)), dtype=bool) if hand_valid is None else np.asarray(hand_valid, dtype=bool)
+    looked = np.broadcast_to(mask, (n, CANONICAL_DIM)).copy()  # (N, 50): masked dims of the hands tracked there
+    for h in range(len(HANDS)):
+        looked[:, hand_dims(h, slice(0, 25))] &= tracked[:, h, None]
+    state = np.where(looked, state, 0.0)  # an untracked hand's NaN is no defect of its frame
     masked = state[:, mask]
 
-    flags["non_finite"] = ~np.isfinite(masked).all(axis=1)
+    flags["non_finite"] = ~np.isfinite(masked).all(axis=1) | (mask.any() & ~looked.any(axis=1))
     if action is not None:
-        flags["non_finite"] |= ~np.isfinite(np.asarray(action)[:, mask]).all(axis=1)
+        flags["non_finite"] |= ~np.isfinite(np.where(looked, action, 0.0)).all(axis=1)
     if keypoints is not None and hands:
         kp = np.asarray(keypoints)[:, hands]
-        flags["non_finite"] |= ~np.isfinite(kp.reshape(n, -1)).all(axis=1)
+        flags["non_finite"] |= ~(np.isfinite(kp).all(axis=(2, 3)) | ~tracked[:, hands]).all(axis=1)
 
     finite_t = np.where(np.isfinite(t), t, -np.inf)
     flags["timestamps"] = ~np.isfinite(t)
     flags["timestamps"][1:] |= finite_t[1:] <= np.maximum.accumulate(finite_t)[:-1]
 
     if mask.any():
-        zero = (masked == 0).all(axis=1)
-        flags["truncated"] = _trailing(zero | ~np.isfinite(masked).any(axis=1))
+        zero = (masked == 0).all(axis=1) & looked.any(axis=1)
+        flags["truncated"] = _trailing(zero | ~(np.isfinite(state) & looked).any(axis=1))
         flags["zero_state"] = zero & ~flags["truncated"]
 
     # Padding and dropouts are not poses: no speed is measured into them, no workspace applies to them.
     no_pose = flags["truncated"] | flags["zero_state"]
     for h in hands:
         wrist = state[:, hand_dims(h, WRIST_POS)].astype(np.float64)
-        wrist[no_pose] = np.nan
+        wrist[no_pose | ~tracked[:, h]] = np.nan
         speed_bad, acc_bad = _kinematics(wrist, t, lim)
         flags["speed"] |= speed_bad
         flags["acceleration"] |= acc_bad
@@ -185,7 +195,7 @@ def check_validity(
             flags["workspace"] |= ((wrist < lo) | (wrist > hi)).any(axis=1)
         if confidence is not None:
             c = np.asarray(confidence, dtype=np.float64)[:, h]
-            flags["low_confidence"] |= ~(c >= config.min_confidence)  # NaN confidence is no confidence
+            flags["low_confidence"] |= ~(c >= config.min_confidence) & tracked[:, h]  # NaN confidence is none
 
     defect = np.logical_or.reduce(list(flags.values()))
     valid = ~defect
@@ -194,7 +204,8 @@ def check_validity(
     static = np.zeros(n, dtype=bool)
     if human and hands and valid.any():
         window = max(1, round(config.motion_window_s * fps))
-        pose = np.where(valid[:, None], state, np.nan)  # a glitch is not motion: invalid frames hold the last pose
+        # a glitch is not motion, nor a hand leaving the view: invalid frames hold the last pose, each hand its own
+        pose = np.where(valid[:, None] & looked, state, np.nan)
         static = _hand_spread(pose, hands, mask, window) < config.min_hand_motion_m
     reasons["static_hands"] = int(static.sum())
 

@@ -22,6 +22,7 @@ from jobs.report.keypoints import camera_model, drawable_keypoints, project
 from schemas.canonical import (
     ACTION,
     HAND_KEYPOINTS,
+    HAND_VALID,
     HANDS,
     STATE,
     STATE_NATIVE,
@@ -210,8 +211,9 @@ def frame_strip(ds: DatasetView, count: int = 6) -> Strip | None:
     if ft is None or keypoint_kind(ft.info) == "none":
         strip.note = "no hand keypoints: neither human hands nor a robot hand's"
         return strip
-    cols = ds.columns(0, [HAND_KEYPOINTS, STATE_NATIVE])
-    kp = drawable_keypoints(ds.info, cols[HAND_KEYPOINTS].reshape(-1, 2, 21, 3))  # masked slots: NaN, not drawn
+    cols = ds.columns(0, [HAND_KEYPOINTS, STATE_NATIVE, HAND_VALID])  # HAND_VALID: absent in older datasets
+    valid = cols[HAND_VALID] > 0 if HAND_VALID in cols else None
+    kp = drawable_keypoints(ds.info, cols[HAND_KEYPOINTS].reshape(-1, 2, 21, 3), valid)  # masked: NaN, not drawn
     strip.hands = [h for h in range(2) if np.any(np.nan_to_num(kp[:, h]))]
     if not strip.hands:
         strip.note = "keypoints are all zero: the source tracks no hands (video only)"

@@ -61,12 +61,15 @@ def project(
     return uv, in_front
 
 
-def drawable_keypoints(info: InfoJson, keypoints: np.ndarray) -> np.ndarray:
+def drawable_keypoints(info: InfoJson, keypoints: np.ndarray, hand_valid: np.ndarray | None = None) -> np.ndarray:
     """(..., 2, 21, 3) stored keypoints with the slots the dataset declares unfilled set to NaN (the drawing skips NaN
-    points and every bone with a NaN end)."""
+    points and every bone with a NaN end), and each hand's frames `hand_valid` (..., 2) says untracked (stored as 0:
+    `schemas.canonical.HAND_VALID`), so no hand is drawn at the origin."""
     ft = info.features.get(HAND_KEYPOINTS)
     slots = keypoint_slot_mask(ft.info if ft is not None else None)
     out = np.array(keypoints, dtype=np.float64)
+    if hand_valid is not None:
+        out[~np.asarray(hand_valid, dtype=bool)] = np.nan
     if not slots.any():  # nothing declared (a foreign dataset): draw what is there
         return out
     out[..., ~slots, :] = np.nan

@@ -119,6 +119,7 @@ class Embodiment(BaseModel):
         mask: Sequence[bool] | None = None,
         native_valid: bool = False,
         native_outcome_names: Sequence[str] | None = None,
+        hand_valid: bool = False,
     ) -> dict[str, FeatureSpec]:
         """`canonical_features` of a dataset of this embodiment; `mask` narrows this embodiment's mask to the dims
         the source really fills."""
@@ -135,6 +136,7 @@ class Embodiment(BaseModel):
             keypoint_slots=self.keypoint_slots(dims),
             native_valid=native_valid,
             native_outcome_names=native_outcome_names,
+            hand_valid=hand_valid,
         )
 
 

@@ -1,7 +1,8 @@
 """Aria MPS folders through the ingest job (Ray, the writer, the catalog): the two good recordings written with hand
-keypoints for both hands in every written frame, the frames where a hand was not tracked not written with invented
-keypoints (its episode starts after them: the hand is masked, never filled), and a folder whose hand tracking is of
-another session than its trajectory quarantined naming the file and the field."""
+keypoints for both hands in every written frame where each is tracked (`observation.hand_valid`), the frames where a
+hand was not tracked kept for the other hand with that hand's keypoints 0 and invalid (masked, never filled: issue 56
+item 6), and a folder whose hand tracking is of another session than its trajectory quarantined naming the file and
+the field."""
 
 from __future__ import annotations
 
@@ -52,17 +53,22 @@ def test_hand_keypoints_written_for_both_hands_and_the_quarantine_named(corpus: 
         data = corpus / "corpus" / r["dataset"] / "data/chunk-000" / f"episode_{r['episode_index']:06d}.parquet"
         kp = np.stack(pq.read_table(data).column("observation.hand_keypoints").to_numpy(zero_copy_only=False))
         kp = np.array([np.stack([np.stack(h) for h in f]) for f in kp])  # (N,2,21,3)
-        assert kp.shape[1:] == (2, 21, 3) and len(kp) >= 10
-        assert np.isfinite(kp).all() and (np.abs(kp).sum(axis=(2, 3)) > 0).all()  # both hands, every frame
+        valid = np.stack(pq.read_table(data).column("observation.hand_valid").to_numpy(zero_copy_only=False))
+        assert kp.shape[1:] == (2, 21, 3) and len(kp) >= 10 and valid.shape == (len(kp), 2)
+        there = np.abs(kp).sum(axis=(2, 3)) > 0
+        assert np.isfinite(kp).all() and (there == valid).all() and valid.any(axis=1).all()  # each hand where tracked
     [q] = run_query(corpus / "corpus", "SELECT episode_uid, field, file, message FROM quarantine").to_pylist()
     assert q["episode_uid"] == "aria/default/rec03/mps" and q["field"] == "tracking_timestamp_us"
     assert q["file"].endswith("rec03/mps/hand_tracking/hand_tracking_results.csv") and "not joined" in q["message"]
 
 
-def test_the_frames_of_a_missing_hand_are_not_written(corpus: Path) -> None:
+def test_the_frames_of_a_missing_hand_keep_the_other_hand_and_mask_it(corpus: Path) -> None:
     adapter = get_adapter("aria_mps")
     ref = next(r for r in adapter.discover(corpus / "raw") if r.raw_id == "rec02/mps_rec02_vrs")
     [ep] = prepared(adapter.read(ref), CanonicalizeSpec())
     gone_s = (5 / 30, 9 / 30)  # rows 5-9 of 30 Hz: the right hand not tracked
-    assert ep.span_s[0] > gone_s[1] or ep.span_s[1] < gone_s[0]
-    assert np.isfinite(ep.keypoints).all()
+    t = ep.span_s[0] + ep.timestamps
+    inside = (t > 4 / 30 + 1e-6) & (t < 10 / 30 - 1e-6)  # between its last row before and its first after
+    assert ep.span_s[0] <= gone_s[0] and inside.any()  # the episode keeps those frames, for the left hand
+    assert (ep.hand_valid[:, 1] == ~inside).all() and ep.hand_valid[:, 0].all()
+    assert np.isfinite(ep.keypoints).all() and not ep.keypoints[inside, 1].any()

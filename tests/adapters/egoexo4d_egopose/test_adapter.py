@@ -91,7 +91,13 @@ def test_a_hand_not_annotated_or_from_two_views_is_masked_in_its_frames_only(
     assert raws[take].metadata["masked_frames"] == {"left": 2, "right": 1}
     assert raws[take].metadata["partial"] == {"left": 0, "right": 1}
     [ep] = prepared(raws[take], CanonicalizeSpec())
-    assert ep.span_s[0] > (30 + few_row * fixture.step) / 30 and np.isfinite(ep.keypoints).all()
+    # kept for the other hand (issue 56 item 6): each hand invalid only between its samples around its masked rows
+    t, grid = raws[take].states["mano21_keypoints"].timestamps, ep.span_s[0] + ep.timestamps
+    for hand, gone in ((0, list(rows)), (1, [few_row])):
+        inside = (grid > t[gone[0] - 1] + 1e-6) & (grid < t[gone[-1] + 1] - 1e-6)
+        assert inside.any() and (ep.hand_valid[:, hand] == ~inside).all(), hand
+        assert not ep.keypoints[inside, hand].any()
+    assert ep.span_s[0] == pytest.approx(1.0) and np.isfinite(ep.keypoints).all() and ep.validity["non_finite"] == 0
 
 
 def test_sparse_annotations_are_not_interpolated_across(tmp_path: Path) -> None:

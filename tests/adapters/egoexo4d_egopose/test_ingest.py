@@ -52,8 +52,10 @@ def test_hand_keypoints_and_video_written_and_the_swapped_take_quarantined(corpu
         data = corpus / r["dataset"] / "data/chunk-000" / f"episode_{r['episode_index']:06d}.parquet"
         kp = pq.read_table(data).column("observation.hand_keypoints").to_pylist()
         kp = np.array(kp, dtype=np.float64)  # (N,2,21,3)
-        assert kp.shape[1:] == (2, 21, 3) and len(kp) >= 10
-        assert np.isfinite(kp).all() and (np.abs(kp).sum(axis=(2, 3)) > 0).all()  # both hands, every frame
+        valid = np.array(pq.read_table(data).column("observation.hand_valid").to_pylist(), dtype=bool)
+        assert kp.shape[1:] == (2, 21, 3) and len(kp) >= 10 and valid.shape == (len(kp), 2)
+        there = np.abs(kp).sum(axis=(2, 3)) > 0
+        assert np.isfinite(kp).all() and (there == valid).all() and valid.any(axis=1).all()  # each hand where tracked
     assert "head" in str(rows[1]["cameras"])  # the manual take's Aria video
     [q] = run_query(corpus, "SELECT episode_uid, field, file, message FROM quarantine").to_pylist()
     assert q["episode_uid"] == f"egopose/automatic/train/{SWAPPED}" and q["field"] == "left_wrist"

@@ -111,3 +111,19 @@ def test_a_missing_file_is_named_at_discovery(tmp_path: Path) -> None:
     refs = list(get_adapter("holoassist").discover(tmp_path))
     assert refs[0].error is None
     assert refs[1].error is not None and "Video/Pose_sync.txt" in refs[1].error and "missing file" in refs[1].error
+
+
+def test_a_frame_with_one_hand_untracked_keeps_the_other(raws: list[RawEpisode], fixture: HoloAssistFixture) -> None:
+    """Canonicalized (issue 56 item 6): in the recording whose left hand psi lost in frames 5..9, the left hand is
+    invalid only on the grid frames that fall between its last sample before the loss and its first after, those
+    frames kept with the right hand valid throughout (before, they went for both hands: non_finite)."""
+    (rec, side, gone), *_ = fixture.missing
+    hand = ("Left", "Right").index(side)
+    raw = next(r for r in raws if r.ref.raw_id == rec)
+    (ep,) = prepared(raw, CanonicalizeSpec())
+    assert ep.hand_valid[:, 1 - hand].all() and ep.validity["non_finite"] == 0
+    t = raw.states["mano21_keypoints"].timestamps
+    grid = ep.span_s[0] + ep.timestamps  # the source's clock
+    between = (grid > t[gone.start - 1] + 1e-6) & (grid < t[gone.stop] - 1e-6)
+    assert between.any() and (~ep.hand_valid[:, hand] == between).all()
+    assert not ep.keypoints[between, hand].any() and ep.keypoints[~between, hand].all()

@@ -289,3 +289,18 @@ def test_a_headset_hot3d_does_not_record_with_is_refused(tmp_path) -> None:
     with pytest.raises(AdapterError, match="'Quest2' is not one HOT3D records with") as err:
         Hot3DAdapter().read(ref)
     assert err.value.field == "headset" and err.value.episode == ref.raw_id
+
+
+def test_a_hand_unseen_for_a_while_leaves_the_other_hand_and_the_sequence_whole(tmp_path: Path) -> None:
+    """HOT3D annotates a hand only on the lines it was seen: the left hand left out of frames 20..39 of 60 (0.67 s,
+    over `max_gap_s` 0.5) is invalid on the grid frames that land there (0.7..1.3 s) and the sequence stays one
+    episode of 2 s, the right hand valid throughout (issue 56 item 6; before, the left hand's hole cut the sequence
+    into two parts under `min_episode_s` 1 s and nothing was kept)."""
+    fixture = write_hot3d(tmp_path, frames=60, quest=False, unseen={0: range(20, 40)})
+    adapter = Hot3DAdapter()
+    (ref,) = adapter.discover(fixture.root)
+    (ep,) = prepared(adapter.read(ref))
+    assert ep.num_frames == 20 and ep.span_s == pytest.approx((0.0, 1.9)) and ep.tier.value == "high"
+    assert ep.hand_valid[:, 1].all()
+    assert np.flatnonzero(~ep.hand_valid[:, 0]).tolist() == list(range(7, 14))
+    assert not ep.keypoints[7:14, 0].any() and np.isfinite(ep.keypoints).all()

@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from adapters.base import EpisodeRef, Language, RawEpisode, Stream
+from adapters.base import EpisodeRef, HandSignals, HandTrack, Language, RawEpisode, Stream
 from adapters.egodex.adapter import hand_signals as egodex_hand_signals
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.columns import hand_signals as lerobot_hand_signals
 from adapters.oxe.hands import hand_signals as oxe_hand_signals
+from adapters.synthetic.hand import hand_layout
 from ingest.frames import rot6d_to_matrix
 from ingest.steps import prepare, prepared
-from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, MANO21_NAMES, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
@@ -316,3 +317,34 @@ def test_the_callers_raw_episode_is_left_as_it_came_on_the_real_gr1_sample() -> 
     assert ep.native_limits and all(lo < hi for lo, hi in ep.native_limits.values())
     with pytest.raises(FrozenInstanceError):
         raw.tier_reasons = ("changed",)  # type: ignore[misc]
+
+
+def _hand_on_its_clock(t: np.ndarray, side: str) -> Stream:
+    """MANO-21 keypoints of a synthetic hand on its own side, its wrist sweeping 10 cm, sampled at `t`."""
+    layout = np.stack([hand_layout(side)[k] for k in MANO21_NAMES])
+    wrist = np.column_stack([0.4 + 0.1 * np.sin(2 * t), np.full(len(t), 0.2 if side == "left" else -0.2), 0.1 * t])
+    return Stream(t, wrist[:, None] + layout, names=MANO21_NAMES, unit="m", frame="world")
+
+
+def test_human_hands_on_their_own_clocks_are_kept_each_over_its_window() -> None:
+    """HOT3D annotates a hand only where it was seen: the left over 0..6 s, the right from 2 s with a 1-s hole at
+    3..4 s. Each hand is valid over its own samples, the episode runs 0..6 s whole, 61 frames (before, it was cut to
+    the common span 2..6 s and split at the right hand's hole: episodes of 11 and 21 frames, 2..3 s and 4..6 s)."""
+    t = np.arange(0, 6 + 1e-9, 1 / 30)
+    right_t = t[(t >= 2 - 1e-9) & ~((t > 3 + 1e-9) & (t < 4 - 1e-9))]
+    sig = HandSignals(
+        hands={
+            0: HandTrack(keypoints=_hand_on_its_clock(t, "left")),
+            1: HandTrack(keypoints=_hand_on_its_clock(right_t, "right")),
+        },
+        frame="world",
+        apply_offset=False,
+    )
+    ref = EpisodeRef(adapter="hot3d", source="hot3d", subset="aria", raw_id="P0001_x", paths=("P0001_x",))
+    raw = RawEpisode(ref=ref, robot_type=None, embodiment="human", tier=QualityTier.high, native_fps=30.0, hands=sig)
+    (ep,) = prepared(raw)
+    grid = np.arange(61) / 10
+    assert ep.num_frames == 61 and ep.hand_valid[:, 0].all()
+    np.testing.assert_array_equal(ep.hand_valid[:, 1], (grid >= 2 - 1e-9) & ~((grid > 3 + 1e-6) & (grid < 4 - 1e-6)))
+    assert not ep.keypoints[~ep.hand_valid[:, 1], 1].any() and not ep.interpolated.any()
+    np.testing.assert_allclose(ep.keypoints[ep.hand_valid[:, 1], 1, 0, 1], -0.2, atol=1e-9)  # its own values

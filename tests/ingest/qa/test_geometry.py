@@ -222,6 +222,20 @@ def test_measure_ignores_nan_frames() -> None:
     assert rec.approach_down == 1.0 and np.isfinite(rec.speed_p99) and np.isfinite(rec.action_pos_err)
 
 
+def test_measure_leaves_a_hands_untracked_frames_out() -> None:
+    """Frames 10..14 of the hand untracked and written as 0 (`hand_valid` False): no 4 m/s jump to the origin and
+    back in its speeds, no zero rotation among its approach axes; read as values they would be both."""
+    state, action = arm(40, speed=0.5), delta_action(arm(40, speed=0.5))
+    state[10:15, hand_dims(1, slice(0, 25))] = action[10:15, hand_dims(1, slice(0, 25))] = 0.0
+    valid = np.ones((40, 2), dtype=bool)
+    valid[10:15, 1] = False
+    kp = np.zeros((40, 2, 21, 3))
+    rec = measure(state, action, kp, FRANKA, fps=10, limits=LIMITS, config=CFG, hand_valid=valid)
+    assert rec.speed_p99 == pytest.approx(0.5, rel=1e-4) and rec.approach_hist[0] == 35
+    raw = measure(state, action, kp, FRANKA, fps=10, limits=LIMITS, config=CFG)
+    assert raw.speed_p99 > 3.0
+
+
 # -- config ----------------------------------------------------------------------------------------------------------
 
 

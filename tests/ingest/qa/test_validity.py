@@ -294,3 +294,36 @@ def test_one_hour_of_human_data_splits_at_its_freeze() -> None:
     kp = np.zeros((n, 2, 21, 3), np.float32)
     r = check(s, HUMAN, "human", confidence=c, keypoints=kp, action=s, human=True)
     assert len(r.keep) == 2
+
+
+def test_a_hand_untracked_in_a_frame_leaves_the_frame_to_the_other_hand() -> None:
+    """Per hand and frame: the left hand NaN (untracked) in frames 40..59 does not flag them while the right is
+    tracked; a frame where neither hand is tracked is `non_finite`, as its values are. Without `hand_valid` the same
+    NaN is a defect of the frame (a robot's NaN joint reading), as before."""
+    s = two_hands(100).astype(np.float64)
+    left = hand_dims(0, slice(0, 25))
+    s[40:60, left] = np.nan
+    tracked = np.ones((100, 2), dtype=bool)
+    tracked[40:60, 0] = False
+    kp = np.ones((100, 2, 21, 3))
+    kp[40:60, 0] = np.nan
+    r = check(s, HUMAN, "human", human=True, hand_valid=tracked, keypoints=kp)
+    assert r.valid.all() and r.keep == [(0, 100)] and r.rejected is None
+    assert flagged(check(s, HUMAN, "human", human=True, keypoints=kp)) == set(range(40, 60))  # the old reading
+    tracked[50, 1] = False  # and the right hand lost at frame 50: nothing left of that frame
+    s[50, hand_dims(1, slice(0, 25))] = np.nan
+    r = check(s, HUMAN, "human", human=True, hand_valid=tracked, keypoints=kp)
+    assert flagged(r) == {50} and r.keep == [(0, 50), (51, 100)]
+    only(r, non_finite=1)
+
+
+def test_a_hand_going_untracked_is_no_speed_jump_and_no_static_hand() -> None:
+    """The untracked frames' values (here 0, far from the tracked wrist) are not read: no speed or acceleration across
+    them, and the motionless check holds each hand's last tracked pose through them."""
+    s = two_hands(100).astype(np.float64)
+    tracked = np.ones((100, 2), dtype=bool)
+    tracked[30:70:2, 0] = False  # the left hand seen every other frame
+    s[~tracked[:, 0], hand_dims(0, slice(0, 25))] = 0.0
+    r = check(s, HUMAN, "human", human=True, hand_valid=tracked)
+    assert r.valid.all() and r.keep == [(0, 100)]
+    assert flagged(check(s, HUMAN, "human", human=True))  # read as values, the zeros are jumps

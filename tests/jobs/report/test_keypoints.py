@@ -16,7 +16,7 @@ from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.steps import prepared
 from jobs.report.data import frame_strip, load_datasets
-from jobs.report.keypoints import camera_trajectory, project, stored_lens
+from jobs.report.keypoints import camera_trajectory, drawable_keypoints, project, stored_lens
 from schemas.camera_model import Fisheye624Camera, PinholeCamera
 from schemas.canonical import camera_model_info
 from schemas.canonicalize import CanonicalizeSpec
@@ -82,3 +82,14 @@ def test_a_fisheye_camera_is_drawn_through_its_lens_model() -> None:
     assert front.all() and 0 <= uv[0, 0] < 320
     assert project(ray, np.eye(4), PinholeCamera.from_matrix(half.K(), (240, 320)))[0][0, 0] >= 320
     assert stored_lens(InfoJson(fps=10, features={}), "observation.images.head", (320, 240))[0] is None
+
+
+def test_a_hands_untracked_frames_are_not_drawn() -> None:
+    """A hand stored as 0 where `observation.hand_valid` says untracked is NaN to the drawing (not a hand at the
+    camera's origin); the other hand in that frame, and datasets without the column, are drawn as stored."""
+    kp = np.ones((3, 2, 21, 3))
+    kp[1, 0] = 0.0
+    valid = np.array([[True, True], [False, True], [True, True]])
+    out = drawable_keypoints(InfoJson(fps=10, features={}), kp, valid)
+    assert np.isnan(out[1, 0]).all() and np.isfinite(np.delete(out.reshape(6, -1), 2, axis=0)).all()
+    assert np.array_equal(drawable_keypoints(InfoJson(fps=10, features={}), kp), kp)
