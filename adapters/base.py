@@ -402,9 +402,9 @@ class SourceAdapter(ABC):
         comes back flagged, `read` raises such a flag first, and a parse error left uncaught costs its file only."""
         super().__init_subclass__(**kwargs)
         if "discover" in cls.__dict__ and not getattr(cls.discover, "_confined", False):
-            cls.discover = confined_discover(cls.__dict__["discover"])  # type: ignore[method-assign]
+            cls.discover = confined_discover(cls.__dict__["discover"], AdapterError)  # type: ignore[method-assign]
         if "read" in cls.__dict__ and not getattr(cls.read, "_confined", False):
-            cls.read = flagged_first(cls.__dict__["read"])  # type: ignore[method-assign]
+            cls.read = flagged_first(cls.__dict__["read"], AdapterError)  # type: ignore[method-assign]
 
     @abstractmethod
     def discover(self, root: Path) -> Iterator[EpisodeRef]:

@@ -26,10 +26,10 @@ def confine(adapter: Any, root: Any, ref: Any) -> Any:
     return ref.model_copy(update={"error": str(err), "locator": {**ref.locator, **err.locator()}})
 
 
-def confined_discover(discover: Any) -> Any:
+def confined_discover(discover: Any, own: type[Exception]) -> Any:
     """`discover` whose every ref is `confine`d to the root it was given, each file's parse inside its own boundary
-    (`adapters.isolated`)."""
-    isolated = isolated_discover(discover)
+    (`adapters.isolated`; `own`: the adapters' own error class, which is no file's failure)."""
+    isolated = isolated_discover(discover, own)
 
     @functools.wraps(discover)
     def wrapper(self: Any, root: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -40,14 +40,14 @@ def confined_discover(discover: Any) -> Any:
     return wrapper
 
 
-def flagged_first(read: Any) -> Any:
+def flagged_first(read: Any, own: type[Exception]) -> Any:
     """`read` that first raises the error discovery flagged its ref with (`SourceAdapter.raise_discovered`), and
     whose data found absent (`AbsentData`: HDF5 or Zarr chunks never written, wherever the adapter read them) comes
     out as the adapter's error naming the file, the episode and the dataset; a parse's `RecursionError`/`MemoryError`
-    or a failure past the task's memory limit too (`adapters.isolated`)."""
+    or a failure past the task's memory limit too (`adapters.isolated`; `own`: the adapters' own error class)."""
     from adapters.storage.absent import AbsentData
 
-    inner = isolated_read(read)
+    inner = isolated_read(read, own)
 
     @functools.wraps(read)
     def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:

@@ -148,12 +148,12 @@ def _unwatch(w: _Watch) -> None:
         _watches.remove(w)
 
 
-def _unhandled(e: BaseException) -> bool:
-    """An error the adapter left to escape that is one file's: not its `AdapterError`, not the environment's."""
-    from adapters.base import AdapterError
+def _unhandled(e: BaseException, own: type[Exception]) -> bool:
+    """An error the adapter left to escape that is one file's: not its own (`own`: `AdapterError`, passed in by
+    `adapters.base`, which imports this module), not the environment's."""
     from adapters.storage.faults import environment_fault
 
-    return isinstance(e, Exception) and not isinstance(e, AdapterError) and environment_fault(e) is None
+    return isinstance(e, Exception) and not isinstance(e, own) and environment_fault(e) is None
 
 
 def reason(e: BaseException, file: str | None) -> str:
@@ -168,7 +168,7 @@ def reason(e: BaseException, file: str | None) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def isolated_discover(discover: Any) -> Any:
+def isolated_discover(discover: Any, own: type[Exception]) -> Any:
     """`discover` whose unhandled error in one file's parse flags that file's episodes, never its neighbours'."""
 
     def wrapper(self: Any, root: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -177,10 +177,13 @@ def isolated_discover(discover: Any) -> Any:
             yield from discover(self, root, *args, **kwargs)
             return
         watch = _watching((local,))
-        given: set[int] = set()  # the refs given, by hash (not held: a source may have millions)
+        # the refs given by earlier passes, by hash (not held: a source may have millions); a pass's own repeats are
+        # the adapter's to flag (a sequence name under two TACO triplets), so they go through
+        given: set[int] = set()
         try:
             while True:
                 refs = discover(self, root, *args, **kwargs)
+                this: set[int] = set()
                 try:
                     while True:
                         watch.live = True
@@ -190,13 +193,14 @@ def isolated_discover(discover: Any) -> Any:
                             watch.live = False
                         key = hash((ref.subset, ref.raw_id))
                         if key not in given:
-                            given.add(key)
+                            this.add(key)
                             yield ref
                 except StopIteration:
                     return
                 except Exception as e:
+                    given |= this
                     culprit = watch.culprit(e)
-                    if not _unhandled(e) or isinstance(e, Unparsed) or culprit is None:  # Unparsed: refusing failed
+                    if not _unhandled(e, own) or isinstance(e, Unparsed) or culprit is None:  # Unparsed: refused
                         raise
                     if len(watch.refused) >= MAX_REFUSED:
                         raise RuntimeError(f"{len(watch.refused)} files of {local} failed their parse") from e
@@ -208,7 +212,7 @@ def isolated_discover(discover: Any) -> Any:
     return wrapper
 
 
-def isolated_read(read: Any) -> Any:
+def isolated_read(read: Any, own: type[Exception]) -> Any:
     """`read` whose `RecursionError`/`MemoryError`, or any failure past the memory limit, is the adapter's error
     naming the file last opened under the ref's paths."""
     from adapters.storage.memory_limit import active
@@ -224,9 +228,7 @@ def isolated_read(read: Any) -> Any:
             limit = active()
             if not (limit is not None and limit.reached(e)) and not isinstance(e, RecursionError | MemoryError):
                 raise
-            from adapters.base import AdapterError
-
-            named = e if isinstance(e, AdapterError) else None  # (cv2.error's `file` is OpenCV's source file)
+            named = e if isinstance(e, own) else None  # (cv2.error's `file` is OpenCV's source file)
             file = (watch.last if watch else None) or (named and named.file) or (ref.paths[0] if ref.paths else None)
             err = self.error(reason(e, file), file=file, episode=ref.raw_id, field=named and named.field)
         finally:

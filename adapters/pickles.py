@@ -5,8 +5,8 @@ A pickle is code: unpickling calls whatever global it names. `SafeUnpickler` res
 and any other (`os.system`, `builtins.eval`) is `UnsafePickle` naming it, before anything is called. The allow-list
 is numpy's own array, dtype and scalar reconstructors (written by numpy 1.x as `numpy.core.*`, by 2.x as
 `numpy._core.*`; `_frombuffer` for protocol 5) and `_codecs.encode`, which protocol 2 names for Python 3 bytes (text
-to bytes, nothing else). `tensors=True` adds the globals a plain `pickle.dump` of torch tensors names,
-each mapped to a reader of our own that builds a numpy array without importing torch (`adapters.torch_tensors`).
+to bytes, nothing else). `adapters.torch_tensors.tensor_loads` adds the globals a plain `pickle.dump` of torch
+tensors names, each mapped to a reader of our own that builds a numpy array without importing torch.
 """
 
 from __future__ import annotations
@@ -69,13 +69,8 @@ class SafeUnpickler(pickle.Unpickler):
         return self.persistent(pid)
 
 
-def safe_loads(data: bytes, *, tensors: bool = False) -> Any:
-    """The object `data` pickles, through `SafeUnpickler` with numpy's globals (and torch's tensor ones, read into
-    numpy arrays, with `tensors`). Raises `UnsafePickle`, or `pickle.UnpicklingError` / `EOFError` / `ValueError`
-    for a file that is no pickle."""
-    allowed = NUMPY_GLOBALS
-    if tensors:
-        from adapters.torch_tensors import tensor_globals
-
-        allowed = {**NUMPY_GLOBALS, **tensor_globals()}
-    return SafeUnpickler(io.BytesIO(data), allowed).load()
+def safe_loads(data: bytes, *, extra: Mapping[tuple[str, str], Any] | None = None) -> Any:
+    """The object `data` pickles, through `SafeUnpickler` with numpy's globals and `extra` (torch's tensor ones, read
+    into numpy arrays: `adapters.torch_tensors.tensor_loads`). Raises `UnsafePickle`, or `pickle.UnpicklingError` /
+    `EOFError` / `ValueError` for a file that is no pickle."""
+    return SafeUnpickler(io.BytesIO(data), {**NUMPY_GLOBALS, **(extra or {})}).load()

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.pickles import SafeUnpickler, UnsafePickle
+from adapters.pickles import SafeUnpickler, UnsafePickle, safe_loads
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch/serialization.py MAGIC_NUMBER
 LEGACY_PROTOCOL = 1001
@@ -128,3 +128,9 @@ def tensor_globals() -> dict[tuple[str, str], Any]:
         ("torch.storage", "_load_from_bytes"): storage,
         ("collections", "OrderedDict"): OrderedDict,  # a tensor's (empty) backward hooks
     }
+
+
+def tensor_loads(data: bytes) -> Any:
+    """The object `data` pickles, numpy's globals and torch's tensor ones allowed (each tensor read as a numpy array
+    without importing torch): `adapters.pickles.safe_loads` with `tensor_globals`."""
+    return safe_loads(data, extra=tensor_globals())

@@ -45,10 +45,11 @@ from adapters.cameras import ImageFilesCamera
 from adapters.mano_only import ManoOnlyOptions, model_dir
 from adapters.oakink2.files import FPS_MOCAP, Anno, anno
 from adapters.oakink2.program import primitives
-from adapters.pickles import UnsafePickle, safe_loads
+from adapters.pickles import UnsafePickle
 from adapters.poses import image_up
 from adapters.storage import bounds
 from adapters.storage.location import Location
+from adapters.torch_tensors import tensor_loads
 from schemas.canonical import Camera
 from schemas.lerobot import ActionSegment
 from schemas.mano import MAKERS
@@ -101,7 +102,7 @@ class OakInk2Adapter(SourceAdapter):
             return self.error(message, file=pkl, episode=ep, field=field or None)
 
         try:
-            a = anno(safe_loads(bounds.read_bounded(pkl, bounds.limit("READ_BYTES"), "annotation"), tensors=True), fail)
+            a = anno(tensor_loads(bounds.read_bounded(pkl, bounds.limit("READ_BYTES"), "annotation")), fail)
         except (UnsafePickle, ValueError, EOFError) as e:
             raise fail(f"unreadable annotation: {e}", "") from e
         if EGO not in a.cameras:

@@ -5,7 +5,7 @@ src/oakink2_toolkit/dataset.py:219-221): `cam_def` serial -> camera name, `cam_s
 image frames), `cam_intr` / `cam_extr` name -> frame id -> 3x3 / 4x4, `mocap_frame_id_list`, `obj_list`, `obj_transf`
 object -> frame id -> 4x4, and `raw_mano` frame id -> {`{lh,rh}__pose_coeffs` (1, 16, 4) quaternions w first,
 `{lh,rh}__tsl` (1, 3), `{lh,rh}__betas` (1, 10)} as torch tensors (`raw_smplx`, the body, is not read). It is read
-by `adapters.pickles.safe_loads(tensors=True)`: numpy's globals and torch's three tensor ones, each rebuilt into a
+by `adapters.torch_tensors.tensor_loads`: numpy's globals and torch's three tensor ones, each rebuilt into a
 numpy array by our own code (`adapters.torch_tensors`).
 
 Conventions from the maker's code: frame ids count mocap frames at 120 Hz, the images are every fourth at 30 Hz

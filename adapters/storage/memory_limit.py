@@ -10,7 +10,7 @@ fails in the library that made it: Python raises `MemoryError`, numpy "Unable to
 
 Why in the worker and not a child process per task: a Ray worker runs one task at a time, a soft limit is put back
 when the task ends (so a reused worker starts the next task with the limit it had), and it costs two `setrlimit` calls
-and a read of `/proc/self/status` (about 30 us a task, BENCHMARKS.md "Task memory limit"), where a process per
+and a read of `/proc/self/status` (about 30 us a task, BENCHMARKS.md "Hostile input"), where a process per
 episode would fork a 260 MB worker. Relative to the worker's own data (a Ray worker holds about 410 MB of it once the
 pipeline is imported, of which 260 MB resident), so the limit is what one task may add: the default, 640 MiB, is
 the reading budget (256 MiB) twice plus working room, and keeps a worker's resident peak under 1 GiB.

@@ -17,7 +17,7 @@ reader `dataset_utils/project_pose_to_egocentric_view.py:66-118`, each folder `<
   count, :114-117); `Allocentric_RGB_Videos/.../<serial>.mp4` with `Allocentric_Camera_Parameters/.../calibration.json`
   `{serial: {K, R, T, imgSize}}` world-to-camera (dataset_utils/visualize_world_coordinate_system.py:16-26).
 
-A pickle is code: it is read by `adapters.pickles.safe_loads(tensors=True)`, numpy's reconstructors and torch's
+A pickle is code: it is read by `adapters.torch_tensors.tensor_loads`, numpy's reconstructors and torch's
 tensor and parameter rebuilders mapped to our own readers (`adapters.torch_tensors`: numpy arrays, torch not run;
 torch's own `_load_from_bytes` loads with `weights_only=False`, which runs code, and onto the device the tensor was
 saved from, which a storage saved from a GPU makes fail here); anything else is refused, named. A tensor may be a
@@ -35,9 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from adapters.pickles import UnsafePickle, safe_loads
+from adapters.pickles import UnsafePickle
 from adapters.storage import bounds
 from adapters.storage.location import Location
+from adapters.torch_tensors import tensor_loads
 
 SIDES = ("left", "right")
 Fail = Callable[[str, str, Location], Exception]  # (message, field, file) -> the error to raise
@@ -46,7 +47,7 @@ Fail = Callable[[str, str, Location], Exception]  # (message, field, file) -> th
 def unpickle(path: Location, fail: Fail, field: str) -> Any:
     try:
         data = bounds.read_bounded(path, bounds.limit("READ_BYTES"), field)
-        return safe_loads(data, tensors=True)
+        return tensor_loads(data)
     except FileNotFoundError as e:
         raise fail(f"missing {path.name}", field, path) from e
     except (UnsafePickle, ValueError, EOFError, OSError, RuntimeError, TypeError, AttributeError) as e:

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from adapters.pickles import SafeUnpickler, UnsafePickle, safe_loads
+from adapters.torch_tensors import tensor_loads
 
 
 class _Exploit:
@@ -37,7 +38,7 @@ def test_a_hostile_global_is_refused_by_name_before_it_runs(tmp_path: Path) -> N
     with pytest.raises(UnsafePickle, match="system"):
         safe_loads(blob)
     with pytest.raises(UnsafePickle, match="system"):
-        safe_loads(blob, tensors=True)
+        tensor_loads(blob)
     assert not marker.exists()
 
 
@@ -45,7 +46,7 @@ def test_torch_globals_only_when_tensors_are_asked_for() -> None:
     blob = pickle.dumps({"rh__tsl": torch.ones(1, 3)})
     with pytest.raises(UnsafePickle, match=r"torch\._utils\._rebuild_tensor_v2"):
         safe_loads(blob)
-    np.testing.assert_array_equal(safe_loads(blob, tensors=True)["rh__tsl"], np.ones((1, 3), np.float32))
+    np.testing.assert_array_equal(tensor_loads(blob)["rh__tsl"], np.ones((1, 3), np.float32))
 
 
 def test_persistent_ids_are_refused_without_a_handler() -> None:

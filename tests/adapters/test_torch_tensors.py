@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from adapters.pickles import UnsafePickle, safe_loads
-from adapters.torch_tensors import load_storage_bytes, rebuild_tensor
+from adapters.pickles import UnsafePickle
+from adapters.torch_tensors import load_storage_bytes, rebuild_tensor, tensor_loads
 
 
 def _storage_blob(t: torch.Tensor) -> bytes:
@@ -26,7 +26,7 @@ def _storage_blob(t: torch.Tensor) -> bytes:
 )
 def test_each_dtype_matches_torch(dtype: torch.dtype) -> None:
     t = (torch.arange(30) % 7).reshape(1, 5, 6).to(dtype)
-    out = safe_loads(pickle.dumps({"x": t}), tensors=True)["x"]
+    out = tensor_loads(pickle.dumps({"x": t}))["x"]
     assert out.dtype == t.numpy().dtype and out.shape == (1, 5, 6)
     np.testing.assert_array_equal(out, t.numpy())
 
@@ -40,7 +40,7 @@ def test_views_offsets_empty_and_scalar_tensors_match_torch() -> None:
         "scalar": torch.tensor(2.5),
         "quat": torch.nn.functional.normalize(torch.randn(1, 16, 4), dim=-1),
     }
-    out = safe_loads(pickle.dumps(tensors, protocol=4), tensors=True)
+    out = tensor_loads(pickle.dumps(tensors, protocol=4))
     for k, t in tensors.items():
         np.testing.assert_array_equal(out[k], t.numpy(), err_msg=k)
         assert out[k].flags.owndata or out[k].base is not None
@@ -79,7 +79,7 @@ def test_parameters_and_a_storage_recurring_in_every_frame() -> None:
     real = tensors.load_storage_bytes
     tensors.load_storage_bytes = lambda data: calls.append(len(data)) or real(data)  # type: ignore[assignment]
     try:
-        out = safe_loads(blob, tensors=True)
+        out = tensor_loads(blob)
     finally:
         tensors.load_storage_bytes = real  # type: ignore[assignment]
     assert out["p"].tolist() == [1.0, 1.0] and len(calls) == 2  # the parameter's storage and the poses' one
