@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingest.files.atomic import write_text_atomic
+from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from jobs.export.gr00t import is_canonical
 from jobs.export.layout import flatten_column
@@ -36,7 +37,7 @@ from jobs.export.lda.stats import ColumnStats, dumps
 from jobs.export.lda.video import KEYFRAME_INTERVAL, transcode
 from jobs.runtime.stage import Failed, Stage, Usage
 from schemas.canonical import ACTION, CANONICAL_DIM, HAND_KEYPOINTS, MAIN_CAMERA_ORDER, STATE
-from schemas.corpus import EpisodeLineage, find_datasets
+from schemas.corpus import EpisodeLineage
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lda import (
     ACTION_PARTS,
@@ -162,7 +163,7 @@ def export_dataset(src: Path, dst: Path, name: str) -> DatasetResult:
 
 def export_lda(corpus_root: Path, out: Path, *, progress: bool | None = None) -> list[DatasetResult]:
     """Every dataset under ROOT/datasets/ into OUT; one that fails is reported, the others go on."""
-    datasets = find_datasets(corpus_root)
+    datasets = settled_datasets(corpus_root)
     results = []
     with closing(Progress(len(datasets), "export lda", unit="dataset", enabled=progress)) as bar:
         for ds in datasets:
