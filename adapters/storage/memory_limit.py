@@ -13,7 +13,10 @@ when the task ends (so a reused worker starts the next task with the limit it ha
 and a read of `/proc/self/status` (about 30 us a task, BENCHMARKS.md "Hostile input"), where a process per
 episode would fork a 260 MB worker. Relative to the worker's own data (a Ray worker holds about 410 MB of it once the
 pipeline is imported, of which 260 MB resident), so the limit is what one task may add: the default, 640 MiB, is
-the reading budget (256 MiB) twice plus working room, and keeps a worker's resident peak under 1 GiB.
+the reading budget (256 MiB) twice plus working room, and keeps a worker's resident peak under 1 GiB. What the
+limit counts is mapped memory: heap an earlier task freed but the allocator kept is inside "what it holds now", so a
+task may reuse that before it reaches the limit (a worker's bound is its retained heap plus the limit; the pytest
+process, after thousands of tests, inflated a 384 MiB bomb under a 128 MiB limit: its unit tests run in a fresh child).
 
 `Limit.reached(e)` says whether a failure was the limit's (a `MemoryError` in its chain, an allocation refused in a
 library's own words, or the task's resident peak past half the limit: HDF5's deflate filter, which doubles its
