@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import resource
 import subprocess
 import sys
@@ -214,28 +215,46 @@ def test_sparse_meta_files_cost_their_dataset_only(bombs: tuple[dict, int, Path]
 
 
 def _bad_then_good(tmp_path: Path, adapter: str) -> tuple:
-    """`process_episode`'s answers, in this process under the test's limit, for the two episodes under
-    `tmp_path/raw` (sorted: the bad one first), discovery having flagged none."""
-    from jobs.ingest.task import EpisodeTask, TaskSettings
-    from jobs.ingest.worker import process_episode
-    from jobs.spec_models import JobSpec
-    from tests.fixtures.discovery import discover
-
-    spec = JobSpec.model_validate(
-        {
-            "output": str(tmp_path / "out"),
-            "parallelism": {"task_memory_mib": LIMIT_MIB},
-            "sources": [{"name": "src", "adapter": adapter, "root": str(tmp_path / "raw")}],
-        }
+    """`process_episode`'s answers under the test's limit for the two episodes under `tmp_path/raw` (sorted: the bad
+    one first), discovery having flagged none; in a fresh interpreter (the pytest process's retained heap would let an
+    allocation through: `test_a_library_inflate_past_the_limit_fails_and_names_the_limit`)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = tmp_path / "answers.pickle"
+    done = subprocess.run(
+        [sys.executable, "-c", BAD_THEN_GOOD, str(tmp_path), adapter, str(LIMIT_MIB), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
-    items, flagged = discover(spec)
-    assert not flagged and len(items) == 2
-    bad, good = (process_episode(EpisodeTask(it, TaskSettings.of(spec))) for it in items)
-    return bad, good
+    assert done.returncode == 0, done.stderr[-3000:]
+    return pickle.loads(out.read_bytes())
+
+
+BAD_THEN_GOOD = """
+import pickle, sys
+from pathlib import Path
+from jobs.ingest.task import EpisodeTask, TaskSettings
+from jobs.ingest.worker import process_episode
+from jobs.spec_models import JobSpec
+from tests.fixtures.discovery import discover
+
+tmp, adapter, limit, out = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+spec = JobSpec.model_validate(
+    {
+        "output": str(tmp / "out"),
+        "parallelism": {"task_memory_mib": limit},
+        "sources": [{"name": "src", "adapter": adapter, "root": str(tmp / "raw")}],
+    }
+)
+items, flagged = discover(spec)
+assert not flagged and len(items) == 2, (flagged, items)
+out.write_bytes(pickle.dumps(tuple(process_episode(EpisodeTask(it, TaskSettings.of(spec))) for it in items)))
+"""
 
 
 def test_the_worker_quarantines_an_hdf5_bomb_and_stages_its_neighbour(tmp_path: Path) -> None:
-    """In this process, through `process_episode` (the fast check; the child above measures): the 384 MiB chunk is
+    """Through `process_episode` in a fresh interpreter (the fast check; the child above measures): the 384 MiB chunk is
     refused from its inflate past the declared 1,680 bytes, before HDF5 inflates it; never zeros."""
     from jobs.ingest.task import Rejected, Staged
     from jobs.ingest.worker import MEMORY_LIMIT
