@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks._cli import parse_args
+
 
 def _per(fn: Any, n: int) -> float:
     t = time.process_time()
@@ -52,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", type=int, default=20, help="Zarr buffers and robomimic files (LeRobot: a quarter)")
     parser.add_argument("--rounds", type=int, default=5, help="alternated rounds of each measure")
-    args = parser.parse_args()
+    args = parse_args(parser, {"stores": 2, "rounds": 1}, "2 stores, 1 round")
 
     from adapters import get_adapter
     from adapters.storage.memory_limit import task_memory
