@@ -14,3 +14,18 @@ class OutsideRoot(ValueError):
         self.path, self.resolved, self.root = path, resolved, root
         via = "" if resolved == path else f" (resolves to {resolved})"
         super().__init__(f"{path}{via} lies outside the source root {root}: not read")
+
+
+class ReachesOutside(OutsideRoot, OSError):
+    """A store (a Zarr folder, an HDF5 file) whose own references lead outside it: a symlink under the folder, an
+    HDF5 external link, external raw storage or a virtual dataset's source file (`adapters.storage.sealed`). Both an
+    OutsideRoot (a ValueError) and an OSError, whichever an adapter catches around a store it opens, so it flags the
+    store's episodes as it flags an unreadable file."""
+
+    def __init__(self, store: str, inner: str, target: str) -> None:
+        OutsideRoot.__init__(self, f"{store}: {inner}", target, store)
+        self.store, self.inner, self.target = store, inner, target
+        self.args = (f"{store}: {inner} leads to {target}, outside the store: the store is not read",)
+
+    def __str__(self) -> str:
+        return self.args[0]

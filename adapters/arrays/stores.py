@@ -20,6 +20,7 @@ from adapters.storage import bounds
 from adapters.storage.absent import AbsentData
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, is_object
+from adapters.storage.sealed import sealed_folder
 from schemas.lfs import MAX_POINTER_BYTES, pointer_message, pointer_size
 
 ZARR_MARKERS = (".zgroup", "zarr.json")  # a v2 / v3 group's metadata file
@@ -95,6 +96,8 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
     import zarr  # only a job that reads Zarr pays for the import
 
     local = Path(str(path))
+    if local.is_dir():
+        sealed_folder(local)  # no symlink under the folder leads out of it: zarr's LocalStore would follow it
     inner = _zip_root(local) if local.is_file() else ""  # before the ZipStore: one never opened cannot be closed
     zip_store = zarr.storage.ZipStore(local, mode="r") if local.is_file() else None
     try:

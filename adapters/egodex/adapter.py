@@ -139,7 +139,8 @@ def _linked(f: h5py.File, group: str) -> set[str]:
     """The paths `group/<name>` for which `path in f` holds, from one pass over the group's links (testing the 44
     required paths with `in` one by one was ~90 % of an unchanged rerun: BENCHMARKS.md, "Unchanged reruns"). h5py's
     `in` asks that every component before the last resolve and that the last link exist, dangling or not
-    (`tests/adapters/egodex/test_adapter.py` holds the two to the same answers, soft and external links included)."""
+    (`tests/adapters/egodex/test_adapter.py` holds the two to the same answers, soft links included; a file with an
+    external link is refused when it is opened, `adapters/storage/sealed.py`)."""
     node = f.get(group)  # follows links; None where `group` does not resolve
     if not isinstance(node, h5py.Group):
         return set()

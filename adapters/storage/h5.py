@@ -19,6 +19,7 @@ import h5py
 
 from adapters.storage.location import Where, readable
 from adapters.storage.reads import FileWrapper
+from adapters.storage.sealed import sealed_h5
 
 _paused = 0
 _pause_lock = threading.Lock()
@@ -59,18 +60,29 @@ class _ObjectH5File(h5py.File):
 
 def open_h5(where: Where, **kwargs: Any) -> h5py.File:
     """`h5py.File(path, "r")` for a local file; for an object, the same on its seekable file object. Raises what
-    h5py raises (OSError for a file that is not HDF5)."""
+    h5py raises (OSError for a file that is not HDF5), and `ReachesOutside` (an OSError) for a file whose links or
+    datasets lead to other files (`sealed.sealed_h5`), closed before any of its data is read: the one door through
+    which adapters open HDF5 (tests/adapters/storage/test_sealed.py checks no other `h5py.File(` reads)."""
     stack = ExitStack()
     src = stack.enter_context(readable(where))
     if isinstance(src, str):
         stack.close()
-        return h5py.File(src, "r", **kwargs)
+        return _sealed(h5py.File(src, "r", **kwargs), src)
     try:
         f = _ObjectH5File(_PausedCollector(src), "r", **kwargs)
     except BaseException:
         stack.close()
         raise
     f._stack, f.source = stack, src
+    return _sealed(f, str(where))
+
+
+def _sealed(f: h5py.File, name: str) -> h5py.File:
+    try:
+        sealed_h5(f, name)
+    except BaseException:
+        f.close()
+        raise
     return f
 
 

@@ -290,9 +290,6 @@ def _mutilate(f: h5py.File, case: str) -> None:
     elif case == "dangling_soft_link":
         del f["transforms/leftHand"]
         f["transforms/leftHand"] = h5py.SoftLink("/nowhere")
-    elif case == "dangling_external_link":
-        del f["transforms/leftHand"]
-        f["transforms/leftHand"] = h5py.ExternalLink("absent.hdf5", "/leftHand")
     elif case == "camera_is_a_dataset":
         del f["camera"]
         f["camera"] = np.eye(3)
@@ -309,11 +306,33 @@ MUTILATIONS = {  # case -> the reason discovery gives (None: not flagged)
     "two_datasets": "missing camera/intrinsic (and 1 more)",
     "soft_link": None,
     "dangling_soft_link": None,  # h5py's `in` holds for a link that exists, whatever it points to
-    "dangling_external_link": None,
     "camera_is_a_dataset": "missing camera/intrinsic",
     "dangling_group": "missing transforms/camera (and 42 more)",
     "group_via_soft_link": None,
 }
+
+
+def test_an_external_link_flags_its_episode_dangling_or_not(tmp_path: Path) -> None:
+    """An external link is another file opened on named access: refused whatever it points to (issue 58 item 3,
+    `adapters.storage.sealed`), naming the link; the episode beside it is read."""
+    corpus = write_egodex(tmp_path / "src", tasks=("basic_pick_place",), episodes_per_task=1, old_episode=False)
+    ep = corpus.episodes[0]
+    root = tmp_path / "root"
+    (root / "cases").mkdir(parents=True)
+    for case in ("good", "dangling", "outside"):
+        (root / "cases" / f"{case}.hdf5").write_bytes(ep.hdf5.read_bytes())
+        (root / "cases" / f"{case}.mp4").write_bytes(ep.mp4.read_bytes())
+    for case, target in (("dangling", "absent.hdf5"), ("outside", str(ep.hdf5))):
+        with h5py.File(root / "cases" / f"{case}.hdf5", "a") as f:
+            del f["transforms/leftHand"]
+            f["transforms/leftHand"] = h5py.ExternalLink(target, "/transforms/leftHand")
+    adapter = EgoDexAdapter()
+    refs = {Path(r.raw_id).name: r for r in adapter.discover(root)}
+    assert refs["good"].error is None and adapter.read(refs["good"]).states
+    for case in ("dangling", "outside"):
+        assert "transforms/leftHand (an external link)" in refs[case].error, refs[case].error
+        with pytest.raises(AdapterError, match="an external link"):
+            adapter.read(refs[case])
 
 
 def test_discovery_check_flags_what_in_flags_with_the_same_message(tmp_path: Path) -> None:

@@ -1,0 +1,86 @@
+"""What a store opens on its own stays inside it (issue 58 item 3): `contain.py` checks the paths a ref names (the
+`.zarr` folder, the `.hdf5` file), but a store holds references of its own that its library follows without a word:
+
+- a Zarr folder's chunk files, metadata files and array folders: zarr's `LocalStore` opens `data/x/0.0` through a
+  symlink to any file the worker can read (`sealed_folder`);
+- an HDF5 file's external links (opened on named access), datasets with external raw storage (`H5Pset_external`:
+  raw bytes read from any file by name) and virtual datasets (a mapping onto datasets of other files): `sealed_h5`.
+
+Each is refused before a byte of the store's data is read, with `ReachesOutside` naming the store, the reference and
+where it leads; the adapter flags the store's episodes as it flags an unreadable file and its neighbours are read.
+
+Refused, not contained: HDF5's own sandboxes (`HDF5_EXTFILE_PREFIX`, `HDF5_VDS_PREFIX`, the external-link prefix)
+apply to relative names only, an absolute name is opened as given, and a virtual source is looked for in several
+places in turn (the prefix, the file's folder, the working directory), so containing them means redoing HDF5's path
+rules; no source eidata reads (robomimic, ALOHA, RoboMIND, EgoDex, AgiBot, Isaac Lab) uses any of the three. A virtual
+dataset whose sources are all in its own file (source file ".") reads nothing else and is kept; one whose source is
+another file is refused even when that file is under the root, since the file would be an input no ref names (not in
+lineage, not under the ref's checks). A symlink under a Zarr folder that resolves inside the same folder is kept.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import h5py
+
+from schemas.containment import ReachesOutside
+
+__all__ = ["sealed_folder", "sealed_h5"]
+
+_INSIDE = (h5py.h5l.TYPE_HARD, h5py.h5l.TYPE_SOFT)
+
+
+def sealed_folder(folder: str | os.PathLike[str]) -> None:
+    """ReachesOutside for the first symlink under `folder` (any depth, files and folders alike, links not followed)
+    that resolves outside `folder` once both are resolved; nothing when every entry stays inside."""
+    top = os.fspath(folder)
+    real_top = os.path.realpath(top)
+    todo = [top]
+    while todo:
+        here = todo.pop()
+        with os.scandir(here) as entries:
+            for e in entries:
+                if e.is_symlink():
+                    real = os.path.realpath(e.path)
+                    if not (real == real_top or real.startswith(real_top + os.sep)):
+                        raise ReachesOutside(top, f"{os.path.relpath(e.path, top)} (a symlink)", real)
+                elif e.is_dir(follow_symlinks=False):
+                    todo.append(e.path)
+
+
+def sealed_h5(f: h5py.File, name: str) -> None:
+    """ReachesOutside for the first link of `f` that is not a hard or soft link (an external link, a user-defined
+    one), or dataset with external raw storage or a virtual source in another file; `name`: the file as the error
+    names it. Reads the file's metadata only."""
+    found: list[tuple[str, str]] = []
+
+    def link(path: bytes, info: Any) -> int | None:
+        if info.type in _INSIDE:
+            return None
+        text = path.decode("utf-8", "replace")
+        target = f.get(text, getlink=True) if info.type == h5py.h5l.TYPE_EXTERNAL else None
+        where = f"{target.filename}:{target.path}" if target is not None else f"a link of type {info.type}"
+        found.append((f"{text} (an external link)", where))
+        return 1  # stops the walk
+
+    f.id.links.visit(link, info=True)
+    if not found:  # each object once, at the low level: a third of the time `visititems` takes
+        h5py.h5o.visit(f.id, lambda path, info: _dataset(f, path, info, found), info=True)
+    if found:
+        raise ReachesOutside(name, *found[0])
+
+
+def _dataset(f: h5py.File, path: bytes, info: Any, found: list[tuple[str, str]]) -> int | None:
+    if info.type != h5py.h5o.TYPE_DATASET:
+        return None
+    dcpl = h5py.h5d.open(f.id, path).get_create_plist()
+    text = path.decode("utf-8", "replace")
+    if dcpl.get_external_count():
+        found.append((f"{text} (external raw storage)", dcpl.get_external(0)[0].decode("utf-8", "replace")))
+    elif dcpl.get_layout() == h5py.h5d.VIRTUAL:
+        other = [m.file_name for m in f[text].virtual_sources() if m.file_name != "."]
+        if other:
+            found.append((f"{text} (a virtual dataset)", other[0]))
+    return 1 if found else None
