@@ -189,11 +189,11 @@ def exact_future(model: ModelConfig, data: DataConfig) -> bool:
     future image from frames the loader decodes at run time (`encode_future_img` in
     lda/model/modules/action_model/MMDiT_ActionHeader.py, read in the Coldilger/LDA-1B fork of jiangranlv/LDA-1B),
     picked by one run-wide integer `future_obs_index` (16 in the post-training scripts of the forks we read; its unit
-    in LDA's loader is not verified here): one gap for every sample. Our latents are stored at a lower rate (3 Hz
+    in LDA's loader is not verified here): one gap for every sample. Latents are stored at a lower rate; at 3 Hz (the
     nearest frames of the 10 Hz stream: strides 3, 4, 3), where "the first latent at or after t + 16" is 16 to 19
     frames on, a gap the model is not told and the chunk does not cover. So a future-latent sample anchors only where
     a latent frame sits exactly at t + 16: the gap is constant and needs no model input. The cost: at 3 Hz one anchor
-    in three has such a frame (latents at 5 or 2.5 Hz, whose strides divide 16, keep them all); policy-only anchors
+    in three has such a frame (the default 2.5 Hz and 5 Hz, whose strides divide 16, keep them all); policy-only anchors
     are unaffected. Another offset (LAM pretraining pairs, `--lam-stride`, LARA's stride) keeps the first latent at or
     after it: a pair has no action chunk whose end it must match."""
     return data.future_offset == model.chunk
