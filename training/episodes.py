@@ -6,13 +6,10 @@ exactly at its end, t + future_offset (`exact_future`, audit S13). When the epis
 without the future latent (policy, `training.routing.NO_FUTURE`), every latent frame up to the episode's last is an
 anchor (as GR00T's loader, which pads past-the-end action indices, LDA audit S7), with `sample_future = -1` where it
 has no future (its chunk's steps past the end are masked in the loss, `training.dataset`). Episodes that cannot give a
-sample (no latents for any configured camera, too short, no action mask: which dims are real is unknown) are skipped,
-counted by reason in the `IndexReport` and logged; the build fails only when nothing is left. `datasets` lists only
-the datasets an episode of the index comes from, so a dataset whose every episode was left out needs no statistics.
-An episode without a text-embedding file trains on the learned null text token alone. Dataset paths are relative to
-the corpus root, the manifest folder's grandparent (`<corpus>/manifests/<name>/`), which may be a bucket URL: the
-index then reads meta, one listing per dataset and the latents' headers only (`ingest.storage.corpus_files`).
-"""
+sample (no latents for any configured camera, too short, no action mask) are skipped, counted by reason in the
+`IndexReport` and logged; the build fails only when nothing is left, naming the next command. `datasets` lists those
+with an episode in the index (they need statistics). No text-embedding file: the null text token. Dataset paths are
+relative to the corpus root (`<corpus>/manifests/<name>/`), maybe a bucket (reads meta, listings, latent headers)."""
 
 from __future__ import annotations
 
@@ -41,6 +38,7 @@ from training.routing import anchors_to_end
 log = logging.getLogger(__name__)
 
 TIERS: list[QualityTier] = [QualityTier.high, QualityTier.low, QualityTier.actionless]
+NO_LATENTS = "no latents for cameras"  # an episode left out for it: `eidata latents` is the next command
 
 
 class DataError(ValueError):
@@ -319,7 +317,7 @@ def build_index(
             and files.is_file(p := files.join(rel, latents_file(meta.info, int(e["episode_index"]), image_key(cam))))
         ]
         if not found:
-            report.skip(f"no latents for cameras {[c.value for c in cameras]}", uid)
+            report.skip(f"{NO_LATENTS} {[c.value for c in cameras]}", uid)
             continue
         camera, lat_path = found[0]
         frames = _read_latents_header(lat_path, model, files)
@@ -376,7 +374,9 @@ def build_index(
         raise DataError(f"text embeddings of different widths {sorted(widths)} in one manifest: {manifest_dir}")
     report.episodes = len(episodes)
     if not episodes:
-        raise DataError(f"{manifest_dir}/{split}: no episode can give a sample ({report.summary()})")
+        root = str(manifest_dir).rstrip("/").rsplit("/", 2)[0]  # a manifest is ROOT/manifests/NAME
+        fix = f"; run `eidata latents {root} --model DIR` first" if NO_LATENTS in " ".join(report.skipped) else ""
+        raise DataError(f"{manifest_dir}/{split}: no episode can give a sample ({report.summary()}){fix}")
     sample_episode = np.concatenate([np.full(len(a), i, dtype=np.int64) for i, (a, _) in enumerate(per_episode)])
     index = SampleIndex(
         files=files,
