@@ -150,7 +150,11 @@ def cli_train(args: argparse.Namespace) -> int:
     try:  # the manifest's file (a bucket's: the credential and the bucket too), before any work
         preflight(f"{manifest.rstrip('/')}/{MANIFEST_JSON}")
     except StorageError as e:
-        print(f"eidata train: --manifest {manifest}: {e}", file=sys.stderr)
+        hint = ""
+        if "/" not in manifest:  # a bare name, as `eidata export --manifest` takes it
+            hint = f"; --manifest takes the manifest's folder, ROOT/manifests/{manifest} "
+            hint += f"(`eidata curate ROOT --name {manifest}` writes it)"
+        print(f"eidata train: --manifest {manifest}: {e}{hint}", file=sys.stderr)
         return 2
     preset = args.preset or DEFAULT_PRESET
     name = where_text(manifest).rsplit("/", 1)[-1]

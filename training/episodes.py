@@ -6,13 +6,10 @@ exactly at its end, t + future_offset (`exact_future`, audit S13). When the epis
 without the future latent (policy, `training.routing.NO_FUTURE`), every latent frame up to the episode's last is an
 anchor (as GR00T's loader, which pads past-the-end action indices, LDA audit S7), with `sample_future = -1` where it
 has no future (its chunk's steps past the end are masked in the loss, `training.dataset`). Episodes that cannot give a
-sample (no latents for any configured camera, too short, no action mask: which dims are real is unknown) are skipped,
-counted by reason in the `IndexReport` and logged; the build fails only when nothing is left. `datasets` lists only
-the datasets an episode of the index comes from, so a dataset whose every episode was left out needs no statistics.
-An episode without a text-embedding file trains on the learned null text token alone. Dataset paths are relative to
-the corpus root, the manifest folder's grandparent (`<corpus>/manifests/<name>/`), which may be a bucket URL: the
-index then reads meta, one listing per dataset and the latents' headers only (`ingest.storage.corpus_files`).
-"""
+sample (no latents for any configured camera, too short, no action mask) are skipped, counted by reason in the
+`IndexReport` and logged; the build fails only when nothing is left, naming the next command. `datasets` lists those
+with an episode in the index (they need statistics). No text-embedding file: the null text token. Dataset paths are
+relative to the corpus root (`<corpus>/manifests/<name>/`), maybe a bucket (reads meta, listings, latent headers)."""
 
 from __future__ import annotations
 
@@ -41,6 +38,7 @@ from training.routing import anchors_to_end
 log = logging.getLogger(__name__)
 
 TIERS: list[QualityTier] = [QualityTier.high, QualityTier.low, QualityTier.actionless]
+NO_LATENTS = "no latents for cameras"  # an episode left out for it: `eidata latents` is the next command
 
 
 class DataError(ValueError):
@@ -189,11 +187,11 @@ def exact_future(model: ModelConfig, data: DataConfig) -> bool:
     future image from frames the loader decodes at run time (`encode_future_img` in
     lda/model/modules/action_model/MMDiT_ActionHeader.py, read in the Coldilger/LDA-1B fork of jiangranlv/LDA-1B),
     picked by one run-wide integer `future_obs_index` (16 in the post-training scripts of the forks we read; its unit
-    in LDA's loader is not verified here): one gap for every sample. Our latents are stored at a lower rate (3 Hz
+    in LDA's loader is not verified here): one gap for every sample. Latents are stored at a lower rate; at 3 Hz (the
     nearest frames of the 10 Hz stream: strides 3, 4, 3), where "the first latent at or after t + 16" is 16 to 19
     frames on, a gap the model is not told and the chunk does not cover. So a future-latent sample anchors only where
     a latent frame sits exactly at t + 16: the gap is constant and needs no model input. The cost: at 3 Hz one anchor
-    in three has such a frame (latents at 5 or 2.5 Hz, whose strides divide 16, keep them all); policy-only anchors
+    in three has such a frame (the default 2.5 Hz and 5 Hz, whose strides divide 16, keep them all); policy-only anchors
     are unaffected. Another offset (LAM pretraining pairs, `--lam-stride`, LARA's stride) keeps the first latent at or
     after it: a pair has no action chunk whose end it must match."""
     return data.future_offset == model.chunk
@@ -319,7 +317,7 @@ def build_index(
             and files.is_file(p := files.join(rel, latents_file(meta.info, int(e["episode_index"]), image_key(cam))))
         ]
         if not found:
-            report.skip(f"no latents for cameras {[c.value for c in cameras]}", uid)
+            report.skip(f"{NO_LATENTS} {[c.value for c in cameras]}", uid)
             continue
         camera, lat_path = found[0]
         frames = _read_latents_header(lat_path, model, files)
@@ -376,7 +374,9 @@ def build_index(
         raise DataError(f"text embeddings of different widths {sorted(widths)} in one manifest: {manifest_dir}")
     report.episodes = len(episodes)
     if not episodes:
-        raise DataError(f"{manifest_dir}/{split}: no episode can give a sample ({report.summary()})")
+        root = str(manifest_dir).rstrip("/").rsplit("/", 2)[0]  # a manifest is ROOT/manifests/NAME
+        fix = f"; run `eidata latents {root} --model DIR` first" if NO_LATENTS in " ".join(report.skipped) else ""
+        raise DataError(f"{manifest_dir}/{split}: no episode can give a sample ({report.summary()}){fix}")
     sample_episode = np.concatenate([np.full(len(a), i, dtype=np.int64) for i, (a, _) in enumerate(per_episode)])
     index = SampleIndex(
         files=files,

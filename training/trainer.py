@@ -57,7 +57,7 @@ RESUME_FREE = tuple(k for k in TrainConfig.model_fields if k not in RESUME_FIXED
 @dataclass
 class TrainResult:
     step: int
-    loss: float  # total loss of the last step
+    loss: float  # the last logged total loss: the mean over the last logging interval and all ranks
     checkpoint: Path | None
     run_dir: Path
     is_main: bool = True  # rank 0 (the one that writes logs and checkpoints)
@@ -224,8 +224,8 @@ def _loop(
         step += 1
         meter.add(losses, batch["task"], batch["text_mask"], wait)
         if step % cfg.log_every == 0 or step == stop:
-            loss = float(losses.total.detach())
             record = meter.flush(dist.world_size)
+            loss = record["loss"]  # the logged one: the interval's mean over every rank, not this step's alone
             per_sample = flops.train_per_sample(cfg, record["text_tokens"])
             record = {
                 "step": step,

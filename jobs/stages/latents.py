@@ -70,7 +70,9 @@ class LatentsJob(RayJob):
     root: CorpusRoot
     encoder: EncoderSpec
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
-    rate_hz: float = Field(3.0, gt=0, description="latent frames per second: nearest frames of the episode stream")
+    # 2.5 Hz: a stride of 4 frames of the 10 Hz stream divides `eidata train`'s 16-step chunk, so every anchor has a
+    # latent frame at its chunk's end (training.episodes.exact_future); 3 Hz gave one anchor in three its future
+    rate_hz: float = Field(2.5, gt=0, description="latent frames per second: nearest frames of the episode stream")
     camera: str = Field("main", description="'main', 'all', or comma-separated camera names / video keys")
     overwrite: bool = Field(False, description="recompute episodes whose file exists")
     frames_per_call: int | None = Field(

@@ -87,6 +87,12 @@ def test_train_resume_eval(manifest: Path, tmp_path: Path, capsys: pytest.Captur
 def test_bad_arguments(manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--manifest", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert f"{tmp_path}/manifest.json: no such file or folder" in capsys.readouterr().err
+    # a manifest's name where its folder is wanted (issue 59: `export --manifest` takes the name): the refusal says
+    # what --manifest takes and which command writes it
+    assert main(["train", "--manifest", "train_v1", "--out", str(tmp_path / "r")]) == 2
+    assert "takes the manifest's folder, ROOT/manifests/train_v1 (`eidata curate ROOT --name train_v1`" in (
+        capsys.readouterr().err
+    )
     assert main(["train", "--manifest", str(manifest), "--preset", "huge", "--out", str(tmp_path / "r")]) == 2
     assert main(["train", "--manifest", str(manifest), "--lara", "frozen", "--out", str(tmp_path / "r")]) == 2
     assert "--lam-weights" in capsys.readouterr().err

@@ -3,6 +3,7 @@ skips, a bad latents file that names itself, an empty split."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +61,14 @@ def test_bad_latents_file_names_itself(tmp_path: Path) -> None:
 def test_empty_split_is_an_error(manifest: Path) -> None:
     with pytest.raises(DataError, match="no entries in split"):
         build_index(manifest, "nope", MODEL, DataConfig())  # type: ignore[arg-type]
+
+
+def test_no_latents_refusal_names_the_command_that_writes_them(manifest: Path, tmp_path: Path) -> None:
+    """Issue 59: the refusal named the cause ("no latents for cameras ...") but not what fixes it."""
+    corpus = Path(shutil.copytree(manifest.parent.parent, tmp_path / "corpus"))
+    gone = [p.unlink() for p in corpus.glob("datasets/*/*/latents/**/*.safetensors")]
+    assert gone
+    with pytest.raises(DataError) as e:
+        build_index(corpus / "manifests" / manifest.name, "train", MODEL, DataConfig(num_workers=0))
+    assert "no episode can give a sample" in str(e.value) and "no latents for cameras" in str(e.value)
+    assert f"run `eidata latents {corpus} --model DIR` first" in str(e.value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ingest.encoders.dinov3.frames import latent_frame_indices
+from jobs.stages.latents import LatentsJob
 from schemas.tiers import QualityTier
 from tests.training.conftest import MODEL
 from training.config import DataConfig
@@ -52,25 +55,49 @@ def test_anchor_to_future_is_exactly_16_frames_at_3_hz() -> None:
     assert (frames[f_end[has]] - frames[a_end[has]] == FUTURE).all() and (~has).sum() > len(frames) // 2
 
 
-@pytest.fixture
-def corpus_3hz(manifest: Path, tmp_path: Path) -> Path:
-    """A copy of the session corpus whose latents are stored at 3 Hz (the latents job's default rate)."""
-    corpus = Path(shutil.copytree(manifest.parent.parent, tmp_path / "corpus"))
+def relatched(manifest: Path, out: Path, frames_of: Callable[[int], np.ndarray], rate_hz: float) -> Path:
+    """A copy of the session corpus whose latents are stored at the frames `frames_of(length)` of each episode."""
+    corpus = Path(shutil.copytree(manifest.parent.parent, out))
     for path in corpus.glob("datasets/**/*.safetensors"):
         with safe_open(str(path), framework="pt") as f:
             if "latents" not in set(f.keys()):  # a text-embedding file
                 continue
             meta, lat, cls = f.metadata(), f.get_tensor("latents"), f.get_tensor("cls_registers")
             old = f.get_tensor("frame_index").numpy()
-        frames = three_hz(int(old[-1]) + 2)  # the episode's length (latents every second frame, length even)
+        frames = frames_of(int(old[-1]) + 2)  # the episode's length (latents every second frame, length even)
         rows = torch.from_numpy(np.minimum(np.arange(len(frames)), len(old) - 1))
         tensors = {
             "latents": lat[rows].contiguous(),
             "cls_registers": cls[rows].contiguous(),
             "frame_index": torch.from_numpy(frames),
         }
-        save_file(tensors, str(path), metadata={**meta, "rate_hz": "3.0"})
+        save_file(tensors, str(path), metadata={**meta, "rate_hz": str(rate_hz)})
     return corpus
+
+
+@pytest.fixture
+def corpus_3hz(manifest: Path, tmp_path: Path) -> Path:
+    """A copy of the session corpus whose latents are stored at 3 Hz (the latents default before issue 59)."""
+    return relatched(manifest, tmp_path / "corpus", three_hz, 3.0)
+
+
+def test_the_default_latents_rate_gives_every_anchor_its_future(
+    manifest: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`eidata latents` at its default rate and `eidata train` at its default chunk fit each other (issue 59: the
+    default 3 Hz left 567 of 1,081 anchors without their future): every anchor whose chunk's end is a frame of its
+    episode has a latent frame exactly there."""
+    rate = LatentsJob.model_fields["rate_hz"].default
+    corpus = relatched(manifest, tmp_path / "corpus", lambda n: latent_frame_indices(n, 10.0, rate), rate)
+    with caplog.at_level(logging.WARNING, logger="training.episodes"):
+        index = build_index(corpus / "manifests/train_all", "train", MODEL, DataConfig(num_workers=0))
+    assert index.report.inexact_future == 0 and not any("2.5 Hz" in r.message for r in caplog.records)
+    fits = [
+        ep.latent_frames[index.sample_anchor[i]] + FUTURE < ep.length
+        for i in range(len(index))
+        for ep in [index.episodes[int(index.sample_episode[i])]]
+    ]
+    assert sum(fits) > 0 and (index.sample_future[np.array(fits)] >= 0).all()
 
 
 def test_every_future_sample_of_a_3_hz_corpus_is_16_frames_on(

@@ -40,6 +40,7 @@ pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/r
 LENGTHS = {"datasets/alpha/one": [23, 12], "datasets/beta/two": [17, 9]}
 CAMERAS = ["observation.images.head", "observation.images.wrist_right"]
 BROKEN = ("datasets/beta/two", 1, "observation.images.head")
+RATE = LatentsJob.model_fields["rate_hz"].default  # the runs below leave --rate at its default
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def test_every_episode_gets_its_file_and_a_broken_video_only_its_own(corpus: tup
     assert {k for k, p in files.items() if p.exists()} == set(files) - {BROKEN}
     assert report.written == 7 and report.skipped == 0 and len(report.failed) == 1
     assert "episode_000001.mp4" in report.failed[0] and "observation.images.head" in report.failed[0]
-    assert report.frames == sum(len(latent_frame_indices(n, 10, 3)) for n in [23, 12, 17, 9]) * 2 - 3
+    assert report.frames == sum(len(latent_frame_indices(n, 10, RATE)) for n in [23, 12, 17, 9]) * 2 - 3
 
 
 def test_files_follow_the_contract(corpus: tuple, model_dir: Path) -> None:
@@ -91,7 +92,7 @@ def test_files_follow_the_contract(corpus: tuple, model_dir: Path) -> None:
     for (rel, index, key), path in _files(root).items():
         if (rel, index, key) == BROKEN:
             continue
-        want = latent_frame_indices(LENGTHS[rel][index], 10, 3)
+        want = latent_frame_indices(LENGTHS[rel][index], 10, RATE)
         with safe_open(str(path), framework="pt") as sf:
             assert sorted(sf.keys()) == ["cls_registers", "frame_index", "latents"]
             meta = sf.metadata()
@@ -99,7 +100,7 @@ def test_files_follow_the_contract(corpus: tuple, model_dir: Path) -> None:
             "format": "eidata-latents-1",
             "model": str(model_dir.resolve()),
             "image_size": "224",
-            "rate_hz": "3.0",
+            "rate_hz": str(RATE),
             "dtype": "bfloat16",
             "video_key": key,
             "episode_index": str(index),
@@ -175,7 +176,7 @@ def test_files_of_another_encoding_stop_the_job_unless_overwrite(corpus: tuple, 
     root, _, _ = corpus
     with pytest.raises(Failed, match=r"8 latents files were made differently.*--overwrite") as e:
         LatentsStage(_job(root, model_dir, rate_hz=2.0)).run(progress=False)
-    assert "3.0 Hz" in str(e.value) and "2.0 Hz" in str(e.value)
+    assert f"{RATE} Hz" in str(e.value) and "2.0 Hz" in str(e.value)
     job = _job(root, model_dir, rate_hz=2.0, overwrite=True)
     assert len(LatentsStage(job).plan(Corpus(root))) == 8
 
