@@ -313,6 +313,8 @@ def manifest_plan(
     rows = pq.read_table(mdir / ENTRIES_PARQUET).to_pylist()
     if not rows:
         raise PlanError(f"manifest {name}: no episodes")
+    if lacking := [d for d in dict.fromkeys(r["dataset"] for r in rows) if not (corpus.root / d / INFO_PATH).is_file()]:
+        raise PlanError(f"manifest {name} names datasets this corpus lacks ({', '.join(lacking[:3])}): curate again")
     sources = {ds: SourceDataset(corpus.root / ds, corpus) for ds in dict.fromkeys(r["dataset"] for r in rows)}
     rows = [r for r in rows if group_of(sources[r["dataset"]].features) == group]
     sources = {ds: s for ds, s in sources.items() if group_of(s.features) == group}

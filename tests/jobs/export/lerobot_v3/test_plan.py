@@ -90,6 +90,9 @@ def test_selections_that_cannot_be_one_dataset_are_refused(tiny_corpus: Path, tm
     info.write_text(json.dumps({**json.loads(info.read_text()), "fps": 30}))
     with pytest.raises(PlanError, match=r"manifest all: datasets at different rates \[10, 30\]"):
         manifest_plan(Corpus(root), "all", None)
+    shutil.rmtree(root / "datasets/egodex/basic")  # review 6 (newcomer): a raw FileNotFoundError traceback before
+    with pytest.raises(PlanError, match=r"manifest all names datasets this corpus lacks \(datasets/egodex/basic\)"):
+        manifest_plan(Corpus(root), "all", None)
 
 
 # -- camera roles across sources (issue 50 item 2): real GR00T (head) and Bridge (third_person) episodes ----------
