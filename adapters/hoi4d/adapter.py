@@ -18,10 +18,10 @@ poses per frame fitted in the camera frame, the camera's poses in the static sce
 A frame is 1/15 s (files.py); the hands' MANO parameters are evaluated by canonicalization in each frame's camera and
 carried into the scene by that frame's camera pose (`ManoParams.frame_pose`). The scene (Open3D's reconstruction)
 declares no up axis: up is the head camera's image-up averaged over the episode (`adapters.poses.image_up`, an
-assumption). A hand is declared when it has at least one pickle; its frames without one are NaN (invalid for the
-frame until per-hand validity, issue 56 item 6), said in the hands' notes. The left hand is posed on MANO_LEFT: the
-maker's instructions show the right layer only (README.md:143-144), users' loaders pick the layer by the folder's
-side (search index id 66443771713) - an assumption. Embodiment `human`, tier `high`.
+assumption). A hand is declared when it has at least one pickle; its frames without one are NaN (that hand invalid
+in those frames, the other hand kept: `observation.hand_valid`), said in the hands' notes. The left hand is posed
+on MANO_LEFT: the maker's instructions show the right layer only (README.md:143-144), users' loaders pick the layer
+by the folder's side (search index id 66443771713) - an assumption. Embodiment `human`, tier `high`.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ SEQ_FIELDS = ("camera_id", "subject", "category", "instance", "room", "layout", 
 
 class HOI4DOptions(ManoOnlyOptions):
     hands: tuple[Literal["left", "right"], ...] = Field(
-        SIDES, description="hands to read (a hand with pickles in few frames invalidates the others' frames today)"
+        SIDES, description="hands to read (a hand without a pickle in a frame is invalid there, the other kept)"
     )
 
 
