@@ -162,3 +162,36 @@ def test_a_public_urdf_of_an_arm_not_shipped_passes_the_invariants() -> None:
     # file's y offsets)
     assert tip[2] == pytest.approx(1.187435, abs=1e-3) and np.hypot(tip[0], tip[1]) < 0.03
     assert "sha256:" in robot.source
+
+
+def test_a_public_urdf_declared_in_the_spec_gives_canonical_actions_that_hold_the_invariants(tmp_path: Path) -> None:
+    """The Kinova Gen3 declared in the job spec (its URDF from the maker's repository, never shipped here) through the
+    ingest's steps: only the base yaw Actuator1 turns, so the wrist must keep its height and its distance from the
+    base axis and sweep an azimuth of the same size as the yaw (a property of any arm whose first joint turns about
+    the vertical, not a rerun of the FK); it stays within the arm's reach; the canonical action moves."""
+    urdf = realdata(KINOVA)
+    n = 40
+    t = np.arange(n) / 10.0
+    bent = np.array([0.0, 0.5, 0.0, 1.2, 0.0, 0.6, 0.0])  # Actuator2..7 held in a bent pose, radians
+    q = np.tile(bent, (n, 1))
+    q[:, 0] = 0.8 * np.sin(t)
+    names = [f"kinova_j{i}" for i in range(1, 8)]
+    write_lerobot_v3(tmp_path / "raw", (n,), cameras={}, names=names, robot_type="gen3", vectors=lambda e, k: (q, q))
+    joints = [f"Actuator{i}" for i in range(1, 8)]
+    arm = {"joints": joints, "eef_link": "EndEffector_Link"}
+    declared = {"urdf": str(urdf), "units": "rad", "arms": {"right": arm}}
+    spec = load_spec(_spec(tmp_path, declared))
+    run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec)), [])
+    [ep] = dict(run_steps(run, tuple(s for s in STEPS if s[0] != "write")))["judge"].episodes
+    assert ep.embodiment == "acme_arm" and ep.action_kind.value == "canonical"
+    assert ep.tier is not QualityTier.actionless
+    wrist = ep.state[:, 25:28].astype(np.float64)  # the right hand's wrist position, metres
+    yaw = q[: ep.num_frames, 0]
+    radius = np.hypot(wrist[:, 0], wrist[:, 1])
+    assert np.ptp(wrist[:, 2]) < 1e-4 and np.ptp(radius) < 1e-4, "a base yaw moves the wrist on a horizontal circle"
+    assert radius.min() > 0.2, "the bent pose holds the wrist away from the base axis"
+    azimuth = np.unwrap(np.arctan2(wrist[:, 1], wrist[:, 0]))
+    assert np.allclose(np.abs(azimuth - azimuth[0]), np.abs(yaw - yaw[0]), atol=1e-4), "azimuth swept = yaw turned"
+    assert np.linalg.norm(wrist, axis=1).max() < 1.19, "within the Gen3's reach (1.187 m straight up)"
+    action = ep.action[:, 25:28]
+    assert np.ptp(action, axis=0).max() > 0.01, "the canonical action moves"
