@@ -13,7 +13,8 @@ So every exported dataset gets two new float32 vectors, a block of `HAND_WIDTH_*
 - `observation.state.lda`: the wrist xyz, its rotation as roll/pitch/yaw, the gripper, the 21 MANO keypoints (63,
   flat xyz), and the canonical 6-D rotation;
 - `action.lda`: the commanded absolute pose = the next frame's state (xyz, roll/pitch/yaw; the last frame holds its
-  own), the gripper command, the next frame's keypoints, and the canonical deltas (xyz, 6-D) as written by ingest.
+  own, a hand untracked holds its last tracked pose, so LDA's own differences are 0 there and masked), the gripper
+  command, the next frame's keypoints, and the canonical deltas (xyz, 6-D) as written by ingest.
 A part an episode does not use is 0 in every frame: LDA's action mask is "any non-zero value in the row"
 (`datasets.py:139-144`), so a median or identity fill would read as data.
 

@@ -54,6 +54,20 @@ def rpy_to_matrix(rpy: np.ndarray) -> np.ndarray:
     return Rotation.from_euler("xyz", np.asarray(rpy, dtype=np.float64).reshape(-1, 3)).as_matrix()
 
 
+def held_rows(there: np.ndarray) -> np.ndarray:
+    """Per frame, the row whose pose stands for it: its own where the hand is there (`there` (N,) bool), else the
+    last frame it was (the first one before it ever was; every row where it never is: those rows are 0 anyway).
+
+    The absolute action is the next frame's pose, and LDA differences consecutive absolute actions itself, masking a
+    row only where that difference is all 0 (`datasets.py:139-144`, `:1918-1962` @ 99bf08b). A hand untracked for a
+    while (written 0, `schemas.canonical.HAND_VALID`) would give two jumps to and from the origin; held at its last
+    pose the difference inside the gap is 0, so LDA masks it, and one step carries the motion across the gap."""
+    rows = np.where(there, np.arange(len(there)), 0)
+    if there.any():
+        rows[: int(np.argmax(there))] = int(np.argmax(there))
+    return np.maximum.accumulate(rows)
+
+
 def layout_of(embodiment: str, used: np.ndarray) -> tuple[Layout, tuple[int, ...]] | None:
     """The layout of a dataset and, per LDA hand, the canonical hand it holds; None without any wrist in use.
     `used`: (50,) the dims some episode fills. A single arm is LDA's left hand, whichever canonical hand held it."""
@@ -90,7 +104,8 @@ def episode_columns(
                 rpy = rot6d_to_rpy(d6)
             except ValueError as e:
                 raise ColumnsError(f"{where}: observation.state {HANDS[h]} wrist rotation: {e}") from e
-            for blk, parts, rows in ((s_blk, STATE_PARTS, slice(None)), (a_blk, ACTION_PARTS, nxt)):
+            held = held_rows(np.linalg.norm(d6, axis=1) > ROT6D_ABSENT)[nxt]  # untracked: the last pose
+            for blk, parts, rows in ((s_blk, STATE_PARTS, slice(None)), (a_blk, ACTION_PARTS, held)):
                 blk[:, part_offset(parts, "eef_position")] = pos[rows]
                 blk[:, part_offset(parts, "eef_rotation")] = rpy[rows]
             s_blk[:, part_offset(STATE_PARTS, "eef_rotation_6d")] = d6

@@ -138,3 +138,30 @@ def test_the_modality_names_every_value_once_in_ldas_keys() -> None:
     assert (
         sum(s.end - s.start for s in m.state.values()) == 152 and sum(s.end - s.start for s in m.action.values()) == 158
     )
+
+
+def test_a_hand_untracked_for_a_while_holds_its_last_pose_so_ldas_differences_are_zero_there() -> None:
+    """A hand untracked in frames 5..9 of 15 (the writer's 0 in its state, `schemas.canonical.HAND_VALID`): its
+    state rows stay 0 (LDA masks them), its absolute action holds the last tracked pose, so the difference LDA takes
+    between consecutive actions is 0 inside the gap (masked) and never a jump to or from the origin."""
+    n = 15
+    state, action, kp, used = _episode(n, (0,))
+    t = np.arange(n)[:, None]
+    state[:, hand_dims(0, WRIST_POS)] = [0.4, 0.2, 0.1] + 0.01 * t  # a hand 0.46 m out, moving 1.7 cm a frame
+    gap = slice(5, 10)
+    state[gap, hand_dims(0, WRIST_POS)] = 0
+    state[gap, hand_dims(0, WRIST_ROT6D)] = 0
+    s, a = episode_columns(state, action, kp, used, (0,))
+    assert not _blk(s, 0, STATE_PARTS, "eef_position")[gap].any()
+    pos = _blk(a, 0, ACTION_PARTS, "eef_position").astype(np.float64)
+    rot = _blk(a, 0, ACTION_PARTS, "eef_rotation").astype(np.float64)
+    assert (np.linalg.norm(pos, axis=1) > 0.3).all(), "no absolute action at the origin"
+    step = np.linalg.norm(np.diff(pos, axis=0), axis=1)
+    assert np.allclose(step[4:8], 0) and np.allclose(np.diff(rot, axis=0)[4:8], 0), "0 inside the gap: LDA masks it"
+    np.testing.assert_allclose(pos[4], state[4, hand_dims(0, WRIST_POS)], atol=1e-6)  # the last tracked pose
+    across = np.linalg.norm(state[10, hand_dims(0, WRIST_POS)] - state[4, hand_dims(0, WRIST_POS)])
+    assert step.max() == pytest.approx(across, abs=1e-6), "one step carries the gap's motion, nothing larger"
+    # a hand untracked at the start holds its first tracked pose
+    state[:3, hand_dims(0, WRIST_ROT6D)] = 0
+    _, a = episode_columns(state, action, kp, used, (0,))
+    np.testing.assert_allclose(_blk(a, 0, ACTION_PARTS, "eef_position")[:2], state[[3, 3], hand_dims(0, WRIST_POS)])
