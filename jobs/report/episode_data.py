@@ -197,14 +197,15 @@ def episode_detail(root: Path, dataset: str, index: int, count: int = FRAMES_PER
 
 
 def lineage_notes(lineage: EpisodeLineage) -> list[tuple[str, str]]:
-    """(field, value in words) of the lineage's notes that are set and say something."""
+    """(field, value in words) of the lineage's notes that say something (a count of 0 or an empty entry says
+    nothing: `validity` lists only the reasons that flagged frames)."""
     out = []
     for name in LINEAGE_NOTES:
         value = getattr(lineage, name, None)
-        if value in (None, "", [], {}, 0):
-            continue
         items = value if isinstance(value, list) else [value]
-        out += [
-            (name, str(v) if not isinstance(v, dict) else ", ".join(f"{k}: {x}" for k, x in v.items())) for v in items
-        ]
+        for v in items:
+            if isinstance(v, dict):
+                v = ", ".join(f"{k}: {x}" for k, x in v.items() if x not in (None, "", [], {}, 0))
+            if v not in (None, "", [], {}, 0):
+                out.append((name, str(v)))
     return out

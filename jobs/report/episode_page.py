@@ -44,7 +44,7 @@ EPISODE_STYLE = """
 #cursor-line { position: absolute; top: 0; bottom: 0; width: 0; border-left: 2px solid #e8590c; pointer-events: none; }
 #cursor { width: 100%; } ul { margin: .3rem 0; font-size: .9rem; }
 """
-PLOT_LEFT, PLOT_RIGHT = 0.07, 0.80  # the signal axes' span of the figure's width (the cursor maps frames onto it)
+PLOT_LEFT, PLOT_RIGHT = 0.07, 0.74  # the signal axes' span of the figure's width (the cursor maps frames onto it)
 LEGEND_MAX = 12  # dims named in a plot's legend; a wider signal says how many it draws
 LINEAGE_FIELDS = ("episode_uid", "source", "subset", "raw_id", "raw_path", "raw_fps", "span_s", "embodiment")
 LINEAGE_MORE = ("action_kind", "success", "pipeline_version", "clock", "source_annotation")

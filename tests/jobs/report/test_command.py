@@ -13,8 +13,6 @@ from jobs.cli import main
 from jobs.report.episode_data import episode_href
 from tests.jobs.report.episode_corpus import DATASET, REASONS, write_episode_corpus
 
-pytestmark = pytest.mark.shared_ray  # the corpus report's jobs run on one Ray (tests/ray_scope.py)
-
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -20,6 +20,7 @@ from jobs.report.episode_data import (
     parse_episode,
 )
 from schemas.canonical import ACTION, STATE, STATE_NATIVE
+from schemas.corpus import EpisodeLineage
 from tests.jobs.report.episode_corpus import DATASET, FINDING, LENGTHS, NATIVE, NOTE, REASONS, write_episode_corpus
 
 
@@ -88,3 +89,9 @@ def test_a_missing_video_is_said_not_skipped(corpus: Path, tmp_path: Path) -> No
     (copy / DATASET / "videos/chunk-000/observation.images.head/episode_000000.mp4").unlink()
     (strip,) = episode_detail(copy, DATASET, 0).strips
     assert strip.frames == [] and strip.note.startswith("no video file ") and "episode_000000.mp4" in strip.note
+
+
+def test_notes_that_say_nothing_are_left_out() -> None:
+    lin = EpisodeLineage(validity={"timestamps": 0, "short_span": 9}, interpolated_frames=0, hand_notes=["right: none"])
+    assert lineage_notes(lin) == [("hand_notes", "right: none"), ("validity", "short_span: 9")]
+    assert lineage_notes(EpisodeLineage(validity={"speed": 0}, interpolated_frames=2)) == [("interpolated_frames", "2")]

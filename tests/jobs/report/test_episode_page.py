@@ -84,3 +84,26 @@ def test_the_page_renders_in_chromium_with_its_cursor_on_a_frame(corpus: Path, t
     assert len(re.findall(r'class="at"', dom)) == 1
     left = float(re.search(r'id="cursor-line" style="left: ([\d.]+)%', dom).group(1))
     assert left == pytest.approx((PLOT_LEFT + 13 / (LENGTHS[1] - 1) * (PLOT_RIGHT - PLOT_LEFT)) * 100, abs=1e-3)
+
+
+@pytest.mark.shared_ray  # the demo corpus is ingested on the session's Ray (tests/conftest.py `reference`)
+def test_the_page_of_a_demo_episode(reference: Path) -> None:
+    """The demo's first Bridge episode (lowered to low at ingest, four cameras): every camera's frames are its video's
+    at the stated indices, its signals span its length, its reason and the finding behind it are said."""
+    d = episode_detail(reference, "bridge/bridge_dataset", 0)
+    page = episode_html(reference, "bridge/bridge_dataset", 0)
+    assert d.row["tier"] == "low" and d.length == d.row["num_frames"] > 8
+    cameras = [s.key for s in d.strips]
+    assert len(cameras) == len(d.row["cameras"]) == 4
+    found = re.findall(r'data-camera="([^"]+)" data-frame="(\d+)" src="([^"]+)"', page)
+    assert [(c, int(t)) for c, t, _ in found] == [(c, t) for c in cameras for t in frame_indices(d.length)]
+    dataset = reference / "datasets/bridge/bridge_dataset"
+    for cam in cameras:
+        stored = dict(decode_frames(dataset / f"videos/chunk-000/{cam}/episode_000000.mp4", frame_indices(d.length)))
+        for c, t, uri in found:
+            if c == cam:
+                np.testing.assert_array_equal(_png(uri)[..., :3], stored[int(t)])
+    assert f'data-frames="{d.length}"' in page and all(len(s.values) == d.length for s in d.signals)
+    for reason in d.row["tier_reasons"]:
+        assert markup.escape(reason) in page
+    assert [f["code"] for f in d.findings] == ["qa_tracking_corr"] and "qa_tracking_corr" in page
