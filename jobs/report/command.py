@@ -25,11 +25,16 @@ def cli_report(args: argparse.Namespace) -> int:
     """`eidata report ROOT [--out FILE] [--exports DIR ...] [--episode DATASET:INDEX]`."""
     if getattr(args, "episode", None) is None:
         status = page.cli_report(args)
-        if status == 0 and not is_remote(str(args.root)):  # a bucket's report: `--episode` puts a page beside it
-            report = Path(getattr(args, "out", None) or Path(args.root) / "report.html")
-            written = write_linked_pages(Path(args.root), report)
-            if written:
-                print(f"episode pages: {len(written)} flagged episodes in {written[0].parent}")
+        if status != 0:
+            return status
+        if is_remote(str(args.root)):  # each page would copy the bucket's files once more
+            how = f"eidata report {args.root} --episode DATASET:INDEX"
+            print(f"episode pages: not written for a bucket; `{how}` puts one where the report links it")
+            return status
+        report = Path(getattr(args, "out", None) or Path(args.root) / "report.html")
+        written = write_linked_pages(Path(args.root), report)
+        if written:
+            print(f"episode pages: {len(written)} flagged episodes in {written[0].parent}")
         return status
     return cli_episode(args)
 
