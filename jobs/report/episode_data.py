@@ -198,14 +198,19 @@ def episode_detail(root: Path, dataset: str, index: int, count: int = FRAMES_PER
 
 def lineage_notes(lineage: EpisodeLineage) -> list[tuple[str, str]]:
     """(field, value in words) of the lineage's notes that say something (a count of 0 or an empty entry says
-    nothing: `validity` lists only the reasons that flagged frames)."""
+    nothing: `validity` lists only the reasons that flagged frames); the keys of a mapping that share one value are
+    said together ("a, b: the same evidence")."""
     out = []
     for name in LINEAGE_NOTES:
         value = getattr(lineage, name, None)
         items = value if isinstance(value, list) else [value]
         for v in items:
-            if isinstance(v, dict):
-                v = ", ".join(f"{k}: {x}" for k, x in v.items() if x not in (None, "", [], {}, 0))
+            if isinstance(v, dict):  # keys that share a value (columns with one evidence) said once
+                said: dict[str, list[str]] = {}
+                for k, x in v.items():
+                    if x not in (None, "", [], {}, 0):
+                        said.setdefault(str(x), []).append(str(k))
+                v = "; ".join(f"{', '.join(keys)}: {x}" for x, keys in said.items())
             if v not in (None, "", [], {}, 0):
                 out.append((name, str(v)))
     return out

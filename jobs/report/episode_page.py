@@ -69,14 +69,15 @@ def signals_figure(detail: EpisodeDetail, marks: list[int]) -> Figure:
         t = np.arange(len(sig.values))
         if sig.column.endswith("hand_valid"):
             for k, name in enumerate(sig.names):
-                ax.step(t, sig.values[:, k] * 0.9 + k * 1.1, where="post", color=HAND_COLORS[k % 2], label=name)
-            ax.set_yticks([k * 1.1 + 0.45 for k in range(len(sig.names))], sig.names, fontsize=7)
+                ax.step(t, sig.values[:, k] * 0.9 + k * 1.6, where="post", color=HAND_COLORS[k % 2], label=name)
+            levels = [(k * 1.6 + up * 0.9, f"{name} {'tracked' if up else 'not'}") for k, name in enumerate(sig.names)
+                      for up in (0, 1)]  # fmt: skip
+            ax.set_yticks([y for y, _ in levels], [label for _, label in levels], fontsize=6)
         else:
             ax.plot(t, sig.values, lw=0.8)
             if 0 < len(sig.names) <= LEGEND_MAX:
-                ax.legend(
-                    sig.names, fontsize=6, loc="upper left", bbox_to_anchor=(1.005, 1), ncol=1 + (len(sig.names) > 6)
-                )
+                wide = len(sig.names) > 6 and max(map(len, sig.names)) <= 16  # long names: one column
+                ax.legend(sig.names, fontsize=6, loc="upper left", bbox_to_anchor=(1.005, 1), ncol=1 + wide)
         more = f" ({len(sig.names)} dims)" if len(sig.names) > LEGEND_MAX else ""
         ax.set_title(f"{sig.column}{more}", fontsize=8, loc="left")
         ax.tick_params(labelsize=7)
@@ -105,10 +106,6 @@ def _summary(d: EpisodeDetail) -> str:
         "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in reasons) + "</ul>"
         if reasons
         else '<p class="note">none: nothing lowered its tier</p>'
-    )
-    notes = lineage_notes(lin)
-    body += "<h3>Notes (how it was built; they set no tier)</h3>" + (
-        _table(["lineage field", "note"], [list(n) for n in notes]) if notes else '<p class="note">none</p>'
     )
     body += "<h3>QA findings behind its tier</h3>" + (
         _table(
@@ -160,14 +157,20 @@ def _lineage(d: EpisodeDetail) -> str:
         for k in LINEAGE_FIELDS + LINEAGE_MORE
         if k in lin
     ]
-    return _table(["field", "value"], rows) if rows else '<p class="note">the episode has no eidata lineage</p>'
+    table = _table(["field", "value"], rows) if rows else '<p class="note">the episode has no eidata lineage</p>'
+    notes = lineage_notes(d.lineage)
+    return (
+        table
+        + "<h3>Notes: how it was built (they set no tier)</h3>"
+        + (_table(["lineage field", "note"], [list(n) for n in notes]) if notes else '<p class="note">none</p>')
+    )
 
 
 SECTIONS = (
-    ("episode", "Tier, reasons, notes and findings", _summary),
+    ("episode", "Tier, its reasons and the findings behind it", _summary),
     ("frames", "Frames per camera", _frames),
     ("signals", "Signals over time", _signals),
-    ("lineage", "Lineage", _lineage),
+    ("lineage", "Lineage and notes", _lineage),
 )
 
 

@@ -95,3 +95,7 @@ def test_notes_that_say_nothing_are_left_out() -> None:
     lin = EpisodeLineage(validity={"timestamps": 0, "short_span": 9}, interpolated_frames=0, hand_notes=["right: none"])
     assert lineage_notes(lin) == [("hand_notes", "right: none"), ("validity", "short_span: 9")]
     assert lineage_notes(EpisodeLineage(validity={"speed": 0}, interpolated_frames=2)) == [("interpolated_frames", "2")]
+    same = {"x": "evidence E", "y": "evidence E", "gripper": "sampled"}
+    assert lineage_notes(EpisodeLineage(native_accumulated=same)) == [
+        ("native_accumulated", "x, y: evidence E; gripper: sampled")  # one evidence said once for its columns
+    ]
