@@ -70,8 +70,11 @@ def signals_figure(detail: EpisodeDetail, marks: list[int]) -> Figure:
         if sig.column.endswith("hand_valid"):
             for k, name in enumerate(sig.names):
                 ax.step(t, sig.values[:, k] * 0.9 + k * 1.6, where="post", color=HAND_COLORS[k % 2], label=name)
-            levels = [(k * 1.6 + up * 0.9, f"{name} {'tracked' if up else 'not'}") for k, name in enumerate(sig.names)
-                      for up in (0, 1)]  # fmt: skip
+            levels = [
+                (k * 1.6 + up * 0.9, f"{n} {'tracked' if up else 'not'}")
+                for k, n in enumerate(sig.names)
+                for up in (0, 1)
+            ]
             ax.set_yticks([y for y, _ in levels], [label for _, label in levels], fontsize=6)
         else:
             ax.plot(t, sig.values, lw=0.8)
