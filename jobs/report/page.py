@@ -26,7 +26,7 @@ from ingest.progress import Progress
 from ingest.qa.dataset import behaviour_messages, behaviour_overview, geometry_overview
 from ingest.storage.corpus import read_corpus
 from jobs.catalog.build import catalog_snapshot_hash
-from jobs.report import curation
+from jobs.report import curation, episode_data
 from jobs.report.behaviour import behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
     DatasetView,
@@ -327,7 +327,7 @@ def _episodes(root: Path, datasets: list[DatasetView]) -> str:
         parts.append(
             f'<div id="ep-{_e(r["episode_uid"])}">'
             + _figure(png_data_uri(fig), f"episode {r['episode_uid']}", caption)
-            + "</div>"
+            + f'<a href="{_e(episode_data.episode_href(r["dataset"], r["episode_index"]))}">its page</a></div>'
         )
     shown = rows[: curation.MAX_EPISODE_ROWS]
     table = _table(

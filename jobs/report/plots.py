@@ -20,9 +20,11 @@ PARTS = (("pos", WRIST_POS), ("rot6d", WRIST_ROT6D), ("grip", GRIPPER), ("tips",
 DPI = 90
 
 
-def png_data_uri(fig: Figure) -> str:
+def png_data_uri(fig: Figure, crop: bool = True) -> str:
+    """The figure as a PNG data URI, cropped to what is drawn; `crop=False`: the whole figure, its axes where the
+    layout put them (a page that maps data onto the image relies on it)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight" if crop else None, metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

@@ -5,6 +5,7 @@ and holds what the local corpus's page holds; a missing bucket exits 2 before an
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from adapters.storage.urls import filesystem
 from ingest.storage.bucket_output import BucketOutput
 from ingest.storage.corpus import BucketCorpus, Corpus
 from jobs.catalog.build import rebuild_catalog
+from jobs.report.command import cli_report as episode_report
+from jobs.report.episode_data import episode_href, frame_indices
 from jobs.report.page import cli_report
 from tests.s3.server import S3Server
 from tests.s3.test_catalog import write_dataset
@@ -44,3 +47,25 @@ def test_eidata_report_of_a_bucket_corpus(
     mine = (local / "report.html").read_text()
     assert mine.split('<p class="meta">')[0] == page.split('<p class="meta">')[0]
     assert cli_report(argparse.Namespace(root=url.replace("s3://out/", "s3://no-such-bucket/"), out=None)) == 2
+
+
+def test_eidata_report_episode_of_a_bucket_corpus(
+    s3: S3Server, prefix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`eidata report s3://... --episode DATASET:INDEX`: the page is put where the bucket's report links it."""
+    url = f"s3://out/{prefix}/corpus"
+    with BucketOutput(url, s3.options(), scratch=tmp_path / "ingest-scratch") as out:
+        write_dataset(out.scratch / "datasets/demo/a", [9, 12], on_commit=out.publisher("datasets/demo/a").on_commit)
+        rebuild_catalog(BucketCorpus(out.scratch, out.url, s3.options(), out))
+        out.publish()
+    for k, v in s3.env().items():
+        monkeypatch.setenv(k, v)
+    assert episode_report(argparse.Namespace(root=url, out=None, episode="demo/a:1")) == 0
+    fs, path = filesystem(url, s3.options())
+    page = fs.cat_file(f"{path}/{episode_href('demo/a', 1)}").decode()
+    assert "<h1>episode datasets/demo/a:1</h1>" in page
+    assert sorted(set(map(int, re.findall(r'data-frame="(\d+)"', page)))) == frame_indices(12)  # the 12-frame episode
+    assert episode_report(argparse.Namespace(root=url, out=None, episode="demo/a:5")) == 2
+    assert "no episode 5 in dataset datasets/demo/a" in capsys.readouterr().err
+    assert episode_report(argparse.Namespace(root=url, out=str(tmp_path / "r.html"), episode=None)) == 0
+    assert "episode pages: not written for a bucket; `eidata report s3://" in capsys.readouterr().out  # said, not lost

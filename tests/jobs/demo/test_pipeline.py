@@ -4,6 +4,7 @@ by side) -> Ray ingest -> queries -> manifest -> report."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,9 @@ def test_every_step_runs_and_the_report_is_written(demo: tuple[Path, str]) -> No
     report = out / "report.html"
     assert f"5. eidata report {out / 'corpus'} --out {report}" in text
     assert 'data-section="frames"' in report.read_text()
+    links = re.findall(r'<a href="(report_episodes/[^"]+)">its page</a>', report.read_text())
+    assert links and all((out / link).is_file() for link in links)  # each flagged episode's page, beside the report
+    assert f"; {len(links)} episode pages)" in text
     hours = text.split("hours by source x tier")[1].split("\n3. ")[0]
     assert all(f"\n{source} " in hours for source in WRITTEN)  # the query lists every source
 

@@ -1,0 +1,216 @@
+"""What the page of one episode shows (`jobs.report.episode_page`), read for a dataset and an episode index: its
+catalog row (tier, reasons, length), the findings behind its tier (the `verdicts` view), its lineage, a strip of
+decoded frames per camera at known frame indices (`ingest.lerobot.video_read.decode_frames`, the project's reader) and
+its signals over time: the canonical state and action dims its mask fills, the native state and action, and per hand
+whether it is tracked (`observation.hand_valid`) when the dataset has hands.
+
+An episode is named `DATASET:INDEX`, DATASET as the catalog's `dataset` column has it (`datasets/oxe/bridge`) or
+without its `datasets/` prefix; one the corpus lacks is an `EpisodeNotFound` naming the dataset and the index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.lerobot.video_read import decode_frames
+from jobs.catalog.query import run_query
+from jobs.report.data import DatasetView, ReportError, has_hands, load_datasets, require_catalog
+from schemas.canonical import ACTION, ACTION_NATIVE, HAND_VALID, HANDS, STATE, STATE_NATIVE
+from schemas.corpus import DATASETS_DIR, EpisodeLineage
+
+FRAMES_PER_CAMERA = 8  # frames of the strip, evenly spaced from the first to the last
+PAGES_DIR = "report_episodes"  # beside the corpus report: the pages it links to
+SIGNALS = (STATE, ACTION, STATE_NATIVE, ACTION_NATIVE, HAND_VALID)  # in page order
+LINEAGE_NOTES = (  # lineage fields that say how the episode was built, shown as notes apart from the tier's reasons
+    "hand_notes",
+    "source_findings",
+    "validity",
+    "interpolated_frames",
+    "native_windows",
+    "native_discrete",
+    "native_accumulated",
+    "row_clock",
+    "camera_size_split",
+    "signature_split",
+)
+
+
+class EpisodeNotFound(ReportError):
+    """The corpus has no such dataset, or the dataset no such episode index."""
+
+
+@dataclass
+class CameraStrip:
+    """Frames of one camera at `frame_indices` (HxWx3 uint8 RGB, as decoded), and what could not be decoded."""
+
+    key: str
+    frame_indices: list[int]
+    frames: list[np.ndarray]
+    note: str = ""
+
+
+@dataclass
+class Signal:
+    """One column of the episode over its frames: (T, k) values and the k dim names."""
+
+    column: str
+    names: list[str]
+    values: np.ndarray
+
+
+@dataclass
+class EpisodeDetail:
+    dataset: str  # as the catalog names it
+    index: int
+    fps: float
+    length: int  # frames
+    row: dict[str, Any]  # its catalog row
+    lineage: EpisodeLineage
+    findings: list[dict[str, Any]]  # verdicts rows: stage, code, tier, value, threshold, message
+    strips: list[CameraStrip] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # signal columns the dataset lacks, said on the page
+
+
+def parse_episode(text: str) -> tuple[str, int]:
+    """`DATASET:INDEX` -> (dataset, index); a malformed one is an `EpisodeNotFound` saying the form."""
+    name, sep, index = text.rpartition(":")
+    if not sep or not name or not index.strip().isdigit():
+        raise EpisodeNotFound(f"{text!r}: an episode is DATASET:INDEX (datasets/oxe/bridge:3 or oxe/bridge:3)")
+    return dataset_name(name), int(index)
+
+
+def dataset_name(name: str) -> str:
+    """The catalog's spelling of a dataset (relative to the corpus root, under `datasets/`)."""
+    name = name.strip().strip("/")
+    return name if name.startswith(f"{DATASETS_DIR}/") else f"{DATASETS_DIR}/{name}"
+
+
+def episode_href(dataset: str, index: int) -> str:
+    """Where the corpus report links an episode's page, relative to the report (`PAGES_DIR/<dataset>_<index>.html`,
+    the dataset's slashes as "__")."""
+    slug = dataset_name(dataset).removeprefix(f"{DATASETS_DIR}/").replace("/", "__")
+    return f"{PAGES_DIR}/{slug}_{int(index)}.html"
+
+
+def find_episode(datasets: list[DatasetView], dataset: str, index: int) -> tuple[DatasetView, int]:
+    """The dataset view and the position of episode `index` in its episodes.jsonl."""
+    ds = next((d for d in datasets if d.name == dataset), None)
+    if ds is None:
+        known = ", ".join(d.name for d in datasets) or "none"
+        raise EpisodeNotFound(f"no dataset {dataset} in the corpus (its datasets: {known})")
+    at = next((k for k, line in enumerate(ds.episodes) if int(line["episode_index"]) == index), None)
+    if at is None:
+        have = sorted(int(line["episode_index"]) for line in ds.episodes)
+        span = f"{have[0]}..{have[-1]}, {len(have)} episodes" if have else "none"
+        raise EpisodeNotFound(f"no episode {index} in dataset {dataset} (its episode indices: {span})")
+    return ds, at
+
+
+def frame_indices(length: int, count: int = FRAMES_PER_CAMERA) -> list[int]:
+    """`count` frame indices evenly spaced over `length` frames, first and last included, each once."""
+    return sorted({round(float(x)) for x in np.linspace(0, length - 1, min(count, length))}) if length > 0 else []
+
+
+def camera_strips(ds: DatasetView, i: int, count: int = FRAMES_PER_CAMERA) -> list[CameraStrip]:
+    """Per video camera of the dataset, `count` frames of episode `i`, decoded; a missing or short video noted."""
+    ep, n = int(ds.episodes[i]["episode_index"]), int(ds.episodes[i]["length"])
+    wanted = frame_indices(n, count)
+    out = []
+    for key in ds.info.video_keys:
+        path = ds.root / ds.info.video_file(ep, key)
+        if not path.is_file():
+            out.append(CameraStrip(key, [], [], f"no video file {path}"))
+            continue
+        got = dict(decode_frames(path, wanted))
+        lost = [t for t in wanted if t not in got]
+        note = f"frames {lost} not in {path.name} (the video is shorter than the episode's {n} frames)" if lost else ""
+        out.append(CameraStrip(key, [t for t in wanted if t in got], [got[t] for t in wanted if t in got], note))
+    return out
+
+
+def _names(ds: DatasetView, column: str, width: int) -> list[str]:
+    ft = ds.info.features.get(column)
+    names = (ft.flat_names() or []) if ft is not None else []
+    return list(names) if len(names) == width else [f"{column}[{k}]" for k in range(width)]
+
+
+def signals(ds: DatasetView, i: int) -> tuple[list[Signal], list[str]]:
+    """The episode's signals (`SIGNALS` the dataset has), canonical ones cut to the dims its mask fills, and the
+    columns it lacks (whether hands are tracked: only for a dataset of human hands)."""
+    have = [c for c in SIGNALS if ds.info.features.get(c) is not None]
+    cols = ds.columns(i, have)
+    mask = ds.mask(i)
+    out = []
+    for c in have:
+        v = cols.get(c)
+        if v is None:  # declared in info.json, absent from this episode's file
+            continue
+        v = v.reshape(len(v), -1)
+        names = _names(ds, c, v.shape[1]) if c != HAND_VALID else list(HANDS)
+        if c in (STATE, ACTION) and mask is not None and len(mask) == v.shape[1]:
+            used = np.flatnonzero(mask)
+            v, names = v[:, used], [names[k] for k in used]
+        out.append(Signal(c, names, v))
+    lacks = [c for c in SIGNALS if c not in {s.column for s in out} and (c != HAND_VALID or has_hands(ds.info))]
+    return out, lacks
+
+
+def _catalog_row(root: Path, dataset: str, index: int) -> dict[str, Any]:
+    rows = run_query(root, f"SELECT * FROM episodes WHERE episode_index = {int(index)}").to_pylist()
+    return next((r for r in rows if r["dataset"] == dataset), {})
+
+
+def _findings(root: Path, dataset: str, uid: str | None) -> list[dict[str, Any]]:
+    if uid is None:
+        return []
+    sql = "SELECT episode_uid, dataset, stage, code, tier, value, threshold, message FROM verdicts ORDER BY stage, code"
+    return [r for r in run_query(root, sql).to_pylist() if r["episode_uid"] == uid and r["dataset"] == dataset]
+
+
+def episode_detail(root: Path, dataset: str, index: int, count: int = FRAMES_PER_CAMERA) -> EpisodeDetail:
+    """Everything the page of episode `index` of `dataset` shows (EpisodeNotFound when the corpus lacks it, a
+    ReportError when it has no catalog)."""
+    root, dataset = Path(root), dataset_name(dataset)
+    require_catalog(root)
+    ds, i = find_episode(load_datasets(root), dataset, index)
+    lineage = ds.lineage(i)
+    row = _catalog_row(root, dataset, index)
+    uid = row.get("episode_uid") or lineage.episode_uid
+    found, missing = signals(ds, i)
+    return EpisodeDetail(
+        dataset=dataset,
+        index=index,
+        fps=float(ds.info.fps),
+        length=int(ds.episodes[i]["length"]),
+        row=row,
+        lineage=lineage,
+        findings=_findings(root, dataset, uid),
+        strips=camera_strips(ds, i, count),
+        signals=found,
+        missing=missing,
+    )
+
+
+def lineage_notes(lineage: EpisodeLineage) -> list[tuple[str, str]]:
+    """(field, value in words) of the lineage's notes that say something (a count of 0 or an empty entry says
+    nothing: `validity` lists only the reasons that flagged frames); the keys of a mapping that share one value are
+    said together ("a, b: the same evidence")."""
+    out = []
+    for name in LINEAGE_NOTES:
+        value = getattr(lineage, name, None)
+        items = value if isinstance(value, list) else [value]
+        for v in items:
+            if isinstance(v, dict):  # keys that share a value (columns with one evidence) said once
+                said: dict[str, list[str]] = {}
+                for k, x in v.items():
+                    if x not in (None, "", [], {}, 0):
+                        said.setdefault(str(x), []).append(str(k))
+                v = "; ".join(f"{', '.join(keys)}: {x}" for x, keys in said.items())
+            if v not in (None, "", [], {}, 0):
+                out.append((name, str(v)))
+    return out

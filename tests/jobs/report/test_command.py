@@ -1,0 +1,56 @@
+"""`eidata report`: with `--episode DATASET:INDEX` one episode's page where the corpus report links it (exit 0), an
+episode the corpus lacks named (exit 2), no catalog (exit 1); without it the corpus page and, beside it, the page of
+each flagged episode it links to."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from jobs.cli import main
+from jobs.report.episode_data import episode_href
+from tests.jobs.report.episode_corpus import DATASET, REASONS, write_episode_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_episode_corpus(tmp_path_factory.mktemp("episodes"))
+
+
+def test_an_episode_page_where_the_report_links_it(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(corpus), "--episode", "oxe/bridge:2"]) == 0
+    page = corpus / "report_episodes/oxe__bridge_2.html"
+    assert f"episode page: {page}" in capsys.readouterr().out
+    assert "<h1>episode datasets/oxe/bridge:2</h1>" in page.read_text()
+    page.unlink()
+
+
+def test_an_episode_the_corpus_lacks_exits_2_naming_it(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "e.html"
+    assert main(["report", str(corpus), "--episode", "oxe/bridge:9", "--out", str(out)]) == 2
+    assert "no episode 9 in dataset datasets/oxe/bridge" in capsys.readouterr().err
+    assert main(["report", str(corpus), "--episode", "oxe/other:0", "--out", str(out)]) == 2
+    assert "no dataset datasets/oxe/other in the corpus" in capsys.readouterr().err
+    assert main(["report", str(corpus), "--episode", "oxe/bridge", "--out", str(out)]) == 2
+    assert "an episode is DATASET:INDEX" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "empty"), "--episode", "oxe/bridge:0", "--out", str(out)]) == 1
+    assert "no catalog" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_corpus_report_links_each_flagged_episode_to_its_page(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "r.html"
+    assert main(["report", str(corpus), "--out", str(report)]) == 0
+    assert "episode pages: 1 flagged episodes in" in capsys.readouterr().out
+    links = re.findall(r'<a href="([^"]+)">its page</a>', report.read_text())
+    assert links == [episode_href(DATASET, 1)]  # the one flagged episode
+    linked = (report.parent / links[0]).read_text()
+    assert "<h1>episode datasets/oxe/bridge:1</h1>" in linked and REASONS[0] in linked
+    assert sorted(p.name for p in (tmp_path / "report_episodes").iterdir()) == ["oxe__bridge_1.html"]
