@@ -158,3 +158,13 @@ def test_reasons_and_notes_apart_and_free_of_figures(corpus: Path) -> None:
     words = [t for r in rows for t in (*r["tier_reasons"], *r["tier_notes"])]
     assert words and not [t for t in words if re.search(r"(?<![\w-])\d", t)]  # no figure stands alone
     assert sum(1 for r in rows for d in r["tier_details"] if "(45 frames)" in d) == 1  # the figures: in the details
+
+
+def test_catalog_leads_with_the_losses(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jobs.cli import main
+
+    assert main(["catalog", str(corpus)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("3 quarantined: lingzu 2, oxe 1") < out.index("without_action")  # the losses first
+    (lingzu,) = [line.split() for line in out.splitlines() if line.startswith("lingzu ")]
+    assert lingzu[:3] == ["lingzu", "actionless", "2"] and lingzu[4] == "2"  # its 2 episodes without action
