@@ -55,7 +55,7 @@ WITH f AS (
     SELECT episode_uid, list(DISTINCT code ORDER BY code) AS findings
     FROM verdicts WHERE tier IN ('low', 'rejected') GROUP BY episode_uid)
 SELECT e.episode_uid, e.dataset, e.episode_index, e.tier, e.duration_s, e.num_frames, e.cameras, f.findings,
-       e.tier_reasons, e.tier IN ('low', 'rejected') AS flagged
+       e.tier_reasons, e.tier_details, e.tier IN ('low', 'rejected') AS flagged
 FROM episodes AS e LEFT JOIN f USING (episode_uid)
 ORDER BY flagged DESC, e.dataset, e.episode_index"""
 

@@ -309,7 +309,7 @@ def _episodes(root: Path, datasets: list[DatasetView]) -> str:
             continue
         i = next(k for k, line in enumerate(ds.episodes) if int(line["episode_index"]) == r["episode_index"])
         clean = next((k for k, line in enumerate(ds.episodes) if ds.lineage(k).tier == "high"), None)
-        why = "; ".join(r["tier_reasons"] or []) or ", ".join(r["findings"] or [])
+        why = "; ".join(r["tier_details"] or []) or ", ".join(r["findings"] or [])
         left = curation.episode_sample(ds, i, f"{r['tier']}: {r['episode_uid']}")
         right = (
             None
@@ -325,7 +325,7 @@ def _episodes(root: Path, datasets: list[DatasetView]) -> str:
         )
     shown = rows[: curation.MAX_EPISODE_ROWS]
     table = _table(
-        ["episode", "dataset", "tier", "seconds", "frames", "cameras", "findings", "tier reasons"],
+        ["episode", "dataset", "tier", "seconds", "frames", "cameras", "findings", "tier reasons and notes"],
         [
             [
                 r["episode_uid"],
@@ -335,7 +335,7 @@ def _episodes(root: Path, datasets: list[DatasetView]) -> str:
                 r["num_frames"],
                 ", ".join(r["cameras"] or []),
                 ", ".join(r["findings"] or []),
-                "; ".join(r["tier_reasons"] or []),
+                "; ".join(r["tier_details"] or []),  # one episode: its own figures
             ]
             for r in shown
         ],

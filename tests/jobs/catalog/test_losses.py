@@ -135,6 +135,8 @@ def test_report_counts_agree_with_the_catalog_and_with_each_other(corpus: Path) 
     cells = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", table)][1:]
     for k, name in enumerate(curation.COUNTED):
         assert sum(int(c[2 + k]) for c in cells) == total[name], name
+    episodes = re.search(r'<section id="episodes".*?</section>', html, flags=re.S).group(0)
+    assert "(45 frames)" in episodes  # one episode's row: its own figures (tier_details), not the grouped words
 
 
 def test_validate_counts_episodes_not_findings(corpus: Path) -> None:
