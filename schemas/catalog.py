@@ -31,7 +31,17 @@ class _CatalogCore(BaseModel):
         "trains no policy; actionless: no action, visual forecasting only; rejected: never selected by curate"
     )
     tier_reasons: list[str] = Field(
-        default_factory=list, description="why the tier is what it is, one sentence per decision, with value and bound"
+        default_factory=list,
+        description="why the tier is what it is: the verdicts that set it, one sentence each, its figures as # so that "
+        "episodes group by it (GROUP BY tier_reasons[1]); the figures are in tier_details",
+    )
+    tier_notes: list[str] = Field(
+        default_factory=list,
+        description="what ingest noted that lowers nothing (a unit read, a cut, the native action), figures as #",
+    )
+    tier_details: list[str] = Field(
+        default_factory=list,
+        description="every reason and note as the lineage records it, with its figures (value, bound, frames)",
     )
     ingest_tier: QualityTier | None = Field(
         None,

@@ -77,7 +77,14 @@ class EpisodeLineage(BaseModel):
     span_s: list[float] | None = Field(None, description="[start, end] of this episode in the raw episode's clock")
     embodiment: str | None = None
     tier: QualityTier | None = None
-    tier_reasons: list[str] | None = None
+    tier_reasons: list[str] | None = Field(
+        None, description="why its tier is what it is: every verdict's sentence, with its figures, notes included"
+    )
+    tier_notes: list[str] | None = Field(
+        None,
+        description="those of tier_reasons that are notes (verdicts of tier high: a unit read, a cut), which lower "
+        "nothing; unset before issue 59 and where there is none",
+    )
     success: bool | None = None
     mask: list[int] | None = Field(None, description="1 for each of the 50 canonical dims that holds real data")
     action_kind: ActionKind | None = Field(

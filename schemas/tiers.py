@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Literal
@@ -136,3 +137,35 @@ def tier_of(
 def reasons_of(verdicts: Iterable[TierVerdict]) -> list[str]:
     """The tier reasons as the lineage lists them: every verdict's reason, notes included, in the order given."""
     return [v.reason for v in verdicts]
+
+
+def notes_of(verdicts: Iterable[TierVerdict]) -> list[str]:
+    """The notes among the verdicts (tier high: they lower nothing), in the order given: the lineage's `tier_notes`,
+    so a reader tells them from the reasons that set the tier."""
+    return [v.reason for v in verdicts if v.tier is QualityTier.high]
+
+
+# a number standing alone (not part of a name like `so101` or `range_m100_100`, nor `MANO-21`), with its % sign
+_FIGURE = re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?%?(?![\w])|(?<=\.\.)\d+(?:\.\d+)?(?![\w])")
+FIGURE = "#"  # what stands for a figure in a grouped reason
+
+
+def grouped(text: str) -> str:
+    """A tier reason or note without its figures, each replaced by `FIGURE`: the words episodes share, so that a
+    catalog groups them by it (`GROUP BY tier_reasons[1]`). The sentence with its figures (a frame count, a measured
+    value and its bound) is kept apart, in the catalog's `tier_details`."""
+    return _FIGURE.sub(FIGURE, text)
+
+
+def split_notes(reasons: Iterable[str], notes: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(the reasons that set the tier, the notes), each grouped: `reasons` as the lineage lists them (notes
+    included), `notes` those of them that are notes (`notes_of`)."""
+    noted = list(notes)
+    left = list(noted)
+    out: list[str] = []
+    for r in reasons:
+        if r in left:
+            left.remove(r)
+        else:
+            out.append(grouped(r))
+    return out, [grouped(n) for n in noted]

@@ -40,7 +40,7 @@ from schemas.lerobot import ActionSegment
 from schemas.robots.eef_offsets import eef_offset_for
 from schemas.robots.joint_space import JointUnitsRecord
 from schemas.robots.registry import Effector, Embodiment
-from schemas.tiers import TierVerdict
+from schemas.tiers import QualityTier, TierVerdict
 from schemas.transform import RigidTransform
 
 
@@ -289,7 +289,12 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         interpolated=span.interp[a:b],
         task=_task_text(raw),
         default_tier=raw.tier,
-        verdicts=[TierVerdict.note(r) for r in (*ctx.reasons, *cuts)],
+        # the adapter's reasons say why its default tier is what it is (a simulation, a failed task): they set it;
+        # the rest (units read, hands built, cuts) are notes (issue 59: notes kept apart from the reasons)
+        verdicts=[
+            TierVerdict(tier=raw.tier if r in raw.tier_reasons else QualityTier.high, reason=r)
+            for r in (*ctx.reasons, *cuts)
+        ],
         native_fps=raw.native_fps,
         success=raw.success,
         cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in span.cameras.items()},

@@ -35,6 +35,7 @@ from schemas.canonical import (
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.lerobot import FeatureSpec, InfoJson, default_features
 from schemas.robots.registry import EmbodimentRegistry, default_registry
+from schemas.tiers import notes_of
 
 
 def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None = None) -> dict[str, FeatureSpec]:
@@ -83,6 +84,7 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         embodiment=ep.embodiment,
         tier=ep.tier,
         tier_reasons=list(ep.tier_reasons),
+        **({"tier_notes": notes} if (notes := notes_of(ep.verdicts)) else {}),
         success=ep.success,
         mask=ep.mask.astype(int).tolist(),
         action_kind=ep.action_kind,

@@ -294,6 +294,9 @@ def behaviour_messages(b: DatasetBehaviour) -> list[tuple[str, str, QualityTier 
     out: list[tuple[str, str, QualityTier | None, list[str]]] = []
     for key, items in by_code.items():
         code = key.split("/")[0]
+        # an episode counted once, by its worst finding of the code (one finding per joint or camera, and the
+        # step's verdicts repeat ingest's: counting findings said "126 of 43 episodes", issue 59)
+        items = list({kf[0]: kf for kf in sorted(items, key=lambda kf: abs(kf[1].value - kf[1].threshold))}.values())
         worst = sorted(items, key=lambda kf: -abs(kf[1].value - kf[1].threshold))[:LISTED]
         said: dict[str, list[str]] = {}  # the same words of several episodes: said once, after their names
         for k, f in worst:
@@ -302,7 +305,8 @@ def behaviour_messages(b: DatasetBehaviour) -> list[tuple[str, str, QualityTier 
         tier = items[0][1].tier
         more = f"; and {len(items) - LISTED} more" if len(items) > LISTED else ""
         every = list(dict.fromkeys(b.labels[k] for k, _ in items))
-        out.append((code, f"{len(items)} of {b.episodes} episodes -> {tier.value}: {shown}{more}", tier, every))
+        to = f"-> {tier.value}" if tier != QualityTier.high else "noted (lowers nothing)"
+        out.append((code, f"{len(items)} of {b.episodes} episodes {to}: {shown}{more}", tier, every))
     for f in b.dataset_level:
         out.append((f.code, f.message, None, [b.labels[e] for e in f.episodes if e < len(b.labels)]))
     return out

@@ -70,6 +70,9 @@ def motion_signals(
     return ratio, reversals / duration if duration > 0 else 0.0
 
 
+MISSING_ACTIONS = "missing actions (has_action=False)"  # the reason an episode without an action is actionless
+
+
 def native_action_note(names: list[str]) -> str:
     """The reason an episode without a canonical dim is not actionless: its native command is its action."""
     shown = ", ".join(names[:4]) + (f", ... ({len(names)} in all)" if len(names) > 4 else "")
@@ -87,14 +90,17 @@ def assess_quality(
     config: QualityConfig,
     fps: float = CANONICAL_FPS,
     native_action: list[str] | None = None,
+    no_action_cause: str | None = None,
 ) -> Verdict:
     """The default tier lowered by every signal that fires, with one reason per signal. Never raises a tier.
 
     Signals: validity rejection -> rejected; success False -> low; no actions -> actionless; idle ratio, wrist
     oscillation, invalid-frame fraction above their thresholds -> low. `native_action`: the names of the native
     command that is the episode's action where no canonical dim is filled (a robot without a description), said
-    in a note: such an episode has an action, so it is not actionless. `state` is the array given to `check_validity`
-    (motion is then measured over `validity.keep`) or one already cropped to the frames to write.
+    in a note: such an episode has an action, so it is not actionless; `no_action_cause`: why an episode has none
+    (canonicalization's note), said in the reason so the episodes that lost their actions group by it. `state` is
+    the array given to `check_validity` (motion is then measured over `validity.keep`) or one already cropped to the
+    frames to write.
     """
     verdicts: list[TierVerdict] = []
 
@@ -106,7 +112,7 @@ def assess_quality(
     if success is False:
         lower(QualityTier.low, "failed episode (success=False)")
     if not has_action:
-        lower(QualityTier.actionless, "missing actions (has_action=False)")
+        lower(QualityTier.actionless, MISSING_ACTIONS + (f": {no_action_cause}" if no_action_cause else ""))
     elif native_action is not None:  # a note: lowers nothing, says which action the episode trains on
         verdicts.append(TierVerdict(tier=QualityTier.high, reason=native_action_note(native_action), code="quality"))
     if validity is not None and validity.invalid_fraction > config.max_invalid_fraction:

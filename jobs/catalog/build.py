@@ -29,6 +29,7 @@ from ingest.lerobot.settled import settled_datasets
 from ingest.storage.corpus import Corpus, open_corpus
 from ingest.storage.digests import DIGESTS_DIR, CatalogError, digests_name, file_digest
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
+from jobs.catalog.losses import NO_ACTION
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import catalog_rows_for_dataset
 from schemas.behaviour import BehaviourConfig
@@ -146,9 +147,10 @@ def _build(corpus: Corpus, episodes_dir: Path, digests_dir: Path, findings: Path
 
 # -- CLI --------------------------------------------------------------------------------------------------------
 
-SUMMARY_SQL = """
+SUMMARY_SQL = f"""
 SELECT source, tier, count(*) AS episodes, round(sum(duration_s) / 3600, 3) AS hours,
-       count(*) FILTER (WHERE has_hands) AS with_hands, count(*) FILTER (WHERE latents_ready) AS with_latents
+       count(*) FILTER (WHERE {NO_ACTION}) AS without_action, count(*) FILTER (WHERE has_hands) AS with_hands,
+       count(*) FILTER (WHERE latents_ready) AS with_latents
 FROM episodes GROUP BY ALL ORDER BY source, tier
 """
 
@@ -160,6 +162,7 @@ def cli_catalog(args: argparse.Namespace) -> int:
     from adapters.storage.urls import StorageError
     from ingest.storage.corpus import NotACorpus
     from ingest.storage.lease import OutputLeasedError
+    from jobs.catalog.losses import loss_summary
     from jobs.catalog.query import format_table, run_query
     from jobs.runtime.intent import clear, markers
 
@@ -172,11 +175,13 @@ def cli_catalog(args: argparse.Namespace) -> int:
             clear(unfinished)
             datasets, snapshot = len(settled_datasets(corpus.root)), catalog_snapshot_hash(corpus.root)
             summary = format_table(run_query(corpus.root, SUMMARY_SQL), "table") if n else None
+            lost = loss_summary(corpus.root)  # first: what the corpus lost (issue 59)
     except (StorageError, CatalogError, OutputLeasedError, NotACorpus) as e:
         print(f"eidata catalog: {e}", file=sys.stderr)
         return 2 if isinstance(e, StorageError | NotACorpus) else 1
     print(f"catalog: {n} episodes from {datasets} datasets -> {corpus.where}/{EPISODES_DIR}")
     print(f"snapshot: {snapshot}")
+    print(lost)
     if summary is not None:
         print(summary)
     return 0

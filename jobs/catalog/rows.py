@@ -18,7 +18,7 @@ from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, NO_LINEAGE, EpisodeL
 from schemas.image_latents import latents_file
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import CATALOG_PREFIX
-from schemas.tiers import QualityTier, TierVerdict, reasons_of, tier_of
+from schemas.tiers import QualityTier, TierVerdict, notes_of, reasons_of, split_notes, tier_of
 
 # an episode of another tool without an action trains visual forecasting only
 NO_ACTION = TierVerdict(tier=QualityTier.actionless, reason="no action")
@@ -151,10 +151,13 @@ def catalog_rows_for_dataset(
         has_action = action_kind is not ActionKind.none
         kind = _hand_keypoints(stats.get(index), info)
         if lineage.tier is not None:  # a foreign dataset's lineage may hold only a caption
-            tier, reasons = lineage.tier, list(lineage.tier_reasons or [])
+            tier, details, noted = lineage.tier, list(lineage.tier_reasons or []), lineage.tier_notes or []
+            if tier is QualityTier.high and lineage.tier_notes is None:  # before notes were told apart: all notes
+                noted = details
         else:  # another tool's episode: high by default, actionless without an action
             foreign = [TierVerdict.note(NO_LINEAGE)] + ([] if has_action else [NO_ACTION])
-            tier, reasons = tier_of(QualityTier.high, foreign), reasons_of(foreign)
+            tier, details, noted = tier_of(QualityTier.high, foreign), reasons_of(foreign), notes_of(foreign)
+        reasons, notes = split_notes(details, noted)
         source = lineage.source or folder_source
         subset = lineage.subset or folder_subset
         caption = lineage.caption_text()
@@ -169,6 +172,8 @@ def catalog_rows_for_dataset(
                 embodiment=lineage.embodiment or dataset_embodiment or info.robot_type or "unknown",
                 tier=tier,
                 tier_reasons=reasons,
+                tier_notes=notes,
+                tier_details=details,
                 ingest_tier=lineage.verdicts.tier_before if lineage.verdicts is not None else tier,
                 task="; ".join(tasks) if tasks else None,
                 caption=caption,

@@ -1,5 +1,6 @@
-"""What a curator acts on, for the report: per source and dataset how many episodes were written (by tier),
-demoted (by the finding that lowered them) and quarantined (by step and error); the manifests curated from the corpus;
+"""What a curator acts on, for the report: per source and dataset how many episodes were written (by tier: low and
+rejected are those a finding demoted), lost their action or their hands, and were quarantined (the losses by reason:
+`jobs.catalog.losses`); the manifests curated from the corpus;
 every episode in one table, flagged ones first, each flagged episode's frames and signals beside a clean episode of the
 same dataset; and the exports made from it (folders the caller names: an export lives outside the corpus, its
 completion record `.eidata-export.json` says what it skipped).
@@ -19,6 +20,7 @@ from matplotlib.figure import Figure
 
 from ingest.lerobot.video_read import decode_frames
 from ingest.storage.tree import MARKER
+from jobs.catalog.losses import NO_ACTION, NO_HANDS
 from jobs.catalog.query import run_query
 from jobs.report.data import DatasetView
 from jobs.report.plots import TIER_COLORS, _empty
@@ -31,54 +33,37 @@ FLAGGED = ("low", "rejected")  # tiers a finding lowers an episode to
 MAX_EPISODE_ROWS = 400  # rows of the episode table; flagged and quarantined ones come first
 MAX_PAIRS = 6  # flagged episodes shown beside a clean one (each decodes a few frames of two episodes)
 
-COUNTS_SQL = """
+COUNTS_SQL = f"""
 WITH w AS (
     SELECT source, subset, count(*) AS written,
            count(*) FILTER (WHERE tier = 'high') AS high, count(*) FILTER (WHERE tier = 'low') AS low,
            count(*) FILTER (WHERE tier = 'actionless') AS actionless,
-           count(*) FILTER (WHERE tier = 'rejected') AS rejected
+           count(*) FILTER (WHERE tier = 'rejected') AS rejected,
+           count(*) FILTER (WHERE {NO_ACTION}) AS without_action, count(*) FILTER (WHERE {NO_HANDS}) AS without_hands
     FROM episodes GROUP BY ALL),
-d AS (
-    SELECT e.source, e.subset, count(DISTINCT v.episode_uid) AS demoted
-    FROM verdicts AS v JOIN episodes AS e USING (episode_uid)
-    WHERE v.tier IN ('low', 'rejected') GROUP BY ALL),
 q AS (SELECT source, coalesce(subset, '(discovery)') AS subset, count(*) AS quarantined FROM quarantine GROUP BY ALL)
 SELECT source, subset, coalesce(written, 0) AS written, coalesce(high, 0) AS high, coalesce(low, 0) AS low,
-       coalesce(actionless, 0) AS actionless, coalesce(rejected, 0) AS rejected, coalesce(demoted, 0) AS demoted,
+       coalesce(actionless, 0) AS actionless, coalesce(rejected, 0) AS rejected,
+       coalesce(without_action, 0) AS without_action, coalesce(without_hands, 0) AS without_hands,
        coalesce(quarantined, 0) AS quarantined
-FROM w FULL OUTER JOIN d USING (source, subset) FULL OUTER JOIN q USING (source, subset)
+FROM w FULL OUTER JOIN q USING (source, subset)
 ORDER BY source, subset"""
-
-REASONS_SQL = """
-SELECT e.source, e.subset, 'demoted to ' || v.tier AS outcome, v.code AS reason,
-       count(DISTINCT v.episode_uid) AS episodes, min(v.message) AS example
-FROM verdicts AS v JOIN episodes AS e USING (episode_uid)
-WHERE v.tier IN ('low', 'rejected') GROUP BY ALL
-UNION ALL
-SELECT source, coalesce(subset, '(discovery)'), 'quarantined', stage || ': ' || error_class, count(*),
-       min(left(message, 200))
-FROM quarantine GROUP BY ALL
-ORDER BY source, subset, outcome, episodes DESC, reason"""
+COUNTED = ("written", "high", "low", "actionless", "rejected", "without_action", "without_hands", "quarantined")
 
 EPISODES_SQL = """
 WITH f AS (
     SELECT episode_uid, list(DISTINCT code ORDER BY code) AS findings
     FROM verdicts WHERE tier IN ('low', 'rejected') GROUP BY episode_uid)
 SELECT e.episode_uid, e.dataset, e.episode_index, e.tier, e.duration_s, e.num_frames, e.cameras, f.findings,
-       e.tier_reasons, e.tier IN ('low', 'rejected') AS flagged
+       e.tier_reasons, e.tier_details, e.tier IN ('low', 'rejected') AS flagged
 FROM episodes AS e LEFT JOIN f USING (episode_uid)
 ORDER BY flagged DESC, e.dataset, e.episode_index"""
 
 
 def counts_by_dataset(root: Path) -> list[dict[str, Any]]:
-    """Per source and subset (dataset): episodes written, by tier, demoted by a finding, quarantined."""
+    """Per source and subset (dataset): episodes written, by tier (low and rejected: demoted by a finding), those
+    without the action or the hands their source should give (`jobs.catalog.losses`), and quarantined."""
     return run_query(root, COUNTS_SQL).to_pylist()
-
-
-def reasons_by_dataset(root: Path) -> list[dict[str, Any]]:
-    """Per source and subset: each reason episodes were demoted (a finding's code) or quarantined (step: error),
-    with how many and one message."""
-    return run_query(root, REASONS_SQL).to_pylist()
 
 
 def episode_rows(root: Path) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ from schemas.canonical import (
     image_key,
     keypoint_kind,
 )
+from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, EpisodeLineage, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import CATALOG_PREFIX, DatasetFinding, QAConfig, QARecord, record_from_columns
@@ -45,8 +46,16 @@ class ReportError(RuntimeError):
 
 
 def require_catalog(root: Path) -> None:
-    if not parquet_files(root, EPISODES_DIR):
+    """A catalog with every column this version's report reads, else a ReportError naming the command that makes it
+    (a catalog an older eidata built lacks newer columns: tier_notes, tier_details)."""
+    parts = parquet_files(root, EPISODES_DIR)
+    if not parts:
         raise ReportError(f"{root}: no catalog ({EPISODES_DIR}/*.parquet); run `eidata catalog {root}` first")
+    if missing := [c for c in CATALOG_SCHEMA.names if c not in pq.read_schema(parts[0]).names]:
+        raise ReportError(
+            f"{root}: the catalog was built by an older eidata (no column {', '.join(missing[:3])}); run "
+            f"`eidata catalog {root}` to rebuild it"
+        )
 
 
 def hours_by_source_tier(root: Path) -> list[dict[str, Any]]:

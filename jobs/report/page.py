@@ -25,6 +25,7 @@ from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
 from ingest.qa.dataset import behaviour_messages, behaviour_overview, geometry_overview
 from ingest.storage.corpus import read_corpus
+from jobs.catalog import losses
 from jobs.catalog.build import catalog_snapshot_hash
 from jobs.report import curation, episode_data
 from jobs.report.behaviour import behaviour_by_dataset, behaviour_figure
@@ -103,6 +104,29 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 # -- sections ---------------------------------------------------------------------------------------------------
 
 
+@section("losses", "What the corpus lost, biggest first")
+def _losses(root: Path, _: list[DatasetView]) -> str:
+    totals = losses.loss_totals(root)
+    if not totals:
+        return '<p class="note">nothing lost: no episode quarantined, demoted, without action or without hands</p>'
+    rows = losses.losses_by_reason(root)
+    caption = (
+        "Quarantined: never written. Demoted: lowered to low or rejected by a finding. Without action: a robot's "
+        "episode with neither a canonical nor a native action. Without hands: human episodes with no tracked hand. "
+        "Reasons as the catalog's tier_reasons, figures as # (each episode's are in tier_details)."
+    )
+    quarantined = quarantine_reasons(root)
+    chart = _figure(png_data_uri(quarantine_figure(quarantined)), "quarantine reasons") if quarantined else ""
+    return (
+        f'<p class="note">{_e(caption)}</p>{chart}'
+        + _table(["lost", "episodes", "by source"], [[t["loss"], t["episodes"], t["by_source"]] for t in totals])
+        + _table(
+            ["lost", "source", "reason", "episodes", "example"],
+            [[r["outcome"], r["source"], r["reason"], r["episodes"], r["example"]] for r in rows],
+        )
+    )
+
+
 @section("hours", "Hours by source × tier")
 def _hours(root: Path, _: list[DatasetView]) -> str:
     rows = hours_by_source_tier(root)
@@ -113,51 +137,21 @@ def _hours(root: Path, _: list[DatasetView]) -> str:
     return _figure(png_data_uri(hours_figure(rows)), "hours by source and tier") + table
 
 
-@section("counts", "Episodes per source and dataset: written, demoted, quarantined")
+@section("counts", "Episodes per source and dataset: written, lost, quarantined")
 def _counts(root: Path, _: list[DatasetView]) -> str:
     rows = curation.counts_by_dataset(root)
-    table = _table(
-        ["source", "dataset", "written", "high", "low", "actionless", "rejected", "demoted", "quarantined"],
-        [
-            [
-                r["source"],
-                r["subset"],
-                *(r[k] for k in ("written", "high", "low", "actionless", "rejected", "demoted", "quarantined")),
-            ]
-            for r in rows
-        ],
-    )
-    reasons = curation.reasons_by_dataset(root)
-    why = (
-        _table(
-            ["source", "dataset", "outcome", "reason", "episodes", "example"],
-            [[r["source"], r["subset"], r["outcome"], r["reason"], r["episodes"], r["example"]] for r in reasons],
-        )
-        if reasons
-        else '<p class="note">no episode was demoted or quarantined</p>'
-    )
+    head = ["source", "dataset", *(k.replace("_", " ") for k in curation.COUNTED)]
+    table = _table(head, [[r["source"], r["subset"], *(r[k] for k in curation.COUNTED)] for r in rows])
     caption = (
-        "Written episodes by tier, and quarantined raw episodes (never written), per source. Demoted: episodes a "
-        "finding lowered to low or rejected (view verdicts); the table below names each reason."
+        "Written episodes by tier (low, rejected: demoted by a finding), those without the action or the hands their "
+        "source should give, and quarantined raw episodes (never written), per source; the losses section names why."
     )
-    return _figure(png_data_uri(curation.counts_figure(rows)), "episodes per source", caption) + table + why
+    return _figure(png_data_uri(curation.counts_figure(rows)), "episodes per source", caption) + table
 
 
 @section("lengths", "Episode lengths per source")
 def _lengths(root: Path, _: list[DatasetView]) -> str:
     return _figure(png_data_uri(lengths_figure(durations_by_source(root))), "episode length histograms")
-
-
-@section("quarantine", "Quarantine reasons")
-def _quarantine(root: Path, _: list[DatasetView]) -> str:
-    rows = quarantine_reasons(root)
-    table = _table(
-        ["source", "stage", "error", "episodes", "example"],
-        [[r["source"], r["stage"], r["error_class"], r["n"], r["example"]] for r in rows],
-    )
-    if not rows:  # an empty chart says less than this line
-        return '<p class="note">no quarantined episode</p>'
-    return _figure(png_data_uri(quarantine_figure(rows)), "quarantine reasons") + table
 
 
 @section("source_findings", "What the sources could not give")
@@ -315,7 +309,7 @@ def _episodes(root: Path, datasets: list[DatasetView]) -> str:
             continue
         i = next(k for k, line in enumerate(ds.episodes) if int(line["episode_index"]) == r["episode_index"])
         clean = next((k for k, line in enumerate(ds.episodes) if ds.lineage(k).tier == "high"), None)
-        why = "; ".join(r["tier_reasons"] or []) or ", ".join(r["findings"] or [])
+        why = "; ".join(r["tier_details"] or []) or ", ".join(r["findings"] or [])
         left = curation.episode_sample(ds, i, f"{r['tier']}: {r['episode_uid']}")
         right = (
             None
@@ -331,7 +325,7 @@ def _episodes(root: Path, datasets: list[DatasetView]) -> str:
         )
     shown = rows[: curation.MAX_EPISODE_ROWS]
     table = _table(
-        ["episode", "dataset", "tier", "seconds", "frames", "cameras", "findings", "tier reasons"],
+        ["episode", "dataset", "tier", "seconds", "frames", "cameras", "findings", "tier reasons and notes"],
         [
             [
                 r["episode_uid"],
@@ -341,7 +335,7 @@ def _episodes(root: Path, datasets: list[DatasetView]) -> str:
                 r["num_frames"],
                 ", ".join(r["cameras"] or []),
                 ", ".join(r["findings"] or []),
-                "; ".join(r["tier_reasons"] or []),
+                "; ".join(r["tier_details"] or []),  # one episode: its own figures
             ]
             for r in shown
         ],
@@ -420,8 +414,10 @@ def report_html(root: Path, exports: Sequence[Path] = ()) -> str:
             sections.append(Section(key, title, build(root, datasets)))
             bar.update(1)
     episodes = sum(len(d.episodes) for d in datasets)
+    lost = ", ".join(f"{t['episodes']} {t['loss']}" for t in losses.loss_totals(root)) or "nothing"
     summary = (
-        f"{len(datasets)} datasets, {episodes} episodes; catalog snapshot {catalog_snapshot_hash(root)[:12]}; "
+        f"lost: {lost}; {len(datasets)} datasets, {episodes} episodes written; "
+        f"catalog snapshot {catalog_snapshot_hash(root)[:12]}; "
         f"generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
     )
     return render_page(root, sections, summary)

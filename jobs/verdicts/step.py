@@ -53,7 +53,7 @@ from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import Finding
 from schemas.storage import StorageOptions
-from schemas.tiers import QualityTier, TierVerdict, reasons_of, tier_of
+from schemas.tiers import QualityTier, TierVerdict, notes_of, reasons_of, tier_of
 from schemas.verdicts import CorpusVerdicts
 
 log = logging.getLogger(__name__)
@@ -251,14 +251,20 @@ def _edited(lin: EpisodeLineage, found: list[Finding], config: BehaviourConfig) 
     before = lin.verdicts
     base_tier = before.tier_before if before is not None else QualityTier(lin.tier or QualityTier.high)
     base_reasons = list(before.reasons_before if before is not None else lin.tier_reasons or [])
+    base_notes = [r for r in base_reasons if r in (lin.tier_notes or [])]  # ingest's notes (a step's came after)
     out = lin.to_json()
+    out.pop("tier_notes", None)
     if not found:
         if before is None:
             return None
         out.pop("verdicts", None)
-        out.update(tier=base_tier.value, tier_reasons=base_reasons)
+        out.update(
+            tier=base_tier.value, tier_reasons=base_reasons, **({"tier_notes": base_notes} if base_notes else {})
+        )
         return EpisodeLineage.model_validate(out).to_json()
     judged = [TierVerdict(tier=f.tier, reason=f.reason(), code=f.code) for f in found]
+    if notes := [*base_notes, *notes_of(judged)]:
+        out["tier_notes"] = notes
     verdicts = CorpusVerdicts(
         thresholds={k: float(getattr(config, k)) for k in STEP_THRESHOLDS},
         tier_before=base_tier,

@@ -8,7 +8,19 @@ import itertools
 import pytest
 from pydantic import ValidationError
 
-from schemas.tiers import ALLOWED_TASKS, TASK_IDS, TASK_SPECS, QualityTier, RoutingTable, Task, demote
+from schemas.tiers import (
+    ALLOWED_TASKS,
+    TASK_IDS,
+    TASK_SPECS,
+    QualityTier,
+    RoutingTable,
+    Task,
+    TierVerdict,
+    demote,
+    grouped,
+    notes_of,
+    split_notes,
+)
 
 
 def test_default_routing_rows_sum_to_one_and_respect_allowed_tasks() -> None:
@@ -92,3 +104,38 @@ def test_routing_table_survives_the_manifest_round_trip() -> None:
     back = RoutingTable.model_validate_json(table.model_dump_json())
     assert back == table and back.row("high") == {Task.policy: 0.25, Task.forward_dynamics: 0.75}
     assert list(TASK_IDS) == list(Task) and sorted(TASK_IDS.values()) == list(range(len(Task)))
+
+
+def test_figures_leave_the_words_episodes_share() -> None:
+    """Real lines (a G1's unit note, a validity cut, a finding): each episode's figures go, names with digits stay."""
+    units = "joint units: rad (evidence); share of joint values ({} frames) inside the limits: rad 100%, ticks {}%"
+    assert grouped(units.format(393, 0)) == grouped(units.format(36, 2))
+    assert grouped(units.format(393, 0)) == (
+        "joint units: rad (evidence); share of joint values (# frames) inside the limits: rad #, ticks #"
+    )
+    cut = "cut by validity: frames 0..9 of the span's 20 kept (frames flagged: low_confidence 1, short_span 9)"
+    assert (
+        grouped(cut)
+        == "cut by validity: frames #..# of the span's # kept (frames flagged: low_confidence #, short_span #)"
+    )
+    assert (
+        grouped("qa_tracking_corr: correlation 0.14 < 0.80, 1.5e-3 rad") == "qa_tracking_corr: correlation # < #, # rad"
+    )
+    kept = "MANO-21 keypoints of robot_type 'so101', range_m100_100, 6D rotation, 0xe15b3f21"
+    assert grouped(kept) == kept
+
+
+def test_notes_are_told_apart_from_the_reasons_that_set_the_tier() -> None:
+    verdicts = [
+        TierVerdict.note("joint units: rad; 36 frames"),
+        TierVerdict(tier=QualityTier.low, reason="idle ratio 0.91 > 0.80", code="quality"),
+        TierVerdict.note("cut by validity: frames 0..9"),
+    ]
+    assert notes_of(verdicts) == ["joint units: rad; 36 frames", "cut by validity: frames 0..9"]
+    lines = [v.reason for v in verdicts]
+    assert split_notes(lines, notes_of(verdicts)) == (
+        ["idle ratio # > #"],
+        ["joint units: rad; # frames", "cut by validity: frames #..#"],
+    )
+    # a sentence said twice, once as a reason and once as a note, stays once in each
+    assert split_notes(["a 1", "a 1"], iter(["a 1"])) == (["a #"], ["a #"])

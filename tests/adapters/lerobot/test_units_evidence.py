@@ -21,6 +21,7 @@ from ingest.steps import prepared
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.robots.joint_space import JointUnitsRecord
+from schemas.tiers import grouped
 
 LAYOUTS = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
 SO101 = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
@@ -132,6 +133,10 @@ def test_so101_follower_in_range_m100_100_gets_its_wrist_ahead_of_the_base_withi
     assert record.unit == "range_m100_100" and record.fk
     assert ep.embodiment == "so101" and ep.mask[hand_dims(1, WRIST_POS)].all(), ep.tier_reasons
     assert any(r.startswith("joint units: range_m100_100") for r in ep.tier_reasons)
+    # the unit read is a note (it lowers nothing), told apart in the lineage; its frame count groups away (issue 59)
+    notes = lineage(ep).tier_notes or []
+    assert ep.tier.value == "high" and [n for n in notes if n.startswith("joint units:")] == [ep.tier_reasons[0]]
+    assert "(90 frames)" in notes[0] and "(# frames)" in grouped(notes[0])
     wrist = ep.state[:, hand_dims(1, WRIST_POS)]
     assert (wrist[:, 0] > 0.05).all()  # in front of the base
     assert (np.linalg.norm(wrist, axis=1) < 0.45).all()  # within the SO-101's reach (~0.4 m)

@@ -117,3 +117,22 @@ def test_a_multi_rate_recording_takes_its_span_from_its_states() -> None:
     np.testing.assert_array_equal(
         ep.state_native[:, names.index("rosout.0")][[0, 9, 10, 11, 12, 13]], [3, 3, 3, 3.5, 4, 4]
     )
+
+
+def test_an_episode_without_any_action_says_why_in_the_reason_that_sets_its_tier() -> None:
+    """Issue 59: the reason an actionless robot episode is actionless names its cause (the episodes that lost their
+    actions group by it in the catalog), the cause's own line stays a note; two lengths group into one reason."""
+    from ingest.canonical.store import lineage
+    from schemas.tiers import grouped
+
+    reasons = []
+    for n in (40, 61):
+        raw = _raw(n)
+        raw.actions.clear()  # no command at all: neither a canonical nor a native action
+        [ep] = prepared(raw)
+        assert ep.tier == QualityTier.actionless
+        (missing,) = [r for r in ep.tier_reasons if r.startswith("missing actions")]
+        assert missing == f"missing actions (has_action=False): {ep.tier_reasons[0]}" and CAUSE in missing
+        assert missing not in (lineage(ep).tier_notes or []) and ep.tier_reasons[0] in (lineage(ep).tier_notes or [])
+        reasons.append(grouped(missing))
+    assert reasons[0] == reasons[1]

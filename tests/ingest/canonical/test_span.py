@@ -5,6 +5,7 @@ rejects comes back as a `SpanRejection` with nothing written to the context or t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,18 @@ def test_a_span_becomes_an_episode_with_the_context_reasons_first() -> None:
     assert ep.qa is None and ep.behaviour is None and ep.evidence is not None and ep.mask.any()
     assert ep.tier == QualityTier.high and all(v.tier == QualityTier.high for v in ep.verdicts)
     assert ctx.raw.tier_reasons == ("the adapter's note",)
+    assert lineage(ep).tier_notes == ["the adapter's note", "a context reason"]  # both lower nothing here
+
+
+def test_the_adapters_reasons_for_a_lower_default_tier_set_it_the_rest_are_notes() -> None:
+    """A source whose default tier is low (a simulation) says why in its reasons: those set the tier, so the catalog
+    groups its episodes by them; canonicalization's lines stay notes (issue 59)."""
+    ctx = _context(30, CanonicalizeSpec())
+    ctx = replace(ctx, raw=replace(ctx.raw, tier=QualityTier.low))
+    [ep] = canonicalize_span(ctx, 0.0, 2.9, "")
+    assert ep.tier == QualityTier.low and ep.tier_reasons[:2] == ["the adapter's note", "a context reason"]
+    assert [v.tier for v in ep.verdicts[:2]] == [QualityTier.low, QualityTier.high]
+    assert lineage(ep).tier_notes == ["a context reason"]
 
 
 def test_a_teleport_cuts_the_span_into_tagged_episodes() -> None:

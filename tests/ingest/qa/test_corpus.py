@@ -110,7 +110,10 @@ def test_pairs_never_compared_are_said_on_each_episode_and_validate_lists_them()
     b = behaviour_summary("ds", ["e0"], [BehaviourRecord()], ["t"], [100], CFG, [[note]])
     assert b is not None
     (message,) = [m for code, m, _, _ in behaviour_messages(b) if code == "qa_duplicate_unjudged"]
-    assert "1 of 1 episodes -> high" in message and "one of 70 episodes with the same fingerprint" in message
+    assert (
+        "1 of 1 episodes noted (lowers nothing)" in message
+        and "one of 70 episodes with the same fingerprint" in message
+    )
 
 
 def test_dead_dims_findings_name_their_columns() -> None:

@@ -83,3 +83,17 @@ def test_other_data_strips_and_the_side_panel_fallback(corpus: Path) -> None:
     human.info.features["observation.images.head"].info = None  # a dataset written before intrinsics were kept
     strip = frame_strip(human)
     assert strip.method == "side panel" and "stores no lens" in strip.note and strip.projected is None
+
+
+def test_a_catalog_an_older_eidata_built_is_refused_naming_the_rebuild(corpus: Path, tmp_path: Path) -> None:
+    """Its parts lack the newer columns (tier_notes, tier_details): the report says to rebuild, not a binder error."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    copy = shutil.copytree(corpus, tmp_path / "c")
+    require_catalog(copy)
+    (part,) = sorted((copy / "catalog/episodes").glob("*.parquet"))
+    pq.write_table(pq.read_table(part).drop_columns(["tier_notes", "tier_details"]), part)
+    with pytest.raises(ReportError, match=r"older eidata \(no column tier_notes, tier_details\); run `eidata catalog"):
+        require_catalog(copy)

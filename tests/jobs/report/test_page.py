@@ -79,14 +79,22 @@ def test_what_a_curator_acts_on(report: Path) -> None:
         "low",
         "actionless",
         "rejected",
-        "demoted",
+        "without action",
+        "without hands",
         "quarantined",
     ]
-    assert ["oxe", "bridge", "2", "1", "1", "0", "0", "0", "1"] in counts
+    assert ["oxe", "bridge", "2", "1", "1", "0", "0", "0", "0", "1"] in counts
+    totals, by_reason = _tables(html, "losses")
+    assert [t[:2] for t in totals[1:]] == [["demoted", "1"], ["quarantined", "1"]]  # the low e1 and the CRC record
+    assert [r[:3] for r in by_reason[1:]] == [
+        ["demoted to low", "oxe", "(the default tier of its source)"],
+        ["quarantined", "oxe", "read: CorruptRecordError"],
+    ]
+    assert html.index('id="losses"') < html.index('id="hours"') and "lost: 1 demoted, 1 quarantined" in html
     episodes = _tables(html, "episodes")[0]
     assert episodes[1][0] == "oxe/bridge/e1" and len(episodes) == 1 + 4
     assert 'id="ep-oxe/bridge/e1"' in html and "(no clean episode" not in html  # e0 is its clean partner
-    for section in ("behaviour", "qa", "counts", "quarantine"):
+    for section in ("behaviour", "qa", "counts"):
         for table in _tables(html, section):
             keys = [tuple(r[:2]) for r in table[1:]]
             assert len(keys) == len(set(keys)), (section, keys)  # a (dataset, finding) said once

@@ -145,7 +145,7 @@ def test_dataset_without_lineage_is_cataloged_with_its_caption(tmp_path: Path) -
     root = write_dataset(tmp_path / "corpus/datasets/other/set", "franka", [{"n": 5, "task": "Lift the lid."}])
     apply_captions(root, [_rule(0, "lift the lid", "Lift the lid.")])
     (row,) = catalog_rows_for_dataset(tmp_path / "corpus", root)
-    assert (row.caption, row.caption_ready, row.task, row.tier_reasons) == (
+    assert (row.caption, row.caption_ready, row.task, row.tier_notes) == (
         "lift the lid",
         True,
         "Lift the lid.",

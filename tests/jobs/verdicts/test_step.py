@@ -123,3 +123,21 @@ def test_one_verdict_of_several_episodes_is_said_once() -> None:
     assert _said(["a/s/1"], words) == f"a/s/1 -> {words}"
     line = _said([f"a/s/{i}" for i in range(8)], words)
     assert line == f"8 episodes -> {words}: a/s/0, a/s/1, a/s/2 and 5 more" and line.count("motionless") == 1
+
+
+def test_the_step_keeps_ingests_notes_apart_and_gives_them_back() -> None:
+    """A verdict lowers the tier and adds its reason; ingest's notes stay notes, a note of the step (tier high) joins
+    them; with no finding left the lineage is ingest's again, notes included (issue 59)."""
+    from jobs.verdicts.step import _edited
+    from schemas.qa import Finding
+    from schemas.tiers import QualityTier
+
+    unit = "joint units: rad (evidence); share of joint values (40 frames) inside the limits: rad 100%"
+    ingest = EpisodeLineage(episode_uid="a/s/0", tier="high", tier_reasons=[unit], tier_notes=[unit])
+    dead = Finding(code="qa_native_dead_dims", tier=QualityTier.low, value=1.0, threshold=0.5, message="j1 dead")
+    unjudged = Finding(code="qa_duplicate_unjudged", tier=QualityTier.high, value=70, threshold=64, message="70 alike")
+    edited = EpisodeLineage.model_validate(_edited(ingest, [dead, unjudged], BehaviourConfig()))
+    assert edited.tier == QualityTier.low and edited.tier_reasons == [unit, dead.reason(), unjudged.reason()]
+    assert edited.tier_notes == [unit, unjudged.reason()]
+    back = EpisodeLineage.model_validate(_edited(edited, [], BehaviourConfig()))
+    assert back.to_json() == ingest.to_json()

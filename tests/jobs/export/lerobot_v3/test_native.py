@@ -70,12 +70,13 @@ def _column(root: Path, key: str) -> np.ndarray:
 
 def test_the_catalog_says_the_native_command_is_the_action(corpus: SimpleNamespace) -> None:
     rows = run_query(
-        corpus.root, "SELECT source, action_kind, has_action, tier, tier_reasons FROM episodes"
+        corpus.root, "SELECT source, action_kind, has_action, tier, tier_notes, tier_details FROM episodes"
     ).to_pylist()
     assert len(rows) == 4
     for r in rows:  # before issue 55: action_kind unknown, has_action false, tier actionless
         assert (r["action_kind"], r["has_action"]) == ("native", True) and r["tier"] != "actionless", r
-        assert any(x.startswith("action: its native command at 10 Hz") for x in r["tier_reasons"])
+        assert any(x.startswith("action: its native command at 10 Hz") for x in r["tier_details"])
+        assert any(x.startswith("action: its native command at # Hz") for x in r["tier_notes"])  # a note, grouped
 
 
 def test_a_single_robot_export_puts_its_command_in_action(corpus: SimpleNamespace) -> None:
