@@ -103,13 +103,17 @@ def _summary(d: EpisodeDetail) -> str:
         ["cameras", ", ".join(s.key for s in d.strips) or "none"],
         ["task", r.get("task") or ""],
     ]
-    reasons = r.get("tier_reasons") or lin.tier_reasons or []
+    # one episode: its own figures (the lineage's sentences), the notes that lower nothing apart
+    noted = list(lin.tier_notes or [])
+    reasons = [x for x in lin.tier_reasons or [] if x not in noted] or list(r.get("tier_reasons") or [])
     body = _table(["what", "value"], facts)
     body += "<h3>Reasons for its tier</h3>" + (
         "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in reasons) + "</ul>"
         if reasons
         else '<p class="note">none: nothing lowered its tier</p>'
     )
+    if noted:
+        body += "<h3>Notes (they lower nothing)</h3><ul>" + "".join(f"<li>{_e(x)}</li>" for x in noted) + "</ul>"
     body += "<h3>QA findings behind its tier</h3>" + (
         _table(
             ["stage", "finding", "tier", "value", "threshold", "message"],

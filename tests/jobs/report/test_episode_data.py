@@ -21,6 +21,7 @@ from jobs.report.episode_data import (
 )
 from schemas.canonical import ACTION, STATE, STATE_NATIVE
 from schemas.corpus import EpisodeLineage
+from schemas.tiers import grouped
 from tests.jobs.report.episode_corpus import DATASET, FINDING, LENGTHS, NATIVE, NOTE, REASONS, write_episode_corpus
 
 
@@ -48,7 +49,7 @@ def test_frame_indices_span_the_episode() -> None:
 def test_the_detail_of_a_flagged_episode(corpus: Path) -> None:
     d = episode_detail(corpus, "oxe/bridge", 1)
     assert (d.dataset, d.index, d.length, d.fps) == (DATASET, 1, LENGTHS[1], 10.0)
-    assert d.row["tier"] == "low" and d.row["tier_reasons"] == REASONS
+    assert d.row["tier"] == "low" and d.row["tier_reasons"] == [grouped(r) for r in REASONS]  # figures as #
     assert [(f["code"], f["message"]) for f in d.findings] == [(FINDING.code, FINDING.message)]
     assert lineage_notes(d.lineage) == [("hand_notes", NOTE)]
     # frames: the stored ones at the stated indices (each frame one grey level, 20 apart from its neighbours')
