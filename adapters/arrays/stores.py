@@ -95,17 +95,19 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
         raise ValueError("Zarr stores are read from local paths only (this one is in an object store)")
     import zarr  # only a job that reads Zarr pays for the import
 
+    from adapters.storage.zarr_beneath import BeneathStore
+
     local = Path(str(path))
     if local.is_dir():
-        sealed_folder(local)  # no symlink under the folder leads out of it: zarr's LocalStore would follow it
+        sealed_folder(local)  # refused at the open, naming the link; the reads are kept beneath it by BeneathStore
     inner = _zip_root(local) if local.is_file() else ""  # before the ZipStore: one never opened cannot be closed
-    zip_store = zarr.storage.ZipStore(local, mode="r") if local.is_file() else None
+    # a folder: every key opened beneath the folder's descriptor, no link followed out, whatever changed since
+    store = zarr.storage.ZipStore(local, mode="r") if local.is_file() else BeneathStore(local)
     try:
-        group = zarr.open_group(zip_store or zarr.storage.LocalStore(local, read_only=True), mode="r", path=inner)
+        group = zarr.open_group(store, mode="r", path=inner)
         yield Store("zarr", group, str(path))
     finally:
-        if zip_store is not None:
-            zip_store.close()
+        store.close()
 
 
 def unwritten(arr: Any, what: str, start: int | None = None, stop: int | None = None) -> None:

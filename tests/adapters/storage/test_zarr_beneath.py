@@ -1,0 +1,128 @@
+"""Every read of a Zarr folder stays beneath it whatever changes between the check and the read (issue 58): a chunk
+or an array folder swapped for a symlink after `open_store` checked the folder is shown to leak the outside file's
+bytes through zarr's own LocalStore, then refused by `BeneathStore` naming the link; links inside the store are
+followed, good stores read identically to LocalStore (v2 and v3, chunk keys with and without separators)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from adapters.arrays.stores import open_store
+from adapters.storage.zarr_beneath import BeneathStore, open_beneath
+from schemas.containment import ReachesOutside
+
+SECRET = (b"SECRET-KEY=hunter2;" * 16)[:300]
+
+
+def _store(folder: Path, fmt: int = 2) -> Path:
+    g = zarr.open_group(folder, mode="w", zarr_format=fmt)
+    g.create_array("data/secret", data=np.ones((50, 6), np.uint8), chunks=(50, 6), compressors=None)
+    g.create_array("data/state", data=np.arange(600, dtype=np.float32).reshape(100, 6), chunks=(7, 4))
+    return folder
+
+
+def _outside(tmp_path: Path) -> Path:
+    out = tmp_path / "outside"
+    out.mkdir(exist_ok=True)
+    (out / "secret.bin").write_bytes(SECRET)
+    return out
+
+
+def _leaks(a: np.ndarray) -> bool:
+    return SECRET[:19] in np.ascontiguousarray(a).tobytes()
+
+
+def _swap_chunk(store: Path, out: Path) -> str:
+    chunk = store / "data/secret/0.0"
+    chunk.unlink()
+    chunk.symlink_to(out / "secret.bin")
+    return "data/secret/0.0 (a symlink)"
+
+
+def _swap_folder(store: Path, out: Path) -> str:
+    shutil.copytree(store / "data/secret", out / "secret")
+    (out / "secret/0.0").write_bytes(SECRET)
+    shutil.rmtree(store / "data/secret")
+    (store / "data/secret").symlink_to(out / "secret", target_is_directory=True)
+    return "data/secret (a symlink)"
+
+
+def _swap_relative(store: Path, out: Path) -> str:  # a relative link climbing out with `..`
+    chunk = store / "data/secret/0.0"
+    chunk.unlink()
+    chunk.symlink_to(os.path.relpath(out / "secret.bin", chunk.parent))
+    return "data/secret/0.0 (a symlink)"
+
+
+@pytest.mark.parametrize("swap", [_swap_chunk, _swap_folder, _swap_relative])
+def test_a_link_swapped_in_after_the_check_is_refused_at_the_read(tmp_path: Path, swap) -> None:
+    out = _outside(tmp_path)
+    store = _store(tmp_path / "replay.zarr")
+    with open_store(store, "zarr") as s:  # the folder is checked here: nothing leads out yet
+        bare = zarr.open_group(zarr.storage.LocalStore(store, read_only=True), mode="r")
+        named = swap(store, out)  # the race: between the check and the read
+        assert _leaks(bare["data/secret"][:])  # a real escape: zarr's LocalStore reads the outside file
+        with pytest.raises(ReachesOutside) as err:
+            s.read("data/secret")
+        assert named in str(err.value) and str(store) in str(err.value) and str(out) in str(err.value)
+        assert s.read("data/state").shape == (100, 6)  # the arrays beside it are read
+
+
+def test_links_inside_the_store_are_followed_and_loops_refused(tmp_path: Path) -> None:
+    store = _store(tmp_path / "replay.zarr")
+    (store / "data/twin").symlink_to(store / "data/state", target_is_directory=True)  # absolute, inside
+    (store / "data/rel").symlink_to("../data/./state", target_is_directory=True)  # relative, via the parent
+    with open_store(store, "zarr") as s:
+        want = np.arange(600, dtype=np.float32).reshape(100, 6)
+        assert np.array_equal(s.read("data/twin"), want) and np.array_equal(s.read("data/rel"), want)
+    (store / "data/loop").symlink_to("loop")
+    fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(OSError, match="data/loop: 40 links followed"):
+            open_beneath(fd, os.path.realpath(store), "data/loop/0.0", str(store))
+        with pytest.raises(ValueError, match="climbs out"):
+            open_beneath(fd, os.path.realpath(store), "data/../../x", str(store))
+        with pytest.raises(NotADirectoryError):  # a file where a folder is asked: absent, as open() says
+            open_beneath(fd, os.path.realpath(store), "data/secret/0.0/x", str(store))
+    finally:
+        os.close(fd)
+
+
+def test_a_fifo_in_a_store_is_refused_not_waited_on(tmp_path: Path) -> None:
+    store = _store(tmp_path / "replay.zarr")
+    (store / "data/secret/0.0").unlink()
+    os.mkfifo(store / "data/secret/0.0")
+    with open_store(store, "zarr") as s, pytest.raises(OSError, match=r"0\.0 is not a regular file"):
+        s.read("data/secret")
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_a_good_store_reads_and_lists_as_zarrs_own(tmp_path: Path, fmt: int) -> None:
+    store = _store(tmp_path / "replay.zarr", fmt)
+    ours = BeneathStore(store)
+    theirs = zarr.storage.LocalStore(store, read_only=True)
+    try:
+        a, b = zarr.open_group(ours, mode="r"), zarr.open_group(theirs, mode="r")
+        assert sorted(n for n, _ in a.members(max_depth=None)) == sorted(n for n, _ in b.members(max_depth=None))
+        for key in ("data/secret", "data/state"):
+            assert np.array_equal(a[key][:], b[key][:]) and np.array_equal(a[key][3:17, 1:5], b[key][3:17, 1:5])
+        assert ours.get_sync("data/nothing") is None and ours.get_sync("data") is None  # absent, a folder
+        assert sorted(zarr.core.sync.sync(_all(ours))) == sorted(zarr.core.sync.sync(_all(theirs)))
+    finally:
+        ours.close()
+    with pytest.raises(OSError) as err:
+        os.fstat(ours._fd)  # the folder's descriptor closed with the store
+    assert err.value.errno == errno.EBADF
+    with pytest.raises(ValueError, match="reads only"):
+        BeneathStore(store, read_only=False)
+
+
+async def _all(store: zarr.abc.store.Store) -> list[str]:
+    return [k async for k in store.list()]
