@@ -96,7 +96,9 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
     import zarr  # only a job that reads Zarr pays for the import
 
     from adapters.storage.zarr_beneath import BeneathStore
+    from adapters.storage.zarr_inflate import use_bounded_pipeline
 
+    use_bounded_pipeline()  # every chunk decoded into at most its declared size
     local = Path(str(path))
     if local.is_dir():
         sealed_folder(local)  # refused at the open, naming the link; the reads are kept beneath it by BeneathStore
