@@ -155,9 +155,15 @@ def unwritten(arr: Any, what: str, start: int | None = None, stop: int | None = 
 
 def _zip_root(local: Path) -> str:
     """Where the root group sits in a zip: its root (zarr's ZipStore, UMI's `dataset.zarr.zip`), or the shallowest
-    folder holding a group's metadata (`zip -r x.zip replay_buffer.zarr` puts the store one folder down)."""
+    folder holding a group's metadata (`zip -r x.zip replay_buffer.zarr` puts the store one folder down). A member
+    declaring more than the reading budget once inflated is refused here (zarr's ZipStore reads a member whole, as
+    many bytes as its header declares), naming it."""
     with zipfile.ZipFile(local) as z:
-        marks = [n for n in z.namelist() if n.rsplit("/", 1)[-1] in ZARR_MARKERS]
+        infos = z.infolist()
+    big = max(infos, key=lambda i: i.file_size, default=None)
+    if big is not None:
+        bounds.ask(big.file_size, f"member {big.filename} of the zip (inflated)")
+    marks = [i.filename for i in infos if i.filename.rsplit("/", 1)[-1] in ZARR_MARKERS]
     if not marks:
         raise ValueError("no Zarr group metadata (.zgroup or zarr.json) in this zip")
     top = min(marks, key=lambda n: n.count("/"))

@@ -76,3 +76,20 @@ def test_zarr_in_an_object_store_is_refused() -> None:
     with pytest.raises(ValueError, match="Zarr stores are read from local paths only"):
         with open_store(locate("s3://bucket/buffer.zarr"), "zarr"):
             pass
+
+
+def test_a_zip_member_declaring_more_than_the_budget_is_refused_naming_it(tmp_path: Path, monkeypatch) -> None:
+    """zarr's ZipStore inflates a member whole, as large as its header declares: a 5 KB deflated chunk of 4 MiB
+    is refused at the open under a 1 MiB budget, before zarr reads it; the same store within the budget reads."""
+    folder = _buffer(tmp_path / "replay_buffer.zarr", 2)
+    path = zip_folder(folder, tmp_path / "buffer.zarr.zip")
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("data/bomb/0", bytes(4 << 20))
+    assert path.stat().st_size < 64 << 10
+    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(1 << 20))
+    with pytest.raises(ValueError, match=r"member data/bomb/0 of the zip \(inflated\) size in bytes: 4,194,304"):
+        with open_store(path, "zarr"):
+            pass
+    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(8 << 20))
+    with open_store(path, "zarr") as store:
+        assert store.read("data/action", 2, 4).tolist() == [[4.0, 5.0], [6.0, 7.0]]
