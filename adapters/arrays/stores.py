@@ -119,7 +119,8 @@ def unwritten(arr: Any, what: str, start: int | None = None, stop: int | None = 
     from zarr.core.buffer import default_buffer_prototype
     from zarr.core.sync import sync
 
-    shape, chunks = tuple(arr.shape), tuple(arr.chunks)
+    # a sharded array stores one key per shard (its inner chunks inside it): the keys are the shards'
+    shape, chunks = tuple(arr.shape), tuple(getattr(arr, "shards", None) or arr.chunks)
     if not shape or 0 in shape:
         return
     first, last = slice(start, stop).indices(shape[0])[:2]
