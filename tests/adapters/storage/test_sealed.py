@@ -201,9 +201,13 @@ def test_the_arrays_adapter_flags_escaping_stores_and_reads_their_neighbours(tmp
     assert len(arrays) > 6 and not _leaks(arrays)
 
 
+OPENS = r"(h5py\.)?(File|h5f\.open)|(zarr\.)?(storage\.)?(LocalStore|ZipStore|FsspecStore)|zarr\.open\w*"
+
+
 def test_adapters_open_hdf5_and_zarr_for_reading_only_through_the_checked_doors() -> None:
     """No `h5py.File(` / `h5f.open(` in adapters/ outside storage/h5.py but the writers (synthetic/), and no zarr
-    open outside arrays/stores.py: no reader can bypass `sealed_h5` / `sealed_folder`."""
+    open or store (a folder's, a zip's, an fsspec one) outside arrays/stores.py: no reader can bypass `sealed_h5` /
+    `sealed_folder`, the reads beneath the folder (`BeneathStore`) or the zip's member bound."""
     base = Path(__file__).resolve().parents[3] / "adapters"
     doors = {"storage/h5.py", "arrays/stores.py"}
     stray, scanned = [], 0
@@ -214,7 +218,7 @@ def test_adapters_open_hdf5_and_zarr_for_reading_only_through_the_checked_doors(
         scanned += 1
         for node in ast.walk(ast.parse(path.read_text())):
             name = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
-            if re.fullmatch(r"(h5py\.)?(File|h5f\.open)|(zarr\.)?(storage\.)?LocalStore|zarr\.open\w*", name):
+            if re.fullmatch(OPENS, name):
                 stray.append(f"{rel}:{node.lineno} {name}")
     assert scanned > 50 and not stray, stray
 
