@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,30 @@ def test_a_good_store_reads_and_lists_as_zarrs_own(tmp_path: Path, fmt: int) -> 
 
 async def _all(store: zarr.abc.store.Store) -> list[str]:
     return [k async for k in store.list()]
+
+
+def test_the_arrays_adapter_flags_a_store_swapped_after_discovery(tmp_path: Path) -> None:
+    """Discovery checked the folder; a chunk swapped for a link before the episode's read: the read fails naming
+    the link (the episode is quarantined with it), the store beside it reads, nothing of the secret is read."""
+    from adapters.arrays.adapter import ArraysAdapter
+    from adapters.base import AdapterError
+    from adapters.synthetic.arrays import write_umi
+
+    out, root = _outside(tmp_path), tmp_path / "root"
+    zipped = write_umi(tmp_path / "umi.zarr.zip", [4, 9])
+    for name in ("bad.zarr", "good.zarr"):
+        with zipfile.ZipFile(zipped) as z:
+            z.extractall(root / name)
+    adapter = ArraysAdapter({"fps": 20})
+    refs = list(adapter.discover(root))
+    assert len(refs) == 4 and all(r.error is None for r in refs)
+    chunk = next((root / "bad.zarr/data/robot0_eef_pos").glob("0*"))
+    chunk.unlink()
+    chunk.symlink_to(out / "secret.bin")  # after discovery, before the read
+    for ref in refs:
+        if "bad.zarr" in ref.paths[0]:
+            with pytest.raises(AdapterError, match=f"data/robot0_eef_pos/{chunk.name} .a symlink. leads to {out}"):
+                adapter.read(ref)
+        else:
+            ep = adapter.read(ref)
+            assert ep.states and not any(_leaks(np.asarray(s.values)) for s in ep.states.values())
