@@ -15,7 +15,8 @@ A link target's `..` is folded by name (`a/link/../x` as `a/x`): a path the kern
 opened beneath the store, never outside it. A key naming something other than a regular file or a folder (a FIFO
 that would block the read, a device) is refused. Cost: one `openat` per key component instead of one `open` of the
 whole path. Each key's open raises Python's "open" audit event with its whole path, as `open` would, so the
-per-file boundary (`adapters.isolated`) sees which file a parse failed in.
+per-file boundary (`adapters.isolated`) sees which file a parse failed in, and no file is read past the reading
+budget (`bounds.ask`: a chunk's stored bytes, a `.zattrs` or `zarr.json` zarr would read whole, sparse or not).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Suf
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.storage import LocalStore
 
+from adapters.storage import bounds
 from schemas.containment import ReachesOutside
 
 __all__ = ["BeneathStore", "open_beneath"]
@@ -97,22 +99,24 @@ def open_beneath(root_fd: int, real_root: str, key: str, name: str) -> int:
     return fd
 
 
-def _read(fd: int, byte_range: ByteRequest | None) -> bytes:
+def _read(fd: int, byte_range: ByteRequest | None, what: str) -> bytes:
+    """The bytes of `byte_range` (all by default) of the file open as `fd` (closed here), when within the reading
+    budget (a sparse 3 GiB `.zattrs` is refused from its size, not read)."""
     st = os.fstat(fd)
     if stat.S_ISDIR(st.st_mode):
-        os.close(fd)
+        os.close(fd)  # `fdopen` would refuse it and leave it open
         raise IsADirectoryError(errno.EISDIR, "a folder, not a chunk")
-    start, end = 0, st.st_size
-    if isinstance(byte_range, RangeByteRequest):
-        start, end = byte_range.start, min(byte_range.end, st.st_size)
-    elif isinstance(byte_range, OffsetByteRequest):
-        start = byte_range.offset
-    elif isinstance(byte_range, SuffixByteRequest):
-        start = max(0, st.st_size - byte_range.suffix)
-    elif byte_range is not None:
-        os.close(fd)
-        raise TypeError(f"Unexpected byte_range, got {byte_range}.")
     with os.fdopen(fd, "rb") as f:
+        start, end = 0, st.st_size
+        if isinstance(byte_range, RangeByteRequest):
+            start, end = byte_range.start, min(byte_range.end, st.st_size)
+        elif isinstance(byte_range, OffsetByteRequest):
+            start = byte_range.offset
+        elif isinstance(byte_range, SuffixByteRequest):
+            start = max(0, st.st_size - byte_range.suffix)
+        elif byte_range is not None:
+            raise TypeError(f"Unexpected byte_range, got {byte_range}.")
+        bounds.ask(end - start, what)
         f.seek(start)
         return f.read(max(0, end - start))
 
@@ -143,7 +147,7 @@ class BeneathStore(LocalStore):
 
     def _get(self, key: str, prototype: BufferPrototype | None, byte_range: ByteRequest | None) -> Buffer | None:
         try:
-            data = _read(self._open_key(key), byte_range)
+            data = _read(self._open_key(key), byte_range, f"{key} of {self.root}")
         except _ABSENT:
             return None
         return (prototype or default_buffer_prototype()).buffer.from_bytes(data)
