@@ -95,17 +95,21 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
         raise ValueError("Zarr stores are read from local paths only (this one is in an object store)")
     import zarr  # only a job that reads Zarr pays for the import
 
+    from adapters.storage.zarr_beneath import BeneathStore
+    from adapters.storage.zarr_inflate import use_bounded_pipeline
+
+    use_bounded_pipeline()  # every chunk decoded into at most its declared size
     local = Path(str(path))
     if local.is_dir():
-        sealed_folder(local)  # no symlink under the folder leads out of it: zarr's LocalStore would follow it
+        sealed_folder(local)  # refused at the open, naming the link; the reads are kept beneath it by BeneathStore
     inner = _zip_root(local) if local.is_file() else ""  # before the ZipStore: one never opened cannot be closed
-    zip_store = zarr.storage.ZipStore(local, mode="r") if local.is_file() else None
+    # a folder: every key opened beneath the folder's descriptor, no link followed out, whatever changed since
+    store = zarr.storage.ZipStore(local, mode="r") if local.is_file() else BeneathStore(local)
     try:
-        group = zarr.open_group(zip_store or zarr.storage.LocalStore(local, read_only=True), mode="r", path=inner)
+        group = zarr.open_group(store, mode="r", path=inner)
         yield Store("zarr", group, str(path))
     finally:
-        if zip_store is not None:
-            zip_store.close()
+        store.close()
 
 
 def unwritten(arr: Any, what: str, start: int | None = None, stop: int | None = None) -> None:
@@ -115,7 +119,8 @@ def unwritten(arr: Any, what: str, start: int | None = None, stop: int | None = 
     from zarr.core.buffer import default_buffer_prototype
     from zarr.core.sync import sync
 
-    shape, chunks = tuple(arr.shape), tuple(arr.chunks)
+    # a sharded array stores one key per shard (its inner chunks inside it): the keys are the shards'
+    shape, chunks = tuple(arr.shape), tuple(getattr(arr, "shards", None) or arr.chunks)
     if not shape or 0 in shape:
         return
     first, last = slice(start, stop).indices(shape[0])[:2]
@@ -151,9 +156,15 @@ def unwritten(arr: Any, what: str, start: int | None = None, stop: int | None = 
 
 def _zip_root(local: Path) -> str:
     """Where the root group sits in a zip: its root (zarr's ZipStore, UMI's `dataset.zarr.zip`), or the shallowest
-    folder holding a group's metadata (`zip -r x.zip replay_buffer.zarr` puts the store one folder down)."""
+    folder holding a group's metadata (`zip -r x.zip replay_buffer.zarr` puts the store one folder down). A member
+    declaring more than the reading budget once inflated is refused here (zarr's ZipStore reads a member whole, as
+    many bytes as its header declares), naming it."""
     with zipfile.ZipFile(local) as z:
-        marks = [n for n in z.namelist() if n.rsplit("/", 1)[-1] in ZARR_MARKERS]
+        infos = z.infolist()
+    big = max(infos, key=lambda i: i.file_size, default=None)
+    if big is not None:
+        bounds.ask(big.file_size, f"member {big.filename} of the zip (inflated)")
+    marks = [i.filename for i in infos if i.filename.rsplit("/", 1)[-1] in ZARR_MARKERS]
     if not marks:
         raise ValueError("no Zarr group metadata (.zgroup or zarr.json) in this zip")
     top = min(marks, key=lambda n: n.count("/"))

@@ -18,7 +18,9 @@ worker share it; `jobs/ingest` passes the driver's `EIDATA_*` on), else the defa
 from __future__ import annotations
 
 import bz2
+import functools
 import json
+import lzma
 import math
 import os
 import zlib
@@ -123,19 +125,24 @@ class _Decompressor(Protocol):
     def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
 
 
-def _zstd() -> _Decompressor:
+@functools.cache  # found once: a failed import is searched for again on every call (50 us of a 70 us chunk)
+def _zstd_module() -> Any:
     try:
         from compression import zstd  # type: ignore[import-not-found]  # Python 3.14
     except ImportError:
         from backports import zstd  # rosbags' own choice, in the same order
-    return zstd.ZstdDecompressor()
+    return zstd
+
+
+def _zstd() -> _Decompressor:
+    return _zstd_module().ZstdDecompressor()
 
 
 class _Zlib:
     """zlib's decompressor in the protocol of the others (zlib keeps what max_length left in `unconsumed_tail`)."""
 
-    def __init__(self) -> None:
-        self._d = zlib.decompressobj()
+    def __init__(self, wbits: int = zlib.MAX_WBITS) -> None:
+        self._d = zlib.decompressobj(wbits)
 
     eof = property(lambda self: self._d.eof)
     unused_data = property(lambda self: b"")  # what follows the stream is ignored, as `zlib.decompress` does
@@ -145,10 +152,21 @@ class _Zlib:
         return self._d.decompress(self._d.unconsumed_tail + data, max(max_length, 0))
 
 
+class _Gzip(_Zlib):
+    """One gzip member; the members after it are the next streams (`gzip.decompress` reads them all)."""
+
+    def __init__(self) -> None:
+        super().__init__(16 + zlib.MAX_WBITS)
+
+    unused_data = property(lambda self: self._d.unused_data)
+
+
 # codec -> a new one-frame decompressor; all answer the same incremental protocol (max_length, eof, unused_data)
 CODECS: dict[str, Callable[[], _Decompressor]] = {
     "bz2": bz2.BZ2Decompressor,
+    "gzip": _Gzip,
     "lz4": lz4.frame.LZ4FrameDecompressor,
+    "lzma": lzma.LZMADecompressor,
     "zstd": _zstd,
     "zlib": _Zlib,
 }

@@ -12,6 +12,7 @@ import pytest
 import zarr
 
 from adapters.arrays.stores import container_of, open_store
+from adapters.storage.absent import AbsentData
 from adapters.storage.location import locate
 from adapters.synthetic.arrays import zip_folder
 
@@ -76,3 +77,35 @@ def test_zarr_in_an_object_store_is_refused() -> None:
     with pytest.raises(ValueError, match="Zarr stores are read from local paths only"):
         with open_store(locate("s3://bucket/buffer.zarr"), "zarr"):
             pass
+
+
+def test_a_zip_member_declaring_more_than_the_budget_is_refused_naming_it(tmp_path: Path, monkeypatch) -> None:
+    """zarr's ZipStore inflates a member whole, as large as its header declares: a 5 KB deflated chunk of 4 MiB
+    is refused at the open under a 1 MiB budget, before zarr reads it; the same store within the budget reads."""
+    folder = _buffer(tmp_path / "replay_buffer.zarr", 2)
+    path = zip_folder(folder, tmp_path / "buffer.zarr.zip")
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("data/bomb/0", bytes(4 << 20))
+    assert path.stat().st_size < 64 << 10
+    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(1 << 20))
+    with pytest.raises(ValueError, match=r"member data/bomb/0 of the zip \(inflated\) size in bytes: 4,194,304"):
+        with open_store(path, "zarr"):
+            pass
+    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(8 << 20))
+    with open_store(path, "zarr") as store:
+        assert store.read("data/action", 2, 4).tolist() == [[4.0, 5.0], [6.0, 7.0]]
+
+
+def test_a_sharded_array_is_read_and_a_missing_shard_named(tmp_path: Path) -> None:
+    """A v3 sharded array stores one key per shard: its rows are read (they were taken for 15 of 20 chunks never
+    written), and a shard deleted is named as never written."""
+    g = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3)
+    data = np.arange(500, dtype=np.float32).reshape(100, 5)
+    g.create_array("a", data=data, chunks=(5, 5), shards=(20, 5), compressors=zarr.codecs.ZstdCodec())
+    with open_store(tmp_path / "s.zarr", "zarr") as store:
+        assert np.array_equal(store.read("a"), data) and np.array_equal(store.read("a", 13, 57), data[13:57])
+    (tmp_path / "s.zarr/a/c/2/0").unlink()
+    with open_store(tmp_path / "s.zarr", "zarr") as store:
+        assert np.array_equal(store.read("a", 0, 40), data[:40])
+        with pytest.raises(AbsentData, match=r"1 of its 5 chunks for rows 0\.\.99 were never written \(c/2/0\)"):
+            store.read("a")

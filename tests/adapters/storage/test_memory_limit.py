@@ -181,13 +181,15 @@ def test_every_bomb_stays_under_1_gib_in_one_process(bombs: tuple[dict, int, Pat
 
 
 @pytest.mark.slow
-def test_zarr_chunk_bombs_are_quarantined_naming_the_limit_and_the_chunk(bombs: tuple[dict, int, Path]) -> None:
+def test_zarr_chunk_bombs_are_quarantined_naming_the_chunk(bombs: tuple[dict, int, Path]) -> None:
+    """Refused at the chunk's declared size now (adapters/storage/zarr_inflate.py), before the memory limit."""
     eps = bombs[0]["zarr"]["episodes"]
     for codec in lb.CODECS:
         for k in (0, 1):
             outcome = eps[f"{codec}_bomb.zarr/episode_{k}"]
             assert outcome[0] in ("Rejected", "flagged"), (codec, outcome)
-            _limit_named(outcome, f"{codec}_bomb.zarr")
+            text = " ".join(str(x) for x in outcome)
+            assert f"{codec}_bomb.zarr" in text and f"chunk data/state/0.0 ({codec}) decoded size" in text, outcome
     for good in ("a_good.zarr", "z_good.zarr"):
         for k in (0, 1):
             state, smallest_action = eps[f"{good}/episode_{k}"]

@@ -8,6 +8,7 @@ file under the root)."""
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shutil
 import zipfile
@@ -200,9 +201,13 @@ def test_the_arrays_adapter_flags_escaping_stores_and_reads_their_neighbours(tmp
     assert len(arrays) > 6 and not _leaks(arrays)
 
 
+OPENS = r"(h5py\.)?(File|h5f\.open)|(zarr\.)?(storage\.)?(LocalStore|ZipStore|FsspecStore)|zarr\.open\w*"
+
+
 def test_adapters_open_hdf5_and_zarr_for_reading_only_through_the_checked_doors() -> None:
     """No `h5py.File(` / `h5f.open(` in adapters/ outside storage/h5.py but the writers (synthetic/), and no zarr
-    open outside arrays/stores.py: no reader can bypass `sealed_h5` / `sealed_folder`."""
+    open or store (a folder's, a zip's, an fsspec one) outside arrays/stores.py: no reader can bypass `sealed_h5` /
+    `sealed_folder`, the reads beneath the folder (`BeneathStore`) or the zip's member bound."""
     base = Path(__file__).resolve().parents[3] / "adapters"
     doors = {"storage/h5.py", "arrays/stores.py"}
     stray, scanned = [], 0
@@ -213,6 +218,31 @@ def test_adapters_open_hdf5_and_zarr_for_reading_only_through_the_checked_doors(
         scanned += 1
         for node in ast.walk(ast.parse(path.read_text())):
             name = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
-            if re.fullmatch(r"(h5py\.)?(File|h5f\.open)|(zarr\.)?(storage\.)?LocalStore|zarr\.open\w*", name):
+            if re.fullmatch(OPENS, name):
                 stray.append(f"{rel}:{node.lineno} {name}")
     assert scanned > 50 and not stray, stray
+
+
+def test_an_hdf5_file_is_walked_once_per_process_until_it_changes(tmp_path: Path, monkeypatch) -> None:
+    """The walk is remembered by the open file's identity: a second open of the same file walks nothing, a file
+    rewritten in place (an external dataset added, its mtime put back) is walked again and refused."""
+    walks = []
+    visit = h5py.h5o.visit
+    monkeypatch.setattr(h5py.h5o, "visit", lambda *a, **k: walks.append(1) or visit(*a, **k))
+    path = write_robomimic(tmp_path / "ep.hdf5", [6, 4])
+    for _ in range(3):
+        with open_h5(path) as f:
+            assert f["data/demo_1/actions"].shape == (4, 7)
+    assert len(walks) == 1
+    copy = tmp_path / "copy.hdf5"
+    shutil.copy(path, copy)  # another inode: its own walk
+    open_h5(copy).close()
+    assert len(walks) == 2
+    before = path.stat()
+    outside = [(str(_secret(tmp_path)), 0, 300)]
+    with h5py.File(path, "a") as f:
+        f.create_dataset("data/demo_0/obs/secret", shape=(6, 50), dtype="u1", external=outside)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime forged back; ctime cannot be
+    with pytest.raises(ReachesOutside, match="external raw storage"):
+        open_h5(path)
+    assert len(walks) == 3

@@ -1,0 +1,221 @@
+"""A Zarr folder read so that no open leaves it, whatever changes on disk between the check and the read (issue 58).
+
+`sealed.sealed_folder` refuses a store whose symlinks lead out of it when the store is opened, but zarr's
+`LocalStore` then opens each chunk by its path (`Path.read_bytes`, every link followed), so a link swapped in after
+the check (a chunk or an array folder replaced by a symlink to any file the worker can read) is read as data.
+`BeneathStore` is the `LocalStore` eidata opens folders with (`adapters.arrays.stores.open_store`): it holds a
+descriptor of the store's folder from its construction and opens every key relative to it, one component at a time,
+each with O_NOFOLLOW (`open_beneath`), so the kernel refuses to follow any link it was not shown. A link met on the
+way is read (`readlink` relative to its folder's descriptor) and followed by hand only when it stays inside the
+store, as `sealed_folder` keeps it; one leading out is `ReachesOutside` naming the key and the link. Every read
+(`get`, `get_partial_values`, `get_sync`: chunks and metadata alike), `exists`, `getsize` and the listings go through
+it. The same rule as Linux's `openat2(RESOLVE_BENEATH)`, which Python does not expose.
+
+A link target's `..` is folded by name (`a/link/../x` as `a/x`): a path the kernel would resolve otherwise is still
+opened beneath the store, never outside it. A key naming something other than a regular file or a folder (a FIFO
+that would block the read, a device) is refused. Cost: one `openat` per key component instead of one `open` of the
+whole path. Each key's open raises Python's "open" audit event with its whole path, as `open` would, so the
+per-file boundary (`adapters.isolated`) sees which file a parse failed in, and no file is read past the reading
+budget (`bounds.ask`: a chunk's stored bytes, a `.zattrs` or `zarr.json` zarr would read whole, sparse or not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import posixpath
+import stat
+import sys
+import weakref
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
+from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
+from zarr.storage import LocalStore
+
+from adapters.storage import bounds
+from schemas.containment import ReachesOutside
+
+__all__ = ["BeneathStore", "open_beneath"]
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_ANY = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # NONBLOCK: a FIFO opens without a writer
+_HOPS = 40  # links followed for one key, as the kernel's own ELOOP bound
+_ABSENT = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+
+
+def _parts(path: str) -> list[str]:
+    return [p for p in path.split("/") if p not in ("", ".")]
+
+
+def open_beneath(root_fd: int, real_root: str, key: str, name: str) -> int:
+    """A read-only descriptor of `key` (a '/'-separated path) under the folder open as `root_fd` (whose resolved
+    path is `real_root`), no link followed out of it: ReachesOutside naming the store `name`, the link and where it
+    leads; FileNotFoundError / NotADirectoryError as `open` would raise them. The caller closes it."""
+    todo = _parts(key)[::-1]  # the next component last
+    if ".." in todo:
+        raise ValueError(f"{name}: key {key!r} climbs out of the store")
+    walked: list[str] = []
+    fds = [root_fd]
+    hops = 0
+    try:
+        while todo:
+            part = todo.pop()
+            try:
+                fd = os.open(part, _ANY if not todo else _DIR, dir_fd=fds[-1])
+            except OSError as e:
+                if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                try:
+                    target = os.readlink(part, dir_fd=fds[-1])
+                except OSError:
+                    raise e from None  # not a link: a file where a folder was asked
+                link = "/".join([*walked, part])
+                hops += 1
+                lands = posixpath.normpath(posixpath.join(real_root, *walked, target))
+                inside = posixpath.relpath(lands, real_root)
+                if hops > _HOPS:
+                    raise OSError(errno.ELOOP, f"{name}: {link}: {_HOPS} links followed (a loop)") from None
+                if inside == ".." or inside.startswith("../"):
+                    raise ReachesOutside(name, f"{link} (a symlink)", lands) from None
+                while len(fds) > 1:  # from the top again, along the link's own path inside the store
+                    os.close(fds.pop())
+                walked.clear()
+                todo.extend(_parts(inside)[::-1])
+                continue
+            fds.append(fd)
+            walked.append(part)
+        fd = os.dup(root_fd) if len(fds) == 1 else fds.pop()
+    finally:
+        for d in fds[1:]:
+            os.close(d)
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        os.close(fd)
+        raise OSError(f"{name}: {key} is not a regular file (mode {stat.filemode(mode)}): not read")
+    return fd
+
+
+def _read(fd: int, byte_range: ByteRequest | None, what: str) -> bytes:
+    """The bytes of `byte_range` (all by default) of the file open as `fd` (closed here), when within the reading
+    budget (a sparse 3 GiB `.zattrs` is refused from its size, not read)."""
+    st = os.fstat(fd)
+    if stat.S_ISDIR(st.st_mode):
+        os.close(fd)  # `fdopen` would refuse it and leave it open
+        raise IsADirectoryError(errno.EISDIR, "a folder, not a chunk")
+    with os.fdopen(fd, "rb") as f:
+        start, end = 0, st.st_size
+        if isinstance(byte_range, RangeByteRequest):
+            start, end = byte_range.start, min(byte_range.end, st.st_size)
+        elif isinstance(byte_range, OffsetByteRequest):
+            start = byte_range.offset
+        elif isinstance(byte_range, SuffixByteRequest):
+            start = max(0, st.st_size - byte_range.suffix)
+        elif byte_range is not None:
+            raise TypeError(f"Unexpected byte_range, got {byte_range}.")
+        bounds.ask(end - start, what)
+        f.seek(start)
+        return f.read(max(0, end - start))
+
+
+class BeneathStore(LocalStore):
+    """zarr's LocalStore, read-only, every key opened beneath the folder's descriptor (`open_beneath`)."""
+
+    def __init__(self, root: Path | str, *, read_only: bool = True) -> None:
+        if not read_only:
+            raise ValueError("BeneathStore reads only")
+        super().__init__(root, read_only=True)
+        self._fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._real = os.path.realpath(self.root)
+        self._closer = weakref.finalize(self, os.close, self._fd)
+
+    def with_read_only(self, read_only: bool = True) -> BeneathStore:
+        return type(self)(self.root, read_only=read_only)
+
+    def close(self) -> None:
+        super().close()
+        self._closer()
+
+    def _open_key(self, key: str) -> int:
+        # the "open" audit event Python raises for `open(path)`, with the whole path: the per-file boundary
+        # (adapters.isolated) sees the key, where each `openat` raises it with one component
+        sys.audit("open", os.path.join(self.root, key), "r", os.O_RDONLY)
+        return open_beneath(self._fd, self._real, key, str(self.root))
+
+    def _get(self, key: str, prototype: BufferPrototype | None, byte_range: ByteRequest | None) -> Buffer | None:
+        try:
+            data = _read(self._open_key(key), byte_range, f"{key} of {self.root}")
+        except _ABSENT:
+            return None
+        return (prototype or default_buffer_prototype()).buffer.from_bytes(data)
+
+    def get_sync(self, key: str, *, prototype: Any = None, byte_range: ByteRequest | None = None) -> Buffer | None:
+        self._ensure_open_sync()
+        return self._get(key, prototype, byte_range)
+
+    async def get(self, key: str, prototype: Any = None, byte_range: ByteRequest | None = None) -> Buffer | None:
+        if not self._is_open:
+            await self._open()
+        return await asyncio.to_thread(self._get, key, prototype, byte_range)
+
+    async def get_partial_values(
+        self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
+    ) -> list[Buffer | None]:
+        return list(await asyncio.gather(*(self.get(k, prototype, r) for k, r in key_ranges)))
+
+    def _stat(self, key: str) -> os.stat_result | None:
+        try:
+            fd = self._open_key(key)
+        except _ABSENT:
+            return None
+        try:
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
+
+    async def exists(self, key: str) -> bool:
+        st = await asyncio.to_thread(self._stat, key)
+        return st is not None and stat.S_ISREG(st.st_mode)
+
+    async def getsize(self, key: str) -> int:
+        st = await asyncio.to_thread(self._stat, key)
+        if st is None or not stat.S_ISREG(st.st_mode):
+            raise FileNotFoundError(errno.ENOENT, "no such key", f"{self.root}/{key}")
+        return st.st_size
+
+    def _entries(self, prefix: str) -> list[tuple[str, bool | None]]:
+        """(name, True: a folder / False: a file / None: a link) for the entries of the folder `prefix`."""
+        try:
+            fd = self._open_key(prefix)
+        except _ABSENT:
+            return []
+        try:
+            if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                return []
+            with os.scandir(fd) as entries:
+                return [(e.name, None if e.is_symlink() else e.is_dir(follow_symlinks=False)) for e in entries]
+        finally:
+            os.close(fd)
+
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
+        for name, _ in await asyncio.to_thread(self._entries, prefix.rstrip("/")):
+            yield name  # links too, as LocalStore lists them: opened beneath when read
+
+    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
+        """The files under `prefix`, folders descended, links not (as LocalStore's `rglob`, here for files too)."""
+        todo = [prefix.rstrip("/")]
+        while todo:
+            here = todo.pop()
+            for name, is_dir in await asyncio.to_thread(self._entries, here):
+                key = posixpath.join(here, name) if here else name
+                if is_dir:
+                    todo.append(key)
+                elif is_dir is False:
+                    yield key
+
+    async def list(self) -> AsyncIterator[str]:
+        async for key in self.list_prefix(""):
+            yield key
