@@ -1,4 +1,4 @@
-"""`eidata export ROOT --format lerobot-v3 --out DIR [--manifest NAME]`: LeRobot v3.0 datasets for lerobot >= 0.4;
+"""`eidata export ROOT --format lerobot-v3 --out DIR [--manifest NAME|DIR]`: LeRobot v3.0 datasets for lerobot >= 0.4;
 `--format lerobot-v21`: the same plans as LeRobot v2.1 (`write_v21.py`) for lerobot 0.3.3, LDA and openpi.
 
 lerobot 0.6.1 refuses v2.1 (`BackwardCompatibilityError`) and its converter cannot read a v2.1 dataset with a
@@ -32,6 +32,7 @@ from ingest.lerobot.settled import settled_datasets
 from ingest.storage.corpus import Corpus, read_corpus
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
+from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.export import PathOrUrl, frame_values
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves, groups_line, manifest_groups
@@ -45,7 +46,7 @@ from schemas.export_frames import ExportFrames
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
 from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON
-from schemas.storage import StorageOptions
+from schemas.storage import StorageOptions, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -147,14 +148,15 @@ def export_corpus(
         open_tree(out, storage, "export-lerobot-v3", dry_run=job.plan_only) as tree,
     ):
         if manifest is not None:
-            mdir = corpus.root / "manifests" / manifest
-            groups = manifest_groups(corpus, manifest)
+            mdir = _manifest_dir(manifest, job.root, corpus.root)
+            manifest = mdir.name
+            groups = manifest_groups(corpus, mdir)
             if len(groups) > 1:  # robots without a description: a dataset per command width, said in one line
                 log.warning("%s: %s", manifest, groups_line(manifest, groups))
             for group in groups:
                 plan = manifest_plan(
                     corpus,
-                    manifest,
+                    mdir,
                     job.cameras,
                     **layout,
                     allow_dropped_sources=job.allow_dropped_sources,
@@ -188,6 +190,20 @@ def export_corpus(
         return results
 
 
+def _manifest_dir(given: str, root: PathOrUrl, local_root: Path) -> Path:
+    """The folder `--manifest given` names (`jobs.catalog.manifest_arg`: a NAME in ROOT, a folder or a file of it)
+    as this process reads it: a bucket corpus's from its local copy; one that is not there refused with what to run."""
+    folder = manifest_folder(given, root)
+    if is_remote(folder):
+        base = f"{str(root).rstrip('/')}/"
+        if not folder.startswith(base):
+            raise PlanError(f"--manifest {given}: a bucket manifest is read from the corpus ROOT; give its NAME")
+        folder = str(local_root / folder.removeprefix(base))
+    if not Path(folder, ENTRIES_PARQUET).is_file():
+        raise PlanError(f"{folder}: no {ENTRIES_PARQUET}{missing_hint(given, root)}")
+    return Path(folder)
+
+
 def _planned(tree: Tree, name: str) -> str:
     """A dry run's estimate of what the tree `name` would take (`PlanTree.planned`), as a part of its detail."""
     n = getattr(tree, "planned", {}).get(name)
@@ -211,8 +227,8 @@ class V30ExportJob(BaseModel):
     out: PathOrUrl
     manifest: str | None = Field(
         None,
-        description="a manifest's NAME, not a path (ROOT/manifests/NAME/, made by `eidata curate --name NAME`): its "
-        "episodes exported as ONE dataset OUT/NAME",
+        description="a manifest: its NAME in ROOT (ROOT/manifests/NAME/, made by `eidata curate --name NAME`) or its "
+        "folder's path, as `eidata train --manifest` takes it; its episodes exported as ONE dataset OUT/NAME",
     )
     cameras: list[str] | None = None
     data_mb: int = Field(DATA_FILE_SIZE_IN_MB, ge=1, description="data parquet file size limit in MB (lerobot's)")

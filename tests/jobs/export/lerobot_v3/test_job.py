@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import shlex
 import shutil
 from functools import cache
 from pathlib import Path
@@ -423,3 +424,27 @@ def test_a_mixed_manifest_normalizes_within_3_for_99_percent_of_used_frames(chec
         for d in np.flatnonzero(used.any(axis=0)):
             share = float((np.abs(z[used[:, d], d]) <= 3).mean())
             assert share >= 0.99, (key, d, share)
+
+
+def test_manifest_is_a_name_or_a_path_and_the_hint_runs(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 59: `--manifest` took a NAME here and a path in `eidata train`, and the path was refused with a fix that
+    was refused too. Now the name, the folder as train takes it (any spelling) and its manifest.json plan the same
+    dataset; a manifest that is not there is refused with a curate command that, run, makes the export work."""
+    shutil.copytree(tiny_corpus, tmp_path / "corpus")
+    monkeypatch.chdir(tmp_path)
+    base = ["export", "corpus", "--format", "lerobot-v3", "--out", "o", "--dry-run"]
+    for given in ("all", "corpus/manifests/all", "corpus/manifests/all/", "corpus/manifests/all/manifest.json"):
+        assert main([*base, "--manifest", given]) == 0, given
+        assert capsys.readouterr().out.startswith("all "), given
+    assert main([*base, "--manifest", str(tmp_path / "corpus/manifests/all")]) == 0
+    assert main([*base, "--manifest", "corpus/manifests/v2"]) == 1
+    err = capsys.readouterr().err
+    assert "corpus has the manifests all" in err
+    hinted = err.split("`")[1]
+    assert hinted == "eidata curate corpus --name v2 --where TRUE"
+    assert main(shlex.split(hinted)[1:]) == 0
+    assert main([*base, "--manifest", "corpus/manifests/v2"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2].startswith("v2 ")
+    assert not (tmp_path / "o").exists()
