@@ -448,3 +448,20 @@ def test_manifest_is_a_name_or_a_path_and_the_hint_runs(
     assert main([*base, "--manifest", "corpus/manifests/v2"]) == 0
     assert capsys.readouterr().out.splitlines()[-2].startswith("v2 ")
     assert not (tmp_path / "o").exists()
+
+
+def test_the_same_export_spelled_otherwise_is_unchanged(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 59: the completion record held ROOT as spelled, so the same export given a relative ROOT rewrote every
+    dataset. Now the absolute then the relative spelling (ROOT and --out, trailing slash too): every dataset and the
+    manifest "unchanged", no file rewritten."""
+    shutil.copytree(tiny_corpus, tmp_path / "corpus")
+    corpus, out = tmp_path / "corpus", tmp_path / "o"
+    first = export_corpus(corpus, out) | export_corpus(corpus, out, manifest="all")
+    assert {s for s, _ in first.values()} == {"written"}
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*")}
+    monkeypatch.chdir(tmp_path / "o")
+    again = export_corpus("../corpus/", ".") | export_corpus("../corpus/", "./", manifest="../corpus/manifests/all")
+    assert {s for s, _ in again.values()} == {"unchanged"} and again.keys() == first.keys(), again
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*")} == before
