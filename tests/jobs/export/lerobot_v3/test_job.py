@@ -12,6 +12,7 @@ its writer's running `aggregate_stats` must equal `meta/stats.json`.
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 import shlex
 import shutil
@@ -450,16 +451,24 @@ def test_manifest_is_a_name_or_a_path_and_the_hint_runs(
     assert not (tmp_path / "o").exists()
 
 
-def test_the_same_export_spelled_otherwise_is_unchanged(
-    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_same_export_spelled_otherwise_is_unchanged_and_progress_is_said(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue 59: the completion record held ROOT as spelled, so the same export given a relative ROOT rewrote every
     dataset. Now the absolute then the relative spelling (ROOT and --out, trailing slash too): every dataset and the
     manifest "unchanged", no file rewritten."""
     shutil.copytree(tiny_corpus, tmp_path / "corpus")
     corpus, out = tmp_path / "corpus", tmp_path / "o"
-    first = export_corpus(corpus, out) | export_corpus(corpus, out, manifest="all")
+    with caplog.at_level(logging.INFO, logger="eidata.progress"):
+        first = export_corpus(corpus, out) | export_corpus(corpus, out, manifest="all")
+        assert export_corpus(corpus, tmp_path / "dry", plan_only=True)  # a dry run: no progress, nothing written
     assert {s for s, _ in first.values()} == {"written"}
+    # issue 59: the export said nothing for 15-72 s; now its progress (`ingest.progress`: off a terminal, a line every
+    # 10 s and at the end) counts the episodes written, with the frames' rate and the ETA
+    n_all = len(pq.read_table(corpus / "manifests/all/entries.parquet"))
+    datasets, manifest = (r.getMessage() for r in caplog.records if r.name == "eidata.progress")
+    assert datasets.startswith("export: 6/6 ep, ") and datasets.endswith(" frames/s, ETA 0 s"), datasets
+    assert manifest.startswith(f"export: {n_all}/{n_all} ep, ") and " frames/s, ETA 0 s" in manifest
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*")}
     monkeypatch.chdir(tmp_path / "o")
     again = export_corpus("../corpus/", ".") | export_corpus("../corpus/", "./", manifest="../corpus/manifests/all")
