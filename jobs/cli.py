@@ -13,6 +13,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -162,13 +163,17 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of stdout has gone: what it read is what it wanted; no traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush goes nowhere
         return EXIT_BROKEN_PIPE
-    except stops.Stopped as e:
-        print(stops.message(f"eidata {args.command}", e), file=sys.stderr)
-        return e.status
+    except KeyboardInterrupt as e:  # a `Stopped`, or the KeyboardInterrupt an extension raised in its place
+        stop = stops.stopped(e) or stops.Stopped(signal.SIGINT)
+        print(stops.message(f"eidata {args.command}", stop), file=sys.stderr)
+        return stop.status
     except Exception as e:  # a full disk, a stalled store that no command named: one line and 75, never a traceback
         from adapters.storage.faults import environment_fault
         from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 
+        if (stop := stops.stopped(e)) is not None:  # an error raised over a stop (a C call's SystemError): the stop
+            print(stops.message(f"eidata {args.command}", stop), file=sys.stderr)
+            return stop.status
         if (cause := environment_fault(e)) is None:
             raise
         print(f"eidata {args.command}: {EnvironmentFaultError(args.command, cause)}", file=sys.stderr)
