@@ -90,7 +90,7 @@ def cli_inspect(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from adapters.lerobot.adapter import LeRobotSource
-    from schemas.dataset_meta import summary
+    from schemas.dataset_summary import dataset_summary
 
     try:
         ds = LeRobotSource({}).dataset(Path(args.root))
@@ -98,7 +98,7 @@ def cli_inspect(args: argparse.Namespace) -> int:
         print(f"eidata inspect: {e}", file=sys.stderr)
         return 1
     frames = sum(loc.length for loc in ds.episodes.values())
-    print(summary(Path(args.root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), ds.quirks))
+    print(dataset_summary(Path(args.root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), ds.quirks))
     return 1 if any(q.severity == "error" for q in ds.quirks) else 0
 
 

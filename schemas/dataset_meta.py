@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from upath import UPath
 
 from schemas.arrow import leaf_type
+from schemas.dataset_summary import dataset_summary
 from schemas.lerobot import (
     EPISODES_PATH,
     EPISODES_STATS_PATH,
@@ -421,20 +422,4 @@ class DatasetMeta(BaseModel):
 
     def summary(self) -> str:
         frames = sum(e.length for e in self.episodes)
-        return summary(self.root.name, self.info, len(self.episodes), frames, len(self.tasks), self.quirks)
-
-
-def summary(name: str, i: InfoJson, episodes: int, frames: int, tasks: int, quirks: list[Quirk]) -> str:
-    """What `eidata inspect` prints of a dataset as read (its episodes, frames and tasks beside what info.json
-    declares), then its quirks by severity."""
-    fps = int(i.fps) if float(i.fps).is_integer() else i.fps
-    lines = [
-        f"{name}: LeRobot {i.codebase_version}, robot_type {i.robot_type}, fps {fps}",
-        f"episodes {episodes} (info {i.total_episodes}), frames {frames} (info {i.total_frames}), tasks {tasks}",
-        f"features ({len(i.features)}): " + ", ".join(f"{k} {f.dtype}{list(f.shape)}" for k, f in i.features.items()),
-    ]
-    counts = {s: sum(q.severity == s for q in quirks) for s in ("error", "warning", "info")}
-    lines.append("quirks: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-    for sev in ("error", "warning", "info"):
-        lines += [f"  [{sev}] {q.code}: {q.message}" for q in quirks if q.severity == sev]
-    return "\n".join(lines)
+        return dataset_summary(self.root.name, self.info, len(self.episodes), frames, len(self.tasks), self.quirks)
