@@ -149,7 +149,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), **vars(rest)})
 
 
+def _stopped(command: str, stop: stops.Stopped, own_process: bool) -> int:
+    """The stop said in one line; its status, or, for the process's own command line, the process ended with it."""
+    print(stops.message(f"eidata {command}", stop), file=sys.stderr)
+    if own_process:
+        stops.exit_process(stop.status)
+    return stop.status
+
+
 def main(argv: list[str] | None = None) -> int:
+    """`eidata ARGV`'s exit status; without `argv` it is this process's own command line, and a stop ends the
+    process once said (`stops.exit_process`)."""
+    own_process = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse(argv)
     logging.basicConfig(
@@ -164,16 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush goes nowhere
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt as e:  # a `Stopped`, or the KeyboardInterrupt an extension raised in its place
-        stop = stops.stopped(e) or stops.Stopped(signal.SIGINT)
-        print(stops.message(f"eidata {args.command}", stop), file=sys.stderr)
-        return stop.status
+        return _stopped(args.command, stops.stopped(e) or stops.Stopped(signal.SIGINT), own_process)
     except Exception as e:  # a full disk, a stalled store that no command named: one line and 75, never a traceback
         from adapters.storage.faults import environment_fault
         from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 
         if (stop := stops.stopped(e)) is not None:  # an error raised over a stop (a C call's SystemError): the stop
-            print(stops.message(f"eidata {args.command}", stop), file=sys.stderr)
-            return stop.status
+            return _stopped(args.command, stop, own_process)
         if (cause := environment_fault(e)) is None:
             raise
         print(f"eidata {args.command}: {EnvironmentFaultError(args.command, cause)}", file=sys.stderr)

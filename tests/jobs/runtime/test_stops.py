@@ -159,3 +159,23 @@ def test_main_ends_a_stop_under_an_error_in_one_line(
             "eidata inspect: stopped by SIGINT (exit 130); what was committed stays and nothing is half-written: rerun"
             " the same command to resume\n"
         )
+
+
+def test_a_stopped_process_ends_once_the_line_is_said() -> None:
+    """`eidata` as the process's command: after the stop's line the process ends with its status, its teardown (here
+    an atexit hook standing for a Ray core worker's) skipped; what it logged and printed is flushed."""
+    code = (
+        "import atexit, dataclasses, signal, sys\n"
+        "from jobs import cli\n"
+        "from jobs.runtime.stops import Stopped\n"
+        "def run(args):\n"
+        "    print('half the work', end='')\n"
+        "    raise SystemError('returned a result with an exception set') from Stopped(signal.SIGTERM)\n"
+        "cli.COMMANDS['inspect'] = dataclasses.replace(cli.COMMANDS['inspect'], run=run)\n"
+        "atexit.register(lambda: print('TEARDOWN', file=sys.stderr))\n"
+        "sys.argv = ['eidata', 'inspect', '.']\n"
+        "sys.exit(cli.main())\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 143 and run.stdout == "half the work", run.stderr[-2000:]
+    assert run.stderr.startswith("eidata inspect: stopped by SIGTERM (exit 143)") and "TEARDOWN" not in run.stderr
