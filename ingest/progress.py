@@ -40,11 +40,7 @@ class Progress:
         elapsed = time.perf_counter() - self.t0
         saved = f" ({self.saved()} saved)" if self.saved is not None else ""
         # frames/s where frames are counted; else the items' own rate ("0 frames/s" said nothing: review 6)
-        speed = (
-            f"{self.frames / max(elapsed, 1e-9):.0f} frames/s"
-            if self.frames
-            else f"{self.done / max(elapsed, 1e-9):.2g} {self.unit}/s"
-        )
+        speed = per_second(self.frames, elapsed, "frames") if self.frames else per_second(self.done, elapsed, self.unit)
         if self._bar is not None:
             self._bar.set_postfix_str(f"{speed}{saved}" if self.frames else saved.strip(), refresh=False)
             self._bar.update(n)
@@ -57,3 +53,10 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def per_second(count: int, elapsed: float, unit: str) -> str:
+    """A rate as a line says it: whole numbers from 10 up, else two significant digits, so a slow job (latents on a
+    CPU: 0.4 frames/s) never reads "0 frames/s" (issue 59)."""
+    rate = count / max(elapsed, 1e-9)
+    return f"{rate:.0f} {unit}/s" if rate >= 10 else f"{rate:.2g} {unit}/s"

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -84,13 +85,21 @@ EXIT_BROKEN_PIPE = 141  # as a shell reports a command SIGPIPE ended (128 + 13):
 
 
 def cli_inspect(args: argparse.Namespace) -> int:
+    """A dataset's meta as ingest reads it (the LeRobot adapter: v2.0, v2.1 and v3.0 natively), then its quirks;
+    exit 1 when one is an error."""
     from pathlib import Path
 
-    from schemas.dataset_meta import DatasetMeta
+    from adapters.lerobot.adapter import LeRobotSource
+    from schemas.dataset_summary import dataset_summary
 
-    meta = DatasetMeta.load(Path(args.root))
-    print(meta.summary())
-    return 1 if any(q.severity == "error" for q in meta.quirks) else 0
+    try:
+        ds = LeRobotSource({}).dataset(Path(args.root))
+    except (ValueError, OSError) as e:  # no info.json, one that is not LeRobot's, an unreadable meta file
+        print(f"eidata inspect: {e}", file=sys.stderr)
+        return 1
+    frames = sum(loc.length for loc in ds.episodes.values())
+    print(dataset_summary(Path(args.root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), ds.quirks))
+    return 1 if any(q.severity == "error" for q in ds.quirks) else 0
 
 
 def _dry(args: argparse.Namespace) -> AbstractContextManager[None]:
@@ -140,7 +149,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), **vars(rest)})
 
 
+def _stopped(command: str, stop: stops.Stopped, own_process: bool) -> int:
+    """The stop said in one line; its status, or, for the process's own command line, the process ended with it."""
+    print(stops.message(f"eidata {command}", stop), file=sys.stderr)
+    if own_process:
+        stops.exit_process(stop.status)
+    return stop.status
+
+
 def main(argv: list[str] | None = None) -> int:
+    """`eidata ARGV`'s exit status; without `argv` it is this process's own command line, and a stop ends the
+    process once said (`stops.exit_process`)."""
+    own_process = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse(argv)
     logging.basicConfig(
@@ -154,13 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of stdout has gone: what it read is what it wanted; no traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush goes nowhere
         return EXIT_BROKEN_PIPE
-    except stops.Stopped as e:
-        print(stops.message(f"eidata {args.command}", e), file=sys.stderr)
-        return e.status
+    except KeyboardInterrupt as e:  # a `Stopped`, or the KeyboardInterrupt an extension raised in its place
+        return _stopped(args.command, stops.stopped(e) or stops.Stopped(signal.SIGINT), own_process)
     except Exception as e:  # a full disk, a stalled store that no command named: one line and 75, never a traceback
         from adapters.storage.faults import environment_fault
         from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 
+        if (stop := stops.stopped(e)) is not None:  # an error raised over a stop (a C call's SystemError): the stop
+            return _stopped(args.command, stop, own_process)
         if (cause := environment_fault(e)) is None:
             raise
         print(f"eidata {args.command}: {EnvironmentFaultError(args.command, cause)}", file=sys.stderr)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.storage.urls import StorageError, preflight
 from ingest.storage.corpus import where_text
+from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.runtime.options import Arg, Opt, job_values, opts
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 
@@ -44,7 +45,14 @@ def _train(field: str, *flags: str, **kw: Any) -> Opt:
 
 # `eidata train`, in the flags' order
 TRAIN_OPTIONS: tuple[Opt | Arg, ...] = (
-    Opt(TrainConfig, "manifest", required=True, unset=True, help="manifest folder or URL (CORPUS/manifests/NAME)"),
+    Opt(
+        TrainConfig,
+        "manifest",
+        required=True,
+        unset=True,
+        help="manifest folder or URL (CORPUS/manifests/NAME), or its NAME in the current folder's corpus (as "
+        "export --manifest takes it)",
+    ),
     _train("preset", help=f"model size: {' or '.join(PRESETS)} (default {DEFAULT_PRESET})"),
     _train("schedule_steps", "--steps", help="train to this step (fresh run: also the cosine horizon)"),
     Arg(("--resume",), {"nargs": "?", "const": "latest", "default": None, "help": "continue the run (or from CKPT)"}),
@@ -70,7 +78,10 @@ class EvalJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     checkpoint: Path = Field(description="a training checkpoint (.pt)")
-    manifest: str = Field(description="manifest folder, or its bucket URL (s3://BUCKET/CORPUS/manifests/NAME)")
+    manifest: str = Field(
+        description="manifest folder, or its bucket URL (s3://BUCKET/CORPUS/manifests/NAME), or its NAME in the "
+        "current folder's corpus (as train and export take it)"
+    )
     split: Literal["train", "val"] = Field("val", description="the manifest's split to score")
     out: Path | None = Field(None, description="report JSON (default: beside the checkpoint)")
     max_samples: int = Field(2048, description="evenly spaced samples")
@@ -146,15 +157,11 @@ def cli_train(args: argparse.Namespace) -> int:
     from training.episodes import DataError
     from training.trainer import resolve_resume, train
 
-    manifest: str = args.manifest
+    manifest = manifest_folder(args.manifest)  # a NAME (in ./manifests), a folder or its file, as export takes it
     try:  # the manifest's file (a bucket's: the credential and the bucket too), before any work
-        preflight(f"{manifest.rstrip('/')}/{MANIFEST_JSON}")
+        preflight(f"{manifest}/{MANIFEST_JSON}")
     except StorageError as e:
-        hint = ""
-        if "/" not in manifest:  # a bare name, as `eidata export --manifest` takes it
-            hint = f"; --manifest takes the manifest's folder, ROOT/manifests/{manifest} "
-            hint += f"(`eidata curate ROOT --name {manifest}` writes it)"
-        print(f"eidata train: --manifest {manifest}: {e}{hint}", file=sys.stderr)
+        print(f"eidata train: --manifest {args.manifest}: {e}{missing_hint(args.manifest)}", file=sys.stderr)
         return 2
     preset = args.preset or DEFAULT_PRESET
     name = where_text(manifest).rsplit("/", 1)[-1]
@@ -199,7 +206,10 @@ def cli_eval(args: argparse.Namespace) -> int:
     ckpt = job.checkpoint
     try:
         report = evaluate(
-            ckpt, job.manifest, job.split, **job.model_dump(exclude={"checkpoint", "manifest", "split", "out"})
+            ckpt,
+            manifest_folder(job.manifest),
+            job.split,
+            **job.model_dump(exclude={"checkpoint", "manifest", "split", "out"}),
         )
     except (DataError, CheckpointError, FileNotFoundError, StorageError) as e:  # StorageError: a refused credential
         print(f"eidata eval: {e}", file=sys.stderr)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from upath import UPath
 
 from schemas.arrow import leaf_type
+from schemas.dataset_summary import dataset_summary
 from schemas.lerobot import (
     EPISODES_PATH,
     EPISODES_STATS_PATH,
@@ -420,18 +421,5 @@ class DatasetMeta(BaseModel):
         return {q.code for q in self.quirks if severity is None or q.severity == severity}
 
     def summary(self) -> str:
-        i = self.info
-        fps = int(i.fps) if float(i.fps).is_integer() else i.fps
         frames = sum(e.length for e in self.episodes)
-        lines = [
-            f"{self.root.name}: LeRobot {i.codebase_version}, robot_type {i.robot_type}, fps {fps}",
-            f"episodes {len(self.episodes)} (info {i.total_episodes}), frames {frames} (info {i.total_frames}), "
-            f"tasks {len(self.tasks)}",
-            f"features ({len(i.features)}): "
-            + ", ".join(f"{k} {f.dtype}{list(f.shape)}" for k, f in i.features.items()),
-        ]
-        counts = {s: sum(q.severity == s for q in self.quirks) for s in ("error", "warning", "info")}
-        lines.append("quirks: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-        for sev in ("error", "warning", "info"):
-            lines += [f"  [{sev}] {q.code}: {q.message}" for q in self.quirks if q.severity == sev]
-        return "\n".join(lines)
+        return dataset_summary(self.root.name, self.info, len(self.episodes), frames, len(self.tasks), self.quirks)

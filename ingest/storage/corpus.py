@@ -14,6 +14,7 @@ open files by path.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -73,10 +74,14 @@ class Corpus:
         return Path(path).stat().st_size
 
     def identity(self, path: Path) -> str:
-        """What identifies the corpus file at `path` to a rerun (an export's fingerprint): its path, size and time;
-        a bucket's, whose local copy is made again each run, its URL and its bytes' sha256."""
+        """What identifies the corpus file at `path` to a rerun (an export's fingerprint): its path in the corpus
+        (however the corpus was spelled: `eidata export corpus` and `eidata export /abs/corpus/` are one export),
+        size and time; a bucket's, whose local copy is made again each run, its URL and its bytes' sha256."""
         st = path.stat() if path.exists() else None
-        return f"{path}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}"
+        where = Path(os.path.abspath(path))
+        with contextlib.suppress(ValueError):  # a file outside the corpus: its absolute path
+            where = where.relative_to(os.path.abspath(self.root))
+        return f"{where}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}"
 
     def copy_to(self, path: Path, dst: Path, *, link: bool = False) -> None:
         """The corpus file at `path` as the local file `dst`, written atomically (a bucket's streamed, one block in

@@ -8,6 +8,14 @@ released. What was committed stays and the rerun resumes, as after a kill -9. `S
 `KeyboardInterrupt`, so that no `except Exception` of a job takes it for an episode's error. A second signal while the
 job winds down gets the default action: it ends the process at once (the output stays resumable, as after kill -9).
 
+`Stopped` is a `KeyboardInterrupt`, because C extensions that check for signals while they wait handle that class
+only: Ray's `check_signals` (ray 2.60 `python/ray/_raylet.pyx`, called by `CoreWorker.wait` and `get`) catches a
+KeyboardInterrupt and turns it into its own, and left any other exception set while returning a result, which Python
+reports as `SystemError: <cyfunction CoreWorker.wait> returned a result with an exception set` (issue 59: Ctrl-C
+then exited 1 with that traceback; reproduced by a SIGINT during `ray.wait`). The signal received is kept, so a
+KeyboardInterrupt an extension raised in place of ours, or an error whose cause is a stop, is the same stop
+(`stopped`): one line and 130 / 143 whichever way it came up.
+
 Ray's core worker installs its own SIGTERM handler when `ray.init` starts it in this process (it prints a stack dump
 and aborts: the review saw exit -6), so `jobs.runtime.ray_pool.init_ray` calls `rearm()` after it. A library caller
 that never armed (tests calling `run_ingest`) keeps its own handlers.
@@ -15,17 +23,23 @@ that never armed (tests calling `run_ingest`) keeps its own handlers.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import NoReturn
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _armed = False
+_received: int | None = None  # the signal that stopped the job armed last
 
 
-class Stopped(BaseException):
+class Stopped(KeyboardInterrupt):
     """A job ended by a signal; `status` is the shell's exit status for it (128 + the signal's number)."""
 
     def __init__(self, signum: int) -> None:
@@ -35,8 +49,8 @@ class Stopped(BaseException):
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    global _armed
-    _armed = False
+    global _armed, _received
+    _armed, _received = False, signum
     for s in SIGNALS:  # a second signal ends the process at once
         signal.signal(s, signal.SIG_DFL)
     raise Stopped(signum)
@@ -46,14 +60,14 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def armed() -> Iterator[None]:
     """SIGTERM and SIGINT raise `Stopped` inside the block (main thread only: Python runs handlers there); the
     handlers before it are back after it (a test calling `jobs.cli.main` keeps its own)."""
-    global _armed
+    global _armed, _received
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     before = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
         signal.signal(s, _stop)
-    _armed = True
+    _armed, _received = True, None
     try:
         yield
     finally:
@@ -67,6 +81,33 @@ def rearm() -> None:
     if _armed and threading.current_thread() is threading.main_thread():
         for s in SIGNALS:
             signal.signal(s, _stop)
+
+
+def stopped(e: BaseException | None) -> Stopped | None:
+    """The stop `e` is or comes from, else None: a `Stopped`; a KeyboardInterrupt raised in its place (by an extension
+    that caught ours, or Python's own handler) as the stop by the signal received (SIGINT if none was); an error
+    whose cause or context holds either (a SystemError a C call raised over it)."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, Stopped):
+            return e
+        if isinstance(e, KeyboardInterrupt):
+            return Stopped(_received or signal.SIGINT)
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def exit_process(status: int) -> NoReturn:
+    """End this process at once with `status`, what it printed and logged flushed first: for `eidata` run as the
+    process's own command once a stop is said. The job's `finally`s have run (locks released, Ray shut down); the
+    interpreter's teardown is skipped, where the driver's Ray core worker, whose raylet the same Ctrl-C to the group
+    ended, crashed it now and then: exit -11 after the stop's line (2 of 9 Ctrl-Cs 7 s into the demo ingest)."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
 
 
 def message(command: str, e: Stopped) -> str:

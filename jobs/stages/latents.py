@@ -38,6 +38,7 @@ from ingest.encoders.dinov3.model import EncoderLoadError, EncoderSpec, encoder_
 from ingest.encoders.dinov3.stream import FrameEncoder
 from ingest.files.latents import LatentsFile, LatentsFileError, remove_stale_temps, write_latents
 from ingest.lerobot.settled import settled_datasets
+from ingest.progress import per_second
 from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.ray_pool import Placement
@@ -93,9 +94,9 @@ class LatentsReport(StageReport):
     used: int = 0  # bytes of them the decoder read
 
     def summary(self) -> str:
-        rate = self.frames / self.seconds if self.seconds else 0.0
+        rate = f", {per_second(self.frames, self.seconds, 'frames')}" if self.frames and self.seconds else ""
         lines = [
-            f"latents: {self.written} episodes written ({self.frames} frames, {rate:.1f} frames/s), "
+            f"latents: {self.written} episodes written ({self.frames} frames{rate}), "
             f"{self.skipped} already done, {len(self.failed)} failed, {self.seconds:.1f} s"
         ]
         if self.fetched:

@@ -64,3 +64,19 @@ def test_saved_work_is_said_beside_the_count_and_a_rate_without_frames_is_the_it
     first, second, third = _lines(caplog)
     assert first.startswith("ingest: 1/3 ep (0 saved), ") and second.startswith("ingest: 2/3 ep (1 saved), ")
     assert third.startswith("report: 1/2 datasets, ") and " datasets/s, ETA " in third and "frames/s" not in third
+
+
+def test_a_slow_rate_is_never_zero(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 59: `latents` on a CPU said "1 frames/s", and below half a frame a second "0 frames/s"; a slow rate keeps
+    two significant digits, a fast one whole numbers."""
+    now = [0.0]
+    monkeypatch.setattr("ingest.progress.time.perf_counter", lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="eidata.progress"):
+        p = Progress(3, "latents", unit="ep", enabled=False, log_every_s=0.0)
+        now[0] = 30.0
+        p.update(frames=12)  # 0.4 frames/s
+        now[0] = 100.0
+        p.update(frames=0)  # 0.12 frames/s
+        now[0] = 101.0
+        p.update(frames=1200)  # 12 frames/s
+    assert [line.split(", ")[1] for line in _lines(caplog)] == ["0.4 frames/s", "0.12 frames/s", "12 frames/s"]

@@ -16,7 +16,10 @@ import pytest
 
 from jobs.cli import EXIT_BROKEN_PIPE, main
 from tests.fixtures.corpus import episode, write_dataset
+from tests.fixtures.layouts import load_case, materialize
 from tests.realdata import realdata
+
+LAYOUTS = Path(__file__).parents[1] / "fixtures" / "lerobot_layouts"
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "ray", "av", "scipy")
@@ -65,6 +68,21 @@ def test_main_runs_the_command_and_returns_its_status(tmp_path: Path, capsys: py
     with pytest.raises(SystemExit) as exc:
         main(["no-such-command"])
     assert exc.value.code == 2 and "invalid choice: 'no-such-command'" in capsys.readouterr().err
+
+
+def test_inspect_reads_what_ingest_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 59: `inspect` called a LeRobot v3.0 dataset unreadable ("episodes 0 (info 50) ... convert it to v2.1
+    first") that ingest reads. It reads through the LeRobot adapter now: the real two-hand v3.0 layout whose mp4s lie
+    under video/ (`tests/fixtures/lerobot_layouts/lingzu_open50_v30`) gives its episodes, frames and tasks, the
+    relocated videos as a warning, exit 0; a folder without info.json one line and exit 1."""
+    root = tmp_path / "lingzu"
+    materialize(load_case(LAYOUTS / "lingzu_open50_v30"), root)
+    assert main(["inspect", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "episodes 2 (info 2), frames 72 (info 72), tasks 2" in out, out
+    assert "[warning] video_path_relocated" in out and "[info] v3_layout" in out and "0 error" in out
+    assert main(["inspect", str(tmp_path / "none")]) == 1
+    assert capsys.readouterr().err.startswith("eidata inspect: ")
 
 
 def test_a_command_imports_only_its_own_options() -> None:

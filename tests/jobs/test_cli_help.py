@@ -53,4 +53,4 @@ def test_the_command_list_names_every_export_format_and_query_view() -> None:
     sql = next(a for a in _commands()["query"]._actions if a.dest == "sql")
     assert all(v in sql.help for v in VIEWS)
     manifest = next(a for a in _commands()["export"]._actions if a.dest == "manifest")
-    assert "NAME, not a path" in manifest.help
+    assert "NAME in ROOT" in manifest.help and "folder's path, as `eidata train --manifest` takes it" in manifest.help

@@ -84,15 +84,15 @@ def test_train_resume_eval(manifest: Path, tmp_path: Path, capsys: pytest.Captur
     assert "tier=high" in capsys.readouterr().out
 
 
-def test_bad_arguments(manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_arguments(
+    manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert main(["train", "--manifest", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert f"{tmp_path}/manifest.json: no such file or folder" in capsys.readouterr().err
-    # a manifest's name where its folder is wanted (issue 59: `export --manifest` takes the name): the refusal says
-    # what --manifest takes and which command writes it
+    # a manifest's name that no corpus here holds: the curate command that writes one, ROOT left to fill in
+    monkeypatch.chdir(tmp_path)
     assert main(["train", "--manifest", "train_v1", "--out", str(tmp_path / "r")]) == 2
-    assert "takes the manifest's folder, ROOT/manifests/train_v1 (`eidata curate ROOT --name train_v1`" in (
-        capsys.readouterr().err
-    )
+    assert "; `eidata curate ROOT --name train_v1 --where TRUE` writes one" in capsys.readouterr().err
     assert main(["train", "--manifest", str(manifest), "--preset", "huge", "--out", str(tmp_path / "r")]) == 2
     assert main(["train", "--manifest", str(manifest), "--lara", "frozen", "--out", str(tmp_path / "r")]) == 2
     assert "--lam-weights" in capsys.readouterr().err
@@ -205,3 +205,22 @@ def test_train_leaves_out_what_it_cannot_use_and_says_so(
     assert f"{report['left_out']} left out: 3 {nocam}" in out
     stats = json.loads((run / "norm_stats.json").read_text())["datasets"]
     assert "datasets/ego/audio" not in stats  # nothing of it is trained, nothing of it is normalized
+
+
+def test_manifest_is_taken_as_export_takes_it(
+    manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 59: train took a path where export took a NAME. Now both take either (`jobs.catalog.manifest_arg`): a
+    NAME beside a corpus is refused naming the `--manifest` that holds it, and that one trains; in the corpus the
+    NAME trains, as does the path of its manifest.json."""
+    corpus = manifest.parents[1]
+    monkeypatch.chdir(corpus.parent)
+    run = ["train", *COMMON, "--steps", "1"]
+    assert main([*run, "--manifest", manifest.name, "--out", str(tmp_path / "a")]) == 2
+    hinted = capsys.readouterr().err.split("`")[1]
+    assert hinted == f"--manifest {corpus.name}/manifests/{manifest.name}"
+    assert main([*run, *hinted.split(), "--out", str(tmp_path / "b")]) == 0
+    monkeypatch.chdir(corpus)
+    assert main([*run, "--manifest", manifest.name, "--out", str(tmp_path / "c")]) == 0
+    assert main([*run, "--manifest", f"{manifest}/manifest.json", "--out", str(tmp_path / "d")]) == 0
+    assert capsys.readouterr().out.count("trained to step 1") == 3

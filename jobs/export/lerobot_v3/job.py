@@ -1,4 +1,4 @@
-"""`eidata export ROOT --format lerobot-v3 --out DIR [--manifest NAME]`: LeRobot v3.0 datasets for lerobot >= 0.4;
+"""`eidata export ROOT --format lerobot-v3 --out DIR [--manifest NAME|DIR]`: LeRobot v3.0 datasets for lerobot >= 0.4;
 `--format lerobot-v21`: the same plans as LeRobot v2.1 (`write_v21.py`) for lerobot 0.3.3, LDA and openpi.
 
 lerobot 0.6.1 refuses v2.1 (`BackwardCompatibilityError`) and its converter cannot read a v2.1 dataset with a
@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -29,9 +29,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from adapters.storage.faults import reraise_environment
 from adapters.storage.urls import StorageError
 from ingest.lerobot.settled import settled_datasets
+from ingest.progress import Progress
 from ingest.storage.corpus import Corpus, read_corpus
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
+from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.export import PathOrUrl, frame_values
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves, groups_line, manifest_groups
@@ -45,7 +47,7 @@ from schemas.export_frames import ExportFrames
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
 from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON
-from schemas.storage import StorageOptions
+from schemas.storage import StorageOptions, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,12 @@ WRITERS: dict[str, type[V30Writer] | type[V21Writer]] = {"v3.0": V30Writer, "v2.
 
 
 def _fill(
-    plan: ExportPlan, root: Path, fp: str, options: dict[str, Any], on_file: Callable[[Path], None] | None = None
+    plan: ExportPlan,
+    root: Path,
+    fp: str,
+    options: dict[str, Any],
+    on_file: Callable[[Path], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Write the plan's dataset (in `options["version"]`) into the fresh folder `root`, its completion record
     (`MARKER`) last; on a failure the folder is left to the caller to remove."""
@@ -86,6 +93,8 @@ def _fill(
             writer.tasks.keep(plan.keep_tasks)
         for ref in plan.episodes:
             writer.add(ref)
+            if progress is not None:
+                progress.update(1, frames=int(ref.source.episodes[ref.episode_index]["length"]))
         info = writer.finish(plan.splits)
     except BaseException:
         writer.abort()
@@ -98,19 +107,28 @@ def _fill(
 
 
 def export_plan(
-    plan: ExportPlan, corpus: Corpus, out: Tree, tree: str, options: dict[str, Any], extra: Sequence[Path] = ()
+    plan: ExportPlan,
+    corpus: Corpus,
+    out: Tree,
+    tree: str,
+    options: dict[str, Any],
+    extra: Sequence[Path] = (),
+    progress: Progress | None = None,
 ) -> Status:
-    """Export one plan of `corpus` to the tree `tree` of the output `out`, unless it holds it already."""
+    """Export one plan of `corpus` to the tree `tree` of the output `out`, unless it holds it already; `progress`
+    counts its episodes (those already there at once)."""
     fp = fingerprint(plan, corpus, options, list(extra))
     recorded, marker = None, out.read(f"{tree}/{MARKER}")
     with contextlib.suppress(ValueError):  # an unreadable record is no match
         recorded = json.loads(marker).get("fingerprint") if marker is not None else None
     if recorded == fp:
         out.keep(tree)
+        if progress is not None:
+            progress.update(len(plan.episodes))
         return "unchanged"
     written = out.fill(
         tree,
-        lambda folder: _fill(plan, folder, fp, options, on_file=partial(out.closed, tree)),
+        lambda folder: _fill(plan, folder, fp, options, on_file=partial(out.closed, tree), progress=progress),
         lambda: estimated_bytes(plan),
         retract=[MARKER, INFO_PATH_V30],
         last=[INFO_PATH_V30, MARKER],
@@ -147,45 +165,80 @@ def export_corpus(
         open_tree(out, storage, "export-lerobot-v3", dry_run=job.plan_only) as tree,
     ):
         if manifest is not None:
-            mdir = corpus.root / "manifests" / manifest
-            groups = manifest_groups(corpus, manifest)
+            mdir = _manifest_dir(manifest, job.root, corpus.root)
+            manifest = mdir.name
+            groups = manifest_groups(corpus, mdir)
             if len(groups) > 1:  # robots without a description: a dataset per command width, said in one line
                 log.warning("%s: %s", manifest, groups_line(manifest, groups))
-            for group in groups:
-                plan = manifest_plan(
-                    corpus,
-                    manifest,
-                    job.cameras,
-                    **layout,
-                    allow_dropped_sources=job.allow_dropped_sources,
-                    group=group,
+            plans = {
+                manifest + group: manifest_plan(
+                    corpus, mdir, job.cameras, **layout, allow_dropped_sources=job.allow_dropped_sources, group=group
                 )
-                name = manifest + group
-                extra = [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET]
-                status = export_plan(plan, corpus, tree, name, settings, extra)
-                skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
-                for note in plan.notes:  # what the one dataset could not hold: said, not only logged at debug level
-                    log.warning("%s: %s", name, note)
-                detail = f"{len(plan.episodes)} episodes{_planned(tree, name)}, skipped: {skipped}{_resized(plan)}"
-                results[name] = (status, detail)
+                for group in groups
+            }
+            extra = [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET]
+            with _progress(plans.values(), job.plan_only) as bar:
+                for name, plan in plans.items():
+                    status = export_plan(plan, corpus, tree, name, settings, extra, progress=bar)
+                    skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
+                    for note in plan.notes:  # what the one dataset could not hold: said, not only logged at debug
+                        log.warning("%s: %s", name, note)
+                    planned = _planned(tree, name)
+                    results[name] = (
+                        status,
+                        f"{len(plan.episodes)} episodes{planned}, skipped: {skipped}{_resized(plan)}",
+                    )
             return results
+        plans: dict[str, ExportPlan] = {}  # every plan first: the progress line's total and ETA cover the export
         for ds in settled_datasets(corpus.root):
             rel = ds.relative_to(corpus.root / "datasets").as_posix()
+            results[rel] = ("error", "")  # its place in the table
             try:
-                plan = dataset_plan(corpus, ds, rel, job.cameras, **layout)
+                plans[rel] = dataset_plan(corpus, ds, rel, job.cameras, **layout)
+            except DATASET_ERRORS as e:
+                results[rel] = _failed(rel, e)
+        with _progress(plans.values(), job.plan_only) as bar:
+            for rel, plan in plans.items():
                 said = "".join(f"; {n}" for n in plan.notes) + _resized(plan)  # e.g. the native command as action
-                status = export_plan(plan, corpus, tree, rel, settings)
-                results[rel] = (status, f"{len(plan.episodes)} episodes{_planned(tree, rel)}{said}")
-            except (
-                PlanError,
-                ValueError,
-                OSError,
-                KeyError,
-            ) as e:  # one dataset's failure does not stop the others (ConstantActionError too)
-                reraise_environment(e)  # but a full disk stops the export: one line and 75 (jobs.cli)
-                log.error("%s: %s", rel, e)
-                results[rel] = ("error", f"{type(e).__name__}: {e}")
+                try:
+                    status = export_plan(plan, corpus, tree, rel, settings, progress=bar)
+                    results[rel] = (status, f"{len(plan.episodes)} episodes{_planned(tree, rel)}{said}")
+                except DATASET_ERRORS as e:
+                    results[rel] = _failed(rel, e)
         return results
+
+
+# one dataset's failure does not stop the others (ConstantActionError too); a full disk does (`_failed`)
+DATASET_ERRORS = (PlanError, ValueError, OSError, KeyError)
+
+
+def _failed(rel: str, e: Exception) -> tuple[Status, str]:
+    """A dataset's failure as its result's row, logged; a full disk stops the export: one line and 75 (jobs.cli)."""
+    reraise_environment(e)
+    log.error("%s: %s", rel, e)
+    return "error", f"{type(e).__name__}: {e}"
+
+
+def _progress(plans: Iterable[ExportPlan], dry_run: bool) -> contextlib.AbstractContextManager[Progress | None]:
+    """The export's progress over the plans' episodes (`ingest.progress`: a bar on a terminal, else a line every
+    10 s with the rate and the ETA); none for a dry run, which writes nothing."""
+    if dry_run:
+        return contextlib.nullcontext()
+    return contextlib.closing(Progress(sum(len(p.episodes) for p in plans), "export", unit="ep"))
+
+
+def _manifest_dir(given: str, root: PathOrUrl, local_root: Path) -> Path:
+    """The folder `--manifest given` names (`jobs.catalog.manifest_arg`: a NAME in ROOT, a folder or a file of it)
+    as this process reads it: a bucket corpus's from its local copy; one that is not there refused with what to run."""
+    folder = manifest_folder(given, root)
+    if is_remote(folder):
+        base = f"{str(root).rstrip('/')}/"
+        if not folder.startswith(base):
+            raise PlanError(f"--manifest {given}: a bucket manifest is read from the corpus ROOT; give its NAME")
+        folder = str(local_root / folder.removeprefix(base))
+    if not Path(folder, ENTRIES_PARQUET).is_file():
+        raise PlanError(f"{folder}: no {ENTRIES_PARQUET}{missing_hint(given, root)}")
+    return Path(folder)
 
 
 def _planned(tree: Tree, name: str) -> str:
@@ -211,8 +264,8 @@ class V30ExportJob(BaseModel):
     out: PathOrUrl
     manifest: str | None = Field(
         None,
-        description="a manifest's NAME, not a path (ROOT/manifests/NAME/, made by `eidata curate --name NAME`): its "
-        "episodes exported as ONE dataset OUT/NAME",
+        description="a manifest: its NAME in ROOT (ROOT/manifests/NAME/, made by `eidata curate --name NAME`) or its "
+        "folder's path, as `eidata train --manifest` takes it; its episodes exported as ONE dataset OUT/NAME",
     )
     cameras: list[str] | None = None
     data_mb: int = Field(DATA_FILE_SIZE_IN_MB, ge=1, description="data parquet file size limit in MB (lerobot's)")

@@ -16,6 +16,7 @@ import copy
 import json
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from jobs.catalog.manifest_arg import manifest_folder
 from schemas.canonical import ACTION, ACTION_NATIVE, STATE, STATE_NATIVE
 from schemas.lerobot import INFO_PATH
 from schemas.manifest import ENTRIES_PARQUET
@@ -167,9 +169,10 @@ def _episode_name(ref: Any) -> str:
     return str(uid or f"{ref.source.root.name} episode {ref.episode_index}")
 
 
-def manifest_groups(corpus: Any, name: str) -> dict[str, int]:
-    """The manifest's episodes by action group (`group_of`), canonical first: {"": n, "@native34": m, ...}."""
-    entries = corpus.root / "manifests" / name / ENTRIES_PARQUET
+def manifest_groups(corpus: Any, manifest: str | Path) -> dict[str, int]:
+    """The manifest's episodes (`manifest` as `--manifest` takes it) by action group (`group_of`), canonical first:
+    {"": n, "@native34": m, ...}."""
+    entries = Path(manifest_folder(manifest, corpus.root), ENTRIES_PARQUET)
     if not entries.is_file():  # no such manifest: one group, and the planner says what is wrong with it
         return {"": 0}
     rows = pq.read_table(entries, columns=["dataset"]).column(0).to_pylist()

@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.storage.corpus import Corpus
+from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
 from jobs.export.lerobot_v3.native import (
     NATIVE_OF,
@@ -296,7 +297,7 @@ def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]
 
 def manifest_plan(
     corpus: Corpus,
-    name: str,
+    manifest: str | Path,
     cameras: list[str] | None,
     *,
     keep_nd: bool = False,
@@ -306,10 +307,11 @@ def manifest_plan(
     frames: ExportFrames | None = None,
 ) -> ExportPlan:
     """The manifest's episodes of one action group (`native.group_of`: "" those with canonical actions, else a
-    native command width) as one dataset."""
-    mdir = corpus.root / "manifests" / name
+    native command width) as one dataset; `manifest` as `--manifest` takes it (`jobs.catalog.manifest_arg`)."""
+    mdir = Path(manifest_folder(manifest, corpus.root))
+    name = mdir.name
     if not (mdir / ENTRIES_PARQUET).is_file():
-        raise PlanError(f"{mdir}: no {ENTRIES_PARQUET}; run `eidata curate ROOT --name {name}` first")
+        raise PlanError(f"{mdir}: no {ENTRIES_PARQUET}{missing_hint(manifest, corpus.root)}")
     rows = pq.read_table(mdir / ENTRIES_PARQUET).to_pylist()
     if not rows:
         raise PlanError(f"manifest {name}: no episodes")

@@ -99,16 +99,21 @@ def test_a_root_is_a_folder_or_an_s3_url() -> None:
         _Job(root="gs://out/corpus")
 
 
-def test_a_file_s_size_identity_and_copy(tmp_path: Path) -> None:
-    """What an export asks of a corpus file: its size, a line identifying it to a rerun (path, size, time: a change
-    of either makes the export again), and a local copy, a hard link where allowed, kept when it is there already."""
+def test_a_file_s_size_identity_and_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an export asks of a corpus file: its size, a line identifying it to a rerun (path in the corpus, size,
+    time: a change of either makes the export again), and a local copy, a hard link where allowed, kept when it is
+    there already."""
     corpus, src = Corpus(tmp_path), tmp_path / "datasets/a/b/videos/e.mp4"
     src.parent.mkdir(parents=True)
     src.write_bytes(b"video")
     assert corpus.size(src) == 5
     st = src.stat()
-    assert corpus.identity(src) == f"{src}|5|{st.st_mtime_ns}"
-    assert corpus.identity(tmp_path / "missing.json") == f"{tmp_path / 'missing.json'}|-1|-1"
+    assert corpus.identity(src) == f"datasets/a/b/videos/e.mp4|5|{st.st_mtime_ns}"
+    assert corpus.identity(tmp_path / "missing.json") == "missing.json|-1|-1"
+    # the line does not depend on how the corpus is spelled (issue 59: a relative ROOT rewrote the whole export)
+    monkeypatch.chdir(tmp_path / "datasets")
+    assert Corpus(Path("../")).identity(Path("../datasets/a/b/videos/e.mp4")) == corpus.identity(src)
+    assert corpus.identity(tmp_path.parent / "elsewhere") == f"{tmp_path.parent / 'elsewhere'}|-1|-1"
     linked, copied = tmp_path / "out/e.mp4", tmp_path / "out/copy.mp4"
     corpus.copy_to(src, linked, link=True)
     assert os.path.samefile(src, linked)

@@ -24,6 +24,7 @@ from jobs.stages.latents import (
     DECODE_RESOURCES,
     LatentsEncoder,
     LatentsJob,
+    LatentsReport,
     LatentsStage,
     decode_episode,
     expected_meta,
@@ -288,3 +289,9 @@ def test_cuda_actors_match_the_cpu_files(corpus: tuple, model_dir: Path, tmp_pat
         assert torch.equal(cpu.frame_index, gpu.frame_index) and gpu.meta.model == cpu.meta.model
         # bf16 autocast against fp32: a few bf16 ulps on LayerNorm-scale outputs
         torch.testing.assert_close(gpu.latents.float(), cpu.latents.float(), atol=0.1, rtol=0.05)
+
+
+def test_the_summary_never_says_zero_frames_a_second() -> None:
+    """Issue 59: a slow CPU run read "0 frames/s"; nothing written has no rate."""
+    assert "(12 frames, 0.4 frames/s)" in LatentsReport(written=1, frames=12, seconds=30.0).summary()
+    assert "0 episodes written (0 frames), " in LatentsReport(seconds=3.0).summary()

@@ -12,7 +12,9 @@ its writer's running `aggregate_stats` must equal `meta/stats.json`.
 from __future__ import annotations
 
 import json
+import logging
 import pickle
+import shlex
 import shutil
 from functools import cache
 from pathlib import Path
@@ -423,3 +425,52 @@ def test_a_mixed_manifest_normalizes_within_3_for_99_percent_of_used_frames(chec
         for d in np.flatnonzero(used.any(axis=0)):
             share = float((np.abs(z[used[:, d], d]) <= 3).mean())
             assert share >= 0.99, (key, d, share)
+
+
+def test_manifest_is_a_name_or_a_path_and_the_hint_runs(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 59: `--manifest` took a NAME here and a path in `eidata train`, and the path was refused with a fix that
+    was refused too. Now the name, the folder as train takes it (any spelling) and its manifest.json plan the same
+    dataset; a manifest that is not there is refused with a curate command that, run, makes the export work."""
+    shutil.copytree(tiny_corpus, tmp_path / "corpus")
+    monkeypatch.chdir(tmp_path)
+    base = ["export", "corpus", "--format", "lerobot-v3", "--out", "o", "--dry-run"]
+    for given in ("all", "corpus/manifests/all", "corpus/manifests/all/", "corpus/manifests/all/manifest.json"):
+        assert main([*base, "--manifest", given]) == 0, given
+        assert capsys.readouterr().out.startswith("all "), given
+    assert main([*base, "--manifest", str(tmp_path / "corpus/manifests/all")]) == 0
+    assert main([*base, "--manifest", "corpus/manifests/v2"]) == 1
+    err = capsys.readouterr().err
+    assert "corpus has the manifests all" in err
+    hinted = err.split("`")[1]
+    assert hinted == "eidata curate corpus --name v2 --where TRUE"
+    assert main(shlex.split(hinted)[1:]) == 0
+    assert main([*base, "--manifest", "corpus/manifests/v2"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2].startswith("v2 ")
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_same_export_spelled_otherwise_is_unchanged_and_progress_is_said(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 59: the completion record held ROOT as spelled, so the same export given a relative ROOT rewrote every
+    dataset. Now the absolute then the relative spelling (ROOT and --out, trailing slash too): every dataset and the
+    manifest "unchanged", no file rewritten."""
+    shutil.copytree(tiny_corpus, tmp_path / "corpus")
+    corpus, out = tmp_path / "corpus", tmp_path / "o"
+    with caplog.at_level(logging.INFO, logger="eidata.progress"):
+        first = export_corpus(corpus, out) | export_corpus(corpus, out, manifest="all")
+        assert export_corpus(corpus, tmp_path / "dry", plan_only=True)  # a dry run: no progress, nothing written
+    assert {s for s, _ in first.values()} == {"written"}
+    # issue 59: the export said nothing for 15-72 s; now its progress (`ingest.progress`: off a terminal, a line every
+    # 10 s and at the end) counts the episodes written, with the frames' rate and the ETA
+    n_all = len(pq.read_table(corpus / "manifests/all/entries.parquet"))
+    datasets, manifest = (r.getMessage() for r in caplog.records if r.name == "eidata.progress")
+    assert datasets.startswith("export: 6/6 ep, ") and datasets.endswith(" frames/s, ETA 0 s"), datasets
+    assert manifest.startswith(f"export: {n_all}/{n_all} ep, ") and " frames/s, ETA 0 s" in manifest
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*")}
+    monkeypatch.chdir(tmp_path / "o")
+    again = export_corpus("../corpus/", ".") | export_corpus("../corpus/", "./", manifest="../corpus/manifests/all")
+    assert {s for s, _ in again.values()} == {"unchanged"} and again.keys() == first.keys(), again
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*")} == before

@@ -82,7 +82,7 @@ def test_train_episodes_come_before_val(tiny_corpus: Path, tmp_path: Path) -> No
 
 
 def test_selections_that_cannot_be_one_dataset_are_refused(tiny_corpus: Path, tmp_path: Path) -> None:
-    with pytest.raises(PlanError, match=r"no entries\.parquet; run `eidata curate ROOT --name missing` first"):
+    with pytest.raises(PlanError, match=r"no entries\.parquet; .* manifests all; `eidata curate .* --name missing"):
         manifest_plan(Corpus(tiny_corpus), "missing", None)
     root = tmp_path / "c"
     shutil.copytree(tiny_corpus, root)
