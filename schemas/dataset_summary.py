@@ -3,14 +3,22 @@ which `inspect` uses as ingest reads v2.x and v3.0 alike, and `DatasetMeta`'s of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from schemas.dataset_meta import Quirk
     from schemas.lerobot import InfoJson
 
 
-def dataset_summary(name: str, i: InfoJson, episodes: int, frames: int, tasks: int, quirks: list[Quirk]) -> str:
+class Said(Protocol):
+    """What the summary reads of a quirk (`schemas.dataset_meta.Quirk`, which imports this module)."""
+
+    severity: str
+    code: str
+    message: str
+
+
+def dataset_summary(name: str, i: InfoJson, episodes: int, frames: int, tasks: int, quirks: Sequence[Said]) -> str:
     """The dataset as read (episodes, frames, tasks) beside what info.json declares, its features, then its quirks
     by severity."""
     fps = int(i.fps) if float(i.fps).is_integer() else i.fps
