@@ -22,9 +22,10 @@ def test_a_call_that_never_ends_is_said_then_stopped_at_the_deadline(caplog: pyt
     t0 = time.monotonic()
     with pytest.raises(StoreStalledError, match=r"did not answer get_object s3://b/k within 0.5 s") as e:
         asyncio.run(watched(never(), "get_object s3://b/k", StoreWait(progress_s=0.15, deadline_s=0.5)))
-    assert 0.5 <= time.monotonic() - t0 < 2.0
+    assert 0.5 <= time.monotonic() - t0 < 5.0  # a loaded machine delays the loop, never the deadline's floor
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 3 and all("get_object s3://b/k has not answered for" in x for x in lines), lines
+    # a line each 0.15 s until 0.5 s: 3 on a quiet machine, fewer when the loop is starved (seen in a loaded suite)
+    assert 1 <= len(lines) <= 3 and all("get_object s3://b/k has not answered for" in x for x in lines), lines
     assert environment_fault(e.value) is not None  # a TimeoutError: the environment's, deferred, exit 75
 
 
