@@ -204,17 +204,15 @@ class VitraAdapter(SourceAdapter):
         return ManoParams(wrist, Stream(wrist.timestamps, pose), beta, str(self.options.mano_model_dir), conv)
 
     def _camera(self, video: Location, episode: VitraEpisode, ep: str) -> tuple[VideoClipCamera, float]:
+        first, last = int(episode.frames[0]), int(episode.frames[-1])
         try:
-            with decoding(video) as (_, s):  # the header only
-                fps, h, w = stream_fps(s), s.codec_context.height, s.codec_context.width
-            if not fps:
-                raise ValueError("the video stream declares no frame rate")
+            with decoding(video) as (c, s):  # opened once: its header gives the rate, the window is read from it
+                if not (fps := stream_fps(s)):
+                    raise ValueError("the video stream declares no frame rate")
+                start, end, tol = first / fps, (last + 1) / fps, 0.5 / fps
+                cam = VideoClipCamera(video, CAMERA, Camera.head, start, end, tolerance_s=tol, opened=(c, s))
             K = episode.intrinsics
-            K_read = scale_intrinsics(K, (2 * K[1, 2], 2 * K[0, 2]), (h, w))
-            first, last = int(episode.frames[0]), int(episode.frames[-1])
-            cam = VideoClipCamera(
-                video, CAMERA, Camera.head, first / fps, (last + 1) / fps, tolerance_s=0.5 / fps, intrinsics=K_read
-            )
+            cam.intrinsics = scale_intrinsics(K, (2 * K[1, 2], 2 * K[0, 2]), (cam.height, cam.width))
         except (av.FFmpegError, OSError, IndexError, ValueError) as e:
             raise self.error(f"unreadable video: {e}", file=video, episode=ep, field="video") from e
         if len(cam) < last - first + 1:
