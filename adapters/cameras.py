@@ -177,11 +177,14 @@ class VideoClipCamera(CameraSource):
         *,
         tolerance_s: float = 0.0,
         intrinsics: np.ndarray | None = None,
+        opened: tuple[av.container.InputContainer, av.video.stream.VideoStream] | None = None,
     ) -> None:
         self.video: Location | Opener = video if callable(video) else locate(video)
         self.start_s, self.end_s = float(start_s), float(end_s)
         self._lo, self._hi = self.start_s - tolerance_s, self.end_s - tolerance_s
-        with self._opened() as (c, s):  # header and the window's packets only: no frame is decoded here
+        # header and the window's packets only: no frame is decoded here; `opened`, the caller's `decoding(video)`
+        # still at its start (its header read for the window's bounds), saves opening the file twice
+        with self._opened() if opened is None else nullcontext(opened) as (c, s):
             h, w = s.codec_context.height, s.codec_context.width
             self.average_rate = stream_fps(s)
             self._seek(c, s)

@@ -40,7 +40,6 @@ import numpy as np
 from adapters.arctic.files import ALLOCENTRIC_VIEWS, SIDES, SUFFIXES, ArcticSequence, read_sequence, read_subject
 from adapters.arctic.images import FrameError, ImageFilesCamera, view_images
 from adapters.base import (
-    AdapterError,
     AdapterOptions,
     CameraSource,
     EpisodeRef,
@@ -52,12 +51,12 @@ from adapters.base import (
     SourceAdapter,
     Stream,
 )
-from adapters.mano_only import ManoOnlyOptions, model_dir
+from adapters.hand_reading import Reading, human_episode
+from adapters.mano_only import ManoOnlyOptions
 from adapters.poses import rotvec_poses
 from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.mano import MAKERS
-from schemas.tiers import QualityTier
 
 WORLD = "arctic_world"
 FPS = 30.0
@@ -89,15 +88,11 @@ class ArcticAdapter(SourceAdapter):
         yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
-        ep, data = ref.raw_id, self.locate(ref.locator["data"])
+        reading = Reading.of(self, ref)
+        data = self.locate(ref.locator["data"])
         subject, seq = ref.locator["subject"], ref.locator["seq"]
-
-        def fail(message: str, field: str, file: Location) -> AdapterError:
-            return self.error(message, file=file, episode=ep, field=field)
-
-        sequence = read_sequence(data / "raw_seqs" / subject / seq, fail)
-        mano_dir = model_dir(self, "ARCTIC", file=data / "raw_seqs" / subject / f"{seq}.mano.npy", episode=ep)
+        sequence = read_sequence(data / "raw_seqs" / subject / seq, reading.fail)
+        mano_dir = reading.mano_dir("ARCTIC", data / "raw_seqs" / subject / f"{seq}.mano.npy")
         n = len(sequence)
         ts = np.arange(n) / FPS
         world_from_ego = np.linalg.inv(sequence.world2ego)
@@ -120,15 +115,12 @@ class ArcticAdapter(SourceAdapter):
         p = sequence.object_params
         states[f"object/{obj}"] = Stream(ts, rotvec_poses(p[:, 1:4], p[:, 4:7] / 1000.0), unit="se3_4x4", frame=WORLD)
         states[f"object/{obj}/articulation"] = Stream(ts, p[:, 0], unit="rad")
-        cameras, views = self._cameras(data, subject, seq, sequence, ts, ep)
+        cameras, views = self._cameras(data, subject, seq, sequence, ts, reading)
         parts = seq.split("_")
         language = [Language(f"{parts[1]} the {obj}", "instruction")] if len(parts) >= 2 else []
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human",
-            tier=QualityTier.high,
-            native_fps=FPS,
+        return human_episode(
+            ref,
+            FPS,
             states=states,
             cameras=cameras,
             camera_poses={EGO: camera},
@@ -146,12 +138,12 @@ class ArcticAdapter(SourceAdapter):
         )
 
     def _cameras(
-        self, data: Location, subject: str, seq: str, sequence: ArcticSequence, ts: np.ndarray, ep: str
+        self, data: Location, subject: str, seq: str, sequence: ArcticSequence, ts: np.ndarray, reading: Reading
     ) -> tuple[dict[str, CameraSource], dict[str, str]]:
         """The egocentric view first, then the allocentric ones whose folders exist; `views` says for each view
         read or not, and why."""
         misc = data / "meta" / "misc.json"
-        subj = read_subject(misc, subject, lambda m, f, file: self.error(m, file=file, episode=ep, field=f))
+        subj = read_subject(misc, subject, reading.fail)
         wanted = self.options.cameras
         cameras: dict[str, CameraSource] = {}
         views: dict[str, str] = {}
@@ -166,12 +158,12 @@ class ArcticAdapter(SourceAdapter):
                 views[name] = f"no folder {folder}: not read"
                 continue
             # each image lies under the data folder once resolved (`SourceAdapter.inside`): a view linked out is refused
-            paths = [self.inside(data, p, field="images", episode=ep) for p in view_images(folder, subj.ioi_offset, n)]
+            paths = [reading.inside(data, p, "images") for p in view_images(folder, subj.ioi_offset, n)]
             missing = next((p for p in paths if not p.is_file()), None)
             if missing is not None:
                 frame, offset = paths.index(missing), subj.ioi_offset
                 msg = f"view {view} has no image {missing.name} (frame {frame}, ioi_offset {offset})"
-                raise self.error(msg, file=missing, episode=ep, field="images")
+                raise reading.fail(msg, "images", missing)
             if view == 0:
                 canonical, K = Camera.head, sequence.K_ego
             else:
@@ -179,6 +171,6 @@ class ArcticAdapter(SourceAdapter):
             try:
                 cameras[name] = ImageFilesCamera(paths, name, canonical, ts, intrinsics=K)
             except FrameError as e:
-                raise self.error(str(e), file=paths[0], episode=ep, field="images") from e
+                raise reading.fail(str(e), "images", paths[0]) from e
             views[name] = f"images/{subject}/{seq}/{view}/, {len(paths)} frames from {subj.ioi_offset:05d}.jpg"
         return cameras, views

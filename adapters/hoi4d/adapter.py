@@ -31,7 +31,6 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
-import av
 import numpy as np
 from pydantic import Field
 
@@ -49,9 +48,10 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import ImageFilesCamera, VideoFileCamera
+from adapters.hand_reading import Reading, bases, first, human_episode
 from adapters.hoi4d.files import FPS, SEQUENCE, action_events, camera_trajectory, hand_pose, object_poses
 from adapters.hoi4d.tasks import task_text
-from adapters.mano_only import ManoOnlyOptions, model_dir
+from adapters.mano_only import ManoOnlyOptions
 from adapters.pickles import UnsafePickle
 from adapters.poses import image_up, rotvec_poses
 from adapters.storage import bounds
@@ -59,7 +59,6 @@ from adapters.storage.location import Location
 from schemas.canonical import Camera, scale_intrinsics
 from schemas.lerobot import ActionSegment
 from schemas.mano import MAKERS
-from schemas.tiers import QualityTier
 
 SIDES = ("left", "right")
 WORLD, CAMERA_FRAME, CAMERA = "hoi4d_scene", "hoi4d_camera", "align_rgb"
@@ -86,9 +85,9 @@ class HOI4DAdapter(SourceAdapter):
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
-        bases = [root, *sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name)]
+        places = bases(root)
         seqs: dict[str, dict[str, Location]] = {}
-        for base in bases:
+        for base in places:
             for side in SIDES:
                 folder = base / HANDPOSE.format(side=side)
                 if folder.is_dir():
@@ -96,17 +95,17 @@ class HOI4DAdapter(SourceAdapter):
                         seq = d.relative_to(folder).as_posix()
                         if d.is_dir() and SEQUENCE.match(seq):
                             seqs.setdefault(seq, {}).setdefault(side, d)
-        return self.capped(self._ref(root, bases, seq, seqs[seq]) for seq in sorted(seqs))
+        return self.capped(self._ref(root, places, seq, seqs[seq]) for seq in sorted(seqs))
 
-    def _ref(self, root: Location, bases: list[Location], seq: str, hands: dict[str, Location]) -> EpisodeRef:
+    def _ref(self, root: Location, places: list[Location], seq: str, hands: dict[str, Location]) -> EpisodeRef:
         raw_id = seq.replace("/", "-")
         paths = [str(hands[s]) for s in SIDES if s in hands]
         error = None
         try:
-            video = _first(bases, f"{seq}/align_rgb/image.mp4") or _first(bases, f"{seq}/align_rgb/00000.jpg")
-            log = _first(bases, f"{seq}/3Dseg/output.log")
-            intrin = _first(bases, f"camera_params/{seq.split('/')[0]}/intrin.npy")
-            seq_dir = _first(bases, seq) or root / seq  # where the file was looked for first
+            video = first(places, f"{seq}/align_rgb/image.mp4") or first(places, f"{seq}/align_rgb/00000.jpg")
+            log = first(places, f"{seq}/3Dseg/output.log")
+            intrin = first(places, f"camera_params/{seq.split('/')[0]}/intrin.npy")
+            seq_dir = first(places, seq) or root / seq  # where the file was looked for first
             for found, rel, field in (
                 (video, f"{seq}/align_rgb/image.mp4", "align_rgb"),
                 (log, f"{seq}/3Dseg/output.log", "camera_poses"),
@@ -119,24 +118,24 @@ class HOI4DAdapter(SourceAdapter):
                     raise self.error(msg, file=file, episode=raw_id, field=field)
             paths += [str(video), str(log), str(intrin)]
             for rel in ("action/color.json", "objpose"):
-                if (extra := _first(bases, f"{seq}/{rel}")) is not None:
+                if (extra := first(places, f"{seq}/{rel}")) is not None:
                     paths.append(str(extra))
         except AdapterError as e:
             error = e
         return self.new_ref(raw_id, paths, locator={"sequence": seq, "hands": sorted(hands)}, error=error)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
-        seq, ep = ref.locator["sequence"], ref.raw_id
+        reading = Reading.of(self, ref)
+        seq = ref.locator["sequence"]
         hand_dirs = dict(zip(ref.locator["hands"], ref.paths, strict=False))
         n_hands = len(hand_dirs)
         video, log_path, intrin_path = (self.locate(p) for p in ref.paths[n_hands : n_hands + 3])
         extras = {loc.name: loc for loc in map(self.locate, ref.paths[n_hands + 3 :])}
-        mano_dir = model_dir(self, "HOI4D", file=next(iter(hand_dirs.values())), episode=ep)
-        world_from_camera = self._trajectory(log_path, ep)
+        mano_dir = reading.mano_dir("HOI4D", next(iter(hand_dirs.values())))
+        world_from_camera = self._trajectory(log_path, reading)
         n = len(world_from_camera)
         ts = np.arange(n) / FPS
-        camera = self._camera(video, intrin_path, ts, ep)
+        camera = self._camera(video, intrin_path, ts, reading)
         cam_stream = Stream(ts, world_from_camera, unit="se3_4x4", frame=WORLD)
         sig = HandSignals(
             frame=WORLD,
@@ -151,14 +150,14 @@ class HOI4DAdapter(SourceAdapter):
             if side not in hand_dirs or side not in self.options.hands:
                 sig.notes.append(f"{side} hand: {'no pickles' if side not in hand_dirs else 'not read (option hands)'}")
                 continue
-            frames = self._hand_frames(self.locate(hand_dirs[side]), n, ep)
+            frames = self._hand_frames(self.locate(hand_dirs[side]), n, reading)
             counts[side] = len(frames)
             sig.hands[hand] = self._track(frames, side, ts, world_from_camera, states, mano_dir)
             if len(frames) < n:
                 sig.notes.append(f"{side} hand: poses in {len(frames)} of {n} frames, the others NaN (invalid)")
-        objects = self._objects(extras.get("objpose"), n, ep, states)
+        objects = self._objects(extras.get("objpose"), n, reading, states)
         sig.native_state_keys = list(states)
-        events = self._events(extras.get("color.json"), n / FPS, ep)
+        events = self._events(extras.get("color.json"), n / FPS, reading)
         category, task = seq.split("/")[2], seq.split("/")[6]
         text = task_text(category, task)
         language = [Language(text, "instruction")] if text else []
@@ -169,12 +168,9 @@ class HOI4DAdapter(SourceAdapter):
             if (b := round(t1 * FPS)) > (a := round(t0 * FPS))
         ]
         cameras: dict[str, CameraSource] = {CAMERA: camera}
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human",
-            tier=QualityTier.high,
-            native_fps=FPS,
+        return human_episode(
+            ref,
+            FPS,
             states=states,
             cameras=cameras if self.options.cameras is None or CAMERA in self.options.cameras else {},
             camera_poses={CAMERA: cam_stream},
@@ -191,52 +187,50 @@ class HOI4DAdapter(SourceAdapter):
             hands=sig,
         )
 
-    def _trajectory(self, path: Location, ep: str) -> np.ndarray:
+    def _trajectory(self, path: Location, reading: Reading) -> np.ndarray:
         try:
             poses = camera_trajectory(bounds.read_bounded(path, bounds.limit("JSON_BYTES"), "output.log").decode())
         except (OSError, ValueError) as e:
-            raise self.error(f"unreadable camera trajectory: {e}", file=path, episode=ep, field="camera_poses") from e
+            raise reading.fail(f"unreadable camera trajectory: {e}", "camera_poses", path) from e
         if not len(poses):
-            raise self.error("no camera pose", file=path, episode=ep, field="camera_poses")
+            raise reading.fail("no camera pose", "camera_poses", path)
         return poses
 
-    def _camera(self, video: Location, intrin: Location, ts: np.ndarray, ep: str) -> CameraSource:
+    def _camera(self, video: Location, intrin: Location, ts: np.ndarray, reading: Reading) -> CameraSource:
         try:
             data = bounds.read_bounded(intrin, bounds.limit("JSON_BYTES"), "intrin.npy")
             K = np.load(io.BytesIO(data), allow_pickle=False)
             if K.shape != (3, 3) or not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
                 raise ValueError(f"not a 3x3 pinhole matrix: {K.tolist()}")
         except (OSError, ValueError) as e:
-            raise self.error(f"unreadable intrinsics: {e}", file=intrin, episode=ep, field="intrinsics") from e
-        try:
+            raise reading.fail(f"unreadable intrinsics: {e}", "intrinsics", intrin) from e
+        with reading.video(video, "align_rgb"):
             if video.name == "image.mp4":
                 cam: CameraSource = VideoFileCamera(video, CAMERA, Camera.head)
             else:
                 files = sorted(video.parent.glob("*.jpg"), key=lambda p: p.name)
                 cam = ImageFilesCamera(files, CAMERA, Camera.head, np.arange(len(files)) / FPS)
-        except (av.FFmpegError, OSError, ValueError) as e:
-            raise self.error(f"unreadable video: {e}", file=video, episode=ep, field="align_rgb") from e
         if len(cam) < len(ts):
             msg = f"{len(cam)} frames for {len(ts)} camera poses (3Dseg/output.log)"
-            raise self.error(msg, file=video, episode=ep, field="align_rgb")
+            raise reading.fail(msg, "align_rgb", video)
         cam.intrinsics = scale_intrinsics(K, LABEL_HW, (cam.height, cam.width))
         return cam
 
-    def _hand_frames(self, folder: Location, n: int, ep: str) -> dict[int, Any]:
+    def _hand_frames(self, folder: Location, n: int, reading: Reading) -> dict[int, Any]:
         out = {}
         for path in sorted(folder.glob("*.pickle"), key=_frame_order):
             if not re.fullmatch(r"\d+", path.stem):
-                raise self.error("not <frame>.pickle", file=path, episode=ep, field="handpose")
+                raise reading.fail("not <frame>.pickle", "handpose", path)
             i = int(path.stem)
             if i >= n:
                 msg = f"frame {i} past the sequence's {n} camera poses (3Dseg/output.log)"
-                raise self.error(msg, file=path, episode=ep, field="handpose")
+                raise reading.fail(msg, "handpose", path)
             try:
                 out[i] = hand_pose(bounds.read_bounded(path, bounds.limit("JSON_BYTES"), "hand pose"))
             except (UnsafePickle, ValueError, EOFError) as e:
-                raise self.error(f"unreadable hand pose: {e}", file=path, episode=ep, field="handpose") from e
+                raise reading.fail(f"unreadable hand pose: {e}", "handpose", path) from e
         if not out:
-            raise self.error("no <frame>.pickle", file=folder, episode=ep, field="handpose")
+            raise reading.fail("no <frame>.pickle", "handpose", folder)
         return dict(sorted(out.items()))
 
     def _track(
@@ -276,7 +270,7 @@ class HOI4DAdapter(SourceAdapter):
         )
         return HandTrack(mano=mano)
 
-    def _objects(self, folder: Location | None, n: int, ep: str, states: dict[str, Stream]) -> dict[str, str]:
+    def _objects(self, folder: Location | None, n: int, reading: Reading, states: dict[str, Stream]) -> dict[str, str]:
         """Entry k of every `objpose/<frame>.json` as `states["objects/<k>"]` on the frames that have it; returns
         k -> the entry's label (its index where it has none)."""
         if folder is None:
@@ -288,7 +282,7 @@ class HOI4DAdapter(SourceAdapter):
                     raise ValueError(f"not <frame>.json of a frame in 0..{n - 1}")
                 entries = object_poses(bounds.load_json(path, "object pose"))
             except (OSError, ValueError) as e:
-                raise self.error(f"unreadable object pose: {e}", file=path, episode=ep, field="objpose") from e
+                raise reading.fail(f"unreadable object pose: {e}", "objpose", path) from e
             for k, (label, pose, _dims) in enumerate(entries):
                 _, t, p = poses.setdefault(str(k), (label, [], []))
                 t.append(int(path.stem) / FPS)
@@ -297,23 +291,15 @@ class HOI4DAdapter(SourceAdapter):
             states[f"objects/{k}"] = Stream(np.array(t), np.stack(p), unit="se3_4x4", frame=CAMERA_FRAME)
         return {k: label for k, (label, _, _) in poses.items()}
 
-    def _events(self, path: Location | None, video_s: float, ep: str) -> list[tuple[str, float, float]]:
+    def _events(self, path: Location | None, video_s: float, reading: Reading) -> list[tuple[str, float, float]]:
         if path is None:
             return []
         try:
             return action_events(bounds.load_json(path, "action segments"), video_s)
         except (OSError, ValueError) as e:
-            raise self.error(f"unreadable action segments: {e}", file=path, episode=ep, field="action") from e
+            raise reading.fail(f"unreadable action segments: {e}", "action", path) from e
 
 
 def _frame_order(path: Location) -> tuple[int, str]:
     """`<frame>.<ext>` files in frame order (others first, to be named)."""
     return (int(path.stem), "") if path.stem.isdigit() else (-1, path.name)
-
-
-def _first(bases: list[Location], rel: str) -> Location | None:
-    for base in bases:
-        p = base / rel
-        if p.exists():
-            return p
-    return None

@@ -29,7 +29,6 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from adapters.base import (
-    AdapterError,
     AdapterOptions,
     CameraSource,
     EpisodeRef,
@@ -42,10 +41,10 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import ImageFilesCamera
-from adapters.mano_only import ManoOnlyOptions, model_dir
+from adapters.hand_reading import Reading, bases, human_episode
+from adapters.mano_only import ManoOnlyOptions
 from adapters.oakink2.files import FPS_MOCAP, Anno, anno
 from adapters.oakink2.program import primitives
-from adapters.pickles import UnsafePickle
 from adapters.poses import image_up
 from adapters.storage import bounds
 from adapters.storage.location import Location
@@ -53,7 +52,6 @@ from adapters.torch_tensors import tensor_loads
 from schemas.canonical import Camera
 from schemas.lerobot import ActionSegment
 from schemas.mano import MAKERS
-from schemas.tiers import QualityTier
 
 WORLD, EGO = "oakink2_world", "egocentric"
 SLOTS = {EGO: Camera.head, "allocentric_top": Camera.third_person}
@@ -71,9 +69,8 @@ class OakInk2Adapter(SourceAdapter):
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
-        bases = [root, *sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name)]
         found: dict[str, tuple[Location, Location]] = {}
-        for base in bases:
+        for base in bases(root):
             for pkl in (p for d in ANNO_DIRS if (base / d).is_dir() for p in sorted((base / d).glob("*.pkl"))):
                 if pkl.stem in found:  # the first base's copy is read, the other named
                     msg = f"{pkl.name} again (read from {found[pkl.stem][1]})"
@@ -94,23 +91,16 @@ class OakInk2Adapter(SourceAdapter):
         return self.new_ref(token, paths, locator={"token": token, "program": len(paths) == 5}, error=error)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
         pkl, frames = self.locate(ref.paths[0]), self.locate(ref.paths[1])
-        ep = ref.raw_id
-
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=pkl, episode=ep, field=field or None)
-
-        try:
-            a = anno(tensor_loads(bounds.read_bounded(pkl, bounds.limit("READ_BYTES"), "annotation")), fail)
-        except (UnsafePickle, ValueError, EOFError) as e:
-            raise fail(f"unreadable annotation: {e}", "") from e
+        reading = Reading.of(self, ref, pkl)
+        ep, fail = ref.raw_id, reading.fail
+        a = reading.parsed(pkl, "annotation", lambda data: anno(tensor_loads(data), fail))
         if EGO not in a.cameras:
             raise fail(f"no {EGO} camera in cam_def ({sorted(a.cameras)})", "cam_def")
-        mano_dir = model_dir(self, "OakInk2", file=pkl, episode=ep)
+        mano_dir = reading.mano_dir("OakInk2", pkl)
         first = int(min(a.mocap[0], a.images[0]))
         ts, ts_img = (a.mocap - first) / FPS_MOCAP, (a.images - first) / FPS_MOCAP
-        cameras, poses = self._cameras(a, frames, ts_img, ep)
+        cameras, poses = self._cameras(a, frames, ts_img, reading)
         sig = HandSignals(
             frame=WORLD,
             apply_offset=False,
@@ -132,12 +122,9 @@ class OakInk2Adapter(SourceAdapter):
         for obj, transf in a.objects.items():
             states[f"objects/{obj}"] = Stream(ts, transf, unit="se3_4x4", frame=WORLD)
         language, segments, program = self._program(ref, first, fail)
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human",
-            tier=QualityTier.high,
-            native_fps=FPS_MOCAP,
+        return human_episode(
+            ref,
+            FPS_MOCAP,
             states=states,
             cameras=cameras,
             camera_poses=poses,
@@ -155,7 +142,7 @@ class OakInk2Adapter(SourceAdapter):
         )
 
     def _cameras(
-        self, a: Anno, folder: Location, ts: np.ndarray, ep: str
+        self, a: Anno, folder: Location, ts: np.ndarray, reading: Reading
     ) -> tuple[dict[str, CameraSource], dict[str, Stream]]:
         cameras: dict[str, CameraSource] = {}
         poses = {}
@@ -169,11 +156,11 @@ class OakInk2Adapter(SourceAdapter):
             missing = next((f for f in files if not f.is_file()), None) if ext else d / f"{int(cam.frames[0]):06d}.png"
             if missing is not None:
                 msg = f"camera {name}: no image {missing.name} (frame_id_list) in {d}"
-                raise self.error(msg, file=missing, episode=ep, field="data")
+                raise reading.fail(msg, "data", missing)
             try:
                 cameras[name] = ImageFilesCamera(files, name, SLOTS.get(name), ts, intrinsics=cam.intrinsics[0])
             except ValueError as e:
-                raise self.error(f"camera {name}: {e}", file=d, episode=ep, field="data") from e
+                raise reading.fail(f"camera {name}: {e}", "data", d) from e
         return cameras, poses
 
     def _program(self, ref: EpisodeRef, first: int, fail) -> tuple[list[Language], list[ActionSegment], str]:
@@ -189,7 +176,7 @@ class OakInk2Adapter(SourceAdapter):
             task = bounds.load_json(target, "task_target").get(ref.raw_id.replace("++", "/"))
             prims = primitives(bounds.load_json(info, "program_info"), bounds.load_json(desc, "desc_info"), fail)
         except (OSError, ValueError, AttributeError) as e:
-            raise self.error(f"unreadable program: {e}", file=info, episode=ref.raw_id, field="program_info") from e
+            raise fail(f"unreadable program: {e}", "program_info", info) from e
         language = [Language(task.strip(), "instruction")] if isinstance(task, str) and task.strip() else []
         segments = []
         for p in prims:

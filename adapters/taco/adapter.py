@@ -30,11 +30,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
-import av
 import numpy as np
 
 from adapters.base import (
-    AdapterError,
     AdapterOptions,
     CameraSource,
     EpisodeRef,
@@ -47,13 +45,13 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import VideoFileCamera
-from adapters.mano_only import ManoOnlyOptions, model_dir
+from adapters.hand_reading import Reading, human_episode
+from adapters.mano_only import ManoOnlyOptions
 from adapters.poses import rotvec_poses
 from adapters.storage.location import Location
 from adapters.taco.files import SIDES, Fail, read_calibration, read_hand, read_intrinsic, read_npy, triplet_words
 from schemas.canonical import Camera
 from schemas.mano import MAKERS
-from schemas.tiers import QualityTier
 
 WORLD = "taco_world"
 FPS = 30.0
@@ -97,17 +95,13 @@ class TacoAdapter(SourceAdapter):
         yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
-        ep, triplet = ref.raw_id, ref.locator["triplet"]
+        reading = Reading.of(self, ref)
+        ep, triplet, fail = ref.raw_id, ref.locator["triplet"], reading.fail
         hand_dir, obj_dir, cam_dir = (self.locate(p) for p in ref.paths)
         root = hand_dir.parent.parent.parent
-
-        def fail(message: str, field: str, file: Location) -> AdapterError:
-            return self.error(message, file=file, episode=ep, field=field)
-
         for folder, field in ((hand_dir, "hands"), (obj_dir, "object_pose"), (cam_dir, "egocentric_camera")):
             for path in folder.iterdir() if folder.is_dir() else []:  # every file read, under the root once resolved
-                self.inside(root, path, field=field, episode=ep)
+                reading.inside(root, path, field)
         hands = {side: read_hand(hand_dir, side, fail) for side in SIDES}
         n = len(hands["right"].pose)
         if hands["left"].frames != hands["right"].frames:  # both hands on one frame list, or the frames misalign
@@ -122,7 +116,7 @@ class TacoAdapter(SourceAdapter):
             if count != n:
                 where = cam_dir if field.startswith("egocentric") else obj_dir
                 raise fail(f"{count} frames where the hand poses have {n}", field, where)
-        mano_dir = model_dir(self, "TACO", file=hand_dir / "right_hand.pkl", episode=ep)
+        mano_dir = reading.mano_dir("TACO", hand_dir / "right_hand.pkl")
         ts = np.arange(n) / FPS
         camera = Stream(ts, np.linalg.inv(extr), unit="se3_4x4", frame=WORLD)
         sig = HandSignals(frame=WORLD, apply_offset=False, camera=camera, camera_convention="opencv", up_world=UP)
@@ -140,13 +134,10 @@ class TacoAdapter(SourceAdapter):
             states[f"object/{name}"] = Stream(ts, poses, unit="se3_4x4", frame=WORLD)
         words = triplet_words(triplet)
         language = [Language(f"{words[0]} the {words[2]} with the {words[1]}", "instruction")] if words else []
-        cameras, views = self._cameras(root, f"{triplet}/{ep}", K, n, ep)
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human",
-            tier=QualityTier.high,
-            native_fps=FPS,
+        cameras, views = self._cameras(root, f"{triplet}/{ep}", K, n, reading)
+        return human_episode(
+            ref,
+            FPS,
             states=states,
             cameras=cameras,
             camera_poses={EGO: camera},
@@ -172,7 +163,7 @@ class TacoAdapter(SourceAdapter):
         return out
 
     def _cameras(
-        self, root: Location, rel: str, K: np.ndarray, n: int, ep: str
+        self, root: Location, rel: str, K: np.ndarray, n: int, reading: Reading
     ) -> tuple[dict[str, CameraSource], dict[str, str]]:
         """The egocentric video first, then the allocentric ones by serial; `views` says what was read or why not."""
         cameras: dict[str, CameraSource] = {}
@@ -190,7 +181,7 @@ class TacoAdapter(SourceAdapter):
             if not path.is_file():
                 views[name] = f"no {path}: not read"
                 continue
-            path = self.inside(root, path, field="video", episode=ep)
+            path = reading.inside(root, path, "video")
             if name == EGO:
                 canonical, intr = Camera.head, K
             else:
@@ -198,21 +189,19 @@ class TacoAdapter(SourceAdapter):
                     if not calib_path.is_file():
                         views[name] = f"no {calib_path}: not read"
                         continue
-                    calib_path = self.inside(root, calib_path, field="calibration", episode=ep)
-                    calib = read_calibration(calib_path, lambda m, f, p: self.error(m, file=p, episode=ep, field=f))
+                    calib_path = reading.inside(root, calib_path, "calibration")
+                    calib = read_calibration(calib_path, reading.fail)
                 serial = name.removeprefix("allocentric_")
                 if serial not in calib:
                     views[name] = f"serial {serial} not in {calib_path.name}: not read"
                     continue
                 first = not any(c.canonical == Camera.third_person for c in cameras.values())
                 canonical, intr = (Camera.third_person if first else None), calib[serial].K
-            try:
+            with reading.video(path, "video"):
                 cam = VideoFileCamera(path, name, canonical, intrinsics=intr)
-            except (av.FFmpegError, OSError, ValueError) as e:
-                raise self.error(f"unreadable video: {e}", file=path, episode=ep, field="video") from e
             if len(cam) != n:
                 msg = f"{len(cam)} frames for {n} pose frames (the maker skips such a sequence)"
-                raise self.error(msg, file=path, episode=ep, field="video")
+                raise reading.fail(msg, "video", path)
             cameras[name] = cam
             views[name] = f"{path.relative_to(root).as_posix()}, {n} frames"
         return cameras, views

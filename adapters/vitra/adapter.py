@@ -32,7 +32,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-import av
 import numpy as np
 from pydantic import Field
 
@@ -49,16 +48,14 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import VideoClipCamera, decoding, stream_fps
-from adapters.pickles import UnsafePickle
+from adapters.hand_reading import Reading, human_episode
 from adapters.poses import image_up
-from adapters.storage import bounds
 from adapters.storage.location import Location
 from adapters.vitra.files import SIDES, VitraEpisode, unpickle_npy, vitra_episode
 from adapters.vitra.videos import DATASETS, LAYOUTS, candidates
 from schemas.canonical import MANO21_NAMES, Camera, scale_intrinsics
 from schemas.corpus import SourceAnnotation
 from schemas.mano import MAKERS
-from schemas.tiers import QualityTier
 
 WORLD = "vitra_world"
 CAMERA = "camera"
@@ -143,18 +140,14 @@ class VitraAdapter(SourceAdapter):
         raise self.error(f"no video {video!r} (looked for {where})", file=root, episode=ep, field="video")
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
         npy, video = self.locate(ref.paths[0]), self.locate(ref.paths[1])
-        ep = ref.raw_id
+        reading = Reading.of(self, ref, npy)
 
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=npy, episode=ep, field=field or None)
+        def parse(data: bytes) -> VitraEpisode:
+            return vitra_episode(unpickle_npy(data), reading.fail)
 
-        try:
-            episode = vitra_episode(unpickle_npy(bounds.read_bounded(npy, bounds.limit("READ_BYTES"), "episode")), fail)
-        except (UnsafePickle, ValueError, EOFError) as e:
-            raise fail(f"unreadable episode file: {e}", "") from e
-        camera, fps = self._camera(video, episode, ep)
+        episode = reading.parsed(npy, "episode", parse, named="episode file")
+        camera, fps = self._camera(video, episode, reading)
         ts = (episode.frames - episode.frames[0]) / fps
         world_from_camera = np.linalg.inv(episode.extrinsics)
         states: dict[str, Stream] = {}
@@ -181,12 +174,9 @@ class VitraAdapter(SourceAdapter):
             sig.hands[hand] = HandTrack(keypoints=kp, mano=self._mano(states[f"wrist/{side}"], h.pose, h.beta, side))
         sig.native_state_keys = [k for k in states if not k.startswith("joints/")]  # the joints are the keypoints
         dataset = ref.subset
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human",
-            tier=QualityTier.high,
-            native_fps=fps,
+        return human_episode(
+            ref,
+            fps,
             states=states,
             cameras={CAMERA: camera} if self.options.cameras is None or CAMERA in self.options.cameras else {},
             camera_poses={CAMERA: sig.camera},  # type: ignore[dict-item]
@@ -203,23 +193,19 @@ class VitraAdapter(SourceAdapter):
         conv = dataclasses.replace(MAKERS["vitra"], left_on_right=side == "left")  # both hands on MANO_RIGHT
         return ManoParams(wrist, Stream(wrist.timestamps, pose), beta, str(self.options.mano_model_dir), conv)
 
-    def _camera(self, video: Location, episode: VitraEpisode, ep: str) -> tuple[VideoClipCamera, float]:
-        try:
-            with decoding(video) as (_, s):  # the header only
-                fps, h, w = stream_fps(s), s.codec_context.height, s.codec_context.width
-            if not fps:
-                raise ValueError("the video stream declares no frame rate")
+    def _camera(self, video: Location, episode: VitraEpisode, reading: Reading) -> tuple[VideoClipCamera, float]:
+        first, last = int(episode.frames[0]), int(episode.frames[-1])
+        with reading.video(video, "video"):
+            with decoding(video) as (c, s):  # opened once: its header gives the rate, the window is read from it
+                if not (fps := stream_fps(s)):
+                    raise ValueError("the video stream declares no frame rate")
+                start, end, tol = first / fps, (last + 1) / fps, 0.5 / fps
+                cam = VideoClipCamera(video, CAMERA, Camera.head, start, end, tolerance_s=tol, opened=(c, s))
             K = episode.intrinsics
-            K_read = scale_intrinsics(K, (2 * K[1, 2], 2 * K[0, 2]), (h, w))
-            first, last = int(episode.frames[0]), int(episode.frames[-1])
-            cam = VideoClipCamera(
-                video, CAMERA, Camera.head, first / fps, (last + 1) / fps, tolerance_s=0.5 / fps, intrinsics=K_read
-            )
-        except (av.FFmpegError, OSError, IndexError, ValueError) as e:
-            raise self.error(f"unreadable video: {e}", file=video, episode=ep, field="video") from e
+            cam.intrinsics = scale_intrinsics(K, (2 * K[1, 2], 2 * K[0, 2]), (cam.height, cam.width))
         if len(cam) < last - first + 1:
             msg = f"video has {len(cam)} frames in {first}..{last} (video_decode_frame), expected {last - first + 1}"
-            raise self.error(msg, file=video, episode=ep, field="video_decode_frame")
+            raise reading.fail(msg, "video_decode_frame", video)
         return cam, fps
 
 

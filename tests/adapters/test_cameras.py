@@ -79,6 +79,15 @@ def test_window_frames_times_and_seek(mp4: Path, tolerance_s: float) -> None:
     assert dict(cam.frames([])) == {} and cam.decoded == 0
 
 
+def test_a_window_on_the_callers_open_container_is_the_same_window(mp4: Path) -> None:
+    own = VideoClipCamera(mp4, "cam", None, 2.0, 2.5)
+    with decoding(mp4) as opened:
+        lent = VideoClipCamera(mp4, "cam", None, 2.0, 2.5, opened=opened)
+    assert (len(lent), lent.height, lent.width, lent.average_rate) == (len(own), H, W, FPS) == (15, H, W, FPS)
+    assert np.array_equal(lent.timestamps, own.timestamps)
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(lent.frames(), own.frames(), strict=True))
+
+
 def test_one_decoder_thread_same_pixels(tmp_path: Path) -> None:
     path = tmp_path / "v.mp4"
     write_mp4(path, (synthetic_frame(64, 96, t) for t in range(12)), 30, codec="libsvtav1", crf=40)

@@ -8,12 +8,14 @@ import os
 import shutil
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
 from adapters.base import AdapterError
 from adapters.pickles import UnsafePickle
 from adapters.registry import get_adapter
+from adapters.synthetic.vitra import VitraEpisodeSpec, write_vitra
 from adapters.vitra.files import unpickle_npy
 from tests.realdata import realdata
 
@@ -110,3 +112,21 @@ def test_other_npy_files_are_named_not_read(tmp_path: Path) -> None:
     assert [r.raw_id for r in refs] == [NAME[: -len(".npy")]]
     (finding,) = adapter.findings()
     assert finding.code == "files_not_read" and "2 .npy file(s)" in finding.message
+
+
+def test_an_episode_read_opens_its_video_once_and_its_frames_once_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header (rate, size) and the window's packets come from one open; decoding the frames, later and lazily,
+    is the second (it was 2 + 1: a probe, then the window)."""
+    spec = VitraEpisodeSpec("Ego4D", "v0", "videos/v0.mp4", first=10, frames=24)
+    adapter = get_adapter("vitra")
+    (ref,) = adapter.discover(write_vitra(tmp_path / "vitra", [spec], size=(320, 240)))
+    opened, real = [], av.open
+    monkeypatch.setattr(av, "open", lambda *a, **k: opened.append(a[0]) or real(*a, **k))
+    raw = adapter.read(ref)
+    assert len(opened) == 1
+    cam = raw.cameras["camera"]
+    assert (len(cam), cam.width, cam.height) == (24, 320, 240)
+    np.testing.assert_allclose(cam.intrinsics[:2, 2], [160, 120])  # the 640x480 labelling's centre, halved
+    assert sum(1 for _ in cam.frames()) == 24 and len(opened) == 2

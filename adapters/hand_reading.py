@@ -1,0 +1,89 @@
+"""What the hand sources' adapters (`arctic`, `hoi4d`, `oakink2`, `taco`, `vitra`: people's hands, read from a
+maker's per-sequence files) share around their own reading: where discovery looks (the root, or one folder below it),
+and one episode's `Reading`, whose errors name the file, the episode and the field, which refuses a file that
+resolves out of the root, asks for the MANO model folder (`mano_only.py`), and turns a pickle that is refused, a file
+that does not parse or a video that does not open into that episode's error. What each source's files hold, and
+which of them are read, stays in its own adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import av
+
+from adapters.base import AdapterError, EpisodeRef, RawEpisode, SourceAdapter
+from adapters.mano_only import model_dir
+from adapters.pickles import UnsafePickle
+from adapters.storage import bounds
+from adapters.storage.location import Location
+from schemas.tiers import QualityTier
+
+T = TypeVar("T")
+# what opening a video raises for a bad file: FFmpeg's errors, a file not there, no video stream, a size refused
+VIDEO_ERRORS = (av.FFmpegError, OSError, IndexError, ValueError)
+
+
+def bases(root: Location) -> list[Location]:
+    """The root, then its folders by name: where a source kept "at the root or one folder below it" is looked for."""
+    return [root, *sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name)]
+
+
+def first(places: list[Location], rel: str) -> Location | None:
+    """`rel` under the first of `places` that has it, None when none has."""
+    return next((p / rel for p in places if (p / rel).exists()), None)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One episode being read by `adapter`: `file` is what an error names when it names no other."""
+
+    adapter: SourceAdapter
+    episode: str
+    file: Any = None
+
+    @classmethod
+    def of(cls, adapter: SourceAdapter, ref: EpisodeRef, file: Any = None) -> Reading:
+        """The read of `ref`, after the error its discovery found, if any, is raised (`raise_discovered`)."""
+        adapter.raise_discovered(ref)
+        return cls(adapter, ref.raw_id, file)
+
+    def fail(self, message: str, field: str, file: Any = None) -> AdapterError:
+        """The adapter's error naming `file` (else this read's), the episode and `field` (none when empty)."""
+        return self.adapter.error(
+            message, file=self.file if file is None else file, episode=self.episode, field=field or None
+        )
+
+    def inside(self, root: Any, path: Any, field: str) -> Any:
+        """`path` when it lies under `root` once resolved (a symlink out refused, `SourceAdapter.inside`)."""
+        return self.adapter.inside(root, path, field=field, episode=self.episode)
+
+    def mano_dir(self, source: str, file: Any) -> str:
+        """The `mano_model_dir` option, or the error naming it, `file` and the episode (`mano_only.model_dir`)."""
+        return model_dir(self.adapter, source, file=file, episode=self.episode)
+
+    def parsed(self, path: Location, what: str, parse: Callable[[bytes], T], *, named: str = "") -> T:
+        """`parse` of the file's bytes, read within the reading budget (`bounds.read_bounded`, labelled `what`); a
+        pickle refused, or bytes that do not parse, the error "unreadable <named or what>" naming the file."""
+        try:
+            return parse(bounds.read_bounded(path, bounds.limit("READ_BYTES"), what))
+        except (UnsafePickle, ValueError, EOFError) as e:
+            raise self.fail(f"unreadable {named or what}: {e}", "", path) from e
+
+    @contextmanager
+    def video(self, file: Any, field: str) -> Iterator[None]:
+        """A video opened in the block that does not open (`VIDEO_ERRORS`) is this episode's error on `field`."""
+        try:
+            yield
+        except VIDEO_ERRORS as e:
+            raise self.fail(f"unreadable video: {e}", field, file) from e
+
+
+def human_episode(ref: EpisodeRef, native_fps: float, **fields: Any) -> RawEpisode:
+    """A raw episode of people's hands as these sources are: no robot, embodiment `human`, tier `high`."""
+    return RawEpisode(
+        ref=ref, robot_type=None, embodiment="human", tier=QualityTier.high, native_fps=native_fps, **fields
+    )

@@ -1,0 +1,115 @@
+"""The hand sources' shared reading: discovery looks at the root and one folder below it; one episode's `Reading`
+names file, episode and field in every error, refuses a file linked out of the root, asks for the MANO model, and
+turns a refused pickle, bytes that do not parse or a video that does not open into that episode's error."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.base import AdapterError
+from adapters.cameras import VideoFileCamera
+from adapters.hand_reading import Reading, bases, first, human_episode
+from adapters.pickles import safe_loads
+from adapters.registry import get_adapter
+
+
+class _Exploit:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return os.system, (f"touch {self.marker}",)
+
+
+def _reading(tmp_path: Path, name: str = "taco", **options: str) -> Reading:
+    adapter = get_adapter(name, options)
+    ref = adapter.new_ref("seq_01", [str(tmp_path / "seq_01")])
+    return Reading.of(adapter, ref, tmp_path / "seq_01" / "anno.pkl")
+
+
+def test_discovery_looks_at_the_root_then_its_folders_by_name(tmp_path: Path) -> None:
+    for d in ("b", "a", "a/deeper"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "file.txt").write_text("")
+    assert bases(tmp_path) == [tmp_path, tmp_path / "a", tmp_path / "b"]  # files and deeper folders not bases
+    (tmp_path / "b" / "x.log").write_text("")
+    (tmp_path / "x.log").write_text("")
+    assert first(bases(tmp_path), "x.log") == tmp_path / "x.log"  # the root before its folders
+    assert first(bases(tmp_path), "y.log") is None
+
+
+def test_errors_name_the_file_the_episode_and_the_field(tmp_path: Path) -> None:
+    reading = _reading(tmp_path)
+    e = reading.fail("bad", "hand_pose")
+    assert (e.adapter, e.file, e.episode, e.field) == (
+        "taco",
+        str(tmp_path / "seq_01" / "anno.pkl"),
+        "seq_01",
+        "hand_pose",
+    )
+    e = reading.fail("bad", "", tmp_path / "other.npy")  # another file; an empty field is none
+    assert (e.file, e.field) == (str(tmp_path / "other.npy"), None)
+
+
+def test_the_error_discovery_found_is_raised_first(tmp_path: Path) -> None:
+    adapter = get_adapter("taco")
+    flagged = adapter.error("two sequences", file=tmp_path, episode="seq_01", field="sequence")
+    ref = adapter.new_ref("seq_01", [str(tmp_path)], error=flagged)
+    with pytest.raises(AdapterError, match="two sequences") as e:
+        Reading.of(adapter, ref)
+    assert (e.value.episode, e.value.field) == ("seq_01", "sequence")
+
+
+def test_a_file_linked_out_of_the_root_is_refused(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "secret.txt"
+    root.mkdir()
+    outside.write_text("x")
+    (root / "in.txt").write_text("y")
+    (root / "link.txt").symlink_to(outside)
+    reading = _reading(root)
+    assert Path(str(reading.inside(root, root / "in.txt", "hands"))).name == "in.txt"
+    with pytest.raises(AdapterError) as e:
+        reading.inside(root, root / "link.txt", "hands")
+    assert (e.value.episode, e.value.field) == ("seq_01", "hands")
+
+
+def test_the_mano_model_folder_is_asked_for(tmp_path: Path) -> None:
+    assert _reading(tmp_path, mano_model_dir=str(tmp_path)).mano_dir("TACO", "x.pkl") == str(tmp_path)
+    with pytest.raises(AdapterError, match="TACO's hands are MANO parameters only") as e:
+        _reading(tmp_path).mano_dir("TACO", "seq_01/right_hand.pkl")
+    assert (e.value.file, e.value.episode, e.value.field) == ("seq_01/right_hand.pkl", "seq_01", "mano_model_dir")
+
+
+def test_a_refused_pickle_or_bytes_that_do_not_parse_are_the_episodes_error(tmp_path: Path) -> None:
+    reading, path = _reading(tmp_path), tmp_path / "anno.pkl"
+    path.write_bytes(pickle.dumps({"frames": np.arange(3)}))
+    assert reading.parsed(path, "annotation", safe_loads)["frames"].tolist() == [0, 1, 2]
+    marker = tmp_path / "ran"
+    path.write_bytes(pickle.dumps({"x": _Exploit(marker)}))
+    with pytest.raises(AdapterError, match="unreadable annotation: ") as e:
+        reading.parsed(path, "annotation", safe_loads)
+    assert e.value.file == str(path) and e.value.field is None and not marker.exists()
+    path.write_bytes(b"twelve")  # bytes the parser refuses
+    with pytest.raises(AdapterError, match="unreadable episode file: invalid literal"):
+        reading.parsed(path, "episode", int, named="episode file")
+
+
+def test_a_video_that_does_not_open_is_named_on_its_field(tmp_path: Path) -> None:
+    video = tmp_path / "color.mp4"
+    video.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(AdapterError, match="unreadable video: ") as e, _reading(tmp_path).video(video, "video"):
+        VideoFileCamera(video, "egocentric", None)
+    assert (e.value.file, e.value.episode, e.value.field) == (str(video), "seq_01", "video")
+    with _reading(tmp_path).video(video, "video"):  # nothing raised: nothing said
+        pass
+
+
+def test_a_human_episode_has_no_robot_and_is_high_tier(tmp_path: Path) -> None:
+    adapter = get_adapter("taco")
+    raw = human_episode(adapter.new_ref("seq_01", []), 30.0, states={})
+    assert (raw.robot_type, raw.embodiment, raw.tier.value, raw.native_fps) == (None, "human", "high", 30.0)
