@@ -17,7 +17,8 @@ and a commit removes the staged folders it names (its journal moves their files,
 is rolled forward first), so a committed episode's record can never pass the check again; the driver removes a record
 once its raw episode is committed or quarantined, and the run's clean end removes any left. Never adopted, and done
 again: a record whose folders a committer moved to a sibling dataset of another signature before the kill (its paths
-no longer hold), whose files differ in any way, or that cannot be read by this version (a changed answer type).
+no longer hold), whose files differ in any way, that cannot be read by this version (a changed answer type), or
+that was made under other settings than this run's (its source's spec, the canonicalization, the codec: `made_by`).
 Sizes, not digests, are checked: the files were synced before the record, so a kill (or a crash of the machine) leaves
 them whole or leaves no record; a file changed in place at its own size by something else is not detected.
 """
@@ -25,6 +26,7 @@ them whole or leaves no record; a file changed in place at its own size by somet
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import shutil
 from dataclasses import dataclass, field, replace
@@ -59,9 +61,26 @@ def _files(stage_dir: Path) -> dict[str, int]:
     }
 
 
-def record(output: Path, result: Staged) -> None:
-    """Record `result` once its files are synced (the worker, last). A record that cannot be written costs only the
-    adoption: the raw episode is done again after a kill, as before."""
+def made_by(task: EpisodeTask) -> str:
+    """What decides a staged episode's bytes besides its raw episode: its source's spec, the canonicalization and
+    the codec, as one digest. A record made under other settings is not adopted (a spec edited between the kill and
+    the rerun gives the episodes left to do its new settings)."""
+    made = [task.source.model_dump(mode="json"), task.settings.canonicalize.model_dump(mode="json")]
+    made.append(task.settings.codec.model_dump(mode="json"))
+    return hashlib.sha256(json.dumps(made, sort_keys=True).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Record:
+    """A recorded answer that holds (`adoptable`), with the settings it was made under (`made_by`)."""
+
+    result: Staged
+    made_by: str
+
+
+def record(output: Path, task: EpisodeTask, result: Staged) -> None:
+    """Record `result` of `task` once its files are synced (the worker, last). A record that cannot be written costs
+    only the adoption: the raw episode is done again after a kill, as before."""
     try:
         folders = {}
         for ep in result.episodes:
@@ -70,7 +89,8 @@ def record(output: Path, result: Staged) -> None:
             for name in files:
                 fsync_path(stage_dir / name)
             fsync_path(stage_dir)
-        body = {"output": str(output), "folders": folders, "result": _STAGED.dump_python(result, mode="json")}
+        result_json = _STAGED.dump_python(result, mode="json")
+        body = {"output": str(output), "folders": folders, "made_by": made_by(task), "result": result_json}
         path = _path(output, result.uid)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, _RECORD.dump_json(body).decode())
@@ -88,25 +108,25 @@ def clear(output: Path) -> None:
     shutil.rmtree(Path(output) / STAGED_DIR, ignore_errors=True)
 
 
-def adoptable(output: Path) -> dict[str, Staged]:
+def adoptable(output: Path) -> dict[str, Record]:
     """The records that hold (see the module), by raw episode uid, rebased onto `output`; the others removed."""
-    kept: dict[str, Staged] = {}
+    kept: dict[str, Record] = {}
     for path in sorted((Path(output) / STAGED_DIR).glob("*.json")):
-        result, why = _check(output, path)
-        if result is None:
+        found, why = _check(output, path)
+        if found is None:
             log.warning("%s: not adopted, done again: %s", path.name, why)
             path.unlink(missing_ok=True)
         else:
-            kept[result.uid] = result
+            kept[found.result.uid] = found
     return kept
 
 
-def kept_folders(adopted: dict[str, Staged]) -> frozenset[Path]:
+def kept_folders(adopted: dict[str, Record]) -> frozenset[Path]:
     """The staged folders the adopted records name: recovery leaves them where they are."""
-    return frozenset(ep.staged.stage_dir for r in adopted.values() for ep in r.episodes)
+    return frozenset(ep.staged.stage_dir for r in adopted.values() for ep in r.result.episodes)
 
 
-def _check(output: Path, path: Path) -> tuple[Staged | None, str]:
+def _check(output: Path, path: Path) -> tuple[Record | None, str]:
     try:
         body = _RECORD.validate_json(path.read_bytes())
         result = _STAGED.validate_python(body["result"])
@@ -125,7 +145,7 @@ def _check(output: Path, path: Path) -> tuple[Staged | None, str]:
             rebased.append(replace(ep, staged=staged))
     except (OSError, ValueError, KeyError, ValidationError) as e:
         return None, f"unreadable ({type(e).__name__}: {str(e)[:200]})"
-    return replace(result, episodes=tuple(rebased)), ""
+    return Record(replace(result, episodes=tuple(rebased)), str(body["made_by"])), ""
 
 
 @dataclass(frozen=True, eq=False)  # a handle is itself: hashed by identity, as a Ray ref
@@ -141,15 +161,15 @@ class AdoptingTasks:
     recorded answer is their result, at their own place in discovery order (`in_order` orders handles, not work)."""
 
     inner: Tasks
-    adopted: dict[str, Staged]
+    adopted: dict[str, Record]
     used: list[Staged] = field(default_factory=list)
 
     def submit(self, task: EpisodeTask) -> Any:
-        result = self.adopted.pop(task.uid, None)
-        if result is None:
+        found = self.adopted.pop(task.uid, None)
+        if found is None or found.made_by != made_by(task):  # made under other settings: run again
             return self.inner.submit(task)
-        self.used.append(result)
-        return _Adopted(result)
+        self.used.append(found.result)
+        return _Adopted(found.result)
 
     def wait(self, handles: list[Any]) -> list[Any]:
         mine = [h for h in handles if isinstance(h, _Adopted)]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from ingest.storage.corpus import Corpus, open_corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
-from jobs.ingest.adopt import AdoptingTasks, adoptable, clear, kept_folders
+from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, kept_folders
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
 from jobs.ingest.report import IngestReport, SourceTally, quarantined_held
 from jobs.ingest.resume import mark_finished, nothing_to_do, prepare, resume_killed, roll_forward
@@ -120,7 +120,7 @@ def _run_and_commit(
     committer: Committer,
     worker: Worker | None,
     progress: bool | None,
-    adopted: dict[str, Staged],
+    adopted: dict[str, Record],
 ) -> None:
     """The episode tasks run (those `adopted` not: their recorded answers are committed) and their episodes
     committed, when discovery found work; the committer closed either way. The first raw episode the environment kept
@@ -163,7 +163,7 @@ def _run_on_ray(
     committer: Committer,
     worker: Worker,
     progress: bool | None,
-    adopted: dict[str, Staged],
+    adopted: dict[str, Record],
 ) -> None:
     import ray
 

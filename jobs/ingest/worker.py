@@ -60,7 +60,7 @@ def process_episode(task: EpisodeTask) -> EpisodeResult:
         except _EnvironmentFault as e:  # past its retries
             return Deferred(task.uid, e.stage, environment_fault(e) or str(e), retried=len(retried))
     if isinstance(result, Staged):  # last: a kill from now on keeps it (jobs.ingest.adopt)
-        record(settings.output, result)
+        record(settings.output, task, result)
     return result
 
 

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ import jobs.cli
 from adapters.synthetic.egodex import write_egodex
 from ingest.lerobot.staging import OWNER_FILE
 from ingest.lerobot.writer_dir import STAGING
-from jobs.ingest.adopt import STAGED_DIR, _path, adoptable, forget, kept_folders
+from jobs.ingest.adopt import STAGED_DIR, AdoptingTasks, _path, adoptable, forget, kept_folders
 from jobs.ingest.resume import roll_forward
 from jobs.ingest.task import EpisodeTask, Staged, TaskSettings
 from jobs.ingest.worker import process_episode
@@ -36,7 +37,7 @@ REPO = Path(__file__).resolve().parents[3]
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
 
 
-def _staged(tmp_path: Path) -> tuple[Path, Staged]:
+def _staged(tmp_path: Path) -> tuple[Path, Staged, EpisodeTask]:
     """One synthetic EgoDex raw episode staged by the real worker into a dataset not created yet (a new source's:
     the review's case), in this process; its record written as a Ray worker writes it."""
     write_egodex(tmp_path / "raw", tasks=("basic_pick_place",), episodes_per_task=1, num_frames=40, old_episode=False)
@@ -49,10 +50,27 @@ def _staged(tmp_path: Path) -> tuple[Path, Staged]:
             "parallelism": {"pin_tasks": False},
         }
     )
-    item = discover(spec)[0][0]
-    result = process_episode(EpisodeTask(item, TaskSettings.of(spec)))
+    task = EpisodeTask(discover(spec)[0][0], TaskSettings.of(spec))
+    result = process_episode(task)
     assert isinstance(result, Staged), result
-    return output, result
+    return output, result, task
+
+
+class _NoRun:
+    """Tasks that note what they were asked to run and run nothing."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def submit(self, task: EpisodeTask) -> str:
+        self.ran.append(task.uid)
+        return "ran"
+
+    def wait(self, handles: list[object]) -> list[object]:
+        raise AssertionError("an adopted handle is ready at once")
+
+    def get(self, handle: object) -> Staged:
+        raise AssertionError("nothing was run")
 
 
 def _dump(result: Staged) -> str:
@@ -62,21 +80,34 @@ def _dump(result: Staged) -> str:
 
 
 def test_a_staged_answer_is_adopted_as_the_worker_gave_it(tmp_path: Path) -> None:
-    output, result = _staged(tmp_path)
+    output, result, task = _staged(tmp_path)
     adopted = adoptable(output)
     assert list(adopted) == [result.uid]
-    assert _dump(adopted[result.uid]) == _dump(result)
+    assert _dump(adopted[result.uid].result) == _dump(result)
+    tasks = AdoptingTasks(_NoRun(), adopted)
+    handle = tasks.submit(task)
+    assert tasks.wait([handle]) == [handle] and _dump(tasks.get(handle)) == _dump(result)
     # the corpus moved (a copy, another mount): the record's folders follow it
     moved = tmp_path / "elsewhere"
     shutil.copytree(output, moved)
-    again = adoptable(moved)[result.uid]
+    again = adoptable(moved)[result.uid].result
     assert all(ep.staged.stage_dir.is_relative_to(moved) for ep in again.episodes)
     forget(output, result.uid)
     assert adoptable(output) == {}
 
 
+def test_a_record_made_under_other_settings_is_run_again(tmp_path: Path) -> None:
+    """A spec edited between the kill and the rerun (here the codec's crf): the episodes left to do get its settings."""
+    output, _, task = _staged(tmp_path)
+    codec = task.settings.codec.model_copy(update={"crf": 31})
+    edited = replace(task, settings=replace(task.settings, codec=codec))
+    inner = _NoRun()
+    handle = AdoptingTasks(inner, adoptable(output)).submit(edited)
+    assert handle == "ran" and inner.ran == [edited.uid]
+
+
 def test_recovery_keeps_the_adopted_folders_and_removes_the_rest(tmp_path: Path) -> None:
-    output, result = _staged(tmp_path)
+    output, result, _ = _staged(tmp_path)
     folder = result.episodes[0].staged.stage_dir
     stray = folder.parent / ("0" * 32)  # a killed attempt's folder, never recorded
     shutil.copytree(folder, stray)
@@ -91,7 +122,7 @@ def test_a_record_that_does_not_hold_is_not_adopted(
     tmp_path: Path, defect: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Planted: each way a record and its folders can disagree; the episode is done again, never half-adopted."""
-    output, result = _staged(tmp_path)
+    output, result, _ = _staged(tmp_path)
     folder = result.episodes[0].staged.stage_dir
     video = next(folder.glob("*.mp4"))
     if defect == "truncated":
