@@ -13,18 +13,21 @@ Then the raw episode is not run again: its recorded answer is committed at its p
 dataset's bytes are those an uninterrupted run writes.
 
 Exactly once: a record is adopted only for a raw episode discovery still has to do (not committed, not quarantined),
-and a commit removes the staged folders it names (its journal moves their files, then deletes them; a kill inside it
-is rolled forward first), so a committed episode's record can never pass the check again; the driver removes a record
-once its raw episode is committed or quarantined, and the run's clean end removes any left. Never adopted, and done
-again: a record whose folders a committer moved to a sibling dataset of another signature before the kill (its paths
-no longer hold), whose files differ in any way, that cannot be read by this version (a changed answer type), or
-that was made under other settings than this run's (its source's spec, the canonicalization, the codec: `made_by`).
+checked after recovery waited out the killed run's writers (they could still be committing), and a commit removes the
+staged folders it names (its journal moves their files, then deletes them; a kill inside it is rolled forward first),
+so a committed episode's record can never pass the check again; the driver removes a record once its raw episode is
+committed or quarantined, and the run's clean end removes any left. Never adopted, and done again: a record whose
+folders a committer moved to a sibling dataset of another signature before the kill (its paths no longer hold), whose
+files differ in any way (but for the parquet a commit killed before its journal left in the folder, which the commit
+writes over), that cannot be read by this version (a changed answer type), or that was made under other settings
+than this run's (its source's spec, the canonicalization, the codec: `made_by`).
 Sizes, not digests, are checked: the files were synced before the record, so a kill (or a crash of the machine) leaves
 them whole or leaves no record; a file changed in place at its own size by something else is not detected.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -36,6 +39,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ingest.files.atomic import fsync_path, write_text_atomic
+from ingest.lerobot.commit_part import STAGED_PARQUET
 from ingest.lerobot.staging import OWNER_FILE, is_stage_in_use
 from jobs.ingest.order import Tasks
 from jobs.ingest.task import EpisodeResult, EpisodeTask, Staged
@@ -121,6 +125,17 @@ def adoptable(output: Path) -> dict[str, Record]:
     return kept
 
 
+def recorded_folders(output: Path) -> frozenset[Path]:
+    """Every staged folder a record names, unchecked: the killed run's writers may still hold their datasets until
+    the rerun's recovery waits them out, so the records are checked (`adoptable`) after it, and it keeps these."""
+    named = set()
+    for path in (Path(output) / STAGED_DIR).glob("*.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError, ValidationError):
+            body = _RECORD.validate_json(path.read_bytes())
+            named |= {Path(output) / rel for rel in body["folders"]}
+    return frozenset(named)
+
+
 def kept_folders(adopted: dict[str, Record]) -> frozenset[Path]:
     """The staged folders the adopted records name: recovery leaves them where they are."""
     return frozenset(ep.staged.stage_dir for r in adopted.values() for ep in r.result.episodes)
@@ -139,7 +154,10 @@ def _check(output: Path, path: Path) -> tuple[Record | None, str]:
                 return None, f"its staged folder {rel} is gone"
             if is_stage_in_use(stage_dir):
                 return None, f"{rel} is held by a live builder"
-            if _files(stage_dir) != body["folders"][rel]:
+            files = _files(stage_dir)
+            if STAGED_PARQUET not in body["folders"][rel]:  # a commit killed before its journal: it writes it again
+                files.pop(STAGED_PARQUET, None)
+            if files != body["folders"][rel]:
                 return None, f"{rel} does not hold the files recorded"
             staged = ep.staged.model_copy(update={"stage_dir": stage_dir})
             rebased.append(replace(ep, staged=staged))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from ingest.storage.corpus import Corpus, open_corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
-from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, kept_folders
+from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, kept_folders, recorded_folders
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
 from jobs.ingest.report import IngestReport, SourceTally, quarantined_held
 from jobs.ingest.resume import mark_finished, nothing_to_do, prepare, resume_killed, roll_forward
@@ -61,8 +61,9 @@ def run_ingest(
         if (done := nothing_to_do(spec, address)) is not None:  # what discovery would find: every raw episode done
             report.skipped = done
             return _summed(report, spec, t0)
-        adopted = adoptable(spec.output)  # a killed run's finished, uncommitted episodes: kept, not done again
-        interrupted = resume_killed(spec.output, kept_folders(adopted))
+        # a killed run's finished, uncommitted episodes: kept, not done again; checked once its writers let go
+        interrupted = resume_killed(spec.output, recorded_folders(spec.output))
+        adopted = adoptable(spec.output)
         report.nodes = _start_ray(spec, address, held)
         plan = _discover(spec, report, held)
         committer = _committer(spec, plan, report, corpus, on_done)

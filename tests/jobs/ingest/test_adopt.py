@@ -20,9 +20,18 @@ import pytest
 
 import jobs.cli
 from adapters.synthetic.egodex import write_egodex
+from ingest.lerobot.commit_part import STAGED_PARQUET
 from ingest.lerobot.staging import OWNER_FILE
 from ingest.lerobot.writer_dir import STAGING
-from jobs.ingest.adopt import STAGED_DIR, AdoptingTasks, _path, adoptable, forget, kept_folders
+from jobs.ingest.adopt import (
+    STAGED_DIR,
+    AdoptingTasks,
+    _path,
+    adoptable,
+    forget,
+    kept_folders,
+    recorded_folders,
+)
 from jobs.ingest.resume import roll_forward
 from jobs.ingest.task import EpisodeTask, Staged, TaskSettings
 from jobs.ingest.worker import process_episode
@@ -115,6 +124,14 @@ def test_recovery_keeps_the_adopted_folders_and_removes_the_rest(tmp_path: Path)
     assert folder.is_dir() and not stray.exists()
     roll_forward(output)  # what a run that adopts nothing does: the dataset never created goes
     assert not folder.parent.exists()
+
+
+def test_a_commit_killed_before_its_journal_leaves_the_episode_adoptable(tmp_path: Path) -> None:
+    """The committer writes the episode's parquet into its staging folder before its journal (the commit point): a
+    kill there leaves it, maybe cut short; the commit writes it over, so the record still holds."""
+    output, result, _ = _staged(tmp_path)
+    (result.episodes[0].staged.stage_dir / STAGED_PARQUET).write_bytes(b"PAR1 cut short")
+    assert recorded_folders(output) == kept_folders(adoptable(output)) == {result.episodes[0].staged.stage_dir}
 
 
 @pytest.mark.parametrize("defect", ["truncated", "extra file", "folder gone", "held", "garbage"])
