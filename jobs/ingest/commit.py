@@ -328,8 +328,10 @@ class Committer:
             self.on_done(item)
 
     def poll(self) -> None:
-        """Book the commits answered so far (the driver calls this while it waits for episode tasks)."""
+        """Book the commits answered so far, and write the quarantine rows buffered for `flush_after_s` (the driver
+        calls this while it waits for episode tasks)."""
         self._reap()
+        self.quarantine.tick()
 
     def close(self) -> None:
         """Wait for every commit, write the quarantine, release the datasets (the actors end)."""
