@@ -187,6 +187,13 @@ class ParallelismSpec(BaseModel):
         description="finished episodes that may wait for an earlier, slower one to be committed (commits go in"
         " discovery order): a few KiB each in memory, their files in staging; keeps workers busy behind a long episode",
     )
+    commit_lag: int = Field(
+        8,
+        ge=1,
+        description="raw episodes handed to the committers and not yet committed; past it the driver waits for"
+        " commits before it hands on more (a kill finds at most this many of them uncommitted; each is kept anyway"
+        " when its staged files are whole: jobs.ingest.adopt)",
+    )
     committers: int = Field(
         4,
         ge=0,

@@ -30,6 +30,10 @@ from schemas.lerobot import (
     dump_jsonl_line,
 )
 
+# the episode's parquet, written in its staging folder by a commit before its journal: a commit killed before its
+# journal leaves it there, whole or not, and the next commit of the episode writes it over
+STAGED_PARQUET = "data.parquet"
+
 
 def prepare_part(
     root: Path,
@@ -71,7 +75,7 @@ def prepare_part(
     arrays = [to_arrow(columns[f.name], f.type) for f in schema]
     table = pa.Table.from_arrays(arrays, schema=schema)
     data_rel = info.data_file(ep_index)
-    staged_parquet = staged.stage_dir / "data.parquet"
+    staged_parquet = staged.stage_dir / STAGED_PARQUET
     pq.write_table(table, staged_parquet, compression="snappy", row_group_size=max(n, 1))
 
     # stats in feature order, as lerobot: cameras from staging, numeric from the columns
@@ -80,7 +84,7 @@ def prepare_part(
 
     # journal paths are relative to the dataset root, so a moved or copied dataset still recovers itself
     stage_rel = _relative(root, staged.stage_dir)
-    moves = [[f"{stage_rel}/data.parquet", data_rel]]
+    moves = [[f"{stage_rel}/{STAGED_PARQUET}", data_rel]]
     moves += [[f"{stage_rel}/{fname}", info.video_file(ep_index, key)] for key, fname in staged.video_files.items()]
     if durable:
         for src, _ in moves:

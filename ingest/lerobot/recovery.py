@@ -29,8 +29,9 @@ def remove_killed_temp_files(root: Path) -> None:
             log.warning("%s: removing %s, left by a writer that was killed", root, p.relative_to(root))
 
 
-def recover(root: Path, *, durable: bool) -> None:
-    """Finish an interrupted commit or meta update, drop unfinished episodes and anything past the committed totals."""
+def recover(root: Path, *, durable: bool, keep: frozenset[Path] = frozenset()) -> None:
+    """Finish an interrupted commit or meta update, drop unfinished episodes and anything past the committed totals;
+    staged folders in `keep` stay (finished episodes whose job adopts them: `jobs.ingest.adopt`)."""
     journal_path = root / JOURNAL
     if journal_path.exists():
         journal = json.loads(journal_path.read_text(encoding="utf-8"))
@@ -39,8 +40,8 @@ def recover(root: Path, *, durable: bool) -> None:
     staging = root / STAGING
     if staging.exists():
         for d in staging.iterdir():
-            if is_stage_in_use(d):
-                continue  # a live builder (e.g. a parallel worker) is still writing it
+            if is_stage_in_use(d) or d in keep:
+                continue  # a live builder (e.g. a parallel worker) is still writing it, or its job adopts it
             log.warning("%s: removing unfinished episode staged in %s", root, d.name)
             shutil.rmtree(d, ignore_errors=True)
     info = load_info(root / INFO_PATH)

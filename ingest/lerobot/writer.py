@@ -77,8 +77,10 @@ class LeRobotWriter:
         recover: bool = True,
         lock_wait_s: float = 0.0,
         lock_fd: int | None = None,
+        keep: frozenset[Path] = frozenset(),
     ) -> None:
-        """Takes the dataset's lock (`lock_fd`: already taken by the caller, as `create` does) and recovers it."""
+        """Takes the dataset's lock (`lock_fd`: already taken by the caller, as `create` does) and recovers it,
+        leaving the staged folders in `keep` (finished episodes a job adopts)."""
         self.root = Path(root)
         self.info = info
         self.codec = codec
@@ -91,7 +93,7 @@ class LeRobotWriter:
         try:
             remove_killed_temp_files(self.root)
             if recover:
-                recover_dataset(self.root, durable=durable)
+                recover_dataset(self.root, durable=durable, keep=keep)
             self.info = load_info(self.root / INFO_PATH)
             self._tasks: dict[str, int] = {}
             if (self.root / TASKS_PATH).exists():
@@ -151,10 +153,12 @@ class LeRobotWriter:
         durable: bool = True,
         recover: bool = True,
         lock_wait_s: float = 0.0,
+        keep: frozenset[Path] = frozenset(),
     ) -> LeRobotWriter:
         """Continue an existing dataset. `recover=False` leaves its staging area alone: for a job that recovered
-        it already and whose parallel workers are staging into it now. `lock_wait_s`: how long to wait for another
-        writer to let go of the dataset before `WriterLockedError`."""
+        it already and whose parallel workers are staging into it now; `keep`: staged folders recovery leaves (a job
+        adopts them). `lock_wait_s`: how long to wait for another writer to let go of the dataset before
+        `WriterLockedError`."""
         root = Path(root)
         if not (root / INFO_PATH).exists():
             raise DatasetError(f"{root}: no {INFO_PATH}; not a dataset (use LeRobotWriter.create)")
@@ -162,7 +166,9 @@ class LeRobotWriter:
         if info.codebase_version != CODEBASE_VERSION:
             raise DatasetError(f"{root}: codebase_version {info.codebase_version!r}, this writer appends to v2.1 only")
         (root / STATE_DIR).mkdir(exist_ok=True)
-        return cls(root, info, codec or VideoCodec(), durable=durable, recover=recover, lock_wait_s=lock_wait_s)
+        return cls(
+            root, info, codec or VideoCodec(), durable=durable, recover=recover, lock_wait_s=lock_wait_s, keep=keep
+        )
 
     @classmethod
     def create_or_open(cls, root: Path, *, recover: bool = True, lock_wait_s: float = 0.0, **kw: Any) -> LeRobotWriter:

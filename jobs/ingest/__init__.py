@@ -11,6 +11,9 @@ quarantine, which one writer owns (`quarantine`): a rerun skips those, and a fin
 embedded, it knows so before Ray starts (`resume`) and exits without Ray. A run that did not end (no
 `job/ingest.finished`) has the next one roll its commits forward and rebuild the catalog. Bad input is quarantined with
 its stage and reason; it never stops the job. At most `max_in_flight` episodes run at once and `commit_window` wait to
-be committed (backpressure), so memory stays flat. A worker node lost mid-job costs only the tasks it was running: Ray
-runs them again elsewhere. The driver, report and CLI are `job` and `report`.
+be committed (backpressure), so memory stays flat; at most `commit_lag` raw episodes are handed to the committers and
+not yet committed, and a worker records each staged answer last, so a kill keeps every finished episode: the next run
+adopts what was staged whole and not committed (`adopt`) and redoes only the episodes that were running.
+A worker node lost mid-job costs only the tasks it was running: Ray runs them again elsewhere. The driver, report and
+CLI are `job` and `report`.
 """

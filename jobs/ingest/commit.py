@@ -35,6 +35,7 @@ from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import STAGING
 from ingest.storage.corpus import Corpus
+from jobs.ingest.adopt import forget
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.report import SourceTally
 from jobs.ingest.task import Deferred, EpisodeResult, Rejected, StagedOutput, WorkItem
@@ -176,6 +177,7 @@ class _Sent:
     parts: tuple[Rejected, ...] = ()  # its parts quarantined while these were kept: rows once the commit is answered
     action_kinds: Counter[str] = field(default_factory=Counter)  # its episodes by kind of action
     tiers: Counter[str] = field(default_factory=Counter)  # its episodes by tier
+    remote: bool = False  # sent to committer actors: counted in `Committer.unanswered` until answered
 
 
 @dataclass
@@ -189,7 +191,7 @@ class Committer:
     tallies: dict[str, SourceTally]
     quarantine: QuarantineWriter
     committers: int | None = None  # default: spec.parallelism.committers; 0: commit in the driver
-    max_outstanding: int = 256  # commit calls sent and not yet reported back
+    lag: int | None = None  # raw episodes sent and not yet answered, past which `accept` waits (spec's commit_lag)
     on_done: Callable[[WorkItem], None] | None = None
     corpus: Corpus | None = None  # the job's corpus handle (default: the folder `spec.output`)
     actors: list[Any] = field(default_factory=list)
@@ -200,6 +202,7 @@ class Committer:
     # ends once it has one, the next run does them
     deferred: list[tuple[WorkItem, Deferred]] = field(default_factory=list)
     saved: int = 0  # raw episodes committed or quarantined so far: what a kill now would keep (the progress line's)
+    unanswered: int = 0  # raw episodes sent to the committer actors whose commit is not answered yet
 
     def accept(self, item: WorkItem, result: EpisodeResult) -> None:
         self.tallies.setdefault(item.source.name, SourceTally()).encoder_retries += result.retried
@@ -220,7 +223,14 @@ class Committer:
             return
         for actor, eps in by_actor.items():
             self.outstanding[self.actors[actor].commit.remote(eps)] = sent
-        self._reap(block=len(self.outstanding) > self.max_outstanding)
+        sent.remote, self.unanswered = True, self.unanswered + 1
+        self._reap(block=self.unanswered > self.max_unanswered)
+
+    @property
+    def max_unanswered(self) -> int:
+        """The bound on committed episodes behind those handed over (`parallelism.commit_lag`): past it the driver
+        waits for the committers before it takes another result, so a kill finds at most this many uncommitted."""
+        return self.spec.parallelism.commit_lag if self.lag is None else self.lag
 
     def add_quarantine(self, row: QuarantineRow) -> None:
         """A quarantine row: a source's or a ref's that never reached a worker (discovery's), a rejected episode's."""
@@ -234,16 +244,24 @@ class Committer:
             if n == 0:
                 self.local = self.local or DatasetCommitter(*self._args())
                 return 0
-            if len(self.actors) < n:
-                self.start_actor()
             loads = [0] * len(self.actors)
             for a in self.route.values():
                 loads[a] += 1
+            if len(self.actors) < n and min(loads, default=1) > 0:  # every actor has a dataset: one more
+                self.start_actor()
+                loads.append(0)
             self.route[dataset] = loads.index(min(loads))
         return self.route[dataset]
 
     def _args(self) -> tuple[Corpus, VideoCodec]:
         return self.corpus or Corpus(Path(self.spec.output)), self.spec.codec
+
+    def prestart(self) -> None:
+        """The first committer actor started now, while the first episodes run: a worker process starts in seconds
+        on a loaded machine, and the first commits would wait for it (review 6: 0 of 48 finished were committed)."""
+        n = self.spec.parallelism.committers if self.committers is None else self.committers
+        if n > 0 and not self.actors:
+            self.start_actor()
 
     def start_actor(self) -> None:
         """One more committer actor, on the driver's node."""
@@ -255,7 +273,8 @@ class Committer:
         self.actors.append(actor.remote(*self._args()))
 
     def _reap(self, *, block: bool = False, everything: bool = False) -> None:
-        """Book the calls already answered; `block`: until at most `max_outstanding` are out; `everything`: all."""
+        """Book the calls already answered; `block`: until at most `max_unanswered` raw episodes are out;
+        `everything`: all."""
         import ray
 
         while self.outstanding:
@@ -268,7 +287,7 @@ class Committer:
                     ready, _ = ray.wait(calls, num_returns=1)
             for call in ready:
                 self._booked(self.outstanding.pop(call), ray.get(call))
-            if not block or len(self.outstanding) <= self.max_outstanding:
+            if not block or self.unanswered <= self.max_unanswered:
                 return
 
     def _booked(self, sent: _Sent, answer: CommitFailed | Committed | None) -> None:
@@ -281,6 +300,7 @@ class Committer:
         sent.calls -= 1
         if sent.calls:
             return
+        self.unanswered -= sent.remote
         if sent.failure is not None and sent.failure.deferred:  # no row: the next run does it all again
             self.deferred.append((sent.item, Deferred(sent.item.uid, "write", sent.failure.message)))
             return
@@ -303,12 +323,15 @@ class Committer:
 
     def _done(self, item: WorkItem) -> None:
         self.saved += 1
+        forget(Path(self.spec.output), item.uid)  # its staged result's record: nothing left to adopt
         if self.on_done is not None:
             self.on_done(item)
 
     def poll(self) -> None:
-        """Book the commits answered so far (the driver calls this while it waits for episode tasks)."""
+        """Book the commits answered so far, and write the quarantine rows buffered for `flush_after_s` (the driver
+        calls this while it waits for episode tasks)."""
         self._reap()
+        self.quarantine.tick()
 
     def close(self) -> None:
         """Wait for every commit, write the quarantine, release the datasets (the actors end)."""

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from ingest.storage.corpus import Corpus, open_corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
+from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, kept_folders, recorded_folders
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
 from jobs.ingest.report import IngestReport, SourceTally, quarantined_held
 from jobs.ingest.resume import mark_finished, nothing_to_do, prepare, resume_killed, roll_forward
-from jobs.ingest.task import WorkItem
+from jobs.ingest.task import Staged, WorkItem
 from jobs.runtime.deadline import clear_markers
 from jobs.runtime.job_lock import JobLockedError
 from jobs.runtime.ray_pool import init_ray
@@ -60,11 +61,13 @@ def run_ingest(
         if (done := nothing_to_do(spec, address)) is not None:  # what discovery would find: every raw episode done
             report.skipped = done
             return _summed(report, spec, t0)
-        interrupted = resume_killed(spec.output)
+        # a killed run's finished, uncommitted episodes: kept, not done again; checked once its writers let go
+        interrupted = resume_killed(spec.output, recorded_folders(spec.output))
+        adopted = adoptable(spec.output)
         report.nodes = _start_ray(spec, address, held)
         plan = _discover(spec, report, held)
         committer = _committer(spec, plan, report, corpus, on_done)
-        _run_and_commit(spec, plan, committer, worker, progress)
+        _run_and_commit(spec, plan, committer, worker, progress, adopted)
         if plan.todo or plan.errors or interrupted or not (spec.output / "catalog" / "episodes").exists():
             from jobs.catalog.build import rebuild_catalog
 
@@ -113,17 +116,24 @@ def _committer(
 
 
 def _run_and_commit(
-    spec: JobSpec, plan: DiscoveryPlan, committer: Committer, worker: Worker | None, progress: bool | None
+    spec: JobSpec,
+    plan: DiscoveryPlan,
+    committer: Committer,
+    worker: Worker | None,
+    progress: bool | None,
+    adopted: dict[str, Record],
 ) -> None:
-    """The episode tasks run and their episodes committed, when discovery found work; the committer closed either
-    way. The first raw episode the environment kept from its dataset ends the job (`EnvironmentFaultError`)."""
+    """The episode tasks run (those `adopted` not: their recorded answers are committed) and their episodes
+    committed, when discovery found work; the committer closed either way. The first raw episode the environment kept
+    from its dataset ends the job (`EnvironmentFaultError`)."""
     try:
         if plan.todo:
             from jobs.ingest.worker import process_episode
 
-            roll_forward(spec.output)  # the committers open their datasets without recovering them
+            roll_forward(spec.output, kept_folders(adopted))  # the committers open their datasets without recovering
             clear_markers(spec.output)
-            _run_on_ray(spec, plan, committer, worker or process_episode, progress)
+            committer.prestart()
+            _run_on_ray(spec, plan, committer, worker or process_episode, progress, adopted)
     finally:
         try:
             committer.close()
@@ -134,8 +144,9 @@ def _run_and_commit(
         item, why = committer.deferred[0]
         left = "; it and the episodes after it in its dataset are left to the next run"
         raise EnvironmentFaultError(f"{item.uid} (stage {why.stage})", why.cause, left=left)
-    if plan.todo:  # a worker killed mid-episode left its staging behind; the retry wrote the episode
+    if plan.todo or adopted:  # a worker killed mid-episode left its staging behind; the retry wrote the episode
         roll_forward(spec.output)
+    clear(spec.output)  # the records of what was committed (or is gone): none is adopted after a clean end
 
 
 def _summed(report: IngestReport, spec: JobSpec, t0: float) -> IngestReport:
@@ -148,14 +159,19 @@ def _summed(report: IngestReport, spec: JobSpec, t0: float) -> IngestReport:
 
 
 def _run_on_ray(
-    spec: JobSpec, plan: DiscoveryPlan, committer: Committer, worker: Worker, progress: bool | None
+    spec: JobSpec,
+    plan: DiscoveryPlan,
+    committer: Committer,
+    worker: Worker,
+    progress: bool | None,
+    adopted: dict[str, Record],
 ) -> None:
     import ray
 
     from ingest.progress import Progress
     from jobs.ingest.order import RayTasks, in_order
     from jobs.ingest.quarantine import discovery_row
-    from jobs.ingest.task import Deferred, Staged
+    from jobs.ingest.task import Deferred
 
     task = ray.remote(max_retries=spec.parallelism.task_retries, num_cpus=1)(worker)
     bar = Progress(plan.todo, "ingest", unit="ep", enabled=progress, saved=lambda: committer.saved)
@@ -174,12 +190,14 @@ def _run_on_ray(
                 committer.add_quarantine(discovery_row(item.source, item.ref))
                 bar.update(1)
 
-    for item, result in in_order(readable(), RayTasks(task, idle=committer.poll), spec):
+    tasks = AdoptingTasks(RayTasks(task, idle=committer.poll), adopted)
+    for item, result in in_order(readable(), tasks, spec):
         if committer.deferred:  # the environment failed past its retries: no more work (jobs.runtime.retry)
             break
         committer.accept(item, result)
         bar.update(1, frames=result.frames if isinstance(result, Staged) else 0)
     bar.close()
+    tasks.report()
 
 
 def init_job_ray(spec: JobSpec, address: str | None) -> bool:

@@ -2,12 +2,14 @@
 
 Rows reach it three ways, all through the committer it is handed to (`jobs.ingest.commit.Committer`): a source or ref
 that discovery could not read (`discovery_row`, or `quarantine_row` for a whole source), a worker's `Rejected` result,
-and a commit that failed. It buffers them and writes a part every `QUARANTINE_FLUSH` rows and at close, each part
-named by the run and its number, so a killed run leaves whole parts only (and a rerun skips their uids).
+and a commit that failed. It buffers them and writes a part every `QUARANTINE_FLUSH` rows, once the oldest buffered
+row is `QUARANTINE_FLUSH_S` old, and at close, each part named by the run and its number, so a killed run leaves whole
+parts only (and a rerun skips their uids) and loses at most that many seconds of rejected episodes.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from jobs.spec_models import SourceSpec
 
 QUARANTINE_FLUSH = 200  # rows buffered before a part is written
+QUARANTINE_FLUSH_S = 30.0  # or once the oldest buffered row is this old: what a kill can cost of rejected work
 
 
 def quarantine_row(
@@ -78,15 +81,29 @@ def rejected_row(item: WorkItem, rejected: Rejected) -> QuarantineRow:
 
 @dataclass
 class QuarantineWriter:
+    """Rows buffered, written a part at a time: every `flush_every` rows, once the oldest buffered row is
+    `flush_after_s` old (checked as rows come and on `tick`: a kill loses at most that much rejected work), and at
+    the end."""
+
     output: Path
     flush_every: int = QUARANTINE_FLUSH
+    flush_after_s: float = QUARANTINE_FLUSH_S
     rows: list[QuarantineRow] = field(default_factory=list)  # buffered, not yet written
     parts: int = 0  # parts this run wrote
     run: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f"))
+    oldest: float | None = None  # when the oldest buffered row came (monotonic)
 
     def add(self, row: QuarantineRow) -> None:
         self.rows.append(row)
+        self.oldest = time.monotonic() if self.oldest is None else self.oldest
         if len(self.rows) >= self.flush_every:
+            self.flush()
+        else:
+            self.tick()
+
+    def tick(self) -> None:
+        """Write the buffered rows once the oldest is `flush_after_s` old (the driver calls this while it waits)."""
+        if self.oldest is not None and time.monotonic() - self.oldest >= self.flush_after_s:
             self.flush()
 
     def flush(self) -> None:
@@ -94,3 +111,4 @@ class QuarantineWriter:
             write_quarantine_part(self.output, self.rows, f"{self.run}-{self.parts:05d}")
             self.parts += 1
             self.rows = []
+        self.oldest = None

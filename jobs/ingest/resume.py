@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
+from ingest.lerobot.staging import is_stage_in_use
 from ingest.lerobot.writer_dir import STAGING
 from ingest.storage.corpus import Corpus
 from jobs.catalog.parts import write_parquet_atomic
@@ -193,27 +194,36 @@ def _source_settled(con: Any, output: Path, source: SourceSpec) -> int | None:
         found += sum(r.error is None for r in batch)
 
 
-def resume_killed(output: Path) -> bool:
+def resume_killed(output: Path, keep: frozenset[Path] = frozenset()) -> bool:
     """Whether the last run that started work did not reach its end (no `FINISHED`); what such a run committed is
-    rolled forward now, before discovery reads the datasets' lineage. The mark goes either way: this run writes it
-    again at its end (`mark_finished`)."""
+    rolled forward now, before discovery reads the datasets' lineage (its staged folders in `keep` stay: this run
+    adopts them, `jobs.ingest.adopt`). The mark goes either way: this run writes it again at its end
+    (`mark_finished`)."""
     interrupted = not (output / FINISHED).exists()
     (output / FINISHED).unlink(missing_ok=True)
     if interrupted:
-        roll_forward(output)
+        roll_forward(output, keep)
     return interrupted
 
 
-def roll_forward(output: Path) -> None:
-    """Staging left by a killed run: reopening each dataset rolls commits forward and drops unfinished episodes."""
+def roll_forward(output: Path, keep: frozenset[Path] = frozenset()) -> None:
+    """Staging left by a killed run: reopening each dataset rolls commits forward and drops unfinished episodes,
+    all but the staged folders in `keep` (finished episodes this run adopts)."""
     from ingest.lerobot.writer import LeRobotWriter
     from jobs.ingest.commit import LOCK_WAIT_S
 
     for dataset in sorted((output / "datasets").glob("*/*")):
         if (dataset / INFO_PATH).exists():
-            LeRobotWriter.open(dataset, lock_wait_s=LOCK_WAIT_S).close()
+            LeRobotWriter.open(dataset, lock_wait_s=LOCK_WAIT_S, keep=keep).close()
         elif (dataset / STAGING).exists():  # a dataset never created: only a killed run's staging is there
-            shutil.rmtree(dataset, ignore_errors=True)
+            staged = list((dataset / STAGING).iterdir())
+            if not any(d in keep for d in staged):
+                shutil.rmtree(dataset, ignore_errors=True)
+                continue
+            for d in staged:  # the adopted ones stay until committed
+                if d not in keep and not is_stage_in_use(d):
+                    log.warning("%s: removing unfinished episode staged in %s", dataset, d.name)
+                    shutil.rmtree(d, ignore_errors=True)
 
 
 def mark_finished(output: Path) -> None:

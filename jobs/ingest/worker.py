@@ -32,6 +32,7 @@ from ingest.lerobot.routing import route
 from ingest.lerobot.staging import StagedEpisode
 from ingest.qa.judge import camera_judge, judge
 from ingest.qa.phase import BehaviourRejected
+from jobs.ingest.adopt import record
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
 from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
@@ -55,9 +56,12 @@ def process_episode(task: EpisodeTask) -> EpisodeResult:
     pinned = held_to_cpus(settings.pin_cpus) if settings.pin_cpus else contextlib.nullcontext()
     with pinned, task_memory(settings.memory_mib):
         try:
-            return retry_environment(lambda: _process(task, retried), settings.environment, task.uid)
+            result = retry_environment(lambda: _process(task, retried), settings.environment, task.uid)
         except _EnvironmentFault as e:  # past its retries
             return Deferred(task.uid, e.stage, environment_fault(e) or str(e), retried=len(retried))
+    if isinstance(result, Staged):  # last: a kill from now on keeps it (jobs.ingest.adopt)
+        record(settings.output, task, result)
+    return result
 
 
 class _EnvironmentFault(Exception):

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from jobs.runtime import sentinel
 from jobs.runtime.stops import rearm
 
 Device = Literal["auto", "cuda", "cpu"]  # the CLI shows the choices in this order
@@ -47,6 +48,7 @@ def init_ray(
         if address:
             ray.init(address=address, **quiet)
         else:
+            sentinel.start()  # a kill -9 of this process ends the Ray it starts here too (`jobs.runtime.sentinel`)
             # "local": a new embedded Ray, never a cluster found through RAY_ADDRESS or the last `ray start`'s file
             memory = object_store_mb * 1024**2
             ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, object_store_memory=memory, **quiet)

@@ -7,6 +7,8 @@ environment, which the ingest job forwards to every worker (`EIDATA_*`, embedded
 - `HOLD_ENV` (a JSON list of raw episode uids): those episodes never finish, so the driver cannot commit past them;
   or `{"uids": [...], "gate": FILE, "started": DIR}`: each of those episodes' tasks first writes
   `DIR/<n>-<node id>-<pid>` (n: the uid's place in the list), then waits until FILE exists, then runs;
+- `FINISHED_ENV` (a folder): each task not held writes a file there named by its uid's sha256, holding its answer's
+  type (`Staged`, `Rejected`), once its answer is ready: a test kills the job at a chosen amount of finished work;
 - `DIE_ONCE_ENV` (JSON `{"uid": ..., "marker": ...}`): the task of `uid` stages its episodes, then SIGKILLs its own
   worker, once (the marker file, created atomically, holds the pid); its retry and every other task run normally.
 
@@ -18,6 +20,7 @@ the file `LOG`, and the driver's Ray node id to `LOG.node`.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -30,6 +33,7 @@ from jobs.ingest.worker import process_episode
 
 HOLD_ENV = "EIDATA_TEST_HOLD"
 DIE_ONCE_ENV = "EIDATA_TEST_DIE_ONCE"
+FINISHED_ENV = "EIDATA_TEST_FINISHED"
 
 
 def held_process_episode(task: EpisodeTask) -> EpisodeResult:
@@ -37,7 +41,10 @@ def held_process_episode(task: EpisodeTask) -> EpisodeResult:
     if isinstance(hold, list):
         hold = {"uids": hold}
     if task.uid not in hold["uids"]:
-        return process_episode(task)
+        result = process_episode(task)
+        if (finished := os.environ.get(FINISHED_ENV)) is not None:
+            Path(finished, hashlib.sha256(task.uid.encode()).hexdigest()).write_text(type(result).__name__)
+        return result
     if "started" in hold:
         import ray
 

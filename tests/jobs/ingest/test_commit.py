@@ -144,3 +144,65 @@ def test_a_lerobot_dataset_with_an_extra_column_in_some_episodes_loses_none(tmp_
             "observation.state.native float32" in line["eidata"]["signature_split"]
         )
     assert all("signature_split" not in e["eidata"] for e in datasets[base])
+
+
+# -- the driver's side: how far commits may fall behind (`parallelism.commit_lag`) -----------------------------------
+
+
+class _GatedCommitter:
+    """A committer actor whose commits are answered only once the gate file exists (a slow or starting actor)."""
+
+    def __init__(self, gate: str) -> None:
+        self.gate = Path(gate)
+
+    def commit(self, episodes: list[StagedOutput]) -> None:
+        import time
+
+        while not self.gate.exists():
+            time.sleep(0.02)
+
+    def close(self) -> int:
+        return 0
+
+
+@pytest.mark.shared_ray  # tests/ray_scope.py
+def test_the_driver_waits_once_commit_lag_raw_episodes_are_unanswered(
+    staged: tuple[JobSpec, list[StagedOutput]], tmp_path: Path
+) -> None:
+    """Review 6: 48 of 81 finished, 0 committed; the driver handed on every result however far the commits fell
+    behind (256 calls). Now `accept` returns only while at most `commit_lag` raw episodes are unanswered."""
+    import threading
+
+    import ray
+
+    from jobs.ingest.commit import Committer
+    from jobs.ingest.quarantine import QuarantineWriter
+    from jobs.ingest.task import WorkItem
+
+    spec, outs = staged
+    parallelism = spec.parallelism.model_copy(update={"commit_lag": 2})
+    spec = spec.model_copy(update={"output": tmp_path, "parallelism": parallelism})  # Ray: the shared one
+    gate = tmp_path / "gate"
+    committer = Committer(spec, {}, QuarantineWriter(tmp_path))
+    committer.actors = [ray.remote(num_cpus=0)(_GatedCommitter).remote(str(gate))]
+    committer.route = {outs[0].dataset: 0}
+    source = spec.sources[0]
+    accepted: list[int] = []
+
+    first = discover(spec)[0][0].ref
+
+    def hand_on() -> None:
+        for n in range(5):
+            ref = first.model_copy(update={"raw_id": f"r{n}"})
+            committer.accept(WorkItem(n, source, ref), Staged(f"u{n}", (outs[0],)))
+            accepted.append(n)
+
+    thread = threading.Thread(target=hand_on, daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert thread.is_alive() and committer.unanswered == 3 and accepted == [0, 1], "the third waits: 3 > 2 unanswered"
+    gate.touch()
+    thread.join(timeout=60)
+    assert accepted == [0, 1, 2, 3, 4] and committer.unanswered <= 2
+    committer._reap(everything=True)
+    assert committer.unanswered == 0 and committer.saved == 5

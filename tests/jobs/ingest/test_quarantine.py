@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -75,6 +76,20 @@ def test_rows_are_written_a_part_every_flush_and_at_the_end(tmp_path: Path) -> N
     parts = sorted((tmp_path / "out" / QUARANTINE_DIR).glob("*.parquet"))
     uids = [u for p in parts for u in pq.read_table(p).column("episode_uid").to_pylist()]
     assert len(parts) == 3 and sorted(uids) == [it.uid for it in items]
+
+
+def test_a_row_waits_at_most_flush_after_s_before_its_part_is_written(tmp_path: Path) -> None:
+    """A kill used to lose up to 199 buffered rows (their episodes done again); now at most `flush_after_s` of them."""
+    _, items = _items(tmp_path, 2)
+    writer = QuarantineWriter(tmp_path / "out", flush_after_s=0.3)
+    writer.add(rejected_row(items[0], Rejected(items[0].uid, "worker", "RuntimeError", "died")))
+    writer.tick()
+    assert not list((tmp_path / "out").rglob("*.parquet")) and len(writer.rows) == 1  # younger than 0.3 s
+    time.sleep(0.35)
+    writer.tick()
+    assert len(list((tmp_path / "out" / QUARANTINE_DIR).glob("*.parquet"))) == 1 and writer.rows == []
+    writer.tick()  # nothing buffered: no empty part
+    assert writer.parts == 1
 
 
 def test_the_committer_hands_every_reject_to_its_writer_and_books_it(tmp_path: Path) -> None:
