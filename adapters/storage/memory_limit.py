@@ -18,12 +18,15 @@ the reading budget (256 MiB) twice plus working room, and keeps a worker's resid
 What the limit counts is mapped memory, and allocators keep what a task freed mapped for the next: glibc's malloc
 raises its mmap threshold to the largest block freed (up to 32 MiB), after which freed blocks stay in its heap, and
 pyarrow's mimalloc maps a 1 GiB arena at its first buffer. A later task would reuse that memory before the limit saw
-a byte (a process that had freed 400 MiB of 1 MiB arrays allocated 384 MiB under a 128 MiB limit; pyarrow allocated
-384 MiB under it in a fresh one). So `settle_allocators` (run when this module is imported, before any task, and
-given to Ray workers from their start by `ALLOCATOR_ENV`) fixes glibc's thresholds at 128 KiB, so a block past it is
-mapped for itself and unmapped when freed, and routes pyarrow through glibc (its system pool); what glibc still holds
-free (small blocks' holes, `mallinfo2`) is taken off the base, so a task may add `mib` whatever was freed before it
-(past `mib` of such holes, what they hold). Cost: BENCHMARKS.md "Hostile input".
+a byte (a worker that had freed 400 MiB of 1 MiB arrays allocated 384 MiB under a 128 MiB limit; pyarrow allocated
+384 MiB under it in a fresh one). So the allocators are settled before a task runs (`settle_allocators`: once per
+process, at its first task; a Ray worker of an ingest has them from its start, `allocator_env`): glibc's thresholds
+fixed at 128 KiB, so a block past it is mapped for itself and unmapped when freed, and pyarrow allocating through
+glibc (its system pool); what glibc still holds free (small blocks' holes, `mallinfo2`) is taken off the base, so a
+task may add `mib` whatever was freed before it (past `mib` of such holes, what they hold). The price: a block mapped
+afresh is faulted in afresh, a page at a time; a 1080p frame decoded to RGB took 8.7 ms of CPU against 5.1, so a
+worker also gets glibc's transparent huge pages for its mappings (`glibc.malloc.hugetlb=1`, glibc 2.35+, where the
+kernel's THP mode is `madvise` or `always`): 6.8 ms (BENCHMARKS.md "Hostile input").
 
 `Limit.reached(e)` says whether a failure was the limit's (a `MemoryError` in its chain, an allocation refused in a
 library's own words, or the task's resident peak past half the limit: HDF5's deflate filter, which doubles its
@@ -38,7 +41,7 @@ import ctypes
 import ctypes.util
 import re
 import resource
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 MIB = 1 << 20
@@ -52,16 +55,26 @@ _ALLOCATION = re.compile(
     r"(?i)insufficient memory|failed to allocate|unable to allocate|bad_alloc|cannot allocate memory"
 )
 _active: list[Limit] = []  # the limits in force in this process, innermost last
+_settled = False
 # glibc's mallopt parameters (malloc.h: M_TRIM_THRESHOLD -1, M_MMAP_THRESHOLD -3); 128 KiB is glibc's own starting
 # value of both, kept fixed (setting either turns off glibc's raising them)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 THRESHOLD = 128 << 10
-# the same for a process from its start (glibc reads these at its first malloc; Arrow at its first pool)
-ALLOCATOR_ENV = {
-    "MALLOC_MMAP_THRESHOLD_": str(THRESHOLD),
-    "MALLOC_TRIM_THRESHOLD_": str(THRESHOLD),
-    "ARROW_DEFAULT_MEMORY_POOL": "system",
-}
+HUGE_PAGES = "glibc.malloc.hugetlb=1"  # malloc's mappings advised for transparent huge pages (glibc 2.35+)
+
+
+def allocator_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment that settles a process's allocators from its start, as `settle_allocators` does later (glibc
+    reads it at its first malloc, Arrow at its first pool), with huge pages, which only a start can ask for; an
+    operator's own `GLIBC_TUNABLES` kept before ours."""
+    own = environ.get("GLIBC_TUNABLES", "")
+    tunables = own if HUGE_PAGES in own else ":".join(t for t in (own, HUGE_PAGES) if t)
+    return {
+        "MALLOC_MMAP_THRESHOLD_": str(THRESHOLD),
+        "MALLOC_TRIM_THRESHOLD_": str(THRESHOLD),
+        "ARROW_DEFAULT_MEMORY_POOL": "system",
+        "GLIBC_TUNABLES": tunables,
+    }
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -87,8 +100,10 @@ _LIBC = _glibc()
 
 def settle_allocators() -> None:
     """Large blocks mapped and unmapped for themselves, pyarrow allocating through glibc (the module's docstring)."""
+    global _settled
     import pyarrow as pa
 
+    _settled = True
     if _LIBC is not None:
         _LIBC.mallopt(_M_MMAP_THRESHOLD, THRESHOLD)
         _LIBC.mallopt(_M_TRIM_THRESHOLD, THRESHOLD)
@@ -185,6 +200,8 @@ def task_memory(mib: int | None) -> Iterator[Limit | None]:
     if mib is None:
         yield None
         return
+    if not _settled:
+        settle_allocators()
     now = _statm()
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if now is None:  # no /proc: the limit cannot be relative to the process, so none is set
@@ -205,6 +222,3 @@ def task_memory(mib: int | None) -> Iterator[Limit | None]:
     finally:
         _active.remove(limit)
         resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
-
-
-settle_allocators()  # before any task, whatever the process frees meanwhile (the docstring)

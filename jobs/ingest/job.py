@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
-from adapters.storage.memory_limit import ALLOCATOR_ENV
+from adapters.storage.memory_limit import allocator_env
 from ingest.storage.corpus import Corpus, open_corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
@@ -185,10 +185,11 @@ def _run_on_ray(
 
 def init_job_ray(spec: JobSpec, address: str | None) -> bool:
     """Ray as every job starts it, with SVT-AV1's log level, the allocators' settings the task memory limit needs
-    from a worker's start (`memory_limit.ALLOCATOR_ENV`) and the driver's `EIDATA_*` settings on every worker; True
+    from a worker's start (`memory_limit.allocator_env`) and the driver's `EIDATA_*` settings on every worker; True
     when this call started it."""
     par = spec.parallelism
-    env = {"SVT_LOG": "1", **ALLOCATOR_ENV, **{k: v for k, v in os.environ.items() if k.startswith("EIDATA_")}}
+    own = {k: v for k, v in os.environ.items() if k.startswith("EIDATA_")}
+    env = {"SVT_LOG": "1", **allocator_env(os.environ), **own}
     return init_ray(address, par.num_cpus, par.object_store_mb, env=env)
 
 

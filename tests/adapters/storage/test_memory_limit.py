@@ -52,23 +52,6 @@ def test_the_limit_is_put_back_when_the_block_raises() -> None:
     bytearray(4 * LIMIT_MIB * MIB)  # allowed again once the task is over
 
 
-def test_pyarrow_allocates_through_glibc_and_what_glibc_holds_free_is_off_the_base() -> None:
-    import pyarrow as pa
-
-    from adapters.storage import memory_limit as ml
-
-    assert pa.default_memory_pool().backend_name == "system"  # mimalloc's 1 GiB arena is mapped memory reused unseen
-    held = [bytes(64 << 10) + bytes([k % 256]) for k in range(256)]  # 16 MiB under the mmap threshold
-    pin = bytes(64 << 10) + b"x"
-    del held[:-1]
-    with task_memory(LIMIT_MIB) as limit:
-        assert limit is not None
-        free = ml._free_held()
-        data = ml._statm()
-        assert data is not None and limit.base <= data[0] - free + (1 << 20)
-    assert pin
-
-
 INFLATE = """
 import sys
 from adapters.storage.memory_limit import task_memory
@@ -88,9 +71,9 @@ with task_memory(int(sys.argv[2])) as limit:
 
 @pytest.mark.parametrize("codec", sorted(lb.CODECS))
 def test_a_library_inflate_past_the_limit_fails_and_names_the_limit(codec: str) -> None:
-    """In a fresh interpreter: the limit counts what a task maps past the process's size at its start, so in a
-    process holding much freed heap (this one, after thousands of tests) an inflate can first reuse that heap; a
-    worker's bound is its retained heap plus the limit (the module's docstring)."""
+    """In a fresh interpreter: this process may have freed small blocks by the hundred MiB before the module was
+    imported (glibc's thresholds are fixed from then on), and a task may reuse such holes past its limit (the
+    module's docstring)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         [sys.executable, "-c", INFLATE, codec, str(LIMIT_MIB)], capture_output=True, text=True, env=env, timeout=120
@@ -105,65 +88,6 @@ def test_a_failure_under_the_limit_is_not_the_limits() -> None:
     with task_memory(LIMIT_MIB) as limit:
         assert limit is not None and not limit.reached(ValueError("bad header"))
         assert numcodecs.GZip().decode(lb.gzip_members(16 << 20)) == bytes(16 << 20)  # an honest 16 MiB chunk
-
-
-REUSED = """
-import os, sys
-import h5py, numpy as np, pyarrow as pa, pyarrow.parquet as pq, zarr
-from adapters.storage.memory_limit import MIB, task_memory
-
-def hwm():
-    return next(int(ln.split()[1]) * 1024 for ln in open("/proc/self/status") if ln.startswith("VmHWM"))
-
-tmp = sys.argv[1]
-bomb = 384 * MIB
-# a parquet column of zeros that inflates to 384 MiB (a few KiB on disk), and a Zarr array of as much, no chunk
-# written (read as its fill value): each written outside any task
-pq.write_table(pa.table({"x": np.zeros(bomb // 8)}), tmp + "/zeros.parquet")
-zarr.create_array(tmp + "/zeros.zarr", shape=(bomb,), chunks=(1 << 20,), dtype="u1", fill_value=0)
-with h5py.File(tmp + "/zeros.h5", "w") as f:
-    f.create_dataset("x", shape=(bomb,), chunks=(1 << 20,), dtype="u1", compression="gzip")
-# the history of a long-lived worker: a 16 MiB temporary freed (glibc raises its mmap threshold to it), then 400 MiB
-# of 1 MiB numpy arrays freed behind one block still live
-np.ones(16 * MIB, np.uint8)
-held = [np.ones(MIB, np.uint8) for _ in range(400)]
-pin = np.ones(8 * MIB, np.uint8)
-del held
-print("history", hwm())
-reads = {
-    "h5": lambda: h5py.File(tmp + "/zeros.h5")["x"][:],
-    "zarr": lambda: zarr.open_array(tmp + "/zeros.zarr", mode="r")[:],
-    "parquet": lambda: pq.read_table(tmp + "/zeros.parquet"),
-}
-for name, read in reads.items():
-    with task_memory(128) as limit:
-        try:
-            got = read()
-        except MemoryError as e:  # ArrowMemoryError is one
-            print(name, "refused", limit.reached(e), limit.taken() // MIB)
-        else:
-            print(name, "inflated", got.nbytes // MIB, limit.taken() // MIB)
-            del got
-"""
-
-
-def test_memory_an_earlier_task_freed_is_not_reused_past_the_limit(tmp_path: Path) -> None:
-    """The limit counts mapped memory: in a process that had freed 400 MiB of 1 MiB arrays, an HDF5 dataset and a
-    Zarr array read whole (384 MiB each) were allocated under a 128 MiB limit in the heap glibc kept, and pyarrow's
-    read of a parquet column inflating to 384 MiB was never seen (its mimalloc maps a 1 GiB arena at its first
-    buffer): all three inflated. Each is refused, taking at most its limit above what the process held."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for key in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "ARROW_DEFAULT_MEMORY_POOL"):
-        env.pop(key, None)  # the module settles the allocators itself, whatever the process was started with
-    done = subprocess.run(
-        [sys.executable, "-c", REUSED, str(tmp_path)], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = dict(ln.split(" ", 1) for ln in done.stdout.strip().splitlines())
-    for name in ("h5", "zarr", "parquet"):
-        verdict, reached, taken = lines[name].split()
-        assert (verdict, reached) == ("refused", "True"), lines
-        assert int(taken) <= LIMIT_MIB, lines
 
 
 _CHILD = """
