@@ -14,8 +14,9 @@ STORAGE_EMULATOR_HOST for gs://). Nothing is registered in a process-global tabl
 `readable` refuses a Git LFS pointer file, naming it (`schemas.lfs.LfsPointer`), for every library that opens a file
 through it (HDF5, parquet, mp4, tar, tfrecord): a pointer is not the data, whatever the library would make of it.
 
-Both are the doors the per-file boundary learns a file's opens by where Python's audit hook does not see them
-(`adapters.storage.declared`): `readable` declares the file it hands a library, an object's `open` the object.
+These are the doors the per-file boundary learns a file's opens by where Python's audit hook does not see them
+(`adapters.storage.declared`): `readable` declares the file it hands a library, `local_path` the file whose path it
+gives, an object's `open` the object.
 
 `metering()` adds up what every object opened inside it fetched and what its readers used (bytes read per byte used).
 
@@ -231,6 +232,7 @@ def local_path(loc: Where) -> Path:
     """A local path for a library that can only open a path (projectaria_tools' VRS reader): a local file itself, an
     object as its copy in this process's bounded cache (fetched once, counted by `metering` as read whole)."""
     loc = locate(loc)
+    declare(str(loc))  # the library opens it itself: named to the per-file boundary here (`declared`)
     if not is_object(loc):
         return loc
     with _CACHE_LOCK:

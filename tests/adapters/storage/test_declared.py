@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from adapters.storage.declared import EVENT, declare, declared
-from adapters.storage.location import readable
+from adapters.storage.location import local_path, readable
 
 _SEEN: list[tuple[Any, ...]] = []
 _LISTENING: list[bool] = []
@@ -51,7 +51,9 @@ def test_a_door_declares_its_file_and_again_when_the_library_fails_inside(seen: 
     assert seen == [("s3://raw/b.mp4", False), ("s3://raw/b.mp4", True)]
 
 
-def test_readable_declares_the_local_file_it_hands_a_library(tmp_path: Path, seen: list[tuple[Any, ...]]) -> None:
+def test_readable_and_local_path_declare_the_file_they_hand_a_library(
+    tmp_path: Path, seen: list[tuple[Any, ...]]
+) -> None:
     path = tmp_path / "x.parquet"
     path.write_bytes(b"PAR1")
     with readable(path) as src:
@@ -61,6 +63,9 @@ def test_readable_declares_the_local_file_it_hands_a_library(tmp_path: Path, see
     with pytest.raises(ValueError), readable(path):
         raise ValueError("pyarrow's parse")
     assert seen == [(str(path), False), (str(path), True)]
+    seen.clear()
+    assert local_path(path) == path  # a path for a library that opens only paths (projectaria_tools' VRS reader)
+    assert seen == [(str(path), False)]
 
 
 def test_a_hook_that_refuses_the_file_refuses_it_at_the_door(seen: list[tuple[Any, ...]]) -> None:
